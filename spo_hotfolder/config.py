@@ -7,10 +7,24 @@ errors. Relative paths are resolved against the directory of the config file.
 from __future__ import annotations
 
 import fnmatch
+import math
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
+
+from spo_hotfolder.yamlsource import (
+    Document,
+    Format,
+    SourceError,
+    describe,
+    did_you_mean,
+    join_index,
+    join_key,
+    load,
+)
 
 Severity = Literal["error", "warning", "off"]
 CHECK_NAMES: tuple[str, ...] = ("pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption")
@@ -163,11 +177,690 @@ class Config:
         return None
 
 
+# --- reading and validating -------------------------------------------------------------------
+
+FILENAME_FIELDS: tuple[str, ...] = ("order_id", "job_id", "product", "quantity", "customer")
+ROUTE_KEYS: tuple[str, ...] = ("product", "customer", "order_id")
+# Slotted dataclasses have no class-level defaults to read, so keep one default instance of each.
+_DEFAULT_WATCH = WatchConfig()
+_DEFAULT_BLOCKING = BlockingConfig()
+_DEFAULT_VALIDATION = ValidationConfig()
+_DEFAULT_DELIVERY = DeliveryConfig()
+_DEFAULT_RETENTION = RetentionConfig()
+_DEFAULT_LOGGING = LoggingConfig()
+_DEFAULT_FILENAME = HotFolderConfig(name="", path=Path()).filename
+_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+_LEVELS = ("debug", "info", "warning", "error")
+
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "paths": ("root", *FOLDER_NAMES),
+    "watch": (
+        "mode",
+        "poll_interval_seconds",
+        "settle_seconds",
+        "rescan_seconds",
+        "artwork_timeout_seconds",
+        "ignore",
+    ),
+    "blocking": ("block_on_arrival", "products"),
+    "validation": ("require_embedded_fonts", "size_tolerance_mm", "checks"),
+    "products": (),
+    "hot_folders": (),
+    "routes": (),
+    "delivery": ("max_attempts", "backoff_seconds"),
+    "retention": ("done_days",),
+    "metrics": ("listen",),
+    "logging": ("level", "format"),
+}
+_PRODUCT_KEYS = ("trim_mm", "bleed_mm", "pages")
+_HOT_FOLDER_KEYS = ("path", "filename", "staging", "ticket")
+_ROUTE_ITEM_KEYS = ("when", "to")
+
+
+def template_placeholders(template: str) -> list[str]:
+    """The ``{name}`` placeholders of a file-name template, in order; ValueError for a stray brace."""
+    names = _PLACEHOLDER_RE.findall(template)
+    if "{" in _PLACEHOLDER_RE.sub("", template) or "}" in _PLACEHOLDER_RE.sub("", template):
+        raise ValueError("a '{' or '}' without its partner")
+    return names
+
+
 def load_config(path: Path) -> Config:
     """Reads and validates ``path``; raises ConfigError listing every problem."""
-    raise NotImplementedError
+    path = Path(path)
+    shown = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{shown}: the config file does not exist"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{shown}: is a folder, not a config file"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{shown}: cannot read the config file: {exc.strerror or exc}"]) from None
+    fmt: Format = "json" if path.suffix.lower() == ".json" else "yaml"
+    try:
+        document = load(data, fmt)
+    except SourceError as exc:
+        message = exc.message
+        if exc.column is not None:
+            message = f"{message} (column {exc.column})"
+        if exc.syntax:
+            message += "; check the indentation and quoting near that line"
+        raise ConfigError([f"{shown}:{exc.line or 1}: {message}"]) from None
+    if document.value is None:
+        raise ConfigError([f"{shown}:1: the config file is empty; it needs at least paths.root"])
+    if not isinstance(document.value, dict):
+        raise ConfigError(
+            [
+                f"{shown}:{document.line('') or 1}: the config must be a mapping of sections "
+                f"(paths:, watch:, hot_folders:, ...), not {describe(document.value)}"
+            ]
+        )
+    return _ConfigReader(shown, path.absolute(), document).read()
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+class _ConfigReader:
+    """One pass over the document: every section is checked and every problem collected."""
+
+    def __init__(self, shown: str, source: Path, document: Document) -> None:
+        self.shown = shown
+        self.source = source
+        self.base = source.parent
+        self.document = document
+        self.errors: list[tuple[int, str]] = [
+            (problem.line, f"{problem.path}: {problem.message}") for problem in document.problems
+        ]
+
+    # -- reporting
+
+    def error(self, key_path: str, message: str) -> None:
+        line = self.document.line(key_path) or 1
+        self.errors.append((line, f"{key_path}: {message}"))
+
+    def unknown_key(self, key_path: str, key: str, allowed: tuple[str, ...], extra: str = "") -> None:
+        suggestion = did_you_mean(key, allowed)
+        if suggestion is not None:
+            self.error(key_path, f"unknown key '{key}'; did you mean '{suggestion}'?")
+        elif allowed:
+            self.error(
+                key_path, f"unknown key '{key}'; the keys allowed here are: {', '.join(allowed)}{extra}"
+            )
+        else:
+            self.error(key_path, f"unknown key '{key}'")
+
+    # -- shapes
+
+    def mapping(
+        self, value: object, key_path: str, allowed: tuple[str, ...] | None = None
+    ) -> dict[str, object]:
+        """A mapping (None counts as empty); unknown keys are reported unless ``allowed`` is None."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.error(key_path, f"must be a mapping of 'key: value' lines, not {describe(value)}")
+            return {}
+        result: dict[str, object] = {}
+        for key, item in value.items():
+            name = str(key)
+            if allowed is not None and name not in allowed:
+                self.unknown_key(join_key(key_path, name), name, allowed)
+                continue
+            result[name] = item
+        return result
+
+    def sequence(self, value: object, key_path: str) -> list[object]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.error(key_path, f"must be a list, not {describe(value)}")
+            return []
+        return value
+
+    # -- scalars
+
+    def number(
+        self, section: dict[str, object], key_path: str, key: str, default: float, *, positive: bool = False
+    ) -> float:
+        value = section.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        full = join_key(key_path, key)
+        bound = "greater than 0" if positive else "0 or more"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+            or (positive and value == 0)
+        ):
+            self.error(full, f"must be a number {bound} (got {describe(value)})")
+            return default
+        return float(value)
+
+    def integer(
+        self, section: dict[str, object], key_path: str, key: str, default: int, *, minimum: int
+    ) -> int:
+        value = section.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.error(
+                join_key(key_path, key),
+                f"must be a whole number of at least {minimum} (got {describe(value)})",
+            )
+            return default
+        return value
+
+    def boolean(self, section: dict[str, object], key_path: str, key: str, default: bool) -> bool:
+        value = section.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        if not isinstance(value, bool):
+            self.error(join_key(key_path, key), f"must be true or false (got {describe(value)})")
+            return default
+        return value
+
+    def choice(
+        self,
+        section: dict[str, object],
+        key_path: str,
+        key: str,
+        choices: tuple[str, ...],
+        default: str,
+        *,
+        fold_case: bool = False,
+    ) -> str:
+        value = section.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        if isinstance(value, str):
+            text = value.lower() if fold_case else value
+            if text in choices:
+                return text
+        self.error(join_key(key_path, key), f"must be one of {' | '.join(choices)} (got {describe(value)})")
+        return default
+
+    def text(self, value: object, key_path: str, what: str = "a text") -> str | None:
+        if isinstance(value, str) and value.strip():
+            return value
+        self.error(key_path, f"must be {what} (got {describe(value)})")
+        return None
+
+    def path(self, value: object, key_path: str) -> Path | None:
+        text = self.text(value, key_path, "a folder path")
+        if text is None:
+            return None
+        if "\0" in text:
+            self.error(key_path, "must not contain a NUL character")
+            return None
+        resolved = Path(text).expanduser()
+        if not resolved.is_absolute():
+            resolved = self.base / resolved
+        return Path(os.path.normpath(resolved))
+
+    def globs(self, value: object, key_path: str) -> tuple[str, ...]:
+        if isinstance(value, str):  # a single pattern is a list of one
+            value = [value]
+        result: list[str] = []
+        for index, item in enumerate(self.sequence(value, key_path)):
+            if isinstance(item, str) and item:
+                result.append(item)
+            else:
+                self.error(
+                    join_index(key_path, index), f"must be a glob pattern in quotes (got {describe(item)})"
+                )
+        return tuple(result)
+
+    def match_text(self, value: object, key_path: str) -> str | None:
+        """A route value: text, or a whole number (``paper: 350``) taken as its digits."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = self.document.number_texts.get(key_path)
+            if text is None or text == str(value):
+                return str(value)
+        self.error(
+            key_path,
+            f"must be a text or glob pattern (got {describe(value)}); "
+            "put it in quotes so it is compared as text",
+        )
+        return None
+
+    # -- sections
+
+    def read(self) -> Config:
+        top = self.mapping(self.document.value, "", tuple(_SECTIONS))
+        paths = self.read_paths(top)
+        watch = self.read_watch(self.mapping(top.get("watch"), "watch", _SECTIONS["watch"]))
+        blocking = self.read_blocking(self.mapping(top.get("blocking"), "blocking", _SECTIONS["blocking"]))
+        validation = self.read_validation(
+            self.mapping(top.get("validation"), "validation", _SECTIONS["validation"])
+        )
+        products = self.read_products(self.mapping(top.get("products"), "products"))
+        raw_hot_folders = self.mapping(top.get("hot_folders"), "hot_folders")
+        hot_folders = self.read_hot_folders(raw_hot_folders)
+        routes = self.read_routes(top.get("routes"), tuple(raw_hot_folders))
+        delivery = self.read_delivery(self.mapping(top.get("delivery"), "delivery", _SECTIONS["delivery"]))
+        retention = RetentionConfig(
+            done_days=self.number(
+                self.mapping(top.get("retention"), "retention", _SECTIONS["retention"]),
+                "retention",
+                "done_days",
+                _DEFAULT_RETENTION.done_days,
+            )
+        )
+        metrics = self.read_metrics(self.mapping(top.get("metrics"), "metrics", _SECTIONS["metrics"]))
+        logging = self.read_logging(self.mapping(top.get("logging"), "logging", _SECTIONS["logging"]))
+        self.cross_checks(paths, hot_folders)
+        if self.errors or paths is None:
+            self.errors.sort(key=lambda error: error[0])
+            raise ConfigError([f"{self.shown}:{line}: {message}" for line, message in self.errors])
+        return Config(
+            source=self.source,
+            paths=paths,
+            watch=watch,
+            blocking=blocking,
+            validation=validation,
+            products=products,
+            hot_folders=hot_folders,
+            routes=routes,
+            delivery=delivery,
+            retention=retention,
+            metrics=metrics,
+            logging=logging,
+        )
+
+    def read_paths(self, top: dict[str, object]) -> PathsConfig | None:
+        if "paths" not in top:
+            self.error(
+                "paths", "missing; the config needs paths.root, the folder that holds inbox/, work/, ..."
+            )
+            return None
+        section = self.mapping(top["paths"], "paths", _SECTIONS["paths"])
+        if "root" not in section:
+            if isinstance(top["paths"], dict) or top["paths"] is None:
+                self.error("paths.root", "missing; set it to the folder that holds inbox/, work/, ...")
+            return None
+        root = self.path(section["root"], "paths.root")
+        if root is None:
+            return None
+        folders: dict[str, Path] = {}
+        for name in FOLDER_NAMES:
+            folder = self.path(section[name], f"paths.{name}") if name in section else None
+            folders[name] = folder if folder is not None else root / name
+        return PathsConfig(root=root, **folders)
+
+    def read_watch(self, section: dict[str, object]) -> WatchConfig:
+        mode = self.choice(section, "watch", "mode", ("auto", "native", "polling"), _DEFAULT_WATCH.mode)
+        ignore = self.globs(section["ignore"], "watch.ignore") if "ignore" in section else DEFAULT_IGNORE
+        return WatchConfig(
+            mode=cast(Literal["auto", "native", "polling"], mode),
+            poll_interval_seconds=self.number(
+                section, "watch", "poll_interval_seconds", _DEFAULT_WATCH.poll_interval_seconds, positive=True
+            ),
+            settle_seconds=self.number(section, "watch", "settle_seconds", _DEFAULT_WATCH.settle_seconds),
+            rescan_seconds=self.number(
+                section, "watch", "rescan_seconds", _DEFAULT_WATCH.rescan_seconds, positive=True
+            ),
+            artwork_timeout_seconds=self.number(
+                section,
+                "watch",
+                "artwork_timeout_seconds",
+                _DEFAULT_WATCH.artwork_timeout_seconds,
+                positive=True,
+            ),
+            ignore=ignore,
+        )
+
+    def read_blocking(self, section: dict[str, object]) -> BlockingConfig:
+        return BlockingConfig(
+            block_on_arrival=self.boolean(
+                section, "blocking", "block_on_arrival", _DEFAULT_BLOCKING.block_on_arrival
+            ),
+            products=self.globs(section.get("products"), "blocking.products"),
+        )
+
+    def read_validation(self, section: dict[str, object]) -> ValidationConfig:
+        checks: dict[str, Severity] = dict(DEFAULT_SEVERITY)
+        for name, value in self.mapping(section.get("checks"), "validation.checks", CHECK_NAMES).items():
+            key_path = f"validation.checks.{name}"
+            if value is False:  # YAML 1.1 reads an unquoted `off` as false
+                checks[name] = "off"
+            elif isinstance(value, str) and value.lower() in ("error", "warning", "off"):
+                checks[name] = cast(Severity, value.lower())
+            else:
+                self.error(key_path, f"must be one of error | warning | off (got {describe(value)})")
+        return ValidationConfig(
+            require_embedded_fonts=self.boolean(
+                section, "validation", "require_embedded_fonts", _DEFAULT_VALIDATION.require_embedded_fonts
+            ),
+            size_tolerance_mm=self.number(
+                section, "validation", "size_tolerance_mm", _DEFAULT_VALIDATION.size_tolerance_mm
+            ),
+            checks=checks,
+        )
+
+    def read_products(self, section: dict[str, object]) -> tuple[ProductSpec, ...]:
+        specs: list[ProductSpec] = []
+        for pattern, value in section.items():
+            key_path = f"products.{pattern}"
+            spec = self.mapping(value, key_path, _PRODUCT_KEYS)
+            trim: tuple[float, float] | None = None
+            if "trim_mm" in spec:
+                raw = spec["trim_mm"]
+                if (
+                    isinstance(raw, list)
+                    and len(raw) == 2
+                    and all(_is_number(item) and float(item) > 0 for item in raw)
+                ):
+                    trim = (float(raw[0]), float(raw[1]))
+                else:
+                    self.error(
+                        f"{key_path}.trim_mm",
+                        "must be [width, height] in millimetres, two numbers greater than 0 "
+                        f"(got {describe(raw)})",
+                    )
+            bleed: float | None = None
+            if "bleed_mm" in spec:
+                bleed = self.number(spec, key_path, "bleed_mm", 0.0)
+            pages: int | None = None
+            if "pages" in spec:
+                pages = self.integer(spec, key_path, "pages", 1, minimum=1)
+            specs.append(ProductSpec(pattern=pattern, trim_mm=trim, bleed_mm=bleed, pages=pages))
+        return tuple(specs)
+
+    def read_hot_folders(self, section: dict[str, object]) -> dict[str, HotFolderConfig]:
+        result: dict[str, HotFolderConfig] = {}
+        for name, value in section.items():
+            key_path = f"hot_folders.{name}"
+            if not _NAME_RE.fullmatch(name):
+                self.error(key_path, "a hot folder name may use only letters, digits, '.', '_' and '-'")
+                continue
+            if name == "skip":
+                self.error(key_path, "'skip' is reserved for routes ('to: skip'); choose another name")
+                continue
+            spec = self.mapping(value, key_path, _HOT_FOLDER_KEYS)
+            if not isinstance(value, dict):
+                if value is None:
+                    self.error(f"{key_path}.path", "missing; every hot folder needs the path of its folder")
+                continue
+            if "path" not in spec:
+                self.error(f"{key_path}.path", "missing; every hot folder needs the path of its folder")
+                continue
+            folder = self.path(spec["path"], f"{key_path}.path")
+            filename = self.read_filename(spec, key_path)
+            staging = None
+            if spec.get("staging") is not None:
+                staging = self.path(spec["staging"], f"{key_path}.staging")
+            ticket = spec.get("ticket", "none")
+            if ticket is None:
+                ticket = "none"
+            if ticket not in ("none", "json"):
+                self.error(f"{key_path}.ticket", f"must be one of none | json (got {describe(ticket)})")
+                ticket = "none"
+            if folder is None or filename is None:
+                continue
+            result[name] = HotFolderConfig(
+                name=name,
+                path=folder,
+                filename=filename,
+                staging=staging,
+                ticket=cast(Literal["none", "json"], ticket),
+            )
+        return result
+
+    def read_filename(self, spec: dict[str, object], key_path: str) -> str | None:
+        default = _DEFAULT_FILENAME
+        if "filename" not in spec:
+            return default
+        full = f"{key_path}.filename"
+        template = self.text(spec["filename"], full, "a file-name template in quotes")
+        if template is None:
+            return None
+        allowed = ", ".join(f"{{{name}}}" for name in FILENAME_FIELDS) + ", {attributes.<key>}"
+        try:
+            placeholders = template_placeholders(template)
+        except ValueError as exc:
+            self.error(full, f"is not a valid template ({exc}); placeholders are written like {{order_id}}")
+            return None
+        ok = True
+        for placeholder in placeholders:
+            if placeholder in FILENAME_FIELDS:
+                continue
+            if placeholder.startswith("attributes.") and len(placeholder) > len("attributes."):
+                continue
+            ok = False
+            self.error(
+                full, f"unknown placeholder '{{{placeholder}}}'; the placeholders allowed are {allowed}"
+            )
+        if "/" in template or "\\" in template or "\0" in template:
+            self.error(full, "must be a file name, without '/' or '\\'")
+            ok = False
+        elif template.startswith("."):
+            self.error(full, "must not start with '.': printers ignore hidden files")
+            ok = False
+        if not template.lower().endswith(".pdf"):
+            self.error(full, "must end with '.pdf'")
+            ok = False
+        return template if ok else None
+
+    def read_routes(self, value: object, hot_folder_names: tuple[str, ...]) -> tuple[RouteRule, ...]:
+        rules: list[RouteRule] = []
+        for index, item in enumerate(self.sequence(value, "routes")):
+            key_path = join_index("routes", index)
+            if not isinstance(item, dict):
+                self.error(key_path, f"must be a mapping with 'when:' and 'to:' (got {describe(item)})")
+                continue
+            spec = self.mapping(item, key_path, _ROUTE_ITEM_KEYS)
+            when = self.read_when(spec.get("when"), f"{key_path}.when")
+            to = spec.get("to", _MISSING)
+            if to is _MISSING:
+                self.error(
+                    f"{key_path}.to", "missing; say which hot folder the matching jobs go to, or 'skip'"
+                )
+                continue
+            if not isinstance(to, str) or (to != "skip" and to not in hot_folder_names):
+                configured = ", ".join(hot_folder_names) if hot_folder_names else "none are configured"
+                hint = did_you_mean(to, hot_folder_names) if isinstance(to, str) else None
+                message = f"no hot folder named {describe(to)}"
+                if hint is not None:
+                    message += f"; did you mean '{hint}'?"
+                self.error(
+                    f"{key_path}.to",
+                    f"{message} (hot folders: {configured}); use 'skip' to deliver nowhere",
+                )
+                continue
+            if when is not None:
+                rules.append(RouteRule(number=index + 1, when=when, to=to))
+        return tuple(rules)
+
+    def read_when(self, value: object, key_path: str) -> dict[str, str] | None:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.error(key_path, f'must be a mapping like {{product: "bc-*"}} (got {describe(value)})')
+            return None
+        conditions: dict[str, str] = {}
+        ok = True
+        for key, pattern in value.items():
+            name = str(key)
+            full = join_key(key_path, name)
+            if name not in ROUTE_KEYS and not (
+                name.startswith("attributes.") and len(name) > len("attributes.")
+            ):
+                ok = False
+                suggestion = did_you_mean(name, ROUTE_KEYS)
+                if suggestion is None and "." not in name:
+                    suggestion = f"attributes.{name}"
+                if suggestion is not None:
+                    self.error(full, f"unknown key '{name}'; did you mean '{suggestion}'?")
+                else:
+                    self.error(
+                        full,
+                        f"unknown key '{name}'; the keys allowed here are: "
+                        f"{', '.join(ROUTE_KEYS)}, attributes.<key>",
+                    )
+                continue
+            text = self.match_text(pattern, full)
+            if text is None:
+                ok = False
+                continue
+            conditions[name] = text
+        return conditions if ok else None
+
+    def read_delivery(self, section: dict[str, object]) -> DeliveryConfig:
+        max_attempts = self.integer(
+            section, "delivery", "max_attempts", _DEFAULT_DELIVERY.max_attempts, minimum=1
+        )
+        backoff = _DEFAULT_DELIVERY.backoff_seconds
+        if "backoff_seconds" in section:
+            raw = section["backoff_seconds"]
+            items = raw if isinstance(raw, list) else [raw]
+            message = "must be a number of seconds or a non-empty list of them, each 0 or more"
+            if not items:
+                self.error("delivery.backoff_seconds", f"{message} (got an empty list)")
+            for index, item in enumerate(items):
+                if not (_is_number(item) and float(item) >= 0):
+                    where = join_index("delivery.backoff_seconds", index) if isinstance(raw, list) else ""
+                    self.error(where or "delivery.backoff_seconds", f"{message} (got {describe(item)})")
+                    items = []
+            if items:
+                backoff = tuple(float(cast(float, item)) for item in items)
+        return DeliveryConfig(max_attempts=max_attempts, backoff_seconds=backoff)
+
+    def read_metrics(self, section: dict[str, object]) -> MetricsConfig:
+        listen = section.get("listen")
+        if listen is None:
+            return MetricsConfig()
+        message = 'must be "host:port" with a port from 1 to 65535, e.g. "127.0.0.1:9464", or null'
+        if not isinstance(listen, str):
+            self.error("metrics.listen", f"{message} (got {describe(listen)})")
+            return MetricsConfig()
+        host, _, port = listen.rpartition(":")
+        bare_host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if (
+            not bare_host
+            or (":" in host and bare_host == host)
+            or not port.isdigit()
+            or not 1 <= int(port) <= 65535
+        ):
+            self.error("metrics.listen", f"{message} (got {describe(listen)})")
+            return MetricsConfig()
+        return MetricsConfig(listen=listen)
+
+    def read_logging(self, section: dict[str, object]) -> LoggingConfig:
+        level = self.choice(section, "logging", "level", _LEVELS, _DEFAULT_LOGGING.level, fold_case=True)
+        fmt = self.choice(section, "logging", "format", ("auto", "json", "console"), _DEFAULT_LOGGING.format)
+        return LoggingConfig(
+            level=cast(Literal["debug", "info", "warning", "error"], level),
+            format=cast(Literal["auto", "json", "console"], fmt),
+        )
+
+    def cross_checks(self, paths: PathsConfig | None, hot_folders: Mapping[str, HotFolderConfig]) -> None:
+        for name, hot_folder in hot_folders.items():
+            if hot_folder.staging is not None and hot_folder.staging == hot_folder.path:
+                self.error(
+                    f"hot_folders.{name}.staging",
+                    "must not be the hot folder itself: the printer would pick up half-written files; "
+                    "leave it out to use a hidden name inside the hot folder",
+                )
+            if paths is not None:
+                for folder_name, folder in paths.spool_folders().items():
+                    if hot_folder.path == folder:
+                        self.error(
+                            f"hot_folders.{name}.path",
+                            f"is the same folder as paths.{folder_name}; "
+                            "a hot folder must be the printer's own",
+                        )
+        if paths is not None:
+            seen: dict[Path, str] = {}
+            for folder_name, folder in paths.spool_folders().items():
+                if folder in seen:
+                    self.error(
+                        f"paths.{folder_name}",
+                        f"is the same folder as paths.{seen[folder]}; each needs its own",
+                    )
+                else:
+                    seen[folder] = folder_name
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _route_text(rule: RouteRule) -> str:
+    if rule.when:
+        condition = "when " + ", ".join(f"{key}={pattern}" for key, pattern in rule.when.items())
+    else:
+        condition = "any job"
+    return f"route {rule.number}: {condition} -> {rule.to}"
 
 
 def summary(config: Config) -> str:
     """A short human summary for ``check-config``: folders, hot folders, routes."""
-    raise NotImplementedError
+    lines = [f"config: {config.source}", f"root: {config.paths.root}"]
+    for name, folder in config.paths.spool_folders().items():
+        note = "" if folder.is_dir() else "  (not created yet; run 'spo-hotfolder init')"
+        lines.append(f"  {name}: {folder}{note}")
+    watch = config.watch
+    lines.append(
+        f"watch: mode {watch.mode}, settle {_seconds(watch.settle_seconds)}, "
+        f"poll every {_seconds(watch.poll_interval_seconds)}, rescan every {_seconds(watch.rescan_seconds)}, "
+        f"artwork timeout {_seconds(watch.artwork_timeout_seconds)}"
+    )
+    if not config.hot_folders:
+        lines.append("hot folders: none configured (every job is skipped)")
+    for name, hot_folder in config.hot_folders.items():
+        missing = "" if hot_folder.path.is_dir() else "  (missing!)"
+        lines.append(f"hot folder {name}: {hot_folder.path}{missing}")
+        lines.append(f"  filename: {hot_folder.filename}")
+        if hot_folder.staging is None:
+            lines.append("  staging: a hidden temporary name inside the hot folder")
+        else:
+            staging_missing = "" if hot_folder.staging.is_dir() else "  (missing!)"
+            lines.append(f"  staging: {hot_folder.staging}{staging_missing}")
+        lines.append(f"  ticket: {hot_folder.ticket}")
+    if not config.routes:
+        lines.append("routes: none (jobs without a hot_folder in their manifest are skipped)")
+    lines.extend(_route_text(rule) for rule in config.routes)
+    blocking = config.blocking
+    if blocking.block_on_arrival:
+        lines.append("blocking: every job is blocked on arrival")
+    elif blocking.products:
+        lines.append(f"blocking: products {', '.join(blocking.products)}")
+    else:
+        lines.append("blocking: off (only manifests with 'blocked: true')")
+    for spec in config.products:
+        parts = []
+        if spec.trim_mm is not None:
+            parts.append(f"trim {spec.trim_mm[0]:g} x {spec.trim_mm[1]:g} mm")
+        if spec.bleed_mm is not None:
+            parts.append(f"bleed {spec.bleed_mm:g} mm")
+        if spec.pages is not None:
+            parts.append(f"{spec.pages} page{'s' if spec.pages != 1 else ''}")
+        lines.append(f"product {spec.pattern}: {', '.join(parts) or 'no expectations'}")
+    delivery = config.delivery
+    lines.append(
+        f"delivery: up to {delivery.max_attempts} attempts, backoff "
+        + ", ".join(f"{value:g}" for value in delivery.backoff_seconds)
+        + " s"
+    )
+    lines.append(f"retention: {config.retention.done_days:g} days")
+    lines.append(f"metrics: {config.metrics.listen or 'off'}")
+    lines.append(f"logging: level {config.logging.level}, format {config.logging.format}")
+    return "\n".join(lines)

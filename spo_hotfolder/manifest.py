@@ -7,10 +7,23 @@ schema errors with the key path (and the line where it is known), each with a hi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from pathlib import PurePosixPath
 from typing import Any, Literal
+
+from spo_hotfolder.yamlsource import (
+    Document,
+    SourceError,
+    describe,
+    did_you_mean,
+    join_index,
+    join_key,
+    load,
+    parent_path,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +61,447 @@ class ManifestError(Exception):
         self.problems = problems
 
 
+MAX_MANIFEST_BYTES = 1024 * 1024
+MAX_PROBLEMS = 50  # an ERROR.txt with thousands of lines helps nobody
+ORDER_KEYS: tuple[str, ...] = ("order_id", "customer", "blocked", "process_after", "reprint", "jobs")
+JOB_KEYS: tuple[str, ...] = ("job_id", "product", "quantity", "hot_folder", "artwork", "attributes")
+ARTWORK_KEYS: tuple[str, ...] = ("path", "sha256")
+_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_SHA256_RE = re.compile(r"[0-9A-Fa-f]{64}")
+_ID_RULE = "1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"
+
+
+def manifest_format(filename: str) -> Literal["json", "yaml"]:
+    """``.json`` is JSON; ``.yaml``, ``.yml`` and anything else is YAML."""
+    return "json" if PurePosixPath(filename).suffix.lower() == ".json" else "yaml"
+
+
 def parse_manifest(data: bytes, filename: str, hot_folders: Collection[str]) -> Manifest:
     """Parses and validates a manifest; ``filename`` picks the format by extension."""
-    raise NotImplementedError
+    fmt = manifest_format(filename)
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            [
+                f"the file is {len(data)} bytes, too large to be a manifest (at most 1 MiB); "
+                "is it artwork with a manifest's name?"
+            ]
+        )
+    empty = "the file is empty; a manifest needs at least order_id, product, quantity and artwork"
+    if not data.strip():
+        raise ManifestError([empty])
+    try:
+        document = load(data, fmt)
+    except SourceError as exc:
+        message = exc.message
+        if exc.syntax:
+            message += (
+                "; check the indentation and quoting near that line"
+                if fmt == "yaml"
+                else "; check for a missing comma, quote or bracket near that point"
+            )
+        location = exc.location()
+        raise ManifestError([f"{location}: {message}" if location else message]) from None
+    if document.value is None:
+        raise ManifestError([empty])
+    if not isinstance(document.value, dict):
+        raise ManifestError(
+            [
+                "the manifest must be a mapping of keys (order_id: ..., jobs: ...), "
+                f"not {describe(document.value)}"
+            ]
+        )
+    return _ManifestReader(document, fmt, hot_folders).read(document.value)
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+class _ManifestReader:
+    def __init__(
+        self, document: Document, fmt: Literal["json", "yaml"], hot_folders: Collection[str]
+    ) -> None:
+        self.document = document
+        self.fmt = fmt
+        self.hot_folders = tuple(hot_folders)
+        self.problems: list[tuple[int, str]] = []  # (line, or 0 when unknown; text)
+        self.job_ids: dict[str, str] = {}  # job id -> where it was first given ("jobs[0]")
+        for problem in document.problems:
+            self.problems.append((problem.line, f"line {problem.line}: {problem.path}: {problem.message}"))
+
+    # -- reporting
+
+    def line(self, path: str) -> int | None:
+        while path:
+            if path in self.document.lines:
+                return self.document.lines[path]
+            path = parent_path(path)
+        return None  # the top of the document says nothing useful
+
+    def problem(self, path: str, message: str) -> None:
+        line = self.line(path)
+        text = f"{path}: {message}" if path else message
+        self.problems.append((line, f"line {line}: {text}") if line is not None else (0, text))
+
+    def unknown_key(self, path: str, key: str, allowed: tuple[str, ...]) -> None:
+        suggestion = did_you_mean(key, allowed)
+        if suggestion is not None:
+            self.problem(path, f"unknown key '{key}'; did you mean '{suggestion}'?")
+        else:
+            self.problem(path, f"unknown key '{key}'; the keys allowed here are: {', '.join(allowed)}")
+
+    # -- values
+
+    def text(self, value: object, path: str, what: str) -> str | None:
+        """Text, or a whole number written without quotes (storefronts send numeric ids)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            source = self.document.number_texts.get(path)
+            if source is not None and source != str(value):  # e.g. 00123, read by YAML as octal 83
+                self.problem(path, f'write {source} in quotes ("{source}") so it is read as text')
+                return None
+            return str(value)
+        if isinstance(value, str):
+            return value
+        self.problem(path, f"must be {what} (got {describe(value)}); put it in quotes")
+        return None
+
+    def identifier(self, value: object, path: str, what: str) -> str | None:
+        text = self.text(value, path, what)
+        if text is None:
+            return None
+        if not _ID_RE.fullmatch(text) or text.startswith("."):
+            self.problem(path, f"must be {_ID_RULE} (got {describe(text)})")
+            return None
+        return text
+
+    def optional_bool(self, top: dict[str, object], key: str) -> bool | None:
+        value = top.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        self.problem(key, f"must be true or false (got {describe(value)})")
+        return None
+
+    def process_after(self, value: object) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime | None = None
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, date):  # an unquoted YAML date: midnight
+            moment = datetime(value.year, value.month, value.day)
+        elif isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value.strip())
+            except ValueError:
+                moment = None
+        if moment is None:
+            self.problem(
+                "process_after",
+                'must be an ISO 8601 date and time, e.g. "2026-12-01T08:00:00+00:00" '
+                f"(got {describe(value)})",
+            )
+            return None
+        if moment.tzinfo is None:  # no offset given: UTC
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+    # -- structure
+
+    def read(self, top: dict[object, object]) -> Manifest:
+        keys = {str(key): value for key, value in top.items()}
+        has_jobs = "jobs" in keys
+        for key in keys:
+            if key not in ORDER_KEYS and key not in JOB_KEYS:
+                self.unknown_key(key, key, ORDER_KEYS + JOB_KEYS)
+            elif has_jobs and key in JOB_KEYS:
+                self.problem(
+                    key,
+                    f"'{key}' belongs inside an entry of 'jobs:'; a manifest either lists its jobs "
+                    "under 'jobs:' or gives one job's keys at the top, not both",
+                )
+        order_id: str | None = None
+        if "order_id" not in keys:
+            self.problem("order_id", 'missing; every manifest needs the order\'s id, e.g. order_id: "100234"')
+        else:
+            order_id = self.identifier(keys["order_id"], "order_id", "the order's id")
+        customer = None
+        if keys.get("customer") is not None:
+            customer = self.text(keys["customer"], "customer", "the customer's name")
+        blocked = self.optional_bool(keys, "blocked")
+        reprint = self.optional_bool(keys, "reprint") or False
+        process_after = self.process_after(keys.get("process_after"))
+
+        jobs: list[JobSpec] = []
+        if has_jobs:
+            raw_jobs = keys["jobs"]
+            if not isinstance(raw_jobs, list) or not raw_jobs:
+                self.problem(
+                    "jobs",
+                    f"must be a list of at least one job, each starting with '- ' (got {describe(raw_jobs)})",
+                )
+                raw_jobs = []
+            for index, item in enumerate(raw_jobs):
+                path = join_index("jobs", index)
+                if not isinstance(item, dict):
+                    self.problem(
+                        path,
+                        f"must be a job: a mapping with product, quantity, artwork (got {describe(item)})",
+                    )
+                    continue
+                job = self.job({str(key): value for key, value in item.items()}, path, index + 1, order_id)
+                if job is not None:
+                    jobs.append(job)
+        elif not any(key in JOB_KEYS for key in keys):
+            self.problem(
+                "jobs",
+                "missing; list the order's jobs under 'jobs:', or give one job's product, quantity and "
+                "artwork at the top beside order_id",
+            )
+        else:
+            job = self.job({key: value for key, value in keys.items() if key in JOB_KEYS}, "", 1, order_id)
+            if job is not None:
+                jobs.append(job)
+
+        if self.problems or order_id is None:
+            # In document order, so the list reads top to bottom like the file.
+            problems = [text for _, text in sorted(self.problems, key=lambda problem: problem[0])]
+            if len(problems) > MAX_PROBLEMS:
+                problems = [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
+            raise ManifestError(problems)
+        return Manifest(
+            order_id=order_id,
+            jobs=tuple(jobs),
+            format=self.fmt,
+            customer=customer,
+            blocked=blocked,
+            process_after=process_after,
+            reprint=reprint,
+        )
+
+    def job(self, spec: dict[str, object], path: str, number: int, order_id: str | None) -> JobSpec | None:
+        if path:  # the jobs form; in the single-job form the top level was checked already
+            for key in spec:
+                key_path = join_key(path, key)
+                if key in ORDER_KEYS:
+                    self.problem(key_path, f"'{key}' belongs at the top of the manifest, beside order_id")
+                elif key not in JOB_KEYS:
+                    self.unknown_key(key_path, key, JOB_KEYS)
+        ok = True
+
+        job_id: str | None
+        if spec.get("job_id") is not None:
+            job_id = self.identifier(spec["job_id"], join_key(path, "job_id"), "the job's id")
+            ok = ok and job_id is not None
+        else:
+            job_id = f"{order_id}-{number}" if order_id is not None else None
+        if job_id is not None and path:
+            ok = self.register_job_id(job_id, path, spec.get("job_id") is not None) and ok
+
+        product = self.product(spec, path)
+        quantity = self.quantity(spec, path)
+        hot_folder = self.hot_folder(spec.get("hot_folder"), join_key(path, "hot_folder"))
+        artwork = self.artwork(spec, path)
+        attributes = self.attributes(spec.get("attributes"), join_key(path, "attributes"))
+        if (
+            not ok
+            or job_id is None
+            or product is None
+            or quantity is None
+            or artwork is None
+            or attributes is None
+            or (spec.get("hot_folder") is not None and hot_folder is None)
+        ):
+            return None
+        return JobSpec(
+            job_id=job_id,
+            product=product,
+            quantity=quantity,
+            artwork=artwork,
+            hot_folder=hot_folder,
+            attributes=attributes,
+        )
+
+    def product(self, spec: dict[str, object], path: str) -> str | None:
+        key_path = join_key(path, "product")
+        if "product" not in spec:
+            self.problem(key_path, 'missing; every job needs its product, e.g. product: "bc-85x55"')
+            return None
+        product = self.text(spec["product"], key_path, "the product's name")
+        if product is None:
+            return None
+        if not product.strip():
+            self.problem(key_path, "must not be empty")
+            return None
+        if "/" in product or _has_control(product):
+            self.problem(key_path, f"must not contain '/' or control characters (got {describe(product)})")
+            return None
+        return product
+
+    def quantity(self, spec: dict[str, object], path: str) -> int | None:
+        key_path = join_key(path, "quantity")
+        if "quantity" not in spec:
+            self.problem(key_path, "missing; every job needs the number of copies, e.g. quantity: 500")
+            return None
+        value = spec["quantity"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.problem(key_path, f"must be a whole number of at least 1 (got {describe(value)})")
+            return None
+        return value
+
+    def hot_folder(self, value: object, path: str) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and value in self.hot_folders:
+            return value
+        configured = ", ".join(self.hot_folders) if self.hot_folders else "none are configured"
+        message = f"no hot folder named {describe(value)} is configured"
+        suggestion = did_you_mean(value, self.hot_folders) if isinstance(value, str) else None
+        if suggestion is not None:
+            message += f"; did you mean '{suggestion}'?"
+        self.problem(path, f"{message} (hot folders: {configured}); leave it out to use the routes")
+        return None
+
+    def artwork(self, spec: dict[str, object], path: str) -> tuple[ArtworkRef, ...] | None:
+        key_path = join_key(path, "artwork")
+        if "artwork" not in spec:
+            self.problem(key_path, 'missing; every job needs its artwork, e.g. artwork: ["100234-1.pdf"]')
+            return None
+        raw = spec["artwork"]
+        if not isinstance(raw, list) or not raw:
+            self.problem(
+                key_path,
+                f"must be a list of at least one artwork file, each starting with '- ' (got {describe(raw)})",
+            )
+            return None
+        refs: list[ArtworkRef] = []
+        seen: dict[str, str] = {}
+        ok = True
+        for index, item in enumerate(raw):
+            item_path = join_index(key_path, index)
+            ref = self.artwork_ref(item, item_path)
+            if ref is None:
+                ok = False
+                continue
+            if ref.path in seen:
+                self.problem(
+                    item_path,
+                    f"the file {describe(ref.path)} is listed twice ({seen[ref.path]} and {item_path})",
+                )
+                ok = False
+                continue
+            seen[ref.path] = item_path
+            refs.append(ref)
+        return tuple(refs) if ok else None
+
+    def artwork_ref(self, item: object, path: str) -> ArtworkRef | None:
+        if isinstance(item, str):
+            normalised = self.artwork_path(item, path)
+            return ArtworkRef(path=normalised) if normalised is not None else None
+        if not isinstance(item, dict):
+            self.problem(
+                path, f"must be a file path or a mapping with path: and sha256: (got {describe(item)})"
+            )
+            return None
+        spec = {str(key): value for key, value in item.items()}
+        for key in spec:
+            if key not in ARTWORK_KEYS:
+                self.unknown_key(join_key(path, key), key, ARTWORK_KEYS)
+        if "path" not in spec:
+            self.problem(
+                join_key(path, "path"), 'missing; give the artwork file\'s path, e.g. path: "front.pdf"'
+            )
+            return None
+        normalised = self.artwork_path(spec["path"], join_key(path, "path"))
+        sha256: str | None = None
+        raw_sha = spec.get("sha256")
+        sha_ok = True
+        if raw_sha is not None:
+            if isinstance(raw_sha, str) and _SHA256_RE.fullmatch(raw_sha.strip()):
+                sha256 = raw_sha.strip().lower()
+            else:
+                self.problem(
+                    join_key(path, "sha256"),
+                    "must be the file's SHA-256 as 64 hexadecimal characters, in quotes "
+                    f"(got {describe(raw_sha)})",
+                )
+                sha_ok = False
+        if normalised is None or not sha_ok:
+            return None
+        return ArtworkRef(path=normalised, sha256=sha256)
+
+    def artwork_path(self, value: object, path: str) -> str | None:
+        if not isinstance(value, str) or not value:
+            self.problem(
+                path,
+                f"must be a file path in quotes, relative to the manifest's folder (got {describe(value)})",
+            )
+            return None
+        if _has_control(value):
+            self.problem(path, f"must not contain control characters (got {describe(value)})")
+            return None
+        if "\\" in value:
+            self.problem(path, f"must use '/' between folders, not '\\' (got {describe(value)})")
+            return None
+        if value.startswith("/"):
+            self.problem(
+                path, f"must be relative to the manifest's folder, not start with '/' (got {describe(value)})"
+            )
+            return None
+        parts = value.split("/")
+        if ".." in parts:
+            self.problem(
+                path,
+                "must not contain '..': artwork must be inside the manifest's folder "
+                f"(got {describe(value)})",
+            )
+            return None
+        kept = [part for part in parts if part not in ("", ".")]
+        if not kept or value.endswith("/"):
+            self.problem(path, f"must name a file, not a folder (got {describe(value)})")
+            return None
+        return "/".join(kept)
+
+    def attributes(self, value: object, path: str) -> dict[str, Any] | None:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(path, f"must be a mapping of 'name: value' pairs (got {describe(value)})")
+            return None
+        result: dict[str, Any] = {}
+        ok = True
+        for key, item in value.items():
+            key_path = join_key(path, key)
+            if not isinstance(key, str) or not key:
+                self.problem(
+                    key_path, f"an attribute's name must be text (got {describe(key)}); put it in quotes"
+                )
+                ok = False
+            elif isinstance(item, str | int | float | bool):
+                result[key] = item
+            elif isinstance(item, date):  # an unquoted YAML date or time stamp
+                result[key] = item.isoformat()
+            else:
+                self.problem(
+                    key_path, f"must be a single value: text, a number or true/false (got {describe(item)})"
+                )
+                ok = False
+        return result if ok else None
+
+    def register_job_id(self, job_id: str, path: str, explicit: bool) -> bool:
+        """False (and a problem) when an earlier job of this manifest has the same id."""
+        if job_id not in self.job_ids:
+            self.job_ids[job_id] = path
+            return True
+        self.problem(
+            join_key(path, "job_id") if explicit else path,
+            f"job id {describe(job_id)} is used twice ({self.job_ids[job_id]} and {path}"
+            f"{'' if explicit else ', by default'}); every job needs its own id",
+        )
+        return False
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(char) < 32 or ord(char) == 127 for char in text)

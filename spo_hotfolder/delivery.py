@@ -1,0 +1,256 @@
+"""Routing, output file names, and the atomic copy into a printer's hot folder.
+
+A hot folder only ever sees a complete file under its final name: the copy goes to a temporary
+dot-name the RIP ignores (``.<name>.part``, in the hot folder or its staging folder on the same
+filesystem), is fsynced, and is renamed. The ledger journals the attempt around the copy so a
+restart can tell "published" from "not published" without copying twice (see engine.reconcile).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fnmatch
+import os
+import re
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spo_hotfolder.config import Config, HotFolderConfig
+from spo_hotfolder.fsutil import copy_file, fsync_dir, safe_name
+
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+DEFAULT_FILENAME = "{order_id}_{job_id}_{product}_x{quantity}.pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteFacts:
+    """What routing and file names can use about a job."""
+
+    order_id: str
+    job_id: str
+    product: str
+    quantity: int
+    customer: str | None
+    hot_folder: str | None  # the manifest's override
+    attributes: Mapping[str, Any]
+
+    def value(self, key: str) -> str | None:
+        if key.startswith("attributes."):
+            raw = self.attributes.get(key.split(".", 1)[1])
+            if raw is None:
+                return None
+            if isinstance(raw, bool):
+                return "true" if raw else "false"
+            return str(raw)
+        raw_value = {
+            "order_id": self.order_id,
+            "job_id": self.job_id,
+            "product": self.product,
+            "quantity": self.quantity,
+            "customer": self.customer,
+        }.get(key)
+        return None if raw_value is None else str(raw_value)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    hot_folder: str | None  # None: skip
+    reason: str  # "route 1: product bc-*", "manifest hot_folder", "route 3", "no route matched"
+
+    @property
+    def target(self) -> str:
+        return self.hot_folder or "skip"
+
+
+def decide_route(facts: RouteFacts, config: Config) -> RouteDecision:
+    """The manifest's ``hot_folder`` wins; then the first matching route; no match means skip."""
+    if facts.hot_folder:
+        return RouteDecision(facts.hot_folder, "manifest hot_folder")
+    for rule in config.routes:
+        if all(_matches(facts.value(key), pattern) for key, pattern in rule.when.items()):
+            conditions = ", ".join(f"{key} {pattern}" for key, pattern in rule.when.items())
+            reason = f"route {rule.number}: {conditions}" if conditions else f"route {rule.number}"
+            return RouteDecision(None if rule.to == "skip" else rule.to, reason)
+    return RouteDecision(None, "no route matched")
+
+
+def decide_blocking(manifest_blocked: bool | None, config: Config, product: str) -> tuple[bool, str]:
+    """Whether a new job is blocked on arrival, and why (the Blocked entry's detail).
+
+    The manifest's ``blocked`` overrides the config for its order; then ``block_on_arrival``
+    (SPO's "Block orders on checkout enabled"); then the ``blocking.products`` globs.
+    """
+    if manifest_blocked is not None:
+        return manifest_blocked, f"manifest blocked: {'true' if manifest_blocked else 'false'}"
+    if config.blocking.block_on_arrival:
+        return True, "block_on_arrival"
+    for pattern in config.blocking.products:
+        if fnmatch.fnmatchcase(product, pattern):
+            return True, f"blocking.products: {pattern}"
+    return False, "no blocking rule matched"
+
+
+def _matches(value: str | None, pattern: str) -> bool:
+    return value is not None and fnmatch.fnmatchcase(value, pattern)
+
+
+def render_filename(template: str, facts: RouteFacts) -> str:
+    """The hot folder's file-name template filled in; characters a filesystem rejects become ``_``."""
+
+    def substitute(match: re.Match[str]) -> str:
+        return facts.value(match.group(1).strip()) or ""
+
+    return safe_name(_PLACEHOLDER.sub(substitute, template))
+
+
+def output_name(facts: RouteFacts, decision: RouteDecision, config: Config) -> str:
+    hot = config.hot_folders.get(decision.hot_folder or "")
+    return render_filename(hot.filename if hot else DEFAULT_FILENAME, facts)
+
+
+class DeliveryError(Exception):
+    """A copy into a hot folder failed. ``transient``: worth retrying later."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+# errno values that say "try again later": a share that dropped, a full disk, a folder missing
+# because a mount is down, permissions a sysadmin may still fix.
+_TRANSIENT = {
+    errno.ENOENT,
+    errno.EIO,
+    errno.ESTALE,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EHOSTDOWN,
+    errno.EHOSTUNREACH,
+    errno.ENETDOWN,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+    errno.ENOTCONN,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EAGAIN,
+    errno.EBUSY,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.EINTR,
+}
+
+
+def explain_os_error(exc: OSError, hot: HotFolderConfig) -> DeliveryError:
+    code = exc.errno
+    where = str(hot.path)
+    if code == errno.ENOSPC or code == errno.EDQUOT:
+        msg = f"the disk of hot folder {hot.name} ({where}) is full; free some space"
+    elif code == errno.EROFS:
+        msg = f"hot folder {hot.name} ({where}) is on a read-only filesystem; check the mount"
+    elif code in (errno.EACCES, errno.EPERM):
+        msg = f"no permission to write into hot folder {hot.name} ({where}); check its owner and mode"
+    elif code in (errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ):
+        msg = f"hot folder {hot.name} ({where}) rejects the file name: {exc.strerror}; change its filename template"
+    elif code == errno.ENOTDIR:
+        msg = f"hot folder {hot.name}: {where} is not a folder"
+    elif code == errno.ENOENT:
+        msg = f"hot folder {hot.name} ({where}) disappeared during the copy (is the share mounted?)"
+    else:
+        msg = f"copy into hot folder {hot.name} ({where}) failed: {exc.strerror or exc}"
+    return DeliveryError(msg, transient=code in _TRANSIENT)
+
+
+def check_hot_folder(hot: HotFolderConfig) -> None:
+    """Raises DeliveryError when the hot folder (or its staging folder) cannot take a file now.
+
+    The daemon never creates a missing hot folder: a missing folder usually means a share is not
+    mounted, and creating it would hide the files from the printer.
+    """
+    for label, folder in (("hot folder", hot.path), ("staging folder", hot.staging)):
+        if folder is None:
+            continue
+        try:
+            st = os.stat(folder)
+        except FileNotFoundError:
+            raise DeliveryError(
+                f"{label} {hot.name} ({folder}) does not exist; is the printer's share mounted? "
+                "The daemon never creates it",
+                transient=True,
+            ) from None
+        except OSError as exc:
+            raise explain_os_error(exc, hot) from exc
+        if not stat.S_ISDIR(st.st_mode):
+            raise DeliveryError(
+                f"{label} {hot.name}: {folder} is a file, not a folder; fix hot_folders.{hot.name} in the config",
+                transient=False,
+            )
+
+
+def temp_path_for(hot: HotFolderConfig, final_name: str) -> Path:
+    return (hot.staging or hot.path) / f".{final_name}.part"
+
+
+def is_our_temp(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".part") and len(name) > len("..part")
+
+
+def write_temp(src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[[], bool] | None = None) -> int:
+    """Copies the output to the temp name (fsynced); removes a stale temp of ours first."""
+    try:
+        if temp.exists():
+            temp.unlink()
+        return copy_file(src, temp, cancelled=cancelled)
+    except InterruptedError:
+        raise
+    except OSError as exc:
+        raise explain_os_error(exc, hot) from exc
+
+
+def publish(temp: Path, final: Path, hot: HotFolderConfig) -> None:
+    """Renames the temp file to its final name, never over a file the printer has not taken yet."""
+    try:
+        if os.path.lexists(final):
+            raise DeliveryError(
+                f"a file named {final.name} is already waiting in hot folder {hot.name} (not yet taken by the "
+                "printer); it will be tried again",
+                transient=True,
+            )
+        os.replace(temp, final)
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:
+            raise DeliveryError(
+                f"staging folder {hot.staging} is not on the same filesystem as hot folder {hot.name} "
+                f"({hot.path}); a rename between them is impossible. Fix hot_folders.{hot.name}.staging",
+                transient=False,
+            ) from exc
+        raise explain_os_error(exc, hot) from exc
+    # The rename happened: the file is published. Making the folder entry durable is best effort
+    # from here on; failing now would make the job copy the file a second time.
+    with contextlib.suppress(OSError):
+        fsync_dir(final.parent)
+
+
+def publish_sidecar(final_pdf: Path, payload: bytes, hot: HotFolderConfig) -> Path:
+    """Writes the JSON job ticket next to the delivered PDF (same stem), by temp name + rename."""
+    ticket = final_pdf.with_suffix(".json")
+    temp = temp_path_for(hot, ticket.name)
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, payload)
+            os.fsync(fd)
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
+        os.replace(temp, ticket)
+        fsync_dir(ticket.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise explain_os_error(exc, hot) from exc
+    return ticket

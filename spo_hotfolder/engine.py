@@ -1,0 +1,1492 @@
+"""The pipeline: intake, preflight, output, hold, delivery, operator actions, and crash recovery.
+
+One engine thread does all the work, one step at a time, so a job is never handled twice at once.
+Other threads only give it hints (the watcher: "this path changed"; the scheduler: "wake up").
+Every change of status goes through ``_record``, which writes the ledger, logs the event and
+rewrites the job's STATUS.txt. Stages raise a few named exceptions; ``_run_job`` is the one place
+where an unexpected exception becomes a failed, recoverable job instead of a dead daemon.
+
+Order of writes (what a crash can interrupt, and how ``reconcile`` finishes it):
+- a manifest: job folders and manifest copies, then one ledger transaction, then the inbox file
+  is removed (an intake row tells a re-read manifest from a new one);
+- a move between spool folders: the ledger's stage first, then the rename, then the folder column;
+- a delivery: journal "intent", copy to the temp name + fsync, journal "written", rename, record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from spo_hotfolder.clock import Clock, iso, parse_iso
+from spo_hotfolder.config import Config
+from spo_hotfolder.delivery import (
+    DeliveryError,
+    RouteDecision,
+    RouteFacts,
+    check_hot_folder,
+    decide_blocking,
+    decide_route,
+    is_our_temp,
+    output_name,
+    publish,
+    publish_sidecar,
+    render_filename,
+    temp_path_for,
+    write_temp,
+)
+from spo_hotfolder.fsutil import atomic_write, fsync_dir, into_history, move, safe_name, stamp, unique_path
+from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Job, Ledger, Stage
+from spo_hotfolder.manifest import JobSpec, Manifest, ManifestError, parse_manifest
+from spo_hotfolder.operator import ACTION_ORDER, Action, DropNote, classify_drop, fingerprint, parse_drop, refusal
+from spo_hotfolder.output import OutputError, OutputResult
+from spo_hotfolder.preflight import ArtworkInput, PreflightReport
+from spo_hotfolder.reports import Extra, error_text, status_text
+from spo_hotfolder.stability import FileStabilityTracker, Signature, signature
+from spo_hotfolder.status import JobStatus
+
+log = structlog.get_logger("spo_hotfolder.engine")
+
+MANIFEST_SUFFIXES = (".json", ".yaml", ".yml")
+MANIFEST_NAMES = ("manifest.json", "manifest.yaml", "manifest.yml")
+MAX_MANIFEST_BYTES = 1024 * 1024
+SYSTEM = "system"
+
+
+class PdfService(Protocol):
+    def preflight(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> PreflightReport: ...
+
+    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any) -> OutputResult: ...
+
+
+class Metrics(Protocol):
+    def status_recorded(self, status: JobStatus, hot_folder: str | None) -> None: ...
+
+    def observe(self, what: str, seconds: float, hot_folder: str | None = None) -> None: ...
+
+    def watcher_event(self) -> None: ...
+
+
+class NoMetrics:
+    """Used when ``metrics.listen`` is off: nothing is counted."""
+
+    def status_recorded(self, status: JobStatus, hot_folder: str | None) -> None:
+        return None
+
+    def observe(self, what: str, seconds: float, hot_folder: str | None = None) -> None:
+        return None
+
+    def watcher_event(self) -> None:
+        return None
+
+
+class JobFailed(Exception):
+    """The job cannot go on without the operator; it goes to failed/ with this explanation."""
+
+    def __init__(self, status: JobStatus | None, reason: str, problems: list[str], fix: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.problems = problems
+        self.fix = fix
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    ok: bool
+    message: str
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        ledger: Ledger,
+        clock: Clock,
+        pdf: PdfService | None = None,
+        *,
+        schedule_wakeup: Callable[[datetime], None] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.clock = clock
+        self.pdf = pdf
+        self.metrics: Metrics = metrics or NoMetrics()
+        self._schedule_wakeup = schedule_wakeup or (lambda when: None)
+        self.tracker = FileStabilityTracker(config.watch.settle_seconds, clock.monotonic)
+        self._hints: dict[Path, bool] = {}
+        self._hint_lock = threading.Lock()
+        self.wake_event = threading.Event()
+        self.stop_event = threading.Event()
+        self._pending_config: Config | None = None
+        self._rescan_requested = True
+        self._retention_requested = True
+        self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
+        self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
+        self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
+        self._last_action: dict[str, str] = {}
+        self._digests: dict[Path, tuple[Signature, str]] = {}
+        self.last_step_at = clock.monotonic()
+        self.busy_job: str | None = None
+
+    # -- inputs from other threads ------------------------------------------------------------
+
+    def hint(self, path: Path, moved_in: bool = False) -> None:
+        """Called from the watcher thread: ``path`` changed. Never raises, never blocks for long."""
+        with self._hint_lock:
+            self._hints[path] = self._hints.get(path, False) or moved_in
+        self.metrics.watcher_event()
+        self.wake_event.set()
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def request_rescan(self) -> None:
+        self._rescan_requested = True
+        self.wake_event.set()
+
+    def request_retention(self) -> None:
+        self._retention_requested = True
+        self.wake_event.set()
+
+    def set_config(self, config: Config) -> None:
+        """A reloaded config, applied at the start of the next step (never in the middle of a job)."""
+        self._pending_config = config
+        self.wake_event.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake_event.set()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """The engine thread: reconcile, then steps until stopped."""
+        self.reconcile()
+        while not self.stop_event.is_set():
+            self.step()
+            self.wake_event.wait(self._wait_seconds())
+            self.wake_event.clear()
+
+    def _wait_seconds(self) -> float:
+        due = self.tracker.next_due()
+        if due is None:
+            return 5.0
+        return max(0.0, min(5.0, due - self.clock.monotonic()))
+
+    def step(self) -> None:
+        """One round: hints, rescans, stable files, due timers, runnable jobs."""
+        self.last_step_at = self.clock.monotonic()
+        if self._pending_config is not None:
+            self._apply_config(self._pending_config)
+        self._drain_hints()
+        if self._rescan_requested:
+            self._rescan_requested = False
+            self.rescan()
+        self._take_stable()
+        self._check_orphans()
+        self._run_due()
+        self._run_jobs()
+        if self._retention_requested:
+            self._retention_requested = False
+            self._guard("retention", "", self.run_retention)
+
+    def _guard(self, what: str, subject: str, fn: Callable[[], object]) -> None:
+        """No exception from one file or job may stop the engine."""
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - the one place unexpected errors are contained
+            log.exception("engine.unexpected_error", what=what, subject=subject)
+
+    def _apply_config(self, config: Config) -> None:
+        self._pending_config = None
+        self.config = config
+        self.tracker.settle_seconds = config.watch.settle_seconds
+        log.info("config.applied", source=str(config.source))
+        self._rescan_requested = True
+
+    # -- paths ------------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return self.config.paths.root
+
+    def area(self, name: str) -> Path:
+        return Path(getattr(self.config.paths, name))
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def job_dir(self, job: Job) -> Path:
+        folder = Path(job.folder)
+        return folder if folder.is_absolute() else self.root / folder
+
+    def ignored(self, name: str) -> bool:
+        lowered = name.lower()
+        return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in self.config.watch.ignore)
+
+    def commands_dir(self) -> Path:
+        return self.area("state") / "commands"
+
+    def _order_key(self, path: Path) -> tuple[int, str]:
+        # Data files before manifests (so a manifest finds artwork that became stable in the same
+        # round), and drop files in a stable order.
+        kind = self._classify(path)
+        return ({"data": 0, "manifest": 1}.get(kind[0], 2), str(path))
+
+    def _classify(self, path: Path) -> tuple[str, Path | None]:
+        """("manifest"|"data"|"drop"|"replace"|"command"|"ignore", job folder for drops)."""
+        inbox = self.area("inbox")
+        try:
+            rel = path.relative_to(inbox)
+        except ValueError:
+            rel = None
+        if rel is not None:
+            parts = rel.parts
+            if not parts or any(self.ignored(part) for part in parts):
+                return ("ignore", None)
+            if len(parts) == 1 and path.suffix.lower() in MANIFEST_SUFFIXES:
+                return ("manifest", None)
+            if len(parts) == 2 and parts[1].lower() in MANIFEST_NAMES:
+                return ("manifest", None)
+            return ("data", None)
+        try:
+            rel = path.relative_to(self.commands_dir())
+            return ("command", None) if path.suffix == ".json" and len(rel.parts) == 1 else ("ignore", None)
+        except ValueError:
+            pass
+        for area in ("quarantine", "failed"):
+            try:
+                rel = path.relative_to(self.area(area))
+            except ValueError:
+                continue
+            parts = rel.parts
+            if any(self.ignored(part) for part in parts) or len(parts) < 2:
+                return ("ignore", None)
+            job_folder = self.area(area) / parts[0]
+            if len(parts) == 2 and classify_drop(parts[1]) is not None:
+                return ("drop", job_folder)
+            if len(parts) == 3 and parts[1] == "replace":
+                return ("replace", job_folder)
+            return ("ignore", None)
+        return ("ignore", None)
+
+    # -- hints, scans, stability --------------------------------------------------------------
+
+    def _drain_hints(self) -> None:
+        with self._hint_lock:
+            hints, self._hints = self._hints, {}
+        for path, moved_in in hints.items():
+            kind, _ = self._classify(path)
+            if kind == "ignore":
+                continue
+            self._orphans.pop(path, None)
+            self.tracker.track(path, activity=True, complete=moved_in)
+
+    def rescan(self) -> None:
+        """The truth behind the events: every candidate file in the watched folders."""
+        started = time.monotonic()
+        count = 0
+        for folder in (self.area("inbox"), self.commands_dir(), self.area("quarantine"), self.area("failed")):
+            for path in self._walk(folder):
+                if path in self._orphans:
+                    continue
+                if self._classify(path)[0] == "ignore":
+                    continue
+                if path not in self.tracker:
+                    self.tracker.track(path, activity=False)
+                    count += 1
+        log.debug("scan.done", new_files=count, seconds=round(time.monotonic() - started, 3))
+
+    def _walk(self, folder: Path) -> Iterable[Path]:
+        inbox = folder == self.area("inbox")
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            if self.ignored(entry.name):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if inbox or folder in (self.area("quarantine"), self.area("failed")):
+                        yield from self._walk_job_or_sub(Path(entry.path), depth=1 if not inbox else 8)
+                elif entry.is_file(follow_symlinks=False):
+                    yield Path(entry.path)
+            except OSError:
+                continue
+
+    def _walk_job_or_sub(self, folder: Path, depth: int) -> Iterable[Path]:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            if self.ignored(entry.name):
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    yield Path(entry.path)
+                elif entry.is_dir(follow_symlinks=False):
+                    if depth > 1:
+                        yield from self._walk_job_or_sub(Path(entry.path), depth - 1)
+                    elif entry.name == "replace":
+                        yield from self._walk_job_or_sub(Path(entry.path), 0)
+            except OSError:
+                continue
+
+    def _take_stable(self) -> None:
+        """Handles every file that is complete now. Drop files of one job are handled together."""
+        stable = sorted(self.tracker.get_stable_files(), key=lambda item: self._order_key(item[0]))
+        drops: dict[Path, list[Path]] = {}
+        for path, sig in stable:
+            if self.stop_event.is_set():
+                return
+            kind, job_folder = self._classify(path)
+            if kind == "drop" and job_folder is not None:
+                drops.setdefault(job_folder, []).append(path)
+            else:
+                self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))  # type: ignore[misc]
+        for job_folder, paths in drops.items():
+            self._guard("drop", str(job_folder), lambda f=job_folder, ps=paths: self._on_drops(f, ps))  # type: ignore[misc]
+
+    def _on_stable(self, path: Path, sig: Signature) -> None:
+        kind, job_folder = self._classify(path)
+        if kind == "manifest":
+            self.take_manifest(path)
+        elif kind == "data":
+            if not self._claim(path, sig):
+                self._orphans.setdefault(path, (self.clock.monotonic(), sig))
+        elif kind == "replace" and job_folder is not None:
+            self._on_replace(job_folder, path)
+        elif kind == "command":
+            self._on_command(path)
+
+    # -- intake -----------------------------------------------------------------------------
+
+    def take_manifest(self, path: Path) -> None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_MANIFEST_BYTES + 1)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.warning("manifest.unreadable", path=str(path), error=str(exc))
+            return
+        folder_manifest = path.parent != self.area("inbox")
+        base = path.parent
+        key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
+        known = self.ledger.intake(key)
+        if known is not None and not known[0]:
+            # Recorded before a crash, not yet removed from the inbox: finish that intake.
+            self._finish_intake(key, path)
+            return
+        try:
+            manifest = parse_manifest(data, path.name, tuple(self.config.hot_folders))
+        except ManifestError as exc:
+            self._reject_manifest(path, folder_manifest, exc.problems)
+            return
+        now = self.clock.now()
+        plans: list[tuple[JobSpec, Job | None]] = []
+        refused: list[tuple[JobSpec, str]] = []
+        for spec in manifest.jobs:
+            existing = self.ledger.get_job(spec.job_id)
+            if existing is None:
+                plans.append((spec, None))
+            elif existing.stage in TERMINAL:
+                if manifest.reprint:
+                    plans.append((spec, existing))
+                else:
+                    refused.append((spec, self._already_done_reason(existing)))
+            else:
+                plans.append((spec, existing))
+        manifest_name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
+        # 1. Folders and manifest copies (byte for byte) for every job we take.
+        for spec, existing in plans:
+            if existing is None:
+                job_dir = self.area("work") / spec.job_id
+                if job_dir.exists() and self.ledger.get_job(spec.job_id) is None:
+                    # Left by an intake interrupted before its ledger commit: start it afresh.
+                    shutil.rmtree(job_dir / "artwork", ignore_errors=True)
+                (job_dir / "artwork").mkdir(parents=True, exist_ok=True)
+                atomic_write(job_dir / manifest_name, data)
+            else:
+                job_dir = self._prepare_rerun(existing, now)
+                for old in list(job_dir.glob("manifest.*")):
+                    into_history(job_dir, old, now)
+                atomic_write(job_dir / manifest_name, data)
+        # 2. One ledger transaction records every job of the order.
+        with self.ledger.transaction():
+            for spec, existing in plans:
+                self._record_intake(manifest, spec, existing, base, manifest_name, now)
+            self.ledger.record_intake(key, str(path), manifest.order_id, now)
+        if refused:
+            self._refuse_jobs(path, data, manifest, refused, base)
+        # 3. The manifest is stored in the job folders and the ledger: remove it from the inbox.
+        self._finish_intake(key, path)
+        if folder_manifest:
+            self._consumed_dirs.add(base)
+        for spec, _ in plans:
+            job = self.ledger.get_job(spec.job_id)
+            if job is not None:
+                self._claim_for_job(job)
+        self._cleanup_consumed_dirs()
+
+    def _finish_intake(self, key: str, path: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        fsync_dir(path.parent)
+        self.ledger.complete_intake(key)
+
+    def _already_done_reason(self, job: Job) -> str:
+        if job.stage is Stage.REJECTED:
+            return (
+                f"job {job.job_id} was rejected earlier; it is not made again. To make it again, send the "
+                "manifest with reprint: true"
+            )
+        where = f" to hot folder {job.route}" if job.route and job.route != "skip" else ""
+        return (
+            f"job {job.job_id} was already delivered{where} ({job.status.value}, {job.updated_at}); it is not "
+            "delivered again. To print it again, send the manifest with reprint: true"
+        )
+
+    def _record_intake(
+        self, manifest: Manifest, spec: JobSpec, existing: Job | None, base: Path, manifest_name: str, now: datetime
+    ) -> None:
+        artwork = self._plan_artwork(spec, base)
+        deadline = iso(now + timedelta(seconds=self.config.watch.artwork_timeout_seconds))
+        process_after = iso(manifest.process_after) if manifest.process_after else None
+        blocked, block_reason = decide_blocking(manifest.blocked, self.config, spec.product)
+        facts: dict[str, Any] = {
+            "order_id": manifest.order_id,
+            "customer": manifest.customer,
+            "product": spec.product,
+            "quantity": spec.quantity,
+            "hot_folder": spec.hot_folder,
+            "attributes": dict(spec.attributes),
+            "manifest_name": manifest_name,
+            "process_after": process_after,
+        }
+        if existing is None:
+            self.ledger.insert_job(
+                job_id=spec.job_id,
+                folder=f"{self.rel(self.area('work'))}/{spec.job_id}",
+                stage=Stage.AWAITING,
+                awaiting_until=deadline,
+                now=now,
+                **facts,
+            )
+            self.ledger.set_artwork(spec.job_id, artwork)
+            self._record(spec.job_id, JobStatus.Ordered, SYSTEM, "", now, write=False)
+            if blocked:
+                self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
+        else:
+            reprint = existing.stage in TERMINAL
+            recreate = {"by": SYSTEM, "detail": "reprint" if reprint else "new manifest", "uploaded": not reprint}
+            fields: dict[str, Any] = dict(facts)
+            fields.update(
+                stage=Stage.AWAITING,
+                awaiting_until=deadline,
+                recreate=json.dumps(recreate),
+                attempts=0,
+                next_attempt_at=None,
+                error=None,
+            )
+            if reprint:
+                fields["generation"] = existing.generation + 1
+            self.ledger.update_job(spec.job_id, now, **fields)
+            self.ledger.set_artwork(spec.job_id, artwork)
+            if reprint and blocked:
+                self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
+        if process_after and process_after > iso(now):
+            self._record(spec.job_id, JobStatus.FutureOrder, SYSTEM, f"process after {process_after}", now, write=False)
+        missing = [a.name for a in artwork if a.source and not os.path.exists(a.source)]
+        if missing:
+            self._record(
+                spec.job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + ", ".join(missing), now, write=False
+            )
+        self._schedule_wakeup(parse_iso(deadline))
+
+    def _plan_artwork(self, spec: JobSpec, base: Path) -> list[Artwork]:
+        names: set[str] = set()
+        items: list[Artwork] = []
+        for position, ref in enumerate(spec.artwork, start=1):
+            name = safe_name(Path(ref.path).name)
+            if name.lower() in names:
+                name = f"{position}-{name}"
+            names.add(name.lower())
+            items.append(Artwork(position, name, str(base / ref.path), ref.sha256, False))
+        return items
+
+    def _prepare_rerun(self, job: Job, now: datetime) -> Path:
+        """A known job gets new artwork (replacement manifest or reprint): back to work/, old files kept."""
+        job_dir = self._locate(job)
+        if job_dir is None:
+            job_dir = self.area("work") / job.job_id
+            job_dir.mkdir(parents=True, exist_ok=True)
+        for sub in ("artwork", "output"):
+            folder = job_dir / sub
+            if folder.is_dir():
+                for old in sorted(folder.iterdir()):
+                    into_history(job_dir, old, now, f"{sub}-{old.name}")
+        (job_dir / "artwork").mkdir(exist_ok=True)
+        target = self.area("work") / job.job_id
+        if job_dir != target:
+            self.ledger.update_job(job.job_id, now, stage=Stage.AWAITING)
+            job_dir = self._rename_job_dir(job.job_id, job_dir, target, now)
+        self.ledger.update_job(job.job_id, now, output=None, output_pages=None, output_size=None)
+        return job_dir
+
+    def _refuse_jobs(
+        self, path: Path, data: bytes, manifest: Manifest, refused: list[tuple[JobSpec, str]], base: Path
+    ) -> None:
+        target = unique_path(self.area("failed") / safe_name(self._failed_name(path)))
+        target.mkdir(parents=True)
+        atomic_write(target / path.name, data)
+        for spec, _ in refused:
+            for ref in spec.artwork:
+                src = base / ref.path
+                if src.is_file():
+                    (target / "artwork").mkdir(exist_ok=True)
+                    move(src, target / "artwork" / Path(ref.path).name)
+        atomic_write(
+            target / "ERROR.txt",
+            error_text(
+                f"Manifest {path.name} (order {manifest.order_id}): some jobs were not taken.",
+                [reason for _, reason in refused],
+                "Nothing was printed twice. If the job must be printed again, add `reprint: true` to the "
+                "manifest and put it into inbox/ again.",
+            ),
+        )
+        log.warning(
+            "manifest.jobs_refused",
+            manifest=str(path),
+            order_id=manifest.order_id,
+            job_ids=[s.job_id for s, _ in refused],
+            folder=self.rel(target),
+        )
+
+    def _failed_name(self, path: Path) -> str:
+        return path.parent.name if path.parent != self.area("inbox") else path.name
+
+    def _reject_manifest(self, path: Path, folder_manifest: bool, problems: list[str]) -> None:
+        """A bad manifest goes to failed/<name>/ with an ERROR.txt; it never stops the daemon."""
+        name = safe_name(self._failed_name(path))
+        target = unique_path(self.area("failed") / name)
+        if folder_manifest:
+            move(path.parent, target)
+            manifest_path = target / path.name
+        else:
+            target.mkdir(parents=True)
+            manifest_path = move(path, target / path.name)
+        atomic_write(
+            target / "ERROR.txt",
+            error_text(
+                f"Manifest {path.name} could not be used; no job was created from it.",
+                problems,
+                f"Correct {manifest_path.name} (the lines and keys above say where) and put it into inbox/ again"
+                " (with its artwork, if it was in this folder). The daemon did not change the file.",
+            ),
+        )
+        log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
+
+    # -- artwork ----------------------------------------------------------------------------
+
+    def _claim(self, path: Path, sig: Signature) -> bool:
+        """A stable inbox file: move it into every job waiting for it. False if nobody waits."""
+        waiting = self.ledger.awaited_sources().get(str(path))
+        if not waiting:
+            return False
+        self._take_artwork(path, waiting)
+        return True
+
+    def _claim_for_job(self, job: Job) -> None:
+        """At intake: take the job's artwork that is already complete in the inbox."""
+        job_dir = self.job_dir(job)
+        for art in self.ledger.artwork(job.job_id):
+            if art.present or not art.source:
+                continue
+            src = Path(art.source)
+            if not src.exists() and (job_dir / "artwork" / art.name).is_file():
+                # Moved in just before a crash, not yet marked: it is here.
+                self.ledger.mark_artwork_present(job.job_id, art.position)
+                continue
+            orphan = self._orphans.get(src)
+            if orphan is not None:
+                try:
+                    current = signature(os.stat(src))
+                except OSError:
+                    self._orphans.pop(src, None)
+                    continue
+                if current == orphan[1]:
+                    self._orphans.pop(src, None)
+                    waiting = self.ledger.awaited_sources().get(str(src), [])
+                    self._take_artwork(src, waiting)
+                    continue
+            if src.exists():
+                self.tracker.track(src, activity=False)
+        self._check_complete(job.job_id)
+
+    def _take_artwork(self, src: Path, waiting: list[tuple[str, int]]) -> None:
+        for index, (job_id, position) in enumerate(waiting):
+            job = self.ledger.get_job(job_id)
+            if job is None:
+                continue
+            art = next((a for a in self.ledger.artwork(job_id) if a.position == position), None)
+            if art is None:
+                continue
+            dest = self.job_dir(job) / "artwork" / art.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if index == len(waiting) - 1:
+                os.replace(src, dest)
+            else:
+                shutil.copyfile(src, dest)
+            fsync_dir(dest.parent)
+            self.ledger.mark_artwork_present(job_id, position)
+            log.info("artwork.taken", job_id=job_id, order_id=job.order_id, file=art.name)
+            self._check_complete(job_id)
+
+    def _check_complete(self, job_id: str) -> None:
+        job = self.ledger.get_job(job_id)
+        if job is None or job.stage not in (Stage.AWAITING, Stage.FAILED):
+            return
+        artwork = self.ledger.artwork(job_id)
+        if not all(a.present for a in artwork):
+            return
+        now = self.clock.now()
+        if job.stage is Stage.FAILED:
+            # The missing artwork of a timed-out job arrived after all: it runs again.
+            self._move_to(job, Stage.AWAITING, now)
+        if job.recreate:
+            info = json.loads(job.recreate)
+            if info.get("uploaded"):
+                self._record(job_id, JobStatus.ArtworkUploaded, info.get("by", SYSTEM), info.get("detail", ""), now)
+            self._record(job_id, JobStatus.RecreationRequested, info.get("by", SYSTEM), info.get("detail", ""), now)
+        future = job.process_after is not None and job.process_after > iso(now)
+        self.ledger.update_job(
+            job_id, now, stage=Stage.FUTURE if future else Stage.PROCESS, awaiting_until=None, recreate=None
+        )
+        if future and job.process_after:
+            self._schedule_wakeup(parse_iso(job.process_after))
+        self._write_status(job_id)
+        self.wake()
+
+    def _check_orphans(self) -> None:
+        """Inbox files no manifest claimed within artwork_timeout_seconds go to failed/ with ERROR.txt."""
+        if not self._orphans:
+            return
+        limit = self.config.watch.artwork_timeout_seconds
+        now = self.clock.monotonic()
+        for path, (since, sig) in list(self._orphans.items()):
+            if now - since < limit:
+                continue
+            del self._orphans[path]
+            try:
+                if signature(os.stat(path)) != sig:
+                    self.tracker.track(path, activity=True)
+                    continue
+            except OSError:
+                continue
+            if self.ledger.awaited_sources().get(str(path)):
+                self._take_artwork(path, self.ledger.awaited_sources()[str(path)])
+                continue
+            target = unique_path(self.area("failed") / safe_name(path.name))
+            target.mkdir(parents=True)
+            moved = move(path, target / path.name)
+            atomic_write(
+                target / "ERROR.txt",
+                error_text(
+                    f"{self.rel(path)} arrived in the inbox but no manifest named it.",
+                    [f"no manifest referred to {path.name} within {limit:g} seconds of its arrival"],
+                    f"If it belongs to an order, put {moved.name} back into inbox/ together with a manifest that "
+                    "lists it under artwork (the path is relative to the manifest's folder).",
+                ),
+            )
+            log.warning("inbox.orphan", file=str(path), folder=self.rel(target))
+            if path.parent != self.area("inbox"):
+                self._consumed_dirs.add(path.parent)
+        self._cleanup_consumed_dirs()
+
+    def _cleanup_consumed_dirs(self) -> None:
+        inbox = self.area("inbox")
+        for folder in sorted(self._consumed_dirs, key=lambda p: len(p.parts), reverse=True):
+            current = folder
+            while current != inbox and inbox in current.parents:
+                try:
+                    current.rmdir()
+                except OSError:
+                    break
+                current = current.parent
+            if not folder.exists():
+                self._consumed_dirs.discard(folder)
+
+    # -- time-driven work -------------------------------------------------------------------
+
+    def _run_due(self) -> None:
+        now = self.clock.now()
+        for job_id, stage in self.ledger.due_jobs(now):
+            if self.stop_event.is_set():
+                return
+            job = self.ledger.get_job(job_id)
+            if job is None or job.stage is not stage:
+                continue
+            if stage is Stage.RETRY:
+                self.ledger.update_job(job_id, now, stage=Stage.DELIVER, next_attempt_at=None)
+            elif stage is Stage.FUTURE:
+                self.ledger.update_job(job_id, now, stage=Stage.PROCESS)
+            elif stage is Stage.AWAITING:
+                self._guard("job", job_id, lambda j=job: self._artwork_timeout(j))  # type: ignore[misc]
+
+    def _artwork_timeout(self, job: Job) -> None:
+        missing = [a for a in self.ledger.artwork(job.job_id) if not a.present]
+        if not missing:
+            self._check_complete(job.job_id)
+            return
+        names = [f"{a.name} (expected at {self.rel(Path(a.source)) if a.source else a.name})" for a in missing]
+        limit = self.config.watch.artwork_timeout_seconds
+        now = self.clock.now()
+        self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
+        self._fail(
+            job.job_id,
+            JobFailed(
+                None,
+                f"artwork missing after {limit:g} seconds: " + ", ".join(a.name for a in missing),
+                [f"missing: {n}" for n in names],
+                "Put the missing files into inbox/ where the manifest says (they are taken as soon as they are "
+                "complete), or put them into this folder's replace/ folder, or drop REJECT here.",
+            ),
+            now,
+        )
+
+    # -- processing -------------------------------------------------------------------------
+
+    def _run_jobs(self) -> None:
+        mono = self.clock.monotonic()
+        for _ in range(10_000):
+            if self.stop_event.is_set():
+                return
+            ids = [
+                j
+                for j in self.ledger.job_ids([Stage.PROCESS, Stage.DELIVER])
+                if self._cooldown.get(j, 0.0) <= mono
+            ]
+            if not ids:
+                return
+            for job_id in ids:
+                if self.stop_event.is_set():
+                    return
+                self._run_job(job_id)
+                # Between jobs, take in what arrived meanwhile, so intake never starves.
+                self._drain_hints()
+                due = self.tracker.next_due()
+                if due is not None and due <= self.clock.monotonic():
+                    self._take_stable()
+
+    def _run_job(self, job_id: str) -> None:
+        """One step of one job; the one place where an exception becomes a job outcome."""
+        job = self.ledger.get_job(job_id)
+        if job is None:
+            return
+        self.busy_job = job_id
+        bound = log.bind(job_id=job_id, order_id=job.order_id)
+        try:
+            if job.stage is Stage.PROCESS:
+                self._process(job)
+            elif job.stage is Stage.DELIVER:
+                self._deliver(job)
+        except JobFailed as failure:
+            now = self.clock.now()
+            if failure.status is not None:
+                self._record(job_id, failure.status, SYSTEM, failure.reason, now)
+            self._fail(job_id, failure, now)
+        except InterruptedError:
+            bound.info("job.abandoned", reason="the daemon is stopping; the job resumes at the next start")
+        except Exception as exc:  # noqa: BLE001 - contain it: the daemon serves the other jobs
+            bound.exception("job.internal_error", stage=job.stage.value)
+            self._cooldown[job_id] = self.clock.monotonic() + 5.0
+            try:
+                now = self.clock.now()
+                self._fail(
+                    job_id,
+                    JobFailed(
+                        None,
+                        f"internal error while handling the job ({type(exc).__name__}: {exc})",
+                        [f"{type(exc).__name__}: {exc}"],
+                        "Drop a file named RETRY here to try again; if it fails again, tell the administrator "
+                        "(the daemon's log has the details).",
+                    ),
+                    now,
+                )
+            except Exception:  # noqa: BLE001 - e.g. the ledger itself is locked: try again later
+                bound.exception("job.cannot_record_failure")
+        finally:
+            self.busy_job = None
+
+    def _inputs(self, job: Job) -> list[ArtworkInput]:
+        job_dir = self.job_dir(job)
+        return [
+            ArtworkInput(name=a.name, path=str(job_dir / "artwork" / a.name), expected_sha256=a.sha256)
+            for a in self.ledger.artwork(job.job_id)
+        ]
+
+    def facts(self, job: Job) -> RouteFacts:
+        return RouteFacts(
+            order_id=job.order_id,
+            job_id=job.job_id,
+            product=job.product,
+            quantity=job.quantity,
+            customer=job.customer,
+            hot_folder=job.hot_folder,
+            attributes=job.attributes,
+        )
+
+    def _process(self, job: Job) -> None:
+        if self.pdf is None:
+            return
+        job_dir = self.job_dir(job)
+        inputs = self._inputs(job)
+        missing = [i.name for i in inputs if not os.path.isfile(i.path)]
+        if missing:
+            raise JobFailed(
+                JobStatus.ValidationFailed,
+                "artwork file missing from the job folder: " + ", ".join(missing),
+                [f"artwork/{name} is not there" for name in missing],
+                "Put the artwork into replace/ (same file name), or drop REJECT here.",
+            )
+        spec = self.config.product_spec(job.product)
+        started = time.monotonic()
+        report = self.pdf.preflight(inputs, job.product, spec, self.config.validation)
+        self.metrics.observe("preflight", time.monotonic() - started)
+        if self.stop_event.is_set() and not report.ok and report.findings and report.findings[0].check == "open":
+            raise InterruptedError("stopping")
+        now = self.clock.now()
+        self.ledger.update_job(job.job_id, now, preflight=report.to_json())
+        if not report.ok:
+            raise JobFailed(
+                JobStatus.ValidationFailed,
+                report.summary(),
+                [f.message for f in report.errors()] + [f"(warning) {f.message}" for f in report.warnings()],
+                "Put a corrected PDF into replace/ (same file name as in artwork/), or change the product's "
+                "expectations in the config and drop RETRY here, or drop REJECT to stop the job.",
+            )
+        self._record(job.job_id, JobStatus.ValidationFinished, SYSTEM, report.summary(), now)
+        decision = decide_route(self.facts(job), self.config)
+        name = output_name(self.facts(job), decision, self.config)
+        self._record(job.job_id, JobStatus.OutputCreationStarted, SYSTEM, name, self.clock.now())
+        out_dir = job_dir / "output"
+        out_dir.mkdir(exist_ok=True)
+        for old in out_dir.iterdir():
+            if old.name != name:
+                into_history(job_dir, old, self.clock.now(), f"output-{old.name}")
+        started = time.monotonic()
+        try:
+            result = self.pdf.build_output(inputs, str(out_dir / name), spec, self.config.validation)
+        except OutputError as exc:
+            if self.stop_event.is_set():
+                raise InterruptedError("stopping") from exc
+            raise JobFailed(
+                JobStatus.OutputCreationFailed,
+                f"the output could not be made: {exc}",
+                [str(exc)],
+                "Put a corrected PDF into replace/, or drop RETRY here once the cause is fixed, or REJECT.",
+            ) from exc
+        self.metrics.observe("output", time.monotonic() - started)
+        now = self.clock.now()
+        with self.ledger.transaction():
+            self.ledger.update_job(
+                job.job_id,
+                now,
+                output=name,
+                output_pages=result.pages,
+                output_size=result.size_bytes,
+                route=decision.target,
+            )
+            pages = f"{result.pages} page{'s' if result.pages != 1 else ''}"
+            self._record(job.job_id, JobStatus.OutputCreated, SYSTEM, f"{name} ({pages})", now, write=False)
+            fresh = self.ledger.get_job(job.job_id)
+            assert fresh is not None
+            next_stage = Stage.HELD if fresh.blocked else Stage.DELIVER
+        self._move_to(fresh, next_stage, now)
+        if next_stage is Stage.HELD:
+            log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=self.ledger.get_job(job.job_id).folder)  # type: ignore[union-attr]
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def _deliver(self, job: Job) -> None:
+        facts = self.facts(job)
+        decision = decide_route(facts, self.config)
+        now = self.clock.now()
+        if decision.hot_folder is None:
+            with self.ledger.transaction():
+                self.ledger.update_job(job.job_id, now, route="skip")
+                self._record(job.job_id, JobStatus.CopyToHotFolderSkipped, SYSTEM, decision.reason, now, write=False)
+            self._move_to(self.ledger.get_job(job.job_id), Stage.DONE, now)  # type: ignore[arg-type]
+            return
+        hot = self.config.hot_folders.get(decision.hot_folder)
+        if hot is None:
+            raise JobFailed(
+                JobStatus.CopyToHotFolderFailed,
+                f"hot folder {decision.hot_folder!r} is not configured (any more)",
+                [f"the job asks for hot folder {decision.hot_folder!r}, which the config does not define"],
+                "Add the hot folder to the config (and reload), then drop RETRY here; or REJECT the job.",
+            )
+        src = self.job_dir(job) / "output" / (job.output or "")
+        if not job.output or not src.is_file():
+            self.ledger.update_job(job.job_id, now, stage=Stage.PROCESS)
+            return
+        final_name = render_filename(hot.filename, facts)
+        final = hot.path / final_name
+        temp = temp_path_for(hot, final_name)
+        try:
+            check_hot_folder(hot)
+            delivery_id = self.ledger.delivery_intent(job.job_id, job.generation, hot.name, str(final), str(temp), now)
+            started = time.monotonic()
+            try:
+                write_temp(src, temp, hot, cancelled=self.stop_event.is_set)
+                self.ledger.delivery_state(delivery_id, "written", self.clock.now())
+                publish(temp, final, hot)
+            except BaseException:
+                # Journal first: a "written" delivery whose temp file is gone counts as published.
+                self.ledger.delivery_state(delivery_id, "aborted", self.clock.now())
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+                raise
+            self.metrics.observe("copy", time.monotonic() - started, hot.name)
+        except DeliveryError as exc:
+            self._delivery_failed(job, hot.name, exc)
+            return
+        self._delivered(job, hot.name, final, delivery_id)
+
+    def _delivered(self, job: Job, hot_name: str, final: Path, delivery_id: int) -> None:
+        hot = self.config.hot_folders.get(hot_name)
+        if hot is not None and hot.ticket == "json" and not final.with_suffix(".json").exists():
+            try:
+                publish_sidecar(final, self._ticket(job, hot_name, final), hot)
+            except DeliveryError as exc:
+                log.warning("delivery.ticket_failed", job_id=job.job_id, order_id=job.order_id, error=str(exc))
+        now = self.clock.now()
+        with self.ledger.transaction():
+            self.ledger.delivery_state(delivery_id, "published", now)
+            self.ledger.update_job(job.job_id, now, route=hot_name, attempts=0, next_attempt_at=None, error=None)
+            self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}", now, write=False)
+        fresh = self.ledger.get_job(job.job_id)
+        assert fresh is not None
+        self._move_to(fresh, Stage.DONE, now)
+
+    def _ticket(self, job: Job, hot_name: str, final: Path) -> bytes:
+        report = job.preflight or {}
+        ticket = {
+            "order_id": job.order_id,
+            "job_id": job.job_id,
+            "customer": job.customer,
+            "product": job.product,
+            "quantity": job.quantity,
+            "attributes": job.attributes,
+            "pages": job.output_pages,
+            "trim_mm": report.get("trim_mm"),
+            "file": final.name,
+            "hot_folder": hot_name,
+        }
+        return (json.dumps(ticket, indent=2, sort_keys=True) + "\n").encode()
+
+    def _delivery_failed(self, job: Job, hot_name: str, exc: DeliveryError) -> None:
+        now = self.clock.now()
+        attempts = job.attempts + 1
+        limit = self.config.delivery.max_attempts
+        final = not exc.transient or attempts >= limit
+        detail = f"attempt {attempts} of {limit}: {exc}"
+        self._record(job.job_id, JobStatus.CopyToHotFolderFailed, SYSTEM, detail, now)
+        log.warning(
+            "delivery.failed", job_id=job.job_id, order_id=job.order_id, hot_folder=hot_name,
+            attempt=attempts, max_attempts=limit, transient=exc.transient, reason=str(exc),
+        )
+        if final:
+            why = "this cannot work without a change" if not exc.transient else f"all {limit} attempts failed"
+            self.ledger.update_job(job.job_id, now, attempts=attempts)
+            self._fail(
+                job.job_id,
+                JobFailed(
+                    None,
+                    f"the copy into hot folder {hot_name} failed ({why}): {exc}",
+                    [f"attempt {attempts} of {limit}: {exc}"],
+                    "Fix the cause (mount the share, free disk space, fix permissions or the config), then drop a "
+                    "file named RETRY here. Drop REJECT to stop the job.",
+                ),
+                now,
+            )
+            return
+        when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
+        self.ledger.update_job(job.job_id, now, stage=Stage.RETRY, attempts=attempts, next_attempt_at=iso(when))
+        self._write_status(job.job_id)
+        self._schedule_wakeup(when)
+
+    # -- job folders --------------------------------------------------------------------------
+
+    def _locate(self, job: Job) -> Path | None:
+        """The job's folder: where the ledger says, or (after a crash mid-move) wherever it is."""
+        recorded = self.job_dir(job)
+        if recorded.is_dir():
+            return recorded
+        for area in ("work", "quarantine", "failed", "done", "rejected"):
+            candidate = self.area(area) / job.job_id
+            if candidate.is_dir():
+                return candidate
+        return None
+
+    def _rename_job_dir(self, job_id: str, src: Path, dst: Path, now: datetime) -> Path:
+        if src != dst:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if dst.exists():
+                # Only a leftover can be there (one folder per job id): keep it, out of the way.
+                os.replace(dst, unique_path(dst.with_name(f"{dst.name}.old-{stamp(now)}")))
+            os.replace(src, dst)
+            fsync_dir(dst.parent)
+            fsync_dir(src.parent)
+        self.ledger.update_job(job_id, now, folder=self.rel(dst))
+        return dst
+
+    def _move_to(self, job: Job, stage: Stage, now: datetime) -> None:
+        """The ledger's stage first, then the folder moves where that stage lives."""
+        self.ledger.update_job(job.job_id, now, stage=stage)
+        src = self._locate(job)
+        dst = self.area(STAGE_AREA[stage]) / job.job_id
+        if src is None:
+            dst.mkdir(parents=True, exist_ok=True)
+            self.ledger.update_job(job.job_id, now, folder=self.rel(dst))
+        else:
+            self._rename_job_dir(job.job_id, src, dst, now)
+        if stage in (Stage.HELD, Stage.FAILED):
+            (dst / "replace").mkdir(exist_ok=True)
+        self._write_status(job.job_id)
+
+    def _fail(self, job_id: str, failure: JobFailed, now: datetime) -> None:
+        job = self.ledger.get_job(job_id)
+        if job is None:
+            return
+        self.ledger.update_job(job_id, now, error=failure.reason)
+        job = self.ledger.get_job(job_id)
+        assert job is not None
+        self._move_to(job, Stage.FAILED, now)
+        job_dir = self.area("failed") / job_id
+        atomic_write(
+            job_dir / "ERROR.txt",
+            error_text(f"Job {job_id} (order {job.order_id}) needs attention: {failure.reason}", failure.problems, failure.fix),
+        )
+        log.warning("job.failed", job_id=job_id, order_id=job.order_id, reason=failure.reason, folder=self.rel(job_dir))
+
+    # -- statuses -----------------------------------------------------------------------------
+
+    def _record(self, job_id: str, status: JobStatus, by: str, detail: str, now: datetime, *, write: bool = True) -> None:
+        """The one function that records a status: ledger, log, STATUS.txt."""
+        self.ledger.add_status(job_id, status, by, detail, now)
+        job = self.ledger.get_job(job_id)
+        event = {
+            JobStatus.InHotFolder: "delivery.completed",
+            JobStatus.CopyToHotFolderFailed: "delivery.attempt_failed",
+            JobStatus.CopyToHotFolderSkipped: "delivery.skipped",
+        }.get(status, "job." + _snake(status.value))
+        log.info(
+            event,
+            job_id=job_id,
+            order_id=job.order_id if job else None,
+            status=status.value,
+            by=by,
+            detail=detail,
+        )
+        self.metrics.status_recorded(status, job.route if job else None)
+        if write:
+            self._write_status(job_id)
+
+    def extra(self, job: Job) -> Extra:
+        artwork = self.ledger.artwork(job.job_id)
+        job_dir = self.job_dir(job)
+        sums: list[str] = []
+        for art in artwork:
+            digest = self._digest(job_dir / "artwork" / art.name)
+            if digest is None:
+                sums = []
+                break
+            sums.append(digest)
+        decision: RouteDecision | None = None
+        with contextlib.suppress(Exception):
+            decision = decide_route(self.facts(job), self.config)
+        return Extra(
+            fingerprint=fingerprint(sums) if sums else None,
+            artwork_names=[a.name + ("" if a.present else " (not arrived yet)") for a in artwork],
+            target=decision.target if decision else None,
+            route_reason=decision.reason if decision else None,
+            last_action=self._last_action.get(job.job_id),
+        )
+
+    def _digest(self, path: Path) -> str | None:
+        """sha256 of a file, cached by (size, mtime, inode): artwork can be gigabytes."""
+        try:
+            sig = signature(os.stat(path))
+        except OSError:
+            return None
+        cached = self._digests.get(path)
+        if cached is not None and cached[0] == sig:
+            return cached[1]
+        try:
+            with open(path, "rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError:
+            return None
+        if len(self._digests) > 4096:
+            self._digests.clear()
+        self._digests[path] = (sig, digest)
+        return digest
+
+    def _write_status(self, job_id: str) -> None:
+        job = self.ledger.get_job(job_id)
+        if job is None:
+            return
+        job_dir = self.job_dir(job)
+        if not job_dir.is_dir():
+            return
+        try:
+            atomic_write(job_dir / "STATUS.txt", status_text(job, self.extra(job)), durable=False)
+        except OSError as exc:
+            log.warning("status_file.write_failed", job_id=job_id, error=str(exc))
+
+    # -- operator actions -----------------------------------------------------------------------
+
+    def _job_of_folder(self, job_folder: Path, path: Path) -> Job | None:
+        job = self.ledger.get_job(job_folder.name)
+        if job is None or self.job_dir(job) != job_folder:
+            log.warning(
+                "drop.not_a_job",
+                file=str(path),
+                reason="this folder is not a job the daemon holds; drop files act only in job folders",
+            )
+            return None
+        return job
+
+    def _on_replace(self, job_folder: Path, path: Path) -> None:
+        job = self._job_of_folder(job_folder, path)
+        if job is not None:
+            by = self.ledger.drop_by(str(path)) or _owner(path)
+            self.apply(job.job_id, Action.REPLACE, by=by, note="", file=path)
+
+    def _on_drops(self, job_folder: Path, paths: list[Path]) -> None:
+        """Drop files that arrived together act in a safe order: a REJECT before a RELEASE."""
+        job = self._job_of_folder(job_folder, paths[0])
+        if job is None:
+            return
+        drops = [(classify_drop(p.name), p) for p in paths]
+        drops.sort(key=lambda item: (ACTION_ORDER[item[0]] if item[0] else 9, str(item[1])))
+        for action, drop in drops:
+            if action is None or not drop.is_file():
+                continue
+            try:
+                with open(drop, "rb") as fh:
+                    note = parse_drop(fh.read(65536))
+            except OSError:
+                continue
+            by = note.by or self.ledger.drop_by(str(drop)) or _owner(drop)
+            self.apply(job.job_id, action, by=by, note=note.note, drop=drop, parsed=note)
+
+    def _on_command(self, path: Path) -> None:
+        """A command file written by the CLI while the daemon runs: same rules, same code."""
+        try:
+            command = json.loads(path.read_text("utf-8"))
+            action = Action(command["action"])
+            job_id = str(command["job_id"])
+            by = str(command.get("by") or "operator")
+            note = str(command.get("note") or "")
+            token = str(command["token"])
+            file = Path(command["file"]) if command.get("file") else None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("command.unreadable", file=str(path), error=str(exc))
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return
+        result = self.apply(job_id, action, by=by, note=note, file=file, token=token)
+        log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+    def apply(
+        self,
+        job_id: str,
+        action: Action,
+        *,
+        by: str,
+        note: str,
+        drop: Path | None = None,
+        file: Path | None = None,
+        parsed: DropNote | None = None,
+        token: str | None = None,
+    ) -> ActionResult:
+        """An operator action (drop file or CLI): checked against the job's state, then done or refused."""
+        now = self.clock.now()
+        job = self.ledger.get_job(job_id)
+        if job is None:
+            return ActionResult(False, f"no job {job_id!r} in the ledger")
+        job_dir = self._locate(job)
+        if drop is not None and job_dir is not None:
+            into_history(job_dir, drop, now)
+        reason = refusal(job, action)
+        if reason is None and action is Action.RELEASE and parsed is not None and parsed.artwork:
+            current = self.extra(job).fingerprint or ""
+            if not (current and (current.startswith(parsed.artwork) or parsed.artwork.startswith(current))):
+                reason = self._stale_release(parsed.artwork, current)
+        if reason is None and action is Action.REPLACE:
+            reason = self._check_replacement(job, file)
+        bound = log.bind(job_id=job_id, order_id=job.order_id, action=action.value, by=by)
+        if reason is not None:
+            if action is Action.REPLACE and file is not None and job_dir is not None and file.exists():
+                if job_dir in file.parents:
+                    into_history(job_dir, file, now, f"refused-{file.name}")
+                else:
+                    with contextlib.suppress(OSError):
+                        file.unlink()
+            message = f"{action.value} by {by} refused: {reason}"
+            self._last_action[job_id] = f"{iso(now)}  {message}"
+            bound.warning("operator.refused", reason=reason)
+            self._write_status(job_id)
+            if token:
+                self.ledger.drop_outcome(token, "refused", reason, now)
+            return ActionResult(False, reason)
+        if action is Action.RELEASE:
+            block = job.active_block()
+            assert block is not None
+            with self.ledger.transaction():
+                self.ledger.remove_status(block.id, job_id, by, note, now)
+            self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now)  # type: ignore[arg-type]
+            message = f"released by {by}" + (f" ({note})" if note else "")
+        elif action is Action.REJECT:
+            self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
+            self._move_to(self.ledger.get_job(job_id), Stage.REJECTED, now)  # type: ignore[arg-type]
+            message = f"rejected by {by}" + (f" ({note})" if note else "")
+        elif action is Action.RETRY:
+            self.ledger.update_job(job_id, now, attempts=0, next_attempt_at=None, error=None)
+            self._record(job_id, JobStatus.RecreationRequested, by, "retry" + (f": {note}" if note else ""), now, write=False)
+            if job.stage is Stage.FAILED and any(not a.present for a in self.ledger.artwork(job_id)):
+                self._move_to(self.ledger.get_job(job_id), Stage.AWAITING, now)  # type: ignore[arg-type]
+                self.ledger.update_job(
+                    job_id, now,
+                    awaiting_until=iso(now + timedelta(seconds=self.config.watch.artwork_timeout_seconds)),
+                )
+                self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]
+            else:
+                next_stage = Stage.DELIVER if job.stage is Stage.RETRY else Stage.PROCESS
+                self._move_to(self.ledger.get_job(job_id), next_stage, now)  # type: ignore[arg-type]
+            message = f"retry requested by {by}"
+        else:
+            assert file is not None
+            message = self._replace(job, file, by, now)
+        self._last_action[job_id] = f"{iso(now)}  {action.value}: {message}"
+        bound.info("operator.done", message=message)
+        self._write_status(job_id)
+        if token:
+            self.ledger.drop_outcome(token, "done", message, now)
+        self.wake()
+        return ActionResult(True, message)
+
+    def _stale_release(self, named: str, current: str) -> str:
+        return (
+            f"the artwork changed since it was checked: this RELEASE approves artwork {named}, but the job's "
+            f"artwork is now {current}. Open the new output, then release again"
+        )
+
+    def _check_replacement(self, job: Job, file: Path | None) -> str | None:
+        if file is None or not file.is_file():
+            return "the replacement file is not there any more"
+        try:
+            with open(file, "rb") as fh:
+                head = fh.read(1024)
+        except OSError as exc:
+            return f"the replacement file cannot be read: {exc.strerror}"
+        if b"%PDF" not in head:
+            shown = head[:16].decode("latin-1").encode("ascii", "replace").decode()
+            return f"{file.name} is not a PDF (it starts with {shown!r}); put a PDF into replace/"
+        artwork = self.ledger.artwork(job.job_id)
+        if len(artwork) > 1 and self._match_artwork(artwork, file.name) is None:
+            names = ", ".join(a.name for a in artwork)
+            return (
+                f"this job has {len(artwork)} artwork files ({names}); the replacement's name {file.name!r} must be "
+                "the name of the one it replaces"
+            )
+        return None
+
+    @staticmethod
+    def _match_artwork(artwork: list[Artwork], name: str) -> Artwork | None:
+        if len(artwork) == 1:
+            return artwork[0]
+        for art in artwork:
+            if art.name.lower() == name.lower():
+                return art
+        return None
+
+    def _replace(self, job: Job, file: Path, by: str, now: datetime) -> str:
+        artwork = self.ledger.artwork(job.job_id)
+        target = self._match_artwork(artwork, file.name)
+        assert target is not None
+        job_dir = self._locate(job) or self.job_dir(job)
+        old = job_dir / "artwork" / target.name
+        if old.exists():
+            into_history(job_dir, old, now, f"artwork-{target.name}")
+        out_dir = job_dir / "output"
+        if out_dir.is_dir():
+            for out in sorted(out_dir.iterdir()):
+                into_history(job_dir, out, now, f"output-{out.name}")
+        (job_dir / "artwork").mkdir(exist_ok=True)
+        dest = job_dir / "artwork" / target.name
+        if job_dir in file.parents or self.commands_dir() in file.parents:
+            os.replace(file, dest)
+        else:
+            shutil.copyfile(file, dest)  # a file named on the command line stays where it is
+        fsync_dir(dest.parent)
+        with open(dest, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        with self.ledger.transaction():
+            self.ledger.mark_artwork_present(job.job_id, target.position)
+            self.ledger.update_job(job.job_id, now, output=None, output_pages=None, output_size=None, error=None, attempts=0)
+            detail = f"{target.name} replaced by {file.name} (sha256 {digest[:12]})"
+            self._record(job.job_id, JobStatus.ArtworkUploaded, by, detail, now, write=False)
+            self._record(job.job_id, JobStatus.RecreationRequested, by, "new artwork", now, write=False)
+        fresh = self.ledger.get_job(job.job_id)
+        assert fresh is not None
+        if all(a.present for a in self.ledger.artwork(job.job_id)):
+            self._move_to(fresh, Stage.PROCESS, now)
+        else:
+            self._move_to(fresh, Stage.AWAITING, now)
+        return f"artwork {target.name} replaced by {by}; the output is made again"
+
+    # -- crash recovery -----------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """At start: finish what a crash interrupted, and make the folders agree with the ledger."""
+        now = self.clock.now()
+        for key, path in self.ledger.pending_intakes():
+            p = Path(path)
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+            self.ledger.complete_intake(key)
+        for delivery in self.ledger.open_deliveries():
+            self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))  # type: ignore[misc]
+        for job in self.ledger.jobs(stages=[s for s in Stage if s is not Stage.PURGED]):
+            self._guard("job", job.job_id, lambda j=job: self._reconcile_job(j, now))  # type: ignore[misc]
+        self.sweep_temp_files()
+        due = self.ledger.next_due()
+        if due:
+            self._schedule_wakeup(parse_iso(due))
+
+    def _reconcile_delivery(self, delivery: Any, now: datetime) -> None:
+        temp = Path(delivery.temp_path)
+        final = Path(delivery.final_path)
+        job = self.ledger.get_job(delivery.job_id)
+        if temp.exists():
+            # The rename never happened: not published. Remove our temp file; the job copies again.
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            self.ledger.delivery_state(delivery.id, "aborted", now)
+            log.info("recovery.delivery_not_published", job_id=delivery.job_id, temp=str(temp))
+            return
+        if delivery.state == "written" and job is not None:
+            # The temp file was complete and is gone: only our rename removes it. Published.
+            log.info("recovery.delivery_published", job_id=delivery.job_id, file=str(final))
+            if not job.delivered() or job.stage is not Stage.DONE:
+                self._delivered(job, delivery.hot_folder, final, delivery.id)
+            else:
+                self.ledger.delivery_state(delivery.id, "published", now)
+            return
+        self.ledger.delivery_state(delivery.id, "aborted", now)
+
+    def _reconcile_job(self, job: Job, now: datetime) -> None:
+        area = STAGE_AREA[job.stage]
+        expected = self.area(area) / job.job_id
+        current = self._locate(job)
+        if current is None:
+            if job.stage in (Stage.DONE, Stage.REJECTED):
+                return
+            log.warning("recovery.job_folder_missing", job_id=job.job_id, order_id=job.order_id)
+            return
+        if current != expected:
+            log.info("recovery.move", job_id=job.job_id, src=self.rel(current), dst=self.rel(expected))
+            self._rename_job_dir(job.job_id, current, expected, now)
+        elif self.rel(current) != job.folder:
+            self.ledger.update_job(job.job_id, now, folder=self.rel(current))
+        for temp in list(expected.glob("output/.*.tmp")) + list(expected.glob(".*.tmp")):
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        if job.stage is Stage.AWAITING:
+            self._claim_for_job(job)
+        if job.stage in (Stage.HELD, Stage.FAILED):
+            (expected / "replace").mkdir(exist_ok=True)
+            if not (expected / "STATUS.txt").exists():
+                self._write_status(job.job_id)
+
+    def sweep_temp_files(self) -> None:
+        """No temporary file of ours stays in a hot folder or staging folder after a restart."""
+        open_temps = {d.temp_path for d in self.ledger.open_deliveries()}
+        for hot in self.config.hot_folders.values():
+            for folder in {hot.path, hot.staging} - {None}:
+                assert folder is not None
+                try:
+                    names = os.listdir(folder)
+                except OSError:
+                    continue
+                for name in names:
+                    path = folder / name
+                    if is_our_temp(name) and str(path) not in open_temps:
+                        with contextlib.suppress(OSError):
+                            path.unlink()
+                            log.info("recovery.temp_removed", file=str(path))
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def run_retention(self) -> None:
+        cutoff = self.clock.now() - timedelta(days=self.config.retention.done_days)
+        for job in self.ledger.terminal_before(cutoff):
+            if self.stop_event.is_set():
+                return
+            job_dir = self.job_dir(job)
+            allowed = (self.area("done"), self.area("rejected"))
+            if job_dir.parent not in allowed:
+                continue
+            shutil.rmtree(job_dir, ignore_errors=True)
+            now = self.clock.now()
+            days = self.config.retention.done_days
+            self._record(job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {days:g} days", now, write=False)
+            self.ledger.update_job(job.job_id, now, stage=Stage.PURGED)
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def _owner(path: Path) -> str:
+    """Who dropped a file: its owner, when that is a person (Samba maps users), else 'operator'."""
+    try:
+        import pwd
+
+        uid = path.stat().st_uid
+        if uid in (0, os.getuid()):
+            return "operator"
+        return pwd.getpwuid(uid).pw_name
+    except (OSError, KeyError, ImportError):
+        return "operator"

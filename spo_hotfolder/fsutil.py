@@ -1,0 +1,157 @@
+"""Crash-safe file primitives: atomic writes, directory fsync, moves by rename.
+
+Every publish is temp name + flush + fsync + rename (+ fsync of the directory); every move within
+one filesystem is an ``os.replace``. Callers never see a half-written file under its final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a rename in it is durable; unsupported on some shares (CIFS: EINVAL)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES):
+            raise
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes | str, *, durable: bool = True, mode: int = 0o644) -> None:
+    """Writes ``data`` to ``path`` via a temp name in the same folder and a rename.
+
+    ``durable=False`` skips the fsyncs: for files the daemon can always rewrite (STATUS.txt).
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        view = memoryview(payload)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if durable:
+            os.fsync(fd)
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def copy_file(
+    src: Path, dst: Path, *, cancelled: Callable[[], bool] | None = None, chunk: int = 64 * 1024 * 1024
+) -> int:
+    """Copies ``src`` to ``dst`` (created new, 0644) with sendfile, fsyncs it; returns the size.
+
+    ``cancelled`` is checked between chunks; when it says so, InterruptedError is raised and the
+    partial ``dst`` removed. On any error the partial ``dst`` is removed.
+    """
+    size = 0
+    with open(src, "rb") as fin:
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            total = os.fstat(fin.fileno()).st_size
+            offset = 0
+            try:
+                while offset < total:
+                    if cancelled is not None and cancelled():
+                        raise InterruptedError("copy abandoned: the daemon is stopping")
+                    sent = os.sendfile(fd, fin.fileno(), offset, min(chunk, total - offset))
+                    if sent == 0:
+                        break
+                    offset += sent
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP) or offset:
+                    raise
+                fin.seek(0)
+                with os.fdopen(os.dup(fd), "wb", closefd=True) as fout:
+                    shutil.copyfileobj(fin, fout, 1024 * 1024)
+                offset = total
+            size = offset
+            os.fsync(fd)
+            os.fchmod(fd, 0o644)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                dst.unlink()
+            raise
+        try:
+            os.close(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                dst.unlink()
+            raise
+    return size
+
+
+def unique_path(path: Path) -> Path:
+    """``path`` if free, else ``path-2``, ``path-3`` ... (for folders named after inputs)."""
+    if not path.exists():
+        return path
+    n = 2
+    while True:
+        candidate = path.with_name(f"{path.name}-{n}")
+        if not candidate.exists():
+            return candidate
+        n += 1
+
+
+def move(src: Path, dst: Path) -> Path:
+    """Renames ``src`` to ``dst`` (same filesystem), never overwriting: a taken name gets a suffix."""
+    target = unique_path(dst)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, target)
+    return target
+
+
+def stamp(now: datetime) -> str:
+    """A UTC time stamp usable in file names: 20261122T101503.120Z."""
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def into_history(job_dir: Path, src: Path, now: datetime, name: str | None = None) -> Path:
+    """Moves ``src`` into ``job_dir/history/<UTC time>-<name>``; returns where it went."""
+    history = job_dir / "history"
+    history.mkdir(exist_ok=True)
+    return move(src, history / f"{stamp(now)}-{name or src.name}")
+
+
+def safe_name(text: str) -> str:
+    """A file name from ``text``: characters a filesystem rejects become ``_``."""
+    cleaned = _UNSAFE_NAME.sub("_", text).strip()
+    if cleaned in ("", ".", ".."):
+        cleaned = cleaned.replace(".", "_") or "_"
+    return cleaned
+
+
+def same_filesystem(paths: list[Path]) -> bool:
+    """True when every existing path is on one filesystem (st_dev), so renames between them work."""
+    devices = {p.stat().st_dev for p in paths if p.exists()}
+    return len(devices) <= 1

@@ -1,0 +1,726 @@
+"""The durable record: jobs, their append-only status history, the delivery journal.
+
+SQLite in ``state/ledger.sqlite3``, WAL mode, ``synchronous=FULL``: a commit is on disk when the
+call returns, so a delivery intent is durable before the copy starts. History rows are never
+deleted; removing a status (the operator's "X" on Blocked in SPO) marks the row removed, by whom
+and when. The job's current status is the newest entry that is not removed.
+
+The ledger is read by the CLI while the daemon runs (WAL lets readers in); it is written by the
+daemon, and by the operator commands only while no daemon holds the lock (see service.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from spo_hotfolder.clock import iso
+from spo_hotfolder.status import JobStatus
+
+SCHEMA_VERSION = 1
+
+
+class Stage(StrEnum):
+    """Where a job is in the pipeline (what the daemon must do next). Statuses say what happened."""
+
+    AWAITING = "awaiting"  # AwaitingData: artwork not all there yet (in work/)
+    FUTURE = "future"  # FutureOrder: waits for process_after (in work/)
+    PROCESS = "process"  # needs preflight and output (in work/)
+    HELD = "held"  # blocked, output ready, waiting for the operator (in quarantine/)
+    DELIVER = "deliver"  # ready to route and copy (in work/)
+    RETRY = "retry"  # a copy failed; next attempt at next_attempt_at (in work/)
+    FAILED = "failed"  # needs the operator (in failed/)
+    DONE = "done"  # delivered or skipped (in done/)
+    REJECTED = "rejected"  # rejected by the operator (in rejected/)
+    PURGED = "purged"  # files removed after retention
+
+
+#: The spool folder each stage lives in.
+STAGE_AREA: dict[Stage, str] = {
+    Stage.AWAITING: "work",
+    Stage.FUTURE: "work",
+    Stage.PROCESS: "work",
+    Stage.HELD: "quarantine",
+    Stage.DELIVER: "work",
+    Stage.RETRY: "work",
+    Stage.FAILED: "failed",
+    Stage.DONE: "done",
+    Stage.REJECTED: "rejected",
+    Stage.PURGED: "done",
+}
+
+TERMINAL: frozenset[Stage] = frozenset({Stage.DONE, Stage.REJECTED, Stage.PURGED})
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    id: int
+    status: JobStatus
+    at: str
+    by: str
+    detail: str
+    removed_at: str | None
+    removed_by: str | None
+    removed_note: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "at": self.at,
+            "by": self.by,
+            "detail": self.detail,
+            "removed_at": self.removed_at,
+            "removed_by": self.removed_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Artwork:
+    position: int
+    name: str  # file name inside artwork/
+    source: str | None  # where it is awaited (absolute path in inbox/), None once taken
+    sha256: str | None  # expected, from the manifest
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    job_id: str
+    order_id: str
+    customer: str | None
+    product: str
+    quantity: int
+    hot_folder: str | None  # the manifest's override
+    attributes: dict[str, Any]
+    manifest_name: str
+    process_after: str | None
+    stage: Stage
+    folder: str  # relative to paths.root: "work/100234-1"
+    output: str | None  # the output file's name, in <folder>/output/
+    output_pages: int | None
+    output_size: int | None
+    preflight: dict[str, Any] | None
+    route: str | None  # hot folder name or "skip", as last decided
+    attempts: int
+    next_attempt_at: str | None
+    awaiting_until: str | None
+    generation: int  # 1, then +1 per reprint
+    error: str | None  # the reason the job is in failed/, in plain words
+    recreate: str | None  # pending "why the output is made again" (JSON), recorded once artwork is in
+    created_at: str
+    updated_at: str
+    history: tuple[HistoryEntry, ...] = field(default=())
+
+    @property
+    def output_path(self) -> str | None:
+        """The output relative to paths.root, in the job's current folder."""
+        return f"{self.folder}/output/{self.output}" if self.output else None
+
+    @property
+    def status(self) -> JobStatus:
+        for entry in reversed(self.history):
+            if entry.removed_at is None:
+                return entry.status
+        return JobStatus.Nothing
+
+    def active_block(self) -> HistoryEntry | None:
+        for entry in self.history:
+            if entry.status is JobStatus.Blocked and entry.removed_at is None:
+                return entry
+        return None
+
+    @property
+    def blocked(self) -> bool:
+        """Blocked and still waiting for someone: a rejected job is no longer counted as blocked."""
+        return self.active_block() is not None and self.stage not in (Stage.REJECTED, Stage.PURGED)
+
+    @property
+    def was_released(self) -> bool:
+        return any(e.status is JobStatus.Blocked and e.removed_at is not None for e in self.history)
+
+    def delivered(self) -> bool:
+        return any(e.status is JobStatus.InHotFolder and e.removed_at is None for e in self.history)
+
+    def to_json(self, with_history: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "job_id": self.job_id,
+            "order_id": self.order_id,
+            "customer": self.customer,
+            "product": self.product,
+            "quantity": self.quantity,
+            "attributes": self.attributes,
+            "status": self.status.value,
+            "blocked": self.blocked,
+            "stage": self.stage.value,
+            "folder": self.folder,
+            "hot_folder": self.route if self.route not in (None, "skip") else None,
+            "route": self.route,
+            "output": self.output_path,
+            "output_pages": self.output_pages,
+            "output_size": self.output_size,
+            "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at,
+            "process_after": self.process_after,
+            "error": self.error,
+            "preflight": self.preflight,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+        if with_history:
+            data["history"] = [e.to_json() for e in self.history]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    job_id: str
+    generation: int
+    hot_folder: str
+    final_path: str
+    temp_path: str
+    state: str  # intent | written | published | aborted
+    started_at: str
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL,
+    customer TEXT,
+    product TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity >= 1),
+    hot_folder TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    manifest_name TEXT NOT NULL,
+    process_after TEXT,
+    stage TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    output TEXT,
+    output_pages INTEGER,
+    output_size INTEGER,
+    preflight TEXT,
+    route TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    awaiting_until TEXT,
+    generation INTEGER NOT NULL DEFAULT 1,
+    error TEXT,
+    recreate TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'Nothing',
+    blocked INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_stage ON jobs (stage);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+CREATE INDEX IF NOT EXISTS jobs_blocked ON jobs (blocked);
+CREATE TABLE IF NOT EXISTS artwork (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id),
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT,
+    sha256 TEXT,
+    present INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, position)
+);
+CREATE INDEX IF NOT EXISTS artwork_source ON artwork (source);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL REFERENCES jobs (job_id),
+    status TEXT NOT NULL,
+    at TEXT NOT NULL,
+    by TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    removed_at TEXT,
+    removed_by TEXT,
+    removed_note TEXT
+);
+CREATE INDEX IF NOT EXISTS history_job ON history (job_id, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL REFERENCES jobs (job_id),
+    generation INTEGER NOT NULL,
+    hot_folder TEXT NOT NULL,
+    final_path TEXT NOT NULL,
+    temp_path TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state);
+CREATE TABLE IF NOT EXISTS intakes (
+    key TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    completed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS drops (
+    token TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    by TEXT,
+    outcome TEXT,
+    message TEXT,
+    at TEXT NOT NULL
+);
+"""
+
+_JOB_COLUMNS = (
+    "job_id, order_id, customer, product, quantity, hot_folder, attributes, manifest_name, "
+    "process_after, stage, folder, output, output_pages, output_size, preflight, route, attempts, "
+    "next_attempt_at, awaiting_until, generation, error, recreate, created_at, updated_at"
+)
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or used (message in plain words)."""
+
+
+class Ledger:
+    """All reads and writes of the ledger. Thread-safe (one connection, one lock)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        try:
+            if readonly:
+                if not path.exists():
+                    raise LedgerError(f"no ledger at {path}: has the daemon (or `init`) run with this config?")
+                uri = f"file:{path}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+            self._db.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open the ledger {path}: {exc}") from exc
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One durable transaction (nested calls join the outer one)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self._db
+            except BaseException:
+                self._depth = 0
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._db.execute("COMMIT")
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def insert_job(
+        self,
+        *,
+        job_id: str,
+        order_id: str,
+        customer: str | None,
+        product: str,
+        quantity: int,
+        hot_folder: str | None,
+        attributes: dict[str, Any],
+        manifest_name: str,
+        process_after: str | None,
+        stage: Stage,
+        folder: str,
+        awaiting_until: str | None,
+        now: datetime,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO jobs (job_id, order_id, customer, product, quantity, hot_folder, attributes, "
+                "manifest_name, process_after, stage, folder, awaiting_until, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    order_id,
+                    customer,
+                    product,
+                    quantity,
+                    hot_folder,
+                    json.dumps(attributes, sort_keys=True),
+                    manifest_name,
+                    process_after,
+                    stage.value,
+                    folder,
+                    awaiting_until,
+                    iso(now),
+                    iso(now),
+                ),
+            )
+
+    def update_job(self, job_id: str, now: datetime, **fields: Any) -> None:
+        """Sets the given columns (stage, folder, output, ...) and updated_at."""
+        if not fields:
+            return
+        assignments = []
+        values: list[Any] = []
+        for key, value in fields.items():
+            if key not in _JOB_COLUMNS.split(", ") or key in ("job_id", "created_at", "updated_at"):
+                raise ValueError(f"not an updatable job column: {key}")
+            if isinstance(value, StrEnum):
+                value = value.value
+            elif key in ("attributes", "preflight") and value is not None:
+                value = json.dumps(value, sort_keys=True)
+            assignments.append(f"{key} = ?")
+            values.append(value)
+        assignments.append("updated_at = ?")
+        values.append(iso(now))
+        values.append(job_id)
+        with self.transaction() as db:
+            db.execute(f"UPDATE jobs SET {', '.join(assignments)} WHERE job_id = ?", values)  # noqa: S608
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()  # noqa: S608
+            if row is None:
+                return None
+            history = self._history(job_id)
+        return _job_from_row(row, history)
+
+    def jobs(
+        self,
+        *,
+        stages: Sequence[Stage] | None = None,
+        status: JobStatus | None = None,
+        blocked: bool | None = None,
+        released: bool | None = None,
+        with_history: bool = False,
+    ) -> list[Job]:
+        """Jobs, oldest first, filtered by stage, current status, active Blocked, removed Blocked."""
+        where: list[str] = []
+        args: list[Any] = []
+        if stages:
+            where.append(f"stage IN ({', '.join('?' for _ in stages)})")
+            args.extend(s.value for s in stages)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status.value)
+        if blocked is True:
+            where.append("blocked = 1 AND stage NOT IN ('rejected', 'purged')")
+        elif blocked is False:
+            where.append("(blocked = 0 OR stage IN ('rejected', 'purged'))")
+        if released:
+            where.append(
+                "EXISTS (SELECT 1 FROM history h WHERE h.job_id = jobs.job_id AND h.status = 'Blocked' "
+                "AND h.removed_at IS NOT NULL)"
+            )
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs"  # noqa: S608
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at, job_id"
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+            result = []
+            for row in rows:
+                history = self._history(row["job_id"]) if with_history else self._last_status(row["job_id"])
+                result.append(_job_from_row(row, history))
+        return result
+
+    def job_ids(self, stages: Sequence[Stage]) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT job_id FROM jobs WHERE stage IN ({', '.join('?' for _ in stages)}) "  # noqa: S608
+                "ORDER BY updated_at, job_id",
+                [s.value for s in stages],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def counts_by_stage(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT stage, COUNT(*) FROM jobs GROUP BY stage").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def counts_by_status(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def count_blocked(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM jobs WHERE blocked = 1 AND stage NOT IN ('rejected', 'purged')").fetchone()[0])
+
+    def next_due(self) -> str | None:
+        """The earliest time-driven event: a retry, a future order, an artwork time-out."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(t) FROM ("
+                " SELECT next_attempt_at AS t FROM jobs WHERE stage = 'retry'"
+                " UNION ALL SELECT process_after FROM jobs WHERE stage = 'future'"
+                " UNION ALL SELECT awaiting_until FROM jobs WHERE stage = 'awaiting')"
+            ).fetchone()
+        return row[0] if row and row[0] else None
+
+    def due_jobs(self, now: datetime) -> list[tuple[str, Stage]]:
+        t = iso(now)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT job_id, stage FROM jobs WHERE (stage = 'retry' AND next_attempt_at <= ?)"
+                " OR (stage = 'future' AND process_after <= ?)"
+                " OR (stage = 'awaiting' AND awaiting_until <= ?) ORDER BY updated_at",
+                (t, t, t),
+            ).fetchall()
+        return [(r[0], Stage(r[1])) for r in rows]
+
+    def terminal_before(self, cutoff: datetime) -> list[Job]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE stage IN ('done', 'rejected') AND updated_at < ?",  # noqa: S608
+                (iso(cutoff),),
+            ).fetchall()
+        return [_job_from_row(r, ()) for r in rows]
+
+    # -- history ----------------------------------------------------------------------------
+
+    def add_status(self, job_id: str, status: JobStatus, by: str, detail: str, now: datetime) -> int:
+        """Appends a history entry and refreshes the job's current status; returns the entry id."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO history (job_id, status, at, by, detail) VALUES (?, ?, ?, ?, ?)",
+                (job_id, status.value, iso(now), by, detail),
+            )
+            self._refresh_current(job_id, now)
+            return int(cur.lastrowid or 0)
+
+    def remove_status(self, entry_id: int, job_id: str, by: str, note: str, now: datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE history SET removed_at = ?, removed_by = ?, removed_note = ? "
+                "WHERE id = ? AND job_id = ? AND removed_at IS NULL",
+                (iso(now), by, note, entry_id, job_id),
+            )
+            self._refresh_current(job_id, now)
+
+    def _refresh_current(self, job_id: str, now: datetime) -> None:
+        db = self._db
+        row = db.execute(
+            "SELECT status FROM history WHERE job_id = ? AND removed_at IS NULL ORDER BY id DESC LIMIT 1",
+            (job_id,),
+        ).fetchone()
+        blocked = db.execute(
+            "SELECT COUNT(*) FROM history WHERE job_id = ? AND status = 'Blocked' AND removed_at IS NULL",
+            (job_id,),
+        ).fetchone()[0]
+        db.execute(
+            "UPDATE jobs SET status = ?, blocked = ?, updated_at = ? WHERE job_id = ?",
+            (row[0] if row else "Nothing", 1 if blocked else 0, iso(now), job_id),
+        )
+
+    def _history(self, job_id: str) -> tuple[HistoryEntry, ...]:
+        rows = self._db.execute(
+            "SELECT id, status, at, by, detail, removed_at, removed_by, removed_note FROM history "
+            "WHERE job_id = ? ORDER BY id",
+            (job_id,),
+        ).fetchall()
+        return tuple(_entry(r) for r in rows)
+
+    def _last_status(self, job_id: str) -> tuple[HistoryEntry, ...]:
+        """Just enough history for ``status`` and ``blocked`` (listing many jobs stays cheap)."""
+        rows = self._db.execute(
+            "SELECT id, status, at, by, detail, removed_at, removed_by, removed_note FROM history "
+            "WHERE job_id = ? AND (id = (SELECT MAX(id) FROM history WHERE job_id = ? AND removed_at IS NULL)"
+            " OR (status = 'Blocked' AND removed_at IS NULL)) ORDER BY id",
+            (job_id, job_id),
+        ).fetchall()
+        return tuple(_entry(r) for r in rows)
+
+    # -- artwork ----------------------------------------------------------------------------
+
+    def set_artwork(self, job_id: str, items: Sequence[Artwork]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM artwork WHERE job_id = ?", (job_id,))
+            db.executemany(
+                "INSERT INTO artwork (job_id, position, name, source, sha256, present) VALUES (?, ?, ?, ?, ?, ?)",
+                [(job_id, a.position, a.name, a.source, a.sha256, 1 if a.present else 0) for a in items],
+            )
+
+    def artwork(self, job_id: str) -> list[Artwork]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT position, name, source, sha256, present FROM artwork WHERE job_id = ? ORDER BY position",
+                (job_id,),
+            ).fetchall()
+        return [Artwork(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def mark_artwork_present(self, job_id: str, position: int, name: str | None = None) -> None:
+        with self.transaction() as db:
+            if name is None:
+                db.execute(
+                    "UPDATE artwork SET present = 1, source = NULL WHERE job_id = ? AND position = ?",
+                    (job_id, position),
+                )
+            else:
+                db.execute(
+                    "UPDATE artwork SET present = 1, source = NULL, name = ? WHERE job_id = ? AND position = ?",
+                    (name, job_id, position),
+                )
+
+    def awaited_sources(self) -> dict[str, list[tuple[str, int]]]:
+        """Inbox paths that jobs wait for -> [(job_id, position)] (awaiting or failed jobs)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.source, a.job_id, a.position FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
+                "WHERE a.present = 0 AND a.source IS NOT NULL AND j.stage IN ('awaiting', 'failed') "
+                "ORDER BY j.created_at, a.position"
+            ).fetchall()
+        result: dict[str, list[tuple[str, int]]] = {}
+        for source, job_id, position in rows:
+            result.setdefault(source, []).append((job_id, position))
+        return result
+
+    # -- deliveries -------------------------------------------------------------------------
+
+    def delivery_intent(
+        self, job_id: str, generation: int, hot_folder: str, final_path: str, temp_path: str, now: datetime
+    ) -> int:
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO deliveries (job_id, generation, hot_folder, final_path, temp_path, state, started_at) "
+                "VALUES (?, ?, ?, ?, ?, 'intent', ?)",
+                (job_id, generation, hot_folder, final_path, temp_path, iso(now)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def delivery_state(self, delivery_id: int, state: str, now: datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET state = ?, finished_at = ? WHERE id = ?", (state, iso(now), delivery_id)
+            )
+
+    def open_deliveries(self) -> list[Delivery]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, job_id, generation, hot_folder, final_path, temp_path, state, started_at "
+                "FROM deliveries WHERE state IN ('intent', 'written') ORDER BY id"
+            ).fetchall()
+        return [Delivery(*tuple(r)) for r in rows]
+
+    def published_count(self, job_id: str, generation: int) -> int:
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "SELECT COUNT(*) FROM deliveries WHERE job_id = ? AND generation = ? AND state = 'published'",
+                    (job_id, generation),
+                ).fetchone()[0]
+            )
+
+    # -- intakes ----------------------------------------------------------------------------
+
+    def intake(self, key: str) -> tuple[bool, str] | None:
+        """(completed, order_id) of a manifest intake with this key, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT completed, order_id FROM intakes WHERE key = ?", (key,)).fetchone()
+        return (bool(row[0]), row[1]) if row else None
+
+    def record_intake(self, key: str, path: str, order_id: str, now: datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO intakes (key, path, order_id, at, completed) VALUES (?, ?, ?, ?, 0)",
+                (key, path, order_id, iso(now)),
+            )
+
+    def complete_intake(self, key: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE intakes SET completed = 1 WHERE key = ?", (key,))
+
+    def pending_intakes(self) -> list[tuple[str, str]]:
+        with self._lock:
+            rows = self._db.execute("SELECT key, path FROM intakes WHERE completed = 0").fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    # -- operator drops ---------------------------------------------------------------------
+
+    def register_drop(self, token: str, job_id: str, action: str, by: str | None, now: datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO drops (token, job_id, action, by, at) VALUES (?, ?, ?, ?, ?)",
+                (token, job_id, action, by, iso(now)),
+            )
+
+    def drop_by(self, token: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT by FROM drops WHERE token = ?", (token,)).fetchone()
+        return row[0] if row else None
+
+    def drop_outcome(self, token: str, outcome: str, message: str, now: datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO drops (token, job_id, action, outcome, message, at) VALUES (?, '', '', ?, ?, ?) "
+                "ON CONFLICT (token) DO UPDATE SET outcome = excluded.outcome, message = excluded.message, "
+                "at = excluded.at",
+                (token, outcome, message, iso(now)),
+            )
+
+    def drop_result(self, token: str) -> tuple[str, str] | None:
+        with self._lock:
+            row = self._db.execute("SELECT outcome, message FROM drops WHERE token = ?", (token,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return row[0], row[1]
+
+
+def _entry(r: sqlite3.Row) -> HistoryEntry:
+    return HistoryEntry(r[0], JobStatus(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
+
+
+def _job_from_row(r: sqlite3.Row, history: tuple[HistoryEntry, ...]) -> Job:
+    return Job(
+        job_id=r["job_id"],
+        order_id=r["order_id"],
+        customer=r["customer"],
+        product=r["product"],
+        quantity=r["quantity"],
+        hot_folder=r["hot_folder"],
+        attributes=json.loads(r["attributes"] or "{}"),
+        manifest_name=r["manifest_name"],
+        process_after=r["process_after"],
+        stage=Stage(r["stage"]),
+        folder=r["folder"],
+        output=r["output"],
+        output_pages=r["output_pages"],
+        output_size=r["output_size"],
+        preflight=json.loads(r["preflight"]) if r["preflight"] else None,
+        route=r["route"],
+        attempts=r["attempts"],
+        next_attempt_at=r["next_attempt_at"],
+        awaiting_until=r["awaiting_until"],
+        generation=r["generation"],
+        error=r["error"],
+        recreate=r["recreate"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        history=history,
+    )

@@ -1,0 +1,136 @@
+"""Drop files and the rules for operator actions (pure: no filesystem, no ledger writes).
+
+An operator drops ``RELEASE``, ``REJECT`` or ``RETRY`` (any case, any extension) into a job folder
+in ``quarantine/`` or ``failed/``, or a PDF into its ``replace/``. The first line of a drop file,
+if any, is the operator's name; the rest is a note; a line ``artwork: <fingerprint>`` in a
+RELEASE approves exactly that artwork. The CLI commands go through the same rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from spo_hotfolder.ledger import TERMINAL, Job, Stage
+
+
+class Action(StrEnum):
+    RELEASE = "RELEASE"
+    REJECT = "REJECT"
+    RETRY = "RETRY"
+    REPLACE = "REPLACE"
+
+
+#: When two drop files arrive together, the safer one acts first (a REJECT beats a RELEASE).
+ACTION_ORDER = {Action.REJECT: 0, Action.REPLACE: 1, Action.RETRY: 2, Action.RELEASE: 3}
+
+_DROP_STEM = re.compile(r"^(release|reject|retry)(?:[\s_-]*(?:\(\d+\)|copy|kopie|\d+))*$", re.IGNORECASE)
+_FINGERPRINT_LINE = re.compile(r"^\s*artwork\s*[:=]\s*([0-9a-fA-F]{4,64})\s*$")
+MAX_NAME = 64
+MAX_NOTE = 500
+FINGERPRINT_LEN = 12
+
+
+def classify_drop(name: str) -> Action | None:
+    """RELEASE / REJECT / RETRY for a drop file's name (``release.txt``, ``Reject``, ``RETRY (2).txt``)."""
+    stem = name.split(".", 1)[0].strip()
+    match = _DROP_STEM.match(stem)
+    return Action(match.group(1).upper()) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class DropNote:
+    by: str | None  # the operator's name from the first line, None when absent or unusable
+    note: str
+    artwork: str | None  # the fingerprint prefix a RELEASE approves, lower-case hex
+
+
+def _printable(text: str) -> str:
+    return "".join(ch for ch in text if ch in "\t " or unicodedata.category(ch)[0] not in ("C",)).strip()
+
+
+def parse_drop(data: bytes) -> DropNote:
+    """Reads a drop file's content; junk (binary, huge, control characters) never raises."""
+    if b"\x00" in data[:4096]:
+        return DropNote(None, "", None)
+    text = data[:16384].decode("utf-8-sig", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    artwork: str | None = None
+    rest: list[str] = []
+    for line in lines:
+        match = _FINGERPRINT_LINE.match(line)
+        if match and artwork is None:
+            artwork = match.group(1).lower()
+        else:
+            rest.append(line)
+    by: str | None = None
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    if rest:
+        first = rest[0]
+        cleaned = _printable(first)
+        if cleaned and len(cleaned) <= MAX_NAME and "\ufffd" not in cleaned and cleaned == first.strip():
+            by = cleaned
+            rest.pop(0)
+    note = " ".join(_printable(line) for line in rest if _printable(line))
+    if "\ufffd" in note:
+        note = note.replace("\ufffd", "?")
+    if len(note) > MAX_NOTE:
+        note = note[: MAX_NOTE - 1] + "…"
+    return DropNote(by, note, artwork)
+
+
+def fingerprint(sha256s: Sequence[str]) -> str:
+    """A short fingerprint of the job's current artwork (what an operator approves)."""
+    if len(sha256s) == 1:
+        return sha256s[0][:FINGERPRINT_LEN]
+    joined = hashlib.sha256("".join(sha256s).encode()).hexdigest()
+    return joined[:FINGERPRINT_LEN]
+
+
+def refusal(job: Job, action: Action) -> str | None:
+    """Why ``action`` makes no sense for ``job`` now (plain words), or None when it is allowed."""
+    stage = job.stage
+    status = job.status.value
+    if stage is Stage.PURGED:
+        return f"job {job.job_id} was delivered or rejected and its files were deleted after retention"
+    if action is Action.RELEASE:
+        if stage is Stage.REJECTED:
+            return f"job {job.job_id} was rejected; a rejected job cannot be released"
+        if not job.blocked:
+            if job.was_released:
+                return f"job {job.job_id} was already released (status {status}); nothing to release"
+            return f"job {job.job_id} is not blocked (status {status}); nothing to release"
+        if stage is Stage.FAILED:
+            return (
+                f"job {job.job_id} failed ({job.error or status}); fix it first: put a corrected PDF "
+                "into replace/ or drop RETRY, then release it"
+            )
+        return None
+    if action is Action.REJECT:
+        if stage is Stage.DONE:
+            return f"job {job.job_id} was already delivered ({status}); a delivered job cannot be rejected"
+        if stage is Stage.REJECTED:
+            return f"job {job.job_id} was already rejected"
+        if job.blocked or stage in (Stage.FAILED, Stage.RETRY, Stage.HELD):
+            return None
+        return f"job {job.job_id} is neither blocked nor failed (status {status}); only those can be rejected"
+    if action is Action.RETRY:
+        if stage in (Stage.FAILED, Stage.RETRY):
+            return None
+        if stage in TERMINAL:
+            return f"job {job.job_id} is {stage.value} (status {status}); nothing to retry"
+        return f"job {job.job_id} has not failed (status {status}); nothing to retry"
+    # REPLACE
+    if stage is Stage.DONE:
+        return (
+            f"job {job.job_id} was already delivered ({status}); to print it again, send its manifest "
+            "with reprint: true"
+        )
+    if stage is Stage.REJECTED:
+        return f"job {job.job_id} was rejected; send a new manifest with reprint: true to make it again"
+    return None

@@ -1,0 +1,226 @@
+"""Output: the artwork files -> one print-ready PDF, published atomically.
+
+One artwork file whose page boxes are fine is byte-copied (sendfile; memory stays flat even for a
+1 GiB file). Several files, or a file whose pages need a TrimBox/BleedBox so that the RIP positions
+them right, are merged/rewritten with pypdf's ``PdfWriter`` (which holds the objects in memory: run
+it in ``pdfwork.PdfWorker``). Streams are copied as they are, never decoded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import FloatObject, NameObject, RectangleObject
+
+from spo_hotfolder.config import ProductSpec, ValidationConfig
+from spo_hotfolder.preflight import (
+    MM_PER_PT,
+    ArtworkInput,
+    ArtworkProblem,
+    count_pages,
+    describe_exception,
+    open_artwork,
+    pdf_limits,
+    quote_name,
+    read_box_pt,
+    user_unit,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputResult:
+    path: str
+    pages: int
+    size_bytes: int
+    sha256: str
+    copied_unchanged: bool
+
+
+class OutputError(Exception):
+    """The output could not be made; the message says why in plain words."""
+
+
+@dataclass(frozen=True, slots=True)
+class _BoxFix:
+    page_index: int  # within its artwork file
+    trim: tuple[float, float, float, float]  # PDF units
+    bleed: tuple[float, float, float, float] | None
+
+
+def _matches(w: float, h: float, tw: float, th: float, tol: float) -> bool:
+    tol += 1e-6
+    return (abs(w - tw) <= tol and abs(h - th) <= tol) or (abs(w - th) <= tol and abs(h - tw) <= tol)
+
+
+def _box_fixes(reader: PdfReader, spec: ProductSpec | None, tolerance_mm: float) -> list[_BoxFix]:
+    """Pages without a TrimBox whose MediaBox is the product's trim (+ 2 x bleed): the boxes to add."""
+    if spec is None or spec.trim_mm is None or not spec.bleed_mm or spec.bleed_mm <= 0:
+        return []
+    trim_w, trim_h = spec.trim_mm
+    bleed_mm = float(spec.bleed_mm)
+    fixes: list[_BoxFix] = []
+    for index, page in enumerate(reader.pages):
+        if "/TrimBox" in page or "/BleedBox" in page:
+            continue
+        media = read_box_pt(page, "/MediaBox")
+        if media is None:
+            continue
+        to_mm = user_unit(page) * MM_PER_PT
+        width, height = (media[2] - media[0]) * to_mm, (media[3] - media[1]) * to_mm
+        if _matches(width, height, trim_w + 2 * bleed_mm, trim_h + 2 * bleed_mm, tolerance_mm):
+            d = bleed_mm / to_mm
+            fixes.append(_BoxFix(index, (media[0] + d, media[1] + d, media[2] - d, media[3] - d), media))
+        elif _matches(width, height, trim_w, trim_h, tolerance_mm):
+            fixes.append(_BoxFix(index, media, None))
+    return fixes
+
+
+def _rect(box: tuple[float, float, float, float]) -> RectangleObject:
+    return RectangleObject([FloatObject(round(v, 4)) for v in box])
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _write_error(exc: OSError, folder: str) -> OutputError:
+    if exc.errno == errno.ENOSPC:
+        return OutputError(f"the output could not be written: the disk holding {folder} is full")
+    if exc.errno == errno.ENOENT:
+        return OutputError(f"the output could not be written: the folder {folder} does not exist")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(f"the output could not be written: no permission to write in {folder}")
+    reason = exc.strerror or describe_exception(exc)
+    return OutputError(f"the output could not be written to {folder}: {reason}")
+
+
+def build_output(
+    artwork: Sequence[ArtworkInput],
+    dest: str,
+    spec: ProductSpec | None,
+    validation: ValidationConfig,
+) -> OutputResult:
+    """Writes the print-ready PDF to ``dest`` atomically; raises OutputError with a plain message.
+
+    The temp file (".<name>.<random>.tmp" in dest's folder) is removed on every error.
+    """
+    if not artwork:
+        raise OutputError("there is no artwork to make the output from")
+    dest_path = Path(dest).absolute()
+    folder = str(dest_path.parent)
+    with pdf_limits(), ExitStack() as stack:
+        readers: list[PdfReader] = []
+        fixes: list[list[_BoxFix]] = []
+        pages = 0
+        for art in artwork:
+            try:
+                fh = stack.enter_context(open(art.path, "rb"))
+            except FileNotFoundError as exc:
+                missing = f"artwork {quote_name(art.name)} cannot be read: the file is missing"
+                raise OutputError(missing) from exc
+            except OSError as exc:
+                reason = exc.strerror or describe_exception(exc)
+                raise OutputError(f"artwork {quote_name(art.name)} cannot be read: {reason}") from None
+            try:
+                reader, _owner_protected = open_artwork(art.name, fh)
+                pages += count_pages(art.name, reader)
+                fixes.append(_box_fixes(reader, spec, float(validation.size_tolerance_mm)))
+            except ArtworkProblem as problem:
+                raise OutputError(str(problem)) from None
+            except (MemoryError, OutputError):
+                raise
+            except Exception as exc:
+                raise OutputError(
+                    f"artwork {quote_name(art.name)} is damaged and cannot be read: {describe_exception(exc)}"
+                ) from exc
+            readers.append(reader)
+
+        copy = len(artwork) == 1 and not fixes[0]
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest_path.name}.", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise _write_error(exc, folder) from None
+        try:
+            if copy:
+                os.close(fd)
+                shutil.copyfile(artwork[0].path, tmp)  # sendfile on Linux
+                out_fd = os.open(tmp, os.O_RDWR)
+            else:
+                out_fd = fd
+                _write_merged(readers, fixes, out_fd, artwork)
+            try:
+                os.fsync(out_fd)
+                os.fchmod(out_fd, 0o644)
+                size = os.fstat(out_fd).st_size
+                os.lseek(out_fd, 0, os.SEEK_SET)
+                with open(out_fd, "rb", closefd=False) as check:
+                    digest = hashlib.file_digest(check, "sha256").hexdigest()
+            finally:
+                os.close(out_fd)
+            if copy:
+                expected = os.fstat(stack.enter_context(open(artwork[0].path, "rb")).fileno()).st_size
+                if size != expected:
+                    raise OutputError(
+                        f"the output could not be written: the copy of {quote_name(artwork[0].name)} is "
+                        f"{size} bytes but the artwork is {expected} bytes (did the artwork change?)"
+                    )
+            Path(tmp).replace(dest)
+            _fsync_dir(folder)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink()
+            if isinstance(exc, OSError):
+                raise _write_error(exc, folder) from None
+            raise
+    return OutputResult(path=dest, pages=pages, size_bytes=size, sha256=digest, copied_unchanged=copy)
+
+
+def _write_merged(
+    readers: Sequence[PdfReader], fixes: Sequence[Sequence[_BoxFix]], fd: int, artwork: Sequence[ArtworkInput]
+) -> None:
+    """Appends every reader to a PdfWriter, adds the boxes, writes to ``fd`` (left open)."""
+    writer = PdfWriter()
+    offset = 0
+    for reader, art, file_fixes in zip(readers, artwork, fixes, strict=True):
+        try:
+            writer.append(reader)
+        except (MemoryError, OSError):
+            raise
+        except Exception as exc:
+            raise OutputError(
+                f"artwork {quote_name(art.name)} is damaged and cannot be merged: {describe_exception(exc)}"
+            ) from exc
+        for fix in file_fixes:
+            page = writer.pages[offset + fix.page_index]
+            page[NameObject("/TrimBox")] = _rect(fix.trim)
+            if fix.bleed is not None:
+                page[NameObject("/BleedBox")] = _rect(fix.bleed)
+        offset += len(reader.pages)
+    with open(fd, "wb", closefd=False) as out:
+        try:
+            writer.write(out)
+        except (MemoryError, OSError):
+            raise
+        except Exception as exc:
+            raise OutputError(f"the output PDF could not be written: {describe_exception(exc)}") from exc
+        out.flush()

@@ -1,0 +1,731 @@
+"""Preflight: artwork PDFs -> findings a print operator can act on.
+
+Reads only what the checks need (the page tree, page boxes, font dictionaries) through a lazily
+parsing ``PdfReader`` on an open file handle; content streams and images are never decoded or even
+loaded. Any exception while reading a PDF becomes a Finding: a bad PDF never raises out of
+``preflight``. Runs in the calling process; ``pdfwork.PdfWorker`` runs it in an isolated one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Literal
+
+from pypdf import PasswordType, PdfReader, apply_configuration
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
+
+from spo_hotfolder.config import ProductSpec, ValidationConfig
+
+MM_PER_PT = 25.4 / 72.0
+
+# Print artwork carries big images: a single 200 MiB image stream is normal. pypdf's default limit on
+# a stream's declared length (75 MB) would refuse such files, so it is raised; memory stays bounded
+# because preflight never loads image streams and the worker process has an address-space limit.
+# pypdf's decompression limits (zlib/LZW/... output lengths) are kept at their defaults.
+PRINT_MAX_DECLARED_STREAM_LENGTH = 16 * 1024**3
+
+_HEADER_WINDOW = 1024  # %PDF must start within the first 1024 bytes (as Acrobat accepts)
+_EOF_WINDOW = 1024  # %%EOF must be within the last 1024 bytes, else the file is cut off
+_MAX_FORM_DEPTH = 8  # Form XObjects nested deeper than this are not searched for fonts
+_FONT_FILE_KEYS = ("/FontFile", "/FontFile2", "/FontFile3")
+_SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
+_IMAGE_SUBTYPE = re.compile(rb"/Subtype\s*/Image(?![A-Za-z0-9_.#-])")
+
+CheckName = Literal["open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption"]
+
+
+@contextmanager
+def pdf_limits() -> Iterator[None]:
+    """pypdf limits for print artwork, for the current thread/context (pypdf keeps them in a ContextVar)."""
+    with apply_configuration(maximum_declared_stream_length=PRINT_MAX_DECLARED_STREAM_LENGTH):
+        yield
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check: str  # "open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption"
+    severity: Literal["error", "warning"]
+    message: str  # a complete sentence in plain words, sizes in mm
+    file: str | None = None  # artwork file name
+    page: int | None = None  # 1-based page number in the output (first page of a group)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.file,
+            "page": self.page,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PageBox:
+    """A page size in millimetres, as the page is displayed (``/Rotate`` applied)."""
+
+    width_mm: float
+    height_mm: float
+
+    def matches(self, width_mm: float, height_mm: float, tolerance_mm: float) -> bool:
+        """Same size within the tolerance, in either orientation."""
+        return _matches(self.width_mm, self.height_mm, width_mm, height_mm, tolerance_mm)
+
+    def label(self) -> str:
+        return f"{_fmt(self.width_mm)} x {_fmt(self.height_mm)} mm"
+
+
+@dataclass(frozen=True, slots=True)
+class ArtworkInput:
+    name: str  # file name shown to people
+    path: str  # filesystem path (a str so that it pickles cheaply)
+    expected_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreflightReport:
+    findings: tuple[Finding, ...]
+    pages: int  # total pages of the readable artwork files (0 if none is readable)
+    artwork_sha256: tuple[str, ...]  # sha256 of each artwork file, in order ("" if unreadable)
+    trim_mm: tuple[float, float] | None  # trim of the first page, if known
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def summary(self, max_chars: int = 500) -> str:
+        """One line: "passed", "passed with 2 warnings: ...", "3 problems: ..."."""
+        errors, warnings = self.errors(), self.warnings()
+        if errors:
+            head = _count(len(errors), "problem")
+            if warnings:
+                head += f" (and {_count(len(warnings), 'warning')})"
+            line = f"{head}: " + "; ".join(f.message for f in errors)
+        elif warnings:
+            line = f"passed with {_count(len(warnings), 'warning')}: " + "; ".join(
+                f.message for f in warnings
+            )
+        else:
+            line = "passed"
+        if len(line) > max_chars:
+            line = line[: max_chars - 1].rstrip() + "…"
+        return line
+
+    def to_text(self) -> str:
+        """A report for ERROR.txt / STATUS.txt: a headline, then every finding, errors first."""
+        errors, warnings = self.errors(), self.warnings()
+        if errors:
+            head = f"Preflight failed: {_count(len(errors), 'problem')}"
+            if warnings:
+                head += f" and {_count(len(warnings), 'warning')}"
+        elif warnings:
+            head = f"Preflight passed with {_count(len(warnings), 'warning')}"
+        else:
+            head = "Preflight passed"
+        details = [f"{_count(self.pages, 'page')}"]
+        if self.trim_mm is not None:
+            details.append(f"trim {_fmt(self.trim_mm[0])} x {_fmt(self.trim_mm[1])} mm")
+        lines = [f"{head} ({', '.join(details)})."]
+        several_files = len(self.artwork_sha256) > 1
+        for finding in (*errors, *warnings):
+            text = finding.message
+            if several_files and finding.file and f"'{finding.file}'" not in text:
+                text += f" (artwork '{finding.file}')"
+            lines.append(f"{finding.severity.upper()}: {text}")
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "summary": self.summary(),
+            "pages": self.pages,
+            "trim_mm": list(self.trim_mm) if self.trim_mm is not None else None,
+            "artwork_sha256": list(self.artwork_sha256),
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+class ArtworkProblem(Exception):
+    """An artwork file cannot be used at all; the message is a plain sentence for the operator."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Opening artwork (shared with output.py)
+
+
+def quote_name(name: str) -> str:
+    return "'" + "".join(ch if ch.isprintable() else "?" for ch in name) + "'"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A short, plain description of an exception from a PDF library: its message, no repr."""
+    if isinstance(exc, MemoryError):
+        return "it needs more memory than allowed"
+    if isinstance(exc, RecursionError):
+        return "its structure is nested too deeply"
+    text = " ".join(str(exc).split())
+    if not text:
+        # e.g. an IndexError without a message: turn "IndexError" into "index error"
+        text = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__).lower()
+    if len(text) > 200:
+        text = text[:199].rstrip() + "…"
+    return text
+
+
+def _preview(head: bytes, length: int = 10) -> str:
+    text = head[:length].decode("latin-1")
+    return "".join(ch if " " <= ch <= "~" and ch != '"' else "?" for ch in text)
+
+
+def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
+    """Opens ``fh`` lazily; returns (reader, owner_protected). Raises ArtworkProblem.
+
+    Keep ``fh`` open while the reader is used. Call inside ``pdf_limits()``.
+    """
+    label = quote_name(name)
+    size = os.fstat(fh.fileno()).st_size
+    if size == 0:
+        raise ArtworkProblem(f"artwork {label} is an empty file (0 bytes)")
+    fh.seek(0)
+    head = fh.read(_HEADER_WINDOW)
+    if b"%PDF" not in head:
+        raise ArtworkProblem(f'artwork {label} is not a PDF: the file starts with "{_preview(head)}"')
+    fh.seek(max(0, size - _EOF_WINDOW))
+    if b"%%EOF" not in fh.read(_EOF_WINDOW):
+        raise ArtworkProblem(
+            f"artwork {label} is damaged and cannot be read: EOF marker not found "
+            "(the file is incomplete; the upload may have been cut off)"
+        )
+    fh.seek(0)
+    try:
+        reader = PdfReader(fh, strict=False)
+        owner_protected = False
+        if reader.is_encrypted:
+            # PdfReader already tried the empty password; asking again is cheap and public API.
+            if reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+                raise ArtworkProblem(
+                    f"artwork {label} is encrypted: a password is needed to open it; "
+                    "ask the customer for an unprotected PDF"
+                )
+            owner_protected = True
+    except ArtworkProblem:
+        raise
+    except Exception as exc:  # any failure to parse: the PDF is not usable
+        raise ArtworkProblem(
+            f"artwork {label} is damaged and cannot be read: {describe_exception(exc)}"
+        ) from exc
+    return reader, owner_protected
+
+
+def count_pages(name: str, reader: PdfReader) -> int:
+    try:
+        return len(reader.pages)
+    except Exception as exc:
+        raise ArtworkProblem(
+            f"artwork {quote_name(name)} is damaged and cannot be read: {describe_exception(exc)}"
+        ) from exc
+
+
+# ---------------------------------------------------------------------------------------------------
+# Page boxes
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    """A box in millimetres, normalized (x0 <= x1, y0 <= y1)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    def inset(self, d: float) -> Rect:
+        return Rect(self.x0 + d, self.y0 + d, self.x1 - d, self.y1 - d)
+
+    def intersect(self, other: Rect) -> Rect:
+        x0, y0 = max(self.x0, other.x0), max(self.y0, other.y0)
+        x1, y1 = min(self.x1, other.x1), min(self.y1, other.y1)
+        return Rect(x0, y0, max(x0, x1), max(y0, y1))
+
+
+def _resolve(obj: Any) -> Any:
+    return obj.get_object() if isinstance(obj, PdfObject) else obj
+
+
+def read_box_pt(page: DictionaryObject, key: str) -> tuple[float, float, float, float] | None:
+    """The box ``key`` of ``page`` in PDF units, normalized; None if absent or malformed.
+
+    Tests the key first: pypdf's box getters write fallbacks into the page.
+    """
+    if key not in page:
+        return None
+    value = _resolve(page[key])
+    if not isinstance(value, ArrayObject) or len(value) != 4:
+        return None
+    try:
+        a, b, c, d = (float(_resolve(v)) for v in value)
+    except (TypeError, ValueError):
+        return None
+    if not all(math.isfinite(v) for v in (a, b, c, d)):
+        return None
+    return min(a, c), min(b, d), max(a, c), max(b, d)
+
+
+def user_unit(page: DictionaryObject) -> float:
+    try:
+        value = float(_resolve(page.get("/UserUnit", 1)))
+    except (TypeError, ValueError):
+        return 1.0
+    return value if math.isfinite(value) and value > 0 else 1.0
+
+
+def _rotation(page: DictionaryObject) -> int:
+    try:
+        return int(_resolve(page.get("/Rotate", 0))) % 360
+    except (TypeError, ValueError):
+        return 0
+
+
+def _to_mm(box: tuple[float, float, float, float], unit: float) -> Rect:
+    f = unit * MM_PER_PT
+    return Rect(box[0] * f, box[1] * f, box[2] * f, box[3] * f)
+
+
+def _matches(w: float, h: float, tw: float, th: float, tol: float) -> bool:
+    # a tiny epsilon so that 1.0 mm off with a 1.0 mm tolerance passes despite float rounding
+    tol += 1e-6
+    return (abs(w - tw) <= tol and abs(h - th) <= tol) or (abs(w - th) <= tol and abs(h - tw) <= tol)
+
+
+def _fmt(value: float) -> str:
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _pages_label(pages: Sequence[int]) -> str:
+    """[1, 2, 3, 5] -> "pages 1-3, 5"; [4] -> "page 4"."""
+    ordered = sorted(set(pages))
+    parts: list[str] = []
+    start = prev = ordered[0]
+    for p in [*ordered[1:], None]:
+        if p is not None and p == prev + 1:
+            prev = p
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if p is not None:
+            start = prev = p
+    return ("page " if len(ordered) == 1 else "pages ") + ", ".join(parts)
+
+
+@dataclass(slots=True)
+class _Page:
+    number: int  # in the output
+    file: str
+    media: Rect
+    trim: Rect | None  # /TrimBox
+    bleed: Rect | None  # /BleedBox
+    rotated: bool  # /Rotate 90 or 270: displayed width and height are swapped
+    fonts: set[str] = field(default_factory=set)  # names of fonts used but not embedded
+
+    def shown(self, rect: Rect) -> PageBox:
+        if self.rotated:
+            return PageBox(rect.height, rect.width)
+        return PageBox(rect.width, rect.height)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fonts
+
+
+def _font_name(font: DictionaryObject, key: str) -> str:
+    base = _resolve(font.get("/BaseFont"))
+    name = str(base) if base is not None else str(key)
+    name = name.removeprefix("/")
+    return _SUBSET_TAG.sub("", name) or name
+
+
+def _font_embedded(font: DictionaryObject) -> bool:
+    subtype = _resolve(font.get("/Subtype"))
+    if subtype == "/Type3":
+        return True  # glyphs are drawn by PDF procedures inside the file
+    if subtype == "/Type0":
+        descendants = _resolve(font.get("/DescendantFonts"))
+        if not isinstance(descendants, ArrayObject) or not descendants:
+            return False
+        descendant = _resolve(descendants[0])
+        if not isinstance(descendant, DictionaryObject):
+            return False
+        font = descendant
+    descriptor = _resolve(font.get("/FontDescriptor"))
+    if not isinstance(descriptor, DictionaryObject):
+        return False  # e.g. one of the standard 14 fonts named without a descriptor
+    return any(key in descriptor for key in _FONT_FILE_KEYS)
+
+
+class _FontScanner:
+    """Finds non-embedded fonts in a page's resources and in the Form XObjects they use."""
+
+    def __init__(self, reader: PdfReader) -> None:
+        self._reader = reader
+        self._forms: dict[tuple[int, int], set[str]] = {}  # Form XObject -> its non-embedded fonts
+        self._fonts: dict[tuple[int, int], str | None] = {}  # font dict -> name if not embedded
+
+    def page_fonts(self, page: DictionaryObject) -> set[str]:
+        resources = _resolve(page.get("/Resources"))
+        if not isinstance(resources, DictionaryObject):
+            return set()
+        return self._resources(resources, 0)
+
+    def _resources(self, resources: DictionaryObject, depth: int) -> set[str]:
+        found: set[str] = set()
+        fonts = _resolve(resources.get("/Font"))
+        if isinstance(fonts, DictionaryObject):
+            for key, ref in fonts.items():
+                name = self._font(key, ref)
+                if name is not None:
+                    found.add(name)
+        xobjects = _resolve(resources.get("/XObject"))
+        if depth < _MAX_FORM_DEPTH and isinstance(xobjects, DictionaryObject):
+            for ref in xobjects.values():
+                found |= self._xobject(ref, depth)
+        return found
+
+    def _font(self, key: str, ref: Any) -> str | None:
+        ident = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else None
+        if ident is not None and ident in self._fonts:
+            return self._fonts[ident]
+        font = _resolve(ref)
+        name = None
+        if isinstance(font, DictionaryObject) and not _font_embedded(font):
+            name = _font_name(font, key)
+        if ident is not None:
+            self._fonts[ident] = name
+        return name
+
+    def _xobject(self, ref: Any, depth: int) -> set[str]:
+        ident = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else None
+        if ident is not None:
+            if ident in self._forms:
+                return self._forms[ident]
+            self._forms[ident] = set()  # also breaks cycles
+            if self._is_image(ref):
+                return set()
+        xobject = _resolve(ref)
+        if not isinstance(xobject, DictionaryObject) or _resolve(xobject.get("/Subtype")) != "/Form":
+            return set()
+        resources = _resolve(xobject.get("/Resources"))
+        found = self._resources(resources, depth + 1) if isinstance(resources, DictionaryObject) else set()
+        if ident is not None:
+            self._forms[ident] = found
+        return found
+
+    def _is_image(self, ref: IndirectObject) -> bool:
+        """Peeks at the object's dictionary in the file, so that image data is never loaded."""
+        reader = self._reader
+        if (ref.generation, ref.idnum) in reader.resolved_objects:
+            return False  # already in memory: resolving it is free
+        offset = reader.xref.get(ref.generation, {}).get(ref.idnum)
+        if not isinstance(offset, int) or (ref.generation == 0 and ref.idnum in reader.xref_objStm):
+            return False  # objects in object streams are never streams (images)
+        stream = reader.stream
+        position = stream.tell()
+        try:
+            stream.seek(offset)
+            head = stream.read(4096)
+        finally:
+            stream.seek(position)
+        end = head.find(b"stream")
+        return _IMAGE_SUBTYPE.search(head if end < 0 else head[:end]) is not None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The checks
+
+
+@dataclass(slots=True)
+class _Collector:
+    validation: ValidationConfig
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, check: str, message: str, file: str | None = None, page: int | None = None) -> None:
+        severity = self.validation.severity(check)
+        if severity != "off":
+            self.findings.append(Finding(check, severity, message, file, page))
+
+    def error(self, check: str, message: str, file: str | None = None, page: int | None = None) -> None:
+        self.findings.append(Finding(check, "error", message, file, page))
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> list[_Page]:
+    label = quote_name(name)
+    scanner = _FontScanner(reader)
+    pages: list[_Page] = []
+    for index, page in enumerate(reader.pages):
+        number = first + index
+        try:
+            unit = user_unit(page)
+            media_pt = read_box_pt(page, "/MediaBox")
+            if media_pt is None:
+                raise ArtworkProblem(
+                    f"page {number}: artwork {label} has no page size (MediaBox missing or invalid)"
+                )
+            trim_pt = read_box_pt(page, "/TrimBox")
+            bleed_pt = read_box_pt(page, "/BleedBox")
+            info = _Page(
+                number=number,
+                file=name,
+                media=_to_mm(media_pt, unit),
+                trim=_to_mm(trim_pt, unit) if trim_pt else None,
+                bleed=_to_mm(bleed_pt, unit) if bleed_pt else None,
+                rotated=_rotation(page) in (90, 270),
+            )
+            if scan_fonts:
+                info.fonts = scanner.page_fonts(page)
+        except ArtworkProblem:
+            raise
+        except Exception as exc:
+            raise ArtworkProblem(
+                f"page {number}: artwork {label} is damaged and cannot be read: {describe_exception(exc)}"
+            ) from exc
+        pages.append(info)
+    return pages
+
+
+@dataclass(slots=True)
+class _PageResult:
+    trim: Rect  # the trim as far as it is known (else the MediaBox)
+    trim_message: str | None = None
+    bleed_message: str | None = None
+
+
+def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float) -> _PageResult:
+    bleed = float(spec.bleed_mm or 0.0) if spec is not None else 0.0
+    target = spec.trim_mm if spec is not None else None
+    media = page.media
+    trim_known = True
+    bleed_in_media = False
+    result = _PageResult(trim=media)
+    if page.trim is not None:
+        result.trim = page.trim
+        if target is not None and not _matches(page.trim.width, page.trim.height, *target, tol):
+            result.trim_message = _trim_message(page, page.trim, product, target, tol)
+            trim_known = False
+    elif target is None:
+        trim_known = False  # no TrimBox and nothing to compare with: MediaBox may or may not hold bleed
+    elif _matches(media.width, media.height, *target, tol):
+        pass
+    elif bleed > 0 and _matches(media.width, media.height, target[0] + 2 * bleed, target[1] + 2 * bleed, tol):
+        result.trim = media.inset(bleed)
+        bleed_in_media = True
+    else:
+        result.trim_message = _trim_message(page, media, product, target, tol)
+        trim_known = False
+    if bleed > 0 and trim_known and not bleed_in_media:
+        outer = media.intersect(page.bleed) if page.bleed is not None else media
+        trim = result.trim
+        extent = min(trim.x0 - outer.x0, trim.y0 - outer.y0, outer.x1 - trim.x1, outer.y1 - trim.y1)
+        if extent < bleed - tol - 1e-6:
+            what = "no bleed" if extent <= 0.05 else "not enough bleed"
+            shown_outer, shown_trim = page.shown(outer), page.shown(trim)
+            needed = PageBox(shown_trim.width_mm + 2 * bleed, shown_trim.height_mm + 2 * bleed)
+            result.bleed_message = (
+                f"{what}: the page is {shown_outer.label()}, product {product} needs {_fmt(bleed)} mm bleed "
+                f"on each side ({needed.label()})"
+            )
+    return result
+
+
+def _trim_message(page: _Page, rect: Rect, product: str, target: tuple[float, float], tol: float) -> str:
+    return (
+        f"trim is {page.shown(rect).label()}, product {product} expects "
+        f"{_fmt(target[0])} x {_fmt(target[1])} mm (tolerance {_fmt(tol)} mm)"
+    )
+
+
+def _grouped(collector: _Collector, check: str, items: list[tuple[_Page, str]]) -> None:
+    """Adds one finding per run of consecutive pages of one file with the same message."""
+    run: list[_Page] = []
+    run_message = ""
+    for page, message in [*items, (None, "")]:
+        if (
+            page is not None
+            and run
+            and message == run_message
+            and page.file == run[-1].file
+            and page.number == run[-1].number + 1
+        ):
+            run.append(page)
+            continue
+        if run:
+            collector.add(
+                check, f"{_pages_label([p.number for p in run])}: {run_message}", run[0].file, run[0].number
+            )
+        if page is not None:
+            run, run_message = [page], message
+
+
+def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], tol: float) -> None:
+    groups: list[tuple[PageBox, list[int]]] = []
+    for page, trim in zip(pages, trims, strict=True):
+        shown = page.shown(trim)
+        for size, numbers in groups:
+            if size.matches(shown.width_mm, shown.height_mm, tol):
+                numbers.append(page.number)
+                break
+        else:
+            groups.append((shown, [page.number]))
+    if len(groups) > 1:
+        parts = ", ".join(f"{size.label()} ({_pages_label(numbers)})" for size, numbers in groups)
+        collector.add("mixed_sizes", f"pages have different sizes: {parts}", page=groups[1][1][0])
+
+
+def _fonts(collector: _Collector, pages: list[_Page]) -> None:
+    by_font: dict[str, list[_Page]] = {}
+    for page in pages:
+        for name in sorted(page.fonts):
+            by_font.setdefault(name, []).append(page)
+    for name, used_on in by_font.items():
+        files = {p.file for p in used_on}
+        collector.add(
+            "fonts",
+            f"{_pages_label([p.number for p in used_on])}: font {name} is not embedded; "
+            "ask for a PDF with all fonts embedded (PDF/X)",
+            used_on[0].file if len(files) == 1 else None,
+            used_on[0].number,
+        )
+
+
+def preflight(
+    artwork: Sequence[ArtworkInput],
+    product_name: str,
+    spec: ProductSpec | None,
+    validation: ValidationConfig,
+) -> PreflightReport:
+    """Checks the artwork files (in output order) against the product's expectations.
+
+    Never raises for a bad PDF: every problem is a Finding. Severities come from ``validation``.
+    """
+    collector = _Collector(validation)
+    hashes: list[str] = []
+    pages: list[_Page] = []
+    all_readable = True
+    scan_fonts = validation.severity("fonts") != "off"
+    with pdf_limits():
+        for art in artwork:
+            label = quote_name(art.name)
+            try:
+                digest = _sha256(art.path)
+            except FileNotFoundError:
+                hashes.append("")
+                collector.error("open", f"artwork {label} cannot be read: the file is missing", art.name)
+                all_readable = False
+                continue
+            except OSError as exc:
+                hashes.append("")
+                reason = exc.strerror or describe_exception(exc)
+                collector.error("open", f"artwork {label} cannot be read: {reason}", art.name)
+                all_readable = False
+                continue
+            hashes.append(digest)
+            if art.expected_sha256 is not None and art.expected_sha256.strip().lower() != digest:
+                expected = art.expected_sha256.strip().lower()
+                collector.error(
+                    "sha256",
+                    f"artwork {label}: sha256 is {digest[:8]}… but the manifest says {expected[:8]}…",
+                    art.name,
+                )
+            try:
+                with open(art.path, "rb") as fh:
+                    if os.fstat(fh.fileno()).st_size == 0:
+                        collector.error("empty", f"artwork {label} is an empty file (0 bytes)", art.name)
+                        all_readable = False
+                        continue
+                    reader, owner_protected = open_artwork(art.name, fh)
+                    if owner_protected:
+                        collector.add(
+                            "encryption",
+                            f"artwork {label} is protected by an owner password (printing and editing "
+                            "restrictions); it was opened without one",
+                            art.name,
+                        )
+                    count_pages(art.name, reader)
+                    pages.extend(_read_pages(art.name, reader, len(pages) + 1, scan_fonts))
+            except ArtworkProblem as problem:
+                collector.error("open", str(problem), art.name)
+                all_readable = False
+            except MemoryError:
+                collector.error(
+                    "open",
+                    f"artwork {label} could not be checked: the PDF check ran out of memory "
+                    "(the file may be damaged or extremely complex)",
+                    art.name,
+                )
+                all_readable = False
+            except Exception as exc:  # noqa: BLE001  # last resort: a bad PDF must never stop the daemon
+                collector.error(
+                    "open",
+                    f"artwork {label} is damaged and cannot be read: {describe_exception(exc)}",
+                    art.name,
+                )
+                all_readable = False
+
+    tol = float(validation.size_tolerance_mm)
+    if spec is not None and spec.pages is not None and all_readable and len(pages) != spec.pages:
+        collector.add(
+            "pages",
+            f"the output has {_count(len(pages), 'page')}, product {product_name} expects {spec.pages}",
+        )
+    results = [_check_page(page, product_name, spec, tol) for page in pages]
+    _grouped(
+        collector,
+        "trim",
+        [(p, r.trim_message) for p, r in zip(pages, results, strict=True) if r.trim_message],
+    )
+    _grouped(
+        collector,
+        "bleed",
+        [(p, r.bleed_message) for p, r in zip(pages, results, strict=True) if r.bleed_message],
+    )
+    _mixed_sizes(collector, pages, [r.trim for r in results], tol)
+    if scan_fonts:
+        _fonts(collector, pages)
+
+    trim_mm = None
+    if pages:
+        first = pages[0].shown(results[0].trim)
+        trim_mm = (round(first.width_mm, 1), round(first.height_mm, 1))
+    ordered = sorted(collector.findings, key=lambda f: 0 if f.severity == "error" else 1)
+    return PreflightReport(
+        findings=tuple(ordered),
+        pages=len(pages),
+        artwork_sha256=tuple(hashes),
+        trim_mm=trim_mm,
+    )

@@ -1,0 +1,130 @@
+"""The texts an operator reads in a job folder: STATUS.txt and ERROR.txt.
+
+STATUS.txt is the operator's screen: the job, its output, its artwork fingerprint, the whole status
+history (newest last, removed entries marked), and one short paragraph saying what they can do now.
+ERROR.txt says what went wrong and how to fix it, in plain words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from spo_hotfolder.ledger import Job, Stage
+
+NOW_WHAT: dict[Stage, str] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Extra:
+    """Facts for STATUS.txt that are not in the Job row."""
+
+    fingerprint: str | None = None
+    artwork_names: Sequence[str] = ()
+    target: str | None = None  # where a release would send it: hot folder name or "skip"
+    route_reason: str | None = None
+    last_action: str | None = None  # the result of the last operator drop, in plain words
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "unknown size"
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
+def _when(iso_text: str) -> str:
+    return iso_text.replace("T", " ").rstrip("Z")[:19] + " UTC"
+
+
+def status_text(job: Job, extra: Extra) -> str:
+    lines = [
+        f"Job {job.job_id}  (order {job.order_id}{', ' + job.customer if job.customer else ''})",
+        f"Product: {job.product} x {job.quantity}",
+        f"Status: {job.status.value}" + ("   [BLOCKED: waits for release]" if job.blocked else ""),
+    ]
+    if job.output:
+        name = job.output
+        pages = f"{job.output_pages} page{'s' if job.output_pages != 1 else ''}" if job.output_pages else "? pages"
+        lines.append(f"Output: output/{name}  ({pages}, {human_size(job.output_size)})")
+    else:
+        lines.append("Output: not created yet")
+    if extra.artwork_names:
+        lines.append(f"Artwork: {', '.join(extra.artwork_names)}")
+    if extra.fingerprint:
+        lines.append(f"Artwork fingerprint: {extra.fingerprint}")
+    if extra.target:
+        where = "no hot folder (skipped)" if extra.target == "skip" else f"hot folder {extra.target}"
+        lines.append(f"Goes to: {where}" + (f"  ({extra.route_reason})" if extra.route_reason else ""))
+    if job.preflight and job.preflight.get("findings"):
+        lines.append("")
+        lines.append("Preflight:")
+        for finding in job.preflight["findings"]:
+            lines.append(f"  - {finding.get('severity', 'error')}: {finding.get('message', '')}")
+    lines.append("")
+    lines.append("History (oldest first, newest last):")
+    for entry in job.history:
+        row = f"  {_when(entry.at)}  {entry.status.value:<22} {entry.by}"
+        if entry.detail:
+            row += f"  {entry.detail}"
+        if entry.removed_at:
+            row += f"  [REMOVED {_when(entry.removed_at)} by {entry.removed_by}"
+            row += f": {entry.removed_note}]" if entry.removed_note else "]"
+        lines.append(row)
+    if extra.last_action:
+        lines.append("")
+        lines.append(f"Last operator action: {extra.last_action}")
+    lines.append("")
+    lines.append("What you can do now:")
+    lines.extend(f"  {line}" for line in what_now(job, extra))
+    return "\n".join(lines) + "\n"
+
+
+def what_now(job: Job, extra: Extra) -> list[str]:
+    target = extra.target or "its hot folder"
+    send = "finish it (no hot folder is configured for it)" if target == "skip" else f"send this job to {target}"
+    fp = f'\n  To approve exactly this artwork, add a line "artwork: {extra.fingerprint}".' if extra.fingerprint else ""
+    if job.stage is Stage.HELD:
+        return [
+            f"Open the output PDF and check it. Drop a file named RELEASE here to {send}."
+            f" Write your name on its first line and a note below it if you like.{fp}",
+            "To change the artwork, put the corrected PDF into replace/: the output is made again and the"
+            " job stays blocked until you release it.",
+            "To stop the job, drop a file named REJECT here.",
+        ]
+    if job.stage is Stage.FAILED:
+        steps = [f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt."]
+        steps.append(
+            "Put a corrected PDF into replace/ to make the output again, or drop a file named RETRY here to try "
+            "again as it is (after fixing the cause), or drop REJECT to stop the job."
+        )
+        if job.blocked:
+            steps.append("This job is also blocked: after a good replacement it waits here for RELEASE again.")
+        return steps
+    if job.stage is Stage.DONE:
+        return ["Nothing: the job is finished. It stays here until retention removes it."]
+    if job.stage is Stage.REJECTED:
+        return ["Nothing: the job was rejected. Send its manifest again with reprint: true to make it again."]
+    if job.stage is Stage.AWAITING:
+        return ["Nothing yet: the job waits for its artwork files to arrive in the inbox."]
+    if job.stage is Stage.FUTURE:
+        return [f"Nothing yet: the job waits until {job.process_after} (process_after in its manifest)."]
+    if job.stage is Stage.RETRY:
+        return [
+            f"Nothing: the copy into the hot folder failed and is tried again at {job.next_attempt_at}."
+            " Fix the hot folder if you can; drop RETRY into the job's folder in failed/ after the last attempt."
+        ]
+    return ["Nothing: the job is being processed."]
+
+
+def error_text(title: str, problems: Sequence[str], fix: str) -> str:
+    lines = [title, ""]
+    lines.extend(f"  - {p}" for p in problems)
+    lines.append("")
+    lines.append("How to fix it:")
+    lines.append(f"  {fix}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,430 @@
+"""Wires the daemon together: folders, lock, ledger, watcher, scheduler, engine; signals; readiness.
+
+The main thread only handles signals, the systemd notify protocol and health; the engine thread
+does the work; the watcher and the scheduler only wake the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from spo_hotfolder.clock import SystemClock, iso
+from spo_hotfolder.config import Config, ConfigError, load_config
+from spo_hotfolder.engine import Engine, Metrics
+from spo_hotfolder.fsutil import atomic_write
+from spo_hotfolder.ledger import Ledger, Stage
+from spo_hotfolder.logsetup import setup_logging
+from spo_hotfolder.notify import Notifier
+from spo_hotfolder.watcher import FolderWatcher
+
+log = structlog.get_logger("spo_hotfolder.service")
+
+LEDGER_NAME = "ledger.sqlite3"
+LOCK_NAME = "daemon.lock"
+HEALTH_NAME = "health.json"
+HEARTBEAT_SECONDS = 5.0
+
+
+class StartupError(Exception):
+    """The daemon refuses to start; the message says why in one line."""
+
+
+def ledger_path(config: Config) -> Path:
+    return config.paths.state / LEDGER_NAME
+
+
+def prepare_folders(config: Config) -> list[Path]:
+    """Creates the spool layout (never a hot folder); returns the folders created."""
+    created = []
+    for folder in [*config.paths.spool_folders().values(), config.paths.state / "commands"]:
+        if not folder.is_dir():
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StartupError(f"cannot create folder {folder}: {exc.strerror}") from exc
+            created.append(folder)
+    return created
+
+
+def check_folders(config: Config) -> None:
+    """Refuses to start when atomic moves between the spool folders are impossible, or one is read-only."""
+    folders = config.paths.spool_folders()
+    devices: dict[int, list[str]] = {}
+    for name, folder in folders.items():
+        try:
+            st = folder.stat()
+        except OSError as exc:
+            raise StartupError(f"spool folder {name} ({folder}) is not usable: {exc.strerror}") from exc
+        devices.setdefault(st.st_dev, []).append(name)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StartupError(f"spool folder {name} ({folder}) is not writable by this user (uid {os.getuid()})")
+    if len(devices) > 1:
+        groups = "; ".join(", ".join(names) for names in devices.values())
+        raise StartupError(
+            "the spool folders are on different filesystems (" + groups + "); moves between them must be "
+            "atomic renames, so put them all on one filesystem"
+        )
+
+
+class InstanceLock:
+    """An exclusive lock in state/: one daemon (or one offline operator command) per root."""
+
+    def __init__(self, config: Config) -> None:
+        self.path = config.paths.state / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                return False
+            raise
+        self._fd = fd
+        return True
+
+    def mark_daemon(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.write(self._fd, f"{os.getpid()}\n".encode())
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text().strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+@contextmanager
+def offline_lock(config: Config) -> Iterator[bool]:
+    """True (lock held) when no daemon runs: an operator command may then act on the ledger itself."""
+    lock = InstanceLock(config)
+    got = lock.acquire()
+    try:
+        yield got
+    finally:
+        if got:
+            lock.release()
+
+
+@dataclass
+class _Signals:
+    stop: threading.Event
+    reload: threading.Event
+
+
+class Daemon:
+    def __init__(self, config: Config, *, notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.notifier = notifier or Notifier()
+        self.signals = _Signals(threading.Event(), threading.Event())
+        self.clock = SystemClock()
+        self.lock = InstanceLock(config)
+        self.ledger: Ledger | None = None
+        self.engine: Engine | None = None
+        self.watcher: FolderWatcher | None = None
+        self.scheduler: Any = None
+        self.pdf: Any = None
+        self.metrics: Metrics | None = None
+        self._engine_thread: threading.Thread | None = None
+        self._folder_ids: dict[Path, int] = {}
+        self.started_at = time.monotonic()
+
+    # -- start ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        config = self.config
+        prepare_folders(config)
+        check_folders(config)
+        if not self.lock.acquire():
+            raise StartupError(
+                f"another spo-hotfolder (pid {self.lock.holder()}) already runs on {config.paths.root} "
+                f"(lock {self.lock.path})"
+            )
+        self.lock.mark_daemon()
+        from spo_hotfolder.pdfwork import PdfWorker
+
+        self.ledger = Ledger(ledger_path(config))
+        self.pdf = PdfWorker()
+        if config.metrics.listen:
+            from spo_hotfolder.metrics import PrometheusMetrics
+
+            self.metrics = PrometheusMetrics(self)
+            self.metrics.start(config.metrics)  # type: ignore[attr-defined]
+        self.scheduler = self._make_scheduler()
+        self.engine = Engine(
+            config,
+            self.ledger,
+            self.clock,
+            self.pdf,
+            schedule_wakeup=self._schedule_wakeup,
+            metrics=self.metrics,
+        )
+        self.watcher = FolderWatcher(self._watched(config), config.watch.mode, config.watch.poll_interval_seconds, self.engine.hint)
+        self.watcher.start()
+        self._remember_folders()
+        self.scheduler.start()
+        self._schedule_periodic()
+        self._engine_thread = threading.Thread(target=self.engine.run, name="engine", daemon=True)
+        self._engine_thread.start()
+        log.info(
+            "daemon.started",
+            pid=os.getpid(),
+            root=str(config.paths.root),
+            watcher=self.watcher.mode,
+            hot_folders=sorted(config.hot_folders),
+        )
+        self.notifier.ready(self.summary())
+
+    def _watched(self, config: Config) -> list[Path]:
+        return [config.paths.inbox, config.paths.quarantine, config.paths.failed, config.paths.state / "commands"]
+
+    def _make_scheduler(self) -> Any:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        return BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(2)},
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+
+    def _schedule_periodic(self) -> None:
+        assert self.engine is not None
+        self.scheduler.add_job(
+            self.engine.request_rescan,
+            "interval",
+            seconds=self.config.watch.rescan_seconds,
+            id="rescan",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self.engine.request_retention, "interval", hours=1, id="retention", replace_existing=True
+        )
+
+    def _schedule_wakeup(self, when: datetime) -> None:
+        """The scheduler only wakes the engine; the ledger holds what is due."""
+        if self.scheduler is None or self.engine is None:
+            return
+        key = f"wake-{iso(when)}"
+        with contextlib.suppress(Exception):
+            self.scheduler.add_job(self.engine.wake, "date", run_date=when, id=key, replace_existing=True)
+
+    def _remember_folders(self) -> None:
+        self._folder_ids = {}
+        for folder in self._watched(self.config):
+            with contextlib.suppress(OSError):
+                self._folder_ids[folder] = folder.stat().st_ino
+
+    # -- run --------------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            self.signals.stop.set()
+
+        def on_reload(signum: int, frame: FrameType | None) -> None:
+            self.signals.reload.set()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_reload)
+
+    def serve(self) -> None:
+        """The main thread's loop: signals, health, watchdog pings, until SIGTERM/SIGINT."""
+        interval = HEARTBEAT_SECONDS
+        if self.notifier.watchdog_seconds:
+            interval = min(interval, self.notifier.watchdog_seconds / 2)
+        next_heartbeat = 0.0
+        while not self.signals.stop.is_set():
+            if self.signals.reload.is_set():
+                self.signals.reload.clear()
+                self.reload()
+            now = time.monotonic()
+            if now >= next_heartbeat:
+                self.check_health()
+                next_heartbeat = now + interval
+            self.signals.stop.wait(max(0.05, min(interval, next_heartbeat - time.monotonic())))
+        self.shutdown()
+
+    def healthy(self) -> tuple[bool, str]:
+        if self.watcher is None or not self.watcher.is_alive():
+            return False, "the folder watcher is not running"
+        if self.scheduler is None or not self.scheduler.running:
+            return False, "the scheduler is not running"
+        if self._engine_thread is None or not self._engine_thread.is_alive():
+            return False, "the engine thread is not running"
+        return True, "ok"
+
+    def check_health(self) -> None:
+        assert self.watcher is not None and self.engine is not None
+        self._check_watched_folders()
+        if not self.watcher.is_alive():
+            log.error("watcher.died", action="restarting the folder watcher")
+            with contextlib.suppress(Exception):
+                self.watcher.restart()
+                self.engine.request_rescan()
+        ok, reason = self.healthy()
+        if ok:
+            self.notifier.watchdog()
+        self.notifier.status(self.summary())
+        self.write_health(ok, reason)
+
+    def _check_watched_folders(self) -> None:
+        """A watched folder deleted (and maybe recreated) loses its inotify watch: re-create, re-watch."""
+        assert self.watcher is not None and self.engine is not None
+        changed = False
+        for folder in self._watched(self.config):
+            try:
+                ino = folder.stat().st_ino
+            except FileNotFoundError:
+                log.warning("folder.missing", folder=str(folder), action="creating it again")
+                with contextlib.suppress(OSError):
+                    folder.mkdir(parents=True, exist_ok=True)
+                changed = True
+                continue
+            except OSError:
+                continue
+            if self._folder_ids.get(folder) != ino:
+                changed = True
+        if changed:
+            with contextlib.suppress(OSError):
+                self.watcher.restart()
+            self._remember_folders()
+            self.engine.request_rescan()
+
+    def summary(self) -> str:
+        if self.ledger is None:
+            return "starting"
+        counts = self.ledger.counts_by_stage()
+        waiting = sum(counts.get(s.value, 0) for s in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS, Stage.DELIVER, Stage.RETRY))
+        return (
+            f"{waiting} in progress, {self.ledger.count_blocked()} blocked, {counts.get('failed', 0)} failed, "
+            f"{counts.get('done', 0) + counts.get('purged', 0)} done"
+        )
+
+    def write_health(self, ok: bool, reason: str) -> None:
+        assert self.ledger is not None and self.watcher is not None and self.engine is not None
+        data = {
+            "pid": os.getpid(),
+            "ok": ok,
+            "reason": reason,
+            "heartbeat": iso(self.clock.now()),
+            "heartbeat_interval_seconds": HEARTBEAT_SECONDS,
+            "watcher": self.watcher.mode,
+            "watcher_alive": self.watcher.is_alive(),
+            "engine_busy_job": self.engine.busy_job,
+            "uptime_seconds": round(time.monotonic() - self.started_at, 1),
+            "statuses": self.ledger.counts_by_status(),
+            "stages": self.ledger.counts_by_stage(),
+            "blocked": self.ledger.count_blocked(),
+        }
+        with contextlib.suppress(OSError):
+            atomic_write(self.config.paths.state / HEALTH_NAME, json.dumps(data, indent=1) + "\n", durable=False)
+
+    def reload(self) -> None:
+        """SIGHUP: a valid new config replaces the old one for everything not yet delivered."""
+        self.notifier.reloading()
+        try:
+            new = load_config(self.config.source)
+        except ConfigError as exc:
+            log.error("config.reload_failed", errors=exc.errors, action="keeping the previous config")
+            self.notifier.reloaded()
+            return
+        if new.paths != self.config.paths:
+            log.error(
+                "config.reload_failed",
+                errors=["paths changed: the spool folders cannot move while the daemon runs; restart it"],
+                action="keeping the previous config",
+            )
+            self.notifier.reloaded()
+            return
+        old = self.config
+        self.config = new
+        setup_logging(new.logging.level, new.logging.format)
+        assert self.engine is not None and self.watcher is not None
+        self.engine.set_config(new)
+        if (new.watch.mode, new.watch.poll_interval_seconds) != (old.watch.mode, old.watch.poll_interval_seconds):
+            self.watcher.requested_mode = new.watch.mode
+            self.watcher.poll_interval = new.watch.poll_interval_seconds
+            self.watcher.restart()
+        if new.watch.rescan_seconds != old.watch.rescan_seconds:
+            self._schedule_periodic()
+        log.info("config.reloaded", source=str(new.source), hot_folders=sorted(new.hot_folders))
+        self.notifier.reloaded()
+
+    def shutdown(self) -> None:
+        log.info("daemon.stopping")
+        self.notifier.stopping()
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.engine is not None:
+            self.engine.stop()
+        if self._engine_thread is not None:
+            self._engine_thread.join(timeout=20)
+            if self._engine_thread.is_alive() and self.pdf is not None:
+                log.warning("daemon.abandoning_pdf_work", reason="a PDF check is still running; it is stopped")
+                self.pdf.close()
+                self._engine_thread.join(timeout=10)
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.pdf is not None:
+            self.pdf.close()
+        if self.metrics is not None and hasattr(self.metrics, "stop"):
+            self.metrics.stop()
+        with contextlib.suppress(OSError):
+            (self.config.paths.state / HEALTH_NAME).unlink()
+        if self.ledger is not None:
+            self.ledger.close()
+        self.lock.release()
+        log.info("daemon.stopped")
+
+
+def run(config_path: Path) -> int:
+    """``spo-hotfolder run``: 0 after a graceful stop, 1 when it refuses to start."""
+    config = load_config(config_path)
+    setup_logging(config.logging.level, config.logging.format)
+    daemon = Daemon(config)
+    daemon.install_signal_handlers()
+    try:
+        daemon.start()
+    except StartupError as exc:
+        log.error("daemon.refused", reason=str(exc))
+        daemon.shutdown()
+        raise
+    daemon.serve()
+    return 0
+
+
+def read_health(config: Config) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads((config.paths.state / HEALTH_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    data["age_seconds"] = (datetime.now(UTC) - datetime.fromisoformat(data["heartbeat"].replace("Z", "+00:00"))).total_seconds()
+    return data

@@ -1,0 +1,103 @@
+"""When a file is complete: the FileStabilityTracker.
+
+A file is stable once its size, mtime and inode have stayed the same, and no event touched it,
+for ``settle_seconds``, and it is still a regular file. A file renamed into place (a
+``FileMovedEvent`` to its final name: rsync, browsers, FTP servers, ``mv``) was complete before
+it got that name, so it is stable at once. Events are hints: the tracker always decides on a
+fresh ``stat``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+Signature = tuple[int, int, int]  # size, mtime_ns, inode
+
+
+def signature(st: os.stat_result) -> Signature:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@dataclass(slots=True)
+class _Tracked:
+    sig: Signature
+    changed_at: float  # monotonic time of the last change seen
+    complete: bool  # renamed into place: no need to wait
+
+
+class FileStabilityTracker:
+    def __init__(
+        self,
+        settle_seconds: float,
+        clock: Callable[[], float],
+        stat_fn: Callable[[Path], os.stat_result] = os.stat,
+    ) -> None:
+        self.settle_seconds = settle_seconds
+        self._clock = clock
+        self._stat = stat_fn
+        self._files: dict[Path, _Tracked] = {}
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._files
+
+    def track(self, path: Path, *, activity: bool = True, complete: bool = False) -> None:
+        """Notes that ``path`` may be ready. ``activity``: an event says it changed just now."""
+        try:
+            st = self._stat(path)
+        except OSError:
+            self._files.pop(path, None)
+            return
+        if not stat.S_ISREG(st.st_mode):
+            self._files.pop(path, None)
+            return
+        now = self._clock()
+        sig = signature(st)
+        known = self._files.get(path)
+        if known is None:
+            self._files[path] = _Tracked(sig, now, complete)
+        elif known.sig != sig:
+            known.sig, known.changed_at, known.complete = sig, now, complete
+        elif activity and not complete:
+            known.changed_at = now
+            known.complete = False
+        elif complete:
+            known.complete = True
+
+    def forget(self, path: Path) -> None:
+        self._files.pop(path, None)
+
+    def get_stable_files(self) -> list[tuple[Path, Signature]]:
+        """The files that are complete now, with their signature; they stop being tracked."""
+        now = self._clock()
+        stable: list[tuple[Path, Signature]] = []
+        for path, tracked in list(self._files.items()):
+            if not tracked.complete and now - tracked.changed_at < self.settle_seconds:
+                continue
+            try:
+                st = self._stat(path)
+            except OSError:
+                del self._files[path]
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                del self._files[path]
+                continue
+            sig = signature(st)
+            if sig != tracked.sig:
+                tracked.sig, tracked.changed_at, tracked.complete = sig, now, False
+                continue
+            del self._files[path]
+            stable.append((path, sig))
+        return stable
+
+    def next_due(self) -> float | None:
+        """Monotonic time at which the next file may become stable (None when nothing is tracked)."""
+        if not self._files:
+            return None
+        return min(t.changed_at if t.complete else t.changed_at + self.settle_seconds for t in self._files.values())

@@ -1,0 +1,436 @@
+"""YAML or JSON text -> plain Python values, remembering the source line of every key.
+
+The config and the manifests are written by people, so every complaint about them must point at a
+line. ``load()`` returns a :class:`Document`: the value (dicts, lists, scalars) plus, for each key
+path (``hot_folders.indigo.path``, ``routes[0].to``, ``jobs[1].artwork[0].path``), the 1-based line
+where that key or list item starts. Duplicate keys are reported in ``Document.problems`` (the last
+value wins in ``Document.value``) so that callers can list them with their other errors. Text that
+cannot be read at all (not UTF-8, a syntax error) raises :class:`SourceError` with line and column.
+
+YAML is read with the safe loader (YAML 1.1): unquoted ``yes``/``no``/``on``/``off`` are booleans
+and unquoted dates are ``date``/``datetime`` objects; callers check types accordingly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import difflib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+import yaml
+
+Format = Literal["yaml", "json"]
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class SourceError(Exception):
+    """The text cannot be read as a document at all.
+
+    ``message`` says what is wrong in plain words, without the location; ``line`` and ``column``
+    are 1-based when known. ``syntax`` is true for parser errors (the caller adds a hint about
+    indentation and quoting).
+    """
+
+    def __init__(
+        self, message: str, line: int | None = None, column: int | None = None, *, syntax: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.syntax = syntax
+
+    def location(self) -> str:
+        """``line 3, column 5`` (or just ``line 3``, or ``""`` when unknown)."""
+        if self.line is None:
+            return ""
+        if self.column is None:
+            return f"line {self.line}"
+        return f"line {self.line}, column {self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A problem found while reading an otherwise readable document (e.g. a duplicate key)."""
+
+    path: str
+    line: int
+    message: str
+
+
+@dataclass(slots=True)
+class Document:
+    value: object
+    lines: dict[str, int] = field(default_factory=dict)  # key path -> 1-based line ("" is the top)
+    # The source text of plain (unquoted) YAML numbers, by key path: lets a caller spot that
+    # ``order_id: 00123`` was read as the octal number 83 and ask for quotes.
+    number_texts: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def line(self, path: str) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = parent_path(path)
+
+
+def join_key(prefix: str, key: object) -> str:
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def join_index(prefix: str, index: int) -> str:
+    return f"{prefix}[{index}]"
+
+
+def parent_path(path: str) -> str:
+    """``a.b[2]`` -> ``a.b`` -> ``a`` -> ``""``."""
+    if path.endswith("]"):
+        return path[: path.rindex("[")]
+    return path.rpartition(".")[0]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to a mistyped ``word``, if one is close enough."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def describe(value: object) -> str:
+    """A short rendering of a value for error messages: ``"five"``, ``2.5``, ``true``, ``a list``."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = value if len(value) <= 60 else value[:57] + "..."
+        return json.dumps(text, ensure_ascii=False)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime | date):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, dict):
+        return "a mapping" if value else "an empty mapping"
+    if isinstance(value, list | tuple):
+        return "a list" if value else "an empty list"
+    return f"a {type(value).__name__} value"
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (a byte-order mark is accepted) -> text; anything else is a SourceError."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise SourceError("the file is UTF-16 text, not UTF-8; save it as UTF-8", 1, 1)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SourceError(
+            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be read); save it as UTF-8",
+            line,
+            column,
+        ) from None
+
+
+def load(data: bytes | str, fmt: Format) -> Document:
+    """Parses ``data`` as ``fmt``; an empty document has the value None."""
+    text = decode(data) if isinstance(data, bytes) else data
+    return load_json(text) if fmt == "json" else load_yaml(text)
+
+
+# --- YAML -------------------------------------------------------------------------------------
+
+
+def load_yaml(text: str) -> Document:
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, found up front
+        raise _reader_error(text, exc) from None
+    try:
+        node = loader.get_single_node()
+        builder = _YamlBuilder(loader)
+        if node is None:
+            return Document(None)
+        builder.lines[""] = node.start_mark.line + 1
+        value = builder.build(node, "")
+        return Document(value, builder.lines, builder.number_texts, builder.problems)
+    except yaml.MarkedYAMLError as exc:
+        raise _marked_error(exc) from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(text, exc) from None
+    except yaml.YAMLError as exc:
+        raise SourceError(f"YAML syntax error: {exc}", syntax=True) from None
+    except RecursionError:
+        raise SourceError("the document is nested too deeply to be read") from None
+    finally:
+        loader.dispose()
+
+
+def _marked_error(exc: yaml.MarkedYAMLError) -> SourceError:
+    mark = exc.problem_mark or exc.context_mark
+    parts = [part for part in (exc.context, exc.problem) if part]
+    problem = ": ".join(parts) if parts else "cannot be parsed"
+    # Some of PyYAML's problems are "found character '\t' that cannot start any token" and the like.
+    if mark is None:
+        return SourceError(f"YAML syntax error: {problem}", syntax=True)
+    return SourceError(f"YAML syntax error: {problem}", mark.line + 1, mark.column + 1, syntax=True)
+
+
+def _reader_error(text: str, exc: yaml.reader.ReaderError) -> SourceError:
+    position = max(0, min(exc.position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    return SourceError(
+        f"YAML syntax error: the character {character!r} (#x{ord(character):04x}) is not allowed in YAML",
+        line,
+        column,
+        syntax=True,
+    )
+
+
+class _YamlBuilder:
+    """Walks the composed node tree, building values and recording the line of each key path."""
+
+    def __init__(self, loader: yaml.SafeLoader) -> None:
+        self.loader = loader
+        self.lines: dict[str, int] = {}
+        self.number_texts: dict[str, str] = {}
+        self.problems: list[Problem] = []
+        # An alias is the same node object as its anchor: build it once (this also keeps a
+        # "billion laughs" document linear), and refuse a node that contains itself.
+        self._built: dict[int, object] = {}
+        self._active: set[int] = set()
+
+    def build(self, node: yaml.Node, path: str) -> object:
+        key = id(node)
+        if key in self._built:
+            return self._built[key]
+        if key in self._active:
+            raise SourceError(
+                "an alias refers to a node that contains it (a recursive structure)",
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                syntax=True,
+            )
+        self._active.add(key)
+        try:
+            if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
+                value: object = self._mapping(node, path)
+            elif isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
+                value = self._sequence(node, path)
+            else:
+                value = self._scalar(node, path)
+        finally:
+            self._active.discard(key)
+        self._built[key] = value
+        return value
+
+    def _scalar(self, node: yaml.Node, path: str | None) -> object:
+        try:
+            value: object = self.loader.construct_object(node, deep=True)
+        except ValueError as exc:  # e.g. an unquoted "2026-13-45" is resolved as a date
+            raise SourceError(
+                f"YAML error: the value {node.value!r} cannot be read ({exc}); "
+                "put it in quotes if it is meant as text",
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                syntax=True,
+            ) from None
+        if (
+            path is not None
+            and isinstance(node, yaml.ScalarNode)
+            and node.style is None
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        ):
+            self.number_texts[path] = node.value
+        return value
+
+    def _sequence(self, node: yaml.SequenceNode, path: str) -> list[object]:
+        items: list[object] = []
+        for index, child in enumerate(node.value):
+            child_path = join_index(path, index)
+            self.lines.setdefault(child_path, child.start_mark.line + 1)
+            items.append(self.build(child, child_path))
+        return items
+
+    def _mapping(self, node: yaml.MappingNode, path: str) -> dict[object, object]:
+        first_line: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = self._key(key_node)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                self.problems.append(
+                    Problem(
+                        join_key(path, key),
+                        line,
+                        f"duplicate key '{key}' (also on line {first_line[key]}); "
+                        "a key may appear only once here",
+                    )
+                )
+            else:
+                first_line[key] = line
+        self.loader.flatten_mapping(node)  # resolves "<<: *anchor" merge keys
+        result: dict[object, object] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node)
+            key_path = join_key(path, key)
+            self.lines[key_path] = key_node.start_mark.line + 1
+            result[key] = self.build(value_node, key_path)
+        return result
+
+    def _key(self, node: yaml.Node) -> object:
+        if not isinstance(node, yaml.ScalarNode):
+            raise SourceError(
+                "a key must be a plain value (a name), not a list or mapping",
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                syntax=True,
+            )
+        key = self._scalar(node, None)
+        try:
+            hash(key)
+        except TypeError:  # pragma: no cover - scalars are hashable; guard for odd tags
+            raise SourceError(
+                "a key must be a plain value", node.start_mark.line + 1, node.start_mark.column + 1
+            ) from None
+        return key
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_ATOM = re.compile(r"-?Infinity|NaN|true|false|null|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def load_json(text: str) -> Document:
+    if not text.strip():
+        return Document(None)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno, syntax=True) from None
+    except RecursionError:
+        raise SourceError("the document is nested too deeply to be read") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise SourceError(f"JSON error: {exc}") from None
+    scanner = _JsonScanner(text)
+    try:
+        scanner.scan()
+    except RecursionError:
+        raise SourceError("the document is nested too deeply to be read") from None
+    return Document(value, scanner.lines, {}, scanner.problems)
+
+
+class _JsonScanner:
+    """Walks text that ``json.loads`` accepted, recording key lines and duplicate keys."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.newlines = [match.start() for match in re.finditer("\n", text)]
+        self.lines: dict[str, int] = {}
+        self.problems: list[Problem] = []
+
+    def line_at(self, pos: int) -> int:
+        return bisect.bisect_left(self.newlines, pos) + 1
+
+    def scan(self) -> None:
+        self._skip_ws()
+        self.lines[""] = self.line_at(self.pos)
+        self._value("")
+
+    def _skip_ws(self) -> None:
+        match = _JSON_WS.match(self.text, self.pos)
+        if match:
+            self.pos = match.end()
+
+    def _string(self) -> str:
+        match = _JSON_STRING.match(self.text, self.pos)
+        if match is None:  # pragma: no cover - json.loads accepted the text
+            raise SourceError("JSON syntax error: expected a string", self.line_at(self.pos), syntax=True)
+        self.pos = match.end()
+        decoded: str = json.loads(match.group(0))
+        return decoded
+
+    def _value(self, path: str) -> None:
+        self._skip_ws()
+        char = self.text[self.pos]
+        if char == "{":
+            self._object(path)
+        elif char == "[":
+            self._array(path)
+        elif char == '"':
+            self._string()
+        else:
+            match = _JSON_ATOM.match(self.text, self.pos)
+            if match is None:  # pragma: no cover - json.loads accepted the text
+                raise SourceError("JSON syntax error", self.line_at(self.pos), syntax=True)
+            self.pos = match.end()
+
+    def _object(self, path: str) -> None:
+        self.pos += 1
+        self._skip_ws()
+        if self.text[self.pos] == "}":
+            self.pos += 1
+            return
+        first_line: dict[str, int] = {}
+        while True:
+            self._skip_ws()
+            line = self.line_at(self.pos)
+            key = self._string()
+            key_path = join_key(path, key)
+            if key in first_line:
+                self.problems.append(
+                    Problem(
+                        key_path,
+                        line,
+                        f"duplicate key '{key}' (also on line {first_line[key]}); "
+                        "a key may appear only once here",
+                    )
+                )
+            else:
+                first_line[key] = line
+            self.lines[key_path] = line
+            self._skip_ws()
+            self.pos += 1  # ':'
+            self._value(key_path)
+            self._skip_ws()
+            char = self.text[self.pos]
+            self.pos += 1
+            if char == "}":
+                return
+
+    def _array(self, path: str) -> None:
+        self.pos += 1
+        self._skip_ws()
+        if self.text[self.pos] == "]":
+            self.pos += 1
+            return
+        index = 0
+        while True:
+            self._skip_ws()
+            item_path = join_index(path, index)
+            self.lines.setdefault(item_path, self.line_at(self.pos))
+            self._value(item_path)
+            self._skip_ws()
+            char = self.text[self.pos]
+            self.pos += 1
+            if char == "]":
+                return
+            index += 1

@@ -1,0 +1,309 @@
+"""Output building (byte copy or merge, boxes added, atomic publish) and the isolated PdfWorker."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+import time
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from spo_hotfolder import output as output_module
+from spo_hotfolder.config import ProductSpec, ValidationConfig
+from spo_hotfolder.output import OutputError, build_output
+from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
+from spo_hotfolder.preflight import ArtworkInput
+from tests.pdfs import make_big_pdf, make_bomb_pdf, make_pdf, mm
+
+BC = ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), bleed_mm=3.0, pages=2)
+V = ValidationConfig()
+
+
+def art(*paths: Path) -> list[ArtworkInput]:
+    return [ArtworkInput(p.name, str(p)) for p in paths]
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def boxes_mm(path: Path) -> list[dict[str, list[float]]]:
+    with open(path, "rb") as fh:
+        reader = PdfReader(fh)
+        return [
+            {key: [round(mm(float(v)), 1) for v in page[key]] for key in ("/MediaBox", "/TrimBox", "/BleedBox") if key in page}
+            for page in reader.pages
+        ]
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+def test_single_file_with_boxes_is_copied_byte_for_byte(tmp_path: Path, out_dir: Path) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    dest = out_dir / "100_100-1_bc_x500.pdf"
+    result = build_output(art(src), str(dest), BC, V)
+    assert result.copied_unchanged
+    assert result.pages == 2
+    assert dest.read_bytes() == src.read_bytes()
+    assert result.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert result.size_bytes == src.stat().st_size
+    assert result.path == str(dest)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+    assert leftovers(out_dir) == []
+
+
+def test_single_file_without_product_spec_is_copied(tmp_path: Path, out_dir: Path) -> None:
+    src = make_pdf(tmp_path / "a4.pdf", [(210, 297)] * 3)
+    result = build_output(art(src), str(out_dir / "o.pdf"), None, V)
+    assert result.copied_unchanged
+    assert result.pages == 3
+
+
+def test_boxes_are_added_when_the_mediabox_holds_the_bleed(tmp_path: Path, out_dir: Path) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61), (61, 91)])
+    dest = out_dir / "o.pdf"
+    result = build_output(art(src), str(dest), BC, V)
+    assert not result.copied_unchanged
+    assert result.pages == 2
+    assert boxes_mm(dest) == [
+        {"/MediaBox": [0.0, 0.0, 91.0, 61.0], "/TrimBox": [3.0, 3.0, 88.0, 58.0], "/BleedBox": [0.0, 0.0, 91.0, 61.0]},
+        {"/MediaBox": [0.0, 0.0, 61.0, 91.0], "/TrimBox": [3.0, 3.0, 58.0, 88.0], "/BleedBox": [0.0, 0.0, 61.0, 91.0]},
+    ]
+    assert result.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+    assert leftovers(out_dir) == []
+
+
+def test_trimbox_is_added_when_the_mediabox_is_the_trim(tmp_path: Path, out_dir: Path) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(85, 55)])
+    dest = out_dir / "o.pdf"
+    build_output(art(src), str(dest), BC, V)
+    assert boxes_mm(dest) == [{"/MediaBox": [0.0, 0.0, 85.0, 55.0], "/TrimBox": [0.0, 0.0, 85.0, 55.0]}]
+
+
+def test_several_files_are_merged_in_order(tmp_path: Path, out_dir: Path) -> None:
+    front = make_pdf(tmp_path / "front.pdf", [(91, 61)], trimbox=(3, 3, 88, 58))
+    back = make_pdf(tmp_path / "back.pdf", [(61, 91), (92, 62)])
+    dest = out_dir / "o.pdf"
+    result = build_output(art(front, back), str(dest), BC, V)
+    assert not result.copied_unchanged
+    assert result.pages == 3
+    assert [b["/MediaBox"] for b in boxes_mm(dest)] == [[0.0, 0.0, 91.0, 61.0], [0.0, 0.0, 61.0, 91.0], [0.0, 0.0, 92.0, 62.0]]
+    assert [b.get("/TrimBox") for b in boxes_mm(dest)] == [[3.0, 3.0, 88.0, 58.0], [3.0, 3.0, 58.0, 88.0], [3.0, 3.0, 89.0, 59.0]]
+
+
+def test_owner_password_only_artwork(tmp_path: Path, out_dir: Path) -> None:
+    owner = make_pdf(tmp_path / "owner.pdf", [(91, 61)], trimbox=(3, 3, 88, 58), encrypt_owner="x")
+    single = build_output(art(owner), str(out_dir / "single.pdf"), BC, V)
+    assert single.copied_unchanged
+    plain = make_pdf(tmp_path / "plain.pdf", [(91, 61)], trimbox=(3, 3, 88, 58))
+    merged = build_output(art(owner, plain), str(out_dir / "merged.pdf"), BC, V)
+    assert merged.pages == 2
+    with open(out_dir / "merged.pdf", "rb") as fh:
+        assert not PdfReader(fh).is_encrypted
+
+
+def test_encrypted_artwork_is_an_output_error(tmp_path: Path, out_dir: Path) -> None:
+    locked = make_pdf(tmp_path / "locked.pdf", [(91, 61)], encrypt_user="secret")
+    dest = out_dir / "o.pdf"
+    with pytest.raises(OutputError) as info:
+        build_output(art(locked), str(dest), BC, V)
+    assert str(info.value) == (
+        "artwork 'locked.pdf' is encrypted: a password is needed to open it; ask the customer for an unprotected PDF"
+    )
+    assert not dest.exists()
+    assert leftovers(out_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "artwork 'bad.pdf' is an empty file (0 bytes)"),
+        (b"Hello world", 'artwork \'bad.pdf\' is not a PDF: the file starts with "Hello worl"'),
+        (b"%PDF-1.4\nnothing\n%%EOF\n", "artwork 'bad.pdf' is damaged and cannot be read: startxref not found"),
+    ],
+)
+def test_unreadable_artwork_is_an_output_error(tmp_path: Path, out_dir: Path, content: bytes, message: str) -> None:
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(content)
+    good = make_pdf(tmp_path / "good.pdf", [(91, 61)])
+    with pytest.raises(OutputError, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
+        build_output(art(good, bad), str(out_dir / "o.pdf"), BC, V)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_missing_folder_is_a_plain_output_error(tmp_path: Path) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)])
+    with pytest.raises(OutputError) as info:
+        build_output(art(src), str(tmp_path / "nowhere" / "o.pdf"), BC, V)
+    assert str(info.value) == f"the output could not be written: the folder {tmp_path / 'nowhere'} does not exist"
+
+
+@pytest.mark.parametrize("several", [False, True])
+def test_full_disk_removes_the_temp_file(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch, several: bool
+) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)], trimbox=(3, 3, 88, 58))
+    sources = art(src, src) if several else art(src)
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(output_module.os, "fsync", no_space)
+    with pytest.raises(OutputError) as info:
+        build_output(sources, str(out_dir / "o.pdf"), BC, V)
+    assert str(info.value) == f"the output could not be written: the disk holding {out_dir} is full"
+    assert list(out_dir.iterdir()) == []
+
+
+def test_existing_output_is_replaced_atomically(tmp_path: Path, out_dir: Path) -> None:
+    dest = out_dir / "o.pdf"
+    dest.write_bytes(b"old")
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)], trimbox=(3, 3, 88, 58))
+    build_output(art(src), str(dest), BC, V)
+    assert dest.read_bytes() == src.read_bytes()
+
+
+def test_bomb_is_merged_without_being_decoded(tmp_path: Path, out_dir: Path) -> None:
+    bomb = make_bomb_pdf(tmp_path / "bomb.pdf", inflated_bytes=4 * 1024**3)
+    other = make_pdf(tmp_path / "other.pdf", [(85, 55)])
+    tracemalloc.start()
+    try:
+        result = build_output(art(bomb, other), str(out_dir / "o.pdf"), None, V)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.pages == 2
+    assert peak < 64 * 1024**2
+    assert result.size_bytes < bomb.stat().st_size + 64 * 1024
+
+
+def test_big_single_file_is_copied_with_flat_memory(tmp_path: Path, out_dir: Path) -> None:
+    src = make_big_pdf(tmp_path / "big.pdf", pages=500, bytes_per_page=10_000)
+    assert src.stat().st_size > 4 * 1024**2
+    tracemalloc.start()
+    try:
+        result = build_output(art(src), str(out_dir / "o.pdf"), None, V)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.copied_unchanged
+    assert result.pages == 500
+    assert peak < 16 * 1024**2  # the 5 MB of images are never loaded
+
+
+# --- PdfWorker ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[PdfWorker]:
+    with PdfWorker(timeout_seconds=10.0, memory_limit_bytes=1024**3) as w:
+        yield w
+
+
+def test_worker_runs_preflight_and_output(tmp_path: Path, out_dir: Path, worker: PdfWorker) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(85, 55)] * 2)
+    report = worker.preflight(art(src), "bc-85x55", BC, V)
+    assert [f.message for f in report.findings] == [
+        "pages 1-2: no bleed: the page is 85.0 x 55.0 mm, product bc-85x55 needs 3.0 mm bleed on each side "
+        "(91.0 x 61.0 mm)"
+    ]
+    result = worker.build_output(art(src), str(out_dir / "o.pdf"), BC, V)
+    assert result.pages == 2
+    locked = make_pdf(tmp_path / "locked.pdf", [(91, 61)], encrypt_user="secret")
+    with pytest.raises(OutputError, match="^artwork 'locked.pdf' is encrypted"):
+        worker.build_output(art(locked), str(out_dir / "o2.pdf"), BC, V)
+
+
+def test_worker_is_warm_between_calls(tmp_path: Path, worker: PdfWorker) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    worker.preflight(art(src), "bc-85x55", BC, V)
+    started = time.monotonic()
+    for _ in range(5):
+        assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+    assert (time.monotonic() - started) / 5 < 0.2
+
+
+def test_worker_timeout_then_recovers(tmp_path: Path) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    with PdfWorker(timeout_seconds=0.5, memory_limit_bytes=None) as worker:
+        worker.preflight(art(src), "bc-85x55", BC, V)  # started and warm
+        pids = worker._worker_pids()
+        started = time.monotonic()
+        with pytest.raises(WorkerFailure) as info:
+            worker._run(_CHECK, time.sleep, 30)
+        assert time.monotonic() - started < 5
+        assert info.value.kind == "timeout"
+        assert str(info.value) == (
+            "the PDF check did not finish within 0.5 s (the file may be damaged or extremely complex)"
+        )
+        for pid in pids:  # the stuck worker is gone
+            with pytest.raises(ProcessLookupError):
+                for _ in range(50):
+                    os.kill(pid, 0)
+                    time.sleep(0.1)
+        report = worker.preflight(art(src), "bc-85x55", BC, V)
+        assert report.ok
+        assert report.pages == 2
+
+
+def test_worker_timeout_gives_a_report_and_an_output_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    with PdfWorker(timeout_seconds=0.0001, memory_limit_bytes=None) as worker:
+        report = worker.preflight(art(src), "bc-85x55", BC, V)
+        assert [(f.check, f.severity, f.message) for f in report.findings] == [
+            (
+                "open",
+                "error",
+                "the PDF check did not finish within 0.0001 s (the file may be damaged or extremely complex)",
+            )
+        ]
+        assert report.artwork_sha256 == (hashlib.sha256(src.read_bytes()).hexdigest(),)
+        with pytest.raises(OutputError) as info:
+            worker.build_output(art(src), str(tmp_path / "o.pdf"), BC, V)
+        assert str(info.value) == (
+            "making the output PDF did not finish within 0.0001 s (the file may be damaged or extremely complex)"
+        )
+        assert leftovers(tmp_path) == []
+
+
+def test_worker_crash_and_memory_limit(tmp_path: Path, worker: PdfWorker) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    with pytest.raises(WorkerFailure) as info:
+        worker._run(_CHECK, os._exit, 3)
+    assert info.value.kind == "crash"
+    assert str(info.value).startswith("the PDF checker crashed: its process ended unexpectedly")
+    assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+
+    with pytest.raises(WorkerFailure) as info:
+        worker._run(_CHECK, bytearray, 2 * 1024**3)  # over the 1 GiB address-space limit
+    assert info.value.kind == "memory"
+    assert str(info.value) == (
+        "the PDF check ran out of memory (more than 1.0 GiB); the file may be damaged or extremely complex"
+    )
+    assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+
+    pid = worker._worker_pids()[0]
+    os.kill(pid, 9)
+    time.sleep(0.2)
+    report = worker.preflight(art(src), "bc-85x55", BC, V)  # a fresh worker takes over
+    assert report.ok or report.findings[0].message.startswith("the PDF checker crashed")
+    assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+
+
+def test_closed_worker_refuses_work(tmp_path: Path) -> None:
+    worker = PdfWorker(timeout_seconds=5)
+    worker.close()
+    with pytest.raises(RuntimeError):
+        worker._run(_CHECK, time.sleep, 0)

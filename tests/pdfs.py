@@ -1,0 +1,230 @@
+"""Helpers that make small PDFs of exact sizes for tests (pypdf only, no fixtures on disk).
+
+Sizes are given in millimetres; boxes are ``(x0, y0, x1, y1)`` in millimetres from the page's
+lower-left corner. Example::
+
+    make_pdf(tmp_path / "bc.pdf", pages=[(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from pypdf import PdfWriter
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    FloatObject,
+    NameObject,
+    NumberObject,
+    RectangleObject,
+    StreamObject,
+)
+
+MM_PER_PT = 25.4 / 72.0
+
+Box = tuple[float, float, float, float]
+BoxArg = Box | Sequence[Box | None] | None
+
+
+def pt(mm_value: float) -> float:
+    """Millimetres -> PDF points."""
+    return mm_value / MM_PER_PT
+
+
+def mm(pt_value: float) -> float:
+    """PDF points -> millimetres."""
+    return pt_value * MM_PER_PT
+
+
+def _rect(box_mm: Box) -> RectangleObject:
+    return RectangleObject([FloatObject(round(pt(v), 4)) for v in box_mm])
+
+
+def _per_page(arg: BoxArg, index: int) -> Box | None:
+    if arg is None:
+        return None
+    if len(arg) == 4 and all(isinstance(v, (int, float)) for v in arg):
+        return arg  # type: ignore[return-value]
+    return arg[index]  # type: ignore[return-value]
+
+
+def build_writer(
+    pages: Sequence[tuple[float, float]],
+    *,
+    trimbox: BoxArg = None,
+    bleedbox: BoxArg = None,
+    text_font: str | None = None,
+    rotate: int = 0,
+    user_unit: float | None = None,
+    content: bytes | None = None,
+) -> PdfWriter:
+    """A PdfWriter with blank pages of the given sizes (mm) and optional boxes and font."""
+    writer = PdfWriter()
+    for index, (width_mm, height_mm) in enumerate(pages):
+        scale = user_unit or 1.0
+        page = writer.add_blank_page(width=pt(width_mm) / scale, height=pt(height_mm) / scale)
+        if user_unit is not None:
+            page[NameObject("/UserUnit")] = FloatObject(user_unit)
+        trim = _per_page(trimbox, index)
+        if trim is not None:
+            page[NameObject("/TrimBox")] = _rect(trim)
+        bleed = _per_page(bleedbox, index)
+        if bleed is not None:
+            page[NameObject("/BleedBox")] = _rect(bleed)
+        if rotate:
+            page[NameObject("/Rotate")] = NumberObject(rotate)
+        data = content
+        if text_font is not None:
+            font = DictionaryObject(
+                {
+                    NameObject("/Type"): NameObject("/Font"),
+                    NameObject("/Subtype"): NameObject("/Type1"),
+                    NameObject("/BaseFont"): NameObject("/" + text_font),
+                }
+            )
+            resources = DictionaryObject(
+                {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+            )
+            page[NameObject("/Resources")] = resources
+            data = (data or b"") + b"BT /F1 12 Tf 10 10 Td (Hello) Tj ET\n"
+        if data is not None:
+            stream = DecodedStreamObject()
+            stream.set_data(data)
+            page[NameObject("/Contents")] = writer._add_object(stream)
+    return writer
+
+
+def make_pdf(
+    path: Path | str,
+    pages: Sequence[tuple[float, float]] = ((210.0, 297.0),),
+    *,
+    trimbox: BoxArg = None,
+    bleedbox: BoxArg = None,
+    text_font: str | None = None,
+    encrypt_user: str | None = None,
+    encrypt_owner: str | None = None,
+    rotate: int = 0,
+    user_unit: float | None = None,
+    content: bytes | None = None,
+) -> Path:
+    """Writes a PDF with blank pages of the given sizes (mm); returns its path.
+
+    ``text_font="Helvetica"`` puts a non-embedded Type1 font on every page. ``encrypt_user`` sets a
+    user password (needed to open); ``encrypt_owner`` alone makes an owner-password-only file.
+    """
+    writer = build_writer(
+        pages,
+        trimbox=trimbox,
+        bleedbox=bleedbox,
+        text_font=text_font,
+        rotate=rotate,
+        user_unit=user_unit,
+        content=content,
+    )
+    if encrypt_user is not None or encrypt_owner is not None:
+        writer.encrypt(
+            user_password=encrypt_user or "",
+            owner_password=encrypt_owner or encrypt_user,
+            algorithm="AES-256",
+        )
+    path = Path(path)
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    return path
+
+
+def bomb_stream_data(inflated_bytes: int) -> bytes:
+    """zlib data that inflates to ``inflated_bytes`` zeros (rounded up to 16 MiB), made in ~0.2 s.
+
+    One full-flushed deflate block of 16 MiB zeros is repeated; the adler32 of n zeros is n mod 65521.
+    """
+    chunk = 16 * 1024 * 1024
+    count = max(1, -(-inflated_bytes // chunk))
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(bytes(chunk)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    final = compressor.flush(zlib.Z_FINISH)
+    adler = (((count * chunk) % 65521) << 16) | 1
+    return b"\x78\xda" + block * count + final + struct.pack(">I", adler)
+
+
+def make_bomb_pdf(
+    path: Path | str, inflated_bytes: int = 4 * 1024**3, size_mm: tuple[float, float] = (85, 55)
+) -> Path:
+    """One page whose content stream is FlateDecode data that inflates to ``inflated_bytes`` zeros."""
+    compressed = bomb_stream_data(inflated_bytes)
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=pt(size_mm[0]), height=pt(size_mm[1]))
+    stream = StreamObject()
+    stream._data = compressed
+    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+    stream[NameObject("/Length")] = NumberObject(len(compressed))
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    path = Path(path)
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    return path
+
+
+def make_big_pdf(
+    path: Path | str, pages: int, bytes_per_page: int, size_mm: tuple[float, float] = (210, 297)
+) -> Path:
+    """A PDF of ``pages`` pages, each showing an incompressible gray image of ``bytes_per_page`` bytes.
+
+    Written by hand, streaming, so making a 200 MB file needs little memory.
+    """
+    path = Path(path)
+    side = max(1, int(bytes_per_page**0.5))
+    image_len = side * side
+    width, height = pt(size_mm[0]), pt(size_mm[1])
+    offsets: list[int] = []
+    with open(path, "wb") as fh:
+
+        def obj(number: int, body: bytes, stream: bytes | None = None) -> None:
+            while len(offsets) < number:
+                offsets.append(0)
+            offsets[number - 1] = fh.tell()
+            fh.write(b"%d 0 obj\n" % number + body)
+            if stream is not None:
+                fh.write(b"\nstream\n")
+                fh.write(stream)
+                fh.write(b"\nendstream")
+            fh.write(b"\nendobj\n")
+
+        fh.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+        kids = " ".join(f"{3 + 3 * i} 0 R" for i in range(pages)).encode()
+        obj(1, b"<< /Type /Catalog /Pages 2 0 R >>")
+        obj(2, b"<< /Type /Pages /Count %d /Kids [%s] >>" % (pages, kids))
+        for i in range(pages):
+            page_no, content_no, image_no = 3 + 3 * i, 4 + 3 * i, 5 + 3 * i
+            obj(
+                page_no,
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.4f %.4f] /Contents %d 0 R "
+                b"/Resources << /XObject << /Im0 %d 0 R >> >> >>" % (width, height, content_no, image_no),
+            )
+            draw = b"q %.4f 0 0 %.4f 0 0 cm /Im0 Do Q" % (width, height)
+            obj(content_no, b"<< /Length %d >>" % len(draw), draw)
+            obj(
+                image_no,
+                b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+                b"/BitsPerComponent 8 /Length %d >>" % (side, side, image_len),
+                os.urandom(image_len),
+            )
+        xref_at = fh.tell()
+        fh.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1))
+        for offset in offsets:
+            fh.write(b"%010d 00000 n \n" % offset)
+        fh.write(
+            b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref_at)
+        )
+    return path
+
+
+def box_array(values_mm: Box) -> ArrayObject:
+    """A box as a PDF array (points), for tests that edit pages directly."""
+    return ArrayObject([FloatObject(round(pt(v), 4)) for v in values_mm])

@@ -1,0 +1,536 @@
+"""config.load_config and config.summary: every rule, every error as `file:line: key.path: message`."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from spo_hotfolder.config import (
+    DEFAULT_IGNORE,
+    DEFAULT_SEVERITY,
+    Config,
+    ConfigError,
+    ProductSpec,
+    RouteRule,
+    load_config,
+    summary,
+    template_placeholders,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+FULL = """\
+paths:
+  root: /srv/spo
+  inbox: /srv/incoming
+watch:
+  mode: polling
+  poll_interval_seconds: 5
+  settle_seconds: 0.5
+  rescan_seconds: 30
+  artwork_timeout_seconds: 600
+  ignore: ["*.tmp"]
+blocking:
+  block_on_arrival: false
+  products: ["poster-*"]
+validation:
+  require_embedded_fonts: false
+  size_tolerance_mm: 0.5
+  checks: {pages: warning, encryption: off}
+products:
+  "bc-*": {trim_mm: [85, 55], bleed_mm: 3, pages: 2}
+  "bc-special*": {pages: 4}
+  "*": {bleed_mm: 2}
+hot_folders:
+  indigo:
+    path: /mnt/indigo
+    filename: "{order_id}-{attributes.paper}.PDF"
+    staging: /mnt/stage
+    ticket: json
+  large-format:
+    path: /mnt/lf
+routes:
+  - when: {product: "bc-*", attributes.paper: 350}
+    to: indigo
+  - when: {customer: "ACME*"}
+    to: large-format
+  - to: skip
+delivery:
+  max_attempts: 3
+  backoff_seconds: [1, 2.5]
+retention:
+  done_days: 7
+metrics:
+  listen: "127.0.0.1:9464"
+logging:
+  level: DEBUG
+  format: json
+"""
+
+MINIMAL = "paths:\n  root: /srv/spo\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "spo.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def errors_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == "\n".join(info.value.errors)
+    return info.value.errors
+
+
+def only_error(path: Path) -> str:
+    errors = errors_of(path)
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def with_root(body: str) -> str:
+    return MINIMAL + textwrap.dedent(body)
+
+
+# --- valid configs --------------------------------------------------------------------------------
+
+
+def test_full_config_round_trip(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL)
+    config = load_config(path)
+
+    assert isinstance(config, Config)
+    assert config.source == path
+    assert config.paths.root == Path("/srv/spo")
+    assert config.paths.inbox == Path("/srv/incoming")
+    assert config.paths.work == Path("/srv/spo/work")
+    assert config.paths.state == Path("/srv/spo/state")
+    assert config.watch.mode == "polling"
+    assert config.watch.poll_interval_seconds == 5.0
+    assert config.watch.settle_seconds == 0.5
+    assert config.watch.rescan_seconds == 30.0
+    assert config.watch.artwork_timeout_seconds == 600.0
+    assert config.watch.ignore == ("*.tmp",)
+    assert config.blocking.products == ("poster-*",)
+    assert config.blocking.blocks("poster-a1")
+    assert not config.blocking.blocks("bc-1")
+    assert config.validation.require_embedded_fonts is False
+    assert config.validation.size_tolerance_mm == 0.5
+    assert config.validation.checks["pages"] == "warning"
+    assert config.validation.checks["encryption"] == "off"  # unquoted `off` is YAML false
+    assert config.validation.checks["trim"] == DEFAULT_SEVERITY["trim"]
+    assert config.validation.severity("fonts") == "off"
+    assert config.products == (
+        ProductSpec("bc-*", trim_mm=(85.0, 55.0), bleed_mm=3.0, pages=2),
+        ProductSpec("bc-special*", pages=4),
+        ProductSpec("*", bleed_mm=2.0),
+    )
+    indigo = config.hot_folders["indigo"]
+    assert indigo.path == Path("/mnt/indigo")
+    assert indigo.filename == "{order_id}-{attributes.paper}.PDF"
+    assert indigo.staging == Path("/mnt/stage")
+    assert indigo.ticket == "json"
+    large = config.hot_folders["large-format"]
+    assert large.filename == "{order_id}_{job_id}_{product}_x{quantity}.pdf"
+    assert large.staging is None
+    assert large.ticket == "none"
+    assert list(config.hot_folders) == ["indigo", "large-format"]
+    assert config.routes == (
+        RouteRule(number=1, when={"product": "bc-*", "attributes.paper": "350"}, to="indigo"),
+        RouteRule(number=2, when={"customer": "ACME*"}, to="large-format"),
+        RouteRule(number=3, when={}, to="skip"),
+    )
+    assert config.delivery.max_attempts == 3
+    assert config.delivery.backoff_seconds == (1.0, 2.5)
+    assert config.delivery.backoff(5) == 2.5
+    assert config.retention.done_days == 7.0
+    assert config.metrics.address() == ("127.0.0.1", 9464)
+    assert config.logging.level == "debug"
+    assert config.logging.format == "json"
+
+
+def test_minimal_config_takes_every_default(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL))
+    assert config.paths.spool_folders() == {
+        name: Path("/srv/spo") / name
+        for name in ("inbox", "work", "quarantine", "failed", "done", "rejected", "state")
+    }
+    assert config.watch.mode == "auto"
+    assert config.watch.ignore == DEFAULT_IGNORE
+    assert config.watch.settle_seconds == 1.0
+    assert config.blocking.block_on_arrival is False
+    assert dict(config.validation.checks) == dict(DEFAULT_SEVERITY)
+    assert config.products == ()
+    assert dict(config.hot_folders) == {}
+    assert config.routes == ()
+    assert config.delivery.max_attempts == 5
+    assert config.delivery.backoff_seconds == (10.0, 30.0, 120.0, 600.0, 1800.0)
+    assert config.retention.done_days == 30.0
+    assert config.metrics.listen is None
+    assert config.metrics.address() is None
+    assert config.logging.level == "info"
+    assert config.logging.format == "auto"
+
+
+def test_empty_sections_mean_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, with_root("watch:\nhot_folders:\nroutes:\nvalidation:\n  checks:\n")))
+    assert config.watch.mode == "auto"
+    assert config.routes == ()
+    assert dict(config.validation.checks) == dict(DEFAULT_SEVERITY)
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    path = write(
+        tmp_path,
+        """\
+        paths:
+          root: ../var
+          failed: ./elsewhere/failed
+        hot_folders:
+          indigo:
+            path: ../var/hot/indigo
+            staging: stage
+        """,
+        name="etc/spo.yaml",
+    )
+    config = load_config(path)
+    assert config.paths.root == tmp_path / "var"
+    assert config.paths.inbox == tmp_path / "var" / "inbox"
+    assert config.paths.failed == tmp_path / "etc" / "elsewhere" / "failed"
+    assert config.hot_folders["indigo"].path == tmp_path / "var" / "hot" / "indigo"
+    assert config.hot_folders["indigo"].staging == tmp_path / "etc" / "stage"
+
+
+def test_relative_config_path_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "paths: {root: var}\n")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(Path("spo.yaml"))
+    assert config.source == tmp_path / "spo.yaml"
+    assert config.paths.root == tmp_path / "var"
+
+
+def test_product_spec_first_matching_glob_in_file_order(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, FULL))
+    spec = config.product_spec("bc-special-1")
+    assert spec is not None and spec.pattern == "bc-*"  # listed before "bc-special*"
+    other = config.product_spec("flyer")
+    assert other is not None and other.pattern == "*"
+
+    reordered = load_config(
+        write(tmp_path, with_root('products:\n  "bc-special*": {pages: 4}\n  "bc-*": {pages: 2}\n'), "b.yaml")
+    )
+    first = reordered.product_spec("bc-special-1")
+    assert first is not None and first.pages == 4
+    assert reordered.product_spec("flyer") is None
+
+
+def test_json_config_is_accepted(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"paths": {"root": "/srv/spo"}, "watch": {"mode": "native"}}', "spo.json")
+    assert load_config(path).watch.mode == "native"
+
+
+def test_single_numbers_for_lists(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, with_root("delivery:\n  backoff_seconds: 15\nblocking:\n  products: bc-*\n")))
+    assert config.delivery.backoff_seconds == (15.0,)
+    assert config.blocking.products == ("bc-*",)
+
+
+def test_example_config_loads() -> None:
+    config = load_config(REPO / "config" / "spo-hotfolder.yaml")
+    assert config.paths.root == REPO / "var"
+    assert set(config.hot_folders) == {"indigo", "large-format"}
+    assert config.hot_folders["indigo"].path == REPO / "var" / "hot" / "indigo"
+    assert config.hot_folders["large-format"].ticket == "json"
+    assert [rule.to for rule in config.routes] == ["indigo", "large-format", "indigo", "skip"]
+    assert config.routes[2].when == {"attributes.paper": "silk-*"}
+    assert config.watch.settle_seconds == 1.0
+    assert config.watch.rescan_seconds == 60.0
+    assert config.logging.format == "auto"
+    spec = config.product_spec("bc-85x55")
+    assert spec == ProductSpec("bc-*", trim_mm=(85.0, 55.0), bleed_mm=3.0, pages=2)
+
+
+def test_reference_config_loads_and_documents_every_key() -> None:
+    path = REPO / "config" / "reference.yaml"
+    config = load_config(path)
+    assert config.paths.root == Path("/var/lib/spo-hotfolder")
+    text = path.read_text(encoding="utf-8")
+    keys = [
+        "root", "inbox", "work", "quarantine", "failed", "done", "rejected", "state",
+        "mode", "poll_interval_seconds", "settle_seconds", "rescan_seconds", "artwork_timeout_seconds",
+        "ignore", "block_on_arrival", "products", "require_embedded_fonts", "size_tolerance_mm", "checks",
+        "trim_mm", "bleed_mm", "pages", "path", "filename", "staging", "ticket", "when", "to",
+        "max_attempts", "backoff_seconds", "done_days", "listen", "level", "format",
+    ]  # fmt: skip
+    for key in keys:
+        assert f"{key}:" in text, key
+
+
+# --- unreadable files -----------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    assert only_error(path) == f"{path}: the config file does not exist"
+
+
+def test_folder_instead_of_file(tmp_path: Path) -> None:
+    assert only_error(tmp_path).startswith(f"{tmp_path}: ")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "# only a comment\n")
+    assert only_error(path) == f"{path}:1: the config file is empty; it needs at least paths.root"
+
+
+def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "paths:\n  root: /srv\nwatch:\n  mode: auto\n   rescan_seconds: 5\n")
+    error = only_error(path)
+    assert error.startswith(f"{path}:5: YAML syntax error: ")
+    assert "column" in error
+    assert error.endswith("check the indentation and quoting near that line")
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    path = write(tmp_path, "- paths\n- watch\n")
+    assert only_error(path) == (
+        f"{path}:1: the config must be a mapping of sections (paths:, watch:, hot_folders:, ...), not a list"
+    )
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "spo.yaml"
+    path.write_bytes(b"paths:\n  root: /srv/\xe9t\xe9\n")
+    assert only_error(path).startswith(f"{path}:2: the file is not UTF-8 text")
+
+
+def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "spo.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
+    assert load_config(path).paths.root == Path("/srv/spo")
+
+
+# --- schema errors: one at a time, with file, line and key path -----------------------------------
+
+CASES = [
+    # (config text after MINIMAL (2 lines), line, key path + message)
+    ("watch:\n  poll_intervall: 3\n", 4, "watch.poll_intervall: unknown key 'poll_intervall'; "
+     "did you mean 'poll_interval_seconds'?"),
+    ("wacth:\n  mode: auto\n", 3, "wacth: unknown key 'wacth'; did you mean 'watch'?"),
+    ("watch:\n  mode: inotify\n", 4, "watch.mode: must be one of auto | native | polling (got \"inotify\")"),
+    ("watch:\n  poll_interval_seconds: 0\n", 4, "watch.poll_interval_seconds: must be a number greater than 0 "
+     "(got 0)"),
+    ("watch:\n  rescan_seconds: -1\n", 4, "watch.rescan_seconds: must be a number greater than 0 (got -1)"),
+    ("watch:\n  artwork_timeout_seconds: 0\n", 4, "watch.artwork_timeout_seconds: must be a number greater than 0 "
+     "(got 0)"),
+    ("watch:\n  settle_seconds: -0.5\n", 4, "watch.settle_seconds: must be a number 0 or more (got -0.5)"),
+    ("watch:\n  settle_seconds: true\n", 4, "watch.settle_seconds: must be a number 0 or more (got true)"),
+    ("watch:\n  settle_seconds: \"1\"\n", 4, "watch.settle_seconds: must be a number 0 or more (got \"1\")"),
+    ("watch:\n  settle_seconds: .inf\n", 4, "watch.settle_seconds: must be a number 0 or more (got inf)"),
+    ("watch:\n  ignore: [\"*.tmp\", 3]\n", 4, "watch.ignore[1]: must be a glob pattern in quotes (got 3)"),
+    ("watch:\n  ignore: {a: b}\n", 4, "watch.ignore: must be a list, not a mapping"),
+    ("watch: fast\n", 3, "watch: must be a mapping of 'key: value' lines, not \"fast\""),
+    ("blocking:\n  block_on_arrival: maybe\n", 4, "blocking.block_on_arrival: must be true or false (got \"maybe\")"),
+    ("validation:\n  checks:\n    font: off\n", 5, "validation.checks.font: unknown key 'font'; did you mean 'fonts'?"),
+    ("validation:\n  checks:\n    fonts: fatal\n", 5, "validation.checks.fonts: must be one of error | warning | off "
+     "(got \"fatal\")"),
+    ("validation:\n  size_tolerance_mm: -1\n", 4, "validation.size_tolerance_mm: must be a number 0 or more (got -1)"),
+    ("products:\n  \"bc-*\": {trim_mm: [85]}\n", 4, "products.bc-*.trim_mm: must be [width, height] in millimetres, "
+     "two numbers greater than 0 (got a list)"),
+    ("products:\n  \"bc-*\":\n    trim_mm: [85, 0]\n", 5, "products.bc-*.trim_mm: must be [width, height] in "
+     "millimetres, two numbers greater than 0 (got a list)"),
+    ("products:\n  \"bc-*\":\n    bleed_mm: -3\n", 5, "products.bc-*.bleed_mm: must be a number 0 or more (got -3)"),
+    ("products:\n  \"bc-*\":\n    pages: 0\n", 5, "products.bc-*.pages: must be a whole number of at least 1 (got 0)"),
+    ("products:\n  \"bc-*\":\n    pages: 2.5\n", 5, "products.bc-*.pages: must be a whole number of at least 1 "
+     "(got 2.5)"),
+    ("products:\n  \"bc-*\":\n    page: 2\n", 5, "products.bc-*.page: unknown key 'page'; did you mean 'pages'?"),
+    ("hot_folders:\n  indigo:\n    filename: x.pdf\n", 4, "hot_folders.indigo.path: missing; every hot folder needs "
+     "the path of its folder"),
+    ("hot_folders:\n  indigo:\n    path: /x\n    ticket: xml\n", 6, "hot_folders.indigo.ticket: must be one of "
+     "none | json (got \"xml\")"),
+    ("hot_folders:\n  indigo:\n    path: /x\n    pth: /y\n", 6, "hot_folders.indigo.pth: unknown key 'pth'; "
+     "did you mean 'path'?"),
+    ("hot_folders:\n  skip:\n    path: /x\n", 4, "hot_folders.skip: 'skip' is reserved for routes ('to: skip'); "
+     "choose another name"),
+    ("hot_folders:\n  \"in digo\":\n    path: /x\n", 4, "hot_folders.in digo: a hot folder name may use only letters, "
+     "digits, '.', '_' and '-'"),
+    ("hot_folders:\n  indigo:\n    path: /x\n    filename: \"{order}.pdf\"\n", 6, "hot_folders.indigo.filename: "
+     "unknown placeholder '{order}'; the placeholders allowed are {order_id}, {job_id}, {product}, {quantity}, "
+     "{customer}, {attributes.<key>}"),
+    ("hot_folders:\n  indigo:\n    path: /x\n    filename: \"{order_id}.ps\"\n", 6, "hot_folders.indigo.filename: "
+     "must end with '.pdf'"),
+    ("hot_folders:\n  indigo:\n    path: /x\n    filename: \"a/{order_id}.pdf\"\n", 6, "hot_folders.indigo.filename: "
+     "must be a file name, without '/' or '\\'"),
+    ("hot_folders:\n  indigo:\n    path: /x\n    filename: \"{order_id.pdf\"\n", 6, "hot_folders.indigo.filename: "
+     "is not a valid template (a '{' or '}' without its partner); placeholders are written like {order_id}"),
+    ("hot_folders:\n  indigo:\n    path: /x\n    filename: \"{quantity:05d}.pdf\"\n", 6, "hot_folders.indigo."
+     "filename: unknown placeholder '{quantity:05d}'; the placeholders allowed are {order_id}, {job_id}, {product}, "
+     "{quantity}, {customer}, {attributes.<key>}"),
+    ("hot_folders:\n  indigo:\n    path: /x\n    staging: /x\n", 6, "hot_folders.indigo.staging: must not be the hot "
+     "folder itself: the printer would pick up half-written files; leave it out to use a hidden name inside the "
+     "hot folder"),
+    ("hot_folders:\n  indigo:\n    path: \"\"\n", 5, "hot_folders.indigo.path: must be a folder path (got \"\")"),
+    ("hot_folders:\n  indigo:\n    path: /x\nroutes:\n  - to: indgo\n", 7, "routes[0].to: no hot folder named "
+     "\"indgo\"; did you mean 'indigo'? (hot folders: indigo); use 'skip' to deliver nowhere"),
+    ("routes:\n  - to: indigo\n", 4, "routes[0].to: no hot folder named \"indigo\" (hot folders: none are "
+     "configured); use 'skip' to deliver nowhere"),
+    ("routes:\n  - when: {product: \"bc-*\"}\n", 4, "routes[0].to: missing; say which hot folder the matching jobs "
+     "go to, or 'skip'"),
+    ("routes:\n  - when: {produkt: \"bc-*\"}\n    to: skip\n", 4, "routes[0].when.produkt: unknown key 'produkt'; "
+     "did you mean 'product'?"),
+    ("routes:\n  - when: {paper: silk}\n    to: skip\n", 4, "routes[0].when.paper: unknown key 'paper'; did you mean "
+     "'attributes.paper'?"),
+    ("routes:\n  - when: {product: 1.5}\n    to: skip\n", 4, "routes[0].when.product: must be a text or glob pattern "
+     "(got 1.5); put it in quotes so it is compared as text"),
+    ("routes:\n  - when: {product: yes}\n    to: skip\n", 4, "routes[0].when.product: must be a text or glob "
+     "pattern (got true); put it in quotes so it is compared as text"),
+    ("routes:\n  - when: bc-*\n    to: skip\n", 4, "routes[0].when: must be a mapping like {product: \"bc-*\"} "
+     "(got \"bc-*\")"),
+    ("routes:\n  - skip\n", 4, "routes[0]: must be a mapping with 'when:' and 'to:' (got \"skip\")"),
+    ("routes:\n  - to: skip\n    if: {}\n", 5, "routes[0].if: unknown key 'if'; the keys allowed here are: when, to"),
+    ("delivery:\n  max_attempts: 0\n", 4, "delivery.max_attempts: must be a whole number of at least 1 (got 0)"),
+    ("delivery:\n  max_attempts: true\n", 4, "delivery.max_attempts: must be a whole number of at least 1 "
+     "(got true)"),
+    ("delivery:\n  backoff_seconds: []\n", 4, "delivery.backoff_seconds: must be a number of seconds or a "
+     "non-empty list of them, each 0 or more (got an empty list)"),
+    ("delivery:\n  backoff_seconds:\n    - 10\n    - -5\n", 6, "delivery.backoff_seconds[1]: must be a number of "
+     "seconds or a non-empty list of them, each 0 or more (got -5)"),
+    ("retention:\n  done_days: -1\n", 4, "retention.done_days: must be a number 0 or more (got -1)"),
+    ("metrics:\n  listen: \"localhost\"\n", 4, "metrics.listen: must be \"host:port\" with a port from 1 to 65535, "
+     "e.g. \"127.0.0.1:9464\", or null (got \"localhost\")"),
+    ("metrics:\n  listen: \"localhost:70000\"\n", 4, "metrics.listen: must be \"host:port\" with a port from 1 to "
+     "65535, e.g. \"127.0.0.1:9464\", or null (got \"localhost:70000\")"),
+    ("metrics:\n  listen: 9464\n", 4, "metrics.listen: must be \"host:port\" with a port from 1 to 65535, "
+     "e.g. \"127.0.0.1:9464\", or null (got 9464)"),
+    ("logging:\n  level: verbose\n", 4, "logging.level: must be one of debug | info | warning | error "
+     "(got \"verbose\")"),
+    ("logging:\n  format: text\n", 4, "logging.format: must be one of auto | json | console (got \"text\")"),
+    ("paths:\n  root: /b\n", 3, "paths: duplicate key 'paths' (also on line 1); a key may appear only once here"),
+]
+
+
+@pytest.mark.parametrize(("body", "line", "message"), CASES, ids=[case[2].split(":")[0] for case in CASES])
+def test_schema_error(tmp_path: Path, body: str, line: int, message: str) -> None:
+    path = write(tmp_path, MINIMAL + body)
+    assert only_error(path) == f"{path}:{line}: {message}"
+
+
+def test_paths_root_is_required(tmp_path: Path) -> None:
+    path = write(tmp_path, "watch:\n  mode: auto\n")
+    assert only_error(path) == (
+        f"{path}:1: paths: missing; the config needs paths.root, the folder that holds inbox/, work/, ..."
+    )
+    path = write(tmp_path, "watch: {}\npaths:\n  inbox: /x\n", "b.yaml")
+    assert only_error(path) == f"{path}:2: paths.root: missing; set it to the folder that holds inbox/, work/, ..."
+
+
+def test_paths_unknown_folder_and_clashes(tmp_path: Path) -> None:
+    path = write(tmp_path, "paths:\n  root: /srv\n  inbx: /x\n  done: /srv/work\n")
+    assert errors_of(path) == [
+        f"{path}:3: paths.inbx: unknown key 'inbx'; did you mean 'inbox'?",
+        f"{path}:4: paths.done: is the same folder as paths.work; each needs its own",
+    ]
+
+
+def test_hot_folder_may_not_be_a_spool_folder(tmp_path: Path) -> None:
+    path = write(tmp_path, with_root("hot_folders:\n  indigo:\n    path: /srv/spo/done\n"))
+    assert only_error(path) == (
+        f"{path}:5: hot_folders.indigo.path: is the same folder as paths.done; a hot folder must be the printer's own"
+    )
+
+
+def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, with_root("logging:\n  colour: red\n"))
+    assert only_error(path) == (
+        f"{path}:4: logging.colour: unknown key 'colour'; the keys allowed here are: level, format"
+    )
+
+
+def test_every_error_is_reported_at_once_in_line_order(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        paths:
+          root: /srv/spo
+        watch:
+          poll_intervall: 3
+          settle_seconds: -1
+        hot_folders:
+          indigo:
+            path: /mnt/indigo
+            filename: "{order}.tif"
+        routes:
+          - when: {product: "bc-*"}
+            to: indgo
+        logging:
+          level: loud
+        """,
+    )
+    errors = errors_of(path)
+    assert [error.split(": ", 2)[:2] for error in errors] == [
+        [f"{path}:4", "watch.poll_intervall"],
+        [f"{path}:5", "watch.settle_seconds"],
+        [f"{path}:9", "hot_folders.indigo.filename"],
+        [f"{path}:9", "hot_folders.indigo.filename"],
+        [f"{path}:12", "routes[0].to"],
+        [f"{path}:14", "logging.level"],
+    ]
+    assert "did you mean 'indigo'?" in errors[4]
+
+
+def test_json_config_errors_have_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, '{\n  "paths": {"root": "/srv"},\n  "watch": {\n    "mode": "fast"\n  }\n}\n', "c.json")
+    assert only_error(path) == f'{path}:4: watch.mode: must be one of auto | native | polling (got "fast")'
+
+
+def test_template_placeholders() -> None:
+    assert template_placeholders("{order_id}_{attributes.paper}.pdf") == ["order_id", "attributes.paper"]
+    with pytest.raises(ValueError, match="partner"):
+        template_placeholders("{order_id.pdf")
+
+
+# --- summary --------------------------------------------------------------------------------------
+
+
+def test_summary(tmp_path: Path) -> None:
+    (tmp_path / "hot" / "indigo").mkdir(parents=True)
+    path = write(
+        tmp_path,
+        """\
+        paths: {root: var}
+        blocking: {products: ["poster-*"]}
+        products: {"bc-*": {trim_mm: [85, 55], bleed_mm: 3, pages: 2}}
+        hot_folders:
+          indigo: {path: hot/indigo, ticket: json}
+          large-format: {path: hot/large-format, staging: stage}
+        routes:
+          - when: {product: "bc-*"}
+            to: indigo
+          - when: {product: "poster-*", attributes.paper: "silk-*"}
+            to: large-format
+          - to: skip
+        """,
+    )
+    text = summary(load_config(path))
+    lines = text.splitlines()
+    assert f"config: {path}" in lines
+    assert f"root: {tmp_path / 'var'}" in lines
+    assert any(line.strip().startswith(f"inbox: {tmp_path / 'var' / 'inbox'}") for line in lines)
+    assert f"hot folder indigo: {tmp_path / 'hot' / 'indigo'}" in lines
+    assert f"hot folder large-format: {tmp_path / 'hot' / 'large-format'}  (missing!)" in lines
+    assert "  ticket: json" in lines
+    assert "  filename: {order_id}_{job_id}_{product}_x{quantity}.pdf" in lines
+    assert "route 1: when product=bc-* -> indigo" in lines
+    assert "route 2: when product=poster-*, attributes.paper=silk-* -> large-format" in lines
+    assert "route 3: any job -> skip" in lines
+    assert "blocking: products poster-*" in lines
+    assert "product bc-*: trim 85 x 55 mm, bleed 3 mm, 2 pages" in lines
+
+
+def test_summary_without_routes_says_jobs_are_skipped(tmp_path: Path) -> None:
+    text = summary(load_config(write(tmp_path, MINIMAL)))
+    assert "routes: none (jobs without a hot_folder in their manifest are skipped)" in text.splitlines()

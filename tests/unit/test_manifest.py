@@ -1,0 +1,560 @@
+"""manifest.parse_manifest: both forms, both formats, and every kind of bad manifest."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import UTC, datetime
+
+import pytest
+
+from spo_hotfolder.manifest import (
+    MAX_PROBLEMS,
+    ArtworkRef,
+    JobSpec,
+    Manifest,
+    ManifestError,
+    manifest_format,
+    parse_manifest,
+)
+
+HOT_FOLDERS = ("indigo", "large-format")
+SHA = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"
+
+ORDER_YAML = f"""\
+order_id: "100234"
+customer: "ACME Ltd"
+blocked: true
+process_after: "2026-12-01T08:00:00+01:00"
+reprint: false
+jobs:
+  - job_id: "100234-1"
+    product: "bc-85x55"
+    quantity: 500
+    hot_folder: "indigo"
+    artwork:
+      - path: "100234-1.pdf"
+        sha256: "{SHA}"
+    attributes: {{paper: silk-350, weight: 350, matte: true, ratio: 1.5}}
+  - product: "flyer-a5"
+    quantity: 20
+    artwork: ["front.pdf", "./art/back.pdf"]
+"""
+
+
+def parse(text: str | bytes, filename: str = "order.yaml") -> Manifest:
+    data = text if isinstance(text, bytes) else textwrap.dedent(text).encode()
+    return parse_manifest(data, filename, HOT_FOLDERS)
+
+
+def problems(text: str | bytes, filename: str = "order.yaml") -> list[str]:
+    with pytest.raises(ManifestError) as info:
+        parse(text, filename)
+    assert info.value.problems
+    assert str(info.value) == "; ".join(info.value.problems)
+    return info.value.problems
+
+
+def only_problem(text: str | bytes, filename: str = "order.yaml") -> str:
+    found = problems(text, filename)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def single(body: str) -> str:
+    """A valid single-job manifest with ``body`` appended (starting on line 5)."""
+    return 'order_id: "7"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n' + textwrap.dedent(body)
+
+
+# --- valid manifests ------------------------------------------------------------------------------
+
+
+def test_order_form_yaml() -> None:
+    manifest = parse(ORDER_YAML)
+    assert manifest.order_id == "100234"
+    assert manifest.format == "yaml"
+    assert manifest.customer == "ACME Ltd"
+    assert manifest.blocked is True
+    assert manifest.reprint is False
+    assert manifest.process_after == datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+    assert manifest.jobs == (
+        JobSpec(
+            job_id="100234-1",
+            product="bc-85x55",
+            quantity=500,
+            artwork=(ArtworkRef("100234-1.pdf", SHA.lower()),),
+            hot_folder="indigo",
+            attributes={"paper": "silk-350", "weight": 350, "matte": True, "ratio": 1.5},
+        ),
+        JobSpec(
+            job_id="100234-2",
+            product="flyer-a5",
+            quantity=20,
+            artwork=(ArtworkRef("front.pdf"), ArtworkRef("art/back.pdf")),
+            attributes={},
+        ),
+    )
+
+
+def test_order_form_json_matches_yaml() -> None:
+    import yaml
+
+    data = json.dumps(yaml.safe_load(ORDER_YAML)).encode()
+    manifest = parse_manifest(data, "order.json", HOT_FOLDERS)
+    assert manifest.format == "json"
+    assert manifest.jobs == parse(ORDER_YAML).jobs
+    assert manifest.process_after == datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+
+
+def test_single_job_form_yaml() -> None:
+    manifest = parse(
+        """\
+        order_id: "100234"
+        product: bc-85x55
+        quantity: 500
+        artwork:
+          - 100234-1.pdf
+        """
+    )
+    assert manifest.blocked is None
+    assert manifest.customer is None
+    assert manifest.process_after is None
+    assert manifest.jobs == (
+        JobSpec("100234-1", "bc-85x55", 500, (ArtworkRef("100234-1.pdf"),), attributes={}),
+    )
+    assert manifest.jobs[0].attributes == {}
+
+
+def test_single_job_form_json_with_explicit_job_id() -> None:
+    data = b'{"order_id": "A-1", "job_id": "A-1-front", "product": "poster", "quantity": 1, "artwork": ["p.pdf"]}'
+    manifest = parse_manifest(data, "A-1.json", HOT_FOLDERS)
+    assert manifest.format == "json"
+    assert [job.job_id for job in manifest.jobs] == ["A-1-front"]
+
+
+def test_numeric_ids_from_storefronts_are_text() -> None:
+    manifest = parse_manifest(
+        b'{"order_id": 100234, "jobs": [{"job_id": 7, "product": 4711, "quantity": 1, "artwork": ["a.pdf"]}]}',
+        "o.json",
+        HOT_FOLDERS,
+    )
+    assert manifest.order_id == "100234"
+    assert manifest.jobs[0].job_id == "7"
+    assert manifest.jobs[0].product == "4711"
+
+
+def test_format_by_extension() -> None:
+    assert manifest_format("a.json") == "json"
+    assert manifest_format("A.JSON") == "json"
+    assert manifest_format("a.yaml") == "yaml"
+    assert manifest_format("a.yml") == "yaml"
+    assert manifest_format("manifest") == "yaml"
+    # A JSON file named .yaml is read as YAML, which accepts this JSON too.
+    assert parse('{"order_id": "1", "product": "p", "quantity": 1, "artwork": ["a.pdf"]}').format == "yaml"
+
+
+def test_utf8_bom_and_unicode_are_accepted() -> None:
+    manifest = parse("\ufefforder_id: '1'\ncustomer: Müller & Søn\nproduct: p\nquantity: 1\nartwork: [ä.pdf]\n".encode())
+    assert manifest.customer == "Müller & Søn"
+    assert manifest.jobs[0].artwork == (ArtworkRef("ä.pdf"),)
+
+
+def test_artwork_paths_are_normalised() -> None:
+    manifest = parse(single("").replace("[a.pdf]", '["./a.pdf", "sub//b.pdf", "sub/./c.pdf"]'))
+    assert [ref.path for ref in manifest.jobs[0].artwork] == ["a.pdf", "sub/b.pdf", "sub/c.pdf"]
+
+
+def test_artwork_order_is_kept() -> None:
+    manifest = parse(single("").replace("[a.pdf]", "[z.pdf, a.pdf, m.pdf]"))
+    assert [ref.path for ref in manifest.jobs[0].artwork] == ["z.pdf", "a.pdf", "m.pdf"]
+
+
+def test_reprint_and_unblocked() -> None:
+    manifest = parse(single("reprint: true\nblocked: false\n"))
+    assert manifest.reprint is True
+    assert manifest.blocked is False
+
+
+def test_null_optionals_mean_absent() -> None:
+    manifest = parse(single("customer: null\nblocked: null\nprocess_after: null\nhot_folder: ~\nattributes:\n"))
+    assert manifest.customer is None
+    assert manifest.blocked is None
+    assert manifest.process_after is None
+    assert manifest.jobs[0].hot_folder is None
+    assert manifest.jobs[0].attributes == {}
+
+
+# --- process_after --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('"2026-12-01T08:00:00+00:00"', datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),
+        ('"2026-12-01T08:00:00Z"', datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),
+        ('"2026-12-01T08:00:00-05:00"', datetime(2026, 12, 1, 13, 0, tzinfo=UTC)),
+        ('"2026-12-01T08:00:00"', datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),  # naive: UTC
+        ('"2026-12-01"', datetime(2026, 12, 1, tzinfo=UTC)),
+        ("2026-12-01T08:00:00+02:00", datetime(2026, 12, 1, 6, 0, tzinfo=UTC)),  # a YAML timestamp
+        ("2026-12-01 08:30:00", datetime(2026, 12, 1, 8, 30, tzinfo=UTC)),  # YAML, naive
+        ("2026-12-01", datetime(2026, 12, 1, tzinfo=UTC)),  # a YAML date
+    ],
+)
+def test_process_after(value: str, expected: datetime) -> None:
+    moment = parse(single(f"process_after: {value}\n")).process_after
+    assert moment == expected
+    assert moment is not None and moment.utcoffset() is not None and moment.tzinfo == UTC
+
+
+def test_process_after_json() -> None:
+    data = b'{"order_id": "1", "process_after": "2026-12-01T08:00:00+01:00", "product": "p", "quantity": 1,'
+    data += b' "artwork": ["a.pdf"]}'
+    assert parse_manifest(data, "o.json", ()).process_after == datetime(2026, 12, 1, 7, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", ['"next monday"', "12", "true", '"2026-13-01T00:00:00"'])
+def test_process_after_errors(value: str) -> None:
+    problem = only_problem(single(f"process_after: {value}\n"))
+    assert problem.startswith("line 5: process_after: must be an ISO 8601 date and time")
+
+
+# --- unreadable manifests -------------------------------------------------------------------------
+
+
+def test_empty_file() -> None:
+    assert only_problem(b"") == (
+        "the file is empty; a manifest needs at least order_id, product, quantity and artwork"
+    )
+    assert only_problem(b"  \n\n").startswith("the file is empty")
+    assert only_problem(b"# nothing yet\n").startswith("the file is empty")
+    assert only_problem(b"", "o.json").startswith("the file is empty")
+
+
+def test_too_large() -> None:
+    data = b"# " + b"x" * (1024 * 1024)
+    assert "too large to be a manifest" in only_problem(data)
+
+
+def test_not_utf8() -> None:
+    problem = only_problem(b'order_id: "1"\ncustomer: M\xfcller\n')
+    assert problem.startswith("line 2, column 12: the file is not UTF-8 text")
+    assert "save it as UTF-8" in problem
+
+
+def test_utf16_is_named() -> None:
+    data = "order_id: '1'\n".encode("utf-16")
+    assert "UTF-16" in only_problem(data)
+
+
+def test_yaml_syntax_error_has_line_and_column() -> None:
+    problem = only_problem('order_id: "1"\nproduct: bc\n  quantity: 1\nartwork: [a.pdf]\n')
+    assert problem.startswith("line 3, column 11: YAML syntax error: ")
+    assert problem.endswith("check the indentation and quoting near that line")
+
+
+def test_yaml_unclosed_quote() -> None:
+    problem = only_problem('order_id: "1\nproduct: bc\n')
+    assert problem.startswith("line 3, column 1: YAML syntax error: ")
+
+
+def test_json_syntax_error_has_line_and_column() -> None:
+    problem = only_problem(b'{\n  "order_id": "1",\n  "product": "bc"\n  "quantity": 1\n}\n', "o.json")
+    assert problem == (
+        "line 4, column 3: JSON syntax error: Expecting ',' delimiter; "
+        "check for a missing comma, quote or bracket near that point"
+    )
+
+
+def test_json_trailing_comma() -> None:
+    problem = only_problem(b'{"order_id": "1",}', "o.json")
+    assert problem.startswith("line 1, column 18: JSON syntax error: ")
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    assert only_problem("- order_id: 1\n") == (
+        "the manifest must be a mapping of keys (order_id: ..., jobs: ...), not a list"
+    )
+    assert only_problem(b'"hello"', "o.json").endswith('not "hello"')
+
+
+def test_yaml_unsafe_tags_are_refused() -> None:
+    problem = only_problem('order_id: !!python/object/apply:os.system ["true"]\n')
+    assert problem.startswith("line 1, column 11: YAML syntax error: ")
+
+
+def test_recursive_yaml_alias_is_refused() -> None:
+    assert "recursive" in only_problem("order_id: &a [*a]\n")
+
+
+# --- schema errors --------------------------------------------------------------------------------
+
+SCHEMA_CASES = [
+    # (manifest body appended to a valid single-job manifest (line 5 on), expected problem)
+    ("colour: red\n", "line 5: colour: unknown key 'colour'; did you mean 'customer'?"),
+    ("quantitty: 3\n", "line 5: quantitty: unknown key 'quantitty'; did you mean 'quantity'?"),
+    ("zzz: 1\n", "line 5: zzz: unknown key 'zzz'; the keys allowed here are: order_id, customer, blocked, "
+     "process_after, reprint, jobs, job_id, product, quantity, hot_folder, artwork, attributes"),
+    ("customer: [a]\n", "line 5: customer: must be the customer's name (got a list); put it in quotes"),
+    ("blocked: maybe\n", 'line 5: blocked: must be true or false (got "maybe")'),
+    ("reprint: 1\n", "line 5: reprint: must be true or false (got 1)"),
+    ("hot_folder: indgo\n", "line 5: hot_folder: no hot folder named \"indgo\" is configured; did you mean "
+     "'indigo'? (hot folders: indigo, large-format); leave it out to use the routes"),
+    ("hot_folder: skip\n", "line 5: hot_folder: no hot folder named \"skip\" is configured (hot folders: indigo, "
+     "large-format); leave it out to use the routes"),
+    ("job_id: \".hidden\"\n", "line 5: job_id: must be 1 to 64 letters, digits, '.', '_' or '-', not starting "
+     "with '.' (got \".hidden\")"),
+    ("attributes: [a]\n", "line 5: attributes: must be a mapping of 'name: value' pairs (got a list)"),
+    ("attributes:\n  sizes: [1, 2]\n", "line 6: attributes.sizes: must be a single value: text, a number or "
+     "true/false (got a list)"),
+    ("attributes:\n  finish: null\n", "line 6: attributes.finish: must be a single value: text, a number or "
+     "true/false (got nothing)"),
+    ("attributes:\n  7: x\n", "line 6: attributes.7: an attribute's name must be text (got 7); put it in quotes"),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), SCHEMA_CASES, ids=[case[1][:30] for case in SCHEMA_CASES])
+def test_schema_error_single_form(body: str, expected: str) -> None:
+    assert only_problem(single(body)) == expected
+
+
+def job_manifest(job_body: str) -> str:
+    """A manifest whose only job (``jobs[0]``, keys from line 3) is ``job_body``."""
+    return 'order_id: "9"\njobs:\n' + textwrap.indent(textwrap.dedent(job_body), "    ").replace("    ", "  - ", 1)
+
+
+JOB_CASES = [
+    ("product: bc\nquantity: five\nartwork: [a.pdf]\n",
+     'line 4: jobs[0].quantity: must be a whole number of at least 1 (got "five")'),
+    ("product: bc\nquantity: 0\nartwork: [a.pdf]\n",
+     "line 4: jobs[0].quantity: must be a whole number of at least 1 (got 0)"),
+    ("product: bc\nquantity: 2.5\nartwork: [a.pdf]\n",
+     "line 4: jobs[0].quantity: must be a whole number of at least 1 (got 2.5)"),
+    ("product: bc\nquantity: true\nartwork: [a.pdf]\n",
+     "line 4: jobs[0].quantity: must be a whole number of at least 1 (got true)"),
+    ("product: bc\nquantity: \"500\"\nartwork: [a.pdf]\n",
+     'line 4: jobs[0].quantity: must be a whole number of at least 1 (got "500")'),
+    ("quantity: 1\nartwork: [a.pdf]\n",
+     'line 3: jobs[0].product: missing; every job needs its product, e.g. product: "bc-85x55"'),
+    ("product: bc\nartwork: [a.pdf]\n",
+     "line 3: jobs[0].quantity: missing; every job needs the number of copies, e.g. quantity: 500"),
+    ("product: bc\nquantity: 1\n",
+     'line 3: jobs[0].artwork: missing; every job needs its artwork, e.g. artwork: ["100234-1.pdf"]'),
+    ("product: \"\"\nquantity: 1\nartwork: [a.pdf]\n", "line 3: jobs[0].product: must not be empty"),
+    ("product: a/b\nquantity: 1\nartwork: [a.pdf]\n",
+     "line 3: jobs[0].product: must not contain '/' or control characters (got \"a/b\")"),
+    ("product: [bc]\nquantity: 1\nartwork: [a.pdf]\n",
+     "line 3: jobs[0].product: must be the product's name (got a list); put it in quotes"),
+    ("product: bc\nquantity: 1\nartwork: []\n", "line 5: jobs[0].artwork: must be a list of at least one artwork "
+     "file, each starting with '- ' (got an empty list)"),
+    ("product: bc\nquantity: 1\nartwork: a.pdf\n", "line 5: jobs[0].artwork: must be a list of at least one "
+     "artwork file, each starting with '- ' (got \"a.pdf\")"),
+    ("product: bc\nquantity: 1\nartwork:\n  - ../secret.pdf\n", "line 6: jobs[0].artwork[0]: must not contain "
+     "'..': artwork must be inside the manifest's folder (got \"../secret.pdf\")"),
+    ("product: bc\nquantity: 1\nartwork:\n  - a/../../b.pdf\n", "line 6: jobs[0].artwork[0]: must not contain "
+     "'..': artwork must be inside the manifest's folder (got \"a/../../b.pdf\")"),
+    ("product: bc\nquantity: 1\nartwork:\n  - path: /etc/passwd\n", "line 6: jobs[0].artwork[0].path: must be "
+     "relative to the manifest's folder, not start with '/' (got \"/etc/passwd\")"),
+    ("product: bc\nquantity: 1\nartwork:\n  - 'a\\b.pdf'\n", "line 6: jobs[0].artwork[0]: must use '/' between "
+     "folders, not '\\' (got \"a\\\\b.pdf\")"),
+    ("product: bc\nquantity: 1\nartwork:\n  - \"a\\x01.pdf\"\n", "line 6: jobs[0].artwork[0]: must not contain "
+     "control characters (got \"a\\u0001.pdf\")"),
+    ("product: bc\nquantity: 1\nartwork:\n  - \"a\\0.pdf\"\n", "line 6: jobs[0].artwork[0]: must not contain "
+     "control characters (got \"a\\u0000.pdf\")"),
+    ("product: bc\nquantity: 1\nartwork:\n  - \"sub/\"\n", "line 6: jobs[0].artwork[0]: must name a file, not a "
+     "folder (got \"sub/\")"),
+    ("product: bc\nquantity: 1\nartwork:\n  - \".\"\n", "line 6: jobs[0].artwork[0]: must name a file, not a "
+     "folder (got \".\")"),
+    ("product: bc\nquantity: 1\nartwork:\n  - 17\n", "line 6: jobs[0].artwork[0]: must be a file path or a "
+     "mapping with path: and sha256: (got 17)"),
+    ("product: bc\nquantity: 1\nartwork:\n  - sha256: abc\n", "line 6: jobs[0].artwork[0].path: missing; give the "
+     "artwork file's path, e.g. path: \"front.pdf\""),
+    ("product: bc\nquantity: 1\nartwork:\n  - {path: a.pdf, sha256: abc}\n", "line 6: jobs[0].artwork[0].sha256: "
+     "must be the file's SHA-256 as 64 hexadecimal characters, in quotes (got \"abc\")"),
+    ("product: bc\nquantity: 1\nartwork:\n  - {path: a.pdf, md5: abc}\n", "line 6: jobs[0].artwork[0].md5: "
+     "unknown key 'md5'; the keys allowed here are: path, sha256"),
+    ("product: bc\nquantity: 1\nartwork:\n  - a.pdf\n  - ./a.pdf\n", "line 7: jobs[0].artwork[1]: the file "
+     "\"a.pdf\" is listed twice (jobs[0].artwork[0] and jobs[0].artwork[1])"),
+    ("product: bc\nquantity: 1\nartwork: [a.pdf]\nhot_folder: nowhere\n", "line 6: jobs[0].hot_folder: no hot "
+     "folder named \"nowhere\" is configured (hot folders: indigo, large-format); leave it out to use the routes"),
+    ("product: bc\nquantity: 1\nartwork: [a.pdf]\nqty: 1\n", "line 6: jobs[0].qty: unknown key 'qty'; the keys "
+     "allowed here are: job_id, product, quantity, hot_folder, artwork, attributes"),
+    ("product: bc\nquantity: 1\nartwork: [a.pdf]\ncustomer: ACME\n", "line 6: jobs[0].customer: 'customer' belongs "
+     "at the top of the manifest, beside order_id"),
+    ("job_id: \"a b\"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n", "line 3: jobs[0].job_id: must be 1 to 64 "
+     "letters, digits, '.', '_' or '-', not starting with '.' (got \"a b\")"),
+    ("job_id: \"" + "x" * 65 + "\"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n", "line 3: jobs[0].job_id: "
+     "must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (got \"" + "x" * 57 + "...\")"),
+]
+
+
+@pytest.mark.parametrize(("job_body", "expected"), JOB_CASES, ids=[case[1][:40] for case in JOB_CASES])
+def test_schema_error_in_jobs(job_body: str, expected: str) -> None:
+    assert only_problem(job_manifest(job_body)) == expected
+
+
+def test_job_manifest_helper_builds_a_valid_manifest() -> None:
+    manifest = parse(job_manifest("product: bc\nquantity: 1\nartwork: [a.pdf]\n"))
+    assert manifest.jobs[0].job_id == "9-1"
+
+
+def test_order_id_rules() -> None:
+    assert only_problem("product: p\nquantity: 1\nartwork: [a.pdf]\n") == (
+        'order_id: missing; every manifest needs the order\'s id, e.g. order_id: "100234"'
+    )
+    assert only_problem(single("").replace('"7"', '"10 02"')) == (
+        "line 1: order_id: must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (got \"10 02\")"
+    )
+    assert only_problem(single("").replace('"7"', '".7"')).startswith("line 1: order_id: must be 1 to 64")
+    assert only_problem(single("").replace('"7"', '"7\\n"')).startswith("line 1: order_id: must be 1 to 64")
+    assert only_problem(single("").replace('"7"', "1.5")) == (
+        "line 1: order_id: must be the order's id (got 1.5); put it in quotes"
+    )
+    assert only_problem(single("").replace('"7"', "true")) == (
+        "line 1: order_id: must be the order's id (got true); put it in quotes"
+    )
+
+
+def test_order_id_with_leading_zeros_must_be_quoted() -> None:
+    # YAML 1.1 reads 00123 as the octal number 83: refuse rather than lose the zeros.
+    assert only_problem(single("").replace('"7"', "00123")) == (
+        'line 1: order_id: write 00123 in quotes ("00123") so it is read as text'
+    )
+    assert parse(single("").replace('"7"', "123")).order_id == "123"
+
+
+def test_jobs_must_be_a_non_empty_list() -> None:
+    assert only_problem('order_id: "1"\njobs: []\n') == (
+        "line 2: jobs: must be a list of at least one job, each starting with '- ' (got an empty list)"
+    )
+    assert only_problem('order_id: "1"\njobs:\n  product: x\n').startswith(
+        "line 2: jobs: must be a list of at least one job"
+    )
+    assert only_problem('order_id: "1"\njobs:\n  - bc\n') == (
+        'line 3: jobs[0]: must be a job: a mapping with product, quantity, artwork (got "bc")'
+    )
+
+
+def test_no_jobs_at_all() -> None:
+    assert only_problem('order_id: "1"\ncustomer: x\n') == (
+        "jobs: missing; list the order's jobs under 'jobs:', or give one job's product, quantity and artwork "
+        "at the top beside order_id"
+    )
+
+
+def test_both_forms_at_once() -> None:
+    text = 'order_id: "1"\nproduct: bc\njobs:\n  - product: bc\n    quantity: 1\n    artwork: [a.pdf]\n'
+    assert only_problem(text) == (
+        "line 2: product: 'product' belongs inside an entry of 'jobs:'; a manifest either lists its jobs under "
+        "'jobs:' or gives one job's keys at the top, not both"
+    )
+
+
+def test_duplicate_job_ids_name_both_positions() -> None:
+    text = """\
+    order_id: "5"
+    jobs:
+      - job_id: "5-a"
+        product: bc
+        quantity: 1
+        artwork: [a.pdf]
+      - product: bc
+        quantity: 1
+        artwork: [b.pdf]
+      - job_id: "5-a"
+        product: bc
+        quantity: 1
+        artwork: [c.pdf]
+      - job_id: "5-2"
+        product: bc
+        quantity: 1
+        artwork: [d.pdf]
+    """
+    assert problems(text) == [
+        'line 10: jobs[2].job_id: job id "5-a" is used twice (jobs[0] and jobs[2]); every job needs its own id',
+        'line 14: jobs[3].job_id: job id "5-2" is used twice (jobs[1] and jobs[3]); every job needs its own id',
+    ]
+
+
+def test_duplicate_job_id_by_default() -> None:
+    text = """\
+    order_id: "5"
+    jobs:
+      - job_id: "5-2"
+        product: bc
+        quantity: 1
+        artwork: [a.pdf]
+      - product: bc
+        quantity: 1
+        artwork: [b.pdf]
+    """
+    assert only_problem(text) == (
+        'line 7: jobs[1]: job id "5-2" is used twice (jobs[0] and jobs[1], by default); every job needs its own id'
+    )
+
+
+def test_duplicate_keys_are_errors() -> None:
+    assert only_problem(single('order_id: "8"\n')) == (
+        "line 5: order_id: duplicate key 'order_id' (also on line 1); a key may appear only once here"
+    )
+    data = b'{"order_id": "1",\n "product": "p", "quantity": 1, "artwork": ["a.pdf"],\n "product": "q"}'
+    assert only_problem(data, "o.json") == (
+        "line 3: product: duplicate key 'product' (also on line 2); a key may appear only once here"
+    )
+
+
+def test_json_schema_errors_have_lines() -> None:
+    data = b'{\n  "order_id": "1",\n  "jobs": [\n    {"product": "bc",\n     "quantity": "five",\n'
+    data += b'     "artwork": ["../x.pdf"]}\n  ]\n}\n'
+    assert problems(data, "o.json") == [
+        'line 5: jobs[0].quantity: must be a whole number of at least 1 (got "five")',
+        "line 6: jobs[0].artwork[0]: must not contain '..': artwork must be inside the manifest's folder "
+        '(got "../x.pdf")',
+    ]
+
+
+def test_all_problems_are_reported_in_line_order() -> None:
+    text = """\
+    order_id: "1 2"
+    customr: ACME
+    jobs:
+      - product: bc
+        quantity: -1
+        hot_folder: nope
+        artwork:
+          - /abs.pdf
+      - product: [x]
+        quantity: 1
+    """
+    found = problems(text)
+    assert [problem.split(": ")[:2] for problem in found] == [
+        ["line 1", "order_id"],
+        ["line 2", "customr"],
+        ["line 5", "jobs[0].quantity"],
+        ["line 6", "jobs[0].hot_folder"],
+        ["line 8", "jobs[0].artwork[0]"],
+        ["line 9", "jobs[1].product"],
+        ["line 9", "jobs[1].artwork"],
+    ]
+    assert "did you mean 'customer'?" in found[1]
+
+
+def test_problem_list_is_capped() -> None:
+    jobs = [{"product": "p", "quantity": 0, "artwork": ["a.pdf"]} for _ in range(MAX_PROBLEMS + 10)]
+    data = json.dumps({"order_id": "1", "jobs": jobs}).encode()
+    found = problems(data, "o.json")
+    assert len(found) == MAX_PROBLEMS + 1
+    assert found[-1] == "... and 10 more problems"
+
+
+def test_no_hot_folders_configured() -> None:
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(single("hot_folder: indigo\n").encode(), "o.yaml", [])
+    assert info.value.problems == [
+        'line 5: hot_folder: no hot folder named "indigo" is configured (hot folders: none are configured); '
+        "leave it out to use the routes"
+    ]
+
+
+def test_yaml_dates_in_attributes_become_text() -> None:
+    manifest = parse(single("attributes:\n  due: 2026-12-01\n"))
+    assert manifest.jobs[0].attributes == {"due": "2026-12-01"}

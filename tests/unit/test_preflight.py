@@ -1,0 +1,430 @@
+"""Preflight: PDFs made in the test -> the exact findings an operator reads."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import pytest
+from pypdf import PdfWriter
+from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject
+
+from spo_hotfolder.config import ProductSpec, ValidationConfig
+from spo_hotfolder.preflight import ArtworkInput, Finding, PreflightReport, preflight
+from tests.pdfs import make_bomb_pdf, make_pdf, pt
+
+BC = ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), bleed_mm=3.0, pages=2)
+V = ValidationConfig()
+
+
+def run(*paths: Path, spec: ProductSpec | None = BC, validation: ValidationConfig = V) -> PreflightReport:
+    return preflight([ArtworkInput(p.name, str(p)) for p in paths], "bc-85x55", spec, validation)
+
+
+def messages(report: PreflightReport) -> list[tuple[str, str, str]]:
+    return [(f.check, f.severity, f.message) for f in report.findings]
+
+
+def test_right_size_with_trim_and_bleed_boxes_passes(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), bleedbox=(0, 0, 91, 61))
+    report = run(pdf)
+    assert report.findings == ()
+    assert report.ok
+    assert report.pages == 2
+    assert report.trim_mm == (85.0, 55.0)
+    assert report.summary() == "passed"
+    assert report.artwork_sha256 == (hashlib.sha256(pdf.read_bytes()).hexdigest(),)
+    assert report.to_text() == "Preflight passed (2 pages, trim 85.0 x 55.0 mm).\n"
+
+
+def test_mediabox_equal_to_trim_plus_bleed_is_accepted(tmp_path: Path) -> None:
+    report = run(make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2))
+    assert report.findings == ()
+    assert report.trim_mm == (85.0, 55.0)
+
+
+def test_mediabox_within_tolerance_is_accepted(tmp_path: Path) -> None:
+    report = run(make_pdf(tmp_path / "bc.pdf", [(91.9, 60.2)] * 2))
+    assert report.findings == ()
+
+
+def test_rotated_size_is_accepted(tmp_path: Path) -> None:
+    portrait = make_pdf(tmp_path / "portrait.pdf", [(61, 91)] * 2, trimbox=(3, 3, 58, 88))
+    assert run(portrait).findings == ()
+    turned = make_pdf(tmp_path / "turned.pdf", [(91, 61)] * 2, rotate=90)
+    report = run(turned)
+    assert report.findings == ()
+    assert report.trim_mm == (55.0, 85.0)  # as displayed
+
+
+def test_wrong_trim(tmp_path: Path) -> None:
+    report = run(make_pdf(tmp_path / "a4.pdf", [(210, 297)] * 2))
+    assert messages(report) == [
+        (
+            "trim",
+            "error",
+            "pages 1-2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)",
+        )
+    ]
+    assert not report.ok
+    assert report.findings[0].page == 1
+    assert report.findings[0].file == "a4.pdf"
+    assert report.summary() == (
+        "1 problem: pages 1-2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm "
+        "(tolerance 1.0 mm)"
+    )
+
+
+def test_wrong_trimbox_on_one_page_and_mixed_sizes(tmp_path: Path) -> None:
+    pdf = make_pdf(
+        tmp_path / "bc.pdf",
+        [(91, 61), (216, 303)],
+        trimbox=[(3, 3, 88, 58), (3, 3, 213, 300)],
+    )
+    report = run(pdf)
+    assert messages(report) == [
+        (
+            "trim",
+            "error",
+            "page 2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)",
+        ),
+        (
+            "mixed_sizes",
+            "warning",
+            "pages have different sizes: 85.0 x 55.0 mm (page 1), 210.0 x 297.0 mm (page 2)",
+        ),
+    ]
+    assert report.findings[0].page == 2
+
+
+def test_mixed_sizes_without_product_spec(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "doc.pdf", [(210, 297), (297, 210), (148, 210), (210, 297)])
+    report = run(pdf, spec=None)
+    assert messages(report) == [
+        (
+            "mixed_sizes",
+            "warning",
+            "pages have different sizes: 210.0 x 297.0 mm (pages 1-2, 4), 148.0 x 210.0 mm (page 3)",
+        )
+    ]
+    assert report.ok
+    assert report.summary() == (
+        "passed with 1 warning: pages have different sizes: 210.0 x 297.0 mm (pages 1-2, 4), "
+        "148.0 x 210.0 mm (page 3)"
+    )
+
+
+def test_no_bleed(tmp_path: Path) -> None:
+    report = run(make_pdf(tmp_path / "bc.pdf", [(85, 55)] * 2))
+    assert messages(report) == [
+        (
+            "bleed",
+            "error",
+            "pages 1-2: no bleed: the page is 85.0 x 55.0 mm, product bc-85x55 needs 3.0 mm bleed on each side "
+            "(91.0 x 61.0 mm)",
+        )
+    ]
+
+
+def test_not_enough_bleed_in_bleedbox(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), bleedbox=(2, 2, 89, 59))
+    report = run(pdf)
+    assert messages(report) == [
+        (
+            "bleed",
+            "error",
+            "pages 1-2: not enough bleed: the page is 87.0 x 57.0 mm, product bc-85x55 needs 3.0 mm bleed "
+            "on each side (91.0 x 61.0 mm)",
+        )
+    ]
+    # 2.0 mm of 3.0 mm is within the 1.0 mm tolerance
+    pdf = make_pdf(tmp_path / "ok.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), bleedbox=(1, 1, 90, 60))
+    assert run(pdf).findings == ()
+
+
+def test_too_many_pages(tmp_path: Path) -> None:
+    report = run(make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 3))
+    assert messages(report) == [("pages", "error", "the output has 3 pages, product bc-85x55 expects 2")]
+
+
+def test_pages_are_counted_over_all_artwork_files(tmp_path: Path) -> None:
+    front = make_pdf(tmp_path / "front.pdf", [(91, 61)])
+    back = make_pdf(tmp_path / "back.pdf", [(210, 297)])
+    report = run(front, back)
+    assert report.pages == 2
+    assert messages(report) == [
+        (
+            "trim",
+            "error",
+            "page 2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)",
+        ),
+        ("mixed_sizes", "warning", "pages have different sizes: 85.0 x 55.0 mm (page 1), 210.0 x 297.0 mm (page 2)"),
+    ]
+    assert report.findings[0].file == "back.pdf"
+    assert report.to_text().splitlines()[1] == (
+        "ERROR: page 2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm) "
+        "(artwork 'back.pdf')"
+    )
+    assert len(report.artwork_sha256) == 2
+
+
+def test_user_password_is_an_error(tmp_path: Path) -> None:
+    report = run(make_pdf(tmp_path / "locked.pdf", [(91, 61)] * 2, encrypt_user="secret"))
+    assert messages(report) == [
+        (
+            "open",
+            "error",
+            "artwork 'locked.pdf' is encrypted: a password is needed to open it; ask the customer for an "
+            "unprotected PDF",
+        )
+    ]
+    assert report.pages == 0
+    assert report.trim_mm is None
+
+
+def test_owner_password_only_is_a_warning(tmp_path: Path) -> None:
+    report = run(make_pdf(tmp_path / "owner.pdf", [(91, 61)] * 2, encrypt_owner="secret"))
+    assert messages(report) == [
+        (
+            "encryption",
+            "warning",
+            "artwork 'owner.pdf' is protected by an owner password (printing and editing restrictions); "
+            "it was opened without one",
+        )
+    ]
+    assert report.ok
+    assert report.pages == 2
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "cut.pdf", [(91, 61)] * 2)
+    data = pdf.read_bytes()
+    pdf.write_bytes(data[: len(data) // 2])
+    assert messages(run(pdf)) == [
+        (
+            "open",
+            "error",
+            "artwork 'cut.pdf' is damaged and cannot be read: EOF marker not found (the file is incomplete; "
+            "the upload may have been cut off)",
+        )
+    ]
+
+
+def test_garbage_after_pdf_header(tmp_path: Path) -> None:
+    pdf = tmp_path / "junk.pdf"
+    pdf.write_bytes(b"%PDF-1.4\nthis is not a pdf body at all\n%%EOF\n")
+    report = run(pdf)
+    assert [(f.check, f.severity) for f in report.findings] == [("open", "error")]
+    assert report.findings[0].message.startswith("artwork 'junk.pdf' is damaged and cannot be read: ")
+    assert "Error(" not in report.findings[0].message
+
+
+def test_zero_bytes(tmp_path: Path) -> None:
+    pdf = tmp_path / "empty.pdf"
+    pdf.write_bytes(b"")
+    report = run(pdf)
+    assert messages(report) == [("empty", "error", "artwork 'empty.pdf' is an empty file (0 bytes)")]
+    assert report.artwork_sha256 == (hashlib.sha256(b"").hexdigest(),)
+
+
+def test_text_file_named_pdf(tmp_path: Path) -> None:
+    pdf = tmp_path / "note.pdf"
+    pdf.write_text("Hello world, this is not a PDF\n")
+    assert messages(run(pdf)) == [
+        ("open", "error", 'artwork \'note.pdf\' is not a PDF: the file starts with "Hello worl"')
+    ]
+    binary = tmp_path / "photo.pdf"
+    binary.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(100))
+    assert messages(run(binary)) == [
+        ("open", "error", 'artwork \'photo.pdf\' is not a PDF: the file starts with "??????JFIF"')
+    ]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    report = run(tmp_path / "gone.pdf")
+    assert messages(report) == [("open", "error", "artwork 'gone.pdf' cannot be read: the file is missing")]
+    assert report.artwork_sha256 == ("",)
+
+
+def test_unreadable_file_does_not_hide_findings_of_the_others(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"")
+    good = make_pdf(tmp_path / "good.pdf", [(85, 55)], text_font="Helvetica")
+    report = run(bad, good)
+    assert [f.check for f in report.findings] == ["empty", "bleed", "fonts"]
+    assert report.pages == 1  # the pages of the readable files; no page-count finding
+
+
+def test_non_embedded_helvetica(tmp_path: Path) -> None:
+    report = run(make_pdf(tmp_path / "text.pdf", [(91, 61)] * 2, text_font="Helvetica"))
+    assert messages(report) == [
+        (
+            "fonts",
+            "error",
+            "pages 1-2: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)",
+        )
+    ]
+
+
+def _font_pdf(path: Path, font: DictionaryObject, in_form: bool = False) -> Path:
+    """One 91 x 61 mm page using ``font`` directly or inside a Form XObject."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=pt(91), height=pt(61))
+    fonts = DictionaryObject({NameObject("/F1"): writer._add_object(font)})
+    if in_form:
+        form = DecodedStreamObject()
+        form.set_data(b"BT /F1 12 Tf (x) Tj ET")
+        form.update(
+            {
+                NameObject("/Type"): NameObject("/XObject"),
+                NameObject("/Subtype"): NameObject("/Form"),
+                NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(10), NumberObject(10)]),
+                NameObject("/Resources"): DictionaryObject({NameObject("/Font"): fonts}),
+            }
+        )
+        resources = {NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): writer._add_object(form)})}
+    else:
+        resources = {NameObject("/Font"): fonts}
+    page[NameObject("/Resources")] = DictionaryObject(resources)
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    return path
+
+
+def _font(subtype: str, name: str, font_file: str | None) -> DictionaryObject:
+    descriptor = DictionaryObject({NameObject("/Type"): NameObject("/FontDescriptor")})
+    if font_file:
+        file_stream = DecodedStreamObject()
+        file_stream.set_data(b"\x00" * 16)
+        descriptor[NameObject(font_file)] = file_stream
+    return DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject(subtype),
+            NameObject("/BaseFont"): NameObject(name),
+            NameObject("/FontDescriptor"): descriptor,
+        }
+    )
+
+
+def test_embedded_fonts_pass(tmp_path: Path) -> None:
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    for kind in ("/FontFile", "/FontFile2", "/FontFile3"):
+        pdf = _font_pdf(tmp_path / "f.pdf", _font("/TrueType", "/ABCDEF+Arial", kind))
+        assert run(pdf, spec=spec).findings == ()
+    type3 = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type3")})
+    assert run(_font_pdf(tmp_path / "t3.pdf", type3), spec=spec).findings == ()
+
+
+def test_type0_font_without_embedded_descendant_and_font_in_form(tmp_path: Path) -> None:
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    type0 = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type0"),
+            NameObject("/BaseFont"): NameObject("/ABCDEF+NotoSans"),
+            NameObject("/DescendantFonts"): ArrayObject([_font("/CIDFontType2", "/ABCDEF+NotoSans", None)]),
+        }
+    )
+    assert messages(run(_font_pdf(tmp_path / "t0.pdf", type0), spec=spec)) == [
+        ("fonts", "error", "page 1: font NotoSans is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
+    ]
+    in_form = _font_pdf(tmp_path / "form.pdf", _font("/Type1", "/Times-Roman", None), in_form=True)
+    assert messages(run(in_form, spec=spec)) == [
+        ("fonts", "error", "page 1: font Times-Roman is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
+    ]
+
+
+def test_decompression_bomb_is_not_decoded(tmp_path: Path) -> None:
+    bomb = make_bomb_pdf(tmp_path / "bomb.pdf", inflated_bytes=4 * 1024**3)
+    assert bomb.stat().st_size < 8 * 1024**2
+    started = time.monotonic()
+    report = run(bomb, spec=ProductSpec(pattern="bc-*", trim_mm=(85, 55)))
+    assert time.monotonic() - started < 2.0
+    assert report.findings == ()
+    assert report.pages == 1
+
+
+def test_sha256_mismatch(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    actual = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    wrong = hashlib.sha256(b"test").hexdigest()
+    report = preflight([ArtworkInput("bc.pdf", str(pdf), wrong)], "bc-85x55", BC, V)
+    assert messages(report) == [
+        ("sha256", "error", f"artwork 'bc.pdf': sha256 is {actual[:8]}… but the manifest says 9f86d081…")
+    ]
+    report = preflight([ArtworkInput("bc.pdf", str(pdf), actual.upper())], "bc-85x55", BC, V)
+    assert report.findings == ()
+
+
+@pytest.mark.parametrize("severity", ["warning", "off"])
+def test_configured_severities_are_honoured(tmp_path: Path, severity: str) -> None:
+    pdf = make_pdf(tmp_path / "a4.pdf", [(210, 297)] * 3, text_font="Helvetica", encrypt_owner="x")
+    checks = {name: severity for name in ("pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption")}
+    report = run(pdf, validation=ValidationConfig(checks=checks))  # type: ignore[arg-type]
+    assert report.ok
+    if severity == "off":
+        assert report.findings == ()
+        assert report.summary() == "passed"
+    else:
+        assert [(f.check, f.severity) for f in report.findings] == [
+            ("encryption", "warning"),
+            ("pages", "warning"),
+            ("trim", "warning"),
+            ("fonts", "warning"),
+        ]
+        assert report.summary().startswith("passed with 4 warnings: artwork 'a4.pdf' is protected")
+
+
+def test_require_embedded_fonts_false_turns_the_font_check_off(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "text.pdf", [(91, 61)] * 2, text_font="Helvetica")
+    assert run(pdf, validation=ValidationConfig(require_embedded_fonts=False)).findings == ()
+
+
+def test_tolerance_is_configurable(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "bc.pdf", [(93, 63)] * 2)
+    assert run(pdf).findings[0].message == (
+        "pages 1-2: trim is 93.0 x 63.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)"
+    )
+    assert run(pdf, validation=ValidationConfig(size_tolerance_mm=2.0)).findings == ()
+
+
+def test_user_unit_is_applied(tmp_path: Path) -> None:
+    assert run(make_pdf(tmp_path / "uu.pdf", [(91, 61)] * 2, user_unit=2.0)).findings == ()
+
+
+def test_report_text_and_json(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "a4.pdf", [(210, 297)] * 3, text_font="Helvetica", encrypt_owner="x")
+    report = run(pdf)
+    assert report.to_text() == (
+        "Preflight failed: 3 problems and 1 warning (3 pages, trim 210.0 x 297.0 mm).\n"
+        "ERROR: the output has 3 pages, product bc-85x55 expects 2\n"
+        "ERROR: pages 1-3: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)\n"
+        "ERROR: pages 1-3: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)\n"
+        "WARNING: artwork 'a4.pdf' is protected by an owner password (printing and editing restrictions); "
+        "it was opened without one\n"
+    )
+    assert report.summary().startswith("3 problems (and 1 warning): the output has 3 pages")
+    data = report.to_json()
+    assert data["ok"] is False
+    assert data["pages"] == 3
+    assert data["trim_mm"] == [210.0, 297.0]
+    assert data["findings"][0] == {
+        "check": "pages",
+        "severity": "error",
+        "message": "the output has 3 pages, product bc-85x55 expects 2",
+        "file": None,
+        "page": None,
+    }
+    assert len(report.errors()) == 3
+    assert len(report.warnings()) == 1
+
+
+def test_summary_is_one_bounded_line() -> None:
+    findings = tuple(Finding("trim", "error", f"page {n}: trim is wrong") for n in range(1, 200))
+    report = PreflightReport(findings=findings, pages=199, artwork_sha256=("x",), trim_mm=None)
+    line = report.summary()
+    assert "\n" not in line
+    assert len(line) <= 500
+    assert line.startswith("199 problems: page 1: trim is wrong; page 2:")
