@@ -191,7 +191,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"created {folder}")
     missing = [h for h in config.hot_folders.values() if not h.path.is_dir()]
     for hot in missing:
-        print(f"note: hot folder {hot.name} ({hot.path}) does not exist; the daemon never creates it", file=sys.stderr)
+        print(
+            f"note: hot folder {hot.name} ({hot.path}) does not exist; the daemon never creates it",
+            file=sys.stderr,
+        )
     print(f"folder layout ready under {config.paths.root}")
     return 0
 
@@ -236,9 +239,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         print("no jobs", file=sys.stderr)
         return 0
     headers = ("JOB", "ORDER", "STATUS", "BLOCKED", "FOLDER", "LAST CHANGE")
-    rows = [
-        (j.job_id, j.order_id, j.status.value, "yes" if j.blocked else "no", j.folder, j.updated_at) for j in jobs
-    ]
+    rows = [(j.job_id, j.order_id, j.status.value, "yes" if j.blocked else "no", j.folder, j.updated_at) for j in jobs]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     color = _use_color()
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
@@ -336,7 +337,13 @@ def cmd_action(args: argparse.Namespace) -> int:
         prepare_folders(config)
         token = f"{int(time.time())}-{uuid.uuid4().hex[:12]}"
         commands = config.paths.state / "commands"
-        command: dict[str, Any] = {"action": action.value, "job_id": job.job_id, "by": by, "note": note, "token": token}
+        command: dict[str, Any] = {
+            "action": action.value,
+            "job_id": job.job_id,
+            "by": by,
+            "note": note,
+            "token": token,
+        }
         if file is not None:
             staged = commands / f"{token}.pdf"
             tmp = commands / f".{token}.pdf.tmp"
@@ -428,7 +435,9 @@ def cmd_health(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     elif report["ok"]:
-        print(f"ok: daemon pid {report.get('pid')}, watcher {report.get('watcher')}, {report.get('blocked', 0)} blocked")
+        print(
+            f"ok: daemon pid {report.get('pid')}, watcher {report.get('watcher')}, {report.get('blocked', 0)} blocked"
+        )
     else:
         print(f"{PROG}: unhealthy: {report['reason']}", file=sys.stderr)
     return 0 if report["ok"] else 1

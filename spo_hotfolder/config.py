@@ -290,17 +290,13 @@ class _ConfigReader:
         if suggestion is not None:
             self.error(key_path, f"unknown key '{key}'; did you mean '{suggestion}'?")
         elif allowed:
-            self.error(
-                key_path, f"unknown key '{key}'; the keys allowed here are: {', '.join(allowed)}{extra}"
-            )
+            self.error(key_path, f"unknown key '{key}'; the keys allowed here are: {', '.join(allowed)}{extra}")
         else:
             self.error(key_path, f"unknown key '{key}'")
 
     # -- shapes
 
-    def mapping(
-        self, value: object, key_path: str, allowed: tuple[str, ...] | None = None
-    ) -> dict[str, object]:
+    def mapping(self, value: object, key_path: str, allowed: tuple[str, ...] | None = None) -> dict[str, object]:
         """A mapping (None counts as empty); unknown keys are reported unless ``allowed`` is None."""
         if value is None:
             return {}
@@ -345,9 +341,7 @@ class _ConfigReader:
             return default
         return float(value)
 
-    def integer(
-        self, section: dict[str, object], key_path: str, key: str, default: int, *, minimum: int
-    ) -> int:
+    def integer(self, section: dict[str, object], key_path: str, key: str, default: int, *, minimum: int) -> int:
         value = section.get(key, _MISSING)
         if value is _MISSING:
             return default
@@ -376,7 +370,7 @@ class _ConfigReader:
         choices: tuple[str, ...],
         default: str,
         *,
-        fold_case: bool = False,
+        fold_case: bool = True,
     ) -> str:
         value = section.get(key, _MISSING)
         if value is _MISSING:
@@ -414,9 +408,7 @@ class _ConfigReader:
             if isinstance(item, str) and item:
                 result.append(item)
             else:
-                self.error(
-                    join_index(key_path, index), f"must be a glob pattern in quotes (got {describe(item)})"
-                )
+                self.error(join_index(key_path, index), f"must be a glob pattern in quotes (got {describe(item)})")
         return tuple(result)
 
     def match_text(self, value: object, key_path: str) -> str | None:
@@ -429,8 +421,7 @@ class _ConfigReader:
                 return str(value)
         self.error(
             key_path,
-            f"must be a text or glob pattern (got {describe(value)}); "
-            "put it in quotes so it is compared as text",
+            f"must be a text or glob pattern (got {describe(value)}); put it in quotes so it is compared as text",
         )
         return None
 
@@ -441,9 +432,7 @@ class _ConfigReader:
         paths = self.read_paths(top)
         watch = self.read_watch(self.mapping(top.get("watch"), "watch", _SECTIONS["watch"]))
         blocking = self.read_blocking(self.mapping(top.get("blocking"), "blocking", _SECTIONS["blocking"]))
-        validation = self.read_validation(
-            self.mapping(top.get("validation"), "validation", _SECTIONS["validation"])
-        )
+        validation = self.read_validation(self.mapping(top.get("validation"), "validation", _SECTIONS["validation"]))
         products = self.read_products(self.mapping(top.get("products"), "products"))
         raw_hot_folders = self.mapping(top.get("hot_folders"), "hot_folders")
         hot_folders = self.read_hot_folders(raw_hot_folders)
@@ -480,9 +469,7 @@ class _ConfigReader:
 
     def read_paths(self, top: dict[str, object]) -> PathsConfig | None:
         if "paths" not in top:
-            self.error(
-                "paths", "missing; the config needs paths.root, the folder that holds inbox/, work/, ..."
-            )
+            self.error("paths", "missing; the config needs paths.root, the folder that holds inbox/, work/, ...")
             return None
         section = self.mapping(top["paths"], "paths", _SECTIONS["paths"])
         if "root" not in section:
@@ -522,9 +509,7 @@ class _ConfigReader:
 
     def read_blocking(self, section: dict[str, object]) -> BlockingConfig:
         return BlockingConfig(
-            block_on_arrival=self.boolean(
-                section, "blocking", "block_on_arrival", _DEFAULT_BLOCKING.block_on_arrival
-            ),
+            block_on_arrival=self.boolean(section, "blocking", "block_on_arrival", _DEFAULT_BLOCKING.block_on_arrival),
             products=self.globs(section.get("products"), "blocking.products"),
         )
 
@@ -565,8 +550,7 @@ class _ConfigReader:
                 else:
                     self.error(
                         f"{key_path}.trim_mm",
-                        "must be [width, height] in millimetres, two numbers greater than 0 "
-                        f"(got {describe(raw)})",
+                        f"must be [width, height] in millimetres, two numbers greater than 0 (got {describe(raw)})",
                     )
             bleed: float | None = None
             if "bleed_mm" in spec:
@@ -603,6 +587,8 @@ class _ConfigReader:
             ticket = spec.get("ticket", "none")
             if ticket is None:
                 ticket = "none"
+            if isinstance(ticket, str):
+                ticket = ticket.lower()
             if ticket not in ("none", "json"):
                 self.error(f"{key_path}.ticket", f"must be one of none | json (got {describe(ticket)})")
                 ticket = "none"
@@ -638,9 +624,7 @@ class _ConfigReader:
             if placeholder.startswith("attributes.") and len(placeholder) > len("attributes."):
                 continue
             ok = False
-            self.error(
-                full, f"unknown placeholder '{{{placeholder}}}'; the placeholders allowed are {allowed}"
-            )
+            self.error(full, f"unknown placeholder '{{{placeholder}}}'; the placeholders allowed are {allowed}")
         if "/" in template or "\\" in template or "\0" in template:
             self.error(full, "must be a file name, without '/' or '\\'")
             ok = False
@@ -663,9 +647,7 @@ class _ConfigReader:
             when = self.read_when(spec.get("when"), f"{key_path}.when")
             to = spec.get("to", _MISSING)
             if to is _MISSING:
-                self.error(
-                    f"{key_path}.to", "missing; say which hot folder the matching jobs go to, or 'skip'"
-                )
+                self.error(f"{key_path}.to", "missing; say which hot folder the matching jobs go to, or 'skip'")
                 continue
             if not isinstance(to, str) or (to != "skip" and to not in hot_folder_names):
                 configured = ", ".join(hot_folder_names) if hot_folder_names else "none are configured"
@@ -693,9 +675,7 @@ class _ConfigReader:
         for key, pattern in value.items():
             name = str(key)
             full = join_key(key_path, name)
-            if name not in ROUTE_KEYS and not (
-                name.startswith("attributes.") and len(name) > len("attributes.")
-            ):
+            if name not in ROUTE_KEYS and not (name.startswith("attributes.") and len(name) > len("attributes.")):
                 ok = False
                 suggestion = did_you_mean(name, ROUTE_KEYS)
                 if suggestion is None and "." not in name:
@@ -705,8 +685,7 @@ class _ConfigReader:
                 else:
                     self.error(
                         full,
-                        f"unknown key '{name}'; the keys allowed here are: "
-                        f"{', '.join(ROUTE_KEYS)}, attributes.<key>",
+                        f"unknown key '{name}'; the keys allowed here are: {', '.join(ROUTE_KEYS)}, attributes.<key>",
                     )
                 continue
             text = self.match_text(pattern, full)
@@ -717,9 +696,7 @@ class _ConfigReader:
         return conditions if ok else None
 
     def read_delivery(self, section: dict[str, object]) -> DeliveryConfig:
-        max_attempts = self.integer(
-            section, "delivery", "max_attempts", _DEFAULT_DELIVERY.max_attempts, minimum=1
-        )
+        max_attempts = self.integer(section, "delivery", "max_attempts", _DEFAULT_DELIVERY.max_attempts, minimum=1)
         backoff = _DEFAULT_DELIVERY.backoff_seconds
         if "backoff_seconds" in section:
             raw = section["backoff_seconds"]
@@ -746,18 +723,13 @@ class _ConfigReader:
             return MetricsConfig()
         host, _, port = listen.rpartition(":")
         bare_host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-        if (
-            not bare_host
-            or (":" in host and bare_host == host)
-            or not port.isdigit()
-            or not 1 <= int(port) <= 65535
-        ):
+        if not bare_host or (":" in host and bare_host == host) or not port.isdigit() or not 1 <= int(port) <= 65535:
             self.error("metrics.listen", f"{message} (got {describe(listen)})")
             return MetricsConfig()
         return MetricsConfig(listen=listen)
 
     def read_logging(self, section: dict[str, object]) -> LoggingConfig:
-        level = self.choice(section, "logging", "level", _LEVELS, _DEFAULT_LOGGING.level, fold_case=True)
+        level = self.choice(section, "logging", "level", _LEVELS, _DEFAULT_LOGGING.level)
         fmt = self.choice(section, "logging", "format", ("auto", "json", "console"), _DEFAULT_LOGGING.format)
         return LoggingConfig(
             level=cast(Literal["debug", "info", "warning", "error"], level),
@@ -777,8 +749,7 @@ class _ConfigReader:
                     if hot_folder.path == folder:
                         self.error(
                             f"hot_folders.{name}.path",
-                            f"is the same folder as paths.{folder_name}; "
-                            "a hot folder must be the printer's own",
+                            f"is the same folder as paths.{folder_name}; a hot folder must be the printer's own",
                         )
         if paths is not None:
             seen: dict[Path, str] = {}

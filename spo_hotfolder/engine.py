@@ -51,7 +51,15 @@ from spo_hotfolder.delivery import (
 from spo_hotfolder.fsutil import atomic_write, fsync_dir, into_history, move, safe_name, stamp, unique_path
 from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Job, Ledger, Stage
 from spo_hotfolder.manifest import JobSpec, Manifest, ManifestError, parse_manifest
-from spo_hotfolder.operator import ACTION_ORDER, Action, DropNote, classify_drop, fingerprint, parse_drop, refusal
+from spo_hotfolder.operator import (
+    ACTION_ORDER,
+    Action,
+    DropNote,
+    classify_drop,
+    fingerprint,
+    parse_drop,
+    refusal,
+)
 from spo_hotfolder.output import OutputError, OutputResult
 from spo_hotfolder.preflight import ArtworkInput, PreflightReport
 from spo_hotfolder.reports import Extra, error_text, status_text
@@ -209,7 +217,7 @@ class Engine:
         """No exception from one file or job may stop the engine."""
         try:
             fn()
-        except Exception:  # noqa: BLE001 - the one place unexpected errors are contained
+        except Exception:
             log.exception("engine.unexpected_error", what=what, subject=subject)
 
     def _apply_config(self, config: Config) -> None:
@@ -468,7 +476,13 @@ class Engine:
         )
 
     def _record_intake(
-        self, manifest: Manifest, spec: JobSpec, existing: Job | None, base: Path, manifest_name: str, now: datetime
+        self,
+        manifest: Manifest,
+        spec: JobSpec,
+        existing: Job | None,
+        base: Path,
+        manifest_name: str,
+        now: datetime,
     ) -> None:
         artwork = self._plan_artwork(spec, base)
         deadline = iso(now + timedelta(seconds=self.config.watch.artwork_timeout_seconds))
@@ -499,7 +513,11 @@ class Engine:
                 self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
         else:
             reprint = existing.stage in TERMINAL
-            recreate = {"by": SYSTEM, "detail": "reprint" if reprint else "new manifest", "uploaded": not reprint}
+            recreate = {
+                "by": SYSTEM,
+                "detail": "reprint" if reprint else "new manifest",
+                "uploaded": not reprint,
+            }
             fields: dict[str, Any] = dict(facts)
             fields.update(
                 stage=Stage.AWAITING,
@@ -520,7 +538,12 @@ class Engine:
         missing = [a.name for a in artwork if a.source and not os.path.exists(a.source)]
         if missing:
             self._record(
-                spec.job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + ", ".join(missing), now, write=False
+                spec.job_id,
+                JobStatus.AwaitingData,
+                SYSTEM,
+                "waiting for " + ", ".join(missing),
+                now,
+                write=False,
             )
         self._schedule_wakeup(parse_iso(deadline))
 
@@ -662,6 +685,9 @@ class Engine:
             self.ledger.mark_artwork_present(job_id, position)
             log.info("artwork.taken", job_id=job_id, order_id=job.order_id, file=art.name)
             self._check_complete(job_id)
+        if src.parent != self.area("inbox"):
+            self._consumed_dirs.add(src.parent)
+        self._cleanup_consumed_dirs()
 
     def _check_complete(self, job_id: str) -> None:
         job = self.ledger.get_job(job_id)
@@ -725,8 +751,16 @@ class Engine:
         self._cleanup_consumed_dirs()
 
     def _cleanup_consumed_dirs(self) -> None:
+        """Removes inbox folders whose manifest was taken, once nothing is left in them.
+
+        Only folders a manifest came in are touched: an operator's new, still empty folder stays.
+        """
         inbox = self.area("inbox")
         for folder in sorted(self._consumed_dirs, key=lambda p: len(p.parts), reverse=True):
+            for sub, _dirs, _files in os.walk(folder, topdown=False):
+                if Path(sub) != folder:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(sub)
             current = folder
             while current != inbox and inbox in current.parents:
                 try:
@@ -782,11 +816,7 @@ class Engine:
         for _ in range(10_000):
             if self.stop_event.is_set():
                 return
-            ids = [
-                j
-                for j in self.ledger.job_ids([Stage.PROCESS, Stage.DELIVER])
-                if self._cooldown.get(j, 0.0) <= mono
-            ]
+            ids = [j for j in self.ledger.job_ids([Stage.PROCESS, Stage.DELIVER]) if self._cooldown.get(j, 0.0) <= mono]
             if not ids:
                 return
             for job_id in ids:
@@ -925,7 +955,7 @@ class Engine:
             next_stage = Stage.HELD if fresh.blocked else Stage.DELIVER
         self._move_to(fresh, next_stage, now)
         if next_stage is Stage.HELD:
-            log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=self.ledger.get_job(job.job_id).folder)  # type: ignore[union-attr]
+            log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -1014,8 +1044,14 @@ class Engine:
         detail = f"attempt {attempts} of {limit}: {exc}"
         self._record(job.job_id, JobStatus.CopyToHotFolderFailed, SYSTEM, detail, now)
         log.warning(
-            "delivery.failed", job_id=job.job_id, order_id=job.order_id, hot_folder=hot_name,
-            attempt=attempts, max_attempts=limit, transient=exc.transient, reason=str(exc),
+            "delivery.failed",
+            job_id=job.job_id,
+            order_id=job.order_id,
+            hot_folder=hot_name,
+            attempt=attempts,
+            max_attempts=limit,
+            transient=exc.transient,
+            reason=str(exc),
         )
         if final:
             why = "this cannot work without a change" if not exc.transient else f"all {limit} attempts failed"
@@ -1087,13 +1123,25 @@ class Engine:
         job_dir = self.area("failed") / job_id
         atomic_write(
             job_dir / "ERROR.txt",
-            error_text(f"Job {job_id} (order {job.order_id}) needs attention: {failure.reason}", failure.problems, failure.fix),
+            error_text(
+                f"Job {job_id} (order {job.order_id}) needs attention: {failure.reason}",
+                failure.problems,
+                failure.fix,
+            ),
         )
-        log.warning("job.failed", job_id=job_id, order_id=job.order_id, reason=failure.reason, folder=self.rel(job_dir))
+        log.warning(
+            "job.failed",
+            job_id=job_id,
+            order_id=job.order_id,
+            reason=failure.reason,
+            folder=self.rel(job_dir),
+        )
 
     # -- statuses -----------------------------------------------------------------------------
 
-    def _record(self, job_id: str, status: JobStatus, by: str, detail: str, now: datetime, *, write: bool = True) -> None:
+    def _record(
+        self, job_id: str, status: JobStatus, by: str, detail: str, now: datetime, *, write: bool = True
+    ) -> None:
         """The one function that records a status: ledger, log, STATUS.txt."""
         self.ledger.add_status(job_id, status, by, detail, now)
         job = self.ledger.get_job(job_id)
@@ -1278,11 +1326,19 @@ class Engine:
             message = f"rejected by {by}" + (f" ({note})" if note else "")
         elif action is Action.RETRY:
             self.ledger.update_job(job_id, now, attempts=0, next_attempt_at=None, error=None)
-            self._record(job_id, JobStatus.RecreationRequested, by, "retry" + (f": {note}" if note else ""), now, write=False)
+            self._record(
+                job_id,
+                JobStatus.RecreationRequested,
+                by,
+                "retry" + (f": {note}" if note else ""),
+                now,
+                write=False,
+            )
             if job.stage is Stage.FAILED and any(not a.present for a in self.ledger.artwork(job_id)):
                 self._move_to(self.ledger.get_job(job_id), Stage.AWAITING, now)  # type: ignore[arg-type]
                 self.ledger.update_job(
-                    job_id, now,
+                    job_id,
+                    now,
                     awaiting_until=iso(now + timedelta(seconds=self.config.watch.artwork_timeout_seconds)),
                 )
                 self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]
@@ -1359,7 +1415,9 @@ class Engine:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()
         with self.ledger.transaction():
             self.ledger.mark_artwork_present(job.job_id, target.position)
-            self.ledger.update_job(job.job_id, now, output=None, output_pages=None, output_size=None, error=None, attempts=0)
+            self.ledger.update_job(
+                job.job_id, now, output=None, output_pages=None, output_size=None, error=None, attempts=0
+            )
             detail = f"{target.name} replaced by {file.name} (sha256 {digest[:12]})"
             self._record(job.job_id, JobStatus.ArtworkUploaded, by, detail, now, write=False)
             self._record(job.job_id, JobStatus.RecreationRequested, by, "new artwork", now, write=False)

@@ -305,7 +305,8 @@ class Ledger:
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.executescript(_SCHEMA)
                 self._db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
                 )
             self._db.execute("PRAGMA busy_timeout=30000")
         except sqlite3.Error as exc:
@@ -471,7 +472,11 @@ class Ledger:
 
     def count_blocked(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM jobs WHERE blocked = 1 AND stage NOT IN ('rejected', 'purged')").fetchone()[0])
+            return int(
+                self._db.execute(
+                    "SELECT COUNT(*) FROM jobs WHERE blocked = 1 AND stage NOT IN ('rejected', 'purged')"
+                ).fetchone()[0]
+            )
 
     def next_due(self) -> str | None:
         """The earliest time-driven event: a retry, a future order, an artwork time-out."""
@@ -617,7 +622,8 @@ class Ledger:
     def delivery_state(self, delivery_id: int, state: str, now: datetime) -> None:
         with self.transaction() as db:
             db.execute(
-                "UPDATE deliveries SET state = ?, finished_at = ? WHERE id = ?", (state, iso(now), delivery_id)
+                "UPDATE deliveries SET state = ?, finished_at = ? WHERE id = ?",
+                (state, iso(now), delivery_id),
             )
 
     def open_deliveries(self) -> list[Delivery]:

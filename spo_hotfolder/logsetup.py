@@ -27,7 +27,9 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
     ]
     renderer: Any
     if use_console:
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
         tail: list[Any] = []
     else:
         renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
@@ -67,7 +69,7 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
         structlog.get_logger("spo_hotfolder").error(
             "thread.crashed",
             thread=args.thread.name if args.thread else None,
-            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
         )
 
     threading.excepthook = excepthook

@@ -105,10 +105,7 @@ def parse_manifest(data: bytes, filename: str, hot_folders: Collection[str]) -> 
         raise ManifestError([empty])
     if not isinstance(document.value, dict):
         raise ManifestError(
-            [
-                "the manifest must be a mapping of keys (order_id: ..., jobs: ...), "
-                f"not {describe(document.value)}"
-            ]
+            [f"the manifest must be a mapping of keys (order_id: ..., jobs: ...), not {describe(document.value)}"]
         )
     return _ManifestReader(document, fmt, hot_folders).read(document.value)
 
@@ -121,9 +118,7 @@ _MISSING = _Missing()
 
 
 class _ManifestReader:
-    def __init__(
-        self, document: Document, fmt: Literal["json", "yaml"], hot_folders: Collection[str]
-    ) -> None:
+    def __init__(self, document: Document, fmt: Literal["json", "yaml"], hot_folders: Collection[str]) -> None:
         self.document = document
         self.fmt = fmt
         self.hot_folders = tuple(hot_folders)
@@ -200,8 +195,7 @@ class _ManifestReader:
         if moment is None:
             self.problem(
                 "process_after",
-                'must be an ISO 8601 date and time, e.g. "2026-12-01T08:00:00+00:00" '
-                f"(got {describe(value)})",
+                f'must be an ISO 8601 date and time, e.g. "2026-12-01T08:00:00+00:00" (got {describe(value)})',
             )
             return None
         if moment.tzinfo is None:  # no offset given: UTC
@@ -401,18 +395,14 @@ class _ManifestReader:
             normalised = self.artwork_path(item, path)
             return ArtworkRef(path=normalised) if normalised is not None else None
         if not isinstance(item, dict):
-            self.problem(
-                path, f"must be a file path or a mapping with path: and sha256: (got {describe(item)})"
-            )
+            self.problem(path, f"must be a file path or a mapping with path: and sha256: (got {describe(item)})")
             return None
         spec = {str(key): value for key, value in item.items()}
         for key in spec:
             if key not in ARTWORK_KEYS:
                 self.unknown_key(join_key(path, key), key, ARTWORK_KEYS)
         if "path" not in spec:
-            self.problem(
-                join_key(path, "path"), 'missing; give the artwork file\'s path, e.g. path: "front.pdf"'
-            )
+            self.problem(join_key(path, "path"), 'missing; give the artwork file\'s path, e.g. path: "front.pdf"')
             return None
         normalised = self.artwork_path(spec["path"], join_key(path, "path"))
         sha256: str | None = None
@@ -424,8 +414,7 @@ class _ManifestReader:
             else:
                 self.problem(
                     join_key(path, "sha256"),
-                    "must be the file's SHA-256 as 64 hexadecimal characters, in quotes "
-                    f"(got {describe(raw_sha)})",
+                    f"must be the file's SHA-256 as 64 hexadecimal characters, in quotes (got {describe(raw_sha)})",
                 )
                 sha_ok = False
         if normalised is None or not sha_ok:
@@ -446,16 +435,13 @@ class _ManifestReader:
             self.problem(path, f"must use '/' between folders, not '\\' (got {describe(value)})")
             return None
         if value.startswith("/"):
-            self.problem(
-                path, f"must be relative to the manifest's folder, not start with '/' (got {describe(value)})"
-            )
+            self.problem(path, f"must be relative to the manifest's folder, not start with '/' (got {describe(value)})")
             return None
         parts = value.split("/")
         if ".." in parts:
             self.problem(
                 path,
-                "must not contain '..': artwork must be inside the manifest's folder "
-                f"(got {describe(value)})",
+                f"must not contain '..': artwork must be inside the manifest's folder (got {describe(value)})",
             )
             return None
         kept = [part for part in parts if part not in ("", ".")]
@@ -475,18 +461,14 @@ class _ManifestReader:
         for key, item in value.items():
             key_path = join_key(path, key)
             if not isinstance(key, str) or not key:
-                self.problem(
-                    key_path, f"an attribute's name must be text (got {describe(key)}); put it in quotes"
-                )
+                self.problem(key_path, f"an attribute's name must be text (got {describe(key)}); put it in quotes")
                 ok = False
             elif isinstance(item, str | int | float | bool):
                 result[key] = item
             elif isinstance(item, date):  # an unquoted YAML date or time stamp
                 result[key] = item.isoformat()
             else:
-                self.problem(
-                    key_path, f"must be a single value: text, a number or true/false (got {describe(item)})"
-                )
+                self.problem(key_path, f"must be a single value: text, a number or true/false (got {describe(item)})")
                 ok = False
         return result if ok else None
 

@@ -120,9 +120,7 @@ class PdfWorker:
         """Like ``preflight.preflight``; a worker that times out, runs out of memory or crashes gives
         a report with one error finding saying so."""
         try:
-            return self._run(
-                _CHECK, _preflight.preflight, list(artwork), product_name, spec, _picklable(validation)
-            )
+            return self._run(_CHECK, _preflight.preflight, list(artwork), product_name, spec, _picklable(validation))
         except WorkerFailure as failure:
             message = str(failure)
         except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
@@ -263,10 +261,7 @@ class PdfWorker:
 def _crash_message(who: str, codes: Sequence[int | None], limit_text: str) -> str:
     signals = [-c for c in codes if c is not None and c < 0]
     if 9 in signals:
-        return (
-            f"{who} crashed: its process was killed (signal 9), "
-            f"probably because it ran out of memory{limit_text}"
-        )
+        return f"{who} crashed: its process was killed (signal 9), probably because it ran out of memory{limit_text}"
     if signals:
         return f"{who} crashed: its process was killed by signal {signals[0]}"
     exits = [c for c in codes if c is not None]

@@ -113,9 +113,7 @@ class PreflightReport:
                 head += f" (and {_count(len(warnings), 'warning')})"
             line = f"{head}: " + "; ".join(f.message for f in errors)
         elif warnings:
-            line = f"passed with {_count(len(warnings), 'warning')}: " + "; ".join(
-                f.message for f in warnings
-            )
+            line = f"passed with {_count(len(warnings), 'warning')}: " + "; ".join(f.message for f in warnings)
         else:
             line = "passed"
         if len(line) > max_chars:
@@ -222,9 +220,7 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
     except ArtworkProblem:
         raise
     except Exception as exc:  # any failure to parse: the PDF is not usable
-        raise ArtworkProblem(
-            f"artwork {label} is damaged and cannot be read: {describe_exception(exc)}"
-        ) from exc
+        raise ArtworkProblem(f"artwork {label} is damaged and cannot be read: {describe_exception(exc)}") from exc
     return reader, owner_protected
 
 
@@ -494,9 +490,7 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
             unit = user_unit(page)
             media_pt = read_box_pt(page, "/MediaBox")
             if media_pt is None:
-                raise ArtworkProblem(
-                    f"page {number}: artwork {label} has no page size (MediaBox missing or invalid)"
-                )
+                raise ArtworkProblem(f"page {number}: artwork {label} has no page size (MediaBox missing or invalid)")
             trim_pt = read_box_pt(page, "/TrimBox")
             bleed_pt = read_box_pt(page, "/BleedBox")
             info = _Page(
@@ -585,9 +579,7 @@ def _grouped(collector: _Collector, check: str, items: list[tuple[_Page, str]]) 
             run.append(page)
             continue
         if run:
-            collector.add(
-                check, f"{_pages_label([p.number for p in run])}: {run_message}", run[0].file, run[0].number
-            )
+            collector.add(check, f"{_pages_label([p.number for p in run])}: {run_message}", run[0].file, run[0].number)
         if page is not None:
             run, run_message = [page], message
 

@@ -175,8 +175,9 @@ class Daemon:
         if config.metrics.listen:
             from spo_hotfolder.metrics import PrometheusMetrics
 
-            self.metrics = PrometheusMetrics(self)
-            self.metrics.start(config.metrics)  # type: ignore[attr-defined]
+            prometheus = PrometheusMetrics(self)
+            prometheus.start(config.metrics)
+            self.metrics = prometheus
         self.scheduler = self._make_scheduler()
         self.engine = Engine(
             config,
@@ -186,7 +187,9 @@ class Daemon:
             schedule_wakeup=self._schedule_wakeup,
             metrics=self.metrics,
         )
-        self.watcher = FolderWatcher(self._watched(config), config.watch.mode, config.watch.poll_interval_seconds, self.engine.hint)
+        self.watcher = FolderWatcher(
+            self._watched(config), config.watch.mode, config.watch.poll_interval_seconds, self.engine.hint
+        )
         self.watcher.start()
         self._remember_folders()
         self.scheduler.start()
@@ -203,7 +206,12 @@ class Daemon:
         self.notifier.ready(self.summary())
 
     def _watched(self, config: Config) -> list[Path]:
-        return [config.paths.inbox, config.paths.quarantine, config.paths.failed, config.paths.state / "commands"]
+        return [
+            config.paths.inbox,
+            config.paths.quarantine,
+            config.paths.failed,
+            config.paths.state / "commands",
+        ]
 
     def _make_scheduler(self) -> Any:
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -322,7 +330,9 @@ class Daemon:
         if self.ledger is None:
             return "starting"
         counts = self.ledger.counts_by_stage()
-        waiting = sum(counts.get(s.value, 0) for s in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS, Stage.DELIVER, Stage.RETRY))
+        waiting = sum(
+            counts.get(s.value, 0) for s in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS, Stage.DELIVER, Stage.RETRY)
+        )
         return (
             f"{waiting} in progress, {self.ledger.count_blocked()} blocked, {counts.get('failed', 0)} failed, "
             f"{counts.get('done', 0) + counts.get('purged', 0)} done"
@@ -369,7 +379,10 @@ class Daemon:
         setup_logging(new.logging.level, new.logging.format)
         assert self.engine is not None and self.watcher is not None
         self.engine.set_config(new)
-        if (new.watch.mode, new.watch.poll_interval_seconds) != (old.watch.mode, old.watch.poll_interval_seconds):
+        if (new.watch.mode, new.watch.poll_interval_seconds) != (
+            old.watch.mode,
+            old.watch.poll_interval_seconds,
+        ):
             self.watcher.requested_mode = new.watch.mode
             self.watcher.poll_interval = new.watch.poll_interval_seconds
             self.watcher.restart()
@@ -426,5 +439,7 @@ def read_health(config: Config) -> dict[str, Any] | None:
         data: dict[str, Any] = json.loads((config.paths.state / HEALTH_NAME).read_text())
     except (OSError, ValueError):
         return None
-    data["age_seconds"] = (datetime.now(UTC) - datetime.fromisoformat(data["heartbeat"].replace("Z", "+00:00"))).total_seconds()
+    data["age_seconds"] = (
+        datetime.now(UTC) - datetime.fromisoformat(data["heartbeat"].replace("Z", "+00:00"))
+    ).total_seconds()
     return data

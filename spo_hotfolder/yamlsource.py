@@ -242,8 +242,7 @@ class _YamlBuilder:
             value: object = self.loader.construct_object(node, deep=True)
         except ValueError as exc:  # e.g. an unquoted "2026-13-45" is resolved as a date
             raise SourceError(
-                f"YAML error: the value {node.value!r} cannot be read ({exc}); "
-                "put it in quotes if it is meant as text",
+                f"YAML error: the value {node.value!r} cannot be read ({exc}); put it in quotes if it is meant as text",
                 node.start_mark.line + 1,
                 node.start_mark.column + 1,
                 syntax=True,
@@ -278,8 +277,7 @@ class _YamlBuilder:
                     Problem(
                         join_key(path, key),
                         line,
-                        f"duplicate key '{key}' (also on line {first_line[key]}); "
-                        "a key may appear only once here",
+                        f"duplicate key '{key}' (also on line {first_line[key]}); a key may appear only once here",
                     )
                 )
             else:
@@ -400,8 +398,7 @@ class _JsonScanner:
                     Problem(
                         key_path,
                         line,
-                        f"duplicate key '{key}' (also on line {first_line[key]}); "
-                        "a key may appear only once here",
+                        f"duplicate key '{key}' (also on line {first_line[key]}); a key may appear only once here",
                     )
                 )
             else:

@@ -153,9 +153,7 @@ def bomb_stream_data(inflated_bytes: int) -> bytes:
     return b"\x78\xda" + block * count + final + struct.pack(">I", adler)
 
 
-def make_bomb_pdf(
-    path: Path | str, inflated_bytes: int = 4 * 1024**3, size_mm: tuple[float, float] = (85, 55)
-) -> Path:
+def make_bomb_pdf(path: Path | str, inflated_bytes: int = 4 * 1024**3, size_mm: tuple[float, float] = (85, 55)) -> Path:
     """One page whose content stream is FlateDecode data that inflates to ``inflated_bytes`` zeros."""
     compressed = bomb_stream_data(inflated_bytes)
     writer = PdfWriter()
@@ -171,9 +169,7 @@ def make_bomb_pdf(
     return path
 
 
-def make_big_pdf(
-    path: Path | str, pages: int, bytes_per_page: int, size_mm: tuple[float, float] = (210, 297)
-) -> Path:
+def make_big_pdf(path: Path | str, pages: int, bytes_per_page: int, size_mm: tuple[float, float] = (210, 297)) -> Path:
     """A PDF of ``pages`` pages, each showing an incompressible gray image of ``bytes_per_page`` bytes.
 
     Written by hand, streaming, so making a 200 MB file needs little memory.
@@ -219,9 +215,7 @@ def make_big_pdf(
         fh.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1))
         for offset in offsets:
             fh.write(b"%010d 00000 n \n" % offset)
-        fh.write(
-            b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref_at)
-        )
+        fh.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref_at))
     return path
 
 

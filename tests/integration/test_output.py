@@ -10,11 +10,12 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pypdf import PdfReader
+from pypdf.generic import ArrayObject
 
-from spo_hotfolder import output as output_module
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.output import OutputError, build_output
 from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
@@ -36,10 +37,14 @@ def leftovers(folder: Path) -> list[str]:
 def boxes_mm(path: Path) -> list[dict[str, list[float]]]:
     with open(path, "rb") as fh:
         reader = PdfReader(fh)
-        return [
-            {key: [round(mm(float(v)), 1) for v in page[key]] for key in ("/MediaBox", "/TrimBox", "/BleedBox") if key in page}
-            for page in reader.pages
-        ]
+        result = []
+        for page in reader.pages:
+            boxes = {}
+            for key in ("/MediaBox", "/TrimBox", "/BleedBox"):
+                if key in page:
+                    boxes[key] = [round(mm(float(v)), 1) for v in cast(ArrayObject, page[key])]
+            result.append(boxes)
+        return result
 
 
 @pytest.fixture
@@ -77,8 +82,16 @@ def test_boxes_are_added_when_the_mediabox_holds_the_bleed(tmp_path: Path, out_d
     assert not result.copied_unchanged
     assert result.pages == 2
     assert boxes_mm(dest) == [
-        {"/MediaBox": [0.0, 0.0, 91.0, 61.0], "/TrimBox": [3.0, 3.0, 88.0, 58.0], "/BleedBox": [0.0, 0.0, 91.0, 61.0]},
-        {"/MediaBox": [0.0, 0.0, 61.0, 91.0], "/TrimBox": [3.0, 3.0, 58.0, 88.0], "/BleedBox": [0.0, 0.0, 61.0, 91.0]},
+        {
+            "/MediaBox": [0.0, 0.0, 91.0, 61.0],
+            "/TrimBox": [3.0, 3.0, 88.0, 58.0],
+            "/BleedBox": [0.0, 0.0, 91.0, 61.0],
+        },
+        {
+            "/MediaBox": [0.0, 0.0, 61.0, 91.0],
+            "/TrimBox": [3.0, 3.0, 58.0, 88.0],
+            "/BleedBox": [0.0, 0.0, 61.0, 91.0],
+        },
     ]
     assert result.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
     assert stat.S_IMODE(dest.stat().st_mode) == 0o644
@@ -99,8 +112,16 @@ def test_several_files_are_merged_in_order(tmp_path: Path, out_dir: Path) -> Non
     result = build_output(art(front, back), str(dest), BC, V)
     assert not result.copied_unchanged
     assert result.pages == 3
-    assert [b["/MediaBox"] for b in boxes_mm(dest)] == [[0.0, 0.0, 91.0, 61.0], [0.0, 0.0, 61.0, 91.0], [0.0, 0.0, 92.0, 62.0]]
-    assert [b.get("/TrimBox") for b in boxes_mm(dest)] == [[3.0, 3.0, 88.0, 58.0], [3.0, 3.0, 58.0, 88.0], [3.0, 3.0, 89.0, 59.0]]
+    assert [b["/MediaBox"] for b in boxes_mm(dest)] == [
+        [0.0, 0.0, 91.0, 61.0],
+        [0.0, 0.0, 61.0, 91.0],
+        [0.0, 0.0, 92.0, 62.0],
+    ]
+    assert [b.get("/TrimBox") for b in boxes_mm(dest)] == [
+        [3.0, 3.0, 88.0, 58.0],
+        [3.0, 3.0, 58.0, 88.0],
+        [3.0, 3.0, 89.0, 59.0],
+    ]
 
 
 def test_owner_password_only_artwork(tmp_path: Path, out_dir: Path) -> None:
@@ -130,8 +151,11 @@ def test_encrypted_artwork_is_an_output_error(tmp_path: Path, out_dir: Path) -> 
     ("content", "message"),
     [
         (b"", "artwork 'bad.pdf' is an empty file (0 bytes)"),
-        (b"Hello world", 'artwork \'bad.pdf\' is not a PDF: the file starts with "Hello worl"'),
-        (b"%PDF-1.4\nnothing\n%%EOF\n", "artwork 'bad.pdf' is damaged and cannot be read: startxref not found"),
+        (b"Hello world", "artwork 'bad.pdf' is not a PDF: the file starts with \"Hello worl\""),
+        (
+            b"%PDF-1.4\nnothing\n%%EOF\n",
+            "artwork 'bad.pdf' is damaged and cannot be read: startxref not found",
+        ),
     ],
 )
 def test_unreadable_artwork_is_an_output_error(tmp_path: Path, out_dir: Path, content: bytes, message: str) -> None:
@@ -160,7 +184,7 @@ def test_full_disk_removes_the_temp_file(
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(output_module.os, "fsync", no_space)
+    monkeypatch.setattr(os, "fsync", no_space)  # also output.os.fsync
     with pytest.raises(OutputError) as info:
         build_output(sources, str(out_dir / "o.pdf"), BC, V)
     assert str(info.value) == f"the output could not be written: the disk holding {out_dir} is full"
@@ -222,7 +246,7 @@ def test_worker_runs_preflight_and_output(tmp_path: Path, out_dir: Path, worker:
     result = worker.build_output(art(src), str(out_dir / "o.pdf"), BC, V)
     assert result.pages == 2
     locked = make_pdf(tmp_path / "locked.pdf", [(91, 61)], encrypt_user="secret")
-    with pytest.raises(OutputError, match="^artwork 'locked.pdf' is encrypted"):
+    with pytest.raises(OutputError, match=r"^artwork 'locked\.pdf' is encrypted"):
         worker.build_output(art(locked), str(out_dir / "o2.pdf"), BC, V)
 
 

@@ -26,7 +26,7 @@ paths:
   root: /srv/spo
   inbox: /srv/incoming
 watch:
-  mode: polling
+  mode: Polling
   poll_interval_seconds: 5
   settle_seconds: 0.5
   rescan_seconds: 30
@@ -48,7 +48,7 @@ hot_folders:
     path: /mnt/indigo
     filename: "{order_id}-{attributes.paper}.PDF"
     staging: /mnt/stage
-    ticket: json
+    ticket: JSON
   large-format:
     path: /mnt/lf
 routes:
@@ -66,7 +66,7 @@ metrics:
   listen: "127.0.0.1:9464"
 logging:
   level: DEBUG
-  format: json
+  format: Json
 """
 
 MINIMAL = "paths:\n  root: /srv/spo\n"
@@ -155,8 +155,7 @@ def test_full_config_round_trip(tmp_path: Path) -> None:
 def test_minimal_config_takes_every_default(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL))
     assert config.paths.spool_folders() == {
-        name: Path("/srv/spo") / name
-        for name in ("inbox", "work", "quarantine", "failed", "done", "rejected", "state")
+        name: Path("/srv/spo") / name for name in ("inbox", "work", "quarantine", "failed", "done", "rejected", "state")
     }
     assert config.watch.mode == "auto"
     assert config.watch.ignore == DEFAULT_IGNORE
@@ -318,98 +317,246 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
 
 CASES = [
     # (config text after MINIMAL (2 lines), line, key path + message)
-    ("watch:\n  poll_intervall: 3\n", 4, "watch.poll_intervall: unknown key 'poll_intervall'; "
-     "did you mean 'poll_interval_seconds'?"),
+    (
+        "watch:\n  poll_intervall: 3\n",
+        4,
+        "watch.poll_intervall: unknown key 'poll_intervall'; did you mean 'poll_interval_seconds'?",
+    ),
     ("wacth:\n  mode: auto\n", 3, "wacth: unknown key 'wacth'; did you mean 'watch'?"),
-    ("watch:\n  mode: inotify\n", 4, "watch.mode: must be one of auto | native | polling (got \"inotify\")"),
-    ("watch:\n  poll_interval_seconds: 0\n", 4, "watch.poll_interval_seconds: must be a number greater than 0 "
-     "(got 0)"),
+    ("watch:\n  mode: inotify\n", 4, 'watch.mode: must be one of auto | native | polling (got "inotify")'),
+    (
+        "watch:\n  poll_interval_seconds: 0\n",
+        4,
+        "watch.poll_interval_seconds: must be a number greater than 0 (got 0)",
+    ),
     ("watch:\n  rescan_seconds: -1\n", 4, "watch.rescan_seconds: must be a number greater than 0 (got -1)"),
-    ("watch:\n  artwork_timeout_seconds: 0\n", 4, "watch.artwork_timeout_seconds: must be a number greater than 0 "
-     "(got 0)"),
+    (
+        "watch:\n  artwork_timeout_seconds: 0\n",
+        4,
+        "watch.artwork_timeout_seconds: must be a number greater than 0 (got 0)",
+    ),
     ("watch:\n  settle_seconds: -0.5\n", 4, "watch.settle_seconds: must be a number 0 or more (got -0.5)"),
     ("watch:\n  settle_seconds: true\n", 4, "watch.settle_seconds: must be a number 0 or more (got true)"),
-    ("watch:\n  settle_seconds: \"1\"\n", 4, "watch.settle_seconds: must be a number 0 or more (got \"1\")"),
+    ('watch:\n  settle_seconds: "1"\n', 4, 'watch.settle_seconds: must be a number 0 or more (got "1")'),
     ("watch:\n  settle_seconds: .inf\n", 4, "watch.settle_seconds: must be a number 0 or more (got inf)"),
-    ("watch:\n  ignore: [\"*.tmp\", 3]\n", 4, "watch.ignore[1]: must be a glob pattern in quotes (got 3)"),
+    ('watch:\n  ignore: ["*.tmp", 3]\n', 4, "watch.ignore[1]: must be a glob pattern in quotes (got 3)"),
     ("watch:\n  ignore: {a: b}\n", 4, "watch.ignore: must be a list, not a mapping"),
     ("watch: fast\n", 3, "watch: must be a mapping of 'key: value' lines, not \"fast\""),
-    ("blocking:\n  block_on_arrival: maybe\n", 4, "blocking.block_on_arrival: must be true or false (got \"maybe\")"),
-    ("validation:\n  checks:\n    font: off\n", 5, "validation.checks.font: unknown key 'font'; did you mean 'fonts'?"),
-    ("validation:\n  checks:\n    fonts: fatal\n", 5, "validation.checks.fonts: must be one of error | warning | off "
-     "(got \"fatal\")"),
-    ("validation:\n  size_tolerance_mm: -1\n", 4, "validation.size_tolerance_mm: must be a number 0 or more (got -1)"),
-    ("products:\n  \"bc-*\": {trim_mm: [85]}\n", 4, "products.bc-*.trim_mm: must be [width, height] in millimetres, "
-     "two numbers greater than 0 (got a list)"),
-    ("products:\n  \"bc-*\":\n    trim_mm: [85, 0]\n", 5, "products.bc-*.trim_mm: must be [width, height] in "
-     "millimetres, two numbers greater than 0 (got a list)"),
-    ("products:\n  \"bc-*\":\n    bleed_mm: -3\n", 5, "products.bc-*.bleed_mm: must be a number 0 or more (got -3)"),
-    ("products:\n  \"bc-*\":\n    pages: 0\n", 5, "products.bc-*.pages: must be a whole number of at least 1 (got 0)"),
-    ("products:\n  \"bc-*\":\n    pages: 2.5\n", 5, "products.bc-*.pages: must be a whole number of at least 1 "
-     "(got 2.5)"),
-    ("products:\n  \"bc-*\":\n    page: 2\n", 5, "products.bc-*.page: unknown key 'page'; did you mean 'pages'?"),
-    ("hot_folders:\n  indigo:\n    filename: x.pdf\n", 4, "hot_folders.indigo.path: missing; every hot folder needs "
-     "the path of its folder"),
-    ("hot_folders:\n  indigo:\n    path: /x\n    ticket: xml\n", 6, "hot_folders.indigo.ticket: must be one of "
-     "none | json (got \"xml\")"),
-    ("hot_folders:\n  indigo:\n    path: /x\n    pth: /y\n", 6, "hot_folders.indigo.pth: unknown key 'pth'; "
-     "did you mean 'path'?"),
-    ("hot_folders:\n  skip:\n    path: /x\n", 4, "hot_folders.skip: 'skip' is reserved for routes ('to: skip'); "
-     "choose another name"),
-    ("hot_folders:\n  \"in digo\":\n    path: /x\n", 4, "hot_folders.in digo: a hot folder name may use only letters, "
-     "digits, '.', '_' and '-'"),
-    ("hot_folders:\n  indigo:\n    path: /x\n    filename: \"{order}.pdf\"\n", 6, "hot_folders.indigo.filename: "
-     "unknown placeholder '{order}'; the placeholders allowed are {order_id}, {job_id}, {product}, {quantity}, "
-     "{customer}, {attributes.<key>}"),
-    ("hot_folders:\n  indigo:\n    path: /x\n    filename: \"{order_id}.ps\"\n", 6, "hot_folders.indigo.filename: "
-     "must end with '.pdf'"),
-    ("hot_folders:\n  indigo:\n    path: /x\n    filename: \"a/{order_id}.pdf\"\n", 6, "hot_folders.indigo.filename: "
-     "must be a file name, without '/' or '\\'"),
-    ("hot_folders:\n  indigo:\n    path: /x\n    filename: \"{order_id.pdf\"\n", 6, "hot_folders.indigo.filename: "
-     "is not a valid template (a '{' or '}' without its partner); placeholders are written like {order_id}"),
-    ("hot_folders:\n  indigo:\n    path: /x\n    filename: \"{quantity:05d}.pdf\"\n", 6, "hot_folders.indigo."
-     "filename: unknown placeholder '{quantity:05d}'; the placeholders allowed are {order_id}, {job_id}, {product}, "
-     "{quantity}, {customer}, {attributes.<key>}"),
-    ("hot_folders:\n  indigo:\n    path: /x\n    staging: /x\n", 6, "hot_folders.indigo.staging: must not be the hot "
-     "folder itself: the printer would pick up half-written files; leave it out to use a hidden name inside the "
-     "hot folder"),
-    ("hot_folders:\n  indigo:\n    path: \"\"\n", 5, "hot_folders.indigo.path: must be a folder path (got \"\")"),
-    ("hot_folders:\n  indigo:\n    path: /x\nroutes:\n  - to: indgo\n", 7, "routes[0].to: no hot folder named "
-     "\"indgo\"; did you mean 'indigo'? (hot folders: indigo); use 'skip' to deliver nowhere"),
-    ("routes:\n  - to: indigo\n", 4, "routes[0].to: no hot folder named \"indigo\" (hot folders: none are "
-     "configured); use 'skip' to deliver nowhere"),
-    ("routes:\n  - when: {product: \"bc-*\"}\n", 4, "routes[0].to: missing; say which hot folder the matching jobs "
-     "go to, or 'skip'"),
-    ("routes:\n  - when: {produkt: \"bc-*\"}\n    to: skip\n", 4, "routes[0].when.produkt: unknown key 'produkt'; "
-     "did you mean 'product'?"),
-    ("routes:\n  - when: {paper: silk}\n    to: skip\n", 4, "routes[0].when.paper: unknown key 'paper'; did you mean "
-     "'attributes.paper'?"),
-    ("routes:\n  - when: {product: 1.5}\n    to: skip\n", 4, "routes[0].when.product: must be a text or glob pattern "
-     "(got 1.5); put it in quotes so it is compared as text"),
-    ("routes:\n  - when: {product: yes}\n    to: skip\n", 4, "routes[0].when.product: must be a text or glob "
-     "pattern (got true); put it in quotes so it is compared as text"),
-    ("routes:\n  - when: bc-*\n    to: skip\n", 4, "routes[0].when: must be a mapping like {product: \"bc-*\"} "
-     "(got \"bc-*\")"),
+    (
+        "blocking:\n  block_on_arrival: maybe\n",
+        4,
+        'blocking.block_on_arrival: must be true or false (got "maybe")',
+    ),
+    (
+        "validation:\n  checks:\n    font: off\n",
+        5,
+        "validation.checks.font: unknown key 'font'; did you mean 'fonts'?",
+    ),
+    (
+        "validation:\n  checks:\n    fonts: fatal\n",
+        5,
+        'validation.checks.fonts: must be one of error | warning | off (got "fatal")',
+    ),
+    (
+        "validation:\n  size_tolerance_mm: -1\n",
+        4,
+        "validation.size_tolerance_mm: must be a number 0 or more (got -1)",
+    ),
+    (
+        'products:\n  "bc-*": {trim_mm: [85]}\n',
+        4,
+        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 (got a list)",
+    ),
+    (
+        'products:\n  "bc-*":\n    trim_mm: [85, 0]\n',
+        5,
+        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 (got a list)",
+    ),
+    (
+        'products:\n  "bc-*":\n    bleed_mm: -3\n',
+        5,
+        "products.bc-*.bleed_mm: must be a number 0 or more (got -3)",
+    ),
+    (
+        'products:\n  "bc-*":\n    pages: 0\n',
+        5,
+        "products.bc-*.pages: must be a whole number of at least 1 (got 0)",
+    ),
+    (
+        'products:\n  "bc-*":\n    pages: 2.5\n',
+        5,
+        "products.bc-*.pages: must be a whole number of at least 1 (got 2.5)",
+    ),
+    (
+        'products:\n  "bc-*":\n    page: 2\n',
+        5,
+        "products.bc-*.page: unknown key 'page'; did you mean 'pages'?",
+    ),
+    (
+        "hot_folders:\n  indigo:\n    filename: x.pdf\n",
+        4,
+        "hot_folders.indigo.path: missing; every hot folder needs the path of its folder",
+    ),
+    (
+        "hot_folders:\n  indigo:\n    path: /x\n    ticket: xml\n",
+        6,
+        'hot_folders.indigo.ticket: must be one of none | json (got "xml")',
+    ),
+    (
+        "hot_folders:\n  indigo:\n    path: /x\n    pth: /y\n",
+        6,
+        "hot_folders.indigo.pth: unknown key 'pth'; did you mean 'path'?",
+    ),
+    (
+        "hot_folders:\n  skip:\n    path: /x\n",
+        4,
+        "hot_folders.skip: 'skip' is reserved for routes ('to: skip'); choose another name",
+    ),
+    (
+        'hot_folders:\n  "in digo":\n    path: /x\n',
+        4,
+        "hot_folders.in digo: a hot folder name may use only letters, digits, '.', '_' and '-'",
+    ),
+    (
+        'hot_folders:\n  indigo:\n    path: /x\n    filename: "{order}.pdf"\n',
+        6,
+        "hot_folders.indigo.filename: "
+        "unknown placeholder '{order}'; the placeholders allowed are {order_id}, {job_id}, "
+        "{product}, {quantity}, "
+        "{customer}, {attributes.<key>}",
+    ),
+    (
+        'hot_folders:\n  indigo:\n    path: /x\n    filename: "{order_id}.ps"\n',
+        6,
+        "hot_folders.indigo.filename: must end with '.pdf'",
+    ),
+    (
+        'hot_folders:\n  indigo:\n    path: /x\n    filename: "a/{order_id}.pdf"\n',
+        6,
+        "hot_folders.indigo.filename: must be a file name, without '/' or '\\'",
+    ),
+    (
+        'hot_folders:\n  indigo:\n    path: /x\n    filename: "{order_id.pdf"\n',
+        6,
+        "hot_folders.indigo.filename: "
+        "is not a valid template (a '{' or '}' without its partner); placeholders are written "
+        "like {order_id}",
+    ),
+    (
+        'hot_folders:\n  indigo:\n    path: /x\n    filename: "{quantity:05d}.pdf"\n',
+        6,
+        "hot_folders.indigo."
+        "filename: unknown placeholder '{quantity:05d}'; the placeholders allowed are "
+        "{order_id}, {job_id}, {product}, "
+        "{quantity}, {customer}, {attributes.<key>}",
+    ),
+    (
+        "hot_folders:\n  indigo:\n    path: /x\n    staging: /x\n",
+        6,
+        "hot_folders.indigo.staging: must not be the hot "
+        "folder itself: the printer would pick up half-written files; leave it out to use a "
+        "hidden name inside the "
+        "hot folder",
+    ),
+    ('hot_folders:\n  indigo:\n    path: ""\n', 5, 'hot_folders.indigo.path: must be a folder path (got "")'),
+    (
+        "hot_folders:\n  indigo:\n    path: /x\nroutes:\n  - to: indgo\n",
+        7,
+        "routes[0].to: no hot folder named "
+        "\"indgo\"; did you mean 'indigo'? (hot folders: indigo); use 'skip' to deliver nowhere",
+    ),
+    (
+        "routes:\n  - to: indigo\n",
+        4,
+        'routes[0].to: no hot folder named "indigo" (hot folders: none are '
+        "configured); use 'skip' to deliver nowhere",
+    ),
+    (
+        'routes:\n  - when: {product: "bc-*"}\n',
+        4,
+        "routes[0].to: missing; say which hot folder the matching jobs go to, or 'skip'",
+    ),
+    (
+        'routes:\n  - when: {produkt: "bc-*"}\n    to: skip\n',
+        4,
+        "routes[0].when.produkt: unknown key 'produkt'; did you mean 'product'?",
+    ),
+    (
+        "routes:\n  - when: {paper: silk}\n    to: skip\n",
+        4,
+        "routes[0].when.paper: unknown key 'paper'; did you mean 'attributes.paper'?",
+    ),
+    (
+        "routes:\n  - when: {product: 1.5}\n    to: skip\n",
+        4,
+        "routes[0].when.product: must be a text or glob pattern (got 1.5); put it in quotes so it is compared as text",
+    ),
+    (
+        "routes:\n  - when: {product: yes}\n    to: skip\n",
+        4,
+        "routes[0].when.product: must be a text or glob pattern (got true); put it in quotes so it is compared as text",
+    ),
+    (
+        "routes:\n  - when: bc-*\n    to: skip\n",
+        4,
+        'routes[0].when: must be a mapping like {product: "bc-*"} (got "bc-*")',
+    ),
     ("routes:\n  - skip\n", 4, "routes[0]: must be a mapping with 'when:' and 'to:' (got \"skip\")"),
-    ("routes:\n  - to: skip\n    if: {}\n", 5, "routes[0].if: unknown key 'if'; the keys allowed here are: when, to"),
-    ("delivery:\n  max_attempts: 0\n", 4, "delivery.max_attempts: must be a whole number of at least 1 (got 0)"),
-    ("delivery:\n  max_attempts: true\n", 4, "delivery.max_attempts: must be a whole number of at least 1 "
-     "(got true)"),
-    ("delivery:\n  backoff_seconds: []\n", 4, "delivery.backoff_seconds: must be a number of seconds or a "
-     "non-empty list of them, each 0 or more (got an empty list)"),
-    ("delivery:\n  backoff_seconds:\n    - 10\n    - -5\n", 6, "delivery.backoff_seconds[1]: must be a number of "
-     "seconds or a non-empty list of them, each 0 or more (got -5)"),
+    (
+        "routes:\n  - to: skip\n    if: {}\n",
+        5,
+        "routes[0].if: unknown key 'if'; the keys allowed here are: when, to",
+    ),
+    (
+        "delivery:\n  max_attempts: 0\n",
+        4,
+        "delivery.max_attempts: must be a whole number of at least 1 (got 0)",
+    ),
+    (
+        "delivery:\n  max_attempts: true\n",
+        4,
+        "delivery.max_attempts: must be a whole number of at least 1 (got true)",
+    ),
+    (
+        "delivery:\n  backoff_seconds: []\n",
+        4,
+        "delivery.backoff_seconds: must be a number of seconds or a "
+        "non-empty list of them, each 0 or more (got an empty list)",
+    ),
+    (
+        "delivery:\n  backoff_seconds:\n    - 10\n    - -5\n",
+        6,
+        "delivery.backoff_seconds[1]: must be a number of seconds or a non-empty list of them, each 0 or more (got -5)",
+    ),
     ("retention:\n  done_days: -1\n", 4, "retention.done_days: must be a number 0 or more (got -1)"),
-    ("metrics:\n  listen: \"localhost\"\n", 4, "metrics.listen: must be \"host:port\" with a port from 1 to 65535, "
-     "e.g. \"127.0.0.1:9464\", or null (got \"localhost\")"),
-    ("metrics:\n  listen: \"localhost:70000\"\n", 4, "metrics.listen: must be \"host:port\" with a port from 1 to "
-     "65535, e.g. \"127.0.0.1:9464\", or null (got \"localhost:70000\")"),
-    ("metrics:\n  listen: 9464\n", 4, "metrics.listen: must be \"host:port\" with a port from 1 to 65535, "
-     "e.g. \"127.0.0.1:9464\", or null (got 9464)"),
-    ("logging:\n  level: verbose\n", 4, "logging.level: must be one of debug | info | warning | error "
-     "(got \"verbose\")"),
-    ("logging:\n  format: text\n", 4, "logging.format: must be one of auto | json | console (got \"text\")"),
-    ("paths:\n  root: /b\n", 3, "paths: duplicate key 'paths' (also on line 1); a key may appear only once here"),
+    (
+        'metrics:\n  listen: "localhost"\n',
+        4,
+        'metrics.listen: must be "host:port" with a port from 1 to 65535, '
+        'e.g. "127.0.0.1:9464", or null (got "localhost")',
+    ),
+    (
+        'metrics:\n  listen: "localhost:70000"\n',
+        4,
+        'metrics.listen: must be "host:port" with a port from 1 to '
+        '65535, e.g. "127.0.0.1:9464", or null (got "localhost:70000")',
+    ),
+    (
+        "metrics:\n  listen: 9464\n",
+        4,
+        'metrics.listen: must be "host:port" with a port from 1 to 65535, e.g. "127.0.0.1:9464", or null (got 9464)',
+    ),
+    (
+        "logging:\n  level: verbose\n",
+        4,
+        'logging.level: must be one of debug | info | warning | error (got "verbose")',
+    ),
+    ("logging:\n  format: text\n", 4, 'logging.format: must be one of auto | json | console (got "text")'),
+    (
+        "paths:\n  root: /b\n",
+        3,
+        "paths: duplicate key 'paths' (also on line 1); a key may appear only once here",
+    ),
 ]
 
 

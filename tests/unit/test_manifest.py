@@ -119,14 +119,13 @@ def test_single_job_form_yaml() -> None:
     assert manifest.blocked is None
     assert manifest.customer is None
     assert manifest.process_after is None
-    assert manifest.jobs == (
-        JobSpec("100234-1", "bc-85x55", 500, (ArtworkRef("100234-1.pdf"),), attributes={}),
-    )
+    assert manifest.jobs == (JobSpec("100234-1", "bc-85x55", 500, (ArtworkRef("100234-1.pdf"),), attributes={}),)
     assert manifest.jobs[0].attributes == {}
 
 
 def test_single_job_form_json_with_explicit_job_id() -> None:
-    data = b'{"order_id": "A-1", "job_id": "A-1-front", "product": "poster", "quantity": 1, "artwork": ["p.pdf"]}'
+    data = b'{"order_id": "A-1", "job_id": "A-1-front", "product": "poster", "quantity": 1,'
+    data += b' "artwork": ["p.pdf"]}'
     manifest = parse_manifest(data, "A-1.json", HOT_FOLDERS)
     assert manifest.format == "json"
     assert [job.job_id for job in manifest.jobs] == ["A-1-front"]
@@ -154,7 +153,9 @@ def test_format_by_extension() -> None:
 
 
 def test_utf8_bom_and_unicode_are_accepted() -> None:
-    manifest = parse("\ufefforder_id: '1'\ncustomer: Müller & Søn\nproduct: p\nquantity: 1\nartwork: [ä.pdf]\n".encode())
+    manifest = parse(
+        "\ufefforder_id: '1'\ncustomer: Müller & Søn\nproduct: p\nquantity: 1\nartwork: [ä.pdf]\n".encode()
+    )
     assert manifest.customer == "Müller & Søn"
     assert manifest.jobs[0].artwork == (ArtworkRef("ä.pdf"),)
 
@@ -222,9 +223,7 @@ def test_process_after_errors(value: str) -> None:
 
 
 def test_empty_file() -> None:
-    assert only_problem(b"") == (
-        "the file is empty; a manifest needs at least order_id, product, quantity and artwork"
-    )
+    assert only_problem(b"") == ("the file is empty; a manifest needs at least order_id, product, quantity and artwork")
     assert only_problem(b"  \n\n").startswith("the file is empty")
     assert only_problem(b"# nothing yet\n").startswith("the file is empty")
     assert only_problem(b"", "o.json").startswith("the file is empty")
@@ -290,25 +289,43 @@ def test_recursive_yaml_alias_is_refused() -> None:
 
 SCHEMA_CASES = [
     # (manifest body appended to a valid single-job manifest (line 5 on), expected problem)
-    ("colour: red\n", "line 5: colour: unknown key 'colour'; did you mean 'customer'?"),
+    ("custmer: red\n", "line 5: custmer: unknown key 'custmer'; did you mean 'customer'?"),
     ("quantitty: 3\n", "line 5: quantitty: unknown key 'quantitty'; did you mean 'quantity'?"),
-    ("zzz: 1\n", "line 5: zzz: unknown key 'zzz'; the keys allowed here are: order_id, customer, blocked, "
-     "process_after, reprint, jobs, job_id, product, quantity, hot_folder, artwork, attributes"),
+    (
+        "zzz: 1\n",
+        "line 5: zzz: unknown key 'zzz'; the keys allowed here are: order_id, customer, blocked, "
+        "process_after, reprint, jobs, job_id, product, quantity, hot_folder, artwork, attributes",
+    ),
     ("customer: [a]\n", "line 5: customer: must be the customer's name (got a list); put it in quotes"),
     ("blocked: maybe\n", 'line 5: blocked: must be true or false (got "maybe")'),
     ("reprint: 1\n", "line 5: reprint: must be true or false (got 1)"),
-    ("hot_folder: indgo\n", "line 5: hot_folder: no hot folder named \"indgo\" is configured; did you mean "
-     "'indigo'? (hot folders: indigo, large-format); leave it out to use the routes"),
-    ("hot_folder: skip\n", "line 5: hot_folder: no hot folder named \"skip\" is configured (hot folders: indigo, "
-     "large-format); leave it out to use the routes"),
-    ("job_id: \".hidden\"\n", "line 5: job_id: must be 1 to 64 letters, digits, '.', '_' or '-', not starting "
-     "with '.' (got \".hidden\")"),
+    (
+        "hot_folder: indgo\n",
+        'line 5: hot_folder: no hot folder named "indgo" is configured; did you mean '
+        "'indigo'? (hot folders: indigo, large-format); leave it out to use the routes",
+    ),
+    (
+        "hot_folder: skip\n",
+        'line 5: hot_folder: no hot folder named "skip" is configured (hot folders: indigo, '
+        "large-format); leave it out to use the routes",
+    ),
+    (
+        'job_id: ".hidden"\n',
+        "line 5: job_id: must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (got \".hidden\")",
+    ),
     ("attributes: [a]\n", "line 5: attributes: must be a mapping of 'name: value' pairs (got a list)"),
-    ("attributes:\n  sizes: [1, 2]\n", "line 6: attributes.sizes: must be a single value: text, a number or "
-     "true/false (got a list)"),
-    ("attributes:\n  finish: null\n", "line 6: attributes.finish: must be a single value: text, a number or "
-     "true/false (got nothing)"),
-    ("attributes:\n  7: x\n", "line 6: attributes.7: an attribute's name must be text (got 7); put it in quotes"),
+    (
+        "attributes:\n  sizes: [1, 2]\n",
+        "line 6: attributes.sizes: must be a single value: text, a number or true/false (got a list)",
+    ),
+    (
+        "attributes:\n  finish: null\n",
+        "line 6: attributes.finish: must be a single value: text, a number or true/false (got nothing)",
+    ),
+    (
+        "attributes:\n  7: x\n",
+        "line 6: attributes.7: an attribute's name must be text (got 7); put it in quotes",
+    ),
 ]
 
 
@@ -323,67 +340,136 @@ def job_manifest(job_body: str) -> str:
 
 
 JOB_CASES = [
-    ("product: bc\nquantity: five\nartwork: [a.pdf]\n",
-     'line 4: jobs[0].quantity: must be a whole number of at least 1 (got "five")'),
-    ("product: bc\nquantity: 0\nartwork: [a.pdf]\n",
-     "line 4: jobs[0].quantity: must be a whole number of at least 1 (got 0)"),
-    ("product: bc\nquantity: 2.5\nartwork: [a.pdf]\n",
-     "line 4: jobs[0].quantity: must be a whole number of at least 1 (got 2.5)"),
-    ("product: bc\nquantity: true\nartwork: [a.pdf]\n",
-     "line 4: jobs[0].quantity: must be a whole number of at least 1 (got true)"),
-    ("product: bc\nquantity: \"500\"\nartwork: [a.pdf]\n",
-     'line 4: jobs[0].quantity: must be a whole number of at least 1 (got "500")'),
-    ("quantity: 1\nartwork: [a.pdf]\n",
-     'line 3: jobs[0].product: missing; every job needs its product, e.g. product: "bc-85x55"'),
-    ("product: bc\nartwork: [a.pdf]\n",
-     "line 3: jobs[0].quantity: missing; every job needs the number of copies, e.g. quantity: 500"),
-    ("product: bc\nquantity: 1\n",
-     'line 3: jobs[0].artwork: missing; every job needs its artwork, e.g. artwork: ["100234-1.pdf"]'),
-    ("product: \"\"\nquantity: 1\nartwork: [a.pdf]\n", "line 3: jobs[0].product: must not be empty"),
-    ("product: a/b\nquantity: 1\nartwork: [a.pdf]\n",
-     "line 3: jobs[0].product: must not contain '/' or control characters (got \"a/b\")"),
-    ("product: [bc]\nquantity: 1\nartwork: [a.pdf]\n",
-     "line 3: jobs[0].product: must be the product's name (got a list); put it in quotes"),
-    ("product: bc\nquantity: 1\nartwork: []\n", "line 5: jobs[0].artwork: must be a list of at least one artwork "
-     "file, each starting with '- ' (got an empty list)"),
-    ("product: bc\nquantity: 1\nartwork: a.pdf\n", "line 5: jobs[0].artwork: must be a list of at least one "
-     "artwork file, each starting with '- ' (got \"a.pdf\")"),
-    ("product: bc\nquantity: 1\nartwork:\n  - ../secret.pdf\n", "line 6: jobs[0].artwork[0]: must not contain "
-     "'..': artwork must be inside the manifest's folder (got \"../secret.pdf\")"),
-    ("product: bc\nquantity: 1\nartwork:\n  - a/../../b.pdf\n", "line 6: jobs[0].artwork[0]: must not contain "
-     "'..': artwork must be inside the manifest's folder (got \"a/../../b.pdf\")"),
-    ("product: bc\nquantity: 1\nartwork:\n  - path: /etc/passwd\n", "line 6: jobs[0].artwork[0].path: must be "
-     "relative to the manifest's folder, not start with '/' (got \"/etc/passwd\")"),
-    ("product: bc\nquantity: 1\nartwork:\n  - 'a\\b.pdf'\n", "line 6: jobs[0].artwork[0]: must use '/' between "
-     "folders, not '\\' (got \"a\\\\b.pdf\")"),
-    ("product: bc\nquantity: 1\nartwork:\n  - \"a\\x01.pdf\"\n", "line 6: jobs[0].artwork[0]: must not contain "
-     "control characters (got \"a\\u0001.pdf\")"),
-    ("product: bc\nquantity: 1\nartwork:\n  - \"a\\0.pdf\"\n", "line 6: jobs[0].artwork[0]: must not contain "
-     "control characters (got \"a\\u0000.pdf\")"),
-    ("product: bc\nquantity: 1\nartwork:\n  - \"sub/\"\n", "line 6: jobs[0].artwork[0]: must name a file, not a "
-     "folder (got \"sub/\")"),
-    ("product: bc\nquantity: 1\nartwork:\n  - \".\"\n", "line 6: jobs[0].artwork[0]: must name a file, not a "
-     "folder (got \".\")"),
-    ("product: bc\nquantity: 1\nartwork:\n  - 17\n", "line 6: jobs[0].artwork[0]: must be a file path or a "
-     "mapping with path: and sha256: (got 17)"),
-    ("product: bc\nquantity: 1\nartwork:\n  - sha256: abc\n", "line 6: jobs[0].artwork[0].path: missing; give the "
-     "artwork file's path, e.g. path: \"front.pdf\""),
-    ("product: bc\nquantity: 1\nartwork:\n  - {path: a.pdf, sha256: abc}\n", "line 6: jobs[0].artwork[0].sha256: "
-     "must be the file's SHA-256 as 64 hexadecimal characters, in quotes (got \"abc\")"),
-    ("product: bc\nquantity: 1\nartwork:\n  - {path: a.pdf, md5: abc}\n", "line 6: jobs[0].artwork[0].md5: "
-     "unknown key 'md5'; the keys allowed here are: path, sha256"),
-    ("product: bc\nquantity: 1\nartwork:\n  - a.pdf\n  - ./a.pdf\n", "line 7: jobs[0].artwork[1]: the file "
-     "\"a.pdf\" is listed twice (jobs[0].artwork[0] and jobs[0].artwork[1])"),
-    ("product: bc\nquantity: 1\nartwork: [a.pdf]\nhot_folder: nowhere\n", "line 6: jobs[0].hot_folder: no hot "
-     "folder named \"nowhere\" is configured (hot folders: indigo, large-format); leave it out to use the routes"),
-    ("product: bc\nquantity: 1\nartwork: [a.pdf]\nqty: 1\n", "line 6: jobs[0].qty: unknown key 'qty'; the keys "
-     "allowed here are: job_id, product, quantity, hot_folder, artwork, attributes"),
-    ("product: bc\nquantity: 1\nartwork: [a.pdf]\ncustomer: ACME\n", "line 6: jobs[0].customer: 'customer' belongs "
-     "at the top of the manifest, beside order_id"),
-    ("job_id: \"a b\"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n", "line 3: jobs[0].job_id: must be 1 to 64 "
-     "letters, digits, '.', '_' or '-', not starting with '.' (got \"a b\")"),
-    ("job_id: \"" + "x" * 65 + "\"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n", "line 3: jobs[0].job_id: "
-     "must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (got \"" + "x" * 57 + "...\")"),
+    (
+        "product: bc\nquantity: five\nartwork: [a.pdf]\n",
+        'line 4: jobs[0].quantity: must be a whole number of at least 1 (got "five")',
+    ),
+    (
+        "product: bc\nquantity: 0\nartwork: [a.pdf]\n",
+        "line 4: jobs[0].quantity: must be a whole number of at least 1 (got 0)",
+    ),
+    (
+        "product: bc\nquantity: 2.5\nartwork: [a.pdf]\n",
+        "line 4: jobs[0].quantity: must be a whole number of at least 1 (got 2.5)",
+    ),
+    (
+        "product: bc\nquantity: true\nartwork: [a.pdf]\n",
+        "line 4: jobs[0].quantity: must be a whole number of at least 1 (got true)",
+    ),
+    (
+        'product: bc\nquantity: "500"\nartwork: [a.pdf]\n',
+        'line 4: jobs[0].quantity: must be a whole number of at least 1 (got "500")',
+    ),
+    (
+        "quantity: 1\nartwork: [a.pdf]\n",
+        'line 3: jobs[0].product: missing; every job needs its product, e.g. product: "bc-85x55"',
+    ),
+    (
+        "product: bc\nartwork: [a.pdf]\n",
+        "line 3: jobs[0].quantity: missing; every job needs the number of copies, e.g. quantity: 500",
+    ),
+    (
+        "product: bc\nquantity: 1\n",
+        'line 3: jobs[0].artwork: missing; every job needs its artwork, e.g. artwork: ["100234-1.pdf"]',
+    ),
+    ('product: ""\nquantity: 1\nartwork: [a.pdf]\n', "line 3: jobs[0].product: must not be empty"),
+    (
+        "product: a/b\nquantity: 1\nartwork: [a.pdf]\n",
+        "line 3: jobs[0].product: must not contain '/' or control characters (got \"a/b\")",
+    ),
+    (
+        "product: [bc]\nquantity: 1\nartwork: [a.pdf]\n",
+        "line 3: jobs[0].product: must be the product's name (got a list); put it in quotes",
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork: []\n",
+        "line 5: jobs[0].artwork: must be a list of at least one artwork "
+        "file, each starting with '- ' (got an empty list)",
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork: a.pdf\n",
+        "line 5: jobs[0].artwork: must be a list of at least one artwork file, each starting with '- ' (got \"a.pdf\")",
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork:\n  - ../secret.pdf\n",
+        "line 6: jobs[0].artwork[0]: must not contain "
+        "'..': artwork must be inside the manifest's folder (got \"../secret.pdf\")",
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork:\n  - a/../../b.pdf\n",
+        "line 6: jobs[0].artwork[0]: must not contain "
+        "'..': artwork must be inside the manifest's folder (got \"a/../../b.pdf\")",
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork:\n  - path: /etc/passwd\n",
+        "line 6: jobs[0].artwork[0].path: must be "
+        "relative to the manifest's folder, not start with '/' (got \"/etc/passwd\")",
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork:\n  - 'a\\b.pdf'\n",
+        "line 6: jobs[0].artwork[0]: must use '/' between folders, not '\\' (got \"a\\\\b.pdf\")",
+    ),
+    (
+        'product: bc\nquantity: 1\nartwork:\n  - "a\\x01.pdf"\n',
+        'line 6: jobs[0].artwork[0]: must not contain control characters (got "a\\u0001.pdf")',
+    ),
+    (
+        'product: bc\nquantity: 1\nartwork:\n  - "a\\0.pdf"\n',
+        'line 6: jobs[0].artwork[0]: must not contain control characters (got "a\\u0000.pdf")',
+    ),
+    (
+        'product: bc\nquantity: 1\nartwork:\n  - "sub/"\n',
+        'line 6: jobs[0].artwork[0]: must name a file, not a folder (got "sub/")',
+    ),
+    (
+        'product: bc\nquantity: 1\nartwork:\n  - "."\n',
+        'line 6: jobs[0].artwork[0]: must name a file, not a folder (got ".")',
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork:\n  - 17\n",
+        "line 6: jobs[0].artwork[0]: must be a file path or a mapping with path: and sha256: (got 17)",
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork:\n  - sha256: abc\n",
+        'line 6: jobs[0].artwork[0].path: missing; give the artwork file\'s path, e.g. path: "front.pdf"',
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork:\n  - {path: a.pdf, sha256: abc}\n",
+        "line 6: jobs[0].artwork[0].sha256: "
+        'must be the file\'s SHA-256 as 64 hexadecimal characters, in quotes (got "abc")',
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork:\n  - {path: a.pdf, md5: abc}\n",
+        "line 6: jobs[0].artwork[0].md5: unknown key 'md5'; the keys allowed here are: path, sha256",
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork:\n  - a.pdf\n  - ./a.pdf\n",
+        'line 7: jobs[0].artwork[1]: the file "a.pdf" is listed twice (jobs[0].artwork[0] and jobs[0].artwork[1])',
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork: [a.pdf]\nhot_folder: nowhere\n",
+        "line 6: jobs[0].hot_folder: no hot "
+        'folder named "nowhere" is configured (hot folders: indigo, large-format); leave it '
+        "out to use the routes",
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork: [a.pdf]\nqty: 1\n",
+        "line 6: jobs[0].qty: unknown key 'qty'; the keys "
+        "allowed here are: job_id, product, quantity, hot_folder, artwork, attributes",
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork: [a.pdf]\ncustomer: ACME\n",
+        "line 6: jobs[0].customer: 'customer' belongs at the top of the manifest, beside order_id",
+    ),
+    (
+        'job_id: "a b"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n',
+        "line 3: jobs[0].job_id: must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (got \"a b\")",
+    ),
+    (
+        'job_id: "' + "x" * 65 + '"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n',
+        "line 3: jobs[0].job_id: "
+        "must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (got \"" + "x" * 57 + '...")',
+    ),
 ]
 
 
@@ -444,7 +530,8 @@ def test_no_jobs_at_all() -> None:
 def test_both_forms_at_once() -> None:
     text = 'order_id: "1"\nproduct: bc\njobs:\n  - product: bc\n    quantity: 1\n    artwork: [a.pdf]\n'
     assert only_problem(text) == (
-        "line 2: product: 'product' belongs inside an entry of 'jobs:'; a manifest either lists its jobs under "
+        "line 2: product: 'product' belongs inside an entry of 'jobs:'; a manifest either "
+        "lists its jobs under "
         "'jobs:' or gives one job's keys at the top, not both"
     )
 

@@ -71,8 +71,7 @@ def test_wrong_trim(tmp_path: Path) -> None:
     assert report.findings[0].page == 1
     assert report.findings[0].file == "a4.pdf"
     assert report.summary() == (
-        "1 problem: pages 1-2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm "
-        "(tolerance 1.0 mm)"
+        "1 problem: pages 1-2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)"
     )
 
 
@@ -110,8 +109,7 @@ def test_mixed_sizes_without_product_spec(tmp_path: Path) -> None:
     ]
     assert report.ok
     assert report.summary() == (
-        "passed with 1 warning: pages have different sizes: 210.0 x 297.0 mm (pages 1-2, 4), "
-        "148.0 x 210.0 mm (page 3)"
+        "passed with 1 warning: pages have different sizes: 210.0 x 297.0 mm (pages 1-2, 4), 148.0 x 210.0 mm (page 3)"
     )
 
 
@@ -121,8 +119,8 @@ def test_no_bleed(tmp_path: Path) -> None:
         (
             "bleed",
             "error",
-            "pages 1-2: no bleed: the page is 85.0 x 55.0 mm, product bc-85x55 needs 3.0 mm bleed on each side "
-            "(91.0 x 61.0 mm)",
+            "pages 1-2: no bleed: the page is 85.0 x 55.0 mm, product bc-85x55 needs 3.0 mm bleed "
+            "on each side (91.0 x 61.0 mm)",
         )
     ]
 
@@ -159,7 +157,11 @@ def test_pages_are_counted_over_all_artwork_files(tmp_path: Path) -> None:
             "error",
             "page 2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)",
         ),
-        ("mixed_sizes", "warning", "pages have different sizes: 85.0 x 55.0 mm (page 1), 210.0 x 297.0 mm (page 2)"),
+        (
+            "mixed_sizes",
+            "warning",
+            "pages have different sizes: 85.0 x 55.0 mm (page 1), 210.0 x 297.0 mm (page 2)",
+        ),
     ]
     assert report.findings[0].file == "back.pdf"
     assert report.to_text().splitlines()[1] == (
@@ -232,12 +234,12 @@ def test_text_file_named_pdf(tmp_path: Path) -> None:
     pdf = tmp_path / "note.pdf"
     pdf.write_text("Hello world, this is not a PDF\n")
     assert messages(run(pdf)) == [
-        ("open", "error", 'artwork \'note.pdf\' is not a PDF: the file starts with "Hello worl"')
+        ("open", "error", "artwork 'note.pdf' is not a PDF: the file starts with \"Hello worl\"")
     ]
     binary = tmp_path / "photo.pdf"
     binary.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(100))
     assert messages(run(binary)) == [
-        ("open", "error", 'artwork \'photo.pdf\' is not a PDF: the file starts with "??????JFIF"')
+        ("open", "error", "artwork 'photo.pdf' is not a PDF: the file starts with \"??????JFIF\"")
     ]
 
 
@@ -279,7 +281,9 @@ def _font_pdf(path: Path, font: DictionaryObject, in_form: bool = False) -> Path
             {
                 NameObject("/Type"): NameObject("/XObject"),
                 NameObject("/Subtype"): NameObject("/Form"),
-                NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(10), NumberObject(10)]),
+                NameObject("/BBox"): ArrayObject(
+                    [NumberObject(0), NumberObject(0), NumberObject(10), NumberObject(10)]
+                ),
                 NameObject("/Resources"): DictionaryObject({NameObject("/Font"): fonts}),
             }
         )
@@ -328,11 +332,19 @@ def test_type0_font_without_embedded_descendant_and_font_in_form(tmp_path: Path)
         }
     )
     assert messages(run(_font_pdf(tmp_path / "t0.pdf", type0), spec=spec)) == [
-        ("fonts", "error", "page 1: font NotoSans is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
+        (
+            "fonts",
+            "error",
+            "page 1: font NotoSans is not embedded; ask for a PDF with all fonts embedded (PDF/X)",
+        )
     ]
     in_form = _font_pdf(tmp_path / "form.pdf", _font("/Type1", "/Times-Roman", None), in_form=True)
     assert messages(run(in_form, spec=spec)) == [
-        ("fonts", "error", "page 1: font Times-Roman is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
+        (
+            "fonts",
+            "error",
+            "page 1: font Times-Roman is not embedded; ask for a PDF with all fonts embedded (PDF/X)",
+        )
     ]
 
 
@@ -400,7 +412,8 @@ def test_report_text_and_json(tmp_path: Path) -> None:
     assert report.to_text() == (
         "Preflight failed: 3 problems and 1 warning (3 pages, trim 210.0 x 297.0 mm).\n"
         "ERROR: the output has 3 pages, product bc-85x55 expects 2\n"
-        "ERROR: pages 1-3: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)\n"
+        "ERROR: pages 1-3: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm "
+        "(tolerance 1.0 mm)\n"
         "ERROR: pages 1-3: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)\n"
         "WARNING: artwork 'a4.pdf' is protected by an owner password (printing and editing restrictions); "
         "it was opened without one\n"

@@ -1,0 +1,202 @@
+"""End-to-end: the real daemon takes manifests and PDFs and fills the hot folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from tests.daemon import drop, statuses, wait_for
+from tests.pdfs import make_pdf
+
+pytestmark = pytest.mark.e2e
+
+CARD = [(91.0, 61.0), (91.0, 61.0)]  # 85 x 55 mm + 3 mm bleed, two pages
+
+
+def card(path: Path) -> Path:
+    make_pdf(path, pages=CARD)
+    return path
+
+
+def test_yaml_single_job_reaches_its_hot_folder(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon()
+    card(daemon.inbox / "card.pdf")
+    drop(
+        daemon.inbox / "order-1.yaml",
+        'order_id: "100234"\nproduct: bc-85x55\nquantity: 500\nartwork: [{path: card.pdf}]\n',
+    )
+    job = daemon.wait_status("100234-1", "InHotFolder")
+    delivered = tmp_path / "hot" / "indigo" / "100234_100234-1_bc-85x55_x500.pdf"
+    assert delivered.is_file()
+    assert len(PdfReader(delivered).pages) == 2
+    assert statuses(job) == [
+        "Ordered",
+        "ValidationFinished",
+        "OutputCreationStarted",
+        "OutputCreated",
+        "InHotFolder",
+    ]
+    assert job["folder"] == "done/100234-1"
+    assert job["hot_folder"] == "indigo"
+    assert job["output"] == "done/100234-1/output/100234_100234-1_bc-85x55_x500.pdf"
+    folder = daemon.root / "done" / "100234-1"
+    assert (folder / "manifest.yaml").read_bytes().startswith(b'order_id: "100234"')
+    assert (folder / "artwork" / "card.pdf").is_file()
+    assert "InHotFolder" in (folder / "STATUS.txt").read_text()
+    assert not list(daemon.inbox.iterdir())
+    assert daemon.stop() == 0
+
+
+def test_json_order_with_several_jobs_and_a_skip_route(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon()
+    card(daemon.inbox / "a.pdf")
+    make_pdf(daemon.inbox / "poster.pdf", pages=[(500, 700)])
+    make_pdf(daemon.inbox / "letter.pdf", pages=[(210, 297)])
+    manifest = {
+        "order_id": "200",
+        "customer": "ACME Ltd",
+        "jobs": [
+            {"job_id": "200-card", "product": "bc-85x55", "quantity": 250, "artwork": [{"path": "a.pdf"}]},
+            {
+                "product": "poster-a1",
+                "quantity": 2,
+                "artwork": ["poster.pdf"],
+                "attributes": {"paper": "matt"},
+            },
+            {"product": "letter", "quantity": 1, "artwork": [{"path": "letter.pdf"}]},
+        ],
+    }
+    drop(daemon.inbox / "order-200.json", json.dumps(manifest))
+    daemon.wait_status("200-card", "InHotFolder")
+    daemon.wait_status("200-2", "InHotFolder")
+    skipped = daemon.wait_status("200-3", "CopyToHotFolderSkipped")
+    assert skipped["history"][-1]["detail"] == "route 3"
+    assert (tmp_path / "hot" / "indigo" / "200_200-card_bc-85x55_x250.pdf").is_file()
+    large = tmp_path / "hot" / "large"
+    assert sorted(p.name for p in large.iterdir()) == [
+        "200_200-2_poster-a1_x2.json",
+        "200_200-2_poster-a1_x2.pdf",
+    ]
+    ticket = json.loads((large / "200_200-2_poster-a1_x2.json").read_text())
+    assert ticket["quantity"] == 2 and ticket["pages"] == 1 and ticket["attributes"] == {"paper": "matt"}
+    assert not list((tmp_path / "hot" / "indigo").glob(".*"))
+
+
+def test_files_present_before_start_are_taken(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(start=False)
+    daemon.inbox.mkdir(parents=True)
+    card(daemon.inbox / "early.pdf")
+    (daemon.inbox / "early.yaml").write_text('order_id: "E1"\nproduct: bc-1\nquantity: 1\nartwork: [early.pdf]\n')
+    daemon.start()
+    daemon.wait_status("E1-1", "InHotFolder")
+
+
+def test_missing_hot_folder_fails_with_reason_and_retries(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(hot_folders={"indigo": {"path": str(tmp_path / "mnt" / "indigo"), "_missing": True}})
+    card(daemon.inbox / "c.pdf")
+    drop(daemon.inbox / "m.yaml", 'order_id: "M1"\nproduct: bc-1\nquantity: 1\nartwork: [c.pdf]\n')
+    job = daemon.wait_status("M1-1", "CopyToHotFolderFailed")
+    assert "attempt 1 of 3" in job["history"][-1]["detail"]
+    assert "does not exist" in job["history"][-1]["detail"]
+    wait_for(
+        lambda: (daemon.root / "failed" / "M1-1" / "ERROR.txt").is_file(),
+        timeout=20,
+        what="failed/ after 3 attempts",
+    )
+    job = daemon.job("M1-1")
+    assert statuses(job).count("CopyToHotFolderFailed") == 3
+    error = (daemon.root / "failed" / "M1-1" / "ERROR.txt").read_text()
+    assert "is the printer's share mounted" in error and "RETRY" in error
+    assert not (tmp_path / "mnt" / "indigo").exists(), "the daemon must never create a missing hot folder"
+    # The share comes back; the operator drops RETRY: delivered.
+    (tmp_path / "mnt" / "indigo").mkdir(parents=True)
+    drop(daemon.root / "failed" / "M1-1" / "RETRY", "alice\nshare mounted again\n")
+    daemon.wait_status("M1-1", "InHotFolder")
+    assert (tmp_path / "mnt" / "indigo" / "M1_M1-1_bc-1_x1.pdf").is_file()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("broken.json", '{"order_id": "X", "jobs": [', "line 1"),
+        ("broken.yaml", "order_id: X\n  jobs: [\n", "line 2"),
+        ("types.yaml", 'order_id: "T"\nproduct: bc-1\nquantity: five\nartwork: [a.pdf]\n', "quantity"),
+        ("missing.yaml", 'order_id: "T2"\nquantity: 1\nartwork: [a.pdf]\n', "product"),
+        ("unsafe.yaml", 'order_id: "T3"\nproduct: x\nquantity: 1\nartwork: ["../etc/passwd"]\n', "artwork"),
+        (
+            "hot.yaml",
+            'order_id: "T4"\nproduct: x\nquantity: 1\nhot_folder: nope\nartwork: [a.pdf]\n',
+            "hot_folder",
+        ),
+        (
+            "dup.yaml",
+            'order_id: "T5"\njobs:\n - {job_id: A, product: x, quantity: 1, artwork: [a.pdf]}\n'
+            " - {job_id: A, product: x, quantity: 1, artwork: [b.pdf]}\n",
+            "A",
+        ),
+    ],
+)
+def test_bad_manifests_go_to_failed_and_the_daemon_goes_on(make_daemon, name: str, content: str, expected: str) -> None:
+    daemon = make_daemon()
+    drop(daemon.inbox / name, content)
+    error = daemon.root / "failed" / name / "ERROR.txt"
+    wait_for(error.is_file, what=f"failed/{name}/ERROR.txt")
+    text = error.read_text()
+    assert expected in text and "How to fix it" in text
+    assert (daemon.root / "failed" / name / name).read_text() == content
+    # A good manifest still goes through.
+    card(daemon.inbox / "ok.pdf")
+    drop(daemon.inbox / "ok.yaml", 'order_id: "OK"\nproduct: bc-1\nquantity: 1\nartwork: [ok.pdf]\n')
+    daemon.wait_status("OK-1", "InHotFolder")
+
+
+def test_slow_writer_is_not_taken_early(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(watch={"settle_seconds": 1.0})
+    pdf = tmp_path / "src.pdf"
+    card(pdf)
+    data = pdf.read_bytes()
+    drop(daemon.inbox / "slow.yaml", 'order_id: "S"\nproduct: bc-1\nquantity: 1\nartwork: [slow.pdf]\n')
+    daemon.wait_status("S-1", "AwaitingData")
+    target = daemon.inbox / "slow.pdf"
+    chunk = len(data) // 6 + 1
+    for i in range(6):  # six bursts over ~3 s, each opened and closed again
+        with open(target, "ab") as fh:
+            fh.write(data[i * chunk : (i + 1) * chunk])
+        time.sleep(0.5)
+    job = daemon.wait_status("S-1", "InHotFolder")
+    taken = next(e["at"] for e in job["history"] if e["status"] == "ValidationFinished")
+    assert taken, job
+    assert len(PdfReader(daemon.root / "done" / "S-1" / "artwork" / "slow.pdf").pages) == 2
+
+
+def test_temp_names_are_ignored_until_renamed(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon()
+    card(daemon.inbox / ".x.pdf.AbCd12")
+    card(daemon.inbox / "~$x.pdf")
+    (daemon.inbox / ".order.yaml.tmp").write_text('order_id: "R"\nproduct: bc-1\nquantity: 1\nartwork: [x.pdf]\n')
+    time.sleep(1.5)
+    assert sorted(p.name for p in daemon.inbox.iterdir()) == [".order.yaml.tmp", ".x.pdf.AbCd12", "~$x.pdf"]
+    assert daemon.job("R-1") is None
+    os.replace(daemon.inbox / ".x.pdf.AbCd12", daemon.inbox / "x.pdf")
+    os.replace(daemon.inbox / ".order.yaml.tmp", daemon.inbox / "order.yaml")
+    daemon.wait_status("R-1", "InHotFolder")
+    assert (daemon.inbox / "~$x.pdf").exists()
+
+
+def test_folder_manifest_dragged_in(make_daemon) -> None:
+    daemon = make_daemon()
+    folder = daemon.inbox / "order 300 (ACME)"
+    staging = daemon.inbox.parent / "staging-300"
+    (staging / "art").mkdir(parents=True)
+    card(staging / "art" / "front back.pdf")
+    (staging / "manifest.yaml").write_text(
+        'order_id: "300"\nproduct: bc-1\nquantity: 3\nartwork: ["art/front back.pdf"]\n'
+    )
+    os.replace(staging, folder)
+    daemon.wait_status("300-1", "InHotFolder")
+    wait_for(lambda: not folder.exists(), what="the consumed inbox folder removed")
