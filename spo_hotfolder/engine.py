@@ -1238,9 +1238,24 @@ class Engine:
         job = self._job_of_folder(job_folder, paths[0])
         if job is None:
             return
-        drops = [(classify_drop(p.name), p) for p in paths]
-        drops.sort(key=lambda item: (ACTION_ORDER[item[0]] if item[0] else 9, str(item[1])))
-        for action, drop in drops:
+        # Every drop file now in the folder is answered in this one round, in a safe order: files
+        # dropped together become complete a few microseconds apart, and the first action may move
+        # the folder away from under the others.
+        names = {p.name for p in paths}
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(job_folder):
+                if classify_drop(entry.name) is not None and entry.is_file(follow_symlinks=False):
+                    names.add(entry.name)
+        for name in names:
+            self.tracker.forget(job_folder / name)
+        drops = [(classify_drop(name), name) for name in names]
+        drops.sort(key=lambda item: (ACTION_ORDER[item[0]] if item[0] else 9, item[1]))
+        for action, name in drops:
+            # The first action may have moved the job folder (REJECT -> rejected/): the other drop
+            # files moved with it, and are answered there.
+            current = self.ledger.get_job(job.job_id)
+            folder = self._locate(current) if current is not None else None
+            drop = folder / name if folder is not None else job_folder / name
             if action is None or not drop.is_file():
                 continue
             try:

@@ -52,10 +52,10 @@ def write_config(tmp: Path, **sections: Any) -> Path:
             {"to": "skip"},
         ],
         "delivery": {"max_attempts": 3, "backoff_seconds": [0.5, 1]},
-        "logging": {"level": "debug", "format": "json"},
+        "logging": {"level": "info", "format": "json"},
     }
     for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
+        if isinstance(value, dict) and isinstance(config.get(key), dict) and key != "products":
             config[key] = {**config[key], **value}
         else:
             config[key] = value

@@ -1,0 +1,354 @@
+"""End-to-end: the SPO "Blocked status" workflow, done with folders, drop files and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from tests.daemon import Daemon, drop, run_cli, statuses, wait_for
+from tests.pdfs import make_pdf
+
+pytestmark = pytest.mark.e2e
+
+CARD = [(91.0, 61.0), (91.0, 61.0)]
+
+
+def order(daemon: Daemon, order_id: str, product: str = "bc-85x55", extra: str = "", pages=CARD) -> str:
+    make_pdf(daemon.inbox / f"{order_id}.pdf", pages=pages)
+    drop(
+        daemon.inbox / f"{order_id}.yaml",
+        f'order_id: "{order_id}"\nproduct: {product}\nquantity: 10\nartwork: [{order_id}.pdf]\n{extra}',
+    )
+    return f"{order_id}-1"
+
+
+def held(daemon: Daemon, job_id: str) -> dict:
+    def check() -> dict | None:
+        job = daemon.job(job_id)
+        return job if job and job["folder"] == f"quarantine/{job_id}" else None
+
+    return wait_for(check, timeout=20, what=f"{job_id} in quarantine")
+
+
+def blocked_entry(job: dict) -> dict:
+    return next(e for e in job["history"] if e["status"] == "Blocked")
+
+
+def test_block_on_arrival_waits_in_quarantine_with_output(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "B1")
+    job = held(daemon, job_id)
+    assert statuses(job) == ["Ordered", "Blocked", "ValidationFinished", "OutputCreationStarted", "OutputCreated"]
+    assert job["status"] == "OutputCreated" and job["blocked"] is True
+    assert blocked_entry(job)["detail"] == "block_on_arrival"
+    folder = daemon.root / "quarantine" / job_id
+    assert len(PdfReader(folder / "output" / "B1_B1-1_bc-85x55_x10.pdf").pages) == 2
+    assert (folder / "replace").is_dir()
+    status = (folder / "STATUS.txt").read_text()
+    assert "Drop a file named RELEASE here to send this job to indigo" in status
+    assert "Artwork fingerprint:" in status and "2 pages" in status
+    assert not list((tmp_path / "hot" / "indigo").iterdir())
+    # SPO's "Blocker Status" filter: still listed as blocked although its status reads OutputCreated.
+    listed = json.loads(daemon.cli("jobs", "--status", "Blocked", "--json").stdout)
+    assert [j["job_id"] for j in listed] == [job_id]
+    assert json.loads(daemon.cli("jobs", "--blocked", "--json").stdout)[0]["status"] == "OutputCreated"
+
+
+def test_release_by_drop_file_records_the_operator(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"products": ["bc-*"]})
+    job_id = order(daemon, "B2")
+    assert blocked_entry(held(daemon, job_id))["detail"] == "blocking.products: bc-*"
+    drop(daemon.root / "quarantine" / job_id / "release.txt", "alice\nchecked the bleed\n")
+    job = daemon.wait_status(job_id, "InHotFolder")
+    entry = blocked_entry(job)
+    assert entry["removed_by"] == "alice" and entry["removed_at"]
+    assert job["blocked"] is False
+    assert (tmp_path / "hot" / "indigo" / "B2_B2-1_bc-85x55_x10.pdf").is_file()
+    history = list((daemon.root / "done" / job_id / "history").iterdir())
+    assert any(p.name.endswith("-release.txt") for p in history), history
+    text = daemon.cli("show", job_id).stdout
+    assert "removed" in text and "alice" in text and "checked the bleed" in text
+    released = json.loads(daemon.cli("jobs", "--released", "--json").stdout)
+    assert [j["job_id"] for j in released] == [job_id]
+
+
+def test_manifest_blocked_overrides_config_both_ways(make_daemon) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    free = order(daemon, "B3", extra="blocked: false\n")
+    daemon.wait_status(free, "InHotFolder")
+    daemon2_job = order(daemon, "B4", product="other", extra="blocked: true\n")
+    job = held(daemon, daemon2_job)
+    assert blocked_entry(job)["detail"] == "manifest blocked: true"
+
+
+def test_release_by_cli_with_daemon_running(make_daemon) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "B5")
+    held(daemon, job_id)
+    result = daemon.cli("release", job_id, "--by", "bob", "--note", "ok to print")
+    assert result.returncode == 0, result.stderr
+    assert "released by bob" in result.stdout
+    job = daemon.wait_status(job_id, "InHotFolder")
+    assert blocked_entry(job)["removed_by"] == "bob"
+    again = daemon.cli("release", job_id)
+    assert again.returncode == 1 and again.stderr.count("\n") == 1
+    assert "not blocked" in again.stderr or "already released" in again.stderr
+
+
+def test_release_while_daemon_stopped_then_start(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "B6")
+    held(daemon, job_id)
+    assert daemon.stop() == 0
+    result = daemon.cli("release", job_id, "--by", "carol")
+    assert result.returncode == 0, result.stderr
+    job = daemon.job(job_id)
+    assert job["blocked"] is False and blocked_entry(job)["removed_by"] == "carol"
+    assert not list((tmp_path / "hot" / "indigo").iterdir())
+    daemon.start()
+    daemon.wait_status(job_id, "InHotFolder")
+    assert len(list((tmp_path / "hot" / "indigo").iterdir())) == 1
+
+
+def test_drop_file_while_daemon_stopped_acts_at_start(make_daemon) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "B7")
+    held(daemon, job_id)
+    assert daemon.stop() == 0
+    (daemon.root / "quarantine" / job_id / "RELEASE").write_text("dave\n")
+    daemon.start()
+    job = daemon.wait_status(job_id, "InHotFolder")
+    assert blocked_entry(job)["removed_by"] == "dave"
+
+
+def test_reject_by_drop_and_by_cli(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    a = order(daemon, "R1")
+    b = order(daemon, "R2")
+    held(daemon, a)
+    held(daemon, b)
+    drop(daemon.root / "quarantine" / a / "REJECT", "erin\ncustomer cancelled\n")
+    job = daemon.wait_status(a, "Rejected")
+    assert job["history"][-1]["by"] == "erin" and "customer cancelled" in job["history"][-1]["detail"]
+    wait_for(lambda: (daemon.root / "rejected" / a).is_dir(), what="rejected/ folder")
+    result = daemon.cli("reject", b, "--by", "frank", "--reason", "wrong size")
+    assert result.returncode == 0, result.stderr
+    daemon.wait_status(b, "Rejected")
+    assert not list((tmp_path / "hot" / "indigo").iterdir())
+    # Nothing waits any more: rejected jobs are not listed as blocked.
+    assert json.loads(daemon.cli("jobs", "--blocked", "--json").stdout) == []
+    # A delivered job cannot be rejected: a one-line error, exit 1.
+    c = order(daemon, "R3", extra="blocked: false\n")
+    daemon.wait_status(c, "InHotFolder")
+    refused = daemon.cli("reject", c)
+    assert refused.returncode == 1 and "already delivered" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_replace_then_release_delivers_the_new_artwork(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True}, products={"bc-*": {"trim_mm": [85, 55], "bleed_mm": 3}})
+    job_id = order(daemon, "P1", pages=[(91.0, 61.0)])
+    held(daemon, job_id)
+    folder = daemon.root / "quarantine" / job_id
+    fingerprint_before = _fingerprint(folder)
+    new = tmp_path / "new.pdf"
+    make_pdf(new, pages=[(91.0, 61.0)] * 3)
+    os.replace(new, folder / "replace" / "corrected.pdf")
+
+    def regenerated() -> dict | None:
+        job = daemon.job(job_id)
+        return job if job and job["folder"].startswith("quarantine") and job["output_pages"] == 3 else None
+
+    job = wait_for(regenerated, timeout=20, what="output made again from the replacement")
+    tail = statuses(job)[-5:]
+    assert tail == [
+        "ArtworkUploaded",
+        "RecreationRequested",
+        "ValidationFinished",
+        "OutputCreationStarted",
+        "OutputCreated",
+    ]
+    assert job["blocked"] is True
+    history = sorted(p.name for p in (folder / "history").iterdir())
+    assert any("artwork-P1.pdf" in n for n in history) and any("output-" in n for n in history)
+    assert _fingerprint(folder) != fingerprint_before
+    drop(folder / "RELEASE", "gina\n")
+    daemon.wait_status(job_id, "InHotFolder")
+    delivered = tmp_path / "hot" / "indigo" / "P1_P1-1_bc-85x55_x10.pdf"
+    assert len(PdfReader(delivered).pages) == 3
+
+
+def _fingerprint(folder: Path) -> str:
+    """The fingerprint STATUS.txt shows ("" while the job is away from this folder)."""
+    try:
+        text = (folder / "STATUS.txt").read_text()
+    except FileNotFoundError:
+        return ""
+    for line in text.splitlines():
+        if line.startswith("Artwork fingerprint:"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def test_stale_release_is_refused(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True}, products={})
+    job_id = order(daemon, "S1", pages=[(91.0, 61.0)])
+    held(daemon, job_id)
+    folder = daemon.root / "quarantine" / job_id
+    seen = _fingerprint(folder)
+    new = tmp_path / "v2.pdf"
+    make_pdf(new, pages=[(100.0, 70.0)])
+    os.replace(new, folder / "replace" / "v2.pdf")
+    wait_for(lambda: _fingerprint(folder) not in ("", seen) and held(daemon, job_id), what="new output")
+    drop(folder / "RELEASE.txt", f"hank\nartwork: {seen}\n")
+    wait_for(lambda: "refused" in (folder / "STATUS.txt").read_text(), what="refusal in STATUS.txt")
+    status = (folder / "STATUS.txt").read_text()
+    assert "artwork changed" in status
+    job = daemon.job(job_id)
+    assert job["blocked"] is True and not list((tmp_path / "hot" / "indigo").iterdir())
+    # Releasing what is there now works.
+    drop(folder / "RELEASE.txt", f"hank\nartwork: {_fingerprint(folder)}\n")
+    daemon.wait_status(job_id, "InHotFolder")
+
+
+def test_reject_and_release_dropped_together_reject_wins(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "T1")
+    held(daemon, job_id)
+    daemon.stop()
+    folder = daemon.root / "quarantine" / job_id
+    (folder / "RELEASE").write_text("ivan\n")
+    (folder / "REJECT").write_text("judy\nduplicate order\n")
+    daemon.start()
+    job = daemon.wait_status(job_id, "Rejected")
+    status_file = daemon.root / "rejected" / job_id / "STATUS.txt"
+    wait_for(lambda: status_file.is_file() and "refused" in status_file.read_text(), what="the RELEASE answered")
+    status = status_file.read_text()
+    assert "RELEASE by ivan refused" in status and "rejected" in status
+    assert not list((tmp_path / "hot" / "indigo").iterdir())
+    assert blocked_entry(job)["removed_at"] is None
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe junk \x01" * 50, ("x" * 5000).encode()])
+def test_junk_or_empty_drop_files_still_act(make_daemon, content: bytes) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "J1")
+    held(daemon, job_id)
+    drop(daemon.root / "quarantine" / job_id / "Release.TXT", content)
+    job = daemon.wait_status(job_id, "InHotFolder")
+    assert blocked_entry(job)["removed_by"] == "operator"
+
+
+def test_drop_files_in_the_wrong_place_change_nothing(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "W1")
+    held(daemon, job_id)
+    drop(daemon.root / "quarantine" / "RELEASE", "kim\n")
+    (daemon.root / "quarantine" / "not-a-job").mkdir()
+    drop(daemon.root / "quarantine" / "not-a-job" / "RELEASE", "kim\n")
+    time.sleep(1.5)
+    assert daemon.job(job_id)["blocked"] is True
+    assert (daemon.root / "quarantine" / "RELEASE").exists()
+    assert daemon.proc is not None and daemon.proc.poll() is None
+
+
+def test_replacement_that_is_not_a_pdf_is_refused_and_kept(make_daemon) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "N1")
+    held(daemon, job_id)
+    folder = daemon.root / "quarantine" / job_id
+    drop(folder / "replace" / "letter.docx", "PK\x03\x04 not a pdf")
+    wait_for(lambda: "refused" in (folder / "STATUS.txt").read_text(), what="refusal")
+    assert "not a PDF" in (folder / "STATUS.txt").read_text()
+    assert any("letter.docx" in p.name for p in (folder / "history").iterdir())
+    assert daemon.job(job_id)["status"] == "OutputCreated"
+
+
+def test_ambiguous_replacement_for_a_multi_file_job_is_refused(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True}, products={})
+    make_pdf(daemon.inbox / "front.pdf", pages=[(91, 61)])
+    make_pdf(daemon.inbox / "back.pdf", pages=[(91, 61)])
+    drop(daemon.inbox / "m.yaml", 'order_id: "MF"\nproduct: bc-1\nquantity: 1\nartwork: [front.pdf, back.pdf]\n')
+    held(daemon, "MF-1")
+    folder = daemon.root / "quarantine" / "MF-1"
+    make_pdf(tmp_path / "x.pdf", pages=[(91, 61)] * 2)
+    os.replace(tmp_path / "x.pdf", folder / "replace" / "other.pdf")
+    wait_for(lambda: "refused" in (folder / "STATUS.txt").read_text(), what="refusal")
+    assert "must be the name of the one it replaces" in (folder / "STATUS.txt").read_text()
+    make_pdf(tmp_path / "b.pdf", pages=[(91, 61)] * 2)
+    os.replace(tmp_path / "b.pdf", folder / "replace" / "back.pdf")
+    wait_for(
+        lambda: (
+            (daemon.job("MF-1") or {}).get("output_pages") == 3
+            and daemon.job("MF-1")["folder"].startswith("quarantine")
+        ),
+        what="3 pages",
+    )
+
+
+def test_failed_blocked_job_refuses_release_and_comes_back_after_replacement(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "F1", pages=[(210, 297)] * 2)
+    wait_for(lambda: (daemon.root / "failed" / job_id / "ERROR.txt").is_file(), what="failed/ with ERROR.txt")
+    job = daemon.job(job_id)
+    assert "ValidationFailed" in statuses(job) and job["blocked"] is True
+    result = daemon.cli("release", job_id)
+    assert result.returncode == 1 and "fix it first" in result.stderr
+    make_pdf(tmp_path / "fixed.pdf", pages=CARD)
+    os.replace(tmp_path / "fixed.pdf", daemon.root / "failed" / job_id / "replace" / "F1.pdf")
+    held(daemon, job_id)
+    assert not (daemon.root / "failed" / job_id).exists()
+
+
+def test_known_job_ids_replacement_and_reprint(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "D1")
+    held(daemon, job_id)
+    # The same job id again while blocked: its artwork replaces the job's artwork.
+    make_pdf(daemon.inbox / "D1-v2.pdf", pages=CARD)
+    drop(daemon.inbox / "again.yaml", 'order_id: "D1"\nproduct: bc-85x55\nquantity: 10\nartwork: [D1-v2.pdf]\n')
+    wait_for(lambda: "ArtworkUploaded" in statuses(daemon.job(job_id)), what="ArtworkUploaded")
+    held(daemon, job_id)
+    assert daemon.cli("release", job_id, "--by", "lee").returncode == 0
+    daemon.wait_status(job_id, "InHotFolder")
+    # Delivered: the same manifest again is not delivered again.
+    make_pdf(daemon.inbox / "D1-v3.pdf", pages=CARD)
+    drop(daemon.inbox / "dup.yaml", 'order_id: "D1"\nproduct: bc-85x55\nquantity: 10\nartwork: [D1-v3.pdf]\n')
+    error = daemon.root / "failed" / "dup.yaml" / "ERROR.txt"
+    wait_for(error.is_file, what="duplicate refused")
+    assert "already delivered" in error.read_text() and "reprint: true" in error.read_text()
+    assert len(list((tmp_path / "hot" / "indigo").iterdir())) == 1
+    # reprint: true is a new delivery, recorded as such (the first copy was taken by the printer).
+    for f in (tmp_path / "hot" / "indigo").iterdir():
+        f.unlink()
+    make_pdf(daemon.inbox / "D1-v4.pdf", pages=CARD)
+    drop(
+        daemon.inbox / "reprint.yaml",
+        'order_id: "D1"\nreprint: true\nblocked: false\nproduct: bc-85x55\nquantity: 10\nartwork: [D1-v4.pdf]\n',
+    )
+    wait_for(lambda: statuses(daemon.job(job_id)).count("InHotFolder") == 2, what="second delivery")
+    job = daemon.job(job_id)
+    assert any(e["status"] == "RecreationRequested" and e["detail"] == "reprint" for e in job["history"])
+    assert len(list((tmp_path / "hot" / "indigo").iterdir())) == 1
+
+
+def test_operator_commands_on_unknown_jobs_fail_cleanly(make_daemon) -> None:
+    daemon = make_daemon()
+    for args in (("release", "nope"), ("reject", "nope"), ("retry", "nope"), ("show", "nope")):
+        result = daemon.cli(*args)
+        assert result.returncode == 1, args
+        assert result.stderr.startswith("spo-hotfolder: error:") and result.stderr.count("\n") == 1
+    usage = daemon.cli("release")
+    assert usage.returncode == 2
+
+
+def test_retry_on_a_job_that_did_not_fail_is_an_error(make_daemon, tmp_path: Path) -> None:
+    daemon = make_daemon()
+    job_id = order(daemon, "Y1")
+    daemon.wait_status(job_id, "InHotFolder")
+    result = run_cli(daemon.config, "retry", job_id)
+    assert result.returncode == 1 and "nothing to retry" in result.stderr
