@@ -1,0 +1,120 @@
+"""The ledger: durable jobs, append-only history, removals, filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from spo_hotfolder.ledger import Ledger, LedgerError, Stage
+from spo_hotfolder.status import JobStatus
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def add(ledger: Ledger, job_id: str, stage: Stage = Stage.PROCESS) -> None:
+    ledger.insert_job(
+        job_id=job_id,
+        order_id=job_id.split("-")[0],
+        customer=None,
+        product="bc",
+        quantity=1,
+        hot_folder=None,
+        attributes={"paper": "silk"},
+        manifest_name="manifest.yaml",
+        process_after=None,
+        stage=stage,
+        folder=f"work/{job_id}",
+        awaiting_until=None,
+        now=T0,
+    )
+    ledger.add_status(job_id, JobStatus.Ordered, "system", "", T0)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(tmp_path / "state" / "ledger.sqlite3")
+
+
+def test_status_is_the_newest_entry_not_removed(ledger: Ledger) -> None:
+    add(ledger, "1-1")
+    block = ledger.add_status("1-1", JobStatus.Blocked, "system", "block_on_arrival", T0 + timedelta(seconds=1))
+    ledger.add_status("1-1", JobStatus.OutputCreated, "system", "x.pdf", T0 + timedelta(seconds=2))
+    job = ledger.get_job("1-1")
+    assert job is not None and job.status is JobStatus.OutputCreated and job.blocked
+    ledger.remove_status(block, "1-1", "alice", "fine", T0 + timedelta(seconds=3))
+    job = ledger.get_job("1-1")
+    assert job is not None and not job.blocked and job.was_released
+    removed = job.history[1]
+    assert (removed.status, removed.removed_by, removed.removed_note) == (JobStatus.Blocked, "alice", "fine")
+    assert removed.removed_at == "2026-11-22T10:00:03.000Z"
+    assert [e.status for e in job.history] == [JobStatus.Ordered, JobStatus.Blocked, JobStatus.OutputCreated]
+
+
+def test_filters_blocked_released_and_status(ledger: Ledger) -> None:
+    add(ledger, "1-1")
+    add(ledger, "2-1")
+    add(ledger, "3-1", Stage.REJECTED)
+    b1 = ledger.add_status("1-1", JobStatus.Blocked, "system", "", T0)
+    ledger.add_status("2-1", JobStatus.Blocked, "system", "", T0)
+    ledger.add_status("3-1", JobStatus.Blocked, "system", "", T0)
+    ledger.remove_status(b1, "1-1", "bob", "", T0)
+    assert [j.job_id for j in ledger.jobs(blocked=True)] == ["2-1"]
+    assert [j.job_id for j in ledger.jobs(released=True)] == ["1-1"]
+    assert [j.job_id for j in ledger.jobs(status=JobStatus.Ordered)] == ["1-1"]
+    assert ledger.count_blocked() == 1
+
+
+def test_json_shape_is_the_documented_one(ledger: Ledger) -> None:
+    add(ledger, "1-1")
+    ledger.update_job("1-1", T0, output="o.pdf", folder="done/1-1", route="indigo", stage=Stage.DONE)
+    data = ledger.get_job("1-1").to_json()  # type: ignore[union-attr]
+    for key in ("job_id", "order_id", "product", "quantity", "status", "blocked", "folder", "hot_folder", "output"):
+        assert key in data
+    assert data["output"] == "done/1-1/output/o.pdf"
+    assert data["history"][0] == {
+        "status": "Ordered",
+        "at": "2026-11-22T10:00:00.000Z",
+        "by": "system",
+        "detail": "",
+        "removed_at": None,
+        "removed_by": None,
+    }
+
+
+def test_survives_reopen_and_refuses_invalid_rows(ledger: Ledger, tmp_path: Path) -> None:
+    add(ledger, "1-1")
+    ledger.close()
+    again = Ledger(tmp_path / "state" / "ledger.sqlite3")
+    assert again.get_job("1-1") is not None
+    with pytest.raises(Exception, match="CHECK|constraint"):
+        again.insert_job(
+            job_id="bad",
+            order_id="b",
+            customer=None,
+            product="x",
+            quantity=0,
+            hot_folder=None,
+            attributes={},
+            manifest_name="m",
+            process_after=None,
+            stage=Stage.PROCESS,
+            folder="work/bad",
+            awaiting_until=None,
+            now=T0,
+        )
+    assert again.get_job("bad") is None
+
+
+def test_readonly_open_of_a_missing_ledger_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="no ledger"):
+        Ledger(tmp_path / "missing.sqlite3", readonly=True)
+
+
+def test_due_jobs_by_time(ledger: Ledger) -> None:
+    add(ledger, "1-1", Stage.RETRY)
+    ledger.update_job("1-1", T0, next_attempt_at="2026-11-22T10:00:10.000Z")
+    assert ledger.due_jobs(T0) == []
+    assert ledger.due_jobs(T0 + timedelta(seconds=10)) == [("1-1", Stage.RETRY)]
+    assert ledger.next_due() == "2026-11-22T10:00:10.000Z"

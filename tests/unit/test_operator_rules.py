@@ -1,0 +1,140 @@
+"""Drop-file parsing and the rules for which operator action is allowed in which state."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from spo_hotfolder.ledger import HistoryEntry, Job, Stage
+from spo_hotfolder.operator import Action, classify_drop, fingerprint, parse_drop, refusal
+from spo_hotfolder.status import JobStatus
+
+
+@pytest.mark.parametrize(
+    ("name", "action"),
+    [
+        ("RELEASE", Action.RELEASE),
+        ("release.txt", Action.RELEASE),
+        ("Release.TXT", Action.RELEASE),
+        ("RELEASE (2).txt", Action.RELEASE),
+        ("release - Copy.txt", Action.RELEASE),
+        ("REJECT", Action.REJECT),
+        ("reject.md", Action.REJECT),
+        ("RETRY.now", Action.RETRY),
+        ("RELEASE.cli-123", Action.RELEASE),
+    ],
+)
+def test_drop_names_any_case_any_extension(name: str, action: Action) -> None:
+    assert classify_drop(name) is action
+
+
+@pytest.mark.parametrize("name", ["released.txt", "prerelease", "notes.txt", "STATUS.txt", "ERROR.txt", "RELEASEX"])
+def test_other_names_are_not_drop_files(name: str) -> None:
+    assert classify_drop(name) is None
+
+
+def test_first_line_is_the_operator_and_the_rest_a_note() -> None:
+    note = parse_drop(b"alice\nchecked the bleed\nand the fonts\n")
+    assert note.by == "alice"
+    assert note.note == "checked the bleed and the fonts"
+    assert note.artwork is None
+
+
+def test_artwork_fingerprint_line_is_read_anywhere() -> None:
+    note = parse_drop(b"bob\r\nartwork: 9F86D081AB12\r\nlooks good\r\n")
+    assert (note.by, note.artwork, note.note) == ("bob", "9f86d081ab12", "looks good")
+    assert parse_drop(b"artwork: abcdef\n").by is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\n\n", b"\x00\x01\x02binary", b"\xff\xfe\xfa", ("x" * 500).encode(), b"\x1b[31mred\x1b[0m\n"],
+)
+def test_junk_never_raises_and_gives_no_operator_name(data: bytes) -> None:
+    note = parse_drop(data)
+    assert note.by is None
+    assert len(note.note) <= 500
+
+
+def test_note_is_bounded() -> None:
+    assert len(parse_drop(b"carol\n" + b"word " * 1000).note) == 500
+
+
+def test_fingerprint_of_one_and_several_files() -> None:
+    one = "a" * 64
+    assert fingerprint([one]) == "a" * 12
+    assert fingerprint([one, "b" * 64]) != fingerprint(["b" * 64, one])
+    assert len(fingerprint([one, "b" * 64])) == 12
+
+
+def entry(n: int, status: JobStatus, removed: bool = False) -> HistoryEntry:
+    at = f"2026-11-22T10:00:0{n}.000Z"
+    return HistoryEntry(n, status, at, "system", "", at if removed else None, "alice" if removed else None, None)
+
+
+BASE = Job(
+    job_id="1-1",
+    order_id="1",
+    customer=None,
+    product="bc",
+    quantity=1,
+    hot_folder=None,
+    attributes={},
+    manifest_name="manifest.yaml",
+    process_after=None,
+    stage=Stage.HELD,
+    folder="quarantine/1-1",
+    output="out.pdf",
+    output_pages=2,
+    output_size=100,
+    preflight=None,
+    route="indigo",
+    attempts=0,
+    next_attempt_at=None,
+    awaiting_until=None,
+    generation=1,
+    error=None,
+    recreate=None,
+    created_at="",
+    updated_at="",
+    history=(entry(1, JobStatus.Ordered), entry(2, JobStatus.Blocked), entry(3, JobStatus.OutputCreated)),
+)
+
+
+def test_a_held_blocked_job_allows_release_reject_replace_but_not_retry() -> None:
+    assert BASE.blocked and BASE.status is JobStatus.OutputCreated
+    assert refusal(BASE, Action.RELEASE) is None
+    assert refusal(BASE, Action.REJECT) is None
+    assert refusal(BASE, Action.REPLACE) is None
+    assert "has not failed" in (refusal(BASE, Action.RETRY) or "")
+
+
+def test_release_of_a_released_or_never_blocked_job_is_refused() -> None:
+    released = replace(BASE, stage=Stage.DONE, history=(entry(1, JobStatus.Ordered), entry(2, JobStatus.Blocked, True)))
+    assert "already released" in (refusal(released, Action.RELEASE) or "")
+    never = replace(BASE, stage=Stage.PROCESS, history=(entry(1, JobStatus.Ordered),))
+    assert "is not blocked" in (refusal(never, Action.RELEASE) or "")
+
+
+def test_release_of_a_failed_blocked_job_asks_to_fix_it_first() -> None:
+    failed = replace(BASE, stage=Stage.FAILED, error="ValidationFailed: wrong trim")
+    assert "fix it first" in (refusal(failed, Action.RELEASE) or "")
+    assert refusal(failed, Action.RETRY) is None
+    assert refusal(failed, Action.REJECT) is None
+
+
+def test_delivered_and_rejected_jobs_refuse_everything() -> None:
+    done = replace(BASE, stage=Stage.DONE, history=(entry(1, JobStatus.Ordered), entry(2, JobStatus.InHotFolder)))
+    assert "already delivered" in (refusal(done, Action.REJECT) or "")
+    assert "reprint: true" in (refusal(done, Action.REPLACE) or "")
+    assert refusal(done, Action.RETRY) is not None
+    rejected = replace(BASE, stage=Stage.REJECTED)
+    assert not rejected.blocked, "a rejected job no longer waits for anyone"
+    for action in Action:
+        assert refusal(rejected, action) is not None, action
+
+
+def test_a_job_waiting_for_a_copy_retry_can_be_retried_now() -> None:
+    waiting = replace(BASE, stage=Stage.RETRY, history=(entry(1, JobStatus.CopyToHotFolderFailed),))
+    assert refusal(waiting, Action.RETRY) is None
