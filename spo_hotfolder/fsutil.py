@@ -111,8 +111,25 @@ def copy_file(
     return size
 
 
+NAME_MAX = 255
+
+
+def fit_name(name: str, limit: int = NAME_MAX) -> str:
+    """``name`` shortened to ``limit`` bytes of UTF-8 (filesystems count bytes), keeping the extension."""
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext) > 16 or not stem:
+        stem, ext = name, ""
+    suffix = f".{ext}" if ext else ""
+    budget = limit - len(suffix.encode("utf-8")) - 1
+    short = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+    return f"{short}~{suffix}"
+
+
 def unique_path(path: Path) -> Path:
     """``path`` if free, else ``path-2``, ``path-3`` ... (for folders named after inputs)."""
+    path = path.with_name(fit_name(path.name, NAME_MAX - 8))
     if not path.exists():
         return path
     n = 2
@@ -140,7 +157,7 @@ def into_history(job_dir: Path, src: Path, now: datetime, name: str | None = Non
     """Moves ``src`` into ``job_dir/history/<UTC time>-<name>``; returns where it went."""
     history = job_dir / "history"
     history.mkdir(exist_ok=True)
-    return move(src, history / f"{stamp(now)}-{name or src.name}")
+    return move(src, history / fit_name(f"{stamp(now)}-{name or src.name}", NAME_MAX - 8))
 
 
 def safe_name(text: str) -> str:
@@ -148,7 +165,7 @@ def safe_name(text: str) -> str:
     cleaned = _UNSAFE_NAME.sub("_", text).strip()
     if cleaned in ("", ".", ".."):
         cleaned = cleaned.replace(".", "_") or "_"
-    return cleaned
+    return fit_name(cleaned, 200)
 
 
 def same_filesystem(paths: list[Path]) -> bool:
