@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -324,24 +325,16 @@ class Engine:
         log.debug("scan.done", new_files=count, seconds=round(time.monotonic() - started, 3))
 
     def _walk(self, folder: Path) -> Iterable[Path]:
-        inbox = folder == self.area("inbox")
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            return
-        for entry in entries:
-            if self.ignored(entry.name):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if inbox or folder in (self.area("quarantine"), self.area("failed")):
-                        yield from self._walk_job_or_sub(Path(entry.path), depth=1 if not inbox else 8)
-                elif entry.is_file(follow_symlinks=False):
-                    yield Path(entry.path)
-            except OSError:
-                continue
+        """The files a scan looks at: the whole inbox tree (up to 8 folders deep); in quarantine/
+        and failed/ the top of each job folder and its replace/; in state/commands/ the top only."""
+        if folder == self.area("inbox"):
+            yield from self._walk_tree(folder, lambda depth, name: depth < 8)
+        elif folder in (self.area("quarantine"), self.area("failed")):
+            yield from self._walk_tree(folder, lambda depth, name: depth == 0 or (depth == 1 and name == "replace"))
+        else:
+            yield from self._walk_tree(folder, lambda depth, name: False)
 
-    def _walk_job_or_sub(self, folder: Path, depth: int) -> Iterable[Path]:
+    def _walk_tree(self, folder: Path, descend: Callable[[int, str], bool], depth: int = 0) -> Iterable[Path]:
         try:
             entries = list(os.scandir(folder))
         except OSError:
@@ -352,11 +345,8 @@ class Engine:
             try:
                 if entry.is_file(follow_symlinks=False):
                     yield Path(entry.path)
-                elif entry.is_dir(follow_symlinks=False):
-                    if depth > 1:
-                        yield from self._walk_job_or_sub(Path(entry.path), depth - 1)
-                    elif entry.name == "replace":
-                        yield from self._walk_job_or_sub(Path(entry.path), 0)
+                elif entry.is_dir(follow_symlinks=False) and descend(depth, entry.name):
+                    yield from self._walk_tree(Path(entry.path), descend, depth + 1)
             except OSError:
                 continue
 
@@ -812,6 +802,8 @@ class Engine:
     # -- processing -------------------------------------------------------------------------
 
     def _run_jobs(self) -> None:
+        if self.pdf is None:  # an operator command acting offline: the daemon does the work later
+            return
         mono = self.clock.monotonic()
         for _ in range(10_000):
             if self.stop_event.is_set():
@@ -848,6 +840,11 @@ class Engine:
             self._fail(job_id, failure, now)
         except InterruptedError:
             bound.info("job.abandoned", reason="the daemon is stopping; the job resumes at the next start")
+        except sqlite3.OperationalError as exc:
+            # The ledger is locked or busy for longer than busy_timeout: not the job's fault. It stays
+            # where it is and is tried again shortly.
+            bound.warning("job.ledger_busy", error=str(exc), action="trying again in 2 s")
+            self._cooldown[job_id] = self.clock.monotonic() + 2.0
         except Exception as exc:  # noqa: BLE001 - contain it: the daemon serves the other jobs
             bound.exception("job.internal_error", stage=job.stage.value)
             self._cooldown[job_id] = self.clock.monotonic() + 5.0
@@ -960,6 +957,8 @@ class Engine:
     # -- delivery ---------------------------------------------------------------------------
 
     def _deliver(self, job: Job) -> None:
+        if self._published_before(job):
+            return
         facts = self.facts(job)
         decision = decide_route(facts, self.config)
         now = self.clock.now()
@@ -1003,6 +1002,21 @@ class Engine:
             self._delivery_failed(job, hot.name, exc)
             return
         self._delivered(job, hot.name, final, delivery_id)
+
+    def _published_before(self, job: Job) -> bool:
+        """True when this job's output already reached the hot folder in an attempt that a crash or
+        a ledger error cut short after the rename: the job is then done, never copied again."""
+        now = self.clock.now()
+        for delivery in self.ledger.open_deliveries():
+            if delivery.job_id == job.job_id:
+                self._reconcile_delivery(delivery, now)
+        fresh = self.ledger.get_job(job.job_id)
+        if fresh is None or not self.ledger.published_count(job.job_id, job.generation):
+            return False
+        if fresh.stage is not Stage.DONE:
+            log.info("recovery.already_delivered", job_id=job.job_id, order_id=job.order_id)
+            self._move_to(fresh, Stage.DONE, now)
+        return True
 
     def _delivered(self, job: Job, hot_name: str, final: Path, delivery_id: int) -> None:
         hot = self.config.hot_folders.get(hot_name)
@@ -1467,6 +1481,11 @@ class Engine:
         temp = Path(delivery.temp_path)
         final = Path(delivery.final_path)
         job = self.ledger.get_job(delivery.job_id)
+        if delivery.state == "written" and not temp.parent.is_dir():
+            # The hot (or staging) folder is not there (a share not mounted): whether the rename
+            # happened cannot be told now. Decided when it is back, before this job copies again.
+            log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(temp.parent))
+            return
         if temp.exists():
             # The rename never happened: not published. Remove our temp file; the job copies again.
             with contextlib.suppress(OSError):
