@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/spo-hotfolder.yaml
 
-.PHONY: run test test-slow lint bench bench-quick init clean install
+.PHONY: run test test-slow lint bench bench-quick bench-tools init clean install
 
 # The venv is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -31,6 +31,46 @@ test-slow: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check spo_hotfolder tests bench
 	$(BIN)/mypy spo_hotfolder
+
+# Installs the daemon as a systemd service (run as root: sudo make install). Line by line, with
+# the reasons: docs/service.md, "Install as a service". An existing /etc config is never replaced.
+PREFIX      ?= /opt/spo-hotfolder
+UNIT_DIR    ?= /etc/systemd/system
+ETC_DIR     ?= /etc/spo-hotfolder
+DOC_DIR     ?= /usr/local/share/doc/spo-hotfolder
+install:
+	@test "$$(id -u)" = 0 || { echo "make install: run it as root (sudo make install)" >&2; exit 1; }
+	$(PYTHON) -m venv $(PREFIX)
+	$(PREFIX)/bin/pip install --quiet --upgrade pip
+	$(PREFIX)/bin/pip install --quiet .
+	ln -sfn $(PREFIX)/bin/spo-hotfolder /usr/local/bin/spo-hotfolder
+	install -D -m 0644 systemd/spo-hotfolder.sysusers /etc/sysusers.d/spo-hotfolder.conf
+	systemd-sysusers /etc/sysusers.d/spo-hotfolder.conf
+	install -D -m 0644 systemd/spo-hotfolder.tmpfiles /etc/tmpfiles.d/spo-hotfolder.conf
+	systemd-tmpfiles --create /etc/tmpfiles.d/spo-hotfolder.conf
+	install -d -m 0750 -o root -g spo-hotfolder $(ETC_DIR)
+	test -e $(ETC_DIR)/spo-hotfolder.yaml || \
+		install -m 0640 -o root -g spo-hotfolder config/spo-hotfolder.service.yaml $(ETC_DIR)/spo-hotfolder.yaml
+	install -D -m 0644 systemd/spo-hotfolder.service $(UNIT_DIR)/spo-hotfolder.service
+	install -D -m 0644 systemd/spo-hotfolder.service.d/hot-folders.conf.example \
+		$(UNIT_DIR)/spo-hotfolder.service.d/hot-folders.conf.example
+	install -D -m 0644 docs/service.md $(DOC_DIR)/service.md
+	install -D -m 0644 config/reference.yaml $(DOC_DIR)/reference.yaml
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "installed. Next: edit $(ETC_DIR)/spo-hotfolder.yaml and the drop-in (docs/service.md), then"
+	@echo "  spo-hotfolder -c $(ETC_DIR)/spo-hotfolder.yaml check-config && systemctl enable --now spo-hotfolder"
+
+# Benchmarks (bench/RESULTS.md): the real daemon against an inotifywait + cp loop and watchdog's
+# PollingObserver. Installs inotify-tools (Debian) and py-spy (for profiling) when missing.
+bench-tools: $(BIN)/.installed
+	command -v inotifywait || (apt-get update && apt-get install -y inotify-tools)
+	test -x $(BIN)/py-spy || $(BIN)/pip install --quiet py-spy || echo "py-spy not installed (only needed for profiling)"
+
+bench: bench-tools
+	$(BIN)/python -m bench
+
+bench-quick: bench-tools
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

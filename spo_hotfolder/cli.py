@@ -416,27 +416,17 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    from spo_hotfolder.service import InstanceLock, read_health
+    """Exit 0 when the daemon runs and is healthy (watcher alive), 1 otherwise with a one-line reason."""
+    from spo_hotfolder.service import health_report
 
-    config = get_config(args)
-    lock = InstanceLock(config)
-    if lock.acquire():
-        lock.release()
-        report: dict[str, Any] = {"ok": False, "reason": "the daemon is not running"}
-    else:
-        health = read_health(config)
-        if health is None:
-            report = {"ok": False, "reason": "the daemon is starting (no health report yet)"}
-        else:
-            report = dict(health)
-            limit = 3 * float(health.get("heartbeat_interval_seconds", 5)) + 5
-            if health["age_seconds"] > limit:
-                report.update(ok=False, reason=f"the daemon has not reported for {health['age_seconds']:.0f} s (hung?)")
+    report = health_report(get_config(args))
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     elif report["ok"]:
+        statuses = report.get("statuses") or {}
         print(
-            f"ok: daemon pid {report.get('pid')}, watcher {report.get('watcher')}, {report.get('blocked', 0)} blocked"
+            f"ok: daemon pid {report.get('pid')}, watcher {report.get('watcher')}, "
+            f"{sum(statuses.values())} jobs, {report.get('blocked', 0)} blocked"
         )
     else:
         print(f"{PROG}: unhealthy: {report['reason']}", file=sys.stderr)

@@ -1,23 +1,31 @@
 """Logging: structlog for our events, the libraries' stdlib logs routed through the same renderer.
 
 ``format: auto`` renders for people on a terminal and one JSON object per line otherwise (journald,
-log shippers). Tracebacks are formatted without local variables.
+log shippers). Logs go to stdout (journald under systemd), so stderr only carries the one-line
+error of a refusal to start. Everything that could print on its own is routed through the same
+renderer: stdlib logging (pypdf, watchdog, apscheduler), Python warnings, uncaught exceptions in any
+thread, and the PDF worker processes (``setup_worker_logging``). Tracebacks are rendered without
+local variables (they may hold customer data, and they make lines huge).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
+from types import TracebackType
 from typing import Any, TextIO
 
 import structlog
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+#: Set by ``setup_logging`` so that worker processes render their logs the same way.
+ENV_WORKER = "SPO_HOTFOLDER_WORKER_LOG"
 
 
 def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    stream = stream or sys.stderr
+    stream = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -33,7 +41,10 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
         tail: list[Any] = []
     else:
         renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
-        tail = [structlog.processors.dict_tracebacks]
+        # structlog's ready-made ``dict_tracebacks`` shows local variables: not wanted here.
+        tail = [
+            structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+        ]
     structlog.configure(
         processors=[
             *shared,
@@ -64,12 +75,33 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
     for name in ("watchdog", "apscheduler", "pypdf", "PIL"):
         logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
     logging.captureWarnings(True)
+    os.environ[ENV_WORKER] = f"{'console' if use_console else 'json'}:{level.lower()}"
 
-    def excepthook(args: threading.ExceptHookArgs) -> None:
+    def thread_excepthook(args: threading.ExceptHookArgs) -> None:
         structlog.get_logger("spo_hotfolder").error(
             "thread.crashed",
             thread=args.thread.name if args.thread else None,
             exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
         )
 
-    threading.excepthook = excepthook
+    def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        structlog.get_logger("spo_hotfolder").critical("daemon.crashed", exc_info=(exc_type, exc, tb))
+
+    threading.excepthook = thread_excepthook
+    sys.excepthook = excepthook
+
+
+def setup_worker_logging() -> None:
+    """In a PDF worker process: the parent's renderer and level (see ``ENV_WORKER``), if it set one.
+
+    Without it, pypdf's warnings in the worker would reach stderr through logging's last-resort
+    handler as plain text lines, breaking "every line is one JSON object".
+    """
+    setting = os.environ.get(ENV_WORKER)
+    if not setting:
+        return
+    fmt, _, level = setting.partition(":")
+    setup_logging(level or "info", fmt)

@@ -1,22 +1,28 @@
 """The systemd notify protocol (READY, STATUS, WATCHDOG, STOPPING, RELOADING), no dependency.
 
-A datagram to the AF_UNIX socket named in ``$NOTIFY_SOCKET`` (``@`` = abstract namespace). Without
-``NOTIFY_SOCKET`` (not under systemd) every call does nothing.
+A datagram to the AF_UNIX socket named in ``$NOTIFY_SOCKET`` (``@`` = abstract namespace), as
+sd_notify(3) describes. Without ``NOTIFY_SOCKET`` (not under systemd, or ``Type=simple``) every call
+does nothing and returns False, so the daemon behaves the same with or without systemd.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Mapping
 
 
 class Notifier:
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         address = env.get("NOTIFY_SOCKET", "")
         self._address: str | None = None
-        if address:
-            self._address = "\0" + address[1:] if address.startswith("@") else address
+        if address.startswith("@"):
+            self._address = "\0" + address[1:]
+        elif address.startswith("/"):
+            self._address = address
+        # WATCHDOG_USEC is for us only if WATCHDOG_PID is unset or names this process (sd_watchdog_enabled(3)).
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
         self.watchdog_seconds: float | None = None
@@ -28,13 +34,16 @@ class Notifier:
         return self._address is not None
 
     def send(self, *fields: str) -> bool:
+        """One datagram with one ``KEY=value`` per line; False when not under systemd or it failed."""
         if self._address is None:
             return False
-        message = "\n".join(fields).encode("utf-8")
+        # A STATUS text is one line: a newline would start a new (bogus) field.
+        message = "\n".join(field.replace("\n", " ") for field in fields).encode("utf-8")
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
                 sock.sendto(message, self._address)
         except OSError:
+            # systemd went away or the socket is gone: the daemon must keep working regardless.
             return False
         return True
 
@@ -47,14 +56,13 @@ class Notifier:
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")
 
-    def stopping(self) -> bool:
-        return self.send("STOPPING=1")
+    def stopping(self, status: str = "") -> bool:
+        return self.send("STOPPING=1", *([f"STATUS={status}"] if status else []))
 
     def reloading(self) -> bool:
-        import time
-
-        usec = int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1_000_000)
+        # MONOTONIC_USEC is required by Type=notify-reload (systemd 253+) and ignored by older ones.
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         return self.send("RELOADING=1", f"MONOTONIC_USEC={usec}")
 
-    def reloaded(self) -> bool:
-        return self.send("READY=1")
+    def reloaded(self, status: str = "") -> bool:
+        return self.send("READY=1", *([f"STATUS={status}"] if status else []))

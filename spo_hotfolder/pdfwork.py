@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import resource
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -48,8 +49,27 @@ class WorkerFailure(Exception):
         self.kind = kind
 
 
-def _init_worker(memory_limit_bytes: int | None) -> None:
-    """Runs once in each worker process: address-space limit."""
+def _exit_with(owner_pid: int) -> None:
+    """Ends this worker once the daemon that started it is gone (SIGKILL gives it no chance to
+    stop its pool; the worker's parent is the fork server, so no parent-death signal helps)."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(owner_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except OSError:
+            continue
+
+
+def _init_worker(memory_limit_bytes: int | None, owner_pid: int | None = None) -> None:
+    """Runs once in each worker process: the parent's log format, address-space limit, and a
+    watch on the daemon so an orphaned worker never lingers."""
+    from spo_hotfolder.logsetup import setup_worker_logging
+
+    setup_worker_logging()
+    if owner_pid is not None:
+        threading.Thread(target=_exit_with, args=(owner_pid,), name="owner-watch", daemon=True).start()
     if memory_limit_bytes is not None:
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = memory_limit_bytes if hard == resource.RLIM_INFINITY else min(memory_limit_bytes, hard)
@@ -176,7 +196,7 @@ class PdfWorker:
             max_workers=1,
             mp_context=self._context,
             initializer=_init_worker,
-            initargs=(self.memory_limit_bytes,),
+            initargs=(self.memory_limit_bytes, os.getpid()),
         )
         self._pool.submit(_warm_up)  # starts the process now, not on the first job
 

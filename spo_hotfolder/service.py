@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from spo_hotfolder.clock import SystemClock, iso
 from spo_hotfolder.config import Config, ConfigError, load_config
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write
-from spo_hotfolder.ledger import Ledger, Stage
+from spo_hotfolder.ledger import Ledger, LedgerError, Stage
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.watcher import FolderWatcher
@@ -91,7 +92,7 @@ class InstanceLock:
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o664)  # group-writable: operators' offline commands
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -106,6 +107,10 @@ class InstanceLock:
         if self._fd is not None:
             os.ftruncate(self._fd, 0)
             os.write(self._fd, f"{os.getpid()}\n".encode())
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
 
     def holder(self) -> str:
         try:
@@ -137,13 +142,15 @@ def offline_lock(config: Config) -> Iterator[bool]:
 class _Signals:
     stop: threading.Event
     reload: threading.Event
+    #: set with either, so the main loop reacts at once instead of at its next heartbeat
+    wake: threading.Event
 
 
 class Daemon:
     def __init__(self, config: Config, *, notifier: Notifier | None = None) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
-        self.signals = _Signals(threading.Event(), threading.Event())
+        self.signals = _Signals(threading.Event(), threading.Event(), threading.Event())
         self.clock = SystemClock()
         self.lock = InstanceLock(config)
         self.ledger: Ledger | None = None
@@ -155,6 +162,10 @@ class Daemon:
         self._engine_thread: threading.Thread | None = None
         self._folder_ids: dict[Path, int] = {}
         self.started_at = time.monotonic()
+        self.heartbeat_seconds = HEARTBEAT_SECONDS
+        if self.notifier.watchdog_seconds:
+            # WATCHDOG=1 every half of WatchdogSec= (sd_watchdog_enabled(3)); the heartbeat does it.
+            self.heartbeat_seconds = min(HEARTBEAT_SECONDS, self.notifier.watchdog_seconds / 2)
 
     # -- start ----------------------------------------------------------------------------
 
@@ -162,7 +173,11 @@ class Daemon:
         config = self.config
         prepare_folders(config)
         check_folders(config)
-        if not self.lock.acquire():
+        try:
+            got_lock = self.lock.acquire()
+        except OSError as exc:
+            raise StartupError(f"cannot open the instance lock {self.lock.path}: {exc.strerror}") from exc
+        if not got_lock:
             raise StartupError(
                 f"another spo-hotfolder (pid {self.lock.holder()}) already runs on {config.paths.root} "
                 f"(lock {self.lock.path})"
@@ -170,14 +185,17 @@ class Daemon:
         self.lock.mark_daemon()
         from spo_hotfolder.pdfwork import PdfWorker
 
-        self.ledger = Ledger(ledger_path(config))
-        self.pdf = PdfWorker()
+        try:
+            self.ledger = Ledger(ledger_path(config))
+        except (LedgerError, sqlite3.Error, OSError) as exc:
+            raise StartupError(f"cannot open the ledger {ledger_path(config)}: {exc}") from exc
         if config.metrics.listen:
             from spo_hotfolder.metrics import PrometheusMetrics
 
             prometheus = PrometheusMetrics(self)
-            prometheus.start(config.metrics)
+            prometheus.start(config.metrics)  # before the PDF worker: a busy port refuses at once
             self.metrics = prometheus
+        self.pdf = PdfWorker()
         self.scheduler = self._make_scheduler()
         self.engine = Engine(
             config,
@@ -190,7 +208,10 @@ class Daemon:
         self.watcher = FolderWatcher(
             self._watched(config), config.watch.mode, config.watch.poll_interval_seconds, self.engine.hint
         )
-        self.watcher.start()
+        try:
+            self.watcher.start()
+        except OSError as exc:
+            raise StartupError(f"cannot watch the spool folders: {exc}") from exc
         self._remember_folders()
         self.scheduler.start()
         self._schedule_periodic()
@@ -202,7 +223,10 @@ class Daemon:
             root=str(config.paths.root),
             watcher=self.watcher.mode,
             hot_folders=sorted(config.hot_folders),
+            systemd=self.notifier.enabled,
+            watchdog_seconds=self.notifier.watchdog_seconds,
         )
+        # READY=1 only now: the ledger is open, the folders are checked and the watcher runs.
         self.notifier.ready(self.summary())
 
     def _watched(self, config: Config) -> list[Path]:
@@ -255,9 +279,11 @@ class Daemon:
     def install_signal_handlers(self) -> None:
         def on_stop(signum: int, frame: FrameType | None) -> None:
             self.signals.stop.set()
+            self.signals.wake.set()
 
         def on_reload(signum: int, frame: FrameType | None) -> None:
             self.signals.reload.set()
+            self.signals.wake.set()
 
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
@@ -265,9 +291,7 @@ class Daemon:
 
     def serve(self) -> None:
         """The main thread's loop: signals, health, watchdog pings, until SIGTERM/SIGINT."""
-        interval = HEARTBEAT_SECONDS
-        if self.notifier.watchdog_seconds:
-            interval = min(interval, self.notifier.watchdog_seconds / 2)
+        interval = self.heartbeat_seconds
         next_heartbeat = 0.0
         while not self.signals.stop.is_set():
             if self.signals.reload.is_set():
@@ -277,7 +301,8 @@ class Daemon:
             if now >= next_heartbeat:
                 self.check_health()
                 next_heartbeat = now + interval
-            self.signals.stop.wait(max(0.05, min(interval, next_heartbeat - time.monotonic())))
+            self.signals.wake.wait(max(0.05, min(interval, next_heartbeat - time.monotonic())))
+            self.signals.wake.clear()
         self.shutdown()
 
     def healthy(self) -> tuple[bool, str]:
@@ -290,17 +315,31 @@ class Daemon:
         return True, "ok"
 
     def check_health(self) -> None:
+        """One heartbeat: repair what can be repaired, then ping the watchdog only if all is well.
+
+        A dead watcher is restarted here; WATCHDOG=1 is sent again only once it is alive. If it
+        cannot be brought back, the pings stop and systemd restarts the service (WatchdogSec=).
+        """
         assert self.watcher is not None and self.engine is not None
         self._check_watched_folders()
         if not self.watcher.is_alive():
             log.error("watcher.died", action="restarting the folder watcher")
-            with contextlib.suppress(Exception):
+            try:
                 self.watcher.restart()
+            except Exception as exc:  # noqa: BLE001 - reported, and the watchdog pings stop
+                log.error("watcher.restart_failed", reason=str(exc))
+            else:
                 self.engine.request_rescan()
         ok, reason = self.healthy()
+        try:
+            summary = self.summary()
+        except (LedgerError, sqlite3.Error) as exc:
+            ok, reason, summary = False, f"the ledger cannot be read: {exc}", "ledger unreadable"
         if ok:
             self.notifier.watchdog()
-        self.notifier.status(self.summary())
+            self.notifier.status(summary)
+        else:
+            self.notifier.status(f"UNHEALTHY: {reason}; {summary}")
         self.write_health(ok, reason)
 
     def _check_watched_folders(self) -> None:
@@ -334,25 +373,33 @@ class Daemon:
             counts.get(s.value, 0) for s in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS, Stage.DELIVER, Stage.RETRY)
         )
         return (
-            f"{waiting} in progress, {self.ledger.count_blocked()} blocked, {counts.get('failed', 0)} failed, "
+            f"{waiting} jobs waiting, {self.ledger.count_blocked()} blocked, {counts.get('failed', 0)} failed, "
             f"{counts.get('done', 0) + counts.get('purged', 0)} done"
         )
 
     def write_health(self, ok: bool, reason: str) -> None:
         assert self.ledger is not None and self.watcher is not None and self.engine is not None
+        try:
+            statuses, stages, blocked = (
+                self.ledger.counts_by_status(),
+                self.ledger.counts_by_stage(),
+                self.ledger.count_blocked(),
+            )
+        except (LedgerError, sqlite3.Error):
+            statuses, stages, blocked = {}, {}, 0
         data = {
             "pid": os.getpid(),
             "ok": ok,
             "reason": reason,
             "heartbeat": iso(self.clock.now()),
-            "heartbeat_interval_seconds": HEARTBEAT_SECONDS,
+            "heartbeat_interval_seconds": self.heartbeat_seconds,
             "watcher": self.watcher.mode,
             "watcher_alive": self.watcher.is_alive(),
             "engine_busy_job": self.engine.busy_job,
             "uptime_seconds": round(time.monotonic() - self.started_at, 1),
-            "statuses": self.ledger.counts_by_status(),
-            "stages": self.ledger.counts_by_stage(),
-            "blocked": self.ledger.count_blocked(),
+            "statuses": statuses,
+            "stages": stages,
+            "blocked": blocked,
         }
         with contextlib.suppress(OSError):
             atomic_write(self.config.paths.state / HEALTH_NAME, json.dumps(data, indent=1) + "\n", durable=False)
@@ -389,11 +436,13 @@ class Daemon:
         if new.watch.rescan_seconds != old.watch.rescan_seconds:
             self._schedule_periodic()
         log.info("config.reloaded", source=str(new.source), hot_folders=sorted(new.hot_folders))
-        self.notifier.reloaded()
+        self.notifier.reloaded(self.summary())
 
     def shutdown(self) -> None:
+        """Bounded: at most ~40 s (engine 20 s, then the PDF worker is stopped, 10 s more); the unit's
+        TimeoutStopSec= leaves room for it."""
         log.info("daemon.stopping")
-        self.notifier.stopping()
+        self.notifier.stopping("stopping: finishing the job in hand")
         if self.watcher is not None:
             self.watcher.stop()
         if self.engine is not None:
@@ -410,8 +459,10 @@ class Daemon:
             self.pdf.close()
         if self.metrics is not None and hasattr(self.metrics, "stop"):
             self.metrics.stop()
-        with contextlib.suppress(OSError):
-            (self.config.paths.state / HEALTH_NAME).unlink()
+        if self.lock.held:
+            # Only the lock holder's report: a refused second instance must not remove the first one's.
+            with contextlib.suppress(OSError):
+                (self.config.paths.state / HEALTH_NAME).unlink()
         if self.ledger is not None:
             self.ledger.close()
         self.lock.release()
@@ -419,8 +470,20 @@ class Daemon:
 
 
 def run(config_path: Path) -> int:
-    """``spo-hotfolder run``: 0 after a graceful stop, 1 when it refuses to start."""
-    config = load_config(config_path)
+    """``spo-hotfolder run``: 0 after a graceful stop; StartupError (one line) when it refuses to start.
+
+    A refusal is logged (``daemon.refused``, in the log format) and the caller prints the one-line
+    error on stderr; no traceback either way.
+    """
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        setup_logging()
+        first = exc.errors[0] if exc.errors else "invalid"
+        more = f" (and {len(exc.errors) - 1} more; see `spo-hotfolder check-config`)" if len(exc.errors) > 1 else ""
+        reason = f"invalid config: {first}{more}"
+        log.error("daemon.refused", reason=reason, errors=exc.errors)
+        raise StartupError(reason) from exc
     setup_logging(config.logging.level, config.logging.format)
     daemon = Daemon(config)
     daemon.install_signal_handlers()
@@ -434,12 +497,72 @@ def run(config_path: Path) -> int:
     return 0
 
 
+def _daemon_alive(pid: object) -> bool:
+    """True when ``pid`` is a live spo-hotfolder process (a reused pid of another program is not)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's process: the daemon's account, seen from a monitoring account
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc to tell: trust the pid
+    return b"spo-hotfolder" in cmdline or b"spo_hotfolder" in cmdline
+
+
+def health_report(config: Config) -> dict[str, Any]:
+    """What ``spo-hotfolder health`` reports: ``ok``, a one-line ``reason``, and counts per status.
+
+    Read from the daemon's ``state/health.json`` (rewritten at every heartbeat), without taking the
+    instance lock (a monitoring probe must never make a starting daemon refuse to start). When the
+    daemon is down, the counts come from the ledger if this user may read it.
+    """
+    health = read_health(config)
+    report: dict[str, Any]
+    if health is None:
+        try:
+            pid = int((config.paths.state / LOCK_NAME).read_text().strip() or 0)
+        except (OSError, ValueError):
+            pid = 0
+        if _daemon_alive(pid):
+            report = {"ok": False, "reason": f"the daemon (pid {pid}) is starting: no health report yet", "pid": pid}
+        else:
+            report = {"ok": False, "reason": "the daemon is not running"}
+    elif not _daemon_alive(health.get("pid")):
+        report = {"ok": False, "reason": f"the daemon is not running (pid {health.get('pid')} ended without stopping)"}
+    else:
+        report = dict(health)
+        limit = 3 * float(health.get("heartbeat_interval_seconds", HEARTBEAT_SECONDS)) + 5
+        if health["age_seconds"] > limit:
+            report.update(ok=False, reason=f"the daemon has not reported for {health['age_seconds']:.0f} s (hung?)")
+        elif not health.get("ok"):
+            report["reason"] = f"the daemon runs but is unhealthy: {health.get('reason')}"
+    if "statuses" not in report:
+        report.update(statuses={}, stages={}, blocked=None)
+        path = ledger_path(config)
+        if path.exists():
+            with contextlib.suppress(LedgerError, sqlite3.Error, OSError):
+                ledger = Ledger(path, readonly=True)
+                try:
+                    report.update(
+                        statuses=ledger.counts_by_status(),
+                        stages=ledger.counts_by_stage(),
+                        blocked=ledger.count_blocked(),
+                    )
+                finally:
+                    ledger.close()
+    return report
+
+
 def read_health(config: Config) -> dict[str, Any] | None:
     try:
         data: dict[str, Any] = json.loads((config.paths.state / HEALTH_NAME).read_text())
-    except (OSError, ValueError):
+        heartbeat = datetime.fromisoformat(str(data["heartbeat"]).replace("Z", "+00:00"))
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-    data["age_seconds"] = (
-        datetime.now(UTC) - datetime.fromisoformat(data["heartbeat"].replace("Z", "+00:00"))
-    ).total_seconds()
+    data["age_seconds"] = round((datetime.now(UTC) - heartbeat).total_seconds(), 3)
     return data

@@ -5,6 +5,11 @@ for ``settle_seconds``, and it is still a regular file. A file renamed into plac
 ``FileMovedEvent`` to its final name: rsync, browsers, FTP servers, ``mv``) was complete before
 it got that name, so it is stable at once. Events are hints: the tracker always decides on a
 fresh ``stat``.
+
+A writer may pause longer than ``settle_seconds`` (a slow upload, a client that closes and opens
+the file again). A PDF ends with ``%%EOF``: one written in place that starts like a PDF but whose
+last KiB has no end marker is held for ``incomplete_pdf_seconds`` more before it is taken (then
+it is taken anyway, and a truly truncated file fails preflight with a clear reason).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class _Tracked:
     sig: Signature
     changed_at: float  # monotonic time of the last change seen
     complete: bool  # renamed into place: no need to wait
+    hold_until: float = 0.0  # an incomplete-looking PDF waits until then
 
 
 class FileStabilityTracker:
@@ -40,6 +46,11 @@ class FileStabilityTracker:
         self._clock = clock
         self._stat = stat_fn
         self._files: dict[Path, _Tracked] = {}
+
+    @property
+    def incomplete_pdf_seconds(self) -> float:
+        """How long a PDF without its end marker must stay unchanged before it is taken anyway."""
+        return max(5.0, 5 * self.settle_seconds)
 
     def __len__(self) -> int:
         return len(self._files)
@@ -63,7 +74,7 @@ class FileStabilityTracker:
         if known is None:
             self._files[path] = _Tracked(sig, now, complete)
         elif known.sig != sig:
-            known.sig, known.changed_at, known.complete = sig, now, complete
+            known.sig, known.changed_at, known.complete, known.hold_until = sig, now, complete, 0.0
         elif activity and not complete:
             known.changed_at = now
             known.complete = False
@@ -90,8 +101,13 @@ class FileStabilityTracker:
                 continue
             sig = signature(st)
             if sig != tracked.sig:
-                tracked.sig, tracked.changed_at, tracked.complete = sig, now, False
+                tracked.sig, tracked.changed_at, tracked.complete, tracked.hold_until = sig, now, False, 0.0
                 continue
+            if not tracked.complete and not _pdf_looks_complete(path, st):
+                due = tracked.changed_at + self.incomplete_pdf_seconds
+                if now < due:
+                    tracked.hold_until = due
+                    continue
             del self._files[path]
             stable.append((path, sig))
         return stable
@@ -100,4 +116,22 @@ class FileStabilityTracker:
         """Monotonic time at which the next file may become stable (None when nothing is tracked)."""
         if not self._files:
             return None
-        return min(t.changed_at if t.complete else t.changed_at + self.settle_seconds for t in self._files.values())
+        return min(
+            t.changed_at if t.complete else max(t.changed_at + self.settle_seconds, t.hold_until)
+            for t in self._files.values()
+        )
+
+
+def _pdf_looks_complete(path: Path, st: os.stat_result) -> bool:
+    """False for a ``*.pdf`` that starts like a PDF but has no ``%%EOF`` in its last KiB (still
+    being written?). Anything else is judged by size and time alone."""
+    if path.suffix.lower() != ".pdf" or st.st_size == 0:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            if b"%PDF-" not in fh.read(1024):
+                return True
+            fh.seek(max(0, st.st_size - 1024))
+            return b"%%EOF" in fh.read(1024)
+    except OSError:
+        return True

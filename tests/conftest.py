@@ -15,7 +15,10 @@ def daemons() -> Iterator[list[Daemon]]:
     started: list[Daemon] = []
     yield started
     for daemon in started:
-        daemon.kill()
+        try:
+            daemon.stop(timeout=15)
+        except AssertionError:
+            daemon.kill()
 
 
 @pytest.fixture

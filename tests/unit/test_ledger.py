@@ -88,7 +88,7 @@ def test_survives_reopen_and_refuses_invalid_rows(ledger: Ledger, tmp_path: Path
     ledger.close()
     again = Ledger(tmp_path / "state" / "ledger.sqlite3")
     assert again.get_job("1-1") is not None
-    with pytest.raises(Exception, match="CHECK|constraint"):
+    with pytest.raises(Exception, match=r"CHECK|constraint"):
         again.insert_job(
             job_id="bad",
             order_id="b",

@@ -1,0 +1,230 @@
+"""Prometheus metrics on ``metrics.listen`` (off by default): what a monitoring system scrapes.
+
+Two kinds of numbers:
+- counters and histograms fed by the engine through its ``Metrics`` protocol (deliveries and failed
+  copy attempts per hot folder, every status change, preflight/output/copy durations);
+- gauges read at scrape time by a collector (jobs per status and per stage from the ledger, watcher
+  mode and health, age of the last watcher event). The ledger takes its own lock, so reading it from
+  the HTTP server's thread while the engine thread writes is safe.
+
+A private ``CollectorRegistry`` is used, not the library's global one, so nothing else leaks in and
+tests can start several daemons in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+
+from spo_hotfolder import __version__
+from spo_hotfolder.config import MetricsConfig
+from spo_hotfolder.ledger import Stage
+from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.service import Daemon
+
+log = structlog.get_logger("spo_hotfolder.metrics")
+
+PREFIX = "spo_hotfolder"
+#: PDF work takes from milliseconds (a byte copy) to minutes (a 1 GB poster).
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+
+class PrometheusMetrics:
+    """The engine's ``Metrics`` (counters, histograms) plus an HTTP endpoint serving them."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+        self._started = time.monotonic()
+        self._last_event: float | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.deliveries = Counter(
+            f"{PREFIX}_deliveries",
+            "Outputs copied into a hot folder (status InHotFolder), per hot folder.",
+            ["hot_folder"],
+            registry=registry,
+        )
+        self.delivery_failures = Counter(
+            f"{PREFIX}_delivery_failures",
+            "Failed copy attempts (status CopyToHotFolderFailed), per hot folder; each one is retried "
+            "until delivery.max_attempts.",
+            ["hot_folder"],
+            registry=registry,
+        )
+        self.skipped = Counter(
+            f"{PREFIX}_deliveries_skipped",
+            "Jobs a route sent to no hot folder (status CopyToHotFolderSkipped).",
+            registry=registry,
+        )
+        self.status_changes = Counter(
+            f"{PREFIX}_status_changes",
+            "Status history entries recorded since the daemon started, per SPO status.",
+            ["status"],
+            registry=registry,
+        )
+        self.preflight_seconds = Histogram(
+            f"{PREFIX}_preflight_duration_seconds",
+            "Time to preflight one job's artwork.",
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.output_seconds = Histogram(
+            f"{PREFIX}_output_duration_seconds",
+            "Time to generate one job's print-ready output PDF.",
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.copy_seconds = Histogram(
+            f"{PREFIX}_copy_duration_seconds",
+            "Time to copy one output into a hot folder (temp name, fsync, rename), per hot folder.",
+            ["hot_folder"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        for name in daemon.config.hot_folders:
+            # Present from the start with 0, so rate() and alerts work before the first delivery.
+            self.deliveries.labels(hot_folder=name)
+            self.delivery_failures.labels(hot_folder=name)
+        registry.register(_StateCollector(self))
+
+    # -- engine.Metrics ---------------------------------------------------------------------------
+
+    def status_recorded(self, status: JobStatus, hot_folder: str | None) -> None:
+        self.status_changes.labels(status=status.value).inc()
+        if status is JobStatus.InHotFolder:
+            self.deliveries.labels(hot_folder=hot_folder or "").inc()
+        elif status is JobStatus.CopyToHotFolderFailed:
+            self.delivery_failures.labels(hot_folder=hot_folder or "").inc()
+        elif status is JobStatus.CopyToHotFolderSkipped:
+            self.skipped.inc()
+
+    def observe(self, what: str, seconds: float, hot_folder: str | None = None) -> None:
+        if what == "preflight":
+            self.preflight_seconds.observe(seconds)
+        elif what == "output":
+            self.output_seconds.observe(seconds)
+        elif what == "copy":
+            self.copy_seconds.labels(hot_folder=hot_folder or "").observe(seconds)
+
+    def watcher_event(self) -> None:
+        # Called from the watcher thread for every event: one assignment, nothing else.
+        self._last_event = time.monotonic()
+
+    # -- the HTTP endpoint ------------------------------------------------------------------------
+
+    def start(self, metrics_config: MetricsConfig) -> None:
+        """Serves ``/metrics`` on ``metrics.listen``; a clear StartupError when that is impossible."""
+        from spo_hotfolder.service import StartupError
+
+        address = metrics_config.address()
+        if address is None:
+            return
+        host, port = address
+        try:
+            self._server, self._thread = start_http_server(port, host, registry=self.registry)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if exc.errno == errno.EADDRINUSE:
+                reason = "the port is already in use (another spo-hotfolder, or another exporter?)"
+            raise StartupError(f"metrics.listen {metrics_config.listen}: cannot serve metrics there: {reason}") from exc
+        log.info("metrics.listening", listen=metrics_config.listen, url=f"http://{metrics_config.listen}/metrics")
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        with contextlib.suppress(Exception):
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    # -- read at scrape time ----------------------------------------------------------------------
+
+    def last_event_age(self) -> float:
+        """Seconds since the watcher last reported an event (since start when it has not yet)."""
+        return time.monotonic() - (self._last_event if self._last_event is not None else self._started)
+
+
+class _StateCollector:
+    """Gauges computed when Prometheus scrapes: from the ledger and the daemon's threads."""
+
+    def __init__(self, metrics: PrometheusMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        daemon = self._metrics._daemon
+        info = InfoMetricFamily(f"{PREFIX}_build", "The daemon's version.")
+        info.add_metric([], {"version": __version__})
+        yield info
+
+        ok, _reason = daemon.healthy()
+        yield GaugeMetricFamily(
+            f"{PREFIX}_healthy",
+            "1 when the folder watcher, the scheduler and the engine thread all run (the systemd watchdog "
+            "is pinged only then).",
+            value=1 if ok else 0,
+        )
+        watcher = daemon.watcher
+        alive = watcher is not None and watcher.is_alive()
+        yield GaugeMetricFamily(
+            f"{PREFIX}_watcher_up", "1 when the folder watcher's thread is alive.", value=int(alive)
+        )
+        mode = GaugeMetricFamily(
+            f"{PREFIX}_watcher_mode", "The folder watcher's mode: native (inotify) or polling.", labels=["mode"]
+        )
+        current = watcher.mode if watcher is not None else "none"
+        for name in ("native", "polling"):
+            mode.add_metric([name], 1 if current == name else 0)
+        yield mode
+        yield GaugeMetricFamily(
+            f"{PREFIX}_watcher_last_event_age_seconds",
+            "Seconds since the watcher last reported a change in a watched folder (since start if none).",
+            value=round(self._metrics.last_event_age(), 3),
+        )
+
+        ledger = daemon.ledger
+        if ledger is None:
+            return
+        try:
+            statuses = ledger.counts_by_status()
+            stages = ledger.counts_by_stage()
+            blocked = ledger.count_blocked()
+        except (sqlite3.Error, OSError) as exc:
+            # Closing at shutdown, or the disk is in trouble: the scrape still answers, without these.
+            log.warning("metrics.ledger_unreadable", reason=str(exc))
+            return
+        by_status = GaugeMetricFamily(f"{PREFIX}_jobs", "Jobs in the ledger per current SPO status.", labels=["status"])
+        for status in JobStatus:
+            by_status.add_metric([status.value], statuses.get(status.value, 0))
+        yield by_status
+        by_stage = GaugeMetricFamily(
+            f"{PREFIX}_jobs_by_stage",
+            "Jobs in the ledger per pipeline stage (retry = waiting for another copy attempt).",
+            labels=["stage"],
+        )
+        for stage in Stage:
+            by_stage.add_metric([stage.value], stages.get(stage.value, 0))
+        yield by_stage
+        yield GaugeMetricFamily(
+            f"{PREFIX}_jobs_blocked", "Jobs whose Blocked status is active (waiting for an operator).", value=blocked
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_jobs_waiting_retry",
+            "Jobs whose copy failed and that wait for their next attempt.",
+            value=stages.get(Stage.RETRY.value, 0),
+        )

@@ -1,0 +1,264 @@
+"""End-to-end fault injection on the real daemon: a full hot folder disk, a hot folder that goes
+away or becomes a file, a locked ledger, SIGTERM and SIGKILL in the middle of a big copy, corrupt
+PDFs, future orders and retention across restarts."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.daemon import Daemon, drop, statuses, wait_for, write_config
+from tests.e2e.killing import TreeDaemon
+from tests.pdfs import make_big_pdf, make_pdf
+
+pytestmark = pytest.mark.e2e
+
+CARD = [(91.0, 61.0), (91.0, 61.0)]
+
+
+@pytest.fixture
+def start(tmp_path: Path, daemons: list[Daemon]):  # type: ignore[no-untyped-def]
+    def factory(run: bool = True, **sections: object) -> TreeDaemon:
+        daemon = TreeDaemon(write_config(tmp_path, **sections))
+        daemons.append(daemon)
+        if run:
+            daemon.start()
+        return daemon
+
+    return factory
+
+
+def order(daemon: Daemon, order_id: str, product: str = "bc-85x55", extra: str = "", pdf: Path | None = None) -> str:
+    art = daemon.inbox / f"{order_id}.pdf"
+    if pdf is None:
+        make_pdf(art, pages=CARD)
+    else:
+        shutil.copyfile(pdf, art)
+    drop(
+        daemon.inbox / f"{order_id}.yaml",
+        f'order_id: "{order_id}"\nproduct: {product}\nquantity: 1\nartwork: ["{order_id}.pdf"]\n{extra}',
+    )
+    return f"{order_id}-1"
+
+
+def final_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def temp_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+@contextlib.contextmanager
+def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_full_hot_folder_disk_fails_with_reason_retries_and_other_jobs_go_on(start, tmp_path: Path) -> None:
+    hot = tmp_path / "hot" / "indigo"
+    with small_tmpfs(hot, "256k"):
+        daemon = start(delivery={"max_attempts": 5, "backoff_seconds": [1]})
+        big = make_big_pdf(tmp_path / "big.pdf", pages=1, bytes_per_page=600_000, size_mm=(91, 61))
+        job_id = order(daemon, "FULL1", product="card-big", extra="hot_folder: indigo\n", pdf=big)
+        job = daemon.wait_status(job_id, "CopyToHotFolderFailed")
+        detail = job["history"][-1]["detail"]
+        assert detail.startswith("attempt 1 of 5") and "is full" in detail, detail
+        assert final_files(hot) == [] and temp_files(hot) == [], "no partial file, under any name"
+        # Another job to another hot folder is delivered meanwhile.
+        make_pdf(daemon.inbox / "poster.pdf", pages=[(500, 700)])
+        drop(daemon.inbox / "poster.yaml", 'order_id: "P1"\nproduct: poster-a1\nquantity: 1\nartwork: [poster.pdf]\n')
+        daemon.wait_status("P1-1", "InHotFolder")
+        # Space is freed: the next attempt goes through.
+        subprocess.run(["mount", "-o", "remount,size=4m", str(hot)], check=True)
+        daemon.wait_status(job_id, "InHotFolder", timeout=20)
+        delivered = hot / "FULL1_FULL1-1_card-big_x1.pdf"
+        assert hashlib.sha256(delivered.read_bytes()).digest() == hashlib.sha256(big.read_bytes()).digest()
+        assert temp_files(hot) == []
+        assert daemon.stop() == 0
+
+
+def test_hot_folder_gone_during_deliveries_retries_and_is_never_created(start, tmp_path: Path) -> None:
+    hot = tmp_path / "hot" / "indigo"
+    daemon = start(delivery={"max_attempts": 10, "backoff_seconds": [0.5]})
+    hot.rename(tmp_path / "unmounted")
+    job_id = order(daemon, "GONE1")
+    job = daemon.wait_status(job_id, "CopyToHotFolderFailed")
+    assert "does not exist" in job["history"][-1]["detail"]
+    time.sleep(1.5)
+    assert not hot.exists(), "the daemon must never create a missing hot folder"
+    (tmp_path / "unmounted").rename(hot)
+    daemon.wait_status(job_id, "InHotFolder")
+    assert final_files(hot) == ["GONE1_GONE1-1_bc-85x55_x1.pdf"]
+
+
+def test_hot_folder_replaced_by_a_file_fails_at_once_and_retry_works(start, tmp_path: Path) -> None:
+    hot = tmp_path / "hot" / "indigo"
+    daemon = start()
+    hot.rmdir()
+    hot.write_text("oops")
+    job_id = order(daemon, "FILE1")
+    error = daemon.root / "failed" / job_id / "ERROR.txt"
+    wait_for(error.is_file, what="failed/ at the first attempt")
+    assert "is a file, not a folder" in error.read_text()
+    assert statuses(daemon.job(job_id)).count("CopyToHotFolderFailed") == 1
+    hot.unlink()
+    hot.mkdir()
+    drop(daemon.root / "failed" / job_id / "RETRY", "erin\n")
+    daemon.wait_status(job_id, "InHotFolder")
+    assert final_files(hot) == ["FILE1_FILE1-1_bc-85x55_x1.pdf"]
+
+
+def test_ledger_locked_for_seconds_the_daemon_survives_and_continues(start, tmp_path: Path) -> None:
+    daemon = start()
+    holder = sqlite3.connect(daemon.root / "state" / "ledger.sqlite3", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        ids = [order(daemon, f"LOCK{i}") for i in range(3)]
+        time.sleep(4)
+        assert daemon.proc is not None and daemon.proc.poll() is None, "the daemon died"
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    for job_id in ids:
+        daemon.wait_status(job_id, "InHotFolder")
+    assert len(final_files(tmp_path / "hot" / "indigo")) == 3
+    assert daemon.stop() == 0
+
+
+@pytest.fixture
+def huge_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("huge") / "huge.pdf"
+    return make_big_pdf(path, pages=4, bytes_per_page=50 * 1024 * 1024, size_mm=(210, 297))
+
+
+def _wait_for_part(hot: Path, daemon: Daemon, timeout: float = 60) -> None:
+    def copying() -> bool:
+        assert daemon.proc is not None and daemon.proc.poll() is None
+        return any(p.name.endswith(".part") for p in hot.iterdir())
+
+    wait_for(copying, timeout=timeout, interval=0.002, what="a copy into the hot folder in progress")
+
+
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGTERM, pytest.param(signal.SIGKILL, marks=pytest.mark.slow)],
+    ids=["sigterm", "sigkill"],
+)
+def test_stopped_in_the_middle_of_a_200_mb_copy_then_delivered_exactly_once(
+    start, tmp_path: Path, huge_pdf: Path, signum: int
+) -> None:
+    hot = tmp_path / "hot" / "indigo"
+    daemon = start(watch={"settle_seconds": 0.3}, products={})
+    job_id = order(daemon, "HUGE1", product="a4-huge", extra="hot_folder: indigo\n", pdf=huge_pdf)
+    _wait_for_part(hot, daemon)
+    assert daemon.proc is not None
+    if signum == signal.SIGTERM:
+        started = time.monotonic()
+        daemon.proc.send_signal(signal.SIGTERM)
+        rc = daemon.proc.wait(timeout=30)
+        assert rc == 0 and time.monotonic() - started < 10, f"exit {rc} after {time.monotonic() - started:.1f} s"
+        assert temp_files(hot) == [], "a graceful stop removes its temp file"
+    else:
+        daemon.kill()
+    assert final_files(hot) == [] or final_files(hot) == ["HUGE1_HUGE1-1_a4-huge_x1.pdf"]
+    again = TreeDaemon(daemon.config)
+    again.start()
+    try:
+        again.wait_status(job_id, "InHotFolder", timeout=60)
+        job = again.job(job_id)
+        assert job is not None and statuses(job).count("InHotFolder") == 1
+        assert final_files(hot) == ["HUGE1_HUGE1-1_a4-huge_x1.pdf"]
+        assert temp_files(hot) == []
+        delivered = hot / "HUGE1_HUGE1-1_a4-huge_x1.pdf"
+        assert delivered.stat().st_size == huge_pdf.stat().st_size
+        assert _sha(delivered) == _sha(huge_pdf)
+        assert again.stop() == 0
+    finally:
+        again.kill()
+
+
+def _sha(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def test_corrupt_pdfs_fail_validation_with_error_txt_and_the_daemon_goes_on(start, tmp_path: Path) -> None:
+    daemon = start()
+    good = make_pdf(tmp_path / "good.pdf", pages=CARD).read_bytes()
+    payloads = {
+        "TRUNC": good[: len(good) // 2],
+        "RANDOM": os.urandom(20_000),
+        "EMPTY": b"",
+        "HTML": b"<html><body>502 Bad Gateway</body></html>\n",
+    }
+    for order_id, payload in payloads.items():
+        drop(daemon.inbox / f"{order_id}.pdf", payload)
+        drop(
+            daemon.inbox / f"{order_id}.yaml",
+            f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{order_id}.pdf]\n',
+        )
+    job_id = order(daemon, "GOOD")
+    for order_id, payload in payloads.items():
+        job = daemon.wait_status(f"{order_id}-1", "ValidationFailed")
+        folder = daemon.root / "failed" / f"{order_id}-1"
+        error = folder / "ERROR.txt"
+        wait_for(error.is_file, what="ERROR.txt")
+        assert f"{order_id}.pdf" in error.read_text(), (order_id, error.read_text())
+        assert job["folder"] == f"failed/{order_id}-1"
+        assert (folder / "artwork" / f"{order_id}.pdf").read_bytes() == payload
+    daemon.wait_status(job_id, "InHotFolder")
+    assert final_files(tmp_path / "hot" / "indigo") == ["GOOD_GOOD-1_bc-85x55_x1.pdf"]
+    assert daemon.stop() == 0
+
+
+def test_future_order_waits_across_a_restart(start, tmp_path: Path) -> None:
+    daemon = start()
+    at = datetime.now(UTC) + timedelta(seconds=5)
+    job_id = order(daemon, "FUT1", extra=f'process_after: "{at.isoformat()}"\n')
+    daemon.wait_status(job_id, "FutureOrder")
+    daemon.kill()
+    assert final_files(tmp_path / "hot" / "indigo") == []
+    daemon.start()
+    job = daemon.wait_status(job_id, "InHotFolder", timeout=30)
+    delivered_at = datetime.fromisoformat(job["history"][-1]["at"].replace("Z", "+00:00"))
+    assert delivered_at >= at
+    assert statuses(job)[:2] == ["Ordered", "FutureOrder"]
+
+
+def test_retention_purges_old_job_folders_at_start_and_keeps_the_history(start, tmp_path: Path) -> None:
+    daemon = start(retention={"done_days": 0.00002})  # 1.7 seconds
+    job_id = order(daemon, "OLD1")
+    daemon.wait_status(job_id, "InHotFolder")
+    assert (daemon.root / "done" / job_id).is_dir()
+    assert daemon.stop() == 0
+    time.sleep(2)
+    daemon.start()  # retention runs at start (and hourly)
+    job = daemon.wait_status(job_id, "JobDataDeleted")
+    assert not (daemon.root / "done" / job_id).exists()
+    assert statuses(job) == [
+        "Ordered",
+        "ValidationFinished",
+        "OutputCreationStarted",
+        "OutputCreated",
+        "InHotFolder",
+        "JobDataDeleted",
+    ]
+    assert final_files(tmp_path / "hot" / "indigo") == ["OLD1_OLD1-1_bc-85x55_x1.pdf"], "never delivered again"

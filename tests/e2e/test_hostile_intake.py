@@ -1,0 +1,395 @@
+"""Intake under hostile conditions: slow writers, clients that upload under temp names, manifests
+and artwork in any order, folders dragged in, awkward names, thousands of files at once, an inbox
+deleted or unmounted, and an exhausted inotify watch limit. No file may be lost or taken early
+(a file taken early shows as a truncated artwork: the delivered PDF is compared with the source)."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from structlog.testing import capture_logs
+
+import spo_hotfolder.watcher as watcher_module
+from spo_hotfolder.watcher import FolderWatcher
+from tests.daemon import Daemon, drop, run_cli, wait_for, write_config
+from tests.e2e.killing import TreeDaemon
+from tests.pdfs import make_big_pdf, make_pdf
+
+CARD = [(91.0, 61.0), (91.0, 61.0)]
+
+
+@pytest.fixture
+def start(tmp_path: Path, daemons: list[Daemon]):  # type: ignore[no-untyped-def]
+    def factory(run: bool = True, **sections: object) -> TreeDaemon:
+        daemon = TreeDaemon(write_config(tmp_path, **sections))
+        daemons.append(daemon)
+        if run:
+            daemon.start()
+        return daemon
+
+    return factory
+
+
+def source_card(tmp_path: Path, name: str = "src.pdf") -> bytes:
+    """A two-page card big enough that a partial file is visibly short (and unreadable)."""
+    path = make_big_pdf(tmp_path / name, pages=2, bytes_per_page=60_000, size_mm=(91, 61))
+    return path.read_bytes()
+
+
+def manifest(order_id: str, *art: str) -> str:
+    listed = ", ".join(json.dumps(a) for a in art)
+    return f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{listed}]\n'
+
+
+def delivered(tmp_path: Path, order_id: str) -> Path:
+    return tmp_path / "hot" / "indigo" / f"{order_id}_{order_id}-1_bc-85x55_x1.pdf"
+
+
+def assert_complete(tmp_path: Path, order_id: str, source: bytes) -> None:
+    """The artwork taken is the whole source, and the delivered output has all its pages."""
+    done = tmp_path / "root" / "done" / f"{order_id}-1" / "artwork"
+    taken = [p.read_bytes() for p in done.iterdir()]
+    assert [len(t) for t in taken] == [len(source)], "taken early: the artwork taken is short"
+    assert hashlib.sha256(taken[0]).digest() == hashlib.sha256(source).digest()
+    assert len(PdfReader(delivered(tmp_path, order_id)).pages) == 2
+
+
+# -- slow writers -----------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_slow_writer_in_bursts_reopening_the_file_is_not_taken_early(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 1.0})
+    data = source_card(tmp_path)
+    drop(daemon.inbox / "slow.yaml", manifest("SLOW", "slow.pdf"))
+    daemon.wait_status("SLOW-1", "AwaitingData")
+    target = daemon.inbox / "slow.pdf"
+    bursts = 10
+    chunk = len(data) // bursts + 1
+    for i in range(bursts):  # ~5 s, closed and opened again between bursts
+        with open(target, "ab") as fh:
+            fh.write(data[i * chunk : (i + 1) * chunk])
+        time.sleep(0.5)
+    daemon.wait_status("SLOW-1", "InHotFolder")
+    assert_complete(tmp_path, "SLOW", data)
+
+
+@pytest.mark.e2e
+def test_slow_writer_keeping_the_file_open_is_not_taken_early(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 1.0})
+    data = source_card(tmp_path)
+    drop(daemon.inbox / "open.yaml", manifest("OPEN", "open.pdf"))
+    with open(daemon.inbox / "open.pdf", "wb") as fh:
+        block = len(data) // 15 + 1
+        for i in range(0, len(data), block):  # 15 blocks over ~4.5 s, never closed in between
+            fh.write(data[i : i + block])
+            fh.flush()
+            time.sleep(0.3)
+    daemon.wait_status("OPEN-1", "InHotFolder")
+    assert_complete(tmp_path, "OPEN", data)
+
+
+# -- clients that upload under a temporary name ---------------------------------------------------
+
+
+CLIENT_TEMP_NAMES = {
+    "RSYNC": (".art-r.pdf.Xy12Ab", ".order-r.yaml.Qw34Er"),  # rsync: .name.XXXXXX
+    "BROWSER": ("art-b.pdf.crdownload", "order-b.yaml.crdownload"),  # browsers
+    "FTP": ("art-f.pdf.part", "order-f.yaml.part"),  # FTP clients, curl
+}
+
+
+@pytest.mark.e2e
+def test_client_temp_names_rsync_browser_ftp_are_left_alone_until_renamed(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 0.3})
+    data = source_card(tmp_path)
+    handles = []
+    for order_id, (temp_art, temp_manifest) in CLIENT_TEMP_NAMES.items():
+        final_art = temp_art.lstrip(".").split(".pdf")[0] + ".pdf"
+        (daemon.inbox / temp_manifest).write_text(manifest(order_id, final_art))
+        fh = open(daemon.inbox / temp_art, "wb")  # noqa: SIM115 - closed below
+        fh.write(data[: len(data) // 3])
+        fh.flush()
+        handles.append(fh)
+    time.sleep(1.5)  # the uploads stall far longer than settle_seconds
+    for fh in handles:
+        fh.write(data[len(data) // 3 :])
+        fh.close()
+    time.sleep(1.0)
+    assert json.loads(run_cli(daemon.config, "jobs", "--json", check=True).stdout) == []
+    expected = sorted(n for pair in CLIENT_TEMP_NAMES.values() for n in pair)
+    assert sorted(p.name for p in daemon.inbox.iterdir()) == expected
+    for order_id, (temp_art, temp_manifest) in CLIENT_TEMP_NAMES.items():
+        final_art = temp_art.lstrip(".").split(".pdf")[0] + ".pdf"
+        os.replace(daemon.inbox / temp_art, daemon.inbox / final_art)
+        os.replace(daemon.inbox / temp_manifest, daemon.inbox / f"{order_id}.yaml")
+    for order_id in CLIENT_TEMP_NAMES:
+        daemon.wait_status(f"{order_id}-1", "InHotFolder")
+        assert_complete(tmp_path, order_id, data)
+    assert list(daemon.inbox.iterdir()) == []
+
+
+# -- order of arrival, folders, names ---------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_manifest_before_artwork_and_artwork_before_manifest(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 0.3})
+    data = source_card(tmp_path)
+    drop(daemon.inbox / "first.yaml", manifest("MFIRST", "late.pdf"))
+    (daemon.inbox / "early.pdf").write_bytes(data)
+    daemon.wait_status("MFIRST-1", "AwaitingData")
+    time.sleep(1.5)  # the early artwork is stable and unclaimed for a while
+    (daemon.inbox / "late.pdf").write_bytes(data)
+    drop(daemon.inbox / "second.yaml", manifest("AFIRST", "early.pdf"))
+    daemon.wait_status("MFIRST-1", "InHotFolder")
+    daemon.wait_status("AFIRST-1", "InHotFolder")
+    assert_complete(tmp_path, "MFIRST", data)
+    assert_complete(tmp_path, "AFIRST", data)
+
+
+@pytest.mark.e2e
+def test_whole_folder_copied_in_file_by_file(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 0.5})
+    data = source_card(tmp_path)
+    src = tmp_path / "Order 500 #1 (Müller)"
+    (src / "art" / "inner").mkdir(parents=True)
+    (src / "art" / "front side.pdf").write_bytes(data)
+    (src / "art" / "inner" / "back #2.pdf").write_bytes(data)
+    (src / "manifest.yaml").write_text(
+        'order_id: "500"\nproduct: card-2x\nquantity: 1\nartwork: ["art/front side.pdf", "art/inner/back #2.pdf"]\n'
+    )
+    # Not a rename: the manifest lands first, the artwork trickles in after it (like Explorer/Finder).
+    dest = daemon.inbox / src.name
+    dest.mkdir()
+    shutil.copyfile(src / "manifest.yaml", dest / "manifest.yaml")
+    time.sleep(0.8)
+    (dest / "art" / "inner").mkdir(parents=True)
+    for rel in ("art/front side.pdf", "art/inner/back #2.pdf"):
+        with open(src / rel, "rb") as fin, open(dest / rel, "wb") as fout:
+            while block := fin.read(50_000):
+                fout.write(block)
+                fout.flush()
+                time.sleep(0.1)
+    job = daemon.wait_status("500-1", "CopyToHotFolderSkipped")
+    folder = daemon.root / job["folder"]
+    assert sorted(p.name for p in (folder / "artwork").iterdir()) == ["back #2.pdf", "front side.pdf"]
+    for name in ("back #2.pdf", "front side.pdf"):
+        assert (folder / "artwork" / name).read_bytes() == data
+    assert job["output_pages"] == 4
+    wait_for(lambda: not dest.exists(), what="the consumed folder removed from the inbox")
+
+
+@pytest.mark.e2e
+def test_awkward_file_names_spaces_unicode_hash_and_200_characters(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 0.3})
+    data = source_card(tmp_path)
+    names = {
+        "SP": "front and back v2 final.pdf",
+        "UNI": "Visitenkarte Müller – Größe ½ 名刺.pdf",
+        "HASH": "#42 card #back.pdf",
+        "LONG": ("l" * 196) + ".pdf",
+    }
+    for order_id, name in names.items():
+        (daemon.inbox / name).write_bytes(data)
+        drop(daemon.inbox / f"Bestellung {order_id} #1 – Müller.yaml", manifest(order_id, name))
+    for order_id, name in names.items():
+        job = daemon.wait_status(f"{order_id}-1", "InHotFolder")
+        assert (daemon.root / job["folder"] / "artwork" / name).read_bytes() == data
+        assert_complete(tmp_path, order_id, data)
+    assert list(daemon.inbox.iterdir()) == []
+
+
+# -- thousands of files at once ---------------------------------------------------------------------
+
+
+def flood(start, tmp_path: Path, files: int, per_job: int) -> None:  # type: ignore[no-untyped-def]
+    daemon = start(watch={"settle_seconds": 0.5, "rescan_seconds": 3, "artwork_timeout_seconds": 600})
+    tiny = make_pdf(tmp_path / "tiny.pdf", pages=[(50, 50)]).read_bytes()
+    jobs = files // per_job
+    for j in range(jobs):  # all at once, plain writes: no renames, events for every byte
+        names = [f"f{j:04d}-{k:02d}.pdf" for k in range(per_job)]
+        for name in names:
+            fd = os.open(daemon.inbox / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.write(fd, tiny)
+            os.close(fd)
+        (daemon.inbox / f"m{j:04d}.yaml").write_text(
+            f'order_id: "FL{j:04d}"\nproduct: flood\nquantity: 1\nartwork: {json.dumps(names)}\n'
+        )
+
+    def all_taken() -> bool:
+        listed = json.loads(run_cli(daemon.config, "jobs", "--json", check=True).stdout)
+        return len(listed) == jobs and all(j["status"] == "CopyToHotFolderSkipped" for j in listed)
+
+    wait_for(all_taken, timeout=60 + files / 20, interval=1.0, what=f"{jobs} jobs of {files} files done")
+    listed = json.loads(run_cli(daemon.config, "jobs", "--json", check=True).stdout)
+    assert all(j["output_pages"] == per_job for j in listed)
+    taken = sum(len(os.listdir(daemon.root / j["folder"] / "artwork")) for j in listed)
+    assert taken == files, "files lost"
+    assert os.listdir(daemon.inbox) == []
+    assert os.listdir(daemon.root / "failed") == []
+    assert daemon.stop() == 0
+
+
+@pytest.mark.e2e
+def test_six_hundred_files_at_once_none_lost(start, tmp_path: Path) -> None:
+    flood(start, tmp_path, files=600, per_job=10)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_three_thousand_files_at_once_none_lost(start, tmp_path: Path) -> None:
+    flood(start, tmp_path, files=3000, per_job=10)
+
+
+@pytest.mark.e2e
+def test_unclaimed_data_file_goes_to_failed_after_the_artwork_timeout(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 0.3, "artwork_timeout_seconds": 2})
+    (daemon.inbox / "stray file.pdf").write_bytes(source_card(tmp_path))
+    error = daemon.root / "failed" / "stray file.pdf" / "ERROR.txt"
+    wait_for(error.is_file, timeout=20, what="failed/stray file.pdf/ERROR.txt")
+    assert "no manifest" in error.read_text()
+    assert (daemon.root / "failed" / "stray file.pdf" / "stray file.pdf").is_file()
+
+
+# -- the inbox itself goes away ---------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_inbox_deleted_and_recreated(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 0.3})
+    data = source_card(tmp_path)
+    shutil.rmtree(daemon.inbox)
+    time.sleep(0.5)
+    daemon.inbox.mkdir()
+    (daemon.inbox / "re.pdf").write_bytes(data)
+    drop(daemon.inbox / "re.yaml", manifest("RE", "re.pdf"))
+    daemon.wait_status("RE-1", "InHotFolder", timeout=30)
+    assert_complete(tmp_path, "RE", data)
+    assert daemon.proc is not None and daemon.proc.poll() is None
+
+
+@pytest.mark.e2e
+def test_share_disappears_and_comes_back_in_polling_mode(start, tmp_path: Path) -> None:
+    daemon = start(watch={"mode": "polling", "settle_seconds": 0.5, "poll_interval_seconds": 0.3})
+    data = source_card(tmp_path)
+    (daemon.inbox / "a.pdf").write_bytes(data)
+    drop(daemon.inbox / "a.yaml", manifest("SHA", "a.pdf"))
+    daemon.wait_status("SHA-1", "InHotFolder")
+    away = tmp_path / "share-offline"
+    daemon.inbox.rename(away)  # unmounted
+    # Written on the file server meanwhile: the artwork slowly, then the manifest.
+    with open(away / "b.pdf", "wb") as fh:
+        fh.write(data[:1000])
+        fh.flush()
+        time.sleep(1.0)
+        fh.write(data[1000:])
+    drop(away / "b.yaml", manifest("SHB", "b.pdf"))
+    time.sleep(1.0)
+    if daemon.inbox.exists():
+        daemon.inbox.rmdir()  # the empty mount point
+    away.rename(daemon.inbox)  # mounted again
+    daemon.wait_status("SHB-1", "InHotFolder", timeout=30)
+    assert_complete(tmp_path, "SHB", data)
+    assert daemon.stop() == 0
+
+
+# -- the inotify watch limit ------------------------------------------------------------------------
+
+
+class _ExhaustedObserver(threading.Thread):
+    """An inotify observer on a machine whose fs.inotify.max_user_watches is used up."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(daemon=True)
+
+    def schedule(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def start(self) -> None:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    def stop(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("mode", ["auto", "native"])
+def test_exhausted_watch_limit_falls_back_to_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setattr(watcher_module, "Observer", _ExhaustedObserver)
+    seen: list[Path] = []
+    watcher = FolderWatcher([tmp_path / "inbox"], mode, 0.1, lambda path, moved: seen.append(path))
+    with capture_logs() as logs:
+        watcher.start()
+    try:
+        assert watcher.mode == "polling" and watcher.is_alive()
+        fallback = [e for e in logs if e["event"] == "watcher.fallback_to_polling"]
+        assert fallback and "max_user_watches" in fallback[0]["reason"]
+        (tmp_path / "inbox" / "new.yaml").write_text("order_id: x\n")
+        wait_for(lambda: tmp_path / "inbox" / "new.yaml" in seen, timeout=5, what="a polled event")
+    finally:
+        watcher.stop()
+
+
+# -- a writer that pauses longer than settle_seconds ------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_slow_writer_pausing_longer_than_settle_seconds_is_not_taken_early(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 0.3})
+    data = source_card(tmp_path)
+    drop(daemon.inbox / "stall.yaml", manifest("STALL", "stall.pdf"))
+    daemon.wait_status("STALL-1", "AwaitingData")
+    with open(daemon.inbox / "stall.pdf", "wb") as fh:
+        for i in range(4):  # four bursts, each pause 1.2 s: four times settle_seconds
+            fh.write(data[i * len(data) // 4 : (i + 1) * len(data) // 4])
+            fh.flush()
+            if i < 3:
+                time.sleep(1.2)
+    daemon.wait_status("STALL-1", "InHotFolder")
+    assert_complete(tmp_path, "STALL", data)
+
+
+def test_tracker_holds_a_pdf_without_its_end_marker(tmp_path: Path) -> None:
+    from spo_hotfolder.stability import FileStabilityTracker
+
+    now = [100.0]
+    tracker = FileStabilityTracker(0.5, lambda: now[0])
+    pdf = tmp_path / "half.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n" + b"x" * 5000)
+    other = tmp_path / "data.txt"
+    other.write_bytes(b"no marker needed")
+    tracker.track(pdf)
+    tracker.track(other)
+    now[0] += 1.0
+    assert [p for p, _ in tracker.get_stable_files()] == [other]
+    assert tracker.next_due() == pytest.approx(100.0 + tracker.incomplete_pdf_seconds)
+    now[0] += 1.0
+    assert tracker.get_stable_files() == [], "still held"
+    with open(pdf, "ab") as fh:
+        fh.write(b"\ntrailer\n<<>>\nstartxref\n0\n%%EOF\n")
+    tracker.track(pdf)
+    now[0] += 0.6
+    assert [p for p, _ in tracker.get_stable_files()] == [pdf], "complete now: taken after settle_seconds"
+    # A PDF that never gets its marker is taken in the end (preflight then explains it).
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n" + b"y" * 100)
+    tracker.track(broken)
+    now[0] += tracker.incomplete_pdf_seconds + 0.1
+    assert [p for p, _ in tracker.get_stable_files()] == [broken]
+    # Renamed into place: complete at once, whatever its content.
+    moved = tmp_path / "moved.pdf"
+    moved.write_bytes(b"%PDF-1.7\n")
+    tracker.track(moved, complete=True)
+    assert [p for p, _ in tracker.get_stable_files()] == [moved]

@@ -1,0 +1,423 @@
+"""End-to-end: the daemon under systemd's protocols (notify, watchdog, reload, stop), its refusals
+to start, ``health`` for monitoring, Prometheus metrics, and JSON-only logs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.daemon import Daemon, drop, run_cli, wait_for, write_config
+from tests.pdfs import make_pdf
+
+pytestmark = pytest.mark.e2e
+
+CARD = [(91.0, 61.0), (91.0, 61.0)]  # 85 x 55 mm + 3 mm bleed, two pages
+
+
+class NotifySocket:
+    """The AF_UNIX datagram socket systemd would listen on (``$NOTIFY_SOCKET``); records every field."""
+
+    def __init__(self) -> None:
+        # A short path: AF_UNIX paths are limited to 107 bytes, pytest's tmp_path can be longer.
+        self._dir = Path(tempfile.mkdtemp(prefix="sd-", dir="/tmp"))
+        self.path = str(self._dir / "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+        self.messages: list[tuple[float, list[str]]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.messages.append((time.monotonic(), data.decode().split("\n")))
+
+    def fields(self) -> list[str]:
+        with self._lock:
+            return [field for _at, fields in self.messages for field in fields]
+
+    def count(self, field: str) -> int:
+        return self.fields().count(field)
+
+    def wait(self, predicate: Callable[[list[str]], Any], what: str, timeout: float = 15) -> None:
+        wait_for(lambda: predicate(self.fields()), timeout=timeout, what=f"notify: {what}; got {self.fields()[-8:]}")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+        with contextlib.suppress(OSError):
+            Path(self.path).unlink()
+            self._dir.rmdir()
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[NotifySocket]:
+    sock = NotifySocket()
+    yield sock
+    sock.close()
+
+
+def systemd_env(sock: NotifySocket) -> dict[str, str]:
+    return {"NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "1000000"}
+
+
+def start_daemon(daemons: list[Daemon], config: Path, env: dict[str, str] | None = None) -> Daemon:
+    daemon = Daemon(config, env=env)
+    daemons.append(daemon)
+    return daemon.start()
+
+
+def drop_card(daemon: Daemon, order_id: str) -> str:
+    make_pdf(daemon.inbox / f"{order_id}.pdf", pages=CARD)
+    drop(
+        daemon.inbox / f"{order_id}.yaml",
+        f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 10\nartwork: [{{path: {order_id}.pdf}}]\n',
+    )
+    return f"{order_id}-1"
+
+
+def events(daemon: Daemon, name: str) -> list[dict[str, Any]]:
+    return [e for e in daemon.log_events() if e.get("event") == name]
+
+
+def assert_all_json(daemon: Daemon) -> None:
+    bad = [e["line"] for e in daemon.log_events() if e.get("event") == "NOT-JSON"]
+    assert not bad, f"lines that are not one JSON object: {bad[:5]}"
+
+
+# -- the notify protocol ---------------------------------------------------------------------------
+
+
+def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, daemons: list[Daemon], notify_socket) -> None:
+    daemon = start_daemon(daemons, write_config(tmp_path), env=systemd_env(notify_socket))
+    notify_socket.wait(lambda f: "READY=1" in f, "READY=1")
+    fields = notify_socket.fields()
+    assert any(f.startswith("STATUS=") and "waiting" in f and "blocked" in f and "failed" in f for f in fields)
+    # WATCHDOG_USEC=1 s: a ping every 0.5 s, while healthy.
+    notify_socket.wait(lambda f: f.count("WATCHDOG=1") >= 3, "three WATCHDOG=1", timeout=5)
+    ready_before = notify_socket.count("READY=1")
+
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    notify_socket.wait(lambda f: "RELOADING=1" in f, "RELOADING=1")
+    notify_socket.wait(lambda f: f.count("READY=1") > ready_before, "READY=1 after the reload")
+    fields = notify_socket.fields()
+    reloading = fields.index("RELOADING=1")
+    assert "READY=1" in fields[reloading:]
+    assert any(f.startswith("MONOTONIC_USEC=") for f in fields)
+    wait_for(lambda: events(daemon, "config.reloaded"), what="config.reloaded")
+
+    assert daemon.stop() == 0
+    assert "STOPPING=1" in notify_socket.fields()
+    assert_all_json(daemon)
+
+
+def test_without_systemd_nothing_is_sent_and_it_works_the_same(make_daemon) -> None:
+    daemon = make_daemon()  # the harness removes NOTIFY_SOCKET
+    job_id = drop_card(daemon, "300")
+    daemon.wait_status(job_id, "InHotFolder")
+    started = events(daemon, "daemon.started")
+    assert started and started[0]["systemd"] is False
+    assert daemon.stop() == 0
+
+
+# -- SIGHUP ------------------------------------------------------------------------------------------
+
+
+def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
+    tmp_path: Path, daemons: list[Daemon], notify_socket
+) -> None:
+    config = write_config(tmp_path)
+    daemon = start_daemon(daemons, config, env=systemd_env(notify_socket))
+    assert daemon.proc is not None
+
+    # A new route: business cards now go to the large-format printer.
+    data = yaml.safe_load(config.read_text())
+    data["routes"] = [{"when": {"product": "bc-*"}, "to": "large"}, {"to": "skip"}]
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: events(daemon, "config.reloaded"), what="config.reloaded")
+    job_id = drop_card(daemon, "401")
+    job = daemon.wait_status(job_id, "InHotFolder")
+    assert job["hot_folder"] == "large"
+    assert (tmp_path / "hot" / "large" / f"401_{job_id}_bc-85x55_x10.pdf").is_file()
+
+    # An invalid config: logged, the previous one kept, the daemon goes on working.
+    ready_before = notify_socket.count("READY=1")
+    config.write_text(config.read_text() + "\nno_such_section: {}\n")
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: events(daemon, "config.reload_failed"), what="config.reload_failed")
+    failed = events(daemon, "config.reload_failed")[0]
+    assert any("no_such_section" in e for e in failed["errors"])
+    notify_socket.wait(lambda f: f.count("READY=1") > ready_before, "READY=1 after a failed reload")
+    job_id = drop_card(daemon, "402")
+    # (the CLI would refuse the invalid config file: look at the hot folder and the log instead)
+    wait_for((tmp_path / "hot" / "large" / f"402_{job_id}_bc-85x55_x10.pdf").is_file, what="402 delivered")
+    assert [e["detail"] for e in events(daemon, "delivery.completed") if e["job_id"] == job_id] == [
+        f"large: 402_{job_id}_bc-85x55_x10.pdf"
+    ]
+    assert daemon.proc.poll() is None
+    assert daemon.stop() == 0
+
+
+# -- refusals to start -------------------------------------------------------------------------------
+
+
+def run_refused(
+    config: Path, prefix: list[str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*(prefix or []), sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "run"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd=cwd,
+    )
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stdout + result.stderr, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got: {result.stderr!r}"
+    assert lines[0].startswith("spo-hotfolder: error: ")
+    for line in result.stdout.splitlines():
+        json.loads(line)  # the log: JSON lines only
+    assert '"daemon.refused"' in result.stdout
+    return result
+
+
+def test_refuses_an_invalid_config(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    config.write_text(config.read_text() + "\nwatch_typo: 1\ndelivery: {max_attempts: zero}\n")
+    result = run_refused(config)
+    assert "invalid config" in result.stderr and "watch_typo" in result.stderr
+    assert re.search(r"\(and \d+ more; see `spo-hotfolder check-config`\)", result.stderr)
+
+
+def test_refuses_spool_folders_on_different_filesystems(tmp_path: Path) -> None:
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the test's tmp folder")
+    elsewhere = Path(tempfile.mkdtemp(prefix="spo-done-", dir=other))
+    try:
+        config = write_config(tmp_path, paths={"root": str(tmp_path / "root"), "done": str(elsewhere)})
+        result = run_refused(config)
+        assert "different filesystems" in result.stderr
+    finally:
+        with contextlib.suppress(OSError):
+            os.rmdir(elsewhere)
+
+
+def test_refuses_a_spool_folder_that_cannot_be_created(tmp_path: Path) -> None:
+    # Works as root too: nothing can be created below a regular file.
+    (tmp_path / "blocker").write_text("a file, not a folder\n")
+    config = write_config(tmp_path, paths={"root": str(tmp_path / "root"), "failed": str(tmp_path / "blocker" / "x")})
+    result = run_refused(config)
+    assert "blocker" in result.stderr
+
+
+NOBODY = 65534
+
+
+def as_nobody(*argv: str) -> list[str]:
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
+
+
+def test_refuses_a_spool_folder_that_is_not_writable(tmp_path: Path) -> None:
+    # Root may write anywhere: as root, the daemon runs as "nobody" (setpriv) on folders it owns,
+    # except done/, which stays root's.
+    base = tmp_path
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: cannot make a folder unwritable for the daemon")
+        base = Path(tempfile.mkdtemp(prefix="spo-ro-", dir="/tmp"))
+        base.chmod(0o755)
+    try:
+        config = write_config(base)
+        config.chmod(0o644)
+        assert run_cli(config, "init").returncode == 0
+        done = base / "root" / "done"
+        prefix: list[str] = []
+        if os.geteuid() == 0:
+            for path in [base / "root", *(base / "root").rglob("*")]:
+                os.chown(path, NOBODY, NOBODY)
+            os.chown(done, 0, 0)
+            prefix = as_nobody()
+            probe = subprocess.run(
+                as_nobody(sys.executable, "-c", f"import os, sys; sys.exit(os.access({str(done)!r}, os.W_OK))"),
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+            if probe.returncode != 0:
+                pytest.skip(f"setpriv did not drop root's rights here: {probe.stderr!r}")
+        done.chmod(0o555)
+        result = run_refused(config, prefix=prefix, cwd=base)
+        assert "not writable" in result.stderr and "done" in result.stderr
+    finally:
+        if base != tmp_path:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def test_refuses_when_another_instance_holds_the_root(make_daemon) -> None:
+    daemon = make_daemon()
+    result = run_refused(daemon.config)
+    assert "another spo-hotfolder" in result.stderr and str(daemon.proc.pid) in result.stderr  # type: ignore[union-attr]
+    # The refused one must leave the running daemon's health report alone.
+    assert run_cli(daemon.config, "health").returncode == 0
+    assert daemon.stop() == 0
+
+
+def test_refuses_a_metrics_port_in_use(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = write_config(tmp_path, metrics={"listen": f"127.0.0.1:{port}"})
+        result = run_refused(config)
+    assert f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
+    assert not (tmp_path / "root" / "state" / "health.json").exists()
+
+
+# -- health --------------------------------------------------------------------------------------------
+
+
+def test_health_for_monitoring(tmp_path: Path, daemons: list[Daemon]) -> None:
+    # WATCHDOG_USEC without NOTIFY_SOCKET: no systemd, but a heartbeat (health.json) every 0.5 s.
+    daemon = start_daemon(daemons, write_config(tmp_path), env={"WATCHDOG_USEC": "1000000"})
+    job_id = drop_card(daemon, "500")
+    daemon.wait_status(job_id, "InHotFolder")
+
+    ok = daemon.cli("health")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("ok: ") and len(ok.stdout.splitlines()) == 1
+
+    def counted() -> dict[str, Any] | None:
+        data: dict[str, Any] = json.loads(daemon.cli("health", "--json").stdout)
+        return data if data["statuses"].get("InHotFolder") == 1 else None
+
+    report = wait_for(counted, timeout=10, what="health --json counting the delivery")
+    assert report["ok"] is True and report["watcher_alive"] is True
+    assert report["pid"] == daemon.proc.pid  # type: ignore[union-attr]
+
+    assert daemon.stop() == 0
+    down = daemon.cli("health")
+    assert down.returncode == 1
+    assert down.stdout == "" and down.stderr.strip() == "spo-hotfolder: unhealthy: the daemon is not running"
+    report = json.loads(daemon.cli("health", "--json").stdout)
+    assert report["ok"] is False and report["statuses"] == {"InHotFolder": 1}
+
+
+def test_health_after_a_crash(make_daemon) -> None:
+    daemon = make_daemon()
+    daemon.kill()  # SIGKILL: health.json stays behind, its pid is gone
+    result = daemon.cli("health")
+    assert result.returncode == 1
+    assert "not running" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+# -- metrics ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_over_http_after_a_delivery(make_daemon) -> None:
+    port = free_port()
+    daemon = make_daemon(metrics={"listen": f"127.0.0.1:{port}"})
+    before = scrape(port)
+    assert before[("spo_hotfolder_deliveries_total", (("hot_folder", "indigo"),))] == 0
+    assert before[("spo_hotfolder_healthy", ())] == 1
+
+    job_id = drop_card(daemon, "600")
+    daemon.wait_status(job_id, "InHotFolder")
+    after = scrape(port)
+    assert after[("spo_hotfolder_deliveries_total", (("hot_folder", "indigo"),))] == 1
+    assert after[("spo_hotfolder_jobs", (("status", "InHotFolder"),))] == 1
+    assert after[("spo_hotfolder_jobs_by_stage", (("stage", "done"),))] == 1
+    assert after[("spo_hotfolder_delivery_failures_total", (("hot_folder", "indigo"),))] == 0
+    assert after[("spo_hotfolder_watcher_up", ())] == 1
+    assert after[("spo_hotfolder_watcher_last_event_age_seconds", ())] < 60
+    assert sum(v for (name, _labels), v in after.items() if name == "spo_hotfolder_watcher_mode") == 1
+    assert after[("spo_hotfolder_preflight_duration_seconds_count", ())] == 1
+    assert after[("spo_hotfolder_output_duration_seconds_count", ())] == 1
+    assert after[("spo_hotfolder_copy_duration_seconds_count", (("hot_folder", "indigo"),))] == 1
+    assert daemon.stop() == 0
+    assert_all_json(daemon)
+
+
+# -- logs --------------------------------------------------------------------------------------------------
+
+
+def test_every_output_line_is_json_including_library_warnings(tmp_path: Path, daemons: list[Daemon]) -> None:
+    # format auto, no terminal: JSON. A PDF with a wrong startxref makes pypdf log warnings in the
+    # PDF worker process.
+    config = write_config(tmp_path, logging={"level": "info", "format": "auto"})
+    daemon = start_daemon(daemons, config)
+    art = daemon.inbox / "700.pdf"
+    make_pdf(art, pages=CARD)
+    art.write_bytes(re.sub(rb"startxref\s+\d+", b"startxref\n99", art.read_bytes()))
+    drop(daemon.inbox / "700.yaml", 'order_id: "700"\nproduct: bc-85x55\nquantity: 1\nartwork: [{path: 700.pdf}]\n')
+    daemon.wait_status("700-1", "InHotFolder")
+    assert daemon.stop() == 0
+    assert_all_json(daemon)
+    assert any(str(e.get("logger", "")).startswith("pypdf") for e in daemon.log_events())
+
+
+def test_a_crash_renders_as_json_without_local_variables(tmp_path: Path) -> None:
+    code = (
+        "from spo_hotfolder.logsetup import setup_logging\n"
+        "import warnings\n"
+        "setup_logging('info', 'auto')\n"
+        "warnings.warn('a library is unhappy', UserWarning, stacklevel=1)\n"
+        "secret = 'customer-data'\n"
+        "raise RuntimeError('boom')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 1
+    assert result.stderr == ""
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["event"] for line in lines][-1] == "daemon.crashed"
+    assert any("a library is unhappy" in line["event"] for line in lines)
+    assert "customer-data" not in result.stdout
+    assert lines[-1]["exception"][0]["exc_value"] == "boom"

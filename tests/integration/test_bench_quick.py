@@ -1,0 +1,54 @@
+"""The bench runs: a tiny run of scenario 1 writes its JSON. No timing is asserted (figures are noisy)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("inotifywait") is None, reason="inotify-tools not installed (make bench-tools)")
+def test_tiny_bench_run_writes_its_json(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--scenarios",
+            "1",
+            "--rounds",
+            "1",
+            "--jobs",
+            "20",
+            "--out",
+            str(out),
+            "--tmp",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    data = json.loads(out.read_text())
+    scenario = data["scenarios"]["1"]
+    assert "error" not in scenario, scenario.get("traceback")
+    names = [m["name"] for m in scenario["metrics"]]
+    assert names == ["p50 drop -> hot folder", "p99 drop -> hot folder"]
+    for m in scenario["metrics"]:
+        assert m["daemon"]["values"] and m["baseline"]["values"]
+    assert scenario["missing"] == {"daemon": 0, "baseline": 0}
+    assert "p50 drop -> hot folder" in result.stdout
+    assert list(tmp_path.glob("spo-bench-*")) == []  # temp folders removed

@@ -1,0 +1,592 @@
+"""The engine in-process, on real folders, with a fake clock: crashes at every step of a delivery,
+faults injected into the copy, stages that raise, a locked ledger, retries, future orders, retention.
+
+A "crash" is ``os._exit`` at a chosen point in a forked child (like SIGKILL: no ``except`` or
+``finally`` runs after it); a new Engine on the same folders and ledger is the restart.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import spo_hotfolder.engine as engine_module
+import spo_hotfolder.fsutil as fsutil_module
+from spo_hotfolder.clock import iso
+from spo_hotfolder.config import load_config
+from spo_hotfolder.engine import Engine
+from spo_hotfolder.ledger import Ledger, Stage
+from spo_hotfolder.operator import Action
+from spo_hotfolder.output import build_output
+from spo_hotfolder.preflight import preflight
+from spo_hotfolder.service import prepare_folders
+from spo_hotfolder.status import JobStatus
+from tests.daemon import write_config
+from tests.pdfs import make_pdf
+
+CARD = [(91.0, 61.0), (91.0, 61.0)]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self._now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+        self._mono = 1000.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._mono += seconds
+
+
+class InProcessPdf:
+    def preflight(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
+        return preflight(artwork, product_name, spec, validation)
+
+    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any) -> Any:
+        return build_output(artwork, dest, spec, validation)
+
+
+@dataclass
+class Rig:
+    tmp: Path
+    config_path: Path
+    clock: FakeClock = field(default_factory=FakeClock)
+    engines: list[Engine] = field(default_factory=list)
+    ledgers: list[Ledger] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.config = load_config(self.config_path)
+        prepare_folders(self.config)
+        self.root = self.config.paths.root
+        self.inbox = self.config.paths.inbox
+        self.hot = self.tmp / "hot" / "indigo"
+        self.printed: list[str] = []
+        self.start()
+
+    def start(self) -> Engine:
+        """A fresh engine and ledger connection on the same folders: a restart."""
+        ledger = Ledger(self.config.paths.state / "ledger.sqlite3")
+        engine = Engine(self.config, ledger, self.clock, InProcessPdf())
+        self.ledgers.append(ledger)
+        self.engines.append(engine)
+        engine.reconcile()
+        return engine
+
+    @property
+    def engine(self) -> Engine:
+        return self.engines[-1]
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.ledgers[-1]
+
+    def order(self, order_id: str, product: str = "bc-85x55", extra: str = "") -> str:
+        make_pdf(self.inbox / f"{order_id}.pdf", pages=CARD)
+        (self.inbox / f"{order_id}.yaml").write_text(
+            f'order_id: "{order_id}"\nproduct: {product}\nquantity: 1\nartwork: [{order_id}.pdf]\n{extra}'
+        )
+        return f"{order_id}-1"
+
+    def run(self, until: Callable[[], bool] | None = None, steps: int = 30, dt: float = 1.0) -> None:
+        for _ in range(steps):
+            self.engine.request_rescan()
+            self.engine.step()
+            if until is not None and until():
+                return
+            self.clock.advance(dt)
+        if until is not None:
+            raise AssertionError(f"not reached after {steps} steps: {until}")
+
+    def job(self, job_id: str) -> Any:
+        job = self.ledger.get_job(job_id)
+        assert job is not None
+        return job
+
+    def stage(self, job_id: str) -> Stage | None:
+        job = self.ledger.get_job(job_id)
+        return job.stage if job is not None else None
+
+    def statuses(self, job_id: str) -> list[str]:
+        return [e.status.value for e in self.job(job_id).history]
+
+    def take_prints(self) -> list[str]:
+        """The RIP takes what is in the hot folder under a final name."""
+        taken = sorted(n for n in os.listdir(self.hot) if not n.startswith("."))
+        for name in taken:
+            (self.hot / name).unlink()
+        self.printed.extend(taken)
+        return taken
+
+    def temps(self) -> list[str]:
+        return [n for n in os.listdir(self.hot) if n.startswith(".")]
+
+    def close(self) -> None:
+        for ledger in self.ledgers:
+            ledger.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    made = Rig(
+        tmp_path,
+        write_config(
+            tmp_path,
+            watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
+            delivery={"max_attempts": 3, "backoff_seconds": [10, 30]},
+        ),
+    )
+    yield made
+    made.close()
+
+
+def done(r: Rig, job_id: str) -> Callable[[], bool]:
+    return lambda: r.stage(job_id) is Stage.DONE
+
+
+# -- crash at every step of a delivery ------------------------------------------------------------
+
+
+KILLED = 99
+
+
+Predicate = Callable[..., bool] | None
+
+
+def _crash_after(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, when: Predicate = None) -> None:
+    original = getattr(target, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if when is None or when(*args, **kwargs):
+            os._exit(KILLED)
+        return result
+
+    monkeypatch.setattr(target, name, wrapper)
+
+
+def _crash_before(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, when: Predicate = None) -> None:
+    original = getattr(target, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if when is None or when(*args, **kwargs):
+            os._exit(KILLED)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, wrapper)
+
+
+def life_until_killed(r: Rig, crash_point: Callable[[pytest.MonkeyPatch], None]) -> None:
+    """Runs an engine in a forked child that dies by ``os._exit`` at the crash point: like SIGKILL,
+    no ``except``/``finally`` runs after it."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                crash_point(patch)
+                r.start()
+                r.run(steps=10)
+        finally:
+            os._exit(3)  # the crash point was never reached
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == KILLED, "the crash point was not reached"
+
+
+def _is_hot_temp(fd: int) -> bool:
+    return "/hot/indigo/." in str(Path(f"/proc/self/fd/{fd}").readlink())
+
+
+CRASH_POINTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
+    "after the intent": lambda mp: _crash_before(mp, engine_module, "write_temp"),
+    "in the middle of the copy": lambda mp: _crash_before(mp, fsutil_module.os, "fsync", when=_is_hot_temp),
+    "after the copy, before 'written'": lambda mp: _crash_after(mp, engine_module, "write_temp"),
+    "after 'written', before the rename": lambda mp: _crash_before(mp, engine_module, "publish"),
+    "after the rename": lambda mp: _crash_after(mp, engine_module, "publish"),
+    "after InHotFolder, before the move to done": lambda mp: _crash_before(
+        mp, Engine, "_move_to", when=lambda self, job, stage, now: stage is Stage.DONE
+    ),
+    "in the middle of the move to done": lambda mp: _crash_before(
+        mp, engine_module.os, "replace", when=lambda src, dst: "/done/" in str(dst)
+    ),
+    "after the move to done": lambda mp: _crash_after(
+        mp, engine_module.os, "replace", when=lambda src, dst: "/done/" in str(dst)
+    ),
+}
+
+
+@pytest.mark.parametrize("point", list(CRASH_POINTS))
+@pytest.mark.parametrize("printer_took_it", [False, True], ids=["file-waiting", "file-taken"])
+def test_crash_at_any_step_of_a_delivery_delivers_exactly_once(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, point: str, printer_took_it: bool
+) -> None:
+    job_id = rig.order("K1")
+    life_until_killed(rig, CRASH_POINTS[point])
+    if printer_took_it:
+        rig.take_prints()
+    rig.start()  # the restart
+    rig.run(until=done(rig, job_id), steps=10)
+    rig.run(steps=3)  # and a few more rounds: nothing else happens
+    rig.take_prints()
+    assert rig.printed == ["K1_K1-1_bc-85x55_x1.pdf"], point
+    assert rig.statuses(job_id).count("InHotFolder") == 1
+    assert "CopyToHotFolderFailed" not in rig.statuses(job_id)
+    assert rig.temps() == []
+    assert (rig.root / "done" / job_id / "output").is_dir()
+    assert not list((rig.root / "work").iterdir())
+    assert rig.ledger.open_deliveries() == []
+
+
+def test_published_copy_is_never_repeated_when_the_ledger_fails_after_the_rename(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger cannot record InHotFolder (locked, disk full): the next round must not copy again."""
+    job_id = rig.order("L1")
+    original = rig.ledger.delivery_state
+    failures = {"n": 0}
+
+    def flaky(delivery_id: int, state: str, now: datetime) -> None:
+        if state == "published" and failures["n"] == 0:
+            failures["n"] += 1
+            raise sqlite3.OperationalError("database is locked")
+        original(delivery_id, state, now)
+
+    monkeypatch.setattr(rig.ledger, "delivery_state", flaky)
+    rig.run(until=lambda: failures["n"] == 1, steps=10)
+    rig.take_prints()  # the printer took the file meanwhile
+    rig.run(until=lambda: rig.stage(job_id) in (Stage.DONE, Stage.FAILED), steps=20, dt=3)
+    if rig.stage(job_id) is Stage.FAILED:  # an internal error: the operator retries
+        assert "database is locked" in (rig.root / "failed" / job_id / "ERROR.txt").read_text()
+        assert rig.engine.apply(job_id, Action.RETRY, by="dave", note="").ok
+        rig.run(until=done(rig, job_id), steps=10)
+    rig.run(steps=3)
+    rig.take_prints()
+    assert rig.printed == ["L1_L1-1_bc-85x55_x1.pdf"]
+    assert rig.statuses(job_id).count("InHotFolder") == 1
+
+
+# -- faults injected into the copy ------------------------------------------------------------------
+
+
+def _raise_on_sendfile(monkeypatch: pytest.MonkeyPatch, code: int, times: int = 1_000) -> dict[str, int]:
+    calls = {"n": 0}
+    real = os.sendfile
+
+    def failing(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        if calls["n"] < times:
+            calls["n"] += 1
+            if offset:  # part of the file is written already: a partial temp file exists
+                raise OSError(code, os.strerror(code))
+            real(out_fd, in_fd, offset, min(count, 1000))
+            raise OSError(code, os.strerror(code))
+        return real(out_fd, in_fd, offset, count)
+
+    monkeypatch.setattr(fsutil_module.os, "sendfile", failing)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (errno.ENOSPC, "is full"),
+        (errno.EIO, "failed"),
+        (errno.ESTALE, "failed"),
+        (errno.EHOSTDOWN, "failed"),
+    ],
+)
+def test_transient_copy_errors_retry_after_backoff_then_deliver(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, code: int, words: str
+) -> None:
+    job_id = rig.order("T1")
+    calls = _raise_on_sendfile(monkeypatch, code, times=1)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    job = rig.job(job_id)
+    assert calls["n"] == 1
+    assert job.attempts == 1
+    failed = job.history[-1]
+    assert failed.status is JobStatus.CopyToHotFolderFailed
+    assert failed.detail.startswith("attempt 1 of 3: ") and words in failed.detail
+    assert job.next_attempt_at == iso(rig.clock.now() + timedelta(seconds=10))  # backoff_seconds[0]
+    assert rig.temps() == [] and rig.take_prints() == [], "no partial file, temp or final"
+    # Not before the backoff (10 s) ...
+    rig.run(steps=5, dt=1)
+    assert rig.stage(job_id) is Stage.RETRY
+    # ... and after it, delivered.
+    rig.run(until=done(rig, job_id), steps=10, dt=2)
+    assert rig.take_prints() == ["T1_T1-1_bc-85x55_x1.pdf"]
+    assert rig.statuses(job_id)[-2:] == ["CopyToHotFolderFailed", "InHotFolder"]
+
+
+def test_disk_full_at_fsync_leaves_no_partial_file(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Buffered writes to a full disk often fail only at fsync/close."""
+    job_id = rig.order("F1")
+    real = os.fsync
+    hot = str(rig.hot)
+
+    def fsync(fd: int) -> None:
+        if str(Path(f"/proc/self/fd/{fd}").readlink()).startswith(hot + "/."):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(fsutil_module.os, "fsync", fsync)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    assert "is full" in rig.job(job_id).history[-1].detail
+    assert rig.temps() == [] and rig.take_prints() == []
+    monkeypatch.setattr(fsutil_module.os, "fsync", real)
+    rig.run(until=done(rig, job_id), steps=20, dt=3)
+    assert rig.take_prints() == ["F1_F1-1_bc-85x55_x1.pdf"]
+
+
+def test_retries_end_in_failed_with_error_txt_and_retry_starts_again(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = rig.order("R1")
+    _raise_on_sendfile(monkeypatch, errno.EIO)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.FAILED, steps=60, dt=5)
+    job = rig.job(job_id)
+    details = [e.detail for e in job.history if e.status is JobStatus.CopyToHotFolderFailed]
+    assert [d.split(":")[0] for d in details] == ["attempt 1 of 3", "attempt 2 of 3", "attempt 3 of 3"]
+    error = (rig.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert "all 3 attempts failed" in error and "RETRY" in error
+    assert rig.temps() == []
+    monkeypatch.undo()
+    result = rig.engine.apply(job_id, Action.RETRY, by="alice", note="disk replaced")
+    assert result.ok, result.message
+    assert rig.job(job_id).attempts == 0
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["R1_R1-1_bc-85x55_x1.pdf"]
+
+
+def test_backoff_waits_are_the_configured_ones(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = rig.order("B1")
+    _raise_on_sendfile(monkeypatch, errno.EIO)
+    seen: list[str] = []
+    for _ in range(80):
+        rig.engine.request_rescan()
+        rig.engine.step()
+        job = rig.ledger.get_job(job_id)
+        if job is None:
+            rig.clock.advance(1)
+            continue
+        entry = f"{job.attempts}:{job.next_attempt_at}"
+        if job.stage is Stage.RETRY and (not seen or seen[-1] != entry):
+            seen.append(entry)
+        if job.stage is Stage.FAILED:
+            break
+        rig.clock.advance(1)
+    start = rig.clock.now()
+    assert len(seen) == 2, seen
+    first, second = (datetime.fromisoformat(s.split(":", 1)[1].replace("Z", "+00:00")) for s in seen)
+    assert 29 <= (second - first).total_seconds() <= 32, seen  # 30 s after the second failure
+    assert rig.stage(job_id) is Stage.FAILED and start >= second
+
+
+def test_hot_folder_replaced_by_a_file_fails_at_once(rig: Rig) -> None:
+    job_id = rig.order("P1")
+    rig.hot.rmdir()
+    rig.hot.write_text("not a folder")
+    rig.run(until=lambda: rig.stage(job_id) is Stage.FAILED, steps=10)
+    assert rig.statuses(job_id).count("CopyToHotFolderFailed") == 1
+    error = (rig.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert "is a file, not a folder" in error
+    rig.hot.unlink()
+    rig.hot.mkdir()
+    assert rig.engine.apply(job_id, Action.RETRY, by="bob", note="").ok
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["P1_P1-1_bc-85x55_x1.pdf"]
+
+
+def test_a_name_the_filesystem_rejects_fails_at_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CIFS/vfat hot folder refuses names the spool's filesystem accepts (EINVAL)."""
+    job_id = rig.order("N1")
+    real = os.open
+    hot = str(rig.hot)
+
+    def refusing(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if str(path).startswith(hot + "/"):
+            raise OSError(errno.EINVAL, "Invalid argument", str(path))
+        return real(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(fsutil_module.os, "open", refusing)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.FAILED, steps=10)
+    assert rig.statuses(job_id).count("CopyToHotFolderFailed") == 1
+    assert "rejects the file name" in (rig.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert rig.temps() == []
+
+
+def test_hot_folder_missing_is_never_created_and_retries(rig: Rig) -> None:
+    job_id = rig.order("M1")
+    rig.hot.rmdir()
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    assert "does not exist" in rig.job(job_id).history[-1].detail
+    assert not rig.hot.exists()
+    rig.hot.mkdir()  # the share is mounted again
+    rig.run(until=done(rig, job_id), steps=20, dt=3)
+    assert rig.take_prints() == ["M1_M1-1_bc-85x55_x1.pdf"]
+
+
+def test_hot_folder_removed_in_the_middle_of_the_copy(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = rig.order("U1")
+    real = os.fsync
+    hot = str(rig.hot)
+    state = {"gone": False}
+
+    def fsync(fd: int) -> None:
+        if not state["gone"] and str(Path(f"/proc/self/fd/{fd}").readlink()).startswith(hot + "/."):
+            state["gone"] = True
+            rig.hot.rename(hot + ".unmounted")  # the share goes away under the open temp file
+        real(fd)
+
+    monkeypatch.setattr(fsutil_module.os, "fsync", fsync)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    assert state["gone"]
+    assert not rig.hot.exists(), "never created by the daemon"
+    Path(hot + ".unmounted").rename(hot)
+    rig.run(until=done(rig, job_id), steps=20, dt=3)
+    assert rig.take_prints() == ["U1_U1-1_bc-85x55_x1.pdf"]
+    assert rig.temps() == []
+
+
+# -- exceptions inside stages ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["preflight", "build_output", "decide_route", "write_temp"])
+def test_an_exception_in_a_stage_fails_that_job_only_and_retry_works(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    bad = rig.order("X1")
+    good = rig.order("X2")
+
+    def boom_for_x1(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if "X1" in repr(args):
+                raise RuntimeError(f"boom in {stage}")
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    if stage in ("preflight", "build_output"):
+        monkeypatch.setattr(rig.engine.pdf, stage, boom_for_x1(getattr(rig.engine.pdf, stage)))
+    else:
+        monkeypatch.setattr(engine_module, stage, boom_for_x1(getattr(engine_module, stage)))
+    rig.run(until=lambda: done(rig, good)() and rig.stage(bad) is Stage.FAILED, steps=15)
+    error = (rig.root / "failed" / bad / "ERROR.txt").read_text()
+    assert f"boom in {stage}" in error and "RETRY" in error
+    monkeypatch.undo()
+    assert rig.engine.apply(bad, Action.RETRY, by="carol", note="").ok
+    rig.run(until=done(rig, bad), steps=10)
+    assert sorted(rig.take_prints()) == ["X1_X1-1_bc-85x55_x1.pdf", "X2_X2-1_bc-85x55_x1.pdf"]
+    assert rig.temps() == []
+
+
+def test_an_exception_while_taking_a_file_does_not_stop_the_engine(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = Engine.take_manifest
+    calls = {"n": 0}
+
+    def flaky(self: Engine, path: Path) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom while reading a manifest")
+        original(self, path)
+
+    monkeypatch.setattr(Engine, "take_manifest", flaky)
+    job_id = rig.order("Y1")
+    rig.run(until=done(rig, job_id), steps=15)
+    assert calls["n"] >= 2
+
+
+# -- a locked ledger --------------------------------------------------------------------------------
+
+
+def test_ledger_locked_for_a_while_the_engine_waits_and_goes_on(rig: Rig) -> None:
+    job_id = rig.order("S1")
+    path = rig.config.paths.state / "ledger.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(1.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    try:
+        rig.run(until=done(rig, job_id), steps=10)
+    finally:
+        release.join()
+        holder.close()
+    assert time.monotonic() - started >= 1.0
+    assert rig.take_prints() == ["S1_S1-1_bc-85x55_x1.pdf"]
+
+
+# -- future orders and retention --------------------------------------------------------------------
+
+
+def test_future_order_waits_and_resumes_across_a_restart(rig: Rig) -> None:
+    later = (rig.clock.now() + timedelta(minutes=10)).isoformat()
+    job_id = rig.order("F9", extra=f'process_after: "{later}"\n')
+    rig.run(until=lambda: rig.stage(job_id) is Stage.FUTURE, steps=5)
+    assert "FutureOrder" in rig.statuses(job_id)
+    rig.run(steps=5, dt=60)
+    assert rig.stage(job_id) is Stage.FUTURE and rig.take_prints() == []
+    rig.start()  # restart while waiting
+    rig.run(until=done(rig, job_id), steps=20, dt=60)
+    assert rig.take_prints() == ["F9_F9-1_bc-85x55_x1.pdf"]
+    assert rig.clock.now() >= datetime.fromisoformat(later)
+
+
+def test_retention_removes_old_job_folders_and_keeps_the_history(rig: Rig) -> None:
+    r = rig
+    job_id = r.order("D1")
+    r.run(until=done(r, job_id), steps=10)
+    assert (r.root / "done" / job_id).is_dir()
+    r.engine.run_retention()
+    assert (r.root / "done" / job_id).is_dir(), "not yet: younger than done_days"
+    r.clock.advance(30 * 86400 + 1)  # retention.done_days defaults to 30
+    r.engine.run_retention()
+    assert not (r.root / "done" / job_id).exists()
+    job = r.job(job_id)
+    assert job.stage is Stage.PURGED
+    assert [e.status.value for e in job.history][-2:] == ["InHotFolder", "JobDataDeleted"]
+    r.engine.run_retention()
+    assert [e.status.value for e in r.job(job_id).history].count("JobDataDeleted") == 1
+
+
+def test_crash_in_the_middle_of_a_copy_leaves_no_temp_in_the_staging_folder(tmp_path: Path) -> None:
+    base = tmp_path / "staged"
+    staging = base / "hot" / ".staging-indigo"
+    staging.mkdir(parents=True)
+    r = Rig(
+        base,
+        write_config(
+            base,
+            watch={"settle_seconds": 0.5},
+            hot_folders={"indigo": {"path": str(base / "hot" / "indigo"), "staging": str(staging)}},
+        ),
+    )
+    try:
+        job_id = r.order("ST1")
+        life_until_killed(
+            r,
+            lambda mp: _crash_before(
+                mp,
+                fsutil_module.os,
+                "fsync",
+                when=lambda fd: ".staging-indigo/" in str(Path(f"/proc/self/fd/{fd}").readlink()),
+            ),
+        )
+        assert [p.name for p in staging.iterdir()] == [".ST1_ST1-1_bc-85x55_x1.pdf.part"], "the crash left its temp"
+        r.start()
+        assert list(staging.iterdir()) == [], "removed at start"
+        r.run(until=done(r, job_id), steps=10)
+        assert r.take_prints() == ["ST1_ST1-1_bc-85x55_x1.pdf"]
+        assert list(staging.iterdir()) == [] and r.temps() == []
+    finally:
+        r.close()

@@ -1,0 +1,186 @@
+"""The systemd notify protocol, and the watchdog policy: ping only while the daemon is healthy."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from spo_hotfolder.config import load_config
+from spo_hotfolder.ledger import Ledger
+from spo_hotfolder.notify import Notifier
+from spo_hotfolder.service import Daemon, ledger_path, prepare_folders
+from tests.daemon import write_config
+
+
+@pytest.fixture
+def abstract_socket() -> Iterator[tuple[str, socket.socket]]:
+    """A datagram socket in the abstract namespace; ``@name`` is how systemd writes such addresses."""
+    name = f"spo-test-{uuid.uuid4().hex}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(2)
+    yield "@" + name, sock
+    sock.close()
+
+
+def received(sock: socket.socket) -> list[str]:
+    return sock.recv(4096).decode().split("\n")
+
+
+def drain(sock: socket.socket) -> list[str]:
+    fields: list[str] = []
+    sock.settimeout(0)
+    while True:
+        try:
+            fields += received(sock)
+        except BlockingIOError:
+            break
+    sock.settimeout(2)
+    return fields
+
+
+def test_messages_reach_an_abstract_socket(abstract_socket: tuple[str, socket.socket]) -> None:
+    address, sock = abstract_socket
+    notifier = Notifier({"NOTIFY_SOCKET": address})
+    assert notifier.enabled
+    assert notifier.ready("3 jobs waiting")
+    assert received(sock) == ["READY=1", "STATUS=3 jobs waiting"]
+    assert notifier.status("two\nlines")
+    assert received(sock) == ["STATUS=two lines"]  # a newline would start a bogus field
+    assert notifier.watchdog()
+    assert received(sock) == ["WATCHDOG=1"]
+    assert notifier.reloading()
+    fields = received(sock)
+    assert fields[0] == "RELOADING=1" and fields[1].startswith("MONOTONIC_USEC=")
+    assert notifier.reloaded()
+    assert received(sock) == ["READY=1"]
+    assert notifier.stopping()
+    assert received(sock) == ["STOPPING=1"]
+
+
+def test_messages_reach_a_path_socket(tmp_path: Path) -> None:
+    path = f"/tmp/spo-{uuid.uuid4().hex[:12]}.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    try:
+        sock.settimeout(2)
+        assert Notifier({"NOTIFY_SOCKET": path}).stopping("bye")
+        assert received(sock) == ["STOPPING=1", "STATUS=bye"]
+    finally:
+        sock.close()
+        Path(path).unlink()
+
+
+def test_without_notify_socket_nothing_is_sent() -> None:
+    notifier = Notifier({})
+    assert not notifier.enabled
+    assert notifier.watchdog_seconds is None
+    assert not notifier.ready("x") and not notifier.watchdog() and not notifier.stopping()
+
+
+def test_a_vanished_socket_does_not_raise(tmp_path: Path) -> None:
+    notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "gone")})
+    assert notifier.enabled
+    assert notifier.watchdog() is False
+
+
+@pytest.mark.parametrize(
+    ("env", "seconds"),
+    [
+        ({"WATCHDOG_USEC": "1000000"}, 1.0),
+        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid())}, 30.0),
+        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, None),  # meant for another process
+        ({"WATCHDOG_USEC": "0"}, None),
+        ({"WATCHDOG_USEC": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_watchdog_interval_from_the_environment(env: dict[str, str], seconds: float | None) -> None:
+    assert Notifier(env).watchdog_seconds == seconds
+
+
+# -- the watchdog policy of Daemon.check_health -----------------------------------------------------
+
+
+class FakeWatcher:
+    """A folder watcher whose observer thread is dead, and whose restart fails until allowed."""
+
+    mode = "native"
+
+    def __init__(self) -> None:
+        self.alive = False
+        self.restart_works = False
+        self.restarts = 0
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def restart(self) -> None:
+        self.restarts += 1
+        if not self.restart_works:
+            raise OSError(28, "inotify watch limit reached")
+        self.alive = True
+
+
+class FakeScheduler:
+    running = True
+
+
+class FakeEngine:
+    busy_job = None
+
+    def __init__(self) -> None:
+        self.rescans = 0
+
+    def request_rescan(self) -> None:
+        self.rescans += 1
+
+
+def test_watchdog_pings_stop_while_the_observer_is_dead_and_resume_once_alive(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    address, sock = abstract_socket
+    config = load_config(write_config(tmp_path))
+    prepare_folders(config)
+    daemon = Daemon(config, notifier=Notifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}))
+    watcher, engine = FakeWatcher(), FakeEngine()
+    stop = threading.Event()
+    engine_thread = threading.Thread(target=stop.wait, daemon=True)
+    engine_thread.start()
+    daemon.ledger = Ledger(ledger_path(config))
+    daemon.watcher, daemon.engine, daemon.scheduler = watcher, engine, FakeScheduler()  # type: ignore[assignment]
+    daemon._engine_thread = engine_thread
+    daemon._remember_folders()
+    try:
+        # Dead, and the restart fails: STATUS says why, no WATCHDOG=1 (systemd will restart us).
+        daemon.check_health()
+        daemon.check_health()
+        fields = drain(sock)
+        assert "WATCHDOG=1" not in fields
+        statuses = [f for f in fields if f.startswith("STATUS=")]
+        assert len(statuses) == 2 and all("UNHEALTHY: the folder watcher is not running" in s for s in statuses)
+        assert watcher.restarts == 2
+        assert (config.paths.state / "health.json").read_text().count('"ok": false') == 1
+
+        # The restart works: the pings resume, in the same heartbeat, after the watcher is alive.
+        watcher.restart_works = True
+        daemon.check_health()
+        fields = drain(sock)
+        assert fields[0] == "WATCHDOG=1"
+        assert fields[1].startswith("STATUS=0 jobs waiting, 0 blocked, 0 failed")
+        assert engine.rescans == 1  # events missed while it was dead are caught by a rescan
+
+        # Healthy: one ping per heartbeat, no restart.
+        daemon.check_health()
+        assert drain(sock).count("WATCHDOG=1") == 1
+        assert watcher.restarts == 3
+    finally:
+        stop.set()
+        engine_thread.join()
+        daemon.ledger.close()
