@@ -328,6 +328,7 @@ def cmd_action(args: argparse.Namespace) -> int:
             if offline:
                 engine = Engine(config, ledger, SystemClock())
                 result = engine.apply(job.job_id, action, by=by, note=note, file=file)
+                engine.flush_status()
                 if not result.ok:
                     fail(f"cannot {action.value.lower()}: {result.message}")
                 print(f"{job.job_id}: {result.message}")

@@ -49,7 +49,7 @@ from spo_hotfolder.delivery import (
     temp_path_for,
     write_temp,
 )
-from spo_hotfolder.fsutil import atomic_write, fsync_dir, into_history, move, safe_name, stamp, unique_path
+from spo_hotfolder.fsutil import atomic_write, fsync_dir, into_history, move, safe_name, stamp, take, unique_path
 from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Job, Ledger, Stage
 from spo_hotfolder.manifest import JobSpec, Manifest, ManifestError, parse_manifest
 from spo_hotfolder.operator import (
@@ -148,7 +148,8 @@ class Engine:
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
         self._last_action: dict[str, str] = {}
-        self._digests: dict[Path, tuple[Signature, str]] = {}
+        self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
+        self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
         self.last_step_at = clock.monotonic()
         self.busy_job: str | None = None
 
@@ -213,6 +214,7 @@ class Engine:
         if self._retention_requested:
             self._retention_requested = False
             self._guard("retention", "", self.run_retention)
+        self._guard("status", "", self.flush_status)
 
     def _guard(self, what: str, subject: str, fn: Callable[[], object]) -> None:
         """No exception from one file or job may stop the engine."""
@@ -350,13 +352,18 @@ class Engine:
             except OSError:
                 continue
 
-    def _take_stable(self) -> None:
+    def _take_stable(self, budget: float = 0.25) -> None:
         """Handles every file that is complete now. Drop files of one job are handled together."""
         stable = sorted(self.tracker.get_stable_files(), key=lambda item: self._order_key(item[0]))
         drops: dict[Path, list[Path]] = {}
-        for path, sig in stable:
-            if self.stop_event.is_set():
-                return
+        deadline = time.monotonic() + budget
+        for index, (path, sig) in enumerate(stable):
+            if self.stop_event.is_set() or time.monotonic() > deadline:
+                # A backlog (thousands of files at start) is taken in slices, so that deliveries
+                # begin at once; the rest stays known as complete for the next round.
+                for rest, _ in stable[index:]:
+                    self.tracker.track(rest, activity=False, complete=True)
+                break
             kind, job_folder = self._classify(path)
             if kind == "drop" and job_folder is not None:
                 drops.setdefault(job_folder, []).append(path)
@@ -430,8 +437,8 @@ class Engine:
                 for old in list(job_dir.glob("manifest.*")):
                     into_history(job_dir, old, now)
                 atomic_write(job_dir / manifest_name, data)
-        # 2. One ledger transaction records every job of the order.
-        with self.ledger.transaction():
+        # 2. One durable ledger transaction records every job of the order.
+        with self.ledger.transaction(durable=True):
             for spec, existing in plans:
                 self._record_intake(manifest, spec, existing, base, manifest_name, now)
             self.ledger.record_intake(key, str(path), manifest.order_id, now)
@@ -668,10 +675,9 @@ class Engine:
             dest = self.job_dir(job) / "artwork" / art.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             if index == len(waiting) - 1:
-                os.replace(src, dest)
+                take(src, dest)
             else:
                 shutil.copyfile(src, dest)
-            fsync_dir(dest.parent)
             self.ledger.mark_artwork_present(job_id, position)
             log.info("artwork.taken", job_id=job_id, order_id=job.order_id, file=art.name)
             self._check_complete(job_id)
@@ -819,7 +825,7 @@ class Engine:
                 self._drain_hints()
                 due = self.tracker.next_due()
                 if due is not None and due <= self.clock.monotonic():
-                    self._take_stable()
+                    self._take_stable(budget=0.05)
 
     def _run_job(self, job_id: str) -> None:
         """One step of one job; the one place where an exception becomes a job outcome."""
@@ -865,6 +871,7 @@ class Engine:
                 bound.exception("job.cannot_record_failure")
         finally:
             self.busy_job = None
+            self._guard("status", job_id, self.flush_status)
 
     def _inputs(self, job: Job) -> list[ArtworkInput]:
         job_dir = self.job_dir(job)
@@ -904,6 +911,10 @@ class Engine:
         if self.stop_event.is_set() and not report.ok and report.findings and report.findings[0].check == "open":
             raise InterruptedError("stopping")
         now = self.clock.now()
+        if len(report.artwork_sha256) == len(inputs):
+            for item, digest in zip(inputs, report.artwork_sha256, strict=True):
+                if digest:
+                    self._remember_digest(Path(item.path), digest)
         self.ledger.update_job(job.job_id, now, preflight=report.to_json())
         if not report.ok:
             raise JobFailed(
@@ -1106,9 +1117,9 @@ class Engine:
             if dst.exists():
                 # Only a leftover can be there (one folder per job id): keep it, out of the way.
                 os.replace(dst, unique_path(dst.with_name(f"{dst.name}.old-{stamp(now)}")))
+            # No fsync: a rename the disk forgets in a power loss leaves the folder where it was,
+            # and reconcile (_locate) finds it there.
             os.replace(src, dst)
-            fsync_dir(dst.parent)
-            fsync_dir(src.parent)
         self.ledger.update_job(job_id, now, folder=self.rel(dst))
         return dst
 
@@ -1197,26 +1208,49 @@ class Engine:
             last_action=self._last_action.get(job.job_id),
         )
 
-    def _digest(self, path: Path) -> str | None:
-        """sha256 of a file, cached by (size, mtime, inode): artwork can be gigabytes."""
+    @staticmethod
+    def _file_key(path: Path) -> tuple[int, int, int, int] | None:
+        """Identifies a file's content across renames: (device, inode, size, mtime)."""
         try:
-            sig = signature(os.stat(path))
+            st = os.stat(path)
         except OSError:
             return None
-        cached = self._digests.get(path)
-        if cached is not None and cached[0] == sig:
-            return cached[1]
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _remember_digest(self, path: Path, digest: str) -> None:
+        key = self._file_key(path)
+        if key is not None:
+            if len(self._digests) > 4096:
+                self._digests.clear()
+            self._digests[key] = digest
+
+    def _digest(self, path: Path) -> str | None:
+        """sha256 of a file, cached by identity (preflight already hashed it): artwork can be gigabytes."""
+        key = self._file_key(path)
+        if key is None:
+            return None
+        cached = self._digests.get(key)
+        if cached is not None:
+            return cached
         try:
             with open(path, "rb") as fh:
                 digest = hashlib.file_digest(fh, "sha256").hexdigest()
         except OSError:
             return None
-        if len(self._digests) > 4096:
-            self._digests.clear()
-        self._digests[path] = (sig, digest)
+        self._remember_digest(path, digest)
         return digest
 
     def _write_status(self, job_id: str) -> None:
+        """STATUS.txt is rewritten once per step, not once per status (see flush_status)."""
+        self._dirty.add(job_id)
+
+    def flush_status(self) -> None:
+        """Rewrites STATUS.txt of every job that changed since the last flush."""
+        dirty, self._dirty = self._dirty, set()
+        for job_id in sorted(dirty):
+            self._write_status_now(job_id)
+
+    def _write_status_now(self, job_id: str) -> None:
         job = self.ledger.get_job(job_id)
         if job is None:
             return
@@ -1470,9 +1504,21 @@ class Engine:
             self.ledger.complete_intake(key)
         for delivery in self.ledger.open_deliveries():
             self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))  # type: ignore[misc]
-        for job in self.ledger.jobs(stages=[s for s in Stage if s is not Stage.PURGED]):
-            self._guard("job", job.job_id, lambda j=job: self._reconcile_job(j, now))  # type: ignore[misc]
+        # Finished jobs need nothing (a done/ job whose move was cut short is found by _locate
+        # when it is needed): only the jobs still under way are checked, so a ledger of 100,000
+        # finished jobs starts as fast as an empty one.
+        active = [s for s in Stage if s not in TERMINAL]
+        misplaced = [
+            job_id
+            for stage in (Stage.DONE, Stage.REJECTED)
+            for job_id in self.ledger.misplaced(stage, self.rel(self.area(STAGE_AREA[stage])) + "/")
+        ]
+        for job_id in [*self.ledger.job_ids(active), *misplaced]:
+            job = self.ledger.get_job(job_id)
+            if job is not None:
+                self._guard("job", job.job_id, lambda j=job: self._reconcile_job(j, now))  # type: ignore[misc]
         self.sweep_temp_files()
+        self.flush_status()
         due = self.ledger.next_due()
         if due:
             self._schedule_wakeup(parse_iso(due))

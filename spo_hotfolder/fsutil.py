@@ -127,6 +127,26 @@ def fit_name(name: str, limit: int = NAME_MAX) -> str:
     return f"{short}~{suffix}"
 
 
+def take(src: Path, dst: Path) -> None:
+    """Moves ``src`` to ``dst`` on one filesystem by link + unlink rather than rename.
+
+    The result is the same as ``os.replace``, but the watched folder sees a deletion instead of an
+    unpaired IN_MOVED_FROM, which watchdog holds back for half a second (and every event after it).
+    A crash between the two steps leaves both names on one inode: taking it again finishes the job.
+    Falls back to ``os.replace`` where hard links are not supported.
+    """
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        if not os.path.samefile(src, dst):
+            os.replace(src, dst)
+            return
+    except OSError:
+        os.replace(src, dst)
+        return
+    os.unlink(src)
+
+
 def unique_path(path: Path) -> Path:
     """``path`` if free, else ``path-2``, ``path-3`` ... (for folders named after inputs)."""
     path = path.with_name(fit_name(path.name, NAME_MAX - 8))

@@ -1,7 +1,11 @@
 """The durable record: jobs, their append-only status history, the delivery journal.
 
-SQLite in ``state/ledger.sqlite3``, WAL mode, ``synchronous=FULL``: a commit is on disk when the
-call returns, so a delivery intent is durable before the copy starts. History rows are never
+SQLite in ``state/ledger.sqlite3``, WAL mode. Commits are ``synchronous=NORMAL`` (safe against a
+killed process, the OS has the WAL), and ``synchronous=FULL`` (on disk when the call returns, safe
+against power loss) where a promise depends on it: the transaction that records a manifest's jobs
+before the inbox file is removed, and the delivery journal's "written" mark before the rename
+into the hot folder. The WAL is sequential, so a FULL commit also makes every earlier one durable;
+what a power loss can take is only the last few steps, which are then done again. History rows are never
 deleted; removing a status (the operator's "X" on Blocked in SPO) marks the row removed, by whom
 and when. The job's current status is the newest entry that is not removed.
 
@@ -302,7 +306,7 @@ class Ledger:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
                 self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
                 self._db.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
@@ -314,32 +318,46 @@ class Ledger:
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
+        self._sync_after = False
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One durable transaction (nested calls join the outer one)."""
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction (nested calls join the outer one). ``durable``: on disk at return."""
         with self._lock:
             if self._depth:
                 self._depth += 1
+                self._sync_after = self._sync_after or durable
                 try:
                     yield self._db
                 finally:
                     self._depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
+            if durable:
+                self._db.execute("PRAGMA synchronous=FULL")
             try:
-                yield self._db
-            except BaseException:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._depth = 1
+                self._sync_after = False
+                try:
+                    yield self._db
+                except BaseException:
+                    self._depth = 0
+                    self._db.execute("ROLLBACK")
+                    raise
                 self._depth = 0
-                self._db.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self._db.execute("COMMIT")
+                self._db.execute("COMMIT")
+                if self._sync_after and not durable:
+                    # A nested step asked for durability: one FULL commit syncs the WAL up to here.
+                    self._db.execute("PRAGMA synchronous=FULL")
+                    self._db.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+                    durable = True
+            finally:
+                if durable:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -457,6 +475,15 @@ class Ledger:
                 f"SELECT job_id FROM jobs WHERE stage IN ({', '.join('?' for _ in stages)}) "  # noqa: S608
                 "ORDER BY updated_at, job_id",
                 [s.value for s in stages],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def misplaced(self, stage: Stage, prefix: str) -> list[str]:
+        """Jobs in ``stage`` whose recorded folder is not under ``prefix`` (a move a crash cut short)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT job_id FROM jobs WHERE stage = ? AND substr(folder, 1, ?) != ?",
+                (stage.value, len(prefix), prefix),
             ).fetchall()
         return [r[0] for r in rows]
 
@@ -620,7 +647,9 @@ class Ledger:
             return int(cur.lastrowid or 0)
 
     def delivery_state(self, delivery_id: int, state: str, now: datetime) -> None:
-        with self.transaction() as db:
+        # "written" must be on disk before the rename: after a crash or a power loss it is what
+        # tells a published copy (temp file gone) from one that never was.
+        with self.transaction(durable=state == "written") as db:
             db.execute(
                 "UPDATE deliveries SET state = ?, finished_at = ? WHERE id = ?",
                 (state, iso(now), delivery_id),
@@ -652,7 +681,8 @@ class Ledger:
         return (bool(row[0]), row[1]) if row else None
 
     def record_intake(self, key: str, path: str, order_id: str, now: datetime) -> None:
-        with self.transaction() as db:
+        # Durable: the inbox manifest is removed right after this commit.
+        with self.transaction(durable=True) as db:
             db.execute(
                 "INSERT OR REPLACE INTO intakes (key, path, order_id, at, completed) VALUES (?, ?, ?, ?, 0)",
                 (key, path, order_id, iso(now)),

@@ -14,11 +14,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import structlog
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 log = structlog.get_logger("spo_hotfolder.watcher")
+
+#: What the watch subscribes to. Opens, reads and deletions are left out: they say nothing about
+#: a file being ready, and subscribing to them floods the kernel's queue (reading 10,000 job
+#: folders after an overflow made more events than the queue holds, again and again).
+EVENT_FILTER = (FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent, DirCreatedEvent, DirMovedEvent)
 
 
 class _Recorder(FileSystemEventHandler):
@@ -86,7 +100,7 @@ class FolderWatcher:
         handler = _Recorder(self._sink)
         for folder in self.folders:
             folder.mkdir(parents=True, exist_ok=True)
-            observer.schedule(handler, str(folder), recursive=True)
+            observer.schedule(handler, str(folder), recursive=True, event_filter=list(EVENT_FILTER))
         observer.daemon = True
         try:
             observer.start()
