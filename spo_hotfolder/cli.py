@@ -48,9 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except ConfigError as exc:
-        for line in exc.errors:
-            print(line, file=sys.stderr)
-        print(f"{PROG}: error: the config has {len(exc.errors)} problem(s); nothing was done", file=sys.stderr)
+        if args.command == "check-config":
+            for line in exc.errors:  # every problem, each as file:line: key.path: message
+                print(line, file=sys.stderr)
+        else:
+            more = f" (and {len(exc.errors) - 1} more; see `{PROG} check-config`)" if len(exc.errors) > 1 else ""
+            print(f"{PROG}: error: invalid config: {exc.errors[0]}{more}", file=sys.stderr)
         return 1
     except LedgerError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -242,7 +245,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     rows = [(j.job_id, j.order_id, j.status.value, "yes" if j.blocked else "no", j.folder, j.updated_at) for j in jobs]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     color = _use_color()
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    if sys.stdout.isatty():  # a header for people; scripts reading a pipe get exactly one line per job
+        print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for job, row in zip(jobs, rows, strict=True):
         line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         tint = _row_color(job) if color else ""

@@ -1381,7 +1381,10 @@ class Engine:
             assert block is not None
             with self.ledger.transaction():
                 self.ledger.remove_status(block.id, job_id, by, note, now)
-            self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now)  # type: ignore[arg-type]
+            if job.stage is Stage.HELD:
+                self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now)  # type: ignore[arg-type]
+            # else (still waiting for artwork, a future time, or its output): it goes on as it was
+            # and, no longer blocked, is delivered as soon as its output is made.
             message = f"released by {by}" + (f" ({note})" if note else "")
         elif action is Action.REJECT:
             self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
