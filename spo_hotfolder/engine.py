@@ -150,6 +150,7 @@ class Engine:
         self._last_action: dict[str, str] = {}
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
+        self._dirs_seen: dict[str, tuple[int, int]] = {}  # job folders as of the last rescan
         self.last_step_at = clock.monotonic()
         self.busy_job: str | None = None
 
@@ -332,11 +333,18 @@ class Engine:
         if folder == self.area("inbox"):
             yield from self._walk_tree(folder, lambda depth, name: depth < 8)
         elif folder in (self.area("quarantine"), self.area("failed")):
-            yield from self._walk_tree(folder, lambda depth, name: depth == 0 or (depth == 1 and name == "replace"))
+            yield from self._walk_tree(
+                folder, lambda depth, name: depth == 0 or (depth == 1 and name == "replace"), skip_unchanged=True
+            )
         else:
             yield from self._walk_tree(folder, lambda depth, name: False)
 
-    def _walk_tree(self, folder: Path, descend: Callable[[int, str], bool], depth: int = 0) -> Iterable[Path]:
+    def _walk_tree(
+        self, folder: Path, descend: Callable[[int, str], bool], depth: int = 0, *, skip_unchanged: bool = False
+    ) -> Iterable[Path]:
+        """``skip_unchanged``: a sub-folder whose mtime and inode are those of the last scan is not
+        listed again (a drop file added or renamed in it changes its mtime): thousands of job folders
+        waiting in quarantine/ cost a stat each per rescan, not a listing."""
         try:
             entries = list(os.scandir(folder))
         except OSError:
@@ -348,13 +356,21 @@ class Engine:
                 if entry.is_file(follow_symlinks=False):
                     yield Path(entry.path)
                 elif entry.is_dir(follow_symlinks=False) and descend(depth, entry.name):
-                    yield from self._walk_tree(Path(entry.path), descend, depth + 1)
+                    if skip_unchanged:
+                        st = entry.stat(follow_symlinks=False)
+                        key = (st.st_mtime_ns, st.st_ino)
+                        if self._dirs_seen.get(entry.path) == key:
+                            continue
+                        if len(self._dirs_seen) > 200_000:
+                            self._dirs_seen.clear()
+                        self._dirs_seen[entry.path] = key
+                    yield from self._walk_tree(Path(entry.path), descend, depth + 1, skip_unchanged=skip_unchanged)
             except OSError:
                 continue
 
-    def _take_stable(self, budget: float = 0.25) -> None:
+    def _take_stable(self, budget: float = 0.25, limit: int = 1000) -> None:
         """Handles every file that is complete now. Drop files of one job are handled together."""
-        stable = sorted(self.tracker.get_stable_files(), key=lambda item: self._order_key(item[0]))
+        stable = sorted(self.tracker.get_stable_files(limit=limit), key=lambda item: self._order_key(item[0]))
         drops: dict[Path, list[Path]] = {}
         deadline = time.monotonic() + budget
         for index, (path, sig) in enumerate(stable):
@@ -631,7 +647,7 @@ class Engine:
 
     def _claim(self, path: Path, sig: Signature) -> bool:
         """A stable inbox file: move it into every job waiting for it. False if nobody waits."""
-        waiting = self.ledger.awaited_sources().get(str(path))
+        waiting = self.ledger.waiting_for(str(path))
         if not waiting:
             return False
         self._take_artwork(path, waiting)
@@ -657,7 +673,7 @@ class Engine:
                     continue
                 if current == orphan[1]:
                     self._orphans.pop(src, None)
-                    waiting = self.ledger.awaited_sources().get(str(src), [])
+                    waiting = self.ledger.waiting_for(str(src))
                     self._take_artwork(src, waiting)
                     continue
             if src.exists():
@@ -726,8 +742,9 @@ class Engine:
                     continue
             except OSError:
                 continue
-            if self.ledger.awaited_sources().get(str(path)):
-                self._take_artwork(path, self.ledger.awaited_sources()[str(path)])
+            waiting = self.ledger.waiting_for(str(path))
+            if waiting:
+                self._take_artwork(path, waiting)
                 continue
             target = unique_path(self.area("failed") / safe_name(path.name))
             target.mkdir(parents=True)
@@ -825,7 +842,7 @@ class Engine:
                 self._drain_hints()
                 due = self.tracker.next_due()
                 if due is not None and due <= self.clock.monotonic():
-                    self._take_stable(budget=0.05)
+                    self._take_stable(budget=0.05, limit=50)
 
     def _run_job(self, job_id: str) -> None:
         """One step of one job; the one place where an exception becomes a job outcome."""

@@ -296,6 +296,7 @@ class Ledger:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self._readonly = readonly
         try:
             if readonly:
                 if not path.exists():
@@ -319,6 +320,8 @@ class Ledger:
         self._lock = threading.RLock()
         self._depth = 0
         self._sync_after = False
+        self._version = 0  # +1 per commit: the counts below are cached until the next one
+        self._cache: dict[str, tuple[int, Any]] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -350,6 +353,7 @@ class Ledger:
                     raise
                 self._depth = 0
                 self._db.execute("COMMIT")
+                self._version += 1
                 if self._sync_after and not durable:
                     # A nested step asked for durability: one FULL commit syncs the WAL up to here.
                     self._db.execute("PRAGMA synchronous=FULL")
@@ -487,23 +491,30 @@ class Ledger:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def counts_by_stage(self) -> dict[str, int]:
+    def _cached(self, name: str, sql: str) -> Any:
+        """A count that stays valid until the next commit (health and metrics ask every few seconds)."""
         with self._lock:
-            rows = self._db.execute("SELECT stage, COUNT(*) FROM jobs GROUP BY stage").fetchall()
-        return {r[0]: r[1] for r in rows}
+            hit = self._cache.get(name)
+            if hit is not None and hit[0] == self._version and not self._readonly:
+                return hit[1]
+            rows = self._db.execute(sql).fetchall()
+            value = {r[0]: r[1] for r in rows}
+            self._cache[name] = (self._version, value)
+            return value
+
+    def counts_by_stage(self) -> dict[str, int]:
+        result: dict[str, int] = self._cached("stage", "SELECT stage, COUNT(*) FROM jobs GROUP BY stage")
+        return dict(result)
 
     def counts_by_status(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
-        return {r[0]: r[1] for r in rows}
+        result: dict[str, int] = self._cached("status", "SELECT status, COUNT(*) FROM jobs GROUP BY status")
+        return dict(result)
 
     def count_blocked(self) -> int:
-        with self._lock:
-            return int(
-                self._db.execute(
-                    "SELECT COUNT(*) FROM jobs WHERE blocked = 1 AND stage NOT IN ('rejected', 'purged')"
-                ).fetchone()[0]
-            )
+        cached: dict[str, int] = self._cached(
+            "blocked", "SELECT 'n', COUNT(*) FROM jobs WHERE blocked = 1 AND stage NOT IN ('rejected', 'purged')"
+        )
+        return cached.get("n", 0)
 
     def next_due(self) -> str | None:
         """The earliest time-driven event: a retry, a future order, an artwork time-out."""
@@ -620,18 +631,16 @@ class Ledger:
                     (name, job_id, position),
                 )
 
-    def awaited_sources(self) -> dict[str, list[tuple[str, int]]]:
-        """Inbox paths that jobs wait for -> [(job_id, position)] (awaiting or failed jobs)."""
+    def waiting_for(self, source: str) -> list[tuple[str, int]]:
+        """The (job_id, position) of every awaiting or failed job that waits for this inbox path."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT a.source, a.job_id, a.position FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
-                "WHERE a.present = 0 AND a.source IS NOT NULL AND j.stage IN ('awaiting', 'failed') "
-                "ORDER BY j.created_at, a.position"
+                "SELECT a.job_id, a.position FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
+                "WHERE a.source = ? AND a.present = 0 AND j.stage IN ('awaiting', 'failed') "
+                "ORDER BY j.created_at, a.position",
+                (source,),
             ).fetchall()
-        result: dict[str, list[tuple[str, int]]] = {}
-        for source, job_id, position in rows:
-            result.setdefault(source, []).append((job_id, position))
-        return result
+        return [(r[0], r[1]) for r in rows]
 
     # -- deliveries -------------------------------------------------------------------------
 

@@ -84,11 +84,14 @@ class FileStabilityTracker:
     def forget(self, path: Path) -> None:
         self._files.pop(path, None)
 
-    def get_stable_files(self) -> list[tuple[Path, Signature]]:
-        """The files that are complete now, with their signature; they stop being tracked."""
+    def get_stable_files(self, limit: int | None = None) -> list[tuple[Path, Signature]]:
+        """The files that are complete now (at most ``limit``), with their signature; they stop
+        being tracked. The others stay tracked as they are, so a backlog costs nothing extra."""
         now = self._clock()
         stable: list[tuple[Path, Signature]] = []
         for path, tracked in list(self._files.items()):
+            if limit is not None and len(stable) >= limit:
+                break
             if not tracked.complete and now - tracked.changed_at < self.settle_seconds:
                 continue
             try:
