@@ -23,6 +23,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import FloatObject, NameObject, RectangleObject
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
+from spo_hotfolder.fsutil import fsync_dir
 from spo_hotfolder.preflight import (
     MM_PER_PT,
     ArtworkInput,
@@ -87,20 +88,6 @@ def _box_fixes(reader: PdfReader, spec: ProductSpec | None, tolerance_mm: float)
 
 def _rect(box: tuple[float, float, float, float]) -> RectangleObject:
     return RectangleObject([FloatObject(round(v, 4)) for v in box])
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES):
-            raise
-    finally:
-        os.close(fd)
 
 
 def _write_error(exc: OSError, folder: str) -> OutputError:
@@ -185,7 +172,7 @@ def build_output(
                         f"{size} bytes but the artwork is {expected} bytes (did the artwork change?)"
                     )
             Path(tmp).replace(dest)
-            _fsync_dir(folder)
+            fsync_dir(Path(folder))
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 Path(tmp).unlink()
