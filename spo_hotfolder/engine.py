@@ -1295,7 +1295,7 @@ class Engine:
     def _on_replace(self, job_folder: Path, path: Path) -> None:
         job = self._job_of_folder(job_folder, path)
         if job is not None:
-            by = self.ledger.drop_by(str(path)) or _owner(path)
+            by = _owner(path)
             self.apply(job.job_id, Action.REPLACE, by=by, note="", file=path)
 
     def _on_drops(self, job_folder: Path, paths: list[Path]) -> None:
@@ -1328,7 +1328,7 @@ class Engine:
                     note = parse_drop(fh.read(65536))
             except OSError:
                 continue
-            by = note.by or self.ledger.drop_by(str(drop)) or _owner(drop)
+            by = note.by or _owner(drop)
             self.apply(job.job_id, action, by=by, note=note.note, drop=drop, parsed=note)
 
     def _on_command(self, path: Path) -> None:

@@ -186,9 +186,3 @@ def safe_name(text: str) -> str:
     if cleaned in ("", ".", ".."):
         cleaned = cleaned.replace(".", "_") or "_"
     return fit_name(cleaned, 200)
-
-
-def same_filesystem(paths: list[Path]) -> bool:
-    """True when every existing path is on one filesystem (st_dev), so renames between them work."""
-    devices = {p.stat().st_dev for p in paths if p.exists()}
-    return len(devices) <= 1

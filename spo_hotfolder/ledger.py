@@ -708,18 +708,6 @@ class Ledger:
 
     # -- operator drops ---------------------------------------------------------------------
 
-    def register_drop(self, token: str, job_id: str, action: str, by: str | None, now: datetime) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO drops (token, job_id, action, by, at) VALUES (?, ?, ?, ?, ?)",
-                (token, job_id, action, by, iso(now)),
-            )
-
-    def drop_by(self, token: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT by FROM drops WHERE token = ?", (token,)).fetchone()
-        return row[0] if row else None
-
     def drop_outcome(self, token: str, outcome: str, message: str, now: datetime) -> None:
         with self.transaction() as db:
             db.execute(

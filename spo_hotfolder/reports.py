@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 from spo_hotfolder.ledger import Job, Stage
 
-NOW_WHAT: dict[Stage, str] = {}
-
 
 @dataclass(frozen=True, slots=True)
 class Extra:

@@ -18,25 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon import Daemon, drop, statuses, wait_for, write_config
+from tests.daemon import Daemon, drop, statuses, wait_for
 from tests.e2e.killing import TreeDaemon
 from tests.pdfs import make_big_pdf, make_pdf
 
 pytestmark = pytest.mark.e2e
 
 CARD = [(91.0, 61.0), (91.0, 61.0)]
-
-
-@pytest.fixture
-def start(tmp_path: Path, daemons: list[Daemon]):  # type: ignore[no-untyped-def]
-    def factory(run: bool = True, **sections: object) -> TreeDaemon:
-        daemon = TreeDaemon(write_config(tmp_path, **sections))
-        daemons.append(daemon)
-        if run:
-            daemon.start()
-        return daemon
-
-    return factory
 
 
 def order(daemon: Daemon, order_id: str, product: str = "bc-85x55", extra: str = "", pdf: Path | None = None) -> str:

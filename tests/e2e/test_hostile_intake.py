@@ -21,23 +21,10 @@ from structlog.testing import capture_logs
 
 import spo_hotfolder.watcher as watcher_module
 from spo_hotfolder.watcher import FolderWatcher
-from tests.daemon import Daemon, drop, run_cli, wait_for, write_config
-from tests.e2e.killing import TreeDaemon
+from tests.daemon import drop, run_cli, wait_for
 from tests.pdfs import make_big_pdf, make_pdf
 
 CARD = [(91.0, 61.0), (91.0, 61.0)]
-
-
-@pytest.fixture
-def start(tmp_path: Path, daemons: list[Daemon]):  # type: ignore[no-untyped-def]
-    def factory(run: bool = True, **sections: object) -> TreeDaemon:
-        daemon = TreeDaemon(write_config(tmp_path, **sections))
-        daemons.append(daemon)
-        if run:
-            daemon.start()
-        return daemon
-
-    return factory
 
 
 def source_card(tmp_path: Path, name: str = "src.pdf") -> bytes:
