@@ -8,7 +8,6 @@ memory error, and is recycled when its resident memory stays high after a big jo
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import glob
@@ -19,8 +18,7 @@ import resource
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -105,8 +103,76 @@ def _fmt_bytes(n: int) -> str:
     return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
+class _Remote(Exception):
+    """An exception raised in the worker that could not be sent back as it was."""
+
+
+def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int) -> None:
+    """The worker process: calls ``fn(*args)`` for each request on ``conn`` until it is closed."""
+    _init_worker(memory_limit_bytes, owner_pid)
+    _warm_up()
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)
+        if request is None:
+            os._exit(0)
+        fn, args = request
+        try:
+            reply: tuple[str, Any] = ("ok", fn(*args))
+        except MemoryError:
+            reply = ("memory", None)
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the daemon
+            reply = ("error", exc)
+        try:
+            conn.send(reply)
+        except MemoryError:
+            conn.send(("memory", None))
+        except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
+            conn.send(("error", _Remote(f"{type(exc).__name__}: {exc}")))
+
+
+class _Process:
+    """One worker process and the daemon's end of its pipe."""
+
+    def __init__(self, context: Any, memory_limit_bytes: int | None) -> None:
+        parent, child = context.Pipe(duplex=True)
+        self.process = context.Process(
+            target=_serve, args=(child, memory_limit_bytes, os.getpid()), name="spo-hotfolder-pdf", daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.conn: Connection = parent
+
+    @property
+    def pid(self) -> int | None:
+        pid: int | None = self.process.pid
+        return pid
+
+    def kill(self) -> int | None:
+        """Kills the process (if still running) and returns its exit code."""
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.process.join(5)
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        code: int | None = self.process.exitcode
+        return code
+
+    def retire(self) -> None:
+        """Asks an idle worker to exit (closing the pipe ends its loop); never waits for it."""
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
 class PdfWorker:
-    """Preflight and output in a separate, limited process. One call at a time (calls are serialized)."""
+    """Preflight and output in a separate, limited process. One call at a time (calls are serialized).
+
+    The daemon talks to the worker over one pipe (no executor, no helper threads): a call is one
+    send and one receive, ~0.2 ms on top of the work itself.
+    """
 
     def __init__(
         self,
@@ -123,10 +189,11 @@ class PdfWorker:
             # of ~250 ms after a kill). Only effective if the fork server is not running yet.
             self._context.set_forkserver_preload(["spo_hotfolder.preflight", "spo_hotfolder.output"])
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+        self._proc: _Process | None = None
         self._closed = False
-        with self._lock:
-            self._start()
+        # The first process starts in the background (the fork server imports pypdf first, ~0.3 s):
+        # the daemon's start and its first intake do not wait for it; the first call does.
+        threading.Thread(target=self._start_first, name="pdf-worker-start", daemon=True).start()
 
     # -- public API ---------------------------------------------------------------------------------
 
@@ -171,12 +238,12 @@ class PdfWorker:
             raise OutputError(f"the output PDF could not be made: {describe_exception(exc)}") from exc
 
     def close(self) -> None:
-        """Stops the worker process; further calls raise RuntimeError."""
-        with self._lock:
-            self._closed = True
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
+        """Stops the worker process; further calls raise RuntimeError. Safe from another thread while
+        a call runs: that call then ends at once with a WorkerFailure ("crash")."""
+        self._closed = True
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
 
     def __enter__(self) -> PdfWorker:
         return self
@@ -191,38 +258,33 @@ class PdfWorker:
     def _limit_text(self) -> str:
         return f" (more than {_fmt_bytes(self.memory_limit_bytes)})" if self.memory_limit_bytes else ""
 
-    def _start(self) -> None:
-        self._pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=self._context,
-            initializer=_init_worker,
-            initargs=(self.memory_limit_bytes, os.getpid()),
-        )
-        self._pool.submit(_warm_up)  # starts the process now, not on the first job
+    def _start_first(self) -> None:
+        with self._lock:
+            if self._proc is None and not self._closed:
+                with contextlib.suppress(Exception):  # the first call tries again and reports
+                    self._start()
+
+    def _start(self) -> _Process:
+        """A fresh worker process; it starts now, not on the first job."""
+        proc = _Process(self._context, self.memory_limit_bytes)
+        self._proc = proc
+        if self._closed:  # closed from another thread meanwhile
+            self._proc = None
+            proc.kill()
+        return proc
 
     def _worker_pids(self) -> list[int]:
-        pool = self._pool
-        if pool is None:
-            return []
-        processes = getattr(pool, "_processes", None) or {}
-        return [p.pid for p in list(processes.values()) if p.pid is not None]
+        proc = self._proc
+        return [proc.pid] if proc is not None and proc.pid is not None else []
 
-    def _kill(self) -> list[int | None]:
-        """Kills the worker process(es) and drops the pool; returns their exit codes."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return []
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-        codes: list[int | None] = []
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.join(5)
-            codes.append(process.exitcode)
-        return codes
+    def _replace(self, proc: _Process) -> list[int | None]:
+        """Kills ``proc`` and starts its successor (unless closed meanwhile); returns its exit code."""
+        code = proc.kill()
+        if self._proc is proc:
+            self._proc = None
+        if not self._closed:
+            self._start()
+        return [code]
 
     def _run(self, job: tuple[str, str], fn: Callable[..., T], *args: Any) -> T:
         """Runs ``fn(*args)`` in the worker; raises WorkerFailure, or what ``fn`` raised.
@@ -233,49 +295,48 @@ class PdfWorker:
         with self._lock:
             if self._closed:
                 raise RuntimeError("PdfWorker is closed")
-            if self._pool is None:
-                self._start()
-            assert self._pool is not None
+            proc = self._proc or self._start()
             try:
-                future = self._pool.submit(fn, *args)
-            except BrokenProcessPool:
-                self._kill()
-                self._start()
-                assert self._pool is not None
-                future = self._pool.submit(fn, *args)
+                proc.conn.send((fn, args))
+            except (OSError, EOFError):  # the idle worker died (killed, OOM): a fresh one takes the call
+                self._replace(proc)
+                proc = self._proc or self._start()
+                proc.conn.send((fn, args))
             try:
-                result = future.result(timeout=self.timeout_seconds)
-            except concurrent.futures.TimeoutError:
-                self._kill()
-                self._start()
+                ready = proc.conn.poll(self.timeout_seconds)
+            except (OSError, EOFError):
+                ready = True  # closed from another thread: recv() below says so
+            if not ready:
+                self._replace(proc)
                 raise WorkerFailure(
                     "timeout",
                     f"{doing} did not finish within {_fmt_seconds(self.timeout_seconds)} "
                     "(the file may be damaged or extremely complex)",
                 ) from None
-            except BrokenProcessPool:
-                codes = self._kill()
-                self._start()
+            try:
+                kind, payload = proc.conn.recv()
+            except (EOFError, OSError):
+                codes = self._replace(proc)
                 raise WorkerFailure("crash", _crash_message(who, codes, self._limit_text())) from None
-            except MemoryError:
-                self._kill()
-                self._start()
+            if kind == "memory":
+                self._replace(proc)
                 raise WorkerFailure(
                     "memory",
                     f"{doing} ran out of memory{self._limit_text()}; the file may be damaged or extremely complex",
                 ) from None
-            except BaseException:
-                self._recycle_if_big()
-                raise
-            self._recycle_if_big()
+            self._recycle_if_big(proc)
+            if kind == "error":
+                raise payload
+            result: T = payload
             return result
 
-    def _recycle_if_big(self) -> None:
-        if any(_rss_bytes(pid) > RECYCLE_RSS_BYTES for pid in self._worker_pids()):
-            pool, self._pool = self._pool, None
-            if pool is not None:
-                pool.shutdown(wait=False)
-            self._start()
+    def _recycle_if_big(self, proc: _Process) -> None:
+        if proc.pid is not None and _rss_bytes(proc.pid) > RECYCLE_RSS_BYTES:
+            proc.retire()
+            if self._proc is proc:
+                self._proc = None
+            if not self._closed:
+                self._start()
 
 
 def _crash_message(who: str, codes: Sequence[int | None], limit_text: str) -> str:
