@@ -20,11 +20,12 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -73,6 +74,11 @@ MANIFEST_SUFFIXES = (".json", ".yaml", ".yml")
 MANIFEST_NAMES = ("manifest.json", "manifest.yaml", "manifest.yml")
 MAX_MANIFEST_BYTES = 1024 * 1024
 SYSTEM = "system"
+
+
+#: While jobs run, STATUS.txt files are rewritten at most this often (and whenever the engine
+#: goes idle): a job passing through in a few milliseconds gets one write, not one per step.
+STATUS_FLUSH_SECONDS = 0.5
 
 
 class PdfService(Protocol):
@@ -136,13 +142,16 @@ class Engine:
         self.pdf = pdf
         self.metrics: Metrics = metrics or NoMetrics()
         self._schedule_wakeup = schedule_wakeup or (lambda when: None)
-        self.tracker = FileStabilityTracker(config.watch.settle_seconds, clock.monotonic)
+        self.tracker = FileStabilityTracker(config.watch.settle_seconds, clock.monotonic, wall=time.time)
         self._hints: dict[Path, bool] = {}
         self._hint_lock = threading.Lock()
         self.wake_event = threading.Event()
         self.stop_event = threading.Event()
         self._pending_config: Config | None = None
         self._rescan_requested = True
+        self._scan: Iterator[Path] | None = None  # the scan in progress, done in slices
+        self._scan_started = 0.0
+        self._scan_count = 0
         self._retention_requested = True
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
@@ -150,6 +159,9 @@ class Engine:
         self._last_action: dict[str, str] = {}
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
+        self._status_flushed_at = clock.monotonic()
+        self._commands_dir: tuple[Path, Path] | None = None  # (state folder, its commands/)
+        self._ignore_re: tuple[tuple[str, ...], re.Pattern[str]] | None = None
         self._dirs_seen: dict[str, tuple[int, int]] = {}  # job folders as of the last rescan
         self.last_step_at = clock.monotonic()
         self.busy_job: str | None = None
@@ -194,6 +206,8 @@ class Engine:
             self.wake_event.clear()
 
     def _wait_seconds(self) -> float:
+        if self._scan is not None:
+            return 0.0  # a scan is under way: go on with it
         due = self.tracker.next_due()
         if due is None:
             return 5.0
@@ -205,9 +219,7 @@ class Engine:
         if self._pending_config is not None:
             self._apply_config(self._pending_config)
         self._drain_hints()
-        if self._rescan_requested:
-            self._rescan_requested = False
-            self.rescan()
+        self._scan_some(budget=0.1)
         self._take_stable()
         self._check_orphans()
         self._run_due()
@@ -238,7 +250,8 @@ class Engine:
         return self.config.paths.root
 
     def area(self, name: str) -> Path:
-        return Path(getattr(self.config.paths, name))
+        folder = getattr(self.config.paths, name)
+        return folder if isinstance(folder, Path) else Path(folder)
 
     def rel(self, path: Path) -> str:
         try:
@@ -251,11 +264,18 @@ class Engine:
         return folder if folder.is_absolute() else self.root / folder
 
     def ignored(self, name: str) -> bool:
-        lowered = name.lower()
-        return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in self.config.watch.ignore)
+        patterns = self.config.watch.ignore
+        if self._ignore_re is None or self._ignore_re[0] is not patterns:
+            # One compiled expression for all the patterns (a scan asks this for every name).
+            joined = "|".join(fnmatch.translate(p.lower()) for p in patterns) or "(?!)"
+            self._ignore_re = (patterns, re.compile(joined))
+        return self._ignore_re[1].match(name.lower()) is not None
 
     def commands_dir(self) -> Path:
-        return self.area("state") / "commands"
+        state = self.area("state")
+        if self._commands_dir is None or self._commands_dir[0] is not state:
+            self._commands_dir = (state, state / "commands")
+        return self._commands_dir[1]
 
     def _order_key(self, path: Path) -> tuple[int, str]:
         # Data files before manifests (so a manifest finds artwork that became stable in the same
@@ -264,32 +284,26 @@ class Engine:
         return ({"data": 0, "manifest": 1}.get(kind[0], 2), str(path))
 
     def _classify(self, path: Path) -> tuple[str, Path | None]:
-        """("manifest"|"data"|"drop"|"replace"|"command"|"ignore", job folder for drops)."""
-        inbox = self.area("inbox")
-        try:
-            rel = path.relative_to(inbox)
-        except ValueError:
-            rel = None
-        if rel is not None:
-            parts = rel.parts
+        """("manifest"|"data"|"drop"|"replace"|"command"|"ignore", job folder for drops).
+
+        Plain string work on normalized paths (a scan classifies every file it sees)."""
+        text = str(path)
+        parts = _rel_parts(text, str(self.area("inbox")))
+        if parts is not None:
             if not parts or any(self.ignored(part) for part in parts):
                 return ("ignore", None)
-            if len(parts) == 1 and path.suffix.lower() in MANIFEST_SUFFIXES:
+            if len(parts) == 1 and parts[0].lower().endswith(MANIFEST_SUFFIXES):
                 return ("manifest", None)
             if len(parts) == 2 and parts[1].lower() in MANIFEST_NAMES:
                 return ("manifest", None)
             return ("data", None)
-        try:
-            rel = path.relative_to(self.commands_dir())
-            return ("command", None) if path.suffix == ".json" and len(rel.parts) == 1 else ("ignore", None)
-        except ValueError:
-            pass
+        parts = _rel_parts(text, str(self.commands_dir()))
+        if parts is not None:
+            return ("command", None) if len(parts) == 1 and parts[0].endswith(".json") else ("ignore", None)
         for area in ("quarantine", "failed"):
-            try:
-                rel = path.relative_to(self.area(area))
-            except ValueError:
+            parts = _rel_parts(text, str(self.area(area)))
+            if parts is None:
                 continue
-            parts = rel.parts
             if any(self.ignored(part) for part in parts) or len(parts) < 2:
                 return ("ignore", None)
             job_folder = self.area(area) / parts[0]
@@ -313,19 +327,40 @@ class Engine:
             self.tracker.track(path, activity=True, complete=moved_in)
 
     def rescan(self) -> None:
-        """The truth behind the events: every candidate file in the watched folders."""
-        started = time.monotonic()
-        count = 0
+        """The truth behind the events: every candidate file in the watched folders (all at once)."""
+        self._scan = None
+        self._rescan_requested = True
+        self._scan_some(budget=None)
+
+    def _scan_some(self, budget: float | None) -> None:
+        """Goes on with the scan in progress (or starts the requested one) for ``budget`` seconds.
+
+        A scan is done in slices: with 20,000 files waiting at start, the first of them are taken
+        (and delivered) while the rest are still being listed."""
+        if self._scan is None:
+            if not self._rescan_requested:
+                return
+            self._rescan_requested = False
+            self._scan = self._scan_files()
+            self._scan_started = time.monotonic()
+            self._scan_count = 0
+        deadline = None if budget is None else time.monotonic() + budget
+        for index, path in enumerate(self._scan):
+            if path in self._orphans:
+                continue
+            if self._classify(path)[0] == "ignore":
+                continue
+            if path not in self.tracker:
+                self.tracker.track(path, activity=False)
+                self._scan_count += 1
+            if deadline is not None and index % 64 == 63 and time.monotonic() > deadline:
+                return
+        self._scan = None
+        log.debug("scan.done", new_files=self._scan_count, seconds=round(time.monotonic() - self._scan_started, 3))
+
+    def _scan_files(self) -> Iterator[Path]:
         for folder in (self.area("inbox"), self.commands_dir(), self.area("quarantine"), self.area("failed")):
-            for path in self._walk(folder):
-                if path in self._orphans:
-                    continue
-                if self._classify(path)[0] == "ignore":
-                    continue
-                if path not in self.tracker:
-                    self.tracker.track(path, activity=False)
-                    count += 1
-        log.debug("scan.done", new_files=count, seconds=round(time.monotonic() - started, 3))
+            yield from self._walk(folder)
 
     def _walk(self, folder: Path) -> Iterable[Path]:
         """The files a scan looks at: the whole inbox tree (up to 8 folders deep); in quarantine/
@@ -838,11 +873,12 @@ class Engine:
                 if self.stop_event.is_set():
                     return
                 self._run_job(job_id)
-                # Between jobs, take in what arrived meanwhile, so intake never starves.
+                # Between jobs, take in a few files that arrived meanwhile, so that intake never
+                # starves; a few, so that a backlog of thousands does not starve deliveries either
+                # (each delivered job makes room for about one more taken in).
                 self._drain_hints()
-                due = self.tracker.next_due()
-                if due is not None and due <= self.clock.monotonic():
-                    self._take_stable(budget=0.05, limit=50)
+                if self.tracker.any_due():
+                    self._take_stable(budget=0.01, limit=4)
 
     def _run_job(self, job_id: str) -> None:
         """One step of one job; the one place where an exception becomes a job outcome."""
@@ -854,6 +890,11 @@ class Engine:
         try:
             if job.stage is Stage.PROCESS:
                 self._process(job)
+                # Straight on to delivery: a job's output never waits for other jobs' checks.
+                fresh = self.ledger.get_job(job_id)
+                if fresh is not None and fresh.stage is Stage.DELIVER and not self.stop_event.is_set():
+                    job = fresh
+                    self._deliver(job)
             elif job.stage is Stage.DELIVER:
                 self._deliver(job)
         except JobFailed as failure:
@@ -888,7 +929,8 @@ class Engine:
                 bound.exception("job.cannot_record_failure")
         finally:
             self.busy_job = None
-            self._guard("status", job_id, self.flush_status)
+            if self.clock.monotonic() - self._status_flushed_at >= STATUS_FLUSH_SECONDS:
+                self._guard("status", job_id, self.flush_status)
 
     def _inputs(self, job: Job) -> list[ArtworkInput]:
         job_dir = self.job_dir(job)
@@ -1263,6 +1305,7 @@ class Engine:
 
     def flush_status(self) -> None:
         """Rewrites STATUS.txt of every job that changed since the last flush."""
+        self._status_flushed_at = self.clock.monotonic()
         dirty, self._dirty = self._dirty, set()
         for job_id in sorted(dirty):
             self._write_status_now(job_id)
@@ -1537,6 +1580,9 @@ class Engine:
             job = self.ledger.get_job(job_id)
             if job is not None:
                 self._guard("job", job.job_id, lambda j=job: self._reconcile_job(j, now))  # type: ignore[misc]
+        # STATUS.txt is written at most STATUS_FLUSH_SECONDS after a change: after a crash, the
+        # jobs changed in the minutes before it get theirs rewritten from the ledger.
+        self._dirty.update(self.ledger.changed_since(iso(now - timedelta(minutes=10))))
         self.sweep_temp_files()
         self.flush_status()
         due = self.ledger.next_due()
@@ -1626,6 +1672,17 @@ class Engine:
             days = self.config.retention.done_days
             self._record(job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {days:g} days", now, write=False)
             self.ledger.update_job(job.job_id, now, stage=Stage.PURGED)
+
+
+def _rel_parts(path: str, base: str) -> list[str] | None:
+    """The parts of ``path`` below ``base`` (both normalized, as ``str(Path)`` gives them); None
+    when ``path`` is not under ``base``; [] when it is ``base``."""
+    if path == base:
+        return []
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if not path.startswith(prefix):
+        return None
+    return path[len(prefix) :].split(os.sep)  # noqa: PTH206 - strings: a scan does this per file
 
 
 def _snake(name: str) -> str:

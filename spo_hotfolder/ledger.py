@@ -473,6 +473,12 @@ class Ledger:
                 result.append(_job_from_row(row, history))
         return result
 
+    def changed_since(self, since: str) -> list[str]:
+        """Ids of the jobs changed at or after ``since`` (ISO time)."""
+        with self._lock:
+            rows = self._db.execute("SELECT job_id FROM jobs WHERE updated_at >= ?", (since,)).fetchall()
+        return [r[0] for r in rows]
+
     def job_ids(self, stages: Sequence[Stage]) -> list[str]:
         with self._lock:
             rows = self._db.execute(

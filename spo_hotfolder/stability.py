@@ -6,6 +6,13 @@ for ``settle_seconds``, and it is still a regular file. A file renamed into plac
 it got that name, so it is stable at once. Events are hints: the tracker always decides on a
 fresh ``stat``.
 
+A file first seen by a scan (already there at start, or missed by the events) counts as unchanged
+since its inode change time (``ctime``): a file whose ctime is older than ``settle_seconds`` is
+taken at once instead of waiting a full settle period from the moment it was seen. ctime, never
+mtime: clients set mtime to anything (an SMB copy keeps the source's "date modified", and Samba
+keeps a time a client set even while it goes on writing), while every write, truncation or time
+change sets ctime to the present.
+
 A writer may pause longer than ``settle_seconds`` (a slow upload, a client that closes and opens
 the file again). A PDF ends with ``%%EOF``: one written in place that starts like a PDF but whose
 last KiB has no end marker is held for ``incomplete_pdf_seconds`` more before it is taken (then
@@ -41,10 +48,14 @@ class FileStabilityTracker:
         settle_seconds: float,
         clock: Callable[[], float],
         stat_fn: Callable[[Path], os.stat_result] = os.stat,
+        wall: Callable[[], float] | None = None,
     ) -> None:
+        """``wall``: the wall clock (``time.time``) that ctimes are compared with; without it, a
+        file first seen by a scan waits a full settle period."""
         self.settle_seconds = settle_seconds
         self._clock = clock
         self._stat = stat_fn
+        self._wall = wall
         self._files: dict[Path, _Tracked] = {}
 
     @property
@@ -72,7 +83,12 @@ class FileStabilityTracker:
         sig = signature(st)
         known = self._files.get(path)
         if known is None:
-            self._files[path] = _Tracked(sig, now, complete)
+            since = now
+            if not activity and self._wall is not None:
+                # Unchanged since its ctime (at most settle_seconds back: all that is needed).
+                age = self._wall() - st.st_ctime_ns / 1e9
+                since = now - min(max(age, 0.0), self.settle_seconds)
+            self._files[path] = _Tracked(sig, since, complete)
         elif known.sig != sig:
             known.sig, known.changed_at, known.complete, known.hold_until = sig, now, complete, 0.0
         elif activity and not complete:
@@ -89,7 +105,9 @@ class FileStabilityTracker:
         being tracked. The others stay tracked as they are, so a backlog costs nothing extra."""
         now = self._clock()
         stable: list[tuple[Path, Signature]] = []
-        for path, tracked in list(self._files.items()):
+        gone: list[Path] = []
+        # Iterated in place (no copy of a backlog of thousands per call); removals after the loop.
+        for path, tracked in self._files.items():
             if limit is not None and len(stable) >= limit:
                 break
             if not tracked.complete and now - tracked.changed_at < self.settle_seconds:
@@ -97,10 +115,10 @@ class FileStabilityTracker:
             try:
                 st = self._stat(path)
             except OSError:
-                del self._files[path]
+                gone.append(path)
                 continue
             if not stat.S_ISREG(st.st_mode):
-                del self._files[path]
+                gone.append(path)
                 continue
             sig = signature(st)
             if sig != tracked.sig:
@@ -111,9 +129,21 @@ class FileStabilityTracker:
                 if now < due:
                     tracked.hold_until = due
                     continue
-            del self._files[path]
             stable.append((path, sig))
+        for path in gone:
+            del self._files[path]
+        for path, _sig in stable:
+            del self._files[path]
         return stable
+
+    def any_due(self) -> bool:
+        """Whether some file may be stable now (stops at the first: cheap during a backlog)."""
+        now = self._clock()
+        for t in self._files.values():
+            due = t.changed_at if t.complete else max(t.changed_at + self.settle_seconds, t.hold_until)
+            if due <= now:
+                return True
+        return False
 
     def next_due(self) -> float | None:
         """Monotonic time at which the next file may become stable (None when nothing is tracked)."""
