@@ -1,8 +1,9 @@
 """Output: the artwork files -> one print-ready PDF, published atomically.
 
-One artwork file whose page boxes are fine is byte-copied (sendfile; memory stays flat even for a
-1 GiB file). Several files, or a file whose pages need a TrimBox/BleedBox so that the RIP positions
-them right, are merged/rewritten with pypdf's ``PdfWriter`` (which holds the objects in memory: run
+One artwork file whose page boxes are fine is used as it is: the output is a hard link to the
+artwork file (no copy, no second read: a 1 GiB file costs nothing here; a byte copy with sendfile
+where the filesystem has no hard links). Several files, or a file whose pages need a
+TrimBox/BleedBox so that the RIP positions them right, are merged/rewritten with pypdf's ``PdfWriter`` (which holds the objects in memory: run
 it in ``pdfwork.PdfWorker``). Streams are copied as they are, never decoded.
 """
 
@@ -43,7 +44,7 @@ class OutputResult:
     path: str
     pages: int
     size_bytes: int
-    sha256: str
+    sha256: str | None  # of a rewritten output; None when it is the artwork unchanged (preflight has its digest)
     copied_unchanged: bool
 
 
@@ -88,6 +89,17 @@ def _box_fixes(reader: PdfReader, spec: ProductSpec | None, tolerance_mm: float)
 
 def _rect(box: tuple[float, float, float, float]) -> RectangleObject:
     return RectangleObject([FloatObject(round(v, 4)) for v in box])
+
+
+def _link_or_copy(src: str, tmp: str) -> None:
+    """``tmp`` (an empty temp file) becomes the same file as ``src``: a hard link, else a copy."""
+    os.unlink(tmp)
+    try:
+        os.link(src, tmp)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        shutil.copyfile(src, tmp)  # sendfile on Linux
 
 
 def _write_error(exc: OSError, folder: str) -> OutputError:
@@ -147,21 +159,23 @@ def build_output(
             fd, tmp = tempfile.mkstemp(prefix=f".{dest_path.name}.", suffix=".tmp", dir=folder)
         except OSError as exc:
             raise _write_error(exc, folder) from None
+        digest: str | None = None
         try:
             if copy:
                 os.close(fd)
-                shutil.copyfile(artwork[0].path, tmp)  # sendfile on Linux
-                out_fd = os.open(tmp, os.O_RDWR)
+                _link_or_copy(artwork[0].path, tmp)
+                out_fd = os.open(tmp, os.O_RDONLY)
             else:
                 out_fd = fd
                 _write_merged(readers, fixes, out_fd, artwork)
             try:
-                os.fsync(out_fd)
+                os.fsync(out_fd)  # for a link: the artwork's own data, which nobody synced yet
                 os.fchmod(out_fd, 0o644)
                 size = os.fstat(out_fd).st_size
-                os.lseek(out_fd, 0, os.SEEK_SET)
-                with open(out_fd, "rb", closefd=False) as check:
-                    digest = hashlib.file_digest(check, "sha256").hexdigest()
+                if not copy:
+                    os.lseek(out_fd, 0, os.SEEK_SET)
+                    with open(out_fd, "rb", closefd=False) as check:
+                        digest = hashlib.file_digest(check, "sha256").hexdigest()
             finally:
                 os.close(out_fd)
             if copy:

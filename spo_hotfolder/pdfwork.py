@@ -193,6 +193,7 @@ class PdfWorker:
         self._closed = False
         # The first process starts in the background (the fork server imports pypdf first, ~0.3 s):
         # the daemon's start and its first intake do not wait for it; the first call does.
+        self._ready = threading.Event()
         threading.Thread(target=self._start_first, name="pdf-worker-start", daemon=True).start()
 
     # -- public API ---------------------------------------------------------------------------------
@@ -259,10 +260,21 @@ class PdfWorker:
         return f" (more than {_fmt_bytes(self.memory_limit_bytes)})" if self.memory_limit_bytes else ""
 
     def _start_first(self) -> None:
-        with self._lock:
-            if self._proc is None and not self._closed:
-                with contextlib.suppress(Exception):  # the first call tries again and reports
-                    self._start()
+        try:
+            with self._lock:
+                if self._proc is None and not self._closed:
+                    with contextlib.suppress(Exception):  # the first call tries again and reports
+                        proc = self._start()
+                        # One round trip: the worker has imported pypdf and waits for work.
+                        proc.conn.send((_warm_up, ()))
+                        if proc.conn.poll(60):
+                            proc.conn.recv()
+        finally:
+            self._ready.set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Waits until the first worker process is up and warm (or ``timeout`` passed)."""
+        return self._ready.wait(timeout)
 
     def _start(self) -> _Process:
         """A fresh worker process; it starts now, not on the first job."""

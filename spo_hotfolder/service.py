@@ -226,7 +226,10 @@ class Daemon:
             systemd=self.notifier.enabled,
             watchdog_seconds=self.notifier.watchdog_seconds,
         )
-        # READY=1 only now: the ledger is open, the folders are checked and the watcher runs.
+        # READY=1 only now: the ledger is open, the folders are checked, the watcher runs and the
+        # PDF worker is warm (the engine already takes in what waits while it starts).
+        if not self.pdf.wait_ready(30):
+            log.warning("pdf_worker.slow_start", reason="the PDF worker is not up after 30 s; going on")
         self.notifier.ready(self.summary())
 
     def _watched(self, config: Config) -> list[Path]:

@@ -250,3 +250,18 @@ def test_retention_purges_old_job_folders_at_start_and_keeps_the_history(start, 
         "JobDataDeleted",
     ]
     assert final_files(tmp_path / "hot" / "indigo") == ["OLD1_OLD1-1_bc-85x55_x1.pdf"], "never delivered again"
+
+
+def test_status_txt_left_behind_by_a_kill_is_rewritten_from_the_ledger_at_start(start, tmp_path: Path) -> None:
+    """STATUS.txt is rewritten at most every 0.5 s while jobs run: a SIGKILL may leave one that
+    lags the ledger. The next start rewrites the STATUS.txt of every job changed shortly before."""
+    daemon = start()
+    job_id = order(daemon, "ST1")
+    daemon.wait_status(job_id, "InHotFolder")
+    status_file = daemon.root / "done" / job_id / "STATUS.txt"
+    wait_for(lambda: status_file.is_file() and "InHotFolder" in status_file.read_text(), timeout=10)
+    daemon.kill()
+    status_file.write_text("Ordered (left by a kill)\n")  # what a kill between two flushes leaves
+    daemon.start()
+    wait_for(lambda: "InHotFolder" in status_file.read_text(), timeout=10)
+    assert "left by a kill" not in status_file.read_text()

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import os
 import stat
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -61,10 +62,28 @@ def test_single_file_with_boxes_is_copied_byte_for_byte(tmp_path: Path, out_dir:
     assert result.copied_unchanged
     assert result.pages == 2
     assert dest.read_bytes() == src.read_bytes()
-    assert result.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert dest.stat().st_ino == src.stat().st_ino  # a hard link: no copy, even of 1 GiB
+    assert result.sha256 is None  # the artwork's digest (preflight's) applies
     assert result.size_bytes == src.stat().st_size
     assert result.path == str(dest)
     assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+    assert leftovers(out_dir) == []
+
+
+def test_single_file_is_copied_where_hard_links_are_refused(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    dest = out_dir / "o.pdf"
+
+    def refuse(src: str, dst: str) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refuse)
+    result = build_output(art(src), str(dest), BC, V)
+    assert result.copied_unchanged
+    assert dest.read_bytes() == src.read_bytes()
+    assert dest.stat().st_ino != src.stat().st_ino
     assert leftovers(out_dir) == []
 
 
@@ -329,5 +348,27 @@ def test_worker_crash_and_memory_limit(tmp_path: Path, worker: PdfWorker) -> Non
 def test_closed_worker_refuses_work(tmp_path: Path) -> None:
     worker = PdfWorker(timeout_seconds=5)
     worker.close()
+    with pytest.raises(RuntimeError):
+        worker._run(_CHECK, time.sleep, 0)
+
+
+def test_close_from_another_thread_ends_a_running_call_at_once(tmp_path: Path) -> None:
+    """What the daemon's shutdown does when a PDF check hangs: the call ends, nothing lingers."""
+    worker = PdfWorker(timeout_seconds=60, memory_limit_bytes=None)
+    assert worker.wait_ready(30)
+    pids = worker._worker_pids()
+    timer = threading.Timer(0.5, worker.close)
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(WorkerFailure) as info:
+        worker._run(_CHECK, time.sleep, 30)
+    assert time.monotonic() - started < 10
+    assert info.value.kind == "crash"
+    assert worker._worker_pids() == []  # closed: no successor was started
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            for _ in range(50):
+                os.kill(pid, 0)
+                time.sleep(0.1)
     with pytest.raises(RuntimeError):
         worker._run(_CHECK, time.sleep, 0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from spo_hotfolder.stability import FileStabilityTracker
 
 
@@ -82,3 +84,43 @@ def test_vanished_files_and_folders_are_dropped(tmp_path: Path) -> None:
     f.unlink()
     assert tracker.get_stable_files() == []
     assert len(tracker) == 0
+
+
+def test_a_scanned_file_counts_as_unchanged_since_its_ctime(tmp_path: Path) -> None:
+    """Found by a scan (at start, or after lost events): its ctime says how long it has not
+    changed, so a file that has waited long enough is taken at once, a fresh one waits the rest."""
+    clock = FakeClock()
+    old, fresh = tmp_path / "old.pdf", tmp_path / "fresh.pdf"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    ctime_old, ctime_fresh = old.stat().st_ctime, fresh.stat().st_ctime
+    wall = [ctime_fresh + 0.4]  # the fresh file was changed 0.4 s ago
+    tracker = FileStabilityTracker(1.0, clock, wall=lambda: wall[0])
+    tracker.track(fresh, activity=False)
+    assert tracker.get_stable_files() == []
+    assert tracker.next_due() == pytest.approx(100.6, abs=1e-3)  # 1.0 s after its ctime, not after it was seen
+    wall[0] = ctime_old + 30.0
+    tracker.track(old, activity=False)
+    assert [p for p, _ in tracker.get_stable_files()] == [old]
+    clock.t = 100.6
+    assert [p for p, _ in tracker.get_stable_files()] == [fresh]
+
+
+def test_an_event_never_uses_the_ctime(tmp_path: Path) -> None:
+    clock = FakeClock()
+    f = tmp_path / "a.pdf"
+    f.write_bytes(b"x")
+    tracker = FileStabilityTracker(1.0, clock, wall=lambda: f.stat().st_ctime + 30.0)
+    tracker.track(f, activity=True)  # a writer touched it just now
+    assert tracker.get_stable_files() == []
+    clock.t = 101.0
+    assert [p for p, _ in tracker.get_stable_files()] == [f]
+
+
+def test_a_ctime_in_the_future_waits_a_full_settle(tmp_path: Path) -> None:
+    clock = FakeClock()
+    f = tmp_path / "a.pdf"
+    f.write_bytes(b"x")
+    tracker = FileStabilityTracker(1.0, clock, wall=lambda: f.stat().st_ctime - 60.0)  # clock stepped back
+    tracker.track(f, activity=False)
+    assert tracker.next_due() == 101.0
