@@ -3,8 +3,9 @@
 One artwork file whose page boxes are fine is used as it is: the output is a hard link to the
 artwork file (no copy, no second read: a 1 GiB file costs nothing here; a byte copy with sendfile
 where the filesystem has no hard links). Several files, or a file whose pages need a
-TrimBox/BleedBox so that the RIP positions them right, are merged/rewritten with pypdf's ``PdfWriter`` (which holds the objects in memory: run
-it in ``pdfwork.PdfWorker``). Streams are copied as they are, never decoded.
+TrimBox/BleedBox so that the RIP positions them right, are merged/rewritten with pypdf's
+``PdfWriter`` (which holds the objects in memory: run it in ``pdfwork.PdfWorker``). Streams are
+copied as they are, never decoded.
 """
 
 from __future__ import annotations
