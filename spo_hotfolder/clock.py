@@ -24,7 +24,10 @@ class SystemClock:
 def iso(ts: datetime) -> str:
     """2026-11-22T10:15:03.120Z: UTC, milliseconds, sortable as text."""
     ts = ts.astimezone(UTC)
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    return (
+        f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d}."
+        f"{ts.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_iso(text: str) -> datetime:
