@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import errno
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from watchdog.events import (
@@ -26,6 +28,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
+from watchdog.utils.delayed_queue import DelayedQueue
 
 log = structlog.get_logger("spo_hotfolder.watcher")
 
@@ -33,6 +36,49 @@ log = structlog.get_logger("spo_hotfolder.watcher")
 #: a file being ready, and subscribing to them floods the kernel's queue (reading 10,000 job
 #: folders after an overflow made more events than the queue holds, again and again).
 EVENT_FILTER = (FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent, DirCreatedEvent, DirMovedEvent)
+
+
+class PromptDelayedQueue(DelayedQueue[Any]):
+    """watchdog's queue of inotify events, without its 0.5 s stall.
+
+    watchdog 7.1 holds an ``IN_MOVED_FROM`` for 0.5 s to pair it with its ``IN_MOVED_TO``, and
+    events behind it wait (the order matters). But ``DelayedQueue.get`` *sleeps* the whole delay
+    once it has seen a held ``IN_MOVED_FROM`` at the head, even when the ``IN_MOVED_TO`` arrives
+    50 microseconds later and the pair is ready: every client that uploads to a temp name and
+    renames (rsync, Samba, browsers, FTP servers) then had a file delivered 0.5 s late, every few
+    files. This ``get`` waits on the queue's condition instead, so the pairing (a ``put``) wakes it
+    at once; an ``IN_MOVED_FROM`` that never pairs is still released after the delay.
+    """
+
+    def get(self) -> Any:
+        with self._not_empty:
+            while True:
+                while not self._queue and not self._closed:
+                    self._not_empty.wait()
+                if self._closed:
+                    return None
+                head, inserted, delayed = self._queue[0]
+                if delayed:
+                    left = inserted + self.delay - time.monotonic()
+                    if left > 0:
+                        self._not_empty.wait(left)
+                        continue
+                self._queue.popleft()
+                return head
+
+
+def _install_prompt_queue() -> None:
+    """Makes watchdog's inotify move-event grouper use PromptDelayedQueue (checked: watchdog 7.1;
+    a watchdog without that module keeps its own queue)."""
+    try:
+        from watchdog.observers import inotify_move_event_grouper as grouper
+    except ImportError:  # not Linux, or another watchdog layout
+        return
+    if getattr(grouper, "DelayedQueue", None) is DelayedQueue:
+        grouper.DelayedQueue = PromptDelayedQueue  # type: ignore[attr-defined]
+
+
+_install_prompt_queue()
 
 
 class _Recorder(FileSystemEventHandler):

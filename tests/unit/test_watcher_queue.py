@@ -1,0 +1,70 @@
+"""The inotify event queue: a rename's two halves are paired without holding later events."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from watchdog.observers import inotify_move_event_grouper
+
+from spo_hotfolder.watcher import FolderWatcher, PromptDelayedQueue
+
+
+def _get_in_thread(queue: PromptDelayedQueue) -> tuple[threading.Thread, list[Any]]:
+    got: list[Any] = []
+    thread = threading.Thread(target=lambda: got.append(queue.get()), daemon=True)
+    thread.start()
+    return thread, got
+
+
+def test_a_paired_move_is_handed_out_without_waiting_for_the_delay() -> None:
+    """watchdog's own queue sleeps the whole delay once it has seen a held IN_MOVED_FROM, even
+    after its IN_MOVED_TO paired it. With a 60 s delay, that would hold this get() for 60 s."""
+    queue = PromptDelayedQueue(60.0)
+    queue.put("moved_from", delay=True)
+    thread, got = _get_in_thread(queue)
+    thread.join(0.2)
+    assert thread.is_alive(), "an unpaired IN_MOVED_FROM is held"
+    assert queue.remove(lambda e: e == "moved_from") == "moved_from"  # what the grouper does on IN_MOVED_TO
+    queue.put(("moved_from", "moved_to"))
+    thread.join(10)
+    assert got == [("moved_from", "moved_to")]
+
+
+def test_events_behind_a_held_move_keep_their_order() -> None:
+    queue = PromptDelayedQueue(0.3)
+    queue.put("moved_from", delay=True)
+    queue.put("modified")
+    assert queue.get() == "moved_from"  # released after the delay: it never paired
+    assert queue.get() == "modified"
+
+
+def test_close_ends_a_waiting_get() -> None:
+    queue = PromptDelayedQueue(60.0)
+    queue.put("moved_from", delay=True)
+    thread, got = _get_in_thread(queue)
+    queue.close()
+    thread.join(10)
+    assert got == [None]
+
+
+def test_watchdog_uses_it_and_renames_still_arrive_as_moves(tmp_path: Path) -> None:
+    assert inotify_move_event_grouper.DelayedQueue is PromptDelayedQueue
+    seen: list[tuple[Path, bool]] = []
+    arrived = threading.Event()
+
+    def sink(path: Path, moved_in: bool) -> None:
+        seen.append((path, moved_in))
+        if path.name == "a.pdf":
+            arrived.set()
+
+    watcher = FolderWatcher([tmp_path], "native", 1.0, sink)
+    watcher.start()
+    try:
+        (tmp_path / ".a.pdf.part").write_bytes(b"%PDF-1.4\n%%EOF\n")
+        (tmp_path / ".a.pdf.part").rename(tmp_path / "a.pdf")
+        assert arrived.wait(10)
+    finally:
+        watcher.stop()
+    assert (tmp_path / "a.pdf", True) in seen, "a rename into place is reported as complete"
