@@ -62,7 +62,7 @@ from spo_hotfolder.operator import (
     parse_drop,
     refusal,
 )
-from spo_hotfolder.output import OutputError, OutputResult
+from spo_hotfolder.output import OutputError, OutputResult, link_unchanged
 from spo_hotfolder.preflight import ArtworkInput, PreflightReport
 from spo_hotfolder.reports import Extra, error_text, status_text
 from spo_hotfolder.stability import FileStabilityTracker, Signature, signature
@@ -82,7 +82,7 @@ STATUS_FLUSH_SECONDS = 0.5
 
 
 class PdfService(Protocol):
-    def preflight(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> PreflightReport: ...
+    def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> tuple[PreflightReport, bool]: ...
 
     def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any) -> OutputResult: ...
 
@@ -965,7 +965,7 @@ class Engine:
             )
         spec = self.config.product_spec(job.product)
         started = time.monotonic()
-        report = self.pdf.preflight(inputs, job.product, spec, self.config.validation)
+        report, as_is = self.pdf.check(inputs, job.product, spec, self.config.validation)
         self.metrics.observe("preflight", time.monotonic() - started)
         if self.stop_event.is_set() and not report.ok and report.findings and report.findings[0].check == "open":
             raise InterruptedError("stopping")
@@ -994,7 +994,11 @@ class Engine:
                 into_history(job_dir, old, self.clock.now(), f"output-{old.name}")
         started = time.monotonic()
         try:
-            result = self.pdf.build_output(inputs, str(out_dir / name), spec, self.config.validation)
+            if as_is and len(inputs) == 1:
+                # The artwork is print-ready as it is: the output is a link to it, made here.
+                result = link_unchanged(inputs[0], str(out_dir / name), report.pages)
+            else:
+                result = self.pdf.build_output(inputs, str(out_dir / name), spec, self.config.validation)
         except OutputError as exc:
             if self.stop_event.is_set():
                 raise InterruptedError("stopping") from exc

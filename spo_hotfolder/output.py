@@ -16,7 +16,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +30,12 @@ from spo_hotfolder.preflight import (
     MM_PER_PT,
     ArtworkInput,
     ArtworkProblem,
+    PreflightReport,
     count_pages,
     describe_exception,
     open_artwork,
     pdf_limits,
+    preflight,
     quote_name,
     read_box_pt,
     user_unit,
@@ -126,8 +128,6 @@ def build_output(
     """
     if not artwork:
         raise OutputError("there is no artwork to make the output from")
-    dest_path = Path(dest).absolute()
-    folder = str(dest_path.parent)
     with pdf_limits(), ExitStack() as stack:
         readers: list[PdfReader] = []
         fixes: list[list[_BoxFix]] = []
@@ -156,45 +156,85 @@ def build_output(
             readers.append(reader)
 
         copy = len(artwork) == 1 and not fixes[0]
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{dest_path.name}.", suffix=".tmp", dir=folder)
-        except OSError as exc:
-            raise _write_error(exc, folder) from None
-        digest: str | None = None
-        try:
-            if copy:
-                os.close(fd)
-                _link_or_copy(artwork[0].path, tmp)
-                out_fd = os.open(tmp, os.O_RDONLY)
-            else:
-                out_fd = fd
-                _write_merged(readers, fixes, out_fd, artwork)
-            try:
-                os.fsync(out_fd)  # for a link: the artwork's own data, which nobody synced yet
-                os.fchmod(out_fd, 0o644)
-                size = os.fstat(out_fd).st_size
-                if not copy:
-                    os.lseek(out_fd, 0, os.SEEK_SET)
-                    with open(out_fd, "rb", closefd=False) as check:
-                        digest = hashlib.file_digest(check, "sha256").hexdigest()
-            finally:
-                os.close(out_fd)
-            if copy:
-                expected = os.fstat(stack.enter_context(open(artwork[0].path, "rb")).fileno()).st_size
-                if size != expected:
-                    raise OutputError(
-                        f"the output could not be written: the copy of {quote_name(artwork[0].name)} is "
-                        f"{size} bytes but the artwork is {expected} bytes (did the artwork change?)"
-                    )
-            Path(tmp).replace(dest)
-            fsync_dir(Path(folder))
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink()
-            if isinstance(exc, OSError):
-                raise _write_error(exc, folder) from None
-            raise
+        if copy:
+            size, digest = _publish(dest, artwork[0], None)
+        else:
+            size, digest = _publish(dest, None, lambda fd: _write_merged(readers, fixes, fd, artwork))
     return OutputResult(path=dest, pages=pages, size_bytes=size, sha256=digest, copied_unchanged=copy)
+
+
+def link_unchanged(art: ArtworkInput, dest: str, pages: int) -> OutputResult:
+    """The output of one artwork file that needs no change (``check`` said so): a hard link to it,
+    published atomically. Reads no PDF, so the daemon does it itself, without a worker call."""
+    size, _ = _publish(dest, art, None)
+    return OutputResult(path=dest, pages=pages, size_bytes=size, sha256=None, copied_unchanged=True)
+
+
+def is_print_ready_as_is(
+    artwork: Sequence[ArtworkInput], spec: ProductSpec | None, validation: ValidationConfig
+) -> bool:
+    """True when the output is the one artwork file as it is (its pages need no boxes added)."""
+    if len(artwork) != 1:
+        return False
+    try:
+        with pdf_limits(), open(artwork[0].path, "rb") as fh:
+            reader, _owner_protected = open_artwork(artwork[0].name, fh)
+            return not _box_fixes(reader, spec, float(validation.size_tolerance_mm))
+    except Exception:  # noqa: BLE001 - then build_output decides, and explains any problem
+        return False
+
+
+def check(
+    artwork: Sequence[ArtworkInput], product_name: str, spec: ProductSpec | None, validation: ValidationConfig
+) -> tuple[PreflightReport, bool]:
+    """Preflight, and whether the output is then the artwork as it is (see ``link_unchanged``): one
+    worker call instead of two for the common job."""
+    report = preflight(artwork, product_name, spec, validation)
+    return report, report.ok and is_print_ready_as_is(artwork, spec, validation)
+
+
+def _publish(dest: str, same_as: ArtworkInput | None, write: Callable[[int], None] | None) -> tuple[int, str | None]:
+    """Publishes ``dest`` by temp name + fsync + rename (+ directory fsync): either the same file as
+    ``same_as`` (a hard link, or a copy where links are refused), or what ``write(fd)`` writes.
+    Returns the size and, for written outputs, the sha256. The temp file never stays behind."""
+    dest_path = Path(dest).absolute()
+    folder = str(dest_path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest_path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _write_error(exc, folder) from None
+    digest: str | None = None
+    try:
+        if same_as is not None:
+            os.close(fd)
+            try:
+                _link_or_copy(same_as.path, tmp)
+            except FileNotFoundError as exc:
+                raise OutputError(f"artwork {quote_name(same_as.name)} cannot be read: the file is missing") from exc
+            out_fd = os.open(tmp, os.O_RDONLY)
+        else:
+            assert write is not None
+            out_fd = fd
+            write(out_fd)
+        try:
+            os.fsync(out_fd)  # for a link: the artwork's own data, which nobody synced yet
+            os.fchmod(out_fd, 0o644)
+            size = os.fstat(out_fd).st_size
+            if same_as is None:
+                os.lseek(out_fd, 0, os.SEEK_SET)
+                with open(out_fd, "rb", closefd=False) as check_fh:
+                    digest = hashlib.file_digest(check_fh, "sha256").hexdigest()
+        finally:
+            os.close(out_fd)
+        Path(tmp).replace(dest)
+        fsync_dir(Path(folder))
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        if isinstance(exc, OSError):
+            raise _write_error(exc, folder) from None
+        raise
+    return size, digest
 
 
 def _write_merged(

@@ -213,12 +213,33 @@ class PdfWorker:
             message = str(failure)
         except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
             message = f"the PDF checker crashed: {describe_exception(exc)}"
+        return self._failed_report(artwork, message)
+
+    @staticmethod
+    def _failed_report(artwork: Sequence[ArtworkInput], message: str) -> PreflightReport:
         return PreflightReport(
             findings=(Finding("open", "error", message),),
             pages=0,
             artwork_sha256=tuple(_sha256_or_empty(a.path) for a in artwork),
             trim_mm=None,
         )
+
+    def check(
+        self,
+        artwork: Sequence[ArtworkInput],
+        product_name: str,
+        spec: ProductSpec | None,
+        validation: ValidationConfig,
+    ) -> tuple[PreflightReport, bool]:
+        """Like ``output.check``: the preflight report, and whether the output is the artwork as it
+        is. Failures of the worker give a report with one error finding, as ``preflight`` does."""
+        try:
+            return self._run(_CHECK, _output.check, list(artwork), product_name, spec, _picklable(validation))
+        except WorkerFailure as failure:
+            message = str(failure)
+        except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
+            message = f"the PDF checker crashed: {describe_exception(exc)}"
+        return self._failed_report(artwork, message), False
 
     def build_output(
         self,

@@ -27,8 +27,7 @@ from spo_hotfolder.config import load_config
 from spo_hotfolder.engine import Engine
 from spo_hotfolder.ledger import Ledger, Stage
 from spo_hotfolder.operator import Action
-from spo_hotfolder.output import build_output
-from spo_hotfolder.preflight import preflight
+from spo_hotfolder.output import build_output, check
 from spo_hotfolder.service import prepare_folders
 from spo_hotfolder.status import JobStatus
 from tests.daemon import write_config
@@ -54,8 +53,8 @@ class FakeClock:
 
 
 class InProcessPdf:
-    def preflight(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
-        return preflight(artwork, product_name, spec, validation)
+    def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
+        return check(artwork, product_name, spec, validation)
 
     def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any) -> Any:
         return build_output(artwork, dest, spec, validation)
@@ -95,8 +94,9 @@ class Rig:
     def ledger(self) -> Ledger:
         return self.ledgers[-1]
 
-    def order(self, order_id: str, product: str = "bc-85x55", extra: str = "") -> str:
-        make_pdf(self.inbox / f"{order_id}.pdf", pages=CARD)
+    def order(self, order_id: str, product: str = "bc-85x55", extra: str = "", trimbox: Any = None) -> str:
+        """``trimbox`` (mm): the pages carry their boxes, so the output is the artwork as it is."""
+        make_pdf(self.inbox / f"{order_id}.pdf", pages=CARD, trimbox=trimbox)
         (self.inbox / f"{order_id}.yaml").write_text(
             f'order_id: "{order_id}"\nproduct: {product}\nquantity: 1\nartwork: [{order_id}.pdf]\n{extra}'
         )
@@ -461,12 +461,13 @@ def test_hot_folder_removed_in_the_middle_of_the_copy(rig: Rig, monkeypatch: pyt
 # -- exceptions inside stages ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stage", ["preflight", "build_output", "decide_route", "write_temp"])
+@pytest.mark.parametrize("stage", ["check", "build_output", "link_unchanged", "decide_route", "write_temp"])
 def test_an_exception_in_a_stage_fails_that_job_only_and_retry_works(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, stage: str
 ) -> None:
-    bad = rig.order("X1")
-    good = rig.order("X2")
+    as_is = (3, 3, 88, 58) if stage == "link_unchanged" else None
+    bad = rig.order("X1", trimbox=as_is)
+    good = rig.order("X2", trimbox=as_is)
 
     def boom_for_x1(original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -476,7 +477,7 @@ def test_an_exception_in_a_stage_fails_that_job_only_and_retry_works(
 
         return wrapper
 
-    if stage in ("preflight", "build_output"):
+    if stage in ("check", "build_output"):
         monkeypatch.setattr(rig.engine.pdf, stage, boom_for_x1(getattr(rig.engine.pdf, stage)))
     else:
         monkeypatch.setattr(engine_module, stage, boom_for_x1(getattr(engine_module, stage)))

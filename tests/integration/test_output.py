@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from pypdf.generic import ArrayObject
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
-from spo_hotfolder.output import OutputError, build_output
+from spo_hotfolder.output import OutputError, build_output, check, link_unchanged
 from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
 from spo_hotfolder.preflight import ArtworkInput
 from tests.pdfs import make_big_pdf, make_bomb_pdf, make_pdf, mm
@@ -372,3 +372,32 @@ def test_close_from_another_thread_ends_a_running_call_at_once(tmp_path: Path) -
                 time.sleep(0.1)
     with pytest.raises(RuntimeError):
         worker._run(_CHECK, time.sleep, 0)
+
+
+def test_check_says_when_the_output_is_the_artwork_as_it_is(tmp_path: Path, out_dir: Path) -> None:
+    ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    needs_boxes = make_pdf(tmp_path / "boxes.pdf", [(91, 61)] * 2)
+    too_small = make_pdf(tmp_path / "small.pdf", [(85, 55)])
+    report, as_is = check(art(ready), "bc-85x55", BC, V)
+    assert report.ok and as_is
+    report, as_is = check(art(needs_boxes), "bc-85x55", BC, V)
+    assert report.ok and not as_is, "boxes are added: the output is rewritten"
+    report, as_is = check(art(too_small), "bc-85x55", BC, V)
+    assert not report.ok and not as_is
+    report, as_is = check(art(ready) + art(ready), "bc-85x55", BC, V)
+    assert not as_is, "two files are merged"
+
+    result = link_unchanged(art(ready)[0], str(out_dir / "o.pdf"), report.pages)
+    assert result.copied_unchanged and result.pages == 4 and result.size_bytes == ready.stat().st_size
+    assert (out_dir / "o.pdf").stat().st_ino == ready.stat().st_ino
+    assert leftovers(out_dir) == []
+    with pytest.raises(OutputError, match=r"^artwork 'gone\.pdf' cannot be read: the file is missing$"):
+        link_unchanged(art(tmp_path / "gone.pdf")[0], str(out_dir / "p.pdf"), 1)
+    assert leftovers(out_dir) == []
+
+
+def test_worker_check_matches_the_in_process_check(tmp_path: Path, worker: PdfWorker) -> None:
+    ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    report, as_is = worker.check(art(ready), "bc-85x55", BC, V)
+    assert (report, as_is) == check(art(ready), "bc-85x55", BC, V)
+    assert as_is
