@@ -47,6 +47,8 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
         ]
     structlog.configure(
         processors=[
+            # First: a call below the configured level costs one check, not the whole chain.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.processors.StackInfoRenderer(),
