@@ -1232,7 +1232,7 @@ class Engine:
     ) -> None:
         """The one function that records a status: ledger, log, STATUS.txt."""
         self.ledger.add_status(job_id, status, by, detail, now)
-        job = self.ledger.get_job(job_id)
+        order_id, route = self.ledger.job_brief(job_id) or (None, None)
         event = {
             JobStatus.InHotFolder: "delivery.completed",
             JobStatus.CopyToHotFolderFailed: "delivery.attempt_failed",
@@ -1241,12 +1241,12 @@ class Engine:
         log.info(
             event,
             job_id=job_id,
-            order_id=job.order_id if job else None,
+            order_id=order_id,
             status=status.value,
             by=by,
             detail=detail,
         )
-        self.metrics.status_recorded(status, job.route if job else None)
+        self.metrics.status_recorded(status, route)
         if write:
             self._write_status(job_id)
 

@@ -262,6 +262,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     finished_at TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state);
+CREATE INDEX IF NOT EXISTS deliveries_job ON deliveries (job_id, generation);
 CREATE TABLE IF NOT EXISTS intakes (
     key TEXT PRIMARY KEY,
     path TEXT NOT NULL,
@@ -425,6 +426,12 @@ class Ledger:
         values.append(job_id)
         with self.transaction() as db:
             db.execute(f"UPDATE jobs SET {', '.join(assignments)} WHERE job_id = ?", values)  # noqa: S608
+
+    def job_brief(self, job_id: str) -> tuple[str, str | None] | None:
+        """(order_id, route) of a job: what a log line needs, without loading the job."""
+        with self._lock:
+            row = self._db.execute("SELECT order_id, route FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return (row[0], row[1]) if row is not None else None
 
     def get_job(self, job_id: str) -> Job | None:
         with self._lock:

@@ -102,7 +102,7 @@ def test_a_scanned_file_counts_as_unchanged_since_its_ctime(tmp_path: Path) -> N
     wall[0] = ctime_old + 30.0
     tracker.track(old, activity=False)
     assert [p for p, _ in tracker.get_stable_files()] == [old]
-    clock.t = 100.6
+    clock.t = 100.61
     assert [p for p, _ in tracker.get_stable_files()] == [fresh]
 
 
