@@ -207,22 +207,8 @@ class PdfWorker:
     ) -> PreflightReport:
         """Like ``preflight.preflight``; a worker that times out, runs out of memory or crashes gives
         a report with one error finding saying so."""
-        try:
-            return self._run(_CHECK, _preflight.preflight, list(artwork), product_name, spec, _picklable(validation))
-        except WorkerFailure as failure:
-            message = str(failure)
-        except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
-            message = f"the PDF checker crashed: {describe_exception(exc)}"
-        return self._failed_report(artwork, message)
-
-    @staticmethod
-    def _failed_report(artwork: Sequence[ArtworkInput], message: str) -> PreflightReport:
-        return PreflightReport(
-            findings=(Finding("open", "error", message),),
-            pages=0,
-            artwork_sha256=tuple(_sha256_or_empty(a.path) for a in artwork),
-            trim_mm=None,
-        )
+        result, failure = self._checking(_preflight.preflight, artwork, product_name, spec, validation)
+        return result if failure is None else self._failed_report(artwork, failure)
 
     def check(
         self,
@@ -233,13 +219,33 @@ class PdfWorker:
     ) -> tuple[PreflightReport, bool]:
         """Like ``output.check``: the preflight report, and whether the output is the artwork as it
         is. Failures of the worker give a report with one error finding, as ``preflight`` does."""
+        result, failure = self._checking(_output.check, artwork, product_name, spec, validation)
+        return result if failure is None else (self._failed_report(artwork, failure), False)
+
+    def _checking(
+        self,
+        fn: Callable[..., T],
+        artwork: Sequence[ArtworkInput],
+        product_name: str,
+        spec: ProductSpec | None,
+        validation: ValidationConfig,
+    ) -> tuple[Any, str | None]:
+        """(what ``fn`` returned, None), or (None, why the check could not run) in plain words."""
         try:
-            return self._run(_CHECK, _output.check, list(artwork), product_name, spec, _picklable(validation))
+            return self._run(_CHECK, fn, list(artwork), product_name, spec, _picklable(validation)), None
         except WorkerFailure as failure:
-            message = str(failure)
+            return None, str(failure)
         except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
-            message = f"the PDF checker crashed: {describe_exception(exc)}"
-        return self._failed_report(artwork, message), False
+            return None, f"the PDF checker crashed: {describe_exception(exc)}"
+
+    @staticmethod
+    def _failed_report(artwork: Sequence[ArtworkInput], message: str) -> PreflightReport:
+        return PreflightReport(
+            findings=(Finding("open", "error", message),),
+            pages=0,
+            artwork_sha256=tuple(_sha256_or_empty(a.path) for a in artwork),
+            trim_mm=None,
+        )
 
     def build_output(
         self,
