@@ -1585,8 +1585,8 @@ class Engine:
             if job is not None:
                 self._guard("job", job.job_id, lambda j=job: self._reconcile_job(j, now))  # type: ignore[misc]
         # STATUS.txt is written at most STATUS_FLUSH_SECONDS after a change: after a crash, the
-        # jobs changed in the minutes before it get theirs rewritten from the ledger.
-        self._dirty.update(self.ledger.changed_since(iso(now - timedelta(minutes=10))))
+        # jobs changed in the last seconds before it get theirs rewritten from the ledger.
+        self._dirty.update(self.ledger.last_changed(timedelta(seconds=10)))
         self.sweep_temp_files()
         self.flush_status()
         due = self.ledger.next_due()

@@ -21,12 +21,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from spo_hotfolder.clock import iso
+from spo_hotfolder.clock import iso, parse_iso
 from spo_hotfolder.status import JobStatus
 
 SCHEMA_VERSION = 1
@@ -228,6 +228,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_stage ON jobs (stage);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_blocked ON jobs (blocked);
+CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated_at);
 CREATE TABLE IF NOT EXISTS artwork (
     job_id TEXT NOT NULL REFERENCES jobs (job_id),
     position INTEGER NOT NULL,
@@ -480,9 +481,13 @@ class Ledger:
                 result.append(_job_from_row(row, history))
         return result
 
-    def changed_since(self, since: str) -> list[str]:
-        """Ids of the jobs changed at or after ``since`` (ISO time)."""
+    def last_changed(self, window: timedelta) -> list[str]:
+        """Ids of the jobs changed within ``window`` before the most recent change of any job."""
         with self._lock:
+            latest = self._db.execute("SELECT MAX(updated_at) FROM jobs").fetchone()[0]
+            if latest is None:
+                return []
+            since = iso(parse_iso(latest) - window)
             rows = self._db.execute("SELECT job_id FROM jobs WHERE updated_at >= ?", (since,)).fetchall()
         return [r[0] for r in rows]
 

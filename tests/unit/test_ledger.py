@@ -118,3 +118,15 @@ def test_due_jobs_by_time(ledger: Ledger) -> None:
     assert ledger.due_jobs(T0) == []
     assert ledger.due_jobs(T0 + timedelta(seconds=10)) == [("1-1", Stage.RETRY)]
     assert ledger.next_due() == "2026-11-22T10:00:10.000Z"
+
+
+def test_last_changed_is_the_jobs_changed_just_before_the_latest_change(ledger: Ledger) -> None:
+    """What reconcile rewrites STATUS.txt for: the jobs a crash may have caught between two
+    flushes, measured from the ledger's own last change, however long the daemon was down."""
+    assert ledger.last_changed(timedelta(seconds=10)) == []
+    for job_id in ("A-1", "B-1", "C-1"):
+        add(ledger, job_id)
+    ledger.update_job("A-1", T0 + timedelta(hours=1), stage=Stage.DONE)
+    ledger.update_job("B-1", T0 + timedelta(hours=1, seconds=55), stage=Stage.DONE)
+    ledger.update_job("C-1", T0 + timedelta(hours=1, minutes=1), stage=Stage.DONE)
+    assert sorted(ledger.last_changed(timedelta(seconds=10))) == ["B-1", "C-1"]
