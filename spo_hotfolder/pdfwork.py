@@ -114,9 +114,7 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int) -> 
     while True:
         try:
             request = conn.recv()
-        except (EOFError, OSError):
-            os._exit(0)
-        if request is None:
+        except (EOFError, OSError):  # the daemon closed the pipe (or is gone): done
             os._exit(0)
         fn, args = request
         try:
@@ -171,7 +169,7 @@ class PdfWorker:
     """Preflight and output in a separate, limited process. One call at a time (calls are serialized).
 
     The daemon talks to the worker over one pipe (no executor, no helper threads): a call is one
-    send and one receive, ~0.2 ms on top of the work itself.
+    send and one receive, ~0.6 ms on top of the work itself (measured with a 1-page PDF).
     """
 
     def __init__(
@@ -316,9 +314,12 @@ class PdfWorker:
         proc = self._proc
         return [proc.pid] if proc is not None and proc.pid is not None else []
 
-    def _replace(self, proc: _Process) -> list[int | None]:
-        """Kills ``proc`` and starts its successor (unless closed meanwhile); returns its exit code."""
-        code = proc.kill()
+    def _replace(self, proc: _Process, *, gently: bool = False) -> list[int | None]:
+        """Kills ``proc`` (``gently``: an idle one is asked to exit) and starts its successor (unless
+        closed meanwhile); returns its exit code, if known."""
+        code = None if gently else proc.kill()
+        if gently:
+            proc.retire()
         if self._proc is proc:
             self._proc = None
         if not self._closed:
@@ -371,11 +372,7 @@ class PdfWorker:
 
     def _recycle_if_big(self, proc: _Process) -> None:
         if proc.pid is not None and _rss_bytes(proc.pid) > RECYCLE_RSS_BYTES:
-            proc.retire()
-            if self._proc is proc:
-                self._proc = None
-            if not self._closed:
-                self._start()
+            self._replace(proc, gently=True)
 
 
 def _crash_message(who: str, codes: Sequence[int | None], limit_text: str) -> str:

@@ -139,20 +139,14 @@ class FileStabilityTracker:
     def any_due(self) -> bool:
         """Whether some file may be stable now (stops at the first: cheap during a backlog)."""
         now = self._clock()
-        for t in self._files.values():
-            due = t.changed_at if t.complete else max(t.changed_at + self.settle_seconds, t.hold_until)
-            if due <= now:
-                return True
-        return False
+        return any(self._due(t) <= now for t in self._files.values())
 
     def next_due(self) -> float | None:
         """Monotonic time at which the next file may become stable (None when nothing is tracked)."""
-        if not self._files:
-            return None
-        return min(
-            t.changed_at if t.complete else max(t.changed_at + self.settle_seconds, t.hold_until)
-            for t in self._files.values()
-        )
+        return min((self._due(t) for t in self._files.values()), default=None)
+
+    def _due(self, t: _Tracked) -> float:
+        return t.changed_at if t.complete else max(t.changed_at + self.settle_seconds, t.hold_until)
 
 
 def _pdf_looks_complete(path: Path, st: os.stat_result) -> bool:

@@ -401,3 +401,24 @@ def test_worker_check_matches_the_in_process_check(tmp_path: Path, worker: PdfWo
     report, as_is = worker.check(art(ready), "bc-85x55", BC, V)
     assert (report, as_is) == check(art(ready), "bc-85x55", BC, V)
     assert as_is
+
+
+def test_a_worker_left_big_after_a_call_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python rarely gives memory back: a worker whose RSS stays high after a job is retired and a
+    fresh one takes the next call."""
+    import spo_hotfolder.pdfwork as pdfwork
+
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    with PdfWorker(timeout_seconds=30, memory_limit_bytes=None) as worker:
+        assert worker.wait_ready(30)
+        first = worker._worker_pids()
+        monkeypatch.setattr(pdfwork, "RECYCLE_RSS_BYTES", 0)  # every worker counts as big
+        assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+        second = worker._worker_pids()
+        assert second and second != first
+        for pid in first:  # the retired worker exits on its own (its pipe was closed)
+            with pytest.raises(ProcessLookupError):
+                for _ in range(50):
+                    os.kill(pid, 0)
+                    time.sleep(0.1)
+        assert worker.preflight(art(src), "bc-85x55", BC, V).ok
