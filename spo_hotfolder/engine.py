@@ -362,17 +362,19 @@ class Engine:
         for folder in (self.area("inbox"), self.commands_dir(), self.area("quarantine"), self.area("failed")):
             yield from self._walk(folder)
 
-    def _walk(self, folder: Path) -> Iterable[Path]:
-        """The files a scan looks at: the whole inbox tree (up to 8 folders deep); in quarantine/
-        and failed/ the top of each job folder and its replace/; in state/commands/ the top only."""
+    def descend_rule(self, folder: Path) -> Callable[[int, str], bool]:
+        """Which sub-folders of a watched folder a scan (and the poller) looks into: the whole inbox
+        tree (up to 8 folders deep); in quarantine/ and failed/ each job folder and its replace/; in
+        state/commands/ none."""
         if folder == self.area("inbox"):
-            yield from self._walk_tree(folder, lambda depth, name: depth < 8)
-        elif folder in (self.area("quarantine"), self.area("failed")):
-            yield from self._walk_tree(
-                folder, lambda depth, name: depth == 0 or (depth == 1 and name == "replace"), skip_unchanged=True
-            )
-        else:
-            yield from self._walk_tree(folder, lambda depth, name: False)
+            return _inbox_depth
+        if folder in (self.area("quarantine"), self.area("failed")):
+            return _job_folder_depth
+        return _top_only
+
+    def _walk(self, folder: Path) -> Iterable[Path]:
+        skip_unchanged = folder in (self.area("quarantine"), self.area("failed"))
+        yield from self._walk_tree(folder, self.descend_rule(folder), skip_unchanged=skip_unchanged)
 
     def _walk_tree(
         self, folder: Path, descend: Callable[[int, str], bool], depth: int = 0, *, skip_unchanged: bool = False
@@ -1676,6 +1678,18 @@ class Engine:
             days = self.config.retention.done_days
             self._record(job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {days:g} days", now, write=False)
             self.ledger.update_job(job.job_id, now, stage=Stage.PURGED)
+
+
+def _inbox_depth(depth: int, name: str) -> bool:
+    return depth < 8
+
+
+def _job_folder_depth(depth: int, name: str) -> bool:
+    return depth == 0 or (depth == 1 and name == "replace")
+
+
+def _top_only(depth: int, name: str) -> bool:
+    return False
 
 
 def _rel_parts(path: str, base: str) -> list[str] | None:

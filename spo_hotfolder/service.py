@@ -205,8 +205,15 @@ class Daemon:
             schedule_wakeup=self._schedule_wakeup,
             metrics=self.metrics,
         )
+        watched = self._watched(config)
+        engine = self.engine
         self.watcher = FolderWatcher(
-            self._watched(config), config.watch.mode, config.watch.poll_interval_seconds, self.engine.hint
+            watched,
+            config.watch.mode,
+            config.watch.poll_interval_seconds,
+            engine.hint,
+            descend={folder: engine.descend_rule(folder) for folder in watched},
+            ignored=lambda name: engine.ignored(name),
         )
         try:
             self.watcher.start()

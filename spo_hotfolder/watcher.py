@@ -3,15 +3,18 @@
 The watchdog handler only records paths (it must never raise: an exception in a handler kills the
 observer thread silently). Events are hints; the scans in intake are the truth. ``auto`` mode uses
 inotify and falls back to polling when the kernel's watch limit is reached; ``polling`` is for
-SMB/NFS mounts, where inotify sees nothing done by other machines.
+SMB/NFS mounts, where inotify sees nothing done by other machines. Polling is our own
+``FolderPoller``: it stats the folders, not every file in them.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,6 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
 from watchdog.utils.delayed_queue import DelayedQueue
 
 log = structlog.get_logger("spo_hotfolder.watcher")
@@ -105,6 +107,160 @@ def _text(p: str | bytes) -> str:
     return p.decode("utf-8", "surrogateescape") if isinstance(p, bytes) else p
 
 
+#: Which sub-folders of a watched folder are looked into: ``descend(depth, name)``, depth 0 for
+#: the watched folder's own entries.
+Descend = Callable[[int, str], bool]
+
+#: A folder whose (inode, mtime, ctime) is younger than this (by our clock, from the moment we
+#: first saw it) is listed again at every poll: a file added within the same timestamp tick
+#: leaves the folder's mtime as it was (FAT and some NAS keep 1-2 s ticks).
+FRESH_SECONDS = 2.5
+
+FileKey = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
+
+
+@dataclass(slots=True)
+class _Folder:
+    key: tuple[int, int, int]  # inode, mtime_ns, ctime_ns of the folder
+    key_seen: float  # monotonic time this key was first seen
+    files: dict[str, FileKey] = field(default_factory=dict)
+    subdirs: set[str] = field(default_factory=set)
+
+
+class FolderPoller:
+    """Polling for folders where inotify sees nothing (SMB/NFS mounts), at a small cost per poll.
+
+    watchdog's ``PollingObserver`` stats every file of the tree at every poll (2,000 files in the
+    inbox: 2,000 stats a second). A file appearing, disappearing or renamed changes its folder's
+    mtime; so this poller stats the folders, and lists a folder again only when its inode, mtime
+    or ctime changed (or changed less than ``FRESH_SECONDS`` ago: coarse timestamp ticks). A
+    listing stats only the names that are not ignored, and reports those that are new or
+    different. A file written in place without a new name (no folder change) is followed by the
+    stability tracker, which stats each file it waits for; the periodic rescan is the safety net.
+
+    ``start`` lists everything once (a baseline, nothing is reported: the engine's start-up scan
+    sees those files), so that whatever appears after it is reported.
+    """
+
+    def __init__(
+        self,
+        folders: Sequence[Path],
+        interval: float,
+        sink: Callable[[Path, bool], None],
+        descend: Mapping[Path, Descend] | None = None,
+        ignored: Callable[[str], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        stat: Callable[[str], os.stat_result] = os.stat,
+    ) -> None:
+        self.folders = list(folders)
+        self.interval = interval
+        self._sink = sink
+        self._descend = dict(descend or {})
+        self._ignored = ignored or (lambda name: False)
+        self._clock = clock
+        self._stat = stat
+        self._known: dict[str, _Folder] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.listings = 0  # folders listed (for tests: an unchanged folder is not listed again)
+
+    def start(self) -> None:
+        self.poll(report=False)
+        self._thread = threading.Thread(target=self._run, name="poller", daemon=True)
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:  # one bad round must not end polling
+                log.exception("watcher.poll_failed")
+
+    def poll(self, report: bool = True) -> None:
+        """One round over every watched folder."""
+        for folder in self.folders:
+            self._poll(str(folder), self._descend.get(folder, _everything), 0, report)
+
+    def _poll(self, path: str, descend: Descend, depth: int, report: bool) -> None:
+        try:
+            st = self._stat(path)
+        except OSError:
+            self._forget(path)
+            return
+        key = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+        now = self._clock()
+        known = self._known.get(path)
+        if known is None or known.key != key:
+            known = self._list(path, key, now, known, descend, depth, report)
+        elif now - known.key_seen < FRESH_SECONDS:
+            known = self._list(path, key, known.key_seen, known, descend, depth, report)
+        if known is None:
+            return
+        for name in sorted(known.subdirs):
+            self._poll(f"{path}{os.sep}{name}", descend, depth + 1, report)
+
+    def _list(
+        self,
+        path: str,
+        key: tuple[int, int, int],
+        key_seen: float,
+        old: _Folder | None,
+        descend: Descend,
+        depth: int,
+        report: bool,
+    ) -> _Folder | None:
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            self._forget(path)
+            return None
+        self.listings += 1
+        folder = _Folder(key, key_seen)
+        before = old.files if old is not None else {}
+        for entry in entries:
+            name = entry.name
+            if self._ignored(name):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if descend(depth, name):
+                        folder.subdirs.add(name)
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                est = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            fkey = (est.st_ino, est.st_size, est.st_mtime_ns, est.st_ctime_ns)
+            folder.files[name] = fkey
+            if report and before.get(name) != fkey:
+                self._sink(Path(entry.path), False)
+        if old is not None:
+            for gone in old.subdirs - folder.subdirs:
+                self._forget(f"{path}{os.sep}{gone}")
+        self._known[path] = folder
+        return folder
+
+    def _forget(self, path: str) -> None:
+        """A folder that is gone (or no longer looked into), with everything below it."""
+        folder = self._known.pop(path, None)
+        if folder is not None:
+            for name in folder.subdirs:
+                self._forget(f"{path}{os.sep}{name}")
+
+
+def _everything(depth: int, name: str) -> bool:
+    return True
+
+
 class FolderWatcher:
     """Watches folders recursively and feeds every touched path to ``sink(path, moved_in)``."""
 
@@ -114,11 +270,17 @@ class FolderWatcher:
         mode: str,
         poll_interval: float,
         sink: Callable[[Path, bool], None],
+        descend: Mapping[Path, Descend] | None = None,
+        ignored: Callable[[str], bool] | None = None,
     ) -> None:
+        """``descend`` and ``ignored`` narrow what polling looks at (what the engine's scans look
+        at); inotify watches the whole trees."""
         self.folders = list(folders)
         self.requested_mode = mode
         self.poll_interval = poll_interval
         self._sink = sink
+        self._descend = descend
+        self._ignored = ignored
         self._observer: object | None = None
         self.mode = "none"
         self._lock = threading.Lock()
@@ -142,7 +304,16 @@ class FolderWatcher:
                 self._start_observer(polling=True)
 
     def _start_observer(self, *, polling: bool) -> None:
-        observer = PollingObserver(timeout=self.poll_interval) if polling else Observer()
+        if polling:
+            for folder in self.folders:
+                folder.mkdir(parents=True, exist_ok=True)
+            poller = FolderPoller(self.folders, self.poll_interval, self._sink, self._descend, self._ignored)
+            poller.start()
+            self._observer = poller
+            self.mode = "polling"
+            log.info("watcher.started", mode=self.mode, folders=[str(f) for f in self.folders])
+            return
+        observer = Observer()
         handler = _Recorder(self._sink)
         for folder in self.folders:
             folder.mkdir(parents=True, exist_ok=True)
@@ -157,7 +328,7 @@ class FolderWatcher:
                 log.debug("watcher.stop_failed")
             raise
         self._observer = observer
-        self.mode = "polling" if polling else "native"
+        self.mode = "native"
         log.info("watcher.started", mode=self.mode, folders=[str(f) for f in self.folders])
 
     def is_alive(self) -> bool:
@@ -176,4 +347,5 @@ class FolderWatcher:
         if observer is None:
             return
         observer.stop()  # type: ignore[attr-defined]
-        observer.join(timeout=10)  # type: ignore[attr-defined]
+        if not isinstance(observer, FolderPoller):
+            observer.join(timeout=10)  # type: ignore[attr-defined]

@@ -1,0 +1,161 @@
+"""The folder poller (polling mode): reports new and changed files, lists only changed folders."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from spo_hotfolder.watcher import FRESH_SECONDS, FolderPoller
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _publish(path: Path, data: bytes = b"%PDF-1.4\n") -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, Clock, list[Path], FolderPoller]:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    clock = Clock()
+    seen: list[Path] = []
+    poller = FolderPoller(
+        [inbox],
+        1.0,
+        lambda path, moved: seen.append(path),
+        descend={inbox: lambda depth, name: depth < 1},
+        ignored=lambda name: name.startswith(".") or name.endswith(".tmp"),
+        clock=clock,
+    )
+    return inbox, clock, seen, poller
+
+
+def test_new_files_are_reported_once_and_what_was_there_at_start_is_not(setup) -> None:  # type: ignore[no-untyped-def]
+    inbox, clock, seen, poller = setup
+    (inbox / "old.pdf").write_bytes(b"x")
+    poller.poll(report=False)  # the baseline taken by start()
+    _publish(inbox / "a.pdf")
+    (inbox / "skip.tmp").write_bytes(b"x")
+    clock.t += 1
+    poller.poll()
+    assert seen == [inbox / "a.pdf"]
+    clock.t += 1
+    poller.poll()
+    assert seen == [inbox / "a.pdf"], "an unchanged file is not reported again"
+
+
+def test_a_file_replaced_under_the_same_name_is_reported(setup) -> None:  # type: ignore[no-untyped-def]
+    inbox, clock, seen, poller = setup
+    _publish(inbox / "a.pdf", b"one")
+    poller.poll(report=False)
+    clock.t += 10
+    _publish(inbox / "a.pdf", b"second version")
+    poller.poll()
+    assert seen == [inbox / "a.pdf"]
+
+
+def test_an_unchanged_folder_is_not_listed_again(setup) -> None:  # type: ignore[no-untyped-def]
+    inbox, clock, seen, poller = setup
+    for i in range(50):
+        (inbox / f"idle{i}.tmp").write_bytes(b"x")
+    poller.poll(report=False)
+    clock.t += FRESH_SECONDS + 1  # the folder's timestamp is no longer fresh
+    poller.poll()
+    listed = poller.listings
+    for _ in range(5):
+        clock.t += 1
+        poller.poll()
+    assert poller.listings == listed, "polls of an unchanged folder must not list it"
+    _publish(inbox / "b.pdf")
+    clock.t += 1
+    poller.poll()
+    assert poller.listings == listed + 1 and seen == [inbox / "b.pdf"]
+
+
+def test_a_fresh_folder_is_listed_again_even_with_the_same_timestamp(tmp_path: Path) -> None:
+    """On a file system with coarse timestamps, a file added in the same tick leaves the folder's
+    mtime as it was: a folder whose timestamp is fresh is listed at every poll."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    frozen = os.stat(inbox)
+
+    def coarse_stat(path: str) -> os.stat_result:
+        st = os.stat(path)
+        return frozen if path == str(inbox) else st
+
+    clock = Clock()
+    seen: list[Path] = []
+    poller = FolderPoller([inbox], 1.0, lambda path, moved: seen.append(path), clock=clock, stat=coarse_stat)
+    poller.poll(report=False)
+    clock.t += FRESH_SECONDS / 2
+    _publish(inbox / "same-tick.pdf")
+    poller.poll()
+    assert seen == [inbox / "same-tick.pdf"]
+
+
+def test_new_sub_folders_are_listed_within_the_descend_rule(setup) -> None:  # type: ignore[no-untyped-def]
+    inbox, clock, seen, poller = setup
+    poller.poll(report=False)
+    order = inbox / "order-7"
+    (order / "deeper").mkdir(parents=True)
+    (order / "deeper" / "x.pdf").write_bytes(b"x")  # depth 2: outside the rule
+    (order / "manifest.json").write_text("{}")
+    clock.t += 1
+    poller.poll()
+    assert seen == [order / "manifest.json"]
+    (order / "manifest.json").unlink()
+    order.joinpath("deeper", "x.pdf").unlink()
+    (order / "deeper").rmdir()
+    order.rmdir()
+    clock.t += 1
+    poller.poll()
+    order.mkdir()  # the same name again: its files are new
+    (order / "manifest.json").write_text("{}")
+    clock.t += 1
+    poller.poll()
+    assert seen == [order / "manifest.json", order / "manifest.json"]
+
+
+def test_a_watched_folder_that_goes_away_and_comes_back_is_listed_afresh(setup) -> None:  # type: ignore[no-untyped-def]
+    inbox, clock, seen, poller = setup
+    _publish(inbox / "a.pdf")
+    poller.poll(report=False)
+    away = inbox.with_name("away")
+    inbox.rename(away)
+    clock.t += 1
+    poller.poll()  # the share is unmounted: nothing to report, and no error
+    _publish(away / "b.pdf")
+    away.rename(inbox)
+    clock.t += 1
+    poller.poll()
+    assert sorted(seen) == [inbox / "a.pdf", inbox / "b.pdf"]
+
+
+def test_start_and_stop(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    seen: list[Path] = []
+    poller = FolderPoller([inbox], 0.05, lambda path, moved: seen.append(path))
+    poller.start()
+    try:
+        assert poller.is_alive()
+        _publish(inbox / "a.pdf")
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert seen == [inbox / "a.pdf"]
+    finally:
+        poller.stop()
+    assert not poller.is_alive()
