@@ -50,7 +50,17 @@ from spo_hotfolder.delivery import (
     temp_path_for,
     write_temp,
 )
-from spo_hotfolder.fsutil import atomic_write, fsync_dir, into_history, move, safe_name, stamp, take, unique_path
+from spo_hotfolder.fsutil import (
+    Flusher,
+    atomic_write,
+    fsync_dir,
+    into_history,
+    move,
+    safe_name,
+    stamp,
+    take,
+    unique_path,
+)
 from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Job, Ledger, Stage
 from spo_hotfolder.manifest import JobSpec, Manifest, ManifestError, parse_manifest
 from spo_hotfolder.operator import (
@@ -79,6 +89,8 @@ SYSTEM = "system"
 #: While jobs run, STATUS.txt files are rewritten at most this often (and whenever the engine
 #: goes idle): a job passing through in a few milliseconds gets one write, not one per step.
 STATUS_FLUSH_SECONDS = 0.5
+#: Data files from this size on are flushed to disk in the background once complete (fsutil.Flusher).
+FLUSH_AHEAD_BYTES = 4 * 2**20
 
 
 class PdfService(Protocol):
@@ -157,6 +169,7 @@ class Engine:
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
         self._last_action: dict[str, str] = {}
+        self.flusher = Flusher()
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
         self._status_flushed_at = clock.monotonic()
@@ -430,6 +443,8 @@ class Engine:
         if kind == "manifest":
             self.take_manifest(path)
         elif kind == "data":
+            if sig[0] >= FLUSH_AHEAD_BYTES:
+                self.flusher.submit(path)
             if not self._claim(path, sig):
                 self._orphans.setdefault(path, (self.clock.monotonic(), sig))
         elif kind == "replace" and job_folder is not None:

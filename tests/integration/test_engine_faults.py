@@ -591,3 +591,23 @@ def test_crash_in_the_middle_of_a_copy_leaves_no_temp_in_the_staging_folder(tmp_
         assert list(staging.iterdir()) == [] and r.temps() == []
     finally:
         r.close()
+
+
+def test_big_artwork_is_flushed_ahead_and_delivered(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A data file from FLUSH_AHEAD_BYTES on goes to the background flusher as soon as it is
+    complete (here: every file); the job is delivered as ever."""
+    monkeypatch.setattr(engine_module, "FLUSH_AHEAD_BYTES", 1)
+    submitted: list[Path] = []
+    real_submit = rig.engine.flusher.submit
+
+    def submit(path: Path) -> bool:
+        submitted.append(path)
+        return real_submit(path)
+
+    monkeypatch.setattr(rig.engine.flusher, "submit", submit)
+    job_id = rig.order("F1")
+    rig.run(until=done(rig, job_id), steps=10)
+    assert submitted == [rig.inbox / "F1.pdf"]
+    rig.engine.flusher.close()
+    assert rig.engine.flusher.flushed == 1
+    assert rig.take_prints() == ["F1_F1-1_bc-85x55_x1.pdf"]
