@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
@@ -97,6 +97,15 @@ class PdfService(Protocol):
     def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> tuple[PreflightReport, bool]: ...
 
     def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any) -> OutputResult: ...
+
+
+@runtime_checkable
+class EarlyCheckService(Protocol):
+    """A PDF service that can run a check while the engine goes on (the worker process)."""
+
+    def begin_check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any: ...
+
+    def finish_check(self, pending: Any) -> tuple[PreflightReport, bool]: ...
 
 
 class Metrics(Protocol):
@@ -170,6 +179,8 @@ class Engine:
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
         self._last_action: dict[str, str] = {}
         self.flusher = Flusher()
+        # A check begun at intake (_begin_early_check): (what it depends on, the call, when begun).
+        self._early_check: tuple[tuple[Any, ...], Any, float] | None = None
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
         self._status_flushed_at = clock.monotonic()
@@ -499,6 +510,8 @@ class Engine:
                     # Left by an intake interrupted before its ledger commit: start it afresh.
                     shutil.rmtree(job_dir / "artwork", ignore_errors=True)
                 (job_dir / "artwork").mkdir(parents=True, exist_ok=True)
+                if len(plans) == 1:
+                    self._begin_early_check(spec, manifest, base, job_dir, now)
                 atomic_write(job_dir / manifest_name, data)
             else:
                 job_dir = self._prepare_rerun(existing, now)
@@ -521,6 +534,66 @@ class Engine:
             if job is not None:
                 self._claim_for_job(job)
         self._cleanup_consumed_dirs()
+
+    def _begin_early_check(self, spec: JobSpec, manifest: Manifest, base: Path, job_dir: Path, now: datetime) -> None:
+        """Starts the check of a new job whose one artwork is already complete in the inbox, before
+        the intake's writes, fsyncs and commits: the worker checks on the other core meanwhile, and
+        ``_process`` takes the answer if the artwork, product and config are still the same.
+
+        The artwork gets a second name in the job folder for this (a hard link; the inbox name
+        stays until the claim after the intake commit). A crash before that commit leaves only the
+        extra link, which the next intake of the manifest removes with the job folder's artwork/.
+        """
+        self._early_check = None
+        pdf: object = self.pdf
+        if not isinstance(pdf, EarlyCheckService) or len(spec.artwork) != 1:
+            return
+        if manifest.process_after is not None and manifest.process_after > now:
+            return
+        (artwork,) = self._plan_artwork(spec, base)
+        src = Path(artwork.source or "")
+        orphan = self._orphans.get(src)
+        if orphan is None:
+            return
+        dest = job_dir / "artwork" / artwork.name
+        try:
+            if signature(os.stat(src)) != orphan[1]:
+                return
+            os.link(src, dest)
+        except OSError:
+            return
+        inputs = [ArtworkInput(name=artwork.name, path=str(dest), expected_sha256=artwork.sha256)]
+        key = self._check_key(spec.job_id, spec.product, inputs)
+        if key is None:
+            return
+        pending = pdf.begin_check(inputs, spec.product, self.config.product_spec(spec.product), self.config.validation)
+        self._early_check = (key, pending, time.monotonic())
+
+    def _finish_early_check(self, job: Job, inputs: list[ArtworkInput]) -> tuple[PreflightReport, bool] | None:
+        """The answer of the check begun at intake, if it was this job's and still holds."""
+        held = self._early_check
+        pdf: object = self.pdf
+        if held is None or held[0][0] != job.job_id or not isinstance(pdf, EarlyCheckService):
+            return None
+        self._early_check = None
+        key, pending, began = held
+        answer = pdf.finish_check(pending)
+        if self._check_key(job.job_id, job.product, inputs) != key:
+            return None  # the artwork or the config changed meanwhile: check again
+        self.metrics.observe("preflight", time.monotonic() - began)
+        return answer
+
+    def _check_key(self, job_id: str, product: str, inputs: list[ArtworkInput]) -> tuple[Any, ...] | None:
+        """What a check's answer depends on: the job, product and config, and each artwork file's
+        identity (device, inode, size, mtime)."""
+        files = []
+        for item in inputs:
+            try:
+                st = os.stat(item.path)
+            except OSError:
+                return None
+            files.append((item.name, item.path, item.expected_sha256, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+        return (job_id, product, self.config, tuple(files))
 
     def _finish_intake(self, key: str, path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -981,9 +1054,12 @@ class Engine:
                 "Put the artwork into replace/ (same file name), or drop REJECT here.",
             )
         spec = self.config.product_spec(job.product)
-        started = time.monotonic()
-        report, as_is = self.pdf.check(inputs, job.product, spec, self.config.validation)
-        self.metrics.observe("preflight", time.monotonic() - started)
+        answer = self._finish_early_check(job, inputs)
+        if answer is None:
+            started = time.monotonic()
+            answer = self.pdf.check(inputs, job.product, spec, self.config.validation)
+            self.metrics.observe("preflight", time.monotonic() - started)
+        report, as_is = answer
         if self.stop_event.is_set() and not report.ok and report.findings and report.findings[0].check == "open":
             raise InterruptedError("stopping")
         now = self.clock.now()

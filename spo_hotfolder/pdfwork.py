@@ -165,6 +165,26 @@ class _Process:
             self.conn.close()
 
 
+@dataclasses.dataclass(slots=True, eq=False)
+class _Call:
+    """A call handed to the worker; ``value``/``error`` once received by another call's send."""
+
+    proc: _Process
+    job: tuple[str, str]
+    sent_at: float
+    value: Any = None
+    error: Exception | None = None
+
+
+class PdfCheck:
+    """A check under way in the worker (``PdfWorker.begin_check``)."""
+
+    def __init__(self, call: _Call | None, artwork: Sequence[ArtworkInput], failure: str | None = None) -> None:
+        self._call = call
+        self.artwork = list(artwork)
+        self.failure = failure
+
+
 class PdfWorker:
     """Preflight and output in a separate, limited process. One call at a time (calls are serialized).
 
@@ -188,6 +208,7 @@ class PdfWorker:
             self._context.set_forkserver_preload(["spo_hotfolder.preflight", "spo_hotfolder.output"])
         self._lock = threading.Lock()
         self._proc: _Process | None = None
+        self._out: _Call | None = None  # the call whose answer has not been received yet
         self._closed = False
         # The first process starts in the background (the fork server imports pypdf first, ~0.3 s):
         # the daemon's start and its first intake do not wait for it; the first call does.
@@ -219,6 +240,33 @@ class PdfWorker:
         is. Failures of the worker give a report with one error finding, as ``preflight`` does."""
         result, failure = self._checking(_output.check, artwork, product_name, spec, validation)
         return result if failure is None else (self._failed_report(artwork, failure), False)
+
+    def begin_check(
+        self,
+        artwork: Sequence[ArtworkInput],
+        product_name: str,
+        spec: ProductSpec | None,
+        validation: ValidationConfig,
+    ) -> PdfCheck:
+        """Starts ``check`` and returns at once; ``finish_check`` gives its answer. The daemon
+        does other work meanwhile (the worker runs on another core). Any other call waits for it."""
+        try:
+            call = self._send(_CHECK, _output.check, list(artwork), product_name, spec, _picklable(validation))
+        except Exception as exc:  # noqa: BLE001  # reported by finish_check, as check would
+            return PdfCheck(None, artwork, f"the PDF checker crashed: {describe_exception(exc)}")
+        return PdfCheck(call, artwork)
+
+    def finish_check(self, pending: PdfCheck) -> tuple[PreflightReport, bool]:
+        """The answer to ``begin_check``: what ``check`` would have returned."""
+        failure = pending.failure
+        if pending._call is not None:
+            try:
+                return self._receive(pending._call)  # type: ignore[no-any-return]
+            except WorkerFailure as exc:
+                failure = str(exc)
+            except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
+                failure = f"the PDF checker crashed: {describe_exception(exc)}"
+        return self._failed_report(pending.artwork, failure or "the PDF check did not run"), False
 
     def _checking(
         self,
@@ -331,10 +379,16 @@ class PdfWorker:
 
         ``job`` names the work in messages: (what it is doing, who does it).
         """
-        doing, who = job
+        result: T = self._receive(self._send(job, fn, *args))
+        return result
+
+    def _send(self, job: tuple[str, str], fn: Callable[..., Any], *args: Any) -> _Call:
+        """Hands ``fn(*args)`` to the worker and returns at once. A call still out is received
+        first (its answer is kept for its ``_receive``): the worker does one thing at a time."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("PdfWorker is closed")
+            self._drain()
             proc = self._proc or self._start()
             try:
                 proc.conn.send((fn, args))
@@ -342,33 +396,59 @@ class PdfWorker:
                 self._replace(proc)
                 proc = self._proc or self._start()
                 proc.conn.send((fn, args))
+            call = _Call(proc, job, time.monotonic())
+            self._out = call
+            return call
+
+    def _receive(self, call: _Call) -> Any:
+        """The answer to ``call`` (waiting for it, within the time limit counted from the send)."""
+        with self._lock:
+            if self._out is call:
+                self._out = None
+                return self._collect(call)
+        if call.error is not None:
+            raise call.error
+        return call.value
+
+    def _drain(self) -> None:
+        """Receives the answer of the call still out (lock held), keeping it on the call."""
+        call, self._out = self._out, None
+        if call is not None:
             try:
-                ready = proc.conn.poll(self.timeout_seconds)
-            except (OSError, EOFError):
-                ready = True  # closed from another thread: recv() below says so
-            if not ready:
-                self._replace(proc)
-                raise WorkerFailure(
-                    "timeout",
-                    f"{doing} did not finish within {_fmt_seconds(self.timeout_seconds)} "
-                    "(the file may be damaged or extremely complex)",
-                ) from None
-            try:
-                kind, payload = proc.conn.recv()
-            except (EOFError, OSError):
-                codes = self._replace(proc)
-                raise WorkerFailure("crash", _crash_message(who, codes, self._limit_text())) from None
-            if kind == "memory":
-                self._replace(proc)
-                raise WorkerFailure(
-                    "memory",
-                    f"{doing} ran out of memory{self._limit_text()}; the file may be damaged or extremely complex",
-                ) from None
-            self._recycle_if_big(proc)
-            if kind == "error":
-                raise payload
-            result: T = payload
-            return result
+                call.value = self._collect(call)
+            except Exception as exc:  # noqa: BLE001 - kept for the caller of _receive
+                call.error = exc
+
+    def _collect(self, call: _Call) -> Any:
+        doing, who = call.job
+        proc = call.proc
+        left = max(0.0, self.timeout_seconds - (time.monotonic() - call.sent_at))
+        try:
+            ready = proc.conn.poll(left)
+        except (OSError, EOFError):
+            ready = True  # closed from another thread: recv() below says so
+        if not ready:
+            self._replace(proc)
+            raise WorkerFailure(
+                "timeout",
+                f"{doing} did not finish within {_fmt_seconds(self.timeout_seconds)} "
+                "(the file may be damaged or extremely complex)",
+            ) from None
+        try:
+            kind, payload = proc.conn.recv()
+        except (EOFError, OSError):
+            codes = self._replace(proc)
+            raise WorkerFailure("crash", _crash_message(who, codes, self._limit_text())) from None
+        if kind == "memory":
+            self._replace(proc)
+            raise WorkerFailure(
+                "memory",
+                f"{doing} ran out of memory{self._limit_text()}; the file may be damaged or extremely complex",
+            ) from None
+        self._recycle_if_big(proc)
+        if kind == "error":
+            raise payload
+        return payload
 
     def _recycle_if_big(self, proc: _Process) -> None:
         if proc.pid is not None and _rss_bytes(proc.pid) > RECYCLE_RSS_BYTES:

@@ -8,6 +8,7 @@ A "crash" is ``os._exit`` at a chosen point in a forked child (like SIGKILL: no 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import sqlite3
 import threading
@@ -611,3 +612,79 @@ def test_big_artwork_is_flushed_ahead_and_delivered(rig: Rig, monkeypatch: pytes
     rig.engine.flusher.close()
     assert rig.engine.flusher.flushed == 1
     assert rig.take_prints() == ["F1_F1-1_bc-85x55_x1.pdf"]
+
+
+# -- the check begun at intake ------------------------------------------------------------------
+
+
+class EarlyPdf(InProcessPdf):
+    """In process, with the worker's begin_check / finish_check (the answer is computed at begin)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def begin_check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
+        self.calls.append("begin")
+        return check(artwork, product_name, spec, validation)
+
+    def finish_check(self, pending: Any) -> Any:
+        self.calls.append("finish")
+        return pending
+
+    def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
+        self.calls.append("check")
+        return super().check(artwork, product_name, spec, validation)
+
+
+def test_the_check_begun_at_intake_is_the_one_used(rig: Rig) -> None:
+    pdf = EarlyPdf()
+    rig.engine.pdf = pdf
+    job_id = rig.order("E1")
+    rig.run(until=done(rig, job_id), steps=10)
+    assert pdf.calls == ["begin", "finish"]
+    assert rig.take_prints() == ["E1_E1-1_bc-85x55_x1.pdf"]
+
+
+def test_artwork_changed_after_the_early_check_is_checked_again(rig: Rig) -> None:
+    """The client rewrites the artwork just after the check began: that answer is not used."""
+
+    class Rewriting(EarlyPdf):
+        def begin_check(self, artwork: Any, *args: Any) -> Any:
+            answer = super().begin_check(artwork, *args)
+            with open(artwork[0].path, "ab") as fh:  # the same file as the inbox name (a link)
+                fh.write(b"\n% a second version\n")
+            return answer
+
+    pdf = Rewriting()
+    rig.engine.pdf = pdf
+    job_id = rig.order("E2")
+    rig.run(until=done(rig, job_id), steps=10)
+    assert pdf.calls == ["begin", "finish", "check"]
+    assert rig.take_prints() == ["E2_E2-1_bc-85x55_x1.pdf"]
+    second = (rig.root / "done" / job_id / "artwork" / "E2.pdf").read_bytes()
+    assert second.endswith(b"% a second version\n")
+    assert rig.job(job_id).preflight["artwork_sha256"] == [hashlib.sha256(second).hexdigest()], "checked again"
+
+
+def test_a_crash_before_the_intake_commit_leaves_the_inbox_whole(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The early check links the artwork into the job folder before the intake is recorded; the
+    inbox keeps both files until then, and the next intake starts the job folder afresh."""
+    rig.engine.pdf = EarlyPdf()
+    job_id = rig.order("E3")
+    original = (rig.inbox / "E3.pdf").read_bytes()
+
+    def power_cut(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the machine stops here")
+
+    monkeypatch.setattr(rig.ledger, "record_intake", power_cut)
+    rig.run(steps=3)
+    assert rig.ledger.get_job(job_id) is None
+    assert (rig.root / "work" / job_id / "artwork" / "E3.pdf").is_file(), "the early link is there"
+    assert (rig.inbox / "E3.pdf").read_bytes() == original and (rig.inbox / "E3.yaml").is_file()
+    monkeypatch.undo()
+    rig.start()  # the restart
+    rig.engine.pdf = EarlyPdf()
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["E3_E3-1_bc-85x55_x1.pdf"]
+    assert sorted(os.listdir(rig.inbox)) == []
+    assert (rig.root / "done" / job_id / "artwork" / "E3.pdf").read_bytes() == original

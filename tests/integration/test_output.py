@@ -403,6 +403,41 @@ def test_worker_check_matches_the_in_process_check(tmp_path: Path, worker: PdfWo
     assert as_is
 
 
+def test_a_check_begun_is_finished_with_the_same_answer(tmp_path: Path, worker: PdfWorker) -> None:
+    ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    pending = worker.begin_check(art(ready), "bc-85x55", BC, V)
+    assert worker.finish_check(pending) == check(art(ready), "bc-85x55", BC, V)
+
+
+def test_another_call_while_a_check_is_out_gets_its_own_answer(tmp_path: Path, worker: PdfWorker) -> None:
+    """The worker does one thing at a time: a call made while a begun check is out waits for it,
+    and each gets its own answer (the check's is kept until it is finished)."""
+    ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    bare = make_pdf(tmp_path / "bare.pdf", [(85, 55)])
+    pending = worker.begin_check(art(ready), "bc-85x55", BC, V)
+    other = worker.preflight(art(bare), "bc-85x55", BC, V)
+    assert not other.ok and other.pages == 1
+    report, as_is = worker.finish_check(pending)
+    assert report.ok and report.pages == 2 and as_is
+    unused = worker.begin_check(art(bare), "bc-85x55", BC, V)  # begun, never finished: harmless
+    del unused
+    assert worker.preflight(art(ready), "bc-85x55", BC, V).ok
+
+
+def test_a_begun_check_that_times_out_gives_a_report(tmp_path: Path) -> None:
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    with PdfWorker(timeout_seconds=0.0001, memory_limit_bytes=None) as worker:
+        report, as_is = worker.finish_check(worker.begin_check(art(src), "bc-85x55", BC, V))
+        assert not as_is
+        assert [f.message for f in report.findings] == [
+            "the PDF check did not finish within 0.0001 s (the file may be damaged or extremely complex)"
+        ]
+    closed = PdfWorker(memory_limit_bytes=None)
+    closed.close()
+    report, as_is = closed.finish_check(closed.begin_check(art(src), "bc-85x55", BC, V))
+    assert not as_is and report.findings[0].message.startswith("the PDF checker crashed")
+
+
 def test_a_worker_left_big_after_a_call_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Python rarely gives memory back: a worker whose RSS stays high after a job is retired and a
     fresh one takes the next call."""
