@@ -89,6 +89,9 @@ SYSTEM = "system"
 #: While jobs run, STATUS.txt files are rewritten at most this often (and whenever the engine
 #: goes idle): a job passing through in a few milliseconds gets one write, not one per step.
 STATUS_FLUSH_SECONDS = 0.5
+#: A check begun at intake (Engine._begin_early_check) whose job has not been processed after this
+#: long (its artwork changed, say) no longer keeps the next new job from having its own.
+EARLY_CHECK_HOLD_SECONDS = 2.0
 #: Data files from this size on are flushed to disk in the background once complete (fsutil.Flusher).
 FLUSH_AHEAD_BYTES = 4 * 2**20
 
@@ -544,6 +547,9 @@ class Engine:
         stays until the claim after the intake commit). A crash before that commit leaves only the
         extra link, which the next intake of the manifest removes with the job folder's artwork/.
         """
+        held = self._early_check
+        if held is not None and self.clock.monotonic() - held[2] < EARLY_CHECK_HOLD_SECONDS:
+            return  # one at a time: in a burst, the worker's time goes to checks that are used
         self._early_check = None
         pdf: object = self.pdf
         if not isinstance(pdf, EarlyCheckService) or len(spec.artwork) != 1:
@@ -567,7 +573,7 @@ class Engine:
         if key is None:
             return
         pending = pdf.begin_check(inputs, spec.product, self.config.product_spec(spec.product), self.config.validation)
-        self._early_check = (key, pending, time.monotonic())
+        self._early_check = (key, pending, self.clock.monotonic())
 
     def _finish_early_check(self, job: Job, inputs: list[ArtworkInput]) -> tuple[PreflightReport, bool] | None:
         """The answer of the check begun at intake, if it was this job's and still holds."""
@@ -576,11 +582,10 @@ class Engine:
         if held is None or held[0][0] != job.job_id or not isinstance(pdf, EarlyCheckService):
             return None
         self._early_check = None
-        key, pending, began = held
+        key, pending, _began = held
         answer = pdf.finish_check(pending)
         if self._check_key(job.job_id, job.product, inputs) != key:
             return None  # the artwork or the config changed meanwhile: check again
-        self.metrics.observe("preflight", time.monotonic() - began)
         return answer
 
     def _check_key(self, job_id: str, product: str, inputs: list[ArtworkInput]) -> tuple[Any, ...] | None:

@@ -688,3 +688,22 @@ def test_a_crash_before_the_intake_commit_leaves_the_inbox_whole(rig: Rig, monke
     assert rig.take_prints() == ["E3_E3-1_bc-85x55_x1.pdf"]
     assert sorted(os.listdir(rig.inbox)) == []
     assert (rig.root / "done" / job_id / "artwork" / "E3.pdf").read_bytes() == original
+
+
+def test_one_early_check_at_a_time_and_a_stale_one_gives_way(rig: Rig) -> None:
+    """Two orders taken in one round: the first job's check begins at intake, the second is
+    checked when its turn comes (no check is begun only to be thrown away). An early check whose
+    job is still waiting after EARLY_CHECK_HOLD_SECONDS gives way to the next new job's."""
+    pdf = EarlyPdf()
+    rig.engine.pdf = pdf
+    first, second = rig.order("T1"), rig.order("T2")
+    rig.run(until=lambda: done(rig, first)() and done(rig, second)(), steps=10)
+    assert sorted(pdf.calls) == ["begin", "check", "finish"]
+    assert sorted(rig.take_prints()) == ["T1_T1-1_bc-85x55_x1.pdf", "T2_T2-1_bc-85x55_x1.pdf"]
+
+    stuck = EarlyPdf()
+    rig.engine.pdf = stuck
+    rig.engine._early_check = (("NEVER-1",), None, rig.clock.monotonic())  # a job that never comes
+    third = rig.order("T3")
+    rig.run(until=done(rig, third), steps=10, dt=engine_module.EARLY_CHECK_HOLD_SECONDS + 0.5)
+    assert stuck.calls == ["begin", "finish"], "the stale one gave way"
