@@ -509,9 +509,10 @@ class Engine:
         for spec, existing in plans:
             if existing is None:
                 job_dir = self.area("work") / spec.job_id
-                if job_dir.exists() and self.ledger.get_job(spec.job_id) is None:
-                    # Left by an intake interrupted before its ledger commit: start it afresh.
-                    shutil.rmtree(job_dir / "artwork", ignore_errors=True)
+                if job_dir.exists():
+                    # Left by an intake interrupted before its ledger commit (a manifest copy or its
+                    # temp file, an early-check link): nothing in it is the only copy of anything.
+                    shutil.rmtree(job_dir, ignore_errors=True)
                 (job_dir / "artwork").mkdir(parents=True, exist_ok=True)
                 if len(plans) == 1:
                     self._begin_early_check(spec, manifest, base, job_dir, now)
@@ -713,6 +714,9 @@ class Engine:
                 for old in sorted(folder.iterdir()):
                     into_history(job_dir, old, now, f"{sub}-{old.name}")
         (job_dir / "artwork").mkdir(exist_ok=True)
+        for temp in job_dir.glob(".*.tmp"):  # a manifest copy cut short by a crash
+            with contextlib.suppress(OSError):
+                temp.unlink()
         target = self.area("work") / job.job_id
         if job_dir != target:
             self.ledger.update_job(job.job_id, now, stage=Stage.AWAITING)

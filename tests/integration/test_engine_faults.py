@@ -707,3 +707,15 @@ def test_one_early_check_at_a_time_and_a_stale_one_gives_way(rig: Rig) -> None:
     third = rig.order("T3")
     rig.run(until=done(rig, third), steps=10, dt=engine_module.EARLY_CHECK_HOLD_SECONDS + 0.5)
     assert stuck.calls == ["begin", "finish"], "the stale one gave way"
+
+
+def test_a_job_folder_left_by_an_interrupted_intake_is_started_afresh(rig: Rig) -> None:
+    """A kill while the manifest was being copied leaves work/JOB/ with our temp file and no
+    ledger record; the next intake starts that folder afresh, so no temp file travels to done/."""
+    job_id = rig.order("K1")
+    left = rig.root / "work" / job_id
+    (left / "artwork").mkdir(parents=True)
+    (left / ".manifest.yaml.4242.tmp").write_bytes(b"order_id: K1\njobs:\n")
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["K1_K1-1_bc-85x55_x1.pdf"]
+    assert sorted(os.listdir(rig.root / "done" / job_id)) == ["STATUS.txt", "artwork", "manifest.yaml", "output"]
