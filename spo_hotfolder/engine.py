@@ -537,7 +537,15 @@ class Engine:
             job = self.ledger.get_job(spec.job_id)
             if job is not None:
                 self._claim_for_job(job)
+                self._wake_at_deadline(spec.job_id)
         self._cleanup_consumed_dirs()
+
+    def _wake_at_deadline(self, job_id: str) -> None:
+        """A job left waiting for artwork gets a wake-up at its deadline (artwork_timeout_seconds).
+        Only then: a timer per job taken in would cost the scheduler a job each, for nothing."""
+        job = self.ledger.get_job(job_id)
+        if job is not None and job.stage is Stage.AWAITING and job.awaiting_until:
+            self._schedule_wakeup(parse_iso(job.awaiting_until))
 
     def _begin_early_check(self, spec: JobSpec, manifest: Manifest, base: Path, job_dir: Path, now: datetime) -> None:
         """Starts the check of a new job whose one artwork is already complete in the inbox, before
@@ -689,7 +697,6 @@ class Engine:
                 now,
                 write=False,
             )
-        self._schedule_wakeup(parse_iso(deadline))
 
     def _plan_artwork(self, spec: JobSpec, base: Path) -> list[Artwork]:
         names: set[str] = set()
@@ -1574,6 +1581,7 @@ class Engine:
                     awaiting_until=iso(now + timedelta(seconds=self.config.watch.artwork_timeout_seconds)),
                 )
                 self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]
+                self._wake_at_deadline(job_id)
             else:
                 next_stage = Stage.DELIVER if job.stage is Stage.RETRY else Stage.PROCESS
                 self._move_to(self.ledger.get_job(job_id), next_stage, now)  # type: ignore[arg-type]

@@ -719,3 +719,17 @@ def test_a_job_folder_left_by_an_interrupted_intake_is_started_afresh(rig: Rig) 
     rig.run(until=done(rig, job_id), steps=10)
     assert rig.take_prints() == ["K1_K1-1_bc-85x55_x1.pdf"]
     assert sorted(os.listdir(rig.root / "done" / job_id)) == ["STATUS.txt", "artwork", "manifest.yaml", "output"]
+
+
+def test_a_wake_up_is_set_only_for_a_job_left_waiting_for_artwork(rig: Rig) -> None:
+    """The artwork_timeout_seconds deadline needs a timer only while a job waits: a job whose
+    artwork is there at intake sets none (a burst of 10,000 jobs would leave 10,000 timers)."""
+    wakeups: list[datetime] = []
+    rig.engine._schedule_wakeup = wakeups.append
+    complete = rig.order("W1")
+    rig.run(until=done(rig, complete), steps=10)
+    assert wakeups == []
+    (rig.inbox / "W2.yaml").write_text('order_id: "W2"\nproduct: bc-85x55\nquantity: 1\nartwork: [W2.pdf]\n')
+    rig.run(until=lambda: rig.stage("W2-1") is Stage.AWAITING, steps=10)
+    assert wakeups == [datetime.fromisoformat(rig.job("W2-1").awaiting_until)]
+    assert wakeups[0] - rig.clock.now() <= timedelta(seconds=600)
