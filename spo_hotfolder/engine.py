@@ -1083,8 +1083,8 @@ class Engine:
             for item, digest in zip(inputs, report.artwork_sha256, strict=True):
                 if digest:
                     self._remember_digest(Path(item.path), digest)
-        self.ledger.update_job(job.job_id, now, preflight=report.to_json())
         if not report.ok:
+            self.ledger.update_job(job.job_id, now, preflight=report.to_json())
             raise JobFailed(
                 JobStatus.ValidationFailed,
                 report.summary(),
@@ -1092,10 +1092,12 @@ class Engine:
                 "Put a corrected PDF into replace/ (same file name as in artwork/), or change the product's "
                 "expectations in the config and drop RETRY here, or drop REJECT to stop the job.",
             )
-        self._record(job.job_id, JobStatus.ValidationFinished, SYSTEM, report.summary(), now)
         decision = decide_route(self.facts(job), self.config)
         name = output_name(self.facts(job), decision, self.config)
-        self._record(job.job_id, JobStatus.OutputCreationStarted, SYSTEM, name, self.clock.now())
+        with self.ledger.transaction():  # no file changes between these three: one commit
+            self.ledger.update_job(job.job_id, now, preflight=report.to_json())
+            self._record(job.job_id, JobStatus.ValidationFinished, SYSTEM, report.summary(), now)
+            self._record(job.job_id, JobStatus.OutputCreationStarted, SYSTEM, name, now)
         out_dir = job_dir / "output"
         out_dir.mkdir(exist_ok=True)
         for old in out_dir.iterdir():
@@ -1133,7 +1135,8 @@ class Engine:
             fresh = self.ledger.get_job(job.job_id)
             assert fresh is not None
             next_stage = Stage.HELD if fresh.blocked else Stage.DELIVER
-        self._move_to(fresh, next_stage, now)
+            self.ledger.update_job(job.job_id, now, stage=next_stage)
+        self._move_to(fresh, next_stage, now, recorded=True)
         if next_stage is Stage.HELD:
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
 
@@ -1213,9 +1216,10 @@ class Engine:
             self.ledger.delivery_state(delivery_id, "published", now)
             self.ledger.update_job(job.job_id, now, route=hot_name, attempts=0, next_attempt_at=None, error=None)
             self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}", now, write=False)
-        fresh = self.ledger.get_job(job.job_id)
-        assert fresh is not None
-        self._move_to(fresh, Stage.DONE, now)
+            self.ledger.update_job(job.job_id, now, stage=Stage.DONE)
+            fresh = self.ledger.get_job(job.job_id)
+            assert fresh is not None
+        self._move_to(fresh, Stage.DONE, now, recorded=True)
 
     def _ticket(self, job: Job, hot_name: str, final: Path) -> bytes:
         report = job.preflight or {}
@@ -1295,9 +1299,11 @@ class Engine:
         self.ledger.update_job(job_id, now, folder=self.rel(dst))
         return dst
 
-    def _move_to(self, job: Job, stage: Stage, now: datetime) -> None:
-        """The ledger's stage first, then the folder moves where that stage lives."""
-        self.ledger.update_job(job.job_id, now, stage=stage)
+    def _move_to(self, job: Job, stage: Stage, now: datetime, *, recorded: bool = False) -> None:
+        """The ledger's stage first, then the folder moves where that stage lives. ``recorded``:
+        the caller set the stage in its own transaction (one commit less)."""
+        if not recorded:
+            self.ledger.update_job(job.job_id, now, stage=stage)
         src = self._locate(job)
         dst = self.area(STAGE_AREA[stage]) / job.job_id
         if src is None:

@@ -218,7 +218,7 @@ CRASH_POINTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "after 'written', before the rename": lambda mp: _crash_before(mp, engine_module, "publish"),
     "after the rename": lambda mp: _crash_after(mp, engine_module, "publish"),
     "after InHotFolder, before the move to done": lambda mp: _crash_before(
-        mp, Engine, "_move_to", when=lambda self, job, stage, now: stage is Stage.DONE
+        mp, Engine, "_move_to", when=lambda self, job, stage, now, **kw: stage is Stage.DONE
     ),
     "in the middle of the move to done": lambda mp: _crash_before(
         mp, engine_module.os, "replace", when=lambda src, dst: "/done/" in str(dst)
