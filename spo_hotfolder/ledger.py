@@ -122,6 +122,9 @@ class Job:
     created_at: str
     updated_at: str
     history: tuple[HistoryEntry, ...] = field(default=())
+    #: False for a job read without its whole history (``Ledger.get_job(history=False)``): ``history``
+    #: then holds only the entries ``status`` and ``blocked`` need.
+    history_complete: bool = True
 
     @property
     def output_path(self) -> str | None:
@@ -148,10 +151,15 @@ class Job:
 
     @property
     def was_released(self) -> bool:
-        return any(e.status is JobStatus.Blocked and e.removed_at is not None for e in self.history)
+        return any(e.status is JobStatus.Blocked and e.removed_at is not None for e in self._whole_history())
 
     def delivered(self) -> bool:
-        return any(e.status is JobStatus.InHotFolder and e.removed_at is None for e in self.history)
+        return any(e.status is JobStatus.InHotFolder and e.removed_at is None for e in self._whole_history())
+
+    def _whole_history(self) -> tuple[HistoryEntry, ...]:
+        if not self.history_complete:
+            raise RuntimeError(f"job {self.job_id} was read without its history; read it with history=True")
+        return self.history
 
     def to_json(self, with_history: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -289,6 +297,9 @@ _JOB_COLUMNS = (
 )
 
 
+_UPDATABLE = frozenset(_JOB_COLUMNS.split(", ")) - {"job_id", "created_at", "updated_at"}
+
+
 class LedgerError(Exception):
     """The ledger cannot be opened or used (message in plain words)."""
 
@@ -414,7 +425,7 @@ class Ledger:
         assignments = []
         values: list[Any] = []
         for key, value in fields.items():
-            if key not in _JOB_COLUMNS.split(", ") or key in ("job_id", "created_at", "updated_at"):
+            if key not in _UPDATABLE:
                 raise ValueError(f"not an updatable job column: {key}")
             if isinstance(value, StrEnum):
                 value = value.value
@@ -434,13 +445,15 @@ class Ledger:
             row = self._db.execute("SELECT order_id, route FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return (row[0], row[1]) if row is not None else None
 
-    def get_job(self, job_id: str) -> Job | None:
+    def get_job(self, job_id: str, *, history: bool = True) -> Job | None:
+        """The job; ``history=False`` reads only the entries ``status`` and ``blocked`` need (the
+        engine's own lookups: a job's whole history grows with every step)."""
         with self._lock:
             row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()  # noqa: S608
             if row is None:
                 return None
-            history = self._history(job_id)
-        return _job_from_row(row, history)
+            entries = self._history(job_id) if history else self._last_status(job_id)
+        return _job_from_row(row, entries, complete=history)
 
     def jobs(
         self,
@@ -478,7 +491,7 @@ class Ledger:
             result = []
             for row in rows:
                 history = self._history(row["job_id"]) if with_history else self._last_status(row["job_id"])
-                result.append(_job_from_row(row, history))
+                result.append(_job_from_row(row, history, complete=with_history))
         return result
 
     def last_changed(self, window: timedelta) -> list[str]:
@@ -562,7 +575,7 @@ class Ledger:
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE stage IN ('done', 'rejected') AND updated_at < ?",  # noqa: S608
                 (iso(cutoff),),
             ).fetchall()
-        return [_job_from_row(r, ()) for r in rows]
+        return [_job_from_row(r, (), complete=False) for r in rows]
 
     # -- history ----------------------------------------------------------------------------
 
@@ -586,18 +599,12 @@ class Ledger:
             self._refresh_current(job_id, now)
 
     def _refresh_current(self, job_id: str, now: datetime) -> None:
-        db = self._db
-        row = db.execute(
-            "SELECT status FROM history WHERE job_id = ? AND removed_at IS NULL ORDER BY id DESC LIMIT 1",
-            (job_id,),
-        ).fetchone()
-        blocked = db.execute(
-            "SELECT COUNT(*) FROM history WHERE job_id = ? AND status = 'Blocked' AND removed_at IS NULL",
-            (job_id,),
-        ).fetchone()[0]
-        db.execute(
-            "UPDATE jobs SET status = ?, blocked = ?, updated_at = ? WHERE job_id = ?",
-            (row[0] if row else "Nothing", 1 if blocked else 0, iso(now), job_id),
+        """The job's current status (newest entry not removed) and blocked flag, in one statement."""
+        self._db.execute(
+            "UPDATE jobs SET status = COALESCE((SELECT status FROM history WHERE job_id = ?1 AND removed_at IS NULL "
+            "ORDER BY id DESC LIMIT 1), 'Nothing'), blocked = EXISTS (SELECT 1 FROM history WHERE job_id = ?1 "
+            "AND status = 'Blocked' AND removed_at IS NULL), updated_at = ?2 WHERE job_id = ?1",
+            (job_id, iso(now)),
         )
 
     def _history(self, job_id: str) -> tuple[HistoryEntry, ...]:
@@ -747,7 +754,7 @@ def _entry(r: sqlite3.Row) -> HistoryEntry:
     return HistoryEntry(r[0], JobStatus(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
 
 
-def _job_from_row(r: sqlite3.Row, history: tuple[HistoryEntry, ...]) -> Job:
+def _job_from_row(r: sqlite3.Row, history: tuple[HistoryEntry, ...], *, complete: bool = True) -> Job:
     return Job(
         job_id=r["job_id"],
         order_id=r["order_id"],
@@ -774,4 +781,5 @@ def _job_from_row(r: sqlite3.Row, history: tuple[HistoryEntry, ...]) -> Job:
         created_at=r["created_at"],
         updated_at=r["updated_at"],
         history=history,
+        history_complete=complete,
     )
