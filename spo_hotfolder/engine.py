@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -92,6 +93,9 @@ STATUS_FLUSH_SECONDS = 0.5
 #: A check begun at intake (Engine._begin_early_check) whose job has not been processed after this
 #: long (its artwork changed, say) no longer keeps the next new job from having its own.
 EARLY_CHECK_HOLD_SECONDS = 2.0
+#: While a queue of jobs runs, the worker checks the next job ahead: the first of this many queued
+#: after the current one that is waiting to be processed (the rest are being delivered, say).
+PREFETCH_LOOKAHEAD = 4
 #: Data files from this size on are flushed to disk in the background once complete (fsutil.Flusher).
 FLUSH_AHEAD_BYTES = 4 * 2**20
 
@@ -180,10 +184,13 @@ class Engine:
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
+        self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         self._last_action: dict[str, str] = {}
         self.flusher = Flusher()
-        # A check begun at intake (_begin_early_check): (what it depends on, the call, when begun).
+        # A check begun ahead of its job's turn (_begin_early_check at intake, _begin_next_check
+        # while the queue runs): (what it depends on, the call, when begun).
         self._early_check: tuple[tuple[Any, ...], Any, float] | None = None
+        self._queue_running = False  # _run_jobs is working through a queue of jobs
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
         self._status_flushed_at = clock.monotonic()
@@ -287,8 +294,16 @@ class Engine:
             return str(path)
 
     def job_dir(self, job: Job) -> Path:
+        root = self.root
+        cached = self._job_dirs.get(job.folder)
+        if cached is not None and cached[0] is root:
+            return cached[1]
         folder = Path(job.folder)
-        return folder if folder.is_absolute() else self.root / folder
+        path = folder if folder.is_absolute() else root / folder
+        if len(self._job_dirs) >= 4096:  # a few steps of each job in flight; paths are cheap to redo
+            self._job_dirs.clear()
+        self._job_dirs[job.folder] = (root, path)
+        return path
 
     def ignored(self, name: str) -> bool:
         patterns = self.config.watch.ignore
@@ -494,7 +509,7 @@ class Engine:
         plans: list[tuple[JobSpec, Job | None]] = []
         refused: list[tuple[JobSpec, str]] = []
         for spec in manifest.jobs:
-            existing = self.ledger.get_job(spec.job_id)
+            existing = self.ledger.get_job(spec.job_id, history=False)
             if existing is None:
                 plans.append((spec, None))
             elif existing.stage in TERMINAL:
@@ -534,7 +549,7 @@ class Engine:
         if folder_manifest:
             self._consumed_dirs.add(base)
         for spec, _ in plans:
-            job = self.ledger.get_job(spec.job_id)
+            job = self.ledger.get_job(spec.job_id, history=False)
             if job is not None:
                 self._claim_for_job(job)
                 self._wake_at_deadline(spec.job_id)
@@ -543,7 +558,7 @@ class Engine:
     def _wake_at_deadline(self, job_id: str) -> None:
         """A job left waiting for artwork gets a wake-up at its deadline (artwork_timeout_seconds).
         Only then: a timer per job taken in would cost the scheduler a job each, for nothing."""
-        job = self.ledger.get_job(job_id)
+        job = self.ledger.get_job(job_id, history=False)
         if job is not None and job.stage is Stage.AWAITING and job.awaiting_until:
             self._schedule_wakeup(parse_iso(job.awaiting_until))
 
@@ -556,6 +571,8 @@ class Engine:
         stays until the claim after the intake commit). A crash before that commit leaves only the
         extra link, which the next intake of the manifest removes with the job folder's artwork/.
         """
+        if self._queue_running:
+            return  # jobs are queued before this one: the worker checks the next of those instead
         held = self._early_check
         if held is not None and self.clock.monotonic() - held[2] < EARLY_CHECK_HOLD_SECONDS:
             return  # one at a time: in a burst, the worker's time goes to checks that are used
@@ -584,8 +601,32 @@ class Engine:
         pending = pdf.begin_check(inputs, spec.product, self.config.product_spec(spec.product), self.config.validation)
         self._early_check = (key, pending, self.clock.monotonic())
 
+    def _begin_next_check(self, candidates: Sequence[str]) -> None:
+        """While a job's output is made and delivered, the worker checks the next job of the queue
+        (the first of ``candidates`` waiting to be processed), on the other core; ``_process`` takes
+        the answer as it takes an intake's early check: only if nothing it depends on changed."""
+        pdf: object = self.pdf
+        if not isinstance(pdf, EarlyCheckService) or self.stop_event.is_set():
+            return
+        held = self._early_check
+        if held is not None and self.clock.monotonic() - held[2] < EARLY_CHECK_HOLD_SECONDS:
+            return
+        for job_id in candidates:
+            job = self.ledger.get_job(job_id, history=False)
+            if job is None or job.stage is not Stage.PROCESS:
+                continue
+            inputs = self._inputs(job)
+            key = self._check_key(job.job_id, job.product, inputs)
+            if key is None:
+                return  # an artwork file is missing: its own turn explains that
+            self._early_check = None
+            spec = self.config.product_spec(job.product)
+            pending = pdf.begin_check(inputs, job.product, spec, self.config.validation)
+            self._early_check = (key, pending, self.clock.monotonic())
+            return
+
     def _finish_early_check(self, job: Job, inputs: list[ArtworkInput]) -> tuple[PreflightReport, bool] | None:
-        """The answer of the check begun at intake, if it was this job's and still holds."""
+        """The answer of the check begun ahead (intake or queue), if it was this job's and still holds."""
         held = self._early_check
         pdf: object = self.pdf
         if held is None or held[0][0] != job.job_id or not isinstance(pdf, EarlyCheckService):
@@ -823,7 +864,7 @@ class Engine:
 
     def _take_artwork(self, src: Path, waiting: list[tuple[str, int]]) -> None:
         for index, (job_id, position) in enumerate(waiting):
-            job = self.ledger.get_job(job_id)
+            job = self.ledger.get_job(job_id, history=False)
             if job is None:
                 continue
             art = next((a for a in self.ledger.artwork(job_id) if a.position == position), None)
@@ -843,7 +884,7 @@ class Engine:
         self._cleanup_consumed_dirs()
 
     def _check_complete(self, job_id: str) -> None:
-        job = self.ledger.get_job(job_id)
+        job = self.ledger.get_job(job_id, history=False)
         if job is None or job.stage not in (Stage.AWAITING, Stage.FAILED):
             return
         artwork = self.ledger.artwork(job_id)
@@ -969,35 +1010,49 @@ class Engine:
         if self.pdf is None:  # an operator command acting offline: the daemon does the work later
             return
         mono = self.clock.monotonic()
-        for _ in range(10_000):
-            if self.stop_event.is_set():
-                return
-            ids = [j for j in self.ledger.job_ids([Stage.PROCESS, Stage.DELIVER]) if self._cooldown.get(j, 0.0) <= mono]
-            if not ids:
-                return
-            for job_id in ids:
+        try:
+            for _ in range(10_000):
                 if self.stop_event.is_set():
                     return
-                self._run_job(job_id)
-                # Between jobs, take in a few files that arrived meanwhile, so that intake never
-                # starves; a few, so that a backlog of thousands does not starve deliveries either
-                # (each delivered job makes room for about one more taken in).
-                self._drain_hints()
-                if self.tracker.any_due():
-                    self._take_stable(budget=0.01, limit=4)
+                ids = [
+                    j for j in self.ledger.job_ids([Stage.PROCESS, Stage.DELIVER]) if self._cooldown.get(j, 0.0) <= mono
+                ]
+                if not ids:
+                    return
+                self._queue_running = True
+                self._run_queue(ids)
+        finally:
+            self._queue_running = False
 
-    def _run_job(self, job_id: str) -> None:
-        """One step of one job; the one place where an exception becomes a job outcome."""
-        job = self.ledger.get_job(job_id)
+    def _run_queue(self, ids: list[str]) -> None:
+        for index, job_id in enumerate(ids):
+            if self.stop_event.is_set():
+                return
+            self._run_job(job_id, ids[index + 1 : index + 1 + PREFETCH_LOOKAHEAD])
+            # Between jobs, take in a few files that arrived meanwhile, so that intake never
+            # starves; a few, so that a backlog of thousands does not starve deliveries either
+            # (each delivered job makes room for about one more taken in).
+            self._drain_hints()
+            if self.tracker.any_due():
+                self._take_stable(budget=0.01, limit=4)
+
+    def _run_job(self, job_id: str, next_ids: Sequence[str] = ()) -> None:
+        """One step of one job; the one place where an exception becomes a job outcome.
+        ``next_ids``: the jobs queued after it (the worker checks the next one meanwhile)."""
+        job = self.ledger.get_job(job_id, history=False)
         if job is None:
             return
         self.busy_job = job_id
-        bound = log.bind(job_id=job_id, order_id=job.order_id)
+        order_id = job.order_id
+
+        def bound() -> Any:  # bound on demand: most jobs log nothing here
+            return log.bind(job_id=job_id, order_id=order_id)
+
         try:
             if job.stage is Stage.PROCESS:
-                self._process(job)
+                self._process(job, next_ids)
                 # Straight on to delivery: a job's output never waits for other jobs' checks.
-                fresh = self.ledger.get_job(job_id)
+                fresh = self.ledger.get_job(job_id, history=False)
                 if fresh is not None and fresh.stage is Stage.DELIVER and not self.stop_event.is_set():
                     job = fresh
                     self._deliver(job)
@@ -1009,14 +1064,14 @@ class Engine:
                 self._record(job_id, failure.status, SYSTEM, failure.reason, now)
             self._fail(job_id, failure, now)
         except InterruptedError:
-            bound.info("job.abandoned", reason="the daemon is stopping; the job resumes at the next start")
+            bound().info("job.abandoned", reason="the daemon is stopping; the job resumes at the next start")
         except sqlite3.OperationalError as exc:
             # The ledger is locked or busy for longer than busy_timeout: not the job's fault. It stays
             # where it is and is tried again shortly.
-            bound.warning("job.ledger_busy", error=str(exc), action="trying again in 2 s")
+            bound().warning("job.ledger_busy", error=str(exc), action="trying again in 2 s")
             self._cooldown[job_id] = self.clock.monotonic() + 2.0
         except Exception as exc:  # noqa: BLE001 - contain it: the daemon serves the other jobs
-            bound.exception("job.internal_error", stage=job.stage.value)
+            bound().exception("job.internal_error", stage=job.stage.value)
             self._cooldown[job_id] = self.clock.monotonic() + 5.0
             try:
                 now = self.clock.now()
@@ -1032,7 +1087,7 @@ class Engine:
                     now,
                 )
             except Exception:  # noqa: BLE001 - e.g. the ledger itself is locked: try again later
-                bound.exception("job.cannot_record_failure")
+                bound().exception("job.cannot_record_failure")
         finally:
             self.busy_job = None
             if self.clock.monotonic() - self._status_flushed_at >= STATUS_FLUSH_SECONDS:
@@ -1056,7 +1111,7 @@ class Engine:
             attributes=job.attributes,
         )
 
-    def _process(self, job: Job) -> None:
+    def _process(self, job: Job, next_ids: Sequence[str] = ()) -> None:
         if self.pdf is None:
             return
         job_dir = self.job_dir(job)
@@ -1075,6 +1130,7 @@ class Engine:
             started = time.monotonic()
             answer = self.pdf.check(inputs, job.product, spec, self.config.validation)
             self.metrics.observe("preflight", time.monotonic() - started)
+        self._begin_next_check(next_ids)
         report, as_is = answer
         if self.stop_event.is_set() and not report.ok and report.findings and report.findings[0].check == "open":
             raise InterruptedError("stopping")
@@ -1132,7 +1188,7 @@ class Engine:
             )
             pages = f"{result.pages} page{'s' if result.pages != 1 else ''}"
             self._record(job.job_id, JobStatus.OutputCreated, SYSTEM, f"{name} ({pages})", now, write=False)
-            fresh = self.ledger.get_job(job.job_id)
+            fresh = self.ledger.get_job(job.job_id, history=False)
             assert fresh is not None
             next_stage = Stage.HELD if fresh.blocked else Stage.DELIVER
             self.ledger.update_job(job.job_id, now, stage=next_stage)
@@ -1152,7 +1208,7 @@ class Engine:
             with self.ledger.transaction():
                 self.ledger.update_job(job.job_id, now, route="skip")
                 self._record(job.job_id, JobStatus.CopyToHotFolderSkipped, SYSTEM, decision.reason, now, write=False)
-            self._move_to(self.ledger.get_job(job.job_id), Stage.DONE, now)  # type: ignore[arg-type]
+            self._move_to(self.ledger.get_job(job.job_id, history=False), Stage.DONE, now)  # type: ignore[arg-type]
             return
         hot = self.config.hot_folders.get(decision.hot_folder)
         if hot is None:
@@ -1196,7 +1252,7 @@ class Engine:
         for delivery in self.ledger.open_deliveries():
             if delivery.job_id == job.job_id:
                 self._reconcile_delivery(delivery, now)
-        fresh = self.ledger.get_job(job.job_id)
+        fresh = self.ledger.get_job(job.job_id, history=False)
         if fresh is None or not self.ledger.published_count(job.job_id, job.generation):
             return False
         if fresh.stage is not Stage.DONE:
@@ -1217,7 +1273,7 @@ class Engine:
             self.ledger.update_job(job.job_id, now, route=hot_name, attempts=0, next_attempt_at=None, error=None)
             self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}", now, write=False)
             self.ledger.update_job(job.job_id, now, stage=Stage.DONE)
-            fresh = self.ledger.get_job(job.job_id)
+            fresh = self.ledger.get_job(job.job_id, history=False)
             assert fresh is not None
         self._move_to(fresh, Stage.DONE, now, recorded=True)
 
@@ -1309,8 +1365,9 @@ class Engine:
         if src is None:
             dst.mkdir(parents=True, exist_ok=True)
             self.ledger.update_job(job.job_id, now, folder=self.rel(dst))
-        else:
+        elif src != dst or job.folder != self.rel(dst):
             self._rename_job_dir(job.job_id, src, dst, now)
+        # else: the folder is already where the stage lives, and recorded there (work/ -> work/)
         if stage in (Stage.HELD, Stage.FAILED):
             (dst / "replace").mkdir(exist_ok=True)
         self._write_status(job.job_id)
@@ -1817,6 +1874,7 @@ def _rel_parts(path: str, base: str) -> list[str] | None:
     return path[len(prefix) :].split(os.sep)  # noqa: PTH206 - strings: a scan does this per file
 
 
+@functools.cache
 def _snake(name: str) -> str:
     out = []
     for i, ch in enumerate(name):

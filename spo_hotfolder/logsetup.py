@@ -56,7 +56,7 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=True,  # the processors are the same on every call of setup_logging
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],

@@ -691,14 +691,15 @@ def test_a_crash_before_the_intake_commit_leaves_the_inbox_whole(rig: Rig, monke
 
 
 def test_one_early_check_at_a_time_and_a_stale_one_gives_way(rig: Rig) -> None:
-    """Two orders taken in one round: the first job's check begins at intake, the second is
-    checked when its turn comes (no check is begun only to be thrown away). An early check whose
-    job is still waiting after EARLY_CHECK_HOLD_SECONDS gives way to the next new job's."""
+    """Two orders taken in one round: the first job's check begins at intake, not the second's
+    (one at a time: no check is begun only to be thrown away); the second's begins while the
+    first is made and delivered. An early check whose job is still waiting after
+    EARLY_CHECK_HOLD_SECONDS gives way to the next new job's."""
     pdf = EarlyPdf()
     rig.engine.pdf = pdf
     first, second = rig.order("T1"), rig.order("T2")
     rig.run(until=lambda: done(rig, first)() and done(rig, second)(), steps=10)
-    assert sorted(pdf.calls) == ["begin", "check", "finish"]
+    assert pdf.calls == ["begin", "finish", "begin", "finish"]
     assert sorted(rig.take_prints()) == ["T1_T1-1_bc-85x55_x1.pdf", "T2_T2-1_bc-85x55_x1.pdf"]
 
     stuck = EarlyPdf()
@@ -707,6 +708,37 @@ def test_one_early_check_at_a_time_and_a_stale_one_gives_way(rig: Rig) -> None:
     third = rig.order("T3")
     rig.run(until=done(rig, third), steps=10, dt=engine_module.EARLY_CHECK_HOLD_SECONDS + 0.5)
     assert stuck.calls == ["begin", "finish"], "the stale one gave way"
+
+
+class TouchingPdf(EarlyPdf):
+    """Changes an artwork file's mtime right after its check began (a rewrite, as far as the
+    check's answer is concerned)."""
+
+    def __init__(self, touch: str) -> None:
+        super().__init__()
+        self.touch = touch
+
+    def begin_check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
+        answer = super().begin_check(artwork, product_name, spec, validation)
+        for item in artwork:
+            if item.name == self.touch:
+                st = os.stat(item.path)
+                os.utime(item.path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        return answer
+
+
+def test_the_next_job_of_a_queue_is_checked_while_one_is_made_and_delivered(rig: Rig) -> None:
+    """A queue of jobs: each job's check begins in the worker while the job before it is made and
+    delivered, and is the one used; one whose artwork changed after its check began is checked
+    again (its answer no longer holds)."""
+    pdf = TouchingPdf(touch="Q3.pdf")
+    rig.engine.pdf = pdf
+    jobs = [rig.order(f"Q{n}") for n in (1, 2, 3, 4)]
+    rig.run(until=lambda: all(done(rig, j)() for j in jobs), steps=10)
+    # Q1 at intake (one at a time), then Q2, Q3, Q4 each while the job before it runs; Q3's
+    # answer is thrown away and Q3 checked again.
+    assert pdf.calls == ["begin", "finish", "begin", "finish", "begin", "finish", "check", "begin", "finish"]
+    assert sorted(rig.take_prints()) == [f"Q{n}_Q{n}-1_bc-85x55_x1.pdf" for n in (1, 2, 3, 4)]
 
 
 def test_a_job_folder_left_by_an_interrupted_intake_is_started_afresh(rig: Rig) -> None:
