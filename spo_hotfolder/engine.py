@@ -1130,8 +1130,12 @@ class Engine:
             started = time.monotonic()
             answer = self.pdf.check(inputs, job.product, spec, self.config.validation)
             self.metrics.observe("preflight", time.monotonic() - started)
-        self._begin_next_check(next_ids)
         report, as_is = answer
+        # The worker checks the next job while this one's output is made here (a link) and
+        # delivered; an output the worker makes comes first, so the next check begins after it.
+        linked = report.ok and as_is and len(inputs) == 1
+        if linked or not report.ok:
+            self._begin_next_check(next_ids)
         if self.stop_event.is_set() and not report.ok and report.findings and report.findings[0].check == "open":
             raise InterruptedError("stopping")
         now = self.clock.now()
@@ -1161,11 +1165,12 @@ class Engine:
                 into_history(job_dir, old, self.clock.now(), f"output-{old.name}")
         started = time.monotonic()
         try:
-            if as_is and len(inputs) == 1:
+            if linked:
                 # The artwork is print-ready as it is: the output is a link to it, made here.
                 result = link_unchanged(inputs[0], str(out_dir / name), report.pages)
             else:
                 result = self.pdf.build_output(inputs, str(out_dir / name), spec, self.config.validation)
+                self._begin_next_check(next_ids)
         except OutputError as exc:
             if self.stop_event.is_set():
                 raise InterruptedError("stopping") from exc

@@ -635,13 +635,17 @@ class EarlyPdf(InProcessPdf):
         self.calls.append("check")
         return super().check(artwork, product_name, spec, validation)
 
+    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any) -> Any:
+        self.calls.append("build")
+        return super().build_output(artwork, dest, spec, validation)
+
 
 def test_the_check_begun_at_intake_is_the_one_used(rig: Rig) -> None:
     pdf = EarlyPdf()
     rig.engine.pdf = pdf
     job_id = rig.order("E1")
     rig.run(until=done(rig, job_id), steps=10)
-    assert pdf.calls == ["begin", "finish"]
+    assert pdf.calls == ["begin", "finish", "build"]
     assert rig.take_prints() == ["E1_E1-1_bc-85x55_x1.pdf"]
 
 
@@ -659,7 +663,7 @@ def test_artwork_changed_after_the_early_check_is_checked_again(rig: Rig) -> Non
     rig.engine.pdf = pdf
     job_id = rig.order("E2")
     rig.run(until=done(rig, job_id), steps=10)
-    assert pdf.calls == ["begin", "finish", "check"]
+    assert pdf.calls == ["begin", "finish", "check", "build"]
     assert rig.take_prints() == ["E2_E2-1_bc-85x55_x1.pdf"]
     second = (rig.root / "done" / job_id / "artwork" / "E2.pdf").read_bytes()
     assert second.endswith(b"% a second version\n")
@@ -699,7 +703,7 @@ def test_one_early_check_at_a_time_and_a_stale_one_gives_way(rig: Rig) -> None:
     rig.engine.pdf = pdf
     first, second = rig.order("T1"), rig.order("T2")
     rig.run(until=lambda: done(rig, first)() and done(rig, second)(), steps=10)
-    assert pdf.calls == ["begin", "finish", "begin", "finish"]
+    assert pdf.calls == ["begin", "finish", "build", "begin", "finish", "build"]
     assert sorted(rig.take_prints()) == ["T1_T1-1_bc-85x55_x1.pdf", "T2_T2-1_bc-85x55_x1.pdf"]
 
     stuck = EarlyPdf()
@@ -707,7 +711,7 @@ def test_one_early_check_at_a_time_and_a_stale_one_gives_way(rig: Rig) -> None:
     rig.engine._early_check = (("NEVER-1",), None, rig.clock.monotonic())  # a job that never comes
     third = rig.order("T3")
     rig.run(until=done(rig, third), steps=10, dt=engine_module.EARLY_CHECK_HOLD_SECONDS + 0.5)
-    assert stuck.calls == ["begin", "finish"], "the stale one gave way"
+    assert stuck.calls == ["begin", "finish", "build"], "the stale one gave way"
 
 
 class TouchingPdf(EarlyPdf):
@@ -727,17 +731,25 @@ class TouchingPdf(EarlyPdf):
         return answer
 
 
-def test_the_next_job_of_a_queue_is_checked_while_one_is_made_and_delivered(rig: Rig) -> None:
+@pytest.mark.parametrize("as_is", [False, True], ids=["built-output", "linked-output"])
+def test_the_next_job_of_a_queue_is_checked_while_one_is_made_and_delivered(rig: Rig, as_is: bool) -> None:
     """A queue of jobs: each job's check begins in the worker while the job before it is made and
     delivered, and is the one used; one whose artwork changed after its check began is checked
-    again (its answer no longer holds)."""
+    again (its answer no longer holds). An output the worker builds comes before the next check
+    (the job being made never waits for the next one's check)."""
     pdf = TouchingPdf(touch="Q3.pdf")
     rig.engine.pdf = pdf
-    jobs = [rig.order(f"Q{n}") for n in (1, 2, 3, 4)]
+    trimbox = (3, 3, 88, 58) if as_is else None
+    jobs = [rig.order(f"Q{n}", trimbox=trimbox) for n in (1, 2, 3, 4)]
     rig.run(until=lambda: all(done(rig, j)() for j in jobs), steps=10)
     # Q1 at intake (one at a time), then Q2, Q3, Q4 each while the job before it runs; Q3's
     # answer is thrown away and Q3 checked again.
-    assert pdf.calls == ["begin", "finish", "begin", "finish", "begin", "finish", "check", "begin", "finish"]
+    if as_is:  # outputs are links the engine makes: the worker never builds
+        expected = ["begin", "finish", "begin", "finish", "begin", "finish", "check", "begin", "finish"]
+    else:
+        expected = ["begin", "finish", "build", "begin", "finish", "build", "begin", "finish", "check", "build"]
+        expected += ["begin", "finish", "build"]
+    assert pdf.calls == expected
     assert sorted(rig.take_prints()) == [f"Q{n}_Q{n}-1_bc-85x55_x1.pdf" for n in (1, 2, 3, 4)]
 
 
