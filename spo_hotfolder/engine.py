@@ -1257,8 +1257,10 @@ class Engine:
         for delivery in self.ledger.open_deliveries():
             if delivery.job_id == job.job_id:
                 self._reconcile_delivery(delivery, now)
+        if not self.ledger.published_count(job.job_id, job.generation):
+            return False
         fresh = self.ledger.get_job(job.job_id, history=False)
-        if fresh is None or not self.ledger.published_count(job.job_id, job.generation):
+        if fresh is None:
             return False
         if fresh.stage is not Stage.DONE:
             log.info("recovery.already_delivered", job_id=job.job_id, order_id=job.order_id)
