@@ -171,7 +171,7 @@ class Engine:
         self.metrics: Metrics = metrics or NoMetrics()
         self._schedule_wakeup = schedule_wakeup or (lambda when: None)
         self.tracker = FileStabilityTracker(config.watch.settle_seconds, clock.monotonic, wall=time.time)
-        self._hints: dict[Path, bool] = {}
+        self._hints: dict[Path, tuple[bool, float]] = {}  # path -> (moved in, when last seen)
         self._hint_lock = threading.Lock()
         self.wake_event = threading.Event()
         self.stop_event = threading.Event()
@@ -204,8 +204,10 @@ class Engine:
 
     def hint(self, path: Path, moved_in: bool = False) -> None:
         """Called from the watcher thread: ``path`` changed. Never raises, never blocks for long."""
+        seen = self.clock.monotonic()  # when the change was seen: settle counts from here
         with self._hint_lock:
-            self._hints[path] = self._hints.get(path, False) or moved_in
+            earlier = self._hints.get(path)
+            self._hints[path] = ((earlier is not None and earlier[0]) or moved_in, seen)
         self.metrics.watcher_event()
         self.wake_event.set()
 
@@ -361,12 +363,12 @@ class Engine:
     def _drain_hints(self) -> None:
         with self._hint_lock:
             hints, self._hints = self._hints, {}
-        for path, moved_in in hints.items():
+        for path, (moved_in, seen) in hints.items():
             kind, _ = self._classify(path)
             if kind == "ignore":
                 continue
             self._orphans.pop(path, None)
-            self.tracker.track(path, activity=True, complete=moved_in)
+            self.tracker.track(path, activity=True, complete=moved_in, seen=seen)
 
     def rescan(self) -> None:
         """The truth behind the events: every candidate file in the watched folders (all at once)."""

@@ -69,8 +69,10 @@ class FileStabilityTracker:
     def __contains__(self, path: object) -> bool:
         return path in self._files
 
-    def track(self, path: Path, *, activity: bool = True, complete: bool = False) -> None:
-        """Notes that ``path`` may be ready. ``activity``: an event says it changed just now."""
+    def track(self, path: Path, *, activity: bool = True, complete: bool = False, seen: float | None = None) -> None:
+        """Notes that ``path`` may be ready. ``activity``: an event says it changed just now, or at
+        ``seen`` (this clock's time of the event: the engine may get to the event a job later,
+        and the settle period runs from the change, not from when we got round to it)."""
         try:
             st = self._stat(path)
         except OSError:
@@ -80,6 +82,8 @@ class FileStabilityTracker:
             self._files.pop(path, None)
             return
         now = self._clock()
+        if activity and seen is not None and seen < now:
+            now = seen
         sig = signature(st)
         known = self._files.get(path)
         if known is None:
@@ -90,9 +94,10 @@ class FileStabilityTracker:
                 since = now - min(max(age, 0.0), self.settle_seconds)
             self._files[path] = _Tracked(sig, since, complete)
         elif known.sig != sig:
-            known.sig, known.changed_at, known.complete, known.hold_until = sig, now, complete, 0.0
+            changed_at = max(now, known.changed_at)
+            known.sig, known.changed_at, known.complete, known.hold_until = sig, changed_at, complete, 0.0
         elif activity and not complete:
-            known.changed_at = now
+            known.changed_at = max(now, known.changed_at)
             known.complete = False
         elif complete:
             known.complete = True

@@ -777,3 +777,18 @@ def test_a_wake_up_is_set_only_for_a_job_left_waiting_for_artwork(rig: Rig) -> N
     rig.run(until=lambda: rig.stage("W2-1") is Stage.AWAITING, steps=10)
     assert wakeups == [datetime.fromisoformat(rig.job("W2-1").awaiting_until)]
     assert wakeups[0] - rig.clock.now() <= timedelta(seconds=600)
+
+
+def test_a_file_written_in_place_settles_from_its_event_not_from_when_the_engine_got_to_it(rig: Rig) -> None:
+    """The watcher's event arrives while the engine is busy with a job (here: 0.3 s): the file is
+    still taken settle_seconds after the event, not 0.3 s later."""
+    path = rig.inbox / "S1.pdf"
+    make_pdf(path, pages=CARD)
+    seen = rig.clock.monotonic()
+    rig.engine.hint(path)
+    rig.clock.advance(0.3)  # the engine finishes another job before it drains the hints
+    rig.engine.step()
+    assert rig.engine.tracker.next_due() == seen + 0.5
+    rig.clock.advance(0.2)
+    rig.engine.step()
+    assert path in rig.engine._orphans, "taken (complete, waiting for its manifest) at event + settle"

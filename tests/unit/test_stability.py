@@ -47,6 +47,29 @@ def test_a_growing_file_waits_again(tmp_path: Path) -> None:
     assert [p for p, _ in tracker.get_stable_files()] == [f]
 
 
+def test_settle_counts_from_when_the_event_was_seen_not_from_when_it_was_handled(tmp_path: Path) -> None:
+    """The engine may get to an event a job later; the settle period runs from the event. A later
+    event, or one handled out of turn, never moves the deadline earlier."""
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    f = tmp_path / "a.pdf"
+    f.write_bytes(b"x")
+    clock.t = 100.4  # handled 0.4 s after it was seen
+    tracker.track(f, activity=True, seen=100.0)
+    assert tracker.next_due() == 101.0
+    clock.t = 100.6
+    tracker.track(f, activity=True, seen=100.5)  # written again
+    assert tracker.next_due() == 101.5
+    tracker.track(f, activity=True, seen=100.2)  # an older event: the deadline stays
+    assert tracker.next_due() == 101.5
+    tracker.track(f, activity=True, seen=200.0)  # a "seen" in the future counts as now
+    assert tracker.next_due() == 101.6
+    clock.t = 101.59
+    assert tracker.get_stable_files() == []
+    clock.t = 101.6
+    assert [p for p, _ in tracker.get_stable_files()] == [f]
+
+
 def test_activity_events_push_the_deadline(tmp_path: Path) -> None:
     clock = FakeClock()
     tracker = FileStabilityTracker(1.0, clock)
