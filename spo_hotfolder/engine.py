@@ -575,8 +575,7 @@ class Engine:
         """
         if self._queue_running:
             return  # jobs are queued before this one: the worker checks the next of those instead
-        held = self._early_check
-        if held is not None and self.clock.monotonic() - held[2] < EARLY_CHECK_HOLD_SECONDS:
+        if self._check_held():
             return  # one at a time: in a burst, the worker's time goes to checks that are used
         self._early_check = None
         pdf: object = self.pdf
@@ -597,35 +596,35 @@ class Engine:
         except OSError:
             return
         inputs = [ArtworkInput(name=artwork.name, path=str(dest), expected_sha256=artwork.sha256)]
-        key = self._check_key(spec.job_id, spec.product, inputs)
-        if key is None:
-            return
-        pending = pdf.begin_check(inputs, spec.product, self.config.product_spec(spec.product), self.config.validation)
-        self._early_check = (key, pending, self.clock.monotonic())
+        self._begin_check_ahead(pdf, spec.job_id, spec.product, inputs)
 
     def _begin_next_check(self, candidates: Sequence[str]) -> None:
         """While a job's output is made and delivered, the worker checks the next job of the queue
         (the first of ``candidates`` waiting to be processed), on the other core; ``_process`` takes
         the answer as it takes an intake's early check: only if nothing it depends on changed."""
         pdf: object = self.pdf
-        if not isinstance(pdf, EarlyCheckService) or self.stop_event.is_set():
-            return
-        held = self._early_check
-        if held is not None and self.clock.monotonic() - held[2] < EARLY_CHECK_HOLD_SECONDS:
+        if not isinstance(pdf, EarlyCheckService) or self.stop_event.is_set() or self._check_held():
             return
         for job_id in candidates:
             job = self.ledger.get_job(job_id, history=False)
-            if job is None or job.stage is not Stage.PROCESS:
-                continue
-            inputs = self._inputs(job)
-            key = self._check_key(job.job_id, job.product, inputs)
-            if key is None:
-                return  # an artwork file is missing: its own turn explains that
-            self._early_check = None
-            spec = self.config.product_spec(job.product)
-            pending = pdf.begin_check(inputs, job.product, spec, self.config.validation)
-            self._early_check = (key, pending, self.clock.monotonic())
+            if job is not None and job.stage is Stage.PROCESS:
+                # An artwork file missing: no check ahead; the job's own turn explains it.
+                self._begin_check_ahead(pdf, job.job_id, job.product, self._inputs(job))
+                return
+
+    def _check_held(self) -> bool:
+        """A check begun ahead is waiting for its job, and younger than EARLY_CHECK_HOLD_SECONDS."""
+        held = self._early_check
+        return held is not None and self.clock.monotonic() - held[2] < EARLY_CHECK_HOLD_SECONDS
+
+    def _begin_check_ahead(self, pdf: EarlyCheckService, job_id: str, product: str, inputs: list[ArtworkInput]) -> None:
+        """Hands the check of ``job_id`` to the worker and holds it for ``_finish_early_check``
+        (nothing when an artwork file cannot be read)."""
+        key = self._check_key(job_id, product, inputs)
+        if key is None:
             return
+        pending = pdf.begin_check(inputs, product, self.config.product_spec(product), self.config.validation)
+        self._early_check = (key, pending, self.clock.monotonic())
 
     def _finish_early_check(self, job: Job, inputs: list[ArtworkInput]) -> tuple[PreflightReport, bool] | None:
         """The answer of the check begun ahead (intake or queue), if it was this job's and still holds."""
