@@ -297,7 +297,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         for finding in job.preflight["findings"]:
             print(f"  {finding.get('severity')}: {finding.get('message')}")
     print("History:")
-    for entry in job.history:
+    for entry in job.whole_history():
         line = f"  {entry.at}  {entry.status.value:<22} {entry.by}"
         if entry.detail:
             line += f"  {entry.detail}"

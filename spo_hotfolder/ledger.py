@@ -151,12 +151,14 @@ class Job:
 
     @property
     def was_released(self) -> bool:
-        return any(e.status is JobStatus.Blocked and e.removed_at is not None for e in self._whole_history())
+        return any(e.status is JobStatus.Blocked and e.removed_at is not None for e in self.whole_history())
 
     def delivered(self) -> bool:
-        return any(e.status is JobStatus.InHotFolder and e.removed_at is None for e in self._whole_history())
+        return any(e.status is JobStatus.InHotFolder and e.removed_at is None for e in self.whole_history())
 
-    def _whole_history(self) -> tuple[HistoryEntry, ...]:
+    def whole_history(self) -> tuple[HistoryEntry, ...]:
+        """Every entry, oldest first; refused for a job read without its history, whose ``history``
+        holds only what ``status`` and ``blocked`` need."""
         if not self.history_complete:
             raise RuntimeError(f"job {self.job_id} was read without its history; read it with history=True")
         return self.history
@@ -187,7 +189,7 @@ class Job:
             "updated_at": self.updated_at,
         }
         if with_history:
-            data["history"] = [e.to_json() for e in self.history]
+            data["history"] = [e.to_json() for e in self.whole_history()]
         return data
 
 

@@ -65,7 +65,7 @@ def status_text(job: Job, extra: Extra) -> str:
             lines.append(f"  - {finding.get('severity', 'error')}: {finding.get('message', '')}")
     lines.append("")
     lines.append("History (oldest first, newest last):")
-    for entry in job.history:
+    for entry in job.whole_history():
         row = f"  {_when(entry.at)}  {entry.status.value:<22} {entry.by}"
         if entry.detail:
             row += f"  {entry.detail}"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from spo_hotfolder.ledger import Ledger, LedgerError, Stage
+from spo_hotfolder.reports import Extra, status_text
 from spo_hotfolder.status import JobStatus
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -72,6 +73,21 @@ def test_a_job_read_without_history_has_its_status_and_blocks_and_refuses_the_re
         light.delivered()
     with pytest.raises(RuntimeError, match="without its history"):
         _ = light.was_released
+
+
+def test_every_reader_of_the_whole_history_refuses_a_job_read_without_it(ledger: Ledger) -> None:
+    """STATUS.txt, `show` and the JSON view read the history through whole_history()."""
+    add(ledger, "1-1")
+    ledger.add_status("1-1", JobStatus.ValidationFinished, "system", "passed", T0 + timedelta(seconds=1))
+    light = ledger.get_job("1-1", history=False)
+    whole = ledger.get_job("1-1")
+    assert light is not None and whole is not None
+    assert [e["status"] for e in whole.to_json()["history"]] == ["Ordered", "ValidationFinished"]
+    assert light.to_json(with_history=False)["status"] == "ValidationFinished"
+    with pytest.raises(RuntimeError, match="without its history"):
+        light.to_json()
+    with pytest.raises(RuntimeError, match="without its history"):
+        status_text(light, Extra())
 
 
 def test_filters_blocked_released_and_status(ledger: Ledger) -> None:
