@@ -1,0 +1,108 @@
+"""fsutil.copy_file: a big copy is written to disk while it goes on; every way out leaves no thread."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+import spo_hotfolder.fsutil as fsutil
+from spo_hotfolder.fsutil import copy_file
+
+CHUNK = 4096
+
+
+def _fd_path(fd: int) -> str:
+    return str(Path(f"/proc/self/fd/{fd}").readlink())
+
+
+def _write_behind_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "write-behind"]
+
+
+def _source(tmp_path: Path, size: int) -> tuple[Path, bytes]:
+    data = os.urandom(size)
+    src = tmp_path / "art.pdf"
+    src.write_bytes(data)
+    return src, data
+
+
+def test_a_big_copy_is_flushed_while_it_goes_on_then_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, str]] = []
+    real_fdatasync, real_fsync = os.fdatasync, os.fsync
+
+    def fdatasync(fd: int) -> None:
+        calls.append(("fdatasync", _fd_path(fd)))
+        real_fdatasync(fd)
+
+    def fsync(fd: int) -> None:
+        calls.append(("fsync", _fd_path(fd)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(fsutil.os, "fdatasync", fdatasync)
+    monkeypatch.setattr(fsutil.os, "fsync", fsync)
+    src, data = _source(tmp_path, 10 * CHUNK + 123)
+    dst = tmp_path / "hot" / ".tmp"
+    dst.parent.mkdir()
+
+    assert copy_file(src, dst, chunk=CHUNK) == len(data)
+
+    assert dst.read_bytes() == data
+    assert ("fdatasync", str(dst)) in calls, "chunks are written to disk during the copy"
+    assert calls[-1] == ("fsync", str(dst)), "the copy ends with its own fsync, after every background flush"
+    assert not _write_behind_threads()
+
+
+def test_a_copy_of_one_chunk_or_less_starts_no_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        started.append(self.name)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    src, data = _source(tmp_path, CHUNK)
+    dst = tmp_path / "out.pdf"
+    assert copy_file(src, dst, chunk=CHUNK) == CHUNK
+    assert dst.read_bytes() == data
+    assert "write-behind" not in started
+
+
+def test_a_failing_background_flush_leaves_the_final_fsync_to_decide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fdatasync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fsutil.os, "fdatasync", fdatasync)
+    src, data = _source(tmp_path, 8 * CHUNK)
+    dst = tmp_path / "out.pdf"
+    assert copy_file(src, dst, chunk=CHUNK) == len(data)
+    assert dst.read_bytes() == data
+    assert not _write_behind_threads()
+
+
+def test_a_cancelled_copy_removes_its_partial_file_and_stops_flushing(tmp_path: Path) -> None:
+    src, _ = _source(tmp_path, 10 * CHUNK)
+    dst = tmp_path / "out.pdf"
+    checks = iter([False, False, False, True])
+    with pytest.raises(InterruptedError):
+        copy_file(src, dst, chunk=CHUNK, cancelled=lambda: next(checks))
+    assert not dst.exists()
+    assert not _write_behind_threads()
+
+
+def test_a_failing_final_fsync_removes_the_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fsutil.os, "fsync", fsync)
+    src, _ = _source(tmp_path, 5 * CHUNK)
+    dst = tmp_path / "out.pdf"
+    with pytest.raises(OSError, match="No space"):
+        copy_file(src, dst, chunk=CHUNK)
+    assert not dst.exists()
+    assert not _write_behind_threads()
