@@ -122,9 +122,12 @@ class Job:
     created_at: str
     updated_at: str
     history: tuple[HistoryEntry, ...] = field(default=())
-    #: False for a job read without its whole history (``Ledger.get_job(history=False)``): ``history``
-    #: then holds only the entries ``status`` and ``blocked`` need.
+    #: False for a job read without its history (``Ledger.get_job(history=False)``): ``history`` is
+    #: then empty, and ``status`` and ``blocked`` come from the job's row (``current``).
     history_complete: bool = True
+    #: For a job read without its history: (current status, an active Blocked entry exists), as the
+    #: ledger keeps them in the job's row with every history change (``Ledger._refresh_current``).
+    current: tuple[JobStatus, bool] | None = None
 
     @property
     def output_path(self) -> str | None:
@@ -133,13 +136,15 @@ class Job:
 
     @property
     def status(self) -> JobStatus:
-        for entry in reversed(self.history):
+        if self.current is not None:
+            return self.current[0]
+        for entry in reversed(self.whole_history()):
             if entry.removed_at is None:
                 return entry.status
         return JobStatus.Nothing
 
     def active_block(self) -> HistoryEntry | None:
-        for entry in self.history:
+        for entry in self.whole_history():
             if entry.status is JobStatus.Blocked and entry.removed_at is None:
                 return entry
         return None
@@ -147,7 +152,8 @@ class Job:
     @property
     def blocked(self) -> bool:
         """Blocked and still waiting for someone: a rejected job is no longer counted as blocked."""
-        return self.active_block() is not None and self.stage not in (Stage.REJECTED, Stage.PURGED)
+        held = self.current[1] if self.current is not None else self.active_block() is not None
+        return held and self.stage not in (Stage.REJECTED, Stage.PURGED)
 
     @property
     def was_released(self) -> bool:
@@ -157,8 +163,8 @@ class Job:
         return any(e.status is JobStatus.InHotFolder and e.removed_at is None for e in self.whole_history())
 
     def whole_history(self) -> tuple[HistoryEntry, ...]:
-        """Every entry, oldest first; refused for a job read without its history, whose ``history``
-        holds only what ``status`` and ``blocked`` need."""
+        """Every entry, oldest first; refused for a job read without its history (``history`` is
+        then empty: an answer from it would be wrong)."""
         if not self.history_complete:
             raise RuntimeError(f"job {self.job_id} was read without its history; read it with history=True")
         return self.history
@@ -297,6 +303,8 @@ _JOB_COLUMNS = (
     "process_after, stage, folder, output, output_pages, output_size, preflight, route, attempts, "
     "next_attempt_at, awaiting_until, generation, error, recreate, created_at, updated_at"
 )
+#: A job's row with its current status and blocked flag: a job read without its history.
+_LIGHT_COLUMNS = _JOB_COLUMNS + ", status, blocked"
 
 
 _UPDATABLE = frozenset(_JOB_COLUMNS.split(", ")) - {"job_id", "created_at", "updated_at"}
@@ -448,14 +456,18 @@ class Ledger:
         return (row[0], row[1]) if row is not None else None
 
     def get_job(self, job_id: str, *, history: bool = True) -> Job | None:
-        """The job; ``history=False`` reads only the entries ``status`` and ``blocked`` need (the
-        engine's own lookups: a job's whole history grows with every step)."""
+        """The job; ``history=False`` reads only its row, one statement, with the current status
+        and blocked flag kept there (the engine's own lookups: a job's history grows with every
+        step)."""
         with self._lock:
+            if not history:
+                row = self._db.execute(f"SELECT {_LIGHT_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()  # noqa: S608
+                return None if row is None else _light_job_from_row(row)
             row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()  # noqa: S608
             if row is None:
                 return None
-            entries = self._history(job_id) if history else self._last_status(job_id)
-        return _job_from_row(row, entries, complete=history)
+            entries = self._history(job_id)
+        return _job_from_row(row, entries)
 
     def jobs(
         self,
@@ -484,17 +496,15 @@ class Ledger:
                 "EXISTS (SELECT 1 FROM history h WHERE h.job_id = jobs.job_id AND h.status = 'Blocked' "
                 "AND h.removed_at IS NOT NULL)"
             )
-        sql = f"SELECT {_JOB_COLUMNS} FROM jobs"  # noqa: S608
+        sql = f"SELECT {_LIGHT_COLUMNS} FROM jobs"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at, job_id"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-            result = []
-            for row in rows:
-                history = self._history(row["job_id"]) if with_history else self._last_status(row["job_id"])
-                result.append(_job_from_row(row, history, complete=with_history))
-        return result
+            if not with_history:
+                return [_light_job_from_row(row) for row in rows]
+            return [_job_from_row(row, self._history(row["job_id"])) for row in rows]
 
     def last_changed(self, window: timedelta) -> list[str]:
         """Ids of the jobs changed within ``window`` before the most recent change of any job."""
@@ -574,10 +584,10 @@ class Ledger:
     def terminal_before(self, cutoff: datetime) -> list[Job]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE stage IN ('done', 'rejected') AND updated_at < ?",  # noqa: S608
+                f"SELECT {_LIGHT_COLUMNS} FROM jobs WHERE stage IN ('done', 'rejected') AND updated_at < ?",  # noqa: S608
                 (iso(cutoff),),
             ).fetchall()
-        return [_job_from_row(r, (), complete=False) for r in rows]
+        return [_light_job_from_row(r) for r in rows]
 
     # -- history ----------------------------------------------------------------------------
 
@@ -614,16 +624,6 @@ class Ledger:
             "SELECT id, status, at, by, detail, removed_at, removed_by, removed_note FROM history "
             "WHERE job_id = ? ORDER BY id",
             (job_id,),
-        ).fetchall()
-        return tuple(_entry(r) for r in rows)
-
-    def _last_status(self, job_id: str) -> tuple[HistoryEntry, ...]:
-        """Just enough history for ``status`` and ``blocked`` (listing many jobs stays cheap)."""
-        rows = self._db.execute(
-            "SELECT id, status, at, by, detail, removed_at, removed_by, removed_note FROM history "
-            "WHERE job_id = ? AND (id = (SELECT MAX(id) FROM history WHERE job_id = ? AND removed_at IS NULL)"
-            " OR (status = 'Blocked' AND removed_at IS NULL)) ORDER BY id",
-            (job_id, job_id),
         ).fetchall()
         return tuple(_entry(r) for r in rows)
 
@@ -756,7 +756,18 @@ def _entry(r: sqlite3.Row) -> HistoryEntry:
     return HistoryEntry(r[0], JobStatus(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
 
 
-def _job_from_row(r: sqlite3.Row, history: tuple[HistoryEntry, ...], *, complete: bool = True) -> Job:
+def _light_job_from_row(r: sqlite3.Row) -> Job:
+    """A job read without its history (a row of ``_LIGHT_COLUMNS``)."""
+    return _job_from_row(r, (), complete=False, current=(JobStatus(r["status"]), bool(r["blocked"])))
+
+
+def _job_from_row(
+    r: sqlite3.Row,
+    history: tuple[HistoryEntry, ...],
+    *,
+    complete: bool = True,
+    current: tuple[JobStatus, bool] | None = None,
+) -> Job:
     return Job(
         job_id=r["job_id"],
         order_id=r["order_id"],
@@ -784,4 +795,5 @@ def _job_from_row(r: sqlite3.Row, history: tuple[HistoryEntry, ...], *, complete
         updated_at=r["updated_at"],
         history=history,
         history_complete=complete,
+        current=current,
     )
