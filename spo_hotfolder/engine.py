@@ -61,6 +61,7 @@ from spo_hotfolder.fsutil import (
     stamp,
     take,
     unique_path,
+    write_new,
 )
 from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Job, Ledger, Stage
 from spo_hotfolder.manifest import JobSpec, Manifest, ManifestError, parse_manifest
@@ -533,7 +534,7 @@ class Engine:
                 (job_dir / "artwork").mkdir(parents=True, exist_ok=True)
                 if len(plans) == 1:
                     self._begin_early_check(spec, manifest, base, job_dir, now)
-                atomic_write(job_dir / manifest_name, data)
+                write_new(job_dir / manifest_name, data)  # a fresh folder: no temp name needed
             else:
                 job_dir = self._prepare_rerun(existing, now)
                 for old in list(job_dir.glob("manifest.*")):

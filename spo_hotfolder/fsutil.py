@@ -125,6 +125,31 @@ def atomic_write(path: Path, data: bytes | str, *, durable: bool = True, mode: i
         fsync_dir(path.parent)
 
 
+def write_new(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Creates ``path`` (it must not exist) with ``data``, durably: write, fsync, fsync the folder.
+
+    For a folder the daemon has just made and nobody else writes to (a job folder being set up by
+    an intake not yet recorded in the ledger): no temp name is needed, as a crash leaves at worst
+    a partial file in a folder that the next intake discards. One journal commit instead of
+    ``atomic_write``'s two (its rename after the fsync starts another); ~0.25 ms less here.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
+    os.close(fd)
+    fsync_dir(path.parent)
+
+
 class _WriteBehind:
     """Writes a file being copied to disk while the copy goes on, so that the copy's own fsync at
     the end has little left to write: for a big delivery the copy and the disk then work at the

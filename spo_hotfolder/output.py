@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -40,6 +41,9 @@ from spo_hotfolder.preflight import (
     read_box_pt,
     user_unit,
 )
+
+#: Numbers the temp names of linked outputs within this process.
+_TEMP_IDS = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +99,7 @@ def _rect(box: tuple[float, float, float, float]) -> RectangleObject:
 
 
 def _link_or_copy(src: str, tmp: str) -> None:
-    """``tmp`` (an empty temp file) becomes the same file as ``src``: a hard link, else a copy."""
-    os.unlink(tmp)
+    """``tmp`` (a name not in use) becomes the same file as ``src``: a hard link, else a copy."""
     try:
         os.link(src, tmp)
     except OSError as exc:
@@ -199,33 +202,25 @@ def _publish(dest: str, same_as: ArtworkInput | None, write: Callable[[int], Non
     Returns the size and, for written outputs, the sha256. The temp file never stays behind."""
     dest_path = Path(dest).absolute()
     folder = str(dest_path.parent)
+    if same_as is not None:
+        return _publish_same(dest_path, same_as), None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{dest_path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise _write_error(exc, folder) from None
     digest: str | None = None
     try:
-        if same_as is not None:
-            os.close(fd)
-            try:
-                _link_or_copy(same_as.path, tmp)
-            except FileNotFoundError as exc:
-                raise OutputError(f"artwork {quote_name(same_as.name)} cannot be read: the file is missing") from exc
-            out_fd = os.open(tmp, os.O_RDONLY)
-        else:
-            assert write is not None
-            out_fd = fd
-            write(out_fd)
+        assert write is not None
         try:
-            os.fsync(out_fd)  # for a link: the artwork's own data, which nobody synced yet
-            os.fchmod(out_fd, 0o644)
-            size = os.fstat(out_fd).st_size
-            if same_as is None:
-                os.lseek(out_fd, 0, os.SEEK_SET)
-                with open(out_fd, "rb", closefd=False) as check_fh:
-                    digest = hashlib.file_digest(check_fh, "sha256").hexdigest()
+            write(fd)
+            os.fsync(fd)
+            os.fchmod(fd, 0o644)
+            size = os.fstat(fd).st_size
+            os.lseek(fd, 0, os.SEEK_SET)
+            with open(fd, "rb", closefd=False) as check_fh:
+                digest = hashlib.file_digest(check_fh, "sha256").hexdigest()
         finally:
-            os.close(out_fd)
+            os.close(fd)
         Path(tmp).replace(dest)
         fsync_dir(Path(folder))
     except BaseException as exc:
@@ -235,6 +230,45 @@ def _publish(dest: str, same_as: ArtworkInput | None, write: Callable[[int], Non
             raise _write_error(exc, folder) from None
         raise
     return size, digest
+
+
+def _publish_same(dest: Path, art: ArtworkInput) -> int:
+    """``dest`` becomes the artwork file itself (a hard link; a copy where links are refused), made
+    under a temp name and renamed, then fsynced with its folder; returns the size.
+
+    The fsyncs come after the rename: the file's fsync then commits the link, its mode and the
+    rename in one journal commit, and the folder's fsync finds nothing left (one commit instead of
+    two; ~0.3 ms a job here). That is safe because nothing records the output before this returns:
+    a crash before the fsyncs leaves a ``dest`` that is the artwork or nothing, and the job (its
+    ``OutputCreated`` not recorded) makes its output again. A failed fsync removes ``dest``.
+    """
+    folder = str(dest.parent)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}-{next(_TEMP_IDS)}.tmp")
+    made = tmp  # what to remove on a failure: the temp name, then (renamed, not yet durable) dest
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()  # left by an earlier process with our pid
+        try:
+            _link_or_copy(art.path, str(tmp))
+        except FileNotFoundError as exc:
+            raise OutputError(f"artwork {quote_name(art.name)} cannot be read: the file is missing") from exc
+        out_fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fchmod(out_fd, 0o644)
+            size = os.fstat(out_fd).st_size
+            tmp.replace(dest)
+            made = dest
+            os.fsync(out_fd)  # the artwork's own data, which nobody synced yet, and the rename
+        finally:
+            os.close(out_fd)
+        fsync_dir(Path(folder))
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            made.unlink()
+        if isinstance(exc, OSError):
+            raise _write_error(exc, folder) from None
+        raise
+    return size
 
 
 def _write_merged(

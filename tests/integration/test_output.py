@@ -457,3 +457,34 @@ def test_a_worker_left_big_after_a_call_is_replaced(tmp_path: Path, monkeypatch:
                     os.kill(pid, 0)
                     time.sleep(0.1)
         assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+
+
+def test_a_linked_output_is_renamed_then_fsynced_with_its_folder(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One journal commit for a linked output: the file's fsync comes after the rename (it then
+    commits the link, the mode and the rename), and the folder's fsync last."""
+    ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)], trimbox=(3, 3, 88, 58))
+    dest = out_dir / "o.pdf"
+    seen: list[tuple[str, bool]] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        seen.append((target, dest.exists()))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    link_unchanged(art(ready)[0], str(dest), 1)
+    assert seen == [(str(dest), True), (str(out_dir), True)]
+    assert dest.stat().st_ino == ready.stat().st_ino and leftovers(out_dir) == []
+
+
+def test_a_linked_output_replaces_a_leftover_temp_name_of_a_dead_process(tmp_path: Path, out_dir: Path) -> None:
+    ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)], trimbox=(3, 3, 88, 58))
+    from spo_hotfolder import output
+
+    stale = out_dir / f".o.pdf.{os.getpid()}-{next(output._TEMP_IDS) + 1}.tmp"
+    stale.write_bytes(b"half")
+    link_unchanged(art(ready)[0], str(out_dir / "o.pdf"), 1)
+    assert (out_dir / "o.pdf").read_bytes() == ready.read_bytes() and leftovers(out_dir) == []

@@ -1,4 +1,4 @@
-"""fsutil.copy_file: a big copy is written to disk while it goes on; every way out leaves no thread."""
+"""fsutil: a big copy is written to disk while it goes on (no thread left behind); write_new."""
 
 from __future__ import annotations
 
@@ -106,3 +106,35 @@ def test_a_failing_final_fsync_removes_the_partial_file(tmp_path: Path, monkeypa
         copy_file(src, dst, chunk=CHUNK)
     assert not dst.exists()
     assert not _write_behind_threads()
+
+
+def test_write_new_creates_the_file_durably_with_its_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(_fd_path(fd))
+        real(fd)
+
+    monkeypatch.setattr(fsutil.os, "fsync", fsync)
+    old = os.umask(0o077)
+    try:
+        fsutil.write_new(tmp_path / "manifest.json", b'{"order_id": "1"}')
+    finally:
+        os.umask(old)
+    assert (tmp_path / "manifest.json").read_bytes() == b'{"order_id": "1"}'
+    assert (tmp_path / "manifest.json").stat().st_mode & 0o777 == 0o644
+    assert synced == [str(tmp_path / "manifest.json"), str(tmp_path)]
+    with pytest.raises(FileExistsError):
+        fsutil.write_new(tmp_path / "manifest.json", b"again")
+    assert (tmp_path / "manifest.json").read_bytes() == b'{"order_id": "1"}', "an existing file is never touched"
+
+
+def test_write_new_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fsutil.os, "fsync", fsync)
+    with pytest.raises(OSError, match="No space"):
+        fsutil.write_new(tmp_path / "manifest.json", b"x" * 100)
+    assert list(tmp_path.iterdir()) == []
