@@ -792,3 +792,47 @@ def test_a_file_written_in_place_settles_from_its_event_not_from_when_the_engine
     rig.clock.advance(0.2)
     rig.engine.step()
     assert path in rig.engine._orphans, "taken (complete, waiting for its manifest) at event + settle"
+
+
+class ReplacingPdf(InProcessPdf):
+    """While the first job is checked, a client uploads another order under the same manifest name."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
+        self.replaced = False
+
+    def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
+        if not self.replaced:
+            self.replaced = True
+            make_pdf(self.rig.inbox / "R2.pdf", pages=CARD)
+            new = self.rig.inbox / ".orders.yaml.part"
+            new.write_text('order_id: "R2"\nproduct: bc-85x55\nquantity: 1\nartwork: [R2.pdf]\n')
+            new.replace(self.rig.inbox / "orders.yaml")
+        return super().check(artwork, product_name, spec, validation)
+
+
+def test_a_manifest_replaced_under_its_name_while_its_job_runs_is_a_new_order(rig: Rig) -> None:
+    """The manifest leaves the inbox after its job's first run; a new upload under the same name
+    meanwhile (another file) is never removed in its place: it is taken as the next order."""
+    rig.engine.pdf = ReplacingPdf(rig)
+    make_pdf(rig.inbox / "R1.pdf", pages=CARD)
+    (rig.inbox / "orders.yaml").write_text('order_id: "R1"\nproduct: bc-85x55\nquantity: 1\nartwork: [R1.pdf]\n')
+    rig.run(until=lambda: rig.stage("R1-1") is Stage.DONE and rig.stage("R2-1") is Stage.DONE, steps=10)
+    assert sorted(rig.take_prints()) == ["R1_R1-1_bc-85x55_x1.pdf", "R2_R2-1_bc-85x55_x1.pdf"]
+    assert os.listdir(rig.inbox) == []
+    assert rig.ledger.pending_intakes() == []
+
+
+def test_a_crash_before_the_manifest_left_the_inbox_delivers_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after the job's run but before its manifest was removed: the next start removes it
+    (the intake is recorded) and the job is not taken in or delivered again."""
+    job_id = rig.order("K1")
+    monkeypatch.setattr(Engine, "_finish_intakes", lambda self: None)
+    rig.run(until=done(rig, job_id), steps=10)
+    assert (rig.inbox / "K1.yaml").is_file() and len(rig.ledger.pending_intakes()) == 1
+    assert rig.take_prints() == ["K1_K1-1_bc-85x55_x1.pdf"]
+    monkeypatch.undo()
+    rig.start()  # the restart
+    rig.run(steps=3)
+    assert os.listdir(rig.inbox) == [] and rig.ledger.pending_intakes() == []
+    assert rig.take_prints() == [] and rig.statuses(job_id).count("InHotFolder") == 1

@@ -470,7 +470,7 @@ def test_a_linked_output_is_renamed_then_fsynced_with_its_folder(
     real = os.fsync
 
     def fsync(fd: int) -> None:
-        target = os.readlink(f"/proc/self/fd/{fd}")
+        target = str(Path(f"/proc/self/fd/{fd}").readlink())
         seen.append((target, dest.exists()))
         real(fd)
 
