@@ -258,6 +258,10 @@ def _publish_same(dest: Path, art: ArtworkInput) -> int:
             size = os.fstat(out_fd).st_size
             tmp.replace(dest)
             made = dest
+            # A dest already linked to the artwork (made by a run a crash cut short before
+            # OutputCreated) makes the rename a no-op (POSIX: same file), and the temp name stays.
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
             os.fsync(out_fd)  # the artwork's own data, which nobody synced yet, and the rename
         finally:
             os.close(out_fd)

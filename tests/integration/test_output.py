@@ -488,3 +488,14 @@ def test_a_linked_output_replaces_a_leftover_temp_name_of_a_dead_process(tmp_pat
     stale.write_bytes(b"half")
     link_unchanged(art(ready)[0], str(out_dir / "o.pdf"), 1)
     assert (out_dir / "o.pdf").read_bytes() == ready.read_bytes() and leftovers(out_dir) == []
+
+
+def test_a_linked_output_made_again_over_itself_leaves_no_temp_name(tmp_path: Path, out_dir: Path) -> None:
+    """A crash after the rename but before OutputCreated leaves dest already linked to the
+    artwork; renaming another link of the same file onto it does nothing (POSIX), so the temp
+    name must be removed by hand (found by the SIGKILL rounds of test_crash)."""
+    ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)], trimbox=(3, 3, 88, 58))
+    dest = out_dir / "o.pdf"
+    link_unchanged(art(ready)[0], str(dest), 1)
+    link_unchanged(art(ready)[0], str(dest), 1)
+    assert dest.stat().st_ino == ready.stat().st_ino and leftovers(out_dir) == []
