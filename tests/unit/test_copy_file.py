@@ -31,18 +31,26 @@ def _source(tmp_path: Path, size: int) -> tuple[Path, bytes]:
 
 def test_a_big_copy_is_flushed_while_it_goes_on_then_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, str]] = []
-    real_fdatasync, real_fsync = os.fdatasync, os.fsync
+    real_fdatasync, real_fsync, real_sendfile = os.fdatasync, os.fsync, os.sendfile
+    flushed = threading.Event()
 
     def fdatasync(fd: int) -> None:
         calls.append(("fdatasync", _fd_path(fd)))
         real_fdatasync(fd)
+        flushed.set()
 
     def fsync(fd: int) -> None:
         calls.append(("fsync", _fd_path(fd)))
         real_fsync(fd)
 
+    def sendfile(out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        if offset == 3 * CHUNK:  # the copy goes on only once the chunks before are being flushed
+            assert flushed.wait(10), "no background flush while the copy went on"
+        return real_sendfile(out_fd, in_fd, offset, count)
+
     monkeypatch.setattr(fsutil.os, "fdatasync", fdatasync)
     monkeypatch.setattr(fsutil.os, "fsync", fsync)
+    monkeypatch.setattr(fsutil.os, "sendfile", sendfile)
     src, data = _source(tmp_path, 10 * CHUNK + 123)
     dst = tmp_path / "hot" / ".tmp"
     dst.parent.mkdir()
