@@ -93,6 +93,13 @@ class Flusher:
             thread.join(timeout)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
 def atomic_write(path: Path, data: bytes | str, *, durable: bool = True, mode: int = 0o644) -> None:
     """Writes ``data`` to ``path`` via a temp name in the same folder and a rename.
 
@@ -102,10 +109,7 @@ def atomic_write(path: Path, data: bytes | str, *, durable: bool = True, mode: i
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
-        view = memoryview(payload)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        _write_all(fd, payload)
         if durable:
             os.fsync(fd)
         os.fchmod(fd, mode)
@@ -135,10 +139,7 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        _write_all(fd, data)
         os.fchmod(fd, mode)
         os.fsync(fd)
     except BaseException:

@@ -10,12 +10,9 @@ import pytest
 
 import spo_hotfolder.fsutil as fsutil
 from spo_hotfolder.fsutil import copy_file
+from tests.unit.conftest import fd_path
 
 CHUNK = 4096
-
-
-def _fd_path(fd: int) -> str:
-    return str(Path(f"/proc/self/fd/{fd}").readlink())
 
 
 def _write_behind_threads() -> list[threading.Thread]:
@@ -35,12 +32,12 @@ def test_a_big_copy_is_flushed_while_it_goes_on_then_fsynced(tmp_path: Path, mon
     flushed = threading.Event()
 
     def fdatasync(fd: int) -> None:
-        calls.append(("fdatasync", _fd_path(fd)))
+        calls.append(("fdatasync", fd_path(fd)))
         real_fdatasync(fd)
         flushed.set()
 
     def fsync(fd: int) -> None:
-        calls.append(("fsync", _fd_path(fd)))
+        calls.append(("fsync", fd_path(fd)))
         real_fsync(fd)
 
     def sendfile(out_fd: int, in_fd: int, offset: int, count: int) -> int:
@@ -116,15 +113,7 @@ def test_a_failing_final_fsync_removes_the_partial_file(tmp_path: Path, monkeypa
     assert not _write_behind_threads()
 
 
-def test_write_new_creates_the_file_durably_with_its_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    synced: list[str] = []
-    real = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(_fd_path(fd))
-        real(fd)
-
-    monkeypatch.setattr(fsutil.os, "fsync", fsync)
+def test_write_new_creates_the_file_durably_with_its_mode(tmp_path: Path, fsynced: list[str]) -> None:
     old = os.umask(0o077)
     try:
         fsutil.write_new(tmp_path / "manifest.json", b'{"order_id": "1"}')
@@ -132,7 +121,7 @@ def test_write_new_creates_the_file_durably_with_its_mode(tmp_path: Path, monkey
         os.umask(old)
     assert (tmp_path / "manifest.json").read_bytes() == b'{"order_id": "1"}'
     assert (tmp_path / "manifest.json").stat().st_mode & 0o777 == 0o644
-    assert synced == [str(tmp_path / "manifest.json"), str(tmp_path)]
+    assert fsynced == [str(tmp_path / "manifest.json"), str(tmp_path)]
     with pytest.raises(FileExistsError):
         fsutil.write_new(tmp_path / "manifest.json", b"again")
     assert (tmp_path / "manifest.json").read_bytes() == b'{"order_id": "1"}', "an existing file is never touched"

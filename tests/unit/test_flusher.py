@@ -12,25 +12,13 @@ import spo_hotfolder.fsutil as fsutil
 from spo_hotfolder.fsutil import Flusher
 
 
-def _fd_path(fd: int) -> str:
-    return str(Path(f"/proc/self/fd/{fd}").readlink())
-
-
-def test_a_submitted_file_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    synced: list[str] = []
-    real = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(_fd_path(fd))
-        real(fd)
-
-    monkeypatch.setattr(fsutil.os, "fsync", fsync)
+def test_a_submitted_file_is_fsynced(tmp_path: Path, fsynced: list[str]) -> None:
     big = tmp_path / "big.pdf"
     big.write_bytes(b"x" * 4096)
     flusher = Flusher()
     assert flusher.submit(big)
     flusher.close()
-    assert synced == [str(big)] and flusher.flushed == 1
+    assert fsynced == [str(big)] and flusher.flushed == 1
 
 
 def test_a_missing_file_is_not_queued(tmp_path: Path) -> None:
