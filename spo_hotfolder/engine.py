@@ -185,8 +185,8 @@ class Engine:
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
         # Manifests taken in (their jobs durably in the ledger), still to be removed from the inbox:
-        # (intake key, path, the file's identity when read). See _finish_intakes.
-        self._unfinished: list[tuple[str, Path, tuple[int, int, int, int]]] = []
+        # (intake key, path, the file's signature when read). See _finish_intakes.
+        self._unfinished: list[tuple[str, Path, Signature]] = []
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         self._last_action: dict[str, str] = {}
@@ -507,7 +507,8 @@ class Engine:
         known = self.ledger.intake(key)
         if known is not None and not known[0]:
             # Recorded before a crash, not yet removed from the inbox: finish that intake.
-            self._finish_intake(key, path)
+            self._unfinished.append((key, path, signature(st)))
+            self._finish_intakes()
             return
         try:
             manifest = parse_manifest(data, path.name, tuple(self.config.hot_folders))
@@ -555,11 +556,10 @@ class Engine:
             self._refuse_jobs(path, data, manifest, refused, base)
         # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
         # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
+        self._unfinished.append((key, path, signature(st)))
         if folder_manifest:
-            self._finish_intake(key, path)
+            self._finish_intakes()  # before its folder is cleaned up
             self._consumed_dirs.add(base)
-        else:
-            self._unfinished.append((key, path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)))
         for spec, _ in plans:
             job = self.ledger.get_job(spec.job_id, history=False)
             if job is not None:
@@ -661,12 +661,6 @@ class Engine:
             files.append((item.name, item.path, item.expected_sha256, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
         return (job_id, product, self.config, tuple(files))
 
-    def _finish_intake(self, key: str, path: Path) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        fsync_dir(path.parent)
-        self.ledger.complete_intake(key)
-
     def _finish_intakes(self) -> None:
         """Removes the manifests taken in since the last call from the inbox: one fsync of the
         inbox for all of them, then one commit marks their intakes complete.
@@ -675,26 +669,26 @@ class Engine:
         delivered first (its latency is then ~0.5 ms shorter; a burst syncs the inbox once per
         few manifests). Safe because the intake was committed durably before: a crash meanwhile
         leaves an intake not complete, which the next start finishes (``reconcile``). A manifest
-        replaced under the same name meanwhile (another identity) is a new upload: never removed.
+        replaced under the same name meanwhile (another signature) is a new upload: never removed.
         """
         pending, self._unfinished = self._unfinished, []
         if not pending:
             return
         try:
             folders: set[Path] = set()
-            for _key, path, identity in pending:
+            for _key, path, sig in pending:
                 try:
                     st = os.stat(path)
                 except FileNotFoundError:
                     continue
-                if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == identity:
+                if signature(st) == sig:
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
                     folders.add(path.parent)
             for folder in folders:
                 fsync_dir(folder)
             with self.ledger.transaction():
-                for key, _path, _identity in pending:
+                for key, _path, _sig in pending:
                     self.ledger.complete_intake(key)
         except BaseException:
             self._unfinished[:0] = pending  # each part can be done again: tried at the next call
