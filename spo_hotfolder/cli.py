@@ -165,6 +165,9 @@ def operator_name(args: argparse.Namespace) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from spo_hotfolder.prestart import start_fork_server
+
+    start_fork_server()  # its imports overlap the daemon's own
     from spo_hotfolder.service import StartupError, run
 
     try:

@@ -96,13 +96,22 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
     sys.excepthook = excepthook
 
 
-def setup_worker_logging() -> None:
-    """In a PDF worker process: the parent's renderer and level (see ``ENV_WORKER``), if it set one.
+def worker_log_setting() -> str | None:
+    """The renderer and level that ``setup_logging`` last set in this process, for a PDF worker.
+
+    It is handed to each worker as an argument: the fork server that forks the workers may have
+    started before ``setup_logging`` ran (``spo-hotfolder run`` starts it first), so the
+    environment it passes on does not have it.
+    """
+    return os.environ.get(ENV_WORKER)
+
+
+def setup_worker_logging(setting: str | None) -> None:
+    """In a PDF worker process: the parent's renderer and level (``worker_log_setting``), if set.
 
     Without it, pypdf's warnings in the worker would reach stderr through logging's last-resort
     handler as plain text lines, breaking "every line is one JSON object".
     """
-    setting = os.environ.get(ENV_WORKER)
     if not setting:
         return
     fmt, _, level = setting.partition(":")

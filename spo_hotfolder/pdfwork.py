@@ -26,8 +26,10 @@ from typing import Any, TypeVar
 from spo_hotfolder import output as _output
 from spo_hotfolder import preflight as _preflight
 from spo_hotfolder.config import ProductSpec, ValidationConfig
+from spo_hotfolder.logsetup import setup_worker_logging, worker_log_setting
 from spo_hotfolder.output import OutputError, OutputResult
 from spo_hotfolder.preflight import ArtworkInput, Finding, PreflightReport, describe_exception
+from spo_hotfolder.prestart import PRELOAD
 
 T = TypeVar("T")
 
@@ -60,12 +62,10 @@ def _exit_with(owner_pid: int) -> None:
             continue
 
 
-def _init_worker(memory_limit_bytes: int | None, owner_pid: int | None = None) -> None:
+def _init_worker(memory_limit_bytes: int | None, owner_pid: int | None = None, log_setting: str | None = None) -> None:
     """Runs once in each worker process: the parent's log format, address-space limit, and a
     watch on the daemon so an orphaned worker never lingers."""
-    from spo_hotfolder.logsetup import setup_worker_logging
-
-    setup_worker_logging()
+    setup_worker_logging(log_setting)
     if owner_pid is not None:
         threading.Thread(target=_exit_with, args=(owner_pid,), name="owner-watch", daemon=True).start()
     if memory_limit_bytes is not None:
@@ -107,9 +107,9 @@ class _Remote(Exception):
     """An exception raised in the worker that could not be sent back as it was."""
 
 
-def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int) -> None:
+def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int, log_setting: str | None) -> None:
     """The worker process: calls ``fn(*args)`` for each request on ``conn`` until it is closed."""
-    _init_worker(memory_limit_bytes, owner_pid)
+    _init_worker(memory_limit_bytes, owner_pid, log_setting)
     _warm_up()
     while True:
         try:
@@ -137,7 +137,10 @@ class _Process:
     def __init__(self, context: Any, memory_limit_bytes: int | None) -> None:
         parent, child = context.Pipe(duplex=True)
         self.process = context.Process(
-            target=_serve, args=(child, memory_limit_bytes, os.getpid()), name="spo-hotfolder-pdf", daemon=True
+            target=_serve,
+            args=(child, memory_limit_bytes, os.getpid(), worker_log_setting()),
+            name="spo-hotfolder-pdf",
+            daemon=True,
         )
         self.process.start()
         child.close()
@@ -203,9 +206,9 @@ class PdfWorker:
         self.memory_limit_bytes = memory_limit_bytes
         self._context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
-            # Workers forked by the fork server then start with pypdf already imported (~10 ms instead
-            # of ~250 ms after a kill). Only effective if the fork server is not running yet.
-            self._context.set_forkserver_preload(["spo_hotfolder.preflight", "spo_hotfolder.output"])
+            # Workers forked by the fork server then start with pypdf already imported. Only
+            # effective if the fork server is not running yet (`spo-hotfolder run` starts it early).
+            self._context.set_forkserver_preload(PRELOAD)
         self._lock = threading.Lock()
         self._proc: _Process | None = None
         self._out: _Call | None = None  # the call whose answer has not been received yet

@@ -1,0 +1,27 @@
+"""Starts the PDF worker's fork server first thing in ``spo-hotfolder run``.
+
+The fork server is a fresh interpreter that imports pypdf before it forks the worker (~0.2-0.3 s
+of CPU). Started before the daemon imports its own modules, the two run side by side on two
+cores, and the daemon is ready (and delivers what waited while it was down) ~0.25 s sooner.
+This module imports only ``multiprocessing``, so that nothing heavy comes before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+# What the fork server imports before it forks a worker: everything a worker runs (pypdf through
+# preflight and output, structlog through logsetup), so that a worker, the first one or one forked
+# after a kill, starts in ~10 ms instead of ~250 ms.
+PRELOAD = ["spo_hotfolder.pdfwork", "spo_hotfolder.logsetup"]
+
+
+def start_fork_server() -> None:
+    """Starts the fork server now (it does its imports in the background). A failure here is
+    left to ``PdfWorker``, which starts it again on its first process and reports."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    with contextlib.suppress(OSError):
+        forkserver.ensure_running()

@@ -1,0 +1,35 @@
+"""`spo-hotfolder run` starts the PDF worker's fork server before its own imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+PROBE = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from spo_hotfolder.prestart import start_fork_server
+    start_fork_server()
+    children = []
+    deadline = time.monotonic() + 10
+    while not children and time.monotonic() < deadline:
+        for task in os.listdir(f"/proc/{os.getpid()}/task"):
+            with open(f"/proc/{os.getpid()}/task/{task}/children") as fh:
+                children += fh.read().split()
+        time.sleep(0.01)
+    cmdlines = []
+    for pid in children:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdlines.append(fh.read().replace(b"\\0", b" ").decode())
+    print(json.dumps({"pypdf": "pypdf" in sys.modules, "cmdlines": cmdlines}))
+    """
+)
+
+
+def test_the_fork_server_runs_before_the_daemon_imports_pypdf() -> None:
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=30, check=True)
+    probe = json.loads(out.stdout)
+    assert probe["pypdf"] is False  # the caller has not paid for pypdf...
+    assert any("forkserver" in cmd and "spo_hotfolder.pdfwork" in cmd for cmd in probe["cmdlines"]), probe
