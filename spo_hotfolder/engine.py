@@ -1783,11 +1783,7 @@ class Engine:
     def reconcile(self) -> None:
         """At start: finish what a crash interrupted, and make the folders agree with the ledger."""
         now = self.clock.now()
-        for key, path in self.ledger.pending_intakes():
-            p = Path(path)
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-            self.ledger.complete_intake(key)
+        self._finish_pending_intakes()
         for delivery in self.ledger.open_deliveries():
             self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))  # type: ignore[misc]
         # Finished jobs need nothing (a done/ job whose move was cut short is found by _locate
@@ -1811,6 +1807,42 @@ class Engine:
         due = self.ledger.next_due()
         if due:
             self._schedule_wakeup(parse_iso(due))
+
+    def _finish_pending_intakes(self) -> None:
+        """Manifests whose intake was recorded before a crash, but which had not left the inbox:
+        removed now, if the file under that name is still the one taken in (its sha256 is in the
+        intake key). A different file there is a new upload made while the daemon was down: it
+        stays and is taken as a new manifest. An unreadable one stays pending (``take_manifest``
+        finishes it once it is stable)."""
+        pending = self.ledger.pending_intakes()
+        if not pending:
+            return
+        finished: list[str] = []
+        folders: set[Path] = set()
+        for key, path in pending:
+            p = Path(path)
+            try:
+                with open(p, "rb") as fh:
+                    data = fh.read(MAX_MANIFEST_BYTES + 1)
+            except FileNotFoundError:
+                finished.append(key)
+                continue
+            except OSError as exc:
+                log.warning("recovery.manifest_unreadable", path=path, error=str(exc))
+                continue
+            if hashlib.sha256(data).hexdigest() == key.partition(":")[0]:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+                folders.add(p.parent)
+            else:
+                log.info("recovery.manifest_replaced", path=path, detail="a new upload under that name: taken as such")
+            finished.append(key)
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                fsync_dir(folder)
+        with self.ledger.transaction():
+            for key in finished:
+                self.ledger.complete_intake(key)
 
     def _reconcile_delivery(self, delivery: Any, now: datetime) -> None:
         temp = Path(delivery.temp_path)

@@ -836,3 +836,25 @@ def test_a_crash_before_the_manifest_left_the_inbox_delivers_once(rig: Rig, monk
     rig.run(steps=3)
     assert os.listdir(rig.inbox) == [] and rig.ledger.pending_intakes() == []
     assert rig.take_prints() == [] and rig.statuses(job_id).count("InHotFolder") == 1
+
+
+def test_a_new_upload_under_a_pending_manifest_name_is_kept_at_restart(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed before the manifest left the inbox; while the daemon was down, a client uploaded a
+    different order under the same name. The restart removes only the file it took in (the intake
+    key's sha256): the new upload stays and is taken as the next order."""
+    job_id = rig.order("K1")
+    monkeypatch.setattr(Engine, "_finish_intakes", lambda self: None)
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["K1_K1-1_bc-85x55_x1.pdf"] and len(rig.ledger.pending_intakes()) == 1
+    monkeypatch.undo()
+    make_pdf(rig.inbox / "K2.pdf", pages=CARD)
+    (rig.inbox / "K1.yaml").write_text('order_id: "K2"\nproduct: bc-85x55\nquantity: 1\nartwork: [K2.pdf]\n')
+    rig.start()  # the restart
+    assert (rig.inbox / "K1.yaml").is_file(), "the new upload was removed as if it were the old manifest"
+    assert rig.ledger.pending_intakes() == []
+    rig.engine.rescan()
+    rig.run(until=lambda: rig.stage("K2-1") is Stage.DONE, steps=10)
+    assert rig.take_prints() == ["K2_K2-1_bc-85x55_x1.pdf"]
+    assert os.listdir(rig.inbox) == [] and rig.statuses(job_id).count("InHotFolder") == 1
