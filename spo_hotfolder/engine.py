@@ -1130,7 +1130,7 @@ class Engine:
         finally:
             self.busy_job = None
             if self.clock.monotonic() - self._status_flushed_at >= STATUS_FLUSH_SECONDS:
-                self._guard("status", job_id, self.flush_status)
+                self._guard("status", job_id, lambda: self.flush_status(skip_runnable=True))
 
     def _inputs(self, job: Job) -> list[ArtworkInput]:
         job_dir = self.job_dir(job)
@@ -1525,10 +1525,17 @@ class Engine:
         """STATUS.txt is rewritten once per step, not once per status (see flush_status)."""
         self._dirty.add(job_id)
 
-    def flush_status(self) -> None:
-        """Rewrites STATUS.txt of every job that changed since the last flush."""
+    def flush_status(self, *, skip_runnable: bool = False) -> None:
+        """Rewrites STATUS.txt of every job that changed since the last flush.
+
+        ``skip_runnable`` (the flushes between the jobs of a queue): a job still waiting in work/
+        for its turn in the queue keeps its change for later. It is written once it has run (or
+        when the engine goes idle), not once when taken in and again when done."""
         self._status_flushed_at = self.clock.monotonic()
         dirty, self._dirty = self._dirty, set()
+        if skip_runnable and dirty:
+            self._dirty = dirty.intersection(self.ledger.job_ids([Stage.PROCESS, Stage.DELIVER]))
+            dirty -= self._dirty
         for job_id in sorted(dirty):
             self._write_status_now(job_id)
 

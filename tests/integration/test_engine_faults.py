@@ -858,3 +858,35 @@ def test_a_new_upload_under_a_pending_manifest_name_is_kept_at_restart(
     rig.run(until=lambda: rig.stage("K2-1") is Stage.DONE, steps=10)
     assert rig.take_prints() == ["K2_K2-1_bc-85x55_x1.pdf"]
     assert os.listdir(rig.inbox) == [] and rig.statuses(job_id).count("InHotFolder") == 1
+
+
+class SlowPdf(InProcessPdf):
+    """Each check takes 0.6 s of the engine's clock: more than the STATUS.txt flush interval."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
+
+    def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
+        self.rig.clock.advance(0.6)
+        return super().check(artwork, product_name, spec, validation)
+
+
+def test_a_job_waiting_its_turn_in_a_queue_gets_its_status_file_once_it_has_run(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flushes between the jobs of a queue skip the jobs still waiting in work/ for their
+    turn: each job's STATUS.txt is written once, after it has run, not also while it waits."""
+    rig.engine.pdf = SlowPdf(rig)
+    written: list[tuple[str, Stage | None]] = []
+    real = Engine._write_status_now
+
+    def spy(self: Engine, job_id: str) -> None:
+        written.append((job_id, rig.stage(job_id)))
+        real(self, job_id)
+
+    monkeypatch.setattr(Engine, "_write_status_now", spy)
+    jobs = [rig.order(f"Q{i}") for i in range(3)]
+    rig.run(until=lambda: all(rig.stage(j) is Stage.DONE for j in jobs), steps=10)
+    assert sorted(written) == sorted((j, Stage.DONE) for j in jobs), written
+    for j in jobs:
+        assert "InHotFolder" in (rig.root / "done" / j / "STATUS.txt").read_text()
