@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import contextlib
 import difflib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -70,7 +71,7 @@ class Problem:
 @dataclass(slots=True)
 class Document:
     value: object
-    lines: dict[str, int] = field(default_factory=dict)  # key path -> 1-based line ("" is the top)
+    lines: Mapping[str, int] = field(default_factory=dict)  # key path -> 1-based line ("" is the top)
     # The source text of plain (unquoted) YAML numbers, by key path: lets a caller spot that
     # ``order_id: 00123`` was read as the octal number 83 and ask for quotes.
     number_texts: dict[str, str] = field(default_factory=dict)
@@ -317,22 +318,64 @@ _JSON_ATOM = re.compile(r"-?Infinity|NaN|true|false|null|-?\d+(?:\.\d+)?(?:[eE][
 
 
 def load_json(text: str) -> Document:
+    """``json.loads`` reads the value; the key lines are found only when they are first asked for
+    (a valid manifest never asks: they are for error messages), unless a key is given twice."""
     if not text.strip():
         return Document(None)
+    duplicates = False
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        nonlocal duplicates
+        mapping = dict(items)  # the last value of a duplicate key wins, as json.loads does
+        if len(mapping) != len(items):
+            duplicates = True
+        return mapping
+
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise SourceError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno, syntax=True) from None
     except RecursionError:
         raise SourceError("the document is nested too deeply to be read") from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
         raise SourceError(f"JSON error: {exc}") from None
+    if not duplicates:
+        return Document(value, _JsonLines(text))
+    scanner = _scan_json(text)
+    return Document(value, scanner.lines, {}, scanner.problems)
+
+
+def _scan_json(text: str) -> _JsonScanner:
     scanner = _JsonScanner(text)
     try:
         scanner.scan()
     except RecursionError:
         raise SourceError("the document is nested too deeply to be read") from None
-    return Document(value, scanner.lines, {}, scanner.problems)
+    return scanner
+
+
+class _JsonLines(Mapping[str, int]):
+    """The key lines of a JSON text that ``json.loads`` accepted, found on first use."""
+
+    def __init__(self, text: str) -> None:
+        self._text: str | None = text
+        self._lines: dict[str, int] = {}
+
+    def _found(self) -> dict[str, int]:
+        if self._text is not None:
+            text, self._text = self._text, None
+            with contextlib.suppress(SourceError):  # too deep to walk: messages without lines
+                self._lines = _scan_json(text).lines
+        return self._lines
+
+    def __getitem__(self, path: str) -> int:
+        return self._found()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._found())
+
+    def __len__(self) -> int:
+        return len(self._found())
 
 
 class _JsonScanner:
