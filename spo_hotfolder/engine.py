@@ -185,8 +185,9 @@ class Engine:
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
         # Manifests taken in (their jobs durably in the ledger), still to be removed from the inbox:
-        # (intake key, path, the file's signature when read). See _finish_intakes.
-        self._unfinished: list[tuple[str, Path, Signature]] = []
+        # (intake key, path, the file's signature when read; None: remove nothing, only mark the
+        # intake complete). See _finish_intakes.
+        self._unfinished: list[tuple[str, Path, Signature | None]] = []
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         self._last_action: dict[str, str] = {}
@@ -681,7 +682,7 @@ class Engine:
                     st = os.stat(path)
                 except FileNotFoundError:
                     continue
-                if signature(st) == sig:
+                if sig is not None and signature(st) == sig:
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
                     folders.add(path.parent)
@@ -1790,7 +1791,7 @@ class Engine:
     def reconcile(self) -> None:
         """At start: finish what a crash interrupted, and make the folders agree with the ledger."""
         now = self.clock.now()
-        self._finish_pending_intakes()
+        self._guard("intake", "", self._finish_pending_intakes)  # a failure is tried again at each step
         for delivery in self.ledger.open_deliveries():
             self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))  # type: ignore[misc]
         # Finished jobs need nothing (a done/ job whose move was cut short is found by _locate
@@ -1821,35 +1822,22 @@ class Engine:
         intake key). A different file there is a new upload made while the daemon was down: it
         stays and is taken as a new manifest. An unreadable one stays pending (``take_manifest``
         finishes it once it is stable)."""
-        pending = self.ledger.pending_intakes()
-        if not pending:
-            return
-        finished: list[str] = []
-        folders: set[Path] = set()
-        for key, path in pending:
+        for key, path in self.ledger.pending_intakes():
             p = Path(path)
             try:
                 with open(p, "rb") as fh:
                     data = fh.read(MAX_MANIFEST_BYTES + 1)
+                    sig: Signature | None = signature(os.fstat(fh.fileno()))
             except FileNotFoundError:
-                finished.append(key)
-                continue
+                sig = None
             except OSError as exc:
                 log.warning("recovery.manifest_unreadable", path=path, error=str(exc))
                 continue
-            if hashlib.sha256(data).hexdigest() == key.partition(":")[0]:
-                with contextlib.suppress(FileNotFoundError):
-                    p.unlink()
-                folders.add(p.parent)
-            else:
+            if sig is not None and hashlib.sha256(data).hexdigest() != key.partition(":")[0]:
                 log.info("recovery.manifest_replaced", path=path, detail="a new upload under that name: taken as such")
-            finished.append(key)
-        for folder in folders:
-            with contextlib.suppress(OSError):
-                fsync_dir(folder)
-        with self.ledger.transaction():
-            for key in finished:
-                self.ledger.complete_intake(key)
+                sig = None
+            self._unfinished.append((key, p, sig))
+        self._finish_intakes()
 
     def _reconcile_delivery(self, delivery: Any, now: datetime) -> None:
         temp = Path(delivery.temp_path)
