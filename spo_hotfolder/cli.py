@@ -1,37 +1,24 @@
-"""The ``spo-hotfolder`` command: argument handling, output and exit codes, nothing more.
+"""The ``spo-hotfolder`` command: argument handling, output and exit codes, nothing more (the
+commands are in ``commands``).
 
 Exit codes: 0 success, 1 a clear one-line error on stderr, 2 usage error.
+
+This module imports little: for ``run``, the PDF worker's fork server is started before the
+commands, the config and the daemon are imported (``prestart``), so that its imports run on the
+other core meanwhile.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import sys
-import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
 
 from spo_hotfolder import __version__
-from spo_hotfolder.clock import SystemClock
-from spo_hotfolder.config import Config, ConfigError, load_config, summary
-from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
-from spo_hotfolder.ledger import Job, Ledger, LedgerError, Stage
-from spo_hotfolder.manifest import ManifestError, parse_manifest
-from spo_hotfolder.operator import Action, refusal
-from spo_hotfolder.status import JobStatus
 
 DEFAULT_CONFIG = "/etc/spo-hotfolder/spo-hotfolder.yaml"
 PROG = "spo-hotfolder"
-COMMAND_WAIT_SECONDS = 30.0
-
-
-class CliError(Exception):
-    """A one-line error for stderr; exit 1."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,10 +28,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"{PROG}: error: a command is required", file=sys.stderr)
         return 2
+    if args.command == "run":
+        from spo_hotfolder.prestart import start_fork_server
+
+        start_fork_server()
+    from spo_hotfolder import commands
+    from spo_hotfolder.config import ConfigError
+    from spo_hotfolder.ledger import LedgerError
+
     try:
-        result: int = args.func(args)
-        return result
-    except CliError as exc:
+        return commands.COMMANDS[args.command](args)
+    except commands.CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except ConfigError as exc:
@@ -78,11 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run the daemon in the foreground until SIGTERM/SIGINT")
-    p.set_defaults(func=cmd_run)
     p = sub.add_parser("check-config", help="validate the config and print a summary")
-    p.set_defaults(func=cmd_check_config)
     p = sub.add_parser("init", help="create the folder layout for the config (idempotent)")
-    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("jobs", help="list jobs, one line each")
     p.add_argument("--status", help="only jobs with this current status (Blocked: jobs whose block is active)")
@@ -90,355 +81,42 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--blocked", action="store_true", help="only jobs whose Blocked status is active")
     group.add_argument("--released", action="store_true", help="only jobs whose Blocked status was removed")
     p.add_argument("--json", action="store_true", help="a JSON list (stable format, see README)")
-    p.set_defaults(func=cmd_jobs)
 
     p = sub.add_parser("show", help="one job with its whole status history")
     p.add_argument("job")
     p.add_argument("--json", action="store_true", help="one JSON object (stable format, see README)")
-    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("release", help="remove a job's Blocked status (like dropping RELEASE)")
     p.add_argument("job")
     p.add_argument("--by", help="who releases it (default: $USER)")
     p.add_argument("--note", default="", help="a note for the status history")
-    p.set_defaults(func=cmd_action, action=Action.RELEASE)
+    p.set_defaults(action="RELEASE")
 
     p = sub.add_parser("reject", help="reject a blocked or failed job (like dropping REJECT)")
     p.add_argument("job")
     p.add_argument("--by", help="who rejects it (default: $USER)")
     p.add_argument("--reason", dest="note", default="", help="why, for the status history")
-    p.set_defaults(func=cmd_action, action=Action.REJECT)
+    p.set_defaults(action="REJECT")
 
     p = sub.add_parser("replace", help="replacement artwork (like dropping the PDF into replace/)")
     p.add_argument("job")
     p.add_argument("file", type=Path)
     p.add_argument("--by", help="who replaces it (default: $USER)")
-    p.set_defaults(func=cmd_action, action=Action.REPLACE, note="")
+    p.set_defaults(action="REPLACE", note="")
 
     p = sub.add_parser("retry", help="try a failed job again (like dropping RETRY)")
     p.add_argument("job")
     p.add_argument("--by", help="who asks (default: $USER)")
     p.add_argument("--note", default="", help="a note for the status history")
-    p.set_defaults(func=cmd_action, action=Action.RETRY)
+    p.set_defaults(action="RETRY")
 
     p = sub.add_parser("route", help="dry run: where each job of a manifest would go, and why")
     p.add_argument("manifest", type=Path)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_route)
 
     p = sub.add_parser("health", help="exit 0 when the daemon runs and its watcher is alive")
     p.add_argument("--json", action="store_true", help="counts per status for scripts")
-    p.set_defaults(func=cmd_health)
     return parser
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def config_path(args: argparse.Namespace) -> Path:
-    raw = args.config or os.environ.get("SPO_HOTFOLDER_CONFIG") or DEFAULT_CONFIG
-    return Path(raw)
-
-
-def get_config(args: argparse.Namespace) -> Config:
-    return load_config(config_path(args))
-
-
-def open_ledger(config: Config, *, readonly: bool = True) -> Ledger:
-    from spo_hotfolder.service import ledger_path
-
-    path = ledger_path(config)
-    if not path.exists():
-        raise CliError(f"no ledger at {path}: run `{PROG} init` or start the daemon first")
-    return Ledger(path, readonly=readonly)
-
-
-def fail(message: str) -> NoReturn:
-    raise CliError(message)
-
-
-def operator_name(args: argparse.Namespace) -> str:
-    return str(args.by or os.environ.get("SUDO_USER") or os.environ.get("USER") or "operator")
-
-
-# -- commands -----------------------------------------------------------------------------------
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from spo_hotfolder.prestart import start_fork_server
-
-    start_fork_server()  # its imports overlap the daemon's own
-    from spo_hotfolder.service import StartupError, run
-
-    try:
-        return run(config_path(args))
-    except StartupError as exc:
-        raise CliError(str(exc)) from exc
-
-
-def cmd_check_config(args: argparse.Namespace) -> int:
-    config = get_config(args)
-    print(summary(config))
-    print("config OK")
-    return 0
-
-
-def cmd_init(args: argparse.Namespace) -> int:
-    from spo_hotfolder.service import StartupError, check_folders, ledger_path, prepare_folders
-
-    config = get_config(args)
-    try:
-        created = prepare_folders(config)
-        check_folders(config)
-    except StartupError as exc:
-        raise CliError(str(exc)) from exc
-    Ledger(ledger_path(config)).close()
-    for folder in created:
-        print(f"created {folder}")
-    missing = [h for h in config.hot_folders.values() if not h.path.is_dir()]
-    for hot in missing:
-        print(
-            f"note: hot folder {hot.name} ({hot.path}) does not exist; the daemon never creates it",
-            file=sys.stderr,
-        )
-    print(f"folder layout ready under {config.paths.root}")
-    return 0
-
-
-def _use_color() -> bool:
-    return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
-
-
-RED = "\033[31m"
-ORANGE = "\033[38;5;208m"
-RESET = "\033[0m"
-
-
-def _row_color(job: Job) -> str:
-    if job.blocked:
-        return ORANGE if job.output else RED
-    if job.stage is Stage.FAILED:
-        return RED
-    return ""
-
-
-def cmd_jobs(args: argparse.Namespace) -> int:
-    config = get_config(args)
-    status: JobStatus | None = None
-    blocked: bool | None = True if args.blocked else None
-    if args.status:
-        try:
-            status = JobStatus.parse(args.status)
-        except ValueError as exc:
-            raise CliError(str(exc)) from exc
-        if status is JobStatus.Blocked:
-            status, blocked = None, True
-    ledger = open_ledger(config)
-    try:
-        jobs = ledger.jobs(status=status, blocked=blocked, released=True if args.released else None)
-    finally:
-        ledger.close()
-    if args.json:
-        print(json.dumps([public_json(j, with_history=False) for j in jobs], indent=2, ensure_ascii=False))
-        return 0
-    if not jobs:
-        print("no jobs", file=sys.stderr)
-        return 0
-    headers = ("JOB", "ORDER", "STATUS", "BLOCKED", "FOLDER", "LAST CHANGE")
-    rows = [(j.job_id, j.order_id, j.status.value, "yes" if j.blocked else "no", j.folder, j.updated_at) for j in jobs]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    color = _use_color()
-    if sys.stdout.isatty():  # a header for people; scripts reading a pipe get exactly one line per job
-        print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for job, row in zip(jobs, rows, strict=True):
-        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        tint = _row_color(job) if color else ""
-        print(f"{tint}{line}{RESET}" if tint else line)
-    return 0
-
-
-def public_json(job: Job, *, with_history: bool = True) -> dict[str, Any]:
-    """The documented JSON shape of a job (see README, "JSON output")."""
-    return job.to_json(with_history=with_history)
-
-
-def _load_job(ledger: Ledger, job_id: str) -> Job:
-    job = ledger.get_job(job_id)
-    if job is None:
-        fail(f"no job {job_id!r} in the ledger")
-    return job
-
-
-def cmd_show(args: argparse.Namespace) -> int:
-    config = get_config(args)
-    ledger = open_ledger(config)
-    try:
-        job = _load_job(ledger, args.job)
-        artwork = ledger.artwork(job.job_id)
-    finally:
-        ledger.close()
-    if args.json:
-        print(json.dumps(public_json(job), indent=2, ensure_ascii=False))
-        return 0
-    print(f"Job:       {job.job_id}")
-    print(f"Order:     {job.order_id}" + (f"  ({job.customer})" if job.customer else ""))
-    print(f"Product:   {job.product} x {job.quantity}")
-    if job.attributes:
-        print("Attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(job.attributes.items())))
-    print(f"Status:    {job.status.value}" + ("  [BLOCKED]" if job.blocked else ""))
-    print(f"Folder:    {job.folder}")
-    print(f"Output:    {job.output_path or '-'}" + (f"  ({job.output_pages} pages)" if job.output_pages else ""))
-    if job.route:
-        print(f"Hot folder: {job.route}")
-    print("Artwork:   " + ", ".join(a.name + ("" if a.present else " (not arrived)") for a in artwork))
-    if job.error:
-        print(f"Problem:   {job.error}")
-    if job.next_attempt_at and job.stage is Stage.RETRY:
-        print(f"Next copy attempt: {job.next_attempt_at} (attempt {job.attempts + 1})")
-    if job.preflight and job.preflight.get("findings"):
-        print("Preflight:")
-        for finding in job.preflight["findings"]:
-            print(f"  {finding.get('severity')}: {finding.get('message')}")
-    print("History:")
-    for entry in job.whole_history():
-        line = f"  {entry.at}  {entry.status.value:<22} {entry.by}"
-        if entry.detail:
-            line += f"  {entry.detail}"
-        if entry.removed_at:
-            line += f"  [removed {entry.removed_at} by {entry.removed_by}"
-            line += f": {entry.removed_note}]" if entry.removed_note else "]"
-        print(line)
-    return 0
-
-
-def cmd_action(args: argparse.Namespace) -> int:
-    """release / reject / replace / retry: the same rules and code as the operator's drop files."""
-    from spo_hotfolder.engine import Engine
-    from spo_hotfolder.service import offline_lock, prepare_folders
-
-    config = get_config(args)
-    action: Action = args.action
-    by = operator_name(args)
-    note = str(args.note or "")
-    file: Path | None = None
-    if action is Action.REPLACE:
-        file = args.file.resolve()
-        if not file.is_file():
-            fail(f"{args.file}: no such file")
-    ledger = open_ledger(config, readonly=False)
-    try:
-        job = _load_job(ledger, args.job)
-        reason = refusal(job, action)
-        if reason is not None:
-            fail(f"cannot {action.value.lower()}: {reason}")
-        with offline_lock(config) as offline:
-            if offline:
-                engine = Engine(config, ledger, SystemClock())
-                result = engine.apply(job.job_id, action, by=by, note=note, file=file)
-                engine.flush_status()
-                if not result.ok:
-                    fail(f"cannot {action.value.lower()}: {result.message}")
-                print(f"{job.job_id}: {result.message}")
-                if action in (Action.RELEASE, Action.RETRY, Action.REPLACE):
-                    print("the daemon is not running: the job continues when it starts")
-                return 0
-        prepare_folders(config)
-        token = f"{int(time.time())}-{uuid.uuid4().hex[:12]}"
-        commands = config.paths.state / "commands"
-        command: dict[str, Any] = {
-            "action": action.value,
-            "job_id": job.job_id,
-            "by": by,
-            "note": note,
-            "token": token,
-        }
-        if file is not None:
-            staged = commands / f"{token}.pdf"
-            tmp = commands / f".{token}.pdf.tmp"
-            shutil.copyfile(file, tmp)
-            os.replace(tmp, staged)
-            command["file"] = str(staged)
-        tmp = commands / f".{token}.json.tmp"
-        tmp.write_text(json.dumps(command), encoding="utf-8")
-        os.replace(tmp, commands / f"{token}.json")
-        deadline = time.monotonic() + COMMAND_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            outcome = ledger.drop_result(token)
-            if outcome is not None:
-                state, message = outcome
-                if state != "done":
-                    fail(f"cannot {action.value.lower()}: {message}")
-                print(f"{job.job_id}: {message}")
-                return 0
-            time.sleep(0.1)
-        print(f"{job.job_id}: {action.value} handed to the running daemon; it has not answered yet (see `show`)")
-        return 0
-    finally:
-        ledger.close()
-
-
-def cmd_route(args: argparse.Namespace) -> int:
-    config = get_config(args)
-    try:
-        data = args.manifest.read_bytes()
-    except OSError as exc:
-        fail(f"{args.manifest}: {exc.strerror}")
-    try:
-        manifest = parse_manifest(data, args.manifest.name, tuple(config.hot_folders))
-    except ManifestError as exc:
-        fail(f"{args.manifest}: " + "; ".join(exc.problems))
-    results = []
-    for spec in manifest.jobs:
-        facts = RouteFacts(
-            order_id=manifest.order_id,
-            job_id=spec.job_id,
-            product=spec.product,
-            quantity=spec.quantity,
-            customer=manifest.customer,
-            hot_folder=spec.hot_folder,
-            attributes=spec.attributes,
-        )
-        decision = decide_route(facts, config)
-        blocked, block_reason = decide_blocking(manifest.blocked, config, spec.product)
-        results.append(
-            {
-                "job_id": spec.job_id,
-                "product": spec.product,
-                "hot_folder": decision.hot_folder,
-                "skip": decision.hot_folder is None,
-                "reason": decision.reason,
-                "blocked": blocked,
-                "blocked_reason": block_reason if blocked else None,
-                "filename": output_name(facts, decision, config),
-            }
-        )
-    if args.json:
-        print(json.dumps(results, indent=2, ensure_ascii=False))
-        return 0
-    for r in results:
-        line = f"{r['job_id']}: {r['hot_folder'] or 'skip'} ({r['reason']})"
-        if r["blocked"]:
-            line += f"; blocked: yes ({r['blocked_reason']})"
-        print(line)
-    return 0
-
-
-def cmd_health(args: argparse.Namespace) -> int:
-    """Exit 0 when the daemon runs and is healthy (watcher alive), 1 otherwise with a one-line reason."""
-    from spo_hotfolder.service import health_report
-
-    report = health_report(get_config(args))
-    if args.json:
-        print(json.dumps(report, indent=2, sort_keys=True))
-    elif report["ok"]:
-        statuses = report.get("statuses") or {}
-        print(
-            f"ok: daemon pid {report.get('pid')}, watcher {report.get('watcher')}, "
-            f"{sum(statuses.values())} jobs, {report.get('blocked', 0)} blocked"
-        )
-    else:
-        print(f"{PROG}: unhealthy: {report['reason']}", file=sys.stderr)
-    return 0 if report["ok"] else 1
 
 
 if __name__ == "__main__":

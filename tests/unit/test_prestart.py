@@ -33,3 +33,15 @@ def test_the_fork_server_runs_before_the_daemon_imports_pypdf() -> None:
     probe = json.loads(out.stdout)
     assert probe["pypdf"] is False  # the caller has not paid for pypdf...
     assert any("forkserver" in cmd and "spo_hotfolder.pdfwork" in cmd for cmd in probe["cmdlines"]), probe
+
+
+def test_the_command_line_module_imports_nothing_heavy_before_it_knows_the_command() -> None:
+    """`run` starts the fork server first thing in cli.main: the config, ledger and daemon modules
+    (yaml, sqlite3, pypdf) must not be imported by cli itself, or they come before it."""
+    probe = (
+        "import json, sys, spo_hotfolder.cli; "
+        "heavy = ('spo_hotfolder', 'yaml', 'sqlite3', 'pypdf'); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(heavy))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=True)
+    assert json.loads(out.stdout) == ["spo_hotfolder", "spo_hotfolder.cli"]
