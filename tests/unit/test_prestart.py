@@ -1,4 +1,4 @@
-"""`spo-hotfolder run` starts the PDF worker's fork server before its own imports."""
+"""`spo-hotfolder run` starts the PDF worker's fork server before its own imports; cli stays light."""
 
 from __future__ import annotations
 
@@ -45,3 +45,15 @@ def test_the_command_line_module_imports_nothing_heavy_before_it_knows_the_comma
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=True)
     assert json.loads(out.stdout) == ["spo_hotfolder", "spo_hotfolder.cli"]
+
+
+def test_every_command_the_parser_offers_has_its_implementation() -> None:
+    """cli names the commands (argparse) and commands implements them: the two lists must agree."""
+    import argparse
+
+    from spo_hotfolder.cli import build_parser
+    from spo_hotfolder.commands import COMMANDS
+
+    subparsers = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert len(subparsers) == 1
+    assert set(subparsers[0].choices) == set(COMMANDS)
