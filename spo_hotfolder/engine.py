@@ -171,7 +171,11 @@ class Engine:
         self.pdf = pdf
         self.metrics: Metrics = metrics or NoMetrics()
         self._schedule_wakeup = schedule_wakeup or (lambda when: None)
-        self.tracker = FileStabilityTracker(config.watch.settle_seconds, clock.monotonic, wall=time.time)
+        # ctimes are compared with the injected clock's wall time (a test's fake clock then decides,
+        # not how long the test took to write its files).
+        self.tracker = FileStabilityTracker(
+            config.watch.settle_seconds, clock.monotonic, wall=lambda: clock.now().timestamp()
+        )
         self._hints: dict[Path, tuple[bool, float]] = {}  # path -> (moved in, when last seen)
         self._hint_lock = threading.Lock()
         self.wake_event = threading.Event()

@@ -779,6 +779,27 @@ def test_a_wake_up_is_set_only_for_a_job_left_waiting_for_artwork(rig: Rig) -> N
     assert wakeups[0] - rig.clock.now() <= timedelta(seconds=600)
 
 
+def test_a_scanned_files_age_is_read_against_the_engines_own_clock(rig: Rig) -> None:
+    """A file found by a scan counts as unchanged since its ctime, measured with the engine's
+    (injected) clock: how long a test or a loaded machine took to write the files does not decide
+    which of them are taken at the first step (it made the queue test above flaky)."""
+    old = rig.inbox / "S1.pdf"
+    make_pdf(old, pages=CARD)
+    rig.clock._now = datetime.fromtimestamp(old.stat().st_ctime + 30, UTC)
+    rig.engine.request_rescan()
+    rig.engine.step()
+    assert old in rig.engine._orphans, "unchanged for 30 s by the engine's clock: taken at once"
+    fresh = rig.inbox / "S2.pdf"
+    make_pdf(fresh, pages=CARD)
+    rig.clock._now = datetime.fromtimestamp(fresh.stat().st_ctime + 0.1, UTC)
+    rig.engine.request_rescan()
+    rig.engine.step()
+    assert fresh not in rig.engine._orphans, "changed 0.1 s ago by the engine's clock: waits settle_seconds"
+    rig.clock.advance(0.5)
+    rig.engine.step()
+    assert fresh in rig.engine._orphans
+
+
 def test_a_file_written_in_place_settles_from_its_event_not_from_when_the_engine_got_to_it(rig: Rig) -> None:
     """The watcher's event arrives while the engine is busy with a job (here: 0.3 s): the file is
     still taken settle_seconds after the event, not 0.3 s later."""
