@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -307,7 +307,21 @@ _JOB_COLUMNS = (
 _LIGHT_COLUMNS = _JOB_COLUMNS + ", status, blocked"
 
 
+#: Jobs (and artwork lists) kept from one read to the next: a job is read ~12 times on its way
+#: through; a backlog of thousands only cycles the cache, which is then emptied.
+_CACHED_JOBS = 1024
+
 _UPDATABLE = frozenset(_JOB_COLUMNS.split(", ")) - {"job_id", "created_at", "updated_at"}
+
+
+def _caches_as_is(column: str, value: Any) -> bool:
+    """A value written to this column reads back equal and of the same type (so a cached job can
+    take it as it is); JSON columns and anything unusual are read back from the ledger instead."""
+    if column == "stage":
+        return type(value) is Stage
+    if column in ("attributes", "preflight"):
+        return False
+    return value is None or type(value) in (str, int)
 
 
 class LedgerError(Exception):
@@ -345,6 +359,12 @@ class Ledger:
         self._sync_after = False
         self._version = 0  # +1 per commit: the counts below are cached until the next one
         self._cache: dict[str, tuple[int, Any]] = {}
+        # Jobs read without their history, and artwork lists, as of the last write to them. Only
+        # the daemon writes the ledger (one process: service.py's lock), and every write to a job's
+        # row or artwork goes through this class, which drops or refreshes the entry; a rollback
+        # drops them all. A read-only ledger (the CLI, beside a running daemon) caches nothing.
+        self._jobs: dict[str, Job] = {}
+        self._artwork: dict[str, tuple[Artwork, ...]] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -372,6 +392,8 @@ class Ledger:
                     yield self._db
                 except BaseException:
                     self._depth = 0
+                    self._jobs.clear()
+                    self._artwork.clear()
                     self._db.execute("ROLLBACK")
                     raise
                 self._depth = 0
@@ -406,6 +428,7 @@ class Ledger:
         now: datetime,
     ) -> None:
         with self.transaction() as db:
+            self._jobs.pop(job_id, None)
             db.execute(
                 "INSERT INTO jobs (job_id, order_id, customer, product, quantity, hot_folder, attributes, "
                 "manifest_name, process_after, stage, folder, awaiting_until, created_at, updated_at) "
@@ -447,10 +470,16 @@ class Ledger:
         values.append(iso(now))
         values.append(job_id)
         with self.transaction() as db:
+            cached = self._jobs.pop(job_id, None)
             db.execute(f"UPDATE jobs SET {', '.join(assignments)} WHERE job_id = ?", values)  # noqa: S608
+            if cached is not None and all(_caches_as_is(key, value) for key, value in fields.items()):
+                self._jobs[job_id] = replace(cached, updated_at=values[-2], **fields)
 
     def job_brief(self, job_id: str) -> tuple[str, str | None] | None:
         """(order_id, route) of a job: what a log line needs, without loading the job."""
+        if not self._readonly:  # the daemon: the job is read again soon, keep it (see get_job)
+            job = self.get_job(job_id, history=False)
+            return (job.order_id, job.route) if job is not None else None
         with self._lock:
             row = self._db.execute("SELECT order_id, route FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return (row[0], row[1]) if row is not None else None
@@ -461,8 +490,18 @@ class Ledger:
         step)."""
         with self._lock:
             if not history:
+                job = self._jobs.get(job_id)
+                if job is not None:
+                    return job
                 row = self._db.execute(f"SELECT {_LIGHT_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()  # noqa: S608
-                return None if row is None else _light_job_from_row(row)
+                if row is None:
+                    return None
+                job = _light_job_from_row(row)
+                if not self._readonly:
+                    if len(self._jobs) >= _CACHED_JOBS:
+                        self._jobs.clear()
+                    self._jobs[job_id] = job
+                return job
             row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()  # noqa: S608
             if row is None:
                 return None
@@ -593,12 +632,22 @@ class Ledger:
 
     def add_status(self, job_id: str, status: JobStatus, by: str, detail: str, now: datetime) -> int:
         """Appends a history entry and refreshes the job's current status; returns the entry id."""
+        at = iso(now)
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO history (job_id, status, at, by, detail) VALUES (?, ?, ?, ?, ?)",
-                (job_id, status.value, iso(now), by, detail),
+                (job_id, status.value, at, by, detail),
             )
-            self._refresh_current(job_id, now)
+            # The new entry is the newest and is not removed: it is the current status, and the job
+            # is blocked if it was or if this is a Blocked (what _refresh_current would work out).
+            blocking = status is JobStatus.Blocked
+            db.execute(
+                "UPDATE jobs SET status = ?1, blocked = (blocked OR ?2), updated_at = ?3 WHERE job_id = ?4",
+                (status.value, blocking, at, job_id),
+            )
+            job = self._jobs.get(job_id)
+            if job is not None and job.current is not None:
+                self._jobs[job_id] = replace(job, current=(status, job.current[1] or blocking), updated_at=at)
             return int(cur.lastrowid or 0)
 
     def remove_status(self, entry_id: int, job_id: str, by: str, note: str, now: datetime) -> None:
@@ -612,6 +661,7 @@ class Ledger:
 
     def _refresh_current(self, job_id: str, now: datetime) -> None:
         """The job's current status (newest entry not removed) and blocked flag, in one statement."""
+        self._jobs.pop(job_id, None)
         self._db.execute(
             "UPDATE jobs SET status = COALESCE((SELECT status FROM history WHERE job_id = ?1 AND removed_at IS NULL "
             "ORDER BY id DESC LIMIT 1), 'Nothing'), blocked = EXISTS (SELECT 1 FROM history WHERE job_id = ?1 "
@@ -631,6 +681,7 @@ class Ledger:
 
     def set_artwork(self, job_id: str, items: Sequence[Artwork]) -> None:
         with self.transaction() as db:
+            self._artwork.pop(job_id, None)
             db.execute("DELETE FROM artwork WHERE job_id = ?", (job_id,))
             db.executemany(
                 "INSERT INTO artwork (job_id, position, name, source, sha256, present) VALUES (?, ?, ?, ?, ?, ?)",
@@ -639,14 +690,23 @@ class Ledger:
 
     def artwork(self, job_id: str) -> list[Artwork]:
         with self._lock:
+            cached = self._artwork.get(job_id)
+            if cached is not None:
+                return list(cached)
             rows = self._db.execute(
                 "SELECT position, name, source, sha256, present FROM artwork WHERE job_id = ? ORDER BY position",
                 (job_id,),
             ).fetchall()
-        return [Artwork(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+            items = [Artwork(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+            if not self._readonly:
+                if len(self._artwork) >= _CACHED_JOBS:
+                    self._artwork.clear()
+                self._artwork[job_id] = tuple(items)
+        return items
 
     def mark_artwork_present(self, job_id: str, position: int, name: str | None = None) -> None:
         with self.transaction() as db:
+            self._artwork.pop(job_id, None)
             if name is None:
                 db.execute(
                     "UPDATE artwork SET present = 1, source = NULL WHERE job_id = ? AND position = ?",

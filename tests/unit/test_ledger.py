@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spo_hotfolder.ledger import Ledger, LedgerError, Stage
+from spo_hotfolder.ledger import Artwork, Ledger, LedgerError, Stage
 from spo_hotfolder.reports import Extra, status_text
 from spo_hotfolder.status import JobStatus
 
@@ -51,6 +51,53 @@ def test_status_is_the_newest_entry_not_removed(ledger: Ledger) -> None:
     assert (removed.status, removed.removed_by, removed.removed_note) == (JobStatus.Blocked, "alice", "fine")
     assert removed.removed_at == "2026-11-22T10:00:03.000Z"
     assert [e.status for e in job.history] == [JobStatus.Ordered, JobStatus.Blocked, JobStatus.OutputCreated]
+
+
+def test_the_daemons_cached_reads_always_match_the_ledger_on_disk(ledger: Ledger, tmp_path: Path) -> None:
+    """The daemon's connection keeps jobs and artwork lists between reads; after every kind of
+    write (and a rolled-back transaction) it answers what a fresh read-only connection reads."""
+    disk = Ledger(tmp_path / "state" / "ledger.sqlite3", readonly=True)
+
+    def same() -> None:
+        for job_id in ("1-1", "2-1"):
+            ours, theirs = ledger.get_job(job_id, history=False), disk.get_job(job_id, history=False)
+            assert ours == theirs
+            assert ledger.artwork(job_id) == disk.artwork(job_id)
+            assert ledger.job_brief(job_id) == disk.job_brief(job_id)
+
+    add(ledger, "1-1")
+    same()  # 2-1 missing on both sides: None, [], None
+    add(ledger, "2-1")
+    ledger.set_artwork("1-1", [Artwork(1, "a.pdf", "/in/a.pdf", None, False), Artwork(2, "b.pdf", None, None, True)])
+    same()
+    ledger.mark_artwork_present("1-1", 1)
+    same()
+    ledger.mark_artwork_present("1-1", 2, "b-2.pdf")
+    same()
+    ledger.update_job("1-1", T0 + timedelta(seconds=1), stage=Stage.DELIVER, route="indigo", attempts=2)
+    same()
+    block = ledger.add_status("1-1", JobStatus.Blocked, "system", "block_on_arrival", T0 + timedelta(seconds=2))
+    same()
+    ledger.add_status("1-1", JobStatus.OutputCreated, "system", "x.pdf", T0 + timedelta(seconds=3))
+    job = ledger.get_job("1-1", history=False)
+    assert job is not None and job.status is JobStatus.OutputCreated and job.blocked
+    same()
+    ledger.remove_status(block, "1-1", "alice", "fine", T0 + timedelta(seconds=4))
+    job = ledger.get_job("1-1", history=False)
+    assert job is not None and not job.blocked
+    same()
+    with pytest.raises(RuntimeError, match="boom"), ledger.transaction():
+        ledger.update_job("2-1", T0 + timedelta(seconds=5), folder="done/2-1")
+        ledger.add_status("2-1", JobStatus.InHotFolder, "system", "indigo: 2-1.pdf", T0 + timedelta(seconds=5))
+        ledger.set_artwork("2-1", [Artwork(1, "c.pdf", None, None, True)])
+        inside = ledger.get_job("2-1", history=False)
+        assert inside is not None and inside.folder == "done/2-1" and ledger.artwork("2-1")
+        raise RuntimeError("boom")
+    job = ledger.get_job("2-1", history=False)
+    assert job is not None and job.folder == "work/2-1" and job.status is JobStatus.Ordered
+    assert ledger.artwork("2-1") == []
+    same()
+    disk.close()
 
 
 def test_a_job_read_without_history_has_its_status_and_blocks_and_refuses_the_rest(ledger: Ledger) -> None:
