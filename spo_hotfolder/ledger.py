@@ -777,7 +777,9 @@ class Ledger:
         return (bool(row[0]), row[1]) if row else None
 
     def record_intake(self, key: str, path: str, order_id: str, now: datetime) -> None:
-        # Durable: the inbox manifest is removed right after this commit.
+        # Durable: the job's artwork leaves the inbox right after this commit, and its manifest
+        # after the job's first run; a power loss must not leave them in a job folder the ledger
+        # does not know (the next intake starts such a folder afresh).
         with self.transaction(durable=True) as db:
             db.execute(
                 "INSERT OR REPLACE INTO intakes (key, path, order_id, at, completed) VALUES (?, ?, ?, ?, 0)",
