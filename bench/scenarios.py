@@ -109,6 +109,8 @@ def _stream(ctx: Context, *, in_place: bool, n: int, rate: float, settle: float)
     b50: list[float] = []
     b99: list[float] = []
     missing = {"daemon": 0, "baseline": 0}
+    # Every job's latency, in drop order, per round: a queue shows as a climb over consecutive jobs.
+    series: dict[str, list[list[float]]] = {"daemon": [], "baseline": []}
     for r in range(ctx.rounds):
         with ctx.scratch("stream") as tmp:  # A: the daemon
             daemon = DaemonProc(ctx.reaper, write_daemon_config(tmp, watch={"settle_seconds": settle})).start()
@@ -120,6 +122,7 @@ def _stream(ctx: Context, *, in_place: bool, n: int, rate: float, settle: float)
             finally:
                 daemon.stop()
         missing["daemon"] += miss
+        series["daemon"].append([round(v, 2) for v in lat])
         d50.append(percentile(lat, 50))
         d99.append(percentile(lat, 99))
         with ctx.scratch("stream-base") as tmp:  # B: the shell loop
@@ -132,13 +135,14 @@ def _stream(ctx: Context, *, in_place: bool, n: int, rate: float, settle: float)
             finally:
                 loop.stop()
         missing["baseline"] += miss
+        series["baseline"].append([round(v, 2) for v in lat])
         b50.append(percentile(lat, 50))
         b99.append(percentile(lat, 99))
         ctx.log(
             f"  round {r + 1}: daemon p50 {d50[-1]:.1f} p99 {d99[-1]:.1f} ms"
             f" | shell loop p50 {b50[-1]:.1f} p99 {b99[-1]:.1f} ms"
         )
-    return {"d50": d50, "d99": d99, "b50": b50, "b99": b99, "missing": missing}
+    return {"d50": d50, "d99": d99, "b50": b50, "b99": b99, "missing": missing, "latencies_ms": series}
 
 
 def s1_rename(ctx: Context) -> dict[str, Any]:
@@ -151,6 +155,7 @@ def s1_rename(ctx: Context) -> dict[str, Any]:
             metric("p99 drop -> hot folder", "ms", res["d99"], res["b99"], "<= 4x shell loop", max_ratio=4.0),
         ],
         "missing": res["missing"],
+        "latencies_ms": res["latencies_ms"],
     }
 
 
@@ -172,6 +177,7 @@ def s2_in_place(ctx: Context) -> dict[str, Any]:
             metric("p99 close -> hot folder", "ms", res["d99"], res["b99"], "(reported)"),
         ],
         "missing": res["missing"],
+        "latencies_ms": res["latencies_ms"],
     }
 
 

@@ -50,5 +50,9 @@ def test_tiny_bench_run_writes_its_json(tmp_path: Path) -> None:
     for m in scenario["metrics"]:
         assert m["daemon"]["values"] and m["baseline"]["values"]
     assert scenario["missing"] == {"daemon": 0, "baseline": 0}
+    # Every job's latency per round, in drop order (a queue shows as a climb): 20 jobs, 1 round.
+    for side in ("daemon", "baseline"):
+        (series,) = scenario["latencies_ms"][side]
+        assert len(series) == 20 and all(v > 0 for v in series)
     assert "p50 drop -> hot folder" in result.stdout
     assert list(tmp_path.glob("spo-bench-*")) == []  # temp folders removed
