@@ -370,6 +370,13 @@ class Ledger:
         with self._lock:
             self._db.close()
 
+    def _keep(self, cache: dict[str, Any], job_id: str, value: Any) -> None:
+        """Keeps what was just read for the daemon's next read (a read-only ledger keeps nothing)."""
+        if not self._readonly:
+            if len(cache) >= _CACHED_JOBS:
+                cache.clear()
+            cache[job_id] = value
+
     @contextmanager
     def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """One transaction (nested calls join the outer one). ``durable``: on disk at return."""
@@ -476,8 +483,9 @@ class Ledger:
                 self._jobs[job_id] = replace(cached, updated_at=values[-2], **fields)
 
     def job_brief(self, job_id: str) -> tuple[str, str | None] | None:
-        """(order_id, route) of a job: what a log line needs, without loading the job."""
-        if not self._readonly:  # the daemon: the job is read again soon, keep it (see get_job)
+        """(order_id, route) of a job: what a log line needs. The daemon reads (and keeps) the job
+        without its history, as it reads it again soon; a read-only ledger reads only the two."""
+        if not self._readonly:
             job = self.get_job(job_id, history=False)
             return (job.order_id, job.route) if job is not None else None
         with self._lock:
@@ -497,10 +505,7 @@ class Ledger:
                 if row is None:
                     return None
                 job = _light_job_from_row(row)
-                if not self._readonly:
-                    if len(self._jobs) >= _CACHED_JOBS:
-                        self._jobs.clear()
-                    self._jobs[job_id] = job
+                self._keep(self._jobs, job_id, job)
                 return job
             row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()  # noqa: S608
             if row is None:
@@ -698,10 +703,7 @@ class Ledger:
                 (job_id,),
             ).fetchall()
             items = [Artwork(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
-            if not self._readonly:
-                if len(self._artwork) >= _CACHED_JOBS:
-                    self._artwork.clear()
-                self._artwork[job_id] = tuple(items)
+            self._keep(self._artwork, job_id, tuple(items))
         return items
 
     def mark_artwork_present(self, job_id: str, position: int, name: str | None = None) -> None:
