@@ -74,8 +74,8 @@ from spo_hotfolder.operator import (
     parse_drop,
     refusal,
 )
-from spo_hotfolder.output import OutputError, OutputResult, link_unchanged
-from spo_hotfolder.preflight import ArtworkInput, PreflightReport
+from spo_hotfolder.outputfile import OutputError, OutputResult, link_unchanged
+from spo_hotfolder.pdfreport import ArtworkInput, PreflightReport
 from spo_hotfolder.reports import Extra, error_text, status_text
 from spo_hotfolder.stability import FileStabilityTracker, Signature, signature
 from spo_hotfolder.status import JobStatus

@@ -23,12 +23,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from spo_hotfolder import output as _output
-from spo_hotfolder import preflight as _preflight
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.logsetup import setup_worker_logging, worker_log_setting
-from spo_hotfolder.output import OutputError, OutputResult
-from spo_hotfolder.preflight import ArtworkInput, Finding, PreflightReport, describe_exception
+from spo_hotfolder.outputfile import OutputError, OutputResult
+from spo_hotfolder.pdfreport import ArtworkInput, Finding, PreflightReport, describe_exception
 from spo_hotfolder.prestart import PRELOAD
 
 T = TypeVar("T")
@@ -72,6 +70,28 @@ def _init_worker(memory_limit_bytes: int | None, owner_pid: int | None = None, l
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = memory_limit_bytes if hard == resource.RLIM_INFINITY else min(memory_limit_bytes, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+# What the worker runs. The PDF modules (pypdf) are imported where these run, in the worker (the
+# fork server preloads them: prestart.PRELOAD), never in the daemon, which only names them here.
+
+
+def _preflight(*args: Any) -> PreflightReport:
+    from spo_hotfolder.preflight import preflight
+
+    return preflight(*args)
+
+
+def _check(*args: Any) -> tuple[PreflightReport, bool]:
+    from spo_hotfolder.output import check
+
+    return check(*args)
+
+
+def _build_output(*args: Any) -> OutputResult:
+    from spo_hotfolder.output import build_output
+
+    return build_output(*args)
 
 
 def _warm_up() -> int:
@@ -229,7 +249,7 @@ class PdfWorker:
     ) -> PreflightReport:
         """Like ``preflight.preflight``; a worker that times out, runs out of memory or crashes gives
         a report with one error finding saying so."""
-        result, failure = self._checking(_preflight.preflight, artwork, product_name, spec, validation)
+        result, failure = self._checking(_preflight, artwork, product_name, spec, validation)
         return result if failure is None else self._failed_report(artwork, failure)
 
     def check(
@@ -241,7 +261,7 @@ class PdfWorker:
     ) -> tuple[PreflightReport, bool]:
         """Like ``output.check``: the preflight report, and whether the output is the artwork as it
         is. Failures of the worker give a report with one error finding, as ``preflight`` does."""
-        result, failure = self._checking(_output.check, artwork, product_name, spec, validation)
+        result, failure = self._checking(_check, artwork, product_name, spec, validation)
         return result if failure is None else (self._failed_report(artwork, failure), False)
 
     def begin_check(
@@ -254,7 +274,7 @@ class PdfWorker:
         """Starts ``check`` and returns at once; ``finish_check`` gives its answer. The daemon
         does other work meanwhile (the worker runs on another core). Any other call waits for it."""
         try:
-            call = self._send(_CHECK, _output.check, list(artwork), product_name, spec, _picklable(validation))
+            call = self._send(_CHECK, _check, list(artwork), product_name, spec, _picklable(validation))
         except Exception as exc:  # noqa: BLE001  # reported by finish_check, as check would
             return PdfCheck(None, artwork, f"the PDF checker crashed: {describe_exception(exc)}")
         return PdfCheck(call, artwork)
@@ -305,7 +325,7 @@ class PdfWorker:
     ) -> OutputResult:
         """Like ``output.build_output``; raises OutputError (plain message) on any failure."""
         try:
-            return self._run(_OUTPUT, _output.build_output, list(artwork), dest, spec, _picklable(validation))
+            return self._run(_OUTPUT, _build_output, list(artwork), dest, spec, _picklable(validation))
         except OutputError:
             raise
         except WorkerFailure as failure:

@@ -21,6 +21,16 @@ from pypdf import PasswordType, PdfReader, apply_configuration
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
+from spo_hotfolder.pdfreport import (
+    ArtworkInput,
+    ArtworkProblem,
+    Finding,
+    PreflightReport,
+    describe_exception,
+    fmt_mm,
+    plural,
+    quote_name,
+)
 
 MM_PER_PT = 25.4 / 72.0
 
@@ -48,24 +58,6 @@ def pdf_limits() -> Iterator[None]:
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
-    check: str  # "open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption"
-    severity: Literal["error", "warning"]
-    message: str  # a complete sentence in plain words, sizes in mm
-    file: str | None = None  # artwork file name
-    page: int | None = None  # 1-based page number in the output (first page of a group)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "severity": self.severity,
-            "message": self.message,
-            "file": self.file,
-            "page": self.page,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class PageBox:
     """A page size in millimetres, as the page is displayed (``/Rotate`` applied)."""
 
@@ -77,108 +69,11 @@ class PageBox:
         return _matches(self.width_mm, self.height_mm, width_mm, height_mm, tolerance_mm)
 
     def label(self) -> str:
-        return f"{_fmt(self.width_mm)} x {_fmt(self.height_mm)} mm"
-
-
-@dataclass(frozen=True, slots=True)
-class ArtworkInput:
-    name: str  # file name shown to people
-    path: str  # filesystem path (a str so that it pickles cheaply)
-    expected_sha256: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PreflightReport:
-    findings: tuple[Finding, ...]
-    pages: int  # total pages of the readable artwork files (0 if none is readable)
-    artwork_sha256: tuple[str, ...]  # sha256 of each artwork file, in order ("" if unreadable)
-    trim_mm: tuple[float, float] | None  # trim of the first page, if known
-
-    @property
-    def ok(self) -> bool:
-        return not any(f.severity == "error" for f in self.findings)
-
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
-
-    def summary(self, max_chars: int = 500) -> str:
-        """One line: "passed", "passed with 2 warnings: ...", "3 problems: ..."."""
-        errors, warnings = self.errors(), self.warnings()
-        if errors:
-            head = _count(len(errors), "problem")
-            if warnings:
-                head += f" (and {_count(len(warnings), 'warning')})"
-            line = f"{head}: " + "; ".join(f.message for f in errors)
-        elif warnings:
-            line = f"passed with {_count(len(warnings), 'warning')}: " + "; ".join(f.message for f in warnings)
-        else:
-            line = "passed"
-        if len(line) > max_chars:
-            line = line[: max_chars - 1].rstrip() + "…"
-        return line
-
-    def to_text(self) -> str:
-        """A report for ERROR.txt / STATUS.txt: a headline, then every finding, errors first."""
-        errors, warnings = self.errors(), self.warnings()
-        if errors:
-            head = f"Preflight failed: {_count(len(errors), 'problem')}"
-            if warnings:
-                head += f" and {_count(len(warnings), 'warning')}"
-        elif warnings:
-            head = f"Preflight passed with {_count(len(warnings), 'warning')}"
-        else:
-            head = "Preflight passed"
-        details = [f"{_count(self.pages, 'page')}"]
-        if self.trim_mm is not None:
-            details.append(f"trim {_fmt(self.trim_mm[0])} x {_fmt(self.trim_mm[1])} mm")
-        lines = [f"{head} ({', '.join(details)})."]
-        several_files = len(self.artwork_sha256) > 1
-        for finding in (*errors, *warnings):
-            text = finding.message
-            if several_files and finding.file and f"'{finding.file}'" not in text:
-                text += f" (artwork '{finding.file}')"
-            lines.append(f"{finding.severity.upper()}: {text}")
-        return "\n".join(lines) + "\n"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "summary": self.summary(),
-            "pages": self.pages,
-            "trim_mm": list(self.trim_mm) if self.trim_mm is not None else None,
-            "artwork_sha256": list(self.artwork_sha256),
-            "findings": [f.to_json() for f in self.findings],
-        }
-
-
-class ArtworkProblem(Exception):
-    """An artwork file cannot be used at all; the message is a plain sentence for the operator."""
+        return f"{fmt_mm(self.width_mm)} x {fmt_mm(self.height_mm)} mm"
 
 
 # ---------------------------------------------------------------------------------------------------
 # Opening artwork (shared with output.py)
-
-
-def quote_name(name: str) -> str:
-    return "'" + "".join(ch if ch.isprintable() else "?" for ch in name) + "'"
-
-
-def describe_exception(exc: BaseException) -> str:
-    """A short, plain description of an exception from a PDF library: its message, no repr."""
-    if isinstance(exc, MemoryError):
-        return "it needs more memory than allowed"
-    if isinstance(exc, RecursionError):
-        return "its structure is nested too deeply"
-    text = " ".join(str(exc).split())
-    if not text:
-        # e.g. an IndexError without a message: turn "IndexError" into "index error"
-        text = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__).lower()
-    if len(text) > 200:
-        text = text[:199].rstrip() + "…"
-    return text
 
 
 def _preview(head: bytes, length: int = 10) -> str:
@@ -310,15 +205,6 @@ def _matches(w: float, h: float, tw: float, th: float, tol: float) -> bool:
     # a tiny epsilon so that 1.0 mm off with a 1.0 mm tolerance passes despite float rounding
     tol += 1e-6
     return (abs(w - tw) <= tol and abs(h - th) <= tol) or (abs(w - th) <= tol and abs(h - tw) <= tol)
-
-
-def _fmt(value: float) -> str:
-    text = f"{value:.1f}"
-    return "0.0" if text == "-0.0" else text
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _pages_label(pages: Sequence[int]) -> str:
@@ -551,7 +437,7 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
             shown_outer, shown_trim = page.shown(outer), page.shown(trim)
             needed = PageBox(shown_trim.width_mm + 2 * bleed, shown_trim.height_mm + 2 * bleed)
             result.bleed_message = (
-                f"{what}: the page is {shown_outer.label()}, product {product} needs {_fmt(bleed)} mm bleed "
+                f"{what}: the page is {shown_outer.label()}, product {product} needs {fmt_mm(bleed)} mm bleed "
                 f"on each side ({needed.label()})"
             )
     return result
@@ -560,7 +446,7 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
 def _trim_message(page: _Page, rect: Rect, product: str, target: tuple[float, float], tol: float) -> str:
     return (
         f"trim is {page.shown(rect).label()}, product {product} expects "
-        f"{_fmt(target[0])} x {_fmt(target[1])} mm (tolerance {_fmt(tol)} mm)"
+        f"{fmt_mm(target[0])} x {fmt_mm(target[1])} mm (tolerance {fmt_mm(tol)} mm)"
     )
 
 
@@ -693,7 +579,7 @@ def preflight(
     if spec is not None and spec.pages is not None and all_readable and len(pages) != spec.pages:
         collector.add(
             "pages",
-            f"the output has {_count(len(pages), 'page')}, product {product_name} expects {spec.pages}",
+            f"the output has {plural(len(pages), 'page')}, product {product_name} expects {spec.pages}",
         )
     results = [_check_page(page, product_name, spec, tol) for page in pages]
     _grouped(

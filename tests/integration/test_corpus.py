@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
-from spo_hotfolder.output import OutputError, build_output
+from spo_hotfolder.output import build_output
+from spo_hotfolder.outputfile import OutputError
 from spo_hotfolder.pdfwork import PdfWorker
 from spo_hotfolder.preflight import ArtworkInput, PreflightReport, preflight
 

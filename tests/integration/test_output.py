@@ -18,7 +18,8 @@ from pypdf import PdfReader
 from pypdf.generic import ArrayObject
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
-from spo_hotfolder.output import OutputError, build_output, check, link_unchanged
+from spo_hotfolder.output import build_output, check
+from spo_hotfolder.outputfile import OutputError, link_unchanged
 from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
 from spo_hotfolder.preflight import ArtworkInput
 from tests.pdfs import make_big_pdf, make_bomb_pdf, make_pdf, mm
@@ -203,7 +204,7 @@ def test_full_disk_removes_the_temp_file(
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "fsync", no_space)  # also output.os.fsync
+    monkeypatch.setattr(os, "fsync", no_space)  # also outputfile.os.fsync
     with pytest.raises(OutputError) as info:
         build_output(sources, str(out_dir / "o.pdf"), BC, V)
     assert str(info.value) == f"the output could not be written: the disk holding {out_dir} is full"
@@ -482,9 +483,9 @@ def test_a_linked_output_is_renamed_then_fsynced_with_its_folder(
 
 def test_a_linked_output_replaces_a_leftover_temp_name_of_a_dead_process(tmp_path: Path, out_dir: Path) -> None:
     ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)], trimbox=(3, 3, 88, 58))
-    from spo_hotfolder import output
+    from spo_hotfolder import outputfile
 
-    stale = out_dir / f".o.pdf.{os.getpid()}-{next(output._TEMP_IDS) + 1}.tmp"
+    stale = out_dir / f".o.pdf.{os.getpid()}-{next(outputfile._TEMP_IDS) + 1}.tmp"
     stale.write_bytes(b"half")
     link_unchanged(art(ready)[0], str(out_dir / "o.pdf"), 1)
     assert (out_dir / "o.pdf").read_bytes() == ready.read_bytes() and leftovers(out_dir) == []

@@ -57,3 +57,19 @@ def test_every_command_the_parser_offers_has_its_implementation() -> None:
     subparsers = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert len(subparsers) == 1
     assert set(subparsers[0].choices) == set(COMMANDS)
+
+
+def test_the_daemon_never_imports_the_pdf_library() -> None:
+    """Only the PDF worker reads PDFs (the fork server preloads pypdf for it): the daemon's own
+    modules, `run` and every command, must not import it (~0.17 s of CPU at each start, and its
+    memory), nor the modules that use it."""
+    probe = (
+        "import json, sys, spo_hotfolder.service, spo_hotfolder.commands, spo_hotfolder.pdfwork; "
+        "pdf = ('pypdf', 'spo_hotfolder.preflight', 'spo_hotfolder.output'); "
+        "print(json.dumps(sorted(m for m in sys.modules if m in pdf or m.startswith('pypdf.'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=True)
+    assert json.loads(out.stdout) == []
+    from spo_hotfolder.prestart import PRELOAD
+
+    assert {"spo_hotfolder.preflight", "spo_hotfolder.output"} <= set(PRELOAD)  # ...the worker's are warm

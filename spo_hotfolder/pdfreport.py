@@ -1,0 +1,137 @@
+"""The preflight's inputs and report, in plain data: what the daemon and the PDF worker exchange.
+
+No PDF library here: the daemon itself never imports pypdf (only the worker does, through
+``preflight`` and ``output``), so that its start and its memory do not pay for it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check: str  # "open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption"
+    severity: Literal["error", "warning"]
+    message: str  # a complete sentence in plain words, sizes in mm
+    file: str | None = None  # artwork file name
+    page: int | None = None  # 1-based page number in the output (first page of a group)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.file,
+            "page": self.page,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ArtworkInput:
+    name: str  # file name shown to people
+    path: str  # filesystem path (a str so that it pickles cheaply)
+    expected_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreflightReport:
+    findings: tuple[Finding, ...]
+    pages: int  # total pages of the readable artwork files (0 if none is readable)
+    artwork_sha256: tuple[str, ...]  # sha256 of each artwork file, in order ("" if unreadable)
+    trim_mm: tuple[float, float] | None  # trim of the first page, if known
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def summary(self, max_chars: int = 500) -> str:
+        """One line: "passed", "passed with 2 warnings: ...", "3 problems: ..."."""
+        errors, warnings = self.errors(), self.warnings()
+        if errors:
+            head = plural(len(errors), "problem")
+            if warnings:
+                head += f" (and {plural(len(warnings), 'warning')})"
+            line = f"{head}: " + "; ".join(f.message for f in errors)
+        elif warnings:
+            line = f"passed with {plural(len(warnings), 'warning')}: " + "; ".join(f.message for f in warnings)
+        else:
+            line = "passed"
+        if len(line) > max_chars:
+            line = line[: max_chars - 1].rstrip() + "…"
+        return line
+
+    def to_text(self) -> str:
+        """A report for ERROR.txt / STATUS.txt: a headline, then every finding, errors first."""
+        errors, warnings = self.errors(), self.warnings()
+        if errors:
+            head = f"Preflight failed: {plural(len(errors), 'problem')}"
+            if warnings:
+                head += f" and {plural(len(warnings), 'warning')}"
+        elif warnings:
+            head = f"Preflight passed with {plural(len(warnings), 'warning')}"
+        else:
+            head = "Preflight passed"
+        details = [f"{plural(self.pages, 'page')}"]
+        if self.trim_mm is not None:
+            details.append(f"trim {fmt_mm(self.trim_mm[0])} x {fmt_mm(self.trim_mm[1])} mm")
+        lines = [f"{head} ({', '.join(details)})."]
+        several_files = len(self.artwork_sha256) > 1
+        for finding in (*errors, *warnings):
+            text = finding.message
+            if several_files and finding.file and f"'{finding.file}'" not in text:
+                text += f" (artwork '{finding.file}')"
+            lines.append(f"{finding.severity.upper()}: {text}")
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "summary": self.summary(),
+            "pages": self.pages,
+            "trim_mm": list(self.trim_mm) if self.trim_mm is not None else None,
+            "artwork_sha256": list(self.artwork_sha256),
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+class ArtworkProblem(Exception):
+    """An artwork file cannot be used at all; the message is a plain sentence for the operator."""
+
+
+def quote_name(name: str) -> str:
+    return "'" + "".join(ch if ch.isprintable() else "?" for ch in name) + "'"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A short, plain description of an exception from a PDF library: its message, no repr."""
+    if isinstance(exc, MemoryError):
+        return "it needs more memory than allowed"
+    if isinstance(exc, RecursionError):
+        return "its structure is nested too deeply"
+    text = " ".join(str(exc).split())
+    if not text:
+        # e.g. an IndexError without a message: turn "IndexError" into "index error"
+        text = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__).lower()
+    if len(text) > 200:
+        text = text[:199].rstrip() + "…"
+    return text
+
+
+def fmt_mm(value: float) -> str:
+    """12.0 -> "12.0" (one decimal, never "-0.0"): sizes in mm for people."""
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
+def plural(n: int, noun: str) -> str:
+    """(1, "page") -> "1 page"; (3, "page") -> "3 pages"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
