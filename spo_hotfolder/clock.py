@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -21,8 +22,10 @@ class SystemClock:
         return time.monotonic()
 
 
+@functools.lru_cache(maxsize=256)
 def iso(ts: datetime) -> str:
-    """2026-11-22T10:15:03.120Z: UTC, milliseconds, sortable as text."""
+    """2026-11-22T10:15:03.120Z: UTC, milliseconds, sortable as text. Cached: one step of a job
+    writes the same time stamp into several rows."""
     ts = ts.astimezone(UTC)
     return (
         f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d}."

@@ -200,6 +200,7 @@ class Engine:
         # while the queue runs): (what it depends on, the call, when begun).
         self._early_check: tuple[tuple[Any, ...], Any, float] | None = None
         self._queue_running = False  # _run_jobs is working through a queue of jobs
+        self._early_pdf: tuple[object, EarlyCheckService | None] | None = None  # see _early_service
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
         self._status_flushed_at = clock.monotonic()
@@ -593,8 +594,8 @@ class Engine:
         if self._check_held():
             return  # one at a time: in a burst, the worker's time goes to checks that are used
         self._early_check = None
-        pdf: object = self.pdf
-        if not isinstance(pdf, EarlyCheckService) or len(spec.artwork) != 1:
+        pdf = self._early_service()
+        if pdf is None or len(spec.artwork) != 1:
             return
         if manifest.process_after is not None and manifest.process_after > now:
             return
@@ -617,8 +618,8 @@ class Engine:
         """While a job's output is made and delivered, the worker checks the next job of the queue
         (the first of ``candidates`` waiting to be processed), on the other core; ``_process`` takes
         the answer as it takes an intake's early check: only if nothing it depends on changed."""
-        pdf: object = self.pdf
-        if not isinstance(pdf, EarlyCheckService) or self.stop_event.is_set() or self._check_held():
+        pdf = self._early_service()
+        if pdf is None or self.stop_event.is_set() or self._check_held():
             return
         for job_id in candidates:
             job = self.ledger.get_job(job_id, history=False)
@@ -626,6 +627,16 @@ class Engine:
                 # An artwork file missing: no check ahead; the job's own turn explains it.
                 self._begin_check_ahead(pdf, job.job_id, job.product, self._inputs(job))
                 return
+
+    def _early_service(self) -> EarlyCheckService | None:
+        """The PDF service, if it can check ahead (the worker process). Cached: an isinstance
+        check against a runtime protocol inspects its members each time."""
+        pdf = self.pdf
+        cached = self._early_pdf
+        if cached is None or cached[0] is not pdf:
+            cached = (pdf, pdf if isinstance(pdf, EarlyCheckService) else None)
+            self._early_pdf = cached
+        return cached[1]
 
     def _check_held(self) -> bool:
         """A check begun ahead is waiting for its job, and younger than EARLY_CHECK_HOLD_SECONDS."""
@@ -644,8 +655,8 @@ class Engine:
     def _finish_early_check(self, job: Job, inputs: list[ArtworkInput]) -> tuple[PreflightReport, bool] | None:
         """The answer of the check begun ahead (intake or queue), if it was this job's and still holds."""
         held = self._early_check
-        pdf: object = self.pdf
-        if held is None or held[0][0] != job.job_id or not isinstance(pdf, EarlyCheckService):
+        pdf = self._early_service()
+        if held is None or held[0][0] != job.job_id or pdf is None:
             return None
         self._early_check = None
         key, pending, _began = held
