@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench.harness import ROOT, Reaper, now
+from bench.harness import ROOT, Reaper, Trash, now
 from bench.scenarios import SCENARIOS, Context
 
 
@@ -128,7 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, flush=True)
 
     ctx = Context(
-        reaper=reaper, quick=args.quick, rounds=args.rounds, jobs=args.jobs, log=log, tmp_base=args.tmp, keep=args.keep
+        reaper=reaper,
+        quick=args.quick,
+        rounds=args.rounds,
+        jobs=args.jobs,
+        log=log,
+        tmp_base=args.tmp,
+        keep=args.keep,
+        trash=Trash(args.tmp),
     )
     results: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
@@ -170,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         log("interrupted: stopping every process the bench started")
     finally:
         reaper.close()
+        if ctx.trash is not None:
+            ctx.trash.empty()
     results["finished_at"] = datetime.now(UTC).isoformat()
     results["interrupted"] = interrupted
     out.parent.mkdir(parents=True, exist_ok=True)

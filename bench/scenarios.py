@@ -28,6 +28,7 @@ from bench.harness import (
     RssMonitor,
     Scratch,
     ShellLoop,
+    Trash,
     TreeSampler,
     big_pdf,
     drop_job_stamps,
@@ -53,6 +54,7 @@ class Context:
     tmp_base: Path | None = None
     keep: bool = False
     pdf: bytes = field(default_factory=one_page_pdf)
+    trash: Trash | None = None
 
     def n(self, full: int, quick: int) -> int:
         if self.jobs is not None:
@@ -60,7 +62,7 @@ class Context:
         return quick if self.quick else full
 
     def scratch(self, label: str) -> Scratch:
-        return Scratch(self.tmp_base, label, self.keep)
+        return Scratch(self.tmp_base, label, self.keep, self.trash)
 
 
 def _rate_writer(

@@ -1,4 +1,5 @@
-"""The bench runs: a tiny run of scenario 1 writes its JSON. No timing is asserted (figures are noisy)."""
+"""The bench runs: a tiny run of scenario 1 writes its JSON, and a round's temp folder waits in the trash
+until the run ends. No timing is asserted (figures are noisy)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from bench.harness import Scratch, Trash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,3 +59,20 @@ def test_tiny_bench_run_writes_its_json(tmp_path: Path) -> None:
         assert len(series) == 20 and all(v > 0 for v in series)
     assert "p50 drop -> hot folder" in result.stdout
     assert list(tmp_path.glob("spo-bench-*")) == []  # temp folders removed
+
+
+def test_a_rounds_temp_folder_waits_in_the_trash_until_the_run_ends(tmp_path: Path) -> None:
+    """Removing thousands of files between rounds would slow the next round's file creation on a
+    filesystem without a journal; the bench removes them at the end, big files at once."""
+    trash = Trash(tmp_path)
+    with Scratch(tmp_path, "round", trash=trash) as folder:
+        (folder / "inbox").mkdir()
+        (folder / "inbox" / "small.pdf").write_bytes(b"%PDF-1.4\n")
+        with open(folder / "big.pdf", "wb") as fh:
+            fh.truncate(Trash.BIG)
+    assert not folder.exists()
+    (kept,) = tmp_path.glob("spo-bench-trash-*/spo-bench-round-*")
+    assert (kept / "inbox" / "small.pdf").read_bytes() == b"%PDF-1.4\n"
+    assert not (kept / "big.pdf").exists()  # removed at once, not kept for the end
+    trash.empty()
+    assert list(tmp_path.iterdir()) == []
