@@ -330,11 +330,11 @@ _JOB_VALUES = operator.attrgetter(*_JOB_FIELDS)
 _JOB_INDEX = {name: index for index, name in enumerate(_JOB_FIELDS)}
 
 
-def _job_with(job: Job, changes: dict[str, Any], **more: Any) -> Job:
-    """``dataclasses.replace(job, **changes, **more)``, in ~60 % of its time (a job's cached copy
-    is refreshed this way after each write to it)."""
+def _job_with(job: Job, changes: dict[str, Any]) -> Job:
+    """``dataclasses.replace(job, **changes)``, in ~60 % of its time (a job's cached copy is
+    refreshed this way after each write to it)."""
     values = list(_JOB_VALUES(job))
-    for name, value in (*changes.items(), *more.items()):
+    for name, value in changes.items():
         values[_JOB_INDEX[name]] = value
     return Job(*values)
 
@@ -525,7 +525,7 @@ class Ledger:
             cached = self._jobs.pop(job_id, None)
             db.execute(f"UPDATE jobs SET {', '.join(assignments)} WHERE job_id = ?", values)  # noqa: S608
             if cached is not None and all(_caches_as_is(key, value) for key, value in fields.items()):
-                self._jobs[job_id] = _job_with(cached, fields, updated_at=values[-2])
+                self._jobs[job_id] = _job_with(cached, {**fields, "updated_at": values[-2]})
 
     def job_brief(self, job_id: str) -> tuple[str, str | None] | None:
         """(order_id, route) of a job: what a log line needs. The daemon reads (and keeps) the job
@@ -697,7 +697,7 @@ class Ledger:
             )
             job = self._jobs.get(job_id)
             if job is not None and job.current is not None:
-                self._jobs[job_id] = _job_with(job, {}, current=(status, job.current[1] or blocking), updated_at=at)
+                self._jobs[job_id] = _job_with(job, {"current": (status, job.current[1] or blocking), "updated_at": at})
             return int(cur.lastrowid or 0)
 
     def remove_status(self, entry_id: int, job_id: str, by: str, note: str, now: datetime) -> None:
