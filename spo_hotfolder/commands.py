@@ -222,6 +222,8 @@ def cmd_action(args: argparse.Namespace) -> int:
     file: Path | None = None
     if action is Action.REPLACE:
         file = args.file.resolve()
+        if file.is_dir():
+            fail(f"{args.file} is a folder; name the replacement PDF file itself")
         if not file.is_file():
             fail(f"{args.file}: no such file")
     ledger = open_ledger(config, readonly=False)
@@ -252,8 +254,12 @@ def cmd_action(args: argparse.Namespace) -> int:
             "token": token,
         }
         if file is not None:
-            staged = commands / f"{token}.pdf"
-            tmp = commands / f".{token}.pdf.tmp"
+            # Staged under its own name (the daemon matches a multi-file job's artwork by name, and
+            # the history says what was put in), in a folder of its own that scans ignore.
+            staging = commands / f".{token}"
+            staging.mkdir()
+            staged = staging / file.name
+            tmp = staging / f".{file.name}.tmp"
             shutil.copyfile(file, tmp)
             os.replace(tmp, staged)
             command["file"] = str(staged)

@@ -1638,6 +1638,9 @@ class Engine:
         log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
         with contextlib.suppress(OSError):
             path.unlink()
+        if file is not None and file.parent != self.commands_dir() and self.commands_dir() in file.parents:
+            with contextlib.suppress(OSError):
+                file.parent.rmdir()  # the CLI's staging folder, emptied by apply
 
     def apply(
         self,
@@ -1743,6 +1746,8 @@ class Engine:
                 head = fh.read(1024)
         except OSError as exc:
             return f"the replacement file cannot be read: {exc.strerror}"
+        if not head:
+            return f"{file.name} is empty (0 bytes); put a PDF into replace/"
         if b"%PDF" not in head:
             shown = head[:16].decode("latin-1").encode("ascii", "replace").decode()
             return f"{file.name} is not a PDF (it starts with {shown!r}); put a PDF into replace/"
@@ -1920,6 +1925,17 @@ class Engine:
                         with contextlib.suppress(OSError):
                             path.unlink()
                             log.info("recovery.temp_removed", file=str(path))
+        # A replacement the CLI staged for a daemon that stopped before taking it (an hour old: a
+        # CLI may be staging one right now).
+        commands = self.commands_dir()
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(commands):
+                if not (entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)):
+                    continue
+                if (commands / f"{entry.name[1:]}.json").exists():
+                    continue
+                if self.clock.now().timestamp() - entry.stat(follow_symlinks=False).st_mtime > 3600:
+                    shutil.rmtree(entry.path, ignore_errors=True)
 
     # -- retention ----------------------------------------------------------------------------
 

@@ -290,6 +290,26 @@ def test_ambiguous_replacement_for_a_multi_file_job_is_refused(make_daemon, tmp_
     )
 
 
+def test_cli_replace_with_daemon_running_keeps_the_files_name(make_daemon, tmp_path: Path) -> None:
+    """The running daemon gets the replacement under its own name: a multi-file job matches by name."""
+    daemon = make_daemon(blocking={"block_on_arrival": True}, products={})
+    make_pdf(daemon.inbox / "front.pdf", pages=[(91, 61)])
+    make_pdf(daemon.inbox / "back.pdf", pages=[(91, 61)])
+    drop(daemon.inbox / "m.yaml", 'order_id: "MC"\nproduct: bc-1\nquantity: 1\nartwork: [front.pdf, back.pdf]\n')
+    held(daemon, "MC-1")
+    make_pdf(tmp_path / "back.pdf", pages=[(91, 61)] * 2)
+    result = daemon.cli("replace", "MC-1", str(tmp_path / "back.pdf"), "--by", "rita")
+    assert result.returncode == 0, result.stderr
+    assert "back.pdf" in result.stdout
+    wait_for(lambda: (daemon.job("MC-1") or {}).get("output_pages") == 3, what="3 pages")
+    uploaded = [h for h in daemon.job("MC-1")["history"] if h["status"] == "ArtworkUploaded"]
+    assert uploaded[-1]["by"] == "rita" and "back.pdf replaced by back.pdf" in uploaded[-1]["detail"]
+    assert (tmp_path / "back.pdf").is_file()  # a file named on the command line stays where it is
+    commands = daemon.root / "state" / "commands"
+    wait_for(lambda: not any(commands.iterdir()), what="the staging folder removed")
+    assert daemon.cli("replace", "MC-1", str(tmp_path)).stderr.count("is a folder") == 1
+
+
 def test_failed_blocked_job_refuses_release_and_comes_back_after_replacement(make_daemon, tmp_path: Path) -> None:
     daemon = make_daemon(blocking={"block_on_arrival": True})
     job_id = order(daemon, "F1", pages=[(210, 297)] * 2)
