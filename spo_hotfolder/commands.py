@@ -21,7 +21,8 @@ from spo_hotfolder.cli import DEFAULT_CONFIG, PROG
 from spo_hotfolder.clock import SystemClock
 from spo_hotfolder.config import Config, load_config, summary
 from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
-from spo_hotfolder.ledger import Job, Ledger, Stage
+from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage
+from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.manifest import ManifestError, parse_manifest
 from spo_hotfolder.operator import Action, refusal
 from spo_hotfolder.status import JobStatus
@@ -42,7 +43,12 @@ def config_path(args: argparse.Namespace) -> Path:
 
 
 def get_config(args: argparse.Namespace) -> Config:
-    return load_config(config_path(args))
+    """The config, and logging set up in its format on stderr, errors only: stdout carries the
+    command's answer and stderr its one-line error (an operator command acting offline runs the
+    daemon's code, whose info and warning lines the ledger's history already says)."""
+    config = load_config(config_path(args))
+    setup_logging("error", config.logging.format, sys.stderr)
+    return config
 
 
 def open_ledger(config: Config, *, readonly: bool = True) -> Ledger:
@@ -138,7 +144,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if args.json:
-        print(json.dumps([public_json(j, with_history=False) for j in jobs], indent=2, ensure_ascii=False))
+        print(json.dumps([public_json(j, config, with_history=False) for j in jobs], indent=2, ensure_ascii=False))
         return 0
     if not jobs:
         print("no jobs", file=sys.stderr)
@@ -156,9 +162,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
-def public_json(job: Job, *, with_history: bool = True) -> dict[str, Any]:
-    """The documented JSON shape of a job (see README, "JSON output")."""
-    return job.to_json(with_history=with_history)
+def public_json(job: Job, config: Config, *, with_history: bool = True) -> dict[str, Any]:
+    """The documented JSON shape of a job (see README, "JSON output"). ``hot_folder`` is where it
+    went, or, before its route is recorded (with its output), where the config sends it now."""
+    data = job.to_json(with_history=with_history)
+    if job.route is None and job.stage not in TERMINAL:
+        data["hot_folder"] = decide_route(RouteFacts.of(job), config).hot_folder
+    return data
 
 
 def _load_job(ledger: Ledger, job_id: str) -> Job:
@@ -177,7 +187,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if args.json:
-        print(json.dumps(public_json(job), indent=2, ensure_ascii=False))
+        print(json.dumps(public_json(job, config), indent=2, ensure_ascii=False))
         return 0
     print(f"Job:       {job.job_id}")
     print(f"Order:     {job.order_id}" + (f"  ({job.customer})" if job.customer else ""))
@@ -186,9 +196,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("Attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(job.attributes.items())))
     print(f"Status:    {job.status.value}" + ("  [BLOCKED]" if job.blocked else ""))
     print(f"Folder:    {job.folder}")
-    print(f"Output:    {job.output_path or '-'}" + (f"  ({job.output_pages} pages)" if job.output_pages else ""))
+    pages = f"  ({job.output_pages} page{'s' if job.output_pages != 1 else ''})" if job.output_pages else ""
+    print(f"Output:    {job.output_path or '-'}{pages}")
     if job.route:
         print(f"Hot folder: {job.route}")
+    elif job.stage not in TERMINAL:
+        planned = decide_route(RouteFacts.of(job), config).hot_folder
+        print(f"Hot folder: {planned or 'skip'} (by the routes as configured now)")
     print("Artwork:   " + ", ".join(a.name + ("" if a.present else " (not arrived)") for a in artwork))
     if job.error:
         print(f"Problem:   {job.error}")

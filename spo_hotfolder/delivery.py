@@ -17,10 +17,13 @@ import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.config import Config, HotFolderConfig
 from spo_hotfolder.fsutil import copy_file, fsync_dir, safe_name
+
+if TYPE_CHECKING:
+    from spo_hotfolder.ledger import Job
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 DEFAULT_FILENAME = "{order_id}_{job_id}_{product}_x{quantity}.pdf"
@@ -37,6 +40,18 @@ class RouteFacts:
     customer: str | None
     hot_folder: str | None  # the manifest's override
     attributes: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, job: Job) -> RouteFacts:
+        return cls(
+            order_id=job.order_id,
+            job_id=job.job_id,
+            product=job.product,
+            quantity=job.quantity,
+            customer=job.customer,
+            hot_folder=job.hot_folder,
+            attributes=job.attributes,
+        )
 
     def value(self, key: str) -> str | None:
         if key.startswith("attributes."):

@@ -1156,15 +1156,7 @@ class Engine:
         ]
 
     def facts(self, job: Job) -> RouteFacts:
-        return RouteFacts(
-            order_id=job.order_id,
-            job_id=job.job_id,
-            product=job.product,
-            quantity=job.quantity,
-            customer=job.customer,
-            hot_folder=job.hot_folder,
-            attributes=job.attributes,
-        )
+        return RouteFacts.of(job)
 
     def _process(self, job: Job, next_ids: Sequence[str] = ()) -> None:
         if self.pdf is None:
@@ -1429,6 +1421,12 @@ class Engine:
             self.ledger.update_job(job.job_id, now, folder=self.rel(dst))
         elif src != dst or job.folder != self.rel(dst):
             self._rename_job_dir(job.job_id, src, dst, now)
+            if stage is not Stage.FAILED and src.parent == self.area("failed"):
+                # The problem is behind it (retried, replaced or rejected): its explanation goes
+                # into history/, so that the folder does not say two things.
+                error = dst / "ERROR.txt"
+                if error.exists():
+                    into_history(dst, error, now)
         # else: the folder is already where the stage lives, and recorded there (work/ -> work/)
         if stage in (Stage.HELD, Stage.FAILED):
             (dst / "replace").mkdir(exist_ok=True)

@@ -92,6 +92,13 @@ def fingerprint(sha256s: Sequence[str]) -> str:
     return joined[:FINGERPRINT_LEN]
 
 
+def _finished(job: Job) -> str:
+    """How a job in done/ ended, in words: delivered, or finished without a hot folder (skipped)."""
+    if job.status.value == "CopyToHotFolderSkipped":
+        return "was already finished without a hot folder"
+    return "was already delivered"
+
+
 def refusal(job: Job, action: Action) -> str | None:
     """Why ``action`` makes no sense for ``job`` now (plain words), or None when it is allowed."""
     stage = job.stage
@@ -113,7 +120,7 @@ def refusal(job: Job, action: Action) -> str | None:
         return None
     if action is Action.REJECT:
         if stage is Stage.DONE:
-            return f"job {job.job_id} was already delivered ({status}); a delivered job cannot be rejected"
+            return f"job {job.job_id} {_finished(job)} ({status}); a finished job cannot be rejected"
         if stage is Stage.REJECTED:
             return f"job {job.job_id} was already rejected"
         if job.blocked or stage in (Stage.FAILED, Stage.RETRY, Stage.HELD):
@@ -127,10 +134,7 @@ def refusal(job: Job, action: Action) -> str | None:
         return f"job {job.job_id} has not failed (status {status}); nothing to retry"
     # REPLACE
     if stage is Stage.DONE:
-        return (
-            f"job {job.job_id} was already delivered ({status}); to print it again, send its manifest "
-            "with reprint: true"
-        )
+        return f"job {job.job_id} {_finished(job)} ({status}); to make it again, send its manifest with reprint: true"
     if stage is Stage.REJECTED:
         return f"job {job.job_id} was rejected; send a new manifest with reprint: true to make it again"
     return None

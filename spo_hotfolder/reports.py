@@ -101,7 +101,10 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             "again as it is (after fixing the cause), or drop REJECT to stop the job."
         )
         if job.blocked:
-            steps.append("This job is also blocked: after a good replacement it waits here for RELEASE again.")
+            steps.append(
+                "This job is also blocked: after a good replacement (or RETRY) it goes back to quarantine/"
+                f"{job.job_id} and waits there for RELEASE again."
+            )
         return steps
     if job.stage is Stage.DONE:
         return ["Nothing: the job is finished. It stays here until retention removes it."]

@@ -221,7 +221,9 @@ def test_future_order_waits_across_a_restart(start, tmp_path: Path) -> None:
     daemon = start()
     at = datetime.now(UTC) + timedelta(seconds=5)
     job_id = order(daemon, "FUT1", extra=f'process_after: "{at.isoformat()}"\n')
-    daemon.wait_status(job_id, "FutureOrder")
+    waiting = daemon.wait_status(job_id, "FutureOrder")
+    assert waiting["route"] is None and waiting["hot_folder"] == "indigo"  # where it will go
+    assert "Hot folder: indigo (by the routes" in daemon.cli("show", job_id).stdout
     daemon.kill()
     assert final_files(tmp_path / "hot" / "indigo") == []
     daemon.start()

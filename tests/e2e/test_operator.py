@@ -107,6 +107,14 @@ def test_release_while_daemon_stopped_then_start(make_daemon, tmp_path: Path) ->
     assert daemon.stop() == 0
     result = daemon.cli("release", job_id, "--by", "carol")
     assert result.returncode == 0, result.stderr
+    # stdout is the answer (no log lines of the daemon's code it ran), stderr empty
+    assert result.stdout.splitlines() == [
+        f"{job_id}: released by carol",
+        "the daemon is not running: the job continues when it starts",
+    ]
+    assert result.stderr == ""
+    again = daemon.cli("release", job_id)
+    assert again.returncode == 1 and len(again.stderr.splitlines()) == 1, again.stderr
     job = daemon.job(job_id)
     assert job["blocked"] is False and blocked_entry(job)["removed_by"] == "carol"
     assert not list((tmp_path / "hot" / "indigo").iterdir())
@@ -322,6 +330,10 @@ def test_failed_blocked_job_refuses_release_and_comes_back_after_replacement(mak
     os.replace(tmp_path / "fixed.pdf", daemon.root / "failed" / job_id / "replace" / "F1.pdf")
     held(daemon, job_id)
     assert not (daemon.root / "failed" / job_id).exists()
+    # The problem is behind it: its explanation went into history/, not along into quarantine/.
+    folder = daemon.root / "quarantine" / job_id
+    assert not (folder / "ERROR.txt").exists()
+    assert [p.name for p in (folder / "history").iterdir() if p.name.endswith("-ERROR.txt")]
 
 
 def test_known_job_ids_replacement_and_reprint(make_daemon, tmp_path: Path) -> None:

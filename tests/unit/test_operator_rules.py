@@ -129,6 +129,11 @@ def test_delivered_and_rejected_jobs_refuse_everything() -> None:
     assert "already delivered" in (refusal(done, Action.REJECT) or "")
     assert "reprint: true" in (refusal(done, Action.REPLACE) or "")
     assert refusal(done, Action.RETRY) is not None
+    skipped = replace(
+        BASE, stage=Stage.DONE, history=(entry(1, JobStatus.Ordered), entry(2, JobStatus.CopyToHotFolderSkipped))
+    )
+    assert "finished without a hot folder" in (refusal(skipped, Action.REJECT) or "")
+    assert "delivered" not in (refusal(skipped, Action.REPLACE) or "")
     rejected = replace(BASE, stage=Stage.REJECTED)
     assert not rejected.blocked, "a rejected job no longer waits for anyone"
     for action in Action:
