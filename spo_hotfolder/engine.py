@@ -85,6 +85,9 @@ log = structlog.get_logger("spo_hotfolder.engine")
 MANIFEST_SUFFIXES = (".json", ".yaml", ".yml")
 MANIFEST_NAMES = ("manifest.json", "manifest.yaml", "manifest.yml")
 MAX_MANIFEST_BYTES = 1024 * 1024
+#: A manifest the daemon itself fails on (a fault of ours, not a problem it can name in the file)
+#: is tried this many times, then put into failed/ with an explanation instead of staying for good.
+MANIFEST_FAULTS = 3
 SYSTEM = "system"
 
 
@@ -187,6 +190,8 @@ class Engine:
         self._scan_count = 0
         self._retention_requested = True
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
+        self._manifest_faults: dict[Path, int] = {}  # manifests the daemon failed on, and how often
+        self._arriving: dict[str, float] = {}  # waiting jobs to look at again (monotonic time)
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
         # Manifests taken in (their jobs durably in the ledger), still to be removed from the inbox:
         # (intake key, path, the file's signature when read; None: remove nothing, only mark the
@@ -268,6 +273,8 @@ class Engine:
         self._drain_hints()
         self._scan_some(budget=0.1)
         self._take_stable()
+        if self._arriving:
+            self._guard("intake", "", self._note_arriving)
         self._check_orphans()
         self._run_due()
         self._run_jobs()
@@ -484,7 +491,24 @@ class Engine:
     def _on_stable(self, path: Path, sig: Signature) -> None:
         kind, job_folder = self._classify(path)
         if kind == "manifest":
-            self.take_manifest(path)
+            try:
+                self.take_manifest(path)
+            except (OSError, sqlite3.OperationalError):
+                raise  # the disk or a busy ledger: the manifest stays and is taken at the next look
+            except Exception as exc:  # a fault of ours must not wedge the manifest in the inbox
+                log.exception("manifest.internal_error", manifest=str(path))
+                faults = self._manifest_faults[path] = self._manifest_faults.get(path, 0) + 1
+                if faults >= MANIFEST_FAULTS and path.exists():
+                    del self._manifest_faults[path]
+                    self._reject_manifest(
+                        path,
+                        path.parent != self.area("inbox"),
+                        [
+                            f"the daemon failed on this manifest ({type(exc).__name__}: {exc}); that is a fault in "
+                            "the daemon, not one it can name in the file: tell the administrator (the daemon's log "
+                            "has the details)"
+                        ],
+                    )
         elif kind == "data":
             if sig[0] >= FLUSH_AHEAD_BYTES:
                 self.flusher.submit(path)
@@ -536,6 +560,68 @@ class Engine:
             else:
                 plans.append((spec, existing))
         manifest_name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
+        try:
+            self._record_manifest(manifest, plans, base, manifest_name, data, key, path, now)
+        except Exception:
+            # Nothing was recorded: the folders made for new jobs must not stay behind in work/.
+            for spec, existing in plans:
+                if existing is None and self.ledger.get_job(spec.job_id, history=False) is None:
+                    shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
+            raise
+        if refused:
+            self._refuse_jobs(path, data, manifest, refused, base)
+        # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
+        # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
+        self._unfinished.append((key, path, signature(st)))
+        if folder_manifest:
+            self._finish_intakes()  # before its folder is cleaned up
+            self._consumed_dirs.add(base)
+        for spec, _ in plans:
+            job = self.ledger.get_job(spec.job_id, history=False)
+            if job is not None:
+                self._claim_for_job(job)
+                if self._arriving_files(spec.job_id):
+                    self._arriving[spec.job_id] = self.clock.monotonic() + self.config.watch.settle_seconds + 0.25
+                self._wake_at_deadline(spec.job_id)
+        self._cleanup_consumed_dirs()
+
+    def _arriving_files(self, job_id: str) -> list[str] | None:
+        """The names of a waiting job's artwork that is in the inbox but not taken (not complete
+        yet); None when it is not waiting, or some artwork is not there at all."""
+        job = self.ledger.get_job(job_id, history=False)
+        if job is None or job.stage is not Stage.AWAITING:
+            return None
+        waiting = [a for a in self.ledger.artwork(job_id) if not a.present]
+        if not waiting or not all(a.source and os.path.exists(a.source) for a in waiting):
+            return None
+        return [a.name for a in waiting]
+
+    def _note_arriving(self) -> None:
+        """AwaitingData for a job still waiting, a settle period after its intake, for artwork that
+        is there but still being written (a slow upload), as for artwork not there at all (recorded
+        with the intake). Not at once: artwork written just before its manifest settles meanwhile."""
+        mono = self.clock.monotonic()
+        for job_id, due in list(self._arriving.items()):
+            if due > mono:
+                continue
+            del self._arriving[job_id]
+            names = self._arriving_files(job_id)
+            if names:
+                detail = f"waiting for {', '.join(names)} to be complete (still being written)"
+                self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
+
+    def _record_manifest(
+        self,
+        manifest: Manifest,
+        plans: list[tuple[JobSpec, Job | None]],
+        base: Path,
+        manifest_name: str,
+        data: bytes,
+        key: str,
+        path: Path,
+        now: datetime,
+    ) -> None:
+        """Job folders with the manifest's copy, then one durable transaction for the whole order."""
         # 1. Folders and manifest copies (byte for byte) for every job we take.
         for spec, existing in plans:
             if existing is None:
@@ -558,20 +644,6 @@ class Engine:
             for spec, existing in plans:
                 self._record_intake(manifest, spec, existing, base, manifest_name, now)
             self.ledger.record_intake(key, str(path), manifest.order_id, now)
-        if refused:
-            self._refuse_jobs(path, data, manifest, refused, base)
-        # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
-        # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
-        self._unfinished.append((key, path, signature(st)))
-        if folder_manifest:
-            self._finish_intakes()  # before its folder is cleaned up
-            self._consumed_dirs.add(base)
-        for spec, _ in plans:
-            job = self.ledger.get_job(spec.job_id, history=False)
-            if job is not None:
-                self._claim_for_job(job)
-                self._wake_at_deadline(spec.job_id)
-        self._cleanup_consumed_dirs()
 
     def _wake_at_deadline(self, job_id: str) -> None:
         """A job left waiting for artwork gets a wake-up at its deadline (artwork_timeout_seconds).
@@ -716,7 +788,12 @@ class Engine:
                 f"job {job.job_id} was rejected earlier; it is not made again. To make it again, send the "
                 "manifest with reprint: true"
             )
-        where = f" to hot folder {job.route}" if job.route and job.route != "skip" else ""
+        if job.route == "skip" or job.status is JobStatus.CopyToHotFolderSkipped:
+            return (
+                f"job {job.job_id} was already finished without a hot folder ({job.status.value}, "
+                f"{job.updated_at}); it is not made again. To make it again, send the manifest with reprint: true"
+            )
+        where = f" to hot folder {job.route}" if job.route else ""
         return (
             f"job {job.job_id} was already delivered{where} ({job.status.value}, {job.updated_at}); it is not "
             "delivered again. To print it again, send the manifest with reprint: true"
@@ -1043,6 +1120,7 @@ class Engine:
             self._check_complete(job.job_id)
             return
         names = [f"{a.name} (expected at {self.rel(Path(a.source)) if a.source else a.name})" for a in missing]
+        problems = [self._why_not_taken(a.name, Path(a.source)) if a.source else f"missing: {a.name}" for a in missing]
         limit = self.config.watch.artwork_timeout_seconds
         now = self.clock.now()
         self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
@@ -1051,11 +1129,28 @@ class Engine:
             JobFailed(
                 None,
                 f"artwork missing after {limit:g} seconds: " + ", ".join(a.name for a in missing),
-                [f"missing: {n}" for n in names],
+                problems,
                 "Put the missing files into inbox/ where the manifest says (they are taken as soon as they are "
                 "complete), or put them into this folder's replace/ folder, or drop REJECT here.",
             ),
             now,
+        )
+
+    def _why_not_taken(self, name: str, source: Path) -> str:
+        """Why an artwork file was not taken in time, in words: absent, ignored by name, or unfinished."""
+        where = self.rel(source)
+        if not os.path.lexists(source):
+            return f"missing: {name} (expected at {where})"
+        parts = _rel_parts(str(source), str(self.area("inbox"))) or []
+        ignored = [part for part in parts if self.ignored(part)]
+        if ignored:
+            return (
+                f"{name} is at {where}, but the name {ignored[0]!r} matches watch.ignore, so the daemon never takes "
+                "it: rename it (and the manifest's reference), or change watch.ignore"
+            )
+        return (
+            f"{name} is at {where}, but it was still changing (an upload that stalled or is very slow): the "
+            "daemon takes a file once it has stayed unchanged for watch.settle_seconds"
         )
 
     # -- processing -------------------------------------------------------------------------
@@ -1421,9 +1516,12 @@ class Engine:
             self.ledger.update_job(job.job_id, now, folder=self.rel(dst))
         elif src != dst or job.folder != self.rel(dst):
             self._rename_job_dir(job.job_id, src, dst, now)
-            if stage is not Stage.FAILED and src.parent == self.area("failed"):
-                # The problem is behind it (retried, replaced or rejected): its explanation goes
-                # into history/, so that the folder does not say two things.
+            if stage not in (Stage.HELD, Stage.FAILED) and src.parent in (self.area("quarantine"), self.area("failed")):
+                # Out of the operator's hands: replace/ (if empty) goes, nobody watches it now; and
+                # a problem that is behind it has its explanation moved into history/, so that the
+                # folder does not say two things.
+                with contextlib.suppress(OSError):
+                    (dst / "replace").rmdir()
                 error = dst / "ERROR.txt"
                 if error.exists():
                     into_history(dst, error, now)

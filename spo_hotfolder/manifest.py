@@ -67,6 +67,8 @@ ORDER_KEYS: tuple[str, ...] = ("order_id", "customer", "blocked", "process_after
 JOB_KEYS: tuple[str, ...] = ("job_id", "product", "quantity", "hot_folder", "artwork", "attributes")
 ARTWORK_KEYS: tuple[str, ...] = ("path", "sha256")
 _ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+#: The ledger stores quantities as SQLite integers (64-bit).
+MAX_QUANTITY = 2**63 - 1
 _SHA256_RE = re.compile(r"[0-9A-Fa-f]{64}")
 _ID_RULE = "1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"
 
@@ -81,10 +83,7 @@ def parse_manifest(data: bytes, filename: str, hot_folders: Collection[str]) -> 
     fmt = manifest_format(filename)
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(
-            [
-                f"the file is {len(data)} bytes, too large to be a manifest (at most 1 MiB); "
-                "is it artwork with a manifest's name?"
-            ]
+            ["the file is larger than 1 MiB, too large to be a manifest; is it artwork with a manifest's name?"]
         )
     empty = "the file is empty; a manifest needs at least order_id, product, quantity and artwork"
     if not data.strip():
@@ -291,6 +290,13 @@ class _ManifestReader:
             ok = ok and job_id is not None
         else:
             job_id = f"{order_id}-{number}" if order_id is not None else None
+            if job_id is not None and len(job_id) > 64:
+                self.problem(
+                    join_key(path, "job_id"),
+                    f"missing, and the default {describe(job_id)} (order_id + '-{number}') is longer than 64 "
+                    "characters; give the job a job_id, or use a shorter order_id",
+                )
+                return None
         if job_id is not None and path:
             ok = self.register_job_id(job_id, path, spec.get("job_id") is not None) and ok
 
@@ -342,6 +348,9 @@ class _ManifestReader:
         value = spec["quantity"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.problem(key_path, f"must be a whole number of at least 1 (got {describe(value)})")
+            return None
+        if value > MAX_QUANTITY:
+            self.problem(key_path, f"is too large: at most {MAX_QUANTITY} (got {value})")
             return None
         return value
 

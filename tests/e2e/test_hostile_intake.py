@@ -75,13 +75,17 @@ def test_slow_writer_in_bursts_reopening_the_file_is_not_taken_early(start, tmp_
 def test_slow_writer_keeping_the_file_open_is_not_taken_early(start, tmp_path: Path) -> None:
     daemon = start(watch={"settle_seconds": 1.0})
     data = source_card(tmp_path)
-    drop(daemon.inbox / "open.yaml", manifest("OPEN", "open.pdf"))
     with open(daemon.inbox / "open.pdf", "wb") as fh:
         block = len(data) // 15 + 1
-        for i in range(0, len(data), block):  # 15 blocks over ~4.5 s, never closed in between
+        for n, i in enumerate(range(0, len(data), block)):  # 15 blocks over ~4.5 s, never closed in between
             fh.write(data[i : i + block])
             fh.flush()
+            if n == 2:  # the manifest arrives (by rename: complete) while the artwork is uploading
+                drop(daemon.inbox / "open.yaml", manifest("OPEN", "open.pdf"))
             time.sleep(0.3)
+        waiting = daemon.job("OPEN-1")
+        assert waiting is not None and waiting["status"] == "AwaitingData", waiting
+        assert waiting["history"][-1]["detail"] == "waiting for open.pdf to be complete (still being written)"
     daemon.wait_status("OPEN-1", "InHotFolder")
     assert_complete(tmp_path, "OPEN", data)
 
@@ -247,6 +251,18 @@ def test_unclaimed_data_file_goes_to_failed_after_the_artwork_timeout(start, tmp
     wait_for(error.is_file, timeout=20, what="failed/stray file.pdf/ERROR.txt")
     assert "no manifest" in error.read_text()
     assert (daemon.root / "failed" / "stray file.pdf" / "stray file.pdf").is_file()
+
+
+@pytest.mark.e2e
+def test_artwork_under_an_ignored_name_fails_at_the_timeout_saying_why(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 0.3, "artwork_timeout_seconds": 2})
+    (daemon.inbox / ".hidden.pdf").write_bytes(source_card(tmp_path))
+    drop(daemon.inbox / "hid.yaml", manifest("HID", ".hidden.pdf"))
+    error = daemon.root / "failed" / "HID-1" / "ERROR.txt"
+    wait_for(error.is_file, timeout=20, what="failed/HID-1/ERROR.txt")
+    text = error.read_text()
+    assert "matches watch.ignore" in text and "missing: .hidden.pdf" not in text, text
+    assert (daemon.inbox / ".hidden.pdf").is_file()  # ignored files stay where they are
 
 
 # -- the inbox itself goes away ---------------------------------------------------------------------

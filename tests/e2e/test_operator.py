@@ -120,6 +120,7 @@ def test_release_while_daemon_stopped_then_start(make_daemon, tmp_path: Path) ->
     assert not list((tmp_path / "hot" / "indigo").iterdir())
     daemon.start()
     daemon.wait_status(job_id, "InHotFolder")
+    assert not (daemon.root / "done" / job_id / "replace").exists()  # nobody watches it there
     assert len(list((tmp_path / "hot" / "indigo").iterdir())) == 1
 
 

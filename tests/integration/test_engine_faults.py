@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -508,6 +509,26 @@ def test_an_exception_while_taking_a_file_does_not_stop_the_engine(rig: Rig, mon
     assert calls["n"] >= 2
 
 
+def test_a_manifest_the_daemon_keeps_failing_on_goes_to_failed_with_an_explanation(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault of ours (here: the ledger refusing the job's row) must not wedge the manifest in the
+    inbox for good, nor leave a half-made job folder in work/."""
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    monkeypatch.setattr(Ledger, "insert_job", broken)
+    job_id = rig.order("OV1")
+    error = rig.root / "failed" / "OV1.yaml" / "ERROR.txt"
+    rig.run(until=error.is_file, steps=20)
+    assert "OverflowError" in error.read_text() and "tell the administrator" in error.read_text()
+    assert (rig.root / "failed" / "OV1.yaml" / "OV1.yaml").is_file()
+    assert not (rig.inbox / "OV1.yaml").exists()
+    assert not (rig.root / "work" / job_id).exists()
+    assert rig.ledger.get_job(job_id) is None
+
+
 # -- a locked ledger --------------------------------------------------------------------------------
 
 
@@ -673,19 +694,17 @@ def test_artwork_changed_after_the_early_check_is_checked_again(rig: Rig) -> Non
 def test_a_crash_before_the_intake_commit_leaves_the_inbox_whole(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """The early check links the artwork into the job folder before the intake is recorded; the
     inbox keeps both files until then, and the next intake starts the job folder afresh."""
-    rig.engine.pdf = EarlyPdf()
     job_id = rig.order("E3")
     original = (rig.inbox / "E3.pdf").read_bytes()
 
-    def power_cut(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("the machine stops here")
+    def power_cut(mp: pytest.MonkeyPatch) -> None:
+        mp.setattr(sys.modules[__name__], "InProcessPdf", EarlyPdf)  # the engine checks early
+        _crash_before(mp, Ledger, "record_intake")
 
-    monkeypatch.setattr(rig.ledger, "record_intake", power_cut)
-    rig.run(steps=3)
+    life_until_killed(rig, power_cut)
     assert rig.ledger.get_job(job_id) is None
     assert (rig.root / "work" / job_id / "artwork" / "E3.pdf").is_file(), "the early link is there"
     assert (rig.inbox / "E3.pdf").read_bytes() == original and (rig.inbox / "E3.yaml").is_file()
-    monkeypatch.undo()
     rig.start()  # the restart
     rig.engine.pdf = EarlyPdf()
     rig.run(until=done(rig, job_id), steps=10)

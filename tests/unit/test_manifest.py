@@ -645,3 +645,21 @@ def test_no_hot_folders_configured() -> None:
 def test_yaml_dates_in_attributes_become_text() -> None:
     manifest = parse(single("attributes:\n  due: 2026-12-01\n"))
     assert manifest.jobs[0].attributes == {"due": "2026-12-01"}
+
+
+def test_quantity_beyond_what_the_ledger_stores_is_a_schema_error() -> None:
+    """2**63 and more would make the ledger's insert fail: the manifest must go to failed/ instead."""
+    for text in (
+        'order_id: "7"\nproduct: bc\nquantity: 9223372036854775808\nartwork: [a.pdf]\n',
+        'order_id: "7"\nproduct: bc\nquantity: 99999999999999999999999999\nartwork: [a.pdf]\n',
+    ):
+        assert "quantity: is too large: at most 9223372036854775807" in only_problem(text)
+    assert parse('order_id: "7"\nproduct: bc\nquantity: 9223372036854775807\nartwork: [a.pdf]\n').jobs[0].quantity
+
+
+def test_a_default_job_id_longer_than_64_characters_is_a_schema_error() -> None:
+    order_id = "O" * 64
+    problem = only_problem(f'order_id: "{order_id}"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n')
+    assert problem.startswith("job_id: missing, and the default") and "give the job a job_id" in problem
+    ok = parse(f'order_id: "{order_id}"\njob_id: "J-1"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n')
+    assert ok.jobs[0].job_id == "J-1"
