@@ -58,6 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _status_name(text: str) -> str:
+    """``--status``: an SPO status name (any case); a wrong one is a usage error (exit 2)."""
+    from spo_hotfolder.status import JobStatus
+
+    try:
+        return JobStatus.parse(text).value
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -76,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="create the folder layout for the config (idempotent)")
 
     p = sub.add_parser("jobs", help="list jobs, one line each")
-    p.add_argument("--status", help="only jobs with this current status (Blocked: jobs whose block is active)")
+    p.add_argument(
+        "--status",
+        type=_status_name,
+        help="only jobs with this current status (Blocked: jobs whose block is active)",
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--blocked", action="store_true", help="only jobs whose Blocked status is active")
     group.add_argument("--released", action="store_true", help="only jobs whose Blocked status was removed")

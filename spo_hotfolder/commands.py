@@ -298,14 +298,22 @@ def cmd_action(args: argparse.Namespace) -> int:
 
 def cmd_route(args: argparse.Namespace) -> int:
     config = get_config(args)
+    path: Path = args.manifest
+    if path.is_dir():  # a folder drop: its manifest, as the daemon finds it
+        from spo_hotfolder.engine import MANIFEST_NAMES
+
+        found = [path / name for name in sorted(os.listdir(path)) if name.lower() in MANIFEST_NAMES]
+        if not found:
+            fail(f"{path} is a folder without a manifest ({', '.join(MANIFEST_NAMES)})")
+        path = found[0]
     try:
-        data = args.manifest.read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
-        fail(f"{args.manifest}: {exc.strerror}")
+        fail(f"{path}: {exc.strerror}")
     try:
-        manifest = parse_manifest(data, args.manifest.name, tuple(config.hot_folders))
+        manifest = parse_manifest(data, path.name, tuple(config.hot_folders))
     except ManifestError as exc:
-        fail(f"{args.manifest}: " + "; ".join(exc.problems))
+        fail(f"{path}: " + "; ".join(exc.problems))
     results = []
     for spec in manifest.jobs:
         facts = RouteFacts(

@@ -16,6 +16,7 @@ Order of writes (what a crash can interrupt, and how ``reconcile`` finishes it):
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import functools
 import hashlib
@@ -84,7 +85,13 @@ log = structlog.get_logger("spo_hotfolder.engine")
 
 MANIFEST_SUFFIXES = (".json", ".yaml", ".yml")
 MANIFEST_NAMES = ("manifest.json", "manifest.yaml", "manifest.yml")
+#: The files the daemon itself keeps at the top of a job folder (besides its manifest.*).
+JOB_FOLDER_FILES = frozenset({"STATUS.txt", "ERROR.txt"})
 MAX_MANIFEST_BYTES = 1024 * 1024
+SYMLINK_PROBLEM = (
+    "{name} is a symbolic link, not a file: the daemon does not follow links (one could point at any file "
+    "on the server); put the file itself"
+)
 #: A manifest the daemon itself fails on (a fault of ours, not a problem it can name in the file)
 #: is tried this many times, then put into failed/ with an explanation instead of staying for good.
 MANIFEST_FAULTS = 3
@@ -192,6 +199,7 @@ class Engine:
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
         self._manifest_faults: dict[Path, int] = {}  # manifests the daemon failed on, and how often
         self._arriving: dict[str, float] = {}  # waiting jobs to look at again (monotonic time)
+        self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
         # Manifests taken in (their jobs durably in the ledger), still to be removed from the inbox:
         # (intake key, path, the file's signature when read; None: remove nothing, only mark the
@@ -370,8 +378,11 @@ class Engine:
             if any(self.ignored(part) for part in parts) or len(parts) < 2:
                 return ("ignore", None)
             job_folder = self.area(area) / parts[0]
-            if len(parts) == 2 and classify_drop(parts[1]) is not None:
-                return ("drop", job_folder)
+            if len(parts) == 2:
+                if classify_drop(parts[1]) is not None:
+                    return ("drop", job_folder)
+                if parts[1] not in JOB_FOLDER_FILES and not parts[1].startswith("manifest."):
+                    return ("stray", job_folder)
             if len(parts) == 3 and parts[1] == "replace":
                 return ("replace", job_folder)
             return ("ignore", None)
@@ -411,7 +422,7 @@ class Engine:
         for index, path in enumerate(self._scan):
             if path in self._orphans:
                 continue
-            if self._classify(path)[0] == "ignore":
+            if self._classify(path)[0] in ("ignore", "stray"):
                 continue
             if path not in self.tracker:
                 self.tracker.track(path, activity=False)
@@ -518,20 +529,44 @@ class Engine:
             self._on_replace(job_folder, path)
         elif kind == "command":
             self._on_command(path)
+        elif kind == "stray" and job_folder is not None:
+            self._on_stray(job_folder, path, sig)
+
+    def _on_stray(self, job_folder: Path, path: Path, sig: Signature) -> None:
+        """A file an operator put into a job folder that is no drop file (``RELAESE``, ``OK.txt``):
+        left alone, and said so in STATUS.txt, once. Only events report these (scans skip them:
+        nobody needs telling again at each rescan or start)."""
+        if self._strays.get(path) == sig:
+            return
+        self._strays[path] = sig
+        job = self.ledger.get_job(job_folder.name, history=False)
+        if job is None or self.job_dir(job) != job_folder:
+            return  # a folder of failed/ that is no job (a bad manifest, an unclaimed file)
+        message = (
+            f"{path.name}: not a drop file, left alone. Drop files are named RELEASE, REJECT or RETRY "
+            "(any case, any extension); a replacement PDF goes into replace/"
+        )
+        self._last_action[job.job_id] = f"{iso(self.clock.now())}  {message}"
+        log.warning("operator.unknown_file", job_id=job.job_id, file=path.name)
+        self._write_status(job.job_id)
 
     # -- intake -----------------------------------------------------------------------------
 
     def take_manifest(self, path: Path) -> None:
+        folder_manifest = path.parent != self.area("inbox")
         try:
-            with open(path, "rb") as fh:
+            # Never through a symbolic link: it could name any file the daemon can read.
+            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as fh:
                 data = fh.read(MAX_MANIFEST_BYTES + 1)
                 st = os.fstat(fh.fileno())
         except FileNotFoundError:
             return
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self._reject_manifest(path, folder_manifest, [SYMLINK_PROBLEM.format(name=path.name)])
+                return
             log.warning("manifest.unreadable", path=str(path), error=str(exc))
             return
-        folder_manifest = path.parent != self.area("inbox")
         base = path.parent
         key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
         known = self.ledger.intake(key)
@@ -678,8 +713,8 @@ class Engine:
             return
         dest = job_dir / "artwork" / artwork.name
         try:
-            if signature(os.stat(src)) != orphan[1]:
-                return
+            if signature(os.lstat(src)) != orphan[1]:
+                return  # changed, or a symbolic link (which _process refuses)
             os.link(src, dest)
         except OSError:
             return
@@ -1258,6 +1293,14 @@ class Engine:
             return
         job_dir = self.job_dir(job)
         inputs = self._inputs(job)
+        links = [i.name for i in inputs if os.path.islink(i.path)]  # noqa: PTH114 - str paths, per job
+        if links:
+            raise JobFailed(
+                JobStatus.ValidationFailed,
+                "artwork is a symbolic link, not a file: " + ", ".join(links),
+                [SYMLINK_PROBLEM.format(name=name) for name in links],
+                "Put the PDF itself (not a link to it) into replace/ (same file name), or drop REJECT here.",
+            )
         missing = [i.name for i in inputs if not os.path.isfile(i.path)]
         if missing:
             raise JobFailed(

@@ -265,6 +265,28 @@ def test_artwork_under_an_ignored_name_fails_at_the_timeout_saying_why(start, tm
     assert (daemon.inbox / ".hidden.pdf").is_file()  # ignored files stay where they are
 
 
+@pytest.mark.e2e
+def test_symbolic_links_in_the_inbox_are_never_followed(start, tmp_path: Path) -> None:
+    """A link could name any file on the server: neither a linked artwork nor a linked manifest is read."""
+    daemon = start(watch={"settle_seconds": 0.3})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    make_pdf(outside / "card.pdf", pages=CARD)
+    (outside / "order.yaml").write_text(manifest("LNK2", "x.pdf"))
+    (daemon.inbox / "lnk.pdf").symlink_to(outside / "card.pdf")
+    drop(daemon.inbox / "lnk.yaml", manifest("LNK", "lnk.pdf"))
+    error = daemon.root / "failed" / "LNK-1" / "ERROR.txt"
+    wait_for(error.is_file, timeout=20, what="failed/LNK-1/ERROR.txt")
+    assert "symbolic link" in error.read_text()
+    assert daemon.job("LNK-1")["status"] == "ValidationFailed"
+    (daemon.inbox / "linked.yaml").symlink_to(outside / "order.yaml")
+    rejected = daemon.root / "failed" / "linked.yaml" / "ERROR.txt"
+    wait_for(rejected.is_file, timeout=20, what="failed/linked.yaml/ERROR.txt")
+    assert "symbolic link" in rejected.read_text() and daemon.job("LNK2-1") is None
+    assert list((tmp_path / "hot" / "indigo").iterdir()) == []
+    assert (outside / "card.pdf").is_file() and (outside / "order.yaml").is_file()
+
+
 # -- the inbox itself goes away ---------------------------------------------------------------------
 
 

@@ -259,9 +259,13 @@ def test_drop_files_in_the_wrong_place_change_nothing(make_daemon, tmp_path: Pat
     drop(daemon.root / "quarantine" / "RELEASE", "kim\n")
     (daemon.root / "quarantine" / "not-a-job").mkdir()
     drop(daemon.root / "quarantine" / "not-a-job" / "RELEASE", "kim\n")
-    time.sleep(1.5)
+    drop(daemon.root / "quarantine" / job_id / "RELAESE", "kim\n")  # misspelt: said so, left alone
+    status = daemon.root / "quarantine" / job_id / "STATUS.txt"
+    wait_for(lambda: "RELAESE: not a drop file" in status.read_text(), what="the misspelt drop file answered")
+    time.sleep(1.0)
     assert daemon.job(job_id)["blocked"] is True
     assert (daemon.root / "quarantine" / "RELEASE").exists()
+    assert (daemon.root / "quarantine" / job_id / "RELAESE").exists()
     assert daemon.proc is not None and daemon.proc.poll() is None
 
 
@@ -377,6 +381,9 @@ def test_operator_commands_on_unknown_jobs_fail_cleanly(make_daemon) -> None:
         assert result.stderr.startswith("spo-hotfolder: error:") and result.stderr.count("\n") == 1
     usage = daemon.cli("release")
     assert usage.returncode == 2
+    bad_status = daemon.cli("jobs", "--status", "Bogus")
+    assert bad_status.returncode == 2 and "unknown status 'Bogus'" in bad_status.stderr
+    assert daemon.cli("jobs", "--status", "inhotfolder").returncode == 0  # any case
 
 
 def test_retry_on_a_job_that_did_not_fail_is_an_error(make_daemon, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from tests.daemon import drop, statuses, wait_for
+from tests.daemon import drop, run_cli, statuses, wait_for, write_config
 from tests.pdfs import make_pdf
 
 pytestmark = pytest.mark.e2e
@@ -201,3 +201,40 @@ def test_folder_manifest_dragged_in(make_daemon) -> None:
     os.replace(staging, folder)
     daemon.wait_status("300-1", "InHotFolder")
     wait_for(lambda: not folder.exists(), what="the consumed inbox folder removed")
+
+
+def test_route_dry_run_of_a_manifest_file_and_of_a_folder_drop(tmp_path: Path) -> None:
+    """`route` changes nothing and says, per job, where it would go and why, in lines and in JSON."""
+    config = write_config(tmp_path, blocking={"products": ["poster-*"]})
+    order = tmp_path / "drop" / "order"
+    order.mkdir(parents=True)
+    (order / "manifest.yaml").write_text(
+        'order_id: "R1"\njobs:\n'
+        "  - {product: bc-85x55, quantity: 1, artwork: [a.pdf]}\n"
+        "  - {product: poster-a1, quantity: 2, artwork: [b.pdf]}\n"
+        "  - {product: mug, quantity: 3, artwork: [c.pdf]}\n"
+    )
+    lines = run_cli(config, "route", str(order / "manifest.yaml"), check=True).stdout.splitlines()
+    assert lines == [
+        "R1-1: indigo (route 1: product bc-*)",
+        "R1-2: large (route 2: product poster-*); blocked: yes (blocking.products: poster-*)",
+        "R1-3: skip (route 3)",
+    ]
+    from_folder = json.loads(run_cli(config, "route", str(order), "--json", check=True).stdout)
+    assert [j["job_id"] for j in from_folder] == ["R1-1", "R1-2", "R1-3"]
+    assert from_folder[1] == {
+        "job_id": "R1-2",
+        "product": "poster-a1",
+        "hot_folder": "large",
+        "skip": False,
+        "reason": "route 2: product poster-*",
+        "blocked": True,
+        "blocked_reason": "blocking.products: poster-*",
+        "filename": "R1_R1-2_poster-a1_x2.pdf",
+    }
+    assert from_folder[2]["skip"] is True and from_folder[2]["hot_folder"] is None
+    empty = tmp_path / "drop" / "empty"
+    empty.mkdir()
+    refused = run_cli(config, "route", str(empty))
+    assert refused.returncode == 1 and "folder without a manifest" in refused.stderr
+    assert not (tmp_path / "root").exists()  # a dry run creates nothing
