@@ -919,9 +919,10 @@ class Engine:
     def _prepare_rerun(self, job: Job, now: datetime) -> Path:
         """A known job gets new artwork (replacement manifest or reprint): back to work/, old files kept."""
         job_dir = self._locate(job)
-        if job_dir is None:
+        if job_dir is None:  # purged after retention (or removed by hand): a new folder, recorded
             job_dir = self.area("work") / job.job_id
             job_dir.mkdir(parents=True, exist_ok=True)
+            self.ledger.update_job(job.job_id, now, folder=self.rel(job_dir))
         for sub in ("artwork", "output"):
             folder = job_dir / sub
             if folder.is_dir():

@@ -252,6 +252,14 @@ def test_retention_purges_old_job_folders_at_start_and_keeps_the_history(start, 
         "JobDataDeleted",
     ]
     assert final_files(tmp_path / "hot" / "indigo") == ["OLD1_OLD1-1_bc-85x55_x1.pdf"], "never delivered again"
+    # A reprint of the purged job gets a whole job folder again, its manifest included.
+    (tmp_path / "hot" / "indigo" / "OLD1_OLD1-1_bc-85x55_x1.pdf").unlink()  # the printer took it
+    order(daemon, "OLD1", extra="reprint: true\n")
+    wait_for(lambda: statuses(daemon.job(job_id))[-1] == "InHotFolder", what="the reprint delivered")
+    folder = daemon.root / "done" / job_id
+    assert (folder / "manifest.yaml").read_text().endswith("reprint: true\n")
+    assert (folder / "artwork" / "OLD1.pdf").is_file()
+    assert list((daemon.root / "work").iterdir()) == []
 
 
 def test_status_txt_left_behind_by_a_kill_is_rewritten_from_the_ledger_at_start(start, tmp_path: Path) -> None:
