@@ -892,7 +892,8 @@ class Engine:
             self.ledger.set_artwork(spec.job_id, artwork)
             if reprint and blocked:
                 self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
-        if process_after and process_after > iso(now):
+        if process_after and process_after > iso(now) and existing is None:
+            # (a known job's new artwork: FutureOrder follows its RecreationRequested, _check_complete)
             self._record(spec.job_id, JobStatus.FutureOrder, SYSTEM, f"process after {process_after}", now, write=False)
         missing = [a.name for a in artwork if a.source and not os.path.exists(a.source)]
         if missing:
@@ -1056,6 +1057,7 @@ class Engine:
             return
         artwork = self.ledger.artwork(job_id)
         if not all(a.present for a in artwork):
+            self._write_status(job_id)  # STATUS.txt lists which artwork has arrived
             return
         now = self.clock.now()
         if job.stage is Stage.FAILED:
@@ -1067,6 +1069,8 @@ class Engine:
                 self._record(job_id, JobStatus.ArtworkUploaded, info.get("by", SYSTEM), info.get("detail", ""), now)
             self._record(job_id, JobStatus.RecreationRequested, info.get("by", SYSTEM), info.get("detail", ""), now)
         future = job.process_after is not None and job.process_after > iso(now)
+        if future and job.recreate:
+            self._record(job_id, JobStatus.FutureOrder, SYSTEM, f"process after {job.process_after}", now)
         self.ledger.update_job(
             job_id, now, stage=Stage.FUTURE if future else Stage.PROCESS, awaiting_until=None, recreate=None
         )
@@ -1098,11 +1102,21 @@ class Engine:
             target = unique_path(self.area("failed") / safe_name(path.name))
             target.mkdir(parents=True)
             moved = move(path, target / path.name)
+            problems = [
+                f"no manifest that the daemon took in referred to {path.name} within {limit:g} seconds of its "
+                "arrival (a manifest that names it but was refused is in failed/, with its own ERROR.txt)"
+            ]
+            if path.name.lower().endswith(MANIFEST_SUFFIXES):
+                problems.append(
+                    f"if {path.name} is a manifest: manifests are taken at the top of inbox/, or as manifest.yaml, "
+                    "manifest.yml or manifest.json in a folder directly inside inbox/; not under another name "
+                    "in a folder, nor deeper"
+                )
             atomic_write(
                 target / "ERROR.txt",
                 error_text(
                     f"{self.rel(path)} arrived in the inbox but no manifest named it.",
-                    [f"no manifest referred to {path.name} within {limit:g} seconds of its arrival"],
+                    problems,
                     f"If it belongs to an order, put {moved.name} back into inbox/ together with a manifest that "
                     "lists it under artwork (the path is relative to the manifest's folder).",
                 ),

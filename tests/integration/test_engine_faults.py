@@ -559,6 +559,10 @@ def test_future_order_waits_and_resumes_across_a_restart(rig: Rig) -> None:
     assert "FutureOrder" in rig.statuses(job_id)
     rig.run(steps=5, dt=60)
     assert rig.stage(job_id) is Stage.FUTURE and rig.take_prints() == []
+    rig.order("F9", extra=f'process_after: "{later}"\n')  # new artwork while it waits
+    rig.run(until=lambda: "RecreationRequested" in rig.statuses(job_id), steps=5)
+    assert rig.statuses(job_id)[-3:] == ["ArtworkUploaded", "RecreationRequested", "FutureOrder"]
+    assert rig.statuses(job_id).count("FutureOrder") == 2 and rig.stage(job_id) is Stage.FUTURE
     rig.start()  # restart while waiting
     rig.run(until=done(rig, job_id), steps=20, dt=60)
     assert rig.take_prints() == ["F9_F9-1_bc-85x55_x1.pdf"]
