@@ -11,6 +11,7 @@ other core meanwhile.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,7 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return commands.COMMANDS[args.command](args)
     except commands.CliError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        if args.command == "run" and not sys.stderr.isatty():
+            # A daemon's output without a terminal is JSON lines only (log shippers, journald).
+            refusal = {"event": "daemon.refused", "level": "error", "message": f"{PROG}: error: {exc}"}
+            print(json.dumps(refusal, ensure_ascii=False), file=sys.stderr)
+        else:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except ConfigError as exc:
         if args.command == "check-config":

@@ -102,10 +102,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"created {folder}")
     missing = [h for h in config.hot_folders.values() if not h.path.is_dir()]
     for hot in missing:
-        print(
-            f"note: hot folder {hot.name} ({hot.path}) does not exist; the daemon never creates it",
-            file=sys.stderr,
-        )
+        problem = "is not a folder" if hot.path.exists() else "does not exist; the daemon never creates it"
+        print(f"note: hot folder {hot.name} ({hot.path}) {problem}", file=sys.stderr)
     print(f"folder layout ready under {config.paths.root}")
     return 0
 

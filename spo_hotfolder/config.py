@@ -782,6 +782,15 @@ def _route_text(rule: RouteRule) -> str:
     return f"route {rule.number}: {condition} -> {rule.to}"
 
 
+def _folder_note(path: Path) -> str:
+    """What ``check-config`` says after a hot or staging folder that is not a folder now."""
+    if path.is_dir():
+        return ""
+    if path.exists():
+        return "  (not a folder!)"
+    return "  (missing!)"
+
+
 def summary(config: Config) -> str:
     """A short human summary for ``check-config``: folders, hot folders, routes."""
     lines = [f"config: {config.source}", f"root: {config.paths.root}"]
@@ -797,14 +806,12 @@ def summary(config: Config) -> str:
     if not config.hot_folders:
         lines.append("hot folders: none configured (every job is skipped)")
     for name, hot_folder in config.hot_folders.items():
-        missing = "" if hot_folder.path.is_dir() else "  (missing!)"
-        lines.append(f"hot folder {name}: {hot_folder.path}{missing}")
+        lines.append(f"hot folder {name}: {hot_folder.path}{_folder_note(hot_folder.path)}")
         lines.append(f"  filename: {hot_folder.filename}")
         if hot_folder.staging is None:
             lines.append("  staging: a hidden temporary name inside the hot folder")
         else:
-            staging_missing = "" if hot_folder.staging.is_dir() else "  (missing!)"
-            lines.append(f"  staging: {hot_folder.staging}{staging_missing}")
+            lines.append(f"  staging: {hot_folder.staging}{_folder_note(hot_folder.staging)}")
         lines.append(f"  ticket: {hot_folder.ticket}")
     if not config.routes:
         lines.append("routes: none (jobs without a hot_folder in their manifest are skipped)")

@@ -221,6 +221,9 @@ class Engine:
         self._ignore_re: tuple[tuple[str, ...], re.Pattern[str]] | None = None
         self._dirs_seen: dict[str, tuple[int, int]] = {}  # job folders as of the last rescan
         self.last_step_at = clock.monotonic()
+        # The engine thread's last sign of life (a step, a job, a chunk of a copy): a file
+        # operation that never returns (a hung share) stops it, and the health check says so.
+        self.progress_at = clock.monotonic()
         self.busy_job: str | None = None
 
     # -- inputs from other threads ------------------------------------------------------------
@@ -275,7 +278,7 @@ class Engine:
 
     def step(self) -> None:
         """One round: hints, rescans, stable files, due timers, runnable jobs."""
-        self.last_step_at = self.clock.monotonic()
+        self.last_step_at = self.progress_at = self.clock.monotonic()
         if self._pending_config is not None:
             self._apply_config(self._pending_config)
         self._drain_hints()
@@ -290,6 +293,9 @@ class Engine:
         if self._retention_requested:
             self._retention_requested = False
             self._guard("retention", "", self.run_retention)
+            # Hourly too: a temp file left in a hot folder that was out of reach at the last start
+            # (an unmounted share) is removed once the share is back.
+            self._guard("retention", "", self.sweep_temp_files)
         self._guard("status", "", self.flush_status)
 
     def _guard(self, what: str, subject: str, fn: Callable[[], object]) -> None:
@@ -1243,6 +1249,7 @@ class Engine:
         if job is None:
             return
         self.busy_job = job_id
+        self.progress_at = self.clock.monotonic()
         order_id = job.order_id
 
         def bound() -> Any:  # bound on demand: most jobs log nothing here
@@ -1435,7 +1442,7 @@ class Engine:
             delivery_id = self.ledger.delivery_intent(job.job_id, job.generation, hot.name, str(final), str(temp), now)
             started = time.monotonic()
             try:
-                write_temp(src, temp, hot, cancelled=self.stop_event.is_set)
+                write_temp(src, temp, hot, cancelled=self._copy_goes_on)
                 self.ledger.delivery_state(delivery_id, "written", self.clock.now())
                 publish(temp, final, hot)
             except BaseException:
@@ -1449,6 +1456,11 @@ class Engine:
             self._delivery_failed(job, hot.name, exc)
             return
         self._delivered(job, hot.name, final, delivery_id)
+
+    def _copy_goes_on(self) -> bool:
+        """Asked between two chunks of a copy: a sign of life; True when the daemon is stopping."""
+        self.progress_at = self.clock.monotonic()
+        return self.stop_event.is_set()
 
     def _published_before(self, job: Job) -> bool:
         """True when this job's output already reached the hot folder in an attempt that a crash or
@@ -2098,6 +2110,7 @@ class Engine:
         for job in self.ledger.terminal_before(cutoff):
             if self.stop_event.is_set():
                 return
+            self.progress_at = self.clock.monotonic()
             job_dir = self.job_dir(job)
             allowed = (self.area("done"), self.area("rejected"))
             if job_dir.parent not in allowed:

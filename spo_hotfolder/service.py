@@ -40,6 +40,10 @@ LEDGER_NAME = "ledger.sqlite3"
 LOCK_NAME = "daemon.lock"
 HEALTH_NAME = "health.json"
 HEARTBEAT_SECONDS = 5.0
+#: An engine thread with no sign of life for this long (no step, no job started, no chunk of a
+#: copy written) is unhealthy: a file operation does not return (a hard-mounted share whose server
+#: is gone). Far above any honest pause: a PDF call times out at 120 s, a copy reports every 64 MiB.
+STUCK_SECONDS = 600.0
 
 
 class StartupError(Exception):
@@ -163,6 +167,7 @@ class Daemon:
         self._folder_ids: dict[Path, int] = {}
         self.started_at = time.monotonic()
         self.heartbeat_seconds = HEARTBEAT_SECONDS
+        self.stuck_seconds = STUCK_SECONDS
         if self.notifier.watchdog_seconds:
             # WATCHDOG=1 every half of WatchdogSec= (sd_watchdog_enabled(3)); the heartbeat does it.
             self.heartbeat_seconds = min(HEARTBEAT_SECONDS, self.notifier.watchdog_seconds / 2)
@@ -322,6 +327,14 @@ class Daemon:
             return False, "the scheduler is not running"
         if self._engine_thread is None or not self._engine_thread.is_alive():
             return False, "the engine thread is not running"
+        assert self.engine is not None
+        silent = self.engine.clock.monotonic() - self.engine.progress_at
+        if silent > self.stuck_seconds:
+            job = f" (job {self.engine.busy_job})" if self.engine.busy_job else ""
+            return False, (
+                f"the engine has made no progress for {silent:.0f} s{job}: a file operation does not return; "
+                "is a hot folder's share (or the spool's disk) hanging?"
+            )
         return True, "ok"
 
     def check_health(self) -> None:
@@ -448,11 +461,13 @@ class Daemon:
         log.info("config.reloaded", source=str(new.source), hot_folders=sorted(new.hot_folders))
         self.notifier.reloaded(self.summary())
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, refused: bool = False) -> None:
         """Bounded: at most ~40 s (engine 20 s, then the PDF worker is stopped, 10 s more); the unit's
-        TimeoutStopSec= leaves room for it."""
-        log.info("daemon.stopping")
-        self.notifier.stopping("stopping: finishing the job in hand")
+        TimeoutStopSec= leaves room for it. ``refused``: it never started (no stopping/stopped lines,
+        which would read as if the daemon that does run had stopped)."""
+        if not refused:
+            log.info("daemon.stopping")
+            self.notifier.stopping("stopping: finishing the job in hand")
         if self.watcher is not None:
             self.watcher.stop()
         if self.engine is not None:
@@ -476,7 +491,8 @@ class Daemon:
         if self.ledger is not None:
             self.ledger.close()
         self.lock.release()
-        log.info("daemon.stopped")
+        if not refused:
+            log.info("daemon.stopped")
 
 
 def run(config_path: Path) -> int:
@@ -501,7 +517,7 @@ def run(config_path: Path) -> int:
         daemon.start()
     except StartupError as exc:
         log.error("daemon.refused", reason=str(exc))
-        daemon.shutdown()
+        daemon.shutdown(refused=True)
         raise
     daemon.serve()
     return 0

@@ -206,10 +206,12 @@ def run_refused(
     assert "Traceback" not in result.stdout + result.stderr, result
     lines = result.stderr.splitlines()
     assert len(lines) == 1, f"expected one line on stderr, got: {result.stderr!r}"
-    assert lines[0].startswith("spo-hotfolder: error: ")
-    for line in result.stdout.splitlines():
-        json.loads(line)  # the log: JSON lines only
-    assert '"daemon.refused"' in result.stdout
+    # No terminal: the one line is a JSON object too (SPEC 8: every line on stdout/stderr)
+    refusal = json.loads(lines[0])
+    assert refusal["event"] == "daemon.refused" and refusal["message"].startswith("spo-hotfolder: error: ")
+    events = [json.loads(line)["event"] for line in result.stdout.splitlines()]  # the log: JSON lines only
+    assert "daemon.refused" in events
+    assert "daemon.stopping" not in events and "daemon.stopped" not in events  # it never started
     return result
 
 

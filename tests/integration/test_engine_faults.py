@@ -586,6 +586,22 @@ def test_retention_removes_old_job_folders_and_keeps_the_history(rig: Rig) -> No
     assert [e.status.value for e in r.job(job_id).history].count("JobDataDeleted") == 1
 
 
+def test_a_temp_left_in_a_hot_folder_out_of_reach_at_start_goes_with_the_hourly_sweep(rig: Rig) -> None:
+    """The share was not mounted when the daemon started after a crash: its temp file is removed
+    by the hourly sweep once the share is back, not only at the next start."""
+    away = rig.hot.with_name("indigo.unmounted")
+    (rig.hot / ".K9_K9-1_bc-85x55_x1.pdf.part").write_bytes(b"%PDF-1.7 half a copy")
+    os.replace(rig.hot, away)
+    rig.start()  # after the crash, the share out of reach
+    rig.run(steps=2)
+    os.replace(away, rig.hot)  # the share is back
+    rig.run(steps=2)
+    assert rig.temps() == [".K9_K9-1_bc-85x55_x1.pdf.part"]
+    rig.engine.request_retention()  # what the scheduler does every hour
+    rig.engine.step()
+    assert rig.temps() == []
+
+
 def test_crash_in_the_middle_of_a_copy_leaves_no_temp_in_the_staging_folder(tmp_path: Path) -> None:
     base = tmp_path / "staged"
     staging = base / "hot" / ".staging-indigo"

@@ -669,6 +669,11 @@ def test_summary(tmp_path: Path) -> None:
     assert any(line.strip().startswith(f"inbox: {tmp_path / 'var' / 'inbox'}") for line in lines)
     assert f"hot folder indigo: {tmp_path / 'hot' / 'indigo'}" in lines
     assert f"hot folder large-format: {tmp_path / 'hot' / 'large-format'}  (missing!)" in lines
+    (tmp_path / "hot" / "large-format").write_text("a file where the share should be mounted")
+    assert (
+        f"hot folder large-format: {tmp_path / 'hot' / 'large-format'}  (not a folder!)"
+        in summary(load_config(path)).splitlines()
+    )
     assert "  ticket: json" in lines
     assert "  filename: {order_id}_{job_id}_{product}_x{quantity}.pdf" in lines
     assert "route 1: when product=bc-* -> indigo" in lines

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from spo_hotfolder.clock import SystemClock
 from spo_hotfolder.config import load_config
 from spo_hotfolder.ledger import Ledger
 from spo_hotfolder.notify import Notifier
@@ -133,10 +136,12 @@ class FakeScheduler:
 
 
 class FakeEngine:
-    busy_job = None
+    busy_job: str | None = None
 
     def __init__(self) -> None:
         self.rescans = 0
+        self.clock = SystemClock()
+        self.progress_at = time.monotonic()
 
     def request_rescan(self) -> None:
         self.rescans += 1
@@ -180,6 +185,43 @@ def test_watchdog_pings_stop_while_the_observer_is_dead_and_resume_once_alive(
         daemon.check_health()
         assert drain(sock).count("WATCHDOG=1") == 1
         assert watcher.restarts == 3
+    finally:
+        stop.set()
+        engine_thread.join()
+        daemon.ledger.close()
+
+
+def test_an_engine_stuck_in_a_file_operation_is_unhealthy_and_the_pings_stop(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """A hard-mounted share whose server is gone: the engine thread is alive but never comes back."""
+    address, sock = abstract_socket
+    config = load_config(write_config(tmp_path))
+    prepare_folders(config)
+    daemon = Daemon(config, notifier=Notifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}))
+    watcher, engine = FakeWatcher(), FakeEngine()
+    watcher.restart_works = True
+    stop = threading.Event()
+    engine_thread = threading.Thread(target=stop.wait, daemon=True)
+    engine_thread.start()
+    daemon.ledger = Ledger(ledger_path(config))
+    daemon.watcher, daemon.engine, daemon.scheduler = watcher, engine, FakeScheduler()  # type: ignore[assignment]
+    daemon._engine_thread = engine_thread
+    daemon._remember_folders()
+    try:
+        daemon.check_health()
+        assert drain(sock)[0] == "WATCHDOG=1"
+        engine.busy_job = "H1-1"
+        engine.progress_at = time.monotonic() - daemon.stuck_seconds - 1  # no sign of life since
+        daemon.check_health()
+        fields = drain(sock)
+        assert "WATCHDOG=1" not in fields
+        assert any("UNHEALTHY: the engine has made no progress" in f and "(job H1-1)" in f for f in fields)
+        report = json.loads((config.paths.state / "health.json").read_text())
+        assert report["ok"] is False and "share" in report["reason"]
+        engine.progress_at = time.monotonic()  # it came back
+        daemon.check_health()
+        assert drain(sock)[0] == "WATCHDOG=1"
     finally:
         stop.set()
         engine_thread.join()
