@@ -475,7 +475,12 @@ class Daemon:
         if self._engine_thread is not None:
             self._engine_thread.join(timeout=20)
             if self._engine_thread.is_alive() and self.pdf is not None:
-                log.warning("daemon.abandoning_pdf_work", reason="a PDF check is still running; it is stopped")
+                log.warning(
+                    "daemon.abandoning_pdf_work",
+                    job_id=self.engine.busy_job if self.engine is not None else None,
+                    reason="the job in hand did not finish within 20 s: the PDF worker is stopped, in case it "
+                    "is what the job waits for (if a file operation on a hanging share is, it cannot be stopped)",
+                )
                 self.pdf.close()
                 self._engine_thread.join(timeout=10)
         if self.scheduler is not None and self.scheduler.running:
