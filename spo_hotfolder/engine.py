@@ -1135,10 +1135,13 @@ class Engine:
     def _cleanup_consumed_dirs(self) -> None:
         """Removes inbox folders whose manifest was taken, once nothing is left in them.
 
-        Only folders a manifest came in are touched: an operator's new, still empty folder stays.
+        Only folders a manifest came in are touched: an operator's new, still empty folder stays,
+        and so does one a job still waits for artwork in (the rest of the upload goes into it).
         """
         inbox = self.area("inbox")
         for folder in sorted(self._consumed_dirs, key=lambda p: len(p.parts), reverse=True):
+            if self.ledger.awaits_under(str(folder)):
+                continue  # its client is still to send artwork into it: removing it would fail the upload
             for sub, _dirs, _files in os.walk(folder, topdown=False):
                 if Path(sub) != folder:
                     with contextlib.suppress(OSError):

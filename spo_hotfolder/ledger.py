@@ -751,9 +751,15 @@ class Ledger:
             self._keep(self._artwork, job_id, tuple(items))
         return items
 
-    def mark_artwork_present(self, job_id: str, position: int, name: str | None = None) -> None:
+    def mark_artwork_present(
+        self, job_id: str, position: int, name: str | None = None, *, replaced: bool = False
+    ) -> None:
+        """``replaced``: an operator's replacement, which the manifest's sha256 (of the artwork as
+        ordered) no longer describes: the expected checksum is dropped."""
         with self.transaction() as db:
             self._artwork.pop(job_id, None)
+            if replaced:
+                db.execute("UPDATE artwork SET sha256 = NULL WHERE job_id = ? AND position = ?", (job_id, position))
             if name is None:
                 db.execute(
                     "UPDATE artwork SET present = 1, source = NULL WHERE job_id = ? AND position = ?",
@@ -764,6 +770,19 @@ class Ledger:
                     "UPDATE artwork SET present = 1, source = NULL, name = ? WHERE job_id = ? AND position = ?",
                     (name, job_id, position),
                 )
+
+    def awaits_under(self, folder: str) -> bool:
+        """Whether an awaiting or failed job still waits for a file inside ``folder`` (an inbox
+        folder its manifest came in)."""
+        low, high = folder + "/", folder + "0"  # "0" follows "/": every path below the folder, by the index
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
+                "WHERE a.source >= ? AND a.source < ? AND a.present = 0 AND j.stage IN ('awaiting', 'failed') "
+                "LIMIT 1",
+                (low, high),
+            ).fetchone()
+        return row is not None
 
     def waiting_for(self, source: str) -> list[tuple[str, int]]:
         """The (job_id, position) of every awaiting or failed job that waits for this inbox path."""

@@ -3,8 +3,8 @@
 A file is stable once its size, mtime and inode have stayed the same, and no event touched it,
 for ``settle_seconds``, and it is still a regular file. A file renamed into place (a
 ``FileMovedEvent`` to its final name: rsync, browsers, FTP servers, ``mv``) was complete before
-it got that name, so it is stable at once. Events are hints: the tracker always decides on a
-fresh ``stat``.
+it got that name, so it is stable at once (unless it looks cut short, below). Events are hints:
+the tracker always decides on a fresh ``stat``.
 
 A file first seen by a scan (already there at start, or missed by the events) counts as unchanged
 since its inode change time (``ctime``): a file whose ctime is older than ``settle_seconds`` is
@@ -14,9 +14,11 @@ keeps a time a client set even while it goes on writing), while every write, tru
 change sets ctime to the present.
 
 A writer may pause longer than ``settle_seconds`` (a slow upload, a client that closes and opens
-the file again). A PDF ends with ``%%EOF``: one written in place that starts like a PDF but whose
-last KiB has no end marker is held for ``incomplete_pdf_seconds`` more before it is taken (then
-it is taken anyway, and a truly truncated file fails preflight with a clear reason).
+the file again, an empty file created first and filled later). A PDF ends with ``%%EOF``: a
+``*.pdf`` that starts like a PDF (or is still shorter than its header) but whose last KiB has no
+end marker, and an empty ``*.pdf`` or manifest, are held for ``incomplete_pdf_seconds`` more
+before they are taken, renamed into place or not (then they are taken anyway, and a truly
+truncated or empty file fails with a clear reason).
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ class FileStabilityTracker:
                 break
             if not tracked.complete and now - tracked.changed_at < self.settle_seconds:
                 continue
+            if now < tracked.hold_until:
+                continue  # held as incomplete-looking; an event about it clears the hold
             try:
                 st = self._stat(path)
             except OSError:
@@ -129,7 +133,7 @@ class FileStabilityTracker:
             if sig != tracked.sig:
                 tracked.sig, tracked.changed_at, tracked.complete, tracked.hold_until = sig, now, False, 0.0
                 continue
-            if not tracked.complete and not _pdf_looks_complete(path, st):
+            if not _looks_complete(path, st):
                 due = tracked.changed_at + self.incomplete_pdf_seconds
                 if now < due:
                     tracked.hold_until = due
@@ -151,19 +155,36 @@ class FileStabilityTracker:
         return min((self._due(t) for t in self._files.values()), default=None)
 
     def _due(self, t: _Tracked) -> float:
-        return t.changed_at if t.complete else max(t.changed_at + self.settle_seconds, t.hold_until)
+        if t.complete:
+            return max(t.changed_at, t.hold_until)
+        return max(t.changed_at + self.settle_seconds, t.hold_until)
 
 
-def _pdf_looks_complete(path: Path, st: os.stat_result) -> bool:
-    """False for a ``*.pdf`` that starts like a PDF but has no ``%%EOF`` in its last KiB (still
-    being written?). Anything else is judged by size and time alone."""
-    if path.suffix.lower() != ".pdf" or st.st_size == 0:
+#: Names whose empty file is not complete yet: a manifest or a PDF has content.
+_NEEDS_CONTENT = (".pdf", ".json", ".yaml", ".yml")
+_PDF_HEADER = b"%PDF-"
+
+
+def _looks_complete(path: Path, st: os.stat_result) -> bool:
+    """False for an empty manifest or PDF, and for a ``*.pdf`` that is (or begins like) a PDF but has
+    no ``%%EOF`` in its last KiB: still being written, or cut short (an upload interrupted after it
+    got its name, as ``rsync --partial`` leaves it). Renamed files too: a name says nothing about
+    the content behind it. Anything else is judged by size and time alone."""
+    suffix = path.suffix.lower()
+    if suffix not in _NEEDS_CONTENT:
+        return True
+    if st.st_size == 0:
+        return False
+    if suffix != ".pdf":
         return True
     try:
         with open(path, "rb") as fh:
-            if b"%PDF-" not in fh.read(1024):
-                return True
-            fh.seek(max(0, st.st_size - 1024))
-            return b"%%EOF" in fh.read(1024)
+            head = fh.read(1024)
+            if _PDF_HEADER not in head and not _PDF_HEADER.startswith(head[: len(_PDF_HEADER)]):
+                return True  # not a PDF at all: no end marker to wait for (preflight says so)
+            if st.st_size > len(head):
+                fh.seek(max(0, st.st_size - 1024))
+                head = fh.read(1024)
+            return b"%%EOF" in head
     except OSError:
         return True

@@ -164,7 +164,9 @@ def test_whole_folder_copied_in_file_by_file(start, tmp_path: Path) -> None:
     dest = daemon.inbox / src.name
     dest.mkdir()
     shutil.copyfile(src / "manifest.yaml", dest / "manifest.yaml")
-    time.sleep(0.8)
+    daemon.wait_status("500-1", "AwaitingData")
+    time.sleep(0.3)
+    assert dest.is_dir(), "the folder stays while its job waits for artwork in it (the upload goes on)"
     (dest / "art" / "inner").mkdir(parents=True)
     for rel in ("art/front side.pdf", "art/inner/back #2.pdf"):
         with open(src / rel, "rb") as fin, open(dest / rel, "wb") as fout:
@@ -413,8 +415,32 @@ def test_tracker_holds_a_pdf_without_its_end_marker(tmp_path: Path) -> None:
     tracker.track(broken)
     now[0] += tracker.incomplete_pdf_seconds + 0.1
     assert [p for p, _ in tracker.get_stable_files()] == [broken]
-    # Renamed into place: complete at once, whatever its content.
+    # Renamed into place: complete at once when it has its end marker.
     moved = tmp_path / "moved.pdf"
-    moved.write_bytes(b"%PDF-1.7\n")
+    moved.write_bytes(b"%PDF-1.7\n%%EOF\n")
     tracker.track(moved, complete=True)
     assert [p for p, _ in tracker.get_stable_files()] == [moved]
+    # Cut short before it got its name (rsync --partial, interrupted), or empty, or only the
+    # beginning of a header, renamed or written in place: held, then taken all the same.
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(b"%PDF-1.7\n" + b"z" * 3000)
+    empty_pdf = tmp_path / "empty.pdf"
+    empty_pdf.write_bytes(b"")
+    start = tmp_path / "start.pdf"
+    start.write_bytes(b"%")
+    empty_manifest = tmp_path / "order.yaml"
+    empty_manifest.write_bytes(b"")
+    not_a_pdf = tmp_path / "letter.pdf"
+    not_a_pdf.write_bytes(b"PK\x03\x04 a zip file")
+    tracker.track(cut, complete=True)
+    tracker.track(empty_manifest, complete=True)
+    for path in (empty_pdf, start, not_a_pdf):
+        tracker.track(path)
+    now[0] += 1.0
+    assert [p for p, _ in tracker.get_stable_files()] == [not_a_pdf], "no end marker to wait for"
+    with open(empty_manifest, "wb") as fh:
+        fh.write(b'order_id: "1"\n')
+    tracker.track(empty_manifest, complete=True)  # the event of the write (a rename again)
+    assert [p for p, _ in tracker.get_stable_files()] == [empty_manifest], "filled: taken"
+    now[0] += tracker.incomplete_pdf_seconds + 0.1
+    assert sorted(p.name for p, _ in tracker.get_stable_files()) == ["cut.pdf", "empty.pdf", "start.pdf"]
