@@ -751,6 +751,13 @@ class _ConfigReader:
                             f"hot_folders.{name}.path",
                             f"is the same folder as paths.{folder_name}; a hot folder must be the printer's own",
                         )
+                    for key, inner in (("path", hot_folder.path), ("staging", hot_folder.staging)):
+                        if inner is not None and folder in inner.parents:
+                            self.error(
+                                f"hot_folders.{name}.{key}",
+                                f"is inside paths.{folder_name} ({folder}); the daemon would treat what it "
+                                "delivers as its own files: put it outside the spool folders",
+                            )
         if paths is not None:
             seen: dict[Path, str] = {}
             for folder_name, folder in paths.spool_folders().items():
@@ -761,6 +768,14 @@ class _ConfigReader:
                     )
                 else:
                     seen[folder] = folder_name
+            for folder_name, folder in paths.spool_folders().items():
+                for outer_name, outer in paths.spool_folders().items():
+                    if outer in folder.parents:
+                        self.error(
+                            f"paths.{folder_name}",
+                            f"is inside paths.{outer_name} ({outer}); the spool folders must not nest (the "
+                            f"daemon would take the files of {folder_name} for those of {outer_name})",
+                        )
 
 
 def _is_number(value: object) -> bool:

@@ -119,7 +119,12 @@ def render_filename(template: str, facts: RouteFacts) -> str:
     def substitute(match: re.Match[str]) -> str:
         return facts.value(match.group(1).strip()) or ""
 
-    return safe_name(_PLACEHOLDER.sub(substitute, template))
+    name = safe_name(_PLACEHOLDER.sub(substitute, template))
+    if name.startswith("."):
+        # An empty placeholder first ("{customer}.pdf", no customer): a hidden name, which a RIP
+        # never picks up, and the same for every such job. The job id in front makes it neither.
+        name = safe_name(f"{facts.job_id}{name}")
+    return name
 
 
 def output_name(facts: RouteFacts, decision: RouteDecision, config: Config) -> str:

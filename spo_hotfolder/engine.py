@@ -1960,7 +1960,7 @@ class Engine:
         with open(dest, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()
         with self.ledger.transaction():
-            self.ledger.mark_artwork_present(job.job_id, target.position)
+            self.ledger.mark_artwork_present(job.job_id, target.position, replaced=True)
             self.ledger.update_job(
                 job.job_id, now, output=None, output_pages=None, output_size=None, error=None, attempts=0
             )

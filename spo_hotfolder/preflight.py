@@ -377,6 +377,11 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
             media_pt = read_box_pt(page, "/MediaBox")
             if media_pt is None:
                 raise ArtworkProblem(f"page {number}: artwork {label} has no page size (MediaBox missing or invalid)")
+            if media_pt[2] - media_pt[0] < 1.0 or media_pt[3] - media_pt[1] < 1.0:
+                raise ArtworkProblem(
+                    f"page {number}: artwork {label} has no page size (its MediaBox is "
+                    f"{media_pt[2] - media_pt[0]:g} x {media_pt[3] - media_pt[1]:g} points)"
+                )
             trim_pt = read_box_pt(page, "/TrimBox")
             bleed_pt = read_box_pt(page, "/BleedBox")
             info = _Page(
@@ -554,7 +559,8 @@ def preflight(
                             "restrictions); it was opened without one",
                             art.name,
                         )
-                    count_pages(art.name, reader)
+                    if count_pages(art.name, reader) == 0:
+                        raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
                     pages.extend(_read_pages(art.name, reader, len(pages) + 1, scan_fonts))
             except ArtworkProblem as problem:
                 collector.error("open", str(problem), art.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -160,7 +161,15 @@ def test_reject_by_drop_and_by_cli(make_daemon, tmp_path: Path) -> None:
 
 def test_replace_then_release_delivers_the_new_artwork(make_daemon, tmp_path: Path) -> None:
     daemon = make_daemon(blocking={"block_on_arrival": True}, products={"bc-*": {"trim_mm": [85, 55], "bleed_mm": 3}})
-    job_id = order(daemon, "P1", pages=[(91.0, 61.0)])
+    # The order carries its artwork's sha256: it describes the artwork as ordered, not a replacement.
+    make_pdf(tmp_path / "P1.pdf", pages=[(91.0, 61.0)])
+    digest = hashlib.sha256((tmp_path / "P1.pdf").read_bytes()).hexdigest()
+    os.replace(tmp_path / "P1.pdf", daemon.inbox / "P1.pdf")
+    drop(
+        daemon.inbox / "P1.yaml",
+        f'order_id: "P1"\nproduct: bc-85x55\nquantity: 10\nartwork: [{{path: P1.pdf, sha256: "{digest}"}}]\n',
+    )
+    job_id = "P1-1"
     held(daemon, job_id)
     folder = daemon.root / "quarantine" / job_id
     fingerprint_before = _fingerprint(folder)

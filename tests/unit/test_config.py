@@ -590,6 +590,25 @@ def test_hot_folder_may_not_be_a_spool_folder(tmp_path: Path) -> None:
     )
 
 
+def test_spool_and_hot_folders_may_not_nest_in_spool_folders(tmp_path: Path) -> None:
+    """A state/ inside the inbox would have the daemon take its own ledger as an unclaimed file; a
+    hot folder inside it, the deliveries."""
+    path = write(
+        tmp_path,
+        "paths:\n  root: /srv/spo\n  state: /srv/spo/inbox/state\n"
+        "hot_folders:\n  indigo:\n    path: /srv/spo/inbox/printer\n"
+        "  large:\n    path: /mnt/large\n    staging: /srv/spo/work/stage\n",
+    )
+    assert errors_of(path) == [
+        f"{path}:3: paths.state: is inside paths.inbox (/srv/spo/inbox); the spool folders must not nest (the "
+        "daemon would take the files of state for those of inbox)",
+        f"{path}:6: hot_folders.indigo.path: is inside paths.inbox (/srv/spo/inbox); the daemon would treat what "
+        "it delivers as its own files: put it outside the spool folders",
+        f"{path}:9: hot_folders.large.staging: is inside paths.work (/srv/spo/work); the daemon would treat what "
+        "it delivers as its own files: put it outside the spool folders",
+    ]
+
+
 def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> None:
     path = write(tmp_path, with_root("logging:\n  colour: red\n"))
     assert only_error(path) == (

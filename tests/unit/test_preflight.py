@@ -230,6 +230,22 @@ def test_zero_bytes(tmp_path: Path) -> None:
     assert report.artwork_sha256 == (hashlib.sha256(b"").hexdigest(),)
 
 
+def test_a_pdf_without_pages_or_with_a_zero_size_page_fails(tmp_path: Path) -> None:
+    """Nothing to print: never delivered, even for a product without expectations."""
+    empty = PdfWriter()
+    empty.write(tmp_path / "nopages.pdf")
+    report = run(tmp_path / "nopages.pdf", spec=None)
+    assert not report.ok
+    assert messages(report) == [("open", "error", "artwork 'nopages.pdf' has no pages: there is nothing to print")]
+    flat = PdfWriter()
+    flat.add_blank_page(width=100, height=100)
+    flat.pages[0][NameObject("/MediaBox")] = ArrayObject([NumberObject(0)] * 4)
+    flat.write(tmp_path / "flat.pdf")
+    report = run(tmp_path / "flat.pdf", spec=None)
+    assert not report.ok
+    assert "page 1: artwork 'flat.pdf' has no page size (its MediaBox is 0 x 0 points)" in report.findings[0].message
+
+
 def test_text_file_named_pdf(tmp_path: Path) -> None:
     pdf = tmp_path / "note.pdf"
     pdf.write_text("Hello world, this is not a PDF\n")

@@ -78,6 +78,13 @@ def test_filename_template_fills_fields_and_replaces_bad_characters() -> None:
     assert render_filename("{job_id}-{attributes.missing}.pdf", facts()) == "1-1-.pdf"
 
 
+def test_a_filename_that_would_be_hidden_gets_the_job_id_in_front() -> None:
+    """A RIP never picks up a dot-name, and every job without a customer would share it."""
+    assert render_filename("{customer}.pdf", facts(customer=None)) == "1-1.pdf"
+    assert render_filename("{attributes.x}.{product}.pdf", facts()) == "1-1.flyer.pdf"
+    assert render_filename("{customer}.pdf", facts(customer="ACME")) == "ACME.pdf"
+
+
 def test_our_temp_names() -> None:
     assert is_our_temp(".1_1-1.pdf.part")
     assert not is_our_temp("1_1-1.pdf") and not is_our_temp(".part")
