@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -147,10 +148,10 @@ class FakeEngine:
         self.rescans += 1
 
 
-def test_watchdog_pings_stop_while_the_observer_is_dead_and_resume_once_alive(
-    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
-) -> None:
-    address, sock = abstract_socket
+@contextlib.contextmanager
+def daemon_with_fakes(tmp_path: Path, address: str) -> Iterator[tuple[Daemon, FakeWatcher, FakeEngine]]:
+    """A Daemon between start and serve: a real ledger and notifier, a fake watcher and engine, and
+    an engine thread that stays alive until the test ends."""
     config = load_config(write_config(tmp_path))
     prepare_folders(config)
     daemon = Daemon(config, notifier=Notifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}))
@@ -163,6 +164,18 @@ def test_watchdog_pings_stop_while_the_observer_is_dead_and_resume_once_alive(
     daemon._engine_thread = engine_thread
     daemon._remember_folders()
     try:
+        yield daemon, watcher, engine
+    finally:
+        stop.set()
+        engine_thread.join()
+        daemon.ledger.close()
+
+
+def test_watchdog_pings_stop_while_the_observer_is_dead_and_resume_once_alive(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    address, sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, watcher, engine):
         # Dead, and the restart fails: STATUS says why, no WATCHDOG=1 (systemd will restart us).
         daemon.check_health()
         daemon.check_health()
@@ -171,7 +184,7 @@ def test_watchdog_pings_stop_while_the_observer_is_dead_and_resume_once_alive(
         statuses = [f for f in fields if f.startswith("STATUS=")]
         assert len(statuses) == 2 and all("UNHEALTHY: the folder watcher is not running" in s for s in statuses)
         assert watcher.restarts == 2
-        assert (config.paths.state / "health.json").read_text().count('"ok": false') == 1
+        assert (daemon.config.paths.state / "health.json").read_text().count('"ok": false') == 1
 
         # The restart works: the pings resume, in the same heartbeat, after the watcher is alive.
         watcher.restart_works = True
@@ -185,10 +198,6 @@ def test_watchdog_pings_stop_while_the_observer_is_dead_and_resume_once_alive(
         daemon.check_health()
         assert drain(sock).count("WATCHDOG=1") == 1
         assert watcher.restarts == 3
-    finally:
-        stop.set()
-        engine_thread.join()
-        daemon.ledger.close()
 
 
 def test_an_engine_stuck_in_a_file_operation_is_unhealthy_and_the_pings_stop(
@@ -196,19 +205,8 @@ def test_an_engine_stuck_in_a_file_operation_is_unhealthy_and_the_pings_stop(
 ) -> None:
     """A hard-mounted share whose server is gone: the engine thread is alive but never comes back."""
     address, sock = abstract_socket
-    config = load_config(write_config(tmp_path))
-    prepare_folders(config)
-    daemon = Daemon(config, notifier=Notifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}))
-    watcher, engine = FakeWatcher(), FakeEngine()
-    watcher.restart_works = True
-    stop = threading.Event()
-    engine_thread = threading.Thread(target=stop.wait, daemon=True)
-    engine_thread.start()
-    daemon.ledger = Ledger(ledger_path(config))
-    daemon.watcher, daemon.engine, daemon.scheduler = watcher, engine, FakeScheduler()  # type: ignore[assignment]
-    daemon._engine_thread = engine_thread
-    daemon._remember_folders()
-    try:
+    with daemon_with_fakes(tmp_path, address) as (daemon, watcher, engine):
+        watcher.restart_works = True
         daemon.check_health()
         assert drain(sock)[0] == "WATCHDOG=1"
         engine.busy_job = "H1-1"
@@ -217,12 +215,8 @@ def test_an_engine_stuck_in_a_file_operation_is_unhealthy_and_the_pings_stop(
         fields = drain(sock)
         assert "WATCHDOG=1" not in fields
         assert any("UNHEALTHY: the engine has made no progress" in f and "(job H1-1)" in f for f in fields)
-        report = json.loads((config.paths.state / "health.json").read_text())
+        report = json.loads((daemon.config.paths.state / "health.json").read_text())
         assert report["ok"] is False and "share" in report["reason"]
         engine.progress_at = time.monotonic()  # it came back
         daemon.check_health()
         assert drain(sock)[0] == "WATCHDOG=1"
-    finally:
-        stop.set()
-        engine_thread.join()
-        daemon.ledger.close()
