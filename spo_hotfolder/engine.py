@@ -1359,8 +1359,7 @@ class Engine:
                 JobStatus.ValidationFailed,
                 report.summary(),
                 [f.message for f in report.errors()] + [f"(warning) {f.message}" for f in report.warnings()],
-                "Put a corrected PDF into replace/ (same file name as in artwork/), or change the product's "
-                "expectations in the config and drop RETRY here, or drop REJECT to stop the job.",
+                _preflight_fix({f.check for f in report.errors()}),
             )
         decision = decide_route(self.facts(job), self.config)
         name = output_name(self.facts(job), decision, self.config)
@@ -2135,6 +2134,25 @@ def _job_folder_depth(depth: int, name: str) -> bool:
 
 def _top_only(depth: int, name: str) -> bool:
     return False
+
+
+#: The checks a product's expectations (products:) decide: a change of config can fix those.
+_EXPECTATION_CHECKS = frozenset({"pages", "trim", "bleed", "mixed_sizes"})
+
+
+def _preflight_fix(failed: set[str]) -> str:
+    """ERROR.txt's "how to fix" for a failed preflight, for the checks that failed."""
+    fix = "Put a corrected PDF into replace/ (same file name as in artwork/)"
+    if failed and failed <= _EXPECTATION_CHECKS:
+        fix += ", or change the product's expectations in the config (products:) and drop RETRY here"
+    elif "fonts" in failed and failed <= _EXPECTATION_CHECKS | {"fonts"}:
+        fix += (
+            " with its fonts embedded, or, if the printer has those fonts, set validation.checks.fonts to "
+            "warning in the config and drop RETRY here"
+        )
+    elif "encryption" in failed:
+        fix += " without a password (ask the customer for an unprotected file)"
+    return fix + ", or drop REJECT to stop the job."
 
 
 def _rel_parts(path: str, base: str) -> list[str] | None:

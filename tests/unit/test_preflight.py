@@ -457,3 +457,16 @@ def test_summary_is_one_bounded_line() -> None:
     assert "\n" not in line
     assert len(line) <= 500
     assert line.startswith("199 problems: page 1: trim is wrong; page 2:")
+
+
+def test_the_fix_in_error_txt_fits_the_checks_that_failed() -> None:
+    """Only a failure of the product's expectations can be fixed by changing them in the config."""
+    from spo_hotfolder.engine import _preflight_fix
+
+    assert "change the product's expectations" in _preflight_fix({"trim", "bleed"})
+    for failed in ({"sha256"}, {"open"}, {"empty"}, {"trim", "open"}):
+        assert "expectations" not in _preflight_fix(failed), failed
+        assert _preflight_fix(failed).startswith("Put a corrected PDF into replace/")
+    assert "validation.checks.fonts" in _preflight_fix({"fonts"})
+    assert "without a password" in _preflight_fix({"encryption"})
+    assert all(_preflight_fix(f).endswith("or drop REJECT to stop the job.") for f in ({"pages"}, {"fonts"}, set()))
