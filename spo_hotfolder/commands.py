@@ -23,7 +23,7 @@ from spo_hotfolder.config import Config, load_config, summary
 from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
 from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage
 from spo_hotfolder.logsetup import setup_logging
-from spo_hotfolder.manifest import ManifestError, parse_manifest
+from spo_hotfolder.manifest import MANIFEST_NAMES, ManifestError, parse_manifest
 from spo_hotfolder.operator import Action, refusal
 from spo_hotfolder.status import JobStatus
 
@@ -165,8 +165,13 @@ def public_json(job: Job, config: Config, *, with_history: bool = True) -> dict[
     went, or, before its route is recorded (with its output), where the config sends it now."""
     data = job.to_json(with_history=with_history)
     if job.route is None and job.stage not in TERMINAL:
-        data["hot_folder"] = decide_route(RouteFacts.of(job), config).hot_folder
+        data["hot_folder"] = planned_hot_folder(job, config)
     return data
+
+
+def planned_hot_folder(job: Job, config: Config) -> str | None:
+    """Where the routes as configured now send a job whose route is not recorded yet (None: skip)."""
+    return decide_route(RouteFacts.of(job), config).hot_folder
 
 
 def _load_job(ledger: Ledger, job_id: str) -> Job:
@@ -199,8 +204,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if job.route:
         print(f"Hot folder: {job.route}")
     elif job.stage not in TERMINAL:
-        planned = decide_route(RouteFacts.of(job), config).hot_folder
-        print(f"Hot folder: {planned or 'skip'} (by the routes as configured now)")
+        print(f"Hot folder: {planned_hot_folder(job, config) or 'skip'} (by the routes as configured now)")
     print("Artwork:   " + ", ".join(a.name + ("" if a.present else " (not arrived)") for a in artwork))
     if job.error:
         print(f"Problem:   {job.error}")
@@ -298,8 +302,6 @@ def cmd_route(args: argparse.Namespace) -> int:
     config = get_config(args)
     path: Path = args.manifest
     if path.is_dir():  # a folder drop: its manifest, as the daemon finds it
-        from spo_hotfolder.engine import MANIFEST_NAMES
-
         found = [path / name for name in sorted(os.listdir(path)) if name.lower() in MANIFEST_NAMES]
         if not found:
             fail(f"{path} is a folder without a manifest ({', '.join(MANIFEST_NAMES)})")

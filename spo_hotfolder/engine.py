@@ -65,7 +65,7 @@ from spo_hotfolder.fsutil import (
     write_new,
 )
 from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Job, Ledger, Stage
-from spo_hotfolder.manifest import JobSpec, Manifest, ManifestError, parse_manifest
+from spo_hotfolder.manifest import MANIFEST_NAMES, MANIFEST_SUFFIXES, JobSpec, Manifest, ManifestError, parse_manifest
 from spo_hotfolder.operator import (
     ACTION_ORDER,
     Action,
@@ -83,8 +83,6 @@ from spo_hotfolder.status import JobStatus
 
 log = structlog.get_logger("spo_hotfolder.engine")
 
-MANIFEST_SUFFIXES = (".json", ".yaml", ".yml")
-MANIFEST_NAMES = ("manifest.json", "manifest.yaml", "manifest.yml")
 #: The files the daemon itself keeps at the top of a job folder (besides its manifest.*).
 JOB_FOLDER_FILES = frozenset({"STATUS.txt", "ERROR.txt"})
 MAX_MANIFEST_BYTES = 1024 * 1024

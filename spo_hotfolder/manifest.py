@@ -62,6 +62,10 @@ class ManifestError(Exception):
 
 
 MAX_MANIFEST_BYTES = 1024 * 1024
+#: A manifest is a *.json / *.yaml / *.yml at the top of the inbox, or one of these names in a
+#: folder directly inside it (a folder drop).
+MANIFEST_SUFFIXES = (".json", ".yaml", ".yml")
+MANIFEST_NAMES = ("manifest.json", "manifest.yaml", "manifest.yml")
 MAX_PROBLEMS = 50  # an ERROR.txt with thousands of lines helps nobody
 ORDER_KEYS: tuple[str, ...] = ("order_id", "customer", "blocked", "process_after", "reprint", "jobs")
 JOB_KEYS: tuple[str, ...] = ("job_id", "product", "quantity", "hot_folder", "artwork", "attributes")

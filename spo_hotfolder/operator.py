@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from spo_hotfolder.ledger import TERMINAL, Job, Stage
+from spo_hotfolder.status import JobStatus
 
 
 class Action(StrEnum):
@@ -94,7 +95,7 @@ def fingerprint(sha256s: Sequence[str]) -> str:
 
 def _finished(job: Job) -> str:
     """How a job in done/ ended, in words: delivered, or finished without a hot folder (skipped)."""
-    if job.status.value == "CopyToHotFolderSkipped":
+    if job.status is JobStatus.CopyToHotFolderSkipped:
         return "was already finished without a hot folder"
     return "was already delivered"
 

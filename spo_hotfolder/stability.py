@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from spo_hotfolder.manifest import MANIFEST_SUFFIXES
+
 Signature = tuple[int, int, int]  # size, mtime_ns, inode
 
 
@@ -161,7 +163,7 @@ class FileStabilityTracker:
 
 
 #: Names whose empty file is not complete yet: a manifest or a PDF has content.
-_NEEDS_CONTENT = (".pdf", ".json", ".yaml", ".yml")
+_NEEDS_CONTENT = (".pdf", *MANIFEST_SUFFIXES)
 _PDF_HEADER = b"%PDF-"
 
 
