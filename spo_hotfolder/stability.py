@@ -16,7 +16,8 @@ change sets ctime to the present.
 A writer may pause longer than ``settle_seconds`` (a slow upload, a client that closes and opens
 the file again, an empty file created first and filled later). A PDF ends with ``%%EOF``: a
 ``*.pdf`` that starts like a PDF (or is still shorter than its header) but whose last KiB has no
-end marker, and an empty ``*.pdf`` or manifest, are held for ``incomplete_pdf_seconds`` more
+end marker, a ``*.json`` manifest that does not end with ``}``, and an empty ``*.pdf`` or
+manifest, are held for ``incomplete_pdf_seconds`` more
 before they are taken, renamed into place or not (then they are taken anyway, and a truly
 truncated or empty file fails with a clear reason).
 """
@@ -64,7 +65,8 @@ class FileStabilityTracker:
 
     @property
     def incomplete_pdf_seconds(self) -> float:
-        """How long a PDF without its end marker must stay unchanged before it is taken anyway."""
+        """How long a file that looks incomplete (a PDF without its end marker, an empty file, a JSON
+        manifest not closed) must stay unchanged before it is taken anyway."""
         return max(5.0, 5 * self.settle_seconds)
 
     def __len__(self) -> int:
@@ -168,15 +170,19 @@ _PDF_HEADER = b"%PDF-"
 
 
 def _looks_complete(path: Path, st: os.stat_result) -> bool:
-    """False for an empty manifest or PDF, and for a ``*.pdf`` that is (or begins like) a PDF but has
-    no ``%%EOF`` in its last KiB: still being written, or cut short (an upload interrupted after it
-    got its name, as ``rsync --partial`` leaves it). Renamed files too: a name says nothing about
-    the content behind it. Anything else is judged by size and time alone."""
+    """False for an empty manifest or PDF, for a ``*.json`` manifest whose text does not end with
+    the ``}`` that closes it, and for a ``*.pdf`` that is (or begins like) a PDF but has no
+    ``%%EOF`` in its last KiB: still being written (a writer that paused longer than
+    ``settle_seconds``), or cut short (an upload interrupted after it got its name, as ``rsync
+    --partial`` leaves it). Renamed files too: a name says nothing about the content behind it.
+    Anything else is judged by size and time alone (a YAML document has no end to look for)."""
     suffix = path.suffix.lower()
     if suffix not in _NEEDS_CONTENT:
         return True
     if st.st_size == 0:
         return False
+    if suffix == ".json":
+        return _json_closed(path, st)
     if suffix != ".pdf":
         return True
     try:
@@ -190,3 +196,16 @@ def _looks_complete(path: Path, st: os.stat_result) -> bool:
             return b"%%EOF" in head
     except OSError:
         return True
+
+
+def _json_closed(path: Path, st: os.stat_result) -> bool:
+    """Whether a JSON manifest's last character (whitespace aside) is the ``}``
+    that closes its object. A file that is not an object at all is refused by the parser anyway,
+    a few seconds later."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, st.st_size - 256))
+            tail = fh.read(256)
+    except OSError:
+        return True
+    return tail.rstrip(b" \t\r\n").endswith(b"}")

@@ -388,6 +388,26 @@ def test_slow_writer_pausing_longer_than_settle_seconds_is_not_taken_early(start
     assert_complete(tmp_path, "STALL", data)
 
 
+@pytest.mark.e2e
+def test_json_manifest_whose_writer_pauses_longer_than_settle_seconds_is_not_taken_early(start, tmp_path: Path) -> None:
+    """A JSON manifest written in two parts with a pause of four settle periods between them: not
+    taken (and refused as unparsable) half-written, but once it ends with its closing brace."""
+    daemon = start(watch={"settle_seconds": 0.3})
+    data = source_card(tmp_path)
+    drop(daemon.inbox / "pause.pdf", data)
+    doc = {"order_id": "PAUSE", "product": "bc-85x55", "quantity": 1, "artwork": [{"path": "pause.pdf"}]}
+    text = json.dumps(doc, indent=2).encode()
+    with open(daemon.inbox / "pause.json", "wb") as fh:
+        fh.write(text[: len(text) // 2])
+        fh.flush()
+        time.sleep(1.2)
+        assert not (tmp_path / "root" / "failed" / "pause.json").exists(), "taken half-written"
+        fh.write(text[len(text) // 2 :])
+    daemon.wait_status("PAUSE-1", "InHotFolder")
+    assert (tmp_path / "root" / "done" / "PAUSE-1" / "manifest.json").read_bytes() == text
+    assert not (tmp_path / "root" / "failed").exists() or not any((tmp_path / "root" / "failed").iterdir())
+
+
 def test_tracker_holds_a_pdf_without_its_end_marker(tmp_path: Path) -> None:
     from spo_hotfolder.stability import FileStabilityTracker
 
@@ -444,3 +464,14 @@ def test_tracker_holds_a_pdf_without_its_end_marker(tmp_path: Path) -> None:
     assert [p for p, _ in tracker.get_stable_files()] == [empty_manifest], "filled: taken"
     now[0] += tracker.incomplete_pdf_seconds + 0.1
     assert sorted(p.name for p, _ in tracker.get_stable_files()) == ["cut.pdf", "empty.pdf", "start.pdf"]
+    # A JSON manifest is complete when it ends with the brace that closes it (whitespace after it
+    # is fine); a half-written one is held like a PDF without its end marker, then taken anyway.
+    closed = tmp_path / "closed.json"
+    closed.write_bytes(b'{"order_id": "1", "jobs": []}\r\n')
+    half = tmp_path / "half.json"
+    half.write_bytes(b'{"order_id": "1", "jobs": [{"prod')
+    tracker.track(closed, complete=True)
+    tracker.track(half, complete=True)
+    assert [p for p, _ in tracker.get_stable_files()] == [closed]
+    now[0] += tracker.incomplete_pdf_seconds + 0.1
+    assert [p for p, _ in tracker.get_stable_files()] == [half]
