@@ -69,9 +69,9 @@ def parse_drop(data: bytes) -> DropNote:
         else:
             rest.append(line)
     by: str | None = None
-    while rest and not rest[0].strip():
-        rest.pop(0)
-    if rest:
+    # SPEC 4: the first line, if any, is the name. An empty first line means no name: the text
+    # below it is the note (the name falls back to the default).
+    if rest and rest[0].strip():
         first = rest[0]
         cleaned = _printable(first)
         if cleaned and len(cleaned) <= MAX_NAME and "\ufffd" not in cleaned and cleaned == first.strip():

@@ -45,6 +45,10 @@ def test_artwork_fingerprint_line_is_read_anywhere() -> None:
     note = parse_drop(b"bob\r\nartwork: 9F86D081AB12\r\nlooks good\r\n")
     assert (note.by, note.artwork, note.note) == ("bob", "9f86d081ab12", "looks good")
     assert parse_drop(b"artwork: abcdef\n").by is None
+    # An empty first line: no name; what follows is the note, not the name.
+    blank_first = parse_drop(b"\nnote only\n")
+    assert (blank_first.by, blank_first.note) == (None, "note only")
+    assert parse_drop(b"\r\n\r\nplease hold\r\n").by is None
 
 
 @pytest.mark.parametrize(
