@@ -1083,6 +1083,20 @@ class Engine:
         self._write_status(job_id)
         self.wake()
 
+    def _run_when_due(self, job_id: str, now: datetime) -> bool:
+        """A job made again by an operator (new artwork, RETRY) runs now, or, while its
+        process_after is still ahead, waits for it as a FutureOrder again (SPEC 5): a new
+        artwork never lets an order jump its date."""
+        job = self.ledger.get_job(job_id, history=False)
+        assert job is not None
+        if job.process_after is not None and job.process_after > iso(now):
+            self._record(job_id, JobStatus.FutureOrder, SYSTEM, f"process after {job.process_after}", now, write=False)
+            self._move_to(job, Stage.FUTURE, now)
+            self._schedule_wakeup(parse_iso(job.process_after))
+            return True
+        self._move_to(job, Stage.PROCESS, now)
+        return False
+
     def _check_orphans(self) -> None:
         """Inbox files no manifest claimed within artwork_timeout_seconds go to failed/ with ERROR.txt."""
         if not self._orphans:
@@ -1883,9 +1897,10 @@ class Engine:
                 )
                 self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]
                 self._wake_at_deadline(job_id)
+            elif job.stage is Stage.RETRY:
+                self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now)  # type: ignore[arg-type]
             else:
-                next_stage = Stage.DELIVER if job.stage is Stage.RETRY else Stage.PROCESS
-                self._move_to(self.ledger.get_job(job_id), next_stage, now)  # type: ignore[arg-type]
+                self._run_when_due(job_id, now)
             message = f"retry requested by {by}"
         else:
             assert file is not None
@@ -1966,11 +1981,13 @@ class Engine:
             self._record(job.job_id, JobStatus.RecreationRequested, by, "new artwork", now, write=False)
         fresh = self.ledger.get_job(job.job_id)
         assert fresh is not None
+        when = ""
         if all(a.present for a in self.ledger.artwork(job.job_id)):
-            self._move_to(fresh, Stage.PROCESS, now)
+            if self._run_when_due(job.job_id, now):
+                when = f" at its process_after time, {fresh.process_after}"
         else:
             self._move_to(fresh, Stage.AWAITING, now)
-        return f"artwork {target.name} replaced by {by}; the output is made again"
+        return f"artwork {target.name} replaced by {by}; the output is made again{when}"
 
     # -- crash recovery -----------------------------------------------------------------------
 

@@ -569,6 +569,26 @@ def test_future_order_waits_and_resumes_across_a_restart(rig: Rig) -> None:
     assert rig.clock.now() >= datetime.fromisoformat(later)
 
 
+def test_a_replacement_for_a_future_order_waits_for_its_date(rig: Rig, tmp_path: Path) -> None:
+    """New artwork (replace/ or the CLI) for a job waiting as a FutureOrder goes back to waiting:
+    it used to be made and delivered at once, days early."""
+    later = (rig.clock.now() + timedelta(minutes=10)).isoformat()
+    job_id = rig.order("F7", extra=f'process_after: "{later}"\n')
+    rig.run(until=lambda: rig.stage(job_id) is Stage.FUTURE, steps=5)
+    new_art = tmp_path / "new.pdf"
+    make_pdf(new_art, pages=CARD)
+    result = rig.engine.apply(job_id, Action.REPLACE, by="erin", note="", file=new_art)
+    assert result.ok, result.message
+    assert result.message.endswith("made again at its process_after time, 2026-11-22T10:10:00.000Z")
+    assert rig.statuses(job_id)[-3:] == ["ArtworkUploaded", "RecreationRequested", "FutureOrder"]
+    rig.run(steps=5, dt=60)
+    assert rig.stage(job_id) is Stage.FUTURE and rig.take_prints() == []
+    assert (rig.root / "work" / job_id / "artwork").is_dir()
+    rig.run(until=done(rig, job_id), steps=20, dt=60)
+    assert rig.take_prints() == ["F7_F7-1_bc-85x55_x1.pdf"]
+    assert rig.clock.now() >= datetime.fromisoformat(later)
+
+
 def test_retention_removes_old_job_folders_and_keeps_the_history(rig: Rig) -> None:
     r = rig
     job_id = r.order("D1")
