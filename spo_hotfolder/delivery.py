@@ -237,7 +237,7 @@ def publish(temp: Path, final: Path, hot: HotFolderConfig) -> None:
         if os.path.lexists(final):
             raise DeliveryError(
                 f"a file named {final.name} is already waiting in hot folder {hot.name} (not yet taken by the "
-                "printer); it will be tried again",
+                "printer), which is never overwritten",
                 transient=True,
             )
         os.replace(temp, final)

@@ -36,7 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 import structlog
 
 from spo_hotfolder.clock import Clock, iso, parse_iso
-from spo_hotfolder.config import Config
+from spo_hotfolder.config import Config, HotFolderConfig
 from spo_hotfolder.delivery import (
     DeliveryError,
     RouteDecision,
@@ -44,6 +44,7 @@ from spo_hotfolder.delivery import (
     check_hot_folder,
     decide_blocking,
     decide_route,
+    explain_os_error,
     is_our_temp,
     output_name,
     publish,
@@ -1453,6 +1454,7 @@ class Engine:
         temp = temp_path_for(hot, final_name)
         try:
             check_hot_folder(hot)
+            self._ticket_in_the_way(job, hot, final)
             delivery_id = self.ledger.delivery_intent(job.job_id, job.generation, hot.name, str(final), str(temp), now)
             started = time.monotonic()
             try:
@@ -1480,26 +1482,54 @@ class Engine:
         """True when this job's output already reached the hot folder in an attempt that a crash or
         a ledger error cut short after the rename: the job is then done, never copied again."""
         now = self.clock.now()
-        for delivery in self.ledger.open_deliveries():
-            if delivery.job_id == job.job_id:
-                self._reconcile_delivery(delivery, now)
-        if not self.ledger.published_count(job.job_id, job.generation):
+        for open_one in self.ledger.open_deliveries():
+            if open_one.job_id == job.job_id:
+                self._reconcile_delivery(open_one, now)
+        delivery = self.ledger.published_delivery(job.job_id, job.generation)
+        if delivery is None:
             return False
         fresh = self.ledger.get_job(job.job_id, history=False)
         if fresh is None:
             return False
         if fresh.stage is not Stage.DONE:
-            log.info("recovery.already_delivered", job_id=job.job_id, order_id=job.order_id)
-            self._move_to(fresh, Stage.DONE, now)
+            # The PDF is in the hot folder; what is left is its job ticket, which failed to be
+            # written (the PDF is never copied again for it).
+            log.info("delivery.ticket_again", job_id=job.job_id, order_id=job.order_id)
+            self._delivered(fresh, delivery.hot_folder, Path(delivery.final_path), delivery.id)
         return True
+
+    def _ticket_in_the_way(self, job: Job, hot: HotFolderConfig, final: Path) -> bytes | None:
+        """The job ticket to write next to ``final`` (None: the hot folder takes no tickets, or
+        ours is there already). Raises DeliveryError while another ticket of that name waits: a
+        PDF beside another job's ticket would print with that job's quantity."""
+        if hot.ticket != "json":
+            return None
+        ticket = final.with_suffix(".json")
+        payload = self._ticket(job, hot.name, final)
+        try:
+            existing = ticket.read_bytes()
+        except FileNotFoundError:
+            return payload
+        except OSError as exc:
+            raise explain_os_error(exc, hot) from exc
+        if existing == payload:
+            return None  # ours: written before a crash or an earlier failure
+        raise DeliveryError(
+            f"a job ticket named {ticket.name} is already waiting in hot folder {hot.name} (not yet taken by the "
+            f"printer); {final.name} and its ticket are not written until it is gone",
+            transient=True,
+        )
 
     def _delivered(self, job: Job, hot_name: str, final: Path, delivery_id: int) -> None:
         hot = self.config.hot_folders.get(hot_name)
-        if hot is not None and hot.ticket == "json" and not final.with_suffix(".json").exists():
+        if hot is not None:
             try:
-                publish_sidecar(final, self._ticket(job, hot_name, final), hot)
+                payload = self._ticket_in_the_way(job, hot, final)
+                if payload is not None:
+                    publish_sidecar(final, payload, hot)
             except DeliveryError as exc:
-                log.warning("delivery.ticket_failed", job_id=job.job_id, order_id=job.order_id, error=str(exc))
+                self._ticket_failed(job, hot_name, final, delivery_id, exc)
+                return
         now = self.clock.now()
         with self.ledger.transaction():
             self.ledger.delivery_state(delivery_id, "published", now)
@@ -1526,12 +1556,60 @@ class Engine:
         }
         return (json.dumps(ticket, indent=2, sort_keys=True) + "\n").encode()
 
+    def _ticket_failed(self, job: Job, hot_name: str, final: Path, delivery_id: int, exc: DeliveryError) -> None:
+        """The PDF is published, its job ticket is not: the job is not InHotFolder yet. The ticket
+        alone is tried again (delivery.max_attempts, backoff_seconds); the PDF is never copied again."""
+        now = self.clock.now()
+        attempts = job.attempts + 1
+        limit = self.config.delivery.max_attempts
+        last = not exc.transient or attempts >= limit
+        ticket = final.with_suffix(".json").name
+        when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
+        detail = (
+            f"attempt {attempts} of {limit}: {final.name} is in hot folder {hot_name}, but its job ticket {ticket} "
+            f"could not be written: {exc}" + ("" if last else f"; the ticket is tried again at {iso(when)}")
+        )
+        with self.ledger.transaction():
+            self.ledger.delivery_state(delivery_id, "published", now)
+            self.ledger.update_job(job.job_id, now, route=hot_name, attempts=attempts)
+            self._record(job.job_id, JobStatus.CopyToHotFolderFailed, SYSTEM, detail, now, write=False)
+        log.warning(
+            "delivery.ticket_failed",
+            job_id=job.job_id,
+            order_id=job.order_id,
+            hot_folder=hot_name,
+            attempt=attempts,
+            max_attempts=limit,
+            transient=exc.transient,
+            reason=str(exc),
+        )
+        if last:
+            why = "this cannot work without a change" if not exc.transient else f"all {limit} attempts failed"
+            self._fail(
+                job.job_id,
+                JobFailed(
+                    None,
+                    f"{final.name} was delivered into hot folder {hot_name}, but its job ticket {ticket} could not be "
+                    f"written ({why}): {exc}",
+                    [detail],
+                    "Fix the cause (free disk space, fix permissions, or let the printer take the other ticket), then "
+                    "drop a file named RETRY here: only the ticket is written, the PDF is not copied again. Drop "
+                    "REJECT to leave the PDF without its ticket.",
+                ),
+                now,
+            )
+            return
+        self.ledger.update_job(job.job_id, now, stage=Stage.RETRY, next_attempt_at=iso(when))
+        self._move_to(self.ledger.get_job(job.job_id, history=False), Stage.RETRY, now, recorded=True)  # type: ignore[arg-type]
+        self._schedule_wakeup(when)
+
     def _delivery_failed(self, job: Job, hot_name: str, exc: DeliveryError) -> None:
         now = self.clock.now()
         attempts = job.attempts + 1
         limit = self.config.delivery.max_attempts
         final = not exc.transient or attempts >= limit
-        detail = f"attempt {attempts} of {limit}: {exc}"
+        when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
+        detail = f"attempt {attempts} of {limit}: {exc}" + ("" if final else f"; tried again at {iso(when)}")
         self._record(job.job_id, JobStatus.CopyToHotFolderFailed, SYSTEM, detail, now)
         log.warning(
             "delivery.failed",
@@ -1552,13 +1630,13 @@ class Engine:
                     None,
                     f"the copy into hot folder {hot_name} failed ({why}): {exc}",
                     [f"attempt {attempts} of {limit}: {exc}"],
-                    "Fix the cause (mount the share, free disk space, fix permissions or the config), then drop a "
-                    "file named RETRY here. Drop REJECT to stop the job.",
+                    "Fix the cause (mount the share, free disk space, fix permissions or the config, or let the "
+                    "printer take the file waiting under the same name), then drop a file named RETRY here. Drop "
+                    "REJECT to stop the job.",
                 ),
                 now,
             )
             return
-        when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
         self.ledger.update_job(job.job_id, now, stage=Stage.RETRY, attempts=attempts, next_attempt_at=iso(when))
         self._write_status(job.job_id)
         self._schedule_wakeup(when)
@@ -1897,7 +1975,8 @@ class Engine:
                 )
                 self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]
                 self._wake_at_deadline(job_id)
-            elif job.stage is Stage.RETRY:
+            elif job.stage is Stage.RETRY or self.ledger.published_delivery(job_id, job.generation):
+                # (a published PDF whose ticket failed: only the ticket is written)
                 self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now)  # type: ignore[arg-type]
             else:
                 self._run_when_due(job_id, now)

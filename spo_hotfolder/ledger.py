@@ -825,6 +825,16 @@ class Ledger:
             ).fetchall()
         return [Delivery(*tuple(r)) for r in rows]
 
+    def published_delivery(self, job_id: str, generation: int) -> Delivery | None:
+        """The delivery that published this generation of the job's output, if one did."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, job_id, generation, hot_folder, final_path, temp_path, state, started_at "
+                "FROM deliveries WHERE job_id = ? AND generation = ? AND state = 'published' ORDER BY id DESC",
+                (job_id, generation),
+            ).fetchone()
+        return Delivery(*tuple(row)) if row else None
+
     def published_count(self, job_id: str, generation: int) -> int:
         with self._lock:
             return int(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import sqlite3
 import sys
@@ -970,3 +971,103 @@ def test_a_job_waiting_its_turn_in_a_queue_gets_its_status_file_once_it_has_run(
     assert sorted(written) == sorted((j, Stage.DONE) for j in jobs), written
     for j in jobs:
         assert "InHotFolder" in (rig.root / "done" / j / "STATUS.txt").read_text()
+
+
+# -- job tickets (hot_folders.<name>.ticket: json) ------------------------------------------------
+
+
+@pytest.fixture
+def ticket_rig(tmp_path: Path) -> Iterator[Rig]:
+    made = Rig(
+        tmp_path,
+        write_config(
+            tmp_path,
+            watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
+            delivery={"max_attempts": 3, "backoff_seconds": [10, 30]},
+            hot_folders={"indigo": {"path": str(tmp_path / "hot" / "indigo"), "ticket": "json"}},
+        ),
+    )
+    yield made
+    made.close()
+
+
+def test_another_ticket_waiting_under_the_jobs_ticket_name_holds_the_pdf_back(ticket_rig: Rig) -> None:
+    """A ticket left under this job's ticket name (another job's, another quantity) is never kept
+    beside this job's PDF, nor overwritten: the delivery waits until the printer has taken it."""
+    r = ticket_rig
+    foreign = r.hot / "T1_T1-1_bc-85x55_x1.json"
+    foreign.write_text('{"quantity": 500}\n')
+    job_id = r.order("T1")
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    assert sorted(os.listdir(r.hot)) == [foreign.name], "no PDF beside a ticket that is not its own"
+    assert foreign.read_text() == '{"quantity": 500}\n'
+    detail = r.job(job_id).history[-1].detail
+    assert "a job ticket named T1_T1-1_bc-85x55_x1.json is already waiting" in detail
+    assert "tried again at" in detail
+    foreign.unlink()  # the printer takes it
+    r.run(until=done(r, job_id), steps=5, dt=15)
+    ticket = json.loads((r.hot / "T1_T1-1_bc-85x55_x1.json").read_text())
+    assert ticket["job_id"] == job_id and ticket["quantity"] == 1
+    assert r.take_prints() == ["T1_T1-1_bc-85x55_x1.json", "T1_T1-1_bc-85x55_x1.pdf"]
+
+
+def _failing_tickets(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[int]:
+    """publish_sidecar fails (disk full) ``failures`` times, then works; returns the copy count."""
+    original = engine_module.publish_sidecar
+    left = [failures]
+    copies = [0]
+    write_temp = engine_module.write_temp
+
+    def sidecar(final: Path, payload: bytes, hot: Any) -> Path:
+        if left[0] > 0:
+            left[0] -= 1
+            raise engine_module.explain_os_error(OSError(errno.ENOSPC, "No space left on device"), hot)
+        return original(final, payload, hot)
+
+    def counted(*args: Any, **kwargs: Any) -> int:
+        copies[0] += 1
+        return write_temp(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "publish_sidecar", sidecar)
+    monkeypatch.setattr(engine_module, "write_temp", counted)
+    return copies
+
+
+def test_a_ticket_that_fails_to_be_written_is_tried_again_alone(
+    ticket_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = ticket_rig
+    copies = _failing_tickets(monkeypatch, 1)
+    job_id = r.order("T2")
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    assert sorted(os.listdir(r.hot)) == ["T2_T2-1_bc-85x55_x1.pdf"]
+    last = r.job(job_id).history[-1]
+    assert last.status is JobStatus.CopyToHotFolderFailed
+    assert "T2_T2-1_bc-85x55_x1.pdf is in hot folder indigo, but its job ticket" in last.detail
+    assert "is full" in last.detail and "the ticket is tried again at" in last.detail
+    assert "InHotFolder" not in r.statuses(job_id)
+    status_txt = (r.root / "work" / job_id / "STATUS.txt").read_text()
+    assert "its job ticket T2_T2-1_bc-85x55_x1.json could not be written" in status_txt
+    r.run(until=done(r, job_id), steps=5, dt=15)
+    assert r.statuses(job_id)[-2:] == ["CopyToHotFolderFailed", "InHotFolder"]
+    assert sorted(os.listdir(r.hot)) == ["T2_T2-1_bc-85x55_x1.json", "T2_T2-1_bc-85x55_x1.pdf"]
+    assert copies[0] == 1, "the PDF is never copied again for its ticket"
+
+
+def test_a_ticket_that_keeps_failing_fails_the_job_and_retry_writes_only_the_ticket(
+    ticket_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = ticket_rig
+    copies = _failing_tickets(monkeypatch, 3)
+    job_id = r.order("T3")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20, dt=15)
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert "T3_T3-1_bc-85x55_x1.pdf was delivered into hot folder indigo, but its job ticket" in error
+    assert "only the ticket is written" in error
+    assert "tried again at" not in r.job(job_id).history[-1].detail, "the last attempt promises nothing more"
+    assert r.take_prints() == ["T3_T3-1_bc-85x55_x1.pdf"]  # the printer took the PDF meanwhile
+    assert r.engine.apply(job_id, Action.RETRY, by="dave", note="disk cleaned").ok
+    r.run(until=done(r, job_id), steps=5)
+    assert r.take_prints() == ["T3_T3-1_bc-85x55_x1.json"]
+    assert copies[0] == 1
+    assert r.statuses(job_id)[-2:] == ["RecreationRequested", "InHotFolder"]
