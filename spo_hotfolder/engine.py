@@ -2172,8 +2172,12 @@ class Engine:
                 self._write_status(job.job_id)
 
     def sweep_temp_files(self) -> None:
-        """No temporary file of ours stays in a hot folder or staging folder after a restart."""
+        """No temporary file of ours stays in a hot folder or staging folder after a restart.
+
+        Ours only: a ``.<name>.part`` is removed when the delivery journal names it (a PDF's temp
+        file, or its ticket's); another sender's upload into a shared hot folder is left alone."""
         open_temps = {d.temp_path for d in self.ledger.open_deliveries()}
+        known: set[str] | None = None
         for hot in self.config.hot_folders.values():
             for folder in {hot.path, hot.staging} - {None}:
                 assert folder is not None
@@ -2183,10 +2187,15 @@ class Engine:
                     continue
                 for name in names:
                     path = folder / name
-                    if is_our_temp(name) and str(path) not in open_temps:
-                        with contextlib.suppress(OSError):
-                            path.unlink()
-                            log.info("recovery.temp_removed", file=str(path))
+                    if not is_our_temp(name) or str(path) in open_temps:
+                        continue
+                    if known is None:
+                        known = self._journalled_temps()
+                    if str(path) not in known:
+                        continue
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                        log.info("recovery.temp_removed", file=str(path))
         # A replacement the CLI staged for a daemon that stopped before taking it (an hour old: a
         # CLI may be staging one right now).
         commands = self.commands_dir()
@@ -2198,6 +2207,13 @@ class Engine:
                     continue
                 if self.clock.now().timestamp() - entry.stat(follow_symlinks=False).st_mtime > 3600:
                     shutil.rmtree(entry.path, ignore_errors=True)
+
+    def _journalled_temps(self) -> set[str]:
+        known: set[str] = set()
+        for temp, final in self.ledger.delivery_paths():
+            known.add(temp)
+            known.add(str(Path(temp).with_name(f".{Path(final).with_suffix('.json').name}.part")))
+        return known
 
     # -- retention ----------------------------------------------------------------------------
 

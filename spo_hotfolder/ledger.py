@@ -825,6 +825,12 @@ class Ledger:
             ).fetchall()
         return [Delivery(*tuple(r)) for r in rows]
 
+    def delivery_paths(self) -> list[tuple[str, str]]:
+        """(temp_path, final_path) of every delivery journalled: the temp files that can be ours."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT temp_path, final_path FROM deliveries").fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def published_delivery(self, job_id: str, generation: int) -> Delivery | None:
         """The delivery that published this generation of the job's output, if one did."""
         with self._lock:

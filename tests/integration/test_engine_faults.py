@@ -609,18 +609,35 @@ def test_retention_removes_old_job_folders_and_keeps_the_history(rig: Rig) -> No
 
 def test_a_temp_left_in_a_hot_folder_out_of_reach_at_start_goes_with_the_hourly_sweep(rig: Rig) -> None:
     """The share was not mounted when the daemon started after a crash: its temp file is removed
-    by the hourly sweep once the share is back, not only at the next start."""
+    by the hourly sweep once the share is back, not only at the next start. Another sender's
+    upload under a name like ours is never touched: only temp files the journal names are ours."""
+    job_id = rig.order("K9")
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["K9_K9-1_bc-85x55_x1.pdf"]
     away = rig.hot.with_name("indigo.unmounted")
-    (rig.hot / ".K9_K9-1_bc-85x55_x1.pdf.part").write_bytes(b"%PDF-1.7 half a copy")
+    (rig.hot / ".K9_K9-1_bc-85x55_x1.pdf.part").write_bytes(b"%PDF-1.7 half a copy")  # ours, journalled
+    (rig.hot / ".flyer-from-prepress.pdf.part").write_bytes(b"%PDF-1.7 someone's upload")
     os.replace(rig.hot, away)
     rig.start()  # after the crash, the share out of reach
     rig.run(steps=2)
     os.replace(away, rig.hot)  # the share is back
     rig.run(steps=2)
-    assert rig.temps() == [".K9_K9-1_bc-85x55_x1.pdf.part"]
+    assert rig.temps() == [".K9_K9-1_bc-85x55_x1.pdf.part", ".flyer-from-prepress.pdf.part"]
     rig.engine.request_retention()  # what the scheduler does every hour
     rig.engine.step()
-    assert rig.temps() == []
+    assert rig.temps() == [".flyer-from-prepress.pdf.part"]
+    rig.start()
+    assert rig.temps() == [".flyer-from-prepress.pdf.part"], "nor at a start"
+
+
+def test_a_tickets_temp_left_by_a_crash_is_swept_and_a_strangers_is_not(ticket_rig: Rig) -> None:
+    r = ticket_rig
+    job_id = r.order("T4")
+    r.run(until=done(r, job_id), steps=10)
+    (r.hot / ".T4_T4-1_bc-85x55_x1.json.part").write_text('{"half": ')
+    (r.hot / ".T4_T4-2_bc-85x55_x1.json.part").write_text('{"not": "ours"}')
+    r.start()
+    assert r.temps() == [".T4_T4-2_bc-85x55_x1.json.part"]
 
 
 def test_crash_in_the_middle_of_a_copy_leaves_no_temp_in_the_staging_folder(tmp_path: Path) -> None:
