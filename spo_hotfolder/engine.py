@@ -609,7 +609,7 @@ class Engine:
                     shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
             raise
         if refused:
-            self._refuse_jobs(path, data, manifest, refused, base)
+            self._refuse_jobs(path, data, manifest, refused, base, [spec.job_id for spec, _ in plans])
         # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
         # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
         self._unfinished.append((key, path, signature(st)))
@@ -942,11 +942,18 @@ class Engine:
         if job_dir != target:
             self.ledger.update_job(job.job_id, now, stage=Stage.AWAITING)
             job_dir = self._rename_job_dir(job.job_id, job_dir, target, now)
+        self._out_of_operator_hands(job_dir, now)
         self.ledger.update_job(job.job_id, now, output=None, output_pages=None, output_size=None)
         return job_dir
 
     def _refuse_jobs(
-        self, path: Path, data: bytes, manifest: Manifest, refused: list[tuple[JobSpec, str]], base: Path
+        self,
+        path: Path,
+        data: bytes,
+        manifest: Manifest,
+        refused: list[tuple[JobSpec, str]],
+        base: Path,
+        accepted: list[str],
     ) -> None:
         target = unique_path(self.area("failed") / safe_name(self._failed_name(path)))
         target.mkdir(parents=True)
@@ -957,14 +964,25 @@ class Engine:
                 if src.is_file():
                     (target / "artwork").mkdir(exist_ok=True)
                     move(src, target / "artwork" / Path(ref.path).name)
+        problems = [reason for _, reason in refused]
+        if accepted:
+            # The manifest in this folder names the accepted jobs too: sent back as it is with
+            # reprint: true, it would print them a second time.
+            taken = ", ".join(accepted)
+            problems.append(f"the other jobs of this manifest were taken and go on as usual: {taken}")
+            fix = (
+                "Nothing was printed twice. If a job above must be printed again, put a manifest into inbox/ "
+                f"with `reprint: true` and only that job: remove {taken} from it first, or they are printed "
+                "again too."
+            )
+        else:
+            fix = (
+                "Nothing was printed twice. If the job must be printed again, add `reprint: true` to the "
+                "manifest and put it into inbox/ again."
+            )
         atomic_write(
             target / "ERROR.txt",
-            error_text(
-                f"Manifest {path.name} (order {manifest.order_id}): some jobs were not taken.",
-                [reason for _, reason in refused],
-                "Nothing was printed twice. If the job must be printed again, add `reprint: true` to the "
-                "manifest and put it into inbox/ again.",
-            ),
+            error_text(f"Manifest {path.name} (order {manifest.order_id}): some jobs were not taken.", problems, fix),
         )
         log.warning(
             "manifest.jobs_refused",
@@ -1679,18 +1697,22 @@ class Engine:
         elif src != dst or job.folder != self.rel(dst):
             self._rename_job_dir(job.job_id, src, dst, now)
             if stage not in (Stage.HELD, Stage.FAILED) and src.parent in (self.area("quarantine"), self.area("failed")):
-                # Out of the operator's hands: replace/ (if empty) goes, nobody watches it now; and
-                # a problem that is behind it has its explanation moved into history/, so that the
-                # folder does not say two things.
-                with contextlib.suppress(OSError):
-                    (dst / "replace").rmdir()
-                error = dst / "ERROR.txt"
-                if error.exists():
-                    into_history(dst, error, now)
+                self._out_of_operator_hands(dst, now)
         # else: the folder is already where the stage lives, and recorded there (work/ -> work/)
         if stage in (Stage.HELD, Stage.FAILED):
             (dst / "replace").mkdir(exist_ok=True)
         self._write_status(job.job_id)
+
+    @staticmethod
+    def _out_of_operator_hands(job_dir: Path, now: datetime) -> None:
+        """A job leaves quarantine/ or failed/: replace/ (if empty) goes, nobody watches it now;
+        and the problem behind it has its ERROR.txt moved into history/, so that the folder does
+        not say two things."""
+        with contextlib.suppress(OSError):
+            (job_dir / "replace").rmdir()
+        error = job_dir / "ERROR.txt"
+        if error.exists():
+            into_history(job_dir, error, now)
 
     def _fail(self, job_id: str, failure: JobFailed, now: datetime) -> None:
         job = self.ledger.get_job(job_id)

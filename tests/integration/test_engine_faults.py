@@ -1088,3 +1088,45 @@ def test_a_ticket_that_keeps_failing_fails_the_job_and_retry_writes_only_the_tic
     assert r.take_prints() == ["T3_T3-1_bc-85x55_x1.json"]
     assert copies[0] == 1
     assert r.statuses(job_id)[-2:] == ["RecreationRequested", "InHotFolder"]
+
+
+# -- a failed job sent again; a manifest partly refused ---------------------------------------------
+
+
+def test_a_new_manifest_for_a_failed_job_leaves_no_old_error_behind(rig: Rig) -> None:
+    """The failed job's ERROR.txt goes into history/ and its empty replace/ goes: done/<id> must not
+    say "needs attention" about a problem its new artwork solved."""
+    r = rig
+    make_pdf(r.inbox / "R1.pdf", pages=CARD[:1])  # one page; bc-* needs two
+    (r.inbox / "R1.yaml").write_text('order_id: "R1"\nproduct: bc-85x55\nquantity: 1\nartwork: [R1.pdf]\n')
+    job_id = "R1-1"
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    assert (r.root / "failed" / job_id / "ERROR.txt").exists() and (r.root / "failed" / job_id / "replace").is_dir()
+    r.order("R1")  # the corrected artwork, with a new manifest
+    r.run(until=done(r, job_id), steps=10)
+    folder = r.root / "done" / job_id
+    assert not (folder / "ERROR.txt").exists() and not (folder / "replace").exists()
+    assert any(p.name.endswith("ERROR.txt") for p in (folder / "history").iterdir())
+    assert r.take_prints() == ["R1_R1-1_bc-85x55_x1.pdf"]
+
+
+def test_a_partly_refused_manifest_names_the_jobs_it_took(rig: Rig) -> None:
+    """Advice to send the whole manifest again with reprint: true would print the taken jobs twice."""
+    r = rig
+    first = r.order("M1")
+    r.run(until=done(r, first), steps=10)
+    assert r.take_prints() == ["M1_M1-1_bc-85x55_x1.pdf"]
+    make_pdf(r.inbox / "M1-1.pdf", pages=CARD)
+    make_pdf(r.inbox / "M1-2.pdf", pages=CARD)
+    (r.inbox / "M1.yaml").write_text(
+        'order_id: "M1"\njobs:\n'
+        '  - {job_id: "M1-1", product: bc-85x55, quantity: 1, artwork: [M1-1.pdf]}\n'
+        '  - {job_id: "M1-2", product: bc-85x55, quantity: 1, artwork: [M1-2.pdf]}\n'
+    )
+    r.run(until=done(r, "M1-2"), steps=10)
+    assert r.take_prints() == ["M1_M1-2_bc-85x55_x1.pdf"]
+    [refused] = [p for p in (r.root / "failed").iterdir()]
+    error = (refused / "ERROR.txt").read_text()
+    assert "M1-1" in error and "already delivered" in error
+    assert "the other jobs of this manifest were taken and go on as usual: M1-2" in error
+    assert "remove M1-2 from it first" in error
