@@ -877,16 +877,14 @@ class Engine:
                 self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
         else:
             reprint = existing.stage in TERMINAL
-            recreate = {
-                "by": SYSTEM,
-                "detail": "reprint" if reprint else "new manifest",
-                "uploaded": not reprint,
-            }
             fields: dict[str, Any] = dict(facts)
             fields.update(
                 stage=Stage.AWAITING,
                 awaiting_until=deadline,
-                recreate=json.dumps(recreate),
+                # New artwork for a blocked or failed job: ArtworkUploaded and RecreationRequested
+                # are recorded when it has arrived (_check_complete). A reprint is requested now,
+                # by this manifest: RecreationRequested first, then the usual statuses (SPEC 5).
+                recreate=None if reprint else json.dumps({"by": SYSTEM, "detail": "new manifest", "uploaded": True}),
                 attempts=0,
                 next_attempt_at=None,
                 error=None,
@@ -895,10 +893,13 @@ class Engine:
                 fields["generation"] = existing.generation + 1
             self.ledger.update_job(spec.job_id, now, **fields)
             self.ledger.set_artwork(spec.job_id, artwork)
-            if reprint and blocked:
-                self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
-        if process_after and process_after > iso(now) and existing is None:
-            # (a known job's new artwork: FutureOrder follows its RecreationRequested, _check_complete)
+            if reprint:
+                self._record(spec.job_id, JobStatus.RecreationRequested, SYSTEM, "reprint", now, write=False)
+                if blocked:
+                    self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
+        if process_after and process_after > iso(now) and (existing is None or existing.stage in TERMINAL):
+            # (a blocked or failed job's new artwork: FutureOrder follows its RecreationRequested,
+            # recorded in _check_complete)
             self._record(spec.job_id, JobStatus.FutureOrder, SYSTEM, f"process after {process_after}", now, write=False)
         missing = [a.name for a in artwork if a.source and not os.path.exists(a.source)]
         if missing:

@@ -1130,3 +1130,24 @@ def test_a_partly_refused_manifest_names_the_jobs_it_took(rig: Rig) -> None:
     assert "M1-1" in error and "already delivered" in error
     assert "the other jobs of this manifest were taken and go on as usual: M1-2" in error
     assert "remove M1-2 from it first" in error
+
+
+def test_a_reprint_is_requested_first_even_before_its_artwork_arrives(rig: Rig) -> None:
+    """SPEC 5: a reprint is RecreationRequested "reprint", then the usual statuses; it used to wait
+    for the artwork, after AwaitingData (and never came if the artwork did not)."""
+    r = rig
+    job_id = r.order("P1")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["P1_P1-1_bc-85x55_x1.pdf"]
+    (r.inbox / "P1.yaml").write_text(
+        'order_id: "P1"\nreprint: true\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [P1-v2.pdf]\n'
+    )
+    r.run(until=lambda: r.stage(job_id) is Stage.AWAITING, steps=10)
+    assert r.statuses(job_id)[-4:] == ["InHotFolder", "RecreationRequested", "Blocked", "AwaitingData"]
+    assert r.job(job_id).history[-3].detail == "reprint"
+    make_pdf(r.inbox / "P1-v2.pdf", pages=CARD)
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    assert r.statuses(job_id).count("RecreationRequested") == 1
+    assert r.engine.apply(job_id, Action.RELEASE, by="kim", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["P1_P1-1_bc-85x55_x1.pdf"]
