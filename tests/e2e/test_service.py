@@ -25,7 +25,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.daemon import Daemon, drop, run_cli, wait_for, write_config
+from tests.daemon import Daemon, drop, run_cli, statuses, wait_for, write_config
 from tests.e2e.killing import TreeDaemon
 from tests.pdfs import make_pdf
 
@@ -525,19 +525,67 @@ def test_metrics_over_http_after_a_delivery(make_daemon) -> None:
 # -- logs --------------------------------------------------------------------------------------------------
 
 
-def test_every_output_line_is_json_including_library_warnings(tmp_path: Path, daemons: list[Daemon]) -> None:
-    # format auto, no terminal: JSON. A PDF with a wrong startxref makes pypdf log warnings in the
-    # PDF worker process.
-    config = write_config(tmp_path, logging={"level": "info", "format": "auto"})
-    daemon = start_daemon(daemons, config)
-    art = daemon.inbox / "700.pdf"
+def deliver_a_card_pypdf_warns_about(daemon: Daemon, order_id: str) -> None:
+    """A PDF with a wrong startxref: pypdf logs warnings (in the PDF worker process), the job is delivered."""
+    art = daemon.inbox / f"{order_id}.pdf"
     make_pdf(art, pages=CARD)
     art.write_bytes(re.sub(rb"startxref\s+\d+", b"startxref\n99", art.read_bytes()))
-    drop(daemon.inbox / "700.yaml", 'order_id: "700"\nproduct: bc-85x55\nquantity: 1\nartwork: [{path: 700.pdf}]\n')
-    daemon.wait_status("700-1", "InHotFolder")
+    manifest = f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{{path: {order_id}.pdf}}]\n'
+    drop(daemon.inbox / f"{order_id}.yaml", manifest)
+    daemon.wait_status(f"{order_id}-1", "InHotFolder")
+
+
+def pypdf_lines(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if str(e.get("logger", "")).startswith("pypdf")]
+
+
+def reload_logging(daemon: Daemon, **logging: str) -> None:
+    data = yaml.safe_load(daemon.config.read_text())
+    data["logging"] = logging
+    daemon.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: events(daemon, "config.reloaded"), what="config.reloaded")
+
+
+def test_every_output_line_is_json_including_library_warnings(tmp_path: Path, daemons: list[Daemon]) -> None:
+    # format auto, no terminal: JSON, the PDF worker's lines too.
+    config = write_config(tmp_path, logging={"level": "info", "format": "auto"})
+    daemon = start_daemon(daemons, config)
+    deliver_a_card_pypdf_warns_about(daemon, "700")
     assert daemon.stop() == 0
     assert_all_json(daemon)
-    assert any(str(e.get("logger", "")).startswith("pypdf") for e in daemon.log_events())
+    assert pypdf_lines(daemon.log_events())
+
+
+def test_a_reload_to_json_logs_reaches_the_pdf_worker(tmp_path: Path, daemons: list[Daemon]) -> None:
+    config = write_config(tmp_path, logging={"level": "info", "format": "console"})
+    daemon = start_daemon(daemons, config)
+    deliver_a_card_pypdf_warns_about(daemon, "710")
+    assert any("pypdf" in e["line"] for e in daemon.log_events() if e["event"] == "NOT-JSON")  # console
+
+    reload_logging(daemon, level="info", format="auto")  # no terminal: JSON from now on
+    deliver_a_card_pypdf_warns_about(daemon, "711")
+    assert daemon.stop() == 0
+    logged = daemon.log_events()
+    since = logged[next(i for i, e in enumerate(logged) if e["event"] == "config.reloaded") :]
+    assert not [e["line"] for e in since if e["event"] == "NOT-JSON"], "lines that are not one JSON object"
+    assert pypdf_lines(since), since  # the worker's warnings, as JSON
+    history = statuses(daemon.job("711-1") or {"history": []})
+    assert len(history) == len(set(history)) and "InHotFolder" in history, history  # nothing lost or redone
+
+
+def test_the_log_level_applies_to_the_pdf_worker_and_a_reload_changes_it(tmp_path: Path, daemons: list[Daemon]) -> None:
+    config = write_config(tmp_path, logging={"level": "error", "format": "json"})
+    daemon = start_daemon(daemons, config)
+    deliver_a_card_pypdf_warns_about(daemon, "720")
+    assert not pypdf_lines(daemon.log_events()), daemon.log_text()  # warnings: below "error"
+
+    reload_logging(daemon, level="info", format="json")
+    deliver_a_card_pypdf_warns_about(daemon, "721")
+    assert daemon.stop() == 0
+    assert_all_json(daemon)
+    assert pypdf_lines(daemon.log_events())  # the same PDF warns: the worker now logs at info
 
 
 def test_a_crash_renders_as_json_without_local_variables(tmp_path: Path) -> None:
