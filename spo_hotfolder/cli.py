@@ -3,9 +3,11 @@ commands are in ``commands``).
 
 Exit codes: 0 success, 1 a clear one-line error on stderr, 2 usage error.
 
-This module imports little: for ``run``, the PDF worker's fork server is started before the
-commands, the config and the daemon are imported (``prestart``), so that its imports run on the
-other core meanwhile.
+This module imports little: for ``run``, SIGTERM, SIGINT and SIGHUP are caught before anything
+else, even the parsing of the arguments (``earlysignals``: one that comes while the daemon starts is
+acted on once it has started, never a silent death or a traceback); then the PDF worker's fork
+server is started before the commands, the config and the daemon are imported (``prestart``), so
+that its imports run on the other core meanwhile.
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ PROG = "spo-hotfolder"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    caught = "run" in argv  # maybe `run`: its signals are caught before the parser is even built (~10 ms)
+    if caught:
+        from spo_hotfolder import earlysignals
+
+        earlysignals.catch()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if caught and args.command != "run":  # "run" was an argument of another command
+        earlysignals.release()
     if args.command is None:
         parser.print_usage(sys.stderr)
         print(f"{PROG}: error: a command is required", file=sys.stderr)

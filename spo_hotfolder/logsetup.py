@@ -72,10 +72,13 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(_LEVELS.get(level.lower(), logging.INFO))
-    # The libraries are chatty at debug; keep them at warning unless we debug ourselves.
+    root_level = _LEVELS.get(level.lower(), logging.INFO)
+    root.setLevel(root_level)
+    # The libraries are chatty: at info, only their warnings; at debug, everything; at error, as ours.
     for name in ("watchdog", "apscheduler", "pypdf", "PIL"):
-        logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+        logging.getLogger(name).setLevel(
+            logging.DEBUG if root_level == logging.DEBUG else max(root_level, logging.WARNING)
+        )
     logging.captureWarnings(True)
     os.environ[ENV_WORKER] = f"{'console' if use_console else 'json'}:{level.lower()}"
 
@@ -101,7 +104,8 @@ def worker_log_setting() -> str | None:
 
     It is handed to each worker as an argument: the fork server that forks the workers may have
     started before ``setup_logging`` ran (``spo-hotfolder run`` starts it first), so the
-    environment it passes on does not have it.
+    environment it passes on does not have it. When it changes (a reload), ``PdfWorker`` hands its
+    next call to a fresh worker, started with the new one.
     """
     return os.environ.get(ENV_WORKER)
 

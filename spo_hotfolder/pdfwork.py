@@ -3,7 +3,8 @@
 A PDF that hangs pypdf, or makes it allocate without bound, costs one worker process, never the
 daemon. The worker is started with ``forkserver`` (never ``fork``: the daemon has threads), is kept
 warm between calls (startup costs ~0.1-0.3 s), is killed and replaced on a timeout, a crash or a
-memory error, and is recycled when its resident memory stays high after a big job.
+memory error, and is recycled when its resident memory stays high after a big job, or when the
+daemon's logging changed (a reload), so that its logs follow.
 """
 
 from __future__ import annotations
@@ -156,9 +157,11 @@ class _Process:
 
     def __init__(self, context: Any, memory_limit_bytes: int | None) -> None:
         parent, child = context.Pipe(duplex=True)
+        #: the daemon's log format and level when the process started: its logs are rendered so
+        self.log_setting = worker_log_setting()
         self.process = context.Process(
             target=_serve,
-            args=(child, memory_limit_bytes, os.getpid(), worker_log_setting()),
+            args=(child, memory_limit_bytes, os.getpid(), self.log_setting),
             name="spo-hotfolder-pdf",
             daemon=True,
         )
@@ -413,6 +416,11 @@ class PdfWorker:
                 raise RuntimeError("PdfWorker is closed")
             self._drain()
             proc = self._proc or self._start()
+            if proc.log_setting != worker_log_setting():
+                # The logging changed (a reload): a fresh process renders the new way. This one is
+                # idle (the answer of the call before was received above), so no work is lost or redone.
+                self._replace(proc, gently=True)
+                proc = self._proc or self._start()
             try:
                 proc.conn.send((fn, args))
             except (OSError, EOFError):  # the idle worker died (killed, OOM): a fresh one takes the call

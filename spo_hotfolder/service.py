@@ -25,6 +25,7 @@ from typing import Any
 
 import structlog
 
+from spo_hotfolder import earlysignals
 from spo_hotfolder.clock import SystemClock, iso
 from spo_hotfolder.config import Config, ConfigError, load_config
 from spo_hotfolder.engine import Engine, Metrics
@@ -292,6 +293,9 @@ class Daemon:
     # -- run --------------------------------------------------------------------------------
 
     def install_signal_handlers(self) -> None:
+        """The daemon's handlers; a signal that came earlier (``earlysignals``, caught by ``cli``
+        from the first moment of ``run``) is replayed: acted on once ``serve`` runs, as if it came then."""
+
         def on_stop(signum: int, frame: FrameType | None) -> None:
             self.signals.stop.set()
             self.signals.wake.set()
@@ -303,6 +307,11 @@ class Daemon:
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_reload)
+        came = earlysignals.take()
+        if came.stop is not None:
+            on_stop(came.stop, None)
+        if came.reload:
+            on_reload(signal.SIGHUP, None)
 
     def serve(self) -> None:
         """The main thread's loop: signals, health, watchdog pings, until SIGTERM/SIGINT."""
@@ -505,7 +514,12 @@ def run(config_path: Path) -> int:
 
     A refusal is logged (``daemon.refused``, in the log format) and the caller prints the one-line
     error on stderr; no traceback either way.
+
+    A SIGTERM or SIGINT while it starts stops it once started, a SIGHUP reloads the config once
+    started (``earlysignals``), unless it came before the config is read here: that read is the
+    reload it asked for (logged as ``config.reload_skipped``).
     """
+    hup_before_read = earlysignals.forget_reload()
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -516,6 +530,12 @@ def run(config_path: Path) -> int:
         log.error("daemon.refused", reason=reason, errors=exc.errors)
         raise StartupError(reason) from exc
     setup_logging(config.logging.level, config.logging.format)
+    if hup_before_read:
+        log.info(
+            "config.reload_skipped",
+            signal="SIGHUP",
+            reason="it came before the config was read at start: the config in use is already the new one",
+        )
     daemon = Daemon(config)
     daemon.install_signal_handlers()
     try:

@@ -4,6 +4,7 @@ to start, ``health`` for monitoring, Prometheus metrics, and JSON-only logs."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -24,7 +25,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.daemon import Daemon, drop, run_cli, wait_for, write_config
+from tests.daemon import Daemon, drop, run_cli, statuses, wait_for, write_config
+from tests.e2e.killing import TreeDaemon
 from tests.pdfs import make_pdf
 
 pytestmark = pytest.mark.e2e
@@ -186,6 +188,138 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
     ]
     assert daemon.proc.poll() is None
     assert daemon.stop() == 0
+
+
+# -- signals while it starts ------------------------------------------------------------------------
+
+START_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def catches(pid: int, signums: tuple[int, ...] = START_SIGNALS) -> bool:
+    """True when process ``pid`` has a handler for each of ``signums`` (SigCgt in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    found = re.search(r"^SigCgt:\s*([0-9a-fA-F]+)$", status, re.MULTILINE)
+    mask = int(found.group(1), 16) if found else 0
+    return all(mask >> (signum - 1) & 1 for signum in signums)
+
+
+class GatedDaemon(TreeDaemon):
+    """``run`` on a config that is a named pipe: the daemon cannot get past reading its config
+    until the test opens the gate (no sleeps: the start is held at a known point)."""
+
+    def __init__(self, config: Path) -> None:
+        super().__init__(config)
+        self.text = config.read_text()
+        config.unlink()
+        os.mkfifo(config)
+        self._writer: int | None = None
+
+    def reading(self) -> bool:
+        """True once the daemon has opened its config (it then waits for the content)."""
+        assert self.proc is not None
+        if self._writer is None:
+            try:  # a writer may open a named pipe without waiting only when a reader has it open
+                self._writer = os.open(self.config, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:
+                    raise
+        if self._writer is None and self.proc.poll() is not None:
+            raise AssertionError(f"the daemon exited with {self.proc.returncode}:\n{self.log_text()}")
+        return self._writer is not None
+
+    def open_gate(self) -> None:
+        """Gives the daemon its config; the config file is a regular one from then on (a reload reads it)."""
+        wait_for(self.reading, what="the daemon reading its config")
+        assert self._writer is not None
+        regular = self.config.with_name("regular.yaml")
+        regular.write_text(self.text)
+        os.replace(regular, self.config)  # before the content's end: the daemon cannot reload before
+        os.set_blocking(self._writer, True)
+        os.write(self._writer, self.text.encode())
+        os.close(self._writer)
+
+    def names(self) -> list[str]:
+        return [str(e.get("event")) for e in self.log_events()]
+
+    def names_while_running(self) -> list[str]:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the daemon exited with {self.proc.returncode}:\n{self.log_text()}")
+        return self.names()
+
+
+def start_gated(tmp_path: Path, daemons: list[Daemon]) -> GatedDaemon:
+    daemon = GatedDaemon(write_config(tmp_path))
+    daemons.append(daemon)
+    daemon.start(wait=False)
+    return daemon
+
+
+def assert_stopped_as_after_start(daemon: GatedDaemon) -> None:
+    """Exit 0 and the log of an ordinary stop (SIGTERM once started), no traceback, JSON only."""
+    assert daemon.proc is not None
+    assert daemon.proc.wait(30) == 0, daemon.log_text()
+    assert "Traceback" not in daemon.log_text()
+    assert_all_json(daemon)
+    names = daemon.names()
+    assert names.index("daemon.started") < names.index("daemon.stopping"), names
+    assert names[-2:] == ["daemon.stopping", "daemon.stopped"], names
+    assert not [e for e in daemon.log_events() if e.get("level") in ("warning", "error", "critical")]
+
+
+@pytest.mark.parametrize("signum", START_SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_a_signal_at_its_first_moment_is_acted_on_once_started(
+    tmp_path: Path, daemons: list[Daemon], signum: int
+) -> None:
+    # The signal goes the moment the process catches the three (before its imports, the fork
+    # server, the config): a stop stops it once started, a SIGHUP is the config read then or a
+    # reload once started; never killed (129, 143) nor a KeyboardInterrupt traceback.
+    daemon = start_gated(tmp_path, daemons)
+    assert daemon.proc is not None
+    pid = daemon.proc.pid
+
+    def caught_or_reading() -> bool:
+        reading = daemon.reading()  # first: a daemon that reads its config must catch them already
+        return catches(pid) or reading
+
+    wait_for(caught_or_reading, interval=0.001, what="the daemon catching SIGTERM/SIGINT/SIGHUP or reading its config")
+    assert catches(pid), "SIGTERM, SIGINT and SIGHUP are not caught before the config is read"
+    daemon.proc.send_signal(signum)
+    daemon.open_gate()
+    if signum == signal.SIGHUP:
+        reload = {"config.reload_skipped", "config.reloaded"}
+
+        def started_with_its_config() -> bool:
+            names = set(daemon.names_while_running())
+            return "daemon.started" in names and bool(reload & names)
+
+        wait_for(started_with_its_config, what="started, the config read or reloaded")
+        assert len(reload & set(daemon.names())) == 1, daemon.names()  # the read at start, or one reload
+        assert daemon.proc.poll() is None
+        daemon.proc.send_signal(signal.SIGTERM)
+    assert_stopped_as_after_start(daemon)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: signal.Signals(s).name)
+def test_a_signal_while_it_reads_its_config_is_acted_on_once_started(
+    tmp_path: Path, daemons: list[Daemon], signum: int
+) -> None:
+    daemon = start_gated(tmp_path, daemons)
+    assert daemon.proc is not None
+    wait_for(daemon.reading, what="the daemon reading its config")
+    daemon.proc.send_signal(signum)  # the config it reads may be the one before the edit: a reload
+    daemon.open_gate()
+    if signum == signal.SIGHUP:
+        wait_for(lambda: "config.reloaded" in daemon.names_while_running(), what="config.reloaded")
+        names = daemon.names()
+        assert names.index("daemon.started") < names.index("config.reloaded"), names
+        assert "config.reload_skipped" not in names
+        assert daemon.proc.poll() is None
+        daemon.proc.send_signal(signal.SIGTERM)
+    assert_stopped_as_after_start(daemon)
 
 
 # -- refusals to start -------------------------------------------------------------------------------
@@ -391,19 +525,67 @@ def test_metrics_over_http_after_a_delivery(make_daemon) -> None:
 # -- logs --------------------------------------------------------------------------------------------------
 
 
-def test_every_output_line_is_json_including_library_warnings(tmp_path: Path, daemons: list[Daemon]) -> None:
-    # format auto, no terminal: JSON. A PDF with a wrong startxref makes pypdf log warnings in the
-    # PDF worker process.
-    config = write_config(tmp_path, logging={"level": "info", "format": "auto"})
-    daemon = start_daemon(daemons, config)
-    art = daemon.inbox / "700.pdf"
+def deliver_a_card_pypdf_warns_about(daemon: Daemon, order_id: str) -> None:
+    """A PDF with a wrong startxref: pypdf logs warnings (in the PDF worker process), the job is delivered."""
+    art = daemon.inbox / f"{order_id}.pdf"
     make_pdf(art, pages=CARD)
     art.write_bytes(re.sub(rb"startxref\s+\d+", b"startxref\n99", art.read_bytes()))
-    drop(daemon.inbox / "700.yaml", 'order_id: "700"\nproduct: bc-85x55\nquantity: 1\nartwork: [{path: 700.pdf}]\n')
-    daemon.wait_status("700-1", "InHotFolder")
+    manifest = f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{{path: {order_id}.pdf}}]\n'
+    drop(daemon.inbox / f"{order_id}.yaml", manifest)
+    daemon.wait_status(f"{order_id}-1", "InHotFolder")
+
+
+def pypdf_lines(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if str(e.get("logger", "")).startswith("pypdf")]
+
+
+def reload_logging(daemon: Daemon, **logging: str) -> None:
+    data = yaml.safe_load(daemon.config.read_text())
+    data["logging"] = logging
+    daemon.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: events(daemon, "config.reloaded"), what="config.reloaded")
+
+
+def test_every_output_line_is_json_including_library_warnings(tmp_path: Path, daemons: list[Daemon]) -> None:
+    # format auto, no terminal: JSON, the PDF worker's lines too.
+    config = write_config(tmp_path, logging={"level": "info", "format": "auto"})
+    daemon = start_daemon(daemons, config)
+    deliver_a_card_pypdf_warns_about(daemon, "700")
     assert daemon.stop() == 0
     assert_all_json(daemon)
-    assert any(str(e.get("logger", "")).startswith("pypdf") for e in daemon.log_events())
+    assert pypdf_lines(daemon.log_events())
+
+
+def test_a_reload_to_json_logs_reaches_the_pdf_worker(tmp_path: Path, daemons: list[Daemon]) -> None:
+    config = write_config(tmp_path, logging={"level": "info", "format": "console"})
+    daemon = start_daemon(daemons, config)
+    deliver_a_card_pypdf_warns_about(daemon, "710")
+    assert any("pypdf" in e["line"] for e in daemon.log_events() if e["event"] == "NOT-JSON")  # console
+
+    reload_logging(daemon, level="info", format="auto")  # no terminal: JSON from now on
+    deliver_a_card_pypdf_warns_about(daemon, "711")
+    assert daemon.stop() == 0
+    logged = daemon.log_events()
+    since = logged[next(i for i, e in enumerate(logged) if e["event"] == "config.reloaded") :]
+    assert not [e["line"] for e in since if e["event"] == "NOT-JSON"], "lines that are not one JSON object"
+    assert pypdf_lines(since), since  # the worker's warnings, as JSON
+    history = statuses(daemon.job("711-1") or {"history": []})
+    assert len(history) == len(set(history)) and "InHotFolder" in history, history  # nothing lost or redone
+
+
+def test_the_log_level_applies_to_the_pdf_worker_and_a_reload_changes_it(tmp_path: Path, daemons: list[Daemon]) -> None:
+    config = write_config(tmp_path, logging={"level": "error", "format": "json"})
+    daemon = start_daemon(daemons, config)
+    deliver_a_card_pypdf_warns_about(daemon, "720")
+    assert not pypdf_lines(daemon.log_events()), daemon.log_text()  # warnings: below "error"
+
+    reload_logging(daemon, level="info", format="json")
+    deliver_a_card_pypdf_warns_about(daemon, "721")
+    assert daemon.stop() == 0
+    assert_all_json(daemon)
+    assert pypdf_lines(daemon.log_events())  # the same PDF warns: the worker now logs at info
 
 
 def test_a_crash_renders_as_json_without_local_variables(tmp_path: Path) -> None:
