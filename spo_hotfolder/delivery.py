@@ -231,15 +231,21 @@ def write_temp(src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[
         raise explain_os_error(exc, hot) from exc
 
 
+def check_name_free(final: Path, hot: HotFolderConfig) -> None:
+    """Raises DeliveryError while a file of the final name waits in the hot folder: checked before
+    the copy (no copy made for nothing) and again just before the rename."""
+    if os.path.lexists(final):
+        raise DeliveryError(
+            f"a file named {final.name} is already waiting in hot folder {hot.name} (not yet taken by the "
+            "printer), which is never overwritten",
+            transient=True,
+        )
+
+
 def publish(temp: Path, final: Path, hot: HotFolderConfig) -> None:
     """Renames the temp file to its final name, never over a file the printer has not taken yet."""
     try:
-        if os.path.lexists(final):
-            raise DeliveryError(
-                f"a file named {final.name} is already waiting in hot folder {hot.name} (not yet taken by the "
-                "printer), which is never overwritten",
-                transient=True,
-            )
+        check_name_free(final, hot)
         os.replace(temp, final)
     except OSError as exc:
         if exc.errno == errno.EXDEV:

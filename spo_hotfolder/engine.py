@@ -42,6 +42,7 @@ from spo_hotfolder.delivery import (
     RouteDecision,
     RouteFacts,
     check_hot_folder,
+    check_name_free,
     decide_blocking,
     decide_route,
     explain_os_error,
@@ -1473,6 +1474,7 @@ class Engine:
         temp = temp_path_for(hot, final_name)
         try:
             check_hot_folder(hot)
+            check_name_free(final, hot)
             self._ticket_in_the_way(job, hot, final)
             delivery_id = self.ledger.delivery_intent(job.job_id, job.generation, hot.name, str(final), str(temp), now)
             started = time.monotonic()

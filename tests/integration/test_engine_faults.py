@@ -1151,3 +1151,27 @@ def test_a_reprint_is_requested_first_even_before_its_artwork_arrives(rig: Rig) 
     assert r.engine.apply(job_id, Action.RELEASE, by="kim", note="").ok
     r.run(until=done(r, job_id), steps=10)
     assert r.take_prints() == ["P1_P1-1_bc-85x55_x1.pdf"]
+
+
+def test_a_file_of_the_same_name_waiting_is_never_overwritten_nor_copied_for(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = rig
+    copies = _failing_tickets(monkeypatch, 0)  # (counts the copies; this hot folder takes no tickets)
+    waiting = r.hot / "C1_C1-1_bc-85x55_x1.pdf"
+    waiting.write_bytes(b"%PDF-1.7 the last run's file, not taken yet")
+    job_id = r.order("C1")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=40, dt=15)
+    details = [e.detail for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderFailed]
+    assert len(details) == 3 and all("a file named C1_C1-1_bc-85x55_x1.pdf is already waiting" in d for d in details)
+    assert [("tried again at" in d) for d in details] == [True, True, False], "the last attempt promises no other"
+    assert copies[0] == 0, "no copy is made while the name is taken"
+    assert waiting.read_bytes() == b"%PDF-1.7 the last run's file, not taken yet"
+    assert (
+        "let the printer take the file waiting under the same name"
+        in (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    )
+    waiting.unlink()  # the printer takes it
+    assert r.engine.apply(job_id, Action.RETRY, by="dave", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["C1_C1-1_bc-85x55_x1.pdf"] and copies[0] == 1
