@@ -677,9 +677,7 @@ class _ConfigReader:
             full = join_key(key_path, name)
             if name not in ROUTE_KEYS and not (name.startswith("attributes.") and len(name) > len("attributes.")):
                 ok = False
-                suggestion = did_you_mean(name, ROUTE_KEYS)
-                if suggestion is None and "." not in name:
-                    suggestion = f"attributes.{name}"
+                suggestion = _route_key_suggestion(name, pattern)
                 if suggestion is not None:
                     self.error(full, f"unknown key '{name}'; did you mean '{suggestion}'?")
                 else:
@@ -776,6 +774,29 @@ class _ConfigReader:
                             f"is inside paths.{outer_name} ({outer}); the spool folders must not nest (the "
                             f"daemon would take the files of {folder_name} for those of {outer_name})",
                         )
+
+
+def _route_key_suggestion(name: str, value: object) -> str | None:
+    """What an unknown route key ``name`` was probably meant to be: a near miss of ``product``,
+    ``customer`` or ``order_id``; ``attributes.<key>`` for a misspelled or nested ``attributes``
+    (``atributes.paper``, ``attributes_paper``, ``attributes: {paper: ...}`` as in a manifest);
+    ``attributes.<name>`` for a bare attribute name (``paper``)."""
+    suggestion = did_you_mean(name, ROUTE_KEYS)
+    if suggestion is not None:
+        return suggestion
+    for separator in (".", "_"):
+        head, found, rest = name.partition(separator)
+        if found and rest and _looks_like_attributes(head):
+            return f"attributes.{rest}"
+    if _looks_like_attributes(name.rstrip(".")):
+        if isinstance(value, dict) and len(value) == 1:
+            return f"attributes.{next(iter(value))}"
+        return "attributes.<key>"
+    return None if "." in name else f"attributes.{name}"
+
+
+def _looks_like_attributes(word: str) -> bool:
+    return did_you_mean(word.lower(), ("attributes",)) is not None
 
 
 def _is_number(value: object) -> bool:

@@ -487,6 +487,27 @@ CASES = [
         "routes[0].when.paper: unknown key 'paper'; did you mean 'attributes.paper'?",
     ),
     (
+        # nested as in a manifest: the route key is one word with a dot
+        "routes:\n  - when: {attributes: {paper: silk}}\n    to: skip\n",
+        4,
+        "routes[0].when.attributes: unknown key 'attributes'; did you mean 'attributes.paper'?",
+    ),
+    (
+        "routes:\n  - when: {attributes: silk}\n    to: skip\n",
+        4,
+        "routes[0].when.attributes: unknown key 'attributes'; did you mean 'attributes.<key>'?",
+    ),
+    (
+        "routes:\n  - when: {atributes.paper: silk}\n    to: skip\n",
+        4,
+        "routes[0].when.atributes.paper: unknown key 'atributes.paper'; did you mean 'attributes.paper'?",
+    ),
+    (
+        "routes:\n  - when: {attributes_paper: silk}\n    to: skip\n",
+        4,
+        "routes[0].when.attributes_paper: unknown key 'attributes_paper'; did you mean 'attributes.paper'?",
+    ),
+    (
         "routes:\n  - when: {product: 1.5}\n    to: skip\n",
         4,
         "routes[0].when.product: must be a text or glob pattern (got 1.5); put it in quotes so it is compared as text",
