@@ -237,6 +237,39 @@ def test_refuses_spool_folders_on_different_filesystems(tmp_path: Path) -> None:
             os.rmdir(elsewhere)
 
 
+def test_check_config_reports_folders_on_other_filesystems(tmp_path: Path) -> None:
+    """What `run` refuses (spool folders on two filesystems) and what would fail every delivery (a
+    staging folder on another filesystem than its hot folder) is no "config OK"."""
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the test's tmp folder")
+    elsewhere = Path(tempfile.mkdtemp(prefix="spo-fs-", dir=other))
+    try:
+        (elsewhere / "done").mkdir()
+        (elsewhere / "stage").mkdir()
+        config = write_config(tmp_path, paths={"root": str(tmp_path / "root")})
+        assert run_cli(config, "check-config").returncode == 0
+        data = yaml.safe_load(config.read_text())
+        data["hot_folders"]["indigo"]["staging"] = str(elsewhere / "stage")
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        result = run_cli(config, "check-config")
+        assert result.returncode == 1 and result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"{config}:") and ": hot_folders.indigo.staging: " in line
+        assert "every delivery to indigo would fail" in line
+
+        data["paths"]["done"] = str(elsewhere / "done")
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        result = run_cli(config, "check-config")
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        lines = result.stderr.splitlines()
+        assert [line.split(": ", 2)[1] for line in lines] == ["paths.done", "hot_folders.indigo.staging"]
+        assert all(re.match(rf"{re.escape(str(config))}:\d+: ", line) for line in lines)
+        assert "different filesystems" in run_refused(config).stderr  # as check-config said
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
+
+
 def test_refuses_a_spool_folder_that_cannot_be_created(tmp_path: Path) -> None:
     # Works as root too: nothing can be created below a regular file.
     (tmp_path / "blocker").write_text("a file, not a folder\n")
