@@ -122,11 +122,15 @@ RESET = "\033[0m"
 
 
 def _row_color(job: Job) -> str:
-    if job.blocked:
+    if job.block_active:
         return ORANGE if job.output else RED
     if job.stage is Stage.FAILED:
         return RED
     return ""
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -152,7 +156,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         print("no jobs", file=sys.stderr)
         return 0
     headers = ("JOB", "ORDER", "STATUS", "BLOCKED", "FOLDER", "LAST CHANGE")
-    rows = [(j.job_id, j.order_id, j.status.value, "yes" if j.blocked else "no", j.folder, j.updated_at) for j in jobs]
+    rows = [(j.job_id, j.order_id, j.status.value, _yes_no(j.block_active), j.folder, j.updated_at) for j in jobs]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     color = _use_color()
     if sys.stdout.isatty():  # a header for people; scripts reading a pipe get exactly one line per job
@@ -201,7 +205,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"Product:   {job.product} x {job.quantity}")
     if job.attributes:
         print("Attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(job.attributes.items())))
-    print(f"Status:    {job.status.value}" + ("  [BLOCKED]" if job.blocked else ""))
+    print(f"Status:    {job.status.value}" + ("  [BLOCKED]" if job.block_active else ""))
     print(f"Folder:    {job.folder}")
     pages = f"  ({job.output_pages} page{'s' if job.output_pages != 1 else ''})" if job.output_pages else ""
     print(f"Output:    {job.output_path or '-'}{pages}")

@@ -156,10 +156,15 @@ def test_filters_blocked_released_and_status(ledger: Ledger) -> None:
     ledger.add_status("2-1", JobStatus.Blocked, "system", "", T0)
     ledger.add_status("3-1", JobStatus.Blocked, "system", "", T0)
     ledger.remove_status(b1, "1-1", "bob", "", T0)
-    assert [j.job_id for j in ledger.jobs(blocked=True)] == ["2-1"]
+    # SPEC 3: --blocked lists the jobs whose Blocked entry is active "whatever their current
+    # status": 3-1 was rejected without being released.
+    assert [j.job_id for j in ledger.jobs(blocked=True)] == ["2-1", "3-1"]
+    assert [j.job_id for j in ledger.jobs(blocked=False)] == ["1-1"]
+    assert [(j.block_active, j.blocked) for j in ledger.jobs(blocked=True)] == [(True, True), (True, False)]
+    assert [j.to_json(with_history=False)["blocked"] for j in ledger.jobs(blocked=True)] == [True, True]
     assert [j.job_id for j in ledger.jobs(released=True)] == ["1-1"]
     assert [j.job_id for j in ledger.jobs(status=JobStatus.Ordered)] == ["1-1"]
-    assert ledger.count_blocked() == 1
+    assert ledger.count_blocked() == 1, "counted as blocked: the jobs that wait for an operator"
 
 
 def test_json_shape_is_the_documented_one(ledger: Ledger) -> None:
