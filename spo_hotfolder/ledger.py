@@ -131,9 +131,25 @@ class Job:
     current: tuple[JobStatus, bool] | None = None
 
     @property
+    def purged(self) -> bool:
+        """The job's files were deleted after retention (``JobDataDeleted``): ``folder`` and
+        ``output`` name what was there, and is no longer."""
+        return self.stage is Stage.PURGED
+
+    @property
     def output_path(self) -> str | None:
-        """The output relative to paths.root, in the job's current folder."""
-        return f"{self.folder}/output/{self.output}" if self.output else None
+        """The output relative to paths.root, in the job's current folder (None once purged)."""
+        return f"{self.folder}/output/{self.output}" if self.output and not self.purged else None
+
+    def deleted_at(self) -> str | None:
+        """When the job's files were deleted after retention (None while they are there)."""
+        if not self.purged:
+            return None
+        if self.history_complete:
+            for entry in reversed(self.history):
+                if entry.status is JobStatus.JobDataDeleted and entry.removed_at is None:
+                    return entry.at
+        return self.updated_at  # the purge is the last change of a purged job
 
     @property
     def status(self) -> JobStatus:
@@ -187,7 +203,7 @@ class Job:
             "status": self.status.value,
             "blocked": self.block_active,
             "stage": self.stage.value,
-            "folder": self.folder,
+            "folder": None if self.purged else self.folder,
             "hot_folder": self.route if self.route not in (None, "skip") else None,
             "route": self.route,
             "output": self.output_path,
