@@ -417,6 +417,24 @@ def test_metrics_over_http_after_a_delivery(make_daemon) -> None:
     assert after[("spo_hotfolder_preflight_duration_seconds_count", ())] == 1
     assert after[("spo_hotfolder_output_duration_seconds_count", ())] == 1
     assert after[("spo_hotfolder_copy_duration_seconds_count", (("hot_folder", "indigo"),))] == 1
+
+    # Artwork complete in the inbox before its manifest: the worker checks it ahead (at intake, or
+    # while the job before is delivered). Those preflights count too.
+    orders = ["601", "602", "603"]
+    for order_id in orders:
+        make_pdf(daemon.config.parent / f"{order_id}.pdf", pages=CARD)
+        os.replace(daemon.config.parent / f"{order_id}.pdf", daemon.inbox / f"{order_id}.pdf")
+    for order_id in orders:
+        drop(
+            daemon.inbox / f"{order_id}.yaml",
+            f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 10\nartwork: [{order_id}.pdf]\n',
+        )
+    for order_id in orders:
+        daemon.wait_status(f"{order_id}-1", "InHotFolder")
+    final = scrape(port)
+    assert final[("spo_hotfolder_deliveries_total", (("hot_folder", "indigo"),))] == 4
+    assert final[("spo_hotfolder_preflight_duration_seconds_count", ())] == 4
+    assert final[("spo_hotfolder_output_duration_seconds_count", ())] == 4
     assert daemon.stop() == 0
     assert_all_json(daemon)
 
