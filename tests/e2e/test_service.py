@@ -439,6 +439,40 @@ def test_metrics_over_http_after_a_delivery(make_daemon) -> None:
     assert_all_json(daemon)
 
 
+def test_metrics_after_a_reload(make_daemon, tmp_path: Path) -> None:
+    """A hot folder added by SIGHUP gets its counters at 0 like those configured at start; a new
+    metrics.listen waits for a restart, and the log says so (the rest of the reload is applied)."""
+    port, other_port = free_port(), free_port()
+    daemon = make_daemon(metrics={"listen": f"127.0.0.1:{port}"})
+    assert daemon.proc is not None
+    data = yaml.safe_load(daemon.config.read_text())
+    (tmp_path / "hot" / "extra").mkdir()
+    data["hot_folders"]["extra"] = {"path": str(tmp_path / "hot" / "extra")}
+    data["metrics"]["listen"] = f"127.0.0.1:{other_port}"
+    daemon.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    daemon.proc.send_signal(signal.SIGHUP)
+    [reloaded] = wait_for(lambda: events(daemon, "config.reloaded"), what="config.reloaded")
+    assert reloaded["hot_folders"] == ["extra", "indigo", "large"]
+    assert reloaded["restart_needed"] == ["metrics.listen"]
+    [warning] = events(daemon, "config.restart_needed")
+    assert warning["level"] == "warning" and warning["key"] == "metrics.listen"
+    assert (warning["running"], warning["configured"]) == (f"127.0.0.1:{port}", f"127.0.0.1:{other_port}")
+    after = scrape(port)  # still served where it was
+    assert after[("spo_hotfolder_deliveries_total", (("hot_folder", "extra"),))] == 0
+    assert after[("spo_hotfolder_delivery_failures_total", (("hot_folder", "extra"),))] == 0
+    with pytest.raises(OSError):
+        scrape(other_port)
+
+    # Back to the address it serves: nothing waits for a restart any more.
+    data["metrics"]["listen"] = f"127.0.0.1:{port}"
+    daemon.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(events(daemon, "config.reloaded")) == 2, what="the second config.reloaded")
+    assert events(daemon, "config.reloaded")[1]["restart_needed"] == []
+    assert len(events(daemon, "config.restart_needed")) == 1
+    assert daemon.stop() == 0
+
+
 # -- logs --------------------------------------------------------------------------------------------------
 
 
