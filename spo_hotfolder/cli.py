@@ -108,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only jobs with this current status (Blocked: jobs whose block is active)",
     )
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--blocked", action="store_true", help="only jobs whose Blocked status is active")
+    group.add_argument(
+        "--blocked",
+        action="store_true",
+        help="only jobs whose Blocked status is active, whatever their current status",
+    )
     group.add_argument("--released", action="store_true", help="only jobs whose Blocked status was removed")
     p.add_argument("--json", action="store_true", help="a JSON list (stable format, see README)")
 

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from spo_hotfolder.cli import DEFAULT_CONFIG, PROG
 from spo_hotfolder.clock import SystemClock
-from spo_hotfolder.config import Config, load_config, summary
+from spo_hotfolder.config import Config, ConfigError, filesystem_errors, load_config, summary
 from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
 from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage
 from spo_hotfolder.logsetup import setup_logging
@@ -83,6 +83,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = get_config(args)
+    # What the file says may also be impossible where it points: folders on other filesystems.
+    errors = filesystem_errors(config, str(config_path(args)))
+    if errors:
+        raise ConfigError(errors)
     print(summary(config))
     print("config OK")
     return 0
@@ -118,11 +122,20 @@ RESET = "\033[0m"
 
 
 def _row_color(job: Job) -> str:
-    if job.blocked:
+    if job.block_active:
         return ORANGE if job.output else RED
     if job.stage is Stage.FAILED:
         return RED
     return ""
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _folder(job: Job) -> str:
+    """The FOLDER column: where the job's files are, or "(deleted)" after the retention purge."""
+    return "(deleted)" if job.purged else job.folder
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -148,7 +161,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         print("no jobs", file=sys.stderr)
         return 0
     headers = ("JOB", "ORDER", "STATUS", "BLOCKED", "FOLDER", "LAST CHANGE")
-    rows = [(j.job_id, j.order_id, j.status.value, "yes" if j.blocked else "no", j.folder, j.updated_at) for j in jobs]
+    rows = [(j.job_id, j.order_id, j.status.value, _yes_no(j.block_active), _folder(j), j.updated_at) for j in jobs]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     color = _use_color()
     if sys.stdout.isatty():  # a header for people; scripts reading a pipe get exactly one line per job
@@ -197,15 +210,23 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"Product:   {job.product} x {job.quantity}")
     if job.attributes:
         print("Attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(job.attributes.items())))
-    print(f"Status:    {job.status.value}" + ("  [BLOCKED]" if job.blocked else ""))
-    print(f"Folder:    {job.folder}")
-    pages = f"  ({job.output_pages} page{'s' if job.output_pages != 1 else ''})" if job.output_pages else ""
-    print(f"Output:    {job.output_path or '-'}{pages}")
+    print(f"Status:    {job.status.value}" + ("  [BLOCKED]" if job.block_active else ""))
+    pages = f"{job.output_pages} page{'s' if job.output_pages != 1 else ''}" if job.output_pages else ""
+    deleted = job.deleted_at()
+    if deleted is not None:
+        # The files went after retention: say so, rather than name a folder and file that are gone.
+        print(f"Folder:    deleted on {deleted}, after retention")
+        was = ", ".join(part for part in (job.output or "", pages) if part)
+        print("Output:    deleted with the folder" + (f" (was {was})" if was else ""))
+    else:
+        print(f"Folder:    {job.folder}")
+        print(f"Output:    {job.output_path or '-'}" + (f"  ({pages})" if pages else ""))
     if job.route:
         print(f"Hot folder: {job.route}")
     elif job.stage not in TERMINAL:
         print(f"Hot folder: {planned_hot_folder(job, config) or 'skip'} (by the routes as configured now)")
-    print("Artwork:   " + ", ".join(a.name + ("" if a.present else " (not arrived)") for a in artwork))
+    names = ", ".join(a.name + ("" if a.present or deleted else " (not arrived)") for a in artwork)
+    print(f"Artwork:   deleted with the folder (was {names})" if deleted else f"Artwork:   {names}")
     if job.error:
         print(f"Problem:   {job.error}")
     if job.next_attempt_at and job.stage is Stage.RETRY:

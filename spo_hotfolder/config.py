@@ -677,9 +677,7 @@ class _ConfigReader:
             full = join_key(key_path, name)
             if name not in ROUTE_KEYS and not (name.startswith("attributes.") and len(name) > len("attributes.")):
                 ok = False
-                suggestion = did_you_mean(name, ROUTE_KEYS)
-                if suggestion is None and "." not in name:
-                    suggestion = f"attributes.{name}"
+                suggestion = _route_key_suggestion(name, pattern)
                 if suggestion is not None:
                     self.error(full, f"unknown key '{name}'; did you mean '{suggestion}'?")
                 else:
@@ -778,8 +776,102 @@ class _ConfigReader:
                         )
 
 
+def _route_key_suggestion(name: str, value: object) -> str | None:
+    """What an unknown route key ``name`` was probably meant to be: a near miss of ``product``,
+    ``customer`` or ``order_id``; ``attributes.<key>`` for a misspelled or nested ``attributes``
+    (``atributes.paper``, ``attributes_paper``, ``attributes: {paper: ...}`` as in a manifest);
+    ``attributes.<name>`` for a bare attribute name (``paper``)."""
+    suggestion = did_you_mean(name, ROUTE_KEYS)
+    if suggestion is not None:
+        return suggestion
+    for separator in (".", "_"):
+        head, found, rest = name.partition(separator)
+        if found and rest and _looks_like_attributes(head):
+            return f"attributes.{rest}"
+    if _looks_like_attributes(name.rstrip(".")):
+        if isinstance(value, dict) and len(value) == 1:
+            return f"attributes.{next(iter(value))}"
+        return "attributes.<key>"
+    return None if "." in name else f"attributes.{name}"
+
+
+def _looks_like_attributes(word: str) -> bool:
+    return did_you_mean(word.lower(), ("attributes",)) is not None
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# --- filesystems ------------------------------------------------------------------------------
+
+
+def _device(path: Path) -> int | None:
+    """The filesystem ``path`` is on or, not created yet, would be created on (that of its nearest
+    existing ancestor, where ``init`` or ``run`` make it); None when that cannot be told."""
+    for candidate in (path, *path.parents):
+        try:
+            return candidate.stat().st_dev
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+    return None
+
+
+def filesystem_errors(config: Config, shown: str | None = None) -> list[str]:
+    """What the config says that the filesystems make impossible right now, for ``check-config``,
+    as ``file:line: key.path: message`` (``shown``: the config file as the user named it):
+
+    - spool folders on different filesystems: ``run`` (and ``init``) refuse to start, since jobs
+      move between them by rename;
+    - a hot folder's staging folder on another filesystem than the hot folder: every delivery
+      there would fail (the temporary copy cannot be renamed into the hot folder). Only folders
+      that exist are compared: the daemon never creates either (a share may not be mounted yet).
+    """
+    shown = shown or str(config.source)
+    try:
+        fmt: Format = "json" if config.source.suffix.lower() == ".json" else "yaml"
+        document = load(config.source.read_bytes(), fmt)
+    except (OSError, SourceError):
+        document = Document(None)
+    errors: list[tuple[int, str]] = []
+
+    def error(key_path: str, message: str) -> None:
+        errors.append((document.line(key_path) or 1, f"{key_path}: {message}"))
+
+    folders = config.paths.spool_folders()
+    groups: dict[int, list[str]] = {}
+    for name, folder in folders.items():
+        device = _device(folder)
+        if device is not None:
+            groups.setdefault(device, []).append(name)
+    if len(groups) > 1:
+        # The filesystem most spool folders are on (the first folder's, on a tie) is the one meant.
+        main = max(groups.values(), key=len)
+        for names in groups.values():
+            if names is main:
+                continue
+            for name in names:
+                error(
+                    f"paths.{name}",
+                    f"{folders[name]} is on another filesystem than paths.{main[0]} ({folders[main[0]]}); "
+                    "the spool folders must all be on one filesystem (jobs move between them by rename), "
+                    "and the daemon refuses to start otherwise",
+                )
+    for name, hot in config.hot_folders.items():
+        if hot.staging is None or not hot.staging.is_dir() or not hot.path.is_dir():
+            continue
+        staging_device, hot_device = _device(hot.staging), _device(hot.path)
+        if staging_device is not None and hot_device is not None and staging_device != hot_device:
+            error(
+                f"hot_folders.{name}.staging",
+                f"{hot.staging} is on another filesystem than the hot folder ({hot.path}); the temporary "
+                "copy cannot be renamed into the hot folder, so every delivery to "
+                f"{name} would fail: use a folder on the hot folder's filesystem, or leave staging out",
+            )
+    errors.sort(key=lambda item: item[0])
+    return [f"{shown}:{line}: {message}" for line, message in errors]
 
 
 # --- summary ----------------------------------------------------------------------------------

@@ -776,6 +776,9 @@ class Engine:
         answer = pdf.finish_check(pending)
         if self._check_key(job.job_id, job.product, inputs) != key:
             return None  # the artwork or the config changed meanwhile: check again
+        seconds = getattr(pending, "seconds", None)  # the worker's own time on it (PdfCheck.seconds)
+        if isinstance(seconds, float):
+            self.metrics.observe("preflight", seconds)
         return answer
 
     def _check_key(self, job_id: str, product: str, inputs: list[ArtworkInput]) -> tuple[Any, ...] | None:

@@ -131,9 +131,25 @@ class Job:
     current: tuple[JobStatus, bool] | None = None
 
     @property
+    def purged(self) -> bool:
+        """The job's files were deleted after retention (``JobDataDeleted``): ``folder`` and
+        ``output`` name what was there, and is no longer."""
+        return self.stage is Stage.PURGED
+
+    @property
     def output_path(self) -> str | None:
-        """The output relative to paths.root, in the job's current folder."""
-        return f"{self.folder}/output/{self.output}" if self.output else None
+        """The output relative to paths.root, in the job's current folder (None once purged)."""
+        return f"{self.folder}/output/{self.output}" if self.output and not self.purged else None
+
+    def deleted_at(self) -> str | None:
+        """When the job's files were deleted after retention (None while they are there)."""
+        if not self.purged:
+            return None
+        if self.history_complete:
+            for entry in reversed(self.history):
+                if entry.status is JobStatus.JobDataDeleted and entry.removed_at is None:
+                    return entry.at
+        return self.updated_at  # the purge is the last change of a purged job
 
     @property
     def status(self) -> JobStatus:
@@ -151,10 +167,16 @@ class Job:
         return None
 
     @property
+    def block_active(self) -> bool:
+        """A Blocked entry not removed, whatever the current status (SPEC 3: ``jobs --blocked``, the
+        "blocked" of ``jobs`` and ``show``): also a job rejected, or purged, without being released."""
+        return self.current[1] if self.current is not None else self.active_block() is not None
+
+    @property
     def blocked(self) -> bool:
-        """Blocked and still waiting for someone: a rejected job is no longer counted as blocked."""
-        held = self.current[1] if self.current is not None else self.active_block() is not None
-        return held and self.stage not in (Stage.REJECTED, Stage.PURGED)
+        """Blocked and still waiting for someone (the engine's rules, the counts of health and
+        metrics): a rejected job is no longer counted as blocked."""
+        return self.block_active and self.stage not in (Stage.REJECTED, Stage.PURGED)
 
     @property
     def was_released(self) -> bool:
@@ -179,9 +201,9 @@ class Job:
             "quantity": self.quantity,
             "attributes": self.attributes,
             "status": self.status.value,
-            "blocked": self.blocked,
+            "blocked": self.block_active,
             "stage": self.stage.value,
-            "folder": self.folder,
+            "folder": None if self.purged else self.folder,
             "hot_folder": self.route if self.route not in (None, "skip") else None,
             "route": self.route,
             "output": self.output_path,
@@ -567,7 +589,8 @@ class Ledger:
         released: bool | None = None,
         with_history: bool = False,
     ) -> list[Job]:
-        """Jobs, oldest first, filtered by stage, current status, active Blocked, removed Blocked."""
+        """Jobs, oldest first, filtered by stage, current status, active Blocked (``blocked``: a
+        Blocked entry not removed, also of a rejected job), removed Blocked."""
         where: list[str] = []
         args: list[Any] = []
         if stages:
@@ -576,10 +599,10 @@ class Ledger:
         if status is not None:
             where.append("status = ?")
             args.append(status.value)
-        if blocked is True:
-            where.append("blocked = 1 AND stage NOT IN ('rejected', 'purged')")
+        if blocked is True:  # a Blocked entry not removed, whatever the current status (SPEC 3)
+            where.append("blocked = 1")
         elif blocked is False:
-            where.append("(blocked = 0 OR stage IN ('rejected', 'purged'))")
+            where.append("blocked = 0")
         if released:
             where.append(
                 "EXISTS (SELECT 1 FROM history h WHERE h.job_id = jobs.job_id AND h.status = 'Blocked' "

@@ -18,7 +18,7 @@ import errno
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -94,11 +94,15 @@ class PrometheusMetrics:
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
-        for name in daemon.config.hot_folders:
-            # Present from the start with 0, so rate() and alerts work before the first delivery.
+        self.add_hot_folders(daemon.config.hot_folders)
+        registry.register(_StateCollector(self))
+
+    def add_hot_folders(self, names: Iterable[str]) -> None:
+        """The per-hot-folder counters of ``names`` at 0 (those of the config at start, then those a
+        reload adds), so that rate() and alerts work before a hot folder's first delivery."""
+        for name in names:
             self.deliveries.labels(hot_folder=name)
             self.delivery_failures.labels(hot_folder=name)
-        registry.register(_StateCollector(self))
 
     # -- engine.Metrics ---------------------------------------------------------------------------
 

@@ -138,18 +138,21 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int, log
         except (EOFError, OSError):  # the daemon closed the pipe (or is gone): done
             os._exit(0)
         fn, args = request
+        started = time.perf_counter()
         try:
             reply: tuple[str, Any] = ("ok", fn(*args))
         except MemoryError:
             reply = ("memory", None)
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the daemon
             reply = ("error", exc)
+        # The call's own time, not counting how long its answer waits for the daemon to collect it.
+        seconds = time.perf_counter() - started
         try:
-            conn.send(reply)
+            conn.send((*reply, seconds))
         except MemoryError:
-            conn.send(("memory", None))
+            conn.send(("memory", None, seconds))
         except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
-            conn.send(("error", _Remote(f"{type(exc).__name__}: {exc}")))
+            conn.send(("error", _Remote(f"{type(exc).__name__}: {exc}"), seconds))
 
 
 class _Process:
@@ -200,6 +203,7 @@ class _Call:
     sent_at: float
     value: Any = None
     error: Exception | None = None
+    seconds: float | None = None  # the worker's time on the call, once its answer is received
 
 
 class PdfCheck:
@@ -209,6 +213,13 @@ class PdfCheck:
         self._call = call
         self.artwork = list(artwork)
         self.failure = failure
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the worker took to check, once ``finish_check`` has the answer (None when the
+        check did not run to an answer). The engine observes it as the job's preflight time: the
+        time from begin to finish is mostly the engine's own work on the job before."""
+        return self._call.seconds if self._call is not None else None
 
 
 class PdfWorker:
@@ -466,7 +477,7 @@ class PdfWorker:
                 "(the file may be damaged or extremely complex)",
             ) from None
         try:
-            kind, payload = proc.conn.recv()
+            kind, payload, call.seconds = proc.conn.recv()
         except (EOFError, OSError):
             codes = self._replace(proc)
             raise WorkerFailure("crash", _crash_message(who, codes, self._limit_text())) from None

@@ -7,6 +7,7 @@ does the work; the watcher and the scheduler only wake the engine.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -34,6 +35,9 @@ from spo_hotfolder.ledger import Ledger, LedgerError, Stage
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.watcher import FolderWatcher
+
+if TYPE_CHECKING:
+    from spo_hotfolder.metrics import PrometheusMetrics
 
 log = structlog.get_logger("spo_hotfolder.service")
 
@@ -164,6 +168,7 @@ class Daemon:
         self.scheduler: Any = None
         self.pdf: Any = None
         self.metrics: Metrics | None = None
+        self.prometheus: PrometheusMetrics | None = None  # the same object as metrics, when served
         self._engine_thread: threading.Thread | None = None
         self._folder_ids: dict[Path, int] = {}
         self.started_at = time.monotonic()
@@ -200,7 +205,7 @@ class Daemon:
 
             prometheus = PrometheusMetrics(self)
             prometheus.start(config.metrics)  # before the PDF worker: a busy port refuses at once
-            self.metrics = prometheus
+            self.metrics = self.prometheus = prometheus
         self.pdf = PdfWorker()
         self.scheduler = self._make_scheduler()
         self.engine = Engine(
@@ -454,6 +459,19 @@ class Daemon:
             self.notifier.reloaded()
             return
         old = self.config
+        restart_needed = []
+        if new.metrics != old.metrics:
+            # The endpoint is set up at start only: the rest of the new config is applied, this key
+            # waits for a restart (and the config in effect keeps the value served).
+            restart_needed.append("metrics.listen")
+            log.warning(
+                "config.restart_needed",
+                key="metrics.listen",
+                running=old.metrics.listen,
+                configured=new.metrics.listen,
+                reason="the metrics endpoint changes only when the daemon starts; restart it to apply this",
+            )
+            new = dataclasses.replace(new, metrics=old.metrics)
         self.config = new
         setup_logging(new.logging.level, new.logging.format)
         assert self.engine is not None and self.watcher is not None
@@ -467,7 +485,14 @@ class Daemon:
             self.watcher.restart()
         if new.watch.rescan_seconds != old.watch.rescan_seconds:
             self._schedule_periodic()
-        log.info("config.reloaded", source=str(new.source), hot_folders=sorted(new.hot_folders))
+        if self.prometheus is not None:
+            self.prometheus.add_hot_folders(new.hot_folders)
+        log.info(
+            "config.reloaded",
+            source=str(new.source),
+            hot_folders=sorted(new.hot_folders),
+            restart_needed=restart_needed,
+        )
         self.notifier.reloaded(self.summary())
 
     def shutdown(self, *, refused: bool = False) -> None:

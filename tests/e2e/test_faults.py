@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -252,6 +253,17 @@ def test_retention_purges_old_job_folders_at_start_and_keeps_the_history(start, 
         "JobDataDeleted",
     ]
     assert final_files(tmp_path / "hot" / "indigo") == ["OLD1_OLD1-1_bc-85x55_x1.pdf"], "never delivered again"
+    # show and jobs say the files were deleted, rather than name a folder and an output that are gone.
+    assert (job["folder"], job["output"], job["stage"]) == (None, None, "purged")
+    [listed] = json.loads(daemon.cli("jobs", "--json", check=True).stdout)
+    assert (listed["folder"], listed["output"]) == (None, None)
+    shown = daemon.cli("show", job_id, check=True).stdout
+    deleted_at = job["history"][-1]["at"]
+    assert f"Folder:    deleted on {deleted_at}, after retention" in shown.splitlines()
+    assert "Output:    deleted with the folder (was OLD1_OLD1-1_bc-85x55_x1.pdf, 2 pages)" in shown.splitlines()
+    assert "done/" not in shown
+    [row] = daemon.cli("jobs", check=True).stdout.splitlines()
+    assert row.split()[:5] == [job_id, "OLD1", "JobDataDeleted", "no", "(deleted)"]
     # A reprint of the purged job gets a whole job folder again, its manifest included.
     (tmp_path / "hot" / "indigo" / "OLD1_OLD1-1_bc-85x55_x1.pdf").unlink()  # the printer took it
     order(daemon, "OLD1", extra="reprint: true\n")

@@ -150,8 +150,13 @@ def test_reject_by_drop_and_by_cli(make_daemon, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     daemon.wait_status(b, "Rejected")
     assert not list((tmp_path / "hot" / "indigo").iterdir())
-    # Nothing waits any more: rejected jobs are not listed as blocked.
-    assert json.loads(daemon.cli("jobs", "--blocked", "--json").stdout) == []
+    # SPEC 3: --blocked lists the jobs whose Blocked entry is active, whatever their current
+    # status: rejected without a release, theirs is. Nothing waits for an operator any more.
+    listed = json.loads(daemon.cli("jobs", "--blocked", "--json").stdout)
+    assert [(j["job_id"], j["status"], j["blocked"]) for j in listed] == [(a, "Rejected", True), (b, "Rejected", True)]
+    assert json.loads(daemon.cli("jobs", "--status", "Blocked", "--json").stdout) == listed
+    rows = daemon.cli("jobs", "--blocked").stdout.splitlines()
+    assert [row.split()[:4] for row in rows] == [[a, "R1", "Rejected", "yes"], [b, "R2", "Rejected", "yes"]]
     # A delivered job cannot be rejected: a one-line error, exit 1.
     c = order(daemon, "R3", extra="blocked: false\n")
     daemon.wait_status(c, "InHotFolder")

@@ -371,6 +371,39 @@ def test_refuses_spool_folders_on_different_filesystems(tmp_path: Path) -> None:
             os.rmdir(elsewhere)
 
 
+def test_check_config_reports_folders_on_other_filesystems(tmp_path: Path) -> None:
+    """What `run` refuses (spool folders on two filesystems) and what would fail every delivery (a
+    staging folder on another filesystem than its hot folder) is no "config OK"."""
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the test's tmp folder")
+    elsewhere = Path(tempfile.mkdtemp(prefix="spo-fs-", dir=other))
+    try:
+        (elsewhere / "done").mkdir()
+        (elsewhere / "stage").mkdir()
+        config = write_config(tmp_path, paths={"root": str(tmp_path / "root")})
+        assert run_cli(config, "check-config").returncode == 0
+        data = yaml.safe_load(config.read_text())
+        data["hot_folders"]["indigo"]["staging"] = str(elsewhere / "stage")
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        result = run_cli(config, "check-config")
+        assert result.returncode == 1 and result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"{config}:") and ": hot_folders.indigo.staging: " in line
+        assert "every delivery to indigo would fail" in line
+
+        data["paths"]["done"] = str(elsewhere / "done")
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        result = run_cli(config, "check-config")
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        lines = result.stderr.splitlines()
+        assert [line.split(": ", 2)[1] for line in lines] == ["paths.done", "hot_folders.indigo.staging"]
+        assert all(re.match(rf"{re.escape(str(config))}:\d+: ", line) for line in lines)
+        assert "different filesystems" in run_refused(config).stderr  # as check-config said
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
+
+
 def test_refuses_a_spool_folder_that_cannot_be_created(tmp_path: Path) -> None:
     # Works as root too: nothing can be created below a regular file.
     (tmp_path / "blocker").write_text("a file, not a folder\n")
@@ -518,8 +551,60 @@ def test_metrics_over_http_after_a_delivery(make_daemon) -> None:
     assert after[("spo_hotfolder_preflight_duration_seconds_count", ())] == 1
     assert after[("spo_hotfolder_output_duration_seconds_count", ())] == 1
     assert after[("spo_hotfolder_copy_duration_seconds_count", (("hot_folder", "indigo"),))] == 1
+
+    # Artwork complete in the inbox before its manifest: the worker checks it ahead (at intake, or
+    # while the job before is delivered). Those preflights count too.
+    orders = ["601", "602", "603"]
+    for order_id in orders:
+        make_pdf(daemon.config.parent / f"{order_id}.pdf", pages=CARD)
+        os.replace(daemon.config.parent / f"{order_id}.pdf", daemon.inbox / f"{order_id}.pdf")
+    for order_id in orders:
+        drop(
+            daemon.inbox / f"{order_id}.yaml",
+            f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 10\nartwork: [{order_id}.pdf]\n',
+        )
+    for order_id in orders:
+        daemon.wait_status(f"{order_id}-1", "InHotFolder")
+    final = scrape(port)
+    assert final[("spo_hotfolder_deliveries_total", (("hot_folder", "indigo"),))] == 4
+    assert final[("spo_hotfolder_preflight_duration_seconds_count", ())] == 4
+    assert final[("spo_hotfolder_output_duration_seconds_count", ())] == 4
     assert daemon.stop() == 0
     assert_all_json(daemon)
+
+
+def test_metrics_after_a_reload(make_daemon, tmp_path: Path) -> None:
+    """A hot folder added by SIGHUP gets its counters at 0 like those configured at start; a new
+    metrics.listen waits for a restart, and the log says so (the rest of the reload is applied)."""
+    port, other_port = free_port(), free_port()
+    daemon = make_daemon(metrics={"listen": f"127.0.0.1:{port}"})
+    assert daemon.proc is not None
+    data = yaml.safe_load(daemon.config.read_text())
+    (tmp_path / "hot" / "extra").mkdir()
+    data["hot_folders"]["extra"] = {"path": str(tmp_path / "hot" / "extra")}
+    data["metrics"]["listen"] = f"127.0.0.1:{other_port}"
+    daemon.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    daemon.proc.send_signal(signal.SIGHUP)
+    [reloaded] = wait_for(lambda: events(daemon, "config.reloaded"), what="config.reloaded")
+    assert reloaded["hot_folders"] == ["extra", "indigo", "large"]
+    assert reloaded["restart_needed"] == ["metrics.listen"]
+    [warning] = events(daemon, "config.restart_needed")
+    assert warning["level"] == "warning" and warning["key"] == "metrics.listen"
+    assert (warning["running"], warning["configured"]) == (f"127.0.0.1:{port}", f"127.0.0.1:{other_port}")
+    after = scrape(port)  # still served where it was
+    assert after[("spo_hotfolder_deliveries_total", (("hot_folder", "extra"),))] == 0
+    assert after[("spo_hotfolder_delivery_failures_total", (("hot_folder", "extra"),))] == 0
+    with pytest.raises(OSError):
+        scrape(other_port)
+
+    # Back to the address it serves: nothing waits for a restart any more.
+    data["metrics"]["listen"] = f"127.0.0.1:{port}"
+    daemon.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(events(daemon, "config.reloaded")) == 2, what="the second config.reloaded")
+    assert events(daemon, "config.reloaded")[1]["restart_needed"] == []
+    assert len(events(daemon, "config.restart_needed")) == 1
+    assert daemon.stop() == 0
 
 
 # -- logs --------------------------------------------------------------------------------------------------

@@ -791,6 +791,56 @@ def test_one_early_check_at_a_time_and_a_stale_one_gives_way(rig: Rig) -> None:
     assert stuck.calls == ["begin", "finish", "build"], "the stale one gave way"
 
 
+class RecordingMetrics:
+    """The engine's Metrics, recording what it observes."""
+
+    def __init__(self) -> None:
+        self.observed: list[tuple[str, float]] = []
+
+    def status_recorded(self, status: JobStatus, hot_folder: str | None) -> None:
+        return None
+
+    def observe(self, what: str, seconds: float, hot_folder: str | None = None) -> None:
+        self.observed.append((what, seconds))
+
+    def watcher_event(self) -> None:
+        return None
+
+
+class TimedCheck:
+    """What PdfWorker.begin_check gives: the check under way, and once answered the worker's time on it."""
+
+    def __init__(self, answer: Any, seconds: float) -> None:
+        self.answer = answer
+        self.seconds = seconds
+
+
+def test_every_preflight_is_observed_also_those_begun_ahead(rig: Rig) -> None:
+    """spo_hotfolder_preflight_duration_seconds counts each job's preflight: a check begun at intake
+    or while the job before was delivered (the worker's own time on it), and one made in turn."""
+
+    class Timed(EarlyPdf):
+        def begin_check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
+            return TimedCheck(super().begin_check(artwork, product_name, spec, validation), 0.25)
+
+        def finish_check(self, pending: Any) -> Any:
+            return super().finish_check(pending).answer
+
+    pdf = Timed()
+    rig.engine.pdf = pdf
+    metrics = RecordingMetrics()
+    rig.engine.metrics = metrics
+    first, second = rig.order("M1"), rig.order("M2")
+    rig.run(until=lambda: done(rig, first)() and done(rig, second)(), steps=10)
+    assert pdf.calls == ["begin", "finish", "build", "begin", "finish", "build"]
+    assert [seconds for what, seconds in metrics.observed if what == "preflight"] == [0.25, 0.25]
+
+    rig.engine.pdf = InProcessPdf()  # no checks ahead: each job checked in its turn
+    third = rig.order("M3")
+    rig.run(until=done(rig, third), steps=10)
+    assert [what for what, _seconds in metrics.observed].count("preflight") == 3
+
+
 class TouchingPdf(EarlyPdf):
     """Changes an artwork file's mtime right after its check began (a rewrite, as far as the
     check's answer is concerned)."""

@@ -407,7 +407,10 @@ def test_worker_check_matches_the_in_process_check(tmp_path: Path, worker: PdfWo
 def test_a_check_begun_is_finished_with_the_same_answer(tmp_path: Path, worker: PdfWorker) -> None:
     ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
     pending = worker.begin_check(art(ready), "bc-85x55", BC, V)
+    assert pending.seconds is None, "not answered yet"
     assert worker.finish_check(pending) == check(art(ready), "bc-85x55", BC, V)
+    # The worker's own time on the check (the engine's preflight metric), once answered.
+    assert isinstance(pending.seconds, float) and pending.seconds >= 0
 
 
 def test_another_call_while_a_check_is_out_gets_its_own_answer(tmp_path: Path, worker: PdfWorker) -> None:

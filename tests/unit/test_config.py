@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from spo_hotfolder.config import (
     ConfigError,
     ProductSpec,
     RouteRule,
+    filesystem_errors,
     load_config,
     summary,
     template_placeholders,
@@ -487,6 +490,27 @@ CASES = [
         "routes[0].when.paper: unknown key 'paper'; did you mean 'attributes.paper'?",
     ),
     (
+        # nested as in a manifest: the route key is one word with a dot
+        "routes:\n  - when: {attributes: {paper: silk}}\n    to: skip\n",
+        4,
+        "routes[0].when.attributes: unknown key 'attributes'; did you mean 'attributes.paper'?",
+    ),
+    (
+        "routes:\n  - when: {attributes: silk}\n    to: skip\n",
+        4,
+        "routes[0].when.attributes: unknown key 'attributes'; did you mean 'attributes.<key>'?",
+    ),
+    (
+        "routes:\n  - when: {atributes.paper: silk}\n    to: skip\n",
+        4,
+        "routes[0].when.atributes.paper: unknown key 'atributes.paper'; did you mean 'attributes.paper'?",
+    ),
+    (
+        "routes:\n  - when: {attributes_paper: silk}\n    to: skip\n",
+        4,
+        "routes[0].when.attributes_paper: unknown key 'attributes_paper'; did you mean 'attributes.paper'?",
+    ),
+    (
         "routes:\n  - when: {product: 1.5}\n    to: skip\n",
         4,
         "routes[0].when.product: must be a text or glob pattern (got 1.5); put it in quotes so it is compared as text",
@@ -657,6 +681,73 @@ def test_template_placeholders() -> None:
     assert template_placeholders("{order_id}_{attributes.paper}.pdf") == ["order_id", "attributes.paper"]
     with pytest.raises(ValueError, match="partner"):
         template_placeholders("{order_id.pdf")
+
+
+# --- filesystems (check-config) -------------------------------------------------------------------
+
+
+@pytest.fixture
+def other_fs(tmp_path: Path) -> Iterator[Path]:
+    """A folder on another filesystem than ``tmp_path`` (in /dev/shm, a tmpfs)."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the test's tmp folder")
+    folder = Path(tempfile.mkdtemp(prefix="spo-other-fs-", dir=shm))
+    yield folder
+    for path in sorted(folder.rglob("*"), reverse=True):
+        path.rmdir()
+    folder.rmdir()
+
+
+def test_spool_folders_on_one_filesystem_and_missing_ones_are_fine(tmp_path: Path) -> None:
+    path = write(tmp_path, "paths:\n  root: var\n  done: elsewhere/done\n")  # nothing created yet
+    assert filesystem_errors(load_config(path)) == []
+    (tmp_path / "var" / "inbox").mkdir(parents=True)
+    assert filesystem_errors(load_config(path)) == []
+
+
+def test_a_spool_folder_on_another_filesystem_is_an_error(tmp_path: Path, other_fs: Path) -> None:
+    """`run` refuses to start then (moves between spool folders are renames): check-config says so."""
+    path = write(tmp_path, f"paths:\n  root: var\n  inbox: var/in\n  done: {other_fs}\n")
+    assert filesystem_errors(load_config(path)) == [
+        f"{path}:4: paths.done: {other_fs} is on another filesystem than paths.inbox ({tmp_path / 'var' / 'in'}); "
+        "the spool folders must all be on one filesystem (jobs move between them by rename), and the daemon "
+        "refuses to start otherwise"
+    ]
+    # Not created yet, it would be made where its parent is: on the other filesystem too.
+    path = write(tmp_path, f"paths:\n  root: var\n  failed: {other_fs / 'failed'}\n", "b.yaml")
+    errors = filesystem_errors(load_config(path), "b.yaml")
+    assert [e.split(": ", 2)[:2] for e in errors] == [["b.yaml:3", "paths.failed"]]
+
+
+def test_a_staging_folder_on_another_filesystem_than_its_hot_folder_is_an_error(tmp_path: Path, other_fs: Path) -> None:
+    (tmp_path / "hot" / "indigo").mkdir(parents=True)
+    (tmp_path / "hot" / "large").mkdir(parents=True)
+    (tmp_path / "stage").mkdir()
+    path = write(
+        tmp_path,
+        f"""\
+        paths: {{root: var}}
+        hot_folders:
+          indigo:
+            path: hot/indigo
+            staging: {other_fs}
+          large:
+            path: hot/large
+            staging: stage
+          offline:
+            path: /nonexistent/share
+            staging: {other_fs}
+          later:
+            path: hot/large
+            staging: {other_fs / "not-yet"}
+        """,
+    )
+    assert filesystem_errors(load_config(path)) == [
+        f"{path}:5: hot_folders.indigo.staging: {other_fs} is on another filesystem than the hot folder "
+        f"({tmp_path / 'hot' / 'indigo'}); the temporary copy cannot be renamed into the hot folder, so every "
+        "delivery to indigo would fail: use a folder on the hot folder's filesystem, or leave staging out"
+    ]
 
 
 # --- summary --------------------------------------------------------------------------------------

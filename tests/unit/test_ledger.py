@@ -156,10 +156,35 @@ def test_filters_blocked_released_and_status(ledger: Ledger) -> None:
     ledger.add_status("2-1", JobStatus.Blocked, "system", "", T0)
     ledger.add_status("3-1", JobStatus.Blocked, "system", "", T0)
     ledger.remove_status(b1, "1-1", "bob", "", T0)
-    assert [j.job_id for j in ledger.jobs(blocked=True)] == ["2-1"]
+    # SPEC 3: --blocked lists the jobs whose Blocked entry is active "whatever their current
+    # status": 3-1 was rejected without being released.
+    assert [j.job_id for j in ledger.jobs(blocked=True)] == ["2-1", "3-1"]
+    assert [j.job_id for j in ledger.jobs(blocked=False)] == ["1-1"]
+    assert [(j.block_active, j.blocked) for j in ledger.jobs(blocked=True)] == [(True, True), (True, False)]
+    assert [j.to_json(with_history=False)["blocked"] for j in ledger.jobs(blocked=True)] == [True, True]
     assert [j.job_id for j in ledger.jobs(released=True)] == ["1-1"]
     assert [j.job_id for j in ledger.jobs(status=JobStatus.Ordered)] == ["1-1"]
-    assert ledger.count_blocked() == 1
+    assert ledger.count_blocked() == 1, "counted as blocked: the jobs that wait for an operator"
+
+
+def test_a_purged_job_names_no_folder_and_no_output(ledger: Ledger) -> None:
+    """After the retention purge (JobDataDeleted) the files are gone: the JSON keeps its keys, with
+    null for the folder and the output, and the job says when they were deleted."""
+    add(ledger, "1-1")
+    ledger.update_job("1-1", T0, output="o.pdf", folder="done/1-1", route="indigo", stage=Stage.DONE)
+    ledger.add_status("1-1", JobStatus.InHotFolder, "system", "indigo: o.pdf", T0)
+    job = ledger.get_job("1-1")
+    assert job is not None and job.deleted_at() is None
+    assert (job.to_json()["folder"], job.to_json()["output"]) == ("done/1-1", "done/1-1/output/o.pdf")
+    purged_at = T0 + timedelta(days=30)
+    ledger.add_status("1-1", JobStatus.JobDataDeleted, "system", "retention: 30 days", purged_at)
+    ledger.update_job("1-1", purged_at, stage=Stage.PURGED)
+    for job in (ledger.get_job("1-1"), ledger.get_job("1-1", history=False), *ledger.jobs()):
+        assert job is not None
+        data = job.to_json(with_history=False)
+        assert (data["folder"], data["output"], data["stage"]) == (None, None, "purged")
+        assert data["hot_folder"] == "indigo", "where it was delivered is still true"
+        assert job.output_path is None and job.deleted_at() == "2026-12-22T10:00:00.000Z"
 
 
 def test_json_shape_is_the_documented_one(ledger: Ledger) -> None:

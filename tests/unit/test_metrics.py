@@ -1,0 +1,65 @@
+"""The Prometheus exposition against what docs/service.md says of each metric."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from spo_hotfolder.metrics import PrometheusMetrics
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class _Ledger:
+    def counts_by_status(self) -> dict[str, int]:
+        return {}
+
+    def counts_by_stage(self) -> dict[str, int]:
+        return {}
+
+    def count_blocked(self) -> int:
+        return 0
+
+
+def documented_types() -> dict[str, str]:
+    """docs/service.md's metrics table: name (as in the text exposition, without labels) -> type."""
+    text = (REPO / "docs" / "service.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(spo_hotfolder_[a-z_]+)(?:\{[^}]*\})?` \| (\w+) \|", text, re.MULTILINE)
+    assert len(rows) > 10, rows
+    return dict(rows)
+
+
+def exposed_types() -> dict[str, str]:
+    """Each metric of the text exposition (what Prometheus scrapes): sample name -> its # TYPE."""
+    daemon = SimpleNamespace(
+        config=SimpleNamespace(hot_folders={"indigo": None}),
+        healthy=lambda: (True, "ok"),
+        watcher=None,
+        ledger=_Ledger(),
+    )
+    metrics = PrometheusMetrics(cast(Any, daemon))
+    text = generate_latest(metrics.registry).decode()
+    types: dict[str, str] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name.endswith("_created"):
+            continue  # the client library's creation time of each counter and histogram
+        names = {sample.name for sample in family.samples} or {family.name}
+        if family.type == "counter":
+            names = {f"{family.name}_total"}
+        elif family.type == "histogram":
+            names = {family.name}
+        for name in names:
+            types[name] = family.type
+    return types
+
+
+def test_every_documented_metric_is_exposed_with_the_documented_type() -> None:
+    exposed = exposed_types()
+    documented = documented_types()
+    assert {name: exposed.get(name) for name in documented} == documented
+    assert sorted(exposed) == sorted(documented), "every metric exposed is documented"
