@@ -12,9 +12,17 @@ that its imports run on the other core meanwhile.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
+
+if "run" in sys.argv[1:] and sys.argv[0].rsplit("/", 1)[-1] in ("spo-hotfolder", "cli.py"):
+    # `spo-hotfolder run` (or `python -m spo_hotfolder.cli run`): its signals are caught before
+    # this module's other imports (~20 ms); main() decides, once the arguments are parsed.
+    from spo_hotfolder import earlysignals as _earlysignals
+
+    _earlysignals.catch()
+
+import argparse  # (after the signals of `run` are caught)
+import json
 from collections.abc import Sequence
 from pathlib import Path
 

@@ -234,6 +234,12 @@ def write_temp(src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[
 def check_name_free(final: Path, hot: HotFolderConfig) -> None:
     """Raises DeliveryError while a file of the final name waits in the hot folder: checked before
     the copy (no copy made for nothing) and again just before the rename."""
+    if final.is_dir():
+        raise DeliveryError(
+            f"a folder named {final.name} is in hot folder {hot.name}, where this job's file goes; it is not "
+            "written until the folder is moved away",
+            transient=True,
+        )
     if os.path.lexists(final):
         raise DeliveryError(
             f"a file named {final.name} is already waiting in hot folder {hot.name} (not yet taken by the "

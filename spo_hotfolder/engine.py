@@ -593,7 +593,7 @@ class Engine:
             existing = self.ledger.get_job(spec.job_id, history=False)
             if existing is None:
                 plans.append((spec, None))
-            elif existing.stage in TERMINAL:
+            elif existing.stage in TERMINAL or self._pdf_delivered(existing):
                 if manifest.reprint:
                     plans.append((spec, existing))
                 else:
@@ -826,7 +826,20 @@ class Engine:
             self._unfinished[:0] = pending  # each part can be done again: tried at the next call
             raise
 
+    def _pdf_delivered(self, job: Job) -> bool:
+        """The job's PDF is in a hot folder already, its ticket not (ticket: json failed): not
+        finished, but new artwork would be a second print, never a correction of the first."""
+        return job.stage not in TERMINAL and self.ledger.published_delivery(job.job_id, job.generation) is not None
+
     def _already_done_reason(self, job: Job) -> str:
+        if job.stage not in TERMINAL:  # _pdf_delivered
+            delivery = self.ledger.published_delivery(job.job_id, job.generation)
+            assert delivery is not None
+            return (
+                f"job {job.job_id}'s PDF {Path(delivery.final_path).name} is already in hot folder "
+                f"{delivery.hot_folder}; only its job ticket failed (drop RETRY into its folder to write it). It is "
+                "not delivered again with other artwork: to print it again, send the manifest with reprint: true"
+            )
         if job.stage is Stage.REJECTED:
             return (
                 f"job {job.job_id} was rejected earlier; it is not made again. To make it again, send the "
@@ -856,6 +869,8 @@ class Engine:
         deadline = iso(now + timedelta(seconds=self.config.watch.artwork_timeout_seconds))
         process_after = iso(manifest.process_after) if manifest.process_after else None
         blocked, block_reason = decide_blocking(manifest.blocked, self.config, spec.product)
+        # A reprint: the job was finished, or its PDF delivered (only its ticket failed).
+        reprint = existing is not None and (existing.stage in TERMINAL or self._pdf_delivered(existing))
         facts: dict[str, Any] = {
             "order_id": manifest.order_id,
             "customer": manifest.customer,
@@ -880,7 +895,6 @@ class Engine:
             if blocked:
                 self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
         else:
-            reprint = existing.stage in TERMINAL
             fields: dict[str, Any] = dict(facts)
             fields.update(
                 stage=Stage.AWAITING,
@@ -901,7 +915,7 @@ class Engine:
                 self._record(spec.job_id, JobStatus.RecreationRequested, SYSTEM, "reprint", now, write=False)
                 if blocked:
                     self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
-        if process_after and process_after > iso(now) and (existing is None or existing.stage in TERMINAL):
+        if process_after and process_after > iso(now) and (existing is None or reprint):
             # (a blocked or failed job's new artwork: FutureOrder follows its RecreationRequested,
             # recorded in _check_complete)
             self._record(spec.job_id, JobStatus.FutureOrder, SYSTEM, f"process after {process_after}", now, write=False)
@@ -1534,6 +1548,12 @@ class Engine:
             existing = ticket.read_bytes()
         except FileNotFoundError:
             return payload
+        except IsADirectoryError:
+            raise DeliveryError(
+                f"a folder named {ticket.name} is in hot folder {hot.name}, where this job's ticket goes; "
+                f"{final.name} and its ticket are not written until it is moved away",
+                transient=True,
+            ) from None
         except OSError as exc:
             raise explain_os_error(exc, hot) from exc
         if existing == payload:
@@ -1789,6 +1809,7 @@ class Engine:
             target=decision.target if decision else None,
             route_reason=decision.reason if decision else None,
             last_action=self._last_action.get(job.job_id),
+            pdf_delivered=job.stage is Stage.FAILED and self._pdf_delivered(job),
         )
 
     @staticmethod
@@ -1953,6 +1974,8 @@ class Engine:
             current = self.extra(job).fingerprint or ""
             if not (current and (current.startswith(parsed.artwork) or parsed.artwork.startswith(current))):
                 reason = self._stale_release(parsed.artwork, current)
+        if reason is None and action is Action.REPLACE and self._pdf_delivered(job):
+            reason = self._already_done_reason(job)
         if reason is None and action is Action.REPLACE:
             reason = self._check_replacement(job, file)
         bound = log.bind(job_id=job_id, order_id=job.order_id, action=action.value, by=by)

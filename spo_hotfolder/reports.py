@@ -22,6 +22,7 @@ class Extra:
     target: str | None = None  # where a release would send it: hot folder name or "skip"
     route_reason: str | None = None
     last_action: str | None = None  # the result of the last operator drop, in plain words
+    pdf_delivered: bool = False  # the PDF is in the hot folder; only its job ticket failed
 
 
 def human_size(size: int | None) -> str:
@@ -93,6 +94,14 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             "To change the artwork, put the corrected PDF into replace/: the output is made again and the"
             " job stays blocked until you release it.",
             "To stop the job, drop a file named REJECT here.",
+        ]
+    if job.stage is Stage.FAILED and extra.pdf_delivered:
+        return [
+            f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt.",
+            "The PDF is in the hot folder already; only its job ticket is missing. Fix the cause, then drop a "
+            "file named RETRY here to write the ticket (the PDF is not copied again), or drop REJECT to leave "
+            "the PDF without it. New artwork is refused: to print the job again, send its manifest with "
+            "reprint: true.",
         ]
     if job.stage is Stage.FAILED:
         steps = [f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt."]

@@ -1225,3 +1225,49 @@ def test_a_file_of_the_same_name_waiting_is_never_overwritten_nor_copied_for(
     assert r.engine.apply(job_id, Action.RETRY, by="dave", note="").ok
     r.run(until=done(r, job_id), steps=10)
     assert r.take_prints() == ["C1_C1-1_bc-85x55_x1.pdf"] and copies[0] == 1
+
+
+def test_new_artwork_for_a_job_whose_pdf_is_delivered_but_not_its_ticket_is_refused_or_a_reprint(
+    ticket_rig: Rig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The PDF is in the hot folder (only its ticket failed): new artwork would be recorded InHotFolder
+    with only a ticket written beside the old PDF. It is refused (replace/, CLI, a manifest), and a
+    reprint is a new delivery of the new artwork."""
+    r = ticket_rig
+    copies = _failing_tickets(monkeypatch, 3)
+    job_id = r.order("T5")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20, dt=15)
+    status_txt = (r.root / "failed" / job_id / "STATUS.txt").read_text()
+    assert "only its job ticket is missing" in status_txt and "New artwork is refused" in status_txt
+    new_art = tmp_path / "new.pdf"
+    make_pdf(new_art, pages=CARD)
+    refused = r.engine.apply(job_id, Action.REPLACE, by="ann", note="", file=new_art)
+    assert not refused.ok and "PDF T5_T5-1_bc-85x55_x1.pdf is already in hot folder indigo" in refused.message
+    r.order("T5")  # the same job id again, without reprint
+    r.run(until=lambda: any((r.root / "failed").glob("T5.yaml*")), steps=10)
+    [folder] = list((r.root / "failed").glob("T5.yaml*"))
+    assert "only its job ticket failed" in (folder / "ERROR.txt").read_text()
+    assert r.stage(job_id) is Stage.FAILED and copies[0] == 1
+    assert r.take_prints() == ["T5_T5-1_bc-85x55_x1.pdf"]
+    make_pdf(r.inbox / "T5.pdf", pages=CARD)
+    (r.inbox / "T5.yaml").write_text(
+        'order_id: "T5"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [T5.pdf]\n'
+    )
+    r.run(until=done(r, job_id), steps=10)
+    assert copies[0] == 2, "a reprint is a new delivery"
+    assert r.take_prints() == ["T5_T5-1_bc-85x55_x1.json", "T5_T5-1_bc-85x55_x1.pdf"]
+    assert "RecreationRequested" in r.statuses(job_id)[-6:]
+
+
+def test_a_folder_where_the_ticket_or_the_pdf_goes_is_named_as_such(ticket_rig: Rig) -> None:
+    r = ticket_rig
+    (r.hot / "T6_T6-1_bc-85x55_x1.json").mkdir()
+    (r.hot / "T7_T7-1_bc-85x55_x1.pdf").mkdir()
+    first, second = r.order("T6"), r.order("T7")
+    r.run(until=lambda: r.stage(first) is Stage.RETRY and r.stage(second) is Stage.RETRY, steps=10)
+    assert "a folder named T6_T6-1_bc-85x55_x1.json is in hot folder indigo" in r.job(first).history[-1].detail
+    assert "a folder named T7_T7-1_bc-85x55_x1.pdf is in hot folder indigo" in r.job(second).history[-1].detail
+    (r.hot / "T6_T6-1_bc-85x55_x1.json").rmdir()
+    (r.hot / "T7_T7-1_bc-85x55_x1.pdf").rmdir()
+    r.run(until=lambda: r.stage(first) is Stage.DONE and r.stage(second) is Stage.DONE, steps=5, dt=15)
+    assert len(r.take_prints()) == 4
