@@ -523,10 +523,19 @@ class _ConfigReader:
                 checks[name] = cast(Severity, value.lower())
             else:
                 self.error(key_path, f"must be one of error | warning | off (got {describe(value)})")
+        require_fonts = self.boolean(
+            section, "validation", "require_embedded_fonts", _DEFAULT_VALIDATION.require_embedded_fonts
+        )
+        given = section.get("checks")
+        if not require_fonts and isinstance(given, dict) and "fonts" in given and checks["fonts"] != "off":
+            # Two settings that say opposite things: neither may silently win.
+            self.error(
+                "validation.checks.fonts",
+                f"is {checks['fonts']}, but validation.require_embedded_fonts is false (which turns the fonts "
+                "check off); keep one of the two",
+            )
         return ValidationConfig(
-            require_embedded_fonts=self.boolean(
-                section, "validation", "require_embedded_fonts", _DEFAULT_VALIDATION.require_embedded_fonts
-            ),
+            require_embedded_fonts=require_fonts,
             size_tolerance_mm=self.number(
                 section, "validation", "size_tolerance_mm", _DEFAULT_VALIDATION.size_tolerance_mm
             ),

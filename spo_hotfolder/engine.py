@@ -1408,7 +1408,8 @@ class Engine:
             raise JobFailed(
                 JobStatus.ValidationFailed,
                 report.summary(),
-                [f.message for f in report.errors()] + [f"(warning) {f.message}" for f in report.warnings()],
+                [report.described(f) for f in report.errors()]
+                + [f"(warning) {report.described(f)}" for f in report.warnings()],
                 _preflight_fix({f.check for f in report.errors()}),
             )
         decision = decide_route(self.facts(job), self.config)
@@ -2298,13 +2299,19 @@ def _top_only(depth: int, name: str) -> bool:
 
 
 #: The checks a product's expectations (products:) decide: a change of config can fix those.
-_EXPECTATION_CHECKS = frozenset({"pages", "trim", "bleed", "mixed_sizes"})
+_EXPECTATION_CHECKS = frozenset({"pages", "trim", "bleed"})
 
 
 def _preflight_fix(failed: set[str]) -> str:
     """ERROR.txt's "how to fix" for a failed preflight, for the checks that failed."""
     fix = "Put a corrected PDF into replace/ (same file name as in artwork/)"
-    if failed and failed <= _EXPECTATION_CHECKS:
+    if failed == {"mixed_sizes"}:
+        # Not a product's expectation: validation.checks.mixed_sizes (a warning unless set to error).
+        fix += (
+            ", or, if pages of different sizes are wanted, set validation.checks.mixed_sizes to warning in the "
+            "config and drop RETRY here"
+        )
+    elif failed and failed <= _EXPECTATION_CHECKS | {"mixed_sizes"}:
         fix += ", or change the product's expectations in the config (products:) and drop RETRY here"
     elif "fonts" in failed and failed <= _EXPECTATION_CHECKS | {"fonts"}:
         fix += (

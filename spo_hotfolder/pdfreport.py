@@ -69,6 +69,14 @@ class PreflightReport:
             line = line[: max_chars - 1].rstrip() + "…"
         return line
 
+    def described(self, finding: Finding) -> str:
+        """A finding's message, naming its artwork file when the job has several (page numbers are
+        the output's: the operator must know which file to replace)."""
+        text = finding.message
+        if len(self.artwork_sha256) > 1 and finding.file and f"'{finding.file}'" not in text:
+            text += f" (artwork '{finding.file}')"
+        return text
+
     def to_text(self) -> str:
         """A report for ERROR.txt / STATUS.txt: a headline, then every finding, errors first."""
         errors, warnings = self.errors(), self.warnings()
@@ -84,12 +92,8 @@ class PreflightReport:
         if self.trim_mm is not None:
             details.append(f"trim {fmt_mm(self.trim_mm[0])} x {fmt_mm(self.trim_mm[1])} mm")
         lines = [f"{head} ({', '.join(details)})."]
-        several_files = len(self.artwork_sha256) > 1
         for finding in (*errors, *warnings):
-            text = finding.message
-            if several_files and finding.file and f"'{finding.file}'" not in text:
-                text += f" (artwork '{finding.file}')"
-            lines.append(f"{finding.severity.upper()}: {text}")
+            lines.append(f"{finding.severity.upper()}: {self.described(finding)}")
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> dict[str, Any]:

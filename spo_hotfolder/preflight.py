@@ -449,10 +449,15 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
 
 
 def _trim_message(page: _Page, rect: Rect, product: str, target: tuple[float, float], tol: float) -> str:
-    return (
-        f"trim is {page.shown(rect).label()}, product {product} expects "
-        f"{fmt_mm(target[0])} x {fmt_mm(target[1])} mm (tolerance {fmt_mm(tol)} mm)"
+    w, h = rect.width, rect.height
+    off = min(max(abs(w - target[0]), abs(h - target[1])), max(abs(w - target[1]), abs(h - target[0])))
+    expected = (
+        f"trim is {page.shown(rect).label()}, product {product} expects {fmt_mm(target[0])} x {fmt_mm(target[1])} mm"
     )
+    if off < tol + 0.1:
+        # Just beyond the tolerance, one decimal shows a size that looks inside it: say by how much.
+        return f"{expected}: {off:.2f} mm off, more than the tolerance of {fmt_mm(tol)} mm"
+    return f"{expected} (tolerance {fmt_mm(tol)} mm)"
 
 
 def _grouped(collector: _Collector, check: str, items: list[tuple[_Page, str]]) -> None:

@@ -361,6 +361,12 @@ CASES = [
         'validation.checks.fonts: must be one of error | warning | off (got "fatal")',
     ),
     (
+        "validation:\n  require_embedded_fonts: false\n  checks:\n    fonts: error\n",
+        6,
+        "validation.checks.fonts: is error, but validation.require_embedded_fonts is false (which turns the "
+        "fonts check off); keep one of the two",
+    ),
+    (
         "validation:\n  size_tolerance_mm: -1\n",
         4,
         "validation.size_tolerance_mm: must be a number 0 or more (got -1)",

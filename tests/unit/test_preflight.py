@@ -470,3 +470,29 @@ def test_the_fix_in_error_txt_fits_the_checks_that_failed() -> None:
     assert "validation.checks.fonts" in _preflight_fix({"fonts"})
     assert "without a password" in _preflight_fix({"encryption"})
     assert all(_preflight_fix(f).endswith("or drop REJECT to stop the job.") for f in ({"pages"}, {"fonts"}, set()))
+
+
+def test_mixed_sizes_alone_points_at_its_check_not_at_product_expectations() -> None:
+    from spo_hotfolder.engine import _preflight_fix
+
+    fix = _preflight_fix({"mixed_sizes"})
+    assert "validation.checks.mixed_sizes to warning" in fix and "expectations" not in fix
+    assert "change the product's expectations" in _preflight_fix({"trim", "mixed_sizes"})
+
+
+def test_a_size_just_beyond_the_tolerance_says_by_how_much(tmp_path: Path) -> None:
+    """86.01 mm shown as "86.0" with a 1.0 mm tolerance reads as inside it: the message says how far off."""
+    pdf = make_pdf(tmp_path / "bc.pdf", [(92.01, 61)] * 2, trimbox=(3, 3, 89.01, 58))
+    assert run(pdf).findings[0].message == (
+        "pages 1-2: trim is 86.0 x 55.0 mm, product bc-85x55 expects 85.0 x 55.0 mm: 1.01 mm off, more than the "
+        "tolerance of 1.0 mm"
+    )
+
+
+def test_a_finding_names_its_artwork_file_when_the_job_has_several(tmp_path: Path) -> None:
+    front = make_pdf(tmp_path / "front.pdf", [(91, 61)])
+    back = make_pdf(tmp_path / "back.pdf", [(210, 297)])
+    report = run(front, back)
+    assert report.described(report.findings[0]).endswith("(artwork 'back.pdf')")
+    single = run(back)
+    assert "artwork" not in single.described(single.findings[0])
