@@ -1604,60 +1604,62 @@ class Engine:
     def _ticket_failed(self, job: Job, hot_name: str, final: Path, delivery_id: int, exc: DeliveryError) -> None:
         """The PDF is published, its job ticket is not: the job is not InHotFolder yet. The ticket
         alone is tried again (delivery.max_attempts, backoff_seconds); the PDF is never copied again."""
-        now = self.clock.now()
-        attempts = job.attempts + 1
-        limit = self.config.delivery.max_attempts
-        last = not exc.transient or attempts >= limit
+        self.ledger.delivery_state(delivery_id, "published", self.clock.now())
+        self.ledger.update_job(job.job_id, self.clock.now(), route=hot_name)
         ticket = final.with_suffix(".json").name
-        when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
-        detail = (
-            f"attempt {attempts} of {limit}: {final.name} is in hot folder {hot_name}, but its job ticket {ticket} "
-            f"could not be written: {exc}" + ("" if last else f"; the ticket is tried again at {iso(when)}")
+        self._copy_failed(
+            job,
+            hot_name,
+            exc,
+            event="delivery.ticket_failed",
+            what=f"{final.name} is in hot folder {hot_name}, but its job ticket {ticket} could not be written: {exc}",
+            again="the ticket is tried again at",
+            title=lambda why: (
+                f"{final.name} was delivered into hot folder {hot_name}, but its job ticket {ticket} could not be "
+                f"written ({why}): {exc}"
+            ),
+            fix="Fix the cause (free disk space, fix permissions, or let the printer take the other ticket), then "
+            "drop a file named RETRY here: only the ticket is written, the PDF is not copied again. Drop "
+            "REJECT to leave the PDF without its ticket.",
         )
-        with self.ledger.transaction():
-            self.ledger.delivery_state(delivery_id, "published", now)
-            self.ledger.update_job(job.job_id, now, route=hot_name, attempts=attempts)
-            self._record(job.job_id, JobStatus.CopyToHotFolderFailed, SYSTEM, detail, now, write=False)
-        log.warning(
-            "delivery.ticket_failed",
-            job_id=job.job_id,
-            order_id=job.order_id,
-            hot_folder=hot_name,
-            attempt=attempts,
-            max_attempts=limit,
-            transient=exc.transient,
-            reason=str(exc),
-        )
-        if last:
-            why = "this cannot work without a change" if not exc.transient else f"all {limit} attempts failed"
-            self._fail(
-                job.job_id,
-                JobFailed(
-                    None,
-                    f"{final.name} was delivered into hot folder {hot_name}, but its job ticket {ticket} could not be "
-                    f"written ({why}): {exc}",
-                    [detail],
-                    "Fix the cause (free disk space, fix permissions, or let the printer take the other ticket), then "
-                    "drop a file named RETRY here: only the ticket is written, the PDF is not copied again. Drop "
-                    "REJECT to leave the PDF without its ticket.",
-                ),
-                now,
-            )
-            return
-        self.ledger.update_job(job.job_id, now, stage=Stage.RETRY, next_attempt_at=iso(when))
-        self._move_to(self.ledger.get_job(job.job_id, history=False), Stage.RETRY, now, recorded=True)  # type: ignore[arg-type]
-        self._schedule_wakeup(when)
 
     def _delivery_failed(self, job: Job, hot_name: str, exc: DeliveryError) -> None:
+        self._copy_failed(
+            job,
+            hot_name,
+            exc,
+            event="delivery.failed",
+            what=str(exc),
+            again="tried again at",
+            title=lambda why: f"the copy into hot folder {hot_name} failed ({why}): {exc}",
+            fix="Fix the cause (mount the share, free disk space, fix permissions or the config, or let the "
+            "printer take the file waiting under the same name), then drop a file named RETRY here. Drop "
+            "REJECT to stop the job.",
+        )
+
+    def _copy_failed(
+        self,
+        job: Job,
+        hot_name: str,
+        exc: DeliveryError,
+        *,
+        event: str,
+        what: str,
+        again: str,
+        title: Callable[[str], str],
+        fix: str,
+    ) -> None:
+        """A failed attempt: CopyToHotFolderFailed "attempt n of max: <what>"; tried again after
+        backoff_seconds, or, after the last attempt (or a failure no retry can mend), failed/."""
         now = self.clock.now()
         attempts = job.attempts + 1
         limit = self.config.delivery.max_attempts
         final = not exc.transient or attempts >= limit
         when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
-        detail = f"attempt {attempts} of {limit}: {exc}" + ("" if final else f"; tried again at {iso(when)}")
+        detail = f"attempt {attempts} of {limit}: {what}" + ("" if final else f"; {again} {iso(when)}")
         self._record(job.job_id, JobStatus.CopyToHotFolderFailed, SYSTEM, detail, now)
         log.warning(
-            "delivery.failed",
+            event,
             job_id=job.job_id,
             order_id=job.order_id,
             hot_folder=hot_name,
@@ -1669,18 +1671,7 @@ class Engine:
         if final:
             why = "this cannot work without a change" if not exc.transient else f"all {limit} attempts failed"
             self.ledger.update_job(job.job_id, now, attempts=attempts)
-            self._fail(
-                job.job_id,
-                JobFailed(
-                    None,
-                    f"the copy into hot folder {hot_name} failed ({why}): {exc}",
-                    [f"attempt {attempts} of {limit}: {exc}"],
-                    "Fix the cause (mount the share, free disk space, fix permissions or the config, or let the "
-                    "printer take the file waiting under the same name), then drop a file named RETRY here. Drop "
-                    "REJECT to stop the job.",
-                ),
-                now,
-            )
+            self._fail(job.job_id, JobFailed(None, title(why), [detail], fix), now)
             return
         self.ledger.update_job(job.job_id, now, stage=Stage.RETRY, attempts=attempts, next_attempt_at=iso(when))
         self._write_status(job.job_id)

@@ -143,18 +143,23 @@ class Rig:
             ledger.close()
 
 
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
+def rig_on(tmp_path: Path, **sections: Any) -> Iterator[Rig]:
     made = Rig(
         tmp_path,
         write_config(
             tmp_path,
             watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
             delivery={"max_attempts": 3, "backoff_seconds": [10, 30]},
+            **sections,
         ),
     )
     yield made
     made.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    yield from rig_on(tmp_path)
 
 
 def done(r: Rig, job_id: str) -> Callable[[], bool]:
@@ -1045,17 +1050,7 @@ def test_a_job_waiting_its_turn_in_a_queue_gets_its_status_file_once_it_has_run(
 
 @pytest.fixture
 def ticket_rig(tmp_path: Path) -> Iterator[Rig]:
-    made = Rig(
-        tmp_path,
-        write_config(
-            tmp_path,
-            watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
-            delivery={"max_attempts": 3, "backoff_seconds": [10, 30]},
-            hot_folders={"indigo": {"path": str(tmp_path / "hot" / "indigo"), "ticket": "json"}},
-        ),
-    )
-    yield made
-    made.close()
+    yield from rig_on(tmp_path, hot_folders={"indigo": {"path": str(tmp_path / "hot" / "indigo"), "ticket": "json"}})
 
 
 def test_another_ticket_waiting_under_the_jobs_ticket_name_holds_the_pdf_back(ticket_rig: Rig) -> None:
