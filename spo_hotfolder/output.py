@@ -23,10 +23,12 @@ from spo_hotfolder.outputfile import OutputError, OutputResult, publish_output
 from spo_hotfolder.pdfreport import ArtworkInput, ArtworkProblem, PreflightReport, describe_exception, quote_name
 from spo_hotfolder.preflight import (
     MM_PER_PT,
+    REPAIRED,
     count_pages,
     open_artwork,
     pdf_limits,
     preflight,
+    pypdf_warnings,
     read_box_pt,
     user_unit,
 )
@@ -87,6 +89,7 @@ def build_output(
         readers: list[PdfReader] = []
         fixes: list[list[_BoxFix]] = []
         pages = 0
+        damaged = False  # mended by pypdf while read: written anew, never passed on as it is
         for art in artwork:
             try:
                 fh = stack.enter_context(open(art.path, "rb"))
@@ -97,9 +100,11 @@ def build_output(
                 reason = exc.strerror or describe_exception(exc)
                 raise OutputError(f"artwork {quote_name(art.name)} cannot be read: {reason}") from None
             try:
-                reader, _owner_protected = open_artwork(art.name, fh)
-                pages += count_pages(art.name, reader)
-                fixes.append(_box_fixes(reader, spec, float(validation.size_tolerance_mm)))
+                with pypdf_warnings() as repairs:
+                    reader, _owner_protected = open_artwork(art.name, fh)
+                    pages += count_pages(art.name, reader)
+                    fixes.append(_box_fixes(reader, spec, float(validation.size_tolerance_mm)))
+                damaged = damaged or bool(repairs)
             except ArtworkProblem as problem:
                 raise OutputError(str(problem)) from None
             except (MemoryError, OutputError):
@@ -110,7 +115,7 @@ def build_output(
                 ) from exc
             readers.append(reader)
 
-        copy = len(artwork) == 1 and not fixes[0]
+        copy = len(artwork) == 1 and not fixes[0] and not damaged
         if copy:
             size, digest = publish_output(dest, artwork[0], None)
         else:
@@ -138,7 +143,8 @@ def check(
     """Preflight, and whether the output is then the artwork as it is (see ``link_unchanged``): one
     worker call instead of two for the common job."""
     report = preflight(artwork, product_name, spec, validation)
-    return report, report.ok and is_print_ready_as_is(artwork, spec, validation)
+    repaired = any(f.check == REPAIRED for f in report.findings)
+    return report, report.ok and not repaired and is_print_ready_as_is(artwork, spec, validation)
 
 
 def _write_merged(

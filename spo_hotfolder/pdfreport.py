@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    check: str  # "open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption"
+    check: str  # "open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption", "repaired"
     severity: Literal["error", "warning"]
     message: str  # a complete sentence in plain words, sizes in mm
     file: str | None = None  # artwork file name

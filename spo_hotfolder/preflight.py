@@ -9,6 +9,7 @@ loaded. Any exception while reading a PDF becomes a Finding: a bad PDF never rai
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import re
@@ -47,7 +48,11 @@ _FONT_FILE_KEYS = ("/FontFile", "/FontFile2", "/FontFile3")
 _SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
 _IMAGE_SUBTYPE = re.compile(rb"/Subtype\s*/Image(?![A-Za-z0-9_.#-])")
 
-CheckName = Literal["open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption"]
+CheckName = Literal[
+    "open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption", "repaired"
+]
+#: a damaged file that pypdf mended while reading it: always a warning, and the output is written anew
+REPAIRED = "repaired"
 
 
 @contextmanager
@@ -347,6 +352,31 @@ class _FontScanner:
 # The checks
 
 
+@contextmanager
+def pypdf_warnings() -> Iterator[list[str]]:
+    """The warnings pypdf logs meanwhile (a damaged file it repairs while reading it: a wrong
+    startxref, a broken xref table, missing objects), whatever the configured log level."""
+    logger = logging.getLogger("pypdf")
+    caught: list[str] = []
+
+    class _Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            caught.append(record.getMessage())
+
+    handler = _Catch(logging.WARNING)
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    if not logger.isEnabledFor(logging.WARNING):  # quiet by config: caught here, shown nowhere
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    try:
+        yield caught
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
 @dataclass(slots=True)
 class _Collector:
     validation: ValidationConfig
@@ -551,7 +581,7 @@ def preflight(
                     art.name,
                 )
             try:
-                with open(art.path, "rb") as fh:
+                with open(art.path, "rb") as fh, pypdf_warnings() as repairs:
                     if os.fstat(fh.fileno()).st_size == 0:
                         collector.error("empty", f"artwork {label} is an empty file (0 bytes)", art.name)
                         all_readable = False
@@ -567,6 +597,18 @@ def preflight(
                     if count_pages(art.name, reader) == 0:
                         raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
                     pages.extend(_read_pages(art.name, reader, len(pages) + 1, scan_fonts))
+                if repairs:
+                    # Readable, but only after pypdf mended it: a strict RIP may refuse the file as it
+                    # is, so the output is written anew (output.check) and the operator is told.
+                    collector.findings.append(
+                        Finding(
+                            REPAIRED,
+                            "warning",
+                            f"artwork {label} is damaged ({repairs[0]}); it could be read, and the output is "
+                            "written anew from what was read: check the output",
+                            art.name,
+                        )
+                    )
             except ArtworkProblem as problem:
                 collector.error("open", str(problem), art.name)
                 all_readable = False

@@ -503,3 +503,35 @@ def test_a_linked_output_made_again_over_itself_leaves_no_temp_name(tmp_path: Pa
     link_unchanged(art(ready)[0], str(dest), 1)
     link_unchanged(art(ready)[0], str(dest), 1)
     assert dest.stat().st_ino == ready.stat().st_ino and leftovers(out_dir) == []
+
+
+def test_a_pdf_pypdf_must_mend_is_written_anew_and_the_operator_told(tmp_path: Path) -> None:
+    """A wrong startxref (or junk before %PDF): readable, but a strict RIP may refuse the file as it
+    is. It passes with a warning, and the output is written anew, never passed on byte for byte."""
+    import logging
+    import re
+
+    boxed = {"trimbox": (3, 3, 88, 58), "bleedbox": (0, 0, 91, 61)}  # nothing to add: as it is, if sound
+    art = make_pdf(tmp_path / "card.pdf", [(91, 61)] * 2, **boxed)
+    art.write_bytes(re.sub(rb"startxref\s+\d+", b"startxref\n99", art.read_bytes()))
+    inputs = [ArtworkInput("card.pdf", str(art))]
+    spec = ProductSpec("bc-*", (85.0, 55.0), 3.0, 2)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # quiet by config: still caught
+    try:
+        report, as_is = check(inputs, "bc-85x55", spec, ValidationConfig())
+    finally:
+        logging.getLogger("pypdf").setLevel(logging.NOTSET)
+    assert report.ok and not as_is
+    [finding] = report.findings
+    assert (finding.check, finding.severity, finding.file) == ("repaired", "warning", "card.pdf")
+    assert finding.message.startswith("artwork 'card.pdf' is damaged (") and "check the output" in finding.message
+    result = build_output(inputs, str(tmp_path / "out.pdf"), spec, ValidationConfig())
+    assert not result.copied_unchanged and result.pages == 2
+    mended = (tmp_path / "out.pdf").read_bytes()
+    assert mended != art.read_bytes()
+    offset = int(re.findall(rb"startxref\s+(\d+)", mended)[-1])
+    assert mended[offset : offset + 4] == b"xref", "the output's startxref points at its xref table"
+    # A sound file is still passed on as it is.
+    sound = make_pdf(tmp_path / "sound.pdf", [(91, 61)] * 2, **boxed)
+    report, as_is = check([ArtworkInput("sound.pdf", str(sound))], "bc-85x55", spec, ValidationConfig())
+    assert report.findings == () and as_is
