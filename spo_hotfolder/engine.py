@@ -1418,6 +1418,14 @@ class Engine:
             self.ledger.update_job(job.job_id, now, preflight=report.to_json())
             self._record(job.job_id, JobStatus.ValidationFinished, SYSTEM, report.summary(), now)
             self._record(job.job_id, JobStatus.OutputCreationStarted, SYSTEM, name, now)
+        if report.warnings():
+            # Seen by whoever reads the log at warning level, with the job it belongs to.
+            log.warning(
+                "preflight.warnings",
+                job_id=job.job_id,
+                order_id=job.order_id,
+                warnings=[report.described(f) for f in report.warnings()],
+            )
         out_dir = job_dir / "output"
         out_dir.mkdir(exist_ok=True)
         for old in out_dir.iterdir():

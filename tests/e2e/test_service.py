@@ -641,6 +641,10 @@ def test_every_output_line_is_json_including_library_warnings(tmp_path: Path, da
     assert daemon.stop() == 0
     assert_all_json(daemon)
     assert pypdf_lines(daemon.log_events())
+    # The mending is a preflight warning too, logged at warning level with the job it belongs to.
+    [warned] = [e for e in daemon.log_events() if e["event"] == "preflight.warnings"]
+    assert warned["level"] == "warning" and warned["job_id"] == "700-1"
+    assert warned["warnings"][0].startswith("artwork '700.pdf' is damaged (")
 
 
 def test_a_reload_to_json_logs_reaches_the_pdf_worker(tmp_path: Path, daemons: list[Daemon]) -> None:
