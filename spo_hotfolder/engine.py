@@ -114,7 +114,9 @@ FLUSH_AHEAD_BYTES = 4 * 2**20
 class PdfService(Protocol):
     def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> tuple[PreflightReport, bool]: ...
 
-    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any) -> OutputResult: ...
+    def build_output(
+        self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Callable[[], None] | None = None
+    ) -> OutputResult: ...
 
 
 @runtime_checkable
@@ -213,6 +215,7 @@ class Engine:
         # while the queue runs): (what it depends on, the call, when begun).
         self._early_check: tuple[tuple[Any, ...], Any, float] | None = None
         self._queue_running = False  # _run_jobs is working through a queue of jobs
+        self._new_only = False  # _meanwhile: only manifests of new jobs and artwork are taken in
         self._early_pdf: tuple[object, EarlyCheckService | None] | None = None  # see _early_service
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
@@ -576,6 +579,9 @@ class Engine:
         base = path.parent
         key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
         known = self.ledger.intake(key)
+        if self._new_only and known is not None:
+            self.tracker.track(path, activity=False, complete=True)  # not now (_meanwhile)
+            return
         if known is not None and not known[0]:
             # Recorded before a crash, not yet removed from the inbox: finish that intake.
             self._unfinished.append((key, path, signature(st)))
@@ -585,6 +591,10 @@ class Engine:
             manifest = parse_manifest(data, path.name, tuple(self.config.hot_folders))
         except ManifestError as exc:
             self._reject_manifest(path, folder_manifest, exc.problems)
+            return
+        if self._new_only and any(self.ledger.get_job(spec.job_id, history=False) for spec in manifest.jobs):
+            # A known job's manifest may change the job being made right now: in its own time.
+            self.tracker.track(path, activity=False, complete=True)
             return
         now = self.clock.now()
         plans: list[tuple[JobSpec, Job | None]] = []
@@ -702,7 +712,7 @@ class Engine:
         stays until the claim after the intake commit). A crash before that commit leaves only the
         extra link, which the next intake of the manifest removes with the job folder's artwork/.
         """
-        if self._queue_running:
+        if self._queue_running or self._new_only:
             return  # jobs are queued before this one: the worker checks the next of those instead
         if self._check_held():
             return  # one at a time: in a burst, the worker's time goes to checks that are used
@@ -1437,7 +1447,9 @@ class Engine:
                 # The artwork is print-ready as it is: the output is a link to it, made here.
                 result = link_unchanged(inputs[0], str(out_dir / name), report.pages)
             else:
-                result = self.pdf.build_output(inputs, str(out_dir / name), spec, self.config.validation)
+                result = self.pdf.build_output(
+                    inputs, str(out_dir / name), spec, self.config.validation, while_waiting=self._meanwhile
+                )
                 self._begin_next_check(next_ids)
         except OutputError as exc:
             if self.stop_event.is_set():
@@ -1468,6 +1480,28 @@ class Engine:
         self._move_to(fresh, next_stage, now, recorded=True)
         if next_stage is Stage.HELD:
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
+
+    def _meanwhile(self) -> None:
+        """While the worker makes a big output (seconds, up to its time limit): new orders are taken
+        in, recorded Ordered and their artwork claimed, so that intake never waits for one PDF.
+        Only what needs neither the PDF worker nor a job already known: operator drop files,
+        commands and manifests that name known jobs stay where they are until the job's turn ends."""
+        self.progress_at = self.clock.monotonic()
+        if self.stop_event.is_set():
+            return
+        self._drain_hints()
+        if not self.tracker.any_due():
+            return
+        for path, sig in self.tracker.get_stable_files(limit=20):
+            kind, _ = self._classify(path)
+            if kind not in ("manifest", "data"):
+                self.tracker.track(path, activity=False, complete=True)  # for the next step
+                continue
+            self._new_only = True
+            try:
+                self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))  # type: ignore[misc]
+            finally:
+                self._new_only = False
 
     # -- delivery ---------------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ _OUTPUT = ("making the output PDF", "the PDF output writer")
 # After a call, a worker whose resident memory is above this is replaced (Python rarely returns
 # freed memory to the system: one 1 GiB merge would otherwise keep the worker at ~2 GiB).
 RECYCLE_RSS_BYTES = 512 * 1024**2
+#: While an output is made, the caller's ``while_waiting`` runs this often (intake goes on).
+WAIT_SLICE_SECONDS = 0.2
 
 
 class WorkerFailure(Exception):
@@ -336,10 +338,19 @@ class PdfWorker:
         dest: str,
         spec: ProductSpec | None,
         validation: ValidationConfig,
+        while_waiting: Callable[[], None] | None = None,
     ) -> OutputResult:
-        """Like ``output.build_output``; raises OutputError (plain message) on any failure."""
+        """Like ``output.build_output``; raises OutputError (plain message) on any failure.
+
+        ``while_waiting`` is called about every WAIT_SLICE_SECONDS while the worker makes the output
+        (a big one takes seconds): the caller goes on with work that needs no PDF worker. It must not
+        call this worker (the call would wait for this output first)."""
         try:
-            return self._run(_OUTPUT, _build_output, list(artwork), dest, spec, _picklable(validation))
+            call = self._send(_OUTPUT, _build_output, list(artwork), dest, spec, _picklable(validation))
+            if while_waiting is not None:
+                self._wait_answer(call, while_waiting)
+            result: OutputResult = self._receive(call)
+            return result
         except OutputError:
             raise
         except WorkerFailure as failure:
@@ -451,6 +462,20 @@ class PdfWorker:
         if call.error is not None:
             raise call.error
         return call.value
+
+    def _wait_answer(self, call: _Call, while_waiting: Callable[[], None]) -> None:
+        """Until ``call``'s answer is there (or its time is up: ``_receive`` says so), calls
+        ``while_waiting`` between slices of waiting."""
+        while self._out is call:
+            left = self.timeout_seconds - (time.monotonic() - call.sent_at)
+            if left <= 0:
+                return
+            try:
+                if call.proc.conn.poll(min(WAIT_SLICE_SECONDS, left)):
+                    return
+            except (OSError, EOFError):
+                return  # closed (the daemon stops) or the worker died: _receive says which
+            while_waiting()
 
     def _drain(self) -> None:
         """Receives the answer of the call still out (lock held), keeping it on the call."""

@@ -59,7 +59,7 @@ class InProcessPdf:
     def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
         return check(artwork, product_name, spec, validation)
 
-    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any) -> Any:
+    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
         return build_output(artwork, dest, spec, validation)
 
 
@@ -719,7 +719,7 @@ class EarlyPdf(InProcessPdf):
         self.calls.append("check")
         return super().check(artwork, product_name, spec, validation)
 
-    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any) -> Any:
+    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
         self.calls.append("build")
         return super().build_output(artwork, dest, spec, validation)
 
@@ -1266,3 +1266,57 @@ def test_a_folder_where_the_ticket_or_the_pdf_goes_is_named_as_such(ticket_rig: 
     (r.hot / "T7_T7-1_bc-85x55_x1.pdf").rmdir()
     r.run(until=lambda: r.stage(first) is Stage.DONE and r.stage(second) is Stage.DONE, steps=5, dt=15)
     assert len(r.take_prints()) == 4
+
+
+class SlowOutputPdf(InProcessPdf):
+    """Outputs that take a while (a 60,000-page merge): the caller is called back meanwhile, as
+    PdfWorker does every WAIT_SLICE_SECONDS. During the first one, ``during`` runs, and what
+    ``seen`` returns at its end is kept in ``after``."""
+
+    def __init__(self, rig: Rig, during: Callable[[], None], seen: Callable[[], Any]) -> None:
+        self.rig = rig
+        self.during: Callable[[], None] | None = during
+        self.seen = seen
+        self.after: Any = None
+
+    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
+        if while_waiting is not None and self.during is not None:
+            self.during()
+            self.during = None
+            for _ in range(5):
+                self.rig.clock.advance(0.2)
+                while_waiting()
+            self.after = self.seen()
+        return build_output(artwork, dest, spec, validation)
+
+
+def test_new_orders_are_taken_in_while_a_big_output_is_made(rig: Rig) -> None:
+    """Intake does not wait for one big PDF: a new order is recorded and its artwork claimed while
+    the worker makes another job's output. Manifests of known jobs (and drop files) wait."""
+    r = rig
+    slow = r.order("BIG")
+
+    def arrive() -> None:
+        r.order("NEW")
+        (r.inbox / "BIG-again.yaml").write_text(
+            'order_id: "BIG"\nproduct: bc-85x55\nquantity: 1\nartwork: [BIG-v2.pdf]\n'
+        )
+        for name in ("NEW.yaml", "NEW.pdf", "BIG-again.yaml"):
+            r.engine.hint(r.inbox / name, moved_in=True)
+
+    def seen() -> Any:
+        new = r.ledger.get_job("NEW-1")
+        return (
+            [e.status.value for e in new.history] if new else None,
+            new.stage if new else None,
+            (r.inbox / "BIG-again.yaml").exists(),
+            r.statuses(slow)[-1],
+        )
+
+    pdf = SlowOutputPdf(r, arrive, seen)
+    r.engine.pdf = pdf
+    r.run(until=lambda: r.stage(slow) is Stage.DONE, steps=5)
+    statuses, stage, waiting, slow_status = pdf.after
+    assert statuses == ["Ordered"] and stage is Stage.PROCESS, "recorded, its artwork claimed, during the output"
+    assert waiting and slow_status == "OutputCreationStarted", "the known job's manifest waits for its turn"
+    r.run(until=lambda: r.stage("NEW-1") is Stage.DONE and not (r.inbox / "BIG-again.yaml").exists(), steps=10)

@@ -535,3 +535,28 @@ def test_a_pdf_pypdf_must_mend_is_written_anew_and_the_operator_told(tmp_path: P
     sound = make_pdf(tmp_path / "sound.pdf", [(91, 61)] * 2, **boxed)
     report, as_is = check([ArtworkInput("sound.pdf", str(sound))], "bc-85x55", spec, ValidationConfig())
     assert report.findings == () and as_is
+
+
+def slow_output(*args: object) -> str:
+    """Stands in for the output writer in the worker process: an output that takes 0.7 s."""
+    time.sleep(0.7)
+    return "made"
+
+
+def test_the_caller_goes_on_while_the_worker_makes_an_output(
+    worker: PdfWorker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spo_hotfolder.pdfwork as pdfwork_module
+
+    monkeypatch.setattr(pdfwork_module, "_build_output", slow_output)  # sent by reference: importable there
+    ticks: list[float] = []
+    art = make_pdf(tmp_path / "a.pdf")
+    result = worker.build_output(
+        [ArtworkInput("a.pdf", str(art))],
+        str(tmp_path / "out.pdf"),
+        None,
+        ValidationConfig(),
+        while_waiting=lambda: ticks.append(time.monotonic()),
+    )
+    assert result == "made"
+    assert len(ticks) >= 2, ticks  # every 0.2 s of (at least) 0.7 s
