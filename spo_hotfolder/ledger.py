@@ -864,15 +864,6 @@ class Ledger:
             ).fetchone()
         return Delivery(*tuple(row)) if row else None
 
-    def published_count(self, job_id: str, generation: int) -> int:
-        with self._lock:
-            return int(
-                self._db.execute(
-                    "SELECT COUNT(*) FROM deliveries WHERE job_id = ? AND generation = ? AND state = 'published'",
-                    (job_id, generation),
-                ).fetchone()[0]
-            )
-
     # -- intakes ----------------------------------------------------------------------------
 
     def intake(self, key: str) -> tuple[bool, str] | None:
