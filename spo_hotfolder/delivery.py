@@ -234,18 +234,21 @@ def write_temp(src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[
 def check_name_free(final: Path, hot: HotFolderConfig) -> None:
     """Raises DeliveryError while a file of the final name waits in the hot folder: checked before
     the copy (no copy made for nothing) and again just before the rename."""
-    if final.is_dir():
+    try:
+        st = os.lstat(final)  # one system call: this runs twice in every delivery
+    except OSError:
+        return  # free (or the folder cannot be read: the copy then says why)
+    if stat.S_ISDIR(st.st_mode):
         raise DeliveryError(
             f"a folder named {final.name} is in hot folder {hot.name}, where this job's file goes; it is not "
             "written until the folder is moved away",
             transient=True,
         )
-    if os.path.lexists(final):
-        raise DeliveryError(
-            f"a file named {final.name} is already waiting in hot folder {hot.name} (not yet taken by the "
-            "printer), which is never overwritten",
-            transient=True,
-        )
+    raise DeliveryError(
+        f"a file named {final.name} is already waiting in hot folder {hot.name} (not yet taken by the "
+        "printer), which is never overwritten",
+        transient=True,
+    )
 
 
 def publish(temp: Path, final: Path, hot: HotFolderConfig) -> None:
