@@ -828,6 +828,18 @@ def _device(path: Path) -> int | None:
     return None
 
 
+def spool_filesystems(config: Config) -> list[list[str]]:
+    """The spool folders' names grouped by the filesystem they are on (or would be created on),
+    the largest group first (on a tie, the group of the first folder). One group is what ``run``
+    needs: jobs move between the spool folders by rename."""
+    groups: dict[int, list[str]] = {}
+    for name, folder in config.paths.spool_folders().items():
+        device = _device(folder)
+        if device is not None:
+            groups.setdefault(device, []).append(name)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
 def filesystem_errors(config: Config, shown: str | None = None) -> list[str]:
     """What the config says that the filesystems make impossible right now, for ``check-config``,
     as ``file:line: key.path: message`` (``shown``: the config file as the user named it):
@@ -850,17 +862,11 @@ def filesystem_errors(config: Config, shown: str | None = None) -> list[str]:
         errors.append((document.line(key_path) or 1, f"{key_path}: {message}"))
 
     folders = config.paths.spool_folders()
-    groups: dict[int, list[str]] = {}
-    for name, folder in folders.items():
-        device = _device(folder)
-        if device is not None:
-            groups.setdefault(device, []).append(name)
+    groups = spool_filesystems(config)
     if len(groups) > 1:
         # The filesystem most spool folders are on (the first folder's, on a tie) is the one meant.
-        main = max(groups.values(), key=len)
-        for names in groups.values():
-            if names is main:
-                continue
+        main = groups[0]
+        for names in groups[1:]:
             for name in names:
                 error(
                     f"paths.{name}",

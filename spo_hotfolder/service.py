@@ -28,7 +28,7 @@ import structlog
 
 from spo_hotfolder import earlysignals
 from spo_hotfolder.clock import SystemClock, iso
-from spo_hotfolder.config import Config, ConfigError, load_config
+from spo_hotfolder.config import Config, ConfigError, load_config, spool_filesystems
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write
 from spo_hotfolder.ledger import Ledger, LedgerError, Stage
@@ -74,18 +74,16 @@ def prepare_folders(config: Config) -> list[Path]:
 
 def check_folders(config: Config) -> None:
     """Refuses to start when atomic moves between the spool folders are impossible, or one is read-only."""
-    folders = config.paths.spool_folders()
-    devices: dict[int, list[str]] = {}
-    for name, folder in folders.items():
+    for name, folder in config.paths.spool_folders().items():
         try:
-            st = folder.stat()
+            folder.stat()
         except OSError as exc:
             raise StartupError(f"spool folder {name} ({folder}) is not usable: {exc.strerror}") from exc
-        devices.setdefault(st.st_dev, []).append(name)
         if not os.access(folder, os.W_OK | os.X_OK):
             raise StartupError(f"spool folder {name} ({folder}) is not writable by this user (uid {os.getuid()})")
+    devices = spool_filesystems(config)
     if len(devices) > 1:
-        groups = "; ".join(", ".join(names) for names in devices.values())
+        groups = "; ".join(", ".join(names) for names in devices)
         raise StartupError(
             "the spool folders are on different filesystems (" + groups + "); moves between them must be "
             "atomic renames, so put them all on one filesystem"
