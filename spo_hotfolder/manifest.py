@@ -395,7 +395,9 @@ class _ManifestReader:
             if ref.path in seen:
                 self.problem(
                     item_path,
-                    f"the file {describe(ref.path)} is listed twice ({seen[ref.path]} and {item_path})",
+                    f"the file {describe(ref.path)} is listed twice ({seen[ref.path]} and {item_path}); "
+                    "a job's artwork files are kept by name, so to print the same file twice (front and "
+                    "back), send it a second time under another name and list that name",
                 )
                 ok = False
                 continue

@@ -444,7 +444,9 @@ JOB_CASES = [
     ),
     (
         "product: bc\nquantity: 1\nartwork:\n  - a.pdf\n  - ./a.pdf\n",
-        'line 7: jobs[0].artwork[1]: the file "a.pdf" is listed twice (jobs[0].artwork[0] and jobs[0].artwork[1])',
+        'line 7: jobs[0].artwork[1]: the file "a.pdf" is listed twice (jobs[0].artwork[0] and jobs[0].artwork[1]); '
+        "a job's artwork files are kept by name, so to print the same file twice (front and back), send it a "
+        "second time under another name and list that name",
     ),
     (
         "product: bc\nquantity: 1\nartwork: [a.pdf]\nhot_folder: nowhere\n",
