@@ -84,6 +84,7 @@ class HistoryEntry:
             "detail": self.detail,
             "removed_at": self.removed_at,
             "removed_by": self.removed_by,
+            "removed_note": self.removed_note,
         }
 
 

@@ -68,6 +68,7 @@ def test_release_by_drop_file_records_the_operator(make_daemon, tmp_path: Path) 
     job = daemon.wait_status(job_id, "InHotFolder")
     entry = blocked_entry(job)
     assert entry["removed_by"] == "alice" and entry["removed_at"]
+    assert entry["removed_note"] == "checked the bleed"  # the drop file's note, in --json too
     assert job["blocked"] is False
     assert (tmp_path / "hot" / "indigo" / "B2_B2-1_bc-85x55_x10.pdf").is_file()
     history = list((daemon.root / "done" / job_id / "history").iterdir())
@@ -96,6 +97,7 @@ def test_release_by_cli_with_daemon_running(make_daemon) -> None:
     assert "released by bob" in result.stdout
     job = daemon.wait_status(job_id, "InHotFolder")
     assert blocked_entry(job)["removed_by"] == "bob"
+    assert blocked_entry(job)["removed_note"] == "ok to print"
     again = daemon.cli("release", job_id)
     assert again.returncode == 1 and again.stderr.count("\n") == 1
     assert "not blocked" in again.stderr or "already released" in again.stderr

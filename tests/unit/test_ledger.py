@@ -201,6 +201,7 @@ def test_json_shape_is_the_documented_one(ledger: Ledger) -> None:
         "detail": "",
         "removed_at": None,
         "removed_by": None,
+        "removed_note": None,
     }
 
 
