@@ -156,8 +156,8 @@ class _ManifestReader:
     def text(self, value: object, path: str, what: str) -> str | None:
         """Text, or a whole number written without quotes (storefronts send numeric ids)."""
         if isinstance(value, int) and not isinstance(value, bool):
-            source = self.document.number_texts.get(path)
-            if source is not None and source != str(value):  # e.g. 00123, read by YAML as octal 83
+            if self._reads_otherwise(path, value):  # e.g. 00123, read by YAML as octal 83
+                source = self.document.number_texts[path]
                 self.problem(path, f'write {source} in quotes ("{source}") so it is read as text')
                 return None
             return str(value)
@@ -201,9 +201,15 @@ class _ManifestReader:
                 f'must be an ISO 8601 date and time, e.g. "2026-12-01T08:00:00+00:00" (got {describe(value)})',
             )
             return None
-        if moment.tzinfo is None:  # no offset given: UTC
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        try:
+            # No offset given: UTC. An offset may carry a moment past year 1 or 9999 (OverflowError).
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        except OverflowError:
+            moment = None
+        if moment is None or moment.year >= 9999:  # the last year leaves no room for the scheduler
+            self.problem("process_after", f"is out of range (got {describe(value)}); give a date before the year 9999")
+            return None
+        return moment
 
     # -- structure
 
@@ -353,6 +359,15 @@ class _ManifestReader:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.problem(key_path, f"must be a whole number of at least 1 (got {describe(value)})")
             return None
+        source = self.document.number_texts.get(key_path)
+        if source is not None and source != str(value):
+            # YAML reads 0250 as octal 168, 1:30 as 90 (base 60), 0x10 as 16: never print a guess.
+            self.problem(
+                key_path,
+                f"write the number of copies in plain digits, with no leading zero, sign, separator or "
+                f"prefix (got {source}, which YAML reads as {value})",
+            )
+            return None
         if value > MAX_QUANTITY:
             self.problem(key_path, f"is too large: at most {MAX_QUANTITY} (got {value})")
             return None
@@ -478,6 +493,9 @@ class _ManifestReader:
             if not isinstance(key, str) or not key:
                 self.problem(key_path, f"an attribute's name must be text (got {describe(key)}); put it in quotes")
                 ok = False
+            elif isinstance(item, int) and not isinstance(item, bool) and self._reads_otherwise(key_path, item):
+                # YAML reads 0250 as octal 168 and 1:30 as 90: a free-form value is kept as written.
+                result[key] = self.document.number_texts[key_path]
             elif isinstance(item, str | int | float | bool):
                 result[key] = item
             elif isinstance(item, date):  # an unquoted YAML date or time stamp
@@ -486,6 +504,11 @@ class _ManifestReader:
                 self.problem(key_path, f"must be a single value: text, a number or true/false (got {describe(item)})")
                 ok = False
         return result if ok else None
+
+    def _reads_otherwise(self, path: str, value: int) -> bool:
+        """True when the plain YAML number at ``path`` was written otherwise than ``value`` reads."""
+        source = self.document.number_texts.get(path)
+        return source is not None and source != str(value)
 
     def register_job_id(self, job_id: str, path: str, explicit: bool) -> bool:
         """False (and a problem) when an earlier job of this manifest has the same id."""

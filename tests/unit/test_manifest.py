@@ -502,6 +502,36 @@ def test_order_id_rules() -> None:
     )
 
 
+@pytest.mark.parametrize(("written", "read"), [("0250", 168), ("1:30", 90), ("0x10", 16), ("1_000", 1000), ("+5", 5)])
+def test_a_quantity_yaml_reads_otherwise_is_refused(written: str, read: int) -> None:
+    # YAML 1.1 reads these as numbers other than the digits say: printing 168 copies of an order
+    # for 250 must not happen.
+    text = f'order_id: "7"\nproduct: bc\nquantity: {written}\nartwork: [a.pdf]\n'
+    assert only_problem(text) == (
+        "line 3: quantity: write the number of copies in plain digits, with no leading zero, sign, "
+        f"separator or prefix (got {written}, which YAML reads as {read})"
+    )
+    assert only_problem(job_manifest(f"product: bc\nquantity: {written}\nartwork: [a.pdf]\n")).startswith(
+        "line 4: jobs[0].quantity: write the number of copies in plain digits"
+    )
+    assert parse(text.replace(written, "250")).jobs[0].quantity == 250
+
+
+def test_an_attribute_yaml_reads_otherwise_is_kept_as_written() -> None:
+    attributes = parse(single("attributes: {code: 0250, time: 1:30, pages: 12, weight: 1.5}\n")).jobs[0].attributes
+    assert attributes == {"code": "0250", "time": "1:30", "pages": 12, "weight": 1.5}
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['"9999-12-31T23:59:59-05:00"', '"0001-01-01T00:00:00+05:00"', "9999-12-31 23:00:00 -05:00", '"9999-06-01"'],
+)
+def test_process_after_out_of_range(value: str) -> None:
+    problem = only_problem(single(f"process_after: {value}\n"))  # was an OverflowError (a traceback)
+    assert problem.startswith("line 5: process_after: is out of range (got ")
+    assert problem.endswith("); give a date before the year 9999")
+
+
 def test_order_id_with_leading_zeros_must_be_quoted() -> None:
     # YAML 1.1 reads 00123 as the octal number 83: refuse rather than lose the zeros.
     assert only_problem(single("").replace('"7"', "00123")) == (
