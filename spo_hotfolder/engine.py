@@ -79,7 +79,7 @@ from spo_hotfolder.operator import (
 )
 from spo_hotfolder.outputfile import OutputError, OutputResult, link_unchanged
 from spo_hotfolder.pdfreport import ArtworkInput, PreflightReport
-from spo_hotfolder.reports import Extra, error_text, status_text
+from spo_hotfolder.reports import Extra, error_text, human_seconds, status_text
 from spo_hotfolder.stability import FileStabilityTracker, Signature, signature
 from spo_hotfolder.status import JobStatus
 
@@ -528,6 +528,7 @@ class Engine:
                             "the daemon, not one it can name in the file: tell the administrator (the daemon's log "
                             "has the details)"
                         ],
+                        fault=True,
                     )
         elif kind == "data":
             if sig[0] >= FLUSH_AHEAD_BYTES:
@@ -1024,8 +1025,12 @@ class Engine:
     def _failed_name(self, path: Path) -> str:
         return path.parent.name if path.parent != self.area("inbox") else path.name
 
-    def _reject_manifest(self, path: Path, folder_manifest: bool, problems: list[str]) -> None:
-        """A bad manifest goes to failed/<name>/ with an ERROR.txt; it never stops the daemon."""
+    def _reject_manifest(self, path: Path, folder_manifest: bool, problems: list[str], *, fault: bool = False) -> None:
+        """A bad manifest goes to failed/<name>/ with an ERROR.txt; it never stops the daemon.
+
+        ``fault``: the daemon failed on it (nothing in the file to correct). The ERROR.txt says where
+        the artwork is: in this folder for a folder drop; in inbox/ (until it is claimed or its
+        artwork_timeout_seconds run out) for a manifest at the top of inbox/."""
         name = safe_name(self._failed_name(path))
         target = unique_path(self.area("failed") / name)
         if folder_manifest:
@@ -1039,11 +1044,28 @@ class Engine:
             error_text(
                 f"Manifest {path.name} could not be used; no job was created from it.",
                 problems,
-                f"Correct {manifest_path.name} (the lines and keys above say where) and put it into inbox/ again"
-                " (with its artwork, if it was in this folder). The daemon did not change the file.",
+                self._resend_text(manifest_path.name, folder_manifest, fault),
             ),
         )
         log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
+
+    def _resend_text(self, name: str, folder_manifest: bool, fault: bool) -> str:
+        first = (
+            f"Once the administrator has looked into it, put {name}"
+            if fault
+            else f"Correct {name} (the lines and keys above say where) and put it"
+        )
+        if folder_manifest:
+            return (
+                f"{first} into inbox/ again together with its artwork, as the whole folder (its artwork is in "
+                "this folder). The daemon did not change the files."
+            )
+        wait = human_seconds(self.config.watch.artwork_timeout_seconds)
+        return (
+            f"{first} into inbox/ again. Its artwork, if it came into inbox/ beside it, stays there for {wait} "
+            "(watch.artwork_timeout_seconds) from its arrival: a manifest sent within that time takes it; after "
+            "that, each file goes to failed/ with its own ERROR.txt. The daemon did not change the file."
+        )
 
     # -- artwork ----------------------------------------------------------------------------
 

@@ -36,6 +36,15 @@ def human_size(size: int | None) -> str:
     return f"{size} bytes"
 
 
+def human_seconds(seconds: float) -> str:
+    """A duration from the config as an operator reads it: "90 seconds", "60 minutes", "2.5 hours"."""
+    if seconds < 120:
+        return f"{seconds:g} seconds"
+    if seconds < 3 * 3600:
+        return f"{round(seconds / 60)} minutes"
+    return f"{round(seconds / 3600, 1):g} hours"
+
+
 def _when(iso_text: str) -> str:
     return iso_text.replace("T", " ").rstrip("Z")[:19] + " UTC"
 

@@ -149,6 +149,7 @@ def test_bad_manifests_go_to_failed_and_the_daemon_goes_on(make_daemon, name: st
     wait_for(error.is_file, what=f"failed/{name}/ERROR.txt")
     text = error.read_text()
     assert expected in text and "How to fix it" in text
+    assert "Its artwork, if it came into inbox/ beside it, stays there for" in text  # where it is
     assert (daemon.root / "failed" / name / name).read_text() == content
     # A good manifest still goes through.
     card(daemon.inbox / "ok.pdf")

@@ -1320,3 +1320,42 @@ def test_new_orders_are_taken_in_while_a_big_output_is_made(rig: Rig) -> None:
     assert statuses == ["Ordered"] and stage is Stage.PROCESS, "recorded, its artwork claimed, during the output"
     assert waiting and slow_status == "OutputCreationStarted", "the known job's manifest waits for its turn"
     r.run(until=lambda: r.stage("NEW-1") is Stage.DONE and not (r.inbox / "BIG-again.yaml").exists(), steps=10)
+
+
+def test_a_manifest_the_daemon_fails_on_says_so_and_where_its_artwork_is(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After MANIFEST_FAULTS tries, a manifest the daemon itself fails on goes to failed/. Its
+    ERROR.txt used to end "Correct it (the lines and keys above say where)": there are none."""
+    r = rig
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine_module, "parse_manifest", broken)
+    make_pdf(r.inbox / "F1.pdf", pages=CARD)
+    (r.inbox / "F1.yaml").write_text('order_id: "F1"\nproduct: bc-85x55\nquantity: 1\nartwork: [F1.pdf]\n')
+    error = r.root / "failed" / "F1.yaml" / "ERROR.txt"
+    r.run(until=error.is_file, steps=20)
+    text = error.read_text()
+    assert "a fault in the daemon" in text and "RuntimeError: boom" in text
+    assert "Once the administrator has looked into it, put F1.yaml into inbox/ again" in text
+    assert "the lines and keys above" not in text
+    # Its artwork stays in the inbox for a while, and the operator is told so.
+    assert "stays there for 10 minutes (watch.artwork_timeout_seconds)" in text
+    assert (r.inbox / "F1.pdf").is_file()
+
+
+def test_a_bad_folder_drop_goes_to_failed_whole_with_its_artwork(rig: Rig) -> None:
+    r = rig
+    folder = r.inbox / "order7"
+    folder.mkdir()
+    make_pdf(folder / "card.pdf", pages=CARD)
+    (folder / "manifest.yaml").write_text('order_id: "O7"\nproduct: bc-85x55\nquantity: "5"\nartwork: [card.pdf]\n')
+    error = r.root / "failed" / "order7" / "ERROR.txt"
+    r.run(until=error.is_file, steps=20)
+    text = error.read_text()
+    assert "line 3: quantity: must be a whole number" in text
+    assert "Correct manifest.yaml (the lines and keys above say where) and put it into inbox/ again" in text
+    assert "together with its artwork, as the whole folder (its artwork is in this folder)" in text
+    assert (r.root / "failed" / "order7" / "card.pdf").is_file() and not folder.exists()
