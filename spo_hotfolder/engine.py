@@ -600,10 +600,16 @@ class Engine:
         now = self.clock.now()
         plans: list[tuple[JobSpec, Job | None]] = []
         refused: list[tuple[JobSpec, str]] = []
+        others: list[str] = []  # refused: the job id is another order's
         for spec in manifest.jobs:
             existing = self.ledger.get_job(spec.job_id, history=False)
             if existing is None:
                 plans.append((spec, None))
+            elif existing.order_id != manifest.order_id:
+                # A job id names one job: another order's manifest never takes it over (its product,
+                # quantity and artwork would replace those of an order it does not belong to).
+                refused.append((spec, self._other_order_reason(existing)))
+                others.append(spec.job_id)
             elif existing.stage in TERMINAL or self._pdf_delivered(existing):
                 if manifest.reprint:
                     plans.append((spec, existing))
@@ -621,7 +627,7 @@ class Engine:
                     shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
             raise
         if refused:
-            self._refuse_jobs(path, data, manifest, refused, base, [spec.job_id for spec, _ in plans])
+            self._refuse_jobs(path, data, manifest, refused, others, base, [spec.job_id for spec, _ in plans])
         # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
         # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
         self._unfinished.append((key, path, signature(st)))
@@ -842,6 +848,14 @@ class Engine:
         finished, but new artwork would be a second print, never a correction of the first."""
         return job.stage not in TERMINAL and self.ledger.published_delivery(job.job_id, job.generation) is not None
 
+    @staticmethod
+    def _other_order_reason(job: Job) -> str:
+        return (
+            f"job id {job.job_id} belongs to order {job.order_id} (taken in {job.created_at}, now "
+            f"{job.status.value}); a job id names one job, whatever the order, so this manifest's job was not "
+            f"taken and job {job.job_id} of order {job.order_id} was not changed"
+        )
+
     def _already_done_reason(self, job: Job) -> str:
         if job.stage not in TERMINAL:  # _pdf_delivered
             delivery = self.ledger.published_delivery(job.job_id, job.generation)
@@ -982,9 +996,12 @@ class Engine:
         data: bytes,
         manifest: Manifest,
         refused: list[tuple[JobSpec, str]],
+        others: list[str],
         base: Path,
         accepted: list[str],
     ) -> None:
+        """The refused jobs' manifest and artwork go to failed/ with an ERROR.txt; ``others``: those
+        refused because their job id is another order's, the rest were done before."""
         target = unique_path(self.area("failed") / safe_name(self._failed_name(path)))
         target.mkdir(parents=True)
         atomic_write(target / path.name, data)
@@ -995,20 +1012,27 @@ class Engine:
                     (target / "artwork").mkdir(exist_ok=True)
                     move(src, target / "artwork" / Path(ref.path).name)
         problems = [reason for _, reason in refused]
+        repeats = len(others) < len(refused)
+        taken = ", ".join(accepted)
+        fix = "Nothing was printed twice."
         if accepted:
+            problems.append(f"the other jobs of this manifest were taken and go on as usual: {taken}")
+        if repeats and accepted:
             # The manifest in this folder names the accepted jobs too: sent back as it is with
             # reprint: true, it would print them a second time.
-            taken = ", ".join(accepted)
-            problems.append(f"the other jobs of this manifest were taken and go on as usual: {taken}")
-            fix = (
-                "Nothing was printed twice. If a job above must be printed again, put a manifest into inbox/ "
-                f"with `reprint: true` and only that job: remove {taken} from it first, or they are printed "
-                "again too."
+            fix += (
+                " If a job above must be printed again, put a manifest into inbox/ with `reprint: true` and "
+                f"only that job: remove {taken} from it first, or they are printed again too."
             )
-        else:
-            fix = (
-                "Nothing was printed twice. If the job must be printed again, add `reprint: true` to the "
-                "manifest and put it into inbox/ again."
+        elif repeats:
+            fix += (
+                " If the job must be printed again, add `reprint: true` to the manifest and put it into inbox/ again."
+            )
+        if others:
+            fix += (
+                f" For {', '.join(others)}: give the job another job_id (or leave job_id out: it then defaults to "
+                f'"{manifest.order_id}-<n>", n counting the jobs from 1) and put the manifest into inbox/ again'
+                + (f" without {taken}." if accepted else ".")
             )
         atomic_write(
             target / "ERROR.txt",

@@ -1359,3 +1359,37 @@ def test_a_bad_folder_drop_goes_to_failed_whole_with_its_artwork(rig: Rig) -> No
     assert "Correct manifest.yaml (the lines and keys above say where) and put it into inbox/ again" in text
     assert "together with its artwork, as the whole folder (its artwork is in this folder)" in text
     assert (r.root / "failed" / "order7" / "card.pdf").is_file() and not folder.exists()
+
+
+def test_another_orders_manifest_never_takes_over_a_job_id(rig: Rig) -> None:
+    """Audit O: a manifest of order "X" naming job id B1-1 (order B1's, blocked) replaced B1-1's
+    order, product, quantity and artwork; with reprint: true it printed a delivered job of another
+    order under the new order's facts. A job id names one job: such a manifest is refused."""
+    r = rig
+    held = r.order("B1", extra="blocked: true\n")
+    delivered = r.order("D1")
+    r.run(until=lambda: r.stage(held) is Stage.HELD and r.stage(delivered) is Stage.DONE, steps=10)
+    assert r.take_prints() == ["D1_D1-1_bc-85x55_x1.pdf"]
+    before = r.statuses(held)
+    make_pdf(r.inbox / "x.pdf", pages=CARD)
+    make_pdf(r.inbox / "x2.pdf", pages=CARD)
+    make_pdf(r.inbox / "new.pdf", pages=CARD)
+    (r.inbox / "X.yaml").write_text(
+        'order_id: "X"\nreprint: true\njobs:\n'
+        '  - {job_id: "B1-1", product: poster, quantity: 99, artwork: [x.pdf]}\n'
+        '  - {job_id: "D1-1", product: poster, quantity: 99, artwork: [x2.pdf]}\n'
+        '  - {job_id: "X-new", product: bc-85x55, quantity: 1, artwork: [new.pdf]}\n'
+    )
+    r.run(until=done(r, "X-new"), steps=10)
+    assert r.take_prints() == ["X_X-new_bc-85x55_x1.pdf"]  # the order's own new job goes on
+    for job_id, order_id in ((held, "B1"), (delivered, "D1")):
+        job = r.job(job_id)
+        assert (job.order_id, job.product, job.quantity) == (order_id, "bc-85x55", 1)
+    assert r.statuses(held) == before and r.stage(held) is Stage.HELD
+    [refused] = list((r.root / "failed").iterdir())
+    error = (refused / "ERROR.txt").read_text()
+    assert "job id B1-1 belongs to order B1 (taken in " in error and "now OutputCreated" in error
+    assert "job id D1-1 belongs to order D1" in error and "now InHotFolder" in error
+    assert 'give the job another job_id (or leave job_id out: it then defaults to "X-<n>"' in error
+    assert "without X-new." in error
+    assert sorted(p.name for p in (refused / "artwork").iterdir()) == ["x.pdf", "x2.pdf"]
