@@ -700,7 +700,7 @@ class Engine:
         # 2. One durable ledger transaction records every job of the order.
         with self.ledger.transaction(durable=True):
             for spec, existing in plans:
-                self._record_intake(manifest, spec, existing, base, manifest_name, now)
+                self._record_intake(manifest, spec, existing, base, manifest_name, path.name, now)
             self.ledger.record_intake(key, str(path), manifest.order_id, now)
 
     def _wake_at_deadline(self, job_id: str) -> None:
@@ -888,8 +888,11 @@ class Engine:
         existing: Job | None,
         base: Path,
         manifest_name: str,
+        source_name: str,
         now: datetime,
     ) -> None:
+        """``manifest_name``: the copy's name in the job folder; ``source_name``: the file's name
+        as it came (named in the history when it replaces an earlier manifest's artwork)."""
         artwork = self._plan_artwork(spec, base)
         deadline = iso(now + timedelta(seconds=self.config.watch.artwork_timeout_seconds))
         process_after = iso(manifest.process_after) if manifest.process_after else None
@@ -927,7 +930,9 @@ class Engine:
                 # New artwork for a blocked or failed job: ArtworkUploaded and RecreationRequested
                 # are recorded when it has arrived (_check_complete). A reprint is requested now,
                 # by this manifest: RecreationRequested first, then the usual statuses (SPEC 5).
-                recreate=None if reprint else json.dumps({"by": SYSTEM, "detail": "new manifest", "uploaded": True}),
+                recreate=None
+                if reprint
+                else json.dumps({"by": SYSTEM, "detail": f"new manifest {source_name}", "uploaded": True}),
                 attempts=0,
                 next_attempt_at=None,
                 error=None,

@@ -1153,6 +1153,10 @@ def test_a_new_manifest_for_a_failed_job_leaves_no_old_error_behind(rig: Rig) ->
     assert not (folder / "ERROR.txt").exists() and not (folder / "replace").exists()
     assert any(p.name.endswith("ERROR.txt") for p in (folder / "history").iterdir())
     assert r.take_prints() == ["R1_R1-1_bc-85x55_x1.pdf"]
+    # The history names the manifest that brought the new artwork.
+    assert [e.detail for e in r.job(job_id).history if e.status is JobStatus.ArtworkUploaded] == [
+        "new manifest R1.yaml"
+    ]
 
 
 def test_a_partly_refused_manifest_names_the_jobs_it_took(rig: Rig) -> None:
