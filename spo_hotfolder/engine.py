@@ -2068,9 +2068,11 @@ class Engine:
             if action is Action.REPLACE and file is not None and job_dir is not None and file.exists():
                 if job_dir in file.parents:
                     into_history(job_dir, file, now, f"refused-{file.name}")
-                else:
+                elif self.commands_dir() in file.parents:  # our staged copy of a CLI replace's file
                     with contextlib.suppress(OSError):
                         file.unlink()
+                # else: a file named on the command line (offline) stays where it is, as it does when
+                # the replacement is taken
             message = f"{action.value} by {by} refused: {reason}"
             self._last_action[job_id] = f"{iso(now)}  {message}"
             bound.warning("operator.refused", reason=reason)

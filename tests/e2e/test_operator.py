@@ -127,6 +127,25 @@ def test_release_while_daemon_stopped_then_start(make_daemon, tmp_path: Path) ->
     assert len(list((tmp_path / "hot" / "indigo").iterdir())) == 1
 
 
+def test_a_refused_replace_with_the_daemon_stopped_keeps_the_operators_file(make_daemon, tmp_path: Path) -> None:
+    """Audit P: offline, a refused replace deleted the file named on the command line (maybe the
+    customer's only corrected file on a share). Refused or taken, it stays where it is."""
+    daemon = make_daemon(blocking={"block_on_arrival": True}, products={})
+    make_pdf(daemon.inbox / "front.pdf", pages=[(91, 61)])
+    make_pdf(daemon.inbox / "back.pdf", pages=[(91, 61)])
+    drop(daemon.inbox / "m.yaml", 'order_id: "MO"\nproduct: bc-1\nquantity: 1\nartwork: [front.pdf, back.pdf]\n')
+    held(daemon, "MO-1")
+    assert daemon.stop() == 0
+    proof = tmp_path / "proof.jpg"
+    proof.write_bytes(b"\xff\xd8\xff\xe0JFIF")
+    make_pdf(tmp_path / "front_v2.pdf", pages=[(91, 61)])
+    for name, reason in (("proof.jpg", "not a PDF"), ("front_v2.pdf", "must be the name of the one it replaces")):
+        result = daemon.cli("replace", "MO-1", str(tmp_path / name))
+        assert result.returncode == 1 and reason in result.stderr, result.stderr
+        assert (tmp_path / name).is_file(), f"{name} was removed"
+    assert proof.read_bytes() == b"\xff\xd8\xff\xe0JFIF"
+
+
 def test_drop_file_while_daemon_stopped_acts_at_start(make_daemon) -> None:
     daemon = make_daemon(blocking={"block_on_arrival": True})
     job_id = order(daemon, "B7")
