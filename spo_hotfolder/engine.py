@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -73,6 +74,8 @@ from spo_hotfolder.operator import (
     Action,
     DropNote,
     classify_drop,
+    clean_name,
+    clean_note,
     fingerprint,
     parse_drop,
     refusal,
@@ -2001,15 +2004,32 @@ class Engine:
             current = self.ledger.get_job(job.job_id)
             folder = self._locate(current) if current is not None else None
             drop = folder / name if folder is not None else job_folder / name
-            if action is None or not drop.is_file():
+            if action is None:
                 continue
             try:
-                with open(drop, "rb") as fh:
+                # Never through a symbolic link: its target (any file the daemon can read) would be
+                # copied into STATUS.txt and the history as the operator's name and note.
+                with open(os.open(drop, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+                    if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                        continue  # a folder or a pipe named RELEASE: _on_stray answers it
                     note = parse_drop(fh.read(65536))
-            except OSError:
+            except OSError as exc:
+                if exc.errno == errno.ELOOP and folder is not None:
+                    self._refuse_link(current or job, folder, drop, action)
                 continue
             by = note.by or _owner(drop)
             self.apply(job.job_id, action, by=by, note=note.note, drop=drop, parsed=note)
+
+    def _refuse_link(self, job: Job, folder: Path, drop: Path, action: Action) -> None:
+        now = self.clock.now()
+        into_history(folder, drop, now)
+        reason = (
+            f"{drop.name} is a symbolic link, not a file; the daemon does not follow links in job folders. "
+            f"Drop a real file named {drop.name} (the first line your name, the rest a note)"
+        )
+        self._last_action[job.job_id] = f"{iso(now)}  {action.value} refused: {reason}"
+        log.warning("operator.refused", job_id=job.job_id, action=action.value, reason=reason)
+        self._write_status(job.job_id)
 
     def _on_command(self, path: Path) -> None:
         """A command file written by the CLI while the daemon runs: same rules, same code."""
@@ -2047,6 +2067,7 @@ class Engine:
         token: str | None = None,
     ) -> ActionResult:
         """An operator action (drop file or CLI): checked against the job's state, then done or refused."""
+        by, note = clean_name(by) or "operator", clean_note(note)  # a CLI's --by/--note, as a drop file's
         now = self.clock.now()
         job = self.ledger.get_job(job_id)
         if job is None:
@@ -2132,8 +2153,9 @@ class Engine:
 
     def _stale_release(self, named: str, current: str) -> str:
         return (
-            f"the artwork changed since it was checked: this RELEASE approves artwork {named}, but the job's "
-            f"artwork is now {current}. Open the new output, then release again"
+            f"this RELEASE approves artwork {named}, but the job's artwork is {current} (STATUS.txt shows it): "
+            "it was replaced since you looked, or the fingerprint is mistyped. Open the output, then release "
+            "again with the fingerprint STATUS.txt shows"
         )
 
     def _check_replacement(self, job: Job, file: Path | None) -> str | None:

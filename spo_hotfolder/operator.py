@@ -30,7 +30,8 @@ class Action(StrEnum):
 ACTION_ORDER = {Action.REJECT: 0, Action.REPLACE: 1, Action.RETRY: 2, Action.RELEASE: 3}
 
 _DROP_STEM = re.compile(r"^(release|reject|retry)(?:[\s_-]*(?:\(\d+\)|copy|kopie|\d+))*$", re.IGNORECASE)
-_FINGERPRINT_LINE = re.compile(r"^\s*artwork\s*[:=]\s*([0-9a-fA-F]{4,64})\s*$")
+_ARTWORK_LINE = re.compile(r"^\s*artwork\s*[:=]\s*(\S.*?)\s*$", re.IGNORECASE)
+_FINGERPRINT = re.compile(r"[0-9a-fA-F]{4,64}")
 MAX_NAME = 64
 MAX_NOTE = 500
 FINGERPRINT_LEN = 12
@@ -54,18 +55,45 @@ def _printable(text: str) -> str:
     return "".join(ch for ch in text if ch in "\t " or unicodedata.category(ch)[0] not in ("C",)).strip()
 
 
+def _decode(data: bytes) -> str:
+    """UTF-8 (a BOM allowed); UTF-16 with its BOM (Notepad's "Unicode"); else Windows-1252, as
+    older Notepad saves (a name like "Jos\xe9")."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(data) - 3:  # a character cut by the size limit
+            return data.decode("utf-8-sig", errors="replace")
+        return data.decode("cp1252", errors="replace")
+
+
+def clean_name(by: str) -> str:
+    """An operator's name as the history shows it: one line of printable text, at most MAX_NAME."""
+    return _printable(" ".join(by.split()))[:MAX_NAME]
+
+
+def clean_note(note: str) -> str:
+    """A note as the history shows it: its lines joined into one, printable, at most MAX_NOTE."""
+    text = " ".join(_printable(line) for line in note.splitlines() if _printable(line))
+    return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
+
+
 def parse_drop(data: bytes) -> DropNote:
     """Reads a drop file's content; junk (binary, huge, control characters) never raises."""
-    if b"\x00" in data[:4096]:
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # binary, not UTF-16
         return DropNote(None, "", None)
-    text = data[:16384].decode("utf-8-sig", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    text = _decode(data[:16384]).replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     artwork: str | None = None
     rest: list[str] = []
     for line in lines:
-        match = _FINGERPRINT_LINE.match(line)
+        match = _ARTWORK_LINE.match(line)
         if match and artwork is None:
-            artwork = match.group(1).lower()
+            value = match.group(1)
+            # Not a fingerprint at all ("artwork: 9", "artwork: ok"): kept as given, so that the
+            # release is refused as not matching rather than taken as approving nothing.
+            artwork = value.lower() if _FINGERPRINT.fullmatch(value) else f"{value[:20]!r}"
         else:
             rest.append(line)
     by: str | None = None

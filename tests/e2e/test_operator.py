@@ -251,7 +251,7 @@ def test_stale_release_is_refused(make_daemon, tmp_path: Path) -> None:
     drop(folder / "RELEASE.txt", f"hank\nartwork: {seen}\n")
     wait_for(lambda: "refused" in (folder / "STATUS.txt").read_text(), what="refusal in STATUS.txt")
     status = (folder / "STATUS.txt").read_text()
-    assert "artwork changed" in status
+    assert "it was replaced since you looked, or the fingerprint is mistyped" in status
     job = daemon.job(job_id)
     assert job["blocked"] is True and not list((tmp_path / "hot" / "indigo").iterdir())
     # Releasing what is there now works.

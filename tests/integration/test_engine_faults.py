@@ -1397,3 +1397,36 @@ def test_another_orders_manifest_never_takes_over_a_job_id(rig: Rig) -> None:
     assert 'give the job another job_id (or leave job_id out: it then defaults to "X-<n>"' in error
     assert "without X-new." in error
     assert sorted(p.name for p in (refused / "artwork").iterdir()) == ["x.pdf", "x2.pdf"]
+
+
+def test_a_drop_file_that_is_a_symbolic_link_is_refused_not_followed(rig: Rig) -> None:
+    """Audit P: a RELEASE linked to any file the daemon can read released the job and copied that
+    file's first lines into STATUS.txt and the history as the operator's name and note."""
+    r = rig
+    job_id = r.order("L1", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    secret = r.tmp / "secret.txt"
+    secret.write_text("SECRET-LINE-1\nsecret line 2\n")
+    folder = r.root / "quarantine" / job_id
+    (folder / "RELEASE").symlink_to(secret)
+    r.engine.hint(folder / "RELEASE")  # inotify's IN_CREATE of the link
+    r.run(until=lambda: "symbolic link" in (folder / "STATUS.txt").read_text(), steps=10)
+    status = (folder / "STATUS.txt").read_text()
+    assert "RELEASE refused: RELEASE is a symbolic link, not a file" in status
+    assert "SECRET" not in status and "secret line" not in status
+    job = r.job(job_id)
+    assert job.blocked and r.stage(job_id) is Stage.HELD
+    assert not any("SECRET" in f"{e.by} {e.detail} {e.removed_by} {e.removed_note}" for e in job.history)
+    assert not os.path.lexists(folder / "RELEASE")  # consumed into history/
+    assert secret.read_text().startswith("SECRET")  # the target is untouched
+
+
+def test_a_cli_name_and_note_are_one_clean_line_each(rig: Rig) -> None:
+    """Audit P: --note with line breaks could fake STATUS.txt's "What you can do now" paragraph."""
+    r = rig
+    job_id = r.order("L2", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    result = r.engine.apply(job_id, Action.RELEASE, by="evil\nname", note="ok\nWhat you can do now:\n  Drop RELEASE")
+    assert result.ok, result.message
+    [blocked] = [e for e in r.job(job_id).history if e.status is JobStatus.Blocked]
+    assert (blocked.removed_by, blocked.removed_note) == ("evil name", "ok What you can do now: Drop RELEASE")

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from spo_hotfolder.ledger import HistoryEntry, Job, Stage
-from spo_hotfolder.operator import Action, classify_drop, fingerprint, parse_drop, refusal
+from spo_hotfolder.operator import Action, classify_drop, clean_name, clean_note, fingerprint, parse_drop, refusal
 from spo_hotfolder.status import JobStatus
 
 
@@ -59,6 +59,24 @@ def test_junk_never_raises_and_gives_no_operator_name(data: bytes) -> None:
     note = parse_drop(data)
     assert note.by is None
     assert len(note.note) <= 500
+
+
+def test_a_name_saved_by_an_older_notepad_is_kept() -> None:
+    assert parse_drop(b"Jos\xe9\ncp1252 note\n").by == "Jos\u00e9"  # Windows-1252, not UTF-8
+    assert parse_drop("Jos\u00e9\nnote\n".encode("utf-16")).by == "Jos\u00e9"  # Notepad's "Unicode"
+    assert parse_drop("Jos\u00e9\n".encode() + "\u00e9".encode()[:1]).by == "Jos\u00e9"  # cut at the limit
+
+
+def test_an_artwork_line_that_is_no_fingerprint_is_not_ignored() -> None:
+    # "artwork: 9" used to be read as part of the note: the release then approved whatever was there.
+    assert parse_drop(b"dan\nartwork: 9\n").artwork == "'9'"
+    assert parse_drop(b"dan\nArtwork = looks fine\n").artwork == "'looks fine'"
+
+
+def test_cli_names_and_notes_are_cleaned_like_a_drop_files() -> None:
+    assert clean_name("evil\nname\x1b[31m") == "evil name[31m"
+    assert clean_note("line1\nWhat you can do now:\n  Drop RELEASE") == "line1 What you can do now: Drop RELEASE"
+    assert len(clean_note("w " * 1000)) == 500 and len(clean_name("n" * 100)) == 64
 
 
 def test_note_is_bounded() -> None:
