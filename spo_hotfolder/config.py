@@ -27,7 +27,7 @@ from spo_hotfolder.yamlsource import (
 )
 
 Severity = Literal["error", "warning", "off"]
-CHECK_NAMES: tuple[str, ...] = ("pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption")
+CHECK_NAMES: tuple[str, ...] = ("pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption", "repaired")
 DEFAULT_SEVERITY: Mapping[str, Severity] = {
     "pages": "error",
     "trim": "error",
@@ -35,6 +35,9 @@ DEFAULT_SEVERITY: Mapping[str, Severity] = {
     "fonts": "error",
     "mixed_sizes": "warning",
     "encryption": "warning",
+    # A PDF pypdf could read only by repairing it: what it read may not be what was sent (a file
+    # overwritten in place while it was taken, damaged on the way). An operator decides.
+    "repaired": "error",
 }
 FOLDER_NAMES: tuple[str, ...] = ("inbox", "work", "quarantine", "failed", "done", "rejected", "state")
 DEFAULT_IGNORE: tuple[str, ...] = (".*", "~$*", "*.tmp", "*.part", "*.crdownload", "Thumbs.db", "desktop.ini")

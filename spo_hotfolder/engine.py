@@ -2428,6 +2428,12 @@ def _preflight_fix(failed: set[str]) -> str:
         )
     elif "encryption" in failed:
         fix += " without a password (ask the customer for an unprotected file)"
+    elif failed == {"repaired"}:
+        fix += (
+            " (sent again, or saved again from its application); if the file is complete and only slightly "
+            "damaged, set validation.checks.repaired to warning in the config and drop RETRY here (the output "
+            "is then written anew from what could be read: check it)"
+        )
     return fix + ", or drop REJECT to stop the job."
 
 

@@ -51,7 +51,8 @@ _IMAGE_SUBTYPE = re.compile(rb"/Subtype\s*/Image(?![A-Za-z0-9_.#-])")
 CheckName = Literal[
     "open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption", "repaired"
 ]
-#: a damaged file that pypdf mended while reading it: always a warning, and the output is written anew
+#: a damaged file that pypdf mended while reading it (validation.checks.repaired, an error by
+#: default); where it passes, the output is written anew
 REPAIRED = "repaired"
 
 
@@ -598,17 +599,22 @@ def preflight(
                         raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
                     pages.extend(_read_pages(art.name, reader, len(pages) + 1, scan_fonts))
                 if repairs:
-                    # Readable, but only after pypdf mended it: a strict RIP may refuse the file as it
-                    # is, so the output is written anew (output.check) and the operator is told.
-                    collector.findings.append(
-                        Finding(
-                            REPAIRED,
-                            "warning",
-                            f"artwork {label} is damaged ({repairs[0]}); it could be read, and the output is "
-                            "written anew from what was read: check the output",
-                            art.name,
+                    # Readable, but only after pypdf mended it. What it read may not be what was sent
+                    # (a file overwritten in place while it was taken passes as "mended" with pages of
+                    # garbage): an error unless configured otherwise. Where it passes, a strict RIP may
+                    # still refuse the file as it is, so the output is written anew (output.check).
+                    if collector.validation.severity(REPAIRED) == "error":
+                        message = (
+                            f"artwork {label} is damaged ({repairs[0]}): it could be read only by repairing it, "
+                            "so what was read may not be what was sent (a file still being written when it was "
+                            "taken, or damaged on the way)"
                         )
-                    )
+                    else:
+                        message = (
+                            f"artwork {label} is damaged ({repairs[0]}); it could be read, and the output is "
+                            "written anew from what was read: check the output"
+                        )
+                    collector.add(REPAIRED, message, art.name)
             except ArtworkProblem as problem:
                 collector.error("open", str(problem), art.name)
                 all_readable = False

@@ -17,7 +17,7 @@ import pytest
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject
 
-from spo_hotfolder.config import ProductSpec, ValidationConfig
+from spo_hotfolder.config import DEFAULT_SEVERITY, ProductSpec, ValidationConfig
 from spo_hotfolder.output import build_output, check
 from spo_hotfolder.outputfile import OutputError, link_unchanged
 from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
@@ -506,8 +506,9 @@ def test_a_linked_output_made_again_over_itself_leaves_no_temp_name(tmp_path: Pa
 
 
 def test_a_pdf_pypdf_must_mend_is_written_anew_and_the_operator_told(tmp_path: Path) -> None:
-    """A wrong startxref (or junk before %PDF): readable, but a strict RIP may refuse the file as it
-    is. It passes with a warning, and the output is written anew, never passed on byte for byte."""
+    """A wrong startxref (or junk before %PDF): readable, but what was read may not be what was
+    sent, so it fails preflight by default (validation.checks.repaired: error). Set to warning, it
+    passes with a warning, and the output is written anew, never passed on byte for byte."""
     import logging
     import re
 
@@ -516,16 +517,22 @@ def test_a_pdf_pypdf_must_mend_is_written_anew_and_the_operator_told(tmp_path: P
     art.write_bytes(re.sub(rb"startxref\s+\d+", b"startxref\n99", art.read_bytes()))
     inputs = [ArtworkInput("card.pdf", str(art))]
     spec = ProductSpec("bc-*", (85.0, 55.0), 3.0, 2)
+    accept = ValidationConfig(checks={**DEFAULT_SEVERITY, "repaired": "warning"})
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # quiet by config: still caught
     try:
-        report, as_is = check(inputs, "bc-85x55", spec, ValidationConfig())
+        refused, as_is = check(inputs, "bc-85x55", spec, ValidationConfig())
+        assert not refused.ok and not as_is
+        [error] = refused.findings
+        assert (error.check, error.severity) == ("repaired", "error")
+        assert "could be read only by repairing it, so what was read may not be what was sent" in error.message
+        report, as_is = check(inputs, "bc-85x55", spec, accept)
     finally:
         logging.getLogger("pypdf").setLevel(logging.NOTSET)
     assert report.ok and not as_is
     [finding] = report.findings
     assert (finding.check, finding.severity, finding.file) == ("repaired", "warning", "card.pdf")
     assert finding.message.startswith("artwork 'card.pdf' is damaged (") and "check the output" in finding.message
-    result = build_output(inputs, str(tmp_path / "out.pdf"), spec, ValidationConfig())
+    result = build_output(inputs, str(tmp_path / "out.pdf"), spec, accept)
     assert not result.copied_unchanged and result.pages == 2
     mended = (tmp_path / "out.pdf").read_bytes()
     assert mended != art.read_bytes()

@@ -469,6 +469,7 @@ def test_the_fix_in_error_txt_fits_the_checks_that_failed() -> None:
         assert _preflight_fix(failed).startswith("Put a corrected PDF into replace/")
     assert "validation.checks.fonts" in _preflight_fix({"fonts"})
     assert "without a password" in _preflight_fix({"encryption"})
+    assert "set validation.checks.repaired to warning" in _preflight_fix({"repaired"})
     assert all(_preflight_fix(f).endswith("or drop REJECT to stop the job.") for f in ({"pages"}, {"fonts"}, set()))
 
 
