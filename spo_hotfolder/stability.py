@@ -171,11 +171,12 @@ _PDF_HEADER = b"%PDF-"
 
 def _looks_complete(path: Path, st: os.stat_result) -> bool:
     """False for an empty manifest or PDF, for a ``*.json`` manifest whose text does not end with
-    the ``}`` that closes it, and for a ``*.pdf`` that is (or begins like) a PDF but has no
-    ``%%EOF`` in its last KiB: still being written (a writer that paused longer than
-    ``settle_seconds``), or cut short (an upload interrupted after it got its name, as ``rsync
-    --partial`` leaves it). Renamed files too: a name says nothing about the content behind it.
-    Anything else is judged by size and time alone (a YAML document has no end to look for)."""
+    the ``}`` that closes it, for a YAML manifest whose text does not end with a line break, and
+    for a ``*.pdf`` that is (or begins like) a PDF but has no ``%%EOF`` in its last KiB: still
+    being written (a writer that paused longer than ``settle_seconds``), or cut short (an upload
+    interrupted after it got its name, as ``rsync --partial`` leaves it). Renamed files too: a
+    name says nothing about the content behind it. Anything else is judged by size and time alone.
+    (A YAML document has no end marker: one cut exactly after a line break looks complete.)"""
     suffix = path.suffix.lower()
     if suffix not in _NEEDS_CONTENT:
         return True
@@ -183,6 +184,8 @@ def _looks_complete(path: Path, st: os.stat_result) -> bool:
         return False
     if suffix == ".json":
         return _json_closed(path, st)
+    if suffix in (".yaml", ".yml"):
+        return _tail(path, st, 1) in (b"\n", b"\r", b"")  # "quantity: 5" of "quantity: 500\n"
     if suffix != ".pdf":
         return True
     try:
@@ -202,10 +205,16 @@ def _json_closed(path: Path, st: os.stat_result) -> bool:
     """Whether a JSON manifest's last character (whitespace aside) is the ``}``
     that closes its object. A file that is not an object at all is refused by the parser anyway,
     a few seconds later."""
+    tail = _tail(path, st, 256)
+    return not tail or tail.rstrip(b" \t\r\n").endswith(b"}")
+
+
+def _tail(path: Path, st: os.stat_result, size: int) -> bytes:
+    """The last ``size`` bytes of the file; b"" when it cannot be read (judged complete then: the
+    reader that follows reports what is wrong)."""
     try:
         with open(path, "rb") as fh:
-            fh.seek(max(0, st.st_size - 256))
-            tail = fh.read(256)
+            fh.seek(max(0, st.st_size - size))
+            return fh.read(size)
     except OSError:
-        return True
-    return tail.rstrip(b" \t\r\n").endswith(b"}")
+        return b""

@@ -408,6 +408,34 @@ def test_json_manifest_whose_writer_pauses_longer_than_settle_seconds_is_not_tak
     assert not (tmp_path / "root" / "failed").exists() or not any((tmp_path / "root" / "failed").iterdir())
 
 
+def test_tracker_holds_a_yaml_manifest_that_does_not_end_its_line(tmp_path: Path) -> None:
+    """Audit M: "quantity: 5", a pause longer than settle_seconds, then "00\n": the manifest was
+    taken at "quantity: 5" and 5 copies were printed of an order for 500."""
+    from spo_hotfolder.stability import FileStabilityTracker
+
+    now = [100.0]
+    tracker = FileStabilityTracker(0.5, lambda: now[0])
+    half = tmp_path / "J2.yaml"
+    half.write_bytes(b'order_id: "J2"\nproduct: p1\nartwork: [J2.pdf]\nquantity: 5')
+    whole = tmp_path / "K2.yml"
+    whole.write_bytes(b'order_id: "K2"\nproduct: p1\nartwork: [K2.pdf]\nquantity: 5\r\n')
+    tracker.track(half)
+    tracker.track(whole)
+    now[0] += 1.0
+    assert [p for p, _ in tracker.get_stable_files()] == [whole]
+    with open(half, "ab") as fh:
+        fh.write(b"00\n")
+    tracker.track(half)
+    now[0] += 0.6
+    assert [p for p, _ in tracker.get_stable_files()] == [half]
+    # One that never ends its line is taken in the end (the parser then reads what is there).
+    never = tmp_path / "N.yaml"
+    never.write_bytes(b'order_id: "N"')
+    tracker.track(never)
+    now[0] += tracker.incomplete_pdf_seconds + 0.1
+    assert [p for p, _ in tracker.get_stable_files()] == [never]
+
+
 def test_tracker_holds_a_pdf_without_its_end_marker(tmp_path: Path) -> None:
     from spo_hotfolder.stability import FileStabilityTracker
 
