@@ -476,9 +476,9 @@ class Engine:
             if self.ignored(entry.name):
                 continue
             try:
-                if entry.is_file(follow_symlinks=False):
-                    yield Path(entry.path)
-                elif entry.is_dir(follow_symlinks=False) and descend(depth, entry.name):
+                if not entry.is_dir(follow_symlinks=False):
+                    yield Path(entry.path)  # files, and links and pipes, which the tracker sets apart
+                elif descend(depth, entry.name):
                     if skip_unchanged:
                         st = entry.stat(follow_symlinks=False)
                         key = (st.st_mtime_ns, st.st_ino)
@@ -493,6 +493,10 @@ class Engine:
 
     def _take_stable(self, budget: float = 0.25, limit: int = 1000) -> None:
         """Handles every file that is complete now. Drop files of one job are handled together."""
+        while self.tracker.specials:
+            path, mode = self.tracker.specials.popitem()
+            if self._classify(path)[0] in ("manifest", "data"):
+                self._guard("file", str(path), lambda p=path, m=mode: self._on_special(p, m))  # type: ignore[misc]
         stable = sorted(self.tracker.get_stable_files(limit=limit), key=lambda item: self._order_key(item[0]))
         drops: dict[Path, list[Path]] = {}
         deadline = time.monotonic() + budget
@@ -545,6 +549,43 @@ class Engine:
         elif kind == "stray" and job_folder is not None:
             self._on_stray(job_folder, path, sig)
 
+    def _on_special(self, path: Path, mode: int) -> None:
+        """An inbox entry that is no file (a FIFO, a socket, a device, a symbolic link to a folder or
+        to nothing) never becomes one: it goes to failed/ with an ERROR.txt at once (SPEC 8: every
+        file that entered inbox/ ends up somewhere, with a word to the operator). A symbolic link
+        to a file goes the way of files (it is refused where it is read)."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return
+        if stat.S_ISDIR(st.st_mode) or stat.S_IFMT(st.st_mode) != stat.S_IFMT(mode):
+            return  # changed meanwhile: the next event or scan sees what it is now
+        if stat.S_ISLNK(st.st_mode):
+            if path.is_file():
+                return
+            what = "a symbolic link to a folder" if path.is_dir() else "a symbolic link to nothing"
+            why = "the daemon never follows symbolic links (one could name any file on the server)"
+        else:
+            what = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}.get(
+                stat.S_IFMT(st.st_mode), "a device"
+            )
+            why = f"nothing can be read from {what}: the daemon takes only files"
+        target = unique_path(self.area("failed") / safe_name(path.name))
+        target.mkdir(parents=True)
+        moved = move(path, target / path.name)  # the entry itself: nothing is opened or followed
+        atomic_write(
+            target / "ERROR.txt",
+            error_text(
+                f"{self.rel(path)} arrived in the inbox, but it is {what}, not a file.",
+                [why],
+                f"Put the file itself into inbox/ (a copy, not a link). {moved.name} here can be removed.",
+            ),
+        )
+        log.warning("inbox.not_a_file", path=str(path), kind=what, folder=self.rel(target))
+        if path.parent != self.area("inbox"):
+            self._consumed_dirs.add(path.parent)
+        self._cleanup_consumed_dirs()
+
     def _on_stray(self, job_folder: Path, path: Path, sig: Signature) -> None:
         """A file an operator put into a job folder that is no drop file (``RELAESE``, ``OK.txt``):
         left alone, and said so in STATUS.txt, once. Only events report these (scans skip them:
@@ -569,7 +610,8 @@ class Engine:
         folder_manifest = path.parent != self.area("inbox")
         try:
             # Never through a symbolic link: it could name any file the daemon can read.
-            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as fh:
+            # O_NONBLOCK: a named pipe put in place of the file must not hang the engine on open.
+            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
                 data = fh.read(MAX_MANIFEST_BYTES + 1)
                 st = os.fstat(fh.fileno())
         except FileNotFoundError:

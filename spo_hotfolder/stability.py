@@ -62,6 +62,9 @@ class FileStabilityTracker:
         self._stat = stat_fn
         self._wall = wall
         self._files: dict[Path, _Tracked] = {}
+        #: Entries seen that are neither files nor folders (a FIFO, a socket, a device, a symbolic
+        #: link to a folder or to nothing): never tracked, left for the caller to explain.
+        self.specials: dict[Path, int] = {}
 
     @property
     def incomplete_pdf_seconds(self) -> float:
@@ -83,9 +86,11 @@ class FileStabilityTracker:
             st = self._stat(path)
         except OSError:
             self._files.pop(path, None)
+            self._note_special(path)  # a symbolic link to nothing
             return
         if not stat.S_ISREG(st.st_mode):
             self._files.pop(path, None)
+            self._note_special(path)
             return
         now = self._clock()
         if activity and seen is not None and seen < now:
@@ -107,6 +112,14 @@ class FileStabilityTracker:
             known.complete = False
         elif complete:
             known.complete = True
+
+    def _note_special(self, path: Path) -> None:
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            return
+        if not stat.S_ISDIR(mode):
+            self.specials[path] = mode
 
     def forget(self, path: Path) -> None:
         self._files.pop(path, None)

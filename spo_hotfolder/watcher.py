@@ -234,8 +234,7 @@ class FolderPoller:
                     if descend(depth, name):
                         folder.subdirs.add(name)
                     continue
-                if not entry.is_file(follow_symlinks=False):
-                    continue
+                # Files, and links and pipes: the engine explains what is not a file.
                 est = entry.stat(follow_symlinks=False)
             except OSError:
                 continue

@@ -1430,3 +1430,25 @@ def test_a_cli_name_and_note_are_one_clean_line_each(rig: Rig) -> None:
     assert result.ok, result.message
     [blocked] = [e for e in r.job(job_id).history if e.status is JobStatus.Blocked]
     assert (blocked.removed_by, blocked.removed_note) == ("evil name", "ok What you can do now: Drop RELEASE")
+
+
+def test_inbox_entries_that_are_no_files_go_to_failed_with_a_word(rig: Rig) -> None:
+    """Audit M: a FIFO, a link to nothing, a link to a folder stayed in the inbox forever with no
+    word to anyone; a linked manifest too when a scan (a start, polling mode) found it, not an event."""
+    r = rig
+    outside = r.tmp / "outside.yaml"
+    outside.write_text('order_id: "Z1"\nproduct: bc-85x55\nquantity: 1\nartwork: [z.pdf]\n')
+    (r.tmp / "somefolder").mkdir()
+    os.mkfifo(r.inbox / "Y1.yaml")
+    (r.inbox / "Y5.pdf").symlink_to(r.tmp / "gone.pdf")
+    (r.inbox / "Y7").symlink_to(r.tmp / "somefolder")
+    (r.inbox / "Z1.yaml").symlink_to(outside)
+    errors = {name: r.root / "failed" / name / "ERROR.txt" for name in ("Y1.yaml", "Y5.pdf", "Y7", "Z1.yaml")}
+    r.run(until=lambda: all(e.is_file() for e in errors.values()), steps=10)
+    assert "it is a named pipe (FIFO), not a file" in errors["Y1.yaml"].read_text()
+    assert "it is a symbolic link to nothing, not a file" in errors["Y5.pdf"].read_text()
+    assert "it is a symbolic link to a folder, not a file" in errors["Y7"].read_text()
+    assert "symbolic link" in errors["Z1.yaml"].read_text()
+    assert os.listdir(r.inbox) == []
+    assert outside.is_file() and (r.tmp / "somefolder").is_dir()  # the targets are untouched
+    assert r.ledger.get_job("Z1-1") is None
