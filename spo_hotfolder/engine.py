@@ -2122,6 +2122,15 @@ class Engine:
             current = self.extra(job).fingerprint or ""
             if not (current and (current.startswith(parsed.artwork) or parsed.artwork.startswith(current))):
                 reason = self._stale_release(parsed.artwork, current)
+        if reason is None and action is Action.RELEASE and job_dir is not None:
+            waiting = self._reject_waiting(job_dir)
+            if waiting is not None:
+                # A REJECT dropped a moment ago (still settling) comes first, as it does against a
+                # RELEASE dropped with it: a job never prints when someone also rejected it.
+                reason = (
+                    f"a REJECT file ({waiting}) is in the job's folder and is handled first; if it is refused, "
+                    "release again"
+                )
         if reason is None and action is Action.REPLACE and self._pdf_delivered(job):
             reason = self._already_done_reason(job)
         if reason is None and action is Action.REPLACE:
@@ -2192,6 +2201,15 @@ class Engine:
             self.ledger.drop_outcome(token, "done", message, now)
         self.wake()
         return ActionResult(True, message)
+
+    @staticmethod
+    def _reject_waiting(job_dir: Path) -> str | None:
+        """The name of a REJECT drop file in ``job_dir`` not handled yet, if there is one."""
+        with contextlib.suppress(OSError), os.scandir(job_dir) as entries:
+            for entry in entries:
+                if classify_drop(entry.name) is Action.REJECT and not entry.is_dir(follow_symlinks=False):
+                    return entry.name
+        return None
 
     def _stale_release(self, named: str, current: str) -> str:
         return (

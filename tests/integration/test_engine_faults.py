@@ -1452,3 +1452,17 @@ def test_inbox_entries_that_are_no_files_go_to_failed_with_a_word(rig: Rig) -> N
     assert os.listdir(r.inbox) == []
     assert outside.is_file() and (r.tmp / "somefolder").is_dir()  # the targets are untouched
     assert r.ledger.get_job("Z1-1") is None
+
+
+def test_a_cli_release_waits_for_a_reject_dropped_a_moment_before(rig: Rig) -> None:
+    """Audit P: `release` from the CLI while a REJECT drop was still settling printed the job, and
+    the REJECT went to done/ unanswered. A REJECT comes first, as against a dropped RELEASE."""
+    r = rig
+    job_id = r.order("RJ", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    (folder / "reject.txt").write_text("ann\nwrong paper\n")
+    result = r.engine.apply(job_id, Action.RELEASE, by="cli", note="")
+    assert not result.ok and "a REJECT file (reject.txt) is in the job's folder" in result.message
+    r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
+    assert r.take_prints() == [] and r.job(job_id).status is JobStatus.Rejected
