@@ -23,7 +23,7 @@ from spo_hotfolder.config import Config, ConfigError, filesystem_errors, load_co
 from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
 from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage
 from spo_hotfolder.logsetup import setup_logging
-from spo_hotfolder.manifest import MANIFEST_NAMES, ManifestError, parse_manifest
+from spo_hotfolder.manifest import MANIFEST_NAMES, MANIFEST_SUFFIXES, ManifestError, folder_artwork, parse_manifest
 from spo_hotfolder.operator import Action, refusal
 from spo_hotfolder.status import JobStatus
 
@@ -327,6 +327,11 @@ def cmd_route(args: argparse.Namespace) -> int:
         if not found:
             fail(f"{path} is a folder without a manifest ({', '.join(MANIFEST_NAMES)})")
         path = found[0]
+    elif not path.name.lower().endswith(MANIFEST_SUFFIXES):
+        fail(
+            f"{path}: not a manifest: a manifest is a .json, .yaml or .yml file, "
+            f"or a folder with one of {', '.join(MANIFEST_NAMES)}"
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -335,6 +340,10 @@ def cmd_route(args: argparse.Namespace) -> int:
         manifest = parse_manifest(data, path.name, tuple(config.hot_folders))
     except ManifestError as exc:
         fail(f"{path}: " + "; ".join(exc.problems))
+    problems = folder_artwork(manifest, path.parent)
+    if problems:
+        fail(f"{path}: " + "; ".join(problems))
+    known = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
     results = []
     for spec in manifest.jobs:
         facts = RouteFacts(
@@ -358,6 +367,7 @@ def cmd_route(args: argparse.Namespace) -> int:
                 "blocked": blocked,
                 "blocked_reason": block_reason if blocked else None,
                 "filename": output_name(facts, decision, config),
+                "known": _known_note(known.get(spec.job_id), manifest.order_id, manifest.reprint),
             }
         )
     if args.json:
@@ -367,8 +377,35 @@ def cmd_route(args: argparse.Namespace) -> int:
         line = f"{r['job_id']}: {r['hot_folder'] or 'skip'} ({r['reason']})"
         if r["blocked"]:
             line += f"; blocked: yes ({r['blocked_reason']})"
+        if r["known"]:
+            line += f"; {r['known']}"
         print(line)
     return 0
+
+
+def _known_jobs(config: Config, job_ids: list[str]) -> dict[str, Job]:
+    """The jobs of ``job_ids`` the ledger knows (none without a ledger: route works before init)."""
+    from spo_hotfolder.service import ledger_path
+
+    if not ledger_path(config).exists():
+        return {}
+    ledger = open_ledger(config)
+    try:
+        return {job.job_id: job for job in (ledger.get_job(i, history=False) for i in job_ids) if job is not None}
+    finally:
+        ledger.close()
+
+
+def _known_note(job: Job | None, order_id: str, reprint: bool) -> str | None:
+    """What the daemon would do with a job id it knows (the rules of Engine.take_manifest)."""
+    if job is None:
+        return None
+    if job.order_id != order_id:
+        return f"job id already used by order {job.order_id}: this job would be refused"
+    if job.stage in TERMINAL:
+        done = f"already finished ({job.status.value})"
+        return f"{done}: made again (reprint: true)" if reprint else f"{done}: would be refused without reprint: true"
+    return f"known ({job.status.value}): its artwork and facts would be replaced"
 
 
 def cmd_health(args: argparse.Namespace) -> int:

@@ -68,7 +68,15 @@ from spo_hotfolder.fsutil import (
     write_new,
 )
 from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Job, Ledger, Stage
-from spo_hotfolder.manifest import MANIFEST_NAMES, MANIFEST_SUFFIXES, JobSpec, Manifest, ManifestError, parse_manifest
+from spo_hotfolder.manifest import (
+    MANIFEST_NAMES,
+    MANIFEST_SUFFIXES,
+    JobSpec,
+    Manifest,
+    ManifestError,
+    folder_artwork,
+    parse_manifest,
+)
 from spo_hotfolder.operator import (
     ACTION_ORDER,
     Action,
@@ -637,6 +645,10 @@ class Engine:
             manifest = parse_manifest(data, path.name, tuple(self.config.hot_folders))
         except ManifestError as exc:
             self._reject_manifest(path, folder_manifest, exc.problems)
+            return
+        folders = folder_artwork(manifest, base)
+        if folders:
+            self._reject_manifest(path, folder_manifest, folders)
             return
         if self._new_only and any(self.ledger.get_job(spec.job_id, history=False) for spec in manifest.jobs):
             # A known job's manifest may change the job being made right now: in its own time.

@@ -11,7 +11,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from spo_hotfolder.yamlsource import (
@@ -96,7 +96,9 @@ def parse_manifest(data: bytes, filename: str, hot_folders: Collection[str]) -> 
         document = load(data, fmt)
     except SourceError as exc:
         message = exc.message
-        if exc.syntax:
+        if exc.syntax and _at_the_end(data, exc):
+            message += "; the file ends before the manifest does: was it cut off, or is a closing bracket missing?"
+        elif exc.syntax:
             message += (
                 "; check the indentation and quoting near that line"
                 if fmt == "yaml"
@@ -110,7 +112,16 @@ def parse_manifest(data: bytes, filename: str, hot_folders: Collection[str]) -> 
         raise ManifestError(
             [f"the manifest must be a mapping of keys (order_id: ..., jobs: ...), not {describe(document.value)}"]
         )
-    return _ManifestReader(document, fmt, hot_folders).read(document.value)
+    return _ManifestReader(document, fmt, hot_folders, PurePosixPath(filename).name).read(document.value)
+
+
+def _at_the_end(data: bytes, exc: SourceError) -> bool:
+    """Whether a syntax error is reported at the very end of the text (a truncated file)."""
+    text = data.decode("utf-8", "replace").rstrip()
+    lines = text.split("\n")
+    if exc.line is None or exc.column is None:
+        return False
+    return exc.line > len(lines) or (exc.line == len(lines) and exc.column > len(lines[-1]))
 
 
 class _Missing:
@@ -121,8 +132,11 @@ _MISSING = _Missing()
 
 
 class _ManifestReader:
-    def __init__(self, document: Document, fmt: Literal["json", "yaml"], hot_folders: Collection[str]) -> None:
+    def __init__(
+        self, document: Document, fmt: Literal["json", "yaml"], hot_folders: Collection[str], name: str = ""
+    ) -> None:
         self.document = document
+        self.name = name  # the manifest's own file name: no artwork
         self.fmt = fmt
         self.hot_folders = tuple(hot_folders)
         self.problems: list[tuple[int, str]] = []  # (line, or 0 when unknown; text)
@@ -478,6 +492,9 @@ class _ManifestReader:
         if not kept or value.endswith("/"):
             self.problem(path, f"must name a file, not a folder (got {describe(value)})")
             return None
+        if kept == [self.name]:
+            self.problem(path, f"is this manifest itself ({describe(value)}); list the artwork files (the PDFs)")
+            return None
         return "/".join(kept)
 
     def attributes(self, value: object, path: str) -> dict[str, Any] | None:
@@ -525,3 +542,15 @@ class _ManifestReader:
 
 def _has_control(text: str) -> bool:
     return any(ord(char) < 32 or ord(char) == 127 for char in text)
+
+
+def folder_artwork(manifest: Manifest, base: Path) -> list[str]:
+    """Problems for artwork paths that name a folder in ``base`` (the manifest's folder): a
+    manifest cannot say so by itself (``sub`` may be a file or a folder), the filesystem can."""
+    return [
+        f"job {spec.job_id}: artwork {ref.path!r} is a folder, not a file; list the PDF files in it "
+        f"(e.g. {ref.path}/front.pdf)"
+        for spec in manifest.jobs
+        for ref in spec.artwork
+        if (base / ref.path).is_dir()
+    ]

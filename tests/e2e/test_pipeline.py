@@ -232,10 +232,36 @@ def test_route_dry_run_of_a_manifest_file_and_of_a_folder_drop(tmp_path: Path) -
         "blocked": True,
         "blocked_reason": "blocking.products: poster-*",
         "filename": "R1_R1-2_poster-a1_x2.pdf",
+        "known": None,
     }
     assert from_folder[2]["skip"] is True and from_folder[2]["hot_folder"] is None
     empty = tmp_path / "drop" / "empty"
     empty.mkdir()
     refused = run_cli(config, "route", str(empty))
     assert refused.returncode == 1 and "folder without a manifest" in refused.stderr
+    # Artwork that names a folder is refused, as the daemon refuses it (it waited, then "missing").
+    (order / "a.pdf").mkdir()
+    refused = run_cli(config, "route", str(order))
+    assert refused.returncode == 1 and "job R1-1: artwork 'a.pdf' is a folder, not a file" in refused.stderr
+    art = tmp_path / "drop" / "art.pdf"
+    art.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    refused = run_cli(config, "route", str(art))
+    assert refused.returncode == 1 and "not a manifest: a manifest is a .json, .yaml or .yml file" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1
     assert not (tmp_path / "root").exists()  # a dry run creates nothing
+
+
+def test_route_tells_what_the_daemon_would_do_with_a_job_it_knows(make_daemon, tmp_path: Path) -> None:
+    """Audit O: `route` promised a hot folder for jobs the daemon then refused."""
+    daemon = make_daemon()
+    card(daemon.inbox / "k.pdf")
+    drop(daemon.inbox / "k.yaml", 'order_id: "K1"\nproduct: bc-1\nquantity: 1\nartwork: [k.pdf]\n')
+    daemon.wait_status("K1-1", "InHotFolder")
+    again = tmp_path / "again.yaml"
+    again.write_text('order_id: "K1"\nproduct: bc-1\nquantity: 1\nartwork: [k.pdf]\n')
+    line = daemon.cli("route", str(again)).stdout.strip()
+    assert line.endswith("; already finished (InHotFolder): would be refused without reprint: true"), line
+    other = tmp_path / "other.yaml"
+    other.write_text('order_id: "K9"\njob_id: "K1-1"\nproduct: bc-1\nquantity: 1\nartwork: [k.pdf]\n')
+    [job] = json.loads(daemon.cli("route", str(other), "--json").stdout)
+    assert job["known"] == "job id already used by order K1: this job would be refused"

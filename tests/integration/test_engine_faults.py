@@ -1466,3 +1466,18 @@ def test_a_cli_release_waits_for_a_reject_dropped_a_moment_before(rig: Rig) -> N
     assert not result.ok and "a REJECT file (reject.txt) is in the job's folder" in result.message
     r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
     assert r.take_prints() == [] and r.job(job_id).status is JobStatus.Rejected
+
+
+def test_artwork_that_names_a_folder_refuses_the_manifest_at_once(rig: Rig) -> None:
+    """Audit O: it waited as "still being written", then failed as "missing", the folder being there."""
+    r = rig
+    folder = r.inbox / "pdir"
+    (folder / "sub").mkdir(parents=True)
+    make_pdf(folder / "sub" / "a.pdf", pages=CARD)
+    (folder / "manifest.yaml").write_text('order_id: "PD"\nproduct: bc-85x55\nquantity: 1\nartwork: [sub]\n')
+    error = r.root / "failed" / "pdir" / "ERROR.txt"
+    r.run(until=error.is_file, steps=10)
+    assert "job PD-1: artwork 'sub' is a folder, not a file; list the PDF files in it (e.g. sub/front.pdf)" in (
+        error.read_text()
+    )
+    assert r.ledger.get_job("PD-1") is None and (r.root / "failed" / "pdir" / "sub" / "a.pdf").is_file()

@@ -532,6 +532,26 @@ def test_process_after_out_of_range(value: str) -> None:
     assert problem.endswith("); give a date before the year 9999")
 
 
+def test_artwork_naming_the_manifest_itself_is_refused() -> None:
+    text = 'order_id: "7"\nproduct: bc\nquantity: 1\nartwork: [./order.yaml]\n'
+    assert (
+        only_problem(text)
+        == 'line 4: artwork[0]: is this manifest itself ("./order.yaml"); list the artwork files (the PDFs)'
+    )
+    assert parse(text, "other.yaml").jobs[0].artwork[0].path == "order.yaml"
+
+
+def test_a_cut_off_json_manifest_is_called_so() -> None:
+    [problem] = problems(
+        b'{"order_id": "X", "jobs": [{"product": "p", "quantity": 1, "artwork": ["a.pdf"]}\n', "o.json"
+    )
+    assert problem.endswith(
+        "; the file ends before the manifest does: was it cut off, or is a closing bracket missing?"
+    )
+    [middle] = problems(b'{"order_id": "X" "jobs": []}', "o.json")
+    assert middle.endswith("; check for a missing comma, quote or bracket near that point")
+
+
 def test_order_id_with_leading_zeros_must_be_quoted() -> None:
     # YAML 1.1 reads 00123 as the octal number 83: refuse rather than lose the zeros.
     assert only_problem(single("").replace('"7"', "00123")) == (
