@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         earlysignals.catch()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "jobs" and args.released and args.status == "Blocked":
+        # --status Blocked is --blocked (SPEC 3), which --released excludes
+        parser.error("argument --released: not allowed with --status Blocked (the same as --blocked)")
     if caught and args.command != "run":  # "run" was an argument of another command
         earlysignals.release()
     if args.command is None:

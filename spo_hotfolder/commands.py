@@ -122,7 +122,9 @@ RESET = "\033[0m"
 
 
 def _row_color(job: Job) -> str:
-    if job.block_active:
+    """SPO's colours of order lines, for jobs that wait for someone: a job rejected while blocked is
+    finished, not waiting for a release (no colour)."""
+    if job.blocked:
         return ORANGE if job.output else RED
     if job.stage is Stage.FAILED:
         return RED

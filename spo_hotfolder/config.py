@@ -878,6 +878,13 @@ def filesystem_errors(config: Config, shown: str | None = None) -> list[str]:
                     "and the daemon refuses to start otherwise",
                 )
     for name, hot in config.hot_folders.items():
+        for key, folder in (("path", hot.path), ("staging", hot.staging)):
+            # Missing is fine (a share not mounted yet); a file where the folder should be is not.
+            if folder is not None and folder.exists() and not folder.is_dir():
+                error(
+                    f"hot_folders.{name}.{key}",
+                    f"{folder} is a file, not a folder; every delivery to {name} would fail: name the folder",
+                )
         if hot.staging is None or not hot.staging.is_dir() or not hot.path.is_dir():
             continue
         staging_device, hot_device = _device(hot.staging), _device(hot.path)

@@ -242,6 +242,16 @@ class Daemon:
             systemd=self.notifier.enabled,
             watchdog_seconds=self.notifier.watchdog_seconds,
         )
+        for hot in config.hot_folders.values():
+            # Said now, not only at the first delivery there: a share not mounted, a path mistyped.
+            if not hot.path.is_dir():
+                log.warning(
+                    "hot_folder.unavailable",
+                    hot_folder=hot.name,
+                    path=str(hot.path),
+                    reason="is not a folder" if hot.path.exists() else "does not exist; the daemon never creates it",
+                    effect="deliveries there fail and are retried until it is there",
+                )
         # READY=1 only now: the ledger is open, the folders are checked, the watcher runs and the
         # PDF worker is warm (the engine already takes in what waits while it starts).
         if not self.pdf.wait_ready(30):

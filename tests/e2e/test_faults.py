@@ -98,6 +98,19 @@ def test_hot_folder_gone_during_deliveries_retries_and_is_never_created(start, t
     assert final_files(hot) == ["GONE1_GONE1-1_bc-85x55_x1.pdf"]
 
 
+def test_a_hot_folder_missing_at_start_is_said_at_start(start, tmp_path: Path) -> None:
+    """Audit P: a sysadmin learnt of a mistyped or unmounted hot folder only at the first delivery."""
+    hot = tmp_path / "hot" / "indigo"
+    daemon = start()
+    assert daemon.stop() == 0
+    hot.rename(tmp_path / "unmounted")
+    daemon.start()
+    wait_for(lambda: "hot_folder.unavailable" in daemon.log_text(), what="the warning at start")
+    [line] = [json.loads(x) for x in daemon.log_text().splitlines() if "hot_folder.unavailable" in x]
+    assert (line["hot_folder"], line["path"], line["level"]) == ("indigo", str(hot), "warning")
+    assert "never creates it" in line["reason"] and not hot.exists()
+
+
 def test_hot_folder_replaced_by_a_file_fails_at_once_and_retry_works(start, tmp_path: Path) -> None:
     hot = tmp_path / "hot" / "indigo"
     daemon = start()

@@ -756,6 +756,28 @@ def test_a_staging_folder_on_another_filesystem_than_its_hot_folder_is_an_error(
     ]
 
 
+def test_a_file_where_a_hot_or_staging_folder_should_be_is_a_check_config_error(tmp_path: Path) -> None:
+    """Audit P: `check-config` said "(not a folder!)" and "config OK", exit 0."""
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "hot").mkdir()
+    path = write(
+        tmp_path,
+        """\
+        paths: {root: var}
+        hot_folders:
+          a: {path: afile}
+          b: {path: hot, staging: afile}
+          c: {path: /nonexistent/share}
+        """,
+    )
+    assert filesystem_errors(load_config(path)) == [
+        f"{path}:3: hot_folders.a.path: {tmp_path / 'afile'} is a file, not a folder; every delivery to a would "
+        "fail: name the folder",
+        f"{path}:4: hot_folders.b.staging: {tmp_path / 'afile'} is a file, not a folder; every delivery to b "
+        "would fail: name the folder",
+    ]
+
+
 # --- summary --------------------------------------------------------------------------------------
 
 

@@ -165,3 +165,22 @@ def test_delivered_and_rejected_jobs_refuse_everything() -> None:
 def test_a_job_waiting_for_a_copy_retry_can_be_retried_now() -> None:
     waiting = replace(BASE, stage=Stage.RETRY, history=(entry(1, JobStatus.CopyToHotFolderFailed),))
     assert refusal(waiting, Action.RETRY) is None
+
+
+def test_jobs_rows_are_coloured_only_while_they_wait_for_someone() -> None:
+    from spo_hotfolder.commands import ORANGE, RED, _row_color
+
+    assert _row_color(BASE) == ORANGE  # blocked, output created
+    assert _row_color(replace(BASE, output=None)) == RED  # blocked, output not ready
+    assert _row_color(replace(BASE, stage=Stage.FAILED, history=(entry(1, JobStatus.Ordered),))) == RED
+    # Audit P: rejected while blocked read as orange, "waiting for release": it is finished.
+    assert replace(BASE, stage=Stage.REJECTED).block_active and _row_color(replace(BASE, stage=Stage.REJECTED)) == ""
+
+
+def test_status_blocked_and_released_exclude_each_other_like_blocked_and_released() -> None:
+    from spo_hotfolder.cli import main
+
+    for argv in (["jobs", "--status", "Blocked", "--released"], ["jobs", "--blocked", "--released"]):
+        with pytest.raises(SystemExit) as info:
+            main(["-c", "/nonexistent.yaml", *argv])
+        assert info.value.code == 2, argv
