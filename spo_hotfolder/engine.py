@@ -28,6 +28,7 @@ import sqlite3
 import stat
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -1157,11 +1158,28 @@ class Engine:
 
     def _claim(self, path: Path, sig: Signature) -> bool:
         """A stable inbox file: move it into every job waiting for it. False if nobody waits."""
-        waiting = self.ledger.waiting_for(str(path))
+        waiting = self._waiting(path)
         if not waiting:
             return False
         self._take_artwork(path, waiting)
         return True
+
+    def _waiting(self, path: Path) -> list[tuple[str, int]]:
+        """The (job_id, position) of the artwork that jobs wait for at ``path``."""
+        return self.ledger.waiting_for(str(path)) or self._waiting_under_another_form(path)
+
+    def _waiting_under_another_form(self, path: Path) -> list[tuple[str, int]]:
+        """Jobs waiting for ``path`` under a name that differs only in letter case or Unicode form
+        (the manifest's "café.pdf" is two characters longer from a Mac), when no file has the exact
+        name: the artwork a person would call the same file."""
+        key = _name_key(path.name)
+        return [
+            (job_id, position)
+            for job_id, position, source in self.ledger.waiting_in(str(path.parent))
+            if Path(source).parent == path.parent
+            and _name_key(Path(source).name) == key
+            and not os.path.lexists(source)
+        ]
 
     def _claim_for_job(self, job: Job) -> None:
         """At intake: take the job's artwork that is already complete in the inbox."""
@@ -1174,6 +1192,10 @@ class Engine:
                 # Moved in just before a crash, not yet marked: it is here.
                 self.ledger.mark_artwork_present(job.job_id, art.position)
                 continue
+            if not src.exists():
+                near = _near_miss(src)
+                if near is not None:
+                    src = src.with_name(near[0])  # the same name to a person: taken as it is complete
             orphan = self._orphans.get(src)
             if orphan is not None:
                 try:
@@ -1183,8 +1205,7 @@ class Engine:
                     continue
                 if current == orphan[1]:
                     self._orphans.pop(src, None)
-                    waiting = self.ledger.waiting_for(str(src))
-                    self._take_artwork(src, waiting)
+                    self._take_artwork(src, self._waiting(src))
                     continue
             if src.exists():
                 self.tracker.track(src, activity=False)
@@ -1269,7 +1290,7 @@ class Engine:
                     continue
             except OSError:
                 continue
-            waiting = self.ledger.waiting_for(str(path))
+            waiting = self._waiting(path)
             if waiting:
                 self._take_artwork(path, waiting)
                 continue
@@ -1367,6 +1388,13 @@ class Engine:
         """Why an artwork file was not taken in time, in words: absent, ignored by name, or unfinished."""
         where = self.rel(source)
         if not os.path.lexists(source):
+            near = _near_miss(source)
+            if near is not None:
+                other, how = near
+                return (
+                    f"missing: {name} (expected at {where}); a file named {other!r} is there, whose name differs "
+                    f"{how}: rename it to {source.name!r}, or correct the manifest"
+                )
             return f"missing: {name} (expected at {where})"
         parts = _rel_parts(str(source), str(self.area("inbox"))) or []
         ignored = [part for part in parts if self.ignored(part)]
@@ -2528,6 +2556,30 @@ def _snake(name: str) -> str:
             out.append("_")
         out.append(ch.lower())
     return "".join(out)
+
+
+def _name_key(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _near_miss(path: Path) -> tuple[str, str] | None:
+    """A file beside ``path`` whose name differs only in letter case or Unicode form (the "é" of a
+    Mac or an rsync from one is two characters: e + accent), and how it differs."""
+    wanted = path.name
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return None
+    for other in names:
+        if other == wanted:
+            continue
+        if unicodedata.normalize("NFC", other) == unicodedata.normalize("NFC", wanted):
+            return other, "only in its Unicode form (accents written as separate characters)"
+        if other.casefold() == wanted.casefold():
+            return other, "only in letter case"
+        if unicodedata.normalize("NFC", other).casefold() == unicodedata.normalize("NFC", wanted).casefold():
+            return other, "in letter case and Unicode form"
+    return None
 
 
 def _owner(path: Path) -> str:

@@ -819,6 +819,19 @@ class Ledger:
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    def waiting_in(self, folder: str) -> list[tuple[str, int, str]]:
+        """(job_id, position, source) of the artwork awaiting or failed jobs wait for in ``folder``
+        (an index range on the source path: nothing to read in the common case)."""
+        prefix = folder.rstrip("/") + "/"
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.job_id, a.position, a.source FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
+                "WHERE a.source >= ? AND a.source < ? AND a.present = 0 AND j.stage IN ('awaiting', 'failed') "
+                "ORDER BY j.created_at, a.position",
+                (prefix, prefix[:-1] + "0"),  # "0" follows "/": every path below folder
+            ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     # -- deliveries -------------------------------------------------------------------------
 
     def delivery_intent(

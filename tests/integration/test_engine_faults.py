@@ -1481,3 +1481,34 @@ def test_artwork_that_names_a_folder_refuses_the_manifest_at_once(rig: Rig) -> N
         error.read_text()
     )
     assert r.ledger.get_job("PD-1") is None and (r.root / "failed" / "pdir" / "sub" / "a.pdf").is_file()
+
+
+def test_artwork_named_in_another_unicode_form_or_letter_case_is_taken(rig: Rig) -> None:
+    """Audit M: the manifest's "café.pdf" uploaded from a Mac (NFD: e + combining accent), or as
+    CASE1.PDF, failed as "missing" after an hour beside a file with the same-looking name, which
+    then went to failed/ as "no manifest named it". A person calls it the same file: it is taken,
+    under the manifest's name, whether it came before or after its manifest."""
+    import unicodedata
+
+    r = rig
+    nfc, nfd = "caf\u00e9.pdf", unicodedata.normalize("NFD", "caf\u00e9.pdf")
+    make_pdf(r.inbox / nfd, pages=CARD)  # before its manifest
+    (r.inbox / "U1.yaml").write_text(f'order_id: "U1"\nproduct: bc-85x55\nquantity: 1\nartwork: ["{nfc}"]\n')
+    (r.inbox / "C1.yaml").write_text('order_id: "C1"\nproduct: bc-85x55\nquantity: 1\nartwork: [CASE1.pdf]\n')
+    r.run(until=lambda: r.stage("C1-1") is Stage.AWAITING and r.stage("U1-1") is Stage.DONE, steps=10)
+    make_pdf(r.inbox / "CASE1.PDF", pages=CARD)  # after its manifest
+    r.run(until=done(r, "C1-1"), steps=10)
+    assert (r.root / "done" / "U1-1" / "artwork" / nfc).is_file()
+    assert (r.root / "done" / "C1-1" / "artwork" / "CASE1.pdf").is_file()
+    assert sorted(r.take_prints()) == ["C1_C1-1_bc-85x55_x1.pdf", "U1_U1-1_bc-85x55_x1.pdf"]
+    assert os.listdir(r.inbox) == []
+    assert not (r.root / "failed").exists() or not os.listdir(r.root / "failed")
+    # Where a name differs only so and is still not taken, the ERROR.txt says which file it is.
+    make_pdf(r.tmp / "Near.PDF", pages=CARD)
+    assert engine_module._near_miss(r.tmp / "near.pdf") == ("Near.PDF", "only in letter case")
+    (r.tmp / nfd).write_bytes(b"x")
+    assert engine_module._near_miss(r.tmp / nfc) == (
+        nfd,
+        "only in its Unicode form (accents written as separate characters)",
+    )
+    assert engine_module._near_miss(r.tmp / "other.pdf") is None
