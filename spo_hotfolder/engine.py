@@ -90,7 +90,7 @@ from spo_hotfolder.operator import (
     refusal,
 )
 from spo_hotfolder.outputfile import OutputError, OutputResult, link_unchanged
-from spo_hotfolder.pdfreport import ArtworkInput, PreflightReport
+from spo_hotfolder.pdfreport import ArtworkInput, PreflightReport, not_a_pdf
 from spo_hotfolder.reports import Extra, error_text, human_seconds, status_text
 from spo_hotfolder.stability import FileStabilityTracker, Signature, signature
 from spo_hotfolder.status import JobStatus
@@ -2261,16 +2261,23 @@ class Engine:
     def _check_replacement(self, job: Job, file: Path | None) -> str | None:
         if file is None or not file.is_file():
             return "the replacement file is not there any more"
+        if classify_drop(file.name) is not None:
+            return (
+                f"{file.name} is a drop file, and drop files go into the job's folder itself, one level up from "
+                "replace/; only a replacement PDF goes into replace/"
+            )
         try:
-            with open(file, "rb") as fh:
+            # Never through a symbolic link: its target's first bytes would be shown in STATUS.txt.
+            with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
                 head = fh.read(1024)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"{file.name} is a symbolic link, not a file; put the PDF itself into replace/"
             return f"the replacement file cannot be read: {exc.strerror}"
         if not head:
             return f"{file.name} is empty (0 bytes); put a PDF into replace/"
         if b"%PDF" not in head:
-            shown = head[:16].decode("latin-1").encode("ascii", "replace").decode()
-            return f"{file.name} is not a PDF (it starts with {shown!r}); put a PDF into replace/"
+            return f"{file.name} is not a PDF: {not_a_pdf(head)}; put a PDF into replace/"
         artwork = self.ledger.artwork(job.job_id)
         if len(artwork) > 1 and self._match_artwork(artwork, file.name) is None:
             names = ", ".join(a.name for a in artwork)

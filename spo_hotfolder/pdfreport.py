@@ -139,3 +139,36 @@ def fmt_mm(value: float) -> str:
 def plural(n: int, noun: str) -> str:
     """(1, "page") -> "1 page"; (3, "page") -> "3 pages"."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _preview(head: bytes, length: int = 10) -> str:
+    text = head[:length].decode("latin-1")
+    return "".join(ch if " " <= ch <= "~" and ch != '"' else "?" for ch in text)
+
+
+#: What a file that is no PDF is, by its first bytes: what operators are sent instead of a PDF.
+_KINDS = (
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x89PNG", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"PK\x03\x04", "a ZIP file (also a Word, Excel or PowerPoint document)"),
+    (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"),
+    (b"%!PS", "a PostScript file"),
+    (b"{\\rtf", "an RTF document"),
+    (b"8BPS", "a Photoshop file"),
+)
+
+
+def not_a_pdf(head: bytes) -> str:
+    """What a file is that does not start like a PDF, in words, for an operator."""
+    for magic, kind in _KINDS:
+        if head.startswith(magic):
+            return f'it is {kind} (it starts with "{_preview(head)}")'
+    if head.lstrip()[:1] == b"<":
+        return (
+            "it looks like HTML or XML text, perhaps an error page saved instead of the file "
+            f'(it starts with "{_preview(head)}")'
+        )
+    return f'the file starts with "{_preview(head)}"'

@@ -29,6 +29,7 @@ from spo_hotfolder.pdfreport import (
     PreflightReport,
     describe_exception,
     fmt_mm,
+    not_a_pdf,
     plural,
     quote_name,
 )
@@ -82,11 +83,6 @@ class PageBox:
 # Opening artwork (shared with output.py)
 
 
-def _preview(head: bytes, length: int = 10) -> str:
-    text = head[:length].decode("latin-1")
-    return "".join(ch if " " <= ch <= "~" and ch != '"' else "?" for ch in text)
-
-
 def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
     """Opens ``fh`` lazily; returns (reader, owner_protected). Raises ArtworkProblem.
 
@@ -99,7 +95,7 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
     fh.seek(0)
     head = fh.read(_HEADER_WINDOW)
     if b"%PDF" not in head:
-        raise ArtworkProblem(f'artwork {label} is not a PDF: the file starts with "{_preview(head)}"')
+        raise ArtworkProblem(f"artwork {label} is not a PDF: {not_a_pdf(head)}")
     fh.seek(max(0, size - _EOF_WINDOW))
     if b"%%EOF" not in fh.read(_EOF_WINDOW):
         raise ArtworkProblem(

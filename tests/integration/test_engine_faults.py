@@ -1512,3 +1512,21 @@ def test_artwork_named_in_another_unicode_form_or_letter_case_is_taken(rig: Rig)
         "only in its Unicode form (accents written as separate characters)",
     )
     assert engine_module._near_miss(r.tmp / "other.pdf") is None
+
+
+def test_replace_folder_answers_a_drop_file_and_a_link_in_plain_words(rig: Rig) -> None:
+    """Audit P: RELEASE put into replace/ was answered "RELEASE is not a PDF"; a link there had its
+    target's first bytes shown in STATUS.txt."""
+    r = rig
+    job_id = r.order("RP", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    (folder / "replace" / "RELEASE").write_text("ann\n")
+    r.run(until=lambda: "drop files go into the job's folder itself" in (folder / "STATUS.txt").read_text(), steps=10)
+    secret = r.tmp / "secret.txt"
+    secret.write_text("SECRET-LINE-1\n")
+    (folder / "replace" / "new.pdf").symlink_to(secret)
+    r.engine.hint(folder / "replace" / "new.pdf")
+    r.run(until=lambda: "new.pdf is a symbolic link, not a file" in (folder / "STATUS.txt").read_text(), steps=10)
+    assert "SECRET" not in (folder / "STATUS.txt").read_text()
+    assert r.job(job_id).blocked and r.stage(job_id) is Stage.HELD

@@ -255,8 +255,13 @@ def test_text_file_named_pdf(tmp_path: Path) -> None:
     binary = tmp_path / "photo.pdf"
     binary.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(100))
     assert messages(run(binary)) == [
-        ("open", "error", "artwork 'photo.pdf' is not a PDF: the file starts with \"??????JFIF\"")
+        ("open", "error", "artwork 'photo.pdf' is not a PDF: it is a JPEG image (it starts with \"??????JFIF\")")
     ]
+    page = tmp_path / "page.pdf"
+    page.write_text("\n<!DOCTYPE html><html>Not found</html>")
+    assert messages(run(page))[0][2].startswith(
+        "artwork 'page.pdf' is not a PDF: it looks like HTML or XML text, perhaps an error page saved instead"
+    )
 
 
 def test_missing_file(tmp_path: Path) -> None:
