@@ -139,7 +139,10 @@ def test_a_refused_replace_with_the_daemon_stopped_keeps_the_operators_file(make
     proof = tmp_path / "proof.jpg"
     proof.write_bytes(b"\xff\xd8\xff\xe0JFIF")
     make_pdf(tmp_path / "front_v2.pdf", pages=[(91, 61)])
-    for name, reason in (("proof.jpg", "not a PDF: it is a JPEG image"), ("front_v2.pdf", "must be the name of the one it replaces")):
+    for name, reason in (
+        ("proof.jpg", "not a PDF: it is a JPEG image"),
+        ("front_v2.pdf", "must be the name of the one it replaces"),
+    ):
         result = daemon.cli("replace", "MO-1", str(tmp_path / name))
         assert result.returncode == 1 and reason in result.stderr, result.stderr
         assert (tmp_path / name).is_file(), f"{name} was removed"
