@@ -865,6 +865,9 @@ def filesystem_errors(config: Config, shown: str | None = None) -> list[str]:
         errors.append((document.line(key_path) or 1, f"{key_path}: {message}"))
 
     folders = config.paths.spool_folders()
+    for name, spool in folders.items():
+        if spool.exists() and not spool.is_dir():
+            error(f"paths.{name}", f"{spool} is a file, not a folder; init and run cannot make the folder there")
     groups = spool_filesystems(config)
     if len(groups) > 1:
         # The filesystem most spool folders are on (the first folder's, on a tie) is the one meant.
@@ -927,7 +930,12 @@ def summary(config: Config) -> str:
     """A short human summary for ``check-config``: folders, hot folders, routes."""
     lines = [f"config: {config.source}", f"root: {config.paths.root}"]
     for name, folder in config.paths.spool_folders().items():
-        note = "" if folder.is_dir() else "  (not created yet; run 'spo-hotfolder init')"
+        if folder.is_dir():
+            note = ""
+        elif folder.exists():
+            note = "  (a file, not a folder!)"
+        else:
+            note = "  (not created yet; run 'spo-hotfolder init')"
         lines.append(f"  {name}: {folder}{note}")
     watch = config.watch
     lines.append(

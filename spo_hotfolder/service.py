@@ -66,6 +66,12 @@ def prepare_folders(config: Config) -> list[Path]:
         if not folder.is_dir():
             try:
                 folder.mkdir(parents=True, exist_ok=True)
+            except FileExistsError as exc:
+                taken = next(p for p in (folder, *folder.parents) if p.exists() and not p.is_dir())
+                raise StartupError(
+                    f"cannot create folder {folder}: {taken} is a file, not a folder; move it away "
+                    "or point the config elsewhere"
+                ) from exc
             except OSError as exc:
                 raise StartupError(f"cannot create folder {folder}: {exc.strerror}") from exc
             created.append(folder)

@@ -824,3 +824,24 @@ def test_summary(tmp_path: Path) -> None:
 def test_summary_without_routes_says_jobs_are_skipped(tmp_path: Path) -> None:
     text = summary(load_config(write(tmp_path, MINIMAL)))
     assert "routes: none (jobs without a hot_folder in their manifest are skipped)" in text.splitlines()
+
+
+def test_a_file_where_a_spool_folder_should_be_is_said_plainly(tmp_path: Path) -> None:
+    """Audit P: check-config said "not created yet; run init", and init "File exists"."""
+    from spo_hotfolder.service import StartupError, prepare_folders
+
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "done").write_text("x")
+    path = write(tmp_path, "paths: {root: var}\n")
+    config = load_config(path)
+    assert filesystem_errors(config) == [
+        f"{path}:1: paths.done: {tmp_path / 'var' / 'done'} is a file, not a folder; init and run cannot make "
+        "the folder there"
+    ]
+    assert f"done: {tmp_path / 'var' / 'done'}  (a file, not a folder!)" in summary(config)
+    with pytest.raises(StartupError) as info:
+        prepare_folders(config)
+    assert str(info.value) == (
+        f"cannot create folder {tmp_path / 'var' / 'done'}: {tmp_path / 'var' / 'done'} is a file, not a folder; "
+        "move it away or point the config elsewhere"
+    )
