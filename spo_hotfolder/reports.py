@@ -124,10 +124,18 @@ def what_now(job: Job, extra: Extra) -> list[str]:
                 f"{job.job_id} and waits there for RELEASE again."
             )
         return steps
+    # done/ and rejected/ are not watched: say so, or a RETRY dropped there would wait forever unanswered.
     if job.stage is Stage.DONE:
-        return ["Nothing: the job is finished. It stays here until retention removes it."]
+        return [
+            "Nothing: the job is finished. It stays here until retention removes it.",
+            "Files dropped here (RELEASE, REJECT, RETRY, replace/) are not read: to print the job again, send its"
+            " manifest with reprint: true.",
+        ]
     if job.stage is Stage.REJECTED:
-        return ["Nothing: the job was rejected. Send its manifest again with reprint: true to make it again."]
+        return [
+            "Nothing: the job was rejected. Send its manifest again with reprint: true to make it again.",
+            "Files dropped here (RELEASE, RETRY, replace/) are not read.",
+        ]
     if job.stage is Stage.AWAITING:
         return ["Nothing yet: the job waits for its artwork files to arrive in the inbox."]
     if job.stage is Stage.FUTURE:

@@ -73,6 +73,10 @@ def test_release_by_drop_file_records_the_operator(make_daemon, tmp_path: Path) 
     assert (tmp_path / "hot" / "indigo" / "B2_B2-1_bc-85x55_x10.pdf").is_file()
     history = list((daemon.root / "done" / job_id / "history").iterdir())
     assert any(p.name.endswith("-release.txt") for p in history), history
+    # done/ is not watched: its STATUS.txt says so, and how to print the job again.
+    done_status = daemon.root / "done" / job_id / "STATUS.txt"
+    wait_for(lambda: "are not read" in done_status.read_text(), what="done/ STATUS.txt")
+    assert "send its manifest with reprint: true" in done_status.read_text()
     text = daemon.cli("show", job_id).stdout
     assert "removed" in text and "alice" in text and "checked the bleed" in text
     released = json.loads(daemon.cli("jobs", "--released", "--json").stdout)

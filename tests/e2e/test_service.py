@@ -610,8 +610,13 @@ def test_metrics_after_a_reload(make_daemon, tmp_path: Path) -> None:
 # -- logs --------------------------------------------------------------------------------------------------
 
 
+# A PDF pypdf must mend fails preflight by default (check "repaired"); these tests want it delivered.
+MENDED_PASSES = {"checks": {"repaired": "warning"}}
+
+
 def deliver_a_card_pypdf_warns_about(daemon: Daemon, order_id: str) -> None:
-    """A PDF with a wrong startxref: pypdf logs warnings (in the PDF worker process), the job is delivered."""
+    """A PDF with a wrong startxref: pypdf logs warnings (in the PDF worker process), the job is delivered
+    (with ``validation=MENDED_PASSES`` in the config)."""
     art = daemon.inbox / f"{order_id}.pdf"
     make_pdf(art, pages=CARD)
     art.write_bytes(re.sub(rb"startxref\s+\d+", b"startxref\n99", art.read_bytes()))
@@ -635,7 +640,7 @@ def reload_logging(daemon: Daemon, **logging: str) -> None:
 
 def test_every_output_line_is_json_including_library_warnings(tmp_path: Path, daemons: list[Daemon]) -> None:
     # format auto, no terminal: JSON, the PDF worker's lines too.
-    config = write_config(tmp_path, logging={"level": "info", "format": "auto"})
+    config = write_config(tmp_path, logging={"level": "info", "format": "auto"}, validation=MENDED_PASSES)
     daemon = start_daemon(daemons, config)
     deliver_a_card_pypdf_warns_about(daemon, "700")
     assert daemon.stop() == 0
@@ -648,7 +653,7 @@ def test_every_output_line_is_json_including_library_warnings(tmp_path: Path, da
 
 
 def test_a_reload_to_json_logs_reaches_the_pdf_worker(tmp_path: Path, daemons: list[Daemon]) -> None:
-    config = write_config(tmp_path, logging={"level": "info", "format": "console"})
+    config = write_config(tmp_path, logging={"level": "info", "format": "console"}, validation=MENDED_PASSES)
     daemon = start_daemon(daemons, config)
     deliver_a_card_pypdf_warns_about(daemon, "710")
     assert any("pypdf" in e["line"] for e in daemon.log_events() if e["event"] == "NOT-JSON")  # console
@@ -665,7 +670,7 @@ def test_a_reload_to_json_logs_reaches_the_pdf_worker(tmp_path: Path, daemons: l
 
 
 def test_the_log_level_applies_to_the_pdf_worker_and_a_reload_changes_it(tmp_path: Path, daemons: list[Daemon]) -> None:
-    config = write_config(tmp_path, logging={"level": "error", "format": "json"})
+    config = write_config(tmp_path, logging={"level": "error", "format": "json"}, validation=MENDED_PASSES)
     daemon = start_daemon(daemons, config)
     deliver_a_card_pypdf_warns_about(daemon, "720")
     assert not pypdf_lines(daemon.log_events()), daemon.log_text()  # warnings: below "error"
