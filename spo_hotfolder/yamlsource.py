@@ -128,10 +128,32 @@ def describe(value: object) -> str:
     return f"a {type(value).__name__} value"
 
 
+def _utf16_without_bom(head: bytes) -> bool:
+    """Every other byte zero, the others not: Latin text saved as UTF-16 with no byte-order mark."""
+    if len(head) < 4:
+        return False
+    for zeros, others in ((head[1::2], head[0::2]), (head[0::2], head[1::2])):
+        if zeros.count(0) * 10 >= len(zeros) * 9 and 0 not in others:
+            return True
+    return False
+
+
 def decode(data: bytes) -> str:
-    """UTF-8 (a byte-order mark is accepted) -> text; anything else is a SourceError."""
+    """UTF-8 (a byte-order mark is accepted) -> text; anything else (UTF-16, zero bytes) is a SourceError."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise SourceError("the file is UTF-16 text, not UTF-8; save it as UTF-8", 1, 1)
+    if _utf16_without_bom(data[:200]):
+        raise SourceError("the file is UTF-16 text (without a byte-order mark), not UTF-8; save it as UTF-8", 1, 1)
+    nul = data.find(0)
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        column = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
+        raise SourceError(
+            "the file contains zero bytes (NUL): it is not a text file, or it was not completely written "
+            "(some copy tools fill a file with zeros first); send it again",
+            line,
+            column,
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -245,6 +245,21 @@ def test_utf16_is_named() -> None:
     assert "UTF-16" in only_problem(data)
 
 
+def test_utf16_without_a_byte_order_mark_is_named() -> None:
+    text = 'order_id: "1"\nproduct: bc-85x55\nquantity: 1\nartwork: [{path: a.pdf}]\n'
+    for encoding, name in (("utf-16-le", "m.yaml"), ("utf-16-be", "m.yaml"), ("utf-16-le", "m.json")):
+        data = (text if name.endswith(".yaml") else '{"order_id": "1"}').encode(encoding)
+        assert only_problem(data, name).startswith("line 1, column 1: the file is UTF-16 text (without a byte-order")
+
+
+def test_zero_bytes_are_named_where_they_start() -> None:
+    # A file some copy tools fill with zeros before the data arrives, or a binary file named .yaml.
+    problem = only_problem(b'order_id: "1"\nproduct: bc-85x55\n' + bytes(64))
+    assert problem.startswith("line 3, column 1: the file contains zero bytes (NUL)")
+    assert "not completely written" in problem
+    assert "zero bytes" in only_problem(b'{"order_id": "1",\x00\x00}', "m.json")
+
+
 def test_yaml_syntax_error_has_line_and_column() -> None:
     problem = only_problem('order_id: "1"\nproduct: bc\n  quantity: 1\nartwork: [a.pdf]\n')
     assert problem.startswith("line 3, column 11: YAML syntax error: ")
