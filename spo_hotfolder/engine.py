@@ -2199,9 +2199,14 @@ class Engine:
                 self.ledger.remove_status(block.id, job_id, by, note, now)
             if job.stage is Stage.HELD:
                 self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now)  # type: ignore[arg-type]
-            # else (still waiting for artwork, a future time, or its output): it goes on as it was
-            # and, no longer blocked, is delivered as soon as its output is made.
+            # else (still waiting for artwork, a future time, or its output; or failed): it goes on as
+            # it was and, no longer blocked, is delivered as soon as its output is made.
             message = f"released by {by}" + (f" ({note})" if note else "")
+            if job.stage is Stage.FAILED:
+                message += (
+                    "; the job has still failed: put a corrected PDF into replace/ or drop RETRY, and it goes on "
+                    "to delivery as soon as its output is made (no new release needed)"
+                )
         elif action is Action.REJECT:
             self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
             self._move_to(self.ledger.get_job(job_id), Stage.REJECTED, now)  # type: ignore[arg-type]

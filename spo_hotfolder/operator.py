@@ -141,11 +141,9 @@ def refusal(job: Job, action: Action) -> str | None:
             if job.was_released:
                 return f"job {job.job_id} was already released (status {status}); nothing to release"
             return f"job {job.job_id} is not blocked (status {status}); nothing to release"
-        if stage is Stage.FAILED:
-            return (
-                f"job {job.job_id} failed ({job.error or status}); fix it first: put a corrected PDF "
-                "into replace/ or drop RETRY, then release it"
-            )
+        # A blocked job in failed/ may be released too (SPEC 4: its Blocked entry stays active there,
+        # and SPO removes a block whatever the job's status): it then goes straight on to delivery
+        # once a replacement or RETRY gives it a good output.
         return None
     if action is Action.REJECT:
         if stage is Stage.DONE:

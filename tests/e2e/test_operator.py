@@ -365,14 +365,15 @@ def test_cli_replace_with_daemon_running_keeps_the_files_name(make_daemon, tmp_p
     assert daemon.cli("replace", "MC-1", str(tmp_path)).stderr.count("is a folder") == 1
 
 
-def test_failed_blocked_job_refuses_release_and_comes_back_after_replacement(make_daemon, tmp_path: Path) -> None:
+def test_failed_blocked_job_comes_back_to_quarantine_after_replacement(make_daemon, tmp_path: Path) -> None:
     daemon = make_daemon(blocking={"block_on_arrival": True})
     job_id = order(daemon, "F1", pages=[(210, 297)] * 2)
     wait_for(lambda: (daemon.root / "failed" / job_id / "ERROR.txt").is_file(), what="failed/ with ERROR.txt")
     job = daemon.job(job_id)
     assert "ValidationFailed" in statuses(job) and job["blocked"] is True
-    result = daemon.cli("release", job_id)
-    assert result.returncode == 1 and "fix it first" in result.stderr
+    assert (
+        "To approve it in advance instead, drop RELEASE" in (daemon.root / "failed" / job_id / "STATUS.txt").read_text()
+    )
     make_pdf(tmp_path / "fixed.pdf", pages=CARD)
     os.replace(tmp_path / "fixed.pdf", daemon.root / "failed" / job_id / "replace" / "F1.pdf")
     held(daemon, job_id)
@@ -381,6 +382,25 @@ def test_failed_blocked_job_refuses_release_and_comes_back_after_replacement(mak
     folder = daemon.root / "quarantine" / job_id
     assert not (folder / "ERROR.txt").exists()
     assert [p.name for p in (folder / "history").iterdir() if p.name.endswith("-ERROR.txt")]
+
+
+def test_a_blocked_job_released_in_failed_goes_to_print_after_a_good_replacement(make_daemon, tmp_path: Path) -> None:
+    # SPEC 4: its Blocked entry stays active in failed/, and RELEASE removes it there too.
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "F2", pages=[(210, 297)] * 2)
+    folder = daemon.root / "failed" / job_id
+    wait_for(lambda: (folder / "ERROR.txt").is_file(), what="failed/ with ERROR.txt")
+    drop(folder / "RELEASE", "hana\napproved in advance\n")
+    job = wait_for(lambda: (j := daemon.job(job_id)) and not j["blocked"] and j, what="the block removed")
+    entry = blocked_entry(job)
+    assert entry["removed_by"] == "hana" and job["folder"] == f"failed/{job_id}"
+    assert "goes on to delivery as soon as its output is made" in (folder / "STATUS.txt").read_text()
+    assert daemon.cli("release", job_id).returncode == 1  # not blocked any more
+    make_pdf(tmp_path / "fixed.pdf", pages=CARD)
+    os.replace(tmp_path / "fixed.pdf", folder / "replace" / "F2.pdf")
+    job = daemon.wait_status(job_id, "InHotFolder")
+    assert (tmp_path / "hot" / "indigo" / "F2_F2-1_bc-85x55_x10.pdf").is_file()
+    assert not (daemon.root / "quarantine" / job_id).exists()
 
 
 def test_known_job_ids_replacement_and_reprint(make_daemon, tmp_path: Path) -> None:

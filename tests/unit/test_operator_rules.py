@@ -139,9 +139,10 @@ def test_release_of_a_released_or_never_blocked_job_is_refused() -> None:
     assert "is not blocked" in (refusal(never, Action.RELEASE) or "")
 
 
-def test_release_of_a_failed_blocked_job_asks_to_fix_it_first() -> None:
+def test_a_failed_blocked_job_may_be_released_retried_or_rejected() -> None:
+    # SPEC 4: a failed job's Blocked entry stays active; RELEASE removes it (approval in advance).
     failed = replace(BASE, stage=Stage.FAILED, error="ValidationFailed: wrong trim")
-    assert "fix it first" in (refusal(failed, Action.RELEASE) or "")
+    assert refusal(failed, Action.RELEASE) is None
     assert refusal(failed, Action.RETRY) is None
     assert refusal(failed, Action.REJECT) is None
 
