@@ -13,6 +13,7 @@ import errno
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,11 @@ from watchdog.observers import Observer
 from watchdog.utils.delayed_queue import DelayedQueue
 
 log = structlog.get_logger("spo_hotfolder.watcher")
+
+# A job folder that leaves quarantine/ (for a replacement, RETRY) and comes back keeps its inode, and
+# watchdog 7.1 re-adds the watch it still has for it with a RuntimeWarning that dumps its whole watch
+# table (~100 KB with 40 held jobs): harmless (the callback is the same), and it buried real warnings.
+warnings.filterwarnings("ignore", message=r"Callback with id .* already exists for watch", category=RuntimeWarning)
 
 #: What the watch subscribes to. Opens, reads and deletions are left out: they say nothing about
 #: a file being ready, and subscribing to them floods the kernel's queue (reading 10,000 job
