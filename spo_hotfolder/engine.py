@@ -161,6 +161,13 @@ class NoMetrics:
         return None
 
 
+def _file_sig(path: Path) -> str:
+    """A file's identity and version: inode, size, modification time. Overwriting it in place or
+    replacing it (a new inode) changes it; moving its folder does not."""
+    st = os.stat(path)
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
 class JobFailed(Exception):
     """The job cannot go on without the operator; it goes to failed/ with this explanation."""
 
@@ -1609,6 +1616,7 @@ class Engine:
             )
             pages = f"{result.pages} page{'s' if result.pages != 1 else ''}"
             self._record(job.job_id, JobStatus.OutputCreated, SYSTEM, f"{name} ({pages})", now, write=False)
+            self.ledger.set_output_sig(job.job_id, _file_sig(out_dir / name))
             fresh = self.ledger.get_job(job.job_id, history=False)
             assert fresh is not None
             next_stage = Stage.HELD if fresh.blocked else Stage.DELIVER
@@ -1665,6 +1673,7 @@ class Engine:
         if not job.output or not src.is_file():
             self.ledger.update_job(job.job_id, now, stage=Stage.PROCESS)
             return
+        self._output_unchanged(job, src)
         final_name = render_filename(hot.filename, facts)
         final = hot.path / final_name
         temp = temp_path_for(hot, final_name)
@@ -1676,6 +1685,7 @@ class Engine:
             started = time.monotonic()
             try:
                 write_temp(src, temp, hot, cancelled=self._copy_goes_on)
+                self._output_unchanged(job, src)  # not overwritten while it was copied
                 self.ledger.delivery_state(delivery_id, "written", self.clock.now())
                 publish(temp, final, hot)
             except BaseException:
@@ -1689,6 +1699,38 @@ class Engine:
             self._delivery_failed(job, hot.name, exc)
             return
         self._delivered(job, hot.name, final, delivery_id)
+
+    def _output_unchanged(self, job: Job, src: Path) -> None:
+        """Raises JobFailed when the output file is not the one recorded with ``OutputCreated``: a
+        file overwritten in place (an operator dragging a corrected PDF over artwork/ or output/; in
+        a single-file job the two are one file) was never checked, and is never sent."""
+        failure = self._output_changed(job, src)
+        if failure is not None:
+            raise failure
+
+    def _output_changed(self, job: Job, src: Path) -> JobFailed | None:
+        """``_output_unchanged``'s finding; the changed file is moved into history/ (kept, not sent)."""
+        recorded = self.ledger.output_sig(job.job_id)
+        try:
+            current = _file_sig(src)
+        except OSError:
+            return None  # gone: the copy (or the next step) says so
+        if recorded is None or current == recorded:
+            return None
+        kept = into_history(self.job_dir(job), src, self.clock.now(), f"changed-output-{src.name}")
+        again = " (the job is still blocked: it then waits in quarantine/ for RELEASE again)" if job.blocked else ""
+        return JobFailed(
+            JobStatus.OutputCreationFailed,
+            f"its output file was changed after it was checked, so it was not sent (kept as history/{kept.name})",
+            [
+                f"output/{src.name} is not the file that was checked and recorded as OutputCreated: it was "
+                "overwritten or edited in place (in a job with one artwork file, output/ and artwork/ hold the "
+                "same file, so overwriting artwork/ changes the output too); only a checked file is sent"
+            ],
+            "Put the corrected PDF into replace/ (never overwrite the files in artwork/ or output/): it is checked "
+            "and the output made again. Or drop a file named RETRY here to check the files in artwork/ as they are "
+            f"now and make the output from them{again}.",
+        )
 
     def _copy_goes_on(self) -> bool:
         """Asked between two chunks of a copy: a sign of life; True when the daemon is stopping."""
@@ -2192,6 +2234,21 @@ class Engine:
             if token:
                 self.ledger.drop_outcome(token, "refused", reason, now)
             return ActionResult(False, reason)
+        if action is Action.RELEASE and job.stage is Stage.HELD and job_dir is not None and job.output:
+            # What the operator approves is the output they opened: one overwritten in place since
+            # it was checked is not it. The job fails (still blocked), as a delivery of it would.
+            changed = self._output_changed(job, job_dir / "output" / job.output)
+            if changed is not None:
+                assert changed.status is not None
+                self._record(job_id, changed.status, SYSTEM, changed.reason, now, write=False)
+                self._fail(job_id, changed, now)
+                reason = f"{changed.reason}; the job is in failed/ (see ERROR.txt)"
+                self._last_action[job_id] = f"{iso(now)}  {action.value} by {by} refused: {reason}"
+                bound.warning("operator.refused", reason=reason)
+                self._write_status(job_id)
+                if token:
+                    self.ledger.drop_outcome(token, "refused", reason, now)
+                return ActionResult(False, reason)
         if action is Action.RELEASE:
             block = job.active_block()
             assert block is not None

@@ -304,6 +304,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state);
 CREATE INDEX IF NOT EXISTS deliveries_job ON deliveries (job_id, generation);
+CREATE TABLE IF NOT EXISTS outputs (
+    job_id TEXT PRIMARY KEY,
+    file_sig TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS intakes (
     key TEXT PRIMARY KEY,
     path TEXT NOT NULL,
@@ -877,6 +881,19 @@ class Ledger:
                 (job_id, generation),
             ).fetchone()
         return Delivery(*tuple(row)) if row else None
+
+    # -- the output file as checked ----------------------------------------------------------
+
+    def set_output_sig(self, job_id: str, sig: str) -> None:
+        """What the job's output file was (inode, size, mtime) when ``OutputCreated`` was recorded."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO outputs (job_id, file_sig) VALUES (?, ?)", (job_id, sig))
+
+    def output_sig(self, job_id: str) -> str | None:
+        """``set_output_sig``'s value (None for an output made before this was recorded)."""
+        with self._lock:
+            row = self._db.execute("SELECT file_sig FROM outputs WHERE job_id = ?", (job_id,)).fetchone()
+        return str(row[0]) if row else None
 
     # -- intakes ----------------------------------------------------------------------------
 

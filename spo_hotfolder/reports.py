@@ -101,7 +101,8 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             f"Open the output PDF and check it. Drop a file named RELEASE here to {send}."
             f" Write your name on its first line and a note below it if you like.{fp}",
             "To change the artwork, put the corrected PDF into replace/: the output is made again and the"
-            " job stays blocked until you release it.",
+            " job stays blocked until you release it. Never overwrite the files in artwork/ or output/: only"
+            " the checked output is sent.",
             "To stop the job, drop a file named REJECT here.",
         ]
     if job.stage is Stage.FAILED and extra.pdf_delivered:

@@ -457,3 +457,56 @@ def test_retry_on_a_job_that_did_not_fail_is_an_error(make_daemon, tmp_path: Pat
     daemon.wait_status(job_id, "InHotFolder")
     result = run_cli(daemon.config, "retry", job_id)
     assert result.returncode == 1 and "nothing to retry" in result.stderr
+
+
+def _overwrite_in_place(target: Path, source: Path) -> None:
+    """What a file explorer's "Replace the file" does on a share: the same file, new content."""
+    with open(target, "r+b") as fh:
+        fh.write(source.read_bytes())
+        fh.truncate()
+
+
+def test_artwork_overwritten_in_place_is_never_released_unchecked(make_daemon, tmp_path: Path) -> None:
+    # One artwork file: output/ and artwork/ hold the same file; overwriting either changes both.
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    make_pdf(daemon.inbox / "OV1.pdf", pages=CARD, trimbox=(3, 3, 88, 58))  # print-ready: output = artwork
+    drop(daemon.inbox / "OV1.yaml", 'order_id: "OV1"\nproduct: bc-85x55\nquantity: 10\nartwork: [OV1.pdf]\n')
+    job_id = "OV1-1"
+    folder = held(daemon, job_id) and daemon.root / "quarantine" / job_id
+    job = daemon.job(job_id)
+    assert os.path.samefile(folder / "artwork" / "OV1.pdf", daemon.root / job["output"])
+    assert "Never overwrite the files in artwork/ or output/" in (folder / "STATUS.txt").read_text()
+    other = make_pdf(tmp_path / "other.pdf", pages=CARD * 2)  # 4 pages: never checked
+    _overwrite_in_place(folder / "artwork" / "OV1.pdf", other)
+    drop(folder / "RELEASE", "ivan\n")
+    failed = daemon.root / "failed" / job_id
+    wait_for(lambda: (failed / "ERROR.txt").is_file(), what="failed/ with ERROR.txt")
+    error = (failed / "ERROR.txt").read_text()
+    assert "changed after it was checked" in error and "replace/" in error and "RETRY" in error
+    job = daemon.job(job_id)
+    assert job["blocked"] is True and job["status"] == "OutputCreationFailed"
+    assert not list((tmp_path / "hot" / "indigo").iterdir())
+    assert [p for p in (failed / "history").iterdir() if "changed-output-" in p.name]
+    assert "refused" in (failed / "STATUS.txt").read_text()
+    # RETRY checks artwork/ as it is now: 4 pages, where bc-* expects 2.
+    drop(failed / "RETRY", "ivan\n")
+    wait_for(lambda: "ValidationFailed" in statuses(daemon.job(job_id) or {"history": []}), what="checked again")
+    assert not list((tmp_path / "hot" / "indigo").iterdir())
+
+
+def test_a_changed_output_waiting_for_a_copy_retry_is_not_sent(make_daemon, tmp_path: Path) -> None:
+    hot = tmp_path / "hot" / "indigo"
+    daemon = make_daemon(delivery={"max_attempts": 20, "backoff_seconds": [0.5]})
+    hot.rename(tmp_path / "unmounted")
+    job_id = order(daemon, "OV2")
+    job = daemon.wait_status(job_id, "CopyToHotFolderFailed")
+    output = daemon.root / job["output"]
+    _overwrite_in_place(output, make_pdf(tmp_path / "edited.pdf", pages=CARD))  # same pages, other file
+    (tmp_path / "unmounted").rename(hot)
+    wait_for(lambda: (daemon.root / "failed" / job_id / "ERROR.txt").is_file(), what="failed/ with ERROR.txt")
+    assert "changed after it was checked" in (daemon.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert not list(hot.iterdir())
+    # RETRY checks the artwork as it is now (it passes) and sends it.
+    drop(daemon.root / "failed" / job_id / "RETRY", "")
+    daemon.wait_status(job_id, "InHotFolder")
+    assert [p.name for p in hot.iterdir()] == ["OV2_OV2-1_bc-85x55_x10.pdf"]

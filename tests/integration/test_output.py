@@ -380,7 +380,7 @@ def test_check_says_when_the_output_is_the_artwork_as_it_is(tmp_path: Path, out_
     needs_boxes = make_pdf(tmp_path / "boxes.pdf", [(91, 61)] * 2)
     too_small = make_pdf(tmp_path / "small.pdf", [(85, 55)])
     report, as_is = check(art(ready), "bc-85x55", BC, V)
-    assert report.ok and as_is
+    assert report.ok and as_is, report.findings
     report, as_is = check(art(needs_boxes), "bc-85x55", BC, V)
     assert report.ok and not as_is, "boxes are added: the output is rewritten"
     report, as_is = check(art(too_small), "bc-85x55", BC, V)
