@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+import structlog
+
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.logsetup import setup_worker_logging, worker_log_setting
 from spo_hotfolder.outputfile import OutputError, OutputResult
@@ -132,8 +134,13 @@ class _Remote(Exception):
 
 def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int, log_setting: str | None) -> None:
     """The worker process: calls ``fn(*args)`` for each request on ``conn`` until it is closed."""
-    _init_worker(memory_limit_bytes, owner_pid, log_setting)
-    _warm_up()
+    try:
+        _init_worker(memory_limit_bytes, owner_pid, log_setting)
+        _warm_up()
+    except BaseException as exc:  # noqa: BLE001 - said as a log line, not multiprocessing's traceback
+        with contextlib.suppress(Exception):
+            structlog.get_logger("spo_hotfolder.pdfwork").error("pdf_worker.start_failed", error=repr(exc))
+        os._exit(1)
     while True:
         try:
             request = conn.recv()
@@ -150,11 +157,18 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int, log
         # The call's own time, not counting how long its answer waits for the daemon to collect it.
         seconds = time.perf_counter() - started
         try:
-            conn.send((*reply, seconds))
-        except MemoryError:
-            conn.send(("memory", None, seconds))
-        except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
-            conn.send(("error", _Remote(f"{type(exc).__name__}: {exc}"), seconds))
+            try:
+                conn.send((*reply, seconds))
+            except (BrokenPipeError, ConnectionError, EOFError):
+                raise
+            except MemoryError:
+                conn.send(("memory", None, seconds))
+            except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
+                conn.send(("error", _Remote(f"{type(exc).__name__}: {exc}"), seconds))
+        except (BrokenPipeError, ConnectionError, EOFError):
+            # The daemon is gone (killed) or gave up on the call: nobody to answer. Exit quietly, not
+            # with a plain-text traceback on the log's stream (every line there is one JSON object).
+            os._exit(0)
 
 
 class _Process:
@@ -173,6 +187,11 @@ class _Process:
         self.process.start()
         child.close()
         self.conn: Connection = parent
+        # PdfWorker.close() from another thread kills a process that the calling thread, seeing it
+        # die, kills again: the pipe must be closed once. Connection.close() twice at the same time
+        # closed its fd number twice, and the second close hit whatever file had taken that number
+        # meanwhile (a PDF being checked, the ledger).
+        self._close_lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -185,14 +204,16 @@ class _Process:
             self.process.kill()
         with contextlib.suppress(Exception):
             self.process.join(5)
-        with contextlib.suppress(Exception):
-            self.conn.close()
+        self._close_pipe()
         code: int | None = self.process.exitcode
         return code
 
     def retire(self) -> None:
         """Asks an idle worker to exit (closing the pipe ends its loop); never waits for it."""
-        with contextlib.suppress(Exception):
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        with self._close_lock, contextlib.suppress(Exception):
             self.conn.close()
 
 

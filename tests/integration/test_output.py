@@ -567,3 +567,48 @@ def test_the_caller_goes_on_while_the_worker_makes_an_output(
     )
     assert result == "made"
     assert len(ticks) >= 2, ticks  # every 0.2 s of (at least) 0.7 s
+
+
+def test_the_pipe_to_a_worker_is_closed_once_when_two_threads_kill_it() -> None:
+    """close() from another thread and the calling thread's own kill met: both closed the pipe's fd
+    number, and the second close hit the file that had taken that number meanwhile (a PDF being
+    checked: 'damaged and cannot be read')."""
+    worker = PdfWorker(timeout_seconds=10, memory_limit_bytes=None)
+    try:
+        assert worker.wait_ready(30)
+        proc = worker._proc
+        assert proc is not None
+        closes = []
+        real_close = proc.conn._close  # type: ignore[attr-defined]
+
+        def slow_close() -> None:
+            closes.append(1)
+            time.sleep(0.2)  # the other thread arrives while this one is closing
+            real_close()
+
+        proc.conn._close = slow_close  # type: ignore[attr-defined]
+        threads = [threading.Thread(target=proc.kill) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert closes == [1]
+    finally:
+        worker.close()
+
+
+def test_a_worker_whose_daemon_is_gone_exits_quietly() -> None:
+    """After a kill -9 of the daemon, the worker's answer met a closed pipe: multiprocessing printed
+    a plain-text traceback on the log's stream, where every line must be one JSON object, and the
+    worker ended with exit code 1 (0 now: it leaves without a word)."""
+    worker = PdfWorker(timeout_seconds=10, memory_limit_bytes=None)
+    try:
+        assert worker.wait_ready(30)
+        proc = worker._proc
+        assert proc is not None
+        worker._send(("a check", "test"), time.sleep, 0.3)
+        proc._close_pipe()  # the daemon's end is gone while the worker works
+        proc.process.join(10)
+        assert proc.process.exitcode == 0
+    finally:
+        worker.close()
