@@ -270,10 +270,18 @@ def publish(temp: Path, final: Path, hot: HotFolderConfig) -> None:
         fsync_dir(final.parent)
 
 
-def publish_sidecar(final_pdf: Path, payload: bytes, hot: HotFolderConfig) -> Path:
-    """Writes the JSON job ticket next to the delivered PDF (same stem), by temp name + rename."""
+def ticket_temp_path(final_pdf: Path, hot: HotFolderConfig) -> Path:
+    """Where the job ticket of ``final_pdf`` is written before its rename."""
+    return temp_path_for(hot, final_pdf.with_suffix(".json").name)
+
+
+def publish_sidecar(
+    final_pdf: Path, payload: bytes, hot: HotFolderConfig, before_rename: Callable[[], None] | None = None
+) -> Path:
+    """Writes the JSON job ticket next to the delivered PDF (same stem), by temp name + rename.
+    ``before_rename`` runs once the temp file is complete on disk (the delivery journal's mark)."""
     ticket = final_pdf.with_suffix(".json")
-    temp = temp_path_for(hot, ticket.name)
+    temp = ticket_temp_path(final_pdf, hot)
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -282,6 +290,8 @@ def publish_sidecar(final_pdf: Path, payload: bytes, hot: HotFolderConfig) -> Pa
             os.fchmod(fd, 0o644)
         finally:
             os.close(fd)
+        if before_rename is not None:
+            before_rename()
         os.replace(temp, ticket)
         fsync_dir(ticket.parent)
     except OSError as exc:

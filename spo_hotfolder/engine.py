@@ -54,6 +54,7 @@ from spo_hotfolder.delivery import (
     publish_sidecar,
     render_filename,
     temp_path_for,
+    ticket_temp_path,
     write_temp,
 )
 from spo_hotfolder.fsutil import (
@@ -1785,13 +1786,20 @@ class Engine:
             transient=True,
         )
 
-    def _delivered(self, job: Job, hot_name: str, final: Path, delivery_id: int) -> None:
+    def _delivered(
+        self, job: Job, hot_name: str, final: Path, delivery_id: int, *, ticket_published: bool = False
+    ) -> None:
         hot = self.config.hot_folders.get(hot_name)
-        if hot is not None:
+        if hot is not None and not ticket_published:
             try:
                 payload = self._ticket_in_the_way(job, hot, final)
                 if payload is not None:
-                    publish_sidecar(final, payload, hot)
+                    publish_sidecar(
+                        final,
+                        payload,
+                        hot,
+                        before_rename=lambda: self.ledger.delivery_state(delivery_id, "ticket", self.clock.now()),
+                    )
             except DeliveryError as exc:
                 self._ticket_failed(job, hot_name, final, delivery_id, exc)
                 return
@@ -2170,6 +2178,17 @@ class Engine:
             with contextlib.suppress(OSError):
                 path.unlink()
             return
+        done = self.ledger.drop_result(token)
+        if done is not None:
+            # Applied before a crash cut the rest short: not run a second time.
+            log.info("command.already_done", job_id=job_id, action=action.value, outcome=done[0])
+            with contextlib.suppress(OSError):
+                path.unlink()
+            if file is not None and file.exists() and self.commands_dir() in file.parents:
+                with contextlib.suppress(OSError):
+                    file.unlink()
+                    file.parent.rmdir()
+            return
         result = self.apply(job_id, action, by=by, note=note, file=file, token=token)
         log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
         with contextlib.suppress(OSError):
@@ -2197,8 +2216,8 @@ class Engine:
         if job is None:
             return ActionResult(False, f"no job {job_id!r} in the ledger")
         job_dir = self._locate(job)
-        if drop is not None and job_dir is not None:
-            into_history(job_dir, drop, now)
+        # The drop file is consumed (into history/) once its action is in the ledger, not before: a
+        # crash in between leaves it in the folder, answered at the next start, never lost.
         reason = refusal(job, action)
         if reason is None and action is Action.RELEASE and parsed is not None and parsed.artwork:
             current = self.extra(job).fingerprint or ""
@@ -2227,6 +2246,7 @@ class Engine:
                         file.unlink()
                 # else: a file named on the command line (offline) stays where it is, as it does when
                 # the replacement is taken
+            self._consume_drop(job_id, drop, job_dir, now)
             message = f"{action.value} by {by} refused: {reason}"
             self._last_action[job_id] = f"{iso(now)}  {message}"
             bound.warning("operator.refused", reason=reason)
@@ -2240,6 +2260,7 @@ class Engine:
             changed = self._output_changed(job, job_dir / "output" / job.output)
             if changed is not None:
                 assert changed.status is not None
+                self._consume_drop(job_id, drop, job_dir, now)  # before the folder moves to failed/
                 self._record(job_id, changed.status, SYSTEM, changed.reason, now, write=False)
                 self._fail(job_id, changed, now)
                 reason = f"{changed.reason}; the job is in failed/ (see ERROR.txt)"
@@ -2252,10 +2273,15 @@ class Engine:
         if action is Action.RELEASE:
             block = job.active_block()
             assert block is not None
-            with self.ledger.transaction():
+            held = job.stage is Stage.HELD
+            with self.ledger.transaction():  # one commit: never released but left waiting by a crash
                 self.ledger.remove_status(block.id, job_id, by, note, now)
-            if job.stage is Stage.HELD:
-                self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now)  # type: ignore[arg-type]
+                if held:
+                    self.ledger.update_job(job_id, now, stage=Stage.DELIVER)
+                if token:  # with the action: a command file left by a crash is not run twice
+                    self.ledger.drop_outcome(token, "done", f"released by {by}", now)
+            if held:
+                self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now, recorded=True)  # type: ignore[arg-type]
             # else (still waiting for artwork, a future time, or its output; or failed): it goes on as
             # it was and, no longer blocked, is delivered as soon as its output is made.
             message = f"released by {by}" + (f" ({note})" if note else "")
@@ -2265,19 +2291,24 @@ class Engine:
                     "to delivery as soon as its output is made (no new release needed)"
                 )
         elif action is Action.REJECT:
-            self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
-            self._move_to(self.ledger.get_job(job_id), Stage.REJECTED, now)  # type: ignore[arg-type]
+            with self.ledger.transaction():
+                self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
+                self.ledger.update_job(job_id, now, stage=Stage.REJECTED)
+                if token:
+                    self.ledger.drop_outcome(token, "done", f"rejected by {by}", now)
+            self._move_to(self.ledger.get_job(job_id), Stage.REJECTED, now, recorded=True)  # type: ignore[arg-type]
             message = f"rejected by {by}" + (f" ({note})" if note else "")
         elif action is Action.RETRY:
-            self.ledger.update_job(job_id, now, attempts=0, next_attempt_at=None, error=None)
-            self._record(
-                job_id,
-                JobStatus.RecreationRequested,
-                by,
-                "retry" + (f": {note}" if note else ""),
-                now,
-                write=False,
-            )
+            with self.ledger.transaction():
+                self.ledger.update_job(job_id, now, attempts=0, next_attempt_at=None, error=None)
+                self._record(
+                    job_id,
+                    JobStatus.RecreationRequested,
+                    by,
+                    "retry" + (f": {note}" if note else ""),
+                    now,
+                    write=False,
+                )
             if job.stage is Stage.FAILED and any(not a.present for a in self.ledger.artwork(job_id)):
                 self._move_to(self.ledger.get_job(job_id), Stage.AWAITING, now)  # type: ignore[arg-type]
                 self.ledger.update_job(
@@ -2295,7 +2326,8 @@ class Engine:
             message = f"retry requested by {by}"
         else:
             assert file is not None
-            message = self._replace(job, file, by, now)
+            message = self._replace(job, file, by, now, token)
+        self._consume_drop(job_id, drop, job_dir, now)
         self._last_action[job_id] = f"{iso(now)}  {action.value}: {message}"
         bound.info("operator.done", message=message)
         self._write_status(job_id)
@@ -2303,6 +2335,16 @@ class Engine:
             self.ledger.drop_outcome(token, "done", message, now)
         self.wake()
         return ActionResult(True, message)
+
+    def _consume_drop(self, job_id: str, drop: Path | None, was_in: Path | None, now: datetime) -> None:
+        """Moves a drop file into its job's history/, wherever the action left the job's folder."""
+        if drop is None:
+            return
+        job = self.ledger.get_job(job_id, history=False)
+        for folder in (self._locate(job) if job is not None else None, was_in, drop.parent):
+            if folder is not None and os.path.lexists(folder / drop.name):
+                into_history(folder, folder / drop.name, now)
+                return
 
     @staticmethod
     def _reject_waiting(job_dir: Path) -> str | None:
@@ -2358,7 +2400,7 @@ class Engine:
                 return art
         return None
 
-    def _replace(self, job: Job, file: Path, by: str, now: datetime) -> str:
+    def _replace(self, job: Job, file: Path, by: str, now: datetime, token: str | None = None) -> str:
         artwork = self.ledger.artwork(job.job_id)
         target = self._match_artwork(artwork, file.name)
         assert target is not None
@@ -2372,8 +2414,16 @@ class Engine:
                 into_history(job_dir, out, now, f"output-{out.name}")
         (job_dir / "artwork").mkdir(exist_ok=True)
         dest = job_dir / "artwork" / target.name
+        taken: Path | None = None
         if job_dir in file.parents or self.commands_dir() in file.parents:
-            os.replace(file, dest)
+            # Linked, and removed from replace/ only once the ledger has it: a crash in between
+            # finds it there at the next start and takes it again (never a new artwork in artwork/
+            # that the ledger, STATUS.txt and the history know nothing of).
+            try:
+                os.link(file, dest, follow_symlinks=False)
+            except OSError:
+                shutil.copyfile(file, dest)
+            taken = file
         else:
             shutil.copyfile(file, dest)  # a file named on the command line stays where it is
         fsync_dir(dest.parent)
@@ -2387,6 +2437,11 @@ class Engine:
             detail = f"{target.name} replaced by {file.name} (sha256 {digest[:12]})"
             self._record(job.job_id, JobStatus.ArtworkUploaded, by, detail, now, write=False)
             self._record(job.job_id, JobStatus.RecreationRequested, by, "new artwork", now, write=False)
+            if token:
+                self.ledger.drop_outcome(token, "done", f"artwork {target.name} replaced by {by}", now)
+        if taken is not None:
+            with contextlib.suppress(OSError):
+                taken.unlink()
         fresh = self.ledger.get_job(job.job_id)
         assert fresh is not None
         when = ""
@@ -2454,7 +2509,7 @@ class Engine:
         temp = Path(delivery.temp_path)
         final = Path(delivery.final_path)
         job = self.ledger.get_job(delivery.job_id)
-        if delivery.state == "written" and not temp.parent.is_dir():
+        if delivery.state in ("written", "ticket") and not temp.parent.is_dir():
             # The hot (or staging) folder is not there (a share not mounted): whether the rename
             # happened cannot be told now. Decided when it is back, before this job copies again.
             log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(temp.parent))
@@ -2465,6 +2520,21 @@ class Engine:
                 temp.unlink()
             self.ledger.delivery_state(delivery.id, "aborted", now)
             log.info("recovery.delivery_not_published", job_id=delivery.job_id, temp=str(temp))
+            return
+        if delivery.state == "ticket" and job is not None:
+            # The PDF was published and its job ticket's temp file was complete: a ticket temp file
+            # still there was not renamed yet (done now); one gone was published (and perhaps taken
+            # by the printer already): never written a second time.
+            hot = self.config.hot_folders.get(delivery.hot_folder)
+            ticket_temp = ticket_temp_path(final, hot) if hot is not None else None
+            if ticket_temp is not None and ticket_temp.exists():
+                os.replace(ticket_temp, final.with_suffix(".json"))
+                fsync_dir(final.parent)
+            log.info("recovery.ticket_published", job_id=delivery.job_id, file=str(final.with_suffix(".json")))
+            if not job.delivered() or job.stage is not Stage.DONE:
+                self._delivered(job, delivery.hot_folder, final, delivery.id, ticket_published=True)
+            else:
+                self.ledger.delivery_state(delivery.id, "published", now)
             return
         if delivery.state == "written" and job is not None:
             # The temp file was complete and is gone: only our rename removes it. Published.
@@ -2495,6 +2565,24 @@ class Engine:
                 temp.unlink()
         if job.stage is Stage.AWAITING:
             self._claim_for_job(job)
+        if job.stage is Stage.HELD and not job.blocked:
+            # Released, and a crash came before it left quarantine/ (a ledger of an older version).
+            log.info("recovery.released", job_id=job.job_id, order_id=job.order_id)
+            self._move_to(job, Stage.DELIVER, now)
+            return
+        if job.stage in (Stage.HELD, Stage.FAILED) and job.status is JobStatus.RecreationRequested:
+            # New artwork or a RETRY was recorded, and a crash came before the job was sent on.
+            log.info("recovery.recreation", job_id=job.job_id, order_id=job.order_id)
+            if any(not a.present for a in self.ledger.artwork(job.job_id)):
+                self._move_to(job, Stage.AWAITING, now)
+                until = now + timedelta(seconds=self.config.watch.artwork_timeout_seconds)
+                self.ledger.update_job(job.job_id, now, awaiting_until=iso(until))
+                self._claim_for_job(self.ledger.get_job(job.job_id))  # type: ignore[arg-type]
+            elif self.ledger.published_delivery(job.job_id, job.generation):
+                self._move_to(job, Stage.DELIVER, now)
+            else:
+                self._run_when_due(job.job_id, now)
+            return
         if job.stage in (Stage.HELD, Stage.FAILED):
             (expected / "replace").mkdir(exist_ok=True)
             if not (expected / "STATUS.txt").exists():

@@ -852,7 +852,9 @@ class Ledger:
     def delivery_state(self, delivery_id: int, state: str, now: datetime) -> None:
         # "written" must be on disk before the rename: after a crash or a power loss it is what
         # tells a published copy (temp file gone) from one that never was.
-        with self.transaction(durable=state == "written") as db:
+        # So must "ticket" (the job ticket's temp file is complete): after a crash, its temp file gone
+        # means the ticket was published, and it is not written a second time.
+        with self.transaction(durable=state in ("written", "ticket")) as db:
             db.execute(
                 "UPDATE deliveries SET state = ?, finished_at = ? WHERE id = ?",
                 (state, iso(now), delivery_id),
@@ -862,7 +864,7 @@ class Ledger:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, job_id, generation, hot_folder, final_path, temp_path, state, started_at "
-                "FROM deliveries WHERE state IN ('intent', 'written') ORDER BY id"
+                "FROM deliveries WHERE state IN ('intent', 'written', 'ticket') ORDER BY id"
             ).fetchall()
         return [Delivery(*tuple(r)) for r in rows]
 

@@ -1080,11 +1080,11 @@ def _failing_tickets(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[int
     copies = [0]
     write_temp = engine_module.write_temp
 
-    def sidecar(final: Path, payload: bytes, hot: Any) -> Path:
+    def sidecar(final: Path, payload: bytes, hot: Any, **kwargs: Any) -> Path:
         if left[0] > 0:
             left[0] -= 1
             raise engine_module.explain_os_error(OSError(errno.ENOSPC, "No space left on device"), hot)
-        return original(final, payload, hot)
+        return original(final, payload, hot, **kwargs)
 
     def counted(*args: Any, **kwargs: Any) -> int:
         copies[0] += 1
@@ -1530,3 +1530,120 @@ def test_replace_folder_answers_a_drop_file_and_a_link_in_plain_words(rig: Rig) 
     r.run(until=lambda: "new.pdf is a symbolic link, not a file" in (folder / "STATUS.txt").read_text(), steps=10)
     assert "SECRET" not in (folder / "STATUS.txt").read_text()
     assert r.job(job_id).blocked and r.stage(job_id) is Stage.HELD
+
+
+# -- crashes in the middle of operator actions (audit Q) -----------------------------------------
+
+ACTION_CRASH_POINTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
+    "before the ledger has the release": lambda mp: _crash_before(mp, Ledger, "remove_status"),
+    "after the release, before the folder moves": lambda mp: _crash_before(
+        mp, Engine, "_move_to", when=lambda self, job, stage, now, **kw: stage is Stage.DELIVER
+    ),
+    "after the release, before the drop file is consumed": lambda mp: _crash_before(
+        mp, engine_module, "into_history", when=lambda job_dir, src, now, name=None: src.name == "RELEASE"
+    ),
+}
+
+
+@pytest.mark.parametrize("point", list(ACTION_CRASH_POINTS))
+def test_a_crash_during_a_release_never_loses_it(rig: Rig, point: str) -> None:
+    """A RELEASE was consumed into history/ before the ledger had it: a crash in between left the
+    job blocked for ever while the operator thought it released."""
+    r = rig
+    job_id = r.order("R1", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    (r.root / "quarantine" / job_id / "RELEASE").write_text("olga\n")
+    life_until_killed(r, ACTION_CRASH_POINTS[point])
+    r.start()
+    r.run(until=done(r, job_id), steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == ["R1_R1-1_bc-85x55_x1.pdf"], point
+    job = r.job(job_id)
+    assert not job.blocked and [e.removed_by for e in job.history if e.status is JobStatus.Blocked] == ["olga"]
+    assert r.statuses(job_id).count("InHotFolder") == 1
+
+
+@pytest.mark.parametrize("after_commit", [False, True], ids=["before-commit", "after-commit"])
+def test_a_crash_while_a_replacement_is_taken_never_loses_it(rig: Rig, after_commit: bool) -> None:
+    """The replacement was moved into artwork/ before the ledger had it: a crash in between left
+    a new artwork nobody saw recorded, and a release then printed it unchecked."""
+    r = rig
+    job_id = r.order("R2", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    make_pdf(r.tmp / "new.pdf", pages=[(91.0, 61.0)] * 2, trimbox=(3, 3, 88, 58))
+    os.replace(r.tmp / "new.pdf", folder / "replace" / "R2.pdf")
+    if after_commit:
+        point = lambda mp: _crash_before(mp, Engine, "_run_when_due")  # noqa: E731
+    else:
+        point = lambda mp: _crash_before(mp, Ledger, "mark_artwork_present")  # noqa: E731
+    life_until_killed(r, point)
+    r.start()
+    r.run(
+        until=lambda: (
+            r.stage(job_id) is Stage.HELD
+            and r.statuses(job_id)[-1] == "OutputCreated"
+            and "ArtworkUploaded" in r.statuses(job_id)
+        ),
+        steps=10,
+    )
+    statuses = r.statuses(job_id)
+    assert statuses.count("ArtworkUploaded") == 1 and statuses[-1] == "OutputCreated", statuses
+    job = r.job(job_id)
+    assert job.blocked and job.output_pages == 2
+    assert not list((folder / "replace").iterdir())
+    assert (folder / "output" / job.output).is_file()
+    assert r.engine.apply(job_id, Action.RELEASE, by="kim", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["R2_R2-1_bc-85x55_x1.pdf"]
+
+
+def test_a_cli_release_cut_short_by_a_crash_is_not_run_twice(rig: Rig) -> None:
+    """The command file outlived the release it asked for: at restart it ran again, was refused
+    ('already released'), and the CLI waiting for it reported a failure for its own success."""
+    r = rig
+    job_id = r.order("R3", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    command = {"action": "RELEASE", "job_id": job_id, "by": "carol", "note": "", "token": "t-123"}
+    (r.engine.commands_dir() / "t-123.json").write_text(json.dumps(command))
+    life_until_killed(
+        r,
+        lambda mp: _crash_before(
+            mp, Engine, "_move_to", when=lambda self, job, stage, now, **kw: stage is Stage.DELIVER
+        ),
+    )
+    r.start()
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE and not (r.engine.commands_dir() / "t-123.json").exists())
+    assert r.ledger.drop_result("t-123") == ("done", "released by carol")
+    assert r.take_prints() == ["R3_R3-1_bc-85x55_x1.pdf"]
+
+
+TICKET_CRASH_POINTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
+    "after the ticket's rename": lambda mp: _crash_after(
+        mp, engine_module.os, "replace", when=lambda src, dst: str(dst).endswith(".json") and "/hot/" in str(dst)
+    ),
+    "after the ticket's mark, before its rename": lambda mp: _crash_before(
+        mp, engine_module.os, "replace", when=lambda src, dst: str(dst).endswith(".json") and "/hot/" in str(dst)
+    ),
+}
+
+
+@pytest.mark.parametrize("point", list(TICKET_CRASH_POINTS))
+@pytest.mark.parametrize("printer_took_it", [False, True], ids=["files-waiting", "files-taken"])
+def test_a_crash_around_the_job_ticket_writes_it_exactly_once(
+    ticket_rig: Rig, point: str, printer_took_it: bool
+) -> None:
+    """The ticket was written again at restart when the printer had taken PDF and ticket already:
+    a second ticket with no PDF in the hot folder (audit Q)."""
+    r = ticket_rig
+    job_id = r.order("TK")
+    life_until_killed(r, TICKET_CRASH_POINTS[point])
+    if printer_took_it:
+        r.take_prints()
+    r.start()
+    r.run(until=done(r, job_id), steps=10)
+    r.run(steps=3)
+    r.take_prints()
+    assert sorted(r.printed) == ["TK_TK-1_bc-85x55_x1.json", "TK_TK-1_bc-85x55_x1.pdf"], point
+    assert r.temps() == []
+    assert r.statuses(job_id).count("InHotFolder") == 1
