@@ -1008,6 +1008,13 @@ class Engine:
             self.ledger.update_job(spec.job_id, now, **fields)
             self.ledger.set_artwork(spec.job_id, artwork)
             if reprint:
+                # A Blocked entry still active from before (a job rejected while blocked) belongs to
+                # the old delivery: the reprint is a new one, blocked or not by its own manifest.
+                # Left active, it kept the job "blocked" for ever, as a release removes one entry.
+                before = self.ledger.get_job(spec.job_id)
+                old_block = before.active_block() if before is not None else None
+                if old_block is not None:
+                    self.ledger.remove_status(old_block.id, spec.job_id, SYSTEM, "reprint", now)
                 self._record(spec.job_id, JobStatus.RecreationRequested, SYSTEM, "reprint", now, write=False)
                 if blocked:
                     self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)

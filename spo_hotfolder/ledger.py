@@ -733,7 +733,7 @@ class Ledger:
             db.execute(
                 "UPDATE history SET removed_at = ?, removed_by = ?, removed_note = ? "
                 "WHERE id = ? AND job_id = ? AND removed_at IS NULL",
-                (iso(now), by, note, entry_id, job_id),
+                (iso(now), by, note or None, entry_id, job_id),  # no note: null in --json, as documented
             )
             self._refresh_current(job_id, now)
 

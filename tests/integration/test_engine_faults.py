@@ -1647,3 +1647,25 @@ def test_a_crash_around_the_job_ticket_writes_it_exactly_once(
     assert sorted(r.printed) == ["TK_TK-1_bc-85x55_x1.json", "TK_TK-1_bc-85x55_x1.pdf"], point
     assert r.temps() == []
     assert r.statuses(job_id).count("InHotFolder") == 1
+
+
+def test_a_job_rejected_while_blocked_then_reprinted_and_released_is_not_blocked_any_more(rig: Rig) -> None:
+    """Audit R: the old Blocked entry stayed active beside the reprint's, a release removed only the
+    old one, and the delivered job was listed as blocked for ever (jobs --blocked, health)."""
+    r = rig
+    job_id = r.order("RB", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    assert r.engine.apply(job_id, Action.REJECT, by="lea", note="wrong file").ok
+    make_pdf(r.inbox / "RB-v2.pdf", pages=CARD)
+    (r.inbox / "RB.yaml").write_text(
+        'order_id: "RB"\nreprint: true\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RB-v2.pdf]\n'
+    )
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    old, new = [e for e in r.job(job_id).history if e.status is JobStatus.Blocked]
+    assert (old.removed_by, old.removed_note) == ("system", "reprint") and new.removed_at is None
+    assert r.engine.apply(job_id, Action.RELEASE, by="kim", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+    job = r.job(job_id)
+    assert not job.block_active and not job.blocked
+    assert [e.removed_by for e in job.history if e.status is JobStatus.Blocked] == ["system", "kim"]
+    assert [e.removed_note for e in job.history if e.status is JobStatus.Blocked][1] is None  # no note: null
