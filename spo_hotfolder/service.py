@@ -96,6 +96,12 @@ def check_folders(config: Config) -> None:
         )
 
 
+#: How the lock file names an offline operator command holding it (then its pid).
+OPERATOR_COMMAND = "operator-command"
+#: How long a starting daemon waits for an offline operator command to finish (a replace copies a PDF).
+COMMAND_LOCK_WAIT_SECONDS = 30.0
+
+
 class InstanceLock:
     """An exclusive lock in state/: one daemon (or one offline operator command) per root."""
 
@@ -117,9 +123,17 @@ class InstanceLock:
         return True
 
     def mark_daemon(self) -> None:
+        self._mark(f"{os.getpid()}")
+
+    def mark_command(self) -> None:
+        """An offline operator command holds the lock (a daemon starting meanwhile waits for it)."""
+        self._mark(f"{OPERATOR_COMMAND} {os.getpid()}")
+
+    def _mark(self, text: str) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            os.write(self._fd, f"{os.getpid()}\n".encode())
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+                os.pwrite(self._fd, f"{text}\n".encode(), 0)
 
     @property
     def held(self) -> bool:
@@ -144,6 +158,8 @@ def offline_lock(config: Config) -> Iterator[bool]:
     """True (lock held) when no daemon runs: an operator command may then act on the ledger itself."""
     lock = InstanceLock(config)
     got = lock.acquire()
+    if got:
+        lock.mark_command()
     try:
         yield got
     finally:
@@ -190,12 +206,23 @@ class Daemon:
         check_folders(config)
         try:
             got_lock = self.lock.acquire()
+            # An operator command run while no daemon ran (release, replace...) holds the lock for
+            # a moment: wait for it rather than refuse to start.
+            deadline = time.monotonic() + COMMAND_LOCK_WAIT_SECONDS
+            while not got_lock and self.lock.holder().startswith(OPERATOR_COMMAND) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                got_lock = self.lock.acquire()
         except OSError as exc:
             raise StartupError(f"cannot open the instance lock {self.lock.path}: {exc.strerror}") from exc
         if not got_lock:
+            holder = self.lock.holder()
+            if holder.startswith(OPERATOR_COMMAND):
+                raise StartupError(
+                    f"an operator command (pid {holder.split()[-1]}) has held the lock {self.lock.path} for more "
+                    f"than {COMMAND_LOCK_WAIT_SECONDS:g} s; start again when it has finished"
+                )
             raise StartupError(
-                f"another spo-hotfolder (pid {self.lock.holder()}) already runs on {config.paths.root} "
-                f"(lock {self.lock.path})"
+                f"another spo-hotfolder (pid {holder}) already runs on {config.paths.root} (lock {self.lock.path})"
             )
         self.lock.mark_daemon()
         from spo_hotfolder.pdfwork import PdfWorker

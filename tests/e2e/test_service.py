@@ -455,6 +455,25 @@ def test_refuses_a_spool_folder_that_is_not_writable(tmp_path: Path) -> None:
             shutil.rmtree(base, ignore_errors=True)
 
 
+def test_a_daemon_starting_while_an_offline_operator_command_runs_waits_for_it(make_daemon) -> None:
+    """Audit Q: an offline `replace` holding the lock while the service (re)started made it refuse,
+    naming a dead daemon's pid: a failed start, which counts toward systemd's start limit."""
+    from spo_hotfolder.config import load_config
+    from spo_hotfolder.service import InstanceLock, offline_lock
+
+    daemon = make_daemon(start=False)
+    config = load_config(daemon.config)
+    config.paths.state.mkdir(parents=True, exist_ok=True)
+    (config.paths.state / "daemon.lock").write_text("999999\n")  # a daemon killed earlier
+    with offline_lock(config) as got:
+        assert got and InstanceLock(config).holder().startswith("operator-command")
+        daemon.start(wait=False)
+        time.sleep(1.5)  # the command's work; the daemon waits meanwhile
+        assert daemon.proc is not None and daemon.proc.poll() is None, daemon.log_text()
+    wait_for(lambda: daemon._ready(daemon.root / "state" / "health.json"), timeout=20, what="daemon ready")
+    assert daemon.stop() == 0
+
+
 def test_refuses_when_another_instance_holds_the_root(make_daemon) -> None:
     daemon = make_daemon()
     result = run_refused(daemon.config)
