@@ -15,8 +15,8 @@ $(BIN)/.installed: pyproject.toml
 
 # Runs the daemon in the foreground on the example config; everything lives under ./var/.
 run: $(BIN)/.installed
-	$(BIN)/spo-hotfolder -c $(CONFIG) init
 	mkdir -p var/hot/indigo var/hot/large-format
+	$(BIN)/spo-hotfolder -c $(CONFIG) init
 	$(BIN)/spo-hotfolder -c $(CONFIG) run
 
 init: $(BIN)/.installed

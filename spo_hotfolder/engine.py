@@ -1316,6 +1316,12 @@ class Engine:
                 f"no manifest that the daemon took in referred to {path.name} within {limit:g} seconds of its "
                 "arrival (a manifest that names it but was refused is in failed/, with its own ERROR.txt)"
             ]
+            stem, dot, ext = path.name.rpartition(".")
+            if dot and ext.lower() == "txt" and stem.lower().endswith(MANIFEST_SUFFIXES):
+                problems.append(
+                    f"if {path.name} is a manifest: its name ends in .txt, so it is not taken as one (Windows hides "
+                    f"known extensions: it shows as {stem}); rename it to {stem}"
+                )
             if path.name.lower().endswith(MANIFEST_SUFFIXES):
                 problems.append(
                     f"if {path.name} is a manifest: manifests are taken at the top of inbox/, or as manifest.yaml, "
@@ -2114,6 +2120,22 @@ class Engine:
             return None
         return job
 
+    def _answer_not_a_job(self, folder: Path, path: Path) -> None:
+        """A drop file in a folder of failed/ that holds a refused manifest (or an unclaimed file),
+        not a job: answered in its ERROR.txt, where the operator reads, and moved into history/."""
+        error = folder / "ERROR.txt"
+        if folder.parent != self.area("failed") or not error.is_file() or not os.path.lexists(path):
+            return
+        now = self.clock.now()
+        kept = into_history(folder, path, now)
+        answer = (
+            f"\n{iso(now)}: {path.name} was not acted on (kept as history/{kept.name}): this folder holds a file "
+            "the daemon refused, not a job, so drop files do nothing here. Correct the manifest as said above and "
+            "put it into inbox/ again, with its artwork.\n"
+        )
+        atomic_write(error, error.read_text(encoding="utf-8", errors="replace") + answer)
+        log.info("drop.answered_not_a_job", file=str(path), folder=self.rel(folder))
+
     def _on_replace(self, job_folder: Path, path: Path) -> None:
         job = self._job_of_folder(job_folder, path)
         if job is not None:
@@ -2124,6 +2146,8 @@ class Engine:
         """Drop files that arrived together act in a safe order: a REJECT before a RELEASE."""
         job = self._job_of_folder(job_folder, paths[0])
         if job is None:
+            for path in paths:
+                self._guard("drop", str(path), lambda p=path: self._answer_not_a_job(job_folder, p))  # type: ignore[misc]
             return
         # Every drop file now in the folder is answered in this one round, in a safe order: files
         # dropped together become complete a few microseconds apart, and the first action may move
@@ -2681,22 +2705,25 @@ def _preflight_fix(failed: set[str]) -> str:
         # Not a product's expectation: validation.checks.mixed_sizes (a warning unless set to error).
         fix += (
             ", or, if pages of different sizes are wanted, set validation.checks.mixed_sizes to warning in the "
-            "config and drop RETRY here"
+            "config, reload it (systemctl reload spo-hotfolder, or SIGHUP), then drop RETRY here"
         )
     elif failed and failed <= _EXPECTATION_CHECKS | {"mixed_sizes"}:
-        fix += ", or change the product's expectations in the config (products:) and drop RETRY here"
+        fix += (
+            ", or change the product's expectations in the config (products:), reload it (systemctl reload "
+            "spo-hotfolder, or SIGHUP), then drop RETRY here"
+        )
     elif "fonts" in failed and failed <= _EXPECTATION_CHECKS | {"fonts"}:
         fix += (
             " with its fonts embedded, or, if the printer has those fonts, set validation.checks.fonts to "
-            "warning in the config and drop RETRY here"
+            "warning in the config, reload it (systemctl reload spo-hotfolder, or SIGHUP), then drop RETRY here"
         )
     elif "encryption" in failed:
         fix += " without a password (ask the customer for an unprotected file)"
     elif failed == {"repaired"}:
         fix += (
             " (sent again, or saved again from its application); if the file is complete and only slightly "
-            "damaged, set validation.checks.repaired to warning in the config and drop RETRY here (the output "
-            "is then written anew from what could be read: check it)"
+            "damaged, set validation.checks.repaired to warning in the config, reload it (SIGHUP), then drop RETRY "
+            "here (the output is then written anew from what could be read: check it)"
         )
     return fix + ", or drop REJECT to stop the job."
 

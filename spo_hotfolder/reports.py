@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from spo_hotfolder.ledger import Job, Stage
+from spo_hotfolder.status import JobStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,13 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             "file named RETRY here to write the ticket (the PDF is not copied again), or drop REJECT to leave "
             "the PDF without it. New artwork is refused: to print the job again, send its manifest with "
             "reprint: true.",
+        ]
+    if job.stage is Stage.FAILED and job.status is JobStatus.CopyToHotFolderFailed:
+        # The output is good; the hot folder was not: new artwork is not what it needs.
+        return [
+            f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt.",
+            f"Fix the hot folder (is the share mounted, writable, with free space?), then drop a file named RETRY"
+            f" here to copy the output to {target} again (it is not made again), or drop REJECT to stop the job.",
         ]
     if job.stage is Stage.FAILED:
         steps = [f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt."]

@@ -367,6 +367,9 @@ def test_retries_end_in_failed_with_error_txt_and_retry_starts_again(rig: Rig, m
     assert [d.split(":")[0] for d in details] == ["attempt 1 of 3", "attempt 2 of 3", "attempt 3 of 3"]
     error = (rig.root / "failed" / job_id / "ERROR.txt").read_text()
     assert "all 3 attempts failed" in error and "RETRY" in error
+    rig.engine.flush_status()
+    status = (rig.root / "failed" / job_id / "STATUS.txt").read_text()
+    assert "Fix the hot folder" in status and "replace/" not in status  # new artwork is not what it needs
     assert rig.temps() == []
     monkeypatch.undo()
     result = rig.engine.apply(job_id, Action.RETRY, by="alice", note="disk replaced")
@@ -1669,3 +1672,28 @@ def test_a_job_rejected_while_blocked_then_reprinted_and_released_is_not_blocked
     assert not job.block_active and not job.blocked
     assert [e.removed_by for e in job.history if e.status is JobStatus.Blocked] == ["system", "kim"]
     assert [e.removed_note for e in job.history if e.status is JobStatus.Blocked][1] is None  # no note: null
+
+
+def test_a_drop_file_in_a_refused_manifests_folder_is_answered_in_its_error_txt(rig: Rig) -> None:
+    """Audit R: RETRY dropped beside a refused manifest (after correcting it there) stayed, unanswered."""
+    r = rig
+    (r.inbox / "bad501.yaml").write_text('order_id: "501"\nproduct: bc-85x55\nquantity: many\nartwork: [a.pdf]\n')
+    folder = r.root / "failed" / "bad501.yaml"
+    r.run(until=lambda: (folder / "ERROR.txt").is_file(), steps=10)
+    (folder / "RETRY").write_text("nina\n")
+    r.engine.hint(folder / "RETRY")
+    r.run(until=lambda: not (folder / "RETRY").exists(), steps=10)
+    error = (folder / "ERROR.txt").read_text()
+    assert "RETRY was not acted on" in error and "put it into inbox/ again" in error
+    assert [p.name for p in (folder / "history").iterdir() if p.name.endswith("-RETRY")]
+
+
+def test_a_manifest_saved_with_a_hidden_txt_extension_is_named_as_such(rig: Rig) -> None:
+    """Audit R: Windows' hidden extensions make 'manifest.yaml' a 'manifest.yaml.txt'; the advice
+    was to put it back into the inbox with a manifest that lists it as artwork."""
+    r = rig
+    (r.inbox / "drag").mkdir()
+    (r.inbox / "drag" / "manifest.yaml.txt").write_text('order_id: "1"\n')
+    r.run(until=lambda: (r.root / "failed" / "manifest.yaml.txt" / "ERROR.txt").is_file(), steps=10, dt=120)
+    error = (r.root / "failed" / "manifest.yaml.txt" / "ERROR.txt").read_text()
+    assert "its name ends in .txt" in error and "rename it to manifest.yaml" in error
