@@ -2278,13 +2278,7 @@ class Engine:
                 # else: a file named on the command line (offline) stays where it is, as it does when
                 # the replacement is taken
             self._consume_drop(job_id, drop, job_dir, now)
-            message = f"{action.value} by {by} refused: {reason}"
-            self._last_action[job_id] = f"{iso(now)}  {message}"
-            bound.warning("operator.refused", reason=reason)
-            self._write_status(job_id)
-            if token:
-                self.ledger.drop_outcome(token, "refused", reason, now)
-            return ActionResult(False, reason)
+            return self._refused(job, action, by, reason, token, now)
         if action is Action.RELEASE and job.stage is Stage.HELD and job_dir is not None and job.output:
             # What the operator approves is the output they opened: one overwritten in place since
             # it was checked is not it. The job fails (still blocked), as a delivery of it would.
@@ -2295,12 +2289,7 @@ class Engine:
                 self._record(job_id, changed.status, SYSTEM, changed.reason, now, write=False)
                 self._fail(job_id, changed, now)
                 reason = f"{changed.reason}; the job is in failed/ (see ERROR.txt)"
-                self._last_action[job_id] = f"{iso(now)}  {action.value} by {by} refused: {reason}"
-                bound.warning("operator.refused", reason=reason)
-                self._write_status(job_id)
-                if token:
-                    self.ledger.drop_outcome(token, "refused", reason, now)
-                return ActionResult(False, reason)
+                return self._refused(job, action, by, reason, token, now)
         if action is Action.RELEASE:
             block = job.active_block()
             assert block is not None
@@ -2366,6 +2355,18 @@ class Engine:
             self.ledger.drop_outcome(token, "done", message, now)
         self.wake()
         return ActionResult(True, message)
+
+    def _refused(
+        self, job: Job, action: Action, by: str, reason: str, token: str | None, now: datetime
+    ) -> ActionResult:
+        """An operator action refused: said in STATUS.txt, the log, and to a waiting CLI."""
+        job_id = job.job_id
+        self._last_action[job_id] = f"{iso(now)}  {action.value} by {by} refused: {reason}"
+        log.warning("operator.refused", job_id=job_id, order_id=job.order_id, action=action.value, by=by, reason=reason)
+        self._write_status(job_id)
+        if token:
+            self.ledger.drop_outcome(token, "refused", reason, now)
+        return ActionResult(False, reason)
 
     def _consume_drop(self, job_id: str, drop: Path | None, was_in: Path | None, now: datetime) -> None:
         """Moves a drop file into its job's history/, wherever the action left the job's folder."""
