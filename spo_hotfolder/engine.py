@@ -162,6 +162,12 @@ class NoMetrics:
         return None
 
 
+def _file_token(st: os.stat_result, name: str) -> str:
+    """A drop file's identity for the ledger's record of operator actions: the same file (moved with
+    its folder, or left by a crash) has the same token; a new one dropped later has another."""
+    return f"file:{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}:{st.st_size}:{name}"
+
+
 def _file_sig(path: Path) -> str:
     """A file's identity and version: inode, size, modification time. Overwriting it in place or
     replacing it (a new inode) changes it; moving its folder does not."""
@@ -2140,7 +2146,11 @@ class Engine:
         job = self._job_of_folder(job_folder, path)
         if job is not None:
             by = _owner(path)
-            self.apply(job.job_id, Action.REPLACE, by=by, note="", file=path)
+            try:
+                token: str | None = _file_token(os.lstat(path), path.name)
+            except OSError:
+                token = None
+            self.apply(job.job_id, Action.REPLACE, by=by, note="", file=path, token=token)
 
     def _on_drops(self, job_folder: Path, paths: list[Path]) -> None:
         """Drop files that arrived together act in a safe order: a REJECT before a RELEASE."""
@@ -2173,7 +2183,8 @@ class Engine:
                 # Never through a symbolic link: its target (any file the daemon can read) would be
                 # copied into STATUS.txt and the history as the operator's name and note.
                 with open(os.open(drop, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
-                    if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                    st = os.fstat(fh.fileno())
+                    if not stat.S_ISREG(st.st_mode):
                         continue  # a folder or a pipe named RELEASE: _on_stray answers it
                     note = parse_drop(fh.read(65536))
             except OSError as exc:
@@ -2181,7 +2192,7 @@ class Engine:
                     self._refuse_link(current or job, folder, drop, action)
                 continue
             by = note.by or _owner(drop)
-            self.apply(job.job_id, action, by=by, note=note.note, drop=drop, parsed=note)
+            self.apply(job.job_id, action, by=by, note=note.note, drop=drop, parsed=note, token=_file_token(st, name))
 
     def _refuse_link(self, job: Job, folder: Path, drop: Path, action: Action) -> None:
         now = self.clock.now()
@@ -2248,7 +2259,17 @@ class Engine:
             return ActionResult(False, f"no job {job_id!r} in the ledger")
         job_dir = self._locate(job)
         # The drop file is consumed (into history/) once its action is in the ledger, not before: a
-        # crash in between leaves it in the folder, answered at the next start, never lost.
+        # crash in between leaves it in the folder, answered at the next start, never lost. Its
+        # outcome is recorded with the action (the token: a CLI command's, or the drop file's
+        # identity), so one that a crash left behind is consumed then, never acted on twice.
+        done = self.ledger.drop_result(token) if token is not None else None
+        if done is not None:
+            log.info("operator.already_done", job_id=job_id, action=action.value, outcome=done[0])
+            self._consume_drop(job_id, drop, job_dir, now)
+            if action is Action.REPLACE and file is not None and job_dir is not None and job_dir in file.parents:
+                with contextlib.suppress(OSError):
+                    file.unlink()  # taken already: the same file is in artwork/
+            return ActionResult(done[0] == "done", done[1])
         reason = refusal(job, action)
         if reason is None and action is Action.RELEASE and parsed is not None and parsed.artwork:
             current = self.extra(job).fingerprint or ""
@@ -2329,6 +2350,8 @@ class Engine:
                     now,
                     write=False,
                 )
+                if token:
+                    self.ledger.drop_outcome(token, "done", f"retry requested by {by}", now)
             if job.stage is Stage.FAILED and any(not a.present for a in self.ledger.artwork(job_id)):
                 self._move_to(self.ledger.get_job(job_id), Stage.AWAITING, now)  # type: ignore[arg-type]
                 self.ledger.update_job(
@@ -2507,7 +2530,12 @@ class Engine:
                 self._guard("job", job.job_id, lambda j=job: self._reconcile_job(j, now))  # type: ignore[misc]
         # STATUS.txt is written at most STATUS_FLUSH_SECONDS after a change: after a crash, the
         # jobs changed in the last seconds before it get theirs rewritten from the ledger.
-        self._dirty.update(self.ledger.last_changed(timedelta(seconds=10)))
+        recent = self.ledger.last_changed(timedelta(seconds=10))
+        self._dirty.update(recent)
+        for job_id in recent:  # a finished job's folder, as a crash may have left it
+            job = self.ledger.get_job(job_id, history=False)
+            if job is not None and job.stage in TERMINAL:
+                self._guard("job", job_id, lambda j=job: self._tidy_job_folder(j, now))  # type: ignore[misc]
         self.sweep_temp_files()
         self.flush_status()
         due = self.ledger.next_due()
@@ -2592,9 +2620,7 @@ class Engine:
             self._rename_job_dir(job.job_id, current, expected, now)
         elif self.rel(current) != job.folder:
             self.ledger.update_job(job.job_id, now, folder=self.rel(current))
-        for temp in list(expected.glob("output/.*.tmp")) + list(expected.glob(".*.tmp")):
-            with contextlib.suppress(OSError):
-                temp.unlink()
+        self._tidy_job_folder(job, now)
         if job.stage is Stage.AWAITING:
             self._claim_for_job(job)
         if job.stage is Stage.HELD and not job.blocked:
@@ -2619,6 +2645,35 @@ class Engine:
             (expected / "replace").mkdir(exist_ok=True)
             if not (expected / "STATUS.txt").exists():
                 self._write_status(job.job_id)
+
+    def _tidy_job_folder(self, job: Job, now: datetime) -> None:
+        """After a crash: our temp files in the job's folder go; so do drop files and replacements
+        whose action the ledger has (recorded, then the crash came before they were consumed) in a
+        folder where nobody acts on them, so that none is acted on again if the job comes back to
+        quarantine/ (a reprint)."""
+        folder = self._locate(job)
+        if folder is None:
+            return
+        for temp in list(folder.glob("output/.*.tmp")) + list(folder.glob(".*.tmp")):
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        candidates = list((folder / "replace").iterdir()) if (folder / "replace").is_dir() else []
+        if job.stage not in (Stage.HELD, Stage.FAILED):
+            # (in quarantine/ and failed/, a rescan answers them: apply consumes one acted on already)
+            candidates += [p for p in folder.iterdir() if classify_drop(p.name) is not None]
+        for path in candidates:
+            try:
+                token = _file_token(os.lstat(path), path.name)
+            except OSError:
+                continue
+            if self.ledger.drop_result(token) is None:
+                continue
+            log.info("recovery.drop_consumed", job_id=job.job_id, file=self.rel(path))
+            with contextlib.suppress(OSError):
+                if path.parent.name == "replace":
+                    path.unlink()  # taken: the same file is in artwork/
+                else:
+                    into_history(folder, path, now)
 
     def sweep_temp_files(self) -> None:
         """No temporary file of ours stays in a hot folder or staging folder after a restart.

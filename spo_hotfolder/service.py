@@ -129,6 +129,22 @@ class InstanceLock:
         """An offline operator command holds the lock (a daemon starting meanwhile waits for it)."""
         self._mark(f"{OPERATOR_COMMAND} {os.getpid()}")
 
+    def held_by_command(self) -> bool:
+        """The lock (held by someone) is an offline operator command's, not a daemon's: it says so,
+        or names a process that is gone (a command that has not written its name yet)."""
+        holder = self.holder()
+        if holder.startswith(OPERATOR_COMMAND):
+            return True
+        try:
+            os.kill(int(holder), 0)
+        except (ValueError, OverflowError):
+            return False
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False  # alive (another user's process)
+        return False
+
     def _mark(self, text: str) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
@@ -207,9 +223,14 @@ class Daemon:
         try:
             got_lock = self.lock.acquire()
             # An operator command run while no daemon ran (release, replace...) holds the lock for
-            # a moment: wait for it rather than refuse to start.
+            # a moment: wait for it rather than refuse to start. (Right after it took the lock, the
+            # file may still name the daemon that held it before, which is gone.)
             deadline = time.monotonic() + COMMAND_LOCK_WAIT_SECONDS
-            while not got_lock and self.lock.holder().startswith(OPERATOR_COMMAND) and time.monotonic() < deadline:
+            said = False
+            while not got_lock and self.lock.held_by_command() and time.monotonic() < deadline:
+                if not said:
+                    log.info("daemon.waiting_for_lock", holder=self.lock.holder(), lock=str(self.lock.path))
+                    said = True
                 time.sleep(0.1)
                 got_lock = self.lock.acquire()
         except OSError as exc:

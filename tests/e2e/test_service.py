@@ -471,6 +471,7 @@ def test_a_daemon_starting_while_an_offline_operator_command_runs_waits_for_it(m
         time.sleep(1.5)  # the command's work; the daemon waits meanwhile
         assert daemon.proc is not None and daemon.proc.poll() is None, daemon.log_text()
     wait_for(lambda: daemon._ready(daemon.root / "state" / "health.json"), timeout=20, what="daemon ready")
+    assert "daemon.waiting_for_lock" in daemon.log_text()  # said while it waits
     assert daemon.stop() == 0
 
 

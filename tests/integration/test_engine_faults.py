@@ -1564,10 +1564,22 @@ def test_a_crash_during_a_release_never_loses_it(rig: Rig, point: str) -> None:
     job = r.job(job_id)
     assert not job.blocked and [e.removed_by for e in job.history if e.status is JobStatus.Blocked] == ["olga"]
     assert r.statuses(job_id).count("InHotFolder") == 1
+    # Audit Q2: the RELEASE a crash left behind must not release a later (blocked) reprint.
+    folder = r.root / "done" / job_id
+    (folder / ".STATUS.txt.123.tmp").write_text("half")  # a crash in the middle of a STATUS.txt write
+    r.start()
+    assert not (folder / "RELEASE").exists() and not (folder / ".STATUS.txt.123.tmp").exists()
+    make_pdf(r.inbox / "R1-v2.pdf", pages=CARD)
+    (r.inbox / "R1.yaml").write_text(
+        'order_id: "R1"\nreprint: true\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [R1-v2.pdf]\n'
+    )
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    r.run(steps=3)
+    assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked and r.take_prints() == []
 
 
-@pytest.mark.parametrize("after_commit", [False, True], ids=["before-commit", "after-commit"])
-def test_a_crash_while_a_replacement_is_taken_never_loses_it(rig: Rig, after_commit: bool) -> None:
+@pytest.mark.parametrize("when", ["before-commit", "before-unlink", "after-commit"])
+def test_a_crash_while_a_replacement_is_taken_never_loses_it(rig: Rig, when: str) -> None:
     """The replacement was moved into artwork/ before the ledger had it: a crash in between left
     a new artwork nobody saw recorded, and a release then printed it unchecked."""
     r = rig
@@ -1576,10 +1588,12 @@ def test_a_crash_while_a_replacement_is_taken_never_loses_it(rig: Rig, after_com
     folder = r.root / "quarantine" / job_id
     make_pdf(r.tmp / "new.pdf", pages=[(91.0, 61.0)] * 2, trimbox=(3, 3, 88, 58))
     os.replace(r.tmp / "new.pdf", folder / "replace" / "R2.pdf")
-    if after_commit:
-        point = lambda mp: _crash_before(mp, Engine, "_run_when_due")  # noqa: E731
-    else:
-        point = lambda mp: _crash_before(mp, Ledger, "mark_artwork_present")  # noqa: E731
+    points = {
+        "before-commit": lambda mp: _crash_before(mp, Ledger, "mark_artwork_present"),
+        "before-unlink": lambda mp: _crash_before(mp, Path, "unlink", when=lambda self, **kw: "/replace/" in str(self)),
+        "after-commit": lambda mp: _crash_before(mp, Engine, "_run_when_due"),
+    }
+    point = points[when]
     life_until_killed(r, point)
     r.start()
     r.run(
@@ -1697,3 +1711,42 @@ def test_a_manifest_saved_with_a_hidden_txt_extension_is_named_as_such(rig: Rig)
     r.run(until=lambda: (r.root / "failed" / "manifest.yaml.txt" / "ERROR.txt").is_file(), steps=10, dt=120)
     error = (r.root / "failed" / "manifest.yaml.txt" / "ERROR.txt").read_text()
     assert "its name ends in .txt" in error and "rename it to manifest.yaml" in error
+
+
+def test_a_crash_during_a_retry_runs_it_once(rig: Rig) -> None:
+    """Audit Q2: a RETRY cut short by a crash after its commit was applied a second time at restart."""
+    r = rig
+    # A job that fails at its check: pages of the wrong size.
+    make_pdf(r.inbox / "RT2.pdf", pages=[(210.0, 297.0)] * 2)
+    (r.inbox / "RT2.yaml").write_text('order_id: "RT2"\nproduct: bc-85x55\nquantity: 1\nartwork: [RT2.pdf]\n')
+    failed_id = "RT2-1"
+    r.run(until=lambda: r.stage(failed_id) is Stage.FAILED, steps=10)
+    (r.root / "failed" / failed_id / "RETRY").write_text("uma\n")
+    life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_run_when_due"))
+    r.start()
+    r.run(until=lambda: r.stage(failed_id) is Stage.FAILED and not (r.root / "failed" / failed_id / "RETRY").exists())
+    r.run(steps=3)
+    statuses = r.statuses(failed_id)
+    assert statuses.count("RecreationRequested") == 1, statuses
+    assert statuses.count("ValidationFailed") == 2, statuses
+
+
+def test_a_release_in_failed_cut_short_before_its_file_is_consumed_is_not_refused_at_restart(rig: Rig) -> None:
+    """Audit Q2: the RELEASE a crash left was applied again at restart and answered 'refused:
+    already released', although it was the one that released the job."""
+    r = rig
+    make_pdf(r.inbox / "RF.pdf", pages=[(210.0, 297.0)] * 2)
+    (r.inbox / "RF.yaml").write_text(
+        'order_id: "RF"\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RF.pdf]\n'
+    )
+    job_id = "RF-1"
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    folder = r.root / "failed" / job_id
+    (folder / "RELEASE").write_text("vera\n")
+    life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_consume_drop"))
+    r.start()
+    r.run(until=lambda: not (folder / "RELEASE").exists(), steps=10)
+    r.engine.flush_status()
+    assert not r.job(job_id).blocked
+    assert "refused" not in (folder / "STATUS.txt").read_text()
+    assert [p.name for p in (folder / "history").iterdir() if p.name.endswith("-RELEASE")]
