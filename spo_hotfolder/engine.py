@@ -2461,7 +2461,9 @@ class Engine:
         assert target is not None
         job_dir = self._locate(job) or self.job_dir(job)
         old = job_dir / "artwork" / target.name
-        if old.exists():
+        if old.exists() and file.exists() and os.path.samefile(old, file):
+            old.unlink()  # our own link of this replacement, from a try a crash cut short: not the old artwork
+        elif old.exists():
             into_history(job_dir, old, now, f"artwork-{target.name}")
         out_dir = job_dir / "output"
         if out_dir.is_dir():

@@ -1610,6 +1610,9 @@ def test_a_crash_while_a_replacement_is_taken_never_loses_it(rig: Rig, when: str
     assert job.blocked and job.output_pages == 2
     assert not list((folder / "replace").iterdir())
     assert (folder / "output" / job.output).is_file()
+    # history/ holds the old artwork once, under its own name, never the replacement mislabelled
+    old_art = [p for p in (folder / "history").iterdir() if "artwork-R2.pdf" in p.name]
+    assert len(old_art) == 1 and old_art[0].read_bytes() != (folder / "artwork" / "R2.pdf").read_bytes()
     assert r.engine.apply(job_id, Action.RELEASE, by="kim", note="").ok
     r.run(until=done(r, job_id), steps=10)
     assert r.take_prints() == ["R2_R2-1_bc-85x55_x1.pdf"]
