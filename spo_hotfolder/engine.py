@@ -162,10 +162,12 @@ class NoMetrics:
         return None
 
 
-def _file_token(st: os.stat_result, name: str) -> str:
+def _file_token(st: os.stat_result, name: str, job_id: str, action: Action) -> str:
     """A drop file's identity for the ledger's record of operator actions: the same file (moved with
-    its folder, or left by a crash) has the same token; a new one dropped later has another."""
-    return f"file:{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}:{st.st_size}:{name}"
+    its job's folder, or left by a crash) has the same token; any other has another: a new file, one
+    moved or linked back (a rename or a link sets its ctime, which no user can set back), the same
+    file dropped into another job. No device number: a network mount gets a new one at each mount."""
+    return f"file:{job_id}:{action.value}:{st.st_ino}:{st.st_ctime_ns}:{st.st_mtime_ns}:{st.st_size}:{name}"
 
 
 def _file_sig(path: Path) -> str:
@@ -235,7 +237,8 @@ class Engine:
         self._unfinished: list[tuple[str, Path, Signature | None]] = []
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
-        self._last_action: dict[str, str] = {}
+        #: the operator's last action per job and its answer (STATUS.txt), kept in the ledger too
+        self._last_action: dict[str, str | None] = {}
         self.flusher = Flusher()
         # A check begun ahead of its job's turn (_begin_early_check at intake, _begin_next_check
         # while the queue runs): (what it depends on, the call, when begun).
@@ -623,7 +626,7 @@ class Engine:
             f"{path.name}: not a drop file, left alone. Drop files are named RELEASE, REJECT or RETRY "
             "(any case, any extension); a replacement PDF goes into replace/"
         )
-        self._last_action[job.job_id] = f"{iso(self.clock.now())}  {message}"
+        self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
         log.warning("operator.unknown_file", job_id=job.job_id, file=path.name)
         self._write_status(job.job_id)
 
@@ -1062,6 +1065,16 @@ class Engine:
             if folder.is_dir():
                 for old in sorted(folder.iterdir()):
                     into_history(job_dir, old, now, f"{sub}-{old.name}")
+        # Drop files and replacements left in the folder (in done/, where nobody reads them, or by
+        # a crash) belong to the job as it was: never to act on the new delivery (a RELEASE there
+        # would print a blocked reprint unseen). Kept in history/, marked unused.
+        leftovers = [p for p in job_dir.iterdir() if classify_drop(p.name) is not None]
+        if (job_dir / "replace").is_dir():
+            leftovers += list((job_dir / "replace").iterdir())
+        for old in leftovers:
+            with contextlib.suppress(OSError):
+                into_history(job_dir, old, now, f"unused-{old.name}")
+                log.info("rerun.drop_file_unused", job_id=job.job_id, file=old.name)
         (job_dir / "artwork").mkdir(exist_ok=True)
         for temp in job_dir.glob(".*.tmp"):  # a manifest copy cut short by a crash
             with contextlib.suppress(OSError):
@@ -2047,7 +2060,7 @@ class Engine:
             artwork_names=[a.name + ("" if a.present else " (not arrived yet)") for a in artwork],
             target=decision.target if decision else None,
             route_reason=decision.reason if decision else None,
-            last_action=self._last_action.get(job.job_id),
+            last_action=self._last_action_of(job.job_id),
             pdf_delivered=job.stage is Stage.FAILED and self._pdf_delivered(job),
         )
 
@@ -2147,7 +2160,7 @@ class Engine:
         if job is not None:
             by = _owner(path)
             try:
-                token: str | None = _file_token(os.lstat(path), path.name)
+                token: str | None = _file_token(os.lstat(path), path.name, job.job_id, Action.REPLACE)
             except OSError:
                 token = None
             self.apply(job.job_id, Action.REPLACE, by=by, note="", file=path, token=token)
@@ -2192,7 +2205,8 @@ class Engine:
                     self._refuse_link(current or job, folder, drop, action)
                 continue
             by = note.by or _owner(drop)
-            self.apply(job.job_id, action, by=by, note=note.note, drop=drop, parsed=note, token=_file_token(st, name))
+            token = _file_token(st, name, job.job_id, action)
+            self.apply(job.job_id, action, by=by, note=note.note, drop=drop, parsed=note, token=token)
 
     def _refuse_link(self, job: Job, folder: Path, drop: Path, action: Action) -> None:
         now = self.clock.now()
@@ -2201,7 +2215,7 @@ class Engine:
             f"{drop.name} is a symbolic link, not a file; the daemon does not follow links in job folders. "
             f"Drop a real file named {drop.name} (the first line your name, the rest a note)"
         )
-        self._last_action[job.job_id] = f"{iso(now)}  {action.value} refused: {reason}"
+        self._note_action(job.job_id, f"{iso(now)}  {action.value} refused: {reason}")
         log.warning("operator.refused", job_id=job.job_id, action=action.value, reason=reason)
         self._write_status(job.job_id)
 
@@ -2267,8 +2281,7 @@ class Engine:
             log.info("operator.already_done", job_id=job_id, action=action.value, outcome=done[0])
             self._consume_drop(job_id, drop, job_dir, now)
             if action is Action.REPLACE and file is not None and job_dir is not None and job_dir in file.parents:
-                with contextlib.suppress(OSError):
-                    file.unlink()  # taken already: the same file is in artwork/
+                self._drop_taken_replacement(job_dir, file, now)
             return ActionResult(done[0] == "done", done[1])
         reason = refusal(job, action)
         if reason is None and action is Action.RELEASE and parsed is not None and parsed.artwork:
@@ -2298,19 +2311,21 @@ class Engine:
                         file.unlink()
                 # else: a file named on the command line (offline) stays where it is, as it does when
                 # the replacement is taken
+            result = self._refused(job, action, by, reason, token, now)
             self._consume_drop(job_id, drop, job_dir, now)
-            return self._refused(job, action, by, reason, token, now)
+            return result
         if action is Action.RELEASE and job.stage is Stage.HELD and job_dir is not None and job.output:
             # What the operator approves is the output they opened: one overwritten in place since
             # it was checked is not it. The job fails (still blocked), as a delivery of it would.
             changed = self._output_changed(job, job_dir / "output" / job.output)
             if changed is not None:
                 assert changed.status is not None
+                reason = f"{changed.reason}; the job is in failed/ (see ERROR.txt)"
+                result = self._refused(job, action, by, reason, token, now)
                 self._consume_drop(job_id, drop, job_dir, now)  # before the folder moves to failed/
                 self._record(job_id, changed.status, SYSTEM, changed.reason, now, write=False)
                 self._fail(job_id, changed, now)
-                reason = f"{changed.reason}; the job is in failed/ (see ERROR.txt)"
-                return self._refused(job, action, by, reason, token, now)
+                return result
         if action is Action.RELEASE:
             block = job.active_block()
             assert block is not None
@@ -2371,7 +2386,7 @@ class Engine:
             assert file is not None
             message = self._replace(job, file, by, now, token)
         self._consume_drop(job_id, drop, job_dir, now)
-        self._last_action[job_id] = f"{iso(now)}  {action.value}: {message}"
+        self._note_action(job_id, f"{iso(now)}  {action.value}: {message}")
         bound.info("operator.done", message=message)
         self._write_status(job_id)
         if token:
@@ -2379,17 +2394,38 @@ class Engine:
         self.wake()
         return ActionResult(True, message)
 
+    def _note_action(self, job_id: str, text: str) -> None:
+        self._last_action[job_id] = text
+        self.ledger.set_last_action(job_id, text)  # STATUS.txt says it after a restart too
+
+    def _last_action_of(self, job_id: str) -> str | None:
+        if job_id not in self._last_action:
+            self._last_action[job_id] = self.ledger.last_action(job_id)
+        return self._last_action[job_id]
+
     def _refused(
         self, job: Job, action: Action, by: str, reason: str, token: str | None, now: datetime
     ) -> ActionResult:
         """An operator action refused: said in STATUS.txt, the log, and to a waiting CLI."""
         job_id = job.job_id
-        self._last_action[job_id] = f"{iso(now)}  {action.value} by {by} refused: {reason}"
+        with self.ledger.transaction():  # the answer, before the drop file goes (a crash between)
+            self._note_action(job_id, f"{iso(now)}  {action.value} by {by} refused: {reason}")
+            if token:
+                self.ledger.drop_outcome(token, "refused", reason, now)
         log.warning("operator.refused", job_id=job_id, order_id=job.order_id, action=action.value, by=by, reason=reason)
         self._write_status(job_id)
-        if token:
-            self.ledger.drop_outcome(token, "refused", reason, now)
         return ActionResult(False, reason)
+
+    @staticmethod
+    def _drop_taken_replacement(job_dir: Path, file: Path, now: datetime) -> None:
+        """A replacement in replace/ that was taken before a crash: our link of it is in artwork/,
+        so this name of it goes; anything else is kept in history/ (never thrown away)."""
+        artwork = job_dir / "artwork"
+        with contextlib.suppress(OSError):
+            if any(os.path.samefile(file, a) for a in artwork.iterdir()):
+                file.unlink()
+                return
+            into_history(job_dir, file, now, f"unused-{file.name}")
 
     def _consume_drop(self, job_id: str, drop: Path | None, was_in: Path | None, now: datetime) -> None:
         """Moves a drop file into its job's history/, wherever the action left the job's folder."""
@@ -2481,6 +2517,11 @@ class Engine:
             except OSError:
                 shutil.copyfile(file, dest)
             taken = file
+            if token is not None and token.startswith("file:"):
+                # The link set the file's ctime: its identity is recorded as it is now, as a
+                # crash would leave it in replace/.
+                with contextlib.suppress(OSError):
+                    token = _file_token(os.lstat(file), file.name, job.job_id, Action.REPLACE)
         else:
             shutil.copyfile(file, dest)  # a file named on the command line stays where it is
         fsync_dir(dest.parent)
@@ -2664,17 +2705,21 @@ class Engine:
             # (in quarantine/ and failed/, a rescan answers them: apply consumes one acted on already)
             candidates += [p for p in folder.iterdir() if classify_drop(p.name) is not None]
         for path in candidates:
+            in_replace = path.parent.name == "replace"
+            action = Action.REPLACE if in_replace else classify_drop(path.name)
+            if action is None:
+                continue
             try:
-                token = _file_token(os.lstat(path), path.name)
+                token = _file_token(os.lstat(path), path.name, job.job_id, action)
             except OSError:
                 continue
             if self.ledger.drop_result(token) is None:
                 continue
             log.info("recovery.drop_consumed", job_id=job.job_id, file=self.rel(path))
-            with contextlib.suppress(OSError):
-                if path.parent.name == "replace":
-                    path.unlink()  # taken: the same file is in artwork/
-                else:
+            if in_replace:
+                self._drop_taken_replacement(folder, path, now)
+            else:
+                with contextlib.suppress(OSError):
                     into_history(folder, path, now)
 
     def sweep_temp_files(self) -> None:
@@ -2725,6 +2770,9 @@ class Engine:
 
     def run_retention(self) -> None:
         cutoff = self.clock.now() - timedelta(days=self.config.retention.done_days)
+        # The outcomes of operator actions are kept while a file they name may still be in a job
+        # folder (a crash's leftover); a week at least.
+        self.ledger.prune_drops(min(cutoff, self.clock.now() - timedelta(days=7)))
         for job in self.ledger.terminal_before(cutoff):
             if self.stop_event.is_set():
                 return

@@ -315,6 +315,10 @@ CREATE TABLE IF NOT EXISTS intakes (
     at TEXT NOT NULL,
     completed INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS last_actions (
+    job_id TEXT PRIMARY KEY,
+    text TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS drops (
     token TEXT PRIMARY KEY,
     job_id TEXT NOT NULL,
@@ -934,6 +938,25 @@ class Ledger:
                 "at = excluded.at",
                 (token, outcome, message, iso(now)),
             )
+
+    def prune_drops(self, before: datetime) -> int:
+        """Forgets the outcomes of operator actions older than ``before`` (their files are long gone)."""
+        with self.transaction() as db:
+            cur = db.execute("DELETE FROM drops WHERE outcome IS NOT NULL AND at < ?", (iso(before),))
+            return int(cur.rowcount or 0)
+
+    def set_last_action(self, job_id: str, text: str) -> None:
+        """The operator's last action on the job and its answer, as STATUS.txt shows it."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO last_actions (job_id, text) VALUES (?, ?)", (job_id, text))
+
+    def last_action(self, job_id: str) -> str | None:
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT text FROM last_actions WHERE job_id = ?", (job_id,)).fetchone()
+        except sqlite3.OperationalError:
+            return None  # a read-only ledger of an older version, without the table
+        return str(row[0]) if row else None
 
     def drop_result(self, token: str) -> tuple[str, str] | None:
         with self._lock:

@@ -1753,3 +1753,107 @@ def test_a_release_in_failed_cut_short_before_its_file_is_consumed_is_not_refuse
     assert not r.job(job_id).blocked
     assert "refused" not in (folder / "STATUS.txt").read_text()
     assert [p.name for p in (folder / "history").iterdir() if p.name.endswith("-RELEASE")]
+
+
+# -- drop files and their recorded outcomes (audit Q3) ----------------------------------------------
+
+
+def _held(r: Rig, order_id: str) -> tuple[str, Path]:
+    job_id = r.order(order_id, extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    return job_id, r.root / "quarantine" / job_id
+
+
+def _uploads(r: Rig, job_id: str) -> int:
+    return r.statuses(job_id).count("ArtworkUploaded")
+
+
+def _settled(r: Rig, job_id: str, uploads: int) -> Callable[[], bool]:
+    return lambda: (
+        r.stage(job_id) is Stage.HELD and _uploads(r, job_id) == uploads and r.statuses(job_id)[-1] == "OutputCreated"
+    )
+
+
+def _replace_with(r: Rig, folder: Path, name: str, width: float) -> bytes:
+    """A 2-page replacement whose pages are ``width`` mm wide (91 +- 1 passes): each is another file."""
+    make_pdf(r.tmp / "new.pdf", pages=[(width, 61.0)] * 2)
+    data = (r.tmp / "new.pdf").read_bytes()
+    job_id = folder.name
+    uploads = _uploads(r, job_id)
+    os.replace(r.tmp / "new.pdf", folder / "replace" / name)
+    r.engine.hint(folder / "replace" / name)
+    r.run(until=_settled(r, job_id, uploads + 1), steps=10)
+    return data
+
+
+def test_a_replacement_moved_back_from_history_is_taken(rig: Rig) -> None:
+    """It kept its inode, time and size, so it matched the earlier replacement's record and was
+    deleted without a word: the only copy of that artwork."""
+    r = rig
+    job_id, folder = _held(r, "MV")
+    first = _replace_with(r, folder, "MV.pdf", 90.5)
+    _replace_with(r, folder, "MV.pdf", 91.5)
+    [kept] = [p for p in (folder / "history").iterdir() if p.read_bytes() == first]
+    kept.rename(folder / "replace" / "MV.pdf")  # the operator goes back to the first version
+    r.engine.hint(folder / "replace" / "MV.pdf")
+    r.run(until=_settled(r, job_id, 3), steps=10)
+    assert (folder / "artwork" / "MV.pdf").read_bytes() == first
+
+
+def test_a_release_moved_back_from_history_releases_again(rig: Rig) -> None:
+    r = rig
+    job_id, folder = _held(r, "MB")
+    (folder / "RELEASE").write_text("kai\n")
+    r.run(until=done(r, job_id), steps=10)
+    r.take_prints()
+    make_pdf(r.inbox / "MB-v2.pdf", pages=CARD)
+    (r.inbox / "MB.yaml").write_text(
+        'order_id: "MB"\nreprint: true\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [MB-v2.pdf]\n'
+    )
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    [old] = [p for p in (folder / "history").iterdir() if p.name.endswith("-RELEASE")]
+    old.rename(folder / "RELEASE")
+    r.engine.hint(folder / "RELEASE")
+    r.run(until=done(r, job_id), steps=10)
+    assert [e.removed_by for e in r.job(job_id).history if e.status is JobStatus.Blocked][-1] == "kai"
+
+
+def test_a_drop_file_left_in_done_never_acts_on_a_blocked_reprint(rig: Rig) -> None:
+    """done/ is not read; its RELEASE (or replace/ PDF) was carried along by a reprint and acted on
+    it: the blocked reprint printed unseen."""
+    r = rig
+    job_id = r.order("DD")
+    r.run(until=done(r, job_id), steps=10)
+    r.take_prints()
+    folder = r.root / "done" / job_id
+    (folder / "RELEASE").write_text("bob\n")
+    (folder / "replace").mkdir(exist_ok=True)
+    make_pdf(folder / "replace" / "DD.pdf", pages=[(91.0, 61.0)] * 4)
+    make_pdf(r.inbox / "DD-v2.pdf", pages=CARD)
+    (r.inbox / "DD.yaml").write_text(
+        'order_id: "DD"\nreprint: true\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [DD-v2.pdf]\n'
+    )
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    r.run(steps=3)
+    job = r.job(job_id)
+    assert r.stage(job_id) is Stage.HELD and job.blocked and job.output_pages == 2
+    assert r.take_prints() == [] and "ArtworkUploaded" not in r.statuses(job_id)
+    unused = sorted(
+        p.name.split("-", 1)[1] for p in (r.root / "quarantine" / job_id / "history").iterdir() if "unused-" in p.name
+    )
+    assert unused == ["unused-DD.pdf", "unused-RELEASE"]
+
+
+def test_a_refusal_is_still_in_status_txt_after_a_restart(rig: Rig) -> None:
+    r = rig
+    job_id, folder = _held(r, "RS")
+    (folder / "RELEASE").write_text("lou\nartwork: 0123456789ab\n")
+    r.run(until=lambda: not (folder / "RELEASE").exists(), steps=10)
+    r.engine.flush_status()
+    assert "refused" in (folder / "STATUS.txt").read_text()
+    r.start()  # a restart (the answer was kept in memory only)
+    (folder / "STATUS.txt").unlink()
+    r.engine._write_status(job_id)
+    r.engine.flush_status()
+    assert "RELEASE by lou refused" in (folder / "STATUS.txt").read_text()
