@@ -190,6 +190,10 @@ _DEFAULT_BLOCKING = BlockingConfig()
 _DEFAULT_VALIDATION = ValidationConfig()
 _DEFAULT_DELIVERY = DeliveryConfig()
 _DEFAULT_RETENTION = RetentionConfig()
+#: The largest number a duration may be (seconds: ~31 years), and retention.done_days (100 years):
+#: beyond them a date cannot be computed, and every job or purge using it would fail.
+MAX_NUMBER = 1e9
+MAX_DONE_DAYS = 36500.0
 _DEFAULT_LOGGING = LoggingConfig()
 _DEFAULT_FILENAME = HotFolderConfig(name="", path=Path()).filename
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
@@ -326,7 +330,15 @@ class _ConfigReader:
     # -- scalars
 
     def number(
-        self, section: dict[str, object], key_path: str, key: str, default: float, *, positive: bool = False
+        self,
+        section: dict[str, object],
+        key_path: str,
+        key: str,
+        default: float,
+        *,
+        positive: bool = False,
+        maximum: float = MAX_NUMBER,
+        too_big: str = "",
     ) -> float:
         value = section.get(key, _MISSING)
         if value is _MISSING:
@@ -341,6 +353,10 @@ class _ConfigReader:
             or (positive and value == 0)
         ):
             self.error(full, f"must be a number {bound} (got {describe(value)})")
+            return default
+        if value > maximum:
+            # (a date that far away cannot be computed: every use of it would fail)
+            self.error(full, f"must be at most {maximum:g}{too_big} (got {describe(value)})")
             return default
         return float(value)
 
@@ -447,6 +463,8 @@ class _ConfigReader:
                 "retention",
                 "done_days",
                 _DEFAULT_RETENTION.done_days,
+                maximum=MAX_DONE_DAYS,
+                too_big=", i.e. 100 years: enough to keep finished jobs for good",
             )
         )
         metrics = self.read_metrics(self.mapping(top.get("metrics"), "metrics", _SECTIONS["metrics"]))
@@ -711,11 +729,13 @@ class _ConfigReader:
         if "backoff_seconds" in section:
             raw = section["backoff_seconds"]
             items = raw if isinstance(raw, list) else [raw]
-            message = "must be a number of seconds or a non-empty list of them, each 0 or more"
+            message = (
+                f"must be a number of seconds or a non-empty list of them, each 0 or more and at most {MAX_NUMBER:g}"
+            )
             if not items:
                 self.error("delivery.backoff_seconds", f"{message} (got an empty list)")
             for index, item in enumerate(items):
-                if not (_is_number(item) and float(item) >= 0):
+                if not (_is_number(item) and 0 <= float(item) <= MAX_NUMBER):
                     where = join_index("delivery.backoff_seconds", index) if isinstance(raw, list) else ""
                     self.error(where or "delivery.backoff_seconds", f"{message} (got {describe(item)})")
                     items = []

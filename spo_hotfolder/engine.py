@@ -343,6 +343,22 @@ class Engine:
         self.tracker.settle_seconds = config.watch.settle_seconds
         log.info("config.applied", source=str(config.source))
         self._rescan_requested = True
+        self._guard("config", "", self._refresh_routes)
+
+    def _refresh_routes(self) -> None:
+        """After a reload: the recorded route of every job not delivered yet is the one the new
+        routes give (delivery decides again anyway), so that `show`, `jobs` and STATUS.txt ("Drop
+        RELEASE here to send this job to ...") say where it will go, not where it would have."""
+        now = self.clock.now()
+        for job_id in self.ledger.job_ids([s for s in Stage if s not in TERMINAL]):
+            job = self.ledger.get_job(job_id, history=False)
+            if job is None or job.route is None or self.ledger.published_delivery(job_id, job.generation):
+                continue  # no route yet, or the PDF is in its hot folder already (its ticket waits)
+            target = decide_route(self.facts(job), self.config).target
+            if target != job.route:
+                self.ledger.update_job(job_id, now, route=target)
+                self._dirty.add(job_id)
+                log.info("job.route_changed", job_id=job_id, order_id=job.order_id, old=job.route, new=target)
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -1472,6 +1488,10 @@ class Engine:
         for index, job_id in enumerate(ids):
             if self.stop_event.is_set():
                 return
+            if self._pending_config is not None:
+                # A reload applies between two jobs, not once the queue is empty (which under a
+                # steady stream of orders may be never): the next job goes where the new routes say.
+                self._apply_config(self._pending_config)
             self._run_job(job_id, ids[index + 1 : index + 1 + PREFETCH_LOOKAHEAD])
             self._guard("intake", "", self._finish_intakes)
             # Between jobs, take in a few files that arrived meanwhile, so that intake never
@@ -1916,7 +1936,9 @@ class Engine:
         limit = self.config.delivery.max_attempts
         final = not exc.transient or attempts >= limit
         when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
-        detail = f"attempt {attempts} of {limit}: {what}" + ("" if final else f"; {again} {iso(when)}")
+        # (more attempts than the limit: it was lowered by a reload meanwhile; this was the last)
+        of = f"of {limit}" if attempts <= limit else f"(delivery.max_attempts is now {limit})"
+        detail = f"attempt {attempts} {of}: {what}" + ("" if final else f"; {again} {iso(when)}")
         self._record(job.job_id, JobStatus.CopyToHotFolderFailed, SYSTEM, detail, now)
         log.warning(
             event,
@@ -2773,19 +2795,42 @@ class Engine:
         # The outcomes of operator actions are kept while a file they name may still be in a job
         # folder (a crash's leftover); a week at least.
         self.ledger.prune_drops(min(cutoff, self.clock.now() - timedelta(days=7)))
-        for job in self.ledger.terminal_before(cutoff):
+        started = time.monotonic()
+        for index, job in enumerate(self.ledger.terminal_before(cutoff)):
             if self.stop_event.is_set():
+                return
+            if index and time.monotonic() - started > RETENTION_SLICE_SECONDS:
+                # Thousands to purge (a lowered done_days, a start after days off): in slices, so
+                # that new jobs are taken in and delivered meanwhile.
+                self._retention_requested = True
+                self.wake_event.set()
                 return
             self.progress_at = self.clock.monotonic()
             job_dir = self.job_dir(job)
             allowed = (self.area("done"), self.area("rejected"))
             if job_dir.parent not in allowed:
                 continue
-            shutil.rmtree(job_dir, ignore_errors=True)
+            failures: list[str] = []
+            shutil.rmtree(job_dir, onerror=functools.partial(_note_failure, failures))
+            if os.path.lexists(job_dir):
+                # Not recorded as deleted while files are left (one an operator made read-only, an
+                # immutable file): said, and tried again at the next run.
+                log.warning(
+                    "retention.purge_incomplete", job_id=job.job_id, folder=self.rel(job_dir), errors=failures[:3]
+                )
+                continue
             now = self.clock.now()
             days = self.config.retention.done_days
             self._record(job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {days:g} days", now, write=False)
             self.ledger.update_job(job.job_id, now, stage=Stage.PURGED)
+
+
+def _note_failure(failures: list[str], _fn: object, path: str, exc: tuple[type, BaseException, object]) -> None:
+    failures.append(f"{path}: {exc[1]}")
+
+
+#: How long one retention run may purge before new work gets its turn (the rest follows at once).
+RETENTION_SLICE_SECONDS = 0.5
 
 
 def _inbox_depth(depth: int, name: str) -> bool:

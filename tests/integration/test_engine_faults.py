@@ -1857,3 +1857,78 @@ def test_a_refusal_is_still_in_status_txt_after_a_restart(rig: Rig) -> None:
     r.engine._write_status(job_id)
     r.engine.flush_status()
     assert "RELEASE by lou refused" in (folder / "STATUS.txt").read_text()
+
+
+# -- reloads (audit S) -----------------------------------------------------------------------------
+
+
+def _rerouted(r: Rig) -> Any:
+    """The rig's config with bc-* routed to the other hot folder, 'large'."""
+    import yaml
+
+    data = yaml.safe_load(r.config_path.read_text())
+    data["routes"] = [{"when": {"product": "bc-*"}, "to": "large"}, {"to": "skip"}]
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_config(r.config_path)
+
+
+def test_a_reload_applies_between_two_jobs_of_a_queue(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new config waited until the queue was empty: under a steady stream, maybe never."""
+    r = rig
+    ids = [r.order(f"Q{n}") for n in range(3)]
+    new = _rerouted(r)
+    real = Engine._run_job
+    calls: list[str] = []
+
+    def run_job(self: Engine, job_id: str, next_ids: Any = ()) -> None:
+        real(self, job_id, next_ids)
+        calls.append(job_id)
+        if len(calls) == 1:
+            self.set_config(new)  # SIGHUP while the queue runs
+
+    monkeypatch.setattr(Engine, "_run_job", run_job)
+    r.run(until=lambda: all(r.stage(j) is Stage.DONE for j in ids), steps=10)
+    hot = [r.job(j).route for j in ids]
+    assert hot.count("large") >= 1 and hot[-1] == "large", hot
+
+
+def test_a_reload_that_changes_a_held_jobs_route_says_so(rig: Rig) -> None:
+    """show and STATUS.txt named the old hot folder; the release then sent the job to the new one."""
+    r = rig
+    job_id, folder = _held(r, "RR")
+    assert r.job(job_id).route == "indigo"
+    r.engine.set_config(_rerouted(r))
+    r.run(steps=1)
+    r.engine.flush_status()
+    assert r.job(job_id).route == "large"
+    assert "send this job to large" in (folder / "STATUS.txt").read_text()
+
+
+# -- retention (audit S) ---------------------------------------------------------------------------
+
+
+def test_a_big_purge_runs_in_slices_and_a_failed_one_is_not_recorded(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """14,000 expired jobs held a new order back for 15 s; a folder that could not be removed
+    was recorded as deleted all the same, and never tried again."""
+    r = rig
+    ids = [r.order(f"P{n}") for n in range(3)]
+    r.run(until=lambda: all(r.stage(j) is Stage.DONE for j in ids), steps=10)
+    r.clock.advance(30 * 86400 + 1)
+    monkeypatch.setattr(engine_module, "RETENTION_SLICE_SECONDS", 0.0)  # one job per slice
+    r.engine.run_retention()
+    purged = [j for j in ids if r.stage(j) is Stage.PURGED]
+    assert len(purged) == 1 and r.engine._retention_requested  # the rest in the next step
+    real_rmtree = engine_module.shutil.rmtree
+
+    def stuck(path: Any, onerror: Any = None, **kw: Any) -> None:
+        if onerror is not None:
+            onerror(os.unlink, str(path), (PermissionError, PermissionError(1, "Operation not permitted"), None))
+
+    monkeypatch.setattr(engine_module.shutil, "rmtree", stuck)
+    r.engine.run_retention()
+    stuck_id = next(j for j in ids if j not in purged)
+    assert r.stage(stuck_id) is Stage.DONE and (r.root / "done" / stuck_id).is_dir()  # not recorded
+    monkeypatch.setattr(engine_module.shutil, "rmtree", real_rmtree)
+    monkeypatch.setattr(engine_module, "RETENTION_SLICE_SECONDS", 60.0)
+    r.engine.run_retention()
+    assert all(r.stage(j) is Stage.PURGED for j in ids)

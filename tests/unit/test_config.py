@@ -551,12 +551,13 @@ CASES = [
         "delivery:\n  backoff_seconds: []\n",
         4,
         "delivery.backoff_seconds: must be a number of seconds or a "
-        "non-empty list of them, each 0 or more (got an empty list)",
+        "non-empty list of them, each 0 or more and at most 1e+09 (got an empty list)",
     ),
     (
         "delivery:\n  backoff_seconds:\n    - 10\n    - -5\n",
         6,
-        "delivery.backoff_seconds[1]: must be a number of seconds or a non-empty list of them, each 0 or more (got -5)",
+        "delivery.backoff_seconds[1]: must be a number of seconds or a non-empty list of them, "
+        "each 0 or more and at most 1e+09 (got -5)",
     ),
     ("retention:\n  done_days: -1\n", 4, "retention.done_days: must be a number 0 or more (got -1)"),
     (
@@ -845,3 +846,20 @@ def test_a_file_where_a_spool_folder_should_be_is_said_plainly(tmp_path: Path) -
         f"cannot create folder {tmp_path / 'var' / 'done'}: {tmp_path / 'var' / 'done'} is a file, not a folder; "
         "move it away or point the config elsewhere"
     )
+
+
+def test_numbers_too_big_to_make_a_date_are_refused(tmp_path: Path) -> None:
+    """done_days: 1000000 ("keep for ever") passed check-config, then every retention run failed
+    with OverflowError; a timeout of 1e300 seconds failed every job that waited for artwork."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"paths: {{root: {tmp_path}/r}}\nhot_folders: {{a: {{path: {tmp_path}/h}}}}\nroutes: [{{to: a}}]\n"
+        "retention: {done_days: 1000000}\nwatch: {artwork_timeout_seconds: 1.0e+300}\n"
+        "delivery: {backoff_seconds: [10, 1.0e+300]}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert "retention.done_days: must be at most 36500, i.e. 100 years" in text
+    assert "watch.artwork_timeout_seconds: must be at most 1e+09" in text
+    assert "delivery.backoff_seconds[1]:" in text
