@@ -245,6 +245,8 @@ class Engine:
         self._early_check: tuple[tuple[Any, ...], Any, float] | None = None
         self._queue_running = False  # _run_jobs is working through a queue of jobs
         self._new_only = False  # _meanwhile: only manifests of new jobs and artwork are taken in
+        #: manifests of known jobs waiting for drop files in their folders (first seen, monotonic)
+        self._manifest_held: dict[Path, float] = {}
         self._early_pdf: tuple[object, EarlyCheckService | None] | None = None  # see _early_service
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
@@ -688,6 +690,8 @@ class Engine:
             # A known job's manifest may change the job being made right now: in its own time.
             self.tracker.track(path, activity=False, complete=True)
             return
+        if self._drops_waiting_for(manifest, path):
+            return
         now = self.clock.now()
         plans: list[tuple[JobSpec, Job | None]] = []
         refused: list[tuple[JobSpec, str]] = []
@@ -1069,6 +1073,33 @@ class Engine:
             items.append(Artwork(position, name, str(base / ref.path), ref.sha256, False))
         return items
 
+    def _drops_waiting_for(self, manifest: Manifest, path: Path) -> bool:
+        """True (the manifest waits) while a job it names has an operator's drop file in its folder
+        in quarantine/ or failed/ not handled yet: the operator's word comes first (a REJECT dropped
+        a moment before a new manifest must not be lost, nor the job printed). Up to a minute: a
+        drop file is handled once it has settled."""
+        waiting = []
+        for spec in manifest.jobs:
+            job = self.ledger.get_job(spec.job_id, history=False)
+            folder = self._locate(job) if job is not None else None
+            if folder is None or folder.parent not in (self.area("quarantine"), self.area("failed")):
+                continue
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                waiting += [
+                    e.name for e in entries if classify_drop(e.name) is not None and e.is_file(follow_symlinks=False)
+                ]
+        if not waiting:
+            self._manifest_held.pop(path, None)
+            return False
+        if path not in self._manifest_held:
+            self._manifest_held[path] = self.clock.monotonic()
+            log.info("manifest.waits_for_drop_files", manifest=self.rel(path), drop_files=waiting)
+        elif self.clock.monotonic() - self._manifest_held[path] > DROP_FIRST_SECONDS:
+            self._manifest_held.pop(path, None)
+            return False
+        self.tracker.track(path, activity=True)  # looked at again a settle period later
+        return True
+
     def _prepare_rerun(self, job: Job, now: datetime) -> Path:
         """A known job gets new artwork (replacement manifest or reprint): back to work/, old files kept."""
         job_dir = self._locate(job)
@@ -1084,9 +1115,20 @@ class Engine:
         # Drop files and replacements left in the folder (in done/, where nobody reads them, or by
         # a crash) belong to the job as it was: never to act on the new delivery (a RELEASE there
         # would print a blocked reprint unseen). Kept in history/, marked unused.
+        # (In quarantine/ and failed/, a drop file is the operator's live word: handled before the
+        # manifest is taken, _drops_waiting_for; one still there after that wait is filed too.)
         leftovers = [p for p in job_dir.iterdir() if classify_drop(p.name) is not None]
         if (job_dir / "replace").is_dir():
             leftovers += list((job_dir / "replace").iterdir())
+        if not (leftovers and job_dir.parent in (self.area("quarantine"), self.area("failed"))):
+            self._note_action(job.job_id, "")  # the last action was on the job as it was
+        else:
+            self._note_action(
+                job.job_id,
+                f"{iso(now)}  not acted on, as a new manifest replaced the job's artwork first: "
+                + ", ".join(p.name for p in leftovers)
+                + " (kept in history/ as unused-...); drop them again if they still apply",
+            )
         for old in leftovers:
             with contextlib.suppress(OSError):
                 into_history(job_dir, old, now, f"unused-{old.name}")
@@ -2535,6 +2577,10 @@ class Engine:
             # finds it there at the next start and takes it again (never a new artwork in artwork/
             # that the ledger, STATUS.txt and the history know nothing of).
             try:
+                if os.lstat(file).st_nlink > 1:
+                    # Linked from somewhere else too (an `ln` from a designer's folder): a copy, or
+                    # editing that file later would change artwork/ and output/ under our feet.
+                    raise OSError(errno.EMLINK, "linked elsewhere")
                 os.link(file, dest, follow_symlinks=False)
             except OSError:
                 shutil.copyfile(file, dest)
@@ -2828,6 +2874,9 @@ class Engine:
 def _note_failure(failures: list[str], _fn: object, path: str, exc: tuple[type, BaseException, object]) -> None:
     failures.append(f"{path}: {exc[1]}")
 
+
+#: How long a manifest of a known job waits for an operator's drop file in the job's folder.
+DROP_FIRST_SECONDS = 60.0
 
 #: How long one retention run may purge before new work gets its turn (the rest follows at once).
 RETENTION_SLICE_SECONDS = 0.5

@@ -1932,3 +1932,43 @@ def test_a_big_purge_runs_in_slices_and_a_failed_one_is_not_recorded(rig: Rig, m
     monkeypatch.setattr(engine_module, "RETENTION_SLICE_SECONDS", 60.0)
     r.engine.run_retention()
     assert all(r.stage(j) is Stage.PURGED for j in ids)
+
+
+def test_a_reject_dropped_just_before_a_new_manifest_comes_first(rig: Rig) -> None:
+    """Audit Q4: the new manifest's rerun filed the operator's waiting REJECT as unused (before
+    that, carried it along unread) and the failed job was printed."""
+    r = rig
+    make_pdf(r.inbox / "RJ.pdf", pages=[(210.0, 297.0)] * 2)
+    (r.inbox / "RJ.yaml").write_text('order_id: "RJ"\nproduct: bc-85x55\nquantity: 1\nartwork: [RJ.pdf]\n')
+    job_id = "RJ-1"
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    (r.root / "failed" / job_id / "REJECT").write_text("carol\ncustomer cancelled\n")
+    make_pdf(r.inbox / "RJ-v2.pdf", pages=CARD)
+    (r.inbox / "RJ-v2.yaml").write_text('order_id: "RJ"\nproduct: bc-85x55\nquantity: 1\nartwork: [RJ-v2.pdf]\n')
+    r.run(until=lambda: r.stage(job_id) is Stage.REJECTED and (r.root / "failed" / "RJ-v2.yaml").is_dir(), steps=15)
+    r.run(steps=3)
+    assert r.take_prints() == []
+    assert r.job(job_id).history[-1].by == "carol"
+    assert "rejected" in (r.root / "failed" / "RJ-v2.yaml" / "ERROR.txt").read_text()
+
+
+def test_a_replacement_linked_from_elsewhere_is_copied_not_shared(rig: Rig) -> None:
+    """Audit Q4: `ln designer/fixed.pdf replace/` shared the inode with artwork/ and output/: editing
+    the designer's file later changed the job's files and destroyed the replacement as received."""
+    r = rig
+    job_id, folder = _held(r, "LN")
+    designer = r.tmp / "designer.pdf"
+    make_pdf(designer, pages=[(90.5, 61.0)] * 2)
+    taken = designer.read_bytes()
+    uploads = _uploads(r, job_id)
+    os.link(designer, folder / "replace" / "LN.pdf")
+    r.engine.hint(folder / "replace" / "LN.pdf")
+    r.run(until=_settled(r, job_id, uploads + 1), steps=10)
+    make_pdf(r.tmp / "v4.pdf", pages=[(91.5, 61.0)] * 2)
+    with open(designer, "r+b") as fh:  # the designer saves over their file
+        fh.write((r.tmp / "v4.pdf").read_bytes())
+        fh.truncate()
+    assert (folder / "artwork" / "LN.pdf").read_bytes() == taken
+    assert r.engine.apply(job_id, Action.RELEASE, by="kim", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["LN_LN-1_bc-85x55_x1.pdf"]
