@@ -2304,9 +2304,10 @@ class Engine:
             log.info("command.already_done", job_id=job_id, action=action.value, outcome=done[0])
             with contextlib.suppress(OSError):
                 path.unlink()
-            if file is not None and file.exists() and self.commands_dir() in file.parents:
+            if file is not None and file.parent != self.commands_dir() and self.commands_dir() in file.parents:
                 with contextlib.suppress(OSError):
-                    file.unlink()
+                    file.unlink()  # (gone already if the crash came after the replacement took it)
+                with contextlib.suppress(OSError):
                     file.parent.rmdir()
             return
         result = self.apply(job_id, action, by=by, note=note, file=file, token=token)
