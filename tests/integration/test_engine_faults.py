@@ -1716,14 +1716,21 @@ def test_a_manifest_saved_with_a_hidden_txt_extension_is_named_as_such(rig: Rig)
     assert "its name ends in .txt" in error and "rename it to manifest.yaml" in error
 
 
+def _failed(r: Rig, order_id: str, extra: str = "") -> str:
+    """A job that fails its check (A4 pages where bc-* wants cards), waiting in failed/."""
+    make_pdf(r.inbox / f"{order_id}.pdf", pages=[(210.0, 297.0)] * 2)
+    (r.inbox / f"{order_id}.yaml").write_text(
+        f'order_id: "{order_id}"\n{extra}product: bc-85x55\nquantity: 1\nartwork: [{order_id}.pdf]\n'
+    )
+    job_id = f"{order_id}-1"
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    return job_id
+
+
 def test_a_crash_during_a_retry_runs_it_once(rig: Rig) -> None:
     """Audit Q2: a RETRY cut short by a crash after its commit was applied a second time at restart."""
     r = rig
-    # A job that fails at its check: pages of the wrong size.
-    make_pdf(r.inbox / "RT2.pdf", pages=[(210.0, 297.0)] * 2)
-    (r.inbox / "RT2.yaml").write_text('order_id: "RT2"\nproduct: bc-85x55\nquantity: 1\nartwork: [RT2.pdf]\n')
-    failed_id = "RT2-1"
-    r.run(until=lambda: r.stage(failed_id) is Stage.FAILED, steps=10)
+    failed_id = _failed(r, "RT2")
     (r.root / "failed" / failed_id / "RETRY").write_text("uma\n")
     life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_run_when_due"))
     r.start()
@@ -1738,12 +1745,7 @@ def test_a_release_in_failed_cut_short_before_its_file_is_consumed_is_not_refuse
     """Audit Q2: the RELEASE a crash left was applied again at restart and answered 'refused:
     already released', although it was the one that released the job."""
     r = rig
-    make_pdf(r.inbox / "RF.pdf", pages=[(210.0, 297.0)] * 2)
-    (r.inbox / "RF.yaml").write_text(
-        'order_id: "RF"\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RF.pdf]\n'
-    )
-    job_id = "RF-1"
-    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    job_id = _failed(r, "RF", extra="blocked: true\n")
     folder = r.root / "failed" / job_id
     (folder / "RELEASE").write_text("vera\n")
     life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_consume_drop"))
@@ -1938,10 +1940,7 @@ def test_a_reject_dropped_just_before_a_new_manifest_comes_first(rig: Rig) -> No
     """Audit Q4: the new manifest's rerun filed the operator's waiting REJECT as unused (before
     that, carried it along unread) and the failed job was printed."""
     r = rig
-    make_pdf(r.inbox / "RJ.pdf", pages=[(210.0, 297.0)] * 2)
-    (r.inbox / "RJ.yaml").write_text('order_id: "RJ"\nproduct: bc-85x55\nquantity: 1\nartwork: [RJ.pdf]\n')
-    job_id = "RJ-1"
-    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    job_id = _failed(r, "RJ")
     (r.root / "failed" / job_id / "REJECT").write_text("carol\ncustomer cancelled\n")
     make_pdf(r.inbox / "RJ-v2.pdf", pages=CARD)
     (r.inbox / "RJ-v2.yaml").write_text('order_id: "RJ"\nproduct: bc-85x55\nquantity: 1\nartwork: [RJ-v2.pdf]\n')
