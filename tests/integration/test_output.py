@@ -303,7 +303,10 @@ def test_worker_timeout_then_recovers(tmp_path: Path) -> None:
 
 
 def test_worker_timeout_gives_a_report_and_an_output_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    # Thousands of pages: the worker cannot have answered by the time the daemon looks (a 2-page
+    # file could, when the test process was slow to get there under load: an answer that is there
+    # is taken, however late).
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 3000)
     with PdfWorker(timeout_seconds=0.0001, memory_limit_bytes=None) as worker:
         report = worker.preflight(art(src), "bc-85x55", BC, V)
         assert [(f.check, f.severity, f.message) for f in report.findings] == [
