@@ -690,8 +690,6 @@ class Engine:
             # A known job's manifest may change the job being made right now: in its own time.
             self.tracker.track(path, activity=False, complete=True)
             return
-        if self._drops_waiting_for(manifest, path):
-            return
         now = self.clock.now()
         plans: list[tuple[JobSpec, Job | None]] = []
         refused: list[tuple[JobSpec, str]] = []
@@ -712,6 +710,8 @@ class Engine:
                     refused.append((spec, self._already_done_reason(existing)))
             else:
                 plans.append((spec, existing))
+        if self._drops_waiting_for([existing for _, existing in plans if existing is not None], path):
+            return
         manifest_name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
         try:
             self._record_manifest(manifest, plans, base, manifest_name, data, key, path, now)
@@ -1073,15 +1073,14 @@ class Engine:
             items.append(Artwork(position, name, str(base / ref.path), ref.sha256, False))
         return items
 
-    def _drops_waiting_for(self, manifest: Manifest, path: Path) -> bool:
+    def _drops_waiting_for(self, jobs: Sequence[Job], path: Path) -> bool:
         """True (the manifest waits) while a job it names has an operator's drop file in its folder
         in quarantine/ or failed/ not handled yet: the operator's word comes first (a REJECT dropped
         a moment before a new manifest must not be lost, nor the job printed). Up to a minute: a
         drop file is handled once it has settled."""
         waiting = []
-        for spec in manifest.jobs:
-            job = self.ledger.get_job(spec.job_id, history=False)
-            folder = self._locate(job) if job is not None else None
+        for job in jobs:
+            folder = self._locate(job)
             if folder is None or folder.parent not in (self.area("quarantine"), self.area("failed")):
                 continue
             with contextlib.suppress(OSError), os.scandir(folder) as entries:
@@ -2298,18 +2297,6 @@ class Engine:
             with contextlib.suppress(OSError):
                 path.unlink()
             return
-        done = self.ledger.drop_result(token)
-        if done is not None:
-            # Applied before a crash cut the rest short: not run a second time.
-            log.info("command.already_done", job_id=job_id, action=action.value, outcome=done[0])
-            with contextlib.suppress(OSError):
-                path.unlink()
-            if file is not None and file.parent != self.commands_dir() and self.commands_dir() in file.parents:
-                with contextlib.suppress(OSError):
-                    file.unlink()  # (gone already if the crash came after the replacement took it)
-                with contextlib.suppress(OSError):
-                    file.parent.rmdir()
-            return
         result = self.apply(job_id, action, by=by, note=note, file=file, token=token)
         log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
         with contextlib.suppress(OSError):
@@ -2347,6 +2334,9 @@ class Engine:
             self._consume_drop(job_id, drop, job_dir, now)
             if action is Action.REPLACE and file is not None and job_dir is not None and job_dir in file.parents:
                 self._drop_taken_replacement(job_dir, file, now)
+            elif file is not None and self.commands_dir() in file.parents:
+                with contextlib.suppress(OSError):
+                    file.unlink()  # a CLI replacement's staged copy (gone if it was taken)
             return ActionResult(done[0] == "done", done[1])
         reason = refusal(job, action)
         if reason is None and action is Action.RELEASE and parsed is not None and parsed.artwork:
@@ -2432,20 +2422,7 @@ class Engine:
                 )
                 if token:
                     self.ledger.drop_outcome(token, "done", f"retry requested by {by}", now)
-            if job.stage is Stage.FAILED and any(not a.present for a in self.ledger.artwork(job_id)):
-                self._move_to(self.ledger.get_job(job_id), Stage.AWAITING, now)  # type: ignore[arg-type]
-                self.ledger.update_job(
-                    job_id,
-                    now,
-                    awaiting_until=iso(now + timedelta(seconds=self.config.watch.artwork_timeout_seconds)),
-                )
-                self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]
-                self._wake_at_deadline(job_id)
-            elif job.stage is Stage.RETRY or self.ledger.published_delivery(job_id, job.generation):
-                # (a published PDF whose ticket failed: only the ticket is written)
-                self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now)  # type: ignore[arg-type]
-            else:
-                self._run_when_due(job_id, now)
+            self._send_on(job_id, now, copy_only=job.stage is Stage.RETRY)
             message = f"retry requested by {by}"
         else:
             assert file is not None
@@ -2458,6 +2435,23 @@ class Engine:
             self.ledger.drop_outcome(token, "done", message, now)
         self.wake()
         return ActionResult(True, message)
+
+    def _send_on(self, job_id: str, now: datetime, *, copy_only: bool = False) -> None:
+        """A job whose RecreationRequested is recorded (a RETRY, or one a crash cut short) goes on:
+        waits for artwork still missing, copies again (``copy_only``: a copy retry; or a published
+        PDF whose ticket failed: only the ticket is written), or is made again."""
+        job = self.ledger.get_job(job_id, history=False)
+        assert job is not None
+        if not copy_only and any(not a.present for a in self.ledger.artwork(job_id)):
+            self._move_to(job, Stage.AWAITING, now)
+            until = now + timedelta(seconds=self.config.watch.artwork_timeout_seconds)
+            self.ledger.update_job(job_id, now, awaiting_until=iso(until))
+            self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]
+            self._wake_at_deadline(job_id)
+        elif copy_only or self.ledger.published_delivery(job_id, job.generation):
+            self._move_to(job, Stage.DELIVER, now)
+        else:
+            self._run_when_due(job_id, now)
 
     def _note_action(self, job_id: str, text: str) -> None:
         self._last_action[job_id] = text
@@ -2743,15 +2737,7 @@ class Engine:
         if job.stage in (Stage.HELD, Stage.FAILED) and job.status is JobStatus.RecreationRequested:
             # New artwork or a RETRY was recorded, and a crash came before the job was sent on.
             log.info("recovery.recreation", job_id=job.job_id, order_id=job.order_id)
-            if any(not a.present for a in self.ledger.artwork(job.job_id)):
-                self._move_to(job, Stage.AWAITING, now)
-                until = now + timedelta(seconds=self.config.watch.artwork_timeout_seconds)
-                self.ledger.update_job(job.job_id, now, awaiting_until=iso(until))
-                self._claim_for_job(self.ledger.get_job(job.job_id))  # type: ignore[arg-type]
-            elif self.ledger.published_delivery(job.job_id, job.generation):
-                self._move_to(job, Stage.DELIVER, now)
-            else:
-                self._run_when_due(job.job_id, now)
+            self._send_on(job.job_id, now)
             return
         if job.stage in (Stage.HELD, Stage.FAILED):
             (expected / "replace").mkdir(exist_ok=True)
