@@ -450,8 +450,11 @@ class Engine:
         with self._hint_lock:
             hints, self._hints = self._hints, {}
         for path, (moved_in, seen) in hints.items():
-            kind, _ = self._classify(path)
+            kind, job_folder = self._classify(path)
             if kind == "ignore":
+                continue
+            if kind in ("drop", "replace") and job_folder is not None and _is_folder(path):
+                self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_drop_folder(f, p))  # type: ignore[misc]
                 continue
             self._orphans.pop(path, None)
             self.tracker.track(path, activity=True, complete=moved_in, seen=seen)
@@ -646,6 +649,37 @@ class Engine:
         )
         self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
         log.warning("operator.unknown_file", job_id=job.job_id, file=path.name)
+        self._write_status(job.job_id)
+
+    def _on_drop_folder(self, job_folder: Path, path: Path) -> None:
+        """A folder where a drop file or a replacement PDF goes (a "New folder" renamed RELEASE, a
+        folder of artwork dragged into replace/): nothing is done, it is left alone, and STATUS.txt
+        says why, once. Only events report these, as for unknown files."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return
+        sig = signature(st)
+        if self._strays.get(path) == sig:
+            return
+        self._strays[path] = sig
+        job = self.ledger.get_job(job_folder.name, history=False)
+        if job is None or self.job_dir(job) != job_folder:
+            return
+        if path.parent.name == "replace":
+            message = (
+                f"replace/{path.name} is a folder: nothing was done. Put the replacement PDF itself into "
+                "replace/ (not a folder holding it)"
+            )
+        else:
+            action = classify_drop(path.name)
+            word = action.value if action is not None else path.name
+            message = (
+                f"{path.name} is a folder, not a file: nothing was done. Drop a file named {word} instead "
+                f"(e.g. a text file renamed {word}.txt, its first line your name); this folder can be removed"
+            )
+        self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
+        log.warning("operator.folder_not_file", job_id=job.job_id, folder=path.name)
         self._write_status(job.job_id)
 
     # -- intake -----------------------------------------------------------------------------
@@ -2913,6 +2947,13 @@ def _preflight_fix(failed: set[str]) -> str:
             "here (the output is then written anew from what could be read: check it)"
         )
     return fix + ", or drop REJECT to stop the job."
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _rel_parts(path: str, base: str) -> list[str] | None:

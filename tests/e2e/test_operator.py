@@ -314,6 +314,27 @@ def test_drop_files_in_the_wrong_place_change_nothing(make_daemon, tmp_path: Pat
     assert daemon.proc is not None and daemon.proc.poll() is None
 
 
+def test_a_folder_named_like_a_drop_file_is_answered_not_acted_on(make_daemon) -> None:
+    """File explorers make "New folder" as readily as a new file: a folder named RELEASE, or a
+    folder of artwork dragged into replace/, changes nothing, and STATUS.txt says what to do."""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "F1")
+    held(daemon, job_id)
+    folder = daemon.root / "quarantine" / job_id
+    status = folder / "STATUS.txt"
+    (folder / "Release").mkdir()
+    wait_for(lambda: "Release is a folder, not a file" in status.read_text(), what="the RELEASE folder answered")
+    assert "Drop a file named RELEASE instead" in status.read_text()
+    (folder / "replace" / "new artwork").mkdir()
+    wait_for(lambda: "replace/new artwork is a folder" in status.read_text(), what="the replace/ folder answered")
+    time.sleep(1.0)
+    job = daemon.job(job_id)
+    assert job["blocked"] is True and job["status"] == "OutputCreated"
+    assert (folder / "Release").is_dir() and (folder / "replace" / "new artwork").is_dir()
+    drop(folder / "release.txt", "kim\n")  # the real thing still works beside the folder
+    assert blocked_entry(daemon.wait_status(job_id, "InHotFolder"))["removed_by"] == "kim"
+
+
 def test_replacement_that_is_not_a_pdf_is_refused_and_kept(make_daemon) -> None:
     daemon = make_daemon(blocking={"block_on_arrival": True})
     job_id = order(daemon, "N1")
