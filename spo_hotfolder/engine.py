@@ -1400,57 +1400,107 @@ class Engine:
         return False
 
     def _check_orphans(self) -> None:
-        """Inbox files no manifest claimed within artwork_timeout_seconds go to failed/ with ERROR.txt."""
+        """Inbox files no manifest claimed within artwork_timeout_seconds go to failed/ with ERROR.txt.
+
+        A file at the top of inbox/ goes on its own; the files of a folder dragged into inbox/ go
+        together, into one ``failed/<folder>/`` (their paths kept, one ERROR.txt), once the last of
+        them has waited its time: a folder whose manifest is missing or misnamed is one mistake."""
         if not self._orphans:
             return
         limit = self.config.watch.artwork_timeout_seconds
         now = self.clock.monotonic()
-        for path, (since, sig) in list(self._orphans.items()):
-            if now - since < limit:
-                continue
-            del self._orphans[path]
-            try:
-                if signature(os.stat(path)) != sig:
-                    self.tracker.track(path, activity=True)
+        inbox = self.area("inbox")
+        groups: dict[Path | None, list[tuple[Path, float, Signature]]] = {}
+        for path, (since, sig) in self._orphans.items():
+            top = None
+            if path.parent != inbox:
+                parts = _rel_parts(str(path), str(inbox))
+                top = inbox / parts[0] if parts else None
+            groups.setdefault(top, []).append((path, since, sig))
+        for top, members in groups.items():
+            due = [m for m in members if now - m[1] >= limit]
+            if not due or (top is not None and (len(due) < len(members) or self.tracker.tracks_under(top))):
+                continue  # a folder waits for its youngest file, and for those still being written
+            lonely: list[Path] = []
+            for path, _since, sig in due:
+                del self._orphans[path]
+                try:
+                    if signature(os.stat(path)) != sig:
+                        self.tracker.track(path, activity=True)
+                        continue
+                except OSError:
                     continue
-            except OSError:
+                waiting = self._waiting(path)
+                if waiting:
+                    self._take_artwork(path, waiting)
+                    continue
+                lonely.append(path)
+            if not lonely:
                 continue
-            waiting = self._waiting(path)
-            if waiting:
-                self._take_artwork(path, waiting)
-                continue
-            target = unique_path(self.area("failed") / safe_name(path.name))
-            target.mkdir(parents=True)
-            moved = move(path, target / path.name)
-            problems = [
-                f"no manifest that the daemon took in referred to {path.name} within {limit:g} seconds of its "
-                "arrival (a manifest that names it but was refused is in failed/, with its own ERROR.txt)"
-            ]
+            if top is None:
+                for path in lonely:
+                    self._fail_orphans(path, path.parent, [path], limit)
+            else:
+                self._fail_orphans(top, top.parent, lonely, limit)
+        self._cleanup_consumed_dirs()
+
+    def _fail_orphans(self, name: Path, base: Path, paths: list[Path], limit: float) -> None:
+        """``paths`` (one file at the top of inbox/, or the files of the inbox folder ``name``) to
+        ``failed/<name>/``, kept at their paths under ``base``, with one ERROR.txt."""
+        target = unique_path(self.area("failed") / safe_name(name.name))
+        target.mkdir(parents=True)
+        moved: list[str] = []
+        for path in paths:
+            relative = path.relative_to(base)
+            if len(relative.parts) > 1:
+                relative = Path(*(safe_name(part) for part in relative.parts[1:]))  # inside target
+            dest = target / relative
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            moved.append(move(path, dest).relative_to(target).as_posix())
+            if path.parent != self.area("inbox"):
+                self._consumed_dirs.add(path.parent)
+        single = len(paths) == 1 and name == paths[0]
+        what = self.rel(paths[0]) if single else f"{self.rel(name)}/ ({len(paths)} file{'s' if len(paths) > 1 else ''})"
+        problems = [
+            f"no manifest that the daemon took in referred to {'it' if single else 'them'} within {limit:g} "
+            "seconds of arrival (a manifest that names them but was refused is in failed/, with its own ERROR.txt)"
+        ]
+        for path in paths:
             stem, dot, ext = path.name.rpartition(".")
             if dot and ext.lower() == "txt" and stem.lower().endswith(MANIFEST_SUFFIXES):
                 problems.append(
                     f"if {path.name} is a manifest: its name ends in .txt, so it is not taken as one (Windows hides "
                     f"known extensions: it shows as {stem}); rename it to {stem}"
                 )
-            if path.name.lower().endswith(MANIFEST_SUFFIXES):
+            elif path.name.lower().endswith(MANIFEST_SUFFIXES) and (single or path.parent != name):
                 problems.append(
                     f"if {path.name} is a manifest: manifests are taken at the top of inbox/, or as manifest.yaml, "
                     "manifest.yml or manifest.json in a folder directly inside inbox/; not under another name "
                     "in a folder, nor deeper"
                 )
-            atomic_write(
-                target / "ERROR.txt",
-                error_text(
-                    f"{self.rel(path)} arrived in the inbox but no manifest named it.",
-                    problems,
-                    f"If it belongs to an order, put {moved.name} back into inbox/ together with a manifest that "
-                    "lists it under artwork (the path is relative to the manifest's folder).",
+            elif path.name.lower().endswith(MANIFEST_SUFFIXES):
+                problems.append(
+                    f"if {path.name} is the order's manifest: in a folder, a manifest must be named manifest.json, "
+                    f"manifest.yaml or manifest.yml; rename it (in inbox/{name.name}/) and put the folder back"
+                )
+        listing = "" if single else "Files: " + ", ".join(moved) + ". "
+        atomic_write(
+            target / "ERROR.txt",
+            error_text(
+                f"{what} arrived in the inbox but no manifest named {'it' if single else 'them'}.",
+                problems,
+                listing
+                + (
+                    f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
+                    "lists it under artwork (the path is relative to the manifest's folder)."
+                    if single
+                    else "If they belong to an order, put the folder back into inbox/ with its manifest in it, "
+                    "named manifest.json, manifest.yaml or manifest.yml, that lists them under artwork (paths "
+                    "relative to the folder); remove ERROR.txt first."
                 ),
-            )
-            log.warning("inbox.orphan", file=str(path), folder=self.rel(target))
-            if path.parent != self.area("inbox"):
-                self._consumed_dirs.add(path.parent)
-        self._cleanup_consumed_dirs()
+            ),
+        )
+        log.warning("inbox.orphan", file=str(name), files=len(paths), folder=self.rel(target))
 
     def _cleanup_consumed_dirs(self) -> None:
         """Removes inbox folders whose manifest was taken, once nothing is left in them.

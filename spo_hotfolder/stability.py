@@ -121,6 +121,10 @@ class FileStabilityTracker:
         if not stat.S_ISDIR(mode):
             self.specials[path] = mode
 
+    def tracks_under(self, folder: Path) -> bool:
+        """Whether a file in ``folder`` (at any depth) is tracked, i.e. not taken yet."""
+        return any(folder in path.parents for path in self._files)
+
     def forget(self, path: Path) -> None:
         self._files.pop(path, None)
 

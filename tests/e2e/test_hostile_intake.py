@@ -256,6 +256,32 @@ def test_unclaimed_data_file_goes_to_failed_after_the_artwork_timeout(start, tmp
 
 
 @pytest.mark.e2e
+def test_a_folder_without_a_manifest_goes_to_failed_as_one_folder(start, tmp_path: Path) -> None:
+    """A folder dragged in with its manifest misnamed is one mistake: its files go together into
+    failed/<folder>/ (their paths kept), with one ERROR.txt that names the manifest's right name."""
+    daemon = start(watch={"settle_seconds": 0.3, "artwork_timeout_seconds": 2})
+    upload = tmp_path / "order 7"
+    (upload / "backs").mkdir(parents=True)
+    (upload / "front.pdf").write_bytes(source_card(tmp_path))
+    (upload / "backs" / "back.pdf").write_bytes(source_card(tmp_path))
+    (upload / "order.json").write_text(manifest("O7", "front.pdf"))
+    shutil.copytree(upload, daemon.inbox / "order 7")
+    failed = daemon.root / "failed" / "order 7"
+    wait_for((failed / "ERROR.txt").is_file, timeout=20, what="failed/order 7/ERROR.txt")
+    time.sleep(0.5)
+    assert sorted(p.relative_to(failed).as_posix() for p in failed.rglob("*") if p.is_file()) == [
+        "ERROR.txt",
+        "backs/back.pdf",
+        "front.pdf",
+        "order.json",
+    ]
+    text = (failed / "ERROR.txt").read_text()
+    assert "order 7/ (3 files)" in text and "must be named manifest.json" in text, text
+    assert [p.name for p in (daemon.root / "failed").iterdir()] == ["order 7"]
+    assert not (daemon.inbox / "order 7").exists()
+
+
+@pytest.mark.e2e
 def test_artwork_under_an_ignored_name_fails_at_the_timeout_saying_why(start, tmp_path: Path) -> None:
     daemon = start(watch={"settle_seconds": 0.3, "artwork_timeout_seconds": 2})
     (daemon.inbox / ".hidden.pdf").write_bytes(source_card(tmp_path))

@@ -1711,9 +1711,10 @@ def test_a_manifest_saved_with_a_hidden_txt_extension_is_named_as_such(rig: Rig)
     r = rig
     (r.inbox / "drag").mkdir()
     (r.inbox / "drag" / "manifest.yaml.txt").write_text('order_id: "1"\n')
-    r.run(until=lambda: (r.root / "failed" / "manifest.yaml.txt" / "ERROR.txt").is_file(), steps=10, dt=120)
-    error = (r.root / "failed" / "manifest.yaml.txt" / "ERROR.txt").read_text()
+    r.run(until=lambda: (r.root / "failed" / "drag" / "ERROR.txt").is_file(), steps=10, dt=120)
+    error = (r.root / "failed" / "drag" / "ERROR.txt").read_text()
     assert "its name ends in .txt" in error and "rename it to manifest.yaml" in error
+    assert (r.root / "failed" / "drag" / "manifest.yaml.txt").is_file()
 
 
 def _failed(r: Rig, order_id: str, extra: str = "") -> str:
