@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -153,26 +153,41 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             status, blocked = None, True
     ledger = open_ledger(config)
     try:
-        jobs = ledger.jobs(status=status, blocked=blocked, released=True if args.released else None)
+        jobs = ledger.iter_jobs(status=status, blocked=blocked, released=True if args.released else None)
+        if args.json:
+            _print_json_list(public_json(j, config, with_history=False) for j in jobs)
+            return 0
+        # Six short strings a job (a listing of 100,000 jobs holds no Job objects); the widths need all rows.
+        color = _use_color()
+        rows = [
+            (j.job_id, j.order_id, j.status.value, _yes_no(j.block_active), _folder(j), j.updated_at, _row_color(j))
+            for j in jobs
+        ]
     finally:
         ledger.close()
-    if args.json:
-        print(json.dumps([public_json(j, config, with_history=False) for j in jobs], indent=2, ensure_ascii=False))
-        return 0
-    if not jobs:
+    if not rows:
         print("no jobs", file=sys.stderr)
         return 0
     headers = ("JOB", "ORDER", "STATUS", "BLOCKED", "FOLDER", "LAST CHANGE")
-    rows = [(j.job_id, j.order_id, j.status.value, _yes_no(j.block_active), _folder(j), j.updated_at) for j in jobs]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    color = _use_color()
-    if sys.stdout.isatty():  # a header for people; scripts reading a pipe get exactly one line per job
-        print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for job, row in zip(jobs, rows, strict=True):
-        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        tint = _row_color(job) if color else ""
-        print(f"{tint}{line}{RESET}" if tint else line)
+    out = sys.stdout
+    if out.isatty():  # a header for people; scripts reading a pipe get exactly one line per job
+        out.write("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
+    for *cells, tint in rows:
+        line = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        out.write(f"{tint}{line}{RESET}\n" if tint and color else line + "\n")
     return 0
+
+
+def _print_json_list(items: Iterable[dict[str, Any]]) -> None:
+    """``json.dumps(list(items), indent=2)``, byte for byte, written one item at a time."""
+    out = sys.stdout
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        out.write(("[\n  " if first else ",\n  ") + text)
+        first = False
+    out.write("[]\n" if first else "\n]\n")
 
 
 def public_json(job: Job, config: Config, *, with_history: bool = True) -> dict[str, Any]:

@@ -252,3 +252,18 @@ def test_last_changed_is_the_jobs_changed_just_before_the_latest_change(ledger: 
     ledger.update_job("B-1", T0 + timedelta(hours=1, seconds=55), stage=Stage.DONE)
     ledger.update_job("C-1", T0 + timedelta(hours=1, minutes=1), stage=Stage.DONE)
     assert sorted(ledger.last_changed(timedelta(seconds=10))) == ["B-1", "C-1"]
+
+
+def test_a_listing_comes_page_by_page_in_order(ledger: Ledger) -> None:
+    """`jobs` reads the ledger a page at a time (100,000 jobs held at once took 600 MB): every job
+    comes once, oldest first, with the filters applied, whatever the page size."""
+    for n in range(7):
+        add(ledger, f"{n}-1")
+        if n % 2:
+            ledger.add_status(f"{n}-1", JobStatus.Blocked, "system", "", T0)
+    everything = [j.job_id for j in ledger.jobs()]
+    assert everything == [f"{n}-1" for n in range(7)]
+    for page in (1, 2, 3, 7, 8):
+        assert [j.job_id for j in ledger.iter_jobs(page=page)] == everything
+        assert [j.job_id for j in ledger.iter_jobs(blocked=True, page=page)] == ["1-1", "3-1", "5-1"]
+        assert [len(j.history) for j in ledger.iter_jobs(blocked=True, with_history=True, page=page)] == [2, 2, 2]

@@ -1,0 +1,87 @@
+"""`jobs` as printed: the JSON list written one job at a time, and the table with SPO's colours on
+a terminal only."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spo_hotfolder.commands import ORANGE, RED, RESET, _print_json_list
+from spo_hotfolder.ledger import Ledger, Stage
+from spo_hotfolder.status import JobStatus
+from tests.unit.test_ledger import T0, add
+
+
+@pytest.mark.parametrize(
+    "items",
+    [[], [{"a": 1}], [{"job_id": "1-1", "note": "two\nlines", "name": "Jos\u00e9 \u2713", "h": []}, {"x": None}] * 3],
+)
+def test_the_json_list_is_written_as_json_dumps_writes_it(items, monkeypatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    _print_json_list(iter(items))
+    assert out.getvalue() == json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+
+
+def _ledger_with_three_jobs(tmp_path: Path) -> Path:
+    config = tmp_path / "c.yaml"
+    (tmp_path / "hot").mkdir()
+    config.write_text(
+        f"paths: {{root: {tmp_path / 'root'}}}\n"
+        f"hot_folders: {{hot: {{path: {tmp_path / 'hot'}}}}}\n"
+        "routes: [{to: hot}]\n"
+    )
+    ledger = Ledger(tmp_path / "root" / "state" / "ledger.sqlite3")
+    add(ledger, "1-1")  # waiting: no colour
+    add(ledger, "2-1")  # blocked, output created: orange
+    ledger.add_status("2-1", JobStatus.Blocked, "system", "", T0)
+    ledger.update_job("2-1", T0, output="o.pdf", stage=Stage.HELD, folder="quarantine/2-1")
+    add(ledger, "3-1", Stage.FAILED)  # failed: red
+    ledger.update_job("3-1", T0, folder="failed/3-1")
+    ledger.close()
+    return config
+
+
+def test_the_table_is_coloured_on_a_terminal_and_plain_in_a_pipe(tmp_path: Path) -> None:
+    config = _ledger_with_three_jobs(tmp_path)
+    command = [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "jobs"]
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")} | {"TERM": "xterm"}
+    piped = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout.splitlines()
+    assert [line.split()[0] for line in piped] == ["1-1", "2-1", "3-1"]
+    assert not any("\033" in line for line in piped)
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(command, stdout=follower, stderr=subprocess.PIPE, env=env, timeout=60, check=True)
+        os.close(follower)
+        follower = -1
+        text = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed and drained
+                break
+            if not chunk:
+                break
+            text += chunk
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    assert proc.returncode == 0
+    header, first, second, third = text.decode().splitlines()
+    assert header.split()[:3] == ["JOB", "ORDER", "STATUS"]
+    assert first.startswith("1-1") and "\033" not in first
+    assert second.startswith(f"{ORANGE}2-1") and second.endswith(RESET)
+    assert third.startswith(f"{RED}3-1") and third.endswith(RESET)
+    # Columns line up: the FOLDER column starts at the same place in every row.
+    plain = [line.replace(ORANGE, "").replace(RED, "").replace(RESET, "") for line in (first, second, third)]
+    assert (
+        len({line.index(folder) for line, folder in zip(plain, ("work/", "quarantine/", "failed/"), strict=True)}) == 1
+    )
