@@ -429,6 +429,8 @@ class Daemon:
                 log.error("watcher.restart_failed", reason=str(exc))
             else:
                 self.engine.request_rescan()
+        elif self.watcher.try_native():
+            self.engine.request_rescan()  # events of the switch-over
         ok, reason = self.healthy()
         try:
             summary = self.summary()
@@ -545,6 +547,8 @@ class Daemon:
             self.watcher.requested_mode = new.watch.mode
             self.watcher.poll_interval = new.watch.poll_interval_seconds
             self.watcher.restart()
+        elif self.watcher.try_native(force=True):  # polling after a fallback: the limit may be raised
+            self.engine.request_rescan()
         if new.watch.rescan_seconds != old.watch.rescan_seconds:
             self._schedule_periodic()
         if self.prometheus is not None:

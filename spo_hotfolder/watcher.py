@@ -262,6 +262,18 @@ class FolderPoller:
                 self._forget(f"{path}{os.sep}{name}")
 
 
+#: How often polling after a fallback tries inotify again when the watch limit has not changed.
+NATIVE_RETRY_SECONDS = 3600.0
+
+
+def _watch_limit() -> str | None:
+    try:
+        with open("/proc/sys/fs/inotify/max_user_watches") as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
 def _everything(depth: int, name: str) -> bool:
     return True
 
@@ -289,6 +301,11 @@ class FolderWatcher:
         self._observer: object | None = None
         self.mode = "none"
         self._lock = threading.Lock()
+        #: Polling because inotify failed in ``auto`` mode (the watch limit): native is tried again
+        #: when the limit is raised, at a reload, and hourly (``try_native``).
+        self.fell_back = False
+        self._fallback_limit: str | None = None
+        self._fallback_at = 0.0
 
     def start(self) -> None:
         with self._lock:
@@ -307,6 +324,35 @@ class FolderWatcher:
                 )
                 log.warning("watcher.fallback_to_polling", reason=reason, poll_interval=self.poll_interval)
                 self._start_observer(polling=True)
+                self.fell_back = True
+                self._fallback_limit = _watch_limit()
+                self._fallback_at = time.monotonic()
+            else:
+                self.fell_back = False
+
+    def try_native(self, *, now: float | None = None, force: bool = False) -> bool:
+        """After a fallback to polling: back to inotify if it works now. Tried when the kernel's
+        watch limit has changed since the fallback (the fix the log line names), hourly (other
+        programs may have let watches go), or when ``force`` (a reload). A try that fails costs a
+        walk of the watched trees, so it is not made at every heartbeat."""
+        with self._lock:
+            if not self.fell_back or self._observer is None:
+                return False
+            now = time.monotonic() if now is None else now
+            limit = _watch_limit()
+            if not force and limit == self._fallback_limit and now - self._fallback_at < NATIVE_RETRY_SECONDS:
+                return False
+            poller = self._observer
+            try:
+                self._start_observer(polling=False)
+            except OSError as exc:
+                self._fallback_limit, self._fallback_at = limit, now
+                log.info("watcher.still_polling", reason=str(exc))
+                return False
+            self.fell_back = False
+        poller.stop()  # type: ignore[attr-defined]
+        log.info("watcher.native_again", folders=[str(f) for f in self.folders])
+        return True
 
     def _start_observer(self, *, polling: bool) -> None:
         if polling:

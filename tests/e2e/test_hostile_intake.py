@@ -395,6 +395,47 @@ def test_exhausted_watch_limit_falls_back_to_polling(
         watcher.stop()
 
 
+def test_after_a_fallback_inotify_is_taken_again_once_the_limit_is_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Polling after a fallback used to stay until a restart, even once the sysadmin had raised
+    fs.inotify.max_user_watches as the log line says: now native watching comes back when the
+    limit changes, at a reload (force), or after an hour."""
+    real_observer = watcher_module.Observer
+    tries: list[int] = []
+
+    class Counted(_ExhaustedObserver):
+        def start(self) -> None:
+            tries.append(1)
+            super().start()
+
+    limit = ["8192"]
+    monkeypatch.setattr(watcher_module, "Observer", Counted)
+    monkeypatch.setattr(watcher_module, "_watch_limit", lambda: limit[0])
+    seen: list[Path] = []
+    watcher = FolderWatcher([tmp_path / "inbox"], "auto", 0.1, lambda path, moved: seen.append(path))
+    watcher.start()
+    try:
+        assert watcher.mode == "polling" and watcher.fell_back and len(tries) == 1
+        start = time.monotonic()
+        assert watcher.try_native(now=start + 60) is False and len(tries) == 1, "same limit: no walk of the trees"
+        assert watcher.try_native(now=start + 60, force=True) is False and len(tries) == 2, "a reload tries"
+        assert watcher.try_native(now=start + 3601 + 60) is False and len(tries) == 3, "hourly"
+        assert watcher.mode == "polling" and watcher.is_alive(), "a failed try keeps polling"
+        monkeypatch.setattr(watcher_module, "Observer", real_observer)
+        poller = watcher._observer
+        assert isinstance(poller, watcher_module.FolderPoller)
+        limit[0] = "524288"
+        assert watcher.try_native(now=start + 3700) is True
+        assert watcher.mode == "native" and watcher.is_alive() and not watcher.fell_back
+        assert watcher.try_native(force=True) is False, "nothing to do once native"
+        wait_for(lambda: not poller.is_alive(), timeout=5, what="the poller stopped")
+        (tmp_path / "inbox" / "new.yaml").write_text("order_id: x\n")
+        wait_for(lambda: tmp_path / "inbox" / "new.yaml" in seen, timeout=5, what="an inotify event")
+    finally:
+        watcher.stop()
+
+
 # -- a writer that pauses longer than settle_seconds ------------------------------------------------
 
 
