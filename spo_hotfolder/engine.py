@@ -1745,10 +1745,15 @@ class Engine:
             )
         decision = decide_route(self.facts(job), self.config)
         name = output_name(self.facts(job), decision, self.config)
+        # A job whose last entry is OutputCreationStarted was being made when the daemon stopped
+        # (a crash, a power cut): the history says why the two entries come again.
+        again = (
+            " (again: the daemon stopped while it was made)" if job.status is JobStatus.OutputCreationStarted else ""
+        )
         with self.ledger.transaction():  # no file changes between these three: one commit
             self.ledger.update_job(job.job_id, now, preflight=report.to_json())
-            self._record(job.job_id, JobStatus.ValidationFinished, SYSTEM, report.summary(), now)
-            self._record(job.job_id, JobStatus.OutputCreationStarted, SYSTEM, name, now)
+            self._record(job.job_id, JobStatus.ValidationFinished, SYSTEM, report.summary() + again, now)
+            self._record(job.job_id, JobStatus.OutputCreationStarted, SYSTEM, name + again, now)
         if report.warnings():
             # Seen by whoever reads the log at warning level, with the job it belongs to.
             log.warning(

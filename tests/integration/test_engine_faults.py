@@ -258,6 +258,22 @@ def test_crash_at_any_step_of_a_delivery_delivers_exactly_once(
     assert rig.ledger.open_deliveries() == []
 
 
+def test_a_job_made_again_after_a_crash_says_so_in_its_history(rig: Rig) -> None:
+    """A crash while the output was made: the check and the output run again at restart, and the
+    history showed ValidationFinished and OutputCreationStarted twice with nothing saying why."""
+    job_id = rig.order("K2", trimbox=(3, 3, 88, 58))  # the output is the artwork itself, linked
+    life_until_killed(rig, lambda mp: _crash_before(mp, engine_module, "link_unchanged"))
+    rig.start()
+    rig.run(until=done(rig, job_id), steps=10)
+    job = rig.ledger.get_job(job_id)
+    assert job is not None
+    entries = [(e.status.value, e.detail) for e in job.history]
+    started = [detail for status, detail in entries if status == "OutputCreationStarted"]
+    assert len(started) == 2 and "again" not in started[0]
+    assert started[1].endswith("(again: the daemon stopped while it was made)")
+    assert [status for status, _ in entries].count("InHotFolder") == 1
+
+
 def test_published_copy_is_never_repeated_when_the_ledger_fails_after_the_rename(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
