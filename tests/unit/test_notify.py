@@ -131,6 +131,9 @@ class FakeWatcher:
             raise OSError(28, "inotify watch limit reached")
         self.alive = True
 
+    def try_native(self, *, force: bool = False) -> bool:
+        return False  # native already (mode): nothing to go back to
+
 
 class FakeScheduler:
     running = True
