@@ -15,16 +15,26 @@ change sets ctime to the present.
 
 A writer may pause longer than ``settle_seconds`` (a slow upload, a client that closes and opens
 the file again, an empty file created first and filled later). A PDF ends with ``%%EOF``: a
-``*.pdf`` that starts like a PDF (or is still shorter than its header) but whose last KiB has no
-end marker, a ``*.json`` manifest that does not end with ``}``, and an empty ``*.pdf`` or
-manifest, are held for ``incomplete_pdf_seconds`` more
-before they are taken, renamed into place or not (then they are taken anyway, and a truly
-truncated or empty file fails with a clear reason).
+``*.pdf`` that starts like a PDF (or is still shorter than its header) but does not end with the
+end marker (only white space may follow it: ``%%EOF`` also comes earlier in a file, after each
+revision of an incrementally saved or linearized PDF, and inside some streams), a ``*.json``
+manifest that does not end with ``}``, and an empty ``*.pdf`` or manifest, are held for
+``incomplete_pdf_seconds`` more before they are taken, renamed into place or not (then they are
+taken anyway, and a truly truncated or empty file fails with a clear reason).
+
+A file that some process still holds open for writing (a writer pausing at the exact end of a
+revision, Samba's smbd during an upload) is not stable either, whatever it looks like: Linux
+refuses a read lease on such a file (``F_SETLEASE``, ``EAGAIN``). Where no lease can be taken (a
+file of another owner without ``CAP_LEASE``, a network filesystem) the rules above decide alone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import os
+import signal
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,6 +169,9 @@ class FileStabilityTracker:
                 if now < due:
                     tracked.hold_until = due
                     continue
+            if open_for_writing(path):
+                tracked.hold_until = now + OPEN_RECHECK_SECONDS  # taken once closed, if unchanged
+                continue
             stable.append((path, sig))
         for path in gone:
             del self._files[path]
@@ -181,6 +194,9 @@ class FileStabilityTracker:
         return max(t.changed_at + self.settle_seconds, t.hold_until)
 
 
+#: How soon a file found open for writing is looked at again.
+OPEN_RECHECK_SECONDS = 0.2
+
 #: Names whose empty file is not complete yet: a manifest or a PDF has content.
 _NEEDS_CONTENT = (".pdf", *MANIFEST_SUFFIXES)
 _PDF_HEADER = b"%PDF-"
@@ -189,7 +205,7 @@ _PDF_HEADER = b"%PDF-"
 def _looks_complete(path: Path, st: os.stat_result) -> bool:
     """False for an empty manifest or PDF, for a ``*.json`` manifest whose text does not end with
     the ``}`` that closes it, for a YAML manifest whose text does not end with a line break, and
-    for a ``*.pdf`` that is (or begins like) a PDF but has no ``%%EOF`` in its last KiB: still
+    for a ``*.pdf`` that is (or begins like) a PDF but does not end with ``%%EOF``: still
     being written (a writer that paused longer than ``settle_seconds``), or cut short (an upload
     interrupted after it got its name, as ``rsync --partial`` leaves it). Renamed files too: a
     name says nothing about the content behind it. Anything else is judged by size and time alone.
@@ -213,7 +229,8 @@ def _looks_complete(path: Path, st: os.stat_result) -> bool:
             if st.st_size > len(head):
                 fh.seek(max(0, st.st_size - 1024))
                 head = fh.read(1024)
-            return b"%%EOF" in head
+            end = head.rfind(b"%%EOF")
+            return end >= 0 and not head[end + 5 :].strip(b" \t\r\n\f\x00")
     except OSError:
         return True
 
@@ -224,6 +241,27 @@ def _json_closed(path: Path, st: os.stat_result) -> bool:
     a few seconds later."""
     tail = _tail(path, st, 256)
     return not tail or tail.rstrip(b" \t\r\n").endswith(b"}")
+
+
+def open_for_writing(path: Path) -> bool:
+    """Whether some process has ``path`` open for writing: Linux refuses a read lease then
+    (``EAGAIN``). False when unknown (no lease possible: another owner's file without
+    ``CAP_LEASE``, a network filesystem, no such call). The lease lasts two system calls; its break
+    signal is SIGURG, ignored by default, so a writer opening the file meanwhile costs nothing."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGURG)
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+    except OSError as exc:
+        return exc.errno == errno.EAGAIN
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        os.close(fd)
+    return False
 
 
 def _tail(path: Path, st: os.stat_result, size: int) -> bytes:

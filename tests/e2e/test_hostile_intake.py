@@ -55,6 +55,35 @@ def assert_complete(tmp_path: Path, order_id: str, source: bytes) -> None:
 
 
 @pytest.mark.e2e
+def test_a_writer_pausing_at_the_end_of_a_revision_is_not_taken_early(start, tmp_path: Path) -> None:
+    """Audit T: an incrementally saved PDF written in place, the writer pausing (file open) right
+    after its first revision's %%EOF for longer than settle_seconds: the first revision alone, a
+    valid 1-page PDF, was taken and printed. The writer still holds it open: it waits."""
+    import io
+
+    from pypdf import PdfWriter
+
+    daemon = start(watch={"settle_seconds": 0.3})
+    make_pdf(tmp_path / "rev1.pdf", pages=[(91.0, 61.0)])
+    first = (tmp_path / "rev1.pdf").read_bytes()
+    update = PdfWriter(io.BytesIO(first), incremental=True)
+    update.add_blank_page(width=91 / 25.4 * 72, height=61 / 25.4 * 72)
+    whole = io.BytesIO()
+    update.write(whole)
+    data = whole.getvalue()
+    assert data.startswith(first) and first.rstrip().endswith(b"%%EOF")
+    drop(daemon.inbox / "rev.yaml", manifest("REV", "rev.pdf"))
+    daemon.wait_status("REV-1", "AwaitingData")
+    with open(daemon.inbox / "rev.pdf", "wb") as fh:
+        fh.write(first)
+        fh.flush()
+        time.sleep(1.5)  # five settle periods, at a point where the file is a complete PDF
+        fh.write(data[len(first) :])
+    daemon.wait_status("REV-1", "InHotFolder", timeout=30)
+    assert_complete(tmp_path, "REV", data)
+
+
+@pytest.mark.e2e
 def test_slow_writer_in_bursts_reopening_the_file_is_not_taken_early(start, tmp_path: Path) -> None:
     daemon = start(watch={"settle_seconds": 1.0})
     data = source_card(tmp_path)
@@ -501,6 +530,61 @@ def test_tracker_holds_a_yaml_manifest_that_does_not_end_its_line(tmp_path: Path
     tracker.track(never)
     now[0] += tracker.incomplete_pdf_seconds + 0.1
     assert [p for p, _ in tracker.get_stable_files()] == [never]
+
+
+def test_tracker_holds_a_pdf_whose_end_marker_is_not_at_its_end(tmp_path: Path) -> None:
+    """Audit T: %%EOF anywhere in the last KiB counted as the end. An incrementally saved or
+    linearized PDF has one after each revision, and some streams hold one: a writer pausing there
+    had a partial PDF taken (and printed). Only white space may follow the last marker."""
+    from spo_hotfolder.stability import FileStabilityTracker
+
+    now = [100.0]
+    tracker = FileStabilityTracker(0.5, lambda: now[0])
+    revision = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\nstartxref\n9\n%%EOF\n"
+    mid_update = tmp_path / "mid-update.pdf"
+    mid_update.write_bytes(revision + b"2 0 obj\n<< /Type /Page")  # the update's first bytes
+    linearized = tmp_path / "linearized.pdf"
+    linearized.write_bytes(revision + b"3 0 obj\n" + b"s" * 3000)  # its first %%EOF at ~60 bytes
+    padded = tmp_path / "padded.pdf"
+    padded.write_bytes(revision + b"\r\n \x00\x00\t\x0c")
+    for path in (mid_update, linearized, padded):
+        tracker.track(path)
+    now[0] += 1.0
+    assert [p for p, _ in tracker.get_stable_files()] == [padded], "white space after the marker is fine"
+    assert tracker.get_stable_files() == []
+    now[0] += tracker.incomplete_pdf_seconds
+    assert sorted(p.name for p, _ in tracker.get_stable_files()) == ["linearized.pdf", "mid-update.pdf"]
+
+
+def test_tracker_waits_while_a_writer_holds_the_file_open(tmp_path: Path) -> None:
+    """A writer pausing at the exact end of a revision (the file then ends with %%EOF) or any
+    writer holding the file open: not taken while it is open for writing, taken once closed."""
+    from spo_hotfolder.stability import FileStabilityTracker, open_for_writing
+
+    now = [100.0]
+    tracker = FileStabilityTracker(0.5, lambda: now[0])
+    pdf = tmp_path / "rev.pdf"
+    writer = open(pdf, "wb")  # noqa: SIM115 - held open across the checks
+    try:
+        writer.write(b"%PDF-1.7\ntrailer<<>>\nstartxref\n9\n%%EOF\n")
+        writer.flush()
+        assert open_for_writing(pdf)
+        tracker.track(pdf)
+        now[0] += 1.0
+        assert tracker.get_stable_files() == [], "open for writing: not complete"
+        now[0] += 10.0
+        assert tracker.get_stable_files() == [], "still open: still not, however long"
+        assert tracker.next_due() is not None and tracker.next_due() <= now[0] + 0.25, "looked at again soon"
+    finally:
+        writer.close()
+    assert not open_for_writing(pdf)
+    now[0] += 0.25
+    assert [p for p, _ in tracker.get_stable_files()] == [pdf]
+    reader = open(pdf, "rb")  # noqa: SIM115 - a reader does not hold a file back
+    try:
+        assert not open_for_writing(pdf)
+    finally:
+        reader.close()
 
 
 def test_tracker_holds_a_pdf_without_its_end_marker(tmp_path: Path) -> None:
