@@ -63,9 +63,11 @@ from spo_hotfolder.fsutil import (
     fsync_dir,
     into_history,
     move,
+    readable,
     safe_name,
     stamp,
     take,
+    undecodable,
     unique_path,
     write_new,
 )
@@ -230,6 +232,7 @@ class Engine:
         self._manifest_faults: dict[Path, int] = {}  # manifests the daemon failed on, and how often
         self._arriving: dict[str, float] = {}  # waiting jobs to look at again (monotonic time)
         self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
+        self._bad_name_targets: dict[Path, Path] = {}  # inbox entries not UTF-8 -> their failed/ folder
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
         # Manifests taken in (their jobs durably in the ledger), still to be removed from the inbox:
         # (intake key, path, the file's signature when read; None: remove nothing, only mark the
@@ -543,6 +546,9 @@ class Engine:
         while self.tracker.specials:
             path, mode = self.tracker.specials.popitem()
             if self._classify(path)[0] in ("manifest", "data"):
+                if undecodable(str(path)):
+                    self._guard("file", readable(str(path)), lambda p=path: self._on_bad_name(p))  # type: ignore[misc]
+                    continue
                 self._guard("file", str(path), lambda p=path, m=mode: self._on_special(p, m))  # type: ignore[misc]
         stable = sorted(self.tracker.get_stable_files(limit=limit), key=lambda item: self._order_key(item[0]))
         drops: dict[Path, list[Path]] = {}
@@ -555,7 +561,9 @@ class Engine:
                     self.tracker.track(rest, activity=False, complete=True)
                 break
             kind, job_folder = self._classify(path)
-            if kind == "drop" and job_folder is not None:
+            if undecodable(str(path)):
+                self._guard("file", readable(str(path)), lambda p=path: self._on_bad_name(p))  # type: ignore[misc]
+            elif kind == "drop" and job_folder is not None:
                 drops.setdefault(job_folder, []).append(path)
             else:
                 self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))  # type: ignore[misc]
@@ -595,6 +603,66 @@ class Engine:
             self._on_command(path)
         elif kind == "stray" and job_folder is not None:
             self._on_stray(job_folder, path, sig)
+
+    def _on_bad_name(self, path: Path) -> None:
+        """A name that is not UTF-8 (a legacy FTP client, a Samba share set to another charset):
+        neither the ledger nor the manifests can name it. In the inbox, the entry goes to
+        ``failed/`` (its folder, if it came in one, as one ``failed/<folder>/``) with an ERROR.txt;
+        in a job folder, it is left alone and STATUS.txt says so, once."""
+        kind, job_folder = self._classify(path)
+        shown = readable(path.name)
+        if kind in ("manifest", "data"):
+            inbox = self.area("inbox")
+            parts = _rel_parts(str(path), str(inbox)) or [path.name]
+            top = inbox / parts[0]
+            target = self._bad_name_targets.get(top)
+            if target is None or not target.is_dir():
+                target = unique_path(self.area("failed") / safe_name(parts[0]))
+                target.mkdir(parents=True)
+                self._bad_name_targets[top] = target
+            dest = target / Path(*parts[1:]) if len(parts) > 1 else target / path.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            move(path, dest)
+            names = sorted(readable(p.relative_to(target).as_posix()) for p in target.rglob("*") if p.is_file())
+            names = [n for n in names if n != "ERROR.txt"]
+            atomic_write(
+                target / "ERROR.txt",
+                error_text(
+                    f"{readable(self.rel(top))} arrived in the inbox with a name that is not UTF-8.",
+                    [
+                        "the daemon reads file names as UTF-8, as manifests name them; this name was written in "
+                        "another character set (a Windows FTP client or a Samba share set to another charset), so "
+                        "no manifest can name it and it was not taken",
+                        "read as Windows-1252 it is: " + ", ".join(names),
+                    ],
+                    "Rename it to a UTF-8 name (as shown above, or plain ASCII) and put it back into inbox/; so that "
+                    "it does not happen again, set the client (FTP: UTF-8 option) or the share (Samba: "
+                    "'unix charset = UTF-8') to UTF-8.",
+                ),
+            )
+            log.warning("inbox.name_not_utf8", file=readable(str(path)), folder=self.rel(target))
+            if path.parent != inbox:
+                self._consumed_dirs.add(path.parent)
+            self._cleanup_consumed_dirs()
+            return
+        if job_folder is None or kind == "command" or undecodable(job_folder.name):
+            return  # a folder in quarantine/ or failed/ whose own name is not UTF-8 is no job's
+        sig = signature(os.lstat(path))
+        if self._strays.get(path) == sig:
+            return
+        self._strays[path] = sig
+        job = self.ledger.get_job(job_folder.name, history=False)
+        if job is None or self.job_dir(job) != job_folder:
+            return
+        where = "replace/" if path.parent.name == "replace" else ""
+        message = (
+            f"{where}{shown}: its name is not UTF-8 (written by a client or share set to another character set), "
+            "so it was left alone. Rename it to a plain name"
+            + (" (a replacement PDF: e.g. artwork.pdf)" if where else " (RELEASE, REJECT or RETRY)")
+        )
+        self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
+        log.warning("operator.name_not_utf8", job_id=job.job_id, file=readable(path.name))
+        self._write_status(job.job_id)
 
     def _on_special(self, path: Path, mode: int) -> None:
         """An inbox entry that is no file (a FIFO, a socket, a device, a symbolic link to a folder or
@@ -1510,7 +1578,7 @@ class Engine:
         """
         inbox = self.area("inbox")
         for folder in sorted(self._consumed_dirs, key=lambda p: len(p.parts), reverse=True):
-            if self.ledger.awaits_under(str(folder)):
+            if not undecodable(str(folder)) and self.ledger.awaits_under(str(folder)):
                 continue  # its client is still to send artwork into it: removing it would fail the upload
             for sub, _dirs, _files in os.walk(folder, topdown=False):
                 if Path(sub) != folder:

@@ -240,14 +240,15 @@ NAME_MAX = 255
 
 def fit_name(name: str, limit: int = NAME_MAX) -> str:
     """``name`` shortened to ``limit`` bytes of UTF-8 (filesystems count bytes), keeping the extension."""
-    if len(name.encode("utf-8")) <= limit:
+    # surrogateescape: a name read from the disk that was not UTF-8 counts as its own bytes.
+    if len(name.encode("utf-8", "surrogateescape")) <= limit:
         return name
     stem, dot, ext = name.rpartition(".")
     if not dot or len(ext) > 16 or not stem:
         stem, ext = name, ""
     suffix = f".{ext}" if ext else ""
-    budget = limit - len(suffix.encode("utf-8")) - 1
-    short = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+    budget = limit - len(suffix.encode("utf-8", "surrogateescape")) - 1
+    short = stem.encode("utf-8", "surrogateescape")[:budget].decode("utf-8", errors="ignore")
     return f"{short}~{suffix}"
 
 
@@ -304,9 +305,32 @@ def into_history(job_dir: Path, src: Path, now: datetime, name: str | None = Non
     return move(src, history / fit_name(f"{stamp(now)}-{name or src.name}", NAME_MAX - 8))
 
 
+def undecodable(text: str) -> bool:
+    """Whether a name read from the filesystem was not UTF-8 (Python keeps such bytes as lone
+    surrogates, which SQLite, JSON and UTF-8 text cannot hold)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def readable(text: str) -> str:
+    """A name that was not UTF-8 as a person would read it: its bytes as Windows-1252 (what a
+    Windows FTP client or a Samba share set to another charset writes), else ``\\xNN``."""
+    if not undecodable(text):
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace")
+
+
 def safe_name(text: str) -> str:
-    """A file name from ``text``: characters a filesystem rejects become ``_``."""
-    cleaned = _UNSAFE_NAME.sub("_", text).strip()
+    """A file name from ``text``: characters a filesystem rejects become ``_``; a name that was not
+    UTF-8 is read as ``readable`` does."""
+    cleaned = _UNSAFE_NAME.sub("_", readable(text)).strip()
     if cleaned in ("", ".", ".."):
         cleaned = cleaned.replace(".", "_") or "_"
     return fit_name(cleaned, 200)

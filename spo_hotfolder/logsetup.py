@@ -10,6 +10,7 @@ local variables (they may hold customer data, and they make lines huge).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -22,6 +23,17 @@ import structlog
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 #: Set by ``setup_logging`` so that worker processes render their logs the same way.
 ENV_WORKER = "SPO_HOTFOLDER_WORKER_LOG"
+
+
+def _json_line(obj: Any, **kwargs: Any) -> str:
+    """One JSON line in UTF-8 even when a value holds a file name that was not UTF-8 (its bytes,
+    kept by Python as lone surrogates, are written as \\udcNN escapes, not as raw bytes)."""
+    text = json.dumps(obj, **kwargs)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
@@ -40,7 +52,7 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
         )
         tail: list[Any] = []
     else:
-        renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
+        renderer = structlog.processors.JSONRenderer(serializer=_json_line, ensure_ascii=False)
         # structlog's ready-made ``dict_tracebacks`` shows local variables: not wanted here.
         tail = [
             structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))

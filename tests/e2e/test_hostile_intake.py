@@ -311,6 +311,44 @@ def test_a_folder_without_a_manifest_goes_to_failed_as_one_folder(start, tmp_pat
 
 
 @pytest.mark.e2e
+def test_names_that_are_not_utf8_go_to_failed_saying_why(start, tmp_path: Path) -> None:
+    """Audit T: Latin-1 names (a legacy FTP client, a Samba share with another charset) stayed in
+    the inbox for good, with a traceback in the log at every rescan, in lines that were not UTF-8."""
+    daemon = start(watch={"settle_seconds": 0.3, "rescan_seconds": 1})
+    inbox = bytes(daemon.inbox)
+    card = source_card(tmp_path)
+    with open(inbox + b"/caf\xe9.pdf", "wb") as fh:
+        fh.write(card)
+    with open(inbox + b"/ord\xe9r.yaml", "wb") as fh:
+        fh.write(b'order_id: "LAT"\nproduct: bc-85x55\nquantity: 1\nartwork: ["ok.pdf"]\n')
+    os.mkdir(inbox + b"/f\xf6lder")  # noqa: PTH102 - a name in bytes, as a client wrote it
+    with open(inbox + b"/f\xf6lder/manifest.yaml", "wb") as fh:
+        fh.write(manifest("FOLD", "card.pdf").encode())
+    with open(inbox + b"/f\xf6lder/card.pdf", "wb") as fh:
+        fh.write(card)
+    (daemon.inbox / "ok.pdf").write_bytes(card)  # the other work goes on
+    drop(daemon.inbox / "ok.yaml", manifest("OK", "ok.pdf"))
+    daemon.wait_status("OK-1", "InHotFolder", timeout=30)
+    failed = daemon.root / "failed"
+    for name in ("café.pdf", "ordér.yaml", "földer"):
+        wait_for((failed / name / "ERROR.txt").is_file, timeout=20, what=f"failed/{name}/ERROR.txt")
+        text = (failed / name / "ERROR.txt").read_text()
+        assert "not UTF-8" in text and "read as Windows-1252 it is" in text, text
+    assert "café.pdf" in (failed / "café.pdf" / "ERROR.txt").read_text()
+    assert os.path.isfile(bytes(failed / "café.pdf") + b"/caf\xe9.pdf"), "kept under its own name"
+    assert sorted(os.listdir(bytes(failed / "földer"))) == [b"ERROR.txt", b"card.pdf", b"manifest.yaml"]
+    assert os.listdir(inbox) == [], "nothing left in the inbox"
+    time.sleep(1.5)  # a rescan or two: nothing is tried again
+    raw = daemon.log_path.read_bytes()
+    raw.decode("utf-8")  # every log line is UTF-8
+    lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
+    assert not [e for e in lines if e.get("event") in ("engine.unexpected_error", "manifest.internal_error")]
+    assert [e["file"] for e in lines if e.get("event") == "inbox.name_not_utf8"].count(
+        str(daemon.inbox / "café.pdf")
+    ) == 1
+
+
+@pytest.mark.e2e
 def test_artwork_under_an_ignored_name_fails_at_the_timeout_saying_why(start, tmp_path: Path) -> None:
     daemon = start(watch={"settle_seconds": 0.3, "artwork_timeout_seconds": 2})
     (daemon.inbox / ".hidden.pdf").write_bytes(source_card(tmp_path))

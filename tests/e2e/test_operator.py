@@ -335,6 +335,26 @@ def test_a_folder_named_like_a_drop_file_is_answered_not_acted_on(make_daemon) -
     assert blocked_entry(daemon.wait_status(job_id, "InHotFolder"))["removed_by"] == "kim"
 
 
+def test_a_drop_whose_name_is_not_utf8_is_answered_and_left_alone(make_daemon) -> None:
+    """A replacement or drop file from a share set to another charset: said so in STATUS.txt,
+    left where it is (no traceback at every rescan)."""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "U1")
+    held(daemon, job_id)
+    folder = daemon.root / "quarantine" / job_id
+    status = folder / "STATUS.txt"
+    with open(bytes(folder / "replace") + b"/caf\xe9.pdf", "wb") as fh:
+        fh.write(b"%PDF-1.7\n%%EOF\n")
+    wait_for(lambda: "replace/café.pdf: its name is not UTF-8" in status.read_text(), what="the answer")
+    with open(bytes(folder) + b"/RELEASE\xe9", "wb") as fh:
+        fh.write(b"kim\n")
+    wait_for(lambda: "RELEASEé: its name is not UTF-8" in status.read_text(), what="the second answer")
+    time.sleep(1.0)
+    assert daemon.job(job_id)["blocked"] is True and daemon.job(job_id)["status"] == "OutputCreated"
+    assert os.path.exists(bytes(folder / "replace") + b"/caf\xe9.pdf")
+    assert not [e for e in daemon.log_events() if e.get("event") == "engine.unexpected_error"]
+
+
 def test_replacement_that_is_not_a_pdf_is_refused_and_kept(make_daemon) -> None:
     daemon = make_daemon(blocking={"block_on_arrival": True})
     job_id = order(daemon, "N1")
