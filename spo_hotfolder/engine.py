@@ -824,7 +824,7 @@ class Engine:
                     shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
             raise
         if refused:
-            self._refuse_jobs(path, data, manifest, refused, others, base, [spec.job_id for spec, _ in plans])
+            self._refuse_jobs(path, data, manifest, refused, others, base, [spec for spec, _ in plans])
         # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
         # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
         self._unfinished.append((key, path, signature(st)))
@@ -1254,20 +1254,32 @@ class Engine:
         refused: list[tuple[JobSpec, str]],
         others: list[str],
         base: Path,
-        accepted: list[str],
+        taken_specs: list[JobSpec],
     ) -> None:
         """The refused jobs' manifest and artwork go to failed/ with an ERROR.txt; ``others``: those
-        refused because their job id is another order's, the rest were done before."""
+        refused because their job id is another order's, the rest were done before. Artwork that a
+        job taken from the same manifest also names stays for that job (a storefront re-sending a
+        whole order with one job added names the old jobs' files again)."""
+        accepted = [spec.job_id for spec in taken_specs]
+        needed = {base / ref.path: spec.job_id for spec in taken_specs for ref in spec.artwork}
         target = unique_path(self.area("failed") / safe_name(self._failed_name(path)))
         target.mkdir(parents=True)
         atomic_write(target / path.name, data)
+        left: list[str] = []
         for spec, _ in refused:
             for ref in spec.artwork:
                 src = base / ref.path
-                if src.is_file():
+                if src in needed:
+                    left.append(f"{ref.path} (job {needed[src]})")
+                elif src.is_file():
                     (target / "artwork").mkdir(exist_ok=True)
                     move(src, target / "artwork" / Path(ref.path).name)
         problems = [reason for _, reason in refused]
+        if left:
+            problems.append(
+                "artwork that a job taken from this manifest also uses was left to that job, not copied here: "
+                + ", ".join(dict.fromkeys(left))
+            )
         repeats = len(others) < len(refused)
         taken = ", ".join(accepted)
         fix = "Nothing was printed twice."

@@ -1721,6 +1721,27 @@ def test_a_drop_file_in_a_refused_manifests_folder_is_answered_in_its_error_txt(
     assert [p.name for p in (folder / "history").iterdir() if p.name.endswith("-RETRY")]
 
 
+def test_a_refused_job_leaves_the_artwork_that_a_taken_job_of_its_manifest_needs(rig: Rig) -> None:
+    """Audit T: a storefront re-sends the whole order with a job added; the delivered job is
+    refused, and its artwork went to failed/ with it, although the new job names the same file:
+    the new job then waited and failed "artwork missing"."""
+    r = rig
+    first = r.order("R")
+    r.run(until=done(r, first), steps=10)
+    make_pdf(r.inbox / "R.pdf", pages=CARD)
+    (r.inbox / "R-again.yaml").write_text(
+        'order_id: "R"\njobs:\n'
+        "  - {product: bc-85x55, quantity: 1, artwork: [R.pdf]}\n"
+        "  - {job_id: R-3, product: bc-85x55, quantity: 50, artwork: [R.pdf]}\n"
+    )
+    r.run(until=done(r, "R-3"), steps=10)
+    error = (r.root / "failed" / "R-again.yaml" / "ERROR.txt").read_text()
+    assert "already delivered" in error and "left to that job" in error and "R.pdf (job R-3)" in error
+    assert not (r.root / "failed" / "R-again.yaml" / "artwork").exists()
+    assert sorted(r.take_prints()) == ["R_R-1_bc-85x55_x1.pdf", "R_R-3_bc-85x55_x50.pdf"]
+    assert r.statuses(first).count("InHotFolder") == 1
+
+
 def test_a_manifest_saved_with_a_hidden_txt_extension_is_named_as_such(rig: Rig) -> None:
     """Audit R: Windows' hidden extensions make 'manifest.yaml' a 'manifest.yaml.txt'; the advice
     was to put it back into the inbox with a manifest that lists it as artwork."""
