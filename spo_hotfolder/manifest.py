@@ -7,6 +7,7 @@ schema errors with the key path (and the line where it is known), each with a hi
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -513,6 +514,12 @@ class _ManifestReader:
             elif isinstance(item, int) and not isinstance(item, bool) and self._reads_otherwise(key_path, item):
                 # YAML reads 0250 as octal 168 and 1:30 as 90: a free-form value is kept as written.
                 result[key] = self.document.number_texts[key_path]
+            elif isinstance(item, float) and not math.isfinite(item):
+                # JSON output (show --json, jobs --json, json tickets) has no NaN or Infinity.
+                self.problem(
+                    key_path, f"must be a finite number (got {item!r}); put it in quotes if it is meant as text"
+                )
+                ok = False
             elif isinstance(item, str | int | float | bool):
                 result[key] = item
             elif isinstance(item, date):  # an unquoted YAML date or time stamp

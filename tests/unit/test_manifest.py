@@ -714,6 +714,17 @@ def test_yaml_dates_in_attributes_become_text() -> None:
     assert manifest.jobs[0].attributes == {"due": "2026-12-01"}
 
 
+def test_attributes_that_are_not_finite_numbers_are_schema_errors() -> None:
+    """Audit T: NaN and Infinity were taken, and `show --json` then printed invalid JSON."""
+    assert "attributes.w: must be a finite number (got nan)" in only_problem(single("attributes:\n  w: .nan\n"))
+    assert "attributes.h: must be a finite number (got inf)" in only_problem(single("attributes:\n  h: .inf\n"))
+    text = '{"order_id": "7", "product": "bc", "quantity": 1, "artwork": ["a.pdf"], "attributes": {"w": NaN}}'
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(text.encode(), "o.json", [])
+    assert any("attributes.w: must be a finite number" in p for p in info.value.problems)
+    assert parse(single("attributes:\n  w: 1.5\n")).jobs[0].attributes == {"w": 1.5}
+
+
 def test_quantity_beyond_what_the_ledger_stores_is_a_schema_error() -> None:
     """2**63 and more would make the ledger's insert fail: the manifest must go to failed/ instead."""
     for text in (
