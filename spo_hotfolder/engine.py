@@ -814,6 +814,9 @@ class Engine:
                 plans.append((spec, existing))
         if self._drops_waiting_for([existing for _, existing in plans if existing is not None], path):
             return
+        if plans and not refused and all(self._same_again(spec, existing, data, base) for spec, existing in plans):
+            self._file_repeat(path, [existing for _, existing in plans if existing is not None], folder_manifest)
+            return
         manifest_name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
         try:
             self._record_manifest(manifest, plans, base, manifest_name, data, key, path, now)
@@ -839,6 +842,41 @@ class Engine:
                     self._arriving[spec.job_id] = self.clock.monotonic() + self.config.watch.settle_seconds + 0.25
                 self._wake_at_deadline(spec.job_id)
         self._cleanup_consumed_dirs()
+
+    def _same_again(self, spec: JobSpec, existing: Job | None, data: bytes, base: Path) -> bool:
+        """A job waiting for an operator (quarantine/, failed/) whose manifest came again byte for
+        byte, with none of its artwork in the inbox: a webhook's retry, an FTP re-upload. Taken as
+        new artwork it would pull the job out of its folder, its artwork into history/, to wait for
+        files that are not coming."""
+        if existing is None or existing.stage not in (Stage.HELD, Stage.FAILED):
+            return False
+        folder = self._locate(existing)
+        if folder is None or any(os.path.lexists(base / ref.path) for ref in spec.artwork):
+            return False
+        for copy in folder.glob("manifest.*"):
+            with contextlib.suppress(OSError):
+                if copy.stat().st_size == len(data) and copy.read_bytes() == data:
+                    return True
+        return False
+
+    def _file_repeat(self, path: Path, jobs: list[Job], folder_manifest: bool) -> None:
+        """The repeated manifest goes into the (first) job's history/; STATUS.txt says so."""
+        now = self.clock.now()
+        first = self._locate(jobs[0])
+        if first is None:
+            return
+        kept = into_history(first, path, now)
+        for job in jobs:
+            self._note_action(
+                job.job_id,
+                f"{iso(now)}  {path.name} came again, byte for byte, without new artwork: nothing changed "
+                f"(it is in {self.rel(kept)}). New artwork goes into replace/",
+            )
+            self._write_status(job.job_id)
+        log.info("manifest.repeated", manifest=str(path), job_ids=[j.job_id for j in jobs], kept=self.rel(kept))
+        if folder_manifest:
+            self._consumed_dirs.add(path.parent)
+            self._cleanup_consumed_dirs()
 
     def _arriving_files(self, job_id: str) -> list[str] | None:
         """The names of a waiting job's artwork that is in the inbox but not taken (not complete

@@ -2009,3 +2009,28 @@ def test_a_replacement_linked_from_elsewhere_is_copied_not_shared(rig: Rig) -> N
     assert r.engine.apply(job_id, Action.RELEASE, by="kim", note="").ok
     r.run(until=done(r, job_id), steps=10)
     assert r.take_prints() == ["LN_LN-1_bc-85x55_x1.pdf"]
+
+
+def test_the_same_manifest_again_without_artwork_leaves_a_waiting_job_as_it_is(rig: Rig) -> None:
+    """Audit T: a webhook's retry re-sent a blocked job's manifest byte for byte, without artwork:
+    the job left quarantine/, its good artwork went to history/, and it failed "artwork missing"
+    once the timeout ran out. With its artwork, the same manifest is new artwork, as before."""
+    r = rig
+    job_id, folder = _held(r, "SAME")
+    manifest = (folder / "manifest.yaml").read_bytes()
+    before = r.statuses(job_id)
+    (r.inbox / "SAME.yaml").write_bytes(manifest)
+    r.run(until=lambda: not (r.inbox / "SAME.yaml").exists(), steps=5)
+    r.run(steps=3)
+    assert r.stage(job_id) is Stage.HELD and r.statuses(job_id) == before
+    assert [p.name for p in (folder / "artwork").iterdir()] == ["SAME.pdf"]
+    assert [p.name.endswith("-SAME.yaml") for p in (folder / "history").iterdir()] == [True]
+    assert (
+        "SAME.yaml came again, byte for byte, without new artwork: nothing changed"
+        in (folder / "STATUS.txt").read_text()
+    )
+    # The same manifest with its artwork: new artwork (SPEC 5), the job made again and still held.
+    make_pdf(r.inbox / "SAME.pdf", pages=CARD)
+    (r.inbox / "SAME.yaml").write_bytes(manifest)
+    r.run(until=lambda: r.statuses(job_id).count("OutputCreated") == 2 and r.stage(job_id) is Stage.HELD, steps=10)
+    assert r.job(job_id).blocked
