@@ -1584,6 +1584,14 @@ class Engine:
             "seconds of arrival (a manifest that names them but was refused is in failed/, with its own ERROR.txt)"
         ]
         for path in paths:
+            for job_id in self.ledger.held_with(path.name):
+                job = self.ledger.get_job(job_id, history=False)
+                if job is not None:
+                    problems.append(
+                        f"job {job_id}'s artwork {path.name} has this name; that job waits in {job.folder}/ "
+                        f"({job.status.value}), and a file put into the inbox again is not taken for a job that "
+                        f"has its artwork: if it is meant for that job, put it into {job.folder}/replace/"
+                    )
             stem, dot, ext = path.name.rpartition(".")
             if dot and ext.lower() == "txt" and stem.lower().endswith(MANIFEST_SUFFIXES):
                 problems.append(

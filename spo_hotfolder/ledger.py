@@ -280,6 +280,7 @@ CREATE TABLE IF NOT EXISTS artwork (
     PRIMARY KEY (job_id, position)
 );
 CREATE INDEX IF NOT EXISTS artwork_source ON artwork (source);
+CREATE INDEX IF NOT EXISTS artwork_name ON artwork (name);
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id TEXT NOT NULL REFERENCES jobs (job_id),
@@ -853,6 +854,17 @@ class Ledger:
                 (source,),
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    def held_with(self, name: str, limit: int = 3) -> list[str]:
+        """The newest jobs in quarantine/ or failed/ with an artwork file of this name (a file
+        uploaded again under that name is most likely meant for one of them)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.job_id FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
+                "WHERE a.name = ? AND j.stage IN ('held', 'failed') ORDER BY j.created_at DESC LIMIT ?",
+                (name, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
 
     def waiting_in(self, folder: str) -> list[tuple[str, int, str]]:
         """(job_id, position, source) of the artwork awaiting or failed jobs wait for in ``folder``

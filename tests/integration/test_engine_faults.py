@@ -2034,3 +2034,15 @@ def test_the_same_manifest_again_without_artwork_leaves_a_waiting_job_as_it_is(r
     (r.inbox / "SAME.yaml").write_bytes(manifest)
     r.run(until=lambda: r.statuses(job_id).count("OutputCreated") == 2 and r.stage(job_id) is Stage.HELD, steps=10)
     assert r.job(job_id).blocked
+
+
+def test_a_file_uploaded_again_for_a_failed_job_is_pointed_to_its_replace_folder(rig: Rig) -> None:
+    """Audit T: a complete re-upload of a job's artwork (after a truncated one) went to failed/
+    saying "no manifest referred to it", although the failed job's manifest names it."""
+    r = rig
+    job_id = _failed(r, "UP")
+    make_pdf(r.inbox / "UP.pdf", pages=CARD)
+    r.run(until=lambda: (r.root / "failed" / "UP.pdf" / "ERROR.txt").is_file(), steps=5, dt=400)
+    error = (r.root / "failed" / "UP.pdf" / "ERROR.txt").read_text()
+    assert f"job {job_id}'s artwork UP.pdf" in error and f"failed/{job_id}/replace/" in error, error
+    assert r.stage(job_id) is Stage.FAILED
