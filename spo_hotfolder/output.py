@@ -11,12 +11,17 @@ daemon uses on its own for unchanged artwork, without importing pypdf).
 
 from __future__ import annotations
 
+import io
+import os
+import re
+import shutil
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import cast
 
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import FloatObject, NameObject, RectangleObject
+from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, NumberObject, RectangleObject
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.outputfile import OutputError, OutputResult, publish_output
@@ -24,12 +29,14 @@ from spo_hotfolder.pdfreport import ArtworkInput, ArtworkProblem, PreflightRepor
 from spo_hotfolder.preflight import (
     MM_PER_PT,
     REPAIRED,
+    centred,
     count_pages,
     open_artwork,
     pdf_limits,
     preflight,
     pypdf_warnings,
     read_box_pt,
+    sizes_match,
     user_unit,
 )
 
@@ -39,11 +46,6 @@ class _BoxFix:
     page_index: int  # within its artwork file
     trim: tuple[float, float, float, float]  # PDF units
     bleed: tuple[float, float, float, float] | None
-
-
-def _matches(w: float, h: float, tw: float, th: float, tol: float) -> bool:
-    tol += 1e-6
-    return (abs(w - tw) <= tol and abs(h - th) <= tol) or (abs(w - th) <= tol and abs(h - tw) <= tol)
 
 
 def _box_fixes(reader: PdfReader, spec: ProductSpec | None, tolerance_mm: float) -> list[_BoxFix]:
@@ -61,11 +63,20 @@ def _box_fixes(reader: PdfReader, spec: ProductSpec | None, tolerance_mm: float)
             continue
         to_mm = user_unit(page) * MM_PER_PT
         width, height = (media[2] - media[0]) * to_mm, (media[3] - media[1]) * to_mm
-        if _matches(width, height, trim_w + 2 * bleed_mm, trim_h + 2 * bleed_mm, tolerance_mm):
+        if sizes_match(width, height, trim_w + 2 * bleed_mm, trim_h + 2 * bleed_mm, tolerance_mm):
+            # The product's trim, centred (a page 1 mm over trim + 2 x bleed has 3.5 mm bleed, not a
+            # trim 1 mm too big); the bleed box is the trim + bleed, within the page.
+            trim = centred(*media, trim_w / to_mm, trim_h / to_mm)
             d = bleed_mm / to_mm
-            fixes.append(_BoxFix(index, (media[0] + d, media[1] + d, media[2] - d, media[3] - d), media))
-        elif _matches(width, height, trim_w, trim_h, tolerance_mm):
-            fixes.append(_BoxFix(index, media, None))
+            bleed = (
+                max(media[0], trim[0] - d),
+                max(media[1], trim[1] - d),
+                min(media[2], trim[2] + d),
+                min(media[3], trim[3] + d),
+            )
+            fixes.append(_BoxFix(index, trim, bleed))
+        elif sizes_match(width, height, trim_w, trim_h, tolerance_mm):
+            fixes.append(_BoxFix(index, centred(*media, trim_w / to_mm, trim_h / to_mm), None))
     return fixes
 
 
@@ -118,6 +129,11 @@ def build_output(
         copy = len(artwork) == 1 and not fixes[0] and not damaged
         if copy:
             size, digest = publish_output(dest, artwork[0], None)
+        elif len(artwork) == 1 and not damaged and (update := _update_plan(artwork[0].path, readers[0])) is not None:
+            # Boxes to add to one file: the file byte for byte, and an update that adds them.
+            size, digest = publish_output(
+                dest, None, lambda fd: _write_box_update(artwork[0].path, readers[0], fixes[0], update, fd)
+            )
         else:
             size, digest = publish_output(dest, None, lambda fd: _write_merged(readers, fixes, fd, artwork))
     return OutputResult(path=dest, pages=pages, size_bytes=size, sha256=digest, copied_unchanged=copy)
@@ -147,6 +163,108 @@ def check(
     return report, report.ok and not repaired and is_print_ready_as_is(artwork, spec, validation)
 
 
+_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+
+
+def _update_plan(path: str, reader: PdfReader) -> int | None:
+    """Where the file's last cross-reference section starts, when an incremental update can be
+    appended to it (a file that starts with its header, is not encrypted and ends with
+    ``startxref N %%EOF``); None otherwise (then the output is written anew)."""
+    if reader.is_encrypted:
+        return None  # the update's page objects would have to be encrypted like the rest
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(5) != b"%PDF-":
+                return None  # bytes before the header: readers shift every offset by them
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 1024))
+            match = _STARTXREF.search(fh.read())
+    except OSError:
+        return None
+    if match is None or int(match.group(1)) >= size:
+        return None
+    return int(match.group(1))
+
+
+def _write_box_update(path: str, reader: PdfReader, fixes: Sequence[_BoxFix], prev_xref: int, fd: int) -> None:
+    """The artwork byte for byte, then an incremental update (ISO 32000 7.5.6) that gives the
+    fixed pages their TrimBox and BleedBox: everything else of the file stays exactly as received
+    (optional content and which layers are hidden, output intents, XMP metadata, signatures), and
+    a file of any size is copied in chunks, never held in memory."""
+    with open(path, "rb") as src, open(fd, "wb", closefd=False) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+        size = out.tell()
+        src.seek(max(0, size - 1))
+        ends_with_eol = src.read(1) in (b"\n", b"\r")
+    update = io.BytesIO()
+    if not ends_with_eol:
+        update.write(b"\n")
+    entries: list[tuple[int, int, int]] = []  # (object number, generation, offset)
+    for fix in fixes:
+        page = reader.pages[fix.page_index]
+        ref = page.indirect_reference
+        if ref is None:
+            raise OutputError("the page to add boxes to is not an object of its own")  # never in a readable PDF
+        page[NameObject("/TrimBox")] = _rect(fix.trim)
+        if fix.bleed is not None:
+            page[NameObject("/BleedBox")] = _rect(fix.bleed)
+        entries.append((ref.idnum, ref.generation, size + update.tell()))
+        update.write(f"{ref.idnum} {ref.generation} obj\n".encode())
+        page.write_to_stream(update)
+        update.write(b"\nendobj\n")
+    xref_at = size + update.tell()
+    update.write(b"xref\n")
+    for number, generation, offset in sorted(entries):
+        update.write(f"{number} 1\n{offset:010d} {generation:05d} n\r\n".encode())
+    trailer = DictionaryObject()
+    for key in ("/Size", "/Root", "/Info", "/ID"):
+        if key in reader.trailer:
+            trailer[NameObject(key)] = reader.trailer.raw_get(key)
+    trailer[NameObject("/Prev")] = NumberObject(prev_xref)
+    update.write(b"trailer\n")
+    trailer.write_to_stream(update)
+    update.write(f"\nstartxref\n{xref_at}\n%%EOF\n".encode())
+    with open(fd, "wb", closefd=False) as out:
+        out.seek(size)
+        out.write(update.getvalue())
+        out.flush()
+
+
+#: Layer lists of the default view (ISO 32000 8.11.4.3) merged from every file.
+_OC_VIEW_LISTS = ("/ON", "/OFF", "/Order", "/Locked", "/RBGroups")
+
+
+def _keep_document_parts(writer: PdfWriter, reader: PdfReader, *, first: bool) -> None:
+    """What ``append`` leaves behind because it lives in the catalog, not in the pages: the
+    optional content (layers, and which are hidden by default: a die line must stay hidden) of
+    every file, merged; and the first file's output intents (PDF/X) and XMP metadata."""
+    source = reader.root_object
+    root = writer.root_object
+    if first:
+        for key in ("/OutputIntents", "/Metadata"):
+            if key in source:
+                root[NameObject(key)] = source.raw_get(key).clone(writer)
+    if "/OCProperties" not in source:
+        return
+    # The layers were cloned with the pages that use them: clone() gives the same objects back.
+    props = cast(DictionaryObject, source.raw_get("/OCProperties").clone(writer).get_object())
+    if "/OCProperties" not in root:
+        root[NameObject("/OCProperties")] = props
+        return
+    merged = cast(DictionaryObject, root["/OCProperties"].get_object())
+    ocgs = cast(ArrayObject, merged.setdefault(NameObject("/OCGs"), ArrayObject()).get_object())
+    added = cast(ArrayObject, props.get("/OCGs", ArrayObject()).get_object())
+    ocgs.extend(o for o in added if o not in ocgs)
+    view = cast(DictionaryObject, merged.setdefault(NameObject("/D"), DictionaryObject()).get_object())
+    other = cast(DictionaryObject, props.get("/D", DictionaryObject()).get_object())
+    for key in _OC_VIEW_LISTS:
+        if key in other:
+            cast(ArrayObject, view.setdefault(NameObject(key), ArrayObject()).get_object()).extend(
+                cast(ArrayObject, other[key].get_object())
+            )
+
+
 def _write_merged(
     readers: Sequence[PdfReader], fixes: Sequence[Sequence[_BoxFix]], fd: int, artwork: Sequence[ArtworkInput]
 ) -> None:
@@ -168,6 +286,14 @@ def _write_merged(
             if fix.bleed is not None:
                 page[NameObject("/BleedBox")] = _rect(fix.bleed)
         offset += len(reader.pages)
+        try:
+            _keep_document_parts(writer, reader, first=reader is readers[0])
+        except (MemoryError, OSError):
+            raise
+        except Exception as exc:
+            raise OutputError(
+                f"artwork {quote_name(art.name)}'s layers or output intent cannot be merged: {describe_exception(exc)}"
+            ) from exc
     with open(fd, "wb", closefd=False) as out:
         try:
             writer.write(out)

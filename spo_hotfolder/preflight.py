@@ -73,7 +73,7 @@ class PageBox:
 
     def matches(self, width_mm: float, height_mm: float, tolerance_mm: float) -> bool:
         """Same size within the tolerance, in either orientation."""
-        return _matches(self.width_mm, self.height_mm, width_mm, height_mm, tolerance_mm)
+        return sizes_match(self.width_mm, self.height_mm, width_mm, height_mm, tolerance_mm)
 
     def label(self) -> str:
         return f"{fmt_mm(self.width_mm)} x {fmt_mm(self.height_mm)} mm"
@@ -203,10 +203,24 @@ def _to_mm(box: tuple[float, float, float, float], unit: float) -> Rect:
     return Rect(box[0] * f, box[1] * f, box[2] * f, box[3] * f)
 
 
-def _matches(w: float, h: float, tw: float, th: float, tol: float) -> bool:
-    # a tiny epsilon so that 1.0 mm off with a 1.0 mm tolerance passes despite float rounding
-    tol += 1e-6
+#: Sizes are compared with this much more than the tolerance: producers write points rounded to
+#: 2-4 decimals (85 mm is 240.94488 pt; written 240.94 or 240.9449, a few thousandths of a mm off),
+#: so an exact 85 x 55 card failed a 0 mm tolerance, and one 1 mm off half the time failed 1 mm.
+ROUNDING_MM = 0.01
+
+
+def sizes_match(w: float, h: float, tw: float, th: float, tol: float) -> bool:
+    tol += ROUNDING_MM
     return (abs(w - tw) <= tol and abs(h - th) <= tol) or (abs(w - th) <= tol and abs(h - tw) <= tol)
+
+
+def centred(x0: float, y0: float, x1: float, y1: float, w: float, h: float) -> tuple[float, float, float, float]:
+    """A box of ``w`` x ``h`` (turned to the box's own orientation) centred in the given box: the
+    product's trim on a page that holds it with its bleed, whatever the page's rounding."""
+    if (x1 - x0 >= y1 - y0) != (w >= h):
+        w, h = h, w
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
 
 
 def _pages_label(pages: Sequence[int]) -> str:
@@ -447,15 +461,15 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
     result = _PageResult(trim=media)
     if page.trim is not None:
         result.trim = page.trim
-        if target is not None and not _matches(page.trim.width, page.trim.height, *target, tol):
+        if target is not None and not sizes_match(page.trim.width, page.trim.height, *target, tol):
             result.trim_message = _trim_message(page, page.trim, product, target, tol)
             trim_known = False
     elif target is None:
         trim_known = False  # no TrimBox and nothing to compare with: MediaBox may or may not hold bleed
-    elif _matches(media.width, media.height, *target, tol):
+    elif sizes_match(media.width, media.height, *target, tol):
         pass
-    elif bleed > 0 and _matches(media.width, media.height, target[0] + 2 * bleed, target[1] + 2 * bleed, tol):
-        result.trim = media.inset(bleed)
+    elif bleed > 0 and sizes_match(media.width, media.height, target[0] + 2 * bleed, target[1] + 2 * bleed, tol):
+        result.trim = Rect(*centred(media.x0, media.y0, media.x1, media.y1, *target))
         bleed_in_media = True
     else:
         result.trim_message = _trim_message(page, media, product, target, tol)
@@ -464,7 +478,7 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
         outer = media.intersect(page.bleed) if page.bleed is not None else media
         trim = result.trim
         extent = min(trim.x0 - outer.x0, trim.y0 - outer.y0, outer.x1 - trim.x1, outer.y1 - trim.y1)
-        if extent < bleed - tol - 1e-6:
+        if extent < bleed - tol - ROUNDING_MM:
             what = "no bleed" if extent <= 0.05 else "not enough bleed"
             shown_outer, shown_trim = page.shown(outer), page.shown(trim)
             needed = PageBox(shown_trim.width_mm + 2 * bleed, shown_trim.height_mm + 2 * bleed)

@@ -24,6 +24,7 @@ from pypdf.generic import (
     NumberObject,
     RectangleObject,
     StreamObject,
+    TextStringObject,
 )
 
 MM_PER_PT = 25.4 / 72.0
@@ -222,3 +223,47 @@ def make_big_pdf(path: Path | str, pages: int, bytes_per_page: int, size_mm: tup
 def box_array(values_mm: Box) -> ArrayObject:
     """A box as a PDF array (points), for tests that edit pages directly."""
     return ArrayObject([FloatObject(round(pt(v), 4)) for v in values_mm])
+
+
+def make_layered_pdf(path: Path | str, size_mm: tuple[float, float], layer: str = "Dieline") -> Path:
+    """A print file as a designer's tool exports it: a hidden layer (optional content, OFF by
+    default: a die line that must not print), a PDF/X output intent and XMP metadata; no TrimBox."""
+    writer = build_writer([size_mm])
+    ocg = writer._add_object(
+        DictionaryObject({NameObject("/Type"): NameObject("/OCG"), NameObject("/Name"): TextStringObject(layer)})
+    )
+    page = writer.pages[0]
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Properties"): DictionaryObject({NameObject("/oc1"): ocg})}
+    )
+    stream = DecodedStreamObject()
+    stream.set_data(b"/OC /oc1 BDC 1 0 0 rg 20 20 100 60 re f EMC\n")
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    root = writer.root_object
+    root[NameObject("/OCProperties")] = DictionaryObject(
+        {
+            NameObject("/OCGs"): ArrayObject([ocg]),
+            NameObject("/D"): DictionaryObject(
+                {NameObject("/OFF"): ArrayObject([ocg]), NameObject("/Order"): ArrayObject([ocg])}
+            ),
+        }
+    )
+    root[NameObject("/OutputIntents")] = ArrayObject(
+        [
+            DictionaryObject(
+                {
+                    NameObject("/Type"): NameObject("/OutputIntent"),
+                    NameObject("/S"): NameObject("/GTS_PDFX"),
+                    NameObject("/OutputConditionIdentifier"): TextStringObject("FOGRA39"),
+                }
+            )
+        ]
+    )
+    xmp = DecodedStreamObject()
+    xmp.set_data(b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"/>')
+    xmp[NameObject("/Type")] = NameObject("/Metadata")
+    xmp[NameObject("/Subtype")] = NameObject("/XML")
+    root[NameObject("/Metadata")] = writer._add_object(xmp)
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    return Path(path)

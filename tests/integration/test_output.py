@@ -22,7 +22,7 @@ from spo_hotfolder.output import build_output, check
 from spo_hotfolder.outputfile import OutputError, link_unchanged
 from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
 from spo_hotfolder.preflight import ArtworkInput
-from tests.pdfs import make_big_pdf, make_bomb_pdf, make_pdf, mm
+from tests.pdfs import make_big_pdf, make_bomb_pdf, make_layered_pdf, make_pdf, mm
 
 BC = ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), bleed_mm=3.0, pages=2)
 V = ValidationConfig()
@@ -140,7 +140,7 @@ def test_several_files_are_merged_in_order(tmp_path: Path, out_dir: Path) -> Non
     assert [b.get("/TrimBox") for b in boxes_mm(dest)] == [
         [3.0, 3.0, 88.0, 58.0],
         [3.0, 3.0, 58.0, 88.0],
-        [3.0, 3.0, 89.0, 59.0],
+        [3.5, 3.5, 88.5, 58.5],  # the product's trim, centred
     ]
 
 
@@ -615,3 +615,62 @@ def test_a_worker_whose_daemon_is_gone_exits_quietly() -> None:
         assert proc.process.exitcode == 0
     finally:
         worker.close()
+
+
+def _catalog(path: Path) -> tuple[set[str], list[str], list[str]]:
+    """The catalog's keys, the names of all layers, and the names of the layers hidden by default."""
+    with open(path, "rb") as fh:
+        reader = PdfReader(fh, strict=True)
+        root = reader.root_object
+        props = root.get("/OCProperties")
+        names = [str(o.get_object()["/Name"]) for o in props["/OCGs"]] if props else []
+        off = [str(o.get_object()["/Name"]) for o in props["/D"].get("/OFF", [])] if props else []
+        return set(root.keys()), names, off
+
+
+def test_boxes_added_to_a_layered_file_keep_its_hidden_layers_output_intent_and_metadata(
+    tmp_path: Path, out_dir: Path
+) -> None:
+    """Audit U: the rewrite copied pages only, so a die line on a hidden layer printed, and PDF/X
+    output intents and XMP were lost, for the most common file: trim + bleed, no TrimBox. Now the
+    file is kept byte for byte and an incremental update adds the boxes."""
+    src = make_layered_pdf(tmp_path / "layered.pdf", (91, 61))
+    dest = out_dir / "o.pdf"
+    result = build_output(art(src), str(dest), BC, V)
+    assert not result.copied_unchanged
+    original = src.read_bytes()
+    assert dest.read_bytes().startswith(original), "the artwork's bytes come first, unchanged"
+    keys, layers, hidden = _catalog(dest)
+    assert {"/OCProperties", "/OutputIntents", "/Metadata"} <= keys
+    assert layers == ["Dieline"] and hidden == ["Dieline"]
+    assert boxes_mm(dest) == [
+        {"/MediaBox": [0.0, 0.0, 91.0, 61.0], "/TrimBox": [3.0, 3.0, 88.0, 58.0], "/BleedBox": [0.0, 0.0, 91.0, 61.0]}
+    ]
+    assert result.pages == 1 and result.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
+
+
+def test_merged_files_keep_the_hidden_layers_of_every_file(tmp_path: Path, out_dir: Path) -> None:
+    front = make_layered_pdf(tmp_path / "front.pdf", (91, 61), layer="Die front")
+    back = make_layered_pdf(tmp_path / "back.pdf", (91, 61), layer="Die back")
+    dest = out_dir / "o.pdf"
+    build_output(art(front, back), str(dest), BC, V)
+    keys, layers, hidden = _catalog(dest)
+    assert {"/OCProperties", "/OutputIntents", "/Metadata"} <= keys
+    assert layers == ["Die front", "Die back"] and hidden == ["Die front", "Die back"]
+    with open(dest, "rb") as fh:
+        reader = PdfReader(fh, strict=True)
+        for page, name in zip(reader.pages, ("Die front", "Die back"), strict=True):
+            ocg = page["/Resources"]["/Properties"]["/oc1"].get_object()
+            assert str(ocg["/Name"]) == name
+            assert ocg.indirect_reference in [o for o in reader.root_object["/OCProperties"]["/D"]["/OFF"]]
+
+
+def test_the_trim_added_is_the_products_centred_in_the_page(tmp_path: Path, out_dir: Path) -> None:
+    """Audit U: a page 1 mm over trim + 2 x bleed got a TrimBox 1 mm too big (inset by the bleed)."""
+    src = make_pdf(tmp_path / "big.pdf", [(92, 62), (90.4, 60.4)])
+    dest = out_dir / "o.pdf"
+    build_output(art(src), str(dest), BC, V)
+    assert boxes_mm(dest) == [
+        {"/MediaBox": [0.0, 0.0, 92.0, 62.0], "/TrimBox": [3.5, 3.5, 88.5, 58.5], "/BleedBox": [0.5, 0.5, 91.5, 61.5]},
+        {"/MediaBox": [0.0, 0.0, 90.4, 60.4], "/TrimBox": [2.7, 2.7, 87.7, 57.7], "/BleedBox": [0.0, 0.0, 90.4, 60.4]},
+    ]
