@@ -49,6 +49,21 @@ def test_mediabox_within_tolerance_is_accepted(tmp_path: Path) -> None:
     assert report.findings == ()
 
 
+def test_sizes_rounded_to_whole_points_pass_at_the_edge_of_the_tolerance(tmp_path: Path) -> None:
+    """Audit U: producers write points with 2-4 decimals; an exact 85 x 55 card (240.94 x 155.91 pt)
+    failed a 0 mm tolerance "0.00 mm off", and 1 mm off failed a 1 mm tolerance half the time."""
+    exact = make_pdf(tmp_path / "exact.pdf", [(240.94 * 25.4 / 72, 155.91 * 25.4 / 72)] * 2)
+    assert run(
+        exact,
+        spec=ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), pages=2),
+        validation=ValidationConfig(size_tolerance_mm=0.0),
+    ).ok
+    one_off = make_pdf(tmp_path / "off.pdf", [(243.78 * 25.4 / 72, 158.74 * 25.4 / 72)] * 2)  # 86.0 x 56.0 mm
+    assert run(one_off, spec=ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), pages=2)).ok
+    beyond = make_pdf(tmp_path / "beyond.pdf", [(86.05, 56.0)] * 2)
+    assert not run(beyond, spec=ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), pages=2)).ok
+
+
 def test_rotated_size_is_accepted(tmp_path: Path) -> None:
     portrait = make_pdf(tmp_path / "portrait.pdf", [(61, 91)] * 2, trimbox=(3, 3, 58, 88))
     assert run(portrait).findings == ()
