@@ -124,10 +124,10 @@ RESET = "\033[0m"
 def _row_color(job: Job) -> str:
     """SPO's colours of order lines, for jobs that wait for someone: a job rejected while blocked is
     finished, not waiting for a release (no colour)."""
+    if job.stage is Stage.FAILED:
+        return RED  # failed, blocked or not: nothing there is ready to check (SPEC 3: "red also for failed")
     if job.blocked:
         return ORANGE if job.output else RED
-    if job.stage is Stage.FAILED:
-        return RED
     return ""
 
 

@@ -2026,7 +2026,11 @@ class Engine:
             return None  # gone: the copy (or the next step) says so
         if recorded is None or current == recorded:
             return None
-        kept = into_history(self.job_dir(job), src, self.clock.now(), f"changed-output-{src.name}")
+        now = self.clock.now()
+        kept = into_history(self.job_dir(job), src, now, f"changed-output-{src.name}")
+        # No output now: `show`, `jobs --json` and STATUS.txt must not name the file moved away.
+        self.ledger.update_job(job.job_id, now, output=None, output_pages=None, output_size=None)
+        self._dirty.add(job.job_id)
         again = " (the job is still blocked: it then waits in quarantine/ for RELEASE again)" if job.blocked else ""
         return JobFailed(
             JobStatus.OutputCreationFailed,

@@ -60,15 +60,18 @@ def status_text(job: Job, extra: Extra) -> str:
         name = job.output
         pages = f"{job.output_pages} page{'s' if job.output_pages != 1 else ''}" if job.output_pages else "? pages"
         lines.append(f"Output: output/{name}  ({pages}, {human_size(job.output_size)})")
+    elif job.stage in (Stage.REJECTED, Stage.DONE):
+        lines.append("Output: none")
     else:
         lines.append("Output: not created yet")
     if extra.artwork_names:
         lines.append(f"Artwork: {', '.join(extra.artwork_names)}")
     if extra.fingerprint:
         lines.append(f"Artwork fingerprint: {extra.fingerprint}")
-    if extra.target:
+    if extra.target and job.stage is not Stage.REJECTED:  # a rejected job goes nowhere
         where = "no hot folder (skipped)" if extra.target == "skip" else f"hot folder {extra.target}"
-        lines.append(f"Goes to: {where}" + (f"  ({extra.route_reason})" if extra.route_reason else ""))
+        label = "Went to" if job.stage is Stage.DONE else "Goes to"
+        lines.append(f"{label}: {where}" + (f"  ({extra.route_reason})" if extra.route_reason else ""))
     if job.preflight and job.preflight.get("findings"):
         lines.append("")
         lines.append("Preflight:")
@@ -119,7 +122,8 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         return [
             f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt.",
             f"Fix the hot folder (is the share mounted, writable, with free space?), then drop a file named RETRY"
-            f" here to copy the output to {target} again (it is not made again), or drop REJECT to stop the job.",
+            f" here to send the job to {target} again (its artwork is checked and the output made again first),"
+            " or drop REJECT to stop the job.",
         ]
     if job.stage is Stage.FAILED:
         steps = [f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt."]
@@ -155,7 +159,7 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             f"Nothing: the copy into the hot folder failed and is tried again at {job.next_attempt_at}."
             " Fix the hot folder if you can; drop RETRY into the job's folder in failed/ after the last attempt."
         ]
-    return ["Nothing: the job is being processed."]
+    return ["Nothing: the job is being processed (if the daemon is stopped, it goes on when the daemon starts)."]
 
 
 def error_text(title: str, problems: Sequence[str], fix: str) -> str:

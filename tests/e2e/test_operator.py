@@ -526,6 +526,8 @@ def test_artwork_overwritten_in_place_is_never_released_unchecked(make_daemon, t
     assert "changed after it was checked" in error and "replace/" in error and "RETRY" in error
     job = daemon.job(job_id)
     assert job["blocked"] is True and job["status"] == "OutputCreationFailed"
+    assert job["output"] is None, "the changed output is in history/: no output to name (audit V)"
+    assert "Output: not created yet" in (failed / "STATUS.txt").read_text()
     assert not list((tmp_path / "hot" / "indigo").iterdir())
     assert [p for p in (failed / "history").iterdir() if "changed-output-" in p.name]
     assert "refused" in (failed / "STATUS.txt").read_text()

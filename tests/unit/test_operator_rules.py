@@ -174,6 +174,7 @@ def test_jobs_rows_are_coloured_only_while_they_wait_for_someone() -> None:
     assert _row_color(BASE) == ORANGE  # blocked, output created
     assert _row_color(replace(BASE, output=None)) == RED  # blocked, output not ready
     assert _row_color(replace(BASE, stage=Stage.FAILED, history=(entry(1, JobStatus.Ordered),))) == RED
+    assert _row_color(replace(BASE, stage=Stage.FAILED)) == RED, "blocked and failed: red, whatever its output"
     # Audit P: rejected while blocked read as orange, "waiting for release": it is finished.
     assert replace(BASE, stage=Stage.REJECTED).block_active and _row_color(replace(BASE, stage=Stage.REJECTED)) == ""
 
@@ -185,3 +186,22 @@ def test_status_blocked_and_released_exclude_each_other_like_blocked_and_release
         with pytest.raises(SystemExit) as info:
             main(["-c", "/nonexistent.yaml", *argv])
         assert info.value.code == 2, argv
+
+
+def test_status_txt_of_finished_and_failed_jobs_says_where_they_went_and_what_retry_does() -> None:
+    """Audit V: a rejected job's STATUS.txt said "Goes to: hot folder indigo" and "Output: not created
+    yet"; a job whose copy failed was told RETRY does not make the output again (it does)."""
+    from spo_hotfolder.reports import Extra, status_text
+
+    extra = Extra(target="indigo", route_reason="route 1")
+    rejected = status_text(
+        replace(BASE, stage=Stage.REJECTED, output=None, history=(entry(1, JobStatus.Rejected),)), extra
+    )
+    assert "Goes to" not in rejected and "Output: none" in rejected
+    done = status_text(replace(BASE, stage=Stage.DONE, history=(entry(1, JobStatus.InHotFolder),)), extra)
+    assert "Went to: hot folder indigo  (route 1)" in done
+    copy_failed = status_text(
+        replace(BASE, stage=Stage.FAILED, history=(entry(1, JobStatus.CopyToHotFolderFailed),)), extra
+    )
+    assert "its artwork is checked and the output made again first" in copy_failed
+    assert "not made again" not in copy_failed
