@@ -22,9 +22,11 @@ if "run" in sys.argv[1:] and sys.argv[0].rsplit("/", 1)[-1] in ("spo-hotfolder",
     _earlysignals.catch()
 
 import argparse  # (after the signals of `run` are caught)
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from spo_hotfolder import __version__
 
@@ -40,10 +42,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         earlysignals.catch()
     parser = build_parser()
+    _Parser.daemon_output = caught and not sys.stderr.isatty()
     args = parser.parse_args(argv)
     if args.command == "jobs" and args.released and args.status == "Blocked":
         # --status Blocked is --blocked (SPEC 3), which --released excludes
-        parser.error("argument --released: not allowed with --status Blocked (the same as --blocked)")
+        _subparser(parser, "jobs").error(
+            "argument --released: not allowed with --status Blocked (the same as --blocked)"
+        )
     if caught and args.command != "run":  # "run" was an argument of another command
         earlysignals.release()
     if args.command is None:
@@ -95,24 +100,46 @@ def _status_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error of ``run`` without a terminal is one JSON line, as everything
+    the daemon writes there is (journald, log shippers); exit code 2 all the same."""
+
+    daemon_output = False
+
+    def error(self, message: str) -> NoReturn:
+        if _Parser.daemon_output:
+            line = {"event": "daemon.usage_error", "level": "error", "message": f"{self.prog}: error: {message}"}
+            print(json.dumps(line, ensure_ascii=False), file=sys.stderr)
+            sys.exit(2)
+        super().error(message)
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:  # argparse keeps its subparsers only there
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]  # type: ignore[no-any-return]
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Print-server hot folder daemon: order manifests in, print-ready PDFs out.",
     )
-    parser.add_argument(
-        "-c",
-        "--config",
-        help=f"the config file (default: $SPO_HOTFOLDER_CONFIG, then {DEFAULT_CONFIG})",
-    )
+    config_help = f"the config file (default: $SPO_HOTFOLDER_CONFIG, then {DEFAULT_CONFIG})"
+    parser.add_argument("-c", "--config", help=config_help)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    # `-c` is taken after the command too (`spo-hotfolder jobs -c FILE`), as sysadmins write it.
+    common = _Parser(add_help=False)
+    common.add_argument("-c", "--config", default=argparse.SUPPRESS, help=config_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add = functools.partial(sub.add_parser, parents=[common])
 
-    p = sub.add_parser("run", help="run the daemon in the foreground until SIGTERM/SIGINT")
-    p = sub.add_parser("check-config", help="validate the config and print a summary")
-    p = sub.add_parser("init", help="create the folder layout for the config (idempotent)")
+    p = add("run", help="run the daemon in the foreground until SIGTERM/SIGINT")
+    p = add("check-config", help="validate the config and print a summary")
+    p = add("init", help="create the folder layout for the config (idempotent)")
 
-    p = sub.add_parser("jobs", help="list jobs, one line each")
+    p = add("jobs", help="list jobs, one line each")
     p.add_argument(
         "--status",
         type=_status_name,
@@ -127,39 +154,39 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--released", action="store_true", help="only jobs whose Blocked status was removed")
     p.add_argument("--json", action="store_true", help="a JSON list (stable format, see README)")
 
-    p = sub.add_parser("show", help="one job with its whole status history")
+    p = add("show", help="one job with its whole status history")
     p.add_argument("job")
     p.add_argument("--json", action="store_true", help="one JSON object (stable format, see README)")
 
-    p = sub.add_parser("release", help="remove a job's Blocked status (like dropping RELEASE)")
+    p = add("release", help="remove a job's Blocked status (like dropping RELEASE)")
     p.add_argument("job")
     p.add_argument("--by", help="who releases it (default: $USER)")
     p.add_argument("--note", default="", help="a note for the status history")
     p.set_defaults(action="RELEASE")
 
-    p = sub.add_parser("reject", help="reject a blocked or failed job (like dropping REJECT)")
+    p = add("reject", help="reject a blocked or failed job (like dropping REJECT)")
     p.add_argument("job")
     p.add_argument("--by", help="who rejects it (default: $USER)")
     p.add_argument("--reason", dest="note", default="", help="why, for the status history")
     p.set_defaults(action="REJECT")
 
-    p = sub.add_parser("replace", help="replacement artwork (like dropping the PDF into replace/)")
+    p = add("replace", help="replacement artwork (like dropping the PDF into replace/)")
     p.add_argument("job")
     p.add_argument("file", type=Path)
     p.add_argument("--by", help="who replaces it (default: $USER)")
     p.set_defaults(action="REPLACE", note="")
 
-    p = sub.add_parser("retry", help="try a failed job again (like dropping RETRY)")
+    p = add("retry", help="try a failed job again (like dropping RETRY)")
     p.add_argument("job")
     p.add_argument("--by", help="who asks (default: $USER)")
     p.add_argument("--note", default="", help="a note for the status history")
     p.set_defaults(action="RETRY")
 
-    p = sub.add_parser("route", help="dry run: where each job of a manifest would go, and why")
+    p = add("route", help="dry run: where each job of a manifest would go, and why")
     p.add_argument("manifest", type=Path)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("health", help="exit 0 when the daemon runs and its watcher is alive")
+    p = add("health", help="exit 0 when the daemon runs and its watcher is alive")
     p.add_argument("--json", action="store_true", help="counts per status for scripts")
     return parser
 

@@ -290,6 +290,10 @@ class _ConfigReader:
 
     def error(self, key_path: str, message: str) -> None:
         line = self.document.line(key_path) or 1
+        route = _ROUTE_INDEX.match(key_path)
+        if route is not None:
+            # Key paths count from 0; route, show, STATUS.txt and the summary say "route 1" for the first.
+            message += f" (route {int(route.group(1)) + 1})"
         self.errors.append((line, f"{key_path}: {message}"))
 
     def unknown_key(self, key_path: str, key: str, allowed: tuple[str, ...], extra: str = "") -> None:
@@ -493,18 +497,21 @@ class _ConfigReader:
             self.error("paths", "missing; the config needs paths.root, the folder that holds inbox/, work/, ...")
             return None
         section = self.mapping(top["paths"], "paths", _SECTIONS["paths"])
+        root: Path | None = None
         if "root" not in section:
             if isinstance(top["paths"], dict) or top["paths"] is None:
                 self.error("paths.root", "missing; set it to the folder that holds inbox/, work/, ...")
-            return None
-        root = self.path(section["root"], "paths.root")
+        else:
+            root = self.path(section["root"], "paths.root")
+        # Every folder key is checked, also when root is wrong: check-config lists every error.
+        folders: dict[str, Path | None] = {
+            name: self.path(section[name], f"paths.{name}") if name in section else None for name in FOLDER_NAMES
+        }
         if root is None:
             return None
-        folders: dict[str, Path] = {}
-        for name in FOLDER_NAMES:
-            folder = self.path(section[name], f"paths.{name}") if name in section else None
-            folders[name] = folder if folder is not None else root / name
-        return PathsConfig(root=root, **folders)
+        return PathsConfig(
+            root=root, **{name: folder if folder is not None else root / name for name, folder in folders.items()}
+        )
 
     def read_watch(self, section: dict[str, object]) -> WatchConfig:
         mode = self.choice(section, "watch", "mode", ("auto", "native", "polling"), _DEFAULT_WATCH.mode)
@@ -806,6 +813,9 @@ class _ConfigReader:
                             f"is inside paths.{outer_name} ({outer}); the spool folders must not nest (the "
                             f"daemon would take the files of {folder_name} for those of {outer_name})",
                         )
+
+
+_ROUTE_INDEX = re.compile(r"^routes\[(\d+)\]")
 
 
 def _route_key_suggestion(name: str, value: object) -> str | None:

@@ -204,6 +204,18 @@ def _marked_error(exc: yaml.MarkedYAMLError) -> SourceError:
     mark = exc.problem_mark or exc.context_mark
     parts = [part for part in (exc.context, exc.problem) if part]
     problem = ": ".join(parts) if parts else "cannot be parsed"
+    context = exc.context or ""
+    if (
+        exc.context_mark is not None
+        and exc.problem_mark is not None
+        and exc.context_mark.line != exc.problem_mark.line
+        and ("quoted scalar" in context or "flow" in context)
+    ):
+        # An unclosed quote or bracket: where it was noticed (often the end of the file, or the next
+        # key) is not where it is. The line to look at is where it starts.
+        mark = exc.context_mark
+        noticed = exc.problem_mark.line + 1
+        problem += f" (the quote or bracket that starts here is not closed; noticed on line {noticed})"
     # Some of PyYAML's problems are "found character '\t' that cannot start any token" and the like.
     if mark is None:
         return SourceError(f"YAML syntax error: {problem}", syntax=True)

@@ -85,3 +85,30 @@ def test_the_table_is_coloured_on_a_terminal_and_plain_in_a_pipe(tmp_path: Path)
     assert (
         len({line.index(folder) for line, folder in zip(plain, ("work/", "quarantine/", "failed/"), strict=True)}) == 1
     )
+
+
+def test_the_config_option_is_taken_after_the_command_too(tmp_path: Path) -> None:
+    """Audit V: `spo-hotfolder jobs -c FILE` was a usage error; sysadmins write it that way."""
+    config = _ledger_with_three_jobs(tmp_path)
+    for argv in (
+        ["-c", str(config), "jobs"],
+        ["jobs", "-c", str(config)],
+        ["-c", "/nowhere.yaml", "jobs", "-c", str(config)],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "spo_hotfolder.cli", *argv], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, (argv, result.stderr)
+        assert [line.split()[0] for line in result.stdout.splitlines()] == ["1-1", "2-1", "3-1"]
+
+
+def test_usage_errors_name_the_command_and_run_without_a_terminal_writes_json(tmp_path: Path) -> None:
+    both = [sys.executable, "-m", "spo_hotfolder.cli", "jobs", "--status", "Blocked", "--released"]
+    result = subprocess.run(both, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith("usage: spo-hotfolder jobs ")
+    bogus = subprocess.run(
+        [sys.executable, "-m", "spo_hotfolder.cli", "run", "--bogus"], capture_output=True, text=True, timeout=60
+    )
+    assert bogus.returncode == 2
+    [line] = bogus.stderr.splitlines()
+    assert json.loads(line)["message"] == "spo-hotfolder: error: unrecognized arguments: --bogus"

@@ -284,6 +284,28 @@ def test_folder_instead_of_file(tmp_path: Path) -> None:
     assert only_error(tmp_path).startswith(f"{tmp_path}: ")
 
 
+def test_an_unclosed_quote_or_bracket_is_reported_where_it_starts(tmp_path: Path) -> None:
+    """Audit V: an unclosed quote on line 2 was reported on line 7, one past the end of the file."""
+    quote = tmp_path / "quote.yaml"
+    quote.write_text('paths:\n  root: "/tmp/x\nwatch:\n  mode: auto\nlogging:\n  level: info\n')
+    assert only_error(quote).startswith(f"{quote}:2: YAML syntax error: ")
+    bracket = tmp_path / "bracket.yaml"
+    bracket.write_text('paths:\n  root: /tmp/x\nwatch:\n  ignore: [".*", "*.tmp"\nlogging:\n  level: info\n')
+    error = only_error(bracket)
+    assert error.startswith(f"{bracket}:4: YAML syntax error: ") and "noticed on line 5" in error
+
+
+def test_a_wrong_root_does_not_hide_the_other_folder_errors(tmp_path: Path) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text("paths:\n  root: 5\n  inbox: [a]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert [str(e) for e in info.value.errors] == [
+        f"{path}:2: paths.root: must be a folder path (got 5)",
+        f"{path}:3: paths.inbox: must be a folder path (got a list)",
+    ]
+
+
 def test_empty_file(tmp_path: Path) -> None:
     path = write(tmp_path, "# only a comment\n")
     assert only_error(path) == f"{path}:1: the config file is empty; it needs at least paths.root"
@@ -594,6 +616,8 @@ CASES = [
 @pytest.mark.parametrize(("body", "line", "message"), CASES, ids=[case[2].split(":")[0] for case in CASES])
 def test_schema_error(tmp_path: Path, body: str, line: int, message: str) -> None:
     path = write(tmp_path, MINIMAL + body)
+    if message.startswith("routes[0]"):
+        message += " (route 1)"  # key paths count from 0, the routes from 1 everywhere else (audit V)
     assert only_error(path) == f"{path}:{line}: {message}"
 
 

@@ -267,8 +267,10 @@ def test_yaml_syntax_error_has_line_and_column() -> None:
 
 
 def test_yaml_unclosed_quote() -> None:
+    """Audit V: the line named was where PyYAML noticed it (the end of the file), not the quote's."""
     problem = only_problem('order_id: "1\nproduct: bc\n')
-    assert problem.startswith("line 3, column 1: YAML syntax error: ")
+    assert problem.startswith("line 1, column 11: YAML syntax error: ")
+    assert "is not closed; noticed on line 3" in problem
 
 
 def test_json_syntax_error_has_line_and_column() -> None:
