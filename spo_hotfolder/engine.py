@@ -1913,6 +1913,10 @@ class Engine:
                 "Put a corrected PDF into replace/, or drop RETRY here once the cause is fixed, or REJECT.",
             ) from exc
         self.metrics.observe("output", time.monotonic() - started)
+        # Read-only from here: the checked output cannot be saved over in place (Acrobat's Save, a
+        # file explorer's "Replace"), and in a job with one artwork file that would change the
+        # artwork as received too (the same file). A replacement goes into replace/.
+        _read_only(out_dir / name, *(Path(item.path) for item in inputs))
         now = self.clock.now()
         with self.ledger.transaction():
             self.ledger.update_job(
@@ -3132,6 +3136,16 @@ def _preflight_fix(failed: set[str]) -> str:
             "here (the output is then written anew from what could be read: check it)"
         )
     return fix + ", or drop REJECT to stop the job."
+
+
+def _read_only(*paths: Path) -> None:
+    """Takes the write permission away from ``paths`` (best effort: a filesystem that refuses, e.g.
+    a share, leaves them as they are; the output's recorded signature still catches a change)."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_mode & 0o222:
+                path.chmod(stat.S_IMODE(st.st_mode) & ~0o222)
 
 
 def _is_folder(path: Path) -> bool:

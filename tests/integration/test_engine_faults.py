@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -2046,3 +2047,22 @@ def test_a_file_uploaded_again_for_a_failed_job_is_pointed_to_its_replace_folder
     error = (r.root / "failed" / "UP.pdf" / "ERROR.txt").read_text()
     assert f"job {job_id}'s artwork UP.pdf" in error and f"failed/{job_id}/replace/" in error, error
     assert r.stage(job_id) is Stage.FAILED
+
+
+def test_the_checked_output_and_the_artwork_are_read_only(rig: Rig) -> None:
+    """Audit U: Acrobat's Save on output/ of a job with one print-ready artwork file also changed
+    artwork/ (one file, hard-linked): the file as received was lost. Both are read-only once the
+    output is recorded (as the operator's account sees them; the test runs as root)."""
+    r = rig
+    linked, _folder = _held(r, "RO")  # a card without boxes: its output is the artwork + an update
+    made = r.order("RO2", extra="blocked: true\n", trimbox=(3, 3, 88, 58))  # print-ready: a link
+    r.run(until=lambda: r.stage(made) is Stage.HELD, steps=10)
+    for job_id in (linked, made):
+        job_dir = r.root / "quarantine" / job_id
+        files = [*(job_dir / "artwork").iterdir(), *(job_dir / "output").iterdir()]
+        assert len(files) == 2 and all(stat.S_IMODE(p.stat().st_mode) & 0o222 == 0 for p in files), job_id
+    assert os.path.samefile(*(p for d in ("artwork", "output") for p in (r.root / "quarantine" / made / d).iterdir()))
+    # The job goes on as ever: released, delivered, moved to done/ with its read-only files.
+    assert r.engine.apply(made, Action.RELEASE, by="kim", note="").ok
+    r.run(until=done(r, made), steps=10)
+    assert r.take_prints() == ["RO2_RO2-1_bc-85x55_x1.pdf"]
