@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
 from pypdf import PasswordType, PdfReader, apply_configuration
+from pypdf.constants import UserAccessPermissions
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
@@ -402,6 +403,40 @@ class _Collector:
         self.findings.append(Finding(check, "error", message, file, page))
 
 
+def _permissions(collector: _Collector, reader: PdfReader, label: str, name: str) -> None:
+    """An owner-password file opens without a password; what its permissions say matters to a
+    RIP: one that forbids printing is refused by RIPs that honour it (an error, unless the
+    encryption check is off), one that allows only low-quality printing may print degraded."""
+    try:
+        allowed = reader.user_access_permissions
+    except Exception:  # noqa: BLE001 - an odd /P: said as the generic case below
+        allowed = None
+    flags = int(allowed) if allowed is not None else None
+    if flags is not None and not flags & UserAccessPermissions.PRINT:
+        if collector.validation.severity("encryption") != "off":
+            collector.error(
+                "encryption",
+                f"artwork {label} forbids printing (its owner-password permissions): a RIP that honours them "
+                "refuses it; ask the customer for an unprotected PDF",
+                name,
+            )
+        return
+    if flags is not None and not flags & UserAccessPermissions.PRINT_TO_REPRESENTATION:
+        collector.add(
+            "encryption",
+            f"artwork {label} allows only low-quality printing (its owner-password permissions); a RIP that "
+            "honours them may print it degraded",
+            name,
+        )
+        return
+    collector.add(
+        "encryption",
+        f"artwork {label} is protected by an owner password (editing restrictions; printing is allowed); "
+        "it was opened without one",
+        name,
+    )
+
+
 def _sha256(path: str) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
@@ -599,12 +634,7 @@ def preflight(
                         continue
                     reader, owner_protected = open_artwork(art.name, fh)
                     if owner_protected:
-                        collector.add(
-                            "encryption",
-                            f"artwork {label} is protected by an owner password (printing and editing "
-                            "restrictions); it was opened without one",
-                            art.name,
-                        )
+                        _permissions(collector, reader, label, art.name)
                     if count_pages(art.name, reader) == 0:
                         raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
                     pages.extend(_read_pages(art.name, reader, len(pages) + 1, scan_fonts))

@@ -113,6 +113,7 @@ def make_pdf(
     rotate: int = 0,
     user_unit: float | None = None,
     content: bytes | None = None,
+    permissions: int | None = None,
 ) -> Path:
     """Writes a PDF with blank pages of the given sizes (mm); returns its path.
 
@@ -133,6 +134,7 @@ def make_pdf(
             user_password=encrypt_user or "",
             owner_password=encrypt_owner or encrypt_user,
             algorithm="AES-256",
+            **({"permissions_flag": permissions} if permissions is not None else {}),
         )
     path = Path(path)
     with open(path, "wb") as fh:

@@ -206,12 +206,37 @@ def test_owner_password_only_is_a_warning(tmp_path: Path) -> None:
         (
             "encryption",
             "warning",
-            "artwork 'owner.pdf' is protected by an owner password (printing and editing restrictions); "
+            "artwork 'owner.pdf' is protected by an owner password (editing restrictions; printing is allowed); "
             "it was opened without one",
         )
     ]
     assert report.ok
     assert report.pages == 2
+
+
+def test_an_owner_password_file_that_forbids_printing_fails(tmp_path: Path) -> None:
+    """Audit U: a PDF whose permissions forbid printing went to the printer with the same warning
+    as any owner-protected file."""
+    from pypdf.constants import UserAccessPermissions as P
+
+    everything = P.all()
+    no_print = make_pdf(
+        tmp_path / "np.pdf",
+        [(91, 61)] * 2,
+        encrypt_owner="x",
+        permissions=everything & ~P.PRINT & ~P.PRINT_TO_REPRESENTATION,
+    )
+    report = run(no_print)
+    assert not report.ok
+    assert [(f.check, f.severity) for f in report.findings] == [("encryption", "error")]
+    assert "forbids printing" in report.findings[0].message
+    low = make_pdf(
+        tmp_path / "low.pdf", [(91, 61)] * 2, encrypt_owner="x", permissions=everything & ~P.PRINT_TO_REPRESENTATION
+    )
+    report = run(low)
+    assert report.ok and "only low-quality printing" in report.findings[0].message
+    off = ValidationConfig(checks={**V.checks, "encryption": "off"})
+    assert run(no_print, validation=off).ok
 
 
 def test_truncated_file(tmp_path: Path) -> None:
@@ -451,8 +476,8 @@ def test_report_text_and_json(tmp_path: Path) -> None:
         "ERROR: pages 1-3: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm "
         "(tolerance 1.0 mm)\n"
         "ERROR: pages 1-3: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)\n"
-        "WARNING: artwork 'a4.pdf' is protected by an owner password (printing and editing restrictions); "
-        "it was opened without one\n"
+        "WARNING: artwork 'a4.pdf' is protected by an owner password (editing restrictions; printing is "
+        "allowed); it was opened without one\n"
     )
     assert report.summary().startswith("3 problems (and 1 warning): the output has 3 pages")
     data = report.to_json()
