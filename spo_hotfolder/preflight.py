@@ -44,7 +44,9 @@ MM_PER_PT = 25.4 / 72.0
 PRINT_MAX_DECLARED_STREAM_LENGTH = 16 * 1024**3
 
 _HEADER_WINDOW = 1024  # %PDF must start within the first 1024 bytes (as Acrobat accepts)
-_EOF_WINDOW = 1024  # %%EOF must be within the last 1024 bytes, else the file is cut off
+_EOF_WINDOW = 1024  # %%EOF must be within the last 1024 bytes (as Adobe reads PDFs)
+#: How far back an end marker followed by appended bytes is looked for.
+_APPENDED_WINDOW = 1 << 20
 _MAX_FORM_DEPTH = 8  # Form XObjects nested deeper than this are not searched for fonts
 _FONT_FILE_KEYS = ("/FontFile", "/FontFile2", "/FontFile3")
 _SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
@@ -99,6 +101,16 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
         raise ArtworkProblem(f"artwork {label} is not a PDF: {not_a_pdf(head)}")
     fh.seek(max(0, size - _EOF_WINDOW))
     if b"%%EOF" not in fh.read(_EOF_WINDOW):
+        fh.seek(max(0, size - _APPENDED_WINDOW))
+        tail = fh.read(_APPENDED_WINDOW)
+        end = tail.rfind(b"%%EOF")
+        if end >= 0:
+            extra = len(tail) - end - 5
+            raise ArtworkProblem(
+                f"artwork {label} has {extra} bytes after its end marker (%%EOF): something was appended to the "
+                "PDF (padding, a web page, another file), and strict readers such as Adobe's RIPs look for the "
+                "marker in the last 1024 bytes; ask for the PDF as it was saved"
+            )
         raise ArtworkProblem(
             f"artwork {label} is damaged and cannot be read: EOF marker not found "
             "(the file is incomplete; the upload may have been cut off)"

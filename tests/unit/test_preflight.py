@@ -253,6 +253,18 @@ def test_truncated_file(tmp_path: Path) -> None:
     ]
 
 
+def test_bytes_appended_after_the_end_marker_are_named_as_such(tmp_path: Path) -> None:
+    """Audit U: a whole PDF followed by 4 KiB of padding was "incomplete: the upload may have been
+    cut off", which sent the customer to upload the same file again."""
+    pdf = make_pdf(tmp_path / "padded.pdf", [(91, 61)] * 2)
+    with open(pdf, "ab") as fh:
+        fh.write(b"\x00" * 4096)
+    [finding] = run(pdf).findings
+    assert finding.severity == "error"
+    assert "'padded.pdf' has 4097 bytes after its end marker (%%EOF)" in finding.message  # its line break + 4096
+    assert "cut off" not in finding.message
+
+
 def test_garbage_after_pdf_header(tmp_path: Path) -> None:
     pdf = tmp_path / "junk.pdf"
     pdf.write_bytes(b"%PDF-1.4\nthis is not a pdf body at all\n%%EOF\n")
