@@ -75,6 +75,7 @@ from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Job, Ledger, Sta
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
+    MAX_MANIFEST_BYTES,
     JobSpec,
     Manifest,
     ManifestError,
@@ -102,7 +103,6 @@ log = structlog.get_logger("spo_hotfolder.engine")
 
 #: The files the daemon itself keeps at the top of a job folder (besides its manifest.*).
 JOB_FOLDER_FILES = frozenset({"STATUS.txt", "ERROR.txt"})
-MAX_MANIFEST_BYTES = 1024 * 1024
 SYMLINK_PROBLEM = (
     "{name} is a symbolic link, not a file: the daemon does not follow links (one could point at any file "
     "on the server); put the file itself"

@@ -88,7 +88,10 @@ def parse_manifest(data: bytes, filename: str, hot_folders: Collection[str]) -> 
     fmt = manifest_format(filename)
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(
-            ["the file is larger than 1 MiB, too large to be a manifest; is it artwork with a manifest's name?"]
+            [
+                "the file is larger than 1 MiB, the most a manifest may be (about 5,000 jobs): if it is a "
+                "manifest, split the order into several manifests; if it is artwork, it has a manifest's name"
+            ]
         )
     empty = "the file is empty; a manifest needs at least order_id, product, quantity and artwork"
     if not data.strip():

@@ -743,3 +743,8 @@ def test_a_default_job_id_longer_than_64_characters_is_a_schema_error() -> None:
     assert problem.startswith("job_id: missing, and the default") and "give the job a job_id" in problem
     ok = parse(f'order_id: "{order_id}"\njob_id: "J-1"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n')
     assert ok.jobs[0].job_id == "J-1"
+
+
+def test_a_manifest_over_the_size_limit_says_what_to_do() -> None:
+    problem = only_problem(b'{"order_id": "1", "jobs": [' + b" " * (1024 * 1024) + b"]}", "big.json")
+    assert "larger than 1 MiB" in problem and "split the order into several manifests" in problem
