@@ -231,7 +231,7 @@ def test_empty_file() -> None:
 
 def test_too_large() -> None:
     data = b"# " + b"x" * (1024 * 1024)
-    assert "too large to be a manifest" in only_problem(data)
+    assert "larger than 1 MiB" in only_problem(data)
 
 
 def test_not_utf8() -> None:
