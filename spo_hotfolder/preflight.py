@@ -255,11 +255,12 @@ def _pages_label(pages: Sequence[int]) -> str:
 class _Page:
     number: int  # in the output
     file: str
-    media: Rect
+    media: Rect  # the visible page: the MediaBox, within the CropBox if it has one
     trim: Rect | None  # /TrimBox
     bleed: Rect | None  # /BleedBox
     rotated: bool  # /Rotate 90 or 270: displayed width and height are swapped
     fonts: set[str] = field(default_factory=set)  # names of fonts used but not embedded
+    cropped: bool = False  # a CropBox makes the visible page smaller than the MediaBox
 
     def shown(self, rect: Rect) -> PageBox:
         if self.rotated:
@@ -472,10 +473,17 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
                 )
             trim_pt = read_box_pt(page, "/TrimBox")
             bleed_pt = read_box_pt(page, "/BleedBox")
+            media = _to_mm(media_pt, unit)
+            crop_pt = read_box_pt(page, "/CropBox")
+            visible = media.intersect(_to_mm(crop_pt, unit)) if crop_pt else media
+            cropped = visible.width > 1 and visible.height > 1 and (
+                visible.width < media.width - ROUNDING_MM or visible.height < media.height - ROUNDING_MM
+            )
             info = _Page(
                 number=number,
                 file=name,
-                media=_to_mm(media_pt, unit),
+                media=visible if cropped else media,
+                cropped=cropped,
                 trim=_to_mm(trim_pt, unit) if trim_pt else None,
                 bleed=_to_mm(bleed_pt, unit) if bleed_pt else None,
                 rotated=_rotation(page) in (90, 270),
@@ -519,7 +527,7 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
         result.trim = Rect(*centred(media.x0, media.y0, media.x1, media.y1, *target))
         bleed_in_media = True
     else:
-        result.trim_message = _trim_message(page, media, product, target, tol)
+        result.trim_message = _trim_message(page, media, product, target, tol, bleed)
         trim_known = False
     if bleed > 0 and trim_known and not bleed_in_media:
         outer = media.intersect(page.bleed) if page.bleed is not None else media
@@ -529,16 +537,36 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
             what = "no bleed" if extent <= 0.05 else "not enough bleed"
             shown_outer, shown_trim = page.shown(outer), page.shown(trim)
             needed = PageBox(shown_trim.width_mm + 2 * bleed, shown_trim.height_mm + 2 * bleed)
+            sides = {
+                "left": trim.x0 - outer.x0,
+                "bottom": trim.y0 - outer.y0,
+                "right": outer.x1 - trim.x1,
+                "top": outer.y1 - trim.y1,
+            }
+            short = [f"{side} {fmt_mm(max(0.0, value))} mm" for side, value in sides.items() if value < bleed - tol]
+            where = f" (bleed {', '.join(short)})" if len(short) < 4 else ""
+            crop = " (its CropBox)" if page.cropped else ""
             result.bleed_message = (
-                f"{what}: the page is {shown_outer.label()}, product {product} needs {fmt_mm(bleed)} mm bleed "
-                f"on each side ({needed.label()})"
+                f"{what}{where}: the page{crop} is {shown_outer.label()}, product {product} needs {fmt_mm(bleed)} mm "
+                f"bleed on each side of the trim ({needed.label()})"
             )
     return result
 
 
-def _trim_message(page: _Page, rect: Rect, product: str, target: tuple[float, float], tol: float) -> str:
+def _trim_message(
+    page: _Page, rect: Rect, product: str, target: tuple[float, float], tol: float, bleed: float = 0.0
+) -> str:
+    """``bleed``: the page has no TrimBox, so it may be the trim or the trim with its bleed."""
     w, h = rect.width, rect.height
     off = min(max(abs(w - target[0]), abs(h - target[1])), max(abs(w - target[1]), abs(h - target[0])))
+    if bleed > 0:
+        with_bleed = PageBox(target[0] + 2 * bleed, target[1] + 2 * bleed)
+        crop = " (its CropBox)" if page.cropped else ""
+        return (
+            f"the page{crop} is {page.shown(rect).label()} and has no TrimBox: product {product} expects the trim, "
+            f"{fmt_mm(target[0])} x {fmt_mm(target[1])} mm, or the trim with {fmt_mm(bleed)} mm bleed, "
+            f"{with_bleed.label()} (tolerance {fmt_mm(tol)} mm)"
+        )
     expected = (
         f"trim is {page.shown(rect).label()}, product {product} expects {fmt_mm(target[0])} x {fmt_mm(target[1])} mm"
     )

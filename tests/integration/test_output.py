@@ -260,7 +260,7 @@ def test_worker_runs_preflight_and_output(tmp_path: Path, out_dir: Path, worker:
     src = make_pdf(tmp_path / "bc.pdf", [(85, 55)] * 2)
     report = worker.preflight(art(src), "bc-85x55", BC, V)
     assert [f.message for f in report.findings] == [
-        "pages 1-2: no bleed: the page is 85.0 x 55.0 mm, product bc-85x55 needs 3.0 mm bleed on each side "
+        "pages 1-2: no bleed: the page is 85.0 x 55.0 mm, product bc-85x55 needs 3.0 mm bleed on each side of the trim "
         "(91.0 x 61.0 mm)"
     ]
     result = worker.build_output(art(src), str(out_dir / "o.pdf"), BC, V)

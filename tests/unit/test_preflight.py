@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfWriter
-from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    NameObject,
+    NumberObject,
+    RectangleObject,
+)
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.preflight import ArtworkInput, Finding, PreflightReport, preflight
@@ -79,15 +86,14 @@ def test_wrong_trim(tmp_path: Path) -> None:
         (
             "trim",
             "error",
-            "pages 1-2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)",
+            "pages 1-2: the page is 210.0 x 297.0 mm and has no TrimBox: product bc-"
+            "85x55 expects the trim, 85.0 x 55.0 mm, or the trim with 3.0 mm bleed, 91.0 x 61.0 mm (tolerance 1.0 mm)",
         )
     ]
     assert not report.ok
     assert report.findings[0].page == 1
     assert report.findings[0].file == "a4.pdf"
-    assert report.summary() == (
-        "1 problem: pages 1-2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)"
-    )
+    assert report.summary() == "1 problem: " + report.findings[0].message
 
 
 def test_wrong_trimbox_on_one_page_and_mixed_sizes(tmp_path: Path) -> None:
@@ -135,7 +141,7 @@ def test_no_bleed(tmp_path: Path) -> None:
             "bleed",
             "error",
             "pages 1-2: no bleed: the page is 85.0 x 55.0 mm, product bc-85x55 needs 3.0 mm bleed "
-            "on each side (91.0 x 61.0 mm)",
+            "on each side of the trim (91.0 x 61.0 mm)",
         )
     ]
 
@@ -148,12 +154,33 @@ def test_not_enough_bleed_in_bleedbox(tmp_path: Path) -> None:
             "bleed",
             "error",
             "pages 1-2: not enough bleed: the page is 87.0 x 57.0 mm, product bc-85x55 needs 3.0 mm bleed "
-            "on each side (91.0 x 61.0 mm)",
+            "on each side of the trim (91.0 x 61.0 mm)",
         )
     ]
     # 2.0 mm of 3.0 mm is within the 1.0 mm tolerance
     pdf = make_pdf(tmp_path / "ok.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), bleedbox=(1, 1, 90, 60))
     assert run(pdf).findings == ()
+
+
+def test_bleed_cut_away_by_a_cropbox_is_no_bleed(tmp_path: Path) -> None:
+    """Audit U: a 91 x 61 page cropped to its 85 x 55 trim in Acrobat passed the bleed check; a RIP
+    and every viewer show the cropped page, without its bleed."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=pt(91), height=pt(61))
+    page[NameObject("/CropBox")] = RectangleObject([pt(3), pt(3), pt(88), pt(58)])
+    path = tmp_path / "cropped.pdf"
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    [finding] = [f for f in run(path).findings if f.check != "pages"]  # one page where bc-* wants two
+    assert finding.check == "bleed" and "the page (its CropBox) is 85.0 x 55.0 mm" in finding.message
+
+
+def test_bleed_missing_on_some_sides_names_them(tmp_path: Path) -> None:
+    """Audit U: an off-centre TrimBox (6 mm bleed left, none right) was "no bleed: the page is 91.0 x
+    61.0 mm, ... needs 3.0 mm bleed on each side (91.0 x 61.0 mm)": nothing to see what is wrong."""
+    pdf = make_pdf(tmp_path / "off.pdf", [(91, 61)] * 2, trimbox=(6, 3, 91, 58))
+    [finding] = run(pdf).findings
+    assert finding.message.startswith("pages 1-2: no bleed (bleed right 0.0 mm): the page is 91.0 x 61.0 mm")
 
 
 def test_too_many_pages(tmp_path: Path) -> None:
@@ -170,7 +197,8 @@ def test_pages_are_counted_over_all_artwork_files(tmp_path: Path) -> None:
         (
             "trim",
             "error",
-            "page 2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)",
+            "page 2: the page is 210.0 x 297.0 mm and has no TrimBox: product bc-85x55 expects the trim, "
+            "85.0 x 55.0 mm, or the trim with 3.0 mm bleed, 91.0 x 61.0 mm (tolerance 1.0 mm)",
         ),
         (
             "mixed_sizes",
@@ -179,10 +207,7 @@ def test_pages_are_counted_over_all_artwork_files(tmp_path: Path) -> None:
         ),
     ]
     assert report.findings[0].file == "back.pdf"
-    assert report.to_text().splitlines()[1] == (
-        "ERROR: page 2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm) "
-        "(artwork 'back.pdf')"
-    )
+    assert report.to_text().splitlines()[1] == f"ERROR: {report.findings[0].message} (artwork 'back.pdf')"
     assert len(report.artwork_sha256) == 2
 
 
@@ -470,7 +495,8 @@ def test_require_embedded_fonts_false_turns_the_font_check_off(tmp_path: Path) -
 def test_tolerance_is_configurable(tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path / "bc.pdf", [(93, 63)] * 2)
     assert run(pdf).findings[0].message == (
-        "pages 1-2: trim is 93.0 x 63.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)"
+        "pages 1-2: the page is 93.0 x 63.0 mm and has no TrimBox: product bc-85x55 expects the trim, "
+        "85.0 x 55.0 mm, or the trim with 3.0 mm bleed, 91.0 x 61.0 mm (tolerance 1.0 mm)"
     )
     assert run(pdf, validation=ValidationConfig(size_tolerance_mm=2.0)).findings == ()
 
@@ -485,8 +511,8 @@ def test_report_text_and_json(tmp_path: Path) -> None:
     assert report.to_text() == (
         "Preflight failed: 3 problems and 1 warning (3 pages, trim 210.0 x 297.0 mm).\n"
         "ERROR: the output has 3 pages, product bc-85x55 expects 2\n"
-        "ERROR: pages 1-3: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm "
-        "(tolerance 1.0 mm)\n"
+        "ERROR: pages 1-3: the page is 210.0 x 297.0 mm and has no TrimBox: product bc-85x55 expects the "
+        "trim, 85.0 x 55.0 mm, or the trim with 3.0 mm bleed, 91.0 x 61.0 mm (tolerance 1.0 mm)\n"
         "ERROR: pages 1-3: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)\n"
         "WARNING: artwork 'a4.pdf' is protected by an owner password (editing restrictions; printing is "
         "allowed); it was opened without one\n"
