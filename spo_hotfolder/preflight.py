@@ -129,6 +129,14 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
             owner_protected = True
     except ArtworkProblem:
         raise
+    except NotImplementedError as exc:
+        if "encryption" not in str(exc).lower():
+            raise ArtworkProblem(f"artwork {label} cannot be read: {describe_exception(exc)}") from exc
+        # pypdf opens password (Standard) encryption only; /Adobe.PubSec is a certificate.
+        raise ArtworkProblem(
+            f"artwork {label} is encrypted with a certificate or another security handler than a password "
+            f"({describe_exception(exc)}); ask the customer for an unprotected PDF"
+        ) from exc
     except Exception as exc:  # any failure to parse: the PDF is not usable
         raise ArtworkProblem(f"artwork {label} is damaged and cannot be read: {describe_exception(exc)}") from exc
     return reader, owner_protected

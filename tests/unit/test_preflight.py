@@ -225,6 +225,16 @@ def test_user_password_is_an_error(tmp_path: Path) -> None:
     assert report.trim_mm is None
 
 
+def test_a_certificate_encrypted_pdf_is_said_to_be_encrypted_not_damaged(tmp_path: Path) -> None:
+    """Audit U: /Adobe.PubSec (certificate security) was "damaged and cannot be read"."""
+    pdf = make_pdf(tmp_path / "cert.pdf", [(91, 61)] * 2, encrypt_owner="x")
+    data = pdf.read_bytes()
+    pdf.write_bytes(data.replace(b"/Filter /Standard", b"/Filter /PubSecXX"))  # same length: offsets hold
+    [finding] = run(pdf).findings
+    assert "is encrypted with a certificate or another security handler" in finding.message
+    assert "damaged" not in finding.message
+
+
 def test_owner_password_only_is_a_warning(tmp_path: Path) -> None:
     report = run(make_pdf(tmp_path / "owner.pdf", [(91, 61)] * 2, encrypt_owner="secret"))
     assert messages(report) == [
