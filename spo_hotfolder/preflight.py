@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
-from pypdf import PasswordType, PdfReader, apply_configuration
+from pypdf import PageObject, PasswordType, PdfReader, apply_configuration
 from pypdf.constants import UserAccessPermissions
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
 
@@ -287,6 +287,29 @@ def _font_name(font: DictionaryObject, key: str) -> str:
     return _SUBSET_TAG.sub("", name) or name
 
 
+#: An annotation's "print" flag (ISO 32000 12.5.3): only those appear on paper.
+_PRINT_FLAG = 4
+#: Content streams larger than this (decoded) are not searched for the fonts they select: all the
+#: fonts their page lists then count as used.
+_MAX_CONTENT_SCAN = 16 * 1024 * 1024
+_SELECT_FONT = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s+[-+0-9.]+\s+Tf\b")
+
+
+def _selected_fonts(page: DictionaryObject) -> set[str] | None:
+    """The font names a page's content selects (``/F1 12 Tf``); None when that cannot be told (no
+    readable content, or too much of it): then every listed font counts."""
+    try:
+        contents = page.get_contents() if isinstance(page, PageObject) else None
+        if contents is None:
+            return set()
+        data = contents.get_data()
+    except Exception:  # noqa: BLE001 - unreadable content: counted as using every font
+        return None
+    if len(data) > _MAX_CONTENT_SCAN:
+        return None
+    return {m.group(1).decode("latin-1") for m in _SELECT_FONT.finditer(data)}
+
+
 def _font_embedded(font: DictionaryObject) -> bool:
     subtype = _resolve(font.get("/Subtype"))
     if subtype == "/Type3":
@@ -306,44 +329,74 @@ def _font_embedded(font: DictionaryObject) -> bool:
 
 
 class _FontScanner:
-    """Finds non-embedded fonts in a page's resources and in the Form XObjects they use."""
+    """Finds non-embedded fonts in a page's resources, in the Form XObjects they use, in the
+    appearance of its printed annotations, and in the resources of Type3 fonts' glyphs. A font
+    listed in the page's own resources but never selected (``/F1 12 Tf``) in its content, as some
+    producers list Helvetica on every page, is not counted."""
 
     def __init__(self, reader: PdfReader) -> None:
         self._reader = reader
         self._forms: dict[tuple[int, int], set[str]] = {}  # Form XObject -> its non-embedded fonts
-        self._fonts: dict[tuple[int, int], str | None] = {}  # font dict -> name if not embedded
+        self._fonts: dict[tuple[int, int], set[str]] = {}  # font dict -> non-embedded fonts in it
 
     def page_fonts(self, page: DictionaryObject) -> set[str]:
+        found: set[str] = set()
         resources = _resolve(page.get("/Resources"))
-        if not isinstance(resources, DictionaryObject):
-            return set()
-        return self._resources(resources, 0)
+        if isinstance(resources, DictionaryObject):
+            found |= self._resources(resources, 0, page=page)
+        annots = _resolve(page.get("/Annots"))
+        if isinstance(annots, ArrayObject):
+            for ref in annots:
+                annot = _resolve(ref)
+                if not isinstance(annot, DictionaryObject) or not int(_resolve(annot.get("/F")) or 0) & _PRINT_FLAG:
+                    continue  # only annotations that print show their appearance on paper
+                appearance = _resolve(annot.get("/AP"))
+                normal = _resolve(appearance.get("/N")) if isinstance(appearance, DictionaryObject) else None
+                if isinstance(normal, DictionaryObject) and _resolve(normal.get("/Subtype")) != "/Form":
+                    states = list(normal.values())  # one appearance per state (a checkbox: /On, /Off)
+                else:
+                    states = [appearance.raw_get("/N")] if isinstance(appearance, DictionaryObject) else []
+                for state in states:
+                    found |= self._xobject(state, 0)
+        return found
 
-    def _resources(self, resources: DictionaryObject, depth: int) -> set[str]:
+    def _resources(self, resources: DictionaryObject, depth: int, page: DictionaryObject | None = None) -> set[str]:
         found: set[str] = set()
         fonts = _resolve(resources.get("/Font"))
         if isinstance(fonts, DictionaryObject):
+            selected: set[str] | None = None
             for key, ref in fonts.items():
-                name = self._font(key, ref)
-                if name is not None:
-                    found.add(name)
+                names = self._font(key, ref, depth)
+                if names and page is not None:
+                    if selected is None:
+                        selected = _selected_fonts(page)
+                    if selected is not None and str(key).removeprefix("/") not in selected:
+                        continue  # listed, never used on the page
+                found |= names
         xobjects = _resolve(resources.get("/XObject"))
         if depth < _MAX_FORM_DEPTH and isinstance(xobjects, DictionaryObject):
             for ref in xobjects.values():
                 found |= self._xobject(ref, depth)
         return found
 
-    def _font(self, key: str, ref: Any) -> str | None:
+    def _font(self, key: str, ref: Any, depth: int) -> set[str]:
         ident = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else None
         if ident is not None and ident in self._fonts:
             return self._fonts[ident]
-        font = _resolve(ref)
-        name = None
-        if isinstance(font, DictionaryObject) and not _font_embedded(font):
-            name = _font_name(font, key)
         if ident is not None:
-            self._fonts[ident] = name
-        return name
+            self._fonts[ident] = set()  # also breaks cycles (a Type3 glyph using its own font)
+        font = _resolve(ref)
+        names: set[str] = set()
+        if isinstance(font, DictionaryObject):
+            if not _font_embedded(font):
+                names.add(_font_name(font, key))
+            elif _resolve(font.get("/Subtype")) == "/Type3" and depth < _MAX_FORM_DEPTH:
+                glyph_resources = _resolve(font.get("/Resources"))  # its glyphs may draw text too
+                if isinstance(glyph_resources, DictionaryObject):
+                    names |= self._resources(glyph_resources, depth + 1)
+        if ident is not None:
+            self._fonts[ident] = names
+        return names
 
     def _xobject(self, ref: Any, depth: int) -> set[str]:
         ident = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else None

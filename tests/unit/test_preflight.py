@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfWriter
@@ -377,8 +378,9 @@ def test_non_embedded_helvetica(tmp_path: Path) -> None:
     ]
 
 
-def _font_pdf(path: Path, font: DictionaryObject, in_form: bool = False) -> Path:
-    """One 91 x 61 mm page using ``font`` directly or inside a Form XObject."""
+def _font_pdf(path: Path, font: DictionaryObject, in_form: bool = False, use: bool = True) -> Path:
+    """One 91 x 61 mm page using ``font`` directly or inside a Form XObject (``use=False``: the
+    page lists the font but draws only a rectangle, as reportlab's pages list Helvetica)."""
     writer = PdfWriter()
     page = writer.add_blank_page(width=pt(91), height=pt(61))
     fonts = DictionaryObject({NameObject("/F1"): writer._add_object(font)})
@@ -396,9 +398,14 @@ def _font_pdf(path: Path, font: DictionaryObject, in_form: bool = False) -> Path
             }
         )
         resources = {NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): writer._add_object(form)})}
+        content = b"q /Fm1 Do Q"
     else:
         resources = {NameObject("/Font"): fonts}
+        content = b"BT /F1 12 Tf (x) Tj ET" if use else b"0 0 10 10 re f"
     page[NameObject("/Resources")] = DictionaryObject(resources)
+    stream = DecodedStreamObject()
+    stream.set_data(content)
+    page[NameObject("/Contents")] = writer._add_object(stream)
     with open(path, "wb") as fh:
         writer.write(fh)
     return path
@@ -454,6 +461,71 @@ def test_type0_font_without_embedded_descendant_and_font_in_form(tmp_path: Path)
             "page 1: font Times-Roman is not embedded; ask for a PDF with all fonts embedded (PDF/X)",
         )
     ]
+
+
+def test_a_font_listed_but_never_used_is_not_counted(tmp_path: Path) -> None:
+    """Audit U: a reportlab page drawing only a rectangle failed "font Helvetica is not embedded"."""
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    listed = _font_pdf(tmp_path / "listed.pdf", _font("/Type1", "/Helvetica", None), use=False)
+    assert run(listed, spec=spec).findings == ()
+    used = _font_pdf(tmp_path / "used.pdf", _font("/Type1", "/Helvetica", None))
+    assert [f.check for f in run(used, spec=spec).findings] == ["fonts"]
+
+
+def _appearance(writer: PdfWriter, font: DictionaryObject) -> Any:
+    form = DecodedStreamObject()
+    form.set_data(b"BT /F1 9 Tf (note) Tj ET")
+    form.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(50), NumberObject(20)]),
+            NameObject("/Resources"): DictionaryObject(
+                {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+            ),
+        }
+    )
+    return writer._add_object(form)
+
+
+def test_fonts_in_printed_annotations_and_type3_glyphs_are_checked(tmp_path: Path) -> None:
+    """Audit U: an unembedded font in a printed annotation's appearance, or in the resources of a
+    Type3 font's glyphs, was not reported."""
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    for flags, expected in ((4, ["fonts"]), (0, [])):  # 4: the annotation prints
+        writer = PdfWriter()
+        page = writer.add_blank_page(width=pt(91), height=pt(61))
+        annot = DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Annot"),
+                NameObject("/Subtype"): NameObject("/FreeText"),
+                NameObject("/Rect"): ArrayObject(
+                    [NumberObject(0), NumberObject(0), NumberObject(50), NumberObject(20)]
+                ),
+                NameObject("/F"): NumberObject(flags),
+                NameObject("/AP"): DictionaryObject(
+                    {NameObject("/N"): _appearance(writer, _font("/TrueType", "/ComicSansMS", None))}
+                ),
+            }
+        )
+        page[NameObject("/Annots")] = ArrayObject([writer._add_object(annot)])
+        path = tmp_path / f"annot{flags}.pdf"
+        with open(path, "wb") as fh:
+            writer.write(fh)
+        assert [f.check for f in run(path, spec=spec).findings] == expected, flags
+    glyph_font = _font("/TrueType", "/Arial-BoldMT", None)
+    type3 = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type3"),
+            NameObject("/Resources"): DictionaryObject(
+                {NameObject("/Font"): DictionaryObject({NameObject("/G1"): glyph_font})}
+            ),
+        }
+    )
+    path = _font_pdf(tmp_path / "t3.pdf", type3)
+    [finding] = run(path, spec=spec).findings
+    assert "font Arial-BoldMT is not embedded" in finding.message
 
 
 def test_decompression_bomb_is_not_decoded(tmp_path: Path) -> None:
