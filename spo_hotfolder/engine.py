@@ -647,12 +647,8 @@ class Engine:
             return
         if job_folder is None or kind == "command" or undecodable(job_folder.name):
             return  # a folder in quarantine/ or failed/ whose own name is not UTF-8 is no job's
-        sig = signature(os.lstat(path))
-        if self._strays.get(path) == sig:
-            return
-        self._strays[path] = sig
-        job = self.ledger.get_job(job_folder.name, history=False)
-        if job is None or self.job_dir(job) != job_folder:
+        job = self._job_to_answer(job_folder, path)
+        if job is None:
             return
         where = "replace/" if path.parent.name == "replace" else ""
         message = (
@@ -701,16 +697,29 @@ class Engine:
             self._consumed_dirs.add(path.parent)
         self._cleanup_consumed_dirs()
 
+    def _job_to_answer(self, job_folder: Path, path: Path, sig: Signature | None = None) -> Job | None:
+        """The job whose folder holds ``path`` (something there that is not acted on), if ``path``
+        as it is now was not answered yet: each is said once in STATUS.txt, not at every event."""
+        if sig is None:
+            try:
+                sig = signature(os.lstat(path))
+            except OSError:
+                return None
+        if self._strays.get(path) == sig:
+            return None
+        self._strays[path] = sig
+        job = self.ledger.get_job(job_folder.name, history=False)
+        if job is None or self.job_dir(job) != job_folder:
+            return None  # a folder of failed/ that is no job (a bad manifest, an unclaimed file)
+        return job
+
     def _on_stray(self, job_folder: Path, path: Path, sig: Signature) -> None:
         """A file an operator put into a job folder that is no drop file (``RELAESE``, ``OK.txt``):
         left alone, and said so in STATUS.txt, once. Only events report these (scans skip them:
         nobody needs telling again at each rescan or start)."""
-        if self._strays.get(path) == sig:
+        job = self._job_to_answer(job_folder, path, sig)
+        if job is None:
             return
-        self._strays[path] = sig
-        job = self.ledger.get_job(job_folder.name, history=False)
-        if job is None or self.job_dir(job) != job_folder:
-            return  # a folder of failed/ that is no job (a bad manifest, an unclaimed file)
         message = (
             f"{path.name}: not a drop file, left alone. Drop files are named RELEASE, REJECT or RETRY "
             "(any case, any extension); a replacement PDF goes into replace/"
@@ -723,16 +732,8 @@ class Engine:
         """A folder where a drop file or a replacement PDF goes (a "New folder" renamed RELEASE, a
         folder of artwork dragged into replace/): nothing is done, it is left alone, and STATUS.txt
         says why, once. Only events report these, as for unknown files."""
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return
-        sig = signature(st)
-        if self._strays.get(path) == sig:
-            return
-        self._strays[path] = sig
-        job = self.ledger.get_job(job_folder.name, history=False)
-        if job is None or self.job_dir(job) != job_folder:
+        job = self._job_to_answer(job_folder, path)
+        if job is None:
             return
         if path.parent.name == "replace":
             message = (

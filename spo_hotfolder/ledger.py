@@ -591,21 +591,6 @@ class Ledger:
             entries = self._history(job_id)
         return _job_from_row(row, entries)
 
-    def jobs(
-        self,
-        *,
-        stages: Sequence[Stage] | None = None,
-        status: JobStatus | None = None,
-        blocked: bool | None = None,
-        released: bool | None = None,
-        with_history: bool = False,
-    ) -> list[Job]:
-        """Jobs, oldest first, filtered by stage, current status, active Blocked (``blocked``: a
-        Blocked entry not removed, also of a rejected job), removed Blocked."""
-        return list(
-            self.iter_jobs(stages=stages, status=status, blocked=blocked, released=released, with_history=with_history)
-        )
-
     def iter_jobs(
         self,
         *,
@@ -616,8 +601,10 @@ class Ledger:
         with_history: bool = False,
         page: int = 500,
     ) -> Iterator[Job]:
-        """``jobs()`` one page at a time: a listing of 100,000 jobs never holds them all (the CLI
-        prints them as they come; an index on (created_at, job_id) spares SQLite a sort of them)."""
+        """Jobs, oldest first, filtered by stage, current status, active Blocked (``blocked``: a
+        Blocked entry not removed, also of a rejected job), removed Blocked. One page at a time: a
+        listing of 100,000 jobs never holds them all (the CLI prints them as they come; an index on
+        (created_at, job_id) spares SQLite a sort of them)."""
         where: list[str] = []
         args: list[Any] = []
         if stages:

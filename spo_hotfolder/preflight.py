@@ -537,8 +537,10 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
             media = _to_mm(media_pt, unit)
             crop_pt = read_box_pt(page, "/CropBox")
             visible = media.intersect(_to_mm(crop_pt, unit)) if crop_pt else media
-            cropped = visible.width > 1 and visible.height > 1 and (
-                visible.width < media.width - ROUNDING_MM or visible.height < media.height - ROUNDING_MM
+            cropped = (
+                visible.width > 1
+                and visible.height > 1
+                and (visible.width < media.width - ROUNDING_MM or visible.height < media.height - ROUNDING_MM)
             )
             info = _Page(
                 number=number,

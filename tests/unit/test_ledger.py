@@ -130,7 +130,7 @@ def test_a_job_read_without_history_has_its_status_and_blocks_and_refuses_the_re
     whole = ledger.get_job("1-1")
     assert light is not None and whole is not None
     assert (light.status, light.blocked) == (whole.status, whole.blocked) == (JobStatus.ValidationFinished, False)
-    assert [(j.status, j.blocked) for j in ledger.jobs()] == [(JobStatus.ValidationFinished, False)]
+    assert [(j.status, j.blocked) for j in ledger.iter_jobs()] == [(JobStatus.ValidationFinished, False)]
 
 
 def test_every_reader_of_the_whole_history_refuses_a_job_read_without_it(ledger: Ledger) -> None:
@@ -158,12 +158,12 @@ def test_filters_blocked_released_and_status(ledger: Ledger) -> None:
     ledger.remove_status(b1, "1-1", "bob", "", T0)
     # SPEC 3: --blocked lists the jobs whose Blocked entry is active "whatever their current
     # status": 3-1 was rejected without being released.
-    assert [j.job_id for j in ledger.jobs(blocked=True)] == ["2-1", "3-1"]
-    assert [j.job_id for j in ledger.jobs(blocked=False)] == ["1-1"]
-    assert [(j.block_active, j.blocked) for j in ledger.jobs(blocked=True)] == [(True, True), (True, False)]
-    assert [j.to_json(with_history=False)["blocked"] for j in ledger.jobs(blocked=True)] == [True, True]
-    assert [j.job_id for j in ledger.jobs(released=True)] == ["1-1"]
-    assert [j.job_id for j in ledger.jobs(status=JobStatus.Ordered)] == ["1-1"]
+    assert [j.job_id for j in ledger.iter_jobs(blocked=True)] == ["2-1", "3-1"]
+    assert [j.job_id for j in ledger.iter_jobs(blocked=False)] == ["1-1"]
+    assert [(j.block_active, j.blocked) for j in ledger.iter_jobs(blocked=True)] == [(True, True), (True, False)]
+    assert [j.to_json(with_history=False)["blocked"] for j in ledger.iter_jobs(blocked=True)] == [True, True]
+    assert [j.job_id for j in ledger.iter_jobs(released=True)] == ["1-1"]
+    assert [j.job_id for j in ledger.iter_jobs(status=JobStatus.Ordered)] == ["1-1"]
     assert ledger.count_blocked() == 1, "counted as blocked: the jobs that wait for an operator"
 
 
@@ -179,7 +179,7 @@ def test_a_purged_job_names_no_folder_and_no_output(ledger: Ledger) -> None:
     purged_at = T0 + timedelta(days=30)
     ledger.add_status("1-1", JobStatus.JobDataDeleted, "system", "retention: 30 days", purged_at)
     ledger.update_job("1-1", purged_at, stage=Stage.PURGED)
-    for job in (ledger.get_job("1-1"), ledger.get_job("1-1", history=False), *ledger.jobs()):
+    for job in (ledger.get_job("1-1"), ledger.get_job("1-1", history=False), *ledger.iter_jobs()):
         assert job is not None
         data = job.to_json(with_history=False)
         assert (data["folder"], data["output"], data["stage"]) == (None, None, "purged")
@@ -261,7 +261,7 @@ def test_a_listing_comes_page_by_page_in_order(ledger: Ledger) -> None:
         add(ledger, f"{n}-1")
         if n % 2:
             ledger.add_status(f"{n}-1", JobStatus.Blocked, "system", "", T0)
-    everything = [j.job_id for j in ledger.jobs()]
+    everything = [j.job_id for j in ledger.iter_jobs()]
     assert everything == [f"{n}-1" for n in range(7)]
     for page in (1, 2, 3, 7, 8):
         assert [j.job_id for j in ledger.iter_jobs(page=page)] == everything
