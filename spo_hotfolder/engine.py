@@ -233,6 +233,8 @@ class Engine:
         self._arriving: dict[str, float] = {}  # waiting jobs to look at again (monotonic time)
         self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
         self._bad_name_targets: dict[Path, Path] = {}  # inbox entries not UTF-8 -> their failed/ folder
+        self._unwritable: dict[Path, tuple[int, int, int]] = {}  # inbox folders said not writable
+        self._not_removed: set[Path] = set()  # taken manifests whose inbox name could not go (said once)
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
         # Manifests taken in (their jobs durably in the ledger), still to be removed from the inbox:
         # (intake key, path, the file's signature when read; None: remove nothing, only mark the
@@ -323,7 +325,7 @@ class Engine:
         self._take_stable()
         if self._arriving:
             self._guard("intake", "", self._note_arriving)
-        self._check_orphans()
+        self._guard("intake", "", self._check_orphans)
         self._run_due()
         self._run_jobs()
         self._guard("intake", "", self._finish_intakes)
@@ -770,6 +772,8 @@ class Engine:
             log.warning("manifest.unreadable", path=str(path), error=str(exc))
             return
         base = path.parent
+        if not self._removable_from(base):
+            return  # taken once the folder lets us: nothing recorded, the other orders go on
         key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
         known = self.ledger.intake(key)
         if self._new_only and known is not None:
@@ -1059,6 +1063,7 @@ class Engine:
         pending, self._unfinished = self._unfinished, []
         if not pending:
             return
+        retry: list[tuple[str, Path, Signature | None]] = []
         try:
             folders: set[Path] = set()
             for _key, path, sig in pending:
@@ -1067,17 +1072,29 @@ class Engine:
                 except FileNotFoundError:
                     continue
                 if sig is not None and signature(st) == sig:
-                    with contextlib.suppress(FileNotFoundError):
+                    try:
                         path.unlink()
+                    except FileNotFoundError:
+                        pass
+                    except OSError as exc:
+                        # One manifest that cannot go (its folder changed meanwhile) must not hold
+                        # back the others: it is tried again later, and said.
+                        if path not in self._not_removed:
+                            self._not_removed.add(path)
+                            log.warning("intake.manifest_not_removed", manifest=str(path), error=str(exc))
+                        retry.append((_key, path, sig))
+                        continue
                     folders.add(path.parent)
             for folder in folders:
                 fsync_dir(folder)
             with self.ledger.transaction():
                 for key, _path, _sig in pending:
-                    self.ledger.complete_intake(key)
+                    if all(key != k for k, _, _ in retry):
+                        self.ledger.complete_intake(key)
         except BaseException:
             self._unfinished[:0] = pending  # each part can be done again: tried at the next call
             raise
+        self._unfinished[:0] = retry
 
     def _pdf_delivered(self, job: Job) -> bool:
         """The job's PDF is in a hot folder already, its ticket not (ticket: json failed): not
@@ -1456,6 +1473,10 @@ class Engine:
         self._check_complete(job.job_id)
 
     def _take_artwork(self, src: Path, waiting: list[tuple[str, int]]) -> None:
+        if not self._removable_from(src.parent):
+            self._orphans.pop(src, None)
+            self.tracker.track(src, activity=False)  # looked at again at the next scan
+            return
         for index, (job_id, position) in enumerate(waiting):
             job = self.ledger.get_job(job_id, history=False)
             if job is None:
@@ -1475,6 +1496,35 @@ class Engine:
         if src.parent != self.area("inbox"):
             self._consumed_dirs.add(src.parent)
         self._cleanup_consumed_dirs()
+
+    def _removable_from(self, folder: Path) -> bool:
+        """Whether the daemon may take files out of ``folder`` (an inbox folder made by an upload
+        with a umask of 022, owned by the uploader: the daemon's account can read it but not
+        remove anything). False: nothing is taken from it, so that no order is half taken and
+        the others go on; the log says what to fix, once per state of the folder."""
+        if os.access(folder, os.W_OK | os.X_OK):
+            self._unwritable.pop(folder, None)
+            return True
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        state = (st.st_uid, st.st_gid, st.st_mode)
+        if self._unwritable.get(folder) != state:
+            self._unwritable[folder] = state
+            log.error(
+                "inbox.folder_not_writable",
+                folder=self.rel(folder),
+                owner=st.st_uid,
+                group=st.st_gid,
+                mode=stat.filemode(st.st_mode),
+                reason=(
+                    f"the daemon cannot take files out of {self.rel(folder)}: it may read the folder but not change "
+                    "it; nothing in it is taken until it is writable by the daemon's group (uploads with umask "
+                    "0002; Samba: create mask 0664, directory mask 2775; or chmod g+w)"
+                ),
+            )
+        return False
 
     def _check_complete(self, job_id: str) -> None:
         job = self.ledger.get_job(job_id, history=False)
@@ -1540,6 +1590,8 @@ class Engine:
             due = [m for m in members if now - m[1] >= limit]
             if not due or (top is not None and (len(due) < len(members) or self.tracker.tracks_under(top))):
                 continue  # a folder waits for its youngest file, and for those still being written
+            if not all(self._removable_from(folder) for folder in {path.parent for path, _, _ in due}):
+                continue  # nothing can be taken out of it: said in the log, and left as it is
             lonely: list[Path] = []
             for path, _since, sig in due:
                 del self._orphans[path]

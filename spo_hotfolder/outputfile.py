@@ -126,8 +126,12 @@ def _publish_same(dest: Path, art: ArtworkInput) -> int:
             raise OutputError(f"artwork {quote_name(art.name)} cannot be read: the file is missing") from exc
         out_fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            os.fchmod(out_fd, 0o644)
-            size = os.fstat(out_fd).st_size
+            st = os.fstat(out_fd)
+            if st.st_nlink == 1:
+                # A copy (links refused) is ours. A link is the artwork itself: its mode is left as it
+                # is (an operator's upload may belong to them: changing it would fail with EPERM).
+                os.fchmod(out_fd, 0o644)
+            size = st.st_size
             tmp.replace(dest)
             made = dest
             # A dest already linked to the artwork (made by a run a crash cut short before

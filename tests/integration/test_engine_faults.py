@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 import spo_hotfolder.engine as engine_module
 import spo_hotfolder.fsutil as fsutil_module
@@ -2066,3 +2067,32 @@ def test_the_checked_output_and_the_artwork_are_read_only(rig: Rig) -> None:
     assert r.engine.apply(made, Action.RELEASE, by="kim", note="").ok
     r.run(until=done(r, made), steps=10)
     assert r.take_prints() == ["RO2_RO2-1_bc-85x55_x1.pdf"]
+
+
+def test_an_inbox_folder_the_daemon_cannot_change_holds_back_nothing_else(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit W: an upload folder made with umask 022 by its uploader (the daemon's account may read
+    it, not remove from it) got its order recorded; its manifest could not leave the inbox, which
+    held back every later intake, and its artwork's timeout killed the engine thread. Now nothing
+    is taken from it, the log says why, the other orders go on, and it is taken once writable."""
+    r = rig
+    locked = r.inbox / "x1"
+    locked.mkdir()
+    make_pdf(locked / "art.pdf", pages=CARD)
+    (locked / "manifest.yaml").write_text('order_id: "X1"\nproduct: bc-85x55\nquantity: 1\nartwork: [art.pdf]\n')
+    real_access = os.access
+    monkeypatch.setattr(
+        engine_module.os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode)
+    )
+    with capture_logs() as logs:
+        other = r.order("X2")
+        r.run(until=done(r, other), steps=10)
+        r.run(steps=3, dt=700)  # past artwork_timeout_seconds: nothing breaks
+    assert r.ledger.get_job("X1-1") is None and (locked / "manifest.yaml").is_file()
+    said = [e for e in logs if e["event"] == "inbox.folder_not_writable"]
+    assert len(said) == 1 and "chmod g+w" in said[0]["reason"]
+
+    monkeypatch.undo()
+    r.run(until=done(r, "X1-1"), steps=10)
+    assert sorted(r.take_prints()) == ["X1_X1-1_bc-85x55_x1.pdf", "X2_X2-1_bc-85x55_x1.pdf"]

@@ -674,3 +674,22 @@ def test_the_trim_added_is_the_products_centred_in_the_page(tmp_path: Path, out_
         {"/MediaBox": [0.0, 0.0, 92.0, 62.0], "/TrimBox": [3.5, 3.5, 88.5, 58.5], "/BleedBox": [0.5, 0.5, 91.5, 61.5]},
         {"/MediaBox": [0.0, 0.0, 90.4, 60.4], "/TrimBox": [2.7, 2.7, 87.7, 57.7], "/BleedBox": [0.0, 0.0, 90.4, 60.4]},
     ]
+
+
+def test_a_linked_output_leaves_the_artworks_mode_alone(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit W: the output of a print-ready job is the artwork file itself; changing its mode failed
+    with EPERM when the file belonged to the operator who uploaded it (the daemon runs as its own
+    account), and the job failed "no permission to write in output/"."""
+    import spo_hotfolder.outputfile as outputfile_module
+
+    def refused(fd: int, mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    src.chmod(0o664)
+    monkeypatch.setattr(outputfile_module.os, "fchmod", refused)
+    result = link_unchanged(art(src)[0], str(out_dir / "o.pdf"), 2)
+    assert os.path.samefile(src, out_dir / "o.pdf") and result.copied_unchanged
+    assert stat.S_IMODE(src.stat().st_mode) == 0o664
