@@ -231,14 +231,19 @@ def _write_box_update(path: str, reader: PdfReader, fixes: Sequence[_BoxFix], pr
         out.flush()
 
 
-#: Layer lists of the default view (ISO 32000 8.11.4.3) merged from every file.
-_OC_VIEW_LISTS = ("/ON", "/OFF", "/Order", "/Locked", "/RBGroups")
+#: Lists of the default view (ISO 32000 8.11.4.3) merged from every file: /AS carries the usage
+#: applications (a die line set never to print: /Event /Print), so it is merged too.
+_OC_VIEW_LISTS = ("/ON", "/OFF", "/Order", "/Locked", "/RBGroups", "/AS")
 
 
 def _keep_document_parts(writer: PdfWriter, reader: PdfReader, *, first: bool) -> None:
     """What ``append`` leaves behind because it lives in the catalog, not in the pages: the
     optional content (layers, and which are hidden by default: a die line must stay hidden) of
-    every file, merged; and the first file's output intents (PDF/X) and XMP metadata."""
+    every file, merged; and the first file's output intents (PDF/X) and XMP metadata.
+
+    A file's ``/BaseState /OFF`` (every layer hidden unless listed ON) is written out as its own
+    OFF list: the merged default view has no base state of its own (ON), so one file's base state
+    never decides another file's layers."""
     source = reader.root_object
     root = writer.root_object
     if first:
@@ -249,15 +254,19 @@ def _keep_document_parts(writer: PdfWriter, reader: PdfReader, *, first: bool) -
         return
     # The layers were cloned with the pages that use them: clone() gives the same objects back.
     props = cast(DictionaryObject, source.raw_get("/OCProperties").clone(writer).get_object())
+    added = cast(ArrayObject, props.get("/OCGs", ArrayObject()).get_object())
+    other = cast(DictionaryObject, props.get("/D", DictionaryObject()).get_object())
+    if other.get("/BaseState") == "/OFF":
+        shown = list(cast(ArrayObject, other.get("/ON", ArrayObject()).get_object()))
+        other[NameObject("/OFF")] = ArrayObject(o for o in added if o not in shown)
     if "/OCProperties" not in root:
-        root[NameObject("/OCProperties")] = props
-        return
+        root[NameObject("/OCProperties")] = DictionaryObject(
+            {NameObject("/OCGs"): ArrayObject(), NameObject("/D"): DictionaryObject()}
+        )
     merged = cast(DictionaryObject, root["/OCProperties"].get_object())
     ocgs = cast(ArrayObject, merged.setdefault(NameObject("/OCGs"), ArrayObject()).get_object())
-    added = cast(ArrayObject, props.get("/OCGs", ArrayObject()).get_object())
     ocgs.extend(o for o in added if o not in ocgs)
     view = cast(DictionaryObject, merged.setdefault(NameObject("/D"), DictionaryObject()).get_object())
-    other = cast(DictionaryObject, props.get("/D", DictionaryObject()).get_object())
     for key in _OC_VIEW_LISTS:
         if key in other:
             cast(ArrayObject, view.setdefault(NameObject(key), ArrayObject()).get_object()).extend(

@@ -227,9 +227,13 @@ def box_array(values_mm: Box) -> ArrayObject:
     return ArrayObject([FloatObject(round(pt(v), 4)) for v in values_mm])
 
 
-def make_layered_pdf(path: Path | str, size_mm: tuple[float, float], layer: str = "Dieline") -> Path:
+def make_layered_pdf(
+    path: Path | str, size_mm: tuple[float, float], layer: str = "Dieline", *, view: str = "off"
+) -> Path:
     """A print file as a designer's tool exports it: a hidden layer (optional content, OFF by
-    default: a die line that must not print), a PDF/X output intent and XMP metadata; no TrimBox."""
+    default: a die line that must not print), a PDF/X output intent and XMP metadata; no TrimBox.
+    ``view``: "off" (listed OFF), "on" (shown), "base-off" (/BaseState /OFF, the layer listed ON:
+    shown), "print-never" (shown on screen, /AS: off when printed)."""
     writer = build_writer([size_mm])
     ocg = writer._add_object(
         DictionaryObject({NameObject("/Type"): NameObject("/OCG"), NameObject("/Name"): TextStringObject(layer)})
@@ -242,13 +246,30 @@ def make_layered_pdf(path: Path | str, size_mm: tuple[float, float], layer: str 
     stream.set_data(b"/OC /oc1 BDC 1 0 0 rg 20 20 100 60 re f EMC\n")
     page[NameObject("/Contents")] = writer._add_object(stream)
     root = writer.root_object
+    default = DictionaryObject({NameObject("/Order"): ArrayObject([ocg])})
+    if view == "off":
+        default[NameObject("/OFF")] = ArrayObject([ocg])
+    elif view == "base-off":
+        default[NameObject("/BaseState")] = NameObject("/OFF")
+        default[NameObject("/ON")] = ArrayObject([ocg])
+    elif view == "print-never":
+        ocg_dict = ocg.get_object()
+        ocg_dict[NameObject("/Usage")] = DictionaryObject(
+            {NameObject("/Print"): DictionaryObject({NameObject("/PrintState"): NameObject("/OFF")})}
+        )
+        default[NameObject("/AS")] = ArrayObject(
+            [
+                DictionaryObject(
+                    {
+                        NameObject("/Event"): NameObject("/Print"),
+                        NameObject("/OCGs"): ArrayObject([ocg]),
+                        NameObject("/Category"): ArrayObject([NameObject("/Print")]),
+                    }
+                )
+            ]
+        )
     root[NameObject("/OCProperties")] = DictionaryObject(
-        {
-            NameObject("/OCGs"): ArrayObject([ocg]),
-            NameObject("/D"): DictionaryObject(
-                {NameObject("/OFF"): ArrayObject([ocg]), NameObject("/Order"): ArrayObject([ocg])}
-            ),
-        }
+        {NameObject("/OCGs"): ArrayObject([ocg]), NameObject("/D"): default}
     )
     root[NameObject("/OutputIntents")] = ArrayObject(
         [

@@ -693,3 +693,24 @@ def test_a_linked_output_leaves_the_artworks_mode_alone(
     result = link_unchanged(art(src)[0], str(out_dir / "o.pdf"), 2)
     assert os.path.samefile(src, out_dir / "o.pdf") and result.copied_unchanged
     assert stat.S_IMODE(src.stat().st_mode) == 0o664
+
+
+def test_merged_layers_keep_each_files_own_visibility(tmp_path: Path, out_dir: Path) -> None:
+    """Audit W: the first file's /BaseState /OFF hid the second file's visible layer (artwork gone
+    from print), and a layer set never to print (/AS, /Print) lost that setting."""
+    base_off = make_layered_pdf(tmp_path / "a.pdf", (91, 61), layer="A shown", view="base-off")
+    shown = make_layered_pdf(tmp_path / "b.pdf", (91, 61), layer="B shown", view="on")
+    never = make_layered_pdf(tmp_path / "c.pdf", (91, 61), layer="C die", view="print-never")
+    dest = out_dir / "o.pdf"
+    build_output(art(base_off, shown, never), str(dest), BC, V)
+    _keys, layers, hidden = _catalog(dest)
+    assert layers == ["A shown", "B shown", "C die"] and hidden == []
+    with open(dest, "rb") as fh:
+        view = PdfReader(fh, strict=True).root_object["/OCProperties"]["/D"]
+        assert "/BaseState" not in view
+        [usage] = view["/AS"]
+        assert usage["/Event"] == "/Print" and [str(o.get_object()["/Name"]) for o in usage["/OCGs"]] == ["C die"]
+    # A file whose base state hides what it does not list ON keeps it hidden, whatever comes after.
+    hidden_too = make_layered_pdf(tmp_path / "d.pdf", (91, 61), layer="D hidden", view="off")
+    build_output(art(shown, hidden_too), str(out_dir / "o2.pdf"), BC, V)
+    assert _catalog(out_dir / "o2.pdf")[2] == ["D hidden"]
