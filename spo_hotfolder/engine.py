@@ -976,8 +976,9 @@ class Engine:
             return
         dest = job_dir / "artwork" / artwork.name
         try:
-            if signature(os.lstat(src)) != orphan[1]:
-                return  # changed, or a symbolic link (which _process refuses)
+            st = os.lstat(src)
+            if signature(st) != orphan[1] or st.st_nlink > 1:
+                return  # changed, a symbolic link (which _process refuses), or linked from elsewhere (copied)
             os.link(src, dest)
         except OSError:
             return

@@ -259,7 +259,16 @@ def take(src: Path, dst: Path) -> None:
     unpaired IN_MOVED_FROM, which watchdog holds back for half a second (and every event after it).
     A crash between the two steps leaves both names on one inode: taking it again finishes the job.
     Falls back to ``os.replace`` where hard links are not supported.
+
+    A file that has other names outside the inbox (``ln`` from a storefront's folder: more than
+    one link, and ``dst`` not one of them) is copied, durably, and only then its inbox name
+    removed: the job's artwork is then its own file, which an edit of the other name cannot
+    change and whose mode the daemon may change.
     """
+    if os.lstat(src).st_nlink > 1 and not (os.path.lexists(dst) and os.path.samefile(src, dst)):
+        _copy_durably(src, dst)
+        os.unlink(src)
+        return
     try:
         os.link(src, dst)
     except FileExistsError:
@@ -270,6 +279,21 @@ def take(src: Path, dst: Path) -> None:
         os.replace(src, dst)
         return
     os.unlink(src)
+
+
+def _copy_durably(src: Path, dst: Path) -> None:
+    """``dst`` a new file with ``src``'s bytes, on disk (file and folder) before this returns."""
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.copy")
+    try:
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        tmp.replace(dst)
+        fsync_dir(dst.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def unique_path(path: Path) -> Path:

@@ -2096,3 +2096,22 @@ def test_an_inbox_folder_the_daemon_cannot_change_holds_back_nothing_else(
     monkeypatch.undo()
     r.run(until=done(r, "X1-1"), steps=10)
     assert sorted(r.take_prints()) == ["X1_X1-1_bc-85x55_x1.pdf", "X2_X2-1_bc-85x55_x1.pdf"]
+
+
+def test_artwork_linked_into_the_inbox_from_elsewhere_is_copied_not_shared(rig: Rig) -> None:
+    """Audit W: a file hard-linked into the inbox (`ln` from a storefront's folder) stayed one file
+    with the job's artwork and output: made read-only at its source, and an edit there changed
+    the checked output."""
+    r = rig
+    store = r.tmp / "store"
+    store.mkdir()
+    make_pdf(store / "LK.pdf", pages=CARD, trimbox=(3, 3, 88, 58))
+    os.link(store / "LK.pdf", r.inbox / "LK.pdf")
+    (r.inbox / "LK.yaml").write_text('order_id: "LK"\nproduct: bc-85x55\nquantity: 1\nartwork: [LK.pdf]\n')
+    r.run(until=done(r, "LK-1"), steps=10)
+    job_dir = r.root / "done" / "LK-1"
+    assert not os.path.samefile(store / "LK.pdf", job_dir / "artwork" / "LK.pdf")
+    assert (store / "LK.pdf").read_bytes() == (job_dir / "artwork" / "LK.pdf").read_bytes()
+    assert stat.S_IMODE((store / "LK.pdf").stat().st_mode) & 0o200, "the source keeps its mode"
+    assert (store / "LK.pdf").stat().st_nlink == 1 and not (r.inbox / "LK.pdf").exists()
+    assert r.take_prints() == ["LK_LK-1_bc-85x55_x1.pdf"]
