@@ -1619,8 +1619,12 @@ class Engine:
     def _fail_orphans(self, name: Path, base: Path, paths: list[Path], limit: float) -> None:
         """``paths`` (one file at the top of inbox/, or the files of the inbox folder ``name``) to
         ``failed/<name>/``, kept at their paths under ``base``, with one ERROR.txt."""
-        target = unique_path(self.area("failed") / safe_name(name.name))
-        target.mkdir(parents=True)
+        earlier = self._bad_name_targets.get(name)  # its files with names not UTF-8 went there already
+        if earlier is not None and earlier.is_dir():
+            target = earlier
+        else:
+            target = unique_path(self.area("failed") / safe_name(name.name))
+            target.mkdir(parents=True)
         moved: list[str] = []
         for path in paths:
             relative = path.relative_to(base)
@@ -1664,9 +1668,13 @@ class Engine:
                     f"manifest.yaml or manifest.yml; rename it (in inbox/{name.name}/) and put the folder back"
                 )
         listing = "" if single else "Files: " + ", ".join(moved) + ". "
+        before = ""
+        with contextlib.suppress(OSError):
+            before = (target / "ERROR.txt").read_text("utf-8") + "\n"
         atomic_write(
             target / "ERROR.txt",
-            error_text(
+            before
+            + error_text(
                 f"{what} arrived in the inbox but no manifest named {'it' if single else 'them'}.",
                 problems,
                 listing

@@ -349,6 +349,25 @@ def test_names_that_are_not_utf8_go_to_failed_saying_why(start, tmp_path: Path) 
 
 
 @pytest.mark.e2e
+def test_a_folder_without_a_manifest_holding_a_name_not_utf8_stays_one_folder(start, tmp_path: Path) -> None:
+    daemon = start(watch={"settle_seconds": 0.3, "artwork_timeout_seconds": 2})
+    upload = bytes(tmp_path / "nomanifest")
+    os.mkdir(upload)  # noqa: PTH102 - names in bytes, as a client wrote them
+    card = source_card(tmp_path)
+    for name in (b"gr\xfc\xdf.pdf", b"ok.pdf"):
+        with open(upload + b"/" + name, "wb") as fh:
+            fh.write(card)
+    os.rename(upload, bytes(daemon.inbox / "nomanifest"))
+    failed = daemon.root / "failed" / "nomanifest"
+    wait_for(lambda: (failed / "ok.pdf").is_file(), timeout=20, what="failed/nomanifest/ok.pdf")
+    time.sleep(0.5)
+    assert sorted(os.listdir(bytes(failed))) == [b"ERROR.txt", b"gr\xfc\xdf.pdf", b"ok.pdf"]
+    assert [p.name for p in (daemon.root / "failed").iterdir()] == ["nomanifest"]
+    text = (failed / "ERROR.txt").read_text()
+    assert "not UTF-8" in text and "no manifest named" in text
+
+
+@pytest.mark.e2e
 def test_artwork_under_an_ignored_name_fails_at_the_timeout_saying_why(start, tmp_path: Path) -> None:
     daemon = start(watch={"settle_seconds": 0.3, "artwork_timeout_seconds": 2})
     (daemon.inbox / ".hidden.pdf").write_bytes(source_card(tmp_path))
