@@ -357,7 +357,7 @@ def test_a_folder_without_a_manifest_holding_a_name_not_utf8_stays_one_folder(st
     for name in (b"gr\xfc\xdf.pdf", b"ok.pdf"):
         with open(upload + b"/" + name, "wb") as fh:
             fh.write(card)
-    os.rename(upload, bytes(daemon.inbox / "nomanifest"))
+    (tmp_path / "nomanifest").rename(daemon.inbox / "nomanifest")
     failed = daemon.root / "failed" / "nomanifest"
     wait_for(lambda: (failed / "ok.pdf").is_file(), timeout=20, what="failed/nomanifest/ok.pdf")
     time.sleep(0.5)
