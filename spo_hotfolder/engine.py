@@ -1475,8 +1475,7 @@ class Engine:
 
     def _take_artwork(self, src: Path, waiting: list[tuple[str, int]]) -> None:
         if not self._removable_from(src.parent):
-            self._orphans.pop(src, None)
-            self.tracker.track(src, activity=False)  # looked at again at the next scan
+            self._orphans.pop(src, None)  # looked at again at the next rescan, never in a loop
             return
         for index, (job_id, position) in enumerate(waiting):
             job = self.ledger.get_job(job_id, history=False)

@@ -2081,6 +2081,8 @@ def test_an_inbox_folder_the_daemon_cannot_change_holds_back_nothing_else(
     locked.mkdir()
     make_pdf(locked / "art.pdf", pages=CARD)
     (locked / "manifest.yaml").write_text('order_id: "X1"\nproduct: bc-85x55\nquantity: 1\nartwork: [art.pdf]\n')
+    make_pdf(locked / "art3.pdf", pages=CARD)  # named by a manifest at the top of inbox/
+    (r.inbox / "X3.yaml").write_text('order_id: "X3"\nproduct: bc-85x55\nquantity: 1\nartwork: [x1/art3.pdf]\n')
     real_access = os.access
     monkeypatch.setattr(
         engine_module.os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode)
@@ -2090,12 +2092,15 @@ def test_an_inbox_folder_the_daemon_cannot_change_holds_back_nothing_else(
         r.run(until=done(r, other), steps=10)
         r.run(steps=3, dt=700)  # past artwork_timeout_seconds: nothing breaks
     assert r.ledger.get_job("X1-1") is None and (locked / "manifest.yaml").is_file()
+    assert r.stage("X3-1") in (Stage.AWAITING, Stage.FAILED) and (locked / "art3.pdf").is_file()
+    r.engine.step()
+    assert not any(p in r.engine.tracker for p in locked.iterdir()), "left for the next rescan: no busy loop"
     said = [e for e in logs if e["event"] == "inbox.folder_not_writable"]
     assert len(said) == 1 and "chmod g+w" in said[0]["reason"]
 
     monkeypatch.undo()
-    r.run(until=done(r, "X1-1"), steps=10)
-    assert sorted(r.take_prints()) == ["X1_X1-1_bc-85x55_x1.pdf", "X2_X2-1_bc-85x55_x1.pdf"]
+    r.run(until=lambda: done(r, "X1-1")() and done(r, "X3-1")(), steps=10)
+    assert sorted(r.take_prints()) == ["X1_X1-1_bc-85x55_x1.pdf", "X2_X2-1_bc-85x55_x1.pdf", "X3_X3-1_bc-85x55_x1.pdf"]
 
 
 def test_artwork_linked_into_the_inbox_from_elsewhere_is_copied_not_shared(rig: Rig) -> None:
