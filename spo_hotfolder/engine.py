@@ -96,7 +96,7 @@ from spo_hotfolder.operator import (
 from spo_hotfolder.outputfile import OutputError, OutputResult, link_unchanged
 from spo_hotfolder.pdfreport import ArtworkInput, PreflightReport, not_a_pdf
 from spo_hotfolder.reports import Extra, error_text, human_seconds, status_text
-from spo_hotfolder.stability import FileStabilityTracker, Signature, signature
+from spo_hotfolder.stability import FileStabilityTracker, Signature, open_for_writing, signature
 from spo_hotfolder.status import JobStatus
 
 log = structlog.get_logger("spo_hotfolder.engine")
@@ -1771,6 +1771,14 @@ class Engine:
                 f"{name} is at {where}, but the name {ignored[0]!r} matches watch.ignore, so the daemon never takes "
                 "it: rename it (and the manifest's reference), or change watch.ignore"
             )
+        if not os.access(source.parent, os.W_OK | os.X_OK):
+            return (
+                f"{name} is at {where}, but the daemon cannot take files out of {self.rel(source.parent)} (it may "
+                "read the folder, not change it): make the folder writable by the daemon's group (chmod g+w; "
+                "uploads with umask 0002)"
+            )
+        if open_for_writing(source):
+            return f"{name} is at {where}, but some program still has it open for writing (an upload not finished)"
         return (
             f"{name} is at {where}, but it was still changing (an upload that stalled or is very slow): the "
             "daemon takes a file once it has stayed unchanged for watch.settle_seconds"

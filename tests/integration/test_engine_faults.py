@@ -2092,7 +2092,8 @@ def test_an_inbox_folder_the_daemon_cannot_change_holds_back_nothing_else(
         r.run(until=done(r, other), steps=10)
         r.run(steps=3, dt=700)  # past artwork_timeout_seconds: nothing breaks
     assert r.ledger.get_job("X1-1") is None and (locked / "manifest.yaml").is_file()
-    assert r.stage("X3-1") in (Stage.AWAITING, Stage.FAILED) and (locked / "art3.pdf").is_file()
+    assert r.stage("X3-1") is Stage.FAILED and (locked / "art3.pdf").is_file()
+    assert "cannot take files out of inbox/x1" in (r.root / "failed" / "X3-1" / "ERROR.txt").read_text()
     r.engine.step()
     assert not any(p in r.engine.tracker for p in locked.iterdir()), "left for the next rescan: no busy loop"
     said = [e for e in logs if e["event"] == "inbox.folder_not_writable"]
