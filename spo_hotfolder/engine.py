@@ -103,6 +103,8 @@ log = structlog.get_logger("spo_hotfolder.engine")
 
 #: The files the daemon itself keeps at the top of a job folder (besides its manifest.*).
 JOB_FOLDER_FILES = frozenset({"STATUS.txt", "ERROR.txt"})
+#: How an inbox folder the daemon cannot change is made writable for it (log line and ERROR.txt).
+UNWRITABLE_FIX = "uploads with umask 0002; Samba: create mask 0664, directory mask 2775; or chmod g+w"
 SYMLINK_PROBLEM = (
     "{name} is a symbolic link, not a file: the daemon does not follow links (one could point at any file "
     "on the server); put the file itself"
@@ -617,11 +619,7 @@ class Engine:
             inbox = self.area("inbox")
             parts = _rel_parts(str(path), str(inbox)) or [path.name]
             top = inbox / parts[0]
-            target = self._bad_name_targets.get(top)
-            if target is None or not target.is_dir():
-                target = unique_path(self.area("failed") / safe_name(parts[0]))
-                target.mkdir(parents=True)
-                self._bad_name_targets[top] = target
+            target = self._failed_folder_for(top, remember=True)
             dest = target / Path(*parts[1:]) if len(parts) > 1 else target / path.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             move(path, dest)
@@ -1088,9 +1086,10 @@ class Engine:
                     folders.add(path.parent)
             for folder in folders:
                 fsync_dir(folder)
+            kept = {key for key, _, _ in retry}
             with self.ledger.transaction():
                 for key, _path, _sig in pending:
-                    if all(key != k for k, _, _ in retry):
+                    if key not in kept:
                         self.ledger.complete_intake(key)
         except BaseException:
             self._unfinished[:0] = pending  # each part can be done again: tried at the next call
@@ -1520,8 +1519,7 @@ class Engine:
                 mode=stat.filemode(st.st_mode),
                 reason=(
                     f"the daemon cannot take files out of {self.rel(folder)}: it may read the folder but not change "
-                    "it; nothing in it is taken until it is writable by the daemon's group (uploads with umask "
-                    "0002; Samba: create mask 0664, directory mask 2775; or chmod g+w)"
+                    f"it; nothing in it is taken until it is writable by the daemon's group ({UNWRITABLE_FIX})"
                 ),
             )
         return False
@@ -1615,15 +1613,22 @@ class Engine:
                 self._fail_orphans(top, top.parent, lonely, limit)
         self._cleanup_consumed_dirs()
 
+    def _failed_folder_for(self, top: Path, *, remember: bool) -> Path:
+        """The ``failed/`` folder for the inbox entry ``top``: the one its files with names that are
+        not UTF-8 went to in this run, else a new one (``remember``: for the next such file)."""
+        target = self._bad_name_targets.get(top)
+        if target is not None and target.is_dir():
+            return target
+        target = unique_path(self.area("failed") / safe_name(top.name))
+        target.mkdir(parents=True)
+        if remember:
+            self._bad_name_targets[top] = target
+        return target
+
     def _fail_orphans(self, name: Path, base: Path, paths: list[Path], limit: float) -> None:
         """``paths`` (one file at the top of inbox/, or the files of the inbox folder ``name``) to
         ``failed/<name>/``, kept at their paths under ``base``, with one ERROR.txt."""
-        earlier = self._bad_name_targets.get(name)  # its files with names not UTF-8 went there already
-        if earlier is not None and earlier.is_dir():
-            target = earlier
-        else:
-            target = unique_path(self.area("failed") / safe_name(name.name))
-            target.mkdir(parents=True)
+        target = self._failed_folder_for(name, remember=False)
         moved: list[str] = []
         for path in paths:
             relative = path.relative_to(base)
@@ -1774,8 +1779,7 @@ class Engine:
         if not os.access(source.parent, os.W_OK | os.X_OK):
             return (
                 f"{name} is at {where}, but the daemon cannot take files out of {self.rel(source.parent)} (it may "
-                "read the folder, not change it): make the folder writable by the daemon's group (chmod g+w; "
-                "uploads with umask 0002)"
+                f"read the folder, not change it): make the folder writable by the daemon's group ({UNWRITABLE_FIX})"
             )
         if open_for_writing(source):
             return f"{name} is at {where}, but some program still has it open for writing (an upload not finished)"

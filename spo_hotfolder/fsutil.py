@@ -284,16 +284,16 @@ def take(src: Path, dst: Path) -> None:
 def _copy_durably(src: Path, dst: Path) -> None:
     """``dst`` a new file with ``src``'s bytes, on disk (file and folder) before this returns."""
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.copy")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # left by a crash of a process with our pid
+    copy_file(src, tmp)  # fsynced; a partial copy is removed
     try:
-        shutil.copyfile(src, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
         tmp.replace(dst)
-        fsync_dir(dst.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    fsync_dir(dst.parent)
 
 
 def unique_path(path: Path) -> Path:

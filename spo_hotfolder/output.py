@@ -197,6 +197,14 @@ def _write_box_update(path: str, reader: PdfReader, fixes: Sequence[_BoxFix], pr
         size = out.tell()
         src.seek(max(0, size - 1))
         ends_with_eol = src.read(1) in (b"\n", b"\r")
+        out.write(_box_update(reader, fixes, prev_xref, size, ends_with_eol))
+
+
+def _box_update(
+    reader: PdfReader, fixes: Sequence[_BoxFix], prev_xref: int, size: int, ends_with_eol: bool
+) -> bytes:
+    """The update section appended to a file of ``size`` bytes: the fixed page objects, their
+    cross-reference entries, and a trailer that chains to the file's own (``/Prev``)."""
     update = io.BytesIO()
     if not ends_with_eol:
         update.write(b"\n")
@@ -225,10 +233,7 @@ def _write_box_update(path: str, reader: PdfReader, fixes: Sequence[_BoxFix], pr
     update.write(b"trailer\n")
     trailer.write_to_stream(update)
     update.write(f"\nstartxref\n{xref_at}\n%%EOF\n".encode())
-    with open(fd, "wb", closefd=False) as out:
-        out.seek(size)
-        out.write(update.getvalue())
-        out.flush()
+    return update.getvalue()
 
 
 #: Lists of the default view (ISO 32000 8.11.4.3) merged from every file: /AS carries the usage
