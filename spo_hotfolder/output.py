@@ -200,9 +200,7 @@ def _write_box_update(path: str, reader: PdfReader, fixes: Sequence[_BoxFix], pr
         out.write(_box_update(reader, fixes, prev_xref, size, ends_with_eol))
 
 
-def _box_update(
-    reader: PdfReader, fixes: Sequence[_BoxFix], prev_xref: int, size: int, ends_with_eol: bool
-) -> bytes:
+def _box_update(reader: PdfReader, fixes: Sequence[_BoxFix], prev_xref: int, size: int, ends_with_eol: bool) -> bytes:
     """The update section appended to a file of ``size`` bytes: the fixed page objects, their
     cross-reference entries, and a trailer that chains to the file's own (``/Prev``)."""
     update = io.BytesIO()
