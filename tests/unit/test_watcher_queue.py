@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,29 @@ def test_watchdog_uses_it_and_renames_still_arrive_as_moves(tmp_path: Path) -> N
     finally:
         watcher.stop()
     assert (tmp_path / "a.pdf", True) in seen, "a rename into place is reported as complete"
+
+
+def test_events_reach_the_sink_from_the_emitter_not_through_the_dispatch_thread(tmp_path: Path) -> None:
+    """The recorder is called in the emitter's thread: watchdog's observer queue and its dispatch
+    thread (a thread hop per event) are left out. Events of sub-folders, created after the start
+    (a job folder in quarantine/), and of the filtered kinds still arrive; opens do not."""
+    seen: list[tuple[str, str]] = []
+    arrived = threading.Event()
+
+    def sink(path: Path, moved_in: bool) -> None:
+        seen.append((path.name, type(threading.current_thread()).__name__))
+        if path.name == "b.pdf":
+            arrived.set()
+
+    watcher = FolderWatcher([tmp_path], "native", 1.0, sink)
+    watcher.start()
+    try:
+        (tmp_path / "job").mkdir()
+        time.sleep(0.2)  # the new folder's watch is added by the emitter
+        (tmp_path / "job" / "b.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+        assert arrived.wait(10)
+    finally:
+        watcher.stop()
+    threads = {thread for name, thread in seen if name == "b.pdf"}
+    assert threads == {"_DirectEmitter"}
+    assert ("job", "_DirectEmitter") in seen
