@@ -151,7 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only jobs whose Blocked status is active, whatever their current status",
     )
-    group.add_argument("--released", action="store_true", help="only jobs whose Blocked status was removed")
+    group.add_argument(
+        "--released",
+        action="store_true",
+        help="only jobs whose Blocked status was removed (and that are not blocked again)",
+    )
     p.add_argument("--json", action="store_true", help="a JSON list (stable format, see README)")
 
     p = add("show", help="one job with its whole status history")

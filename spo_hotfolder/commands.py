@@ -373,7 +373,16 @@ def cmd_route(args: argparse.Namespace) -> int:
             attributes=spec.attributes,
         )
         decision = decide_route(facts, config)
+        job = known.get(spec.job_id)
         blocked, block_reason = decide_blocking(manifest.blocked, config, spec.product)
+        again = job is not None and _same_again(config, job, data, path.parent, [a.path for a in spec.artwork])
+        if job is not None and job.order_id == manifest.order_id and job.stage not in TERMINAL:
+            # New artwork for a job in flight (the rules of Engine._record_intake): its Blocked entry
+            # stays (only a release removes one), and only `blocked: true` adds one.
+            if job.block_active:
+                blocked, block_reason = True, "already blocked; only a release removes that"
+            elif manifest.blocked is not True:
+                blocked = False
         results.append(
             {
                 "job_id": spec.job_id,
@@ -384,7 +393,12 @@ def cmd_route(args: argparse.Namespace) -> int:
                 "blocked": blocked,
                 "blocked_reason": block_reason if blocked else None,
                 "filename": output_name(facts, decision, config),
-                "known": _known_note(known.get(spec.job_id), manifest.order_id, manifest.reprint),
+                "known": (
+                    f"known ({job.status.value}) and this manifest is the one it has, byte for byte, with none of "
+                    "its artwork here: nothing would change (it would be filed in the job's history/)"
+                    if job is not None and again
+                    else _known_note(job, manifest.order_id, manifest.reprint)
+                ),
             }
         )
     if args.json:
@@ -411,6 +425,21 @@ def _known_jobs(config: Config, job_ids: list[str]) -> dict[str, Job]:
         return {job.job_id: job for job in (ledger.get_job(i, history=False) for i in job_ids) if job is not None}
     finally:
         ledger.close()
+
+
+def _same_again(config: Config, job: Job, data: bytes, base: Path, artwork: list[str]) -> bool:
+    """Engine._same_again's rule: a job waiting in quarantine/ or failed/ whose manifest comes again
+    byte for byte, with none of its artwork beside it, is not taken (the manifest is filed)."""
+    if job.stage not in (Stage.HELD, Stage.FAILED) or any(os.path.lexists(base / ref) for ref in artwork):
+        return False
+    folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
+    for copy in folder.glob("manifest.*"):
+        try:
+            if copy.stat().st_size == len(data) and copy.read_bytes() == data:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _known_note(job: Job | None, order_id: str, reprint: bool) -> str | None:

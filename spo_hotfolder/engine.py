@@ -246,6 +246,8 @@ class Engine:
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         #: the operator's last action per job and its answer (STATUS.txt), kept in the ledger too
         self._last_action: dict[str, str | None] = {}
+        self._finished: set[str] = set()  # jobs just moved to done/ or rejected/: _answer_leftovers
+        self._answering_drops = False
         self.flusher = Flusher()
         # A check begun ahead of its job's turn (_begin_early_check at intake, _begin_next_check
         # while the queue runs): (what it depends on, the call, when begun).
@@ -337,6 +339,8 @@ class Engine:
             # Hourly too: a temp file left in a hot folder that was out of reach at the last start
             # (an unmounted share) is removed once the share is back.
             self._guard("retention", "", self.sweep_temp_files)
+        if self._finished:
+            self._guard("drop", "", self._answer_leftovers)
         self._guard("status", "", self.flush_status)
 
     def _guard(self, what: str, subject: str, fn: Callable[[], object]) -> None:
@@ -1194,6 +1198,14 @@ class Engine:
                 fields["generation"] = existing.generation + 1
             self.ledger.update_job(spec.job_id, now, **fields)
             self.ledger.set_artwork(spec.job_id, artwork)
+            if not reprint and manifest.blocked is True:
+                # The manifest's word for its jobs (SPEC 5: "overrides the config's blocking rules"):
+                # a job it re-sends waits for a release, if it is not blocked already. The config's
+                # rules are not applied again (the job was ordered, and perhaps released, before);
+                # and `blocked: false` does not remove a Blocked entry: only a release does.
+                current = self.ledger.get_job(spec.job_id)
+                if current is not None and current.active_block() is None:
+                    self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
             if reprint:
                 # A Blocked entry still active from before (a job rejected while blocked) belongs to
                 # the old delivery: the reprint is a new one, blocked or not by its own manifest.
@@ -2338,7 +2350,57 @@ class Engine:
         # else: the folder is already where the stage lives, and recorded there (work/ -> work/)
         if stage in (Stage.HELD, Stage.FAILED):
             (dst / "replace").mkdir(exist_ok=True)
+        elif stage in (Stage.DONE, Stage.REJECTED):
+            self._finished.add(job.job_id)  # drop files that came too late: _answer_leftovers
         self._write_status(job.job_id)
+
+    def _answer_leftovers(self) -> None:
+        """Drop files and replacements still in the folder of a job that has just finished
+        (delivered, skipped, or rejected) are answered: filed in history/ as ``unused-<name>``, and
+        STATUS.txt says they were not acted on. They were dropped too late, or lost a race with
+        another action (a REJECT by command while a RETRY file settled; a job released by command
+        with a RELEASE file in its folder): left lying in done/ or rejected/, where nothing reads
+        them, they looked accepted."""
+        while self._finished:
+            job_id = self._finished.pop()
+            job = self.ledger.get_job(job_id, history=False)
+            if job is None or job.stage not in (Stage.DONE, Stage.REJECTED):
+                continue
+            folder = self._locate(job)
+            if folder is None:
+                continue
+            replace = folder / "replace"
+            found: list[Path] = []
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                found += [
+                    Path(e.path)
+                    for e in entries
+                    if classify_drop(e.name) is not None and not e.is_dir(follow_symlinks=False)
+                ]
+            with contextlib.suppress(OSError), os.scandir(replace) as entries:
+                found += [
+                    Path(e.path)
+                    for e in entries
+                    if not e.is_dir(follow_symlinks=False) and not _file_manager_litter(e.name)
+                ]
+            if not found:
+                continue
+            now = self.clock.now()
+            names = [("replace/" if path.parent == replace else "") + path.name for path in found]
+            for path in found:
+                with contextlib.suppress(OSError):
+                    into_history(folder, path, now, f"unused-{path.name}")
+            with contextlib.suppress(OSError):
+                replace.rmdir()
+            what = "rejected" if job.stage is Stage.REJECTED else "finished"
+            text = (
+                f"{iso(now)}  not acted on, as the job was {what} before they were read: {', '.join(names)} "
+                "(kept in history/ as unused-...)"
+            )
+            before = self._last_action_of(job_id)
+            self._note_action(job_id, f"{before}\n  {text}" if before else text)
+            log.info("operator.drop_unused", job_id=job_id, order_id=job.order_id, files=names, reason=f"job {what}")
+            self._write_status(job_id)
 
     @staticmethod
     def _out_of_operator_hands(job_dir: Path, now: datetime) -> None:
@@ -2543,6 +2605,13 @@ class Engine:
             self.tracker.forget(job_folder / name)
         drops = [(classify_drop(name), name) for name in names]
         drops.sort(key=lambda item: (ACTION_ORDER[item[0]] if item[0] else 9, item[1]))
+        self._answering_drops = True
+        try:
+            self._act_on_drops(job, job_folder, drops)
+        finally:
+            self._answering_drops = False
+
+    def _act_on_drops(self, job: Job, job_folder: Path, drops: list[tuple[Action | None, str]]) -> None:
         for action, name in drops:
             # The first action may have moved the job folder (REJECT -> rejected/): the other drop
             # files moved with it, and are answered there.
@@ -2639,22 +2708,15 @@ class Engine:
             current = self.extra(job).fingerprint or ""
             if not (current and (current.startswith(parsed.artwork) or parsed.artwork.startswith(current))):
                 reason = self._stale_release(parsed.artwork, current)
-        if reason is None and action is Action.RELEASE and job_dir is not None:
-            waiting = self._reject_waiting(job_dir)
-            if waiting is not None:
-                # A REJECT dropped a moment ago (still settling) comes first, as it does against a
-                # RELEASE dropped with it: a job never prints when someone also rejected it.
-                reason = (
-                    f"a REJECT file ({waiting}) is in the job's folder and is handled first; if it is refused, "
-                    "release again"
-                )
+        if reason is None and action is not Action.REJECT and job_dir is not None:
+            reason = self._operator_word_waiting(job_dir, action, file)
         if reason is None and action is Action.REPLACE and self._pdf_delivered(job):
             reason = self._already_done_reason(job)
         if reason is None and action is Action.REPLACE:
             reason = self._check_replacement(job, file)
         bound = log.bind(job_id=job_id, order_id=job.order_id, action=action.value, by=by)
         if reason is not None:
-            if action is Action.REPLACE and file is not None and job_dir is not None and file.exists():
+            if action is Action.REPLACE and file is not None and job_dir is not None and os.path.lexists(file):
                 if job_dir in file.parents:
                     into_history(job_dir, file, now, f"refused-{file.name}")
                 elif self.commands_dir() in file.parents:  # our staged copy of a CLI replace's file
@@ -2729,6 +2791,10 @@ class Engine:
         self._write_status(job_id)
         if token:
             self.ledger.drop_outcome(token, "done", message, now)
+        if self._finished and not self._answering_drops:
+            # (also for a CLI command run while the daemon is down; drop files that arrived
+            # together are each answered by their own action first, _on_drops)
+            self._answer_leftovers()
         self.wake()
         return ActionResult(True, message)
 
@@ -2791,6 +2857,59 @@ class Engine:
             if folder is not None and os.path.lexists(folder / drop.name):
                 into_history(folder, folder / drop.name, now)
                 return
+
+    def _operator_word_waiting(self, job_dir: Path, action: Action, file: Path | None) -> str | None:
+        """Why ``action`` waits for a file an operator dropped a moment ago (still settling, or
+        just behind it in the queue), or None.
+
+        A REJECT comes first against anything that sends the job on (RELEASE, RETRY, a replacement,
+        by file or by command): a job never prints when someone also rejected it. A replacement PDF
+        in replace/ comes first against RELEASE and RETRY: a release approves the output the
+        operator saw, not the one the new file will make (after the replacement the job waits in
+        quarantine/ for a release of that one), and RETRY is what the replacement does anyway."""
+        waiting = self._reject_waiting(job_dir)
+        if waiting is not None:
+            again = {Action.RELEASE: "release again", Action.RETRY: "drop RETRY again"}.get(
+                action, "put the replacement into replace/ again"
+            )
+            return f"a REJECT file ({waiting}) is in the job's folder and is handled first; if it is refused, {again}"
+        if action not in (Action.RELEASE, Action.RETRY):
+            return None
+        pending = self._replacement_waiting(job_dir, file)
+        if pending is None:
+            return None
+        if self.ignored(pending):
+            # A temporary name (watch.ignore): an upload under way, or one abandoned half-way.
+            return (
+                f"a file is being uploaded into replace/ ({pending}); a replacement is taken first, so "
+                f"{action.value} again once it is there (if that upload was abandoned, delete {pending})"
+            )
+        if action is Action.RETRY:
+            return (
+                f"a replacement (replace/{pending}) is in the job's folder and is taken first: the job is checked and "
+                "made again with it, no RETRY needed"
+            )
+        return (
+            f"a replacement (replace/{pending}) is in the job's folder and is taken first; the job then waits in "
+            "quarantine/ with its new output: open it, then release again"
+        )
+
+    def _replacement_waiting(self, job_dir: Path, file: Path | None) -> str | None:
+        """The name of a file in ``job_dir``/replace/ not taken yet, other than ``file``. One still
+        being uploaded under a temporary name (``.x.pdf.part``, rsync's ``.x.pdf.Ab12Cd``) counts
+        too, and a symbolic link (it is refused, into history/, in its turn); the files a file
+        manager leaves in every folder it opens (``.DS_Store``, ``._x``, ``Thumbs.db``,
+        ``desktop.ini``, ``~$x``), folders and pipes do not."""
+        names: list[str] = []
+        with contextlib.suppress(OSError), os.scandir(job_dir / "replace") as entries:
+            for entry in entries:
+                if not (entry.is_file(follow_symlinks=False) or entry.is_symlink()):
+                    continue  # a folder, a pipe: answered in STATUS.txt, never taken as artwork
+                if _file_manager_litter(entry.name) or (file is not None and entry.path == str(file)):
+                    continue
+                names.append(entry.name)
+        # A file ready to be taken is named before an upload still under a temporary name.
+        return min(names, key=lambda name: (self.ignored(name), name), default=None)
 
     @staticmethod
     def _reject_waiting(job_dir: Path) -> str | None:
@@ -2901,13 +3020,31 @@ class Engine:
                 taken.unlink()
         fresh = self.ledger.get_job(job.job_id)
         assert fresh is not None
+        unused = ""
+        if fresh.active_block() is not None:
+            # A RELEASE dropped with the replacement, not read yet: it approves the output the
+            # operator saw, not the one this file makes. Filed unused; the job waits for a new one.
+            stale: list[Path] = []
+            with contextlib.suppress(OSError), os.scandir(job_dir) as entries:
+                stale = [
+                    Path(e.path)
+                    for e in entries
+                    if classify_drop(e.name) is Action.RELEASE and e.is_file(follow_symlinks=False)
+                ]
+            for path in stale:
+                into_history(job_dir, path, now, f"unused-{path.name}")
+            if stale:
+                unused = (
+                    f"; {', '.join(p.name for p in stale)} not acted on (kept in history/ as unused-...): it was "
+                    "dropped for the output before this replacement. Open the new output, then release again"
+                )
         when = ""
         if all(a.present for a in self.ledger.artwork(job.job_id)):
             if self._run_when_due(job.job_id, now):
                 when = f" at its process_after time, {fresh.process_after}"
         else:
             self._move_to(fresh, Stage.AWAITING, now)
-        return f"artwork {target.name} replaced by {by}; the output is made again{when}"
+        return f"artwork {target.name} replaced by {by}; the output is made again{when}{unused}"
 
     # -- crash recovery -----------------------------------------------------------------------
 
@@ -3209,6 +3346,11 @@ def _preflight_fix(failed: set[str]) -> str:
             "here (the output is then written anew from what could be read: check it)"
         )
     return fix + ", or drop REJECT to stop the job."
+
+
+def _file_manager_litter(name: str) -> bool:
+    """Files that Finder, Explorer or Office put into folders on their own: never an operator's."""
+    return name in (".DS_Store", "Thumbs.db", "desktop.ini") or name.startswith(("._", "~$"))
 
 
 def _read_only(*paths: Path) -> None:

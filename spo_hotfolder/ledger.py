@@ -602,9 +602,9 @@ class Ledger:
         page: int = 500,
     ) -> Iterator[Job]:
         """Jobs, oldest first, filtered by stage, current status, active Blocked (``blocked``: a
-        Blocked entry not removed, also of a rejected job), removed Blocked. One page at a time: a
-        listing of 100,000 jobs never holds them all (the CLI prints them as they come; an index on
-        (created_at, job_id) spares SQLite a sort of them)."""
+        Blocked entry not removed, also of a rejected job), released (a Blocked entry removed, none
+        active). One page at a time: a listing of 100,000 jobs never holds them all (the CLI prints
+        them as they come; an index on (created_at, job_id) spares SQLite a sort of them)."""
         where: list[str] = []
         args: list[Any] = []
         if stages:
@@ -618,9 +618,11 @@ class Ledger:
         elif blocked is False:
             where.append("blocked = 0")
         if released:
+            # Released and not blocked again since (a reprint blocked anew is in --blocked only): the
+            # seed's Blocker Status filter chooses between the two, they never overlap.
             where.append(
-                "EXISTS (SELECT 1 FROM history h WHERE h.job_id = jobs.job_id AND h.status = 'Blocked' "
-                "AND h.removed_at IS NOT NULL)"
+                "blocked = 0 AND EXISTS (SELECT 1 FROM history h WHERE h.job_id = jobs.job_id "
+                "AND h.status = 'Blocked' AND h.removed_at IS NOT NULL)"
             )
         sql = f"SELECT {_LIGHT_COLUMNS} FROM jobs"  # noqa: S608
         if where:

@@ -2121,3 +2121,189 @@ def test_artwork_linked_into_the_inbox_from_elsewhere_is_copied_not_shared(rig: 
     assert stat.S_IMODE((store / "LK.pdf").stat().st_mode) & 0o200, "the source keeps its mode"
     assert (store / "LK.pdf").stat().st_nlink == 1 and not (r.inbox / "LK.pdf").exists()
     assert r.take_prints() == ["LK_LK-1_bc-85x55_x1.pdf"]
+
+
+# -- the operator's word and its races (audit Y) ----------------------------------------------------
+
+
+def _history_names(folder: Path) -> list[str]:
+    return sorted(p.name for p in (folder / "history").iterdir())
+
+
+def test_a_replacement_taken_with_a_reject_beside_it_never_prints(rig: Rig) -> None:
+    """Audit Y1: a replacement PDF and a REJECT dropped together; the replacement, handled first,
+    sent the job on and it printed, the REJECT left unread in done/. The REJECT now comes first."""
+    r = rig
+    job_id = _failed(r, "YR")
+    folder = r.root / "failed" / job_id
+    make_pdf(folder / "replace" / "YR.pdf", pages=CARD)
+    (folder / "REJECT").write_text("vic\nwrong customer\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == []
+    rejected = r.root / "rejected" / job_id
+    names = _history_names(rejected)
+    assert any(n.endswith("-REJECT") for n in names) and any("refused-YR.pdf" in n for n in names), names
+    assert "ArtworkUploaded" not in r.statuses(job_id)[1:]
+    assert not (rejected / "REJECT").exists() and not (rejected / "replace").exists()
+
+
+def test_a_retry_command_waits_behind_a_reject_file(rig: Rig) -> None:
+    """Audit Y1: `spo-hotfolder retry` while a REJECT file settles in the folder printed the job."""
+    r = rig
+    job_id = _failed(r, "YC")
+    folder = r.root / "failed" / job_id
+    (folder / "REJECT").write_text("vic\n")
+    result = r.engine.apply(job_id, Action.RETRY, by="cli", note="")
+    assert not result.ok and "REJECT file (REJECT) is in the job's folder" in result.message
+    r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == []
+
+
+def test_release_and_a_replacement_dropped_together_wait_for_a_release_of_the_new_output(rig: Rig) -> None:
+    """Audit Y3: RELEASE and a replacement dropped together printed the old artwork or the new one,
+    by timing, and the other file was never answered. The replacement comes first, and the
+    RELEASE, given for the output before it, is not taken for the new one."""
+    r = rig
+    job_id, folder = _held(r, "YB")
+    make_pdf(folder / "replace" / "YB.pdf", pages=[(90.5, 61.0)] * 2)
+    (folder / "RELEASE").write_text("amy\n")
+    uploads = _uploads(r, job_id)
+    r.run(until=_settled(r, job_id, uploads + 1), steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == []
+    assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
+    assert any(n.endswith("unused-RELEASE") for n in _history_names(folder)), _history_names(folder)
+    r.engine.flush_status()
+    status = (folder / "STATUS.txt").read_text()
+    assert "RELEASE not acted on" in status and "release again" in status
+    # Then a release of what the operator now sees prints the new artwork.
+    (folder / "RELEASE").write_text("amy\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert len(r.take_prints()) == 1
+
+
+def test_a_release_command_waits_behind_a_replacement_in_replace(rig: Rig) -> None:
+    """The other order of the same race: the release comes first and is refused while a file
+    (even one still being uploaded under a temporary name) waits in replace/."""
+    r = rig
+    job_id, folder = _held(r, "YD")
+    (folder / "replace" / ".YD.pdf.part").write_bytes(b"%PDF-1.7\n")
+    result = r.engine.apply(job_id, Action.RELEASE, by="cli", note="")
+    assert not result.ok and "being uploaded into replace/ (.YD.pdf.part)" in result.message, result.message
+    assert "if that upload was abandoned, delete .YD.pdf.part" in result.message
+    make_pdf(folder / "replace" / "YD.pdf", pages=CARD)
+    result = r.engine.apply(job_id, Action.RELEASE, by="cli", note="")
+    assert not result.ok and "a replacement (replace/" in result.message and "release again" in result.message
+    (folder / "replace" / "YD.pdf").unlink()
+    assert r.job(job_id).blocked
+    (folder / "replace" / ".YD.pdf.part").unlink()
+    (folder / "replace" / ".DS_Store").write_bytes(b"\0")  # a file manager's litter is no replacement
+    assert r.engine.apply(job_id, Action.RELEASE, by="cli", note="").ok
+
+
+def test_drop_files_that_lose_a_race_with_a_command_are_answered(rig: Rig) -> None:
+    """Audit Y4: a RETRY file settling when `spo-hotfolder reject` came first was left in
+    rejected/ unread, as was a replacement in replace/; both are filed as unused and said."""
+    r = rig
+    job_id = _failed(r, "YL")
+    folder = r.root / "failed" / job_id
+    (folder / "RETRY").write_text("tom\n")
+    make_pdf(folder / "replace" / "YL.pdf", pages=CARD)
+    (folder / "replace" / "Thumbs.db").write_bytes(b"\0")
+    assert r.engine.apply(job_id, Action.REJECT, by="cli", note="").ok
+    rejected = r.root / "rejected" / job_id
+    names = _history_names(rejected)
+    assert any(n.endswith("unused-RETRY") for n in names) and any(n.endswith("unused-YL.pdf") for n in names), names
+    assert not (rejected / "RETRY").exists() and not (rejected / "replace" / "YL.pdf").exists()
+    r.engine.flush_status()
+    status = (rejected / "STATUS.txt").read_text()
+    assert "REJECT: rejected by cli" in status
+    assert "not acted on, as the job was rejected before they were read: RETRY, replace/YL.pdf" in status
+    assert "Thumbs.db" not in status
+
+
+def test_a_job_released_by_command_with_a_release_file_beside_it_files_the_file_when_done(rig: Rig) -> None:
+    r = rig
+    job_id, _folder = _held(r, "YE")
+    assert r.engine.apply(job_id, Action.RELEASE, by="cli", note="").ok
+    (r.root / "work" / job_id / "RELEASE").write_text("bo\n")  # arrived as the folder moved
+    r.run(until=done(r, job_id), steps=10)
+    finished = r.root / "done" / job_id
+    assert not (finished / "RELEASE").exists()
+    assert any(n.endswith("unused-RELEASE") for n in _history_names(finished))
+    assert len(r.take_prints()) == 1
+
+
+def test_a_manifest_sent_again_with_blocked_true_holds_the_job(rig: Rig) -> None:
+    """Audit Y2: `blocked: true` in a manifest that re-sends a failed job was ignored: the job
+    printed without the hold its manifest asked for (and `route` said it would be blocked)."""
+    r = rig
+    job_id = _failed(r, "YM")
+    assert not r.job(job_id).blocked
+    r.order("YM", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == []
+    job = r.job(job_id)
+    assert job.blocked and job.active_block() is not None
+    assert job.active_block().detail == "manifest blocked: true"
+    statuses = r.statuses(job_id)
+    assert statuses.index("Blocked") > statuses.index("ValidationFailed"), statuses
+
+
+def test_released_jobs_blocked_again_by_a_reprint_are_listed_as_blocked_only(rig: Rig) -> None:
+    """Audit Y5: `jobs --released` listed a reprint blocked again; the Blocker Status filter
+    chooses between the two lists, which never overlap."""
+    r = rig
+    job_id, folder = _held(r, "YP")
+    (folder / "RELEASE").write_text("amy\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert [j.job_id for j in r.ledger.iter_jobs(released=True)] == [job_id]
+    r.take_prints()
+    r.order("YP", extra="blocked: true\nreprint: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    assert [j.job_id for j in r.ledger.iter_jobs(blocked=True)] == [job_id]
+    assert list(r.ledger.iter_jobs(released=True)) == []
+
+
+def _route(r: Rig, manifest: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    from spo_hotfolder.cli import main
+
+    capsys.readouterr()
+    assert main(["-c", str(r.config_path), "route", str(manifest), "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    return result  # type: ignore[no-any-return]
+
+
+def test_route_says_what_the_daemon_does_with_a_known_job(rig: Rig, capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit Y2, Y6: `route` (a dry run of the daemon's rules) said "blocked: false" for a blocked
+    job that stays blocked, and "its artwork would be replaced" for a manifest that comes again
+    byte for byte (which changes nothing)."""
+    r = rig
+    _job_id, folder = _held(r, "YQ")
+    again = r.tmp / "again"
+    again.mkdir()
+    (again / "manifest.yaml").write_bytes((folder / "manifest.yaml").read_bytes())
+    result = _route(r, again / "manifest.yaml", capsys)
+    assert result["blocked"] is True and "nothing would change" in result["known"], result
+    unblocked = r.tmp / "unblocked"
+    unblocked.mkdir()
+    (unblocked / "manifest.yaml").write_text(
+        'order_id: "YQ"\nblocked: false\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n'
+    )
+    make_pdf(unblocked / "a.pdf", pages=CARD)
+    result = _route(r, unblocked / "manifest.yaml", capsys)
+    assert result["blocked"] is True and "only a release removes" in result["blocked_reason"], result
+    assert "would be replaced" in result["known"]
+    failed_id = _failed(r, "YF")
+    resend = r.tmp / "resend"
+    resend.mkdir()
+    (resend / "manifest.yaml").write_text(
+        'order_id: "YF"\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n'
+    )
+    assert _route(r, resend / "manifest.yaml", capsys)["blocked"] is True
+    (resend / "manifest.yaml").write_text('order_id: "YF"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
+    assert _route(r, resend / "manifest.yaml", capsys)["blocked"] is False
+    assert r.stage(failed_id) is Stage.FAILED
