@@ -289,7 +289,18 @@ def cmd_action(args: argparse.Namespace) -> int:
         with offline_lock(config) as offline:
             if offline:
                 engine = Engine(config, ledger, SystemClock())
-                result = engine.apply(job.job_id, action, by=by, note=note, file=file)
+                if file is not None:
+                    # A replacement takes several steps (the old artwork and output into history/,
+                    # the new file in, the ledger): staged as a command file first, as for a
+                    # running daemon, so that a CLI killed half-way (Ctrl-C, a dropped SSH session)
+                    # leaves a command the daemon finishes at its start, never a half-replaced job.
+                    staged = _stage_command(config, action, job.job_id, by, note, file)
+                    answer = engine.run_command(staged)
+                    if answer is None:
+                        fail(f"cannot {action.value.lower()}: the staged command could not be read")
+                    result = answer
+                else:
+                    result = engine.apply(job.job_id, action, by=by, note=note, file=file)
                 engine.flush_status()
                 if not result.ok:
                     fail(f"cannot {action.value.lower()}: {result.message}")
@@ -298,28 +309,7 @@ def cmd_action(args: argparse.Namespace) -> int:
                     print("the daemon is not running: the job continues when it starts")
                 return 0
         prepare_folders(config)
-        token = f"{int(time.time())}-{uuid.uuid4().hex[:12]}"
-        commands = config.paths.state / "commands"
-        command: dict[str, Any] = {
-            "action": action.value,
-            "job_id": job.job_id,
-            "by": by,
-            "note": note,
-            "token": token,
-        }
-        if file is not None:
-            # Staged under its own name (the daemon matches a multi-file job's artwork by name, and
-            # the history says what was put in), in a folder of its own that scans ignore.
-            staging = commands / f".{token}"
-            staging.mkdir()
-            staged = staging / file.name
-            tmp = staging / f".{file.name}.tmp"
-            shutil.copyfile(file, tmp)
-            os.replace(tmp, staged)
-            command["file"] = str(staged)
-        tmp = commands / f".{token}.json.tmp"
-        tmp.write_text(json.dumps(command), encoding="utf-8")
-        os.replace(tmp, commands / f"{token}.json")
+        token = _stage_command(config, action, job.job_id, by, note, file).stem
         deadline = time.monotonic() + COMMAND_WAIT_SECONDS
         while time.monotonic() < deadline:
             outcome = ledger.drop_result(token)
@@ -334,6 +324,30 @@ def cmd_action(args: argparse.Namespace) -> int:
         return 0
     finally:
         ledger.close()
+
+
+def _stage_command(config: Config, action: Action, job_id: str, by: str, note: str, file: Path | None) -> Path:
+    """Writes a command file into state/commands/ (its name is its token) and returns its path;
+    a replacement's file is copied beside it first, so the command never names a file that is
+    not all there."""
+    token = f"{int(time.time())}-{uuid.uuid4().hex[:12]}"
+    commands = config.paths.state / "commands"
+    command: dict[str, Any] = {"action": action.value, "job_id": job_id, "by": by, "note": note, "token": token}
+    if file is not None:
+        # Staged under its own name (the daemon matches a multi-file job's artwork by name, and
+        # the history says what was put in), in a folder of its own that scans ignore.
+        staging = commands / f".{token}"
+        staging.mkdir(parents=True)
+        staged = staging / file.name
+        tmp = staging / f".{file.name}.tmp"
+        shutil.copyfile(file, tmp)
+        os.replace(tmp, staged)
+        command["file"] = str(staged)
+    tmp = commands / f".{token}.json.tmp"
+    tmp.write_text(json.dumps(command), encoding="utf-8")
+    path = commands / f"{token}.json"
+    os.replace(tmp, path)
+    return path
 
 
 def cmd_route(args: argparse.Namespace) -> int:

@@ -248,6 +248,7 @@ class Engine:
         self._last_action: dict[str, str | None] = {}
         self._finished: set[str] = set()  # jobs just moved to done/ or rejected/: _answer_leftovers
         self._answering_drops = False
+        self._rerouted: dict[str, str] = {}  # job -> the hot folder a reload's routes took away
         self.flusher = Flusher()
         # A check begun ahead of its job's turn (_begin_early_check at intake, _begin_next_check
         # while the queue runs): (what it depends on, the call, when begun).
@@ -371,7 +372,22 @@ class Engine:
             if target != job.route:
                 self.ledger.update_job(job_id, now, route=target)
                 self._dirty.add(job_id)
-                log.info("job.route_changed", job_id=job_id, order_id=job.order_id, old=job.route, new=target)
+                if target == "skip":
+                    # A job on its way to a printer that the new routes send nowhere (a hot folder or
+                    # route removed): it would be finished unprinted. Loud, and said when it happens.
+                    self._rerouted[job_id] = job.route
+                    log.warning(
+                        "job.route_changed",
+                        job_id=job_id,
+                        order_id=job.order_id,
+                        old=job.route,
+                        new=target,
+                        reason=f"the reloaded config's routes send this job to no hot folder: it will not be printed "
+                        f"(it was going to {job.route}); change the routes back and reload if that is not meant",
+                    )
+                else:
+                    self._rerouted.pop(job_id, None)
+                    log.info("job.route_changed", job_id=job_id, order_id=job.order_id, old=job.route, new=target)
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -2054,9 +2070,11 @@ class Engine:
         decision = decide_route(facts, self.config)
         now = self.clock.now()
         if decision.hot_folder is None:
+            was = self._rerouted.pop(job.job_id, None)
+            detail = decision.reason + (f" (a config reload changed it from {was})" if was else "")
             with self.ledger.transaction():
                 self.ledger.update_job(job.job_id, now, route="skip")
-                self._record(job.job_id, JobStatus.CopyToHotFolderSkipped, SYSTEM, decision.reason, now, write=False)
+                self._record(job.job_id, JobStatus.CopyToHotFolderSkipped, SYSTEM, detail, now, write=False)
             self._move_to(self.ledger.get_job(job.job_id, history=False), Stage.DONE, now)  # type: ignore[arg-type]
             return
         hot = self.config.hot_folders.get(decision.hot_folder)
@@ -2648,7 +2666,11 @@ class Engine:
         self._write_status(job.job_id)
 
     def _on_command(self, path: Path) -> None:
-        """A command file written by the CLI while the daemon runs: same rules, same code."""
+        self.run_command(path)
+
+    def run_command(self, path: Path) -> ActionResult | None:
+        """A command file written by the CLI (read by the daemon, or applied by the CLI itself
+        while no daemon runs): same rules, same code as a drop file. None: unreadable (removed)."""
         try:
             command = json.loads(path.read_text("utf-8"))
             action = Action(command["action"])
@@ -2661,7 +2683,7 @@ class Engine:
             log.warning("command.unreadable", file=str(path), error=str(exc))
             with contextlib.suppress(OSError):
                 path.unlink()
-            return
+            return None
         result = self.apply(job_id, action, by=by, note=note, file=file, token=token)
         log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
         with contextlib.suppress(OSError):
@@ -2669,6 +2691,7 @@ class Engine:
         if file is not None and file.parent != self.commands_dir() and self.commands_dir() in file.parents:
             with contextlib.suppress(OSError):
                 file.parent.rmdir()  # the CLI's staging folder, emptied by apply
+        return result
 
     def apply(
         self,

@@ -210,6 +210,9 @@ class Daemon:
         self.started_at = time.monotonic()
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self.stuck_seconds = STUCK_SECONDS
+        #: Why the last SIGHUP changed nothing (an invalid config); shown in the status line until a
+        #: reload succeeds.
+        self.reload_problem: str | None = None
         if self.notifier.watchdog_seconds:
             # WATCHDOG=1 every half of WatchdogSec= (sd_watchdog_enabled(3)); the heartbeat does it.
             self.heartbeat_seconds = min(HEARTBEAT_SECONDS, self.notifier.watchdog_seconds / 2)
@@ -473,10 +476,11 @@ class Daemon:
         waiting = sum(
             counts.get(s.value, 0) for s in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS, Stage.DELIVER, Stage.RETRY)
         )
-        return (
+        line = (
             f"{waiting} jobs waiting, {self.ledger.count_blocked()} blocked, {counts.get('failed', 0)} failed, "
             f"{counts.get('done', 0) + counts.get('purged', 0)} done"
         )
+        return f"{self.reload_problem}; {line}" if self.reload_problem else line
 
     def write_health(self, ok: bool, reason: str) -> None:
         assert self.ledger is not None and self.watcher is not None and self.engine is not None
@@ -512,7 +516,7 @@ class Daemon:
             new = load_config(self.config.source)
         except ConfigError as exc:
             log.error("config.reload_failed", errors=exc.errors, action="keeping the previous config")
-            self.notifier.reloaded()
+            self._reload_failed(len(exc.errors))
             return
         if new.paths != self.config.paths:
             log.error(
@@ -520,8 +524,9 @@ class Daemon:
                 errors=["paths changed: the spool folders cannot move while the daemon runs; restart it"],
                 action="keeping the previous config",
             )
-            self.notifier.reloaded()
+            self._reload_failed(1)
             return
+        self.reload_problem = None
         old = self.config
         restart_needed = []
         if new.metrics != old.metrics:
@@ -558,6 +563,16 @@ class Daemon:
             source=str(new.source),
             hot_folders=sorted(new.hot_folders),
             restart_needed=restart_needed,
+        )
+        self.notifier.reloaded(self.summary())
+
+    def _reload_failed(self, errors: int) -> None:
+        """Said in the status line too (``systemctl status``), until a reload succeeds: the journal
+        alone is easy to miss, and ``systemctl reload`` itself reports success either way."""
+        when = self.clock.now().strftime("%H:%M:%S UTC")
+        self.reload_problem = (
+            f"config reload at {when} failed ({errors} error{'s' if errors != 1 else ''}, see config.reload_failed "
+            "in the log; check-config lists them): running on the previous config"
         )
         self.notifier.reloaded(self.summary())
 

@@ -180,6 +180,11 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
     failed = events(daemon, "config.reload_failed")[0]
     assert any("no_such_section" in e for e in failed["errors"])
     notify_socket.wait(lambda f: f.count("READY=1") > ready_before, "READY=1 after a failed reload")
+    # `systemctl status` says it (the status line, until a reload succeeds), not only the journal.
+    notify_socket.wait(
+        lambda f: any(x.startswith("STATUS=config reload at") and "failed (1 error" in x for x in f),
+        "the failed reload in the status line",
+    )
     job_id = drop_card(daemon, "402")
     # (the CLI would refuse the invalid config file: look at the hot folder and the log instead)
     wait_for((tmp_path / "hot" / "large" / f"402_{job_id}_bc-85x55_x10.pdf").is_file, what="402 delivered")
@@ -187,6 +192,15 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
         f"large: 402_{job_id}_bc-85x55_x10.pdf"
     ]
     assert daemon.proc.poll() is None
+    # Fixed and reloaded: the status line is the plain one again.
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    reloads = len(events(daemon, "config.reloaded"))
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(events(daemon, "config.reloaded")) > reloads, what="config.reloaded again")
+    notify_socket.wait(
+        lambda f: [x for x in f if x.startswith("STATUS=")][-1].startswith("STATUS=0 jobs waiting"),
+        "the plain status line after a good reload",
+    )
     assert daemon.stop() == 0
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from structlog.testing import capture_logs
 
 import spo_hotfolder.engine as engine_module
@@ -35,7 +36,7 @@ from spo_hotfolder.operator import Action
 from spo_hotfolder.output import build_output, check
 from spo_hotfolder.service import prepare_folders
 from spo_hotfolder.status import JobStatus
-from tests.daemon import write_config
+from tests.daemon import run_cli, write_config
 from tests.pdfs import make_pdf
 
 CARD = [(91.0, 61.0), (91.0, 61.0)]
@@ -2268,16 +2269,14 @@ def test_released_jobs_blocked_again_by_a_reprint_are_listed_as_blocked_only(rig
     assert list(r.ledger.iter_jobs(released=True)) == []
 
 
-def _route(r: Rig, manifest: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    from spo_hotfolder.cli import main
-
-    capsys.readouterr()
-    assert main(["-c", str(r.config_path), "route", str(manifest), "--json"]) == 0
-    (result,) = json.loads(capsys.readouterr().out)
+def _route(r: Rig, manifest: Path) -> dict[str, Any]:
+    # A process of its own: the CLI sets up logging for its process (an in-process call would
+    # change structlog's configuration under the other tests).
+    (result,) = json.loads(run_cli(r.config_path, "route", str(manifest), "--json", check=True).stdout)
     return result  # type: ignore[no-any-return]
 
 
-def test_route_says_what_the_daemon_does_with_a_known_job(rig: Rig, capsys: pytest.CaptureFixture[str]) -> None:
+def test_route_says_what_the_daemon_does_with_a_known_job(rig: Rig) -> None:
     """Audit Y2, Y6: `route` (a dry run of the daemon's rules) said "blocked: false" for a blocked
     job that stays blocked, and "its artwork would be replaced" for a manifest that comes again
     byte for byte (which changes nothing)."""
@@ -2286,7 +2285,7 @@ def test_route_says_what_the_daemon_does_with_a_known_job(rig: Rig, capsys: pyte
     again = r.tmp / "again"
     again.mkdir()
     (again / "manifest.yaml").write_bytes((folder / "manifest.yaml").read_bytes())
-    result = _route(r, again / "manifest.yaml", capsys)
+    result = _route(r, again / "manifest.yaml")
     assert result["blocked"] is True and "nothing would change" in result["known"], result
     unblocked = r.tmp / "unblocked"
     unblocked.mkdir()
@@ -2294,7 +2293,7 @@ def test_route_says_what_the_daemon_does_with_a_known_job(rig: Rig, capsys: pyte
         'order_id: "YQ"\nblocked: false\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n'
     )
     make_pdf(unblocked / "a.pdf", pages=CARD)
-    result = _route(r, unblocked / "manifest.yaml", capsys)
+    result = _route(r, unblocked / "manifest.yaml")
     assert result["blocked"] is True and "only a release removes" in result["blocked_reason"], result
     assert "would be replaced" in result["known"]
     failed_id = _failed(r, "YF")
@@ -2303,7 +2302,67 @@ def test_route_says_what_the_daemon_does_with_a_known_job(rig: Rig, capsys: pyte
     (resend / "manifest.yaml").write_text(
         'order_id: "YF"\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n'
     )
-    assert _route(r, resend / "manifest.yaml", capsys)["blocked"] is True
+    assert _route(r, resend / "manifest.yaml")["blocked"] is True
     (resend / "manifest.yaml").write_text('order_id: "YF"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
-    assert _route(r, resend / "manifest.yaml", capsys)["blocked"] is False
+    assert _route(r, resend / "manifest.yaml")["blocked"] is False
     assert r.stage(failed_id) is Stage.FAILED
+
+
+def test_an_offline_replace_killed_half_way_is_finished_by_the_daemon(rig: Rig) -> None:
+    """Audit X1: `spo-hotfolder replace` with no daemon running, killed (Ctrl-C, a dropped SSH
+    session) after the old artwork went into history/: the job kept its old record with the new
+    file in artwork/, and a plain RELEASE printed that file with no ArtworkUploaded in the history.
+    The CLI now stages the command as it does for a running daemon; the daemon finishes it."""
+    from spo_hotfolder.cli import main
+    from spo_hotfolder.ledger import Ledger as LedgerClass
+
+    r = rig
+    job_id, folder = _held(r, "YX")
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    new_sha = hashlib.sha256((r.tmp / "new.pdf").read_bytes()).hexdigest()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child: the CLI, killed in the middle
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                _crash_before(patch, LedgerClass, "mark_artwork_present")
+                main(["-c", str(r.config_path), "replace", job_id, str(r.tmp / "new.pdf"), "--by", "cli-kill"])
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == KILLED
+    assert "ArtworkUploaded" not in r.statuses(job_id)  # half-way: the ledger does not have it yet
+    r.start()  # the daemon starts
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD and "ArtworkUploaded" in r.statuses(job_id), steps=10)
+    r.run(until=lambda: r.statuses(job_id)[-1] == "OutputCreated", steps=10)
+    job = r.job(job_id)
+    uploaded = next(e for e in job.history if e.status is JobStatus.ArtworkUploaded)
+    assert uploaded.by == "cli-kill" and new_sha[:12] in uploaded.detail
+    assert job.blocked
+    commands = r.config.paths.state / "commands"
+    assert [p.name for p in commands.iterdir()] == []
+    art = folder / "artwork" / "YX.pdf"
+    assert hashlib.sha256(art.read_bytes()).hexdigest() == new_sha
+    (folder / "RELEASE").write_text("bob\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert len(r.take_prints()) == 1
+
+
+def test_a_reload_that_routes_a_waiting_job_nowhere_says_so(rig: Rig) -> None:
+    """Audit X2: a reload that removed a hot folder (or its route) turned jobs on their way to it
+    into CopyToHotFolderSkipped with only an info line: jobs meant for a printer finished
+    unprinted without a word. It is now a warning at the reload, and the skip says why."""
+    r = rig
+    job_id, folder = _held(r, "YS")
+    assert r.job(job_id).route == "indigo"
+    data = yaml.safe_load(r.config_path.read_text())
+    data["routes"] = [{"to": "skip"}]
+    r.config_path.write_text(yaml.safe_dump(data))
+    with capture_logs() as logs:
+        r.engine.set_config(load_config(r.config_path))
+        r.run(steps=1)
+    changed = [e for e in logs if e["event"] == "job.route_changed"]
+    assert changed and changed[0]["log_level"] == "warning" and "will not be printed" in changed[0]["reason"]
+    (folder / "RELEASE").write_text("amy\n")
+    r.run(until=done(r, job_id), steps=10)
+    skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
+    assert "a config reload changed it from indigo" in skipped.detail
