@@ -40,7 +40,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from spo_hotfolder.manifest import MANIFEST_SUFFIXES
+
+log = structlog.get_logger("spo_hotfolder.stability")
 
 Signature = tuple[int, int, int]  # size, mtime_ns, inode
 
@@ -55,6 +59,8 @@ class _Tracked:
     changed_at: float  # monotonic time of the last change seen
     complete: bool  # renamed into place: no need to wait
     hold_until: float = 0.0  # an incomplete-looking PDF waits until then
+    open_since: float | None = None  # first found held open for writing, unchanged since
+    said_open: bool = False  # file.held_open logged for it
 
 
 class FileStabilityTracker:
@@ -117,6 +123,7 @@ class FileStabilityTracker:
         elif known.sig != sig:
             changed_at = max(now, known.changed_at)
             known.sig, known.changed_at, known.complete, known.hold_until = sig, changed_at, complete, 0.0
+            known.open_since, known.said_open = None, False
         elif activity and not complete:
             known.changed_at = max(now, known.changed_at)
             known.complete = False
@@ -163,6 +170,7 @@ class FileStabilityTracker:
             sig = signature(st)
             if sig != tracked.sig:
                 tracked.sig, tracked.changed_at, tracked.complete, tracked.hold_until = sig, now, False, 0.0
+                tracked.open_since, tracked.said_open = None, False
                 continue
             if not _looks_complete(path, st):
                 due = tracked.changed_at + self.incomplete_pdf_seconds
@@ -171,6 +179,11 @@ class FileStabilityTracker:
                     continue
             if open_for_writing(path):
                 tracked.hold_until = now + OPEN_RECHECK_SECONDS  # taken once closed, if unchanged
+                if tracked.open_since is None:
+                    tracked.open_since = now
+                elif not tracked.said_open and now - tracked.open_since >= HELD_OPEN_WARN_SECONDS:
+                    tracked.said_open = True
+                    self._held_open(path, now - tracked.open_since)
                 continue
             stable.append((path, sig))
         for path in gone:
@@ -178,6 +191,22 @@ class FileStabilityTracker:
         for path, _sig in stable:
             del self._files[path]
         return stable
+
+    @staticmethod
+    def _held_open(path: Path, seconds: float) -> None:
+        """Said once, after HELD_OPEN_WARN_SECONDS: a file that looks complete and has not changed
+        for minutes, but that a program still holds open for writing, waits (a stuck upload: an SMB
+        session or an FTP transfer that never ended). Nobody else would ever say why it sits there."""
+        log.warning(
+            "file.held_open",
+            path=str(path),
+            seconds=round(seconds),
+            reason=(
+                f"{path.name} has not changed for {round(seconds)} s, but a program still has it open for writing, "
+                "so it is not taken (it may not be complete); it is taken once that program closes it. A stuck "
+                "upload: end that program or its SMB/FTP session (fuser or smbstatus shows which)"
+            ),
+        )
 
     def any_due(self) -> bool:
         """Whether some file may be stable now (stops at the first: cheap during a backlog)."""
@@ -196,6 +225,9 @@ class FileStabilityTracker:
 
 #: How soon a file found open for writing is looked at again.
 OPEN_RECHECK_SECONDS = 0.2
+
+#: After how long unchanged but still open for writing a file is said in the log (once).
+HELD_OPEN_WARN_SECONDS = 300.0
 
 #: Names whose empty file is not complete yet: a manifest or a PDF has content.
 _NEEDS_CONTENT = (".pdf", *MANIFEST_SUFFIXES)

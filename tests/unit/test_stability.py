@@ -147,3 +147,31 @@ def test_a_ctime_in_the_future_waits_a_full_settle(tmp_path: Path) -> None:
     tracker = FileStabilityTracker(1.0, clock, wall=lambda: f.stat().st_ctime - 60.0)  # clock stepped back
     tracker.track(f, activity=False)
     assert tracker.next_due() == 101.0
+
+
+def test_a_file_held_open_for_writing_for_minutes_is_said_once(tmp_path: Path) -> None:
+    """A complete-looking file that a program keeps open for writing (a stuck SMB upload) waits,
+    rightly; after HELD_OPEN_WARN_SECONDS the log says why, once, and the file is taken once closed."""
+    from structlog.testing import capture_logs
+
+    from spo_hotfolder.stability import HELD_OPEN_WARN_SECONDS
+
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    f = tmp_path / "order.json"
+    writer = open(f, "wb")  # noqa: SIM115 - held open across the checks
+    try:
+        writer.write(b'{"order_id": "1"}')
+        writer.flush()
+        tracker.track(f)
+        with capture_logs() as logs:
+            for step in range(int(HELD_OPEN_WARN_SECONDS / 7) + 3):
+                clock.t = 101.0 + step * 7.0  # an engine busy for seconds between looks
+                assert tracker.get_stable_files() == []
+        said = [e for e in logs if e["event"] == "file.held_open"]
+        assert len(said) == 1 and said[0]["log_level"] == "warning", logs
+        assert "still has it open for writing" in said[0]["reason"] and said[0]["path"] == str(f)
+    finally:
+        writer.close()
+    clock.t += 1.0
+    assert [p for p, _ in tracker.get_stable_files()] == [f]
