@@ -22,8 +22,10 @@ if "run" in sys.argv[1:] and sys.argv[0].rsplit("/", 1)[-1] in ("spo-hotfolder",
     _earlysignals.catch()
 
 import argparse  # (after the signals of `run` are caught)
+import contextlib
 import functools
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -87,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        # The reader went away (`jobs | head`): not an error. What is left in stdout's buffer goes
+        # nowhere, so that flushing it at exit does not raise (and print) the same error again.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
         return 0
 
 

@@ -152,8 +152,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         if status is JobStatus.Blocked:
             status, blocked = None, True
     ledger = open_ledger(config)
+    jobs = ledger.iter_jobs(status=status, blocked=blocked, released=True if args.released else None)
     try:
-        jobs = ledger.iter_jobs(status=status, blocked=blocked, released=True if args.released else None)
         if args.json:
             _print_json_list(public_json(j, config, with_history=False) for j in jobs)
             return 0
@@ -164,6 +164,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             for j in jobs
         ]
     finally:
+        # The listing's cursor is closed while the ledger is open (`jobs --json | head` stops
+        # reading early: its cursor used to be closed at exit, on a closed ledger, with a traceback).
+        jobs.close()
         ledger.close()
     if not rows:
         print("no jobs", file=sys.stderr)

@@ -585,9 +585,10 @@ class _ConfigReader:
                 ):
                     trim = (float(raw[0]), float(raw[1]))
                 else:
+                    got = _describe_pair(raw)
                     self.error(
                         f"{key_path}.trim_mm",
-                        f"must be [width, height] in millimetres, two numbers greater than 0 (got {describe(raw)})",
+                        f"must be [width, height] in millimetres, two numbers greater than 0 (got {got})",
                     )
             bleed: float | None = None
             if "bleed_mm" in spec:
@@ -788,6 +789,12 @@ class _ConfigReader:
                             f"hot_folders.{name}.path",
                             f"is the same folder as paths.{folder_name}; a hot folder must be the printer's own",
                         )
+                    if hot_folder.staging == folder:
+                        self.error(
+                            f"hot_folders.{name}.staging",
+                            f"is the same folder as paths.{folder_name}; the daemon would treat its own temporary "
+                            "copies as files of its own: put it outside the spool folders",
+                        )
                     for key, inner in (("path", hot_folder.path), ("staging", hot_folder.staging)):
                         if inner is not None and folder in inner.parents:
                             self.error(
@@ -839,6 +846,21 @@ def _route_key_suggestion(name: str, value: object) -> str | None:
 
 def _looks_like_attributes(word: str) -> bool:
     return did_you_mean(word.lower(), ("attributes",)) is not None
+
+
+def _describe_pair(raw: object) -> str:
+    """What is wrong with a [width, height] list, in words: ``describe`` says only "a list"."""
+    if not isinstance(raw, list):
+        return describe(raw)
+    if len(raw) != 2:
+        return f"a list of {len(raw)} value{'s' if len(raw) != 1 else ''}" + (
+            f": {', '.join(describe(v) for v in raw[:4])}" if raw else ""
+        )
+    return (
+        "["
+        + ", ".join(describe(v) + (" (text: write it without quotes)" if isinstance(v, str) else "") for v in raw)
+        + "]"
+    )
 
 
 def _is_number(value: object) -> bool:

@@ -1968,7 +1968,7 @@ class Engine:
                 report.summary(),
                 [report.described(f) for f in report.errors()]
                 + [f"(warning) {report.described(f)}" for f in report.warnings()],
-                _preflight_fix({f.check for f in report.errors()}),
+                _preflight_fix({f.check for f in report.errors()}, several=len(inputs) > 1),
             )
         decision = decide_route(self.facts(job), self.config)
         name = output_name(self.facts(job), decision, self.config)
@@ -2260,7 +2260,7 @@ class Engine:
             exc,
             event="delivery.ticket_failed",
             what=f"{final.name} is in hot folder {hot_name}, but its job ticket {ticket} could not be written: {exc}",
-            again="the ticket is tried again at",
+            again="the ticket's next attempt at",
             title=lambda why: (
                 f"{final.name} was delivered into hot folder {hot_name}, but its job ticket {ticket} could not be "
                 f"written ({why}): {exc}"
@@ -2277,7 +2277,7 @@ class Engine:
             exc,
             event="delivery.failed",
             what=str(exc),
-            again="tried again at",
+            again="next attempt at",
             title=lambda why: f"the copy into hot folder {hot_name} failed ({why}): {exc}",
             fix="Fix the cause (mount the share, free disk space, fix permissions or the config, or let the "
             "printer take the file waiting under the same name), then drop a file named RETRY here. Drop "
@@ -3341,9 +3341,12 @@ def _top_only(depth: int, name: str) -> bool:
 _EXPECTATION_CHECKS = frozenset({"pages", "trim", "bleed"})
 
 
-def _preflight_fix(failed: set[str]) -> str:
-    """ERROR.txt's "how to fix" for a failed preflight, for the checks that failed."""
-    fix = "Put a corrected PDF into replace/ (same file name as in artwork/)"
+def _preflight_fix(failed: set[str], *, several: bool = False) -> str:
+    """ERROR.txt's "how to fix" for a failed preflight, for the checks that failed. ``several``:
+    the job has several artwork files (a replacement then names the one it replaces)."""
+    fix = "Put a corrected PDF into replace/"
+    if several:
+        fix += " (the same file name as the one in artwork/ it replaces)"
     if failed == {"mixed_sizes"}:
         # Not a product's expectation: validation.checks.mixed_sizes (a warning unless set to error).
         fix += (

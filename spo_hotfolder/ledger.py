@@ -19,7 +19,7 @@ import json
 import operator
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
@@ -600,7 +600,7 @@ class Ledger:
         released: bool | None = None,
         with_history: bool = False,
         page: int = 500,
-    ) -> Iterator[Job]:
+    ) -> Generator[Job, None, None]:
         """Jobs, oldest first, filtered by stage, current status, active Blocked (``blocked``: a
         Blocked entry not removed, also of a rejected job), released (a Blocked entry removed, none
         active). One page at a time: a listing of 100,000 jobs never holds them all (the CLI prints

@@ -217,6 +217,11 @@ def _marked_error(exc: yaml.MarkedYAMLError) -> SourceError:
         noticed = exc.problem_mark.line + 1
         problem += f" (the quote or bracket that starts here is not closed; noticed on line {noticed})"
     # Some of PyYAML's problems are "found character '\t' that cannot start any token" and the like.
+    if "'\\t'" in problem and "cannot start any token" in problem:
+        problem = (
+            "a tab character where YAML wants spaces: YAML does not allow tabs for indentation; indent with "
+            "spaces (set the editor to insert spaces)"
+        )
     if mark is None:
         return SourceError(f"YAML syntax error: {problem}", syntax=True)
     return SourceError(f"YAML syntax error: {problem}", mark.line + 1, mark.column + 1, syntax=True)

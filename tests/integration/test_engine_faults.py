@@ -1087,7 +1087,7 @@ def test_another_ticket_waiting_under_the_jobs_ticket_name_holds_the_pdf_back(ti
     assert foreign.read_text() == '{"quantity": 500}\n'
     detail = r.job(job_id).history[-1].detail
     assert "a job ticket named T1_T1-1_bc-85x55_x1.json is already waiting" in detail
-    assert "tried again at" in detail
+    assert "next attempt at" in detail
     foreign.unlink()  # the printer takes it
     r.run(until=done(r, job_id), steps=5, dt=15)
     ticket = json.loads((r.hot / "T1_T1-1_bc-85x55_x1.json").read_text())
@@ -1128,7 +1128,7 @@ def test_a_ticket_that_fails_to_be_written_is_tried_again_alone(
     last = r.job(job_id).history[-1]
     assert last.status is JobStatus.CopyToHotFolderFailed
     assert "T2_T2-1_bc-85x55_x1.pdf is in hot folder indigo, but its job ticket" in last.detail
-    assert "is full" in last.detail and "the ticket is tried again at" in last.detail
+    assert "is full" in last.detail and "the ticket's next attempt at" in last.detail
     assert "InHotFolder" not in r.statuses(job_id)
     status_txt = (r.root / "work" / job_id / "STATUS.txt").read_text()
     assert "its job ticket T2_T2-1_bc-85x55_x1.json could not be written" in status_txt
@@ -1148,7 +1148,7 @@ def test_a_ticket_that_keeps_failing_fails_the_job_and_retry_writes_only_the_tic
     error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
     assert "T3_T3-1_bc-85x55_x1.pdf was delivered into hot folder indigo, but its job ticket" in error
     assert "only the ticket is written" in error
-    assert "tried again at" not in r.job(job_id).history[-1].detail, "the last attempt promises nothing more"
+    assert "next attempt at" not in r.job(job_id).history[-1].detail, "the last attempt promises nothing more"
     assert r.take_prints() == ["T3_T3-1_bc-85x55_x1.pdf"]  # the printer took the PDF meanwhile
     assert r.engine.apply(job_id, Action.RETRY, by="dave", note="disk cleaned").ok
     r.run(until=done(r, job_id), steps=5)
@@ -1235,7 +1235,7 @@ def test_a_file_of_the_same_name_waiting_is_never_overwritten_nor_copied_for(
     r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=40, dt=15)
     details = [e.detail for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderFailed]
     assert len(details) == 3 and all("a file named C1_C1-1_bc-85x55_x1.pdf is already waiting" in d for d in details)
-    assert [("tried again at" in d) for d in details] == [True, True, False], "the last attempt promises no other"
+    assert [("next attempt at" in d) for d in details] == [True, True, False], "the last attempt promises no other"
     assert copies[0] == 0, "no copy is made while the name is taken"
     assert waiting.read_bytes() == b"%PDF-1.7 the last run's file, not taken yet"
     assert (
@@ -2366,3 +2366,12 @@ def test_a_reload_that_routes_a_waiting_job_nowhere_says_so(rig: Rig) -> None:
     r.run(until=done(r, job_id), steps=10)
     skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
     assert "a config reload changed it from indigo" in skipped.detail
+
+
+def test_the_fix_for_a_one_file_job_does_not_ask_for_the_same_name(rig: Rig) -> None:
+    """Audit Z1: ERROR.txt asked for "the same file name as in artwork/", but a one-file job takes
+    a replacement of any name (SPEC 4: the name matters for a job with several files)."""
+    r = rig
+    job_id = _failed(r, "YN")
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert "Put a corrected PDF into replace/, or" in error and "same file name" not in error

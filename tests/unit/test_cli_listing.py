@@ -112,3 +112,24 @@ def test_usage_errors_name_the_command_and_run_without_a_terminal_writes_json(tm
     assert bogus.returncode == 2
     [line] = bogus.stderr.splitlines()
     assert json.loads(line)["message"] == "spo-hotfolder: error: unrecognized arguments: --bogus"
+
+
+@pytest.mark.parametrize("flags", [["--json"], []])
+def test_a_listing_read_only_in_part_ends_quietly(tmp_path: Path, flags: list[str]) -> None:
+    """Audit Z1: `jobs --json | head -2` printed a traceback (the listing's cursor closed at exit,
+    on a closed ledger). A reader that goes away early is not an error: nothing on stderr, exit 0."""
+    config = _ledger_with_three_jobs(tmp_path)
+    ledger = Ledger(tmp_path / "root" / "state" / "ledger.sqlite3")
+    for n in range(4, 400):  # more than a pipe buffer of JSON
+        add(ledger, f"{n}-1")
+    ledger.close()
+    script = f"{sys.executable} -m spo_hotfolder.cli -c {config} jobs {' '.join(flags)} | head -2"
+    result = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {script}; echo rc=${{PIPESTATUS[0]}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stderr == ""
+    assert result.stdout.splitlines()[-1] == "rc=0"
+    assert len(result.stdout.splitlines()) == 3

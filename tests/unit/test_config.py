@@ -396,12 +396,19 @@ CASES = [
     (
         'products:\n  "bc-*": {trim_mm: [85]}\n',
         4,
-        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 (got a list)",
+        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 "
+        "(got a list of 1 value: 85)",
     ),
     (
         'products:\n  "bc-*":\n    trim_mm: [85, 0]\n',
         5,
-        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 (got a list)",
+        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 (got [85, 0])",
+    ),
+    (
+        'products:\n  "bc-*":\n    trim_mm: [85, "55"]\n',
+        5,
+        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 "
+        '(got [85, "55" (text: write it without quotes)])',
     ),
     (
         'products:\n  "bc-*":\n    bleed_mm: -3\n',
@@ -642,6 +649,15 @@ def test_hot_folder_may_not_be_a_spool_folder(tmp_path: Path) -> None:
     path = write(tmp_path, with_root("hot_folders:\n  indigo:\n    path: /srv/spo/done\n"))
     assert only_error(path) == (
         f"{path}:5: hot_folders.indigo.path: is the same folder as paths.done; a hot folder must be the printer's own"
+    )
+
+
+def test_a_staging_folder_may_not_be_a_spool_folder(tmp_path: Path) -> None:
+    """Audit Z1: a staging folder that is the inbox itself was accepted (one inside it was not)."""
+    path = write(tmp_path, with_root("hot_folders:\n  indigo:\n    path: /mnt/indigo\n    staging: /srv/spo/inbox\n"))
+    assert only_error(path) == (
+        f"{path}:6: hot_folders.indigo.staging: is the same folder as paths.inbox; the daemon would treat its own "
+        "temporary copies as files of its own: put it outside the spool folders"
     )
 
 
@@ -887,3 +903,11 @@ def test_numbers_too_big_to_make_a_date_are_refused(tmp_path: Path) -> None:
     assert "retention.done_days: must be at most 36500, i.e. 100 years" in text
     assert "watch.artwork_timeout_seconds: must be at most 1e+09" in text
     assert "delivery.backoff_seconds[1]:" in text
+
+
+def test_a_tab_in_the_indentation_is_named_as_such(tmp_path: Path) -> None:
+    """Audit Z1: a tab gave PyYAML's "found character '\\t' that cannot start any token"."""
+    path = write(tmp_path, "paths:\n\troot: /srv/spo\n")
+    error = only_error(path)
+    assert error.startswith(f"{path}:2: YAML syntax error: a tab character where YAML wants spaces")
+    assert "indent with spaces" in error
