@@ -292,6 +292,16 @@ def cmd_action(args: argparse.Namespace) -> int:
         with offline_lock(config) as offline:
             if offline:
                 engine = Engine(config, ledger, SystemClock())
+                pending = engine.pending_commands(job.job_id)
+                if pending:
+                    # A command a CLI was killed in (Ctrl-C, a dropped SSH session): it comes first,
+                    # and the daemon does it at its start. Acting now would act on a job half done,
+                    # or be undone by it (a replacement given later, then the older one on top).
+                    earlier = str(pending[0].get("action", "")).lower()
+                    fail(
+                        f"cannot {action.value.lower()}: an earlier `{earlier}` of this job was interrupted and is "
+                        "not finished; start the daemon (it finishes that first), then try again"
+                    )
                 if file is not None:
                     # A replacement takes several steps (the old artwork and output into history/,
                     # the new file in, the ledger): staged as a command file first, as for a

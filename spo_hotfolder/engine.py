@@ -2630,6 +2630,7 @@ class Engine:
             self._answering_drops = False
 
     def _act_on_drops(self, job: Job, job_folder: Path, drops: list[tuple[Action | None, str]]) -> None:
+        unread_reject: str | None = None  # a REJECT of this batch that could not be read
         for action, name in drops:
             # The first action may have moved the job folder (REJECT -> rejected/): the other drop
             # files moved with it, and are answered there.
@@ -2637,6 +2638,20 @@ class Engine:
             folder = self._locate(current) if current is not None else None
             drop = folder / name if folder is not None else job_folder / name
             if action is None:
+                continue
+            if unread_reject is not None and folder is not None and os.path.lexists(drop):
+                # Someone also dropped a REJECT, which could not be read: the job is not sent on
+                # either (a job never prints when someone also tried to reject it).
+                self._refused(
+                    current or job,
+                    action,
+                    "operator",
+                    f"a REJECT dropped with it ({unread_reject}) could not be read, so the job was not rejected; "
+                    f"it is not sent on either: drop a real REJECT file, or drop {name} again",
+                    None,
+                    self.clock.now(),
+                )
+                self._consume_drop(job.job_id, drop, folder, self.clock.now())
                 continue
             try:
                 # Never through a symbolic link: its target (any file the daemon can read) would be
@@ -2649,6 +2664,8 @@ class Engine:
             except OSError as exc:
                 if exc.errno == errno.ELOOP and folder is not None:
                     self._refuse_link(current or job, folder, drop, action)
+                    if action is Action.REJECT:
+                        unread_reject = name
                 continue
             by = note.by or _owner(drop)
             token = _file_token(st, name, job.job_id, action)
@@ -2739,6 +2756,10 @@ class Engine:
             reason = self._check_replacement(job, file)
         bound = log.bind(job_id=job_id, order_id=job.order_id, action=action.value, by=by)
         if reason is not None:
+            if action is Action.REPLACE and job_dir is not None and job.active_block() is not None:
+                # A RELEASE dropped with this replacement was meant for the new artwork: with the
+                # replacement refused, it is not taken for the old one either.
+                reason += self._file_stale_releases(job_dir, now, "with the replacement, which was refused")
             if action is Action.REPLACE and file is not None and job_dir is not None and os.path.lexists(file):
                 if job_dir in file.parents:
                     into_history(job_dir, file, now, f"refused-{file.name}")
@@ -2766,8 +2787,13 @@ class Engine:
             block = job.active_block()
             assert block is not None
             held = job.stage is Stage.HELD
+            removed_note = note
+            if parsed is not None and parsed.artwork:
+                # Kept with the release: new artwork put in later (a release in advance of a failed
+                # job) is not approved by it (_void_narrow_release).
+                removed_note = f"{note} [approves artwork {parsed.artwork} only]".lstrip()
             with self.ledger.transaction():  # one commit: never released but left waiting by a crash
-                self.ledger.remove_status(block.id, job_id, by, note, now)
+                self.ledger.remove_status(block.id, job_id, by, removed_note, now)
                 if held:
                     self.ledger.update_job(job_id, now, stage=Stage.DELIVER)
                 if token:  # with the action: a command file left by a crash is not run twice
@@ -2900,6 +2926,16 @@ class Engine:
             return None
         pending = self._replacement_waiting(job_dir, file)
         if pending is None:
+            command = self.replace_command_waiting(job_dir.name)
+            if command is not None:
+                return (
+                    f"a replacement given with `spo-hotfolder replace` ({command}) is not taken yet and comes first; "
+                    + (
+                        "the job is checked and made again with it, no RETRY needed"
+                        if action is Action.RETRY
+                        else "the job then waits in quarantine/ with its new output: open it, then release again"
+                    )
+                )
             return None
         if self.ignored(pending):
             # A temporary name (watch.ignore): an upload under way, or one abandoned half-way.
@@ -2916,6 +2952,70 @@ class Engine:
             f"a replacement (replace/{pending}) is in the job's folder and is taken first; the job then waits in "
             "quarantine/ with its new output: open it, then release again"
         )
+
+    def _file_stale_releases(self, job_dir: Path, now: datetime, dropped: str) -> str:
+        """RELEASE drop files in ``job_dir`` not read yet go into history/ as unused; returns what
+        to add to the operator's answer (empty when there were none)."""
+        stale: list[Path] = []
+        with contextlib.suppress(OSError), os.scandir(job_dir) as entries:
+            stale = [
+                Path(e.path)
+                for e in entries
+                if classify_drop(e.name) is Action.RELEASE and e.is_file(follow_symlinks=False)
+            ]
+        for path in stale:
+            into_history(job_dir, path, now, f"unused-{path.name}")
+        if not stale:
+            return ""
+        return (
+            f"; {', '.join(p.name for p in stale)} not acted on (kept in history/ as unused-...): it was dropped "
+            f"{dropped}. Open the output the job has now, then release again"
+        )
+
+    def _void_narrow_release(self, job: Job, by: str, now: datetime) -> str:
+        """A job released in advance by a RELEASE that named its artwork (``artwork: <fingerprint>``)
+        approved that artwork only: new artwork with another fingerprint blocks it again."""
+        removed = [e for e in job.history if e.status is JobStatus.Blocked and e.removed_at is not None]
+        if not removed:
+            return ""
+        found = re.search(r"\[approves artwork ([0-9a-f]+) only\]", removed[-1].removed_note or "")
+        current = self.extra(job).fingerprint or ""
+        if found is None or (current and (current.startswith(found[1]) or found[1].startswith(current))):
+            return ""
+        detail = (
+            f"the release by {removed[-1].removed_by} approved artwork {found[1]} only; {by} put in other artwork "
+            f"({current or 'not all there yet'}): check its output, then release again"
+        )
+        self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
+        return f"; blocked again: {detail}"
+
+    def replace_command_waiting(self, job_id: str) -> str | None:
+        """The file name of a CLI ``replace`` for ``job_id`` whose command file waits in
+        state/commands/, not done yet (the daemon has not read it, or a CLI killed half-way left it:
+        the daemon finishes it at its start), or None."""
+        for command in self.pending_commands(job_id):
+            if command.get("action") == Action.REPLACE.value:
+                return Path(str(command.get("file") or "")).name or "a file"
+        return None
+
+    def pending_commands(self, job_id: str) -> list[dict[str, Any]]:
+        """The command files in state/commands/ for ``job_id`` that are not done, oldest first."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        with contextlib.suppress(OSError), os.scandir(self.commands_dir()) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.name.endswith(".json"):
+                    continue
+                try:
+                    command = json.loads(Path(entry.path).read_text("utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if not isinstance(command, dict) or command.get("job_id") != job_id:
+                    continue
+                token = str(command.get("token") or "")
+                if token and self.ledger.drop_result(token) is not None:
+                    continue
+                found.append((entry.name, command))
+        return [command for _name, command in sorted(found, key=lambda item: item[0])]
 
     def _replacement_waiting(self, job_dir: Path, file: Path | None) -> str | None:
         """The name of a file in ``job_dir``/replace/ not taken yet, other than ``file``. One still
@@ -3044,23 +3144,13 @@ class Engine:
         fresh = self.ledger.get_job(job.job_id)
         assert fresh is not None
         unused = ""
+        if fresh.active_block() is None:
+            unused = self._void_narrow_release(fresh, by, now)
+            fresh = self.ledger.get_job(job.job_id) or fresh
         if fresh.active_block() is not None:
             # A RELEASE dropped with the replacement, not read yet: it approves the output the
             # operator saw, not the one this file makes. Filed unused; the job waits for a new one.
-            stale: list[Path] = []
-            with contextlib.suppress(OSError), os.scandir(job_dir) as entries:
-                stale = [
-                    Path(e.path)
-                    for e in entries
-                    if classify_drop(e.name) is Action.RELEASE and e.is_file(follow_symlinks=False)
-                ]
-            for path in stale:
-                into_history(job_dir, path, now, f"unused-{path.name}")
-            if stale:
-                unused = (
-                    f"; {', '.join(p.name for p in stale)} not acted on (kept in history/ as unused-...): it was "
-                    "dropped for the output before this replacement. Open the new output, then release again"
-                )
+            unused += self._file_stale_releases(job_dir, now, "for the output before this replacement")
         when = ""
         if all(a.present for a in self.ledger.artwork(job.job_id)):
             if self._run_when_due(job.job_id, now):
@@ -3180,6 +3270,8 @@ class Engine:
         if current != expected:
             log.info("recovery.move", job_id=job.job_id, src=self.rel(current), dst=self.rel(expected))
             self._rename_job_dir(job.job_id, current, expected, now)
+            if job.stage in (Stage.DONE, Stage.REJECTED):
+                self._finished.add(job.job_id)  # a drop file put in before the move: answered
         elif self.rel(current) != job.folder:
             self.ledger.update_job(job.job_id, now, folder=self.rel(current))
         self._tidy_job_folder(job, now)
@@ -3375,8 +3467,10 @@ def _preflight_fix(failed: set[str], *, several: bool = False) -> str:
 
 
 def _file_manager_litter(name: str) -> bool:
-    """Files that Finder, Explorer or Office put into folders on their own: never an operator's."""
-    return name in (".DS_Store", "Thumbs.db", "desktop.ini") or name.startswith(("._", "~$"))
+    """Files that Finder, Explorer, Office or LibreOffice put into folders on their own (any case,
+    as Windows and SMB shares do not keep it): never an operator's."""
+    lower = name.lower()
+    return lower in (".ds_store", "thumbs.db", "desktop.ini", ".localized") or lower.startswith(("._", "~$", ".~lock."))
 
 
 def _read_only(*paths: Path) -> None:

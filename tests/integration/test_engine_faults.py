@@ -2375,3 +2375,111 @@ def test_the_fix_for_a_one_file_job_does_not_ask_for_the_same_name(rig: Rig) -> 
     job_id = _failed(r, "YN")
     error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
     assert "Put a corrected PDF into replace/, or" in error and "same file name" not in error
+
+
+# -- the re-audit of the operator's races (audit Z2) -----------------------------------------------
+
+
+def test_a_release_waits_behind_a_replace_command_not_done_yet(rig: Rig) -> None:
+    """Audit Z2-1: a `replace` whose command file waited (a CLI killed half-way, or a daemon that has
+    not read it yet) did not stop a RELEASE: the job printed the replacement nobody had seen."""
+    from spo_hotfolder.commands import _stage_command
+
+    r = rig
+    job_id, _folder = _held(r, "ZA")
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    _stage_command(r.config, Action.REPLACE, job_id, "bob", "", r.tmp / "new.pdf")
+    result = r.engine.apply(job_id, Action.RELEASE, by="alice", note="")
+    assert not result.ok and "given with `spo-hotfolder replace` (new.pdf) is not taken yet" in result.message
+    r.run(until=lambda: _uploads(r, job_id) == 1 and r.statuses(job_id)[-1] == "OutputCreated", steps=10)
+    assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
+    assert r.take_prints() == []
+
+
+def test_an_offline_command_waits_for_an_earlier_one_left_unfinished(rig: Rig) -> None:
+    """Audit Z2-1/2: with the daemon stopped, a release (or a second replace) after a replace that a
+    killed CLI left half done acted at once; the older replacement then came on top of it."""
+    from spo_hotfolder.commands import _stage_command
+
+    r = rig
+    job_id, _folder = _held(r, "ZB")
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    _stage_command(r.config, Action.REPLACE, job_id, "bob", "", r.tmp / "new.pdf")
+    for args in (("release", job_id), ("replace", job_id, str(r.tmp / "new.pdf"))):
+        result = run_cli(r.config_path, *args)
+        assert result.returncode == 1, result
+        assert "an earlier `replace` of this job was interrupted and is not finished; start the daemon" in result.stderr
+    assert r.job(job_id).blocked and _uploads(r, job_id) == 0
+
+
+def test_a_refused_replacement_dropped_with_a_release_prints_nothing(rig: Rig) -> None:
+    """Audit Z2-3: a replacement refused (a wrong name, not a PDF) and a RELEASE dropped with it:
+    the RELEASE then printed the old artwork, and STATUS.txt said nothing of the refusal."""
+    r = rig
+    job_id, folder = _held(r, "ZC")
+    (folder / "replace" / "new.docx").write_bytes(b"PK\x03\x04 a word file")
+    (folder / "RELEASE").write_text("alice\n")
+    r.run(until=lambda: not (folder / "RELEASE").exists() and not (folder / "replace" / "new.docx").exists())
+    r.run(steps=3)
+    assert r.take_prints() == []
+    assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
+    r.engine.flush_status()
+    status = (folder / "STATUS.txt").read_text()
+    assert "REPLACE by" in status and "new.docx is not a PDF" in status
+    assert "RELEASE not acted on" in status and "with the replacement, which was refused" in status
+
+
+def test_a_reject_that_cannot_be_read_stops_the_release_dropped_with_it(rig: Rig) -> None:
+    """Audit Z2-4: a REJECT that is a symbolic link was refused, and the RELEASE beside it printed."""
+    r = rig
+    job_id, folder = _held(r, "ZD")
+    (folder / "REJECT").symlink_to("/etc/hostname")
+    (folder / "RELEASE").write_text("alice\n")
+    r.run(until=lambda: not os.path.lexists(folder / "RELEASE") and not os.path.lexists(folder / "REJECT"))
+    r.run(steps=3)
+    assert r.take_prints() == []
+    assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
+    r.engine.flush_status()
+    assert "could not be read, so the job was not rejected" in (folder / "STATUS.txt").read_text()
+
+
+def test_a_release_in_advance_that_names_the_artwork_does_not_approve_other_artwork(rig: Rig) -> None:
+    """Audit Z2-5: `artwork: <fingerprint>` in a RELEASE for a failed job approves that artwork
+    only (README); a replacement with other artwork then printed unseen. It is blocked again."""
+    r = rig
+    job_id = _failed(r, "ZE", extra="blocked: true\n")
+    folder = r.root / "failed" / job_id
+    fingerprint = r.engine.extra(r.job(job_id)).fingerprint
+    assert fingerprint
+    (folder / "RELEASE").write_text(f"alice\nartwork: {fingerprint}\n")
+    r.run(until=lambda: not r.job(job_id).blocked, steps=10)
+    make_pdf(folder / "replace" / "ZE.pdf", pages=CARD)
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == []
+    block = r.job(job_id).active_block()
+    assert block is not None and f"approved artwork {fingerprint[:12]} only" in block.detail
+
+
+def test_a_drop_file_in_a_folder_a_crash_left_behind_is_answered_when_it_moves(rig: Rig) -> None:
+    """Audit Z2-6: a REJECT committed, then a crash before the folder moved; a RELEASE dropped into
+    the old folder moved with it into rejected/ and stayed there unanswered."""
+    r = rig
+    job_id, folder = _held(r, "ZF")
+    (folder / "REJECT").write_text("vic\n")
+    life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_rename_job_dir"))
+    assert r.stage(job_id) is Stage.REJECTED and folder.is_dir()
+    (folder / "RELEASE").write_text("alice\n")
+    r.start()
+    r.run(steps=2)
+    rejected = r.root / "rejected" / job_id
+    assert not (rejected / "RELEASE").exists()
+    assert any(n.endswith("unused-RELEASE") for n in _history_names(rejected))
+
+
+def test_file_manager_litter_in_any_case_does_not_hold_a_release(rig: Rig) -> None:
+    r = rig
+    job_id, folder = _held(r, "ZG")
+    for name in ("thumbs.db", "Desktop.ini", ".localized", ".~lock.ZG.pdf#"):
+        (folder / "replace" / name).write_bytes(b"\0")
+    assert r.engine.apply(job_id, Action.RELEASE, by="cli", note="").ok
