@@ -246,6 +246,7 @@ class Engine:
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         #: the operator's last action per job and its answer (STATUS.txt), kept in the ledger too
         self._last_action: dict[str, str | None] = {}
+        self._noted: set[str] = set()  # jobs whose operator action was answered in this round
         self._finished: set[str] = set()  # jobs just moved to done/ or rejected/: _answer_leftovers
         self._answering_drops = False
         self._rerouted: dict[str, str] = {}  # job -> the hot folder a reload's routes took away
@@ -323,6 +324,7 @@ class Engine:
     def step(self) -> None:
         """One round: hints, rescans, stable files, due timers, runnable jobs."""
         self.last_step_at = self.progress_at = self.clock.monotonic()
+        self._noted.clear()
         if self._pending_config is not None:
             self._apply_config(self._pending_config)
         self._drain_hints()
@@ -2415,8 +2417,7 @@ class Engine:
                 f"{iso(now)}  not acted on, as the job was {what} before they were read: {', '.join(names)} "
                 "(kept in history/ as unused-...)"
             )
-            before = self._last_action_of(job_id)
-            self._note_action(job_id, f"{before}\n  {text}" if before else text)
+            self._note_action(job_id, text, append=True)
             log.info("operator.drop_unused", job_id=job_id, order_id=job.order_id, files=names, reason=f"job {what}")
             self._write_status(job_id)
 
@@ -2617,8 +2618,14 @@ class Engine:
         names = {p.name for p in paths}
         with contextlib.suppress(OSError):
             for entry in os.scandir(job_folder):
-                if classify_drop(entry.name) is not None and entry.is_file(follow_symlinks=False):
-                    names.add(entry.name)
+                kind = classify_drop(entry.name)
+                if kind is None or not entry.is_file(follow_symlinks=False) or entry.name in names:
+                    continue
+                if kind is Action.REJECT:
+                    # Not complete yet: it acts once it is, with the name and note written into it.
+                    # Meanwhile it holds back what would send the job on (_operator_word_waiting).
+                    continue
+                names.add(entry.name)
         for name in names:
             self.tracker.forget(job_folder / name)
         drops = [(classify_drop(name), name) for name in names]
@@ -2864,7 +2871,15 @@ class Engine:
         else:
             self._run_when_due(job_id, now)
 
-    def _note_action(self, job_id: str, text: str) -> None:
+    def _note_action(self, job_id: str, text: str, *, append: bool = False) -> None:
+        """STATUS.txt's "Last operator action". Several answered in one round (drop files that came
+        together: a REJECT, a replacement and a RELEASE) are all said, not only the last one."""
+        if text and (append or job_id in self._noted):
+            before = self._last_action_of(job_id)
+            if before:
+                text = f"{before}\n  {text}"
+        if text:
+            self._noted.add(job_id)
         self._last_action[job_id] = text
         self.ledger.set_last_action(job_id, text)  # STATUS.txt says it after a restart too
 

@@ -2483,3 +2483,42 @@ def test_file_manager_litter_in_any_case_does_not_hold_a_release(rig: Rig) -> No
     for name in ("thumbs.db", "Desktop.ini", ".localized", ".~lock.ZG.pdf#"):
         (folder / "replace" / name).write_bytes(b"\0")
     assert r.engine.apply(job_id, Action.RELEASE, by="cli", note="").ok
+
+
+def test_every_answer_of_one_round_is_in_status_txt(rig: Rig) -> None:
+    """Audit Z2-7: REJECT, a replacement and RELEASE dropped together: STATUS.txt showed only the
+    last answer, so the replacement's refusal was said nowhere an operator looks."""
+    r = rig
+    job_id, folder = _held(r, "ZH")
+    make_pdf(folder / "replace" / "ZH.pdf", pages=CARD)
+    (folder / "REJECT").write_text("vic\n")
+    (folder / "RELEASE").write_text("amy\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
+    r.run(steps=2)
+    assert r.take_prints() == []
+    status = (r.root / "rejected" / job_id / "STATUS.txt").read_text()
+    last = status.split("Last operator action: ", 1)[1].split("\n\n", 1)[0]
+    assert "REPLACE by" in last and "REJECT file (REJECT) is in the job's folder" in last, last
+    assert "RELEASE not acted on" in last and "REJECT: rejected by vic" in last, last
+
+
+def test_a_reject_still_being_written_acts_once_complete_with_its_name(rig: Rig) -> None:
+    """Audit Z2-7: a RELEASE made every drop file in the folder be read at once, settled or not: a
+    REJECT still being written was taken empty ("rejected by the operator"), its name and note lost.
+    It now holds the RELEASE back and acts once complete."""
+    r = rig
+    job_id, folder = _held(r, "ZR")
+    writer = open(folder / "REJECT", "w")  # noqa: SIM115 - written across steps
+    try:
+        writer.write("carol\n")
+        writer.flush()
+        (folder / "RELEASE").write_text("amy\n")
+        r.run(until=lambda: not (folder / "RELEASE").exists(), steps=10)
+        assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
+        writer.write("too dark\n")
+    finally:
+        writer.close()
+    r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
+    rejected = next(e for e in r.job(job_id).history if e.status is JobStatus.Rejected)
+    assert rejected.by == "carol" and rejected.detail == "too dark"
+    assert r.take_prints() == []
