@@ -246,7 +246,7 @@ class Engine:
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         #: the operator's last action per job and its answer (STATUS.txt), kept in the ledger too
         self._last_action: dict[str, str | None] = {}
-        self._noted: set[str] = set()  # jobs whose operator action was answered in this round
+        self._noted: dict[str, float] = {}  # job -> when its last operator answer was given (monotonic)
         self._finished: set[str] = set()  # jobs just moved to done/ or rejected/: _answer_leftovers
         self._answering_drops = False
         self._rerouted: dict[str, str] = {}  # job -> the hot folder a reload's routes took away
@@ -324,7 +324,6 @@ class Engine:
     def step(self) -> None:
         """One round: hints, rescans, stable files, due timers, runnable jobs."""
         self.last_step_at = self.progress_at = self.clock.monotonic()
-        self._noted.clear()
         if self._pending_config is not None:
             self._apply_config(self._pending_config)
         self._drain_hints()
@@ -1571,6 +1570,11 @@ class Engine:
             if info.get("uploaded"):
                 self._record(job_id, JobStatus.ArtworkUploaded, info.get("by", SYSTEM), info.get("detail", ""), now)
             self._record(job_id, JobStatus.RecreationRequested, info.get("by", SYSTEM), info.get("detail", ""), now)
+            full = self.ledger.get_job(job_id)
+            if info.get("uploaded") and full is not None and full.active_block() is None:
+                # New artwork by a manifest sent again, as by a replacement: a release in advance
+                # that named the old artwork does not approve it.
+                self._void_narrow_release(full, "a new manifest", now)
         future = job.process_after is not None and job.process_after > iso(now)
         if future and job.recreate:
             self._record(job_id, JobStatus.FutureOrder, SYSTEM, f"process after {job.process_after}", now)
@@ -2652,7 +2656,7 @@ class Engine:
                 self._refused(
                     current or job,
                     action,
-                    "operator",
+                    _drop_name(drop),
                     f"a REJECT dropped with it ({unread_reject}) could not be read, so the job was not rejected; "
                     f"it is not sent on either: drop a real REJECT file, or drop {name} again",
                     None,
@@ -2872,14 +2876,16 @@ class Engine:
             self._run_when_due(job_id, now)
 
     def _note_action(self, job_id: str, text: str, *, append: bool = False) -> None:
-        """STATUS.txt's "Last operator action". Several answered in one round (drop files that came
-        together: a REJECT, a replacement and a RELEASE) are all said, not only the last one."""
-        if text and (append or job_id in self._noted):
+        """STATUS.txt's "Last operator action". Answers given within ANSWERS_TOGETHER_SECONDS of
+        each other (drop files that came together: a REJECT, a replacement and a RELEASE, handled
+        in one round or in the next ones) are all said, the last few, not only the last one."""
+        mono = self.clock.monotonic()
+        if text and (append or mono - self._noted.get(job_id, -ANSWERS_TOGETHER_SECONDS) < ANSWERS_TOGETHER_SECONDS):
             before = self._last_action_of(job_id)
             if before:
-                text = f"{before}\n  {text}"
+                text = "\n  ".join([*before.split("\n  ")[-(ANSWERS_KEPT - 1) :], text])
         if text:
-            self._noted.add(job_id)
+            self._noted[job_id] = mono
         self._last_action[job_id] = text
         self.ledger.set_last_action(job_id, text)  # STATUS.txt says it after a restart too
 
@@ -3203,6 +3209,10 @@ class Engine:
             job = self.ledger.get_job(job_id, history=False)
             if job is not None and job.stage in TERMINAL:
                 self._guard("job", job_id, lambda j=job: self._tidy_job_folder(j, now))  # type: ignore[misc]
+                if job.stage in (Stage.DONE, Stage.REJECTED):
+                    self._finished.add(job_id)  # drop files the crash left unanswered in it
+        if self._finished:
+            self._guard("drop", "", self._answer_leftovers)
         self.sweep_temp_files()
         self.flush_status()
         due = self.ledger.next_due()
@@ -3421,6 +3431,12 @@ class Engine:
             self.ledger.update_job(job.job_id, now, stage=Stage.PURGED)
 
 
+#: Operator answers given within this many seconds of each other are shown together in STATUS.txt
+#: (at most ANSWERS_KEPT of them): drop files that came together are often handled a round apart.
+ANSWERS_TOGETHER_SECONDS = 10.0
+ANSWERS_KEPT = 6
+
+
 def _note_failure(failures: list[str], _fn: object, path: str, exc: tuple[type, BaseException, object]) -> None:
     failures.append(f"{path}: {exc[1]}")
 
@@ -3479,6 +3495,16 @@ def _preflight_fix(failed: set[str], *, several: bool = False) -> str:
             "here (the output is then written anew from what could be read: check it)"
         )
     return fix + ", or drop REJECT to stop the job."
+
+
+def _drop_name(drop: Path) -> str:
+    """Who dropped ``drop``: its first line, else its owner (never through a symbolic link)."""
+    try:
+        with open(os.open(drop, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+            by = parse_drop(fh.read(65536)).by
+    except OSError:
+        by = None
+    return by or _owner(drop)
 
 
 def _file_manager_litter(name: str) -> bool:

@@ -2440,7 +2440,9 @@ def test_a_reject_that_cannot_be_read_stops_the_release_dropped_with_it(rig: Rig
     assert r.take_prints() == []
     assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
     r.engine.flush_status()
-    assert "could not be read, so the job was not rejected" in (folder / "STATUS.txt").read_text()
+    status = (folder / "STATUS.txt").read_text()
+    assert "could not be read, so the job was not rejected" in status
+    assert "RELEASE by alice refused" in status  # the name written in it (audit Z3-4)
 
 
 def test_a_release_in_advance_that_names_the_artwork_does_not_approve_other_artwork(rig: Rig) -> None:
@@ -2521,4 +2523,47 @@ def test_a_reject_still_being_written_acts_once_complete_with_its_name(rig: Rig)
     r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
     rejected = next(e for e in r.job(job_id).history if e.status is JobStatus.Rejected)
     assert rejected.by == "carol" and rejected.detail == "too dark"
+    assert r.take_prints() == []
+    # Audit Z3-3: the RELEASE's refusal, a round earlier, is still said beside the REJECT.
+    r.engine.flush_status()
+    status = (r.root / "rejected" / job_id / "STATUS.txt").read_text()
+    assert "RELEASE by amy refused: a REJECT file (REJECT)" in status and "REJECT: rejected by carol" in status
+
+
+def test_a_release_in_advance_naming_the_artwork_does_not_approve_a_new_manifests_artwork(rig: Rig) -> None:
+    """Audit Z3-1: the artwork of a manifest sent again was taken as a replacement would be, but a
+    release in advance that named the old artwork let it print unseen."""
+    r = rig
+    job_id = _failed(r, "ZM", extra="blocked: true\n")
+    folder = r.root / "failed" / job_id
+    fingerprint = r.engine.extra(r.job(job_id)).fingerprint
+    (folder / "RELEASE").write_text(f"alice\nartwork: {fingerprint}\n")
+    r.run(until=lambda: not r.job(job_id).blocked, steps=10)
+    r.order("ZM")  # good artwork, no `blocked:` line
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == []
+    block = r.job(job_id).active_block()
+    assert block is not None and "a new manifest put in other artwork" in block.detail
+
+
+def test_a_drop_file_left_by_a_crash_right_after_a_reject_is_answered_at_the_start(rig: Rig) -> None:
+    """Audit Z3-2: REJECT and RELEASE dropped together, a kill -9 after the REJECT acted and before
+    the RELEASE was answered: it stayed in rejected/ for good."""
+    r = rig
+    job_id, folder = _held(r, "ZK")
+    (folder / "REJECT").write_text("bo\n")
+    (folder / "RELEASE").write_text("bo2\n")
+    life_until_killed(
+        r,
+        lambda mp: _crash_after(
+            mp, Engine, "_consume_drop", when=lambda *a: a[2] is not None and a[2].name == "REJECT"
+        ),
+    )
+    rejected = r.root / "rejected" / job_id
+    assert r.stage(job_id) is Stage.REJECTED and (rejected / "RELEASE").exists()
+    r.start()
+    assert not (rejected / "RELEASE").exists()
+    names = _history_names(rejected)
+    assert any(n.endswith("unused-RELEASE") for n in names) and any(n.endswith("-REJECT") for n in names), names
     assert r.take_prints() == []
