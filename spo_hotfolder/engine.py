@@ -3000,8 +3000,10 @@ class Engine:
         if not removed:
             return ""
         found = re.search(r"\[approves artwork ([0-9a-f]+) only\]", removed[-1].removed_note or "")
+        if found is None:
+            return ""  # (no artwork named: the artwork is not read for its fingerprint)
         current = self.extra(job).fingerprint or ""
-        if found is None or (current and (current.startswith(found[1]) or found[1].startswith(current))):
+        if current and (current.startswith(found[1]) or found[1].startswith(current)):
             return ""
         detail = (
             f"the release by {removed[-1].removed_by} approved artwork {found[1]} only; {by} put in other artwork "
