@@ -23,7 +23,15 @@ from spo_hotfolder.config import Config, ConfigError, filesystem_errors, load_co
 from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
 from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage
 from spo_hotfolder.logsetup import setup_logging
-from spo_hotfolder.manifest import MANIFEST_NAMES, MANIFEST_SUFFIXES, ManifestError, folder_artwork, parse_manifest
+from spo_hotfolder.manifest import (
+    MANIFEST_NAMES,
+    MANIFEST_SUFFIXES,
+    JobSpec,
+    ManifestError,
+    folder_artwork,
+    parse_manifest,
+    sent_again,
+)
 from spo_hotfolder.operator import Action, refusal
 from spo_hotfolder.status import JobStatus
 
@@ -402,7 +410,7 @@ def cmd_route(args: argparse.Namespace) -> int:
         decision = decide_route(facts, config)
         job = known.get(spec.job_id)
         blocked, block_reason = decide_blocking(manifest.blocked, config, spec.product)
-        again = job is not None and _same_again(config, job, data, path.parent, [a.path for a in spec.artwork])
+        again = job is not None and _same_again(config, job, data, path.parent, spec)
         if job is not None and job.order_id == manifest.order_id and job.stage not in TERMINAL:
             # New artwork for a job in flight (the rules of Engine._record_intake): its Blocked entry
             # stays (only a release removes one), and only `blocked: true` adds one.
@@ -454,19 +462,13 @@ def _known_jobs(config: Config, job_ids: list[str]) -> dict[str, Job]:
         ledger.close()
 
 
-def _same_again(config: Config, job: Job, data: bytes, base: Path, artwork: list[str]) -> bool:
+def _same_again(config: Config, job: Job, data: bytes, base: Path, spec: JobSpec) -> bool:
     """Engine._same_again's rule: a job waiting in quarantine/ or failed/ whose manifest comes again
     byte for byte, with none of its artwork beside it, is not taken (the manifest is filed)."""
-    if job.stage not in (Stage.HELD, Stage.FAILED) or any(os.path.lexists(base / ref) for ref in artwork):
+    if job.stage not in (Stage.HELD, Stage.FAILED):
         return False
     folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
-    for copy in folder.glob("manifest.*"):
-        try:
-            if copy.stat().st_size == len(data) and copy.read_bytes() == data:
-                return True
-        except OSError:
-            continue
-    return False
+    return sent_again(data, folder, base, spec)
 
 
 def _known_note(job: Job | None, order_id: str, reprint: bool) -> str | None:

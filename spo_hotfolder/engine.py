@@ -81,6 +81,7 @@ from spo_hotfolder.manifest import (
     ManifestError,
     folder_artwork,
     parse_manifest,
+    sent_again,
 )
 from spo_hotfolder.operator import (
     ACTION_ORDER,
@@ -875,13 +876,7 @@ class Engine:
         if existing is None or existing.stage not in (Stage.HELD, Stage.FAILED):
             return False
         folder = self._locate(existing)
-        if folder is None or any(os.path.lexists(base / ref.path) for ref in spec.artwork):
-            return False
-        for copy in folder.glob("manifest.*"):
-            with contextlib.suppress(OSError):
-                if copy.stat().st_size == len(data) and copy.read_bytes() == data:
-                    return True
-        return False
+        return folder is not None and sent_again(data, folder, base, spec)
 
     def _file_repeat(self, path: Path, jobs: list[Job], folder_manifest: bool) -> None:
         """The repeated manifest goes into the (first) job's history/; STATUS.txt says so."""

@@ -7,7 +7,9 @@ schema errors with the key path (and the line where it is known), each with a hi
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -564,3 +566,16 @@ def folder_artwork(manifest: Manifest, base: Path) -> list[str]:
         for ref in spec.artwork
         if (base / ref.path).is_dir()
     ]
+
+
+def sent_again(data: bytes, job_folder: Path, base: Path, spec: JobSpec) -> bool:
+    """Whether manifest ``data`` is the copy a job keeps in ``job_folder``, byte for byte, with none
+    of ``spec``'s artwork beside it in ``base``: a webhook's retry, an FTP re-upload, which changes
+    nothing for a job waiting for an operator (the daemon's rule, and what `route` says of it)."""
+    if any(os.path.lexists(base / ref.path) for ref in spec.artwork):
+        return False
+    for copy in job_folder.glob("manifest.*"):
+        with contextlib.suppress(OSError):
+            if copy.stat().st_size == len(data) and copy.read_bytes() == data:
+                return True
+    return False
