@@ -601,10 +601,11 @@ class Ledger:
         with_history: bool = False,
         page: int = 500,
     ) -> Generator[Job, None, None]:
-        """Jobs, oldest first, filtered by stage, current status, active Blocked (``blocked``: a
-        Blocked entry not removed, also of a rejected job), released (a Blocked entry removed, none
-        active). One page at a time: a listing of 100,000 jobs never holds them all (the CLI prints
-        them as they come; an index on (created_at, job_id) spares SQLite a sort of them)."""
+        """Jobs, oldest first (an order's jobs, taken together, in the manifest's order), filtered
+        by stage, current status, active Blocked (``blocked``: a Blocked entry not removed, also of
+        a rejected job), released (a Blocked entry removed, none active). One page at a time: a
+        listing of 100,000 jobs never holds them all (the CLI prints them as they come; an index on
+        created_at spares SQLite a sort of them: only jobs recorded together are sorted)."""
         where: list[str] = []
         args: list[Any] = []
         if stages:
@@ -627,7 +628,7 @@ class Ledger:
         sql = f"SELECT {_LIGHT_COLUMNS} FROM jobs"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at, job_id"
+        sql += " ORDER BY created_at, rowid"  # rowid: the order jobs were recorded in
         with self._lock:
             cursor = self._db.execute(sql, args)
         try:

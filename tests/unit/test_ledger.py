@@ -267,3 +267,11 @@ def test_a_listing_comes_page_by_page_in_order(ledger: Ledger) -> None:
         assert [j.job_id for j in ledger.iter_jobs(page=page)] == everything
         assert [j.job_id for j in ledger.iter_jobs(blocked=True, page=page)] == ["1-1", "3-1", "5-1"]
         assert [len(j.history) for j in ledger.iter_jobs(blocked=True, with_history=True, page=page)] == [2, 2, 2]
+
+
+def test_jobs_taken_together_list_in_the_order_they_were_recorded(ledger: Ledger) -> None:
+    """An order's jobs share one intake time: they list in the manifest's order (100234-2 before
+    100234-10), not sorted as text."""
+    for n in (1, 2, 10, 11, 3):
+        add(ledger, f"100234-{n}")
+    assert [j.job_id for j in ledger.iter_jobs(page=2)] == [f"100234-{n}" for n in (1, 2, 10, 11, 3)]
