@@ -995,6 +995,8 @@ def summary(config: Config) -> str:
         f"poll every {_seconds(watch.poll_interval_seconds)}, rescan every {_seconds(watch.rescan_seconds)}, "
         f"artwork timeout {_seconds(watch.artwork_timeout_seconds)}"
     )
+    ignored = ", ".join(f'"{pattern}"' for pattern in watch.ignore)
+    lines.append(f"  ignore: {ignored or 'nothing (every file in the inbox is taken)'}")
     if not config.hot_folders:
         lines.append("hot folders: none configured (every job is skipped)")
     for name, hot_folder in config.hot_folders.items():
@@ -1015,6 +1017,11 @@ def summary(config: Config) -> str:
         lines.append(f"blocking: products {', '.join(blocking.products)}")
     else:
         lines.append("blocking: off (only manifests with 'blocked: true')")
+    validation = config.validation
+    lines.append(
+        f"validation: size tolerance {validation.size_tolerance_mm:g} mm; "
+        + ", ".join(f"{check} {validation.severity(check)}" for check in DEFAULT_SEVERITY)
+    )
     for spec in config.products:
         parts = []
         if spec.trim_mm is not None:

@@ -860,6 +860,15 @@ def test_summary(tmp_path: Path) -> None:
     assert "route 3: any job -> skip" in lines
     assert "blocking: products poster-*" in lines
     assert "product bc-*: trim 85 x 55 mm, bleed 3 mm, 2 pages" in lines
+    assert '  ignore: ".*", "~$*", "*.tmp", "*.part", "*.crdownload", "Thumbs.db", "desktop.ini"' in lines
+    assert (
+        "validation: size tolerance 1 mm; pages error, trim error, bleed error, fonts error, "
+        "mixed_sizes warning, encryption warning, repaired error"
+    ) in lines
+    relaxed = write(tmp_path, "paths: {root: var}\nvalidation: {require_embedded_fonts: false, checks: {bleed: off}}\n")
+    assert "validation: size tolerance 1 mm; pages error, trim error, bleed off, fonts off, mixed_sizes warning, " in (
+        summary(load_config(relaxed))
+    )
 
 
 def test_summary_without_routes_says_jobs_are_skipped(tmp_path: Path) -> None:
