@@ -142,8 +142,9 @@ def plural(n: int, noun: str) -> str:
 
 
 def _preview(head: bytes, length: int = 10) -> str:
+    """The first bytes as text, line breaks and tabs as spaces, other non-ASCII bytes as ``?``."""
     text = head[:length].decode("latin-1")
-    return "".join(ch if " " <= ch <= "~" and ch != '"' else "?" for ch in text)
+    return "".join(ch if " " <= ch <= "~" and ch != '"' else " " if ch in "\r\n\t" else "?" for ch in text)
 
 
 #: What a file that is no PDF is, by its first bytes: what operators are sent instead of a PDF.

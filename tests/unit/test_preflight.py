@@ -350,6 +350,11 @@ def test_text_file_named_pdf(tmp_path: Path) -> None:
     assert messages(run(page))[0][2].startswith(
         "artwork 'page.pdf' is not a PDF: it looks like HTML or XML text, perhaps an error page saved instead"
     )
+    lines = tmp_path / "lines.pdf"
+    lines.write_bytes(b"a,b\r\n1,\t2\n")
+    assert messages(run(lines)) == [
+        ("open", "error", "artwork 'lines.pdf' is not a PDF: the file starts with \"a,b  1, 2 \"")
+    ]
 
 
 def test_missing_file(tmp_path: Path) -> None:
