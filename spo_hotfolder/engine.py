@@ -943,6 +943,7 @@ class Engine:
                     # temp file, an early-check link): nothing in it is the only copy of anything.
                     shutil.rmtree(job_dir, ignore_errors=True)
                 (job_dir / "artwork").mkdir(parents=True, exist_ok=True)
+                (job_dir / "history").mkdir()  # SPEC 4's layout: there from the start, empty until needed
                 if len(plans) == 1:
                     self._begin_early_check(spec, manifest, base, job_dir, now)
                 write_new(job_dir / manifest_name, data)  # a fresh folder: no temp name needed
@@ -1315,6 +1316,7 @@ class Engine:
                 into_history(job_dir, old, now, f"unused-{old.name}")
                 log.info("rerun.drop_file_unused", job_id=job.job_id, file=old.name)
         (job_dir / "artwork").mkdir(exist_ok=True)
+        (job_dir / "history").mkdir(exist_ok=True)
         for temp in job_dir.glob(".*.tmp"):  # a manifest copy cut short by a crash
             with contextlib.suppress(OSError):
                 temp.unlink()

@@ -48,6 +48,8 @@ def test_yaml_single_job_reaches_its_hot_folder(make_daemon, tmp_path: Path) -> 
     assert (folder / "manifest.yaml").read_bytes().startswith(b'order_id: "100234"')
     assert (folder / "artwork" / "card.pdf").is_file()
     assert "InHotFolder" in (folder / "STATUS.txt").read_text()
+    # SPEC 4's layout of a job folder, history/ included (empty until something is superseded).
+    assert sorted(p.name for p in folder.iterdir()) == ["STATUS.txt", "artwork", "history", "manifest.yaml", "output"]
     assert not list(daemon.inbox.iterdir())
     assert daemon.stop() == 0
 
