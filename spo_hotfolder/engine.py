@@ -1348,6 +1348,7 @@ class Engine:
         target.mkdir(parents=True)
         atomic_write(target / path.name, data)
         left: list[str] = []
+        moved: list[str] = []
         for spec, _ in refused:
             for ref in spec.artwork:
                 src = base / ref.path
@@ -1356,6 +1357,9 @@ class Engine:
                 elif src.is_file():
                     (target / "artwork").mkdir(exist_ok=True)
                     move(src, target / "artwork" / Path(ref.path).name)
+                    moved.append(Path(ref.path).name)
+        # Sent again as the fix says, the manifest needs its artwork beside it again.
+        artwork = f", together with its artwork (moved here, into artwork/: {', '.join(moved)})" if moved else ""
         problems = [reason for _, reason in refused]
         if left:
             problems.append(
@@ -1372,17 +1376,21 @@ class Engine:
             # reprint: true, it would print them a second time.
             fix += (
                 " If a job above must be printed again, put a manifest into inbox/ with `reprint: true` and "
-                f"only that job: remove {taken} from it first, or they are printed again too."
+                f"only that job{artwork}: remove {taken} from it first, or they are printed again too."
             )
+            artwork = ""  # said once
         elif repeats:
             fix += (
-                " If the job must be printed again, add `reprint: true` to the manifest and put it into inbox/ again."
+                " If the job must be printed again, add `reprint: true` to the manifest and put it into inbox/ "
+                f"again{artwork}."
             )
+            artwork = ""
         if others:
             fix += (
                 f" For {', '.join(others)}: give the job another job_id (or leave job_id out: it then defaults to "
                 f'"{manifest.order_id}-<n>", n counting the jobs from 1) and put the manifest into inbox/ again'
-                + (f" without {taken}." if accepted else ".")
+                + (f" without {taken}" if accepted else "")
+                + f"{artwork}."
             )
         atomic_write(
             target / "ERROR.txt",

@@ -916,7 +916,13 @@ def test_a_job_folder_left_by_an_interrupted_intake_is_started_afresh(rig: Rig) 
     (left / ".manifest.yaml.4242.tmp").write_bytes(b"order_id: K1\njobs:\n")
     rig.run(until=done(rig, job_id), steps=10)
     assert rig.take_prints() == ["K1_K1-1_bc-85x55_x1.pdf"]
-    assert sorted(os.listdir(rig.root / "done" / job_id)) == ["STATUS.txt", "artwork", "manifest.yaml", "output"]
+    assert sorted(os.listdir(rig.root / "done" / job_id)) == [
+        "STATUS.txt",
+        "artwork",
+        "history",
+        "manifest.yaml",
+        "output",
+    ]
 
 
 def test_a_wake_up_is_set_only_for_a_job_left_waiting_for_artwork(rig: Rig) -> None:
@@ -1417,7 +1423,7 @@ def test_another_orders_manifest_never_takes_over_a_job_id(rig: Rig) -> None:
     assert "job id B1-1 belongs to order B1 (taken in " in error and "now OutputCreated" in error
     assert "job id D1-1 belongs to order D1" in error and "now InHotFolder" in error
     assert 'give the job another job_id (or leave job_id out: it then defaults to "X-<n>"' in error
-    assert "without X-new." in error
+    assert "without X-new, together with its artwork (moved here, into artwork/: x.pdf, x2.pdf)." in error
     assert sorted(p.name for p in (refused / "artwork").iterdir()) == ["x.pdf", "x2.pdf"]
 
 
@@ -2567,3 +2573,23 @@ def test_a_drop_file_left_by_a_crash_right_after_a_reject_is_answered_at_the_sta
     names = _history_names(rejected)
     assert any(n.endswith("unused-RELEASE") for n in names) and any(n.endswith("-REJECT") for n in names), names
     assert r.take_prints() == []
+
+
+def test_the_advice_for_a_manifest_of_a_delivered_job_works_when_followed(rig: Rig) -> None:
+    """Audit AA: ERROR.txt said to add reprint: true and put the manifest into inbox/ again; its
+    artwork had been moved here with it, so the reprint then failed for missing artwork."""
+    r = rig
+    job_id = r.order("D1")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["D1_D1-1_bc-85x55_x1.pdf"]
+    r.order("D1")
+    r.run(until=lambda: any((r.root / "failed").glob("D1.yaml*")), steps=10)
+    [refused] = list((r.root / "failed").glob("D1.yaml*"))
+    error = (refused / "ERROR.txt").read_text()
+    assert (refused / "artwork" / "D1.pdf").is_file()
+    assert "together with its artwork (moved here, into artwork/: D1.pdf)" in " ".join(error.split()), error
+    # Followed as written: the manifest with reprint: true, and the artwork beside it.
+    os.replace(refused / "artwork" / "D1.pdf", r.inbox / "D1.pdf")
+    (r.inbox / "D1.yaml").write_text((refused / "D1.yaml").read_text() + "reprint: true\n")
+    r.run(until=lambda: r.statuses(job_id)[-1] == "InHotFolder" and len(r.statuses(job_id)) > 5, steps=10)
+    assert r.take_prints() == ["D1_D1-1_bc-85x55_x1.pdf"]
