@@ -285,6 +285,8 @@ class _ConfigReader:
         self.errors: list[tuple[int, str]] = [
             (problem.line, f"{problem.path}: {problem.message}") for problem in document.problems
         ]
+        #: Every hot folder entry's (name, path, staging), valid or not: for the cross checks.
+        self.checked_folders: list[tuple[str, Path | None, Path | None]] = []
 
     # -- reporting
 
@@ -473,7 +475,7 @@ class _ConfigReader:
         )
         metrics = self.read_metrics(self.mapping(top.get("metrics"), "metrics", _SECTIONS["metrics"]))
         logging = self.read_logging(self.mapping(top.get("logging"), "logging", _SECTIONS["logging"]))
-        self.cross_checks(paths, hot_folders)
+        self.cross_checks(paths)
         if self.errors or paths is None:
             self.errors.sort(key=lambda error: error[0])
             raise ConfigError([f"{self.shown}:{line}: {message}" for line, message in self.errors])
@@ -600,24 +602,29 @@ class _ConfigReader:
         return tuple(specs)
 
     def read_hot_folders(self, section: dict[str, object]) -> dict[str, HotFolderConfig]:
+        """The valid hot folders. Every entry is checked in full, a bad name included (each of its
+        errors is listed at once, not one per run of check-config); the folders of an entry that
+        is not valid otherwise still go through the cross checks (``checked_folders``)."""
         result: dict[str, HotFolderConfig] = {}
         for name, value in section.items():
             key_path = f"hot_folders.{name}"
+            valid = True
             if not _NAME_RE.fullmatch(name):
                 self.error(key_path, "a hot folder name may use only letters, digits, '.', '_' and '-'")
-                continue
-            if name == "skip":
+                valid = False
+            elif name == "skip":
                 self.error(key_path, "'skip' is reserved for routes ('to: skip'); choose another name")
-                continue
+                valid = False
             spec = self.mapping(value, key_path, _HOT_FOLDER_KEYS)
             if not isinstance(value, dict):
                 if value is None:
                     self.error(f"{key_path}.path", "missing; every hot folder needs the path of its folder")
                 continue
+            folder: Path | None = None
             if "path" not in spec:
                 self.error(f"{key_path}.path", "missing; every hot folder needs the path of its folder")
-                continue
-            folder = self.path(spec["path"], f"{key_path}.path")
+            else:
+                folder = self.path(spec["path"], f"{key_path}.path")
             filename = self.read_filename(spec, key_path)
             staging = None
             if spec.get("staging") is not None:
@@ -630,7 +637,8 @@ class _ConfigReader:
             if ticket not in ("none", "json"):
                 self.error(f"{key_path}.ticket", f"must be one of none | json (got {describe(ticket)})")
                 ticket = "none"
-            if folder is None or filename is None:
+            self.checked_folders.append((name, folder, staging))
+            if folder is None or filename is None or not valid:
                 continue
             result[name] = HotFolderConfig(
                 name=name,
@@ -774,9 +782,9 @@ class _ConfigReader:
             format=cast(Literal["auto", "json", "console"], fmt),
         )
 
-    def cross_checks(self, paths: PathsConfig | None, hot_folders: Mapping[str, HotFolderConfig]) -> None:
-        for name, hot_folder in hot_folders.items():
-            if hot_folder.staging is not None and hot_folder.staging == hot_folder.path:
+    def cross_checks(self, paths: PathsConfig | None) -> None:
+        for name, path, staging in self.checked_folders:
+            if staging is not None and staging == path:
                 self.error(
                     f"hot_folders.{name}.staging",
                     "must not be the hot folder itself: the printer would pick up half-written files; "
@@ -784,18 +792,18 @@ class _ConfigReader:
                 )
             if paths is not None:
                 for folder_name, folder in paths.spool_folders().items():
-                    if hot_folder.path == folder:
+                    if path == folder:
                         self.error(
                             f"hot_folders.{name}.path",
                             f"is the same folder as paths.{folder_name}; a hot folder must be the printer's own",
                         )
-                    if hot_folder.staging == folder:
+                    if staging == folder:
                         self.error(
                             f"hot_folders.{name}.staging",
                             f"is the same folder as paths.{folder_name}; the daemon would treat its own temporary "
                             "copies as files of its own: put it outside the spool folders",
                         )
-                    for key, inner in (("path", hot_folder.path), ("staging", hot_folder.staging)):
+                    for key, inner in (("path", path), ("staging", staging)):
                         if inner is not None and folder in inner.parents:
                             self.error(
                                 f"hot_folders.{name}.{key}",

@@ -920,3 +920,31 @@ def test_a_tab_in_the_indentation_is_named_as_such(tmp_path: Path) -> None:
     error = only_error(path)
     assert error.startswith(f"{path}:2: YAML syntax error: a tab character where YAML wants spaces")
     assert "indent with spaces" in error
+
+
+def test_every_error_of_a_hot_folder_entry_is_listed_at_once(tmp_path: Path) -> None:
+    """Audit AA: a bad name hid the entry's other errors, a bad filename the staging check; each
+    run of check-config showed one more."""
+    path = write(
+        tmp_path,
+        """\
+        paths: {root: var}
+        hot_folders:
+          "bad name":
+            path: /tmp/hot
+            filename: "x/{job_id}.pdf"
+            ticket: xml
+          good:
+            path: /tmp/hot2
+            filename: "{order_id}{nope}.pdf"
+            staging: /tmp/hot2
+        """,
+    )
+    errors = [error.split(": ", 1)[1] for error in errors_of(path)]
+    assert [error.split(":")[0] for error in errors] == [
+        "hot_folders.bad name",
+        "hot_folders.bad name.filename",
+        "hot_folders.bad name.ticket",
+        "hot_folders.good.filename",
+        "hot_folders.good.staging",
+    ]
