@@ -128,8 +128,9 @@ def what_now(job: Job, extra: Extra) -> list[str]:
     if job.stage is Stage.FAILED:
         steps = [f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt."]
         steps.append(
-            "Put a corrected PDF into replace/ to make the output again, or drop a file named RETRY here to try "
-            "again as it is (after fixing the cause), or drop REJECT to stop the job."
+            'Do what ERROR.txt says under "How to fix it": put a corrected PDF into replace/ to make the output'
+            " again; drop a file named RETRY here only once the cause is fixed elsewhere (the config, reloaded: RETRY"
+            " checks the files as they are); or drop REJECT to stop the job."
         )
         if job.blocked:
             steps.append(

@@ -275,3 +275,17 @@ def test_jobs_taken_together_list_in_the_order_they_were_recorded(ledger: Ledger
     for n in (1, 2, 10, 11, 3):
         add(ledger, f"100234-{n}")
     assert [j.job_id for j in ledger.iter_jobs(page=2)] == [f"100234-{n}" for n in (1, 2, 10, 11, 3)]
+
+
+def test_a_failed_jobs_status_file_points_to_the_fix_in_its_error_file(ledger: Ledger) -> None:
+    """Audit AA: STATUS.txt offered RETRY "as it is" where ERROR.txt said a corrected PDF is needed
+    (an empty file, a wrong sha256): the two now say the same, ERROR.txt's fix first."""
+    add(ledger, "1-1", Stage.FAILED)
+    ledger.add_status("1-1", JobStatus.ValidationFailed, "system", "empty", T0)
+    ledger.update_job("1-1", T0, error="artwork 'x.pdf' is an empty file (0 bytes)")
+    job = ledger.get_job("1-1")
+    assert job is not None
+    text = " ".join(status_text(job, Extra()).split("What you can do now:")[1].split())
+    assert text.startswith("Read ERROR.txt: artwork 'x.pdf' is an empty file (0 bytes)")
+    assert 'Do what ERROR.txt says under "How to fix it":' in text
+    assert "drop a file named RETRY here only once the cause is fixed elsewhere" in text
