@@ -516,15 +516,17 @@ class _ManifestReader:
             if not isinstance(key, str) or not key:
                 self.problem(key_path, f"an attribute's name must be text (got {describe(key)}); put it in quotes")
                 ok = False
-            elif isinstance(item, int) and not isinstance(item, bool) and self._reads_otherwise(key_path, item):
-                # YAML reads 0250 as octal 168 and 1:30 as 90: a free-form value is kept as written.
-                result[key] = self.document.number_texts[key_path]
             elif isinstance(item, float) and not math.isfinite(item):
                 # JSON output (show --json, jobs --json, json tickets) has no NaN or Infinity.
                 self.problem(
                     key_path, f"must be a finite number (got {item!r}); put it in quotes if it is meant as text"
                 )
                 ok = False
+            elif isinstance(item, int | float) and self._reads_otherwise(key_path, item):
+                # YAML reads 0250 as octal 168, 1:30 as 90, 1.50 as 1.5 and (YAML 1.1) no, off, yes,
+                # on as false and true: a free-form value is kept as written (routes and file names
+                # use it as text; "finish: no" must not become "false").
+                result[key] = self.document.number_texts[key_path]
             elif isinstance(item, str | int | float | bool):
                 result[key] = item
             elif isinstance(item, date):  # an unquoted YAML date or time stamp
@@ -534,10 +536,15 @@ class _ManifestReader:
                 ok = False
         return result if ok else None
 
-    def _reads_otherwise(self, path: str, value: int) -> bool:
-        """True when the plain YAML number at ``path`` was written otherwise than ``value`` reads."""
+    def _reads_otherwise(self, path: str, value: float) -> bool:
+        """True when the plain YAML number or boolean at ``path`` was written otherwise than
+        ``value`` reads (``true``/``false`` in any case read as written)."""
         source = self.document.number_texts.get(path)
-        return source is not None and source != str(value)
+        if source is None:
+            return False
+        if isinstance(value, bool):
+            return source.lower() != str(value).lower()
+        return source != str(value)
 
     def register_job_id(self, job_id: str, path: str, explicit: bool) -> bool:
         """False (and a problem) when an earlier job of this manifest has the same id."""

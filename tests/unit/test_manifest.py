@@ -537,6 +537,24 @@ def test_a_quantity_yaml_reads_otherwise_is_refused(written: str, read: int) -> 
 def test_an_attribute_yaml_reads_otherwise_is_kept_as_written() -> None:
     attributes = parse(single("attributes: {code: 0250, time: 1:30, pages: 12, weight: 1.5}\n")).jobs[0].attributes
     assert attributes == {"code": "0250", "time": "1:30", "pages": 12, "weight": 1.5}
+    # Audit AC: "finish: no" was read as false (routes on "no" missed it, file names said "false"),
+    # "gsm: 1.50" as 1.5; YAML 1.1's yes/no/on/off and such numbers keep the text as written.
+    text = "attributes: {finish: no, lam: On, proof: true, ok: False, gsm: 1.50, big: 1e3, half: .5, fine: 2.25}\n"
+    assert parse(single(text)).jobs[0].attributes == {
+        "finish": "no",
+        "lam": "On",
+        "proof": True,
+        "ok": False,
+        "gsm": "1.50",
+        "big": "1e3",
+        "half": ".5",
+        "fine": 2.25,
+    }
+    # Quoted, or in JSON, a value is what it says.
+    assert parse(single('attributes: {finish: "no", gsm: "1.50"}\n')).jobs[0].attributes == {
+        "finish": "no",
+        "gsm": "1.50",
+    }
 
 
 @pytest.mark.parametrize(
