@@ -1416,6 +1416,16 @@ class Engine:
         name = safe_name(self._failed_name(path))
         target = unique_path(self.area("failed") / name)
         if folder_manifest:
+            with contextlib.suppress(OSError):
+                unread = sorted(n for n in os.listdir(path.parent) if n.lower() in MANIFEST_NAMES and n != path.name)
+                if unread:
+                    # Not read, and not taken: it goes to failed/ with the folder (a folder drop holds one).
+                    problems = [
+                        *problems,
+                        f"{', '.join(unread)} in this folder was not read either: a folder drop holds one manifest, "
+                        "and the whole folder came here because of this one; send the folder again with only the "
+                        "manifest it should use",
+                    ]
             move(path.parent, target)
             manifest_path = target / path.name
         else:

@@ -2593,3 +2593,23 @@ def test_the_advice_for_a_manifest_of_a_delivered_job_works_when_followed(rig: R
     (r.inbox / "D1.yaml").write_text((refused / "D1.yaml").read_text() + "reprint: true\n")
     r.run(until=lambda: r.statuses(job_id)[-1] == "InHotFolder" and len(r.statuses(job_id)) > 5, steps=10)
     assert r.take_prints() == ["D1_D1-1_bc-85x55_x1.pdf"]
+
+
+def test_a_folder_drop_refused_for_one_of_its_two_manifests_says_the_other_was_not_read(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """Audit AC: a folder with a bad manifest.json beside a good manifest.yaml went whole to
+    failed/, and its ERROR.txt spoke of manifest.json only: the order in manifest.yaml was never
+    taken, and nothing said so."""
+    r = rig
+    drop = tmp_path / "F7"
+    drop.mkdir()
+    (drop / "manifest.json").write_text('{"order_id": "F7J"}')
+    (drop / "manifest.yaml").write_text('order_id: "F7"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    make_pdf(drop / "card.pdf", pages=CARD)
+    os.replace(drop, r.inbox / "F7")
+    r.run(until=lambda: (r.root / "failed" / "F7" / "ERROR.txt").is_file(), steps=10)
+    error = " ".join((r.root / "failed" / "F7" / "ERROR.txt").read_text().split())
+    assert "jobs: missing" in error
+    assert "manifest.yaml in this folder was not read" in error, error
+    assert r.ledger.get_job("F7-1") is None
