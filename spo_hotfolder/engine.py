@@ -80,6 +80,7 @@ from spo_hotfolder.manifest import (
     Manifest,
     ManifestError,
     folder_artwork,
+    ignored_artwork,
     parse_manifest,
     sent_again,
 )
@@ -809,9 +810,9 @@ class Engine:
         except ManifestError as exc:
             self._reject_manifest(path, folder_manifest, exc.problems)
             return
-        folders = folder_artwork(manifest, base)
-        if folders:
-            self._reject_manifest(path, folder_manifest, folders)
+        unusable = folder_artwork(manifest, base) + ignored_artwork(manifest, self.config.watch.ignore)
+        if unusable:
+            self._reject_manifest(path, folder_manifest, unusable)
             return
         if self._new_only and any(self.ledger.get_job(spec.job_id, history=False) for spec in manifest.jobs):
             # A known job's manifest may change the job being made right now: in its own time.

@@ -8,10 +8,11 @@ schema errors with the key path (and the line where it is known), each with a hi
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import math
 import os
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
@@ -573,6 +574,25 @@ def folder_artwork(manifest: Manifest, base: Path) -> list[str]:
         for ref in spec.artwork
         if (base / ref.path).is_dir()
     ]
+
+
+def ignored_artwork(manifest: Manifest, ignore: Sequence[str]) -> list[str]:
+    """Problems for artwork paths with a part that matches ``watch.ignore`` (``ignore``, compared
+    without regard to case, as the daemon does): such a file is never taken, and the job would
+    wait for it until ``artwork_timeout_seconds`` and then fail as if it were missing."""
+    problems = []
+    for spec in manifest.jobs:
+        for ref in spec.artwork:
+            for part in PurePosixPath(ref.path).parts:
+                pattern = next((p for p in ignore if fnmatch.fnmatchcase(part.lower(), p.lower())), None)
+                if pattern is not None:
+                    problems.append(
+                        f"job {spec.job_id}: artwork {ref.path!r}: the name {part!r} matches watch.ignore "
+                        f"({pattern!r}), so the daemon never takes that file; rename the file and its path in "
+                        "the manifest (or ask the administrator to change watch.ignore)"
+                    )
+                    break
+    return problems
 
 
 def sent_again(data: bytes, job_folder: Path, base: Path, spec: JobSpec) -> bool:

@@ -368,15 +368,20 @@ def test_a_folder_without_a_manifest_holding_a_name_not_utf8_stays_one_folder(st
 
 
 @pytest.mark.e2e
-def test_artwork_under_an_ignored_name_fails_at_the_timeout_saying_why(start, tmp_path: Path) -> None:
-    daemon = start(watch={"settle_seconds": 0.3, "artwork_timeout_seconds": 2})
+def test_a_manifest_naming_artwork_under_an_ignored_name_is_refused_at_once(start, tmp_path: Path) -> None:
+    """Audit AC: the job waited artwork_timeout_seconds "for the file to be complete (still being
+    written)", then failed as missing, while the file was in the inbox: never to be taken."""
+    daemon = start(watch={"settle_seconds": 0.3, "artwork_timeout_seconds": 3600})
     (daemon.inbox / ".hidden.pdf").write_bytes(source_card(tmp_path))
     drop(daemon.inbox / "hid.yaml", manifest("HID", ".hidden.pdf"))
-    error = daemon.root / "failed" / "HID-1" / "ERROR.txt"
-    wait_for(error.is_file, timeout=20, what="failed/HID-1/ERROR.txt")
-    text = error.read_text()
-    assert "matches watch.ignore" in text and "missing: .hidden.pdf" not in text, text
+    error = daemon.root / "failed" / "hid.yaml" / "ERROR.txt"
+    wait_for(error.is_file, timeout=20, what="failed/hid.yaml/ERROR.txt")
+    text = " ".join(error.read_text().split())
+    assert "job HID-1: artwork '.hidden.pdf': the name '.hidden.pdf' matches watch.ignore ('.*')" in text, text
+    assert daemon.job("HID-1") is None
     assert (daemon.inbox / ".hidden.pdf").is_file()  # ignored files stay where they are
+    route = daemon.cli("route", str(daemon.root / "failed" / "hid.yaml" / "hid.yaml"), check=False)
+    assert route.returncode == 1 and "matches watch.ignore" in route.stderr
 
 
 @pytest.mark.e2e
