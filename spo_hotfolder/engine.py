@@ -2365,8 +2365,17 @@ class Engine:
         if src != dst:
             dst.parent.mkdir(parents=True, exist_ok=True)
             if dst.exists():
-                # Only a leftover can be there (one folder per job id): keep it, out of the way.
-                os.replace(dst, unique_path(dst.with_name(f"{dst.name}.old-{stamp(now)}")))
+                # A leftover, or a refused manifest's folder of that name (failed/<manifest name>/,
+                # a job id "x.yaml"): kept, out of the way, and said.
+                aside = unique_path(dst.with_name(f"{dst.name}.old-{stamp(now)}"))
+                os.replace(dst, aside)
+                log.warning(
+                    "folder.moved_aside",
+                    job_id=job_id,
+                    folder=self.rel(dst),
+                    moved_to=self.rel(aside),
+                    reason="the job's folder goes there; what was there is kept under the new name",
+                )
             # No fsync: a rename the disk forgets in a power loss leaves the folder where it was,
             # and reconcile (_locate) finds it there.
             os.replace(src, dst)

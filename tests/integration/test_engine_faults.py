@@ -2613,3 +2613,20 @@ def test_a_folder_drop_refused_for_one_of_its_two_manifests_says_the_other_was_n
     assert "jobs: missing" in error
     assert "manifest.yaml in this folder was not read" in error, error
     assert r.ledger.get_job("F7-1") is None
+
+
+def test_a_refused_manifests_folder_a_job_needs_is_moved_aside_and_said(rig: Rig) -> None:
+    """Audit AC: a job with id "JJ.yaml" failing took failed/JJ.yaml/, and the refused manifest's
+    folder there was renamed without a word anywhere."""
+    r = rig
+    (r.inbox / "JJ.yaml").write_text('order_id: "JJ"\nproduct: bc-85x55\nquantity: 0\nartwork: [JJ.pdf]\n')
+    r.run(until=lambda: (r.root / "failed" / "JJ.yaml" / "ERROR.txt").is_file(), steps=10)
+    make_pdf(r.inbox / "A4.pdf", pages=[(210.0, 297.0)] * 2)
+    (r.inbox / "K.yaml").write_text(
+        'order_id: "K"\njob_id: "JJ.yaml"\nproduct: bc-85x55\nquantity: 1\nartwork: [A4.pdf]\n'
+    )
+    with capture_logs() as logs:
+        r.run(until=lambda: r.stage("JJ.yaml") is Stage.FAILED, steps=10)
+    [aside] = [e for e in logs if e["event"] == "folder.moved_aside"]
+    assert aside["folder"] == "failed/JJ.yaml" and aside["moved_to"].startswith("failed/JJ.yaml.old-")
+    assert (r.root / aside["moved_to"] / "JJ.yaml").is_file()
