@@ -580,7 +580,7 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
     if page.trim is not None:
         result.trim = page.trim
         if target is not None and not sizes_match(page.trim.width, page.trim.height, *target, tol):
-            result.trim_message = _trim_message(page, page.trim, product, target, tol)
+            result.trim_message = _trim_message(page, page.trim, product, target, tol, trimbox_bleed=bleed)
             trim_known = False
     elif target is None:
         trim_known = False  # no TrimBox and nothing to compare with: MediaBox may or may not hold bleed
@@ -617,9 +617,18 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
 
 
 def _trim_message(
-    page: _Page, rect: Rect, product: str, target: tuple[float, float], tol: float, bleed: float = 0.0
+    page: _Page,
+    rect: Rect,
+    product: str,
+    target: tuple[float, float],
+    tol: float,
+    bleed: float = 0.0,
+    *,
+    trimbox_bleed: float | None = None,
 ) -> str:
-    """``bleed``: the page has no TrimBox, so it may be the trim or the trim with its bleed."""
+    """``bleed``: the page has no TrimBox, so it may be the trim or the trim with its bleed.
+    ``trimbox_bleed``: ``rect`` is the page's TrimBox, and this the product's bleed (a TrimBox set
+    to the whole page, bleed included, is a common export setting, and said as such)."""
     w, h = rect.width, rect.height
     off = min(max(abs(w - target[0]), abs(h - target[1])), max(abs(w - target[1]), abs(h - target[0])))
     if bleed > 0:
@@ -630,9 +639,17 @@ def _trim_message(
             f"{fmt_mm(target[0])} x {fmt_mm(target[1])} mm, or the trim with {fmt_mm(bleed)} mm bleed, "
             f"{with_bleed.label()} (tolerance {fmt_mm(tol)} mm)"
         )
+    source = " (its TrimBox)" if trimbox_bleed is not None else ""
     expected = (
-        f"trim is {page.shown(rect).label()}, product {product} expects {fmt_mm(target[0])} x {fmt_mm(target[1])} mm"
+        f"trim{source} is {page.shown(rect).label()}, product {product} expects "
+        f"{fmt_mm(target[0])} x {fmt_mm(target[1])} mm"
     )
+    if trimbox_bleed and sizes_match(w, h, target[0] + 2 * trimbox_bleed, target[1] + 2 * trimbox_bleed, tol):
+        return (
+            f"{expected}: the TrimBox is the trim with its {fmt_mm(trimbox_bleed)} mm bleed; it must be the trim "
+            "itself (set the trim or crop marks in the PDF export's bleed settings; ghostscript: "
+            "-dPDFXTrimBoxToMediaBoxOffset)"
+        )
     if off < tol + 0.1:
         # Just beyond the tolerance, one decimal shows a size that looks inside it: say by how much.
         return f"{expected}: {off:.2f} mm off, more than the tolerance of {fmt_mm(tol)} mm"

@@ -108,7 +108,8 @@ def test_wrong_trimbox_on_one_page_and_mixed_sizes(tmp_path: Path) -> None:
         (
             "trim",
             "error",
-            "page 2: trim is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm (tolerance 1.0 mm)",
+            "page 2: trim (its TrimBox) is 210.0 x 297.0 mm, product bc-85x55 expects 85.0 x 55.0 mm "
+            "(tolerance 1.0 mm)",
         ),
         (
             "mixed_sizes",
@@ -655,8 +656,19 @@ def test_a_size_just_beyond_the_tolerance_says_by_how_much(tmp_path: Path) -> No
     """86.01 mm shown as "86.0" with a 1.0 mm tolerance reads as inside it: the message says how far off."""
     pdf = make_pdf(tmp_path / "bc.pdf", [(92.01, 61)] * 2, trimbox=(3, 3, 89.01, 58))
     assert run(pdf).findings[0].message == (
-        "pages 1-2: trim is 86.0 x 55.0 mm, product bc-85x55 expects 85.0 x 55.0 mm: 1.01 mm off, more than the "
-        "tolerance of 1.0 mm"
+        "pages 1-2: trim (its TrimBox) is 86.0 x 55.0 mm, product bc-85x55 expects 85.0 x 55.0 mm: 1.01 mm off, "
+        "more than the tolerance of 1.0 mm"
+    )
+
+
+def test_a_trimbox_that_holds_the_bleed_is_said_as_such(tmp_path: Path) -> None:
+    """Audit AC: ghostscript's -dPDFX sets TrimBox = MediaBox = trim + bleed; the message gave the
+    sizes only, not where the size came from or the likely cause."""
+    pdf = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2, trimbox=(0, 0, 91, 61))
+    assert run(pdf).findings[0].message == (
+        "pages 1-2: trim (its TrimBox) is 91.0 x 61.0 mm, product bc-85x55 expects 85.0 x 55.0 mm: the TrimBox is "
+        "the trim with its 3.0 mm bleed; it must be the trim itself (set the trim or crop marks in the PDF export's "
+        "bleed settings; ghostscript: -dPDFXTrimBoxToMediaBoxOffset)"
     )
 
 
