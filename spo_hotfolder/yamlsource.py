@@ -140,9 +140,19 @@ def _utf16_without_bom(head: bytes) -> bool:
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 (a byte-order mark is accepted) -> text; anything else (UTF-16, zero bytes) is a SourceError."""
+    """UTF-8 (a byte-order mark is accepted), or UTF-16 with its byte-order mark (what Windows
+    PowerShell 5 writes by default) -> text; anything else (UTF-16 without the mark, zero bytes) is
+    a SourceError."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise SourceError("the file is UTF-16 text, not UTF-8; save it as UTF-8", 1, 1)
+        try:
+            return data.decode("utf-16")  # the mark says which byte order, and is dropped
+        except UnicodeDecodeError:
+            raise SourceError(
+                "the file is UTF-16 text (it starts with a UTF-16 byte-order mark) but cannot be read as such; "
+                "save it as UTF-8",
+                1,
+                1,
+            ) from None
     if _utf16_without_bom(data[:200]):
         raise SourceError("the file is UTF-16 text (without a byte-order mark), not UTF-8; save it as UTF-8", 1, 1)
     nul = data.find(0)

@@ -240,9 +240,18 @@ def test_not_utf8() -> None:
     assert "save it as UTF-8" in problem
 
 
-def test_utf16_is_named() -> None:
-    data = "order_id: '1'\n".encode("utf-16")
-    assert "UTF-16" in only_problem(data)
+def test_utf16_with_a_byte_order_mark_is_read() -> None:
+    """Audit AC: Windows PowerShell 5 writes UTF-16 with a byte-order mark by default (Out-File, >):
+    a storefront script's manifests were all refused. The mark says the encoding unambiguously."""
+    text = 'order_id: "1"\ncustomer: "Jos\u00e9"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n'
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be"):
+        data = text.encode(encoding)
+        if encoding != "utf-16":
+            data = ("\ufeff" + text).encode(encoding)
+        assert parse_manifest(data, "m.yaml", []).customer == "Jos\u00e9"
+    data = '{"order_id": "1", "product": "bc", "quantity": 1, "artwork": ["a.pdf"]}'.encode("utf-16")
+    assert parse_manifest(data, "m.json", []).order_id == "1"
+    assert "UTF-16" in only_problem(b"\xff\xfe" + "order_id: '1'\n".encode("utf-16-le")[:-1])  # cut in a character
 
 
 def test_utf16_without_a_byte_order_mark_is_named() -> None:
