@@ -250,7 +250,7 @@ def _looks_complete(path: Path, st: os.stat_result) -> bool:
     if suffix == ".json":
         return _json_closed(path, st)
     if suffix in (".yaml", ".yml"):
-        return _tail(path, st, 1) in (b"\n", b"\r", b"")  # "quantity: 5" of "quantity: 500\n"
+        return _text_tail(path, st, 2)[-1:] in (b"\n", b"\r", b"")  # "quantity: 5" of "quantity: 500\n"
     if suffix != ".pdf":
         return True
     try:
@@ -271,8 +271,26 @@ def _json_closed(path: Path, st: os.stat_result) -> bool:
     """Whether a JSON manifest's last character (whitespace aside) is the ``}``
     that closes its object. A file that is not an object at all is refused by the parser anyway,
     a few seconds later."""
-    tail = _tail(path, st, 256)
+    tail = _text_tail(path, st, 256)
     return not tail or tail.rstrip(b" \t\r\n").endswith(b"}")
+
+
+def _text_tail(path: Path, st: os.stat_result, size: int) -> bytes:
+    """``_tail`` of a manifest, as ASCII: a UTF-16 text (it starts with its byte-order mark) has a
+    zero byte beside each ASCII character, which are dropped. (Only then: zeros at the end of a
+    UTF-8 file are a copy not written yet, which must not look complete.)"""
+    tail = _tail(path, st, size)
+    if st.st_size > size:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(2)
+        except OSError:
+            return tail
+    else:
+        head = tail[:2]
+    if head in (b"\xff\xfe", b"\xfe\xff"):
+        return tail.replace(b"\x00", b"")
+    return tail
 
 
 def open_for_writing(path: Path) -> bool:

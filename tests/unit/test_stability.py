@@ -175,3 +175,28 @@ def test_a_file_held_open_for_writing_for_minutes_is_said_once(tmp_path: Path) -
         writer.close()
     clock.t += 1.0
     assert [p for p, _ in tracker.get_stable_files()] == [f]
+
+
+def test_a_utf16_manifest_looks_complete_when_it_is(tmp_path: Path) -> None:
+    """A UTF-16 manifest (read since audit AC) has a zero byte beside each character: its closing
+    '}' or last line break is seen through them, so it is not held as unfinished for seconds."""
+    import os
+
+    from spo_hotfolder.stability import _looks_complete
+
+    def looks_complete(name: str, data: bytes) -> bool:
+        path = tmp_path / name
+        path.write_bytes(data)
+        return _looks_complete(path, os.stat(path))
+
+    yaml_text = 'order_id: "1"\nproduct: bc\nquantity: 500\nartwork: [a.pdf]\n'
+    json_text = '{"order_id": "1", "jobs": []}\r\n'
+    for encoding in ("utf-16", "utf-16-be"):
+        bom = "" if encoding == "utf-16" else "\ufeff"
+        assert looks_complete("m.yaml", (bom + yaml_text).encode(encoding))
+        assert looks_complete("m.json", (bom + json_text).encode(encoding))
+        assert not looks_complete("m.yaml", (bom + yaml_text[:-4]).encode(encoding))
+        assert not looks_complete("m.json", (bom + json_text[:-5]).encode(encoding))
+    # Zeros at the end of a UTF-8 file are a copy not written yet.
+    assert not looks_complete("m.yaml", yaml_text.encode() + bytes(8))
+    assert not looks_complete("m.json", json_text.encode()[:-3] + bytes(300))
