@@ -78,7 +78,7 @@ _ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 #: The ledger stores quantities as SQLite integers (64-bit).
 MAX_QUANTITY = 2**63 - 1
 _SHA256_RE = re.compile(r"[0-9A-Fa-f]{64}")
-_ID_RULE = "1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"
+_ID_RULE = "1 to 64 letters A-Z or a-z (no accents), digits, '.', '_' or '-', not starting with '.'"
 
 
 def manifest_format(filename: str) -> Literal["json", "yaml"]:
@@ -136,6 +136,9 @@ class _Missing:
 
 
 _MISSING = _Missing()
+
+
+_A_PDF = '"a.pdf"'  # an artwork list's item, in a message
 
 
 class _ManifestReader:
@@ -264,7 +267,7 @@ class _ManifestReader:
             if not isinstance(raw_jobs, list) or not raw_jobs:
                 self.problem(
                     "jobs",
-                    f"must be a list of at least one job, each starting with '- ' (got {describe(raw_jobs)})",
+                    f"must be a list of at least one job, {self._list_form('{...}')} (got {describe(raw_jobs)})",
                 )
                 raw_jobs = []
             for index, item in enumerate(raw_jobs):
@@ -416,7 +419,7 @@ class _ManifestReader:
         if not isinstance(raw, list) or not raw:
             self.problem(
                 key_path,
-                f"must be a list of at least one artwork file, each starting with '- ' (got {describe(raw)})",
+                f"must be a list of at least one artwork file, {self._list_form(_A_PDF)} (got {describe(raw)})",
             )
             return None
         refs: list[ArtworkRef] = []
@@ -536,6 +539,10 @@ class _ManifestReader:
                 self.problem(key_path, f"must be a single value: text, a number or true/false (got {describe(item)})")
                 ok = False
         return result if ok else None
+
+    def _list_form(self, item: str) -> str:
+        """How a list is written in this manifest's format."""
+        return f"written [{item}, ...]" if self.fmt == "json" else "each starting with '- '"
 
     def _reads_otherwise(self, path: str, value: float) -> bool:
         """True when the plain YAML number or boolean at ``path`` was written otherwise than

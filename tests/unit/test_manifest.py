@@ -337,7 +337,8 @@ SCHEMA_CASES = [
     ),
     (
         'job_id: ".hidden"\n',
-        "line 5: job_id: must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (got \".hidden\")",
+        "line 5: job_id: must be 1 to 64 letters A-Z or a-z (no accents), "
+        "digits, '.', '_' or '-', not starting with '.' (got \".hidden\")",
     ),
     ("attributes: [a]\n", "line 5: attributes: must be a mapping of 'name: value' pairs (got a list)"),
     (
@@ -491,12 +492,15 @@ JOB_CASES = [
     ),
     (
         'job_id: "a b"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n',
-        "line 3: jobs[0].job_id: must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (got \"a b\")",
+        "line 3: jobs[0].job_id: must be 1 to 64 letters A-Z or a-z (no accents), "
+        "digits, '.', '_' or '-', not starting with '.' (got \"a b\")",
     ),
     (
         'job_id: "' + "x" * 65 + '"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n',
         "line 3: jobs[0].job_id: "
-        "must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (got \"" + "x" * 57 + '...")',
+        "must be 1 to 64 letters A-Z or a-z (no accents), digits, '.', '_' or '-', not starting with '.' (got \""
+        + "x" * 57
+        + '...")',
     ),
 ]
 
@@ -516,7 +520,8 @@ def test_order_id_rules() -> None:
         'order_id: missing; every manifest needs the order\'s id, e.g. order_id: "100234"'
     )
     assert only_problem(single("").replace('"7"', '"10 02"')) == (
-        "line 1: order_id: must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (got \"10 02\")"
+        "line 1: order_id: must be 1 to 64 letters A-Z or a-z (no accents), "
+        "digits, '.', '_' or '-', not starting with '.' (got \"10 02\")"
     )
     assert only_problem(single("").replace('"7"', '".7"')).startswith("line 1: order_id: must be 1 to 64")
     assert only_problem(single("").replace('"7"', '"7\\n"')).startswith("line 1: order_id: must be 1 to 64")
@@ -775,3 +780,15 @@ def test_a_default_job_id_longer_than_64_characters_is_a_schema_error() -> None:
 def test_a_manifest_over_the_size_limit_says_what_to_do() -> None:
     problem = only_problem(b'{"order_id": "1", "jobs": [' + b" " * (1024 * 1024) + b"]}", "big.json")
     assert "larger than 1 MiB" in problem and "split the order into several manifests" in problem
+
+
+def test_a_list_is_asked_for_in_the_manifests_own_format() -> None:
+    """Audit AC: a JSON manifest was told to start each item with '- ' (YAML's form)."""
+    text = '{"order_id": "1", "product": "bc", "quantity": 1, "artwork": "a.pdf"}'
+    assert 'must be a list of at least one artwork file, written ["a.pdf", ...]' in only_problem(
+        text.encode(), "m.json"
+    )
+    assert "must be a list of at least one job, written [{...}, ...]" in only_problem(
+        b'{"order_id": "1", "jobs": {}}', "m.json"
+    )
+    assert "each starting with '- '" in only_problem(b'order_id: "1"\njobs: {}\n', "m.yaml")
