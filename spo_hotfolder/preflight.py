@@ -463,6 +463,27 @@ def pypdf_warnings() -> Iterator[list[str]]:
         logger.propagate = propagate
 
 
+#: What pypdf's repair warnings mean, in an operator's words (the first that matches).
+_REPAIRS = (
+    (re.compile(r"invalid pdf header", re.I), "there are bytes before its PDF header"),
+    (re.compile(r"startxref", re.I), "its pointer to the cross-reference table (startxref) is wrong"),
+    (re.compile(r"EOF marker", re.I), "its end marker (%%EOF) is missing or misplaced"),
+    (re.compile(r"xref", re.I), "its cross-reference table (the index of its objects) is broken"),
+    (
+        re.compile(r"wrong pointing object|object .* not defined|object id .* repaired|object .* found", re.I),
+        "some of its objects are not where its cross-reference table says",
+    ),
+)
+
+
+def _plain_repair(warning: str) -> str:
+    """pypdf's warning about a file it mended, in plain words (its own text where not known)."""
+    for pattern, plain in _REPAIRS:
+        if pattern.search(warning):
+            return plain
+    return f"the PDF reader reported: {' '.join(warning.split())[:160]}"
+
+
 @dataclass(slots=True)
 class _Collector:
     validation: ValidationConfig
@@ -763,15 +784,16 @@ def preflight(
                     # (a file overwritten in place while it was taken passes as "mended" with pages of
                     # garbage): an error unless configured otherwise. Where it passes, a strict RIP may
                     # still refuse the file as it is, so the output is written anew (output.check).
+                    damage = _plain_repair(repairs[0])
                     if collector.validation.severity(REPAIRED) == "error":
                         message = (
-                            f"artwork {label} is damaged ({repairs[0]}): it could be read only by repairing it, "
+                            f"artwork {label} is damaged ({damage}): it could be read only by repairing it, "
                             "so what was read may not be what was sent (a file still being written when it was "
                             "taken, or damaged on the way)"
                         )
                     else:
                         message = (
-                            f"artwork {label} is damaged ({repairs[0]}); it could be read, and the output is "
+                            f"artwork {label} is damaged ({damage}); it could be read, and the output is "
                             "written anew from what was read: check the output"
                         )
                     collector.add(REPAIRED, message, art.name)

@@ -679,3 +679,18 @@ def test_a_finding_names_its_artwork_file_when_the_job_has_several(tmp_path: Pat
     assert report.described(report.findings[0]).endswith("(artwork 'back.pdf')")
     single = run(back)
     assert "artwork" not in single.described(single.findings[0])
+
+
+def test_a_repaired_pdf_is_described_in_plain_words(tmp_path: Path) -> None:
+    """Audit AC: pypdf's own texts ("incorrect startxref pointer(1)", "invalid pdf header:
+    b'JUNKJ'") reached ERROR.txt."""
+    data = make_pdf(tmp_path / "ok.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58)).read_bytes()
+    (tmp_path / "junk.pdf").write_bytes(b"JUNKJUNK" + data)
+    cut = data.rindex(b"startxref")
+    (tmp_path / "sx.pdf").write_bytes(data[:cut] + b"startxref\n1\n%%EOF\n")
+    assert messages(run(tmp_path / "junk.pdf"))[0][2].startswith(
+        "artwork 'junk.pdf' is damaged (there are bytes before its PDF header): it could be read only by repairing"
+    )
+    assert messages(run(tmp_path / "sx.pdf"))[0][2].startswith(
+        "artwork 'sx.pdf' is damaged (its pointer to the cross-reference table (startxref) is wrong): it could"
+    )
