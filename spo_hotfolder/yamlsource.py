@@ -233,6 +233,10 @@ def _marked_error(exc: yaml.MarkedYAMLError) -> SourceError:
             "a tab character where YAML wants spaces: YAML does not allow tabs for indentation; indent with "
             "spaces (set the editor to insert spaces)"
         )
+    if context.startswith("found duplicate anchor") and exc.context_mark is not None:
+        # PyYAML's "found duplicate anchor 'c'; first occurrence: second occurrence".
+        first = exc.context_mark.line + 1
+        problem = f"{context.split(';')[0]} (first on line {first}): each anchor (&name) may be defined once"
     if mark is None:
         return SourceError(f"YAML syntax error: {problem}", syntax=True)
     return SourceError(f"YAML syntax error: {problem}", mark.line + 1, mark.column + 1, syntax=True)

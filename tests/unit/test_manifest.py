@@ -792,3 +792,11 @@ def test_a_list_is_asked_for_in_the_manifests_own_format() -> None:
         b'{"order_id": "1", "jobs": {}}', "m.json"
     )
     assert "each starting with '- '" in only_problem(b'order_id: "1"\njobs: {}\n', "m.yaml")
+
+
+def test_a_duplicate_yaml_anchor_is_said_plainly() -> None:
+    """Audit AC: PyYAML's "first occurrence: second occurrence" reached ERROR.txt."""
+    assert only_problem(b'order_id: "1"\na: &c x\nb: &c y\n').startswith(
+        "line 3, column 4: YAML syntax error: found duplicate anchor 'c' (first on line 2): each anchor (&name) "
+        "may be defined once"
+    )
