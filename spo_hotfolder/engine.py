@@ -96,7 +96,7 @@ from spo_hotfolder.operator import (
     refusal,
 )
 from spo_hotfolder.outputfile import OutputError, OutputResult, link_unchanged
-from spo_hotfolder.pdfreport import ArtworkInput, PreflightReport, not_a_pdf
+from spo_hotfolder.pdfreport import ArtworkInput, PreflightReport, describe_exception, not_a_pdf
 from spo_hotfolder.reports import Extra, error_text, human_seconds, status_text
 from spo_hotfolder.stability import FileStabilityTracker, Signature, open_for_writing, signature
 from spo_hotfolder.status import JobStatus
@@ -174,6 +174,19 @@ def _file_token(st: os.stat_result, name: str, job_id: str, action: Action) -> s
     moved or linked back (a rename or a link sets its ctime, which no user can set back), the same
     file dropped into another job. No device number: a network mount gets a new one at each mount."""
     return f"file:{job_id}:{action.value}:{st.st_ino}:{st.st_ctime_ns}:{st.st_mtime_ns}:{st.st_size}:{name}"
+
+
+#: SQLite's result code for a full disk (sqlite3.SQLITE_FULL, named from Python 3.11.4 on).
+SQLITE_FULL = 13
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A full disk or quota, from the filesystem or SQLite (SQLITE_FULL)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or "disk is full" in str(exc)
+    return False
 
 
 def _file_sig(path: Path) -> str:
@@ -351,7 +364,19 @@ class Engine:
         """No exception from one file or job may stop the engine."""
         try:
             fn()
-        except Exception:
+        except Exception as exc:
+            if _disk_full(exc):
+                # Nothing was recorded (a failed commit leaves nothing behind): tried again later.
+                log.error(
+                    "spool.disk_full",
+                    what=what,
+                    subject=subject,
+                    root=str(self.config.paths.root),
+                    error=describe_exception(exc),
+                    reason="the disk holding the spool folders or the ledger is full: nothing new can be taken in "
+                    "or recorded until there is space; free some space, the daemon tries again by itself",
+                )
+                return
             log.exception("engine.unexpected_error", what=what, subject=subject)
 
     def _apply_config(self, config: Config) -> None:

@@ -15,6 +15,7 @@ daemon, and by the operator commands only while no daemon holds the lock (see se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import operator
 import sqlite3
@@ -424,9 +425,20 @@ class _Transaction:
                 if exc_type is not None:
                     ledger._jobs.clear()
                     ledger._artwork.clear()
-                    ledger._db.execute("ROLLBACK")
+                    # (SQLite may have rolled back already, after a full disk: the first error counts.)
+                    with contextlib.suppress(sqlite3.Error):
+                        ledger._db.execute("ROLLBACK")
                     return
-                ledger._db.execute("COMMIT")
+                try:
+                    ledger._db.execute("COMMIT")
+                except BaseException:
+                    # A full disk (SQLITE_FULL), an I/O error: the transaction is not on disk, and
+                    # SQLite may have left it open. Nothing of it stays, in the ledger or our caches.
+                    ledger._jobs.clear()
+                    ledger._artwork.clear()
+                    with contextlib.suppress(sqlite3.Error):
+                        ledger._db.execute("ROLLBACK")
+                    raise
                 ledger._version += 1
                 if ledger._sync_after and not durable:
                     # A nested step asked for durability: one FULL commit syncs the WAL up to here.

@@ -2630,3 +2630,36 @@ def test_a_refused_manifests_folder_a_job_needs_is_moved_aside_and_said(rig: Rig
     [aside] = [e for e in logs if e["event"] == "folder.moved_aside"]
     assert aside["folder"] == "failed/JJ.yaml" and aside["moved_to"].startswith("failed/JJ.yaml.old-")
     assert (r.root / aside["moved_to"] / "JJ.yaml").is_file()
+
+
+def test_an_intake_whose_ledger_commit_fails_is_taken_again_in_full(rig: Rig) -> None:
+    """Audit AB: a full spool disk failed the intake's COMMIT. The daemon's cached view kept the job,
+    so the manifest, taken again once there was space, was handled as an existing job's: it left
+    the inbox, and no job was in the ledger. Now nothing of the failed intake stays, the manifest
+    is taken again and the job is printed once; the log says the disk is full, in words."""
+    r = rig
+    real = r.ledger._db
+
+    class CommitFails:
+        armed = True
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql == "COMMIT" and self.armed:
+                self.armed = False
+                raise sqlite3.OperationalError("database or disk is full")
+            return real.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    r.ledger._db = CommitFails()  # type: ignore[assignment]
+    job_id = r.order("FULL")
+    with capture_logs() as logs:
+        r.run(until=lambda: not r.ledger._db.armed, steps=10)  # type: ignore[attr-defined]
+    [said] = [e for e in logs if e["event"] == "spool.disk_full"]
+    assert said["log_level"] == "error" and "is full" in said["reason"] and "exc_info" not in said
+    assert not [e for e in logs if e["event"] == "engine.unexpected_error"]
+    r.run(until=done(r, job_id), steps=90)
+    assert r.take_prints() == ["FULL_FULL-1_bc-85x55_x1.pdf"]
+    assert r.statuses(job_id)[0] == "Ordered"
+    assert not list((r.root / "done" / job_id / "history").iterdir())  # taken as new, not as a job's re-send

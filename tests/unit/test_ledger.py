@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -289,3 +291,36 @@ def test_a_failed_jobs_status_file_points_to_the_fix_in_its_error_file(ledger: L
     assert text.startswith("Read ERROR.txt: artwork 'x.pdf' is an empty file (0 bytes)")
     assert 'Do what ERROR.txt says under "How to fix it":' in text
     assert "drop a file named RETRY here only once the cause is fixed elsewhere" in text
+
+
+class _CommitFails:
+    """A connection whose COMMIT fails once, as SQLite's does on a full disk (SQLITE_FULL), the
+    transaction left open."""
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+        self.armed = True
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT" and self.armed:
+            self.armed = False
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def test_a_failed_commit_leaves_no_trace_in_the_daemons_view(ledger: Ledger, tmp_path: Path) -> None:
+    """Audit AB: a full spool disk failed a COMMIT; the daemon's cached view kept the job it had
+    just written, and took the manifest sent again as an existing job's: the order vanished (no
+    job in the ledger, its manifest gone from the inbox)."""
+    ledger._db = _CommitFails(ledger._db)  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError), ledger.transaction(durable=True):
+        add(ledger, "1-1")
+        assert ledger.get_job("1-1", history=False) is not None
+    assert ledger.get_job("1-1", history=False) is None
+    assert Ledger(tmp_path / "state" / "ledger.sqlite3", readonly=True).get_job("1-1") is None
+    add(ledger, "1-1")  # the next transaction starts (none is left open) and records the job
+    assert ledger.get_job("1-1") is not None
+    assert Ledger(tmp_path / "state" / "ledger.sqlite3", readonly=True).get_job("1-1") is not None
