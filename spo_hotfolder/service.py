@@ -695,7 +695,12 @@ def health_report(config: Config) -> dict[str, Any]:
         report = dict(health)
         limit = 3 * float(health.get("heartbeat_interval_seconds", HEARTBEAT_SECONDS)) + 5
         if health["age_seconds"] > limit:
-            report.update(ok=False, reason=f"the daemon has not reported for {health['age_seconds']:.0f} s (hung?)")
+            why = "(hung?)"
+            with contextlib.suppress(OSError):
+                if os.statvfs(config.paths.state).f_bavail == 0:
+                    # It cannot rewrite health.json (nor record anything): not hung, a full disk.
+                    why = f"(the disk holding {config.paths.state} is full: free some space)"
+            report.update(ok=False, reason=f"the daemon has not reported for {health['age_seconds']:.0f} s {why}")
         elif not health.get("ok"):
             report["reason"] = f"the daemon runs but is unhealthy: {health.get('reason')}"
     if "statuses" not in report:

@@ -948,3 +948,25 @@ def test_every_error_of_a_hot_folder_entry_is_listed_at_once(tmp_path: Path) -> 
         "hot_folders.good.filename",
         "hot_folders.good.staging",
     ]
+
+
+def test_health_of_a_daemon_that_cannot_report_for_a_full_disk_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit AB: a full spool disk read as "has not reported for 37 s (hung?)": the daemon could not
+    rewrite health.json."""
+    import json
+    import os
+    from types import SimpleNamespace
+
+    import spo_hotfolder.service as service
+
+    config = load_config(write(tmp_path, "paths: {root: var}\n"))
+    config.paths.state.mkdir(parents=True)
+    stale = {"ok": True, "pid": os.getpid(), "heartbeat": "2026-01-01T00:00:00.000Z", "heartbeat_interval_seconds": 5}
+    (config.paths.state / "health.json").write_text(json.dumps(stale))
+    monkeypatch.setattr(service, "_daemon_alive", lambda pid: True)
+    assert service.health_report(config)["reason"].endswith("s (hung?)")
+    monkeypatch.setattr(service.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0))
+    reason = service.health_report(config)["reason"]
+    assert reason.endswith(f"s (the disk holding {config.paths.state} is full: free some space)"), reason
