@@ -28,6 +28,7 @@ from spo_hotfolder.manifest import (
     MANIFEST_SUFFIXES,
     JobSpec,
     ManifestError,
+    cut_yaml_line,
     folder_artwork,
     ignored_artwork,
     parse_manifest,
@@ -393,7 +394,11 @@ def cmd_route(args: argparse.Namespace) -> int:
         manifest = parse_manifest(data, path.name, tuple(config.hot_folders))
     except ManifestError as exc:
         fail(f"{path}: " + "; ".join(exc.problems))
-    problems = folder_artwork(manifest, path.parent) + ignored_artwork(manifest, config.watch.ignore)
+    problems = (
+        cut_yaml_line(data, path.name)
+        + folder_artwork(manifest, path.parent)
+        + ignored_artwork(manifest, config.watch.ignore)
+    )
     if problems:
         fail(f"{path}: " + "; ".join(problems))
     known = _known_jobs(config, [spec.job_id for spec in manifest.jobs])

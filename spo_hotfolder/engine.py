@@ -79,6 +79,7 @@ from spo_hotfolder.manifest import (
     JobSpec,
     Manifest,
     ManifestError,
+    cut_yaml_line,
     folder_artwork,
     ignored_artwork,
     parse_manifest,
@@ -835,7 +836,11 @@ class Engine:
         except ManifestError as exc:
             self._reject_manifest(path, folder_manifest, exc.problems)
             return
-        unusable = folder_artwork(manifest, base) + ignored_artwork(manifest, self.config.watch.ignore)
+        unusable = (
+            cut_yaml_line(data, path.name)
+            + folder_artwork(manifest, base)
+            + ignored_artwork(manifest, self.config.watch.ignore)
+        )
         if unusable:
             self._reject_manifest(path, folder_manifest, unusable)
             return

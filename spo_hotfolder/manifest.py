@@ -21,6 +21,7 @@ from typing import Any, Literal
 from spo_hotfolder.yamlsource import (
     Document,
     SourceError,
+    decode,
     describe,
     did_you_mean,
     join_index,
@@ -580,6 +581,35 @@ def folder_artwork(manifest: Manifest, base: Path) -> list[str]:
         for spec in manifest.jobs
         for ref in spec.artwork
         if (base / ref.path).is_dir()
+    ]
+
+
+#: A last line that ends like this cannot have been cut inside its value: a closed flow
+#: collection or quoted text (cut inside, the YAML would not parse).
+_CLOSED_ENDINGS = ("]", "}", '"', "'")
+
+
+def cut_yaml_line(data: bytes, filename: str) -> list[str]:
+    """A problem for a YAML manifest whose last line has no line break and ends in a plain value:
+    ``quantity: 5`` of ``quantity: 500`` from an upload that was interrupted and never resumed
+    (the daemon waits longer for such a file first, then it must not guess). Empty for JSON (its
+    closing ``}`` is checked), for a text that ends with a line break, or a closed value."""
+    if manifest_format(filename) != "yaml":
+        return []
+    try:
+        text = decode(data)
+    except SourceError:
+        return []  # said by the parser
+    if not text or text.endswith(("\n", "\r")):
+        return []
+    last = text.splitlines()[-1].rstrip() if text.strip() else ""
+    if not last or last.endswith(_CLOSED_ENDINGS) or last.lstrip().startswith("#"):
+        return []
+    shown = last.strip() if len(last.strip()) <= 60 else last.strip()[:57] + "..."
+    return [
+        f"the file does not end with a line break, and its last line ({shown!r}) may have been cut off by an "
+        "interrupted upload (as 'quantity: 5' is of 'quantity: 500'), so it was not used; if the file is complete, "
+        "add a line break at its end (most editors do) and put it into inbox/ again, else send the whole file again"
     ]
 
 

@@ -2663,3 +2663,25 @@ def test_an_intake_whose_ledger_commit_fails_is_taken_again_in_full(rig: Rig) ->
     assert r.take_prints() == ["FULL_FULL-1_bc-85x55_x1.pdf"]
     assert r.statuses(job_id)[0] == "Ordered"
     assert not list((r.root / "done" / job_id / "history").iterdir())  # taken as new, not as a job's re-send
+
+
+def test_a_yaml_manifest_cut_inside_its_last_value_is_refused_not_printed(rig: Rig) -> None:
+    """Audit AB: an FTP upload aborted in "quantity: 500" left "quantity: 5", never completed: after
+    the longer wait it was taken, and 5 copies printed. The whole file sent later was then refused
+    as a job delivered before. Now it goes to failed/ saying why; the whole file is taken."""
+    r = rig
+    make_pdf(r.inbox / "CUT.pdf", pages=CARD)
+    whole = 'order_id: "CUT"\nproduct: bc-85x55\nartwork: [CUT.pdf]\nquantity: 500\n'
+    (r.inbox / "CUT.yaml").write_text(whole[:-3])
+    r.run(until=lambda: (r.root / "failed" / "CUT.yaml" / "ERROR.txt").is_file(), steps=20)
+    error = " ".join((r.root / "failed" / "CUT.yaml" / "ERROR.txt").read_text().split())
+    assert "its last line ('quantity: 5') may have been cut off by an interrupted upload" in error, error
+    assert r.ledger.get_job("CUT-1") is None and r.take_prints() == []
+    (r.inbox / "CUT.yaml").write_text(whole)
+    r.run(until=done(r, "CUT-1"), steps=20)
+    assert r.take_prints() == ["CUT_CUT-1_bc-85x55_x500.pdf"]
+    # No line break after a value that cannot be cut unseen (a closed list, quoted text): taken.
+    make_pdf(r.inbox / "END.pdf", pages=CARD)
+    (r.inbox / "END.yaml").write_text('order_id: "END"\nproduct: bc-85x55\nquantity: 2\nartwork: [END.pdf]')
+    r.run(until=done(r, "END-1"), steps=20)
+    assert r.take_prints() == ["END_END-1_bc-85x55_x2.pdf"]
