@@ -98,6 +98,7 @@ from spo_hotfolder.operator import (
 )
 from spo_hotfolder.outputfile import OutputError, OutputResult, link_unchanged
 from spo_hotfolder.pdfreport import ArtworkInput, PreflightReport, describe_exception, not_a_pdf
+from spo_hotfolder.pdfwork import CHECKER
 from spo_hotfolder.reports import Extra, error_text, human_seconds, status_text
 from spo_hotfolder.stability import FileStabilityTracker, Signature, open_for_writing, signature
 from spo_hotfolder.status import JobStatus
@@ -2006,7 +2007,12 @@ class Engine:
         linked = report.ok and as_is and len(inputs) == 1
         if linked or not report.ok:
             self._begin_next_check(next_ids)
-        if self.stop_event.is_set() and not report.ok and report.findings and report.findings[0].check == "open":
+        if (
+            self.stop_event.is_set()
+            and not report.ok
+            and report.findings
+            and report.findings[0].check in ("open", CHECKER)
+        ):
             raise InterruptedError("stopping")
         now = self.clock.now()
         if len(report.artwork_sha256) == len(inputs):
@@ -3524,6 +3530,12 @@ _EXPECTATION_CHECKS = frozenset({"pages", "trim", "bleed"})
 def _preflight_fix(failed: set[str], *, several: bool = False) -> str:
     """ERROR.txt's "how to fix" for a failed preflight, for the checks that failed. ``several``:
     the job has several artwork files (a replacement then names the one it replaces)."""
+    if CHECKER in failed:
+        return (
+            "Nothing is known to be wrong with the PDF: the daemon could not run its PDF checker. Drop a file "
+            "named RETRY here to check the job again; if it fails this way again (or every job does), ask the "
+            "administrator to look at the daemon's log."
+        )
     fix = "Put a corrected PDF into replace/"
     if several:
         fix += " (the same file name as the one in artwork/ it replaces)"

@@ -44,6 +44,16 @@ RECYCLE_RSS_BYTES = 512 * 1024**2
 WAIT_SLICE_SECONDS = 0.2
 
 
+#: The check of a finding that says the PDF worker could not be used at all (it could not be
+#: started or reached): a fault of the daemon, not of the file (ERROR.txt says to RETRY).
+CHECKER = "checker"
+
+
+def _not_run(exc: BaseException | None) -> str:
+    why = f" ({describe_exception(exc)})" if exc is not None else ""
+    return f"the PDF checker could not run{why}: a fault of the daemon, not of the PDF (the daemon's log says more)"
+
+
 class WorkerFailure(Exception):
     """The worker did not return: ``kind`` is "timeout", "memory" or "crash"; the message is plain."""
 
@@ -287,7 +297,7 @@ class PdfWorker:
         """Like ``preflight.preflight``; a worker that times out, runs out of memory or crashes gives
         a report with one error finding saying so."""
         result, failure = self._checking(_preflight, artwork, product_name, spec, validation)
-        return result if failure is None else self._failed_report(artwork, failure)
+        return result if failure is None else self._failed_report(artwork, *failure)
 
     def check(
         self,
@@ -299,7 +309,7 @@ class PdfWorker:
         """Like ``output.check``: the preflight report, and whether the output is the artwork as it
         is. Failures of the worker give a report with one error finding, as ``preflight`` does."""
         result, failure = self._checking(_check, artwork, product_name, spec, validation)
-        return result if failure is None else (self._failed_report(artwork, failure), False)
+        return result if failure is None else (self._failed_report(artwork, *failure), False)
 
     def begin_check(
         self,
@@ -313,20 +323,20 @@ class PdfWorker:
         try:
             call = self._send(_CHECK, _check, list(artwork), product_name, spec, _picklable(validation))
         except Exception as exc:  # noqa: BLE001  # reported by finish_check, as check would
-            return PdfCheck(None, artwork, f"the PDF checker crashed: {describe_exception(exc)}")
+            return PdfCheck(None, artwork, _not_run(exc))
         return PdfCheck(call, artwork)
 
     def finish_check(self, pending: PdfCheck) -> tuple[PreflightReport, bool]:
         """The answer to ``begin_check``: what ``check`` would have returned."""
-        failure = pending.failure
+        check, failure = CHECKER, pending.failure
         if pending._call is not None:
             try:
                 return self._receive(pending._call)  # type: ignore[no-any-return]
             except WorkerFailure as exc:
-                failure = str(exc)
+                check, failure = "open", str(exc)
             except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
-                failure = f"the PDF checker crashed: {describe_exception(exc)}"
-        return self._failed_report(pending.artwork, failure or "the PDF check did not run"), False
+                failure = _not_run(exc)
+        return self._failed_report(pending.artwork, check, failure or _not_run(None)), False
 
     def _checking(
         self,
@@ -335,19 +345,21 @@ class PdfWorker:
         product_name: str,
         spec: ProductSpec | None,
         validation: ValidationConfig,
-    ) -> tuple[Any, str | None]:
-        """(what ``fn`` returned, None), or (None, why the check could not run) in plain words."""
+    ) -> tuple[Any, tuple[str, str] | None]:
+        """(what ``fn`` returned, None), or (None, (the finding's check, why the check could not
+        run in plain words)): "open" when the worker failed on the file (a time-out, memory, a
+        crash), ``CHECKER`` when the worker could not be used at all (a fault of the daemon)."""
         try:
             return self._run(_CHECK, fn, list(artwork), product_name, spec, _picklable(validation)), None
         except WorkerFailure as failure:
-            return None, str(failure)
+            return None, ("open", str(failure))
         except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
-            return None, f"the PDF checker crashed: {describe_exception(exc)}"
+            return None, (CHECKER, _not_run(exc))
 
     @staticmethod
-    def _failed_report(artwork: Sequence[ArtworkInput], message: str) -> PreflightReport:
+    def _failed_report(artwork: Sequence[ArtworkInput], check: str, message: str) -> PreflightReport:
         return PreflightReport(
-            findings=(Finding("open", "error", message),),
+            findings=(Finding(check, "error", message),),
             pages=0,
             artwork_sha256=tuple(_sha256_or_empty(a.path) for a in artwork),
             trim_mm=None,

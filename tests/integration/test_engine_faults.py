@@ -34,6 +34,7 @@ from spo_hotfolder.engine import Engine
 from spo_hotfolder.ledger import Ledger, Stage
 from spo_hotfolder.operator import Action
 from spo_hotfolder.output import build_output, check
+from spo_hotfolder.pdfwork import PdfWorker
 from spo_hotfolder.service import prepare_folders
 from spo_hotfolder.status import JobStatus
 from tests.daemon import run_cli, write_config
@@ -2685,3 +2686,26 @@ def test_a_yaml_manifest_cut_inside_its_last_value_is_refused_not_printed(rig: R
     (r.inbox / "END.yaml").write_text('order_id: "END"\nproduct: bc-85x55\nquantity: 2\nartwork: [END.pdf]')
     r.run(until=done(r, "END-1"), steps=20)
     assert r.take_prints() == ["END_END-1_bc-85x55_x2.pdf"]
+
+
+def test_a_pdf_worker_that_cannot_run_is_not_blamed_on_the_artwork(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit AB: with the PDF worker unable to start, every job failed as if its PDF were bad
+    ("Put a corrected PDF into replace/"). ERROR.txt now says the daemon is at fault, and RETRY."""
+    r = rig
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    in_process = r.engine.pdf
+    with PdfWorker(memory_limit_bytes=None) as worker:
+        monkeypatch.setattr(worker, "_send", refused)
+        r.engine.pdf = worker
+        job_id = r.order("W1")
+        r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    r.engine.pdf = in_process
+    error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
+    assert "the PDF checker could not run ([Errno 111] Connection refused): a fault of the daemon" in error, error
+    assert "Nothing is known to be wrong with the PDF" in error and "replace/" not in error
+    (r.root / "failed" / job_id / "RETRY").write_text("")
+    r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["W1_W1-1_bc-85x55_x1.pdf"]

@@ -442,7 +442,11 @@ def test_a_begun_check_that_times_out_gives_a_report(tmp_path: Path) -> None:
     closed = PdfWorker(memory_limit_bytes=None)
     closed.close()
     report, as_is = closed.finish_check(closed.begin_check(art(src), "bc-85x55", BC, V))
-    assert not as_is and report.findings[0].message.startswith("the PDF checker crashed")
+    assert not as_is and report.findings[0].check == "checker"
+    assert report.findings[0].message == (
+        "the PDF checker could not run (PdfWorker is closed): a fault of the daemon, not of the PDF (the daemon's "
+        "log says more)"
+    )
 
 
 def test_a_worker_left_big_after_a_call_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
