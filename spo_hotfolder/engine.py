@@ -2065,11 +2065,14 @@ class Engine:
         except OutputError as exc:
             if self.stop_event.is_set():
                 raise InterruptedError("stopping") from exc
+            fix = (
+                "Nothing is known to be wrong with the PDF: the daemon's own folder or disk is the cause. Once it "
+                "is fixed (free some space, or ask the administrator), drop a file named RETRY here; or REJECT."
+                if exc.spool
+                else "Put a corrected PDF into replace/, or drop RETRY here once the cause is fixed, or REJECT."
+            )
             raise JobFailed(
-                JobStatus.OutputCreationFailed,
-                f"the output could not be made: {exc}",
-                [str(exc)],
-                "Put a corrected PDF into replace/, or drop RETRY here once the cause is fixed, or REJECT.",
+                JobStatus.OutputCreationFailed, f"the output could not be made: {exc}", [str(exc)], fix
             ) from exc
         self.metrics.observe("output", time.monotonic() - started)
         # Read-only from here: the checked output cannot be saved over in place (Acrobat's Save, a

@@ -35,7 +35,12 @@ class OutputResult:
 
 
 class OutputError(Exception):
-    """The output could not be made; the message says why in plain words."""
+    """The output could not be made; the message says why in plain words. ``spool``: the cause is
+    the daemon's own disk or folders (full, missing, not writable), not the PDF."""
+
+    def __init__(self, message: str, *, spool: bool = False) -> None:
+        super().__init__(message)
+        self.spool = spool
 
 
 def _link_or_copy(src: str, tmp: str) -> None:
@@ -49,12 +54,12 @@ def _link_or_copy(src: str, tmp: str) -> None:
 
 
 def _write_error(exc: OSError, folder: str) -> OutputError:
-    if exc.errno == errno.ENOSPC:
-        return OutputError(f"the output could not be written: the disk holding {folder} is full")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(f"the output could not be written: the disk holding {folder} is full", spool=True)
     if exc.errno == errno.ENOENT:
-        return OutputError(f"the output could not be written: the folder {folder} does not exist")
+        return OutputError(f"the output could not be written: the folder {folder} does not exist", spool=True)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return OutputError(f"the output could not be written: no permission to write in {folder}")
+        return OutputError(f"the output could not be written: no permission to write in {folder}", spool=True)
     reason = exc.strerror or describe_exception(exc)
     return OutputError(f"the output could not be written to {folder}: {reason}")
 

@@ -2709,3 +2709,28 @@ def test_a_pdf_worker_that_cannot_run_is_not_blamed_on_the_artwork(rig: Rig, mon
     (r.root / "failed" / job_id / "RETRY").write_text("")
     r.run(until=done(r, job_id), steps=20)
     assert r.take_prints() == ["W1_W1-1_bc-85x55_x1.pdf"]
+
+
+def test_an_output_that_a_full_spool_disk_stopped_is_not_blamed_on_the_pdf(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit AB: the output of a job failed on a full spool disk; ERROR.txt said to put a corrected
+    PDF into replace/. It now says the PDF is not the cause, and RETRY once there is space."""
+    from spo_hotfolder.outputfile import _write_error
+
+    r = rig
+    real = engine_module.link_unchanged
+
+    def full(art: Any, dest: str, pages: int) -> Any:
+        raise _write_error(OSError(errno.ENOSPC, "No space left on device"), str(Path(dest).parent))
+
+    monkeypatch.setattr(engine_module, "link_unchanged", full)
+    job_id = r.order("SP", trimbox=(3, 3, 88, 58))
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
+    assert "is full" in error and "Nothing is known to be wrong with the PDF" in error, error
+    assert "replace/" not in error
+    monkeypatch.setattr(engine_module, "link_unchanged", real)
+    (r.root / "failed" / job_id / "RETRY").write_text("")
+    r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["SP_SP-1_bc-85x55_x1.pdf"]
