@@ -441,7 +441,7 @@ class _ConfigReader:
         if isinstance(value, str):
             return value
         if isinstance(value, int) and not isinstance(value, bool):
-            text = self.document.number_texts.get(key_path)
+            text = self.document.number_text(key_path)
             if text is None or text == str(value):
                 return str(value)
         self.error(

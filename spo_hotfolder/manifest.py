@@ -182,7 +182,7 @@ class _ManifestReader:
         """Text, or a whole number written without quotes (storefronts send numeric ids)."""
         if isinstance(value, int) and not isinstance(value, bool):
             if self._reads_otherwise(path, value):  # e.g. 00123, read by YAML as octal 83
-                source = self.document.number_texts[path]
+                source = self.document.number_text(path)
                 self.problem(path, f'write {source} in quotes ("{source}") so it is read as text')
                 return None
             return str(value)
@@ -384,7 +384,7 @@ class _ManifestReader:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.problem(key_path, f"must be a whole number of at least 1 (got {describe(value)})")
             return None
-        source = self.document.number_texts.get(key_path)
+        source = self.document.number_text(key_path)
         if source is not None and source != str(value):
             # YAML reads 0250 as octal 168, 1:30 as 90 (base 60), 0x10 as 16: never print a guess.
             self.problem(
@@ -531,7 +531,7 @@ class _ManifestReader:
                 # YAML reads 0250 as octal 168, 1:30 as 90, 1.50 as 1.5 and (YAML 1.1) no, off, yes,
                 # on as false and true: a free-form value is kept as written (routes and file names
                 # use it as text; "finish: no" must not become "false").
-                result[key] = self.document.number_texts[key_path]
+                result[key] = self.document.number_text(key_path)
             elif isinstance(item, str | int | float | bool):
                 result[key] = item
             elif isinstance(item, date):  # an unquoted YAML date or time stamp
@@ -548,7 +548,7 @@ class _ManifestReader:
     def _reads_otherwise(self, path: str, value: float) -> bool:
         """True when the plain YAML number or boolean at ``path`` was written otherwise than
         ``value`` reads (``true``/``false`` in any case read as written)."""
-        source = self.document.number_texts.get(path)
+        source = self.document.number_text(path)
         if source is None:
             return False
         if isinstance(value, bool):

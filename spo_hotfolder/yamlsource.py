@@ -77,6 +77,24 @@ class Document:
     # ``finish: no`` (YAML 1.1's false) as the text it was written as.
     number_texts: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Where a YAML alias (``*A``) was used: its path -> the path of its anchor (``&A``), whose
+    # values it shares; ``number_text`` looks there (the alias's values are not walked again).
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def number_text(self, path: str) -> str | None:
+        """The source text of the plain YAML number or boolean at ``path`` (also when ``path``
+        lies inside an alias), or None."""
+        for _ in range(64):  # each round leaves one alias for its anchor: nested aliases are few
+            text = self.number_texts.get(path)
+            if text is not None or not self.aliases:
+                return text
+            prefix = path
+            while prefix and prefix not in self.aliases:
+                prefix = parent_path(prefix)
+            if not prefix:
+                return None
+            path = self.aliases[prefix] + path[len(prefix) :]
+        return None
 
     def line(self, path: str) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
@@ -198,7 +216,7 @@ def load_yaml(text: str) -> Document:
             return Document(None)
         builder.lines[""] = node.start_mark.line + 1
         value = builder.build(node, "")
-        return Document(value, builder.lines, builder.number_texts, builder.problems)
+        return Document(value, builder.lines, builder.number_texts, builder.problems, builder.aliases)
     except yaml.MarkedYAMLError as exc:
         raise _marked_error(exc) from None
     except yaml.reader.ReaderError as exc:
@@ -267,10 +285,15 @@ class _YamlBuilder:
         # "billion laughs" document linear), and refuse a node that contains itself.
         self._built: dict[int, object] = {}
         self._active: set[int] = set()
+        self._first_path: dict[int, str] = {}  # where each node was built
+        self.aliases: dict[str, str] = {}
 
     def build(self, node: yaml.Node, path: str) -> object:
         key = id(node)
         if key in self._built:
+            first = self._first_path.get(key)
+            if first is not None and first != path:
+                self.aliases[path] = first
             return self._built[key]
         if key in self._active:
             raise SourceError(
@@ -280,6 +303,7 @@ class _YamlBuilder:
                 syntax=True,
             )
         self._active.add(key)
+        self._first_path[key] = path
         try:
             if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
                 value: object = self._mapping(node, path)

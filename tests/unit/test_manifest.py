@@ -800,3 +800,32 @@ def test_a_duplicate_yaml_anchor_is_said_plainly() -> None:
         "line 3, column 4: YAML syntax error: found duplicate anchor 'c' (first on line 2): each anchor (&name) "
         "may be defined once"
     )
+
+
+def test_attributes_shared_through_a_yaml_alias_are_kept_as_written_too() -> None:
+    """Audit AD: `attributes: *A` gave finish=false and gsm=1.5 where the anchor's job had "no" and
+    "1.50": the second job went to another hot folder."""
+    text = (
+        'order_id: "F3"\njobs:\n'
+        "  - {product: bc-1, quantity: 5, artwork: [a.pdf], attributes: &A {finish: no, gsm: 1.50, n: 0250}}\n"
+        "  - {product: bc-1, quantity: 5, artwork: [a.pdf], attributes: *A}\n"
+        "  - {product: bc-1, quantity: 5, artwork: [a.pdf], attributes: {finish: &G off, gsm: 2}}\n"
+        "  - {product: bc-1, quantity: 5, artwork: [a.pdf], attributes: {finish: *G}}\n"
+        "  - &J {product: bc-1, quantity: 5, artwork: [a.pdf], attributes: {lam: On}}\n"
+    )
+    assert [dict(job.attributes) for job in parse(text).jobs] == [
+        {"finish": "no", "gsm": "1.50", "n": "0250"},
+        {"finish": "no", "gsm": "1.50", "n": "0250"},
+        {"finish": "off", "gsm": 2},
+        {"finish": "off"},
+        {"lam": "On"},
+    ]
+    # An alias inside an aliased value: each is followed to its anchor.
+    text = (
+        'order_id: "N"\njobs:\n'
+        "  - {product: p, quantity: 1, artwork: [a.pdf], attributes: &A {finish: &F no}}\n"
+        "  - &B {product: p, quantity: 1, artwork: [b.pdf], attributes: {finish: *F}}\n"
+    )
+    assert [dict(job.attributes) for job in parse(text).jobs] == [{"finish": "no"}, {"finish": "no"}]
+    text = 'order_id: "W"\njobs:\n  - &J {product: p, quantity: 1, artwork: [a.pdf], attributes: {lam: On}}\n  - *J\n'
+    assert [dict(job.attributes) for job in parse(text).jobs] == [{"lam": "On"}, {"lam": "On"}]
