@@ -534,8 +534,8 @@ class _ManifestReader:
                 result[key] = self.document.number_text(key_path)
             elif isinstance(item, str | int | float | bool):
                 result[key] = item
-            elif isinstance(item, date):  # an unquoted YAML date or time stamp
-                result[key] = item.isoformat()
+            elif isinstance(item, date):  # an unquoted YAML date or time stamp: as written
+                result[key] = self.document.number_text(key_path) or item.isoformat()
             else:
                 self.problem(key_path, f"must be a single value: text, a number or true/false (got {describe(item)})")
                 ok = False

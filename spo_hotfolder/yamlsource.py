@@ -72,7 +72,7 @@ class Problem:
 class Document:
     value: object
     lines: Mapping[str, int] = field(default_factory=dict)  # key path -> 1-based line ("" is the top)
-    # The source text of plain (unquoted) YAML numbers and booleans, by key path: lets a caller spot
+    # The source text of plain (unquoted) YAML numbers, booleans and dates, by key path: lets a caller spot
     # that ``order_id: 00123`` was read as the octal number 83 and ask for quotes, or keep
     # ``finish: no`` (YAML 1.1's false) as the text it was written as.
     number_texts: dict[str, str] = field(default_factory=dict)
@@ -330,7 +330,7 @@ class _YamlBuilder:
             path is not None
             and isinstance(node, yaml.ScalarNode)
             and node.style is None
-            and isinstance(value, int | float)
+            and isinstance(value, int | float | date)
         ):
             self.number_texts[path] = node.value
         return value

@@ -744,8 +744,13 @@ def test_no_hot_folders_configured() -> None:
 
 
 def test_yaml_dates_in_attributes_become_text() -> None:
-    manifest = parse(single("attributes:\n  due: 2026-12-01\n"))
-    assert manifest.jobs[0].attributes == {"due": "2026-12-01"}
+    manifest = parse(single("attributes:\n  due: 2026-12-01\n  at: 2026-12-01T10:00:00Z\n  time: 2026-12-01 10:00\n"))
+    # As written (audit AD: the time stamp became "2026-12-01T10:00:00+00:00").
+    assert manifest.jobs[0].attributes == {
+        "due": "2026-12-01",
+        "at": "2026-12-01T10:00:00Z",
+        "time": "2026-12-01 10:00",
+    }
 
 
 def test_attributes_that_are_not_finite_numbers_are_schema_errors() -> None:
