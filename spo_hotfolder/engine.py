@@ -1458,19 +1458,31 @@ class Engine:
                         "and the whole folder came here because of this one; send the folder again with only the "
                         "manifest it should use",
                     ]
-            move(path.parent, target)
-            manifest_path = target / path.name
+        text = error_text(
+            f"Manifest {path.name} could not be used; no job was created from it.",
+            problems,
+            self._resend_text(path.name, folder_manifest, fault),
+        )
+        # ERROR.txt is written before anything moves: on a full disk the manifest stays where it is
+        # (taken again later) rather than lying in failed/ unexplained.
+        if folder_manifest:
+            written = path.parent / f".spo-hotfolder-ERROR.{os.getpid()}.tmp"  # an ignored name
+            try:
+                atomic_write(written, text)
+                move(path.parent, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    written.unlink()
+                raise
+            os.replace(target / written.name, target / "ERROR.txt")
         else:
             target.mkdir(parents=True)
-            manifest_path = move(path, target / path.name)
-        atomic_write(
-            target / "ERROR.txt",
-            error_text(
-                f"Manifest {path.name} could not be used; no job was created from it.",
-                problems,
-                self._resend_text(manifest_path.name, folder_manifest, fault),
-            ),
-        )
+            try:
+                atomic_write(target / "ERROR.txt", text)
+            except BaseException:
+                shutil.rmtree(target, ignore_errors=True)
+                raise
+            move(path, target / path.name)
         log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
 
     def _resend_text(self, name: str, folder_manifest: bool, fault: bool) -> str:

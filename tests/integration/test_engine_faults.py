@@ -2734,3 +2734,39 @@ def test_an_output_that_a_full_spool_disk_stopped_is_not_blamed_on_the_pdf(
     (r.root / "failed" / job_id / "RETRY").write_text("")
     r.run(until=done(r, job_id), steps=20)
     assert r.take_prints() == ["SP_SP-1_bc-85x55_x1.pdf"]
+
+
+@pytest.mark.parametrize("folder_drop", [False, True])
+def test_a_bad_manifest_refused_on_a_full_disk_waits_in_the_inbox_not_unexplained_in_failed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, folder_drop: bool
+) -> None:
+    """Audit AD: with the spool disk full, a refused manifest was moved into failed/<name>/ and its
+    ERROR.txt could not be written, then never was. ERROR.txt now comes first."""
+    r = rig
+    real = engine_module.atomic_write
+    full = [True]
+
+    def atomic_write(path: Path, data: Any, **kwargs: Any) -> None:
+        if full[0] and "ERROR" in path.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data, **kwargs)
+
+    monkeypatch.setattr(engine_module, "atomic_write", atomic_write)
+    bad = 'order_id: "BAD"\nproduct: bc-85x55\nquantity: 0\nartwork: [a.pdf]\n'
+    if folder_drop:
+        drop = tmp_path / "BADF"
+        drop.mkdir()
+        (drop / "manifest.yaml").write_text(bad)
+        os.replace(drop, r.inbox / "BADF")
+        where, failed = r.inbox / "BADF" / "manifest.yaml", r.root / "failed" / "BADF"
+    else:
+        (r.inbox / "BAD.yaml").write_text(bad)
+        where, failed = r.inbox / "BAD.yaml", r.root / "failed" / "BAD.yaml"
+    with capture_logs() as logs:
+        r.run(until=lambda: any(e["event"] == "spool.disk_full" for e in logs), steps=10)
+    assert where.is_file() and not failed.exists()
+    assert not [p for p in where.parent.iterdir() if p.name.startswith(".")]  # no temp file left
+    full[0] = False
+    r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=10)
+    assert "quantity" in (failed / "ERROR.txt").read_text()
+    assert not where.exists() and sorted(p.name for p in failed.iterdir()) == sorted(["ERROR.txt", where.name])
