@@ -603,7 +603,13 @@ def cut_yaml_line(data: bytes, filename: str) -> list[str]:
     if not text or text.endswith(("\n", "\r")):
         return []
     last = text.splitlines()[-1].rstrip() if text.strip() else ""
-    if not last or last.endswith(_CLOSED_ENDINGS) or last.lstrip().startswith("#"):
+    if (
+        not last
+        or last.endswith(_CLOSED_ENDINGS)
+        or last.lstrip().startswith("#")
+        or re.search(r"\s#", last)  # a comment after the value: the value ended before it
+        or last in ("...", "---")  # a document's end or start marker
+    ):
         return []
     shown = last.strip() if len(last.strip()) <= 60 else last.strip()[:57] + "..."
     return [

@@ -834,3 +834,26 @@ def test_attributes_shared_through_a_yaml_alias_are_kept_as_written_too() -> Non
     assert [dict(job.attributes) for job in parse(text).jobs] == [{"finish": "no"}, {"finish": "no"}]
     text = 'order_id: "W"\njobs:\n  - &J {product: p, quantity: 1, artwork: [a.pdf], attributes: {lam: On}}\n  - *J\n'
     assert [dict(job.attributes) for job in parse(text).jobs] == [{"lam": "On"}, {"lam": "On"}]
+
+
+def test_only_a_last_line_that_may_have_been_cut_inside_its_value_is_refused() -> None:
+    """A YAML manifest without a final line break whose last line ends in a plain value may be an
+    upload cut short ("quantity: 5" of "quantity: 500"); a comment or a document marker after the
+    value, a closed value, or a line break are not (audit AD 4: comments and "..." were refused)."""
+    from spo_hotfolder.manifest import cut_yaml_line
+
+    head = 'order_id: "1"\nproduct: bc\nartwork: [a.pdf]\n'
+    for taken in (
+        "quantity: 500\n",
+        "quantity: 500\r\n",
+        "quantity: 500 # copies",
+        "quantity: 500\n...",
+        "quantity: 500\n# end",
+        'quantity: 500\ncustomer: "ACME"',
+        "quantity: 500\nx: [1, 2]",
+    ):
+        assert cut_yaml_line((head + taken).encode(), "m.yaml") == [], taken
+    for cut in ("quantity: 5", "quantity: 500\ncustomer: ACM", "quantity: 500\nartwork:\n  - a.p"):
+        [problem] = cut_yaml_line((head + cut).encode(), "m.yml")
+        assert "may have been cut off by an interrupted upload" in problem
+    assert cut_yaml_line(b'{"order_id": "1", "quantity": 5', "m.json") == []  # JSON: its closing } is checked
