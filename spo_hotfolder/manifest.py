@@ -27,6 +27,7 @@ from spo_hotfolder.yamlsource import (
     join_index,
     join_key,
     load,
+    open_value_at_end,
     parent_path,
 )
 
@@ -584,16 +585,12 @@ def folder_artwork(manifest: Manifest, base: Path) -> list[str]:
     ]
 
 
-#: A last line that ends like this cannot have been cut inside its value: a closed flow
-#: collection or quoted text (cut inside, the YAML would not parse).
-_CLOSED_ENDINGS = ("]", "}", '"', "'")
-
-
 def cut_yaml_line(data: bytes, filename: str) -> list[str]:
-    """A problem for a YAML manifest whose last line has no line break and ends in a plain value:
-    ``quantity: 5`` of ``quantity: 500`` from an upload that was interrupted and never resumed
-    (the daemon waits longer for such a file first, then it must not guess). Empty for JSON (its
-    closing ``}`` is checked), for a text that ends with a line break, or a closed value."""
+    """A problem for a YAML manifest with no line break at its end that ends inside a value
+    (``quantity: 5`` of ``quantity: 500``): an upload that was interrupted and never resumed (the
+    daemon waits longer for such a file first, then it must not guess). Empty for JSON (its
+    closing ``}`` is checked), for a text that ends with a line break, a comment, a closed value
+    (a bracket, quoted text) or a document marker."""
     if manifest_format(filename) != "yaml":
         return []
     try:
@@ -602,16 +599,10 @@ def cut_yaml_line(data: bytes, filename: str) -> list[str]:
         return []  # said by the parser
     if not text or text.endswith(("\n", "\r")):
         return []
-    last = text.splitlines()[-1].rstrip() if text.strip() else ""
-    if (
-        not last
-        or last.endswith(_CLOSED_ENDINGS)
-        or last.lstrip().startswith("#")
-        or re.search(r"\s#", last)  # a comment after the value: the value ended before it
-        or last in ("...", "---")  # a document's end or start marker
-    ):
+    last = open_value_at_end(text)
+    if last is None:
         return []
-    shown = last.strip() if len(last.strip()) <= 60 else last.strip()[:57] + "..."
+    shown = last if len(last) <= 60 else last[:57] + "..."
     return [
         f"the file does not end with a line break, and its last line ({shown!r}) may have been cut off by an "
         "interrupted upload (as 'quantity: 5' is of 'quantity: 500'), so it was not used; if the file is complete, "

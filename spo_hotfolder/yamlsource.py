@@ -195,6 +195,39 @@ def decode(data: bytes) -> str:
         ) from None
 
 
+def open_value_at_end(text: str) -> str | None:
+    """The last line of a YAML ``text`` when the document ends inside a value that could go on:
+    a plain scalar (``quantity: 5`` of ``quantity: 500``, ``O'`` of ``O'Brien``) or a ``|``/``>``
+    text block, ending where the text ends (no line break, comment or closing bracket or quote
+    after it). None otherwise, or when the text is no single YAML document (the parser says so).
+    Composes the node tree only, as the parser does: aliases are not expanded."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return None
+    last: yaml.ScalarNode | None = None
+    stack: list[yaml.Node] = [root] if root is not None else []
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if last is None or node.end_mark.index > last.end_mark.index:
+                last = node
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    if last is None or last.style not in (None, "|", ">"):
+        return None
+    if last.end_mark.index < len(text.rstrip(" \t")):
+        return None  # something follows it: a comment, a closing bracket, a document marker
+    return text.splitlines()[-1].strip() if text.strip() else None
+
+
 def load(data: bytes | str, fmt: Format) -> Document:
     """Parses ``data`` as ``fmt``; an empty document has the value None."""
     text = decode(data) if isinstance(data, bytes) else data

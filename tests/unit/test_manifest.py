@@ -853,7 +853,15 @@ def test_only_a_last_line_that_may_have_been_cut_inside_its_value_is_refused() -
         "quantity: 500\nx: [1, 2]",
     ):
         assert cut_yaml_line((head + taken).encode(), "m.yaml") == [], taken
-    for cut in ("quantity: 5", "quantity: 500\ncustomer: ACM", "quantity: 500\nartwork:\n  - a.p"):
+    # Audit AE: '#' in a text block is text, not a comment; a plain value may end in a quote (O'Brien).
+    for cut in (
+        "quantity: 5",
+        "quantity: 500\ncustomer: ACM",
+        "quantity: 500\nartwork:\n  - a.p",
+        "quantity: 500\nattributes:\n  due: |-\n    Unit #4, 12 High Str",
+        "quantity: 500\nattributes:\n  note: >-\n    see #4 and the",
+        "quantity: 500\ncustomer: O'",
+    ):
         [problem] = cut_yaml_line((head + cut).encode(), "m.yml")
         assert "may have been cut off by an interrupted upload" in problem
     assert cut_yaml_line(b'{"order_id": "1", "quantity": 5', "m.json") == []  # JSON: its closing } is checked
