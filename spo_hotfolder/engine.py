@@ -2083,9 +2083,8 @@ class Engine:
                 if exc.spool
                 else "Put a corrected PDF into replace/, or drop RETRY here once the cause is fixed, or REJECT."
             )
-            raise JobFailed(
-                JobStatus.OutputCreationFailed, f"the output could not be made: {exc}", [str(exc)], fix
-            ) from exc
+            reason = str(exc) if str(exc).startswith("the output could not") else f"the output could not be made: {exc}"
+            raise JobFailed(JobStatus.OutputCreationFailed, reason, [str(exc)], fix) from exc
         self.metrics.observe("output", time.monotonic() - started)
         # Read-only from here: the checked output cannot be saved over in place (Acrobat's Save, a
         # file explorer's "Replace"), and in a job with one artwork file that would change the

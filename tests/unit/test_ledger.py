@@ -289,8 +289,9 @@ def test_a_failed_jobs_status_file_points_to_the_fix_in_its_error_file(ledger: L
     assert job is not None
     text = " ".join(status_text(job, Extra()).split("What you can do now:")[1].split())
     assert text.startswith("Read ERROR.txt: artwork 'x.pdf' is an empty file (0 bytes)")
-    assert 'Do what ERROR.txt says under "How to fix it":' in text
-    assert "drop a file named RETRY here only once the cause is fixed elsewhere" in text
+    assert 'Do what ERROR.txt says under "How to fix it".' in text
+    assert "a file named RETRY here, once the cause is fixed (RETRY checks the files as they are" in text
+    assert "not for a bad PDF" in text
 
 
 class _CommitFails:
