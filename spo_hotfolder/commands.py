@@ -33,6 +33,8 @@ from spo_hotfolder.manifest import (
     ignored_artwork,
     parse_manifest,
     sent_again,
+    several_manifests,
+    several_manifests_problem,
 )
 from spo_hotfolder.operator import Action, refusal
 from spo_hotfolder.status import JobStatus
@@ -380,6 +382,9 @@ def cmd_route(args: argparse.Namespace) -> int:
         found = [path / name for name in sorted(os.listdir(path)) if name.lower() in MANIFEST_NAMES]
         if not found:
             fail(f"{path} is a folder without a manifest ({', '.join(MANIFEST_NAMES)})")
+        several = several_manifests(path)
+        if several:
+            fail(f"{path}: {several_manifests_problem(several)}")
         path = found[0]
     elif not path.name.lower().endswith(MANIFEST_SUFFIXES):
         fail(

@@ -84,6 +84,8 @@ from spo_hotfolder.manifest import (
     ignored_artwork,
     parse_manifest,
     sent_again,
+    several_manifests,
+    several_manifests_problem,
 )
 from spo_hotfolder.operator import (
     ACTION_ORDER,
@@ -832,6 +834,10 @@ class Engine:
             self._unfinished.append((key, path, signature(st)))
             self._finish_intakes()
             return
+        several = several_manifests(base) if folder_manifest else []
+        if several:
+            self._reject_manifest(path, folder_manifest, [several_manifests_problem(several)])
+            return
         try:
             manifest = parse_manifest(data, path.name, tuple(self.config.hot_folders))
         except ManifestError as exc:
@@ -1447,17 +1453,10 @@ class Engine:
         artwork_timeout_seconds run out) for a manifest at the top of inbox/."""
         name = safe_name(self._failed_name(path))
         target = unique_path(self.area("failed") / name)
-        if folder_manifest:
-            with contextlib.suppress(OSError):
-                unread = sorted(n for n in os.listdir(path.parent) if n.lower() in MANIFEST_NAMES and n != path.name)
-                if unread:
-                    # Not read, and not taken: it goes to failed/ with the folder (a folder drop holds one).
-                    problems = [
-                        *problems,
-                        f"{', '.join(unread)} in this folder was not read either: a folder drop holds one manifest, "
-                        "and the whole folder came here because of this one; send the folder again with only the "
-                        "manifest it should use",
-                    ]
+        if folder_manifest and not any(problem.startswith("this folder holds") for problem in problems):
+            several = several_manifests(path.parent)  # one more came meanwhile: not read either
+            if several:
+                problems = [*problems, several_manifests_problem(several)]
         text = error_text(
             f"Manifest {path.name} could not be used; no job was created from it.",
             problems,

@@ -585,6 +585,24 @@ def folder_artwork(manifest: Manifest, base: Path) -> list[str]:
     ]
 
 
+def several_manifests(folder: Path) -> list[str]:
+    """The manifest files in a folder drop (names of MANIFEST_NAMES, any letter case), sorted,
+    when there is more than one: which order the folder is cannot be told, so none is read."""
+    try:
+        found = sorted(name for name in os.listdir(folder) if name.lower() in MANIFEST_NAMES)
+    except OSError:
+        return []
+    return found if len(found) > 1 else []
+
+
+def several_manifests_problem(names: list[str]) -> str:
+    return (
+        f"this folder holds {len(names)} manifests ({', '.join(names)}), and a folder drop holds one: none of them "
+        "was read (their jobs would share or fight over the artwork in it); send the folder again with only the "
+        "manifest it should use, or each order in a folder of its own"
+    )
+
+
 def cut_yaml_line(data: bytes, filename: str) -> list[str]:
     """A problem for a YAML manifest with no line break at its end that ends inside a value
     (``quantity: 5`` of ``quantity: 500``): an upload that was interrupted and never resumed (the

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -2596,24 +2597,42 @@ def test_the_advice_for_a_manifest_of_a_delivered_job_works_when_followed(rig: R
     assert r.take_prints() == ["D1_D1-1_bc-85x55_x1.pdf"]
 
 
-def test_a_folder_drop_refused_for_one_of_its_two_manifests_says_the_other_was_not_read(
-    rig: Rig, tmp_path: Path
-) -> None:
-    """Audit AC: a folder with a bad manifest.json beside a good manifest.yaml went whole to
-    failed/, and its ERROR.txt spoke of manifest.json only: the order in manifest.yaml was never
-    taken, and nothing said so."""
+def test_a_folder_drop_with_two_manifests_is_refused_whole_saying_why(rig: Rig, tmp_path: Path) -> None:
+    """Audits AC, AE: a folder with a bad manifest.json beside a good manifest.yaml went to failed/
+    speaking of manifest.json only; two good ones naming one a.pdf made one job wait an hour for
+    the file the other took. A folder drop holds one manifest: with two, none is read."""
     r = rig
-    drop = tmp_path / "F7"
-    drop.mkdir()
-    (drop / "manifest.json").write_text('{"order_id": "F7J"}')
-    (drop / "manifest.yaml").write_text('order_id: "F7"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
-    make_pdf(drop / "card.pdf", pages=CARD)
-    os.replace(drop, r.inbox / "F7")
-    r.run(until=lambda: (r.root / "failed" / "F7" / "ERROR.txt").is_file(), steps=10)
-    error = " ".join((r.root / "failed" / "F7" / "ERROR.txt").read_text().split())
-    assert "jobs: missing" in error
-    assert "manifest.yaml in this folder was not read" in error, error
-    assert r.ledger.get_job("F7-1") is None
+    for name, first in (
+        ("F7", '{"order_id": "F7J"}'),
+        ("F8", '{"order_id": "F8J", "product": "bc-85x55", "quantity": 1, "artwork": ["card.pdf"]}'),
+    ):
+        drop = tmp_path / name
+        drop.mkdir()
+        (drop / "manifest.json").write_text(first)
+        (drop / "Manifest.yaml").write_text(
+            f'order_id: "{name}"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n'
+        )
+        make_pdf(drop / "card.pdf", pages=CARD)
+        os.replace(drop, r.inbox / name)
+    r.run(until=lambda: all((r.root / "failed" / n / "ERROR.txt").is_file() for n in ("F7", "F8")), steps=10)
+    for name in ("F7", "F8"):
+        error = " ".join((r.root / "failed" / name / "ERROR.txt").read_text().split())
+        assert "this folder holds 2 manifests (Manifest.yaml, manifest.json), and a folder drop holds one" in error
+        assert sorted(p.name for p in (r.root / "failed" / name).iterdir()) == [
+            "ERROR.txt",
+            "Manifest.yaml",
+            "card.pdf",
+            "manifest.json",
+        ]
+        assert r.ledger.get_job(f"{name}-1") is None and r.ledger.get_job(f"{name}J-1") is None
+    assert r.take_prints() == []
+    route = subprocess.run(
+        [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(r.config_path), "route", str(r.root / "failed" / "F8")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert route.returncode == 1 and "holds 2 manifests" in route.stderr
 
 
 def test_a_refused_manifests_folder_a_job_needs_is_moved_aside_and_said(rig: Rig) -> None:
