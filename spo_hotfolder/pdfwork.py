@@ -558,7 +558,13 @@ class PdfWorker:
 def _crash_message(who: str, codes: Sequence[int | None], limit_text: str) -> str:
     signals = [-c for c in codes if c is not None and c < 0]
     if 9 in signals:
-        return f"{who} crashed: its process was killed (signal 9), probably because it ran out of memory{limit_text}"
+        # Our memory limit makes allocations fail (a "memory" failure), it does not kill: a SIGKILL
+        # is the system's out-of-memory killer (the machine short of memory) or a person.
+        return (
+            f"{who} crashed: its process was killed (signal 9), by the system when the machine ran short of "
+            "memory, or by a person; drop RETRY to try again (if it happens again with this file, the file may be "
+            "too big or complex for this machine)"
+        )
     if signals:
         return f"{who} crashed: its process was killed by signal {signals[0]}"
     exits = [c for c in codes if c is not None]

@@ -718,3 +718,13 @@ def test_merged_layers_keep_each_files_own_visibility(tmp_path: Path, out_dir: P
     hidden_too = make_layered_pdf(tmp_path / "d.pdf", (91, 61), layer="D hidden", view="off")
     build_output(art(shown, hidden_too), str(out_dir / "o2.pdf"), BC, V)
     assert _catalog(out_dir / "o2.pdf")[2] == ["D hidden"]
+
+
+def test_a_worker_killed_by_sigkill_is_not_said_to_have_passed_its_memory_limit() -> None:
+    """Audit AE: a worker killed by a person (or the system's OOM killer) was said to have run out of
+    memory "(more than 2.0 GiB)": our limit makes allocations fail, it never kills."""
+    from spo_hotfolder.pdfwork import _crash_message
+
+    text = _crash_message("the PDF check", [-9], " (more than 2.0 GiB)")
+    assert text.startswith("the PDF check crashed: its process was killed (signal 9), by the system when the machine")
+    assert "2.0 GiB" not in text and "drop RETRY" in text
