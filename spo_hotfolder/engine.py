@@ -180,6 +180,9 @@ def _file_token(st: os.stat_result, name: str, job_id: str, action: Action) -> s
     return f"file:{job_id}:{action.value}:{st.st_ino}:{st.st_ctime_ns}:{st.st_mtime_ns}:{st.st_size}:{name}"
 
 
+#: An answer about a file in a job folder that is no drop file (_on_stray): its name.
+_STRAY_ANSWER = re.compile(r"^\S+  (.+?): not a drop file, left alone\. ")
+
 #: SQLite's result code for a full disk (sqlite3.SQLITE_FULL, named from Python 3.11.4 on).
 SQLITE_FULL = 13
 
@@ -2957,11 +2960,22 @@ class Engine:
         if text and (append or mono - self._noted.get(job_id, -ANSWERS_TOGETHER_SECONDS) < ANSWERS_TOGETHER_SECONDS):
             before = self._last_action_of(job_id)
             if before:
-                text = "\n  ".join([*before.split("\n  ")[-(ANSWERS_KEPT - 1) :], text])
+                earlier = [line for line in before.split("\n  ") if not self._stray_gone(job_id, line)]
+                text = "\n  ".join([*earlier[-(ANSWERS_KEPT - 1) :], text])
         if text:
             self._noted[job_id] = mono
         self._last_action[job_id] = text
         self.ledger.set_last_action(job_id, text)  # STATUS.txt says it after a restart too
+
+    def _stray_gone(self, job_id: str, answer: str) -> bool:
+        """Whether ``answer`` says a file was "not a drop file, left alone" and that file is gone
+        now ("New Text Document.txt" renamed RELEASE.txt): no longer worth saying."""
+        found = _STRAY_ANSWER.match(answer)
+        if found is None:
+            return False
+        job = self.ledger.get_job(job_id, history=False)
+        folder = self._locate(job) if job is not None else None
+        return folder is not None and not os.path.lexists(folder / found.group(1))
 
     def _last_action_of(self, job_id: str) -> str | None:
         if job_id not in self._last_action:

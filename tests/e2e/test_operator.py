@@ -553,3 +553,22 @@ def test_a_changed_output_waiting_for_a_copy_retry_is_not_sent(make_daemon, tmp_
     drop(daemon.root / "failed" / job_id / "RETRY", "")
     daemon.wait_status(job_id, "InHotFolder")
     assert [p.name for p in hot.iterdir()] == ["OV2_OV2-1_bc-85x55_x10.pdf"]
+
+
+def test_a_new_text_document_renamed_release_is_not_still_answered_as_left_alone(make_daemon) -> None:
+    """Audit AE: a file explorer's "New Text Document.txt", renamed RELEASE.txt a moment later,
+    released the job, but STATUS.txt still said the file was "not a drop file, left alone"."""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "N1")
+    held(daemon, job_id)
+    folder = daemon.root / "quarantine" / job_id
+    drop(folder / "New Text Document.txt", b"")
+    wait_for(
+        lambda: "New Text Document.txt: not a drop file" in (folder / "STATUS.txt").read_text(),
+        what="the new text document answered",
+    )
+    os.replace(folder / "New Text Document.txt", folder / "RELEASE.txt")
+    daemon.wait_status(job_id, "InHotFolder")
+    status = (daemon.root / "done" / job_id / "STATUS.txt").read_text()
+    assert "RELEASE" in status.split("Last operator action:")[1]
+    assert "New Text Document.txt" not in status, status
