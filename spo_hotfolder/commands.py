@@ -7,6 +7,7 @@ one-line error for stderr (exit 1).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from spo_hotfolder.cli import DEFAULT_CONFIG, PROG
 from spo_hotfolder.clock import SystemClock
@@ -38,6 +39,9 @@ from spo_hotfolder.manifest import (
 )
 from spo_hotfolder.operator import Action, refusal
 from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine import ActionResult
 
 COMMAND_WAIT_SECONDS = 30.0
 
@@ -281,7 +285,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_action(args: argparse.Namespace) -> int:
     """release / reject / replace / retry: the same rules and code as the operator's drop files."""
-    from spo_hotfolder.engine import Engine
     from spo_hotfolder.service import offline_lock, prepare_folders
 
     config = get_config(args)
@@ -301,42 +304,16 @@ def cmd_action(args: argparse.Namespace) -> int:
         reason = refusal(job, action)
         if reason is not None:
             fail(f"cannot {action.value.lower()}: {reason}")
-        with offline_lock(config) as offline:
-            if offline:
-                engine = Engine(config, ledger, SystemClock())
-                pending = engine.pending_commands(job.job_id)
-                if pending:
-                    # A command a CLI was killed in (Ctrl-C, a dropped SSH session): it comes first,
-                    # and the daemon does it at its start. Acting now would act on a job half done,
-                    # or be undone by it (a replacement given later, then the older one on top).
-                    earlier = str(pending[0].get("action", "")).lower()
-                    fail(
-                        f"cannot {action.value.lower()}: an earlier `{earlier}` of this job was interrupted and is "
-                        "not finished; start the daemon (it finishes that first), then try again"
-                    )
-                if file is not None:
-                    # A replacement takes several steps (the old artwork and output into history/,
-                    # the new file in, the ledger): staged as a command file first, as for a
-                    # running daemon, so that a CLI killed half-way (Ctrl-C, a dropped SSH session)
-                    # leaves a command the daemon finishes at its start, never a half-replaced job.
-                    staged = _stage_command(config, action, job.job_id, by, note, file)
-                    answer = engine.run_command(staged)
-                    if answer is None:
-                        fail(f"cannot {action.value.lower()}: the staged command could not be read")
-                    result = answer
-                else:
-                    result = engine.apply(job.job_id, action, by=by, note=note, file=file)
-                engine.flush_status()
-                if not result.ok:
-                    fail(f"cannot {action.value.lower()}: {result.message}")
-                print(f"{job.job_id}: {result.message}")
-                if action in (Action.RELEASE, Action.RETRY, Action.REPLACE):
-                    print("the daemon is not running: the job continues when it starts")
-                return 0
+        # The command is staged first, then done by whoever holds the instance lock: the daemon
+        # (it reads the file), or this CLI when no daemon runs. Staged first, a command is seen by
+        # every other CLI and by a daemon starting meanwhile: each does the commands of a job in
+        # the order they were given (a RELEASE given after a `replace` never approves the old
+        # output unseen, whatever process ends up doing them, and a daemon killed meanwhile
+        # leaves nothing undone; the lock is tried again until an answer comes).
         prepare_folders(config)
         token = _stage_command(config, action, job.job_id, by, note, file).stem
         deadline = time.monotonic() + COMMAND_WAIT_SECONDS
-        while time.monotonic() < deadline:
+        while True:
             outcome = ledger.drop_result(token)
             if outcome is not None:
                 state, message = outcome
@@ -344,6 +321,18 @@ def cmd_action(args: argparse.Namespace) -> int:
                     fail(f"cannot {action.value.lower()}: {message}")
                 print(f"{job.job_id}: {message}")
                 return 0
+            with offline_lock(config) as offline:
+                if offline:
+                    result = _run_offline(config, ledger, job.job_id, token)
+                    if result is not None:
+                        if not result.ok:
+                            fail(f"cannot {action.value.lower()}: {result.message}")
+                        print(f"{job.job_id}: {result.message}")
+                        if action in (Action.RELEASE, Action.RETRY, Action.REPLACE):
+                            print("the daemon is not running: the job continues when it starts")
+                        return 0
+            if time.monotonic() >= deadline:
+                break
             time.sleep(0.1)
         print(f"{job.job_id}: {action.value} handed to the running daemon; it has not answered yet (see `show`)")
         return 0
@@ -351,11 +340,47 @@ def cmd_action(args: argparse.Namespace) -> int:
         ledger.close()
 
 
+def _run_offline(config: Config, ledger: Ledger, job_id: str, token: str) -> ActionResult | None:
+    """With the instance lock held and no daemon: our command, done here as the daemon would do
+    it; refused (and withdrawn) while a command given before it for the job is not done. None
+    when it is not there any more (another process did it: its answer is in the ledger)."""
+    from spo_hotfolder.engine import ActionResult, Engine
+
+    engine = Engine(config, ledger, SystemClock())
+    pending = engine.pending_commands(job_id)
+    if not any(str(command.get("token")) == token for command in pending):
+        return None
+    earlier = [command for command in pending if str(command.get("token") or "") < token]
+    if earlier:
+        # A command given before ours is not done: by a CLI still at it (it does it first), or
+        # one killed in it (the daemon finishes it at its start). Ours would act on the job as it
+        # was before that one (a RELEASE approving the output a `replace` is about to change):
+        # it is withdrawn, and said.
+        _withdraw(engine.commands_dir(), token)
+        what = str(earlier[0].get("action", "")).lower()
+        return ActionResult(
+            False,
+            f"an earlier `{what}` of this job is not done yet (its CLI is still at it, or was interrupted); "
+            "start the daemon (it finishes that first) or wait for it, then try again",
+        )
+    result = engine.run_command(engine.commands_dir() / f"{token}.json")
+    engine.flush_status()
+    return result
+
+
+def _withdraw(commands: Path, token: str) -> None:
+    """Removes a command file never done, with its staged copy of a replacement's file."""
+    with contextlib.suppress(OSError):
+        (commands / f"{token}.json").unlink()
+    shutil.rmtree(commands / f".{token}", ignore_errors=True)
+
+
 def _stage_command(config: Config, action: Action, job_id: str, by: str, note: str, file: Path | None) -> Path:
     """Writes a command file into state/commands/ (its name is its token) and returns its path;
     a replacement's file is copied beside it first, so the command never names a file that is
     not all there."""
-    token = f"{int(time.time())}-{uuid.uuid4().hex[:12]}"
+    # Nanoseconds first: the names sort in the order the commands were given.
+    token = f"{time.time_ns()}-{uuid.uuid4().hex[:12]}"
     commands = config.paths.state / "commands"
     command: dict[str, Any] = {"action": action.value, "job_id": job_id, "by": by, "note": note, "token": token}
     if file is not None:

@@ -180,6 +180,19 @@ def _file_token(st: os.stat_result, name: str, job_id: str, action: Action) -> s
     return f"file:{job_id}:{action.value}:{st.st_ino}:{st.st_ctime_ns}:{st.st_mtime_ns}:{st.st_size}:{name}"
 
 
+#: The statuses that say what became of a job's artwork (the last before a release tells whether
+#: the release approved a made output).
+_ARTWORK_WORDS = frozenset(
+    {
+        JobStatus.OutputCreated,
+        JobStatus.ArtworkUploaded,
+        JobStatus.RecreationRequested,
+        JobStatus.OutputCreationFailed,
+        JobStatus.ValidationFailed,
+        JobStatus.OutputCreationStarted,
+    }
+)
+
 #: An answer about a file in a job folder that is no drop file (_on_stray): its name.
 _STRAY_ANSWER = re.compile(r"^\S+  (.+?): not a drop file, left alone\. ")
 
@@ -1460,11 +1473,16 @@ class Engine:
             several = several_manifests(path.parent)  # one more came meanwhile: not read either
             if several:
                 problems = [*problems, several_manifests_problem(several)]
-        text = error_text(
-            f"Manifest {path.name} could not be used; no job was created from it.",
-            problems,
-            self._resend_text(path.name, folder_manifest, fault),
-        )
+        if folder_manifest and problems and problems[0].startswith("this folder holds"):
+            title = f"The manifests of folder {path.parent.name} could not be used; no job was created from them."
+            fix = (
+                "Send the folder into inbox/ again with only the manifest it should use (remove the others), or each "
+                "order in a folder of its own with its artwork. The files are here as they came."
+            )
+        else:
+            title = f"Manifest {path.name} could not be used; no job was created from it."
+            fix = self._resend_text(path.name, folder_manifest, fault)
+        text = error_text(title, problems, fix)
         # ERROR.txt is written before anything moves: on a full disk the manifest stays where it is
         # (taken again later) rather than lying in failed/ unexplained.
         if folder_manifest:
@@ -3087,15 +3105,42 @@ class Engine:
         removed = [e for e in job.history if e.status is JobStatus.Blocked and e.removed_at is not None]
         if not removed:
             return ""
-        found = re.search(r"\[approves artwork ([0-9a-f]+) only\]", removed[-1].removed_note or "")
+        release = removed[-1]
+        found = re.search(r"\[approves artwork ([0-9a-f]+) only\]", release.removed_note or "")
         if found is None:
-            return ""  # (no artwork named: the artwork is not read for its fingerprint)
+            return self._void_release_of_an_output(job, release, by, now)
         current = self.extra(job).fingerprint or ""
         if current and (current.startswith(found[1]) or found[1].startswith(current)):
             return ""
         detail = (
             f"the release by {removed[-1].removed_by} approved artwork {found[1]} only; {by} put in other artwork "
             f"({current or 'not all there yet'}): check its output, then release again"
+        )
+        self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
+        return f"; blocked again: {detail}"
+
+    def _void_release_of_an_output(self, job: Job, release: Any, by: str, now: datetime) -> str:
+        """A release given while the job had an output (OutputCreated the last word on its
+        artwork), not yet used by a delivery, approved that output: new artwork (a replacement, a
+        manifest sent again) before the delivery blocks the job again. Seen with the daemon
+        stopped: a `release` then a `replace` from the CLI printed the new artwork unreviewed. (A
+        release given with no output made yet approves in advance, as documented.)"""
+        released_at = release.removed_at or ""
+        stamp_now = iso(now)
+        earlier = [  # the history before the new artwork's own entries (recorded just now)
+            e
+            for e in job.history
+            if not (e.at == stamp_now and e.status in (JobStatus.ArtworkUploaded, JobStatus.RecreationRequested))
+        ]
+        before = [e for e in earlier if e.at <= released_at and e.status in _ARTWORK_WORDS]
+        after = [e for e in earlier if e.at > released_at]
+        if not before or before[-1].status is not JobStatus.OutputCreated:
+            return ""
+        if any(e.status in (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped) for e in after):
+            return ""  # the release was used: this is new work (a reprint), judged by its own rules
+        detail = (
+            f"the release by {release.removed_by} approved the output made before {by} put in new artwork: check "
+            "the new output, then release again"
         )
         self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
         return f"; blocked again: {detail}"
@@ -3590,6 +3635,10 @@ def _preflight_fix(failed: set[str], *, several: bool = False) -> str:
             "damaged, set validation.checks.repaired to warning in the config, reload it (SIGHUP), then drop RETRY "
             "here (the output is then written anew from what could be read: check it)"
         )
+    if "open" in failed:
+        # A file that could not be read at all; also a check that did not finish (a time-out, a
+        # killed PDF worker): checking it again may do.
+        fix += ", or drop RETRY here to check it again"
     return fix + ", or drop REJECT to stop the job."
 
 

@@ -2416,8 +2416,13 @@ def test_an_offline_command_waits_for_an_earlier_one_left_unfinished(rig: Rig) -
     for args in (("release", job_id), ("replace", job_id, str(r.tmp / "new.pdf"))):
         result = run_cli(r.config_path, *args)
         assert result.returncode == 1, result
-        assert "an earlier `replace` of this job was interrupted and is not finished; start the daemon" in result.stderr
+        assert (
+            "an earlier `replace` of this job is not done yet (its CLI is still at it, or was interrupted); start "
+            "the daemon" in result.stderr
+        )
     assert r.job(job_id).blocked and _uploads(r, job_id) == 0
+    # Refused, they are withdrawn: only the earlier replace is left for the daemon to do.
+    assert [c["action"] for c in r.engine.pending_commands(job_id)] == ["REPLACE"]
 
 
 def test_a_refused_replacement_dropped_with_a_release_prints_nothing(rig: Rig) -> None:
@@ -2618,6 +2623,9 @@ def test_a_folder_drop_with_two_manifests_is_refused_whole_saying_why(rig: Rig, 
     for name in ("F7", "F8"):
         error = " ".join((r.root / "failed" / name / "ERROR.txt").read_text().split())
         assert "this folder holds 2 manifests (Manifest.yaml, manifest.json), and a folder drop holds one" in error
+        assert (
+            error.startswith(f"The manifests of folder {name} could not be used") and "with only the manifest" in error
+        )
         assert sorted(p.name for p in (r.root / "failed" / name).iterdir()) == [
             "ERROR.txt",
             "Manifest.yaml",
@@ -2789,3 +2797,28 @@ def test_a_bad_manifest_refused_on_a_full_disk_waits_in_the_inbox_not_unexplaine
     r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=10)
     assert "quantity" in (failed / "ERROR.txt").read_text()
     assert not where.exists() and sorted(p.name for p in failed.iterdir()) == sorted(["ERROR.txt", where.name])
+
+
+def test_a_release_of_an_output_does_not_approve_new_artwork_put_in_before_the_delivery(rig: Rig) -> None:
+    """Audit AF: with the daemon stopped, `release` then `replace` (two operators, two shells): the
+    release approved the output they had seen, and the new artwork then printed unreviewed. The
+    replacement now blocks the job again; a release given before any output (in advance) still
+    approves what comes, as documented."""
+    r = rig
+    job_id, _folder = _held(r, "RR")
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    assert r.engine.apply(job_id, Action.RELEASE, by="alice", note="").ok
+    result = r.engine.apply(job_id, Action.REPLACE, by="carol", note="", file=r.tmp / "new.pdf")
+    assert result.ok and "blocked again: the release by alice approved the output made before carol" in result.message
+    r.run(until=_settled(r, job_id, 1), steps=10)
+    assert r.take_prints() == [] and r.job(job_id).blocked
+    assert r.engine.apply(job_id, Action.RELEASE, by="alice", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["RR_RR-1_bc-85x55_x1.pdf"]
+    # Released once it had been delivered: a reprint is new work, not blocked by that old release.
+    make_pdf(r.inbox / "RR.pdf", pages=CARD)
+    (r.inbox / "RR.yaml").write_text(
+        'order_id: "RR"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RR.pdf]\n'
+    )
+    r.run(until=lambda: r.statuses(job_id)[-1] == "InHotFolder" and r.statuses(job_id).count("InHotFolder") == 2)
+    assert r.take_prints() == ["RR_RR-1_bc-85x55_x1.pdf"]

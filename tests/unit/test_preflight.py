@@ -650,6 +650,11 @@ def test_mixed_sizes_alone_points_at_its_check_not_at_product_expectations() -> 
     fix = _preflight_fix({"mixed_sizes"})
     assert "validation.checks.mixed_sizes to warning" in fix and "expectations" not in fix
     assert "change the product's expectations" in _preflight_fix({"trim", "mixed_sizes"})
+    # A file that could not be read, or a check that did not finish (a killed worker; audit AF):
+    # RETRY is offered beside a corrected PDF.
+    assert _preflight_fix({"open"}) == (
+        "Put a corrected PDF into replace/, or drop RETRY here to check it again, or drop REJECT to stop the job."
+    )
 
 
 def test_a_size_just_beyond_the_tolerance_says_by_how_much(tmp_path: Path) -> None:
