@@ -328,8 +328,12 @@ def cmd_action(args: argparse.Namespace) -> int:
                         if not result.ok:
                             fail(f"cannot {action.value.lower()}: {result.message}")
                         print(f"{job.job_id}: {result.message}")
-                        if action in (Action.RELEASE, Action.RETRY, Action.REPLACE):
+                        now_job = ledger.get_job(job.job_id, history=False)
+                        goes_on = now_job is not None and not now_job.blocked and now_job.stage not in TERMINAL
+                        if action in (Action.RELEASE, Action.RETRY, Action.REPLACE) and goes_on:
                             print("the daemon is not running: the job continues when it starts")
+                        elif action is not Action.REJECT:
+                            print("the daemon is not running: the job waits for an operator (see `show`)")
                         return 0
             if time.monotonic() >= deadline:
                 break
@@ -350,8 +354,11 @@ def _run_offline(config: Config, ledger: Ledger, job_id: str, token: str) -> Act
     pending = engine.pending_commands(job_id)
     if not any(str(command.get("token")) == token for command in pending):
         return None
+    ours = next(command for command in pending if str(command.get("token")) == token)
     earlier = [command for command in pending if str(command.get("token") or "") < token]
-    if earlier:
+    if earlier and ours.get("action") != Action.REJECT.value:
+        # (A REJECT is never held back: it comes first, as REJECT files do; what was given
+        # before it is then refused for a rejected job.)
         # A command given before ours is not done: by a CLI still at it (it does it first), or
         # one killed in it (the daemon finishes it at its start). Ours would act on the job as it
         # was before that one (a RELEASE approving the output a `replace` is about to change):
@@ -378,21 +385,26 @@ def _withdraw(commands: Path, token: str) -> None:
 def _stage_command(config: Config, action: Action, job_id: str, by: str, note: str, file: Path | None) -> Path:
     """Writes a command file into state/commands/ (its name is its token) and returns its path;
     a replacement's file is copied beside it first, so the command never names a file that is
-    not all there."""
-    # Nanoseconds first: the names sort in the order the commands were given.
-    token = f"{time.time_ns()}-{uuid.uuid4().hex[:12]}"
+    not all there. The token is taken once the copy is done: the names sort in the order the
+    commands reach state/commands/ (a release given while a big replacement is still being
+    copied comes first, and is judged on the job as it is then)."""
     commands = config.paths.state / "commands"
-    command: dict[str, Any] = {"action": action.value, "job_id": job_id, "by": by, "note": note, "token": token}
+    copied: Path | None = None
     if file is not None:
         # Staged under its own name (the daemon matches a multi-file job's artwork by name, and
-        # the history says what was put in), in a folder of its own that scans ignore.
-        staging = commands / f".{token}"
-        staging.mkdir(parents=True)
-        staged = staging / file.name
-        tmp = staging / f".{file.name}.tmp"
+        # the history says what was put in), in a folder of its own that scans ignore (one left
+        # by a CLI killed while copying goes after an hour).
+        copied = commands / f".{uuid.uuid4().hex[:12]}"
+        copied.mkdir(parents=True)
+        tmp = copied / f".{file.name}.tmp"
         shutil.copyfile(file, tmp)
-        os.replace(tmp, staged)
-        command["file"] = str(staged)
+        os.replace(tmp, copied / file.name)
+    token = f"{time.time_ns()}-{uuid.uuid4().hex[:12]}"  # nanoseconds first: the names sort in time
+    command: dict[str, Any] = {"action": action.value, "job_id": job_id, "by": by, "note": note, "token": token}
+    if file is not None and copied is not None:
+        staging = commands / f".{token}"
+        os.replace(copied, staging)
+        command["file"] = str(staging / file.name)
     tmp = commands / f".{token}.json.tmp"
     tmp.write_text(json.dumps(command), encoding="utf-8")
     path = commands / f"{token}.json"

@@ -31,7 +31,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -192,6 +192,19 @@ _ARTWORK_WORDS = frozenset(
         JobStatus.OutputCreationStarted,
     }
 )
+
+#: A CLI command's token: the nanosecond it was staged, and a random part.
+_COMMAND_TOKEN = re.compile(r"^(\d{19})-[0-9a-f]{12}$")
+
+
+def _command_time(token: str) -> str | None:
+    """When a CLI command was given (its token's time, as the history writes times), or None for
+    a drop file's token or an older CLI token."""
+    found = _COMMAND_TOKEN.match(token)
+    if found is None:
+        return None
+    return iso(datetime.fromtimestamp(int(found[1]) / 1e9, tz=UTC))
+
 
 #: An answer about a file in a job folder that is no drop file (_on_stray): its name.
 _STRAY_ANSWER = re.compile(r"^\S+  (.+?): not a drop file, left alone\. ")
@@ -2854,6 +2867,8 @@ class Engine:
             current = self.extra(job).fingerprint or ""
             if not (current and (current.startswith(parsed.artwork) or parsed.artwork.startswith(current))):
                 reason = self._stale_release(parsed.artwork, current)
+        if reason is None and action is Action.RELEASE and token is not None:
+            reason = self._release_given_before(job, token)
         if reason is None and action is not Action.REJECT and job_dir is not None:
             reason = self._operator_word_waiting(job_dir, action, file)
         if reason is None and action is Action.REPLACE and self._pdf_delivered(job):
@@ -3118,6 +3133,22 @@ class Engine:
         )
         self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
         return f"; blocked again: {detail}"
+
+    def _release_given_before(self, job: Job, token: str) -> str | None:
+        """Why a CLI ``release`` given (its command staged) before the job's current artwork came
+        is refused: it approves the output the operator saw then, not the one made since (a
+        `replace` given first and done after it was given; audit AG). None otherwise, and for a
+        drop file (its token says no time)."""
+        given = _command_time(token)
+        if given is None:
+            return None
+        changed = [e for e in job.history if e.status is JobStatus.ArtworkUploaded and e.at > given]
+        if not changed:
+            return None
+        return (
+            f"it was given at {given} for the output before new artwork came ({changed[-1].detail or 'a replacement'}, "
+            f"at {changed[-1].at}): open the output the job has now, then release again"
+        )
 
     def _void_release_of_an_output(self, job: Job, release: Any, by: str, now: datetime) -> str:
         """A release given while the job had an output (OutputCreated the last word on its

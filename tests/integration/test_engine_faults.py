@@ -2822,3 +2822,45 @@ def test_a_release_of_an_output_does_not_approve_new_artwork_put_in_before_the_d
     )
     r.run(until=lambda: r.statuses(job_id)[-1] == "InHotFolder" and r.statuses(job_id).count("InHotFolder") == 2)
     assert r.take_prints() == ["RR_RR-1_bc-85x55_x1.pdf"]
+
+
+def test_a_cli_release_given_before_new_artwork_came_is_refused(rig: Rig) -> None:
+    """Audit AG: `replace` then `release` from two shells while the daemon hung: the daemon did
+    the replacement, then the release, which approved the new output nobody had opened (it
+    printed). A CLI release is judged by when it was given: before the artwork the job has now
+    came, it approved the output before; refused, as a RELEASE dropped with a replacement is."""
+    r = rig
+    job_id, folder = _held(r, "AG")
+    given = datetime(2026, 11, 22, 10, 0, 0, 500000, tzinfo=UTC)  # after the hold, before the replacement
+    token = f"{int(given.timestamp() * 1e9)}-{'a' * 12}"
+    r.clock.advance(60)
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    assert r.engine.apply(job_id, Action.REPLACE, by="alice", note="", file=r.tmp / "new.pdf").ok
+    result = r.engine.apply(job_id, Action.RELEASE, by="bob", note="", token=token)
+    assert not result.ok and "it was given at 2026-11-22T10:00:00.500Z for the output before new artwork came" in (
+        result.message
+    )
+    r.run(until=_settled(r, job_id, 1), steps=10)
+    assert r.take_prints() == [] and r.job(job_id).blocked
+    # Given after the new artwork came (the operator saw the new output): it releases.
+    later = f"{int(datetime(2026, 12, 31, tzinfo=UTC).timestamp() * 1e9)}-{'b' * 12}"
+    assert r.engine.apply(job_id, Action.RELEASE, by="bob", note="", token=later).ok
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["AG_AG-1_bc-85x55_x1.pdf"]
+
+
+def test_an_offline_reject_is_not_held_back_by_an_earlier_command(rig: Rig) -> None:
+    """Audit AG: with a release still waiting in state/commands/ (its daemon killed), `reject` was
+    refused "start the daemon, it finishes that first", and starting it printed the job. A REJECT
+    comes first, as REJECT files do; the release is then refused for a rejected job."""
+    from spo_hotfolder.commands import _stage_command
+
+    r = rig
+    job_id, _folder = _held(r, "RJ")
+    _stage_command(r.config, Action.RELEASE, job_id, "sam", "", None)
+    result = run_cli(r.config_path, "reject", job_id, "--by", "ann")
+    assert result.returncode == 0, result
+    assert r.stage(job_id) is Stage.REJECTED
+    r.run(steps=5)
+    assert r.take_prints() == [] and r.stage(job_id) is Stage.REJECTED
+    assert r.engine.pending_commands(job_id) == []
