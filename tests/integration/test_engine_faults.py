@@ -2830,7 +2830,7 @@ def test_a_cli_release_given_before_new_artwork_came_is_refused(rig: Rig) -> Non
     printed). A CLI release is judged by when it was given: before the artwork the job has now
     came, it approved the output before; refused, as a RELEASE dropped with a replacement is."""
     r = rig
-    job_id, folder = _held(r, "AG")
+    job_id, _folder = _held(r, "AG")
     given = datetime(2026, 11, 22, 10, 0, 0, 500000, tzinfo=UTC)  # after the hold, before the replacement
     token = f"{int(given.timestamp() * 1e9)}-{'a' * 12}"
     r.clock.advance(60)
