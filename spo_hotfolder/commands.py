@@ -37,7 +37,7 @@ from spo_hotfolder.manifest import (
     several_manifests,
     several_manifests_problem,
 )
-from spo_hotfolder.operator import Action, refusal
+from spo_hotfolder.operator import Action, pending_commands, refusal
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
@@ -236,6 +236,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         job = _load_job(ledger, args.job)
         artwork = ledger.artwork(job.job_id)
+        waiting = pending_commands(config.paths.state / "commands", ledger, job.job_id)
     finally:
         ledger.close()
     if args.json:
@@ -265,6 +266,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"Artwork:   deleted with the folder (was {names})" if deleted else f"Artwork:   {names}")
     if job.error:
         print(f"Problem:   {job.error}")
+    for command in waiting:
+        # Given from the CLI, not done yet: the daemon does it when it runs (or is not answering).
+        print(
+            f"Waiting:   {command.get('action')} by {command.get('by') or 'operator'}, given with the CLI; not done "
+            "yet (the daemon does it when it runs)"
+        )
     if job.next_attempt_at and job.stage is Stage.RETRY:
         print(f"Next copy attempt: {job.next_attempt_at} (attempt {job.attempts + 1})")
     if job.preflight and job.preflight.get("findings"):

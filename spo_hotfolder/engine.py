@@ -96,6 +96,7 @@ from spo_hotfolder.operator import (
     clean_note,
     fingerprint,
     parse_drop,
+    pending_commands,
     refusal,
 )
 from spo_hotfolder.outputfile import OutputError, OutputResult, link_unchanged
@@ -3187,22 +3188,7 @@ class Engine:
 
     def pending_commands(self, job_id: str) -> list[dict[str, Any]]:
         """The command files in state/commands/ for ``job_id`` that are not done, oldest first."""
-        found: list[tuple[str, dict[str, Any]]] = []
-        with contextlib.suppress(OSError), os.scandir(self.commands_dir()) as entries:
-            for entry in entries:
-                if entry.name.startswith(".") or not entry.name.endswith(".json"):
-                    continue
-                try:
-                    command = json.loads(Path(entry.path).read_text("utf-8"))
-                except (OSError, ValueError):
-                    continue
-                if not isinstance(command, dict) or command.get("job_id") != job_id:
-                    continue
-                token = str(command.get("token") or "")
-                if token and self.ledger.drop_result(token) is not None:
-                    continue
-                found.append((entry.name, command))
-        return [command for _name, command in sorted(found, key=lambda item: item[0])]
+        return pending_commands(self.commands_dir(), self.ledger, job_id)
 
     def _replacement_waiting(self, job_dir: Path, file: Path | None) -> str | None:
         """The name of a file in ``job_dir``/replace/ not taken yet, other than ``file``. One still

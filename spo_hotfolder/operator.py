@@ -8,14 +8,19 @@ RELEASE approves exactly that artwork. The CLI commands go through the same rule
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
-from spo_hotfolder.ledger import TERMINAL, Job, Stage
+from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage
 from spo_hotfolder.status import JobStatus
 
 
@@ -165,3 +170,24 @@ def refusal(job: Job, action: Action) -> str | None:
     if stage is Stage.REJECTED:
         return f"job {job.job_id} was rejected; send a new manifest with reprint: true to make it again"
     return None
+
+
+def pending_commands(commands: Path, ledger: Ledger, job_id: str) -> list[dict[str, Any]]:
+    """The CLI command files in ``commands`` (state/commands/) for ``job_id`` that are not done
+    (no outcome in the ledger for their token), oldest first (their names sort in time)."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    with contextlib.suppress(OSError), os.scandir(commands) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.name.endswith(".json"):
+                continue
+            try:
+                command = json.loads(Path(entry.path).read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(command, dict) or command.get("job_id") != job_id:
+                continue
+            token = str(command.get("token") or "")
+            if token and ledger.drop_result(token) is not None:
+                continue
+            found.append((entry.name, command))
+    return [command for _name, command in sorted(found, key=lambda item: item[0])]

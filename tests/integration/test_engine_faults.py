@@ -2858,6 +2858,9 @@ def test_an_offline_reject_is_not_held_back_by_an_earlier_command(rig: Rig) -> N
     r = rig
     job_id, _folder = _held(r, "RJ")
     _stage_command(r.config, Action.RELEASE, job_id, "sam", "", None)
+    # `show` says it waits (audit AG: the CLI said "see `show`", which did not mention it).
+    shown = run_cli(r.config_path, "show", job_id).stdout
+    assert "Waiting:   RELEASE by sam, given with the CLI; not done yet (the daemon does it when it runs)" in shown
     result = run_cli(r.config_path, "reject", job_id, "--by", "ann")
     assert result.returncode == 0, result
     assert r.stage(job_id) is Stage.REJECTED
