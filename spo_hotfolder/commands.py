@@ -270,7 +270,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         # Given from the CLI, not done yet: the daemon does it when it runs (or is not answering).
         print(
             f"Waiting:   {command.get('action')} by {command.get('by') or 'operator'}, given with the CLI; not done "
-            "yet (the daemon does it when it runs)"
+            "yet (the daemon does it when it reads it, or at its start)"
         )
     if job.next_attempt_at and job.stage is Stage.RETRY:
         print(f"Next copy attempt: {job.next_attempt_at} (attempt {job.attempts + 1})")
@@ -336,7 +336,12 @@ def cmd_action(args: argparse.Namespace) -> int:
                             fail(f"cannot {action.value.lower()}: {result.message}")
                         print(f"{job.job_id}: {result.message}")
                         now_job = ledger.get_job(job.job_id, history=False)
-                        goes_on = now_job is not None and not now_job.blocked and now_job.stage not in TERMINAL
+                        goes_on = (
+                            now_job is not None
+                            and not now_job.blocked
+                            and now_job.stage not in TERMINAL
+                            and now_job.stage is not Stage.FAILED
+                        )
                         if action in (Action.RELEASE, Action.RETRY, Action.REPLACE) and goes_on:
                             print("the daemon is not running: the job continues when it starts")
                         elif action is not Action.REJECT:

@@ -2870,6 +2870,8 @@ class Engine:
                 reason = self._stale_release(parsed.artwork, current)
         if reason is None and action is Action.RELEASE and token is not None:
             reason = self._release_given_before(job, token)
+        if reason is None and action is Action.RELEASE:
+            reason = self._new_output_not_made(job)
         if reason is None and action is not Action.REJECT and job_dir is not None:
             reason = self._operator_word_waiting(job_dir, action, file)
         if reason is None and action is Action.REPLACE and self._pdf_delivered(job):
@@ -3134,6 +3136,25 @@ class Engine:
         )
         self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
         return f"; blocked again: {detail}"
+
+    def _new_output_not_made(self, job: Job) -> str | None:
+        """Why a RELEASE is refused while new artwork (a replacement, a manifest sent again) has come
+        since the job's output was last made, and its new output is not made yet: there is nothing
+        to look at, and the release would approve it unseen (audit AH). A release before the first
+        output (an order blocked on arrival) and one in failed/ still approve in advance, as
+        documented."""
+        if job.stage is Stage.FAILED:
+            return None
+        made = [i for i, e in enumerate(job.history) if e.status is JobStatus.OutputCreated]
+        if not made:
+            return None
+        new = [e for e in job.history[made[-1] + 1 :] if e.status is JobStatus.ArtworkUploaded]
+        if not new:
+            return None
+        return (
+            f"new artwork came at {new[-1].at} ({new[-1].detail or 'a replacement'}) and its output is not made yet: "
+            "open the new output in output/ once it is there (STATUS.txt says so), then release again"
+        )
 
     def _release_given_before(self, job: Job, token: str) -> str | None:
         """Why a CLI ``release`` given (its command staged) before the job's current artwork came

@@ -2860,10 +2860,37 @@ def test_an_offline_reject_is_not_held_back_by_an_earlier_command(rig: Rig) -> N
     _stage_command(r.config, Action.RELEASE, job_id, "sam", "", None)
     # `show` says it waits (audit AG: the CLI said "see `show`", which did not mention it).
     shown = run_cli(r.config_path, "show", job_id).stdout
-    assert "Waiting:   RELEASE by sam, given with the CLI; not done yet (the daemon does it when it runs)" in shown
+    assert "Waiting:   RELEASE by sam, given with the CLI; not done yet (the daemon does it when it reads it" in shown
     result = run_cli(r.config_path, "reject", job_id, "--by", "ann")
     assert result.returncode == 0, result
     assert r.stage(job_id) is Stage.REJECTED
     r.run(steps=5)
     assert r.take_prints() == [] and r.stage(job_id) is Stage.REJECTED
     assert r.engine.pending_commands(job_id) == []
+
+
+def test_a_release_while_new_artwork_has_no_output_yet_is_refused(rig: Rig) -> None:
+    """Audit AH: with the daemon stopped (or busy making it), `replace` then `release`: the release
+    approved an output not made yet, and the new artwork printed unseen. It is refused until the
+    new output is there; a release before an order's first output, or in failed/, still approves
+    in advance, as documented."""
+    r = rig
+    job_id, _folder = _held(r, "NO")
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    assert r.engine.apply(job_id, Action.REPLACE, by="alice", note="", file=r.tmp / "new.pdf").ok
+    refused = r.engine.apply(job_id, Action.RELEASE, by="bob", note="")
+    assert not refused.ok and "and its output is not made yet: open the new output" in refused.message
+    r.run(until=_settled(r, job_id, 1), steps=10)
+    assert r.take_prints() == [] and r.job(job_id).blocked
+    assert r.engine.apply(job_id, Action.RELEASE, by="bob", note="").ok  # the new output is there now
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["NO_NO-1_bc-85x55_x1.pdf"]
+    # An order blocked on arrival, released before its first output is made: approved in advance.
+    (r.inbox / "EA.yaml").write_text(
+        'order_id: "EA"\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [EA.pdf]\n'
+    )
+    r.run(until=lambda: r.stage("EA-1") is Stage.AWAITING, steps=10)
+    assert r.job("EA-1").blocked and "OutputCreated" not in r.statuses("EA-1")
+    assert r.engine.apply("EA-1", Action.RELEASE, by="bob", note="").ok
+    make_pdf(r.inbox / "EA.pdf", pages=CARD)
+    r.run(until=done(r, "EA-1"), steps=10)
