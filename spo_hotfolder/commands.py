@@ -313,10 +313,10 @@ def cmd_action(args: argparse.Namespace) -> int:
             fail(f"cannot {action.value.lower()}: {reason}")
         # The command is staged first, then done by whoever holds the instance lock: the daemon
         # (it reads the file), or this CLI when no daemon runs. Staged first, a command is seen by
-        # every other CLI and by a daemon starting meanwhile: each does the commands of a job in
-        # the order they were given (a RELEASE given after a `replace` never approves the old
-        # output unseen, whatever process ends up doing them, and a daemon killed meanwhile
-        # leaves nothing undone; the lock is tried again until an answer comes).
+        # every other CLI and by a daemon starting meanwhile: the commands of a job are done in
+        # the order they reached state/commands/ (with no daemon, a later one is refused while an
+        # earlier one is not done), whatever process ends up doing them; a daemon killed meanwhile
+        # leaves nothing undone (the lock is tried again until an answer comes).
         prepare_folders(config)
         token = _stage_command(config, action, job.job_id, by, note, file).stem
         deadline = time.monotonic() + COMMAND_WAIT_SECONDS
