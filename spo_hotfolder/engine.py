@@ -3067,6 +3067,12 @@ class Engine:
                 action, "put the replacement into replace/ again"
             )
             return f"a REJECT file ({waiting}) is in the job's folder and is handled first; if it is refused, {again}"
+        rejects = [c for c in self.pending_commands(job_dir.name) if c.get("action") == Action.REJECT.value]
+        if rejects:
+            # A `spo-hotfolder reject` waiting in state/commands/ (the daemon hung or busy when both
+            # were given): it comes first too, as a REJECT file does (audit AH).
+            by = rejects[0].get("by") or "operator"
+            return f"a `spo-hotfolder reject` of this job by {by} is waiting and is done first"
         if action not in (Action.RELEASE, Action.RETRY):
             return None
         pending = self._replacement_waiting(job_dir, file)

@@ -2894,3 +2894,20 @@ def test_a_release_while_new_artwork_has_no_output_yet_is_refused(rig: Rig) -> N
     assert r.engine.apply("EA-1", Action.RELEASE, by="bob", note="").ok
     make_pdf(r.inbox / "EA.pdf", pages=CARD)
     r.run(until=done(r, "EA-1"), steps=10)
+
+
+def test_a_waiting_reject_command_comes_before_a_release(rig: Rig) -> None:
+    """Audit AH: `release` then `reject` from two shells while the daemon hung: the daemon did the
+    release first and the job printed; the reject was refused as for a delivered job. A reject
+    waiting in state/commands/ comes first, as a REJECT file does."""
+    from spo_hotfolder.commands import _stage_command
+
+    r = rig
+    job_id, _folder = _held(r, "RC")
+    release = _stage_command(r.config, Action.RELEASE, job_id, "ann", "", None)
+    _stage_command(r.config, Action.REJECT, job_id, "bea", "", None)
+    refused = r.engine.run_command(release)
+    assert refused is not None and not refused.ok
+    assert "a `spo-hotfolder reject` of this job by bea is waiting and is done first" in refused.message
+    r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
+    assert r.take_prints() == [] and r.engine.pending_commands(job_id) == []
