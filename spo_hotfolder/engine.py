@@ -3171,11 +3171,24 @@ class Engine:
         if given is None:
             return None
         changed = [e for e in job.history if e.status is JobStatus.ArtworkUploaded and e.at > given]
-        if not changed:
+        if changed:
+            came = changed[-1].detail or "a replacement"
+            return (
+                f"it was given at {given} for the output before new artwork came ({came}, at {changed[-1].at}): "
+                "open the output the job has now, then release again"
+            )
+        # Given while new artwork's output was still being made (the daemon busy with it): nothing
+        # to look at then, as _new_output_not_made says of a release read at such a moment (audit AI).
+        if job.stage is Stage.FAILED:
+            return None
+        then = [e for e in job.history if e.at <= given]
+        made = [i for i, e in enumerate(then) if e.status is JobStatus.OutputCreated]
+        new = [e for e in then[made[-1] + 1 :] if e.status is JobStatus.ArtworkUploaded] if made else []
+        if not new:
             return None
         return (
-            f"it was given at {given} for the output before new artwork came ({changed[-1].detail or 'a replacement'}, "
-            f"at {changed[-1].at}): open the output the job has now, then release again"
+            f"it was given at {given}, when the output of the new artwork ({new[-1].detail or 'a replacement'}, at "
+            f"{new[-1].at}) was not made yet: open the new output, then release again"
         )
 
     def _void_release_of_an_output(self, job: Job, release: Any, by: str, now: datetime) -> str:

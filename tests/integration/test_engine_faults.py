@@ -2911,3 +2911,26 @@ def test_a_waiting_reject_command_comes_before_a_release(rig: Rig) -> None:
     assert "a `spo-hotfolder reject` of this job by bea is waiting and is done first" in refused.message
     r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
     assert r.take_prints() == [] and r.engine.pending_commands(job_id) == []
+
+
+def test_a_cli_release_given_while_the_new_output_was_being_made_is_refused(rig: Rig) -> None:
+    """Audit AI: the daemon busy making a big replacement's output; a `release` given meanwhile
+    was read once the output existed, and printed it unseen. Judged by when it was given."""
+    r = rig
+    job_id, _folder = _held(r, "AI")
+    r.clock.advance(60)
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    assert r.engine.apply(job_id, Action.REPLACE, by="alice", note="", file=r.tmp / "new.pdf").ok
+    uploaded = [e for e in r.job(job_id).history if e.status is JobStatus.ArtworkUploaded][-1]
+    at = datetime.fromisoformat(uploaded.at.replace("Z", "+00:00")) + timedelta(seconds=1)  # given 1 s later
+    token = f"{int(at.timestamp() * 1e9)}-{'c' * 12}"
+    r.clock.advance(10)  # the daemon busy: the new output is made 10 s after the replacement
+    r.run(until=_settled(r, job_id, 1), steps=10)  # the output is made, then the release is read
+    result = r.engine.apply(job_id, Action.RELEASE, by="bob", note="", token=token)
+    assert (
+        not result.ok
+        and "when the output of the new artwork" in result.message
+        and "was not made yet" in result.message
+    )
+    r.run(steps=3)
+    assert r.take_prints() == [] and r.job(job_id).blocked
