@@ -194,6 +194,21 @@ _ARTWORK_WORDS = frozenset(
     }
 )
 
+
+def _artwork_without_output(job: Job, history: Sequence[Any]) -> Any | None:
+    """In ``history`` (the job's, or the part of it up to some moment): the ArtworkUploaded entry of
+    new artwork that came after the job's output was last made and has no output yet, or None;
+    also None for a job in failed/ and one whose first output is not made (a release of those
+    approves in advance, as documented)."""
+    if job.stage is Stage.FAILED:
+        return None
+    made = [i for i, e in enumerate(history) if e.status is JobStatus.OutputCreated]
+    if not made:
+        return None
+    new = [e for e in history[made[-1] + 1 :] if e.status is JobStatus.ArtworkUploaded]
+    return new[-1] if new else None
+
+
 #: A CLI command's token: the nanosecond it was staged, and a random part.
 _COMMAND_TOKEN = re.compile(r"^(\d{19})-[0-9a-f]{12}$")
 
@@ -3149,16 +3164,11 @@ class Engine:
         to look at, and the release would approve it unseen (audit AH). A release before the first
         output (an order blocked on arrival) and one in failed/ still approve in advance, as
         documented."""
-        if job.stage is Stage.FAILED:
-            return None
-        made = [i for i, e in enumerate(job.history) if e.status is JobStatus.OutputCreated]
-        if not made:
-            return None
-        new = [e for e in job.history[made[-1] + 1 :] if e.status is JobStatus.ArtworkUploaded]
-        if not new:
+        new = _artwork_without_output(job, job.history)
+        if new is None:
             return None
         return (
-            f"new artwork came at {new[-1].at} ({new[-1].detail or 'a replacement'}) and its output is not made yet: "
+            f"new artwork came at {new.at} ({new.detail or 'a replacement'}) and its output is not made yet: "
             "open the new output in output/ once it is there (STATUS.txt says so), then release again"
         )
 
@@ -3179,16 +3189,12 @@ class Engine:
             )
         # Given while new artwork's output was still being made (the daemon busy with it): nothing
         # to look at then, as _new_output_not_made says of a release read at such a moment (audit AI).
-        if job.stage is Stage.FAILED:
-            return None
-        then = [e for e in job.history if e.at <= given]
-        made = [i for i, e in enumerate(then) if e.status is JobStatus.OutputCreated]
-        new = [e for e in then[made[-1] + 1 :] if e.status is JobStatus.ArtworkUploaded] if made else []
-        if not new:
+        new = _artwork_without_output(job, [e for e in job.history if e.at <= given])
+        if new is None:
             return None
         return (
-            f"it was given at {given}, when the output of the new artwork ({new[-1].detail or 'a replacement'}, at "
-            f"{new[-1].at}) was not made yet: open the new output, then release again"
+            f"it was given at {given}, when the output of the new artwork ({new.detail or 'a replacement'}, at "
+            f"{new.at}) was not made yet: open the new output, then release again"
         )
 
     def _void_release_of_an_output(self, job: Job, release: Any, by: str, now: datetime) -> str:
