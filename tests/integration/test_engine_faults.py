@@ -1021,6 +1021,59 @@ def test_a_crash_before_the_manifest_left_the_inbox_delivers_once(rig: Rig, monk
     assert rig.take_prints() == [] and rig.statuses(job_id).count("InHotFolder") == 1
 
 
+def test_the_manifest_copy_is_on_disk_before_the_inbox_manifest_goes(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job folder's copy of the manifest is written without waiting for the disk (it is off the
+    job's path to the hot folder), and made durable, file and folder, before the inbox's is
+    removed: never an input deleted before it is safely stored elsewhere."""
+    job_id = rig.order("K1")
+    events: list[str] = []
+    real_fsync, real_unlink = os.fsync, Path.unlink
+
+    def fsync(fd: int) -> None:
+        events.append(f"fsync {Path(f'/proc/self/fd/{fd}').readlink()}")
+        real_fsync(fd)
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        events.append(f"unlink {self}")
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    rig.run(until=done(rig, job_id), steps=10)
+    job_dir = rig.root / "done" / job_id
+    gone = events.index(f"unlink {rig.inbox / 'K1.yaml'}")
+    before = events[:gone]  # (the folder may have moved on from work/ meanwhile)
+    assert any(e.startswith("fsync ") and e.endswith(f"/{job_id}/manifest.yaml") for e in before), events
+    assert any(e.startswith("fsync ") and e.endswith(f"/{job_id}") for e in before), events
+    assert (job_dir / "manifest.yaml").read_bytes().startswith(b'order_id: "K1"')
+    assert (job_dir / "history").is_dir()  # SPEC 4's layout, made with it
+
+
+@pytest.mark.parametrize("cut", ["empty", "half", "missing"])
+def test_a_manifest_copy_a_power_cut_left_short_is_whole_again_at_restart(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, cut: str
+) -> None:
+    """Power cut after the job was recorded and delivered, before its manifest copy reached the
+    disk and before the inbox's left: the restart writes the copy again from the inbox's before
+    removing it, and the job is not taken in or delivered again."""
+    job_id = rig.order("K1")
+    original = (rig.inbox / "K1.yaml").read_bytes()
+    monkeypatch.setattr(Engine, "_finish_intakes", lambda self: None)
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["K1_K1-1_bc-85x55_x1.pdf"]
+    monkeypatch.undo()
+    copy = rig.root / "done" / job_id / "manifest.yaml"
+    if cut == "missing":
+        copy.unlink()
+    else:
+        copy.write_bytes(b"" if cut == "empty" else original[: len(original) // 2])
+    rig.start()  # the restart
+    rig.run(steps=3)
+    assert copy.read_bytes() == original
+    assert os.listdir(rig.inbox) == [] and rig.ledger.pending_intakes() == []
+    assert rig.take_prints() == [] and rig.statuses(job_id).count("InHotFolder") == 1
+
+
 def test_a_new_upload_under_a_pending_manifest_name_is_kept_at_restart(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
