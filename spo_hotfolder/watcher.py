@@ -130,13 +130,37 @@ class _DirectEmitter(InotifyEmitter):
             self._recorder.on_any_event(event)
 
 
+class _SturdyInotifyFD(InotifyFD):
+    """watchdog's inotify reader thread, which survives an error in handling one event.
+
+    watchdog 7.1's bookkeeping of removed watches can raise (a KeyError in
+    ``InotifyWatchGroup._remove_watch_internally`` when a watched folder is moved away, e.g. a job
+    folder dragged from failed/ into inbox/, and its watch is dropped twice). Uncaught, that ended
+    the thread: no event came any more, and the daemon saw new files only at its rescans. The
+    event's callbacks are its watch group's; the error is logged and the reader goes on (a folder
+    whose watch went astray is found by the rescan, and ``is_alive`` covers a reader that died)."""
+
+    def handle_event(self, event: Any) -> None:
+        try:
+            super().handle_event(event)
+        except Exception as exc:  # noqa: BLE001 - one event's bookkeeping must not end the reader
+            log.warning("watcher.event_failed", error=f"{type(exc).__name__}: {exc}", action="going on")
+
+
 class _DirectObserver(BaseObserver):
     """watchdog's ``InotifyObserver`` with ``_DirectEmitter`` (its own inotify instance)."""
 
     def __init__(self, recorder: _Recorder) -> None:
-        self._inotify_fd = InotifyFD()
+        self._inotify_fd = _SturdyInotifyFD()
         self._inotify_fd.start()
         super().__init__(_DirectEmitter, inotify_fd=self._inotify_fd, recorder=recorder)
+
+    def is_alive(self) -> bool:
+        """Alive only if the inotify reader and every emitter are too: any of them dead, no event
+        arrives any more, and the heartbeat must start a fresh observer."""
+        return (
+            super().is_alive() and self._inotify_fd.is_alive() and all(emitter.is_alive() for emitter in self.emitters)
+        )
 
     def on_thread_stop(self) -> None:
         super().on_thread_stop()

@@ -95,3 +95,54 @@ def test_events_reach_the_sink_from_the_emitter_not_through_the_dispatch_thread(
     threads = {thread for name, thread in seen if name == "b.pdf"}
     assert threads == {"_DirectEmitter"}
     assert ("job", "_DirectEmitter") in seen
+
+
+def test_an_error_in_one_event_does_not_end_the_inotify_reader(tmp_path: Path, monkeypatch: Any) -> None:
+    """watchdog 7.1's watch bookkeeping can raise in the reader thread (a KeyError when a watched
+    folder is moved away); that ended the thread, and no event came any more."""
+    from watchdog.observers.inotify_c import InotifyFD
+
+    real = InotifyFD.handle_event
+    failed: list[bool] = []
+
+    def flaky(self: Any, event: Any) -> None:
+        if not failed:
+            failed.append(True)
+            raise KeyError(b"/some/folder/replace")
+        real(self, event)
+
+    monkeypatch.setattr(InotifyFD, "handle_event", flaky)
+    arrived = threading.Event()
+
+    def sink(path: Path, moved_in: bool) -> None:
+        if path.name == "b.pdf":
+            arrived.set()
+
+    watcher = FolderWatcher([tmp_path], "native", 1.0, sink)
+    watcher.start()
+    try:
+        (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")  # its first event raises
+        time.sleep(0.2)
+        (tmp_path / "b.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+        assert arrived.wait(5), "no event after the failed one: the reader thread died"
+        assert failed and watcher.is_alive()
+    finally:
+        watcher.stop()
+
+
+def test_a_dead_inotify_reader_makes_the_watcher_not_alive(tmp_path: Path) -> None:
+    """The heartbeat restarts a watcher that is not alive; the observer's own thread outlives a
+    dead inotify reader, so it alone must not count as alive."""
+    watcher = FolderWatcher([tmp_path], "native", 1.0, lambda path, moved_in: None)
+    watcher.start()
+    try:
+        assert watcher.is_alive()
+        reader = watcher._observer._inotify_fd  # type: ignore[union-attr]
+        reader.stop()
+        reader.join(5)
+        assert not reader.is_alive()
+        assert not watcher.is_alive()
+        watcher.restart()
+        assert watcher.is_alive()
+    finally:
+        watcher.stop()
