@@ -60,6 +60,7 @@ from spo_hotfolder.delivery import (
 from spo_hotfolder.fsutil import (
     Flusher,
     atomic_write,
+    fit_name,
     fsync_dir,
     fsync_file,
     into_history,
@@ -132,6 +133,8 @@ EARLY_CHECK_HOLD_SECONDS = 2.0
 #: While a queue of jobs runs, the worker checks the next job ahead: the first of this many queued
 #: after the current one that is waiting to be processed (the rest are being delivered, say).
 PREFETCH_LOOKAHEAD = 4
+#: STATUS.txt's first line, "Job <id>  (order ...)": names the job a folder renamed by hand holds.
+_STATUS_HEADER = re.compile(r"^Job (\S+)  \(order ")
 #: Data files from this size on are flushed to disk in the background once complete (fsutil.Flusher).
 FLUSH_AHEAD_BYTES = 4 * 2**20
 
@@ -466,7 +469,14 @@ class Engine:
                         old=job.route,
                         new=target,
                         reason=f"the reloaded config's routes send this job to no hot folder: it will not be printed "
-                        f"(it was going to {job.route}); change the routes back and reload if that is not meant",
+                        f"(it was going to {job.route}); "
+                        + (
+                            "it is finished unprinted at its next step (CopyToHotFolderSkipped, into done/): if that "
+                            "is not meant, change the routes back, reload, and send its manifest again with "
+                            "reprint: true"
+                            if job.stage in (Stage.DELIVER, Stage.RETRY)
+                            else "change the routes back and reload if that is not meant"
+                        ),
                     )
                 else:
                     self._rerouted.pop(job_id, None)
@@ -521,7 +531,7 @@ class Engine:
         return ({"data": 0, "manifest": 1}.get(kind[0], 2), str(path))
 
     def _classify(self, path: Path) -> tuple[str, Path | None]:
-        """("manifest"|"data"|"drop"|"replace"|"command"|"ignore", job folder for drops).
+        """("manifest"|"data"|"drop"|"replace"|"stray"|"misplaced"|"command"|"ignore", job folder for drops).
 
         Plain string work on normalized paths (a scan classifies every file it sees)."""
         text = str(path)
@@ -541,8 +551,11 @@ class Engine:
             parts = _rel_parts(text, str(self.area(area)))
             if parts is None:
                 continue
-            if any(self.ignored(part) for part in parts) or len(parts) < 2:
+            if any(self.ignored(part) for part in parts) or not parts:
                 return ("ignore", None)
+            if len(parts) == 1:
+                # RELEASE dropped into quarantine/ itself, not into a job's folder: answered.
+                return ("misplaced", None) if classify_drop(parts[0]) is not None else ("ignore", None)
             job_folder = self.area(area) / parts[0]
             if len(parts) == 2:
                 if classify_drop(parts[1]) is not None:
@@ -710,6 +723,8 @@ class Engine:
             self._on_command(path)
         elif kind == "stray" and job_folder is not None:
             self._on_stray(job_folder, path, sig)
+        elif kind == "misplaced":
+            self._on_misplaced_drop(path)
 
     def _on_bad_name(self, path: Path) -> None:
         """A name that is not UTF-8 (a legacy FTP client, a Samba share set to another charset):
@@ -831,6 +846,28 @@ class Engine:
         log.warning("operator.unknown_file", job_id=job.job_id, file=path.name)
         self._write_status(job.job_id)
 
+    def _on_misplaced_drop(self, path: Path) -> None:
+        """A drop file put into quarantine/ or failed/ itself, beside the job folders: it names no
+        job, so it does nothing. Renamed to say so (the operator looks there, and a name that still
+        reads RELEASE would look as if it were waiting to be acted on), its text kept; and logged."""
+        if path.is_symlink() or not path.is_file():
+            return
+        area = path.parent.name
+        answer = unique_path(path.with_name(fit_name(f"NOT USED - {path.name} - put it into a job's folder.txt")))
+        try:
+            os.replace(path, answer)
+        except FileNotFoundError:
+            return
+        log.warning(
+            "operator.drop_outside_job_folder",
+            file=self.rel(path),
+            renamed_to=answer.name,
+            reason=(
+                f"{path.name} was put into {area}/ itself, not into a job's folder, so it did nothing; "
+                f"drop it into the folder of the job it is for ({area}/<job-id>/)"
+            ),
+        )
+
     def _on_drop_folder(self, job_folder: Path, path: Path) -> None:
         """A folder where a drop file or a replacement PDF goes (a "New folder" renamed RELEASE, a
         folder of artwork dragged into replace/): nothing is done, it is left alone, and STATUS.txt
@@ -886,6 +923,11 @@ class Engine:
             self._unfinished.append((key, path, signature(st)))
             self._finish_intakes()
             return
+        if folder_manifest:
+            named = self._job_named_in(base)
+            if named is not None and named.stage in (Stage.HELD, Stage.FAILED):
+                self._job_folder_in_inbox(named, base, path)
+                return
         several = several_manifests(base) if folder_manifest else []
         if several:
             self._reject_manifest(path, folder_manifest, [several_manifests_problem(several)])
@@ -957,6 +999,46 @@ class Engine:
                     self._arriving[spec.job_id] = self.clock.monotonic() + self.config.watch.settle_seconds + 0.25
                 self._wake_at_deadline(spec.job_id)
         self._cleanup_consumed_dirs()
+
+    def _job_folder_in_inbox(self, job: Job, folder: Path, path: Path) -> None:
+        """A blocked or failed job's folder (its STATUS.txt names it) dragged into inbox/, as if that
+        tried the job again (audit AL 2): its manifest copy was taken as the job's manifest sent
+        again, and the job waited an hour for artwork "beside" it, which lay in its artwork/. A job
+        waits for an operator in its own folder: put back there if that is gone, else (a copy)
+        refused at once; either way said where the operator looks."""
+        known = self.job_dir(job)
+        now = self.clock.now()
+        word = "RETRY" if job.stage is Stage.FAILED else "RELEASE"
+        if not os.path.lexists(known) and known.parent.is_dir():
+            os.replace(folder, known)
+            self._note_action(
+                job.job_id,
+                f"{iso(now)}  this folder was put into inbox/ ({self.rel(folder)}/); a job is not tried again "
+                f"through inbox/, so the daemon put it back here. Drop {word} here (or a corrected PDF into "
+                "replace/) to go on with the job",
+            )
+            self._write_status(job.job_id)
+            log.warning(
+                "inbox.job_folder_put_back",
+                job_id=job.job_id,
+                folder=self.rel(folder),
+                put_back_to=self.rel(known),
+                reason=f"a job's own folder came into inbox/; the job waits in {self.rel(known)}/ for {word}",
+            )
+            return
+        self._reject_manifest(
+            path,
+            True,
+            [
+                f"this folder is a copy of job {job.job_id}'s folder (its STATUS.txt says so), not a new order; "
+                f"the job waits in {self.rel(known)}/"
+            ],
+            fix=(
+                f"Nothing is done with this copy. To go on with the job, drop {word} into {self.rel(known)}/ (or a "
+                "corrected PDF into its replace/). To print it as a new delivery once it is finished, send its "
+                "manifest with reprint: true together with its artwork."
+            ),
+        )
 
     def _same_again(self, spec: JobSpec, existing: Job | None, data: bytes, base: Path) -> bool:
         """A job waiting for an operator (quarantine/, failed/) whose manifest came again byte for
@@ -1540,7 +1622,9 @@ class Engine:
     def _failed_name(self, path: Path) -> str:
         return path.parent.name if path.parent != self.area("inbox") else path.name
 
-    def _reject_manifest(self, path: Path, folder_manifest: bool, problems: list[str], *, fault: bool = False) -> None:
+    def _reject_manifest(
+        self, path: Path, folder_manifest: bool, problems: list[str], *, fault: bool = False, fix: str | None = None
+    ) -> None:
         """A bad manifest goes to failed/<name>/ with an ERROR.txt; it never stops the daemon.
 
         ``fault``: the daemon failed on it (nothing in the file to correct). The ERROR.txt says where
@@ -1560,7 +1644,7 @@ class Engine:
             )
         else:
             title = f"Manifest {path.name} could not be used; no job was created from it."
-            fix = self._resend_text(path.name, folder_manifest, fault)
+            fix = fix or self._resend_text(path.name, folder_manifest, fault)
         text = error_text(title, problems, fix)
         # ERROR.txt is written before anything moves: on a full disk the manifest stays where it is
         # (taken again later) rather than lying in failed/ unexplained.
@@ -2757,11 +2841,49 @@ class Engine:
             return None
         return job
 
+    def _job_named_in(self, folder: Path) -> Job | None:
+        """The job whose STATUS.txt a folder holds, when it is not that job's folder as the daemon
+        knows it: a job folder renamed or copied by hand ("F3-1 check")."""
+        try:
+            with open(folder / "STATUS.txt", encoding="utf-8", errors="replace") as fh:
+                first = fh.readline(512)
+        except OSError:
+            return None
+        match = _STATUS_HEADER.match(first)
+        if match is None:
+            return None
+        job = self.ledger.get_job(match.group(1), history=False)
+        if job is None or self.job_dir(job) == folder:
+            return None
+        return job
+
     def _answer_not_a_job(self, folder: Path, path: Path) -> None:
         """A drop file in a folder of failed/ that holds a refused manifest (or an unclaimed file),
-        not a job: answered in its ERROR.txt, where the operator reads, and moved into history/."""
+        not a job: answered in its ERROR.txt, where the operator reads, and moved into history/.
+        In a job's folder renamed or copied by hand: answered in its STATUS.txt, naming the job."""
+        if not os.path.lexists(path):
+            return
+        job = self._job_named_in(folder)
+        if job is not None:
+            now = self.clock.now()
+            kept = into_history(folder, path, now)
+            known = self.job_dir(job)
+            where = (
+                f"rename this folder back to {job.job_id}, then drop {path.name} again"
+                if not known.exists() and known.parent == folder.parent
+                else f"drop {path.name} into {self.rel(known)}/"
+            )
+            answer = (
+                f"\n{iso(now)}: {path.name} was not acted on (kept as history/{kept.name}): this is job "
+                f"{job.job_id}'s folder under another name, and the daemon knows the job's folder as "
+                f"{self.rel(known)}/; drop files act only there. To act on the job, {where}.\n"
+            )
+            status = folder / "STATUS.txt"
+            atomic_write(status, status.read_text(encoding="utf-8", errors="replace") + answer)
+            log.warning("drop.job_folder_renamed", file=str(path), job_id=job.job_id, job_folder=self.rel(known))
+            return
         error = folder / "ERROR.txt"
-        if folder.parent != self.area("failed") or not error.is_file() or not os.path.lexists(path):
+        if folder.parent != self.area("failed") or not error.is_file():
             return
         now = self.clock.now()
         kept = into_history(folder, path, now)

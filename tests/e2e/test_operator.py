@@ -309,7 +309,10 @@ def test_drop_files_in_the_wrong_place_change_nothing(make_daemon, tmp_path: Pat
     wait_for(lambda: "RELAESE: not a drop file" in status.read_text(), what="the misspelt drop file answered")
     time.sleep(1.0)
     assert daemon.job(job_id)["blocked"] is True
-    assert (daemon.root / "quarantine" / "RELEASE").exists()
+    # beside the job folders: renamed to say it did nothing (its text kept)
+    renamed = daemon.root / "quarantine" / "NOT USED - RELEASE - put it into a job's folder.txt"
+    assert renamed.read_text() == "kim\n" and not (daemon.root / "quarantine" / "RELEASE").exists()
+    assert (daemon.root / "quarantine" / "not-a-job" / "RELEASE").exists()
     assert (daemon.root / "quarantine" / job_id / "RELAESE").exists()
     assert daemon.proc is not None and daemon.proc.poll() is None
 

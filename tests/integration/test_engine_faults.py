@@ -11,6 +11,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -1504,6 +1505,92 @@ def test_a_drop_file_that_is_a_symbolic_link_is_refused_not_followed(rig: Rig) -
     assert secret.read_text().startswith("SECRET")  # the target is untouched
 
 
+def test_a_drop_file_put_beside_the_job_folders_is_renamed_to_say_it_did_nothing(rig: Rig) -> None:
+    """Audit AL 4: RELEASE.txt dropped into quarantine/ itself (RETRY into failed/ itself) names no
+    job: it stayed there, looking as if it were waiting to be acted on, with no word anywhere."""
+    r = rig
+    job_id = r.order("M1", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    release = r.root / "quarantine" / "RELEASE.txt"
+    release.write_text("anna\nplease print\n")
+    retry = r.root / "failed" / "retry"
+    retry.write_text("")
+    with capture_logs() as logs:
+        r.run(until=lambda: not release.exists() and not retry.exists(), steps=10)
+    answer = r.root / "quarantine" / "NOT USED - RELEASE.txt - put it into a job's folder.txt"
+    assert answer.read_text() == "anna\nplease print\n"
+    assert (r.root / "failed" / "NOT USED - retry - put it into a job's folder.txt").is_file()
+    said = [e for e in logs if e["event"] == "operator.drop_outside_job_folder"]
+    assert len(said) == 2 and "drop it into the folder of the job it is for (quarantine/<job-id>/)" in str(said)
+    assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked  # released nothing
+    r.run(steps=3)  # the answer is not itself taken as a drop file
+    assert answer.is_file() and r.stage(job_id) is Stage.HELD
+
+
+def test_a_drop_file_in_a_job_folder_renamed_by_hand_is_answered_naming_the_job(rig: Rig) -> None:
+    """Audit AL 3: a RETRY (here RELEASE) in a job folder an operator renamed ("M2-1 check") was
+    answered "this folder holds a file the daemon refused, not a job" (in failed/), or not at all
+    (in quarantine/). It says whose folder it is and how to act on the job."""
+    r = rig
+    job_id = r.order("M2", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    renamed = r.root / "quarantine" / f"{job_id} check"
+    (r.root / "quarantine" / job_id).rename(renamed)
+    (renamed / "RELEASE.txt").write_text("anna\n")
+    r.engine.hint(renamed / "RELEASE.txt")
+    r.run(until=lambda: not (renamed / "RELEASE.txt").exists(), steps=10)
+    status = (renamed / "STATUS.txt").read_text()
+    assert "RELEASE.txt was not acted on (kept as history/" in status
+    assert f"this is job {job_id}'s folder under another name" in status
+    assert f"rename this folder back to {job_id}, then drop RELEASE.txt again" in status
+    assert r.job(job_id).blocked
+    renamed.rename(r.root / "quarantine" / job_id)  # the advice, followed
+    (r.root / "quarantine" / job_id / "RELEASE.txt").write_text("anna\n")
+    r.run(until=done(rig, job_id), steps=10)
+    assert r.take_prints() == ["M2_M2-1_bc-85x55_x1.pdf"]
+
+
+def test_a_job_folder_dragged_into_the_inbox_is_put_back_where_the_job_waits(rig: Rig) -> None:
+    """Audit AL 2: a job's folder dragged from quarantine/ (or failed/) into inbox/, as if that tried
+    it again: its manifest copy was taken as the manifest sent again, and the job waited an hour
+    for artwork "beside" it (it lay in artwork/), then failed with orphan texts naming other jobs."""
+    r = rig
+    job_id = r.order("M3", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    dragged = r.inbox / job_id
+    folder.rename(dragged)  # a file explorer's move on the same share: one rename
+    with capture_logs() as logs:
+        r.run(until=folder.is_dir, steps=10)
+    assert not dragged.exists() and (folder / "artwork" / "M3.pdf").is_file()
+    assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
+    assert "ArtworkUploaded" not in r.statuses(job_id)
+    r.run(steps=2)
+    status = (folder / "STATUS.txt").read_text()
+    assert "a job is not tried again through inbox/, so the daemon put it back here. Drop RELEASE here" in status
+    assert any(e["event"] == "inbox.job_folder_put_back" for e in logs)
+    (folder / "RELEASE").write_text("anna\n")
+    r.run(until=done(rig, job_id), steps=10)
+    assert r.take_prints() == ["M3_M3-1_bc-85x55_x1.pdf"]
+
+
+def test_a_copy_of_a_waiting_job_folder_in_the_inbox_is_refused_at_once(rig: Rig) -> None:
+    """The copy of a blocked job's folder (the job's own folder still in quarantine/) is no new
+    order: refused at once with what to do, the job untouched."""
+    r = rig
+    job_id = r.order("M4", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    shutil.copytree(folder, r.tmp / "copy")
+    (r.tmp / "copy").rename(r.inbox / job_id)
+    r.run(until=lambda: not (r.inbox / job_id).exists(), steps=10)
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert f"this folder is a copy of job {job_id}'s folder (its STATUS.txt says so), not a new order" in error
+    assert f"drop RELEASE into quarantine/{job_id}/" in error
+    assert r.stage(job_id) is Stage.HELD and r.statuses(job_id).count("Ordered") == 1
+    assert "ArtworkUploaded" not in r.statuses(job_id)
+
+
 def test_a_cli_name_and_note_are_one_clean_line_each(rig: Rig) -> None:
     """Audit P: --note with line breaks could fake STATUS.txt's "What you can do now" paragraph."""
     r = rig
@@ -2427,6 +2514,26 @@ def test_a_reload_that_routes_a_waiting_job_nowhere_says_so(rig: Rig) -> None:
     r.run(until=done(r, job_id), steps=10)
     skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
     assert "a config reload changed it from indigo" in skipped.detail
+
+
+def test_a_reload_that_routes_a_job_waiting_to_retry_nowhere_says_it_ends_at_its_next_step(rig: Rig) -> None:
+    """Audit AL 5: for a job waiting for its next delivery attempt, the warning's "change the routes
+    back and reload if that is not meant" came too late: the job was skipped into done/ at its
+    next attempt, seconds later. It says so, and how to print it then."""
+    r = rig
+    shutil.rmtree(r.hot)  # the share is not mounted: the delivery waits for its next attempt
+    job_id = r.order("YT")
+    r.run(until=lambda: r.stage(job_id) is not None and "CopyToHotFolderFailed" in r.statuses(job_id), steps=10)
+    assert r.stage(job_id) is Stage.RETRY
+    data = yaml.safe_load(r.config_path.read_text())
+    data["routes"] = [{"to": "skip"}]
+    r.config_path.write_text(yaml.safe_dump(data))
+    with capture_logs() as logs:
+        r.engine.set_config(load_config(r.config_path))
+        r.run(steps=1)
+    changed = [e for e in logs if e["event"] == "job.route_changed"]
+    assert changed and "it is finished unprinted at its next step" in changed[0]["reason"]
+    assert "send its manifest again with reprint: true" in changed[0]["reason"]
 
 
 def test_the_fix_for_a_one_file_job_does_not_ask_for_the_same_name(rig: Rig) -> None:
