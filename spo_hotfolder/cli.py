@@ -28,7 +28,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from spo_hotfolder import __version__
 
@@ -65,8 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spo_hotfolder.config import ConfigError
     from spo_hotfolder.ledger import LedgerError
 
+    if args.command != "run":
+        sys.stdout = _GuardedStdout(sys.stdout)
     try:
-        return commands.COMMANDS[args.command](args)
+        code = commands.COMMANDS[args.command](args)
+        if args.command != "run":
+            sys.stdout.flush()  # a write that fails (a full disk, a closed pipe) fails here, said below
+        return code
     except commands.CliError as exc:
         if args.command == "run" and not sys.stderr.isatty():
             # A daemon's output without a terminal is JSON lines only (log shippers, journald).
@@ -91,10 +96,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`jobs | head`): not an error. What is left in stdout's buffer goes
         # nowhere, so that flushing it at exit does not raise (and print) the same error again.
-        with contextlib.suppress(OSError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        _discard_stdout()
         return 0
+    except _OutputError as exc:
+        # `jobs > /dev/full`, a file on a full disk: one line, not a traceback (SPEC 3).
+        _discard_stdout()
+        print(f"{PROG}: error: cannot write the output: {exc.error.strerror or exc.error}", file=sys.stderr)
+        return 1
+
+
+def _discard_stdout() -> None:
+    """What is left in stdout's buffer goes nowhere: flushing it at exit must not fail again."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+class _OutputError(Exception):
+    """Writing a command's output (stdout) failed; ``error`` says why."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _GuardedStdout:
+    """stdout for the commands other than ``run``: a failed write (not a closed pipe, which is
+    no error) becomes an ``_OutputError``, told apart from the command's own file errors."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _status_name(text: str) -> str:

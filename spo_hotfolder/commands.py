@@ -38,6 +38,7 @@ from spo_hotfolder.manifest import (
     several_manifests_problem,
 )
 from spo_hotfolder.operator import Action, pending_commands, refusal
+from spo_hotfolder.reports import printable
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
@@ -243,10 +244,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps(public_json(job, config), indent=2, ensure_ascii=False))
         return 0
     print(f"Job:       {job.job_id}")
-    print(f"Order:     {job.order_id}" + (f"  ({job.customer})" if job.customer else ""))
+    print(f"Order:     {job.order_id}" + (f"  ({printable(job.customer)})" if job.customer else ""))
     print(f"Product:   {job.product} x {job.quantity}")
     if job.attributes:
-        print("Attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(job.attributes.items())))
+        print("Attributes: " + ", ".join(f"{printable(k)}={printable(v)}" for k, v in sorted(job.attributes.items())))
     print(f"Status:    {job.status.value}" + ("  [BLOCKED]" if job.block_active else ""))
     pages = f"{job.output_pages} page{'s' if job.output_pages != 1 else ''}" if job.output_pages else ""
     deleted = job.deleted_at()

@@ -7,6 +7,7 @@ ERROR.txt says what went wrong and how to fix it, in plain words.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,18 @@ class Extra:
     route_reason: str | None = None
     last_action: str | None = None  # the result of the last operator drop, in plain words
     pdf_delivered: bool = False  # the PDF is in the hot folder; only its job ticket failed
+
+
+#: Control characters (C0, DEL, C1), invisible and direction-changing marks: a manifest's free text
+#: (the customer's name, attribute values) with these would move a terminal's cursor, recolour or
+#: clear it, or turn text around (``\x1b[2J``, U+202E) in ``show`` and STATUS.txt.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+")
+
+
+def printable(text: object) -> str:
+    """Text from a manifest as a terminal or a text file shows it safely: each run of control
+    characters one space. The ledger and the JSON outputs keep the text as it came."""
+    return _UNPRINTABLE.sub(" ", str(text)).strip()
 
 
 def human_size(size: int | None) -> str:
@@ -52,7 +65,7 @@ def _when(iso_text: str) -> str:
 
 def status_text(job: Job, extra: Extra) -> str:
     lines = [
-        f"Job {job.job_id}  (order {job.order_id}{', ' + job.customer if job.customer else ''})",
+        f"Job {job.job_id}  (order {job.order_id}{', ' + printable(job.customer) if job.customer else ''})",
         f"Product: {job.product} x {job.quantity}",
         f"Status: {job.status.value}" + ("   [BLOCKED: waits for release]" if job.blocked else ""),
     ]

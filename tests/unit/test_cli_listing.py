@@ -133,3 +133,70 @@ def test_a_listing_read_only_in_part_ends_quietly(tmp_path: Path, flags: list[st
     assert result.stderr == ""
     assert result.stdout.splitlines()[-1] == "rc=0"
     assert len(result.stdout.splitlines()) == 3
+
+
+@pytest.mark.parametrize("argv", [["jobs"], ["jobs", "--json"], ["show", "1-1"], ["check-config"]])
+def test_output_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path: Path, argv: list[str]) -> None:
+    """Audit AK 5: `jobs > /dev/full` printed a "daemon.crashed" critical JSON object with stack
+    frames. SPEC 3: exit 1 and a clear one-line error on stderr."""
+    config = _ledger_with_three_jobs(tmp_path)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), *argv],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr == "spo-hotfolder: error: cannot write the output: No space left on device\n"
+
+
+def test_a_customer_and_attributes_with_control_characters_are_shown_without_them(tmp_path: Path) -> None:
+    """Audit AK 4: `show` and STATUS.txt printed a manifest's customer and attribute values as they
+    came: ESC sequences cleared or retitled the operator's terminal, U+202E turned text around.
+    Each run of such characters is one space there; `show --json` keeps the text (JSON escapes it)."""
+    from spo_hotfolder.reports import Extra, status_text
+
+    config = _ledger_with_three_jobs(tmp_path)
+    ledger = Ledger(tmp_path / "root" / "state" / "ledger.sqlite3")
+    evil = "Evil\x1b[2J\x1b]0;pwned\x07Corp\rFAKE"
+    ledger.insert_job(
+        job_id="9-1",
+        order_id="9",
+        customer=evil,
+        product="bc",
+        quantity=1,
+        hot_folder=None,
+        attributes={"note": "a\x1b[5mblink\u202eevil"},
+        manifest_name="manifest.yaml",
+        process_after=None,
+        stage=Stage.PROCESS,
+        folder="work/9-1",
+        awaiting_until=None,
+        now=T0,
+    )
+    ledger.add_status("9-1", JobStatus.Ordered, "system", "", T0)
+    job = ledger.get_job("9-1")
+    ledger.close()
+    assert job is not None
+    shown = subprocess.run(
+        [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "show", "9-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "Order:     9  (Evil [2J ]0;pwned Corp FAKE)" in shown
+    assert "Attributes: note=a [5mblink evil" in shown
+    assert "\x1b" not in shown and "\u202e" not in shown and "\r" not in shown and "\x07" not in shown
+    assert status_text(job, Extra()).splitlines()[0] == "Job 9-1  (order 9, Evil [2J ]0;pwned Corp FAKE)"
+    as_json = subprocess.run(
+        [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "show", "9-1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert json.loads(as_json)["customer"] == evil
