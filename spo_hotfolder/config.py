@@ -76,6 +76,14 @@ class WatchConfig:
     ignore: tuple[str, ...] = DEFAULT_IGNORE
 
 
+def glob_match(value: str, pattern: str) -> bool:
+    """A config glob (``blocking.products``, ``products`` keys, route conditions) against a
+    manifest's value, whatever the letter case of either: storefronts spell product codes and
+    attribute values in varying case ("Poster-A1"), and a rule meant to hold "poster-*" for review
+    must not let one through."""
+    return fnmatch.fnmatchcase(value.casefold(), pattern.casefold())
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingConfig:
     block_on_arrival: bool = False
@@ -85,7 +93,7 @@ class BlockingConfig:
         """True when the config's rules block a job for ``product`` (the manifest may override)."""
         if self.block_on_arrival:
             return True
-        return any(fnmatch.fnmatchcase(product, pattern) for pattern in self.products)
+        return any(glob_match(product, pattern) for pattern in self.products)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +183,7 @@ class Config:
     def product_spec(self, product: str) -> ProductSpec | None:
         """The first product spec whose glob matches ``product``, in config order."""
         for spec in self.products:
-            if fnmatch.fnmatchcase(product, spec.pattern):
+            if glob_match(product, spec.pattern):
                 return spec
         return None
 

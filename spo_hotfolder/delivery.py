@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fnmatch
 import os
 import re
 import stat
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spo_hotfolder.config import Config, HotFolderConfig
+from spo_hotfolder.config import Config, HotFolderConfig, glob_match
 from spo_hotfolder.fsutil import copy_file, fsync_dir, safe_name
 
 if TYPE_CHECKING:
@@ -104,13 +103,13 @@ def decide_blocking(manifest_blocked: bool | None, config: Config, product: str)
     if config.blocking.block_on_arrival:
         return True, "block_on_arrival"
     for pattern in config.blocking.products:
-        if fnmatch.fnmatchcase(product, pattern):
+        if glob_match(product, pattern):
             return True, f"blocking.products: {pattern}"
     return False, "no blocking rule matched"
 
 
 def _matches(value: str | None, pattern: str) -> bool:
-    return value is not None and fnmatch.fnmatchcase(value, pattern)
+    return value is not None and glob_match(value, pattern)
 
 
 def render_filename(template: str, facts: RouteFacts) -> str:

@@ -219,6 +219,8 @@ def test_product_spec_first_matching_glob_in_file_order(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, FULL))
     spec = config.product_spec("bc-special-1")
     assert spec is not None and spec.pattern == "bc-*"  # listed before "bc-special*"
+    upper = config.product_spec("BC-Special-1")  # in any letter case, as routes and blocking
+    assert upper is not None and upper.pattern == "bc-*"
     other = config.product_spec("flyer")
     assert other is not None and other.pattern == "*"
 

@@ -69,6 +69,16 @@ def test_blocking_manifest_then_arrival_then_products(config) -> None:  # type: 
     assert decide_blocking(True, config, "bc-1") == (True, "manifest blocked: true")
 
 
+def test_product_and_route_globs_match_in_any_letter_case(config) -> None:  # type: ignore[no-untyped-def]
+    """Audit AK 1: with blocking.products ["poster-*"], a job for "Poster-A1" printed unreviewed;
+    a route on "bc-*" skipped "BC-85x55". Storefronts spell codes in varying case."""
+    assert decide_blocking(None, config, "Poster-A1") == (True, "blocking.products: poster-*")
+    assert config.blocking.blocks("POSTER-A1")
+    assert decide_route(facts(product="BC-85x55"), config).hot_folder == "indigo"
+    upper = facts(attributes={"paper": "SILK-350"}, customer="acme ltd")
+    assert decide_route(upper, config).hot_folder == "large"
+
+
 def test_filename_template_fills_fields_and_replaces_bad_characters() -> None:
     name = render_filename(
         "{order_id}_{customer}_{attributes.paper}_x{quantity}.pdf",
