@@ -21,6 +21,7 @@ import fnmatch
 import functools
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -133,6 +134,8 @@ EARLY_CHECK_HOLD_SECONDS = 2.0
 #: While a queue of jobs runs, the worker checks the next job ahead: the first of this many queued
 #: after the current one that is waiting to be processed (the rest are being delivered, say).
 PREFETCH_LOOKAHEAD = 4
+#: How soon a file whose intake failed for a full spool disk is tried again.
+DISK_FULL_RETRY_SECONDS = 5.0
 #: STATUS.txt's first line, "Job <id>  (order ...)": names the job a folder renamed by hand holds.
 _STATUS_HEADER = re.compile(r"^Job (\S+)  \(order ")
 #: Data files from this size on are flushed to disk in the background once complete (fsutil.Flusher).
@@ -315,6 +318,9 @@ class Engine:
         # Done by _finish_intakes before any manifest leaves the inbox; off a job's path to its
         # hot folder (two fsyncs and a directory: ~0.5 ms of a ~6 ms job here).
         self._unsynced: list[tuple[str, str, bytes | None]] = []
+        self._disk_full_at = -math.inf  # monotonic time the spool was last found full
+        self._disk_full_said = -math.inf  # ... and said so in the log
+        self._cut_off_held: dict[Path, Signature] = {}  # manifests held once as maybe still being written
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         #: the operator's last action per job and its answer (STATUS.txt), kept in the ledger too
@@ -424,7 +430,17 @@ class Engine:
             fn()
         except Exception as exc:
             if _disk_full(exc):
-                # Nothing was recorded (a failed commit leaves nothing behind): tried again later.
+                # Nothing was recorded (a failed commit leaves nothing behind): tried again later,
+                # a file in a few seconds (not only at the next rescan). Files waiting for a manifest
+                # count their artwork_timeout_seconds from now (_check_orphans): the manifest that
+                # names them may be one that could not be taken in.
+                now = self.clock.monotonic()
+                self._disk_full_at = now
+                if what == "file":
+                    self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)
+                if now - self._disk_full_said < DISK_FULL_RETRY_SECONDS * 6:
+                    return  # said already: one line every half minute while it lasts
+                self._disk_full_said = now
                 log.error(
                     "spool.disk_full",
                     what=what,
@@ -935,6 +951,8 @@ class Engine:
         try:
             manifest = parse_manifest(data, path.name, tuple(self.config.hot_folders))
         except ManifestError as exc:
+            if exc.cut_off and self._held_as_cut_off(path, signature(st)):
+                return
             self._reject_manifest(path, folder_manifest, exc.problems)
             return
         unusable = (
@@ -999,6 +1017,23 @@ class Engine:
                     self._arriving[spec.job_id] = self.clock.monotonic() + self.config.watch.settle_seconds + 0.25
                 self._wake_at_deadline(spec.job_id)
         self._cleanup_consumed_dirs()
+
+    def _held_as_cut_off(self, path: Path, sig: Signature) -> bool:
+        """A manifest whose text ends inside it (``{"artwork": [{...}`` with the rest to come, a
+        YAML flow mapping cut at a line break) looked complete to the stability rules: a writer
+        that paused longer than settle_seconds (SPEC 8: no partial file is ever taken). It waits,
+        once, until unchanged for the longer wait of incomplete-looking files (max(5 s, 5 x
+        settle)); still the same then, it is refused as cut off."""
+        if self._cut_off_held.get(path) == sig:
+            del self._cut_off_held[path]
+            return False
+        if len(self._cut_off_held) > 10_000:
+            self._cut_off_held.clear()
+        self._cut_off_held[path] = sig
+        wait = self.tracker.incomplete_pdf_seconds - self.config.watch.settle_seconds
+        self.tracker.hold(path, max(wait, 0.0))
+        log.info("manifest.waiting_for_its_end", manifest=self.rel(path), seconds=round(wait, 1))
+        return True
 
     def _job_folder_in_inbox(self, job: Job, folder: Path, path: Path) -> None:
         """A blocked or failed job's folder (its STATUS.txt names it) dragged into inbox/, as if that
@@ -1805,8 +1840,12 @@ class Engine:
             return
         now = self.clock.now()
         if job.stage is Stage.FAILED:
-            # The missing artwork of a timed-out job arrived after all: it runs again.
+            # The missing artwork of a timed-out job arrived after all: it runs again, and the
+            # history says why (it went from "artwork missing" straight to the next check).
             self._move_to(job, Stage.AWAITING, now)
+            if not job.recreate:
+                arrived = "the missing artwork arrived: " + ", ".join(a.name for a in artwork)
+                self._record(job_id, JobStatus.RecreationRequested, SYSTEM, arrived, now)
         if job.recreate:
             info = json.loads(job.recreate)
             if info.get("uploaded"):
@@ -1861,7 +1900,7 @@ class Engine:
                 top = inbox / parts[0] if parts else None
             groups.setdefault(top, []).append((path, since, sig))
         for top, members in groups.items():
-            due = [m for m in members if now - m[1] >= limit]
+            due = [m for m in members if now - max(m[1], self._disk_full_at) >= limit]
             if not due or (top is not None and (len(due) < len(members) or self.tracker.tracks_under(top))):
                 continue  # a folder waits for its youngest file, and for those still being written
             if not all(self._removable_from(folder) for folder in {path.parent for path, _, _ in due}):
@@ -3170,6 +3209,17 @@ class Engine:
             self.ledger.update_job(job_id, now, awaiting_until=iso(until))
             self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]
             self._wake_at_deadline(job_id)
+            waiting = self.ledger.get_job(job_id, history=False)
+            if waiting is not None and waiting.stage is Stage.AWAITING:
+                # SPEC 6: referenced artwork not there yet -> AwaitingData (a RETRY of a job that
+                # failed for missing artwork waits for it again).
+                missing = [
+                    a.name
+                    for a in self.ledger.artwork(job_id)
+                    if not a.present and not (a.source and os.path.exists(a.source))
+                ]
+                if missing:
+                    self._record(job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + ", ".join(missing), now)
         elif copy_only or self.ledger.published_delivery(job_id, job.generation):
             self._move_to(job, Stage.DELIVER, now)
         else:

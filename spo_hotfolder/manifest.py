@@ -62,9 +62,12 @@ class Manifest:
 class ManifestError(Exception):
     """The manifest cannot be used; ``problems`` lists every problem in plain words."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, cut_off: bool = False) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+        #: The text ends inside the manifest (an open bracket or flow collection at the end of the
+        #: file): perhaps still being written by a writer that paused, or cut short.
+        self.cut_off = cut_off
 
 
 MAX_MANIFEST_BYTES = 1024 * 1024
@@ -105,7 +108,8 @@ def parse_manifest(data: bytes, filename: str, hot_folders: Collection[str]) -> 
         document = load(data, fmt)
     except SourceError as exc:
         message = exc.message
-        if exc.syntax and _at_the_end(data, exc):
+        cut_off = exc.syntax and _at_the_end(data, exc)
+        if cut_off:
             message += "; the file ends before the manifest does: was it cut off, or is a closing bracket missing?"
         elif exc.syntax:
             message += (
@@ -114,7 +118,7 @@ def parse_manifest(data: bytes, filename: str, hot_folders: Collection[str]) -> 
                 else "; check for a missing comma, quote or bracket near that point"
             )
         location = exc.location()
-        raise ManifestError([f"{location}: {message}" if location else message]) from None
+        raise ManifestError([f"{location}: {message}" if location else message], cut_off=cut_off) from None
     if document.value is None:
         raise ManifestError([empty])
     if not isinstance(document.value, dict):

@@ -130,6 +130,14 @@ class FileStabilityTracker:
         elif complete:
             known.complete = True
 
+    def hold(self, path: Path, seconds: float) -> None:
+        """Tracks ``path`` again, to be taken in ``seconds`` if it has not changed by then (a change
+        starts its settle period afresh): a file whose content says it is not complete yet."""
+        self.track(path, activity=False)
+        tracked = self._files.get(path)
+        if tracked is not None:
+            tracked.hold_until = self._clock() + seconds
+
     def _note_special(self, path: Path) -> None:
         try:
             mode = os.lstat(path).st_mode

@@ -1075,6 +1075,38 @@ def test_a_manifest_copy_a_power_cut_left_short_is_whole_again_at_restart(
     assert rig.take_prints() == [] and rig.statuses(job_id).count("InHotFolder") == 1
 
 
+CUT_JSON = '{"order_id": "SJ", "product": "bc-85x55", "quantity": 1, "artwork": [{"path": "SJ.pdf"}'
+
+
+def test_a_manifest_whose_writer_paused_inside_it_waits_for_its_end(rig: Rig) -> None:
+    """Audit AK 3: a JSON manifest written in two parts, 2 s apart, ending in an inner '}' after
+    the first, looked complete; it was taken after settle_seconds and refused as cut off (and the
+    rest, appended later, became a second bad manifest). SPEC 8: no partial file is ever taken."""
+    r = rig
+    make_pdf(r.inbox / "SJ.pdf", pages=CARD)
+    manifest = r.inbox / "SJ.json"
+    manifest.write_text(CUT_JSON)
+    r.run(steps=3)  # 3 s: settle (0.5 s) is long past
+    assert manifest.is_file() and os.listdir(r.root / "failed") == []
+    with manifest.open("a") as fh:
+        fh.write("]}\n")
+    r.engine.hint(manifest)
+    r.run(until=done(r, "SJ-1"), steps=10)
+    assert r.take_prints() == ["SJ_SJ-1_bc-85x55_x1.pdf"] and os.listdir(r.root / "failed") == []
+
+
+def test_a_manifest_cut_off_inside_it_is_refused_after_the_longer_wait(rig: Rig) -> None:
+    r = rig
+    manifest = r.inbox / "SK.json"
+    manifest.write_text(CUT_JSON.replace("SJ", "SK"))
+    r.run(steps=3)
+    assert manifest.is_file()
+    r.run(until=lambda: not manifest.exists(), steps=10)
+    error = (r.root / "failed" / "SK.json" / "ERROR.txt").read_text()
+    assert "the file ends before the manifest does: was it cut off" in error
+    assert os.listdir(r.root / "failed") == ["SK.json"]
+
+
 def test_a_new_upload_under_a_pending_manifest_name_is_kept_at_restart(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1589,6 +1621,46 @@ def test_a_copy_of_a_waiting_job_folder_in_the_inbox_is_refused_at_once(rig: Rig
     assert f"drop RELEASE into quarantine/{job_id}/" in error
     assert r.stage(job_id) is Stage.HELD and r.statuses(job_id).count("Ordered") == 1
     assert "ArtworkUploaded" not in r.statuses(job_id)
+
+
+def _failed_for_missing_artwork(r: Rig, order_id: str) -> str:
+    (r.inbox / f"{order_id}.yaml").write_text(
+        f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{order_id}.pdf]\n'
+    )
+    job_id = f"{order_id}-1"
+    r.run(until=lambda: r.stage(job_id) is Stage.AWAITING, steps=5)
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=5, dt=700)  # past artwork_timeout_seconds
+    assert r.statuses(job_id)[-1] == "ValidationFailed"
+    return job_id
+
+
+def test_a_retry_of_a_job_failed_for_missing_artwork_records_awaiting_data(rig: Rig) -> None:
+    """Audit AK 6: after a RETRY the job waited for its artwork again as RecreationRequested, not
+    listed by `jobs --status AwaitingData` (SPEC 6: referenced artwork not there yet)."""
+    r = rig
+    job_id = _failed_for_missing_artwork(r, "RA")
+    (r.root / "failed" / job_id / "RETRY").write_text("tom\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.AWAITING, steps=5)
+    assert r.statuses(job_id)[-2:] == ["RecreationRequested", "AwaitingData"]
+    assert r.job(job_id).history[-1].detail == "waiting for RA.pdf"
+    make_pdf(r.inbox / "RA.pdf", pages=CARD)
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["RA_RA-1_bc-85x55_x1.pdf"]
+
+
+def test_missing_artwork_that_arrives_after_the_job_failed_is_in_the_history(rig: Rig) -> None:
+    """Audit AK 7a: the job ran again, its history going from "artwork missing" straight to the
+    next check, with nothing saying why."""
+    r = rig
+    job_id = _failed_for_missing_artwork(r, "LA")
+    make_pdf(r.inbox / "LA.pdf", pages=CARD)
+    r.run(until=done(r, job_id), steps=10)
+    statuses = r.statuses(job_id)
+    again = statuses.index("RecreationRequested")
+    assert statuses[again - 1] == "ValidationFailed" and statuses[again + 1] == "ValidationFinished"
+    entry = r.job(job_id).history[again]
+    assert entry.by == "system" and entry.detail == "the missing artwork arrived: LA.pdf"
+    assert r.take_prints() == ["LA_LA-1_bc-85x55_x1.pdf"]
 
 
 def test_a_cli_name_and_note_are_one_clean_line_each(rig: Rig) -> None:
@@ -2851,6 +2923,45 @@ def test_an_intake_whose_ledger_commit_fails_is_taken_again_in_full(rig: Rig) ->
     assert r.take_prints() == ["FULL_FULL-1_bc-85x55_x1.pdf"]
     assert r.statuses(job_id)[0] == "Ordered"
     assert not list((r.root / "done" / job_id / "history").iterdir())  # taken as new, not as a job's re-send
+
+
+def test_artwork_whose_manifest_waits_for_disk_space_is_not_failed_as_unclaimed(rig: Rig) -> None:
+    """Audit AK 2: the spool disk full for longer than artwork_timeout_seconds: the manifest could
+    not be taken in, so its artwork, unclaimed, went to failed/ ("no manifest named it") while the
+    manifest still waited in inbox/; taken once there was space, the job then failed "artwork
+    missing". An unclaimed file's wait counts from the last time the disk was found full, and a
+    manifest refused for lack of space is tried again within seconds, not only at the next rescan."""
+    r = rig
+    real = r.ledger._db
+
+    class DiskFull:
+        full = True
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql == "COMMIT" and self.full:
+                real.execute("ROLLBACK")
+                raise sqlite3.OperationalError("database or disk is full")
+            return real.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    disk = DiskFull()
+    r.ledger._db = disk  # type: ignore[assignment]
+    job_id = r.order("DF")
+    with capture_logs() as logs:
+        r.run(steps=25, dt=30)  # 750 s, longer than artwork_timeout_seconds (600 s)
+    assert (r.inbox / "DF.pdf").is_file() and (r.inbox / "DF.yaml").is_file()
+    assert os.listdir(r.root / "failed") == []
+    said = [e for e in logs if e["event"] == "spool.disk_full"]
+    assert 1 <= len(said) <= 26 * 30 // 30  # once per half minute at most, not once per try
+    disk.full = False
+    for _ in range(8):  # within seconds, without waiting for the next rescan
+        r.engine.step()
+        if r.stage(job_id) is Stage.DONE:
+            break
+        r.clock.advance(1.0)
+    assert r.take_prints() == ["DF_DF-1_bc-85x55_x1.pdf"] and os.listdir(r.root / "failed") == []
 
 
 def test_a_yaml_manifest_cut_inside_its_last_value_is_refused_not_printed(rig: Rig) -> None:
