@@ -274,7 +274,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             "yet (the daemon does it when it reads it, or at its start)"
         )
     if job.next_attempt_at and job.stage is Stage.RETRY:
-        print(f"Next copy attempt: {job.next_attempt_at} (attempt {job.attempts + 1})")
+        what = "output" if job.status is JobStatus.OutputCreationFailed else "copy"
+        print(f"Next {what} attempt: {job.next_attempt_at} (attempt {job.attempts + 1})")
     if job.preflight and job.preflight.get("findings"):
         print("Preflight:")
         for finding in job.preflight["findings"]:

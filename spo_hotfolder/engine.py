@@ -2044,7 +2044,9 @@ class Engine:
             if job is None or job.stage is not stage:
                 continue
             if stage is Stage.RETRY:
-                self.ledger.update_job(job_id, now, stage=Stage.DELIVER, next_attempt_at=None)
+                # (the output to make again, after a full disk stopped it; else the copy)
+                again = Stage.PROCESS if job.status is JobStatus.OutputCreationFailed else Stage.DELIVER
+                self.ledger.update_job(job_id, now, stage=again, next_attempt_at=None)
             elif stage is Stage.FUTURE:
                 self.ledger.update_job(job_id, now, stage=Stage.PROCESS)
             elif stage is Stage.AWAITING:
@@ -2171,11 +2173,17 @@ class Engine:
         except InterruptedError:
             bound().info("job.abandoned", reason="the daemon is stopping; the job resumes at the next start")
         except sqlite3.OperationalError as exc:
-            # The ledger is locked or busy for longer than busy_timeout: not the job's fault. It stays
-            # where it is and is tried again shortly.
-            bound().warning("job.ledger_busy", error=str(exc), action="trying again in 2 s")
-            self._cooldown[job_id] = self.clock.monotonic() + 2.0
+            # The ledger is locked or busy for longer than busy_timeout, or its disk is full: not the
+            # job's fault. It stays where it is and is tried again shortly.
+            if _disk_full(exc):
+                self._spool_full(job_id, bound, exc)
+            else:
+                bound().warning("job.ledger_busy", error=str(exc), action="trying again in 2 s")
+                self._cooldown[job_id] = self.clock.monotonic() + 2.0
         except Exception as exc:  # noqa: BLE001 - contain it: the daemon serves the other jobs
+            if _disk_full(exc):  # (a folder that cannot be made on a full disk): not the job's fault
+                self._spool_full(job_id, bound, exc)
+                return
             bound().exception("job.internal_error", stage=job.stage.value)
             self._cooldown[job_id] = self.clock.monotonic() + 5.0
             try:
@@ -2197,6 +2205,22 @@ class Engine:
             self.busy_job = None
             if self.clock.monotonic() - self._status_flushed_at >= STATUS_FLUSH_SECONDS:
                 self._guard("status", job_id, lambda: self.flush_status(skip_runnable=True))
+
+    def _spool_full(self, job_id: str, bound: Callable[[], Any], exc: BaseException) -> None:
+        """A job step stopped by the full spool disk (the ledger, a folder): the job stays where it
+        is and is tried again in a few seconds; said in the log (once per half minute)."""
+        now = self.clock.monotonic()
+        self._disk_full_at = now
+        self._cooldown[job_id] = now + DISK_FULL_RETRY_SECONDS
+        if now - self._disk_full_said >= DISK_FULL_RETRY_SECONDS * 6:
+            self._disk_full_said = now
+            bound().error(
+                "spool.disk_full",
+                error=describe_exception(exc),
+                root=str(self.config.paths.root),
+                reason="the disk holding the spool folders or the ledger is full: the job waits where it is and "
+                "goes on by itself once there is space; free some space",
+            )
 
     def _inputs(self, job: Job) -> list[ArtworkInput]:
         job_dir = self.job_dir(job)
@@ -2299,6 +2323,8 @@ class Engine:
         except OutputError as exc:
             if self.stop_event.is_set():
                 raise InterruptedError("stopping") from exc
+            if exc.full and self._output_again_later(job, str(exc)):
+                return
             fix = (
                 "Nothing is known to be wrong with the PDF: the daemon's own folder or disk is the cause. Once it "
                 "is fixed (free some space, or ask the administrator), drop a file named RETRY here; or REJECT."
@@ -2306,6 +2332,8 @@ class Engine:
                 else "Put a corrected PDF into replace/, or drop RETRY here once the cause is fixed, or REJECT."
             )
             reason = str(exc) if str(exc).startswith("the output could not") else f"the output could not be made: {exc}"
+            if exc.full and self.config.delivery.max_attempts > 1:
+                reason += f" (all {self.config.delivery.max_attempts} attempts failed)"
             raise JobFailed(JobStatus.OutputCreationFailed, reason, [str(exc)], fix) from exc
         self.metrics.observe("output", time.monotonic() - started)
         # Read-only from here: the checked output cannot be saved over in place (Acrobat's Save, a
@@ -2321,6 +2349,7 @@ class Engine:
                 output_pages=result.pages,
                 output_size=result.size_bytes,
                 route=decision.target,
+                attempts=0,  # (attempts to make the output on a full disk) the delivery counts its own
             )
             pages = f"{result.pages} page{'s' if result.pages != 1 else ''}"
             self._record(job.job_id, JobStatus.OutputCreated, SYSTEM, f"{name} ({pages})", now, write=False)
@@ -2332,6 +2361,33 @@ class Engine:
         self._move_to(fresh, next_stage, now, recorded=True)
         if next_stage is Stage.HELD:
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
+
+    def _output_again_later(self, job: Job, reason: str) -> bool:
+        """An output the full spool disk stopped (SPEC 8: a full disk fails the affected jobs with a
+        clear reason and retries): OutputCreationFailed "attempt n of max: ...; next attempt at
+        ...", and made again after delivery.backoff_seconds, as a copy is; False after the last
+        attempt (the job then goes to failed/, RETRY once there is space)."""
+        now = self.clock.now()
+        attempts = job.attempts + 1
+        limit = self.config.delivery.max_attempts
+        self.ledger.update_job(job.job_id, now, attempts=attempts)
+        if attempts >= limit:
+            return False
+        when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
+        detail = f"attempt {attempts} of {limit}: {reason}; next attempt at {iso(when)}"
+        self._record(job.job_id, JobStatus.OutputCreationFailed, SYSTEM, detail, now)
+        log.warning(
+            "output.failed",
+            job_id=job.job_id,
+            order_id=job.order_id,
+            attempt=attempts,
+            max_attempts=limit,
+            reason=f"{reason}; the daemon tries again at {iso(when)} (free some space)",
+        )
+        self.ledger.update_job(job.job_id, now, stage=Stage.RETRY, next_attempt_at=iso(when))
+        self._write_status(job.job_id)
+        self._schedule_wakeup(when)
+        return True
 
     def _meanwhile(self) -> None:
         """While the worker makes a big output (seconds, up to its time limit): new orders are taken
@@ -3179,7 +3235,9 @@ class Engine:
                 )
                 if token:
                     self.ledger.drop_outcome(token, "done", f"retry requested by {by}", now)
-            self._send_on(job_id, now, copy_only=job.stage is Stage.RETRY)
+            self._send_on(
+                job_id, now, copy_only=job.stage is Stage.RETRY and job.status is not JobStatus.OutputCreationFailed
+            )
             message = f"retry requested by {by}"
         else:
             assert file is not None

@@ -229,6 +229,6 @@ class _StateCollector:
         )
         yield GaugeMetricFamily(
             f"{PREFIX}_jobs_waiting_retry",
-            "Jobs whose copy failed and that wait for their next attempt.",
+            "Jobs whose copy (or output, on a full spool disk) failed and that wait for their next attempt.",
             value=stages.get(Stage.RETRY.value, 0),
         )

@@ -36,11 +36,13 @@ class OutputResult:
 
 class OutputError(Exception):
     """The output could not be made; the message says why in plain words. ``spool``: the cause is
-    the daemon's own disk or folders (full, missing, not writable), not the PDF."""
+    the daemon's own disk or folders (full, missing, not writable), not the PDF. ``full``: the
+    disk is full, which mends itself once space is freed (tried again on a schedule)."""
 
-    def __init__(self, message: str, *, spool: bool = False) -> None:
+    def __init__(self, message: str, *, spool: bool = False, full: bool = False) -> None:
         super().__init__(message)
         self.spool = spool
+        self.full = full
 
 
 def _link_or_copy(src: str, tmp: str) -> None:
@@ -55,7 +57,7 @@ def _link_or_copy(src: str, tmp: str) -> None:
 
 def _write_error(exc: OSError, folder: str) -> OutputError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return OutputError(f"the output could not be written: the disk holding {folder} is full", spool=True)
+        return OutputError(f"the output could not be written: the disk holding {folder} is full", spool=True, full=True)
     if exc.errno == errno.ENOENT:
         return OutputError(f"the output could not be written: the folder {folder} does not exist", spool=True)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):

@@ -169,6 +169,11 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         return ["Nothing yet: the job waits for its artwork files to arrive in the inbox."]
     if job.stage is Stage.FUTURE:
         return [f"Nothing yet: the job waits until {job.process_after} (process_after in its manifest)."]
+    if job.stage is Stage.RETRY and job.status is JobStatus.OutputCreationFailed:
+        return [
+            f"Nothing: the output could not be written, as the spool disk is full; it is made again at "
+            f"{job.next_attempt_at}. Free some space on that disk (ask the administrator)."
+        ]
     if job.stage is Stage.RETRY:
         return [
             f"Nothing: the copy into the hot folder failed and is tried again at {job.next_attempt_at}."

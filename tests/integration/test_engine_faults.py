@@ -36,6 +36,7 @@ from spo_hotfolder.engine import Engine
 from spo_hotfolder.ledger import Ledger, Stage
 from spo_hotfolder.operator import Action
 from spo_hotfolder.output import build_output, check
+from spo_hotfolder.outputfile import OutputError
 from spo_hotfolder.pdfwork import PdfWorker
 from spo_hotfolder.service import prepare_folders
 from spo_hotfolder.status import JobStatus
@@ -2964,6 +2965,62 @@ def test_artwork_whose_manifest_waits_for_disk_space_is_not_failed_as_unclaimed(
     assert r.take_prints() == ["DF_DF-1_bc-85x55_x1.pdf"] and os.listdir(r.root / "failed") == []
 
 
+class FullSpoolPdf(InProcessPdf):
+    """Outputs stopped by a full spool disk, ``failures`` times."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise OutputError(
+                f"the output could not be written: the disk holding {Path(dest).parent} is full", spool=True, full=True
+            )
+        return super().build_output(artwork, dest, spec, validation, while_waiting)
+
+
+def test_an_output_stopped_by_a_full_spool_disk_is_made_again_by_itself(rig: Rig) -> None:
+    """Audits AB, AE (SPEC 8: a full disk fails the affected jobs with a clear reason and retries):
+    the job went to failed/ and waited for an operator's RETRY. It is made again on the delivery
+    schedule, the history saying each attempt; delivered once."""
+    r = rig
+    r.engine.pdf = FullSpoolPdf(failures=1)
+    job_id = r.order("OF")
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    failed = r.job(job_id).history[-1]
+    assert failed.status is JobStatus.OutputCreationFailed
+    assert failed.detail.startswith("attempt 1 of 3: the output could not be written: the disk holding ")
+    assert "is full; next attempt at 2026-11-22T" in failed.detail
+    status = (r.root / "work" / job_id / "STATUS.txt").read_text()
+    assert "the output could not be written, as the spool disk is full; it is made again at" in status
+    r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["OF_OF-1_bc-85x55_x1.pdf"]
+    statuses = r.statuses(job_id)
+    assert statuses[statuses.index("OutputCreationFailed") + 1 :] == [
+        "ValidationFinished",  # checked again, as the files may have changed meanwhile
+        "OutputCreationStarted",
+        "OutputCreated",
+        "InHotFolder",
+    ]
+    assert r.job(job_id).attempts == 0  # the delivery counts its own attempts
+
+
+def test_an_output_the_full_disk_stops_at_every_attempt_fails_after_the_last(rig: Rig) -> None:
+    r = rig
+    r.engine.pdf = FullSpoolPdf(failures=3)
+    job_id = r.order("OG")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=80)
+    details = [e.detail for e in r.job(job_id).history if e.status is JobStatus.OutputCreationFailed]
+    assert [d[:13] for d in details] == ["attempt 1 of ", "attempt 2 of ", "the output co"]
+    assert details[-1].endswith("is full (all 3 attempts failed)")
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert "the daemon's own folder or disk is the cause" in error
+    (r.root / "failed" / job_id / "RETRY").write_text("ann\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["OG_OG-1_bc-85x55_x1.pdf"]
+
+
 def test_a_yaml_manifest_cut_inside_its_last_value_is_refused_not_printed(rig: Rig) -> None:
     """Audit AB: an FTP upload aborted in "quantity: 500" left "quantity: 5", never completed: after
     the longer wait it was taken, and 5 copies printed. The whole file sent later was then refused
@@ -3024,7 +3081,7 @@ def test_an_output_that_a_full_spool_disk_stopped_is_not_blamed_on_the_pdf(
 
     monkeypatch.setattr(engine_module, "link_unchanged", full)
     job_id = r.order("SP", trimbox=(3, 3, 88, 58))
-    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=80)  # after the last of 3 attempts
     error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
     assert "is full" in error and "Nothing is known to be wrong with the PDF" in error, error
     assert "replace/" not in error
