@@ -346,6 +346,16 @@ def cmd_action(args: argparse.Namespace) -> int:
                         )
                         if action in (Action.RELEASE, Action.RETRY, Action.REPLACE) and goes_on:
                             print("the daemon is not running: the job continues when it starts")
+                        elif (
+                            action is not Action.REJECT
+                            and now_job is not None
+                            and now_job.blocked
+                            and now_job.stage in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS)
+                        ):
+                            print(
+                                "the daemon is not running: the job's output is made when it starts; it then waits "
+                                "in quarantine/ for a release"
+                            )
                         elif action is not Action.REJECT:
                             print("the daemon is not running: the job waits for an operator (see `show`)")
                         return 0

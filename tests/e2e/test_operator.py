@@ -92,6 +92,22 @@ def test_manifest_blocked_overrides_config_both_ways(make_daemon) -> None:
     assert blocked_entry(job)["detail"] == "manifest blocked: true"
 
 
+def test_replace_while_daemon_stopped_says_the_output_is_made_at_its_start(make_daemon, tmp_path: Path) -> None:
+    """Audit AI 4: an offline `replace` of a blocked job ended "the job waits for an operator",
+    though its new output is made when the daemon starts, and only then does it wait."""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "B7")
+    held(daemon, job_id)
+    assert daemon.stop() == 0
+    new = make_pdf(tmp_path / "new.pdf", pages=[(91, 61), (91, 61)])
+    result = daemon.cli("replace", job_id, str(new), "--by", "dan")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        "the daemon is not running: the job's output is made when it starts; it then waits in quarantine/ for a "
+        "release"
+    )
+
+
 def test_release_by_cli_with_daemon_running(make_daemon) -> None:
     daemon = make_daemon(blocking={"block_on_arrival": True})
     job_id = order(daemon, "B5")
