@@ -241,7 +241,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if args.json:
-        print(json.dumps(public_json(job, config), indent=2, ensure_ascii=False))
+        data = public_json(job, config)
+        # CLI commands given for the job and not done yet (the text's "Waiting:" lines).
+        data["waiting_commands"] = [{key: command.get(key) for key in ("action", "by", "note")} for command in waiting]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     print(f"Job:       {job.job_id}")
     print(f"Order:     {job.order_id}" + (f"  ({printable(job.customer)})" if job.customer else ""))
@@ -557,9 +560,28 @@ def _known_note(job: Job | None, order_id: str, reprint: bool) -> str | None:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Exit 0 when the daemon runs and is healthy (watcher alive), 1 otherwise with a one-line reason."""
+    from spo_hotfolder.config import load_paths
     from spo_hotfolder.service import health_report
 
-    report = health_report(get_config(args))
+    invalid: ConfigError | None = None
+    try:
+        report = health_report(get_config(args))
+    except ConfigError as exc:
+        # Edited since the daemon read it (a reload keeps the config it had): the daemon's health
+        # is still what the monitoring asks; the file's error is said beside it.
+        paths = load_paths(config_path(args))
+        if paths is None:
+            raise
+        invalid = exc
+        report = health_report(paths)
+        report["config_error"] = exc.errors[0]
+    if invalid is not None and not args.json:
+        more = f" (and {len(invalid.errors) - 1} more)" if len(invalid.errors) > 1 else ""
+        print(
+            f"note: the config file has an error now: {invalid.errors[0]}{more}; a running daemon keeps the config "
+            "it read before (a reload or restart with this file would fail)",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     elif report["ok"]:

@@ -275,6 +275,22 @@ def load_config(path: Path) -> Config:
     return _ConfigReader(shown, path.absolute(), document).read()
 
 
+def load_paths(path: Path) -> PathsConfig | None:
+    """Only the spool folders of the config at ``path`` (None if they cannot be read): for
+    ``health`` while the file has an error elsewhere, which the running daemon, keeping the
+    config it read before, does not have."""
+    try:
+        document = load(Path(path).read_bytes(), "json" if Path(path).suffix.lower() == ".json" else "yaml")
+    except (OSError, SourceError):
+        return None
+    if not isinstance(document.value, dict):
+        return None
+    reader = _ConfigReader(str(path), Path(path).absolute(), document)
+    reader.errors = []
+    paths = reader.read_paths(document.value)
+    return paths if not reader.errors else None
+
+
 class _Missing:
     pass
 

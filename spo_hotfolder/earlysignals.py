@@ -1,4 +1,4 @@
-"""The signals of ``spo-hotfolder run`` while it starts: caught from its first moment, acted on once
+"""The signals of ``spo-hotfolder run`` while it starts: caught from the moment its code runs, acted on once
 it has started.
 
 ``cli.main`` calls ``catch()`` before anything else (even before it parses its arguments, and

@@ -28,7 +28,7 @@ import structlog
 
 from spo_hotfolder import earlysignals
 from spo_hotfolder.clock import SystemClock, iso
-from spo_hotfolder.config import Config, ConfigError, load_config, spool_filesystems
+from spo_hotfolder.config import FOLDER_NAMES, Config, ConfigError, PathsConfig, load_config, spool_filesystems
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write
 from spo_hotfolder.ledger import Ledger, LedgerError, Stage
@@ -519,12 +519,14 @@ class Daemon:
             self._reload_failed(len(exc.errors))
             return
         if new.paths != self.config.paths:
-            log.error(
-                "config.reload_failed",
-                errors=["paths changed: the spool folders cannot move while the daemon runs; restart it"],
-                action="keeping the previous config",
-            )
-            self._reload_failed(1)
+            moved = [
+                f"{new.source}: paths.{name}: changed from {getattr(self.config.paths, name)} to "
+                f"{getattr(new.paths, name)}: the spool folders cannot move while the daemon runs; restart it"
+                for name in ("root", *FOLDER_NAMES)
+                if getattr(new.paths, name) != getattr(self.config.paths, name)
+            ]
+            log.error("config.reload_failed", errors=moved, action="keeping the previous config")
+            self._reload_failed(len(moved))
             return
         self.reload_problem = None
         old = self.config
@@ -671,18 +673,20 @@ def _daemon_alive(pid: object) -> bool:
     return b"spo-hotfolder" in cmdline or b"spo_hotfolder" in cmdline
 
 
-def health_report(config: Config) -> dict[str, Any]:
+def health_report(config: Config | PathsConfig) -> dict[str, Any]:
     """What ``spo-hotfolder health`` reports: ``ok``, a one-line ``reason``, and counts per status.
 
     Read from the daemon's ``state/health.json`` (rewritten at every heartbeat), without taking the
     instance lock (a monitoring probe must never make a starting daemon refuse to start). When the
-    daemon is down, the counts come from the ledger if this user may read it.
+    daemon is down, the counts come from the ledger if this user may read it. Only the spool
+    folders are needed (``PathsConfig``: a config file made invalid since the daemon read it).
     """
-    health = read_health(config)
+    paths = config.paths if isinstance(config, Config) else config
+    health = read_health(paths)
     report: dict[str, Any]
     if health is None:
         try:
-            pid = int((config.paths.state / LOCK_NAME).read_text().strip() or 0)
+            pid = int((paths.state / LOCK_NAME).read_text().strip() or 0)
         except (OSError, ValueError):
             pid = 0
         if _daemon_alive(pid):
@@ -697,15 +701,15 @@ def health_report(config: Config) -> dict[str, Any]:
         if health["age_seconds"] > limit:
             why = "(hung?)"
             with contextlib.suppress(OSError):
-                if os.statvfs(config.paths.state).f_bavail == 0:
+                if os.statvfs(paths.state).f_bavail == 0:
                     # It cannot rewrite health.json (nor record anything): not hung, a full disk.
-                    why = f"(the disk holding {config.paths.state} is full: free some space)"
+                    why = f"(the disk holding {paths.state} is full: free some space)"
             report.update(ok=False, reason=f"the daemon has not reported for {health['age_seconds']:.0f} s {why}")
         elif not health.get("ok"):
             report["reason"] = f"the daemon runs but is unhealthy: {health.get('reason')}"
     if "statuses" not in report:
         report.update(statuses={}, stages={}, blocked=None)
-        path = ledger_path(config)
+        path = paths.state / LEDGER_NAME
         if path.exists():
             with contextlib.suppress(LedgerError, sqlite3.Error, OSError):
                 ledger = Ledger(path, readonly=True)
@@ -720,9 +724,9 @@ def health_report(config: Config) -> dict[str, Any]:
     return report
 
 
-def read_health(config: Config) -> dict[str, Any] | None:
+def read_health(paths: PathsConfig) -> dict[str, Any] | None:
     try:
-        data: dict[str, Any] = json.loads((config.paths.state / HEALTH_NAME).read_text())
+        data: dict[str, Any] = json.loads((paths.state / HEALTH_NAME).read_text())
         heartbeat = datetime.fromisoformat(str(data["heartbeat"]).replace("Z", "+00:00"))
     except (OSError, ValueError, TypeError, KeyError):
         return None

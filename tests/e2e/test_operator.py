@@ -103,8 +103,7 @@ def test_replace_while_daemon_stopped_says_the_output_is_made_at_its_start(make_
     result = daemon.cli("replace", job_id, str(new), "--by", "dan")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == (
-        "the daemon is not running: the job's output is made when it starts; it then waits in quarantine/ for a "
-        "release"
+        "the daemon is not running: the job's output is made when it starts; it then waits in quarantine/ for a release"
     )
 
 

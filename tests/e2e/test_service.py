@@ -201,6 +201,13 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
         lambda f: [x for x in f if x.startswith("STATUS=")][-1].startswith("STATUS=0 jobs waiting"),
         "the plain status line after a good reload",
     )
+    # paths changed: refused, naming the file and the key (audit AJ 3: neither was said).
+    moved = dict(data, paths=dict(data["paths"], root=str(tmp_path / "elsewhere")))
+    config.write_text(yaml.safe_dump(moved, sort_keys=False))
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(events(daemon, "config.reload_failed")) > 1, what="the paths change refused")
+    [error] = events(daemon, "config.reload_failed")[-1]["errors"]
+    assert error.startswith(f"{config}: paths.root: changed from ") and error.endswith("; restart it")
     assert daemon.stop() == 0
 
 
@@ -536,6 +543,24 @@ def test_health_for_monitoring(tmp_path: Path, daemons: list[Daemon]) -> None:
     assert down.stdout == "" and down.stderr.strip() == "spo-hotfolder: unhealthy: the daemon is not running"
     report = json.loads(daemon.cli("health", "--json").stdout)
     assert report["ok"] is False and report["statuses"] == {"InHotFolder": 1}
+
+
+def test_health_while_the_config_file_has_an_error_reports_the_running_daemon(make_daemon) -> None:
+    """Audit AJ 1: a typo saved in the config (the daemon, reloaded, keeps the config it read
+    before) made `health` exit 1 with the config error: a monitoring check went red for a daemon
+    running fine. It reports the daemon, and says the file's error beside it."""
+    daemon = make_daemon()
+    daemon.config.write_text(daemon.config.read_text().replace("settle_seconds", "settle_secs"))
+    result = daemon.cli("health")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok: daemon pid ")
+    assert result.stderr.startswith("note: the config file has an error now: ")
+    assert "unknown key 'settle_secs'" in result.stderr and len(result.stderr.splitlines()) == 1
+    report = json.loads(daemon.cli("health", "--json").stdout)
+    assert report["ok"] is True and "unknown key 'settle_secs'" in report["config_error"]
+    daemon.config.write_text("paths: [")  # nothing to find the daemon by: the error, as before
+    broken = daemon.cli("health")
+    assert broken.returncode == 1 and broken.stderr.startswith("spo-hotfolder: error: invalid config: ")
 
 
 def test_health_after_a_crash(make_daemon) -> None:

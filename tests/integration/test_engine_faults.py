@@ -3189,6 +3189,8 @@ def test_an_offline_reject_is_not_held_back_by_an_earlier_command(rig: Rig) -> N
     # `show` says it waits (audit AG: the CLI said "see `show`", which did not mention it).
     shown = run_cli(r.config_path, "show", job_id).stdout
     assert "Waiting:   RELEASE by sam, given with the CLI; not done yet (the daemon does it when it reads it" in shown
+    as_json = json.loads(run_cli(r.config_path, "show", job_id, "--json").stdout)
+    assert as_json["waiting_commands"] == [{"action": "RELEASE", "by": "sam", "note": ""}]
     result = run_cli(r.config_path, "reject", job_id, "--by", "ann")
     assert result.returncode == 0, result
     assert r.stage(job_id) is Stage.REJECTED
