@@ -519,11 +519,18 @@ class Daemon:
             self._reload_failed(len(exc.errors))
             return
         if new.paths != self.config.paths:
+            old_paths, new_paths = self.config.paths, new.paths
             moved = [
-                f"{new.source}: paths.{name}: changed from {getattr(self.config.paths, name)} to "
-                f"{getattr(new.paths, name)}: the spool folders cannot move while the daemon runs; restart it"
+                f"{new.source}: paths.{name}: changed from {getattr(old_paths, name)} to "
+                f"{getattr(new_paths, name)}: the spool folders cannot move while the daemon runs; restart it"
                 for name in ("root", *FOLDER_NAMES)
-                if getattr(new.paths, name) != getattr(self.config.paths, name)
+                if getattr(new_paths, name) != getattr(old_paths, name)
+                # (a folder under root by default moved with it: said once, as root)
+                and not (
+                    name != "root"
+                    and getattr(old_paths, name) == old_paths.root / name
+                    and getattr(new_paths, name) == new_paths.root / name
+                )
             ]
             log.error("config.reload_failed", errors=moved, action="keeping the previous config")
             self._reload_failed(len(moved))
