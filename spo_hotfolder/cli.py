@@ -101,7 +101,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _OutputError as exc:
         # `jobs > /dev/full`, a file on a full disk: one line, not a traceback (SPEC 3).
         _discard_stdout()
-        print(f"{PROG}: error: cannot write the output: {exc.error.strerror or exc.error}", file=sys.stderr)
+        why = exc.error.strerror or exc.error
+        if args.command in ("release", "reject", "replace", "retry"):
+            # The answer is printed once the command was given (and mostly done): exit 1 would make
+            # a script give it again ("already released").
+            print(
+                f"{PROG}: {args.command} given, but its answer could not be written ({why}); "
+                f"`{PROG} show {args.job}` says what became of it",
+                file=sys.stderr,
+            )
+            return 0
+        print(f"{PROG}: error: cannot write the output: {why}", file=sys.stderr)
         return 1
 
 

@@ -134,6 +134,8 @@ EARLY_CHECK_HOLD_SECONDS = 2.0
 #: While a queue of jobs runs, the worker checks the next job ahead: the first of this many queued
 #: after the current one that is waiting to be processed (the rest are being delivered, say).
 PREFETCH_LOOKAHEAD = 4
+#: The name of a refused copy of a job's folder in failed/ ends so: never the job's own name.
+COPY_SUFFIX = " (copy, not used)"
 #: How soon a file whose intake failed for a full spool disk is tried again.
 DISK_FULL_RETRY_SECONDS = 5.0
 #: STATUS.txt's first line, "Job <id>  (order ...)": names the job a folder renamed by hand holds.
@@ -1061,7 +1063,7 @@ class Engine:
                 reason=f"a job's own folder came into inbox/; the job waits in {self.rel(known)}/ for {word}",
             )
             return
-        self._reject_manifest(
+        target = self._reject_manifest(
             path,
             True,
             [
@@ -1073,7 +1075,12 @@ class Engine:
                 "corrected PDF into its replace/). To print it as a new delivery once it is finished, send its "
                 "manifest with reprint: true together with its artwork."
             ),
+            # Never under the job's own name: a folder failed/<job-id> is the job's, and after a
+            # restart that lost track of the job's folder it would be taken for it.
+            name=f"{folder.name}{COPY_SUFFIX}",
         )
+        with contextlib.suppress(OSError):
+            (target / "replace").rmdir()  # (empty) nothing is taken from a copy
 
     def _same_again(self, spec: JobSpec, existing: Job | None, data: bytes, base: Path) -> bool:
         """A job waiting for an operator (quarantine/, failed/) whose manifest came again byte for
@@ -1658,15 +1665,21 @@ class Engine:
         return path.parent.name if path.parent != self.area("inbox") else path.name
 
     def _reject_manifest(
-        self, path: Path, folder_manifest: bool, problems: list[str], *, fault: bool = False, fix: str | None = None
-    ) -> None:
+        self,
+        path: Path,
+        folder_manifest: bool,
+        problems: list[str],
+        *,
+        fault: bool = False,
+        fix: str | None = None,
+        name: str | None = None,
+    ) -> Path:
         """A bad manifest goes to failed/<name>/ with an ERROR.txt; it never stops the daemon.
 
         ``fault``: the daemon failed on it (nothing in the file to correct). The ERROR.txt says where
         the artwork is: in this folder for a folder drop; in inbox/ (until it is claimed or its
         artwork_timeout_seconds run out) for a manifest at the top of inbox/."""
-        name = safe_name(self._failed_name(path))
-        target = unique_path(self.area("failed") / name)
+        target = unique_path(self.area("failed") / safe_name(name or self._failed_name(path)))
         if folder_manifest and not any(problem.startswith("this folder holds") for problem in problems):
             several = several_manifests(path.parent)  # one more came meanwhile: not read either
             if several:
@@ -1702,6 +1715,7 @@ class Engine:
                 raise
             move(path, target / path.name)
         log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
+        return target
 
     def _resend_text(self, name: str, folder_manifest: bool, fault: bool) -> str:
         first = (
@@ -2968,10 +2982,15 @@ class Engine:
                 if not known.exists() and known.parent == folder.parent
                 else f"drop {path.name} into {self.rel(known)}/"
             )
+            what = (
+                f"a copy of job {job.job_id}'s folder"
+                if folder.name.endswith(COPY_SUFFIX)
+                else f"job {job.job_id}'s folder under another name"
+            )
             answer = (
-                f"\n{iso(now)}: {path.name} was not acted on (kept as history/{kept.name}): this is job "
-                f"{job.job_id}'s folder under another name, and the daemon knows the job's folder as "
-                f"{self.rel(known)}/; drop files act only there. To act on the job, {where}.\n"
+                f"\n{iso(now)}: {path.name} was not acted on (kept as history/{kept.name}): this is {what}, and the "
+                f"daemon knows the job's folder as {self.rel(known)}/; drop files act only there. To act on the job, "
+                f"{where}.\n"
             )
             status = folder / "STATUS.txt"
             atomic_write(status, status.read_text(encoding="utf-8", errors="replace") + answer)
@@ -2992,7 +3011,9 @@ class Engine:
 
     def _on_replace(self, job_folder: Path, path: Path) -> None:
         job = self._job_of_folder(job_folder, path)
-        if job is not None:
+        if job is None:
+            self._answer_not_a_job(job_folder, path)  # (a copy of a job's folder, a refused manifest's)
+        else:
             by = _owner(path)
             try:
                 token: str | None = _file_token(os.lstat(path), path.name, job.job_id, Action.REPLACE)

@@ -127,6 +127,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+_INVISIBLE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
 def describe(value: object) -> str:
     """A short rendering of a value for error messages: ``"five"``, ``2.5``, ``true``, ``a list``."""
     if value is None:
@@ -135,7 +138,9 @@ def describe(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         text = value if len(value) <= 60 else value[:57] + "..."
-        return json.dumps(text, ensure_ascii=False)
+        # JSON escapes the C0 controls; invisible and direction-changing marks (U+202E turns the
+        # rest of a line around) are escaped too, so that ERROR.txt shows what is there.
+        return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, datetime | date):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -120,6 +122,29 @@ def test_release_by_cli_with_daemon_running(make_daemon) -> None:
     again = daemon.cli("release", job_id)
     assert again.returncode == 1 and again.stderr.count("\n") == 1
     assert "not blocked" in again.stderr or "already released" in again.stderr
+
+
+def test_a_release_whose_answer_cannot_be_written_says_it_was_given_and_exits_0(make_daemon) -> None:
+    """Audit AM 2: `release > /dev/full` said "error" and exited 1 though the job was released (and
+    printed): a script retrying on exit 1 got "already released"."""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "B8")
+    held(daemon, job_id)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(daemon.config), "release", job_id, "--by", "fay"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0
+    assert result.stderr == (
+        "spo-hotfolder: release given, but its answer could not be written (No space left on device); "
+        f"`spo-hotfolder show {job_id}` says what became of it\n"
+    )
+    assert blocked_entry(daemon.wait_status(job_id, "InHotFolder"))["removed_by"] == "fay"
 
 
 def test_release_while_daemon_stopped_then_start(make_daemon, tmp_path: Path) -> None:

@@ -1617,11 +1617,31 @@ def test_a_copy_of_a_waiting_job_folder_in_the_inbox_is_refused_at_once(rig: Rig
     shutil.copytree(folder, r.tmp / "copy")
     (r.tmp / "copy").rename(r.inbox / job_id)
     r.run(until=lambda: not (r.inbox / job_id).exists(), steps=10)
-    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    copy = r.root / "failed" / f"{job_id} (copy, not used)"  # never under the job's own name
+    error = (copy / "ERROR.txt").read_text()
     assert f"this folder is a copy of job {job_id}'s folder (its STATUS.txt says so), not a new order" in error
     assert f"drop RELEASE into quarantine/{job_id}/" in error
     assert r.stage(job_id) is Stage.HELD and r.statuses(job_id).count("Ordered") == 1
     assert "ArtworkUploaded" not in r.statuses(job_id)
+    assert not (copy / "replace").exists() and not (r.root / "failed" / job_id).exists()
+    # Audit AM 1, 3: a PDF put into the copy's replace/ was left unanswered, and after a restart
+    # that lost track of the job's folder, the copy became the job's folder and the PDF its artwork.
+    (copy / "replace").mkdir()
+    make_pdf(copy / "replace" / "M4.pdf", pages=[(90.5, 61.0)] * 2)
+    r.engine.hint(copy / "replace" / "M4.pdf")
+    r.run(until=lambda: not (copy / "replace" / "M4.pdf").exists(), steps=10)
+    status = (copy / "STATUS.txt").read_text()
+    assert "M4.pdf was not acted on (kept as history/" in status
+    assert f"this is a copy of job {job_id}'s folder, and the daemon knows the job's folder as quarantine/" in status
+    (copy / "replace").mkdir(exist_ok=True)
+    make_pdf(copy / "replace" / "M4.pdf", pages=[(90.5, 61.0)] * 2)
+    folder.rename(r.inbox / job_id)  # the daemon stopped: the real folder dragged into the inbox
+    r.start()
+    r.run(until=folder.is_dir, steps=10)
+    r.run(steps=3)
+    assert r.stage(job_id) is Stage.HELD and "ArtworkUploaded" not in r.statuses(job_id)
+    assert not (copy / "replace" / "M4.pdf").exists()  # answered, as the first one, not taken
+    assert r.job(job_id).folder == f"quarantine/{job_id}"
 
 
 def _failed_for_missing_artwork(r: Rig, order_id: str) -> str:
