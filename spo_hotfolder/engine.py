@@ -1122,6 +1122,11 @@ class Engine:
             return None
         return [a.name for a in waiting]
 
+    def _arriving_paths(self, job_id: str) -> list[str]:
+        return [
+            a.source for a in self.ledger.artwork(job_id) if not a.present and a.source and os.path.exists(a.source)
+        ]
+
     def _note_arriving(self) -> None:
         """AwaitingData for a job still waiting, a settle period after its intake, for artwork that
         is there but still being written (a slow upload), as for artwork not there at all (recorded
@@ -1132,6 +1137,10 @@ class Engine:
                 continue
             del self._arriving[job_id]
             names = self._arriving_files(job_id)
+            if names and not any(self.tracker.settling(Path(p)) for p in self._arriving_paths(job_id)):
+                # Stable, only not taken yet (a backlog at start takes thousands in turn): not
+                # "still being written"; it is taken in its turn.
+                continue
             if names:
                 detail = f"waiting for {', '.join(names)} to be complete (still being written)"
                 self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())

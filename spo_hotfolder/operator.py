@@ -157,6 +157,12 @@ def refusal(job: Job, action: Action) -> str | None:
             return f"job {job.job_id} was already rejected"
         if job.blocked or stage in (Stage.FAILED, Stage.RETRY, Stage.HELD):
             return None
+        if stage is Stage.FUTURE:
+            return (
+                f"job {job.job_id} is neither blocked nor failed (status {status}); only those can be rejected. To "
+                "stop a scheduled order, send its manifest again with blocked: true (and its artwork): it then "
+                "waits for a release, and can be rejected"
+            )
         return f"job {job.job_id} is neither blocked nor failed (status {status}); only those can be rejected"
     if action is Action.RETRY:
         if stage in (Stage.FAILED, Stage.RETRY):

@@ -565,6 +565,8 @@ class Daemon:
             self.engine.request_rescan()
         if new.watch.rescan_seconds != old.watch.rescan_seconds:
             self._schedule_periodic()
+        if new.retention != old.retention:
+            self.engine.request_retention()  # a shorter retention applies now, not at the next hourly run
         if self.prometheus is not None:
             self.prometheus.add_hot_folders(new.hot_folders)
         log.info(

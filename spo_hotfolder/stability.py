@@ -130,6 +130,16 @@ class FileStabilityTracker:
         elif complete:
             known.complete = True
 
+    def settling(self, path: Path) -> bool:
+        """Whether ``path`` is tracked and seen changing within settle_seconds, or held as not
+        complete yet (still being written, as far as the tracker can tell). A file only waiting
+        for its turn in a backlog is not."""
+        tracked = self._files.get(path)
+        if tracked is None:
+            return False
+        now = self._clock()
+        return (not tracked.complete and now - tracked.changed_at < self.settle_seconds) or now < tracked.hold_until
+
     def hold(self, path: Path, seconds: float) -> None:
         """Tracks ``path`` again, to be taken in ``seconds`` if it has not changed by then (a change
         starts its settle period afresh): a file whose content says it is not complete yet."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import threading
 import time
 import warnings
@@ -341,6 +342,42 @@ def _everything(depth: int, name: str) -> bool:
     return True
 
 
+#: Filesystems on which inotify sees only the changes made through this machine's own kernel:
+#: files written by another machine (the SMB or NFS server's clients, the FUSE server's side)
+#: raise no event. ``fuse.*`` are FUSE mounts (sshfs, bindfs, rclone, ...); ``fuseblk`` is a local
+#: disk (ntfs-3g), where events work.
+NETWORK_FILESYSTEMS = frozenset(
+    ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "afs", "gpfs", "vboxsf", "fuse")
+)
+
+
+def filesystem_type(path: Path, mountinfo: str | None = None) -> str | None:
+    """The type of the filesystem ``path`` is on (``/proc/self/mountinfo``: the longest mount point
+    that holds it), or None when it cannot be told."""
+    if mountinfo is None:
+        try:
+            with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+                mountinfo = fh.read()
+        except OSError:
+            return None
+    target = os.path.realpath(path)
+    best: tuple[int, str] | None = None
+    for line in mountinfo.splitlines():
+        left, sep, right = line.partition(" - ")
+        fields = left.split()
+        if not sep or len(fields) < 5 or not right.split():
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= best[0]):
+            best = (len(point), right.split()[0])
+    return best[1] if best is not None else None
+
+
+def is_network_filesystem(fstype: str | None) -> bool:
+    return fstype is not None and (fstype in NETWORK_FILESYSTEMS or fstype.startswith("fuse."))
+
+
 class FolderWatcher:
     """Watches folders recursively and feeds every touched path to ``sink(path, moved_in)``."""
 
@@ -375,6 +412,21 @@ class FolderWatcher:
             if self.requested_mode == "polling":
                 self._start_observer(polling=True)
                 return
+            if self.requested_mode == "auto":
+                remote = {str(f): t for f in self.folders if is_network_filesystem(t := filesystem_type(f))}
+                if remote:
+                    # SPEC 7: polling for SMB/NFS mounts. inotify would start and see nothing
+                    # another machine writes: orders taken only at each rescan (60 s).
+                    log.info(
+                        "watcher.polling_network_filesystem",
+                        folders=remote,
+                        poll_interval=self.poll_interval,
+                        reason="inotify does not see files written by other machines on a network or FUSE "
+                        "filesystem; watch.mode auto polls these folders",
+                    )
+                    self._start_observer(polling=True)
+                    self.fell_back = False
+                    return
             try:
                 self._start_observer(polling=False)
             except OSError as exc:

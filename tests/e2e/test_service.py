@@ -563,6 +563,20 @@ def test_health_while_the_config_file_has_an_error_reports_the_running_daemon(ma
     assert broken.returncode == 1 and broken.stderr.startswith("spo-hotfolder: error: invalid config: ")
 
 
+def test_a_reload_that_shortens_retention_purges_at_once(make_daemon) -> None:
+    """Audit AN 4: lowering retention.done_days and reloading purged nothing until the next hourly
+    run; a restart purged at once."""
+    daemon = make_daemon()
+    job_id = drop_card(daemon, "RT")
+    daemon.wait_status(job_id, "InHotFolder")
+    data = yaml.safe_load(daemon.config.read_text())
+    data["retention"] = {"done_days": 0}
+    daemon.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    daemon.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+    daemon.wait_status(job_id, "JobDataDeleted", timeout=20)
+    assert not (daemon.root / "done" / job_id).exists()
+
+
 def test_health_after_a_crash(make_daemon) -> None:
     daemon = make_daemon()
     daemon.kill()  # SIGKILL: health.json stays behind, its pid is gone

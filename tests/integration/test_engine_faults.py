@@ -1684,6 +1684,44 @@ def test_missing_artwork_that_arrives_after_the_job_failed_is_in_the_history(rig
     assert r.take_prints() == ["LA_LA-1_bc-85x55_x1.pdf"]
 
 
+def test_the_way_to_stop_a_scheduled_order_that_the_reject_refusal_gives_works(rig: Rig) -> None:
+    """Audit AN 3: `reject` of a FutureOrder (not blocked, not failed: SPEC 3 rejects only those)
+    gave no way out. The refusal says how; followed, the order is rejected and never printed."""
+    r = rig
+    job_id = r.order("FU", extra='process_after: "2099-12-31T23:00:00+00:00"\n')
+    r.run(until=lambda: r.stage(job_id) is Stage.FUTURE, steps=10)
+    refused = r.engine.apply(job_id, Action.REJECT, by="carol", note="cancelled")
+    assert not refused.ok
+    assert "To stop a scheduled order, send its manifest again with blocked: true (and its artwork)" in (
+        refused.message
+    )
+    r.order("FU", extra='process_after: "2099-12-31T23:00:00+00:00"\nblocked: true\n')
+    r.run(until=lambda: r.job(job_id).blocked, steps=10)
+    assert r.engine.apply(job_id, Action.REJECT, by="carol", note="cancelled").ok
+    r.run(steps=3)
+    assert r.stage(job_id) is Stage.REJECTED and r.take_prints() == []
+
+
+def test_artwork_only_waiting_its_turn_is_not_said_to_be_still_being_written(rig: Rig) -> None:
+    """Audit AN 2: with a backlog of 2,000 orders at start, 121 jobs got a permanent "AwaitingData
+    waiting for ... to be complete (still being written)" for artwork that had not changed for
+    seconds, only not taken yet. That entry is for artwork the tracker saw change lately."""
+    r = rig
+    (r.inbox / "BL.yaml").write_text('order_id: "BL"\nproduct: bc-85x55\nquantity: 1\nartwork: [BL.pdf]\n')
+    r.run(until=lambda: r.stage("BL-1") is Stage.AWAITING, steps=5)
+    art = make_pdf(r.inbox / "BL.pdf", pages=CARD)
+    r.engine.tracker.track(art, activity=True)  # seen, as a scan sees it...
+    r.clock.advance(3.0)  # ... unchanged since, its turn not come yet
+    r.engine._arriving["BL-1"] = r.clock.monotonic() - 1
+    r.engine._note_arriving()
+    assert r.statuses("BL-1").count("AwaitingData") == 1  # the intake's "waiting for BL.pdf" only
+    r.engine.tracker.track(art, activity=True)  # changed just now: being written
+    r.engine._arriving["BL-1"] = r.clock.monotonic() - 1
+    r.engine._note_arriving()
+    assert r.job("BL-1").history[-1].detail == "waiting for BL.pdf to be complete (still being written)"
+    r.run(until=done(r, "BL-1"), steps=10)
+
+
 def test_a_cli_name_and_note_are_one_clean_line_each(rig: Rig) -> None:
     """Audit P: --note with line breaks could fake STATUS.txt's "What you can do now" paragraph."""
     r = rig

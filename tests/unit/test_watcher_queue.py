@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from watchdog.observers import inotify_move_event_grouper
 
 from spo_hotfolder.watcher import FolderWatcher, PromptDelayedQueue
@@ -146,3 +147,59 @@ def test_a_dead_inotify_reader_makes_the_watcher_not_alive(tmp_path: Path) -> No
         assert watcher.is_alive()
     finally:
         watcher.stop()
+
+
+MOUNTINFO = """\
+22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda rw
+40 22 0:35 / /srv/spool rw,relatime shared:20 - nfs4 fileserver:/spool rw,vers=4.2
+41 40 0:36 / /srv/spool/local\\040disk rw - ext4 /dev/vdb rw
+42 22 0:37 / /mnt/sshfs rw,nosuid - fuse.sshfs user@host:/data rw
+43 22 0:38 / /mnt/ntfs rw - fuseblk /dev/sdb1 rw
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "fstype", "network"),
+    [
+        ("/srv/spool/inbox", "nfs4", True),
+        ("/srv/spool", "nfs4", True),
+        ("/srv/spool/local disk/inbox", "ext4", False),  # a mount point with a space (\\040)
+        ("/srv/spoolish", "ext4", False),  # a prefix of a name is not a folder above it
+        ("/mnt/sshfs/x", "fuse.sshfs", True),
+        ("/mnt/ntfs/x", "fuseblk", False),
+        ("/var/lib/x", "ext4", False),
+    ],
+)
+def test_the_filesystem_of_a_folder_is_told_from_mountinfo(path: str, fstype: str, network: bool) -> None:
+    from spo_hotfolder.watcher import filesystem_type, is_network_filesystem
+
+    assert filesystem_type(Path(path), MOUNTINFO) == fstype
+    assert is_network_filesystem(fstype) is network
+
+
+def test_auto_mode_polls_folders_on_a_network_filesystem(tmp_path: Path, monkeypatch: Any) -> None:
+    """Audit AN 1: on a FUSE (or NFS, SMB) mount, `auto` used inotify, which sees nothing another
+    machine writes: orders waited for the rescan (up to 60 s), and nothing said why. SPEC 7:
+    polling for SMB/NFS mounts; auto does it by itself."""
+    import spo_hotfolder.watcher as watcher_module
+
+    monkeypatch.setattr(watcher_module, "filesystem_type", lambda path, mountinfo=None: "fuse.sshfs")
+    seen: list[Path] = []
+    watcher = FolderWatcher([tmp_path], "auto", 0.1, lambda path, moved_in: seen.append(path))
+    watcher.start()
+    try:
+        assert watcher.mode == "polling" and watcher.is_alive()
+        (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+        deadline = time.monotonic() + 5
+        while tmp_path / "a.pdf" not in seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tmp_path / "a.pdf" in seen
+    finally:
+        watcher.stop()
+    monkeypatch.setattr(watcher_module, "filesystem_type", lambda path, mountinfo=None: "ext4")
+    local = FolderWatcher([tmp_path], "auto", 0.1, lambda path, moved_in: None)
+    local.start()
+    try:
+        assert local.mode == "native"
+    finally:
+        local.stop()
