@@ -280,15 +280,53 @@ def load_paths(path: Path) -> PathsConfig | None:
     ``health`` while the file has an error elsewhere, which the running daemon, keeping the
     config it read before, does not have."""
     try:
-        document = load(Path(path).read_bytes(), "json" if Path(path).suffix.lower() == ".json" else "yaml")
-    except (OSError, SourceError):
+        data = Path(path).read_bytes()
+    except OSError:
         return None
+    try:
+        document = load(data, "json" if Path(path).suffix.lower() == ".json" else "yaml")
+    except SourceError:
+        return _paths_from_text(data.decode("utf-8", "replace"), Path(path).absolute().parent)
     if not isinstance(document.value, dict):
         return None
     reader = _ConfigReader(str(path), Path(path).absolute(), document)
     reader.errors = []
     paths = reader.read_paths(document.value)
     return paths if not reader.errors else None
+
+
+_BLOCK_PATHS = re.compile(r"^paths\s*:\s*(?:#.*)?$")
+_BLOCK_ROOT = re.compile(r"^\s+root\s*:\s*(.+?)\s*(?:\s#.*)?$")
+_FLOW_ROOT = re.compile(r"^paths\s*:\s*\{.*?\broot\s*:\s*([^,}]+)")
+
+
+def _paths_from_text(text: str, base: Path) -> PathsConfig | None:
+    """``paths.root`` read line by line from a config that no longer parses (a syntax error
+    elsewhere in it): the folders under it as by default. None when it is not found plainly."""
+    lines = text.splitlines()
+    root: str | None = None
+    for index, line in enumerate(lines):
+        flow = _FLOW_ROOT.match(line)
+        if flow:
+            root = flow.group(1)
+            break
+        if _BLOCK_PATHS.match(line):
+            for inner in lines[index + 1 :]:
+                if inner.strip() and not inner[0].isspace():
+                    break  # the next section
+                found = _BLOCK_ROOT.match(inner)
+                if found:
+                    root = found.group(1)
+                    break
+            break
+    if root is None:
+        return None
+    root = root.strip().strip("'\"")
+    if not root:
+        return None
+    resolved = Path(root).expanduser()
+    folder = Path(os.path.normpath(resolved if resolved.is_absolute() else base / resolved))
+    return PathsConfig(root=folder, **{name: folder / name for name in FOLDER_NAMES})
 
 
 class _Missing:

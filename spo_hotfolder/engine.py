@@ -1179,7 +1179,9 @@ class Engine:
         # 2. One durable ledger transaction records every job of the order.
         with self.ledger.transaction(durable=True):
             for spec, existing in plans:
-                self._record_intake(manifest, spec, existing, base, manifest_name, path.name, now)
+                # (a folder drop's manifest named with its folder: every one is manifest.yaml)
+                shown = path.name if path.parent == self.area("inbox") else f"{path.parent.name}/{path.name}"
+                self._record_intake(manifest, spec, existing, base, manifest_name, shown, now)
             self.ledger.record_intake(key, str(path), manifest.order_id, now)
         self._unsynced.extend((spec.job_id, manifest_name, None) for spec, existing in plans if existing is None)
 
@@ -2986,16 +2988,25 @@ class Engine:
             now = self.clock.now()
             kept = into_history(folder, path, now)
             known = self.job_dir(job)
-            where = (
-                f"rename this folder back to {job.job_id}, then drop {path.name} again"
-                if not known.exists() and known.parent == folder.parent
-                else f"drop {path.name} into {self.rel(known)}/"
+            replacement = path.parent.name == "replace"
+            verb = "put" if replacement else "drop"
+            action = classify_drop(path.name)
+            command = (
+                f"replace {job.job_id} '{kept}'"
+                if replacement
+                else f"{(action or Action.RELEASE).value.lower()} {job.job_id}"
             )
-            what = (
-                f"a copy of job {job.job_id}'s folder"
-                if folder.name.endswith(COPY_SUFFIX)
-                else f"job {job.job_id}'s folder under another name"
-            )
+            copy = folder.name.endswith(COPY_SUFFIX)
+            if known.exists():
+                where = f"{verb} {path.name} into {self.rel(known)}/" + ("replace/" if replacement else "")
+            elif not copy and known.parent == folder.parent:
+                where = f"rename this folder back to {job.job_id}, then {verb} {path.name} again"
+            else:
+                where = (
+                    f"put the job's folder back as {self.rel(known)}/ (it is not there: moved or removed by hand), "
+                    f"or use `spo-hotfolder {command}`"
+                )
+            what = f"a copy of job {job.job_id}'s folder" if copy else f"job {job.job_id}'s folder under another name"
             answer = (
                 f"\n{iso(now)}: {path.name} was not acted on (kept as history/{kept.name}): this is {what}, and the "
                 f"daemon knows the job's folder as {self.rel(known)}/; drop files act only there. To act on the job, "
@@ -3003,7 +3014,7 @@ class Engine:
             )
             status = folder / "STATUS.txt"
             atomic_write(status, status.read_text(encoding="utf-8", errors="replace") + answer)
-            log.warning("drop.job_folder_renamed", file=str(path), job_id=job.job_id, job_folder=self.rel(known))
+            log.warning("drop.not_the_job_folder", file=str(path), job_id=job.job_id, job_folder=self.rel(known))
             return
         error = folder / "ERROR.txt"
         if folder.parent != self.area("failed") or not error.is_file():

@@ -206,7 +206,8 @@ class Job:
             "blocked": self.block_active,
             "stage": self.stage.value,
             "folder": None if self.purged else self.folder,
-            "hot_folder": self.route if self.route not in (None, "skip") else None,
+            # Where it went (or goes): never a printer a rejected job did not reach.
+            "hot_folder": self.route if self.route not in (None, "skip") and self.stage is not Stage.REJECTED else None,
             "route": self.route,
             "output": self.output_path,
             "output_pages": self.output_pages,

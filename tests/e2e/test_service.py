@@ -558,6 +558,11 @@ def test_health_while_the_config_file_has_an_error_reports_the_running_daemon(ma
     assert "unknown key 'settle_secs'" in result.stderr and len(result.stderr.splitlines()) == 1
     report = json.loads(daemon.cli("health", "--json").stdout)
     assert report["ok"] is True and "unknown key 'settle_secs'" in report["config_error"]
+    text = daemon.config.read_text()
+    daemon.config.write_text(text + "routes: [\n")  # a YAML syntax error (audit AO 1): root read by its line
+    syntax = daemon.cli("health")
+    assert syntax.returncode == 0, syntax.stderr
+    assert syntax.stderr.startswith("note: the config file has an error now: ") and "YAML" in syntax.stderr
     daemon.config.write_text("paths: [")  # nothing to find the daemon by: the error, as before
     broken = daemon.cli("health")
     assert broken.returncode == 1 and broken.stderr.startswith("spo-hotfolder: error: invalid config: ")

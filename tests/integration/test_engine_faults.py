@@ -1633,6 +1633,7 @@ def test_a_copy_of_a_waiting_job_folder_in_the_inbox_is_refused_at_once(rig: Rig
     status = (copy / "STATUS.txt").read_text()
     assert "M4.pdf was not acted on (kept as history/" in status
     assert f"this is a copy of job {job_id}'s folder, and the daemon knows the job's folder as quarantine/" in status
+    assert f"To act on the job, put M4.pdf into quarantine/{job_id}/replace/." in status  # (audit AO 2)
     (copy / "replace").mkdir(exist_ok=True)
     make_pdf(copy / "replace" / "M4.pdf", pages=[(90.5, 61.0)] * 2)
     folder.rename(r.inbox / job_id)  # the daemon stopped: the real folder dragged into the inbox
@@ -1720,6 +1721,29 @@ def test_artwork_only_waiting_its_turn_is_not_said_to_be_still_being_written(rig
     r.engine._note_arriving()
     assert r.job("BL-1").history[-1].detail == "waiting for BL.pdf to be complete (still being written)"
     r.run(until=done(r, "BL-1"), steps=10)
+
+
+def test_a_drop_in_a_copy_whose_job_folder_is_gone_says_so_and_names_the_command(rig: Rig) -> None:
+    """Audit AO 3: the answer sent the operator to drop RELEASE into quarantine/<job>/, which was
+    not there (moved away by hand)."""
+    r = rig
+    job_id = r.order("M5", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    shutil.copytree(folder, r.tmp / "copy")
+    (r.tmp / "copy").rename(r.inbox / job_id)
+    r.run(until=lambda: not (r.inbox / job_id).exists(), steps=10)
+    copy = r.root / "failed" / f"{job_id} (copy, not used)"
+    folder.rename(r.tmp / "moved-away")
+    (copy / "RELEASE").write_text("bob\n")
+    r.engine.hint(copy / "RELEASE")
+    r.run(until=lambda: not (copy / "RELEASE").exists(), steps=10)
+    status = (copy / "STATUS.txt").read_text()
+    assert (
+        f"To act on the job, put the job's folder back as quarantine/{job_id}/ (it is not there: moved or removed "
+        f"by hand), or use `spo-hotfolder release {job_id}`." in status
+    )
+    assert r.job(job_id).blocked
 
 
 def test_a_cli_name_and_note_are_one_clean_line_each(rig: Rig) -> None:

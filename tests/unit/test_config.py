@@ -972,3 +972,28 @@ def test_health_of_a_daemon_that_cannot_report_for_a_full_disk_says_so(
     monkeypatch.setattr(service.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0))
     reason = service.health_report(config)["reason"]
     assert reason.endswith(f"s (the disk holding {config.paths.state} is full: free some space)"), reason
+
+
+@pytest.mark.parametrize(
+    ("text", "root"),
+    [
+        ("paths:\n  # the spool\n  root: /srv/spool   # here\nwatch: [\n", "/srv/spool"),
+        ('paths: {root: "/srv/spool", inbox: /x}\nroutes: [\n', "/srv/spool"),
+        ("paths:\n  root: 'spool'\nhot_folders: {\n", "BASE/spool"),
+        ("watch: [\n", None),
+        ("paths:\nroot: /srv\n", None),  # root not under paths: not guessed
+    ],
+)
+def test_health_finds_the_spool_of_a_config_that_no_longer_parses(tmp_path: Path, text: str, root: str | None) -> None:
+    """Audit AO 1: a YAML syntax error saved in the config made `health` report an error (exit 1)
+    for a daemon running fine on the config it read before: paths.root is read by its line."""
+    from spo_hotfolder.config import load_paths
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    paths = load_paths(path)
+    if root is None:
+        assert paths is None
+    else:
+        assert paths is not None and paths.root == Path(root.replace("BASE", str(tmp_path)))
+        assert paths.state == paths.root / "state"

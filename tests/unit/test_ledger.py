@@ -189,6 +189,18 @@ def test_a_purged_job_names_no_folder_and_no_output(ledger: Ledger) -> None:
         assert job.output_path is None and job.deleted_at() == "2026-12-22T10:00:00.000Z"
 
 
+def test_a_rejected_job_names_no_hot_folder(ledger: Ledger) -> None:
+    """Audit AP 6: a job rejected from quarantine/ (its route recorded with its output) showed
+    "hot_folder": "indigo", a printer it never reached ("the hot folder it was delivered to")."""
+    add(ledger, "1-1")
+    ledger.update_job("1-1", T0, output="o.pdf", folder="quarantine/1-1", route="indigo", stage=Stage.HELD)
+    assert ledger.get_job("1-1").to_json()["hot_folder"] == "indigo"  # type: ignore[union-attr]  # where it goes
+    ledger.add_status("1-1", JobStatus.Rejected, "mo", "bad colours", T0)
+    ledger.update_job("1-1", T0, folder="rejected/1-1", stage=Stage.REJECTED)
+    data = ledger.get_job("1-1").to_json()  # type: ignore[union-attr]
+    assert (data["hot_folder"], data["route"]) == (None, "indigo")
+
+
 def test_json_shape_is_the_documented_one(ledger: Ledger) -> None:
     add(ledger, "1-1")
     ledger.update_job("1-1", T0, output="o.pdf", folder="done/1-1", route="indigo", stage=Stage.DONE)
