@@ -2975,30 +2975,34 @@ def test_a_refused_manifests_folder_a_job_needs_is_moved_aside_and_said(rig: Rig
     assert (r.root / aside["moved_to"] / "JJ.yaml").is_file()
 
 
+class DiskFull:
+    """The ledger's connection, whose COMMITs fail as on a full disk while ``full`` (``once``:
+    only the first); the ledger rolls the transaction back."""
+
+    def __init__(self, real: Any, *, once: bool = False) -> None:
+        self.real, self.once, self.full = real, once, True
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT" and self.full:
+            self.full = not self.once
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.real.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
 def test_an_intake_whose_ledger_commit_fails_is_taken_again_in_full(rig: Rig) -> None:
     """Audit AB: a full spool disk failed the intake's COMMIT. The daemon's cached view kept the job,
     so the manifest, taken again once there was space, was handled as an existing job's: it left
     the inbox, and no job was in the ledger. Now nothing of the failed intake stays, the manifest
     is taken again and the job is printed once; the log says the disk is full, in words."""
     r = rig
-    real = r.ledger._db
-
-    class CommitFails:
-        armed = True
-
-        def execute(self, sql: str, *args: Any) -> Any:
-            if sql == "COMMIT" and self.armed:
-                self.armed = False
-                raise sqlite3.OperationalError("database or disk is full")
-            return real.execute(sql, *args)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
-
-    r.ledger._db = CommitFails()  # type: ignore[assignment]
+    disk = DiskFull(r.ledger._db, once=True)
+    r.ledger._db = disk  # type: ignore[assignment]
     job_id = r.order("FULL")
     with capture_logs() as logs:
-        r.run(until=lambda: not r.ledger._db.armed, steps=10)  # type: ignore[attr-defined]
+        r.run(until=lambda: not disk.full, steps=10)
     [said] = [e for e in logs if e["event"] == "spool.disk_full"]
     assert said["log_level"] == "error" and "is full" in said["reason"] and "exc_info" not in said
     assert not [e for e in logs if e["event"] == "engine.unexpected_error"]
@@ -3015,21 +3019,7 @@ def test_artwork_whose_manifest_waits_for_disk_space_is_not_failed_as_unclaimed(
     missing". An unclaimed file's wait counts from the last time the disk was found full, and a
     manifest refused for lack of space is tried again within seconds, not only at the next rescan."""
     r = rig
-    real = r.ledger._db
-
-    class DiskFull:
-        full = True
-
-        def execute(self, sql: str, *args: Any) -> Any:
-            if sql == "COMMIT" and self.full:
-                real.execute("ROLLBACK")
-                raise sqlite3.OperationalError("database or disk is full")
-            return real.execute(sql, *args)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
-
-    disk = DiskFull()
+    disk = DiskFull(r.ledger._db)
     r.ledger._db = disk  # type: ignore[assignment]
     job_id = r.order("DF")
     with capture_logs() as logs:
