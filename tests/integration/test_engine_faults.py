@@ -1607,17 +1607,24 @@ def test_a_job_folder_dragged_into_the_inbox_is_put_back_where_the_job_waits(rig
     assert r.take_prints() == ["M3_M3-1_bc-85x55_x1.pdf"]
 
 
-def test_a_copy_of_a_waiting_job_folder_in_the_inbox_is_refused_at_once(rig: Rig) -> None:
-    """The copy of a blocked job's folder (the job's own folder still in quarantine/) is no new
-    order: refused at once with what to do, the job untouched."""
-    r = rig
-    job_id = r.order("M4", extra="blocked: true\n")
+def _refused_copy(r: Rig, order_id: str) -> tuple[str, Path, Path]:
+    """A blocked job in quarantine/ and a copy of its folder put into inbox/, refused into
+    failed/: (job id, the job's folder, the copy's folder)."""
+    job_id = r.order(order_id, extra="blocked: true\n")
     r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
     folder = r.root / "quarantine" / job_id
     shutil.copytree(folder, r.tmp / "copy")
     (r.tmp / "copy").rename(r.inbox / job_id)
     r.run(until=lambda: not (r.inbox / job_id).exists(), steps=10)
-    copy = r.root / "failed" / f"{job_id} (copy, not used)"  # never under the job's own name
+    return job_id, folder, r.root / "failed" / f"{job_id} (copy, not used)"
+
+
+def test_a_copy_of_a_waiting_job_folder_in_the_inbox_is_refused_at_once(rig: Rig) -> None:
+    """The copy of a blocked job's folder (the job's own folder still in quarantine/) is no new
+    order: refused at once with what to do, the job untouched."""
+    r = rig
+    job_id, folder, copy = _refused_copy(r, "M4")
+    assert copy.name == f"{job_id} (copy, not used)"  # never under the job's own name
     error = (copy / "ERROR.txt").read_text()
     assert f"this folder is a copy of job {job_id}'s folder (its STATUS.txt says so), not a new order" in error
     assert f"drop RELEASE into quarantine/{job_id}/" in error
@@ -1727,13 +1734,7 @@ def test_a_drop_in_a_copy_whose_job_folder_is_gone_says_so_and_names_the_command
     """Audit AO 3: the answer sent the operator to drop RELEASE into quarantine/<job>/, which was
     not there (moved away by hand)."""
     r = rig
-    job_id = r.order("M5", extra="blocked: true\n")
-    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
-    folder = r.root / "quarantine" / job_id
-    shutil.copytree(folder, r.tmp / "copy")
-    (r.tmp / "copy").rename(r.inbox / job_id)
-    r.run(until=lambda: not (r.inbox / job_id).exists(), steps=10)
-    copy = r.root / "failed" / f"{job_id} (copy, not used)"
+    job_id, folder, copy = _refused_copy(r, "M5")
     folder.rename(r.tmp / "moved-away")
     (copy / "RELEASE").write_text("bob\n")
     r.engine.hint(copy / "RELEASE")
