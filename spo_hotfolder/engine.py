@@ -389,7 +389,14 @@ class Engine:
         """The engine thread: reconcile, then steps until stopped."""
         self.reconcile()
         while not self.stop_event.is_set():
-            self.step()
+            try:
+                self.step()
+            except Exception as exc:
+                if _disk_full(exc):
+                    self._spool_full_said(exc)
+                else:
+                    log.exception("engine.step_failed", action="the engine goes on in 1 s")
+                self.stop_event.wait(1.0)
             self.wake_event.wait(self._wait_seconds())
             self.wake_event.clear()
         self._guard("intake", "", self._finish_intakes)
@@ -413,7 +420,7 @@ class Engine:
         if self._arriving:
             self._guard("intake", "", self._note_arriving)
         self._guard("intake", "", self._check_orphans)
-        self._run_due()
+        self._guard("due", "", self._run_due)  # (a full disk: the jobs due are tried at the next step)
         self._run_jobs()
         self._guard("intake", "", self._finish_intakes)
         if self._retention_requested:
@@ -436,24 +443,28 @@ class Engine:
                 # a file in a few seconds (not only at the next rescan). Files waiting for a manifest
                 # count their artwork_timeout_seconds from now (_check_orphans): the manifest that
                 # names them may be one that could not be taken in.
-                now = self.clock.monotonic()
-                self._disk_full_at = now
                 if what == "file":
                     self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)
-                if now - self._disk_full_said < DISK_FULL_RETRY_SECONDS * 6:
-                    return  # said already: one line every half minute while it lasts
-                self._disk_full_said = now
-                log.error(
-                    "spool.disk_full",
-                    what=what,
-                    subject=subject,
-                    root=str(self.config.paths.root),
-                    error=describe_exception(exc),
-                    reason="the disk holding the spool folders or the ledger is full: nothing new can be taken in "
-                    "or recorded until there is space; free some space, the daemon tries again by itself",
-                )
+                self._spool_full_said(exc, what=what, subject=subject)
                 return
             log.exception("engine.unexpected_error", what=what, subject=subject)
+
+    def _spool_full_said(self, exc: BaseException, **where: str) -> None:
+        """The spool disk found full: noted (files waiting for a manifest count from now), and said
+        in the log once per half minute while it lasts."""
+        now = self.clock.monotonic()
+        self._disk_full_at = now
+        if now - self._disk_full_said < DISK_FULL_RETRY_SECONDS * 6:
+            return
+        self._disk_full_said = now
+        log.error(
+            "spool.disk_full",
+            **where,
+            root=str(self.config.paths.root),
+            error=describe_exception(exc),
+            reason="the disk holding the spool folders or the ledger is full: nothing new can be taken in "
+            "or recorded until there is space; free some space, the daemon tries again by itself",
+        )
 
     def _apply_config(self, config: Config) -> None:
         self._pending_config = None
@@ -943,7 +954,7 @@ class Engine:
             return
         if folder_manifest:
             named = self._job_named_in(base)
-            if named is not None and named.stage in (Stage.HELD, Stage.FAILED):
+            if named is not None and named.stage not in TERMINAL:
                 self._job_folder_in_inbox(named, base, path)
                 return
         several = several_manifests(base) if folder_manifest else []
@@ -1038,21 +1049,26 @@ class Engine:
         return True
 
     def _job_folder_in_inbox(self, job: Job, folder: Path, path: Path) -> None:
-        """A blocked or failed job's folder (its STATUS.txt names it) dragged into inbox/, as if that
-        tried the job again (audit AL 2): its manifest copy was taken as the job's manifest sent
+        """A job's folder (its STATUS.txt names it; a job not finished: blocked, failed, or in work/)
+        dragged into inbox/, as if that tried the job again (audits AL 2, AQ 2): its manifest copy was taken as the job's manifest sent
         again, and the job waited an hour for artwork "beside" it, which lay in its artwork/. A job
         waits for an operator in its own folder: put back there if that is gone, else (a copy)
         refused at once; either way said where the operator looks."""
         known = self.job_dir(job)
         now = self.clock.now()
         word = "RETRY" if job.stage is Stage.FAILED else "RELEASE"
+        waits = job.stage in (Stage.HELD, Stage.FAILED)  # for an operator; else in work/, going on by itself
         if not os.path.lexists(known) and known.parent.is_dir():
             os.replace(folder, known)
+            then = (
+                f"Drop {word} here (or a corrected PDF into replace/) to go on with the job"
+                if waits
+                else "The job goes on by itself (work/ holds jobs being made; nothing there needs an operator)"
+            )
             self._note_action(
                 job.job_id,
                 f"{iso(now)}  this folder was put into inbox/ ({self.rel(folder)}/); a job is not tried again "
-                f"through inbox/, so the daemon put it back here. Drop {word} here (or a corrected PDF into "
-                "replace/) to go on with the job",
+                f"through inbox/, so the daemon put it back here. {then}",
             )
             self._write_status(job.job_id)
             log.warning(
@@ -1060,7 +1076,8 @@ class Engine:
                 job_id=job.job_id,
                 folder=self.rel(folder),
                 put_back_to=self.rel(known),
-                reason=f"a job's own folder came into inbox/; the job waits in {self.rel(known)}/ for {word}",
+                reason=f"a job's own folder came into inbox/; it is back in {self.rel(known)}/"
+                + (f", where the job waits for {word}" if waits else ""),
             )
             return
         target = self._reject_manifest(
@@ -1072,9 +1089,12 @@ class Engine:
             ],
             fix=(
                 f"Nothing is done with this copy. To go on with the job, drop {word} into {self.rel(known)}/ (or a "
-                "corrected PDF into its replace/). To print it as a new delivery once it is finished, send its "
-                "manifest with reprint: true together with its artwork."
-            ),
+                "corrected PDF into its replace/). "
+                if waits
+                else f"Nothing is done with this copy; the job goes on by itself in {self.rel(known)}/. "
+            )
+            + "To print it as a new delivery once it is finished, send its manifest with reprint: true together "
+            "with its artwork.",
             # Never under the job's own name: a folder failed/<job-id> is the job's, and after a
             # restart that lost track of the job's folder it would be taken for it.
             name=f"{folder.name}{COPY_SUFFIX}",
@@ -2201,13 +2221,13 @@ class Engine:
             # The ledger is locked or busy for longer than busy_timeout, or its disk is full: not the
             # job's fault. It stays where it is and is tried again shortly.
             if _disk_full(exc):
-                self._spool_full(job_id, bound, exc)
+                self._spool_full(job_id, exc)
             else:
                 bound().warning("job.ledger_busy", error=str(exc), action="trying again in 2 s")
                 self._cooldown[job_id] = self.clock.monotonic() + 2.0
         except Exception as exc:  # noqa: BLE001 - contain it: the daemon serves the other jobs
             if _disk_full(exc):  # (a folder that cannot be made on a full disk): not the job's fault
-                self._spool_full(job_id, bound, exc)
+                self._spool_full(job_id, exc)
                 return
             bound().exception("job.internal_error", stage=job.stage.value)
             self._cooldown[job_id] = self.clock.monotonic() + 5.0
@@ -2231,21 +2251,11 @@ class Engine:
             if self.clock.monotonic() - self._status_flushed_at >= STATUS_FLUSH_SECONDS:
                 self._guard("status", job_id, lambda: self.flush_status(skip_runnable=True))
 
-    def _spool_full(self, job_id: str, bound: Callable[[], Any], exc: BaseException) -> None:
+    def _spool_full(self, job_id: str, exc: BaseException) -> None:
         """A job step stopped by the full spool disk (the ledger, a folder): the job stays where it
-        is and is tried again in a few seconds; said in the log (once per half minute)."""
-        now = self.clock.monotonic()
-        self._disk_full_at = now
-        self._cooldown[job_id] = now + DISK_FULL_RETRY_SECONDS
-        if now - self._disk_full_said >= DISK_FULL_RETRY_SECONDS * 6:
-            self._disk_full_said = now
-            bound().error(
-                "spool.disk_full",
-                error=describe_exception(exc),
-                root=str(self.config.paths.root),
-                reason="the disk holding the spool folders or the ledger is full: the job waits where it is and "
-                "goes on by itself once there is space; free some space",
-            )
+        is and is tried again in a few seconds."""
+        self._cooldown[job_id] = self.clock.monotonic() + DISK_FULL_RETRY_SECONDS
+        self._spool_full_said(exc, job_id=job_id)
 
     def _inputs(self, job: Job) -> list[ArtworkInput]:
         job_dir = self.job_dir(job)

@@ -224,7 +224,9 @@ def test_corrupt_pdfs_fail_validation_with_error_txt_and_the_daemon_goes_on(star
         error = folder / "ERROR.txt"
         wait_for(error.is_file, what="ERROR.txt")
         assert f"{order_id}.pdf" in error.read_text(), (order_id, error.read_text())
-        assert job["folder"] == f"failed/{order_id}-1"
+        # (the status is recorded before the folder moves: read the job again once it has)
+        assert job["status"] == "ValidationFailed"
+        wait_for(lambda o=order_id: daemon.job(f"{o}-1")["folder"] == f"failed/{o}-1", what="the move to failed/")
         assert (folder / "artwork" / f"{order_id}.pdf").read_bytes() == payload
     daemon.wait_status(job_id, "InHotFolder")
     assert final_files(tmp_path / "hot" / "indigo") == ["GOOD_GOOD-1_bc-85x55_x1.pdf"]

@@ -1619,6 +1619,25 @@ def _refused_copy(r: Rig, order_id: str) -> tuple[str, Path, Path]:
     return job_id, folder, r.root / "failed" / f"{job_id} (copy, not used)"
 
 
+def test_a_work_folder_dragged_into_the_inbox_is_put_back_and_the_job_goes_on(rig: Rig) -> None:
+    """Audit AQ 2: a job's folder taken out of work/ (waiting for its next copy attempt) into
+    inbox/ was taken as its manifest sent again: the job failed "artwork missing", and the folder's
+    files stayed in inbox/."""
+    r = rig
+    shutil.rmtree(r.hot)
+    job_id = r.order("WB")
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    folder = r.root / "work" / job_id
+    folder.rename(r.inbox / job_id)
+    r.run(until=folder.is_dir, steps=10)
+    assert not (r.inbox / job_id).exists() and "ArtworkUploaded" not in r.statuses(job_id)
+    r.run(steps=2)
+    assert "The job goes on by itself" in (folder / "STATUS.txt").read_text()
+    r.hot.mkdir()
+    r.run(until=done(r, job_id), steps=20, dt=5)
+    assert r.take_prints() == ["WB_WB-1_bc-85x55_x1.pdf"]
+
+
 def test_a_copy_of_a_waiting_job_folder_in_the_inbox_is_refused_at_once(rig: Rig) -> None:
     """The copy of a blocked job's folder (the job's own folder still in quarantine/) is no new
     order: refused at once with what to do, the job untouched."""
@@ -3092,6 +3111,67 @@ def test_an_output_the_full_disk_stops_at_every_attempt_fails_after_the_last(rig
     (r.root / "failed" / job_id / "RETRY").write_text("ann\n")
     r.run(until=done(r, job_id), steps=10)
     assert r.take_prints() == ["OG_OG-1_bc-85x55_x1.pdf"]
+
+
+def test_a_retry_due_while_the_spool_disk_is_full_does_not_end_the_engine(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit AQ 1: a retry that came due while the spool disk was still full raised in _run_due
+    ("database or disk is full"), outside any guard: the engine thread ended, and the daemon took
+    in and delivered nothing until it was restarted. The step goes on; the retry is made later."""
+    r = rig
+    shutil.rmtree(r.hot)  # the copy fails: a retry is due in 10 s
+    job_id = r.order("DR")
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    r.hot.mkdir()
+    real = r.ledger.update_job
+    full = [True]
+
+    def update_job(job: str, now: Any, **fields: Any) -> None:
+        if full[0] and fields.get("stage") is Stage.DELIVER:
+            raise sqlite3.OperationalError("database or disk is full")
+        real(job, now, **fields)
+
+    monkeypatch.setattr(r.ledger, "update_job", update_job)
+    with capture_logs() as logs:
+        for _ in range(15):
+            r.engine.step()  # raised out of step() before
+            r.clock.advance(1.0)
+    assert any(e["event"] == "spool.disk_full" for e in logs)
+    assert r.stage(job_id) is Stage.RETRY and r.take_prints() == []
+    full[0] = False
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["DR_DR-1_bc-85x55_x1.pdf"]
+
+
+def test_the_engine_thread_goes_on_after_a_step_fails(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a step raises, the engine thread does not end (it did: health then said "the
+    engine thread is not running", and only a restart brought the daemon back)."""
+    r = rig
+    real = Engine.step
+    calls = [0]
+
+    def step(self: Engine) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        if calls[0] == 2:
+            raise RuntimeError("a fault of ours")
+        real(self)
+
+    monkeypatch.setattr(Engine, "step", step)
+    monkeypatch.setattr(Engine, "_wait_seconds", lambda self: 0.01)
+    thread = threading.Thread(target=r.engine.run, daemon=True)
+    with capture_logs() as logs:
+        thread.start()
+        deadline = time.monotonic() + 10
+        while calls[0] < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r.engine.stop()
+        thread.join(10)
+    assert calls[0] >= 4 and not thread.is_alive()
+    events = [e["event"] for e in logs]
+    assert "spool.disk_full" in events and "engine.step_failed" in events
 
 
 def test_a_yaml_manifest_cut_inside_its_last_value_is_refused_not_printed(rig: Rig) -> None:
