@@ -1050,10 +1050,10 @@ class Engine:
 
     def _job_folder_in_inbox(self, job: Job, folder: Path, path: Path) -> None:
         """A job's folder (its STATUS.txt names it; a job not finished: blocked, failed, or in work/)
-        dragged into inbox/, as if that tried the job again (audits AL 2, AQ 2): its manifest copy was taken as the job's manifest sent
-        again, and the job waited an hour for artwork "beside" it, which lay in its artwork/. A job
-        waits for an operator in its own folder: put back there if that is gone, else (a copy)
-        refused at once; either way said where the operator looks."""
+        dragged into inbox/, as if that tried the job again (audits AL 2, AQ 2): its manifest copy
+        was taken as the job's manifest sent again, and the job waited an hour for artwork "beside"
+        it, which lay in its artwork/. A job lives in its own folder: put back there if that is
+        gone, else (a copy) refused at once; either way said where the operator looks."""
         known = self.job_dir(job)
         now = self.clock.now()
         word = "RETRY" if job.stage is Stage.FAILED else "RELEASE"
