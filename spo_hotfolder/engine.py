@@ -1738,13 +1738,17 @@ class Engine:
                 raise
             os.replace(target / written.name, target / "ERROR.txt")
         else:
+            # ERROR.txt comes last, under its name once the manifest is beside it: whoever sees it
+            # (an operator, a script waiting for it) finds the whole folder.
             target.mkdir(parents=True)
+            written = target / f".spo-hotfolder-ERROR.{os.getpid()}.tmp"
             try:
-                atomic_write(target / "ERROR.txt", text)
+                atomic_write(written, text)
+                move(path, target / path.name)
             except BaseException:
                 shutil.rmtree(target, ignore_errors=True)
                 raise
-            move(path, target / path.name)
+            os.replace(written, target / "ERROR.txt")
         log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
         return target
 

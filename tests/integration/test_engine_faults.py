@@ -3174,6 +3174,40 @@ def test_the_engine_thread_goes_on_after_a_step_fails(rig: Rig, monkeypatch: pyt
     assert "spool.disk_full" in events and "engine.step_failed" in events
 
 
+@pytest.mark.parametrize("folder_drop", [False, True])
+def test_a_refused_manifests_error_txt_appears_only_once_the_manifest_is_beside_it(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, folder_drop: bool
+) -> None:
+    """A test (or an operator's script) that waits for failed/<name>/ERROR.txt and then reads the
+    manifest beside it found it missing for a moment: ERROR.txt was written before the manifest
+    moved (CI, under load). ERROR.txt gets its name last."""
+    r = rig
+    real = engine_module.move
+    seen: list[bool] = []
+
+    def move(src: Path, dst: Path) -> Path:
+        folder = dst if folder_drop else dst.parent
+        seen.append((folder / "ERROR.txt").exists())
+        return real(src, dst)
+
+    monkeypatch.setattr(engine_module, "move", move)
+    bad = 'order_id: "BAD"\nproduct: bc-85x55\nquantity: 0\nartwork: [a.pdf]\n'
+    if folder_drop:
+        drop = tmp_path / "BADF"
+        drop.mkdir()
+        (drop / "manifest.yaml").write_text(bad)
+        os.replace(drop, r.inbox / "BADF")
+        failed = r.root / "failed" / "BADF"
+    else:
+        (r.inbox / "BAD.yaml").write_text(bad)
+        failed = r.root / "failed" / "BAD.yaml"
+    r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=10)
+    assert seen == [False]
+    assert sorted(p.name for p in failed.iterdir()) == sorted(
+        ["ERROR.txt", "manifest.yaml" if folder_drop else "BAD.yaml"]
+    )
+
+
 def test_a_yaml_manifest_cut_inside_its_last_value_is_refused_not_printed(rig: Rig) -> None:
     """Audit AB: an FTP upload aborted in "quantity: 500" left "quantity: 5", never completed: after
     the longer wait it was taken, and 5 copies printed. The whole file sent later was then refused
