@@ -2110,7 +2110,6 @@ class Engine:
         problems = [self._why_not_taken(a.name, Path(a.source)) if a.source else f"missing: {a.name}" for a in missing]
         limit = self.config.watch.artwork_timeout_seconds
         now = self.clock.now()
-        self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
         self._fail(
             job.job_id,
             JobFailed(
@@ -2122,6 +2121,8 @@ class Engine:
             ),
             now,
         )
+        # (recorded last: whoever sees it finds failed/<job>/ERROR.txt)
+        self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
 
     def _why_not_taken(self, name: str, source: Path) -> str:
         """Why an artwork file was not taken in time, in words: absent, ignored by name, or unfinished."""
@@ -2215,10 +2216,7 @@ class Engine:
             elif job.stage is Stage.DELIVER:
                 self._deliver(job)
         except JobFailed as failure:
-            now = self.clock.now()
-            if failure.status is not None:
-                self._record(job_id, failure.status, SYSTEM, failure.reason, now)
-            self._fail(job_id, failure, now)
+            self._fail(job_id, failure, self.clock.now(), status=failure.status)
         except InterruptedError:
             bound().info("job.abandoned", reason="the daemon is stopping; the job resumes at the next start")
         except sqlite3.OperationalError as exc:
@@ -2828,23 +2826,30 @@ class Engine:
         if error.exists():
             into_history(job_dir, error, now)
 
-    def _fail(self, job_id: str, failure: JobFailed, now: datetime) -> None:
+    def _fail(self, job_id: str, failure: JobFailed, now: datetime, *, status: JobStatus | None = None) -> None:
+        """The job to failed/ with its ERROR.txt, which is written into the folder before it moves:
+        the folder appears in failed/ with it. ``status`` (with the failure's reason) is recorded
+        last, so that whoever sees it (`show`, a script) finds failed/<job>/ERROR.txt there."""
         job = self.ledger.get_job(job_id)
         if job is None:
             return
         self.ledger.update_job(job_id, now, error=failure.reason)
         job = self.ledger.get_job(job_id)
         assert job is not None
+        text = error_text(
+            f"Job {job_id} (order {job.order_id}) needs attention: {failure.reason}",
+            failure.problems,
+            failure.fix,
+        )
+        src = self._locate(job)
+        if src is not None:
+            atomic_write(src / "ERROR.txt", text)  # travels with the folder
         self._move_to(job, Stage.FAILED, now)
         job_dir = self.area("failed") / job_id
-        atomic_write(
-            job_dir / "ERROR.txt",
-            error_text(
-                f"Job {job_id} (order {job.order_id}) needs attention: {failure.reason}",
-                failure.problems,
-                failure.fix,
-            ),
-        )
+        if src is None:
+            atomic_write(job_dir / "ERROR.txt", text)
+        if status is not None:
+            self._record(job_id, status, SYSTEM, failure.reason, now)
         log.warning(
             "job.failed",
             job_id=job_id,

@@ -3208,6 +3208,30 @@ def test_a_refused_manifests_error_txt_appears_only_once_the_manifest_is_beside_
     )
 
 
+def test_a_failure_status_is_recorded_once_the_folder_is_in_failed_with_its_error_txt(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script that waits for ValidationFailed (`show --json`) and then reads failed/<job>/ERROR.txt
+    found nothing for a moment: the status was recorded before the folder moved (CI, under load).
+    The ERROR.txt travels with the folder, and the status comes last."""
+    r = rig
+    real = Engine._record
+    seen: dict[str, bool] = {}
+
+    def record(self: Engine, job_id: str, status: JobStatus, *args: Any, **kwargs: Any) -> None:
+        if status is JobStatus.ValidationFailed:
+            seen[job_id] = (r.root / "failed" / job_id / "ERROR.txt").is_file()
+        real(self, job_id, status, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "_record", record)
+    make_pdf(r.inbox / "VF.pdf", pages=[(210, 297)])  # A4, not a card
+    (r.inbox / "VF.yaml").write_text('order_id: "VF"\nproduct: bc-85x55\nquantity: 1\nartwork: [VF.pdf]\n')
+    (r.inbox / "VM.yaml").write_text('order_id: "VM"\nproduct: bc-85x55\nquantity: 1\nartwork: [VM.pdf]\n')
+    r.run(until=lambda: r.stage("VF-1") is Stage.FAILED, steps=10)
+    r.run(until=lambda: r.stage("VM-1") is Stage.FAILED, steps=10, dt=700)  # its artwork never came
+    assert seen == {"VF-1": True, "VM-1": True}
+
+
 def test_a_yaml_manifest_cut_inside_its_last_value_is_refused_not_printed(rig: Rig) -> None:
     """Audit AB: an FTP upload aborted in "quantity: 500" left "quantity: 5", never completed: after
     the longer wait it was taken, and 5 copies printed. The whole file sent later was then refused
