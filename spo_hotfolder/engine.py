@@ -1131,21 +1131,16 @@ class Engine:
             self._consumed_dirs.add(path.parent)
             self._cleanup_consumed_dirs()
 
-    def _arriving_files(self, job_id: str) -> list[str] | None:
-        """The names of a waiting job's artwork that is in the inbox but not taken (not complete
-        yet); None when it is not waiting, or some artwork is not there at all."""
+    def _arriving_files(self, job_id: str) -> list[Artwork] | None:
+        """A waiting job's artwork that is in the inbox but not taken (not complete yet); None when
+        it is not waiting, or some artwork is not there at all."""
         job = self.ledger.get_job(job_id, history=False)
         if job is None or job.stage is not Stage.AWAITING:
             return None
         waiting = [a for a in self.ledger.artwork(job_id) if not a.present]
         if not waiting or not all(a.source and os.path.exists(a.source) for a in waiting):
             return None
-        return [a.name for a in waiting]
-
-    def _arriving_paths(self, job_id: str) -> list[str]:
-        return [
-            a.source for a in self.ledger.artwork(job_id) if not a.present and a.source and os.path.exists(a.source)
-        ]
+        return waiting
 
     def _note_arriving(self) -> None:
         """AwaitingData for a job still waiting, a settle period after its intake, for artwork that
@@ -1156,13 +1151,12 @@ class Engine:
             if due > mono:
                 continue
             del self._arriving[job_id]
-            names = self._arriving_files(job_id)
-            if names and not any(self.tracker.settling(Path(p)) for p in self._arriving_paths(job_id)):
-                # Stable, only not taken yet (a backlog at start takes thousands in turn): not
-                # "still being written"; it is taken in its turn.
-                continue
-            if names:
-                detail = f"waiting for {', '.join(names)} to be complete (still being written)"
+            arriving = self._arriving_files(job_id)
+            # Only artwork seen changing lately: a stable file only not taken yet (a backlog at
+            # start takes thousands in turn) is not "still being written"; it is taken in its turn.
+            if arriving and any(self.tracker.settling(Path(a.source)) for a in arriving if a.source):
+                names = ", ".join(a.name for a in arriving)
+                detail = f"waiting for {names} to be complete (still being written)"
                 self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
 
     def _record_manifest(
@@ -1198,9 +1192,9 @@ class Engine:
                 atomic_write(job_dir / manifest_name, data)
         # 2. One durable ledger transaction records every job of the order.
         with self.ledger.transaction(durable=True):
+            # (a folder drop's manifest named with its folder: every one is manifest.yaml)
+            shown = path.name if path.parent == self.area("inbox") else f"{path.parent.name}/{path.name}"
             for spec, existing in plans:
-                # (a folder drop's manifest named with its folder: every one is manifest.yaml)
-                shown = path.name if path.parent == self.area("inbox") else f"{path.parent.name}/{path.name}"
                 self._record_intake(manifest, spec, existing, base, manifest_name, shown, now)
             self.ledger.record_intake(key, str(path), manifest.order_id, now)
         self._unsynced.extend((spec.job_id, manifest_name, None) for spec, existing in plans if existing is None)
