@@ -45,7 +45,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         earlysignals.catch()
     parser = build_parser()
     _Parser.daemon_output = caught and not sys.stderr.isatty()
-    args = parser.parse_args(argv)
+    plain_stdout = sys.stdout
+    sys.stdout = _GuardedStdout(plain_stdout)  # argparse ignores a failed write of --help, we do not
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:
+        if done.code in (0, None):  # --help, --version
+            return _flush_printed()
+        raise
+    except _OutputError as exc:
+        _discard_stdout()
+        print(f"{PROG}: error: cannot write the output: {exc.error.strerror or exc.error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `--help | head -1`: not an error
+        _discard_stdout()
+        return 0
     if args.command == "jobs" and args.released and args.status == "Blocked":
         # --status Blocked is --blocked (SPEC 3), which --released excludes
         _subparser(parser, "jobs").error(
@@ -65,8 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spo_hotfolder.config import ConfigError
     from spo_hotfolder.ledger import LedgerError
 
-    if args.command != "run":
-        sys.stdout = _GuardedStdout(sys.stdout)
+    if args.command == "run":
+        sys.stdout = plain_stdout  # the daemon's log handles its own write errors
     try:
         code = commands.COMMANDS[args.command](args)
         if args.command != "run":
@@ -113,6 +127,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         print(f"{PROG}: error: cannot write the output: {why}", file=sys.stderr)
         return 1
+
+
+def _flush_printed() -> int:
+    """Exit code of ``--help`` / ``--version``: 0 once their text is written; 1 with one line on
+    stderr when it cannot be (``--help > /dev/full``); 0 for a reader gone (``--help | head -1``)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+    except _OutputError as exc:
+        _discard_stdout()
+        print(f"{PROG}: error: cannot write the output: {exc.error.strerror or exc.error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _discard_stdout() -> None:

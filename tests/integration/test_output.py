@@ -432,7 +432,9 @@ def test_another_call_while_a_check_is_out_gets_its_own_answer(tmp_path: Path, w
 
 
 def test_a_begun_check_that_times_out_gives_a_report(tmp_path: Path) -> None:
-    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    # 2,000 pages take the worker ~0.3 s: it cannot answer within the time-out even when this
+    # process is descheduled between the two calls (with 2 pages, on a loaded machine, it did).
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2000)
     with PdfWorker(timeout_seconds=0.0001, memory_limit_bytes=None) as worker:
         report, as_is = worker.finish_check(worker.begin_check(art(src), "bc-85x55", BC, V))
         assert not as_is

@@ -135,10 +135,23 @@ def test_a_listing_read_only_in_part_ends_quietly(tmp_path: Path, flags: list[st
     assert len(result.stdout.splitlines()) == 3
 
 
-@pytest.mark.parametrize("argv", [["jobs"], ["jobs", "--json"], ["show", "1-1"], ["check-config"]])
+@pytest.mark.parametrize("argv", [["--help"], ["--version"]])
+def test_help_and_version_print_and_exit_0(argv: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "spo_hotfolder.cli", *argv], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("usage: spo-hotfolder" if argv == ["--help"] else "spo-hotfolder ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["jobs"], ["jobs", "--json"], ["show", "1-1"], ["check-config"], ["--help"], ["--version"], ["run", "--help"]],
+)
 def test_output_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path: Path, argv: list[str]) -> None:
     """Audit AK 5: `jobs > /dev/full` printed a "daemon.crashed" critical JSON object with stack
-    frames. SPEC 3: exit 1 and a clear one-line error on stderr."""
+    frames. SPEC 3: exit 1 and a clear one-line error on stderr. `--help` and `--version` exited
+    0 saying nothing (argparse ignores a failed write)."""
     config = _ledger_with_three_jobs(tmp_path)
     with open("/dev/full", "w") as full:
         result = subprocess.run(
