@@ -2865,15 +2865,12 @@ class Engine:
             JobStatus.CopyToHotFolderFailed: "delivery.attempt_failed",
             JobStatus.CopyToHotFolderSkipped: "delivery.skipped",
         }.get(status, "job." + _snake(status.value))
-        log.info(
-            event,
-            job_id=job_id,
-            order_id=order_id,
-            status=status.value,
-            by=by,
-            detail=detail,
-        )
-        self.metrics.status_recorded(status, route)
+
+        def said() -> None:  # once committed: a status the ledger rolls back (a full disk) is not logged
+            log.info(event, job_id=job_id, order_id=order_id, status=status.value, by=by, detail=detail)
+            self.metrics.status_recorded(status, route)
+
+        self.ledger.after_commit(said)
         if write:
             self._write_status(job_id)
 

@@ -20,7 +20,7 @@ import json
 import operator
 import sqlite3
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
@@ -408,6 +408,7 @@ class _Transaction:
                 raise
             ledger._depth = 1
             ledger._sync_after = False
+            ledger._after.clear()
             self._outer = True
             return ledger._db
         except BaseException:
@@ -416,6 +417,7 @@ class _Transaction:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         ledger = self._ledger
+        committed: list[Callable[[], None]] = []
         try:
             if not self._outer:
                 ledger._depth -= 1
@@ -426,6 +428,7 @@ class _Transaction:
                 if exc_type is not None:
                     ledger._jobs.clear()
                     ledger._artwork.clear()
+                    ledger._after.clear()
                     # (SQLite may have rolled back already, after a full disk: the first error counts.)
                     with contextlib.suppress(sqlite3.Error):
                         ledger._db.execute("ROLLBACK")
@@ -437,9 +440,12 @@ class _Transaction:
                     # SQLite may have left it open. Nothing of it stays, in the ledger or our caches.
                     ledger._jobs.clear()
                     ledger._artwork.clear()
+                    ledger._after.clear()
                     with contextlib.suppress(sqlite3.Error):
                         ledger._db.execute("ROLLBACK")
                     raise
+                committed = ledger._after[:]
+                ledger._after.clear()
                 ledger._version += 1
                 if ledger._sync_after and not durable:
                     # A nested step asked for durability: one FULL commit syncs the WAL up to here.
@@ -451,6 +457,8 @@ class _Transaction:
                     ledger._db.execute("PRAGMA synchronous=NORMAL")
         finally:
             ledger._lock.release()
+            for then in committed:  # what was committed is said, nothing rolled back (outside the lock)
+                then()
 
 
 class Ledger:
@@ -482,6 +490,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._depth = 0
         self._sync_after = False
+        self._after: list[Callable[[], None]] = []  # ``after_commit`` calls of the open transaction
         self._version = 0  # +1 per commit: the counts below are cached until the next one
         self._cache: dict[str, tuple[int, Any]] = {}
         # Jobs read without their history, and artwork lists, as of the last write to them. Only
@@ -505,6 +514,16 @@ class Ledger:
     def transaction(self, *, durable: bool = False) -> _Transaction:
         """One transaction (nested calls join the outer one). ``durable``: on disk at return."""
         return _Transaction(self, durable)
+
+    def after_commit(self, then: Callable[[], None]) -> None:
+        """Calls ``then`` once the open transaction is committed (never if it is rolled back: a full
+        disk); at once when no transaction is open (what was written is committed already). For
+        what tells the world about a write: a log line, a metric."""
+        with self._lock:
+            if self._depth:
+                self._after.append(then)
+                return
+        then()
 
     # -- jobs -------------------------------------------------------------------------------
 

@@ -3032,6 +3032,38 @@ def test_an_intake_whose_ledger_commit_fails_is_taken_again_in_full(rig: Rig) ->
     assert not list((r.root / "done" / job_id / "history").iterdir())  # taken as new, not as a job's re-send
 
 
+class StatusCommitFails(DiskFull):
+    """The first COMMIT of a transaction that recorded a status fails, as on a full disk."""
+
+    def __init__(self, real: Any) -> None:
+        super().__init__(real, once=True)
+        self.status_written = False
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("INSERT INTO history"):
+            self.status_written = True
+        elif sql == "COMMIT" and not self.status_written:
+            return self.real.execute(sql, *args)
+        return super().execute(sql, *args)
+
+
+def test_a_status_whose_commit_fails_is_not_logged(rig: Rig) -> None:
+    """Audit AQ 3: a status recorded in a transaction that a full disk then rolled back was logged
+    all the same (the line was written before the commit): the log said `job.ordered` twice for
+    one job, the first for a record that never was."""
+    r = rig
+    disk = StatusCommitFails(r.ledger._db)
+    r.ledger._db = disk  # type: ignore[assignment]
+    job_id = r.order("SAID")
+    with capture_logs() as logs:
+        r.run(until=done(r, job_id), steps=90)
+    assert not disk.full  # the failure happened
+    assert r.take_prints() == ["SAID_SAID-1_bc-85x55_x1.pdf"]
+    ordered = [e for e in logs if e["event"] == "job.ordered"]
+    assert len(ordered) == 1 and ordered[0]["job_id"] == job_id
+    assert r.statuses(job_id).count("Ordered") == 1
+
+
 def test_artwork_whose_manifest_waits_for_disk_space_is_not_failed_as_unclaimed(rig: Rig) -> None:
     """Audit AK 2: the spool disk full for longer than artwork_timeout_seconds: the manifest could
     not be taken in, so its artwork, unclaimed, went to failed/ ("no manifest named it") while the

@@ -337,3 +337,22 @@ def test_a_failed_commit_leaves_no_trace_in_the_daemons_view(ledger: Ledger, tmp
     add(ledger, "1-1")  # the next transaction starts (none is left open) and records the job
     assert ledger.get_job("1-1") is not None
     assert Ledger(tmp_path / "state" / "ledger.sqlite3", readonly=True).get_job("1-1") is not None
+
+
+def test_after_commit_runs_once_committed_and_never_after_a_rollback(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    said: list[str] = []
+    ledger.after_commit(lambda: said.append("no transaction: at once"))
+    assert said == ["no transaction: at once"]
+    with ledger.transaction():
+        ledger.after_commit(lambda: said.append("outer"))
+        with ledger.transaction():
+            ledger.after_commit(lambda: said.append("nested"))
+        assert said == ["no transaction: at once"]  # the nested one joined the outer: not committed yet
+    assert said == ["no transaction: at once", "outer", "nested"]
+    with pytest.raises(RuntimeError), ledger.transaction():
+        ledger.after_commit(lambda: said.append("rolled back"))
+        raise RuntimeError("a step failed")
+    with ledger.transaction():
+        pass
+    assert said == ["no transaction: at once", "outer", "nested"]
