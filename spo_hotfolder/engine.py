@@ -79,6 +79,7 @@ from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
     MAX_MANIFEST_BYTES,
+    UPLOAD_SUFFIXES,
     JobSpec,
     Manifest,
     ManifestError,
@@ -323,6 +324,7 @@ class Engine:
         self._disk_full_at = -math.inf  # monotonic time the spool was last found full
         self._disk_full_said = -math.inf  # ... and said so in the log
         self._cut_off_held: dict[Path, Signature] = {}  # manifests held once as maybe still being written
+        self._repeat_held: dict[Path, Signature] = {}  # manifests sent again, held once for their artwork
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         #: the operator's last action per job and its answer (STATUS.txt), kept in the ledger too
@@ -547,6 +549,12 @@ class Engine:
             self._ignore_re = (patterns, re.compile(joined))
         return self._ignore_re[1].match(name.lower()) is not None
 
+    def uploading(self, name: str) -> bool:
+        """A name in replace/ that is an upload under way, never taken as a replacement: watch.ignore's,
+        or an upload client's temporary name (``UPLOAD_SUFFIXES``: WinSCP's x.pdf.filepart, which
+        the default watch.ignore does not list). In inbox/, watch.ignore alone decides (SPEC 8)."""
+        return self.ignored(name) or name.lower().endswith(UPLOAD_SUFFIXES)
+
     def commands_dir(self) -> Path:
         state = self.area("state")
         if self._commands_dir is None or self._commands_dir[0] is not state:
@@ -592,7 +600,7 @@ class Engine:
                 if parts[1] not in JOB_FOLDER_FILES and not parts[1].startswith("manifest."):
                     return ("stray", job_folder)
             if len(parts) == 3 and parts[1] == "replace":
-                return ("replace", job_folder)
+                return ("ignore", None) if self.uploading(parts[2]) else ("replace", job_folder)
             return ("ignore", None)
         return ("ignore", None)
 
@@ -1003,6 +1011,8 @@ class Engine:
         if self._drops_waiting_for([existing for _, existing in plans if existing is not None], path):
             return
         if plans and not refused and all(self._same_again(spec, existing, data, base) for spec, existing in plans):
+            if self._held_for_artwork(path, signature(st)):
+                return
             self._file_repeat(path, [existing for _, existing in plans if existing is not None], folder_manifest)
             return
         manifest_name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
@@ -1030,6 +1040,20 @@ class Engine:
                     self._arriving[spec.job_id] = self.clock.monotonic() + self.config.watch.settle_seconds + 0.25
                 self._wake_at_deadline(spec.job_id)
         self._cleanup_consumed_dirs()
+
+    def _held_for_artwork(self, path: Path, sig: Signature) -> bool:
+        """A blocked or failed job's manifest sent again byte for byte, no artwork beside it yet: an
+        upload client sending the order again sends the manifest first, and the corrected PDF a
+        moment later (rsync, WinSCP: under a temporary name until complete). The manifest waits,
+        once, for settle_seconds (at least 1 s) before it counts as sent again without artwork."""
+        if self._repeat_held.get(path) == sig:
+            del self._repeat_held[path]
+            return False
+        if len(self._repeat_held) > 10_000:
+            self._repeat_held.clear()
+        self._repeat_held[path] = sig
+        self.tracker.hold(path, max(self.config.watch.settle_seconds, 1.0))
+        return True
 
     def _held_as_cut_off(self, path: Path, sig: Signature) -> bool:
         """A manifest whose text ends inside it (``{"artwork": [{...}`` with the rest to come, a
@@ -2388,8 +2412,10 @@ class Engine:
             fresh = self.ledger.get_job(job.job_id, history=False)
             assert fresh is not None
             next_stage = Stage.HELD if fresh.blocked else Stage.DELIVER
-            self.ledger.update_job(job.job_id, now, stage=next_stage)
-        self._move_to(fresh, next_stage, now, recorded=True)
+            found = self._record_stage(job.job_id, next_stage, now)
+            fresh = self.ledger.get_job(job.job_id, history=False)
+            assert fresh is not None
+        self._move_to(fresh, next_stage, now, recorded=True, found=found)
         if next_stage is Stage.HELD:
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
 
@@ -2608,10 +2634,10 @@ class Engine:
             self.ledger.delivery_state(delivery_id, "published", now)
             self.ledger.update_job(job.job_id, now, route=hot_name, attempts=0, next_attempt_at=None, error=None)
             self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}", now, write=False)
-            self.ledger.update_job(job.job_id, now, stage=Stage.DONE)
+            found = self._record_stage(job.job_id, Stage.DONE, now)
             fresh = self.ledger.get_job(job.job_id, history=False)
             assert fresh is not None
-        self._move_to(fresh, Stage.DONE, now, recorded=True)
+        self._move_to(fresh, Stage.DONE, now, recorded=True, found=found)
 
     def _ticket(self, job: Job, hot_name: str, final: Path) -> bytes:
         report = job.preflight or {}
@@ -2720,7 +2746,9 @@ class Engine:
                 return candidate
         return None
 
-    def _rename_job_dir(self, job_id: str, src: Path, dst: Path, now: datetime) -> Path:
+    def _rename_job_dir(self, job_id: str, src: Path, dst: Path, now: datetime, *, recorded: bool = False) -> Path:
+        """Moves a job's folder from ``src`` to ``dst`` and records it (``recorded``: the ledger
+        names ``dst`` already)."""
         if src != dst:
             dst.parent.mkdir(parents=True, exist_ok=True)
             if dst.exists():
@@ -2738,21 +2766,37 @@ class Engine:
             # No fsync: a rename the disk forgets in a power loss leaves the folder where it was,
             # and reconcile (_locate) finds it there.
             os.replace(src, dst)
-        self.ledger.update_job(job_id, now, folder=self.rel(dst))
+        if not recorded:
+            self.ledger.update_job(job_id, now, folder=self.rel(dst))
         return dst
 
-    def _move_to(self, job: Job, stage: Stage, now: datetime, *, recorded: bool = False) -> None:
+    def _record_stage(self, job_id: str, stage: Stage, now: datetime) -> Path | None:
+        """In the caller's transaction, with the status that goes with it: the job's stage and the
+        folder it moves into, so that whoever reads the ledger sees them together (``show --json``:
+        ``InHotFolder`` with ``done/<job>``, ``Rejected`` with ``rejected/<job>``). Returns where
+        the folder is now, for ``_move_to(..., found=)``, which then moves it there."""
+        job = self.ledger.get_job(job_id, history=False)
+        found = self._locate(job) if job is not None else None
+        dst = self.area(STAGE_AREA[stage]) / job_id
+        self.ledger.update_job(job_id, now, stage=stage, folder=self.rel(dst))
+        return found
+
+    def _move_to(
+        self, job: Job, stage: Stage, now: datetime, *, recorded: bool = False, found: Path | None = None
+    ) -> None:
         """The ledger's stage first, then the folder moves where that stage lives. ``recorded``:
-        the caller set the stage in its own transaction (one commit less)."""
+        the caller set the stage in its own transaction (one commit less); ``found``: and the new
+        folder too (``_record_stage``), the folder being at ``found`` until it is moved."""
         if not recorded:
             self.ledger.update_job(job.job_id, now, stage=stage)
-        src = self._locate(job)
+        src = found if found is not None else self._locate(job)
         dst = self.area(STAGE_AREA[stage]) / job.job_id
         if src is None:
             dst.mkdir(parents=True, exist_ok=True)
-            self.ledger.update_job(job.job_id, now, folder=self.rel(dst))
+            if job.folder != self.rel(dst):
+                self.ledger.update_job(job.job_id, now, folder=self.rel(dst))
         elif src != dst or job.folder != self.rel(dst):
-            self._rename_job_dir(job.job_id, src, dst, now)
+            self._rename_job_dir(job.job_id, src, dst, now, recorded=job.folder == self.rel(dst))
             if stage not in (Stage.HELD, Stage.FAILED) and src.parent in (self.area("quarantine"), self.area("failed")):
                 self._out_of_operator_hands(dst, now)
         # else: the folder is already where the stage lives, and recorded there (work/ -> work/)
@@ -3249,14 +3293,15 @@ class Engine:
                 # Kept with the release: new artwork put in later (a release in advance of a failed
                 # job) is not approved by it (_void_narrow_release).
                 removed_note = f"{note} [approves artwork {parsed.artwork} only]".lstrip()
+            found: Path | None = None
             with self.ledger.transaction():  # one commit: never released but left waiting by a crash
                 self.ledger.remove_status(block.id, job_id, by, removed_note, now)
                 if held:
-                    self.ledger.update_job(job_id, now, stage=Stage.DELIVER)
+                    found = self._record_stage(job_id, Stage.DELIVER, now)
                 if token:  # with the action: a command file left by a crash is not run twice
                     self.ledger.drop_outcome(token, "done", f"released by {by}", now)
             if held:
-                self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now, recorded=True)  # type: ignore[arg-type]
+                self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now, recorded=True, found=found)  # type: ignore[arg-type]
             # else (still waiting for artwork, a future time, or its output; or failed): it goes on as
             # it was and, no longer blocked, is delivered as soon as its output is made.
             message = f"released by {by}" + (f" ({note})" if note else "")
@@ -3268,10 +3313,10 @@ class Engine:
         elif action is Action.REJECT:
             with self.ledger.transaction():
                 self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
-                self.ledger.update_job(job_id, now, stage=Stage.REJECTED)
+                found = self._record_stage(job_id, Stage.REJECTED, now)
                 if token:
                     self.ledger.drop_outcome(token, "done", f"rejected by {by}", now)
-            self._move_to(self.ledger.get_job(job_id), Stage.REJECTED, now, recorded=True)  # type: ignore[arg-type]
+            self._move_to(self.ledger.get_job(job_id), Stage.REJECTED, now, recorded=True, found=found)  # type: ignore[arg-type]
             message = f"rejected by {by}" + (f" ({note})" if note else "")
         elif action is Action.RETRY:
             with self.ledger.transaction():
@@ -3434,8 +3479,8 @@ class Engine:
                     )
                 )
             return None
-        if self.ignored(pending):
-            # A temporary name (watch.ignore): an upload under way, or one abandoned half-way.
+        if self.uploading(pending):
+            # A temporary name (watch.ignore, x.pdf.filepart): an upload under way, or one abandoned half-way.
             return (
                 f"a file is being uploaded into replace/ ({pending}); a replacement is taken first, so "
                 f"{action.value} again once it is there (if that upload was abandoned, delete {pending})"
@@ -3582,7 +3627,7 @@ class Engine:
                     continue
                 names.append(entry.name)
         # A file ready to be taken is named before an upload still under a temporary name.
-        return min(names, key=lambda name: (self.ignored(name), name), default=None)
+        return min(names, key=lambda name: (self.uploading(name), name), default=None)
 
     @staticmethod
     def _reject_waiting(job_dir: Path) -> str | None:
@@ -3726,7 +3771,7 @@ class Engine:
             for stage in (Stage.DONE, Stage.REJECTED)
             for job_id in self.ledger.misplaced(stage, self.rel(self.area(STAGE_AREA[stage])) + "/")
         ]
-        for job_id in [*self.ledger.job_ids(active), *misplaced]:
+        for job_id in dict.fromkeys([*self.ledger.job_ids(active), *misplaced, *self._finished_but_under_way()]):
             job = self.ledger.get_job(job_id)
             if job is not None:
                 self._guard("job", job.job_id, lambda j=job: self._reconcile_job(j, now))  # type: ignore[misc]
@@ -3813,6 +3858,23 @@ class Engine:
                 self.ledger.delivery_state(delivery.id, "published", now)
             return
         self.ledger.delivery_state(delivery.id, "aborted", now)
+
+    def _finished_but_under_way(self) -> list[str]:
+        """Delivered and rejected jobs whose folder is still in work/, quarantine/ or failed/: the
+        ledger records a finished job's stage and new folder together, then the folder moves (a
+        crash in between leaves it behind). Those areas hold only jobs under way: a short listing."""
+        found: list[str] = []
+        for area in ("work", "quarantine", "failed"):
+            try:
+                with os.scandir(self.area(area)) as entries:
+                    names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+            except OSError:
+                continue
+            for name in names:
+                job = self.ledger.get_job(name, history=False)
+                if job is not None and job.stage in (Stage.DONE, Stage.REJECTED):
+                    found.append(name)
+        return found
 
     def _reconcile_job(self, job: Job, now: datetime) -> None:
         area = STAGE_AREA[job.stage]

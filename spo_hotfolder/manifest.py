@@ -651,11 +651,26 @@ def ignored_artwork(manifest: Manifest, ignore: Sequence[str]) -> list[str]:
     return problems
 
 
+# The names upload clients give a file until it is complete (besides rsync's ".x.pdf.Ab12Cd"):
+# WinSCP's "x.pdf.filepart" (kept, and resumed, when cut off), browsers' and FTP clients' others.
+UPLOAD_SUFFIXES = (".filepart", ".part", ".partial", ".crdownload", ".tmp")
+
+
+def _uploading(path: Path) -> bool:
+    """Whether ``path`` is being uploaded under a temporary name beside it: rsync's ``.x.pdf.Ab12Cd``,
+    WinSCP's ``x.pdf.filepart``, a browser's or FTP client's ``x.pdf.part`` / ``.crdownload``."""
+    name = path.name
+    temps = {f"{name}{suffix}".lower() for suffix in UPLOAD_SUFFIXES}
+    with contextlib.suppress(OSError), os.scandir(path.parent) as entries:
+        return any(e.name.startswith(f".{name}.") or e.name.lower() in temps for e in entries)
+    return False
+
+
 def sent_again(data: bytes, job_folder: Path, base: Path, spec: JobSpec) -> bool:
     """Whether manifest ``data`` is the copy a job keeps in ``job_folder``, byte for byte, with none
     of ``spec``'s artwork beside it in ``base``: a webhook's retry, an FTP re-upload, which changes
     nothing for a job waiting for an operator (the daemon's rule, and what `route` says of it)."""
-    if any(os.path.lexists(base / ref.path) for ref in spec.artwork):
+    if any(os.path.lexists(base / ref.path) or _uploading(base / ref.path) for ref in spec.artwork):
         return False
     for copy in job_folder.glob("manifest.*"):
         with contextlib.suppress(OSError):

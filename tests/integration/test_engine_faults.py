@@ -2362,6 +2362,39 @@ def test_the_same_manifest_again_without_artwork_leaves_a_waiting_job_as_it_is(r
     assert r.job(job_id).blocked
 
 
+@pytest.mark.parametrize("temp_name", [".RS.pdf.Xq31Zb", "RS.pdf.filepart", None])
+def test_an_order_sent_again_with_its_artwork_under_a_temporary_name_takes_the_new_artwork(
+    rig: Rig, temp_name: str | None
+) -> None:
+    """Audit AS 1: rsync and WinSCP send an order again (a corrected PDF for a blocked job) manifest
+    first, then the PDF under a temporary name (.RS.pdf.Xq31Zb, RS.pdf.filepart) until complete.
+    The manifest, alone in the inbox for a moment, was filed as "came again without new artwork",
+    the job stayed releasable with the old artwork, and the new PDF went to failed/ unused. A
+    manifest sent again waits a moment for its artwork; one being uploaded counts as new artwork
+    (the job waits for it, SPEC 5); the PDF coming a moment later (None: under its own name) too."""
+    r = rig
+    job_id, folder = _held(r, "RS")
+    manifest = (folder / "manifest.yaml").read_bytes()
+    (r.inbox / "RS.yaml").write_bytes(manifest)
+    r.engine.hint(r.inbox / "RS.yaml")
+    r.engine.step()  # the manifest is seen complete, the PDF not begun
+    new = r.tmp / "new.pdf"
+    make_pdf(new, pages=[(91.5, 61.0)] * 2)
+    final = r.inbox / "RS.pdf"
+    upload = r.inbox / (temp_name or "RS.pdf")
+    upload.write_bytes(new.read_bytes()[:300])
+    r.engine.hint(upload)
+    r.run(until=lambda: not (r.inbox / "RS.yaml").exists(), steps=5, dt=0.5)
+    assert "came again, byte for byte" not in (r.root / r.job(job_id).folder / "STATUS.txt").read_text()
+    upload.write_bytes(new.read_bytes())
+    if temp_name is not None:
+        upload.rename(final)
+    r.engine.hint(final)
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD and r.statuses(job_id).count("OutputCreated") == 2, steps=20)
+    assert r.job(job_id).output_pages == 2 and r.job(job_id).blocked
+    assert not final.exists() and os.listdir(r.root / "failed") == []
+
+
 def test_a_file_uploaded_again_for_a_failed_job_is_pointed_to_its_replace_folder(rig: Rig) -> None:
     """Audit T: a complete re-upload of a job's artwork (after a truncated one) went to failed/
     saying "no manifest referred to it", although the failed job's manifest names it."""
@@ -2525,6 +2558,32 @@ def test_a_release_command_waits_behind_a_replacement_in_replace(rig: Rig) -> No
     (folder / "replace" / ".YD.pdf.part").unlink()
     (folder / "replace" / ".DS_Store").write_bytes(b"\0")  # a file manager's litter is no replacement
     assert r.engine.apply(job_id, Action.RELEASE, by="cli", note="").ok
+
+
+def test_a_winscp_upload_into_replace_is_not_taken_until_it_has_its_name(rig: Rig) -> None:
+    """Audit AS 3: WinSCP uploads x.pdf as x.pdf.filepart and renames it at the end (and keeps a
+    cut-off one to resume it): the part-file was taken as the replacement, damaged, and the job
+    failed. It is an upload under way, as *.part is: not taken, and a release waits for it."""
+    r = rig
+    job_id, folder = _held(r, "WS")
+    partial = folder / "replace" / "WS.pdf.filepart"
+    make_pdf(partial, pages=CARD)
+    partial.write_bytes(partial.read_bytes()[:200])  # cut off
+    r.engine.hint(partial)
+    r.run(steps=5, dt=2)
+    assert partial.is_file() and r.stage(job_id) is Stage.HELD
+    assert "ArtworkUploaded" not in r.statuses(job_id)
+    result = r.engine.apply(job_id, Action.RELEASE, by="cli", note="")
+    assert not result.ok and "being uploaded into replace/ (WS.pdf.filepart)" in result.message, result.message
+    make_pdf(partial, pages=CARD)  # the upload resumed and finished: WinSCP renames it
+    partial.rename(folder / "replace" / "WS.pdf")
+    r.engine.hint(folder / "replace" / "WS.pdf")
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id), steps=10)
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    assert r.statuses(job_id)[-1] == "OutputCreated"
+    assert r.engine.apply(job_id, Action.RELEASE, by="cli", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+    assert len(r.take_prints()) == 1
 
 
 def test_drop_files_that_lose_a_race_with_a_command_are_answered(rig: Rig) -> None:
@@ -3507,3 +3566,50 @@ def test_a_cli_release_given_while_the_new_output_was_being_made_is_refused(rig:
     )
     r.run(steps=3)
     assert r.take_prints() == [] and r.job(job_id).blocked
+
+
+class CommitWatch:
+    """The ledger's connection; after every COMMIT, notes each job's (status, stage, folder) as a
+    reader (`show --json`, `jobs`) would have seen them then."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        result = self.real.execute(sql, *args)
+        if sql == "COMMIT":
+            rows = self.real.execute("SELECT status, stage, folder FROM jobs").fetchall()
+            self.seen.update((row[0], row[1], row[2]) for row in rows)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_a_reader_of_the_ledger_sees_a_status_with_the_folder_that_goes_with_it(rig: Rig) -> None:
+    """`show --json` read between two commits said `InHotFolder` with `"folder": "work/<job>"` (the
+    folder's move was recorded a moment after the status), `Rejected` with `quarantine/<job>`, and
+    a held job's `OutputCreated` with `work/<job>`: a script that waits for the status then opens
+    the folder it names found none. Status, stage and folder are now committed together."""
+    r = rig
+    watch = CommitWatch(r.ledger._db)
+    r.ledger._db = watch  # type: ignore[assignment]
+    delivered = r.order("W1")
+    held, _ = _held(r, "W2")
+    rejected, _ = _held(r, "W3")
+    r.run(until=done(r, delivered), steps=10)
+    assert r.engine.apply(rejected, Action.REJECT, by="lea", note="").ok
+    assert r.engine.apply(held, Action.RELEASE, by="lea", note="").ok
+    r.run(until=done(r, held), steps=10)
+    assert r.stage(rejected) is Stage.REJECTED
+    said = {(status, folder) for status, _, folder in watch.seen}
+    assert {("InHotFolder", f"done/{delivered}"), ("InHotFolder", f"done/{held}")} <= said
+    assert ("Rejected", f"rejected/{rejected}") in said
+    expected = {"InHotFolder": "done/", "Rejected": "rejected/"}
+    assert [(s, f) for s, f in said if s in expected and not f.startswith(expected[s])] == []
+    area = {"held": "quarantine/", "done": "done/", "rejected": "rejected/", "deliver": "work/", "process": "work/"}
+    wrong = [(s, st, f) for s, st, f in watch.seen if st in area and not f.startswith(area[st])]
+    assert wrong == []  # the stage and the folder the ledger names always agree
+    for job_id in (delivered, held, rejected):
+        assert (r.root / r.job(job_id).folder).is_dir()
