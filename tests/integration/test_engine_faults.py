@@ -3613,3 +3613,14 @@ def test_a_reader_of_the_ledger_sees_a_status_with_the_folder_that_goes_with_it(
     assert wrong == []  # the stage and the folder the ledger names always agree
     for job_id in (delivered, held, rejected):
         assert (r.root / r.job(job_id).folder).is_dir()
+
+
+def test_a_product_name_with_a_slash_is_printed_with_an_underscore_in_the_file_name(rig: Rig) -> None:
+    """Audit AR 1: a product "A5/flyer" was refused (the manifest went to failed/, its artwork
+    later too, as unclaimed), though SPEC 5 asks only that it be there and says a file-name
+    template replaces the characters a filesystem rejects by `_`."""
+    r = rig
+    job_id = r.order("SL", product="A5/flyer:x", extra="hot_folder: indigo\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["SL_SL-1_A5_flyer_x_x1.pdf"]
+    assert r.job(job_id).product == "A5/flyer:x" and os.listdir(r.root / "failed") == []

@@ -401,8 +401,8 @@ JOB_CASES = [
     ),
     ('product: ""\nquantity: 1\nartwork: [a.pdf]\n', "line 3: jobs[0].product: must not be empty"),
     (
-        "product: a/b\nquantity: 1\nartwork: [a.pdf]\n",
-        "line 3: jobs[0].product: must not contain '/' or control characters (got \"a/b\")",
+        'product: "a\\x01b"\nquantity: 1\nartwork: [a.pdf]\n',
+        'line 3: jobs[0].product: must not contain control characters (got "a\\u0001b")',
     ),
     (
         "product: [bc]\nquantity: 1\nartwork: [a.pdf]\n",
