@@ -2125,7 +2125,9 @@ class Engine:
             self._check_complete(job.job_id)
             return
         names = [f"{a.name} (expected at {self.rel(Path(a.source)) if a.source else a.name})" for a in missing]
-        problems = [self._why_not_taken(a.name, Path(a.source)) if a.source else f"missing: {a.name}" for a in missing]
+        problems = [
+            self._why_not_taken(a.name, Path(a.source), job) if a.source else f"missing: {a.name}" for a in missing
+        ]
         limit = self.config.watch.artwork_timeout_seconds
         now = self.clock.now()
         self._fail(
@@ -2142,10 +2144,25 @@ class Engine:
         # (recorded last: whoever sees it finds failed/<job>/ERROR.txt)
         self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
 
-    def _why_not_taken(self, name: str, source: Path) -> str:
-        """Why an artwork file was not taken in time, in words: absent, ignored by name, or unfinished."""
+    def _why_not_taken(self, name: str, source: Path, job: Job) -> str:
+        """Why an artwork file was not taken in time, in words: absent (or taken by another order's
+        job), ignored by name, or unfinished."""
         where = self.rel(source)
         if not os.path.lexists(source):
+            # Another order's job that took a file of this name from the inbox's top (in folder drops
+            # each order has its own) since a while before this job came: named, not just "missing".
+            since = iso(parse_iso(job.created_at) - timedelta(seconds=self.config.watch.artwork_timeout_seconds))
+            taker = (
+                self.ledger.taken_with_name(source.name, since, job.job_id)
+                if source.parent == self.area("inbox")
+                else None
+            )
+            if taker is not None:
+                return (
+                    f"missing: {name} (expected at {where}); a file of that name came and was taken by job "
+                    f"{taker[0]} (order {taker[1]}), whose manifest names it too: one file is one job's artwork. "
+                    f"If both need it, put it into inbox/ again (or into this folder's replace/)"
+                )
             near = _near_miss(source)
             if near is not None:
                 other, how = near

@@ -877,6 +877,18 @@ class Ledger:
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    def taken_with_name(self, name: str, since: str, other_than: str) -> tuple[str, str] | None:
+        """(job_id, order_id) of the newest job other than ``other_than``, created at ``since`` or
+        later, that has an artwork file of this name (its source is not kept once taken)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT j.job_id, j.order_id FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
+                "WHERE a.name = ? AND a.present = 1 AND j.job_id != ? AND j.created_at >= ? "
+                "ORDER BY j.created_at DESC LIMIT 1",
+                (name, other_than, since),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
     def held_with(self, name: str, limit: int = 3) -> list[str]:
         """The newest jobs in quarantine/ or failed/ with an artwork file of this name (a file
         uploaded again under that name is most likely meant for one of them)."""

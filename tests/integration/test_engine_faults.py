@@ -3624,3 +3624,21 @@ def test_a_product_name_with_a_slash_is_printed_with_an_underscore_in_the_file_n
     r.run(until=done(r, job_id), steps=10)
     assert r.take_prints() == ["SL_SL-1_A5_flyer_x_x1.pdf"]
     assert r.job(job_id).product == "A5/flyer:x" and os.listdir(r.root / "failed") == []
+
+
+def test_artwork_taken_by_another_orders_job_is_named_in_the_error(rig: Rig) -> None:
+    """Audit AR 2: two orders whose manifests name one file: the second job failed "missing:
+    X.pdf (expected at inbox/X.pdf)", sending the operator looking for a file that did arrive."""
+    r = rig
+    make_pdf(r.inbox / "X.pdf", pages=CARD)
+    for order in ("XA", "XB"):
+        (r.inbox / f"{order}.yaml").write_text(
+            f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [X.pdf]\n'
+        )
+    r.run(until=lambda: r.stage("XB-1") is Stage.FAILED, steps=20, dt=120)
+    assert r.stage("XA-1") is Stage.DONE
+    error = (r.root / "failed" / "XB-1" / "ERROR.txt").read_text()
+    assert (
+        "missing: X.pdf (expected at inbox/X.pdf); a file of that name came and was taken by job XA-1 (order XA), "
+        "whose manifest names it too" in error
+    ), error
