@@ -2030,11 +2030,22 @@ class Engine:
         for path in paths:
             for job_id in self.ledger.held_with(path.name):
                 job = self.ledger.get_job(job_id, history=False)
-                if job is not None:
+                if job is None:
+                    continue
+                art = next((a for a in self.ledger.artwork(job_id) if a.name == path.name), None)
+                if art is not None and not art.present:
+                    # (a folder renamed after its manifest was taken: the job waited at the old path)
+                    expected = f" at {self.rel(Path(art.source))}" if art.source else ""
+                    problems.append(
+                        f"job {job_id} waited for an artwork file of this name{expected}, not where this one "
+                        f"was ({self.rel(path)}); it is in {job.folder}/ ({job.status.value}): if this file "
+                        f"is meant for that job, put it into {job.folder}/replace/"
+                    )
+                else:
                     problems.append(
                         f"job {job_id}'s artwork {path.name} has this name; that job waits in {job.folder}/ "
-                        f"({job.status.value}), and a file put into the inbox again is not taken for a job that "
-                        f"has its artwork: if it is meant for that job, put it into {job.folder}/replace/"
+                        f"({job.status.value}), and a file of that name put into the inbox is not taken for a "
+                        f"job that has its artwork: if it is meant for that job, put it into {job.folder}/replace/"
                     )
             stem, dot, ext = path.name.rpartition(".")
             if dot and ext.lower() == "txt" and stem.lower().endswith(MANIFEST_SUFFIXES):

@@ -3642,3 +3642,26 @@ def test_artwork_taken_by_another_orders_job_is_named_in_the_error(rig: Rig) -> 
         "missing: X.pdf (expected at inbox/X.pdf); a file of that name came and was taken by job XA-1 (order XA), "
         "whose manifest names it too" in error
     ), error
+
+
+def test_a_file_in_a_renamed_order_folder_is_told_apart_from_a_second_upload(rig: Rig) -> None:
+    """Audit AS 2: a folder drop renamed after its manifest was taken ("New folder" -> "Order
+    NF"): the job failed waiting at the old path, and the file, unclaimed in the renamed folder,
+    went to failed/ saying the job "has its artwork" and the file was "put into the inbox again"."""
+    r = rig
+    (r.inbox / "New folder").mkdir()
+    (r.inbox / "New folder" / "manifest.yaml").write_text(
+        'order_id: "NF"\nproduct: bc-85x55\nquantity: 1\nartwork: [art.pdf]\n'
+    )
+    r.run(until=lambda: r.stage("NF-1") is Stage.AWAITING, steps=10)
+    (r.inbox / "New folder").rename(r.inbox / "Order NF")
+    make_pdf(r.inbox / "Order NF" / "art.pdf", pages=CARD)
+    r.run(until=lambda: (r.root / "failed" / "Order NF" / "ERROR.txt").is_file(), steps=20, dt=60)
+    error = (r.root / "failed" / "Order NF" / "ERROR.txt").read_text()
+    assert r.stage("NF-1") is Stage.FAILED
+    assert (
+        "job NF-1 waited for an artwork file of this name at inbox/New folder/art.pdf, not where this one was "
+        "(inbox/Order NF/art.pdf); it is in failed/NF-1/ (ValidationFailed): if this file is meant for that job, "
+        "put it into failed/NF-1/replace/" in error
+    ), error
+    assert "has its artwork" not in error and "again" not in error
