@@ -324,7 +324,10 @@ def _paths_from_text(text: str, base: Path) -> PathsConfig | None:
     root = root.strip().strip("'\"")
     if not root:
         return None
-    resolved = Path(root).expanduser()
+    try:
+        resolved = Path(root).expanduser()
+    except RuntimeError:  # ~name of a user this machine does not have: the config's check says so
+        return None
     folder = Path(os.path.normpath(resolved if resolved.is_absolute() else base / resolved))
     return PathsConfig(root=folder, **{name: folder / name for name in FOLDER_NAMES})
 
@@ -482,9 +485,18 @@ class _ConfigReader:
         if "\0" in text:
             self.error(key_path, "must not contain a NUL character")
             return None
-        resolved = Path(text).expanduser()
+        try:
+            resolved = Path(text).expanduser()
+        except RuntimeError:  # "~name" of a user this machine does not have
+            user = text[1:].split("/", 1)[0]
+            self.error(key_path, f"{text!r} starts with ~{user}, but there is no user {user!r}: write the full path")
+            return None
         if not resolved.is_absolute():
             resolved = self.base / resolved
+        for part in resolved.parts:
+            if len(os.fsencode(part)) > 255:
+                self.error(key_path, f"has a name longer than 255 bytes ({part[:40]}...): no filesystem allows that")
+                return None
         return Path(os.path.normpath(resolved))
 
     def globs(self, value: object, key_path: str) -> tuple[str, ...]:

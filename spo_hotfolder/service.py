@@ -28,12 +28,21 @@ import structlog
 
 from spo_hotfolder import earlysignals
 from spo_hotfolder.clock import SystemClock, iso
-from spo_hotfolder.config import FOLDER_NAMES, Config, ConfigError, PathsConfig, load_config, spool_filesystems
+from spo_hotfolder.config import (
+    FOLDER_NAMES,
+    Config,
+    ConfigError,
+    PathsConfig,
+    filesystem_errors,
+    load_config,
+    spool_filesystems,
+)
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write
 from spo_hotfolder.ledger import Ledger, LedgerError, Stage
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
+from spo_hotfolder.pdfreport import describe_exception
 from spo_hotfolder.watcher import FolderWatcher
 
 if TYPE_CHECKING:
@@ -169,6 +178,45 @@ class InstanceLock:
             self._fd = None
 
 
+class FolderLocks:
+    """An exclusive lock (flock) on each spool folder the daemon takes files from or moves jobs
+    into: a second daemon with another root but one of the same folders (``paths.inbox`` set to
+    the first one's inbox) would take the same orders and print them twice (audit AT 1). The lock
+    is on the folder itself (nothing is written into it). Where the filesystem has no such locks
+    (some network mounts refuse them on a folder), the folder goes unlocked."""
+
+    def __init__(self, config: Config) -> None:
+        self.folders = {name: getattr(config.paths, name) for name in FOLDER_NAMES if name != "state"}
+        self._fds: list[int] = []
+
+    def acquire(self) -> None:
+        """Raises StartupError naming the first folder another process holds."""
+        for name, folder in self.folders.items():
+            try:
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                continue  # (prepare_folders and check_folders said what is wrong with it)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                    self.release()
+                    raise StartupError(
+                        f"another spo-hotfolder already uses {folder} (paths.{name}), with another paths.root: "
+                        "two daemons taking files from one folder would print orders twice; give each its own "
+                        "folders, or stop the other"
+                    ) from exc
+                continue  # no locks there (a network mount)
+            self._fds.append(fd)
+
+    def release(self) -> None:
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()
+
+
 @contextmanager
 def offline_lock(config: Config) -> Iterator[bool]:
     """True (lock held) when no daemon runs: an operator command may then act on the ledger itself."""
@@ -198,6 +246,7 @@ class Daemon:
         self.signals = _Signals(threading.Event(), threading.Event(), threading.Event())
         self.clock = SystemClock()
         self.lock = InstanceLock(config)
+        self.folder_locks = FolderLocks(config)
         self.ledger: Ledger | None = None
         self.engine: Engine | None = None
         self.watcher: FolderWatcher | None = None
@@ -249,6 +298,7 @@ class Daemon:
                 f"another spo-hotfolder (pid {holder}) already runs on {config.paths.root} (lock {self.lock.path})"
             )
         self.lock.mark_daemon()
+        self.folder_locks.acquire()
         from spo_hotfolder.pdfwork import PdfWorker
 
         try:
@@ -299,14 +349,21 @@ class Daemon:
             systemd=self.notifier.enabled,
             watchdog_seconds=self.notifier.watchdog_seconds,
         )
+        for problem in filesystem_errors(config):
+            # (check-config's errors; those of the spool folders refused the start already)
+            log.warning(
+                "config.problem",
+                problem=problem,
+                effect="the jobs routed there fail (failed/, with ERROR.txt) until the config is corrected",
+            )
         for hot in config.hot_folders.values():
             # Said now, not only at the first delivery there: a share not mounted, a path mistyped.
-            if not hot.path.is_dir():
+            if not hot.path.exists():
                 log.warning(
                     "hot_folder.unavailable",
                     hot_folder=hot.name,
                     path=str(hot.path),
-                    reason="is not a folder" if hot.path.exists() else "does not exist; the daemon never creates it",
+                    reason="does not exist; the daemon never creates it",
                     effect="deliveries there fail and are retried until it is there",
                 )
         # READY=1 only now: the ledger is open, the folders are checked, the watcher runs and the
@@ -390,7 +447,12 @@ class Daemon:
         while not self.signals.stop.is_set():
             if self.signals.reload.is_set():
                 self.signals.reload.clear()
-                self.reload()
+                try:
+                    self.reload()
+                except Exception as exc:  # noqa: BLE001 - a reload never stops the daemon (SPEC 8)
+                    reason = f"the new config could not be applied: {describe_exception(exc)}"
+                    log.error("config.reload_failed", errors=[reason], action="keeping the previous config")
+                    self._reload_failed(1)
             now = time.monotonic()
             if now >= next_heartbeat:
                 self.check_health()
@@ -477,8 +539,8 @@ class Daemon:
             counts.get(s.value, 0) for s in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS, Stage.DELIVER, Stage.RETRY)
         )
         line = (
-            f"{waiting} jobs waiting, {self.ledger.count_blocked()} blocked, {counts.get('failed', 0)} failed, "
-            f"{counts.get('done', 0) + counts.get('purged', 0)} done"
+            f"{waiting} job{'' if waiting == 1 else 's'} waiting, {self.ledger.count_blocked()} blocked, "
+            f"{counts.get('failed', 0)} failed, {counts.get('done', 0) + counts.get('purged', 0)} done"
         )
         return f"{self.reload_problem}; {line}" if self.reload_problem else line
 
@@ -534,6 +596,13 @@ class Daemon:
             ]
             log.error("config.reload_failed", errors=moved, action="keeping the previous config")
             self._reload_failed(len(moved))
+            return
+        impossible = filesystem_errors(new)
+        if impossible:
+            # What check-config calls errors (a hot folder that is a file, staging on another
+            # filesystem): every delivery there would fail; the previous config goes on working.
+            log.error("config.reload_failed", errors=impossible, action="keeping the previous config")
+            self._reload_failed(len(impossible))
             return
         self.reload_problem = None
         old = self.config
@@ -621,6 +690,7 @@ class Daemon:
                 (self.config.paths.state / HEALTH_NAME).unlink()
         if self.ledger is not None:
             self.ledger.close()
+        self.folder_locks.release()
         self.lock.release()
         if not refused:
             log.info("daemon.stopped")
@@ -661,7 +731,18 @@ def run(config_path: Path) -> int:
         log.error("daemon.refused", reason=str(exc))
         daemon.shutdown(refused=True)
         raise
-    daemon.serve()
+    except BaseException:
+        # (logged as daemon.crashed) The threads already started must stop, or they keep alive a
+        # process whose main thread, gone, no longer handles SIGTERM.
+        with contextlib.suppress(Exception):
+            daemon.shutdown(refused=True)
+        raise
+    try:
+        daemon.serve()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            daemon.shutdown()
+        raise
     return 0
 
 

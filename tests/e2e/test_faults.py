@@ -128,6 +128,22 @@ def test_hot_folder_replaced_by_a_file_fails_at_once_and_retry_works(start, tmp_
     assert final_files(hot) == ["FILE1_FILE1-1_bc-85x55_x1.pdf"]
 
 
+def test_a_hot_folder_that_is_a_file_at_start_is_said_as_the_config_problem_it_is(start, tmp_path: Path) -> None:
+    """Audit AT 4: the start-up warning said "deliveries there fail and are retried until it is
+    there" of a hot folder that is a file, where every job routed there goes to failed/ at once."""
+    hot = tmp_path / "hot" / "indigo"
+    daemon = start()
+    assert daemon.stop() == 0
+    hot.rmdir()
+    hot.write_text("oops")
+    daemon.start()
+    wait_for(lambda: "config.problem" in daemon.log_text(), what="the warning at start")
+    [line] = [json.loads(x) for x in daemon.log_text().splitlines() if "config.problem" in x]
+    assert "hot_folders.indigo.path: " in line["problem"] and "is a file, not a folder" in line["problem"]
+    assert line["effect"].startswith("the jobs routed there fail (failed/") and line["level"] == "warning"
+    assert "hot_folder.unavailable" not in daemon.log_text()
+
+
 def test_ledger_locked_for_seconds_the_daemon_survives_and_continues(start, tmp_path: Path) -> None:
     daemon = start()
     holder = sqlite3.connect(daemon.root / "state" / "ledger.sqlite3", isolation_level=None)

@@ -208,6 +208,23 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
     wait_for(lambda: len(events(daemon, "config.reload_failed")) > 1, what="the paths change refused")
     [error] = events(daemon, "config.reload_failed")[-1]["errors"]
     assert error.startswith(f"{config}: paths.root: changed from ") and error.endswith("; restart it")
+    # What check-config calls an error is one for a reload too (audit AT 4: applied without a word,
+    # every delivery there then failed); and a path of an unknown user's home (AT 2: the reload
+    # raised RuntimeError and the daemon's main thread ended).
+    (tmp_path / "a-file").write_text("not a folder\n")
+    hot_is_a_file = dict(data, hot_folders=dict(data["hot_folders"], large={"path": str(tmp_path / "a-file")}))
+    config.write_text(yaml.safe_dump(hot_is_a_file, sort_keys=False))
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(events(daemon, "config.reload_failed")) > 2, what="the file as a hot folder refused")
+    [error] = events(daemon, "config.reload_failed")[-1]["errors"]
+    assert error.startswith(f"{config}:") and "hot_folders.large.path: " in error and "is a file, not a folder" in error
+    unknown_home = dict(data, hot_folders=dict(data["hot_folders"], large={"path": "~nosuchuser-spo/hot"}))
+    config.write_text(yaml.safe_dump(unknown_home, sort_keys=False))
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(events(daemon, "config.reload_failed")) > 3, what="the unknown home refused")
+    [error] = events(daemon, "config.reload_failed")[-1]["errors"]
+    assert "there is no user 'nosuchuser-spo'" in error
+    assert daemon.proc.poll() is None and not events(daemon, "daemon.crashed")
     assert daemon.stop() == 0
 
 
@@ -503,6 +520,27 @@ def test_refuses_when_another_instance_holds_the_root(make_daemon) -> None:
     # The refused one must leave the running daemon's health report alone.
     assert run_cli(daemon.config, "health").returncode == 0
     assert daemon.stop() == 0
+
+
+def test_refuses_a_second_daemon_whose_inbox_is_the_first_ones(
+    make_daemon, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """Audit AT 1: a second daemon with another root but `paths.inbox` set to the first one's
+    inbox started, and both took the same orders: a job was printed twice."""
+    daemon = make_daemon()
+    inbox = daemon.root / "inbox"
+    other = write_config(tmp_path / "second", paths={"root": str(tmp_path / "second" / "root"), "inbox": str(inbox)})
+    result = run_refused(other)
+    assert (
+        f"another spo-hotfolder already uses {inbox} (paths.inbox), with another paths.root: two daemons taking "
+        "files from one folder would print orders twice" in result.stderr
+    ), result.stderr
+    assert run_cli(daemon.config, "health").returncode == 0
+    assert daemon.stop() == 0
+    second = Daemon(other)  # the first one gone, the folder is free
+    daemons.append(second)
+    second.start()
+    assert second.stop() == 0
 
 
 def test_refuses_a_metrics_port_in_use(tmp_path: Path) -> None:

@@ -997,3 +997,19 @@ def test_health_finds_the_spool_of_a_config_that_no_longer_parses(tmp_path: Path
     else:
         assert paths is not None and paths.root == Path(root.replace("BASE", str(tmp_path)))
         assert paths.state == paths.root / "state"
+
+
+def test_a_path_of_an_unknown_users_home_or_with_an_overlong_name_is_a_config_error(tmp_path: Path) -> None:
+    """Audit AT 2, 3: `~nosuchuser/...` raised RuntimeError out of the config check (a traceback
+    from check-config and run, a reload that killed the daemon's main thread); a 300-character
+    folder name passed the check and crashed the daemon's start with ENAMETOOLONG."""
+    path = write(tmp_path, "paths:\n  root: ~nosuchuser-spo/spool\n")
+    assert only_error(path) == (
+        f"{path}:2: paths.root: '~nosuchuser-spo/spool' starts with ~nosuchuser-spo, but there is no user "
+        "'nosuchuser-spo': write the full path"
+    )
+    long = "x" * 300
+    path = write(tmp_path, MINIMAL + f"hot_folders:\n  a:\n    path: /srv/hot/{long}/in\n", "b.yaml")
+    assert only_error(path) == (
+        f"{path}:5: hot_folders.a.path: has a name longer than 255 bytes ({'x' * 40}...): no filesystem allows that"
+    )

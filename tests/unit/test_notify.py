@@ -223,3 +223,35 @@ def test_an_engine_stuck_in_a_file_operation_is_unhealthy_and_the_pings_stop(
         engine.progress_at = time.monotonic()  # it came back
         daemon.check_health()
         assert drain(sock)[0] == "WATCHDOG=1"
+
+
+def test_a_reload_that_fails_unexpectedly_keeps_the_daemon_serving_and_stoppable(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit AT 2: a reload that raised something else than a config error (`~nosuchuser` in a
+    path: RuntimeError from expanduser) ended the main thread: no READY=1, no watchdog pings, and
+    SIGTERM ignored (its handler runs on the main thread) while the engine kept running."""
+    address, sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, _watcher, _engine):
+
+        def broken() -> None:
+            daemon.notifier.reloading()
+            raise RuntimeError("Could not determine home directory.")
+
+        monkeypatch.setattr(daemon, "reload", broken)
+        monkeypatch.setattr(daemon, "shutdown", lambda **kwargs: None)
+        serving = threading.Thread(target=daemon.serve, daemon=True)
+        daemon.signals.reload.set()
+        serving.start()
+        seen: list[str] = []
+        deadline = time.monotonic() + 10
+        while not any(f.startswith("STATUS=config reload at") for f in seen) and time.monotonic() < deadline:
+            seen += drain(sock)
+            time.sleep(0.02)
+        assert "READY=1" in seen and serving.is_alive()
+        status = next(f for f in seen if f.startswith("STATUS=config reload at"))
+        assert "failed (1 error" in status and "running on the previous config" in status
+        daemon.signals.stop.set()
+        daemon.signals.wake.set()
+        serving.join(10)
+        assert not serving.is_alive()
