@@ -2504,9 +2504,23 @@ class Engine:
         facts = self.facts(job)
         decision = decide_route(facts, self.config)
         now = self.clock.now()
+        if job.route is not None and job.route != decision.target and job.job_id not in self._rerouted:
+            # The routes changed while the daemon was stopped (a reload updates the recorded route
+            # and says so then): said now, when it takes effect (audit AT 6: a job waiting to retry
+            # a hot folder removed from the config went to another one without a word).
+            (log.warning if decision.hot_folder is None else log.info)(
+                "job.route_changed",
+                job_id=job.job_id,
+                order_id=job.order_id,
+                old=job.route,
+                new=decision.target,
+                reason=f"the config's routes changed since this job's route was decided: {decision.reason}",
+            )
         if decision.hot_folder is None:
             was = self._rerouted.pop(job.job_id, None)
             detail = decision.reason + (f" (a config reload changed it from {was})" if was else "")
+            if was is None and job.route not in (None, "skip"):
+                detail += f" (the config, edited while the daemon was stopped, changed it from {job.route})"
             with self.ledger.transaction():
                 self.ledger.update_job(job.job_id, now, route="skip")
                 self._record(job.job_id, JobStatus.CopyToHotFolderSkipped, SYSTEM, detail, now, write=False)

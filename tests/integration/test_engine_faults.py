@@ -2750,6 +2750,28 @@ def test_a_reload_that_routes_a_waiting_job_nowhere_says_so(rig: Rig) -> None:
     assert "a config reload changed it from indigo" in skipped.detail
 
 
+def test_routes_changed_while_the_daemon_was_stopped_are_said_when_they_take_effect(rig: Rig) -> None:
+    """Audit AT 6: after a restart on a config without the job's hot folder, the job went elsewhere
+    (or nowhere) without a word: its history jumped from its hot folder's attempts to another."""
+    r = rig
+    job_id, folder = _held(r, "RT")
+    assert r.job(job_id).route == "indigo"
+    data = yaml.safe_load(r.config_path.read_text())
+    data["routes"] = [{"to": "skip"}]
+    r.config_path.write_text(yaml.safe_dump(data))
+    r.config = load_config(r.config_path)
+    r.start()  # a restart on the edited config
+    (folder / "RELEASE").write_text("amy\n")
+    with capture_logs() as logs:
+        r.run(until=done(r, job_id), steps=10)
+    [changed] = [e for e in logs if e["event"] == "job.route_changed"]
+    assert (changed["old"], changed["new"], changed["log_level"]) == ("indigo", "skip", "warning")
+    assert changed["reason"].startswith("the config's routes changed since this job's route was decided")
+    skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
+    assert "(the config, edited while the daemon was stopped, changed it from indigo)" in skipped.detail
+    assert r.take_prints() == []
+
+
 def test_a_reload_that_routes_a_job_waiting_to_retry_nowhere_says_it_ends_at_its_next_step(rig: Rig) -> None:
     """Audit AL 5: for a job waiting for its next delivery attempt, the warning's "change the routes
     back and reload if that is not meant" came too late: the job was skipped into done/ at its
