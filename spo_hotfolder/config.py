@@ -352,6 +352,7 @@ class _ConfigReader:
         ]
         #: Every hot folder entry's (name, path, staging), valid or not: for the cross checks.
         self.checked_folders: list[tuple[str, Path | None, Path | None]] = []
+        self.paths_given: set[str] = set()  # the paths.<folder> keys the file sets
 
     # -- reporting
 
@@ -583,6 +584,7 @@ class _ConfigReader:
         folders: dict[str, Path | None] = {
             name: self.path(section[name], f"paths.{name}") if name in section else None for name in FOLDER_NAMES
         }
+        self.paths_given = {name for name in FOLDER_NAMES if name in section}
         if root is None:
             return None
         return PathsConfig(
@@ -894,14 +896,26 @@ class _ConfigReader:
                     )
                 else:
                     seen[folder] = folder_name
+            swallowed: dict[str, list[str]] = {}  # a folder set to contain the default places of others
             for folder_name, folder in paths.spool_folders().items():
                 for outer_name, outer in paths.spool_folders().items():
-                    if outer in folder.parents:
-                        self.error(
-                            f"paths.{folder_name}",
-                            f"is inside paths.{outer_name} ({outer}); the spool folders must not nest (the "
-                            f"daemon would take the files of {folder_name} for those of {outer_name})",
-                        )
+                    if outer not in folder.parents:
+                        continue
+                    if outer_name in self.paths_given and folder_name not in self.paths_given:
+                        swallowed.setdefault(outer_name, []).append(folder_name)
+                        continue
+                    self.error(
+                        f"paths.{folder_name}",
+                        f"is inside paths.{outer_name} ({outer}); the spool folders must not nest (the "
+                        f"daemon would take the files of {folder_name} for those of {outer_name})",
+                    )
+            for outer_name, names in swallowed.items():
+                self.error(
+                    f"paths.{outer_name}",
+                    f"contains the default places of {', '.join('paths.' + n for n in names)} (under paths.root, "
+                    f"{paths.root}); the spool folders must not nest (the daemon would take their files for "
+                    f"those of {outer_name}): put paths.{outer_name} outside paths.root, or leave it out",
+                )
 
 
 _ROUTE_INDEX = re.compile(r"^routes\[(\d+)\]")

@@ -1013,3 +1013,14 @@ def test_a_path_of_an_unknown_users_home_or_with_an_overlong_name_is_a_config_er
     assert only_error(path) == (
         f"{path}:5: hot_folders.a.path: has a name longer than 255 bytes ({'x' * 40}...): no filesystem allows that"
     )
+
+
+def test_a_spool_folder_set_to_the_root_is_named_once_as_the_culprit(tmp_path: Path) -> None:
+    """Audit AT 7: `paths.inbox` set to paths.root gave six errors, one for each folder at its
+    default place (work, quarantine, ...), none naming the key written: paths.inbox."""
+    path = write(tmp_path, "paths:\n  root: /srv/spo\n  inbox: /srv/spo\n")
+    assert only_error(path) == (
+        f"{path}:3: paths.inbox: contains the default places of paths.work, paths.quarantine, paths.failed, "
+        "paths.done, paths.rejected, paths.state (under paths.root, /srv/spo); the spool folders must not nest "
+        "(the daemon would take their files for those of inbox): put paths.inbox outside paths.root, or leave it out"
+    )
