@@ -452,7 +452,7 @@ class Daemon:
                 except Exception as exc:  # noqa: BLE001 - a reload never stops the daemon (SPEC 8)
                     reason = f"the new config could not be applied: {describe_exception(exc)}"
                     log.error("config.reload_failed", errors=[reason], action="keeping the previous config")
-                    self._reload_failed(1)
+                    self._reload_failed(1, hint="a fault of the daemon")
             now = time.monotonic()
             if now >= next_heartbeat:
                 self.check_health()
@@ -595,7 +595,7 @@ class Daemon:
                 )
             ]
             log.error("config.reload_failed", errors=moved, action="keeping the previous config")
-            self._reload_failed(len(moved))
+            self._reload_failed(len(moved), hint="paths change only with a restart")
             return
         impossible = filesystem_errors(new)
         if impossible:
@@ -646,13 +646,13 @@ class Daemon:
         )
         self.notifier.reloaded(self.summary())
 
-    def _reload_failed(self, errors: int) -> None:
+    def _reload_failed(self, errors: int, *, hint: str = "check-config lists them") -> None:
         """Said in the status line too (``systemctl status``), until a reload succeeds: the journal
         alone is easy to miss, and ``systemctl reload`` itself reports success either way."""
         when = self.clock.now().strftime("%H:%M:%S UTC")
         self.reload_problem = (
             f"config reload at {when} failed ({errors} error{'s' if errors != 1 else ''}, see config.reload_failed "
-            "in the log; check-config lists them): running on the previous config"
+            f"in the log; {hint}): running on the previous config"
         )
         self.notifier.reloaded(self.summary())
 
