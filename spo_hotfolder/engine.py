@@ -1046,14 +1046,7 @@ class Engine:
         upload client sending the order again sends the manifest first, and the corrected PDF a
         moment later (rsync, WinSCP: under a temporary name until complete). The manifest waits,
         once, for settle_seconds (at least 1 s) before it counts as sent again without artwork."""
-        if self._repeat_held.get(path) == sig:
-            del self._repeat_held[path]
-            return False
-        if len(self._repeat_held) > 10_000:
-            self._repeat_held.clear()
-        self._repeat_held[path] = sig
-        self.tracker.hold(path, max(self.config.watch.settle_seconds, 1.0))
-        return True
+        return self._hold_once(self._repeat_held, path, sig, max(self.config.watch.settle_seconds, 1.0))
 
     def _held_as_cut_off(self, path: Path, sig: Signature) -> bool:
         """A manifest whose text ends inside it (``{"artwork": [{...}`` with the rest to come, a
@@ -1061,15 +1054,22 @@ class Engine:
         that paused longer than settle_seconds (SPEC 8: no partial file is ever taken). It waits,
         once, until unchanged for the longer wait of incomplete-looking files (max(5 s, 5 x
         settle)); still the same then, it is refused as cut off."""
-        if self._cut_off_held.get(path) == sig:
-            del self._cut_off_held[path]
-            return False
-        if len(self._cut_off_held) > 10_000:
-            self._cut_off_held.clear()
-        self._cut_off_held[path] = sig
         wait = self.tracker.incomplete_pdf_seconds - self.config.watch.settle_seconds
-        self.tracker.hold(path, max(wait, 0.0))
+        if not self._hold_once(self._cut_off_held, path, sig, wait):
+            return False
         log.info("manifest.waiting_for_its_end", manifest=self.rel(path), seconds=round(wait, 1))
+        return True
+
+    def _hold_once(self, held: dict[Path, Signature], path: Path, sig: Signature, seconds: float) -> bool:
+        """True, and ``path`` is looked at again in ``seconds``, the first time; False when it comes
+        back unchanged (``held`` remembers it; a change starts afresh)."""
+        if held.get(path) == sig:
+            del held[path]
+            return False
+        if len(held) > 10_000:
+            held.clear()
+        held[path] = sig
+        self.tracker.hold(path, max(seconds, 0.0))
         return True
 
     def _job_folder_in_inbox(self, job: Job, folder: Path, path: Path) -> None:
