@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -231,11 +232,28 @@ def _load_job(ledger: Ledger, job_id: str) -> Job:
     return job
 
 
+def _where_it_is(job: Job, config: Config) -> Job:
+    """``job`` with the folder it is in: the ledger records a job's new folder with its status,
+    a moment before the folder moves; a daemon killed in that moment (and not restarted yet, which
+    moves it) leaves it where it was, and `show` names that one (audit AU 2)."""
+    if job.stage is Stage.PURGED or (config.paths.root / job.folder).is_dir():
+        return job
+    for area in ("work", "quarantine", "failed", "done", "rejected"):
+        folder = getattr(config.paths, area) / job.job_id
+        if folder.is_dir():
+            try:
+                shown = folder.relative_to(config.paths.root).as_posix()
+            except ValueError:
+                shown = str(folder)
+            return dataclasses.replace(job, folder=shown)
+    return job
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     config = get_config(args)
     ledger = open_ledger(config)
     try:
-        job = _load_job(ledger, args.job)
+        job = _where_it_is(_load_job(ledger, args.job), config)
         artwork = ledger.artwork(job.job_id)
         waiting = pending_commands(config.paths.state / "commands", ledger, job.job_id)
     finally:

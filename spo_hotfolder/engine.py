@@ -326,6 +326,7 @@ class Engine:
         self._cut_off_held: dict[Path, Signature] = {}  # manifests held once as maybe still being written
         self._repeat_held: dict[Path, Signature] = {}  # manifests sent again, held once for their artwork
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
+        self._reject_first_until: dict[str, float] = {}  # _reject_first: how long a job waits for a REJECT
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         #: the operator's last action per job and its answer (STATUS.txt), kept in the ledger too
         self._last_action: dict[str, str | None] = {}
@@ -2238,6 +2239,24 @@ class Engine:
             if self.tracker.any_due():
                 self._take_stable(budget=0.01, limit=4)
 
+    def _reject_first(self, job: Job) -> bool:
+        """A job sent on (released, retried) whose folder is still in quarantine/ or failed/ (a crash
+        came between the ledger's commit and the folder's move) with a REJECT file in it, which an
+        operator dropped there meanwhile (its STATUS.txt still offered it): the REJECT is handled
+        first, as a drop file, and the job waits for it (a job never prints when someone also
+        rejected it; audit AU 1). True: the job waits a moment."""
+        folder = self._locate(job)
+        if folder is None or folder.parent not in (self.area("quarantine"), self.area("failed")):
+            return False
+        waiting = self._reject_waiting(folder)
+        mono = self.clock.monotonic()
+        until = self._reject_first_until.setdefault(job.job_id, mono + 60.0)
+        if waiting is None or mono > until:
+            return False  # (a REJECT file that is never read, e.g. unreadable, holds nothing for long)
+        self.hint(folder / waiting)
+        self._cooldown[job.job_id] = mono + max(self.config.watch.settle_seconds, 0.5)
+        return True
+
     def _run_job(self, job_id: str, next_ids: Sequence[str] = ()) -> None:
         """One step of one job; the one place where an exception becomes a job outcome.
         ``next_ids``: the jobs queued after it (the worker checks the next one meanwhile)."""
@@ -2252,6 +2271,8 @@ class Engine:
             return log.bind(job_id=job_id, order_id=order_id)
 
         try:
+            if self._reject_first(job):
+                return
             if job.stage is Stage.PROCESS:
                 self._process(job, next_ids)
                 # Straight on to delivery: a job's output never waits for other jobs' checks.
@@ -3926,6 +3947,19 @@ class Engine:
             if job.stage in (Stage.DONE, Stage.REJECTED):
                 return
             log.warning("recovery.job_folder_missing", job_id=job.job_id, order_id=job.order_id)
+            return
+        operators = (self.area("quarantine"), self.area("failed"))
+        if (
+            current != expected
+            and job.stage not in TERMINAL  # sent on (released, retried): not rejected already
+            and current.parent in operators
+            and self._reject_waiting(current) is not None
+        ):
+            # Moved out of the operators' folders, the REJECT in it would go unseen: it is read there
+            # first (_reject_first), and the folder moves with the outcome.
+            log.info("recovery.reject_first", job_id=job.job_id, folder=self.rel(current))
+            if self.rel(current) != job.folder:
+                self.ledger.update_job(job.job_id, now, folder=self.rel(current))  # where it is, meanwhile
             return
         if current != expected:
             log.info("recovery.move", job_id=job.job_id, src=self.rel(current), dst=self.rel(expected))

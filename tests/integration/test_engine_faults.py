@@ -3687,3 +3687,34 @@ def test_a_file_in_a_renamed_order_folder_is_told_apart_from_a_second_upload(rig
         "put it into failed/NF-1/replace/" in error
     ), error
     assert "has its artwork" not in error and "again" not in error
+
+
+def test_a_reject_dropped_into_a_released_jobs_folder_left_by_a_crash_is_answered_truly(rig: Rig) -> None:
+    """Audit AU 1: killed between a release's commit and the folder's move out of quarantine/, the
+    job's folder stayed there, its STATUS.txt still offering REJECT; a REJECT dropped meanwhile was
+    moved to work/ with the folder at the restart, unread, and answered after the delivery as "the
+    job was finished before they were read". It is read first, where it was dropped: the job was
+    released before it (a release is not undone by a later REJECT), and its answer says so."""
+    r = rig
+    job_id, folder = _held(r, "RF")
+    (folder / "RELEASE").write_text("alice\n")
+    life_until_killed(
+        r,
+        lambda mp: _crash_before(
+            mp, engine_module.os, "replace", when=lambda src, dst: "/quarantine/" in str(src) and "/work/" in str(dst)
+        ),
+    )
+    assert folder.is_dir() and r.job(job_id).stage is Stage.DELIVER  # the release is recorded, not the move
+    (folder / "REJECT").write_text("bob\nwrong paper\n")
+    r.start()
+    with capture_logs() as logs:
+        r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["RF_RF-1_bc-85x55_x1.pdf"]
+    [refused] = [e for e in logs if e["event"] == "operator.refused"]
+    assert refused["action"] == "REJECT" and refused["reason"] == (
+        f"job {job_id} was released (by alice) before this reject was read, and is on its way to its hot folder; "
+        "only a blocked or failed job can be rejected"
+    )
+    status = (r.root / "done" / job_id / "STATUS.txt").read_text()
+    assert "was released (by alice) before this reject was read" in status
+    assert "finished before they were read" not in status

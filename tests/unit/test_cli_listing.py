@@ -213,3 +213,19 @@ def test_a_customer_and_attributes_with_control_characters_are_shown_without_the
         check=True,
     ).stdout
     assert json.loads(as_json)["customer"] == evil
+
+
+def test_show_names_the_folder_a_job_is_in_when_a_crash_cut_its_move_short(tmp_path: Path) -> None:
+    """Audit AU 2: the ledger records a job's new folder with its status a moment before the folder
+    moves; with the daemon killed in between (and not restarted yet), `show` named a folder that
+    did not exist."""
+    config = _ledger_with_three_jobs(tmp_path)
+    ledger = Ledger(tmp_path / "root" / "state" / "ledger.sqlite3")
+    ledger.update_job("2-1", T0, stage=Stage.REJECTED, folder="rejected/2-1")
+    ledger.close()
+    (tmp_path / "root" / "quarantine" / "2-1").mkdir(parents=True)
+    command = [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "show", "2-1"]
+    shown = json.loads(subprocess.run([*command, "--json"], capture_output=True, text=True, check=True).stdout)
+    assert (shown["folder"], shown["output"]) == ("quarantine/2-1", "quarantine/2-1/output/o.pdf")
+    text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "Folder:    quarantine/2-1\n" in text
