@@ -2326,6 +2326,20 @@ class Engine:
         self._cooldown[job_id] = self.clock.monotonic() + DISK_FULL_RETRY_SECONDS
         self._spool_full_said(exc, job_id=job_id)
 
+    def _artwork_changed_since_check(self, job: Job) -> list[str]:
+        """The names of the job's artwork files whose content is not what its last check read
+        (``preflight.artwork_sha256``); none when there was no check, or no such record."""
+        recorded = (job.preflight or {}).get("artwork_sha256") or []
+        inputs = self._inputs(job)
+        if len(recorded) != len(inputs):
+            return []
+        changed = []
+        for item, digest in zip(inputs, recorded, strict=True):
+            current = self._digest(Path(item.path))
+            if digest and current is not None and current != digest:
+                changed.append(item.name)
+        return changed
+
     def _inputs(self, job: Job) -> list[ArtworkInput]:
         job_dir = self.job_dir(job)
         return [
@@ -2557,6 +2571,21 @@ class Engine:
             )
         src = self.job_dir(job) / "output" / (job.output or "")
         if not job.output or not src.is_file():
+            changed = self._artwork_changed_since_check(job)
+            if changed:
+                # Made again from it, the output would go out unchecked by anyone (audit AV 1: the
+                # output deleted, a PDF dragged over artwork/, then RELEASE: the new PDF printed).
+                raise JobFailed(
+                    JobStatus.ValidationFailed,
+                    "artwork changed in its folder after it was checked: " + ", ".join(changed),
+                    [
+                        f"artwork/{name} is not the file that was checked (it was replaced or edited in place, "
+                        "not put into replace/), and the output made from the checked one is gone"
+                        for name in changed
+                    ],
+                    "Put the PDF to print into replace/ (same file name): it is checked and, for a blocked job, "
+                    "shown to you again before it prints. Or drop REJECT here.",
+                )
             self.ledger.update_job(job.job_id, now, stage=Stage.PROCESS)
             return
         self._output_unchanged(job, src)
@@ -2859,7 +2888,17 @@ class Engine:
             if job.folder != self.rel(dst):
                 self.ledger.update_job(job.job_id, now, folder=self.rel(dst))
         elif src != dst or job.folder != self.rel(dst):
-            self._rename_job_dir(job.job_id, src, dst, now, recorded=job.folder == self.rel(dst))
+            recorded_ahead = job.folder == self.rel(dst)
+            try:
+                self._rename_job_dir(job.job_id, src, dst, now, recorded=recorded_ahead)
+            except BaseException:
+                if recorded_ahead and src != dst:
+                    # The ledger named the new folder ahead of the move (_record_stage): it names the
+                    # one the job is still in, which every next step reads (audit AV 2: a folder that
+                    # could not be moved, then "artwork missing" for a job whose artwork was there).
+                    with contextlib.suppress(Exception):
+                        self.ledger.update_job(job.job_id, now, folder=self.rel(src))
+                raise
             if stage not in (Stage.HELD, Stage.FAILED) and src.parent in (self.area("quarantine"), self.area("failed")):
                 self._out_of_operator_hands(dst, now)
         # else: the folder is already where the stage lives, and recorded there (work/ -> work/)
@@ -3123,7 +3162,12 @@ class Engine:
                     f"put the job's folder back as {self.rel(known)}/ (it is not there: moved or removed by hand), "
                     f"or use `spo-hotfolder {command}`"
                 )
-            what = f"a copy of job {job.job_id}'s folder" if copy else f"job {job.job_id}'s folder under another name"
+            if copy:
+                what = f"a copy of job {job.job_id}'s folder"
+            elif folder.name == job.job_id:
+                what = f"job {job.job_id}'s folder, moved here by hand (or a copy of it)"
+            else:
+                what = f"job {job.job_id}'s folder under another name"
             answer = (
                 f"\n{iso(now)}: {path.name} was not acted on (kept as history/{kept.name}): this is {what}, and the "
                 f"daemon knows the job's folder as {self.rel(known)}/; drop files act only there. To act on the job, "

@@ -7,6 +7,7 @@ A "crash" is ``os._exit`` at a chosen point in a forked child (like SIGKILL: no 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -3718,3 +3719,70 @@ def test_a_reject_dropped_into_a_released_jobs_folder_left_by_a_crash_is_answere
     status = (r.root / "done" / job_id / "STATUS.txt").read_text()
     assert "was released (by alice) before this reject was read" in status
     assert "finished before they were read" not in status
+
+
+def test_artwork_changed_by_hand_after_its_check_is_never_printed_unchecked(rig: Rig) -> None:
+    """Audit AV 1: a blocked job's output deleted and another PDF dragged over its artwork/ file (a
+    file manager's "replace"), then RELEASE: the output was made again from the new file and sent to
+    the printer, unchecked by anyone. The job fails instead, saying what happened and what to do."""
+    r = rig
+    job_id, folder = _held(r, "AH")
+    for output in (folder / "output").iterdir():
+        output.unlink()
+    other = r.tmp / "other.pdf"
+    make_pdf(other, pages=[(91.5, 61.0)] * 2)
+    os.replace(other, folder / "artwork" / "AH.pdf")
+    (folder / "RELEASE").write_text("wes\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    assert r.take_prints() == []
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert "artwork changed in its folder after it was checked: AH.pdf" in error
+    assert "Put the PDF to print into replace/" in error
+    # The same without a change of the artwork: the output is made again and printed.
+    job_id, folder = _held(r, "AI")
+    for output in (folder / "output").iterdir():
+        output.unlink()
+    (folder / "RELEASE").write_text("wes\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["AI_AI-1_bc-85x55_x1.pdf"]
+
+
+def test_a_job_folder_that_cannot_be_moved_stays_recorded_where_it_is(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit AV 2: a job folder made unmovable (a read-only flag) when its release moved it: the
+    ledger, which names the new folder with the status, named work/<job>, which did not exist; once
+    the folder could be moved, the job failed "artwork missing" with its artwork there."""
+    r = rig
+    job_id, folder = _held(r, "UM")
+    real = engine_module.os.replace
+    stuck = [True]
+
+    def refusing(src: Any, dst: Any) -> None:
+        if stuck[0] and str(src) == str(folder):
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(src))
+        real(src, dst)
+
+    monkeypatch.setattr(engine_module.os, "replace", refusing)
+    with contextlib.suppress(PermissionError):
+        r.engine.apply(job_id, Action.RELEASE, by="cal", note="")
+    assert r.job(job_id).folder == f"quarantine/{job_id}" and folder.is_dir()
+    stuck[0] = False
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["UM_UM-1_bc-85x55_x1.pdf"]
+    assert "ValidationFailed" not in r.statuses(job_id)
+
+
+def test_a_drop_file_in_a_job_folder_moved_by_hand_says_so(rig: Rig) -> None:
+    """Audit AV 5: a job's folder dragged from quarantine/ into failed/ (the same name): a RELEASE
+    there was answered "this is job X's folder under another name", though the name was the same."""
+    r = rig
+    job_id, folder = _held(r, "MH")
+    moved = r.root / "failed" / job_id
+    os.replace(folder, moved)
+    (moved / "RELEASE").write_text("zed\n")
+    r.engine.hint(moved / "RELEASE")
+    r.run(until=lambda: not (moved / "RELEASE").exists(), steps=10)
+    status = (moved / "STATUS.txt").read_text()
+    assert f"this is job {job_id}'s folder, moved here by hand (or a copy of it)" in status, status
+    assert r.take_prints() == []
