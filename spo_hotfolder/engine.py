@@ -1742,7 +1742,8 @@ class Engine:
             )
         else:
             title = f"Manifest {path.name} could not be used; no job was created from it."
-            fix = fix or self._resend_text(path.name, folder_manifest, fault)
+            located = any(re.match(r"(line \d+|[A-Za-z_][\w.\[\]]*: )", problem) for problem in problems)
+            fix = fix or self._resend_text(path.name, folder_manifest, fault, located=located)
         text = error_text(title, problems, fix)
         # ERROR.txt is written before anything moves: on a full disk the manifest stays where it is
         # (taken again later) rather than lying in failed/ unexplained.
@@ -1771,12 +1772,14 @@ class Engine:
         log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
         return target
 
-    def _resend_text(self, name: str, folder_manifest: bool, fault: bool) -> str:
-        first = (
-            f"Once the administrator has looked into it, put {name}"
-            if fault
-            else f"Correct {name} (the lines and keys above say where) and put it"
-        )
+    def _resend_text(self, name: str, folder_manifest: bool, fault: bool, *, located: bool = True) -> str:
+        """``located``: the problems name lines or keys (not so for a file too big, or a link)."""
+        if fault:
+            first = f"Once the administrator has looked into it, put {name}"
+        elif located:
+            first = f"Correct {name} (the lines and keys above say where) and put it"
+        else:
+            first = f"Correct {name} as said above and put it"
         if folder_manifest:
             return (
                 f"{first} into inbox/ again together with its artwork, as the whole folder (its artwork is in "

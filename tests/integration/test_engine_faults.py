@@ -3786,3 +3786,17 @@ def test_a_drop_file_in_a_job_folder_moved_by_hand_says_so(rig: Rig) -> None:
     status = (moved / "STATUS.txt").read_text()
     assert f"this is job {job_id}'s folder, moved here by hand (or a copy of it)" in status, status
     assert r.take_prints() == []
+
+
+def test_a_manifest_refused_without_a_line_or_key_is_not_told_to_look_for_them(rig: Rig) -> None:
+    """Audit AW 3: a symbolic link as manifest (or one over 1 MiB) is refused whole, with no line or
+    key at fault; ERROR.txt still said "Correct it (the lines and keys above say where)"."""
+    r = rig
+    target = r.tmp / "elsewhere.yaml"
+    target.write_text('order_id: "SL"\nproduct: bc-85x55\nquantity: 1\nartwork: [SL.pdf]\n')
+    (r.inbox / "link.yaml").symlink_to(target)
+    error = r.root / "failed" / "link.yaml" / "ERROR.txt"
+    r.run(until=error.is_file, steps=20)
+    text = error.read_text()
+    assert "is a symbolic link" in text and "the lines and keys above" not in text
+    assert "Correct link.yaml as said above and put it into inbox/ again" in text
