@@ -1853,22 +1853,29 @@ class Engine:
         if not self._removable_from(src.parent):
             self._orphans.pop(src, None)  # looked at again at the next rescan, never in a loop
             return
-        for index, (job_id, position) in enumerate(waiting):
+        takers: list[tuple[Job, Artwork]] = []
+        for job_id, position in waiting:
             job = self.ledger.get_job(job_id, history=False)
-            if job is None:
-                continue
             art = next((a for a in self.ledger.artwork(job_id) if a.position == position), None)
-            if art is None:
+            if job is None or art is None:
                 continue
+            if takers and job.order_id != takers[0][0].order_id:
+                # One file is one order's artwork: the oldest order waiting for this name takes it;
+                # another order's job waits on for its own file of that name (audit AX 1: two
+                # storefront orders naming "artwork.pdf" both printed the first one's). Within one
+                # order, every job naming it gets it.
+                continue
+            takers.append((job, art))
+        for index, (job, art) in enumerate(takers):
             dest = self.job_dir(job) / "artwork" / art.name
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if index == len(waiting) - 1:
+            if index == len(takers) - 1:
                 take(src, dest)
             else:
                 shutil.copyfile(src, dest)
-            self.ledger.mark_artwork_present(job_id, position)
-            log.info("artwork.taken", job_id=job_id, order_id=job.order_id, file=art.name)
-            self._check_complete(job_id)
+            self.ledger.mark_artwork_present(job.job_id, art.position)
+            log.info("artwork.taken", job_id=job.job_id, order_id=job.order_id, file=art.name)
+            self._check_complete(job.job_id)
         if src.parent != self.area("inbox"):
             self._consumed_dirs.add(src.parent)
         self._cleanup_consumed_dirs()

@@ -3800,3 +3800,29 @@ def test_a_manifest_refused_without_a_line_or_key_is_not_told_to_look_for_them(r
     text = error.read_text()
     assert "is a symbolic link" in text and "the lines and keys above" not in text
     assert "Correct link.yaml as said above and put it into inbox/ again" in text
+
+
+def test_two_orders_waiting_for_one_file_name_each_print_their_own_file(rig: Rig) -> None:
+    """Audit AX 1: two orders' manifests naming artwork.pdf, both waiting for it: the first file of
+    that name went to both jobs (a copy and a link), both printed it, and the second order's own
+    file, uploaded next under the same name, went to failed/ as unclaimed."""
+    r = rig
+    for order in ("WA", "WB"):
+        (r.inbox / f"{order}.yaml").write_text(
+            f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n'
+        )
+        r.run(until=lambda o=order: r.stage(f"{o}-1") is Stage.AWAITING, steps=10)
+    make_pdf(r.inbox / "artwork.pdf", pages=CARD)
+    first = (r.inbox / "artwork.pdf").read_bytes()
+    r.run(until=done(r, "WA-1"), steps=10)
+    r.run(steps=2)
+    assert r.stage("WB-1") is Stage.AWAITING and r.take_prints() == ["WA_WA-1_bc-85x55_x1.pdf"]
+    make_pdf(r.tmp / "second.pdf", pages=[(91.5, 61.0)] * 2)
+    second = (r.tmp / "second.pdf").read_bytes()
+    assert second != first
+    os.replace(r.tmp / "second.pdf", r.inbox / "artwork.pdf")  # the second order's own file
+    r.run(until=done(r, "WB-1"), steps=10)
+    assert r.take_prints() == ["WB_WB-1_bc-85x55_x1.pdf"]
+    assert (r.root / "done" / "WA-1" / "artwork" / "artwork.pdf").read_bytes() == first
+    assert (r.root / "done" / "WB-1" / "artwork" / "artwork.pdf").read_bytes() == second
+    assert os.listdir(r.root / "failed") == []
