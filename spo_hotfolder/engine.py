@@ -215,7 +215,8 @@ def _artwork_without_output(job: Job, history: Sequence[Any]) -> Any | None:
     made = [i for i, e in enumerate(history) if e.status is JobStatus.OutputCreated]
     if not made:
         return None
-    new = [e for e in history[made[-1] + 1 :] if e.status is JobStatus.ArtworkUploaded]
+    # (AwaitingData: a manifest sent again whose artwork is still on its way, audit AX 2)
+    new = [e for e in history[made[-1] + 1 :] if e.status in (JobStatus.ArtworkUploaded, JobStatus.AwaitingData)]
     return new[-1] if new else None
 
 
@@ -3660,6 +3661,11 @@ class Engine:
         new = _artwork_without_output(job, job.history)
         if new is None:
             return None
+        if new.status is JobStatus.AwaitingData:
+            return (
+                f"new artwork is on its way since {new.at} ({new.detail}) and its output is not made yet: open the "
+                "new output in output/ once it is there (STATUS.txt says so), then release again"
+            )
         return (
             f"new artwork came at {new.at} ({new.detail or 'a replacement'}) and its output is not made yet: "
             "open the new output in output/ once it is there (STATUS.txt says so), then release again"

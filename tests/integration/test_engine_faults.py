@@ -3826,3 +3826,18 @@ def test_two_orders_waiting_for_one_file_name_each_print_their_own_file(rig: Rig
     assert (r.root / "done" / "WA-1" / "artwork" / "artwork.pdf").read_bytes() == first
     assert (r.root / "done" / "WB-1" / "artwork" / "artwork.pdf").read_bytes() == second
     assert os.listdir(r.root / "failed") == []
+
+
+def test_a_release_while_a_resent_orders_artwork_is_on_its_way_is_refused(rig: Rig) -> None:
+    """Audit AX 2: a blocked job's order sent again, its PDF still uploading (the job waits for
+    it): `release` said "released" and exited 0, and the release was voided once the new output
+    was made. It is refused at once, as a release while a replacement's output is not made is."""
+    r = rig
+    job_id, folder = _held(r, "RW")
+    (r.inbox / "RW.yaml").write_bytes((folder / "manifest.yaml").read_bytes())
+    (r.inbox / ".RW.pdf.Xq31Zb").write_bytes(b"%PDF-1.7\n")
+    r.engine.hint(r.inbox / "RW.yaml")
+    r.run(until=lambda: r.stage(job_id) is Stage.AWAITING, steps=10, dt=0.5)
+    result = r.engine.apply(job_id, Action.RELEASE, by="dave", note="")
+    assert not result.ok and "new artwork is on its way since" in result.message, result.message
+    assert r.job(job_id).blocked
