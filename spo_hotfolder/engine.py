@@ -2040,6 +2040,13 @@ class Engine:
             "seconds of arrival (a manifest that names them but was refused is in failed/, with its own ERROR.txt)"
         ]
         for path in paths:
+            for job_id in self.ledger.rejected_waiting_for(path.name):
+                rejected = self.ledger.get_job(job_id, history=False)
+                problems.append(
+                    f"job {job_id} waited for a file of this name and was rejected before it came (it is in "
+                    f"{rejected.folder if rejected else 'rejected'}/): a rejected job takes no files. To print it, "
+                    "send its manifest again with reprint: true, together with this file"
+                )
             for job_id in self.ledger.held_with(path.name):
                 job = self.ledger.get_job(job_id, history=False)
                 if job is None:

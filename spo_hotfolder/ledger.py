@@ -889,6 +889,16 @@ class Ledger:
             ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def rejected_waiting_for(self, name: str, limit: int = 3) -> list[str]:
+        """The newest rejected jobs that were still waiting for an artwork file of this name."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.job_id FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
+                "WHERE a.name = ? AND a.present = 0 AND j.stage = 'rejected' ORDER BY j.updated_at DESC LIMIT ?",
+                (name, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def held_with(self, name: str, limit: int = 3) -> list[str]:
         """The newest jobs in quarantine/ or failed/ with an artwork file of this name (a file
         uploaded again under that name is most likely meant for one of them)."""

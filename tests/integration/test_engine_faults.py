@@ -3841,3 +3841,27 @@ def test_a_release_while_a_resent_orders_artwork_is_on_its_way_is_refused(rig: R
     result = r.engine.apply(job_id, Action.RELEASE, by="dave", note="")
     assert not result.ok and "new artwork is on its way since" in result.message, result.message
     assert r.job(job_id).blocked
+
+
+def test_a_file_a_rejected_job_waited_for_says_so_when_it_goes_to_failed(rig: Rig) -> None:
+    """Audit AX 4: a blocked job's order sent again, then the job rejected while its new PDF was
+    still uploading: the PDF, unclaimed, went to failed/ saying "no manifest named it"."""
+    r = rig
+    job_id, folder = _held(r, "RJ")
+    (r.inbox / "RJ.yaml").write_bytes((folder / "manifest.yaml").read_bytes())
+    upload = r.inbox / ".RJ.pdf.Qw12Er"
+    upload.write_bytes(b"%PDF-1.7\n")
+    r.engine.hint(r.inbox / "RJ.yaml")
+    r.run(until=lambda: r.stage(job_id) is Stage.AWAITING, steps=10, dt=0.5)
+    assert r.engine.apply(job_id, Action.REJECT, by="jo", note="").ok
+    make_pdf(upload, pages=CARD)
+    os.replace(upload, r.inbox / "RJ.pdf")
+    r.engine.hint(r.inbox / "RJ.pdf")
+    error = r.root / "failed" / "RJ.pdf" / "ERROR.txt"
+    r.run(until=error.is_file, steps=20, dt=60)
+    text = error.read_text()
+    assert (
+        f"job {job_id} waited for a file of this name and was rejected before it came (it is in rejected/{job_id}/)"
+        in text
+    )
+    assert r.take_prints() == []
