@@ -3828,16 +3828,24 @@ def test_two_orders_waiting_for_one_file_name_each_print_their_own_file(rig: Rig
     assert os.listdir(r.root / "failed") == []
 
 
+def _resent_while_uploading(r: Rig, order: str) -> tuple[str, Path]:
+    """A blocked job whose order is sent again, its PDF still uploading under rsync's temporary
+    name: the job waits for it. Returns the job id and the upload's path."""
+    job_id, folder = _held(r, order)
+    (r.inbox / f"{order}.yaml").write_bytes((folder / "manifest.yaml").read_bytes())
+    upload = r.inbox / f".{order}.pdf.Qw12Er"
+    upload.write_bytes(b"%PDF-1.7\n")
+    r.engine.hint(r.inbox / f"{order}.yaml")
+    r.run(until=lambda: r.stage(job_id) is Stage.AWAITING, steps=10, dt=0.5)
+    return job_id, upload
+
+
 def test_a_release_while_a_resent_orders_artwork_is_on_its_way_is_refused(rig: Rig) -> None:
     """Audit AX 2: a blocked job's order sent again, its PDF still uploading (the job waits for
     it): `release` said "released" and exited 0, and the release was voided once the new output
     was made. It is refused at once, as a release while a replacement's output is not made is."""
     r = rig
-    job_id, folder = _held(r, "RW")
-    (r.inbox / "RW.yaml").write_bytes((folder / "manifest.yaml").read_bytes())
-    (r.inbox / ".RW.pdf.Xq31Zb").write_bytes(b"%PDF-1.7\n")
-    r.engine.hint(r.inbox / "RW.yaml")
-    r.run(until=lambda: r.stage(job_id) is Stage.AWAITING, steps=10, dt=0.5)
+    job_id, _ = _resent_while_uploading(r, "RW")
     result = r.engine.apply(job_id, Action.RELEASE, by="dave", note="")
     assert not result.ok and "new artwork is on its way since" in result.message, result.message
     assert r.job(job_id).blocked
@@ -3847,12 +3855,7 @@ def test_a_file_a_rejected_job_waited_for_says_so_when_it_goes_to_failed(rig: Ri
     """Audit AX 4: a blocked job's order sent again, then the job rejected while its new PDF was
     still uploading: the PDF, unclaimed, went to failed/ saying "no manifest named it"."""
     r = rig
-    job_id, folder = _held(r, "RJ")
-    (r.inbox / "RJ.yaml").write_bytes((folder / "manifest.yaml").read_bytes())
-    upload = r.inbox / ".RJ.pdf.Qw12Er"
-    upload.write_bytes(b"%PDF-1.7\n")
-    r.engine.hint(r.inbox / "RJ.yaml")
-    r.run(until=lambda: r.stage(job_id) is Stage.AWAITING, steps=10, dt=0.5)
+    job_id, upload = _resent_while_uploading(r, "RJ")
     assert r.engine.apply(job_id, Action.REJECT, by="jo", note="").ok
     make_pdf(upload, pages=CARD)
     os.replace(upload, r.inbox / "RJ.pdf")
