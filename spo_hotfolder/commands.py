@@ -236,17 +236,15 @@ def _where_it_is(job: Job, config: Config) -> Job:
     """``job`` with the folder it is in: the ledger records a job's new folder with its status,
     a moment before the folder moves; a daemon killed in that moment (and not restarted yet, which
     moves it) leaves it where it was, and `show` names that one (audit AU 2)."""
-    if job.stage is Stage.PURGED or (config.paths.root / job.folder).is_dir():
+    recorded = config.paths.root / job.folder
+    folder = None if job.stage is Stage.PURGED else config.paths.find_job_folder(job.job_id, recorded)
+    if folder is None or folder == recorded:
         return job
-    for area in ("work", "quarantine", "failed", "done", "rejected"):
-        folder = getattr(config.paths, area) / job.job_id
-        if folder.is_dir():
-            try:
-                shown = folder.relative_to(config.paths.root).as_posix()
-            except ValueError:
-                shown = str(folder)
-            return dataclasses.replace(job, folder=shown)
-    return job
+    try:
+        shown = folder.relative_to(config.paths.root).as_posix()
+    except ValueError:
+        shown = str(folder)
+    return dataclasses.replace(job, folder=shown)
 
 
 def cmd_show(args: argparse.Namespace) -> int:

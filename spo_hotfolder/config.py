@@ -65,6 +65,17 @@ class PathsConfig:
     def spool_folders(self) -> dict[str, Path]:
         return {name: getattr(self, name) for name in FOLDER_NAMES}
 
+    def find_job_folder(self, job_id: str, recorded: Path) -> Path | None:
+        """A job's folder: ``recorded`` (where the ledger says), or, after a move a crash or a person
+        cut short, wherever a folder of the job's name is; None when there is none."""
+        if recorded.is_dir():
+            return recorded
+        for area in ("work", "quarantine", "failed", "done", "rejected"):
+            candidate: Path = getattr(self, area) / job_id
+            if candidate.is_dir():
+                return candidate
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class WatchConfig:

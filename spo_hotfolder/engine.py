@@ -327,7 +327,9 @@ class Engine:
         self._cut_off_held: dict[Path, Signature] = {}  # manifests held once as maybe still being written
         self._repeat_held: dict[Path, Signature] = {}  # manifests sent again, held once for their artwork
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
-        self._reject_first_until: dict[str, float] = {}  # _reject_first: how long a job waits for a REJECT
+        # Jobs a restart found sent on with a REJECT in their operator folder (_reject_first), and
+        # until when (monotonic) they wait for it to be read.
+        self._reject_first_until: dict[str, float] = {}
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         #: the operator's last action per job and its answer (STATUS.txt), kept in the ledger too
         self._last_action: dict[str, str | None] = {}
@@ -2262,15 +2264,18 @@ class Engine:
         came between the ledger's commit and the folder's move) with a REJECT file in it, which an
         operator dropped there meanwhile (its STATUS.txt still offered it): the REJECT is handled
         first, as a drop file, and the job waits for it (a job never prints when someone also
-        rejected it; audit AU 1). True: the job waits a moment."""
-        folder = self._locate(job)
-        if folder is None or folder.parent not in (self.area("quarantine"), self.area("failed")):
+        rejected it; audit AU 1). True: the job waits a moment. Only jobs that ``_reconcile_job``
+        left there are looked at (no file system call on a job's ordinary way)."""
+        until = self._reject_first_until.get(job.job_id)
+        if until is None:
             return False
-        waiting = self._reject_waiting(folder)
+        folder = self._locate(job)
+        waiting = self._reject_waiting(folder) if folder is not None else None
         mono = self.clock.monotonic()
-        until = self._reject_first_until.setdefault(job.job_id, mono + 60.0)
-        if waiting is None or mono > until:
-            return False  # (a REJECT file that is never read, e.g. unreadable, holds nothing for long)
+        if folder is None or waiting is None or mono > until:
+            # (read and answered; or a REJECT file that is never read, e.g. unreadable: not for long)
+            del self._reject_first_until[job.job_id]
+            return False
         self.hint(folder / waiting)
         self._cooldown[job.job_id] = mono + max(self.config.watch.settle_seconds, 0.5)
         return True
@@ -2847,14 +2852,7 @@ class Engine:
 
     def _locate(self, job: Job) -> Path | None:
         """The job's folder: where the ledger says, or (after a crash mid-move) wherever it is."""
-        recorded = self.job_dir(job)
-        if recorded.is_dir():
-            return recorded
-        for area in ("work", "quarantine", "failed", "done", "rejected"):
-            candidate = self.area(area) / job.job_id
-            if candidate.is_dir():
-                return candidate
-        return None
+        return self.config.paths.find_job_folder(job.job_id, self.job_dir(job))
 
     def _rename_job_dir(self, job_id: str, src: Path, dst: Path, now: datetime, *, recorded: bool = False) -> Path:
         """Moves a job's folder from ``src`` to ``dst`` and records it (``recorded``: the ledger
@@ -3901,7 +3899,9 @@ class Engine:
             for stage in (Stage.DONE, Stage.REJECTED)
             for job_id in self.ledger.misplaced(stage, self.rel(self.area(STAGE_AREA[stage])) + "/")
         ]
-        for job_id in dict.fromkeys([*self.ledger.job_ids(active), *misplaced, *self._finished_but_under_way()]):
+        under_way = self.ledger.job_ids(active)
+        left = self._finished_but_under_way(set(under_way))
+        for job_id in dict.fromkeys([*under_way, *misplaced, *left]):
             job = self.ledger.get_job(job_id)
             if job is not None:
                 self._guard("job", job.job_id, lambda j=job: self._reconcile_job(j, now))  # type: ignore[misc]
@@ -3989,10 +3989,11 @@ class Engine:
             return
         self.ledger.delivery_state(delivery.id, "aborted", now)
 
-    def _finished_but_under_way(self) -> list[str]:
+    def _finished_but_under_way(self, under_way: set[str]) -> list[str]:
         """Delivered and rejected jobs whose folder is still in work/, quarantine/ or failed/: the
         ledger records a finished job's stage and new folder together, then the folder moves (a
-        crash in between leaves it behind). Those areas hold only jobs under way: a short listing."""
+        crash in between leaves it behind). Those areas hold jobs under way (``under_way``, which
+        reconcile checks anyway: not read again here) and refused files' folders: a short listing."""
         found: list[str] = []
         for area in ("work", "quarantine", "failed"):
             try:
@@ -4001,6 +4002,8 @@ class Engine:
             except OSError:
                 continue
             for name in names:
+                if name in under_way:
+                    continue
                 job = self.ledger.get_job(name, history=False)
                 if job is not None and job.stage in (Stage.DONE, Stage.REJECTED):
                     found.append(name)
@@ -4025,6 +4028,7 @@ class Engine:
             # Moved out of the operators' folders, the REJECT in it would go unseen: it is read there
             # first (_reject_first), and the folder moves with the outcome.
             log.info("recovery.reject_first", job_id=job.job_id, folder=self.rel(current))
+            self._reject_first_until[job.job_id] = self.clock.monotonic() + 60.0
             if self.rel(current) != job.folder:
                 self.ledger.update_job(job.job_id, now, folder=self.rel(current))  # where it is, meanwhile
             return

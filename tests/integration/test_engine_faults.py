@@ -3288,6 +3288,20 @@ def test_the_engine_thread_goes_on_after_a_step_fails(rig: Rig, monkeypatch: pyt
     assert "spool.disk_full" in events and "engine.step_failed" in events
 
 
+def _drop_bad_manifest(r: Rig, tmp_path: Path, folder_drop: bool) -> tuple[Path, Path]:
+    """A manifest with a bad quantity, at the top of the inbox or as a folder drop: (where it is,
+    the failed/ folder it goes to)."""
+    bad = 'order_id: "BAD"\nproduct: bc-85x55\nquantity: 0\nartwork: [a.pdf]\n'
+    if folder_drop:
+        drop = tmp_path / "BADF"
+        drop.mkdir()
+        (drop / "manifest.yaml").write_text(bad)
+        os.replace(drop, r.inbox / "BADF")
+        return r.inbox / "BADF" / "manifest.yaml", r.root / "failed" / "BADF"
+    (r.inbox / "BAD.yaml").write_text(bad)
+    return r.inbox / "BAD.yaml", r.root / "failed" / "BAD.yaml"
+
+
 @pytest.mark.parametrize("folder_drop", [False, True])
 def test_a_refused_manifests_error_txt_appears_only_once_the_manifest_is_beside_it(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, folder_drop: bool
@@ -3305,16 +3319,7 @@ def test_a_refused_manifests_error_txt_appears_only_once_the_manifest_is_beside_
         return real(src, dst)
 
     monkeypatch.setattr(engine_module, "move", move)
-    bad = 'order_id: "BAD"\nproduct: bc-85x55\nquantity: 0\nartwork: [a.pdf]\n'
-    if folder_drop:
-        drop = tmp_path / "BADF"
-        drop.mkdir()
-        (drop / "manifest.yaml").write_text(bad)
-        os.replace(drop, r.inbox / "BADF")
-        failed = r.root / "failed" / "BADF"
-    else:
-        (r.inbox / "BAD.yaml").write_text(bad)
-        failed = r.root / "failed" / "BAD.yaml"
+    _, failed = _drop_bad_manifest(r, tmp_path, folder_drop)
     r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=10)
     assert seen == [False]
     assert sorted(p.name for p in failed.iterdir()) == sorted(
@@ -3432,16 +3437,7 @@ def test_a_bad_manifest_refused_on_a_full_disk_waits_in_the_inbox_not_unexplaine
         real(path, data, **kwargs)
 
     monkeypatch.setattr(engine_module, "atomic_write", atomic_write)
-    bad = 'order_id: "BAD"\nproduct: bc-85x55\nquantity: 0\nartwork: [a.pdf]\n'
-    if folder_drop:
-        drop = tmp_path / "BADF"
-        drop.mkdir()
-        (drop / "manifest.yaml").write_text(bad)
-        os.replace(drop, r.inbox / "BADF")
-        where, failed = r.inbox / "BADF" / "manifest.yaml", r.root / "failed" / "BADF"
-    else:
-        (r.inbox / "BAD.yaml").write_text(bad)
-        where, failed = r.inbox / "BAD.yaml", r.root / "failed" / "BAD.yaml"
+    where, failed = _drop_bad_manifest(r, tmp_path, folder_drop)
     with capture_logs() as logs:
         r.run(until=lambda: any(e["event"] == "spool.disk_full" for e in logs), steps=10)
     assert where.is_file() and not failed.exists()
