@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from spo_hotfolder.cli import DEFAULT_CONFIG, PROG
 from spo_hotfolder.clock import SystemClock
-from spo_hotfolder.config import Config, ConfigError, filesystem_errors, load_config, summary
+from spo_hotfolder.config import Config, ConfigError, load_config, summary
 from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
 from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage
 from spo_hotfolder.logsetup import setup_logging
@@ -100,11 +100,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = get_config(args)
-    # What the file says may also be impossible where it points: folders on other filesystems.
-    errors = filesystem_errors(config, str(config_path(args)))
-    if errors:
-        raise ConfigError(errors)
+    # What the file says may also be impossible where it points (folders that are files, on other
+    # filesystems): listed with the file's own errors, all at once.
+    config = load_config(config_path(args), filesystems=True)
     print(summary(config))
     print("config OK")
     return 0

@@ -10,7 +10,7 @@ import fnmatch
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
@@ -252,8 +252,9 @@ def template_placeholders(template: str) -> list[str]:
     return names
 
 
-def load_config(path: Path) -> Config:
-    """Reads and validates ``path``; raises ConfigError listing every problem."""
+def load_config(path: Path, *, filesystems: bool = False) -> Config:
+    """Reads and validates ``path``; raises ConfigError listing every problem (``filesystems``:
+    also what the folders it names make impossible now, as ``check-config`` lists them)."""
     path = Path(path)
     shown = str(path)
     try:
@@ -283,7 +284,7 @@ def load_config(path: Path) -> Config:
                 f"(paths:, watch:, hot_folders:, ...), not {describe(document.value)}"
             ]
         )
-    return _ConfigReader(shown, path.absolute(), document).read()
+    return _ConfigReader(shown, path.absolute(), document).read(filesystems=filesystems)
 
 
 def load_paths(path: Path) -> PathsConfig | None:
@@ -538,7 +539,9 @@ class _ConfigReader:
 
     # -- sections
 
-    def read(self) -> Config:
+    def read(self, *, filesystems: bool = False) -> Config:
+        """The config; raises ConfigError listing every problem, with ``filesystems`` also what
+        the folders it names make impossible now (``_filesystem_problems``)."""
         top = self.mapping(self.document.value, "", tuple(_SECTIONS))
         paths = self.read_paths(top)
         watch = self.read_watch(self.mapping(top.get("watch"), "watch", _SECTIONS["watch"]))
@@ -562,6 +565,8 @@ class _ConfigReader:
         metrics = self.read_metrics(self.mapping(top.get("metrics"), "metrics", _SECTIONS["metrics"]))
         logging = self.read_logging(self.mapping(top.get("logging"), "logging", _SECTIONS["logging"]))
         self.cross_checks(paths)
+        if filesystems:
+            self.errors.extend(_filesystem_problems(paths, self.checked_folders, self.document))
         if self.errors or paths is None:
             self.errors.sort(key=lambda error: error[0])
             raise ConfigError([f"{self.shown}:{line}: {message}" for line, message in self.errors])
@@ -990,12 +995,12 @@ def _device(path: Path) -> int | None:
     return None
 
 
-def spool_filesystems(config: Config) -> list[list[str]]:
+def spool_filesystems(paths: PathsConfig) -> list[list[str]]:
     """The spool folders' names grouped by the filesystem they are on (or would be created on),
     the largest group first (on a tie, the group of the first folder). One group is what ``run``
     needs: jobs move between the spool folders by rename."""
     groups: dict[int, list[str]] = {}
-    for name, folder in config.paths.spool_folders().items():
+    for name, folder in paths.spool_folders().items():
         device = _device(folder)
         if device is not None:
             groups.setdefault(device, []).append(name)
@@ -1003,62 +1008,76 @@ def spool_filesystems(config: Config) -> list[list[str]]:
 
 
 def filesystem_errors(config: Config, shown: str | None = None) -> list[str]:
-    """What the config says that the filesystems make impossible right now, for ``check-config``,
-    as ``file:line: key.path: message`` (``shown``: the config file as the user named it):
-
-    - spool folders on different filesystems: ``run`` (and ``init``) refuse to start, since jobs
-      move between them by rename;
-    - a hot folder's staging folder on another filesystem than the hot folder: every delivery
-      there would fail (the temporary copy cannot be renamed into the hot folder). Only folders
-      that exist are compared: the daemon never creates either (a share may not be mounted yet).
-    """
+    """What the config says that the filesystems make impossible right now (see
+    ``_filesystem_problems``), as ``file:line: key.path: message`` (``shown``: the config file as
+    the user named it): for a start (logged) and a reload (refused)."""
     shown = shown or str(config.source)
     try:
         fmt: Format = "json" if config.source.suffix.lower() == ".json" else "yaml"
         document = load(config.source.read_bytes(), fmt)
     except (OSError, SourceError):
         document = Document(None)
+    hot_folders = [(hot.name, hot.path, hot.staging) for hot in config.hot_folders.values()]
+    problems = sorted(_filesystem_problems(config.paths, hot_folders, document), key=lambda item: item[0])
+    return [f"{shown}:{line}: {message}" for line, message in problems]
+
+
+def _filesystem_problems(
+    paths: PathsConfig | None,
+    hot_folders: Sequence[tuple[str, Path | None, Path | None]],
+    document: Document,
+) -> list[tuple[int, str]]:
+    """What the config says that the filesystems make impossible right now, as (line, message);
+    ``check-config`` lists them with the file's other errors:
+
+    - a spool folder that is a file, spool folders on different filesystems: ``run`` (and
+      ``init``) refuse to start, since jobs move between them by rename;
+    - a hot folder or staging folder that is a file, a hot folder's staging folder on another
+      filesystem than the hot folder: every delivery there would fail (the temporary copy cannot
+      be renamed into the hot folder). Only folders that exist are compared: the daemon never
+      creates either (a share may not be mounted yet).
+    """
     errors: list[tuple[int, str]] = []
 
     def error(key_path: str, message: str) -> None:
         errors.append((document.line(key_path) or 1, f"{key_path}: {message}"))
 
-    folders = config.paths.spool_folders()
-    for name, spool in folders.items():
-        if spool.exists() and not spool.is_dir():
-            error(f"paths.{name}", f"{spool} is a file, not a folder; init and run cannot make the folder there")
-    groups = spool_filesystems(config)
-    if len(groups) > 1:
-        # The filesystem most spool folders are on (the first folder's, on a tie) is the one meant.
-        main = groups[0]
-        for names in groups[1:]:
-            for name in names:
-                error(
-                    f"paths.{name}",
-                    f"{folders[name]} is on another filesystem than paths.{main[0]} ({folders[main[0]]}); "
-                    "the spool folders must all be on one filesystem (jobs move between them by rename), "
-                    "and the daemon refuses to start otherwise",
-                )
-    for name, hot in config.hot_folders.items():
-        for key, folder in (("path", hot.path), ("staging", hot.staging)):
+    if paths is not None:
+        folders = paths.spool_folders()
+        for name, spool in folders.items():
+            if spool.exists() and not spool.is_dir():
+                error(f"paths.{name}", f"{spool} is a file, not a folder; init and run cannot make the folder there")
+        groups = spool_filesystems(paths)
+        if len(groups) > 1:
+            # The filesystem most spool folders are on (the first folder's, on a tie) is the one meant.
+            main = groups[0]
+            for names in groups[1:]:
+                for name in names:
+                    error(
+                        f"paths.{name}",
+                        f"{folders[name]} is on another filesystem than paths.{main[0]} ({folders[main[0]]}); "
+                        "the spool folders must all be on one filesystem (jobs move between them by rename), "
+                        "and the daemon refuses to start otherwise",
+                    )
+    for name, path, staging in hot_folders:
+        for key, folder in (("path", path), ("staging", staging)):
             # Missing is fine (a share not mounted yet); a file where the folder should be is not.
             if folder is not None and folder.exists() and not folder.is_dir():
                 error(
                     f"hot_folders.{name}.{key}",
                     f"{folder} is a file, not a folder; every delivery to {name} would fail: name the folder",
                 )
-        if hot.staging is None or not hot.staging.is_dir() or not hot.path.is_dir():
+        if path is None or staging is None or not staging.is_dir() or not path.is_dir():
             continue
-        staging_device, hot_device = _device(hot.staging), _device(hot.path)
+        staging_device, hot_device = _device(staging), _device(path)
         if staging_device is not None and hot_device is not None and staging_device != hot_device:
             error(
                 f"hot_folders.{name}.staging",
-                f"{hot.staging} is on another filesystem than the hot folder ({hot.path}); the temporary "
+                f"{staging} is on another filesystem than the hot folder ({path}); the temporary "
                 "copy cannot be renamed into the hot folder, so every delivery to "
                 f"{name} would fail: use a folder on the hot folder's filesystem, or leave staging out",
             )
-    errors.sort(key=lambda item: item[0])
-    return [f"{shown}:{line}: {message}" for line, message in errors]
+    return errors
 
 
 # --- summary ----------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def check_folders(config: Config) -> None:
             raise StartupError(f"spool folder {name} ({folder}) is not usable: {exc.strerror}") from exc
         if not os.access(folder, os.W_OK | os.X_OK):
             raise StartupError(f"spool folder {name} ({folder}) is not writable by this user (uid {os.getuid()})")
-    devices = spool_filesystems(config)
+    devices = spool_filesystems(config.paths)
     if len(devices) > 1:
         groups = "; ".join(", ".join(names) for names in devices)
         raise StartupError(

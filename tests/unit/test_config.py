@@ -821,6 +821,34 @@ def test_a_file_where_a_hot_or_staging_folder_should_be_is_a_check_config_error(
     ]
 
 
+def test_check_config_lists_filesystem_problems_with_the_files_own_errors(tmp_path: Path) -> None:
+    """Audit AT 5: a hot folder that is a file was only said once the file had no other error (one
+    more round of check-config for the sysadmin). ``load_config(filesystems=True)`` lists them all."""
+    (tmp_path / "afile").write_text("x")
+    path = write(
+        tmp_path,
+        """\
+        paths: {root: var}
+        watch: {settle_seconds: -1}
+        hot_folders:
+          a: {path: afile}
+          b: {path: afile, filename: "{nosuch}.pdf"}
+        """,
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, filesystems=True)
+    assert [error.split(": ", 2)[:2] for error in raised.value.errors] == [
+        [f"{path}:2", "watch.settle_seconds"],
+        [f"{path}:4", "hot_folders.a.path"],
+        [f"{path}:5", "hot_folders.b.filename"],
+        [f"{path}:5", "hot_folders.b.path"],  # an entry with an error of its own is still looked at
+    ]
+    assert f"{tmp_path / 'afile'} is a file, not a folder" in raised.value.errors[1]
+    with pytest.raises(ConfigError) as plain:
+        load_config(path)  # what run and the operator commands read: the file's own errors
+    assert [error.split(": ", 2)[1] for error in plain.value.errors] == ["watch.settle_seconds", "hot_folders.b.filename"]
+
+
 # --- summary --------------------------------------------------------------------------------------
 
 
