@@ -1658,13 +1658,28 @@ class Engine:
         target.mkdir(parents=True)
         atomic_write(target / path.name, data)
         left: list[str] = []
+        wanted: list[str] = []  # by another order's job or manifest
         moved: list[str] = []
+        beside: dict[Path, str] | None = None
         for spec, _ in refused:
             for ref in spec.artwork:
                 src = base / ref.path
                 if src in needed:
                     left.append(f"{ref.path} (job {needed[src]})")
-                elif src.is_file():
+                    continue
+                if not src.is_file():
+                    continue
+                waiting = self._waiting(src)
+                if waiting:
+                    wanted.append(f"{ref.path} (job {waiting[0][0]} waits for it)")
+                    continue
+                if beside is None:
+                    beside = self._artwork_named_beside(path) if base == self.area("inbox") else {}
+                if src in beside:
+                    # Sent together with its twin `reprint: true` (or another order naming the file):
+                    # that manifest takes the file in its turn.
+                    wanted.append(f"{ref.path} (manifest {beside[src]} names it)")
+                else:
                     (target / "artwork").mkdir(exist_ok=True)
                     move(src, target / "artwork" / Path(ref.path).name)
                     moved.append(Path(ref.path).name)
@@ -1675,6 +1690,11 @@ class Engine:
             problems.append(
                 "artwork that a job taken from this manifest also uses was left to that job, not copied here: "
                 + ", ".join(dict.fromkeys(left))
+            )
+        if wanted:
+            problems.append(
+                "artwork that another manifest or job also names was left in inbox/ for it, not moved here: "
+                + ", ".join(dict.fromkeys(wanted))
             )
         repeats = len(others) < len(refused)
         taken = ", ".join(accepted)
@@ -1713,6 +1733,33 @@ class Engine:
             job_ids=[s.job_id for s, _ in refused],
             folder=self.rel(target),
         )
+
+    def _artwork_named_beside(self, manifest_path: Path) -> dict[Path, str]:
+        """The artwork files that the other manifests at the top of inbox/ name (path -> manifest
+        name): a manifest refused as already done does not take a file the next one needs (its
+        `reprint: true` twin, sent at the same moment). Only files that read as manifests count."""
+        named: dict[Path, str] = {}
+        folder = manifest_path.parent
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            candidates = [
+                e
+                for e in entries
+                if e.name != manifest_path.name
+                and e.name.lower().endswith(MANIFEST_SUFFIXES)
+                and not self.ignored(e.name)
+                and e.is_file(follow_symlinks=False)
+            ]
+        for entry in candidates[:1000]:
+            try:
+                with open(entry.path, "rb") as fh:
+                    data = fh.read(MAX_MANIFEST_BYTES + 1)
+                other = parse_manifest(data, entry.name, tuple(self.config.hot_folders))
+            except (OSError, ManifestError):
+                continue
+            for spec in other.jobs:
+                for ref in spec.artwork:
+                    named.setdefault(folder / ref.path, entry.name)
+        return named
 
     def _failed_name(self, path: Path) -> str:
         return path.parent.name if path.parent != self.area("inbox") else path.name

@@ -1299,6 +1299,28 @@ def test_a_partly_refused_manifest_names_the_jobs_it_took(rig: Rig) -> None:
     assert "remove M1-2 from it first" in error
 
 
+def test_a_manifest_refused_as_done_leaves_the_artwork_its_reprint_twin_names(rig: Rig) -> None:
+    """Audit AW 1: a storefront sent a delivered order's manifest again and, at the same moment,
+    the same order with reprint: true and the artwork. The refused one took the PDF into
+    failed/<manifest>/artwork/, and the reprint failed for missing artwork."""
+    r = rig
+    job_id = r.order("W1")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["W1_W1-1_bc-85x55_x1.pdf"]
+    r.order("W1")  # the same manifest (no reprint) and its PDF
+    text = (r.inbox / "W1.yaml").read_text()
+    (r.inbox / "W1_reprint.yaml").write_text(text + "reprint: true\n")
+    r.run(until=lambda: len(r.statuses(job_id)) > 6 and r.statuses(job_id)[-1] == "InHotFolder", steps=20)
+    assert r.take_prints() == ["W1_W1-1_bc-85x55_x1.pdf"]
+    assert "RecreationRequested" in r.statuses(job_id)
+    [refused] = list((r.root / "failed").glob("W1.yaml*"))
+    assert not (refused / "artwork").exists()
+    error = " ".join((refused / "ERROR.txt").read_text().split())
+    assert "was already delivered" in error
+    assert "left in inbox/ for it, not moved here: W1.pdf (manifest W1_reprint.yaml names it)" in error, error
+    assert sorted(p.name for p in r.inbox.iterdir()) == []
+
+
 def test_a_reprint_is_requested_first_even_before_its_artwork_arrives(rig: Rig) -> None:
     """SPEC 5: a reprint is RecreationRequested "reprint", then the usual statuses; it used to wait
     for the artwork, after AwaitingData (and never came if the artwork did not)."""

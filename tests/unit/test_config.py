@@ -846,7 +846,10 @@ def test_check_config_lists_filesystem_problems_with_the_files_own_errors(tmp_pa
     assert f"{tmp_path / 'afile'} is a file, not a folder" in raised.value.errors[1]
     with pytest.raises(ConfigError) as plain:
         load_config(path)  # what run and the operator commands read: the file's own errors
-    assert [error.split(": ", 2)[1] for error in plain.value.errors] == ["watch.settle_seconds", "hot_folders.b.filename"]
+    assert [error.split(": ", 2)[1] for error in plain.value.errors] == [
+        "watch.settle_seconds",
+        "hot_folders.b.filename",
+    ]
 
 
 # --- summary --------------------------------------------------------------------------------------
