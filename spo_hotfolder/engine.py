@@ -2472,7 +2472,11 @@ class Engine:
                 report.summary(),
                 [report.described(f) for f in report.errors()]
                 + [f"(warning) {report.described(f)}" for f in report.warnings()],
-                _preflight_fix({f.check for f in report.errors()}, several=len(inputs) > 1),
+                _preflight_fix(
+                    {f.check for f in report.errors()},
+                    several=len(inputs) > 1,
+                    check_again=any(f.check == "open" and _check_cut_short(f.message) for f in report.errors()),
+                ),
             )
         decision = decide_route(self.facts(job), self.config)
         name = output_name(self.facts(job), decision, self.config)
@@ -4251,9 +4255,19 @@ def _top_only(depth: int, name: str) -> bool:
 _EXPECTATION_CHECKS = frozenset({"pages", "trim", "bleed"})
 
 
-def _preflight_fix(failed: set[str], *, several: bool = False) -> str:
+#: What the PDF worker says when a check did not finish (pdfwork.WorkerFailure, preflight's
+#: MemoryError): checking the same file again may do, unlike for a file that is damaged.
+_CUT_SHORT = ("did not finish within", "ran out of memory", "crashed")
+
+
+def _check_cut_short(message: str) -> bool:
+    return any(words in message for words in _CUT_SHORT)
+
+
+def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool = False) -> str:
     """ERROR.txt's "how to fix" for a failed preflight, for the checks that failed. ``several``:
-    the job has several artwork files (a replacement then names the one it replaces)."""
+    the job has several artwork files (a replacement then names the one it replaces).
+    ``check_again``: a check did not finish (a time-out, memory, a killed worker): RETRY may do."""
     if CHECKER in failed:
         return (
             "Nothing is known to be wrong with the PDF: the daemon could not run its PDF checker. Drop a file "
@@ -4287,9 +4301,9 @@ def _preflight_fix(failed: set[str], *, several: bool = False) -> str:
             "damaged, set validation.checks.repaired to warning in the config, reload it (SIGHUP), then drop RETRY "
             "here (the output is then written anew from what could be read: check it)"
         )
-    if "open" in failed:
-        # A file that could not be read at all; also a check that did not finish (a time-out, a
-        # killed PDF worker): checking it again may do.
+    if check_again:
+        # A check that did not finish (a time-out, a killed PDF worker): checking it again may do.
+        # Not so for a file that could not be read (damaged, not a PDF): the same file fails the same way.
         fix += ", or drop RETRY here to check it again"
     return fix + ", or drop REJECT to stop the job."
 

@@ -48,8 +48,23 @@ class _BoxFix:
     bleed: tuple[float, float, float, float] | None
 
 
+def _visible_box(page: DictionaryObject, to_mm: float) -> tuple[float, float, float, float] | None:
+    """The page as it is shown and printed (PDF units): its MediaBox, within its CropBox when that
+    makes it smaller (as preflight measures it)."""
+    media = read_box_pt(page, "/MediaBox")
+    crop = read_box_pt(page, "/CropBox")
+    if media is None or crop is None:
+        return media
+    box = (max(media[0], crop[0]), max(media[1], crop[1]), min(media[2], crop[2]), min(media[3], crop[3]))
+    if (box[2] - box[0]) * to_mm <= 1 or (box[3] - box[1]) * to_mm <= 1:
+        return media  # an empty CropBox: preflight measures the MediaBox too
+    return box
+
+
 def _box_fixes(reader: PdfReader, spec: ProductSpec | None, tolerance_mm: float) -> list[_BoxFix]:
-    """Pages without a TrimBox whose MediaBox is the product's trim (+ 2 x bleed): the boxes to add."""
+    """Pages without a TrimBox whose visible page (the MediaBox, within the CropBox) is the
+    product's trim (+ 2 x bleed): the boxes to add. Without them a RIP cuts at the CropBox, the
+    TrimBox's default: a card with its bleed."""
     if spec is None or spec.trim_mm is None or not spec.bleed_mm or spec.bleed_mm <= 0:
         return []
     trim_w, trim_h = spec.trim_mm
@@ -58,10 +73,10 @@ def _box_fixes(reader: PdfReader, spec: ProductSpec | None, tolerance_mm: float)
     for index, page in enumerate(reader.pages):
         if "/TrimBox" in page or "/BleedBox" in page:
             continue
-        media = read_box_pt(page, "/MediaBox")
+        to_mm = user_unit(page) * MM_PER_PT
+        media = _visible_box(page, to_mm)
         if media is None:
             continue
-        to_mm = user_unit(page) * MM_PER_PT
         width, height = (media[2] - media[0]) * to_mm, (media[3] - media[1]) * to_mm
         if sizes_match(width, height, trim_w + 2 * bleed_mm, trim_h + 2 * bleed_mm, tolerance_mm):
             # The product's trim, centred (a page 1 mm over trim + 2 x bleed has 3.5 mm bleed, not a

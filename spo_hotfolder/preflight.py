@@ -86,6 +86,20 @@ class PageBox:
 # Opening artwork (shared with output.py)
 
 
+#: What follows an earlier ``%%EOF`` in a PDF saved incrementally (each save adds a revision after
+#: the last one's end marker) and cut short: the start of its next revision. Padding or junk
+#: appended to a whole file has none of these.
+_NEXT_REVISION = re.compile(rb"\d+\s+\d+\s+obj\b|\bendobj\b|\bxref\b|\btrailer\b|\bstartxref\b")
+
+
+def _cut_off_text(label: str) -> str:
+    return (
+        f"artwork {label} is incomplete: it ends inside a later revision of the PDF, after the end marker "
+        "(%%EOF) of an earlier one (the upload was cut off, or the file was copied while being saved); "
+        "printed as it is, it would show the earlier version. Ask for the file again"
+    )
+
+
 def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
     """Opens ``fh`` lazily; returns (reader, owner_protected). Raises ArtworkProblem.
 
@@ -100,10 +114,16 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
     if b"%PDF" not in head:
         raise ArtworkProblem(f"artwork {label} is not a PDF: {not_a_pdf(head)}")
     fh.seek(max(0, size - _EOF_WINDOW))
-    if b"%%EOF" not in fh.read(_EOF_WINDOW):
+    tail = fh.read(_EOF_WINDOW)
+    end = tail.rfind(b"%%EOF")
+    if end >= 0 and _NEXT_REVISION.search(tail, end + 5):
+        raise ArtworkProblem(_cut_off_text(label))
+    if end < 0:
         fh.seek(max(0, size - _APPENDED_WINDOW))
         tail = fh.read(_APPENDED_WINDOW)
         end = tail.rfind(b"%%EOF")
+        if end >= 0 and _NEXT_REVISION.search(tail, end + 5):
+            raise ArtworkProblem(_cut_off_text(label))
         if end >= 0:
             extra = len(tail) - end - 5
             raise ArtworkProblem(
@@ -269,6 +289,8 @@ class _Page:
     rotated: bool  # /Rotate 90 or 270: displayed width and height are swapped
     fonts: set[str] = field(default_factory=set)  # names of fonts used but not embedded
     cropped: bool = False  # a CropBox makes the visible page smaller than the MediaBox
+    trim_off_page: Rect | None = None  # the /TrimBox, when it lies outside the MediaBox (``trim`` is then empty)
+    full_media: Rect | None = None  # the MediaBox (``media`` is within the CropBox)
 
     def shown(self, rect: Rect) -> PageBox:
         if self.rotated:
@@ -553,9 +575,21 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
                     f"page {number}: artwork {label} has no page size (its MediaBox is "
                     f"{media_pt[2] - media_pt[0]:g} x {media_pt[3] - media_pt[1]:g} points)"
                 )
+            rotation = _rotation(page)
+            if rotation % 90:
+                raise ArtworkProblem(
+                    f"page {number}: artwork {label} is turned by {rotation} degrees (/Rotate), which a PDF may not "
+                    "be (only by 0, 90, 180 or 270): viewers and RIPs show such a page differently; ask for the "
+                    "PDF exported again"
+                )
             trim_pt = read_box_pt(page, "/TrimBox")
             bleed_pt = read_box_pt(page, "/BleedBox")
             media = _to_mm(media_pt, unit)
+            # The boxes as viewers and RIPs take them: within the MediaBox (poppler and Acrobat clip
+            # them); a TrimBox entirely off the page is said as such (_check_page).
+            raw_trim = _to_mm(trim_pt, unit) if trim_pt else None
+            trim = raw_trim.intersect(media) if raw_trim is not None else None
+            trim_off_page = raw_trim if trim is not None and (trim.width < 1 or trim.height < 1) else None
             crop_pt = read_box_pt(page, "/CropBox")
             visible = media.intersect(_to_mm(crop_pt, unit)) if crop_pt else media
             cropped = (
@@ -568,9 +602,11 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
                 file=name,
                 media=visible if cropped else media,
                 cropped=cropped,
-                trim=_to_mm(trim_pt, unit) if trim_pt else None,
+                trim=trim,
                 bleed=_to_mm(bleed_pt, unit) if bleed_pt else None,
-                rotated=_rotation(page) in (90, 270),
+                rotated=rotation in (90, 270),
+                trim_off_page=trim_off_page,
+                full_media=media,
             )
             if scan_fonts:
                 info.fonts = scanner.page_fonts(page)
@@ -598,6 +634,15 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
     trim_known = True
     bleed_in_media = False
     result = _PageResult(trim=media)
+    if page.trim_off_page is not None:
+        off, whole = page.trim_off_page, page.full_media or media
+        result.trim_message = (
+            f"its TrimBox lies outside the page: the TrimBox is {page.shown(off).label()} at {fmt_mm(off.x0)}, "
+            f"{fmt_mm(off.y0)} mm, the page (its MediaBox) {page.shown(whole).label()} at {fmt_mm(whole.x0)}, "
+            f"{fmt_mm(whole.y0)} mm; a RIP that cuts at the TrimBox has nothing to cut. Ask for the PDF exported "
+            "again with its trim on the page"
+        )
+        return result
     if page.trim is not None:
         result.trim = page.trim
         if target is not None and not sizes_match(page.trim.width, page.trim.height, *target, tol):
@@ -629,9 +674,14 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
             }
             short = [f"{side} {fmt_mm(max(0.0, value))} mm" for side, value in sides.items() if value < bleed - tol]
             where = f" (bleed {', '.join(short)})" if len(short) < 4 else ""
-            crop = " (its CropBox)" if page.cropped else ""
+            if page.bleed is not None and (
+                outer.width < media.width - ROUNDING_MM or outer.height < media.height - ROUNDING_MM
+            ):
+                box = "the page's BleedBox"
+            else:
+                box = "the page (its CropBox)" if page.cropped else "the page"
             result.bleed_message = (
-                f"{what}{where}: the page{crop} is {shown_outer.label()}, product {product} needs {fmt_mm(bleed)} mm "
+                f"{what}{where}: {box} is {shown_outer.label()}, product {product} needs {fmt_mm(bleed)} mm "
                 f"bleed on each side of the trim ({needed.label()})"
             )
     return result

@@ -95,6 +95,40 @@ def test_single_file_without_product_spec_is_copied(tmp_path: Path, out_dir: Pat
     assert result.pages == 3
 
 
+def test_boxes_are_added_when_the_cropbox_holds_the_bleed(tmp_path: Path, out_dir: Path) -> None:
+    """Audit AZ 2: an A4 page cropped to 91 x 61 (trim + bleed), no TrimBox, passed preflight and was
+    delivered as it was: a RIP cuts at the TrimBox, whose default is the CropBox, so the card came
+    out 91 x 61. The boxes are added within the CropBox, as for a MediaBox of that size."""
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, RectangleObject
+
+    from tests.pdfs import pt
+
+    writer = PdfWriter()
+    for _ in range(2):
+        page = writer.add_blank_page(width=pt(210), height=pt(297))
+        page[NameObject("/CropBox")] = RectangleObject([pt(50), pt(50), pt(141), pt(111)])
+    src = tmp_path / "cropped.pdf"
+    with open(src, "wb") as fh:
+        writer.write(fh)
+    report, as_is = check(art(src), "bc-85x55", BC, V)
+    assert report.ok and report.findings == () and not as_is
+    dest = out_dir / "o.pdf"
+    result = build_output(art(src), str(dest), BC, V)
+    assert not result.copied_unchanged
+    assert (
+        boxes_mm(dest)
+        == [
+            {
+                "/MediaBox": [0.0, 0.0, 210.0, 297.0],
+                "/TrimBox": [53.0, 53.0, 138.0, 108.0],
+                "/BleedBox": [50.0, 50.0, 141.0, 111.0],
+            }
+        ]
+        * 2
+    )
+
+
 def test_boxes_are_added_when_the_mediabox_holds_the_bleed(tmp_path: Path, out_dir: Path) -> None:
     src = make_pdf(tmp_path / "bc.pdf", [(91, 61), (61, 91)])
     dest = out_dir / "o.pdf"

@@ -155,8 +155,8 @@ def test_not_enough_bleed_in_bleedbox(tmp_path: Path) -> None:
         (
             "bleed",
             "error",
-            "pages 1-2: not enough bleed: the page is 87.0 x 57.0 mm, product bc-85x55 needs 3.0 mm bleed "
-            "on each side of the trim (91.0 x 61.0 mm)",
+            "pages 1-2: not enough bleed: the page's BleedBox is 87.0 x 57.0 mm, product bc-85x55 needs 3.0 mm "
+            "bleed on each side of the trim (91.0 x 61.0 mm)",
         )
     ]
     # 2.0 mm of 3.0 mm is within the 1.0 mm tolerance
@@ -175,6 +175,47 @@ def test_bleed_cut_away_by_a_cropbox_is_no_bleed(tmp_path: Path) -> None:
         writer.write(fh)
     [finding] = [f for f in run(path).findings if f.check != "pages"]  # one page where bc-* wants two
     assert finding.check == "bleed" and "the page (its CropBox) is 85.0 x 55.0 mm" in finding.message
+
+
+def test_a_trimbox_off_the_page_is_a_trim_error(tmp_path: Path) -> None:
+    """Audit AZ 3: a TrimBox written as if the page started at 0 (the MediaBox at x 300 mm) passed
+    for a product without bleed: viewers and RIPs clip it to the page, nothing is left to cut."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=pt(210), height=pt(297))
+    page[NameObject("/MediaBox")] = RectangleObject([pt(300), 0, pt(510), pt(297)])
+    page[NameObject("/TrimBox")] = RectangleObject([0, 0, pt(210), pt(297)])
+    path = tmp_path / "off.pdf"
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    a4 = ProductSpec(pattern="a4-*", trim_mm=(210.0, 297.0))
+    [finding] = run(path, spec=a4).findings
+    assert (finding.check, finding.severity) == ("trim", "error")
+    assert finding.message == (
+        "page 1: its TrimBox lies outside the page: the TrimBox is 210.0 x 297.0 mm at 0.0, 0.0 mm, the page "
+        "(its MediaBox) 210.0 x 297.0 mm at 300.0, 0.0 mm; a RIP that cuts at the TrimBox has nothing to cut. "
+        "Ask for the PDF exported again with its trim on the page"
+    )
+    [finding] = [f for f in run(path, spec=BC).findings if f.check != "pages"]  # with bleed: the same, not "no bleed"
+    assert finding.check == "trim" and "its TrimBox lies outside the page" in finding.message
+    assert [f.check for f in run(path, spec=None).findings] == ["trim"]  # whatever the product expects
+
+
+def test_a_trimbox_partly_off_the_page_is_measured_as_rips_cut_it(tmp_path: Path) -> None:
+    """Audit AZ 3: an 85 x 55 TrimBox reaching 5 mm beyond a 91 x 61 page said "no bleed: the page
+    is 91.0 x 61.0 mm, ... needs ... (91.0 x 61.0 mm)"; a RIP cuts the part on the page: 80 x 55."""
+    pdf = make_pdf(tmp_path / "off.pdf", [(91, 61)] * 2, trimbox=(11, 3, 96, 58))
+    [finding] = run(pdf).findings
+    assert finding.check == "trim"
+    assert finding.message.startswith("pages 1-2: trim (its TrimBox) is 80.0 x 55.0 mm, product bc-85x55 expects")
+
+
+def test_a_page_turned_by_45_degrees_is_refused(tmp_path: Path) -> None:
+    """Audit AZ 6: /Rotate 45 (a PDF may turn a page only by multiples of 90) passed without a word."""
+    pdf = make_pdf(tmp_path / "r.pdf", [(91, 61)] * 2, rotate=45)
+    [finding] = run(pdf).findings
+    assert finding.severity == "error"
+    assert "page 1: artwork 'r.pdf' is turned by 45 degrees (/Rotate), which a PDF may not be" in finding.message
+    assert [f.check for f in run(make_pdf(tmp_path / "r90.pdf", [(61, 91)] * 2, rotate=-90)).findings] == []
 
 
 def test_bleed_missing_on_some_sides_names_them(tmp_path: Path) -> None:
@@ -300,6 +341,53 @@ def test_bytes_appended_after_the_end_marker_are_named_as_such(tmp_path: Path) -
     assert finding.severity == "error"
     assert "'padded.pdf' has 4097 bytes after its end marker (%%EOF)" in finding.message  # its line break + 4096
     assert "cut off" not in finding.message
+
+
+def _saved_twice(path: Path, extra_page: bool) -> tuple[bytes, int]:
+    """A card saved, then saved again incrementally (as Acrobat's Save does): the file, and where
+    the first revision's end marker ends."""
+
+    first = make_pdf(path, [(91, 61)] * 2)
+    base = first.read_bytes()
+    writer = PdfWriter(str(first), incremental=True)
+    writer.add_metadata({"/Title": "corrected proof v2"})
+    if extra_page:
+        writer.pages[0][NameObject("/Contents")] = writer._add_object(_big_stream())
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    data = path.read_bytes()
+    assert data.startswith(base)
+    return data, base.rindex(b"%%EOF") + 5
+
+
+def _big_stream() -> DecodedStreamObject:
+    stream = DecodedStreamObject()
+    stream.set_data(b"0 0 1 rg 0 0 10 10 re f\n" * 400)
+    return stream
+
+
+def test_an_incremental_save_cut_short_is_incomplete_not_its_earlier_version(tmp_path: Path) -> None:
+    """Audit AZ 1: a PDF saved incrementally and cut off inside its second revision ends near the
+    first revision's %%EOF: it passed and printed the earlier version."""
+    path = tmp_path / "fix.pdf"
+    data, first_end = _saved_twice(path, extra_page=False)
+    path.write_bytes(data[: first_end + (len(data) - first_end) * 2 // 3])
+    assert len(path.read_bytes()) - first_end < 1024  # the earlier marker is where readers look
+    [finding] = run(path).findings
+    assert (finding.check, finding.severity) == ("open", "error")
+    assert finding.message.startswith(
+        "artwork 'fix.pdf' is incomplete: it ends inside a later revision of the PDF, after the end marker (%%EOF) "
+        "of an earlier one"
+    )
+    # Cut further from the earlier marker: the same, not "something was appended".
+    data, first_end = _saved_twice(path, extra_page=True)
+    path.write_bytes(data[: first_end + (len(data) - first_end) * 2 // 3])
+    assert len(path.read_bytes()) - first_end > 1024
+    [finding] = run(path).findings
+    assert finding.message.startswith("artwork 'fix.pdf' is incomplete: it ends inside a later revision")
+    # Whole, it passes.
+    path.write_bytes(data)
+    assert run(path).findings == ()
 
 
 def test_garbage_after_pdf_header(tmp_path: Path) -> None:
@@ -650,11 +738,30 @@ def test_mixed_sizes_alone_points_at_its_check_not_at_product_expectations() -> 
     fix = _preflight_fix({"mixed_sizes"})
     assert "validation.checks.mixed_sizes to warning" in fix and "expectations" not in fix
     assert "change the product's expectations" in _preflight_fix({"trim", "mixed_sizes"})
-    # A file that could not be read, or a check that did not finish (a killed worker; audit AF):
-    # RETRY is offered beside a corrected PDF.
-    assert _preflight_fix({"open"}) == (
+    # A check that did not finish (a killed worker; audit AF): RETRY is offered beside a corrected PDF.
+    assert _preflight_fix({"open"}, check_again=True) == (
         "Put a corrected PDF into replace/, or drop RETRY here to check it again, or drop REJECT to stop the job."
     )
+    # Not for a file that could not be read: it fails the same way again, and STATUS.txt says RETRY
+    # is not for a bad PDF (audit AZ 8).
+    assert _preflight_fix({"open"}) == "Put a corrected PDF into replace/, or drop REJECT to stop the job."
+
+
+def test_retry_is_offered_for_a_check_that_did_not_finish_only(tmp_path: Path) -> None:
+    from spo_hotfolder.engine import _check_cut_short
+
+    damaged = tmp_path / "damaged.pdf"
+    damaged.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Pages /Kids [5 0 R] >> endobj\ntrailer << >>\n%%EOF\n")
+    [finding] = [f for f in run(damaged).findings if f.check == "open"]
+    assert not _check_cut_short(finding.message), finding.message
+    # What the worker says (pinned by tests/integration/test_output.py's worker tests).
+    for message in (
+        "the PDF check did not finish within 0.5 s (the file may be damaged or extremely complex)",
+        "the PDF check ran out of memory (more than 1.0 GiB); the file may be damaged or extremely complex",
+        "the PDF checker crashed: its process ended unexpectedly (exit code 3)",
+        "the PDF check crashed: its process was killed (signal 9), by the system when the machine ran short",
+    ):
+        assert _check_cut_short(message), message
 
 
 def test_a_size_just_beyond_the_tolerance_says_by_how_much(tmp_path: Path) -> None:
