@@ -264,18 +264,24 @@ def centred(x0: float, y0: float, x1: float, y1: float, w: float, h: float) -> t
     return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
 
 
+#: How many runs of pages a finding names before it counts the rest.
+_PAGE_RUNS_SHOWN = 8
+
+
 def _pages_label(pages: Sequence[int]) -> str:
-    """[1, 2, 3, 5] -> "pages 1-3, 5"; [4] -> "page 4"."""
+    """[1, 2, 3, 5] -> "pages 1-3, 5"; [4] -> "page 4"; many runs: "pages 2, 4, ..., 16 and 992
+    more (1000 pages)"."""
     ordered = sorted(set(pages))
-    parts: list[str] = []
-    start = prev = ordered[0]
-    for p in [*ordered[1:], None]:
-        if p is not None and p == prev + 1:
-            prev = p
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if p is not None:
-            start = prev = p
+    runs: list[tuple[int, int]] = []
+    for p in ordered:
+        if runs and p == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], p)
+        else:
+            runs.append((p, p))
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs[:_PAGE_RUNS_SHOWN]]
+    if len(runs) > _PAGE_RUNS_SHOWN:
+        more = sum(b - a + 1 for a, b in runs[_PAGE_RUNS_SHOWN:])
+        return f"pages {', '.join(parts)} and {more} more ({len(ordered)} pages)"
     return ("page " if len(ordered) == 1 else "pages ") + ", ".join(parts)
 
 
@@ -728,23 +734,13 @@ def _trim_message(
 
 
 def _grouped(collector: _Collector, check: str, items: list[tuple[_Page, str]]) -> None:
-    """Adds one finding per run of consecutive pages of one file with the same message."""
-    run: list[_Page] = []
-    run_message = ""
-    for page, message in [*items, (None, "")]:
-        if (
-            page is not None
-            and run
-            and message == run_message
-            and page.file == run[-1].file
-            and page.number == run[-1].number + 1
-        ):
-            run.append(page)
-            continue
-        if run:
-            collector.add(check, f"{_pages_label([p.number for p in run])}: {run_message}", run[0].file, run[0].number)
-        if page is not None:
-            run, run_message = [page], message
+    """Adds one finding per file and message, naming its pages ("pages 1-3, 5"): a 2,000-page file
+    whose every other page is the wrong size gets one line, not 1,000."""
+    groups: dict[tuple[str, str], list[_Page]] = {}
+    for page, message in items:
+        groups.setdefault((page.file, message), []).append(page)
+    for (file, message), pages in groups.items():
+        collector.add(check, f"{_pages_label([p.number for p in pages])}: {message}", file, pages[0].number)
 
 
 def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], tol: float) -> None:

@@ -218,6 +218,23 @@ def test_a_page_turned_by_45_degrees_is_refused(tmp_path: Path) -> None:
     assert [f.check for f in run(make_pdf(tmp_path / "r90.pdf", [(61, 91)] * 2, rotate=-90)).findings] == []
 
 
+def test_wrong_sizes_on_pages_apart_are_one_finding(tmp_path: Path) -> None:
+    """Audit AZ 5: a 2,000-page file with every other page A5 had 1,000 findings, one per page
+    (ERROR.txt and STATUS.txt ~110 KB each)."""
+    a4 = ProductSpec(pattern="a4-*", trim_mm=(210.0, 297.0))
+    pdf = make_pdf(tmp_path / "alt.pdf", [(210, 297), (148, 210)] * 1000)
+    report = run(pdf, spec=a4, validation=ValidationConfig(checks={"mixed_sizes": "off"}))
+    [finding] = report.findings
+    assert finding.page == 2
+    assert finding.message == (
+        "pages 2, 4, 6, 8, 10, 12, 14, 16 and 992 more (1000 pages): trim is 148.0 x 210.0 mm, product bc-85x55 "
+        "expects 210.0 x 297.0 mm (tolerance 1.0 mm)"
+    )
+    pdf = make_pdf(tmp_path / "some.pdf", [(148, 210), (148, 210), (210, 297), (148, 210)])
+    [finding] = run(pdf, spec=a4, validation=ValidationConfig(checks={"mixed_sizes": "off"})).findings
+    assert finding.message.startswith("pages 1-2, 4: trim is 148.0 x 210.0 mm")
+
+
 def test_bleed_missing_on_some_sides_names_them(tmp_path: Path) -> None:
     """Audit U: an off-centre TrimBox (6 mm bleed left, none right) was "no bleed: the page is 91.0 x
     61.0 mm, ... needs 3.0 mm bleed on each side (91.0 x 61.0 mm)": nothing to see what is wrong."""
