@@ -158,6 +158,11 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int, log
             os._exit(0)
         fn, args = request
         started = time.perf_counter()
+        # pypdf's own warnings ("incorrect startxref pointer") say which file they are about.
+        structlog.contextvars.clear_contextvars()
+        files = _artwork_paths(args)
+        if files:
+            structlog.contextvars.bind_contextvars(artwork=files)
         try:
             reply: tuple[str, Any] = ("ok", fn(*args))
         except MemoryError:
@@ -179,6 +184,14 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int, log
             # The daemon is gone (killed) or gave up on the call: nobody to answer. Exit quietly, not
             # with a plain-text traceback on the log's stream (every line there is one JSON object).
             os._exit(0)
+
+
+def _artwork_paths(args: tuple[Any, ...]) -> list[str]:
+    """The artwork files a worker call reads (their paths name the job's folder)."""
+    for arg in args:
+        if isinstance(arg, (list, tuple)) and arg and all(isinstance(a, ArtworkInput) for a in arg):
+            return [a.path for a in arg]
+    return []
 
 
 class _Process:

@@ -764,3 +764,27 @@ def test_a_worker_killed_by_sigkill_is_not_said_to_have_passed_its_memory_limit(
     text = _crash_message("the PDF check", [-9], " (more than 2.0 GiB)")
     assert text.startswith("the PDF check crashed: its process was killed (signal 9), by the system when the machine")
     assert "2.0 GiB" not in text and "drop RETRY" in text
+
+
+def test_pypdf_warnings_in_the_worker_name_the_artwork_file(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit AZ 7: `{"event": "incorrect startxref pointer(2)", "logger": "pypdf._reader"}` said
+    nothing of the job or file; with several jobs an operator could not tell which PDF it was."""
+    import json
+
+    from spo_hotfolder.logsetup import ENV_WORKER
+
+    monkeypatch.setenv(ENV_WORKER, "json:info")
+    data = make_pdf(tmp_path / "ok.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58)).read_bytes()
+    cut = data.rindex(b"startxref")
+    src = tmp_path / "job-7" / "artwork" / "sx.pdf"
+    src.parent.mkdir(parents=True)
+    src.write_bytes(data[:cut] + b"startxref\n1\n%%EOF\n")
+    capfd.readouterr()
+    with PdfWorker(timeout_seconds=10.0, memory_limit_bytes=None) as worker:
+        report, _ = worker.check(art(src), "bc-85x55", BC, V)
+    assert [f.check for f in report.findings] == ["repaired"]
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    pypdf_lines = [line for line in lines if line.get("logger", "").startswith("pypdf")]
+    assert pypdf_lines and all(line["artwork"] == [str(src)] for line in pypdf_lines), lines
