@@ -276,7 +276,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         print(f"Folder:    {job.folder}")
         print(f"Output:    {job.output_path or '-'}" + (f"  ({pages})" if pages else ""))
-    if job.route:
+    if job.rejected():
+        # Where it went: nowhere (as --json's hot_folder says); where it would have gone, beside.
+        print("Hot folder: none (rejected" + (f"; its route was {job.route})" if job.route else ")"))
+    elif job.route:
         print(f"Hot folder: {job.route}")
     elif job.stage not in TERMINAL:
         print(f"Hot folder: {planned_hot_folder(job, config) or 'skip'} (by the routes as configured now)")

@@ -1445,20 +1445,29 @@ class Engine:
                 f"{delivery.hot_folder}; only its job ticket failed (drop RETRY into its folder to write it). It is "
                 "not delivered again with other artwork: to print it again, send the manifest with reprint: true"
             )
-        if job.stage is Stage.REJECTED:
+        status, at, rejected, purged = job.status, job.updated_at, job.stage is Stage.REJECTED, ""
+        if job.purged:
+            # Said as it ended (rejected, delivered, skipped) and when, not as its files' deletion.
+            whole = self.ledger.get_job(job.job_id) or job
+            outcome = whole.outcome() if whole.history_complete else None
+            if outcome is not None:
+                status, at = outcome.status, outcome.at
+            rejected = whole.rejected()
+            purged = f"; its files were deleted after retention on {whole.deleted_at()}"
+        if rejected:
             return (
-                f"job {job.job_id} was rejected earlier; it is not made again. To make it again, send the "
-                "manifest with reprint: true"
+                f"job {job.job_id} was rejected earlier{f' ({at})' if purged else ''}{purged}; it is not made "
+                "again. To make it again, send the manifest with reprint: true"
             )
-        if job.route == "skip" or job.status is JobStatus.CopyToHotFolderSkipped:
+        if job.route == "skip" or status is JobStatus.CopyToHotFolderSkipped:
             return (
-                f"job {job.job_id} was already finished without a hot folder ({job.status.value}, "
-                f"{job.updated_at}); it is not made again. To make it again, send the manifest with reprint: true"
+                f"job {job.job_id} was already finished without a hot folder ({status.value}, {at}){purged}; it is "
+                "not made again. To make it again, send the manifest with reprint: true"
             )
         where = f" to hot folder {job.route}" if job.route else ""
         return (
-            f"job {job.job_id} was already delivered{where} ({job.status.value}, {job.updated_at}); it is not "
-            "delivered again. To print it again, send the manifest with reprint: true"
+            f"job {job.job_id} was already delivered{where} ({status.value}, {at}){purged}; it is not delivered "
+            "again. To print it again, send the manifest with reprint: true"
         )
 
     def _record_intake(
@@ -4219,7 +4228,9 @@ class Engine:
             now = self.clock.now()
             days = self.config.retention.done_days
             self._record(job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {days:g} days", now, write=False)
-            self.ledger.update_job(job.job_id, now, stage=Stage.PURGED)
+            # (A rejected job's route goes: it went to no hot folder, and ``Job.rejected`` tells it so.)
+            cleared: dict[str, Any] = {"route": None} if job.stage is Stage.REJECTED else {}
+            self.ledger.update_job(job.job_id, now, stage=Stage.PURGED, **cleared)
 
 
 #: Operator answers given within this many seconds of each other are shown together in STATUS.txt

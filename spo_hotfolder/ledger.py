@@ -34,6 +34,10 @@ from spo_hotfolder.status import JobStatus
 SCHEMA_VERSION = 1
 
 
+#: How a finished job ended (the latest of these, not removed, in its history).
+_OUTCOMES = frozenset({JobStatus.Rejected, JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped})
+
+
 class Stage(StrEnum):
     """Where a job is in the pipeline (what the daemon must do next). Statuses say what happened."""
 
@@ -180,6 +184,24 @@ class Job:
         metrics): a rejected job is no longer counted as blocked."""
         return self.block_active and self.stage not in (Stage.REJECTED, Stage.PURGED)
 
+    def outcome(self) -> HistoryEntry | None:
+        """How the job ended (the latest of Rejected, InHotFolder, CopyToHotFolderSkipped not
+        removed), also once its files were purged; None if it did not end so."""
+        for entry in reversed(self.whole_history()):
+            if entry.removed_at is None and entry.status in _OUTCOMES:
+                return entry
+        return None
+
+    def rejected(self) -> bool:
+        """Rejected by an operator, also once its files were purged after retention. (A purged job
+        read without its history: its route, which the purge of a rejected job clears.)"""
+        if self.stage is not Stage.PURGED:
+            return self.stage is Stage.REJECTED
+        if not self.history_complete:
+            return self.route is None
+        outcome = self.outcome()
+        return outcome is not None and outcome.status is JobStatus.Rejected
+
     @property
     def was_released(self) -> bool:
         return any(e.status is JobStatus.Blocked and e.removed_at is not None for e in self.whole_history())
@@ -207,7 +229,7 @@ class Job:
             "stage": self.stage.value,
             "folder": None if self.purged else self.folder,
             # Where it went (or goes): never a printer a rejected job did not reach.
-            "hot_folder": self.route if self.route not in (None, "skip") and self.stage is not Stage.REJECTED else None,
+            "hot_folder": self.route if self.route not in (None, "skip") and not self.rejected() else None,
             "route": self.route,
             "output": self.output_path,
             "output_pages": self.output_pages,

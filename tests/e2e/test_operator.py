@@ -218,6 +218,10 @@ def test_reject_by_drop_and_by_cli(make_daemon, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     daemon.wait_status(b, "Rejected")
     assert not list((tmp_path / "hot" / "indigo").iterdir())
+    # Where it went: nowhere, in show's text as in its JSON (audit AY 1: the text said "indigo").
+    shown = daemon.cli("show", b).stdout
+    assert "Hot folder: none (rejected; its route was indigo)" in shown, shown
+    assert json.loads(daemon.cli("show", b, "--json").stdout)["hot_folder"] is None
     # SPEC 3: --blocked lists the jobs whose Blocked entry is active, whatever their current
     # status: rejected without a release, theirs is. Nothing waits for an operator any more.
     listed = json.loads(daemon.cli("jobs", "--blocked", "--json").stdout)

@@ -639,6 +639,52 @@ def test_retention_removes_old_job_folders_and_keeps_the_history(rig: Rig) -> No
     assert [e.status.value for e in r.job(job_id).history].count("JobDataDeleted") == 1
 
 
+def test_a_purged_rejected_job_is_still_said_to_be_rejected(rig: Rig) -> None:
+    """Audit AY 1: once retention purged a rejected job, its manifest sent again was refused as
+    "already delivered to hot folder indigo (JobDataDeleted, <the purge's time>)", and `show
+    --json` gave it a hot folder: an operator could think a cancelled job had printed."""
+    from spo_hotfolder.commands import public_json
+
+    r = rig
+    job_id = r.order("RJ", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    assert r.engine.apply(job_id, Action.REJECT, by="lee", note="customer cancelled").ok
+    rejected_at = r.job(job_id).history[-1].at
+    assert public_json(r.job(job_id), r.config)["hot_folder"] is None
+    r.clock.advance(30 * 86400 + 1)
+    r.engine.run_retention()
+    job = r.job(job_id)
+    assert job.stage is Stage.PURGED and job.rejected() and job.route is None
+    assert public_json(job, r.config)["hot_folder"] is None
+    light = r.ledger.get_job(job_id, history=False)
+    assert light is not None and public_json(light, r.config, with_history=False)["hot_folder"] is None
+    r.order("RJ", extra="blocked: true\n")  # sent again
+    r.run(until=lambda: any((r.root / "failed").glob("RJ.yaml*")), steps=10)
+    [refused] = list((r.root / "failed").glob("RJ.yaml*"))
+    error = " ".join((refused / "ERROR.txt").read_text().split())
+    assert f"job {job_id} was rejected earlier ({rejected_at}); its files were deleted after retention on" in error
+    assert "delivered" not in error.split("How to fix")[0], error
+    assert r.take_prints() == []
+
+
+def test_a_purged_delivered_job_is_said_delivered_when_it_was(rig: Rig) -> None:
+    r = rig
+    job_id = r.order("DL")
+    r.run(until=done(r, job_id), steps=10)
+    delivered_at = r.job(job_id).history[-1].at
+    r.clock.advance(30 * 86400 + 1)
+    r.engine.run_retention()
+    assert not r.job(job_id).rejected()
+    r.order("DL")
+    r.run(until=lambda: any((r.root / "failed").glob("DL.yaml*")), steps=10)
+    [refused] = list((r.root / "failed").glob("DL.yaml*"))
+    error = " ".join((refused / "ERROR.txt").read_text().split())
+    assert (
+        f"job {job_id} was already delivered to hot folder indigo (InHotFolder, {delivered_at}); its files were "
+        "deleted after retention on"
+    ) in error
+
+
 def test_a_temp_left_in_a_hot_folder_out_of_reach_at_start_goes_with_the_hourly_sweep(rig: Rig) -> None:
     """The share was not mounted when the daemon started after a crash: its temp file is removed
     by the hourly sweep once the share is back, not only at the next start. Another sender's
