@@ -164,24 +164,36 @@ _TRANSIENT = {
 }
 
 
-def explain_os_error(exc: OSError, hot: HotFolderConfig) -> DeliveryError:
+def explain_os_error(exc: OSError, hot: HotFolderConfig, folder: Path | None = None) -> DeliveryError:
+    """``exc`` in plain words, naming the folder it happened in (``folder``: the hot folder's
+    staging folder, where the temporary copy is written; else the hot folder)."""
     code = exc.errno
-    where = str(hot.path)
+    staging = folder is not None and folder == hot.staging and folder != hot.path
+    what = f"the staging folder of hot folder {hot.name}" if staging else f"hot folder {hot.name}"
+    where = str(folder if staging else hot.path)
     if code == errno.ENOSPC or code == errno.EDQUOT:
-        msg = f"the disk of hot folder {hot.name} ({where}) is full; free some space"
+        msg = f"the disk of {what} ({where}) is full; free some space"
     elif code == errno.EROFS:
-        msg = f"hot folder {hot.name} ({where}) is on a read-only filesystem; check the mount"
+        msg = f"{what} ({where}) is on a read-only filesystem; check the mount"
     elif code in (errno.EACCES, errno.EPERM):
-        msg = f"no permission to write into hot folder {hot.name} ({where}); check its owner and mode"
+        msg = f"no permission to write into {what} ({where}); check its owner and mode"
     elif code in (errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ):
-        msg = f"hot folder {hot.name} ({where}) rejects the file name: {exc.strerror}; change its filename template"
+        msg = f"{what} ({where}) rejects the file name: {exc.strerror}; change its filename template"
     elif code == errno.ENOTDIR:
-        msg = f"hot folder {hot.name}: {where} is not a folder"
+        msg = f"{what}: {where} is not a folder"
     elif code == errno.ENOENT:
-        msg = f"hot folder {hot.name} ({where}) disappeared during the copy (is the share mounted?)"
+        msg = f"{what} ({where}) disappeared during the copy (is the share mounted?)"
     else:
-        msg = f"copy into hot folder {hot.name} ({where}) failed: {exc.strerror or exc}"
+        msg = f"copy into {what} ({where}) failed: {exc.strerror or exc}"
     return DeliveryError(msg, transient=code in _TRANSIENT)
+
+
+def _rename_failed_in(temp: Path, hot: HotFolderConfig) -> Path:
+    """Which folder a failed rename of ``temp`` into the hot folder is about: the staging folder
+    when the temp file is there and that folder cannot be written (the name cannot leave it)."""
+    if hot.staging is not None and temp.parent == hot.staging and not os.access(hot.staging, os.W_OK):
+        return hot.staging
+    return hot.path
 
 
 def check_hot_folder(hot: HotFolderConfig) -> None:
@@ -202,7 +214,7 @@ def check_hot_folder(hot: HotFolderConfig) -> None:
                 transient=True,
             ) from None
         except OSError as exc:
-            raise explain_os_error(exc, hot) from exc
+            raise explain_os_error(exc, hot, folder) from exc
         if not stat.S_ISDIR(st.st_mode):
             raise DeliveryError(
                 f"{label} {hot.name}: {folder} is a file, not a folder; fix hot_folders.{hot.name} in the config",
@@ -227,7 +239,7 @@ def write_temp(src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[
     except InterruptedError:
         raise
     except OSError as exc:
-        raise explain_os_error(exc, hot) from exc
+        raise explain_os_error(exc, hot, temp.parent) from exc
 
 
 def check_name_free(final: Path, hot: HotFolderConfig) -> None:
@@ -262,7 +274,7 @@ def publish(temp: Path, final: Path, hot: HotFolderConfig) -> None:
                 f"({hot.path}); a rename between them is impossible. Fix hot_folders.{hot.name}.staging",
                 transient=False,
             ) from exc
-        raise explain_os_error(exc, hot) from exc
+        raise explain_os_error(exc, hot, _rename_failed_in(temp, hot)) from exc
     # The rename happened: the file is published. Making the folder entry durable is best effort
     # from here on; failing now would make the job copy the file a second time.
     with contextlib.suppress(OSError):
@@ -281,6 +293,7 @@ def publish_sidecar(
     ``before_rename`` runs once the temp file is complete on disk (the delivery journal's mark)."""
     ticket = final_pdf.with_suffix(".json")
     temp = ticket_temp_path(final_pdf, hot)
+    failing = temp.parent  # where the temp file is written, then the rename
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -291,10 +304,11 @@ def publish_sidecar(
             os.close(fd)
         if before_rename is not None:
             before_rename()
+        failing = _rename_failed_in(temp, hot)
         os.replace(temp, ticket)
         fsync_dir(ticket.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
             temp.unlink()
-        raise explain_os_error(exc, hot) from exc
+        raise explain_os_error(exc, hot, failing) from exc
     return ticket

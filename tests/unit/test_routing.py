@@ -98,3 +98,48 @@ def test_a_filename_that_would_be_hidden_gets_the_job_id_in_front() -> None:
 def test_our_temp_names() -> None:
     assert is_our_temp(".1_1-1.pdf.part")
     assert not is_our_temp("1_1-1.pdf") and not is_our_temp(".part")
+
+
+def test_a_failure_in_the_staging_folder_names_the_staging_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit AY 2: a read-only staging folder read "no permission to write into hot folder large
+    (<the hot folder>)": the operator was sent to a folder that was fine."""
+    import errno
+    import os
+
+    from spo_hotfolder import delivery
+    from spo_hotfolder.config import HotFolderConfig
+    from spo_hotfolder.delivery import DeliveryError, publish, write_temp
+
+    hot = HotFolderConfig(
+        name="large", path=tmp_path / "hot", filename="{job_id}.pdf", staging=tmp_path / "stage", ticket="none"
+    )
+    hot.path.mkdir()
+    hot.staging.mkdir()  # type: ignore[union-attr]
+    src = tmp_path / "out.pdf"
+    src.write_bytes(b"%PDF-1.7 output")
+
+    def refused(*args: object, **kwargs: object) -> int:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(delivery, "copy_file", refused)  # as `chattr +i stage` makes it
+    with pytest.raises(DeliveryError) as raised:
+        write_temp(src, tmp_path / "stage" / ".j.pdf.part", hot)
+    assert str(raised.value) == (
+        f"no permission to write into the staging folder of hot folder large ({tmp_path / 'stage'}); check its owner "
+        "and mode"
+    )
+    # The rename out of a staging folder that cannot be written is about that folder too.
+    temp = tmp_path / "stage" / ".j.pdf.part"
+    temp.write_bytes(b"%PDF-1.7 output")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == hot.staging else real_access(p, mode))
+    monkeypatch.setattr(os, "replace", refused)
+    with pytest.raises(DeliveryError) as raised:
+        publish(temp, hot.path / "j.pdf", hot)
+    assert f"the staging folder of hot folder large ({tmp_path / 'stage'})" in str(raised.value)
+    monkeypatch.setattr(os, "access", real_access)
+    with pytest.raises(DeliveryError) as raised:
+        publish(temp, hot.path / "j.pdf", hot)  # the staging folder is writable: the hot folder refused
+    assert str(raised.value).startswith(f"no permission to write into hot folder large ({hot.path})")
