@@ -555,9 +555,9 @@ def _known_jobs(config: Config, job_ids: list[str]) -> dict[str, Job]:
 
 
 def _same_again(config: Config, job: Job, data: bytes, base: Path, spec: JobSpec) -> bool:
-    """Engine._same_again's rule: a job waiting in quarantine/ or failed/ whose manifest comes again
-    byte for byte, with none of its artwork beside it, is not taken (the manifest is filed)."""
-    if job.stage not in (Stage.HELD, Stage.FAILED):
+    """Engine._same_again's rule: a job not finished whose manifest comes again byte for byte,
+    with none of its artwork beside it, is not taken (the manifest is filed)."""
+    if job.stage in TERMINAL:
         return False
     folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
     return sent_again(data, folder, base, spec)

@@ -1131,11 +1131,11 @@ class Engine:
             (target / "replace").rmdir()  # (empty) nothing is taken from a copy
 
     def _same_again(self, spec: JobSpec, existing: Job | None, data: bytes, base: Path) -> bool:
-        """A job waiting for an operator (quarantine/, failed/) whose manifest came again byte for
-        byte, with none of its artwork in the inbox: a webhook's retry, an FTP re-upload. Taken as
-        new artwork it would pull the job out of its folder, its artwork into history/, to wait for
-        files that are not coming."""
-        if existing is None or existing.stage not in (Stage.HELD, Stage.FAILED):
+        """A job not finished (waiting for an operator, for a date, for a retry, being made) whose
+        manifest came again byte for byte, with none of its artwork in the inbox: a webhook's retry,
+        an FTP re-upload, the same order sent twice at once. Taken as new artwork it would put the
+        job's artwork into history/, to wait for files that are not coming (audit BA 1)."""
+        if existing is None or existing.stage in TERMINAL:
             return False
         folder = self._locate(existing)
         return folder is not None and sent_again(data, folder, base, spec)

@@ -2431,6 +2431,41 @@ def test_the_same_manifest_again_without_artwork_leaves_a_waiting_job_as_it_is(r
     assert r.job(job_id).blocked
 
 
+def test_the_same_order_sent_again_while_its_copy_waits_for_a_retry_prints_once(rig: Rig) -> None:
+    """Audit BA 1: a storefront's webhook sent an order again, byte for byte, while its job waited
+    for a copy retry (or was being made): the manifest "replaced" the job's artwork, which went to
+    history/; the job waited for a file that was not coming and failed; nothing printed."""
+    r = rig
+    away = r.hot.with_name("indigo.unmounted")
+    os.replace(r.hot, away)  # the printer's share is not mounted
+    job_id = r.order("TW")
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    folder = r.root / "work" / job_id
+    (r.inbox / "TW-again.yaml").write_bytes((folder / "manifest.yaml").read_bytes())
+    r.run(until=lambda: not (r.inbox / "TW-again.yaml").exists(), steps=5)
+    assert r.stage(job_id) is Stage.RETRY and [p.name for p in (folder / "artwork").iterdir()] == ["TW.pdf"]
+    assert any(p.name.endswith("-TW-again.yaml") for p in (folder / "history").iterdir())
+    os.replace(away, r.hot)
+    r.run(until=done(r, job_id), steps=10, dt=30)
+    assert r.take_prints() == ["TW_TW-1_bc-85x55_x1.pdf"]
+    assert "AwaitingData" not in r.statuses(job_id)
+
+
+def test_the_same_manifest_again_leaves_a_future_order_as_it_is(rig: Rig) -> None:
+    """Audit BA 1: a FutureOrder's manifest sent again byte for byte put its artwork into history/;
+    the job failed "artwork missing" before its date."""
+    r = rig
+    later = (r.clock.now() + timedelta(hours=5)).isoformat()
+    job_id = r.order("FU", extra=f'process_after: "{later}"\n')
+    r.run(until=lambda: r.stage(job_id) is Stage.FUTURE and not list(r.inbox.iterdir()), steps=10)
+    folder = r.root / "work" / job_id
+    (r.inbox / "FU.yaml").write_bytes((folder / "manifest.yaml").read_bytes())
+    r.run(until=lambda: not (r.inbox / "FU.yaml").exists(), steps=5)
+    assert r.stage(job_id) is Stage.FUTURE and [p.name for p in (folder / "artwork").iterdir()] == ["FU.pdf"]
+    r.run(until=done(r, job_id), steps=10, dt=3600)
+    assert r.take_prints() == ["FU_FU-1_bc-85x55_x1.pdf"]
+
+
 @pytest.mark.parametrize("temp_name", [".RS.pdf.Xq31Zb", "RS.pdf.filepart", None])
 def test_an_order_sent_again_with_its_artwork_under_a_temporary_name_takes_the_new_artwork(
     rig: Rig, temp_name: str | None
