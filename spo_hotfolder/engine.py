@@ -1868,7 +1868,8 @@ class Engine:
     def _waiting_under_another_form(self, path: Path) -> list[tuple[str, int]]:
         """Jobs waiting for ``path`` under a name that differs only in letter case or Unicode form
         (the manifest's "café.pdf" is two characters longer from a Mac), when no file has the exact
-        name: the artwork a person would call the same file."""
+        name: the artwork a person would call the same file. Not when several files beside it would
+        be (card.pdf and CARD.pdf for Card.pdf): which one is meant is not guessed (audit BA 2)."""
         key = _name_key(path.name)
         return [
             (job_id, position)
@@ -1876,6 +1877,7 @@ class Engine:
             if Path(source).parent == path.parent
             and _name_key(Path(source).name) == key
             and not os.path.lexists(source)
+            and len(_near_misses(Path(source))) == 1
         ]
 
     def _claim_for_job(self, job: Job) -> None:
@@ -2124,6 +2126,16 @@ class Engine:
                         f"({job.status.value}), and a file of that name put into the inbox is not taken for a "
                         f"job that has its artwork: if it is meant for that job, put it into {job.folder}/replace/"
                     )
+            key = _name_key(path.name)
+            for job_id, _, source in self.ledger.waiting_in(str(path.parent)):
+                wanted = Path(source)
+                if wanted.parent == path.parent and wanted.name != path.name and _name_key(wanted.name) == key:
+                    # Not taken: another file's name differs from the wanted one as little (audit BA 2).
+                    problems.append(
+                        f"job {job_id} waits for {wanted.name!r}, a name that differs from this file's only in letter "
+                        "case or Unicode form, as another file's did: which one is meant was not guessed. Put the "
+                        f"right one into inbox/ again named {wanted.name!r}"
+                    )
             stem, dot, ext = path.name.rpartition(".")
             if dot and ext.lower() == "txt" and stem.lower().endswith(MANIFEST_SUFFIXES):
                 problems.append(
@@ -2251,12 +2263,19 @@ class Engine:
                     f"{taker[0]} (order {taker[1]}), whose manifest names it too: one file is one job's artwork. "
                     f"If both need it, put it into inbox/ again (or into this folder's replace/)"
                 )
-            near = _near_miss(source)
-            if near is not None:
-                other, how = near
+            near = _near_misses(source)
+            if len(near) == 1:
+                other, how = near[0]
                 return (
                     f"missing: {name} (expected at {where}); a file named {other!r} is there, whose name differs "
                     f"{how}: rename it to {source.name!r}, or correct the manifest"
+                )
+            if near:
+                others = ", ".join(repr(other) for other, _ in near)
+                return (
+                    f"missing: {name} (expected at {where}); files named {others} are there, whose names differ "
+                    f"from it only in letter case or Unicode form, and which one is meant is not guessed: rename "
+                    f"the right one to {source.name!r} (and the others to names of their own)"
                 )
             return f"missing: {name} (expected at {where})"
         parts = _rel_parts(str(source), str(self.area("inbox"))) or []
@@ -4379,23 +4398,31 @@ def _name_key(name: str) -> str:
 
 
 def _near_miss(path: Path) -> tuple[str, str] | None:
-    """A file beside ``path`` whose name differs only in letter case or Unicode form (the "é" of a
-    Mac or an rsync from one is two characters: e + accent), and how it differs."""
+    """The file beside ``path`` whose name differs only in letter case or Unicode form (the "é" of
+    a Mac or an rsync from one is two characters: e + accent), and how it differs; None when there
+    is none, or several (card.pdf and CARD.pdf for Card.pdf: which one is meant is not guessed)."""
+    near = _near_misses(path)
+    return near[0] if len(near) == 1 else None
+
+
+def _near_misses(path: Path) -> list[tuple[str, str]]:
+    """Every file beside ``path`` whose name differs only in letter case or Unicode form, and how."""
     wanted = path.name
     try:
-        names = os.listdir(path.parent)
+        names = sorted(os.listdir(path.parent))
     except OSError:
-        return None
+        return []
+    found: list[tuple[str, str]] = []
     for other in names:
         if other == wanted:
             continue
         if unicodedata.normalize("NFC", other) == unicodedata.normalize("NFC", wanted):
-            return other, "only in its Unicode form (accents written as separate characters)"
-        if other.casefold() == wanted.casefold():
-            return other, "only in letter case"
-        if unicodedata.normalize("NFC", other).casefold() == unicodedata.normalize("NFC", wanted).casefold():
-            return other, "in letter case and Unicode form"
-    return None
+            found.append((other, "only in its Unicode form (accents written as separate characters)"))
+        elif other.casefold() == wanted.casefold():
+            found.append((other, "only in letter case"))
+        elif unicodedata.normalize("NFC", other).casefold() == unicodedata.normalize("NFC", wanted).casefold():
+            found.append((other, "in letter case and Unicode form"))
+    return found
 
 
 def _owner(path: Path) -> str:

@@ -1882,6 +1882,35 @@ def test_a_cli_release_waits_for_a_reject_dropped_a_moment_before(rig: Rig) -> N
     assert r.take_prints() == [] and r.job(job_id).status is JobStatus.Rejected
 
 
+@pytest.mark.parametrize("before", [True, False])
+def test_two_files_named_like_the_artwork_in_letter_case_are_not_guessed_between(rig: Rig, before: bool) -> None:
+    """Audit BA 2: the manifest names Card.pdf; card.pdf (1 page) and CARD.pdf (4 pages) were both in
+    the inbox: one was taken and printed, unsaid which, and the other went to failed/ as named by no
+    manifest. Neither is taken: the job fails naming both, and the right one renamed is taken."""
+    r = rig
+    if before:
+        make_pdf(r.inbox / "card.pdf", pages=CARD)
+        make_pdf(r.inbox / "CARD.pdf", pages=CARD * 2)
+    (r.inbox / "AM.yaml").write_text('order_id: "AM"\nproduct: bc-85x55\nquantity: 1\nartwork: [Card.pdf]\n')
+    r.run(until=lambda: r.stage("AM-1") is Stage.AWAITING, steps=10)
+    if not before:
+        make_pdf(r.inbox / "card.pdf", pages=CARD)
+        make_pdf(r.inbox / "CARD.pdf", pages=CARD * 2)
+    r.run(until=lambda: r.stage("AM-1") is Stage.FAILED, steps=40, dt=300)  # artwork_timeout_seconds
+    r.run(until=lambda: not (r.inbox / "card.pdf").exists(), steps=10, dt=300)
+    assert r.take_prints() == []
+    if before:  # the files' time ran out first: each went to failed/ saying which job waits for which name
+        error = " ".join((r.root / "failed" / "card.pdf" / "ERROR.txt").read_text().split())
+        assert "job AM-1 waits for 'Card.pdf', a name that differs from this file's only in letter case" in error
+    else:  # the job's time ran out first: its ERROR.txt names both files
+        error = " ".join((r.root / "failed" / "AM-1" / "ERROR.txt").read_text().split())
+        assert "files named 'CARD.pdf', 'card.pdf' are there, whose names differ from it only in letter case" in error
+    os.replace(r.root / "failed" / "card.pdf" / "card.pdf", r.inbox / "Card.pdf")  # the operator says which
+    r.run(until=done(r, "AM-1"), steps=10)
+    assert r.take_prints() == ["AM_AM-1_bc-85x55_x1.pdf"]
+    assert r.job("AM-1").output_pages == 2
+
+
 def test_artwork_that_names_a_folder_refuses_the_manifest_at_once(rig: Rig) -> None:
     """Audit O: it waited as "still being written", then failed as "missing", the folder being there."""
     r = rig
