@@ -509,6 +509,15 @@ class _ManifestReader:
         if not kept or value.endswith("/"):
             self.problem(path, f"must name a file, not a folder (got {describe(value)})")
             return None
+        if any(part != part.rstrip() for part in kept):
+            # "v12.pdf " beside a file v12.pdf: it waited for a name that Windows never gives a file
+            # (audit BA 3); said here, not as a file missing an hour later.
+            self.problem(
+                path,
+                f"{describe(value)}: a name in it ends with a space, which Windows removes from file names; "
+                "remove the space",
+            )
+            return None
         if kept == [self.name]:
             self.problem(path, f"is this manifest itself ({describe(value)}); list the artwork files (the PDFs)")
             return None

@@ -810,7 +810,9 @@ def preflight(
                 expected = art.expected_sha256.strip().lower()
                 collector.error(
                     "sha256",
-                    f"artwork {label}: sha256 is {digest[:8]}… but the manifest says {expected[:8]}…",
+                    # In full: two digests that differ after their 8th character looked the same (audit BA 4).
+                    f"artwork {label}: its sha256 is {digest}, but the manifest says {expected}: the file is not "
+                    "the one the order describes (a different or damaged upload)",
                     art.name,
                 )
             try:
