@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 import uuid
@@ -28,6 +29,7 @@ from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
+    MAX_MANIFEST_BYTES,
     JobSpec,
     ManifestError,
     cut_yaml_line,
@@ -472,8 +474,19 @@ def cmd_route(args: argparse.Namespace) -> int:
             f"{path}: not a manifest: a manifest is a .json, .yaml or .yml file, "
             f"or a folder with one of {', '.join(MANIFEST_NAMES)}"
         )
+    # Read as the daemon reads a manifest (audit BA 6, 7): never through a symbolic link (the
+    # daemon refuses one), never blocking on a named pipe, only a regular file.
     try:
-        data = path.read_bytes()
+        st = path.lstat()
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror}")
+    if stat.S_ISLNK(st.st_mode):
+        fail(f"{path} is a symbolic link, not a file: the daemon does not follow links, and refuses it in inbox/")
+    if not stat.S_ISREG(st.st_mode):
+        fail(f"{path} is not a file (the daemon puts such an entry into failed/)")
+    try:
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
         fail(f"{path}: {exc.strerror}")
     try:

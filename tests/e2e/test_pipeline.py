@@ -250,6 +250,17 @@ def test_route_dry_run_of_a_manifest_file_and_of_a_folder_drop(tmp_path: Path) -
     refused = run_cli(config, "route", str(art))
     assert refused.returncode == 1 and "not a manifest: a manifest is a .json, .yaml or .yml file" in refused.stderr
     assert len(refused.stderr.splitlines()) == 1
+    # Read as the daemon reads manifests (audit BA 6, 7): not through a link (one to a secret file
+    # printed its lines as "unknown key"), nor from a named pipe (it hung).
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:*:20228:0:99999:7:::\n")
+    (tmp_path / "drop" / "link.yaml").symlink_to(secret)
+    refused = run_cli(config, "route", str(tmp_path / "drop" / "link.yaml"))
+    assert refused.returncode == 1 and "is a symbolic link, not a file" in refused.stderr
+    assert "root:" not in refused.stderr + refused.stdout
+    os.mkfifo(tmp_path / "drop" / "pipe.yaml")
+    refused = run_cli(config, "route", str(tmp_path / "drop" / "pipe.yaml"), timeout=20)
+    assert refused.returncode == 1 and "is not a file" in refused.stderr
     assert not (tmp_path / "root").exists()  # a dry run creates nothing
 
 
