@@ -1733,7 +1733,9 @@ class Engine:
             )
         atomic_write(
             target / "ERROR.txt",
-            error_text(f"Manifest {path.name} (order {manifest.order_id}): some jobs were not taken.", problems, fix),
+            error_text(
+                f"Manifest {path.name} (order {manifest.order_id}): {_not_taken(refused, accepted)}", problems, fix
+            ),
         )
         log.warning(
             "manifest.jobs_refused",
@@ -4395,6 +4397,13 @@ def _snake(name: str) -> str:
 
 def _name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name).casefold()
+
+
+def _not_taken(refused: Sequence[object], accepted: Sequence[str]) -> str:
+    """The title of a manifest's refused jobs' ERROR.txt (audit BA 8: "some jobs" of a one-job order)."""
+    if accepted:
+        return "some jobs were not taken." if len(refused) > 1 else "one job was not taken."
+    return "its job was not taken." if len(refused) == 1 else "its jobs were not taken."
 
 
 def _near_miss(path: Path) -> tuple[str, str] | None:

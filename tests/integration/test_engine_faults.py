@@ -1362,6 +1362,7 @@ def test_a_manifest_refused_as_done_leaves_the_artwork_its_reprint_twin_names(ri
     [refused] = list((r.root / "failed").glob("W1.yaml*"))
     assert not (refused / "artwork").exists()
     error = " ".join((refused / "ERROR.txt").read_text().split())
+    assert error.startswith("Manifest W1.yaml (order W1): its job was not taken.")  # not "some jobs" (audit BA 8)
     assert "was already delivered" in error
     assert "left in inbox/ for it, not moved here: W1.pdf (manifest W1_reprint.yaml names it)" in error, error
     assert sorted(p.name for p in r.inbox.iterdir()) == []
