@@ -1483,7 +1483,10 @@ class Engine:
         """``manifest_name``: the copy's name in the job folder; ``source_name``: the file's name
         as it came (named in the history when it replaces an earlier manifest's artwork)."""
         artwork = self._plan_artwork(spec, base)
-        deadline = iso(now + timedelta(seconds=self.config.watch.artwork_timeout_seconds))
+        # A future order's artwork may come any time before its date (audit AY 3: it failed
+        # "artwork missing" hours before it was due): the wait counts from then.
+        start = max(now, manifest.process_after) if manifest.process_after else now
+        deadline = iso(start + timedelta(seconds=self.config.watch.artwork_timeout_seconds))
         process_after = iso(manifest.process_after) if manifest.process_after else None
         blocked, block_reason = decide_blocking(manifest.blocked, self.config, spec.product)
         # A reprint: the job was finished, or its PDF delivered (only its ticket failed).

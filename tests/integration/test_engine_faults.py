@@ -2481,6 +2481,36 @@ def test_the_same_order_sent_again_while_its_copy_waits_for_a_retry_prints_once(
     assert "AwaitingData" not in r.statuses(job_id)
 
 
+def test_a_future_orders_artwork_may_come_until_its_date(rig: Rig) -> None:
+    """Audit AY 3: a future order's artwork, sent after its manifest but well before its date, came
+    after artwork_timeout_seconds counted from the intake: the job failed "artwork missing" (in
+    failed/, "needs attention") hours before it was due. The wait counts from its date."""
+    r = rig
+    later = (r.clock.now() + timedelta(hours=2)).isoformat()
+    (r.inbox / "FA.yaml").write_text(
+        f'order_id: "FA"\nprocess_after: "{later}"\nproduct: bc-85x55\nquantity: 1\nartwork: [FA.pdf]\n'
+    )
+    r.run(until=lambda: r.stage("FA-1") is Stage.AWAITING, steps=10)
+    r.run(steps=6, dt=900)  # 1.5 h: more than artwork_timeout_seconds (600 s), less than till its date
+    assert r.stage("FA-1") is Stage.AWAITING
+    make_pdf(r.inbox / "FA.pdf", pages=CARD)
+    r.run(until=lambda: r.stage("FA-1") is Stage.FUTURE, steps=10)
+    r.run(until=done(r, "FA-1"), steps=10, dt=900)
+    assert r.take_prints() == ["FA_FA-1_bc-85x55_x1.pdf"]
+    assert "ValidationFailed" not in r.statuses("FA-1")
+    # Still missing at its date + artwork_timeout_seconds: it fails then, as any job.
+    later = (r.clock.now() + timedelta(hours=1)).isoformat()
+    (r.inbox / "FB.yaml").write_text(
+        f'order_id: "FB"\nprocess_after: "{later}"\nproduct: bc-85x55\nquantity: 1\nartwork: [FB.pdf]\n'
+    )
+    r.run(until=lambda: r.stage("FB-1") is Stage.AWAITING, steps=10)
+    r.clock.advance(65 * 60)  # past its date, not yet its date + 600 s
+    r.run(steps=1)
+    assert r.stage("FB-1") is Stage.AWAITING
+    r.clock.advance(6 * 60)
+    r.run(until=lambda: r.stage("FB-1") is Stage.FAILED, steps=2)
+
+
 def test_the_same_manifest_again_leaves_a_future_order_as_it_is(rig: Rig) -> None:
     """Audit BA 1: a FutureOrder's manifest sent again byte for byte put its artwork into history/;
     the job failed "artwork missing" before its date."""
