@@ -2924,7 +2924,8 @@ class Engine:
             reason=str(exc),
         )
         if final:
-            why = "this cannot work without a change" if not exc.transient else f"all {limit} attempts failed"
+            # (the count made: more than the limit when a reload lowered it meanwhile)
+            why = "this cannot work without a change" if not exc.transient else f"all {attempts} attempts failed"
             self.ledger.update_job(job.job_id, now, attempts=attempts)
             self._fail(job.job_id, JobFailed(None, title(why), [detail], fix), now)
             return

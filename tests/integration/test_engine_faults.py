@@ -8,6 +8,7 @@ A "crash" is ``os._exit`` at a chosen point in a forked child (like SIGKILL: no 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import json
@@ -391,6 +392,14 @@ def test_retries_end_in_failed_with_error_txt_and_retry_starts_again(rig: Rig, m
     assert [d.split(":")[0] for d in details] == ["attempt 1 of 3", "attempt 2 of 3", "attempt 3 of 3"]
     error = (rig.root / "failed" / job_id / "ERROR.txt").read_text()
     assert "all 3 attempts failed" in error and "RETRY" in error
+    # max_attempts lowered by a reload after two attempts: the third is the last, and said as three
+    # (audit AY 5: "(all 1 attempts failed)" after two).
+    other = rig.order("R2")
+    rig.run(until=lambda: rig.stage(other) is not None and rig.job(other).attempts == 2, steps=30, dt=5)
+    lowered = dataclasses.replace(rig.engine.config.delivery, max_attempts=1)
+    rig.engine.set_config(dataclasses.replace(rig.engine.config, delivery=lowered))
+    rig.run(until=lambda: rig.stage(other) is Stage.FAILED, steps=30, dt=5)
+    assert "all 3 attempts failed" in (rig.root / "failed" / other / "ERROR.txt").read_text()
     rig.engine.flush_status()
     status = (rig.root / "failed" / job_id / "STATUS.txt").read_text()
     assert "Fix the hot folder" in status and "replace/" not in status  # new artwork is not what it needs
