@@ -1988,7 +1988,13 @@ class Engine:
             # history says why (it went from "artwork missing" straight to the next check).
             self._move_to(job, Stage.AWAITING, now)
             if not job.recreate:
-                arrived = "the missing artwork arrived: " + ", ".join(a.name for a in artwork)
+                names = ", ".join(a.name for a in artwork)
+                # (which of several files came late is not known here: all are named as the whole)
+                arrived = (
+                    f"the missing artwork arrived: {names}"
+                    if len(artwork) == 1
+                    else f"the missing artwork arrived; the job's artwork is complete: {names}"
+                )
                 self._record(job_id, JobStatus.RecreationRequested, SYSTEM, arrived, now)
         if job.recreate:
             info = json.loads(job.recreate)
