@@ -766,25 +766,34 @@ def test_a_worker_killed_by_sigkill_is_not_said_to_have_passed_its_memory_limit(
     assert "2.0 GiB" not in text and "drop RETRY" in text
 
 
-def test_pypdf_warnings_in_the_worker_name_the_artwork_file(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pypdf_warnings_in_the_worker_name_the_artwork_file(tmp_path: Path) -> None:
     """Audit AZ 7: `{"event": "incorrect startxref pointer(2)", "logger": "pypdf._reader"}` said
-    nothing of the job or file; with several jobs an operator could not tell which PDF it was."""
+    nothing of the job or file; with several jobs an operator could not tell which PDF it was.
+    (In a process of its own: the worker's output goes where its fork server's stdout goes, which
+    in this test process is wherever an earlier test left it.)"""
     import json
+    import subprocess
+    import sys
 
-    from spo_hotfolder.logsetup import ENV_WORKER
-
-    monkeypatch.setenv(ENV_WORKER, "json:info")
     data = make_pdf(tmp_path / "ok.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58)).read_bytes()
     cut = data.rindex(b"startxref")
     src = tmp_path / "job-7" / "artwork" / "sx.pdf"
     src.parent.mkdir(parents=True)
     src.write_bytes(data[:cut] + b"startxref\n1\n%%EOF\n")
-    capfd.readouterr()
-    with PdfWorker(timeout_seconds=10.0, memory_limit_bytes=None) as worker:
-        report, _ = worker.check(art(src), "bc-85x55", BC, V)
-    assert [f.check for f in report.findings] == ["repaired"]
-    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    script = (
+        "import sys\n"
+        "from spo_hotfolder.logsetup import setup_logging\n"
+        "from spo_hotfolder.pdfwork import PdfWorker\n"
+        "from spo_hotfolder.preflight import ArtworkInput\n"
+        "from spo_hotfolder.config import ValidationConfig\n"
+        "setup_logging('info', 'json', sys.stdout)\n"
+        "with PdfWorker(timeout_seconds=30.0, memory_limit_bytes=None) as worker:\n"
+        f"    report, _ = worker.check([ArtworkInput('sx.pdf', {str(src)!r})], 'bc', None, ValidationConfig())\n"
+        "print('CHECKS', [f.check for f in report.findings], flush=True)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "CHECKS ['repaired']" in result.stdout
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     pypdf_lines = [line for line in lines if line.get("logger", "").startswith("pypdf")]
-    assert pypdf_lines and all(line["artwork"] == [str(src)] for line in pypdf_lines), lines
+    assert pypdf_lines and all(line["artwork"] == [str(src)] for line in pypdf_lines), result.stdout
