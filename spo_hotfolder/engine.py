@@ -2255,6 +2255,17 @@ class Engine:
         # (recorded last: whoever sees it finds failed/<job>/ERROR.txt)
         self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
 
+    def _earlier_artwork(self, job: Job, name: str) -> str | None:
+        """The newest file of ``name`` that the job's artwork/ had before a new manifest or a reprint
+        set it aside (``history/<time>-artwork-<name>``), or None."""
+        folder = self._locate(job)
+        if folder is None:
+            return None
+        with contextlib.suppress(OSError):
+            kept = sorted(p.name for p in (folder / "history").iterdir() if p.name.endswith(f"-artwork-{name}"))
+            return kept[-1] if kept else None
+        return None
+
     def _why_not_taken(self, name: str, source: Path, job: Job) -> str:
         """Why an artwork file was not taken in time, in words: absent (or taken by another order's
         job), ignored by name, or unfinished."""
@@ -2287,6 +2298,15 @@ class Engine:
                     f"missing: {name} (expected at {where}); files named {others} are there, whose names differ "
                     f"from it only in letter case or Unicode form, and which one is meant is not guessed: rename "
                     f"the right one to {source.name!r} (and the others to names of their own)"
+                )
+            earlier = self._earlier_artwork(job, source.name)
+            if earlier is not None:
+                # A manifest sent again with other facts (a quantity) and no artwork: the job's own
+                # file of that name was set aside for the new one (audit BA 1).
+                return (
+                    f"missing: {name} (expected at {where}); a new manifest replaced the job's artwork, and its "
+                    f"earlier file of that name is kept in history/{earlier}: if that is the one to print, copy it "
+                    f"into replace/ as {source.name}"
                 )
             return f"missing: {name} (expected at {where})"
         parts = _rel_parts(str(source), str(self.area("inbox"))) or []

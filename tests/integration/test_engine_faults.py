@@ -2535,6 +2535,29 @@ def test_the_same_manifest_again_leaves_a_future_order_as_it_is(rig: Rig) -> Non
     assert r.take_prints() == ["FU_FU-1_bc-85x55_x1.pdf"]
 
 
+def test_a_changed_manifest_without_artwork_says_where_the_jobs_earlier_file_is(rig: Rig) -> None:
+    """Audit BA 1: a blocked job's order sent again with another quantity and no PDF waits for the
+    PDF it names (as SPEC 5 has it: the manifest's artwork replaces the job's), and fails "artwork
+    missing" if none comes; its ERROR.txt did not say that the job's own file was set aside in
+    history/, which copied into replace/ makes the job with the new facts."""
+    r = rig
+    job_id, folder = _held(r, "QC")
+    (r.inbox / "QC.yaml").write_text((folder / "manifest.yaml").read_text().replace("quantity: 1", "quantity: 7"))
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=40, dt=300)
+    failed = r.root / "failed" / job_id
+    error = " ".join((failed / "ERROR.txt").read_text().split())
+    [kept] = [p.name for p in (failed / "history").iterdir() if p.name.endswith("-artwork-QC.pdf")]
+    assert (
+        f"a new manifest replaced the job's artwork, and its earlier file of that name is kept in history/{kept}: "
+        "if that is the one to print, copy it into replace/ as QC.pdf"
+    ) in error
+    shutil.copy(failed / "history" / kept, failed / "replace" / "QC.pdf")  # as it says
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=20)
+    assert r.engine.apply(job_id, Action.RELEASE, by="kim", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["QC_QC-1_bc-85x55_x7.pdf"]
+
+
 @pytest.mark.parametrize("temp_name", [".RS.pdf.Xq31Zb", "RS.pdf.filepart", None])
 def test_an_order_sent_again_with_its_artwork_under_a_temporary_name_takes_the_new_artwork(
     rig: Rig, temp_name: str | None
