@@ -71,8 +71,11 @@ def _box_fixes(reader: PdfReader, spec: ProductSpec | None, tolerance_mm: float)
     bleed_mm = float(spec.bleed_mm)
     fixes: list[_BoxFix] = []
     for index, page in enumerate(reader.pages):
-        if "/TrimBox" in page or "/BleedBox" in page:
+        if "/TrimBox" in page:
             continue
+        # A BleedBox of its own is kept; the TrimBox is added all the same (audit BB 1: a 91 x 61
+        # card with a BleedBox and no TrimBox passed as trim + bleed, and went out to be cut at 91 x 61).
+        own_bleed = "/BleedBox" in page
         to_mm = user_unit(page) * MM_PER_PT
         media = _visible_box(page, to_mm)
         if media is None:
@@ -89,7 +92,7 @@ def _box_fixes(reader: PdfReader, spec: ProductSpec | None, tolerance_mm: float)
                 min(media[2], trim[2] + d),
                 min(media[3], trim[3] + d),
             )
-            fixes.append(_BoxFix(index, trim, bleed))
+            fixes.append(_BoxFix(index, trim, None if own_bleed else bleed))
         elif sizes_match(width, height, trim_w, trim_h, tolerance_mm):
             fixes.append(_BoxFix(index, centred(*media, trim_w / to_mm, trim_h / to_mm), None))
     return fixes

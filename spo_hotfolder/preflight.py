@@ -90,6 +90,13 @@ class PageBox:
 #: the last one's end marker) and cut short: the start of its next revision. Padding or junk
 #: appended to a whole file has none of these.
 _NEXT_REVISION = re.compile(rb"\d+\s+\d+\s+obj\b|\bendobj\b|\bxref\b|\btrailer\b|\bstartxref\b")
+#: The same cut within a revision's first bytes: "4", "4 0", "4 0 ob" (of "4 0 obj") and nothing else.
+_OBJECT_BEGUN = re.compile(rb"\s*\d+(?:\s+(?:\d+(?:\s+(?:o(?:bj?)?)?)?)?)?\s*")
+
+
+def _next_revision_begun(tail: bytes, start: int) -> bool:
+    """Whether what follows an end marker (from ``start``) is a later revision, or its beginning."""
+    return bool(_NEXT_REVISION.search(tail, start)) or _OBJECT_BEGUN.fullmatch(tail, start) is not None
 
 
 def _cut_off_text(label: str) -> str:
@@ -116,13 +123,13 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
     fh.seek(max(0, size - _EOF_WINDOW))
     tail = fh.read(_EOF_WINDOW)
     end = tail.rfind(b"%%EOF")
-    if end >= 0 and _NEXT_REVISION.search(tail, end + 5):
+    if end >= 0 and _next_revision_begun(tail, end + 5):
         raise ArtworkProblem(_cut_off_text(label))
     if end < 0:
         fh.seek(max(0, size - _APPENDED_WINDOW))
         tail = fh.read(_APPENDED_WINDOW)
         end = tail.rfind(b"%%EOF")
-        if end >= 0 and _NEXT_REVISION.search(tail, end + 5):
+        if end >= 0 and _next_revision_begun(tail, end + 5):
             raise ArtworkProblem(_cut_off_text(label))
         if end >= 0:
             extra = len(tail) - end - 5

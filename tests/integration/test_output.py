@@ -129,6 +129,27 @@ def test_boxes_are_added_when_the_cropbox_holds_the_bleed(tmp_path: Path, out_di
     )
 
 
+def test_a_trimbox_is_added_beside_a_bleedbox_of_the_pages_own(tmp_path: Path, out_dir: Path) -> None:
+    """Audit BB 1: a 91 x 61 card with a BleedBox (the whole page) and no TrimBox passed as trim +
+    bleed, and went out without a TrimBox: a RIP cuts at the CropBox then, 91 x 61."""
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2, bleedbox=(0, 0, 91, 61))
+    report, as_is = check(art(src), "bc-85x55", BC, V)
+    assert report.ok and not as_is
+    dest = out_dir / "o.pdf"
+    build_output(art(src), str(dest), BC, V)
+    assert (
+        boxes_mm(dest)
+        == [
+            {
+                "/MediaBox": [0.0, 0.0, 91.0, 61.0],
+                "/TrimBox": [3.0, 3.0, 88.0, 58.0],
+                "/BleedBox": [0.0, 0.0, 91.0, 61.0],
+            }
+        ]
+        * 2
+    )
+
+
 def test_boxes_are_added_when_the_mediabox_holds_the_bleed(tmp_path: Path, out_dir: Path) -> None:
     src = make_pdf(tmp_path / "bc.pdf", [(91, 61), (61, 91)])
     dest = out_dir / "o.pdf"

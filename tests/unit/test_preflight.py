@@ -396,6 +396,23 @@ def test_an_incremental_save_cut_short_is_incomplete_not_its_earlier_version(tmp
         "artwork 'fix.pdf' is incomplete: it ends inside a later revision of the PDF, after the end marker (%%EOF) "
         "of an earlier one"
     )
+    # Cut anywhere in the later revision, even within the first bytes of its first object ("4 0 ob",
+    # audit BB 2): never the earlier version. (Cut right after the earlier marker and its line break,
+    # the file is the earlier version, whole: nothing tells it from that one.)
+    from spo_hotfolder.pdfreport import ArtworkProblem
+    from spo_hotfolder.preflight import open_artwork, pdf_limits
+
+    opened = []
+    for cut in range(first_end + 1, len(data)):
+        path.write_bytes(data[:cut])
+        with pdf_limits(), open(path, "rb") as fh:
+            try:
+                open_artwork("fix.pdf", fh)
+                opened.append(cut)
+            except ArtworkProblem as problem:
+                assert "is incomplete" in str(problem), (cut, str(problem))
+    whole = data.rstrip()
+    assert all(not data[first_end:cut].strip() or data[:cut] == whole for cut in opened), opened
     # Cut further from the earlier marker: the same, not "something was appended".
     data, first_end = _saved_twice(path, extra_page=True)
     path.write_bytes(data[: first_end + (len(data) - first_end) * 2 // 3])
