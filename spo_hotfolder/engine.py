@@ -2255,6 +2255,19 @@ class Engine:
         # (recorded last: whoever sees it finds failed/<job>/ERROR.txt)
         self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
 
+    def _near_misses_in_failed(self, source: Path) -> list[str]:
+        """Files of failed/ (``failed/<name>[-n]/<name>``, where unclaimed files go) whose names
+        differ from ``source``'s only in letter case or Unicode form, as paths from the root."""
+        key = _name_key(source.name)
+        found: list[str] = []
+        with contextlib.suppress(OSError), os.scandir(self.area("failed")) as entries:
+            for entry in entries:
+                base = re.sub(r"-\d+$", "", entry.name)
+                file = Path(entry.path) / base
+                if base != source.name and _name_key(base) == key and file.is_file():
+                    found.append(self.rel(file))
+        return sorted(found)
+
     def _earlier_artwork(self, job: Job, name: str) -> str | None:
         """The newest file of ``name`` that the job's artwork/ had before a new manifest or a reprint
         set it aside (``history/<time>-artwork-<name>``), or None."""
@@ -2298,6 +2311,14 @@ class Engine:
                     f"missing: {name} (expected at {where}); files named {others} are there, whose names differ "
                     f"from it only in letter case or Unicode form, and which one is meant is not guessed: rename "
                     f"the right one to {source.name!r} (and the others to names of their own)"
+                )
+            gone = self._near_misses_in_failed(source)
+            if gone:
+                # They came before the manifest, and their time ran out first (audit BB 4).
+                return (
+                    f"missing: {name} (expected at {where}); files whose names differ from it only in letter case "
+                    f"or Unicode form came and, not taken (which one is meant is not guessed), went to failed/: "
+                    f"{', '.join(gone)}; move the right one into this folder's replace/ as {source.name!r}"
                 )
             earlier = self._earlier_artwork(job, source.name)
             if earlier is not None:

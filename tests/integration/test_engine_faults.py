@@ -1912,6 +1912,12 @@ def test_two_files_named_like_the_artwork_in_letter_case_are_not_guessed_between
     if before:  # the files' time ran out first: each went to failed/ saying which job waits for which name
         error = " ".join((r.root / "failed" / "card.pdf" / "ERROR.txt").read_text().split())
         assert "job AM-1 waits for 'Card.pdf', a name that differs from this file's only in letter case" in error
+        # and the job's ERROR.txt says where they went (audit BB 4)
+        error = " ".join((r.root / "failed" / "AM-1" / "ERROR.txt").read_text().split())
+        assert (
+            "went to failed/: failed/CARD.pdf/CARD.pdf, failed/card.pdf/card.pdf; move the right one into this "
+            "folder's replace/ as 'Card.pdf'"
+        ) in error, error
     else:  # the job's time ran out first: its ERROR.txt names both files
         error = " ".join((r.root / "failed" / "AM-1" / "ERROR.txt").read_text().split())
         assert "files named 'CARD.pdf', 'card.pdf' are there, whose names differ from it only in letter case" in error
