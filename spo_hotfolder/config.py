@@ -1044,9 +1044,19 @@ def _filesystem_problems(
 
     if paths is not None:
         folders = paths.spool_folders()
+        in_the_way: set[Path] = set()
         for name, spool in folders.items():
             if spool.exists() and not spool.is_dir():
                 error(f"paths.{name}", f"{spool} is a file, not a folder; init and run cannot make the folder there")
+                continue
+            # Not made yet, under a file (paths.root naming a file: audit BB 5): said once, at the
+            # key that names it.
+            blocker = next((p for p in spool.parents if p.exists()), None)
+            if blocker is None or blocker.is_dir() or blocker in in_the_way:
+                continue
+            in_the_way.add(blocker)
+            key = "paths.root" if blocker in (paths.root, *paths.root.parents) else f"paths.{name}"
+            error(key, f"{blocker} is a file, not a folder; init and run cannot make the spool folders under it")
         groups = spool_filesystems(paths)
         if len(groups) > 1:
             # The filesystem most spool folders are on (the first folder's, on a tie) is the one meant.

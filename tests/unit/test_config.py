@@ -1055,3 +1055,16 @@ def test_a_spool_folder_set_to_the_root_is_named_once_as_the_culprit(tmp_path: P
         "paths.done, paths.rejected, paths.state (under paths.root, /srv/spo); the spool folders must not nest "
         "(the daemon would take their files for those of inbox): put paths.inbox outside paths.root, or leave it out"
     )
+
+
+def test_a_root_that_is_a_file_is_a_check_config_error(tmp_path: Path) -> None:
+    """Audit BB 5: paths.root naming a file was "config OK"; init and run then failed."""
+    (tmp_path / "rootfile").write_text("x")
+    path = write(tmp_path, "paths:\n  root: rootfile\n")
+    assert filesystem_errors(load_config(path)) == [
+        f"{path}:2: paths.root: {tmp_path / 'rootfile'} is a file, not a folder; init and run cannot make the "
+        "spool folders under it"
+    ]
+    (tmp_path / "rootfile").unlink()
+    (tmp_path / "rootfile").mkdir()
+    assert filesystem_errors(load_config(path)) == []
