@@ -461,6 +461,8 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
 def cmd_route(args: argparse.Namespace) -> int:
     config = get_config(args)
     path: Path = args.manifest
+    if path.is_symlink():  # the daemon follows no link in inbox/, to a file or a folder (audit BB 6)
+        fail(f"{path} is a symbolic link: the daemon does not follow links, and refuses it in inbox/")
     if path.is_dir():  # a folder drop: its manifest, as the daemon finds it
         found = [path / name for name in sorted(os.listdir(path)) if name.lower() in MANIFEST_NAMES]
         if not found:

@@ -509,13 +509,15 @@ class _ManifestReader:
         if not kept or value.endswith("/"):
             self.problem(path, f"must name a file, not a folder (got {describe(value)})")
             return None
-        if any(part != part.rstrip() for part in kept):
-            # "v12.pdf " beside a file v12.pdf: it waited for a name that Windows never gives a file
-            # (audit BA 3); said here, not as a file missing an hour later.
+        ending = next((part[-1] for part in kept if part[-1] == "." or part != part.rstrip()), None)
+        if ending is not None:
+            # "v12.pdf " or "td.pdf." beside the file: it waited for a name that Windows never gives a
+            # file (audit BA 3, BB 7); said here, not as a file missing an hour later.
+            what = "dot" if ending == "." else "space"
             self.problem(
                 path,
-                f"{describe(value)}: a name in it ends with a space, which Windows removes from file names; "
-                "remove the space",
+                f"{describe(value)}: a name in it ends with a {what}, which Windows removes from file names; "
+                f"remove the {what}",
             )
             return None
         if kept == [self.name]:

@@ -256,8 +256,11 @@ def test_route_dry_run_of_a_manifest_file_and_of_a_folder_drop(tmp_path: Path) -
     secret.write_text("root:*:20228:0:99999:7:::\n")
     (tmp_path / "drop" / "link.yaml").symlink_to(secret)
     refused = run_cli(config, "route", str(tmp_path / "drop" / "link.yaml"))
-    assert refused.returncode == 1 and "is a symbolic link, not a file" in refused.stderr
+    assert refused.returncode == 1 and "is a symbolic link" in refused.stderr
     assert "root:" not in refused.stderr + refused.stdout
+    (tmp_path / "drop" / "linked-folder").symlink_to(order)  # a link to a folder drop (audit BB 6)
+    refused = run_cli(config, "route", str(tmp_path / "drop" / "linked-folder"))
+    assert refused.returncode == 1 and "is a symbolic link" in refused.stderr
     os.mkfifo(tmp_path / "drop" / "pipe.yaml")
     refused = run_cli(config, "route", str(tmp_path / "drop" / "pipe.yaml"), timeout=20)
     assert refused.returncode == 1 and "is not a file" in refused.stderr

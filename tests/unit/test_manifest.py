@@ -432,6 +432,11 @@ JOB_CASES = [
         "line 6: jobs[0].artwork[0].path: must be "
         "relative to the manifest's folder, not start with '/' (got \"/etc/passwd\")",
     ),
+    (  # audit BB 7: the same with "td.pdf."
+        'product: bc\nquantity: 1\nartwork:\n  - "td.pdf."\n',
+        'line 6: jobs[0].artwork[0]: "td.pdf.": a name in it ends with a dot, which Windows removes from file '
+        "names; remove the dot",
+    ),
     (  # audit BA 3: it waited for "v12.pdf " beside v12.pdf, then failed "missing: v12.pdf"
         'product: bc\nquantity: 1\nartwork:\n  - path: "art /v12.pdf "\n',
         'line 6: jobs[0].artwork[0].path: "art /v12.pdf ": a name in it ends with a space, which Windows removes '
