@@ -104,7 +104,15 @@ from spo_hotfolder.operator import (
     refusal,
 )
 from spo_hotfolder.outputfile import OutputError, OutputResult, link_unchanged
-from spo_hotfolder.pdfreport import ArtworkInput, PreflightReport, describe_exception, not_a_pdf
+from spo_hotfolder.pdfreport import (
+    TRIM_BEYOND_PAGE,
+    TRIM_OFF_PAGE,
+    ArtworkInput,
+    Finding,
+    PreflightReport,
+    describe_exception,
+    not_a_pdf,
+)
 from spo_hotfolder.pdfwork import CHECKER
 from spo_hotfolder.reports import Extra, error_text, human_seconds, status_text
 from spo_hotfolder.stability import FileStabilityTracker, Signature, open_for_writing, signature
@@ -2553,7 +2561,7 @@ class Engine:
                 [report.described(f) for f in report.errors()]
                 + [f"(warning) {report.described(f)}" for f in report.warnings()],
                 _preflight_fix(
-                    {f.check for f in report.errors()},
+                    {_fix_kind(f) for f in report.errors()},
                     several=len(inputs) > 1,
                     check_again=any(f.check == "open" and _check_cut_short(f.message) for f in report.errors()),
                 ),
@@ -4341,6 +4349,14 @@ _EXPECTATION_CHECKS = frozenset({"pages", "trim", "bleed"})
 #: What the PDF worker says when a check did not finish (pdfwork.WorkerFailure, preflight's
 #: MemoryError): checking the same file again may do, unlike for a file that is damaged.
 _CUT_SHORT = ("did not finish within", "ran out of memory", "crashed")
+
+
+def _fix_kind(finding: Finding) -> str:
+    """The check a finding's fix is chosen by: a TrimBox off the page, or reaching beyond it, is a
+    broken PDF, which no product expectation in the config mends (audit BB 8)."""
+    if finding.check == "trim" and (TRIM_OFF_PAGE in finding.message or TRIM_BEYOND_PAGE in finding.message):
+        return "trimbox"
+    return finding.check
 
 
 def _check_cut_short(message: str) -> bool:

@@ -10,6 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+#: Said of a trim measured as the part of a TrimBox on the page (a RIP cuts nothing beyond it).
+TRIM_BEYOND_PAGE = "the part of its TrimBox on the page: the TrimBox reaches beyond the page"
+#: Said of a TrimBox wholly off the page.
+TRIM_OFF_PAGE = "its TrimBox lies outside the page"
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:

@@ -24,6 +24,8 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObje
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.pdfreport import (
+    TRIM_BEYOND_PAGE,
+    TRIM_OFF_PAGE,
     ArtworkInput,
     ArtworkProblem,
     Finding,
@@ -304,6 +306,7 @@ class _Page:
     cropped: bool = False  # a CropBox makes the visible page smaller than the MediaBox
     trim_off_page: Rect | None = None  # the /TrimBox, when it lies outside the MediaBox (``trim`` is then empty)
     full_media: Rect | None = None  # the MediaBox (``media`` is within the CropBox)
+    trim_clipped: bool = False  # the /TrimBox reaches beyond the MediaBox: ``trim`` is the part on it
 
     def shown(self, rect: Rect) -> PageBox:
         if self.rotated:
@@ -603,6 +606,11 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
             raw_trim = _to_mm(trim_pt, unit) if trim_pt else None
             trim = raw_trim.intersect(media) if raw_trim is not None else None
             trim_off_page = raw_trim if trim is not None and (trim.width < 1 or trim.height < 1) else None
+            trim_clipped = (
+                raw_trim is not None
+                and trim is not None
+                and (raw_trim.width - trim.width > ROUNDING_MM or raw_trim.height - trim.height > ROUNDING_MM)
+            )
             crop_pt = read_box_pt(page, "/CropBox")
             visible = media.intersect(_to_mm(crop_pt, unit)) if crop_pt else media
             cropped = (
@@ -619,6 +627,7 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
                 bleed=_to_mm(bleed_pt, unit) if bleed_pt else None,
                 rotated=rotation in (90, 270),
                 trim_off_page=trim_off_page,
+                trim_clipped=trim_clipped,
                 full_media=media,
             )
             if scan_fonts:
@@ -650,7 +659,7 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
     if page.trim_off_page is not None:
         off, whole = page.trim_off_page, page.full_media or media
         result.trim_message = (
-            f"its TrimBox lies outside the page: the TrimBox is {page.shown(off).label()} at {fmt_mm(off.x0)}, "
+            f"{TRIM_OFF_PAGE}: the TrimBox is {page.shown(off).label()} at {fmt_mm(off.x0)}, "
             f"{fmt_mm(off.y0)} mm, the page (its MediaBox) {page.shown(whole).label()} at {fmt_mm(whole.x0)}, "
             f"{fmt_mm(whole.y0)} mm; a RIP that cuts at the TrimBox has nothing to cut. Ask for the PDF exported "
             "again with its trim on the page"
@@ -660,6 +669,8 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
         result.trim = page.trim
         if target is not None and not sizes_match(page.trim.width, page.trim.height, *target, tol):
             result.trim_message = _trim_message(page, page.trim, product, target, tol, trimbox_bleed=bleed)
+            if page.trim_clipped:
+                result.trim_message += f" ({TRIM_BEYOND_PAGE})"
             trim_known = False
     elif target is None:
         trim_known = False  # no TrimBox and nothing to compare with: MediaBox may or may not hold bleed

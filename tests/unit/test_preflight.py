@@ -198,6 +198,9 @@ def test_a_trimbox_off_the_page_is_a_trim_error(tmp_path: Path) -> None:
     [finding] = [f for f in run(path, spec=BC).findings if f.check != "pages"]  # with bleed: the same, not "no bleed"
     assert finding.check == "trim" and "its TrimBox lies outside the page" in finding.message
     assert [f.check for f in run(path, spec=None).findings] == ["trim"]  # whatever the product expects
+    from spo_hotfolder.engine import _fix_kind, _preflight_fix
+
+    assert "expectations" not in _preflight_fix({_fix_kind(f) for f in run(path, spec=a4).findings})
 
 
 def test_a_trimbox_partly_off_the_page_is_measured_as_rips_cut_it(tmp_path: Path) -> None:
@@ -207,6 +210,12 @@ def test_a_trimbox_partly_off_the_page_is_measured_as_rips_cut_it(tmp_path: Path
     [finding] = run(pdf).findings
     assert finding.check == "trim"
     assert finding.message.startswith("pages 1-2: trim (its TrimBox) is 80.0 x 55.0 mm, product bc-85x55 expects")
+    assert finding.message.endswith("(the part of its TrimBox on the page: the TrimBox reaches beyond the page)")
+    # The fix is a corrected PDF, not the product's expectations in the config (audit BB 8).
+    from spo_hotfolder.engine import _fix_kind, _preflight_fix
+
+    fix = _preflight_fix({_fix_kind(finding)})
+    assert fix == "Put a corrected PDF into replace/, or drop REJECT to stop the job."
 
 
 def test_a_page_turned_by_45_degrees_is_refused(tmp_path: Path) -> None:
