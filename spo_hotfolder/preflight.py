@@ -297,6 +297,7 @@ def _pages_label(pages: Sequence[int]) -> str:
 @dataclass(slots=True)
 class _Page:
     number: int  # in the output
+    in_file: int  # in its artwork file
     file: str
     media: Rect  # the visible page: the MediaBox, within the CropBox if it has one
     trim: Rect | None  # /TrimBox
@@ -620,6 +621,7 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
             )
             info = _Page(
                 number=number,
+                in_file=index + 1,
                 file=name,
                 media=visible if cropped else media,
                 cropped=cropped,
@@ -758,7 +760,11 @@ def _grouped(collector: _Collector, check: str, items: list[tuple[_Page, str]]) 
     for page, message in items:
         groups.setdefault((page.file, message), []).append(page)
     for (file, message), pages in groups.items():
-        collector.add(check, f"{_pages_label([p.number for p in pages])}: {message}", file, pages[0].number)
+        label = _pages_label([p.number for p in pages])
+        if any(p.number != p.in_file for p in pages):
+            # Not the first file: the output's page numbers, and the file's own (audit BB 9).
+            label += f" ({_pages_label([p.in_file for p in pages])} of its file)"
+        collector.add(check, f"{label}: {message}", file, pages[0].number)
 
 
 def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], tol: float) -> None:

@@ -266,8 +266,9 @@ def test_pages_are_counted_over_all_artwork_files(tmp_path: Path) -> None:
         (
             "trim",
             "error",
-            "page 2: the page is 210.0 x 297.0 mm and has no TrimBox: product bc-85x55 expects the trim, "
-            "85.0 x 55.0 mm, or the trim with 3.0 mm bleed, 91.0 x 61.0 mm (tolerance 1.0 mm)",
+            # the output's page 2 is the first of back.pdf (audit BB 9)
+            "page 2 (page 1 of its file): the page is 210.0 x 297.0 mm and has no TrimBox: product bc-85x55 "
+            "expects the trim, 85.0 x 55.0 mm, or the trim with 3.0 mm bleed, 91.0 x 61.0 mm (tolerance 1.0 mm)",
         ),
         (
             "mixed_sizes",
