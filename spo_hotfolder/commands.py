@@ -281,6 +281,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if job.rejected():
         # Where it went: nowhere (as --json's hot_folder says); where it would have gone, beside.
         print("Hot folder: none (rejected" + (f"; its route was {job.route})" if job.route else ")"))
+    elif job.route == "skip":
+        print("Hot folder: none (route: skip)")  # as --json's hot_folder: null
     elif job.route:
         print(f"Hot folder: {job.route}")
     elif job.stage not in TERMINAL:

@@ -1718,7 +1718,9 @@ class Engine:
             )
         repeats = len(others) < len(refused)
         taken = ", ".join(accepted)
-        fix = "Nothing was printed twice."
+        # (nothing to print twice for a job that was rejected: not said of it)
+        printed = [spec for spec, _ in refused if spec.job_id not in others and not self._was_rejected(spec.job_id)]
+        fix = "Nothing was printed twice." if printed or not repeats else "Nothing was printed."
         if accepted:
             problems.append(f"the other jobs of this manifest were taken and go on as usual: {taken}")
         if repeats and accepted:
@@ -1755,6 +1757,10 @@ class Engine:
             job_ids=[s.job_id for s, _ in refused],
             folder=self.rel(target),
         )
+
+    def _was_rejected(self, job_id: str) -> bool:
+        job = self.ledger.get_job(job_id)
+        return job is not None and job.rejected()
 
     def _artwork_named_beside(self, manifest_path: Path) -> dict[Path, str]:
         """The artwork files that the other manifests at the top of inbox/ name (path -> manifest

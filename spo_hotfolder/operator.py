@@ -138,7 +138,16 @@ def refusal(job: Job, action: Action) -> str | None:
     stage = job.stage
     status = job.status.value
     if stage is Stage.PURGED:
-        return f"job {job.job_id} was delivered or rejected and its files were deleted after retention"
+        # How it ended, where the job was read with its history (the CLI, the engine's actions).
+        ended = "was delivered or rejected"
+        if job.history_complete:
+            outcome = job.outcome()
+            if outcome is not None:
+                ended = {
+                    JobStatus.Rejected: "was rejected",
+                    JobStatus.CopyToHotFolderSkipped: "was finished without a hot folder",
+                }.get(outcome.status, "was delivered")
+        return f"job {job.job_id} {ended} and its files were deleted after retention"
     if action is Action.RELEASE:
         if stage is Stage.REJECTED:
             return f"job {job.job_id} was rejected; a rejected job cannot be released"

@@ -78,6 +78,7 @@ def test_json_order_with_several_jobs_and_a_skip_route(make_daemon, tmp_path: Pa
     daemon.wait_status("200-2", "InHotFolder")
     skipped = daemon.wait_status("200-3", "CopyToHotFolderSkipped")
     assert skipped["history"][-1]["detail"] == "route 3"
+    assert skipped["hot_folder"] is None and "Hot folder: none (route: skip)" in daemon.cli("show", "200-3").stdout
     assert (tmp_path / "hot" / "indigo" / "200_200-card_bc-85x55_x250.pdf").is_file()
     large = tmp_path / "hot" / "large"
     assert sorted(p.name for p in large.iterdir()) == [

@@ -673,6 +673,12 @@ def test_a_purged_rejected_job_is_still_said_to_be_rejected(rig: Rig) -> None:
     error = " ".join((refused / "ERROR.txt").read_text().split())
     assert f"job {job_id} was rejected earlier ({rejected_at}); its files were deleted after retention on" in error
     assert "delivered" not in error.split("How to fix")[0], error
+    assert "Nothing was printed." in error and "twice" not in error  # (audit BB 10)
+    from spo_hotfolder.operator import refusal
+
+    assert refusal(r.job(job_id), Action.RELEASE) == (
+        f"job {job_id} was rejected and its files were deleted after retention"
+    )
     assert r.take_prints() == []
 
 
