@@ -684,7 +684,10 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
     else:
         result.trim_message = _trim_message(page, media, product, target, tol, bleed)
         trim_known = False
-    if bleed > 0 and trim_known and not bleed_in_media:
+    # The bleed is checked where the page shows it (a MediaBox or CropBox of trim + bleed holds it),
+    # but a BleedBox of the page's own is where a RIP cuts the bleed: checked too (audit BC 1: a
+    # BleedBox the size of the trim passed, and printed without bleed).
+    if bleed > 0 and trim_known and (not bleed_in_media or page.bleed is not None):
         outer = media.intersect(page.bleed) if page.bleed is not None else media
         trim = result.trim
         extent = min(trim.x0 - outer.x0, trim.y0 - outer.y0, outer.x1 - trim.x1, outer.y1 - trim.y1)

@@ -150,6 +150,25 @@ def test_a_trimbox_is_added_beside_a_bleedbox_of_the_pages_own(tmp_path: Path, o
     )
 
 
+@pytest.mark.parametrize(
+    ("bleedbox", "start"),
+    [
+        ((3, 3, 88, 58), "no bleed: the page's BleedBox is 85.0 x 55.0 mm"),
+        ((1.5, 1.5, 89.5, 59.5), "not enough bleed: the page's BleedBox is 88.0 x 58.0 mm"),
+        ((0, 0, 85, 55), "no bleed (bleed right 0.0 mm, top 0.0 mm): the page's BleedBox is 85.0 x 55.0 mm"),
+    ],
+)
+def test_a_short_bleedbox_of_a_page_without_trimbox_is_a_bleed_error(
+    tmp_path: Path, bleedbox: tuple[float, float, float, float], start: str
+) -> None:
+    """Audit BC 1: a 91 x 61 card (trim + bleed) whose own BleedBox was the trim, 1 mm short, or off
+    to a corner passed; the output kept that BleedBox, where a RIP cuts the bleed."""
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2, bleedbox=bleedbox)
+    report, _ = check(art(src), "bc-85x55", BC, V)
+    [finding] = report.findings
+    assert finding.check == "bleed" and finding.message.startswith(f"pages 1-2: {start}"), finding.message
+
+
 def test_boxes_are_added_when_the_mediabox_holds_the_bleed(tmp_path: Path, out_dir: Path) -> None:
     src = make_pdf(tmp_path / "bc.pdf", [(91, 61), (61, 91)])
     dest = out_dir / "o.pdf"
