@@ -566,7 +566,8 @@ def _known_jobs(config: Config, job_ids: list[str]) -> dict[str, Job]:
         return {}
     ledger = open_ledger(config)
     try:
-        return {job.job_id: job for job in (ledger.get_job(i, history=False) for i in job_ids) if job is not None}
+        # (with its history: a purged job is said as it ended)
+        return {job.job_id: job for job in (ledger.get_job(i) for i in job_ids) if job is not None}
     finally:
         ledger.close()
 
@@ -587,7 +588,12 @@ def _known_note(job: Job | None, order_id: str, reprint: bool) -> str | None:
     if job.order_id != order_id:
         return f"job id already used by order {job.order_id}: this job would be refused"
     if job.stage in TERMINAL:
-        done = f"already finished ({job.status.value})"
+        ended = job.status.value
+        if job.purged and job.history_complete:
+            # (its current status is JobDataDeleted: said as it ended, as the daemon says it)
+            outcome = job.outcome()
+            ended = f"{outcome.status.value if outcome else ended}, its files deleted after retention"
+        done = f"already finished ({ended})"
         return f"{done}: made again (reprint: true)" if reprint else f"{done}: would be refused without reprint: true"
     return f"known ({job.status.value}): its artwork and facts would be replaced"
 

@@ -1464,7 +1464,7 @@ class Engine:
             purged = f"; its files were deleted after retention on {whole.deleted_at()}"
         if rejected:
             return (
-                f"job {job.job_id} was rejected earlier{f' ({at})' if purged else ''}{purged}; it is not made "
+                f"job {job.job_id} was rejected earlier ({at}){purged}; it is not made "
                 "again. To make it again, send the manifest with reprint: true"
             )
         if job.route == "skip" or status is JobStatus.CopyToHotFolderSkipped:
@@ -1718,8 +1718,8 @@ class Engine:
             )
         repeats = len(others) < len(refused)
         taken = ", ".join(accepted)
-        # (nothing to print twice for a job that was rejected: not said of it)
-        printed = [spec for spec, _ in refused if spec.job_id not in others and not self._was_rejected(spec.job_id)]
+        # (nothing to print twice for a job that was rejected or skipped: not said of it)
+        printed = [spec for spec, _ in refused if spec.job_id not in others and self._was_printed(spec.job_id)]
         fix = "Nothing was printed twice." if printed or not repeats else "Nothing was printed."
         if accepted:
             problems.append(f"the other jobs of this manifest were taken and go on as usual: {taken}")
@@ -1758,9 +1758,15 @@ class Engine:
             folder=self.rel(target),
         )
 
-    def _was_rejected(self, job_id: str) -> bool:
+    def _was_printed(self, job_id: str) -> bool:
+        """Whether a job refused as done reached a hot folder (not so if rejected or skipped)."""
         job = self.ledger.get_job(job_id)
-        return job is not None and job.rejected()
+        if job is None:
+            return False
+        if job.stage not in TERMINAL:
+            return True  # its PDF is in a hot folder, only its ticket failed (_pdf_delivered)
+        outcome = job.outcome()
+        return outcome is not None and outcome.status is JobStatus.InHotFolder
 
     def _artwork_named_beside(self, manifest_path: Path) -> dict[Path, str]:
         """The artwork files that the other manifests at the top of inbox/ name (path -> manifest
@@ -2269,17 +2275,20 @@ class Engine:
         # (recorded last: whoever sees it finds failed/<job>/ERROR.txt)
         self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
 
-    def _near_misses_in_failed(self, source: Path) -> list[str]:
-        """Files of failed/ (``failed/<name>[-n]/<name>``, where unclaimed files go) whose names
-        differ from ``source``'s only in letter case or Unicode form, as paths from the root."""
+    def _near_misses_in_failed(self, source: Path, job: Job) -> list[str]:
+        """Files of failed/ (``failed/<name>[-n]/<name>``, where unclaimed files go) named as
+        ``source``, or differing from it only in letter case or Unicode form, that went there since
+        a while before ``job`` came (not an old order's), as paths from the root."""
         key = _name_key(source.name)
+        since = parse_iso(job.created_at).timestamp() - 2 * self.config.watch.artwork_timeout_seconds
         found: list[str] = []
         with contextlib.suppress(OSError), os.scandir(self.area("failed")) as entries:
             for entry in entries:
                 base = re.sub(r"-\d+$", "", entry.name)
                 file = Path(entry.path) / base
-                if base != source.name and _name_key(base) == key and file.is_file():
-                    found.append(self.rel(file))
+                with contextlib.suppress(OSError):
+                    if _name_key(base) == key and file.is_file() and entry.stat().st_mtime >= since:
+                        found.append(self.rel(file))
         return sorted(found)
 
     def _earlier_artwork(self, job: Job, name: str) -> str | None:
@@ -2326,13 +2335,14 @@ class Engine:
                     f"from it only in letter case or Unicode form, and which one is meant is not guessed: rename "
                     f"the right one to {source.name!r} (and the others to names of their own)"
                 )
-            gone = self._near_misses_in_failed(source)
+            gone = self._near_misses_in_failed(source, job)
             if gone:
-                # They came before the manifest, and their time ran out first (audit BB 4).
+                # They came before the manifest, and their time ran out first (audit BB 4, BC 2).
+                what = "a file of this name, or one" if len(gone) == 1 else "files of this name, or"
                 return (
-                    f"missing: {name} (expected at {where}); files whose names differ from it only in letter case "
-                    f"or Unicode form came and, not taken (which one is meant is not guessed), went to failed/: "
-                    f"{', '.join(gone)}; move the right one into this folder's replace/ as {source.name!r}"
+                    f"missing: {name} (expected at {where}); {what} whose name differs from it only in letter "
+                    f"case or Unicode form, came into inbox/ and went to failed/ unclaimed before this job could "
+                    f"take it: {', '.join(gone)}; move the right one into this folder's replace/ as {source.name!r}"
                 )
             earlier = self._earlier_artwork(job, source.name)
             if earlier is not None:

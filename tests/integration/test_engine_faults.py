@@ -674,6 +674,11 @@ def test_a_purged_rejected_job_is_still_said_to_be_rejected(rig: Rig) -> None:
     assert f"job {job_id} was rejected earlier ({rejected_at}); its files were deleted after retention on" in error
     assert "delivered" not in error.split("How to fix")[0], error
     assert "Nothing was printed." in error and "twice" not in error  # (audit BB 10)
+    from spo_hotfolder.commands import _known_note
+
+    assert _known_note(r.job(job_id), "RJ", False) == (  # route says so too (audit BC 3)
+        "already finished (Rejected, its files deleted after retention): would be refused without reprint: true"
+    )
     from spo_hotfolder.operator import refusal
 
     assert refusal(r.job(job_id), Action.RELEASE) == (
@@ -1921,8 +1926,8 @@ def test_two_files_named_like_the_artwork_in_letter_case_are_not_guessed_between
         # and the job's ERROR.txt says where they went (audit BB 4)
         error = " ".join((r.root / "failed" / "AM-1" / "ERROR.txt").read_text().split())
         assert (
-            "went to failed/: failed/CARD.pdf/CARD.pdf, failed/card.pdf/card.pdf; move the right one into this "
-            "folder's replace/ as 'Card.pdf'"
+            "went to failed/ unclaimed before this job could take it: failed/CARD.pdf/CARD.pdf, "
+            "failed/card.pdf/card.pdf; move the right one into this folder's replace/ as 'Card.pdf'"
         ) in error, error
     else:  # the job's time ran out first: its ERROR.txt names both files
         error = " ".join((r.root / "failed" / "AM-1" / "ERROR.txt").read_text().split())
@@ -1931,6 +1936,25 @@ def test_two_files_named_like_the_artwork_in_letter_case_are_not_guessed_between
     r.run(until=done(r, "AM-1"), steps=10)
     assert r.take_prints() == ["AM_AM-1_bc-85x55_x1.pdf"]
     assert r.job("AM-1").output_pages == 2
+
+
+def test_artwork_that_came_before_its_manifest_and_went_to_failed_is_pointed_to(rig: Rig) -> None:
+    """Audit BC 2: a PDF that came long before its manifest went to failed/ unclaimed; the job then
+    failed "missing: late1.pdf" without a word of where the file was."""
+    r = rig
+    make_pdf(r.inbox / "late1.pdf", pages=CARD)
+    r.run(until=lambda: (r.root / "failed" / "late1.pdf" / "late1.pdf").is_file(), steps=10, dt=300)
+    (r.inbox / "L1.yaml").write_text('order_id: "L1"\nproduct: bc-85x55\nquantity: 1\nartwork: [late1.pdf]\n')
+    r.run(until=lambda: r.stage("L1-1") is Stage.FAILED, steps=10, dt=300)
+    error = " ".join((r.root / "failed" / "L1-1" / "ERROR.txt").read_text().split())
+    assert (
+        "a file of this name, or one whose name differs from it only in letter case or Unicode form, came into "
+        "inbox/ and went to failed/ unclaimed before this job could take it: failed/late1.pdf/late1.pdf; move the "
+        "right one into this folder's replace/ as 'late1.pdf'"
+    ) in error, error
+    os.replace(r.root / "failed" / "late1.pdf" / "late1.pdf", r.root / "failed" / "L1-1" / "replace" / "late1.pdf")
+    r.run(until=done(r, "L1-1"), steps=10)
+    assert r.take_prints() == ["L1_L1-1_bc-85x55_x1.pdf"]
 
 
 def test_artwork_that_names_a_folder_refuses_the_manifest_at_once(rig: Rig) -> None:
@@ -2956,6 +2980,12 @@ def test_a_reload_that_routes_a_waiting_job_nowhere_says_so(rig: Rig) -> None:
     r.run(until=done(r, job_id), steps=10)
     skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
     assert "a config reload changed it from indigo" in skipped.detail
+    # Its manifest again: refused as finished without a hot folder, not "nothing printed twice" (audit BC 3).
+    (r.inbox / "YS.yaml").write_bytes((r.root / "done" / job_id / "manifest.yaml").read_bytes())
+    r.run(until=lambda: any((r.root / "failed").glob("YS.yaml*")), steps=10)
+    [refused] = list((r.root / "failed").glob("YS.yaml*"))
+    error = " ".join((refused / "ERROR.txt").read_text().split())
+    assert "was already finished without a hot folder" in error and "Nothing was printed." in error, error
 
 
 def test_routes_changed_while_the_daemon_was_stopped_are_said_when_they_take_effect(rig: Rig) -> None:
