@@ -2255,6 +2255,16 @@ class Engine:
         if not missing:
             self._check_complete(job.job_id)
             return
+        held = [self.tracker.held_until(Path(a.source)) if a.source else None for a in missing]
+        if all(until is not None for until in held):
+            # Every file it waits for is there, unchanged, and held a moment longer only because it
+            # looks incomplete (an empty file: SPEC 5 has it taken once stable, and fail preflight as
+            # empty; audit BD 1): the job waits for that, not "artwork missing ... still changing".
+            wait = max(until for until in held if until is not None) - self.clock.monotonic() + 0.5
+            later = self.clock.now() + timedelta(seconds=max(wait, 0.5))
+            self.ledger.update_job(job.job_id, self.clock.now(), awaiting_until=iso(later))
+            self._schedule_wakeup(later)
+            return
         names = [f"{a.name} (expected at {self.rel(Path(a.source)) if a.source else a.name})" for a in missing]
         problems = [
             self._why_not_taken(a.name, Path(a.source), job) if a.source else f"missing: {a.name}" for a in missing

@@ -226,6 +226,14 @@ class FileStabilityTracker:
             ),
         )
 
+    def held_until(self, path: Path) -> float | None:
+        """When a file held as not complete yet (empty, a PDF without its end marker), unchanged
+        since, is taken all the same (this clock's time); None when it is not so held."""
+        tracked = self._files.get(path)
+        if tracked is None or tracked.hold_until <= self._clock():
+            return None
+        return tracked.hold_until
+
     def any_due(self) -> bool:
         """Whether some file may be stable now (stops at the first: cheap during a backlog)."""
         now = self._clock()

@@ -179,6 +179,20 @@ def test_slow_writer_is_not_taken_early(make_daemon, tmp_path: Path) -> None:
     assert len(PdfReader(daemon.root / "done" / "S-1" / "artwork" / "slow.pdf").pages) == 2
 
 
+def test_an_empty_artwork_file_fails_as_empty_even_with_a_short_artwork_timeout(make_daemon) -> None:
+    """Audit BD 1 (SPEC 5: "a zero-byte file is taken like any other once stable, and fails
+    preflight as empty"): with artwork_timeout_seconds shorter than the longer wait of an empty file
+    (max(5 s, 5 x settle)), the job first failed "artwork missing ... it was still changing"."""
+    daemon = make_daemon(watch={"settle_seconds": 0.3, "artwork_timeout_seconds": 2})
+    (daemon.inbox / ".Z.pdf.tmp").write_bytes(b"")
+    os.replace(daemon.inbox / ".Z.pdf.tmp", daemon.inbox / "Z.pdf")
+    drop(daemon.inbox / "Z.yaml", 'order_id: "Z"\nproduct: bc-1\nquantity: 1\nartwork: [Z.pdf]\n')
+    job = daemon.wait_status("Z-1", "ValidationFailed", timeout=30)
+    statuses = [e["status"] for e in job["history"]]
+    assert statuses.count("ValidationFailed") == 1, job["history"]
+    assert "empty file (0 bytes)" in job["history"][-1]["detail"], job["history"]
+
+
 def test_temp_names_are_ignored_until_renamed(make_daemon, tmp_path: Path) -> None:
     daemon = make_daemon()
     card(daemon.inbox / ".x.pdf.AbCd12")
