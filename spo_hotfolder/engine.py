@@ -1759,14 +1759,12 @@ class Engine:
         )
 
     def _was_printed(self, job_id: str) -> bool:
-        """Whether a job refused as done reached a hot folder (not so if rejected or skipped)."""
+        """Whether a job refused as done ever reached a hot folder (not so if only rejected or skipped)."""
         job = self.ledger.get_job(job_id)
         if job is None:
             return False
-        if job.stage not in TERMINAL:
-            return True  # its PDF is in a hot folder, only its ticket failed (_pdf_delivered)
-        outcome = job.outcome()
-        return outcome is not None and outcome.status is JobStatus.InHotFolder
+        # (not finished: its PDF is in a hot folder, only its ticket failed: _pdf_delivered)
+        return job.stage not in TERMINAL or job.delivered()
 
     def _artwork_named_beside(self, manifest_path: Path) -> dict[Path, str]:
         """The artwork files that the other manifests at the top of inbox/ name (path -> manifest
