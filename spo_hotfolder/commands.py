@@ -228,6 +228,11 @@ def planned_hot_folder(job: Job, config: Config) -> str | None:
 def _load_job(ledger: Ledger, job_id: str) -> Job:
     job = ledger.get_job(job_id)
     if job is None:
+        order_jobs = ledger.jobs_of_order(job_id)
+        if order_jobs:
+            listed = ", ".join(order_jobs[:10]) + (", ..." if len(order_jobs) > 10 else "")
+            jobs = "its job" if len(order_jobs) == 1 else "its jobs"
+            fail(f"no job {job_id!r} in the ledger; {job_id!r} is an order id: {jobs} {listed}")
         fail(f"no job {job_id!r} in the ledger")
     return job
 

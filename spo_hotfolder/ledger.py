@@ -624,6 +624,15 @@ class Ledger:
             row = self._db.execute("SELECT order_id, route FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return (row[0], row[1]) if row is not None else None
 
+    def jobs_of_order(self, order_id: str, limit: int = 20) -> list[str]:
+        """Up to ``limit`` job ids of an order, oldest first: a hint for someone who typed an order
+        id where a job id was wanted."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT job_id FROM jobs WHERE order_id = ? ORDER BY created_at, job_id LIMIT ?", (order_id, limit)
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def get_job(self, job_id: str, *, history: bool = True) -> Job | None:
         """The job; ``history=False`` reads only its row, one statement, with the current status
         and blocked flag kept there (the engine's own lookups: a job's history grows with every

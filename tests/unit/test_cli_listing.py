@@ -229,3 +229,25 @@ def test_show_names_the_folder_a_job_is_in_when_a_crash_cut_its_move_short(tmp_p
     assert (shown["folder"], shown["output"]) == ("quarantine/2-1", "quarantine/2-1/output/o.pdf")
     text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     assert "Folder:    quarantine/2-1\n" in text
+
+
+def test_an_order_id_given_for_a_job_id_is_answered_with_the_order_s_jobs(tmp_path: Path) -> None:
+    """Audit AY 5e: `show 100234` (the order id an operator reads on the storefront) said only
+    "no job '100234' in the ledger". It names the order's jobs; an id that is neither says so."""
+    config = _ledger_with_three_jobs(tmp_path)
+    ledger = Ledger(tmp_path / "root" / "state" / "ledger.sqlite3")
+    add(ledger, "2-2")
+    ledger.close()
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), *argv]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    for argv in (["show", "2"], ["release", "2"]):
+        result = run(*argv)
+        assert (result.returncode, result.stdout) == (1, ""), argv
+        assert (
+            result.stderr == "spo-hotfolder: error: no job '2' in the ledger; '2' is an order id: its jobs 2-1, 2-2\n"
+        )
+    assert run("show", "3").stderr.endswith("'3' is an order id: its job 3-1\n")
+    assert run("show", "7").stderr == "spo-hotfolder: error: no job '7' in the ledger\n"
