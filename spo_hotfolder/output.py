@@ -36,6 +36,7 @@ from spo_hotfolder.preflight import (
     preflight,
     pypdf_warnings,
     read_box_pt,
+    real_repairs,
     sizes_match,
     user_unit,
 )
@@ -133,7 +134,7 @@ def build_output(
                     reader, _owner_protected = open_artwork(art.name, fh)
                     pages += count_pages(art.name, reader)
                     fixes.append(_box_fixes(reader, spec, float(validation.size_tolerance_mm)))
-                damaged = damaged or bool(repairs)
+                damaged = damaged or bool(real_repairs(repairs))
             except ArtworkProblem as problem:
                 raise OutputError(str(problem)) from None
             except (MemoryError, OutputError):

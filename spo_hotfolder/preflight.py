@@ -515,6 +515,16 @@ _REPAIRS = (
 )
 
 
+#: pypdf warnings that are not repairs: further %%EOF markers after the one that ends the last
+#: revision, which some producers add (pypdf #4008); the revision read is the whole file (audit BC 6).
+_NOT_A_REPAIR = re.compile(r"Duplicate %%EOF marker", re.I)
+
+
+def real_repairs(warnings: list[str]) -> list[str]:
+    """The warnings of ``pypdf_warnings`` that say pypdf mended the file."""
+    return [warning for warning in warnings if not _NOT_A_REPAIR.search(warning)]
+
+
 def _plain_repair(warning: str) -> str:
     """pypdf's warning about a file it mended, in plain words (its own text where not known)."""
     for pattern, plain in _REPAIRS:
@@ -771,18 +781,31 @@ def _grouped(collector: _Collector, check: str, items: list[tuple[_Page, str]]) 
 
 
 def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], tol: float) -> None:
-    groups: list[tuple[PageBox, list[int]]] = []
+    groups: list[tuple[PageBox, list[_Page]]] = []
     for page, trim in zip(pages, trims, strict=True):
         shown = page.shown(trim)
-        for size, numbers in groups:
+        for size, members in groups:
             if size.matches(shown.width_mm, shown.height_mm, tol):
-                numbers.append(page.number)
+                members.append(page)
                 break
         else:
-            groups.append((shown, [page.number]))
+            groups.append((shown, [page]))
     if len(groups) > 1:
-        parts = ", ".join(f"{size.label()} ({_pages_label(numbers)})" for size, numbers in groups)
-        collector.add("mixed_sizes", f"pages have different sizes: {parts}", page=groups[1][1][0])
+        several_files = len({p.file for p in pages}) > 1
+        parts = ", ".join(f"{size.label()} ({_group_label(members, several_files)})" for size, members in groups)
+        collector.add("mixed_sizes", f"pages have different sizes: {parts}", page=groups[1][1][0].number)
+
+
+def _group_label(pages: list[_Page], several_files: bool) -> str:
+    """ "pages 1-2", or with several artwork files, where they are: "pages 2-3: back.pdf pages 1-2"
+    (audit BC 4: the output's page numbers alone did not say which file to fix)."""
+    label = _pages_label([p.number for p in pages])
+    if not several_files:
+        return label
+    by_file: dict[str, list[int]] = {}
+    for page in pages:
+        by_file.setdefault(page.file, []).append(page.in_file)
+    return label + ": " + "; ".join(f"{file} {_pages_label(numbers)}" for file, numbers in by_file.items())
 
 
 def _fonts(collector: _Collector, pages: list[_Page]) -> None:
@@ -854,6 +877,7 @@ def preflight(
                     if count_pages(art.name, reader) == 0:
                         raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
                     pages.extend(_read_pages(art.name, reader, len(pages) + 1, scan_fonts))
+                repairs = real_repairs(repairs)
                 if repairs:
                     # Readable, but only after pypdf mended it. What it read may not be what was sent
                     # (a file overwritten in place while it was taken passes as "mended" with pages of

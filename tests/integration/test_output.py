@@ -837,3 +837,17 @@ def test_pypdf_warnings_in_the_worker_name_the_artwork_file(tmp_path: Path) -> N
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     pypdf_lines = [line for line in lines if line.get("logger", "").startswith("pypdf")]
     assert pypdf_lines and all(line["artwork"] == [str(src)] for line in pypdf_lines), result.stdout
+
+
+def test_a_pdf_ending_in_further_eof_markers_goes_out_as_it_is(tmp_path: Path) -> None:
+    """Audit BC 6: further %%EOF markers after the last revision (some producers add them) are not
+    damage: the file passes and is passed on byte for byte, not failed or written anew."""
+    boxed = {"trimbox": (3, 3, 88, 58), "bleedbox": (0, 0, 91, 61)}
+    art = make_pdf(tmp_path / "card.pdf", [(91, 61)] * 2, **boxed)
+    art.write_bytes(art.read_bytes() + b"\n%%EOF\n")
+    inputs = [ArtworkInput("card.pdf", str(art))]
+    spec = ProductSpec("bc-*", (85.0, 55.0), 3.0, 2)
+    report, as_is = check(inputs, "bc-85x55", spec, ValidationConfig())
+    assert (report.ok, report.findings, as_is) == (True, (), True)
+    result = build_output(inputs, str(tmp_path / "out.pdf"), spec, ValidationConfig())
+    assert result.copied_unchanged and (tmp_path / "out.pdf").read_bytes() == art.read_bytes()

@@ -273,12 +273,28 @@ def test_pages_are_counted_over_all_artwork_files(tmp_path: Path) -> None:
         (
             "mixed_sizes",
             "warning",
-            "pages have different sizes: 85.0 x 55.0 mm (page 1), 210.0 x 297.0 mm (page 2)",
+            # which file each size is in (audit BC 4)
+            "pages have different sizes: 85.0 x 55.0 mm (page 1: front.pdf page 1), "
+            "210.0 x 297.0 mm (page 2: back.pdf page 1)",
         ),
     ]
     assert report.findings[0].file == "back.pdf"
     assert report.to_text().splitlines()[1] == f"ERROR: {report.findings[0].message} (artwork 'back.pdf')"
     assert len(report.artwork_sha256) == 2
+
+
+def test_mixed_sizes_over_several_files_name_each_file_s_own_pages(tmp_path: Path) -> None:
+    cover = make_pdf(tmp_path / "cover.pdf", [(210, 297), (210, 297)])
+    inner = make_pdf(tmp_path / "inner.pdf", [(148, 210), (210, 297), (148, 210)])
+    report = run(cover, inner, spec=None)
+    assert messages(report) == [
+        (
+            "mixed_sizes",
+            "warning",
+            "pages have different sizes: 210.0 x 297.0 mm (pages 1-2, 4: cover.pdf pages 1-2; inner.pdf page 2), "
+            "148.0 x 210.0 mm (pages 3, 5: inner.pdf pages 1, 3)",
+        )
+    ]
 
 
 def test_user_password_is_an_error(tmp_path: Path) -> None:
@@ -855,3 +871,16 @@ def test_a_repaired_pdf_is_described_in_plain_words(tmp_path: Path) -> None:
     assert messages(run(tmp_path / "sx.pdf"))[0][2].startswith(
         "artwork 'sx.pdf' is damaged (its pointer to the cross-reference table (startxref) is wrong): it could"
     )
+
+
+@pytest.mark.parametrize("tail", [b"\n%%EOF\n", b"\r\n%%EOF\r\n%%EOF\r\n", b"%%EOF"])
+def test_further_eof_markers_after_the_last_revision_are_not_damage(tmp_path: Path, tail: bytes) -> None:
+    """Audit BC 6: some producers end a PDF with more than one %%EOF marker (pypdf #4008: it skips
+    them, the file read is the whole file). That failed preflight as "damaged (its end marker
+    (%%EOF) is missing or misplaced)"; a marker that is really missing still fails."""
+    data = make_pdf(tmp_path / "ok.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58)).read_bytes()
+    (tmp_path / "twice.pdf").write_bytes(data + tail)
+    report = run(tmp_path / "twice.pdf")
+    assert (report.ok, messages(report), report.pages) == (True, [], 2)
+    (tmp_path / "none.pdf").write_bytes(data[: data.rindex(b"%%EOF")])
+    assert messages(run(tmp_path / "none.pdf"))[0][2].startswith("artwork 'none.pdf' is damaged and cannot be read")
