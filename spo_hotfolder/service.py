@@ -743,6 +743,11 @@ def run(config_path: Path) -> int:
         with contextlib.suppress(Exception):
             daemon.shutdown()
         raise
+    # Stopped: a further SIGTERM or SIGINT (supervisors repeat them) must not make a death by
+    # signal (exit 143) of the exit that follows, for which the interpreter sets its handlers back
+    # to the default (audit BE 1). Ignored handlers are left as they are.
+    for signum in earlysignals.SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     return 0
 
 

@@ -142,6 +142,28 @@ def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, daemons: list[Dae
     assert_all_json(daemon)
 
 
+def test_more_stop_signals_while_it_stops_and_exits_still_end_in_exit_0(tmp_path: Path, daemons: list[Daemon]) -> None:
+    """Audit BE 1: a second SIGTERM ~50 ms after the first (supervisors repeat it) came after the
+    daemon had logged daemon.stopped, while the interpreter exited, which had set SIGTERM back to
+    its default: a death by signal (exit 143) after a graceful stop. SPEC 3: `run` exits 0."""
+    daemon = start_daemon(daemons, write_config(tmp_path))
+    proc = daemon.proc
+    assert proc is not None
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM if random_bit() else signal.SIGINT)
+        time.sleep(0.002)
+    assert proc.wait(timeout=5) == 0, daemon.log_text()[-2000:]
+    assert [e["event"] for e in daemon.log_events()][-2:] == ["daemon.stopping", "daemon.stopped"]
+    daemon.proc = None
+
+
+def random_bit() -> bool:
+    return os.urandom(1)[0] & 1 == 1
+
+
 def test_without_systemd_nothing_is_sent_and_it_works_the_same(make_daemon) -> None:
     daemon = make_daemon()  # the harness removes NOTIFY_SOCKET
     job_id = drop_card(daemon, "300")
