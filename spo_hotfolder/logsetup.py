@@ -80,6 +80,7 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
+    handler.addFilter(PDF_READER_FLOOD)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -109,6 +110,37 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
 
     threading.excepthook = thread_excepthook
     sys.excepthook = excepthook
+
+
+class _PdfReaderFlood(logging.Filter):
+    """At most ``limit`` of pypdf's lines per PDF worker call: a damaged file can make it warn once
+    for each of thousands of objects ("Object 17 0 not defined."). The rest are counted and said in
+    one line once the call is done (``take``, by the worker). Only what is written is limited:
+    preflight still sees every warning (it listens on pypdf's logger)."""
+
+    limit = 20
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("pypdf"):
+            return True
+        self.seen += 1
+        if self.seen <= self.limit:
+            return True
+        self.dropped += 1
+        return False
+
+    def take(self) -> int:
+        """The lines left out since the last call, and a fresh count."""
+        dropped, self.seen, self.dropped = self.dropped, 0, 0
+        return dropped
+
+
+PDF_READER_FLOOD = _PdfReaderFlood()
 
 
 def worker_log_setting() -> str | None:

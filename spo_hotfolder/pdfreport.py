@@ -167,11 +167,36 @@ _KINDS = (
 )
 
 
+#: A linearized ("fast web view") PDF's first object: its dictionary gives the whole file's length
+#: (/L). Such a file has an end marker (%%EOF) near its start, after its first page's section.
+_LINEARIZED = re.compile(rb"/Linearized\s+[0-9.]+(.{0,512}?)>>", re.S)
+_LENGTH_KEY = re.compile(rb"/L\s+(\d{1,15})\b")
+#: Bytes a whole file may be shorter than its /L says: line ends dropped at its very end.
+_LENGTH_SLACK = 16
+
+
+def short_of_declared_length(head: bytes, size: int) -> int | None:
+    """The length a linearized PDF's first bytes (``head``) declare, when the file (``size``
+    bytes) is shorter: cut off (an upload that stopped, or resumed later, at the end marker after
+    the first page). None for a file that is not linearized or is whole."""
+    found = _LINEARIZED.search(head)
+    length = _LENGTH_KEY.search(found.group(1)) if found else None
+    if length is None:
+        return None
+    declared = int(length.group(1))
+    return declared if size + _LENGTH_SLACK < declared else None
+
+
 def not_a_pdf(head: bytes) -> str:
     """What a file is that does not start like a PDF, in words, for an operator."""
     for magic, kind in _KINDS:
         if head.startswith(magic):
             return f'it is {kind} (it starts with "{_preview(head)}")'
+    if head[:1] == b"\x00":
+        return (
+            "it starts with zero bytes, where a PDF has its header: most likely an upload that was not "
+            "finished (a copy sets the file's size first and writes its data after), ask for the file again"
+        )
     if head.lstrip()[:1] == b"<":
         return (
             "it looks like HTML or XML text, perhaps an error page saved instead of the file "

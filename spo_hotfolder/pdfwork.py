@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import structlog
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
-from spo_hotfolder.logsetup import setup_worker_logging, worker_log_setting
+from spo_hotfolder.logsetup import PDF_READER_FLOOD, setup_worker_logging, worker_log_setting
 from spo_hotfolder.outputfile import OutputError, OutputResult
 from spo_hotfolder.pdfreport import ArtworkInput, Finding, PreflightReport, describe_exception
 from spo_hotfolder.prestart import PRELOAD
@@ -171,6 +171,14 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int, log
             reply = ("error", exc)
         # The call's own time, not counting how long its answer waits for the daemon to collect it.
         seconds = time.perf_counter() - started
+        dropped = PDF_READER_FLOOD.take()
+        if dropped:
+            structlog.get_logger("spo_hotfolder.pdfwork").warning(
+                "pypdf.warnings_left_out",
+                count=dropped,
+                reason=f"the PDF reader warned {PDF_READER_FLOOD.limit + dropped} times about these files; "
+                f"only the first {PDF_READER_FLOOD.limit} are logged",
+            )
         try:
             try:
                 conn.send((*reply, seconds))

@@ -35,6 +35,7 @@ from spo_hotfolder.pdfreport import (
     not_a_pdf,
     plural,
     quote_name,
+    short_of_declared_length,
 )
 
 MM_PER_PT = 25.4 / 72.0
@@ -122,6 +123,13 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
     head = fh.read(_HEADER_WINDOW)
     if b"%PDF" not in head:
         raise ArtworkProblem(f"artwork {label} is not a PDF: {not_a_pdf(head)}")
+    declared = short_of_declared_length(head, size)
+    if declared is not None:
+        raise ArtworkProblem(
+            f"artwork {label} is incomplete: it is {size:,} bytes, and its first bytes say the whole file is "
+            f"{declared:,} bytes (a linearized PDF, cut off at the end marker after its first page: an upload "
+            "that stopped, or paused and went on as another file). Ask for the file again"
+        )
     fh.seek(max(0, size - _EOF_WINDOW))
     tail = fh.read(_EOF_WINDOW)
     end = tail.rfind(b"%%EOF")

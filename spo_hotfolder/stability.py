@@ -18,7 +18,10 @@ the file again, an empty file created first and filled later). A PDF ends with `
 ``*.pdf`` that starts like a PDF (or is still shorter than its header) but does not end with the
 end marker (only white space may follow it: ``%%EOF`` also comes earlier in a file, after each
 revision of an incrementally saved or linearized PDF, and inside some streams), a ``*.json``
-manifest that does not end with ``}``, and an empty ``*.pdf`` or manifest, are held for
+manifest that does not end with ``}``, an empty ``*.pdf`` or manifest, and a ``*.pdf`` that starts
+with a zero byte (Windows Explorer sets a copy's size before it writes its data) or is a
+linearized PDF shorter than the length its first bytes declare (an upload that paused at the end
+marker after its first page), are held for
 ``incomplete_pdf_seconds`` more before they are taken, renamed into place or not (then they are
 taken anyway, and a truly truncated or empty file fails with a clear reason).
 
@@ -43,6 +46,7 @@ from pathlib import Path
 import structlog
 
 from spo_hotfolder.manifest import MANIFEST_SUFFIXES
+from spo_hotfolder.pdfreport import short_of_declared_length
 
 log = structlog.get_logger("spo_hotfolder.stability")
 
@@ -282,13 +286,19 @@ def _looks_complete(path: Path, st: os.stat_result) -> bool:
     try:
         with open(path, "rb") as fh:
             head = fh.read(1024)
+            if head[:1] == b"\x00":
+                return False  # zeros where the header goes: the size of a copy set first, its data not yet written
             if _PDF_HEADER not in head and not _PDF_HEADER.startswith(head[: len(_PDF_HEADER)]):
                 return True  # not a PDF at all: no end marker to wait for (preflight says so)
+            start = head
             if st.st_size > len(head):
                 fh.seek(max(0, st.st_size - 1024))
                 head = fh.read(1024)
             end = head.rfind(b"%%EOF")
-            return end >= 0 and not head[end + 5 :].strip(b" \t\r\n\f\x00")
+            if end < 0 or head[end + 5 :].strip(b" \t\r\n\f\x00"):
+                return False
+            # Linearized, shorter than it says: stopped at the end marker after its first page.
+            return short_of_declared_length(start, st.st_size) is None
     except OSError:
         return True
 

@@ -618,6 +618,41 @@ def test_tracker_holds_a_pdf_whose_end_marker_is_not_at_its_end(tmp_path: Path) 
     assert sorted(p.name for p, _ in tracker.get_stable_files()) == ["linearized.pdf", "mid-update.pdf"]
 
 
+def test_tracker_holds_a_pdf_cut_where_it_looks_whole(tmp_path: Path) -> None:
+    """Audit BF 1, 2: (1) Windows Explorer sets a copy's size before it writes the data: a file of
+    zeros, taken after settle_seconds ("not a PDF"); (2) an upload that paused at the end marker
+    after a linearized PDF's first page (its first bytes say how long the whole file is) was
+    taken, failed as damaged, and the rest came as another file. Both are held like a PDF without
+    its end marker, then taken all the same (and preflight says why they fail)."""
+    from spo_hotfolder.stability import FileStabilityTracker
+
+    now = [100.0]
+    tracker = FileStabilityTracker(0.5, lambda: now[0])
+
+    def linearized(length: int) -> bytes:  # its first page's section, saying the whole file is ``length`` bytes
+        return (
+            b"%PDF-1.5\n1 0 obj\n<< /Linearized 1 /L " + str(length).zfill(8).encode() + b" /H [ 9 9 ] /O 3 /E 400 "
+            b"/N 1 /T 900 >>\nendobj\nxref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 1 >>\nstartxref\n90\n%%EOF\n"
+        )
+
+    size = len(linearized(0))
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(linearized(50_000))
+    whole = tmp_path / "whole.pdf"
+    whole.write_bytes(linearized(size))  # /L is its own length: whole
+    trimmed = tmp_path / "trimmed.pdf"
+    trimmed.write_bytes(linearized(size + 2))  # two line-end bytes short: whole all the same
+    updated = tmp_path / "updated.pdf"
+    updated.write_bytes(linearized(size - 60))  # longer than it says: saved again since
+    zeros = tmp_path / "zeros.pdf"
+    zeros.write_bytes(bytes(100_000))
+    for path in (cut, whole, trimmed, updated, zeros):
+        tracker.track(path, complete=True)
+    assert sorted(p.name for p, _ in tracker.get_stable_files()) == ["trimmed.pdf", "updated.pdf", "whole.pdf"]
+    now[0] += tracker.incomplete_pdf_seconds + 0.1
+    assert sorted(p.name for p, _ in tracker.get_stable_files()) == ["cut.pdf", "zeros.pdf"]
+
+
 def test_tracker_waits_while_a_writer_holds_the_file_open(tmp_path: Path) -> None:
     """A writer pausing at the exact end of a revision (the file then ends with %%EOF) or any
     writer holding the file open: not taken while it is open for writing, taken once closed."""

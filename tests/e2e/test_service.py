@@ -790,6 +790,24 @@ def test_every_output_line_is_json_including_library_warnings(tmp_path: Path, da
     assert warned["warnings"][0].startswith("artwork '700.pdf' is damaged (")
 
 
+def test_a_pdf_the_reader_warns_about_hundreds_of_times_gives_twenty_lines_and_a_count(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """Audit BF 2: one damaged upload made pypdf log 3,728 warnings ("Object 17 0 not defined."),
+    one line each. The first 20 are logged, then one line with how many were left out."""
+    daemon = start_daemon(daemons, write_config(tmp_path, logging={"level": "info", "format": "json"}))
+    data = make_pdf(tmp_path / "long.pdf", pages=[(91, 61)] * 300).read_bytes()
+    xref = data.rindex(b"\nxref")
+    gutted = data[:3000] + data[xref:]  # its objects gone, its table of them kept
+    (daemon.inbox / "900.pdf").write_bytes(re.sub(rb"startxref\s+\d+", b"startxref\n3001", gutted))
+    drop(daemon.inbox / "900.yaml", 'order_id: "900"\nproduct: bc-85x55\nquantity: 1\nartwork: [900.pdf]\n')
+    daemon.wait_status("900-1", "ValidationFailed")
+    log = daemon.log_events()
+    [left_out] = [e for e in log if e["event"] == "pypdf.warnings_left_out"]
+    assert len(pypdf_lines(log)) == 20 and left_out["count"] > 200
+    assert left_out["artwork"] == [str(daemon.root / "work" / "900-1" / "artwork" / "900.pdf")]
+
+
 def test_a_reload_to_json_logs_reaches_the_pdf_worker(tmp_path: Path, daemons: list[Daemon]) -> None:
     config = write_config(tmp_path, logging={"level": "info", "format": "console"}, validation=MENDED_PASSES)
     daemon = start_daemon(daemons, config)

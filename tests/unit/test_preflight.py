@@ -884,3 +884,34 @@ def test_further_eof_markers_after_the_last_revision_are_not_damage(tmp_path: Pa
     assert (report.ok, messages(report), report.pages) == (True, [], 2)
     (tmp_path / "none.pdf").write_bytes(data[: data.rindex(b"%%EOF")])
     assert messages(run(tmp_path / "none.pdf"))[0][2].startswith("artwork 'none.pdf' is damaged and cannot be read")
+
+
+def test_a_linearized_pdf_cut_after_its_first_page_and_a_file_of_zeros_say_they_are_unfinished(
+    tmp_path: Path,
+) -> None:
+    """Audit BF 1, 2: "damaged and cannot be read: Cannot find Root object" (after 3,728 warnings of
+    the PDF reader) and "not a PDF: the file starts with '??????'" said nothing of an upload that
+    was not finished."""
+    whole = make_pdf(tmp_path / "card.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58)).read_bytes()
+    linearized = b"%PDF-1.5\n1 0 obj\n<< /Linearized 1 /L 98765 /H [ 9 9 ] /O 3 /E 400 /N 1 /T 900 >>\nendobj\n"
+    cut = linearized + b"trailer\n<< >>\nstartxref\n9\n%%EOF\n"
+    (tmp_path / "cut.pdf").write_bytes(cut)
+    (tmp_path / "zeros.pdf").write_bytes(bytes(len(whole)))
+    assert messages(run(tmp_path / "cut.pdf")) == [
+        (
+            "open",
+            "error",
+            f"artwork 'cut.pdf' is incomplete: it is {len(cut)} bytes, and its first bytes say the whole "
+            "file is 98,765 bytes (a linearized PDF, cut off at the end marker after its first page: an upload that "
+            "stopped, or paused and went on as another file). Ask for the file again",
+        )
+    ]
+    assert messages(run(tmp_path / "zeros.pdf")) == [
+        (
+            "open",
+            "error",
+            "artwork 'zeros.pdf' is not a PDF: it starts with zero bytes, where a PDF has its header: most likely "
+            "an upload that was not finished (a copy sets the file's size first and writes its data after), ask "
+            "for the file again",
+        )
+    ]
