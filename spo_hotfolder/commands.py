@@ -172,14 +172,15 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     ledger = open_ledger(config)
     jobs = ledger.iter_jobs(status=status, blocked=blocked, released=True if args.released else None)
     try:
+        # Each job in the folder it is in, as `show` gives it (audit BF 5: a folder moved by hand).
         if args.json:
-            _print_json_list(public_json(j, config, with_history=False) for j in jobs)
+            _print_json_list(public_json(_where_it_is(j, config), config, with_history=False) for j in jobs)
             return 0
         # Six short strings a job (a listing of 100,000 jobs holds no Job objects); the widths need all rows.
         color = _use_color()
         rows = [
             (j.job_id, j.order_id, j.status.value, _yes_no(j.block_active), _folder(j), j.updated_at, _row_color(j))
-            for j in jobs
+            for j in (_where_it_is(job, config) for job in jobs)
         ]
     finally:
         # The listing's cursor is closed while the ledger is open (`jobs --json | head` stops
@@ -281,7 +282,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         was = ", ".join(part for part in (job.output or "", pages) if part)
         print("Output:    deleted with the folder" + (f" (was {was})" if was else ""))
     else:
-        print(f"Folder:    {job.folder}")
+        gone = not (config.paths.root / job.folder).is_dir()
+        # (not there: deleted, or moved or renamed by hand: audit BF 4, 5)
+        print(f"Folder:    {job.folder}" + ("  (not there: deleted, moved or renamed by hand?)" if gone else ""))
         print(f"Output:    {job.output_path or '-'}" + (f"  ({pages})" if pages else ""))
     if job.rejected():
         # Where it went: nowhere (as --json's hot_folder says); where it would have gone, beside.

@@ -3528,6 +3528,12 @@ class Engine:
                     file.unlink()  # a CLI replacement's staged copy (gone if it was taken)
             return ActionResult(done[0] == "done", done[1])
         reason = refusal(job, action)
+        if reason is None and job_dir is None and action is not Action.REJECT:
+            # Deleted (or moved away) in a file explorer: its artwork and output with it (audit BF 4).
+            reason = (
+                f"job {job_id}'s folder {job.folder} is not there: it was deleted or moved by hand; put it back "
+                f"where it was, or reject the job (spo-hotfolder reject {job_id})"
+            )
         if reason is None and action is Action.RELEASE and parsed is not None and parsed.artwork:
             current = self.extra(job).fingerprint or ""
             if not (current and (current.startswith(parsed.artwork) or parsed.artwork.startswith(current))):

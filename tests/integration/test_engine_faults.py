@@ -4101,3 +4101,33 @@ def test_a_file_a_rejected_job_waited_for_says_so_when_it_goes_to_failed(rig: Ri
         in text
     )
     assert r.take_prints() == []
+
+
+@pytest.mark.parametrize("action", [Action.RELEASE, Action.RETRY, Action.REPLACE, Action.REJECT])
+def test_an_action_on_a_job_whose_folder_was_deleted_by_hand(rig: Rig, action: Action) -> None:
+    """Audit BF 4: an operator deleted a job's folder in a file explorer; a `replace` then failed in
+    the engine (FileNotFoundError, a traceback in the log, again at every look) and the command
+    was never answered; a release was taken, for a job whose output was gone. Only REJECT makes
+    sense without the folder (and works); the others are refused saying the folder is gone."""
+    if action is Action.RETRY:  # a failed job's: an empty PDF
+        job_id = rig.order("DEL")
+        (rig.inbox / "DEL.pdf").write_bytes(b"")
+        rig.run(until=lambda: rig.stage(job_id) is Stage.FAILED, steps=20)
+        folder = rig.root / "failed" / job_id
+    else:
+        job_id, folder = _held(rig, "DEL")
+    stage = rig.stage(job_id)
+    shutil.rmtree(folder)
+    make_pdf(rig.tmp / "new.pdf", pages=CARD)
+    with capture_logs() as logs:
+        result = rig.engine.apply(job_id, action, by="alice", note="", file=rig.tmp / "new.pdf")
+    assert not [e for e in logs if e["log_level"] in ("error", "critical")], logs
+    if action is Action.REJECT:
+        assert result.ok and rig.stage(job_id) is Stage.REJECTED
+        return
+    assert not result.ok and rig.stage(job_id) is stage
+    assert result.message == (
+        f"job {job_id}'s folder {folder.parent.name}/{job_id} is not there: it was deleted or moved by hand; "
+        f"put it back where it was, or reject the job (spo-hotfolder reject {job_id})"
+    )
+    assert not folder.exists(), "not made again, half empty"

@@ -229,6 +229,15 @@ def test_show_names_the_folder_a_job_is_in_when_a_crash_cut_its_move_short(tmp_p
     assert (shown["folder"], shown["output"]) == ("quarantine/2-1", "quarantine/2-1/output/o.pdf")
     text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     assert "Folder:    quarantine/2-1\n" in text
+    # `jobs` gives the same folder (audit BF 5: it gave the ledger's, `show` the real one).
+    listing = [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "jobs"]
+    listed = json.loads(subprocess.run([*listing, "--json"], capture_output=True, text=True, check=True).stdout)
+    assert {j["job_id"]: j["folder"] for j in listed}["2-1"] == "quarantine/2-1"
+    rows = subprocess.run(listing, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [row.split()[4] for row in rows if row.startswith("2-1 ")] == ["quarantine/2-1"]
+    # A folder deleted (or renamed) by hand is named, and said not to be there (audit BF 4).
+    shown = subprocess.run([*command[:-1], "1-1"], capture_output=True, text=True, check=True).stdout
+    assert "Folder:    work/1-1  (not there: deleted, moved or renamed by hand?)\n" in shown
 
 
 def test_an_order_id_given_for_a_job_id_is_answered_with_the_order_s_jobs(tmp_path: Path) -> None:
