@@ -3287,13 +3287,9 @@ class Engine:
     # -- operator actions -----------------------------------------------------------------------
 
     def _job_of_folder(self, job_folder: Path, path: Path) -> Job | None:
+        """The job whose folder ``job_folder`` is; None otherwise (``_answer_not_a_job`` says why)."""
         job = self.ledger.get_job(job_folder.name)
         if job is None or self.job_dir(job) != job_folder:
-            log.warning(
-                "drop.not_a_job",
-                file=str(path),
-                reason="this folder is not a job the daemon holds; drop files act only in job folders",
-            )
             return None
         return job
 
@@ -3359,6 +3355,13 @@ class Engine:
             return
         error = folder / "ERROR.txt"
         if folder.parent != self.area("failed") or not error.is_file():
+            # Logged only for a file still there: one its job's folder took along as it moved on
+            # (a RELEASE dropped with a replacement, filed as unused) is not (audit BE 2).
+            log.warning(
+                "drop.not_a_job",
+                file=str(path),
+                reason="this folder is not a job the daemon holds; drop files act only in job folders",
+            )
             return
         now = self.clock.now()
         kept = into_history(folder, path, now)

@@ -4131,3 +4131,23 @@ def test_an_action_on_a_job_whose_folder_was_deleted_by_hand(rig: Rig, action: A
         f"put it back where it was, or reject the job (spo-hotfolder reject {job_id})"
     )
     assert not folder.exists(), "not made again, half empty"
+
+
+def test_drop_not_a_job_is_said_only_of_a_drop_file_that_is_there_in_no_job_s_folder(rig: Rig) -> None:
+    """Audit BE 2: a RELEASE dropped with a replacement went along with its job's folder (filed as
+    unused) and its event, for the path it had left, logged `drop.not_a_job` for a real job folder.
+    BF 5: a drop into a job's folder renamed by hand logged `drop.not_a_job` and then
+    `drop.not_the_job_folder` (which names the job), two lines that disagree."""
+    r = rig
+    job_id, folder = _held(r, "NJ")
+    renamed = folder.with_name(f"{job_id} - check")
+    os.replace(folder, renamed)
+    (renamed / "RELEASE").write_text("amy\n")
+    stray = r.root / "quarantine" / "notes"
+    stray.mkdir()
+    (stray / "RELEASE").write_text("amy\n")
+    with capture_logs() as logs:
+        r.run(steps=4)
+        r.engine._on_drops(folder, [folder / "RELEASE"])  # the event of a file that is gone with its folder
+    warned = [(e["event"], Path(e["file"]).parent.name) for e in logs if e["event"].startswith("drop.not_")]
+    assert sorted(warned) == [("drop.not_a_job", "notes"), ("drop.not_the_job_folder", f"{job_id} - check")]
