@@ -764,7 +764,7 @@ class Engine:
         elif kind == "data":
             if sig[0] >= FLUSH_AHEAD_BYTES:
                 self.flusher.submit(path)
-            if not self._claim(path, sig):
+            if not self._claim(path, sig) and not self._whole_again(path, sig):
                 self._orphans.setdefault(path, (self.clock.monotonic(), sig))
         elif kind == "replace" and job_folder is not None:
             self._on_replace(job_folder, path)
@@ -1882,6 +1882,46 @@ class Engine:
         if not waiting:
             return False
         self._take_artwork(path, waiting)
+        return True
+
+    def _whole_again(self, path: Path, sig: Signature) -> bool:
+        """A stable inbox file nobody waits for that is the whole of a failed job's artwork which
+        failed preflight as incomplete: the file there is its beginning, byte for byte (an upload
+        resumed, as rsync --partial or --append and FTP clients do, or sent again). It goes into
+        that job's replace/, and the job runs again with it, as with a replacement (audit BF 3:
+        it lay in inbox/ unsaid for artwork_timeout_seconds, then went to failed/). Only with that
+        evidence (at least 1 KiB in common), and only for one job: a file of the same name from
+        another order is never taken for it."""
+        if sig[0] <= _WHOLE_AGAIN_MIN_BYTES:
+            return False
+        found: list[tuple[Job, Path]] = []
+        for job_id in self.ledger.held_with(path.name, limit=10):
+            job = self.ledger.get_job(job_id, history=False)
+            if job is None or job.stage is not Stage.FAILED or not _failed_incomplete(job, path.name):
+                continue
+            job_dir = self._locate(job)
+            if job_dir is not None and _starts_with(path, job_dir / "artwork" / path.name, sig[0]):
+                found.append((job, job_dir))
+        if len(found) != 1:
+            return False
+        job, job_dir = found[0]
+        dest = job_dir / "replace" / path.name
+        if os.path.lexists(dest) or not self._removable_from(path.parent):
+            return False  # an operator's replacement of that name comes first
+        dest.parent.mkdir(exist_ok=True)
+        os.replace(path, dest)
+        log.info(
+            "artwork.whole_again",
+            job_id=job.job_id,
+            order_id=job.order_id,
+            file=self.rel(path),
+            reason="the whole file of artwork that failed as incomplete came into the inbox: taken as the job's "
+            "replacement",
+        )
+        if path.parent != self.area("inbox"):
+            self._consumed_dirs.add(path.parent)
+            self._cleanup_consumed_dirs()
+        self._on_replace(job_dir, dest)
         return True
 
     def _waiting(self, path: Path) -> list[tuple[str, int]]:
@@ -4384,6 +4424,39 @@ _EXPECTATION_CHECKS = frozenset({"pages", "trim", "bleed"})
 _CUT_SHORT = ("did not finish within", "ran out of memory", "crashed")
 
 
+#: How much of a file a failed job's incomplete artwork must share with a file that came again
+#: under its name for that file to be taken for the job (_whole_again): more than a PDF header.
+_WHOLE_AGAIN_MIN_BYTES = 1024
+
+
+def _failed_incomplete(job: Job, name: str) -> bool:
+    """Whether the job failed preflight because its artwork ``name`` is incomplete (cut off)."""
+    findings = (job.preflight or {}).get("findings") or []
+    return any(
+        isinstance(f, dict)
+        and f.get("check") == "incomplete"
+        and f.get("file") == name
+        and f.get("severity") == "error"
+        for f in findings
+    )
+
+
+def _starts_with(path: Path, beginning: Path, size: int) -> bool:
+    """Whether ``path`` (``size`` bytes) starts with all of ``beginning``'s bytes (at least
+    _WHOLE_AGAIN_MIN_BYTES of them) and is longer."""
+    try:
+        with open(beginning, "rb") as short, open(path, "rb") as whole:
+            length = os.fstat(short.fileno()).st_size
+            if not _WHOLE_AGAIN_MIN_BYTES <= length < size:
+                return False
+            while chunk := short.read(1 << 20):
+                if whole.read(len(chunk)) != chunk:
+                    return False
+    except OSError:
+        return False
+    return True
+
+
 def _fix_kind(finding: Finding) -> str:
     """The check a finding's fix is chosen by: a TrimBox off the page, or reaching beyond it, is a
     broken PDF, which no product expectation in the config mends (audit BB 8)."""
@@ -4409,7 +4482,15 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
     fix = "Put a corrected PDF into replace/"
     if several:
         fix += " (the same file name as the one in artwork/ it replaces)"
-    if failed == {"mixed_sizes"}:
+    if failed == {"incomplete"}:
+        # The rest of an upload, resumed (rsync --partial, FTP) or sent again whole: _whole_again.
+        fix = (
+            "Put the whole PDF into replace/"
+            + (" (the same file name as the one in artwork/ it replaces)" if several else "")
+            + ", or send it into inbox/ again under the same name (a resumed or repeated upload of the whole "
+            "file is taken for this job)"
+        )
+    elif failed == {"mixed_sizes"}:
         # Not a product's expectation: validation.checks.mixed_sizes (a warning unless set to error).
         fix += (
             ", or, if pages of different sizes are wanted, set validation.checks.mixed_sizes to warning in the "

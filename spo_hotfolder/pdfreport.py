@@ -18,7 +18,9 @@ TRIM_OFF_PAGE = "its TrimBox lies outside the page"
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    check: str  # "open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption", "repaired"
+    # "open", "incomplete", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption",
+    # "repaired"
+    check: str
     severity: Literal["error", "warning"]
     message: str  # a complete sentence in plain words, sizes in mm
     file: str | None = None  # artwork file name
@@ -114,6 +116,11 @@ class PreflightReport:
 
 class ArtworkProblem(Exception):
     """An artwork file cannot be used at all; the message is a plain sentence for the operator."""
+
+
+class ArtworkIncomplete(ArtworkProblem):
+    """The file is the beginning of a PDF only: an upload cut off, or taken before its data came
+    (preflight's check "incomplete"). The whole file sent again is taken for the job."""
 
 
 def quote_name(name: str) -> str:

@@ -26,6 +26,7 @@ from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.pdfreport import (
     TRIM_BEYOND_PAGE,
     TRIM_OFF_PAGE,
+    ArtworkIncomplete,
     ArtworkInput,
     ArtworkProblem,
     Finding,
@@ -56,7 +57,7 @@ _SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
 _IMAGE_SUBTYPE = re.compile(rb"/Subtype\s*/Image(?![A-Za-z0-9_.#-])")
 
 CheckName = Literal[
-    "open", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption", "repaired"
+    "open", "incomplete", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption", "repaired"
 ]
 #: a damaged file that pypdf mended while reading it (validation.checks.repaired, an error by
 #: default); where it passes, the output is written anew
@@ -122,10 +123,12 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
     fh.seek(0)
     head = fh.read(_HEADER_WINDOW)
     if b"%PDF" not in head:
-        raise ArtworkProblem(f"artwork {label} is not a PDF: {not_a_pdf(head)}")
+        # (zeros where the header goes: a copy whose data never came)
+        unfinished = ArtworkIncomplete if head[:1] == b"\x00" else ArtworkProblem
+        raise unfinished(f"artwork {label} is not a PDF: {not_a_pdf(head)}")
     declared = short_of_declared_length(head, size)
     if declared is not None:
-        raise ArtworkProblem(
+        raise ArtworkIncomplete(
             f"artwork {label} is incomplete: it is {size:,} bytes, and its first bytes say the whole file is "
             f"{declared:,} bytes (a linearized PDF, cut off at the end marker after its first page: an upload "
             "that stopped, or paused and went on as another file). Ask for the file again"
@@ -134,13 +137,13 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
     tail = fh.read(_EOF_WINDOW)
     end = tail.rfind(b"%%EOF")
     if end >= 0 and _next_revision_begun(tail, end + 5):
-        raise ArtworkProblem(_cut_off_text(label))
+        raise ArtworkIncomplete(_cut_off_text(label))
     if end < 0:
         fh.seek(max(0, size - _APPENDED_WINDOW))
         tail = fh.read(_APPENDED_WINDOW)
         end = tail.rfind(b"%%EOF")
         if end >= 0 and _next_revision_begun(tail, end + 5):
-            raise ArtworkProblem(_cut_off_text(label))
+            raise ArtworkIncomplete(_cut_off_text(label))
         if end >= 0:
             extra = len(tail) - end - 5
             raise ArtworkProblem(
@@ -148,7 +151,7 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
                 "PDF (padding, a web page, another file), and strict readers such as Adobe's RIPs look for the "
                 "marker in the last 1024 bytes; ask for the PDF as it was saved"
             )
-        raise ArtworkProblem(
+        raise ArtworkIncomplete(
             f"artwork {label} is damaged and cannot be read: EOF marker not found "
             "(the file is incomplete; the upload may have been cut off)"
         )
@@ -905,7 +908,8 @@ def preflight(
                         )
                     collector.add(REPAIRED, message, art.name)
             except ArtworkProblem as problem:
-                collector.error("open", str(problem), art.name)
+                check = "incomplete" if isinstance(problem, ArtworkIncomplete) else "open"
+                collector.error(check, str(problem), art.name)
                 all_readable = False
             except MemoryError:
                 collector.error(

@@ -4151,3 +4151,46 @@ def test_drop_not_a_job_is_said_only_of_a_drop_file_that_is_there_in_no_job_s_fo
         r.engine._on_drops(folder, [folder / "RELEASE"])  # the event of a file that is gone with its folder
     warned = [(e["event"], Path(e["file"]).parent.name) for e in logs if e["event"].startswith("drop.not_")]
     assert sorted(warned) == [("drop.not_a_job", "notes"), ("drop.not_the_job_folder", f"{job_id} - check")]
+
+
+def test_the_whole_file_of_an_upload_cut_off_comes_again_and_the_job_runs_with_it(rig: Rig) -> None:
+    """Audit BF 3: `rsync --partial` cut off leaves the beginning of a PDF under its name: taken
+    (after a longer look), it fails preflight as incomplete. The client then resumes (or sends the
+    file again): the whole file lay in inbox/ unsaid until artwork_timeout_seconds, then went to
+    failed/. Now a file that starts with the failed artwork's bytes is taken as its replacement,
+    and the job runs; a file of that name that does not is not."""
+    r = rig
+    marks = b"0 0 0 rg " + b"10 10 20 20 re f " * 400  # a page's drawing: ~7 KiB a page
+    whole = make_pdf(r.tmp / "whole.pdf", pages=CARD, trimbox=(3, 3, 88, 58), content=marks).read_bytes()
+    (r.inbox / "RS.pdf").write_bytes(whole[: len(whole) // 2])
+    (r.inbox / "RS.yaml").write_text('order_id: "RS"\nproduct: bc-85x55\nquantity: 1\nartwork: [RS.pdf]\n')
+    job_id = "RS-1"
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20)
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert "EOF marker not found (the file is incomplete" in error
+    assert "or send it into inbox/ again under the same name" in error
+    # Another file of that name (not the rest of this one) is not taken for the job.
+    other = make_pdf(r.tmp / "other.pdf", pages=CARD, trimbox=(3, 3, 88, 58), content=marks.replace(b"10 ", b"12 "))
+    os.replace(other, r.inbox / "RS.pdf")
+    r.run(steps=3)
+    assert r.stage(job_id) is Stage.FAILED and (r.inbox / "RS.pdf").exists()
+    os.replace(r.inbox / "RS.pdf", r.tmp / "other.pdf")
+    # The whole file, renamed into place as rsync does once it has it all.
+    (r.tmp / ".RS.pdf.x1").write_bytes(whole)
+    os.replace(r.tmp / ".RS.pdf.x1", r.inbox / "RS.pdf")
+    r.engine.hint(r.inbox / "RS.pdf", moved_in=True)  # the watcher's event (a scan passes over a known orphan)
+    r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["RS_RS-1_bc-85x55_x1.pdf"]
+    assert not (r.inbox / "RS.pdf").exists()
+    folder = r.root / "done" / job_id
+    assert (folder / "artwork" / "RS.pdf").read_bytes() == whole
+    kept = [p for p in (folder / "history").iterdir() if p.name.endswith("artwork-RS.pdf")]
+    assert [p.read_bytes() for p in kept] == [whole[: len(whole) // 2]], "the cut file is kept"
+    assert r.statuses(job_id)[-6:] == [
+        "ArtworkUploaded",
+        "RecreationRequested",
+        "ValidationFinished",
+        "OutputCreationStarted",
+        "OutputCreated",
+        "InHotFolder",
+    ]

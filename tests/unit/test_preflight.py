@@ -366,7 +366,7 @@ def test_truncated_file(tmp_path: Path) -> None:
     pdf.write_bytes(data[: len(data) // 2])
     assert messages(run(pdf)) == [
         (
-            "open",
+            "incomplete",
             "error",
             "artwork 'cut.pdf' is damaged and cannot be read: EOF marker not found (the file is incomplete; "
             "the upload may have been cut off)",
@@ -417,7 +417,7 @@ def test_an_incremental_save_cut_short_is_incomplete_not_its_earlier_version(tmp
     path.write_bytes(data[: first_end + (len(data) - first_end) * 2 // 3])
     assert len(path.read_bytes()) - first_end < 1024  # the earlier marker is where readers look
     [finding] = run(path).findings
-    assert (finding.check, finding.severity) == ("open", "error")
+    assert (finding.check, finding.severity) == ("incomplete", "error")
     assert finding.message.startswith(
         "artwork 'fix.pdf' is incomplete: it ends inside a later revision of the PDF, after the end marker (%%EOF) "
         "of an earlier one"
@@ -899,7 +899,7 @@ def test_a_linearized_pdf_cut_after_its_first_page_and_a_file_of_zeros_say_they_
     (tmp_path / "zeros.pdf").write_bytes(bytes(len(whole)))
     assert messages(run(tmp_path / "cut.pdf")) == [
         (
-            "open",
+            "incomplete",
             "error",
             f"artwork 'cut.pdf' is incomplete: it is {len(cut)} bytes, and its first bytes say the whole "
             "file is 98,765 bytes (a linearized PDF, cut off at the end marker after its first page: an upload that "
@@ -908,7 +908,7 @@ def test_a_linearized_pdf_cut_after_its_first_page_and_a_file_of_zeros_say_they_
     ]
     assert messages(run(tmp_path / "zeros.pdf")) == [
         (
-            "open",
+            "incomplete",
             "error",
             "artwork 'zeros.pdf' is not a PDF: it starts with zero bytes, where a PDF has its header: most likely "
             "an upload that was not finished (a copy sets the file's size first and writes its data after), ask "
