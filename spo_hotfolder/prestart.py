@@ -14,7 +14,14 @@ import contextlib
 # preflight and output, structlog through logsetup), so that a worker, the first one or one forked
 # after a kill, starts in ~10 ms instead of ~250 ms. The daemon imports pdfwork but never the PDF
 # modules: only the worker runs them.
-PRELOAD = ["spo_hotfolder.pdfwork", "spo_hotfolder.preflight", "spo_hotfolder.output", "spo_hotfolder.logsetup"]
+# First of all, forkserverfirst: from then on, a Ctrl-C meant for the daemon does not interrupt them.
+PRELOAD = [
+    "spo_hotfolder.forkserverfirst",
+    "spo_hotfolder.pdfwork",
+    "spo_hotfolder.preflight",
+    "spo_hotfolder.output",
+    "spo_hotfolder.logsetup",
+]
 
 
 def start_fork_server() -> None:

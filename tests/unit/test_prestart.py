@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 PROBE = textwrap.dedent(
     """
@@ -73,3 +75,33 @@ def test_the_daemon_never_imports_the_pdf_library() -> None:
     from spo_hotfolder.prestart import PRELOAD
 
     assert {"spo_hotfolder.preflight", "spo_hotfolder.output"} <= set(PRELOAD)  # ...the worker's are warm
+
+
+def test_a_ctrl_c_while_the_fork_server_imports_leaves_it_alone(tmp_path: Path) -> None:
+    """Audit BG 1: a Ctrl-C (SIGINT to the whole process group) just after `run` started reached
+    the fork server while it imported pypdf, before multiprocessing has it ignore SIGINT: a
+    KeyboardInterrupt traceback on the daemon's stderr. PRELOAD's first module ignores it; here a
+    module that takes a second to import stands for pypdf, and the SIGINT comes meanwhile."""
+    from spo_hotfolder.prestart import PRELOAD
+
+    assert PRELOAD[0] == "spo_hotfolder.forkserverfirst"
+    (tmp_path / "slow_import.py").write_text("import time\ntime.sleep(1.5)\n")
+    script = (
+        "import multiprocessing, os, signal, time\n"
+        "from multiprocessing import forkserver\n"
+        "from spo_hotfolder.prestart import PRELOAD\n"
+        "multiprocessing.get_context('forkserver').set_forkserver_preload([PRELOAD[0], 'slow_import'])\n"
+        "forkserver.ensure_running()\n"
+        "pid = forkserver._forkserver._forkserver_pid\n"
+        "time.sleep(0.8)\n"  # into slow_import's second
+        "os.kill(pid, signal.SIGINT)\n"
+        "time.sleep(1.5)\n"
+        "print(open(f'/proc/{pid}/stat').read().split(')')[1].split()[0])\n"  # its state: not Z (exited)
+    )
+    # (in tmp_path: the fork server finds slow_import there, in its working folder)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.strip() in ("S", "R"), result.stdout
