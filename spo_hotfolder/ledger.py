@@ -493,7 +493,12 @@ class Ledger:
             if readonly:
                 if not path.exists():
                     raise LedgerError(f"no ledger at {path}: has the daemon (or `init`) run with this config?")
-                uri = f"file:{path}?mode=ro"
+                # No -wal file: no daemon has the ledger open, and all of it is in the file itself. It is
+                # read as it is (immutable): SQLite would otherwise leave -wal and -shm files beside it,
+                # which a command that changes nothing must not (audit BG 3). A daemon starting
+                # meanwhile writes its WAL first, not this file.
+                quiet = not path.with_name(path.name + "-wal").exists()
+                uri = f"file:{path}?mode=ro" + ("&immutable=1" if quiet else "")
                 self._db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)

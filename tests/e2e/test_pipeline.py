@@ -296,3 +296,26 @@ def test_route_tells_what_the_daemon_would_do_with_a_job_it_knows(make_daemon, t
     other.write_text('order_id: "K9"\njob_id: "K1-1"\nproduct: bc-1\nquantity: 1\nartwork: [k.pdf]\n')
     [job] = json.loads(daemon.cli("route", str(other), "--json").stdout)
     assert job["known"] == "job id already used by order K1: this job would be refused"
+
+
+def test_the_read_only_commands_leave_no_file_behind_when_the_daemon_is_stopped(make_daemon, tmp_path: Path) -> None:
+    """Audit BG 3: `route` ("changes nothing", SPEC 3), `jobs` and `show` with the daemon stopped
+    left SQLite's ledger.sqlite3-wal and -shm files in state/. With the daemon running they read
+    its WAL as before (what it has just written is seen)."""
+    daemon = make_daemon()
+    card(daemon.inbox / "r.pdf")
+    drop(daemon.inbox / "r.yaml", 'order_id: "R1"\nproduct: bc-1\nquantity: 1\nartwork: [r.pdf]\n')
+    daemon.wait_status("R1-1", "InHotFolder")  # read while it runs: through its WAL
+    assert daemon.stop() == 0
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text('order_id: "R2"\nproduct: bc-1\nquantity: 1\nartwork: [r.pdf]\n')
+
+    def tree() -> list[str]:
+        return sorted(str(p.relative_to(daemon.root)) for p in daemon.root.rglob("*"))
+
+    before = tree()
+    assert not [name for name in before if name.endswith(("-wal", "-shm"))], before
+    assert daemon.cli("route", str(manifest)).returncode == 0
+    assert daemon.cli("jobs", "--json").returncode == 0
+    assert json.loads(daemon.cli("show", "R1-1", "--json").stdout)["status"] == "InHotFolder"
+    assert tree() == before
