@@ -1173,7 +1173,9 @@ def summary(config: Config) -> str:
         + ", ".join(f"{value:g}" for value in delivery.backoff_seconds)
         + " s"
     )
-    lines.append(f"retention: {config.retention.done_days:g} days")
+    from spo_hotfolder.reports import human_days  # (reports reads the ledger's jobs, which read this module)
+
+    lines.append(f"retention: {human_days(config.retention.done_days)}")
     lines.append(f"metrics: {config.metrics.listen or 'off'}")
     lines.append(f"logging: level {config.logging.level}, format {config.logging.format}")
     return "\n".join(lines)

@@ -114,7 +114,7 @@ from spo_hotfolder.pdfreport import (
     not_a_pdf,
 )
 from spo_hotfolder.pdfwork import CHECKER
-from spo_hotfolder.reports import Extra, error_text, human_seconds, status_text
+from spo_hotfolder.reports import Extra, error_text, human_days, human_seconds, status_text
 from spo_hotfolder.stability import FileStabilityTracker, Signature, open_for_writing, signature
 from spo_hotfolder.status import JobStatus
 
@@ -4380,7 +4380,9 @@ class Engine:
                 continue
             now = self.clock.now()
             days = self.config.retention.done_days
-            self._record(job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {days:g} days", now, write=False)
+            self._record(
+                job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {human_days(days)}", now, write=False
+            )
             # (A rejected job's route goes: it went to no hot folder, and ``Job.rejected`` tells it so.)
             cleared: dict[str, Any] = {"route": None} if job.stage is Stage.REJECTED else {}
             self.ledger.update_job(job.job_id, now, stage=Stage.PURGED, **cleared)

@@ -53,10 +53,19 @@ def human_size(size: int | None) -> str:
 def human_seconds(seconds: float) -> str:
     """A duration from the config as an operator reads it: "90 seconds", "60 minutes", "2.5 hours"."""
     if seconds < 120:
-        return f"{seconds:g} seconds"
+        return f"{round(seconds, 3):g} seconds"
     if seconds < 3 * 3600:
         return f"{round(seconds / 60)} minutes"
     return f"{round(seconds / 3600, 1):g} hours"
+
+
+def human_days(days: float) -> str:
+    """retention.done_days as an operator reads it: "30 days", "1 day", "0.5 days (12 hours)",
+    "0.00004 days (3.456 seconds)" (audit BG 4: "4e-05 days")."""
+    if days >= 1:
+        return f"{days:g} day" + ("" if days == 1 else "s")
+    written = f"{days:.9f}".rstrip("0").rstrip(".")
+    return f"{written} days ({human_seconds(days * 86400)})"
 
 
 def _when(iso_text: str) -> str:

@@ -644,6 +644,7 @@ def test_retention_removes_old_job_folders_and_keeps_the_history(rig: Rig) -> No
     job = r.job(job_id)
     assert job.stage is Stage.PURGED
     assert [e.status.value for e in job.history][-2:] == ["InHotFolder", "JobDataDeleted"]
+    assert job.history[-1].detail == "retention: 30 days"
     r.engine.run_retention()
     assert [e.status.value for e in r.job(job_id).history].count("JobDataDeleted") == 1
 

@@ -260,3 +260,19 @@ def test_an_order_id_given_for_a_job_id_is_answered_with_the_order_s_jobs(tmp_pa
         )
     assert run("show", "3").stderr.endswith("'3' is an order id: its job 3-1\n")
     assert run("show", "7").stderr == "spo-hotfolder: error: no job '7' in the ledger\n"
+
+
+@pytest.mark.parametrize(
+    ("days", "said"),
+    [
+        (30, "30 days"),
+        (1, "1 day"),
+        (1.5, "1.5 days"),
+        (0.5, "0.5 days (12 hours)"),
+        (0.00004, "0.00004 days (3.456 seconds)"),  # audit BG 4: "4e-05 days"
+    ],
+)
+def test_retention_days_are_written_as_an_operator_reads_them(days: float, said: str) -> None:
+    from spo_hotfolder.reports import human_days
+
+    assert human_days(days) == said
