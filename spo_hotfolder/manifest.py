@@ -410,7 +410,10 @@ class _ManifestReader:
         if isinstance(value, str) and value in self.hot_folders:
             return value
         configured = ", ".join(self.hot_folders) if self.hot_folders else "none are configured"
-        message = f"no hot folder named {describe(value)} is configured"
+        if isinstance(value, str):
+            message = f"no hot folder named {describe(value)} is configured"
+        else:  # [indigo], {name: indigo}, 5: not "no hot folder named a list" (audit BA 8)
+            message = f"must be the name of one hot folder, as text, not {describe(value)}"
         suggestion = did_you_mean(value, self.hot_folders) if isinstance(value, str) else None
         if suggestion is not None:
             message += f"; did you mean '{suggestion}'?"

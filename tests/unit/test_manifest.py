@@ -331,6 +331,12 @@ SCHEMA_CASES = [
         "'indigo'? (hot folders: indigo, large-format); leave it out to use the routes",
     ),
     (
+        # audit BA 8: "no hot folder named a list is configured"
+        "hot_folder: [indigo]\n",
+        "line 5: hot_folder: must be the name of one hot folder, as text, not a list (hot folders: indigo, "
+        "large-format); leave it out to use the routes",
+    ),
+    (
         "hot_folder: skip\n",
         'line 5: hot_folder: no hot folder named "skip" is configured (hot folders: indigo, '
         "large-format); leave it out to use the routes",
