@@ -216,12 +216,26 @@ def _write_box_update(path: str, reader: PdfReader, fixes: Sequence[_BoxFix], pr
         size = out.tell()
         src.seek(max(0, size - 1))
         ends_with_eol = src.read(1) in (b"\n", b"\r")
-        out.write(_box_update(reader, fixes, prev_xref, size, ends_with_eol))
+        src.seek(prev_xref)
+        # The update's cross-reference section has the form of the file's own: a table after a
+        # table, a stream after a stream (Ghostscript read no page of a file whose object streams
+        # were followed by a table chaining to them: audit BI 1).
+        as_stream = not src.read(4).startswith(b"xref")
+        out.write(_box_update(reader, fixes, prev_xref, size, ends_with_eol, as_stream=as_stream))
 
 
-def _box_update(reader: PdfReader, fixes: Sequence[_BoxFix], prev_xref: int, size: int, ends_with_eol: bool) -> bytes:
+def _box_update(
+    reader: PdfReader,
+    fixes: Sequence[_BoxFix],
+    prev_xref: int,
+    size: int,
+    ends_with_eol: bool,
+    *,
+    as_stream: bool = False,
+) -> bytes:
     """The update section appended to a file of ``size`` bytes: the fixed page objects, their
-    cross-reference entries, and a trailer that chains to the file's own (``/Prev``)."""
+    cross-reference entries (a table, or ``as_stream`` a cross-reference stream, ISO 32000
+    7.5.8), and a trailer that chains to the file's own (``/Prev``)."""
     update = io.BytesIO()
     if not ends_with_eol:
         update.write(b"\n")
@@ -238,19 +252,45 @@ def _box_update(reader: PdfReader, fixes: Sequence[_BoxFix], prev_xref: int, siz
         update.write(f"{ref.idnum} {ref.generation} obj\n".encode())
         page.write_to_stream(update)
         update.write(b"\nendobj\n")
-    xref_at = size + update.tell()
-    update.write(b"xref\n")
-    for number, generation, offset in sorted(entries):
-        update.write(f"{number} 1\n{offset:010d} {generation:05d} n\r\n".encode())
     trailer = DictionaryObject()
     for key in ("/Size", "/Root", "/Info", "/ID"):
         if key in reader.trailer:
             trailer[NameObject(key)] = reader.trailer.raw_get(key)
     trailer[NameObject("/Prev")] = NumberObject(prev_xref)
-    update.write(b"trailer\n")
-    trailer.write_to_stream(update)
+    xref_at = size + update.tell()
+    if as_stream:
+        _xref_stream(update, trailer, entries, xref_at)
+    else:
+        update.write(b"xref\n")
+        for number, generation, offset in sorted(entries):
+            update.write(f"{number} 1\n{offset:010d} {generation:05d} n\r\n".encode())
+        update.write(b"trailer\n")
+        trailer.write_to_stream(update)
     update.write(f"\nstartxref\n{xref_at}\n%%EOF\n".encode())
     return update.getvalue()
+
+
+def _xref_stream(
+    update: io.BytesIO, trailer: DictionaryObject, entries: list[tuple[int, int, int]], xref_at: int
+) -> None:
+    """The cross-reference stream of an update (ISO 32000 7.5.8): a new object, numbered after the
+    file's last (``/Size``), that lists the updated objects and itself, with the trailer's keys in
+    its dictionary. Not compressed: a few entries."""
+    size_obj = trailer.get("/Size")
+    number = max(int(cast(int, size_obj)) if size_obj is not None else 0, *(n + 1 for n, _, _ in entries))
+    rows = sorted([*entries, (number, 0, xref_at)])
+    width = max(4, (xref_at.bit_length() + 7) // 8)  # bytes for an offset
+    data = b"".join(
+        bytes([1]) + offset.to_bytes(width, "big") + generation.to_bytes(2, "big") for _, generation, offset in rows
+    )
+    trailer[NameObject("/Type")] = NameObject("/XRef")
+    trailer[NameObject("/Size")] = NumberObject(number + 1)
+    trailer[NameObject("/W")] = ArrayObject([NumberObject(1), NumberObject(width), NumberObject(2)])
+    trailer[NameObject("/Index")] = ArrayObject([NumberObject(v) for n, _, _ in rows for v in (n, 1)])
+    trailer[NameObject("/Length")] = NumberObject(len(data))
+    update.write(f"{number} 0 obj\n".encode())
+    trailer.write_to_stream(update)
+    update.write(b"\nstream\n" + data + b"\nendstream\nendobj")
 
 
 #: Lists of the default view (ISO 32000 8.11.4.3) merged from every file: /AS carries the usage

@@ -290,3 +290,47 @@ def make_layered_pdf(
     with open(path, "wb") as fh:
         writer.write(fh)
     return Path(path)
+
+
+def make_object_stream_pdf(path: Path | str, pages: Sequence[tuple[float, float]]) -> Path:
+    """A PDF as qpdf --object-streams=generate or Acrobat (PDF 1.5+) save them: its catalog, page
+    tree and pages inside an object stream, indexed by a cross-reference stream (no xref table).
+    Blank pages of the given sizes (mm)."""
+    pt = 72 / 25.4
+    count = len(pages)
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: f"<< /Type /Pages /Kids [{' '.join(f'{3 + i} 0 R' for i in range(count))}] /Count {count} >>".encode(),
+    }
+    for i, (width, height) in enumerate(pages):
+        objects[3 + i] = (
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width * pt:.4f} {height * pt:.4f}] /Resources << >> >>"
+        ).encode()
+    offsets, body = [], b""
+    for number in sorted(objects):
+        offsets.append(f"{number} {len(body)}")
+        body += objects[number] + b"\n"
+    header = " ".join(offsets).encode() + b"\n"
+    stream_number, xref_number = count + 3, count + 4
+    data = b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n"
+    stream_at = len(data)
+    data += (
+        f"{stream_number} 0 obj\n<< /Type /ObjStm /N {len(objects)} /First {len(header)} "
+        f"/Length {len(header) + len(body)} >>\nstream\n".encode()
+        + header
+        + body
+        + b"\nendstream\nendobj\n"
+    )
+    xref_at = len(data)
+    rows = [(0, 0, 65535)] + [(2, stream_number, index) for index in range(len(objects))]
+    rows += [(1, stream_at, 0), (1, xref_at, 0)]
+    table = b"".join(bytes([kind]) + a.to_bytes(4, "big") + b.to_bytes(2, "big") for kind, a, b in rows)
+    data += (
+        f"{xref_number} 0 obj\n<< /Type /XRef /Size {xref_number + 1} /W [1 4 2] /Root 1 0 R "
+        f"/Length {len(table)} >>\nstream\n".encode()
+        + table
+        + f"\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF\n".encode()
+    )
+    out = Path(path)
+    out.write_bytes(data)
+    return out

@@ -22,7 +22,7 @@ from spo_hotfolder.output import build_output, check
 from spo_hotfolder.outputfile import OutputError, link_unchanged
 from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
 from spo_hotfolder.preflight import ArtworkInput
-from tests.pdfs import make_big_pdf, make_bomb_pdf, make_layered_pdf, make_pdf, mm
+from tests.pdfs import make_big_pdf, make_bomb_pdf, make_layered_pdf, make_object_stream_pdf, make_pdf, mm
 
 BC = ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), bleed_mm=3.0, pages=2)
 V = ValidationConfig()
@@ -851,3 +851,38 @@ def test_a_pdf_ending_in_further_eof_markers_goes_out_as_it_is(tmp_path: Path) -
     assert (report.ok, report.findings, as_is) == (True, (), True)
     result = build_output(inputs, str(tmp_path / "out.pdf"), spec, ValidationConfig())
     assert result.copied_unchanged and (tmp_path / "out.pdf").read_bytes() == art.read_bytes()
+
+
+def test_boxes_added_to_a_pdf_with_object_streams_keep_its_cross_reference_streams(tmp_path: Path) -> None:
+    """Audit BI 1: a PDF saved with object streams (qpdf --object-streams=generate, Acrobat's PDF
+    1.5+ saves) indexed by a cross-reference stream got its TrimBox in an update that ended with a
+    classic xref table chaining to that stream: Ghostscript (the interpreter of many RIPs) printed
+    no page of it. The update's index is a cross-reference stream too."""
+    import re
+    import shutil
+    import subprocess
+
+    art = make_object_stream_pdf(tmp_path / "card.pdf", [(91.0, 61.0)] * 2)  # trim + bleed, no TrimBox
+    spec = ProductSpec("bc-*", (85.0, 55.0), 3.0, 2)
+    result = build_output([ArtworkInput("card.pdf", str(art))], str(tmp_path / "out.pdf"), spec, ValidationConfig())
+    data = (tmp_path / "out.pdf").read_bytes()
+    assert not result.copied_unchanged and data.startswith(art.read_bytes())
+    xref_at = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    assert re.match(rb"\d+ 0 obj\s*<<[^>]*/Type\s*/XRef", data[xref_at:]), data[xref_at : xref_at + 200]
+    assert len(PdfReader(tmp_path / "out.pdf", strict=True).pages) == 2
+    assert [b["/TrimBox"] for b in boxes_mm(tmp_path / "out.pdf")] == [[3.0, 3.0, 88.0, 58.0]] * 2
+    if shutil.which("qpdf"):
+        subprocess.run(["qpdf", "--check", str(tmp_path / "out.pdf")], check=True, capture_output=True)
+    if shutil.which("gs"):
+        run = subprocess.run(
+            ["gs", "-dNOPAUSE", "-dBATCH", "-sDEVICE=nullpage", str(tmp_path / "out.pdf")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "Processing pages 1 through 2." in run.stdout and "Error" not in run.stdout + run.stderr, run.stdout
+    # A file with a classic xref table still gets a table.
+    classic = make_pdf(tmp_path / "classic.pdf", [(91.0, 61.0)] * 2)
+    build_output([ArtworkInput("classic.pdf", str(classic))], str(tmp_path / "out2.pdf"), spec, ValidationConfig())
+    data = (tmp_path / "out2.pdf").read_bytes()
+    assert data[int(re.findall(rb"startxref\s+(\d+)", data)[-1]) :].startswith(b"xref")
