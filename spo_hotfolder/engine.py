@@ -4495,8 +4495,8 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
     elif failed == {"mixed_sizes"}:
         # Not a product's expectation: validation.checks.mixed_sizes (a warning unless set to error).
         fix += (
-            ", or, if pages of different sizes are wanted, set validation.checks.mixed_sizes to warning in the "
-            "config, reload it (systemctl reload spo-hotfolder, or SIGHUP), then drop RETRY here"
+            ", or, if pages of different sizes (or orientations) are wanted, set validation.checks.mixed_sizes to "
+            "warning in the config, reload it (systemctl reload spo-hotfolder, or SIGHUP), then drop RETRY here"
         )
     elif failed and failed <= _EXPECTATION_CHECKS | {"mixed_sizes"}:
         fix += (

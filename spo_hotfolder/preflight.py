@@ -792,11 +792,14 @@ def _grouped(collector: _Collector, check: str, items: list[tuple[_Page, str]]) 
 
 
 def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], tol: float) -> None:
+    """Pages of different sizes, or of one size in both orientations (audit BI 2: a brochure turning
+    landscape half-way passed unsaid), as they are shown (/Rotate applied)."""
     groups: list[tuple[PageBox, list[_Page]]] = []
+    tol += ROUNDING_MM
     for page, trim in zip(pages, trims, strict=True):
         shown = page.shown(trim)
         for size, members in groups:
-            if size.matches(shown.width_mm, shown.height_mm, tol):
+            if abs(size.width_mm - shown.width_mm) <= tol and abs(size.height_mm - shown.height_mm) <= tol:
                 members.append(page)
                 break
         else:
@@ -804,7 +807,10 @@ def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], t
     if len(groups) > 1:
         several_files = len({p.file for p in pages}) > 1
         parts = ", ".join(f"{size.label()} ({_group_label(members, several_files)})" for size, members in groups)
-        collector.add("mixed_sizes", f"pages have different sizes: {parts}", page=groups[1][1][0].number)
+        first = groups[0][0]
+        turned = all(size.matches(first.width_mm, first.height_mm, tol - ROUNDING_MM) for size, _ in groups)
+        what = "pages are of one size but in both orientations" if turned else "pages have different sizes"
+        collector.add("mixed_sizes", f"{what}: {parts}", page=groups[1][1][0].number)
 
 
 def _group_label(pages: list[_Page], several_files: bool) -> str:

@@ -127,13 +127,26 @@ def test_mixed_sizes_without_product_spec(tmp_path: Path) -> None:
         (
             "mixed_sizes",
             "warning",
-            "pages have different sizes: 210.0 x 297.0 mm (pages 1-2, 4), 148.0 x 210.0 mm (page 3)",
+            "pages have different sizes: 210.0 x 297.0 mm (pages 1, 4), 297.0 x 210.0 mm (page 2), "
+            "148.0 x 210.0 mm (page 3)",
         )
     ]
     assert report.ok
-    assert report.summary() == (
-        "passed with 1 warning: pages have different sizes: 210.0 x 297.0 mm (pages 1-2, 4), 148.0 x 210.0 mm (page 3)"
-    )
+    assert report.summary().startswith("passed with 1 warning: pages have different sizes: 210.0 x 297.0 mm (pages 1")
+    # One size in both orientations (audit BI 2: a brochure turning landscape half-way passed unsaid).
+    turned = run(make_pdf(tmp_path / "turned.pdf", [(216, 303)] * 2 + [(303, 216)] * 2), spec=None)
+    assert messages(turned) == [
+        (
+            "mixed_sizes",
+            "warning",
+            "pages are of one size but in both orientations: 216.0 x 303.0 mm (pages 1-2), 303.0 x 216.0 mm "
+            "(pages 3-4)",
+        )
+    ]
+    shown = run(make_pdf(tmp_path / "shown.pdf", [(216, 303), (303, 216)], rotate=90), spec=None)
+    assert [f.check for f in shown.findings] == ["mixed_sizes"], "as shown: /Rotate applied"
+    same = run(make_pdf(tmp_path / "same.pdf", [(303, 216), (303.4, 216)]), spec=None)
+    assert same.findings == (), "within the tolerance: one size"
 
 
 def test_no_bleed(tmp_path: Path) -> None:
