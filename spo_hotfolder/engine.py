@@ -314,6 +314,7 @@ class Engine:
         self._scan_count = 0
         self._retention_requested = True
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
+        self._answered_elsewhere: set[Path] = set()  # replacements in folders that are no job's, said once
         self._manifest_faults: dict[Path, int] = {}  # manifests the daemon failed on, and how often
         self._arriving: dict[str, float] = {}  # waiting jobs to look at again (monotonic time)
         self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
@@ -3349,6 +3350,31 @@ class Engine:
             return None
         return job
 
+    def _answer_no_job_folder(self, folder: Path, path: Path) -> None:
+        """A drop file in a folder of quarantine/ or failed/ that is no job's (made by hand or by a
+        script, perhaps named as a job whose folder is elsewhere): renamed where the operator looks
+        to say it did nothing (audit BJ 1: it kept its name, so that a job printed long ago looked
+        held, and the log said it again at every rescan). A replacement PDF keeps its name; it is
+        said once."""
+        known = self.ledger.get_job(folder.name, history=False)
+        if known is not None and known.stage is not Stage.PURGED:
+            reason = (
+                f"this folder is not job {known.job_id}'s: its folder is {known.folder}/ "
+                f"(status {known.status.value}); drop files act only there"
+            )
+        else:
+            reason = "this folder is not a job the daemon holds; drop files act only in job folders"
+        if classify_drop(path.name) is not None and path.is_file() and not path.is_symlink():
+            answer = unique_path(path.with_name(fit_name(f"NOT USED - {path.name} - this folder is no job's.txt")))
+            try:
+                os.replace(path, answer)
+            except FileNotFoundError:
+                return
+            log.warning("drop.not_a_job", file=str(path), renamed_to=answer.name, reason=reason)
+        elif path not in self._answered_elsewhere:
+            self._answered_elsewhere.add(path)
+            log.warning("drop.not_a_job", file=str(path), reason=reason)
+
     def _answer_not_a_job(self, folder: Path, path: Path) -> None:
         """A drop file in a folder of failed/ that holds a refused manifest (or an unclaimed file),
         not a job: answered in its ERROR.txt, where the operator reads, and moved into history/.
@@ -3397,11 +3423,7 @@ class Engine:
         if folder.parent != self.area("failed") or not error.is_file():
             # Logged only for a file still there: one its job's folder took along as it moved on
             # (a RELEASE dropped with a replacement, filed as unused) is not (audit BE 2).
-            log.warning(
-                "drop.not_a_job",
-                file=str(path),
-                reason="this folder is not a job the daemon holds; drop files act only in job folders",
-            )
+            self._answer_no_job_folder(folder, path)
             return
         now = self.clock.now()
         kept = into_history(folder, path, now)

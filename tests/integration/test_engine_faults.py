@@ -4152,6 +4152,22 @@ def test_drop_not_a_job_is_said_only_of_a_drop_file_that_is_there_in_no_job_s_fo
         r.engine._on_drops(folder, [folder / "RELEASE"])  # the event of a file that is gone with its folder
     warned = [(e["event"], Path(e["file"]).parent.name) for e in logs if e["event"].startswith("drop.not_")]
     assert sorted(warned) == [("drop.not_a_job", "notes"), ("drop.not_the_job_folder", f"{job_id} - check")]
+    # Audit BJ 1: the drop file in a folder that is no job's keeps no name that reads as waiting to
+    # be acted on (a job printed long ago looked held), and is not said again at every rescan.
+    assert os.listdir(stray) == ["NOT USED - RELEASE - this folder is no job's.txt"]
+    assert (stray / os.listdir(stray)[0]).read_text() == "amy\n"
+    printed = r.order("NK")
+    r.run(until=done(r, printed), steps=10)
+    (r.root / "quarantine" / printed).mkdir()  # a script's mkdir -p, after the job went on
+    (r.root / "quarantine" / printed / "RELEASE").write_text("bob\n")
+    with capture_logs() as logs:
+        r.run(steps=4)
+    [said] = [e for e in logs if e["event"] == "drop.not_a_job"]
+    assert said["reason"] == (
+        f"this folder is not job {printed}'s: its folder is done/{printed}/ (status InHotFolder); drop files act "
+        "only there"
+    )
+    assert os.listdir(r.root / "quarantine" / printed) == ["NOT USED - RELEASE - this folder is no job's.txt"]
 
 
 def test_the_whole_file_of_an_upload_cut_off_comes_again_and_the_job_runs_with_it(rig: Rig) -> None:
