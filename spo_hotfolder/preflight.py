@@ -768,8 +768,8 @@ def _trim_message(
     if trimbox_bleed and sizes_match(w, h, target[0] + 2 * trimbox_bleed, target[1] + 2 * trimbox_bleed, tol):
         return (
             f"{expected}: the TrimBox is the trim with its {fmt_mm(trimbox_bleed)} mm bleed; it must be the trim "
-            "itself (set the trim or crop marks in the PDF export's bleed settings; ghostscript: "
-            "-dPDFXTrimBoxToMediaBoxOffset)"
+            "itself (set the trim and the bleed in the PDF export's bleed settings, e.g. InDesign's Marks and "
+            "Bleeds; ghostscript's -dPDFX makes the TrimBox the whole page)"
         )
     if off < tol + 0.1:
         # Just beyond the tolerance, one decimal shows a size that looks inside it: say by how much.

@@ -853,12 +853,13 @@ def test_a_size_just_beyond_the_tolerance_says_by_how_much(tmp_path: Path) -> No
 
 def test_a_trimbox_that_holds_the_bleed_is_said_as_such(tmp_path: Path) -> None:
     """Audit AC: ghostscript's -dPDFX sets TrimBox = MediaBox = trim + bleed; the message gave the
-    sizes only, not where the size came from or the likely cause."""
+    sizes only, not where the size came from or the likely cause. Audit BI 3: it named a
+    ghostscript option that does not mend it."""
     pdf = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2, trimbox=(0, 0, 91, 61))
     assert run(pdf).findings[0].message == (
         "pages 1-2: trim (its TrimBox) is 91.0 x 61.0 mm, product bc-85x55 expects 85.0 x 55.0 mm: the TrimBox is "
-        "the trim with its 3.0 mm bleed; it must be the trim itself (set the trim or crop marks in the PDF export's "
-        "bleed settings; ghostscript: -dPDFXTrimBoxToMediaBoxOffset)"
+        "the trim with its 3.0 mm bleed; it must be the trim itself (set the trim and the bleed in the PDF export's "
+        "bleed settings, e.g. InDesign's Marks and Bleeds; ghostscript's -dPDFX makes the TrimBox the whole page)"
     )
 
 
