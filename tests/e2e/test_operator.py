@@ -356,7 +356,8 @@ def test_drop_files_in_the_wrong_place_change_nothing(make_daemon, tmp_path: Pat
     # beside the job folders: renamed to say it did nothing (its text kept)
     renamed = daemon.root / "quarantine" / "NOT USED - RELEASE - put it into a job's folder.txt"
     assert renamed.read_text() == "kim\n" and not (daemon.root / "quarantine" / "RELEASE").exists()
-    assert (daemon.root / "quarantine" / "not-a-job" / "RELEASE").exists()
+    # in a folder that is no job's: renamed too (audit BJ 1)
+    assert os.listdir(daemon.root / "quarantine" / "not-a-job") == ["NOT USED - RELEASE - this folder is no job's.txt"]
     assert (daemon.root / "quarantine" / job_id / "RELAESE").exists()
     assert daemon.proc is not None and daemon.proc.poll() is None
 
