@@ -105,11 +105,13 @@ from spo_hotfolder.operator import (
 )
 from spo_hotfolder.outputfile import OutputError, OutputResult, link_unchanged
 from spo_hotfolder.pdfreport import (
+    LENGTH_SLACK,
     TRIM_BEYOND_PAGE,
     TRIM_OFF_PAGE,
     ArtworkInput,
     Finding,
     PreflightReport,
+    declared_length,
     describe_exception,
     not_a_pdf,
 )
@@ -315,6 +317,7 @@ class Engine:
         self._retention_requested = True
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
         self._answered_elsewhere: set[Path] = set()  # replacements in folders that are no job's, said once
+        self._whole_tried: set[tuple[Path, Signature]] = set()  # orphans looked at by _whole_again
         self._manifest_faults: dict[Path, int] = {}  # manifests the daemon failed on, and how often
         self._arriving: dict[str, float] = {}  # waiting jobs to look at again (monotonic time)
         self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
@@ -765,7 +768,7 @@ class Engine:
         elif kind == "data":
             if sig[0] >= FLUSH_AHEAD_BYTES:
                 self.flusher.submit(path)
-            if not self._claim(path, sig) and not self._whole_again(path, sig):
+            if not self._claim(path, sig):
                 self._orphans.setdefault(path, (self.clock.monotonic(), sig))
         elif kind == "replace" and job_folder is not None:
             self._on_replace(job_folder, path)
@@ -1886,22 +1889,21 @@ class Engine:
         return True
 
     def _whole_again(self, path: Path, sig: Signature) -> bool:
-        """A stable inbox file nobody waits for that is the whole of a failed job's artwork which
-        failed preflight as incomplete: the file there is its beginning, byte for byte (an upload
-        resumed, as rsync --partial or --append and FTP clients do, or sent again). It goes into
-        that job's replace/, and the job runs again with it, as with a replacement (audit BF 3:
-        it lay in inbox/ unsaid for artwork_timeout_seconds, then went to failed/). Only with that
-        evidence (at least 1 KiB in common), and only for one job: a file of the same name from
-        another order is never taken for it."""
-        if sig[0] <= _WHOLE_AGAIN_MIN_BYTES:
-            return False
+        """An inbox file no manifest claimed for a while that is the whole of a failed job's artwork
+        which failed preflight as incomplete: the file there is its beginning, byte for byte (an
+        upload resumed, as rsync --partial or --append and FTP clients do, or sent again), and, for
+        a linearized file, exactly as long as that beginning said. It goes into that job's
+        replace/, and the job runs again with it, as with a replacement (audit BF 3: it lay in
+        inbox/ unsaid for artwork_timeout_seconds, then went to failed/). Only with that evidence,
+        and only for one job: a file of the same name from another order, or the same file saved
+        again with changes, is never taken for it (audit BH 1)."""
         found: list[tuple[Job, Path]] = []
         for job_id in self.ledger.held_with(path.name, limit=10):
             job = self.ledger.get_job(job_id, history=False)
             if job is None or job.stage is not Stage.FAILED or not _failed_incomplete(job, path.name):
                 continue
             job_dir = self._locate(job)
-            if job_dir is not None and _starts_with(path, job_dir / "artwork" / path.name, sig[0]):
+            if job_dir is not None and _whole_of(path, sig[0], job_dir / "artwork" / path.name):
                 found.append((job, job_dir))
         if len(found) != 1:
             return False
@@ -1921,8 +1923,11 @@ class Engine:
         )
         if path.parent != self.area("inbox"):
             self._consumed_dirs.add(path.parent)
-            self._cleanup_consumed_dirs()
-        self._on_replace(job_dir, dest)
+        try:
+            token: str | None = _file_token(os.lstat(dest), dest.name, job.job_id, Action.REPLACE)
+        except OSError:
+            token = None
+        self.apply(job.job_id, Action.REPLACE, by=SYSTEM, note="", file=dest, token=token)
         return True
 
     def _waiting(self, path: Path) -> list[tuple[str, int]]:
@@ -2101,6 +2106,16 @@ class Engine:
         limit = self.config.watch.artwork_timeout_seconds
         now = self.clock.monotonic()
         inbox = self.area("inbox")
+        # A while unclaimed first: a manifest that names it (artwork first, then the manifest) takes it.
+        whole_wait = min(max(WHOLE_AGAIN_SECONDS, 5 * self.config.watch.settle_seconds), limit / 2)
+        for path, (since, sig) in list(self._orphans.items()):
+            if now - since >= whole_wait and (path, sig) not in self._whole_tried:
+                self._whole_tried.add((path, sig))
+                if self._whole_again(path, sig):
+                    del self._orphans[path]
+        if not self._orphans:
+            self._cleanup_consumed_dirs()
+            return
         groups: dict[Path | None, list[tuple[Path, float, Signature]]] = {}
         for path, (since, sig) in self._orphans.items():
             top = None
@@ -2629,6 +2644,11 @@ class Engine:
                     {_fix_kind(f) for f in report.errors()},
                     several=len(inputs) > 1,
                     check_again=any(f.check == "open" and _check_cut_short(f.message) for f in report.errors()),
+                    resend=all(
+                        _resent_whole_is_taken(Path(item.path))
+                        for item in inputs
+                        if any(f.check == "incomplete" and f.file == item.name for f in report.errors())
+                    ),
                 ),
             )
         decision = decide_route(self.facts(job), self.config)
@@ -4451,6 +4471,11 @@ _CUT_SHORT = ("did not finish within", "ran out of memory", "crashed")
 #: How much of a file a failed job's incomplete artwork must share with a file that came again
 #: under its name for that file to be taken for the job (_whole_again): more than a PDF header.
 _WHOLE_AGAIN_MIN_BYTES = 1024
+#: The same for a linearized PDF, whose declared whole length must match too.
+_WHOLE_AGAIN_MIN_LINEARIZED = 256
+#: How long such a file waits in inbox/ first, unclaimed (at least 5 x settle_seconds, at most half
+#: of artwork_timeout_seconds): a storefront sends artwork first and its manifest a moment later.
+WHOLE_AGAIN_SECONDS = 10.0
 
 
 def _failed_incomplete(job: Job, name: str) -> bool:
@@ -4465,17 +4490,63 @@ def _failed_incomplete(job: Job, name: str) -> bool:
     )
 
 
-def _starts_with(path: Path, beginning: Path, size: int) -> bool:
-    """Whether ``path`` (``size`` bytes) starts with all of ``beginning``'s bytes (at least
-    _WHOLE_AGAIN_MIN_BYTES of them) and is longer."""
+def _written_length(path: Path) -> int:
+    """The bytes of ``path`` up to its last one that is not zero: a copy whose size was set first
+    (Windows Explorer) has zeros where its data did not come."""
+    try:
+        with open(path, "rb") as fh:
+            end = os.fstat(fh.fileno()).st_size
+            while end > 0:
+                start = max(0, end - (1 << 16))
+                fh.seek(start)
+                chunk = fh.read(end - start).rstrip(b"\x00")
+                if chunk:
+                    return start + len(chunk)
+                end = start
+    except OSError:
+        return 0
+    return 0
+
+
+def _recognisable(beginning: Path) -> tuple[int, int | None] | None:
+    """(bytes written, the whole file's declared length) of a failed job's incomplete artwork when
+    enough of it is there to know its whole file by: at least _WHOLE_AGAIN_MIN_BYTES, or, for a
+    linearized file (which declares its whole length), its first section (~0.5 KiB: cut at its
+    first %%EOF)."""
+    written = _written_length(beginning)
+    try:
+        with open(beginning, "rb") as fh:
+            declared = declared_length(fh.read(1024))
+    except OSError:
+        return None
+    minimum = _WHOLE_AGAIN_MIN_LINEARIZED if declared is not None else _WHOLE_AGAIN_MIN_BYTES
+    return (written, declared) if written >= minimum else None
+
+
+def _resent_whole_is_taken(beginning: Path) -> bool:
+    """Whether a whole file sent again would be taken for a job whose artwork ``beginning`` failed
+    as incomplete (_whole_again): enough of it was written to recognise the file by."""
+    return _recognisable(beginning) is not None
+
+
+def _whole_of(path: Path, size: int, beginning: Path) -> bool:
+    """Whether ``path`` (``size`` bytes) is the whole of the file whose beginning ``beginning`` is:
+    it starts with all of its bytes that were written (_recognisable), is longer than them, and,
+    where the beginning declares the whole file's length (a linearized PDF), is that long."""
+    known = _recognisable(beginning)
+    if known is None or size <= known[0]:
+        return False
+    written, declared = known
+    if declared is not None and abs(declared - size) > LENGTH_SLACK:
+        return False  # not the file the beginning is of: another, or saved again since
     try:
         with open(beginning, "rb") as short, open(path, "rb") as whole:
-            length = os.fstat(short.fileno()).st_size
-            if not _WHOLE_AGAIN_MIN_BYTES <= length < size:
-                return False
-            while chunk := short.read(1 << 20):
-                if whole.read(len(chunk)) != chunk:
+            left = written
+            while left > 0:
+                chunk = short.read(min(left, 1 << 20))
+                if not chunk or whole.read(len(chunk)) != chunk:
                     return False
+                left -= len(chunk)
     except OSError:
         return False
     return True
@@ -4493,7 +4564,7 @@ def _check_cut_short(message: str) -> bool:
     return any(words in message for words in _CUT_SHORT)
 
 
-def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool = False) -> str:
+def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool = False, resend: bool = False) -> str:
     """ERROR.txt's "how to fix" for a failed preflight, for the checks that failed. ``several``:
     the job has several artwork files (a replacement then names the one it replaces).
     ``check_again``: a check did not finish (a time-out, memory, a killed worker): RETRY may do."""
@@ -4507,13 +4578,15 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
     if several:
         fix += " (the same file name as the one in artwork/ it replaces)"
     if failed == {"incomplete"}:
-        # The rest of an upload, resumed (rsync --partial, FTP) or sent again whole: _whole_again.
-        fix = (
-            "Put the whole PDF into replace/"
-            + (" (the same file name as the one in artwork/ it replaces)" if several else "")
-            + ", or send it into inbox/ again under the same name (a resumed or repeated upload of the whole "
-            "file is taken for this job)"
+        fix = "Put the whole PDF into replace/" + (
+            " (the same file name as the one in artwork/ it replaces)" if several else ""
         )
+        if resend:
+            # The rest of an upload, resumed (rsync --partial, FTP) or sent again whole: _whole_again.
+            fix += (
+                ", or send it into inbox/ again under the same name (a resumed or repeated upload of this same "
+                "file, whole, is taken for this job)"
+            )
     elif failed == {"mixed_sizes"}:
         # Not a product's expectation: validation.checks.mixed_sizes (a warning unless set to error).
         fix += (

@@ -179,19 +179,23 @@ _KINDS = (
 _LINEARIZED = re.compile(rb"/Linearized\s+[0-9.]+(.{0,512}?)>>", re.S)
 _LENGTH_KEY = re.compile(rb"/L\s+(\d{1,15})\b")
 #: Bytes a whole file may be shorter than its /L says: line ends dropped at its very end.
-_LENGTH_SLACK = 16
+LENGTH_SLACK = 16
+
+
+def declared_length(head: bytes) -> int | None:
+    """The whole file's length a linearized PDF's first bytes (``head``) declare; None for a file
+    that is not linearized."""
+    found = _LINEARIZED.search(head)
+    length = _LENGTH_KEY.search(found.group(1)) if found else None
+    return int(length.group(1)) if length is not None else None
 
 
 def short_of_declared_length(head: bytes, size: int) -> int | None:
     """The length a linearized PDF's first bytes (``head``) declare, when the file (``size``
     bytes) is shorter: cut off (an upload that stopped, or resumed later, at the end marker after
     the first page). None for a file that is not linearized or is whole."""
-    found = _LINEARIZED.search(head)
-    length = _LENGTH_KEY.search(found.group(1)) if found else None
-    if length is None:
-        return None
-    declared = int(length.group(1))
-    return declared if size + _LENGTH_SLACK < declared else None
+    declared = declared_length(head)
+    return declared if declared is not None and size + LENGTH_SLACK < declared else None
 
 
 def not_a_pdf(head: bytes) -> str:

@@ -4186,10 +4186,20 @@ def test_the_whole_file_of_an_upload_cut_off_comes_again_and_the_job_runs_with_i
     error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
     assert "EOF marker not found (the file is incomplete" in error
     assert "or send it into inbox/ again under the same name" in error
+    # The whole file, followed a moment later by another order's manifest naming it (artwork first,
+    # then the manifest, as storefronts send them): that order's job takes it (audit BH 1).
+    (r.tmp / ".RS.pdf.x0").write_bytes(whole)
+    os.replace(r.tmp / ".RS.pdf.x0", r.inbox / "RS.pdf")
+    r.engine.hint(r.inbox / "RS.pdf", moved_in=True)
+    r.run(steps=2)
+    (r.inbox / "RT.yaml").write_text('order_id: "RT"\nproduct: bc-85x55\nquantity: 1\nartwork: [RS.pdf]\n')
+    r.run(until=done(r, "RT-1"), steps=20)
+    assert r.stage(job_id) is Stage.FAILED and r.take_prints() == ["RT_RT-1_bc-85x55_x1.pdf"]
     # Another file of that name (not the rest of this one) is not taken for the job.
     other = make_pdf(r.tmp / "other.pdf", pages=CARD, trimbox=(3, 3, 88, 58), content=marks.replace(b"10 ", b"12 "))
     os.replace(other, r.inbox / "RS.pdf")
-    r.run(steps=3)
+    r.engine.hint(r.inbox / "RS.pdf", moved_in=True)
+    r.run(steps=15)
     assert r.stage(job_id) is Stage.FAILED and (r.inbox / "RS.pdf").exists()
     os.replace(r.inbox / "RS.pdf", r.tmp / "other.pdf")
     # The whole file, renamed into place as rsync does once it has it all.
@@ -4203,6 +4213,7 @@ def test_the_whole_file_of_an_upload_cut_off_comes_again_and_the_job_runs_with_i
     assert (folder / "artwork" / "RS.pdf").read_bytes() == whole
     kept = [p for p in (folder / "history").iterdir() if p.name.endswith("artwork-RS.pdf")]
     assert [p.read_bytes() for p in kept] == [whole[: len(whole) // 2]], "the cut file is kept"
+    assert r.job(job_id).history[-6].by == "system"  # taken by the daemon, not an operator
     assert r.statuses(job_id)[-6:] == [
         "ArtworkUploaded",
         "RecreationRequested",
@@ -4211,3 +4222,60 @@ def test_the_whole_file_of_an_upload_cut_off_comes_again_and_the_job_runs_with_i
         "OutputCreated",
         "InHotFolder",
     ]
+
+
+def test_a_file_of_zeros_fails_as_unfinished_and_its_fix_says_only_what_works(rig: Rig) -> None:
+    """Audit BH 3: every failure as incomplete said "send it into inbox/ again under the same name
+    (... is taken for this job)", also where nothing of the file was there to know it by (a file
+    of zeros: Windows Explorer sets a copy's size first): it was not taken, and lay in inbox/."""
+    r = rig
+    job_id = r.order("ZZ")
+    size = (r.inbox / "ZZ.pdf").stat().st_size
+    (r.inbox / "ZZ.pdf").write_bytes(bytes(size))
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20)
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert "it starts with zero bytes" in error and "Put the whole PDF into replace/, or drop REJECT" in error
+    assert "send it into inbox/ again" not in error
+
+
+@pytest.mark.skipif(shutil.which("qpdf") is None, reason="needs qpdf (to linearize)")
+def test_a_linearized_upload_cut_off_is_taken_again_only_at_the_length_it_declared(rig: Rig) -> None:
+    """Audit BH 1: a linearized PDF cut off at its first %%EOF failed as incomplete; then another
+    order's file of that name, the same PDF saved again with a change (an incremental update: it
+    starts with the same bytes), came into inbox/ and was printed for the job. A linearized file
+    declares its whole length: only a file of that length is its whole."""
+    import io
+
+    from pypdf import PdfWriter
+
+    r = rig
+    marks = b"0 0 0 rg " + b"10 10 20 20 re f " * 400
+    make_pdf(r.tmp / "plain.pdf", pages=CARD, trimbox=(3, 3, 88, 58), content=marks)
+    subprocess.run(
+        ["qpdf", "--linearize", "--compress-streams=n", str(r.tmp / "plain.pdf"), str(r.tmp / "lin.pdf")], check=True
+    )
+    whole = (r.tmp / "lin.pdf").read_bytes()
+    changed = PdfWriter(io.BytesIO(whole), incremental=True)
+    changed.pages[0].rotate(180)
+    saved_again = io.BytesIO()
+    changed.write(saved_again)
+    assert saved_again.getvalue().startswith(whole)
+    cut = whole[: whole.index(b"%%EOF") + 6]
+    assert len(cut) < len(whole) // 2
+    (r.inbox / "LN.pdf").write_bytes(cut)
+    (r.inbox / "LN.yaml").write_text('order_id: "LN"\nproduct: bc-85x55\nquantity: 1\nartwork: [LN.pdf]\n')
+    job_id = "LN-1"
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20)
+    assert "its first bytes say the whole file is" in (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    for data in (saved_again.getvalue(), whole):
+        (r.tmp / ".LN.pdf.part").write_bytes(data)
+        os.replace(r.tmp / ".LN.pdf.part", r.inbox / "LN.pdf")
+        r.engine.hint(r.inbox / "LN.pdf", moved_in=True)
+        if data is whole:
+            r.run(until=done(r, job_id), steps=20)
+        else:
+            r.run(steps=15)
+            assert r.stage(job_id) is Stage.FAILED, "the file saved again is not this job's whole file"
+            os.replace(r.inbox / "LN.pdf", r.tmp / "saved-again.pdf")
+    assert r.take_prints() == ["LN_LN-1_bc-85x55_x1.pdf"]
+    assert (r.root / "done" / job_id / "artwork" / "LN.pdf").read_bytes() == whole
