@@ -3,12 +3,14 @@
 The fork server is a fresh interpreter that imports pypdf before it forks the worker (~0.2-0.3 s
 of CPU). Started before the daemon imports its own modules, the two run side by side on two
 cores, and the daemon is ready (and delivers what waited while it was down) ~0.25 s sooner.
-This module imports only ``multiprocessing``, so that nothing heavy comes before it.
+This module imports only ``multiprocessing`` (and ``signal``, which the interpreter has imported
+already), so that nothing heavy comes before it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
 
 # What the fork server imports before it forks a worker: everything a worker runs (pypdf through
 # preflight and output, structlog through logsetup), so that a worker, the first one or one forked
@@ -31,5 +33,13 @@ def start_fork_server() -> None:
     from multiprocessing import forkserver
 
     multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
-    with contextlib.suppress(OSError):
-        forkserver.ensure_running()
+    # The fork server (and multiprocessing's resource tracker) start with SIGINT ignored (kept
+    # across exec; Python leaves an ignored SIGINT ignored): a Ctrl-C, sent to the whole process
+    # group, while they start printed KeyboardInterrupt tracebacks, not JSON (audit BH 4). Here,
+    # a Ctrl-C in these few milliseconds is lost: press it again.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with contextlib.suppress(OSError):
+            forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)

@@ -105,3 +105,30 @@ def test_a_ctrl_c_while_the_fork_server_imports_leaves_it_alone(tmp_path: Path) 
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.strip() in ("S", "R"), result.stdout
+
+
+def test_the_fork_server_starts_with_sigint_ignored(tmp_path: Path) -> None:
+    """Audit BH 4: a Ctrl-C 0.1-0.25 s after `run` started reached the fork server (and the resource
+    tracker) while their interpreters started, before any module of ours: KeyboardInterrupt
+    tracebacks on stderr. They start with SIGINT ignored. Here no module of ours is preloaded at
+    all, and the SIGINT comes while a slow one is imported."""
+    (tmp_path / "slow_import.py").write_text("import time\ntime.sleep(1.5)\n")
+    script = (
+        "import os, signal, time\n"
+        "from multiprocessing import forkserver\n"
+        "import spo_hotfolder.prestart as prestart\n"
+        "prestart.PRELOAD[:] = ['slow_import']\n"
+        "prestart.start_fork_server()\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, 'the caller keeps its handler'\n"
+        "pid = forkserver._forkserver._forkserver_pid\n"
+        "time.sleep(0.8)\n"
+        "os.kill(pid, signal.SIGINT)\n"
+        "time.sleep(1.5)\n"
+        "print(open(f'/proc/{pid}/stat').read().split(')')[1].split()[0])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.strip() in ("S", "R"), result.stdout
