@@ -283,9 +283,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("Output:    deleted with the folder" + (f" (was {was})" if was else ""))
     else:
         gone = not (config.paths.root / job.folder).is_dir()
-        # (not there: deleted, or moved or renamed by hand: audit BF 4, 5)
+        # (not there: deleted, or moved or renamed by hand: audit BF 4, 5; BH 5)
         print(f"Folder:    {job.folder}" + ("  (not there: deleted, moved or renamed by hand?)" if gone else ""))
-        print(f"Output:    {job.output_path or '-'}" + (f"  ({pages})" if pages else ""))
+        output = job.output_path
+        missing = output is not None and not (config.paths.root / output).is_file()
+        print(
+            f"Output:    {output or '-'}"
+            + (f"  ({pages})" if pages else "")
+            + ("  (not there)" if missing and not gone else "")
+        )
     if job.rejected():
         # Where it went: nowhere (as --json's hot_folder says); where it would have gone, beside.
         print("Hot folder: none (rejected" + (f"; its route was {job.route})" if job.route else ")"))

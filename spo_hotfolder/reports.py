@@ -63,7 +63,9 @@ def human_days(days: float) -> str:
     """retention.done_days as an operator reads it: "30 days", "1 day", "0.5 days (12 hours)",
     "0.00004 days (3.456 seconds)" (audit BG 4: "4e-05 days")."""
     if days >= 1:
-        return f"{days:g} day" + ("" if days == 1 else "s")
+        return f"{days:.10g} day" + ("" if days == 1 else "s")
+    if days <= 0:
+        return "0 days (at once)"
     written = f"{days:.9f}".rstrip("0").rstrip(".")
     return f"{written} days ({human_seconds(days * 86400)})"
 

@@ -229,6 +229,8 @@ def test_show_names_the_folder_a_job_is_in_when_a_crash_cut_its_move_short(tmp_p
     assert (shown["folder"], shown["output"]) == ("quarantine/2-1", "quarantine/2-1/output/o.pdf")
     text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     assert "Folder:    quarantine/2-1\n" in text
+    # Its output file is not there either (audit BH 5: named as if it were).
+    assert "Output:    quarantine/2-1/output/o.pdf  (not there)\n" in text
     # `jobs` gives the same folder (audit BF 5: it gave the ledger's, `show` the real one).
     listing = [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "jobs"]
     listed = json.loads(subprocess.run([*listing, "--json"], capture_output=True, text=True, check=True).stdout)
@@ -270,6 +272,8 @@ def test_an_order_id_given_for_a_job_id_is_answered_with_the_order_s_jobs(tmp_pa
         (1.5, "1.5 days"),
         (0.5, "0.5 days (12 hours)"),
         (0.00004, "0.00004 days (3.456 seconds)"),  # audit BG 4: "4e-05 days"
+        (30.123456, "30.123456 days"),  # audit BH 6: "30.1235 days"
+        (0, "0 days (at once)"),  # not "0 days (0 seconds)"
     ],
 )
 def test_retention_days_are_written_as_an_operator_reads_them(days: float, said: str) -> None:
