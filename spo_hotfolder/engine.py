@@ -2113,6 +2113,8 @@ class Engine:
                 self._whole_tried.add((path, sig))
                 if self._whole_again(path, sig):
                     del self._orphans[path]
+        if len(self._whole_tried) > len(self._orphans):  # (those gone since: forgotten)
+            self._whole_tried &= {(path, sig) for path, (_since, sig) in self._orphans.items()}
         if not self._orphans:
             self._cleanup_consumed_dirs()
             return
