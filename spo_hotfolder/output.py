@@ -259,7 +259,7 @@ def _box_update(
     trailer[NameObject("/Prev")] = NumberObject(prev_xref)
     xref_at = size + update.tell()
     if as_stream:
-        _xref_stream(update, trailer, entries, xref_at)
+        _xref_stream(update, trailer, entries, xref_at, _highest_object_number(reader))
     else:
         update.write(b"xref\n")
         for number, generation, offset in sorted(entries):
@@ -270,14 +270,24 @@ def _box_update(
     return update.getvalue()
 
 
+def _highest_object_number(reader: PdfReader) -> int:
+    """The highest object number the file's cross-reference sections give (in a table or an
+    object stream): a file's /Size may say less (audit BM 1)."""
+    numbers = [number for section in getattr(reader, "xref", {}).values() for number in section]
+    numbers += list(getattr(reader, "xref_objStm", {}))
+    return max((int(n) for n in numbers), default=0)
+
+
 def _xref_stream(
-    update: io.BytesIO, trailer: DictionaryObject, entries: list[tuple[int, int, int]], xref_at: int
+    update: io.BytesIO, trailer: DictionaryObject, entries: list[tuple[int, int, int]], xref_at: int, highest: int
 ) -> None:
     """The cross-reference stream of an update (ISO 32000 7.5.8): a new object, numbered after the
-    file's last (``/Size``), that lists the updated objects and itself, with the trailer's keys in
-    its dictionary. Not compressed: a few entries."""
+    file's last (``/Size``, or its highest object number where /Size says less: an object of the
+    file renumbered as the stream would be read as the stream, and a page's content read as its
+    entries, a blank card: audit BM 1), that lists the updated objects and itself, with the
+    trailer's keys in its dictionary. Not compressed: a few entries."""
     size_obj = trailer.get("/Size")
-    number = max(int(cast(int, size_obj)) if size_obj is not None else 0, *(n + 1 for n, _, _ in entries))
+    number = max(int(cast(int, size_obj)) if size_obj is not None else 0, highest + 1, *(n + 1 for n, _, _ in entries))
     rows = sorted([*entries, (number, 0, xref_at)])
     width = max(4, (xref_at.bit_length() + 7) // 8)  # bytes for an offset
     data = b"".join(

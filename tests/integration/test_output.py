@@ -886,3 +886,40 @@ def test_boxes_added_to_a_pdf_with_object_streams_keep_its_cross_reference_strea
     build_output([ArtworkInput("classic.pdf", str(classic))], str(tmp_path / "out2.pdf"), spec, ValidationConfig())
     data = (tmp_path / "out2.pdf").read_bytes()
     assert data[int(re.findall(rb"startxref\s+(\d+)", data)[-1]) :].startswith(b"xref")
+
+
+def test_a_box_update_never_renumbers_an_object_of_the_file(tmp_path: Path) -> None:
+    """Audit BM 1: a file whose /Size says fewer objects than it has (qpdf only warns, readers read
+    it) got the update's cross-reference stream numbered from /Size, the number of one of its own
+    objects: readers took the stream for that object (a card's page content: a blank card)."""
+    import re
+
+    art = make_object_stream_pdf(tmp_path / "card.pdf", [(91.0, 61.0)])  # 1-3 in stream 4, xref stream 5
+    data = art.read_bytes()
+    base_xref = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    # An update that gives the page (3) content (6), indexed by a stream (7) whose /Size says 3.
+    page_at = len(data)
+    data += (
+        b"3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 257.9528 172.9134] /Resources << >> "
+        b"/Contents 6 0 R >>\nendobj\n"
+    )
+    content_at = len(data)
+    drawing = b"1 0 0 rg 20 20 200 120 re f"
+    data += b"6 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (len(drawing), drawing)
+    xref_at = len(data)
+    rows = [(page_at, 0), (content_at, 0), (xref_at, 0)]
+    table = b"".join(b"\x01" + a.to_bytes(4, "big") + b.to_bytes(2, "big") for a, b in rows)
+    data += (
+        b"7 0 obj\n<< /Type /XRef /Size 3 /Index [3 1 6 2] /W [1 4 2] /Root 1 0 R /Prev %d /Length %d >>\n"
+        b"stream\n%s\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % (base_xref, len(table), table, xref_at)
+    )
+    art.write_bytes(data)
+    spec = ProductSpec("bc-*", (85.0, 55.0), 3.0, None)
+    build_output([ArtworkInput("card.pdf", str(art))], str(tmp_path / "out.pdf"), spec, ValidationConfig())
+    out = (tmp_path / "out.pdf").read_bytes()
+    xref_at = int(re.findall(rb"startxref\s+(\d+)", out)[-1])
+    number = int(out[xref_at:].split()[0])
+    assert number >= 8, f"the update's stream is object {number}, one of the file's own"
+    reader = PdfReader(tmp_path / "out.pdf")
+    assert reader.get_object(3)["/Type"] == "/Page"  # type: ignore[index]
+    assert [b["/TrimBox"] for b in boxes_mm(tmp_path / "out.pdf")] == [[3.0, 3.0, 88.0, 58.0]]
