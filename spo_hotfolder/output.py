@@ -245,6 +245,8 @@ def _box_update(
         ref = page.indirect_reference
         if ref is None:
             raise OutputError("the page to add boxes to is not an object of its own")  # never in a readable PDF
+        if any(number == ref.idnum for number, _, _ in entries):
+            continue  # one page object listed twice in the page tree: written once (audit BM 3)
         page[NameObject("/TrimBox")] = _rect(fix.trim)
         if fix.bleed is not None:
             page[NameObject("/BleedBox")] = _rect(fix.bleed)

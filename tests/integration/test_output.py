@@ -923,3 +923,24 @@ def test_a_box_update_never_renumbers_an_object_of_the_file(tmp_path: Path) -> N
     reader = PdfReader(tmp_path / "out.pdf")
     assert reader.get_object(3)["/Type"] == "/Page"  # type: ignore[index]
     assert [b["/TrimBox"] for b in boxes_mm(tmp_path / "out.pdf")] == [[3.0, 3.0, 88.0, 58.0]]
+
+
+def test_a_page_listed_twice_in_the_page_tree_is_written_once_in_the_box_update(tmp_path: Path) -> None:
+    """Audit BM 3: one page object listed twice in /Kids (both sides of a card from one page) was
+    written twice into the update, one object defined twice in one revision."""
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, NumberObject
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=91 / 25.4 * 72, height=61 / 25.4 * 72)
+    tree = writer._root_object["/Pages"]  # (building the odd file itself)
+    tree["/Kids"].append(tree["/Kids"][0])  # type: ignore[index,union-attr]
+    tree[NameObject("/Count")] = NumberObject(2)  # type: ignore[index]
+    art = tmp_path / "twice.pdf"
+    writer.write(art)
+    assert len(PdfReader(art).pages) == 2
+    spec = ProductSpec("bc-*", (85.0, 55.0), 3.0, 2)
+    build_output([ArtworkInput("twice.pdf", str(art))], str(tmp_path / "out.pdf"), spec, ValidationConfig())
+    update = (tmp_path / "out.pdf").read_bytes()[art.stat().st_size :]
+    assert update.count(b" 0 obj") == 1, update.decode("latin-1")
+    assert [b["/TrimBox"] for b in boxes_mm(tmp_path / "out.pdf")] == [[3.0, 3.0, 88.0, 58.0]] * 2
