@@ -11,6 +11,7 @@ daemon uses on its own for unchanged artwork, without importing pypdf).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -179,7 +180,20 @@ def check(
     worker call instead of two for the common job."""
     report = preflight(artwork, product_name, spec, validation)
     repaired = any(f.check == REPAIRED for f in report.findings)
-    return report, report.ok and not repaired and is_print_ready_as_is(artwork, spec, validation)
+    as_is = report.ok and not repaired and is_print_ready_as_is(artwork, spec, validation)
+    if report.ok and not as_is and any(f.check == "encryption" for f in report.warnings()):
+        # Written anew (merged, or boxes added: an encrypted file gets no update), the output has no
+        # owner password, and none of its permissions (audit BM 4: "a RIP ... may print it degraded").
+        report = dataclasses.replace(
+            report,
+            findings=tuple(
+                dataclasses.replace(f, message=f"{f.message}; the output is written anew, without its password")
+                if f.check == "encryption" and f.severity == "warning"
+                else f
+                for f in report.findings
+            ),
+        )
+    return report, as_is
 
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")

@@ -944,3 +944,22 @@ def test_a_page_listed_twice_in_the_page_tree_is_written_once_in_the_box_update(
     update = (tmp_path / "out.pdf").read_bytes()[art.stat().st_size :]
     assert update.count(b" 0 obj") == 1, update.decode("latin-1")
     assert [b["/TrimBox"] for b in boxes_mm(tmp_path / "out.pdf")] == [[3.0, 3.0, 88.0, 58.0]] * 2
+
+
+def test_the_permissions_warning_says_when_the_output_is_written_without_them(tmp_path: Path) -> None:
+    """Audit BM 4: an owner-password file that allows only low-quality printing warned "a RIP that
+    honours them may print it degraded" also where the output is written anew, unencrypted."""
+    from pypdf.constants import UserAccessPermissions as P
+
+    low = P.all() & ~P.PRINT_TO_REPRESENTATION
+    spec = ProductSpec("bc-*", (85.0, 55.0), 3.0, 2)
+    needs_boxes = make_pdf(tmp_path / "a.pdf", [(91, 61)] * 2, encrypt_owner="x", permissions=low)
+    report, as_is = check([ArtworkInput("a.pdf", str(needs_boxes))], "bc-85x55", spec, ValidationConfig())
+    [warning] = report.warnings()
+    assert not as_is and warning.message.endswith(
+        "may print it degraded; the output is written anew, without its password"
+    )
+    boxed = make_pdf(tmp_path / "b.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), encrypt_owner="x", permissions=low)
+    report, as_is = check([ArtworkInput("b.pdf", str(boxed))], "bc-85x55", spec, ValidationConfig())
+    [warning] = report.warnings()
+    assert as_is and warning.message.endswith("may print it degraded"), "passed on as it is, encrypted"
