@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from typing import cast
 
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, NumberObject, RectangleObject
+from pypdf.generic import (
+    ArrayObject,
+    DictionaryObject,
+    FloatObject,
+    NameObject,
+    NumberObject,
+    RectangleObject,
+    TextStringObject,
+)
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.outputfile import OutputError, OutputResult, publish_output
@@ -324,7 +332,33 @@ def _xref_stream(
 _OC_VIEW_LISTS = ("/ON", "/OFF", "/Order", "/Locked", "/RBGroups", "/AS")
 
 
-def _keep_document_parts(writer: PdfWriter, reader: PdfReader, *, first: bool) -> None:
+def _same_layer(a: DictionaryObject, b: DictionaryObject) -> bool:
+    """Whether two layer (OCG) dictionaries read the same, key by key (their references by number)."""
+    return a.keys() == b.keys() and all(repr(a.raw_get(key)) == repr(b.raw_get(key)) for key in a)
+
+
+def _told_apart(layer: DictionaryObject, art_name: str, index: int) -> None:
+    """Makes a layer of a later file differ from an earlier file's that reads the same (front and
+    back from one template: two "DieLine" layers), by its creator information (/Usage
+    /CreatorInfo, ISO 32000 8.11.4.4: for the creating application, no effect on viewing or
+    printing). MuPDF 1.21 takes a layer listed OFF for the first that reads the same: the second
+    file's hidden die line was shown (audit BM 2)."""
+    usage = layer.get("/Usage")
+    usage_dict = (
+        DictionaryObject(cast(DictionaryObject, usage.get_object())) if usage is not None else DictionaryObject()
+    )
+    usage_dict[NameObject("/CreatorInfo")] = DictionaryObject(
+        {
+            NameObject("/Creator"): TextStringObject(f"spo-hotfolder: file {index} of the output, {art_name}"),
+            NameObject("/Subtype"): NameObject("/Artwork"),
+        }
+    )
+    layer[NameObject("/Usage")] = usage_dict
+
+
+def _keep_document_parts(
+    writer: PdfWriter, reader: PdfReader, *, first: bool, art_name: str = "", index: int = 1
+) -> None:
     """What ``append`` leaves behind because it lives in the catalog, not in the pages: the
     optional content (layers, and which are hidden by default: a die line must stay hidden) of
     every file, merged; and the first file's output intents (PDF/X) and XMP metadata.
@@ -353,7 +387,15 @@ def _keep_document_parts(writer: PdfWriter, reader: PdfReader, *, first: bool) -
         )
     merged = cast(DictionaryObject, root["/OCProperties"].get_object())
     ocgs = cast(ArrayObject, merged.setdefault(NameObject("/OCGs"), ArrayObject()).get_object())
-    ocgs.extend(o for o in added if o not in ocgs)
+    for layer in added:
+        if layer in ocgs:
+            continue
+        if isinstance(layer.get_object(), DictionaryObject) and any(
+            isinstance(o.get_object(), DictionaryObject) and _same_layer(o.get_object(), layer.get_object())
+            for o in ocgs
+        ):
+            _told_apart(layer.get_object(), art_name, index)
+        ocgs.append(layer)
     view = cast(DictionaryObject, merged.setdefault(NameObject("/D"), DictionaryObject()).get_object())
     for key in _OC_VIEW_LISTS:
         if key in other:
@@ -384,7 +426,9 @@ def _write_merged(
                 page[NameObject("/BleedBox")] = _rect(fix.bleed)
         offset += len(reader.pages)
         try:
-            _keep_document_parts(writer, reader, first=reader is readers[0])
+            _keep_document_parts(
+                writer, reader, first=reader is readers[0], art_name=art.name, index=readers.index(reader) + 1
+            )
         except (MemoryError, OSError):
             raise
         except Exception as exc:

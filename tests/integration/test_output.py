@@ -963,3 +963,29 @@ def test_the_permissions_warning_says_when_the_output_is_written_without_them(tm
     report, as_is = check([ArtworkInput("b.pdf", str(boxed))], "bc-85x55", spec, ValidationConfig())
     [warning] = report.warnings()
     assert as_is and warning.message.endswith("may print it degraded"), "passed on as it is, encrypted"
+
+
+def test_layers_that_read_the_same_in_two_merged_files_stay_two_layers_to_every_reader(tmp_path: Path) -> None:
+    """Audit BM 2: front and back from one template each have a hidden "Dieline" layer that reads
+    the same; merged, MuPDF 1.21 took the back's (listed OFF) for the front's and showed the die
+    line. A later file's layer that reads like an earlier one's gets its own creator information
+    (no effect on viewing or printing): the names and the default view are as they were."""
+    import shutil
+    import subprocess
+
+    art = make_layered_pdf(tmp_path / "side.pdf", (91.0, 61.0))
+    inputs = [ArtworkInput("front.pdf", str(art)), ArtworkInput("back.pdf", str(art))]
+    build_output(inputs, str(tmp_path / "out.pdf"), None, ValidationConfig())
+    reader = PdfReader(tmp_path / "out.pdf")
+    props = reader.root_object["/OCProperties"]
+    layers = [o.get_object() for o in props["/OCGs"]]  # type: ignore[index]
+    assert [str(layer["/Name"]) for layer in layers] == ["Dieline", "Dieline"]
+    assert "/Usage" not in layers[0]
+    assert layers[1]["/Usage"]["/CreatorInfo"]["/Creator"] == "spo-hotfolder: file 2 of the output, back.pdf"
+    off = [o.idnum for o in props["/D"]["/OFF"]]  # type: ignore[index]
+    assert off == [o.idnum for o in props["/OCGs"]]  # type: ignore[index]
+    if shutil.which("mutool"):
+        shown = subprocess.run(
+            ["mutool", "draw", "-Y", "-o", "/dev/null", str(tmp_path / "out.pdf")], capture_output=True, text=True
+        )
+        assert "(on): Dieline" not in shown.stdout + shown.stderr, shown.stdout + shown.stderr
