@@ -317,7 +317,7 @@ class Engine:
         self._retention_requested = True
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
         self._answered_elsewhere: set[Path] = set()  # replacements in folders that are no job's, said once
-        self._whole_tried: set[tuple[Path, Signature]] = set()  # orphans looked at by _whole_again
+        self._whole_hinted: set[tuple[Path, Signature]] = set()  # orphans looked at by _hint_whole_again
         self._manifest_faults: dict[Path, int] = {}  # manifests the daemon failed on, and how often
         self._arriving: dict[str, float] = {}  # waiting jobs to look at again (monotonic time)
         self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
@@ -1888,47 +1888,37 @@ class Engine:
         self._take_artwork(path, waiting)
         return True
 
-    def _whole_again(self, path: Path, sig: Signature) -> bool:
-        """An inbox file no manifest claimed for a while that is the whole of a failed job's artwork
-        which failed preflight as incomplete: the file there is its beginning, byte for byte (an
-        upload resumed, as rsync --partial or --append and FTP clients do, or sent again), and, for
-        a linearized file, exactly as long as that beginning said. It goes into that job's
-        replace/, and the job runs again with it, as with a replacement (audit BF 3: it lay in
-        inbox/ unsaid for artwork_timeout_seconds, then went to failed/). Only with that evidence,
-        and only for one job: a file of the same name from another order, or the same file saved
-        again with changes, is never taken for it (audit BH 1)."""
-        found: list[tuple[Job, Path]] = []
+    def _hint_whole_again(self, path: Path, sig: Signature) -> None:
+        """An inbox file no manifest claimed for a while, named as the artwork of a failed job that
+        failed preflight as incomplete, and starting with that cut-off file's bytes (an upload
+        resumed, as rsync --partial or --append and FTP clients do, or sent again): the job's
+        STATUS.txt says so, where the operator looks (audit BF 3: it lay in inbox/ unsaid for
+        artwork_timeout_seconds). It is not taken by itself: another order's file of that name
+        can start with the same bytes (cards from one template, a PDF saved again with changes:
+        audits BH 1, BK 1, 2), and one order's file must never print for another."""
+        now = self.clock.now()
         for job_id in self.ledger.held_with(path.name, limit=10):
             job = self.ledger.get_job(job_id, history=False)
             if job is None or job.stage is not Stage.FAILED or not _failed_incomplete(job, path.name):
                 continue
             job_dir = self._locate(job)
-            if job_dir is not None and _whole_of(path, sig[0], job_dir / "artwork" / path.name):
-                found.append((job, job_dir))
-        if len(found) != 1:
-            return False
-        job, job_dir = found[0]
-        dest = job_dir / "replace" / path.name
-        if os.path.lexists(dest) or not self._removable_from(path.parent):
-            return False  # an operator's replacement of that name comes first
-        dest.parent.mkdir(exist_ok=True)
-        os.replace(path, dest)
-        log.info(
-            "artwork.whole_again",
-            job_id=job.job_id,
-            order_id=job.order_id,
-            file=self.rel(path),
-            reason="the whole file of artwork that failed as incomplete came into the inbox: taken as the job's "
-            "replacement",
-        )
-        if path.parent != self.area("inbox"):
-            self._consumed_dirs.add(path.parent)
-        try:
-            token: str | None = _file_token(os.lstat(dest), dest.name, job.job_id, Action.REPLACE)
-        except OSError:
-            token = None
-        self.apply(job.job_id, Action.REPLACE, by=SYSTEM, note="", file=dest, token=token)
-        return True
+            if job_dir is None or not _whole_of(path, sig[0], job_dir / "artwork" / path.name):
+                continue
+            self._note_action(
+                job_id,
+                f"{iso(now)}  A file named {path.name} came into inbox/ ({self.rel(path)}) that starts with this "
+                "job's cut-off artwork: if it is the whole file for this job, move it into replace/ here (it is not "
+                "taken by itself: another order's file of that name could start the same way)",
+            )
+            self._write_status(job_id)
+            log.info(
+                "artwork.whole_again_seen",
+                job_id=job_id,
+                order_id=job.order_id,
+                file=self.rel(path),
+                reason="a file that starts with this job's cut-off artwork came into the inbox; said in STATUS.txt, "
+                "not taken",
+            )
 
     def _waiting(self, path: Path) -> list[tuple[str, int]]:
         """The (job_id, position) of the artwork that jobs wait for at ``path``."""
@@ -2109,15 +2099,11 @@ class Engine:
         # A while unclaimed first: a manifest that names it (artwork first, then the manifest) takes it.
         whole_wait = min(max(WHOLE_AGAIN_SECONDS, 5 * self.config.watch.settle_seconds), limit / 2)
         for path, (since, sig) in list(self._orphans.items()):
-            if now - since >= whole_wait and (path, sig) not in self._whole_tried:
-                self._whole_tried.add((path, sig))
-                if self._whole_again(path, sig):
-                    del self._orphans[path]
-        if len(self._whole_tried) > len(self._orphans):  # (those gone since: forgotten)
-            self._whole_tried &= {(path, sig) for path, (_since, sig) in self._orphans.items()}
-        if not self._orphans:
-            self._cleanup_consumed_dirs()
-            return
+            if now - since >= whole_wait and (path, sig) not in self._whole_hinted:
+                self._whole_hinted.add((path, sig))
+                self._hint_whole_again(path, sig)
+        if len(self._whole_hinted) > len(self._orphans):  # (those gone since: forgotten)
+            self._whole_hinted &= {(path, sig) for path, (_since, sig) in self._orphans.items()}
         groups: dict[Path | None, list[tuple[Path, float, Signature]]] = {}
         for path, (since, sig) in self._orphans.items():
             top = None
@@ -2646,11 +2632,6 @@ class Engine:
                     {_fix_kind(f) for f in report.errors()},
                     several=len(inputs) > 1,
                     check_again=any(f.check == "open" and _check_cut_short(f.message) for f in report.errors()),
-                    resend=all(
-                        _resent_whole_is_taken(Path(item.path))
-                        for item in inputs
-                        if any(f.check == "incomplete" and f.file == item.name for f in report.errors())
-                    ),
                 ),
             )
         decision = decide_route(self.facts(job), self.config)
@@ -4471,11 +4452,11 @@ _CUT_SHORT = ("did not finish within", "ran out of memory", "crashed")
 
 
 #: How much of a file a failed job's incomplete artwork must share with a file that came again
-#: under its name for that file to be taken for the job (_whole_again): more than a PDF header.
+#: under its name for STATUS.txt to point to that file (_hint_whole_again): more than a PDF header.
 _WHOLE_AGAIN_MIN_BYTES = 1024
 #: The same for a linearized PDF, whose declared whole length must match too.
 _WHOLE_AGAIN_MIN_LINEARIZED = 256
-#: How long such a file waits in inbox/ first, unclaimed (at least 5 x settle_seconds, at most half
+#: How long such a file lies in inbox/ unclaimed first (at least 5 x settle_seconds, at most half
 #: of artwork_timeout_seconds): a storefront sends artwork first and its manifest a moment later.
 WHOLE_AGAIN_SECONDS = 10.0
 
@@ -4525,12 +4506,6 @@ def _recognisable(beginning: Path) -> tuple[int, int | None] | None:
     return (written, declared) if written >= minimum else None
 
 
-def _resent_whole_is_taken(beginning: Path) -> bool:
-    """Whether a whole file sent again would be taken for a job whose artwork ``beginning`` failed
-    as incomplete (_whole_again): enough of it was written to recognise the file by."""
-    return _recognisable(beginning) is not None
-
-
 def _whole_of(path: Path, size: int, beginning: Path) -> bool:
     """Whether ``path`` (``size`` bytes) is the whole of the file whose beginning ``beginning`` is:
     it starts with all of its bytes that were written (_recognisable), is longer than them, and,
@@ -4566,7 +4541,7 @@ def _check_cut_short(message: str) -> bool:
     return any(words in message for words in _CUT_SHORT)
 
 
-def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool = False, resend: bool = False) -> str:
+def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool = False) -> str:
     """ERROR.txt's "how to fix" for a failed preflight, for the checks that failed. ``several``:
     the job has several artwork files (a replacement then names the one it replaces).
     ``check_again``: a check did not finish (a time-out, memory, a killed worker): RETRY may do."""
@@ -4580,15 +4555,12 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
     if several:
         fix += " (the same file name as the one in artwork/ it replaces)"
     if failed == {"incomplete"}:
-        fix = "Put the whole PDF into replace/" + (
-            " (the same file name as the one in artwork/ it replaces)" if several else ""
+        # (or the order again: a manifest for a failed job replaces its artwork, SPEC 5)
+        fix = (
+            "Put the whole PDF into replace/"
+            + (" (the same file name as the one in artwork/ it replaces)" if several else "")
+            + ", or send the order again, its manifest with the whole PDF, into inbox/"
         )
-        if resend:
-            # The rest of an upload, resumed (rsync --partial, FTP) or sent again whole: _whole_again.
-            fix += (
-                ", or send it into inbox/ again under the same name (a resumed or repeated upload of this same "
-                "file, whole, is taken for this job)"
-            )
     elif failed == {"mixed_sizes"}:
         # Not a product's expectation: validation.checks.mixed_sizes (a warning unless set to error).
         fix += (

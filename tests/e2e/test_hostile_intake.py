@@ -85,11 +85,14 @@ def test_a_writer_pausing_at_the_end_of_a_revision_is_not_taken_early(start, tmp
 
 @pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("rsync") is None, reason="needs rsync")
-def test_an_upload_cut_off_then_resumed_by_rsync_is_delivered_whole(start, tmp_path: Path) -> None:
+def test_an_upload_cut_off_then_resumed_by_rsync_is_pointed_to_and_the_order_sent_again_runs(
+    start, tmp_path: Path
+) -> None:
     """Audit BF 3: `rsync --partial` interrupted leaves the beginning of the PDF under its name; it
     fails preflight as incomplete. The same command run again sends the whole file (the partial one
     is gone from inbox/): it lay there unsaid for artwork_timeout_seconds, then went to failed/.
-    It is taken for the job, which is delivered once, whole."""
+    The job's STATUS.txt points to it (it is not taken by itself: another order's file of that name
+    could start the same way); the order sent again, its manifest with the PDF, runs the job once."""
     import subprocess
 
     daemon = start(watch={"settle_seconds": 0.3})
@@ -97,11 +100,16 @@ def test_an_upload_cut_off_then_resumed_by_rsync_is_delivered_whole(start, tmp_p
     outbox = tmp_path / "storefront"
     outbox.mkdir()
     (outbox / "cut.pdf").write_bytes(data)
+    (outbox / "cut.yaml").write_text(manifest("CUT", "cut.pdf"))
     drop(daemon.inbox / "cut.yaml", manifest("CUT", "cut.pdf"))
     (tmp_path / ".cut.pdf.partial").write_bytes(data[: len(data) // 3])
     os.replace(tmp_path / ".cut.pdf.partial", daemon.inbox / "cut.pdf")  # what --partial keeps of it
     daemon.wait_status("CUT-1", "ValidationFailed", timeout=30)
     subprocess.run(["rsync", "--partial", str(outbox / "cut.pdf"), f"{daemon.inbox}/"], check=True, timeout=60)
+    status = tmp_path / "root" / "failed" / "CUT-1" / "STATUS.txt"
+    wait_for(lambda: "A file named cut.pdf came into inbox/" in status.read_text(), timeout=30, what="the hint")
+    assert (daemon.inbox / "cut.pdf").read_bytes() == data
+    subprocess.run(["rsync", str(outbox / "cut.yaml"), f"{daemon.inbox}/"], check=True, timeout=60)
     daemon.wait_status("CUT-1", "InHotFolder", timeout=30)
     assert_complete(tmp_path, "CUT", data)
     assert os.listdir(daemon.inbox) == [] and os.listdir(tmp_path / "root" / "failed") == []

@@ -4170,112 +4170,73 @@ def test_drop_not_a_job_is_said_only_of_a_drop_file_that_is_there_in_no_job_s_fo
     assert os.listdir(r.root / "quarantine" / printed) == ["NOT USED - RELEASE - this folder is no job's.txt"]
 
 
-def test_the_whole_file_of_an_upload_cut_off_comes_again_and_the_job_runs_with_it(rig: Rig) -> None:
+def test_the_whole_file_of_an_upload_cut_off_is_pointed_to_never_taken_by_itself(rig: Rig) -> None:
     """Audit BF 3: `rsync --partial` cut off leaves the beginning of a PDF under its name: taken
     (after a longer look), it fails preflight as incomplete. The client then resumes (or sends the
-    file again): the whole file lay in inbox/ unsaid until artwork_timeout_seconds, then went to
-    failed/. Now a file that starts with the failed artwork's bytes is taken as its replacement,
-    and the job runs; a file of that name that does not is not."""
+    file again): the whole file lay in inbox/ unsaid until artwork_timeout_seconds. The job's
+    STATUS.txt now points to it; it is not taken by itself (audits BH 1, BK 1, 2: another order's
+    file of that name, from one template or saved again with a change, starts the same way and was
+    printed for the job). The order sent again (its manifest with the PDF) runs the job with it."""
     r = rig
     marks = b"0 0 0 rg " + b"10 10 20 20 re f " * 400  # a page's drawing: ~7 KiB a page
     whole = make_pdf(r.tmp / "whole.pdf", pages=CARD, trimbox=(3, 3, 88, 58), content=marks).read_bytes()
+    manifest = 'order_id: "RS"\nproduct: bc-85x55\nquantity: 1\nartwork: [RS.pdf]\n'
     (r.inbox / "RS.pdf").write_bytes(whole[: len(whole) // 2])
-    (r.inbox / "RS.yaml").write_text('order_id: "RS"\nproduct: bc-85x55\nquantity: 1\nartwork: [RS.pdf]\n')
+    (r.inbox / "RS.yaml").write_text(manifest)
     job_id = "RS-1"
     r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20)
     error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
     assert "EOF marker not found (the file is incomplete" in error
-    assert "or send it into inbox/ again under the same name" in error
+    assert (
+        "Put the whole PDF into replace/, or send the order again, its manifest with the whole PDF, into inbox/"
+        in error
+    )
     # The whole file, followed a moment later by another order's manifest naming it (artwork first,
-    # then the manifest, as storefronts send them): that order's job takes it (audit BH 1).
+    # then the manifest, as storefronts send them): that order's job takes it.
     (r.tmp / ".RS.pdf.x0").write_bytes(whole)
     os.replace(r.tmp / ".RS.pdf.x0", r.inbox / "RS.pdf")
     r.engine.hint(r.inbox / "RS.pdf", moved_in=True)
     r.run(steps=2)
-    (r.inbox / "RT.yaml").write_text('order_id: "RT"\nproduct: bc-85x55\nquantity: 1\nartwork: [RS.pdf]\n')
+    (r.inbox / "RT.yaml").write_text(manifest.replace('"RS"', '"RT"'))
     r.run(until=done(r, "RT-1"), steps=20)
     assert r.stage(job_id) is Stage.FAILED and r.take_prints() == ["RT_RT-1_bc-85x55_x1.pdf"]
-    # Another file of that name (not the rest of this one) is not taken for the job.
-    other = make_pdf(r.tmp / "other.pdf", pages=CARD, trimbox=(3, 3, 88, 58), content=marks.replace(b"10 ", b"12 "))
-    os.replace(other, r.inbox / "RS.pdf")
-    r.engine.hint(r.inbox / "RS.pdf", moved_in=True)
-    r.run(steps=15)
-    assert r.stage(job_id) is Stage.FAILED and (r.inbox / "RS.pdf").exists()
-    os.replace(r.inbox / "RS.pdf", r.tmp / "other.pdf")
-    # The whole file, renamed into place as rsync does once it has it all.
+    # The whole file, renamed into place as rsync does once it has it all, and no manifest: the
+    # job's STATUS.txt says where it is, and it stays where it is.
     (r.tmp / ".RS.pdf.x1").write_bytes(whole)
     os.replace(r.tmp / ".RS.pdf.x1", r.inbox / "RS.pdf")
     r.engine.hint(r.inbox / "RS.pdf", moved_in=True)  # the watcher's event (a scan passes over a known orphan)
+    r.run(steps=15)
+    assert r.stage(job_id) is Stage.FAILED and (r.inbox / "RS.pdf").read_bytes() == whole
+    r.engine.flush_status()
+    status = (r.root / "failed" / job_id / "STATUS.txt").read_text()
+    assert "A file named RS.pdf came into inbox/ (inbox/RS.pdf) that starts with this job's cut-off artwork" in status
+    # Another file of that name (not the rest of this one) is not pointed to.
+    other = make_pdf(r.tmp / "other.pdf", pages=CARD, trimbox=(3, 3, 88, 58), content=marks.replace(b"10 ", b"12 "))
+    with capture_logs() as logs:
+        (r.inbox / "o").mkdir()
+        os.replace(other, r.inbox / "o" / "RS.pdf")
+        r.engine.hint(r.inbox / "o" / "RS.pdf", moved_in=True)
+        r.run(steps=15)
+    assert not [e for e in logs if e["event"] == "artwork.whole_again_seen"]
+    shutil.rmtree(r.inbox / "o")
+    # The order sent again, its manifest with the whole PDF: the job runs with it (SPEC 5).
+    (r.inbox / "RS.yaml").write_text(manifest)
     r.run(until=done(r, job_id), steps=20)
     assert r.take_prints() == ["RS_RS-1_bc-85x55_x1.pdf"]
-    assert not (r.inbox / "RS.pdf").exists()
     folder = r.root / "done" / job_id
     assert (folder / "artwork" / "RS.pdf").read_bytes() == whole
-    kept = [p for p in (folder / "history").iterdir() if p.name.endswith("artwork-RS.pdf")]
-    assert [p.read_bytes() for p in kept] == [whole[: len(whole) // 2]], "the cut file is kept"
-    assert r.job(job_id).history[-6].by == "system"  # taken by the daemon, not an operator
-    assert r.statuses(job_id)[-6:] == [
-        "ArtworkUploaded",
-        "RecreationRequested",
-        "ValidationFinished",
-        "OutputCreationStarted",
-        "OutputCreated",
-        "InHotFolder",
-    ]
+    kept = [p.read_bytes() for p in (folder / "history").iterdir() if p.name.endswith("RS.pdf")]
+    assert whole[: len(whole) // 2] in kept, "the cut file is kept"
 
 
-def test_a_file_of_zeros_fails_as_unfinished_and_its_fix_says_only_what_works(rig: Rig) -> None:
-    """Audit BH 3: every failure as incomplete said "send it into inbox/ again under the same name
-    (... is taken for this job)", also where nothing of the file was there to know it by (a file
-    of zeros: Windows Explorer sets a copy's size first): it was not taken, and lay in inbox/."""
+def test_a_file_of_zeros_fails_as_unfinished_and_its_fix_says_what_works(rig: Rig) -> None:
+    """Audit BH 3: a file of zeros (Windows Explorer sets a copy's size first) fails as unfinished;
+    its ERROR.txt offered sending the file again into inbox/, which was not taken."""
     r = rig
     job_id = r.order("ZZ")
     size = (r.inbox / "ZZ.pdf").stat().st_size
     (r.inbox / "ZZ.pdf").write_bytes(bytes(size))
     r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20)
     error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
-    assert "it starts with zero bytes" in error and "Put the whole PDF into replace/, or drop REJECT" in error
-    assert "send it into inbox/ again" not in error
-
-
-@pytest.mark.skipif(shutil.which("qpdf") is None, reason="needs qpdf (to linearize)")
-def test_a_linearized_upload_cut_off_is_taken_again_only_at_the_length_it_declared(rig: Rig) -> None:
-    """Audit BH 1: a linearized PDF cut off at its first %%EOF failed as incomplete; then another
-    order's file of that name, the same PDF saved again with a change (an incremental update: it
-    starts with the same bytes), came into inbox/ and was printed for the job. A linearized file
-    declares its whole length: only a file of that length is its whole."""
-    import io
-
-    from pypdf import PdfWriter
-
-    r = rig
-    marks = b"0 0 0 rg " + b"10 10 20 20 re f " * 400
-    make_pdf(r.tmp / "plain.pdf", pages=CARD, trimbox=(3, 3, 88, 58), content=marks)
-    subprocess.run(
-        ["qpdf", "--linearize", "--compress-streams=n", str(r.tmp / "plain.pdf"), str(r.tmp / "lin.pdf")], check=True
-    )
-    whole = (r.tmp / "lin.pdf").read_bytes()
-    changed = PdfWriter(io.BytesIO(whole), incremental=True)
-    changed.pages[0].rotate(180)
-    saved_again = io.BytesIO()
-    changed.write(saved_again)
-    assert saved_again.getvalue().startswith(whole)
-    cut = whole[: whole.index(b"%%EOF") + 6]
-    assert len(cut) < len(whole) // 2
-    (r.inbox / "LN.pdf").write_bytes(cut)
-    (r.inbox / "LN.yaml").write_text('order_id: "LN"\nproduct: bc-85x55\nquantity: 1\nartwork: [LN.pdf]\n')
-    job_id = "LN-1"
-    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20)
-    assert "its first bytes say the whole file is" in (r.root / "failed" / job_id / "ERROR.txt").read_text()
-    for data in (saved_again.getvalue(), whole):
-        (r.tmp / ".LN.pdf.part").write_bytes(data)
-        os.replace(r.tmp / ".LN.pdf.part", r.inbox / "LN.pdf")
-        r.engine.hint(r.inbox / "LN.pdf", moved_in=True)
-        if data is whole:
-            r.run(until=done(r, job_id), steps=20)
-        else:
-            r.run(steps=15)
-            assert r.stage(job_id) is Stage.FAILED, "the file saved again is not this job's whole file"
-            os.replace(r.inbox / "LN.pdf", r.tmp / "saved-again.pdf")
-    assert r.take_prints() == ["LN_LN-1_bc-85x55_x1.pdf"]
-    assert (r.root / "done" / job_id / "artwork" / "LN.pdf").read_bytes() == whole
+    assert "it starts with zero bytes" in error
+    assert "Put the whole PDF into replace/, or send the order again, its manifest with the whole PDF" in error
