@@ -318,6 +318,8 @@ class Engine:
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
         self._answered_elsewhere: set[Path] = set()  # replacements in folders that are no job's, said once
         self._whole_hinted: set[tuple[Path, Signature]] = set()  # orphans looked at by _hint_whole_again
+        # Notes in STATUS.txt about such a file: withdrawn once it is gone (_withdraw_whole_notes).
+        self._whole_notes: dict[Path, list[tuple[str, str, Signature]]] = {}
         self._manifest_faults: dict[Path, int] = {}  # manifests the daemon failed on, and how often
         self._arriving: dict[str, float] = {}  # waiting jobs to look at again (monotonic time)
         self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
@@ -1904,12 +1906,13 @@ class Engine:
             job_dir = self._locate(job)
             if job_dir is None or not _whole_of(path, sig[0], job_dir / "artwork" / path.name):
                 continue
-            self._note_action(
-                job_id,
+            note = (
                 f"{iso(now)}  A file named {path.name} came into inbox/ ({self.rel(path)}) that starts with this "
                 "job's cut-off artwork: if it is the whole file for this job, move it into replace/ here (it is not "
-                "taken by itself: another order's file of that name could start the same way)",
+                "taken by itself: another order's file of that name could start the same way)"
             )
+            self._note_action(job_id, note)
+            self._whole_notes.setdefault(path, []).append((job_id, note, sig))
             self._write_status(job_id)
             log.info(
                 "artwork.whole_again_seen",
@@ -1919,6 +1922,25 @@ class Engine:
                 reason="a file that starts with this job's cut-off artwork came into the inbox; said in STATUS.txt, "
                 "not taken",
             )
+
+    def _withdraw_whole_notes(self) -> None:
+        """Takes a job's note about a file in inbox/ (_hint_whole_again) out of its STATUS.txt once
+        that file is no longer there as it was (taken by an order, replaced, removed): a note left
+        standing pointed the operator to another order's file (audit BN 1)."""
+        for path, notes in list(self._whole_notes.items()):
+            orphan = self._orphans.get(path)
+            if orphan is not None and all(orphan[1] == sig for _, _, sig in notes):
+                continue
+            del self._whole_notes[path]
+            for job_id, note, _sig in notes:
+                before = self._last_action_of(job_id) or ""
+                lines = before.split("\n  ")
+                if note not in lines:
+                    continue
+                kept = "\n  ".join(line for line in lines if line != note)
+                self._last_action[job_id] = kept
+                self.ledger.set_last_action(job_id, kept)
+                self._write_status(job_id)
 
     def _waiting(self, path: Path) -> list[tuple[str, int]]:
         """The (job_id, position) of the artwork that jobs wait for at ``path``."""
@@ -2092,12 +2114,15 @@ class Engine:
         together, into one ``failed/<folder>/`` (their paths kept, one ERROR.txt), once the last of
         them has waited its time: a folder whose manifest is missing or misnamed is one mistake."""
         if not self._orphans:
+            if self._whole_notes:
+                self._withdraw_whole_notes()
             return
         limit = self.config.watch.artwork_timeout_seconds
         now = self.clock.monotonic()
         inbox = self.area("inbox")
         # A while unclaimed first: a manifest that names it (artwork first, then the manifest) takes it.
         whole_wait = min(max(WHOLE_AGAIN_SECONDS, 5 * self.config.watch.settle_seconds), limit / 2)
+        self._withdraw_whole_notes()
         for path, (since, sig) in list(self._orphans.items()):
             if now - since >= whole_wait and (path, sig) not in self._whole_hinted:
                 self._whole_hinted.add((path, sig))

@@ -195,13 +195,25 @@ def check(
         report = dataclasses.replace(
             report,
             findings=tuple(
-                dataclasses.replace(f, message=f"{f.message}; the output is written anew, without its password")
+                dataclasses.replace(f, message=_written_anew(f.message))
                 if f.check == "encryption" and f.severity == "warning"
                 else f
                 for f in report.findings
             ),
         )
     return report, as_is
+
+
+_HELD_TO_THEM = "a RIP that honours them may print it degraded"
+
+
+def _written_anew(message: str) -> str:
+    """An owner-password warning said of an output written anew, without the password."""
+    if _HELD_TO_THEM in message:  # (audit BN 2: "may print it degraded; ... without its password")
+        return message.replace(
+            _HELD_TO_THEM, "the output is written anew without its password, so no RIP holds it to them"
+        )
+    return f"{message}; the output is written anew, without its password"
 
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
@@ -285,6 +297,12 @@ def _box_update(
     if as_stream:
         _xref_stream(update, trailer, entries, xref_at, _highest_object_number(reader))
     else:
+        # /Size one more than the highest object number, where the file's says less (audit BN 4).
+        stated = trailer.get("/Size")
+        highest = max(_highest_object_number(reader), *(n for n, _, _ in entries))
+        trailer[NameObject("/Size")] = NumberObject(
+            max(int(cast(int, stated)) if stated is not None else 0, highest + 1)
+        )
         update.write(b"xref\n")
         for number, generation, offset in sorted(entries):
             update.write(f"{number} 1\n{offset:010d} {generation:05d} n\r\n".encode())

@@ -4209,7 +4209,24 @@ def test_the_whole_file_of_an_upload_cut_off_is_pointed_to_never_taken_by_itself
     assert r.stage(job_id) is Stage.FAILED and (r.inbox / "RS.pdf").read_bytes() == whole
     r.engine.flush_status()
     status = (r.root / "failed" / job_id / "STATUS.txt").read_text()
-    assert "A file named RS.pdf came into inbox/ (inbox/RS.pdf) that starts with this job's cut-off artwork" in status
+    hint = "A file named RS.pdf came into inbox/ (inbox/RS.pdf) that starts with this job's cut-off artwork"
+    assert hint in status
+    # That file replaced by another one of the same name: the note goes (audit BN 1: it stayed,
+    # pointing the operator to the other file).
+    unrelated = make_pdf(r.tmp / "unrelated.pdf", pages=CARD, trimbox=(3, 3, 88, 58))
+    os.replace(unrelated, r.inbox / "RS.pdf")
+    r.engine.hint(r.inbox / "RS.pdf", moved_in=True)
+    r.run(steps=15)
+    r.engine.flush_status()
+    assert hint not in (r.root / "failed" / job_id / "STATUS.txt").read_text()
+    assert r.stage(job_id) is Stage.FAILED
+    os.replace(r.inbox / "RS.pdf", r.tmp / "unrelated.pdf")
+    (r.tmp / ".RS.pdf.x2").write_bytes(whole)
+    os.replace(r.tmp / ".RS.pdf.x2", r.inbox / "RS.pdf")
+    r.engine.hint(r.inbox / "RS.pdf", moved_in=True)
+    r.run(steps=15)
+    r.engine.flush_status()
+    assert hint in (r.root / "failed" / job_id / "STATUS.txt").read_text(), "said again of the file that is there"
     # Another file of that name (not the rest of this one) is not pointed to.
     other = make_pdf(r.tmp / "other.pdf", pages=CARD, trimbox=(3, 3, 88, 58), content=marks.replace(b"10 ", b"12 "))
     with capture_logs() as logs:

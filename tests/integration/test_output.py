@@ -947,8 +947,8 @@ def test_a_page_listed_twice_in_the_page_tree_is_written_once_in_the_box_update(
 
 
 def test_the_permissions_warning_says_when_the_output_is_written_without_them(tmp_path: Path) -> None:
-    """Audit BM 4: an owner-password file that allows only low-quality printing warned "a RIP that
-    honours them may print it degraded" also where the output is written anew, unencrypted."""
+    """Audit BM 4, BN 2: an owner-password file that allows only low-quality printing warned "a RIP
+    that honours them may print it degraded" also where the output is written anew, unencrypted."""
     from pypdf.constants import UserAccessPermissions as P
 
     low = P.all() & ~P.PRINT_TO_REPRESENTATION
@@ -956,8 +956,9 @@ def test_the_permissions_warning_says_when_the_output_is_written_without_them(tm
     needs_boxes = make_pdf(tmp_path / "a.pdf", [(91, 61)] * 2, encrypt_owner="x", permissions=low)
     report, as_is = check([ArtworkInput("a.pdf", str(needs_boxes))], "bc-85x55", spec, ValidationConfig())
     [warning] = report.warnings()
-    assert not as_is and warning.message.endswith(
-        "may print it degraded; the output is written anew, without its password"
+    assert not as_is and warning.message == (
+        "artwork 'a.pdf' allows only low-quality printing (its owner-password permissions); the output is written "
+        "anew without its password, so no RIP holds it to them"
     )
     boxed = make_pdf(tmp_path / "b.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), encrypt_owner="x", permissions=low)
     report, as_is = check([ArtworkInput("b.pdf", str(boxed))], "bc-85x55", spec, ValidationConfig())
@@ -989,3 +990,19 @@ def test_layers_that_read_the_same_in_two_merged_files_stay_two_layers_to_every_
             ["mutool", "draw", "-Y", "-o", "/dev/null", str(tmp_path / "out.pdf")], capture_output=True, text=True
         )
         assert "(on): Dieline" not in shown.stdout + shown.stderr, shown.stdout + shown.stderr
+
+
+def test_a_box_update_with_a_table_says_the_size_the_file_has(tmp_path: Path) -> None:
+    """Audit BN 4: a file with an xref table whose /Size says fewer objects than it has got an
+    update whose trailer said the same (qpdf: "reported number of objects ... is not one plus the
+    highest object number"). It says one more than the highest object number."""
+    import re
+
+    art = make_pdf(tmp_path / "card.pdf", [(91.0, 61.0)])
+    data = art.read_bytes()
+    size = int(re.findall(rb"/Size (\d+)", data)[-1])
+    art.write_bytes(data.replace(b"/Size %d" % size, b"/Size 3"))
+    spec = ProductSpec("bc-*", (85.0, 55.0), 3.0, None)
+    build_output([ArtworkInput("card.pdf", str(art))], str(tmp_path / "out.pdf"), spec, ValidationConfig())
+    update = (tmp_path / "out.pdf").read_bytes()[art.stat().st_size :]
+    assert update.count(b"xref") == 2 and int(re.findall(rb"/Size (\d+)", update)[-1]) == size
