@@ -4052,10 +4052,12 @@ class Engine:
             if exc.errno == errno.ELOOP:
                 return f"{file.name} is a symbolic link, not a file; put the PDF itself into replace/"
             return f"the replacement file cannot be read: {exc.strerror}"
+        # (a file in replace/, or one given to `spo-hotfolder replace`: audit BO 2)
+        fix = "put a PDF into replace/" if file.parent.name == "replace" else "give a PDF file"
         if not head:
-            return f"{file.name} is empty (0 bytes); put a PDF into replace/"
+            return f"{file.name} is empty (0 bytes); {fix}"
         if b"%PDF" not in head:
-            return f"{file.name} is not a PDF: {not_a_pdf(head)}; put a PDF into replace/"
+            return f"{file.name} is not a PDF: {not_a_pdf(head)}; {fix}"
         artwork = self.ledger.artwork(job.job_id)
         if len(artwork) > 1 and self._match_artwork(artwork, file.name) is None:
             names = ", ".join(a.name for a in artwork)

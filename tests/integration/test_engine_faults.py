@@ -4257,3 +4257,15 @@ def test_a_file_of_zeros_fails_as_unfinished_and_its_fix_says_what_works(rig: Ri
     error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
     assert "it starts with zero bytes" in error
     assert "Put the whole PDF into replace/, or send the order again, its manifest with the whole PDF" in error
+
+
+def test_a_replacement_that_is_no_pdf_is_answered_for_where_it_was_given(rig: Rig) -> None:
+    """Audit BO 2: `spo-hotfolder replace JOB fake.pdf` with a file that is not a PDF answered "put a
+    PDF into replace/", the folder's wording, to someone using the command."""
+    job_id, folder = _held(rig, "NP")
+    (rig.tmp / "fake.pdf").write_text("not a pdf\n")
+    given = rig.engine.apply(job_id, Action.REPLACE, by="rob", note="", file=rig.tmp / "fake.pdf")
+    assert not given.ok and given.message.endswith('the file starts with "not a pdf "; give a PDF file')
+    (folder / "replace" / "fake.pdf").write_text("not a pdf\n")
+    dropped = rig.engine.apply(job_id, Action.REPLACE, by="rob", note="", file=folder / "replace" / "fake.pdf")
+    assert not dropped.ok and dropped.message.endswith("; put a PDF into replace/")
