@@ -2113,16 +2113,15 @@ class Engine:
         A file at the top of inbox/ goes on its own; the files of a folder dragged into inbox/ go
         together, into one ``failed/<folder>/`` (their paths kept, one ERROR.txt), once the last of
         them has waited its time: a folder whose manifest is missing or misnamed is one mistake."""
+        if self._whole_notes:
+            self._withdraw_whole_notes()
         if not self._orphans:
-            if self._whole_notes:
-                self._withdraw_whole_notes()
             return
         limit = self.config.watch.artwork_timeout_seconds
         now = self.clock.monotonic()
         inbox = self.area("inbox")
         # A while unclaimed first: a manifest that names it (artwork first, then the manifest) takes it.
         whole_wait = min(max(WHOLE_AGAIN_SECONDS, 5 * self.config.watch.settle_seconds), limit / 2)
-        self._withdraw_whole_notes()
         for path, (since, sig) in list(self._orphans.items()):
             if now - since >= whole_wait and (path, sig) not in self._whole_hinted:
                 self._whole_hinted.add((path, sig))
@@ -3355,7 +3354,7 @@ class Engine:
 
     # -- operator actions -----------------------------------------------------------------------
 
-    def _job_of_folder(self, job_folder: Path, path: Path) -> Job | None:
+    def _job_of_folder(self, job_folder: Path) -> Job | None:
         """The job whose folder ``job_folder`` is; None otherwise (``_answer_not_a_job`` says why)."""
         job = self.ledger.get_job(job_folder.name)
         if job is None or self.job_dir(job) != job_folder:
@@ -3464,7 +3463,7 @@ class Engine:
         log.info("drop.answered_not_a_job", file=str(path), folder=self.rel(folder))
 
     def _on_replace(self, job_folder: Path, path: Path) -> None:
-        job = self._job_of_folder(job_folder, path)
+        job = self._job_of_folder(job_folder)
         if job is None:
             self._answer_not_a_job(job_folder, path)  # (a copy of a job's folder, a refused manifest's)
         else:
@@ -3477,7 +3476,7 @@ class Engine:
 
     def _on_drops(self, job_folder: Path, paths: list[Path]) -> None:
         """Drop files that arrived together act in a safe order: a REJECT before a RELEASE."""
-        job = self._job_of_folder(job_folder, paths[0])
+        job = self._job_of_folder(job_folder)
         if job is None:
             for path in paths:
                 self._guard("drop", str(path), lambda p=path: self._answer_not_a_job(job_folder, p))  # type: ignore[misc]

@@ -293,16 +293,19 @@ def _box_update(
         if key in reader.trailer:
             trailer[NameObject(key)] = reader.trailer.raw_get(key)
     trailer[NameObject("/Prev")] = NumberObject(prev_xref)
+    # One more than the highest object number, where the file's /Size says less (audits BM 1, BN 4):
+    # the trailer's /Size, and the number of a new cross-reference stream.
+    stated = trailer.get("/Size")
+    next_number = max(
+        int(cast(int, stated)) if stated is not None else 0,
+        _highest_object_number(reader) + 1,
+        *(number + 1 for number, _, _ in entries),
+    )
     xref_at = size + update.tell()
     if as_stream:
-        _xref_stream(update, trailer, entries, xref_at, _highest_object_number(reader))
+        _xref_stream(update, trailer, entries, xref_at, next_number)
     else:
-        # /Size one more than the highest object number, where the file's says less (audit BN 4).
-        stated = trailer.get("/Size")
-        highest = max(_highest_object_number(reader), *(n for n, _, _ in entries))
-        trailer[NameObject("/Size")] = NumberObject(
-            max(int(cast(int, stated)) if stated is not None else 0, highest + 1)
-        )
+        trailer[NameObject("/Size")] = NumberObject(next_number)
         update.write(b"xref\n")
         for number, generation, offset in sorted(entries):
             update.write(f"{number} 1\n{offset:010d} {generation:05d} n\r\n".encode())
@@ -321,15 +324,12 @@ def _highest_object_number(reader: PdfReader) -> int:
 
 
 def _xref_stream(
-    update: io.BytesIO, trailer: DictionaryObject, entries: list[tuple[int, int, int]], xref_at: int, highest: int
+    update: io.BytesIO, trailer: DictionaryObject, entries: list[tuple[int, int, int]], xref_at: int, number: int
 ) -> None:
-    """The cross-reference stream of an update (ISO 32000 7.5.8): a new object, numbered after the
-    file's last (``/Size``, or its highest object number where /Size says less: an object of the
-    file renumbered as the stream would be read as the stream, and a page's content read as its
-    entries, a blank card: audit BM 1), that lists the updated objects and itself, with the
-    trailer's keys in its dictionary. Not compressed: a few entries."""
-    size_obj = trailer.get("/Size")
-    number = max(int(cast(int, size_obj)) if size_obj is not None else 0, highest + 1, *(n + 1 for n, _, _ in entries))
+    """The cross-reference stream of an update (ISO 32000 7.5.8): a new object, ``number`` (after
+    the file's highest: an object of the file renumbered as the stream would be read as the stream,
+    and a page's content read as its entries, a blank card: audit BM 1), that lists the updated
+    objects and itself, with the trailer's keys in its dictionary. Not compressed: a few entries."""
     rows = sorted([*entries, (number, 0, xref_at)])
     width = max(4, (xref_at.bit_length() + 7) // 8)  # bytes for an offset
     data = b"".join(
@@ -428,7 +428,7 @@ def _write_merged(
     """Appends every reader to a PdfWriter, adds the boxes, writes to ``fd`` (left open)."""
     writer = PdfWriter()
     offset = 0
-    for reader, art, file_fixes in zip(readers, artwork, fixes, strict=True):
+    for index, (reader, art, file_fixes) in enumerate(zip(readers, artwork, fixes, strict=True), start=1):
         try:
             writer.append(reader)
         except (MemoryError, OSError):
@@ -444,9 +444,7 @@ def _write_merged(
                 page[NameObject("/BleedBox")] = _rect(fix.bleed)
         offset += len(reader.pages)
         try:
-            _keep_document_parts(
-                writer, reader, first=reader is readers[0], art_name=art.name, index=readers.index(reader) + 1
-            )
+            _keep_document_parts(writer, reader, first=index == 1, art_name=art.name, index=index)
         except (MemoryError, OSError):
             raise
         except Exception as exc:

@@ -120,7 +120,7 @@ class ArtworkProblem(Exception):
 
 class ArtworkIncomplete(ArtworkProblem):
     """The file is the beginning of a PDF only: an upload cut off, or taken before its data came
-    (preflight's check "incomplete"). The whole file sent again is taken for the job."""
+    (preflight's check "incomplete"): the whole file is asked for."""
 
 
 def quote_name(name: str) -> str:

@@ -795,11 +795,11 @@ def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], t
     """Pages of different sizes, or of one size in both orientations (audit BI 2: a brochure turning
     landscape half-way passed unsaid), as they are shown (/Rotate applied)."""
     groups: list[tuple[PageBox, list[_Page]]] = []
-    tol += ROUNDING_MM
+    within = tol + ROUNDING_MM  # as sizes_match, but not turned
     for page, trim in zip(pages, trims, strict=True):
         shown = page.shown(trim)
         for size, members in groups:
-            if abs(size.width_mm - shown.width_mm) <= tol and abs(size.height_mm - shown.height_mm) <= tol:
+            if abs(size.width_mm - shown.width_mm) <= within and abs(size.height_mm - shown.height_mm) <= within:
                 members.append(page)
                 break
         else:
@@ -808,7 +808,7 @@ def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], t
         several_files = len({p.file for p in pages}) > 1
         parts = ", ".join(f"{size.label()} ({_group_label(members, several_files)})" for size, members in groups)
         first = groups[0][0]
-        turned = all(size.matches(first.width_mm, first.height_mm, tol - ROUNDING_MM) for size, _ in groups)
+        turned = all(size.matches(first.width_mm, first.height_mm, tol) for size, _ in groups)
         what = "pages are of one size but in both orientations" if turned else "pages have different sizes"
         collector.add("mixed_sizes", f"{what}: {parts}", page=groups[1][1][0].number)
 
