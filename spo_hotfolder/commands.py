@@ -104,8 +104,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     # What the file says may also be impossible where it points (folders that are files, on other
     # filesystems): listed with the file's own errors, all at once.
+    from spo_hotfolder.service import folder_access_notes
+
     config = load_config(config_path(args), filesystems=True)
     print(summary(config))
+    for note in folder_access_notes(config):
+        print(f"note: {note}", file=sys.stderr)
     print("config OK")
     return 0
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from spo_hotfolder.ledger import Job
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_SPACE_BEFORE_EXTENSION = re.compile(r"\s+(\.[^.\s]*)$")
 DEFAULT_FILENAME = "{order_id}_{job_id}_{product}_x{quantity}.pdf"
 
 
@@ -118,7 +119,9 @@ def render_filename(template: str, facts: RouteFacts) -> str:
     def substitute(match: re.Match[str]) -> str:
         return facts.value(match.group(1).strip()) or ""
 
-    name = safe_name(_PLACEHOLDER.sub(substitute, template))
+    # Spaces before the extension (an empty placeholder last: "{job_id} {customer}.pdf", no
+    # customer) would make "1-1 .pdf" (audit BR 6).
+    name = safe_name(_SPACE_BEFORE_EXTENSION.sub(r"\1", _PLACEHOLDER.sub(substitute, template)))
     if name.startswith("."):
         # An empty placeholder first ("{customer}.pdf", no customer): a hidden name, which a RIP
         # never picks up, and the same for every such job. The job id in front makes it neither.
@@ -175,8 +178,15 @@ def explain_os_error(exc: OSError, hot: HotFolderConfig, folder: Path | None = N
         msg = f"the disk of {what} ({where}) is full; free some space"
     elif code == errno.EROFS:
         msg = f"{what} ({where}) is on a read-only filesystem; check the mount"
-    elif code in (errno.EACCES, errno.EPERM):
+    elif code == errno.EACCES:
         msg = f"no permission to write into {what} ({where}); check its owner and mode"
+    elif code == errno.EPERM:
+        # Not the mode: an immutable folder (chattr +i) or a security policy (audit BP 4).
+        msg = (
+            f"writing into {what} ({where}) is not permitted (the system refused it, whatever the mode: an "
+            "immutable folder, `chattr +i`, shows in `lsattr -d`; or a security policy); check its owner, mode "
+            "and attributes"
+        )
     elif code in (errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ):
         msg = f"{what} ({where}) rejects the file name: {exc.strerror}; change its filename template"
     elif code == errno.ENOTDIR:

@@ -350,7 +350,8 @@ class Engine:
         self._noted: dict[str, float] = {}  # job -> when its last operator answer was given (monotonic)
         self._finished: set[str] = set()  # jobs just moved to done/ or rejected/: _answer_leftovers
         self._answering_drops = False
-        self._rerouted: dict[str, str] = {}  # job -> the hot folder a reload's routes took away
+        #: job -> the hot folder a reload's routes took away (kept in the ledger too: set_rerouted)
+        self._rerouted: dict[str, str] = ledger.rerouted()
         self.flusher = Flusher()
         # A check begun ahead of its job's turn (_begin_early_check at intake, _begin_next_check
         # while the queue runs): (what it depends on, the call, when begun).
@@ -503,9 +504,23 @@ class Engine:
             job = self.ledger.get_job(job_id, history=False)
             if job is None or job.route is None or self.ledger.published_delivery(job_id, job.generation):
                 continue  # no route yet, or the PDF is in its hot folder already (its ticket waits)
-            target = decide_route(self.facts(job), self.config).target
+            decision = decide_route(self.facts(job), self.config)
+            target = decision.target
+            named = decision.hot_folder
+            if named is not None and named not in self.config.hot_folders and job.stage is not Stage.FAILED:
+                log.warning(
+                    "job.hot_folder_removed",
+                    job_id=job_id,
+                    order_id=job.order_id,
+                    hot_folder=decision.hot_folder,
+                    reason=f"this job's manifest names hot folder {decision.hot_folder}, which the reloaded "
+                    "config no longer has: its delivery fails (into failed/) unless the hot folder is added "
+                    "again; add it and reload, then drop RETRY in the job's folder if it failed meanwhile",
+                )
             if target != job.route:
-                self.ledger.update_job(job_id, now, route=target)
+                with self.ledger.transaction():  # the route and why it changed: one commit
+                    self.ledger.update_job(job_id, now, route=target)
+                    self.ledger.set_rerouted(job_id, job.route if target == "skip" else None)
                 self._dirty.add(job_id)
                 if target == "skip":
                     # A job on its way to a printer that the new routes send nowhere (a hot folder or
@@ -2812,17 +2827,23 @@ class Engine:
                 detail += f" (the config, edited while the daemon was stopped, changed it from {job.route})"
             with self.ledger.transaction():
                 self.ledger.update_job(job.job_id, now, route="skip")
+                if was is not None:
+                    self.ledger.set_rerouted(job.job_id, None)
                 self._record(job.job_id, JobStatus.CopyToHotFolderSkipped, SYSTEM, detail, now, write=False)
             self._move_to(self.ledger.get_job(job.job_id, history=False), Stage.DONE, now)  # type: ignore[arg-type]
             return
         hot = self.config.hot_folders.get(decision.hot_folder)
         if hot is None:
-            raise JobFailed(
-                JobStatus.CopyToHotFolderFailed,
-                f"hot folder {decision.hot_folder!r} is not configured (any more)",
-                [f"the job asks for hot folder {decision.hot_folder!r}, which the config does not define"],
-                "Add the hot folder to the config (and reload), then drop RETRY here; or REJECT the job.",
+            # (its manifest names it, and a reload took it out of the config) An attempt like any
+            # other, "attempt n of max" (audit BP 1), and the last: it cannot work until the config
+            # has it again.
+            missing = DeliveryError(
+                f"hot folder {decision.hot_folder!r}, which this job's manifest names, is not in the config "
+                "(any more); add it again and reload",
+                transient=False,
             )
+            self._delivery_failed(job, decision.hot_folder, missing)
+            return
         src = self.job_dir(job) / "output" / (job.output or "")
         if not job.output or not src.is_file():
             changed = self._artwork_changed_since_check(job)
@@ -3058,7 +3079,12 @@ class Engine:
         when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
         # (more attempts than the limit: it was lowered by a reload meanwhile; this was the last)
         of = f"of {limit}" if attempts <= limit else f"(delivery.max_attempts is now {limit})"
-        detail = f"attempt {attempts} {of}: {what}" + ("" if final else f"; {again} {iso(when)}")
+        detail = f"attempt {attempts} {of}: {what}"
+        if not final:
+            detail += f"; {again} {iso(when)}"
+        elif attempts < limit:
+            # A failure no retry can mend: no "2 of 3" follows (audit BP 5).
+            detail += "; not tried again: this cannot work without a change"
         self._record(job.job_id, JobStatus.CopyToHotFolderFailed, SYSTEM, detail, now)
         log.warning(
             event,
@@ -3704,13 +3730,21 @@ class Engine:
             self._move_to(self.ledger.get_job(job_id), Stage.REJECTED, now, recorded=True, found=found)  # type: ignore[arg-type]
             message = f"rejected by {by}" + (f" ({note})" if note else "")
         elif action is Action.RETRY:
+            # A job whose PDF is in its hot folder already and whose ticket failed: nothing is made
+            # again, only the ticket is written; its history says so (audits AY 5c, BP 3).
+            ticket_only = self.ledger.published_delivery(job_id, job.generation) is not None
+            what = (
+                "retry: only the job ticket is written (the PDF is in the hot folder already)"
+                if ticket_only
+                else "retry"
+            )
             with self.ledger.transaction():
                 self.ledger.update_job(job_id, now, attempts=0, next_attempt_at=None, error=None)
                 self._record(
                     job_id,
                     JobStatus.RecreationRequested,
                     by,
-                    "retry" + (f": {note}" if note else ""),
+                    what + (f": {note}" if note else ""),
                     now,
                     write=False,
                 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import operator
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Generator, Sequence
@@ -341,6 +342,10 @@ CREATE TABLE IF NOT EXISTS intakes (
     at TEXT NOT NULL,
     completed INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS rerouted (
+    job_id TEXT PRIMARY KEY,
+    was TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS last_actions (
     job_id TEXT PRIMARY KEY,
     text TEXT NOT NULL
@@ -398,6 +403,55 @@ def _job_with(job: Job, changes: dict[str, Any]) -> Job:
 
 class LedgerError(Exception):
     """The ledger cannot be opened or used (message in plain words)."""
+
+
+def _create_ledger_file(path: Path) -> None:
+    """Creates a new ledger file (empty: SQLite makes the database in it) with the mode every file
+    of the daemon gets, 0666 less the umask: with the unit's ``UMask=0002`` operators in the group
+    may run ``release`` etc. (SQLite alone makes it 0644, and its -wal and -shm files copy the
+    database file's mode; audit BR 2). Made by root (``init``, an operator command run as root)
+    in a ``state/`` folder that belongs to the service user, it is given to the folder's owner
+    and group, so that the service can open it (audit BR 3); SQLite gives root's -wal and -shm
+    files the database file's owner itself."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except FileExistsError:
+        return
+    try:
+        if os.geteuid() == 0:
+            folder = os.stat(path.parent)
+            if folder.st_uid != 0:
+                os.fchown(fd, folder.st_uid, folder.st_gid)
+    finally:
+        os.close(fd)
+
+
+def _not_writable_why(path: Path) -> str:
+    """Why this user cannot write the ledger, when that is the cause, and what mends it."""
+    try:
+        st = os.stat(path)
+        folder_owner = os.stat(path.parent).st_uid
+    except OSError:
+        return ""
+    if os.access(path, os.W_OK):
+        return ""
+    said = (
+        f" (the file belongs to {_user_name(st.st_uid)}, mode {st.st_mode & 0o777:o}, and this user, "
+        f"{_user_name(os.geteuid())}, may not write it"
+    )
+    if st.st_uid != folder_owner:
+        # Made by a command run as root (or another user) in the daemon's state/ folder.
+        return f"{said}: give it to the owner of its folder: chown {_user_name(folder_owner)}: {path}*)"
+    return f"{said}: to let its group write it too: chmod g+w {path}*)"
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 class _Transaction:
@@ -502,6 +556,7 @@ class Ledger:
                 self._db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                _create_ledger_file(path)
                 self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
@@ -511,8 +566,8 @@ class Ledger:
                     (str(SCHEMA_VERSION),),
                 )
             self._db.execute("PRAGMA busy_timeout=30000")
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open the ledger {path}: {exc}") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise LedgerError(f"cannot open the ledger {path}: {exc}{_not_writable_why(path)}") from exc
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
@@ -1019,6 +1074,20 @@ class Ledger:
         with self._lock:
             row = self._db.execute("SELECT file_sig FROM outputs WHERE job_id = ?", (job_id,)).fetchone()
         return str(row[0]) if row else None
+
+    def set_rerouted(self, job_id: str, was: str | None) -> None:
+        """The hot folder a config reload's routes took away from a job not delivered yet (None:
+        no longer so): its CopyToHotFolderSkipped says so, after a restart too (audit BP 2)."""
+        with self.transaction() as db:
+            if was is None:
+                db.execute("DELETE FROM rerouted WHERE job_id = ?", (job_id,))
+            else:
+                db.execute("INSERT OR REPLACE INTO rerouted (job_id, was) VALUES (?, ?)", (job_id, was))
+
+    def rerouted(self) -> dict[str, str]:
+        """Every ``set_rerouted`` entry: job id -> the hot folder it was going to."""
+        with self._lock:
+            return {str(job_id): str(was) for job_id, was in self._db.execute("SELECT job_id, was FROM rerouted")}
 
     # -- intakes ----------------------------------------------------------------------------
 

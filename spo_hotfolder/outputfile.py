@@ -1,6 +1,7 @@
 """An output put in place in the job folder: temp name, fsync, rename (and the folder's fsync).
 
-Either the same file as the one artwork (a hard link, a copy where links are refused) or what the
+Either the same file as the one artwork (a hard link; a copy where links are refused, or where the
+artwork is not the daemon's to make read-only) or what the
 worker's PDF writer writes. No PDF library here: the daemon links unchanged artwork itself
 (``link_unchanged``) without importing pypdf; ``output.build_output`` (in the worker) writes.
 """
@@ -46,13 +47,26 @@ class OutputError(Exception):
 
 
 def _link_or_copy(src: str, tmp: str) -> None:
-    """``tmp`` (a name not in use) becomes the same file as ``src``: a hard link, else a copy."""
-    try:
-        os.link(src, tmp)
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise
-        shutil.copyfile(src, tmp)  # sendfile on Linux
+    """``tmp`` (a name not in use) becomes the same file as ``src``: a hard link where the daemon
+    can then take the write bits away from it, else a copy.
+
+    A file the daemon does not own (uploaded over a share as the operator's own user: Samba creates
+    it as that user) keeps its mode, so a link would leave the artwork as received writable through
+    the output: saving over output/ would destroy it (audit BR 1). The copy is the daemon's own."""
+    if _can_make_read_only(src):
+        try:
+            os.link(src, tmp)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+    shutil.copyfile(src, tmp)  # sendfile on Linux
+
+
+def _can_make_read_only(path: str) -> bool:
+    """Whether this process may change the mode of ``path``: its owner, or root."""
+    euid = os.geteuid()
+    return euid == 0 or os.stat(path).st_uid == euid
 
 
 def _write_error(exc: OSError, folder: str) -> OutputError:
@@ -112,7 +126,7 @@ def publish_output(
 
 
 def _publish_same(dest: Path, art: ArtworkInput) -> int:
-    """``dest`` becomes the artwork file itself (a hard link; a copy where links are refused), made
+    """``dest`` becomes the artwork file itself (a hard link; a copy: see ``_link_or_copy``), made
     under a temp name and renamed, then fsynced with its folder; returns the size.
 
     The fsyncs come after the rename: the file's fsync then commits the link, its mode and the
@@ -135,8 +149,8 @@ def _publish_same(dest: Path, art: ArtworkInput) -> int:
         try:
             st = os.fstat(out_fd)
             if st.st_nlink == 1:
-                # A copy (links refused) is ours. A link is the artwork itself: its mode is left as it
-                # is (an operator's upload may belong to them: changing it would fail with EPERM).
+                # A copy is ours. A link is the artwork itself, the daemon's own file (or the daemon
+                # runs as root): its mode is left as it is until the output is recorded.
                 os.fchmod(out_fd, 0o644)
             size = st.st_size
             tmp.replace(dest)

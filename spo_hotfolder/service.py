@@ -105,6 +105,42 @@ def check_folders(config: Config) -> None:
         )
 
 
+def folder_access_notes(config: Config) -> list[str]:
+    """What keeps this user from running the daemon on these spool folders (``check-config``'s
+    notes): a folder it may not write, or one missing that it may not create. Notes, not errors:
+    it depends on who runs the command (root may do anything; an operator is not the daemon)."""
+    notes: list[str] = []
+    who = _this_user()
+    said: set[Path] = set()
+    for name, folder in config.paths.spool_folders().items():
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is None or not existing.is_dir() or os.access(existing, os.W_OK | os.X_OK):
+            continue  # (a file in the way is an error of check-config itself)
+        if existing == folder:
+            notes.append(
+                f"spool folder {name} ({folder}) is not writable by this user ({who}): "
+                "the daemon, run as this user, would refuse to start"
+            )
+        elif existing not in said:
+            said.add(existing)
+            notes.append(
+                f"spool folder {name} ({folder}) does not exist, and this user ({who}) may not create it in "
+                f"{existing}: init and run, as this user, would fail; make the folders first (docs/service.md, "
+                "the tmpfiles step) or give this user the right to"
+            )
+    return notes
+
+
+def _this_user() -> str:
+    import pwd
+
+    uid = os.geteuid()
+    try:
+        return f"{pwd.getpwuid(uid).pw_name}, uid {uid}"
+    except KeyError:
+        return f"uid {uid}"
+
+
 #: How the lock file names an offline operator command holding it (then its pid).
 OPERATOR_COMMAND = "operator-command"
 #: How long a starting daemon waits for an offline operator command to finish (a replace copies a PDF).
@@ -303,7 +339,9 @@ class Daemon:
 
         try:
             self.ledger = Ledger(ledger_path(config))
-        except (LedgerError, sqlite3.Error, OSError) as exc:
+        except LedgerError as exc:
+            raise StartupError(str(exc)) from exc
+        except (sqlite3.Error, OSError) as exc:
             raise StartupError(f"cannot open the ledger {ledger_path(config)}: {exc}") from exc
         if config.metrics.listen:
             from spo_hotfolder.metrics import PrometheusMetrics

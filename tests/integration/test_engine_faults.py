@@ -1318,6 +1318,12 @@ def test_a_ticket_that_keeps_failing_fails_the_job_and_retry_writes_only_the_tic
     assert r.take_prints() == ["T3_T3-1_bc-85x55_x1.json"]
     assert copies[0] == 1
     assert r.statuses(job_id)[-2:] == ["RecreationRequested", "InHotFolder"]
+    # Nothing was made again: the history says what the retry did (audits AY 5c, BP 3).
+    retry = r.job(job_id).history[-2]
+    assert (retry.by, retry.detail) == (
+        "dave",
+        "retry: only the job ticket is written (the PDF is in the hot folder already): disk cleaned",
+    )
 
 
 # -- a failed job sent again; a manifest partly refused ---------------------------------------------
@@ -3029,6 +3035,52 @@ def test_a_reload_that_routes_a_job_waiting_to_retry_nowhere_says_it_ends_at_its
     changed = [e for e in logs if e["event"] == "job.route_changed"]
     assert changed and "it is finished unprinted at its next step" in changed[0]["reason"]
     assert "send its manifest again with reprint: true" in changed[0]["reason"]
+
+
+def test_why_a_reload_routed_a_job_nowhere_is_said_after_a_restart_too(rig: Rig) -> None:
+    """Audit BP 2: the reason was kept in memory only: a held job released after a restart (or a
+    crash) was skipped with the bare "route 1", unprinted without a word why."""
+    r = rig
+    job_id, folder = _held(r, "YR")
+    data = yaml.safe_load(r.config_path.read_text())
+    data["routes"] = [{"to": "skip"}]
+    r.config_path.write_text(yaml.safe_dump(data))
+    r.config = load_config(r.config_path)
+    r.engine.set_config(r.config)
+    r.run(steps=1)
+    assert r.job(job_id).route == "skip"
+    r.start()  # a restart (after a crash or not) on the reloaded config
+    (folder / "RELEASE").write_text("amy\n")
+    r.run(until=done(r, job_id), steps=10)
+    skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
+    assert skipped.detail == "route 1 (a config reload changed it from indigo)"
+    assert r.ledger.rerouted() == {}, "said once, then forgotten"
+    assert r.take_prints() == []
+
+
+def test_a_hot_folder_a_manifest_names_removed_by_a_reload_fails_its_job_saying_so(rig: Rig) -> None:
+    """Audit BP 1: no word at the reload, and the failed attempt had no "attempt n of max"."""
+    r = rig
+    data = yaml.safe_load(r.config_path.read_text())
+    data["hot_folders"]["spare"] = {"path": str(r.tmp / "spare-not-mounted")}
+    r.config_path.write_text(yaml.safe_dump(data))
+    r.engine.set_config(load_config(r.config_path))
+    job_id = r.order("YH", extra="hot_folder: spare\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    del data["hot_folders"]["spare"]
+    r.config_path.write_text(yaml.safe_dump(data))
+    with capture_logs() as logs:
+        r.engine.set_config(load_config(r.config_path))
+        r.run(steps=1)
+    [removed] = [e for e in logs if e["event"] == "job.hot_folder_removed"]
+    assert removed["job_id"] == job_id and removed["hot_folder"] == "spare"
+    assert "its delivery fails (into failed/) unless the hot folder is added again" in removed["reason"]
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=40)
+    assert r.job(job_id).history[-1].detail == (
+        "attempt 2 of 3: hot folder 'spare', which this job's manifest names, is not in the config (any more); "
+        "add it again and reload; not tried again: this cannot work without a change"
+    )
+    assert r.take_prints() == []
 
 
 def test_the_fix_for_a_one_file_job_does_not_ask_for_the_same_name(rig: Rig) -> None:

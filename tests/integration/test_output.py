@@ -567,6 +567,25 @@ def test_a_linked_output_is_renamed_then_fsynced_with_its_folder(
     assert dest.stat().st_ino == ready.stat().st_ino and leftovers(out_dir) == []
 
 
+def test_the_output_of_an_artwork_the_daemon_does_not_own_is_its_own_copy(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uploaded over a share, the artwork belongs to the operator's user, and the daemon cannot take
+    its write bits away: a link would let a save over output/ destroy the artwork as received
+    (audit BR 1). The output is then a copy, the daemon's own."""
+    ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)], trimbox=(3, 3, 88, 58))
+    received = ready.read_bytes()
+    owner = ready.stat().st_uid
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1)  # the daemon runs as another, unprivileged user
+    dest = out_dir / "o.pdf"
+    result = link_unchanged(art(ready)[0], str(dest), 1)
+    assert result.copied_unchanged and result.size_bytes == len(received)
+    assert dest.stat().st_ino != ready.stat().st_ino and dest.read_bytes() == received
+    assert leftovers(out_dir) == []
+    dest.write_bytes(b"%PDF-1.4 saved over by the operator")
+    assert ready.read_bytes() == received, "the artwork as received is untouched"
+
+
 def test_a_linked_output_replaces_a_leftover_temp_name_of_a_dead_process(tmp_path: Path, out_dir: Path) -> None:
     ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)], trimbox=(3, 3, 88, 58))
     from spo_hotfolder import outputfile

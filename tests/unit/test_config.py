@@ -1068,3 +1068,33 @@ def test_a_root_that_is_a_file_is_a_check_config_error(tmp_path: Path) -> None:
     (tmp_path / "rootfile").unlink()
     (tmp_path / "rootfile").mkdir()
     assert filesystem_errors(load_config(path)) == []
+
+
+def test_check_config_notes_spool_folders_this_user_may_not_write_or_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """check-config said "config OK" for a paths.root the service user could not create, or a
+    spool folder it could not write, which `run` then refused (audit BR 4): notes, since it depends
+    on who runs it."""
+    import os
+
+    from spo_hotfolder import service
+
+    root = tmp_path / "root"
+    (root / "inbox").mkdir(parents=True)
+    (root / "done").mkdir()
+    config = load_config(write(tmp_path, f"paths:\n  root: {root}\n  failed: {tmp_path / 'locked' / 'failed'}\n"))
+    (tmp_path / "locked").mkdir()
+    denied = {root / "done", tmp_path / "locked"}
+    real = os.access
+    monkeypatch.setattr(service.os, "access", lambda p, mode: Path(p) not in denied and real(p, mode))
+    monkeypatch.setattr(service, "_this_user", lambda: "spo-hotfolder, uid 999")
+    assert service.folder_access_notes(config) == [
+        f"spool folder failed ({tmp_path / 'locked' / 'failed'}) does not exist, and this user (spo-hotfolder, "
+        f"uid 999) may not create it in {tmp_path / 'locked'}: init and run, as this user, would fail; make the "
+        "folders first (docs/service.md, the tmpfiles step) or give this user the right to",
+        f"spool folder done ({root / 'done'}) is not writable by this user (spo-hotfolder, uid 999): the daemon, "
+        "run as this user, would refuse to start",
+    ]
+    denied.clear()
+    assert service.folder_access_notes(config) == []

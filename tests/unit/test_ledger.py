@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -356,3 +357,78 @@ def test_after_commit_runs_once_committed_and_never_after_a_rollback(tmp_path: P
     with ledger.transaction():
         pass
     assert said == ["no transaction: at once", "outer", "nested"]
+
+
+def test_a_new_ledger_gets_the_mode_the_umask_gives_and_its_wal_files_too(tmp_path: Path) -> None:
+    """SQLite alone makes a new database 0644, whatever the umask, and its -wal/-shm files copy
+    that: operators in the daemon's group could not run `release` (audit BR 2). The unit's
+    UMask=0002 must give 0664."""
+    import os
+    import stat
+
+    old = os.umask(0o002)
+    try:
+        ledger = Ledger(tmp_path / "ledger.sqlite3")
+        with ledger.transaction():
+            ledger._db.execute("UPDATE meta SET value = value")
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        ledger.close()
+    finally:
+        os.umask(old)
+    assert modes["ledger.sqlite3"] == 0o664 and modes["ledger.sqlite3-wal"] == 0o664, modes
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root may give a file away")
+def test_a_ledger_made_by_root_in_the_service_users_folder_belongs_to_that_user(tmp_path: Path) -> None:
+    """`init` (or an operator command) run as root made a root-owned ledger the service then could
+    not open, with no word why (audit BR 3): it now belongs to the owner of its folder."""
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, 12345, 12346)
+    ledger = Ledger(state / "ledger.sqlite3")
+    with ledger.transaction():
+        ledger._db.execute("UPDATE meta SET value = value")
+    owners = {p.name: (p.stat().st_uid, p.stat().st_gid) for p in state.iterdir()}
+    ledger.close()
+    assert set(owners.values()) == {(12345, 12346)}, owners
+
+
+def test_a_ledger_this_user_may_not_write_is_refused_saying_whose_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spo_hotfolder.ledger as ledger_module
+
+    path = tmp_path / "ledger.sqlite3"
+    Ledger(path).close()
+    path.chmod(0o444)
+    for name in ("ledger.sqlite3-wal", "ledger.sqlite3-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    me = path.stat().st_uid
+    monkeypatch.setattr(ledger_module.os, "access", lambda p, mode: False)  # as a user other than root sees it
+    names = {me: "spo-hotfolder", me + 1: "root"}
+    monkeypatch.setattr(ledger_module, "_user_name", lambda uid: names.get(uid, f"uid {uid}"))
+    said = ledger_module._not_writable_why(path)
+    assert said == (
+        " (the file belongs to spo-hotfolder, mode 444, and this user, spo-hotfolder, may not write it: to let "
+        f"its group write it too: chmod g+w {path}*)"
+    )
+    monkeypatch.setattr(ledger_module.os, "stat", _stat_owned_by(path, me + 1))  # made by a command run as root
+    said = ledger_module._not_writable_why(path)
+    assert said.startswith(" (the file belongs to root, mode 444, and this user, spo-hotfolder, may not write it")
+    assert said.endswith(f": give it to the owner of its folder: chown spo-hotfolder: {path}*)")
+
+
+def _stat_owned_by(path: Path, uid: int) -> Any:
+    import os as real_os
+
+    real = real_os.stat
+
+    def fake(p: Any, *args: Any, **kwargs: Any) -> Any:
+        st = real(p, *args, **kwargs)
+        if Path(p) == path:
+            values = list(st)
+            values[4] = uid  # st_uid
+            return real_os.stat_result(values)
+        return st
+
+    return fake

@@ -95,6 +95,13 @@ def test_a_filename_that_would_be_hidden_gets_the_job_id_in_front() -> None:
     assert render_filename("{customer}.pdf", facts(customer="ACME")) == "ACME.pdf"
 
 
+def test_an_empty_placeholder_last_leaves_no_space_before_the_extension() -> None:
+    """ "{order_id}_{job_id} {customer}.pdf" without a customer made "1_1-1 .pdf" (audit BR 6)."""
+    assert render_filename("{order_id}_{job_id} {customer}.pdf", facts(customer=None)) == "1_1-1.pdf"
+    assert render_filename("{order_id}_{job_id} {customer}.pdf", facts(customer="ACME")) == "1_1-1 ACME.pdf"
+    assert render_filename("{job_id} {customer} .pdf", facts(customer="ACME")) == "1-1 ACME.pdf"
+
+
 def test_our_temp_names() -> None:
     assert is_our_temp(".1_1-1.pdf.part")
     assert not is_our_temp("1_1-1.pdf") and not is_our_temp(".part")
@@ -127,6 +134,18 @@ def test_a_failure_in_the_staging_folder_names_the_staging_folder(
     with pytest.raises(DeliveryError) as raised:
         write_temp(src, tmp_path / "stage" / ".j.pdf.part", hot)
     assert str(raised.value) == (
+        f"writing into the staging folder of hot folder large ({tmp_path / 'stage'}) is not permitted (the system "
+        "refused it, whatever the mode: an immutable folder, `chattr +i`, shows in `lsattr -d`; or a security "
+        "policy); check its owner, mode and attributes"
+    )
+
+    def denied(*args: object, **kwargs: object) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(delivery, "copy_file", denied)  # the mode (audit BP 4: EPERM is not)
+    with pytest.raises(DeliveryError) as raised:
+        write_temp(src, tmp_path / "stage" / ".j.pdf.part", hot)
+    assert str(raised.value) == (
         f"no permission to write into the staging folder of hot folder large ({tmp_path / 'stage'}); check its owner "
         "and mode"
     )
@@ -142,4 +161,4 @@ def test_a_failure_in_the_staging_folder_names_the_staging_folder(
     monkeypatch.setattr(os, "access", real_access)
     with pytest.raises(DeliveryError) as raised:
         publish(temp, hot.path / "j.pdf", hot)  # the staging folder is writable: the hot folder refused
-    assert str(raised.value).startswith(f"no permission to write into hot folder large ({hot.path})")
+    assert str(raised.value).startswith(f"writing into hot folder large ({hot.path}) is not permitted")
