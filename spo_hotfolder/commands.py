@@ -404,8 +404,13 @@ def cmd_action(args: argparse.Namespace) -> int:
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.1)
-        print(f"{job.job_id}: {action.value} handed to the running daemon; it has not answered yet (see `show`)")
-        return 0
+        # Not known to be done: no exit 0, which a script would take for success (audit BQ 2: a
+        # release refused later by a REJECT given before it had exited 0).
+        fail(
+            f"{job.job_id}: the daemon has not answered the {action.value} within {COMMAND_WAIT_SECONDS:g} s (it is "
+            "busy with a long job, or hung); the command stays queued and is done or refused in its turn: see "
+            f"`{PROG} show {job.job_id}` for its outcome, do not give it again"
+        )
     finally:
         ledger.close()
 
@@ -435,6 +440,19 @@ def _run_offline(config: Config, ledger: Ledger, job_id: str, token: str) -> Act
             False,
             f"an earlier `{what}` of this job is not done yet (its CLI is still at it, or was interrupted); "
             "start the daemon (it finishes that first) or wait for it, then try again",
+        )
+    waiting = engine.drops_waiting(job_id) if ours.get("action") != Action.REJECT.value else []
+    if waiting:
+        # Dropped before this command, and read by the daemon when it starts: done here, ours would
+        # act first, and the older file last (a replacement dropped earlier won over a later
+        # `replace`: audit BQ 1). The daemon does them in the order they came.
+        _withdraw(engine.commands_dir(), token)
+        files = " and ".join(waiting)
+        return ActionResult(
+            False,
+            f"{files} in the job's folder {'is' if len(waiting) == 1 else 'are'} not read yet (the daemon is not "
+            "running): the daemon reads what was dropped first when it starts; start it, then give this command "
+            "again if it is still needed (or remove that file first)",
         )
     result = engine.run_command(engine.commands_dir() / f"{token}.json")
     engine.flush_status()

@@ -4053,6 +4053,25 @@ class Engine:
         # A file ready to be taken is named before an upload still under a temporary name.
         return min(names, key=lambda name: (self.uploading(name), name), default=None)
 
+    def drops_waiting(self, job_id: str) -> list[str]:
+        """The drop files (RELEASE, RETRY, a PDF in replace/) in the job's folder in quarantine/ or
+        failed/ that the daemon has not read yet, as paths relative to the folder. With no daemon
+        running, an operator command given after them must not overtake them (audit BQ 1, 5)."""
+        job = self.ledger.get_job(job_id, history=False)
+        folder = self._locate(job) if job is not None else None
+        if folder is None or folder.parent not in (self.area("quarantine"), self.area("failed")):
+            return []
+        waiting: list[str] = []
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                action = classify_drop(entry.name)
+                if action in (Action.RELEASE, Action.RETRY) and not entry.is_dir(follow_symlinks=False):
+                    waiting.append(entry.name)
+        pending = self._replacement_waiting(folder, None)
+        if pending is not None:
+            waiting.append(f"replace/{pending}")
+        return sorted(waiting)
+
     @staticmethod
     def _reject_waiting(job_dir: Path) -> str | None:
         """The name of a REJECT drop file in ``job_dir`` not handled yet, if there is one."""

@@ -184,6 +184,9 @@ def refusal(job: Job, action: Action) -> str | None:
             return None
         if stage in TERMINAL:
             return f"job {job.job_id} is {stage.value} (status {status}); nothing to retry"
+        if job.status is JobStatus.RecreationRequested:
+            # Two RETRY files dropped together (audit BQ 4): the first is under way.
+            return f"job {job.job_id} is being tried again already (status {status}); nothing more to retry"
         return f"job {job.job_id} has not failed (status {status}); nothing to retry"
     # REPLACE
     if stage is Stage.DONE:

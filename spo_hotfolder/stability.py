@@ -46,6 +46,7 @@ from pathlib import Path
 import structlog
 
 from spo_hotfolder.manifest import MANIFEST_SUFFIXES
+from spo_hotfolder.operator import classify_drop
 from spo_hotfolder.pdfreport import short_of_declared_length
 
 log = structlog.get_logger("spo_hotfolder.stability")
@@ -265,7 +266,7 @@ _PDF_HEADER = b"%PDF-"
 
 
 def _looks_complete(path: Path, st: os.stat_result) -> bool:
-    """False for an empty manifest or PDF, for a ``*.json`` manifest whose text does not end with
+    """False for an empty manifest, PDF or drop file, for a ``*.json`` manifest whose text does not end with
     the ``}`` that closes it, for a YAML manifest whose text does not end with a line break, and
     for a ``*.pdf`` that is (or begins like) a PDF but does not end with ``%%EOF``: still
     being written (a writer that paused longer than ``settle_seconds``), or cut short (an upload
@@ -273,6 +274,11 @@ def _looks_complete(path: Path, st: os.stat_result) -> bool:
     name says nothing about the content behind it. Anything else is judged by size and time alone.
     (A YAML document has no end marker: one cut exactly after a line break looks complete.)"""
     suffix = path.suffix.lower()
+    if st.st_size == 0 and classify_drop(path.name) is not None:
+        # An empty RELEASE/REJECT/RETRY: the operator's name may be typed into it a moment later
+        # (Explorer's "New > Text Document", renamed, then opened in Notepad: audit BQ 3). An empty
+        # drop file still acts, once unchanged for incomplete_pdf_seconds.
+        return False
     if suffix not in _NEEDS_CONTENT:
         return True
     if st.st_size == 0:

@@ -204,6 +204,65 @@ def test_drop_file_while_daemon_stopped_acts_at_start(make_daemon) -> None:
     assert blocked_entry(job)["removed_by"] == "dave"
 
 
+def test_with_the_daemon_stopped_a_command_does_not_overtake_files_dropped_before_it(
+    make_daemon, tmp_path: Path
+) -> None:
+    """Audit BQ 1: a replacement dropped into replace/ while the daemon was stopped, then a
+    `replace` with another file: the command acted at once, the dropped file at the start, and the
+    older file became the artwork. BQ 5: a RELEASE file, then `release`: the file's operator lost
+    the credit and was told the job had finished. The daemon reads what was dropped first."""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "B9")
+    held(daemon, job_id)
+    assert daemon.stop() == 0
+    folder = daemon.root / "quarantine" / job_id
+    make_pdf(folder / "replace" / "first.pdf", pages=CARD)
+    make_pdf(tmp_path / "second.pdf", pages=CARD)
+    result = daemon.cli("replace", job_id, str(tmp_path / "second.pdf"), "--by", "later")
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "replace/first.pdf in the job's folder is not read yet (the daemon is not running)" in result.stderr
+    (folder / "replace" / "first.pdf").unlink()
+    (folder / "RELEASE").write_text("s12\n")
+    result = daemon.cli("release", job_id, "--by", "s15")
+    assert result.returncode == 1 and "RELEASE in the job's folder is not read yet" in result.stderr, result.stderr
+    assert not list((daemon.root / "state" / "commands").glob("*.json")), "a refused command is withdrawn"
+    assert daemon.job(job_id)["blocked"] is True
+    daemon.start()
+    job = daemon.wait_status(job_id, "InHotFolder")
+    assert blocked_entry(job)["removed_by"] == "s12"
+    assert "ArtworkUploaded" not in statuses(job)
+
+
+def test_a_command_the_daemon_does_not_answer_in_time_is_no_success(
+    make_daemon, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Audit BQ 2: a daemon busy with one long job did not answer within 30 s and the CLI exited 0,
+    "handed to the running daemon"; the daemon then refused the release. Not known to be done is
+    not a success: exit 1, saying the command stays queued."""
+    from spo_hotfolder import commands
+    from spo_hotfolder.cli import main
+    from spo_hotfolder.config import load_config
+    from spo_hotfolder.service import InstanceLock
+
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "BQ")
+    held(daemon, job_id)
+    assert daemon.stop() == 0
+    lock = InstanceLock(load_config(daemon.config))
+    assert lock.acquire()  # a daemon that runs, busy elsewhere
+    lock.mark_daemon()
+    monkeypatch.setattr(commands, "COMMAND_WAIT_SECONDS", 0.3)
+    try:
+        code = main(["-c", str(daemon.config), "release", job_id, "--by", "amy"])
+    finally:
+        lock.release()
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "", (out, err)
+    assert err.startswith(f"spo-hotfolder: error: {job_id}: the daemon has not answered the RELEASE within 0.3 s")
+    assert "the command stays queued" in err and len(err.splitlines()) == 1
+    assert len(list((daemon.root / "state" / "commands").glob("*.json"))) == 1, "still queued"
+
+
 def test_reject_by_drop_and_by_cli(make_daemon, tmp_path: Path) -> None:
     daemon = make_daemon(blocking={"block_on_arrival": True})
     a = order(daemon, "R1")

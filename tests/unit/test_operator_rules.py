@@ -168,6 +168,19 @@ def test_a_job_waiting_for_a_copy_retry_can_be_retried_now() -> None:
     assert refusal(waiting, Action.RETRY) is None
 
 
+def test_a_second_retry_of_a_job_being_tried_again_says_so() -> None:
+    """Audit BQ 4: two RETRY files dropped together; the second read "has not failed (status
+    RecreationRequested)" while STATUS.txt showed the job failed again a moment later."""
+    retrying = replace(
+        BASE,
+        stage=Stage.PROCESS,
+        history=(entry(1, JobStatus.ValidationFailed), entry(2, JobStatus.RecreationRequested)),
+    )
+    assert refusal(retrying, Action.RETRY) == (
+        f"job {BASE.job_id} is being tried again already (status RecreationRequested); nothing more to retry"
+    )
+
+
 def test_jobs_rows_are_coloured_only_while_they_wait_for_someone() -> None:
     from spo_hotfolder.commands import ORANGE, RED, _row_color
 

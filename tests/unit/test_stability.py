@@ -200,3 +200,25 @@ def test_a_utf16_manifest_looks_complete_when_it_is(tmp_path: Path) -> None:
     # Zeros at the end of a UTF-8 file are a copy not written yet.
     assert not looks_complete("m.yaml", yaml_text.encode() + bytes(8))
     assert not looks_complete("m.json", json_text.encode()[:-3] + bytes(300))
+
+
+def test_an_empty_drop_file_waits_for_the_name_typed_into_it(tmp_path: Path) -> None:
+    """Audit BQ 3: Explorer's "New > Text Document" renamed RELEASE.txt (empty), then opened in
+    Notepad: the empty file was acted on after settle_seconds and the name typed into it was
+    lost. An empty drop file waits like an empty manifest; one still empty then acts all the same."""
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    typed, left_empty = tmp_path / "RELEASE.txt", tmp_path / "reject"
+    typed.touch()
+    left_empty.touch()
+    tracker.track(typed, complete=True)  # renamed into place
+    tracker.track(left_empty, complete=True)
+    assert tracker.get_stable_files() == []
+    clock.t += 3.0
+    assert tracker.get_stable_files() == []
+    typed.write_text("alice\n")
+    tracker.track(typed)  # the write's event
+    clock.t += 2.0  # 5 s after the first look: the empty one acts; the other, with its name, is settled
+    taken = dict(tracker.get_stable_files())
+    assert set(taken) == {typed, left_empty}
+    assert taken[typed][0] == len("alice\n") and taken[left_empty][0] == 0  # (size, mtime, inode)
