@@ -40,7 +40,7 @@ from spo_hotfolder.manifest import (
     several_manifests,
     several_manifests_problem,
 )
-from spo_hotfolder.operator import Action, pending_commands, refusal
+from spo_hotfolder.operator import Action, pending_commands, pending_commands_by_job, refusal
 from spo_hotfolder.reports import printable
 from spo_hotfolder.status import JobStatus
 
@@ -178,7 +178,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     try:
         # Each job in the folder it is in, as `show` gives it (audit BF 5: a folder moved by hand).
         if args.json:
-            _print_json_list(public_json(_where_it_is(j, config), config, with_history=False) for j in jobs)
+            waiting = pending_commands_by_job(config.paths.state / "commands", ledger)
+            _print_json_list(
+                _with_waiting(
+                    public_json(_where_it_is(j, config), config, with_history=False), waiting.get(j.job_id, [])
+                )
+                for j in jobs
+            )
             return 0
         # Six short strings a job (a listing of 100,000 jobs holds no Job objects); the widths need all rows.
         color = _use_color()
@@ -257,6 +263,13 @@ def _where_it_is(job: Job, config: Config) -> Job:
     return dataclasses.replace(job, folder=shown)
 
 
+def _with_waiting(data: dict[str, Any], waiting: list[dict[str, Any]]) -> dict[str, Any]:
+    """``data`` with ``waiting_commands``: the CLI commands given for the job and not done yet (the
+    text's "Waiting:" lines), in `show --json` and `jobs --json` alike (SPEC 3: the same objects)."""
+    data["waiting_commands"] = [{key: command.get(key) for key in ("action", "by", "note")} for command in waiting]
+    return data
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     config = get_config(args)
     ledger = open_ledger(config)
@@ -267,10 +280,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if args.json:
-        data = public_json(job, config)
-        # CLI commands given for the job and not done yet (the text's "Waiting:" lines).
-        data["waiting_commands"] = [{key: command.get(key) for key in ("action", "by", "note")} for command in waiting]
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        print(json.dumps(_with_waiting(public_json(job, config), waiting), indent=2, ensure_ascii=False))
         return 0
     print(f"Job:       {job.job_id}")
     print(f"Order:     {job.order_id}" + (f"  ({printable(job.customer)})" if job.customer else ""))

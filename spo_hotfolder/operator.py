@@ -199,6 +199,11 @@ def refusal(job: Job, action: Action) -> str | None:
 def pending_commands(commands: Path, ledger: Ledger, job_id: str) -> list[dict[str, Any]]:
     """The CLI command files in ``commands`` (state/commands/) for ``job_id`` that are not done
     (no outcome in the ledger for their token), oldest first (their names sort in time)."""
+    return pending_commands_by_job(commands, ledger, job_id).get(job_id, [])
+
+
+def pending_commands_by_job(commands: Path, ledger: Ledger, only: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """``pending_commands`` of every job (``only``: of that job) from one look at the folder."""
     found: list[tuple[str, dict[str, Any]]] = []
     with contextlib.suppress(OSError), os.scandir(commands) as entries:
         for entry in entries:
@@ -208,10 +213,15 @@ def pending_commands(commands: Path, ledger: Ledger, job_id: str) -> list[dict[s
                 command = json.loads(Path(entry.path).read_text("utf-8"))
             except (OSError, ValueError):
                 continue
-            if not isinstance(command, dict) or command.get("job_id") != job_id:
+            if not isinstance(command, dict) or not isinstance(command.get("job_id"), str):
+                continue
+            if only is not None and command["job_id"] != only:
                 continue
             token = str(command.get("token") or "")
             if token and ledger.drop_result(token) is not None:
                 continue
             found.append((entry.name, command))
-    return [command for _name, command in sorted(found, key=lambda item: item[0])]
+    by_job: dict[str, list[dict[str, Any]]] = {}
+    for _name, command in sorted(found, key=lambda item: item[0]):
+        by_job.setdefault(command["job_id"], []).append(command)
+    return by_job

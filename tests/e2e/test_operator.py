@@ -608,7 +608,10 @@ def test_retry_on_a_job_that_did_not_fail_is_an_error(make_daemon, tmp_path: Pat
 
 
 def _overwrite_in_place(target: Path, source: Path) -> None:
-    """What a file explorer's "Replace the file" does on a share: the same file, new content."""
+    """What a file explorer's "Replace the file" does on a share: the same file, new content. The
+    daemon made the file read-only; a share that ignores modes, or root, writes it all the same
+    (the write bit given back here, so that the test also runs as a user who is not root)."""
+    target.chmod(target.stat().st_mode | 0o200)
     with open(target, "r+b") as fh:
         fh.write(source.read_bytes())
         fh.truncate()

@@ -3802,6 +3802,9 @@ def test_an_offline_reject_is_not_held_back_by_an_earlier_command(rig: Rig) -> N
     assert "Waiting:   RELEASE by sam, given with the CLI; not done yet (the daemon does it when it reads it" in shown
     as_json = json.loads(run_cli(r.config_path, "show", job_id, "--json").stdout)
     assert as_json["waiting_commands"] == [{"action": "RELEASE", "by": "sam", "note": ""}]
+    # SPEC 3: `jobs --json` is a list of the same objects without `history` (audit BS 3).
+    [listed] = json.loads(run_cli(r.config_path, "jobs", "--json").stdout)
+    assert listed == {key: value for key, value in as_json.items() if key != "history"}
     result = run_cli(r.config_path, "reject", job_id, "--by", "ann")
     assert result.returncode == 0, result
     assert r.stage(job_id) is Stage.REJECTED
