@@ -512,8 +512,8 @@ class Engine:
                     "job.hot_folder_removed",
                     job_id=job_id,
                     order_id=job.order_id,
-                    hot_folder=decision.hot_folder,
-                    reason=f"this job's manifest names hot folder {decision.hot_folder}, which the reloaded "
+                    hot_folder=named,
+                    reason=f"this job's manifest names hot folder {named}, which the reloaded "
                     "config no longer has: its delivery fails (into failed/) unless the hot folder is added "
                     "again; add it and reload, then drop RETRY in the job's folder if it failed meanwhile",
                 )

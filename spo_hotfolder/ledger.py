@@ -436,16 +436,17 @@ def _not_writable_why(path: Path) -> str:
     if os.access(path, os.W_OK):
         return ""
     said = (
-        f" (the file belongs to {_user_name(st.st_uid)}, mode {st.st_mode & 0o777:o}, and this user, "
-        f"{_user_name(os.geteuid())}, may not write it"
+        f" (the file belongs to {user_name(st.st_uid)}, mode {st.st_mode & 0o777:o}, and this user, "
+        f"{user_name(os.geteuid())}, may not write it"
     )
     if st.st_uid != folder_owner:
         # Made by a command run as root (or another user) in the daemon's state/ folder.
-        return f"{said}: give it to the owner of its folder: chown {_user_name(folder_owner)}: {path}*)"
+        return f"{said}: give it to the owner of its folder: chown {user_name(folder_owner)}: {path}*)"
     return f"{said}: to let its group write it too: chmod g+w {path}*)"
 
 
-def _user_name(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """The account name of ``uid`` ("uid 999" when it has none)."""
     import pwd
 
     try:

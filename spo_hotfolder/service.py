@@ -39,7 +39,7 @@ from spo_hotfolder.config import (
 )
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write
-from spo_hotfolder.ledger import Ledger, LedgerError, Stage
+from spo_hotfolder.ledger import Ledger, LedgerError, Stage, user_name
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
@@ -132,13 +132,9 @@ def folder_access_notes(config: Config) -> list[str]:
 
 
 def _this_user() -> str:
-    import pwd
-
     uid = os.geteuid()
-    try:
-        return f"{pwd.getpwuid(uid).pw_name}, uid {uid}"
-    except KeyError:
-        return f"uid {uid}"
+    name = user_name(uid)
+    return name if name == f"uid {uid}" else f"{name}, uid {uid}"
 
 
 #: How the lock file names an offline operator command holding it (then its pid).

@@ -406,7 +406,7 @@ def test_a_ledger_this_user_may_not_write_is_refused_saying_whose_it_is(
     me = path.stat().st_uid
     monkeypatch.setattr(ledger_module.os, "access", lambda p, mode: False)  # as a user other than root sees it
     names = {me: "spo-hotfolder", me + 1: "root"}
-    monkeypatch.setattr(ledger_module, "_user_name", lambda uid: names.get(uid, f"uid {uid}"))
+    monkeypatch.setattr(ledger_module, "user_name", lambda uid: names.get(uid, f"uid {uid}"))
     said = ledger_module._not_writable_why(path)
     assert said == (
         " (the file belongs to spo-hotfolder, mode 444, and this user, spo-hotfolder, may not write it: to let "
