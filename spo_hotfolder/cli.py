@@ -127,6 +127,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         print(f"{PROG}: error: cannot write the output: {why}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        if args.command == "run":
+            raise
+        # A file or folder this user may not use (an operator not in the daemon's group yet, or
+        # not logged in again since being added; state/commands/ made by root): one line, never
+        # a traceback (SPEC 3; audit BT 2).
+        print(f"{PROG}: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 1
+
+
+def _os_error_text(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    text = f"{where}{exc.strerror or exc}"
+    if isinstance(exc, PermissionError):
+        from spo_hotfolder.ledger import user_name
+
+        text += (
+            f" (this user, {user_name(os.geteuid())}, may not use it: operators must be in the daemon's group, and "
+            "log in again after being added to it)"
+        )
+    return text
 
 
 def _flush_printed() -> int:

@@ -508,6 +508,7 @@ class Engine:
             target = decision.target
             named = decision.hot_folder
             if named is not None and named not in self.config.hot_folders and job.stage is not Stage.FAILED:
+                self._dirty.add(job_id)  # STATUS.txt says so (audit BT 5)
                 log.warning(
                     "job.hot_folder_removed",
                     job_id=job_id,
@@ -2837,12 +2838,23 @@ class Engine:
             # (its manifest names it, and a reload took it out of the config) An attempt like any
             # other, "attempt n of max" (audit BP 1), and the last: it cannot work until the config
             # has it again.
+            name = decision.hot_folder
             missing = DeliveryError(
-                f"hot folder {decision.hot_folder!r}, which this job's manifest names, is not in the config "
-                "(any more); add it again and reload",
+                f"hot folder {name!r}, which this job's manifest names, is not in the config (any more); add it "
+                "again and reload",
                 transient=False,
             )
-            self._delivery_failed(job, decision.hot_folder, missing)
+            self._copy_failed(
+                job,
+                name,
+                missing,
+                event="delivery.failed",
+                what=str(missing),
+                again="next attempt at",
+                title=lambda why: f"the copy into hot folder {name} failed ({why}): {missing}",
+                fix=f"Have hot folder {name} added to the config again (hot_folders) and the config reloaded, then "
+                "drop a file named RETRY here. Drop REJECT to stop the job.",
+            )
             return
         src = self.job_dir(job) / "output" / (job.output or "")
         if not job.output or not src.is_file():
@@ -2899,14 +2911,17 @@ class Engine:
             raise failure
 
     def _output_changed(self, job: Job, src: Path) -> JobFailed | None:
-        """``_output_unchanged``'s finding; the changed file is moved into history/ (kept, not sent)."""
+        """``_output_unchanged``'s finding; the changed file is moved into history/ (kept, not sent).
+        Also an artwork file changed since its check: the output then is no longer what artwork/
+        holds, and a release may approve one while the printer gets the other (audit BT 1: an
+        output copied from an operator's own artwork file, which stays writable by them)."""
         recorded = self.ledger.output_sig(job.job_id)
         try:
             current = _file_sig(src)
         except OSError:
             return None  # gone: the copy (or the next step) says so
         if recorded is None or current == recorded:
-            return None
+            return self._artwork_changed_failure(job)
         now = self.clock.now()
         kept = into_history(self.job_dir(job), src, now, f"changed-output-{src.name}")
         # No output now: `show`, `jobs --json` and STATUS.txt must not name the file moved away.
@@ -2918,12 +2933,30 @@ class Engine:
             f"its output file was changed after it was checked, so it was not sent (kept as history/{kept.name})",
             [
                 f"output/{src.name} is not the file that was checked and recorded as OutputCreated: it was "
-                "overwritten or edited in place (in a job with one artwork file, output/ and artwork/ hold the "
-                "same file, so overwriting artwork/ changes the output too); only a checked file is sent"
+                "overwritten or edited in place (in a job with one artwork file, output/ and artwork/ are mostly "
+                "the same file, so overwriting artwork/ changes the output too); only a checked file is sent"
             ],
             "Put the corrected PDF into replace/ (never overwrite the files in artwork/ or output/): it is checked "
             "and the output made again. Or drop a file named RETRY here to check the files in artwork/ as they are "
             f"now and make the output from them{again}.",
+        )
+
+    def _artwork_changed_failure(self, job: Job) -> JobFailed | None:
+        changed = self._artwork_changed_since_check(job)
+        if not changed:
+            return None
+        again = " (the job is still blocked: it then waits in quarantine/ for RELEASE again)" if job.blocked else ""
+        return JobFailed(
+            JobStatus.ValidationFailed,
+            "artwork changed in its folder after it was checked: " + ", ".join(changed) + "; its output was not sent",
+            [
+                f"artwork/{name} is not the file that was checked (it was replaced or edited in place, not put into "
+                "replace/): the output made from the checked one no longer matches it, and is not sent"
+                for name in changed
+            ],
+            "Put the PDF to print into replace/ (same file name; never overwrite the files in artwork/ or output/): "
+            "it is checked and the output made again. Or drop a file named RETRY here to check the files in artwork/ "
+            f"as they are now and make the output from them{again}.",
         )
 
     def _copy_goes_on(self) -> bool:
@@ -3155,6 +3188,9 @@ class Engine:
         folder too (``_record_stage``), the folder being at ``found`` until it is moved."""
         if not recorded:
             self.ledger.update_job(job.job_id, now, stage=stage)
+        if stage in TERMINAL and self._rerouted.pop(job.job_id, None) is not None:
+            # Finished otherwise (rejected): a reprint later is routed afresh (audit BT 6).
+            self.ledger.set_rerouted(job.job_id, None)
         src = found if found is not None else self._locate(job)
         dst = self.area(STAGE_AREA[stage]) / job.job_id
         if src is None:
@@ -3314,6 +3350,9 @@ class Engine:
             route_reason=decision.reason if decision else None,
             last_action=self._last_action_of(job.job_id),
             pdf_delivered=job.stage is Stage.FAILED and self._pdf_delivered(job),
+            target_missing=decision is not None
+            and decision.hot_folder is not None
+            and decision.hot_folder not in self.config.hot_folders,
         )
 
     @staticmethod
@@ -3654,7 +3693,9 @@ class Engine:
             )
         if reason is None and action is Action.RELEASE and parsed is not None and parsed.artwork:
             current = self.extra(job).fingerprint or ""
-            if not (current and (current.startswith(parsed.artwork) or parsed.artwork.startswith(current))):
+            matches = current and (current.startswith(parsed.artwork) or parsed.artwork.startswith(current))
+            # (artwork changed in its folder since its check: the job fails below, saying so)
+            if not matches and not self._artwork_changed_since_check(job):
                 reason = self._stale_release(parsed.artwork, current)
         if reason is None and action is Action.RELEASE and token is not None:
             reason = self._release_given_before(job, token)
@@ -4054,7 +4095,7 @@ class Engine:
         return min(names, key=lambda name: (self.uploading(name), name), default=None)
 
     def drops_waiting(self, job_id: str) -> list[str]:
-        """The drop files (RELEASE, RETRY, a PDF in replace/) in the job's folder in quarantine/ or
+        """The drop files (RELEASE, RETRY, a file in replace/) in the job's folder in quarantine/ or
         failed/ that the daemon has not read yet, as paths relative to the folder. With no daemon
         running, an operator command given after them must not overtake them (audit BQ 1, 5)."""
         job = self.ledger.get_job(job_id, history=False)
@@ -4062,14 +4103,16 @@ class Engine:
         if folder is None or folder.parent not in (self.area("quarantine"), self.area("failed")):
             return []
         waiting: list[str] = []
-        with contextlib.suppress(OSError), os.scandir(folder) as entries:
-            for entry in entries:
-                action = classify_drop(entry.name)
-                if action in (Action.RELEASE, Action.RETRY) and not entry.is_dir(follow_symlinks=False):
-                    waiting.append(entry.name)
-        pending = self._replacement_waiting(folder, None)
-        if pending is not None:
-            waiting.append(f"replace/{pending}")
+        for sub in ("", "replace"):
+            with contextlib.suppress(OSError), os.scandir(folder / sub) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        continue
+                    # What the daemon reads, as it classifies it: not an upload's temporary name
+                    # (RELEASE.tmp, replace/x.pdf.part), which it never acts on (audit BT 4).
+                    kind, _ = self._classify(Path(entry.path))
+                    if kind == "replace" or (kind == "drop" and classify_drop(entry.name) is not Action.REJECT):
+                        waiting.append(f"{sub}/{entry.name}" if sub else entry.name)
         return sorted(waiting)
 
     @staticmethod
@@ -4190,7 +4233,11 @@ class Engine:
         if fresh.active_block() is not None:
             # A RELEASE dropped with the replacement, not read yet: it approves the output the
             # operator saw, not the one this file makes. Filed unused; the job waits for a new one.
-            unused += self._file_stale_releases(job_dir, now, "for the output before this replacement")
+            # (Dropped after the replacement, while the daemon was stopped, it approves no output
+            # either: the new one did not exist; audit BT 8.)
+            unused += self._file_stale_releases(
+                job_dir, now, "before the output of this replacement was made (a release approves the output you saw)"
+            )
         when = ""
         if all(a.present for a in self.ledger.artwork(job.job_id)):
             if self._run_when_due(job.job_id, now):

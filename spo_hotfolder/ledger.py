@@ -411,8 +411,8 @@ def _create_ledger_file(path: Path) -> None:
     may run ``release`` etc. (SQLite alone makes it 0644, and its -wal and -shm files copy the
     database file's mode; audit BR 2). Made by root (``init``, an operator command run as root)
     in a ``state/`` folder that belongs to the service user, it is given to the folder's owner
-    and group, so that the service can open it (audit BR 3); SQLite gives root's -wal and -shm
-    files the database file's owner itself."""
+    and group, group-writable when the folder is, so that the service and operators can open it
+    (audit BR 3); SQLite gives root's -wal and -shm files the database file's owner itself."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     except FileExistsError:
@@ -422,6 +422,8 @@ def _create_ledger_file(path: Path) -> None:
             folder = os.stat(path.parent)
             if folder.st_uid != 0:
                 os.fchown(fd, folder.st_uid, folder.st_gid)
+                # root's umask (022) is not the service's: group-writable as its folder is (audit BT 3).
+                os.fchmod(fd, 0o664 if folder.st_mode & 0o020 else 0o644)
     finally:
         os.close(fd)
 

@@ -25,6 +25,7 @@ class Extra:
     route_reason: str | None = None
     last_action: str | None = None  # the result of the last operator drop, in plain words
     pdf_delivered: bool = False  # the PDF is in the hot folder; only its job ticket failed
+    target_missing: bool = False  # the manifest names a hot folder the config does not have (any more)
 
 
 #: Control characters (C0, DEL, C1), invisible and direction-changing marks: a manifest's free text
@@ -96,6 +97,8 @@ def status_text(job: Job, extra: Extra) -> str:
         where = "no hot folder (skipped)" if extra.target == "skip" else f"hot folder {extra.target}"
         label = "Went to" if job.stage is Stage.DONE else "Goes to"
         lines.append(f"{label}: {where}" + (f"  ({extra.route_reason})" if extra.route_reason else ""))
+        if extra.target_missing and job.stage is not Stage.DONE:
+            lines.append("         which is not in the config (any more): its delivery fails until it is added again")
     if job.preflight and job.preflight.get("findings"):
         lines.append("")
         lines.append("Preflight:")
@@ -124,8 +127,13 @@ def what_now(job: Job, extra: Extra) -> list[str]:
     target = extra.target or "its hot folder"
     send = "finish it (no hot folder is configured for it)" if target == "skip" else f"send this job to {target}"
     fp = f'\n  To approve exactly this artwork, add a line "artwork: {extra.fingerprint}".' if extra.fingerprint else ""
+    missing = (
+        f"Hot folder {target}, which this job's manifest names, is not in the config (any more): ask the"
+        " administrator to add it again (and reload) first, or the delivery fails."
+    )
     if job.stage is Stage.HELD:
         return [
+            *([missing] if extra.target_missing else []),
             f"Open the output PDF and check it. Drop a file named RELEASE here to {send}."
             f" Write your name on its first line and a note below it if you like.{fp}",
             "To change the artwork, put the corrected PDF into replace/: the output is made again and the"
@@ -143,9 +151,14 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         ]
     if job.stage is Stage.FAILED and job.status is JobStatus.CopyToHotFolderFailed:
         # The output is good; the hot folder was not: new artwork is not what it needs.
+        fix = (
+            f"Have hot folder {target} added to the config again (and reloaded)"
+            if extra.target_missing
+            else "Fix the hot folder (is the share mounted, writable, with free space?)"
+        )
         return [
             f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt.",
-            f"Fix the hot folder (is the share mounted, writable, with free space?), then drop a file named RETRY"
+            f"{fix}, then drop a file named RETRY"
             f" here to send the job to {target} again (its artwork is checked and the output made again first),"
             " or drop REJECT to stop the job.",
         ]

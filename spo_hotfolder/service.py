@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -83,8 +84,22 @@ def prepare_folders(config: Config) -> list[Path]:
                 ) from exc
             except OSError as exc:
                 raise StartupError(f"cannot create folder {folder}: {exc.strerror}") from exc
+            _like_its_parent(folder)
             created.append(folder)
     return created
+
+
+def _like_its_parent(folder: Path) -> None:
+    """A folder made by root (``init``, a command run as root) under a spool root that belongs to
+    the service user gets the parent's owner, group and mode: a root-owned 0755 inbox/ or
+    state/commands/ locked the service and operators out (audit BT 3)."""
+    if os.geteuid() != 0:
+        return
+    with contextlib.suppress(OSError):  # best effort: check_folders (or the daemon's start) says what is wrong
+        parent = folder.parent.stat()
+        if parent.st_uid != 0:
+            os.chown(folder, parent.st_uid, parent.st_gid)
+            folder.chmod(stat.S_IMODE(parent.st_mode))
 
 
 def check_folders(config: Config) -> None:
@@ -112,7 +127,8 @@ def folder_access_notes(config: Config) -> list[str]:
     notes: list[str] = []
     who = _this_user()
     said: set[Path] = set()
-    for name, folder in config.paths.spool_folders().items():
+    folders = {**config.paths.spool_folders(), "state/commands": config.paths.state / "commands"}
+    for name, folder in folders.items():
         existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
         if existing is None or not existing.is_dir() or os.access(existing, os.W_OK | os.X_OK):
             continue  # (a file in the way is an error of check-config itself)

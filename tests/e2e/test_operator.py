@@ -227,9 +227,13 @@ def test_with_the_daemon_stopped_a_command_does_not_overtake_files_dropped_befor
     assert result.returncode == 1 and "RELEASE in the job's folder is not read yet" in result.stderr, result.stderr
     assert not list((daemon.root / "state" / "commands").glob("*.json")), "a refused command is withdrawn"
     assert daemon.job(job_id)["blocked"] is True
+    # An upload's temporary name is never read by the daemon: it holds nothing back (audit BT 4).
+    (folder / "RELEASE").rename(folder / "RELEASE.tmp")
+    result = daemon.cli("release", job_id, "--by", "s15")
+    assert result.returncode == 0, result.stderr
     daemon.start()
     job = daemon.wait_status(job_id, "InHotFolder")
-    assert blocked_entry(job)["removed_by"] == "s12"
+    assert blocked_entry(job)["removed_by"] == "s15"
     assert "ArtworkUploaded" not in statuses(job)
 
 

@@ -3058,6 +3058,25 @@ def test_why_a_reload_routed_a_job_nowhere_is_said_after_a_restart_too(rig: Rig)
     assert r.take_prints() == []
 
 
+def test_a_rejected_jobs_reload_reason_does_not_follow_its_reprint(rig: Rig) -> None:
+    """Audit BT 6: the reason outlived the job's rejection; its reprint, routed afresh, was skipped
+    "(a config reload changed it from indigo)"."""
+    r = rig
+    job_id, folder = _held(r, "YJ")
+    data = yaml.safe_load(r.config_path.read_text())
+    data["routes"] = [{"to": "skip"}]
+    r.config_path.write_text(yaml.safe_dump(data))
+    r.engine.set_config(load_config(r.config_path))
+    r.run(steps=1)
+    assert r.ledger.rerouted() == {job_id: "indigo"}
+    (folder / "REJECT").write_text("amy\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
+    assert r.ledger.rerouted() == {}
+    r.order("YJ", extra="reprint: true\nblocked: false\n")
+    r.run(until=lambda: r.statuses(job_id)[-1] == "CopyToHotFolderSkipped", steps=20)
+    assert r.job(job_id).history[-1].detail == "route 1"
+
+
 def test_a_hot_folder_a_manifest_names_removed_by_a_reload_fails_its_job_saying_so(rig: Rig) -> None:
     """Audit BP 1: no word at the reload, and the failed attempt had no "attempt n of max"."""
     r = rig
@@ -3075,12 +3094,48 @@ def test_a_hot_folder_a_manifest_names_removed_by_a_reload_fails_its_job_saying_
     [removed] = [e for e in logs if e["event"] == "job.hot_folder_removed"]
     assert removed["job_id"] == job_id and removed["hot_folder"] == "spare"
     assert "its delivery fails (into failed/) unless the hot folder is added again" in removed["reason"]
+    r.engine.flush_status()
+    status = (r.root / "work" / job_id / "STATUS.txt").read_text()
+    assert "Goes to: hot folder spare  (manifest hot_folder)\n         which is not in the config (any more)" in status
     r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=40)
     assert r.job(job_id).history[-1].detail == (
         "attempt 2 of 3: hot folder 'spare', which this job's manifest names, is not in the config (any more); "
         "add it again and reload; not tried again: this cannot work without a change"
     )
     assert r.take_prints() == []
+    failed = r.root / "failed" / job_id
+    assert "Have hot folder spare added to the config again" in (failed / "ERROR.txt").read_text()
+    assert (
+        "Have hot folder spare added to the config again (and reloaded), then drop a file named RETRY"
+        in (failed / "STATUS.txt").read_text()
+    )
+
+
+@pytest.mark.parametrize("fingerprint", [False, True])
+def test_artwork_changed_in_its_folder_after_its_check_is_never_released(rig: Rig, fingerprint: bool) -> None:
+    """Audit BT 1: where the output is a file of its own (boxes added, or a copy of an artwork the
+    daemon does not own), artwork/ overwritten in place went unnoticed: STATUS.txt showed the new
+    file's fingerprint, a RELEASE naming it was taken, and the printer got the checked output made
+    from the old one. Artwork changed since its check: the release is refused and the job fails."""
+    r = rig
+    job_id, folder = _held(r, "AC")
+    artwork = folder / "artwork" / "AC.pdf"
+    assert not os.path.samefile(artwork, folder / "output" / r.job(job_id).output)
+    other = make_pdf(r.tmp / "other.pdf", pages=CARD, trimbox=(3, 3, 88, 58))
+    artwork.chmod(0o644)  # the operator's own file (uploaded over a share), or a share ignoring modes
+    artwork.write_bytes(other.read_bytes())
+    shown = hashlib.sha256(other.read_bytes()).hexdigest()[:12]
+    (folder / "RELEASE").write_text("olga\n" + (f"artwork: {shown}\n" if fingerprint else ""))
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    last = r.job(job_id).history[-1]
+    assert (last.status, last.detail) == (
+        JobStatus.ValidationFailed,
+        "artwork changed in its folder after it was checked: AC.pdf; its output was not sent",
+    )
+    assert r.job(job_id).blocked, "the release was refused"
+    assert r.take_prints() == []
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert "artwork/AC.pdf is not the file that was checked" in error and "RETRY" in error
 
 
 def test_the_fix_for_a_one_file_job_does_not_ask_for_the_same_name(rig: Rig) -> None:

@@ -280,3 +280,26 @@ def test_retention_days_are_written_as_an_operator_reads_them(days: float, said:
     from spo_hotfolder.reports import human_days
 
     assert human_days(days) == said
+
+
+@pytest.mark.parametrize("command", [["jobs"], ["release", "2-1"]])
+def test_a_file_this_user_may_not_use_is_one_line_not_a_traceback(
+    tmp_path: Path, command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Audit BT 2: an operator not (yet) in the daemon's group got a `daemon.crashed` traceback from
+    `jobs` and `release`; SPEC 3: one clear line on stderr, exit 1."""
+    from spo_hotfolder import commands
+    from spo_hotfolder.cli import main
+
+    config = _ledger_with_three_jobs(tmp_path)
+    ledger_file = tmp_path / "root" / "state" / "ledger.sqlite3"
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(ledger_file))
+
+    monkeypatch.setattr(commands, "open_ledger", refused)  # as state/ (2770) is to a user outside the group
+    assert main(["-c", str(config), *command]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1, err
+    assert err.startswith(f"spo-hotfolder: error: {ledger_file}: Permission denied (this user, ")
+    assert "may not use it: operators must be in the daemon's group" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import textwrap
 from collections.abc import Iterator
@@ -1098,3 +1099,34 @@ def test_check_config_notes_spool_folders_this_user_may_not_write_or_create(
     ]
     denied.clear()
     assert service.folder_access_notes(config) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may give folders away")
+def test_init_as_root_makes_folders_and_ledger_the_service_users_own(tmp_path: Path) -> None:
+    """Audit BT 3: `init` run as root (its umask 022) under a spool root the service user owns made
+    root-owned 0755 folders (inbox/, state/commands/) and a 0644 ledger that locked the service or
+    the operators out. They get the owner, group and mode of the folder they are made in."""
+    import stat
+
+    from spo_hotfolder.ledger import Ledger
+    from spo_hotfolder.service import ledger_path, prepare_folders
+
+    root = tmp_path / "root"
+    (root / "state").mkdir(parents=True)
+    for folder, mode in ((root, 0o2775), (root / "state", 0o2770)):
+        os.chown(folder, 12345, 12346)
+        folder.chmod(mode)
+    config = load_config(write(tmp_path, f"paths:\n  root: {root}\n"))
+    old = os.umask(0o022)
+    try:
+        created = prepare_folders(config)
+        Ledger(ledger_path(config)).close()
+    finally:
+        os.umask(old)
+    assert root / "inbox" in created and root / "state" / "commands" in created
+    for folder in created:
+        st = folder.stat()
+        parent = folder.parent.stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (12345, 12346, stat.S_IMODE(parent.st_mode)), folder
+    ledger = ledger_path(config).stat()
+    assert (ledger.st_uid, stat.S_IMODE(ledger.st_mode)) == (12345, 0o664)
