@@ -263,6 +263,13 @@ def _where_it_is(job: Job, config: Config) -> Job:
     return dataclasses.replace(job, folder=shown)
 
 
+def _attribute_text(value: Any) -> str:
+    """An attribute as `show` prints it: a map or a list as JSON (not Python's repr)."""
+    if isinstance(value, dict | list):
+        return printable(json.dumps(value, ensure_ascii=False))
+    return printable("" if value is None else value)
+
+
 def _with_waiting(data: dict[str, Any], waiting: list[dict[str, Any]]) -> dict[str, Any]:
     """``data`` with ``waiting_commands``: the CLI commands given for the job and not done yet (the
     text's "Waiting:" lines), in `show --json` and `jobs --json` alike (SPEC 3: the same objects)."""
@@ -286,7 +293,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"Order:     {job.order_id}" + (f"  ({printable(job.customer)})" if job.customer else ""))
     print(f"Product:   {job.product} x {job.quantity}")
     if job.attributes:
-        print("Attributes: " + ", ".join(f"{printable(k)}={printable(v)}" for k, v in sorted(job.attributes.items())))
+        print(
+            "Attributes: "
+            + ", ".join(f"{printable(k)}={_attribute_text(v)}" for k, v in sorted(job.attributes.items()))
+        )
     print(f"Status:    {job.status.value}" + ("  [BLOCKED]" if job.block_active else ""))
     pages = f"{job.output_pages} page{'s' if job.output_pages != 1 else ''}" if job.output_pages else ""
     deleted = job.deleted_at()

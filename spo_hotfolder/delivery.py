@@ -55,9 +55,9 @@ class RouteFacts:
 
     def value(self, key: str) -> str | None:
         if key.startswith("attributes."):
-            raw = self.attributes.get(key.split(".", 1)[1])
-            if raw is None:
-                return None
+            raw = _attribute(self.attributes, key.split(".", 1)[1])
+            if raw is None or isinstance(raw, dict | list):
+                return None  # not a single value: no route matches it, a file name leaves it empty
             if isinstance(raw, bool):
                 return "true" if raw else "false"
             return str(raw)
@@ -69,6 +69,16 @@ class RouteFacts:
             "customer": self.customer,
         }.get(key)
         return None if raw_value is None else str(raw_value)
+
+
+def _attribute(attributes: Mapping[str, Any], name: str) -> Any:
+    """``attributes.<name>``: an attribute of that name, or, for a dotted name, a value inside nested
+    maps (``paper.kind`` of ``paper: {kind: silk}``); None when there is none."""
+    if name in attributes:
+        return attributes[name]
+    head, dot, rest = name.partition(".")
+    inner = attributes.get(head) if dot else None
+    return _attribute(inner, rest) if isinstance(inner, dict) else None
 
 
 @dataclass(frozen=True, slots=True)

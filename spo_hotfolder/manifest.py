@@ -137,6 +137,13 @@ def _at_the_end(data: bytes, exc: SourceError) -> bool:
     return exc.line > len(lines) or (exc.line == len(lines) and exc.column > len(lines[-1]))
 
 
+#: A path that is a URL ("https:", "file:") or starts with a Windows drive ("C:"): never a relative path.
+_URL_OR_DRIVE = re.compile(r"([A-Za-z]|[A-Za-z][A-Za-z0-9+.-]*(?=:/)):")
+
+#: How deep maps and lists may nest in an order's attributes.
+_ATTRIBUTE_DEPTH = 10
+
+
 class _Missing:
     pass
 
@@ -501,6 +508,17 @@ class _ManifestReader:
         if value.startswith("/"):
             self.problem(path, f"must be relative to the manifest's folder, not start with '/' (got {describe(value)})")
             return None
+        scheme = _URL_OR_DRIVE.match(value)
+        if scheme is not None:
+            # "https://shop/x.pdf", "file:///x.pdf", "C:/orders/x.pdf": read as a relative name, it
+            # waited an hour for a file that could never come (audit BU 2).
+            what = "a drive" if len(scheme.group(1)) == 1 else "a URL"
+            self.problem(
+                path,
+                f"must be a file path relative to the manifest's folder, not {what} ({scheme.group(0)!r}; got "
+                f"{describe(value)}); put the PDF beside the manifest and give its name",
+            )
+            return None
         parts = value.split("/")
         if ".." in parts:
             self.problem(
@@ -526,6 +544,19 @@ class _ManifestReader:
         if kept == [self.name]:
             self.problem(path, f"is this manifest itself ({describe(value)}); list the artwork files (the PDFs)")
             return None
+        top_level = self.name.lower() not in MANIFEST_NAMES
+        if top_level and (
+            (len(kept) == 1 and kept[0].lower().endswith(MANIFEST_SUFFIXES))
+            or (len(kept) == 2 and kept[1].lower() in MANIFEST_NAMES)
+        ):
+            # Such a file in inbox/ is always taken as a manifest: as artwork it never arrives, and
+            # the job waited an hour for it (audit BU 3).
+            self.problem(
+                path,
+                f"names a manifest ({describe(value)}): a file there is taken as an order manifest, never as "
+                "artwork; list the artwork files (the PDFs)",
+            )
+            return None
         return "/".join(kept)
 
     def attributes(self, value: object, path: str) -> dict[str, Any] | None:
@@ -534,32 +565,54 @@ class _ManifestReader:
         if not isinstance(value, dict):
             self.problem(path, f"must be a mapping of 'name: value' pairs (got {describe(value)})")
             return None
-        result: dict[str, Any] = {}
-        ok = True
-        for key, item in value.items():
-            key_path = join_key(path, key)
-            if not isinstance(key, str) or not key:
-                self.problem(key_path, f"an attribute's name must be text (got {describe(key)}); put it in quotes")
-                ok = False
-            elif isinstance(item, float) and not math.isfinite(item):
-                # JSON output (show --json, jobs --json, json tickets) has no NaN or Infinity.
-                self.problem(
-                    key_path, f"must be a finite number (got {item!r}); put it in quotes if it is meant as text"
-                )
-                ok = False
-            elif isinstance(item, int | float) and self._reads_otherwise(key_path, item):
-                # YAML reads 0250 as octal 168, 1:30 as 90, 1.50 as 1.5 and (YAML 1.1) no, off, yes,
-                # on as false and true: a free-form value is kept as written (routes and file names
-                # use it as text; "finish: no" must not become "false").
-                result[key] = self.document.number_text(key_path)
-            elif isinstance(item, str | int | float | bool):
-                result[key] = item
-            elif isinstance(item, date):  # an unquoted YAML date or time stamp: as written
-                result[key] = self.document.number_text(key_path) or item.isoformat()
-            else:
-                self.problem(key_path, f"must be a single value: text, a number or true/false (got {describe(item)})")
-                ok = False
+        ok, result = self._free_form(value, path, 0)
         return result if ok else None
+
+    def _free_form(self, value: object, path: str, depth: int) -> tuple[bool, Any]:
+        """An attribute's value as kept (SPEC 5: free-form): text, numbers, true/false, nothing,
+        and maps and lists of them (audit BU 1: a nested map was refused). Numbers and dates read
+        as written; names of map entries are text."""
+        if isinstance(value, dict):
+            if depth > _ATTRIBUTE_DEPTH:
+                self.problem(path, f"is nested more than {_ATTRIBUTE_DEPTH} levels deep")
+                return False, None
+            result: dict[str, Any] = {}
+            ok = True
+            for key, item in value.items():
+                key_path = join_key(path, key)
+                if not isinstance(key, str) or not key:
+                    self.problem(key_path, f"an attribute's name must be text (got {describe(key)}); put it in quotes")
+                    ok = False
+                    continue
+                item_ok, result[key] = self._free_form(item, key_path, depth + 1)
+                ok = ok and item_ok
+            return ok, result
+        if isinstance(value, list):
+            if depth > _ATTRIBUTE_DEPTH:
+                self.problem(path, f"is nested more than {_ATTRIBUTE_DEPTH} levels deep")
+                return False, None
+            items = []
+            ok = True
+            for index, item in enumerate(value):
+                item_ok, kept = self._free_form(item, f"{path}[{index}]", depth + 1)
+                items.append(kept)
+                ok = ok and item_ok
+            return ok, items
+        if isinstance(value, float) and not math.isfinite(value):
+            # JSON output (show --json, jobs --json, json tickets) has no NaN or Infinity.
+            self.problem(path, f"must be a finite number (got {value!r}); put it in quotes if it is meant as text")
+            return False, None
+        if isinstance(value, int | float) and self._reads_otherwise(path, value):
+            # YAML reads 0250 as octal 168, 1:30 as 90, 1.50 as 1.5 and (YAML 1.1) no, off, yes,
+            # on as false and true: a free-form value is kept as written (routes and file names
+            # use it as text; "finish: no" must not become "false").
+            return True, self.document.number_text(path)
+        if value is None or isinstance(value, str | int | float | bool):
+            return True, value
+        if isinstance(value, date):  # an unquoted YAML date or time stamp: as written
+            return True, self.document.number_text(path) or value.isoformat()
+        self.problem(path, f"must be text, a number, true/false, or a map or list of them (got {describe(value)})")
+        return False, None
 
     def _list_form(self, item: str) -> str:
         """How a list is written in this manifest's format."""

@@ -319,3 +319,33 @@ def test_the_read_only_commands_leave_no_file_behind_when_the_daemon_is_stopped(
     assert daemon.cli("jobs", "--json").returncode == 0
     assert json.loads(daemon.cli("show", "R1-1", "--json").stdout)["status"] == "InHotFolder"
     assert tree() == before
+
+
+def test_nested_attributes_route_and_name_the_file(make_daemon, tmp_path: Path) -> None:
+    """SPEC 5: attributes are free-form (audit BU 1: a nested map was refused as a bad manifest);
+    a value inside a map is reached by its dotted name in routes and file names, and `show`,
+    `show --json` and the job ticket keep the attributes as they came."""
+    hot = tmp_path / "hot"
+    daemon = make_daemon(
+        hot_folders={
+            "indigo": {"path": str(hot / "indigo")},
+            "large": {"path": str(hot / "large"), "ticket": "json", "filename": "{job_id}_{attributes.paper.kind}.pdf"},
+        },
+        routes=[{"when": {"attributes.paper.kind": "silk*"}, "to": "large"}, {"to": "skip"}],
+    )
+    make_pdf(daemon.inbox / "N1.pdf", pages=[(91.0, 61.0)] * 2)
+    drop(
+        daemon.inbox / "N1.yaml",
+        'order_id: "N1"\nproduct: bc-85x55\nquantity: 5\nartwork: [N1.pdf]\n'
+        "attributes:\n  paper: {kind: silk-350, gsm: 0350}\n  finishing: [round-corners, foil]\n  note:\n",
+    )
+    job = daemon.wait_status("N1-1", "InHotFolder")
+    assert job["hot_folder"] == "large"
+    expected = {"paper": {"kind": "silk-350", "gsm": "0350"}, "finishing": ["round-corners", "foil"], "note": None}
+    assert job["attributes"] == expected
+    assert sorted(p.name for p in (hot / "large").iterdir()) == ["N1-1_silk-350.json", "N1-1_silk-350.pdf"]
+    assert json.loads((hot / "large" / "N1-1_silk-350.json").read_text())["attributes"] == expected
+    shown = run_cli(daemon.config, "show", "N1-1").stdout
+    [line] = [line for line in shown.splitlines() if line.startswith("Attributes: ")]
+    assert line.startswith('Attributes: finishing=["round-corners", "foil"], note=, paper={')
+    assert json.loads(line.split("paper=", 1)[1]) == expected["paper"]

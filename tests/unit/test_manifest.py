@@ -348,12 +348,8 @@ SCHEMA_CASES = [
     ),
     ("attributes: [a]\n", "line 5: attributes: must be a mapping of 'name: value' pairs (got a list)"),
     (
-        "attributes:\n  sizes: [1, 2]\n",
-        "line 6: attributes.sizes: must be a single value: text, a number or true/false (got a list)",
-    ),
-    (
-        "attributes:\n  finish: null\n",
-        "line 6: attributes.finish: must be a single value: text, a number or true/false (got nothing)",
+        "attributes:\n  paper:\n    7: x\n",
+        "line 7: attributes.paper.7: an attribute's name must be text (got 7); put it in quotes",
     ),
     (
         "attributes:\n  7: x\n",
@@ -365,6 +361,21 @@ SCHEMA_CASES = [
 @pytest.mark.parametrize(("body", "expected"), SCHEMA_CASES, ids=[case[1][:30] for case in SCHEMA_CASES])
 def test_schema_error_single_form(body: str, expected: str) -> None:
     assert only_problem(single(body)) == expected
+
+
+def test_attributes_are_free_form_maps_and_lists_too() -> None:
+    """SPEC 5: "attributes: ... optional free-form". A nested map, a list, an empty value were
+    refused as "must be a single value" (audit BU 1). Kept as written, numbers too."""
+    manifest = parse_manifest(
+        single("attributes:\n  paper: {kind: silk, gsm: 0350}\n  sizes: [1, 2, {x: no}]\n  finish:\n").encode(),
+        "m.yaml",
+        HOT_FOLDERS,
+    )
+    assert manifest.jobs[0].attributes == {
+        "paper": {"kind": "silk", "gsm": "0350"},
+        "sizes": [1, 2, {"x": "no"}],
+        "finish": None,
+    }
 
 
 def job_manifest(job_body: str) -> str:
@@ -437,6 +448,21 @@ JOB_CASES = [
         "product: bc\nquantity: 1\nartwork:\n  - path: /etc/passwd\n",
         "line 6: jobs[0].artwork[0].path: must be "
         "relative to the manifest's folder, not start with '/' (got \"/etc/passwd\")",
+    ),
+    (  # audit BU 2: read as a relative name, it waited an hour for a file that could never come
+        'product: bc\nquantity: 1\nartwork:\n  - "https://shop.example.com/files/v4.pdf"\n',
+        "line 6: jobs[0].artwork[0]: must be a file path relative to the manifest's folder, not a URL ('https:'; "
+        'got "https://shop.example.com/files/v4.pdf"); put the PDF beside the manifest and give its name',
+    ),
+    (
+        "product: bc\nquantity: 1\nartwork:\n  - path: C:w08.pdf\n",
+        "line 6: jobs[0].artwork[0].path: must be a file path relative to the manifest's folder, not a drive "
+        "('C:'; got \"C:w08.pdf\"); put the PDF beside the manifest and give its name",
+    ),
+    (  # audit BU 3: a manifest in inbox/ is never artwork; the job waited an hour for it
+        "product: bc\nquantity: 1\nartwork: [p1.pdf, p-b.yaml]\n",
+        'line 5: jobs[0].artwork[1]: names a manifest ("p-b.yaml"): a file there is taken as an order manifest, '
+        "never as artwork; list the artwork files (the PDFs)",
     ),
     (  # audit BB 7: the same with "td.pdf."
         'product: bc\nquantity: 1\nartwork:\n  - "td.pdf."\n',
@@ -603,7 +629,13 @@ def test_artwork_naming_the_manifest_itself_is_refused() -> None:
         only_problem(text)
         == 'line 4: artwork[0]: is this manifest itself ("./order.yaml"); list the artwork files (the PDFs)'
     )
-    assert parse(text, "other.yaml").jobs[0].artwork[0].path == "order.yaml"
+    # Another manifest's name: never artwork either (audit BU 3).
+    assert only_problem(text, "other.yaml") == (
+        'line 4: artwork[0]: names a manifest ("./order.yaml"): a file there is taken as an order manifest, never '
+        "as artwork; list the artwork files (the PDFs)"
+    )
+    # In a folder drop, only manifest.* is a manifest.
+    assert parse(text.replace("./order.yaml", "order.yaml"), "manifest.yaml").jobs[0].artwork[0].path == "order.yaml"
 
 
 def test_a_cut_off_json_manifest_is_called_so() -> None:

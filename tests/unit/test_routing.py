@@ -102,6 +102,16 @@ def test_an_empty_placeholder_last_leaves_no_space_before_the_extension() -> Non
     assert render_filename("{job_id} {customer} .pdf", facts(customer="ACME")) == "1-1 ACME.pdf"
 
 
+def test_a_nested_attribute_is_reached_by_its_dotted_name() -> None:
+    """attributes: {paper: {kind: silk}} (audit BU 1): routes and file names say attributes.paper.kind;
+    a map or a list is no single value: no route matches it, a file name leaves it empty."""
+    nested = facts(attributes={"paper": {"kind": "silk-350", "gsm": 350}, "sizes": [1, 2], "a.b": "dotted"})
+    assert nested.value("attributes.paper.kind") == "silk-350" and nested.value("attributes.paper.gsm") == "350"
+    assert nested.value("attributes.paper") is None and nested.value("attributes.sizes") is None
+    assert nested.value("attributes.a.b") == "dotted" and nested.value("attributes.paper.none") is None
+    assert render_filename("{job_id}_{attributes.paper.kind}{attributes.paper}.pdf", nested) == "1-1_silk-350.pdf"
+
+
 def test_our_temp_names() -> None:
     assert is_our_temp(".1_1-1.pdf.part")
     assert not is_our_temp("1_1-1.pdf") and not is_our_temp(".part")
