@@ -2844,14 +2844,10 @@ class Engine:
                 "again and reload",
                 transient=False,
             )
-            self._copy_failed(
+            self._delivery_failed(
                 job,
                 name,
                 missing,
-                event="delivery.failed",
-                what=str(missing),
-                again="next attempt at",
-                title=lambda why: f"the copy into hot folder {name} failed ({why}): {missing}",
                 fix=f"Have hot folder {name} added to the config again (hot_folders) and the config reloaded, then "
                 "drop a file named RETRY here. Drop REJECT to stop the job.",
             )
@@ -3077,7 +3073,7 @@ class Engine:
             "REJECT to leave the PDF without its ticket.",
         )
 
-    def _delivery_failed(self, job: Job, hot_name: str, exc: DeliveryError) -> None:
+    def _delivery_failed(self, job: Job, hot_name: str, exc: DeliveryError, *, fix: str | None = None) -> None:
         self._copy_failed(
             job,
             hot_name,
@@ -3086,7 +3082,8 @@ class Engine:
             what=str(exc),
             again="next attempt at",
             title=lambda why: f"the copy into hot folder {hot_name} failed ({why}): {exc}",
-            fix="Fix the cause (mount the share, free disk space, fix permissions or the config, or let the "
+            fix=fix
+            or "Fix the cause (mount the share, free disk space, fix permissions or the config, or let the "
             "printer take the file waiting under the same name), then drop a file named RETRY here. Drop "
             "REJECT to stop the job.",
         )
