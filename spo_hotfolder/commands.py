@@ -369,6 +369,9 @@ def cmd_action(args: argparse.Namespace) -> int:
             fail(f"{args.file} is a folder; name the replacement PDF file itself")
         if not file.is_file():
             fail(f"{args.file}: no such file")
+        if not os.access(file, os.R_OK):
+            # The operator's own file, not one of the daemon's: no word about its group (audit BV 4).
+            fail(f"{args.file}: this user may not read it; give it read permission (chmod) first")
     ledger = open_ledger(config, readonly=False)
     try:
         job = _load_job(ledger, args.job)
@@ -501,8 +504,12 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
         copied = commands / f".{uuid.uuid4().hex[:12]}"
         copied.mkdir(parents=True)
         tmp = copied / f".{file.name}.tmp"
-        shutil.copyfile(file, tmp)
-        os.replace(tmp, copied / file.name)
+        try:
+            shutil.copyfile(file, tmp)
+            os.replace(tmp, copied / file.name)
+        except BaseException:
+            shutil.rmtree(copied, ignore_errors=True)  # no empty staging folder left (audit BV 5)
+            raise
     token = f"{time.time_ns()}-{uuid.uuid4().hex[:12]}"  # nanoseconds first: the names sort in time
     command: dict[str, Any] = {"action": action.value, "job_id": job_id, "by": by, "note": note, "token": token}
     if file is not None and copied is not None:

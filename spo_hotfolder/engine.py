@@ -2741,7 +2741,13 @@ class Engine:
             )
             pages = f"{result.pages} page{'s' if result.pages != 1 else ''}"
             self._record(job.job_id, JobStatus.OutputCreated, SYSTEM, f"{name} ({pages})", now, write=False)
-            self.ledger.set_output_sig(job.job_id, _file_sig(out_dir / name))
+            # With its content's sha256, where known: a time stamp changed alone (touch, a backup
+            # tool) is not a changed output (audit BV 1).
+            content = result.sha256 or (
+                report.artwork_sha256[0] if result.copied_unchanged and report.artwork_sha256 else None
+            )
+            sig = _file_sig(out_dir / name)
+            self.ledger.set_output_sig(job.job_id, f"{sig}#{content}" if content else sig)
             fresh = self.ledger.get_job(job.job_id, history=False)
             assert fresh is not None
             next_stage = Stage.HELD if fresh.blocked else Stage.DELIVER
@@ -2916,7 +2922,12 @@ class Engine:
             current = _file_sig(src)
         except OSError:
             return None  # gone: the copy (or the next step) says so
-        if recorded is None or current == recorded:
+        recorded_sig, _, recorded_digest = (recorded or "").partition("#")
+        if recorded is None or current == recorded_sig:
+            return self._artwork_changed_failure(job)
+        if recorded_digest and self._digest(src) == recorded_digest:
+            # Only its time stamp changed (touch, a backup tool restoring it): still the checked file.
+            self.ledger.set_output_sig(job.job_id, f"{current}#{recorded_digest}")
             return self._artwork_changed_failure(job)
         now = self.clock.now()
         kept = into_history(self.job_dir(job), src, now, f"changed-output-{src.name}")

@@ -3138,6 +3138,25 @@ def test_artwork_changed_in_its_folder_after_its_check_is_never_released(rig: Ri
     assert "artwork/AC.pdf is not the file that was checked" in error and "RETRY" in error
 
 
+@pytest.mark.parametrize("linked", [True, False])
+def test_an_output_whose_time_stamp_alone_changed_is_still_released(rig: Rig, linked: bool) -> None:
+    """Audit BV 1: `touch` on artwork/ (the same file as output/ in a job whose artwork is print
+    ready), or a backup tool restoring the time stamps, failed the job at RELEASE as "its output
+    file was changed": the content is the checked one, so it goes out."""
+    r = rig
+    job_id = r.order("TS", extra="blocked: true\n", trimbox=(3, 3, 88, 58) if linked else None)
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    output = folder / "output" / r.job(job_id).output
+    assert os.path.samefile(output, folder / "artwork" / "TS.pdf") is linked
+    later = output.stat().st_mtime + 3600
+    for path in (output, folder / "artwork" / "TS.pdf"):
+        os.utime(path, (later, later))
+    (folder / "RELEASE").write_text("bea\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["TS_TS-1_bc-85x55_x1.pdf"]
+
+
 def test_the_fix_for_a_one_file_job_does_not_ask_for_the_same_name(rig: Rig) -> None:
     """Audit Z1: ERROR.txt asked for "the same file name as in artwork/", but a one-file job takes
     a replacement of any name (SPEC 4: the name matters for a job with several files)."""

@@ -303,3 +303,32 @@ def test_a_file_this_user_may_not_use_is_one_line_not_a_traceback(
     assert out == "" and len(err.splitlines()) == 1, err
     assert err.startswith(f"spo-hotfolder: error: {ledger_file}: Permission denied (this user, ")
     assert "may not use it: operators must be in the daemon's group" in err
+
+
+def test_a_replacement_this_user_may_not_read_is_said_plainly_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Audit BV 4, 5: `replace JOB secret.pdf` (the operator's own 0600 file, run as another user)
+    was told to join the daemon's group, and left an empty staging folder in state/commands/."""
+    import shutil
+
+    from spo_hotfolder import commands
+    from spo_hotfolder.cli import main
+
+    config = _ledger_with_three_jobs(tmp_path)
+    secret = tmp_path / "secret.pdf"
+    secret.write_bytes(b"%PDF-1.7\n%%EOF\n")
+    real_access = os.access
+    monkeypatch.setattr(commands.os, "access", lambda p, mode: Path(p) != secret and real_access(p, mode))
+    assert main(["-c", str(config), "replace", "2-1", str(secret)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"spo-hotfolder: error: {secret}: this user may not read it; give it read permission (chmod) first\n"
+    monkeypatch.setattr(commands.os, "access", real_access)
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(secret))
+
+    monkeypatch.setattr(shutil, "copyfile", refused)  # unreadable after all (a share's own rules)
+    assert main(["-c", str(config), "replace", "2-1", str(secret)]) == 1
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert list((tmp_path / "root" / "state" / "commands").iterdir()) == [], "no staging folder left"
