@@ -156,8 +156,24 @@ def test_more_stop_signals_while_it_stops_and_exits_still_end_in_exit_0(tmp_path
             proc.send_signal(signal.SIGTERM if random_bit() else signal.SIGINT)
         time.sleep(0.002)
     assert proc.wait(timeout=5) == 0, daemon.log_text()[-2000:]
-    assert [e["event"] for e in daemon.log_events()][-2:] == ["daemon.stopping", "daemon.stopped"]
+    events = daemon.log_events()
+    assert [e["event"] for e in events][-2:] == ["daemon.stopping", "daemon.stopped"]
+    # (which one is said: Python runs pending handlers in signal-number order, SIGINT first)
+    assert events[-2]["signal"] in ("SIGTERM", "SIGINT")
     daemon.proc = None
+
+
+def test_the_stop_says_which_signal_asked_for_it(tmp_path: Path, daemons: list[Daemon]) -> None:
+    """Audit BW 2: daemon.stopping did not say why; a stop nobody meant (another process's kill)
+    could not be told from one asked for."""
+    for sent in (signal.SIGTERM, signal.SIGINT):
+        daemon = start_daemon(daemons, write_config(tmp_path / sent.name))
+        assert daemon.proc is not None
+        daemon.proc.send_signal(sent)
+        assert daemon.proc.wait(timeout=30) == 0
+        [stopping] = [e for e in daemon.log_events() if e["event"] == "daemon.stopping"]
+        assert stopping["signal"] == sent.name
+        daemon.proc = None
 
 
 def random_bit() -> bool:
