@@ -2860,21 +2860,11 @@ class Engine:
             return
         src = self.job_dir(job) / "output" / (job.output or "")
         if not job.output or not src.is_file():
-            changed = self._artwork_changed_since_check(job)
-            if changed:
-                # Made again from it, the output would go out unchecked by anyone (audit AV 1: the
-                # output deleted, a PDF dragged over artwork/, then RELEASE: the new PDF printed).
-                raise JobFailed(
-                    JobStatus.ValidationFailed,
-                    "artwork changed in its folder after it was checked: " + ", ".join(changed),
-                    [
-                        f"artwork/{name} is not the file that was checked (it was replaced or edited in place, "
-                        "not put into replace/), and the output made from the checked one is gone"
-                        for name in changed
-                    ],
-                    "Put the PDF to print into replace/ (same file name): it is checked and, for a blocked job, "
-                    "shown to you again before it prints. Or drop REJECT here.",
-                )
+            # Made again from it, the output would go out unchecked by anyone (audit AV 1: the
+            # output deleted, a PDF dragged over artwork/, then RELEASE: the new PDF printed).
+            gone = self._artwork_changed_failure(job, output_gone=True)
+            if gone is not None:
+                raise gone
             self.ledger.update_job(job.job_id, now, stage=Stage.PROCESS)
             return
         self._output_unchanged(job, src)
@@ -2948,17 +2938,34 @@ class Engine:
             f"now and make the output from them{again}.",
         )
 
-    def _artwork_changed_failure(self, job: Job) -> JobFailed | None:
+    def _artwork_changed_failure(self, job: Job, *, output_gone: bool = False) -> JobFailed | None:
+        """ValidationFailed "artwork changed in its folder after it was checked", for the job's
+        artwork files that are not what its last check read; None when they all are.
+        ``output_gone``: the output made from the checked files is not there any more either."""
         changed = self._artwork_changed_since_check(job)
         if not changed:
             return None
+        reason = "artwork changed in its folder after it was checked: " + ", ".join(changed)
+        what = "it was replaced or edited in place, not put into replace/"
+        if output_gone:
+            return JobFailed(
+                JobStatus.ValidationFailed,
+                reason,
+                [
+                    f"artwork/{name} is not the file that was checked ({what}), and the output made from the "
+                    "checked one is gone"
+                    for name in changed
+                ],
+                "Put the PDF to print into replace/ (same file name): it is checked and, for a blocked job, "
+                "shown to you again before it prints. Or drop REJECT here.",
+            )
         again = " (the job is still blocked: it then waits in quarantine/ for RELEASE again)" if job.blocked else ""
         return JobFailed(
             JobStatus.ValidationFailed,
-            "artwork changed in its folder after it was checked: " + ", ".join(changed) + "; its output was not sent",
+            reason + "; its output was not sent",
             [
-                f"artwork/{name} is not the file that was checked (it was replaced or edited in place, not put into "
-                "replace/): the output made from the checked one no longer matches it, and is not sent"
+                f"artwork/{name} is not the file that was checked ({what}): the output made from the checked one "
+                "no longer matches it, and is not sent"
                 for name in changed
             ],
             "Put the PDF to print into replace/ (same file name; never overwrite the files in artwork/ or output/): "
