@@ -33,8 +33,6 @@ from spo_hotfolder.manifest import (
     JobSpec,
     ManifestError,
     cut_yaml_line,
-    folder_artwork,
-    ignored_artwork,
     parse_manifest,
     sent_again,
     several_manifests,
@@ -557,14 +555,12 @@ def cmd_route(args: argparse.Namespace) -> int:
     except OSError as exc:
         fail(f"{path}: {exc.strerror}")
     try:
-        manifest = parse_manifest(data, path.name, tuple(config.hot_folders))
+        manifest = parse_manifest(
+            data, path.name, tuple(config.hot_folders), base=path.parent, ignore=config.watch.ignore
+        )
     except ManifestError as exc:
         fail(f"{path}: " + "; ".join(exc.problems))
-    problems = (
-        cut_yaml_line(data, path.name)
-        + folder_artwork(manifest, path.parent)
-        + ignored_artwork(manifest, config.watch.ignore)
-    )
+    problems = cut_yaml_line(data, path.name)
     if problems:
         fail(f"{path}: " + "; ".join(problems))
     known = _known_jobs(config, [spec.job_id for spec in manifest.jobs])

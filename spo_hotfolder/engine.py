@@ -84,8 +84,6 @@ from spo_hotfolder.manifest import (
     Manifest,
     ManifestError,
     cut_yaml_line,
-    folder_artwork,
-    ignored_artwork,
     parse_manifest,
     sent_again,
     several_manifests,
@@ -1004,17 +1002,15 @@ class Engine:
             self._reject_manifest(path, folder_manifest, [several_manifests_problem(several)])
             return
         try:
-            manifest = parse_manifest(data, path.name, tuple(self.config.hot_folders))
+            manifest = parse_manifest(
+                data, path.name, tuple(self.config.hot_folders), base=base, ignore=self.config.watch.ignore
+            )
         except ManifestError as exc:
             if exc.cut_off and self._held_as_cut_off(path, signature(st)):
                 return
             self._reject_manifest(path, folder_manifest, exc.problems)
             return
-        unusable = (
-            cut_yaml_line(data, path.name)
-            + folder_artwork(manifest, base)
-            + ignored_artwork(manifest, self.config.watch.ignore)
-        )
+        unusable = cut_yaml_line(data, path.name)
         if unusable:
             self._reject_manifest(path, folder_manifest, unusable)
             return

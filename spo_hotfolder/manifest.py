@@ -91,8 +91,19 @@ def manifest_format(filename: str) -> Literal["json", "yaml"]:
     return "json" if PurePosixPath(filename).suffix.lower() == ".json" else "yaml"
 
 
-def parse_manifest(data: bytes, filename: str, hot_folders: Collection[str]) -> Manifest:
-    """Parses and validates a manifest; ``filename`` picks the format by extension."""
+def parse_manifest(
+    data: bytes,
+    filename: str,
+    hot_folders: Collection[str],
+    *,
+    base: Path | None = None,
+    ignore: Sequence[str] = (),
+) -> Manifest:
+    """Parses and validates a manifest; ``filename`` picks the format by extension. With ``base``
+    (the manifest's folder), an artwork path that names a folder there is a problem; one with a
+    part that matches ``ignore`` (``watch.ignore``) too: such a file is never taken, and the job
+    would wait for it until ``artwork_timeout_seconds`` and then fail as if it were missing. Both
+    are said at the artwork's key path and line, as every other problem (audit BU 4)."""
     fmt = manifest_format(filename)
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(
@@ -125,7 +136,8 @@ def parse_manifest(data: bytes, filename: str, hot_folders: Collection[str]) -> 
         raise ManifestError(
             [f"the manifest must be a mapping of keys (order_id: ..., jobs: ...), not {describe(document.value)}"]
         )
-    return _ManifestReader(document, fmt, hot_folders, PurePosixPath(filename).name).read(document.value)
+    reader = _ManifestReader(document, fmt, hot_folders, PurePosixPath(filename).name, base=base, ignore=ignore)
+    return reader.read(document.value)
 
 
 def _at_the_end(data: bytes, exc: SourceError) -> bool:
@@ -156,10 +168,19 @@ _A_PDF = '"a.pdf"'  # an artwork list's item, in a message
 
 class _ManifestReader:
     def __init__(
-        self, document: Document, fmt: Literal["json", "yaml"], hot_folders: Collection[str], name: str = ""
+        self,
+        document: Document,
+        fmt: Literal["json", "yaml"],
+        hot_folders: Collection[str],
+        name: str = "",
+        *,
+        base: Path | None = None,
+        ignore: Sequence[str] = (),
     ) -> None:
         self.document = document
         self.name = name  # the manifest's own file name: no artwork
+        self.base = base
+        self.ignore = tuple(ignore)
         self.fmt = fmt
         self.hot_folders = tuple(hot_folders)
         self.problems: list[tuple[int, str]] = []  # (line, or 0 when unknown; text)
@@ -557,7 +578,24 @@ class _ManifestReader:
                 "artwork; list the artwork files (the PDFs)",
             )
             return None
-        return "/".join(kept)
+        for part in kept:
+            pattern = next((p for p in self.ignore if fnmatch.fnmatchcase(part.lower(), p.lower())), None)
+            if pattern is not None:
+                self.problem(
+                    path,
+                    f"{describe(value)}: the name {describe(part)} matches watch.ignore ({describe(pattern)}), so "
+                    "the daemon never takes that file; rename the file and its path in the manifest (or ask the "
+                    "administrator to change watch.ignore)",
+                )
+                return None
+        normalised = "/".join(kept)
+        if self.base is not None and (self.base / normalised).is_dir():
+            self.problem(
+                path,
+                f"{describe(value)} is a folder, not a file; list the PDF files in it (e.g. {normalised}/front.pdf)",
+            )
+            return None
+        return normalised
 
     def attributes(self, value: object, path: str) -> dict[str, Any] | None:
         if value is None:
@@ -645,18 +683,6 @@ def _has_control(text: str) -> bool:
     return any(ord(char) < 32 or ord(char) == 127 for char in text)
 
 
-def folder_artwork(manifest: Manifest, base: Path) -> list[str]:
-    """Problems for artwork paths that name a folder in ``base`` (the manifest's folder): a
-    manifest cannot say so by itself (``sub`` may be a file or a folder), the filesystem can."""
-    return [
-        f"job {spec.job_id}: artwork {ref.path!r} is a folder, not a file; list the PDF files in it "
-        f"(e.g. {ref.path}/front.pdf)"
-        for spec in manifest.jobs
-        for ref in spec.artwork
-        if (base / ref.path).is_dir()
-    ]
-
-
 def several_manifests(folder: Path) -> list[str]:
     """The manifest files in a folder drop (names of MANIFEST_NAMES, any letter case), sorted,
     when there is more than one: which order the folder is cannot be told, so none is read."""
@@ -698,25 +724,6 @@ def cut_yaml_line(data: bytes, filename: str) -> list[str]:
         "interrupted upload (as 'quantity: 5' is of 'quantity: 500'), so it was not used; if the file is complete, "
         "add a line break at its end (most editors do) and put it into inbox/ again, else send the whole file again"
     ]
-
-
-def ignored_artwork(manifest: Manifest, ignore: Sequence[str]) -> list[str]:
-    """Problems for artwork paths with a part that matches ``watch.ignore`` (``ignore``, compared
-    without regard to case, as the daemon does): such a file is never taken, and the job would
-    wait for it until ``artwork_timeout_seconds`` and then fail as if it were missing."""
-    problems = []
-    for spec in manifest.jobs:
-        for ref in spec.artwork:
-            for part in PurePosixPath(ref.path).parts:
-                pattern = next((p for p in ignore if fnmatch.fnmatchcase(part.lower(), p.lower())), None)
-                if pattern is not None:
-                    problems.append(
-                        f"job {spec.job_id}: artwork {ref.path!r}: the name {part!r} matches watch.ignore "
-                        f"({pattern!r}), so the daemon never takes that file; rename the file and its path in "
-                        "the manifest (or ask the administrator to change watch.ignore)"
-                    )
-                    break
-    return problems
 
 
 # The names upload clients give a file until it is complete (besides rsync's ".x.pdf.Ab12Cd"):

@@ -84,11 +84,31 @@ def clean_note(note: str) -> str:
     return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
 
 
+def _text_bytes(data: bytes) -> bytes | None:
+    """``data`` as text to decode, or None for a binary file (a PDF or an image named RELEASE).
+    UTF-16 without its BOM (every other byte NUL) gets one; a stray NUL or two in a text (an
+    editor's, a script's ``printf``) is dropped rather than the whole name and note with it
+    (audit BQ 6)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data
+    head = data[:4096]
+    if len(head) >= 2 and head.count(0) * 2 >= len(head) - 1:
+        if not any(head[1::2]):
+            return b"\xff\xfe" + data  # UTF-16 little-endian, as Windows writes it
+        if not any(head[0::2]):
+            return b"\xfe\xff" + data
+    controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 12, 13))
+    if controls > max(2, len(head) // 20):
+        return None
+    return data.replace(b"\x00", b"")
+
+
 def parse_drop(data: bytes) -> DropNote:
     """Reads a drop file's content; junk (binary, huge, control characters) never raises."""
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # binary, not UTF-16
+    readable = _text_bytes(data[:16384])
+    if readable is None:
         return DropNote(None, "", None)
-    text = _decode(data[:16384]).replace("\r\n", "\n").replace("\r", "\n")
+    text = _decode(readable).replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     artwork: str | None = None
     rest: list[str] = []

@@ -106,6 +106,14 @@ class Document:
             path = parent_path(path)
 
 
+# A document deeper than Python's parsers go (hundreds of brackets or levels inside each other):
+# no manifest is, so it names no key path (there is none to give) but says what to look at.
+_TOO_DEEP = (
+    "the document is nested too deeply to be read (hundreds of lists or mappings inside each other, "
+    "where a manifest has a few); check the program that wrote it"
+)
+
+
 def join_key(prefix: str, key: object) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
 
@@ -262,7 +270,7 @@ def load_yaml(text: str) -> Document:
     except yaml.YAMLError as exc:
         raise SourceError(f"YAML syntax error: {exc}", syntax=True) from None
     except RecursionError:
-        raise SourceError("the document is nested too deeply to be read") from None
+        raise SourceError(_TOO_DEEP) from None
     finally:
         loader.dispose()
 
@@ -451,7 +459,7 @@ def load_json(text: str) -> Document:
     except json.JSONDecodeError as exc:
         raise SourceError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno, syntax=True) from None
     except RecursionError:
-        raise SourceError("the document is nested too deeply to be read") from None
+        raise SourceError(_TOO_DEEP) from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
         raise SourceError(f"JSON error: {exc}") from None
     if not duplicates:
@@ -465,7 +473,7 @@ def _scan_json(text: str) -> _JsonScanner:
     try:
         scanner.scan()
     except RecursionError:
-        raise SourceError("the document is nested too deeply to be read") from None
+        raise SourceError(_TOO_DEEP) from None
     return scanner
 
 

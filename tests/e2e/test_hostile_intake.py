@@ -409,7 +409,7 @@ def test_a_manifest_naming_artwork_under_an_ignored_name_is_refused_at_once(star
     error = daemon.root / "failed" / "hid.yaml" / "ERROR.txt"
     wait_for(error.is_file, timeout=20, what="failed/hid.yaml/ERROR.txt")
     text = " ".join(error.read_text().split())
-    assert "job HID-1: artwork '.hidden.pdf': the name '.hidden.pdf' matches watch.ignore ('.*')" in text, text
+    assert 'line 4: artwork[0]: ".hidden.pdf": the name ".hidden.pdf" matches watch.ignore (".*")' in text, text
     assert daemon.job("HID-1") is None
     assert (daemon.inbox / ".hidden.pdf").is_file()  # ignored files stay where they are
     route = daemon.cli("route", str(daemon.root / "failed" / "hid.yaml" / "hid.yaml"), check=False)

@@ -259,7 +259,7 @@ def test_route_dry_run_of_a_manifest_file_and_of_a_folder_drop(tmp_path: Path) -
     # Artwork that names a folder is refused, as the daemon refuses it (it waited, then "missing").
     (order / "a.pdf").mkdir()
     refused = run_cli(config, "route", str(order))
-    assert refused.returncode == 1 and "job R1-1: artwork 'a.pdf' is a folder, not a file" in refused.stderr
+    assert refused.returncode == 1 and 'artwork[0]: "a.pdf" is a folder, not a file' in refused.stderr
     art = tmp_path / "drop" / "art.pdf"
     art.write_bytes(b"%PDF-1.4\n%%EOF\n")
     refused = run_cli(config, "route", str(art))

@@ -1973,8 +1973,9 @@ def test_artwork_that_names_a_folder_refuses_the_manifest_at_once(rig: Rig) -> N
     (folder / "manifest.yaml").write_text('order_id: "PD"\nproduct: bc-85x55\nquantity: 1\nartwork: [sub]\n')
     error = r.root / "failed" / "pdir" / "ERROR.txt"
     r.run(until=error.is_file, steps=10)
-    assert "job PD-1: artwork 'sub' is a folder, not a file; list the PDF files in it (e.g. sub/front.pdf)" in (
-        error.read_text()
+    assert (
+        'line 4: artwork[0]: "sub" is a folder, not a file; list the PDF files in it (e.g. sub/front.pdf)'
+        in error.read_text()
     )
     assert r.ledger.get_job("PD-1") is None and (r.root / "failed" / "pdir" / "sub" / "a.pdf").is_file()
 

@@ -913,3 +913,43 @@ def test_only_a_last_line_that_may_have_been_cut_inside_its_value_is_refused() -
         [problem] = cut_yaml_line((head + cut).encode(), "m.yml")
         assert "may have been cut off by an interrupted upload" in problem
     assert cut_yaml_line(b'{"order_id": "1", "quantity": 5', "m.json") == []  # JSON: its closing } is checked
+
+
+def test_artwork_that_is_a_folder_or_an_ignored_name_is_said_at_its_key_path_and_line(tmp_path) -> None:
+    """Audit BU 4: these two refusals named the job and the file but no key path or line, unlike
+    every other problem of a manifest (SPEC 5: ERROR.txt names the key path)."""
+    (tmp_path / "art").mkdir()
+    text = textwrap.dedent(
+        """\
+        order_id: "F"
+        jobs:
+          - product: bc
+            quantity: 1
+            artwork: [ok.pdf, art]
+          - product: bc
+            quantity: 1
+            artwork:
+              - path: "sub/.cache/b.pdf"
+        """
+    ).encode()
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(text, "f.yaml", HOT_FOLDERS, base=tmp_path, ignore=(".*", "*.tmp"))
+    assert info.value.problems == [
+        'line 5: jobs[0].artwork[1]: "art" is a folder, not a file; list the PDF files in it (e.g. art/front.pdf)',
+        'line 9: jobs[1].artwork[0].path: "sub/.cache/b.pdf": the name ".cache" matches watch.ignore (".*"), so '
+        "the daemon never takes that file; rename the file and its path in the manifest (or ask the administrator "
+        "to change watch.ignore)",
+    ]
+    # Without the folder to look in (a manifest read from the ledger), the same text parses.
+    assert len(parse_manifest(text, "f.yaml", HOT_FOLDERS).jobs) == 2
+
+
+@pytest.mark.parametrize("filename", ["deep.json", "deep.yaml"])
+def test_a_document_deeper_than_the_parser_goes_is_refused_in_plain_words(filename: str) -> None:
+    deep = b'{"order_id": "D", "product": "x", "quantity": 1, "artwork": ["a.pdf"], "attributes": {"a": '
+    deep += b"[" * 5000 + b"]" * 5000 + b"}}"
+    found = problems(deep, filename)
+    assert found == [
+        "the document is nested too deeply to be read (hundreds of lists or mappings inside each other, where a "
+        "manifest has a few); check the program that wrote it"
+    ]

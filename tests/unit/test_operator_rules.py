@@ -61,6 +61,18 @@ def test_junk_never_raises_and_gives_no_operator_name(data: bytes) -> None:
     assert len(note.note) <= 500
 
 
+def test_a_stray_nul_keeps_the_name_and_note_and_a_binary_file_gives_none() -> None:
+    """Audit BQ 6: one NUL anywhere in the file made it "binary": a REJECT lost its reason."""
+    note = parse_drop(b"carol\nwrong paper, call the customer\n\x00")
+    assert (note.by, note.note) == ("carol", "wrong paper, call the customer")
+    assert parse_drop(b"ca\x00rol\nnote\n").by == "carol"
+    bom_less = "J\u00f6rg\nzu dunkel\n".encode("utf-16-le")  # UTF-16 without its BOM
+    assert (parse_drop(bom_less).by, parse_drop(bom_less).note) == ("J\u00f6rg", "zu dunkel")
+    assert parse_drop("Ann\n".encode("utf-16-be")).by == "Ann"
+    assert parse_drop(bytes(range(256)) * 4) == parse_drop(b"%PDF-1.7\n\x00\x01\x02\x03\x04\x05\x06\x07\n")
+    assert parse_drop(bytes(range(256)) * 4).by is None
+
+
 def test_a_name_saved_by_an_older_notepad_is_kept() -> None:
     assert parse_drop(b"Jos\xe9\ncp1252 note\n").by == "Jos\u00e9"  # Windows-1252, not UTF-8
     assert parse_drop("Jos\u00e9\nnote\n".encode("utf-16")).by == "Jos\u00e9"  # Notepad's "Unicode"
