@@ -1899,7 +1899,7 @@ class Engine:
         waiting = self._waiting(path)
         if not waiting:
             return False
-        self._take_artwork(path, waiting)
+        self._take_artwork(path, waiting, seen=self.tracker.first_seen(path))
         return True
 
     def _hint_whole_again(self, path: Path, sig: Signature) -> None:
@@ -2003,23 +2003,25 @@ class Engine:
                 self.tracker.track(src, activity=False)
         self._check_complete(job.job_id)
 
-    def _take_artwork(self, src: Path, waiting: list[tuple[str, int]]) -> None:
+    def _take_artwork(self, src: Path, waiting: list[tuple[str, int]], seen: float | None = None) -> None:
+        """Moves ``src`` into the jobs waiting for it (``waiting``: oldest job first) of one order;
+        ``seen``: when the file was first seen (monotonic), to tell which order it belongs to."""
         if not self._removable_from(src.parent):
             self._orphans.pop(src, None)  # looked at again at the next rescan, never in a loop
             return
-        takers: list[tuple[Job, Artwork]] = []
+        candidates: list[tuple[Job, Artwork]] = []
         for job_id, position in waiting:
             job = self.ledger.get_job(job_id, history=False)
             art = next((a for a in self.ledger.artwork(job_id) if a.position == position), None)
-            if job is None or art is None:
-                continue
-            if takers and job.order_id != takers[0][0].order_id:
-                # One file is one order's artwork: the oldest order waiting for this name takes it;
-                # another order's job waits on for its own file of that name (audit AX 1: two
-                # storefront orders naming "artwork.pdf" both printed the first one's). Within one
-                # order, every job naming it gets it.
-                continue
-            takers.append((job, art))
+            if job is not None and art is not None:
+                candidates.append((job, art))
+        # One file is one order's artwork (audit AX 1: two orders naming "artwork.pdf" both printed
+        # the first one's); within that order, every job naming it gets it. The others wait on.
+        owner = self._owner_order([job for job, _ in candidates], seen)
+        takers = [(job, art) for job, art in candidates if job.order_id == owner]
+        for job, art in candidates:
+            if job.order_id != owner:
+                self._left_waiting(job, art, takers[0][0])
         for index, (job, art) in enumerate(takers):
             dest = self.job_dir(job) / "artwork" / art.name
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -2033,6 +2035,43 @@ class Engine:
         if src.parent != self.area("inbox"):
             self._consumed_dirs.add(src.parent)
         self._cleanup_consumed_dirs()
+
+    def _owner_order(self, jobs: list[Job], seen: float | None) -> str | None:
+        """The order a file of a name that jobs of several orders wait for belongs to: the newest
+        order whose manifest came before the file began to arrive (settle_seconds of leeway: a
+        manifest written in place is taken that long after it was written). Not the oldest: an
+        order whose file never came would take the next order's file of that name, that one the
+        one after's, each printing another's artwork until the first timed out (audit BY 1). When
+        every order came after the file (or when it was first seen is not known), the oldest."""
+        orders = list(dict.fromkeys(job.order_id for job in jobs))  # oldest first, as waiting_for
+        if len(orders) < 2 or seen is None:
+            return orders[0] if orders else None
+        age = max(0.0, self.clock.monotonic() - seen)
+        latest = self.clock.now() - timedelta(seconds=age - self.config.watch.settle_seconds)
+        came: dict[str, datetime] = {}
+        for job in jobs:
+            came.setdefault(job.order_id, parse_iso(job.created_at))
+        before = [order for order in orders if came[order] <= latest]
+        return before[-1] if before else orders[0]
+
+    def _left_waiting(self, job: Job, art: Artwork, taker: Job) -> None:
+        """A job still waiting for ``art`` after another order's job took a file of that name: it
+        says AwaitingData from now on if it did not yet (its file looked as if it was on its way:
+        audit BY 2, it stayed Ordered until it failed as missing), and the log says who took it."""
+        log.info(
+            "artwork.left_waiting",
+            job_id=job.job_id,
+            order_id=job.order_id,
+            file=art.name,
+            taken_by=taker.job_id,
+            reason=f"a file named {art.name} came and was taken by job {taker.job_id} of order {taker.order_id}: "
+            "jobs of several orders wait for that name, and one file is one order's artwork; this job waits on for "
+            "its own file of that name",
+        )
+        if job.stage is Stage.AWAITING and job.status is not JobStatus.AwaitingData:
+            self._arriving.pop(job.job_id, None)
+            missing = ", ".join(a.name for a in self.ledger.artwork(job.job_id) if not a.present)
+            self._record(job.job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + missing, self.clock.now())
 
     def _removable_from(self, folder: Path) -> bool:
         """Whether the daemon may take files out of ``folder`` (an inbox folder made by an upload

@@ -66,6 +66,7 @@ class _Tracked:
     hold_until: float = 0.0  # an incomplete-looking PDF waits until then
     open_since: float | None = None  # first found held open for writing, unchanged since
     said_open: bool = False  # file.held_open logged for it
+    first_seen: float = 0.0  # when the file was first seen (its upload began, as far as we know)
 
 
 class FileStabilityTracker:
@@ -83,6 +84,9 @@ class FileStabilityTracker:
         self._stat = stat_fn
         self._wall = wall
         self._files: dict[Path, _Tracked] = {}
+        #: First-seen times of the files the last get_stable_files call gave out (kept when such
+        #: a file is tracked again, a backlog's rest); replaced at each call.
+        self._given_seen: dict[Path, float] = {}
         #: Entries seen that are neither files nor folders (a FIFO, a socket, a device, a symbolic
         #: link to a folder or to nothing): never tracked, left for the caller to explain.
         self.specials: dict[Path, int] = {}
@@ -124,9 +128,11 @@ class FileStabilityTracker:
                 # Unchanged since its ctime (at most settle_seconds back: all that is needed).
                 age = self._wall() - st.st_ctime_ns / 1e9
                 since = now - min(max(age, 0.0), self.settle_seconds)
-            self._files[path] = _Tracked(sig, since, complete)
+            self._files[path] = _Tracked(sig, since, complete, first_seen=self._given_seen.pop(path, since))
         elif known.sig != sig:
             changed_at = max(now, known.changed_at)
+            if known.sig[2] != sig[2]:
+                known.first_seen = now  # another file under that name (renamed over it)
             known.sig, known.changed_at, known.complete, known.hold_until = sig, changed_at, complete, 0.0
             known.open_since, known.said_open = None, False
         elif activity and not complete:
@@ -168,6 +174,12 @@ class FileStabilityTracker:
     def forget(self, path: Path) -> None:
         self._files.pop(path, None)
 
+    def first_seen(self, path: Path) -> float | None:
+        """When ``path`` was first seen (this clock's time; a file found by a scan: at most
+        settle_seconds before its ctime), tracked or given out by the last get_stable_files."""
+        tracked = self._files.get(path)
+        return tracked.first_seen if tracked is not None else self._given_seen.get(path)
+
     def get_stable_files(self, limit: int | None = None) -> list[tuple[Path, Signature]]:
         """The files that are complete now (at most ``limit``), with their signature; they stop
         being tracked. The others stay tracked as they are, so a backlog costs nothing extra."""
@@ -192,6 +204,8 @@ class FileStabilityTracker:
                 continue
             sig = signature(st)
             if sig != tracked.sig:
+                if sig[2] != tracked.sig[2]:
+                    tracked.first_seen = now
                 tracked.sig, tracked.changed_at, tracked.complete, tracked.hold_until = sig, now, False, 0.0
                 tracked.open_since, tracked.said_open = None, False
                 continue
@@ -211,8 +225,7 @@ class FileStabilityTracker:
             stable.append((path, sig))
         for path in gone:
             del self._files[path]
-        for path, _sig in stable:
-            del self._files[path]
+        self._given_seen = {path: self._files.pop(path).first_seen for path, _sig in stable}
         return stable
 
     @staticmethod

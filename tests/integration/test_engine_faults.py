@@ -4166,30 +4166,80 @@ def test_a_manifest_refused_without_a_line_or_key_is_not_told_to_look_for_them(r
     assert "Correct link.yaml as said above and put it into inbox/ again" in text
 
 
-def test_two_orders_waiting_for_one_file_name_each_print_their_own_file(rig: Rig) -> None:
-    """Audit AX 1: two orders' manifests naming artwork.pdf, both waiting for it: the first file of
-    that name went to both jobs (a copy and a link), both printed it, and the second order's own
-    file, uploaded next under the same name, went to failed/ as unclaimed."""
+def _waits_for_artwork_pdf(r: Rig, order: str) -> str:
+    (r.inbox / f"{order}.yaml").write_text(
+        f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n'
+    )
+    r.run(until=lambda: r.stage(f"{order}-1") is Stage.AWAITING, steps=10, dt=0.5)
+    return f"{order}-1"
+
+
+def test_an_order_whose_file_never_came_does_not_take_the_next_orders_file_of_that_name(rig: Rig) -> None:
+    """Audit BY 1: the oldest order waiting for "artwork.pdf" took every next order's file of that
+    name, each order printing the next one's artwork until the first timed out. One file is still
+    one order's (audit AX 1): the order whose manifest came last before the file takes it."""
     r = rig
-    for order in ("WA", "WB"):
-        (r.inbox / f"{order}.yaml").write_text(
+    stale = _waits_for_artwork_pdf(r, "WX")  # its upload failed: its file never comes
+    r.run(steps=5)
+    files = []
+    for order, pages in (("WY", CARD), ("WZ", [(91.5, 61.0)] * 2)):
+        job_id = _waits_for_artwork_pdf(r, order)
+        make_pdf(r.tmp / "upload.pdf", pages=pages)
+        files.append((r.tmp / "upload.pdf").read_bytes())
+        os.replace(r.tmp / "upload.pdf", r.inbox / "artwork.pdf")
+        r.run(until=done(r, job_id), steps=10)
+        assert r.take_prints() == [f"{order}_{job_id}_bc-85x55_x1.pdf"]
+        assert (r.root / "done" / job_id / "artwork" / "artwork.pdf").read_bytes() == files[-1]
+    assert files[0] != files[1]
+    assert r.stage(stale) is Stage.AWAITING and r.statuses(stale)[-1] == "AwaitingData"
+    assert os.listdir(r.root / "failed") == []
+
+
+def test_a_file_being_uploaded_before_the_next_orders_manifest_came_is_its_own_orders(rig: Rig) -> None:
+    """The other side of BY 1: an order's file still being written when the next order's manifest
+    (naming the same file name) comes is the first order's; the next one waits for its own, and
+    says AwaitingData (audit BY 2: such a job stayed Ordered until it failed as missing)."""
+    r = rig
+    first = _waits_for_artwork_pdf(r, "WA")
+    make_pdf(r.tmp / "whole.pdf", pages=CARD)
+    whole = (r.tmp / "whole.pdf").read_bytes()
+    upload = r.inbox / "artwork.pdf"
+    upload.write_bytes(whole[: len(whole) // 2])  # a slow upload: no end marker yet
+    r.run(steps=2, dt=0.5)
+    second = _waits_for_artwork_pdf(r, "WB")
+    with upload.open("ab") as fh:
+        fh.write(whole[len(whole) // 2 :])
+    r.run(until=done(r, first), steps=20, dt=0.5)
+    assert r.take_prints() == [f"WA_{first}_bc-85x55_x1.pdf"]
+    assert (r.root / "done" / first / "artwork" / "artwork.pdf").read_bytes() == whole
+    r.run(steps=2)
+    assert r.stage(second) is Stage.AWAITING and r.statuses(second) == ["Ordered", "AwaitingData"]
+    assert r.take_prints() == []
+
+
+def test_a_job_left_waiting_when_another_orders_job_took_the_file_says_awaiting_data(rig: Rig) -> None:
+    """Audit BY 2: two orders' manifests came while a file of the name both list was in the inbox
+    (written in place, not settled yet); one order took it, and the other's job stayed Ordered
+    (its file had looked as if it was on its way) until it failed as missing: SPEC 6 says
+    AwaitingData while artwork is not there."""
+    r = rig
+    make_pdf(r.tmp / "whole.pdf", pages=CARD)
+    whole = (r.tmp / "whole.pdf").read_bytes()
+    (r.inbox / "artwork.pdf").write_bytes(whole)
+    r.engine.hint(r.inbox / "artwork.pdf")
+    for order in ("WC", "WD"):
+        (r.tmp / f"{order}.yaml").write_text(
             f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n'
         )
-        r.run(until=lambda o=order: r.stage(f"{o}-1") is Stage.AWAITING, steps=10)
-    make_pdf(r.inbox / "artwork.pdf", pages=CARD)
-    first = (r.inbox / "artwork.pdf").read_bytes()
-    r.run(until=done(r, "WA-1"), steps=10)
-    r.run(steps=2)
-    assert r.stage("WB-1") is Stage.AWAITING and r.take_prints() == ["WA_WA-1_bc-85x55_x1.pdf"]
-    make_pdf(r.tmp / "second.pdf", pages=[(91.5, 61.0)] * 2)
-    second = (r.tmp / "second.pdf").read_bytes()
-    assert second != first
-    os.replace(r.tmp / "second.pdf", r.inbox / "artwork.pdf")  # the second order's own file
-    r.run(until=done(r, "WB-1"), steps=10)
-    assert r.take_prints() == ["WB_WB-1_bc-85x55_x1.pdf"]
-    assert (r.root / "done" / "WA-1" / "artwork" / "artwork.pdf").read_bytes() == first
-    assert (r.root / "done" / "WB-1" / "artwork" / "artwork.pdf").read_bytes() == second
-    assert os.listdir(r.root / "failed") == []
+        os.replace(r.tmp / f"{order}.yaml", r.inbox / f"{order}.yaml")
+        r.engine.hint(r.inbox / f"{order}.yaml", moved_in=True)
+        r.run(steps=1, dt=0.1)
+    r.run(until=lambda: r.stage("WC-1") is Stage.DONE or r.stage("WD-1") is Stage.DONE, steps=30, dt=0.1)
+    r.run(steps=3)
+    taker, left = ("WC-1", "WD-1") if r.stage("WC-1") is Stage.DONE else ("WD-1", "WC-1")
+    assert len(r.take_prints()) == 1
+    assert r.stage(left) is Stage.AWAITING and r.statuses(left) == ["Ordered", "AwaitingData"], r.statuses(left)
+    assert (r.root / "done" / taker / "artwork" / "artwork.pdf").read_bytes() == whole
 
 
 def _resent_while_uploading(r: Rig, order: str) -> tuple[str, Path]:
