@@ -600,7 +600,7 @@ class Engine:
         return ({"data": 0, "manifest": 1}.get(kind[0], 2), str(path))
 
     def _classify(self, path: Path) -> tuple[str, Path | None]:
-        """("manifest"|"data"|"drop"|"replace"|"stray"|"misplaced"|"command"|"ignore", job folder for drops).
+        """("manifest"|"data"|"drop"|"replace"|"stray"|"buried"|"misplaced"|"command"|"ignore", job folder).
 
         Plain string work on normalized paths (a scan classifies every file it sees)."""
         text = str(path)
@@ -633,6 +633,13 @@ class Engine:
                     return ("stray", job_folder)
             if len(parts) == 3 and parts[1] == "replace":
                 return ("ignore", None) if self.uploading(parts[2]) else ("replace", job_folder)
+            if (
+                len(parts) == 3
+                and parts[1] in ("artwork", "output")
+                and classify_drop(parts[2]) is not None
+                and not parts[2].lower().endswith(".pdf")  # (artwork may be named release.pdf)
+            ):
+                return ("buried", job_folder)
             return ("ignore", None)
         return ("ignore", None)
 
@@ -673,7 +680,7 @@ class Engine:
         for index, path in enumerate(self._scan):
             if path in self._orphans:
                 continue
-            if self._classify(path)[0] in ("ignore", "stray"):
+            if self._classify(path)[0] in ("ignore", "stray", "buried"):
                 continue
             if path not in self.tracker:
                 self.tracker.track(path, activity=False)
@@ -792,6 +799,8 @@ class Engine:
             self._on_command(path)
         elif kind == "stray" and job_folder is not None:
             self._on_stray(job_folder, path, sig)
+        elif kind == "buried" and job_folder is not None:
+            self._on_buried_drop(job_folder, path, sig)
         elif kind == "misplaced":
             self._on_misplaced_drop(path)
 
@@ -913,6 +922,22 @@ class Engine:
         )
         self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
         log.warning("operator.unknown_file", job_id=job.job_id, file=path.name)
+        self._write_status(job.job_id)
+
+    def _on_buried_drop(self, job_folder: Path, path: Path, sig: Signature) -> None:
+        """A drop file put into the job's artwork/ or output/ (the operator was looking at the
+        output in Explorer, audit BY 3): not read there, left alone, and STATUS.txt says where it
+        goes, once. Only events report these, as for unknown files."""
+        job = self._job_to_answer(job_folder, path, sig)
+        if job is None:
+            return
+        where = path.parent.name
+        message = (
+            f"{where}/{path.name}: drop files are read only in the job's folder itself, not in {where}/: nothing "
+            f"was done. Move it one level up, into {self.rel(job_folder)}/"
+        )
+        self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
+        log.warning("operator.drop_in_subfolder", job_id=job.job_id, file=f"{where}/{path.name}", reason=message)
         self._write_status(job.job_id)
 
     def _on_misplaced_drop(self, path: Path) -> None:

@@ -686,3 +686,34 @@ def test_a_new_text_document_renamed_release_is_not_still_answered_as_left_alone
     status = (daemon.root / "done" / job_id / "STATUS.txt").read_text()
     assert "RELEASE" in status.split("Last operator action:")[1]
     assert "New Text Document.txt" not in status, status
+
+
+def test_a_drop_file_put_into_output_or_artwork_is_answered_where_it_should_go(make_daemon) -> None:
+    """Audit BY 3: an operator looking at the output in Explorer dropped RELEASE.txt there (and
+    REJECT.txt into artwork/): nothing happened and nothing said why. STATUS.txt now says where
+    drop files go; they are not acted on there, and the artwork named release.pdf is no drop file."""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "DS")
+    held(daemon, job_id)
+    folder = daemon.root / "quarantine" / job_id
+    drop(folder / "output" / "RELEASE.txt", "erin\n")
+    drop(folder / "artwork" / "reject.txt", "erin\nwrong paper\n")
+    status = folder / "STATUS.txt"
+    for where, name in (("output", "RELEASE.txt"), ("artwork", "reject.txt")):
+        wait_for(
+            lambda w=where, n=name: (
+                (
+                    f"{w}/{n}: drop files are read only in the job's folder itself, not in {w}/: nothing was done. "
+                    "Move "
+                    f"it one level up, into quarantine/{job_id}/"
+                )
+                in " ".join(status.read_text().split())
+            ),
+            what=f"{where}/{name} answered",
+        )
+    job = daemon.job(job_id)
+    assert job["blocked"] and job["folder"] == f"quarantine/{job_id}"
+    assert (folder / "output" / "RELEASE.txt").is_file() and (folder / "artwork" / "reject.txt").is_file()
+    os.replace(folder / "output" / "RELEASE.txt", folder / "RELEASE.txt")  # where it goes
+    daemon.wait_status(job_id, "InHotFolder")
+    assert "erin" in (daemon.root / "done" / job_id / "STATUS.txt").read_text()
