@@ -279,7 +279,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     config = get_config(args)
     ledger = open_ledger(config)
     try:
-        job = _where_it_is(_load_job(ledger, args.job), config)
+        recorded = _load_job(ledger, args.job)
+        job = _where_it_is(recorded, config)
         artwork = ledger.artwork(job.job_id)
         waiting = pending_commands(config.paths.state / "commands", ledger, job.job_id)
     finally:
@@ -306,7 +307,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         gone = not (config.paths.root / job.folder).is_dir()
         # (not there: deleted, or moved or renamed by hand: audit BF 4, 5; BH 5)
-        print(f"Folder:    {job.folder}" + ("  (not there: deleted, moved or renamed by hand?)" if gone else ""))
+        note = "  (not there: deleted, moved or renamed by hand?)" if gone else ""
+        if job.folder != recorded.folder:
+            # Found in another area (a move a crash cut short, or one by hand: audit BY 4): the
+            # daemon acts on the recorded folder only.
+            note = (
+                f"  (recorded as {recorded.folder}: drop files and replace/ are read only there; moved by hand? "
+                "move it back. A move a crash cut short is finished when the daemon starts)"
+            )
+        print(f"Folder:    {job.folder}" + note)
         output = job.output_path
         missing = output is not None and not (config.paths.root / output).is_file()
         print(
