@@ -281,6 +281,22 @@ class ActionResult:
     message: str
 
 
+def _upload_suffix(name: str) -> str:
+    """The upload client's temporary suffix of ``name`` (WinSCP's ``.filepart``, ...), or ""."""
+    return next((name[-len(suffix) :] for suffix in UPLOAD_SUFFIXES if name.lower().endswith(suffix)), "")
+
+
+def _unfinished_upload(source: Path) -> str | None:
+    """The name (quoted) of an upload of ``source`` under a client's temporary name beside it
+    (``x.pdf.filepart``), if there is one (audit BY 6: the job failed as "missing", no word of it)."""
+    with contextlib.suppress(OSError), os.scandir(source.parent) as entries:
+        for entry in entries:
+            lowered = entry.name.lower()
+            if any(lowered == f"{source.name}{suffix}".lower() for suffix in UPLOAD_SUFFIXES):
+                return repr(entry.name)
+    return None
+
+
 class Engine:
     def __init__(
         self,
@@ -2338,7 +2354,12 @@ class Engine:
                 problems,
                 listing
                 + (
-                    f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
+                    f"{moved[0]} is the temporary name an upload program (WinSCP, a browser, an FTP client) gives a "
+                    "file until it is complete: that upload never finished, so the file is most likely cut off. "
+                    f"Send {moved[0][: -len(_upload_suffix(moved[0]))]} again, whole (into the job's replace/ if its "
+                    "job waits in failed/ or quarantine/)."
+                    if single and _upload_suffix(moved[0])
+                    else f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
                     "lists it under artwork (the path is relative to the manifest's folder)."
                     if single
                     else "If they belong to an order, put the folder back into inbox/ with its manifest in it, "
@@ -2454,6 +2475,17 @@ class Engine:
             return kept[-1] if kept else None
         return None
 
+    def _unfinished_upload_in_failed(self, source: Path) -> str | None:
+        """``'x.pdf.filepart' (now in failed/x.pdf.filepart/)`` when the cut-off upload of ``source``
+        from the top of inbox/ went to failed/ unclaimed before its job's time ran out."""
+        if source.parent != self.area("inbox"):
+            return None
+        for suffix in UPLOAD_SUFFIXES:
+            folder = self.area("failed") / f"{source.name}{suffix}"
+            if (folder / folder.name).is_file():
+                return f"{folder.name!r} (now in failed/{folder.name}/)"
+        return None
+
     def _why_not_taken(self, name: str, source: Path, job: Job) -> str:
         """Why an artwork file was not taken in time, in words: absent (or taken by another order's
         job), ignored by name, or unfinished."""
@@ -2495,6 +2527,13 @@ class Engine:
                     f"missing: {name} (expected at {where}); {what} whose name differs from it only in letter "
                     f"case or Unicode form, came into inbox/ and went to failed/ unclaimed before this job could "
                     f"take it: {', '.join(gone)}; move the right one into this folder's replace/ as {source.name!r}"
+                )
+            upload = _unfinished_upload(source) or self._unfinished_upload_in_failed(source)
+            if upload is not None:
+                return (
+                    f"missing: {name} (expected at {where}); an upload of it under the temporary name {upload} "
+                    "never finished (the upload program renames the file once it is complete): send the whole file "
+                    "again, into this folder's replace/"
                 )
             earlier = self._earlier_artwork(job, source.name)
             if earlier is not None:

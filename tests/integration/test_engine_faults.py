@@ -4449,3 +4449,39 @@ def test_a_replacement_that_is_no_pdf_is_answered_for_where_it_was_given(rig: Ri
     (folder / "replace" / "fake.pdf").write_text("not a pdf\n")
     dropped = rig.engine.apply(job_id, Action.REPLACE, by="rob", note="", file=folder / "replace" / "fake.pdf")
     assert not dropped.ok and dropped.message.endswith("; put a PDF into replace/")
+
+
+def test_an_upload_that_never_finished_is_named_in_both_error_texts(rig: Rig) -> None:
+    """Audit BY 6: a WinSCP upload cut off as w2.pdf.filepart: the job failed as "missing: w2.pdf"
+    with no word of it, and the file's own ERROR.txt said to put it back into inbox/ with a
+    manifest that lists it, wrong advice for half a PDF."""
+    r = rig
+    (r.inbox / "w2.yaml").write_text('order_id: "w2"\nproduct: bc-85x55\nquantity: 1\nartwork: [w2.pdf]\n')
+    make_pdf(r.tmp / "w2.pdf", pages=CARD)
+    (r.inbox / "w2.pdf.filepart").write_bytes((r.tmp / "w2.pdf").read_bytes()[:300])
+    error = r.root / "failed" / "w2-1" / "ERROR.txt"
+    r.run(until=error.is_file, steps=30, dt=30)
+    text = " ".join(error.read_text().split())
+    assert (
+        "missing: w2.pdf (expected at inbox/w2.pdf); an upload of it under the temporary name 'w2.pdf.filepart' "
+        "(now in failed/w2.pdf.filepart/) never finished (the upload program renames the file once it is complete): "
+        "send the whole file again, into this folder's replace/"
+    ) in text, text
+    orphan = r.root / "failed" / "w2.pdf.filepart" / "ERROR.txt"
+    r.run(until=orphan.is_file, steps=30, dt=30)
+    text = " ".join(orphan.read_text().split())
+    assert (
+        "w2.pdf.filepart is the temporary name an upload program (WinSCP, a browser, an FTP client) gives a file until "
+        "it is complete: that upload never finished, so the file is most likely cut off. Send w2.pdf again, whole "
+        "(into the job's replace/ if its job waits in failed/ or quarantine/)."
+    ) in text, text
+    assert "together with a manifest" not in text
+    # Cut off later than its manifest came: still in inbox/ when the job's time runs out.
+    (r.inbox / "w3.yaml").write_text('order_id: "w3"\nproduct: bc-85x55\nquantity: 1\nartwork: [w3.pdf]\n')
+    r.run(steps=10, dt=30)
+    (r.inbox / "w3.pdf.part").write_bytes((r.tmp / "w2.pdf").read_bytes()[:300])
+    error = r.root / "failed" / "w3-1" / "ERROR.txt"
+    r.run(until=error.is_file, steps=30, dt=30)
+    assert "an upload of it under the temporary name 'w3.pdf.part' never finished" in " ".join(
+        error.read_text().split()
+    )
