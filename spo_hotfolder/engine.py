@@ -281,6 +281,10 @@ class ActionResult:
     message: str
 
 
+#: How many jobs' manifest arrival times _manifest_seen keeps (jobs waiting for artwork need them).
+MANIFEST_SEEN_KEPT = 10_000
+
+
 def _upload_suffix(name: str) -> str:
     """The upload client's temporary suffix of ``name`` (WinSCP's ``.filepart``, ...), or ""."""
     return next((name[-len(suffix) :] for suffix in UPLOAD_SUFFIXES if name.lower().endswith(suffix)), "")
@@ -336,6 +340,10 @@ class Engine:
         self._whole_notes: dict[Path, list[tuple[str, str, Signature]]] = {}
         self._manifest_faults: dict[Path, int] = {}  # manifests the daemon failed on, and how often
         self._arriving: dict[str, float] = {}  # waiting jobs to look at again (monotonic time)
+        #: When the manifest of a job taken in this run was first seen (its upload, not its intake,
+        #: which waits settle_seconds for a file written in place): to tell which order a file of a
+        #: name jobs of several orders wait for belongs to (_owner_order). The newest few only.
+        self._manifest_seen: dict[str, datetime] = {}
         self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
         self._bad_name_targets: dict[Path, Path] = {}  # inbox entries not UTF-8 -> their failed/ folder
         self._unwritable: dict[Path, tuple[int, int, int]] = {}  # inbox folders said not writable
@@ -763,6 +771,12 @@ class Engine:
                     continue
                 self._guard("file", str(path), lambda p=path, m=mode: self._on_special(p, m))  # type: ignore[misc]
         stable = sorted(self.tracker.get_stable_files(limit=limit), key=lambda item: self._order_key(item[0]))
+        if any(self._classify(path)[0] == "manifest" for path, _ in stable):
+            # A file that jobs wait for already goes after this round's manifests: one of them may
+            # name it too, and be the order it belongs to (_owner_order; both found at start).
+            later = {path for path, _ in stable if self._classify(path)[0] == "data" and self._waiting(path)}
+            if later:
+                stable = [item for item in stable if item[0] not in later] + [i for i in stable if i[0] in later]
         drops: dict[Path, list[Path]] = {}
         deadline = time.monotonic() + budget
         for index, (path, sig) in enumerate(stable):
@@ -1103,6 +1117,13 @@ class Engine:
         if folder_manifest:
             self._finish_intakes()  # before its folder is cleaned up
             self._consumed_dirs.add(base)
+        seen = self.tracker.first_seen(path)
+        if seen is not None:
+            came = now - timedelta(seconds=max(0.0, self.clock.monotonic() - seen))
+            for spec, _ in plans:
+                self._manifest_seen[spec.job_id] = came
+            while len(self._manifest_seen) > MANIFEST_SEEN_KEPT:
+                del self._manifest_seen[next(iter(self._manifest_seen))]
         for spec, _ in plans:
             job = self.ledger.get_job(spec.job_id, history=False)
             if job is not None:
@@ -2079,8 +2100,8 @@ class Engine:
 
     def _owner_order(self, jobs: list[Job], seen: float | None) -> str | None:
         """The order a file of a name that jobs of several orders wait for belongs to: the newest
-        order whose manifest came before the file began to arrive (settle_seconds of leeway: a
-        manifest written in place is taken that long after it was written). Not the oldest: an
+        order whose manifest came before the file began to arrive (when each was first seen, or
+        for a manifest taken before a restart its intake; settle_seconds of leeway). Not the oldest: an
         order whose file never came would take the next order's file of that name, that one the
         one after's, each printing another's artwork until the first timed out (audit BY 1). When
         every order came after the file (or when it was first seen is not known), the oldest."""
@@ -2091,7 +2112,7 @@ class Engine:
         latest = self.clock.now() - timedelta(seconds=age - self.config.watch.settle_seconds)
         came: dict[str, datetime] = {}
         for job in jobs:
-            came.setdefault(job.order_id, parse_iso(job.created_at))
+            came.setdefault(job.order_id, self._manifest_seen.get(job.job_id) or parse_iso(job.created_at))
         before = [order for order in orders if came[order] <= latest]
         return before[-1] if before else orders[0]
 

@@ -4485,3 +4485,21 @@ def test_an_upload_that_never_finished_is_named_in_both_error_texts(rig: Rig) ->
     assert "an upload of it under the temporary name 'w3.pdf.part' never finished" in " ".join(
         error.read_text().split()
     )
+
+
+def test_an_order_and_its_file_that_came_while_the_daemon_was_down_are_matched_at_start(rig: Rig) -> None:
+    """BY 1 across a restart: an order whose file never came waits; the next order's manifest and
+    file (same file name) come while the daemon is stopped. At start both are found at once: the
+    file is the new order's, whose manifest came with it, not the waiting one's."""
+    r = rig
+    stale = _waits_for_artwork_pdf(r, "WS")
+    r.run(steps=3)
+    (r.inbox / "WT.yaml").write_text('order_id: "WT"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
+    make_pdf(r.inbox / "artwork.pdf", pages=CARD)
+    whole = (r.inbox / "artwork.pdf").read_bytes()
+    r.clock.advance(30)
+    r.start()
+    r.run(until=done(r, "WT-1"), steps=10)
+    assert r.take_prints() == ["WT_WT-1_bc-85x55_x1.pdf"]
+    assert (r.root / "done" / "WT-1" / "artwork" / "artwork.pdf").read_bytes() == whole
+    assert r.stage(stale) is Stage.AWAITING
