@@ -7,6 +7,7 @@ errors. Relative paths are resolved against the directory of the config file.
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 import os
 import re
@@ -514,6 +515,16 @@ class _ConfigReader:
 
     def globs(self, value: object, key_path: str) -> tuple[str, ...]:
         if isinstance(value, str):  # a single pattern is a list of one
+            if "," in value:
+                # "poster-*, banner-*" unquoted in YAML is one text: read as one pattern, it matched
+                # nothing, and the products it meant to hold went to the printer (audit BX 1, 2).
+                items = ", ".join(json.dumps(part.strip()) for part in value.split(",") if part.strip())
+                self.error(
+                    key_path,
+                    f"is one text with commas ({describe(value)}), which would be read as one pattern; write a "
+                    f"list: [{items}] (or one '- pattern' per line)",
+                )
+                return ()
             value = [value]
         result: list[str] = []
         for index, item in enumerate(self.sequence(value, key_path)):
@@ -527,6 +538,13 @@ class _ConfigReader:
         """A route value: text, or a whole number (``paper: 350``) taken as its digits."""
         if isinstance(value, str):
             return value
+        if isinstance(value, list | dict):
+            self.error(
+                key_path,
+                f"must be one text or glob pattern (got {describe(value)}): a route compares each key with one "
+                "pattern; for several, give each its own route with the same 'to' (the first match wins)",
+            )
+            return None
         if isinstance(value, int) and not isinstance(value, bool):
             text = self.document.number_text(key_path)
             if text is None or text == str(value):

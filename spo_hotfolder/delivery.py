@@ -222,22 +222,24 @@ def check_hot_folder(hot: HotFolderConfig) -> None:
     The daemon never creates a missing hot folder: a missing folder usually means a share is not
     mounted, and creating it would hide the files from the printer.
     """
-    for label, folder in (("hot folder", hot.path), ("staging folder", hot.staging)):
+    for label, folder in (
+        (f"hot folder {hot.name}", hot.path),
+        (f"the staging folder of hot folder {hot.name}", hot.staging),
+    ):
         if folder is None:
             continue
         try:
             st = os.stat(folder)
         except FileNotFoundError:
             raise DeliveryError(
-                f"{label} {hot.name} ({folder}) does not exist; is the printer's share mounted? "
-                "The daemon never creates it",
+                f"{label} ({folder}) does not exist; is the printer's share mounted? The daemon never creates it",
                 transient=True,
             ) from None
         except OSError as exc:
             raise explain_os_error(exc, hot, folder) from exc
         if not stat.S_ISDIR(st.st_mode):
             raise DeliveryError(
-                f"{label} {hot.name}: {folder} is a file, not a folder; fix hot_folders.{hot.name} in the config",
+                f"{label}: {folder} is a file, not a folder; fix hot_folders.{hot.name} in the config",
                 transient=False,
             )
 

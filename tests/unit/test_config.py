@@ -563,6 +563,27 @@ CASES = [
         4,
         'routes[0].when: must be a mapping like {product: "bc-*"} (got "bc-*")',
     ),
+    (
+        # Audit BX 3: the advice was to quote the list.
+        "routes:\n  - when: {product: [poster-*, flyer-*]}\n    to: skip\n",
+        4,
+        "routes[0].when.product: must be one text or glob pattern (got a list): a route compares each key with one "
+        "pattern; for several, give each its own route with the same 'to' (the first match wins)",
+    ),
+    (
+        # Audit BX 1: read as one pattern that matched no product, the products to hold went to the printer.
+        "blocking:\n  products: poster-*, banner-*\n",
+        4,
+        'blocking.products: is one text with commas ("poster-*, banner-*"), which would be read as one pattern; '
+        'write a list: ["poster-*", "banner-*"] (or one \'- pattern\' per line)',
+    ),
+    (
+        # Audit BX 2: it replaced the whole default list with one pattern.
+        "watch:\n  ignore: '*.tmp, *.part'\n",
+        4,
+        'watch.ignore: is one text with commas ("*.tmp, *.part"), which would be read as one pattern; write a '
+        'list: ["*.tmp", "*.part"] (or one \'- pattern\' per line)',
+    ),
     ("routes:\n  - skip\n", 4, "routes[0]: must be a mapping with 'when:' and 'to:' (got \"skip\")"),
     (
         "routes:\n  - to: skip\n    if: {}\n",
