@@ -285,6 +285,20 @@ class ActionResult:
 MANIFEST_SEEN_KEPT = 10_000
 
 
+_RSYNC_TEMP = re.compile(r"\.(.+)\.[A-Za-z0-9]{6}")
+
+
+def upload_target(path: Path) -> Path | None:
+    """The file an upload client's temporary name stands for: rsync's ``.x.pdf.Ab12Cd`` and
+    WinSCP's ``x.pdf.filepart`` (``UPLOAD_SUFFIXES``) for ``x.pdf``; None for another name."""
+    name = path.name
+    match = _RSYNC_TEMP.fullmatch(name)
+    if match is not None:
+        return path.with_name(match.group(1))
+    suffix = _upload_suffix(name)
+    return path.with_name(name[: -len(suffix)]) if suffix and len(name) > len(suffix) else None
+
+
 def _upload_suffix(name: str) -> str:
     """The upload client's temporary suffix of ``name`` (WinSCP's ``.filepart``, ...), or ""."""
     return next((name[-len(suffix) :] for suffix in UPLOAD_SUFFIXES if name.lower().endswith(suffix)), "")
@@ -344,6 +358,8 @@ class Engine:
         #: which waits settle_seconds for a file written in place): to tell which order a file of a
         #: name jobs of several orders wait for belongs to (_owner_order). The newest few only.
         self._manifest_seen: dict[str, datetime] = {}
+        #: Inbox files being uploaded under a temporary name: when that upload was first seen.
+        self._upload_began: dict[Path, float] = {}
         self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
         self._bad_name_targets: dict[Path, Path] = {}  # inbox entries not UTF-8 -> their failed/ folder
         self._unwritable: dict[Path, tuple[int, int, int]] = {}  # inbox folders said not writable
@@ -675,12 +691,25 @@ class Engine:
         for path, (moved_in, seen) in hints.items():
             kind, job_folder = self._classify(path)
             if kind == "ignore":
+                self._note_upload(path, seen)
                 continue
             if kind in ("drop", "replace") and job_folder is not None and _is_folder(path):
                 self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_drop_folder(f, p))  # type: ignore[misc]
                 continue
             self._orphans.pop(path, None)
-            self.tracker.track(path, activity=True, complete=moved_in, seen=seen)
+            began = self._upload_began.pop(path, None) if kind == "data" else None
+            self.tracker.track(path, activity=True, complete=moved_in, seen=seen, began=began)
+
+    def _note_upload(self, path: Path, seen: float) -> None:
+        """An ignored inbox name that is an upload client's temporary name for a file (rsync's
+        ``.x.pdf.Ab12Cd``, WinSCP's ``x.pdf.filepart``): when that upload was first seen, which is
+        when ``x.pdf`` began to arrive (_owner_order; audit CA 1: the rename's time was taken)."""
+        target = upload_target(path)
+        if target is None or target in self._upload_began or not str(path).startswith(str(self.area("inbox"))):
+            return
+        self._upload_began[target] = seen
+        if len(self._upload_began) > MANIFEST_SEEN_KEPT:  # uploads never finished: the oldest go
+            del self._upload_began[next(iter(self._upload_began))]
 
     def rescan(self) -> None:
         """The truth behind the events: every candidate file in the watched folders (all at once)."""
@@ -707,7 +736,7 @@ class Engine:
             if self._classify(path)[0] in ("ignore", "stray", "buried"):
                 continue
             if path not in self.tracker:
-                self.tracker.track(path, activity=False)
+                self.tracker.track(path, activity=False, began=self._upload_began.pop(path, None))
                 self._scan_count += 1
             if deadline is not None and index % 64 == 63 and time.monotonic() > deadline:
                 return
@@ -2099,12 +2128,14 @@ class Engine:
         self._cleanup_consumed_dirs()
 
     def _owner_order(self, jobs: list[Job], seen: float | None) -> str | None:
-        """The order a file of a name that jobs of several orders wait for belongs to: the newest
-        order whose manifest came before the file began to arrive (when each was first seen, or
-        for a manifest taken before a restart its intake; settle_seconds of leeway). Not the oldest: an
-        order whose file never came would take the next order's file of that name, that one the
-        one after's, each printing another's artwork until the first timed out (audit BY 1). When
-        every order came after the file (or when it was first seen is not known), the oldest."""
+        """The order a file of a name that jobs of several orders wait for belongs to: the order
+        whose manifest came last before the file began to arrive (``seen``, monotonic: its first
+        sight, its upload under a temporary name, or its ctime when found by a scan; each manifest
+        by _came; settle_seconds of leeway, as a manifest often follows its PDF at once). Not
+        simply the oldest: an order whose file never came took the next order's file of that
+        name, that one the one after's, each printing another's artwork until the first timed
+        out (audit BY 1). When every order came after the file, or when the file's arrival is not
+        known, the one that came first."""
         orders = list(dict.fromkeys(job.order_id for job in jobs))  # oldest first, as waiting_for
         if len(orders) < 2 or seen is None:
             return orders[0] if orders else None
@@ -2112,9 +2143,21 @@ class Engine:
         latest = self.clock.now() - timedelta(seconds=age - self.config.watch.settle_seconds)
         came: dict[str, datetime] = {}
         for job in jobs:
-            came.setdefault(job.order_id, self._manifest_seen.get(job.job_id) or parse_iso(job.created_at))
+            came[job.order_id] = min(came.get(job.order_id, datetime.max.replace(tzinfo=UTC)), self._came(job))
         before = [order for order in orders if came[order] <= latest]
-        return before[-1] if before else orders[0]
+        if before:
+            return max(before, key=lambda order: came[order])
+        return min(orders, key=lambda order: came[order])
+
+    def _came(self, job: Job) -> datetime:
+        """When the manifest a waiting job waits for artwork by came: first seen in this run (a
+        manifest sent again for a failed or blocked job, or a reprint, included: audit CA 3); else,
+        for a job that started waiting before a restart, its last change (the intake, or the
+        manifest sent again), or for one whose wait timed out (failed/) its intake."""
+        came = self._manifest_seen.get(job.job_id)
+        if came is not None:
+            return came
+        return parse_iso(job.updated_at if job.stage is Stage.AWAITING else job.created_at)
 
     def _left_waiting(self, job: Job, art: Artwork, taker: Job) -> None:
         """A job still waiting for ``art`` after another order's job took a file of that name: it
@@ -2130,10 +2173,21 @@ class Engine:
             "jobs of several orders wait for that name, and one file is one order's artwork; this job waits on for "
             "its own file of that name",
         )
+        now = self.clock.now()
         if job.stage is Stage.AWAITING and job.status is not JobStatus.AwaitingData:
             self._arriving.pop(job.job_id, None)
             missing = ", ".join(a.name for a in self.ledger.artwork(job.job_id) if not a.present)
-            self._record(job.job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + missing, self.clock.now())
+            self._record(job.job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + missing, now)
+        # Said where the operator looks, not only in the log at once and in ERROR.txt an hour later
+        # (audit CA 5).
+        self._note_action(
+            job.job_id,
+            f"{iso(now)}  A file named {art.name} came into inbox/ and was taken by job {taker.job_id} (order "
+            f"{taker.order_id}): jobs of several orders waited for that name, and by when the manifests and the "
+            f"file came it was judged to be that order's. This job waits on for its own {art.name}; if that file "
+            f"was this job's, send it again",
+        )
+        self._write_status(job.job_id)
 
     def _removable_from(self, folder: Path) -> bool:
         """Whether the daemon may take files out of ``folder`` (an inbox folder made by an upload

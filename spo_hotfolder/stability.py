@@ -103,10 +103,20 @@ class FileStabilityTracker:
     def __contains__(self, path: object) -> bool:
         return path in self._files
 
-    def track(self, path: Path, *, activity: bool = True, complete: bool = False, seen: float | None = None) -> None:
+    def track(
+        self,
+        path: Path,
+        *,
+        activity: bool = True,
+        complete: bool = False,
+        seen: float | None = None,
+        began: float | None = None,
+    ) -> None:
         """Notes that ``path`` may be ready. ``activity``: an event says it changed just now, or at
         ``seen`` (this clock's time of the event: the engine may get to the event a job later,
-        and the settle period runs from the change, not from when we got round to it)."""
+        and the settle period runs from the change, not from when we got round to it). ``began``:
+        when its upload began under a temporary name (an rsync, a WinSCP upload renamed into
+        place), for first_seen."""
         try:
             st = self._stat(path)
         except OSError:
@@ -123,12 +133,15 @@ class FileStabilityTracker:
         sig = signature(st)
         known = self._files.get(path)
         if known is None:
-            since = now
+            since = first = now
             if not activity and self._wall is not None:
-                # Unchanged since its ctime (at most settle_seconds back: all that is needed).
-                age = self._wall() - st.st_ctime_ns / 1e9
-                since = now - min(max(age, 0.0), self.settle_seconds)
-            self._files[path] = _Tracked(sig, since, complete, first_seen=self._given_seen.pop(path, since))
+                # Unchanged since its ctime (at most settle_seconds back: all that is needed); and
+                # there since then at least (a file that came while the daemon was stopped).
+                age = max(self._wall() - st.st_ctime_ns / 1e9, 0.0)
+                since, first = now - min(age, self.settle_seconds), now - age
+            if began is not None:
+                first = min(first, began)
+            self._files[path] = _Tracked(sig, since, complete, first_seen=self._given_seen.pop(path, first))
         elif known.sig != sig:
             changed_at = max(now, known.changed_at)
             if known.sig[2] != sig[2]:
@@ -175,8 +188,9 @@ class FileStabilityTracker:
         self._files.pop(path, None)
 
     def first_seen(self, path: Path) -> float | None:
-        """When ``path`` was first seen (this clock's time; a file found by a scan: at most
-        settle_seconds before its ctime), tracked or given out by the last get_stable_files."""
+        """When ``path`` was first seen (this clock's time; a file found by a scan: its ctime; one
+        renamed into place: when its upload under a temporary name was seen to begin, if it was),
+        tracked or given out by the last get_stable_files."""
         tracked = self._files.get(path)
         return tracked.first_seen if tracked is not None else self._given_seen.get(path)
 

@@ -4503,3 +4503,27 @@ def test_an_order_and_its_file_that_came_while_the_daemon_was_down_are_matched_a
     assert r.take_prints() == ["WT_WT-1_bc-85x55_x1.pdf"]
     assert (r.root / "done" / "WT-1" / "artwork" / "artwork.pdf").read_bytes() == whole
     assert r.stage(stale) is Stage.AWAITING
+
+
+def test_a_manifest_sent_again_for_a_failed_job_counts_from_when_it_came(rig: Rig) -> None:
+    """Audit CA 3: A failed (its PDF cut off); B waits for a file of the same name; A's manifest is
+    sent again (its whole PDF to follow): the PDF that comes next is A's, not B's, whose manifest
+    came before A's was sent again."""
+    r = rig
+    make_pdf(r.tmp / "whole.pdf", pages=CARD)
+    whole = (r.tmp / "whole.pdf").read_bytes()
+    (r.inbox / "art9.pdf").write_bytes(whole[:300])
+    manifest = 'order_id: "RS"\nproduct: bc-85x55\nquantity: 1\nartwork: [art9.pdf]\n'
+    (r.inbox / "RS.yaml").write_text(manifest)
+    r.run(until=lambda: r.stage("RS-1") is Stage.FAILED, steps=30)
+    (r.inbox / "RT.yaml").write_text('order_id: "RT"\nproduct: bc-85x55\nquantity: 1\nartwork: [art9.pdf]\n')
+    r.run(until=lambda: r.stage("RT-1") is Stage.AWAITING, steps=10)
+    r.run(steps=3)
+    (r.inbox / "RS.yaml").write_text(manifest + 'customer: "sent again"\n')
+    r.run(until=lambda: r.stage("RS-1") is Stage.AWAITING, steps=10)
+    r.run(steps=3)
+    os.replace(r.tmp / "whole.pdf", r.inbox / "art9.pdf")
+    r.run(until=done(r, "RS-1"), steps=10)
+    assert r.take_prints() == ["RS_RS-1_bc-85x55_x1.pdf"]
+    assert (r.root / "done" / "RS-1" / "artwork" / "art9.pdf").read_bytes() == whole
+    assert r.stage("RT-1") is Stage.AWAITING

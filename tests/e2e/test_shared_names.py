@@ -1,0 +1,90 @@
+"""Orders of several storefront uploads that name one artwork file name ("artwork.pdf") at the top
+of inbox/: each file is given to the order it came with (audits AX 1, BY 1, CA 1-3), through the
+real daemon and real upload patterns."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.daemon import Daemon, drop, wait_for
+from tests.pdfs import make_big_pdf
+
+pytestmark = pytest.mark.e2e
+
+
+def _order(daemon: Daemon, order_id: str) -> str:
+    drop(
+        daemon.inbox / f"{order_id}.yaml",
+        f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n',
+    )
+    job_id = f"{order_id}-1"
+    daemon.wait_status(job_id, "AwaitingData")
+    return job_id
+
+
+def _card(tmp_path: Path, name: str) -> bytes:
+    return make_big_pdf(tmp_path / name, pages=2, bytes_per_page=40_000, size_mm=(91, 61)).read_bytes()
+
+
+def _printed(daemon: Daemon, tmp_path: Path, job_id: str) -> bytes:
+    order_id = job_id.rsplit("-", 1)[0]
+    path = tmp_path / "hot" / "indigo" / f"{order_id}_{job_id}_bc-85x55_x1.pdf"
+    wait_for(path.is_file, timeout=20, what=str(path))
+    return (daemon.root / "done" / job_id / "artwork" / "artwork.pdf").read_bytes()
+
+
+def test_a_file_that_came_while_the_daemon_was_stopped_is_not_given_to_an_order_that_came_after_it(
+    start, tmp_path: Path
+) -> None:
+    """Audit CA 2: A waits; the daemon stops; A's PDF comes, then B's manifest naming the same
+    name. At start, the file is A's (it was there before B's manifest came)."""
+    daemon = start(watch={"settle_seconds": 0.3})
+    first = _order(daemon, "SA")
+    assert daemon.stop() == 0
+    pdf = _card(tmp_path, "a.pdf")
+    drop(daemon.inbox / "artwork.pdf", pdf)
+    time.sleep(1.0)  # longer than settle_seconds: B's manifest plainly comes after the file
+    (daemon.inbox / "SB.yaml").write_text('order_id: "SB"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
+    daemon.start()
+    assert _printed(daemon, tmp_path, first) == pdf
+    daemon.wait_status("SB-1", "AwaitingData")
+    assert list((tmp_path / "hot" / "indigo").iterdir()) == [tmp_path / "hot" / "indigo" / "SA_SA-1_bc-85x55_x1.pdf"]
+
+
+def test_a_file_whose_upload_under_a_temporary_name_began_first_is_its_orders(start, tmp_path: Path) -> None:
+    """Audit CA 1: rsync uploads A's PDF as .artwork.pdf.Ab12Cd; B's manifest (same file name)
+    comes while it is on its way; the rename that ends A's upload came after B's manifest. The
+    file is A's: its upload began before B's manifest came."""
+    daemon = start(watch={"settle_seconds": 0.3})
+    first = _order(daemon, "RA")
+    pdf = _card(tmp_path, "a.pdf")
+    temp = daemon.inbox / ".artwork.pdf.Ab12Cd"
+    with temp.open("wb") as fh:
+        fh.write(pdf[: len(pdf) // 2])
+        fh.flush()
+        time.sleep(0.5)
+        second = _order(daemon, "RB")
+        time.sleep(0.5)
+        fh.write(pdf[len(pdf) // 2 :])
+    os.replace(temp, daemon.inbox / "artwork.pdf")
+    assert _printed(daemon, tmp_path, first) == pdf
+    job = daemon.wait_status(second, "AwaitingData")
+    assert job["folder"] == f"work/{second}"
+    status = (daemon.root / job["folder"] / "STATUS.txt").read_text()
+    assert "A file named artwork.pdf came into inbox/ and was taken by job RA-1 (order RA)" in " ".join(status.split())
+
+
+def test_an_order_whose_file_never_came_does_not_take_the_next_orders_file(start, tmp_path: Path) -> None:
+    """Audit BY 1 through the daemon: X's upload failed; Y's manifest, then Y's PDF written in place
+    under its final name (as smbclient does). Y prints Y's file; X waits on."""
+    daemon = start(watch={"settle_seconds": 0.3})
+    stale = _order(daemon, "XX")
+    second = _order(daemon, "YY")
+    pdf = _card(tmp_path, "y.pdf")
+    (daemon.inbox / "artwork.pdf").write_bytes(pdf)
+    assert _printed(daemon, tmp_path, second) == pdf
+    assert daemon.job(stale)["status"] == "AwaitingData"
