@@ -39,7 +39,7 @@ from spo_hotfolder.manifest import (
     several_manifests_problem,
 )
 from spo_hotfolder.operator import Action, pending_commands, pending_commands_by_job, refusal
-from spo_hotfolder.reports import printable
+from spo_hotfolder.reports import artwork_listing, printable
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
@@ -332,7 +332,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"Hot folder: {job.route}")
     elif job.stage not in TERMINAL:
         print(f"Hot folder: {planned_hot_folder(job, config) or 'skip'} (by the routes as configured now)")
-    names = ", ".join(a.name + ("" if a.present or deleted else " (not arrived)") for a in artwork)
+    names = artwork_listing([(a.name, bool(a.present or deleted)) for a in artwork])
     print(f"Artwork:   deleted with the folder (was {names})" if deleted else f"Artwork:   {names}")
     if job.error:
         print(f"Problem:   {job.error}")

@@ -1193,7 +1193,11 @@ def summary(config: Config) -> str:
     )
     from spo_hotfolder.reports import human_days  # (reports reads the ledger's jobs, which read this module)
 
-    lines.append(f"retention: {human_days(config.retention.done_days)}")
+    # (0 days was summarised "at once", and jobs stayed until the next hourly purge: audit CB 5)
+    lines.append(
+        f"retention: {human_days(config.retention.done_days)} in done/ and rejected/ (purged at start, at a "
+        "reload, then hourly)"
+    )
     lines.append(f"metrics: {config.metrics.listen or 'off'}")
     lines.append(f"logging: level {config.logging.level}, format {config.logging.format}")
     return "\n".join(lines)

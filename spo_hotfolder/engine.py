@@ -114,7 +114,7 @@ from spo_hotfolder.pdfreport import (
     not_a_pdf,
 )
 from spo_hotfolder.pdfwork import CHECKER
-from spo_hotfolder.reports import Extra, error_text, human_days, human_seconds, status_text
+from spo_hotfolder.reports import Extra, artwork_listing, error_text, human_days, human_seconds, status_text
 from spo_hotfolder.stability import FileStabilityTracker, Signature, open_for_writing, signature
 from spo_hotfolder.status import JobStatus
 
@@ -2250,7 +2250,9 @@ class Engine:
                 # that named the old artwork does not approve it.
                 self._void_narrow_release(full, "a new manifest", now)
         future = job.process_after is not None and job.process_after > iso(now)
-        if future and job.recreate:
+        if future and (job.recreate or job.status is JobStatus.AwaitingData):
+            # (AwaitingData: its artwork came after its intake, before its date: it is a FutureOrder
+            # again, as `jobs --status FutureOrder` should list it: audit CB 3)
             self._record(job_id, JobStatus.FutureOrder, SYSTEM, f"process after {job.process_after}", now)
         self.ledger.update_job(
             job_id, now, stage=Stage.FUTURE if future else Stage.PROCESS, awaiting_until=None, recreate=None
@@ -3534,7 +3536,7 @@ class Engine:
             decision = decide_route(self.facts(job), self.config)
         return Extra(
             fingerprint=fingerprint(sums) if sums else None,
-            artwork_names=[a.name + ("" if a.present else " (not arrived yet)") for a in artwork],
+            artwork_names=[artwork_listing([(a.name, a.present) for a in artwork])] if artwork else [],
             target=decision.target if decision else None,
             route_reason=decision.reason if decision else None,
             last_action=self._last_action_of(job.job_id),

@@ -250,7 +250,8 @@ class _ManifestReader:
             moment = datetime(value.year, value.month, value.day)
         elif isinstance(value, str):
             try:
-                moment = datetime.fromisoformat(value.strip())
+                # RFC 3339 allows "t" and "z" in lower case; Python's parser takes upper case only.
+                moment = datetime.fromisoformat(value.strip().upper())
             except ValueError:
                 moment = None
         if moment is None:

@@ -66,13 +66,26 @@ def human_days(days: float) -> str:
     if days >= 1:
         return f"{days:.10g} day" + ("" if days == 1 else "s")
     if days <= 0:
-        return "0 days (at once)"
+        return "0 days"
     written = f"{days:.9f}".rstrip("0").rstrip(".")
     return f"{written} days ({human_seconds(days * 86400)})"
 
 
 def _when(iso_text: str) -> str:
     return iso_text.replace("T", " ").rstrip("Z")[:19] + " UTC"
+
+
+def artwork_listing(artwork: Sequence[tuple[str, bool]]) -> str:
+    """A job's artwork files, (name, arrived), as STATUS.txt and `show` list them: which have
+    arrived and which not is said apart ("a.pdf, b.pdf (not arrived yet)" read as if neither
+    had, with a.pdf there: audit CB 2)."""
+    arrived = [name for name, present in artwork if present]
+    missing = [name for name, present in artwork if not present]
+    if not missing:
+        return ", ".join(arrived)
+    if not arrived:
+        return ", ".join(missing) + (" (not arrived yet)" if len(missing) == 1 else " (none arrived yet)")
+    return f"{', '.join(arrived)} (arrived); not arrived yet: {', '.join(missing)}"
 
 
 def status_text(job: Job, extra: Extra) -> str:

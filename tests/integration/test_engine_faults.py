@@ -594,6 +594,21 @@ def test_ledger_locked_for_a_while_the_engine_waits_and_goes_on(rig: Rig) -> Non
 # -- future orders and retention --------------------------------------------------------------------
 
 
+def test_a_future_order_whose_artwork_comes_after_it_is_a_future_order_again(rig: Rig) -> None:
+    """Audit CB 3: its artwork came after the manifest: it stayed AwaitingData until its date, and
+    `jobs --status FutureOrder` left it out."""
+    later = (rig.clock.now() + timedelta(minutes=10)).isoformat()
+    (rig.inbox / "FL.yaml").write_text(
+        f'order_id: "FL"\nproduct: bc-85x55\nquantity: 1\nartwork: [FL.pdf]\nprocess_after: "{later}"\n'
+    )
+    rig.run(until=lambda: rig.stage("FL-1") is Stage.AWAITING, steps=5)
+    make_pdf(rig.inbox / "FL.pdf", pages=CARD)
+    rig.run(until=lambda: rig.stage("FL-1") is Stage.FUTURE, steps=5)
+    assert rig.statuses("FL-1") == ["Ordered", "FutureOrder", "AwaitingData", "FutureOrder"]
+    rig.run(until=done(rig, "FL-1"), steps=20, dt=60)
+    assert rig.take_prints() == ["FL_FL-1_bc-85x55_x1.pdf"]
+
+
 def test_future_order_waits_and_resumes_across_a_restart(rig: Rig) -> None:
     later = (rig.clock.now() + timedelta(minutes=10)).isoformat()
     job_id = rig.order("F9", extra=f'process_after: "{later}"\n')

@@ -276,7 +276,7 @@ def test_an_order_id_given_for_a_job_id_is_answered_with_the_order_s_jobs(tmp_pa
         (0.5, "0.5 days (12 hours)"),
         (0.00004, "0.00004 days (3.456 seconds)"),  # audit BG 4: "4e-05 days"
         (30.123456, "30.123456 days"),  # audit BH 6: "30.1235 days"
-        (0, "0 days (at once)"),  # not "0 days (0 seconds)"
+        (0, "0 days"),  # not "0 days (0 seconds)"
     ],
 )
 def test_retention_days_are_written_as_an_operator_reads_them(days: float, said: str) -> None:
@@ -335,3 +335,15 @@ def test_a_replacement_this_user_may_not_read_is_said_plainly_and_leaves_nothing
     assert main(["-c", str(config), "replace", "2-1", str(secret)]) == 1
     assert len(capsys.readouterr().err.splitlines()) == 1
     assert list((tmp_path / "root" / "state" / "commands").iterdir()) == [], "no staging folder left"
+
+
+def test_artwork_listing_says_which_files_have_arrived_and_which_not() -> None:
+    """Audit CB 2: "mn1.pdf, mn2.pdf (not arrived yet)" with mn1.pdf there read as if neither had."""
+    from spo_hotfolder.reports import artwork_listing
+
+    assert artwork_listing([("a.pdf", True), ("b.pdf", True)]) == "a.pdf, b.pdf"
+    assert artwork_listing([("a.pdf", False)]) == "a.pdf (not arrived yet)"
+    assert artwork_listing([("a.pdf", False), ("b.pdf", False)]) == "a.pdf, b.pdf (none arrived yet)"
+    assert artwork_listing([("a.pdf", True), ("b.pdf", False), ("c.pdf", True)]) == (
+        "a.pdf, c.pdf (arrived); not arrived yet: b.pdf"
+    )

@@ -193,6 +193,7 @@ def test_null_optionals_mean_absent() -> None:
     [
         ('"2026-12-01T08:00:00+00:00"', datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),
         ('"2026-12-01T08:00:00Z"', datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),
+        ('"2026-12-01t08:00:00z"', datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),  # RFC 3339 (audit CB 7)
         ('"2026-12-01T08:00:00-05:00"', datetime(2026, 12, 1, 13, 0, tzinfo=UTC)),
         ('"2026-12-01T08:00:00"', datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),  # naive: UTC
         ('"2026-12-01"', datetime(2026, 12, 1, tzinfo=UTC)),
