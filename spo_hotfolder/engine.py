@@ -2361,10 +2361,20 @@ class Engine:
                 self._consumed_dirs.add(path.parent)
         single = len(paths) == 1 and name == paths[0]
         what = self.rel(paths[0]) if single else f"{self.rel(name)}/ ({len(paths)} file{'s' if len(paths) > 1 else ''})"
-        problems = [
-            f"no manifest that the daemon took in referred to {'it' if single else 'them'} within {limit:g} "
-            "seconds of arrival (a manifest that names them but was refused is in failed/, with its own ERROR.txt)"
-        ]
+        upload = upload_target(paths[0]) if single else None
+        if upload is not None:
+            # Not "no manifest referred to it": the manifest names the file it stands for (audit CA 6).
+            problems = [
+                f"it is the temporary name an upload program gives {upload.name} until the upload is complete, and "
+                f"it was not renamed to {upload.name} within {limit:g} seconds"
+            ]
+            for job_id, _ in self.ledger.waiting_for(str(upload))[:5]:
+                problems.append(f"job {job_id} waits for {upload.name}")
+        else:
+            problems = [
+                f"no manifest that the daemon took in referred to {'it' if single else 'them'} within {limit:g} "
+                "seconds of arrival (a manifest that names them but was refused is in failed/, with its own ERROR.txt)"
+            ]
         for path in paths:
             for job_id in self.ledger.rejected_waiting_for(path.name):
                 rejected = self.ledger.get_job(job_id, history=False)
@@ -2427,7 +2437,9 @@ class Engine:
             target / "ERROR.txt",
             before
             + error_text(
-                f"{what} arrived in the inbox but no manifest named {'it' if single else 'them'}.",
+                f"{what} arrived in the inbox: an upload that never finished."
+                if upload is not None
+                else f"{what} arrived in the inbox but no manifest named {'it' if single else 'them'}.",
                 problems,
                 listing
                 + (

@@ -84,6 +84,25 @@ def clean_note(note: str) -> str:
     return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
 
 
+def _utf16_without_bom(data: bytes) -> bytes | None:
+    """``data`` with a BOM put before it when it reads as UTF-16 text without one: every NUL on
+    the high byte of a character (the spaces and line breaks of Cyrillic or Chinese text are
+    ASCII, theirs is not: audit CA 4), and every character a printable one or a line break.
+    Little-endian first, as Windows writes it."""
+    even = data[: len(data) // 2 * 2]
+    nuls = [index for index in range(len(even)) if even[index] == 0]
+    for encoding, bom, high in (("utf-16-le", b"\xff\xfe", 1), ("utf-16-be", b"\xfe\xff", 0)):
+        if any(index % 2 != high for index in nuls):
+            continue
+        try:
+            text = even.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if all(ch in "\t\n\r\f" or unicodedata.category(ch)[0] not in ("C",) for ch in text):
+            return bom + even
+    return None
+
+
 def _text_bytes(data: bytes) -> bytes | None:
     """``data`` as text to decode, or None for a binary file (a PDF or an image named RELEASE).
     UTF-16 without its BOM (every other byte NUL) gets one; a stray NUL or two in a text (an
@@ -92,11 +111,10 @@ def _text_bytes(data: bytes) -> bytes | None:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data
     head = data[:4096]
-    if len(head) >= 2 and head.count(0) * 2 >= len(head) - 1:
-        if not any(head[1::2]):
-            return b"\xff\xfe" + data  # UTF-16 little-endian, as Windows writes it
-        if not any(head[0::2]):
-            return b"\xfe\xff" + data
+    if len(head) >= 4 and head.count(0) >= max(2, len(head) // 25):
+        utf16 = _utf16_without_bom(data)
+        if utf16 is not None:
+            return utf16
     controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 12, 13))
     if controls > max(2, len(head) // 20):
         return None

@@ -4490,7 +4490,11 @@ def test_an_upload_that_never_finished_is_named_in_both_error_texts(rig: Rig) ->
         "it is complete: that upload never finished, so the file is most likely cut off. Send w2.pdf again, whole "
         "(into the job's replace/ if its job waits in failed/ or quarantine/)."
     ) in text, text
-    assert "together with a manifest" not in text
+    assert "together with a manifest" not in text and "no manifest" not in text
+    assert (
+        "it is the temporary name an upload program gives w2.pdf until the upload is complete, and it was not renamed "
+        "to w2.pdf within 600 seconds"
+    ) in text, text
     # Cut off later than its manifest came: still in inbox/ when the job's time runs out.
     (r.inbox / "w3.yaml").write_text('order_id: "w3"\nproduct: bc-85x55\nquantity: 1\nartwork: [w3.pdf]\n')
     r.run(steps=10, dt=30)

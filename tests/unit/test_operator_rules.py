@@ -69,6 +69,11 @@ def test_a_stray_nul_keeps_the_name_and_note_and_a_binary_file_gives_none() -> N
     bom_less = "J\u00f6rg\nzu dunkel\n".encode("utf-16-le")  # UTF-16 without its BOM
     assert (parse_drop(bom_less).by, parse_drop(bom_less).note) == ("J\u00f6rg", "zu dunkel")
     assert parse_drop("Ann\n".encode("utf-16-be")).by == "Ann"
+    # Audit CA 4: only the spaces and line breaks of Cyrillic or Chinese text have a NUL byte.
+    for name, note in (("Иван Петров", "проверил макет"), ("张伟", "已检查"), ("Ivan", "проверил макет, печатать")):
+        for encoding in ("utf-16-le", "utf-16-be"):
+            found = parse_drop(f"{name}\n{note}\n".encode(encoding))
+            assert (found.by, found.note) == (name, note), (encoding, found)
     assert parse_drop(bytes(range(256)) * 4) == parse_drop(b"%PDF-1.7\n\x00\x01\x02\x03\x04\x05\x06\x07\n")
     assert parse_drop(bytes(range(256)) * 4).by is None
 
