@@ -803,7 +803,11 @@ class Engine:
         if any(self._classify(path)[0] == "manifest" for path, _ in stable):
             # A file that jobs wait for already goes after this round's manifests: one of them may
             # name it too, and be the order it belongs to (_owner_order; both found at start).
-            later = {path for path, _ in stable if self._classify(path)[0] == "data" and self._waiting(path)}
+            later = {
+                path
+                for path, _ in stable
+                if self._classify(path)[0] == "data" and not undecodable(str(path)) and self._waiting(path)
+            }
             if later:
                 stable = [item for item in stable if item[0] not in later] + [i for i in stable if i[0] in later]
         drops: dict[Path, list[Path]] = {}
@@ -2361,7 +2365,7 @@ class Engine:
                 self._consumed_dirs.add(path.parent)
         single = len(paths) == 1 and name == paths[0]
         what = self.rel(paths[0]) if single else f"{self.rel(name)}/ ({len(paths)} file{'s' if len(paths) > 1 else ''})"
-        upload = upload_target(paths[0]) if single else None
+        upload = upload_target(paths[0]) if single and not undecodable(str(paths[0])) else None
         if upload is not None:
             # Not "no manifest referred to it": the manifest names the file it stands for (audit CA 6).
             problems = [
