@@ -378,6 +378,15 @@ class _ConfigReader:
         self.errors.append((line, f"{key_path}: {message}"))
 
     def unknown_key(self, key_path: str, key: str, allowed: tuple[str, ...], extra: str = "") -> None:
+        home = next((section for section, keys in _SECTIONS.items() if key in keys), None)
+        if key_path == key and home is not None:
+            # "root:" at column 0 under "paths:" was answered "did you mean 'routes'?" (audit CE 4).
+            self.error(
+                key_path,
+                f"unknown key '{key}' at the top level: it is a key of {home}:, so indent it under the line "
+                f"'{home}:' (by two spaces)",
+            )
+            return
         suggestion = did_you_mean(key, allowed)
         if suggestion is not None:
             self.error(key_path, f"unknown key '{key}'; did you mean '{suggestion}'?")
@@ -513,25 +522,27 @@ class _ConfigReader:
                 return None
         return Path(os.path.normpath(resolved))
 
-    def globs(self, value: object, key_path: str) -> tuple[str, ...]:
-        if isinstance(value, str):  # a single pattern is a list of one
-            if "," in value:
-                # "poster-*, banner-*" unquoted in YAML is one text: read as one pattern, it matched
-                # nothing, and the products it meant to hold went to the printer (audit BX 1, 2).
-                items = ", ".join(json.dumps(part.strip()) for part in value.split(",") if part.strip())
-                self.error(
-                    key_path,
-                    f"is one text with commas ({describe(value)}), which would be read as one pattern; write a "
-                    f"list: [{items}] (or one '- pattern' per line)",
-                )
-                return ()
-            value = [value]
+    def globs(self, value: object, key_path: str, comma: str = ",") -> tuple[str, ...]:
+        """A list of glob patterns (one text is a list of one). A pattern holding ``comma`` (any
+        comma for product codes; ", " for file names, which may hold a comma) is several written
+        as one, read as one pattern that matches nothing: "poster-*, banner-*" let the products it
+        meant to hold go to the printer (audits BX 1, 2; CE 1, in a list item too)."""
+        single = isinstance(value, str)
+        items = [value] if single else self.sequence(value, key_path)
         result: list[str] = []
-        for index, item in enumerate(self.sequence(value, key_path)):
-            if isinstance(item, str) and item:
-                result.append(item)
+        for index, item in enumerate(items):
+            where = key_path if single else join_index(key_path, index)
+            if not isinstance(item, str) or not item:
+                self.error(where, f"must be a glob pattern in quotes (got {describe(item)})")
+            elif comma in item:
+                parts = ", ".join(json.dumps(part.strip()) for part in item.split(",") if part.strip())
+                self.error(
+                    where,
+                    f"is one text with commas ({describe(item)}), which would be read as one pattern; write "
+                    f"each pattern as an item of its own: [{parts}] (or one '- pattern' per line)",
+                )
             else:
-                self.error(join_index(key_path, index), f"must be a glob pattern in quotes (got {describe(item)})")
+                result.append(item)
         return tuple(result)
 
     def match_text(self, value: object, key_path: str) -> str | None:
@@ -627,7 +638,7 @@ class _ConfigReader:
 
     def read_watch(self, section: dict[str, object]) -> WatchConfig:
         mode = self.choice(section, "watch", "mode", ("auto", "native", "polling"), _DEFAULT_WATCH.mode)
-        ignore = self.globs(section["ignore"], "watch.ignore") if "ignore" in section else DEFAULT_IGNORE
+        ignore = self.globs(section["ignore"], "watch.ignore", comma=", ") if "ignore" in section else DEFAULT_IGNORE
         return WatchConfig(
             mode=cast(Literal["auto", "native", "polling"], mode),
             poll_interval_seconds=self.number(
@@ -846,6 +857,16 @@ class _ConfigReader:
             if text is None:
                 ok = False
                 continue
+            if name in ("product", "order_id", "job_id") and "," in text:
+                # Codes hold no commas: "bc-*, flyer-*" matched no product (audit CE 1). A customer's
+                # name or an attribute's value may hold one.
+                self.error(
+                    full,
+                    f"is one text with commas ({describe(text)}), which would be read as one pattern: a route "
+                    "compares each key with one pattern; for several, give each its own route with the same 'to'",
+                )
+                ok = False
+                continue
             conditions[name] = text
         return conditions if ok else None
 
@@ -901,6 +922,16 @@ class _ConfigReader:
                     "leave it out to use a hidden name inside the hot folder",
                 )
             if paths is not None:
+                holds = [folder_name for folder_name, folder in paths.spool_folders().items() if path in folder.parents]
+                if holds:
+                    # paths.root itself was accepted: a RIP that looks into subfolders would print the
+                    # outputs waiting in quarantine/ and done/ (audit CE 5).
+                    self.error(
+                        f"hot_folders.{name}.path",
+                        f"holds the spool folders ({', '.join(holds[:3])}{', ...' if len(holds) > 3 else ''}); a "
+                        "printer that looks into subfolders would print what waits there: a hot folder must be "
+                        "the printer's own, outside paths.root's folders",
+                    )
                 for folder_name, folder in paths.spool_folders().items():
                     if path == folder:
                         self.error(
@@ -1168,7 +1199,7 @@ def summary(config: Config) -> str:
     if blocking.block_on_arrival:
         lines.append("blocking: every job is blocked on arrival")
     elif blocking.products:
-        lines.append(f"blocking: products {', '.join(blocking.products)}")
+        lines.append(f"blocking: products {', '.join(json.dumps(p) for p in blocking.products)}")
     else:
         lines.append("blocking: off (only manifests with 'blocked: true')")
     validation = config.validation

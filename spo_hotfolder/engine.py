@@ -1269,10 +1269,16 @@ class Engine:
             return
         kept = into_history(first, path, now)
         for job in jobs:
+            # (work/ has no replace/: a job waiting there takes new artwork from the CLI: audit CE 3)
+            where = (
+                "into replace/"
+                if job.stage in (Stage.HELD, Stage.FAILED)
+                else f"with the manifest, or by `spo-hotfolder replace {job.job_id} FILE.pdf`"
+            )
             self._note_action(
                 job.job_id,
                 f"{iso(now)}  {path.name} came again, byte for byte, without new artwork: nothing changed "
-                f"(it is in {self.rel(kept)}). New artwork goes into replace/",
+                f"(it is in {self.rel(kept)}). New artwork goes {where}",
             )
             self._write_status(job.job_id)
         log.info("manifest.repeated", manifest=str(path), job_ids=[j.job_id for j in jobs], kept=self.rel(kept))
@@ -2447,10 +2453,9 @@ class Engine:
                 problems,
                 listing
                 + (
-                    f"{moved[0]} is the temporary name an upload program (WinSCP, a browser, an FTP client) gives a "
-                    "file until it is complete: that upload never finished, so the file is most likely cut off. "
-                    f"Send {moved[0][: -len(_upload_suffix(moved[0]))]} again, whole (into the job's replace/ if its "
-                    "job waits in failed/ or quarantine/)."
+                    "The file is most likely cut off (an upload program such as WinSCP, a browser or an FTP client "
+                    f"renames it once it is complete). Send {moved[0][: -len(_upload_suffix(moved[0]))]} again, whole "
+                    "(into the job's replace/ if its job waits in failed/ or quarantine/)."
                     if single and _upload_suffix(moved[0])
                     else f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
                     "lists it under artwork (the path is relative to the manifest's folder)."

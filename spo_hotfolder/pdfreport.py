@@ -198,6 +198,13 @@ def short_of_declared_length(head: bytes, size: int) -> int | None:
     return declared if declared is not None and size + LENGTH_SLACK < declared else None
 
 
+def known_kind(head: bytes) -> str | None:
+    """What a file is by its first bytes when they are those of another kind of file (a ZIP, an
+    image): never a PDF, even where a PDF is inside (a ZIP stored without compression holds its
+    PDFs' bytes as they are, and was read as a damaged PDF: the last one in it printed, audit CD 1)."""
+    return next((kind for magic, kind in _KINDS if head.startswith(magic)), None)
+
+
 def not_a_pdf(head: bytes) -> str:
     """What a file is that does not start like a PDF, in words, for an operator."""
     for magic, kind in _KINDS:

@@ -33,6 +33,7 @@ from spo_hotfolder.pdfreport import (
     PreflightReport,
     describe_exception,
     fmt_mm,
+    known_kind,
     not_a_pdf,
     plural,
     quote_name,
@@ -122,7 +123,7 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
         raise ArtworkProblem(f"artwork {label} is an empty file (0 bytes)")
     fh.seek(0)
     head = fh.read(_HEADER_WINDOW)
-    if b"%PDF" not in head:
+    if b"%PDF" not in head or known_kind(head) is not None:
         # (zeros where the header goes: a copy whose data never came)
         unfinished = ArtworkIncomplete if head[:1] == b"\x00" else ArtworkProblem
         raise unfinished(f"artwork {label} is not a PDF: {not_a_pdf(head)}")

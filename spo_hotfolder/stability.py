@@ -47,7 +47,7 @@ import structlog
 
 from spo_hotfolder.manifest import MANIFEST_SUFFIXES
 from spo_hotfolder.operator import classify_drop
-from spo_hotfolder.pdfreport import short_of_declared_length
+from spo_hotfolder.pdfreport import known_kind, short_of_declared_length
 
 log = structlog.get_logger("spo_hotfolder.stability")
 
@@ -321,7 +321,9 @@ def _looks_complete(path: Path, st: os.stat_result) -> bool:
             head = fh.read(1024)
             if head[:1] == b"\x00":
                 return False  # zeros where the header goes: the size of a copy set first, its data not yet written
-            if _PDF_HEADER not in head and not _PDF_HEADER.startswith(head[: len(_PDF_HEADER)]):
+            if known_kind(head) is not None or (
+                _PDF_HEADER not in head and not _PDF_HEADER.startswith(head[: len(_PDF_HEADER)])
+            ):
                 return True  # not a PDF at all: no end marker to wait for (preflight says so)
             start = head
             if st.st_size > len(head):

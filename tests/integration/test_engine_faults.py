@@ -2504,6 +2504,18 @@ def test_a_replacement_linked_from_elsewhere_is_copied_not_shared(rig: Rig) -> N
     assert r.take_prints() == ["LN_LN-1_bc-85x55_x1.pdf"]
 
 
+def test_a_future_orders_manifest_again_says_how_new_artwork_reaches_a_job_in_work(rig: Rig) -> None:
+    """Audit CE 3: it said "New artwork goes into replace/", which work/ has not (nor reads)."""
+    later = (rig.clock.now() + timedelta(days=30)).isoformat()
+    job_id = rig.order("FW", extra=f'process_after: "{later}"\n')
+    rig.run(until=lambda: rig.stage(job_id) is Stage.FUTURE, steps=5)
+    manifest = (rig.root / "work" / job_id / "manifest.yaml").read_bytes()
+    (rig.inbox / "FW.yaml").write_bytes(manifest)
+    rig.run(until=lambda: not (rig.inbox / "FW.yaml").exists(), steps=5)
+    status = " ".join((rig.root / "work" / job_id / "STATUS.txt").read_text().split())
+    assert "New artwork goes with the manifest, or by `spo-hotfolder replace FW-1 FILE.pdf`" in status, status
+
+
 def test_the_same_manifest_again_without_artwork_leaves_a_waiting_job_as_it_is(rig: Rig) -> None:
     """Audit T: a webhook's retry re-sent a blocked job's manifest byte for byte, without artwork:
     the job left quarantine/, its good artwork went to history/, and it failed "artwork missing"
@@ -2518,10 +2530,9 @@ def test_the_same_manifest_again_without_artwork_leaves_a_waiting_job_as_it_is(r
     assert r.stage(job_id) is Stage.HELD and r.statuses(job_id) == before
     assert [p.name for p in (folder / "artwork").iterdir()] == ["SAME.pdf"]
     assert [p.name.endswith("-SAME.yaml") for p in (folder / "history").iterdir()] == [True]
-    assert (
-        "SAME.yaml came again, byte for byte, without new artwork: nothing changed"
-        in (folder / "STATUS.txt").read_text()
-    )
+    status = " ".join((folder / "STATUS.txt").read_text().split())
+    assert "SAME.yaml came again, byte for byte, without new artwork: nothing changed" in status
+    assert "New artwork goes into replace/" in status
     # The same manifest with its artwork: new artwork (SPEC 5), the job made again and still held.
     make_pdf(r.inbox / "SAME.pdf", pages=CARD)
     (r.inbox / "SAME.yaml").write_bytes(manifest)
@@ -4486,15 +4497,16 @@ def test_an_upload_that_never_finished_is_named_in_both_error_texts(rig: Rig) ->
     r.run(until=orphan.is_file, steps=30, dt=30)
     text = " ".join(orphan.read_text().split())
     assert (
-        "w2.pdf.filepart is the temporary name an upload program (WinSCP, a browser, an FTP client) gives a file until "
-        "it is complete: that upload never finished, so the file is most likely cut off. Send w2.pdf again, whole "
-        "(into the job's replace/ if its job waits in failed/ or quarantine/)."
+        "The file is most likely cut off (an upload program such as WinSCP, a browser or an FTP client renames it "
+        "once it is complete). Send w2.pdf again, whole (into the job's replace/ if its job waits in failed/ or "
+        "quarantine/)."
     ) in text, text
     assert "together with a manifest" not in text and "no manifest" not in text
     assert (
         "it is the temporary name an upload program gives w2.pdf until the upload is complete, and it was not renamed "
         "to w2.pdf within 600 seconds"
     ) in text, text
+    assert "- job w2-1 waits for w2.pdf" in text, text
     # Cut off later than its manifest came: still in inbox/ when the job's time runs out.
     (r.inbox / "w3.yaml").write_text('order_id: "w3"\nproduct: bc-85x55\nquantity: 1\nartwork: [w3.pdf]\n')
     r.run(steps=10, dt=30)

@@ -575,14 +575,35 @@ CASES = [
         "blocking:\n  products: poster-*, banner-*\n",
         4,
         'blocking.products: is one text with commas ("poster-*, banner-*"), which would be read as one pattern; '
-        'write a list: ["poster-*", "banner-*"] (or one \'- pattern\' per line)',
+        'write each pattern as an item of its own: ["poster-*", "banner-*"] (or one \'- pattern\' per line)',
+    ),
+    (
+        # Audit CE 1: in a list item too.
+        'blocking:\n  products: ["poster-*,banner-*"]\n',
+        4,
+        'blocking.products[0]: is one text with commas ("poster-*,banner-*"), which would be read as one pattern; '
+        'write each pattern as an item of its own: ["poster-*", "banner-*"] (or one \'- pattern\' per line)',
     ),
     (
         # Audit BX 2: it replaced the whole default list with one pattern.
         "watch:\n  ignore: '*.tmp, *.part'\n",
         4,
-        'watch.ignore: is one text with commas ("*.tmp, *.part"), which would be read as one pattern; write a '
-        'list: ["*.tmp", "*.part"] (or one \'- pattern\' per line)',
+        'watch.ignore: is one text with commas ("*.tmp, *.part"), which would be read as one pattern; write each '
+        'pattern as an item of its own: ["*.tmp", "*.part"] (or one \'- pattern\' per line)',
+    ),
+    (
+        # Audit CE 1: "bc-*, flyer-*" matched no product; every bc job was skipped.
+        "routes:\n  - when:\n      product: bc-*, flyer-*\n    to: skip\n",
+        5,
+        'routes[0].when.product: is one text with commas ("bc-*, flyer-*"), which would be read as one pattern: a '
+        "route compares each key with one pattern; for several, give each its own route with the same 'to'",
+    ),
+    (
+        # Audit CE 4: "root:" at column 0 under "paths:" was answered "did you mean 'routes'?".
+        "root: /tmp/x\n",
+        3,
+        "root: unknown key 'root' at the top level: it is a key of paths:, so indent it under the line 'paths:' "
+        "(by two spaces)",
     ),
     ("routes:\n  - skip\n", 4, "routes[0]: must be a mapping with 'when:' and 'to:' (got \"skip\")"),
     (
@@ -673,6 +694,17 @@ def test_hot_folder_may_not_be_a_spool_folder(tmp_path: Path) -> None:
     path = write(tmp_path, with_root("hot_folders:\n  indigo:\n    path: /srv/spo/done\n"))
     assert only_error(path) == (
         f"{path}:5: hot_folders.indigo.path: is the same folder as paths.done; a hot folder must be the printer's own"
+    )
+
+
+def test_a_hot_folder_may_not_hold_the_spool_folders(tmp_path: Path) -> None:
+    """Audit CE 5: paths.root itself was accepted as a hot folder (a spool folder was not): a RIP
+    that looks into subfolders would print the outputs in quarantine/ and done/."""
+    path = write(tmp_path, with_root("hot_folders:\n  indigo:\n    path: /srv/spo\n"))
+    assert only_error(path) == (
+        f"{path}:5: hot_folders.indigo.path: holds the spool folders (inbox, work, quarantine, ...); a printer that "
+        "looks into subfolders would print what waits there: a hot folder must be the printer's own, outside "
+        "paths.root's folders"
     )
 
 
@@ -913,7 +945,7 @@ def test_summary(tmp_path: Path) -> None:
     assert "route 1: when product=bc-* -> indigo" in lines
     assert "route 2: when product=poster-*, attributes.paper=silk-* -> large-format" in lines
     assert "route 3: any job -> skip" in lines
-    assert "blocking: products poster-*" in lines
+    assert 'blocking: products "poster-*"' in lines
     assert "retention: 30 days in done/ and rejected/ (purged at start, at a reload, then hourly)" in lines
     assert "product bc-*: trim 85 x 55 mm, bleed 3 mm, 2 pages" in lines
     assert '  ignore: ".*", "~$*", "*.tmp", "*.part", "*.crdownload", "Thumbs.db", "desktop.ini"' in lines

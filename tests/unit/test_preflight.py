@@ -519,6 +519,26 @@ def test_text_file_named_pdf(tmp_path: Path) -> None:
     ]
 
 
+def test_a_zip_of_pdfs_stored_without_compression_is_not_a_pdf(tmp_path: Path) -> None:
+    """Audit CD 1: a ZIP made with `zip -0` holds its PDFs' bytes as they are: it was read as a PDF
+    "with bytes before its header", and with `repaired: warning` the last PDF in it printed."""
+    import zipfile
+
+    make_pdf(tmp_path / "a.pdf", pages=[(91.0, 61.0)] * 2)
+    make_pdf(tmp_path / "b.pdf", pages=[(91.0, 61.0)] * 3)
+    archive = tmp_path / "designs.pdf"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.write(tmp_path / "a.pdf", "design-A.pdf")
+        zf.write(tmp_path / "b.pdf", "design-B.pdf")
+    relaxed = ValidationConfig(checks={**V.checks, "repaired": "warning"})
+    for validation in (V, relaxed):
+        found = messages(run(archive, validation=validation))
+        assert len(found) == 1 and found[0][:2] == ("open", "error"), found
+        assert found[0][2].startswith(
+            "artwork 'designs.pdf' is not a PDF: it is a ZIP file (also a Word, Excel or PowerPoint document)"
+        ), found
+
+
 def test_missing_file(tmp_path: Path) -> None:
     report = run(tmp_path / "gone.pdf")
     assert messages(report) == [("open", "error", "artwork 'gone.pdf' cannot be read: the file is missing")]

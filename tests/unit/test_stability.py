@@ -222,3 +222,19 @@ def test_an_empty_drop_file_waits_for_the_name_typed_into_it(tmp_path: Path) -> 
     taken = dict(tracker.get_stable_files())
     assert set(taken) == {typed, left_empty}
     assert taken[typed][0] == len("alice\n") and taken[left_empty][0] == 0  # (size, mtime, inode)
+
+
+def test_a_zip_named_pdf_holding_pdfs_is_complete_as_it_is(tmp_path: Path) -> None:
+    """Audit CD 2: a ZIP stored without compression holds "%PDF" but does not end with "%%EOF": it
+    waited as a PDF "still being written", and the job's history said so."""
+    import os
+    import zipfile
+
+    from spo_hotfolder.stability import _looks_complete
+
+    inner = tmp_path / "inner.pdf"
+    inner.write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")
+    archive = tmp_path / "designs.pdf"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.write(inner, "design.pdf")
+    assert _looks_complete(archive, os.stat(archive))
