@@ -4052,7 +4052,7 @@ class Engine:
             self._run_when_due(job_id, now)
 
     def _note_action(self, job_id: str, text: str, *, append: bool = False) -> None:
-        """STATUS.txt's "Last operator action". Answers given within ANSWERS_TOGETHER_SECONDS of
+        """STATUS.txt's "Last action or notice". Answers given within ANSWERS_TOGETHER_SECONDS of
         each other (drop files that came together: a REJECT, a replacement and a RELEASE, handled
         in one round or in the next ones) are all said, the last few, not only the last one."""
         mono = self.clock.monotonic()

@@ -129,7 +129,7 @@ def status_text(job: Job, extra: Extra) -> str:
         lines.append(row)
     if extra.last_action:
         lines.append("")
-        lines.append(f"Last operator action: {extra.last_action}")
+        lines.append(f"Last action or notice: {extra.last_action}")
     lines.append("")
     lines.append("What you can do now:")
     lines.extend(f"  {line}" for line in what_now(job, extra))

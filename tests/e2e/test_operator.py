@@ -684,7 +684,7 @@ def test_a_new_text_document_renamed_release_is_not_still_answered_as_left_alone
     os.replace(folder / "New Text Document.txt", folder / "RELEASE.txt")
     daemon.wait_status(job_id, "InHotFolder")
     status = (daemon.root / "done" / job_id / "STATUS.txt").read_text()
-    assert "RELEASE" in status.split("Last operator action:")[1]
+    assert "RELEASE" in status.split("Last action or notice:")[1]
     assert "New Text Document.txt" not in status, status
 
 

@@ -3320,7 +3320,7 @@ def test_every_answer_of_one_round_is_in_status_txt(rig: Rig) -> None:
     r.run(steps=2)
     assert r.take_prints() == []
     status = (r.root / "rejected" / job_id / "STATUS.txt").read_text()
-    last = status.split("Last operator action: ", 1)[1].split("\n\n", 1)[0]
+    last = status.split("Last action or notice: ", 1)[1].split("\n\n", 1)[0]
     assert "REPLACE by" in last and "REJECT file (REJECT) is in the job's folder" in last, last
     assert "RELEASE not acted on" in last and "REJECT: rejected by vic" in last, last
 
