@@ -3720,7 +3720,10 @@ class Engine:
                 f"{where}.\n"
             )
             status = folder / "STATUS.txt"
-            atomic_write(status, status.read_text(encoding="utf-8", errors="replace") + answer)
+            # Below its first line (the job's name, by which this folder is known as the job's), above
+            # the rest: its "What you can do now" told the operator to do what just did nothing (CE 2).
+            first, _, rest = status.read_text(encoding="utf-8", errors="replace").partition("\n")
+            atomic_write(status, f"{first}\n{answer}\n{rest}")
             log.warning("drop.not_the_job_folder", file=str(path), job_id=job.job_id, job_folder=self.rel(known))
             return
         error = folder / "ERROR.txt"

@@ -1686,6 +1686,8 @@ def test_a_drop_file_in_a_job_folder_renamed_by_hand_is_answered_naming_the_job(
     r.run(until=lambda: not (renamed / "RELEASE.txt").exists(), steps=10)
     status = (renamed / "STATUS.txt").read_text()
     assert "RELEASE.txt was not acted on (kept as history/" in status
+    # Said before the usual "What you can do now" (audit CE 2: it came last, below "Drop RELEASE here").
+    assert status.index("was not acted on") < status.index("What you can do now"), status
     assert f"this is job {job_id}'s folder under another name" in status
     assert f"rename this folder back to {job_id}, then drop RELEASE.txt again" in status
     assert r.job(job_id).blocked
