@@ -358,8 +358,10 @@ class Engine:
         #: which waits settle_seconds for a file written in place): to tell which order a file of a
         #: name jobs of several orders wait for belongs to (_owner_order). The newest few only.
         self._manifest_seen: dict[str, datetime] = {}
-        #: Inbox files being uploaded under a temporary name: when that upload was first seen.
-        self._upload_began: dict[Path, float] = {}
+        #: Inbox files being uploaded under a temporary name: (that name, when it was first seen).
+        self._upload_began: dict[Path, tuple[str, float]] = {}
+        #: Files held back for a moment for the order they may belong to (_owner_order: "wait").
+        self._graced: dict[Path, Signature] = {}
         self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
         self._bad_name_targets: dict[Path, Path] = {}  # inbox entries not UTF-8 -> their failed/ folder
         self._unwritable: dict[Path, tuple[int, int, int]] = {}  # inbox folders said not writable
@@ -697,7 +699,9 @@ class Engine:
                 self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_drop_folder(f, p))  # type: ignore[misc]
                 continue
             self._orphans.pop(path, None)
-            began = self._upload_began.pop(path, None) if kind == "data" else None
+            if kind == "data" and path.name.lower().endswith(UPLOAD_SUFFIXES):
+                self._note_upload(path, seen)  # x.pdf.filepart, which watch.ignore does not list (CC 4)
+            began = self._upload_began.pop(path, (None, None))[1] if kind == "data" else None
             self.tracker.track(path, activity=True, complete=moved_in, seen=seen, began=began)
 
     def _note_upload(self, path: Path, seen: float) -> None:
@@ -705,9 +709,15 @@ class Engine:
         ``.x.pdf.Ab12Cd``, WinSCP's ``x.pdf.filepart``): when that upload was first seen, which is
         when ``x.pdf`` began to arrive (_owner_order; audit CA 1: the rename's time was taken)."""
         target = upload_target(path)
-        if target is None or target in self._upload_began or not str(path).startswith(str(self.area("inbox"))):
+        if target is None or not str(path).startswith(str(self.area("inbox"))):
             return
-        self._upload_began[target] = seen
+        known = self._upload_began.get(target)
+        if known is not None and known[0] == path.name:
+            return  # the same upload going on (or resumed under its name, as WinSCP does)
+        # Another temporary name: another upload (rsync's random suffix), whatever came before it
+        # (an upload cut off: its time must not date this one, audit CC 3).
+        self._upload_began.pop(target, None)
+        self._upload_began[target] = (path.name, seen)
         if len(self._upload_began) > MANIFEST_SEEN_KEPT:  # uploads never finished: the oldest go
             del self._upload_began[next(iter(self._upload_began))]
 
@@ -736,7 +746,7 @@ class Engine:
             if self._classify(path)[0] in ("ignore", "stray", "buried"):
                 continue
             if path not in self.tracker:
-                self.tracker.track(path, activity=False, began=self._upload_began.pop(path, None))
+                self.tracker.track(path, activity=False, began=self._upload_began.pop(path, (None, None))[1])
                 self._scan_count += 1
             if deadline is not None and index % 64 == 63 and time.monotonic() > deadline:
                 return
@@ -2000,7 +2010,7 @@ class Engine:
         waiting = self._waiting(path)
         if not waiting:
             return False
-        self._take_artwork(path, waiting, seen=self.tracker.first_seen(path))
+        self._take_artwork(path, waiting, seen=self.tracker.first_seen(path), sig=sig)
         return True
 
     def _hint_whole_again(self, path: Path, sig: Signature) -> None:
@@ -2104,7 +2114,9 @@ class Engine:
                 self.tracker.track(src, activity=False)
         self._check_complete(job.job_id)
 
-    def _take_artwork(self, src: Path, waiting: list[tuple[str, int]], seen: float | None = None) -> None:
+    def _take_artwork(
+        self, src: Path, waiting: list[tuple[str, int]], seen: float | None = None, sig: Signature | None = None
+    ) -> None:
         """Moves ``src`` into the jobs waiting for it (``waiting``: oldest job first) of one order;
         ``seen``: when the file was first seen (monotonic), to tell which order it belongs to."""
         if not self._removable_from(src.parent):
@@ -2116,13 +2128,42 @@ class Engine:
             art = next((a for a in self.ledger.artwork(job_id) if a.position == position), None)
             if job is not None and art is not None:
                 candidates.append((job, art))
+        if not candidates:
+            return
         # One file is one order's artwork (audit AX 1: two orders naming "artwork.pdf" both printed
         # the first one's); within that order, every job naming it gets it. The others wait on.
-        owner = self._owner_order([job for job, _ in candidates], seen)
+        verdict, owner = self._owner_order([job for job, _ in candidates], seen)
+        if verdict == "wait" and sig is not None and self._graced.get(src) != sig:
+            self._graced[src] = sig
+            self.tracker.hold(src, self._grace_seconds())
+            log.info(
+                "artwork.held_for_its_order",
+                file=self.rel(src),
+                waiting=[job.job_id for job, _ in candidates],
+                seconds=self._grace_seconds(),
+                reason="the only order waiting for a file of this name came long before the file began to arrive: "
+                "the manifest of the order it was sent with may follow it",
+            )
+            return
+        self._graced.pop(src, None)
+        if verdict == "unsure":
+            owner = self._owner_by_sha256(src, candidates)
+            if owner is None:
+                self._set_aside(src, candidates)
+                return
         takers = [(job, art) for job, art in candidates if job.order_id == owner]
-        for job, art in candidates:
-            if job.order_id != owner:
-                self._left_waiting(job, art, takers[0][0])
+        others = [(job, art) for job, art in candidates if job.order_id != owner]
+        for job, art in others:
+            self._left_waiting(job, art, takers[0][0])
+        if others:
+            # The order that took it is told too, where the operator looks (audit CC 6).
+            for job, art in takers:
+                self._note_action(
+                    job.job_id,
+                    f"{iso(self.clock.now())}  {art.name}: jobs of several orders waited for a file of that name "
+                    f"({', '.join(sorted({j.job_id for j, _ in others}))} too); by when the manifests and the file "
+                    "came it was taken as this order's",
+                )
         for index, (job, art) in enumerate(takers):
             dest = self.job_dir(job) / "artwork" / art.name
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -2137,27 +2178,100 @@ class Engine:
             self._consumed_dirs.add(src.parent)
         self._cleanup_consumed_dirs()
 
-    def _owner_order(self, jobs: list[Job], seen: float | None) -> str | None:
-        """The order a file of a name that jobs of several orders wait for belongs to: the order
-        whose manifest came last before the file began to arrive (``seen``, monotonic: its first
-        sight, its upload under a temporary name, or its ctime when found by a scan; each manifest
-        by _came; settle_seconds of leeway, as a manifest often follows its PDF at once). Not
-        simply the oldest: an order whose file never came took the next order's file of that
-        name, that one the one after's, each printing another's artwork until the first timed
-        out (audit BY 1). When every order came after the file, or when the file's arrival is not
-        known, the one that came first."""
+    def _owner_order(self, jobs: list[Job], seen: float | None) -> tuple[str, str | None]:
+        """Whose file a file of a name that jobs wait for is: ("take", order), ("wait", order) (the
+        only order waiting came long before the file began to arrive: held for _grace_seconds, as
+        the manifest of the order it was sent with may follow it), or ("unsure", None).
+
+        ``seen`` is when the file began to arrive (monotonic: first sight, its upload under a
+        temporary name, or its ctime when found by a scan); each order came by _came. An order
+        whose manifest came within _window_seconds before that (or settle_seconds after: a
+        manifest often follows its PDF at once) is the file's, if it is the only one. Neither
+        "the oldest" (an order whose file never came took every next order's file of that name,
+        audit BY 1) nor "the newest" (two orders waiting printed each other's files, CA 1-3, CC
+        1-5) is a rule a shop can trust: where the times do not tell one order, nobody takes it."""
         orders = list(dict.fromkeys(job.order_id for job in jobs))  # oldest first, as waiting_for
-        if len(orders) < 2 or seen is None:
-            return orders[0] if orders else None
+        if seen is None:
+            # Claimed by a manifest as it came (the file was there before, unclaimed).
+            return ("take", orders[0]) if len(orders) == 1 else ("unsure", None)
         age = max(0.0, self.clock.monotonic() - seen)
-        latest = self.clock.now() - timedelta(seconds=age - self.config.watch.settle_seconds)
+        began = self.clock.now() - timedelta(seconds=age)
+        earliest = began - timedelta(seconds=self._window_seconds())
+        latest = began + timedelta(seconds=max(self.config.watch.settle_seconds, 2.0))
         came: dict[str, datetime] = {}
         for job in jobs:
             came[job.order_id] = min(came.get(job.order_id, datetime.max.replace(tzinfo=UTC)), self._came(job))
-        before = [order for order in orders if came[order] <= latest]
-        if before:
-            return max(before, key=lambda order: came[order])
-        return min(orders, key=lambda order: came[order])
+        inside = [order for order in orders if earliest <= came[order] <= latest]
+        if len(inside) == 1:
+            return ("take", inside[0])
+        if len(inside) > 1 or len(orders) > 1:
+            return ("unsure", None)
+        return ("wait", orders[0]) if came[orders[0]] < earliest else ("take", orders[0])
+
+    def _window_seconds(self) -> float:
+        """How long before a file began to arrive its order's manifest came, at most, to be taken
+        as that file's order without doubt (a client sends an order's PDF right after its manifest)."""
+        return max(10.0, 10 * self.config.watch.settle_seconds)
+
+    def _grace_seconds(self) -> float:
+        return max(3.0, 3 * self.config.watch.settle_seconds)
+
+    def _owner_by_sha256(self, src: Path, candidates: list[tuple[Job, Artwork]]) -> str | None:
+        """The one order among ``candidates`` whose manifest gives this file's sha256, else None."""
+        if not any(art.sha256 for _, art in candidates):
+            return None
+        digest = self._digest(src)
+        if digest is None:
+            return None
+        matching = {job.order_id for job, art in candidates if art.sha256 == digest}
+        return next(iter(matching)) if len(matching) == 1 else None
+
+    def _set_aside(self, src: Path, candidates: list[tuple[Job, Artwork]]) -> None:
+        """A file that jobs of several orders wait for, whose order cannot be told: not taken (a
+        wrong guess prints one order's artwork for another), moved to failed/<name>/ with an
+        ERROR.txt, and each waiting job's STATUS.txt says how to give it to the right job."""
+        now = self.clock.now()
+        target = self._failed_folder_for(src, remember=False)
+        dest = move(src, target / safe_name(src.name))
+        where = self.rel(dest)
+        jobs = sorted({job.job_id: job for job, _ in candidates}.values(), key=lambda j: j.job_id)
+        listing = ", ".join(f"{job.job_id} (order {job.order_id})" for job in jobs)
+        atomic_write(
+            target / "ERROR.txt",
+            error_text(
+                f"{src.name} came into the inbox, and jobs of several orders wait for a file of that name: which "
+                "order's it is could not be told, so none took it.",
+                [
+                    f"job {job.job_id} (order {job.order_id}) waits for {src.name}; its manifest came at "
+                    f"{iso(self._came(job))}"
+                    for job in jobs
+                ]
+                + [f"the file began to arrive about {iso(now)} or a little before"],
+                f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{where}' (or move it into that "
+                "job's replace/ when the job is in quarantine/ or failed/). To avoid this, send each order in a "
+                "folder of its own (inbox/<order>/manifest.yaml with its PDFs), give each file its own name, or "
+                "put each file's sha256 in the manifest.",
+            ),
+        )
+        for job in jobs:
+            self._note_action(
+                job.job_id,
+                f"{iso(now)}  A file named {src.name} came into inbox/, but jobs of several orders wait for a file "
+                f"of that name ({listing}) and which order's it is could not be told: none took it, it is in "
+                f"{where}. If it is this job's: spo-hotfolder replace {job.job_id} '{where}'",
+            )
+            if job.stage is Stage.AWAITING and job.status is not JobStatus.AwaitingData:
+                self._arriving.pop(job.job_id, None)
+                self._record(job.job_id, JobStatus.AwaitingData, SYSTEM, f"waiting for {src.name}", now)
+            self._write_status(job.job_id)
+        log.warning(
+            "artwork.not_taken",
+            file=self.rel(src),
+            moved_to=where,
+            waiting=[job.job_id for job in jobs],
+            reason=f"jobs of several orders ({listing}) wait for a file named {src.name}, and which order's it is "
+            "could not be told from when their manifests and the file came",
+        )
 
     def _came(self, job: Job) -> datetime:
         """When the manifest a waiting job waits for artwork by came: first seen in this run (a
