@@ -74,8 +74,14 @@ def test_a_file_whose_upload_under_a_temporary_name_began_first_is_its_orders(st
     assert _printed(daemon, tmp_path, first) == pdf
     job = daemon.wait_status(second, "AwaitingData")
     assert job["folder"] == f"work/{second}"
-    status = (daemon.root / job["folder"] / "STATUS.txt").read_text()
-    assert "A file named artwork.pdf came into inbox/ and was taken by job RA-1 (order RA)" in " ".join(status.split())
+    status = daemon.root / job["folder"] / "STATUS.txt"
+    wait_for(
+        lambda: (
+            "A file named artwork.pdf came into inbox/ and was taken by job RA-1 (order RA)"
+            in " ".join(status.read_text().split())
+        ),
+        what="RB-1's STATUS.txt names the job that took the file",
+    )
 
 
 def test_a_file_two_orders_sent_seconds_apart_wait_for_is_given_by_the_operator(start, tmp_path: Path) -> None:
@@ -91,8 +97,14 @@ def test_a_file_two_orders_sent_seconds_apart_wait_for_is_given_by_the_operator(
     aside = daemon.root / "failed" / "artwork.pdf" / "artwork.pdf"
     wait_for(aside.is_file, timeout=20, what=str(aside))
     for job_id in (first, second):
-        status = " ".join((daemon.root / "work" / job_id / "STATUS.txt").read_text().split())
-        assert f"If it is this job's: spo-hotfolder replace {job_id} 'failed/artwork.pdf/artwork.pdf'" in status
+        status = daemon.root / "work" / job_id / "STATUS.txt"
+        wait_for(
+            lambda s=status, j=job_id: (
+                f"If it is this job's: spo-hotfolder replace {j} 'failed/artwork.pdf/artwork.pdf'"
+                in " ".join(s.read_text().split())
+            ),
+            what=f"{job_id}'s STATUS.txt says how to give it the file",
+        )
     assert not list((tmp_path / "hot" / "indigo").iterdir())
     daemon.cli("replace", second, str(aside), "--by", "ann", check=True)
     assert _printed(daemon, tmp_path, second) == pdf
