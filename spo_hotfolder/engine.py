@@ -2132,6 +2132,10 @@ class Engine:
             return
         # One file is one order's artwork (audit AX 1: two orders naming "artwork.pdf" both printed
         # the first one's); within that order, every job naming it gets it. The others wait on.
+        if len({job.order_id for job, _ in candidates}) > 1 and any(art.sha256 for _, art in candidates):
+            # A sha256 in a manifest says whose the file is (or is not) better than any time
+            # (audit CF 4: both jobs failed holding each other's matching file).
+            candidates = self._by_sha256(src, candidates)
         verdict, owner = self._owner_order([job for job, _ in candidates], seen)
         if verdict == "wait" and sig is not None and self._graced.get(src) != sig:
             self._graced[src] = sig
@@ -2147,10 +2151,8 @@ class Engine:
             return
         self._graced.pop(src, None)
         if verdict == "unsure":
-            owner = self._owner_by_sha256(src, candidates)
-            if owner is None:
-                self._set_aside(src, candidates)
-                return
+            self._set_aside(src, candidates)
+            return
         takers = [(job, art) for job, art in candidates if job.order_id == owner]
         others = [(job, art) for job, art in candidates if job.order_id != owner]
         for job, art in others:
@@ -2180,16 +2182,18 @@ class Engine:
 
     def _owner_order(self, jobs: list[Job], seen: float | None) -> tuple[str, str | None]:
         """Whose file a file of a name that jobs wait for is: ("take", order), ("wait", order) (the
-        only order waiting came long before the file began to arrive: held for _grace_seconds, as
+        only order waiting came long before the file began to arrive: held for _window_seconds, as
         the manifest of the order it was sent with may follow it), or ("unsure", None).
 
         ``seen`` is when the file began to arrive (monotonic: first sight, its upload under a
-        temporary name, or its ctime when found by a scan); each order came by _came. An order
-        whose manifest came within _window_seconds before that (or settle_seconds after: a
-        manifest often follows its PDF at once) is the file's, if it is the only one. Neither
-        "the oldest" (an order whose file never came took every next order's file of that name,
-        audit BY 1) nor "the newest" (two orders waiting printed each other's files, CA 1-3, CC
-        1-5) is a rule a shop can trust: where the times do not tell one order, nobody takes it."""
+        temporary name, or its ctime when found by a scan); each order came by _came. A file is an
+        order's when that order's manifest came within _window_seconds before it (or a moment
+        after: a manifest often follows its PDF) and no other order waiting for that name could be
+        its owner: none came within _window_seconds too, nor within _recent_seconds and still
+        waiting in work/ (its own file may be the one coming late). Neither "the oldest" (an order
+        whose file never came took every next order's file of that name, audit BY 1) nor "the
+        newest" (orders printed each other's files, CA 1-3, CC 1-5, CF 1-3) is a rule a shop can
+        trust: where the times do not name one order alone, nobody takes it."""
         orders = list(dict.fromkeys(job.order_id for job in jobs))  # oldest first, as waiting_for
         if seen is None:
             # Claimed by a manifest as it came (the file was there before, unclaimed).
@@ -2198,33 +2202,48 @@ class Engine:
         began = self.clock.now() - timedelta(seconds=age)
         earliest = began - timedelta(seconds=self._window_seconds())
         latest = began + timedelta(seconds=max(self.config.watch.settle_seconds, 2.0))
+        recent = began - timedelta(seconds=self._recent_seconds())
         came: dict[str, datetime] = {}
+        waiting_in_work: set[str] = set()
         for job in jobs:
             came[job.order_id] = min(came.get(job.order_id, datetime.max.replace(tzinfo=UTC)), self._came(job))
+            if job.stage is Stage.AWAITING:
+                waiting_in_work.add(job.order_id)
         inside = [order for order in orders if earliest <= came[order] <= latest]
+        if len(inside) > 1:
+            return ("unsure", None)
         if len(inside) == 1:
-            return ("take", inside[0])
-        if len(inside) > 1 or len(orders) > 1:
+            rivals = [o for o in orders if o != inside[0] and o in waiting_in_work and came[o] >= recent]
+            return ("unsure", None) if rivals else ("take", inside[0])
+        if len(orders) > 1:
             return ("unsure", None)
         return ("wait", orders[0]) if came[orders[0]] < earliest else ("take", orders[0])
 
     def _window_seconds(self) -> float:
         """How long before a file began to arrive its order's manifest came, at most, to be taken
-        as that file's order without doubt (a client sends an order's PDF right after its manifest)."""
+        as that file's order (a client sends an order's PDF right after its manifest)."""
         return max(10.0, 10 * self.config.watch.settle_seconds)
 
-    def _grace_seconds(self) -> float:
-        return max(3.0, 3 * self.config.watch.settle_seconds)
+    def _recent_seconds(self) -> float:
+        """How long an order waiting in work/ is a rival owner of a file of its artwork's name (its
+        own upload may start late) when another order's manifest came just before the file."""
+        return max(120.0, 60 * self.config.watch.settle_seconds)
 
-    def _owner_by_sha256(self, src: Path, candidates: list[tuple[Job, Artwork]]) -> str | None:
-        """The one order among ``candidates`` whose manifest gives this file's sha256, else None."""
-        if not any(art.sha256 for _, art in candidates):
-            return None
+    def _grace_seconds(self) -> float:
+        return self._window_seconds()
+
+    def _by_sha256(self, src: Path, candidates: list[tuple[Job, Artwork]]) -> list[tuple[Job, Artwork]]:
+        """``candidates`` narrowed by the sha256 their manifests give: those of the one order whose
+        sha256 is this file's; else without the orders whose sha256 is another file's."""
         digest = self._digest(src)
         if digest is None:
-            return None
+            return candidates
         matching = {job.order_id for job, art in candidates if art.sha256 == digest}
-        return next(iter(matching)) if len(matching) == 1 else None
+        if len(matching) == 1:
+            return [(job, art) for job, art in candidates if job.order_id in matching]
+        other = {job.order_id for job, art in candidates if art.sha256 and art.sha256 != digest}
+        kept = [(job, art) for job, art in candidates if job.order_id not in other]
+        return kept or candidates
 
     def _set_aside(self, src: Path, candidates: list[tuple[Job, Artwork]]) -> None:
         """A file that jobs of several orders wait for, whose order cannot be told: not taken (a
@@ -2247,7 +2266,7 @@ class Engine:
                     for job in jobs
                 ]
                 + [f"the file began to arrive about {iso(now)} or a little before"],
-                f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{where}' (or move it into that "
+                f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{dest}' (or move it into that "
                 "job's replace/ when the job is in quarantine/ or failed/). To avoid this, send each order in a "
                 "folder of its own (inbox/<order>/manifest.yaml with its PDFs), give each file its own name, or "
                 "put each file's sha256 in the manifest.",
@@ -2258,7 +2277,7 @@ class Engine:
                 job.job_id,
                 f"{iso(now)}  A file named {src.name} came into inbox/, but jobs of several orders wait for a file "
                 f"of that name ({listing}) and which order's it is could not be told: none took it, it is in "
-                f"{where}. If it is this job's: spo-hotfolder replace {job.job_id} '{where}'",
+                f"{where}. If it is this job's: spo-hotfolder replace {job.job_id} '{dest}'",
             )
             if job.stage is Stage.AWAITING and job.status is not JobStatus.AwaitingData:
                 self._arriving.pop(job.job_id, None)
@@ -2737,8 +2756,9 @@ class Engine:
                 what = "a file of this name, or one" if len(gone) == 1 else "files of this name, or"
                 return (
                     f"missing: {name} (expected at {where}); {what} whose name differs from it only in letter "
-                    f"case or Unicode form, came into inbox/ and went to failed/ unclaimed before this job could "
-                    f"take it: {', '.join(gone)}; move the right one into this folder's replace/ as {source.name!r}"
+                    f"case or Unicode form, came into inbox/ and went to failed/ without being taken by this job "
+                    f"(its ERROR.txt there says why): {', '.join(gone)}; move the right one into this folder's "
+                    f"replace/ as {source.name!r}"
                 )
             upload = _unfinished_upload(source) or self._unfinished_upload_in_failed(source)
             if upload is not None:
@@ -4150,6 +4170,7 @@ class Engine:
             self._move_to(job, Stage.AWAITING, now)
             until = now + timedelta(seconds=self.config.watch.artwork_timeout_seconds)
             self.ledger.update_job(job_id, now, awaiting_until=iso(until))
+            self._manifest_seen[job_id] = now  # it waits anew from the RETRY (_owner_order)
             self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]
             self._wake_at_deadline(job_id)
             waiting = self.ledger.get_job(job_id, history=False)

@@ -37,28 +37,48 @@ def _printed(daemon: Daemon, tmp_path: Path, job_id: str) -> bytes:
     return (daemon.root / "done" / job_id / "artwork" / "artwork.pdf").read_bytes()
 
 
+def _set_aside(daemon: Daemon, tmp_path: Path, pdf: bytes, *job_ids: str) -> Path:
+    """Nobody took the file: it is in failed/artwork.pdf/, nothing was printed, and each job's
+    STATUS.txt gives the command that hands it over."""
+    aside = daemon.root / "failed" / "artwork.pdf" / "artwork.pdf"
+    wait_for(aside.is_file, timeout=30, what=str(aside))
+    assert aside.read_bytes() == pdf
+    for job_id in job_ids:
+        status = daemon.root / "work" / job_id / "STATUS.txt"
+        wait_for(
+            lambda s=status, j=job_id: (
+                f"If it is this job's: spo-hotfolder replace {j} '{aside}'" in " ".join(s.read_text().split())
+            ),
+            what=f"{job_id}'s STATUS.txt says how to give it the file",
+        )
+    assert not list((tmp_path / "hot" / "indigo").iterdir())
+    return aside
+
+
 def test_a_file_that_came_while_the_daemon_was_stopped_is_not_given_to_an_order_that_came_after_it(
     start, tmp_path: Path
 ) -> None:
     """Audit CA 2: A waits; the daemon stops; A's PDF comes, then B's manifest naming the same
-    name. At start, the file is A's (it was there before B's manifest came)."""
+    name. B got A's PDF at start. Either could own it (B may send its PDF first): nobody guesses."""
     daemon = start(watch={"settle_seconds": 0.3})
     first = _order(daemon, "SA")
     assert daemon.stop() == 0
     pdf = _card(tmp_path, "a.pdf")
     drop(daemon.inbox / "artwork.pdf", pdf)
-    time.sleep(2.5)  # B's manifest plainly comes after the file (not as a manifest sent right after its PDF)
+    time.sleep(2.5)
     (daemon.inbox / "SB.yaml").write_text('order_id: "SB"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
     daemon.start()
+    aside = _set_aside(daemon, tmp_path, pdf, first, "SB-1")
+    daemon.cli("replace", first, str(aside), "--by", "ann", check=True)
     assert _printed(daemon, tmp_path, first) == pdf
-    daemon.wait_status("SB-1", "AwaitingData")
-    assert list((tmp_path / "hot" / "indigo").iterdir()) == [tmp_path / "hot" / "indigo" / "SA_SA-1_bc-85x55_x1.pdf"]
 
 
-def test_a_file_whose_upload_under_a_temporary_name_began_first_is_its_orders(start, tmp_path: Path) -> None:
-    """Audit CA 1: rsync uploads A's PDF as .artwork.pdf.Ab12Cd; B's manifest (same file name)
-    comes while it is on its way; the rename that ends A's upload came after B's manifest. The
-    file is A's: its upload began before B's manifest came."""
+def test_a_file_whose_upload_under_a_temporary_name_began_first_is_not_given_to_the_order_after_it(
+    start, tmp_path: Path
+) -> None:
+    """Audit CA 1: rsync uploads A's PDF as .artwork.pdf.Ab12Cd; B's manifest (same file name) comes
+    while it is on its way; the rename that ends A's upload came after B's manifest, and B got A's
+    PDF. Nobody takes it now: B could have sent its PDF first."""
     daemon = start(watch={"settle_seconds": 0.3})
     first = _order(daemon, "RA")
     pdf = _card(tmp_path, "a.pdf")
@@ -71,17 +91,7 @@ def test_a_file_whose_upload_under_a_temporary_name_began_first_is_its_orders(st
         time.sleep(0.5)
         fh.write(pdf[len(pdf) // 2 :])
     os.replace(temp, daemon.inbox / "artwork.pdf")
-    assert _printed(daemon, tmp_path, first) == pdf
-    job = daemon.wait_status(second, "AwaitingData")
-    assert job["folder"] == f"work/{second}"
-    status = daemon.root / job["folder"] / "STATUS.txt"
-    wait_for(
-        lambda: (
-            "A file named artwork.pdf came into inbox/ and was taken by job RA-1 (order RA)"
-            in " ".join(status.read_text().split())
-        ),
-        what="RB-1's STATUS.txt names the job that took the file",
-    )
+    _set_aside(daemon, tmp_path, pdf, first, second)
 
 
 def test_a_file_two_orders_sent_seconds_apart_wait_for_is_given_by_the_operator(start, tmp_path: Path) -> None:
@@ -94,18 +104,7 @@ def test_a_file_two_orders_sent_seconds_apart_wait_for_is_given_by_the_operator(
     second = _order(daemon, "YY")
     pdf = _card(tmp_path, "y.pdf")
     (daemon.inbox / "artwork.pdf").write_bytes(pdf)
-    aside = daemon.root / "failed" / "artwork.pdf" / "artwork.pdf"
-    wait_for(aside.is_file, timeout=20, what=str(aside))
-    for job_id in (first, second):
-        status = daemon.root / "work" / job_id / "STATUS.txt"
-        wait_for(
-            lambda s=status, j=job_id: (
-                f"If it is this job's: spo-hotfolder replace {j} 'failed/artwork.pdf/artwork.pdf'"
-                in " ".join(s.read_text().split())
-            ),
-            what=f"{job_id}'s STATUS.txt says how to give it the file",
-        )
-    assert not list((tmp_path / "hot" / "indigo").iterdir())
+    aside = _set_aside(daemon, tmp_path, pdf, first, second)
     daemon.cli("replace", second, str(aside), "--by", "ann", check=True)
     assert _printed(daemon, tmp_path, second) == pdf
     assert daemon.job(first)["status"] == "AwaitingData"
