@@ -360,8 +360,6 @@ class Engine:
         self._manifest_seen: dict[str, datetime] = {}
         #: Inbox files being uploaded under a temporary name: (that name, when it was first seen).
         self._upload_began: dict[Path, tuple[str, float]] = {}
-        #: Files held back for a moment for the order they may belong to (_owner_order: "wait").
-        self._graced: dict[Path, Signature] = {}
         self._strays: dict[Path, Signature] = {}  # unknown files in job folders, already answered
         self._bad_name_targets: dict[Path, Path] = {}  # inbox entries not UTF-8 -> their failed/ folder
         self._unwritable: dict[Path, tuple[int, int, int]] = {}  # inbox folders said not writable
@@ -2010,8 +2008,7 @@ class Engine:
         waiting = self._waiting(path)
         if not waiting:
             return False
-        self._take_artwork(path, waiting, seen=self.tracker.first_seen(path), sig=sig)
-        return True
+        return self._take_artwork(path, waiting, seen=self.tracker.first_seen(path))
 
     def _hint_whole_again(self, path: Path, sig: Signature) -> None:
         """An inbox file no manifest claimed for a while, named as the artwork of a failed job that
@@ -2114,14 +2111,13 @@ class Engine:
                 self.tracker.track(src, activity=False)
         self._check_complete(job.job_id)
 
-    def _take_artwork(
-        self, src: Path, waiting: list[tuple[str, int]], seen: float | None = None, sig: Signature | None = None
-    ) -> None:
-        """Moves ``src`` into the jobs waiting for it (``waiting``: oldest job first) of one order;
-        ``seen``: when the file was first seen (monotonic), to tell which order it belongs to."""
+    def _take_artwork(self, src: Path, waiting: list[tuple[str, int]], seen: float | None = None) -> bool:
+        """Moves ``src`` into the jobs waiting for it (``waiting``: oldest job first) of one order,
+        or sets it aside (_owner_order); ``seen``: when the file was first seen (monotonic), to
+        tell which order it belongs to. False when none of them is still there."""
         if not self._removable_from(src.parent):
             self._orphans.pop(src, None)  # looked at again at the next rescan, never in a loop
-            return
+            return True
         candidates: list[tuple[Job, Artwork]] = []
         for job_id, position in waiting:
             job = self.ledger.get_job(job_id, history=False)
@@ -2129,30 +2125,18 @@ class Engine:
             if job is not None and art is not None:
                 candidates.append((job, art))
         if not candidates:
-            return
+            return False
         # One file is one order's artwork (audit AX 1: two orders naming "artwork.pdf" both printed
         # the first one's); within that order, every job naming it gets it. The others wait on.
         if len({job.order_id for job, _ in candidates}) > 1 and any(art.sha256 for _, art in candidates):
             # A sha256 in a manifest says whose the file is (or is not) better than any time
-            # (audit CF 4: both jobs failed holding each other's matching file).
+            # (audits CF 4, CH 4: orders took and printed each other's matching files). One order
+            # alone takes it whatever its sha256: a mismatch fails its check (SPEC 5).
             candidates = self._by_sha256(src, candidates)
-        verdict, owner = self._owner_order([job for job, _ in candidates], seen)
-        if verdict == "wait" and sig is not None and self._graced.get(src) != sig:
-            self._graced[src] = sig
-            self.tracker.hold(src, self._grace_seconds())
-            log.info(
-                "artwork.held_for_its_order",
-                file=self.rel(src),
-                waiting=[job.job_id for job, _ in candidates],
-                seconds=self._grace_seconds(),
-                reason="the only order waiting for a file of this name came long before the file began to arrive: "
-                "the manifest of the order it was sent with may follow it",
-            )
-            return
-        self._graced.pop(src, None)
-        if verdict == "unsure":
+        owner = self._owner_order([job for job, _ in candidates], seen)
+        if owner is None:
             self._set_aside(src, candidates)
-            return
+            return True
         takers = [(job, art) for job, art in candidates if job.order_id == owner]
         others = [(job, art) for job, art in candidates if job.order_id != owner]
         for job, art in others:
@@ -2179,30 +2163,29 @@ class Engine:
         if src.parent != self.area("inbox"):
             self._consumed_dirs.add(src.parent)
         self._cleanup_consumed_dirs()
+        return True
 
-    def _owner_order(self, jobs: list[Job], seen: float | None) -> tuple[str, str | None]:
-        """Whose file a file of a name that jobs wait for is: ("take", order), ("wait", order) (the
-        only order waiting came long before the file began to arrive: held for _window_seconds, as
-        the manifest of the order it was sent with may follow it), or ("unsure", None).
+    def _owner_order(self, jobs: list[Job], seen: float | None) -> str | None:
+        """The order a file of a name that jobs wait for is given to, or None: nobody can tell.
 
-        ``seen`` is when the file began to arrive (monotonic: first sight, its upload under a
-        temporary name, or its ctime when found by a scan); each order came by _came. A file is an
-        order's when that order's manifest came within _window_seconds before it (or a moment
-        after: a manifest often follows its PDF) and no other order waiting for that name could be
-        its owner: none came within _window_seconds too, nor within _recent_seconds and still
-        waiting in work/ (its own file may be the one coming late). Neither "the oldest" (an order
-        whose file never came took every next order's file of that name, audit BY 1) nor "the
-        newest" (orders printed each other's files, CA 1-3, CC 1-5, CF 1-3) is a rule a shop can
-        trust: where the times do not name one order alone, nobody takes it."""
+        One order waiting: its file. Several: the file is an order's only where the times name
+        that order alone: its manifest came within _window_seconds before the file began to arrive
+        (``seen``, monotonic: first sight, its upload under a temporary name, or its ctime when
+        found by a scan), or a moment after it, and every other order waiting for that name timed
+        out already (in failed/; one still waiting in work/ may be the one whose file this is,
+        coming late). Neither "the oldest" (an order whose file never came took every next order's
+        file of that name, audit BY 1) nor "the newest" nor any time limit (orders printed each
+        other's files: CA 1-3, CC 1-5, CF 1-3, CH 1-3) is a rule a shop can trust: a file the times
+        do not name one order for is set aside for the operator, never guessed."""
         orders = list(dict.fromkeys(job.order_id for job in jobs))  # oldest first, as waiting_for
+        if len(orders) == 1:
+            return orders[0]
         if seen is None:
-            # Claimed by a manifest as it came (the file was there before, unclaimed).
-            return ("take", orders[0]) if len(orders) == 1 else ("unsure", None)
+            return None  # claimed by a manifest as it came (the file was there before, unclaimed)
         age = max(0.0, self.clock.monotonic() - seen)
         began = self.clock.now() - timedelta(seconds=age)
         earliest = began - timedelta(seconds=self._window_seconds())
         latest = began + timedelta(seconds=max(self.config.watch.settle_seconds, 2.0))
-        recent = began - timedelta(seconds=self._recent_seconds())
         came: dict[str, datetime] = {}
         waiting_in_work: set[str] = set()
         for job in jobs:
@@ -2210,27 +2193,15 @@ class Engine:
             if job.stage is Stage.AWAITING:
                 waiting_in_work.add(job.order_id)
         inside = [order for order in orders if earliest <= came[order] <= latest]
-        if len(inside) > 1:
-            return ("unsure", None)
-        if len(inside) == 1:
-            rivals = [o for o in orders if o != inside[0] and o in waiting_in_work and came[o] >= recent]
-            return ("unsure", None) if rivals else ("take", inside[0])
-        if len(orders) > 1:
-            return ("unsure", None)
-        return ("wait", orders[0]) if came[orders[0]] < earliest else ("take", orders[0])
+        if len(inside) != 1:
+            return None
+        rivals = [order for order in orders if order != inside[0] and order in waiting_in_work]
+        return None if rivals else inside[0]
 
     def _window_seconds(self) -> float:
         """How long before a file began to arrive its order's manifest came, at most, to be taken
         as that file's order (a client sends an order's PDF right after its manifest)."""
         return max(10.0, 10 * self.config.watch.settle_seconds)
-
-    def _recent_seconds(self) -> float:
-        """How long an order waiting in work/ is a rival owner of a file of its artwork's name (its
-        own upload may start late) when another order's manifest came just before the file."""
-        return max(120.0, 60 * self.config.watch.settle_seconds)
-
-    def _grace_seconds(self) -> float:
-        return self._window_seconds()
 
     def _by_sha256(self, src: Path, candidates: list[tuple[Job, Artwork]]) -> list[tuple[Job, Artwork]]:
         """``candidates`` narrowed by the sha256 their manifests give: those of the one order whose
@@ -2267,7 +2238,8 @@ class Engine:
                 ]
                 + [f"the file began to arrive about {iso(now)} or a little before"],
                 f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{dest}' (or move it into that "
-                "job's replace/ when the job is in quarantine/ or failed/). To avoid this, send each order in a "
+                "job's replace/ when the job is in quarantine/ or failed/), then remove this folder. To avoid this, "
+                "send each order in a "
                 "folder of its own (inbox/<order>/manifest.yaml with its PDFs), give each file its own name, or "
                 "put each file's sha256 in the manifest.",
             ),
