@@ -203,7 +203,12 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             "Files dropped here (RELEASE, RETRY, replace/) are not read.",
         ]
     if job.stage is Stage.AWAITING:
-        return ["Nothing yet: the job waits for its artwork files to arrive in the inbox."]
+        # (a file set aside for it, see above, is handed over by the operator: audit CI 5)
+        return [
+            "Nothing yet: the job waits for its artwork files to arrive in the inbox.",
+            f"If its file is elsewhere (set aside in failed/, as said above, or sent under another name): "
+            f"spo-hotfolder replace {job.job_id} FILE.pdf",
+        ]
     if job.stage is Stage.FUTURE:
         return [f"Nothing yet: the job waits until {job.process_after} (process_after in its manifest)."]
     if job.stage is Stage.RETRY and job.status is JobStatus.OutputCreationFailed:
