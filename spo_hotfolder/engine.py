@@ -808,7 +808,9 @@ class Engine:
                     continue
                 self._guard("file", str(path), lambda p=path, m=mode: self._on_special(p, m))  # type: ignore[misc]
         stable = sorted(self.tracker.get_stable_files(limit=limit), key=lambda item: self._order_key(item[0]))
-        if any(self._classify(path)[0] == "manifest" for path, _ in stable):
+        if any(self._classify(path)[0] == "manifest" for path, _ in stable) and self.ledger.awaits_under(
+            str(self.area("inbox"))
+        ):
             # A file that jobs wait for already goes after this round's manifests: one of them may
             # name it too, and be the order it belongs to (_owner_order; both found at start).
             later = {
