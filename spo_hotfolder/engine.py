@@ -88,6 +88,9 @@ from spo_hotfolder.manifest import (
     sent_again,
     several_manifests,
     several_manifests_problem,
+    upload_beside,
+    upload_suffix,
+    upload_target,
 )
 from spo_hotfolder.operator import (
     ACTION_ORDER,
@@ -281,38 +284,15 @@ class ActionResult:
     message: str
 
 
-#: How many jobs' manifest arrival times _manifest_seen keeps (jobs waiting for artwork need them).
-MANIFEST_SEEN_KEPT = 10_000
+#: How many arrival times _manifest_seen and _upload_began keep (the newest; jobs waiting for
+#: artwork and uploads under way need them).
+ARRIVALS_KEPT = 10_000
 
 
-_RSYNC_TEMP = re.compile(r"\.(.+)\.[A-Za-z0-9]{6}")
-
-
-def upload_target(path: Path) -> Path | None:
-    """The file an upload client's temporary name stands for: rsync's ``.x.pdf.Ab12Cd`` and
-    WinSCP's ``x.pdf.filepart`` (``UPLOAD_SUFFIXES``) for ``x.pdf``; None for another name."""
-    name = path.name
-    match = _RSYNC_TEMP.fullmatch(name)
-    if match is not None:
-        return path.with_name(match.group(1))
-    suffix = _upload_suffix(name)
-    return path.with_name(name[: -len(suffix)]) if suffix and len(name) > len(suffix) else None
-
-
-def _upload_suffix(name: str) -> str:
-    """The upload client's temporary suffix of ``name`` (WinSCP's ``.filepart``, ...), or ""."""
-    return next((name[-len(suffix) :] for suffix in UPLOAD_SUFFIXES if name.lower().endswith(suffix)), "")
-
-
-def _unfinished_upload(source: Path) -> str | None:
-    """The name (quoted) of an upload of ``source`` under a client's temporary name beside it
-    (``x.pdf.filepart``), if there is one (audit BY 6: the job failed as "missing", no word of it)."""
-    with contextlib.suppress(OSError), os.scandir(source.parent) as entries:
-        for entry in entries:
-            lowered = entry.name.lower()
-            if any(lowered == f"{source.name}{suffix}".lower() for suffix in UPLOAD_SUFFIXES):
-                return repr(entry.name)
-    return None
+def _keep_newest(times: dict[Any, Any]) -> None:
+    """Drops the oldest entries of an insertion-ordered dict beyond ARRIVALS_KEPT."""
+    while len(times) > ARRIVALS_KEPT:
+        del times[next(iter(times))]
 
 
 class Engine:
@@ -699,7 +679,7 @@ class Engine:
             self._orphans.pop(path, None)
             if kind == "data" and path.name.lower().endswith(UPLOAD_SUFFIXES):
                 self._note_upload(path, seen)  # x.pdf.filepart, which watch.ignore does not list (CC 4)
-            began = self._upload_began.pop(path, (None, None))[1] if kind == "data" else None
+            began = self._upload_start(path) if kind == "data" else None
             self.tracker.track(path, activity=True, complete=moved_in, seen=seen, began=began)
 
     def _note_upload(self, path: Path, seen: float) -> None:
@@ -716,8 +696,12 @@ class Engine:
         # (an upload cut off: its time must not date this one, audit CC 3).
         self._upload_began.pop(target, None)
         self._upload_began[target] = (path.name, seen)
-        if len(self._upload_began) > MANIFEST_SEEN_KEPT:  # uploads never finished: the oldest go
-            del self._upload_began[next(iter(self._upload_began))]
+        _keep_newest(self._upload_began)  # (uploads never finished: the oldest go)
+
+    def _upload_start(self, path: Path) -> float | None:
+        """When the upload of ``path`` under a temporary name was first seen (once: it is over)."""
+        began = self._upload_began.pop(path, None)
+        return began[1] if began is not None else None
 
     def rescan(self) -> None:
         """The truth behind the events: every candidate file in the watched folders (all at once)."""
@@ -744,7 +728,7 @@ class Engine:
             if self._classify(path)[0] in ("ignore", "stray", "buried"):
                 continue
             if path not in self.tracker:
-                self.tracker.track(path, activity=False, began=self._upload_began.pop(path, (None, None))[1])
+                self.tracker.track(path, activity=False, began=self._upload_start(path))
                 self._scan_count += 1
             if deadline is not None and index % 64 == 63 and time.monotonic() > deadline:
                 return
@@ -1165,8 +1149,7 @@ class Engine:
             came = now - timedelta(seconds=max(0.0, self.clock.monotonic() - seen))
             for spec, _ in plans:
                 self._manifest_seen[spec.job_id] = came
-            while len(self._manifest_seen) > MANIFEST_SEEN_KEPT:
-                del self._manifest_seen[next(iter(self._manifest_seen))]
+            _keep_newest(self._manifest_seen)
         for spec, _ in plans:
             job = self.ledger.get_job(spec.job_id, history=False)
             if job is not None:
@@ -2253,9 +2236,7 @@ class Engine:
                 f"of that name ({listing}) and which order's it is could not be told: none took it, it is in "
                 f"{where}. If it is this job's: spo-hotfolder replace {job.job_id} '{dest}'",
             )
-            if job.stage is Stage.AWAITING and job.status is not JobStatus.AwaitingData:
-                self._arriving.pop(job.job_id, None)
-                self._record(job.job_id, JobStatus.AwaitingData, SYSTEM, f"waiting for {src.name}", now)
+            self._still_awaiting(job, now)
             self._write_status(job.job_id)
         log.warning(
             "artwork.not_taken",
@@ -2265,6 +2246,15 @@ class Engine:
             reason=f"jobs of several orders ({listing}) wait for a file named {src.name}, and which order's it is "
             "could not be told from when their manifests and the file came",
         )
+
+    def _still_awaiting(self, job: Job, now: datetime) -> None:
+        """A job waiting in work/ whose file of a shared name went elsewhere (another order's job
+        took it, or it was set aside) says AwaitingData from now on, if it did not yet: its file
+        had looked as if it was on its way (audit BY 2: it stayed Ordered until it failed)."""
+        if job.stage is Stage.AWAITING and job.status is not JobStatus.AwaitingData:
+            self._arriving.pop(job.job_id, None)
+            missing = ", ".join(a.name for a in self.ledger.artwork(job.job_id) if not a.present)
+            self._record(job.job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + missing, now)
 
     def _came(self, job: Job) -> datetime:
         """When the manifest a waiting job waits for artwork by came: first seen in this run (a
@@ -2291,10 +2281,7 @@ class Engine:
             "its own file of that name",
         )
         now = self.clock.now()
-        if job.stage is Stage.AWAITING and job.status is not JobStatus.AwaitingData:
-            self._arriving.pop(job.job_id, None)
-            missing = ", ".join(a.name for a in self.ledger.artwork(job.job_id) if not a.present)
-            self._record(job.job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + missing, now)
+        self._still_awaiting(job, now)
         # Said where the operator looks, not only in the log at once and in ERROR.txt an hour later
         # (audit CA 5).
         self._note_action(
@@ -2561,9 +2548,9 @@ class Engine:
                 listing
                 + (
                     "The file is most likely cut off (an upload program such as WinSCP, a browser or an FTP client "
-                    f"renames it once it is complete). Send {moved[0][: -len(_upload_suffix(moved[0]))]} again, whole "
+                    f"renames it once it is complete). Send {moved[0][: -len(upload_suffix(moved[0]))]} again, whole "
                     "(into the job's replace/ if its job waits in failed/ or quarantine/)."
-                    if single and _upload_suffix(moved[0])
+                    if single and upload_suffix(moved[0])
                     else f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
                     "lists it under artwork (the path is relative to the manifest's folder)."
                     if single
@@ -2734,7 +2721,8 @@ class Engine:
                     f"(its ERROR.txt there says why): {', '.join(gone)}; move the right one into this folder's "
                     f"replace/ as {source.name!r}"
                 )
-            upload = _unfinished_upload(source) or self._unfinished_upload_in_failed(source)
+            beside = upload_beside(source)
+            upload = repr(beside) if beside is not None else self._unfinished_upload_in_failed(source)
             if upload is not None:
                 return (
                     f"missing: {name} (expected at {where}); an upload of it under the temporary name {upload} "

@@ -732,21 +732,41 @@ def cut_yaml_line(data: bytes, filename: str) -> list[str]:
 UPLOAD_SUFFIXES = (".filepart", ".part", ".partial", ".crdownload", ".tmp")
 
 
-def _uploading(path: Path) -> bool:
-    """Whether ``path`` is being uploaded under a temporary name beside it: rsync's ``.x.pdf.Ab12Cd``,
-    WinSCP's ``x.pdf.filepart``, a browser's or FTP client's ``x.pdf.part`` / ``.crdownload``."""
+_RSYNC_TEMP = re.compile(r"\.(.+)\.[A-Za-z0-9]{6}")
+
+
+def upload_suffix(name: str) -> str:
+    """The upload client's temporary suffix of ``name`` (WinSCP's ``.filepart``, ...), or ""."""
+    return next((name[-len(suffix) :] for suffix in UPLOAD_SUFFIXES if name.lower().endswith(suffix)), "")
+
+
+def upload_target(path: Path) -> Path | None:
+    """The file an upload client's temporary name stands for: rsync's ``.x.pdf.Ab12Cd`` and
+    WinSCP's ``x.pdf.filepart`` (``UPLOAD_SUFFIXES``) for ``x.pdf``; None for another name."""
+    name = path.name
+    match = _RSYNC_TEMP.fullmatch(name)
+    if match is not None:
+        return path.with_name(match.group(1))
+    suffix = upload_suffix(name)
+    return path.with_name(name[: -len(suffix)]) if suffix and len(name) > len(suffix) else None
+
+
+def upload_beside(path: Path) -> str | None:
+    """The name under which ``path`` is being uploaded beside it, if it is: rsync's
+    ``.x.pdf.Ab12Cd``, WinSCP's ``x.pdf.filepart``, a browser's or FTP client's ``x.pdf.part`` /
+    ``.crdownload``."""
     name = path.name
     temps = {f"{name}{suffix}".lower() for suffix in UPLOAD_SUFFIXES}
     with contextlib.suppress(OSError), os.scandir(path.parent) as entries:
-        return any(e.name.startswith(f".{name}.") or e.name.lower() in temps for e in entries)
-    return False
+        return next((e.name for e in entries if e.name.startswith(f".{name}.") or e.name.lower() in temps), None)
+    return None
 
 
 def sent_again(data: bytes, job_folder: Path, base: Path, spec: JobSpec) -> bool:
     """Whether manifest ``data`` is the copy a job keeps in ``job_folder``, byte for byte, with none
     of ``spec``'s artwork beside it in ``base``: a webhook's retry, an FTP re-upload, which changes
     nothing for a job waiting for an operator (the daemon's rule, and what `route` says of it)."""
-    if any(os.path.lexists(base / ref.path) or _uploading(base / ref.path) for ref in spec.artwork):
+    if any(os.path.lexists(base / ref.path) or upload_beside(base / ref.path) is not None for ref in spec.artwork):
         return False
     for copy in job_folder.glob("manifest.*"):
         with contextlib.suppress(OSError):
