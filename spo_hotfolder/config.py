@@ -148,6 +148,9 @@ class RouteRule:
 class DeliveryConfig:
     max_attempts: int = 5
     backoff_seconds: tuple[float, ...] = (10.0, 30.0, 120.0, 600.0, 1800.0)
+    # A call into a hot folder (a look, a chunk of the copy, the rename) that has not returned in
+    # this long fails the attempt: a share whose server is gone (shares.py).
+    share_timeout_seconds: float = 10.0
 
     def backoff(self, failed_attempts: int) -> float:
         """Seconds to wait after the ``failed_attempts``-th failure (the last value repeats)."""
@@ -235,7 +238,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "products": (),
     "hot_folders": (),
     "routes": (),
-    "delivery": ("max_attempts", "backoff_seconds"),
+    "delivery": ("max_attempts", "backoff_seconds", "share_timeout_seconds"),
     "retention": ("done_days",),
     "metrics": ("listen",),
     "logging": ("level", "format"),
@@ -888,7 +891,15 @@ class _ConfigReader:
                     items = []
             if items:
                 backoff = tuple(float(cast(float, item)) for item in items)
-        return DeliveryConfig(max_attempts=max_attempts, backoff_seconds=backoff)
+        share_timeout = self.number(
+            section,
+            "delivery",
+            "share_timeout_seconds",
+            _DEFAULT_DELIVERY.share_timeout_seconds,
+            positive=True,
+            maximum=3600,
+        )
+        return DeliveryConfig(max_attempts=max_attempts, backoff_seconds=backoff, share_timeout_seconds=share_timeout)
 
     def read_metrics(self, section: dict[str, object]) -> MetricsConfig:
         listen = section.get("listen")
@@ -1220,7 +1231,7 @@ def summary(config: Config) -> str:
     lines.append(
         f"delivery: up to {delivery.max_attempts} attempts, backoff "
         + ", ".join(f"{value:g}" for value in delivery.backoff_seconds)
-        + " s"
+        + f" s; a hot folder that does not answer for {delivery.share_timeout_seconds:g} s fails the attempt"
     )
     from spo_hotfolder.reports import human_days  # (reports reads the ledger's jobs, which read this module)
 

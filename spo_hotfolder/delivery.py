@@ -257,7 +257,9 @@ def write_temp(src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[
     try:
         if temp.exists():
             temp.unlink()
-        return copy_file(src, temp, cancelled=cancelled)
+        # A sign of progress (``cancelled``) at least every 8 MiB: what tells a share that answers
+        # slowly from one that does not answer (shares.py, delivery.share_timeout_seconds).
+        return copy_file(src, temp, cancelled=cancelled, chunk=8 * 1024 * 1024)
     except InterruptedError:
         raise
     except OSError as exc:

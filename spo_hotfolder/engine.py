@@ -118,6 +118,7 @@ from spo_hotfolder.pdfreport import (
 )
 from spo_hotfolder.pdfwork import CHECKER
 from spo_hotfolder.reports import Extra, artwork_listing, error_text, human_days, human_seconds, status_text
+from spo_hotfolder.shares import ShareGuard
 from spo_hotfolder.stability import FileStabilityTracker, Signature, open_for_writing, signature
 from spo_hotfolder.status import JobStatus
 
@@ -390,6 +391,11 @@ class Engine:
         # operation that never returns (a hung share) stops it, and the health check says so.
         self.progress_at = clock.monotonic()
         self.busy_job: str | None = None
+        # Every file system call into a hot folder, on that hot folder's own thread with a time
+        # limit: a share that stops answering fails its jobs' attempts, not the daemon (SPEC 8).
+        self.shares = ShareGuard(
+            config.delivery.share_timeout_seconds, on_answer=lambda name: self.wake(), stop=self.stop_event
+        )
 
     # -- inputs from other threads ------------------------------------------------------------
 
@@ -509,6 +515,7 @@ class Engine:
         self._pending_config = None
         self.config = config
         self.tracker.settle_seconds = config.watch.settle_seconds
+        self.shares.silence = config.delivery.share_timeout_seconds
         log.info("config.applied", source=str(config.source))
         self._rescan_requested = True
         self._guard("config", "", self._refresh_routes)
@@ -3103,7 +3110,11 @@ class Engine:
     # -- delivery ---------------------------------------------------------------------------
 
     def _deliver(self, job: Job) -> None:
-        if self._published_before(job):
+        try:
+            if self._published_before(job):
+                return
+        except DeliveryError as exc:  # (the hot folder of an attempt cut short does not answer)
+            self._delivery_failed(job, job.route or "", exc)
             return
         facts = self.facts(job)
         decision = decide_route(facts, self.config)
@@ -3164,22 +3175,37 @@ class Engine:
         final_name = render_filename(hot.filename, facts)
         final = hot.path / final_name
         temp = temp_path_for(hot, final_name)
+        shares = self.shares
         try:
-            check_hot_folder(hot)
-            check_name_free(final, hot)
-            self._ticket_in_the_way(job, hot, final)
+
+            def look() -> None:
+                check_hot_folder(hot)
+                check_name_free(final, hot)
+                self._ticket_in_the_way(job, hot, final)
+
+            shares.call(hot, "a look into it", look)
             delivery_id = self.ledger.delivery_intent(job.job_id, job.generation, hot.name, str(final), str(temp), now)
             started = time.monotonic()
+            written = False
             try:
-                write_temp(src, temp, hot, cancelled=self._copy_goes_on)
+                shares.call(
+                    hot, f"the copy to {temp}", lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on)
+                )
                 self._output_unchanged(job, src)  # not overwritten while it was copied
                 self.ledger.delivery_state(delivery_id, "written", self.clock.now())
-                publish(temp, final, hot)
+                written = True
+                shares.call(hot, f"the rename to {final.name}", lambda: publish(temp, final, hot))
             except BaseException:
+                if written and shares.silent_since(hot.name) is not None:
+                    # The rename was asked for and has not returned: it may still happen. The journal
+                    # keeps "written", and the next attempt tells from the files what happened, as
+                    # after a crash (a temp file gone was renamed: published, never copied again).
+                    raise
                 # Journal first: a "written" delivery whose temp file is gone counts as published.
                 self.ledger.delivery_state(delivery_id, "aborted", self.clock.now())
-                with contextlib.suppress(OSError):
-                    temp.unlink()
+                if shares.silent_since(hot.name) is None:
+                    with contextlib.suppress(OSError, DeliveryError):
+                        shares.call(hot, f"the removal of {temp}", lambda: temp.unlink(missing_ok=True))
                 raise
             self.metrics.observe("copy", time.monotonic() - started, hot.name)
         except DeliveryError as exc:
@@ -3269,6 +3295,7 @@ class Engine:
     def _copy_goes_on(self) -> bool:
         """Asked between two chunks of a copy: a sign of life; True when the daemon is stopping."""
         self.progress_at = self.clock.monotonic()
+        self.shares.alive()
         return self.stop_event.is_set()
 
     def _published_before(self, job: Job) -> bool:
@@ -3323,16 +3350,21 @@ class Engine:
         self, job: Job, hot_name: str, final: Path, delivery_id: int, *, ticket_published: bool = False
     ) -> None:
         hot = self.config.hot_folders.get(hot_name)
-        if hot is not None and not ticket_published:
-            try:
-                payload = self._ticket_in_the_way(job, hot, final)
+        if hot is not None and hot.ticket == "json" and not ticket_published:
+            hot_folder = hot
+
+            def ticket() -> None:
+                payload = self._ticket_in_the_way(job, hot_folder, final)
                 if payload is not None:
                     publish_sidecar(
                         final,
                         payload,
-                        hot,
+                        hot_folder,
                         before_rename=lambda: self.ledger.delivery_state(delivery_id, "ticket", self.clock.now()),
                     )
+
+            try:
+                self.shares.call(hot, f"the job ticket {final.with_suffix('.json').name}", ticket)
             except DeliveryError as exc:
                 self._ticket_failed(job, hot_name, final, delivery_id, exc)
                 return
@@ -4625,18 +4657,28 @@ class Engine:
         self._finish_intakes()
 
     def _reconcile_delivery(self, delivery: Any, now: datetime) -> None:
+        """An attempt a crash (or a hot folder that stopped answering) cut short: published or not,
+        told from the files. Raises DeliveryError while its hot folder does not answer."""
         temp = Path(delivery.temp_path)
         final = Path(delivery.final_path)
         job = self.ledger.get_job(delivery.job_id)
-        if delivery.state in ("written", "ticket") and not temp.parent.is_dir():
+        hot = self.config.hot_folders.get(delivery.hot_folder)
+        share = (delivery.hot_folder, hot.path if hot is not None else final.parent)
+
+        def look() -> tuple[bool, bool]:
+            there = temp.parent.is_dir()
+            return there, there and temp.exists()
+
+        folder_there, temp_there = self.shares.call(share, f"a look for {temp}", look)
+        if delivery.state in ("written", "ticket") and not folder_there:
             # The hot (or staging) folder is not there (a share not mounted): whether the rename
             # happened cannot be told now. Decided when it is back, before this job copies again.
             log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(temp.parent))
             return
-        if temp.exists():
+        if temp_there:
             # The rename never happened: not published. Remove our temp file; the job copies again.
             with contextlib.suppress(OSError):
-                temp.unlink()
+                self.shares.call(share, f"the removal of {temp}", temp.unlink)
             self.ledger.delivery_state(delivery.id, "aborted", now)
             log.info("recovery.delivery_not_published", job_id=delivery.job_id, temp=str(temp))
             return
@@ -4644,11 +4686,14 @@ class Engine:
             # The PDF was published and its job ticket's temp file was complete: a ticket temp file
             # still there was not renamed yet (done now); one gone was published (and perhaps taken
             # by the printer already): never written a second time.
-            hot = self.config.hot_folders.get(delivery.hot_folder)
             ticket_temp = ticket_temp_path(final, hot) if hot is not None else None
-            if ticket_temp is not None and ticket_temp.exists():
-                os.replace(ticket_temp, final.with_suffix(".json"))
-                fsync_dir(final.parent)
+
+            def rename_ticket() -> None:
+                if ticket_temp is not None and ticket_temp.exists():
+                    os.replace(ticket_temp, final.with_suffix(".json"))
+                    fsync_dir(final.parent)
+
+            self.shares.call(share, f"the rename to {final.with_suffix('.json').name}", rename_ticket)
             log.info("recovery.ticket_published", job_id=delivery.job_id, file=str(final.with_suffix(".json")))
             if not job.delivered() or job.stage is not Stage.DONE:
                 self._delivered(job, delivery.hot_folder, final, delivery.id, ticket_published=True)
@@ -4777,9 +4822,9 @@ class Engine:
             for folder in {hot.path, hot.staging} - {None}:
                 assert folder is not None
                 try:
-                    names = os.listdir(folder)
-                except OSError:
-                    continue
+                    names = self.shares.call(hot, f"a listing of {folder}", lambda f=folder: os.listdir(f))  # type: ignore[misc]
+                except (OSError, DeliveryError):
+                    continue  # (not answering: said in the log; its temp files go at the next start)
                 for name in names:
                     path = folder / name
                     if not is_our_temp(name) or str(path) in open_temps:
@@ -4788,8 +4833,8 @@ class Engine:
                         known = self._journalled_temps()
                     if str(path) not in known:
                         continue
-                    with contextlib.suppress(OSError):
-                        path.unlink()
+                    with contextlib.suppress(OSError, DeliveryError):
+                        self.shares.call(hot, f"the removal of {path}", path.unlink)
                         log.info("recovery.temp_removed", file=str(path))
         # A replacement the CLI staged for a daemon that stopped before taking it (an hour old: a
         # CLI may be staging one right now).

@@ -44,6 +44,7 @@ from spo_hotfolder.ledger import Ledger, LedgerError, Stage, user_name
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
+from spo_hotfolder.shares import within
 from spo_hotfolder.watcher import FolderWatcher
 
 if TYPE_CHECKING:
@@ -400,23 +401,37 @@ class Daemon:
             systemd=self.notifier.enabled,
             watchdog_seconds=self.notifier.watchdog_seconds,
         )
-        for problem in filesystem_errors(config):
+        try:
+            # (a hot folder on a share that does not answer must not keep the daemon from starting)
+            problems, missing = within(
+                config.delivery.share_timeout_seconds,
+                lambda: (filesystem_errors(config), [h for h in config.hot_folders.values() if not h.path.exists()]),
+            )
+        except TimeoutError:
+            problems, missing = [], []
+            log.warning(
+                "hot_folder.not_answering",
+                reason="the look at the configured folders has not returned within "
+                f"{config.delivery.share_timeout_seconds:g} s (delivery.share_timeout_seconds): "
+                "a hot folder on a share whose server does not answer?",
+                effect="starting anyway; deliveries into a hot folder that does not answer fail and are retried",
+            )
+        for problem in problems:
             # (check-config's errors; those of the spool folders refused the start already)
             log.warning(
                 "config.problem",
                 problem=problem,
                 effect="the jobs routed there fail (failed/, with ERROR.txt) until the config is corrected",
             )
-        for hot in config.hot_folders.values():
+        for hot in missing:
             # Said now, not only at the first delivery there: a share not mounted, a path mistyped.
-            if not hot.path.exists():
-                log.warning(
-                    "hot_folder.unavailable",
-                    hot_folder=hot.name,
-                    path=str(hot.path),
-                    reason="does not exist; the daemon never creates it",
-                    effect="deliveries there fail and are retried until it is there",
-                )
+            log.warning(
+                "hot_folder.unavailable",
+                hot_folder=hot.name,
+                path=str(hot.path),
+                reason="does not exist; the daemon never creates it",
+                effect="deliveries there fail and are retried until it is there",
+            )
         # READY=1 only now: the ledger is open, the folders are checked, the watcher runs and the
         # PDF worker is warm (the engine already takes in what waits while it starts).
         if not self.pdf.wait_ready(30):
@@ -650,7 +665,17 @@ class Daemon:
             log.error("config.reload_failed", errors=moved, action="keeping the previous config")
             self._reload_failed(len(moved), hint="paths change only with a restart")
             return
-        impossible = filesystem_errors(new)
+        try:
+            impossible = within(new.delivery.share_timeout_seconds, lambda: filesystem_errors(new))
+        except TimeoutError:
+            impossible = []  # cannot be told now; a delivery there says why it fails
+            log.warning(
+                "hot_folder.not_answering",
+                reason="the look at the configured folders has not returned within "
+                f"{new.delivery.share_timeout_seconds:g} s (delivery.share_timeout_seconds): "
+                "a hot folder on a share whose server does not answer?",
+                effect="the new config is applied without that check",
+            )
         if impossible:
             # What check-config calls errors (a hot folder that is a file, staging on another
             # filesystem): every delivery there would fail; the previous config goes on working.

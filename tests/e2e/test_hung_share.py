@@ -1,0 +1,145 @@
+"""The real daemon with a hot folder on a share that stops answering (SPEC 8: an unreachable share
+fails the affected jobs with a clear reason and retries; the daemon keeps serving the other jobs).
+
+The share is a FUSE loopback (tests/fuseshare.py, fusepy on libfuse 2) whose every operation waits
+while a FREEZE file exists, as a call into an SMB or NFS share whose server is gone does. Skipped
+where FUSE cannot be mounted (no /dev/fuse, no fusermount, no permission)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.daemon import Daemon, drop, statuses, wait_for
+from tests.pdfs import make_pdf
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Share:
+    mount: Path
+    source: Path
+    freeze_file: Path
+
+    def freeze(self) -> None:
+        self.freeze_file.touch()
+
+    def thaw(self) -> None:
+        self.freeze_file.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def share(tmp_path: Path, daemons: list[Daemon]) -> Iterator[Share]:
+    """(After ``daemons``, so that it thaws before they are stopped: a process with a thread in a
+    call the FUSE server has not answered cannot exit, not even by SIGKILL, until it answers.)"""
+    if not os.path.exists("/dev/fuse") or shutil.which("fusermount") is None:
+        pytest.skip("FUSE is not available here (/dev/fuse, fusermount)")
+    pytest.importorskip("fuse", reason="fusepy (the test extras) is not installed")
+    made = Share(tmp_path / "hot" / "indigo", tmp_path / "share-source", tmp_path / "FREEZE")
+    made.source.mkdir()
+    made.mount.mkdir(parents=True)
+    log = tmp_path / "fuseshare.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.fuseshare", str(made.source), str(made.mount), str(made.freeze_file)],
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.ismount(made.mount):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"a FUSE share cannot be mounted here: {log.read_text(errors='replace').strip()[-300:]}")
+            time.sleep(0.05)
+        yield made
+    finally:
+        made.thaw()  # every call waiting in it returns
+        if os.path.ismount(made.mount):
+            done = subprocess.run(["fusermount", "-u", str(made.mount)], capture_output=True, check=False)
+            if done.returncode != 0:
+                subprocess.run(["fusermount", "-uz", str(made.mount)], capture_output=True, check=False)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_share_that_stops_answering_fails_its_jobs_and_the_others_are_delivered(
+    share: Share, start, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    share.freeze()  # the share's server is gone before the daemon even starts
+    began = time.monotonic()
+    daemon = start(
+        hot_folders={"indigo": {"path": str(share.mount)}},
+        delivery={"max_attempts": 9, "backoff_seconds": [1], "share_timeout_seconds": 1},
+    )
+    assert time.monotonic() - began < 20  # its start looked at the share, and went on
+
+    make_pdf(daemon.inbox / "card.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
+    drop(daemon.inbox / "A.yaml", 'order_id: "A"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    make_pdf(daemon.inbox / "poster.pdf", pages=[(500, 700)])
+    drop(daemon.inbox / "B.yaml", 'order_id: "B"\nproduct: poster-a1\nquantity: 2\nartwork: [poster.pdf]\n')
+
+    # The other hot folder is served while indigo's share does not answer.
+    daemon.wait_status("B-1", "InHotFolder", timeout=30)
+    assert (tmp_path / "hot" / "large" / "B_B-1_poster-a1_x2.pdf").is_file()
+
+    def failed_attempts() -> list[str]:
+        job = daemon.job("A-1") or {"history": []}
+        return [e["detail"] for e in job["history"] if e["status"] == "CopyToHotFolderFailed"]
+
+    wait_for(lambda: len(failed_attempts()) >= 2, timeout=30, what="two failed attempts into indigo")
+    first = failed_attempts()[0]
+    assert first.startswith(f"attempt 1 of 9: hot folder indigo ({share.mount}) does not answer: "), first
+    assert "is its share's server up and reachable?; next attempt at " in first
+    status_txt = wait_for(
+        lambda: (t := (daemon.root / "work" / "A-1" / "STATUS.txt").read_text()) and "does not answer" in t and t,
+        what="STATUS.txt naming the share",
+    )
+    assert "CopyToHotFolderFailed" in status_txt
+    assert any(e.get("event") == "hot_folder.not_answering" for e in daemon.log_events())
+
+    share.thaw()  # the server is back: the job goes on, once
+    job = daemon.wait_status("A-1", "InHotFolder", timeout=30)
+    assert statuses(job).count("InHotFolder") == 1
+    assert sorted(os.listdir(share.source)) == ["A_A-1_bc-85x55_x1.pdf"]  # no temporary file left either
+    assert any(e.get("event") == "hot_folder.answering_again" for e in daemon.log_events())
+    assert daemon.stop() == 0
+
+
+def test_a_daemon_stopping_while_a_call_into_the_share_hangs_stops_in_time(share: Share, start) -> None:  # type: ignore[no-untyped-def]
+    daemon = start(hot_folders={"indigo": {"path": str(share.mount)}})  # (the default time limit: 10 s)
+    share.freeze()
+    make_pdf(daemon.inbox / "card.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
+    drop(daemon.inbox / "A.yaml", 'order_id: "A"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    daemon.wait_status("A-1", "OutputCreated", timeout=30)
+    time.sleep(0.5)  # its delivery is now waiting for the share
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGTERM)
+    # Stopped in its own time: the job abandoned, to go on at the next start. (The process itself
+    # exits once the share answers: the kernel holds a thread in a call a FUSE server, or a hard
+    # NFS mount, has not answered.)
+    wait_for(
+        lambda: any(e.get("event") == "daemon.stopped" for e in daemon.log_events()), timeout=8, what="daemon.stopped"
+    )
+    assert any(e.get("event") == "job.abandoned" for e in daemon.log_events())
+    share.thaw()
+    assert daemon.stop() == 0
+    daemon.start()  # and the job goes on after the restart, once
+    job = daemon.wait_status("A-1", "InHotFolder", timeout=30)
+    assert statuses(job).count("InHotFolder") == 1
+    assert sorted(os.listdir(share.source)) == ["A_A-1_bc-85x55_x1.pdf"]

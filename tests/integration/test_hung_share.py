@@ -1,0 +1,137 @@
+"""A hot folder whose share stops answering (SPEC 8: an unreachable share fails the affected jobs
+with a clear reason and retries; the daemon keeps serving the other jobs). The engine in-process
+on real folders; a call into the share is made to hang (it waits for a gate) the way a file system
+call into a share whose server is gone does; the time limit is cut to a fraction of a second."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import spo_hotfolder.engine as engine_module
+from spo_hotfolder.ledger import Stage
+from tests.daemon import write_config
+from tests.integration.test_engine_faults import Rig, done
+
+SILENCE = 0.3
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    made = Rig(
+        tmp_path,
+        write_config(
+            tmp_path,
+            watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
+            delivery={"max_attempts": 3, "backoff_seconds": [10, 30], "share_timeout_seconds": SILENCE},
+        ),
+    )
+    yield made
+    made.close()
+
+
+def _hang(monkeypatch: pytest.MonkeyPatch, name: str, hot_folder: Path) -> tuple[threading.Event, list[str]]:
+    """``engine.<name>`` hangs (until the gate opens) when it is about ``hot_folder``; then it does
+    what it does. Returns the gate and the calls made."""
+    original = getattr(engine_module, name)
+    gate = threading.Event()
+    calls: list[str] = []
+
+    def hanging(*args: Any, **kwargs: Any) -> Any:
+        if any(str(a).startswith(str(hot_folder)) or getattr(a, "path", None) == hot_folder for a in args):
+            calls.append(name)
+            assert gate.wait(20), "the test never opened the gate"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, name, hanging)
+    return gate, calls
+
+
+def _answering_again(r: Rig, name: str) -> None:
+    deadline = time.monotonic() + 10
+    while r.engine.shares.silent_since(name) is not None:
+        assert time.monotonic() < deadline, "the stuck call never returned"
+        time.sleep(0.01)
+
+
+def _details(r: Rig, job_id: str, status: str) -> list[str]:
+    return [e.detail for e in r.job(job_id).history if e.status.value == status]
+
+
+def test_a_hot_folder_that_does_not_answer_fails_its_job_and_the_others_are_served(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = rig
+    gate, calls = _hang(monkeypatch, "check_hot_folder", r.hot)
+    stuck = r.order("1001")  # bc-85x55: indigo, whose share hangs
+    other = r.order("1002", product="poster-a2")  # large: answers
+
+    started = time.monotonic()
+    r.run(lambda: r.stage(other) is Stage.DONE and r.stage(stuck) is Stage.RETRY, steps=20, dt=0.5)
+    assert time.monotonic() - started < 10  # one limit's wait, not the share's
+    assert (r.tmp / "hot" / "large" / "1002_1002-1_poster-a2_x1.pdf").is_file()
+    failed = _details(r, stuck, "CopyToHotFolderFailed")
+    assert len(failed) == 1
+    assert failed[0].startswith(
+        f"attempt 1 of 3: hot folder indigo ({r.hot}) does not answer: a look into it has not returned within 0.3 s; "
+        "is its share's server up and reachable?; next attempt at "
+    )
+
+    # Its next attempt, the share still hanging: failed at once, without another call into it.
+    r.clock.advance(11)
+    started = time.monotonic()
+    r.run(lambda: len(_details(r, stuck, "CopyToHotFolderFailed")) == 2, steps=3)
+    assert time.monotonic() - started < SILENCE
+    assert "a call into it (a look into it) has not returned" in _details(r, stuck, "CopyToHotFolderFailed")[1]
+    assert calls == ["check_hot_folder"]
+
+    gate.set()  # the server is back: the call returns
+    _answering_again(r, "indigo")
+    r.clock.advance(31)
+    r.run(done(r, stuck), steps=5)
+    assert r.take_prints() == ["1001_1001-1_bc-85x55_x1.pdf"]
+    assert r.temps() == []
+
+
+@pytest.mark.parametrize("renamed", [True, False], ids=["rename-happens-late", "rename-fails-late"])
+def test_a_rename_that_has_not_returned_is_told_from_the_files(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, renamed: bool
+) -> None:
+    """The attempt is given up while the rename into the hot folder hangs; whether it happened is
+    known only when it returns. The next attempt looks, as after a crash: a file renamed late is
+    delivered (never copied again, even once the RIP has taken it); one never renamed is copied again."""
+    r = rig
+    original = engine_module.publish
+    gate = threading.Event()
+
+    def hanging_publish(temp: Path, final: Path, hot: Any) -> None:
+        assert gate.wait(20)
+        if renamed:
+            original(temp, final, hot)
+        else:
+            raise engine_module.DeliveryError("the share dropped the connection", transient=True)
+
+    monkeypatch.setattr(engine_module, "publish", hanging_publish)
+    job = r.order("1001")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    assert (
+        "the rename to 1001_1001-1_bc-85x55_x1.pdf has not returned within 0.3 s"
+        in (_details(r, job, "CopyToHotFolderFailed")[0])
+    )
+    assert [d.state for d in r.ledger.open_deliveries()] == ["written"]  # not counted as not published
+
+    gate.set()
+    _answering_again(r, "indigo")
+    monkeypatch.setattr(engine_module, "publish", original)
+    printed_late = r.take_prints()  # the RIP takes what the late rename put there
+    assert printed_late == (["1001_1001-1_bc-85x55_x1.pdf"] if renamed else [])
+    r.clock.advance(11)
+    r.run(done(r, job), steps=5)
+    assert r.take_prints() == ([] if renamed else ["1001_1001-1_bc-85x55_x1.pdf"])  # once in all
+    assert r.temps() == []
+    assert r.statuses(job).count("InHotFolder") == 1

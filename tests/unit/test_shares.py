@@ -1,0 +1,108 @@
+"""shares.py: calls into a hot folder with a time limit (real threads, limits of a fraction of a second)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from spo_hotfolder import shares
+from spo_hotfolder.delivery import DeliveryError
+from spo_hotfolder.shares import ShareGuard, within
+
+SHARE = ("indigo", Path("/mnt/indigo/in"))
+OTHER = ("large", Path("/mnt/large/in"))
+
+
+def test_a_call_that_answers_gives_its_result_or_its_exception() -> None:
+    guard = ShareGuard(silence=5)
+    assert guard.call(SHARE, "a look", lambda: 42) == 42
+    with pytest.raises(FileNotFoundError):
+        guard.call(SHARE, "a look", lambda: open("/nonexistent/x"))  # noqa: SIM115
+    assert guard.call(SHARE, "a look", lambda: threading.current_thread().name) == "hot-folder-indigo"
+    assert guard.silent_since("indigo") is None
+
+
+def test_a_call_that_does_not_return_fails_and_the_folder_stays_silent_until_it_returns() -> None:
+    answered: list[str] = []
+    guard = ShareGuard(silence=0.2, on_answer=answered.append)
+    gate = threading.Event()
+    calls: list[str] = []
+
+    def hung() -> str:
+        calls.append("hung")
+        gate.wait(10)
+        return "late"
+
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as first:
+        guard.call(SHARE, "the rename to x.pdf", hung)
+    assert 0.2 <= time.monotonic() - started < 2
+    assert first.value.transient
+    assert str(first.value) == (
+        "hot folder indigo (/mnt/indigo/in) does not answer: the rename to x.pdf has not returned within 0.2 s; "
+        "is its share's server up and reachable?"
+    )
+    assert guard.silent_since("indigo") is not None
+
+    # While the call hangs: each call there fails at once, without being made.
+    started = time.monotonic()
+    with pytest.raises(
+        DeliveryError, match=r"does not answer: a call into it \(the rename to x.pdf\) has not returned"
+    ):
+        guard.call(SHARE, "a look", lambda: calls.append("second"))
+    assert time.monotonic() - started < 0.1
+    assert calls == ["hung"]
+    # Another hot folder is served as usual.
+    assert guard.call(OTHER, "a look", lambda: "fine") == "fine"
+
+    gate.set()  # the share answers: the stuck call returns
+    deadline = time.monotonic() + 5
+    while guard.silent_since("indigo") is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert guard.silent_since("indigo") is None
+    assert answered == ["indigo"]
+    assert guard.call(SHARE, "a look", lambda: "again") == "again"
+
+
+def test_signs_of_progress_keep_a_long_call_going() -> None:
+    guard = ShareGuard(silence=0.3)
+
+    def long_copy() -> str:
+        for _ in range(8):  # 0.8 s in all, never 0.3 s without a sign of progress
+            time.sleep(0.1)
+            guard.alive()
+        return "copied"
+
+    assert guard.call(SHARE, "the copy", long_copy) == "copied"
+    assert guard.silent_since("indigo") is None
+
+
+def test_within_gives_up_on_a_look_that_does_not_return() -> None:
+    assert within(2, lambda: 7) == 7
+    with pytest.raises(ValueError):
+        within(2, lambda: int("x"))
+    gate = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        within(0.2, lambda: gate.wait(10))
+    assert time.monotonic() - started < 2
+    gate.set()
+
+
+def test_a_stopping_daemon_waits_for_a_call_in_hand_only_briefly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shares, "STOP_GRACE", 0.2)
+    stop = threading.Event()
+    guard = ShareGuard(silence=30, stop=stop)
+    gate = threading.Event()
+    assert guard.call(SHARE, "a look", lambda: "quick") == "quick"  # (not stopping: as usual)
+    threading.Timer(0.1, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(
+        InterruptedError, match="the daemon is stopping; the copy in hot folder indigo had not returned"
+    ):
+        guard.call(SHARE, "the copy", lambda: gate.wait(10))
+    assert time.monotonic() - started < 2
+    gate.set()
