@@ -216,11 +216,72 @@ def _rename_failed_in(temp: Path, hot: HotFolderConfig) -> Path:
     return hot.path
 
 
-def check_hot_folder(hot: HotFolderConfig) -> None:
+class MountPoints:
+    """Which hot and staging folders are mount points of their own (a share mounted there): when
+    such a share is unmounted, its mount point stays behind as an empty folder of the local disk,
+    where a copy would succeed and no printer would ever see the file. A folder seen as a mount
+    point (its filesystem is not its parent folder's) that is later on its parent's filesystem is
+    not mounted; so is a folder /etc/fstab lists as a mount point while it is on its parent's
+    filesystem. Remembered for the daemon's run (a reload forgets: a folder meant to be local
+    from now on is then taken as it is)."""
+
+    def __init__(self, fstab: Path = Path("/etc/fstab")) -> None:
+        self._fstab = fstab
+        self._mounted: set[Path] = set()  # folders seen as mount points of their own
+        self._points: tuple[tuple[int, int, int], set[Path]] | None = None  # fstab's, as of its (ino, size, mtime)
+
+    def forget(self) -> None:
+        self._mounted.clear()
+
+    def check(self, label: str, folder: Path, st: os.stat_result) -> None:
+        try:
+            parent = os.stat(folder.parent)
+        except OSError:
+            return
+        if st.st_dev != parent.st_dev:
+            self._mounted.add(folder)
+            return
+        if folder in self._mounted:
+            why = (
+                "it was a mount point (a share) while the daemon ran, and is now a folder of the local disk, where "
+                "the printer would never see a file; mount the share again (if the folder is meant to be local from "
+                "now on, reload the config)"
+            )
+        elif folder in self._fstab_points():
+            why = (
+                f"{self._fstab} lists it as a mount point, and nothing is mounted there: a file put into the folder "
+                f"under it would never reach the printer; mount it (mount {folder}), or take it out of {self._fstab} "
+                "if it is meant to be a local folder"
+            )
+        else:
+            return
+        raise DeliveryError(f"{label} ({folder}) is not mounted: {why}", transient=True)
+
+    def _fstab_points(self) -> set[Path]:
+        points: set[Path] = set()
+        try:
+            st = os.stat(self._fstab)
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if self._points is not None and self._points[0] == key:
+                return self._points[1]
+            text = self._fstab.read_text(errors="replace")
+        except OSError:
+            return points
+        for line in text.splitlines():
+            fields = line.split()
+            if len(fields) >= 2 and not fields[0].startswith("#") and fields[1].startswith("/"):
+                # (fstab writes a space in a path as \040)
+                points.add(Path(fields[1].replace("\\040", " ").replace("\\011", "\t")))
+        self._points = (key, points)
+        return points
+
+
+def check_hot_folder(hot: HotFolderConfig, mounts: MountPoints | None = None) -> None:
     """Raises DeliveryError when the hot folder (or its staging folder) cannot take a file now.
 
     The daemon never creates a missing hot folder: a missing folder usually means a share is not
-    mounted, and creating it would hide the files from the printer.
+    mounted, and creating it would hide the files from the printer. ``mounts``: a folder that is
+    the mount point of a share that is not mounted is refused likewise.
     """
     for label, folder in (
         (f"hot folder {hot.name}", hot.path),
@@ -242,6 +303,8 @@ def check_hot_folder(hot: HotFolderConfig) -> None:
                 f"{label}: {folder} is a file, not a folder; fix hot_folders.{hot.name} in the config",
                 transient=False,
             )
+        if mounts is not None:
+            mounts.check(label, folder, st)
 
 
 def temp_path_for(hot: HotFolderConfig, final_name: str) -> Path:

@@ -42,6 +42,7 @@ from spo_hotfolder.clock import Clock, iso, parse_iso
 from spo_hotfolder.config import Config, HotFolderConfig
 from spo_hotfolder.delivery import (
     DeliveryError,
+    MountPoints,
     RouteDecision,
     RouteFacts,
     check_hot_folder,
@@ -396,6 +397,7 @@ class Engine:
         self.shares = ShareGuard(
             config.delivery.share_timeout_seconds, on_answer=lambda name: self.wake(), stop=self.stop_event
         )
+        self.mount_points = MountPoints()  # hot folders that are shares' mount points
 
     # -- inputs from other threads ------------------------------------------------------------
 
@@ -516,6 +518,7 @@ class Engine:
         self.config = config
         self.tracker.settle_seconds = config.watch.settle_seconds
         self.shares.silence = config.delivery.share_timeout_seconds
+        self.mount_points.forget()
         log.info("config.applied", source=str(config.source))
         self._rescan_requested = True
         self._guard("config", "", self._refresh_routes)
@@ -3179,7 +3182,7 @@ class Engine:
         try:
 
             def look() -> None:
-                check_hot_folder(hot)
+                check_hot_folder(hot, self.mount_points)
                 check_name_free(final, hot)
                 self._ticket_in_the_way(job, hot, final)
 
@@ -4666,13 +4669,20 @@ class Engine:
         share = (delivery.hot_folder, hot.path if hot is not None else final.parent)
 
         def look() -> tuple[bool, bool]:
-            there = temp.parent.is_dir()
+            try:
+                st = os.stat(temp.parent)
+                # (a share's mount point left empty by an unmount is not the folder the rename was in)
+                self.mount_points.check("", temp.parent, st)
+            except (OSError, DeliveryError):
+                return False, False
+            there = stat.S_ISDIR(st.st_mode)
             return there, there and temp.exists()
 
         folder_there, temp_there = self.shares.call(share, f"a look for {temp}", look)
         if delivery.state in ("written", "ticket") and not folder_there:
-            # The hot (or staging) folder is not there (a share not mounted): whether the rename
-            # happened cannot be told now. Decided when it is back, before this job copies again.
+            # The hot (or staging) folder is not there (a share not mounted, or its mount point left
+            # empty): whether the rename happened cannot be told now. Decided when it is back,
+            # before this job copies again.
             log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(temp.parent))
             return
         if temp_there:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -32,12 +32,43 @@ class Share:
     mount: Path
     source: Path
     freeze_file: Path
+    log: Path
+    servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def freeze(self) -> None:
         self.freeze_file.touch()
 
     def thaw(self) -> None:
         self.freeze_file.unlink(missing_ok=True)
+
+    def mount_it(self) -> None:
+        """Starts the FUSE server and waits until the share is mounted (skips the test where FUSE
+        cannot be mounted)."""
+        with self.log.open("ab") as out:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "tests.fuseshare", str(self.source), str(self.mount), str(self.freeze_file)],
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.servers.append(server)
+        deadline = time.monotonic() + 10
+        while not os.path.ismount(self.mount):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"a FUSE share cannot be mounted here: {self.log.read_text(errors='replace')[-300:]}")
+            time.sleep(0.05)
+
+    def unmount(self) -> None:
+        if os.path.ismount(self.mount):
+            done = subprocess.run(["fusermount", "-u", str(self.mount)], capture_output=True, check=False)
+            if done.returncode != 0:
+                subprocess.run(["fusermount", "-uz", str(self.mount)], capture_output=True, check=False)
+        for server in self.servers:
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 @pytest.fixture
@@ -47,35 +78,15 @@ def share(tmp_path: Path, daemons: list[Daemon]) -> Iterator[Share]:
     if not os.path.exists("/dev/fuse") or shutil.which("fusermount") is None:
         pytest.skip("FUSE is not available here (/dev/fuse, fusermount)")
     pytest.importorskip("fuse", reason="fusepy (the test extras) is not installed")
-    made = Share(tmp_path / "hot" / "indigo", tmp_path / "share-source", tmp_path / "FREEZE")
+    made = Share(tmp_path / "hot" / "indigo", tmp_path / "share-source", tmp_path / "FREEZE", tmp_path / "fuse.log")
     made.source.mkdir()
     made.mount.mkdir(parents=True)
-    log = tmp_path / "fuseshare.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fuseshare", str(made.source), str(made.mount), str(made.freeze_file)],
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        deadline = time.monotonic() + 10
-        while not os.path.ismount(made.mount):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip(f"a FUSE share cannot be mounted here: {log.read_text(errors='replace').strip()[-300:]}")
-            time.sleep(0.05)
+        made.mount_it()
         yield made
     finally:
         made.thaw()  # every call waiting in it returns
-        if os.path.ismount(made.mount):
-            done = subprocess.run(["fusermount", "-u", str(made.mount)], capture_output=True, check=False)
-            if done.returncode != 0:
-                subprocess.run(["fusermount", "-uz", str(made.mount)], capture_output=True, check=False)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        made.unmount()
 
 
 def test_a_share_that_stops_answering_fails_its_jobs_and_the_others_are_delivered(
@@ -143,3 +154,31 @@ def test_a_daemon_stopping_while_a_call_into_the_share_hangs_stops_in_time(share
     job = daemon.wait_status("A-1", "InHotFolder", timeout=30)
     assert statuses(job).count("InHotFolder") == 1
     assert sorted(os.listdir(share.source)) == ["A_A-1_bc-85x55_x1.pdf"]
+
+
+def test_a_share_unmounted_under_the_daemon_is_not_delivered_into_its_empty_mount_point(share: Share, start) -> None:  # type: ignore[no-untyped-def]
+    daemon = start(
+        hot_folders={"indigo": {"path": str(share.mount)}}, delivery={"max_attempts": 9, "backoff_seconds": [1]}
+    )
+    make_pdf(daemon.inbox / "a.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
+    drop(daemon.inbox / "A.yaml", 'order_id: "A"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
+    daemon.wait_status("A-1", "InHotFolder", timeout=30)
+    assert os.listdir(share.source) == ["A_A-1_bc-85x55_x1.pdf"]
+
+    share.unmount()  # the share goes away; its mount point stays, an empty folder of the local disk
+    assert not os.path.ismount(share.mount) and share.mount.is_dir()
+    make_pdf(daemon.inbox / "b.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
+    drop(daemon.inbox / "B.yaml", 'order_id: "B"\nproduct: bc-85x55\nquantity: 1\nartwork: [b.pdf]\n')
+
+    def refused() -> str | None:
+        job = daemon.job("B-1") or {"history": []}
+        details = [e["detail"] for e in job["history"] if e["status"] == "CopyToHotFolderFailed"]
+        return details[0] if details else None
+
+    detail = wait_for(refused, timeout=30, what="B's attempt refused")
+    assert f"hot folder indigo ({share.mount}) is not mounted: it was a mount point (a share)" in detail
+    assert os.listdir(share.mount) == []  # nothing the printer would never see
+
+    share.mount_it()  # mounted again: B goes on, into the share
+    daemon.wait_status("B-1", "InHotFolder", timeout=30)
+    assert sorted(os.listdir(share.source)) == ["A_A-1_bc-85x55_x1.pdf", "B_B-1_bc-85x55_x1.pdf"]

@@ -1,0 +1,56 @@
+"""delivery.MountPoints: a hot folder that is a share's mount point, left empty by an unmount, is
+not taken for the hot folder (a copy there would succeed and never reach the printer)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from spo_hotfolder.delivery import DeliveryError, MountPoints
+
+
+def _with_dev(path: Path, dev: int) -> os.stat_result:
+    st = os.stat(path)
+    fields = list(st)
+    fields[2] = dev  # st_dev
+    return os.stat_result(fields)
+
+
+def test_a_folder_seen_mounted_and_then_on_its_parents_filesystem_is_not_mounted(tmp_path: Path) -> None:
+    hot = tmp_path / "indigo"
+    hot.mkdir()
+    mounts = MountPoints(fstab=tmp_path / "no-fstab")
+    local = os.stat(tmp_path).st_dev
+    mounts.check("hot folder indigo", hot, os.stat(hot))  # an ordinary local folder: fine, always
+    mounts.check("hot folder indigo", hot, _with_dev(hot, local + 1))  # a share mounted there
+    mounts.check("hot folder indigo", hot, _with_dev(hot, local + 2))  # remounted (another device number)
+    with pytest.raises(DeliveryError) as unmounted:
+        mounts.check("hot folder indigo", hot, os.stat(hot))  # the share is gone, the mount point stays
+    assert unmounted.value.transient
+    assert str(unmounted.value) == (
+        f"hot folder indigo ({hot}) is not mounted: it was a mount point (a share) while the daemon ran, and is now "
+        "a folder of the local disk, where the printer would never see a file; mount the share again (if the folder "
+        "is meant to be local from now on, reload the config)"
+    )
+    mounts.forget()  # a reload: taken as it is
+    mounts.check("hot folder indigo", hot, os.stat(hot))
+
+
+def test_a_folder_fstab_mounts_that_is_not_mounted(tmp_path: Path) -> None:
+    hot = tmp_path / "rip share"
+    hot.mkdir()
+    fstab = tmp_path / "fstab"
+    fstab.write_text(
+        "# <file system> <mount point> <type> <options> <dump> <pass>\n"
+        "UUID=1234 / ext4 defaults 0 1\n"
+        f"//rip/hot {str(hot).replace(' ', chr(92) + '040')} cifs credentials=/etc/rip,soft 0 0\n"
+    )
+    mounts = MountPoints(fstab=fstab)
+    with pytest.raises(DeliveryError, match=r"is not mounted: .* lists it as a mount point, and nothing is mounted"):
+        mounts.check("hot folder rip", hot, os.stat(hot))
+    mounts.check("hot folder rip", hot, _with_dev(hot, os.stat(tmp_path).st_dev + 1))  # mounted: fine
+    fstab.write_text("UUID=1234 / ext4 defaults 0 1\n")  # taken out of fstab: a local folder now
+    mounts.forget()
+    mounts.check("hot folder rip", hot, os.stat(hot))
