@@ -168,12 +168,27 @@ _TRANSIENT = {
     errno.ENOTCONN,
     errno.ECONNRESET,
     errno.ECONNABORTED,
+    errno.ECONNREFUSED,
     errno.EAGAIN,
     errno.EBUSY,
     errno.EACCES,
     errno.EPERM,
     errno.EROFS,
     errno.EINTR,
+}
+
+
+# errno values of a share whose server cannot be reached (a FUSE server gone: ENOTCONN).
+_UNREACHABLE = {
+    errno.ENOTCONN,
+    errno.EHOSTDOWN,
+    errno.EHOSTUNREACH,
+    errno.ENETDOWN,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.ECONNREFUSED,
 }
 
 
@@ -203,6 +218,16 @@ def explain_os_error(exc: OSError, hot: HotFolderConfig, folder: Path | None = N
         msg = f"{what}: {where} is not a folder"
     elif code == errno.ENOENT:
         msg = f"{what} ({where}) disappeared during the copy (is the share mounted?)"
+    elif code in _UNREACHABLE:
+        msg = (
+            f"{what} ({where}) is on a share that cannot be reached ({exc.strerror or exc}): is its server up and "
+            "the share mounted?"
+        )
+    elif code == errno.ESTALE:
+        msg = (
+            f"{what} ({where}) is on a share whose folder handle is stale ({exc.strerror or exc}): the share was "
+            "changed or mounted again under the daemon; unmount and mount it again"
+        )
     else:
         msg = f"copy into {what} ({where}) failed: {exc.strerror or exc}"
     return DeliveryError(msg, transient=code in _TRANSIENT)

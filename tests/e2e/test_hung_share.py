@@ -58,8 +58,13 @@ class Share:
                 pytest.skip(f"a FUSE share cannot be mounted here: {self.log.read_text(errors='replace')[-300:]}")
             time.sleep(0.05)
 
+    def mounted(self) -> bool:
+        """In the mount table (os.path.ismount says False for a mount whose server is gone)."""
+        with open("/proc/self/mounts") as table:
+            return any(line.split()[1] == str(self.mount) for line in table if len(line.split()) > 1)
+
     def unmount(self) -> None:
-        if os.path.ismount(self.mount):
+        if self.mounted():
             done = subprocess.run(["fusermount", "-u", str(self.mount)], capture_output=True, check=False)
             if done.returncode != 0:
                 subprocess.run(["fusermount", "-uz", str(self.mount)], capture_output=True, check=False)
@@ -134,6 +139,9 @@ def test_a_share_that_stops_answering_fails_its_jobs_and_the_others_are_delivere
 
 def test_a_daemon_stopping_while_a_call_into_the_share_hangs_stops_in_time(share: Share, start) -> None:  # type: ignore[no-untyped-def]
     daemon = start(hot_folders={"indigo": {"path": str(share.mount)}})  # (the default time limit: 10 s)
+    make_pdf(daemon.inbox / "z.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
+    drop(daemon.inbox / "Z.yaml", 'order_id: "Z"\nproduct: bc-85x55\nquantity: 1\nartwork: [z.pdf]\n')
+    daemon.wait_status("Z-1", "InHotFolder", timeout=30)  # (its start's look at the share is over)
     share.freeze()
     make_pdf(daemon.inbox / "card.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
     drop(daemon.inbox / "A.yaml", 'order_id: "A"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
@@ -153,7 +161,7 @@ def test_a_daemon_stopping_while_a_call_into_the_share_hangs_stops_in_time(share
     daemon.start()  # and the job goes on after the restart, once
     job = daemon.wait_status("A-1", "InHotFolder", timeout=30)
     assert statuses(job).count("InHotFolder") == 1
-    assert sorted(os.listdir(share.source)) == ["A_A-1_bc-85x55_x1.pdf"]
+    assert sorted(os.listdir(share.source)) == ["A_A-1_bc-85x55_x1.pdf", "Z_Z-1_bc-85x55_x1.pdf"]
 
 
 def test_a_share_unmounted_under_the_daemon_is_not_delivered_into_its_empty_mount_point(share: Share, start) -> None:  # type: ignore[no-untyped-def]
@@ -182,3 +190,28 @@ def test_a_share_unmounted_under_the_daemon_is_not_delivered_into_its_empty_moun
     share.mount_it()  # mounted again: B goes on, into the share
     daemon.wait_status("B-1", "InHotFolder", timeout=30)
     assert sorted(os.listdir(share.source)) == ["A_A-1_bc-85x55_x1.pdf", "B_B-1_bc-85x55_x1.pdf"]
+
+
+def test_a_share_whose_server_is_gone_fails_its_jobs_in_words(share: Share, start) -> None:  # type: ignore[no-untyped-def]
+    daemon = start(
+        hot_folders={"indigo": {"path": str(share.mount)}}, delivery={"max_attempts": 9, "backoff_seconds": [1]}
+    )
+    share.servers[-1].kill()  # the FUSE server dies: every call into the mount says ENOTCONN
+    share.servers[-1].wait()
+    make_pdf(daemon.inbox / "a.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
+    drop(daemon.inbox / "A.yaml", 'order_id: "A"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
+
+    def refused() -> str | None:
+        job = daemon.job("A-1") or {"history": []}
+        details = [e["detail"] for e in job["history"] if e["status"] == "CopyToHotFolderFailed"]
+        return details[0] if details else None
+
+    detail = wait_for(refused, timeout=30, what="A's attempt refused")
+    assert (
+        f"hot folder indigo ({share.mount}) is on a share that cannot be reached (Transport endpoint is not "
+        "connected): is its server up and the share mounted?" in detail
+    )
+    share.unmount()
+    share.mount_it()  # the server is back
+    daemon.wait_status("A-1", "InHotFolder", timeout=30)
+    assert os.listdir(share.source) == ["A_A-1_bc-85x55_x1.pdf"]

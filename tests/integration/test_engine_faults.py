@@ -336,8 +336,8 @@ def _raise_on_sendfile(monkeypatch: pytest.MonkeyPatch, code: int, times: int = 
     [
         (errno.ENOSPC, "is full"),
         (errno.EIO, "failed"),
-        (errno.ESTALE, "failed"),
-        (errno.EHOSTDOWN, "failed"),
+        (errno.ESTALE, "handle is stale"),
+        (errno.EHOSTDOWN, "cannot be reached (Host is down)"),
     ],
 )
 def test_transient_copy_errors_retry_after_backoff_then_deliver(

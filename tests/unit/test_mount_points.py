@@ -1,14 +1,17 @@
-"""delivery.MountPoints: a hot folder that is a share's mount point, left empty by an unmount, is
-not taken for the hot folder (a copy there would succeed and never reach the printer)."""
+"""Hot folders on shares: one whose share is unmounted (its mount point left empty on the local
+disk, where a copy would succeed and never reach the printer: delivery.MountPoints), one whose
+server cannot be reached (the error in words)."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 import pytest
 
-from spo_hotfolder.delivery import DeliveryError, MountPoints
+from spo_hotfolder.config import HotFolderConfig
+from spo_hotfolder.delivery import DeliveryError, MountPoints, explain_os_error
 
 
 def _with_dev(path: Path, dev: int) -> os.stat_result:
@@ -54,3 +57,30 @@ def test_a_folder_fstab_mounts_that_is_not_mounted(tmp_path: Path) -> None:
     fstab.write_text("UUID=1234 / ext4 defaults 0 1\n")  # taken out of fstab: a local folder now
     mounts.forget()
     mounts.check("hot folder rip", hot, os.stat(hot))
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (
+            errno.ENOTCONN,
+            "hot folder indigo (/mnt/indigo/in) is on a share that cannot be reached (Transport endpoint is not "
+            "connected): is its server up and the share mounted?",
+        ),
+        (
+            errno.EHOSTDOWN,
+            "hot folder indigo (/mnt/indigo/in) is on a share that cannot be reached (Host is down): is its server "
+            "up and the share mounted?",
+        ),
+        (
+            errno.ESTALE,
+            "hot folder indigo (/mnt/indigo/in) is on a share whose folder handle is stale (Stale file handle): the "
+            "share was changed or mounted again under the daemon; unmount and mount it again",
+        ),
+    ],
+)
+def test_a_share_that_cannot_be_reached_is_said_in_words(code: int, expected: str) -> None:
+    hot = HotFolderConfig(name="indigo", path=Path("/mnt/indigo/in"))
+    error = explain_os_error(OSError(code, os.strerror(code)), hot)
+    assert str(error) == expected
+    assert error.transient
