@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import stat
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,33 +245,69 @@ def _rename_failed_in(temp: Path, hot: HotFolderConfig) -> Path:
 class MountPoints:
     """Which hot and staging folders are mount points of their own (a share mounted there): when
     such a share is unmounted, its mount point stays behind as an empty folder of the local disk,
-    where a copy would succeed and no printer would ever see the file. A folder seen as a mount
-    point (its filesystem is not its parent folder's) that is later on its parent's filesystem is
-    not mounted; so is a folder /etc/fstab lists as a mount point while it is on its parent's
-    filesystem. Remembered for the daemon's run (a reload forgets: a folder meant to be local
-    from now on is then taken as it is)."""
+    where a copy would succeed and no printer would ever see the file. A folder once seen as a
+    mount point (its filesystem is not its parent folder's) that is later on its parent's
+    filesystem is not mounted; so is a folder /etc/fstab lists as a mount point while it is on its
+    parent's filesystem. The folders seen mounted are kept in ``store`` (one path a line), across
+    restarts and reloads: a share down while the daemon restarts is still known for one. A folder
+    meant to be local from then on: its line is removed from that file."""
 
-    def __init__(self, fstab: Path = Path("/etc/fstab")) -> None:
+    def __init__(self, fstab: Path = Path("/etc/fstab"), store: Path | None = None) -> None:
         self._fstab = fstab
+        self._store = store
         self._mounted: set[Path] = set()  # folders seen as mount points of their own
         self._points: tuple[tuple[int, int, int], set[Path]] | None = None  # fstab's, as of its (ino, size, mtime)
+        self._stored: tuple[int, int, int] | None = None  # the store as of its (ino, size, mtime) when read
+        self._lock = threading.Lock()  # (hot folders' threads check at the same time)
 
-    def forget(self) -> None:
-        self._mounted.clear()
+    def _load(self) -> None:
+        """The store again, when it changed (a sysadmin removed a line)."""
+        if self._store is None:
+            return
+        try:
+            st = os.stat(self._store)
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if key == self._stored:
+                return
+            text = self._store.read_text(errors="replace")
+        except OSError:
+            return
+        self._stored = key
+        self._mounted = {Path(line) for line in text.splitlines() if line.startswith("/")}
+
+    def _remember(self, folder: Path) -> None:
+        self._mounted.add(folder)
+        if self._store is None:
+            return
+        from spo_hotfolder.fsutil import atomic_write
+
+        head = (
+            "# Hot and staging folders seen as mount points of a share (spo-hotfolder): one of them found\n"
+            "# unmounted (an empty folder of the local disk) is not delivered into. Remove the line of a\n"
+            "# folder that is meant to be a local folder from now on.\n"
+        )
+        with contextlib.suppress(OSError):  # (best effort: the memory of this run stays in any case)
+            atomic_write(self._store, head + "".join(f"{p}\n" for p in sorted(self._mounted, key=str)))
+            st = os.stat(self._store)
+            self._stored = (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def check(self, label: str, folder: Path, st: os.stat_result) -> None:
         try:
             parent = os.stat(folder.parent)
         except OSError:
             return
-        if st.st_dev != parent.st_dev:
-            self._mounted.add(folder)
-            return
-        if folder in self._mounted:
+        with self._lock:
+            self._load()
+            if st.st_dev != parent.st_dev:
+                if folder not in self._mounted:
+                    self._remember(folder)
+                return
+            seen = folder in self._mounted
+        if seen:
+            where = f" (if the folder is meant to be local from now on, remove its line from {self._store})"
             why = (
-                "it was a mount point (a share) while the daemon ran, and is now a folder of the local disk, where "
-                "the printer would never see a file; mount the share again (if the folder is meant to be local from "
-                "now on, reload the config)"
+                "it was seen as the mount point of a share, and is now a folder of the local disk, where the printer "
+                f"would never see a file; mount the share again{where if self._store is not None else ''}"
             )
         elif folder in self._fstab_points():
             why = (

@@ -395,9 +395,11 @@ class Engine:
         # Every file system call into a hot folder, on that hot folder's own thread with a time
         # limit: a share that stops answering fails its jobs' attempts, not the daemon (SPEC 8).
         self.shares = ShareGuard(
-            config.delivery.share_timeout_seconds, on_answer=lambda name: self.wake(), stop=self.stop_event
+            config.delivery.share_timeout_seconds, on_answer=self._share_answers, stop=self.stop_event
         )
-        self.mount_points = MountPoints()  # hot folders that are shares' mount points
+        self._answered: set[str] = set()  # hot folders answering again, whose cut-short attempts are looked at
+        # Hot folders seen as shares' mount points (an unmounted share leaves an empty local folder).
+        self.mount_points = MountPoints(store=config.paths.state / "mount-points.txt")
 
     # -- inputs from other threads ------------------------------------------------------------
 
@@ -409,6 +411,27 @@ class Engine:
             self._hints[path] = ((earlier is not None and earlier[0]) or moved_in, seen)
         self.metrics.watcher_event()
         self.wake_event.set()
+
+    def _share_answers(self, name: str) -> None:
+        """(a hot folder's thread) A call into hot folder ``name`` that was given up on has returned."""
+        with self._hint_lock:
+            self._answered.add(name)
+        self.wake()
+
+    def _look_again_at_answering(self) -> None:
+        """Hot folders answering again: each attempt cut short there is told from the files now, not
+        at the job's next attempt (which may be never, in failed/): a rename that happened late is
+        recorded InHotFolder at once (the job, in work/ or failed/, goes to done/, its ticket
+        written), one that did not is journalled as such; a temporary file of ours left by a copy
+        given up on is removed."""
+        with self._hint_lock:
+            names, self._answered = self._answered, set()
+        now = self.clock.now()
+        for delivery in self.ledger.open_deliveries():
+            if delivery.hot_folder in names:
+                self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))  # type: ignore[misc]
+                self._dirty.add(delivery.job_id)
+        self._guard("delivery", "", lambda: self.sweep_temp_files(only=names))
 
     def wake(self) -> None:
         self.wake_event.set()
@@ -468,6 +491,8 @@ class Engine:
             self._guard("intake", "", self._note_arriving)
         self._guard("intake", "", self._check_orphans)
         self._guard("due", "", self._run_due)  # (a full disk: the jobs due are tried at the next step)
+        if self._answered:
+            self._look_again_at_answering()
         self._run_jobs()
         self._guard("intake", "", self._finish_intakes)
         if self._retention_requested:
@@ -518,7 +543,6 @@ class Engine:
         self.config = config
         self.tracker.settle_seconds = config.watch.settle_seconds
         self.shares.silence = config.delivery.share_timeout_seconds
-        self.mount_points.forget()
         log.info("config.applied", source=str(config.source))
         self._rescan_requested = True
         self._guard("config", "", self._refresh_routes)
@@ -1552,6 +1576,22 @@ class Engine:
             job = self.ledger.get_job(spec.job_id, history=False)
             if job is not None and job.order_id == manifest.order_id:
                 self._unsynced.append((spec.job_id, name, data))
+
+    def _delivery_undecided(self, job: Job, action: Action) -> str | None:
+        """Why ``action`` must wait: the job's PDF may be in its hot folder already (a rename into it
+        that a share that stopped answering, or a crash, left unconfirmed), which is told from the
+        files as soon as the hot folder answers (or the daemon starts)."""
+        for delivery in self.ledger.open_deliveries():
+            if delivery.job_id == job.job_id and delivery.state in ("written", "ticket"):
+                name = Path(delivery.final_path).name
+                return (
+                    f"job {job.job_id}'s PDF may already be in hot folder {delivery.hot_folder}: the rename of "
+                    f"{name} into it has not been confirmed (the hot folder did not answer, or the daemon stopped); "
+                    "the daemon records it (InHotFolder) or tells that it did not arrive as soon as the hot folder "
+                    "answers; "
+                    + ("reject the job then, if it did not arrive" if action is Action.REJECT else "replace it then")
+                )
+        return None
 
     def _pdf_delivered(self, job: Job) -> bool:
         """The job's PDF is in a hot folder already, its ticket not (ticket: json failed): not
@@ -3117,6 +3157,15 @@ class Engine:
             if self._published_before(job):
                 return
         except DeliveryError as exc:  # (the hot folder of an attempt cut short does not answer)
+            undecided = [
+                d for d in self.ledger.open_deliveries() if d.job_id == job.job_id and d.state in ("written", "ticket")
+            ]
+            if undecided:
+                name = Path(undecided[0].final_path).name
+                exc = DeliveryError(
+                    f"{exc}; {name} may still arrive there: the daemon records it as soon as the hot folder answers",
+                    transient=exc.transient,
+                )
             self._delivery_failed(job, job.route or "", exc)
             return
         facts = self.facts(job)
@@ -3198,11 +3247,17 @@ class Engine:
                 self.ledger.delivery_state(delivery_id, "written", self.clock.now())
                 written = True
                 shares.call(hot, f"the rename to {final.name}", lambda: publish(temp, final, hot))
-            except BaseException:
+            except BaseException as exc:
                 if written and shares.silent_since(hot.name) is not None:
                     # The rename was asked for and has not returned: it may still happen. The journal
-                    # keeps "written", and the next attempt tells from the files what happened, as
-                    # after a crash (a temp file gone was renamed: published, never copied again).
+                    # keeps "written", and once the hot folder answers the files tell what happened,
+                    # as after a crash (a temp file gone was renamed: published, never copied again).
+                    if isinstance(exc, DeliveryError):
+                        raise DeliveryError(
+                            f"{exc}; {final.name} may still arrive there: the daemon records it as soon as the hot "
+                            "folder answers",
+                            transient=True,
+                        ) from exc
                     raise
                 # Journal first: a "written" delivery whose temp file is gone counts as published.
                 self.ledger.delivery_state(delivery_id, "aborted", self.clock.now())
@@ -4031,6 +4086,8 @@ class Engine:
                     file.unlink()  # a CLI replacement's staged copy (gone if it was taken)
             return ActionResult(done[0] == "done", done[1])
         reason = refusal(job, action)
+        if reason is None and action in (Action.REJECT, Action.REPLACE):
+            reason = self._delivery_undecided(job, action)
         if reason is None and job_dir is None and action is not Action.REJECT:
             # Deleted (or moved away) in a file explorer: its artwork and output with it (audit BF 4).
             reason = (
@@ -4821,14 +4878,17 @@ class Engine:
                 with contextlib.suppress(OSError):
                     into_history(folder, path, now)
 
-    def sweep_temp_files(self) -> None:
-        """No temporary file of ours stays in a hot folder or staging folder after a restart.
+    def sweep_temp_files(self, only: set[str] | None = None) -> None:
+        """No temporary file of ours stays in a hot folder or staging folder after a restart (or,
+        ``only``, in these hot folders once they answer again).
 
         Ours only: a ``.<name>.part`` is removed when the delivery journal names it (a PDF's temp
         file, or its ticket's); another sender's upload into a shared hot folder is left alone."""
         open_temps = {d.temp_path for d in self.ledger.open_deliveries()}
         known: set[str] | None = None
         for hot in self.config.hot_folders.values():
+            if only is not None and hot.name not in only:
+                continue
             for folder in {hot.path, hot.staging} - {None}:
                 assert folder is not None
                 try:

@@ -99,9 +99,10 @@ class ShareGuard:
                 courier = self._couriers[name] = _Courier(name, str(path))
         if stuck is not None:
             waited = self._monotonic() - (stuck.abandoned_at or 0.0) + self.silence
+            shown = f"{waited:.1f}" if waited < 10 else f"{waited:.0f}"
             raise DeliveryError(
                 f"hot folder {name} ({path}) does not answer: a call into it ({stuck.what}) has not "
-                f"returned for {waited:.0f} s; is its share's server up and reachable?",
+                f"returned for {shown} s; is its share's server up and reachable?",
                 transient=True,
             )
         assert courier is not None

@@ -184,12 +184,31 @@ def test_a_share_unmounted_under_the_daemon_is_not_delivered_into_its_empty_moun
         return details[0] if details else None
 
     detail = wait_for(refused, timeout=30, what="B's attempt refused")
-    assert f"hot folder indigo ({share.mount}) is not mounted: it was a mount point (a share)" in detail
+    assert f"hot folder indigo ({share.mount}) is not mounted: it was seen as the mount point of a share" in detail
     assert os.listdir(share.mount) == []  # nothing the printer would never see
 
-    share.mount_it()  # mounted again: B goes on, into the share
+    assert daemon.stop() == 0  # and after a restart with the share still down
+    daemon.start()
+    make_pdf(daemon.inbox / "c.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
+    drop(daemon.inbox / "C.yaml", 'order_id: "C"\nproduct: bc-85x55\nquantity: 1\nartwork: [c.pdf]\n')
+    wait_for(
+        lambda: any(
+            e["status"] == "CopyToHotFolderFailed" and "is not mounted" in e["detail"]
+            for e in (daemon.job("C-1") or {"history": []})["history"]
+        ),
+        timeout=30,
+        what="C's attempt refused after the restart",
+    )
+    assert os.listdir(share.mount) == []
+
+    share.mount_it()  # mounted again: B and C go on, into the share
     daemon.wait_status("B-1", "InHotFolder", timeout=30)
-    assert sorted(os.listdir(share.source)) == ["A_A-1_bc-85x55_x1.pdf", "B_B-1_bc-85x55_x1.pdf"]
+    daemon.wait_status("C-1", "InHotFolder", timeout=30)
+    assert sorted(os.listdir(share.source)) == [
+        "A_A-1_bc-85x55_x1.pdf",
+        "B_B-1_bc-85x55_x1.pdf",
+        "C_C-1_bc-85x55_x1.pdf",
+    ]
 
 
 def test_a_share_whose_server_is_gone_fails_its_jobs_in_words(share: Share, start) -> None:  # type: ignore[no-untyped-def]

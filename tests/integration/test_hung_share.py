@@ -15,6 +15,7 @@ import pytest
 
 import spo_hotfolder.engine as engine_module
 from spo_hotfolder.ledger import Stage
+from spo_hotfolder.operator import Action
 from tests.daemon import write_config
 from tests.integration.test_engine_faults import Rig, done
 
@@ -125,13 +126,84 @@ def test_a_rename_that_has_not_returned_is_told_from_the_files(
     )
     assert [d.state for d in r.ledger.open_deliveries()] == ["written"]  # not counted as not published
 
+    # Meanwhile the operator cannot reject it: it may be printing.
+    refused = r.engine.apply(job, Action.REJECT, by="alice", note="")
+    assert not refused.ok
+    assert refused.message.startswith(
+        "job 1001-1's PDF may already be in hot folder indigo: the rename of 1001_1001-1_bc-85x55_x1.pdf into it "
+        "has not been confirmed"
+    )
+
     gate.set()
     _answering_again(r, "indigo")
     monkeypatch.setattr(engine_module, "publish", original)
     printed_late = r.take_prints()  # the RIP takes what the late rename put there
     assert printed_late == (["1001_1001-1_bc-85x55_x1.pdf"] if renamed else [])
-    r.clock.advance(11)
-    r.run(done(r, job), steps=5)
+    r.run(steps=1)  # the next step looks at it: no need to wait for the next attempt
+    assert r.ledger.open_deliveries() == []
+    if renamed:
+        assert r.stage(job) is Stage.DONE
+    else:
+        assert r.stage(job) is Stage.RETRY and r.temps() == []
+        r.clock.advance(11)
+        r.run(done(r, job), steps=5)
     assert r.take_prints() == ([] if renamed else ["1001_1001-1_bc-85x55_x1.pdf"])  # once in all
     assert r.temps() == []
     assert r.statuses(job).count("InHotFolder") == 1
+
+
+def test_a_rename_that_returns_after_the_last_attempt_takes_the_job_out_of_failed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempts ran out while a rename hung: the job is in failed/, saying the PDF may still
+    arrive. When the rename returns, done, the job is InHotFolder in done/ at once."""
+    r = rig
+    original = engine_module.publish
+    gate = threading.Event()
+
+    def hanging_publish(temp: Path, final: Path, hot: Any) -> None:
+        assert gate.wait(20)
+        original(temp, final, hot)
+
+    monkeypatch.setattr(engine_module, "publish", hanging_publish)
+    job = r.order("1001")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    r.clock.advance(11)
+    r.run(lambda: r.stage(job) is Stage.RETRY and len(_details(r, job, "CopyToHotFolderFailed")) == 2, steps=3)
+    r.clock.advance(31)
+    r.run(lambda: r.stage(job) is Stage.FAILED, steps=3)
+    error = (r.root / "failed" / job / "ERROR.txt").read_text()
+    assert "1001_1001-1_bc-85x55_x1.pdf may still arrive there: the daemon records it as soon as the hot folder " in (
+        error
+    )
+
+    gate.set()
+    _answering_again(r, "indigo")
+    r.run(steps=1)
+    assert r.stage(job) is Stage.DONE
+    assert (r.root / "done" / job).is_dir() and not (r.root / "failed" / job).exists()
+    assert r.statuses(job)[-1] == "InHotFolder"
+    assert r.take_prints() == ["1001_1001-1_bc-85x55_x1.pdf"]
+    assert r.temps() == []
+
+
+def test_a_copy_given_up_on_leaves_no_temporary_file_once_the_share_answers(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = rig
+    original = engine_module.write_temp
+    gate = threading.Event()
+
+    def hanging_copy(src: Path, temp: Path, hot: Any, cancelled: Any = None) -> int:
+        assert gate.wait(20)
+        return original(src, temp, hot, cancelled=cancelled)  # finishes, long after the attempt was given up
+
+    monkeypatch.setattr(engine_module, "write_temp", hanging_copy)
+    job = r.order("1001")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    gate.set()
+    _answering_again(r, "indigo")
+    assert r.temps() == [".1001_1001-1_bc-85x55_x1.pdf.part"]  # what the late copy left
+    r.run(steps=1)
+    assert r.temps() == []  # removed at once, not at the next start
+    assert r.stage(job) is Stage.RETRY

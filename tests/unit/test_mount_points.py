@@ -24,20 +24,28 @@ def _with_dev(path: Path, dev: int) -> os.stat_result:
 def test_a_folder_seen_mounted_and_then_on_its_parents_filesystem_is_not_mounted(tmp_path: Path) -> None:
     hot = tmp_path / "indigo"
     hot.mkdir()
-    mounts = MountPoints(fstab=tmp_path / "no-fstab")
+    store = tmp_path / "state" / "mount-points.txt"
+    store.parent.mkdir()
+    mounts = MountPoints(fstab=tmp_path / "no-fstab", store=store)
     local = os.stat(tmp_path).st_dev
     mounts.check("hot folder indigo", hot, os.stat(hot))  # an ordinary local folder: fine, always
+    assert not store.exists()
     mounts.check("hot folder indigo", hot, _with_dev(hot, local + 1))  # a share mounted there
+    assert str(hot) in store.read_text().splitlines()
     mounts.check("hot folder indigo", hot, _with_dev(hot, local + 2))  # remounted (another device number)
     with pytest.raises(DeliveryError) as unmounted:
         mounts.check("hot folder indigo", hot, os.stat(hot))  # the share is gone, the mount point stays
     assert unmounted.value.transient
     assert str(unmounted.value) == (
-        f"hot folder indigo ({hot}) is not mounted: it was a mount point (a share) while the daemon ran, and is now "
-        "a folder of the local disk, where the printer would never see a file; mount the share again (if the folder "
-        "is meant to be local from now on, reload the config)"
+        f"hot folder indigo ({hot}) is not mounted: it was seen as the mount point of a share, and is now a folder "
+        "of the local disk, where the printer would never see a file; mount the share again (if the folder is meant "
+        f"to be local from now on, remove its line from {store})"
     )
-    mounts.forget()  # a reload: taken as it is
+    # Still known after a restart (the share down meanwhile) ...
+    with pytest.raises(DeliveryError, match="is not mounted"):
+        MountPoints(fstab=tmp_path / "no-fstab", store=store).check("hot folder indigo", hot, os.stat(hot))
+    # ... until the sysadmin says it is a local folder now (no restart needed).
+    store.write_text("# (edited)\n")
     mounts.check("hot folder indigo", hot, os.stat(hot))
 
 
@@ -53,9 +61,7 @@ def test_a_folder_fstab_mounts_that_is_not_mounted(tmp_path: Path) -> None:
     mounts = MountPoints(fstab=fstab)
     with pytest.raises(DeliveryError, match=r"is not mounted: .* lists it as a mount point, and nothing is mounted"):
         mounts.check("hot folder rip", hot, os.stat(hot))
-    mounts.check("hot folder rip", hot, _with_dev(hot, os.stat(tmp_path).st_dev + 1))  # mounted: fine
     fstab.write_text("UUID=1234 / ext4 defaults 0 1\n")  # taken out of fstab: a local folder now
-    mounts.forget()
     mounts.check("hot folder rip", hot, os.stat(hot))
 
 
