@@ -94,6 +94,22 @@ def share(tmp_path: Path, daemons: list[Daemon]) -> Iterator[Share]:
         made.unmount()
 
 
+def _card_order(daemon: Daemon, order_id: str) -> str:
+    """A business-card order (2 pages, 91 x 61 mm: routed to indigo); returns its job id."""
+    pdf = f"{order_id.lower()}.pdf"
+    make_pdf(daemon.inbox / pdf, pages=[(91.0, 61.0), (91.0, 61.0)])
+    drop(
+        daemon.inbox / f"{order_id}.yaml",
+        f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{pdf}]\n',
+    )
+    return f"{order_id}-1"
+
+
+def _failed_attempts(daemon: Daemon, job_id: str) -> list[str]:
+    job = daemon.job(job_id) or {"history": []}
+    return [e["detail"] for e in job["history"] if e["status"] == "CopyToHotFolderFailed"]
+
+
 def test_a_share_that_stops_answering_fails_its_jobs_and_the_others_are_delivered(
     share: Share, start, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -114,12 +130,8 @@ def test_a_share_that_stops_answering_fails_its_jobs_and_the_others_are_delivere
     daemon.wait_status("B-1", "InHotFolder", timeout=30)
     assert (tmp_path / "hot" / "large" / "B_B-1_poster-a1_x2.pdf").is_file()
 
-    def failed_attempts() -> list[str]:
-        job = daemon.job("A-1") or {"history": []}
-        return [e["detail"] for e in job["history"] if e["status"] == "CopyToHotFolderFailed"]
-
-    wait_for(lambda: len(failed_attempts()) >= 2, timeout=30, what="two failed attempts into indigo")
-    first = failed_attempts()[0]
+    wait_for(lambda: len(_failed_attempts(daemon, "A-1")) >= 2, timeout=30, what="two failed attempts into indigo")
+    first = _failed_attempts(daemon, "A-1")[0]
     assert first.startswith(f"attempt 1 of 9: hot folder indigo ({share.mount}) does not answer: "), first
     assert "is its share's server up and reachable?; next attempt at " in first
     status_txt = wait_for(
@@ -139,8 +151,7 @@ def test_a_share_that_stops_answering_fails_its_jobs_and_the_others_are_delivere
 
 def test_a_daemon_stopping_while_a_call_into_the_share_hangs_stops_in_time(share: Share, start) -> None:  # type: ignore[no-untyped-def]
     daemon = start(hot_folders={"indigo": {"path": str(share.mount)}})  # (the default time limit: 10 s)
-    make_pdf(daemon.inbox / "z.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
-    drop(daemon.inbox / "Z.yaml", 'order_id: "Z"\nproduct: bc-85x55\nquantity: 1\nartwork: [z.pdf]\n')
+    _card_order(daemon, "Z")
     daemon.wait_status("Z-1", "InHotFolder", timeout=30)  # (its start's look at the share is over)
     share.freeze()
     make_pdf(daemon.inbox / "card.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
@@ -168,34 +179,23 @@ def test_a_share_unmounted_under_the_daemon_is_not_delivered_into_its_empty_moun
     daemon = start(
         hot_folders={"indigo": {"path": str(share.mount)}}, delivery={"max_attempts": 9, "backoff_seconds": [1]}
     )
-    make_pdf(daemon.inbox / "a.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
-    drop(daemon.inbox / "A.yaml", 'order_id: "A"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
+    _card_order(daemon, "A")
     daemon.wait_status("A-1", "InHotFolder", timeout=30)
     assert os.listdir(share.source) == ["A_A-1_bc-85x55_x1.pdf"]
 
     share.unmount()  # the share goes away; its mount point stays, an empty folder of the local disk
     assert not os.path.ismount(share.mount) and share.mount.is_dir()
-    make_pdf(daemon.inbox / "b.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
-    drop(daemon.inbox / "B.yaml", 'order_id: "B"\nproduct: bc-85x55\nquantity: 1\nartwork: [b.pdf]\n')
+    _card_order(daemon, "B")
 
-    def refused() -> str | None:
-        job = daemon.job("B-1") or {"history": []}
-        details = [e["detail"] for e in job["history"] if e["status"] == "CopyToHotFolderFailed"]
-        return details[0] if details else None
-
-    detail = wait_for(refused, timeout=30, what="B's attempt refused")
+    detail = wait_for(lambda: _failed_attempts(daemon, "B-1"), timeout=30, what="B's attempt refused")[0]
     assert f"hot folder indigo ({share.mount}) is not mounted: it was seen as the mount point of a share" in detail
     assert os.listdir(share.mount) == []  # nothing the printer would never see
 
     assert daemon.stop() == 0  # and after a restart with the share still down
     daemon.start()
-    make_pdf(daemon.inbox / "c.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
-    drop(daemon.inbox / "C.yaml", 'order_id: "C"\nproduct: bc-85x55\nquantity: 1\nartwork: [c.pdf]\n')
+    _card_order(daemon, "C")
     wait_for(
-        lambda: any(
-            e["status"] == "CopyToHotFolderFailed" and "is not mounted" in e["detail"]
-            for e in (daemon.job("C-1") or {"history": []})["history"]
-        ),
+        lambda: any("is not mounted" in d for d in _failed_attempts(daemon, "C-1")),
         timeout=30,
         what="C's attempt refused after the restart",
     )
@@ -217,15 +217,9 @@ def test_a_share_whose_server_is_gone_fails_its_jobs_in_words(share: Share, star
     )
     share.servers[-1].kill()  # the FUSE server dies: every call into the mount says ENOTCONN
     share.servers[-1].wait()
-    make_pdf(daemon.inbox / "a.pdf", pages=[(91.0, 61.0), (91.0, 61.0)])
-    drop(daemon.inbox / "A.yaml", 'order_id: "A"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
+    _card_order(daemon, "A")
 
-    def refused() -> str | None:
-        job = daemon.job("A-1") or {"history": []}
-        details = [e["detail"] for e in job["history"] if e["status"] == "CopyToHotFolderFailed"]
-        return details[0] if details else None
-
-    detail = wait_for(refused, timeout=30, what="A's attempt refused")
+    detail = wait_for(lambda: _failed_attempts(daemon, "A-1"), timeout=30, what="A's attempt refused")[0]
     assert (
         f"hot folder indigo ({share.mount}) is on a share that cannot be reached (Transport endpoint is not "
         "connected): is its server up and the share mounted?" in detail
