@@ -270,6 +270,9 @@ class MountPoints:
             if key == self._stored:
                 return
             text = self._store.read_text(errors="replace")
+        except FileNotFoundError:
+            self._mounted, self._stored = set(), None  # (removed: as if every line were)
+            return
         except OSError:
             return
         self._stored = key
@@ -292,24 +295,28 @@ class MountPoints:
             self._stored = (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def check(self, label: str, folder: Path, st: os.stat_result) -> None:
+        # The folder itself, not a symbolic link to it: a link to a folder on another disk is not a
+        # mount point; a link to a share's mount point is looked at as that mount point.
+        real = Path(os.path.realpath(folder))
         try:
-            parent = os.stat(folder.parent)
+            parent = os.stat(real.parent)
         except OSError:
             return
+        listed = st.st_dev == parent.st_dev and (folder in self._fstab_points() or real in self._fstab_points())
         with self._lock:
             self._load()
             if st.st_dev != parent.st_dev:
-                if folder not in self._mounted:
-                    self._remember(folder)
+                if real not in self._mounted:
+                    self._remember(real)
                 return
-            seen = folder in self._mounted
+            seen = real in self._mounted
         if seen:
-            where = f" (if the folder is meant to be local from now on, remove its line from {self._store})"
+            where = f" (if the folder is meant to be local from now on, remove the line {real} from {self._store})"
             why = (
                 "it was seen as the mount point of a share, and is now a folder of the local disk, where the printer "
                 f"would never see a file; mount the share again{where if self._store is not None else ''}"
             )
-        elif folder in self._fstab_points():
+        elif listed:
             why = (
                 f"{self._fstab} lists it as a mount point, and nothing is mounted there: a file put into the folder "
                 f"under it would never reach the printer; mount it (mount {folder}), or take it out of {self._fstab} "

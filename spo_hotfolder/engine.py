@@ -142,6 +142,8 @@ SYSTEM = "system"
 #: While jobs run, STATUS.txt files are rewritten at most this often (and whenever the engine
 #: goes idle): a job passing through in a few milliseconds gets one write, not one per step.
 STATUS_FLUSH_SECONDS = 0.5
+#: How often the attempts whose rename into a hot folder is unconfirmed are looked at again.
+UNDECIDED_LOOK_SECONDS = 30.0
 #: A check begun at intake (Engine._begin_early_check) whose job has not been processed after this
 #: long (its artwork changed, say) no longer keeps the next new job from having its own.
 EARLY_CHECK_HOLD_SECONDS = 2.0
@@ -398,6 +400,8 @@ class Engine:
             config.delivery.share_timeout_seconds, on_answer=self._share_answers, stop=self.stop_event
         )
         self._answered: set[str] = set()  # hot folders answering again, whose cut-short attempts are looked at
+        self._undecided_looked_at = clock.monotonic()
+        self._undecided_said: set[int] = set()  # deliveries whose "undecided" was logged
         # Hot folders seen as shares' mount points (an unmounted share leaves an empty local folder).
         self.mount_points = MountPoints(store=config.paths.state / "mount-points.txt")
 
@@ -427,9 +431,14 @@ class Engine:
         with self._hint_lock:
             names, self._answered = self._answered, set()
         now = self.clock.now()
+
+        def look(delivery: Any) -> None:
+            with contextlib.suppress(DeliveryError):  # (it does not answer after all: looked at later)
+                self._reconcile_delivery(delivery, now)
+
         for delivery in self.ledger.open_deliveries():
             if delivery.hot_folder in names:
-                self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))  # type: ignore[misc]
+                self._guard("delivery", delivery.job_id, lambda d=delivery: look(d))  # type: ignore[misc]
                 self._dirty.add(delivery.job_id)
         self._guard("delivery", "", lambda: self.sweep_temp_files(only=names))
 
@@ -491,6 +500,15 @@ class Engine:
             self._guard("intake", "", self._note_arriving)
         self._guard("intake", "", self._check_orphans)
         self._guard("due", "", self._run_due)  # (a full disk: the jobs due are tried at the next step)
+        mono = self.clock.monotonic()
+        if mono - self._undecided_looked_at >= UNDECIDED_LOOK_SECONDS:
+            # Attempts cut short that no hot folder's thread will report on (cut short before a
+            # restart; a share unmounted and mounted again): looked at again from time to time.
+            self._undecided_looked_at = mono
+            for delivery in self.ledger.open_deliveries():
+                if delivery.state in ("written", "ticket") and self.shares.silent_since(delivery.hot_folder) is None:
+                    with self._hint_lock:
+                        self._answered.add(delivery.hot_folder)
         if self._answered:
             self._look_again_at_answering()
         self._run_jobs()
@@ -1581,17 +1599,17 @@ class Engine:
         """Why ``action`` must wait: the job's PDF may be in its hot folder already (a rename into it
         that a share that stopped answering, or a crash, left unconfirmed), which is told from the
         files as soon as the hot folder answers (or the daemon starts)."""
-        for delivery in self.ledger.open_deliveries():
-            if delivery.job_id == job.job_id and delivery.state in ("written", "ticket"):
-                name = Path(delivery.final_path).name
-                return (
-                    f"job {job.job_id}'s PDF may already be in hot folder {delivery.hot_folder}: the rename of "
-                    f"{name} into it has not been confirmed (the hot folder did not answer, or the daemon stopped); "
-                    "the daemon records it (InHotFolder) or tells that it did not arrive as soon as the hot folder "
-                    "answers; "
-                    + ("reject the job then, if it did not arrive" if action is Action.REJECT else "replace it then")
-                )
-        return None
+        delivery = self.ledger.undecided_delivery(job.job_id)
+        if delivery is None:
+            return None
+        name = Path(delivery.final_path).name
+        return (
+            f"job {job.job_id}'s PDF may already be in hot folder {delivery.hot_folder}: the rename of "
+            f"{name} into it has not been confirmed (the hot folder did not answer, or the daemon stopped); "
+            "the daemon records it (InHotFolder) or tells that it did not arrive as soon as the hot folder "
+            "answers; "
+            + ("reject the job then, if it did not arrive" if action is Action.REJECT else "replace it then")
+        )
 
     def _pdf_delivered(self, job: Job) -> bool:
         """The job's PDF is in a hot folder already, its ticket not (ticket: json failed): not
@@ -3157,15 +3175,9 @@ class Engine:
             if self._published_before(job):
                 return
         except DeliveryError as exc:  # (the hot folder of an attempt cut short does not answer)
-            undecided = [
-                d for d in self.ledger.open_deliveries() if d.job_id == job.job_id and d.state in ("written", "ticket")
-            ]
-            if undecided:
-                name = Path(undecided[0].final_path).name
-                exc = DeliveryError(
-                    f"{exc}; {name} may still arrive there: the daemon records it as soon as the hot folder answers",
-                    transient=exc.transient,
-                )
+            undecided = self.ledger.undecided_delivery(job.job_id)
+            if undecided is not None:
+                exc = DeliveryError(f"{exc}; {_may_still_arrive(undecided.final_path)}", transient=exc.transient)
             self._delivery_failed(job, job.route or "", exc)
             return
         facts = self.facts(job)
@@ -3253,11 +3265,7 @@ class Engine:
                     # keeps "written", and once the hot folder answers the files tell what happened,
                     # as after a crash (a temp file gone was renamed: published, never copied again).
                     if isinstance(exc, DeliveryError):
-                        raise DeliveryError(
-                            f"{exc}; {final.name} may still arrive there: the daemon records it as soon as the hot "
-                            "folder answers",
-                            transient=True,
-                        ) from exc
+                        raise DeliveryError(f"{exc}; {_may_still_arrive(final)}", transient=True) from exc
                     raise
                 # Journal first: a "written" delivery whose temp file is gone counts as published.
                 self.ledger.delivery_state(delivery_id, "aborted", self.clock.now())
@@ -3484,9 +3492,15 @@ class Engine:
             again="next attempt at",
             title=lambda why: f"the copy into hot folder {hot_name} failed ({why}): {exc}",
             fix=fix
-            or "Fix the cause (mount the share, free disk space, fix permissions or the config, or let the "
-            "printer take the file waiting under the same name), then drop a file named RETRY here. Drop "
-            "REJECT to stop the job.",
+            or (
+                f"Wait: {_may_still_arrive(undecided.final_path)} (its rename into the hot folder had not returned). "
+                "If it does not arrive, fix the cause (is the share's server up, the share mounted?), then drop a "
+                "file named RETRY here; REJECT is refused until it is known whether the PDF arrived."
+                if (undecided := self.ledger.undecided_delivery(job.job_id)) is not None
+                else "Fix the cause (mount the share, free disk space, fix permissions or the config, or let the "
+                "printer take the file waiting under the same name), then drop a file named RETRY here. Drop "
+                "REJECT to stop the job."
+            ),
         )
 
     def _copy_failed(
@@ -3751,6 +3765,11 @@ class Engine:
             target_missing=decision is not None
             and decision.hot_folder is not None
             and decision.hot_folder not in self.config.hot_folders,
+            may_still_arrive=(
+                Path(undecided.final_path).name
+                if job.stage is Stage.FAILED and (undecided := self.ledger.undecided_delivery(job.job_id)) is not None
+                else None
+            ),
         )
 
     @staticmethod
@@ -4740,7 +4759,9 @@ class Engine:
             # The hot (or staging) folder is not there (a share not mounted, or its mount point left
             # empty): whether the rename happened cannot be told now. Decided when it is back,
             # before this job copies again.
-            log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(temp.parent))
+            if delivery.id not in self._undecided_said:  # (looked at again every half minute: said once)
+                self._undecided_said.add(delivery.id)
+                log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(temp.parent))
             return
         if temp_there:
             # The rename never happened: not published. Remove our temp file; the job copies again.
@@ -5143,6 +5164,11 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
         # Not so for a file that could not be read (damaged, not a PDF): the same file fails the same way.
         fix += ", or drop RETRY here to check it again"
     return fix + ", or drop REJECT to stop the job."
+
+
+def _may_still_arrive(final: str | Path) -> str:
+    """Said of a PDF whose rename into a hot folder was given up on before it returned."""
+    return f"{Path(final).name} may still arrive there (recorded as soon as the hot folder answers)"
 
 
 def _drop_name(drop: Path) -> str:

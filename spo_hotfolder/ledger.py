@@ -1041,6 +1041,17 @@ class Ledger:
                 (state, iso(now), delivery_id),
             )
 
+    def undecided_delivery(self, job_id: str) -> Delivery | None:
+        """The job's attempt whose rename into the hot folder is not confirmed (journalled "written"
+        or "ticket": a crash, or a hot folder that stopped answering, cut it short), if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, job_id, generation, hot_folder, final_path, temp_path, state, started_at "
+                "FROM deliveries WHERE job_id = ? AND state IN ('written', 'ticket') ORDER BY id DESC LIMIT 1",
+                (job_id,),
+            ).fetchone()
+        return Delivery(*tuple(row)) if row is not None else None
+
     def open_deliveries(self) -> list[Delivery]:
         with self._lock:
             rows = self._db.execute(

@@ -26,6 +26,7 @@ class Extra:
     last_action: str | None = None  # the result of the last operator drop, in plain words
     pdf_delivered: bool = False  # the PDF is in the hot folder; only its job ticket failed
     target_missing: bool = False  # the manifest names a hot folder the config does not have (any more)
+    may_still_arrive: str | None = None  # the PDF whose rename into the hot folder is unconfirmed (failed/)
 
 
 #: Control characters (C0, DEL, C1), invisible and direction-changing marks: a manifest's free text
@@ -161,6 +162,14 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             "file named RETRY here to write the ticket (the PDF is not copied again), or drop REJECT to leave "
             "the PDF without it. New artwork is refused: to print the job again, send its manifest with "
             "reprint: true.",
+        ]
+    if job.stage is Stage.FAILED and extra.may_still_arrive:
+        return [
+            f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt.",
+            f"Wait: {extra.may_still_arrive} may already be in hot folder {target}, or still arrive there (its "
+            "rename into it had not returned when the attempts ran out); the daemon records it as soon as the hot "
+            "folder answers. If it does not arrive, fix the cause (is the share's server up, the share mounted?), "
+            "then drop a file named RETRY here. REJECT is refused until it is known whether the PDF arrived.",
         ]
     if job.stage is Stage.FAILED and job.status is JobStatus.CopyToHotFolderFailed:
         # The output is good; the hot folder was not: new artwork is not what it needs.

@@ -173,9 +173,14 @@ def test_a_rename_that_returns_after_the_last_attempt_takes_the_job_out_of_faile
     r.clock.advance(31)
     r.run(lambda: r.stage(job) is Stage.FAILED, steps=3)
     error = (r.root / "failed" / job / "ERROR.txt").read_text()
-    assert "1001_1001-1_bc-85x55_x1.pdf may still arrive there: the daemon records it as soon as the hot folder " in (
+    assert "Wait: 1001_1001-1_bc-85x55_x1.pdf may still arrive there (recorded as soon as the hot folder answers)" in (
         error
     )
+    assert "REJECT is refused until it is known whether the PDF arrived." in error
+    r.engine.flush_status()
+    status = (r.root / "failed" / job / "STATUS.txt").read_text()
+    assert "Wait: 1001_1001-1_bc-85x55_x1.pdf may already be in hot folder indigo, or still arrive there" in status
+    assert "drop REJECT" not in status
 
     gate.set()
     _answering_again(r, "indigo")
@@ -207,3 +212,36 @@ def test_a_copy_given_up_on_leaves_no_temporary_file_once_the_share_answers(
     r.run(steps=1)
     assert r.temps() == []  # removed at once, not at the next start
     assert r.stage(job) is Stage.RETRY
+
+
+def test_a_rename_cut_short_before_a_restart_is_looked_at_again_without_a_retry(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(audit CL 1) The daemon restarted while the hot folder could not be looked into (the rename's
+    outcome undecided: a share unmounted); the file is there once it is back: found by the
+    periodic look, before any attempt is due, without a RETRY."""
+    r = rig
+    original = engine_module.publish
+    gate = threading.Event()
+
+    def hanging_publish(temp: Path, final: Path, hot: Any) -> None:
+        assert gate.wait(20)
+        original(temp, final, hot)
+
+    monkeypatch.setattr(engine_module, "publish", hanging_publish)
+    job = r.order("1001")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    gate.set()  # the rename lands after all
+    _answering_again(r, "indigo")
+    assert (r.hot / "1001_1001-1_bc-85x55_x1.pdf").is_file()
+    parked = r.tmp / "hot" / "indigo-away"
+    r.hot.rename(parked)  # the share unmounted at the restart: whether it landed cannot be told
+    r.start()
+    parked.rename(r.hot)  # the share is back
+    assert [d.state for d in r.ledger.open_deliveries()] == ["written"]
+    monkeypatch.setattr(engine_module, "UNDECIDED_LOOK_SECONDS", 1.0)
+    r.clock.advance(2)  # (the next attempt is due 10 s after the failed one)
+    r.run(steps=1)
+    assert r.stage(job) is Stage.DONE
+    assert r.statuses(job).count("InHotFolder") == 1
+    assert r.take_prints() == ["1001_1001-1_bc-85x55_x1.pdf"]

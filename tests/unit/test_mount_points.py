@@ -39,14 +39,38 @@ def test_a_folder_seen_mounted_and_then_on_its_parents_filesystem_is_not_mounted
     assert str(unmounted.value) == (
         f"hot folder indigo ({hot}) is not mounted: it was seen as the mount point of a share, and is now a folder "
         "of the local disk, where the printer would never see a file; mount the share again (if the folder is meant "
-        f"to be local from now on, remove its line from {store})"
+        f"to be local from now on, remove the line {hot} from {store})"
     )
     # Still known after a restart (the share down meanwhile) ...
     with pytest.raises(DeliveryError, match="is not mounted"):
         MountPoints(fstab=tmp_path / "no-fstab", store=store).check("hot folder indigo", hot, os.stat(hot))
-    # ... until the sysadmin says it is a local folder now (no restart needed).
+    # ... until the sysadmin says it is a local folder now (no restart needed): the line removed,
     store.write_text("# (edited)\n")
     mounts.check("hot folder indigo", hot, os.stat(hot))
+    # ... or the whole file.
+    mounts.check("hot folder indigo", hot, _with_dev(hot, local + 1))
+    with pytest.raises(DeliveryError):
+        mounts.check("hot folder indigo", hot, os.stat(hot))
+    store.unlink()
+    mounts.check("hot folder indigo", hot, os.stat(hot))
+
+
+def test_a_symbolic_link_to_a_folder_on_another_disk_is_not_a_mount_point(tmp_path: Path) -> None:
+    """(audit CL 2) The link's target is looked at, not the link: a link to a folder elsewhere whose
+    device differs from the link's folder's is not a share's mount point."""
+    target = tmp_path / "elsewhere" / "hot"
+    target.mkdir(parents=True)
+    link = tmp_path / "links" / "lk"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    mounts = MountPoints(fstab=tmp_path / "no-fstab", store=tmp_path / "mount-points.txt")
+    mounts.check("hot folder lk", link, _with_dev(target, os.stat(tmp_path).st_dev + 1))  # (as if another disk)
+    assert (tmp_path / "mount-points.txt").read_text().splitlines()[-1] == str(target)
+    other = tmp_path / "local3"
+    other.mkdir()
+    link.unlink()
+    link.symlink_to(other)  # the link now points at an ordinary local folder
+    mounts.check("hot folder lk", link, os.stat(link))
 
 
 def test_a_folder_fstab_mounts_that_is_not_mounted(tmp_path: Path) -> None:
