@@ -53,6 +53,22 @@ def _hang(monkeypatch: pytest.MonkeyPatch, name: str, hot_folder: Path) -> tuple
     return gate, calls
 
 
+def _hanging_rename(monkeypatch: pytest.MonkeyPatch, *, renamed: bool = True) -> threading.Event:
+    """The rename into the hot folder hangs until the returned gate opens; then it happens
+    (``renamed``) or fails as a share dropping the connection would."""
+    original = engine_module.publish
+    gate = threading.Event()
+
+    def hanging_publish(temp: Path, final: Path, hot: Any) -> None:
+        assert gate.wait(20), "the test never opened the gate"
+        if not renamed:
+            raise engine_module.DeliveryError("the share dropped the connection", transient=True)
+        original(temp, final, hot)
+
+    monkeypatch.setattr(engine_module, "publish", hanging_publish)
+    return gate
+
+
 def _answering_again(r: Rig, name: str) -> None:
     deadline = time.monotonic() + 10
     while r.engine.shares.silent_since(name) is not None:
@@ -108,16 +124,7 @@ def test_a_rename_that_has_not_returned_is_told_from_the_files(
     delivered (never copied again, even once the RIP has taken it); one never renamed is copied again."""
     r = rig
     original = engine_module.publish
-    gate = threading.Event()
-
-    def hanging_publish(temp: Path, final: Path, hot: Any) -> None:
-        assert gate.wait(20)
-        if renamed:
-            original(temp, final, hot)
-        else:
-            raise engine_module.DeliveryError("the share dropped the connection", transient=True)
-
-    monkeypatch.setattr(engine_module, "publish", hanging_publish)
+    gate = _hanging_rename(monkeypatch, renamed=renamed)
     job = r.order("1001")
     r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
     assert (
@@ -158,14 +165,7 @@ def test_a_rename_that_returns_after_the_last_attempt_takes_the_job_out_of_faile
     """The attempts ran out while a rename hung: the job is in failed/, saying the PDF may still
     arrive. When the rename returns, done, the job is InHotFolder in done/ at once."""
     r = rig
-    original = engine_module.publish
-    gate = threading.Event()
-
-    def hanging_publish(temp: Path, final: Path, hot: Any) -> None:
-        assert gate.wait(20)
-        original(temp, final, hot)
-
-    monkeypatch.setattr(engine_module, "publish", hanging_publish)
+    gate = _hanging_rename(monkeypatch)
     job = r.order("1001")
     r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
     r.clock.advance(11)
@@ -221,14 +221,7 @@ def test_a_rename_cut_short_before_a_restart_is_looked_at_again_without_a_retry(
     outcome undecided: a share unmounted); the file is there once it is back: found by the
     periodic look, before any attempt is due, without a RETRY."""
     r = rig
-    original = engine_module.publish
-    gate = threading.Event()
-
-    def hanging_publish(temp: Path, final: Path, hot: Any) -> None:
-        assert gate.wait(20)
-        original(temp, final, hot)
-
-    monkeypatch.setattr(engine_module, "publish", hanging_publish)
+    gate = _hanging_rename(monkeypatch)
     job = r.order("1001")
     r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
     gate.set()  # the rename lands after all
