@@ -311,10 +311,11 @@ class MountPoints:
                 return
             seen = real in self._mounted
         if seen:
-            where = f" (if the folder is meant to be local from now on, remove the line {real} from {self._store})"
+            # (Not how to make it local again: a line removed while a rename into the share is
+            # unconfirmed would have the empty folder taken for the share: audit CM 3. README says.)
             why = (
                 "it was seen as the mount point of a share, and is now a folder of the local disk, where the printer "
-                f"would never see a file; mount the share again{where if self._store is not None else ''}"
+                "would never see a file; mount the share again"
             )
         elif listed:
             why = (

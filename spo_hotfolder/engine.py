@@ -439,7 +439,8 @@ class Engine:
         for delivery in self.ledger.open_deliveries():
             if delivery.hot_folder in names:
                 self._guard("delivery", delivery.job_id, lambda d=delivery: look(d))  # type: ignore[misc]
-                self._dirty.add(delivery.job_id)
+                if self.ledger.undecided_delivery(delivery.job_id) is None:
+                    self._dirty.add(delivery.job_id)  # (decided: STATUS.txt says what now)
         self._guard("delivery", "", lambda: self.sweep_temp_files(only=names))
 
     def wake(self) -> None:
@@ -1170,6 +1171,10 @@ class Engine:
                     plans.append((spec, existing))
                 else:
                     refused.append((spec, self._already_done_reason(existing)))
+            elif (undecided := self._delivery_undecided(existing, Action.REPLACE)) is not None:
+                # (audit CM 1) its new artwork would be printed, or not, beside the old PDF that
+                # may be printing already: said, and the manifest is to be sent again then.
+                refused.append((spec, undecided.replace("; replace it then", "; send this manifest again then")))
             else:
                 plans.append((spec, existing))
         if self._drops_waiting_for([existing for _, existing in plans if existing is not None], path):
@@ -3174,11 +3179,21 @@ class Engine:
         try:
             if self._published_before(job):
                 return
+            undecided = self.ledger.undecided_delivery(job.job_id)
+            if undecided is not None:
+                # (audit CM 2) Its hot folder cannot be looked into (not there, not mounted): whether
+                # the PDF is in it cannot be told, and the job is copied nowhere (not to another hot
+                # folder a reload or a new manifest names) until it can.
+                raise DeliveryError(
+                    f"whether {Path(undecided.final_path).name} arrived in hot folder {undecided.hot_folder} cannot be "
+                    f"told: {Path(undecided.temp_path).parent} is not there or not mounted",
+                    transient=True,
+                )
         except DeliveryError as exc:  # (the hot folder of an attempt cut short does not answer)
             undecided = self.ledger.undecided_delivery(job.job_id)
             if undecided is not None:
-                exc = DeliveryError(f"{exc}; {_may_still_arrive(undecided.final_path)}", transient=exc.transient)
-            self._delivery_failed(job, job.route or "", exc)
+                exc = DeliveryError(f"{exc}; {_may_still_arrive(undecided)}", transient=exc.transient)
+            self._delivery_failed(job, undecided.hot_folder if undecided else job.route or "", exc)
             return
         facts = self.facts(job)
         decision = decide_route(facts, self.config)
@@ -3265,7 +3280,7 @@ class Engine:
                     # keeps "written", and once the hot folder answers the files tell what happened,
                     # as after a crash (a temp file gone was renamed: published, never copied again).
                     if isinstance(exc, DeliveryError):
-                        raise DeliveryError(f"{exc}; {_may_still_arrive(final)}", transient=True) from exc
+                        raise DeliveryError(f"{exc}; {_may_still_arrive(final, hot.name)}", transient=True) from exc
                     raise
                 # Journal first: a "written" delivery whose temp file is gone counts as published.
                 self.ledger.delivery_state(delivery_id, "aborted", self.clock.now())
@@ -3493,7 +3508,7 @@ class Engine:
             title=lambda why: f"the copy into hot folder {hot_name} failed ({why}): {exc}",
             fix=fix
             or (
-                f"Wait: {_may_still_arrive(undecided.final_path)} (its rename into the hot folder had not returned). "
+                f"Wait: {_may_still_arrive(undecided)}: its rename into it had not returned. "
                 "If it does not arrive, fix the cause (is the share's server up, the share mounted?), then drop a "
                 "file named RETRY here; REJECT is refused until it is known whether the PDF arrived."
                 if (undecided := self.ledger.undecided_delivery(job.job_id)) is not None
@@ -5166,9 +5181,15 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
     return fix + ", or drop REJECT to stop the job."
 
 
-def _may_still_arrive(final: str | Path) -> str:
-    """Said of a PDF whose rename into a hot folder was given up on before it returned."""
-    return f"{Path(final).name} may still arrive there (recorded as soon as the hot folder answers)"
+def _may_still_arrive(final: Any, hot_folder: str = "") -> str:
+    """Said of a PDF whose rename into a hot folder was given up on before it returned (``final``:
+    its path, with ``hot_folder``; or its delivery)."""
+    if not isinstance(final, str | Path):
+        final, hot_folder = final.final_path, final.hot_folder
+    return (
+        f"{Path(final).name} may still arrive in hot folder {hot_folder} (the daemon records it as soon as it can "
+        "look there)"
+    )
 
 
 def _drop_name(drop: Path) -> str:

@@ -5,6 +5,8 @@ call into a share whose server is gone does; the time limit is cut to a fraction
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -173,9 +175,10 @@ def test_a_rename_that_returns_after_the_last_attempt_takes_the_job_out_of_faile
     r.clock.advance(31)
     r.run(lambda: r.stage(job) is Stage.FAILED, steps=3)
     error = (r.root / "failed" / job / "ERROR.txt").read_text()
-    assert "Wait: 1001_1001-1_bc-85x55_x1.pdf may still arrive there (recorded as soon as the hot folder answers)" in (
-        error
-    )
+    assert (
+        "Wait: 1001_1001-1_bc-85x55_x1.pdf may still arrive in hot folder indigo (the daemon records it as soon as "
+        "it can look there): its rename into it had not returned."
+    ) in error
     assert "REJECT is refused until it is known whether the PDF arrived." in error
     r.engine.flush_status()
     status = (r.root / "failed" / job / "STATUS.txt").read_text()
@@ -238,3 +241,32 @@ def test_a_rename_cut_short_before_a_restart_is_looked_at_again_without_a_retry(
     assert r.stage(job) is Stage.DONE
     assert r.statuses(job).count("InHotFolder") == 1
     assert r.take_prints() == ["1001_1001-1_bc-85x55_x1.pdf"]
+
+
+def test_a_job_whose_rename_cannot_be_told_is_copied_nowhere_else(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """(audit CM 2) The rename landed while the share was being unmounted; the daemon restarted with
+    it unmounted, and a reload routes the job to another hot folder: it waits, copied nowhere,
+    until the first hot folder can be looked into again (where the PDF is: recorded, once)."""
+    r = rig
+    gate = _hanging_rename(monkeypatch)
+    job = r.order("1001")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    gate.set()
+    _answering_again(r, "indigo")
+    parked = r.tmp / "hot" / "indigo-away"
+    r.hot.rename(parked)  # unmounted
+    r.start()
+    rerouted = dataclasses.replace(r.config, routes=(dataclasses.replace(r.config.routes[0], to="large"),))
+    r.engine.set_config(rerouted)
+    r.clock.advance(11)  # its next attempt
+    r.run(steps=2)
+    assert os.listdir(r.tmp / "hot" / "large") == []
+    assert (
+        "whether 1001_1001-1_bc-85x55_x1.pdf arrived in hot folder indigo cannot be told"
+        in (_details(r, job, "CopyToHotFolderFailed")[-1])
+    )
+    parked.rename(r.hot)  # mounted again
+    r.clock.advance(31)
+    r.run(done(r, job), steps=3)
+    assert r.take_prints() == ["1001_1001-1_bc-85x55_x1.pdf"]
+    assert os.listdir(r.tmp / "hot" / "large") == []

@@ -38,8 +38,7 @@ def test_a_folder_seen_mounted_and_then_on_its_parents_filesystem_is_not_mounted
     assert unmounted.value.transient
     assert str(unmounted.value) == (
         f"hot folder indigo ({hot}) is not mounted: it was seen as the mount point of a share, and is now a folder "
-        "of the local disk, where the printer would never see a file; mount the share again (if the folder is meant "
-        f"to be local from now on, remove the line {hot} from {store})"
+        "of the local disk, where the printer would never see a file; mount the share again"
     )
     # Still known after a restart (the share down meanwhile) ...
     with pytest.raises(DeliveryError, match="is not mounted"):
