@@ -439,9 +439,35 @@ class Engine:
         for delivery in self.ledger.open_deliveries():
             if delivery.hot_folder in names:
                 self._guard("delivery", delivery.job_id, lambda d=delivery: look(d))  # type: ignore[misc]
-                if self.ledger.undecided_delivery(delivery.job_id) is None:
+                if delivery.state == "written" and self.ledger.undecided_delivery(delivery.job_id) is None:
                     self._dirty.add(delivery.job_id)  # (decided: STATUS.txt says what now)
+                    self._guard("delivery", delivery.job_id, lambda d=delivery: self._did_not_arrive(d, now))  # type: ignore[misc]
         self._guard("delivery", "", lambda: self.sweep_temp_files(only=names))
+
+    def _did_not_arrive(self, delivery: Any, now: datetime) -> None:
+        """A job in failed/ whose ERROR.txt said "Wait: ... may still arrive", now known not to have
+        arrived (the rename had not happened): ERROR.txt says so, and what to do (audit CM 4)."""
+        job = self.ledger.get_job(delivery.job_id, history=False)
+        if job is None or job.stage is not Stage.FAILED:
+            return  # (arrived: done/; or a job that tries again by itself)
+        name = Path(delivery.final_path).name
+        reason = (
+            f"the copy into hot folder {delivery.hot_folder} failed: {name} did not arrive there (its rename into "
+            "it, which had not returned, did not happen)"
+        )
+        self.ledger.update_job(job.job_id, now, error=reason)
+        folder = self._locate(job)
+        if folder is not None:
+            atomic_write(
+                folder / "ERROR.txt",
+                error_text(
+                    f"Job {job.job_id} (order {job.order_id}) needs attention: {reason}",
+                    [job.error or reason],
+                    "Fix the cause (is the share's server up, the share mounted?), then drop a file named RETRY "
+                    "here. Drop REJECT to stop the job.",
+                ),
+            )
+        log.info("delivery.did_not_arrive", job_id=job.job_id, order_id=job.order_id, file=name)
 
     def wake(self) -> None:
         self.wake_event.set()

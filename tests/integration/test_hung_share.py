@@ -270,3 +270,54 @@ def test_a_job_whose_rename_cannot_be_told_is_copied_nowhere_else(rig: Rig, monk
     r.run(done(r, job), steps=3)
     assert r.take_prints() == ["1001_1001-1_bc-85x55_x1.pdf"]
     assert os.listdir(r.tmp / "hot" / "large") == []
+
+
+def test_a_rename_that_fails_after_the_last_attempt_is_said_and_the_job_can_be_rejected(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(audit CM 4) The job waits in failed/ ("Wait: ... may still arrive"); the rename returns
+    without having happened: ERROR.txt says it did not arrive, and REJECT is taken."""
+    r = rig
+    gate = _hanging_rename(monkeypatch, renamed=False)
+    job = r.order("1001")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    r.clock.advance(11)
+    r.run(lambda: len(_details(r, job, "CopyToHotFolderFailed")) == 2, steps=3)
+    r.clock.advance(31)
+    r.run(lambda: r.stage(job) is Stage.FAILED, steps=3)
+    assert r.engine.apply(job, Action.REJECT, by="alice", note="").ok is False
+
+    gate.set()
+    _answering_again(r, "indigo")
+    r.run(steps=1)
+    error = (r.root / "failed" / job / "ERROR.txt").read_text()
+    assert error.startswith(
+        "Job 1001-1 (order 1001) needs attention: the copy into hot folder indigo failed: "
+        "1001_1001-1_bc-85x55_x1.pdf did not arrive there"
+    )
+    assert "Wait" not in error and r.temps() == []
+    assert r.engine.apply(job, Action.REJECT, by="alice", note="not needed").ok
+    assert r.take_prints() == []
+
+
+def test_a_manifest_sent_again_while_a_rename_is_unconfirmed_is_refused(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(audit CM 1) Its new artwork would replace the job's while the old PDF may be printing: the
+    manifest goes to failed/ saying why; the job is not changed."""
+    r = rig
+    gate = _hanging_rename(monkeypatch)
+    job = r.order("1001")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    try:
+        r.order("1001")  # sent again (its PDF too)
+        r.run(lambda: (r.root / "failed" / "1001.yaml" / "ERROR.txt").exists(), steps=10)
+        error = (r.root / "failed" / "1001.yaml" / "ERROR.txt").read_text()
+        assert "job 1001-1's PDF may already be in hot folder indigo" in error
+        assert "send this manifest again then" in error
+        assert "ArtworkUploaded" not in r.statuses(job)
+    finally:
+        gate.set()
+    _answering_again(r, "indigo")
+    r.run(done(r, job), steps=3)
+    assert r.take_prints() == ["1001_1001-1_bc-85x55_x1.pdf"]
