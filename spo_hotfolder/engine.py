@@ -3218,7 +3218,9 @@ class Engine:
         except DeliveryError as exc:  # (the hot folder of an attempt cut short does not answer)
             undecided = self.ledger.undecided_delivery(job.job_id)
             if undecided is not None:
-                exc = DeliveryError(f"{exc}; {_may_still_arrive(undecided)}", transient=exc.transient)
+                exc = DeliveryError(
+                    f"{exc}; {_may_still_arrive(undecided.final_path, undecided.hot_folder)}", transient=exc.transient
+                )
             self._delivery_failed(job, undecided.hot_folder if undecided else job.route or "", exc)
             return
         facts = self.facts(job)
@@ -3534,7 +3536,8 @@ class Engine:
             title=lambda why: f"the copy into hot folder {hot_name} failed ({why}): {exc}",
             fix=fix
             or (
-                f"Wait: {_may_still_arrive(undecided)}: its rename into it had not returned. "
+                f"Wait: {_may_still_arrive(undecided.final_path, undecided.hot_folder)}: its rename into it had not "
+                "returned. "
                 "If it does not arrive, fix the cause (is the share's server up, the share mounted?), then drop a "
                 "file named RETRY here; REJECT is refused until it is known whether the PDF arrived."
                 if (undecided := self.ledger.undecided_delivery(job.job_id)) is not None
@@ -5207,11 +5210,8 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
     return fix + ", or drop REJECT to stop the job."
 
 
-def _may_still_arrive(final: Any, hot_folder: str = "") -> str:
-    """Said of a PDF whose rename into a hot folder was given up on before it returned (``final``:
-    its path, with ``hot_folder``; or its delivery)."""
-    if not isinstance(final, str | Path):
-        final, hot_folder = final.final_path, final.hot_folder
+def _may_still_arrive(final: str | Path, hot_folder: str) -> str:
+    """Said of a PDF whose rename into a hot folder was given up on before it returned."""
     return (
         f"{Path(final).name} may still arrive in hot folder {hot_folder} (the daemon records it as soon as it can "
         "look there)"
