@@ -74,12 +74,12 @@ class ShareGuard:
         self._silent: dict[str, _Courier] = {}  # hot folder name -> the courier stuck in a call
         self._local = threading.local()
 
-    def silent_since(self, name: str) -> tuple[float, str] | None:
-        """(since when, in ``monotonic`` seconds, what call) a hot folder has not answered; None
+    def silent_since(self, name: str) -> float | None:
+        """Since when (``monotonic`` seconds) a call into hot folder ``name`` was given up on; None
         while it answers."""
         with self._lock:
             courier = self._silent.get(name)
-            return None if courier is None else (courier.abandoned_at or 0.0, courier.what)
+            return None if courier is None else courier.abandoned_at
 
     def alive(self) -> None:
         """Called from inside a call (between two chunks of a copy): a sign of progress."""
