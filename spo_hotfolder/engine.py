@@ -67,6 +67,7 @@ from spo_hotfolder.fsutil import (
     fsync_file,
     into_history,
     move,
+    name_key,
     readable,
     safe_name,
     stamp,
@@ -2155,14 +2156,10 @@ class Engine:
         (the manifest's "café.pdf" is two characters longer from a Mac), when no file has the exact
         name: the artwork a person would call the same file. Not when several files beside it would
         be (card.pdf and CARD.pdf for Card.pdf): which one is meant is not guessed (audit BA 2)."""
-        key = _name_key(path.name)
         return [
             (job_id, position)
-            for job_id, position, source in self.ledger.waiting_in(str(path.parent))
-            if Path(source).parent == path.parent
-            and _name_key(Path(source).name) == key
-            and not os.path.lexists(source)
-            and len(_near_misses(Path(source))) == 1
+            for job_id, position, source in self.ledger.waiting_as(str(path.parent), path.name)
+            if source != str(path) and not os.path.lexists(source) and len(_near_misses(Path(source))) == 1
         ]
 
     def _claim_for_job(self, job: Job) -> None:
@@ -2605,10 +2602,9 @@ class Engine:
                         f"({job.status.value}), and a file of that name put into the inbox is not taken for a "
                         f"job that has its artwork: if it is meant for that job, put it into {job.folder}/replace/"
                     )
-            key = _name_key(path.name)
-            for job_id, _, source in self.ledger.waiting_in(str(path.parent)):
+            for job_id, _, source in self.ledger.waiting_as(str(path.parent), path.name):
                 wanted = Path(source)
-                if wanted.parent == path.parent and wanted.name != path.name and _name_key(wanted.name) == key:
+                if wanted.name != path.name:
                     # Not taken: another file's name differs from the wanted one as little (audit BA 2).
                     problems.append(
                         f"job {job_id} waits for {wanted.name!r}, a name that differs from this file's only in letter "
@@ -2743,7 +2739,7 @@ class Engine:
         """Files of failed/ (``failed/<name>[-n]/<name>``, where unclaimed files go) named as
         ``source``, or differing from it only in letter case or Unicode form, that went there since
         a while before ``job`` came (not an old order's), as paths from the root."""
-        key = _name_key(source.name)
+        key = name_key(source.name)
         since = parse_iso(job.created_at).timestamp() - 2 * self.config.watch.artwork_timeout_seconds
         found: list[str] = []
         with contextlib.suppress(OSError), os.scandir(self.area("failed")) as entries:
@@ -2751,7 +2747,7 @@ class Engine:
                 base = re.sub(r"-\d+$", "", entry.name)
                 file = Path(entry.path) / base
                 with contextlib.suppress(OSError):
-                    if _name_key(base) == key and file.is_file() and entry.stat().st_mtime >= since:
+                    if name_key(base) == key and file.is_file() and entry.stat().st_mtime >= since:
                         found.append(self.rel(file))
         return sorted(found)
 
@@ -5271,10 +5267,6 @@ def _snake(name: str) -> str:
             out.append("_")
         out.append(ch.lower())
     return "".join(out)
-
-
-def _name_key(name: str) -> str:
-    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _not_taken(refused: Sequence[object], accepted: Sequence[str]) -> str:

@@ -13,6 +13,7 @@ import queue
 import re
 import shutil
 import threading
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -342,6 +343,12 @@ def into_history(job_dir: Path, src: Path, now: datetime, name: str | None = Non
     history = job_dir / "history"
     history.mkdir(exist_ok=True)
     return move(src, history / fit_name(f"{stamp(now)}-{name or src.name}", NAME_MAX - 8))
+
+
+def name_key(name: str) -> str:
+    """What two names a person would call the same file share: letter case and Unicode form (the
+    "é" of a Mac is two characters: e + accent) set aside."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def undecodable(text: str) -> bool:

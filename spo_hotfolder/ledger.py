@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from spo_hotfolder.clock import iso, parse_iso
+from spo_hotfolder.fsutil import name_key
 from spo_hotfolder.status import JobStatus
 
 SCHEMA_VERSION = 1
@@ -302,6 +303,7 @@ CREATE TABLE IF NOT EXISTS artwork (
     source TEXT,
     sha256 TEXT,
     present INTEGER NOT NULL DEFAULT 0,
+    source_key TEXT,
     PRIMARY KEY (job_id, position)
 );
 CREATE INDEX IF NOT EXISTS artwork_source ON artwork (source);
@@ -568,6 +570,7 @@ class Ledger:
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
+                _add_source_keys(self._db)
             self._db.execute("PRAGMA busy_timeout=30000")
         except (sqlite3.Error, OSError) as exc:
             raise LedgerError(f"cannot open the ledger {path}: {exc}{_not_writable_why(path)}") from exc
@@ -910,8 +913,12 @@ class Ledger:
             self._artwork.pop(job_id, None)
             db.execute("DELETE FROM artwork WHERE job_id = ?", (job_id,))
             db.executemany(
-                "INSERT INTO artwork (job_id, position, name, source, sha256, present) VALUES (?, ?, ?, ?, ?, ?)",
-                [(job_id, a.position, a.name, a.source, a.sha256, 1 if a.present else 0) for a in items],
+                "INSERT INTO artwork (job_id, position, name, source, sha256, present, source_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (job_id, a.position, a.name, a.source, a.sha256, 1 if a.present else 0, _source_key(a.source))
+                    for a in items
+                ],
             )
 
     def artwork(self, job_id: str) -> list[Artwork]:
@@ -938,12 +945,14 @@ class Ledger:
                 db.execute("UPDATE artwork SET sha256 = NULL WHERE job_id = ? AND position = ?", (job_id, position))
             if name is None:
                 db.execute(
-                    "UPDATE artwork SET present = 1, source = NULL WHERE job_id = ? AND position = ?",
+                    "UPDATE artwork SET present = 1, source = NULL, source_key = NULL "
+                    "WHERE job_id = ? AND position = ?",
                     (job_id, position),
                 )
             else:
                 db.execute(
-                    "UPDATE artwork SET present = 1, source = NULL, name = ? WHERE job_id = ? AND position = ?",
+                    "UPDATE artwork SET present = 1, source = NULL, source_key = NULL, name = ? "
+                    "WHERE job_id = ? AND position = ?",
                     (name, job_id, position),
                 )
 
@@ -1004,18 +1013,20 @@ class Ledger:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def waiting_in(self, folder: str) -> list[tuple[str, int, str]]:
-        """(job_id, position, source) of the artwork awaiting or failed jobs wait for in ``folder``
-        (an index range on the source path: nothing to read in the common case)."""
+    def waiting_as(self, folder: str, name: str) -> list[tuple[str, int, str]]:
+        """(job_id, position, source) of the artwork awaiting or failed jobs wait for directly in
+        ``folder`` under a name that is ``name`` to a person (``fsutil.name_key``: letter case and
+        Unicode form set aside), the exact name included. One index lookup, however many jobs
+        wait: a backlog of thousands of jobs at start asks this for every file without a job."""
         prefix = folder.rstrip("/") + "/"
         with self._lock:
             rows = self._db.execute(
                 "SELECT a.job_id, a.position, a.source FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
-                "WHERE a.source >= ? AND a.source < ? AND a.present = 0 AND j.stage IN ('awaiting', 'failed') "
-                "ORDER BY j.created_at, a.position",
-                (prefix, prefix[:-1] + "0"),  # "0" follows "/": every path below folder
+                "WHERE a.source_key = ? AND a.source >= ? AND a.source < ? AND a.present = 0 "
+                "AND j.stage IN ('awaiting', 'failed') ORDER BY j.created_at, a.position",
+                (name_key(name), prefix, prefix[:-1] + "0"),
             ).fetchall()
-        return [(r[0], r[1], r[2]) for r in rows]
+        return [(r[0], r[1], r[2]) for r in rows if "/" not in r[2][len(prefix) :]]
 
     # -- deliveries -------------------------------------------------------------------------
 
@@ -1213,3 +1224,28 @@ def _job_from_row(
         history_complete=complete,
         current=current,
     )
+
+
+def _source_key(source: str | None) -> str | None:
+    """The ``source_key`` column: the ``name_key`` of the awaited file's name (``Ledger.waiting_as``)."""
+    return None if source is None else name_key(source.rpartition("/")[2])
+
+
+def _add_source_keys(db: sqlite3.Connection) -> None:
+    """Adds the ``source_key`` column (and its index) to a ledger made before it had one, filled in
+    for the artwork still awaited; a ledger that has it is left as it is."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(artwork)")}
+    if "source_key" not in columns:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("ALTER TABLE artwork ADD COLUMN source_key TEXT")
+            rows = db.execute("SELECT job_id, position, source FROM artwork WHERE source IS NOT NULL").fetchall()
+            db.executemany(
+                "UPDATE artwork SET source_key = ? WHERE job_id = ? AND position = ?",
+                [(_source_key(source), job_id, position) for job_id, position, source in rows],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    db.execute("CREATE INDEX IF NOT EXISTS artwork_source_key ON artwork (source_key)")
