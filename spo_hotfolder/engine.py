@@ -5288,13 +5288,17 @@ def _near_misses(path: Path) -> list[tuple[str, str]]:
     """Every file beside ``path`` whose name differs only in letter case or Unicode form, and how."""
     wanted = path.name
     try:
-        names = sorted(os.listdir(path.parent))
+        names = os.listdir(path.parent)
     except OSError:
         return []
+    # Each of the (possibly thousands of) names costs two or three string calls; only the few alike
+    # are sorted and told apart (an inbox is listed at the intake of each job whose file is not there).
+    key, folded = name_key(wanted), wanted.casefold()
+    alike = sorted(
+        other for other in names if other != wanted and (name_key(other) == key or other.casefold() == folded)
+    )
     found: list[tuple[str, str]] = []
-    for other in names:
-        if other == wanted:
-            continue
+    for other in alike:
         if unicodedata.normalize("NFC", other) == unicodedata.normalize("NFC", wanted):
             found.append((other, "only in its Unicode form (accents written as separate characters)"))
         elif other.casefold() == wanted.casefold():

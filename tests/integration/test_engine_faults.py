@@ -2028,6 +2028,24 @@ def test_artwork_named_in_another_unicode_form_or_letter_case_is_taken(rig: Rig)
     assert engine_module._near_miss(r.tmp / "other.pdf") is None
 
 
+def test_every_name_alike_in_a_big_folder_is_found_and_said_how_it_differs(tmp_path: Path) -> None:
+    import unicodedata
+
+    nfc = "Caf\u00e9.pdf"
+    alike = ["CAF\u00c9.pdf", unicodedata.normalize("NFD", nfc), unicodedata.normalize("NFD", "caf\u00e9.PDF")]
+    for name in [nfc, *alike, *(f"caf{i}.pdf" for i in range(2000)), "Cafe.pdf"]:
+        (tmp_path / name).touch()
+    assert engine_module._near_misses(tmp_path / nfc) == sorted(
+        [
+            ("CAF\u00c9.pdf", "only in letter case"),
+            (unicodedata.normalize("NFD", nfc), "only in its Unicode form (accents written as separate characters)"),
+            (unicodedata.normalize("NFD", "caf\u00e9.PDF"), "in letter case and Unicode form"),
+        ]
+    )
+    assert engine_module._near_misses(tmp_path / "CAF0.PDF") == [("caf0.pdf", "only in letter case")]
+    assert engine_module._near_misses(tmp_path / "missing" / "a.pdf") == []
+
+
 def test_replace_folder_answers_a_drop_file_and_a_link_in_plain_words(rig: Rig) -> None:
     """Audit P: RELEASE put into replace/ was answered "RELEASE is not a PDF"; a link there had its
     target's first bytes shown in STATUS.txt."""
