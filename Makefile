@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/spo-hotfolder.yaml
 
-.PHONY: run test test-slow lint bench bench-quick bench-tools init clean install
+.PHONY: run test test-slow test-tools lint bench bench-quick bench-tools init clean install
 
 # The venv is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -27,6 +27,13 @@ test: $(BIN)/.installed
 
 test-slow: $(BIN)/.installed
 	$(BIN)/python -m pytest -m slow -q
+
+# Tools a few end-to-end tests use, from Debian (needs root; .ci/run calls it): rsync (a client's
+# upload) and FUSE (fusermount, libfuse2: a share that stops answering). Where one is missing, its
+# tests are skipped, saying why.
+test-tools:
+	command -v rsync || (apt-get update -q && apt-get install -y --no-install-recommends rsync) || echo "rsync not installed: its test is skipped"
+	command -v fusermount || (apt-get update -q && apt-get install -y --no-install-recommends fuse) || echo "FUSE not installed: the hung-share tests are skipped"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check spo_hotfolder tests bench
