@@ -2148,18 +2148,20 @@ class Engine:
                 self._write_status(job_id)
 
     def _waiting(self, path: Path) -> list[tuple[str, int]]:
-        """The (job_id, position) of the artwork that jobs wait for at ``path``."""
-        return self.ledger.waiting_for(str(path)) or self._waiting_under_another_form(path)
-
-    def _waiting_under_another_form(self, path: Path) -> list[tuple[str, int]]:
-        """Jobs waiting for ``path`` under a name that differs only in letter case or Unicode form
-        (the manifest's "café.pdf" is two characters longer from a Mac), when no file has the exact
-        name: the artwork a person would call the same file. Not when several files beside it would
-        be (card.pdf and CARD.pdf for Card.pdf): which one is meant is not guessed (audit BA 2)."""
+        """The (job_id, position) of the artwork that jobs wait for at ``path``. When none waits for
+        its exact name: those waiting for it under a name that differs only in letter case or
+        Unicode form (the manifest's "café.pdf" is two characters longer from a Mac), the artwork a
+        person would call the same file; not when several files beside it would be (card.pdf and
+        CARD.pdf for Card.pdf): which one is meant is not guessed (audit BA 2)."""
+        here = str(path)
+        rows = self.ledger.waiting_as(str(path.parent), path.name)
+        exact = [(job_id, position) for job_id, position, source in rows if source == here]
+        if exact or not rows:
+            return exact
         return [
             (job_id, position)
-            for job_id, position, source in self.ledger.waiting_as(str(path.parent), path.name)
-            if source != str(path) and not os.path.lexists(source) and len(_near_misses(Path(source))) == 1
+            for job_id, position, source in rows
+            if not os.path.lexists(source) and len(_near_misses(Path(source))) == 1
         ]
 
     def _claim_for_job(self, job: Job) -> None:

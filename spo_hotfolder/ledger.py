@@ -1232,17 +1232,18 @@ def _source_key(source: str | None) -> str | None:
 
 
 def _add_source_keys(db: sqlite3.Connection) -> None:
-    """Adds the ``source_key`` column (and its index) to a ledger made before it had one, filled in
-    for the artwork still awaited; a ledger that has it is left as it is."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(artwork)")}
-    if "source_key" not in columns:
+    """Adds the ``source_key`` column (and its index) to a ledger made before it had one, and fills
+    it in for the artwork awaited without one (also rows an older daemon wrote since)."""
+    missing = "source_key" not in {row[1] for row in db.execute("PRAGMA table_info(artwork)")}
+    unkeyed = "SELECT job_id, position, source FROM artwork WHERE source IS NOT NULL AND source_key IS NULL"
+    if missing or db.execute(unkeyed + " LIMIT 1").fetchone() is not None:
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("ALTER TABLE artwork ADD COLUMN source_key TEXT")
-            rows = db.execute("SELECT job_id, position, source FROM artwork WHERE source IS NOT NULL").fetchall()
+            if missing:
+                db.execute("ALTER TABLE artwork ADD COLUMN source_key TEXT")
             db.executemany(
                 "UPDATE artwork SET source_key = ? WHERE job_id = ? AND position = ?",
-                [(_source_key(source), job_id, position) for job_id, position, source in rows],
+                [(_source_key(source), job_id, position) for job_id, position, source in db.execute(unkeyed)],
             )
             db.execute("COMMIT")
         except BaseException:

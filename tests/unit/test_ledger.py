@@ -484,3 +484,10 @@ def test_a_ledger_made_before_the_name_keys_gets_them_for_the_artwork_still_awai
     assert keys == ["card.pdf", None]
     ledger.close()
     assert Ledger(path).waiting_as("/in", "card.PDF") == [("A-1", 1, "/in/Card.pdf")]  # opened again: as it is
+    db = sqlite3.connect(path)  # a row as a daemon from before the column writes it, into this ledger
+    db.execute(
+        "INSERT INTO artwork (job_id, position, name, source, present) VALUES ('B-1', 2, 'c.pdf', '/in/c.pdf', 0)"
+    )
+    db.commit()
+    db.close()
+    assert Ledger(path).waiting_as("/in", "C.pdf") == [("B-1", 2, "/in/c.pdf")]
