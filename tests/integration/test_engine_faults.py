@@ -2044,6 +2044,35 @@ def test_every_name_alike_in_a_big_folder_is_found_and_said_how_it_differs(tmp_p
     )
     assert engine_module._near_misses(tmp_path / "CAF0.PDF") == [("caf0.pdf", "only in letter case")]
     assert engine_module._near_misses(tmp_path / "missing" / "a.pdf") == []
+    # From a listing made a moment ago: a name alike that is gone since does not count.
+    listed = [*os.listdir(tmp_path), "CAF0.pdf"]
+    assert engine_module._near_misses(tmp_path / "CAF0.PDF", listed) == [("caf0.pdf", "only in letter case")]
+    (tmp_path / "caf0.pdf").unlink()
+    assert engine_module._near_miss(tmp_path / "CAF0.PDF", listed) is None
+
+
+def test_manifests_whose_files_come_later_list_the_inbox_once_a_round_not_once_each(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each intake looks for a file named like its missing artwork: 8,000 manifests waiting at start
+    listed the inbox 8,000 times (half the engine's time). A file named alike that comes later is
+    still taken (audit M), and one taken meanwhile is not counted."""
+    r = rig
+    for n in range(30):
+        (r.inbox / f"L{n}.yaml").write_text(f'order_id: "L{n}"\nproduct: bc-85x55\nquantity: 1\nartwork: [l{n}.pdf]\n')
+    listed: list[str] = []
+    real = os.listdir
+
+    def counting(path: Any = ".") -> list[str]:
+        listed.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(engine_module.os, "listdir", counting)
+    r.run(until=lambda: all(r.stage(f"L{n}-1") is Stage.AWAITING for n in range(30)), steps=10)
+    assert 1 <= listed.count(str(r.inbox)) <= 3, listed
+    make_pdf(r.inbox / "L7.PDF", pages=CARD)
+    r.run(until=done(r, "L7-1"), steps=10)
+    assert r.take_prints() == ["L7_L7-1_bc-85x55_x1.pdf"]
 
 
 def test_replace_folder_answers_a_drop_file_and_a_link_in_plain_words(rig: Rig) -> None:
