@@ -16,13 +16,13 @@ import stat
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from spo_hotfolder.cli import DEFAULT_CONFIG, PROG
 from spo_hotfolder.clock import SystemClock
-from spo_hotfolder.config import Config, ConfigError, load_config, summary
+from spo_hotfolder.config import Config, ConfigError, FolderLook, load_config, look_here, summary
 from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
 from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage
 from spo_hotfolder.logsetup import setup_logging
@@ -99,15 +99,47 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
 
 
+class _FolderLooks:
+    """The hot and staging folders as ``check-config`` and ``init`` look at them: in a child
+    process, so that a share whose server does not answer holds neither up (``shares.look_at``)."""
+
+    def __init__(self) -> None:
+        self.folders: list[Path] = []
+        self.seconds = 0.0
+        self.look: FolderLook = look_here
+
+    def __call__(self, folders: Sequence[Path], seconds: float) -> FolderLook:
+        from spo_hotfolder.shares import look_at
+
+        self.folders, self.seconds = list(dict.fromkeys(folders)), seconds
+        self.look = look_at(self.folders, seconds)
+        return self.look
+
+    def silent_notes(self) -> list[str]:
+        return [
+            f"note: {folder} does not answer: a look at it has not returned within {self.seconds:g} s "
+            "(delivery.share_timeout_seconds); a share whose server is down or unreachable? The daemon starts "
+            "anyway; deliveries into it fail and are retried until it answers"
+            for folder in self.folders
+            if self.look(folder).kind == "silent"
+        ]
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     # What the file says may also be impossible where it points (folders that are files, on other
     # filesystems): listed with the file's own errors, all at once.
     from spo_hotfolder.service import folder_access_notes
 
-    config = load_config(config_path(args), filesystems=True)
-    print(summary(config))
-    for note in folder_access_notes(config):
-        print(f"note: {note}", file=sys.stderr)
+    looks = _FolderLooks()
+    try:
+        config = load_config(config_path(args), filesystems=True, probe=looks)
+    except ConfigError:
+        for note in looks.silent_notes():
+            print(note, file=sys.stderr)
+        raise
+    print(summary(config, looks.look))
+    for note in [*looks.silent_notes(), *(f"note: {note}" for note in folder_access_notes(config))]:
+        print(note, file=sys.stderr)
     print("config OK")
     return 0
 
@@ -124,10 +156,19 @@ def cmd_init(args: argparse.Namespace) -> int:
     Ledger(ledger_path(config)).close()
     for folder in created:
         print(f"created {folder}")
-    missing = [h for h in config.hot_folders.values() if not h.path.is_dir()]
-    for hot in missing:
-        problem = "is not a folder" if hot.path.exists() else "does not exist; the daemon never creates it"
-        print(f"note: hot folder {hot.name} ({hot.path}) {problem}", file=sys.stderr)
+    looks = _FolderLooks()
+    look = looks([hot.path for hot in config.hot_folders.values()], config.delivery.share_timeout_seconds)
+    for hot in config.hot_folders.values():
+        seen = look(hot.path)
+        problem = {
+            "file": "is not a folder",
+            "missing": "does not exist; the daemon never creates it",
+            "unreadable": f"cannot be looked at: {seen.error}",
+            "silent": f"does not answer: a look at it has not returned within {looks.seconds:g} s "
+            "(delivery.share_timeout_seconds); a share whose server is down or unreachable?",
+        }.get(seen.kind)
+        if problem is not None:
+            print(f"note: hot folder {hot.name} ({hot.path}) {problem}", file=sys.stderr)
     print(f"folder layout ready under {config.paths.root}")
     return 0
 

@@ -11,7 +11,8 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+import stat
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
@@ -256,9 +257,10 @@ def template_placeholders(template: str) -> list[str]:
     return names
 
 
-def load_config(path: Path, *, filesystems: bool = False) -> Config:
+def load_config(path: Path, *, filesystems: bool = False, probe: FolderProbe | None = None) -> Config:
     """Reads and validates ``path``; raises ConfigError listing every problem (``filesystems``:
-    also what the folders it names make impossible now, as ``check-config`` lists them)."""
+    also what the folders it names make impossible now, as ``check-config`` lists them; hot and
+    staging folders looked at through ``probe``, if given, within delivery.share_timeout_seconds)."""
     path = Path(path)
     shown = str(path)
     try:
@@ -288,7 +290,7 @@ def load_config(path: Path, *, filesystems: bool = False) -> Config:
                 f"(paths:, watch:, hot_folders:, ...), not {describe(document.value)}"
             ]
         )
-    return _ConfigReader(shown, path.absolute(), document).read(filesystems=filesystems)
+    return _ConfigReader(shown, path.absolute(), document).read(filesystems=filesystems, probe=probe)
 
 
 def load_paths(path: Path) -> PathsConfig | None:
@@ -571,7 +573,7 @@ class _ConfigReader:
 
     # -- sections
 
-    def read(self, *, filesystems: bool = False) -> Config:
+    def read(self, *, filesystems: bool = False, probe: FolderProbe | None = None) -> Config:
         """The config; raises ConfigError listing every problem, with ``filesystems`` also what
         the folders it names make impossible now (``_filesystem_problems``)."""
         top = self.mapping(self.document.value, "", tuple(_SECTIONS))
@@ -598,7 +600,11 @@ class _ConfigReader:
         logging = self.read_logging(self.mapping(top.get("logging"), "logging", _SECTIONS["logging"]))
         self.cross_checks(paths)
         if filesystems:
-            self.errors.extend(_filesystem_problems(paths, self.checked_folders, self.document))
+            look: FolderLook = look_here
+            if probe is not None:
+                folders = [f for _, hot, staging in self.checked_folders for f in (hot, staging) if f is not None]
+                look = probe(folders, delivery.share_timeout_seconds)
+            self.errors.extend(_filesystem_problems(paths, self.checked_folders, self.document, look))
         if self.errors or paths is None:
             self.errors.sort(key=lambda error: error[0])
             raise ConfigError([f"{self.shown}:{line}: {message}" for line, message in self.errors])
@@ -1067,6 +1073,34 @@ def spool_filesystems(paths: PathsConfig) -> list[list[str]]:
     return sorted(groups.values(), key=len, reverse=True)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What a look at a hot or staging folder found: ``kind`` is "dir", "file" (something else
+    than a folder), "missing", "unreadable" (``error`` says why) or "silent" (the look did not
+    return in time: a share whose server does not answer)."""
+
+    kind: Literal["dir", "file", "missing", "unreadable", "silent"]
+    device: int | None = None
+    error: str = ""
+
+
+#: A look at one folder (``look_here``, or the answers of ``shares.look_at``).
+FolderLook = Callable[[Path], Seen]
+#: Looks at folders with a time limit, in seconds (``shares.look_at``).
+FolderProbe = Callable[[Sequence[Path], float], FolderLook]
+
+
+def look_here(path: Path) -> Seen:
+    """A look at ``path`` by this thread (it waits as long as the filesystem does)."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return Seen("missing")
+    except OSError as exc:
+        return Seen("unreadable", error=exc.strerror or str(exc))
+    return Seen("dir" if stat.S_ISDIR(st.st_mode) else "file", st.st_dev)
+
+
 def filesystem_errors(config: Config, shown: str | None = None) -> list[str]:
     """What the config says that the filesystems make impossible right now (see
     ``_filesystem_problems``), as ``file:line: key.path: message`` (``shown``: the config file as
@@ -1086,6 +1120,7 @@ def _filesystem_problems(
     paths: PathsConfig | None,
     hot_folders: Sequence[tuple[str, Path | None, Path | None]],
     document: Document,
+    look: FolderLook = look_here,
 ) -> list[tuple[int, str]]:
     """What the config says that the filesystems make impossible right now, as (line, message);
     ``check-config`` lists them with the file's other errors:
@@ -1096,6 +1131,9 @@ def _filesystem_problems(
       filesystem than the hot folder: every delivery there would fail (the temporary copy cannot
       be renamed into the hot folder). Only folders that exist are compared: the daemon never
       creates either (a share may not be mounted yet).
+
+    Hot and staging folders are looked at through ``look`` (``check-config`` and ``init`` look in
+    another process, which a share that does not answer cannot hold up).
     """
     errors: list[tuple[int, str]] = []
 
@@ -1132,14 +1170,17 @@ def _filesystem_problems(
     for name, path, staging in hot_folders:
         for key, folder in (("path", path), ("staging", staging)):
             # Missing is fine (a share not mounted yet); a file where the folder should be is not.
-            if folder is not None and folder.exists() and not folder.is_dir():
+            if folder is not None and look(folder).kind == "file":
                 error(
                     f"hot_folders.{name}.{key}",
                     f"{folder} is a file, not a folder; every delivery to {name} would fail: name the folder",
                 )
-        if path is None or staging is None or not staging.is_dir() or not path.is_dir():
+        if path is None or staging is None:
             continue
-        staging_device, hot_device = _device(staging), _device(path)
+        staging_seen, hot_seen = look(staging), look(path)
+        if staging_seen.kind != "dir" or hot_seen.kind != "dir":
+            continue
+        staging_device, hot_device = staging_seen.device, hot_seen.device
         if staging_device is not None and hot_device is not None and staging_device != hot_device:
             error(
                 f"hot_folders.{name}.staging",
@@ -1165,17 +1206,20 @@ def _route_text(rule: RouteRule) -> str:
     return f"route {rule.number}: {condition} -> {rule.to}"
 
 
-def _folder_note(path: Path) -> str:
+def _folder_note(seen: Seen) -> str:
     """What ``check-config`` says after a hot or staging folder that is not a folder now."""
-    if path.is_dir():
-        return ""
-    if path.exists():
-        return "  (not a folder!)"
-    return "  (missing!)"
+    return {
+        "dir": "",
+        "file": "  (not a folder!)",
+        "missing": "  (missing!)",
+        "unreadable": f"  (cannot be looked at: {seen.error})",
+        "silent": "  (does not answer!)",
+    }[seen.kind]
 
 
-def summary(config: Config) -> str:
-    """A short human summary for ``check-config``: folders, hot folders, routes."""
+def summary(config: Config, look: FolderLook = look_here) -> str:
+    """A short human summary for ``check-config``: folders, hot folders (looked at through
+    ``look``), routes."""
     lines = [f"config: {config.source}", f"root: {config.paths.root}"]
     for name, folder in config.paths.spool_folders().items():
         if folder.is_dir():
@@ -1196,12 +1240,12 @@ def summary(config: Config) -> str:
     if not config.hot_folders:
         lines.append("hot folders: none configured (every job is skipped)")
     for name, hot_folder in config.hot_folders.items():
-        lines.append(f"hot folder {name}: {hot_folder.path}{_folder_note(hot_folder.path)}")
+        lines.append(f"hot folder {name}: {hot_folder.path}{_folder_note(look(hot_folder.path))}")
         lines.append(f"  filename: {hot_folder.filename}")
         if hot_folder.staging is None:
             lines.append("  staging: a hidden temporary name inside the hot folder")
         else:
-            lines.append(f"  staging: {hot_folder.staging}{_folder_note(hot_folder.staging)}")
+            lines.append(f"  staging: {hot_folder.staging}{_folder_note(look(hot_folder.staging))}")
         lines.append(f"  ticket: {hot_folder.ticket}")
     if not config.routes:
         lines.append("routes: none (jobs without a hot_folder in their manifest are skipped)")

@@ -17,16 +17,21 @@ answers again (``on_answer`` is told, and the log says so).
 
 from __future__ import annotations
 
+import json
+import os
+import select
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
 
-from spo_hotfolder.config import HotFolderConfig
+from spo_hotfolder.config import FolderLook, HotFolderConfig, Seen, look_here
 from spo_hotfolder.delivery import DeliveryError
 
 log = structlog.get_logger("spo_hotfolder.shares")
@@ -212,3 +217,78 @@ def within(seconds: float, fn: Callable[[], T]) -> T:
     if error is not None:
         raise error
     return result  # type: ignore[no-any-return]
+
+
+#: The look of ``look_at``'s child process: one JSON line per folder as each look returns, each
+#: on a thread of its own (one share that does not answer holds up only the looks into it).
+_LOOK = """
+import json, os, stat, sys, threading
+lock = threading.Lock()
+def look(index, path):
+    try:
+        st = os.stat(path)
+        seen = {"kind": "dir" if stat.S_ISDIR(st.st_mode) else "file", "device": st.st_dev}
+    except (FileNotFoundError, NotADirectoryError):
+        seen = {"kind": "missing"}
+    except OSError as exc:
+        seen = {"kind": "unreadable", "error": exc.strerror or str(exc)}
+    with lock:
+        print(json.dumps({"index": index, **seen}), flush=True)
+for index, path in enumerate(sys.argv[1:]):
+    threading.Thread(target=look, args=(index, path)).start()
+"""
+
+#: Children of ``look_at`` still in a call into a share that does not answer (kept referenced, so
+#: that they are not reported as leaked; each ends once its call returns).
+_LEFT_WAITING: list[subprocess.Popen[bytes]] = []
+
+
+def look_at(folders: Sequence[Path], seconds: float) -> FolderLook:
+    """Looks at ``folders`` (stat) in a child process, waited for at most ``seconds``: a folder
+    not looked at by then is ``Seen("silent")``, on a share whose server does not answer.
+
+    For the commands (``check-config``, ``init``): a thread of their own stuck in such a call
+    would keep them from exiting (the kernel holds a process until a FUSE server or a hard NFS
+    mount answers), a child process left behind does not. It ends by itself once the call returns.
+    """
+    unique = list(dict.fromkeys(folders))
+    seen: dict[Path, Seen] = {}
+    if unique:
+        child = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _LOOK, *(os.fsencode(folder) for folder in unique)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # (a Ctrl-C in the terminal is for the command, not for it)
+        )
+        assert child.stdout is not None
+        deadline = time.monotonic() + seconds
+        lines: list[bytes] = []
+        rest = b""
+        while len(lines) < len(unique):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([child.stdout], [], [], left)[0]:
+                break
+            chunk = os.read(child.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            *done, rest = (rest + chunk).split(b"\n")
+            lines.extend(done)
+        for line in lines:
+            try:
+                answer = json.loads(line)
+                seen[unique[answer["index"]]] = Seen(answer["kind"], answer.get("device"), answer.get("error", ""))
+            except (ValueError, KeyError, TypeError, IndexError):
+                continue  # (not a line of ours: that folder counts as not answering)
+        if len(lines) == len(unique):
+            child.stdout.close()
+            child.wait()
+        else:
+            _LEFT_WAITING.append(child)
+
+    def look(folder: Path) -> Seen:
+        if folder in seen:
+            return seen[folder]
+        return Seen("silent") if folder in unique else look_here(folder)  # (one not asked about: here)
+
+    return look

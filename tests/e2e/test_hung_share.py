@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon import Daemon, drop, statuses, wait_for
+from tests.daemon import Daemon, drop, run_cli, statuses, wait_for, write_config
 from tests.pdfs import make_pdf
 
 pytestmark = pytest.mark.e2e
@@ -228,3 +228,41 @@ def test_a_share_whose_server_is_gone_fails_its_jobs_in_words(share: Share, star
     share.mount_it()  # the server is back
     daemon.wait_status("A-1", "InHotFolder", timeout=30)
     assert os.listdir(share.source) == ["A_A-1_bc-85x55_x1.pdf"]
+
+
+def test_check_config_and_init_say_a_share_does_not_answer_instead_of_hanging(share: Share, tmp_path: Path) -> None:
+    """A sysadmin's check-config or init while a hot folder's share does not answer: each looks at
+    the hot folders in a child process it can leave behind, says so, and exits (a thread of its own
+    stuck in the call would keep the process from exiting until the share answers)."""
+    config = write_config(
+        tmp_path,
+        hot_folders={"indigo": {"path": str(share.mount)}},
+        delivery={"share_timeout_seconds": 1},
+    )
+    share.freeze()
+    time.sleep(1.5)  # (the kernel answers a stat of the mount point from its cache for 1 s)
+    began = time.monotonic()
+    checked = run_cli(config, "check-config", timeout=30)
+    assert time.monotonic() - began < 15
+    assert checked.returncode == 0, checked.stderr
+    assert "config OK" in checked.stdout
+    assert f"hot folder indigo: {share.mount}  (does not answer!)" in checked.stdout
+    assert f"note: {share.mount} does not answer: a look at it has not returned within 1 s" in checked.stderr
+    assert f"hot folder large: {tmp_path / 'hot' / 'large'}\n" in checked.stdout  # the others as usual
+    assert "large does not answer" not in checked.stderr
+
+    began = time.monotonic()
+    made = run_cli(config, "init", timeout=30)
+    assert time.monotonic() - began < 15
+    assert made.returncode == 0, made.stderr
+    assert f"note: hot folder indigo ({share.mount}) does not answer: a look at it has not returned within 1 s" in (
+        made.stderr
+    )
+    assert (tmp_path / "root" / "inbox").is_dir()
+
+    share.thaw()  # answering again: nothing to say
+    checked = run_cli(config, "check-config", timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    assert f"hot folder indigo: {share.mount}\n" in checked.stdout
+    assert "(does not answer!)" not in checked.stdout
+    assert "does not answer:" not in checked.stderr

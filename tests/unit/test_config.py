@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,10 +15,13 @@ from spo_hotfolder.config import (
     DEFAULT_SEVERITY,
     Config,
     ConfigError,
+    FolderLook,
     ProductSpec,
     RouteRule,
+    Seen,
     filesystem_errors,
     load_config,
+    look_here,
     summary,
     template_placeholders,
 )
@@ -1184,3 +1187,34 @@ def test_init_as_root_makes_folders_and_ledger_the_service_users_own(tmp_path: P
         assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (12345, 12346, stat.S_IMODE(parent.st_mode)), folder
     ledger = ledger_path(config).stat()
     assert (ledger.st_uid, stat.S_IMODE(ledger.st_mode)) == (12345, 0o664)
+
+
+def test_check_config_looks_at_hot_folders_through_its_probe_and_a_silent_one_is_no_error(tmp_path: Path) -> None:
+    """check-config looks at hot and staging folders in another process (a share that does not
+    answer must not hold it up): what that look says is what the checks and the summary use."""
+    (tmp_path / "afile").write_text("x")
+    path = write(
+        tmp_path,
+        """\
+        paths: {root: var}
+        delivery: {share_timeout_seconds: 3}
+        hot_folders:
+          a: {path: /mnt/hung/in}
+          b: {path: afile}
+        """,
+    )
+    asked: list[tuple[list[Path], float]] = []
+
+    def probe(folders: Sequence[Path], seconds: float) -> FolderLook:
+        asked.append((list(folders), seconds))
+        return lambda folder: Seen("silent") if folder == Path("/mnt/hung/in") else look_here(folder)
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, filesystems=True, probe=probe)
+    assert asked == [([Path("/mnt/hung/in"), tmp_path / "afile"], 3.0)]
+    assert [error.split(": ", 2)[1] for error in raised.value.errors] == ["hot_folders.b.path"]
+    path.write_text(path.read_text().replace("b: {path: afile}", "b: {path: /mnt/other}"))
+    config = load_config(path, filesystems=True, probe=probe)
+    text = summary(config, probe([], 0))
+    assert "hot folder a: /mnt/hung/in  (does not answer!)" in text
+    assert "hot folder b: /mnt/other  (missing!)" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from spo_hotfolder import shares
+from spo_hotfolder.config import Seen
 from spo_hotfolder.delivery import DeliveryError
 from spo_hotfolder.shares import ShareGuard, within
 
@@ -106,3 +108,19 @@ def test_a_stopping_daemon_waits_for_a_call_in_hand_only_briefly(monkeypatch: py
         guard.call(SHARE, "the copy", lambda: gate.wait(10))
     assert time.monotonic() - started < 2
     gate.set()
+
+
+def test_look_at_tells_each_folder_as_it_is_and_one_not_looked_at_in_time_as_silent(tmp_path: Path) -> None:
+    (tmp_path / "hot").mkdir()
+    (tmp_path / "afile").write_text("x")
+    gone, folder, file = tmp_path / "nosuch" / "in", tmp_path / "hot", tmp_path / "afile"
+    look = shares.look_at([folder, file, gone, folder], 30)
+    assert look(folder) == Seen("dir", os.stat(folder).st_dev)
+    assert look(file).kind == "file"
+    assert look(gone) == Seen("missing")
+    assert look(tmp_path) == Seen("dir", os.stat(tmp_path).st_dev)  # not asked about: looked at here
+    # No time at all: nothing is looked at in time, and each counts as not answering.
+    late = shares.look_at([folder, gone], 0)
+    assert late(folder) == Seen("silent")
+    assert late(gone) == Seen("silent")
+    assert shares.look_at([], 1)(folder).kind == "dir"
