@@ -253,14 +253,21 @@ def look_at(folders: Sequence[Path], seconds: float) -> FolderLook:
     """
     unique = list(dict.fromkeys(folders))
     seen: dict[Path, Seen] = {}
-    if unique:
-        child = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _LOOK, *(os.fsencode(folder) for folder in unique)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # (a Ctrl-C in the terminal is for the command, not for it)
+    try:
+        child = (
+            subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _LOOK, *(os.fsencode(folder) for folder in unique)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # (a Ctrl-C in the terminal is for the command, not for it)
+            )
+            if unique
+            else None
         )
+    except OSError:
+        child, unique = None, []  # (no interpreter to start: looked at here, as before)
+    if child is not None:
         assert child.stdout is not None
         deadline = time.monotonic() + seconds
         lines: list[bytes] = []

@@ -124,3 +124,10 @@ def test_look_at_tells_each_folder_as_it_is_and_one_not_looked_at_in_time_as_sil
     assert late(folder) == Seen("silent")
     assert late(gone) == Seen("silent")
     assert shares.look_at([], 1)(folder).kind == "dir"
+
+
+def test_look_at_looks_here_when_no_interpreter_can_be_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shares.sys, "executable", str(tmp_path / "no-python"))
+    look = shares.look_at([tmp_path, tmp_path / "nosuch"], 5)
+    assert look(tmp_path).kind == "dir"
+    assert look(tmp_path / "nosuch") == Seen("missing")
