@@ -499,7 +499,10 @@ def fill_ledger(path: Path, jobs: int, blocked_every: int = 100) -> int:
     with db:
         db.executemany(f"INSERT INTO jobs VALUES ({','.join('?' * 26)})", jobs_rows)  # noqa: S608 - placeholders only
         db.executemany("INSERT INTO history (job_id, status, at, by, detail) VALUES (?, ?, ?, ?, ?)", hist_rows)
-        db.executemany("INSERT INTO artwork VALUES (?, ?, ?, ?, ?, ?)", art_rows)
+        # (columns named: the ledger adds columns over time, e.g. artwork.source_key, filled in at its open)
+        db.executemany(
+            "INSERT INTO artwork (job_id, position, name, source, sha256, present) VALUES (?, ?, ?, ?, ?, ?)", art_rows
+        )
     db.close()
     return blocked
 

@@ -76,3 +76,34 @@ def test_a_rounds_temp_folder_waits_in_the_trash_until_the_run_ends(tmp_path: Pa
     assert not (kept / "big.pdf").exists()  # removed at once, not kept for the end
     trash.empty()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scenario_6s_generated_ledger_is_one_the_daemons_ledger_reads(tmp_path: Path) -> None:
+    """fill_ledger writes rows by hand: they must fit the ledger's schema as it is now (a column added
+    to a table broke scenario 6 once, seen only in a full run)."""
+    from bench.scenarios import fill_ledger
+    from spo_hotfolder.ledger import Ledger, Stage
+
+    path = tmp_path / "ledger.sqlite3"
+    assert fill_ledger(path, 250, blocked_every=50) == 5
+    ledger = Ledger(path)
+    try:
+        jobs = list(ledger.iter_jobs())
+        assert len(jobs) == 250
+        assert [job.job_id for job in jobs if job.blocked] == [
+            "h0000000",
+            "h0000050",
+            "h0000100",
+            "h0000150",
+            "h0000200",
+        ]
+        assert {job.stage for job in jobs} == {Stage.DONE, Stage.FAILED}
+        (art,) = ledger.artwork("h0000007")
+        assert art.name == "h0000007.pdf" and art.present
+        assert [e.status.value for e in ledger.get_job("h0000050").history] == [
+            "Ordered",
+            "Blocked",
+            "ValidationFailed",
+        ]  # type: ignore[union-attr]
+    finally:
+        ledger.close()
