@@ -463,11 +463,30 @@ class ShellLoop:
 
 
 POLLING_SCRIPT = r"""
-import os, shutil, sys, time
+import os, shutil, sys, threading, time
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers.polling import PollingObserver
 
 inbox, hot, interval = sys.argv[1], sys.argv[2], float(sys.argv[3])
+settle = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+pending = {}  # path -> ((size, mtime), since): with settle, copied once unchanged that long
+lock = threading.Lock()
+
+def copy(path):
+    name = os.path.basename(path)
+    tmp = os.path.join(hot, "." + name + ".tmp")
+    try:
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, os.path.join(hot, name))
+    except OSError:
+        pass
+
+def signature(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
 
 class Copy(FileSystemEventHandler):
     def on_any_event(self, event):
@@ -477,12 +496,13 @@ class Copy(FileSystemEventHandler):
         name = os.path.basename(path)
         if name.startswith(".") or not name.endswith(".pdf") or os.path.dirname(path) != inbox:
             return
-        tmp = os.path.join(hot, "." + name + ".tmp")
-        try:
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, os.path.join(hot, name))
-        except OSError:
-            pass
+        if settle <= 0:
+            copy(path)
+            return
+        sig = signature(path)
+        with lock:
+            if sig is not None and (path not in pending or pending[path][0] != sig):
+                pending[path] = (sig, time.monotonic())
 
 observer = PollingObserver(timeout=interval)
 observer.schedule(Copy(), inbox, recursive=True)
@@ -490,22 +510,36 @@ observer.start()
 print("ready", flush=True)
 try:
     while observer.is_alive():
-        time.sleep(1)
+        time.sleep(0.02 if settle > 0 else 1)
+        with lock:
+            due = [(p, sig) for p, (sig, since) in pending.items() if time.monotonic() - since >= settle]
+        for path, sig in due:
+            now_sig = signature(path)
+            with lock:
+                if now_sig == sig:
+                    del pending[path]
+                elif now_sig is None:
+                    pending.pop(path, None)
+                else:
+                    pending[path] = (now_sig, time.monotonic())
+            if now_sig == sig:
+                copy(path)
 finally:
     observer.stop()
 """
 
 
 class PollingBaseline:
-    """watchdog's PollingObserver at the daemon's interval, copying each new *.pdf (temp + rename)."""
+    """watchdog's PollingObserver at the daemon's interval, copying each new *.pdf (temp + rename):
+    at first sight, or (``settle``) once its size and mtime have not changed for that long."""
 
-    def __init__(self, reaper: Reaper, inbox: Path, hot: Path, interval: float) -> None:
+    def __init__(self, reaper: Reaper, inbox: Path, hot: Path, interval: float, settle: float = 0.0) -> None:
         inbox.mkdir(parents=True, exist_ok=True)
         hot.mkdir(parents=True, exist_ok=True)
         self.reaper = reaper
         self.inbox, self.hot = inbox, hot
         self.proc = reaper.popen(
-            [sys.executable, "-c", POLLING_SCRIPT, str(inbox), str(hot), str(interval)],
+            [sys.executable, "-c", POLLING_SCRIPT, str(inbox), str(hot), str(interval), str(settle)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
