@@ -732,6 +732,15 @@ def s10_polling(ctx: Context) -> dict[str, Any]:
     dcpu: list[float] = []
     bcpu: list[float] = []
     window = 10.0 if not ctx.quick else 4.0
+
+    def p50(inbox: Path, hot: Path, r: int, daemon: bool = False) -> float:
+        """The p50 latency of ``n`` jobs written into ``inbox`` at ``rate``, until each is in ``hot``."""
+        with ArrivalWatcher(hot) as watcher:
+            stamps = _rate_writer(inbox, n, rate, ctx.pdf, f"r{r}-", False, jitter=True)
+            watcher.wait_count(n, 120 if daemon else 60, stall=30 if daemon else 10)
+            lat, _ = _latencies(stamps, dict(watcher.arrivals), 1 if daemon else 0)
+        return percentile(lat, 50)
+
     for r in range(ctx.rounds):
         with ctx.scratch("poll") as tmp, ctx.scratch("poll-base") as btmp:
             daemon = DaemonProc(
@@ -751,16 +760,8 @@ def s10_polling(ctx: Context) -> dict[str, Any]:
                 )
                 dcpu.append(cpu["daemon"][0])
                 bcpu.append(cpu["polling"][0])
-                with ArrivalWatcher(daemon.hot) as watcher:
-                    stamps = _rate_writer(daemon.inbox, n, rate, ctx.pdf, f"r{r}-", False, jitter=True)
-                    watcher.wait_count(n, 120, stall=30)
-                    lat, _ = _latencies(stamps, dict(watcher.arrivals), 1)
-                d50.append(percentile(lat, 50))
-                with ArrivalWatcher(btmp / "hot") as watcher:
-                    stamps = _rate_writer(btmp / "inbox", n, rate, ctx.pdf, f"r{r}-", False, jitter=True)
-                    watcher.wait_count(n, 60, stall=10)
-                    lat, _ = _latencies(stamps, dict(watcher.arrivals), 0)
-                b50.append(percentile(lat, 50))
+                d50.append(p50(daemon.inbox, daemon.hot, r, daemon=True))
+                b50.append(p50(btmp / "inbox", btmp / "hot", r))
             finally:
                 base.stop()
                 daemon.stop()
@@ -768,11 +769,7 @@ def s10_polling(ctx: Context) -> dict[str, Any]:
             # The same poller, but waiting as the daemon must (SPEC 7: unchanged for settle_seconds).
             base = PollingBaseline(ctx.reaper, stmp / "inbox", stmp / "hot", interval, settle=1.0)
             try:
-                with ArrivalWatcher(stmp / "hot") as watcher:
-                    stamps = _rate_writer(stmp / "inbox", n, rate, ctx.pdf, f"r{r}-", False, jitter=True)
-                    watcher.wait_count(n, 60, stall=10)
-                    lat, _ = _latencies(stamps, dict(watcher.arrivals), 0)
-                s50.append(percentile(lat, 50))
+                s50.append(p50(stmp / "inbox", stmp / "hot", r))
             finally:
                 base.stop()
         ctx.log(
