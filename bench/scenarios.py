@@ -217,7 +217,7 @@ def s3_burst(ctx: Context) -> dict[str, Any]:
                 daemon.stop()
         dv.append(rate)
         lost["daemon"] += miss
-        rates = []
+        rates, misses = [], []
         for fsync, key in ((False, "baseline"), (True, "baseline_fsync")):
             with ctx.scratch("burst-base") as tmp:
                 loop = ShellLoop(ctx.reaper, tmp / "inbox", tmp / "hot", fsync=fsync)
@@ -226,13 +226,13 @@ def s3_burst(ctx: Context) -> dict[str, Any]:
                 finally:
                     loop.stop()
             rates.append(brate)
+            misses.append(bmiss)
             lost[key] += bmiss
         bv.append(rates[0])
         sv.append(rates[1])
         ctx.log(
             f"  round {r + 1}: daemon {rate:.1f} jobs/s | shell loop {rates[0]:.1f} jobs/s"
-            f" | shell loop + sync {rates[1]:.1f} jobs/s (not delivered: {miss} | {lost['baseline']} |"
-            f" {lost['baseline_fsync']})"
+            f" | shell loop + sync {rates[1]:.1f} jobs/s (not delivered: {miss} | {misses[0]} | {misses[1]})"
         )
     return {
         "params": {"jobs": n, "publish": "rename, as fast as the writer can"},
