@@ -420,8 +420,9 @@ SHELL_LOOP = r"""
 inbox=$1; hot=$2; dosync=$3
 inotifywait -m -e close_write,moved_to --format '%f' "$inbox" 2>"$4" | while IFS= read -r f; do
   case "$f" in .*) continue ;; *.pdf) ;; *) continue ;; esac
+  if [ "$dosync" = 2 ]; then sync "$inbox/$f"; fi
   cp "$inbox/$f" "$hot/.$f.tmp" || continue
-  if [ "$dosync" = 1 ]; then sync "$hot/.$f.tmp"; fi
+  if [ "$dosync" != 0 ]; then sync "$hot/.$f.tmp"; fi
   mv "$hot/.$f.tmp" "$hot/$f"
 done
 """
@@ -429,17 +430,29 @@ done
 
 class ShellLoop:
     """The shop's script: ``inotifywait -m -e close_write,moved_to`` piped into cp to a temp name + mv
-    (with ``sync FILE``, i.e. fsync, between them when ``fsync``). It takes every *.pdf that is closed
-    after writing or renamed into the inbox; it knows nothing of manifests, settling or retries."""
+    (with ``sync FILE``, i.e. fsync, between them when ``fsync``; with ``fsync_source``, the received
+    file is flushed first too). It takes every *.pdf that is closed after writing or renamed into the
+    inbox; it knows nothing of manifests, settling or retries."""
 
-    def __init__(self, reaper: Reaper, inbox: Path, hot: Path, *, fsync: bool = False) -> None:
+    def __init__(
+        self, reaper: Reaper, inbox: Path, hot: Path, *, fsync: bool = False, fsync_source: bool = False
+    ) -> None:
         self.reaper = reaper
         inbox.mkdir(parents=True, exist_ok=True)
         hot.mkdir(parents=True, exist_ok=True)
         self.inbox, self.hot = inbox, hot
         self.err = inbox.parent / "inotifywait.err"
         self.proc = reaper.popen(
-            ["bash", "-c", SHELL_LOOP, "shell-loop", str(inbox), str(hot), "1" if fsync else "0", str(self.err)],
+            [
+                "bash",
+                "-c",
+                SHELL_LOOP,
+                "shell-loop",
+                str(inbox),
+                str(hot),
+                "2" if fsync_source else "1" if fsync else "0",
+                str(self.err),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
