@@ -117,12 +117,18 @@ class _FolderLooks:
 
     def silent_notes(self) -> list[str]:
         return [
-            f"note: {folder} does not answer: a look at it has not returned within {self.seconds:g} s "
-            "(delivery.share_timeout_seconds); a share whose server is down or unreachable? The daemon starts "
-            "anyway; deliveries into it fail and are retried until it answers"
+            f"note: {folder} {_not_answering(self.seconds)} The daemon starts anyway; deliveries into it fail and "
+            "are retried until it answers"
             for folder in self.folders
             if self.look(folder).kind == "silent"
         ]
+
+
+def _not_answering(seconds: float) -> str:
+    return (
+        f"does not answer: a look at it has not returned within {seconds:g} s (delivery.share_timeout_seconds); "
+        "a share whose server is down or unreachable?"
+    )
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -156,16 +162,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     Ledger(ledger_path(config)).close()
     for folder in created:
         print(f"created {folder}")
-    looks = _FolderLooks()
-    look = looks([hot.path for hot in config.hot_folders.values()], config.delivery.share_timeout_seconds)
+    from spo_hotfolder.shares import look_at
+
+    seconds = config.delivery.share_timeout_seconds
+    look = look_at([hot.path for hot in config.hot_folders.values()], seconds)
     for hot in config.hot_folders.values():
         seen = look(hot.path)
         problem = {
             "file": "is not a folder",
             "missing": "does not exist; the daemon never creates it",
             "unreadable": f"cannot be looked at: {seen.error}",
-            "silent": f"does not answer: a look at it has not returned within {looks.seconds:g} s "
-            "(delivery.share_timeout_seconds); a share whose server is down or unreachable?",
+            "silent": _not_answering(seconds),
         }.get(seen.kind)
         if problem is not None:
             print(f"note: hot folder {hot.name} ({hot.path}) {problem}", file=sys.stderr)
