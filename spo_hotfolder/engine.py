@@ -120,7 +120,7 @@ from spo_hotfolder.pdfreport import (
 )
 from spo_hotfolder.pdfwork import CHECKER
 from spo_hotfolder.reports import Extra, artwork_listing, error_text, human_days, human_seconds, status_text
-from spo_hotfolder.shares import ShareGuard
+from spo_hotfolder.shares import Pending, ShareGuard
 from spo_hotfolder.stability import FileStabilityTracker, Signature, open_for_writing, signature
 from spo_hotfolder.status import JobStatus
 
@@ -151,6 +151,10 @@ EARLY_CHECK_HOLD_SECONDS = 2.0
 #: While a queue of jobs runs, the worker checks the next job ahead: the first of this many queued
 #: after the current one that is waiting to be processed (the rest are being delivered, say).
 PREFETCH_LOOKAHEAD = 4
+#: One artwork file this big, to be printed as it is, is copied into its hot folder's temp name
+#: while its check runs (``_prestage``): the copy and the check's read and sha256 of the file
+#: then take the time of the longer of the two, not of both. A smaller file gains nothing.
+PRESTAGE_MIN_BYTES = 32 * 1024 * 1024
 #: The name of a refused copy of a job's folder in failed/ ends so: never the job's own name.
 COPY_SUFFIX = " (copy, not used)"
 #: How soon a file whose intake failed for a full spool disk is tried again.
@@ -272,6 +276,29 @@ def _file_sig(path: Path) -> str:
     return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
+@dataclass(slots=True, eq=False)
+class _Prestage:
+    """A copy of a job's one artwork file into its hot folder's temp name, begun with its check
+    and journalled as any copy is (the delivery's intent: after a crash, its temp file is removed
+    and the job copies again). ``_deliver`` renames it into place once the check passed and the
+    output, that same file, is recorded; in every other case it is cancelled and removed, within
+    the same step of the job (``_run_job``)."""
+
+    delivery_id: int
+    generation: int
+    hot_folder: str
+    final: Path
+    temp: Path
+    artwork: Path
+    key: tuple[int, int, int, int]  # the artwork's identity (dev, inode, size, mtime) when the copy began
+    started: float  # (monotonic)
+    pending: Pending[int] | None = None  # the copy, until the engine has its outcome
+    copied: bool = False  # complete in the temp file (fsynced)
+    settled: bool = False  # taken by the delivery, or given up
+    cancel: bool = False  # asked to stop between two chunks
+    seconds: float = 0.0
+
+
 class JobFailed(Exception):
     """The job cannot go on without the operator; it goes to failed/ with this explanation."""
 
@@ -386,6 +413,7 @@ class Engine:
         self._manifest_held: dict[Path, float] = {}
         self._early_pdf: tuple[object, EarlyCheckService | None] | None = None  # see _early_service
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
+        self._prestaged: dict[str, _Prestage] = {}  # job id -> its copy begun with its check (_prestage)
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
         self._status_flushed_at = clock.monotonic()
         self._commands_dir: tuple[Path, Path] | None = None  # (state folder, its commands/)
@@ -438,8 +466,9 @@ class Engine:
             with contextlib.suppress(DeliveryError):  # (it does not answer after all: looked at later)
                 self._reconcile_delivery(delivery, now)
 
+        prestaged = {pre.delivery_id for pre in self._prestaged.values()}
         for delivery in self.ledger.open_deliveries():
-            if delivery.hot_folder in names:
+            if delivery.hot_folder in names and delivery.id not in prestaged:
                 self._guard("delivery", delivery.job_id, lambda d=delivery: look(d))  # type: ignore[misc]
                 if delivery.state == "written" and self.ledger.undecided_delivery(delivery.job_id) is None:
                     self._dirty.add(delivery.job_id)  # (decided: STATUS.txt says what now)
@@ -2993,6 +3022,7 @@ class Engine:
             except Exception:  # noqa: BLE001 - e.g. the ledger itself is locked: try again later
                 bound().exception("job.cannot_record_failure")
         finally:
+            self._drop_prestage(job_id)
             self.busy_job = None
             if self.clock.monotonic() - self._status_flushed_at >= STATUS_FLUSH_SECONDS:
                 self._guard("status", job_id, lambda: self.flush_status(skip_runnable=True))
@@ -3049,6 +3079,7 @@ class Engine:
                 "Put the artwork into replace/ (same file name), or drop REJECT here.",
             )
         spec = self.config.product_spec(job.product)
+        self._prestage(job, inputs)
         answer = self._finish_early_check(job, inputs)
         if answer is None:
             started = time.monotonic()
@@ -3058,6 +3089,8 @@ class Engine:
         # The worker checks the next job while this one's output is made here (a link) and
         # delivered; an output the worker makes comes first, so the next check begins after it.
         linked = report.ok and as_is and len(inputs) == 1
+        if not linked or job.blocked:
+            self._drop_prestage(job.job_id)  # (not what is printed, if anything is)
         if linked or not report.ok:
             self._begin_next_check(next_ids)
         if (
@@ -3167,6 +3200,7 @@ class Engine:
             assert fresh is not None
         self._move_to(fresh, next_stage, now, recorded=True, found=found)
         if next_stage is Stage.HELD:
+            self._drop_prestage(job.job_id)
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
 
     def _output_again_later(self, job: Job, reason: str) -> bool:
@@ -3221,8 +3255,20 @@ class Engine:
     # -- delivery ---------------------------------------------------------------------------
 
     def _deliver(self, job: Job) -> None:
+        pre = self._prestaged.pop(job.job_id, None)
         try:
-            if self._published_before(job):
+            if pre is not None:
+                self._prestage_copied(pre)  # (first: its hot folder's thread makes one call at a time)
+            self._deliver_job(job, pre)
+        finally:
+            if pre is not None:
+                self._abort_prestage(pre)  # (not taken: given up)
+
+    def _deliver_job(self, job: Job, pre: _Prestage | None) -> None:
+        """``pre``: the output's copy begun with its check (``_prestage``), renamed into place
+        instead of a copy made now where it is the copy this delivery would make."""
+        try:
+            if self._published_before(job, prestaged=pre):
                 return
             undecided = self.ledger.undecided_delivery(job.job_id)
             if undecided is not None:
@@ -3310,13 +3356,24 @@ class Engine:
                 self._ticket_in_the_way(job, hot, final)
 
             shares.call(hot, "a look into it", look)
-            delivery_id = self.ledger.delivery_intent(job.job_id, job.generation, hot.name, str(final), str(temp), now)
+            if pre is not None and not self._prestage_fits(pre, job, hot.name, final, temp):
+                self._abort_prestage(pre)  # (before a copy of this delivery's own takes its temp name)
+            taken = pre is not None and not pre.settled
+            if pre is not None and taken:
+                pre.settled = True
+                delivery_id = pre.delivery_id
+                self.metrics.observe("copy", pre.seconds, hot.name)
+            else:
+                delivery_id = self.ledger.delivery_intent(
+                    job.job_id, job.generation, hot.name, str(final), str(temp), now
+                )
             started = time.monotonic()
             written = False
             try:
-                shares.call(
-                    hot, f"the copy to {temp}", lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on)
-                )
+                if not taken:
+                    shares.call(
+                        hot, f"the copy to {temp}", lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on)
+                    )
                 self._output_unchanged(job, src)  # not overwritten while it was copied
                 self.ledger.delivery_state(delivery_id, "written", self.clock.now())
                 written = True
@@ -3335,11 +3392,112 @@ class Engine:
                     with contextlib.suppress(OSError, DeliveryError):
                         shares.call(hot, f"the removal of {temp}", lambda: temp.unlink(missing_ok=True))
                 raise
-            self.metrics.observe("copy", time.monotonic() - started, hot.name)
+            if not taken:
+                self.metrics.observe("copy", time.monotonic() - started, hot.name)
         except DeliveryError as exc:
             self._delivery_failed(job, hot.name, exc)
             return
         self._delivered(job, hot.name, final, delivery_id)
+
+    def _prestage(self, job: Job, inputs: list[ArtworkInput]) -> None:
+        """Begins the copy of the job's one big artwork file into its hot folder's temp name, on the
+        hot folder's thread, while the check runs (``PRESTAGE_MIN_BYTES``): the copy a delivery
+        would make of it, begun early. Nothing is begun where the delivery would not copy that file
+        now: several files, a blocked job, no hot folder, one that does not answer, a file of the
+        output's name waiting there, an attempt cut short before. Journalled first, like any copy."""
+        if len(inputs) != 1 or job.blocked:
+            return
+        artwork = Path(inputs[0].path)
+        key = self._file_key(artwork)
+        if key is None or key[2] < PRESTAGE_MIN_BYTES:
+            return
+        facts = self.facts(job)
+        hot = self.config.hot_folders.get(decide_route(facts, self.config).hot_folder or "")
+        if hot is None or self.shares.silent_since(hot.name) is not None:
+            return
+        if any(d.job_id == job.job_id for d in self.ledger.open_deliveries()) or self.ledger.published_delivery(
+            job.job_id, job.generation
+        ):
+            return
+        final_name = render_filename(hot.filename, facts)
+        final, temp = hot.path / final_name, temp_path_for(hot, final_name)
+
+        def look() -> None:
+            check_hot_folder(hot, self.mount_points)
+            check_name_free(final, hot)
+
+        try:
+            self.shares.call(hot, "a look into it", look)
+        except DeliveryError:
+            return  # (the delivery says why, once the check has passed)
+        pre = _Prestage(
+            delivery_id=self.ledger.delivery_intent(
+                job.job_id, job.generation, hot.name, str(final), str(temp), self.clock.now()
+            ),
+            generation=job.generation,
+            hot_folder=hot.name,
+            final=final,
+            temp=temp,
+            artwork=artwork,
+            key=key,
+            started=time.monotonic(),
+        )
+        self._prestaged[job.job_id] = pre
+
+        def copy() -> int:
+            return write_temp(artwork, temp, hot, cancelled=lambda: pre.cancel or self._copy_goes_on())
+
+        try:
+            pre.pending = self.shares.start(hot, f"the copy to {temp}", copy)
+        except DeliveryError:
+            self._drop_prestage(job.job_id)
+
+    def _prestage_copied(self, pre: _Prestage) -> None:
+        """Waits for the copy begun with the check; one that failed is given up (the delivery then
+        copies as usual, and says why where it fails again)."""
+        if pre.pending is None:
+            return
+        pending, pre.pending = pre.pending, None
+        try:
+            self.shares.finish(pending)
+        except Exception as exc:  # noqa: BLE001 - an early copy that failed is one not made
+            log.debug("delivery.early_copy_failed", file=str(pre.temp), error=str(exc))
+            self._abort_prestage(pre)
+            return
+        pre.copied = True
+        pre.seconds = time.monotonic() - pre.started
+
+    def _prestage_fits(self, pre: _Prestage, job: Job, hot_name: str, final: Path, temp: Path) -> bool:
+        """Whether the copy begun with the check is the one this delivery makes: complete, into
+        this hot folder under this name, of this generation, of the artwork as it still is (the
+        output, recorded as that same file, is compared with its record as for any copy)."""
+        return (
+            pre.copied
+            and not pre.settled
+            and (pre.hot_folder, pre.final, pre.temp, pre.generation) == (hot_name, final, temp, job.generation)
+            and self._file_key(pre.artwork) == pre.key
+        )
+
+    def _drop_prestage(self, job_id: str) -> None:
+        pre = self._prestaged.pop(job_id, None)
+        if pre is not None:
+            self._abort_prestage(pre)
+
+    def _abort_prestage(self, pre: _Prestage) -> None:
+        """Gives up the copy begun with the check: stopped, journalled "aborted", its temp file
+        removed (by the sweep once the hot folder answers again, where it does not now)."""
+        if pre.settled:
+            return
+        pre.settled = True
+        if pre.pending is not None:
+            pending, pre.pending, pre.cancel = pre.pending, None, True
+            with contextlib.suppress(Exception):
+                self.shares.finish(pending)
+        self.ledger.delivery_state(pre.delivery_id, "aborted", self.clock.now())
+        hot = self.config.hot_folders.get(pre.hot_folder)
+        if hot is not None and self.shares.silent_since(hot.name) is None:
+            with contextlib.suppress(OSError, DeliveryError):
+                self.shares.call(hot, f"the removal of {pre.temp}", lambda: pre.temp.unlink(missing_ok=True))
 
     def _output_unchanged(self, job: Job, src: Path) -> None:
         """Raises JobFailed when the output file is not the one recorded with ``OutputCreated``: a
@@ -3426,12 +3584,13 @@ class Engine:
         self.shares.alive()
         return self.stop_event.is_set()
 
-    def _published_before(self, job: Job) -> bool:
+    def _published_before(self, job: Job, prestaged: _Prestage | None = None) -> bool:
         """True when this job's output already reached the hot folder in an attempt that a crash or
-        a ledger error cut short after the rename: the job is then done, never copied again."""
+        a ledger error cut short after the rename: the job is then done, never copied again.
+        (``prestaged``: the copy begun with the check, open and not cut short by anything.)"""
         now = self.clock.now()
         for open_one in self.ledger.open_deliveries():
-            if open_one.job_id == job.job_id:
+            if open_one.job_id == job.job_id and (prestaged is None or open_one.id != prestaged.delivery_id):
                 self._reconcile_delivery(open_one, now)
         delivery = self.ledger.published_delivery(job.job_id, job.generation)
         if delivery is None:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -57,6 +57,16 @@ class _Courier:
     progress_at: float = 0.0
     abandoned_at: float | None = None  # the engine stopped waiting for the call in hand
     thread: threading.Thread | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Pending(Generic[T]):
+    """A call begun on a hot folder's courier (``ShareGuard.start``), not yet finished."""
+
+    courier: _Courier
+    name: str
+    path: str
+    what: str
 
 
 class ShareGuard:
@@ -96,6 +106,13 @@ class ShareGuard:
         """``fn()`` (file system calls into ``hot``: a hot folder, or its name and path) on its
         courier: its result, or its exception. Raises DeliveryError (transient) when the hot folder
         does not answer: now, or already (an earlier call there has not returned yet)."""
+        return self.finish(self.start(hot, what, fn))
+
+    def start(self, hot: HotFolderConfig | tuple[str, Path], what: str, fn: Callable[[], T]) -> Pending[T]:
+        """``call`` in two halves: ``fn()`` begins on the courier, and the engine goes on with other
+        work (a PDF check) until it asks ``finish`` for the outcome. A courier makes one call at a
+        time: nothing else is asked of this hot folder before ``finish``. Raises DeliveryError at
+        once when the hot folder does not answer already."""
         name, path = (hot.name, hot.path) if isinstance(hot, HotFolderConfig) else hot
         with self._lock:
             stuck = self._silent.get(name)
@@ -112,6 +129,8 @@ class ShareGuard:
             )
         assert courier is not None
         with courier.cond:
+            if not courier.done:
+                raise RuntimeError(f"hot folder {name}: {what} asked while {courier.what} is in hand")
             courier.task, courier.what, courier.done = fn, what, False
             courier.result, courier.error = None, None
             courier.progress_at = self._monotonic()
@@ -121,6 +140,13 @@ class ShareGuard:
                 )
                 courier.thread.start()
             courier.cond.notify_all()
+        return Pending(courier, name, str(path), what)
+
+    def finish(self, pending: Pending[T]) -> T:
+        """The outcome of a call begun by ``start``: waited for while it shows signs of progress
+        (at most ``silence`` seconds without one), as ``call`` waits."""
+        courier, name, path, what = pending.courier, pending.name, pending.path, pending.what
+        with courier.cond:
             stopping_at: float | None = None
             while not courier.done:
                 if stopping_at is None and self.stop is not None and self.stop.is_set():
@@ -147,7 +173,7 @@ class ShareGuard:
         log.warning(
             "hot_folder.not_answering",
             hot_folder=name,
-            path=str(path),
+            path=path,
             call=what,
             seconds=self.silence,
             effect="the job's attempt fails and is tried again later; deliveries there fail at once until the "

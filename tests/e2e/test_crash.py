@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from spo_hotfolder.engine import PRESTAGE_MIN_BYTES
 from tests.daemon import Daemon, drop, run_cli, wait_for, write_config
 from tests.e2e.killing import TreeDaemon
 from tests.pdfs import make_big_pdf
@@ -61,11 +62,12 @@ class Printer(threading.Thread):
 
 
 def _job_files(tmp_path: Path, rng: random.Random, count: int) -> list[dict[str, Any]]:
-    """Artwork of a few MB each (so copies take a few milliseconds), made once per size."""
+    """Artwork of a few MB each (so copies take a few milliseconds), made once per size; one size
+    above the engine's PRESTAGE_MIN_BYTES, whose copy into the hot folder begins with its check."""
     source = tmp_path / "source"
     source.mkdir()
     variants = []
-    for i, size in enumerate((300_000, 1_500_000, 3_000_000, 5_000_000)):
+    for i, size in enumerate((300_000, 1_500_000, 3_000_000, 5_000_000, PRESTAGE_MIN_BYTES + 2_000_000)):
         path = make_big_pdf(source / f"variant-{i}.pdf", pages=1, bytes_per_page=size)
         variants.append((path.read_bytes(), hashlib.sha256(path.read_bytes()).hexdigest()))
     jobs = []
@@ -214,6 +216,51 @@ def crash_rounds(tmp_path: Path, daemons: list[Daemon], *, jobs: int, kills: int
     assert not list((daemon.root / "failed").iterdir()), context
     assert not [p for p in daemon.inbox.iterdir() if not p.name.startswith(".")], context
     return {"jobs": jobs, "kills": kills, "mid_copy_kills": mid_copy, "duplicates": len(printed_twice)}
+
+
+def test_kill_9_while_a_big_artwork_is_checked_and_copied_delivers_it_once(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """Artwork above PRESTAGE_MIN_BYTES: its copy into the hot folder's temp name begins with its
+    check. SIGKILL as soon as that temp file shows: after the restart, the temp file is gone and
+    the job is delivered once, whole. Then the same artwork with a sha256 that is not its own: its
+    early copy is removed, and nothing reaches the hot folder."""
+    hot = tmp_path / "hot" / "indigo"
+    config = write_config(
+        tmp_path,
+        watch={"settle_seconds": 0.2, "artwork_timeout_seconds": 600},
+        routes=[{"to": "indigo"}],
+        logging={"level": "info", "format": "json"},
+    )
+    art = make_big_pdf(tmp_path / "big.pdf", pages=1, bytes_per_page=PRESTAGE_MIN_BYTES + 2_000_000)
+    data = art.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    job = {"order_id": "B1", "sha256": digest, "data": data, "manifest_first": False}
+    daemon = TreeDaemon(config)
+    daemons.append(daemon)
+    daemon.start()
+    _drop_job(daemon.inbox, job)
+    assert _kill_during_copy(daemon, hot, limit=30), "no copy was seen in the hot folder"
+    killed_at = json.loads(run_cli(config, "show", "B1-1", "--json", check=True).stdout)
+    daemon = TreeDaemon(config)
+    daemons.append(daemon)
+    daemon.start()
+    final = hot / "B1_B1-1_crash-a4_x1.pdf"
+    wait_for(final.exists, timeout=60, what="the big job in the hot folder")
+    wait_for(lambda: not _temps(hot), timeout=10, what="no temp file of ours in the hot folder")
+    assert hashlib.sha256(final.read_bytes()).hexdigest() == digest
+    shown = json.loads(run_cli(config, "show", "B1-1", "--json", check=True).stdout)
+    assert [e["status"] for e in shown["history"]].count("InHotFolder") == 1, (killed_at, shown)
+    final.unlink()  # the printer takes it
+
+    wrong = {"order_id": "B2", "sha256": "0" * 64, "data": data, "manifest_first": False}
+    _drop_job(daemon.inbox, wrong)
+    wait_for(
+        lambda: (daemon.root / "failed" / "B2-1" / "ERROR.txt").exists(), timeout=60, what="B2-1 failed on its sha256"
+    )
+    assert "sha256" in (daemon.root / "failed" / "B2-1" / "ERROR.txt").read_text()
+    assert os.listdir(hot) == [], "neither its file nor its temp name"
+    assert daemon.stop() == 0
 
 
 def _seed() -> int:

@@ -27,6 +27,34 @@ def test_a_call_that_answers_gives_its_result_or_its_exception() -> None:
     assert guard.silent_since("indigo") is None
 
 
+def test_a_call_begun_goes_on_while_the_caller_works_and_finish_gives_its_outcome() -> None:
+    guard = ShareGuard(silence=5)
+    gate = threading.Event()
+    pending = guard.start(SHARE, "a copy", lambda: (gate.wait(5), threading.current_thread().name)[1])
+    # The caller is not held up: the call waits for the gate, which the caller opens itself.
+    with pytest.raises(RuntimeError, match="a look asked while a copy is in hand"):
+        guard.start(SHARE, "a look", lambda: 1)  # one call at a time per hot folder
+    assert guard.call(OTHER, "a look", lambda: 7) == 7  # another hot folder's thread is free
+    gate.set()
+    assert guard.finish(pending) == "hot-folder-indigo"
+    failing = guard.start(SHARE, "a copy", lambda: open("/nonexistent/x"))  # noqa: SIM115
+    with pytest.raises(FileNotFoundError):
+        guard.finish(failing)
+    assert guard.call(SHARE, "a look", lambda: 42) == 42
+
+
+def test_a_call_begun_that_does_not_return_is_given_up_by_finish() -> None:
+    guard = ShareGuard(silence=0.2)
+    gate = threading.Event()
+    pending = guard.start(SHARE, "the copy to x", lambda: gate.wait(10))
+    with pytest.raises(DeliveryError, match=r"does not answer: the copy to x has not returned within 0\.2 s"):
+        guard.finish(pending)
+    assert guard.silent_since("indigo") is not None
+    with pytest.raises(DeliveryError, match="does not answer"):
+        guard.start(SHARE, "a look", lambda: 1)  # fails at once while the call is stuck
+    gate.set()
+
+
 def test_a_call_that_does_not_return_fails_and_the_folder_stays_silent_until_it_returns() -> None:
     answered: list[str] = []
     guard = ShareGuard(silence=0.2, on_answer=answered.append)
