@@ -337,6 +337,7 @@ def s4_big(ctx: Context) -> dict[str, Any]:
         master = big_pdf(master_dir / "master.pdf", size)
         for r in range(ctx.rounds):
             with ctx.scratch("big") as tmp:
+                os.sync()  # (untimed) the side before left nothing for this one's flushes to wait for
                 daemon = DaemonProc(ctx.reaper, write_daemon_config(tmp)).start()
                 try:
                     job_id = f"big{r}"
@@ -359,6 +360,7 @@ def s4_big(ctx: Context) -> dict[str, Any]:
             per_process.append(g)
             for fsync_source, times in ((False, bv), (True, sv)):
                 with ctx.scratch("big-base") as tmp:
+                    os.sync()
                     loop = ShellLoop(ctx.reaper, tmp / "inbox", tmp / "hot", fsync=True, fsync_source=fsync_source)
                     try:
                         shutil.copyfile(master, tmp / "inbox" / ".big.pdf.uploading")
