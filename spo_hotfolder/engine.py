@@ -3255,18 +3255,12 @@ class Engine:
     # -- delivery ---------------------------------------------------------------------------
 
     def _deliver(self, job: Job) -> None:
-        pre = self._prestaged.pop(job.job_id, None)
-        try:
-            if pre is not None:
-                self._prestage_copied(pre)  # (first: its hot folder's thread makes one call at a time)
-            self._deliver_job(job, pre)
-        finally:
-            if pre is not None:
-                self._abort_prestage(pre)  # (not taken: given up)
-
-    def _deliver_job(self, job: Job, pre: _Prestage | None) -> None:
-        """``pre``: the output's copy begun with its check (``_prestage``), renamed into place
-        instead of a copy made now where it is the copy this delivery would make."""
+        # The output's copy begun with its check (_prestage), if any: renamed into place instead of
+        # a copy made now where it is the copy this delivery makes (one not taken is given up by
+        # _run_job).
+        pre = self._prestaged.get(job.job_id)
+        if pre is not None:
+            self._prestage_copied(pre)  # (first: its hot folder's thread makes one call at a time)
         try:
             if self._published_before(job, prestaged=pre):
                 return
@@ -3356,21 +3350,16 @@ class Engine:
                 self._ticket_in_the_way(job, hot, final)
 
             shares.call(hot, "a look into it", look)
-            if pre is not None and not self._prestage_fits(pre, job, hot.name, final, temp):
-                self._abort_prestage(pre)  # (before a copy of this delivery's own takes its temp name)
-            taken = pre is not None and not pre.settled
-            if pre is not None and taken:
-                pre.settled = True
-                delivery_id = pre.delivery_id
-                self.metrics.observe("copy", pre.seconds, hot.name)
-            else:
-                delivery_id = self.ledger.delivery_intent(
-                    job.job_id, job.generation, hot.name, str(final), str(temp), now
-                )
+            taken = self._take_prestage(pre, job, hot.name, final, temp) if pre is not None else None
+            delivery_id = (
+                taken
+                if taken is not None
+                else self.ledger.delivery_intent(job.job_id, job.generation, hot.name, str(final), str(temp), now)
+            )
             started = time.monotonic()
             written = False
             try:
-                if not taken:
+                if taken is None:
                     shares.call(
                         hot, f"the copy to {temp}", lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on)
                     )
@@ -3392,7 +3381,7 @@ class Engine:
                     with contextlib.suppress(OSError, DeliveryError):
                         shares.call(hot, f"the removal of {temp}", lambda: temp.unlink(missing_ok=True))
                 raise
-            if not taken:
+            if taken is None:
                 self.metrics.observe("copy", time.monotonic() - started, hot.name)
         except DeliveryError as exc:
             self._delivery_failed(job, hot.name, exc)
@@ -3467,16 +3456,23 @@ class Engine:
         pre.copied = True
         pre.seconds = time.monotonic() - pre.started
 
-    def _prestage_fits(self, pre: _Prestage, job: Job, hot_name: str, final: Path, temp: Path) -> bool:
-        """Whether the copy begun with the check is the one this delivery makes: complete, into
-        this hot folder under this name, of this generation, of the artwork as it still is (the
-        output, recorded as that same file, is compared with its record as for any copy)."""
-        return (
+    def _take_prestage(self, pre: _Prestage, job: Job, hot_name: str, final: Path, temp: Path) -> int | None:
+        """The journal id of the copy begun with the check, taken by this delivery where it is the
+        copy the delivery makes: complete, into this hot folder under this name, of this
+        generation, of the artwork as it still is (the output, recorded as that same file, is
+        compared with its record as for any copy). Else None, and it is given up first: its temp
+        name is the one the delivery copies to."""
+        if (
             pre.copied
             and not pre.settled
             and (pre.hot_folder, pre.final, pre.temp, pre.generation) == (hot_name, final, temp, job.generation)
             and self._file_key(pre.artwork) == pre.key
-        )
+        ):
+            pre.settled = True
+            self.metrics.observe("copy", pre.seconds, hot_name)
+            return pre.delivery_id
+        self._abort_prestage(pre)
+        return None
 
     def _drop_prestage(self, job_id: str) -> None:
         pre = self._prestaged.pop(job_id, None)
