@@ -262,6 +262,14 @@ def load_yaml(text: str) -> Document:
             return Document(None)
         builder.lines[""] = node.start_mark.line + 1
         value = builder.build(node, "")
+        if builder.aliases and _expanded_size(node) > MAX_EXPANDED_VALUES:
+            first = next(iter(builder.aliases))
+            raise SourceError(
+                f"YAML error: the aliases (*name) in this document expand it to more than {MAX_EXPANDED_VALUES:,} "
+                "values (a document built to exhaust the reader?); write the values out, or use fewer aliases (the "
+                "first anchor, &name, they use is on this line)",
+                builder.lines.get(first),
+            )
         return Document(value, builder.lines, builder.number_texts, builder.problems, builder.aliases)
     except yaml.MarkedYAMLError as exc:
         raise _marked_error(exc) from None
@@ -317,6 +325,37 @@ def _reader_error(text: str, exc: yaml.reader.ReaderError) -> SourceError:
         column,
         syntax=True,
     )
+
+
+#: At most this many values (scalars, lists, mappings) in a YAML document once its aliases are
+#: expanded, as everything that reads the values later (JSON in the ledger, routes, templates) sees
+#: them: a "billion laughs" of 600 bytes (an anchor of 9 aliases of an anchor of 9 ...) expands to
+#: billions. A document without aliases stays far below it (a 1 MiB manifest holds < 600,000).
+MAX_EXPANDED_VALUES = 1_000_000
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values ``root`` holds with every alias expanded (each shared node counted each
+    time it is used), stopping early above ``MAX_EXPANDED_VALUES``; linear in the nodes."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        # (a node that contains itself was refused by the builder before this is called)
+        total = 1 + sum(sizes.get(id(child), 0) for child in children)
+        sizes[id(node)] = min(total, MAX_EXPANDED_VALUES + 1)
+    return sizes[id(root)]
 
 
 class _YamlBuilder:

@@ -312,6 +312,25 @@ def test_recursive_yaml_alias_is_refused() -> None:
     assert "recursive" in only_problem("order_id: &a [*a]\n")
 
 
+def test_a_yaml_billion_laughs_is_refused_at_once() -> None:
+    """Audit (manifests) 1: 600 bytes of nested aliases under attributes held the daemon for minutes
+    (and its memory grew to gigabytes), stopping every other intake, again after each restart."""
+    lines = ['order_id: "B37"', 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{n}: &a{n} [{','.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 10)]
+    lines += ["product: flyer-x", "quantity: 1", "artwork: [b37.pdf]", "attributes: {x: *a9}", ""]
+    assert only_problem("\n".join(lines)) == (
+        "line 2: YAML error: the aliases (*name) in this document expand it to more than 1,000,000 values (a "
+        "document built to exhaust the reader?); write the values out, or use fewer aliases (the first anchor, "
+        "&name, they use is on this line)"
+    )
+    # Aliases that expand to little, merge keys included, are read as always.
+    text = (
+        'order_id: "M1"\ndefaults: &d {product: bc-1, quantity: 5, artwork: [a.pdf]}\n'
+        "jobs:\n  - {<<: *d, job_id: M1-1}\n  - {<<: *d, job_id: M1-2, attributes: {x: [*d, *d]}}\n"
+    )
+    assert only_problem(text).startswith("line 2: defaults: unknown key 'defaults'")
+
+
 # --- schema errors --------------------------------------------------------------------------------
 
 SCHEMA_CASES = [
@@ -823,12 +842,20 @@ def test_quantity_beyond_what_the_ledger_stores_is_a_schema_error() -> None:
     assert parse('order_id: "7"\nproduct: bc\nquantity: 9223372036854775807\nartwork: [a.pdf]\n').jobs[0].quantity
 
 
-def test_a_default_job_id_longer_than_64_characters_is_a_schema_error() -> None:
+def test_an_order_id_of_64_characters_gets_its_default_job_ids() -> None:
+    """Audit (manifests) 2: SPEC 5 allows an order_id of 64 characters and job ids defaulting to
+    "<order_id>-<n>"; such a manifest was refused (the default longer than 64). Only an id written
+    in the manifest is held to 64 characters."""
     order_id = "O" * 64
-    problem = only_problem(f'order_id: "{order_id}"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n')
-    assert problem.startswith("job_id: missing, and the default") and "give the job a job_id" in problem
+    single = parse(f'order_id: "{order_id}"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n')
+    assert [job.job_id for job in single.jobs] == [f"{order_id}-1"]
+    jobs = "".join("  - {product: bc, quantity: 1, artwork: [a.pdf]}\n" for _ in range(10))
+    several = parse(f'order_id: "{order_id}"\njobs:\n{jobs}')
+    assert [job.job_id for job in several.jobs] == [f"{order_id}-{n}" for n in range(1, 11)]
     ok = parse(f'order_id: "{order_id}"\njob_id: "J-1"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n')
     assert ok.jobs[0].job_id == "J-1"
+    problem = only_problem(f'order_id: "1"\njob_id: "{"J" * 65}"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n')
+    assert problem.startswith("line 2: job_id: must be 1 to 64 letters")
 
 
 def test_a_manifest_over_the_size_limit_says_what_to_do() -> None:
