@@ -3303,7 +3303,7 @@ class Engine:
             if was is None and job.route not in (None, "skip"):
                 detail += f" (the config, edited while the daemon was stopped, changed it from {job.route})"
             with self.ledger.transaction():
-                self.ledger.update_job(job.job_id, now, route="skip")
+                self.ledger.update_job(job.job_id, now, route="skip", attempts=0, next_attempt_at=None, error=None)
                 if was is not None:
                     self.ledger.set_rerouted(job.job_id, None)
                 self._record(job.job_id, JobStatus.CopyToHotFolderSkipped, SYSTEM, detail, now, write=False)
@@ -4385,23 +4385,30 @@ class Engine:
                 # Kept with the release: new artwork put in later (a release in advance of a failed
                 # job) is not approved by it (_void_narrow_release).
                 removed_note = f"{note} [approves artwork {parsed.artwork} only]".lstrip()
+            # Not held (still waiting for artwork, a future time, or its output; or failed): it goes
+            # on as it was and, no longer blocked, is delivered as soon as its output is made.
+            if job.stage is Stage.FAILED:
+                after = (
+                    "; the job has still failed: put a corrected PDF into replace/ or drop RETRY, and it goes on "
+                    "to delivery as soon as its output is made (no new release needed)"
+                )
+            elif not held:
+                after = (
+                    f"; its output is not made yet (status {job.status.value}): it goes to its hot folder as soon "
+                    "as it is, without waiting in quarantine/ to be opened"
+                )
+            else:
+                after = ""
             found: Path | None = None
             with self.ledger.transaction():  # one commit: never released but left waiting by a crash
                 self.ledger.remove_status(block.id, job_id, by, removed_note, now)
                 if held:
                     found = self._record_stage(job_id, Stage.DELIVER, now)
                 if token:  # with the action: a command file left by a crash is not run twice
-                    self.ledger.drop_outcome(token, "done", f"released by {by}", now)
+                    self.ledger.drop_outcome(token, "done", f"released by {by}{after}", now)
             if held:
                 self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now, recorded=True, found=found)  # type: ignore[arg-type]
-            # else (still waiting for artwork, a future time, or its output; or failed): it goes on as
-            # it was and, no longer blocked, is delivered as soon as its output is made.
-            message = f"released by {by}" + (f" ({note})" if note else "")
-            if job.stage is Stage.FAILED:
-                message += (
-                    "; the job has still failed: put a corrected PDF into replace/ or drop RETRY, and it goes on "
-                    "to delivery as soon as its output is made (no new release needed)"
-                )
+            message = f"released by {by}" + (f" ({note})" if note else "") + after
         elif action is Action.REJECT:
             with self.ledger.transaction():
                 self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)

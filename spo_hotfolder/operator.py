@@ -213,8 +213,9 @@ def refusal(job: Job, action: Action) -> str | None:
         if job.history and job.was_released:
             released = next(e for e in reversed(job.whole_history()) if e.status is JobStatus.Blocked and e.removed_at)
             return (
-                f"job {job.job_id} was released (by {released.removed_by or 'an operator'}) before this reject was "
-                "read, and is on its way to its hot folder; only a blocked or failed job can be rejected"
+                f"job {job.job_id} was released (by {released.removed_by or 'an operator'}) and is no longer blocked "
+                f"(status {status}): it goes to its hot folder as soon as it is ready; only a blocked or failed job "
+                "can be rejected"
             )
         return f"job {job.job_id} is neither blocked nor failed (status {status}); only those can be rejected"
     if action is Action.RETRY:

@@ -1431,6 +1431,30 @@ def test_a_reprint_is_requested_first_even_before_its_artwork_arrives(rig: Rig) 
     assert r.take_prints() == ["P1_P1-1_bc-85x55_x1.pdf"]
 
 
+def test_a_release_before_the_output_is_made_says_so_and_a_reject_after_it_says_why_not(rig: Rig) -> None:
+    """Audit (CLI) 1 and 2: a blocked job waiting for its artwork, released: the answer said only
+    "released by ann" (the job then prints unseen), and a reject after it said the job "was released
+    before this reject was read, and is on its way to its hot folder", which read as a race."""
+    r = rig
+    (r.inbox / "AW.yaml").write_text(
+        'order_id: "AW"\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [AW.pdf]\n'
+    )
+    r.run(until=lambda: r.stage("AW-1") is Stage.AWAITING, steps=10)
+    released = r.engine.apply("AW-1", Action.RELEASE, by="ann", note="")
+    assert released.ok and released.message == (
+        "released by ann; its output is not made yet (status AwaitingData): it goes to its hot folder as soon as "
+        "it is, without waiting in quarantine/ to be opened"
+    )
+    rejected = r.engine.apply("AW-1", Action.REJECT, by="bob", note="")
+    assert not rejected.ok and rejected.message.endswith(
+        "job AW-1 was released (by ann) and is no longer blocked (status AwaitingData): it goes to its hot folder "
+        "as soon as it is ready; only a blocked or failed job can be rejected"
+    ), rejected.message
+    make_pdf(r.inbox / "AW.pdf", pages=CARD)
+    r.run(until=done(r, "AW-1"), steps=10)
+    assert r.take_prints() == ["AW_AW-1_bc-85x55_x1.pdf"]
+
+
 def test_a_file_of_the_same_name_waiting_is_never_overwritten_nor_copied_for(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1794,6 +1818,25 @@ def _failed_for_missing_artwork(r: Rig, order_id: str) -> str:
     r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=5, dt=700)  # past artwork_timeout_seconds
     assert r.statuses(job_id)[-1] == "ValidationFailed"
     return job_id
+
+
+def test_a_skipped_job_whose_artwork_came_late_keeps_no_error(rig: Rig) -> None:
+    """Audit (manifests) 3: failed for missing artwork, then its artwork came and the job finished
+    without a hot folder (CopyToHotFolderSkipped): `show` still said "Problem: artwork missing" and
+    its JSON kept the error; a delivered one lost it."""
+    r = rig
+    data = yaml.safe_load(r.config_path.read_text())
+    data["routes"] = [{"to": "skip"}]
+    r.config_path.write_text(yaml.safe_dump(data))
+    r.config = load_config(r.config_path)
+    r.start()
+    job_id = _failed_for_missing_artwork(r, "SK")
+    assert r.job(job_id).error and "missing" in r.job(job_id).error
+    make_pdf(r.inbox / "SK.pdf", pages=CARD)
+    r.run(until=done(r, job_id), steps=10)
+    assert r.statuses(job_id)[-1] == "CopyToHotFolderSkipped"
+    assert r.job(job_id).error is None
+    assert r.take_prints() == []
 
 
 def test_a_retry_of_a_job_failed_for_missing_artwork_records_awaiting_data(rig: Rig) -> None:
@@ -4152,11 +4195,11 @@ def test_a_reject_dropped_into_a_released_jobs_folder_left_by_a_crash_is_answere
     assert r.take_prints() == ["RF_RF-1_bc-85x55_x1.pdf"]
     [refused] = [e for e in logs if e["event"] == "operator.refused"]
     assert refused["action"] == "REJECT" and refused["reason"] == (
-        f"job {job_id} was released (by alice) before this reject was read, and is on its way to its hot folder; "
-        "only a blocked or failed job can be rejected"
+        f"job {job_id} was released (by alice) and is no longer blocked (status OutputCreated): it goes to its "
+        "hot folder as soon as it is ready; only a blocked or failed job can be rejected"
     )
     status = (r.root / "done" / job_id / "STATUS.txt").read_text()
-    assert "was released (by alice) before this reject was read" in status
+    assert "was released (by alice) and is no longer blocked" in status
     assert "finished before they were read" not in status
 
 
