@@ -144,7 +144,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(note, file=sys.stderr)
         raise
     print(summary(config, looks.look))
-    for note in [*looks.silent_notes(), *(f"note: {note}" for note in folder_access_notes(config))]:
+    # A hot folder missing is no error (a share not mounted yet), but is said where a script looks
+    # for problems, as `init` says it (a folder that does not answer: silent_notes).
+    missing = _hot_folder_notes(config, looks.look, looks.seconds, ("missing", "unreadable"))
+    for note in [*looks.silent_notes(), *missing, *(f"note: {note}" for note in folder_access_notes(config))]:
         print(note, file=sys.stderr)
     print("config OK")
     return 0
@@ -166,8 +169,19 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     seconds = config.delivery.share_timeout_seconds
     look = look_at([hot.path for hot in config.hot_folders.values()], seconds)
+    for note in _hot_folder_notes(config, look, seconds, ("file", "missing", "unreadable", "silent")):
+        print(note, file=sys.stderr)
+    print(f"folder layout ready under {config.paths.root}")
+    return 0
+
+
+def _hot_folder_notes(config: Config, look: FolderLook, seconds: float, kinds: Sequence[str]) -> list[str]:
+    """``note:`` lines for the hot folders that are not usable folders now (of ``kinds``)."""
+    notes = []
     for hot in config.hot_folders.values():
         seen = look(hot.path)
+        if seen.kind not in kinds:
+            continue
         problem = {
             "file": "is not a folder",
             "missing": "does not exist; the daemon never creates it",
@@ -175,9 +189,8 @@ def cmd_init(args: argparse.Namespace) -> int:
             "silent": _not_answering(seconds),
         }.get(seen.kind)
         if problem is not None:
-            print(f"note: hot folder {hot.name} ({hot.path}) {problem}", file=sys.stderr)
-    print(f"folder layout ready under {config.paths.root}")
-    return 0
+            notes.append(f"note: hot folder {hot.name} ({hot.path}) {problem}")
+    return notes
 
 
 def _use_color() -> bool:
@@ -422,8 +435,10 @@ def cmd_action(args: argparse.Namespace) -> int:
         file = args.file.resolve()
         if file.is_dir():
             fail(f"{args.file} is a folder; name the replacement PDF file itself")
-        if not file.is_file():
+        if not os.path.lexists(file):
             fail(f"{args.file}: no such file")
+        if not file.is_file():
+            fail(f"{args.file} is not a regular file (a named pipe, a device, a broken link); name the PDF file itself")
         if not os.access(file, os.R_OK):
             # The operator's own file, not one of the daemon's: no word about its group (audit BV 4).
             fail(f"{args.file}: this user may not read it; give it read permission (chmod) first")
@@ -592,6 +607,8 @@ def cmd_route(args: argparse.Namespace) -> int:
             fail(f"{path}: {several_manifests_problem(several)}")
         path = found[0]
     elif not path.name.lower().endswith(MANIFEST_SUFFIXES):
+        if not os.path.lexists(path):
+            fail(f"{path}: no such file or folder")
         fail(
             f"{path}: not a manifest: a manifest is a .json, .yaml or .yml file, "
             f"or a folder with one of {', '.join(MANIFEST_NAMES)}"

@@ -500,7 +500,17 @@ class PdfWorker:
             try:
                 proc.conn.send((fn, args))
             except (OSError, EOFError):  # the idle worker died (killed, OOM): a fresh one takes the call
-                self._replace(proc)
+                pid = proc.pid
+                codes = self._replace(proc)
+                signals = [-c for c in codes if c is not None and c < 0]
+                how = f"was killed by signal {signals[0]}" if signals else "ended unexpectedly"
+                if signals == [9]:
+                    how += " (the system's out-of-memory killer, or a person)"
+                structlog.get_logger("spo_hotfolder.pdfwork").warning(
+                    "pdf_worker.died",
+                    pid=pid,
+                    reason=f"the PDF worker process (pid {pid}) {how} while idle; a new one takes the work",
+                )
                 proc = self._proc or self._start()
                 proc.conn.send((fn, args))
             call = _Call(proc, job, time.monotonic())

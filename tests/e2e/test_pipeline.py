@@ -265,6 +265,8 @@ def test_route_dry_run_of_a_manifest_file_and_of_a_folder_drop(tmp_path: Path) -
     refused = run_cli(config, "route", str(art))
     assert refused.returncode == 1 and "not a manifest: a manifest is a .json, .yaml or .yml file" in refused.stderr
     assert len(refused.stderr.splitlines()) == 1
+    refused = run_cli(config, "route", str(tmp_path / "drop" / "not-there"))  # audit (CLI) 3: said "not a manifest"
+    assert refused.returncode == 1 and refused.stderr.strip().endswith("not-there: no such file or folder")
     # Read as the daemon reads manifests (audit BA 6, 7): not through a link (one to a secret file
     # printed its lines as "unknown key"), nor from a named pipe (it hung).
     secret = tmp_path / "secret.txt"

@@ -423,6 +423,38 @@ def test_worker_crash_and_memory_limit(tmp_path: Path, worker: PdfWorker) -> Non
     assert worker.preflight(art(src), "bc-85x55", BC, V).ok
 
 
+def test_an_idle_worker_killed_is_replaced_and_said_in_the_log(tmp_path: Path, worker: PdfWorker) -> None:
+    """Audit (CLI) 8: a PDF worker killed while idle (kill -9, the out-of-memory killer) was replaced
+    without a word: the next job went well, and nobody could know the machine had killed it."""
+    from structlog.testing import capture_logs
+
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+    pid = worker._worker_pids()[0]
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 10
+    while True:  # until it is dead (a zombie, or reaped)
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+                break
+        except FileNotFoundError:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    with capture_logs() as logs:
+        assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+    assert [e for e in logs if e["event"] == "pdf_worker.died"] == [
+        {
+            "event": "pdf_worker.died",
+            "log_level": "warning",
+            "pid": pid,
+            "reason": f"the PDF worker process (pid {pid}) was killed by signal 9 (the system's out-of-memory killer, "
+            "or a person) while idle; a new one takes the work",
+        }
+    ]
+    assert worker._worker_pids() != [pid]
+
+
 def test_closed_worker_refuses_work(tmp_path: Path) -> None:
     worker = PdfWorker(timeout_seconds=5)
     worker.close()

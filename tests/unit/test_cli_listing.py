@@ -347,3 +347,22 @@ def test_artwork_listing_says_which_files_have_arrived_and_which_not() -> None:
     assert artwork_listing([("a.pdf", True), ("b.pdf", False), ("c.pdf", True)]) == (
         "a.pdf, c.pdf (arrived); not arrived yet: b.pdf"
     )
+
+
+def test_a_replacement_that_is_not_a_regular_file_is_said_plainly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Audit (CLI) 3: `replace JOB pipe.pdf` (a named pipe) said "no such file" of a file that is there."""
+    from spo_hotfolder.cli import main
+
+    config = _ledger_with_three_jobs(tmp_path)
+    pipe = tmp_path / "pipe.pdf"
+    os.mkfifo(pipe)
+    assert main(["-c", str(config), "replace", "2-1", str(pipe)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"spo-hotfolder: error: {pipe} is not a regular file (a named pipe, a device, a broken link); "
+        "name the PDF file itself\n"
+    )
+    assert main(["-c", str(config), "replace", "2-1", str(tmp_path / "gone.pdf")]) == 1
+    assert capsys.readouterr().err == f"spo-hotfolder: error: {tmp_path / 'gone.pdf'}: no such file\n"

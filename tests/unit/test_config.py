@@ -1218,3 +1218,31 @@ def test_check_config_looks_at_hot_folders_through_its_probe_and_a_silent_one_is
     text = summary(config, probe([], 0))
     assert "hot folder a: /mnt/hung/in  (does not answer!)" in text
     assert "hot folder b: /mnt/other  (missing!)" in text
+
+
+def test_check_config_says_a_missing_hot_folder_on_stderr_as_init_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Audit (CLI) 5: a missing hot folder was marked only in check-config's summary on stdout (no
+    error: a share not mounted yet), so a script reading its stderr never saw it; init says it there."""
+    from spo_hotfolder.cli import main
+
+    (tmp_path / "hot" / "indigo").mkdir(parents=True)
+    path = write(
+        tmp_path,
+        """\
+        paths: {root: var}
+        hot_folders:
+          indigo: {path: hot/indigo}
+          gone: {path: hot/gone}
+        routes:
+          - to: indigo
+        """,
+    )
+    assert main(["-c", str(path), "check-config"]) == 0
+    out, err = capsys.readouterr()
+    assert out.endswith("config OK\n")
+    note = f"note: hot folder gone ({tmp_path / 'hot' / 'gone'}) does not exist; the daemon never creates it"
+    assert err.splitlines() == [note]
+    assert main(["-c", str(path), "init"]) == 0
+    assert capsys.readouterr().err.splitlines() == [note]
