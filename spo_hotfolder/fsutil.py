@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import queue
 import re
@@ -255,17 +256,21 @@ NAME_MAX = 255
 
 
 def fit_name(name: str, limit: int = NAME_MAX) -> str:
-    """``name`` shortened to ``limit`` bytes of UTF-8 (filesystems count bytes), keeping the extension."""
+    """``name`` shortened to ``limit`` bytes of UTF-8 (filesystems count bytes), keeping the
+    extension, and marked ``~`` and 8 hex digits of the whole name's sha256: two long names that
+    differ only in what is cut off (two jobs' ids at the end of a hot folder's file name) stay two."""
     # surrogateescape: a name read from the disk that was not UTF-8 counts as its own bytes.
-    if len(name.encode("utf-8", "surrogateescape")) <= limit:
+    whole = name.encode("utf-8", "surrogateescape")
+    if len(whole) <= limit:
         return name
     stem, dot, ext = name.rpartition(".")
     if not dot or len(ext) > 16 or not stem:
         stem, ext = name, ""
     suffix = f".{ext}" if ext else ""
-    budget = limit - len(suffix.encode("utf-8", "surrogateescape")) - 1
+    tag = "~" + hashlib.sha256(whole).hexdigest()[:8]
+    budget = limit - len(suffix.encode("utf-8", "surrogateescape")) - len(tag)
     short = stem.encode("utf-8", "surrogateescape")[:budget].decode("utf-8", errors="ignore")
-    return f"{short}~{suffix}"
+    return f"{short}{tag}{suffix}"
 
 
 def take(src: Path, dst: Path) -> None:

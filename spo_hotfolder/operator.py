@@ -60,15 +60,16 @@ def _printable(text: str) -> str:
     return "".join(ch for ch in text if ch in "\t " or unicodedata.category(ch)[0] not in ("C",)).strip()
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes, cut: bool = False) -> str:
     """UTF-8 (a BOM allowed); UTF-16 with its BOM (Notepad's "Unicode"); else Windows-1252, as
-    older Notepad saves (a name like "Jos\xe9")."""
+    older Notepad saves (a name like "Jos\xe9"). ``cut``: ``data`` is the beginning of a longer
+    file, whose last character may be cut in two."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        if exc.start >= len(data) - 3:  # a character cut by the size limit
+        if cut and exc.start >= len(data) - 3:  # a character cut by the size limit
             return data.decode("utf-8-sig", errors="replace")
         return data.decode("cp1252", errors="replace")
 
@@ -126,7 +127,7 @@ def parse_drop(data: bytes) -> DropNote:
     readable = _text_bytes(data[:16384])
     if readable is None:
         return DropNote(None, "", None)
-    text = _decode(readable).replace("\r\n", "\n").replace("\r", "\n")
+    text = _decode(readable, cut=len(data) > 16384).replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     artwork: str | None = None
     rest: list[str] = []

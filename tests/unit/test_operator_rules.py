@@ -81,7 +81,13 @@ def test_a_stray_nul_keeps_the_name_and_note_and_a_binary_file_gives_none() -> N
 def test_a_name_saved_by_an_older_notepad_is_kept() -> None:
     assert parse_drop(b"Jos\xe9\ncp1252 note\n").by == "Jos\u00e9"  # Windows-1252, not UTF-8
     assert parse_drop("Jos\u00e9\nnote\n".encode("utf-16")).by == "Jos\u00e9"  # Notepad's "Unicode"
-    assert parse_drop("Jos\u00e9\n".encode() + "\u00e9".encode()[:1]).by == "Jos\u00e9"  # cut at the limit
+    cut = "Jos\u00e9\n".encode() + b"x" * 16377 + "\u00e9 and more".encode()  # an \u00e9 cut by the 16 KiB read
+    assert parse_drop(cut).by == "Jos\u00e9"
+    # Audit (operator) 1: a name alone whose last letter is Windows-1252 was taken for a UTF-8
+    # character cut short: the release was by "operator", its note "Jos?".
+    for data in (b"Jos\xe9", b"Jos\xe9\r\n", b"Andr\xe9\n", b"M\xfcller\r\nok\r\n"):
+        found = parse_drop(data)
+        assert found.by == data.split(b"\r")[0].split(b"\n")[0].decode("cp1252") and found.note in ("", "ok"), data
 
 
 def test_an_artwork_line_that_is_no_fingerprint_is_not_ignored() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,19 @@ def test_a_failure_in_the_staging_folder_names_the_staging_folder(
     with pytest.raises(DeliveryError) as raised:
         publish(temp, hot.path / "j.pdf", hot)  # the staging folder is writable: the hot folder refused
     assert str(raised.value).startswith(f"writing into hot folder large ({hot.path}) is not permitted")
+
+
+def test_a_long_filename_is_shortened_and_stays_one_jobs_own() -> None:
+    """Audit (operator) 2: "{customer}_{job_id}.pdf" with a 260-character customer was cut to the
+    same 200 bytes for both jobs of the order (their ids cut off): the second failed every attempt
+    on "a file of that name is already waiting", and would have printed under the first one's name."""
+    customer = "Y" * 260
+    first = render_filename("{customer}_{job_id}.pdf", facts(customer=customer, job_id="TR1-1"))
+    second = render_filename("{customer}_{job_id}.pdf", facts(customer=customer, job_id="TR1-2"))
+    assert first != second
+    for name in (first, second):
+        assert len(name.encode()) == 200 and name.endswith(".pdf") and name.startswith("Y" * 180)
+        assert re.fullmatch(r"Y+~[0-9a-f]{8}\.pdf", name), name
+    assert first == render_filename("{customer}_{job_id}.pdf", facts(customer=customer, job_id="TR1-1"))
+    accented = render_filename("{customer}.pdf", facts(customer="é" * 150))  # 300 bytes: cut between characters
+    assert len(accented.encode()) <= 200 and accented.endswith(".pdf") and "\ufffd" not in accented
