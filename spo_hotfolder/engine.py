@@ -873,6 +873,8 @@ class Engine:
             entries = list(os.scandir(folder))
         except OSError:
             return
+        if skip_unchanged and depth == 1 and not {"replace", "STATUS.txt"} <= {e.name for e in entries}:
+            self._mend_job_folder(folder)
         for entry in entries:
             if self.ignored(entry.name):
                 continue
@@ -891,6 +893,26 @@ class Engine:
                     yield from self._walk_tree(Path(entry.path), descend, depth + 1, skip_unchanged=skip_unchanged)
             except OSError:
                 continue
+
+    def _mend_job_folder(self, folder: Path) -> None:
+        """A job folder in quarantine/ or failed/ (seen changed by a scan) without its replace/ or
+        STATUS.txt, deleted in a file explorer: made again (SPEC 4: every such folder has a
+        replace/; STATUS.txt tells the operator what they can do)."""
+        job = self._job_of_folder(folder)
+        if job is None or job.stage not in (Stage.HELD, Stage.FAILED):
+            return
+        made = []
+        if not os.path.lexists(folder / "replace"):
+            try:
+                (folder / "replace").mkdir()
+                made.append("replace/")
+            except OSError as exc:
+                log.warning("job_folder.mend_failed", job_id=job.job_id, folder=self.rel(folder), error=str(exc))
+        if not os.path.lexists(folder / "STATUS.txt"):
+            self._dirty.add(job.job_id)
+            made.append("STATUS.txt")
+        if made:
+            log.info("job_folder.mended", job_id=job.job_id, folder=self.rel(folder), made=made)
 
     def _take_stable(self, budget: float = 0.25, limit: int = 1000) -> None:
         """Handles every file that is complete now. Drop files of one job are handled together."""

@@ -2389,6 +2389,26 @@ def _held(r: Rig, order_id: str) -> tuple[str, Path]:
     return job_id, r.root / "quarantine" / job_id
 
 
+def test_a_job_folders_replace_and_status_deleted_by_hand_are_made_again(rig: Rig) -> None:
+    """Audit (operator) 5: replace/ and STATUS.txt deleted in a file explorer never came back
+    (STATUS.txt only with the next event in the folder), while STATUS.txt says "put the corrected
+    PDF into replace/" (SPEC 4: the daemon creates replace/ in every job folder there)."""
+    r = rig
+    job_id, folder = _held(r, "MD")
+    failed_id = _failed_for_missing_artwork(r, "MF")
+    for job_folder in (folder, r.root / "failed" / failed_id):
+        (job_folder / "STATUS.txt").unlink()
+        (job_folder / "replace").rmdir()
+    with capture_logs() as logs:
+        r.run(until=lambda: (folder / "STATUS.txt").is_file() and (folder / "replace").is_dir(), steps=5)
+        r.run(until=lambda: (r.root / "failed" / failed_id / "STATUS.txt").is_file(), steps=5)
+    assert (r.root / "failed" / failed_id / "replace").is_dir()
+    assert "Drop a file named RELEASE here" in (folder / "STATUS.txt").read_text()
+    mended = sorted((e["job_id"], tuple(e["made"])) for e in logs if e["event"] == "job_folder.mended")
+    assert mended == [(job_id, ("replace/", "STATUS.txt")), (failed_id, ("replace/", "STATUS.txt"))]
+    assert r.stage(job_id) is Stage.HELD and r.stage(failed_id) is Stage.FAILED
+
+
 def _uploads(r: Rig, job_id: str) -> int:
     return r.statuses(job_id).count("ArtworkUploaded")
 
