@@ -633,7 +633,7 @@ def cmd_route(args: argparse.Namespace) -> int:
             data, path.name, tuple(config.hot_folders), base=path.parent, ignore=config.watch.ignore
         )
     except ManifestError as exc:
-        fail(f"{path}: " + "; ".join(exc.problems))
+        fail(f"{path}: " + "; ".join([*exc.problems, *cut_yaml_line(data, path.name)]))
     problems = cut_yaml_line(data, path.name)
     if problems:
         fail(f"{path}: " + "; ".join(problems))

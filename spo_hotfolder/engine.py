@@ -1226,7 +1226,9 @@ class Engine:
         except ManifestError as exc:
             if exc.cut_off and self._held_as_cut_off(path, signature(st)):
                 return
-            self._reject_manifest(path, folder_manifest, exc.problems)
+            # A last line perhaps cut short is said beside the other problems (audit, manifests 5:
+            # fixing only those, "quantity: 5" of "quantity: 500" would then be taken).
+            self._reject_manifest(path, folder_manifest, [*exc.problems, *cut_yaml_line(data, path.name)])
             return
         unusable = cut_yaml_line(data, path.name)
         if unusable:

@@ -3866,6 +3866,11 @@ def test_a_yaml_manifest_cut_inside_its_last_value_is_refused_not_printed(rig: R
     error = " ".join((r.root / "failed" / "CUT.yaml" / "ERROR.txt").read_text().split())
     assert "its last line ('quantity: 5') may have been cut off by an interrupted upload" in error, error
     assert r.ledger.get_job("CUT-1") is None and r.take_prints() == []
+    # With another problem besides (audit, manifests 5): both are said, not only the other one.
+    (r.inbox / "C6.yaml").write_text('order_id: "C6"\nproduct: bc-85x55\nquantity: 5')
+    r.run(until=lambda: (r.root / "failed" / "C6.yaml" / "ERROR.txt").is_file(), steps=20)
+    error = " ".join((r.root / "failed" / "C6.yaml" / "ERROR.txt").read_text().split())
+    assert "artwork: missing" in error and "its last line ('quantity: 5') may have been cut off" in error, error
     (r.inbox / "CUT.yaml").write_text(whole)
     r.run(until=done(r, "CUT-1"), steps=20)
     assert r.take_prints() == ["CUT_CUT-1_bc-85x55_x500.pdf"]
