@@ -4263,12 +4263,28 @@ class Engine:
                     st = os.fstat(fh.fileno())
                     if not stat.S_ISREG(st.st_mode):
                         continue  # a folder or a pipe named RELEASE: _on_stray answers it
-                    note = parse_drop(fh.read(65536))
+                    data = fh.read(65536)
+                    note = parse_drop(data)
             except OSError as exc:
                 if exc.errno == errno.ELOOP and folder is not None:
                     self._refuse_link(current or job, folder, drop, action)
                     if action is Action.REJECT:
                         unread_reject = name
+                continue
+            if action is not Action.REJECT and data.lstrip().startswith(b"%PDF-") and folder is not None:
+                # A PDF named RELEASE.pdf (or RETRY.pdf) is most likely corrected artwork put into
+                # the wrong place: taken as a release, the old output would print (audit, operator 3).
+                self._refused(
+                    current or job,
+                    action,
+                    note.by or _owner(drop),
+                    f"{name} is a PDF, and a PDF is never taken as a {action.value}: to replace the job's artwork, "
+                    f"put the PDF into replace/ (it is in history/ now); to {action.value.lower()} the job, drop a "
+                    f"text file named {action.value} (its first line your name)",
+                    None,
+                    self.clock.now(),
+                )
+                self._consume_drop(job.job_id, drop, folder, self.clock.now())
                 continue
             by = note.by or _owner(drop)
             token = _file_token(st, name, job.job_id, action)

@@ -2409,6 +2409,23 @@ def test_a_job_folders_replace_and_status_deleted_by_hand_are_made_again(rig: Ri
     assert r.stage(job_id) is Stage.HELD and r.stage(failed_id) is Stage.FAILED
 
 
+def test_a_pdf_named_release_is_not_taken_as_a_release(rig: Rig) -> None:
+    """Audit (operator) 3: corrected artwork saved as Release.pdf into the job's folder (not into
+    replace/) released the job: the old output, which nobody approved, went to the printer."""
+    r = rig
+    job_id, folder = _held(r, "RP")
+    make_pdf(folder / "Release.pdf", pages=CARD)
+    r.run(until=lambda: not (folder / "Release.pdf").exists(), steps=10)
+    r.run(steps=2)
+    assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked and r.take_prints() == []
+    status = " ".join((folder / "STATUS.txt").read_text().split())
+    assert "Release.pdf is a PDF, and a PDF is never taken as a RELEASE: to replace the job's artwork, put" in status
+    assert any(p.name.endswith("-Release.pdf") for p in (folder / "history").iterdir())
+    (folder / "release.txt").write_text("amy\n")  # a text file still releases it
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["RP_RP-1_bc-85x55_x1.pdf"]
+
+
 def _uploads(r: Rig, job_id: str) -> int:
     return r.statuses(job_id).count("ArtworkUploaded")
 
