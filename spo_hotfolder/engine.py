@@ -4940,6 +4940,7 @@ class Engine:
         """At start: finish what a crash interrupted, and make the folders agree with the ledger."""
         now = self.clock.now()
         self._guard("intake", "", self._finish_pending_intakes)  # a failure is tried again at each step
+        self._guard("intake", "", self._tidy_inbox_folders)
         for delivery in self.ledger.open_deliveries():
             self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))  # type: ignore[misc]
         # Finished jobs need nothing (a done/ job whose move was cut short is found by _locate
@@ -4974,6 +4975,24 @@ class Engine:
         due = self.ledger.next_due()
         if due:
             self._schedule_wakeup(parse_iso(due))
+
+    def _tidy_inbox_folders(self) -> None:
+        """Folder drops whose manifest was taken, left empty in the inbox by a crash before their
+        removal (audit, crashes 1): removed now. An empty folder no manifest came in (an
+        operator's "New folder") stays."""
+        inbox = self.area("inbox")
+        try:
+            with os.scandir(inbox) as entries:
+                folders = [
+                    Path(e.path) for e in entries if e.is_dir(follow_symlinks=False) and not self.ignored(e.name)
+                ]
+        except OSError:
+            return
+        for folder in folders:
+            if not undecodable(str(folder)) and not _holds_files(folder) and self.ledger.intake_under(str(folder)):
+                self._consumed_dirs.add(folder)
+        if self._consumed_dirs:
+            self._cleanup_consumed_dirs()
 
     def _finish_pending_intakes(self) -> None:
         """Manifests whose intake was recorded before a crash, but which had not left the inbox:
@@ -5437,6 +5456,14 @@ def _may_still_arrive(final: str | Path, hot_folder: str) -> str:
         f"{Path(final).name} may still arrive in hot folder {hot_folder} (the daemon records it as soon as it can "
         "look there)"
     )
+
+
+def _holds_files(folder: Path) -> bool:
+    """Whether anything but folders is inside ``folder`` (at any depth; stops at the first)."""
+    for _sub, _dirs, files in os.walk(folder):
+        if files:
+            return True
+    return False
 
 
 def _drop_name(drop: Path) -> str:

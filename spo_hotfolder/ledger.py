@@ -1132,6 +1132,13 @@ class Ledger:
                 (key, path, order_id, iso(now)),
             )
 
+    def intake_under(self, folder: str) -> bool:
+        """Whether a manifest was ever taken in from inside ``folder`` (an inbox folder drop)."""
+        low, high = folder + "/", folder + "0"  # "0" follows "/": every path below the folder
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM intakes WHERE path >= ? AND path < ? LIMIT 1", (low, high)).fetchone()
+        return row is not None
+
     def complete_intake(self, key: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE intakes SET completed = 1 WHERE key = ?", (key,))

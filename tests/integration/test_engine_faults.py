@@ -2426,6 +2426,27 @@ def test_a_pdf_named_release_is_not_taken_as_a_release(rig: Rig) -> None:
     assert r.take_prints() == ["RP_RP-1_bc-85x55_x1.pdf"]
 
 
+def test_a_folder_drop_left_empty_by_a_crash_is_removed_at_the_next_start(rig: Rig) -> None:
+    """Audit (crashes) 1: killed after a folder drop's manifest and artwork were taken, before the
+    emptied folder was removed: inbox/<folder>/ stayed, empty, through every restart. An empty
+    folder no manifest came in (an operator's "New folder") stays."""
+    r = rig
+    drop = r.inbox / "Order FD"
+    drop.mkdir()
+    make_pdf(drop / "art.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "FD"\nproduct: bc-85x55\nquantity: 1\nartwork: [art.pdf]\n')
+    r.run(until=done(r, "FD-1"), steps=10)
+    assert not drop.exists()
+    (drop / "sub").mkdir(parents=True)  # as the crash left it (with an emptied sub-folder)
+    (r.inbox / "New folder").mkdir()
+    (r.inbox / "Order FX").mkdir()  # a folder drop under way: its files are still to come
+    (r.inbox / "Order FX" / "manifest.yaml.part").write_text("order_id: ")
+    r.start()
+    r.run(steps=2)
+    assert not drop.exists()
+    assert (r.inbox / "New folder").is_dir() and (r.inbox / "Order FX" / "manifest.yaml.part").is_file()
+
+
 def _uploads(r: Rig, job_id: str) -> int:
     return r.statuses(job_id).count("ArtworkUploaded")
 
