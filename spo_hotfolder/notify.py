@@ -54,6 +54,9 @@ class Notifier:
         return self.send(f"STATUS={text}")
 
     def watchdog(self) -> bool:
+        """WATCHDOG=1, only where systemd watches this process (WATCHDOG_USEC for us)."""
+        if self.watchdog_seconds is None:
+            return False
         return self.send("WATCHDOG=1")
 
     def stopping(self, status: str = "") -> bool:

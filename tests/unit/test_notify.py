@@ -51,7 +51,7 @@ def drain(sock: socket.socket) -> list[str]:
 
 def test_messages_reach_an_abstract_socket(abstract_socket: tuple[str, socket.socket]) -> None:
     address, sock = abstract_socket
-    notifier = Notifier({"NOTIFY_SOCKET": address})
+    notifier = Notifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "2000000"})
     assert notifier.enabled
     assert notifier.ready("3 jobs waiting")
     assert received(sock) == ["READY=1", "STATUS=3 jobs waiting"]
@@ -88,8 +88,21 @@ def test_without_notify_socket_nothing_is_sent() -> None:
     assert not notifier.ready("x") and not notifier.watchdog() and not notifier.stopping()
 
 
+def test_no_watchdog_pings_where_systemd_does_not_watch_this_process(
+    abstract_socket: tuple[str, socket.socket],
+) -> None:
+    """Audit (crashes) 2: WATCHDOG=1 came every 5 s without WATCHDOG_USEC, or with WATCHDOG_PID
+    naming another process (sd_watchdog_enabled(3): the watchdog is not ours then)."""
+    address, sock = abstract_socket
+    for env in ({}, {"WATCHDOG_USEC": "2000000", "WATCHDOG_PID": "1"}):
+        notifier = Notifier({"NOTIFY_SOCKET": address, **env})
+        assert notifier.watchdog() is False
+        assert notifier.status("idle")
+        assert received(sock) == ["STATUS=idle"]  # (the watchdog ping, had it been sent, came first)
+
+
 def test_a_vanished_socket_does_not_raise(tmp_path: Path) -> None:
-    notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "gone")})
+    notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "gone"), "WATCHDOG_USEC": "1000000"})
     assert notifier.enabled
     assert notifier.watchdog() is False
 
