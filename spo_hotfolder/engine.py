@@ -5460,10 +5460,7 @@ def _may_still_arrive(final: str | Path, hot_folder: str) -> str:
 
 def _holds_files(folder: Path) -> bool:
     """Whether anything but folders is inside ``folder`` (at any depth; stops at the first)."""
-    for _sub, _dirs, files in os.walk(folder):
-        if files:
-            return True
-    return False
+    return any(files for _sub, _dirs, files in os.walk(folder))
 
 
 def _drop_name(drop: Path) -> str:
