@@ -3942,7 +3942,7 @@ class Engine:
         assert job is not None
         text = error_text(
             f"Job {job_id} (order {job.order_id}) needs attention: {failure.reason}",
-            failure.problems,
+            [*failure.problems, *_replacements_named(job, [failure.reason, *failure.problems])],
             failure.fix,
         )
         src = self._locate(job)
@@ -5456,6 +5456,25 @@ def _may_still_arrive(final: str | Path, hot_folder: str) -> str:
         f"{Path(final).name} may still arrive in hot folder {hot_folder} (the daemon records it as soon as it can "
         "look there)"
     )
+
+
+_REPLACED = re.compile(r"(?P<old>.+) replaced by (?P<new>.+) \(sha256 [0-9a-f]+\)")
+
+
+def _replacements_named(job: Job, texts: list[str]) -> list[str]:
+    """For an ERROR.txt: which artwork named in ``texts`` is a replacement the operator put in
+    under another name (it keeps the name of the file it replaced), so that "artwork 'a.pdf' is
+    damaged" is not read as the old file's fault (audit, operator 6)."""
+    said: dict[str, str] = {}
+    for entry in job.whole_history() if job.history_complete else []:
+        if entry.status is JobStatus.ArtworkUploaded and not entry.removed_at:
+            match = _REPLACED.fullmatch(entry.detail)
+            if match and match["old"] != match["new"]:
+                said[match["old"]] = (
+                    f"{match['old']} is the replacement {match['new']} put in at {entry.at} (a replacement takes the "
+                    "name of the file it replaces)"
+                )
+    return [line for old, line in said.items() if any(f"'{old}'" in t or f" {old}" in t for t in texts)]
 
 
 def _holds_files(folder: Path) -> bool:

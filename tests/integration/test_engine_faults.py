@@ -2447,6 +2447,18 @@ def test_a_folder_drop_left_empty_by_a_crash_is_removed_at_the_next_start(rig: R
     assert (r.inbox / "New folder").is_dir() and (r.inbox / "Order FX" / "manifest.yaml.part").is_file()
 
 
+def test_a_broken_replacement_is_named_as_dropped_in_the_error(rig: Rig) -> None:
+    """Audit (operator) 6: a damaged p.pdf dropped into replace/ takes the old file's name, and
+    ERROR.txt said only "artwork 'RB.pdf' ..." as if the old file were at fault."""
+    r = rig
+    job_id, folder = _held(r, "RB")
+    (folder / "replace" / "p.pdf").write_bytes(b"%PDF-1.4\n1 0 obj garbage endobj\ntrailer <<>>\n%%EOF\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20, dt=5)
+    error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
+    assert "'RB.pdf'" in error, error
+    assert "RB.pdf is the replacement p.pdf put in at " in error, error
+
+
 def _uploads(r: Rig, job_id: str) -> int:
     return r.statuses(job_id).count("ArtworkUploaded")
 
