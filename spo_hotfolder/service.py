@@ -73,7 +73,15 @@ def ledger_path(config: Config) -> Path:
 def prepare_folders(config: Config) -> list[Path]:
     """Creates the spool layout (never a hot folder); returns the folders created."""
     created = []
-    for folder in [*config.paths.spool_folders().values(), config.paths.state / "commands"]:
+    folders = [*config.paths.spool_folders().values(), config.paths.state / "commands"]
+    for folder in folders:  # all looked at first: a folder that cannot be made leaves none made
+        taken = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if taken is not None:
+            raise StartupError(
+                f"cannot create folder {folder}: {taken} is a file, not a folder; move it away or point the config "
+                "elsewhere"
+            )
+    for folder in folders:
         if not folder.is_dir():
             try:
                 folder.mkdir(parents=True, exist_ok=True)

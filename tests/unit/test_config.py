@@ -1246,3 +1246,19 @@ def test_check_config_says_a_missing_hot_folder_on_stderr_as_init_does(
     assert err.splitlines() == [note]
     assert main(["-c", str(path), "init"]) == 0
     assert capsys.readouterr().err.splitlines() == [note]
+
+
+def test_init_that_cannot_make_a_folder_makes_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit (CLI) 4: with paths.work naming a file, init said so, but only after making root/ and
+    inbox/: a half-made layout, which `jobs` then asked to `init`."""
+    from spo_hotfolder.cli import main
+
+    (tmp_path / "afile").write_text("not a folder")
+    path = write(tmp_path, f"paths:\n  root: {tmp_path / 'deep' / 'r6'}\n  work: {tmp_path / 'afile'}\n")
+    assert main(["-c", str(path), "init"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"spo-hotfolder: error: cannot create folder {tmp_path / 'afile'}: {tmp_path / 'afile'} is a file, not a "
+        "folder; move it away or point the config elsewhere\n"
+    )
+    assert not (tmp_path / "deep").exists()
