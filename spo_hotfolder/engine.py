@@ -378,6 +378,7 @@ class Engine:
         self._unwritable: dict[Path, tuple[int, int, int]] = {}  # inbox folders said not writable
         self._not_removed: set[Path] = set()  # taken manifests whose inbox name could not go (said once)
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
+        self._moved_specials: dict[Path, Path] = {}  # inbox links (and pipes...) moved to failed/
         # Manifests taken in (their jobs durably in the ledger), still to be removed from the inbox:
         # (intake key, path, the file's signature when read; None: remove nothing, only mark the
         # intake complete). See _finish_intakes.
@@ -1082,6 +1083,9 @@ class Engine:
             ),
         )
         log.warning("inbox.not_a_file", path=str(path), kind=what, folder=self.rel(target))
+        if len(self._moved_specials) > 1000:
+            self._moved_specials.clear()
+        self._moved_specials[path] = target  # a job that waits for a file through it says so
         if path.parent != self.area("inbox"):
             self._consumed_dirs.add(path.parent)
         self._cleanup_consumed_dirs()
@@ -2909,6 +2913,17 @@ class Engine:
                     f"earlier file of that name is kept in history/{earlier}: if that is the one to print, copy it "
                     f"into replace/ as {source.name}"
                 )
+            for parent in source.parents:
+                if parent == self.area("inbox") or self.area("inbox") not in parent.parents:
+                    break
+                moved = self._moved_specials.get(parent)
+                if moved is not None:
+                    return (
+                        f"missing: {name} (expected at {where}); {self.rel(parent)} was a symbolic link, which the "
+                        f"daemon does not follow (it could name any file on the server): it is in {self.rel(moved)}/ "
+                        "with an ERROR.txt. Put the files themselves into inbox/ (a copy, not a link), or the PDF "
+                        "into this folder's replace/"
+                    )
             return f"missing: {name} (expected at {where})"
         parts = _rel_parts(str(source), str(self.area("inbox"))) or []
         ignored = [part for part in parts if self.ignored(part)]

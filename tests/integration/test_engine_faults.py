@@ -1956,6 +1956,28 @@ def test_inbox_entries_that_are_no_files_go_to_failed_with_a_word(rig: Rig) -> N
     assert r.ledger.get_job("Z1-1") is None
 
 
+def test_artwork_through_a_linked_folder_in_a_folder_drop_says_so(rig: Rig) -> None:
+    """Audit (manifests) 4: a folder drop whose sub/ was a symbolic link to a folder outside: the
+    link went to failed/sub/ (not followed: fine), and the job failed "missing: secret.pdf", with no
+    word of the link or of where it went."""
+    r = rig
+    (r.tmp / "outside").mkdir()
+    make_pdf(r.tmp / "outside" / "secret.pdf", pages=CARD)
+    drop = r.tmp / "y1"
+    drop.mkdir()
+    (drop / "sub").symlink_to(r.tmp / "outside")
+    (drop / "manifest.yaml").write_text('order_id: "Y1"\nproduct: bc-85x55\nquantity: 1\nartwork: [sub/secret.pdf]\n')
+    os.replace(drop, r.inbox / "y1")
+    r.run(until=lambda: r.stage("Y1-1") is Stage.AWAITING, steps=10)
+    r.run(until=lambda: r.stage("Y1-1") is Stage.FAILED, steps=5, dt=700)  # past artwork_timeout_seconds
+    error = " ".join((r.root / "failed" / "Y1-1" / "ERROR.txt").read_text().split())
+    assert (
+        "missing: secret.pdf (expected at inbox/y1/sub/secret.pdf); inbox/y1/sub was a symbolic link, which the "
+        "daemon does not follow (it could name any file on the server): it is in failed/sub/ with an ERROR.txt"
+    ) in error, error
+    assert (r.tmp / "outside" / "secret.pdf").is_file() and r.take_prints() == []
+
+
 def test_a_cli_release_waits_for_a_reject_dropped_a_moment_before(rig: Rig) -> None:
     """Audit P: `release` from the CLI while a REJECT drop was still settling printed the job, and
     the REJECT went to done/ unanswered. A REJECT comes first, as against a dropped RELEASE."""
