@@ -4260,16 +4260,15 @@ class Engine:
             if unread_reject is not None and folder is not None and os.path.lexists(drop):
                 # Someone also dropped a REJECT, which could not be read: the job is not sent on
                 # either (a job never prints when someone also tried to reject it).
-                self._refused(
+                self._refuse_drop(
                     current or job,
                     action,
                     _drop_name(drop),
                     f"a REJECT dropped with it ({unread_reject}) could not be read, so the job was not rejected; "
                     f"it is not sent on either: drop a real REJECT file, or drop {name} again",
-                    None,
-                    self.clock.now(),
+                    drop,
+                    folder,
                 )
-                self._consume_drop(job.job_id, drop, folder, self.clock.now())
                 continue
             try:
                 # Never through a symbolic link: its target (any file the daemon can read) would be
@@ -4289,21 +4288,25 @@ class Engine:
             if action is not Action.REJECT and data.lstrip().startswith(b"%PDF-") and folder is not None:
                 # A PDF named RELEASE.pdf (or RETRY.pdf) is most likely corrected artwork put into
                 # the wrong place: taken as a release, the old output would print (audit, operator 3).
-                self._refused(
+                self._refuse_drop(
                     current or job,
                     action,
                     note.by or _owner(drop),
                     f"{name} is a PDF, and a PDF is never taken as a {action.value}: to replace the job's artwork, "
                     f"put the PDF into replace/ (it is in history/ now); to {action.value.lower()} the job, drop a "
                     f"text file named {action.value} (its first line your name)",
-                    None,
-                    self.clock.now(),
+                    drop,
+                    folder,
                 )
-                self._consume_drop(job.job_id, drop, folder, self.clock.now())
                 continue
             by = note.by or _owner(drop)
             token = _file_token(st, name, job.job_id, action)
             self.apply(job.job_id, action, by=by, note=note.note, drop=drop, parsed=note, token=token)
+
+    def _refuse_drop(self, job: Job, action: Action, by: str, reason: str, drop: Path, folder: Path) -> None:
+        """A drop file refused before its action is looked at: said, then consumed into history/."""
+        self._refused(job, action, by, reason, None, self.clock.now())
+        self._consume_drop(job.job_id, drop, folder, self.clock.now())
 
     def _refuse_link(self, job: Job, folder: Path, drop: Path, action: Action) -> None:
         now = self.clock.now()
