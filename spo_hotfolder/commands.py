@@ -24,7 +24,7 @@ from spo_hotfolder.cli import DEFAULT_CONFIG, PROG
 from spo_hotfolder.clock import SystemClock
 from spo_hotfolder.config import Config, ConfigError, FolderLook, load_config, look_here, summary
 from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
-from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage
+from spo_hotfolder.ledger import TERMINAL, Delivery, Job, Ledger, Stage
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
@@ -34,6 +34,7 @@ from spo_hotfolder.manifest import (
     ManifestError,
     cut_yaml_line,
     parse_manifest,
+    reprint_sent_twice,
     sent_again,
     several_manifests,
     several_manifests_problem,
@@ -637,7 +638,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     problems = cut_yaml_line(data, path.name)
     if problems:
         fail(f"{path}: " + "; ".join(problems))
-    known = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
+    known, waiting = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
     results = []
     for spec in manifest.jobs:
         facts = RouteFacts(
@@ -653,6 +654,12 @@ def cmd_route(args: argparse.Namespace) -> int:
         job = known.get(spec.job_id)
         blocked, block_reason = decide_blocking(manifest.blocked, config, spec.product)
         again = job is not None and _same_again(config, job, data, path.parent, spec)
+        # Engine._reprint_waiting's rule: the same reprint sent twice while the PDF it made waits.
+        twin = waiting.get(spec.job_id) if manifest.reprint and job is not None else None
+        if twin is not None and job is not None:
+            folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
+            if job.order_id != manifest.order_id or not reprint_sent_twice(data, folder, path.parent, spec):
+                twin = None
         if job is not None and job.order_id == manifest.order_id and job.stage not in TERMINAL:
             # New artwork for a job in flight (the rules of Engine._record_intake): its Blocked entry
             # stays (only a release removes one), and only `blocked: true` adds one.
@@ -674,6 +681,8 @@ def cmd_route(args: argparse.Namespace) -> int:
                     f"known ({job.status.value}) and this manifest is the one it has, byte for byte, with none of "
                     "its artwork here: nothing would change (it would be filed in the job's history/)"
                     if job is not None and again
+                    else _twin_note(twin)
+                    if twin is not None
                     else _known_note(job, manifest.order_id, manifest.reprint)
                 ),
             }
@@ -691,16 +700,23 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
-def _known_jobs(config: Config, job_ids: list[str]) -> dict[str, Job]:
-    """The jobs of ``job_ids`` the ledger knows (none without a ledger: route works before init)."""
+def _known_jobs(config: Config, job_ids: list[str]) -> tuple[dict[str, Job], dict[str, Delivery]]:
+    """The jobs of ``job_ids`` the ledger knows (none without a ledger: route works before init),
+    and the deliveries of theirs whose PDF still waits in its hot folder (not yet taken)."""
     from spo_hotfolder.service import ledger_path
 
     if not ledger_path(config).exists():
-        return {}
+        return {}, {}
     ledger = open_ledger(config)
     try:
         # (with its history: a purged job is said as it ended)
-        return {job.job_id: job for job in (ledger.get_job(i) for i in job_ids) if job is not None}
+        jobs = {job.job_id: job for job in (ledger.get_job(i) for i in job_ids) if job is not None}
+        waiting = {}
+        for job in jobs.values():
+            delivery = ledger.published_delivery(job.job_id, job.generation)
+            if delivery is not None and os.path.lexists(delivery.final_path):
+                waiting[job.job_id] = delivery
+        return jobs, waiting
     finally:
         ledger.close()
 
@@ -712,6 +728,13 @@ def _same_again(config: Config, job: Job, data: bytes, base: Path, spec: JobSpec
         return False
     folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
     return sent_again(data, folder, base, spec)
+
+
+def _twin_note(delivery: Delivery) -> str:
+    return (
+        f"its PDF {Path(delivery.final_path).name}, made from this same manifest and artwork, still waits in hot "
+        f"folder {delivery.hot_folder}: this job would be refused as the same order sent twice (not printed again)"
+    )
 
 
 def _known_note(job: Job | None, order_id: str, reprint: bool) -> str | None:

@@ -30,7 +30,7 @@ import stat
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -76,7 +76,7 @@ from spo_hotfolder.fsutil import (
     unique_path,
     write_new,
 )
-from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Job, Ledger, Stage
+from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Delivery, Job, Ledger, Stage
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
@@ -85,8 +85,10 @@ from spo_hotfolder.manifest import (
     JobSpec,
     Manifest,
     ManifestError,
+    artwork_names,
     cut_yaml_line,
     parse_manifest,
+    reprint_sent_twice,
     sent_again,
     several_manifests,
     several_manifests_problem,
@@ -1246,6 +1248,7 @@ class Engine:
         plans: list[tuple[JobSpec, Job | None]] = []
         refused: list[tuple[JobSpec, str]] = []
         others: list[str] = []  # refused: the job id is another order's
+        twins: dict[str, Delivery] = {}  # refused: the same reprint sent twice (the PDF it made waits)
         for spec in manifest.jobs:
             existing = self.ledger.get_job(spec.job_id, history=False)
             if existing is None:
@@ -1256,7 +1259,10 @@ class Engine:
                 refused.append((spec, self._other_order_reason(existing)))
                 others.append(spec.job_id)
             elif existing.stage in TERMINAL or self._pdf_delivered(existing):
-                if manifest.reprint:
+                if manifest.reprint and (waiting := self._reprint_waiting(spec, existing, data, base)) is not None:
+                    refused.append((spec, self._sent_twice_reason(existing, waiting)))
+                    twins[spec.job_id] = waiting
+                elif manifest.reprint:
                     plans.append((spec, existing))
                 else:
                     refused.append((spec, self._already_done_reason(existing)))
@@ -1283,7 +1289,7 @@ class Engine:
                     shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
             raise
         if refused:
-            self._refuse_jobs(path, data, manifest, refused, others, base, [spec for spec, _ in plans])
+            self._refuse_jobs(path, data, manifest, refused, others, base, [spec for spec, _ in plans], twins)
         # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
         # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
         self._unfinished.append((key, path, signature(st)))
@@ -1399,6 +1405,29 @@ class Engine:
             return False
         folder = self._locate(existing)
         return folder is not None and sent_again(data, folder, base, spec)
+
+    def _reprint_waiting(self, spec: JobSpec, job: Job, data: bytes, base: Path) -> Delivery | None:
+        """The delivery of ``job`` whose PDF still waits in its hot folder (not yet taken by the
+        printer), when reprint manifest ``data`` is the one that made it, sent again byte for byte
+        with the same artwork: the same order sent twice (a webhook's retry, a double upload), not a
+        new reprint. Printed, it would be a second copy nobody ordered (audit: a folder drop sent
+        twice a second apart was printed twice). Once the printer has taken the PDF, the same
+        manifest is a new reprint again: a shop's "order again" button sends the same bytes."""
+        delivery = self.ledger.published_delivery(job.job_id, job.generation)
+        if delivery is None or not os.path.lexists(delivery.final_path):
+            return None
+        folder = self._locate(job)
+        if folder is None or not reprint_sent_twice(data, folder, base, spec):
+            return None
+        return delivery
+
+    @staticmethod
+    def _sent_twice_reason(job: Job, delivery: Delivery) -> str:
+        return (
+            f"job {job.job_id} was printed from this same manifest with the same artwork, and its PDF "
+            f"{Path(delivery.final_path).name} still waits in hot folder {delivery.hot_folder}, not yet taken by the "
+            "printer: this copy was taken as the same order sent twice, and is not printed again"
+        )
 
     def _file_repeat(self, path: Path, jobs: list[Job], folder_manifest: bool) -> None:
         """The repeated manifest goes into the (first) job's history/; STATUS.txt says so."""
@@ -1850,15 +1879,10 @@ class Engine:
             )
 
     def _plan_artwork(self, spec: JobSpec, base: Path) -> list[Artwork]:
-        names: set[str] = set()
-        items: list[Artwork] = []
-        for position, ref in enumerate(spec.artwork, start=1):
-            name = safe_name(Path(ref.path).name)
-            if name.lower() in names:
-                name = f"{position}-{name}"
-            names.add(name.lower())
-            items.append(Artwork(position, name, str(base / ref.path), ref.sha256, False))
-        return items
+        return [
+            Artwork(position, name, str(base / ref.path), ref.sha256, False)
+            for position, (ref, name) in enumerate(zip(spec.artwork, artwork_names(spec), strict=True), start=1)
+        ]
 
     def _drops_waiting_for(self, jobs: Sequence[Job], path: Path) -> bool:
         """True (the manifest waits) while a job it names has an operator's drop file in its folder
@@ -1941,9 +1965,11 @@ class Engine:
         others: list[str],
         base: Path,
         taken_specs: list[JobSpec],
+        twins: Mapping[str, Delivery],
     ) -> None:
         """The refused jobs' manifest and artwork go to failed/ with an ERROR.txt; ``others``: those
-        refused because their job id is another order's, the rest were done before. Artwork that a
+        refused because their job id is another order's, ``twins`` those whose reprint was sent
+        twice (the PDF the first made still waits), the rest were done before. Artwork that a
         job taken from the same manifest also names stays for that job (a storefront re-sending a
         whole order with one job added names the old jobs' files again)."""
         accepted = [spec.job_id for spec in taken_specs]
@@ -1990,7 +2016,7 @@ class Engine:
                 "artwork that another manifest or job also names was left in inbox/ for it, not moved here: "
                 + ", ".join(dict.fromkeys(wanted))
             )
-        repeats = len(others) < len(refused)
+        repeats = len(others) + len(twins) < len(refused)
         taken = ", ".join(accepted)
         # (nothing to print twice for a job that was rejected or skipped: not said of it)
         printed = [spec for spec, _ in refused if spec.job_id not in others and self._was_printed(spec.job_id)]
@@ -2009,6 +2035,14 @@ class Engine:
             fix += (
                 " If the job must be printed again, add `reprint: true` to the manifest and put it into inbox/ "
                 f"again{artwork}."
+            )
+            artwork = ""
+        for job_id, delivery in twins.items():
+            fix += (
+                f" If job {job_id} must be printed once more, put this manifest into inbox/ again{artwork} once the "
+                f"printer has taken {Path(delivery.final_path).name} from hot folder {delivery.hot_folder}"
+                + (f", without {taken} (or they are printed again too)" if accepted else "")
+                + "."
             )
             artwork = ""
         if others:

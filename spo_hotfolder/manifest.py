@@ -8,6 +8,7 @@ schema errors with the key path (and the line where it is known), each with a hi
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import fnmatch
 import math
 import os
@@ -18,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from spo_hotfolder.fsutil import safe_name
 from spo_hotfolder.yamlsource import (
     Document,
     SourceError,
@@ -763,6 +765,40 @@ def sent_again(data: bytes, job_folder: Path, base: Path, spec: JobSpec) -> bool
     nothing for a job waiting for an operator (the daemon's rule, and what `route` says of it)."""
     if any(os.path.lexists(base / ref.path) or upload_beside(base / ref.path) is not None for ref in spec.artwork):
         return False
+    return _kept_copy(data, job_folder)
+
+
+def artwork_names(spec: JobSpec) -> list[str]:
+    """The names ``spec``'s artwork files take in the job's artwork/ folder, in order: the file's
+    own name made safe, with its position before it when another file took that name."""
+    names: list[str] = []
+    for position, ref in enumerate(spec.artwork, start=1):
+        name = safe_name(PurePosixPath(ref.path).name)
+        if name.lower() in {n.lower() for n in names}:
+            name = f"{position}-{name}"
+        names.append(name)
+    return names
+
+
+def reprint_sent_twice(data: bytes, job_folder: Path, base: Path, spec: JobSpec) -> bool:
+    """Whether manifest ``data`` is the copy a job keeps in ``job_folder``, byte for byte, with each
+    of its artwork files beside it in ``base`` the same, byte for byte, as the job's: the same order
+    sent twice (a webhook's retry, a double upload). The caller adds the condition that makes it a
+    twin and not a new reprint: the PDF this manifest made still waits in its hot folder."""
+    if not spec.artwork or not _kept_copy(data, job_folder):
+        return False
+    for ref, name in zip(spec.artwork, artwork_names(spec), strict=True):
+        src = base / ref.path
+        try:
+            if upload_beside(src) is not None or not filecmp.cmp(src, job_folder / "artwork" / name, shallow=False):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _kept_copy(data: bytes, job_folder: Path) -> bool:
+    """Whether the job in ``job_folder`` keeps manifest ``data`` (its manifest.yaml/.json), byte for byte."""
     for copy in job_folder.glob("manifest.*"):
         with contextlib.suppress(OSError):
             if copy.stat().st_size == len(data) and copy.read_bytes() == data:

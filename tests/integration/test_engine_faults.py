@@ -1410,6 +1410,67 @@ def test_a_manifest_refused_as_done_leaves_the_artwork_its_reprint_twin_names(ri
     assert sorted(p.name for p in r.inbox.iterdir()) == []
 
 
+def test_the_same_reprint_sent_twice_is_printed_once_while_its_pdf_waits(rig: Rig) -> None:
+    """Audit: a folder drop with reprint: true sent twice, a second apart (a double upload) was
+    printed twice: the second waited for the first PDF to leave the hot folder, then printed. The
+    same bytes once the printer has taken the PDF are a new reprint (a shop's "order again")."""
+    r = rig
+    job_id = r.order("RT")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["RT_RT-1_bc-85x55_x1.pdf"]
+    drop = r.tmp / "RT-reprint"
+    drop.mkdir()
+    make_pdf(drop / "RT.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "RT"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RT.pdf]\n')
+
+    def send(name: str) -> None:
+        shutil.copytree(drop, r.inbox / f".{name}")
+        os.replace(r.inbox / f".{name}", r.inbox / name)
+
+    assert _route(r, drop / "manifest.yaml")["known"] == "already finished (InHotFolder): made again (reprint: true)"
+    send("first")
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 2, steps=10)
+    assert _route(r, drop / "manifest.yaml")["known"] == (
+        "its PDF RT_RT-1_bc-85x55_x1.pdf, made from this same manifest and artwork, still waits in hot folder "
+        "indigo: this job would be refused as the same order sent twice (not printed again)"
+    )
+    send("again")
+    r.run(until=lambda: any((r.root / "failed").iterdir()), steps=10)
+    r.run(steps=5)
+    assert r.statuses(job_id).count("RecreationRequested") == 1
+    assert r.take_prints() == ["RT_RT-1_bc-85x55_x1.pdf"]  # once
+    [refused] = list((r.root / "failed").iterdir())
+    assert sorted(p.name for p in refused.iterdir()) == ["ERROR.txt", "artwork", "manifest.yaml"]
+    error = " ".join((refused / "ERROR.txt").read_text().split())
+    assert (
+        "job RT-1 was printed from this same manifest with the same artwork, and its PDF RT_RT-1_bc-85x55_x1.pdf "
+        "still waits in hot folder indigo, not yet taken by the printer: this copy was taken as the same order "
+        "sent twice, and is not printed again" in error
+    ), error
+    assert (
+        "If job RT-1 must be printed once more, put this manifest into inbox/ again, together with its artwork "
+        "(moved here, into artwork/: RT.pdf) once the printer has taken RT_RT-1_bc-85x55_x1.pdf from hot folder "
+        "indigo." in error
+    ), error
+    assert "add `reprint: true`" not in error  # it has it
+    assert list(r.inbox.iterdir()) == []
+    # The printer has taken it: the same bytes are an order for one more.
+    send("later")
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 3, steps=10)
+    assert r.take_prints() == ["RT_RT-1_bc-85x55_x1.pdf"]
+    # Other artwork in the same manifest is a new reprint even while the PDF waits (not a twin).
+    r.run(steps=2)
+    send("fourth")
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 4, steps=10)
+    shutil.rmtree(drop)
+    drop.mkdir()
+    make_pdf(drop / "RT.pdf", pages=CARD, content=b"0 0 1 rg 10 10 50 50 re f")
+    (drop / "manifest.yaml").write_text('order_id: "RT"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RT.pdf]\n')
+    send("other-artwork")
+    r.run(until=lambda: r.statuses(job_id).count("RecreationRequested") == 4, steps=10)
+    assert len(list((r.root / "failed").iterdir())) == 1
+
+
 def test_a_reprint_is_requested_first_even_before_its_artwork_arrives(rig: Rig) -> None:
     """SPEC 5: a reprint is RecreationRequested "reprint", then the usual statuses; it used to wait
     for the artwork, after AwaitingData (and never came if the artwork did not)."""
