@@ -1,8 +1,9 @@
 """Preflight: artwork PDFs -> findings a print operator can act on.
 
 Reads only what the checks need (the page tree, page boxes, font dictionaries) through a lazily
-parsing ``PdfReader`` on an open file handle; content streams and images are never decoded or even
-loaded. Any exception while reading a PDF becomes a Finding: a bad PDF never raises out of
+parsing ``PdfReader`` on an open file handle; images are never decoded or even loaded, and page
+content streams are only inflated to check that they decode to their end (``_content_damage``),
+the output kept nowhere. Any exception while reading a PDF becomes a Finding: a bad PDF never raises out of
 ``preflight``. Runs in the calling process; ``pdfwork.PdfWorker`` runs it in an isolated one.
 """
 
@@ -13,6 +14,7 @@ import logging
 import math
 import os
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from typing import Any, BinaryIO, Literal
 
 from pypdf import PageObject, PasswordType, PdfReader, apply_configuration
 from pypdf.constants import UserAccessPermissions
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject, StreamObject
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.pdfreport import (
@@ -320,6 +322,7 @@ class _Page:
     trim_off_page: Rect | None = None  # the /TrimBox, when it lies outside the MediaBox (``trim`` is then empty)
     full_media: Rect | None = None  # the MediaBox (``media`` is within the CropBox)
     trim_clipped: bool = False  # the /TrimBox reaches beyond the MediaBox: ``trim`` is the part on it
+    content_damage: str | None = None  # how its content stream is damaged (_content_damage)
 
     def shown(self, rect: Rect) -> PageBox:
         if self.rotated:
@@ -537,6 +540,26 @@ def real_repairs(warnings: list[str]) -> list[str]:
     return [warning for warning in warnings if not _NOT_A_REPAIR.search(warning)]
 
 
+#: pypdf's warning about a stream it could not decompress (said by _content_finding for content).
+_DECOMPRESSING = re.compile(r"while decompressing", re.I)
+
+
+def _content_finding(collector: _Collector, label: str, name: str, damaged: list[_Page]) -> None:
+    """One finding for the pages of artwork ``name`` whose content stream is damaged."""
+    first = damaged[0]
+    where = f"page {first.number}" if len(damaged) == 1 else _pages_label([p.number for p in damaged])
+    how = first.content_damage if len(damaged) == 1 else f"{first.content_damage} (and so on)"
+    text = f"artwork {label} is damaged: the content of {where} (what is drawn on it) {how}"
+    if collector.validation.severity(REPAIRED) == "error":
+        text += (
+            ": the page would print incomplete or blank, or the RIP refuse the file (a file damaged on the way, "
+            "or cut off); ask for the PDF again"
+        )
+    else:
+        text += ": the page may print incomplete or blank; check the output before it prints"
+    collector.add(REPAIRED, text, name, first.number)
+
+
 def _plain_repair(warning: str) -> str:
     """pypdf's warning about a file it mended, in plain words (its own text where not known)."""
     for pattern, plain in _REPAIRS:
@@ -591,6 +614,60 @@ def _permissions(collector: _Collector, reader: PdfReader, label: str, name: str
         "it was opened without one",
         name,
     )
+
+
+#: Inflated bytes of one content stream after which its check stops (as passed): a stream that
+#: decodes this far is not cut off near its start, and a bomb does not keep the check busy.
+_CONTENT_CHECK_LIMIT = 64 * 1024 * 1024
+_CONTENT_CHUNK = 1024 * 1024
+
+
+def _content_damage(page: DictionaryObject) -> str | None:
+    """How the page's content (what is drawn on it) is damaged, if its compressed data does not
+    decode to its end: a corrupt or cut-off Flate stream. pypdf decodes what it can of one, silently
+    when it is cut off, and a RIP prints the page incomplete or blank, or refuses the file; the
+    output carries the stream as it is. Only Flate streams are checked (nearly all content is), and
+    a missing or wrong checksum after complete data is accepted, as readers accept it."""
+    contents = _resolve(page.get("/Contents"))
+    streams = contents if isinstance(contents, ArrayObject) else [contents]
+    for item in streams:
+        stream = _resolve(item)
+        if not isinstance(stream, StreamObject):
+            continue
+        filters = _resolve(stream.get("/Filter"))
+        if isinstance(filters, ArrayObject) and len(filters) == 1:
+            filters = _resolve(filters[0])
+        if filters not in ("/FlateDecode", "/Fl"):
+            continue
+        damage = _inflate_damage(stream._data)  # the raw (still compressed) bytes
+        if damage is not None:
+            return damage
+    return None
+
+
+def _inflate_damage(data: bytes) -> str | None:
+    """Why ``data`` (a zlib stream) does not inflate to its end, or None if it does."""
+    start = 2 if len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0 else 0
+    inflater = zlib.decompressobj(-15)  # raw deflate: its end is the last block's, checksum or not
+    view = memoryview(data)[start:]
+    inflated = 0
+    try:
+        for offset in range(0, len(view), _CONTENT_CHUNK):
+            chunk = bytes(view[offset : offset + _CONTENT_CHUNK])
+            while chunk and not inflater.eof:
+                inflated += len(inflater.decompress(chunk, _CONTENT_CHUNK))
+                chunk = inflater.unconsumed_tail
+                if inflated > _CONTENT_CHECK_LIMIT:
+                    return None
+            if inflater.eof:
+                return None
+        inflated += len(inflater.flush())
+    except zlib.error as exc:
+        reason = str(exc).removeprefix("Error -3 while decompressing data: ")
+        return f"cannot be decoded (its compressed data is corrupt: {reason})"
+    if inflater.eof:
+        return None
+    return "is cut off (its compressed data ends before the content does)"
 
 
 def _sha256(path: str) -> str:
@@ -654,6 +731,7 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
                 trim_clipped=trim_clipped,
                 full_media=media,
             )
+            info.content_damage = _content_damage(page)
             if scan_fonts:
                 info.fonts = scanner.page_fonts(page)
         except ArtworkProblem:
@@ -894,8 +972,14 @@ def preflight(
                         _permissions(collector, reader, label, art.name)
                     if count_pages(art.name, reader) == 0:
                         raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
-                    pages.extend(_read_pages(art.name, reader, len(pages) + 1, scan_fonts))
+                    read = _read_pages(art.name, reader, len(pages) + 1, scan_fonts)
+                    pages.extend(read)
+                damaged = [p for p in read if p.content_damage is not None]
                 repairs = real_repairs(repairs)
+                if damaged:
+                    _content_finding(collector, label, art.name, damaged)
+                    # (pypdf's own word on the same stream, read for the fonts, is not said twice)
+                    repairs = [r for r in repairs if not _DECOMPRESSING.search(r)]
                 if repairs:
                     # Readable, but only after pypdf mended it. What it read may not be what was sent
                     # (a file overwritten in place while it was taken passes as "mended" with pages of

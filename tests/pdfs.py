@@ -172,6 +172,38 @@ def make_bomb_pdf(path: Path | str, inflated_bytes: int = 4 * 1024**3, size_mm: 
     return path
 
 
+def make_damaged_content_pdf(
+    path: Path | str, damage: str, pages: Sequence[tuple[float, float]] = ((85.0, 55.0),), damaged_page: int = 1
+) -> Path:
+    """Pages with Flate content streams, page ``damaged_page``'s ``damage``d: "corrupt" (bytes in its
+    middle changed), "cut" (its second half missing, as in a cut-off upload) or "no-checksum" (its
+    zlib checksum missing after complete data, which readers accept)."""
+    content = b"".join(b"0 0 1 rg %d %d 3 3 re f\n" % (i * 37 % 251, i * 91 % 163) for i in range(3000))
+    writer = PdfWriter()
+    for number, (w, h) in enumerate(pages, start=1):
+        page = writer.add_blank_page(width=pt(w), height=pt(h))
+        data = bytearray(zlib.compress(content))
+        if number == damaged_page:
+            if damage == "corrupt":
+                for i in range(40, 60):
+                    data[i] ^= 0x55
+            elif damage == "cut":
+                del data[len(data) // 2 :]
+            elif damage == "no-checksum":
+                del data[-4:]
+            else:
+                raise ValueError(damage)
+        stream = StreamObject()
+        stream._data = bytes(data)
+        stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+        stream[NameObject("/Length")] = NumberObject(len(data))
+        page[NameObject("/Contents")] = writer._add_object(stream)
+    path = Path(path)
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    return path
+
+
 def make_big_pdf(path: Path | str, pages: int, bytes_per_page: int, size_mm: tuple[float, float] = (210, 297)) -> Path:
     """A PDF of ``pages`` pages, each showing an incompressible gray image of ``bytes_per_page`` bytes.
 

@@ -1421,7 +1421,9 @@ def test_the_same_reprint_sent_twice_is_printed_once_while_its_pdf_waits(rig: Ri
     drop = r.tmp / "RT-reprint"
     drop.mkdir()
     make_pdf(drop / "RT.pdf", pages=CARD)
-    (drop / "manifest.yaml").write_text('order_id: "RT"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RT.pdf]\n')
+    (drop / "manifest.yaml").write_text(
+        'order_id: "RT"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RT.pdf]\n'
+    )
 
     def send(name: str) -> None:
         shutil.copytree(drop, r.inbox / f".{name}")
@@ -1465,7 +1467,9 @@ def test_the_same_reprint_sent_twice_is_printed_once_while_its_pdf_waits(rig: Ri
     shutil.rmtree(drop)
     drop.mkdir()
     make_pdf(drop / "RT.pdf", pages=CARD, content=b"0 0 1 rg 10 10 50 50 re f")
-    (drop / "manifest.yaml").write_text('order_id: "RT"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RT.pdf]\n')
+    (drop / "manifest.yaml").write_text(
+        'order_id: "RT"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RT.pdf]\n'
+    )
     send("other-artwork")
     r.run(until=lambda: r.statuses(job_id).count("RecreationRequested") == 4, steps=10)
     assert len(list((r.root / "failed").iterdir())) == 1

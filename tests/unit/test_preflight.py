@@ -20,7 +20,7 @@ from pypdf.generic import (
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.preflight import ArtworkInput, Finding, PreflightReport, preflight
-from tests.pdfs import make_bomb_pdf, make_pdf, pt
+from tests.pdfs import make_bomb_pdf, make_damaged_content_pdf, make_pdf, pt
 
 BC = ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), bleed_mm=3.0, pages=2)
 V = ValidationConfig()
@@ -723,6 +723,55 @@ def test_decompression_bomb_is_not_decoded(tmp_path: Path) -> None:
     assert time.monotonic() - started < 2.0
     assert report.findings == ()
     assert report.pages == 1
+
+
+def test_a_page_whose_content_does_not_decode_fails_and_says_which(tmp_path: Path) -> None:
+    """Audit: a PDF whose page content stream was damaged (bytes changed on the way) passed
+    preflight and was printed: pypdf decodes what it can of such a stream, and nothing else read it."""
+    two = [(91.0, 61.0)] * 2
+    corrupt = make_damaged_content_pdf(tmp_path / "corrupt.pdf", "corrupt", two, damaged_page=2)
+    assert messages(run(corrupt)) == [
+        (
+            "repaired",
+            "error",
+            "artwork 'corrupt.pdf' is damaged: the content of page 2 (what is drawn on it) cannot be decoded (its "
+            "compressed data is corrupt: invalid bit length repeat): the page would print incomplete or blank, or "
+            "the RIP refuse the file (a file damaged on the way, or cut off); ask for the PDF again",
+        )
+    ]
+    assert run(corrupt).findings[0].page == 2
+    # Cut off: pypdf decodes the first half without a word.
+    cut = make_damaged_content_pdf(tmp_path / "cut.pdf", "cut", two)
+    assert messages(run(cut)) == [
+        (
+            "repaired",
+            "error",
+            "artwork 'cut.pdf' is damaged: the content of page 1 (what is drawn on it) is cut off (its compressed "
+            "data ends before the content does): the page would print incomplete or blank, or the RIP refuse the "
+            "file (a file damaged on the way, or cut off); ask for the PDF again",
+        )
+    ]
+    # Complete data without its checksum: read by every reader, not damage.
+    assert run(make_damaged_content_pdf(tmp_path / "nosum.pdf", "no-checksum", two)).findings == ()
+    # validation.checks.repaired: warning lets it through, said as a warning.
+    relaxed = ValidationConfig(checks={**V.checks, "repaired": "warning"})
+    assert messages(run(corrupt, validation=relaxed)) == [
+        (
+            "repaired",
+            "warning",
+            "artwork 'corrupt.pdf' is damaged: the content of page 2 (what is drawn on it) cannot be decoded (its "
+            "compressed data is corrupt: invalid bit length repeat): the page may print incomplete or blank; check "
+            "the output before it prints",
+        )
+    ]
+
+
+def test_content_damaged_on_several_pages_is_one_finding(tmp_path: Path) -> None:
+    a = make_damaged_content_pdf(tmp_path / "a.pdf", "cut", [(91.0, 61.0)] * 3, damaged_page=1)
+    b = make_damaged_content_pdf(tmp_path / "b.pdf", "cut", [(91.0, 61.0)] * 3, damaged_page=3)
+    report = run(a, b, spec=None)
+    assert [(f.file, f.page) for f in report.findings] == [("a.pdf", 1), ("b.pdf", 6)]
+    assert "the content of page 6 (what is drawn on it) is cut off" in report.findings[1].message
 
 
 def test_sha256_mismatch(tmp_path: Path) -> None:
