@@ -2799,7 +2799,15 @@ class Engine:
 
     def _run_due(self) -> None:
         now = self.clock.now()
-        for job_id, stage in self.ledger.due_jobs(now):
+        due = self.ledger.due_jobs(now)
+        if due:
+            # The scheduler wakes the engine at one time at a time (reconcile: the earliest): the
+            # next one after those due now is set here. Else a retry or a deadline due a few seconds
+            # after a start with overdue work waited for a step woken by something else (audit).
+            later = self.ledger.next_due(after=now)
+            if later:
+                self._schedule_wakeup(parse_iso(later))
+        for job_id, stage in due:
             if self.stop_event.is_set():
                 return
             job = self.ledger.get_job(job_id)

@@ -827,14 +827,16 @@ class Ledger:
         )
         return cached.get("n", 0)
 
-    def next_due(self) -> str | None:
-        """The earliest time-driven event: a retry, a future order, an artwork time-out."""
+    def next_due(self, after: datetime | None = None) -> str | None:
+        """The earliest time-driven event (``after``: of those later than it): a retry, a future
+        order, an artwork time-out."""
         with self._lock:
             row = self._db.execute(
                 "SELECT MIN(t) FROM ("
                 " SELECT next_attempt_at AS t FROM jobs WHERE stage = 'retry'"
                 " UNION ALL SELECT process_after FROM jobs WHERE stage = 'future'"
-                " UNION ALL SELECT awaiting_until FROM jobs WHERE stage = 'awaiting')"
+                " UNION ALL SELECT awaiting_until FROM jobs WHERE stage = 'awaiting') WHERE t > ?",
+                (iso(after) if after is not None else "",),
             ).fetchone()
         return row[0] if row and row[0] else None
 

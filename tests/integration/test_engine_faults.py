@@ -32,7 +32,7 @@ from structlog.testing import capture_logs
 
 import spo_hotfolder.engine as engine_module
 import spo_hotfolder.fsutil as fsutil_module
-from spo_hotfolder.clock import iso
+from spo_hotfolder.clock import iso, parse_iso
 from spo_hotfolder.config import load_config
 from spo_hotfolder.engine import Engine
 from spo_hotfolder.ledger import Ledger, Stage
@@ -607,6 +607,30 @@ def test_a_future_order_whose_artwork_comes_after_it_is_a_future_order_again(rig
     assert rig.statuses("FL-1") == ["Ordered", "FutureOrder", "AwaitingData", "FutureOrder"]
     rig.run(until=done(rig, "FL-1"), steps=20, dt=60)
     assert rig.take_prints() == ["FL_FL-1_bc-85x55_x1.pdf"]
+
+
+def test_a_start_with_overdue_work_sets_the_wake_up_of_the_next_timer(rig: Rig) -> None:
+    """Audit: after a restart with an overdue job, a future order due a few seconds after the
+    start was taken up late (at a step woken by something else): only the earliest time, the
+    overdue one, was given to the scheduler."""
+    r = rig
+    first = iso(r.clock.now() + timedelta(seconds=10))
+    second = r.clock.now() + timedelta(seconds=13)
+    r.order("W1", extra=f'process_after: "{first}"\n')
+    r.order("W2", extra=f'process_after: "{iso(second)}"\n')
+    r.run(until=lambda: r.stage("W1-1") is Stage.FUTURE and r.stage("W2-1") is Stage.FUTURE, steps=10, dt=0.5)
+    # stopped meanwhile: W1 overdue, W2 due 2 s after the start
+    r.clock.advance((parse_iso(first) - r.clock.now()).total_seconds() + 1)
+    wakes: list[datetime] = []
+    ledger = Ledger(r.config.paths.state / "ledger.sqlite3")
+    engine = Engine(r.config, ledger, r.clock, InProcessPdf(), schedule_wakeup=wakes.append)
+    r.ledgers.append(ledger)
+    r.engines.append(engine)
+    engine.reconcile()
+    assert wakes == [parse_iso(first)]  # overdue: at once
+    engine.step()
+    assert r.stage("W1-1") is not Stage.FUTURE
+    assert second.replace(microsecond=second.microsecond // 1000 * 1000) in wakes
 
 
 def test_future_order_waits_and_resumes_across_a_restart(rig: Rig) -> None:
