@@ -362,6 +362,12 @@ class Engine:
         self._scan_count = 0
         self._retention_requested = True
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
+        self._started_wall = clock.now().timestamp()  # (files older than this waited before the start)
+        #: inbox files there before the start: how long they had waited (_waited_before_start),
+        #: counted once the start's backlog is taken (their manifest may be in it)
+        self._waited_before: dict[Path, float] = {}
+        self._start_backlog_over = False
+        self._scans_done = 0
         self._listings: dict[Path, list[str]] | None = None  # folders listed in this round (_listed)
         self._answered_elsewhere: set[Path] = set()  # replacements in folders that are no job's, said once
         self._whole_hinted: set[tuple[Path, Signature]] = set()  # orphans looked at by _hint_whole_again
@@ -846,6 +852,7 @@ class Engine:
             if deadline is not None and index % 64 == 63 and time.monotonic() > deadline:
                 return
         self._scan = None
+        self._scans_done += 1
         log.debug("scan.done", new_files=self._scan_count, seconds=round(time.monotonic() - self._scan_started, 3))
 
     def _scan_files(self) -> Iterator[Path]:
@@ -987,8 +994,10 @@ class Engine:
         elif kind == "data":
             if sig[0] >= FLUSH_AHEAD_BYTES:
                 self.flusher.submit(path)
-            if not self._claim(path, sig):
-                self._orphans.setdefault(path, (self.clock.monotonic(), sig))
+            if not self._claim(path, sig) and path not in self._orphans:
+                self._orphans[path] = (self.clock.monotonic(), sig)
+                if not self._start_backlog_over and (waited := self._waited_before_start(path)) > 0:
+                    self._waited_before[path] = waited
         elif kind == "replace" and job_folder is not None:
             self._on_replace(job_folder, path)
         elif kind == "command":
@@ -2590,6 +2599,19 @@ class Engine:
         self._move_to(job, Stage.PROCESS, now)
         return False
 
+    def _waited_before_start(self, path: Path) -> float:
+        """How long the inbox file ``path`` had been there, unclaimed, when the daemon started: since
+        its ctime (when it was written or renamed into place), if that was before the start. Its
+        artwork_timeout_seconds count from then: each restart gave it the whole time again (audit).
+        Files that came since count from when they were seen (an upload's ctime is its end)."""
+        try:
+            ctime = os.stat(path).st_ctime_ns / 1e9
+        except OSError:
+            return 0.0
+        if ctime >= self._started_wall:
+            return 0.0
+        return min(max(self.clock.now().timestamp() - ctime, 0.0), self.config.watch.artwork_timeout_seconds)
+
     def _check_orphans(self) -> None:
         """Inbox files no manifest claimed within artwork_timeout_seconds go to failed/ with ERROR.txt.
 
@@ -2603,6 +2625,15 @@ class Engine:
         limit = self.config.watch.artwork_timeout_seconds
         now = self.clock.monotonic()
         inbox = self.area("inbox")
+        if not self._start_backlog_over and self._scans_done and self._scan is None and not self.tracker.any_due():
+            # The files found at the start are listed and taken (their manifests too): those still
+            # unclaimed count the time they had waited before it.
+            self._start_backlog_over = True
+            for path, waited in self._waited_before.items():
+                if path in self._orphans:
+                    since, sig = self._orphans[path]
+                    self._orphans[path] = (since - waited, sig)
+            self._waited_before.clear()
         # A while unclaimed first: a manifest that names it (artwork first, then the manifest) takes it.
         whole_wait = min(max(WHOLE_AGAIN_SECONDS, 5 * self.config.watch.settle_seconds), limit / 2)
         for path, (since, sig) in list(self._orphans.items()):

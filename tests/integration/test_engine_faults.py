@@ -3810,6 +3810,28 @@ def test_a_status_whose_commit_fails_is_not_logged(rig: Rig) -> None:
     assert r.statuses(job_id).count("Ordered") == 1
 
 
+def test_an_unclaimed_file_counts_the_time_it_waited_before_a_restart(rig: Rig) -> None:
+    """Audit: a file no manifest claims waited artwork_timeout_seconds again from each start of the
+    daemon: restarted every half hour (a nightly job, updates), it never went to failed/. What it
+    waited before the start counts, once the start's backlog (where its manifest may be) is taken."""
+    r = rig
+    r.clock._now = datetime.now(UTC)  # file times are the machine's: the clock is set to them
+    make_pdf(r.inbox / "lost.pdf", pages=CARD)
+    r.run(until=lambda: (r.inbox / "lost.pdf") in r.engine._orphans, steps=5)
+    r.clock.advance(550)  # stopped meanwhile, for most of the 600 s
+    r.start()
+    r.run(until=lambda: not (r.inbox / "lost.pdf").exists(), steps=80)
+    assert (r.root / "failed" / "lost.pdf" / "lost.pdf").is_file()
+    assert r.clock.now() - datetime.now(UTC) < timedelta(seconds=550 + 60 + 5)  # ~50 s after the start, not 600
+    # Its manifest at the top of inbox/ at the start, beside it: taken, whatever the file waited.
+    make_pdf(r.inbox / "late.pdf", pages=CARD)
+    r.run(until=lambda: (r.inbox / "late.pdf") in r.engine._orphans, steps=5)
+    (r.inbox / "late.yaml").write_text('order_id: "late"\nproduct: bc-85x55\nquantity: 1\nartwork: [late.pdf]\n')
+    r.clock.advance(3600)
+    r.start()
+    r.run(until=done(r, "late-1"), steps=10)
+
+
 def test_artwork_whose_manifest_waits_for_disk_space_is_not_failed_as_unclaimed(rig: Rig) -> None:
     """Audit AK 2: the spool disk full for longer than artwork_timeout_seconds: the manifest could
     not be taken in, so its artwork, unclaimed, went to failed/ ("no manifest named it") while the
