@@ -3638,8 +3638,10 @@ class Engine:
         self.ledger.update_job(job.job_id, now, output=None, output_pages=None, output_size=None)
         self._dirty.add(job.job_id)
         again = " (the job is still blocked: it then waits in quarantine/ for RELEASE again)" if job.blocked else ""
+        # ValidationFailed: the file to send is not the checked one. (Not OutputCreationFailed: no
+        # output was being made, and SPEC 6 has that follow OutputCreationStarted: audit.)
         return JobFailed(
-            JobStatus.OutputCreationFailed,
+            JobStatus.ValidationFailed,
             f"its output file was changed after it was checked, so it was not sent (kept as history/{kept.name})",
             [
                 f"output/{src.name} is not the file that was checked and recorded as OutputCreated: it was "

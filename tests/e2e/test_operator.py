@@ -639,7 +639,9 @@ def test_artwork_overwritten_in_place_is_never_released_unchecked(make_daemon, t
     error = (failed / "ERROR.txt").read_text()
     assert "changed after it was checked" in error and "replace/" in error and "RETRY" in error
     job = daemon.job(job_id)
-    assert job["blocked"] is True and job["status"] == "OutputCreationFailed"
+    assert job["blocked"] is True and job["status"] == "ValidationFailed"
+    # (no OutputCreationFailed without OutputCreationStarted before it: SPEC 6)
+    assert statuses(job)[-2:] == ["OutputCreated", "ValidationFailed"], statuses(job)
     assert job["output"] is None, "the changed output is in history/: no output to name (audit V)"
     assert "Output: not created yet" in (failed / "STATUS.txt").read_text()
     assert not list((tmp_path / "hot" / "indigo").iterdir())
