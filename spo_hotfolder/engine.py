@@ -1875,7 +1875,10 @@ class Engine:
         if process_after and process_after > iso(now) and (existing is None or reprint):
             # (a blocked or failed job's new artwork: FutureOrder follows its RecreationRequested,
             # recorded in _check_complete)
-            self._record(spec.job_id, JobStatus.FutureOrder, SYSTEM, f"process after {process_after}", now, write=False)
+            zone = "" if manifest.process_after_zoned else " (the manifest gave no time zone: taken as UTC)"
+            self._record(
+                spec.job_id, JobStatus.FutureOrder, SYSTEM, f"process after {process_after}{zone}", now, write=False
+            )
         missing = [a.name for a in artwork if a.source and not os.path.exists(a.source)]
         if missing:
             self._record(

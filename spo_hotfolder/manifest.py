@@ -59,6 +59,20 @@ class Manifest:
     blocked: bool | None = None  # None: the config's blocking rules decide
     process_after: datetime | None = None  # timezone-aware UTC
     reprint: bool = False
+    process_after_zoned: bool = True  # False: the manifest gave no time zone (taken as UTC)
+
+
+def _zone_given(value: object) -> bool:
+    """Whether a valid ``process_after`` value names its time zone (an unquoted YAML date, or a
+    time without an offset, does not: it is taken as UTC)."""
+    if isinstance(value, datetime):
+        return value.tzinfo is not None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip().upper()).tzinfo is not None
+        except ValueError:
+            return True
+    return False
 
 
 class ManifestError(Exception):
@@ -297,6 +311,7 @@ class _ManifestReader:
         blocked = self.optional_bool(keys, "blocked")
         reprint = self.optional_bool(keys, "reprint") or False
         process_after = self.process_after(keys.get("process_after"))
+        zoned = process_after is None or _zone_given(keys.get("process_after"))
 
         jobs: list[JobSpec] = []
         if has_jobs:
@@ -343,6 +358,7 @@ class _ManifestReader:
             blocked=blocked,
             process_after=process_after,
             reprint=reprint,
+            process_after_zoned=zoned,
         )
 
     def job(self, spec: dict[str, object], path: str, number: int, order_id: str | None) -> JobSpec | None:

@@ -609,6 +609,14 @@ def test_a_future_order_whose_artwork_comes_after_it_is_a_future_order_again(rig
     assert rig.take_prints() == ["FL_FL-1_bc-85x55_x1.pdf"]
 
 
+def test_a_future_order_without_a_time_zone_says_it_is_taken_as_utc(rig: Rig) -> None:
+    rig.order("NZ", extra='process_after: "2026-11-22T12:00:00"\n')
+    rig.run(until=lambda: rig.stage("NZ-1") is Stage.FUTURE, steps=10, dt=0.5)
+    assert rig.job("NZ-1").history[-1].detail == (
+        "process after 2026-11-22T12:00:00.000Z (the manifest gave no time zone: taken as UTC)"
+    )
+
+
 def test_a_start_with_overdue_work_sets_the_wake_up_of_the_next_timer(rig: Rig) -> None:
     """Audit: after a restart with an overdue job, a future order due a few seconds after the
     start was taken up late (at a step woken by something else): only the earliest time, the
@@ -621,6 +629,7 @@ def test_a_start_with_overdue_work_sets_the_wake_up_of_the_next_timer(rig: Rig) 
     r.run(until=lambda: r.stage("W1-1") is Stage.FUTURE and r.stage("W2-1") is Stage.FUTURE, steps=10, dt=0.5)
     # stopped meanwhile: W1 overdue, W2 due 2 s after the start
     r.clock.advance((parse_iso(first) - r.clock.now()).total_seconds() + 1)
+    assert r.job("W1-1").history[-1].detail == f"process after {first}"
     wakes: list[datetime] = []
     ledger = Ledger(r.config.paths.state / "ledger.sqlite3")
     engine = Engine(r.config, ledger, r.clock, InProcessPdf(), schedule_wakeup=wakes.append)

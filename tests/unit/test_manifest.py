@@ -208,6 +208,24 @@ def test_process_after(value: str, expected: datetime) -> None:
     assert moment is not None and moment.utcoffset() is not None and moment.tzinfo == UTC
 
 
+@pytest.mark.parametrize(
+    ("value", "zoned"),
+    [
+        ('"2026-12-01T08:00:00+00:00"', True),
+        ('"2026-12-01T08:00:00Z"', True),
+        ("2026-12-01T08:00:00+02:00", True),
+        ('"2026-12-01T08:00:00"', False),
+        ('"2026-12-01"', False),
+        ("2026-12-01 08:30:00", False),
+        ("2026-12-01", False),
+    ],
+)
+def test_a_process_after_without_a_time_zone_is_known_as_such(value: str, zoned: bool) -> None:
+    """Audit: a time without a zone was taken as UTC without a word (the history says so now)."""
+    assert parse(single(f"process_after: {value}\n")).process_after_zoned is zoned
+    assert parse(single("")).process_after_zoned is True
+
+
 def test_process_after_json() -> None:
     data = b'{"order_id": "1", "process_after": "2026-12-01T08:00:00+01:00", "product": "p", "quantity": 1,'
     data += b' "artwork": ["a.pdf"]}'
