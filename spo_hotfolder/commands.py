@@ -404,6 +404,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"Waiting:   {command.get('action')} by {command.get('by') or 'operator'}, given with the CLI; not done "
             "yet (the daemon does it when it reads it, or at its start)"
         )
+    if job.awaiting_until and job.stage is Stage.AWAITING:
+        print(f"Waits for its artwork until: {job.awaiting_until} (then it fails: artwork missing)")
     if job.next_attempt_at and job.stage is Stage.RETRY:
         what = "output" if job.status is JobStatus.OutputCreationFailed else "copy"
         print(f"Next {what} attempt: {job.next_attempt_at} (attempt {job.attempts + 1})")

@@ -213,8 +213,9 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         ]
     if job.stage is Stage.AWAITING:
         # (a file set aside for it, see above, is handed over by the operator: audit CI 5)
+        until = f" (until {job.awaiting_until}; then it fails: artwork missing)" if job.awaiting_until else ""
         return [
-            "Nothing yet: the job waits for its artwork files to arrive in the inbox.",
+            f"Nothing yet: the job waits for its artwork files to arrive in the inbox{until}.",
             f"If its file is elsewhere (set aside in failed/, as said above, or sent under another name): "
             f"spo-hotfolder replace {job.job_id} FILE.pdf",
         ]

@@ -617,6 +617,21 @@ def test_a_future_order_without_a_time_zone_says_it_is_taken_as_utc(rig: Rig) ->
     )
 
 
+def test_a_job_waiting_for_its_artwork_says_until_when(rig: Rig) -> None:
+    """Audit: `show` and STATUS.txt of a job waiting for its artwork did not say when it would
+    fail for it (artwork_timeout_seconds after the intake)."""
+    r = rig
+    (r.inbox / "AU.yaml").write_text('order_id: "AU"\nproduct: bc-85x55\nquantity: 1\nartwork: [AU.pdf]\n')
+    r.run(until=lambda: r.stage("AU-1") is Stage.AWAITING, steps=10, dt=0.5)
+    r.run(steps=2, dt=1)  # STATUS.txt written
+    until = r.job("AU-1").awaiting_until
+    assert until == iso(parse_iso(r.job("AU-1").created_at) + timedelta(seconds=600))
+    shown = run_cli(r.config_path, "show", "AU-1").stdout
+    assert f"Waits for its artwork until: {until} (then it fails: artwork missing)" in shown, shown
+    status = " ".join((r.root / "work" / "AU-1" / "STATUS.txt").read_text().split())
+    assert f"waits for its artwork files to arrive in the inbox (until {until}; then it fails" in status, status
+
+
 def test_a_start_with_overdue_work_sets_the_wake_up_of_the_next_timer(rig: Rig) -> None:
     """Audit: after a restart with an overdue job, a future order due a few seconds after the
     start was taken up late (at a step woken by something else): only the earliest time, the
