@@ -345,6 +345,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         job = _where_it_is(recorded, config)
         artwork = ledger.artwork(job.job_id)
         waiting = pending_commands(config.paths.state / "commands", ledger, job.job_id)
+        # STATUS.txt's answer to the last operator action (a command refused after the CLI stopped
+        # waiting for it is said there: audit)
+        last_action = ledger.last_action(job.job_id)
     finally:
         ledger.close()
     if args.json:
@@ -404,6 +407,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"Waiting:   {command.get('action')} by {command.get('by') or 'operator'}, given with the CLI; not done "
             "yet (the daemon does it when it reads it, or at its start)"
         )
+    if last_action:
+        print("Last action or notice: " + "\n  ".join(printable(line) for line in last_action.split("\n")))
     if job.awaiting_until and job.stage is Stage.AWAITING:
         print(f"Waits for its artwork until: {job.awaiting_until} (then it fails: artwork missing)")
     if job.next_attempt_at and job.stage is Stage.RETRY:

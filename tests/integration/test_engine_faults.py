@@ -2524,6 +2524,20 @@ def _held(r: Rig, order_id: str) -> tuple[str, Path]:
     return job_id, r.root / "quarantine" / job_id
 
 
+def test_show_says_the_answer_to_the_last_operator_action(rig: Rig) -> None:
+    """Audit: a CLI command the daemon had not answered in time ends "see `show JOB` for its
+    outcome", and `show` did not say it when it was refused (only STATUS.txt did)."""
+    r = rig
+    job_id, folder = _held(r, "LA")
+    (folder / "RETRY").write_text("kim\n")
+    r.run(until=lambda: not (folder / "RETRY").exists(), steps=10)
+    shown = run_cli(r.config_path, "show", job_id).stdout
+    [line] = [line for line in shown.splitlines() if line.startswith("Last action or notice: ")]
+    assert "RETRY" in line and "refused" in line, line
+    status = (folder / "STATUS.txt").read_text()
+    assert line.removeprefix("Last action or notice: ") in status
+
+
 def test_a_job_folders_replace_and_status_deleted_by_hand_are_made_again(rig: Rig) -> None:
     """Audit (operator) 5: replace/ and STATUS.txt deleted in a file explorer never came back
     (STATUS.txt only with the next event in the folder), while STATUS.txt says "put the corrected
