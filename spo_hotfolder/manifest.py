@@ -152,8 +152,54 @@ def parse_manifest(
         raise ManifestError(
             [f"the manifest must be a mapping of keys (order_id: ..., jobs: ...), not {describe(document.value)}"]
         )
+    halves = _surrogate_problems(document)
+    if halves:
+        raise ManifestError(halves)
     reader = _ManifestReader(document, fmt, hot_folders, PurePosixPath(filename).name, base=base, ignore=ignore)
     return reader.read(document.value)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _shown(text: str) -> str:
+    """``text`` with each lone surrogate as its escape (``\\ud83d``): writable as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _surrogate_problems(document: Document) -> list[str]:
+    """A key or text holding half of a UTF-16 surrogate pair (JSON's and YAML's ``"\\ud83d"``
+    escape without its other half): no character, which no file name, ledger or JSON output can
+    hold (audit: the daemon took it, and `jobs --json` then failed for every job). Said at its key
+    path, before anything else is read: no other message then quotes it."""
+    found: list[tuple[int, str]] = []
+    stack: list[tuple[object, str]] = [(document.value, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str) and _SURROGATE.search(value):
+            found.append(_surrogate_problem(document, path, _SURROGATE.search(value), what="its text"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                sub = join_key(path, key)
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    found.append(_surrogate_problem(document, sub, _SURROGATE.search(key), what="this key"))
+                else:
+                    stack.append((item, sub))
+        elif isinstance(value, list):
+            stack.extend((item, join_index(path, index)) for index, item in enumerate(value))
+    return [text for _, text in sorted(found)][:MAX_PROBLEMS]
+
+
+def _surrogate_problem(document: Document, path: str, match: re.Match[str] | None, *, what: str) -> tuple[int, str]:
+    half = _shown(match.group()) if match is not None else "?"
+    line = document.line(path)
+    where = _shown(path) or "the manifest"
+    return line or 0, (
+        (f"line {line}: " if line is not None else "")
+        + f"{where}: {what} holds {half}, one half of a UTF-16 surrogate pair (an escape such as \\ud83d\\ude00 "
+        "written without its other half), which is no character: write the character itself, or both halves of "
+        "its escape"
+    )
 
 
 def _at_the_end(data: bytes, exc: SourceError) -> bool:

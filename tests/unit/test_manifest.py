@@ -999,3 +999,27 @@ def test_a_document_deeper_than_the_parser_goes_is_refused_in_plain_words(filena
         "the document is nested too deeply to be read (hundreds of lists or mappings inside each other, where a "
         "manifest has a few); check the program that wrote it"
     ]
+
+
+SURROGATE_FIX = (
+    "one half of a UTF-16 surrogate pair (an escape such as \\ud83d\\ude00 written without its other half), which "
+    "is no character: write the character itself, or both halves of its escape"
+)
+
+
+def test_half_a_surrogate_pair_is_refused_at_its_key_path() -> None:
+    """Audit: JSON's "\\ud800" (YAML's too) gave a string no file name, ledger or JSON output can
+    hold: `route` said the job would go, the daemon failed on it as its own fault, and a key of
+    `attributes` with one broke `show` and `jobs --json` for every job."""
+    assert problems(single('customer: "x\\ud800y"\n')) == [f"line 5: customer: its text holds \\ud800, {SURROGATE_FIX}"]
+    data = (
+        b'{"order_id": "1", "product": "p", "quantity": 1, "artwork": ["a.pdf"],\n'
+        b' "attributes": {"note\\ud83d": "v", "paper": "\\udfff", "smile": "\\ud83d\\ude00"}}'
+    )
+    assert problems(data, "order.json") == [
+        f"line 2: attributes.note\\ud83d: this key holds \\ud83d, {SURROGATE_FIX}",
+        f"line 2: attributes.paper: its text holds \\udfff, {SURROGATE_FIX}",
+    ]
+    # Both halves: the character itself.
+    smile = parse(data.replace(b'"note\\ud83d": "v", "paper": "\\udfff", ', b""), "order.json")
+    assert smile.jobs[0].attributes == {"smile": "\U0001f600"}
