@@ -9,6 +9,8 @@ the output kept nowhere. Any exception while reading a PDF becomes a Finding: a 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import logging
 import math
@@ -255,6 +257,13 @@ def user_unit(page: DictionaryObject) -> float:
     return value if math.isfinite(value) and value > 0 else 1.0
 
 
+def _number(value: object) -> float | None:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 def _rotation(page: DictionaryObject) -> int:
     try:
         return int(_resolve(page.get("/Rotate", 0))) % 360
@@ -323,6 +332,7 @@ class _Page:
     full_media: Rect | None = None  # the MediaBox (``media`` is within the CropBox)
     trim_clipped: bool = False  # the /TrimBox reaches beyond the MediaBox: ``trim`` is the part on it
     content_damage: str | None = None  # how its content stream is damaged (_content_damage)
+    content_inline: bool = False  # its content is a stream written in its /Contents (_DirectContent)
 
     def shown(self, rect: Rect) -> PageBox:
         if self.rotated:
@@ -547,16 +557,25 @@ _DECOMPRESSING = re.compile(r"while decompressing", re.I)
 def _content_finding(collector: _Collector, label: str, name: str, damaged: list[_Page]) -> None:
     """One finding for the pages of artwork ``name`` whose content stream is damaged."""
     first = damaged[0]
-    where = f"page {first.number}" if len(damaged) == 1 else _pages_label([p.number for p in damaged])
-    how = first.content_damage if len(damaged) == 1 else f"{first.content_damage} (and so on)"
-    text = f"artwork {label} is damaged: the content of {where} (what is drawn on it) {how}"
+    if len(damaged) == 1:
+        what = f"the content of page {first.number} (what is drawn on it) {first.content_damage}"
+    elif len({p.content_damage for p in damaged}) == 1:
+        pages = _pages_label([p.number for p in damaged])
+        what = f"the content of {pages} (what is drawn on them) {first.content_damage}"
+    else:
+        pages = _pages_label([p.number for p in damaged])
+        what = (
+            f"the content of {pages} (what is drawn on them) is damaged (page {first.number}: {first.content_damage})"
+        )
+    text = f"artwork {label} is damaged: {what}"
+    the_pages = "the page" if len(damaged) == 1 else "those pages"
     if collector.validation.severity(REPAIRED) == "error":
         text += (
-            ": the page would print incomplete or blank, or the RIP refuse the file (a file damaged on the way, "
+            f": {the_pages} would print incomplete or blank, or the RIP refuse the file (a file damaged on the way, "
             "or cut off); ask for the PDF again"
         )
     else:
-        text += ": the page may print incomplete or blank; check the output before it prints"
+        text += f": {the_pages} may print incomplete or blank; check the output before it prints"
     collector.add(REPAIRED, text, name, first.number)
 
 
@@ -624,7 +643,9 @@ _CONTENT_CHUNK = 1024 * 1024
 
 #: The start of an object whose dictionary says FlateDecode (``/Filter /FlateDecode``, ``/Filter
 #: [/Fl]``), and where that dictionary ends (its stream begins).
-_FLATE_FILTER = re.compile(rb"/Filter\s*(?:\[\s*)?/(?:FlateDecode|Fl)(?![A-Za-z0-9_.#-])")
+_FLATE_FILTER = re.compile(
+    rb"/Filter\s*(?:\[\s*)?/(?:FlateDecode|Fl|ASCII85Decode|A85|ASCIIHexDecode|AHx)(?![A-Za-z0-9_.#-])"
+)
 _OTHER_FILTER = re.compile(rb"/Filter\s*(?:\[\s*)?/")
 _STREAM_START = re.compile(rb">>\s*stream[\r\n]")
 _PEEK_BYTES = 1024
@@ -670,25 +691,72 @@ def _content_damage(reader: PdfReader, page: DictionaryObject) -> str | None:
     output carries the stream as it is. Only Flate streams are checked (nearly all content is), and
     a missing or wrong checksum after complete data is accepted, as readers accept it."""
     contents = dict.get(page, "/Contents")  # (unresolved: _maybe_flate looks before pypdf reads it)
+    if isinstance(contents, StreamObject):
+        raise _DirectContent  # a stream written in place of a reference to one
     if isinstance(contents, IndirectObject):
         if not _maybe_flate(reader, contents):
             return None
-        contents = _resolve(contents)
-    streams = contents if isinstance(contents, ArrayObject) else [contents]
-    for item in streams:
-        if not _maybe_flate(reader, item):
+        resolved = _resolve(contents)
+        streams = [(s, False) for s in resolved] if isinstance(resolved, ArrayObject) else [(resolved, True)]
+    elif isinstance(contents, ArrayObject):
+        streams = [(s, False) for s in contents]
+    else:
+        return None
+    for item, looked in streams:
+        if isinstance(item, StreamObject) and not looked:
+            raise _DirectContent
+        if not looked and not _maybe_flate(reader, item):
             continue
         stream = _resolve(item)
         if not isinstance(stream, StreamObject):
             continue
         filters = _resolve(stream.get("/Filter"))
-        if isinstance(filters, ArrayObject) and len(filters) == 1:
-            filters = _resolve(filters[0])
-        if filters not in ("/FlateDecode", "/Fl"):
-            continue
-        damage = _inflate_damage(stream._data)  # the raw (still compressed) bytes
+        names = [_resolve(f) for f in filters] if isinstance(filters, ArrayObject) else [filters]
+        damage = _decode_damage(stream._data, names)  # the raw (still encoded) bytes
         if damage is not None:
             return damage
+    return None
+
+
+class _DirectContent(Exception):
+    """A page's /Contents holds a stream itself, not a reference to one (ISO 32000 7.3.8: a stream
+    is always an indirect object): Ghostscript does not find the page (audit C 4)."""
+
+
+_ASCII85 = ("/ASCII85Decode", "/A85")
+_ASCII_HEX = ("/ASCIIHexDecode", "/AHx")
+_FLATE = ("/FlateDecode", "/Fl")
+_A85_IGNORED = b" \t\n\r\x0b\x0c\x00"
+
+
+def _decode_damage(data: bytes, filters: list[Any]) -> str | None:
+    """Why ``data``, encoded by ``filters``, does not decode to its end, or None if it does (or if
+    the filters are others than ASCII85/ASCIIHex text around Flate data, which is not checked)."""
+    if not filters or any(f not in (*_ASCII85, *_ASCII_HEX, *_FLATE) for f in filters):
+        return None
+    if any(f in _FLATE for f in filters[:-1]):
+        return None  # Flate inside another layer: not a content stream anyone writes
+    for name in filters:
+        if name in _ASCII85:
+            text = data.strip()
+            text = text[2:] if text.startswith(b"<~") else text
+            if not text.endswith(b"~>"):
+                return "is cut off (its ASCII85 text has no end marker ~>)"
+            try:
+                data = base64.a85decode(text[:-2], ignorechars=_A85_IGNORED)
+            except ValueError:
+                return "cannot be decoded (its ASCII85 text is corrupt)"
+        elif name in _ASCII_HEX:
+            text = re.sub(rb"\s+", b"", data)
+            if not text.endswith(b">"):
+                return "is cut off (its hexadecimal text has no end marker >)"
+            text = text[:-1]
+            try:
+                data = binascii.unhexlify(text + b"0" if len(text) % 2 else text)
+            except (binascii.Error, ValueError):
+                return "cannot be decoded (its hexadecimal text is corrupt)"
+        else:
+            return _inflate_damage(data)
     return None
 
 
@@ -730,6 +798,14 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
         number = first + index
         try:
             unit = user_unit(page)
+            given = _resolve(page.get("/UserUnit"))
+            if given is not None and unit == 1.0 and (value := _number(given)) != 1.0:
+                shown = f"{value:g}" if value is not None else str(given)
+                raise ArtworkProblem(
+                    f"page {number}: artwork {label} has an invalid /UserUnit ({shown}): the unit of a page's sizes "
+                    "must be a positive number, and RIPs (Ghostscript among them) cannot size or print this page; "
+                    "ask for the PDF exported again"
+                )
             media_pt = read_box_pt(page, "/MediaBox")
             if media_pt is None:
                 raise ArtworkProblem(f"page {number}: artwork {label} has no page size (MediaBox missing or invalid)")
@@ -778,7 +854,10 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
                 trim_clipped=trim_clipped,
                 full_media=media,
             )
-            info.content_damage = _content_damage(reader, page)
+            try:
+                info.content_damage = _content_damage(reader, page)
+            except _DirectContent:
+                info.content_inline = True
             if scan_fonts:
                 info.fonts = scanner.page_fonts(page)
         except ArtworkProblem:
@@ -1023,6 +1102,18 @@ def preflight(
                     pages.extend(read)
                 damaged = [p for p in read if p.content_damage is not None]
                 repairs = real_repairs(repairs)
+                inline = [p for p in read if p.content_inline]
+                if inline and not repairs:
+                    # (in a file pypdf mended, what it read may hold such a stream: the mend is said)
+                    collector.error(
+                        "open",
+                        f"{_pages_label([p.number for p in inline])}: artwork {label} is damaged: its content is a "
+                        "stream written inside the page's /Contents list, where a PDF may only refer to one (the "
+                        "program that saved it wrote it wrong): RIPs and viewers do not find the page; ask for the "
+                        "PDF exported again",
+                        art.name,
+                        inline[0].number,
+                    )
                 if damaged:
                     _content_finding(collector, label, art.name, damaged)
                     # (pypdf's own word on the same stream, read for the fonts, is not said twice)

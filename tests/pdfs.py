@@ -8,6 +8,8 @@ lower-left corner. Example::
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import struct
 import zlib
@@ -173,11 +175,17 @@ def make_bomb_pdf(path: Path | str, inflated_bytes: int = 4 * 1024**3, size_mm: 
 
 
 def make_damaged_content_pdf(
-    path: Path | str, damage: str, pages: Sequence[tuple[float, float]] = ((85.0, 55.0),), damaged_page: int = 1
+    path: Path | str,
+    damage: str,
+    pages: Sequence[tuple[float, float]] = ((85.0, 55.0),),
+    damaged_page: int = 1,
+    encoding: str = "flate",
 ) -> Path:
     """Pages with Flate content streams, page ``damaged_page``'s ``damage``d: "corrupt" (bytes in its
     middle changed), "cut" (its second half missing, as in a cut-off upload) or "no-checksum" (its
-    zlib checksum missing after complete data, which readers accept)."""
+    zlib checksum missing after complete data, which readers accept). ``encoding`` "a85" or "ahx":
+    the Flate data is then written as ASCII85 or hexadecimal text (ReportLab writes ASCII85), with
+    the damage done to the Flate data before."""
     content = b"".join(b"0 0 1 rg %d %d 3 3 re f\n" % (i * 37 % 251, i * 91 % 163) for i in range(3000))
     writer = PdfWriter()
     for number, (w, h) in enumerate(pages, start=1):
@@ -194,8 +202,16 @@ def make_damaged_content_pdf(
             else:
                 raise ValueError(damage)
         stream = StreamObject()
+        flate = NameObject("/FlateDecode")
+        if encoding == "a85":
+            data = bytearray(base64.a85encode(bytes(data), wrapcol=72) + b"~>")
+            stream[NameObject("/Filter")] = ArrayObject([NameObject("/ASCII85Decode"), flate])
+        elif encoding == "ahx":
+            data = bytearray(binascii.hexlify(bytes(data)) + b">")
+            stream[NameObject("/Filter")] = ArrayObject([NameObject("/ASCIIHexDecode"), flate])
+        else:
+            stream[NameObject("/Filter")] = flate
         stream._data = bytes(data)
-        stream[NameObject("/Filter")] = NameObject("/FlateDecode")
         stream[NameObject("/Length")] = NumberObject(len(data))
         page[NameObject("/Contents")] = writer._add_object(stream)
     path = Path(path)

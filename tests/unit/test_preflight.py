@@ -766,12 +766,58 @@ def test_a_page_whose_content_does_not_decode_fails_and_says_which(tmp_path: Pat
     ]
 
 
+@pytest.mark.parametrize("encoding", ["a85", "ahx"])
+def test_content_damage_under_ascii_text_is_found_too(tmp_path: Path, encoding: str) -> None:
+    """Audit C 1: ReportLab writes its content as ASCII85 text around Flate data; damaged, it was
+    delivered with most of its text gone (only Flate on its own was checked)."""
+    two = [(91.0, 61.0)] * 2
+    for damage, said in (("cut", "is cut off (its compressed data ends"), ("corrupt", "cannot be decoded (its")):
+        pdf = make_damaged_content_pdf(tmp_path / f"{damage}.pdf", damage, two, damaged_page=2, encoding=encoding)
+        [finding] = run(pdf).findings
+        assert (finding.check, finding.severity, finding.page) == ("repaired", "error", 2)
+        assert f"the content of page 2 (what is drawn on it) {said}" in finding.message, finding.message
+    whole = make_damaged_content_pdf(tmp_path / "ok.pdf", "no-checksum", two, encoding=encoding)
+    assert run(whole).findings == ()
+    # The text itself cut off (no end marker) or spoilt (a character no such text has).
+    data = whole.read_bytes()
+    end, blank = (b"~>", b"  ") if encoding == "a85" else (b">\nendstream", b" \nendstream")  # same length
+    cut = tmp_path / "cut-text.pdf"
+    cut.write_bytes(data.replace(end, blank, 1))
+    [finding] = run(cut).findings
+    assert "the content of page 1 (what is drawn on it) is cut off (its" in finding.message, finding.message
+
+
+def test_a_content_stream_written_inside_the_pages_contents_list_fails(tmp_path: Path) -> None:
+    """Audit C 4: a page whose /Contents array held a stream itself (not a reference: a PDF may not)
+    was delivered on its own (Ghostscript: "page not found") and failed with Python's words merged."""
+    writer = PdfWriter()
+    for _ in range(2):
+        page = writer.add_blank_page(width=pt(91), height=pt(61))
+        stream = DecodedStreamObject()
+        stream.set_data(b"0 0 1 rg 10 10 50 50 re f")
+        page[NameObject("/Contents")] = ArrayObject([stream])  # not added as an object of its own
+    pdf = tmp_path / "inline.pdf"
+    writer.write(pdf)
+    assert b"[<<" in pdf.read_bytes().replace(b" ", b"")  # written inside the list, as the audit's file
+    assert messages(run(pdf)) == [
+        (
+            "open",
+            "error",
+            "pages 1-2: artwork 'inline.pdf' is damaged: its content is a stream written inside the page's /Contents "
+            "list, where a PDF may only refer to one (the program that saved it wrote it wrong): RIPs and viewers "
+            "do not find the page; ask for the PDF exported again",
+        )
+    ]
+
+
 def test_content_damaged_on_several_pages_is_one_finding(tmp_path: Path) -> None:
     a = make_damaged_content_pdf(tmp_path / "a.pdf", "cut", [(91.0, 61.0)] * 3, damaged_page=1)
     b = make_damaged_content_pdf(tmp_path / "b.pdf", "cut", [(91.0, 61.0)] * 3, damaged_page=3)
     report = run(a, b, spec=None)
     assert [(f.file, f.page) for f in report.findings] == [("a.pdf", 1), ("b.pdf", 6)]
     assert "the content of page 6 (what is drawn on it) is cut off" in report.findings[1].message
+    both = run(make_damaged_content_pdf(tmp_path / "c.pdf", "cut", [(91.0, 61.0)] * 3, damaged_page=0), spec=None)
+    assert both.findings == ()  # (page 0: none damaged)
 
 
 def test_sha256_mismatch(tmp_path: Path) -> None:
@@ -826,6 +872,21 @@ def test_tolerance_is_configurable(tmp_path: Path) -> None:
 
 def test_user_unit_is_applied(tmp_path: Path) -> None:
     assert run(make_pdf(tmp_path / "uu.pdf", [(91, 61)] * 2, user_unit=2.0)).findings == ()
+
+
+@pytest.mark.parametrize("unit", [0.0, -2.0])
+def test_an_invalid_user_unit_fails_the_file(tmp_path: Path, unit: float) -> None:
+    """Audit C 3: /UserUnit 0 was measured as 1 and delivered; Ghostscript cannot size such a page."""
+    pdf = make_pdf(tmp_path / "uu.pdf", [(91, 61)] * 2, user_unit=unit)
+    assert messages(run(pdf)) == [
+        (
+            "open",
+            "error",
+            f"page 1: artwork 'uu.pdf' has an invalid /UserUnit ({unit:g}): the unit of a page's sizes must be a "
+            "positive number, and RIPs (Ghostscript among them) cannot size or print this page; ask for the PDF "
+            "exported again",
+        )
+    ]
 
 
 def test_report_text_and_json(tmp_path: Path) -> None:
