@@ -19,7 +19,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+#: Characters a filesystem rejects, control characters (C0 and C1), and the marks that turn the
+#: direction of the text around (U+202E shows "evil\u202efdp.exe" as "evilexe.pdf"): a hot
+#: folder's file name must read as what it is (audit C 8).
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]')
 
 
 def fsync_dir(path: Path) -> None:

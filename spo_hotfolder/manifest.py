@@ -328,7 +328,10 @@ class _ManifestReader:
         except OverflowError:
             moment = None
         if moment is None or moment.year >= 9999:  # the last year leaves no room for the scheduler
-            self.problem("process_after", f"is out of range (got {describe(value)}); give a date before the year 9999")
+            self.problem(
+                "process_after",
+                f"is out of range (got {describe(value)}); give a date after the year 1 and before the year 9999",
+            )
             return None
         return moment
 

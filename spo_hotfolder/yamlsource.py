@@ -479,6 +479,10 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _JSON_ATOM = re.compile(r"-?Infinity|NaN|true|false|null|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
+#: A number with more digits than Python converts (``sys.get_int_max_str_digits``, 4300).
+_LONG_NUMBER = re.compile(r"(?<![\d.\w\"])-?\d{4000,}")
+
+
 def load_json(text: str) -> Document:
     """``json.loads`` reads the value; the key lines are found only when they are first asked for
     (a valid manifest never asks: they are for error messages), unless a key is given twice."""
@@ -500,7 +504,18 @@ def load_json(text: str) -> Document:
     except RecursionError:
         raise SourceError(_TOO_DEEP) from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise SourceError(f"JSON error: {exc}") from None
+        long = _LONG_NUMBER.search(text)
+        if long is None:
+            raise SourceError(f"JSON error: {exc}") from None
+        line = text.count("\n", 0, long.start()) + 1
+        column = long.start() - (text.rfind("\n", 0, long.start()) + 1) + 1
+        digits = len(long.group().lstrip("-"))
+        raise SourceError(
+            f"a number of {digits} digits, far more than any quantity or id has: a value written without its "
+            "quotes, or a damaged file?",
+            line,
+            column,
+        ) from None
     if not duplicates:
         return Document(value, _JsonLines(text))
     scanner = _scan_json(text)

@@ -658,7 +658,16 @@ def test_an_attribute_yaml_reads_otherwise_is_kept_as_written() -> None:
 def test_process_after_out_of_range(value: str) -> None:
     problem = only_problem(single(f"process_after: {value}\n"))  # was an OverflowError (a traceback)
     assert problem.startswith("line 5: process_after: is out of range (got ")
-    assert problem.endswith("); give a date before the year 9999")
+    assert problem.endswith("; give a date after the year 1 and before the year 9999")  # (audit C 7: year 1)
+
+
+def test_a_json_number_too_long_to_read_is_said_where_it_is() -> None:
+    """Audit C 6: a 5000-digit quantity gave Python's "use sys.set_int_max_str_digits()", no place."""
+    data = b'{"order_id": "1",\n "product": "p", "quantity": ' + b"9" * 5000 + b', "artwork": ["a.pdf"]}'
+    assert problems(data, "order.json") == [
+        "line 2, column 30: a number of 5000 digits, far more than any quantity or id has: a value written "
+        "without its quotes, or a damaged file?"
+    ]
 
 
 def test_artwork_naming_the_manifest_itself_is_refused() -> None:
@@ -1023,3 +1032,13 @@ def test_half_a_surrogate_pair_is_refused_at_its_key_path() -> None:
     # Both halves: the character itself.
     smile = parse(data.replace(b'"note\\ud83d": "v", "paper": "\\udfff", ', b""), "order.json")
     assert smile.jobs[0].attributes == {"smile": "\U0001f600"}
+
+
+def test_direction_marks_and_c1_controls_never_reach_a_file_name() -> None:
+    """Audit C 8: U+202E in a customer's name turned the rest of the hot folder's file name around."""
+    from spo_hotfolder.fsutil import safe_name
+
+    assert safe_name("ACME\u202eGmbH\u0085_x1.pdf") == "ACME_GmbH__x1.pdf"
+    assert (
+        safe_name("Caf\u00e9 \u05e9\u05dc\u05d5\u05dd.pdf") == "Caf\u00e9 \u05e9\u05dc\u05d5\u05dd.pdf"
+    )  # letters stay
