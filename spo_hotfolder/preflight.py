@@ -939,6 +939,17 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
                 f"{what}{where}: {box} is {shown_outer.label()}, product {product} needs {fmt_mm(bleed)} mm "
                 f"bleed on each side of the trim ({needed.label()})"
             )
+            if extent < -ROUNDING_MM and box != "the page":
+                # Smaller than the trim itself (audit C 5: "no bleed" for a file that had its bleed,
+                # cropped into its trim by a CropBox): asking for bleed would not mend it.
+                inside = [side for side, value in sides.items() if value < -ROUNDING_MM]
+                at = "on every side" if len(inside) == 4 else "at the " + ", ".join(inside)
+                result.bleed_message = (
+                    f"{box} cuts into the trim ({at}): it is {shown_outer.label()}, the trim "
+                    f"(TrimBox) {shown_trim.label()}, so a RIP prints part of the page cut away; ask for the PDF "
+                    f"exported again without that {'crop' if 'CropBox' in box else 'BleedBox'} (product {product} "
+                    f"needs {fmt_mm(bleed)} mm bleed on each side of the trim, {needed.label()})"
+                )
     return result
 
 

@@ -889,6 +889,22 @@ def test_an_invalid_user_unit_fails_the_file(tmp_path: Path, unit: float) -> Non
     ]
 
 
+def test_a_crop_box_that_cuts_into_the_trim_is_said_as_such(tmp_path: Path) -> None:
+    """Audit C 5: a file with its bleed, cropped into its trim by a CropBox, was told "no bleed"."""
+    pdf = make_pdf(tmp_path / "crop.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), bleedbox=(0, 0, 91, 61))
+    writer = PdfWriter(clone_from=pdf)
+    for page in writer.pages:
+        page[NameObject("/CropBox")] = RectangleObject([pt(10), pt(3), pt(81), pt(58)])
+    writer.write(pdf)
+    [finding] = run(pdf).findings
+    assert (finding.check, finding.severity) == ("bleed", "error")
+    assert finding.message == (
+        "pages 1-2: the page (its CropBox) cuts into the trim (at the left, right): it is 71.0 x 55.0 mm, the "
+        "trim (TrimBox) 85.0 x 55.0 mm, so a RIP prints part of the page cut away; ask for the PDF exported "
+        "again without that crop (product bc-85x55 needs 3.0 mm bleed on each side of the trim, 91.0 x 61.0 mm)"
+    )
+
+
 def test_report_text_and_json(tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path / "a4.pdf", [(210, 297)] * 3, text_font="Helvetica", encrypt_owner="x")
     report = run(pdf)
