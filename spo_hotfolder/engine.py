@@ -362,6 +362,9 @@ class Engine:
         self._scan_count = 0
         self._retention_requested = True
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
+        #: files at the top of inbox/ that jobs wait for, held a moment after they began to arrive
+        #: (_claim): path -> (until, first seen, signature), monotonic times
+        self._held_for_owner: dict[Path, tuple[float, float, Signature]] = {}
         self._started_wall = clock.now().timestamp()  # (files older than this waited before the start)
         #: inbox files there before the start: how long they had waited (_waited_before_start),
         #: counted once the start's backlog is taken (their manifest may be in it)
@@ -551,6 +554,9 @@ class Engine:
         if self._scan is not None:
             return 0.0  # a scan is under way: go on with it
         due = self.tracker.next_due()
+        if self._held_for_owner:
+            held = min(until for until, _, _ in self._held_for_owner.values())
+            due = held if due is None else min(due, held)
         if due is None:
             return 5.0
         return max(0.0, min(5.0, due - self.clock.monotonic()))
@@ -563,6 +569,8 @@ class Engine:
         self._drain_hints()
         self._scan_some(budget=0.1)
         self._take_stable()
+        if self._held_for_owner:
+            self._guard("intake", "", self._hand_over_held)
         if self._arriving:
             self._guard("intake", "", self._note_arriving)
         self._guard("intake", "", self._check_orphans)
@@ -2197,11 +2205,60 @@ class Engine:
     # -- artwork ----------------------------------------------------------------------------
 
     def _claim(self, path: Path, sig: Signature) -> bool:
-        """A stable inbox file: move it into every job waiting for it. False if nobody waits."""
+        """A stable inbox file: move it into every job waiting for it. False if nobody waits.
+
+        At the top of inbox/, where orders share file names, a file that the times do not name
+        its waiting order for (its manifest came long before the file began to arrive, or several
+        orders wait) is not taken before the moment after it began to arrive in which another
+        order's manifest may still name it (the window of _owner_order): an order whose PDF never
+        came took the next order's file of that name, sent just before its manifest, and printed
+        it (audit A 1). A manifest that comes meanwhile decides with it. The usual order (manifest,
+        then its PDF at once) is taken without that wait."""
         waiting = self._waiting(path)
         if not waiting:
             return False
-        return self._take_artwork(path, waiting, seen=self.tracker.first_seen(path))
+        seen = self.tracker.first_seen(path)
+        if seen is not None and path.parent == self.area("inbox"):
+            until = seen + self._after_seconds()
+            if self.clock.monotonic() < until and not self._came_just_before(waiting, seen):
+                self._held_for_owner[path] = (until, seen, sig)
+                return True
+        return self._take_artwork(path, waiting, seen=seen)
+
+    def _came_just_before(self, waiting: list[tuple[str, int]], seen: float) -> bool:
+        """Whether the jobs waiting for a file are of one order, waiting in work/, whose manifest
+        came within the window before the file began to arrive (``seen``, monotonic)."""
+        jobs = [job for job_id, _ in waiting if (job := self.ledger.get_job(job_id, history=False)) is not None]
+        if not jobs or len({job.order_id for job in jobs}) != 1 or any(j.stage is not Stage.AWAITING for j in jobs):
+            return False
+        began = self.clock.now() - timedelta(seconds=max(0.0, self.clock.monotonic() - seen))
+        came = min(self._came(job) for job in jobs)
+        return began - timedelta(seconds=self._window_seconds()) <= came <= began + timedelta(seconds=1)
+
+    def _after_seconds(self) -> float:
+        """How long after a file began to arrive its order's manifest may come, at most, to be
+        taken as that file's order (a client sends an order's PDF right before its manifest)."""
+        return max(self.config.watch.settle_seconds, 2.0)
+
+    def _hand_over_held(self) -> None:
+        """The held files (_claim) whose moment has passed go to the jobs that wait for them."""
+        mono = self.clock.monotonic()
+        for path, (until, seen, sig) in list(self._held_for_owner.items()):
+            if until > mono:
+                continue
+            del self._held_for_owner[path]
+            try:
+                current = signature(os.stat(path))
+            except OSError:
+                continue  # taken meanwhile (a manifest that named it), or gone
+            if current != sig:
+                self.tracker.track(path, activity=True)  # changed since: it settles again
+                continue
+            waiting = self._waiting(path)
+            if waiting:
+                self._take_artwork(path, waiting, seen=seen)
+            else:
+                self.tracker.track(path, activity=False, complete=True)  # nobody waits now: an orphan
 
     def _hint_whole_again(self, path: Path, sig: Signature) -> None:
         """An inbox file no manifest claimed for a while, named as the artwork of a failed job that
@@ -2287,6 +2344,18 @@ class Engine:
                 near = _near_miss(src, self._listed(src.parent))
                 if near is not None:
                     src = src.with_name(near[0])  # the same name to a person: taken as it is complete
+            held = self._held_for_owner.get(src)
+            if held is not None:
+                # Held a moment after it came (_claim): this manifest and the jobs that waited
+                # before it decide together whose it is, by when each came.
+                del self._held_for_owner[src]
+                try:
+                    current = signature(os.stat(src))
+                except OSError:
+                    continue
+                if current == held[2]:
+                    self._take_artwork(src, self._waiting(src), seen=held[1])
+                    continue
             orphan = self._orphans.get(src)
             if orphan is not None:
                 try:
@@ -2392,7 +2461,7 @@ class Engine:
         age = max(0.0, self.clock.monotonic() - seen)
         began = self.clock.now() - timedelta(seconds=age)
         earliest = began - timedelta(seconds=self._window_seconds())
-        latest = began + timedelta(seconds=max(self.config.watch.settle_seconds, 2.0))
+        latest = began + timedelta(seconds=self._after_seconds())
         came: dict[str, datetime] = {}
         waiting_in_work: set[str] = set()
         for job in jobs:

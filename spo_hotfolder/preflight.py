@@ -939,7 +939,7 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
                 f"{what}{where}: {box} is {shown_outer.label()}, product {product} needs {fmt_mm(bleed)} mm "
                 f"bleed on each side of the trim ({needed.label()})"
             )
-            if extent < -ROUNDING_MM and box != "the page":
+            if extent < -ROUNDING_MM and box != "the page" and page.trim is not None:
                 # Smaller than the trim itself (audit C 5: "no bleed" for a file that had its bleed,
                 # cropped into its trim by a CropBox): asking for bleed would not mend it.
                 inside = [side for side, value in sides.items() if value < -ROUNDING_MM]

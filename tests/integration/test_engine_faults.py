@@ -4583,6 +4583,71 @@ def test_a_file_being_uploaded_when_another_orders_manifest_came_is_not_guessed(
     assert r.statuses(first)[-1] == "AwaitingData" and r.statuses(second) == ["Ordered", "AwaitingData"]
 
 
+def _shared_name_order(r: Rig, order: str) -> None:
+    (r.tmp / f"{order}.yaml").write_text(
+        f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n'
+    )
+    os.replace(r.tmp / f"{order}.yaml", r.inbox / f"{order}.yaml")
+    r.engine.hint(r.inbox / f"{order}.yaml", moved_in=True)
+
+
+def _publish_artwork(r: Rig, data: bytes) -> None:
+    (r.tmp / "artwork.pdf").write_bytes(data)
+    os.replace(r.tmp / "artwork.pdf", r.inbox / "artwork.pdf")
+    r.engine.hint(r.inbox / "artwork.pdf", moved_in=True)
+
+
+def test_a_lone_waiting_order_does_not_take_the_next_orders_file_sent_just_before_its_manifest(rig: Rig) -> None:
+    """Audit A 1: an order whose artwork.pdf never came waited; the next order's artwork.pdf came,
+    its manifest half a second later: the waiting order took that file and printed it, and the
+    next order failed "artwork missing". A file whose times do not name the waiting order waits the
+    moment in which its own order's manifest may come; then the two decide by when each came."""
+    r = rig
+    _shared_name_order(r, "A5")
+    r.run(until=lambda: r.stage("A5-1") is Stage.AWAITING, steps=10, dt=0.5)
+    r.run(steps=15, dt=1)  # A5's file never comes
+    make_pdf(r.tmp / "b6.pdf", pages=CARD)
+    b6 = (r.tmp / "b6.pdf").read_bytes()
+    _publish_artwork(r, b6)
+    r.run(steps=1, dt=0.5)
+    _shared_name_order(r, "B6")
+    aside = r.root / "failed" / "artwork.pdf"
+    r.run(until=(aside / "ERROR.txt").is_file, steps=20, dt=0.25)
+    r.run(steps=3)
+    assert r.take_prints() == [] and (aside / "artwork.pdf").read_bytes() == b6
+    assert r.stage("A5-1") is Stage.AWAITING and r.stage("B6-1") is Stage.AWAITING
+
+
+def test_an_order_timed_out_for_a_shared_name_leaves_the_next_orders_file_to_it(rig: Rig) -> None:
+    """Audit A 1, its second form: the waiting order had timed out into failed/ (whose late file
+    brings it back): it took the next order's file, sent a second before that order's manifest."""
+    r = rig
+    _shared_name_order(r, "C7")
+    r.run(until=lambda: r.stage("C7-1") is Stage.AWAITING, steps=10, dt=0.5)
+    r.run(until=lambda: r.stage("C7-1") is Stage.FAILED, steps=20, dt=60)  # artwork_timeout_seconds: 600
+    make_pdf(r.tmp / "d8.pdf", pages=CARD)
+    _publish_artwork(r, (r.tmp / "d8.pdf").read_bytes())
+    r.run(steps=1, dt=0.5)
+    _shared_name_order(r, "D8")
+    r.run(until=done(r, "D8-1"), steps=20, dt=0.25)
+    assert r.take_prints() == ["D8_D8-1_bc-85x55_x1.pdf"] and r.stage("C7-1") is Stage.FAILED
+
+
+def test_a_lone_order_that_waited_a_while_takes_its_file_a_moment_after_it_came(rig: Rig) -> None:
+    """The lone waiter's rule stays (README): with no other manifest after it, the file is its own,
+    taken once the moment in which another order's manifest could still name it has passed."""
+    r = rig
+    _shared_name_order(r, "E9")
+    r.run(until=lambda: r.stage("E9-1") is Stage.AWAITING, steps=10, dt=0.5)
+    r.run(steps=15, dt=1)
+    make_pdf(r.tmp / "e9.pdf", pages=CARD)
+    _publish_artwork(r, (r.tmp / "e9.pdf").read_bytes())
+    r.run(steps=4, dt=0.25)
+    assert (r.inbox / "artwork.pdf").is_file() and r.stage("E9-1") is Stage.AWAITING  # held a moment
+    r.run(until=done(r, "E9-1"), steps=20, dt=0.25)
+    assert r.take_prints() == ["E9_E9-1_bc-85x55_x1.pdf"]
+
+
 def test_a_file_two_orders_that_came_together_wait_for_is_set_aside_for_the_operator(rig: Rig) -> None:
     """Audits BY 2, CC 5: two orders' manifests came within seconds of a file of the name both list.
     Which order's it is, the times cannot tell: a guess printed one order's PDF for another (and the
