@@ -272,10 +272,23 @@ def _disk_full(exc: BaseException) -> bool:
 
 
 def _file_sig(path: Path) -> str:
-    """A file's identity and version: inode, size, modification time. Overwriting it in place or
-    replacing it (a new inode) changes it; moving its folder does not."""
+    """A file's identity and version: inode, size, modification and change times. Overwriting it
+    in place or replacing it (a new inode) changes it; moving its folder does not. The change time
+    (ctime), which no program can set, catches an edit whose size and modification time were put
+    back (audit A 2: `touch -r`, a sync tool keeping times); it also moves with a chmod or a link
+    count, which _same_file then settles by the content's sha256."""
     st = os.stat(path)
-    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
+def _same_file(current: str, recorded: str, *, has_digest: bool) -> bool:
+    """Whether ``current`` (_file_sig) is the file ``recorded``: all of it, where the content's
+    sha256 can settle a difference; else (and for a signature recorded before the change time was
+    part of it) its inode, size and modification time."""
+    now, then = current.split(":"), recorded.split(":")
+    if len(then) < 4 or not has_digest:
+        return now[:3] == then[:3]
+    return now == then
 
 
 @dataclass(slots=True, eq=False)
@@ -3698,7 +3711,7 @@ class Engine:
         except OSError:
             return None  # gone: the copy (or the next step) says so
         recorded_sig, _, recorded_digest = (recorded or "").partition("#")
-        if recorded is None or current == recorded_sig:
+        if recorded is None or _same_file(current, recorded_sig, has_digest=bool(recorded_digest)):
             return self._artwork_changed_failure(job)
         if recorded_digest and self._digest(src) == recorded_digest:
             # Only its time stamp changed (touch, a backup tool restoring it): still the checked file.

@@ -2538,6 +2538,35 @@ def test_show_says_the_answer_to_the_last_operator_action(rig: Rig) -> None:
     assert line.removeprefix("Last action or notice: ") in status
 
 
+def test_an_output_edited_with_its_size_and_time_put_back_is_not_sent(rig: Rig) -> None:
+    """Audit A 2: the output saved over in place with the same size, its modification time set back
+    (`touch -r`, a sync tool that keeps times), passed as the checked file and was printed. A
+    chmod alone (its change time moves too) is still the checked file."""
+    r = rig
+    job_id, folder = _held(r, "ED")
+    [out] = list((folder / "output").iterdir())
+    out.chmod(0o644)  # (a chmod alone: not a change of the file)
+    assert r.engine.apply(job_id, Action.RELEASE, by="kim", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["ED_ED-1_bc-85x55_x1.pdf"]
+    job_id, folder = _held(r, "EE")
+    [out] = list((folder / "output").iterdir())
+    before = out.stat()
+    data = out.read_bytes()
+    assert b"/MediaBox" in data
+    out.chmod(0o644)
+    with open(out, "r+b") as fh:
+        fh.write(data.replace(b"/MediaBox", b"/MediaBoy", 1))  # same size, other content
+    os.utime(out, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (out.stat().st_size, out.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    r.engine.apply(job_id, Action.RELEASE, by="kim", note="")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    r.run(steps=2)
+    assert r.take_prints() == []
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert "changed after it was checked" in error or "artwork changed in its folder" in error, error
+
+
 def test_a_job_folders_replace_and_status_deleted_by_hand_are_made_again(rig: Rig) -> None:
     """Audit (operator) 5: replace/ and STATUS.txt deleted in a file explorer never came back
     (STATUS.txt only with the next event in the folder), while STATUS.txt says "put the corrected
