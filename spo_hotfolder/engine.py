@@ -3713,7 +3713,7 @@ class Engine:
         recorded_sig, _, recorded_digest = (recorded or "").partition("#")
         if recorded is None or _same_file(current, recorded_sig, has_digest=bool(recorded_digest)):
             return self._artwork_changed_failure(job)
-        if recorded_digest and self._digest(src) == recorded_digest:
+        if recorded_digest and self._digest(src, cached=False) == recorded_digest:
             # Only its time stamp changed (touch, a backup tool restoring it): still the checked file.
             self.ledger.set_output_sig(job.job_id, f"{current}#{recorded_digest}")
             return self._artwork_changed_failure(job)
@@ -4205,14 +4205,16 @@ class Engine:
                 self._digests.clear()
             self._digests[key] = digest
 
-    def _digest(self, path: Path) -> str | None:
-        """sha256 of a file, cached by identity (preflight already hashed it): artwork can be gigabytes."""
+    def _digest(self, path: Path, *, cached: bool = True) -> str | None:
+        """sha256 of a file, cached by identity (preflight already hashed it): artwork can be
+        gigabytes. ``cached=False``: read again (an edit whose size and time were put back has the
+        identity the cache knows)."""
         key = self._file_key(path)
         if key is None:
             return None
-        cached = self._digests.get(key)
-        if cached is not None:
-            return cached
+        known = self._digests.get(key) if cached else None
+        if known is not None:
+            return known
         try:
             with open(path, "rb") as fh:
                 digest = hashlib.file_digest(fh, "sha256").hexdigest()
