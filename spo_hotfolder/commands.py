@@ -31,6 +31,7 @@ from spo_hotfolder.manifest import (
     MANIFEST_SUFFIXES,
     MAX_MANIFEST_BYTES,
     JobSpec,
+    Manifest,
     ManifestError,
     cut_yaml_line,
     parse_manifest,
@@ -660,7 +661,7 @@ def cmd_route(args: argparse.Namespace) -> int:
         decision = decide_route(facts, config)
         job = known.get(spec.job_id)
         blocked, block_reason = decide_blocking(manifest.blocked, config, spec.product)
-        again = job is not None and _same_again(config, job, data, path.parent, spec)
+        again = job is not None and _same_again(config, job, data, path.parent, spec, manifest)
         # Engine._reprint_waiting's rule: the same reprint sent twice while the PDF it made waits.
         twin = waiting.get(spec.job_id) if manifest.reprint and job is not None else None
         if twin is not None and job is not None:
@@ -685,8 +686,9 @@ def cmd_route(args: argparse.Namespace) -> int:
                 "blocked_reason": block_reason if blocked else None,
                 "filename": output_name(facts, decision, config),
                 "known": (
-                    f"known ({job.status.value}) and this manifest is the one it has, byte for byte, with none of "
-                    "its artwork here: nothing would change (it would be filed in the job's history/)"
+                    f"known ({job.status.value}) and this manifest is the one it has (byte for byte, or saying the "
+                    "same), with none of its artwork here: nothing would change (it would be filed in the job's "
+                    "history/)"
                     if job is not None and again
                     else _twin_note(twin)
                     if twin is not None
@@ -728,13 +730,13 @@ def _known_jobs(config: Config, job_ids: list[str]) -> tuple[dict[str, Job], dic
         ledger.close()
 
 
-def _same_again(config: Config, job: Job, data: bytes, base: Path, spec: JobSpec) -> bool:
-    """Engine._same_again's rule: a job not finished whose manifest comes again byte for byte,
-    with none of its artwork beside it, is not taken (the manifest is filed)."""
+def _same_again(config: Config, job: Job, data: bytes, base: Path, spec: JobSpec, manifest: Manifest) -> bool:
+    """Engine._same_again's rule: a job not finished whose manifest comes again (byte for byte, or
+    saying the same), with none of its artwork beside it, is not taken (the manifest is filed)."""
     if job.stage in TERMINAL:
         return False
     folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
-    return sent_again(data, folder, base, spec)
+    return sent_again(data, folder, base, spec, manifest, tuple(config.hot_folders))
 
 
 def _twin_note(delivery: Delivery) -> str:

@@ -87,6 +87,7 @@ from spo_hotfolder.manifest import (
     ManifestError,
     artwork_names,
     cut_yaml_line,
+    keeps_copy,
     parse_manifest,
     reprint_sent_twice,
     sent_again,
@@ -1304,10 +1305,14 @@ class Engine:
                 plans.append((spec, existing))
         if self._drops_waiting_for([existing for _, existing in plans if existing is not None], path):
             return
-        if plans and not refused and all(self._same_again(spec, existing, data, base) for spec, existing in plans):
+        if (
+            plans
+            and not refused
+            and all(self._same_again(spec, existing, data, base, manifest) for spec, existing in plans)
+        ):
             if self._held_for_artwork(path, signature(st)):
                 return
-            self._file_repeat(path, [existing for _, existing in plans if existing is not None], folder_manifest)
+            self._file_repeat(path, [existing for _, existing in plans if existing is not None], folder_manifest, data)
             return
         manifest_name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
         try:
@@ -1426,15 +1431,16 @@ class Engine:
         with contextlib.suppress(OSError):
             (target / "replace").rmdir()  # (empty) nothing is taken from a copy
 
-    def _same_again(self, spec: JobSpec, existing: Job | None, data: bytes, base: Path) -> bool:
+    def _same_again(self, spec: JobSpec, existing: Job | None, data: bytes, base: Path, manifest: Manifest) -> bool:
         """A job not finished (waiting for an operator, for a date, for a retry, being made) whose
-        manifest came again byte for byte, with none of its artwork in the inbox: a webhook's retry,
-        an FTP re-upload, the same order sent twice at once. Taken as new artwork it would put the
-        job's artwork into history/, to wait for files that are not coming (audit BA 1)."""
+        manifest came again (byte for byte, or saying the same: sent_again), with none of its
+        artwork in the inbox: a webhook's retry, an FTP re-upload, the same order sent twice at
+        once. Taken as new artwork it would put the job's artwork into history/, to wait for files
+        that are not coming (audits BA 1, A 3)."""
         if existing is None or existing.stage in TERMINAL:
             return False
         folder = self._locate(existing)
-        return folder is not None and sent_again(data, folder, base, spec)
+        return folder is not None and sent_again(data, folder, base, spec, manifest, tuple(self.config.hot_folders))
 
     def _reprint_waiting(self, spec: JobSpec, job: Job, data: bytes, base: Path) -> Delivery | None:
         """The delivery of ``job`` whose PDF still waits in its hot folder (not yet taken by the
@@ -1459,12 +1465,15 @@ class Engine:
             "printer: this copy was taken as the same order sent twice, and is not printed again"
         )
 
-    def _file_repeat(self, path: Path, jobs: list[Job], folder_manifest: bool) -> None:
+    def _file_repeat(self, path: Path, jobs: list[Job], folder_manifest: bool, data: bytes) -> None:
         """The repeated manifest goes into the (first) job's history/; STATUS.txt says so."""
         now = self.clock.now()
         first = self._locate(jobs[0])
         if first is None:
             return
+        how = (
+            "byte for byte" if keeps_copy(data, first) else "written anew but saying the same of the order and its jobs"
+        )
         kept = into_history(first, path, now)
         for job in jobs:
             # (work/ has no replace/: a job waiting there takes new artwork from the CLI: audit CE 3)
@@ -1475,7 +1484,7 @@ class Engine:
             )
             self._note_action(
                 job.job_id,
-                f"{iso(now)}  {path.name} came again, byte for byte, without new artwork: nothing changed "
+                f"{iso(now)}  {path.name} came again, {how}, without new artwork: nothing changed "
                 f"(it is in {self.rel(kept)}). New artwork goes {where}",
             )
             self._write_status(job.job_id)

@@ -824,13 +824,44 @@ def upload_beside(path: Path) -> str | None:
     return None
 
 
-def sent_again(data: bytes, job_folder: Path, base: Path, spec: JobSpec) -> bool:
-    """Whether manifest ``data`` is the copy a job keeps in ``job_folder``, byte for byte, with none
-    of ``spec``'s artwork beside it in ``base``: a webhook's retry, an FTP re-upload, which changes
-    nothing for a job waiting for an operator (the daemon's rule, and what `route` says of it)."""
+def sent_again(
+    data: bytes,
+    job_folder: Path,
+    base: Path,
+    spec: JobSpec,
+    manifest: Manifest | None = None,
+    hot_folders: Collection[str] = (),
+) -> bool:
+    """Whether manifest ``data`` (read as ``manifest``) is the one a job keeps in ``job_folder``,
+    with none of ``spec``'s artwork beside it in ``base``: a webhook's retry, an FTP re-upload,
+    which changes nothing for a job waiting for an operator (the daemon's rule, and what `route`
+    says of it). The one it keeps byte for byte, or saying the same of the order and of this job
+    (the same order written anew: JSON and YAML of it, its keys in another order, a comment added:
+    audit A 3, where the second copy put the job's artwork aside to wait for files not coming)."""
     if any(os.path.lexists(base / ref.path) or upload_beside(base / ref.path) is not None for ref in spec.artwork):
         return False
-    return _kept_copy(data, job_folder)
+    if keeps_copy(data, job_folder):
+        return True
+    return manifest is not None and _says_the_same(job_folder, manifest, spec, hot_folders)
+
+
+def _says_the_same(job_folder: Path, manifest: Manifest, spec: JobSpec, hot_folders: Collection[str]) -> bool:
+    for copy in job_folder.glob("manifest.*"):
+        try:
+            kept = parse_manifest(copy.read_bytes(), copy.name, hot_folders)
+        except (OSError, ManifestError):
+            continue
+        same = next((job for job in kept.jobs if job.job_id == spec.job_id), None)
+        order = (kept.order_id, kept.customer, kept.blocked, kept.process_after, kept.reprint)
+        if same == spec and order == (
+            manifest.order_id,
+            manifest.customer,
+            manifest.blocked,
+            manifest.process_after,
+            manifest.reprint,
+        ):
+            return True
+    return False
 
 
 def artwork_names(spec: JobSpec) -> list[str]:
@@ -850,7 +881,7 @@ def reprint_sent_twice(data: bytes, job_folder: Path, base: Path, spec: JobSpec)
     of its artwork files beside it in ``base`` the same, byte for byte, as the job's: the same order
     sent twice (a webhook's retry, a double upload). The caller adds the condition that makes it a
     twin and not a new reprint: the PDF this manifest made still waits in its hot folder."""
-    if not spec.artwork or not _kept_copy(data, job_folder):
+    if not spec.artwork or not keeps_copy(data, job_folder):
         return False
     for ref, name in zip(spec.artwork, artwork_names(spec), strict=True):
         src = base / ref.path
@@ -862,7 +893,7 @@ def reprint_sent_twice(data: bytes, job_folder: Path, base: Path, spec: JobSpec)
     return True
 
 
-def _kept_copy(data: bytes, job_folder: Path) -> bool:
+def keeps_copy(data: bytes, job_folder: Path) -> bool:
     """Whether the job in ``job_folder`` keeps manifest ``data`` (its manifest.yaml/.json), byte for byte."""
     for copy in job_folder.glob("manifest.*"):
         with contextlib.suppress(OSError):

@@ -2567,6 +2567,38 @@ def test_an_output_edited_with_its_size_and_time_put_back_is_not_sent(rig: Rig) 
     assert "changed after it was checked" in error or "artwork changed in its folder" in error, error
 
 
+def test_the_same_order_written_anew_changes_nothing(rig: Rig) -> None:
+    """Audit A 3: the same order as YAML and as JSON (or its keys in another order, a comment
+    added) sent together: the second replaced the job, put the artwork the first had taken into
+    history/ and waited for it until the job failed "artwork missing", nothing printed and no
+    history entry saying why. A manifest that says the same of the order and its job, with none of
+    its artwork beside it, changes nothing, as one byte for byte does."""
+    r = rig
+    make_pdf(r.inbox / "J2.pdf", pages=CARD)
+    (r.tmp / "J2.yaml").write_text('order_id: "J2"\nproduct: bc-85x55\nquantity: 10\nartwork: [J2.pdf]\n')
+    (r.tmp / "J2.json").write_text('{"quantity": 10, "artwork": ["J2.pdf"], "order_id": "J2", "product": "bc-85x55"}')
+    os.replace(r.tmp / "J2.yaml", r.inbox / "J2.yaml")
+    os.replace(r.tmp / "J2.json", r.inbox / "J2.json")
+    r.run(until=lambda: done(r, "J2-1")() and not list(r.inbox.iterdir()), steps=20, dt=0.5)
+    assert r.take_prints() == ["J2_J2-1_bc-85x55_x10.pdf"]
+    assert "AwaitingData" not in r.statuses("J2-1") and r.statuses("J2-1").count("OutputCreated") == 1
+    # A blocked job: its manifest written anew (a comment added) leaves it in quarantine/ as it was.
+    job_id, folder = _held(r, "J3")
+    before = r.statuses(job_id)
+    (r.inbox / "J3-again.yaml").write_text("# sent again\n" + (folder / "manifest.yaml").read_text())
+    r.run(until=lambda: not (r.inbox / "J3-again.yaml").exists(), steps=10)
+    r.run(steps=2)
+    assert r.stage(job_id) is Stage.HELD and r.statuses(job_id) == before
+    status = " ".join((folder / "STATUS.txt").read_text().split())
+    assert (
+        "J3-again.yaml came again, written anew but saying the same of the order and its jobs, without new artwork"
+        in status
+    )
+    # Other facts (the quantity): the job's facts and artwork are replaced, as before (SPEC 5).
+    (r.inbox / "J3-more.yaml").write_text((folder / "manifest.yaml").read_text().replace("quantity: 1", "quantity: 2"))
+    r.run(until=lambda: r.stage(job_id) is Stage.AWAITING, steps=10)
+
+
 def test_a_job_folders_replace_and_status_deleted_by_hand_are_made_again(rig: Rig) -> None:
     """Audit (operator) 5: replace/ and STATUS.txt deleted in a file explorer never came back
     (STATUS.txt only with the next event in the folder), while STATUS.txt says "put the corrected
