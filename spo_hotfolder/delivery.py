@@ -392,7 +392,11 @@ def write_temp(src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[
             temp.unlink()
         # A sign of progress (``cancelled``) at least every 8 MiB: what tells a share that answers
         # slowly from one that does not answer (shares.py, delivery.share_timeout_seconds).
-        return copy_file(src, temp, cancelled=cancelled, chunk=8 * 1024 * 1024)
+        size = copy_file(src, temp, cancelled=cancelled, chunk=8 * 1024 * 1024)
+        # The temp file's folder entry durable before the journal says "written": after a power cut
+        # a "written" temp file that is gone then means renamed, never lost with its entry (audit B 1).
+        fsync_dir(temp.parent)
+        return size
     except InterruptedError:
         raise
     except OSError as exc:
@@ -460,6 +464,7 @@ def publish_sidecar(
         finally:
             os.close(fd)
         if before_rename is not None:
+            fsync_dir(temp.parent)  # (as write_temp: durable before the journal's mark)
             before_rename()
         failing = _rename_failed_in(temp, hot)
         os.replace(temp, ticket)

@@ -3838,7 +3838,7 @@ class Engine:
         )
 
     def _delivered(
-        self, job: Job, hot_name: str, final: Path, delivery_id: int, *, ticket_published: bool = False
+        self, job: Job, hot_name: str, final: Path, delivery_id: int, *, ticket_published: bool = False, note: str = ""
     ) -> None:
         hot = self.config.hot_folders.get(hot_name)
         if hot is not None and hot.ticket == "json" and not ticket_published:
@@ -3863,7 +3863,7 @@ class Engine:
         with self.ledger.transaction():
             self.ledger.delivery_state(delivery_id, "published", now)
             self.ledger.update_job(job.job_id, now, route=hot_name, attempts=0, next_attempt_at=None, error=None)
-            self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}", now, write=False)
+            self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}{note}", now, write=False)
             found = self._record_stage(job.job_id, Stage.DONE, now)
             fresh = self.ledger.get_job(job.job_id, history=False)
             assert fresh is not None
@@ -5262,10 +5262,30 @@ class Engine:
                 self.ledger.delivery_state(delivery.id, "published", now)
             return
         if delivery.state == "written" and job is not None:
-            # The temp file was complete and is gone: only our rename removes it. Published.
-            log.info("recovery.delivery_published", job_id=delivery.job_id, file=str(final))
+            # The temp file was complete (its folder entry durable) and is gone: only our rename
+            # removes it. Published; where the file is not in the hot folder either, the printer
+            # took it since, or something else removed the temp file: said, not guessed silently
+            # (audit B 1: a hidden file deleted by other software, a share swapped on one disk).
+            seen = self.shares.call(share, f"a look for {final}", lambda: os.path.lexists(final))
+            note = ""
+            if not seen:
+                note = (
+                    " (found after a restart: its complete temp file was gone, so it was renamed in; it is not in "
+                    "the hot folder now, taken by the printer since. If it did not print, something else removed "
+                    "the temp file: send its manifest with reprint: true)"
+                )
+                log.warning(
+                    "recovery.delivery_published_unseen",
+                    job_id=delivery.job_id,
+                    file=str(final),
+                    reason="the complete temp file of this delivery was gone after a restart, and the file is not in "
+                    "the hot folder: taken as renamed in and taken by the printer since; if it did not print, "
+                    "something else removed the temp file",
+                )
+            else:
+                log.info("recovery.delivery_published", job_id=delivery.job_id, file=str(final))
             if not job.delivered() or job.stage is not Stage.DONE:
-                self._delivered(job, delivery.hot_folder, final, delivery.id)
+                self._delivered(job, delivery.hot_folder, final, delivery.id, note=note)
             else:
                 self.ledger.delivery_state(delivery.id, "published", now)
             return

@@ -267,6 +267,30 @@ def test_crash_at_any_step_of_a_delivery_delivers_exactly_once(
     assert rig.ledger.open_deliveries() == []
 
 
+@pytest.mark.parametrize("point", ["after 'written', before the rename", "after the rename"])
+def test_a_delivery_taken_as_published_after_a_crash_says_so_when_its_file_is_not_seen(rig: Rig, point: str) -> None:
+    """Audit B 1: a "written" delivery whose temp file was gone after a restart was recorded
+    InHotFolder like any other, also where something else had removed the temp file (nothing
+    printed, nothing said but an info log line). Published it is (only our rename removes a
+    complete temp file), but where the file is not in the hot folder either, the history says it."""
+    job_id = rig.order("K3")
+    life_until_killed(rig, CRASH_POINTS[point])
+    for name in os.listdir(rig.hot):  # the temp file (or the printer takes the published file)
+        (rig.hot / name).unlink()
+    rig.start()
+    rig.run(until=done(rig, job_id), steps=10)
+    detail = rig.job(job_id).history[-1].detail
+    assert detail.startswith("indigo: K3_K3-1_bc-85x55_x1.pdf (found after a restart: its complete temp file was gone")
+    assert "send its manifest with reprint: true" in detail
+    assert rig.take_prints() == []
+    # The file still in the hot folder after the rename: nothing to say.
+    job_id = rig.order("K4")
+    life_until_killed(rig, CRASH_POINTS["after the rename"])
+    rig.start()
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.job(job_id).history[-1].detail == "indigo: K4_K4-1_bc-85x55_x1.pdf"
+
+
 def test_a_job_made_again_after_a_crash_says_so_in_its_history(rig: Rig) -> None:
     """A crash while the output was made: the check and the output run again at restart, and the
     history showed ValidationFinished and OutputCreationStarted twice with nothing saying why."""
