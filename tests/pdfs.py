@@ -160,14 +160,23 @@ def bomb_stream_data(inflated_bytes: int) -> bytes:
 
 def make_bomb_pdf(path: Path | str, inflated_bytes: int = 4 * 1024**3, size_mm: tuple[float, float] = (85, 55)) -> Path:
     """One page whose content stream is FlateDecode data that inflates to ``inflated_bytes`` zeros."""
-    compressed = bomb_stream_data(inflated_bytes)
     writer = PdfWriter()
     page = writer.add_blank_page(width=pt(size_mm[0]), height=pt(size_mm[1]))
-    stream = StreamObject()
-    stream._data = compressed
-    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
-    stream[NameObject("/Length")] = NumberObject(len(compressed))
+    stream = _encoded_stream(bomb_stream_data(inflated_bytes), NameObject("/FlateDecode"))
     page[NameObject("/Contents")] = writer._add_object(stream)
+    return _written(writer, path)
+
+
+def _encoded_stream(data: bytes, filters: NameObject | ArrayObject) -> StreamObject:
+    """A stream of ``data`` as it is (already encoded by ``filters``)."""
+    stream = StreamObject()
+    stream._data = data
+    stream[NameObject("/Filter")] = filters
+    stream[NameObject("/Length")] = NumberObject(len(data))
+    return stream
+
+
+def _written(writer: PdfWriter, path: Path | str) -> Path:
     path = Path(path)
     with open(path, "wb") as fh:
         writer.write(fh)
@@ -201,23 +210,19 @@ def make_damaged_content_pdf(
                 del data[-4:]
             else:
                 raise ValueError(damage)
-        stream = StreamObject()
         flate = NameObject("/FlateDecode")
         if encoding == "a85":
-            data = bytearray(base64.a85encode(bytes(data), wrapcol=72) + b"~>")
-            stream[NameObject("/Filter")] = ArrayObject([NameObject("/ASCII85Decode"), flate])
+            stream = _encoded_stream(
+                base64.a85encode(bytes(data), wrapcol=72) + b"~>", ArrayObject([NameObject("/ASCII85Decode"), flate])
+            )
         elif encoding == "ahx":
-            data = bytearray(binascii.hexlify(bytes(data)) + b">")
-            stream[NameObject("/Filter")] = ArrayObject([NameObject("/ASCIIHexDecode"), flate])
+            stream = _encoded_stream(
+                binascii.hexlify(bytes(data)) + b">", ArrayObject([NameObject("/ASCIIHexDecode"), flate])
+            )
         else:
-            stream[NameObject("/Filter")] = flate
-        stream._data = bytes(data)
-        stream[NameObject("/Length")] = NumberObject(len(data))
+            stream = _encoded_stream(bytes(data), flate)
         page[NameObject("/Contents")] = writer._add_object(stream)
-    path = Path(path)
-    with open(path, "wb") as fh:
-        writer.write(fh)
-    return path
+    return _written(writer, path)
 
 
 def make_big_pdf(path: Path | str, pages: int, bytes_per_page: int, size_mm: tuple[float, float] = (210, 297)) -> Path:
