@@ -376,6 +376,9 @@ class Engine:
         self._scan_count = 0
         self._retention_requested = True
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
+        #: jobs whose artwork is there only under a name alike (case, Unicode form): taken then
+        #: (monotonic), unless the file of the very name comes first (_claim_for_job)
+        self._near_later: dict[str, float] = {}
         #: files at the top of inbox/ that jobs wait for, held a moment after they began to arrive
         #: (_claim): path -> (until, first seen, signature), monotonic times
         self._held_for_owner: dict[Path, tuple[float, float, Signature]] = {}
@@ -568,9 +571,9 @@ class Engine:
         if self._scan is not None:
             return 0.0  # a scan is under way: go on with it
         due = self.tracker.next_due()
-        if self._held_for_owner:
-            held = min(until for until, _, _ in self._held_for_owner.values())
-            due = held if due is None else min(due, held)
+        later = [until for until, _, _ in self._held_for_owner.values()] + list(self._near_later.values())
+        if later:
+            due = min(later) if due is None else min(due, *later)
         if due is None:
             return 5.0
         return max(0.0, min(5.0, due - self.clock.monotonic()))
@@ -585,6 +588,8 @@ class Engine:
         self._take_stable()
         if self._held_for_owner:
             self._guard("intake", "", self._hand_over_held)
+        if self._near_later:
+            self._guard("intake", "", self._take_near_later)
         if self._arriving:
             self._guard("intake", "", self._note_arriving)
         self._guard("intake", "", self._check_orphans)
@@ -2262,6 +2267,18 @@ class Engine:
         taken as that file's order (a client sends an order's PDF right before its manifest)."""
         return max(self.config.watch.settle_seconds, 2.0)
 
+    def _take_near_later(self) -> None:
+        """Jobs whose artwork was there under a name alike only: their wait for the very name is
+        over; the file alike is taken now if it is still the one (_claim_for_job)."""
+        mono = self.clock.monotonic()
+        for job_id, due in list(self._near_later.items()):
+            if due > mono:
+                continue
+            del self._near_later[job_id]
+            job = self.ledger.get_job(job_id, history=False)
+            if job is not None and job.stage is Stage.AWAITING:
+                self._claim_for_job(job, near_now=True)
+
     def _hand_over_held(self) -> None:
         """The held files (_claim) whose moment has passed go to the jobs that wait for them."""
         mono = self.clock.monotonic()
@@ -2345,14 +2362,21 @@ class Engine:
         exact = [(job_id, position) for job_id, position, source in rows if source == here]
         if exact or not rows:
             return exact
+        mono = self.clock.monotonic()
         return [
             (job_id, position)
             for job_id, position, source in rows
-            if not os.path.lexists(source) and len(_near_misses(Path(source))) == 1
+            if not os.path.lexists(source)
+            and self._near_later.get(job_id, mono) <= mono  # (its wait for the very name is over)
+            and upload_beside(Path(source)) is None
+            and len(_near_misses(Path(source))) == 1
         ]
 
-    def _claim_for_job(self, job: Job) -> None:
-        """At intake: take the job's artwork that is already complete in the inbox."""
+    def _claim_for_job(self, job: Job, *, near_now: bool = False) -> None:
+        """At intake: take the job's artwork that is already complete in the inbox. A file whose
+        name only differs (case, Unicode form) is taken a while later (``near_now``: now), if the
+        file of the very name has not come meanwhile, and never while one is being uploaded: a
+        stale file of another order, named alike, printed instead of the one on its way (audit E 1)."""
         job_dir = self.job_dir(job)
         for art in self.ledger.artwork(job.job_id):
             if art.present or not art.source:
@@ -2364,6 +2388,11 @@ class Engine:
                 continue
             if not src.exists():
                 near = _near_miss(src, self._listed(src.parent))
+                if near is not None and upload_beside(src) is not None:
+                    continue  # the file of its very name is on its way
+                if near is not None and not near_now:
+                    self._near_later[job.job_id] = self.clock.monotonic() + self._window_seconds()
+                    continue
                 if near is not None:
                     src = src.with_name(near[0])  # the same name to a person: taken as it is complete
             held = self._held_for_owner.get(src)

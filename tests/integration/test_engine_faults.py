@@ -2199,6 +2199,36 @@ def test_artwork_that_names_a_folder_refuses_the_manifest_at_once(rig: Rig) -> N
     assert r.ledger.get_job("PD-1") is None and (r.root / "failed" / "pdir" / "sub" / "a.pdf").is_file()
 
 
+def test_a_stale_file_named_alike_is_not_taken_for_the_file_of_the_very_name_on_its_way(rig: Rig) -> None:
+    """Audit E 1: a stale CASE9.pdf lay in inbox/; the manifest named case9.pdf, which rsync was
+    still uploading (or which came 1.5-3 s later): the stale file was taken at once and printed, the
+    real one left over as unclaimed. The file of the very name gets its while to come first."""
+    r = rig
+    make_pdf(r.inbox / "CASE9.pdf", pages=CARD)  # another order's, unclaimed
+    r.run(until=lambda: (r.inbox / "CASE9.pdf") in r.engine._orphans, steps=10)
+    upload = r.inbox / ".case9.pdf.Ab12Cd"  # rsync's temporary name
+    make_pdf(upload, pages=CARD, content=b"0 0 1 rg 10 10 50 50 re f")
+    real = upload.read_bytes()
+    (r.inbox / "C9.yaml").write_text('order_id: "C9"\nproduct: bc-85x55\nquantity: 1\nartwork: [case9.pdf]\n')
+    r.run(until=lambda: r.stage("C9-1") is Stage.AWAITING, steps=10, dt=0.5)
+    r.run(steps=30, dt=0.5)  # the upload takes its time, past the while for the very name
+    assert r.stage("C9-1") is Stage.AWAITING and (r.inbox / "CASE9.pdf").is_file()
+    os.replace(upload, r.inbox / "case9.pdf")
+    r.engine.hint(r.inbox / "case9.pdf", moved_in=True)
+    r.run(until=done(r, "C9-1"), steps=10, dt=0.5)
+    assert (r.root / "done" / "C9-1" / "artwork" / "case9.pdf").read_bytes() == real
+    assert (r.inbox / "CASE9.pdf").is_file()  # still unclaimed
+    # Without an upload: the file of the very name that comes a few seconds after the manifest.
+    (r.inbox / "K1.yaml").write_text('order_id: "K1"\nproduct: bc-85x55\nquantity: 1\nartwork: [case9.pdf]\n')
+    r.run(until=lambda: r.stage("K1-1") is Stage.AWAITING, steps=10, dt=0.5)
+    r.run(steps=6, dt=0.5)
+    (r.tmp / "case9.pdf").write_bytes(real)
+    os.replace(r.tmp / "case9.pdf", r.inbox / "case9.pdf")
+    r.run(until=done(r, "K1-1"), steps=10, dt=0.5)
+    assert (r.root / "done" / "K1-1" / "artwork" / "case9.pdf").read_bytes() == real
+    assert (r.inbox / "CASE9.pdf").is_file()
+
+
 def test_artwork_named_in_another_unicode_form_or_letter_case_is_taken(rig: Rig) -> None:
     """Audit M: the manifest's "café.pdf" uploaded from a Mac (NFD: e + combining accent), or as
     CASE1.PDF, failed as "missing" after an hour beside a file with the same-looking name, which
@@ -2211,7 +2241,9 @@ def test_artwork_named_in_another_unicode_form_or_letter_case_is_taken(rig: Rig)
     make_pdf(r.inbox / nfd, pages=CARD)  # before its manifest
     (r.inbox / "U1.yaml").write_text(f'order_id: "U1"\nproduct: bc-85x55\nquantity: 1\nartwork: ["{nfc}"]\n')
     (r.inbox / "C1.yaml").write_text('order_id: "C1"\nproduct: bc-85x55\nquantity: 1\nartwork: [CASE1.pdf]\n')
-    r.run(until=lambda: r.stage("C1-1") is Stage.AWAITING and r.stage("U1-1") is Stage.DONE, steps=10)
+    # (taken once the file of its very name has had its while to come: a stale file named alike
+    # printed instead of the one on its way, audit E 1)
+    r.run(until=lambda: r.stage("C1-1") is Stage.AWAITING and r.stage("U1-1") is Stage.DONE, steps=20)
     make_pdf(r.inbox / "CASE1.PDF", pages=CARD)  # after its manifest
     r.run(until=done(r, "C1-1"), steps=10)
     assert (r.root / "done" / "U1-1" / "artwork" / nfc).is_file()
