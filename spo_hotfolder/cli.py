@@ -26,6 +26,7 @@ import contextlib
 import functools
 import json
 import os
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -104,6 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except LedgerError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:
+        # (audit D 1: `jobs` on a damaged or emptied ledger ended in a traceback, "daemon.crashed")
+        print(
+            f"{PROG}: error: the ledger (state/ledger.sqlite3 under paths.root) cannot be read: {exc}; it is damaged, "
+            "empty or not a ledger: stop the daemon and put back a copy from a backup",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 130

@@ -366,3 +366,21 @@ def test_a_replacement_that_is_not_a_regular_file_is_said_plainly(
     )
     assert main(["-c", str(config), "replace", "2-1", str(tmp_path / "gone.pdf")]) == 1
     assert capsys.readouterr().err == f"spo-hotfolder: error: {tmp_path / 'gone.pdf'}: no such file\n"
+
+
+@pytest.mark.parametrize("damage", [b"", b"SQLite format 3\x00" + os.urandom(5000), os.urandom(8192)])
+def test_a_damaged_ledger_is_a_one_line_error(tmp_path: Path, damage: bytes) -> None:
+    """Audit D 1: `jobs` and `show` on a damaged, cut-off or emptied ledger ended in a traceback
+    logged as "daemon.crashed"; SPEC 3 wants a clear one-line error."""
+    from tests.daemon import run_cli, write_config
+
+    config = write_config(tmp_path)
+    assert run_cli(config, "init").returncode == 0
+    (tmp_path / "root" / "state" / "ledger.sqlite3").write_bytes(damage)
+    for args in (["jobs"], ["jobs", "--json"], ["show", "X-1"]):
+        result = run_cli(config, *args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr.startswith(
+            "spo-hotfolder: error: the ledger (state/ledger.sqlite3 under paths.root) cannot"
+        )
+        assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
