@@ -674,9 +674,12 @@ class Daemon:
             self._reload_failed(len(moved), hint="paths change only with a restart")
             return
         try:
-            impossible = within(new.delivery.share_timeout_seconds, lambda: filesystem_errors(new))
+            impossible, missing = within(
+                new.delivery.share_timeout_seconds,
+                lambda: (filesystem_errors(new), [h for h in new.hot_folders.values() if not h.path.exists()]),
+            )
         except TimeoutError:
-            impossible = []  # cannot be told now; a delivery there says why it fails
+            impossible, missing = [], []  # cannot be told now; a delivery there says why it fails
             log.warning(
                 "hot_folder.not_answering",
                 reason="the look at the configured folders has not returned within "
@@ -730,6 +733,16 @@ class Daemon:
             hot_folders=sorted(new.hot_folders),
             restart_needed=restart_needed,
         )
+        for hot in missing:
+            # As at the start (audit D 4: a path mistyped in a reload was found only when deliveries
+            # there began to fail).
+            log.warning(
+                "hot_folder.unavailable",
+                hot_folder=hot.name,
+                path=str(hot.path),
+                reason="does not exist; the daemon never creates it",
+                effect="deliveries there fail and are retried until it is there",
+            )
         self.notifier.reloaded(self.summary())
 
     def _reload_failed(self, errors: int, *, hint: str = "check-config lists them") -> None:

@@ -658,6 +658,22 @@ def test_a_reload_that_shortens_retention_purges_at_once(make_daemon) -> None:
     assert not (daemon.root / "done" / job_id).exists()
 
 
+def test_a_reload_to_a_hot_folder_that_does_not_exist_says_so(make_daemon, tmp_path: Path) -> None:
+    """Audit D 4: a hot folder's path mistyped in a reload was said only when deliveries there
+    began to fail (a start says it at once)."""
+    daemon = make_daemon()
+    data = yaml.safe_load(daemon.config.read_text())
+    data["hot_folders"]["indigo"]["path"] = str(tmp_path / "hot" / "indgo")
+    daemon.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    daemon.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+    wait_for(
+        lambda: any(e.get("event") == "hot_folder.unavailable" for e in daemon.log_events()),
+        what="hot_folder.unavailable",
+    )
+    [event] = [e for e in daemon.log_events() if e.get("event") == "hot_folder.unavailable"]
+    assert event["hot_folder"] == "indigo" and event["path"].endswith("/hot/indgo")
+
+
 def test_health_after_a_crash(make_daemon) -> None:
     daemon = make_daemon()
     daemon.kill()  # SIGKILL: health.json stays behind, its pid is gone
