@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import shutil
+import socket
 import stat
 import sys
 import time
@@ -149,10 +150,28 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     # A hot folder missing is no error (a share not mounted yet), but is said where a script looks
     # for problems, as `init` says it (a folder that does not answer: silent_notes).
     missing = _hot_folder_notes(config, looks.look, looks.seconds, ("missing", "unreadable"))
-    for note in [*looks.silent_notes(), *missing, *(f"note: {note}" for note in folder_access_notes(config))]:
+    notes = [*looks.silent_notes(), *missing, *(f"note: {note}" for note in folder_access_notes(config))]
+    for note in [*notes, *_metrics_notes(config)]:
         print(note, file=sys.stderr)
     print("config OK")
     return 0
+
+
+def _metrics_notes(config: Config) -> list[str]:
+    """metrics.listen's host name that does not resolve here: the daemon would refuse to start
+    (audit D 3: it passed check-config and a reload, and the next start failed)."""
+    if config.metrics.listen is None:
+        return []
+    host, _, port = config.metrics.listen.rpartition(":")
+    host = host[1:-1] if host.startswith("[") else host
+    try:
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return [
+            f"note: metrics.listen {config.metrics.listen}: the name {host} cannot be resolved here "
+            f"({getattr(exc, 'strerror', None) or exc}): the daemon would refuse to start"
+        ]
+    return []
 
 
 def cmd_init(args: argparse.Namespace) -> int:

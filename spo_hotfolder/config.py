@@ -7,6 +7,7 @@ errors. Relative paths are resolved against the directory of the config file.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 import math
 import os
@@ -43,6 +44,11 @@ DEFAULT_SEVERITY: Mapping[str, Severity] = {
 }
 FOLDER_NAMES: tuple[str, ...] = ("inbox", "work", "quarantine", "failed", "done", "rejected", "state")
 DEFAULT_IGNORE: tuple[str, ...] = (".*", "~$*", "*.tmp", "*.part", "*.crdownload", "Thumbs.db", "desktop.ini")
+
+
+def _looks_like_an_address(host: str) -> bool:
+    """An IPv4 address written out (digits and dots) or an IPv6 one (colons): not a host name."""
+    return ":" in host or all(part.isdigit() for part in host.split("."))
 
 
 class ConfigError(Exception):
@@ -920,6 +926,13 @@ class _ConfigReader:
         if not bare_host or (":" in host and bare_host == host) or not port.isdigit() or not 1 <= int(port) <= 65535:
             self.error("metrics.listen", f"{message} (got {describe(listen)})")
             return MetricsConfig()
+        if _looks_like_an_address(bare_host):
+            try:
+                ipaddress.ip_address(bare_host)
+            except ValueError:
+                # (audit D 3: 999.1.1.1 passed check-config and a reload; the next start refused it)
+                self.error("metrics.listen", f"{bare_host} is not an IP address (got {describe(listen)}); {message}")
+                return MetricsConfig()
         return MetricsConfig(listen=listen)
 
     def read_logging(self, section: dict[str, object]) -> LoggingConfig:

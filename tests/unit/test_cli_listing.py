@@ -384,3 +384,15 @@ def test_a_damaged_ledger_is_a_one_line_error(tmp_path: Path, damage: bytes) -> 
             "spo-hotfolder: error: the ledger (state/ledger.sqlite3 under paths.root) cannot"
         )
         assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_check_config_notes_a_metrics_host_that_does_not_resolve(tmp_path: Path) -> None:
+    """Audit D 3: such a name passed check-config and a reload, and the next start refused it."""
+    from tests.daemon import run_cli, write_config
+
+    config = write_config(tmp_path, metrics={"listen": "nosuchhost.invalid:9464"})
+    result = run_cli(config, "check-config")
+    assert result.returncode == 0 and result.stdout.endswith("config OK\n")
+    assert "note: metrics.listen nosuchhost.invalid:9464: the name nosuchhost.invalid cannot be resolved here" in (
+        result.stderr
+    )

@@ -650,6 +650,12 @@ CASES = [
         '65535, e.g. "127.0.0.1:9464", or null (got "localhost:70000")',
     ),
     (
+        'metrics:\n  listen: "999.1.1.1:9464"\n',
+        4,
+        'metrics.listen: 999.1.1.1 is not an IP address (got "999.1.1.1:9464"); must be "host:port" with a port '
+        'from 1 to 65535, e.g. "127.0.0.1:9464", or null',
+    ),
+    (
         "metrics:\n  listen: 9464\n",
         4,
         'metrics.listen: must be "host:port" with a port from 1 to 65535, e.g. "127.0.0.1:9464", or null (got 9464)',
