@@ -359,12 +359,16 @@ class Daemon:
         self.folder_locks.acquire()
         from spo_hotfolder.pdfwork import PdfWorker
 
+        path = ledger_path(config)
+        new_ledger = not path.exists() or path.stat().st_size == 0
         try:
-            self.ledger = Ledger(ledger_path(config))
+            self.ledger = Ledger(path)
         except LedgerError as exc:
             raise StartupError(str(exc)) from exc
         except (sqlite3.Error, OSError) as exc:
-            raise StartupError(f"cannot open the ledger {ledger_path(config)}: {exc}") from exc
+            raise StartupError(f"cannot open the ledger {path}: {exc}") from exc
+        if new_ledger:
+            self._job_folders_without_ledger(config, path)
         if config.metrics.listen:
             from spo_hotfolder.metrics import PrometheusMetrics
 
@@ -453,6 +457,30 @@ class Daemon:
             config.paths.failed,
             config.paths.state / "commands",
         ]
+
+    @staticmethod
+    def _job_folders_without_ledger(config: Config, path: Path) -> None:
+        """A new (or emptied) ledger beside job folders in the spool: the ledger was lost or
+        deleted, and those jobs are unknown to it from now on (audit D 2: started without a word,
+        and a RELEASE in quarantine/ was answered "this folder is no job's")."""
+        found = []
+        for area in (config.paths.work, config.paths.quarantine, config.paths.failed):
+            with contextlib.suppress(OSError):
+                found += [
+                    f"{area.name}/{entry.name}"
+                    for entry in os.scandir(area)
+                    if entry.is_dir(follow_symlinks=False) and (Path(entry.path) / "STATUS.txt").is_file()
+                ]
+        if found:
+            log.error(
+                "ledger.new_beside_job_folders",
+                ledger=str(path),
+                job_folders=sorted(found)[:20],
+                count=len(found),
+                reason="the ledger is new (it was missing or empty) but the spool holds job folders it does not "
+                "know: it was lost or deleted; those jobs are not continued. Stop the daemon and put back the "
+                "ledger from a backup (state/ledger.sqlite3) to continue them",
+            )
 
     def _make_scheduler(self) -> Any:
         from apscheduler.executors.pool import ThreadPoolExecutor

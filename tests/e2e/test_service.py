@@ -674,6 +674,24 @@ def test_a_reload_to_a_hot_folder_that_does_not_exist_says_so(make_daemon, tmp_p
     assert event["hot_folder"] == "indigo" and event["path"].endswith("/hot/indgo")
 
 
+def test_a_start_on_a_new_ledger_beside_job_folders_says_the_ledger_was_lost(make_daemon) -> None:
+    """Audit D 2: with the ledger deleted (or emptied), the daemon started without a word beside
+    job folders it no longer knew, and a RELEASE there was answered "this folder is no job's"."""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = drop_card(daemon, "LL")
+    wait_for(lambda: (daemon.root / "quarantine" / job_id / "STATUS.txt").is_file(), what="held")
+    assert daemon.stop() == 0
+    (daemon.root / "state" / "ledger.sqlite3").write_bytes(b"")
+    daemon.start()
+    wait_for(
+        lambda: any(e.get("event") == "ledger.new_beside_job_folders" for e in daemon.log_events()),
+        what="ledger.new_beside_job_folders",
+    )
+    [event] = [e for e in daemon.log_events() if e.get("event") == "ledger.new_beside_job_folders"]
+    assert event["level"] == "error" and event["job_folders"] == [f"quarantine/{job_id}"]
+    assert "put back the ledger from a backup" in event["reason"]
+
+
 def test_health_after_a_crash(make_daemon) -> None:
     daemon = make_daemon()
     daemon.kill()  # SIGKILL: health.json stays behind, its pid is gone
