@@ -445,7 +445,7 @@ class _ConfigReader:
         maximum: float = MAX_NUMBER,
         too_big: str = "",
     ) -> float:
-        value = section.get(key, _MISSING)
+        value = _as_number(section.get(key, _MISSING))
         if value is _MISSING:
             return default
         full = join_key(key_path, key)
@@ -716,6 +716,8 @@ class _ConfigReader:
             trim: tuple[float, float] | None = None
             if "trim_mm" in spec:
                 raw = spec["trim_mm"]
+                if isinstance(raw, list):
+                    raw = [_as_number(item) for item in raw]
                 if (
                     isinstance(raw, list)
                     and len(raw) == 2
@@ -1056,6 +1058,18 @@ def _describe_pair(raw: object) -> str:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: A number with an exponent and no dot (``1e9``, ``5e-1``): YAML 1.1, which PyYAML reads, takes it
+#: for text; YAML 1.2 and every person for a number (audit D 5: "got "5e-1"", no reason given).
+_EXPONENT_NUMBER = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+
+
+def _as_number(value: object) -> object:
+    """``value``, or the number a YAML 1.1 exponent text (``5e-1``) means."""
+    if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return value
 
 
 # --- filesystems ------------------------------------------------------------------------------

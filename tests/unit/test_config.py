@@ -1268,3 +1268,17 @@ def test_init_that_cannot_make_a_folder_makes_none(tmp_path: Path, capsys: pytes
         "folder; move it away or point the config elsewhere\n"
     )
     assert not (tmp_path / "deep").exists()
+
+
+def test_numbers_written_with_an_exponent_are_numbers(tmp_path: Path) -> None:
+    """Audit D 5: YAML 1.1 reads 2e2 and 5e-1 (no dot) as text: trim_mm [2e2, 1e2] was told
+    "write it without quotes" (there were none) and settle_seconds 5e-1 "must be a number"."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"paths:\n  root: {tmp_path / 'root'}\nwatch:\n  settle_seconds: 5e-1\n"
+        'products:\n  "a-*": {trim_mm: [2e2, 1e2], bleed_mm: 3e0}\n'
+    )
+    config = load_config(path)
+    assert config.watch.settle_seconds == 0.5
+    [product] = config.products
+    assert product.trim_mm == (200.0, 100.0) and product.bleed_mm == 3.0
