@@ -26,7 +26,6 @@ import contextlib
 import functools
 import json
 import os
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -76,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from spo_hotfolder.prestart import start_fork_server
 
         start_fork_server()
+    from sqlite3 import DatabaseError  # (ledger imports it anyway; never before the fork server)
+
     from spo_hotfolder import commands
     from spo_hotfolder.config import ConfigError
     from spo_hotfolder.ledger import LedgerError
@@ -106,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LedgerError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
-    except sqlite3.DatabaseError as exc:
+    except DatabaseError as exc:
         # (audit D 1: `jobs` on a damaged or emptied ledger ended in a traceback, "daemon.crashed")
         print(
             f"{PROG}: error: the ledger (state/ledger.sqlite3 under paths.root) cannot be read: {exc}; it is damaged, "
