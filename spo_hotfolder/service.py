@@ -33,6 +33,7 @@ from spo_hotfolder.config import (
     FOLDER_NAMES,
     Config,
     ConfigError,
+    HotFolderConfig,
     PathsConfig,
     filesystem_errors,
     load_config,
@@ -64,6 +65,18 @@ STUCK_SECONDS = 600.0
 
 class StartupError(Exception):
     """The daemon refuses to start; the message says why in one line."""
+
+
+def _say_missing(missing: list[HotFolderConfig]) -> None:
+    """Each configured hot folder that does not exist, said in the log."""
+    for hot in missing:
+        log.warning(
+            "hot_folder.unavailable",
+            hot_folder=hot.name,
+            path=str(hot.path),
+            reason="does not exist; the daemon never creates it",
+            effect="deliveries there fail and are retried until it is there",
+        )
 
 
 def ledger_path(config: Config) -> Path:
@@ -435,15 +448,7 @@ class Daemon:
                 problem=problem,
                 effect="the jobs routed there fail (failed/, with ERROR.txt) until the config is corrected",
             )
-        for hot in missing:
-            # Said now, not only at the first delivery there: a share not mounted, a path mistyped.
-            log.warning(
-                "hot_folder.unavailable",
-                hot_folder=hot.name,
-                path=str(hot.path),
-                reason="does not exist; the daemon never creates it",
-                effect="deliveries there fail and are retried until it is there",
-            )
+        _say_missing(missing)  # now, not only at the first delivery there: a share not mounted, a path mistyped
         # READY=1 only now: the ledger is open, the folders are checked, the watcher runs and the
         # PDF worker is warm (the engine already takes in what waits while it starts).
         if not self.pdf.wait_ready(30):
@@ -761,16 +766,9 @@ class Daemon:
             hot_folders=sorted(new.hot_folders),
             restart_needed=restart_needed,
         )
-        for hot in missing:
-            # As at the start (audit D 4: a path mistyped in a reload was found only when deliveries
-            # there began to fail).
-            log.warning(
-                "hot_folder.unavailable",
-                hot_folder=hot.name,
-                path=str(hot.path),
-                reason="does not exist; the daemon never creates it",
-                effect="deliveries there fail and are retried until it is there",
-            )
+        # As at the start (audit D 4: a path mistyped in a reload was found only when deliveries
+        # there began to fail).
+        _say_missing(missing)
         self.notifier.reloaded(self.summary())
 
     def _reload_failed(self, errors: int, *, hint: str = "check-config lists them") -> None:
