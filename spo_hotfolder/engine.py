@@ -2395,28 +2395,20 @@ class Engine:
                     continue
                 if near is not None:
                     src = src.with_name(near[0])  # the same name to a person: taken as it is complete
-            held = self._held_for_owner.get(src)
-            if held is not None:
-                # Held a moment after it came (_claim): this manifest and the jobs that waited
-                # before it decide together whose it is, by when each came.
-                del self._held_for_owner[src]
-                try:
-                    current = signature(os.stat(src))
-                except OSError:
-                    continue
-                if current == held[2]:
-                    self._take_artwork(src, self._waiting(src), seen=held[1])
-                    continue
-            orphan = self._orphans.get(src)
-            if orphan is not None:
+            # Complete already: held a moment after it came (_claim: this manifest and the jobs that
+            # waited before it decide together whose it is, by when each came), or unclaimed.
+            held = self._held_for_owner.pop(src, None)
+            orphan = self._orphans.get(src) if held is None else None
+            known, seen = (held[2], held[1]) if held is not None else (orphan[1] if orphan else None, None)
+            if known is not None:
                 try:
                     current = signature(os.stat(src))
                 except OSError:
                     self._orphans.pop(src, None)
                     continue
-                if current == orphan[1]:
+                if current == known:
                     self._orphans.pop(src, None)
-                    self._take_artwork(src, self._waiting(src))
+                    self._take_artwork(src, self._waiting(src), seen=seen)
                     continue
             if src.exists():
                 self.tracker.track(src, activity=False)

@@ -641,9 +641,9 @@ _CONTENT_CHECK_LIMIT = 64 * 1024 * 1024
 _CONTENT_CHUNK = 1024 * 1024
 
 
-#: The start of an object whose dictionary says FlateDecode (``/Filter /FlateDecode``, ``/Filter
-#: [/Fl]``), and where that dictionary ends (its stream begins).
-_FLATE_FILTER = re.compile(
+#: The start of an object whose dictionary names a filter the content check reads first
+#: (``/Filter /FlateDecode``, ``/Filter [/A85 /Fl]``), and where that dictionary ends (its stream begins).
+_CHECKED_FILTER = re.compile(
     rb"/Filter\s*(?:\[\s*)?/(?:FlateDecode|Fl|ASCII85Decode|A85|ASCIIHexDecode|AHx)(?![A-Za-z0-9_.#-])"
 )
 _OTHER_FILTER = re.compile(rb"/Filter\s*(?:\[\s*)?/")
@@ -654,7 +654,7 @@ _OBJECT_HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s+obj\b")
 
 def _maybe_flate(reader: PdfReader, ref: Any) -> bool:
     """False when the file shows, in the first bytes of the object ``ref`` points to, that it is a
-    stream without FlateDecode (an uncompressed content stream): reading it through pypdf would
+    stream without a filter the content check reads (an uncompressed content stream): reading it through pypdf would
     parse it for nothing (a 500-page file's preflight took a quarter longer). True otherwise,
     whenever that cannot be told this way (the object elsewhere than its xref says, an indirect
     /Filter, a long dictionary): pypdf then reads it."""
@@ -679,7 +679,7 @@ def _maybe_flate(reader: PdfReader, ref: Any) -> bool:
     if end is None:
         return True
     header = head[: end.start()]
-    return _FLATE_FILTER.search(header) is not None or (
+    return _CHECKED_FILTER.search(header) is not None or (
         _OTHER_FILTER.search(header) is None and b"/Filter" in header  # an indirect /Filter: pypdf tells
     )
 
@@ -688,8 +688,9 @@ def _content_damage(reader: PdfReader, page: DictionaryObject) -> str | None:
     """How the page's content (what is drawn on it) is damaged, if its compressed data does not
     decode to its end: a corrupt or cut-off Flate stream. pypdf decodes what it can of one, silently
     when it is cut off, and a RIP prints the page incomplete or blank, or refuses the file; the
-    output carries the stream as it is. Only Flate streams are checked (nearly all content is), and
-    a missing or wrong checksum after complete data is accepted, as readers accept it."""
+    output carries the stream as it is. Only Flate streams are checked (nearly all content is; also
+    inside ASCII85 or hexadecimal text), and a missing or wrong checksum after complete data is
+    accepted, as readers accept it. Raises _DirectContent for a stream written in /Contents itself."""
     contents = dict.get(page, "/Contents")  # (unresolved: _maybe_flate looks before pypdf reads it)
     if isinstance(contents, StreamObject):
         raise _DirectContent  # a stream written in place of a reference to one
@@ -935,10 +936,6 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
                 box = "the page's BleedBox"
             else:
                 box = "the page (its CropBox)" if page.cropped else "the page"
-            result.bleed_message = (
-                f"{what}{where}: {box} is {shown_outer.label()}, product {product} needs {fmt_mm(bleed)} mm "
-                f"bleed on each side of the trim ({needed.label()})"
-            )
             if extent < -ROUNDING_MM and box != "the page" and page.trim is not None:
                 # Smaller than the trim itself (audit C 5: "no bleed" for a file that had its bleed,
                 # cropped into its trim by a CropBox): asking for bleed would not mend it.
@@ -949,6 +946,11 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
                     f"(TrimBox) {shown_trim.label()}, so a RIP prints part of the page cut away; ask for the PDF "
                     f"exported again without that {'crop' if 'CropBox' in box else 'BleedBox'} (product {product} "
                     f"needs {fmt_mm(bleed)} mm bleed on each side of the trim, {needed.label()})"
+                )
+            else:
+                result.bleed_message = (
+                    f"{what}{where}: {box} is {shown_outer.label()}, product {product} needs {fmt_mm(bleed)} mm "
+                    f"bleed on each side of the trim ({needed.label()})"
                 )
     return result
 
