@@ -263,8 +263,15 @@ class _Call:
 class PdfCheck:
     """A check under way in the worker (``PdfWorker.begin_check``)."""
 
-    def __init__(self, call: _Call | None, artwork: Sequence[ArtworkInput], failure: str | None = None) -> None:
+    def __init__(
+        self,
+        call: _Call | None,
+        artwork: Sequence[ArtworkInput],
+        failure: str | None = None,
+        again: tuple[Any, ...] = (),
+    ) -> None:
         self._call = call
+        self._again = again  # the call's arguments, to send again after a crash
         self.artwork = list(artwork)
         self.failure = failure
 
@@ -341,18 +348,19 @@ class PdfWorker:
     ) -> PdfCheck:
         """Starts ``check`` and returns at once; ``finish_check`` gives its answer. The daemon
         does other work meanwhile (the worker runs on another core). Any other call waits for it."""
+        args = (list(artwork), product_name, spec, _picklable(validation))
         try:
-            call = self._send(_CHECK, _check, list(artwork), product_name, spec, _picklable(validation))
+            call = self._send(_CHECK, _check, *args)
         except Exception as exc:  # noqa: BLE001  # reported by finish_check, as check would
             return PdfCheck(None, artwork, _not_run(exc))
-        return PdfCheck(call, artwork)
+        return PdfCheck(call, artwork, again=args)
 
     def finish_check(self, pending: PdfCheck) -> tuple[PreflightReport, bool]:
         """The answer to ``begin_check``: what ``check`` would have returned."""
         check, failure = CHECKER, pending.failure
         if pending._call is not None:
             try:
-                return self._receive(pending._call)  # type: ignore[no-any-return]
+                return self._once_more_after_crash(_CHECK, _check, pending._again, call=pending._call)  # type: ignore[no-any-return]
             except WorkerFailure as exc:
                 check, failure = "open", str(exc)
             except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
@@ -371,7 +379,8 @@ class PdfWorker:
         run in plain words)): "open" when the worker failed on the file (a time-out, memory, a
         crash), ``CHECKER`` when the worker could not be used at all (a fault of the daemon)."""
         try:
-            return self._run(_CHECK, fn, list(artwork), product_name, spec, _picklable(validation)), None
+            args = (list(artwork), product_name, spec, _picklable(validation))
+            return self._once_more_after_crash(_CHECK, fn, args), None
         except WorkerFailure as failure:
             return None, ("open", str(failure))
         except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
@@ -400,10 +409,10 @@ class PdfWorker:
         (a big one takes seconds): the caller goes on with work that needs no PDF worker. It must not
         call this worker (the call would wait for this output first)."""
         try:
-            call = self._send(_OUTPUT, _build_output, list(artwork), dest, spec, _picklable(validation))
-            if while_waiting is not None:
-                self._wait_answer(call, while_waiting)
-            result: OutputResult = self._receive(call)
+            args = (list(artwork), dest, spec, _picklable(validation))
+            result: OutputResult = self._once_more_after_crash(
+                _OUTPUT, _build_output, args, while_waiting=while_waiting, before_again=lambda: _remove_temp_files(dest)
+            )
             return result
         except OutputError:
             raise
@@ -483,6 +492,44 @@ class PdfWorker:
         """
         result: T = self._receive(self._send(job, fn, *args))
         return result
+
+    def _once_more_after_crash(
+        self,
+        job: tuple[str, str],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        *,
+        call: _Call | None = None,
+        while_waiting: Callable[[], None] | None = None,
+        before_again: Callable[[], None] | None = None,
+    ) -> Any:
+        """``fn(*args)`` in the worker (``call``: already sent), as ``_run``; once more, in a fresh
+        process, when the worker's process was killed or ended in the middle of it: that is seldom
+        the file's doing (our memory limit makes allocations fail, a "memory" failure; a SIGKILL is
+        the system's out-of-memory killer or a person), and a job failed for it waited for an
+        operator's RETRY (audit B 2). A time-out or a memory failure is not tried again, nor a
+        call cut short by ``close``. A second crash raises WorkerFailure saying it was the second."""
+        for attempt in (1, 2):
+            if call is None:
+                call = self._send(job, fn, *args)
+            try:
+                if while_waiting is not None:
+                    self._wait_answer(call, while_waiting)
+                return self._receive(call)
+            except WorkerFailure as failure:
+                if failure.kind != "crash" or self._closed:
+                    raise
+                if attempt == 2:
+                    raise WorkerFailure(
+                        "crash", f"{failure}; it crashed the second time too, in a new process"
+                    ) from None
+                structlog.get_logger("spo_hotfolder.pdfwork").warning(
+                    "pdf_worker.crashed", work=job[0], reason=f"{failure}; it is tried once more in a new process"
+                )
+            call = None
+            if before_again is not None:
+                before_again()
+        raise AssertionError("unreachable")  # (the loop returns or raises)
 
     def _send(self, job: tuple[str, str], fn: Callable[..., Any], *args: Any) -> _Call:
         """Hands ``fn(*args)`` to the worker and returns at once. A call still out is received

@@ -451,6 +451,60 @@ def test_an_idle_worker_killed_is_replaced_and_said_in_the_log(tmp_path: Path, w
     assert worker._worker_pids() != [pid]
 
 
+def _kill_the_worker_once_it_runs(worker: PdfWorker, not_pid: int | None = None) -> threading.Thread:
+    """Kills (SIGKILL) the worker process, other than ``not_pid``, 0.3 s after it is there: in the
+    middle of the call (of seconds) the test makes meanwhile."""
+
+    def kill() -> None:
+        for _ in range(500):
+            pids = [pid for pid in worker._worker_pids() if pid != not_pid]
+            if pids:
+                time.sleep(0.3)
+                os.kill(pids[0], 9)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=kill)
+    thread.start()
+    return thread
+
+
+def test_a_worker_killed_in_the_middle_of_a_call_is_replaced_and_the_call_made_once_more() -> None:
+    """Audit B 2: a PDF worker killed in the middle of a check (the out-of-memory killer, a person's
+    kill -9) failed the job until an operator dropped RETRY. The call is now made once more in a
+    new process, and the log says so; a second crash fails it, saying it was the second."""
+    from structlog.testing import capture_logs
+
+    with PdfWorker(timeout_seconds=30.0, memory_limit_bytes=None) as worker:
+        assert worker.wait_ready(30)
+        first = worker._worker_pids()[0]
+        killer = _kill_the_worker_once_it_runs(worker)
+        with capture_logs() as logs:
+            assert worker._once_more_after_crash(_CHECK, time.sleep, (1.0,)) is None
+        killer.join()
+        [said] = [e for e in logs if e["event"] == "pdf_worker.crashed"]
+        assert said["work"] == "the PDF check"
+        assert said["reason"].startswith("the PDF checker crashed: its process was killed (signal 9)")
+        assert said["reason"].endswith("; it is tried once more in a new process")
+        second = worker._worker_pids()[0]
+        assert second != first
+
+        killers = [_kill_the_worker_once_it_runs(worker)]
+        with pytest.raises(WorkerFailure) as info:
+            # (the second killer waits for the process that takes the call after the first is killed)
+            worker._once_more_after_crash(
+                _CHECK,
+                time.sleep,
+                (3.0,),
+                before_again=lambda: killers.append(_kill_the_worker_once_it_runs(worker, second)),
+            )
+        for killer in killers:
+            killer.join()
+        assert info.value.kind == "crash"
+        assert str(info.value).endswith("; it crashed the second time too, in a new process")
+        assert worker._once_more_after_crash(_CHECK, time.sleep, (0,)) is None  # and a third one takes work
+
+
 def test_closed_worker_refuses_work(tmp_path: Path) -> None:
     worker = PdfWorker(timeout_seconds=5)
     worker.close()
@@ -467,7 +521,7 @@ def test_close_from_another_thread_ends_a_running_call_at_once(tmp_path: Path) -
     timer.start()
     started = time.monotonic()
     with pytest.raises(WorkerFailure) as info:
-        worker._run(_CHECK, time.sleep, 30)
+        worker._once_more_after_crash(_CHECK, time.sleep, (30,))  # (not tried again: closed)
     assert time.monotonic() - started < 10
     assert info.value.kind == "crash"
     assert worker._worker_pids() == []  # closed: no successor was started
