@@ -48,7 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     plain_stdout = sys.stdout
     sys.stdout = _GuardedStdout(plain_stdout)  # argparse ignores a failed write of --help, we do not
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said with the command's own usage (argparse gives the top level's: audit D)
+            where = _subparser(parser, args.command) if args.command else parser
+            where.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as done:
         if done.code in (0, None):  # --help, --version
             return _flush_printed()

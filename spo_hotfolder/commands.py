@@ -189,7 +189,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from spo_hotfolder.shares import look_at
 
     seconds = config.delivery.share_timeout_seconds
-    look = look_at([hot.path for hot in config.hot_folders.values()], seconds)
+    look = look_at(
+        [f for hot in config.hot_folders.values() for f in (hot.path, hot.staging) if f is not None], seconds
+    )
     for note in _hot_folder_notes(config, look, seconds, ("file", "missing", "unreadable", "silent")):
         print(note, file=sys.stderr)
     print(f"folder layout ready under {config.paths.root}")
@@ -200,17 +202,25 @@ def _hot_folder_notes(config: Config, look: FolderLook, seconds: float, kinds: S
     """``note:`` lines for the hot folders that are not usable folders now (of ``kinds``)."""
     notes = []
     for hot in config.hot_folders.values():
-        seen = look(hot.path)
-        if seen.kind not in kinds:
-            continue
-        problem = {
-            "file": "is not a folder",
-            "missing": "does not exist; the daemon never creates it",
-            "unreadable": f"cannot be looked at: {seen.error}",
-            "silent": _not_answering(seconds),
-        }.get(seen.kind)
-        if problem is not None:
-            notes.append(f"note: hot folder {hot.name} ({hot.path}) {problem}")
+        for what, folder in (
+            (f"hot folder {hot.name}", hot.path),
+            (f"staging folder of hot folder {hot.name}", hot.staging),
+        ):
+            if folder is None or (folder == hot.staging and folder == hot.path):
+                continue
+            seen = look(folder)
+            if seen.kind not in kinds:
+                continue
+            problem = {
+                "file": "is not a folder",
+                # (a staging folder missing fails the deliveries into its hot folder as one missing does)
+                "missing": "does not exist; the daemon never creates it"
+                + ("" if folder == hot.path else f": deliveries into {hot.name} fail and are retried until it exists"),
+                "unreadable": f"cannot be looked at: {seen.error}",
+                "silent": _not_answering(seconds),
+            }.get(seen.kind)
+            if problem is not None:
+                notes.append(f"note: {what} ({folder}) {problem}")
     return notes
 
 

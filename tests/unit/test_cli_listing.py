@@ -111,7 +111,17 @@ def test_usage_errors_name_the_command_and_run_without_a_terminal_writes_json(tm
     )
     assert bogus.returncode == 2
     [line] = bogus.stderr.splitlines()
-    assert json.loads(line)["message"] == "spo-hotfolder: error: unrecognized arguments: --bogus"
+    assert json.loads(line)["message"] == "spo-hotfolder run: error: unrecognized arguments: --bogus"
+    # A word too many after a command is said with that command's usage (it was the top level's).
+    extra = subprocess.run(
+        [sys.executable, "-m", "spo_hotfolder.cli", "release", "1-1", "extra"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert extra.returncode == 2 and extra.stdout == ""
+    assert extra.stderr.startswith("usage: spo-hotfolder release ")
+    assert extra.stderr.splitlines()[-1] == "spo-hotfolder release: error: unrecognized arguments: extra"
 
 
 @pytest.mark.parametrize("flags", [["--json"], []])

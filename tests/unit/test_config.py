@@ -1239,7 +1239,7 @@ def test_check_config_says_a_missing_hot_folder_on_stderr_as_init_does(
         """\
         paths: {root: var}
         hot_folders:
-          indigo: {path: hot/indigo}
+          indigo: {path: hot/indigo, staging: hot/.staging}
           gone: {path: hot/gone}
         routes:
           - to: indigo
@@ -1248,10 +1248,15 @@ def test_check_config_says_a_missing_hot_folder_on_stderr_as_init_does(
     assert main(["-c", str(path), "check-config"]) == 0
     out, err = capsys.readouterr()
     assert out.endswith("config OK\n")
-    note = f"note: hot folder gone ({tmp_path / 'hot' / 'gone'}) does not exist; the daemon never creates it"
-    assert err.splitlines() == [note]
+    # A staging folder missing too (audit D: it was marked only in the summary): deliveries fail.
+    notes = [
+        f"note: staging folder of hot folder indigo ({tmp_path / 'hot' / '.staging'}) does not exist; the daemon "
+        "never creates it: deliveries into indigo fail and are retried until it exists",
+        f"note: hot folder gone ({tmp_path / 'hot' / 'gone'}) does not exist; the daemon never creates it",
+    ]
+    assert err.splitlines() == notes
     assert main(["-c", str(path), "init"]) == 0
-    assert capsys.readouterr().err.splitlines() == [note]
+    assert capsys.readouterr().err.splitlines() == notes
 
 
 def test_init_that_cannot_make_a_folder_makes_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
