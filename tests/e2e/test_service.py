@@ -761,12 +761,16 @@ def test_metrics_over_http_after_a_delivery(make_daemon) -> None:
     assert_all_json(daemon)
 
 
-def test_metrics_after_a_reload(make_daemon, tmp_path: Path) -> None:
+def test_metrics_after_a_reload(tmp_path: Path, daemons: list[Daemon], notify_socket) -> None:
     """A hot folder added by SIGHUP gets its counters at 0 like those configured at start; a new
-    metrics.listen waits for a restart, and the log says so (the rest of the reload is applied)."""
+    metrics.listen waits for a restart, and the log and systemd's status line say so (the rest of
+    the reload is applied)."""
     port, other_port = free_port(), free_port()
-    daemon = make_daemon(metrics={"listen": f"127.0.0.1:{port}"})
+    daemon = start_daemon(
+        daemons, write_config(tmp_path, metrics={"listen": f"127.0.0.1:{port}"}), env=systemd_env(notify_socket)
+    )
     assert daemon.proc is not None
+    notify_socket.wait(lambda f: "READY=1" in f, "READY=1")
     data = yaml.safe_load(daemon.config.read_text())
     (tmp_path / "hot" / "extra").mkdir()
     data["hot_folders"]["extra"] = {"path": str(tmp_path / "hot" / "extra")}
@@ -784,6 +788,8 @@ def test_metrics_after_a_reload(make_daemon, tmp_path: Path) -> None:
     assert after[("spo_hotfolder_delivery_failures_total", (("hot_folder", "extra"),))] == 0
     with pytest.raises(OSError):
         scrape(other_port)
+    waits = f"metrics.listen 127.0.0.1:{other_port} waits for a restart (serving 127.0.0.1:{port}); "
+    notify_socket.wait(lambda f: any(x.startswith("STATUS=config reload at ") and waits in x for x in f), "the status")
 
     # Back to the address it serves: nothing waits for a restart any more.
     data["metrics"]["listen"] = f"127.0.0.1:{port}"
@@ -792,6 +798,9 @@ def test_metrics_after_a_reload(make_daemon, tmp_path: Path) -> None:
     wait_for(lambda: len(events(daemon, "config.reloaded")) == 2, what="the second config.reloaded")
     assert events(daemon, "config.reloaded")[1]["restart_needed"] == []
     assert len(events(daemon, "config.restart_needed")) == 1
+    notify_socket.wait(
+        lambda f: "waits for a restart" not in [x for x in f if x.startswith("STATUS=")][-1], "the status"
+    )
     assert daemon.stop() == 0
 
 
