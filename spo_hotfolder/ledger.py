@@ -446,7 +446,24 @@ def _not_writable_why(path: Path) -> str:
     if st.st_uid != folder_owner:
         # Made by a command run as root (or another user) in the daemon's state/ folder.
         return f"{said}: give it to the owner of its folder: chown {user_name(folder_owner)}: {path}*)"
-    return f"{said}: to let its group write it too: chmod g+w {path}*)"
+    mends = [f"chmod g+w {path}*"] if not st.st_mode & 0o020 else []
+    if st.st_gid != os.getegid() and st.st_gid not in os.getgroups():
+        # Group-writable or not, it helps only a member of its group (audit D: chmod g+w alone did not).
+        group = group_name(st.st_gid)
+        mends.append(
+            f"put this user into its group {group}: usermod -aG {group} {user_name(os.geteuid())}, then log in again"
+        )
+    return f"{said}: to let its group write it too: {'; and '.join(mends)})" if mends else f"{said})"
+
+
+def group_name(gid: int) -> str:
+    """The group name of ``gid`` ("gid 999" when it has none)."""
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return f"gid {gid}"
 
 
 def user_name(uid: int) -> str:

@@ -412,6 +412,25 @@ def test_a_ledger_this_user_may_not_write_is_refused_saying_whose_it_is(
         " (the file belongs to spo-hotfolder, mode 444, and this user, spo-hotfolder, may not write it: to let "
         f"its group write it too: chmod g+w {path}*)"
     )
+    # A user outside the file's group: chmod g+w alone would not let it write (audit D).
+    monkeypatch.setattr(ledger_module.os, "getegid", lambda: 4242)
+    monkeypatch.setattr(ledger_module.os, "getgroups", lambda: [4242])
+    monkeypatch.setattr(ledger_module, "group_name", lambda gid: "spo-hotfolder")
+    said = ledger_module._not_writable_why(path)
+    assert said.endswith(
+        f": to let its group write it too: chmod g+w {path}*; and put this user into its group spo-hotfolder: "
+        "usermod -aG spo-hotfolder spo-hotfolder, then log in again)"
+    )
+    path.chmod(0o664)  # group-writable already: only the group is missing
+    said = ledger_module._not_writable_why(path)
+    assert said.endswith(
+        ": to let its group write it too: put this user into its group spo-hotfolder: usermod -aG spo-hotfolder "
+        "spo-hotfolder, then log in again)"
+    )
+    monkeypatch.undo()
+    monkeypatch.setattr(ledger_module.os, "access", lambda p, mode: False)
+    monkeypatch.setattr(ledger_module, "user_name", lambda uid: names.get(uid, f"uid {uid}"))
+    path.chmod(0o444)
     monkeypatch.setattr(ledger_module.os, "stat", _stat_owned_by(path, me + 1))  # made by a command run as root
     said = ledger_module._not_writable_why(path)
     assert said.startswith(" (the file belongs to root, mode 444, and this user, spo-hotfolder, may not write it")
