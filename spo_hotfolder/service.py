@@ -341,6 +341,12 @@ class Daemon:
 
     def start(self) -> None:
         config = self.config
+        if not config.paths.state.exists():
+            # A root never started: another daemon's spool folder (its inbox named as this one's)
+            # refuses the start before any folder of it is made (audit D: a refused start left the
+            # new root's folders behind). (With state/ there, the instance lock is looked at first.)
+            self.folder_locks.acquire()
+            self.folder_locks.release()
         prepare_folders(config)
         check_folders(config)
         try:

@@ -573,6 +573,7 @@ def test_refuses_a_second_daemon_whose_inbox_is_the_first_ones(
         f"another spo-hotfolder already uses {inbox} (paths.inbox), with another paths.root: two daemons taking "
         "files from one folder would print orders twice" in result.stderr
     ), result.stderr
+    assert not (tmp_path / "second" / "root").exists()  # refused before any of its folders was made
     assert run_cli(daemon.config, "health").returncode == 0
     assert daemon.stop() == 0
     second = Daemon(other)  # the first one gone, the folder is free
