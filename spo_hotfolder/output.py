@@ -34,7 +34,14 @@ from pypdf.generic import (
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.outputfile import OutputError, OutputResult, publish_output
-from spo_hotfolder.pdfreport import ArtworkInput, ArtworkProblem, PreflightReport, describe_exception, quote_name
+from spo_hotfolder.pdfreport import (
+    ArtworkInput,
+    ArtworkProblem,
+    PreflightReport,
+    describe_damage,
+    describe_exception,
+    quote_name,
+)
 from spo_hotfolder.preflight import (
     MM_PER_PT,
     REPAIRED,
@@ -150,7 +157,7 @@ def build_output(
                 raise
             except Exception as exc:
                 raise OutputError(
-                    f"artwork {quote_name(art.name)} is damaged and cannot be read: {describe_exception(exc)}"
+                    f"artwork {quote_name(art.name)} is damaged and cannot be read: {describe_damage(exc)}"
                 ) from exc
             readers.append(reader)
 

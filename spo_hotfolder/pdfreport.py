@@ -142,6 +142,39 @@ def describe_exception(exc: BaseException) -> str:
     return text
 
 
+#: What the PDF reader's error about a damaged file means, for the people who read ERROR.txt (audit
+#: C 10: "startxref not found", "'NoneType' object is not subscriptable" told an operator nothing).
+_DAMAGE_WORDS = (
+    (
+        re.compile(r"startxref|xref|cross.?reference", re.IGNORECASE),
+        "its index of objects (the cross-reference table) is missing or damaged",
+    ),
+    (
+        re.compile(r"root object|/Root\b", re.IGNORECASE),
+        "its catalog (the part that leads to its pages) is missing or damaged",
+    ),
+    (re.compile(r"/Pages|/Kids|page tree", re.IGNORECASE), "its list of pages is damaged"),
+    (re.compile(r"trailer", re.IGNORECASE), "its trailer (where a reader begins) is damaged"),
+    (
+        re.compile(r"ended unexpectedly|unexpected end|unexpected EOF", re.IGNORECASE),
+        "its data ends in the middle of an object",
+    ),
+)
+
+
+def describe_damage(exc: BaseException) -> str:
+    """Why a damaged PDF cannot be read, in plain words, with the PDF reader's own words after them
+    (for whoever looks further), cut before any raw bytes it quotes."""
+    if isinstance(exc, (MemoryError, RecursionError)):
+        return describe_exception(exc)
+    said = describe_exception(exc)
+    plain = next((words for pattern, words in _DAMAGE_WORDS if pattern.search(said)), "some of its data is malformed")
+    raw = re.split(r"\s+(?:starting with\s+)?b['\"]", said, maxsplit=1)[0].rstrip(" :@")
+    if len(raw) > 80:
+        raw = raw[:79].rstrip() + "…"
+    return f"{plain} (the PDF reader said: {raw})"
+
+
 def fmt_mm(value: float) -> str:
     """12.0 -> "12.0" (one decimal, never "-0.0"): sizes in mm for people."""
     text = f"{value:.1f}"

@@ -248,7 +248,8 @@ def test_encrypted_artwork_is_an_output_error(tmp_path: Path, out_dir: Path) -> 
         (b"Hello world", "artwork 'bad.pdf' is not a PDF: the file starts with \"Hello worl\""),
         (
             b"%PDF-1.4\nnothing\n%%EOF\n",
-            "artwork 'bad.pdf' is damaged and cannot be read: startxref not found",
+            "artwork 'bad.pdf' is damaged and cannot be read: its index of objects (the cross-reference table) is "
+            "missing or damaged (the PDF reader said: startxref not found)",
         ),
     ],
 )

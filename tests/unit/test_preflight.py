@@ -468,8 +468,36 @@ def test_garbage_after_pdf_header(tmp_path: Path) -> None:
     pdf.write_bytes(b"%PDF-1.4\nthis is not a pdf body at all\n%%EOF\n")
     report = run(pdf)
     assert [(f.check, f.severity) for f in report.findings] == [("open", "error")]
-    assert report.findings[0].message.startswith("artwork 'junk.pdf' is damaged and cannot be read: ")
-    assert "Error(" not in report.findings[0].message
+    assert report.findings[0].message == (
+        "artwork 'junk.pdf' is damaged and cannot be read: its index of objects (the cross-reference table) is "
+        "missing or damaged (the PDF reader said: startxref not found)"
+    )
+
+
+def test_the_pdf_readers_errors_are_said_in_plain_words_without_raw_bytes(tmp_path: Path) -> None:
+    """Audit C 10: "startxref not found", "Invalid Elementary Object starting with b'\\xe6' @15842:
+    b'DuT\\xa4...'" and Python's "'NoneType' object is not subscriptable" reached ERROR.txt as the
+    whole reason: an operator could not tell what was wrong."""
+    from spo_hotfolder.pdfreport import describe_damage
+
+    assert describe_damage(ValueError("Cannot find Root object in pdf")) == (
+        "its catalog (the part that leads to its pages) is missing or damaged (the PDF reader said: Cannot find Root "
+        "object in pdf)"
+    )
+    assert describe_damage(ValueError("Invalid Elementary Object starting with b'\\xe6' @15842: b'DuT\\xa4'")) == (
+        "some of its data is malformed (the PDF reader said: Invalid Elementary Object)"
+    )
+    assert describe_damage(TypeError("'NoneType' object is not subscriptable")) == (
+        "some of its data is malformed (the PDF reader said: 'NoneType' object is not subscriptable)"
+    )
+    # A catalog whose page list is not a reference, in a file read the real way.
+    data = make_pdf(tmp_path / "card.pdf", [(91, 61)]).read_bytes()
+    broken = tmp_path / "pages.pdf"
+    broken.write_bytes(data.replace(b"/Pages 2 0 R", b"/Pages \xe6\xe6 0 R"))
+    assert [f.message for f in run(broken).findings if f.severity == "error"] == [
+        "artwork 'pages.pdf' is damaged and cannot be read: its list of pages is damaged (the PDF reader said: "
+        "Invalid object in /Pages)"
+    ]
 
 
 def test_zero_bytes(tmp_path: Path) -> None:
