@@ -206,7 +206,7 @@ def _hot_folder_notes(config: Config, look: FolderLook, seconds: float, kinds: S
             (f"hot folder {hot.name}", hot.path),
             (f"staging folder of hot folder {hot.name}", hot.staging),
         ):
-            if folder is None or (folder == hot.staging and folder == hot.path):
+            if folder is None:
                 continue
             seen = look(folder)
             if seen.kind not in kinds:

@@ -485,14 +485,6 @@ class PdfWorker:
             self._start()
         return [code]
 
-    def _run(self, job: tuple[str, str], fn: Callable[..., T], *args: Any) -> T:
-        """Runs ``fn(*args)`` in the worker; raises WorkerFailure, or what ``fn`` raised.
-
-        ``job`` names the work in messages: (what it is doing, who does it).
-        """
-        result: T = self._receive(self._send(job, fn, *args))
-        return result
-
     def _once_more_after_crash(
         self,
         job: tuple[str, str],
@@ -503,7 +495,8 @@ class PdfWorker:
         while_waiting: Callable[[], None] | None = None,
         before_again: Callable[[], None] | None = None,
     ) -> Any:
-        """``fn(*args)`` in the worker (``call``: already sent), as ``_run``; once more, in a fresh
+        """``fn(*args)`` in the worker (``call``: already sent); raises WorkerFailure, or what ``fn``
+        raised. ``job`` names the work in messages: (what it is doing, who does it). Once more, in a fresh
         process, when the worker's process was killed or ended in the middle of it: that is seldom
         the file's doing (our memory limit makes allocations fail, a "memory" failure; a SIGKILL is
         the system's out-of-memory killer or a person), and a job failed for it waited for an

@@ -735,7 +735,6 @@ class Daemon:
         self.reload_problem = None
         old = self.config
         restart_needed = []
-        new_listen = new.metrics.listen
         if new.metrics != old.metrics:
             # The endpoint is set up at start only: the rest of the new config is applied, this key
             # waits for a restart (and the config in effect keeps the value served).
@@ -747,13 +746,13 @@ class Daemon:
                 configured=new.metrics.listen,
                 reason="the metrics endpoint changes only when the daemon starts; restart it to apply this",
             )
-            new = dataclasses.replace(new, metrics=old.metrics)
             # Said in the status line too, until a restart or a reload that puts it back (audit D).
             when = self.clock.now().strftime("%H:%M:%S UTC")
             self.reload_problem = (
-                f"config reload at {when}: metrics.listen {new_listen or 'off'} waits for a restart (serving "
+                f"config reload at {when}: metrics.listen {new.metrics.listen or 'off'} waits for a restart (serving "
                 f"{old.metrics.listen or 'off'})"
             )
+            new = dataclasses.replace(new, metrics=old.metrics)
         self.config = new
         setup_logging(new.logging.level, new.logging.format)
         assert self.engine is not None and self.watcher is not None

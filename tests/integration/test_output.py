@@ -361,7 +361,7 @@ def test_worker_timeout_then_recovers(tmp_path: Path) -> None:
         pids = worker._worker_pids()
         started = time.monotonic()
         with pytest.raises(WorkerFailure) as info:
-            worker._run(_CHECK, time.sleep, 30)
+            worker._once_more_after_crash(_CHECK, time.sleep, (30,))
         assert time.monotonic() - started < 5
         assert info.value.kind == "timeout"
         assert str(info.value) == (
@@ -403,13 +403,13 @@ def test_worker_timeout_gives_a_report_and_an_output_error(tmp_path: Path, monke
 def test_worker_crash_and_memory_limit(tmp_path: Path, worker: PdfWorker) -> None:
     src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
     with pytest.raises(WorkerFailure) as info:
-        worker._run(_CHECK, os._exit, 3)
+        worker._once_more_after_crash(_CHECK, os._exit, (3,))
     assert info.value.kind == "crash"
     assert str(info.value).startswith("the PDF checker crashed: its process ended unexpectedly")
     assert worker.preflight(art(src), "bc-85x55", BC, V).ok
 
     with pytest.raises(WorkerFailure) as info:
-        worker._run(_CHECK, bytearray, 2 * 1024**3)  # over the 1 GiB address-space limit
+        worker._once_more_after_crash(_CHECK, bytearray, (2 * 1024**3,))  # over the 1 GiB address-space limit
     assert info.value.kind == "memory"
     assert str(info.value) == (
         "the PDF check ran out of memory (more than 1.0 GiB); the file may be damaged or extremely complex"
@@ -510,7 +510,7 @@ def test_closed_worker_refuses_work(tmp_path: Path) -> None:
     worker = PdfWorker(timeout_seconds=5)
     worker.close()
     with pytest.raises(RuntimeError):
-        worker._run(_CHECK, time.sleep, 0)
+        worker._once_more_after_crash(_CHECK, time.sleep, (0,))
 
 
 def test_close_from_another_thread_ends_a_running_call_at_once(tmp_path: Path) -> None:
@@ -532,7 +532,7 @@ def test_close_from_another_thread_ends_a_running_call_at_once(tmp_path: Path) -
                 os.kill(pid, 0)
                 time.sleep(0.1)
     with pytest.raises(RuntimeError):
-        worker._run(_CHECK, time.sleep, 0)
+        worker._once_more_after_crash(_CHECK, time.sleep, (0,))
 
 
 def test_check_says_when_the_output_is_the_artwork_as_it_is(tmp_path: Path, out_dir: Path) -> None:
