@@ -686,6 +686,12 @@ class Engine:
                 with self.ledger.transaction():  # the route and why it changed: one commit
                     self.ledger.update_job(job_id, now, route=target)
                     self.ledger.set_rerouted(job_id, job.route if target == "skip" else None)
+                    # Why its "last change" moved with no new status (STATUS.txt, show): the reload.
+                    where = "no hot folder (the routes say skip)" if target == "skip" else f"hot folder {target}"
+                    self._note_action(
+                        job_id,
+                        f"{iso(now)}  config reloaded: this job now goes to {where} (it was going to {job.route})",
+                    )
                 self._dirty.add(job_id)
                 if target == "skip":
                     # A job on its way to a printer that the new routes send nowhere (a hot folder or

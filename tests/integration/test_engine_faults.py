@@ -3442,6 +3442,11 @@ def test_a_reload_that_routes_a_waiting_job_nowhere_says_so(rig: Rig) -> None:
         r.run(steps=1)
     changed = [e for e in logs if e["event"] == "job.route_changed"]
     assert changed and changed[0]["log_level"] == "warning" and "will not be printed" in changed[0]["reason"]
+    # Said where the operator looks too: its last change moved with no new status (audit: SIGHUP).
+    status = (folder / "STATUS.txt").read_text()
+    assert (
+        "config reloaded: this job now goes to no hot folder (the routes say skip) (it was going to indigo)" in status
+    )
     (folder / "RELEASE").write_text("amy\n")
     r.run(until=done(r, job_id), steps=10)
     skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
