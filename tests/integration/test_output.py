@@ -11,7 +11,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from pypdf import PdfReader
@@ -452,16 +452,15 @@ def test_an_idle_worker_killed_is_replaced_and_said_in_the_log(tmp_path: Path, w
     assert worker._worker_pids() != [pid]
 
 
-def _kill_the_worker_once_it_runs(worker: PdfWorker, not_pid: int | None = None) -> threading.Thread:
-    """Kills (SIGKILL) the worker process, other than ``not_pid``, 0.3 s after it is there: in the
-    middle of the call (of seconds) the test makes meanwhile."""
+def _kill_the_worker_once_it_runs(worker: PdfWorker, started: Path) -> threading.Thread:
+    """Kills (SIGKILL) the worker process once the call the test makes meanwhile (``_busy``) has
+    begun in it: once its file ``started`` is there (removed then, for the next call)."""
 
     def kill() -> None:
-        for _ in range(500):
-            pids = [pid for pid in worker._worker_pids() if pid != not_pid]
-            if pids:
-                time.sleep(0.3)
-                os.kill(pids[0], 9)
+        for _ in range(3000):
+            if started.exists():
+                started.unlink()
+                os.kill(worker._worker_pids()[0], 9)
                 return
             time.sleep(0.01)
 
@@ -470,34 +469,38 @@ def _kill_the_worker_once_it_runs(worker: PdfWorker, not_pid: int | None = None)
     return thread
 
 
-def test_a_worker_killed_in_the_middle_of_a_call_is_replaced_and_the_call_made_once_more() -> None:
+def _busy(started: Path, seconds: int) -> tuple[Any, tuple[str]]:
+    """A call for the worker that says it has begun (``started``) and then works ``seconds`` (in a
+    shell that keeps the killed worker's end of the pipe open as long: keep them short)."""
+    return os.system, (f"touch '{started}' && sleep {seconds}",)
+
+
+def test_a_worker_killed_in_the_middle_of_a_call_is_replaced_and_the_call_made_once_more(tmp_path: Path) -> None:
     """Audit B 2: a PDF worker killed in the middle of a check (the out-of-memory killer, a person's
     kill -9) failed the job until an operator dropped RETRY. The call is now made once more in a
     new process, and the log says so; a second crash fails it, saying it was the second."""
     from structlog.testing import capture_logs
 
-    with PdfWorker(timeout_seconds=30.0, memory_limit_bytes=None) as worker:
+    started = tmp_path / "started"
+    with PdfWorker(timeout_seconds=60.0, memory_limit_bytes=None) as worker:
         assert worker.wait_ready(30)
         first = worker._worker_pids()[0]
-        killer = _kill_the_worker_once_it_runs(worker)
+        killer = _kill_the_worker_once_it_runs(worker, started)
         with capture_logs() as logs:
-            assert worker._once_more_after_crash(_CHECK, time.sleep, (1.0,)) is None
+            assert worker._once_more_after_crash(_CHECK, *_busy(started, 1)) == 0  # (the shell's exit status)
         killer.join()
         [said] = [e for e in logs if e["event"] == "pdf_worker.crashed"]
         assert said["work"] == "the PDF check"
         assert said["reason"].startswith("the PDF checker crashed: its process was killed (signal 9)")
         assert said["reason"].endswith("; it is tried once more in a new process")
-        second = worker._worker_pids()[0]
-        assert second != first
+        assert worker._worker_pids() != [first]
 
-        killers = [_kill_the_worker_once_it_runs(worker)]
+        killers = [_kill_the_worker_once_it_runs(worker, started)]
         with pytest.raises(WorkerFailure) as info:
-            # (the second killer waits for the process that takes the call after the first is killed)
             worker._once_more_after_crash(
                 _CHECK,
-                time.sleep,
-                (3.0,),
-                before_again=lambda: killers.append(_kill_the_worker_once_it_runs(worker, second)),
+                *_busy(started, 1),
+                before_again=lambda: killers.append(_kill_the_worker_once_it_runs(worker, started)),
             )
         for killer in killers:
             killer.join()
