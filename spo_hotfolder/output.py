@@ -38,9 +38,9 @@ from spo_hotfolder.pdfreport import (
     ArtworkInput,
     ArtworkProblem,
     PreflightReport,
-    describe_damage,
     describe_exception,
     quote_name,
+    unreadable,
 )
 from spo_hotfolder.preflight import (
     MM_PER_PT,
@@ -156,9 +156,7 @@ def build_output(
             except (MemoryError, OutputError):
                 raise
             except Exception as exc:
-                raise OutputError(
-                    f"artwork {quote_name(art.name)} is damaged and cannot be read: {describe_damage(exc)}"
-                ) from exc
+                raise OutputError(unreadable(art.name, exc)) from exc
             readers.append(reader)
 
         copy = len(artwork) == 1 and not fixes[0] and not damaged

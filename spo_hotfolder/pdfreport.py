@@ -175,6 +175,11 @@ def describe_damage(exc: BaseException) -> str:
     return f"{plain} (the PDF reader said: {raw})"
 
 
+def unreadable(name: str, exc: BaseException) -> str:
+    """What preflight and output say of artwork ``name`` they cannot read (``exc``)."""
+    return f"artwork {quote_name(name)} is damaged and cannot be read: {describe_damage(exc)}"
+
+
 def fmt_mm(value: float) -> str:
     """12.0 -> "12.0" (one decimal, never "-0.0"): sizes in mm for people."""
     text = f"{value:.1f}"

@@ -35,7 +35,6 @@ from spo_hotfolder.pdfreport import (
     ArtworkProblem,
     Finding,
     PreflightReport,
-    describe_damage,
     describe_exception,
     fmt_mm,
     known_kind,
@@ -43,6 +42,7 @@ from spo_hotfolder.pdfreport import (
     plural,
     quote_name,
     short_of_declared_length,
+    unreadable,
 )
 
 MM_PER_PT = 25.4 / 72.0
@@ -184,7 +184,7 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
             f"({describe_exception(exc)}); ask the customer for an unprotected PDF"
         ) from exc
     except Exception as exc:  # any failure to parse: the PDF is not usable
-        raise ArtworkProblem(f"artwork {label} is damaged and cannot be read: {describe_damage(exc)}") from exc
+        raise ArtworkProblem(unreadable(name, exc)) from exc
     return reader, owner_protected
 
 
@@ -192,9 +192,7 @@ def count_pages(name: str, reader: PdfReader) -> int:
     try:
         return len(reader.pages)
     except Exception as exc:
-        raise ArtworkProblem(
-            f"artwork {quote_name(name)} is damaged and cannot be read: {describe_damage(exc)}"
-        ) from exc
+        raise ArtworkProblem(unreadable(name, exc)) from exc
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -865,9 +863,7 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
         except ArtworkProblem:
             raise
         except Exception as exc:
-            raise ArtworkProblem(
-                f"page {number}: artwork {label} is damaged and cannot be read: {describe_damage(exc)}"
-            ) from exc
+            raise ArtworkProblem(f"page {number}: {unreadable(name, exc)}") from exc
         pages.append(info)
     return pages
 
@@ -1165,7 +1161,7 @@ def preflight(
             except Exception as exc:  # noqa: BLE001  # last resort: a bad PDF must never stop the daemon
                 collector.error(
                     "open",
-                    f"artwork {label} is damaged and cannot be read: {describe_damage(exc)}",
+                    unreadable(art.name, exc),
                     art.name,
                 )
                 all_readable = False
