@@ -1,10 +1,11 @@
 """Preflight: artwork PDFs -> findings a print operator can act on.
 
 Reads only what the checks need (the page tree, page boxes, font dictionaries) through a lazily
-parsing ``PdfReader`` on an open file handle; images are never decoded or even loaded, and page
-content streams are only inflated to check that they decode to their end (``_content_damage``),
-the output kept nowhere. Any exception while reading a PDF becomes a Finding: a bad PDF never raises out of
-``preflight``. Runs in the calling process; ``pdfwork.PdfWorker`` runs it in an isolated one.
+parsing ``PdfReader`` on an open file handle. Compressed data is only inflated to check that it
+decodes to its end, the output kept nowhere: page content (``_content_damage``), and the Flate
+images, font programs and forms the pages draw (``_ResourceChecker``); other images (uncompressed,
+JPEG) are never loaded. Any exception while reading a PDF becomes a Finding: a bad PDF never raises
+out of ``preflight``. Runs in the calling process; ``pdfwork.PdfWorker`` runs it in an isolated one.
 """
 
 from __future__ import annotations
@@ -332,6 +333,7 @@ class _Page:
     trim_clipped: bool = False  # the /TrimBox reaches beyond the MediaBox: ``trim`` is the part on it
     content_damage: str | None = None  # how its content stream is damaged (_content_damage)
     content_inline: bool = False  # its content is a stream written in its /Contents (_DirectContent)
+    resource_damage: str | None = None  # an image, font or form it draws that is damaged (_ResourceChecker)
 
     def shown(self, rect: Rect) -> PageBox:
         if self.rotated:
@@ -467,7 +469,7 @@ class _FontScanner:
             if ident in self._forms:
                 return self._forms[ident]
             self._forms[ident] = set()  # also breaks cycles
-            if self._is_image(ref):
+            if _is_image(self._reader, ref):
                 return set()
         xobject = _resolve(ref)
         if not isinstance(xobject, DictionaryObject) or _resolve(xobject.get("/Subtype")) != "/Form":
@@ -477,24 +479,6 @@ class _FontScanner:
         if ident is not None:
             self._forms[ident] = found
         return found
-
-    def _is_image(self, ref: IndirectObject) -> bool:
-        """Peeks at the object's dictionary in the file, so that image data is never loaded."""
-        reader = self._reader
-        if (ref.generation, ref.idnum) in reader.resolved_objects:
-            return False  # already in memory: resolving it is free
-        offset = reader.xref.get(ref.generation, {}).get(ref.idnum)
-        if not isinstance(offset, int) or (ref.generation == 0 and ref.idnum in reader.xref_objStm):
-            return False  # objects in object streams are never streams (images)
-        stream = reader.stream
-        position = stream.tell()
-        try:
-            stream.seek(offset)
-            head = stream.read(4096)
-        finally:
-            stream.seek(position)
-        end = head.find(b"stream")
-        return _IMAGE_SUBTYPE.search(head if end < 0 else head[:end]) is not None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -554,18 +538,34 @@ _DECOMPRESSING = re.compile(r"while decompressing", re.I)
 
 
 def _content_finding(collector: _Collector, label: str, name: str, damaged: list[_Page]) -> None:
-    """One finding for the pages of artwork ``name`` whose content stream is damaged."""
+    """One finding for the pages of artwork ``name`` whose content stream, or an image, font or
+    form they draw, is damaged."""
     first = damaged[0]
-    if len(damaged) == 1:
-        what = f"the content of page {first.number} (what is drawn on it) {first.content_damage}"
-    elif len({p.content_damage for p in damaged}) == 1:
-        pages = _pages_label([p.number for p in damaged])
-        what = f"the content of {pages} (what is drawn on them) {first.content_damage}"
+    if all(p.content_damage is not None for p in damaged):
+        if len(damaged) == 1:
+            what = f"the content of page {first.number} (what is drawn on it) {first.content_damage}"
+        elif len({p.content_damage for p in damaged}) == 1:
+            pages = _pages_label([p.number for p in damaged])
+            what = f"the content of {pages} (what is drawn on them) {first.content_damage}"
+        else:
+            pages = _pages_label([p.number for p in damaged])
+            what = (
+                f"the content of {pages} (what is drawn on them) is damaged (page {first.number}: "
+                f"{first.content_damage})"
+            )
     else:
-        pages = _pages_label([p.number for p in damaged])
-        what = (
-            f"the content of {pages} (what is drawn on them) is damaged (page {first.number}: {first.content_damage})"
-        )
+        # Grouped by what is damaged: a font used on every page is one damage on all of them.
+        groups: dict[tuple[bool, str], list[int]] = {}
+        for p in damaged:
+            content = p.content_damage is not None
+            groups.setdefault((content, p.content_damage or p.resource_damage or ""), []).append(p.number)
+        parts = [
+            f"the content of {_pages_label(numbers)} (what is drawn) {damage}"
+            if content
+            else f"{_pages_label(numbers)}: {damage}"
+            for (content, damage), numbers in groups.items()
+        ]
+        what = "; ".join(parts[:3]) + (f"; and {len(parts) - 3} more" if len(parts) > 3 else "")
     text = f"artwork {label} is damaged: {what}"
     the_pages = "the page" if len(damaged) == 1 else "those pages"
     if collector.validation.severity(REPAIRED) == "error":
@@ -659,25 +659,9 @@ def _maybe_flate(reader: PdfReader, ref: Any) -> bool:
     /Filter, a long dictionary): pypdf then reads it."""
     if not isinstance(ref, IndirectObject):
         return True
-    offset = reader.xref.get(ref.generation, {}).get(ref.idnum)
-    if not isinstance(offset, int) or offset <= 0:
+    header = _stream_header(reader, ref, _PEEK_BYTES)
+    if header is None:
         return True
-    stream = reader.stream
-    where = stream.tell()
-    try:
-        stream.seek(offset)
-        head = stream.read(_PEEK_BYTES)
-    except (OSError, ValueError):
-        return True
-    finally:
-        stream.seek(where)
-    begins = _OBJECT_HEADER.match(head)
-    if begins is None or (int(begins[1]), int(begins[2])) != (ref.idnum, ref.generation):
-        return True
-    end = _STREAM_START.search(head)
-    if end is None:
-        return True
-    header = head[: end.start()]
     return _CHECKED_FILTER.search(header) is not None or (
         _OTHER_FILTER.search(header) is None and b"/Filter" in header  # an indirect /Filter: pypdf tells
     )
@@ -718,6 +702,300 @@ def _content_damage(reader: PdfReader, page: DictionaryObject) -> str | None:
     return None
 
 
+#: Streams larger than this (compressed, as the file stores them) are not loaded to be checked.
+_RESOURCE_CHECK_MAX = 64 * 1024 * 1024
+_LENGTH = re.compile(rb"/Length\s+(\d+)(?:\s+(\d+)\s+R)?")
+#: Components per pixel of the colour spaces an image can name directly.
+_COMPONENTS = {
+    "/DeviceGray": 1, "/G": 1, "/CalGray": 1, "/Indexed": 1, "/I": 1, "/Separation": 1,
+    "/DeviceRGB": 3, "/RGB": 3, "/CalRGB": 3, "/Lab": 3, "/DeviceCMYK": 4, "/CMYK": 4,
+}  # fmt: skip
+
+
+class _ResourceChecker:
+    """Finds damaged compressed data in what a page draws besides its content: its images (and
+    their soft masks), embedded font programs, forms (Form XObjects, printed annotations'
+    appearances, Type3 glyphs), each checked once per file (audit C 9: a font or an image
+    overwritten in the middle passed, and printed wrong or not at all).
+
+    Damage is Flate data (also inside ASCII85 or hexadecimal text) that does not decode to its end,
+    as for page content; and, for an image or a font program whose decoded size its dictionary
+    tells, data whose zlib checksum is wrong AND that decodes to another size: data overwritten in
+    the middle often still decodes, to something else. A wrong checksum alone passes (readers
+    ignore it, and some producers write it wrong). Data without a checked filter (uncompressed,
+    JPEG) is never loaded; nor is a stream of more than 64 MiB."""
+
+    def __init__(self, reader: PdfReader) -> None:
+        self._reader = reader
+        self._seen: dict[tuple[int, int], str | None] = {}  # stream or form -> its damage
+
+    def page(self, page: DictionaryObject) -> str | None:
+        resources = _resolve(page.get("/Resources"))
+        if isinstance(resources, DictionaryObject):
+            found = self._resources(resources, 0)
+            if found is not None:
+                return found
+        annots = _resolve(page.get("/Annots"))
+        if isinstance(annots, ArrayObject):
+            for ref in annots:
+                annot = _resolve(ref)
+                if not isinstance(annot, DictionaryObject) or not int(_resolve(annot.get("/F")) or 0) & _PRINT_FLAG:
+                    continue
+                appearance = _resolve(annot.get("/AP"))
+                if not isinstance(appearance, DictionaryObject):
+                    continue
+                normal = appearance.raw_get("/N") if "/N" in appearance else None
+                resolved = _resolve(normal)
+                if isinstance(resolved, DictionaryObject) and _resolve(resolved.get("/Subtype")) != "/Form":
+                    states = list(resolved.values())  # one appearance per state (a checkbox: /On, /Off)
+                else:
+                    states = [normal]
+                for state in states:
+                    found = self._form(state, "the appearance of an annotation", 0)
+                    if found is not None:
+                        return found
+        return None
+
+    def _resources(self, resources: DictionaryObject, depth: int) -> str | None:
+        xobjects = _resolve(resources.get("/XObject"))
+        if isinstance(xobjects, DictionaryObject):
+            for key, ref in xobjects.items():
+                name = str(key).removeprefix("/")
+                if self._an_image(ref):
+                    found = self._image(ref, f"its image {name}")
+                else:
+                    found = self._form(ref, f"its form {name}", depth)
+                if found is not None:
+                    return found
+        fonts = _resolve(resources.get("/Font"))
+        if isinstance(fonts, DictionaryObject):
+            for key, ref in fonts.items():
+                found = self._font(key, ref, depth)
+                if found is not None:
+                    return found
+        return None
+
+    def _an_image(self, ref: Any) -> bool:
+        loaded = self._reader.resolved_objects.get((ref.generation, ref.idnum)) if _ident(ref) else None
+        if isinstance(loaded, StreamObject):
+            return bool(_resolve(loaded.get("/Subtype")) == "/Image")
+        return _is_image(self._reader, ref)
+
+    def _form(self, ref: Any, what: str, depth: int) -> str | None:
+        ident = _ident(ref)
+        if ident is None or depth >= _MAX_FORM_DEPTH:
+            return None
+        if ident in self._seen:
+            return self._seen[ident]
+        self._seen[ident] = None  # also breaks cycles
+        form = _resolve(ref)
+        if not isinstance(form, StreamObject) or _resolve(form.get("/Subtype")) == "/Image":
+            return None
+        damage = self._data(form, what, None)
+        if damage is None:
+            resources = _resolve(form.get("/Resources"))
+            if isinstance(resources, DictionaryObject):
+                damage = self._resources(resources, depth + 1)
+        self._seen[ident] = damage
+        return damage
+
+    def _font(self, key: Any, ref: Any, depth: int) -> str | None:
+        ident = _ident(ref)
+        if ident is not None:
+            if ident in self._seen:
+                return self._seen[ident]
+            self._seen[ident] = None
+        font = _resolve(ref)
+        damage: str | None = None
+        if isinstance(font, DictionaryObject):
+            name = _font_name(font, str(key))
+            subtype = _resolve(font.get("/Subtype"))
+            if subtype == "/Type3" and depth < _MAX_FORM_DEPTH:
+                procs = _resolve(font.get("/CharProcs"))
+                if isinstance(procs, DictionaryObject):
+                    for proc in procs.values():
+                        damage = self._form(proc, f"a glyph of its font {name}", depth + 1)
+                        if damage is not None:
+                            break
+            else:
+                if subtype == "/Type0":
+                    descendants = _resolve(font.get("/DescendantFonts"))
+                    font = _resolve(descendants[0]) if isinstance(descendants, ArrayObject) and descendants else None
+                descriptor = _resolve(font.get("/FontDescriptor")) if isinstance(font, DictionaryObject) else None
+                if isinstance(descriptor, DictionaryObject):
+                    for file_key in _FONT_FILE_KEYS:
+                        if file_key in descriptor:
+                            damage = self._program(descriptor.raw_get(file_key), f"its embedded font {name}")
+                            break
+        if ident is not None:
+            self._seen[ident] = damage
+        return damage
+
+    def _program(self, ref: Any, what: str) -> str | None:
+        return self._loaded(ref, what, _font_program_size)
+
+    def _image(self, ref: Any, what: str) -> str | None:
+        damage = self._loaded(ref, what, _image_size)
+        if damage is None:
+            head = _stream_header(self._reader, ref) or b""
+            if b"/SMask" in head:  # its transparency, an image itself
+                image = _resolve(ref)
+                if isinstance(image, DictionaryObject):
+                    damage = self._loaded(image.raw_get("/SMask"), f"{what} (its transparency)", _image_size)
+        return damage
+
+    def _loaded(self, ref: Any, what: str, size: Any) -> str | None:
+        """Checks an image or a font program, loaded only when its filter is one checked and it is
+        not too big, and let go of after (pypdf would keep it for the file's life)."""
+        ident = _ident(ref)
+        if ident is None:
+            return None
+        if ident in self._seen:
+            return self._seen[ident]
+        self._seen[ident] = None
+        head = _stream_header(self._reader, ref)
+        if head is None or _CHECKED_FILTER.search(head) is None or not self._small(head):
+            return None
+        loaded_before = (ident[1], ident[0]) in self._reader.resolved_objects
+        try:
+            stream = _resolve(ref)
+            damage = self._data(stream, what, size) if isinstance(stream, StreamObject) else None
+        finally:
+            if not loaded_before:
+                self._reader.resolved_objects.pop((ident[1], ident[0]), None)
+        self._seen[ident] = damage
+        return damage
+
+    def _small(self, head: bytes) -> bool:
+        length = _LENGTH.search(head)
+        if length is None:
+            return False
+        if length[2] is None:
+            return int(length[1]) <= _RESOURCE_CHECK_MAX
+        value = _resolve(IndirectObject(int(length[1]), int(length[2]), self._reader))
+        return isinstance(value, int) and value <= _RESOURCE_CHECK_MAX
+
+    def _data(self, stream: StreamObject, what: str, size: Any) -> str | None:
+        filters = _resolve(stream.get("/Filter"))
+        names = [_resolve(f) for f in filters] if isinstance(filters, ArrayObject) else [filters]
+        expected: int | None = size(stream, names) if size is not None else None
+        limit = _CONTENT_CHECK_LIMIT if expected is None else expected + _CONTENT_CHUNK
+        decoded = _decode(stream._data, names, limit)  # the raw (still encoded) bytes
+        if decoded is None:
+            return None
+        if decoded.damage is not None:
+            return f"{what} {decoded.damage}"
+        if expected is not None and decoded.checksum_ok is False and decoded.size != expected:
+            return (
+                f"{what} cannot be decoded (its compressed data is corrupt: it decodes to {decoded.size:,} bytes where "
+                f"{expected:,} are needed, and its checksum is wrong)"
+            )
+        return None
+
+
+def _ident(ref: Any) -> tuple[int, int] | None:
+    return (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else None
+
+
+def _stream_header(reader: PdfReader, ref: Any, peek: int = 4 * _PEEK_BYTES) -> bytes | None:
+    """The dictionary of the stream ``ref`` points to, read from the file (its data not loaded);
+    None when it is no stream there, or it cannot be told this way (then it is not checked)."""
+    if not isinstance(ref, IndirectObject):
+        return None
+    offset = reader.xref.get(ref.generation, {}).get(ref.idnum)
+    if not isinstance(offset, int) or offset <= 0:
+        return None
+    stream = reader.stream
+    where = stream.tell()
+    try:
+        stream.seek(offset)
+        head = stream.read(peek)
+    except (OSError, ValueError):
+        return None
+    finally:
+        stream.seek(where)
+    begins = _OBJECT_HEADER.match(head)
+    if begins is None or (int(begins[1]), int(begins[2])) != (ref.idnum, ref.generation):
+        return None
+    end = _STREAM_START.search(head)
+    return head[: end.start()] if end is not None else None
+
+
+def _is_image(reader: PdfReader, ref: Any) -> bool:
+    """Whether ``ref`` is an image, told from its dictionary in the file: its data is not loaded."""
+    if isinstance(ref, IndirectObject) and (ref.generation, ref.idnum) in reader.resolved_objects:
+        return False  # already in memory: resolving it is free
+    head = _stream_header(reader, ref)
+    return head is not None and _IMAGE_SUBTYPE.search(head) is not None
+
+
+def _flate_parms(stream: StreamObject, filters: list[Any]) -> DictionaryObject | None:
+    parms = _resolve(stream.get("/DecodeParms"))
+    if isinstance(parms, ArrayObject):
+        parms = _resolve(parms[-1]) if len(parms) == len(filters) else None
+    return parms if isinstance(parms, DictionaryObject) else None
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    value = _resolve(value)
+    if value is None:
+        return default
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _image_size(image: StreamObject, filters: list[Any]) -> int | None:
+    """The bytes an image's Flate data must decode to, from its size, colours and predictor; None
+    where that is not plain (a colour space named in the resources, odd parameters)."""
+    width, height = _int(image.get("/Width")), _int(image.get("/Height"))
+    if _resolve(image.get("/ImageMask")) is True:
+        colors: int | None = 1
+        bits = 1
+    else:
+        bits = _int(image.get("/BitsPerComponent")) or 0
+        space = _resolve(image.get("/ColorSpace"))
+        if isinstance(space, ArrayObject) and space:
+            family = _resolve(space[0])
+            if family == "/ICCBased" and len(space) > 1:
+                profile = _resolve(space[1])
+                colors = _int(profile.get("/N")) if isinstance(profile, DictionaryObject) else None
+            elif family == "/DeviceN" and len(space) > 1:
+                names = _resolve(space[1])
+                colors = len(names) if isinstance(names, ArrayObject) else None
+            else:
+                colors = _COMPONENTS.get(str(family))
+        else:
+            colors = _COMPONENTS.get(str(space))
+    if not width or not height or not colors or bits not in (1, 2, 4, 8, 16):
+        return None
+    parms = _flate_parms(image, filters)
+    predictor = _int(parms.get("/Predictor"), 1) if parms is not None else 1
+    if predictor is None or predictor == 1:
+        return height * ((width * colors * bits + 7) // 8)
+    if predictor < 10:
+        return None  # TIFF predictor: not checked
+    assert parms is not None
+    columns, p_colors, p_bits = (
+        _int(parms.get("/Columns"), 1),
+        _int(parms.get("/Colors"), 1),
+        _int(parms.get("/BitsPerComponent"), 8),
+    )
+    if not columns or not p_colors or not p_bits:
+        return None
+    return height * (1 + (columns * p_colors * p_bits + 7) // 8)  # a filter-type byte before each row
+
+
+def _font_program_size(program: StreamObject, filters: list[Any]) -> int | None:
+    """The bytes an embedded TrueType or Type 1 font program decodes to (/Length1, + /Length2,
+    /Length3); None for others (CFF, OpenType) and where not given."""
+    first = _int(program.get("/Length1"))
+    if not first:
+        return None
+    if "/Length2" not in program:
+        return first
+    second, third = _int(program.get("/Length2")), _int(program.get("/Length3"), 0)
+    return None if second is None or third is None else first + second + third
+
+
 class _DirectContent(Exception):
     """A page's /Contents holds a stream itself, not a reference to one (ISO 32000 7.3.8: a stream
     is always an indirect object): Ghostscript does not find the page (audit C 4)."""
@@ -732,6 +1010,13 @@ _A85_IGNORED = b" \t\n\r\x0b\x0c\x00"
 def _decode_damage(data: bytes, filters: list[Any]) -> str | None:
     """Why ``data``, encoded by ``filters``, does not decode to its end, or None if it does (or if
     the filters are others than ASCII85/ASCIIHex text around Flate data, which is not checked)."""
+    decoded = _decode(data, filters, _CONTENT_CHECK_LIMIT)
+    return decoded.damage if decoded is not None else None
+
+
+def _decode(data: bytes, filters: list[Any], limit: int) -> _Inflated | None:
+    """``data`` decoded through ``filters`` (ASCII85 or hexadecimal text around Flate data), the
+    output kept nowhere; None when the filters are others (not checked), or no Flate among them."""
     if not filters or any(f not in (*_ASCII85, *_ASCII_HEX, *_FLATE) for f in filters):
         return None
     if any(f in _FLATE for f in filters[:-1]):
@@ -741,48 +1026,75 @@ def _decode_damage(data: bytes, filters: list[Any]) -> str | None:
             text = data.strip()
             text = text[2:] if text.startswith(b"<~") else text
             if not text.endswith(b"~>"):
-                return "is cut off (its ASCII85 text has no end marker ~>)"
+                return _Inflated("is cut off (its ASCII85 text has no end marker ~>)", 0, None)
             try:
                 data = base64.a85decode(text[:-2], ignorechars=_A85_IGNORED)
             except ValueError:
-                return "cannot be decoded (its ASCII85 text is corrupt)"
+                return _Inflated("cannot be decoded (its ASCII85 text is corrupt)", 0, None)
         elif name in _ASCII_HEX:
             text = re.sub(rb"\s+", b"", data)
             if not text.endswith(b">"):
-                return "is cut off (its hexadecimal text has no end marker >)"
+                return _Inflated("is cut off (its hexadecimal text has no end marker >)", 0, None)
             text = text[:-1]
             try:
                 data = binascii.unhexlify(text + b"0" if len(text) % 2 else text)
             except (binascii.Error, ValueError):
-                return "cannot be decoded (its hexadecimal text is corrupt)"
+                return _Inflated("cannot be decoded (its hexadecimal text is corrupt)", 0, None)
         else:
-            return _inflate_damage(data)
+            return _inflate(data, limit)
     return None
 
 
 def _inflate_damage(data: bytes) -> str | None:
     """Why ``data`` (a zlib stream) does not inflate to its end, or None if it does."""
-    start = 2 if len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0 else 0
+    return _inflate(data, _CONTENT_CHECK_LIMIT).damage
+
+
+@dataclass(slots=True, frozen=True)
+class _Inflated:
+    damage: str | None  # why the data does not inflate to its end (corrupt, cut off), or None
+    size: int  # bytes it inflated to (as far as it was inflated)
+    #: whether the zlib checksum after the data matches it: None when there is none to compare (raw
+    #: deflate, fewer than 4 bytes after the data: Adobe drops a last 0x00 byte) or the inflation
+    #: stopped at its limit
+    checksum_ok: bool | None
+
+
+def _inflate(data: bytes, limit: int) -> _Inflated:
+    """``data`` (a zlib or raw deflate stream) inflated, the output kept nowhere, up to ``limit``
+    bytes (then it counts as complete: not cut off near its start, and no bomb keeps it busy)."""
+    zlib_header = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+    start = 2 if zlib_header else 0
     inflater = zlib.decompressobj(-15)  # raw deflate: its end is the last block's, checksum or not
     view = memoryview(data)[start:]
     inflated = 0
+    checksum = 1  # adler32 of nothing
+    fed = 0  # bytes of ``view`` given to the inflater
     try:
-        for offset in range(0, len(view), _CONTENT_CHUNK):
-            chunk = bytes(view[offset : offset + _CONTENT_CHUNK])
+        while fed < len(view) and not inflater.eof:
+            chunk = bytes(view[fed : fed + _CONTENT_CHUNK])
+            fed += len(chunk)
             while chunk and not inflater.eof:
-                inflated += len(inflater.decompress(chunk, _CONTENT_CHUNK))
+                out = inflater.decompress(chunk, _CONTENT_CHUNK)
+                inflated += len(out)
+                checksum = zlib.adler32(out, checksum)
                 chunk = inflater.unconsumed_tail
-                if inflated > _CONTENT_CHECK_LIMIT:
-                    return None
-            if inflater.eof:
-                return None
-        inflated += len(inflater.flush())
+                if inflated > limit:
+                    return _Inflated(None, inflated, None)
+        if not inflater.eof:
+            out = inflater.flush()
+            inflated += len(out)
+            checksum = zlib.adler32(out, checksum)
     except zlib.error as exc:
         reason = str(exc).removeprefix("Error -3 while decompressing data: ")
-        return f"cannot be decoded (its compressed data is corrupt: {reason})"
-    if inflater.eof:
-        return None
-    return "is cut off (its compressed data ends before the content does)"
+        return _Inflated(f"cannot be decoded (its compressed data is corrupt: {reason})", inflated, None)
+    if not inflater.eof:
+        return _Inflated("is cut off (its compressed data ends before the content does)", inflated, None)
+    # What follows the data: in a zlib stream, its checksum (4 bytes, big-endian).
+    after = (inflater.unused_data + bytes(view[fed : fed + 4]))[:4]
+    if not zlib_header or len(after) < 4:
+        return _Inflated(None, inflated, None)
+    return _Inflated(None, inflated, int.from_bytes(after, "big") == checksum)
 
 
 def _sha256(path: str) -> str:
@@ -790,9 +1102,12 @@ def _sha256(path: str) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> list[_Page]:
+def _read_pages(
+    name: str, reader: PdfReader, first: int, scan_fonts: bool, check_resources: bool = True
+) -> list[_Page]:
     label = quote_name(name)
     scanner = _FontScanner(reader)
+    resources = _ResourceChecker(reader) if check_resources else None
     pages: list[_Page] = []
     for index, page in enumerate(reader.pages):
         number = first + index
@@ -858,6 +1173,8 @@ def _read_pages(name: str, reader: PdfReader, first: int, scan_fonts: bool) -> l
                 info.content_damage = _content_damage(reader, page)
             except _DirectContent:
                 info.content_inline = True
+            if resources is not None and info.content_damage is None:
+                info.resource_damage = resources.page(page)
             if scan_fonts:
                 info.fonts = scanner.page_fonts(page)
         except ArtworkProblem:
@@ -1071,6 +1388,7 @@ def preflight(
     pages: list[_Page] = []
     all_readable = True
     scan_fonts = validation.severity("fonts") != "off"
+    check_resources = validation.severity(REPAIRED) != "off"
     with pdf_limits():
         for art in artwork:
             label = quote_name(art.name)
@@ -1108,9 +1426,9 @@ def preflight(
                         _permissions(collector, reader, label, art.name)
                     if count_pages(art.name, reader) == 0:
                         raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
-                    read = _read_pages(art.name, reader, len(pages) + 1, scan_fonts)
+                    read = _read_pages(art.name, reader, len(pages) + 1, scan_fonts, check_resources)
                     pages.extend(read)
-                damaged = [p for p in read if p.content_damage is not None]
+                damaged = [p for p in read if p.content_damage is not None or p.resource_damage is not None]
                 repairs = real_repairs(repairs)
                 inline = [p for p in read if p.content_inline]
                 if inline and not repairs:

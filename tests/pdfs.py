@@ -387,3 +387,114 @@ def make_object_stream_pdf(path: Path | str, pages: Sequence[tuple[float, float]
     out = Path(path)
     out.write_bytes(data)
     return out
+
+
+def _zlib_with(pixels: bytes, damage: str) -> bytes:
+    """``pixels`` as zlib data, ``damage``d: "" (none), "cut" (its second half missing), "short"
+    (a fifth of the data missing at its end, re-compressed: complete but too short, with its right
+    checksum), "short-bad-sum" (the same with a wrong checksum: data overwritten that still
+    decodes), "bad-sum" (the right data, a wrong checksum: some producers write it so) or
+    "adobe-sum" (its checksum's last byte missing, as Adobe's writer leaves it when 0x00)."""
+    if damage in ("short", "short-bad-sum"):
+        pixels = pixels[: len(pixels) * 4 // 5]
+    data = bytearray(zlib.compress(pixels))
+    if damage == "cut":
+        del data[len(data) // 2 :]
+    elif damage in ("short-bad-sum", "bad-sum"):
+        data[-4:] = bytes(b ^ 0xFF for b in data[-4:])
+    elif damage == "adobe-sum":
+        del data[-1:]
+    elif damage not in ("", "short"):
+        raise ValueError(damage)
+    return bytes(data)
+
+
+def make_resource_pdf(
+    path: Path | str,
+    *,
+    image: str = "",
+    font: str = "",
+    form: str = "",
+    pages: int = 1,
+    raw_image_bytes: int = 0,
+) -> Path:
+    """Pages (85 x 55 mm) that each draw one Flate gray image (Im0, 64 x 48 pixels, PNG predictor),
+    text in one embedded TrueType font (F1: its program a FontFile2 with /Length1) and one form
+    (Fm0, its content Flate data), shared by all pages; each ``_zlib_with`` its damage ("" = none).
+    ``raw_image_bytes``: a further uncompressed image (Im1) of that many bytes."""
+    writer = PdfWriter()
+    width, height = 64, 48
+    rows = b"".join(b"\x02" + bytes((x * 3 + y) % 256 for x in range(width)) for y in range(height))
+    img = _encoded_stream(_zlib_with(rows, image), NameObject("/FlateDecode"))
+    img.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Image"),
+            NameObject("/Width"): NumberObject(width),
+            NameObject("/Height"): NumberObject(height),
+            NameObject("/ColorSpace"): NameObject("/DeviceGray"),
+            NameObject("/BitsPerComponent"): NumberObject(8),
+            NameObject("/DecodeParms"): DictionaryObject(
+                {NameObject("/Predictor"): NumberObject(15), NameObject("/Columns"): NumberObject(width)}
+            ),
+        }
+    )
+    program = bytes(range(256)) * 40  # stands for a TrueType program: only its bytes are checked
+    font_file = _encoded_stream(_zlib_with(program, font), NameObject("/FlateDecode"))
+    font_file[NameObject("/Length1")] = NumberObject(len(program))
+    descriptor = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/FontDescriptor"),
+            NameObject("/FontName"): NameObject("/ABCDEF+Arial-BoldMT"),
+            NameObject("/FontFile2"): writer._add_object(font_file),
+        }
+    )
+    font_dict = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/TrueType"),
+            NameObject("/BaseFont"): NameObject("/ABCDEF+Arial-BoldMT"),
+            NameObject("/FontDescriptor"): writer._add_object(descriptor),
+        }
+    )
+    form_content = b"".join(b"0 0 1 rg %d %d 3 3 re f\n" % (i * 37 % 251, i * 91 % 163) for i in range(300))
+    form_stream = _encoded_stream(_zlib_with(form_content, form), NameObject("/FlateDecode"))
+    form_stream.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(100), NumberObject(100)]),
+        }
+    )
+    xobjects = DictionaryObject(
+        {NameObject("/Im0"): writer._add_object(img), NameObject("/Fm0"): writer._add_object(form_stream)}
+    )
+    if raw_image_bytes:
+        raw = StreamObject()
+        raw._data = bytes(raw_image_bytes)
+        raw.update(
+            {
+                NameObject("/Type"): NameObject("/XObject"),
+                NameObject("/Subtype"): NameObject("/Image"),
+                NameObject("/Width"): NumberObject(raw_image_bytes),
+                NameObject("/Height"): NumberObject(1),
+                NameObject("/ColorSpace"): NameObject("/DeviceGray"),
+                NameObject("/BitsPerComponent"): NumberObject(8),
+                NameObject("/Length"): NumberObject(raw_image_bytes),
+            }
+        )
+        xobjects[NameObject("/Im1")] = writer._add_object(raw)
+    resources = DictionaryObject(
+        {
+            NameObject("/XObject"): xobjects,
+            NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font_dict)}),
+        }
+    )
+    shared = writer._add_object(resources)
+    for _ in range(pages):
+        page = writer.add_blank_page(width=pt(85), height=pt(55))
+        page[NameObject("/Resources")] = shared
+        content = DecodedStreamObject()
+        content.set_data(b"q 100 0 0 80 0 0 cm /Im0 Do Q /Fm0 Do BT /F1 9 Tf 5 5 Td (Hi) Tj ET")
+        page[NameObject("/Contents")] = writer._add_object(content)
+    return _written(writer, path)

@@ -20,7 +20,7 @@ from pypdf.generic import (
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.preflight import ArtworkInput, Finding, PreflightReport, preflight
-from tests.pdfs import make_bomb_pdf, make_damaged_content_pdf, make_pdf, pt
+from tests.pdfs import make_bomb_pdf, make_damaged_content_pdf, make_pdf, make_resource_pdf, pt
 
 BC = ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), bleed_mm=3.0, pages=2)
 V = ValidationConfig()
@@ -813,6 +813,89 @@ def test_content_damage_under_ascii_text_is_found_too(tmp_path: Path, encoding: 
     cut.write_bytes(data.replace(end, blank, 1))
     [finding] = run(cut).findings
     assert "the content of page 1 (what is drawn on it) is cut off (its" in finding.message, finding.message
+
+
+@pytest.mark.parametrize(
+    ("what", "said"),
+    [
+        ({"image": "cut"}, "its image Im0 is cut off (its compressed data ends before the content does)"),
+        (
+            {"image": "short-bad-sum"},
+            "its image Im0 cannot be decoded (its compressed data is corrupt: it decodes to 2,496 bytes where 3,120 "
+            "are needed, and its checksum is wrong)",
+        ),
+        (
+            {"font": "cut"},
+            "its embedded font Arial-BoldMT is cut off (its compressed data ends before the content does)",
+        ),
+        (
+            {"font": "short-bad-sum"},
+            "its embedded font Arial-BoldMT cannot be decoded (its compressed data is corrupt: it decodes to 8,192 "
+            "bytes where 10,240 are needed, and its checksum is wrong)",
+        ),
+        ({"form": "cut"}, "its form Fm0 is cut off (its compressed data ends before the content does)"),
+    ],
+)
+def test_a_damaged_image_font_or_form_fails_and_says_which(tmp_path: Path, what: dict[str, str], said: str) -> None:
+    """Audit C 9: a PDF whose font or image was overwritten in the middle (or cut off) passed
+    preflight and printed wrong: only page content was checked. A font shared by three pages is
+    one finding for the three."""
+    pdf = make_resource_pdf(tmp_path / "art.pdf", pages=3, **what)
+    assert messages(run(pdf, spec=None)) == [
+        (
+            "repaired",
+            "error",
+            f"artwork 'art.pdf' is damaged: pages 1-3: {said}: those pages would print incomplete or blank, or the RIP "
+            "refuse the file (a file damaged on the way, or cut off); ask for the PDF again",
+        )
+    ]
+    relaxed = ValidationConfig(checks={**V.checks, "repaired": "warning"})
+    assert [(f.check, f.severity) for f in run(pdf, spec=None, validation=relaxed).findings] == [
+        ("repaired", "warning")
+    ]
+    off = ValidationConfig(checks={**V.checks, "repaired": "off"})
+    assert run(pdf, spec=None, validation=off).findings == ()
+
+
+@pytest.mark.parametrize("damage", ["", "bad-sum", "adobe-sum", "short"])
+def test_data_readers_take_is_not_damage(tmp_path: Path, damage: str) -> None:
+    """A wrong or cut checksum after data of the right size (some producers write it so; Adobe's
+    drops a last 0x00 byte), or complete data of a wrong size with its right checksum, passes: what
+    a reader decodes is what was written."""
+    pdf = make_resource_pdf(tmp_path / "art.pdf", image=damage, font=damage, form=damage if damage != "short" else "")
+    assert run(pdf, spec=None).findings == ()
+
+
+def test_uncompressed_images_are_not_loaded_to_be_checked(tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    from spo_hotfolder.preflight import _ResourceChecker
+
+    pdf = make_resource_pdf(tmp_path / "art.pdf", raw_image_bytes=4 * 1024 * 1024)
+    reader = PdfReader(pdf)
+    page = reader.pages[0]
+    xobjects = page["/Resources"]["/XObject"]  # type: ignore[index]
+    raw, flate = xobjects.raw_get("/Im1"), xobjects.raw_get("/Im0")
+    assert _ResourceChecker(reader).page(page) is None
+    loaded = set(reader.resolved_objects)
+    assert (raw.generation, raw.idnum) not in loaded
+    assert (flate.generation, flate.idnum) not in loaded  # checked, then let go of
+
+
+def test_a_damaged_font_in_a_real_pdf_is_found(tmp_path: Path) -> None:
+    """LibreOffice's PDF with 1 KiB in the middle overwritten (in its embedded font): delivered
+    before, now failed."""
+    from tests.daemon import CORPUS
+
+    data = (CORPUS / "002-trivial-libre-office-writer_002-trivial-libre-office-writer.pdf").read_bytes()
+    at = len(data) * 3 // 10
+    pdf = tmp_path / "lo.pdf"
+    pdf.write_bytes(data[:at] + bytes((i * 97 + 13) % 256 for i in range(1024)) + data[at + 1024 :])
+    [finding] = run(pdf, spec=None).findings
+    assert (finding.check, finding.severity, finding.page) == ("repaired", "error", 1)
+    assert finding.message.startswith("artwork 'lo.pdf' is damaged: page 1: its embedded font DejaVuSans "), (
+        finding.message
+    )
 
 
 def test_a_content_stream_written_inside_the_pages_contents_list_fails(tmp_path: Path) -> None:
