@@ -730,6 +730,14 @@ class _ResourceChecker:
         self._seen: dict[tuple[int, int], str | None] = {}  # stream or form -> its damage
 
     def page(self, page: DictionaryObject) -> str | None:
+        """The first damage found in what ``page`` draws, or None. A structure this check cannot
+        follow is not damage it found: what a reader makes of it, the other checks say."""
+        try:
+            return self._page(page)
+        except Exception:  # noqa: BLE001 - a check of data, never a reason of its own to refuse a file
+            return None
+
+    def _page(self, page: DictionaryObject) -> str | None:
         resources = _resolve(page.get("/Resources"))
         if isinstance(resources, DictionaryObject):
             found = self._resources(resources, 0)

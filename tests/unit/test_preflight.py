@@ -882,6 +882,22 @@ def test_uncompressed_images_are_not_loaded_to_be_checked(tmp_path: Path) -> Non
     assert (flate.generation, flate.idnum) not in loaded  # checked, then let go of
 
 
+def test_a_structure_the_damage_check_cannot_follow_is_not_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check of images, fonts and forms is one of data: where it cannot follow the file (here:
+    it raises), it finds nothing, and the file is not refused as unreadable for it."""
+    from spo_hotfolder import preflight as module
+
+    def cannot(self: object, resources: object, depth: int) -> None:
+        raise KeyError("/Unexpected")
+
+    pdf = make_resource_pdf(tmp_path / "art.pdf", font="cut")
+    assert run(pdf, spec=None).findings != ()
+    monkeypatch.setattr(module._ResourceChecker, "_resources", cannot)
+    assert run(pdf, spec=None).findings == ()
+
+
 def test_a_damaged_font_in_a_real_pdf_is_found(tmp_path: Path) -> None:
     """LibreOffice's PDF with 1 KiB in the middle overwritten (in its embedded font): delivered
     before, now failed."""
