@@ -705,6 +705,9 @@ def _content_damage(reader: PdfReader, page: DictionaryObject) -> str | None:
 #: Streams larger than this (compressed, as the file stores them) are not loaded to be checked.
 _RESOURCE_CHECK_MAX = 64 * 1024 * 1024
 _LENGTH = re.compile(rb"/Length\s+(\d+)(?:\s+(\d+)\s+R)?")
+_SMASK = re.compile(rb"/SMask\s+(\d+)\s+(\d+)\s+R")
+_INDIRECT_SPACE = re.compile(rb"/ColorSpace\s+(\d+)\s+(\d+)\s+R")
+_ICC = re.compile(rb"/ICCBased\s+(\d+)\s+(\d+)\s+R")
 #: Components per pixel of the colour spaces an image can name directly.
 _COMPONENTS = {
     "/DeviceGray": 1, "/G": 1, "/CalGray": 1, "/Indexed": 1, "/I": 1, "/Separation": 1,
@@ -715,7 +718,7 @@ _COMPONENTS = {
 class _ResourceChecker:
     """Finds damaged compressed data in what a page draws besides its content: its images (and
     their soft masks), embedded font programs, forms (Form XObjects, printed annotations'
-    appearances, Type3 glyphs), each checked once per file (audit C 9: a font or an image
+    appearances, Type3 glyphs), ICC colour profiles, each checked once per file (audit C 9: a font or an image
     overwritten in the middle passed, and printed wrong or not at all).
 
     Damage is Flate data (also inside ASCII85 or hexadecimal text) that does not decode to its end,
@@ -765,6 +768,12 @@ class _ResourceChecker:
         return None
 
     def _resources(self, resources: DictionaryObject, depth: int) -> str | None:
+        spaces = _resolve(resources.get("/ColorSpace"))
+        if isinstance(spaces, DictionaryObject):
+            for key, space in spaces.items():
+                found = self._colour_space(_resolve(space), f"its colour space {str(key).removeprefix('/')}")
+                if found is not None:
+                    return found
         xobjects = _resolve(resources.get("/XObject"))
         if isinstance(xobjects, DictionaryObject):
             for key, ref in xobjects.items():
@@ -844,13 +853,35 @@ class _ResourceChecker:
 
     def _image(self, ref: Any, what: str) -> str | None:
         damage = self._loaded(ref, what, _image_size)
+        head = _stream_header(self._reader, ref) or b""
+        if damage is None and (mask := _SMASK.search(head)) is not None:  # its transparency, an image itself
+            damage = self._loaded(self._ref(mask), f"{what} (its transparency)", _image_size)
         if damage is None:
-            head = _stream_header(self._reader, ref) or b""
-            if b"/SMask" in head:  # its transparency, an image itself
-                image = _resolve(ref)
-                if isinstance(image, DictionaryObject):
-                    damage = self._loaded(image.raw_get("/SMask"), f"{what} (its transparency)", _image_size)
+            space = _INDIRECT_SPACE.search(head)
+            damage = self._colour_space(
+                _resolve(self._ref(space)) if space is not None else None,
+                what,
+                [self._ref(m) for m in _ICC.finditer(head)],
+            )
         return damage
+
+    def _ref(self, match: re.Match[bytes]) -> IndirectObject:
+        return IndirectObject(int(match[1]), int(match[2]), self._reader)
+
+    def _colour_space(self, space: Any, what: str, profiles: list[Any] | None = None) -> str | None:
+        """Checks the ICC profiles (streams) a colour space uses, also as the base of /Indexed."""
+        found = list(profiles or [])
+        while isinstance(space, ArrayObject) and space:
+            family = _resolve(space[0])
+            if family == "/ICCBased" and len(space) > 1:
+                found.append(space[1])  # (an ArrayObject keeps the reference as it is)
+                break
+            space = _resolve(space[1]) if family == "/Indexed" and len(space) > 1 else None
+        for profile in found:
+            damage = self._loaded(profile, f"{what} (its colour profile)", None)
+            if damage is not None:
+                return damage
+        return None
 
     def _loaded(self, ref: Any, what: str, size: Any) -> str | None:
         """Checks an image or a font program, loaded only when its filter is one checked and it is

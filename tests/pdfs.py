@@ -415,12 +415,14 @@ def make_resource_pdf(
     image: str = "",
     font: str = "",
     form: str = "",
+    profile: str | None = None,
     pages: int = 1,
     raw_image_bytes: int = 0,
 ) -> Path:
     """Pages (85 x 55 mm) that each draw one Flate gray image (Im0, 64 x 48 pixels, PNG predictor),
     text in one embedded TrueType font (F1: its program a FontFile2 with /Length1) and one form
     (Fm0, its content Flate data), shared by all pages; each ``_zlib_with`` its damage ("" = none).
+    ``profile``: the image's colours an ICC profile (Flate data, so ``_zlib_with`` its damage).
     ``raw_image_bytes``: a further uncompressed image (Im1) of that many bytes."""
     writer = PdfWriter()
     width, height = 64, 48
@@ -439,6 +441,10 @@ def make_resource_pdf(
             ),
         }
     )
+    if profile is not None:
+        icc = _encoded_stream(_zlib_with(bytes(range(128)) * 30, profile), NameObject("/FlateDecode"))
+        icc[NameObject("/N")] = NumberObject(1)
+        img[NameObject("/ColorSpace")] = ArrayObject([NameObject("/ICCBased"), writer._add_object(icc)])
     program = bytes(range(256)) * 40  # stands for a TrueType program: only its bytes are checked
     font_file = _encoded_stream(_zlib_with(program, font), NameObject("/FlateDecode"))
     font_file[NameObject("/Length1")] = NumberObject(len(program))

@@ -834,6 +834,10 @@ def test_content_damage_under_ascii_text_is_found_too(tmp_path: Path, encoding: 
             "bytes where 10,240 are needed, and its checksum is wrong)",
         ),
         ({"form": "cut"}, "its form Fm0 is cut off (its compressed data ends before the content does)"),
+        (
+            {"profile": "cut"},
+            "its image Im0 (its colour profile) is cut off (its compressed data ends before the content does)",
+        ),
     ],
 )
 def test_a_damaged_image_font_or_form_fails_and_says_which(tmp_path: Path, what: dict[str, str], said: str) -> None:
@@ -862,7 +866,9 @@ def test_data_readers_take_is_not_damage(tmp_path: Path, damage: str) -> None:
     """A wrong or cut checksum after data of the right size (some producers write it so; Adobe's
     drops a last 0x00 byte), or complete data of a wrong size with its right checksum, passes: what
     a reader decodes is what was written."""
-    pdf = make_resource_pdf(tmp_path / "art.pdf", image=damage, font=damage, form=damage if damage != "short" else "")
+    pdf = make_resource_pdf(
+        tmp_path / "art.pdf", image=damage, font=damage, form=damage if damage != "short" else "", profile=damage
+    )
     assert run(pdf, spec=None).findings == ()
 
 
