@@ -366,6 +366,7 @@ class Engine:
             config.watch.settle_seconds, clock.monotonic, wall=lambda: clock.now().timestamp()
         )
         self._hints: dict[Path, tuple[bool, float]] = {}  # path -> (moved in, when last seen)
+        self._folder_moves: list[tuple[Path, Path]] = []  # folders renamed (native watch): (old, new)
         self._hint_lock = threading.Lock()
         self.wake_event = threading.Event()
         self.stop_event = threading.Event()
@@ -473,6 +474,12 @@ class Engine:
             earlier = self._hints.get(path)
             self._hints[path] = ((earlier is not None and earlier[0]) or moved_in, seen)
         self.metrics.watcher_event()
+        self.wake_event.set()
+
+    def folder_moved(self, old: Path, new: Path) -> None:
+        """Called from the watcher thread: a folder was renamed from ``old`` to ``new``."""
+        with self._hint_lock:
+            self._folder_moves.append((old, new))
         self.wake_event.set()
 
     def _share_answers(self, name: str) -> None:
@@ -820,6 +827,9 @@ class Engine:
     def _drain_hints(self) -> None:
         with self._hint_lock:
             hints, self._hints = self._hints, {}
+            moves, self._folder_moves = self._folder_moves, []
+        for old, new in moves:
+            self._guard("intake", str(old), lambda o=old, n=new: self._on_folder_moved(o, n))  # type: ignore[misc]
         for path, (moved_in, seen) in hints.items():
             kind, job_folder = self._classify(path)
             if kind == "ignore":
@@ -833,6 +843,29 @@ class Engine:
                 self._note_upload(path, seen)  # x.pdf.filepart, which watch.ignore does not list (CC 4)
             began = self._upload_start(path) if kind == "data" else None
             self.tracker.track(path, activity=True, complete=moved_in, seen=seen, began=began)
+
+    def _on_folder_moved(self, old: Path, new: Path) -> None:
+        """A folder in the inbox renamed while jobs wait for artwork in it (audit E 3: an operator's
+        "New folder" renamed to the order's name while its PDF was still being copied in): the files
+        are awaited under the new name, and the folder is removed once emptied as before. (Polling
+        sees no rename: there the job waits until its artwork timeout, the file at the new path
+        set aside with its own ERROR.txt.)"""
+        inbox = self.area("inbox")
+        if inbox not in old.parents or inbox not in new.parents:
+            return
+        for folder in [f for f in self._consumed_dirs if f == old or old in f.parents]:
+            self._consumed_dirs.discard(folder)
+            self._consumed_dirs.add(new / folder.relative_to(old))
+        jobs = self.ledger.move_awaited(str(old), str(new))
+        if not jobs:
+            return
+        log.info("inbox.folder_renamed", old=self.rel(old), new=self.rel(new), jobs=jobs)
+        for job_id in jobs:
+            self._note_action(
+                job_id,
+                f"its folder {self.rel(old)} was renamed {self.rel(new)}: its artwork is awaited there",
+            )
+            self._write_status(job_id)
 
     def _note_upload(self, path: Path, seen: float) -> None:
         """An ignored inbox name that is an upload client's temporary name for a file (rsync's

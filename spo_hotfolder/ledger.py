@@ -975,6 +975,24 @@ class Ledger:
                     (name, job_id, position),
                 )
 
+    def move_awaited(self, old: str, new: str) -> list[str]:
+        """An inbox folder renamed from ``old`` to ``new``: the files awaited inside it are awaited
+        at their new paths. Returns the jobs waiting for any of them."""
+        low, high = old + "/", old + "0"  # "0" follows "/": every path below the folder, by the index
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT a.job_id, a.position, a.source FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
+                "WHERE a.source >= ? AND a.source < ? AND a.present = 0 AND j.stage IN ('awaiting', 'failed')",
+                (low, high),
+            ).fetchall()
+            for job_id, position, source in rows:
+                self._artwork.pop(job_id, None)
+                db.execute(
+                    "UPDATE artwork SET source = ? WHERE job_id = ? AND position = ?",
+                    (new + source[len(old) :], job_id, position),
+                )
+        return sorted({row[0] for row in rows})
+
     def awaits_under(self, folder: str) -> bool:
         """Whether an awaiting or failed job still waits for a file inside ``folder`` (an inbox
         folder its manifest came in)."""

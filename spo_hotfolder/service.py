@@ -413,6 +413,7 @@ class Daemon:
             engine.hint,
             descend={folder: engine.descend_rule(folder) for folder in watched},
             ignored=lambda name: engine.ignored(name),
+            moved_dir=engine.folder_moved,
         )
         try:
             self.watcher.start()

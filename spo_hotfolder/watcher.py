@@ -93,8 +93,11 @@ _install_prompt_queue()
 
 
 class _Recorder(FileSystemEventHandler):
-    def __init__(self, sink: Callable[[Path, bool], None]) -> None:
+    def __init__(
+        self, sink: Callable[[Path, bool], None], moved_dir: Callable[[Path, Path], None] | None = None
+    ) -> None:
         self._sink = sink
+        self._moved_dir = moved_dir
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         try:
@@ -102,6 +105,8 @@ class _Recorder(FileSystemEventHandler):
                 return
             if event.event_type == "moved":
                 dest = event.dest_path
+                if dest and event.is_directory and event.src_path and self._moved_dir is not None:
+                    self._moved_dir(Path(_text(event.src_path)), Path(_text(dest)))
                 if dest:
                     self._sink(Path(_text(dest)), not event.is_directory)
                 return
@@ -389,13 +394,16 @@ class FolderWatcher:
         sink: Callable[[Path, bool], None],
         descend: Mapping[Path, Descend] | None = None,
         ignored: Callable[[str], bool] | None = None,
+        moved_dir: Callable[[Path, Path], None] | None = None,
     ) -> None:
         """``descend`` and ``ignored`` narrow what polling looks at (what the engine's scans look
-        at); inotify watches the whole trees."""
+        at); inotify watches the whole trees. ``moved_dir(old, new)``: a folder renamed inside the
+        watched trees (native mode only: polling sees one folder go and another come)."""
         self.folders = list(folders)
         self.requested_mode = mode
         self.poll_interval = poll_interval
         self._sink = sink
+        self._moved_dir = moved_dir
         self._descend = descend
         self._ignored = ignored
         self._observer: object | None = None
@@ -479,7 +487,7 @@ class FolderWatcher:
             self.mode = "polling"
             log.info("watcher.started", mode=self.mode, folders=[str(f) for f in self.folders])
             return
-        handler = _Recorder(self._sink)
+        handler = _Recorder(self._sink, self._moved_dir)
         observer = Observer(handler)
         for folder in self.folders:
             folder.mkdir(parents=True, exist_ok=True)

@@ -221,6 +221,34 @@ def test_folder_manifest_dragged_in(make_daemon) -> None:
     wait_for(lambda: not folder.exists(), what="the consumed inbox folder removed")
 
 
+def test_a_folder_drop_renamed_while_its_pdf_is_copied_in_is_followed(make_daemon, tmp_path: Path) -> None:
+    """Audit E 3: an operator's "New folder" (manifest in, PDF still being copied) renamed to the
+    order's name: the job waited for the PDF at the old path until its artwork timeout, and the PDF
+    at the new one was set aside as nobody's."""
+    daemon = make_daemon(watch={"settle_seconds": 0.5})
+    data = card(tmp_path / "src.pdf").read_bytes()
+    folder = daemon.inbox / "New folder"
+    folder.mkdir()
+    (folder / "manifest.yaml").write_text('order_id: "E3"\nproduct: bc-1\nquantity: 1\nartwork: [card.pdf]\n')
+    with open(folder / "card.pdf", "wb") as fh:
+        fh.write(data[: len(data) // 2])
+        fh.flush()
+        daemon.wait_status("E3-1", "AwaitingData")
+        renamed = daemon.inbox / "E3 order"
+        folder.rename(renamed)
+        said = "its folder inbox/New folder was renamed inbox/E3 order: its artwork is awaited there"
+        wait_for(
+            lambda: said in (daemon.root / "work" / "E3-1" / "STATUS.txt").read_text(),
+            what="the rename noted in STATUS.txt",
+        )
+        fh.write(data[len(data) // 2 :])
+    daemon.wait_status("E3-1", "InHotFolder")
+    assert (daemon.root / "done" / "E3-1" / "artwork" / "card.pdf").read_bytes() == data
+    wait_for(lambda: not renamed.exists(), what="the emptied folder removed")
+    assert not list((daemon.root / "failed").iterdir())
+    assert daemon.stop() == 0
+
+
 def test_route_dry_run_of_a_manifest_file_and_of_a_folder_drop(tmp_path: Path) -> None:
     """`route` changes nothing and says, per job, where it would go and why, in lines and in JSON."""
     config = write_config(tmp_path, blocking={"products": ["poster-*"]})

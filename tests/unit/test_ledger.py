@@ -510,3 +510,27 @@ def test_a_ledger_made_before_the_name_keys_gets_them_for_the_artwork_still_awai
     db.commit()
     db.close()
     assert Ledger(path).waiting_as("/in", "C.pdf") == [("B-1", 2, "/in/c.pdf")]
+
+
+def test_artwork_awaited_in_a_renamed_folder_is_awaited_at_its_new_path(ledger: Ledger) -> None:
+    """Audit E 3: the files below the renamed folder only (not a folder whose name begins alike),
+    not yet arrived, of awaiting or failed jobs; the awaited name's index key kept."""
+    add(ledger, "A-1", Stage.AWAITING)
+    add(ledger, "B-1", Stage.AWAITING)
+    add(ledger, "C-1", Stage.HELD)
+    ledger.set_artwork(
+        "A-1",
+        [
+            Artwork(1, "front.pdf", "/in/New folder/front.pdf", None, False),
+            Artwork(2, "back.pdf", "/in/New folder/art/back.pdf", None, False),
+            Artwork(3, "cover.pdf", None, None, True),
+        ],
+    )
+    ledger.set_artwork("B-1", [Artwork(1, "x.pdf", "/in/New folder 2/x.pdf", None, False)])
+    ledger.set_artwork("C-1", [Artwork(1, "y.pdf", "/in/New folder/y.pdf", None, False)])
+    assert ledger.move_awaited("/in/New folder", "/in/order 7") == ["A-1"]
+    assert [a.source for a in ledger.artwork("A-1")] == ["/in/order 7/front.pdf", "/in/order 7/art/back.pdf", None]
+    assert [a.source for a in ledger.artwork("B-1")] == ["/in/New folder 2/x.pdf"]
+    assert [a.source for a in ledger.artwork("C-1")] == ["/in/New folder/y.pdf"]
+    assert ledger.waiting_as("/in/order 7", "FRONT.pdf") == [("A-1", 1, "/in/order 7/front.pdf")]
+    assert ledger.move_awaited("/in/elsewhere", "/in/other") == []
