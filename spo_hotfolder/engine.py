@@ -848,8 +848,7 @@ class Engine:
         """A folder in the inbox renamed while jobs wait for artwork in it (audit E 3: an operator's
         "New folder" renamed to the order's name while its PDF was still being copied in): the files
         are awaited under the new name, and the folder is removed once emptied as before. (Polling
-        sees no rename: there the job waits until its artwork timeout, the file at the new path
-        set aside with its own ERROR.txt.)"""
+        tells a rename by the folder's inode and files: FolderPoller._renamed.)"""
         inbox = self.area("inbox")
         if inbox not in old.parents or inbox not in new.parents:
             return

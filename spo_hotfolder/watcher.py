@@ -226,10 +226,12 @@ class FolderPoller:
         ignored: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         stat: Callable[[str], os.stat_result] = os.stat,
+        moved_dir: Callable[[Path, Path], None] | None = None,
     ) -> None:
         self.folders = list(folders)
         self.interval = interval
         self._sink = sink
+        self._moved_dir = moved_dir
         self._descend = dict(descend or {})
         self._ignored = ignored or (lambda name: False)
         self._clock = clock
@@ -318,10 +320,33 @@ class FolderPoller:
             if report and before.get(name) != fkey:
                 self._sink(Path(entry.path), False)
         if old is not None:
-            for gone in old.subdirs - folder.subdirs:
-                self._forget(f"{path}{os.sep}{gone}")
+            gone = old.subdirs - folder.subdirs
+            if report and gone and self._moved_dir is not None:
+                self._renamed(path, gone, folder.subdirs - old.subdirs, entries)
+            for name in gone:
+                self._forget(f"{path}{os.sep}{name}")
         self._known[path] = folder
         return folder
+
+    def _renamed(self, path: str, gone: set[str], new: set[str], entries: list[os.DirEntry[str]]) -> None:
+        """Folders of ``path`` that went while others came: one that came with the inode of one
+        that went, and every file that one held when last listed, is taken as it renamed (polling
+        sees no rename; an inode reused by a new folder at once would hold other files)."""
+        inodes = {entry.name: entry.inode() for entry in entries if entry.name in new}
+        for old_name in sorted(gone):
+            known = self._known.get(f"{path}{os.sep}{old_name}")
+            if known is None:
+                continue
+            for new_name, inode in inodes.items():
+                if inode != known.key[0]:
+                    continue
+                try:
+                    names = set(os.listdir(f"{path}{os.sep}{new_name}"))
+                except OSError:
+                    break
+                if set(known.files) <= names and known.subdirs <= names:
+                    self._moved_dir(Path(path, old_name), Path(path, new_name))  # type: ignore[misc]
+                break
 
     def _forget(self, path: str) -> None:
         """A folder that is gone (or no longer looked into), with everything below it."""
@@ -398,7 +423,7 @@ class FolderWatcher:
     ) -> None:
         """``descend`` and ``ignored`` narrow what polling looks at (what the engine's scans look
         at); inotify watches the whole trees. ``moved_dir(old, new)``: a folder renamed inside the
-        watched trees (native mode only: polling sees one folder go and another come)."""
+        watched trees (polling: told by its inode and its files, ``FolderPoller._renamed``)."""
         self.folders = list(folders)
         self.requested_mode = mode
         self.poll_interval = poll_interval
@@ -481,7 +506,9 @@ class FolderWatcher:
         if polling:
             for folder in self.folders:
                 folder.mkdir(parents=True, exist_ok=True)
-            poller = FolderPoller(self.folders, self.poll_interval, self._sink, self._descend, self._ignored)
+            poller = FolderPoller(
+                self.folders, self.poll_interval, self._sink, self._descend, self._ignored, moved_dir=self._moved_dir
+            )
             poller.start()
             self._observer = poller
             self.mode = "polling"

@@ -221,11 +221,12 @@ def test_folder_manifest_dragged_in(make_daemon) -> None:
     wait_for(lambda: not folder.exists(), what="the consumed inbox folder removed")
 
 
-def test_a_folder_drop_renamed_while_its_pdf_is_copied_in_is_followed(make_daemon, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["native", "polling"])
+def test_a_folder_drop_renamed_while_its_pdf_is_copied_in_is_followed(make_daemon, tmp_path: Path, mode: str) -> None:
     """Audit E 3: an operator's "New folder" (manifest in, PDF still being copied) renamed to the
     order's name: the job waited for the PDF at the old path until its artwork timeout, and the PDF
     at the new one was set aside as nobody's."""
-    daemon = make_daemon(watch={"settle_seconds": 0.5})
+    daemon = make_daemon(watch={"settle_seconds": 0.5, "mode": mode, "poll_interval_seconds": 0.2})
     data = card(tmp_path / "src.pdf").read_bytes()
     folder = daemon.inbox / "New folder"
     folder.mkdir()

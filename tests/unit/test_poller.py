@@ -159,3 +159,37 @@ def test_start_and_stop(tmp_path: Path) -> None:
     finally:
         poller.stop()
     assert not poller.is_alive()
+
+
+def test_a_folder_renamed_is_told_from_its_inode_and_its_files(tmp_path: Path) -> None:
+    """Audit E 3 in polling mode: a folder drop renamed ("New folder" -> the order's name) is said
+    as a rename; a folder removed and another made in the same round with other files is not,
+    whatever its inode."""
+    inbox = tmp_path / "inbox"
+    (inbox / "New folder").mkdir(parents=True)
+    (inbox / "New folder" / "card.pdf").write_bytes(b"%PDF-1.4\n")
+    clock = Clock()
+    moves: list[tuple[Path, Path]] = []
+    poller = FolderPoller(
+        [inbox],
+        1.0,
+        lambda path, moved: None,
+        descend={inbox: lambda depth, name: depth < 1},
+        clock=clock,
+        moved_dir=lambda old, new: moves.append((old, new)),
+    )
+    poller.poll(report=False)
+    (inbox / "New folder").rename(inbox / "order 7")
+    (inbox / "order 7" / "back.pdf").write_bytes(b"%PDF-1.4\n")  # more may come meanwhile
+    clock.t += 1
+    poller.poll()
+    assert moves == [(inbox / "New folder", inbox / "order 7")]
+    # The same inode under another name, but not the files it held (as a folder removed and a new
+    # one made at once that got its inode would be): not a rename.
+    (inbox / "order 7").rename(inbox / "other")
+    for name in ("card.pdf", "back.pdf"):
+        (inbox / "other" / name).unlink()
+    (inbox / "other" / "x.pdf").write_bytes(b"%PDF-1.4\n")
+    clock.t += 1
+    poller.poll()
+    assert moves == [(inbox / "New folder", inbox / "order 7")]
