@@ -778,8 +778,9 @@ class _ResourceChecker:
         if isinstance(xobjects, DictionaryObject):
             for key, ref in xobjects.items():
                 name = str(key).removeprefix("/")
-                if self._an_image(ref):
-                    found = self._image(ref, f"its image {name}")
+                head = _stream_header(self._reader, ref)  # (read once: kind, filter, size, mask, colours)
+                if self._an_image(ref, head):
+                    found = self._image(ref, f"its image {name}", head)
                 else:
                     found = self._form(ref, f"its form {name}", depth)
                 if found is not None:
@@ -792,11 +793,11 @@ class _ResourceChecker:
                     return found
         return None
 
-    def _an_image(self, ref: Any) -> bool:
+    def _an_image(self, ref: Any, head: bytes | None) -> bool:
         loaded = self._reader.resolved_objects.get((ref.generation, ref.idnum)) if _ident(ref) else None
         if isinstance(loaded, StreamObject):
             return bool(_resolve(loaded.get("/Subtype")) == "/Image")
-        return _is_image(self._reader, ref)
+        return head is not None and _IMAGE_SUBTYPE.search(head) is not None
 
     def _form(self, ref: Any, what: str, depth: int) -> str | None:
         ident = _ident(ref)
@@ -851,9 +852,9 @@ class _ResourceChecker:
     def _program(self, ref: Any, what: str) -> str | None:
         return self._loaded(ref, what, _font_program_size)
 
-    def _image(self, ref: Any, what: str) -> str | None:
-        damage = self._loaded(ref, what, _image_size)
-        head = _stream_header(self._reader, ref) or b""
+    def _image(self, ref: Any, what: str, head: bytes | None) -> str | None:
+        damage = self._loaded(ref, what, _image_size, head)
+        head = head or b""
         if damage is None and (mask := _SMASK.search(head)) is not None:  # its transparency, an image itself
             damage = self._loaded(self._ref(mask), f"{what} (its transparency)", _image_size)
         if damage is None:
@@ -883,16 +884,18 @@ class _ResourceChecker:
                 return damage
         return None
 
-    def _loaded(self, ref: Any, what: str, size: Any) -> str | None:
-        """Checks an image or a font program, loaded only when its filter is one checked and it is
-        not too big, and let go of after (pypdf would keep it for the file's life)."""
+    def _loaded(self, ref: Any, what: str, size: Any, head: bytes | None = None) -> str | None:
+        """Checks an image, a font program or a colour profile, loaded only when its filter is one
+        checked and it is not too big, and let go of after (pypdf would keep it for the file's
+        life). ``head``: its dictionary as ``_stream_header`` read it already."""
         ident = _ident(ref)
         if ident is None:
             return None
         if ident in self._seen:
             return self._seen[ident]
         self._seen[ident] = None
-        head = _stream_header(self._reader, ref)
+        if head is None:
+            head = _stream_header(self._reader, ref)
         if head is None or _CHECKED_FILTER.search(head) is None or not self._small(head):
             return None
         loaded_before = (ident[1], ident[0]) in self._reader.resolved_objects
