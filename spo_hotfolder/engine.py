@@ -366,7 +366,7 @@ class Engine:
             config.watch.settle_seconds, clock.monotonic, wall=lambda: clock.now().timestamp()
         )
         self._hints: dict[Path, tuple[bool, float]] = {}  # path -> (moved in, when last seen)
-        self._folder_moves: list[tuple[Path, Path]] = []  # folders renamed (native watch): (old, new)
+        self._folder_moves: list[tuple[Path, Path]] = []  # folders renamed in the watched trees: (old, new)
         self._hint_lock = threading.Lock()
         self.wake_event = threading.Event()
         self.stop_event = threading.Event()

@@ -9,6 +9,7 @@ SMB/NFS mounts, where inotify sees nothing done by other machines. Polling is ou
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -332,7 +333,11 @@ class FolderPoller:
         """Folders of ``path`` that went while others came: one that came with the inode of one
         that went, and every file that one held when last listed, is taken as it renamed (polling
         sees no rename; an inode reused by a new folder at once would hold other files)."""
-        inodes = {entry.name: entry.inode() for entry in entries if entry.name in new}
+        inodes: dict[str, int] = {}
+        for entry in entries:
+            if entry.name in new:
+                with contextlib.suppress(OSError):  # (stat: a listing's inode may differ, as on overlayfs)
+                    inodes[entry.name] = entry.stat(follow_symlinks=False).st_ino
         for old_name in sorted(gone):
             known = self._known.get(f"{path}{os.sep}{old_name}")
             if known is None:
