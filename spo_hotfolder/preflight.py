@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Literal
 
 from pypdf import PageObject, PasswordType, PdfReader, apply_configuration
 from pypdf.constants import UserAccessPermissions
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject, StreamObject
+from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, IndirectObject, PdfObject, StreamObject
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.pdfreport import (
@@ -696,12 +696,59 @@ def _content_damage(reader: PdfReader, page: DictionaryObject) -> str | None:
             continue
         filters = _resolve(stream.get("/Filter"))
         names = [_resolve(f) for f in filters] if isinstance(filters, ArrayObject) else [filters]
-        damage = _decode_damage(stream._data, names)  # the raw (still encoded) bytes
+        damage = _content_data_damage(reader, stream, names)
         if damage is not None:
             return damage
     return None
 
 
+#: The operators of page content (ISO 32000-1, Annex A).
+_OPERATORS = frozenset(
+    b"b B b* B* BDC BI BMC BT BX c cm CS cs d d0 d1 Do DP EI EMC ET EX f F f* G g gs h i ID j J K k l m M "
+    b"MP n q Q re RG rg ri s S SC sc SCN scn sh T* Tc Td TD Tf Tj TJ TL Tm Tr Ts Tw Tz v w W W* y ' \"".split()
+)
+#: Content (decoded) larger than this is not parsed when its checksum is wrong: taken as it decodes.
+_GARBLE_CHECK_LIMIT = 16 * 1024 * 1024
+
+
+def _content_data_damage(reader: PdfReader, stream: StreamObject, filters: list[Any]) -> str | None:
+    """How content (of a page, a form, a glyph) is damaged: its Flate data does not decode to its
+    end, or its zlib checksum is wrong AND what it decodes to is not page content (data overwritten
+    in the middle that still decodes, to garbage; a wrong checksum on content that reads as content
+    is some producer's slip, and passes)."""
+    decoded = _decode(stream._data, filters, _CONTENT_CHECK_LIMIT)  # the raw (still encoded) bytes
+    if decoded is None:
+        return None
+    if decoded.damage is not None:
+        return decoded.damage
+    if decoded.checksum_ok is False and decoded.size <= _GARBLE_CHECK_LIMIT and _garbled(reader, stream):
+        return (
+            "cannot be decoded (its compressed data is corrupt: its checksum is wrong, and it decodes to no valid "
+            "content)"
+        )
+    return None
+
+
+def _garbled(reader: PdfReader, stream: StreamObject) -> bool:
+    """Whether decoded content does not parse as PDF content: pypdf cannot read it, or it holds an
+    operator no PDF has (outside a BX/EX section, where unknown operators are allowed)."""
+    try:
+        operations = ContentStream(stream, reader).operations
+    except Exception:  # noqa: BLE001 - unreadable as content is the answer
+        return True
+    compatibility = 0
+    for _operands, operator in operations:
+        if operator == b"BX":
+            compatibility += 1
+        elif operator == b"EX":
+            compatibility = max(0, compatibility - 1)
+        elif operator not in _OPERATORS and operator != b"INLINE IMAGE" and not compatibility:
+            return True
+    return False
+
+
+#: ``_ResourceChecker._data``'s ``size`` for content (forms, glyphs): checked as page content is.
+_CONTENT = object()
 #: Streams larger than this (compressed, as the file stores them) are not loaded to be checked.
 _RESOURCE_CHECK_MAX = 64 * 1024 * 1024
 _LENGTH = re.compile(rb"/Length\s+(\d+)(?:\s+(\d+)\s+R)?")
@@ -725,7 +772,8 @@ class _ResourceChecker:
     as for page content; and, for an image or a font program whose decoded size its dictionary
     tells, data whose zlib checksum is wrong AND that decodes to another size: data overwritten in
     the middle often still decodes, to something else. A wrong checksum alone passes (readers
-    ignore it, and some producers write it wrong). Data without a checked filter (uncompressed,
+    ignore it, and some producers write it wrong); forms and glyphs are content, checked as page
+    content is (``_content_data_damage``). Data without a checked filter (uncompressed,
     JPEG) is never loaded; nor is a stream of more than 64 MiB."""
 
     def __init__(self, reader: PdfReader) -> None:
@@ -809,7 +857,7 @@ class _ResourceChecker:
         form = _resolve(ref)
         if not isinstance(form, StreamObject) or _resolve(form.get("/Subtype")) == "/Image":
             return None
-        damage = self._data(form, what, None)
+        damage = self._data(form, what, _CONTENT)
         if damage is None:
             resources = _resolve(form.get("/Resources"))
             if isinstance(resources, DictionaryObject):
@@ -920,6 +968,9 @@ class _ResourceChecker:
     def _data(self, stream: StreamObject, what: str, size: Any) -> str | None:
         filters = _resolve(stream.get("/Filter"))
         names = [_resolve(f) for f in filters] if isinstance(filters, ArrayObject) else [filters]
+        if size is _CONTENT:
+            damage = _content_data_damage(self._reader, stream, names)
+            return f"{what} {damage}" if damage is not None else None
         expected: int | None = size(stream, names) if size is not None else None
         limit = _CONTENT_CHECK_LIMIT if expected is None else expected + _CONTENT_CHUNK
         decoded = _decode(stream._data, names, limit)  # the raw (still encoded) bytes
@@ -1049,13 +1100,6 @@ _FLATE = ("/FlateDecode", "/Fl")
 _A85_IGNORED = b" \t\n\r\x0b\x0c\x00"
 
 
-def _decode_damage(data: bytes, filters: list[Any]) -> str | None:
-    """Why ``data``, encoded by ``filters``, does not decode to its end, or None if it does (or if
-    the filters are others than ASCII85/ASCIIHex text around Flate data, which is not checked)."""
-    decoded = _decode(data, filters, _CONTENT_CHECK_LIMIT)
-    return decoded.damage if decoded is not None else None
-
-
 def _decode(data: bytes, filters: list[Any], limit: int) -> _Inflated | None:
     """``data`` decoded through ``filters`` (ASCII85 or hexadecimal text around Flate data), the
     output kept nowhere; None when the filters are others (not checked), or no Flate among them."""
@@ -1085,11 +1129,6 @@ def _decode(data: bytes, filters: list[Any], limit: int) -> _Inflated | None:
         else:
             return _inflate(data, limit)
     return None
-
-
-def _inflate_damage(data: bytes) -> str | None:
-    """Why ``data`` (a zlib stream) does not inflate to its end, or None if it does."""
-    return _inflate(data, _CONTENT_CHECK_LIMIT).damage
 
 
 @dataclass(slots=True, frozen=True)

@@ -191,8 +191,10 @@ def make_damaged_content_pdf(
     encoding: str = "flate",
 ) -> Path:
     """Pages with Flate content streams, page ``damaged_page``'s ``damage``d: "corrupt" (bytes in its
-    middle changed), "cut" (its second half missing, as in a cut-off upload) or "no-checksum" (its
-    zlib checksum missing after complete data, which readers accept). ``encoding`` "a85" or "ahx":
+    middle changed), "cut" (its second half missing, as in a cut-off upload), "no-checksum" (its
+    zlib checksum missing after complete data, which readers accept), "bad-sum" (its checksum
+    wrong, the content right) or "garbled" (garbage in the content, and its checksum wrong: data
+    overwritten that still decodes). ``encoding`` "a85" or "ahx":
     the Flate data is then written as ASCII85 or hexadecimal text (ReportLab writes ASCII85), with
     the damage done to the Flate data before."""
     content = b"".join(b"0 0 1 rg %d %d 3 3 re f\n" % (i * 37 % 251, i * 91 % 163) for i in range(3000))
@@ -208,6 +210,11 @@ def make_damaged_content_pdf(
                 del data[len(data) // 2 :]
             elif damage == "no-checksum":
                 del data[-4:]
+            elif damage == "bad-sum":
+                data[-4:] = bytes(b ^ 0xFF for b in data[-4:])
+            elif damage == "garbled":
+                data = bytearray(zlib.compress(content[:2000] + b"\x8f\x02 Tz)q wobble 3 0 R zq\n" + content[2000:]))
+                data[-4:] = bytes(b ^ 0xFF for b in data[-4:])
             else:
                 raise ValueError(damage)
         flate = NameObject("/FlateDecode")

@@ -794,6 +794,25 @@ def test_a_page_whose_content_does_not_decode_fails_and_says_which(tmp_path: Pat
     ]
 
 
+def test_content_that_decodes_to_garbage_with_a_wrong_checksum_fails(tmp_path: Path) -> None:
+    """Audit C 9: data overwritten in the middle of a page's content may still decode, to garbage;
+    only its checksum says so. A wrong checksum on content that reads as content passes (a
+    producer's slip, which readers ignore)."""
+    two = [(91.0, 61.0)] * 2
+    garbled = make_damaged_content_pdf(tmp_path / "garbled.pdf", "garbled", two, damaged_page=2)
+    assert messages(run(garbled)) == [
+        (
+            "repaired",
+            "error",
+            "artwork 'garbled.pdf' is damaged: the content of page 2 (what is drawn on it) cannot be decoded (its "
+            "compressed data is corrupt: its checksum is wrong, and it decodes to no valid content): the page would "
+            "print incomplete or blank, or the RIP refuse the file (a file damaged on the way, or cut off); ask for "
+            "the PDF again",
+        )
+    ]
+    assert run(make_damaged_content_pdf(tmp_path / "sum.pdf", "bad-sum", two, damaged_page=2)).findings == ()
+
+
 @pytest.mark.parametrize("encoding", ["a85", "ahx"])
 def test_content_damage_under_ascii_text_is_found_too(tmp_path: Path, encoding: str) -> None:
     """Audit C 1: ReportLab writes its content as ASCII85 text around Flate data; damaged, it was
