@@ -18,7 +18,7 @@ import math
 import os
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
@@ -694,9 +694,7 @@ def _content_damage(reader: PdfReader, page: DictionaryObject) -> str | None:
         stream = _resolve(item)
         if not isinstance(stream, StreamObject):
             continue
-        filters = _resolve(stream.get("/Filter"))
-        names = [_resolve(f) for f in filters] if isinstance(filters, ArrayObject) else [filters]
-        damage = _content_data_damage(reader, stream, names)
+        damage = _content_data_damage(reader, stream)
         if damage is not None:
             return damage
     return None
@@ -711,12 +709,12 @@ _OPERATORS = frozenset(
 _GARBLE_CHECK_LIMIT = 16 * 1024 * 1024
 
 
-def _content_data_damage(reader: PdfReader, stream: StreamObject, filters: list[Any]) -> str | None:
+def _content_data_damage(reader: PdfReader, stream: StreamObject) -> str | None:
     """How content (of a page, a form, a glyph) is damaged: its Flate data does not decode to its
     end, or its zlib checksum is wrong AND what it decodes to is not page content (data overwritten
     in the middle that still decodes, to garbage; a wrong checksum on content that reads as content
     is some producer's slip, and passes)."""
-    decoded = _decode(stream._data, filters, _CONTENT_CHECK_LIMIT)  # the raw (still encoded) bytes
+    decoded = _decode(stream._data, _filter_names(stream), _CONTENT_CHECK_LIMIT)  # the raw (still encoded) bytes
     if decoded is None:
         return None
     if decoded.damage is not None:
@@ -747,8 +745,14 @@ def _garbled(reader: PdfReader, stream: StreamObject) -> bool:
     return False
 
 
-#: ``_ResourceChecker._data``'s ``size`` for content (forms, glyphs): checked as page content is.
-_CONTENT = object()
+def _filter_names(stream: StreamObject) -> list[Any]:
+    """The names of a stream's filters, in the order they apply (a single /Filter: one)."""
+    filters = _resolve(stream.get("/Filter"))
+    return [_resolve(f) for f in filters] if isinstance(filters, ArrayObject) else [filters]
+
+
+#: How many bytes a stream's data must decode to, told from its dictionary (None: not told).
+_SizeOf = Callable[[StreamObject, list[Any]], int | None]
 #: Streams larger than this (compressed, as the file stores them) are not loaded to be checked.
 _RESOURCE_CHECK_MAX = 64 * 1024 * 1024
 _LENGTH = re.compile(rb"/Length\s+(\d+)(?:\s+(\d+)\s+R)?")
@@ -857,7 +861,8 @@ class _ResourceChecker:
         form = _resolve(ref)
         if not isinstance(form, StreamObject) or _resolve(form.get("/Subtype")) == "/Image":
             return None
-        damage = self._data(form, what, _CONTENT)
+        found = _content_data_damage(self._reader, form)
+        damage = f"{what} {found}" if found is not None else None
         if damage is None:
             resources = _resolve(form.get("/Resources"))
             if isinstance(resources, DictionaryObject):
@@ -891,14 +896,13 @@ class _ResourceChecker:
                 if isinstance(descriptor, DictionaryObject):
                     for file_key in _FONT_FILE_KEYS:
                         if file_key in descriptor:
-                            damage = self._program(descriptor.raw_get(file_key), f"its embedded font {name}")
+                            damage = self._loaded(
+                                descriptor.raw_get(file_key), f"its embedded font {name}", _font_program_size
+                            )
                             break
         if ident is not None:
             self._seen[ident] = damage
         return damage
-
-    def _program(self, ref: Any, what: str) -> str | None:
-        return self._loaded(ref, what, _font_program_size)
 
     def _image(self, ref: Any, what: str, head: bytes | None) -> str | None:
         damage = self._loaded(ref, what, _image_size, head)
@@ -932,7 +936,7 @@ class _ResourceChecker:
                 return damage
         return None
 
-    def _loaded(self, ref: Any, what: str, size: Any, head: bytes | None = None) -> str | None:
+    def _loaded(self, ref: Any, what: str, size: _SizeOf | None, head: bytes | None = None) -> str | None:
         """Checks an image, a font program or a colour profile, loaded only when its filter is one
         checked and it is not too big, and let go of after (pypdf would keep it for the file's
         life). ``head``: its dictionary as ``_stream_header`` read it already."""
@@ -965,12 +969,8 @@ class _ResourceChecker:
         value = _resolve(IndirectObject(int(length[1]), int(length[2]), self._reader))
         return isinstance(value, int) and value <= _RESOURCE_CHECK_MAX
 
-    def _data(self, stream: StreamObject, what: str, size: Any) -> str | None:
-        filters = _resolve(stream.get("/Filter"))
-        names = [_resolve(f) for f in filters] if isinstance(filters, ArrayObject) else [filters]
-        if size is _CONTENT:
-            damage = _content_data_damage(self._reader, stream, names)
-            return f"{what} {damage}" if damage is not None else None
+    def _data(self, stream: StreamObject, what: str, size: _SizeOf | None) -> str | None:
+        names = _filter_names(stream)
         expected: int | None = size(stream, names) if size is not None else None
         limit = _CONTENT_CHECK_LIMIT if expected is None else expected + _CONTENT_CHUNK
         decoded = _decode(stream._data, names, limit)  # the raw (still encoded) bytes
