@@ -164,8 +164,6 @@ COPY_SUFFIX = " (copy, not used)"
 DISK_FULL_RETRY_SECONDS = 5.0
 #: STATUS.txt's first line, "Job <id>  (order ...)": names the job a folder renamed by hand holds.
 _STATUS_HEADER = re.compile(r"^Job (\S+)  \(order ")
-#: Data files from this size on are flushed to disk in the background once complete (fsutil.Flusher).
-FLUSH_AHEAD_BYTES = 4 * 2**20
 
 
 class PdfService(Protocol):
@@ -1057,8 +1055,9 @@ class Engine:
                         fault=True,
                     )
         elif kind == "data":
-            if sig[0] >= FLUSH_AHEAD_BYTES:
-                self.flusher.submit(path)
+            # On disk in the background from now (fsutil.Flusher): the fsync before OutputCreated
+            # then finds nothing left to write (a 1-page PDF: ~1 ms less per job, here).
+            self.flusher.submit(path)
             if not self._claim(path, sig) and path not in self._orphans:
                 self._orphans[path] = (self.clock.monotonic(), sig)
                 if not self._start_backlog_over and (waited := self._waited_before_start(path)) > 0:

@@ -860,10 +860,9 @@ def test_crash_in_the_middle_of_a_copy_leaves_no_temp_in_the_staging_folder(tmp_
         r.close()
 
 
-def test_big_artwork_is_flushed_ahead_and_delivered(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A data file from FLUSH_AHEAD_BYTES on goes to the background flusher as soon as it is
-    complete (here: every file); the job is delivered as ever."""
-    monkeypatch.setattr(engine_module, "FLUSH_AHEAD_BYTES", 1)
+def test_artwork_is_flushed_ahead_and_delivered(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A data file goes to the background flusher as soon as it is complete; the job is delivered
+    as ever."""
     submitted: list[Path] = []
     real_submit = rig.engine.flusher.submit
 

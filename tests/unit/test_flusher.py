@@ -1,4 +1,4 @@
-"""fsutil.Flusher: big files are fsynced in the background, never more than its limit at once."""
+"""fsutil.Flusher: artwork files are fsynced in the background, never more than its limit at once."""
 
 from __future__ import annotations
 
