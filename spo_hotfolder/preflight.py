@@ -18,6 +18,7 @@ import math
 import os
 import re
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -358,21 +359,93 @@ _PRINT_FLAG = 4
 #: fonts their page lists then count as used.
 _MAX_CONTENT_SCAN = 16 * 1024 * 1024
 _SELECT_FONT = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s+[-+0-9.]+\s+Tf\b")
+#: A text object (``BT`` ... ``ET``).
+_TEXT_OBJECT = re.compile(rb"\bBT\b(.*?)\bET\b", re.S)
+#: Where a string begins: every operator that shows text takes one (``(...)`` or ``<...>``).
+_STRING_START = re.compile(rb"[(<]")
 
 
-def _selected_fonts(page: DictionaryObject) -> set[str] | None:
-    """The font names a page's content selects (``/F1 12 Tf``); None when that cannot be told (no
-    readable content, or too much of it): then every listed font counts."""
+def _selected_fonts(reader: PdfReader, page: DictionaryObject) -> set[str] | None:
+    """The font names a page's content selects (``/F1 12 Tf``) to show text with; None when that
+    cannot be told (no readable content, or too much of it): then every listed font counts.
+
+    A font selected only in text objects that show nothing (no string in them: reportlab begins
+    every page with ``BT /F1 12 Tf 14.4 TL ET``, Helvetica, whatever fonts it draws with) is not
+    counted, unless some text shows before a font of its own is selected, in the page's content
+    or in a form it draws (a form draws in the font selected before it): that text may be in the
+    font selected before (a font stays selected after ``ET``)."""
+    data = _content_data(page)
+    if data is None:
+        return None
+    selections = Counter(m.group(1) for m in _SELECT_FONT.finditer(data))
+    idle = _idle_selections(data)
+    if idle and (_shows_unselected(data) or _forms_inherit_font(reader, page, 0, set())):
+        idle.clear()
+    return {name.decode("latin-1") for name, count in selections.items() if idle[name] < count}
+
+
+def _content_data(holder: DictionaryObject) -> bytes | None:
+    """A page's or a form's decoded content; None when unreadable or too big to search."""
     try:
-        contents = page.get_contents() if isinstance(page, PageObject) else None
-        if contents is None:
-            return set()
-        data = contents.get_data()
+        if isinstance(holder, PageObject):
+            contents = holder.get_contents()
+            data = contents.get_data() if contents is not None else b""
+        elif isinstance(holder, StreamObject):
+            data = holder.get_data()
+        else:
+            return None
     except Exception:  # noqa: BLE001 - unreadable content: counted as using every font
         return None
-    if len(data) > _MAX_CONTENT_SCAN:
-        return None
-    return {m.group(1).decode("latin-1") for m in _SELECT_FONT.finditer(data)}
+    return data if len(data) <= _MAX_CONTENT_SCAN else None
+
+
+def _idle_selections(data: bytes) -> Counter[bytes]:
+    """How often each font is selected in a text object that shows nothing (no string in it)."""
+    idle: Counter[bytes] = Counter()
+    for text in _TEXT_OBJECT.finditer(data):
+        body = text.group(1)
+        if _STRING_START.search(body) is None:
+            idle.update(m.group(1) for m in _SELECT_FONT.finditer(body))
+    return idle
+
+
+def _forms_inherit_font(reader: PdfReader, holder: DictionaryObject, depth: int, seen: set[Any]) -> bool:
+    """Some form that ``holder`` (a page or a form) lists shows text before it selects a font of
+    its own, or cannot be read (then it may). ``seen``: the forms looked at already."""
+    resources = _resolve(holder.get("/Resources"))
+    xobjects = _resolve(resources.get("/XObject")) if isinstance(resources, DictionaryObject) else None
+    if not isinstance(xobjects, DictionaryObject):
+        return False
+    if depth >= _MAX_FORM_DEPTH:
+        return True
+    for ref in xobjects.values():
+        ident = _ident(ref)
+        if ident is not None:
+            if ident in seen or _is_image(reader, ref):
+                continue
+            seen.add(ident)
+        form = _resolve(ref)
+        if not isinstance(form, StreamObject) or _resolve(form.get("/Subtype")) != "/Form":
+            continue
+        data = _content_data(form)
+        if data is None or _shows_unselected(data):
+            return True
+        if _forms_inherit_font(reader, form, depth + 1, seen):
+            return True
+    return False
+
+
+def _shows_unselected(data: bytes) -> bool:
+    """Some text object in ``data`` shows text before it selects a font."""
+    for text in _TEXT_OBJECT.finditer(data):
+        body = text.group(1)
+        shown = _STRING_START.search(body)
+        if shown is None:
+            continue
+        first = _SELECT_FONT.search(body)
+        if first is None or first.start() > shown.start():
+            return True
+    return False
 
 
 def _font_embedded(font: DictionaryObject) -> bool:
@@ -434,7 +507,7 @@ class _FontScanner:
                 names = self._font(key, ref, depth)
                 if names and page is not None:
                     if selected is None:
-                        selected = _selected_fonts(page)
+                        selected = _selected_fonts(self._reader, page)
                     if selected is not None and str(key).removeprefix("/") not in selected:
                         continue  # listed, never used on the page
                 found |= names

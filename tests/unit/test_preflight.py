@@ -687,6 +687,75 @@ def test_a_font_listed_but_never_used_is_not_counted(tmp_path: Path) -> None:
     assert [f.check for f in run(used, spec=spec).findings] == ["fonts"]
 
 
+def _two_font_pdf(path: Path, content: bytes, form_content: bytes | None = None) -> Path:
+    """One 91 x 61 mm page listing Helvetica (/F1, not embedded) and an embedded font (/F2), with
+    ``content``; ``form_content``: a form /Fm1 it may draw, with no fonts of its own."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=pt(91), height=pt(61))
+    fonts = DictionaryObject(
+        {
+            NameObject("/F1"): writer._add_object(_font("/Type1", "/Helvetica", None)),
+            NameObject("/F2"): writer._add_object(_font("/TrueType", "/ABCDEF+DejaVuSans", "/FontFile2")),
+        }
+    )
+    resources = DictionaryObject({NameObject("/Font"): fonts})
+    if form_content is not None:
+        form = DecodedStreamObject()
+        form.set_data(form_content)
+        form.update(
+            {
+                NameObject("/Type"): NameObject("/XObject"),
+                NameObject("/Subtype"): NameObject("/Form"),
+                NameObject("/BBox"): ArrayObject(
+                    [NumberObject(0), NumberObject(0), NumberObject(10), NumberObject(10)]
+                ),
+            }
+        )
+        resources[NameObject("/XObject")] = DictionaryObject({NameObject("/Fm1"): writer._add_object(form)})
+    page[NameObject("/Resources")] = resources
+    stream = DecodedStreamObject()
+    stream.set_data(content)
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    return path
+
+
+#: How reportlab begins every page: Helvetica selected in a text object that shows nothing.
+_REPORTLAB_START = b"1 0 0 1 0 0 cm  BT /F1 12 Tf 14.4 TL ET\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "form", "counted"),
+    [
+        # reportlab's pages (corpus 013): the text in the embedded font, Helvetica never used
+        (_REPORTLAB_START + b"BT 1 0 0 1 20 30 Tm /F2 9 Tf 10.8 TL (Name: Foo) Tj T* ET", None, False),
+        (_REPORTLAB_START + b"0 0 10 10 re f BT /F2 9 Tf <4142> Tj ET /Fm1 Do", b"BT /F2 9 Tf (x) Tj ET", False),
+        # text shown before a font of its own is selected: in Helvetica, still selected after ET
+        (_REPORTLAB_START + b"BT 1 0 0 1 20 30 Tm (Name: Foo) Tj ET", None, True),
+        (_REPORTLAB_START + b"BT /F2 9 Tf (a) Tj ET q /Fm1 Do Q", b"BT (x) Tj ET", True),
+        # Helvetica also selected where text is shown
+        (_REPORTLAB_START + b"BT /F2 9 Tf (a) Tj /F1 9 Tf (b) Tj ET", None, True),
+    ],
+    ids=["reportlab", "reportlab-form", "inherited", "inherited-in-form", "also-shown"],
+)
+def test_a_font_selected_only_where_nothing_is_shown_is_not_counted(
+    tmp_path: Path, content: bytes, form: bytes | None, counted: bool
+) -> None:
+    """Real reportlab pages (corpus 013, a page drawing in an embedded TrueType font) failed "font
+    Helvetica is not embedded": reportlab selects Helvetica at the start of every page, in a text
+    object that shows nothing. Text shown without a font of its own (in the page, or in a form it
+    draws) is in the font selected before it, which then counts."""
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    findings = run(_two_font_pdf(tmp_path / "rl.pdf", content, form), spec=spec).findings
+    expected = (
+        [("fonts", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")]
+        if counted
+        else []
+    )
+    assert [(f.check, f.message) for f in findings] == expected
+
+
 def _appearance(writer: PdfWriter, font: DictionaryObject) -> Any:
     form = DecodedStreamObject()
     form.set_data(b"BT /F1 9 Tf (note) Tj ET")
