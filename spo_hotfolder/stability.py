@@ -19,7 +19,8 @@ the file again, an empty file created first and filled later). A PDF ends with `
 end marker (only white space may follow it: ``%%EOF`` also comes earlier in a file, after each
 revision of an incrementally saved or linearized PDF, and inside some streams), a ``*.json``
 manifest that does not end with ``}``, an empty ``*.pdf`` or manifest, and a ``*.pdf`` that starts
-with a zero byte (Windows Explorer sets a copy's size before it writes its data) or is a
+with a zero byte (Windows Explorer sets a copy's size before it writes its data), has a hole (a
+part never written: a client that wrote the end first), or is a
 linearized PDF shorter than the length its first bytes declare (an upload that paused at the end
 marker after its first page), are held for
 ``incomplete_pdf_seconds`` more before they are taken, renamed into place or not (then they are
@@ -332,10 +333,24 @@ def _looks_complete(path: Path, st: os.stat_result) -> bool:
             end = head.rfind(b"%%EOF")
             if end < 0 or head[end + 5 :].strip(b" \t\r\n\f\x00"):
                 return False
+            if _has_hole(fh.fileno(), st.st_size):
+                return False  # a part never written: a client that wrote the end first
             # Linearized, shorter than it says: stopped at the end marker after its first page.
             return short_of_declared_length(start, st.st_size) is None
     except OSError:
         return True
+
+
+def _has_hole(fd: int, size: int) -> bool:
+    """Whether the file has a hole before its end: a region never written (``SEEK_HOLE``), as a
+    client that writes the end of a file first (a multi-threaded copy, a download manager) leaves
+    until it is done. False where the filesystem cannot tell (it reports the end of the file). A
+    complete file made sparse on purpose (``cp --sparse=always``, ``rsync -S`` of a PDF with runs of
+    zeros) only waits the longer wait of incomplete-looking files."""
+    try:
+        return os.lseek(fd, 0, os.SEEK_HOLE) < size
+    except OSError:
+        return False
 
 
 def _json_closed(path: Path, st: os.stat_result) -> bool:

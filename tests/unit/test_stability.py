@@ -238,3 +238,34 @@ def test_a_zip_named_pdf_holding_pdfs_is_complete_as_it_is(tmp_path: Path) -> No
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.write(inner, "design.pdf")
     assert _looks_complete(archive, os.stat(archive))
+
+
+def test_a_pdf_with_a_part_never_written_waits_like_an_incomplete_one(tmp_path: Path) -> None:
+    """Audit E 2: a client that writes the end of a file first (a multi-threaded copy, a download
+    manager), closes it and pauses longer than settle_seconds left a PDF with its header and its
+    end marker, and a hole between them where nothing was written yet: it was taken. A hole (a
+    part never written) now holds it as an incomplete-looking file; filled, it is taken."""
+    import os
+
+    pdf = tmp_path / "card.pdf"
+    head = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
+    tail = b"\ntrailer <<>>\nstartxref\n0\n%%EOF\n"
+    with open(pdf, "wb") as fh:
+        fh.write(head)
+        fh.seek(256 * 1024)  # the middle: not written yet
+        fh.write(tail)
+    with open(pdf, "rb") as fh:
+        if os.lseek(fh.fileno(), 0, os.SEEK_HOLE) >= pdf.stat().st_size:
+            pytest.skip("this filesystem does not report holes")
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    tracker.track(pdf)
+    clock.t += 1.0
+    assert tracker.get_stable_files() == []
+    assert tracker.held_until(pdf) == 100.0 + tracker.incomplete_pdf_seconds
+    with open(pdf, "r+b") as fh:  # the middle arrives
+        fh.seek(len(head))
+        fh.write(b"%" * (256 * 1024 - len(head)))
+    tracker.track(pdf)
+    clock.t += 1.0
+    assert [p for p, _ in tracker.get_stable_files()] == [pdf]
