@@ -48,8 +48,9 @@ class Flusher:
     a second, spent after the check; for a 1-page PDF it is still a journal commit (~1 ms here)
     between the check and the delivery. Flushed here from the moment the file is complete, it
     overlaps the check (and the wait for the manifest, the intake's commit); the later fsync then
-    has little or nothing left to write. Purely an optimization: a flush that fails or is skipped leaves the later fsync
-    to do the work. At most ``limit`` files are queued (each holds a descriptor).
+    has little or nothing left to write. Purely an optimization: a flush that fails or is skipped
+    leaves the later fsync to do the work. At most ``limit`` files are queued (each holds a
+    descriptor).
     """
 
     def __init__(self, limit: int = 32) -> None:
