@@ -597,27 +597,37 @@ def _font_pdf(path: Path, font: DictionaryObject, in_form: bool = False, use: bo
     """One 91 x 61 mm page using ``font`` directly or inside a Form XObject (``use=False``: the
     page lists the font but draws only a rectangle, as reportlab's pages list Helvetica)."""
     writer = PdfWriter()
-    page = writer.add_blank_page(width=pt(91), height=pt(61))
     fonts = DictionaryObject({NameObject("/F1"): writer._add_object(font)})
     if in_form:
-        form = DecodedStreamObject()
-        form.set_data(b"BT /F1 12 Tf (x) Tj ET")
-        form.update(
-            {
-                NameObject("/Type"): NameObject("/XObject"),
-                NameObject("/Subtype"): NameObject("/Form"),
-                NameObject("/BBox"): ArrayObject(
-                    [NumberObject(0), NumberObject(0), NumberObject(10), NumberObject(10)]
-                ),
-                NameObject("/Resources"): DictionaryObject({NameObject("/Font"): fonts}),
-            }
-        )
-        resources = {NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): writer._add_object(form)})}
+        form = _form_xobject(writer, b"BT /F1 12 Tf (x) Tj ET", DictionaryObject({NameObject("/Font"): fonts}))
+        resources = DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): form})})
         content = b"q /Fm1 Do Q"
     else:
-        resources = {NameObject("/Font"): fonts}
+        resources = DictionaryObject({NameObject("/Font"): fonts})
         content = b"BT /F1 12 Tf (x) Tj ET" if use else b"0 0 10 10 re f"
-    page[NameObject("/Resources")] = DictionaryObject(resources)
+    return _write_page(path, writer, resources, content)
+
+
+def _form_xobject(writer: PdfWriter, data: bytes, resources: DictionaryObject | None = None) -> Any:
+    """A 10 x 10 pt Form XObject drawing ``data``, added to ``writer``."""
+    form = DecodedStreamObject()
+    form.set_data(data)
+    form.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(10), NumberObject(10)]),
+        }
+    )
+    if resources is not None:
+        form[NameObject("/Resources")] = resources
+    return writer._add_object(form)
+
+
+def _write_page(path: Path, writer: PdfWriter, resources: DictionaryObject, content: bytes) -> Path:
+    """``path``: one 91 x 61 mm page with ``resources`` and ``content``."""
+    page = writer.add_blank_page(width=pt(91), height=pt(61))
+    page[NameObject("/Resources")] = resources
     stream = DecodedStreamObject()
     stream.set_data(content)
     page[NameObject("/Contents")] = writer._add_object(stream)
@@ -691,7 +701,6 @@ def _two_font_pdf(path: Path, content: bytes, form_content: bytes | None = None)
     """One 91 x 61 mm page listing Helvetica (/F1, not embedded) and an embedded font (/F2), with
     ``content``; ``form_content``: a form /Fm1 it may draw, with no fonts of its own."""
     writer = PdfWriter()
-    page = writer.add_blank_page(width=pt(91), height=pt(61))
     fonts = DictionaryObject(
         {
             NameObject("/F1"): writer._add_object(_font("/Type1", "/Helvetica", None)),
@@ -700,25 +709,8 @@ def _two_font_pdf(path: Path, content: bytes, form_content: bytes | None = None)
     )
     resources = DictionaryObject({NameObject("/Font"): fonts})
     if form_content is not None:
-        form = DecodedStreamObject()
-        form.set_data(form_content)
-        form.update(
-            {
-                NameObject("/Type"): NameObject("/XObject"),
-                NameObject("/Subtype"): NameObject("/Form"),
-                NameObject("/BBox"): ArrayObject(
-                    [NumberObject(0), NumberObject(0), NumberObject(10), NumberObject(10)]
-                ),
-            }
-        )
-        resources[NameObject("/XObject")] = DictionaryObject({NameObject("/Fm1"): writer._add_object(form)})
-    page[NameObject("/Resources")] = resources
-    stream = DecodedStreamObject()
-    stream.set_data(content)
-    page[NameObject("/Contents")] = writer._add_object(stream)
-    with open(path, "wb") as fh:
-        writer.write(fh)
-    return path
+        resources[NameObject("/XObject")] = DictionaryObject({NameObject("/Fm1"): _form_xobject(writer, form_content)})
+    return _write_page(path, writer, resources, content)
 
 
 #: How reportlab begins every page: Helvetica selected in a text object that shows nothing.
