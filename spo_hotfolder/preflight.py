@@ -466,6 +466,29 @@ def _font_embedded(font: DictionaryObject) -> bool:
     return any(key in descriptor for key in _FONT_FILE_KEYS)
 
 
+def _printed_appearances(page: DictionaryObject) -> list[Any]:
+    """The appearances (forms, as referenced) of a page's annotations that print: only those show
+    on paper; one per state where the annotation has states (a checkbox: /On, /Off)."""
+    found: list[Any] = []
+    annots = _resolve(page.get("/Annots"))
+    if not isinstance(annots, ArrayObject):
+        return found
+    for ref in annots:
+        annot = _resolve(ref)
+        if not isinstance(annot, DictionaryObject) or not int(_resolve(annot.get("/F")) or 0) & _PRINT_FLAG:
+            continue
+        appearance = _resolve(annot.get("/AP"))
+        if not isinstance(appearance, DictionaryObject) or "/N" not in appearance:
+            continue
+        normal = appearance.raw_get("/N")
+        resolved = _resolve(normal)
+        if isinstance(resolved, DictionaryObject) and _resolve(resolved.get("/Subtype")) != "/Form":
+            found.extend(resolved.values())
+        else:
+            found.append(normal)
+    return found
+
+
 class _FontScanner:
     """Finds non-embedded fonts in a page's resources, in the Form XObjects they use, in the
     appearance of its printed annotations, and in the resources of Type3 fonts' glyphs. A font
@@ -482,20 +505,8 @@ class _FontScanner:
         resources = _resolve(page.get("/Resources"))
         if isinstance(resources, DictionaryObject):
             found |= self._resources(resources, 0, page=page)
-        annots = _resolve(page.get("/Annots"))
-        if isinstance(annots, ArrayObject):
-            for ref in annots:
-                annot = _resolve(ref)
-                if not isinstance(annot, DictionaryObject) or not int(_resolve(annot.get("/F")) or 0) & _PRINT_FLAG:
-                    continue  # only annotations that print show their appearance on paper
-                appearance = _resolve(annot.get("/AP"))
-                normal = _resolve(appearance.get("/N")) if isinstance(appearance, DictionaryObject) else None
-                if isinstance(normal, DictionaryObject) and _resolve(normal.get("/Subtype")) != "/Form":
-                    states = list(normal.values())  # one appearance per state (a checkbox: /On, /Off)
-                else:
-                    states = [appearance.raw_get("/N")] if isinstance(appearance, DictionaryObject) else []
-                for state in states:
-                    found |= self._xobject(state, 0)
+        for appearance in _printed_appearances(page):
+            found |= self._xobject(appearance, 0)
         return found
 
     def _resources(self, resources: DictionaryObject, depth: int, page: DictionaryObject | None = None) -> set[str]:
@@ -871,25 +882,10 @@ class _ResourceChecker:
             found = self._resources(resources, 0)
             if found is not None:
                 return found
-        annots = _resolve(page.get("/Annots"))
-        if isinstance(annots, ArrayObject):
-            for ref in annots:
-                annot = _resolve(ref)
-                if not isinstance(annot, DictionaryObject) or not int(_resolve(annot.get("/F")) or 0) & _PRINT_FLAG:
-                    continue
-                appearance = _resolve(annot.get("/AP"))
-                if not isinstance(appearance, DictionaryObject):
-                    continue
-                normal = appearance.raw_get("/N") if "/N" in appearance else None
-                resolved = _resolve(normal)
-                if isinstance(resolved, DictionaryObject) and _resolve(resolved.get("/Subtype")) != "/Form":
-                    states = list(resolved.values())  # one appearance per state (a checkbox: /On, /Off)
-                else:
-                    states = [normal]
-                for state in states:
-                    found = self._form(state, "the appearance of an annotation", 0)
-                    if found is not None:
-                        return found
+        for appearance in _printed_appearances(page):
+            found = self._form(appearance, "the appearance of an annotation", 0)
+            if found is not None:
+                return found
         return None
 
     def _resources(self, resources: DictionaryObject, depth: int) -> str | None:
