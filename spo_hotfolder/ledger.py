@@ -27,11 +27,23 @@ from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import iso, parse_iso
 from spo_hotfolder.fsutil import name_key
 from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.config import Config
+
+LEDGER_NAME = "ledger.sqlite3"
+
+
+def ledger_path(config: Config) -> Path:
+    """The ledger's file, in the state folder (here, not in ``service``: the CLI's read-only
+    commands open it without importing the daemon)."""
+    return config.paths.state / LEDGER_NAME
+
 
 SCHEMA_VERSION = 1
 

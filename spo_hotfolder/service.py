@@ -41,7 +41,7 @@ from spo_hotfolder.config import (
 )
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write
-from spo_hotfolder.ledger import Ledger, LedgerError, Stage, user_name
+from spo_hotfolder.ledger import LEDGER_NAME, Ledger, LedgerError, Stage, ledger_path, user_name
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("spo_hotfolder.service")
 
-LEDGER_NAME = "ledger.sqlite3"
 LOCK_NAME = "daemon.lock"
 HEALTH_NAME = "health.json"
 HEARTBEAT_SECONDS = 5.0
@@ -77,10 +76,6 @@ def _say_missing(missing: list[HotFolderConfig]) -> None:
             reason="does not exist; the daemon never creates it",
             effect="deliveries there fail and are retried until it is there",
         )
-
-
-def ledger_path(config: Config) -> Path:
-    return config.paths.state / LEDGER_NAME
 
 
 def prepare_folders(config: Config) -> list[Path]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from spo_hotfolder.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "pdf-corpus"
@@ -148,10 +152,15 @@ class Daemon:
         return run_cli(self.config, *args, check=check, timeout=timeout)
 
     def job(self, job_id: str) -> dict[str, Any] | None:
-        result = self.cli("show", job_id, "--json")
-        if result.returncode != 0:
+        """``show JOB --json`` (None: no such job yet). Run in this process: the command's own code
+        (``cli.main``), without a new Python for each look, which waits poll many times; tests of
+        the command as a program use ``cli``."""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli_main(["-c", str(self.config), "show", job_id, "--json"])
+        if code != 0:
             return None
-        data: dict[str, Any] = json.loads(result.stdout)
+        data: dict[str, Any] = json.loads(out.getvalue())
         return data
 
     def wait_status(self, job_id: str, status: str, timeout: float = 20) -> dict[str, Any]:

@@ -406,3 +406,23 @@ def test_check_config_notes_a_metrics_host_that_does_not_resolve(tmp_path: Path)
     assert "note: metrics.listen nosuchhost.invalid:9464: the name nosuchhost.invalid cannot be resolved here" in (
         result.stderr
     )
+
+
+@pytest.mark.parametrize("command", [["jobs"], ["jobs", "--json"], ["show", "2-1"], ["show", "2-1", "--json"]])
+def test_the_reading_commands_do_not_load_the_daemon(tmp_path: Path, command: list[str]) -> None:
+    """`jobs` and `show` are what operators and scripts run most (a monitoring loop, a wait for a
+    status): they import neither the daemon (engine, watcher, scheduler) nor the logging library,
+    which is most of their start-up time."""
+    config = _ledger_with_three_jobs(tmp_path)
+    script = (
+        "import sys\n"
+        "from spo_hotfolder.cli import main\n"
+        f"code = main({['-c', str(config), *command]!r})\n"
+        "sys.stdout.flush()\n"
+        "heavy = sorted(m for m in ('spo_hotfolder.engine', 'spo_hotfolder.service', 'spo_hotfolder.watcher',\n"
+        "    'watchdog', 'apscheduler', 'structlog', 'pypdf') if m in sys.modules)\n"
+        "print('EXIT', code, 'LOADED', ','.join(heavy), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stderr.strip().splitlines()[-1] == "EXIT 0 LOADED", done.stderr
+    assert "2-1" in done.stdout

@@ -1171,8 +1171,8 @@ def test_init_as_root_makes_folders_and_ledger_the_service_users_own(tmp_path: P
     the operators out. They get the owner, group and mode of the folder they are made in."""
     import stat
 
-    from spo_hotfolder.ledger import Ledger
-    from spo_hotfolder.service import ledger_path, prepare_folders
+    from spo_hotfolder.ledger import Ledger, ledger_path
+    from spo_hotfolder.service import prepare_folders
 
     root = tmp_path / "root"
     (root / "state").mkdir(parents=True)

@@ -16,9 +16,9 @@ import pytest
 
 from spo_hotfolder.clock import SystemClock
 from spo_hotfolder.config import load_config
-from spo_hotfolder.ledger import Ledger
+from spo_hotfolder.ledger import Ledger, ledger_path
 from spo_hotfolder.notify import Notifier
-from spo_hotfolder.service import Daemon, ledger_path, prepare_folders
+from spo_hotfolder.service import Daemon, prepare_folders
 from tests.daemon import write_config
 
 
