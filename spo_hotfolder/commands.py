@@ -65,8 +65,9 @@ def get_config(args: argparse.Namespace, *, logs: bool = True) -> Config:
     command's answer and stderr its one-line error (an operator command acting offline runs the
     daemon's code, whose info and warning lines the ledger's history already says).
 
-    ``logs=False``: a command that only reads (``jobs``, ``show``) runs none of the daemon's code,
-    which is what logs: it is not imported, nor structlog (a third of such a command's time)."""
+    ``logs=False``: a command that only reads (``jobs``, ``show``, ``health``) runs none of the
+    daemon's code, which is what logs: it is not imported, nor structlog (a third of such a
+    command's time)."""
     config = load_config(config_path(args))
     if logs:
         from spo_hotfolder.logsetup import setup_logging
@@ -796,11 +797,11 @@ def _known_note(job: Job | None, order_id: str, reprint: bool) -> str | None:
 def cmd_health(args: argparse.Namespace) -> int:
     """Exit 0 when the daemon runs and is healthy (watcher alive), 1 otherwise with a one-line reason."""
     from spo_hotfolder.config import load_paths
-    from spo_hotfolder.service import health_report
+    from spo_hotfolder.health import health_report
 
     invalid: ConfigError | None = None
     try:
-        report = health_report(get_config(args))
+        report = health_report(get_config(args, logs=False))
     except ConfigError as exc:
         # Edited since the daemon read it (a reload keeps the config it had): the daemon's health
         # is still what the monitoring asks; the file's error is said beside it.

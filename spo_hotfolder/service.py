@@ -34,14 +34,14 @@ from spo_hotfolder.config import (
     Config,
     ConfigError,
     HotFolderConfig,
-    PathsConfig,
     filesystem_errors,
     load_config,
     spool_filesystems,
 )
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write
-from spo_hotfolder.ledger import LEDGER_NAME, Ledger, LedgerError, Stage, ledger_path, user_name
+from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME
+from spo_hotfolder.ledger import Ledger, LedgerError, Stage, ledger_path, user_name
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
@@ -53,9 +53,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("spo_hotfolder.service")
 
-LOCK_NAME = "daemon.lock"
-HEALTH_NAME = "health.json"
-HEARTBEAT_SECONDS = 5.0
 #: An engine thread with no sign of life for this long (no step, no job started, no chunk of a
 #: copy written) is unhealthy: a file operation does not return (a hard-mounted share whose server
 #: is gone). Far above any honest pause: a PDF call times out at 120 s, a copy reports every 64 MiB.
@@ -885,81 +882,3 @@ def run(config_path: Path) -> int:
     for signum in earlysignals.SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
     return 0
-
-
-def _daemon_alive(pid: object) -> bool:
-    """True when ``pid`` is a live spo-hotfolder process (a reused pid of another program is not)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, another user's process: the daemon's account, seen from a monitoring account
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True  # no /proc to tell: trust the pid
-    return b"spo-hotfolder" in cmdline or b"spo_hotfolder" in cmdline
-
-
-def health_report(config: Config | PathsConfig) -> dict[str, Any]:
-    """What ``spo-hotfolder health`` reports: ``ok``, a one-line ``reason``, and counts per status.
-
-    Read from the daemon's ``state/health.json`` (rewritten at every heartbeat), without taking the
-    instance lock (a monitoring probe must never make a starting daemon refuse to start). When the
-    daemon is down, the counts come from the ledger if this user may read it. Only the spool
-    folders are needed (``PathsConfig``: a config file made invalid since the daemon read it).
-    """
-    paths = config.paths if isinstance(config, Config) else config
-    health = read_health(paths)
-    report: dict[str, Any]
-    if health is None:
-        try:
-            pid = int((paths.state / LOCK_NAME).read_text().strip() or 0)
-        except (OSError, ValueError):
-            pid = 0
-        if _daemon_alive(pid):
-            report = {"ok": False, "reason": f"the daemon (pid {pid}) is starting: no health report yet", "pid": pid}
-        else:
-            report = {"ok": False, "reason": "the daemon is not running"}
-    elif not _daemon_alive(health.get("pid")):
-        report = {"ok": False, "reason": f"the daemon is not running (pid {health.get('pid')} ended without stopping)"}
-    else:
-        report = dict(health)
-        limit = 3 * float(health.get("heartbeat_interval_seconds", HEARTBEAT_SECONDS)) + 5
-        if health["age_seconds"] > limit:
-            why = "(hung?)"
-            with contextlib.suppress(OSError):
-                if os.statvfs(paths.state).f_bavail == 0:
-                    # It cannot rewrite health.json (nor record anything): not hung, a full disk.
-                    why = f"(the disk holding {paths.state} is full: free some space)"
-            report.update(ok=False, reason=f"the daemon has not reported for {health['age_seconds']:.0f} s {why}")
-        elif not health.get("ok"):
-            report["reason"] = f"the daemon runs but is unhealthy: {health.get('reason')}"
-    if "statuses" not in report:
-        report.update(statuses={}, stages={}, blocked=None)
-        path = paths.state / LEDGER_NAME
-        if path.exists():
-            with contextlib.suppress(LedgerError, sqlite3.Error, OSError):
-                ledger = Ledger(path, readonly=True)
-                try:
-                    report.update(
-                        statuses=ledger.counts_by_status(),
-                        stages=ledger.counts_by_stage(),
-                        blocked=ledger.count_blocked(),
-                    )
-                finally:
-                    ledger.close()
-    return report
-
-
-def read_health(paths: PathsConfig) -> dict[str, Any] | None:
-    try:
-        data: dict[str, Any] = json.loads((paths.state / HEALTH_NAME).read_text())
-        heartbeat = datetime.fromisoformat(str(data["heartbeat"]).replace("Z", "+00:00"))
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-    data["age_seconds"] = round((datetime.now(UTC) - heartbeat).total_seconds(), 3)
-    return data

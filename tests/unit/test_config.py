@@ -1056,16 +1056,16 @@ def test_health_of_a_daemon_that_cannot_report_for_a_full_disk_says_so(
     import os
     from types import SimpleNamespace
 
-    import spo_hotfolder.service as service
+    import spo_hotfolder.health as health
 
     config = load_config(write(tmp_path, "paths: {root: var}\n"))
     config.paths.state.mkdir(parents=True)
     stale = {"ok": True, "pid": os.getpid(), "heartbeat": "2026-01-01T00:00:00.000Z", "heartbeat_interval_seconds": 5}
     (config.paths.state / "health.json").write_text(json.dumps(stale))
-    monkeypatch.setattr(service, "_daemon_alive", lambda pid: True)
-    assert service.health_report(config)["reason"].endswith("s (hung?)")
-    monkeypatch.setattr(service.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0))
-    reason = service.health_report(config)["reason"]
+    monkeypatch.setattr(health, "daemon_alive", lambda pid: True)
+    assert health.health_report(config)["reason"].endswith("s (hung?)")
+    monkeypatch.setattr(health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0))
+    reason = health.health_report(config)["reason"]
     assert reason.endswith(f"s (the disk holding {config.paths.state} is full: free some space)"), reason
 
 
