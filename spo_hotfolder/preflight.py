@@ -3,8 +3,9 @@
 Reads only what the checks need (the page tree, page boxes, font dictionaries) through a lazily
 parsing ``PdfReader`` on an open file handle. Compressed data is only inflated to check that it
 decodes to its end, the output kept nowhere: page content (``_content_damage``), and the Flate
-images, font programs and forms the pages draw (``_ResourceChecker``); other images (uncompressed,
-JPEG) are never loaded. Any exception while reading a PDF becomes a Finding: a bad PDF never raises
+images, font programs and forms the pages draw (``_ResourceChecker``); JPEG images are walked
+marker by marker to their end marker (``_jpeg_damage``); other images (uncompressed, JPEG 2000,
+CCITT, JBIG2) are never loaded. Any exception while reading a PDF becomes a Finding: a bad PDF never raises
 out of ``preflight``. Runs in the calling process; ``pdfwork.PdfWorker`` runs it in an isolated one.
 """
 
@@ -730,6 +731,12 @@ _CHECKED_FILTER = re.compile(
     rb"/Filter\s*(?:\[\s*)?/(?:FlateDecode|Fl|ASCII85Decode|A85|ASCIIHexDecode|AHx)(?![A-Za-z0-9_.#-])"
 )
 _OTHER_FILTER = re.compile(rb"/Filter\s*(?:\[\s*)?/")
+#: JPEG data (the stream's only filter, or its first: see ``_ResourceChecker._data``)
+_DCT_FILTER = re.compile(rb"/Filter\s*(?:\[\s*)?/(?:DCTDecode|DCT)(?![A-Za-z0-9_.#-])")
+_DCT = ("/DCTDecode", "/DCT")
+#: In JPEG data, a marker: 0xFF then a byte that is not a stuffed zero, a restart marker (which
+#: entropy-coded data holds) or another 0xFF (fill bytes before a marker)
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _STREAM_START = re.compile(rb">>\s*stream[\r\n]")
 _PEEK_BYTES = 1024
 _OBJECT_HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s+obj\b")
@@ -861,8 +868,11 @@ class _ResourceChecker:
     tells, data whose zlib checksum is wrong AND that decodes to another size: data overwritten in
     the middle often still decodes, to something else. A wrong checksum alone passes (readers
     ignore it, and some producers write it wrong); forms and glyphs are content, checked as page
-    content is (``_content_data_damage``). Data without a checked filter (uncompressed,
-    JPEG) is never loaded; nor is a stream of more than 64 MiB."""
+    content is (``_content_data_damage``). JPEG data (DCTDecode, its only filter) is damaged when
+    it is not JPEG data or ends before its end marker (``_jpeg_damage``); damage inside it that
+    keeps its markers is not found (that needs decoding it). Data with other filters
+    (uncompressed, JPEG 2000, CCITT, JBIG2, Flate around JPEG) is never loaded; nor is a stream of
+    more than 64 MiB."""
 
     def __init__(self, reader: PdfReader) -> None:
         self._reader = reader
@@ -1017,7 +1027,9 @@ class _ResourceChecker:
         self._seen[ident] = None
         if head is None:
             head = _stream_header(self._reader, ref)
-        if head is None or _CHECKED_FILTER.search(head) is None or not self._small(head):
+        if head is None or not self._small(head):
+            return None
+        if _CHECKED_FILTER.search(head) is None and _DCT_FILTER.search(head) is None:
             return None
         loaded_before = (ident[1], ident[0]) in self._reader.resolved_objects
         try:
@@ -1040,6 +1052,9 @@ class _ResourceChecker:
 
     def _data(self, stream: StreamObject, what: str, size: _SizeOf | None) -> str | None:
         names = _filter_names(stream)
+        if len(names) == 1 and names[0] in _DCT:
+            damage = _jpeg_damage(stream._data)  # (the raw bytes: JPEG data as the file holds it)
+            return f"{what} {damage}" if damage is not None else None
         expected: int | None = size(stream, names) if size is not None else None
         limit = _CONTENT_CHECK_LIMIT if expected is None else expected + _CONTENT_CHUNK
         decoded = _decode(stream._data, names, limit)  # the raw (still encoded) bytes
@@ -1053,6 +1068,40 @@ class _ResourceChecker:
                 f"{expected:,} are needed, and its checksum is wrong)"
             )
         return None
+
+
+def _jpeg_damage(data: bytes) -> str | None:
+    """How JPEG data (an image's DCTDecode stream) is damaged, walked marker by marker without
+    decoding it: data that is not JPEG data, or that ends before its end-of-image marker (EOI):
+    an image cut short, which readers draw with a grey or missing part (every encoder writes the
+    marker). Bytes after the marker are not looked at (some photos carry more data there)."""
+    start = len(data) - len(data.lstrip(b"\0\t\n\x0c\r "))
+    if data[start : start + 2] != b"\xff\xd8":
+        return "cannot be decoded (its data is not JPEG data, which its filter DCTDecode says it is)"
+    pos, end, in_scan = start + 2, len(data), False
+    while True:
+        marker = _JPEG_MARKER.match(data, pos)
+        if marker is None:  # entropy-coded data, fill bytes or stray bytes: on to the next marker
+            marker = _JPEG_MARKER.search(data, pos)
+            if marker is None:
+                break
+            pos = marker.start()
+        kind = data[pos + 1]
+        if kind == 0xD9:  # EOI
+            return None
+        if kind == 0x01:  # TEM: a marker without a length
+            pos += 2
+            continue
+        if pos + 4 > end:
+            break
+        segment_end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if segment_end > end:
+            break
+        in_scan = in_scan or kind == 0xDA  # SOS: image data follows the segment
+        pos = segment_end
+    if not in_scan:
+        return "cannot be decoded (its JPEG data is cut short before the image data begins)"
+    return "is cut short (its JPEG data ends before its end marker: it prints with a grey or missing part)"
 
 
 def _ident(ref: Any) -> tuple[int, int] | None:

@@ -511,3 +511,44 @@ def make_resource_pdf(
         content.set_data(b"q 100 0 0 80 0 0 cm /Im0 Do Q /Fm0 Do BT /F1 9 Tf 5 5 Td (Hi) Tj ET")
         page[NameObject("/Contents")] = writer._add_object(content)
     return _written(writer, path)
+
+
+#: A 16 x 16 progressive JPEG (ImageMagick, `-interlace JPEG -strip`): ten scans, each its own SOS
+#: segment, tables between them.
+PROGRESSIVE_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAYEBQYFBAYGBQYHBwYIChAKCgkJChQODwwQFxQYGBcUFhYaHSUfGhsjHBYWICwgIyYnKSop"
+    "GR8tMC0oMCUoKSj/2wBDAQcHBwoIChMKChMoGhYaKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgo"
+    "KCj/wgARCAAQABADASIAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAABQb/xAAVAQEBAAAAAAAAAAAAAAAAAAAAAf/aAAwDAQACEAMQ"
+    "AAABlEBGF//EABoQAAICAwAAAAAAAAAAAAAAAAEDAgQAEhP/2gAIAQEAAQUCqymubzlnZDKR6D//xAAXEQEBAQEAAAAAAAAAAAAAAAAB"
+    "EQAC/9oACAEDAQE/AWnVHf/EABgRAAIDAAAAAAAAAAAAAAAAAAACAxEh/9oACAECAQE/AZWyz//EABkQAAMBAQEAAAAAAAAAAAAAAAAB"
+    "ETEiQf/aAAgBAQAGPwKvDyDWHUZ//8QAGxABAAICAwAAAAAAAAAAAAAAAQARMUEhUWH/2gAIAQEAAT8hrAp8h8VbIZ2K2xyyK1P/2gAM"
+    "AwEAAgADAAAAEJP/xAAYEQADAQEAAAAAAAAAAAAAAAABETEAIf/aAAgBAwEBPxAenOI3f//EABgRAAIDAAAAAAAAAAAAAAAAAAERAFHR"
+    "/9oACAECAQE/EAByVZP/xAAdEAEBAAEEAwAAAAAAAAAAAAABEQAhMVFhcZHx/9oACAEBAAE/ECEYMa+YluvZa6mz7wmSAFL4esOkAjsc"
+    "Of/Z"
+)
+
+
+def make_jpeg_pdf(path: Path | str, data: bytes = PROGRESSIVE_JPEG, pages: int = 1) -> Path:
+    """Pages (85 x 55 mm) that draw one JPEG image (Im0, 16 x 16 RGB, DCTDecode): ``data``, as it is."""
+    writer = PdfWriter()
+    image = _encoded_stream(data, NameObject("/DCTDecode"))
+    image.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Image"),
+            NameObject("/Width"): NumberObject(16),
+            NameObject("/Height"): NumberObject(16),
+            NameObject("/ColorSpace"): NameObject("/DeviceRGB"),
+            NameObject("/BitsPerComponent"): NumberObject(8),
+        }
+    )
+    resources = writer._add_object(
+        DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): writer._add_object(image)})})
+    )
+    for _ in range(pages):
+        page = writer.add_blank_page(width=pt(85), height=pt(55))
+        page[NameObject("/Resources")] = resources
+        content = DecodedStreamObject()
+        content.set_data(b"q 100 0 0 100 0 0 cm /Im0 Do Q")
+        page[NameObject("/Contents")] = writer._add_object(content)
+    return _written(writer, path)

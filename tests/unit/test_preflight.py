@@ -20,7 +20,15 @@ from pypdf.generic import (
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.preflight import ArtworkInput, Finding, PreflightReport, preflight
-from tests.pdfs import make_bomb_pdf, make_damaged_content_pdf, make_pdf, make_resource_pdf, pt
+from tests.pdfs import (
+    PROGRESSIVE_JPEG,
+    make_bomb_pdf,
+    make_damaged_content_pdf,
+    make_jpeg_pdf,
+    make_pdf,
+    make_resource_pdf,
+    pt,
+)
 
 BC = ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), bleed_mm=3.0, pages=2)
 V = ValidationConfig()
@@ -950,6 +958,67 @@ def test_data_readers_take_is_not_damage(tmp_path: Path, damage: str) -> None:
         tmp_path / "art.pdf", image=damage, font=damage, form=damage if damage != "short" else "", profile=damage
     )
     assert run(pdf, spec=None).findings == ()
+
+
+_JPEG_CUT = "is cut short (its JPEG data ends before its end marker: it prints with a grey or missing part)"
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (PROGRESSIVE_JPEG[:-40], _JPEG_CUT),  # cut in its last scan
+        (PROGRESSIVE_JPEG[:300], _JPEG_CUT),  # cut in its first scans
+        (PROGRESSIVE_JPEG[:-2], _JPEG_CUT),  # all but its end marker
+        (PROGRESSIVE_JPEG[:150], "cannot be decoded (its JPEG data is cut short before the image data begins)"),
+        (
+            bytes(len(PROGRESSIVE_JPEG)),  # overwritten with zeros, as a file never written there
+            "cannot be decoded (its data is not JPEG data, which its filter DCTDecode says it is)",
+        ),
+    ],
+)
+def test_a_jpeg_image_cut_short_fails_and_says_so(tmp_path: Path, data: bytes, said: str) -> None:
+    """Audit C 9: JPEG images were never looked at, and a photo cut short (an upload cut off on its
+    way into the PDF) printed with a grey or missing part. Ghostscript draws such a file without a
+    word; mutool warns. The page's image is now followed to its end marker."""
+    pdf = make_jpeg_pdf(tmp_path / "photo.pdf", data, pages=2)
+    assert messages(run(pdf, spec=None)) == [
+        (
+            "repaired",
+            "error",
+            f"artwork 'photo.pdf' is damaged: pages 1-2: its image Im0 {said}: those pages would print incomplete or "
+            "blank, or the RIP refuse the file (a file damaged on the way, or cut off); ask for the PDF again",
+        )
+    ]
+    relaxed = ValidationConfig(checks={**V.checks, "repaired": "warning"})
+    assert [(f.check, f.severity) for f in run(pdf, spec=None, validation=relaxed).findings] == [
+        ("repaired", "warning")
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        PROGRESSIVE_JPEG,
+        PROGRESSIVE_JPEG + b"\r\n",  # an end of line after the data, inside the stream's length
+        PROGRESSIVE_JPEG + b"ftypmp42" + bytes(5000),  # a "motion photo": a video after the image
+        b"\n" + PROGRESSIVE_JPEG,  # an end of line before it (readers skip it)
+    ],
+)
+def test_whole_jpeg_images_pass(tmp_path: Path, data: bytes) -> None:
+    assert run(make_jpeg_pdf(tmp_path / "photo.pdf", data), spec=None).findings == ()
+
+
+def test_jpeg_markers_are_told_from_the_bytes_of_image_data() -> None:
+    """In a scan's data, 0xFF is followed by a stuffed 0x00, or is a restart marker (RST0-7), or is
+    fill before a marker: none of these ends the scan; the end marker after fill bytes does."""
+    from spo_hotfolder.preflight import _jpeg_damage
+
+    head = b"\xff\xd8" + b"\xff\xdb\x00\x04\x01\x02" + b"\xff\xda\x00\x03\x01"  # SOI, a table, SOS
+    scan = b"\x12\xff\x00\x34\xff\xd0\x56\xff\xd7\xff\x00"
+    assert _jpeg_damage(head + scan + b"\xff\xff\xff\xd9") is None
+    assert _jpeg_damage(head + scan + b"\xff\xff") is not None  # fill, then nothing
+    assert _jpeg_damage(head + scan + b"\xff\xc4\x00\x03\x00" + b"\xff\xda\x00\x03\x02" + scan + b"\xff\xd9") is None
+    assert _jpeg_damage(head[:-3]) == "cannot be decoded (its JPEG data is cut short before the image data begins)"
 
 
 def test_uncompressed_images_are_not_loaded_to_be_checked(tmp_path: Path) -> None:
