@@ -24,6 +24,7 @@ from pypdf.generic import (
     FloatObject,
     NameObject,
     NumberObject,
+    PdfObject,
     RectangleObject,
     StreamObject,
     TextStringObject,
@@ -503,13 +504,18 @@ def make_resource_pdf(
             NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font_dict)}),
         }
     )
-    shared = writer._add_object(resources)
+    content = b"q 100 0 0 80 0 0 cm /Im0 Do Q /Fm0 Do BT /F1 9 Tf 5 5 Td (Hi) Tj ET"
+    return _pages_drawing(writer, writer._add_object(resources), content, pages, path)
+
+
+def _pages_drawing(writer: PdfWriter, resources: PdfObject, content: bytes, pages: int, path: Path | str) -> Path:
+    """``pages`` business-card pages sharing ``resources``, each drawing ``content``; written."""
     for _ in range(pages):
         page = writer.add_blank_page(width=pt(85), height=pt(55))
-        page[NameObject("/Resources")] = shared
-        content = DecodedStreamObject()
-        content.set_data(b"q 100 0 0 80 0 0 cm /Im0 Do Q /Fm0 Do BT /F1 9 Tf 5 5 Td (Hi) Tj ET")
-        page[NameObject("/Contents")] = writer._add_object(content)
+        page[NameObject("/Resources")] = resources
+        stream = DecodedStreamObject()
+        stream.set_data(content)
+        page[NameObject("/Contents")] = writer._add_object(stream)
     return _written(writer, path)
 
 
@@ -545,10 +551,4 @@ def make_jpeg_pdf(path: Path | str, data: bytes = PROGRESSIVE_JPEG, pages: int =
     resources = writer._add_object(
         DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): writer._add_object(image)})})
     )
-    for _ in range(pages):
-        page = writer.add_blank_page(width=pt(85), height=pt(55))
-        page[NameObject("/Resources")] = resources
-        content = DecodedStreamObject()
-        content.set_data(b"q 100 0 0 100 0 0 cm /Im0 Do Q")
-        page[NameObject("/Contents")] = writer._add_object(content)
-    return _written(writer, path)
+    return _pages_drawing(writer, resources, b"q 100 0 0 100 0 0 cm /Im0 Do Q", pages, path)

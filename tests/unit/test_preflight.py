@@ -42,6 +42,23 @@ def messages(report: PreflightReport) -> list[tuple[str, str, str]]:
     return [(f.check, f.severity, f.message) for f in report.findings]
 
 
+def assert_damaged(pdf: Path, damage: str) -> None:
+    """``pdf`` (several pages) fails as damaged, saying ``damage``; a warning where the config
+    relaxes the check ``repaired``."""
+    assert messages(run(pdf, spec=None)) == [
+        (
+            "repaired",
+            "error",
+            f"artwork '{pdf.name}' is damaged: {damage}: those pages would print incomplete or blank, or the RIP "
+            "refuse the file (a file damaged on the way, or cut off); ask for the PDF again",
+        )
+    ]
+    relaxed = ValidationConfig(checks={**V.checks, "repaired": "warning"})
+    assert [(f.check, f.severity) for f in run(pdf, spec=None, validation=relaxed).findings] == [
+        ("repaired", "warning")
+    ]
+
+
 def test_right_size_with_trim_and_bleed_boxes_passes(tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), bleedbox=(0, 0, 91, 61))
     report = run(pdf)
@@ -933,18 +950,7 @@ def test_a_damaged_image_font_or_form_fails_and_says_which(tmp_path: Path, what:
     preflight and printed wrong: only page content was checked. A font shared by three pages is
     one finding for the three."""
     pdf = make_resource_pdf(tmp_path / "art.pdf", pages=3, **what)
-    assert messages(run(pdf, spec=None)) == [
-        (
-            "repaired",
-            "error",
-            f"artwork 'art.pdf' is damaged: pages 1-3: {said}: those pages would print incomplete or blank, or the RIP "
-            "refuse the file (a file damaged on the way, or cut off); ask for the PDF again",
-        )
-    ]
-    relaxed = ValidationConfig(checks={**V.checks, "repaired": "warning"})
-    assert [(f.check, f.severity) for f in run(pdf, spec=None, validation=relaxed).findings] == [
-        ("repaired", "warning")
-    ]
+    assert_damaged(pdf, f"pages 1-3: {said}")
     off = ValidationConfig(checks={**V.checks, "repaired": "off"})
     assert run(pdf, spec=None, validation=off).findings == ()
 
@@ -980,19 +986,7 @@ def test_a_jpeg_image_cut_short_fails_and_says_so(tmp_path: Path, data: bytes, s
     """Audit C 9: JPEG images were never looked at, and a photo cut short (an upload cut off on its
     way into the PDF) printed with a grey or missing part. Ghostscript draws such a file without a
     word; mutool warns. The page's image is now followed to its end marker."""
-    pdf = make_jpeg_pdf(tmp_path / "photo.pdf", data, pages=2)
-    assert messages(run(pdf, spec=None)) == [
-        (
-            "repaired",
-            "error",
-            f"artwork 'photo.pdf' is damaged: pages 1-2: its image Im0 {said}: those pages would print incomplete or "
-            "blank, or the RIP refuse the file (a file damaged on the way, or cut off); ask for the PDF again",
-        )
-    ]
-    relaxed = ValidationConfig(checks={**V.checks, "repaired": "warning"})
-    assert [(f.check, f.severity) for f in run(pdf, spec=None, validation=relaxed).findings] == [
-        ("repaired", "warning")
-    ]
+    assert_damaged(make_jpeg_pdf(tmp_path / "photo.pdf", data, pages=2), f"pages 1-2: its image Im0 {said}")
 
 
 @pytest.mark.parametrize(
