@@ -1075,7 +1075,8 @@ def _jpeg_damage(data: bytes) -> str | None:
     decoding it: data that is not JPEG data, or that ends before its end-of-image marker (EOI):
     an image cut short, which readers draw with a grey or missing part (every encoder writes the
     marker). Bytes after the marker are not looked at (some photos carry more data there)."""
-    start = len(data) - len(data.lstrip(b"\0\t\n\x0c\r "))
+    first = data[:64]  # (an end of line left before the data: readers skip it)
+    start = len(first) - len(first.lstrip(b"\0\t\n\x0c\r "))
     if data[start : start + 2] != b"\xff\xd8":
         return "cannot be decoded (its data is not JPEG data, which its filter DCTDecode says it is)"
     pos, end, in_scan = start + 2, len(data), False
