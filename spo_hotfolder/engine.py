@@ -388,6 +388,9 @@ class Engine:
         self._start_backlog_over = False
         self._scans_done = 0
         self._listings: dict[Path, list[str]] | None = None  # folders listed in this round (_listed)
+        #: Inbox files a manifest named that were not taken yet (_claim_for_job): looked at by the
+        #: next _take_stable, not behind a backlog
+        self._named: set[Path] = set()
         self._answered_elsewhere: set[Path] = set()  # replacements in folders that are no job's, said once
         self._whole_hinted: set[tuple[Path, Signature]] = set()  # orphans looked at by _hint_whole_again
         # Notes in STATUS.txt about such a file: withdrawn once it is gone (_withdraw_whole_notes).
@@ -590,7 +593,9 @@ class Engine:
             self._apply_config(self._pending_config)
         self._drain_hints()
         self._scan_some(budget=0.1)
-        self._take_stable()
+        # Short rounds while a scan goes on (thousands of files waiting at start): the first jobs
+        # run after a few orders are in, not after a quarter of a second of them.
+        self._take_stable(budget=0.05 if self._scan is not None else 0.25)
         if self._held_for_owner:
             self._guard("intake", "", self._hand_over_held)
         if self._near_later:
@@ -1031,6 +1036,16 @@ class Engine:
             self._listings = None
         for job_folder, paths in drops.items():
             self._guard("drop", str(job_folder), lambda f=job_folder, ps=paths: self._on_drops(f, ps))  # type: ignore[misc]
+        if self._named:
+            # The artwork this round's manifests named, complete already (there before them: a
+            # backlog at start, a rescan) is taken now, after all of the round's manifests (one of
+            # them may name it too: _owner_order), rather than in its turn behind the backlog; its
+            # job then runs at once (with 10,000 orders waiting at start, nearly every job was
+            # taken in before its PDF, and waited for it).
+            named = sorted(p for p in self._named if self._classify(p)[0] == "data" and not undecodable(str(p)))
+            self._named = set()
+            for path, sig in self.tracker.stable_among(named):
+                self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))  # type: ignore[misc]
 
     def _on_stable(self, path: Path, sig: Signature) -> None:
         kind, job_folder = self._classify(path)
@@ -2449,6 +2464,7 @@ class Engine:
                     continue
             if src.exists():
                 self.tracker.track(src, activity=False)
+                self._named.add(src)
         self._check_complete(job.job_id)
 
     def _listed(self, folder: Path) -> list[str] | None:

@@ -40,7 +40,7 @@ import fcntl
 import os
 import signal
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,11 +198,19 @@ class FileStabilityTracker:
     def get_stable_files(self, limit: int | None = None) -> list[tuple[Path, Signature]]:
         """The files that are complete now (at most ``limit``), with their signature; they stop
         being tracked. The others stay tracked as they are, so a backlog costs nothing extra."""
+        # Iterated in place (no copy of a backlog of thousands per call); removals after the loop.
+        return self._stable(self._files.items(), limit)
+
+    def stable_among(self, paths: Iterable[Path]) -> list[tuple[Path, Signature]]:
+        """``get_stable_files`` for these files only (untracked ones are left out), whatever their
+        place in the backlog."""
+        return self._stable([(path, tracked) for path in paths if (tracked := self._files.get(path))], None)
+
+    def _stable(self, files: Iterable[tuple[Path, _Tracked]], limit: int | None) -> list[tuple[Path, Signature]]:
         now = self._clock()
         stable: list[tuple[Path, Signature]] = []
         gone: list[Path] = []
-        # Iterated in place (no copy of a backlog of thousands per call); removals after the loop.
-        for path, tracked in self._files.items():
+        for path, tracked in files:
             if limit is not None and len(stable) >= limit:
                 break
             if not tracked.complete and now - tracked.changed_at < self.settle_seconds:

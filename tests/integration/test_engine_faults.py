@@ -2046,6 +2046,50 @@ def test_artwork_only_waiting_its_turn_is_not_said_to_be_still_being_written(rig
     r.run(until=done(r, "BL-1"), steps=10)
 
 
+def test_artwork_a_manifest_names_is_taken_in_its_round_not_behind_the_backlog(rig: Rig) -> None:
+    """A backlog at start: a scan's slice found an order's manifest before its PDF. The PDF, tracked
+    by the manifest's claim, was taken in its turn behind the whole backlog, so nearly every job
+    waited for its artwork (10,000 orders ran at half the speed of a burst, the first delivery
+    late). It is taken in the manifest's round, once the round's manifests are all in."""
+    r = rig
+    r.clock._now = datetime.now(UTC) + timedelta(minutes=1)  # the files came a minute before
+    job_id = r.order("NB")
+    r.engine.tracker.track(r.inbox / "NB.yaml", activity=False)
+    backlog = [r.inbox / f"waiting{i}.pdf" for i in range(3)]  # found before its PDF
+    for path in backlog:
+        make_pdf(path, pages=CARD)
+        r.engine.tracker.track(path, activity=False)
+    r.engine._take_stable(limit=1)  # a round of one file: the manifest
+    assert r.stage(job_id) is Stage.PROCESS
+    assert all(path in r.engine.tracker for path in backlog)
+    r.run(until=done(r, job_id), steps=3)
+    assert r.statuses(job_id) == [
+        "Ordered",
+        "ValidationFinished",
+        "OutputCreationStarted",
+        "OutputCreated",
+        "InHotFolder",
+    ]
+
+
+def test_artwork_two_orders_of_a_round_name_is_decided_with_both_in(rig: Rig) -> None:
+    """The same taken at once: it comes after every manifest of its round, so two orders naming
+    one file (found after their manifests) are both waiting when whose it is gets decided."""
+    r = rig
+    r.clock._now = datetime.now(UTC) + timedelta(minutes=1)
+    make_pdf(r.inbox / "shared.pdf", pages=CARD)
+    for order in ("SA", "SB"):
+        (r.inbox / f"{order}.yaml").write_text(
+            f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared.pdf]\n'
+        )
+        r.engine.tracker.track(r.inbox / f"{order}.yaml", activity=False)
+    r.engine._take_stable()
+    assert r.stage("SA-1") is Stage.AWAITING and r.stage("SB-1") is Stage.AWAITING
+    error = (r.root / "failed" / "shared.pdf" / "ERROR.txt").read_text()
+    assert "jobs of several orders wait for a file of that name" in error
+    assert "SA-1" in error and "SB-1" in error
+
+
 def test_a_drop_in_a_copy_whose_job_folder_is_gone_says_so_and_names_the_command(rig: Rig) -> None:
     """Audit AO 3: the answer sent the operator to drop RELEASE into quarantine/<job>/, which was
     not there (moved away by hand)."""

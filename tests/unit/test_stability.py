@@ -269,3 +269,22 @@ def test_a_pdf_with_a_part_never_written_waits_like_an_incomplete_one(tmp_path: 
     tracker.track(pdf)
     clock.t += 1.0
     assert [p for p, _ in tracker.get_stable_files()] == [pdf]
+
+
+def test_stable_among_looks_only_at_the_files_named_wherever_they_are_in_the_backlog(tmp_path: Path) -> None:
+    """A manifest's artwork, found complete: taken in the manifest's round, not in its turn
+    behind thousands of files tracked before it."""
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    backlog = [tmp_path / f"b{i}.pdf" for i in range(5)]
+    named, settling, untracked = tmp_path / "named.pdf", tmp_path / "settling.pdf", tmp_path / "untracked.pdf"
+    for f in [*backlog, named, untracked]:
+        f.write_bytes(b"x")
+        if f is not untracked:
+            tracker.track(f)
+    clock.t = 101.0
+    settling.write_bytes(b"y")
+    tracker.track(settling)  # changed just now: not complete yet
+    assert [p for p, _ in tracker.stable_among([untracked, settling, named])] == [named]
+    assert named not in tracker and settling in tracker and untracked not in tracker
+    assert [p for p, _ in tracker.get_stable_files(limit=10)] == backlog  # the rest, untouched
