@@ -4105,6 +4105,14 @@ class Engine:
             self.ledger.set_rerouted(job.job_id, None)
         src = found if found is not None else self._locate(job)
         dst = self.area(STAGE_AREA[stage]) / job.job_id
+        finished = stage is Stage.DONE and src is not None and src != dst
+        if finished and src is not None:
+            # Written before the move (as _fail's ERROR.txt): the folder comes into done/ with its
+            # STATUS.txt saying so, not a moment after `show` names it there (at the next flush,
+            # which in a queue of jobs is up to STATUS_FLUSH_SECONDS later). Nothing is recorded
+            # after the move: no second write.
+            self._dirty.discard(job.job_id)
+            self._write_status_now(job.job_id, src)
         if src is None:
             dst.mkdir(parents=True, exist_ok=True)
             if job.folder != self.rel(dst):
@@ -4128,7 +4136,8 @@ class Engine:
             (dst / "replace").mkdir(exist_ok=True)
         elif stage in (Stage.DONE, Stage.REJECTED):
             self._finished.add(job.job_id)  # drop files that came too late: _answer_leftovers
-        self._write_status(job.job_id)
+        if not finished:
+            self._write_status(job.job_id)
 
     def _answer_leftovers(self) -> None:
         """Drop files and replacements still in the folder of a job that has just finished
@@ -4242,9 +4251,9 @@ class Engine:
         if write:
             self._write_status(job_id)
 
-    def extra(self, job: Job) -> Extra:
+    def extra(self, job: Job, folder: Path | None = None) -> Extra:
         artwork = self.ledger.artwork(job.job_id)
-        job_dir = self.job_dir(job)
+        job_dir = folder or self.job_dir(job)
         sums: list[str] = []
         for art in artwork:
             digest = self._digest(job_dir / "artwork" / art.name)
@@ -4324,15 +4333,16 @@ class Engine:
         for job_id in sorted(dirty):
             self._write_status_now(job_id)
 
-    def _write_status_now(self, job_id: str) -> None:
+    def _write_status_now(self, job_id: str, folder: Path | None = None) -> None:
+        """``folder``: where the job's folder is (the ledger names the one it moves to next)."""
         job = self.ledger.get_job(job_id)
         if job is None:
             return
-        job_dir = self.job_dir(job)
+        job_dir = folder or self.job_dir(job)
         if not job_dir.is_dir():
             return
         try:
-            atomic_write(job_dir / "STATUS.txt", status_text(job, self.extra(job)), durable=False)
+            atomic_write(job_dir / "STATUS.txt", status_text(job, self.extra(job, job_dir)), durable=False)
         except OSError as exc:
             log.warning("status_file.write_failed", job_id=job_id, error=str(exc))
 

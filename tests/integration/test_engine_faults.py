@@ -1308,9 +1308,9 @@ def test_a_job_waiting_its_turn_in_a_queue_gets_its_status_file_once_it_has_run(
     written: list[tuple[str, Stage | None]] = []
     real = Engine._write_status_now
 
-    def spy(self: Engine, job_id: str) -> None:
+    def spy(self: Engine, job_id: str, folder: Path | None = None) -> None:
         written.append((job_id, rig.stage(job_id)))
-        real(self, job_id)
+        real(self, job_id, folder)
 
     monkeypatch.setattr(Engine, "_write_status_now", spy)
     jobs = [rig.order(f"Q{i}") for i in range(3)]
@@ -2070,6 +2070,21 @@ def test_artwork_a_manifest_names_is_taken_in_its_round_not_behind_the_backlog(r
         "OutputCreated",
         "InHotFolder",
     ]
+
+
+def test_a_delivered_job_folder_comes_into_done_with_its_status_txt_saying_so(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STATUS.txt was rewritten at the next flush (in a queue, up to half a second after the
+    delivery): `show` already named done/<job>, whose STATUS.txt still said OutputCreated (seen by
+    an end-to-end test reading it right after). It is written before the folder moves."""
+    r = rig
+    monkeypatch.setattr(r.engine, "flush_status", lambda **_: None)
+    job_id = r.order("SD")
+    r.run(until=done(r, job_id), steps=5)
+    status = (r.root / "done" / job_id / "STATUS.txt").read_text()
+    assert "InHotFolder" in status and "indigo" in status
+    assert job_id not in r.engine._dirty  # written once
 
 
 def test_artwork_two_orders_of_a_round_name_is_decided_with_both_in(rig: Rig) -> None:
