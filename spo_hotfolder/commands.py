@@ -822,9 +822,12 @@ def cmd_health(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, sort_keys=True))
     elif report["ok"]:
         statuses = report.get("statuses") or {}
+        # The daemon's counts as of its last report (every heartbeat): a release a second ago may
+        # not be in them yet, and the line says how old they are.
         print(
             f"ok: daemon pid {report.get('pid')}, watcher {report.get('watcher')}, "
-            f"{sum(statuses.values())} jobs, {report.get('blocked', 0)} blocked"
+            f"{sum(statuses.values())} jobs, {report.get('blocked', 0)} blocked "
+            f"(as of {round(float(report.get('age_seconds') or 0))} s ago)"
         )
     else:
         print(f"{PROG}: unhealthy: {report['reason']}", file=sys.stderr)
