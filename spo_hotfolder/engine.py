@@ -2507,7 +2507,7 @@ class Engine:
             candidates = self._by_sha256(src, candidates)
         owner = self._owner_order([job for job, _ in candidates], seen)
         if owner is None:
-            self._set_aside(src, candidates)
+            self._set_aside(src, candidates, seen)
             return True
         takers = [(job, art) for job, art in candidates if job.order_id == owner]
         others = [(job, art) for job, art in candidates if job.order_id != owner]
@@ -2588,11 +2588,13 @@ class Engine:
         kept = [(job, art) for job, art in candidates if job.order_id not in other]
         return kept or candidates
 
-    def _set_aside(self, src: Path, candidates: list[tuple[Job, Artwork]]) -> None:
+    def _set_aside(self, src: Path, candidates: list[tuple[Job, Artwork]], seen: float | None = None) -> None:
         """A file that jobs of several orders wait for, whose order cannot be told: not taken (a
         wrong guess prints one order's artwork for another), moved to failed/<name>/ with an
-        ERROR.txt, and each waiting job's STATUS.txt says how to give it to the right job."""
+        ERROR.txt, and each waiting job's STATUS.txt says how to give it to the right job.
+        ``seen``: when the file was first seen (monotonic; one there at start: its ctime)."""
         now = self.clock.now()
+        began = now if seen is None else now - timedelta(seconds=max(0.0, self.clock.monotonic() - seen))
         target = self._failed_folder_for(src, remember=False)
         dest = move(src, target / safe_name(src.name))
         where = self.rel(dest)
@@ -2608,7 +2610,7 @@ class Engine:
                     f"{iso(self._came(job))}"
                     for job in jobs
                 ]
-                + [f"the file began to arrive about {iso(now)} or a little before"],
+                + [f"the file began to arrive about {iso(began)} or a little before"],
                 f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{dest}' (or move it into that "
                 "job's replace/ when the job is in quarantine/ or failed/), then remove this folder. To avoid this, "
                 "send each order in a "

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -2103,6 +2104,10 @@ def test_artwork_two_orders_of_a_round_name_is_decided_with_both_in(rig: Rig) ->
     error = (r.root / "failed" / "shared.pdf" / "ERROR.txt").read_text()
     assert "jobs of several orders wait for a file of that name" in error
     assert "SA-1" in error and "SB-1" in error
+    # When it came, for the operator to compare with the manifests' times: there a minute before
+    # (its ctime), not when it was set aside.
+    began = re.search(r"the file began to arrive about (\S+) or a little before", error)
+    assert began is not None and r.clock.now() - parse_iso(began.group(1)) > timedelta(seconds=50)
 
 
 def test_a_drop_in_a_copy_whose_job_folder_is_gone_says_so_and_names_the_command(rig: Rig) -> None:
