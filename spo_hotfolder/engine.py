@@ -4107,8 +4107,8 @@ class Engine:
             self.ledger.set_rerouted(job.job_id, None)
         src = found if found is not None else self._locate(job)
         dst = self.area(STAGE_AREA[stage]) / job.job_id
-        finished = stage is Stage.DONE and src is not None and src != dst
-        if finished and src is not None:
+        finished = stage is Stage.DONE and src not in (None, dst)
+        if finished:
             # Written before the move (as _fail's ERROR.txt): the folder comes into done/ with its
             # STATUS.txt saying so, not a moment after `show` names it there (at the next flush,
             # which in a queue of jobs is up to STATUS_FLUSH_SECONDS later). Nothing is recorded

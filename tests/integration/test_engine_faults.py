@@ -2050,8 +2050,9 @@ def test_artwork_only_waiting_its_turn_is_not_said_to_be_still_being_written(rig
 def test_artwork_a_manifest_names_is_taken_in_its_round_not_behind_the_backlog(rig: Rig) -> None:
     """A backlog at start: a scan's slice found an order's manifest before its PDF. The PDF, tracked
     by the manifest's claim, was taken in its turn behind the whole backlog, so nearly every job
-    waited for its artwork (10,000 orders ran at half the speed of a burst, the first delivery
-    late). It is taken in the manifest's round, once the round's manifests are all in."""
+    waited for its artwork (10,000 orders waiting at start caught up at a third of a burst's speed,
+    the first delivery late). It is taken in the manifest's round, once the round's manifests are
+    all in."""
     r = rig
     r.clock._now = datetime.now(UTC) + timedelta(minutes=1)  # the files came a minute before
     job_id = r.order("NB")
@@ -2089,8 +2090,8 @@ def test_a_delivered_job_folder_comes_into_done_with_its_status_txt_saying_so(
 
 
 def test_artwork_two_orders_of_a_round_name_is_decided_with_both_in(rig: Rig) -> None:
-    """The same taken at once: it comes after every manifest of its round, so two orders naming
-    one file (found after their manifests) are both waiting when whose it is gets decided."""
+    """Artwork taken in its manifest's round comes after every manifest of that round, so two
+    orders naming one file (found after their manifests) both wait when whose it is gets decided."""
     r = rig
     r.clock._now = datetime.now(UTC) + timedelta(minutes=1)
     make_pdf(r.inbox / "shared.pdf", pages=CARD)
