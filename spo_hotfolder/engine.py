@@ -1390,7 +1390,7 @@ class Engine:
             self._consumed_dirs.add(base)
         seen = self.tracker.first_seen(path)
         if seen is not None:
-            came = now - timedelta(seconds=max(0.0, self.clock.monotonic() - seen))
+            came = now - self._since(seen)
             for spec, _ in plans:
                 self._manifest_seen[spec.job_id] = came
             _keep_newest(self._manifest_seen)
@@ -2310,7 +2310,7 @@ class Engine:
         jobs = [job for job_id, _ in waiting if (job := self.ledger.get_job(job_id, history=False)) is not None]
         if not jobs or len({job.order_id for job in jobs}) != 1 or any(j.stage is not Stage.AWAITING for j in jobs):
             return False
-        began = self.clock.now() - timedelta(seconds=max(0.0, self.clock.monotonic() - seen))
+        began = self.clock.now() - self._since(seen)
         came = min(self._came(job) for job in jobs)
         return began - timedelta(seconds=self._window_seconds()) <= came <= began + timedelta(seconds=1)
 
@@ -2570,6 +2570,10 @@ class Engine:
         rivals = [order for order in orders if order != inside[0] and order in waiting_in_work]
         return None if rivals else inside[0]
 
+    def _since(self, seen: float) -> timedelta:
+        """How long ago ``seen`` (this clock's monotonic time: a file's or manifest's first sight) was."""
+        return timedelta(seconds=max(0.0, self.clock.monotonic() - seen))
+
     def _window_seconds(self) -> float:
         """How long before a file began to arrive its order's manifest came, at most, to be taken
         as that file's order (a client sends an order's PDF right after its manifest)."""
@@ -2594,7 +2598,7 @@ class Engine:
         ERROR.txt, and each waiting job's STATUS.txt says how to give it to the right job.
         ``seen``: when the file was first seen (monotonic; one there at start: its ctime)."""
         now = self.clock.now()
-        began = now if seen is None else now - timedelta(seconds=max(0.0, self.clock.monotonic() - seen))
+        began = now if seen is None else now - self._since(seen)
         target = self._failed_folder_for(src, remember=False)
         dest = move(src, target / safe_name(src.name))
         where = self.rel(dest)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from spo_hotfolder.clock import parse_iso
 from spo_hotfolder.config import Config, PathsConfig
 from spo_hotfolder.ledger import LEDGER_NAME, Ledger, LedgerError
 
@@ -94,7 +95,7 @@ def health_report(config: Config | PathsConfig) -> dict[str, Any]:
 def read_health(paths: PathsConfig) -> dict[str, Any] | None:
     try:
         data: dict[str, Any] = json.loads((paths.state / HEALTH_NAME).read_text())
-        heartbeat = datetime.fromisoformat(str(data["heartbeat"]).replace("Z", "+00:00"))
+        heartbeat = parse_iso(str(data["heartbeat"]))
     except (OSError, ValueError, TypeError, KeyError):
         return None
     data["age_seconds"] = round((datetime.now(UTC) - heartbeat).total_seconds(), 3)
