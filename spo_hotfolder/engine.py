@@ -3481,10 +3481,9 @@ class Engine:
             fresh = self.ledger.get_job(job.job_id, history=False)
             assert fresh is not None
             next_stage = Stage.HELD if fresh.blocked else Stage.DELIVER
-            found = self._record_stage(job.job_id, next_stage, now)
-            fresh = self.ledger.get_job(job.job_id, history=False)
-            assert fresh is not None
-        self._move_to(fresh, next_stage, now, recorded=True, found=found)
+            not_moved = self._record_stage(job.job_id, next_stage, now)
+        if not_moved is not None:
+            raise not_moved
         if next_stage is Stage.HELD:
             self._drop_prestage(job.job_id)
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
@@ -3593,7 +3592,9 @@ class Engine:
                 if was is not None:
                     self.ledger.set_rerouted(job.job_id, None)
                 self._record(job.job_id, JobStatus.CopyToHotFolderSkipped, SYSTEM, detail, now, write=False)
-            self._move_to(self.ledger.get_job(job.job_id, history=False), Stage.DONE, now)  # type: ignore[arg-type]
+                not_moved = self._record_stage(job.job_id, Stage.DONE, now)
+            if not_moved is not None:
+                raise not_moved
             return
         hot = self.config.hot_folders.get(decision.hot_folder)
         if hot is None:
@@ -3944,10 +3945,9 @@ class Engine:
             self.ledger.delivery_state(delivery_id, "published", now)
             self.ledger.update_job(job.job_id, now, route=hot_name, attempts=0, next_attempt_at=None, error=None)
             self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}{note}", now, write=False)
-            found = self._record_stage(job.job_id, Stage.DONE, now)
-            fresh = self.ledger.get_job(job.job_id, history=False)
-            assert fresh is not None
-        self._move_to(fresh, Stage.DONE, now, recorded=True, found=found)
+            not_moved = self._record_stage(job.job_id, Stage.DONE, now)
+        if not_moved is not None:
+            raise not_moved
 
     def _ticket(self, job: Job, hot_name: str, final: Path) -> bytes:
         report = job.preflight or {}
@@ -4087,23 +4087,37 @@ class Engine:
             self.ledger.update_job(job_id, now, folder=self.rel(dst))
         return dst
 
-    def _record_stage(self, job_id: str, stage: Stage, now: datetime) -> Path | None:
+    def _record_stage(self, job_id: str, stage: Stage, now: datetime) -> OSError | None:
         """In the caller's transaction, with the status that goes with it: the job's stage and the
         folder it moves into, so that whoever reads the ledger sees them together (``show --json``:
-        ``InHotFolder`` with ``done/<job>``, ``Rejected`` with ``rejected/<job>``). Returns where
-        the folder is now, for ``_move_to(..., found=)``, which then moves it there."""
+        ``InHotFolder`` with ``done/<job>``, ``Rejected`` with ``rejected/<job>``); and the folder
+        moves there before that commit, so that whoever reads them finds it there (a script that
+        opens done/<job>/STATUS.txt once `show` says InHotFolder; an operator who drops RELEASE into
+        quarantine/<job>/ once `show` names it). A crash between the move and the commit leaves
+        a folder ahead of its stage, which the start's reconcile moves back (the drop file that
+        moved it is still in it, not yet consumed; a delivery is told from the hot folder's files).
+
+        A move that fails undoes nothing recorded (the ledger names the folder the job is still
+        in): its error is returned, for the caller to raise after the commit."""
         job = self.ledger.get_job(job_id, history=False)
         found = self._locate(job) if job is not None else None
         dst = self.area(STAGE_AREA[stage]) / job_id
         self.ledger.update_job(job_id, now, stage=stage, folder=self.rel(dst))
-        return found
+        fresh = self.ledger.get_job(job_id, history=False)
+        if fresh is None:
+            return None
+        try:
+            self._move_to(fresh, stage, now, recorded=True, found=found)
+        except OSError as exc:
+            return exc
+        return None
 
     def _move_to(
         self, job: Job, stage: Stage, now: datetime, *, recorded: bool = False, found: Path | None = None
     ) -> None:
         """The ledger's stage first, then the folder moves where that stage lives. ``recorded``:
-        the caller set the stage in its own transaction (one commit less); ``found``: and the new
-        folder too (``_record_stage``), the folder being at ``found`` until it is moved."""
+        the caller set the stage in its own transaction, still open (one commit less); ``found``:
+        and the new folder too (``_record_stage``), the folder being at ``found`` until it is moved."""
         if not recorded:
             self.ledger.update_job(job.job_id, now, stage=stage)
         if stage in TERMINAL and self._rerouted.pop(job.job_id, None) is not None:
@@ -4111,12 +4125,13 @@ class Engine:
             self.ledger.set_rerouted(job.job_id, None)
         src = found if found is not None else self._locate(job)
         dst = self.area(STAGE_AREA[stage]) / job.job_id
-        finished = stage is Stage.DONE and src not in (None, dst)
-        if finished:
-            # Written before the move (as _fail's ERROR.txt): the folder comes into done/ with its
-            # STATUS.txt saying so, not a moment after `show` names it there (at the next flush,
-            # which in a queue of jobs is up to STATUS_FLUSH_SECONDS later). Nothing is recorded
-            # after the move: no second write.
+        shown = stage in (Stage.HELD, Stage.DONE, Stage.REJECTED) and src not in (None, dst)
+        if shown:
+            # Written before the move (as _fail's ERROR.txt): the folder comes into the folder an
+            # operator (or a script) opens with its STATUS.txt saying so, not a moment after (at
+            # the next flush, which in a queue of jobs is up to STATUS_FLUSH_SECONDS later), nor
+            # without one (a job held within that time of its intake). Once: what is recorded
+            # after the move (an operator action's answer) marks it to be written again.
             self._dirty.discard(job.job_id)
             self._write_status_now(job.job_id, src)
         if src is None:
@@ -4142,7 +4157,7 @@ class Engine:
             (dst / "replace").mkdir(exist_ok=True)
         elif stage in (Stage.DONE, Stage.REJECTED):
             self._finished.add(job.job_id)  # drop files that came too late: _answer_leftovers
-        if not finished:
+        if not shown:
             self._write_status(job.job_id)
 
     def _answer_leftovers(self) -> None:
@@ -4718,23 +4733,24 @@ class Engine:
                 )
             else:
                 after = ""
-            found: Path | None = None
+            not_moved: OSError | None = None
             with self.ledger.transaction():  # one commit: never released but left waiting by a crash
                 self.ledger.remove_status(block.id, job_id, by, removed_note, now)
                 if held:
-                    found = self._record_stage(job_id, Stage.DELIVER, now)
+                    not_moved = self._record_stage(job_id, Stage.DELIVER, now)
                 if token:  # with the action: a command file left by a crash is not run twice
                     self.ledger.drop_outcome(token, "done", f"released by {by}{after}", now)
-            if held:
-                self._move_to(self.ledger.get_job(job_id), Stage.DELIVER, now, recorded=True, found=found)  # type: ignore[arg-type]
+            if not_moved is not None:
+                raise not_moved
             message = f"released by {by}" + (f" ({note})" if note else "") + after
         elif action is Action.REJECT:
             with self.ledger.transaction():
                 self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
-                found = self._record_stage(job_id, Stage.REJECTED, now)
+                not_moved = self._record_stage(job_id, Stage.REJECTED, now)
                 if token:
                     self.ledger.drop_outcome(token, "done", f"rejected by {by}", now)
-            self._move_to(self.ledger.get_job(job_id), Stage.REJECTED, now, recorded=True, found=found)  # type: ignore[arg-type]
+            if not_moved is not None:
+                raise not_moved
             message = f"rejected by {by}" + (f" ({note})" if note else "")
         elif action is Action.RETRY:
             # A job whose PDF is in its hot folder already and whose ticket failed: nothing is made
@@ -5383,9 +5399,10 @@ class Engine:
 
     def _finished_but_under_way(self, under_way: set[str]) -> list[str]:
         """Delivered and rejected jobs whose folder is still in work/, quarantine/ or failed/: the
-        ledger records a finished job's stage and new folder together, then the folder moves (a
-        crash in between leaves it behind). Those areas hold jobs under way (``under_way``, which
-        reconcile checks anyway: not read again here) and refused files' folders: a short listing."""
+        folder moves before the commit that records the finished job's stage and new folder, but
+        that rename is not synced (a power cut may forget it) and may fail. Those areas hold jobs
+        under way (``under_way``, which reconcile checks anyway: not read again here) and refused
+        files' folders: a short listing."""
         found: list[str] = []
         for area in ("work", "quarantine", "failed"):
             try:

@@ -235,15 +235,17 @@ CRASH_POINTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "after the copy, before 'written'": lambda mp: _crash_after(mp, engine_module, "write_temp"),
     "after 'written', before the rename": lambda mp: _crash_before(mp, engine_module, "publish"),
     "after the rename": lambda mp: _crash_after(mp, engine_module, "publish"),
+    # InHotFolder is recorded, the folder moves to done/, then the commit.
     "after InHotFolder, before the move to done": lambda mp: _crash_before(
         mp, Engine, "_move_to", when=lambda self, job, stage, now, **kw: stage is Stage.DONE
     ),
     "in the middle of the move to done": lambda mp: _crash_before(
         mp, engine_module.os, "replace", when=lambda src, dst: "/done/" in str(dst)
     ),
-    "after the move to done": lambda mp: _crash_after(
+    "after the move to done, before its commit": lambda mp: _crash_after(
         mp, engine_module.os, "replace", when=lambda src, dst: "/done/" in str(dst)
     ),
+    "after the commit": lambda mp: _crash_before(mp, Engine, "_answer_leftovers"),
 }
 
 
@@ -3787,12 +3789,14 @@ def test_a_release_in_advance_that_names_the_artwork_does_not_approve_other_artw
 
 def test_a_drop_file_in_a_folder_a_crash_left_behind_is_answered_when_it_moves(rig: Rig) -> None:
     """Audit Z2-6: a REJECT committed, then a crash before the folder moved; a RELEASE dropped into
-    the old folder moved with it into rejected/ and stayed there unanswered."""
+    the old folder moved with it into rejected/ and stayed there unanswered. (The folder moves
+    before the commit now; a power cut that forgets the rename, which is not synced, leaves it.)"""
     r = rig
     job_id, folder = _held(r, "ZF")
     (folder / "REJECT").write_text("vic\n")
-    life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_rename_job_dir"))
-    assert r.stage(job_id) is Stage.REJECTED and folder.is_dir()
+    life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_answer_leftovers"))  # after the commit
+    assert r.stage(job_id) is Stage.REJECTED and not folder.exists()
+    os.replace(r.root / "rejected" / job_id, folder)  # the rename the power cut forgot
     (folder / "RELEASE").write_text("alice\n")
     r.start()
     r.run(steps=2)
@@ -4617,13 +4621,11 @@ def test_a_reject_dropped_into_a_released_jobs_folder_left_by_a_crash_is_answere
     r = rig
     job_id, folder = _held(r, "RF")
     (folder / "RELEASE").write_text("alice\n")
-    life_until_killed(
-        r,
-        lambda mp: _crash_before(
-            mp, engine_module.os, "replace", when=lambda src, dst: "/quarantine/" in str(src) and "/work/" in str(dst)
-        ),
-    )
-    assert folder.is_dir() and r.job(job_id).stage is Stage.DELIVER  # the release is recorded, not the move
+    # (The folder moves before the release's commit now; a power cut that forgets the rename, which
+    # is not synced, leaves it in quarantine/ with the release recorded.)
+    life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_consume_drop"))  # after the commit
+    assert r.job(job_id).stage is Stage.DELIVER and not folder.exists()
+    os.replace(r.root / "work" / job_id, folder)  # the rename the power cut forgot
     (folder / "REJECT").write_text("bob\nwrong paper\n")
     r.start()
     with capture_logs() as logs:
@@ -4637,6 +4639,39 @@ def test_a_reject_dropped_into_a_released_jobs_folder_left_by_a_crash_is_answere
     status = (r.root / "done" / job_id / "STATUS.txt").read_text()
     assert "was released (by alice) and is no longer blocked" in status
     assert "finished before they were read" not in status
+
+
+@pytest.mark.parametrize("action", ["RELEASE", "REJECT"])
+def test_a_crash_between_an_actions_folder_move_and_its_commit_acts_once_at_restart(rig: Rig, action: str) -> None:
+    """The folder moves before the commit that records the action (so that `show` never names a
+    folder that is not there yet): killed in between, the folder is ahead of the ledger, with the
+    drop file in it, unconsumed. The restart moves it back to quarantine/ and the drop file is
+    acted on then, once: one release and one delivery, or one rejection and nothing printed."""
+    r = rig
+    job_id, folder = _held(r, "MV")
+    (folder / action).write_text("alice\n")
+    ahead = r.root / ("work" if action == "RELEASE" else "rejected") / job_id
+    life_until_killed(
+        r, lambda mp: _crash_after(mp, engine_module.os, "replace", when=lambda src, dst: Path(dst) == ahead)
+    )
+    assert ahead.is_dir() and not folder.exists()
+    assert r.job(job_id).stage is Stage.HELD  # nothing of the action committed
+    r.start()
+    r.run(until=lambda: r.stage(job_id) in (Stage.DONE, Stage.REJECTED), steps=20)
+    r.run(steps=3)
+    job = r.job(job_id)
+    history = [e.status.value for e in job.history]
+    if action == "RELEASE":
+        assert r.take_prints() == ["MV_MV-1_bc-85x55_x1.pdf"]
+        assert history.count("InHotFolder") == 1 and not job.blocked
+        assert [e.removed_by for e in job.history if e.status.value == "Blocked"] == ["alice"]
+    else:
+        assert r.take_prints() == []
+        assert history.count("Rejected") == 1 and job.stage is Stage.REJECTED
+    final = r.root / ("done" if action == "RELEASE" else "rejected") / job_id
+    assert not (final / action).exists()
+    assert [n for n in _history_names(final) if n.endswith(f"-{action}")]  # consumed, once
+    assert not [n for n in _history_names(final) if "unused" in n]
 
 
 def test_artwork_changed_by_hand_after_its_check_is_never_printed_unchecked(rig: Rig) -> None:
@@ -5190,3 +5225,55 @@ def test_a_manifest_sent_again_for_a_failed_job_counts_from_when_it_came(rig: Ri
     # Not given to RT (whose manifest came long before): either's it may be, so nobody guesses.
     assert r.take_prints() == [] and aside.read_bytes() == whole
     assert r.stage("RT-1") is Stage.AWAITING and r.stage("RS-1") is Stage.AWAITING
+
+
+def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger recorded a job's new stage and folder, then the folder moved: for that moment a
+    reader (`show`, a script, a test) found InHotFolder in done/<job> and no done/<job> (CI saw it),
+    or a job held in quarantine/<job> whose folder was still in work/, so that a RELEASE written
+    there failed. The folder moves before that commit now: whatever a reader finds in the ledger,
+    the folder is there, and one an operator opens has its STATUS.txt saying so (not the text of
+    the step before, or none: a job held within half a second of its intake)."""
+    from spo_hotfolder import ledger as ledger_module
+
+    rigs = rig_on(tmp_path, blocking={"block_on_arrival": True})
+    r = next(rigs)
+    reader = sqlite3.connect(r.config.paths.state / "ledger.sqlite3")
+    looks: list[tuple[str, str, str]] = []
+    astray: list[tuple[str, str, str]] = []
+    says = {Stage.HELD: "drop a file named release here", Stage.DONE: "inhotfolder", Stage.REJECTED: "rejected"}
+    original = ledger_module._Transaction.__exit__
+
+    def exit_then_look(self: Any, *exc: Any) -> None:
+        outer = self._outer
+        original(self, *exc)
+        if not outer or exc[0] is not None:
+            return
+        for job_id, stage, folder in reader.execute("SELECT job_id, stage, folder FROM jobs"):
+            looks.append((job_id, stage, folder))
+            there = r.root / folder
+            status = there / "STATUS.txt"
+            if not there.is_dir() or (
+                stage in says and says[Stage(stage)] not in " ".join(status.read_text().split()).lower()
+            ):
+                astray.append((job_id, stage, folder))
+
+    monkeypatch.setattr(ledger_module._Transaction, "__exit__", exit_then_look)
+    released, rejected = r.order("FR"), r.order("FJ")
+    r.run(until=lambda: r.stage(released) is Stage.HELD and r.stage(rejected) is Stage.HELD, steps=10)
+    assert r.engine.apply(released, Action.RELEASE, by="erin", note="").ok
+    assert r.engine.apply(rejected, Action.REJECT, by="erin", note="wrong paper").ok
+    r.run(until=done(r, released), steps=10)
+    assert r.stage(rejected) is Stage.REJECTED
+    # Every commit was looked at, and each stage the jobs went through was seen.
+    assert {(j, s) for j, s, _ in looks} >= {
+        (released, Stage.HELD),
+        (released, Stage.DELIVER),
+        (released, Stage.DONE),
+        (rejected, Stage.REJECTED),
+    }
+    assert astray == []
+    reader.close()
+    rigs.close()
