@@ -4125,7 +4125,7 @@ class Engine:
             self.ledger.set_rerouted(job.job_id, None)
         src = found if found is not None else self._locate(job)
         dst = self.area(STAGE_AREA[stage]) / job.job_id
-        shown = stage in (Stage.HELD, Stage.DONE, Stage.REJECTED) and src not in (None, dst)
+        shown = stage in (Stage.HELD, Stage.FAILED, Stage.DONE, Stage.REJECTED) and src not in (None, dst)
         if shown:
             # Written before the move (as _fail's ERROR.txt): the folder comes into the folder an
             # operator (or a script) opens with its STATUS.txt saying so, not a moment after (at
@@ -4220,8 +4220,9 @@ class Engine:
 
     def _fail(self, job_id: str, failure: JobFailed, now: datetime, *, status: JobStatus | None = None) -> None:
         """The job to failed/ with its ERROR.txt, which is written into the folder before it moves:
-        the folder appears in failed/ with it. ``status`` (with the failure's reason) is recorded
-        last, so that whoever sees it (`show`, a script) finds failed/<job>/ERROR.txt there."""
+        the folder appears in failed/ with it, and with its STATUS.txt. ``status`` (with the
+        failure's reason) is recorded with the stage, in the commit after the move, so that whoever
+        sees it (`show`, a script) finds failed/<job>/ERROR.txt there."""
         job = self.ledger.get_job(job_id)
         if job is None:
             return
@@ -4236,12 +4237,15 @@ class Engine:
         src = self._locate(job)
         if src is not None:
             atomic_write(src / "ERROR.txt", text)  # travels with the folder
-        self._move_to(job, Stage.FAILED, now)
         job_dir = self.area("failed") / job_id
-        if src is None:
-            atomic_write(job_dir / "ERROR.txt", text)
-        if status is not None:
-            self._record(job_id, status, SYSTEM, failure.reason, now)
+        with self.ledger.transaction():
+            if status is not None:
+                self._record(job_id, status, SYSTEM, failure.reason, now, write=False)
+            not_moved = self._record_stage(job_id, Stage.FAILED, now)
+            if src is None:
+                atomic_write(job_dir / "ERROR.txt", text)
+        if not_moved is not None:
+            raise not_moved
         log.warning(
             "job.failed",
             job_id=job_id,

@@ -23,14 +23,22 @@ CORPUS = ROOT.parent / "shared" / "pdf-corpus"
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05, what: str = "") -> Any:
-    """Polls ``predicate`` until it returns something truthy; fails the test after ``timeout``."""
+    """Polls ``predicate`` until it returns something truthy; fails the test after ``timeout``. A
+    file the predicate reads that is not there yet (FileNotFoundError) is "not yet": a new job's
+    STATUS.txt comes at the daemon's next flush of them, not with its folder."""
     deadline = time.monotonic() + timeout
+    missing: FileNotFoundError | None = None
     while True:
-        value = predicate()
+        try:
+            value = predicate()
+        except FileNotFoundError as exc:
+            value, missing = None, exc
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {what or predicate}" + (f" ({missing})" if missing else "")
+            )
         time.sleep(interval)
 
 

@@ -4250,23 +4250,30 @@ def test_a_failure_status_is_recorded_once_the_folder_is_in_failed_with_its_erro
 ) -> None:
     """A script that waits for ValidationFailed (`show --json`) and then reads failed/<job>/ERROR.txt
     found nothing for a moment: the status was recorded before the folder moved (CI, under load).
-    The ERROR.txt travels with the folder, and the status comes last."""
+    The ERROR.txt travels with the folder, which moves before the commit that records the status
+    (read here, after every commit, as `show` reads it: through a connection of its own)."""
+    from spo_hotfolder import ledger as ledger_module
+
     r = rig
-    real = Engine._record
+    reader = sqlite3.connect(r.config.paths.state / "ledger.sqlite3")
     seen: dict[str, bool] = {}
+    original = ledger_module._Transaction.__exit__
 
-    def record(self: Engine, job_id: str, status: JobStatus, *args: Any, **kwargs: Any) -> None:
-        if status is JobStatus.ValidationFailed:
-            seen[job_id] = (r.root / "failed" / job_id / "ERROR.txt").is_file()
-        real(self, job_id, status, *args, **kwargs)
+    def exit_then_look(self: Any, *exc: Any) -> None:
+        outer = self._outer
+        original(self, *exc)
+        if outer and exc[0] is None:
+            for (job_id,) in reader.execute("SELECT job_id FROM history WHERE status = 'ValidationFailed'"):
+                seen.setdefault(job_id, (r.root / "failed" / job_id / "ERROR.txt").is_file())
 
-    monkeypatch.setattr(Engine, "_record", record)
+    monkeypatch.setattr(ledger_module._Transaction, "__exit__", exit_then_look)
     make_pdf(r.inbox / "VF.pdf", pages=[(210, 297)])  # A4, not a card
     (r.inbox / "VF.yaml").write_text('order_id: "VF"\nproduct: bc-85x55\nquantity: 1\nartwork: [VF.pdf]\n')
     (r.inbox / "VM.yaml").write_text('order_id: "VM"\nproduct: bc-85x55\nquantity: 1\nartwork: [VM.pdf]\n')
     r.run(until=lambda: r.stage("VF-1") is Stage.FAILED, steps=10)
     r.run(until=lambda: r.stage("VM-1") is Stage.FAILED, steps=10, dt=700)  # its artwork never came
     assert seen == {"VF-1": True, "VM-1": True}
+    reader.close()
 
 
 def test_a_yaml_manifest_cut_inside_its_last_value_is_refused_not_printed(rig: Rig) -> None:
@@ -5227,6 +5234,13 @@ def test_a_manifest_sent_again_for_a_failed_job_counts_from_when_it_came(rig: Ri
     assert r.stage("RT-1") is Stage.AWAITING and r.stage("RS-1") is Stage.AWAITING
 
 
+def _text_of(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
 def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -5243,7 +5257,12 @@ def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
     reader = sqlite3.connect(r.config.paths.state / "ledger.sqlite3")
     looks: list[tuple[str, str, str]] = []
     astray: list[tuple[str, str, str]] = []
-    says = {Stage.HELD: "drop a file named release here", Stage.DONE: "inhotfolder", Stage.REJECTED: "rejected"}
+    says = {
+        Stage.HELD: "drop a file named release here",
+        Stage.FAILED: "validationfailed",
+        Stage.DONE: "inhotfolder",
+        Stage.REJECTED: "rejected",
+    }
     original = ledger_module._Transaction.__exit__
 
     def exit_then_look(self: Any, *exc: Any) -> None:
@@ -5255,14 +5274,19 @@ def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
             looks.append((job_id, stage, folder))
             there = r.root / folder
             status = there / "STATUS.txt"
-            if not there.is_dir() or (
-                stage in says and says[Stage(stage)] not in " ".join(status.read_text().split()).lower()
+            if (
+                not there.is_dir()
+                or (stage in says and says[Stage(stage)] not in " ".join(_text_of(status).split()).lower())
+                or (stage == Stage.FAILED and not (there / "ERROR.txt").is_file())
             ):
                 astray.append((job_id, stage, folder))
 
     monkeypatch.setattr(ledger_module._Transaction, "__exit__", exit_then_look)
     released, rejected = r.order("FR"), r.order("FJ")
+    make_pdf(r.inbox / "FV.pdf", pages=[(210, 297)] * 2)  # A4, where business cards are ordered
+    (r.inbox / "FV.yaml").write_text('order_id: "FV"\nproduct: bc-85x55\nquantity: 1\nartwork: [FV.pdf]\n')
     r.run(until=lambda: r.stage(released) is Stage.HELD and r.stage(rejected) is Stage.HELD, steps=10)
+    assert r.stage("FV-1") is Stage.FAILED
     assert r.engine.apply(released, Action.RELEASE, by="erin", note="").ok
     assert r.engine.apply(rejected, Action.REJECT, by="erin", note="wrong paper").ok
     r.run(until=done(r, released), steps=10)
@@ -5273,6 +5297,7 @@ def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
         (released, Stage.DELIVER),
         (released, Stage.DONE),
         (rejected, Stage.REJECTED),
+        ("FV-1", Stage.FAILED),
     }
     assert astray == []
     reader.close()
