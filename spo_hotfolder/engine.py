@@ -4131,9 +4131,12 @@ class Engine:
             # operator (or a script) opens with its STATUS.txt saying so, not a moment after (at
             # the next flush, which in a queue of jobs is up to STATUS_FLUSH_SECONDS later), nor
             # without one (a job held within that time of its intake). Once: what is recorded
-            # after the move (an operator action's answer) marks it to be written again.
+            # after the move (an operator action's answer) marks it to be written again. In the
+            # transaction (_record_stage), so no artwork is hashed here: a digest not known yet
+            # (after a restart) comes in the next flush's text.
             self._dirty.discard(job.job_id)
-            self._write_status_now(job.job_id, src)
+            if not self._write_status_now(job.job_id, src, hash_files=False):
+                self._write_status(job.job_id)
         if src is None:
             dst.mkdir(parents=True, exist_ok=True)
             if job.folder != self.rel(dst):
@@ -4276,12 +4279,14 @@ class Engine:
         if write:
             self._write_status(job_id)
 
-    def extra(self, job: Job, folder: Path | None = None) -> Extra:
+    def extra(self, job: Job, folder: Path | None = None, *, hash_files: bool = True) -> Extra:
+        """``hash_files``: False inside a transaction, which holds the ledger's lock (the heartbeat
+        and the signals wait for it): no fingerprint for artwork whose digest is not known yet."""
         artwork = self.ledger.artwork(job.job_id)
         job_dir = folder or self.job_dir(job)
         sums: list[str] = []
         for art in artwork:
-            digest = self._digest(job_dir / "artwork" / art.name)
+            digest = self._digest(job_dir / "artwork" / art.name, compute=hash_files)
             if digest is None:
                 sums = []
                 break
@@ -4322,15 +4327,15 @@ class Engine:
                 self._digests.clear()
             self._digests[key] = digest
 
-    def _digest(self, path: Path, *, cached: bool = True) -> str | None:
+    def _digest(self, path: Path, *, cached: bool = True, compute: bool = True) -> str | None:
         """sha256 of a file, cached by identity (preflight already hashed it): artwork can be
         gigabytes. ``cached=False``: read again (an edit whose size and time were put back has the
-        identity the cache knows)."""
+        identity the cache knows). ``compute=False``: the cached one or None."""
         key = self._file_key(path)
         if key is None:
             return None
         known = self._digests.get(key) if cached else None
-        if known is not None:
+        if known is not None or not compute:
             return known
         try:
             with open(path, "rb") as fh:
@@ -4358,18 +4363,21 @@ class Engine:
         for job_id in sorted(dirty):
             self._write_status_now(job_id)
 
-    def _write_status_now(self, job_id: str, folder: Path | None = None) -> None:
-        """``folder``: where the job's folder is (the ledger names the one it moves to next)."""
+    def _write_status_now(self, job_id: str, folder: Path | None = None, *, hash_files: bool = True) -> bool:
+        """``folder``: where the job's folder is (the ledger names the one it moves to next).
+        ``hash_files``: see ``extra``. False when the text lacks the artwork's fingerprint."""
         job = self.ledger.get_job(job_id)
         if job is None:
-            return
+            return True
         job_dir = folder or self.job_dir(job)
         if not job_dir.is_dir():
-            return
+            return True
+        extra = self.extra(job, job_dir, hash_files=hash_files)
         try:
-            atomic_write(job_dir / "STATUS.txt", status_text(job, self.extra(job, job_dir)), durable=False)
+            atomic_write(job_dir / "STATUS.txt", status_text(job, extra), durable=False)
         except OSError as exc:
             log.warning("status_file.write_failed", job_id=job_id, error=str(exc))
+        return hash_files or extra.fingerprint is not None or not extra.artwork_names
 
     # -- operator actions -----------------------------------------------------------------------
 

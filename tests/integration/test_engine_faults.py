@@ -1311,9 +1311,9 @@ def test_a_job_waiting_its_turn_in_a_queue_gets_its_status_file_once_it_has_run(
     written: list[tuple[str, Stage | None]] = []
     real = Engine._write_status_now
 
-    def spy(self: Engine, job_id: str, folder: Path | None = None) -> None:
+    def spy(self: Engine, job_id: str, folder: Path | None = None, **kwargs: Any) -> bool:
         written.append((job_id, rig.stage(job_id)))
-        real(self, job_id, folder)
+        return real(self, job_id, folder, **kwargs)
 
     monkeypatch.setattr(Engine, "_write_status_now", spy)
     jobs = [rig.order(f"Q{i}") for i in range(3)]
@@ -5302,3 +5302,29 @@ def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
     assert astray == []
     reader.close()
     rigs.close()
+
+
+def test_no_artwork_is_hashed_while_the_ledger_is_locked(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder's STATUS.txt is written in the transaction that records its move (above): the
+    heartbeat and the signal handling wait for the ledger's lock meanwhile, and the artwork's
+    fingerprint could mean hashing gigabytes there. After a restart (no digest known), a rejected
+    job's STATUS.txt comes into rejected/ without it, and the next flush, outside the lock, adds it."""
+    r = rig
+    job_id, folder = _held(r, "NH")
+    assert "Artwork fingerprint: " in (folder / "STATUS.txt").read_text()
+    r.start()
+    r.engine._digests.clear()  # a restart's, when the job changed long before it: no digest known
+    real = hashlib.file_digest
+    locked: list[int] = []
+
+    def file_digest(fh: Any, digest: str) -> Any:
+        locked.append(r.ledger._depth)
+        return real(fh, digest)
+
+    monkeypatch.setattr(engine_module.hashlib, "file_digest", file_digest)
+    assert r.engine.apply(job_id, Action.REJECT, by="erin", note="").ok
+    status = r.root / "rejected" / job_id / "STATUS.txt"
+    assert "Rejected" in status.read_text() and locked == []
+    r.engine.flush_status()
+    assert locked == [0]  # hashed once, outside any transaction
+    assert "Artwork fingerprint: " in status.read_text()
