@@ -5456,6 +5456,10 @@ class Engine:
         if current != expected:
             log.info("recovery.move", job_id=job.job_id, src=self.rel(current), dst=self.rel(expected))
             self._rename_job_dir(job.job_id, current, expected, now)
+            if current.parent in operators and expected.parent not in operators:
+                # Moved ahead of its stage by a crash before the commit (_record_stage): the
+                # failure's ERROR.txt it took along says nothing true now (the job runs again).
+                self._out_of_operator_hands(expected, now)
             if job.stage in (Stage.DONE, Stage.REJECTED):
                 self._finished.add(job.job_id)  # a drop file put in before the move: answered
         elif self.rel(current) != job.folder:

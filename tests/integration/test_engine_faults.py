@@ -5328,3 +5328,23 @@ def test_no_artwork_is_hashed_while_the_ledger_is_locked(rig: Rig, monkeypatch: 
     r.engine.flush_status()
     assert locked == [0]  # hashed once, outside any transaction
     assert "Artwork fingerprint: " in status.read_text()
+
+
+def test_a_crash_between_a_failures_folder_move_and_its_commit_leaves_no_error_txt_behind(rig: Rig) -> None:
+    """A failing job's folder moves into failed/, with its ERROR.txt, before the commit that records
+    the failure. Killed in between, the restart moves it back to work/ (the job runs again, and
+    fails again or not): the ERROR.txt goes into history/, as when a job leaves failed/, and does not
+    ride along into done/ saying the job needs attention."""
+    r = rig
+    (r.inbox / "LT.yaml").write_text('order_id: "LT"\nproduct: bc-85x55\nquantity: 1\nartwork: [LT.pdf]\n')
+    r.run(until=lambda: r.stage("LT-1") is Stage.AWAITING, steps=5)
+    r.clock.advance(700)  # past artwork_timeout_seconds: it fails, its artwork never came
+    ahead = r.root / "failed" / "LT-1"
+    life_until_killed(
+        r, lambda mp: _crash_after(mp, engine_module.os, "replace", when=lambda src, dst: Path(dst) == ahead)
+    )
+    assert (ahead / "ERROR.txt").is_file() and r.stage("LT-1") is Stage.AWAITING
+    r.start()  # its reconcile
+    work = r.root / "work" / "LT-1"
+    assert not ahead.exists() and not (work / "ERROR.txt").exists()
+    assert [n for n in _history_names(work) if n.endswith("-ERROR.txt")]
