@@ -120,7 +120,8 @@ def test_hot_folder_replaced_by_a_file_fails_at_once_and_retry_works(start, tmp_
     error = daemon.root / "failed" / job_id / "ERROR.txt"
     wait_for(error.is_file, what="failed/ at the first attempt")
     assert "is a file, not a folder" in error.read_text()
-    assert statuses(daemon.job(job_id)).count("CopyToHotFolderFailed") == 1
+    # (the folder, with ERROR.txt, moves into failed/ just before the commit that records it)
+    wait_for(lambda: statuses(daemon.job(job_id)).count("CopyToHotFolderFailed") == 1, what="the failure recorded")
     hot.unlink()
     hot.mkdir()
     drop(daemon.root / "failed" / job_id / "RETRY", "erin\n")

@@ -429,7 +429,7 @@ def test_symbolic_links_in_the_inbox_are_never_followed(start, tmp_path: Path) -
     error = daemon.root / "failed" / "LNK-1" / "ERROR.txt"
     wait_for(error.is_file, timeout=20, what="failed/LNK-1/ERROR.txt")
     assert "symbolic link" in error.read_text()
-    assert daemon.job("LNK-1")["status"] == "ValidationFailed"
+    daemon.wait_status("LNK-1", "ValidationFailed")  # (recorded just after the folder moved)
     (daemon.inbox / "linked.yaml").symlink_to(outside / "order.yaml")
     rejected = daemon.root / "failed" / "linked.yaml" / "ERROR.txt"
     wait_for(rejected.is_file, timeout=20, what="failed/linked.yaml/ERROR.txt")

@@ -524,8 +524,8 @@ def test_failed_blocked_job_comes_back_to_quarantine_after_replacement(make_daem
     daemon = make_daemon(blocking={"block_on_arrival": True})
     job_id = order(daemon, "F1", pages=[(210, 297)] * 2)
     wait_for(lambda: (daemon.root / "failed" / job_id / "ERROR.txt").is_file(), what="failed/ with ERROR.txt")
-    job = daemon.job(job_id)
-    assert "ValidationFailed" in statuses(job) and job["blocked"] is True
+    job = daemon.wait_status(job_id, "ValidationFailed")  # (recorded just after the folder moved)
+    assert job["blocked"] is True
     assert (
         "To approve it in advance instead, drop RELEASE" in (daemon.root / "failed" / job_id / "STATUS.txt").read_text()
     )
@@ -549,7 +549,10 @@ def test_a_blocked_job_released_in_failed_goes_to_print_after_a_good_replacement
     job = wait_for(lambda: (j := daemon.job(job_id)) and not j["blocked"] and j, what="the block removed")
     entry = blocked_entry(job)
     assert entry["removed_by"] == "hana" and job["folder"] == f"failed/{job_id}"
-    assert "goes on to delivery as soon as its output is made" in (folder / "STATUS.txt").read_text()
+    wait_for(  # (STATUS.txt follows the ledger at the daemon's next flush)
+        lambda: "goes on to delivery as soon as its output is made" in (folder / "STATUS.txt").read_text(),
+        what="STATUS.txt says what happens now",
+    )
     assert daemon.cli("release", job_id).returncode == 1  # not blocked any more
     make_pdf(tmp_path / "fixed.pdf", pages=CARD)
     os.replace(tmp_path / "fixed.pdf", folder / "replace" / "F2.pdf")
@@ -638,8 +641,8 @@ def test_artwork_overwritten_in_place_is_never_released_unchecked(make_daemon, t
     wait_for(lambda: (failed / "ERROR.txt").is_file(), what="failed/ with ERROR.txt")
     error = (failed / "ERROR.txt").read_text()
     assert "changed after it was checked" in error and "replace/" in error and "RETRY" in error
-    job = daemon.job(job_id)
-    assert job["blocked"] is True and job["status"] == "ValidationFailed"
+    job = daemon.wait_status(job_id, "ValidationFailed")  # (recorded just after the folder moved)
+    assert job["blocked"] is True
     # (no OutputCreationFailed without OutputCreationStarted before it: SPEC 6)
     assert statuses(job)[-2:] == ["OutputCreated", "ValidationFailed"], statuses(job)
     assert job["output"] is None, "the changed output is in history/: no output to name (audit V)"
