@@ -5241,8 +5241,14 @@ def _text_of(path: Path) -> str:
         return ""
 
 
+@pytest.fixture
+def arrival_rig(tmp_path: Path) -> Iterator[Rig]:
+    """Every job blocked on arrival (blocking.block_on_arrival)."""
+    yield from rig_on(tmp_path, blocking={"block_on_arrival": True})
+
+
 def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    arrival_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The ledger recorded a job's new stage and folder, then the folder moved: for that moment a
     reader (`show`, a script, a test) found InHotFolder in done/<job> and no done/<job> (CI saw it),
@@ -5252,8 +5258,7 @@ def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
     the step before, or none: a job held within half a second of its intake)."""
     from spo_hotfolder import ledger as ledger_module
 
-    rigs = rig_on(tmp_path, blocking={"block_on_arrival": True})
-    r = next(rigs)
+    r = arrival_rig
     reader = sqlite3.connect(r.config.paths.state / "ledger.sqlite3")
     looks: list[tuple[str, str, str]] = []
     astray: list[tuple[str, str, str]] = []
@@ -5301,7 +5306,6 @@ def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
     }
     assert astray == []
     reader.close()
-    rigs.close()
 
 
 def test_no_artwork_is_hashed_while_the_ledger_is_locked(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
