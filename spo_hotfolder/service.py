@@ -46,7 +46,7 @@ from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
 from spo_hotfolder.shares import within
-from spo_hotfolder.watcher import FolderWatcher
+from spo_hotfolder.watcher import FolderWatcher, inotify_setting
 
 if TYPE_CHECKING:
     from spo_hotfolder.metrics import PrometheusMetrics
@@ -57,6 +57,9 @@ log = structlog.get_logger("spo_hotfolder.service")
 #: copy written) is unhealthy: a file operation does not return (a hard-mounted share whose server
 #: is gone). Far above any honest pause: a PDF call times out at 120 s, a copy reports every 64 MiB.
 STUCK_SECONDS = 600.0
+
+#: An overflow of the kernel's inotify queue is logged at most this often (with the count).
+LOST_EVENTS_SAID_SECONDS = 60.0
 
 
 class StartupError(Exception):
@@ -325,6 +328,9 @@ class Daemon:
         #: Why the last SIGHUP changed nothing (an invalid config); shown in the status line until a
         #: reload succeeds.
         self.reload_problem: str | None = None
+        #: Overflows of the kernel's event queue not said yet, and when the last was said.
+        self._lost_unsaid = 0
+        self._lost_said_at: float | None = None
         if self.notifier.watchdog_seconds:
             # WATCHDOG=1 every half of WatchdogSec= (sd_watchdog_enabled(3)); the heartbeat does it.
             self.heartbeat_seconds = min(HEARTBEAT_SECONDS, self.notifier.watchdog_seconds / 2)
@@ -406,6 +412,7 @@ class Daemon:
             descend={folder: engine.descend_rule(folder) for folder in watched},
             ignored=lambda name: engine.ignored(name),
             moved_dir=engine.folder_moved,
+            lost=self._events_lost,
         )
         try:
             self.watcher.start()
@@ -615,6 +622,29 @@ class Daemon:
         else:
             self.notifier.status(f"UNHEALTHY: {reason}; {summary}")
         self.write_health(ok, reason)
+
+    def _events_lost(self) -> None:
+        """The kernel's inotify queue overflowed (a burst of thousands of files: a copy of a whole
+        batch of orders, an rsync): the events it dropped are gone, so the folders are looked
+        through again now, not at the next periodic rescan (``watch.rescan_seconds``, a minute
+        of files waiting). Said once a minute at most, with how often it happened meanwhile.
+        Called on the inotify reader's thread: a flag and a wake-up for the engine."""
+        if self.engine is not None:
+            self.engine.request_rescan()
+        now = time.monotonic()
+        self._lost_unsaid += 1
+        if self._lost_said_at is not None and now - self._lost_said_at < LOST_EVENTS_SAID_SECONDS:
+            return
+        times, self._lost_unsaid, self._lost_said_at = self._lost_unsaid, 0, now
+        log.warning(
+            "watcher.events_lost",
+            overflows=times,
+            max_queued_events=inotify_setting("max_queued_events"),
+            reason="more file events came at once than the kernel's inotify queue holds "
+            "(fs.inotify.max_queued_events); the events it dropped are lost",
+            action="looking through the folders again now: nothing is missed, files may be taken a little later; "
+            "if this is said often, raise fs.inotify.max_queued_events (sysctl)",
+        )
 
     def _check_watched_folders(self) -> None:
         """A watched folder deleted (and maybe recreated) loses its inotify watch: re-create, re-watch."""

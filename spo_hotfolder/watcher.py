@@ -145,20 +145,33 @@ class _SturdyInotifyFD(InotifyFD):
     folder dragged from failed/ into inbox/, and its watch is dropped twice). Uncaught, that ended
     the thread: no event came any more, and the daemon saw new files only at its rescans. The
     event's callbacks are its watch group's; the error is logged and the reader goes on (a folder
-    whose watch went astray is found by the rescan, and ``is_alive`` covers a reader that died)."""
+    whose watch went astray is found by the rescan, and ``is_alive`` covers a reader that died).
+
+    ``lost()`` is called when the kernel's event queue overflowed (``IN_Q_OVERFLOW``: more events
+    than ``fs.inotify.max_queued_events`` came before the reader got to them, a burst of thousands
+    of files): the events dropped are gone for good, and watchdog only logs it."""
+
+    def __init__(self, lost: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self._lost = lost
 
     def handle_event(self, event: Any) -> None:
         try:
             super().handle_event(event)
         except Exception as exc:  # noqa: BLE001 - one event's bookkeeping must not end the reader
             log.warning("watcher.event_failed", error=f"{type(exc).__name__}: {exc}", action="going on")
+        if self._lost is not None and getattr(event, "is_queue_overflow", False):
+            try:
+                self._lost()
+            except Exception:  # the reader goes on whatever the callback does
+                log.exception("watcher.lost_callback_failed")
 
 
 class _DirectObserver(BaseObserver):
     """watchdog's ``InotifyObserver`` with ``_DirectEmitter`` (its own inotify instance)."""
 
-    def __init__(self, recorder: _Recorder) -> None:
-        self._inotify_fd = _SturdyInotifyFD()
+    def __init__(self, recorder: _Recorder, lost: Callable[[], None] | None = None) -> None:
+        self._inotify_fd = _SturdyInotifyFD(lost)
         self._inotify_fd.start()
         super().__init__(_DirectEmitter, inotify_fd=self._inotify_fd, recorder=recorder)
 
@@ -365,12 +378,17 @@ class FolderPoller:
 NATIVE_RETRY_SECONDS = 3600.0
 
 
-def _watch_limit() -> str | None:
+def inotify_setting(name: str) -> str | None:
+    """The kernel's ``fs.inotify.<name>`` (``max_user_watches``, ``max_queued_events``), as text."""
     try:
-        with open("/proc/sys/fs/inotify/max_user_watches") as fh:
+        with open(f"/proc/sys/fs/inotify/{name}") as fh:
             return fh.read().strip()
     except OSError:
         return None
+
+
+def _watch_limit() -> str | None:
+    return inotify_setting("max_user_watches")
 
 
 def _everything(depth: int, name: str) -> bool:
@@ -425,15 +443,19 @@ class FolderWatcher:
         descend: Mapping[Path, Descend] | None = None,
         ignored: Callable[[str], bool] | None = None,
         moved_dir: Callable[[Path, Path], None] | None = None,
+        lost: Callable[[], None] | None = None,
     ) -> None:
         """``descend`` and ``ignored`` narrow what polling looks at (what the engine's scans look
         at); inotify watches the whole trees. ``moved_dir(old, new)``: a folder renamed inside the
-        watched trees (polling: told by its inode and its files, ``FolderPoller._renamed``)."""
+        watched trees (polling: told by its inode and its files, ``FolderPoller._renamed``).
+        ``lost()``: events were lost (the kernel's queue overflowed); only a scan finds what they
+        were about. Called on the inotify reader's thread."""
         self.folders = list(folders)
         self.requested_mode = mode
         self.poll_interval = poll_interval
         self._sink = sink
         self._moved_dir = moved_dir
+        self._lost = lost
         self._descend = descend
         self._ignored = ignored
         self._observer: object | None = None
@@ -520,7 +542,7 @@ class FolderWatcher:
             log.info("watcher.started", mode=self.mode, folders=[str(f) for f in self.folders])
             return
         handler = _Recorder(self._sink, self._moved_dir)
-        observer = Observer(handler)
+        observer = Observer(handler, lost=self._lost)
         for folder in self.folders:
             folder.mkdir(parents=True, exist_ok=True)
             observer.schedule(handler, str(folder), recursive=True, event_filter=list(EVENT_FILTER))

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -304,6 +305,36 @@ def test_six_hundred_files_at_once_none_lost(start, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_three_thousand_files_at_once_none_lost(start, tmp_path: Path) -> None:
     flood(start, tmp_path, files=3000, per_job=10)
+
+
+@pytest.mark.e2e
+def test_an_order_whose_events_the_kernel_dropped_is_taken_at_once(start, tmp_path: Path) -> None:
+    """A burst of more file events than the kernel's inotify queue holds (fs.inotify.max_queued_events,
+    16,384 by default: a copy of a whole batch of orders) drops the events after it, and an order
+    they were about was found only by the periodic rescan (watch.rescan_seconds, a minute by
+    default: seen in the bench as 48 s without a delivery). An overflow now starts a rescan at
+    once. The daemon is stopped (SIGSTOP) while the burst and then the order arrive, so that the
+    order's events are surely dropped; the rescan period is an hour."""
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    if limit > 200_000:
+        pytest.skip(f"fs.inotify.max_queued_events is {limit}: too many files to overflow it here")
+    daemon = start(watch={"settle_seconds": 0.3, "rescan_seconds": 3600})
+    source = source_card(tmp_path)
+    assert daemon.proc is not None
+    os.kill(daemon.proc.pid, signal.SIGSTOP)
+    try:
+        for i in range(limit // 3 + 2000):  # ignored names (watch.ignore ".*"): 3 events each
+            (daemon.inbox / f".burst-{i:05d}").write_bytes(b"x")
+        drop(daemon.inbox / "lost.pdf", source)
+        drop(daemon.inbox / "lost.yaml", manifest("LOST", "lost.pdf"))
+    finally:
+        os.kill(daemon.proc.pid, signal.SIGCONT)
+    wait_for(lambda: delivered(tmp_path, "LOST").exists(), timeout=30, what="the order found after the overflow")
+    assert_complete(tmp_path, "LOST", source)
+    said = [json.loads(line) for line in daemon.log_text().splitlines() if "watcher.events_lost" in line]
+    assert said and said[0]["level"] == "warning" and said[0]["max_queued_events"] == str(limit)
+    assert "max_queued_events" in said[0]["action"]
+    assert daemon.stop() == 0
 
 
 @pytest.mark.e2e

@@ -268,3 +268,24 @@ def test_a_reload_that_fails_unexpectedly_keeps_the_daemon_serving_and_stoppable
         daemon.signals.wake.set()
         serving.join(10)
         assert not serving.is_alive()
+
+
+def test_events_lost_rescan_at_once_and_are_said_once_a_minute(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """Every overflow of the kernel's inotify queue asks the engine for a rescan; the log says it
+    at most once a minute (a storm overflows it again and again), with how often meanwhile."""
+    from structlog.testing import capture_logs
+
+    address, _sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, _watcher, engine), capture_logs() as logs:
+        for _ in range(3):
+            daemon._events_lost()
+        assert engine.rescans == 3
+        said = [e for e in logs if e["event"] == "watcher.events_lost"]
+        assert [(e["log_level"], e["overflows"]) for e in said] == [("warning", 1)]
+        assert daemon._lost_said_at is not None
+        daemon._lost_said_at -= 61  # a minute later
+        daemon._events_lost()
+        said = [e for e in logs if e["event"] == "watcher.events_lost"]
+        assert [e["overflows"] for e in said] == [1, 3] and engine.rescans == 4

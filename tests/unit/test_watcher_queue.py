@@ -149,6 +149,53 @@ def test_a_dead_inotify_reader_makes_the_watcher_not_alive(tmp_path: Path) -> No
         watcher.stop()
 
 
+def _max_queued_events() -> int:
+    from spo_hotfolder.watcher import inotify_setting
+
+    limit = inotify_setting("max_queued_events")
+    if limit is None or int(limit) > 200_000:
+        pytest.skip(f"fs.inotify.max_queued_events is {limit}: too many files to overflow it here")
+    return int(limit)
+
+
+def test_an_overflow_of_the_kernels_queue_is_told(tmp_path: Path, monkeypatch: Any) -> None:
+    """More events than the kernel's queue holds (fs.inotify.max_queued_events) while the reader
+    is busy: the kernel drops the rest and queues IN_Q_OVERFLOW, which watchdog only logs. The
+    watcher tells ``lost``, so that the daemon looks through its folders again at once. A real
+    overflow: the reader is held in its first event while files are written."""
+    from watchdog.observers.inotify_c import InotifyFD
+
+    files = _max_queued_events() // 3 + 2000  # each: IN_CREATE, IN_MODIFY, IN_CLOSE_WRITE
+    real = InotifyFD.handle_event
+    holding, release = threading.Event(), threading.Event()
+
+    def held(self: Any, event: Any) -> None:
+        if not holding.is_set():
+            holding.set()
+            release.wait(30)
+        real(self, event)
+
+    monkeypatch.setattr(InotifyFD, "handle_event", held)
+    lost: list[float] = []
+    watcher = FolderWatcher([tmp_path], "native", 1.0, lambda path, moved_in: None, lost=lambda: lost.append(1))
+    watcher.start()
+    try:
+        (tmp_path / "first").write_bytes(b"x")
+        assert holding.wait(5), "the reader never got the first event"
+        for i in range(files):
+            (tmp_path / f"f{i:05d}").write_bytes(b"x")
+        assert not lost
+        release.set()
+        deadline = time.monotonic() + 10
+        while not lost and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lost, "the overflow was not told"
+        assert watcher.is_alive()
+    finally:
+        release.set()
+        watcher.stop()
+
+
 MOUNTINFO = """\
 22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda rw
 40 22 0:35 / /srv/spool rw,relatime shared:20 - nfs4 fileserver:/spool rw,vers=4.2
