@@ -94,6 +94,12 @@ class PrometheusMetrics:
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
+        self.events_lost = Counter(
+            f"{PREFIX}_watcher_events_lost",
+            "Overflows of the kernel's inotify queue (fs.inotify.max_queued_events): events were dropped, "
+            "and the daemon looked through its folders again at once.",
+            registry=registry,
+        )
         self.add_hot_folders(daemon.config.hot_folders)
         registry.register(_StateCollector(self))
 

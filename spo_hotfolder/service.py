@@ -631,6 +631,8 @@ class Daemon:
         Called on the inotify reader's thread: a flag and a wake-up for the engine."""
         if self.engine is not None:
             self.engine.request_rescan()
+        if self.prometheus is not None:
+            self.prometheus.events_lost.inc()
         now = time.monotonic()
         self._lost_unsaid += 1
         if self._lost_said_at is not None and now - self._lost_said_at < LOST_EVENTS_SAID_SECONDS:

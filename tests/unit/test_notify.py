@@ -273,12 +273,16 @@ def test_a_reload_that_fails_unexpectedly_keeps_the_daemon_serving_and_stoppable
 def test_events_lost_rescan_at_once_and_are_said_once_a_minute(
     tmp_path: Path, abstract_socket: tuple[str, socket.socket]
 ) -> None:
-    """Every overflow of the kernel's inotify queue asks the engine for a rescan; the log says it
-    at most once a minute (a storm overflows it again and again), with how often meanwhile."""
+    """Every overflow of the kernel's inotify queue asks the engine for a rescan and is counted
+    (Prometheus); the log says it at most once a minute (a storm overflows it again and again),
+    with how often meanwhile."""
     from structlog.testing import capture_logs
+
+    from spo_hotfolder.metrics import PrometheusMetrics
 
     address, _sock = abstract_socket
     with daemon_with_fakes(tmp_path, address) as (daemon, _watcher, engine), capture_logs() as logs:
+        daemon.prometheus = PrometheusMetrics(daemon)
         for _ in range(3):
             daemon._events_lost()
         assert engine.rescans == 3
@@ -289,3 +293,4 @@ def test_events_lost_rescan_at_once_and_are_said_once_a_minute(
         daemon._events_lost()
         said = [e for e in logs if e["event"] == "watcher.events_lost"]
         assert [e["overflows"] for e in said] == [1, 3] and engine.rescans == 4
+        assert daemon.prometheus.registry.get_sample_value("spo_hotfolder_watcher_events_lost_total") == 4
