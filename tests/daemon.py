@@ -202,6 +202,20 @@ def statuses(job: dict[str, Any]) -> list[str]:
     return [entry["status"] for entry in job["history"]]
 
 
+def files_to_overflow_inotify() -> int:
+    """How many new files (IN_CREATE, IN_MODIFY, IN_CLOSE_WRITE each) overflow the kernel's inotify
+    queue (``fs.inotify.max_queued_events``), with room to spare; the test is skipped where the
+    queue is too big to fill in a test."""
+    import pytest
+
+    from spo_hotfolder.watcher import inotify_setting
+
+    limit = inotify_setting("max_queued_events")
+    if limit is None or int(limit) > 200_000:
+        pytest.skip(f"fs.inotify.max_queued_events is {limit}: too many files to overflow it here")
+    return int(limit) // 3 + 2000
+
+
 def drop(path: Path, data: bytes | str) -> Path:
     """Publishes a file the way a careful client does: temp name, then rename (complete on arrival)."""
     payload = data.encode() if isinstance(data, str) else data

@@ -11,6 +11,7 @@ import pytest
 from watchdog.observers import inotify_move_event_grouper
 
 from spo_hotfolder.watcher import FolderWatcher, PromptDelayedQueue
+from tests.daemon import files_to_overflow_inotify
 
 
 def _get_in_thread(queue: PromptDelayedQueue) -> tuple[threading.Thread, list[Any]]:
@@ -149,15 +150,6 @@ def test_a_dead_inotify_reader_makes_the_watcher_not_alive(tmp_path: Path) -> No
         watcher.stop()
 
 
-def _max_queued_events() -> int:
-    from spo_hotfolder.watcher import inotify_setting
-
-    limit = inotify_setting("max_queued_events")
-    if limit is None or int(limit) > 200_000:
-        pytest.skip(f"fs.inotify.max_queued_events is {limit}: too many files to overflow it here")
-    return int(limit)
-
-
 def test_an_overflow_of_the_kernels_queue_is_told(tmp_path: Path, monkeypatch: Any) -> None:
     """More events than the kernel's queue holds (fs.inotify.max_queued_events) while the reader
     is busy: the kernel drops the rest and queues IN_Q_OVERFLOW, which watchdog only logs. The
@@ -165,7 +157,7 @@ def test_an_overflow_of_the_kernels_queue_is_told(tmp_path: Path, monkeypatch: A
     overflow: the reader is held in its first event while files are written."""
     from watchdog.observers.inotify_c import InotifyFD
 
-    files = _max_queued_events() // 3 + 2000  # each: IN_CREATE, IN_MODIFY, IN_CLOSE_WRITE
+    files = files_to_overflow_inotify()
     real = InotifyFD.handle_event
     holding, release = threading.Event(), threading.Event()
 
