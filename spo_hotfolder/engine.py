@@ -378,6 +378,9 @@ class Engine:
         #: jobs whose artwork is there only under a name alike (case, Unicode form): taken then
         #: (monotonic), unless the file of the very name comes first (_claim_for_job)
         self._near_later: dict[str, float] = {}
+        # Jobs whose artwork was moved into their folder but whose ledger mark failed (a full
+        # disk): marked at a later step (_mark_unmarked), not only at the next start.
+        self._unmarked: set[str] = set()
         #: files at the top of inbox/ that jobs wait for, held a moment after they began to arrive
         #: (_claim): path -> (until, first seen, signature), monotonic times
         self._held_for_owner: dict[Path, tuple[float, float, Signature]] = {}
@@ -600,6 +603,8 @@ class Engine:
             self._guard("intake", "", self._hand_over_held)
         if self._near_later:
             self._guard("intake", "", self._take_near_later)
+        if self._unmarked:
+            self._guard("intake", "", self._mark_unmarked)
         if self._arriving:
             self._guard("intake", "", self._note_arriving)
         self._guard("intake", "", self._check_orphans)
@@ -2331,6 +2336,16 @@ class Engine:
             if job is not None and job.stage is Stage.AWAITING:
                 self._claim_for_job(job, near_now=True)
 
+    def _mark_unmarked(self) -> None:
+        """Jobs whose artwork was moved in but not marked (_take_artwork: the mark's commit failed,
+        as on a full disk): marked now, as at a start (_claim_for_job finds the files in the job's
+        folder), and the job goes on."""
+        for job_id in sorted(self._unmarked):
+            job = self.ledger.get_job(job_id, history=False)
+            if job is not None and job.stage is Stage.AWAITING:
+                self._claim_for_job(job)
+            self._unmarked.discard(job_id)
+
     def _hand_over_held(self) -> None:
         """The held files (_claim) whose moment has passed go to the jobs that wait for them."""
         mono = self.clock.monotonic()
@@ -2529,7 +2544,13 @@ class Engine:
                 take(src, dest)
             else:
                 shutil.copyfile(src, dest)
-            self.ledger.mark_artwork_present(job.job_id, art.position)
+            try:
+                self.ledger.mark_artwork_present(job.job_id, art.position)
+            except Exception:
+                # The file is in the job's folder, the ledger still says "not arrived": the job
+                # waited for artwork_timeout_seconds and then failed as missing a file it held.
+                self._unmarked.add(job.job_id)
+                raise
             log.info("artwork.taken", job_id=job.job_id, order_id=job.order_id, file=art.name)
             self._check_complete(job.job_id)
         if src.parent != self.area("inbox"):

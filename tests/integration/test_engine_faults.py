@@ -4042,6 +4042,38 @@ def test_a_status_whose_commit_fails_is_not_logged(rig: Rig) -> None:
     assert r.statuses(job_id).count("Ordered") == 1
 
 
+class ArtworkMarkFails(DiskFull):
+    """The COMMIT that marks a job's artwork as taken fails once, as on a full disk."""
+
+    def __init__(self, real: Any) -> None:
+        super().__init__(real, once=True)
+        self.marking = False
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("UPDATE artwork SET present = 1"):
+            self.marking = True
+        elif sql == "COMMIT" and not self.marking:
+            return self.real.execute(sql, *args)
+        return super().execute(sql, *args)
+
+
+def test_artwork_taken_while_the_disk_fills_is_marked_once_there_is_space(rig: Rig) -> None:
+    """Audit (2026-12-03, robustness 1): the spool disk filled between the artwork's move into the
+    job's folder and the commit that marks it taken. The job stayed "not arrived yet" until
+    artwork_timeout_seconds, then failed as missing the file it held in its own folder. Now the
+    mark is made again at the next step and the job is printed, once, without any wait."""
+    r = rig
+    disk = ArtworkMarkFails(r.ledger._db)
+    r.ledger._db = disk  # type: ignore[assignment]
+    job_id = r.order("MARK")
+    with capture_logs() as logs:
+        r.run(until=lambda: not disk.full, steps=10)
+        r.run(until=done(r, job_id), steps=20)  # steps of the rig's clock: far from the 600 s timeout
+    assert any(e["event"] == "spool.disk_full" for e in logs)
+    assert r.take_prints() == ["MARK_MARK-1_bc-85x55_x1.pdf"]
+    assert "ValidationFailed" not in r.statuses(job_id)
+
+
 def test_an_unclaimed_file_counts_the_time_it_waited_before_a_restart(rig: Rig) -> None:
     """Audit: a file no manifest claims waited artwork_timeout_seconds again from each start of the
     daemon: restarted every half hour (a nightly job, updates), it never went to failed/. What it
