@@ -3013,6 +3013,8 @@ class Engine:
                         os.rmdir(sub)
             current = folder
             while current != inbox and inbox in current.parents:
+                if current != folder and not undecodable(str(current)) and self.ledger.awaits_under(str(current)):
+                    break  # a folder above, dragged in with the manifest, still to receive artwork
                 try:
                     current.rmdir()
                 except OSError:

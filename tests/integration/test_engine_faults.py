@@ -4651,6 +4651,28 @@ def test_a_file_in_a_renamed_order_folder_is_told_apart_from_a_second_upload(rig
     assert "has its artwork" not in error and "again" not in error
 
 
+def test_a_dragged_in_folder_stays_while_its_job_waits_for_artwork_in_it(rig: Rig) -> None:
+    """Audit (2026-12-03, robustness 2): an order folder dragged in with one PDF in a subfolder
+    and one still to come beside the manifest. Once the subfolder's file was taken, the emptied
+    subfolder was removed and, walking up, the order's folder too: the client's upload of the
+    second file then failed ("No such file or directory"), and the job waited for a folder that
+    was gone. The folder stays while a job waits for a file in it, and goes once it is complete."""
+    r = rig
+    order = r.inbox / "D5"
+    (order / "sub").mkdir(parents=True)
+    make_pdf(order / "sub" / "x.pdf", pages=CARD[:1])  # the front
+    (order / "manifest.yaml").write_text(
+        'order_id: "D5"\nproduct: bc-85x55\nquantity: 1\nartwork: [sub/x.pdf, y.pdf]\n'
+    )
+    r.run(until=lambda: not (order / "sub" / "x.pdf").exists(), steps=10)
+    r.run(steps=3)
+    assert order.is_dir() and r.stage("D5-1") is Stage.AWAITING
+    make_pdf(order / "y.pdf", pages=CARD[1:])  # the back
+    r.run(until=done(r, "D5-1"), steps=20)
+    assert r.take_prints() == ["D5_D5-1_bc-85x55_x1.pdf"]
+    r.run(until=lambda: not order.exists(), steps=5)
+
+
 def test_a_reject_dropped_into_a_released_jobs_folder_left_by_a_crash_is_answered_truly(rig: Rig) -> None:
     """Audit AU 1: killed between a release's commit and the folder's move out of quarantine/, the
     job's folder stayed there, its STATUS.txt still offering REJECT; a REJECT dropped meanwhile was
