@@ -26,6 +26,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -236,11 +237,26 @@ class _Parser(argparse.ArgumentParser):
     daemon_output = False
 
     def error(self, message: str) -> NoReturn:
+        message += _dash_hint(self.prog, sys.argv[1:])
         if _Parser.daemon_output:
             line = {"event": "daemon.usage_error", "level": "error", "message": f"{self.prog}: error: {message}"}
             print(json.dumps(line, ensure_ascii=False), file=sys.stderr)
             sys.exit(2)
         super().error(message)
+
+
+def _dash_hint(prog: str, words: list[str]) -> str:
+    """For a job id that begins with '-' (order "-X" gives job "-X-1"), which argparse reads as an
+    option: how to write it, beside argparse's "the following arguments are required: job"."""
+    for word in words:
+        if word == "--":
+            return ""
+        if len(word) > 2 and word[0] == "-" and word[1] not in "-ch" and _JOB_ID_LIKE.fullmatch(word):
+            return f" (a job id that begins with '-' goes after '--': {prog} -- {word})"
+    return ""
+
+
+_JOB_ID_LIKE = re.compile(r"[A-Za-z0-9._-]{1,80}")
 
 
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:

@@ -124,6 +124,22 @@ def test_usage_errors_name_the_command_and_run_without_a_terminal_writes_json(tm
     assert extra.stderr.splitlines()[-1] == "spo-hotfolder release: error: unrecognized arguments: extra"
 
 
+def test_a_job_id_that_begins_with_a_dash_is_said_how_to_write(tmp_path: Path) -> None:
+    """Audit (2026-12-03, CLI 3): order "-X" gives job "-X-1" (the charset allows a leading '-'),
+    which argparse reads as an option: `show -X-1` said only "the following arguments are
+    required: job". The error says to put it after '--', which works."""
+    config = _ledger_with_three_jobs(tmp_path)
+    cli = [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config)]
+    result = subprocess.run([*cli, "show", "-X-1"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "spo-hotfolder show: error: the following arguments are required: job "
+        "(a job id that begins with '-' goes after '--': spo-hotfolder show -- -X-1)"
+    )
+    after = subprocess.run([*cli, "show", "--", "-X-1"], capture_output=True, text=True, timeout=60)
+    assert after.returncode == 1 and "-X-1" in after.stderr and "usage" not in after.stderr
+
+
 @pytest.mark.parametrize("flags", [["--json"], []])
 def test_a_listing_read_only_in_part_ends_quietly(tmp_path: Path, flags: list[str]) -> None:
     """Audit Z1: `jobs --json | head -2` printed a traceback (the listing's cursor closed at exit,
