@@ -122,12 +122,70 @@ def _text_bytes(data: bytes) -> bytes | None:
     return data.replace(b"\x00", b"")
 
 
+# RTF destinations whose text is not the document's (fonts, colours, styles, metadata, pictures).
+_RTF_HIDDEN = frozenset(
+    ["fonttbl", "colortbl", "expandedcolortbl", "stylesheet", "info", "listtable", "listoverridetable", "pict", "header", "footer", "themedata", "colorschememapping", "datastore", "latentstyles", "generator", "rsidtbl", "xmlnstbl", "mmathPr"]
+)
+_RTF_TOKEN = re.compile(r"\\([a-zA-Z]+)(-?\d+)? ?|\\'([0-9a-fA-F]{2})|\\([^a-zA-Z])|([{}])|[\r\n]+|([^\\{}\r\n]+)")
+
+
+def rtf_text(rtf: str) -> str:
+    """The plain text of an RTF document: what macOS TextEdit and WordPad save by default, so a
+    RELEASE.rtf whose text is "alice / ok to print" (audit, operator 2: the name recorded was the
+    RTF header, "{\\rtf1\\ansi\\ansicpg1252\\cocoartf2639")."""
+    out: list[str] = []
+    hidden_stack: list[bool] = []
+    hidden = False
+    fallback = 0  # characters after a \\uN that stand in for it in readers without Unicode
+    for match in _RTF_TOKEN.finditer(rtf):
+        word, arg, hex_char, symbol, brace, plain = match.groups()
+        if brace == "{":
+            hidden_stack.append(hidden)
+        elif brace == "}":
+            hidden = hidden_stack.pop() if hidden_stack else False
+        elif hidden:
+            continue
+        elif word is not None:
+            if word in _RTF_HIDDEN:
+                hidden = True
+            elif word in ("par", "line"):
+                out.append("\n")
+            elif word == "tab":
+                out.append("\t")
+            elif word == "u" and arg is not None:
+                out.append(chr(int(arg) % 65536))
+                fallback = 1
+        elif hex_char is not None:
+            if fallback:
+                fallback -= 1
+            else:
+                out.append(bytes([int(hex_char, 16)]).decode("cp1252", errors="replace"))
+        elif symbol is not None:
+            if symbol == "*":
+                hidden = True  # {\\*\\destination ...}: one a reader does not know is skipped
+            elif symbol in "\r\n":
+                out.append("\n")  # TextEdit's line break: a backslash at the end of the line
+            elif symbol in "\\{}":
+                out.append(symbol)
+            elif symbol == "~":
+                out.append(" ")
+        elif plain is not None:
+            if fallback:
+                plain, fallback = plain[1:], 0
+            out.append(plain)
+    return "".join(out)
+
+
 def parse_drop(data: bytes) -> DropNote:
     """Reads a drop file's content; junk (binary, huge, control characters) never raises."""
+    if data.lstrip()[:5] == b"%PDF-":
+        return DropNote(None, "", None)  # (its first line, "%PDF-1.4", is no one's name)
     readable = _text_bytes(data[:16384])
     if readable is None:
         return DropNote(None, "", None)
     text = _decode(readable, cut=len(data) > 16384).replace("\r\n", "\n").replace("\r", "\n")
+    if text.lstrip().startswith("{\\rtf"):
+        text = rtf_text(text)
     lines = text.split("\n")
     artwork: str | None = None
     rest: list[str] = []

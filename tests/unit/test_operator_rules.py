@@ -7,7 +7,16 @@ from dataclasses import replace
 import pytest
 
 from spo_hotfolder.ledger import HistoryEntry, Job, Stage
-from spo_hotfolder.operator import Action, classify_drop, clean_name, clean_note, fingerprint, parse_drop, refusal
+from spo_hotfolder.operator import (
+    Action,
+    DropNote,
+    classify_drop,
+    clean_name,
+    clean_note,
+    fingerprint,
+    parse_drop,
+    refusal,
+)
 from spo_hotfolder.status import JobStatus
 
 
@@ -241,3 +250,36 @@ def test_status_txt_of_finished_and_failed_jobs_says_where_they_went_and_what_re
     )
     assert "its artwork is checked and the output made again first" in copy_failed
     assert "not made again" not in copy_failed
+
+
+TEXTEDIT_RTF = rb"""{\rtf1\ansi\ansicpg1252\cocoartf2639
+\cocoatextscaling0\cocoaplatform0{\fonttbl\f0\fswiss\fcharset0 Helvetica;}
+{\colortbl;\red255\green255\blue255;}
+{\*\expandedcolortbl;;}
+\paperw11900\paperh16840\margl1440\margr1440\vieww11520\viewh8400\viewkind0
+\pard\tx566\tx1133\tx1700\pardirnatural\partightenfactor0
+
+\f0\fs24 \cf0 Jos\u233 ? M\'fcller\
+ok to print}"""
+
+WORDPAD_RTF = rb"""{\rtf1\ansi\ansicpg1252\deff0\nouicompat{\fonttbl{\f0\fnil\fcharset0 Calibri;}}
+{\*\generator Riched20 10.0.19041}\viewkind4\uc1
+\pard\sa200\sl276\slmult1\f0\fs22\lang9 alice\par
+wrong paper\par
+}"""
+
+
+@pytest.mark.parametrize(
+    ("data", "by", "note"),
+    [(TEXTEDIT_RTF, "José Müller", "ok to print"), (WORDPAD_RTF, "alice", "wrong paper")],
+)
+def test_a_drop_file_saved_as_rtf_gives_its_text(data: bytes, by: str, note: str) -> None:
+    """Audit (2026-12-03, operator 2): RELEASE.rtf, as macOS TextEdit and WordPad save by default,
+    recorded the RTF header ("{\\rtf1\\ansi...") as the operator who released the job."""
+    assert parse_drop(data) == DropNote(by, note, None)
+
+
+def test_a_pdf_named_like_a_drop_file_gives_no_name() -> None:
+    """Audit (2026-12-03, operator 1): RELEASE.pdf was refused "by %PDF-1.3": its first line."""
+    pdf = b"%PDF-1.3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    assert parse_drop(pdf) == DropNote(None, "", None)
