@@ -124,7 +124,26 @@ def _text_bytes(data: bytes) -> bytes | None:
 
 # RTF destinations whose text is not the document's (fonts, colours, styles, metadata, pictures).
 _RTF_HIDDEN = frozenset(
-    ["fonttbl", "colortbl", "expandedcolortbl", "stylesheet", "info", "listtable", "listoverridetable", "pict", "header", "footer", "themedata", "colorschememapping", "datastore", "latentstyles", "generator", "rsidtbl", "xmlnstbl", "mmathPr"]
+    [
+        "fonttbl",
+        "colortbl",
+        "expandedcolortbl",
+        "stylesheet",
+        "info",
+        "listtable",
+        "listoverridetable",
+        "pict",
+        "header",
+        "footer",
+        "themedata",
+        "colorschememapping",
+        "datastore",
+        "latentstyles",
+        "generator",
+        "rsidtbl",
+        "xmlnstbl",
+        "mmathPr",
+    ]
 )
 _RTF_TOKEN = re.compile(r"\\([a-zA-Z]+)(-?\d+)? ?|\\'([0-9a-fA-F]{2})|\\([^a-zA-Z])|([{}])|[\r\n]+|([^\\{}\r\n]+)")
 
