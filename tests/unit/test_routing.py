@@ -89,6 +89,22 @@ def test_filename_template_fills_fields_and_replaces_bad_characters() -> None:
     assert render_filename("{job_id}-{attributes.missing}.pdf", facts()) == "1-1-.pdf"
 
 
+@pytest.mark.parametrize(
+    ("customer", "name"),
+    [
+        ("CON", "CON_.pdf"),
+        ("nul", "nul_.pdf"),
+        ("Com1", "Com1_.pdf"),
+        ("LPT9.x", "LPT9_.x.pdf"),
+        ("CONSOLE", "CONSOLE.pdf"),
+    ],
+)
+def test_a_filename_windows_keeps_for_a_device_gets_an_underscore(customer: str, name: str) -> None:
+    """Audit (2026-12-03, operator 4): customer "CON" made CON.pdf, a name a hot folder on a
+    Windows share refuses (Windows keeps CON, NUL, COM1 ... for devices, whatever the extension)."""
+    assert render_filename("{customer}.pdf", facts(customer=customer)) == name
+
+
 def test_a_filename_that_would_be_hidden_gets_the_job_id_in_front() -> None:
     """A RIP never picks up a dot-name, and every job without a customer would share it."""
     assert render_filename("{customer}.pdf", facts(customer=None)) == "1-1.pdf"
