@@ -1239,7 +1239,9 @@ class Engine:
         if path.is_symlink() or not path.is_file():
             return
         area = path.parent.name
-        answer = unique_path(path.with_name(fit_name(f"NOT USED - {path.name} - put it into a job's folder.txt")))
+        answer = unique_path(
+            path.with_name(fit_name(f"NOT USED - {path.name} - put it into a job's folder.txt")), keep_extension=True
+        )
         try:
             os.replace(path, answer)
         except FileNotFoundError:
@@ -4442,7 +4444,9 @@ class Engine:
         else:
             reason = "this folder is not a job the daemon holds; drop files act only in job folders"
         if classify_drop(path.name) is not None and path.is_file() and not path.is_symlink():
-            answer = unique_path(path.with_name(fit_name(f"NOT USED - {path.name} - this folder is no job's.txt")))
+            answer = unique_path(
+                path.with_name(fit_name(f"NOT USED - {path.name} - this folder is no job's.txt")), keep_extension=True
+            )
             try:
                 os.replace(path, answer)
             except FileNotFoundError:

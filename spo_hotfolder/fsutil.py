@@ -322,14 +322,16 @@ def _copy_durably(src: Path, dst: Path) -> None:
     fsync_dir(dst.parent)
 
 
-def unique_path(path: Path) -> Path:
-    """``path`` if free, else ``path-2``, ``path-3`` ... (for folders named after inputs)."""
+def unique_path(path: Path, *, keep_extension: bool = False) -> Path:
+    """``path`` if free, else ``path-2``, ``path-3`` ... (for folders named after inputs);
+    ``keep_extension``: ``name-2.txt`` (a file an operator opens by its extension)."""
     path = path.with_name(fit_name(path.name, NAME_MAX - 8))
     if not path.exists():
         return path
+    stem, extension = (path.stem, path.suffix) if keep_extension else (path.name, "")
     n = 2
     while True:
-        candidate = path.with_name(f"{path.name}-{n}")
+        candidate = path.with_name(f"{stem}-{n}{extension}")
         if not candidate.exists():
             return candidate
         n += 1

@@ -1837,6 +1837,11 @@ def test_a_drop_file_put_beside_the_job_folders_is_renamed_to_say_it_did_nothing
     assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked  # released nothing
     r.run(steps=3)  # the answer is not itself taken as a drop file
     assert answer.is_file() and r.stage(job_id) is Stage.HELD
+    # The same mistake again: a second answer, still a .txt (it was "....txt-2", which Windows
+    # does not open as text).
+    release.write_text("anna\n")
+    r.run(until=lambda: not release.exists(), steps=10)
+    assert (r.root / "quarantine" / "NOT USED - RELEASE.txt - put it into a job's folder-2.txt").is_file()
 
 
 def test_a_drop_file_in_a_job_folder_renamed_by_hand_is_answered_naming_the_job(rig: Rig) -> None:
