@@ -19,6 +19,7 @@ import contextlib
 import json
 import operator
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Generator, Sequence
@@ -442,6 +443,25 @@ def _create_ledger_file(path: Path) -> None:
         os.close(fd)
 
 
+def disk_full_why(path: Path) -> str:
+    """When the disk holding the ledger is full (SQLite then says "disk I/O error" as often as
+    "database or disk is full", creating its -wal and -shm files): that, in words."""
+    try:
+        usage = shutil.disk_usage(path.parent)
+    except OSError:
+        return ""
+    if usage.free >= DISK_FULL_BELOW:
+        return ""
+    return (
+        f" (the disk holding {path.parent} is full: {usage.free // 1024} KiB free; free some space there, "
+        "then start the daemon again)"
+    )
+
+
+#: Free bytes under which a failure to open the ledger is said to be the full disk's.
+DISK_FULL_BELOW = 1024 * 1024
+
+
 def _not_writable_why(path: Path) -> str:
     """Why this user cannot write the ledger, when that is the cause, and what mends it."""
     try:
@@ -602,7 +622,8 @@ class Ledger:
                 _add_source_keys(self._db)
             self._db.execute("PRAGMA busy_timeout=30000")
         except (sqlite3.Error, OSError) as exc:
-            raise LedgerError(f"cannot open the ledger {path}: {exc}{_not_writable_why(path)}") from exc
+            why = _not_writable_why(path) or disk_full_why(path)
+            raise LedgerError(f"cannot open the ledger {path}: {exc}{why}") from exc
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0

@@ -41,7 +41,7 @@ from spo_hotfolder.config import (
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write
 from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME
-from spo_hotfolder.ledger import Ledger, LedgerError, Stage, ledger_path, user_name
+from spo_hotfolder.ledger import Ledger, LedgerError, Stage, disk_full_why, ledger_path, user_name
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
@@ -383,7 +383,7 @@ class Daemon:
         except LedgerError as exc:
             raise StartupError(str(exc)) from exc
         except (sqlite3.Error, OSError) as exc:
-            raise StartupError(f"cannot open the ledger {path}: {exc}") from exc
+            raise StartupError(f"cannot open the ledger {path}: {exc}{disk_full_why(path)}") from exc
         if new_ledger:
             self._job_folders_without_ledger(config, path)
         if config.metrics.listen:

@@ -534,3 +534,26 @@ def test_artwork_awaited_in_a_renamed_folder_is_awaited_at_its_new_path(ledger: 
     assert [a.source for a in ledger.artwork("C-1")] == ["/in/New folder/y.pdf"]
     assert ledger.waiting_as("/in/order 7", "FRONT.pdf") == [("A-1", 1, "/in/order 7/front.pdf")]
     assert ledger.move_awaited("/in/elsewhere", "/in/other") == []
+
+
+def test_a_ledger_that_cannot_be_opened_on_a_full_disk_says_the_disk_is_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit (2026-12-03, robustness 4): started on a full spool disk, the daemon refused with
+    "cannot open the ledger ...: disk I/O error" (SQLite could not make its -wal file): the
+    sysadmin was not told the disk was full. (The open is made to fail here by a folder in the
+    ledger's place; the free space is the one the check reads.)"""
+    path = tmp_path / "ledger.sqlite3"
+    path.mkdir()
+    with pytest.raises(LedgerError) as plenty:
+        Ledger(path)
+    assert "full" not in str(plenty.value)
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: shutil._ntuple_diskusage(10 << 30, 10 << 30, 16384))  # type: ignore[attr-defined]
+    with pytest.raises(LedgerError) as full:
+        Ledger(path)
+    assert str(full.value).startswith(f"cannot open the ledger {path}: ")
+    assert str(full.value).endswith(
+        f" (the disk holding {tmp_path} is full: 16 KiB free; free some space there, then start the daemon again)"
+    )
