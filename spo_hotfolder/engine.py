@@ -648,6 +648,10 @@ class Engine:
                 return
             log.exception("engine.unexpected_error", what=what, subject=subject)
 
+    def spool_full(self) -> bool:
+        """Whether the spool disk was found full within the last few retries (for the status line)."""
+        return self.clock.monotonic() - self._disk_full_at < DISK_FULL_RETRY_SECONDS * 3
+
     def _spool_full_said(self, exc: BaseException, **where: str) -> None:
         """The spool disk found full: noted (files waiting for a manifest count from now), and said
         in the log once per half minute while it lasts."""

@@ -682,6 +682,10 @@ class Daemon:
             f"{waiting} job{'' if waiting == 1 else 's'} waiting, {self.ledger.count_blocked()} blocked, "
             f"{counts.get('failed', 0)} failed, {counts.get('done', 0) + counts.get('purged', 0)} done"
         )
+        if self.engine is not None and self.engine.spool_full():
+            # Not unhealthy (the daemon goes on by itself once there is space, and the watchdog
+            # pings go on), but `systemctl status` says why nothing new is taken in.
+            line = f"the spool disk is full: nothing new is taken in until there is space; {line}"
         return f"{self.reload_problem}; {line}" if self.reload_problem else line
 
     def write_health(self, ok: bool, reason: str) -> None:

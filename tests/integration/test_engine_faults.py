@@ -4073,8 +4073,11 @@ def test_artwork_taken_while_the_disk_fills_is_marked_once_there_is_space(rig: R
     job_id = r.order("MARK")
     with capture_logs() as logs:
         r.run(until=lambda: not disk.full, steps=10)
+        assert r.engine.spool_full()  # (the status line says so)
         r.run(until=done(r, job_id), steps=20)  # steps of the rig's clock: far from the 600 s timeout
     assert any(e["event"] == "spool.disk_full" for e in logs)
+    r.clock.advance(16)
+    assert not r.engine.spool_full()
     assert r.take_prints() == ["MARK_MARK-1_bc-85x55_x1.pdf"]
     assert "ValidationFailed" not in r.statuses(job_id)
 

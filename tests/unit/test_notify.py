@@ -157,11 +157,15 @@ class FakeEngine:
 
     def __init__(self) -> None:
         self.rescans = 0
+        self.full = False
         self.clock = SystemClock()
         self.progress_at = time.monotonic()
 
     def request_rescan(self) -> None:
         self.rescans += 1
+
+    def spool_full(self) -> bool:
+        return self.full
 
 
 @contextlib.contextmanager
@@ -214,6 +218,27 @@ def test_watchdog_pings_stop_while_the_observer_is_dead_and_resume_once_alive(
         daemon.check_health()
         assert drain(sock).count("WATCHDOG=1") == 1
         assert watcher.restarts == 3
+
+
+def test_a_full_spool_disk_is_said_in_the_status_line_and_the_pings_go_on(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """Audit (2026-12-03, robustness 5): with the spool disk full, `systemctl status` showed
+    "0 jobs waiting, 0 blocked, 0 failed, 1 done" while manifests waited in the inbox."""
+    address, sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, watcher, engine):
+        watcher.alive = True
+        engine.full = True
+        daemon.check_health()
+        fields = drain(sock)
+        assert fields[0] == "WATCHDOG=1"  # not hung: it goes on by itself once there is space
+        assert fields[1] == (
+            "STATUS=the spool disk is full: nothing new is taken in until there is space; "
+            "0 jobs waiting, 0 blocked, 0 failed, 0 done"
+        )
+        engine.full = False
+        daemon.check_health()
+        assert drain(sock)[1] == "STATUS=0 jobs waiting, 0 blocked, 0 failed, 0 done"
 
 
 def test_an_engine_stuck_in_a_file_operation_is_unhealthy_and_the_pings_stop(
