@@ -2879,6 +2879,32 @@ class Engine:
                 self._fail_orphans(top, top.parent, lonely, limit)
         self._cleanup_consumed_dirs()
 
+    def _refused_naming(self, name: str, limit: float) -> list[str]:
+        """The failed/ folders (relative) of the manifests refused within the last ``limit`` seconds
+        (and a minute) whose text names ``name``: an unclaimed file's ERROR.txt names the manifest
+        it was sent with (audit, 2026-12-03: "no manifest named it", its refused manifest unnamed
+        among dozens of failed/ folders). At most 5, newest first."""
+        since = self.clock.now().timestamp() - limit - 60
+        needle = name.encode("utf-8", "surrogateescape")
+        found: list[tuple[float, str]] = []
+        with contextlib.suppress(OSError), os.scandir(self.area("failed")) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_mtime < since:
+                        continue
+                    with os.scandir(entry.path) as inside:
+                        manifests = [
+                            inner.path
+                            for inner in inside
+                            if inner.name.lower().endswith(MANIFEST_SUFFIXES) and inner.is_file(follow_symlinks=False)
+                        ]
+                    for manifest in manifests:
+                        with open(manifest, "rb") as handle:
+                            if needle in handle.read(MAX_MANIFEST_BYTES):
+                                found.append((entry.stat(follow_symlinks=False).st_mtime, self.rel(Path(entry.path))))
+                                break
+        return [folder for _, folder in sorted(found, reverse=True)[:5]]
+
     def _failed_folder_for(self, top: Path, *, remember: bool) -> Path:
         """The ``failed/`` folder for the inbox entry ``top``: the one its files with names that are
         not UTF-8 went to in this run, else a new one (``remember``: for the next such file)."""
@@ -2917,9 +2943,20 @@ class Engine:
             for job_id, _ in self.ledger.waiting_for(str(upload))[:5]:
                 problems.append(f"job {job_id} waits for {upload.name}")
         else:
+            refused = self._refused_naming(paths[0].name, limit) if single else []
             problems = [
                 f"no manifest that the daemon took in referred to {'it' if single else 'them'} within {limit:g} "
-                "seconds of arrival (a manifest that names them but was refused is in failed/, with its own ERROR.txt)"
+                "seconds of arrival"
+                + (
+                    ""
+                    if refused
+                    else " (a manifest that names them but was refused is in failed/, with its own ERROR.txt)"
+                )
+            ]
+            problems += [
+                f"the manifest in {folder}/ names it but was refused: see {folder}/ERROR.txt; put this file into "
+                "inbox/ again together with the corrected manifest"
+                for folder in refused
             ]
         for path in paths:
             for job_id in self.ledger.rejected_waiting_for(path.name):
@@ -2984,7 +3021,7 @@ class Engine:
             + error_text(
                 f"{what} arrived in the inbox: an upload that never finished."
                 if upload is not None
-                else f"{what} arrived in the inbox but no manifest named {'it' if single else 'them'}.",
+                else f"{what} arrived in the inbox but no manifest that was taken in named {'it' if single else 'them'}.",
                 problems,
                 listing
                 + (

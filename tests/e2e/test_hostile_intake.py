@@ -427,7 +427,7 @@ def test_a_folder_without_a_manifest_holding_a_name_not_utf8_stays_one_folder(st
     assert sorted(os.listdir(bytes(failed))) == [b"ERROR.txt", b"gr\xfc\xdf.pdf", b"ok.pdf"]
     assert [p.name for p in (daemon.root / "failed").iterdir()] == ["nomanifest"]
     text = (failed / "ERROR.txt").read_text()
-    assert "not UTF-8" in text and "no manifest named" in text
+    assert "not UTF-8" in text and "no manifest that was taken in named" in text
 
 
 @pytest.mark.e2e

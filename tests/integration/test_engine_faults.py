@@ -4659,6 +4659,28 @@ def test_a_file_in_a_renamed_order_folder_is_told_apart_from_a_second_upload(rig
     assert "has its artwork" not in error and "again" not in error
 
 
+def test_an_unclaimed_files_error_names_the_refused_manifest_that_named_it(rig: Rig) -> None:
+    """Audit (2026-12-03, CLI 5): q0.yaml (quantity 0) was refused, and its q0.pdf, unclaimed, went
+    to failed/ after artwork_timeout_seconds saying "no manifest named it": the manifest had, and
+    which one it was, among dozens of failed/ folders, was left to the operator to find."""
+    r = rig
+    make_pdf(r.inbox / "q0.pdf", pages=CARD)
+    (r.inbox / "q0.yaml").write_text('order_id: "Q0"\nproduct: bc-85x55\nquantity: 0\nartwork: [q0.pdf]\n')
+    make_pdf(r.inbox / "alone.pdf", pages=CARD)
+    r.run(until=lambda: (r.root / "failed" / "q0.yaml" / "ERROR.txt").is_file(), steps=10)
+    r.run(until=lambda: (r.root / "failed" / "q0.pdf" / "ERROR.txt").is_file(), steps=20, dt=60)
+    r.run(until=lambda: (r.root / "failed" / "alone.pdf" / "ERROR.txt").is_file(), steps=5, dt=60)
+    error = (r.root / "failed" / "q0.pdf" / "ERROR.txt").read_text()
+    assert "inbox/q0.pdf arrived in the inbox but no manifest that was taken in named it." in error
+    assert (
+        "the manifest in failed/q0.yaml/ names it but was refused: see failed/q0.yaml/ERROR.txt; put this file "
+        "into inbox/ again together with the corrected manifest" in error
+    ), error
+    alone = (r.root / "failed" / "alone.pdf" / "ERROR.txt").read_text()
+    assert "names it but was refused" not in alone
+    assert "a manifest that names them but was refused is in failed/" in alone
+
+
 def test_a_dragged_in_folder_stays_while_its_job_waits_for_artwork_in_it(rig: Rig) -> None:
     """Audit (2026-12-03, robustness 2): an order folder dragged in with one PDF in a subfolder
     and one still to come beside the manifest. Once the subfolder's file was taken, the emptied
