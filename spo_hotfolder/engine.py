@@ -3021,7 +3021,8 @@ class Engine:
             + error_text(
                 f"{what} arrived in the inbox: an upload that never finished."
                 if upload is not None
-                else f"{what} arrived in the inbox but no manifest that was taken in named {'it' if single else 'them'}.",
+                else f"{what} arrived in the inbox but no manifest that was taken in named "
+                f"{'it' if single else 'them'}.",
                 problems,
                 listing
                 + (
