@@ -136,7 +136,13 @@ def parse_manifest(
     except SourceError as exc:
         message = exc.message
         cut_off = exc.syntax and _at_the_end(data, exc)
-        if cut_off:
+        if exc.syntax and fmt == "json" and _reads_as_yaml(data):
+            cut_off = False
+            message += (
+                f"; the file is YAML, not JSON: rename it to {PurePosixPath(filename).stem}.yaml (a file named "
+                ".json is read as JSON)"
+            )
+        elif cut_off:
             message += "; the file ends before the manifest does: was it cut off, or is a closing bracket missing?"
         elif exc.syntax:
             message += (
@@ -147,7 +153,12 @@ def parse_manifest(
         location = exc.location()
         raise ManifestError([f"{location}: {message}" if location else message], cut_off=cut_off) from None
     if document.value is None:
-        raise ManifestError([empty])
+        raise ManifestError(
+            [
+                "the file holds no keys (only comments, or a null value such as null or ~); a manifest needs at "
+                "least order_id, product, quantity and artwork"
+            ]
+        )
     if not isinstance(document.value, dict):
         raise ManifestError(
             [f"the manifest must be a mapping of keys (order_id: ..., jobs: ...), not {describe(document.value)}"]
@@ -157,6 +168,18 @@ def parse_manifest(
         raise ManifestError(halves)
     reader = _ManifestReader(document, fmt, hot_folders, PurePosixPath(filename).name, base=base, ignore=ignore)
     return reader.read(document.value)
+
+
+def _reads_as_yaml(data: bytes) -> bool:
+    """Whether a file named .json that is no JSON is a YAML manifest (a mapping; not JSON's own
+    brackets, which YAML reads more leniently: a trailing comma is no sign of YAML)."""
+    try:
+        text = decode(data)
+        if text.lstrip()[:1] in ("{", "["):
+            return False
+        return isinstance(load(text, "yaml").value, dict)
+    except (SourceError, RecursionError, ValueError):
+        return False
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

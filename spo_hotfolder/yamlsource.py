@@ -170,10 +170,26 @@ def _utf16_without_bom(head: bytes) -> bool:
     return False
 
 
+def _utf32_without_bom(head: bytes) -> bool:
+    """Three zero bytes of every four, the fourth not: Latin text saved as UTF-32."""
+    if len(head) < 8:
+        return False
+    quads = len(head) // 4 * 4
+    for low in (0, 3):  # little-endian: the character's byte first; big-endian: last
+        chars = head[low:quads:4]
+        zeros = b"".join(head[index:quads:4] for index in range(4) if index != low)
+        if 0 not in chars and not zeros.strip(b"\0"):
+            return True
+    return False
+
+
 def decode(data: bytes) -> str:
     """UTF-8 (a byte-order mark is accepted), or UTF-16 with its byte-order mark (what Windows
     PowerShell 5 writes by default) -> text; anything else (UTF-16 without the mark, zero bytes) is
     a SourceError."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) or _utf32_without_bom(data[:200]):
+        # (before UTF-16: UTF-32's little-endian mark begins with UTF-16's)
+        raise SourceError("the file is UTF-32 text, not UTF-8; save it as UTF-8", 1, 1)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")  # the mark says which byte order, and is dropped

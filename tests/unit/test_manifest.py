@@ -244,8 +244,34 @@ def test_process_after_errors(value: str) -> None:
 def test_empty_file() -> None:
     assert only_problem(b"") == ("the file is empty; a manifest needs at least order_id, product, quantity and artwork")
     assert only_problem(b"  \n\n").startswith("the file is empty")
-    assert only_problem(b"# nothing yet\n").startswith("the file is empty")
     assert only_problem(b"", "o.json").startswith("the file is empty")
+
+
+@pytest.mark.parametrize(("data", "name"), [(b"# nothing yet\n", "o.yaml"), (b"~\n", "o.yaml"), (b"null", "o.json")])
+def test_a_file_of_comments_or_null_is_said_to_hold_no_keys(data: bytes, name: str) -> None:
+    """Audit (2026-12-03, CLI 6): `null` and `~` were said to be "the file is empty"."""
+    assert only_problem(data, name) == (
+        "the file holds no keys (only comments, or a null value such as null or ~); a manifest needs at least "
+        "order_id, product, quantity and artwork"
+    )
+
+
+@pytest.mark.parametrize("encoding", ["utf-32", "utf-32-le", "utf-32-be"])
+def test_a_utf32_manifest_is_said_to_be_utf32(encoding: str) -> None:
+    """It was "YAML syntax error: the character '\\x00' (#x0000) is not allowed in YAML"."""
+    data = 'order_id: "1"\nproduct: a\nquantity: 1\nartwork: [a.pdf]\n'.encode(encoding)
+    assert only_problem(data) == "line 1, column 1: the file is UTF-32 text, not UTF-8; save it as UTF-8"
+
+
+def test_a_yaml_manifest_named_json_is_said_to_be_yaml() -> None:
+    """It was only "JSON syntax error: Expecting value" at line 1, column 1."""
+    data = b'order_id: "1"\nproduct: a\nquantity: 1\nartwork: [a.pdf]\n'
+    assert only_problem(data, "order.json") == (
+        "line 1, column 1: JSON syntax error: Expecting value; the file is YAML, not JSON: rename it to "
+        "order.yaml (a file named .json is read as JSON)"
+    )
+    # Broken JSON that YAML would read (a trailing comma) is said as JSON, as before.
+    assert "YAML" not in only_problem(b'{"order_id": "1",}', "order.json")
 
 
 def test_too_large() -> None:
