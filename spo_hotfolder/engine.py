@@ -2243,7 +2243,11 @@ class Engine:
         else:
             title = f"Manifest {path.name} could not be used; no job was created from it."
             located = any(re.match(r"(line \d+|[A-Za-z_][\w.\[\]]*: )", problem) for problem in problems)
-            fix = fix or self._resend_text(path.name, folder_manifest, fault, located=located)
+            # The name it has here: one too long for a folder beside it is shortened (unique_path).
+            stored = path.name if folder_manifest else unique_path(target / path.name).name
+            fix = fix or self._resend_text(stored, folder_manifest, fault, located=located)
+            if stored != path.name:
+                fix += f" (Its name was too long to keep: it is here as {stored}.)"
         text = error_text(title, problems, fix)
         # ERROR.txt is written before anything moves: on a full disk the manifest stays where it is
         # (taken again later) rather than lying in failed/ unexplained.

@@ -4681,6 +4681,22 @@ def test_an_unclaimed_files_error_names_the_refused_manifest_that_named_it(rig: 
     assert "a manifest that names them but was refused is in failed/" in alone
 
 
+def test_a_bad_manifest_with_a_name_too_long_to_keep_is_said_under_the_name_it_has(rig: Rig) -> None:
+    """Audit (2026-12-03, CLI 7): a bad manifest named with 255 bytes is kept in failed/ under a
+    shortened name, and its ERROR.txt said "Correct <the 255-byte name> ... The daemon did not
+    change the file": the operator looked for a file of that name."""
+    r = rig
+    name = "n" * 250 + ".yaml"
+    (r.inbox / name).write_text('order_id: "LONG"\nproduct: bc-85x55\nquantity: 0\nartwork: [a.pdf]\n')
+    r.run(until=lambda: any((r.root / "failed").glob("*/ERROR.txt")), steps=10)
+    [error] = (r.root / "failed").glob("*/ERROR.txt")
+    [kept] = [p.name for p in error.parent.iterdir() if p.name != "ERROR.txt"]
+    assert kept != name and kept.endswith(".yaml")
+    text = error.read_text()
+    assert f"Correct {kept} " in text and f"(Its name was too long to keep: it is here as {kept}.)" in text
+    assert name not in text.split("How to fix it:")[1]
+
+
 def test_a_dragged_in_folder_stays_while_its_job_waits_for_artwork_in_it(rig: Rig) -> None:
     """Audit (2026-12-03, robustness 2): an order folder dragged in with one PDF in a subfolder
     and one still to come beside the manifest. Once the subfolder's file was taken, the emptied
