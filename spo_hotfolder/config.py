@@ -444,12 +444,25 @@ class _ConfigReader:
         positive: bool = False,
         maximum: float = MAX_NUMBER,
         too_big: str = "",
+        minimum: float = 0.0,
+        too_small: str = "",
     ) -> float:
         value = _as_number(section.get(key, _MISSING))
         if value is _MISSING:
             return default
         full = join_key(key_path, key)
         bound = "greater than 0" if positive else "0 or more"
+        if isinstance(value, float) and math.isinf(value) and value > 0:
+            self.error(full, f"must be at most {maximum:g}{too_big} (got {describe(value)})")
+            return default
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and 0 < value < minimum
+        ):
+            self.error(full, f"must be at least {minimum:g}{too_small} (got {describe(value)})")
+            return default
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
@@ -657,7 +670,13 @@ class _ConfigReader:
         return WatchConfig(
             mode=cast(Literal["auto", "native", "polling"], mode),
             poll_interval_seconds=self.number(
-                section, "watch", "poll_interval_seconds", _DEFAULT_WATCH.poll_interval_seconds, positive=True
+                section,
+                "watch",
+                "poll_interval_seconds",
+                _DEFAULT_WATCH.poll_interval_seconds,
+                positive=True,
+                minimum=0.1,
+                too_small=" (each poll lists the watched folders: more often costs CPU and gains nothing)",
             ),
             settle_seconds=self.number(section, "watch", "settle_seconds", _DEFAULT_WATCH.settle_seconds),
             rescan_seconds=self.number(
@@ -872,6 +891,10 @@ class _ConfigReader:
                 continue
             text = self.match_text(pattern, full)
             if text is None:
+                ok = False
+                continue
+            if name in ("product", "order_id", "job_id") and not text:
+                self.error(full, f"must not be empty: no job has an empty {name}, so this route would never match")
                 ok = False
                 continue
             if name in ("product", "order_id", "job_id") and "," in text:

@@ -361,6 +361,19 @@ CASES = [
         "watch.poll_interval_seconds: must be a number greater than 0 (got 0)",
     ),
     ("watch:\n  rescan_seconds: -1\n", 4, "watch.rescan_seconds: must be a number greater than 0 (got -1)"),
+    # Audit (2026-12-03, CLI 8): 1e-9 was taken (polling without pause), .inf said "greater than 0".
+    (
+        "watch:\n  poll_interval_seconds: 1.0e-9\n",
+        4,
+        "watch.poll_interval_seconds: must be at least 0.1 (each poll lists the watched folders: more often costs "
+        "CPU and gains nothing) (got 1e-09)",
+    ),
+    ("watch:\n  rescan_seconds: .inf\n", 4, "watch.rescan_seconds: must be at most 1e+09 (got inf)"),
+    (
+        "routes:\n  - when: {product: ''}\n    to: skip\n",
+        4,
+        "routes[0].when.product: must not be empty: no job has an empty product, so this route would never match",
+    ),
     (
         "watch:\n  artwork_timeout_seconds: 0\n",
         4,
@@ -369,7 +382,7 @@ CASES = [
     ("watch:\n  settle_seconds: -0.5\n", 4, "watch.settle_seconds: must be a number 0 or more (got -0.5)"),
     ("watch:\n  settle_seconds: true\n", 4, "watch.settle_seconds: must be a number 0 or more (got true)"),
     ('watch:\n  settle_seconds: "1"\n', 4, 'watch.settle_seconds: must be a number 0 or more (got "1")'),
-    ("watch:\n  settle_seconds: .inf\n", 4, "watch.settle_seconds: must be a number 0 or more (got inf)"),
+    ("watch:\n  settle_seconds: .inf\n", 4, "watch.settle_seconds: must be at most 1e+09 (got inf)"),
     ('watch:\n  ignore: ["*.tmp", 3]\n', 4, "watch.ignore[1]: must be a glob pattern in quotes (got 3)"),
     ("watch:\n  ignore: {a: b}\n", 4, "watch.ignore: must be a list, not a mapping"),
     ("watch: fast\n", 3, "watch: must be a mapping of 'key: value' lines, not \"fast\""),
