@@ -4841,9 +4841,12 @@ class Engine:
             # A job whose PDF is in its hot folder already and whose ticket failed: nothing is made
             # again, only the ticket is written; its history says so (audits AY 5c, BP 3).
             ticket_only = self.ledger.published_delivery(job_id, job.generation) is not None
+            copy_only = job.stage is Stage.RETRY and job.status is not JobStatus.OutputCreationFailed
             what = (
                 "retry: only the job ticket is written (the PDF is in the hot folder already)"
                 if ticket_only
+                else "retry: only the copy into the hot folder is tried again (the output is not made again)"
+                if copy_only
                 else "retry"
             )
             with self.ledger.transaction():
@@ -4858,9 +4861,7 @@ class Engine:
                 )
                 if token:
                     self.ledger.drop_outcome(token, "done", f"retry requested by {by}", now)
-            self._send_on(
-                job_id, now, copy_only=job.stage is Stage.RETRY and job.status is not JobStatus.OutputCreationFailed
-            )
+            self._send_on(job_id, now, copy_only=copy_only)
             message = f"retry requested by {by}"
         else:
             assert file is not None

@@ -229,7 +229,8 @@ def what_now(job: Job, extra: Extra) -> list[str]:
     if job.stage is Stage.RETRY:
         return [
             f"Nothing: the copy into the hot folder failed and is tried again at {job.next_attempt_at}."
-            " Fix the hot folder if you can; drop RETRY into the job's folder in failed/ after the last attempt."
+            " Fix the hot folder if you can; to try again at once: spo-hotfolder retry "
+            f"{job.job_id}. After the last attempt the job goes to failed/, where RETRY tries it again."
         ]
     return ["Nothing: the job is being processed (if the daemon is stopped, it goes on when the daemon starts)."]
 

@@ -1394,6 +1394,29 @@ def test_a_ticket_that_fails_to_be_written_is_tried_again_alone(
     assert copies[0] == 1, "the PDF is never copied again for its ticket"
 
 
+def test_a_retry_between_copy_attempts_says_only_the_copy_is_tried_again(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit (2026-12-03, operator 5): `spo-hotfolder retry` of a job waiting between copy attempts
+    recorded a bare RecreationRequested "retry", then InHotFolder: no output was made again, and
+    the job's STATUS.txt named only RETRY in failed/ after the last attempt, not the command."""
+    job_id = rig.order("RC")
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    rig.engine.flush_status()
+    status = (rig.root / "work" / job_id / "STATUS.txt").read_text()
+    assert f"to try again at once: spo-hotfolder retry {job_id}." in status
+    assert rig.engine.apply(job_id, Action.RETRY, by="dave", note="").ok
+    rig.run(until=done(rig, job_id), steps=3)
+    assert rig.take_prints() == ["RC_RC-1_bc-85x55_x1.pdf"]
+    retry = rig.job(job_id).history[-2]
+    assert (retry.status, retry.detail) == (
+        JobStatus.RecreationRequested,
+        "retry: only the copy into the hot folder is tried again (the output is not made again)",
+    )
+    assert rig.statuses(job_id).count("OutputCreated") == 1
+
+
 def test_a_ticket_that_keeps_failing_fails_the_job_and_retry_writes_only_the_ticket(
     ticket_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
