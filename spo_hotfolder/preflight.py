@@ -1528,6 +1528,7 @@ def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], t
     landscape half-way passed unsaid), as they are shown (/Rotate applied)."""
     groups: list[tuple[PageBox, list[_Page]]] = []
     within = tol + ROUNDING_MM  # as sizes_match, but not turned
+    pages_of: dict[int, PageBox] = {}  # a group's first page, shown whole where its trim is less
     for page, trim in zip(pages, trims, strict=True):
         shown = page.shown(trim)
         for size, members in groups:
@@ -1536,9 +1537,23 @@ def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], t
                 break
         else:
             groups.append((shown, [page]))
+            whole = page.shown(page.media)
+            if (
+                abs(whole.width_mm - shown.width_mm) > ROUNDING_MM
+                or abs(whole.height_mm - shown.height_mm) > ROUNDING_MM
+            ):
+                pages_of[len(groups) - 1] = whole
     if len(groups) > 1:
         several_files = len({p.file for p in pages}) > 1
-        parts = ", ".join(f"{size.label()} ({_group_label(members, several_files)})" for size, members in groups)
+        # The trims are compared; a trim smaller than its page says so, or the page's size, which
+        # a PDF viewer shows, did not match the figure (audit, operator 3: "85 x 55 mm" for a
+        # 91 x 61 mm card with its bleed).
+        parts = ", ".join(
+            f"{size.label()}"
+            + (f" trim of a {pages_of[index].label()} page" if index in pages_of else "")
+            + f" ({_group_label(members, several_files)})"
+            for index, (size, members) in enumerate(groups)
+        )
         first = groups[0][0]
         turned = all(size.matches(first.width_mm, first.height_mm, tol) for size, _ in groups)
         what = "pages are of one size but in both orientations" if turned else "pages have different sizes"

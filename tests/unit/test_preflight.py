@@ -139,7 +139,9 @@ def test_wrong_trimbox_on_one_page_and_mixed_sizes(tmp_path: Path) -> None:
         (
             "mixed_sizes",
             "warning",
-            "pages have different sizes: 85.0 x 55.0 mm (page 1), 210.0 x 297.0 mm (page 2)",
+            # the trims, each said to be one where the page is larger (audit, 2026-12-03 operator 3)
+            "pages have different sizes: 85.0 x 55.0 mm trim of a 91.0 x 61.0 mm page (page 1), "
+            "210.0 x 297.0 mm trim of a 216.0 x 303.0 mm page (page 2)",
         ),
     ]
     assert report.findings[0].page == 2
@@ -312,7 +314,7 @@ def test_pages_are_counted_over_all_artwork_files(tmp_path: Path) -> None:
             "mixed_sizes",
             "warning",
             # which file each size is in (audit BC 4)
-            "pages have different sizes: 85.0 x 55.0 mm (page 1: front.pdf page 1), "
+            "pages have different sizes: 85.0 x 55.0 mm trim of a 91.0 x 61.0 mm page (page 1: front.pdf page 1), "
             "210.0 x 297.0 mm (page 2: back.pdf page 1)",
         ),
     ]
