@@ -675,6 +675,24 @@ class _ManifestReader:
                 )
                 return None
         normalised = "/".join(kept)
+        linked = next(
+            (
+                "/".join(kept[:end])
+                for end in range(1, len(kept) + 1)
+                if self.base is not None and os.path.islink(self.base.joinpath(*kept[:end]))
+            ),
+            None,
+        )
+        if linked is not None:
+            # An unsafe path (SPEC 5): it leads out of the manifest's folder, to any file on the
+            # server; the daemon never follows links (a link arriving later fails its job instead).
+            what = "a symbolic link" if linked == normalised else f"under {linked}/, a symbolic link to a folder"
+            self.problem(
+                path,
+                f"{describe(value)} is {what}, which the daemon does not follow (it could point at any file on the "
+                "server); put the file itself there",
+            )
+            return None
         if self.base is not None and (self.base / normalised).is_dir():
             self.problem(
                 path,

@@ -455,12 +455,20 @@ def test_symbolic_links_in_the_inbox_are_never_followed(start, tmp_path: Path) -
     outside.mkdir()
     make_pdf(outside / "card.pdf", pages=CARD)
     (outside / "order.yaml").write_text(manifest("LNK2", "x.pdf"))
+    # There when the manifest comes: an unsafe path, a bad manifest (SPEC 5).
     (daemon.inbox / "lnk.pdf").symlink_to(outside / "card.pdf")
     drop(daemon.inbox / "lnk.yaml", manifest("LNK", "lnk.pdf"))
-    error = daemon.root / "failed" / "LNK-1" / "ERROR.txt"
-    wait_for(error.is_file, timeout=20, what="failed/LNK-1/ERROR.txt")
+    bad = daemon.root / "failed" / "lnk.yaml" / "ERROR.txt"
+    wait_for(bad.is_file, timeout=20, what="failed/lnk.yaml/ERROR.txt")
+    assert "symbolic link" in bad.read_text() and daemon.job("LNK-1") is None
+    # Coming after its manifest: its job fails, saying so.
+    drop(daemon.inbox / "late.yaml", manifest("LATE", "late.pdf"))
+    daemon.wait_status("LATE-1", "AwaitingData")
+    (daemon.inbox / "late.pdf").symlink_to(outside / "card.pdf")
+    error = daemon.root / "failed" / "LATE-1" / "ERROR.txt"
+    wait_for(error.is_file, timeout=20, what="failed/LATE-1/ERROR.txt")
     assert "symbolic link" in error.read_text()
-    daemon.wait_status("LNK-1", "ValidationFailed")  # (recorded just after the folder moved)
+    daemon.wait_status("LATE-1", "ValidationFailed")  # (recorded just after the folder moved)
     (daemon.inbox / "linked.yaml").symlink_to(outside / "order.yaml")
     rejected = daemon.root / "failed" / "linked.yaml" / "ERROR.txt"
     wait_for(rejected.is_file, timeout=20, what="failed/linked.yaml/ERROR.txt")

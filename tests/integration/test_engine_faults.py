@@ -2213,6 +2213,25 @@ def test_artwork_through_a_linked_folder_in_a_folder_drop_says_so(rig: Rig) -> N
     assert (r.tmp / "outside" / "secret.pdf").is_file() and r.take_prints() == []
 
 
+def test_a_manifest_naming_a_linked_artwork_is_a_bad_manifest(rig: Rig) -> None:
+    """Audit (2026-12-03, CLI 1): artwork that is a symbolic link out of the inbox was taken into a
+    job (the link moved into its folder) that then failed; SPEC 5 makes an unsafe path a bad
+    manifest: failed/<manifest>/ with an ERROR.txt. The link, not the manifest's, stays in the
+    inbox for a corrected manifest, as any bad manifest's artwork does."""
+    r = rig
+    make_pdf(r.tmp / "outside.pdf", pages=CARD)
+    (r.inbox / "link.pdf").symlink_to(r.tmp / "outside.pdf")
+    (r.inbox / "D3.yaml").write_text('order_id: "D3"\nproduct: bc-85x55\nquantity: 1\nartwork: [link.pdf]\n')
+    r.run(until=lambda: (r.root / "failed" / "D3.yaml" / "ERROR.txt").is_file(), steps=10)
+    error = " ".join((r.root / "failed" / "D3.yaml" / "ERROR.txt").read_text().split())
+    assert (
+        'line 4: artwork[0]: "link.pdf" is a symbolic link, which the daemon does not follow (it could point at '
+        "any file on the server); put the file itself there"
+    ) in error, error
+    assert r.ledger.get_job("D3-1") is None and r.take_prints() == []
+    assert (r.tmp / "outside.pdf").is_file()
+
+
 def test_a_cli_release_waits_for_a_reject_dropped_a_moment_before(rig: Rig) -> None:
     """Audit P: `release` from the CLI while a REJECT drop was still settling printed the job, and
     the REJECT went to done/ unanswered. A REJECT comes first, as against a dropped RELEASE."""
