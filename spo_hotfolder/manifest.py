@@ -679,7 +679,7 @@ class _ManifestReader:
             (
                 "/".join(kept[:end])
                 for end in range(1, len(kept) + 1)
-                if self.base is not None and os.path.islink(self.base.joinpath(*kept[:end]))
+                if self.base is not None and self.base.joinpath(*kept[:end]).is_symlink()
             ),
             None,
         )
