@@ -15,6 +15,7 @@ Order of writes (what a crash can interrupt, and how ``reconcile`` finishes it):
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import fnmatch
@@ -162,6 +163,10 @@ PRESTAGE_MIN_BYTES = 32 * 1024 * 1024
 COPY_SUFFIX = " (copy, not used)"
 #: How soon a file whose intake failed for a full spool disk is tried again.
 DISK_FULL_RETRY_SECONDS = 5.0
+#: How many refused manifests, of at most how many bytes, are kept in memory to name the one an
+#: unclaimed file came with (_refused_naming).
+REFUSED_KEPT = 500
+REFUSED_KEPT_BYTES = 64 * 1024
 #: STATUS.txt's first line, "Job <id>  (order ...)": names the job a folder renamed by hand holds.
 _STATUS_HEADER = re.compile(r"^Job (\S+)  \(order ")
 
@@ -381,6 +386,8 @@ class Engine:
         # Jobs whose artwork was moved into their folder but whose ledger mark failed (a full
         # disk): marked at a later step (_mark_unmarked), not only at the next start.
         self._unmarked: set[str] = set()
+        #: manifests refused from the top of inbox/: (monotonic, failed/ folder, text), oldest first
+        self._refused_manifests: collections.deque[tuple[float, str, bytes]] = collections.deque(maxlen=REFUSED_KEPT)
         #: files at the top of inbox/ that jobs wait for, held a moment after they began to arrive
         #: (_claim): path -> (until, first seen, signature), monotonic times
         self._held_for_owner: dict[Path, tuple[float, float, Signature]] = {}
@@ -2230,6 +2237,7 @@ class Engine:
         the artwork is: in this folder for a folder drop; in inbox/ (until it is claimed or its
         artwork_timeout_seconds run out) for a manifest at the top of inbox/."""
         target = unique_path(self.area("failed") / safe_name(name or self._failed_name(path)))
+        stored = path.name
         if folder_manifest and not any(problem.startswith("this folder holds") for problem in problems):
             several = several_manifests(path.parent)  # one more came meanwhile: not read either
             if several:
@@ -2244,7 +2252,7 @@ class Engine:
             title = f"Manifest {path.name} could not be used; no job was created from it."
             located = any(re.match(r"(line \d+|[A-Za-z_][\w.\[\]]*: )", problem) for problem in problems)
             # The name it has here: one too long for a folder beside it is shortened (unique_path).
-            stored = path.name if folder_manifest else unique_path(target / path.name).name
+            stored = unique_path(target / path.name).name
             fix = fix or self._resend_text(stored, folder_manifest, fault, located=located)
             if stored != path.name:
                 fix += f" (Its name was too long to keep: it is here as {stored}.)"
@@ -2273,8 +2281,31 @@ class Engine:
                 shutil.rmtree(target, ignore_errors=True)
                 raise
             os.replace(written, target / "ERROR.txt")
+            self._remember_refused(target, target / stored)
         log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
         return target
+
+    def _remember_refused(self, folder: Path, manifest: Path) -> None:
+        """A refused manifest from the top of inbox/, kept in memory a while (its text, if small), so
+        that a file it names, left unclaimed in the inbox, is told where it is (_refused_naming)."""
+        with contextlib.suppress(OSError):
+            fd = os.open(manifest, os.O_RDONLY | os.O_NOFOLLOW)  # (a linked manifest is never read)
+            with os.fdopen(fd, "rb") as handle:
+                data = handle.read(REFUSED_KEPT_BYTES + 1)
+            if len(data) <= REFUSED_KEPT_BYTES:
+                self._refused_manifests.append((self.clock.monotonic(), self.rel(folder), data))
+
+    def _refused_naming(self, name: str, limit: float) -> list[str]:
+        """The failed/ folders (relative) of the manifests refused in this run within the last
+        ``limit`` seconds (and a minute) whose text names ``name``: an unclaimed file's ERROR.txt
+        names the manifest it came with (audit, 2026-12-03: "no manifest named it", its refused
+        manifest unnamed among dozens of failed/ folders). At most 5, newest first."""
+        since = self.clock.monotonic() - limit - 60
+        while self._refused_manifests and self._refused_manifests[0][0] < since:
+            self._refused_manifests.popleft()
+        needle = name.encode("utf-8", "surrogateescape")
+        found = [folder for _, folder, data in reversed(self._refused_manifests) if needle in data]
+        return list(dict.fromkeys(found))[:5]
 
     def _resend_text(self, name: str, folder_manifest: bool, fault: bool, *, located: bool = True) -> str:
         """``located``: the problems name lines or keys (not so for a file too big, or a link)."""
@@ -2882,32 +2913,6 @@ class Engine:
             else:
                 self._fail_orphans(top, top.parent, lonely, limit)
         self._cleanup_consumed_dirs()
-
-    def _refused_naming(self, name: str, limit: float) -> list[str]:
-        """The failed/ folders (relative) of the manifests refused within the last ``limit`` seconds
-        (and a minute) whose text names ``name``: an unclaimed file's ERROR.txt names the manifest
-        it was sent with (audit, 2026-12-03: "no manifest named it", its refused manifest unnamed
-        among dozens of failed/ folders). At most 5, newest first."""
-        since = self.clock.now().timestamp() - limit - 60
-        needle = name.encode("utf-8", "surrogateescape")
-        found: list[tuple[float, str]] = []
-        with contextlib.suppress(OSError), os.scandir(self.area("failed")) as entries:
-            for entry in entries:
-                with contextlib.suppress(OSError):
-                    if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_mtime < since:
-                        continue
-                    with os.scandir(entry.path) as inside:
-                        manifests = [
-                            inner.path
-                            for inner in inside
-                            if inner.name.lower().endswith(MANIFEST_SUFFIXES) and inner.is_file(follow_symlinks=False)
-                        ]
-                    for manifest in manifests:
-                        with open(manifest, "rb") as handle:
-                            if needle in handle.read(MAX_MANIFEST_BYTES):
-                                found.append((entry.stat(follow_symlinks=False).st_mtime, self.rel(Path(entry.path))))
-                                break
-        return [folder for _, folder in sorted(found, reverse=True)[:5]]
 
     def _failed_folder_for(self, top: Path, *, remember: bool) -> Path:
         """The ``failed/`` folder for the inbox entry ``top``: the one its files with names that are
