@@ -4057,17 +4057,18 @@ def test_an_intake_whose_ledger_commit_fails_is_taken_again_in_full(rig: Rig) ->
     assert not list((r.root / "done" / job_id / "history").iterdir())  # taken as new, not as a job's re-send
 
 
-class StatusCommitFails(DiskFull):
-    """The first COMMIT of a transaction that recorded a status fails, as on a full disk."""
+class CommitFailsAfter(DiskFull):
+    """The first COMMIT of a transaction that ran a statement beginning with ``statement`` fails,
+    as on a full disk (a status recorded: "INSERT INTO history"; artwork marked taken)."""
 
-    def __init__(self, real: Any) -> None:
+    def __init__(self, real: Any, statement: str) -> None:
         super().__init__(real, once=True)
-        self.status_written = False
+        self.statement, self.seen = statement, False
 
     def execute(self, sql: str, *args: Any) -> Any:
-        if sql.startswith("INSERT INTO history"):
-            self.status_written = True
-        elif sql == "COMMIT" and not self.status_written:
+        if sql.startswith(self.statement):
+            self.seen = True
+        elif sql == "COMMIT" and not self.seen:
             return self.real.execute(sql, *args)
         return super().execute(sql, *args)
 
@@ -4077,7 +4078,7 @@ def test_a_status_whose_commit_fails_is_not_logged(rig: Rig) -> None:
     all the same (the line was written before the commit): the log said `job.ordered` twice for
     one job, the first for a record that never was."""
     r = rig
-    disk = StatusCommitFails(r.ledger._db)
+    disk = CommitFailsAfter(r.ledger._db, "INSERT INTO history")
     r.ledger._db = disk  # type: ignore[assignment]
     job_id = r.order("SAID")
     with capture_logs() as logs:
@@ -4089,28 +4090,13 @@ def test_a_status_whose_commit_fails_is_not_logged(rig: Rig) -> None:
     assert r.statuses(job_id).count("Ordered") == 1
 
 
-class ArtworkMarkFails(DiskFull):
-    """The COMMIT that marks a job's artwork as taken fails once, as on a full disk."""
-
-    def __init__(self, real: Any) -> None:
-        super().__init__(real, once=True)
-        self.marking = False
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        if sql.startswith("UPDATE artwork SET present = 1"):
-            self.marking = True
-        elif sql == "COMMIT" and not self.marking:
-            return self.real.execute(sql, *args)
-        return super().execute(sql, *args)
-
-
 def test_artwork_taken_while_the_disk_fills_is_marked_once_there_is_space(rig: Rig) -> None:
     """Audit (2026-12-03, robustness 1): the spool disk filled between the artwork's move into the
     job's folder and the commit that marks it taken. The job stayed "not arrived yet" until
     artwork_timeout_seconds, then failed as missing the file it held in its own folder. Now the
     mark is made again at the next step and the job is printed, once, without any wait."""
     r = rig
-    disk = ArtworkMarkFails(r.ledger._db)
+    disk = CommitFailsAfter(r.ledger._db, "UPDATE artwork SET present = 1")
     r.ledger._db = disk  # type: ignore[assignment]
     job_id = r.order("MARK")
     with capture_logs() as logs:
