@@ -13,8 +13,8 @@ from spo_hotfolder.output import build_output
 from spo_hotfolder.outputfile import OutputError
 from spo_hotfolder.pdfwork import PdfWorker
 from spo_hotfolder.preflight import ArtworkInput, PreflightReport, preflight
+from tests.daemon import CORPUS
 
-CORPUS = Path("/work/shared/pdf-corpus")
 pytestmark = pytest.mark.skipif(not (CORPUS / "files.json").exists(), reason="PDF corpus not available")
 
 A4 = ProductSpec(pattern="a4-*", trim_mm=(210.0, 297.0), bleed_mm=3.0)

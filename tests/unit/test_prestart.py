@@ -115,6 +115,8 @@ def test_the_fork_server_starts_with_sigint_ignored(tmp_path: Path) -> None:
     (tmp_path / "slow_import.py").write_text("import time\ntime.sleep(1.5)\n")
     script = (
         "import os, signal, time\n"
+        # Python keeps SIGINT ignored when it was started so (a test run started with `&`)
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from multiprocessing import forkserver\n"
         "import spo_hotfolder.prestart as prestart\n"
         "prestart.PRELOAD[:] = ['slow_import']\n"
