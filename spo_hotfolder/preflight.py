@@ -490,9 +490,32 @@ def _printed_appearances(page: DictionaryObject) -> list[Any]:
     return found
 
 
+def _drawings(resources: DictionaryObject) -> list[Any]:
+    """What ``resources`` lists that draws with resources of its own, as referenced: its XObjects
+    (forms; images are told apart by the caller), its tiling patterns (a pattern cell may show
+    text: a background of repeated words), and the groups of its soft masks (``/SMask`` in an
+    ExtGState)."""
+    found: list[Any] = []
+    xobjects = _resolve(resources.get("/XObject"))
+    if isinstance(xobjects, DictionaryObject):
+        found.extend(xobjects.values())
+    patterns = _resolve(resources.get("/Pattern"))
+    if isinstance(patterns, DictionaryObject):
+        found.extend(patterns.values())
+    states = _resolve(resources.get("/ExtGState"))
+    if isinstance(states, DictionaryObject):
+        for state in states.values():
+            state = _resolve(state)
+            mask = _resolve(state.get("/SMask")) if isinstance(state, DictionaryObject) else None
+            if isinstance(mask, DictionaryObject) and "/G" in mask:
+                found.append(mask.raw_get("/G"))
+    return found
+
+
 class _FontScanner:
-    """Finds non-embedded fonts in a page's resources, in the Form XObjects they use, in the
-    appearance of its printed annotations, and in the resources of Type3 fonts' glyphs. A font
+    """Finds non-embedded fonts in a page's resources, in the Form XObjects, tiling patterns and
+    soft masks they use, in the appearance of its printed annotations, and in the resources of
+    Type3 fonts' glyphs. A font
     listed in the page's own resources but never selected (``/F1 12 Tf``) in its content, as some
     producers list Helvetica on every page, is not counted."""
 
@@ -523,9 +546,8 @@ class _FontScanner:
                     if selected is not None and str(key).removeprefix("/") not in selected:
                         continue  # listed, never used on the page
                 found |= names
-        xobjects = _resolve(resources.get("/XObject"))
-        if depth < _MAX_FORM_DEPTH and isinstance(xobjects, DictionaryObject):
-            for ref in xobjects.values():
+        if depth < _MAX_FORM_DEPTH:
+            for ref in _drawings(resources):
                 found |= self._xobject(ref, depth)
         return found
 
@@ -557,7 +579,9 @@ class _FontScanner:
             if _is_image(self._reader, ref):
                 return set()
         xobject = _resolve(ref)
-        if not isinstance(xobject, DictionaryObject) or _resolve(xobject.get("/Subtype")) != "/Form":
+        if not isinstance(xobject, DictionaryObject) or not (
+            _resolve(xobject.get("/Subtype")) == "/Form" or _resolve(xobject.get("/PatternType")) == 1
+        ):
             return set()
         resources = _resolve(xobject.get("/Resources"))
         found = self._resources(resources, depth + 1) if isinstance(resources, DictionaryObject) else set()
@@ -859,9 +883,10 @@ _COMPONENTS = {
 
 class _ResourceChecker:
     """Finds damaged compressed data in what a page draws besides its content: its images (and
-    their soft masks), embedded font programs, forms (Form XObjects, printed annotations'
-    appearances, Type3 glyphs), ICC colour profiles, each checked once per file (audit C 9: a font or an image
-    overwritten in the middle passed, and printed wrong or not at all).
+    their soft masks), embedded font programs, forms (Form XObjects, tiling patterns, printed
+    annotations' appearances, Type3 glyphs), ICC colour profiles, each checked once per file
+    (audit C 9: a font or an image overwritten in the middle passed, and printed wrong or not at
+    all).
 
     Damage is Flate data (also inside ASCII85 or hexadecimal text) that does not decode to its end,
     as for page content; and, for an image or a font program whose decoded size its dictionary
@@ -920,6 +945,12 @@ class _ResourceChecker:
         if isinstance(fonts, DictionaryObject):
             for key, ref in fonts.items():
                 found = self._font(key, ref, depth)
+                if found is not None:
+                    return found
+        patterns = _resolve(resources.get("/Pattern"))
+        if isinstance(patterns, DictionaryObject):
+            for key, ref in patterns.items():
+                found = self._form(ref, f"its pattern {str(key).removeprefix('/')}", depth)
                 if found is not None:
                     return found
         return None

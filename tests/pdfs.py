@@ -424,6 +424,7 @@ def make_resource_pdf(
     font: str = "",
     form: str = "",
     profile: str | None = None,
+    pattern: str | None = None,
     pages: int = 1,
     raw_image_bytes: int = 0,
 ) -> Path:
@@ -431,6 +432,8 @@ def make_resource_pdf(
     text in one embedded TrueType font (F1: its program a FontFile2 with /Length1) and one form
     (Fm0, its content Flate data), shared by all pages; each ``_zlib_with`` its damage ("" = none).
     ``profile``: the image's colours an ICC profile (Flate data, so ``_zlib_with`` its damage).
+    ``pattern``: the page is also filled with a tiling pattern (P0) whose cell draws as the form
+    does (Flate data, so ``_zlib_with`` its damage).
     ``raw_image_bytes``: a further uncompressed image (Im1) of that many bytes."""
     writer = PdfWriter()
     width, height = 64, 48
@@ -505,6 +508,24 @@ def make_resource_pdf(
         }
     )
     content = b"q 100 0 0 80 0 0 cm /Im0 Do Q /Fm0 Do BT /F1 9 Tf 5 5 Td (Hi) Tj ET"
+    if pattern is not None:
+        cell = _encoded_stream(_zlib_with(form_content, pattern), NameObject("/FlateDecode"))
+        cell.update(
+            {
+                NameObject("/Type"): NameObject("/Pattern"),
+                NameObject("/PatternType"): NumberObject(1),
+                NameObject("/PaintType"): NumberObject(1),
+                NameObject("/TilingType"): NumberObject(1),
+                NameObject("/BBox"): ArrayObject(
+                    [NumberObject(0), NumberObject(0), NumberObject(251), NumberObject(163)]
+                ),
+                NameObject("/XStep"): NumberObject(251),
+                NameObject("/YStep"): NumberObject(163),
+                NameObject("/Resources"): DictionaryObject(),
+            }
+        )
+        resources[NameObject("/Pattern")] = DictionaryObject({NameObject("/P0"): writer._add_object(cell)})
+        content = b"q /Pattern cs /P0 scn 0 0 240 155 re f Q " + content
     return _pages_drawing(writer, writer._add_object(resources), content, pages, path)
 
 

@@ -831,6 +831,58 @@ def test_fonts_in_printed_annotations_and_type3_glyphs_are_checked(tmp_path: Pat
     assert "font Arial-BoldMT is not embedded" in finding.message
 
 
+def _tiling_pattern(writer: PdfWriter, data: bytes, resources: DictionaryObject) -> Any:
+    """A 10 x 10 pt coloured tiling pattern whose cell draws ``data``, added to ``writer``."""
+    cell = DecodedStreamObject()
+    cell.set_data(data)
+    ten = ArrayObject([NumberObject(0), NumberObject(0), NumberObject(10), NumberObject(10)])
+    cell.update(
+        {
+            NameObject("/Type"): NameObject("/Pattern"),
+            NameObject("/PatternType"): NumberObject(1),
+            NameObject("/PaintType"): NumberObject(1),
+            NameObject("/TilingType"): NumberObject(1),
+            NameObject("/BBox"): ten,
+            NameObject("/XStep"): NumberObject(10),
+            NameObject("/YStep"): NumberObject(10),
+            NameObject("/Resources"): resources,
+        }
+    )
+    return writer._add_object(cell)
+
+
+@pytest.mark.parametrize("where", ["tiling pattern", "soft mask"])
+def test_fonts_in_a_tiling_pattern_or_a_soft_mask_are_checked(tmp_path: Path, where: str) -> None:
+    """Audit (black-box PDFs): a page filled with a tiling pattern whose cell shows a word in a
+    non-embedded font passed preflight and was delivered: patterns were not looked into (nor soft
+    masks, whose group may draw text too). The RIP substitutes the font in every tile."""
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    for font, expected in (
+        (_font("/TrueType", "/ComicSansMS", None), ["fonts"]),
+        (_font("/TrueType", "/ABCDEF+Arial", "/FontFile2"), []),
+    ):
+        writer = PdfWriter()
+        cell_resources = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+        )
+        text = b"BT /F1 4 Tf 1 1 Td (SALE) Tj ET"
+        if where == "tiling pattern":
+            pattern = _tiling_pattern(writer, text, cell_resources)
+            resources = DictionaryObject({NameObject("/Pattern"): DictionaryObject({NameObject("/P1"): pattern})})
+            content = b"/Pattern cs /P1 scn 0 0 258 173 re f"
+        else:
+            group = _form_xobject(writer, text, cell_resources)
+            mask = DictionaryObject({NameObject("/S"): NameObject("/Luminosity"), NameObject("/G"): group})
+            state = DictionaryObject({NameObject("/Type"): NameObject("/ExtGState"), NameObject("/SMask"): mask})
+            resources = DictionaryObject({NameObject("/ExtGState"): DictionaryObject({NameObject("/GS1"): state})})
+            content = b"/GS1 gs 0 0 258 173 re f"
+        path = _write_page(tmp_path / "p.pdf", writer, resources, content)
+        findings = run(path, spec=spec).findings
+        assert [f.check for f in findings] == expected, font
+        if expected:
+            assert findings[0].message.startswith("page 1: font ComicSansMS is not embedded"), findings[0].message
+
+
 def test_decompression_bomb_is_not_decoded(tmp_path: Path) -> None:
     bomb = make_bomb_pdf(tmp_path / "bomb.pdf", inflated_bytes=4 * 1024**3)
     assert bomb.stat().st_size < 8 * 1024**2
@@ -941,6 +993,7 @@ def test_content_damage_under_ascii_text_is_found_too(tmp_path: Path, encoding: 
             "bytes where 10,240 are needed, and its checksum is wrong)",
         ),
         ({"form": "cut"}, "its form Fm0 is cut off (its compressed data ends before the content does)"),
+        ({"pattern": "cut"}, "its pattern P0 is cut off (its compressed data ends before the content does)"),
         (
             {"profile": "cut"},
             "its image Im0 (its colour profile) is cut off (its compressed data ends before the content does)",
