@@ -378,11 +378,84 @@ def _selected_fonts(reader: PdfReader, page: DictionaryObject) -> set[str] | Non
     data = _content_data(page)
     if data is None:
         return None
+    visible = _visibly_shown_fonts(data, lambda: _forms_inherit_font(reader, page, 0, set()))
+    if visible is not None:
+        return visible
     selections = Counter(m.group(1) for m in _SELECT_FONT.finditer(data))
     idle = _idle_selections(data)
     if idle and (_shows_unselected(data) or _forms_inherit_font(reader, page, 0, set())):
         idle.clear()
     return {name.decode("latin-1") for name, count in selections.items() if idle[name] < count}
+
+
+#: Text rendering mode 3 (``3 Tr``): glyphs neither filled, stroked nor clipped: invisible, as the
+#: text layer that OCR lays over a scanned page (Acrobat's "Recognize Text"). A font only such text
+#: is shown in prints nothing, and need not be embedded (PDF/A exempts it too).
+_INVISIBLE_TEXT = re.compile(rb"(?<![\w.])3\s+Tr\b")
+#: What ``_visibly_shown_fonts`` follows in content: strings (skipped: text, not operators), font
+#: selections, rendering modes, the operators that show text, save and restore the graphics state
+#: or draw a form; and what it does not follow (a string with parentheses nested in it, an inline
+#: image's data), after which it cannot tell.
+_BEFORE_OPERATOR = rb"(?<![^\s\])>\[])"  # an operator or a number follows a space or a delimiter, not a name
+_AFTER_TOKEN = rb"(?![^\s\[\]()<>{}/%])"
+_TEXT_STATE = re.compile(
+    rb"\((?:[^()\\]|\\.)*\)"
+    rb"|<[0-9A-Fa-f\s]*>"
+    rb"|%[^\r\n]*"
+    rb"|/(?P<font>[^\s/\[\]()<>{}%]+)\s+[-+0-9.]+\s+Tf"
+    + _AFTER_TOKEN
+    + rb"|"
+    + _BEFORE_OPERATOR
+    + rb"(?P<mode>[-+0-9.]+)\s+Tr"
+    + _AFTER_TOKEN
+    + rb"|"
+    + _BEFORE_OPERATOR
+    + rb"(?P<op>Tj|TJ|'|\"|q|Q|Do|ID)"
+    + _AFTER_TOKEN
+    + rb"|(?P<nested>\()",
+    re.S,
+)
+_SHOW_TEXT = frozenset((b"Tj", b"TJ", b"'", b'"'))
+
+
+def _visibly_shown_fonts(data: bytes, forms_inherit: Callable[[], bool]) -> set[str] | None:
+    """The fonts (their resource names) that ``data``, a page's or a form's content which makes
+    some text invisible (``3 Tr``), shows visible text in: in another rendering mode; also the font
+    selected where a form is drawn that may show text in it (``forms_inherit()``: some form shows
+    text before selecting a font of its own). None where there is no invisible text, or it cannot be
+    told: visible text shown before any font is selected, a string with parentheses nested in it,
+    an inline image (its data is not followed)."""
+    if _INVISIBLE_TEXT.search(data) is None:
+        return None
+    font: bytes | None = None
+    mode = 0.0
+    saved: list[tuple[bytes | None, float]] = []  # the text state is part of the graphics state (q ... Q)
+    visible: set[bytes] = set()
+    for match in _TEXT_STATE.finditer(data):
+        selected, given, operator = match.group("font", "mode", "op")
+        if selected is not None:
+            font = selected
+        elif given is not None:
+            try:
+                mode = float(given)
+            except ValueError:
+                return None
+        elif operator in _SHOW_TEXT:
+            if mode != 3:
+                if font is None:
+                    return None
+                visible.add(font)
+        elif operator == b"q":
+            saved.append((font, mode))
+        elif operator == b"Q":
+            if saved:
+                font, mode = saved.pop()
+        elif operator == b"Do":
+            if mode != 3 and font is not None and forms_inherit():
+                visible.add(font)
+        elif operator == b"ID" or match.group("nested") is not None:
+            return None
+    return {name.decode("latin-1") for name in visible}
 
 
 def _content_data(holder: DictionaryObject) -> bytes | None:
@@ -512,6 +585,14 @@ def _drawings(resources: DictionaryObject) -> list[Any]:
     return found
 
 
+def _form_visible_fonts(form: DictionaryObject) -> set[str] | None:
+    """The fonts a form (or a pattern's cell) shows visible text in, where it makes some text
+    invisible (``_visibly_shown_fonts``; the form is taken to begin in a visible mode); None: all
+    the fonts it lists count."""
+    data = _content_data(form)
+    return _visibly_shown_fonts(data, lambda: True) if data is not None else None
+
+
 class _FontScanner:
     """Finds non-embedded fonts in a page's resources, in the Form XObjects, tiling patterns and
     soft masks they use, in the appearance of its printed annotations, and in the resources of
@@ -528,23 +609,27 @@ class _FontScanner:
         found: set[str] = set()
         resources = _resolve(page.get("/Resources"))
         if isinstance(resources, DictionaryObject):
-            found |= self._resources(resources, 0, page=page)
+            found |= self._resources(resources, 0, lambda: _selected_fonts(self._reader, page))
         for appearance in _printed_appearances(page):
             found |= self._xobject(appearance, 0)
         return found
 
-    def _resources(self, resources: DictionaryObject, depth: int, page: DictionaryObject | None = None) -> set[str]:
+    def _resources(
+        self, resources: DictionaryObject, depth: int, used: Callable[[], set[str] | None] | None = None
+    ) -> set[str]:
+        """``used()``: the names of the fonts in ``resources`` that show text, None for all."""
         found: set[str] = set()
         fonts = _resolve(resources.get("/Font"))
         if isinstance(fonts, DictionaryObject):
             selected: set[str] | None = None
+            asked = False
             for key, ref in fonts.items():
                 names = self._font(key, ref, depth)
-                if names and page is not None:
-                    if selected is None:
-                        selected = _selected_fonts(self._reader, page)
+                if names and used is not None:
+                    if not asked:
+                        selected, asked = used(), True
                     if selected is not None and str(key).removeprefix("/") not in selected:
-                        continue  # listed, never used on the page
+                        continue  # listed, never used to show visible text
                 found |= names
         if depth < _MAX_FORM_DEPTH:
             for ref in _drawings(resources):
@@ -584,7 +669,11 @@ class _FontScanner:
         ):
             return set()
         resources = _resolve(xobject.get("/Resources"))
-        found = self._resources(resources, depth + 1) if isinstance(resources, DictionaryObject) else set()
+        found = (
+            self._resources(resources, depth + 1, lambda: _form_visible_fonts(xobject))
+            if isinstance(resources, DictionaryObject)
+            else set()
+        )
         if ident is not None:
             self._forms[ident] = found
         return found

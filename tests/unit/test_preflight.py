@@ -775,6 +775,76 @@ def test_a_font_selected_only_where_nothing_is_shown_is_not_counted(
     assert [(f.check, f.message) for f in findings] == expected
 
 
+#: How Acrobat's "Recognize Text" lays its invisible text over a scanned page.
+_OCR_LAYER = b"q 258 0 0 173 0 0 cm /Im0 Do Q BT 3 Tr /F1 9.5 Tf 1 0 0 1 20 30 Tm (Invoice 2026) Tj ET\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "form", "counted"),
+    [
+        (_OCR_LAYER, None, False),
+        (b"q 3 Tr BT /F1 9 Tf (a) Tj ET [(b) 120 (c)] TJ Q BT /F2 9 Tf (d) Tj ET", None, False),
+        (_OCR_LAYER + b"BT /F1 9 Tf 0 Tr (seen) Tj ET", None, True),  # the same font, visible
+        (b"q 3 Tr BT /F1 9 Tf (a) Tj ET Q BT (b) Tj ET", None, True),  # Q restores mode 0, font kept
+        (b"BT /F1 9 Tf 3 Tr (a) Tj 1 Tr (b) Tj ET", None, True),  # 1: stroked, visible
+        (b"BT /F1 9 Tf 3 Tr (a) Tj 0 Tr ET /Fm1 Do", b"BT (x) Tj ET", True),  # the form shows in F1
+        (b"BT /F2 9 Tf (a) Tj ET /Fm1 Do", b"BT 3 Tr /F1 9 Tf (x) Tj ET", False),  # the OCR in a form
+        (b"BT /F2 9 Tf (a) Tj ET /Fm1 Do", b"BT 3 Tr /F2 9 Tf (x) Tj 0 Tr /F1 9 Tf (y) Tj ET", True),
+    ],
+    ids=["ocr", "q-mode", "also-visible", "restored", "stroked", "form-inherits", "ocr-form", "form-visible"],
+)
+def test_a_font_showing_only_invisible_text_is_not_counted(
+    tmp_path: Path, content: bytes, form: bytes | None, counted: bool
+) -> None:
+    """Audit (black-box PDFs): a scanned page with its OCR text layer (text rendering mode 3:
+    invisible) in Helvetica, not embedded, failed "font Helvetica is not embedded", though that
+    text prints nothing (PDF/A exempts such fonts too). Text the font shows in any other mode, or
+    in a form drawn while it is selected, still counts."""
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    if form is not None:
+        writer = PdfWriter()
+        helvetica = writer._add_object(_font("/Type1", "/Helvetica", None))
+        embedded = writer._add_object(_font("/TrueType", "/ABCDEF+DejaVuSans", "/FontFile2"))
+        fonts = DictionaryObject({NameObject("/F1"): helvetica, NameObject("/F2"): embedded})
+        form_fonts = DictionaryObject({NameObject("/Font"): fonts}) if b"Tf" in form else None
+        resources = DictionaryObject(
+            {
+                NameObject("/Font"): fonts,
+                NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): _form_xobject(writer, form, form_fonts)}),
+            }
+        )
+        path = _write_page(tmp_path / "ocr.pdf", writer, resources, content)
+    else:
+        path = _two_font_pdf(tmp_path / "ocr.pdf", content)
+    findings = run(path, spec=spec).findings
+    expected = (
+        [("fonts", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")]
+        if counted
+        else []
+    )
+    assert [(f.check, f.message) for f in findings] == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "visible"),
+    [
+        (b"BT /F1 9 Tf (no invisible text here) Tj ET", None),
+        (b"BT 3 Tr /F1 9 Tf (0 Tr \\) /F2 9 Tf \\( Tj) Tj ET", set()),  # strings are text, not operators
+        (b"BT 3 Tr /F1 9 Tf <30205472> Tj 0 Tr/F2 9 Tf[(a)]TJ ET", {"F2"}),  # no spaces around delimiters
+        (b"BT 3 Tr /F1 9 Tf (a) Tj ET % 0 Tr /F2 9 Tf (b) Tj\nBT /F3 9 Tf 0 Tr (c) Tj ET", {"F3"}),
+        (b"/Q 3 Tr BT /F1 9 Tf (a) Tj ET", set()),  # /Q is a name, not the operator Q
+        (b"BT 3 Tr /F1 9 Tf (a (nested) b) Tj ET", None),  # not followed: every font counts
+        (b"3 Tr BI /W 1 /H 1 /BPC 8 /CS /G ID \x00 EI BT /F1 9 Tf (a) Tj ET", None),
+        (b"3 Tr BT (a) Tj ET 0 Tr BT (b) Tj ET", None),  # visible text before any font is selected
+    ],
+    ids=["none", "strings", "delimiters", "comment", "name", "nested", "inline-image", "no-font"],
+)
+def test_visible_text_is_told_from_invisible_in_content(content: bytes, visible: set[str] | None) -> None:
+    from spo_hotfolder.preflight import _visibly_shown_fonts
+
+    assert _visibly_shown_fonts(content, lambda: True) == visible
+
+
 def _appearance(writer: PdfWriter, font: DictionaryObject) -> Any:
     form = DecodedStreamObject()
     form.set_data(b"BT /F1 9 Tf (note) Tj ET")
