@@ -700,6 +700,7 @@ class _ConfigReader:
 
     def read_validation(self, section: dict[str, object]) -> ValidationConfig:
         checks: dict[str, Severity] = dict(DEFAULT_SEVERITY)
+        given: set[str] = set()  # the checks given a valid severity
         for name, value in self.mapping(section.get("checks"), "validation.checks", CHECK_NAMES).items():
             key_path = f"validation.checks.{name}"
             if value is False:  # YAML 1.1 reads an unquoted `off` as false
@@ -708,11 +709,12 @@ class _ConfigReader:
                 checks[name] = cast(Severity, value.lower())
             else:
                 self.error(key_path, f"must be one of error | warning | off (got {describe(value)})")
+                continue
+            given.add(name)
         require_fonts = self.boolean(
             section, "validation", "require_embedded_fonts", _DEFAULT_VALIDATION.require_embedded_fonts
         )
-        given = section.get("checks")
-        if not require_fonts and isinstance(given, dict) and "fonts" in given and checks["fonts"] != "off":
+        if not require_fonts and "fonts" in given and checks["fonts"] != "off":
             # Two settings that say opposite things: neither may silently win.
             self.error(
                 "validation.checks.fonts",

@@ -407,6 +407,11 @@ CASES = [
         "validation.checks.fonts: is error, but validation.require_embedded_fonts is false (which turns the "
         "fonts check off); keep one of the two",
     ),
+    (  # (not also "is error, but ...": the default kept for a wrong value is not what was written)
+        "validation:\n  require_embedded_fonts: false\n  checks:\n    fonts: maybe\n",
+        6,
+        'validation.checks.fonts: must be one of error | warning | off (got "maybe")',
+    ),
     (
         "validation:\n  size_tolerance_mm: -1\n",
         4,
