@@ -89,6 +89,7 @@ def prepare_folders(config: Config) -> list[Path]:
                 f"cannot create folder {folder}: {taken} is a file, not a folder; move it away or point the config "
                 "elsewhere"
             )
+    _on_one_filesystem(config)  # (where they would be created: a refusal leaves none made)
     for folder in folders:
         if not folder.is_dir():
             try:
@@ -128,6 +129,11 @@ def check_folders(config: Config) -> None:
             raise StartupError(f"spool folder {name} ({folder}) is not usable: {exc.strerror}") from exc
         if not os.access(folder, os.W_OK | os.X_OK):
             raise StartupError(f"spool folder {name} ({folder}) is not writable by this user (uid {os.getuid()})")
+    _on_one_filesystem(config)
+
+
+def _on_one_filesystem(config: Config) -> None:
+    """Refuses spool folders on (or to be created on) different filesystems."""
     devices = spool_filesystems(config.paths)
     if len(devices) > 1:
         groups = "; ".join(", ".join(names) for names in devices)

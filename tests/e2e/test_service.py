@@ -442,6 +442,10 @@ def test_refuses_spool_folders_on_different_filesystems(tmp_path: Path) -> None:
         config = write_config(tmp_path, paths={"root": str(tmp_path / "root"), "done": str(elsewhere)})
         result = run_refused(config)
         assert "different filesystems" in result.stderr
+        init = run_cli(config, "init")
+        assert init.returncode == 1 and "different filesystems" in init.stderr
+        # a refusal leaves no spool folder made (init made them all, then refused)
+        assert not (tmp_path / "root").exists() and list(elsewhere.iterdir()) == []
     finally:
         with contextlib.suppress(OSError):
             os.rmdir(elsewhere)
