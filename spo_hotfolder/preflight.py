@@ -596,9 +596,9 @@ def _form_visible_fonts(form: DictionaryObject) -> set[str] | None:
 class _FontScanner:
     """Finds non-embedded fonts in a page's resources, in the Form XObjects, tiling patterns and
     soft masks they use, in the appearance of its printed annotations, and in the resources of
-    Type3 fonts' glyphs. A font
-    listed in the page's own resources but never selected (``/F1 12 Tf``) in its content, as some
-    producers list Helvetica on every page, is not counted."""
+    Type3 fonts' glyphs. A font listed in the page's own resources but never selected (``/F1 12
+    Tf``) in its content, as some producers list Helvetica on every page, is not counted; nor is
+    one that shows only invisible text (``_visibly_shown_fonts``)."""
 
     def __init__(self, reader: PdfReader) -> None:
         self._reader = reader
