@@ -346,6 +346,19 @@ def _keep_newest(times: dict[Any, Any]) -> None:
         del times[next(iter(times))]
 
 
+def _artwork_missing_failure(inputs: Sequence[ArtworkInput]) -> JobFailed | None:
+    """ValidationFailed "artwork file missing from the job folder" for the inputs not there."""
+    missing = [i.name for i in inputs if not os.path.isfile(i.path)]
+    if not missing:
+        return None
+    return JobFailed(
+        JobStatus.ValidationFailed,
+        "artwork file missing from the job folder: " + ", ".join(missing),
+        [f"artwork/{name} is not there" for name in missing],
+        "Put the artwork into replace/ (same file name), or drop REJECT here.",
+    )
+
+
 class Engine:
     def __init__(
         self,
@@ -3432,14 +3445,9 @@ class Engine:
                 [SYMLINK_PROBLEM.format(name=name) for name in links],
                 "Put the PDF itself (not a link to it) into replace/ (same file name), or drop REJECT here.",
             )
-        missing = [i.name for i in inputs if not os.path.isfile(i.path)]
-        if missing:
-            raise JobFailed(
-                JobStatus.ValidationFailed,
-                "artwork file missing from the job folder: " + ", ".join(missing),
-                [f"artwork/{name} is not there" for name in missing],
-                "Put the artwork into replace/ (same file name), or drop REJECT here.",
-            )
+        missing = _artwork_missing_failure(inputs)
+        if missing is not None:
+            raise missing
         spec = self.config.product_spec(job.product)
         self._prestage(job, inputs)
         answer = self._finish_early_check(job, inputs)
@@ -4790,8 +4798,16 @@ class Engine:
             return result
         if action is Action.RELEASE and job.stage is Stage.HELD and job_dir is not None and job.output:
             # What the operator approves is the output they opened: one overwritten in place since
-            # it was checked is not it. The job fails (still blocked), as a delivery of it would.
-            changed = self._output_changed(job, job_dir / "output" / job.output)
+            # it was checked is not it; nor is one made again from artwork changed since its check
+            # (the output gone, another PDF dragged over artwork/). The job fails, still blocked, as
+            # a delivery of it would (it removed the Blocked entry first, and a RETRY then printed
+            # the new artwork unseen).
+            output = job_dir / "output" / job.output
+            changed = (
+                self._output_changed(job, output)
+                if os.path.lexists(output)
+                else self._artwork_changed_failure(job, output_gone=True) or _artwork_missing_failure(self._inputs(job))
+            )
             if changed is not None:
                 assert changed.status is not None
                 reason = f"{changed.reason}; the job is in failed/ (see ERROR.txt)"

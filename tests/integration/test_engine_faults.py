@@ -4826,6 +4826,14 @@ def test_artwork_changed_by_hand_after_its_check_is_never_printed_unchecked(rig:
     error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
     assert "artwork changed in its folder after it was checked: AH.pdf" in error
     assert "Put the PDF to print into replace/" in error
+    # Audit (operators at scale): the release that found the change still removed the Blocked
+    # entry, and a RETRY then printed the new file, seen by no one. The job stays blocked: checked
+    # again, it waits in quarantine/ for a release of what the operator can now see.
+    job = r.job(job_id)
+    assert job.active_block() is not None, [(e.status.value, e.removed_by) for e in job.history]
+    (r.root / "failed" / job_id / "RETRY").write_text("wes\n")
+    r.run(until=lambda: r.stage(job_id) in (Stage.HELD, Stage.DONE), steps=20)
+    assert r.take_prints() == [] and r.stage(job_id) is Stage.HELD
     # The same without a change of the artwork: the output is made again and printed.
     job_id, folder = _held(r, "AI")
     for output in (folder / "output").iterdir():
@@ -4833,6 +4841,46 @@ def test_artwork_changed_by_hand_after_its_check_is_never_printed_unchecked(rig:
     (folder / "RELEASE").write_text("wes\n")
     r.run(until=done(r, job_id), steps=10)
     assert r.take_prints() == ["AI_AI-1_bc-85x55_x1.pdf"]
+
+
+@pytest.mark.parametrize("same_names", [False, True], ids=["own-names", "both-art.pdf"])
+def test_two_held_job_folders_swapped_by_hand_never_print_one_for_the_other(rig: Rig, same_names: bool) -> None:
+    """Audit (operators at scale): quarantine/SW-1 and quarantine/SX-1 swapped by renames in a file
+    explorer, then RELEASE in SW-1's folder (which holds SX's files) and RETRY: order SX's artwork
+    was printed under SW-1's name (both orders' artwork named art.pdf). Nothing prints; both jobs
+    stay blocked."""
+    r = rig
+    if same_names:
+        for order_id in ("SW", "SX"):
+            folder = r.tmp / order_id
+            folder.mkdir()
+            make_pdf(folder / "art.pdf", pages=CARD, content=f"% order {order_id}\n".encode())
+            (folder / "manifest.yaml").write_text(
+                f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [art.pdf]\nblocked: true\n'
+            )
+            os.replace(folder, r.inbox / order_id)
+        r.run(until=lambda: r.stage("SW-1") is Stage.HELD and r.stage("SX-1") is Stage.HELD, steps=20)
+        first, first_dir = "SW-1", r.root / "quarantine" / "SW-1"
+        second, second_dir = "SX-1", r.root / "quarantine" / "SX-1"
+    else:
+        first, first_dir = _held(r, "SW")
+        second, second_dir = _held(r, "SX")
+    aside = r.root / "quarantine" / "aside"
+    os.replace(first_dir, aside)
+    os.replace(second_dir, first_dir)
+    os.replace(aside, second_dir)
+    (first_dir / "RELEASE").write_text("lou\n")
+    r.run(until=lambda: not (first_dir / "RELEASE").exists(), steps=20)
+    r.run(steps=10)
+    for job_id in (first, second):
+        folder = r.root / r.job(job_id).folder
+        if folder.parent.name == "failed" and folder.is_dir():
+            (folder / "RETRY").write_text("rt\n")
+    r.run(steps=30)
+    assert r.take_prints() == []
+    for job_id in (first, second):
+        job = r.job(job_id)
+        assert job.active_block() is not None, (job_id, [(e.status.value, e.removed_by) for e in job.history])
 
 
 def test_a_job_folder_that_cannot_be_moved_stays_recorded_where_it_is(
