@@ -123,7 +123,15 @@ from spo_hotfolder.pdfreport import (
     not_a_pdf,
 )
 from spo_hotfolder.pdfwork import CHECKER
-from spo_hotfolder.reports import Extra, artwork_listing, error_text, human_days, human_seconds, status_text
+from spo_hotfolder.reports import (
+    WHAT_NOW,
+    Extra,
+    artwork_listing,
+    error_text,
+    human_days,
+    human_seconds,
+    status_text,
+)
 from spo_hotfolder.shares import Pending, ShareGuard
 from spo_hotfolder.stability import FileStabilityTracker, Signature, open_for_writing, signature
 from spo_hotfolder.status import JobStatus
@@ -4559,6 +4567,11 @@ class Engine:
             # Below its first line (the job's name, by which this folder is known as the job's), above
             # the rest: its "What you can do now" told the operator to do what just did nothing (CE 2).
             first, _, rest = status.read_text(encoding="utf-8", errors="replace").partition("\n")
+            # Its "What you can do now" said what acts in the job's own folder only ("Drop a file
+            # named RELEASE here"): here it says what does.
+            rest, said, _ = rest.partition(f"\n{WHAT_NOW}")
+            if said:
+                rest += f"\n{WHAT_NOW}\n  Nothing here: this is {what}. To act on the job, {where}.\n"
             atomic_write(status, f"{first}\n{answer}\n{rest}")
             log.warning("drop.not_the_job_folder", file=str(path), job_id=job.job_id, job_folder=self.rel(known))
             return

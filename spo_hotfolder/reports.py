@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from spo_hotfolder.ledger import Job, Stage
 from spo_hotfolder.status import JobStatus
 
+#: The heading of STATUS.txt's last section.
+WHAT_NOW = "What you can do now:"
+
 
 @dataclass(frozen=True, slots=True)
 class Extra:
@@ -132,7 +135,7 @@ def status_text(job: Job, extra: Extra) -> str:
         lines.append("")
         lines.append(f"Last action or notice: {extra.last_action}")
     lines.append("")
-    lines.append("What you can do now:")
+    lines.append(WHAT_NOW)
     lines.extend(f"  {line}" for line in what_now(job, extra))
     return "\n".join(lines) + "\n"
 

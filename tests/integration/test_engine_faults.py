@@ -1885,6 +1885,11 @@ def test_a_drop_file_in_a_job_folder_renamed_by_hand_is_answered_naming_the_job(
     assert status.index("was not acted on") < status.index("What you can do now"), status
     assert f"this is job {job_id}'s folder under another name" in status
     assert f"rename this folder back to {job_id}, then drop RELEASE.txt again" in status
+    # Audit (operators at scale): below it, "What you can do now" still said "Drop a file named
+    # RELEASE here", which had just done nothing.
+    what_now = status[status.index("What you can do now") :]
+    assert "RELEASE here" not in what_now and "REJECT here" not in what_now, what_now
+    assert f"rename this folder back to {job_id}" in what_now
     assert r.job(job_id).blocked
     renamed.rename(r.root / "quarantine" / job_id)  # the advice, followed
     (r.root / "quarantine" / job_id / "RELEASE.txt").write_text("anna\n")
