@@ -5269,10 +5269,12 @@ class Engine:
     def _match_artwork(artwork: list[Artwork], name: str) -> Artwork | None:
         if len(artwork) == 1:
             return artwork[0]
-        for art in artwork:
-            if art.name.lower() == name.lower():
-                return art
-        return None
+        exact = next((art for art in artwork if art.name == name), None)
+        if exact is not None:
+            return exact
+        # As a person would call them the same: letter case, and the Unicode form a Mac writes
+        # ("café.pdf" with the accent as a character of its own) set aside.
+        return next((art for art in artwork if name_key(art.name) == name_key(name)), None)
 
     def _replace(self, job: Job, file: Path, by: str, now: datetime, token: str | None = None) -> str:
         artwork = self.ledger.artwork(job.job_id)

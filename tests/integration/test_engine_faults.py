@@ -3857,6 +3857,28 @@ def test_a_drop_file_in_a_folder_a_crash_left_behind_is_answered_when_it_moves(r
     assert any(n.endswith("unused-RELEASE") for n in _history_names(rejected))
 
 
+def test_a_replacement_named_in_another_unicode_form_replaces_its_artwork(rig: Rig) -> None:
+    """Audit (operators at scale): in a job of two artwork files, a replacement "café.pdf" from a
+    Mac (the accent a character of its own, NFD) was refused: "the replacement's name 'café.pdf'
+    must be the name of the one it replaces", two names that print the same. Letter case was
+    already set aside; now the Unicode form is too, as for artwork in the inbox."""
+    r = rig
+    nfc, nfd = "caf\u00e9.pdf", "cafe\u0301.pdf"
+    make_pdf(r.inbox / "front.pdf", pages=[(91.0, 61.0)])
+    make_pdf(r.inbox / nfc, pages=[(91.0, 61.0)])
+    (r.inbox / "UF.yaml").write_text(
+        f'order_id: "UF"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [front.pdf, "{nfc}"]\n'
+    )
+    r.run(until=lambda: r.stage("UF-1") is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / "UF-1"
+    before = (folder / "artwork" / nfc).read_bytes()
+    make_pdf(folder / "replace" / nfd, pages=[(91.0, 61.0)], content=b"% corrected\n")
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses("UF-1") and r.stage("UF-1") is Stage.HELD, steps=20)
+    assert sorted(p.name for p in (folder / "artwork").iterdir()) == sorted(["front.pdf", nfc])
+    assert (folder / "artwork" / nfc).read_bytes() != before
+    assert "must be the name of the one it replaces" not in (folder / "STATUS.txt").read_text()
+
+
 def test_file_manager_litter_in_any_case_does_not_hold_a_release(rig: Rig) -> None:
     r = rig
     job_id, folder = _held(r, "ZG")
