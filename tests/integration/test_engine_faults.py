@@ -2425,7 +2425,9 @@ def test_manifests_whose_files_come_later_list_the_inbox_once_a_round_not_once_e
 
     monkeypatch.setattr(engine_module.os, "listdir", counting)
     r.run(until=lambda: all(r.stage(f"L{n}-1") is Stage.AWAITING for n in range(30)), steps=10)
-    assert 1 <= listed.count(str(r.inbox)) <= 3, listed
+    # Once a round: the 30 take 1-3 rounds (a round is bounded in time, so a few more on a loaded
+    # machine); once each would be 30.
+    assert 1 <= listed.count(str(r.inbox)) <= 10, listed
     make_pdf(r.inbox / "L7.PDF", pages=CARD)
     r.run(until=done(r, "L7-1"), steps=10)
     assert r.take_prints() == ["L7_L7-1_bc-85x55_x1.pdf"]
