@@ -1345,7 +1345,7 @@ class Engine:
             return
         if folder_manifest:
             named = self._job_named_in(base)
-            if named is not None and named.stage not in TERMINAL:
+            if named is not None:
                 self._job_folder_in_inbox(named, base, path)
                 return
         several = several_manifests(base) if folder_manifest else []
@@ -1478,11 +1478,32 @@ class Engine:
         dragged into inbox/, as if that tried the job again (audits AL 2, AQ 2): its manifest copy
         was taken as the job's manifest sent again, and the job waited an hour for artwork "beside"
         it, which lay in its artwork/. A job lives in its own folder: put back there if that is
-        gone, else (a copy) refused at once; either way said where the operator looks."""
+        gone, else (a copy) refused at once; either way said where the operator looks. A copy of a
+        finished job's folder (delivered, rejected), as if that printed it again, is refused at
+        once and whole: its manifest was refused as one for a delivered job, and the rest of the
+        folder waited in inbox/ for artwork_timeout_seconds (audit: then its ERROR.txt offered its
+        artwork to other orders' jobs of the same file name)."""
         known = self.job_dir(job)
         now = self.clock.now()
         word = "RETRY" if job.stage is Stage.FAILED else "RELEASE"
         waits = job.stage in (Stage.HELD, Stage.FAILED)  # for an operator; else in work/, going on by itself
+        if job.stage in TERMINAL:
+            where = f"in {self.rel(known)}/" if os.path.lexists(known) else "(its folder purged since)"
+            target = self._reject_manifest(
+                path,
+                True,
+                [
+                    f"this folder is a copy of job {job.job_id}'s folder (its STATUS.txt says so), not a new order; "
+                    f"the job is finished ({job.status.value}) {where}"
+                ],
+                fix="Nothing is done with this copy, and nothing is printed. To print the job again, send its "
+                "manifest with reprint: true together with its artwork (the files of its artwork/ folder beside the "
+                "manifest, not in a folder below it).",
+                name=f"{folder.name}{COPY_SUFFIX}",
+            )
+            with contextlib.suppress(OSError):
+                (target / "replace").rmdir()  # (empty) nothing is taken from a copy
+            return
         if not os.path.lexists(known) and known.parent.is_dir():
             os.replace(folder, known)
             then = (

@@ -1952,6 +1952,30 @@ def test_a_work_folder_dragged_into_the_inbox_is_put_back_and_the_job_goes_on(ri
     assert r.take_prints() == ["WB_WB-1_bc-85x55_x1.pdf"]
 
 
+def test_a_copy_of_a_delivered_job_folder_in_the_inbox_is_refused_at_once_and_whole(rig: Rig) -> None:
+    """Audit (operators at scale): done/<job> copied into inbox/, as if that printed it again: its
+    manifest was refused as one for a delivered job, the rest of the folder waited in inbox/ for
+    artwork_timeout_seconds, then went to failed/ with an ERROR.txt that offered its artwork to
+    other orders' jobs of the same file name. Now: refused at once, whole, saying how to reprint."""
+    r = rig
+    job_id = r.order("DC")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["DC_DC-1_bc-85x55_x1.pdf"]
+    shutil.copytree(r.root / "done" / job_id, r.tmp / "copy")
+    (r.tmp / "copy").rename(r.inbox / job_id)
+    copy = r.root / "failed" / f"{job_id} (copy, not used)"
+    r.run(until=copy.is_dir, steps=5)
+    r.run(steps=3)
+    assert not (r.inbox / job_id).exists()  # nothing left behind to wait for its timeout
+    error = (copy / "ERROR.txt").read_text()
+    assert f"this folder is a copy of job {job_id}'s folder (its STATUS.txt says so), not a new order" in error
+    assert "the job is finished (InHotFolder) in done/" in error
+    assert "send its manifest with reprint: true together with its artwork" in error
+    assert (copy / "artwork" / "DC.pdf").is_file() and not (copy / "replace").exists()
+    assert r.take_prints() == [] and r.stage(job_id) is Stage.DONE
+    assert r.statuses(job_id).count("Ordered") == 1
+
+
 def test_a_copy_of_a_waiting_job_folder_in_the_inbox_is_refused_at_once(rig: Rig) -> None:
     """The copy of a blocked job's folder (the job's own folder still in quarantine/) is no new
     order: refused at once with what to do, the job untouched."""
