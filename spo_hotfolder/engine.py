@@ -140,6 +140,8 @@ log = structlog.get_logger("spo_hotfolder.engine")
 
 #: The files the daemon itself keeps at the top of a job folder (besides its manifest.*).
 JOB_FOLDER_FILES = frozenset({"STATUS.txt", "ERROR.txt"})
+#: The folders the daemon keeps in a job's folder.
+JOB_SUBFOLDERS = frozenset({"artwork", "output", "history", "replace"})
 #: How an inbox folder the daemon cannot change is made writable for it (log line and ERROR.txt).
 UNWRITABLE_FIX = "uploads with umask 0002; Samba: create mask 0664, directory mask 2775; or chmod g+w"
 SYMLINK_PROBLEM = (
@@ -878,6 +880,9 @@ class Engine:
             if kind in ("drop", "replace") and job_folder is not None and _is_folder(path):
                 self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_drop_folder(f, p))  # type: ignore[misc]
                 continue
+            if kind == "stray" and job_folder is not None and _is_folder(path):
+                self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_folder_inside(f, p))  # type: ignore[misc]
+                continue
             self._orphans.pop(path, None)
             if kind == "data" and path.name.lower().endswith(UPLOAD_SUFFIXES):
                 self._note_upload(path, seen)  # x.pdf.filepart, which watch.ignore does not list (CC 4)
@@ -988,8 +993,12 @@ class Engine:
             entries = list(os.scandir(folder))
         except OSError:
             return
-        if skip_unchanged and depth == 1 and not {"replace", "STATUS.txt"} <= {e.name for e in entries}:
-            self._mend_job_folder(folder)
+        if skip_unchanged and depth == 1:
+            if not {"replace", "STATUS.txt"} <= {e.name for e in entries}:
+                self._mend_job_folder(folder)
+            for entry in entries:
+                if entry.name not in JOB_SUBFOLDERS and _is_folder(Path(entry.path)):
+                    self._on_folder_inside(folder, Path(entry.path))
         for entry in entries:
             if self.ignored(entry.name):
                 continue
@@ -1287,6 +1296,38 @@ class Engine:
                 f"drop it into the folder of the job it is for ({area}/<job-id>/)"
             ),
         )
+
+    def _on_folder_inside(self, job_folder: Path, path: Path) -> None:
+        """A folder in a job's folder that is another job's own folder (its STATUS.txt names it, and
+        its place is empty): dragged there by hand in a file explorer. Its drop files were never
+        read there, and it would have travelled along with the outer job into done/ (audit:
+        operators at scale). It is put back where its job is, and its files are looked at there.
+        Any other folder there (the operator's own, a copy of a job's folder) is left alone."""
+        job = self._job_named_in(path)
+        if job is None or not _is_folder(path):
+            return
+        home = self.job_dir(job)
+        if os.path.lexists(home) or not home.parent.is_dir():
+            return
+        os.replace(path, home)
+        now = self.clock.now()
+        self._note_action(
+            job.job_id,
+            f"{iso(now)}  this folder was found inside {self.rel(job_folder)}/ (moved there by hand?); the daemon "
+            "put it back here, where drop files act",
+        )
+        self._write_status(job.job_id)
+        log.warning(
+            "job_folder.put_back",
+            job_id=job.job_id,
+            found_in=self.rel(job_folder),
+            put_back_to=self.rel(home),
+            reason="a job's own folder was inside another job's folder",
+        )
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(home):
+                if entry.is_file(follow_symlinks=False):
+                    self.hint(Path(entry.path), moved_in=True)  # a drop file in it acts here now
 
     def _on_drop_folder(self, job_folder: Path, path: Path) -> None:
         """A folder where a drop file or a replacement PDF goes (a "New folder" renamed RELEASE, a

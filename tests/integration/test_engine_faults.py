@@ -1952,6 +1952,32 @@ def test_a_work_folder_dragged_into_the_inbox_is_put_back_and_the_job_goes_on(ri
     assert r.take_prints() == ["WB_WB-1_bc-85x55_x1.pdf"]
 
 
+@pytest.mark.parametrize("seen_by", ["event", "scan"])
+def test_a_job_folder_dragged_into_another_job_folder_is_put_back(rig: Rig, seen_by: str) -> None:
+    """Audit (operators at scale): quarantine/NA-1 dragged into quarantine/NB-1/ (a slip of the mouse
+    in Explorer): a RELEASE dropped into it was never answered, and when NB-1 was released, NA-1's
+    folder went along into done/NB-1/. It is put back where its job is, and acts there."""
+    r = rig
+    inner, inner_dir = _held(r, "NA")
+    outer, outer_dir = _held(r, "NB")
+    moved = outer_dir / inner
+    os.replace(inner_dir, moved)
+    (moved / "RELEASE").write_text("pat\n")
+    if seen_by == "event":
+        r.engine.hint(moved)
+    r.run(until=lambda: r.stage(inner) is Stage.DONE, steps=20)
+    assert r.take_prints() == ["NA_NA-1_bc-85x55_x1.pdf"]
+    assert not moved.exists() and (r.root / "done" / inner).is_dir()
+    status = (r.root / "done" / inner / "STATUS.txt").read_text()
+    assert f"this folder was found inside quarantine/{outer}/ (moved there by hand?)" in status
+    assert r.stage(outer) is Stage.HELD and r.job(outer).blocked
+    # A folder of the operator's own in a job's folder is left alone.
+    (outer_dir / "proofs").mkdir()
+    r.engine.hint(outer_dir / "proofs")
+    r.run(steps=3)
+    assert (outer_dir / "proofs").is_dir()
+
+
 def test_a_copy_of_a_delivered_job_folder_in_the_inbox_is_refused_at_once_and_whole(rig: Rig) -> None:
     """Audit (operators at scale): done/<job> copied into inbox/, as if that printed it again: its
     manifest was refused as one for a delivered job, the rest of the folder waited in inbox/ for
