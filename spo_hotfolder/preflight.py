@@ -29,6 +29,7 @@ from pypdf import PageObject, PasswordType, PdfReader, apply_configuration
 from pypdf.constants import UserAccessPermissions
 from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, IndirectObject, PdfObject, StreamObject
 
+from spo_hotfolder import pdfnames
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.pdfreport import (
     TRIM_BEYOND_PAGE,
@@ -49,6 +50,9 @@ from spo_hotfolder.pdfreport import (
 )
 
 MM_PER_PT = 25.4 / 72.0
+
+# Names read and written again byte for byte (pdfnames): the checks here and the output's writer.
+pdfnames.install()
 
 # Print artwork carries big images: a single 200 MiB image stream is normal. pypdf's default limit on
 # a stream's declared length (75 MB) would refuse such files, so it is raised; memory stays bounded
@@ -385,7 +389,7 @@ def _selected_fonts(reader: PdfReader, page: DictionaryObject) -> set[str] | Non
     idle = _idle_selections(data)
     if idle and (_shows_unselected(data) or _forms_inherit_font(reader, page, 0, set())):
         idle.clear()
-    return {name.decode("latin-1") for name, count in selections.items() if idle[name] < count}
+    return {pdfnames.from_content(name) for name, count in selections.items() if idle[name] < count}
 
 
 #: Text rendering mode 3 (``3 Tr``): glyphs neither filled, stroked nor clipped: invisible, as the
@@ -455,7 +459,7 @@ def _visibly_shown_fonts(data: bytes, forms_inherit: Callable[[], bool]) -> set[
                 visible.add(font)
         elif operator == b"ID" or match.group("nested") is not None:
             return None
-    return {name.decode("latin-1") for name in visible}
+    return {pdfnames.from_content(name) for name in visible}
 
 
 def _content_data(holder: DictionaryObject) -> bytes | None:
@@ -792,10 +796,11 @@ class _Collector:
     def add(self, check: str, message: str, file: str | None = None, page: int | None = None) -> None:
         severity = self.validation.severity(check)
         if severity != "off":
-            self.findings.append(Finding(check, severity, message, file, page))
+            self.findings.append(Finding(check, severity, pdfnames.text(message), file, page))
 
     def error(self, check: str, message: str, file: str | None = None, page: int | None = None) -> None:
-        self.findings.append(Finding(check, "error", message, file, page))
+        # (a PDF name in the message, its bytes not UTF-8, as a person reads it: pdfnames)
+        self.findings.append(Finding(check, "error", pdfnames.text(message), file, page))
 
 
 def _permissions(collector: _Collector, reader: PdfReader, label: str, name: str) -> None:
