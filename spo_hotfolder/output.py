@@ -379,6 +379,16 @@ def _told_apart(layer: DictionaryObject, art_name: str, index: int) -> None:
     layer[NameObject("/Usage")] = usage_dict
 
 
+def _intents(value: object) -> list[str]:
+    """An optional content /Intent (a name or an array of names; /View when not given)."""
+    value = value.get_object() if hasattr(value, "get_object") else value
+    if isinstance(value, NameObject):
+        return [str(value)]
+    if isinstance(value, ArrayObject):
+        return [str(v) for v in value if isinstance(v, NameObject)] or ["/View"]
+    return ["/View"]
+
+
 def _keep_document_parts(
     writer: PdfWriter, reader: PdfReader, *, first: bool, art_name: str = "", index: int = 1
 ) -> None:
@@ -420,6 +430,13 @@ def _keep_document_parts(
             _told_apart(layer.get_object(), art_name, index)
         ocgs.append(layer)
     view = cast(DictionaryObject, merged.setdefault(NameObject("/D"), DictionaryObject()).get_object())
+    # Which layers the default view's ON/OFF lists decide: those whose /Intent is in its /Intent
+    # (/View when not given); a layer of another intent is ignored, so shown (a die line of
+    # /Intent /Design, OFF, printed where the merged view lost its /Intent [/View /Design]).
+    have = [] if first else _intents(view.get("/Intent"))
+    intents = have + [i for i in _intents(other.get("/Intent")) if i not in have]
+    if intents != ["/View"]:
+        view[NameObject("/Intent")] = ArrayObject(NameObject(i) for i in intents)
     for key in _OC_VIEW_LISTS:
         if key in other:
             cast(ArrayObject, view.setdefault(NameObject(key), ArrayObject()).get_object()).extend(

@@ -294,7 +294,8 @@ def make_layered_pdf(
     """A print file as a designer's tool exports it: a hidden layer (optional content, OFF by
     default: a die line that must not print), a PDF/X output intent and XMP metadata; no TrimBox.
     ``view``: "off" (listed OFF), "on" (shown), "base-off" (/BaseState /OFF, the layer listed ON:
-    shown), "print-never" (shown on screen, /AS: off when printed)."""
+    shown), "print-never" (shown on screen, /AS: off when printed), "design" (a layer of /Intent
+    /Design listed OFF in a default view of /Intent [/View /Design], as Illustrator's die lines)."""
     writer = build_writer([size_mm])
     ocg = writer._add_object(
         DictionaryObject({NameObject("/Type"): NameObject("/OCG"), NameObject("/Name"): TextStringObject(layer)})
@@ -308,8 +309,11 @@ def make_layered_pdf(
     page[NameObject("/Contents")] = writer._add_object(stream)
     root = writer.root_object
     default = DictionaryObject({NameObject("/Order"): ArrayObject([ocg])})
-    if view == "off":
+    if view in ("off", "design"):
         default[NameObject("/OFF")] = ArrayObject([ocg])
+    if view == "design":
+        ocg.get_object()[NameObject("/Intent")] = NameObject("/Design")
+        default[NameObject("/Intent")] = ArrayObject([NameObject("/View"), NameObject("/Design")])
     elif view == "base-off":
         default[NameObject("/BaseState")] = NameObject("/OFF")
         default[NameObject("/ON")] = ArrayObject([ocg])

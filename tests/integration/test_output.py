@@ -880,6 +880,26 @@ def test_a_linked_output_leaves_the_artworks_mode_alone(
     assert stat.S_IMODE(src.stat().st_mode) == 0o664
 
 
+def test_merged_files_keep_the_intents_their_hidden_layers_need(tmp_path: Path, out_dir: Path) -> None:
+    """Audit (output fidelity): a die line of /Intent /Design, OFF in a default view of /Intent
+    [/View /Design], lost that view's /Intent in a merge: the merged view then decided /View
+    layers only, and a reader that honours intents (Acrobat, Adobe's print engine) shows the die
+    line. The merged view's /Intent is every file's."""
+    design = make_layered_pdf(tmp_path / "a.pdf", (91, 61), layer="Die", view="design")
+    plain = make_layered_pdf(tmp_path / "b.pdf", (91, 61), layer="Plain", view="off")
+    for files, expected in (((design, plain), ["/View", "/Design"]), ((plain, design), ["/View", "/Design"])):
+        dest = out_dir / "o.pdf"
+        build_output(art(*files), str(dest), BC, V)
+        with open(dest, "rb") as fh:
+            view = PdfReader(fh, strict=True).root_object["/OCProperties"]["/D"]
+            assert [str(i) for i in view["/Intent"]] == expected
+    for files in ((plain,), (plain, plain)):  # /View only: no /Intent written (the default)
+        dest = out_dir / "o.pdf"
+        build_output(art(*files, make_pdf(tmp_path / "c.pdf", [(91, 61)])), str(dest), BC, V)
+        with open(dest, "rb") as fh:
+            assert "/Intent" not in PdfReader(fh, strict=True).root_object["/OCProperties"]["/D"]
+
+
 def test_merged_layers_keep_each_files_own_visibility(tmp_path: Path, out_dir: Path) -> None:
     """Audit W: the first file's /BaseState /OFF hid the second file's visible layer (artwork gone
     from print), and a layer set never to print (/AS, /Print) lost that setting."""
