@@ -70,6 +70,7 @@ from spo_hotfolder.fsutil import (
     move,
     name_key,
     readable,
+    safe_folder_name,
     safe_name,
     stamp,
     take,
@@ -1207,7 +1208,7 @@ class Engine:
                 stat.S_IFMT(st.st_mode), "a device"
             )
             why = f"nothing can be read from {what}: the daemon takes only files"
-        target = unique_path(self.area("failed") / safe_name(path.name))
+        target = unique_path(self.area("failed") / safe_folder_name(path.name))
         target.mkdir(parents=True)
         moved = move(path, target / path.name)  # the entry itself: nothing is opened or followed
         atomic_write(
@@ -2174,7 +2175,7 @@ class Engine:
         whole order with one job added names the old jobs' files again)."""
         accepted = [spec.job_id for spec in taken_specs]
         needed = {base / ref.path: spec.job_id for spec in taken_specs for ref in spec.artwork}
-        target = unique_path(self.area("failed") / safe_name(self._failed_name(path)))
+        target = unique_path(self.area("failed") / safe_folder_name(self._failed_name(path)))
         target.mkdir(parents=True)
         atomic_write(target / path.name, data)
         left: list[str] = []
@@ -2319,7 +2320,7 @@ class Engine:
         ``fault``: the daemon failed on it (nothing in the file to correct). The ERROR.txt says where
         the artwork is: in this folder for a folder drop; in inbox/ (until it is claimed or its
         artwork_timeout_seconds run out) for a manifest at the top of inbox/."""
-        target = unique_path(self.area("failed") / safe_name(name or self._failed_name(path)))
+        target = unique_path(self.area("failed") / safe_folder_name(name or self._failed_name(path)))
         stored = path.name
         if folder_manifest and not any(problem.startswith("this folder holds") for problem in problems):
             several = several_manifests(path.parent)  # one more came meanwhile: not read either
@@ -3003,7 +3004,7 @@ class Engine:
         target = self._bad_name_targets.get(top)
         if target is not None and target.is_dir():
             return target
-        target = unique_path(self.area("failed") / safe_name(top.name))
+        target = unique_path(self.area("failed") / safe_folder_name(top.name))
         target.mkdir(parents=True)
         if remember:
             self._bad_name_targets[top] = target
@@ -4926,6 +4927,8 @@ class Engine:
             message = f"released by {by}" + (f" ({note})" if note else "") + after
         elif action is Action.REJECT:
             with self.ledger.transaction():
+                # (the problem of a failed job rejected is no longer one to fix: `show` said it on)
+                self.ledger.update_job(job_id, now, error=None)
                 self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
                 not_moved = self._record_stage(job_id, Stage.REJECTED, now)
                 if token:

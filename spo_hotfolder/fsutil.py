@@ -392,3 +392,9 @@ def safe_name(text: str) -> str:
     if cleaned in ("", ".", ".."):
         cleaned = cleaned.replace(".", "_") or "_"
     return fit_name(cleaned, 200)
+
+
+def safe_folder_name(text: str) -> str:
+    """``safe_name`` for a folder an operator opens on the share (failed/<name>/): no space or dot
+    at its end, which Windows (and so Explorer) cannot open a folder by."""
+    return safe_name(text).rstrip(". ") or "_"

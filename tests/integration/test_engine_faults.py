@@ -4211,6 +4211,33 @@ def test_an_unclaimed_file_counts_the_time_it_waited_before_a_restart(rig: Rig) 
     r.run(until=done(r, "late-1"), steps=10)
 
 
+def test_an_unclaimed_file_named_with_a_dot_at_its_end_gets_a_folder_windows_opens(rig: Rig) -> None:
+    """Audit (operators at scale): inbox/"stray.pdf." went to failed/"stray.pdf."/, a folder that
+    Explorer on the share shows but cannot open (Windows drops a name's final dots and spaces).
+    The file inside keeps its name."""
+    r = rig
+    make_pdf(r.inbox / "stray.pdf.", pages=CARD)
+    r.run(until=lambda: (r.inbox / "stray.pdf.") in r.engine._orphans, steps=5)
+    r.run(until=lambda: not (r.inbox / "stray.pdf.").exists(), steps=20, dt=60)
+    assert (r.root / "failed" / "stray.pdf" / "stray.pdf.").is_file()
+    assert not (r.root / "failed" / "stray.pdf.").exists()
+
+
+def test_a_failed_job_rejected_no_longer_says_its_problem(rig: Rig) -> None:
+    """Audit (operators at scale): `show` of a job rejected after it failed still said "Problem: the
+    copy into hot folder ... failed" (and --json its error), though nothing is left to fix."""
+    r = rig
+    make_pdf(r.inbox / "RJ.pdf", pages=[(210.0, 297.0)] * 2)  # A4 pages for a business card: fails
+    (r.inbox / "RJ.yaml").write_text('order_id: "RJ"\nproduct: bc-85x55\nquantity: 1\nartwork: [RJ.pdf]\n')
+    job_id = "RJ-1"
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20)
+    assert r.job(job_id).error and "Problem:" in run_cli(r.config_path, "show", job_id).stdout
+    (r.root / "failed" / job_id / "REJECT").write_text("kim\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
+    assert r.job(job_id).error is None
+    assert "Problem:" not in run_cli(r.config_path, "show", job_id).stdout
+
+
 def test_artwork_whose_manifest_waits_for_disk_space_is_not_failed_as_unclaimed(rig: Rig) -> None:
     """Audit AK 2: the spool disk full for longer than artwork_timeout_seconds: the manifest could
     not be taken in, so its artwork, unclaimed, went to failed/ ("no manifest named it") while the
