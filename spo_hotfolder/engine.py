@@ -1015,7 +1015,11 @@ class Engine:
             if not {"replace", "STATUS.txt"} <= {e.name for e in entries}:
                 self._mend_job_folder(folder)
             for entry in entries:
-                if entry.name not in JOB_SUBFOLDERS and _is_folder(Path(entry.path)):
+                try:
+                    nested = entry.name not in JOB_SUBFOLDERS and entry.is_dir(follow_symlinks=False)  # (no call)
+                except OSError:
+                    continue
+                if nested:
                     self._on_folder_inside(folder, Path(entry.path))
         for entry in entries:
             if self.ignored(entry.name):
