@@ -1020,7 +1020,8 @@ class Engine:
                 except OSError:
                     continue
                 if nested:
-                    self._on_folder_inside(folder, Path(entry.path))
+                    inner = Path(entry.path)
+                    self._guard("drop", entry.path, lambda f=folder, p=inner: self._on_folder_inside(f, p))  # type: ignore[misc]
         for entry in entries:
             if self.ignored(entry.name):
                 continue
