@@ -18,12 +18,15 @@ for messages.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pypdf._utils import read_until_regex
 from pypdf.errors import PdfReadError
 from pypdf.generic import NameObject
+
+from spo_hotfolder.pdfreport import name_text as text
+
+__all__ = ["from_content", "install", "text"]
 
 
 def _read(stream: Any, pdf: Any) -> NameObject:
@@ -58,23 +61,3 @@ def from_content(raw: bytes) -> str:
     """A name as written in content (``F#E91`` without its ``/``), as the resource key of that
     name reads once ``install()``-ed."""
     return NameObject.unnumber(raw).decode("utf-8", "surrogateescape")
-
-
-#: The bytes of a name that are not UTF-8, as ``install()`` reads them.
-_NOT_UTF8 = re.compile("[\udc80-\udcff]+")
-
-
-def text(name: str) -> str:
-    """A name (or any text holding one) as a person reads it: the bytes that are not UTF-8 taken
-    as GBK where they are that (Chinese font names), else as Windows-1252 ("Weiß")."""
-    return _NOT_UTF8.sub(_shown, name) if _NOT_UTF8.search(name) else name
-
-
-def _shown(match: re.Match[str]) -> str:
-    raw = match.group(0).encode("utf-8", "surrogateescape")
-    for encoding in ("gbk", "cp1252"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1")

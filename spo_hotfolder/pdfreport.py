@@ -127,13 +127,34 @@ def quote_name(name: str) -> str:
     return "'" + "".join(ch if ch.isprintable() else "?" for ch in name) + "'"
 
 
+#: The bytes of a PDF name that are not UTF-8, as ``pdfnames.install()`` has pypdf read them.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]+")
+
+
+def name_text(text: str) -> str:
+    """A PDF name (or any text holding one, read by ``pdfnames``) as a person reads it: the bytes
+    that are not UTF-8 taken as GBK where they are that (Chinese font names), else as
+    Windows-1252 ("Weiß"). Never a lone surrogate, which no file could be written with."""
+    return _NOT_UTF8.sub(_name_bytes_shown, text) if _NOT_UTF8.search(text) else text
+
+
+def _name_bytes_shown(match: re.Match[str]) -> str:
+    raw = match.group(0).encode("utf-8", "surrogateescape")
+    for encoding in ("gbk", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
 def describe_exception(exc: BaseException) -> str:
     """A short, plain description of an exception from a PDF library: its message, no repr."""
     if isinstance(exc, MemoryError):
         return "it needs more memory than allowed"
     if isinstance(exc, RecursionError):
         return "its structure is nested too deeply"
-    text = " ".join(str(exc).split())
+    text = " ".join(name_text(str(exc)).split())
     if not text:
         # e.g. an IndexError without a message: turn "IndexError" into "index error"
         text = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__).lower()

@@ -100,3 +100,13 @@ def test_a_font_named_in_windows_1252_is_found_where_the_page_uses_it(tmp_path: 
     assert [(f.check, f.message) for f in report.findings] == [
         ("fonts", "page 1: font \u5b8b\u4f53 is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
     ]
+
+
+def test_a_name_in_an_error_message_is_said_as_a_person_reads_it() -> None:
+    """A name kept with its bytes (a lone surrogate for each byte that is not UTF-8) in a message
+    would make the ERROR.txt that says it impossible to write."""
+    from spo_hotfolder.pdfreport import describe_exception, name_text
+
+    said = describe_exception(KeyError("/Bild\udce9"))
+    assert said == "'/Bild\u00e9'" and said.encode("utf-8")
+    assert name_text("font /\udccb\udcce\udccc\udce5 and /Wei\udcdf") == "font /\u5b8b\u4f53 and /Wei\u00df"
