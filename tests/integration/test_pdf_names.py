@@ -107,6 +107,6 @@ def test_a_name_in_an_error_message_is_said_as_a_person_reads_it() -> None:
     would make the ERROR.txt that says it impossible to write."""
     from spo_hotfolder.pdfreport import describe_exception, name_text
 
-    said = describe_exception(KeyError("/Bild\udce9"))
-    assert said == "'/Bild\u00e9'" and said.encode("utf-8")
+    said = describe_exception(ValueError("no resource /Bild\udce9"))
+    assert said == "no resource /Bild\u00e9" and said.encode("utf-8")
     assert name_text("font /\udccb\udcce\udccc\udce5 and /Wei\udcdf") == "font /\u5b8b\u4f53 and /Wei\u00df"
