@@ -1325,10 +1325,11 @@ class Engine:
         its place is empty): dragged there by hand in a file explorer. Its drop files were never
         read there, and it would have travelled along with the outer job into done/ (audit:
         operators at scale). It is put back where its job is, and its files are looked at there.
-        Any other folder there (the operator's own, a copy of a job's folder) is left alone."""
+        Any other folder there (the operator's own, a copy of a job's folder, one of a job whose
+        folder retention removed) is left alone."""
         job = self._job_named_in(path)
-        if job is None or not _is_folder(path):
-            return
+        if job is None or job.stage is Stage.PURGED or not _is_folder(path):
+            return  # (a job whose folder retention removed: a copy of it, never brought back)
         home = self.job_dir(job)
         if os.path.lexists(home) or not home.parent.is_dir():
             return

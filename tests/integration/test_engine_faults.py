@@ -1971,11 +1971,18 @@ def test_a_job_folder_dragged_into_another_job_folder_is_put_back(rig: Rig, seen
     status = (r.root / "done" / inner / "STATUS.txt").read_text()
     assert f"this folder was found inside quarantine/{outer}/ (moved there by hand?)" in status
     assert r.stage(outer) is Stage.HELD and r.job(outer).blocked
-    # A folder of the operator's own in a job's folder is left alone.
+    # A folder of the operator's own in a job's folder is left alone; so is a copy of a job's
+    # folder whose own folder retention removed (it stays removed).
     (outer_dir / "proofs").mkdir()
     r.engine.hint(outer_dir / "proofs")
+    shutil.copytree(r.root / "done" / inner, outer_dir / "old")
+    shutil.rmtree(r.root / "done" / inner)
+    with r.ledger.transaction():
+        r.ledger.update_job(inner, r.clock.now(), stage=Stage.PURGED)
+    r.engine.hint(outer_dir / "old")
     r.run(steps=3)
-    assert (outer_dir / "proofs").is_dir()
+    assert (outer_dir / "proofs").is_dir() and (outer_dir / "old").is_dir()
+    assert not (r.root / "done" / inner).exists()
 
 
 def test_a_copy_of_a_delivered_job_folder_in_the_inbox_is_refused_at_once_and_whole(rig: Rig) -> None:
