@@ -162,7 +162,10 @@ def test_an_overflow_of_the_kernels_queue_is_told(tmp_path: Path, monkeypatch: A
     holding, release = threading.Event(), threading.Event()
 
     def held(self: Any, event: Any) -> None:
-        if not holding.is_set():
+        # Only this test's reader, at its file "first": a reader another test left running (any
+        # event in its folder, e.g. pytest removing old tmp folders) took the hold in a full run,
+        # and this test's reader then kept up with the burst: no overflow (CI, 12-04).
+        if event.name == b"first" and not holding.is_set():
             holding.set()
             release.wait(30)
         real(self, event)
