@@ -173,14 +173,19 @@ def test_an_overflow_of_the_kernels_queue_is_told(tmp_path: Path, monkeypatch: A
     holding, release = threading.Event(), threading.Event()
 
     handled: list[int] = []  # the masks of this test's reader's events, after the hold
+    mine: list[Any] = []  # this test's reader
 
     def held(self: Any, event: Any) -> None:
-        # Only this test's reader, at its file "first": a reader another test left running (any
-        # event in its folder, e.g. pytest removing old tmp folders) could take the hold.
+        # Only this test's reader: in a full run another reader, left running by an earlier test
+        # and watching a folder above this one, saw "first" too and took the hold; this test's
+        # reader then kept up with every event (CI, 12-04: all 47,885 handled, no overflow).
+        if self not in mine:
+            real(self, event)
+            return
         if event.name == b"first" and not holding.is_set():
             holding.set()
             release.wait(30)
-        elif holding.is_set() and (event.name.startswith(b"f") or event.is_queue_overflow):
+        elif holding.is_set():
             handled.append(event.mask)
         real(self, event)
 
@@ -188,11 +193,12 @@ def test_an_overflow_of_the_kernels_queue_is_told(tmp_path: Path, monkeypatch: A
     lost: list[float] = []
     watcher = FolderWatcher([tmp_path], "native", 1.0, lambda path, moved_in: None, lost=lambda: lost.append(1))
     watcher.start()
+    mine.append(watcher._observer._inotify_fd)  # type: ignore[union-attr]
     try:
         (tmp_path / "first").write_bytes(b"x")
         assert holding.wait(5), "the reader never got the first event"
         began = time.monotonic()
-        fd = watcher._observer._inotify_fd._inotify_fd  # type: ignore[union-attr]
+        fd = mine[0]._inotify_fd
         # Files until the kernel's queue is full (its unread bytes stop growing), at least as many
         # as the limit needs: how many events a file makes is the kernel's business.
         written_files, before = 0, -1
