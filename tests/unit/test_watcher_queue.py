@@ -215,12 +215,19 @@ def test_an_overflow_of_the_kernels_queue_is_told(tmp_path: Path, monkeypatch: A
         written = time.monotonic() - began
         assert not lost
         release.set()
-        # (the reader first works through the ~16,000 events queued before the overflow: seconds
-        # on a loaded machine)
-        deadline = time.monotonic() + 60
-        while not lost and time.monotonic() < deadline:
+        # Until told, or until the reader has handled all it will (nothing more for 2 s; the
+        # ~16,000 events queued before the overflow take seconds on a loaded machine).
+        deadline, count, quiet_since = time.monotonic() + 60, -1, time.monotonic()
+        while not lost and time.monotonic() < deadline and time.monotonic() - quiet_since < 2:
+            if len(handled) != count:
+                count, quiet_since = len(handled), time.monotonic()
             time.sleep(0.01)
         kinds = {mask: handled.count(mask) for mask in set(handled)}
+        if not lost and not any(mask & 0x4000 for mask in handled):  # IN_Q_OVERFLOW
+            # Seen in full runs of the suite only, never alone (CI, 12-04): the kernel queued every
+            # event of the burst, no overflow came, so there was nothing to tell. The end-to-end
+            # overflow test (test_hostile_intake) covers the daemon's answer all the same.
+            pytest.skip(f"no overflow: the kernel queued all {len(handled)} events ({kinds})")
         assert lost, (
             f"the overflow was not told: {written_files} files written in {written:.1f} s, events handled after "
             f"the hold by mask: {kinds}, reader alive: {watcher.is_alive()}"
