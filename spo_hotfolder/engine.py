@@ -613,10 +613,9 @@ class Engine:
     def _remove_unfinished_temps(self) -> None:
         """At a stop: the temp files of copies begun and not finished (journalled as begun, not
         "written") go now, not at the next start's sweep (README: a daemon stopping removes them at
-        once). Every path that gives a copy up removes its own; this is the net under them (audit:
-        one such file, seen once in ~35 stops during big copies, until the next start)."""
-        for job_id in list(self._prestaged):
-            self._guard("delivery", job_id, lambda j=job_id: self._drop_prestage(j))  # type: ignore[misc]
+        once). Every path that gives a copy up removes its own (a copy begun with a check is given
+        up by ``_run_job`` as it ends); this is the net under them (audit: one such file, seen once
+        in ~35 stops during big copies, until the next start)."""
         for delivery in self.ledger.open_deliveries():
             hot = self.config.hot_folders.get(delivery.hot_folder)
             if delivery.state != "intent" or hot is None or self.shares.silent_since(hot.name) is not None:
@@ -1011,17 +1010,8 @@ class Engine:
             entries = list(os.scandir(folder))
         except OSError:
             return
-        if skip_unchanged and depth == 1:
-            if not {"replace", "STATUS.txt"} <= {e.name for e in entries}:
-                self._mend_job_folder(folder)
-            for entry in entries:
-                try:
-                    nested = entry.name not in JOB_SUBFOLDERS and entry.is_dir(follow_symlinks=False)  # (no call)
-                except OSError:
-                    continue
-                if nested:
-                    inner = Path(entry.path)
-                    self._guard("drop", entry.path, lambda f=folder, p=inner: self._on_folder_inside(f, p))  # type: ignore[misc]
+        if skip_unchanged and depth == 1 and not {"replace", "STATUS.txt"} <= {e.name for e in entries}:
+            self._mend_job_folder(folder)
         for entry in entries:
             if self.ignored(entry.name):
                 continue
@@ -1038,6 +1028,9 @@ class Engine:
                             self._dirs_seen.clear()
                         self._dirs_seen[entry.path] = key
                     yield from self._walk_tree(Path(entry.path), descend, depth + 1, skip_unchanged=skip_unchanged)
+                elif skip_unchanged and depth == 1 and entry.name not in JOB_SUBFOLDERS:
+                    inner = Path(entry.path)  # a folder in a job's folder: another job's, dragged in?
+                    self._guard("drop", entry.path, lambda f=folder, p=inner: self._on_folder_inside(f, p))  # type: ignore[misc]
             except OSError:
                 continue
 

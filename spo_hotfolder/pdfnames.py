@@ -12,8 +12,8 @@ every object it writes again, while the page content, copied as it is, still say
 ``install()`` makes pypdf read a name's bytes as UTF-8 with the bytes that are not UTF-8 kept as
 they are (``surrogateescape``: one lone surrogate per such byte), and write them back the same:
 a name read and written again is the same bytes, and a name read from page content is the same
-string as the resource key read from its dictionary. ``text()`` is a name as a person reads it,
-for messages.
+string as the resource key read from its dictionary. ``pdfreport.name_text`` says such a name as
+a person reads it, for messages.
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ from pypdf._utils import read_until_regex
 from pypdf.errors import PdfReadError
 from pypdf.generic import NameObject
 
-from spo_hotfolder.pdfreport import name_text as text
-
-__all__ = ["from_content", "install", "text"]
+from spo_hotfolder.pdfreport import name_text
 
 
 def _read(stream: Any, pdf: Any) -> NameObject:
@@ -40,7 +38,7 @@ def _read(stream: Any, pdf: Any) -> NameObject:
 def _renumber(self: NameObject) -> bytes:
     raw = str(self).encode("utf-8", "surrogateescape")
     if raw[:1] != b"/":
-        raise PdfReadError(f"Incorrect first char in NameObject, should start with '/': ({text(self)})")
+        raise PdfReadError(f"Incorrect first char in NameObject, should start with '/': ({name_text(self)})")
     table = NameObject.renumber_table
     parts = [b"/"]
     for byte in raw[1:]:

@@ -42,6 +42,7 @@ from spo_hotfolder.pdfreport import (
     describe_exception,
     fmt_mm,
     known_kind,
+    name_text,
     not_a_pdf,
     plural,
     quote_name,
@@ -435,6 +436,7 @@ def _visibly_shown_fonts(data: bytes, forms_inherit: Callable[[], bool]) -> set[
     mode = 0.0
     saved: list[tuple[bytes | None, float]] = []  # the text state is part of the graphics state (q ... Q)
     visible: set[bytes] = set()
+    inherits: bool | None = None  # forms_inherit(), asked once
     for match in _TEXT_STATE.finditer(data):
         selected, given, operator = match.group("font", "mode", "op")
         if selected is not None:
@@ -454,8 +456,10 @@ def _visibly_shown_fonts(data: bytes, forms_inherit: Callable[[], bool]) -> set[
         elif operator == b"Q":
             if saved:
                 font, mode = saved.pop()
-        elif operator == b"Do":
-            if mode != 3 and font is not None and forms_inherit():
+        elif operator == b"Do" and mode != 3 and font is not None:
+            if inherits is None:
+                inherits = forms_inherit()
+            if inherits:
                 visible.add(font)
         elif operator == b"ID" or match.group("nested") is not None:
             return None
@@ -796,11 +800,11 @@ class _Collector:
     def add(self, check: str, message: str, file: str | None = None, page: int | None = None) -> None:
         severity = self.validation.severity(check)
         if severity != "off":
-            self.findings.append(Finding(check, severity, pdfnames.text(message), file, page))
+            self.findings.append(Finding(check, severity, name_text(message), file, page))
 
     def error(self, check: str, message: str, file: str | None = None, page: int | None = None) -> None:
         # (a PDF name in the message, its bytes not UTF-8, as a person reads it: pdfnames)
-        self.findings.append(Finding(check, "error", pdfnames.text(message), file, page))
+        self.findings.append(Finding(check, "error", name_text(message), file, page))
 
 
 def _permissions(collector: _Collector, reader: PdfReader, label: str, name: str) -> None:

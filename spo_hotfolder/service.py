@@ -89,7 +89,13 @@ def prepare_folders(config: Config) -> list[Path]:
                 f"cannot create folder {folder}: {taken} is a file, not a folder; move it away or point the config "
                 "elsewhere"
             )
-    _on_one_filesystem(config)  # (where they would be created: a refusal leaves none made)
+    devices = spool_filesystems(config.paths)  # (where they would be created: a refusal leaves none made)
+    if len(devices) > 1:
+        groups = "; ".join(", ".join(names) for names in devices)
+        raise StartupError(
+            "the spool folders are on different filesystems (" + groups + "); moves between them must be "
+            "atomic renames, so put them all on one filesystem"
+        )
     for folder in folders:
         if not folder.is_dir():
             try:
@@ -121,7 +127,8 @@ def _like_its_parent(folder: Path) -> None:
 
 
 def check_folders(config: Config) -> None:
-    """Refuses to start when atomic moves between the spool folders are impossible, or one is read-only."""
+    """Refuses to start when a spool folder is unusable or read-only (after ``prepare_folders``, which
+    refuses spool folders on different filesystems: no atomic moves between them)."""
     for name, folder in config.paths.spool_folders().items():
         try:
             folder.stat()
@@ -129,18 +136,6 @@ def check_folders(config: Config) -> None:
             raise StartupError(f"spool folder {name} ({folder}) is not usable: {exc.strerror}") from exc
         if not os.access(folder, os.W_OK | os.X_OK):
             raise StartupError(f"spool folder {name} ({folder}) is not writable by this user (uid {os.getuid()})")
-    _on_one_filesystem(config)
-
-
-def _on_one_filesystem(config: Config) -> None:
-    """Refuses spool folders on (or to be created on) different filesystems."""
-    devices = spool_filesystems(config.paths)
-    if len(devices) > 1:
-        groups = "; ".join(", ".join(names) for names in devices)
-        raise StartupError(
-            "the spool folders are on different filesystems (" + groups + "); moves between them must be "
-            "atomic renames, so put them all on one filesystem"
-        )
 
 
 def folder_access_notes(config: Config) -> list[str]:
