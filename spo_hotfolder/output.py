@@ -172,28 +172,23 @@ def build_output(
     return OutputResult(path=dest, pages=pages, size_bytes=size, sha256=digest, copied_unchanged=copy)
 
 
-def is_print_ready_as_is(
-    artwork: Sequence[ArtworkInput], spec: ProductSpec | None, validation: ValidationConfig
-) -> bool:
-    """True when the output is the one artwork file as it is (its pages need no boxes added)."""
-    if len(artwork) != 1:
-        return False
-    try:
-        with pdf_limits(), open(artwork[0].path, "rb") as fh:
-            reader, _owner_protected = open_artwork(artwork[0].name, fh)
-            return not _box_fixes(reader, spec, float(validation.size_tolerance_mm))
-    except Exception:  # noqa: BLE001 - then build_output decides, and explains any problem
-        return False
-
-
 def check(
     artwork: Sequence[ArtworkInput], product_name: str, spec: ProductSpec | None, validation: ValidationConfig
 ) -> tuple[PreflightReport, bool]:
-    """Preflight, and whether the output is then the artwork as it is (see ``link_unchanged``): one
-    worker call instead of two for the common job."""
-    report = preflight(artwork, product_name, spec, validation)
+    """Preflight, and whether the output is then the artwork as it is (see ``link_unchanged``): the
+    one artwork file, whose pages need no boxes added. One worker call instead of two for the
+    common job, and one reading of the file: the boxes are asked of the reader preflight made."""
+    no_fixes: list[bool] = []
+
+    def boxes(reader: PdfReader) -> None:
+        try:
+            no_fixes.append(not _box_fixes(reader, spec, float(validation.size_tolerance_mm)))
+        except Exception:  # noqa: BLE001 - then build_output decides, and explains any problem
+            no_fixes.append(False)
+
+    report = preflight(artwork, product_name, spec, validation, read_also=boxes if len(artwork) == 1 else None)
     repaired = any(f.check == REPAIRED for f in report.findings)
-    as_is = report.ok and not repaired and is_print_ready_as_is(artwork, spec, validation)
+    as_is = report.ok and not repaired and no_fixes == [True]
     if report.ok and not as_is and any(f.check == "encryption" for f in report.warnings()):
         # Written anew (merged, or boxes added: an encrypted file gets no update), the output has no
         # owner password, and none of its permissions (audit BM 4: "a RIP ... may print it degraded").

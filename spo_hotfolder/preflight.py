@@ -1722,10 +1722,14 @@ def preflight(
     product_name: str,
     spec: ProductSpec | None,
     validation: ValidationConfig,
+    read_also: Callable[[PdfReader], None] | None = None,
 ) -> PreflightReport:
     """Checks the artwork files (in output order) against the product's expectations.
 
     Never raises for a bad PDF: every problem is a Finding. Severities come from ``validation``.
+    ``read_also(reader)`` is called with each file's reader once its check has read it (the file
+    still open; pypdf's warnings from then on are not the check's): what ``output.check`` asks of
+    the same file, without reading it a second time.
     """
     collector = _Collector(validation)
     hashes: list[str] = []
@@ -1760,18 +1764,21 @@ def preflight(
                     art.name,
                 )
             try:
-                with open(art.path, "rb") as fh, pypdf_warnings() as repairs:
-                    if os.fstat(fh.fileno()).st_size == 0:
-                        collector.error("empty", f"artwork {label} is an empty file (0 bytes)", art.name)
-                        all_readable = False
-                        continue
-                    reader, owner_protected = open_artwork(art.name, fh)
-                    if owner_protected:
-                        _permissions(collector, reader, label, art.name)
-                    if count_pages(art.name, reader) == 0:
-                        raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
-                    read = _read_pages(art.name, reader, len(pages) + 1, scan_fonts, check_resources)
-                    pages.extend(read)
+                with open(art.path, "rb") as fh:
+                    with pypdf_warnings() as repairs:
+                        if os.fstat(fh.fileno()).st_size == 0:
+                            collector.error("empty", f"artwork {label} is an empty file (0 bytes)", art.name)
+                            all_readable = False
+                            continue
+                        reader, owner_protected = open_artwork(art.name, fh)
+                        if owner_protected:
+                            _permissions(collector, reader, label, art.name)
+                        if count_pages(art.name, reader) == 0:
+                            raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
+                        read = _read_pages(art.name, reader, len(pages) + 1, scan_fonts, check_resources)
+                        pages.extend(read)
+                    if read_also is not None:
+                        read_also(reader)
                 damaged = [p for p in read if p.content_damage is not None or p.resource_damage is not None]
                 repairs = real_repairs(repairs)
                 inline = [p for p in read if p.content_inline]

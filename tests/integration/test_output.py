@@ -17,6 +17,7 @@ import pytest
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject
 
+from spo_hotfolder import preflight as preflight_module
 from spo_hotfolder.config import DEFAULT_SEVERITY, ProductSpec, ValidationConfig
 from spo_hotfolder.output import build_output, check
 from spo_hotfolder.outputfile import OutputError, link_unchanged
@@ -558,6 +559,25 @@ def test_check_says_when_the_output_is_the_artwork_as_it_is(tmp_path: Path, out_
     with pytest.raises(OutputError, match=r"^artwork 'gone\.pdf' cannot be read: the file is missing$"):
         link_unchanged(art(tmp_path / "gone.pdf")[0], str(out_dir / "p.pdf"), 1)
     assert leftovers(out_dir) == []
+
+
+def test_check_reads_the_artwork_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The question "the artwork as it is?" is asked of the reader preflight made: a job's check
+    parses its PDF once (the second parse was a third of a 1-page job's check)."""
+    ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    needs_boxes = make_pdf(tmp_path / "boxes.pdf", [(91, 61)] * 2)
+    made: list[object] = []
+
+    class Counted(preflight_module.PdfReader):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(preflight_module, "PdfReader", Counted)
+    assert check(art(ready), "bc-85x55", BC, V)[1]
+    assert len(made) == 1
+    assert not check(art(needs_boxes), "bc-85x55", BC, V)[1]
+    assert len(made) == 2
 
 
 def test_worker_check_matches_the_in_process_check(tmp_path: Path, worker: PdfWorker) -> None:
