@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import stat
 import threading
@@ -453,15 +454,27 @@ def test_an_idle_worker_killed_is_replaced_and_said_in_the_log(tmp_path: Path, w
     assert worker._worker_pids() != [pid]
 
 
+_KILLERS = itertools.count()
+
+
 def _kill_the_worker_once_it_runs(worker: PdfWorker, started: Path) -> threading.Thread:
     """Kills (SIGKILL) the worker process once the call the test makes meanwhile (``_busy``) has
-    begun in it: once its file ``started`` is there (removed then, for the next call)."""
+    begun in it: once a file ``<started>.<its shell's pid>`` that was not there before is there.
+    Until then a file ``<started>.kill.<n>`` of its own tells that call to wait for it, however
+    slow the machine. Each killer removes only its own files: one killer's cleanup never ends the
+    call another waits for."""
+    marker = started.with_name(f"{started.name}.kill.{next(_KILLERS)}")
+    marker.touch()
+    before = set(started.parent.glob(f"{started.name}.[0-9]*"))
 
     def kill() -> None:
-        for _ in range(3000):
-            if started.exists():
-                started.unlink()
+        for _ in range(6000):
+            new = set(started.parent.glob(f"{started.name}.[0-9]*")) - before
+            if new:
                 os.kill(worker._worker_pids()[0], 9)
+                for path in new:
+                    path.unlink()  # (then the killed call's shell ends)
+                marker.unlink()
                 return
             time.sleep(0.01)
 
@@ -471,9 +484,14 @@ def _kill_the_worker_once_it_runs(worker: PdfWorker, started: Path) -> threading
 
 
 def _busy(started: Path, seconds: int) -> tuple[Any, tuple[str]]:
-    """A call for the worker that says it has begun (``started``) and then works ``seconds`` (in a
-    shell that keeps the killed worker's end of the pipe open as long: keep them short)."""
-    return os.system, (f"touch '{started}' && sleep {seconds}",)
+    """A call for the worker that says it has begun (``<started>.<pid>``) and then works
+    ``seconds``; or, while a killer waits for it (``<started>.kill.<n>``), until it is killed: its
+    shell, which keeps the killed worker's end of the pipe open, ends then too (a fixed sleep let
+    a slow machine's killer come too late, and the call ended well)."""
+    return os.system, (
+        f"f='{started}'.$$; touch \"$f\"; if ls '{started}'.kill.* >/dev/null 2>&1; then i=0; "
+        f'while [ -e "$f" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; else sleep {seconds}; fi; exit 0',
+    )
 
 
 def test_a_worker_killed_in_the_middle_of_a_call_is_replaced_and_the_call_made_once_more(tmp_path: Path) -> None:
