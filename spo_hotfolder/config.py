@@ -1125,6 +1125,36 @@ def spool_filesystems(paths: PathsConfig) -> list[list[str]]:
     return sorted(groups.values(), key=len, reverse=True)
 
 
+_MOUNTINFO_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def mount_points(source: Path = Path("/proc/self/mountinfo")) -> list[str]:
+    """The mount points of this process's mount namespace (``/proc/self/mountinfo``), none where
+    that cannot be read. Read, not asked of the folders: a share that does not answer is never
+    touched."""
+    try:
+        text = source.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return []
+    points = []
+    for line in text.splitlines():
+        fields = line.split(" ")
+        if len(fields) > 4:
+            points.append(_MOUNTINFO_ESCAPE.sub(lambda m: chr(int(m[1], 8)), fields[4]))
+    return points
+
+
+def mount_of(path: Path, points: Sequence[str]) -> str | None:
+    """The mount ``path`` (symbolic links followed already: ``Seen.real``) is under: the longest
+    mount point it starts with."""
+    text = os.path.normpath(path.absolute())
+    best = None
+    for point in points:
+        if (text == point or text.startswith(point.rstrip("/") + "/")) and (best is None or len(point) > len(best)):
+            best = point
+    return best
+
+
 @dataclass(frozen=True)
 class Seen:
     """What a look at a hot or staging folder found: ``kind`` is "dir", "file" (something else
@@ -1134,6 +1164,7 @@ class Seen:
     kind: Literal["dir", "file", "missing", "unreadable", "silent"]
     device: int | None = None
     error: str = ""
+    real: str | None = None  # (a folder's path with its symbolic links followed)
 
 
 #: A look at one folder (``look_here``, or the answers of ``shares.look_at``).
@@ -1150,7 +1181,7 @@ def look_here(path: Path) -> Seen:
         return Seen("missing")
     except OSError as exc:
         return Seen("unreadable", error=exc.strerror or str(exc))
-    return Seen("dir" if stat.S_ISDIR(st.st_mode) else "file", st.st_dev)
+    return Seen("dir" if stat.S_ISDIR(st.st_mode) else "file", st.st_dev, real=os.path.realpath(path))
 
 
 def filesystem_errors(config: Config, shown: str | None = None) -> list[str]:
@@ -1239,6 +1270,22 @@ def _filesystem_problems(
                 f"{staging} is on another filesystem than the hot folder ({path}); the temporary "
                 "copy cannot be renamed into the hot folder, so every delivery to "
                 f"{name} would fail: use a folder on the hot folder's filesystem, or leave staging out",
+            )
+            continue
+        if staging_seen.real is None or hot_seen.real is None:
+            continue
+        points = mount_points()
+        staging_mount = mount_of(Path(staging_seen.real), points)
+        hot_mount = mount_of(Path(hot_seen.real), points)
+        if staging_mount is not None and hot_mount is not None and staging_mount != hot_mount:
+            # (Linux renames only within one mount: a bind mount or a container's second volume
+            # of the same disk is another one, though the device is the same; audit F2)
+            error(
+                f"hot_folders.{name}.staging",
+                f"{staging} is on the hot folder's filesystem but under another mount ({staging_mount}, the hot "
+                f"folder {path} under {hot_mount}: a bind mount, or two volumes of a container); a rename "
+                f"between two mounts fails, so every delivery to {name} would fail: use a folder under the hot "
+                "folder's mount, or leave staging out",
             )
     return errors
 

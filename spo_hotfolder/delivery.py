@@ -442,8 +442,9 @@ def publish(temp: Path, final: Path, hot: HotFolderConfig) -> None:
     except OSError as exc:
         if exc.errno == errno.EXDEV:
             raise DeliveryError(
-                f"staging folder {hot.staging} is not on the same filesystem as hot folder {hot.name} "
-                f"({hot.path}); a rename between them is impossible. Fix hot_folders.{hot.name}.staging",
+                f"staging folder {hot.staging} is not on the same filesystem or mount as hot folder {hot.name} "
+                f"({hot.path}; a bind mount or a container's second volume of the same disk is another mount); a "
+                f"rename between them is impossible. Fix hot_folders.{hot.name}.staging",
                 transient=False,
             ) from exc
         raise explain_os_error(exc, hot, _rename_failed_in(temp, hot)) from exc

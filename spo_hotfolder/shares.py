@@ -253,7 +253,8 @@ lock = threading.Lock()
 def look(index, path):
     try:
         st = os.stat(path)
-        seen = {"kind": "dir" if stat.S_ISDIR(st.st_mode) else "file", "device": st.st_dev}
+        kind = "dir" if stat.S_ISDIR(st.st_mode) else "file"
+        seen = {"kind": kind, "device": st.st_dev, "real": os.path.realpath(path)}
     except (FileNotFoundError, NotADirectoryError):
         seen = {"kind": "missing"}
     except OSError as exc:
@@ -310,7 +311,9 @@ def look_at(folders: Sequence[Path], seconds: float) -> FolderLook:
         for line in lines:
             try:
                 answer = json.loads(line)
-                seen[unique[answer["index"]]] = Seen(answer["kind"], answer.get("device"), answer.get("error", ""))
+                seen[unique[answer["index"]]] = Seen(
+                    answer["kind"], answer.get("device"), answer.get("error", ""), answer.get("real")
+                )
             except (ValueError, KeyError, TypeError, IndexError):
                 continue  # (not a line of ours: that folder counts as not answering)
         if len(lines) == len(unique):

@@ -880,6 +880,67 @@ def test_a_staging_folder_on_another_filesystem_than_its_hot_folder_is_an_error(
     ]
 
 
+def test_a_staging_folder_under_another_mount_of_the_same_disk_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit F2: a staging folder on a bind mount (or a container's second volume) of the hot
+    folder's disk passed check-config ("config OK": the same device), and every delivery then
+    failed: Linux renames only within one mount. The mounts are read from /proc/self/mountinfo."""
+    import spo_hotfolder.config as config_module
+
+    for sub in ("hot/indigo", "stage/bind", "hot/large/.stage"):
+        (tmp_path / sub).mkdir(parents=True)
+    path = write(
+        tmp_path,
+        """\
+        paths: {root: var}
+        hot_folders:
+          indigo:
+            path: hot/indigo
+            staging: stage/bind
+          large:
+            path: hot/large
+            staging: hot/large/.stage
+        """,
+    )
+    real = config_module.mount_points()
+    assert "/" in real and "/proc" in real  # (read from this machine's /proc/self/mountinfo)
+    monkeypatch.setattr(config_module, "mount_points", lambda: [*real, str(tmp_path / "stage" / "bind")])
+    assert filesystem_errors(load_config(path)) == [
+        f"{path}:5: hot_folders.indigo.staging: {tmp_path / 'stage' / 'bind'} is on the hot folder's filesystem "
+        f"but under another mount ({tmp_path / 'stage' / 'bind'}, the hot folder {tmp_path / 'hot' / 'indigo'} "
+        f"under {config_module.mount_of(tmp_path, real)}: a bind mount, or two volumes of a container); a rename "
+        "between two mounts fails, so every delivery to indigo would fail: use a folder under the hot folder's "
+        "mount, or leave staging out"
+    ]
+    # A hot folder named through a symbolic link into the staging folder's mount: one mount.
+    (tmp_path / "stage" / "bind" / "hot").mkdir()
+    (tmp_path / "stage" / "bind" / ".stage").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "stage" / "bind")
+    linked = write(
+        tmp_path,
+        "paths: {root: var}\nhot_folders:\n  x: {path: link/hot, staging: stage/bind/.stage}\n",
+        "linked.yaml",
+    )
+    assert filesystem_errors(load_config(linked)) == []
+    monkeypatch.setattr(config_module, "mount_points", lambda: real)
+    assert filesystem_errors(load_config(path)) == []
+
+
+def test_mount_points_are_read_with_their_escapes(tmp_path: Path) -> None:
+    import spo_hotfolder.config as config_module
+
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 254:0 / / rw - ext4 /dev/vda rw\n30 22 254:0 /srv/in /mnt/hot\\040folder rw - ext4 /dev/vda rw\n"
+    )
+    points = config_module.mount_points(info)
+    assert points == ["/", "/mnt/hot folder"]
+    assert config_module.mount_of(Path("/mnt/hot folder/in/../x"), points) == "/mnt/hot folder"
+    assert config_module.mount_of(Path("/mnt/hot folderx"), points) == "/"
+    assert config_module.mount_points(tmp_path / "none") == []
+
+
 def test_a_file_where_a_hot_or_staging_folder_should_be_is_a_check_config_error(tmp_path: Path) -> None:
     """Audit P: `check-config` said "(not a folder!)" and "config OK", exit 0."""
     (tmp_path / "afile").write_text("x")

@@ -143,10 +143,10 @@ def test_look_at_tells_each_folder_as_it_is_and_one_not_looked_at_in_time_as_sil
     (tmp_path / "afile").write_text("x")
     gone, folder, file = tmp_path / "nosuch" / "in", tmp_path / "hot", tmp_path / "afile"
     look = shares.look_at([folder, file, gone, folder], 30)
-    assert look(folder) == Seen("dir", os.stat(folder).st_dev)
+    assert look(folder) == Seen("dir", os.stat(folder).st_dev, real=str(folder.resolve()))
     assert look(file).kind == "file"
     assert look(gone) == Seen("missing")
-    assert look(tmp_path) == Seen("dir", os.stat(tmp_path).st_dev)  # not asked about: looked at here
+    assert look(tmp_path) == Seen("dir", os.stat(tmp_path).st_dev, real=str(tmp_path.resolve()))  # (looked at here)
     # No time at all: nothing is looked at in time, and each counts as not answering.
     late = shares.look_at([folder, gone], 0)
     assert late(folder) == Seen("silent")
