@@ -396,8 +396,19 @@ def is_our_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(".part") and len(name) > len("..part")
 
 
-def write_temp(src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[[], bool] | None = None) -> int:
-    """Copies the output to the temp name (fsynced); removes a stale temp of ours first."""
+def folder_id(folder: Path) -> str:
+    """``folder``'s identity, "<device>:<inode>": another folder made in its place has another
+    inode (what tells, after a crash, a temp file renamed from one removed with its folder;
+    ``Engine._reconcile_delivery``)."""
+    st = os.stat(folder)
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def write_temp(
+    src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[[], bool] | None = None
+) -> tuple[int, str]:
+    """Copies the output to the temp name (fsynced); removes a stale temp of ours first. Returns
+    the size and the identity of the temp file's folder (``folder_id``)."""
     try:
         if temp.exists():
             temp.unlink()
@@ -407,7 +418,7 @@ def write_temp(src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[
         # The temp file's folder entry durable before the journal says "written": after a power cut
         # a "written" temp file that is gone then means renamed, never lost with its entry (audit B 1).
         fsync_dir(temp.parent)
-        return size
+        return size, folder_id(temp.parent)
     except InterruptedError:
         raise
     except OSError as exc:

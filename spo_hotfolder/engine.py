@@ -322,11 +322,21 @@ class _Prestage:
     artwork: Path
     key: tuple[int, int, int, int]  # the artwork's identity (dev, inode, size, mtime) when the copy began
     started: float  # (monotonic)
-    pending: Pending[int] | None = None  # the copy, until the engine has its outcome
+    pending: Pending[tuple[int, str]] | None = None  # the copy, until the engine has its outcome
     copied: bool = False  # complete in the temp file (fsynced)
+    folder: str | None = None  # the temp file's folder then (delivery.folder_id)
     settled: bool = False  # taken by the delivery, or given up
     cancel: bool = False  # asked to stop between two chunks
     seconds: float = 0.0
+
+
+def _other_folder(written_in: str | None, now: str) -> bool:
+    """Whether the folder a temp file was written in (``delivery.folder_id``: "<device>:<inode>")
+    is another one now. Told by the inode number: a folder removed and made again gets another
+    one, where a share mounted again keeps its folders' (its device number may change)."""
+    if not written_in or not now:
+        return False
+    return written_in.rpartition(":")[2] != now.rpartition(":")[2]
 
 
 class JobFailed(Exception):
@@ -3816,13 +3826,17 @@ class Engine:
             )
             started = time.monotonic()
             written = False
+            folder: str | None
             try:
                 if taken is None:
-                    shares.call(
+                    _size, folder = shares.call(
                         hot, f"the copy to {temp}", lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on)
                     )
+                else:
+                    assert pre is not None
+                    folder = pre.folder
                 self._output_unchanged(job, src)  # not overwritten while it was copied
-                self.ledger.delivery_state(delivery_id, "written", self.clock.now())
+                self.ledger.delivery_state(delivery_id, "written", self.clock.now(), temp_folder=folder)
                 written = True
                 shares.call(hot, f"the rename to {final.name}", lambda: publish(temp, final, hot))
             except BaseException as exc:
@@ -3891,7 +3905,7 @@ class Engine:
         )
         self._prestaged[job.job_id] = pre
 
-        def copy() -> int:
+        def copy() -> tuple[int, str]:
             return write_temp(artwork, temp, hot, cancelled=lambda: pre.cancel or self._copy_goes_on())
 
         try:
@@ -3906,7 +3920,7 @@ class Engine:
             return
         pending, pre.pending = pre.pending, None
         try:
-            self.shares.finish(pending)
+            _size, pre.folder = self.shares.finish(pending)
         except Exception as exc:  # noqa: BLE001 - an early copy that failed is one not made
             log.debug("delivery.early_copy_failed", file=str(pre.temp), error=str(exc))
             self._abort_prestage(pre)
@@ -5526,17 +5540,17 @@ class Engine:
         hot = self.config.hot_folders.get(delivery.hot_folder)
         share = (delivery.hot_folder, hot.path if hot is not None else final.parent)
 
-        def look() -> tuple[bool, bool]:
+        def look() -> tuple[bool, bool, str]:
             try:
                 st = os.stat(temp.parent)
                 # (a share's mount point left empty by an unmount is not the folder the rename was in)
                 self.mount_points.check("", temp.parent, st)
             except (OSError, DeliveryError):
-                return False, False
+                return False, False, ""
             there = stat.S_ISDIR(st.st_mode)
-            return there, there and temp.exists()
+            return there, there and temp.exists(), f"{st.st_dev}:{st.st_ino}"
 
-        folder_there, temp_there = self.shares.call(share, f"a look for {temp}", look)
+        folder_there, temp_there, folder = self.shares.call(share, f"a look for {temp}", look)
         if delivery.state in ("written", "ticket") and not folder_there:
             # The hot (or staging) folder is not there (a share not mounted, or its mount point left
             # empty): whether the rename happened cannot be told now. Decided when it is back,
@@ -5569,6 +5583,27 @@ class Engine:
                 self._delivered(job, delivery.hot_folder, final, delivery.id, ticket_published=True)
             else:
                 self.ledger.delivery_state(delivery.id, "published", now)
+            return
+        if delivery.state == "written" and _other_folder(delivery.temp_folder, folder):
+            # (audit F1) The temp file is gone with the folder it was written in: that folder was
+            # removed and another made in its place (or another one mounted there) since. Whether
+            # the rename happened before cannot be told: neither printed again nor said delivered.
+            self.ledger.delivery_state(delivery.id, "aborted", now)
+            log.warning("recovery.delivery_unknown", job_id=delivery.job_id, file=str(final), folder=str(temp.parent))
+            if job is not None and job.stage is Stage.DELIVER:
+                self._delivery_failed(
+                    job,
+                    delivery.hot_folder,
+                    DeliveryError(
+                        f"whether {final.name} arrived in hot folder {delivery.hot_folder} cannot be told: the daemon "
+                        f"stopped before it knew that its rename happened, and the folder of its temporary copy "
+                        f"({temp.parent}) was removed and made again (or another one mounted there) since",
+                        transient=False,
+                    ),
+                    fix=f"Look whether the printer received {final.name} (its queue, or the hot folder): if it did "
+                    "not, drop a file named RETRY here and it is copied again; if it did, drop REJECT to close the "
+                    "job without a second copy.",
+                )
             return
         if delivery.state == "written" and job is not None:
             # The temp file was complete (its folder entry durable) and is gone: only our rename

@@ -272,6 +272,9 @@ class Delivery:
     temp_path: str
     state: str  # intent | written | published | aborted
     started_at: str
+    # The folder of the temp file, as it was when the copy was written ("<device>:<inode>"; None in
+    # ledgers from before): after a crash, a temp file gone from that same folder was renamed in.
+    temp_folder: str | None = None
 
 
 _SCHEMA = """
@@ -342,7 +345,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     temp_path TEXT NOT NULL,
     state TEXT NOT NULL,
     started_at TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    temp_folder TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state);
 CREATE INDEX IF NOT EXISTS deliveries_job ON deliveries (job_id, generation);
@@ -620,11 +624,23 @@ class Ledger:
                     (str(SCHEMA_VERSION),),
                 )
                 _add_source_keys(self._db)
+                _add_temp_folders(self._db)
             self._db.execute("PRAGMA busy_timeout=30000")
         except (sqlite3.Error, OSError) as exc:
             why = _not_writable_why(path) or disk_full_why(path)
             raise LedgerError(f"cannot open the ledger {path}: {exc}{why}") from exc
+        # A ledger of an older daemon read by a command before the new daemon has opened it (and
+        # added the column): its deliveries read with no temp folder. (A damaged file is said by
+        # the first query, as before.)
+        temp_folder = "temp_folder"
+        with contextlib.suppress(sqlite3.Error):
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(deliveries)")}
+            if columns and "temp_folder" not in columns:
+                temp_folder = "NULL"
         self._db.row_factory = sqlite3.Row
+        self._deliveries = (
+            f"SELECT id, job_id, generation, hot_folder, final_path, temp_path, state, started_at, {temp_folder} "
+        )
         self._lock = threading.RLock()
         self._depth = 0
         self._sync_after = False
@@ -1111,15 +1127,16 @@ class Ledger:
             )
             return int(cur.lastrowid or 0)
 
-    def delivery_state(self, delivery_id: int, state: str, now: datetime) -> None:
+    def delivery_state(self, delivery_id: int, state: str, now: datetime, *, temp_folder: str | None = None) -> None:
         # "written" must be on disk before the rename: after a crash or a power loss it is what
-        # tells a published copy (temp file gone) from one that never was.
+        # tells a published copy (temp file gone) from one that never was (``temp_folder``: the
+        # folder it was written in, see ``Delivery``).
         # So must "ticket" (the job ticket's temp file is complete): after a crash, its temp file gone
         # means the ticket was published, and it is not written a second time.
         with self.transaction(durable=state in ("written", "ticket")) as db:
             db.execute(
-                "UPDATE deliveries SET state = ?, finished_at = ? WHERE id = ?",
-                (state, iso(now), delivery_id),
+                "UPDATE deliveries SET state = ?, finished_at = ?, temp_folder = COALESCE(?, temp_folder) WHERE id = ?",
+                (state, iso(now), temp_folder, delivery_id),
             )
 
     def undecided_delivery(self, job_id: str) -> Delivery | None:
@@ -1127,8 +1144,8 @@ class Ledger:
         or "ticket": a crash, or a hot folder that stopped answering, cut it short), if any."""
         with self._lock:
             row = self._db.execute(
-                "SELECT id, job_id, generation, hot_folder, final_path, temp_path, state, started_at "
-                "FROM deliveries WHERE job_id = ? AND state IN ('written', 'ticket') ORDER BY id DESC LIMIT 1",
+                self._deliveries
+                + "FROM deliveries WHERE job_id = ? AND state IN ('written', 'ticket') ORDER BY id DESC LIMIT 1",
                 (job_id,),
             ).fetchone()
         return Delivery(*tuple(row)) if row is not None else None
@@ -1136,8 +1153,7 @@ class Ledger:
     def open_deliveries(self) -> list[Delivery]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, job_id, generation, hot_folder, final_path, temp_path, state, started_at "
-                "FROM deliveries WHERE state IN ('intent', 'written', 'ticket') ORDER BY id"
+                self._deliveries + "FROM deliveries WHERE state IN ('intent', 'written', 'ticket') ORDER BY id"
             ).fetchall()
         return [Delivery(*tuple(r)) for r in rows]
 
@@ -1151,8 +1167,8 @@ class Ledger:
         """The delivery that published this generation of the job's output, if one did."""
         with self._lock:
             row = self._db.execute(
-                "SELECT id, job_id, generation, hot_folder, final_path, temp_path, state, started_at "
-                "FROM deliveries WHERE job_id = ? AND generation = ? AND state = 'published' ORDER BY id DESC",
+                self._deliveries
+                + "FROM deliveries WHERE job_id = ? AND generation = ? AND state = 'published' ORDER BY id DESC",
                 (job_id, generation),
             ).fetchone()
         return Delivery(*tuple(row)) if row else None
@@ -1306,6 +1322,13 @@ def _job_from_row(
 def _source_key(source: str | None) -> str | None:
     """The ``source_key`` column: the ``name_key`` of the awaited file's name (``Ledger.waiting_as``)."""
     return None if source is None else name_key(source.rpartition("/")[2])
+
+
+def _add_temp_folders(db: sqlite3.Connection) -> None:
+    """Adds the deliveries' ``temp_folder`` column to a ledger made before it had one (its rows
+    keep NULL: nothing to compare with after a crash, as before)."""
+    if "temp_folder" not in {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}:
+        db.execute("ALTER TABLE deliveries ADD COLUMN temp_folder TEXT")
 
 
 def _add_source_keys(db: sqlite3.Connection) -> None:

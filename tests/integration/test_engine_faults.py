@@ -295,6 +295,54 @@ def test_a_delivery_taken_as_published_after_a_crash_says_so_when_its_file_is_no
     assert rig.job(job_id).history[-1].detail == "indigo: K4_K4-1_bc-85x55_x1.pdf"
 
 
+def test_a_crash_before_the_rename_then_a_new_hot_folder_is_not_taken_as_delivered(rig: Rig) -> None:
+    """Audit F1: killed after the journal's "written" and before the rename, then the folder of the
+    temp file removed and made again (a tmp cleanup, a share provisioned anew) before the restart:
+    the temp file's absence was taken as the rename's proof, and the job recorded InHotFolder
+    without its PDF anywhere. The folder's identity is journalled with "written": another folder
+    there now means it cannot be told, and the job waits in failed/ for the operator."""
+    job_id = rig.order("KN")
+    life_until_killed(rig, CRASH_POINTS["after 'written', before the rename"])
+    assert rig.temps() != []
+    old = rig.hot.with_name("indigo.old")
+    rig.hot.rename(old)
+    rig.hot.mkdir()  # (made while the old one exists: another inode, on any filesystem)
+    shutil.rmtree(old)
+    rig.start()
+    rig.run(until=lambda: rig.stage(job_id) is Stage.FAILED, steps=10)
+    assert "InHotFolder" not in rig.statuses(job_id)
+    detail = rig.job(job_id).history[-1].detail
+    assert "whether KN_KN-1_bc-85x55_x1.pdf arrived in hot folder indigo cannot be told" in detail, detail
+    error = " ".join((rig.root / "failed" / job_id / "ERROR.txt").read_text().split())
+    assert "drop a file named RETRY here and it is copied again" in error, error
+    assert rig.take_prints() == [] and rig.ledger.open_deliveries() == []
+    (rig.root / "failed" / job_id / "RETRY").write_text("kim\n")
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["KN_KN-1_bc-85x55_x1.pdf"]
+    assert rig.statuses(job_id).count("InHotFolder") == 1
+
+
+def test_a_temp_files_folder_is_another_one_by_its_inode_not_its_device() -> None:
+    other = engine_module._other_folder
+    assert other("2049:131", "2049:4077")  # removed and made again
+    assert not other("41:131", "57:131")  # a share mounted again: another device number, same folder
+    assert not other(None, "2049:4077") and not other("2049:131", "")  # (not recorded; not looked at)
+
+
+def test_a_crash_before_the_rename_in_the_same_hot_folder_is_taken_as_delivered(rig: Rig) -> None:
+    """The same crash with the hot folder as it was (the common case: a share mounted again keeps
+    its folder's identity): the temp file gone was renamed in: InHotFolder, never copied again."""
+    job_id = rig.order("KM")
+    life_until_killed(rig, CRASH_POINTS["after 'written', before the rename"])
+    (temp,) = rig.temps()
+    os.replace(rig.hot / temp, rig.hot / "KM_KM-1_bc-85x55_x1.pdf")  # (the rename, done before the kill)
+    rig.start()
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["KM_KM-1_bc-85x55_x1.pdf"]
+    rig.run(steps=3)
+    assert rig.take_prints() == [] and rig.statuses(job_id).count("InHotFolder") == 1
+
+
 def test_a_job_made_again_after_a_crash_says_so_in_its_history(rig: Rig) -> None:
     """A crash while the output was made: the check and the output run again at restart, and the
     history showed ValidationFinished and OutputCreationStarted twice with nothing saying why."""
@@ -319,11 +367,11 @@ def test_published_copy_is_never_repeated_when_the_ledger_fails_after_the_rename
     original = rig.ledger.delivery_state
     failures = {"n": 0}
 
-    def flaky(delivery_id: int, state: str, now: datetime) -> None:
+    def flaky(delivery_id: int, state: str, now: datetime, **kwargs: Any) -> None:
         if state == "published" and failures["n"] == 0:
             failures["n"] += 1
             raise sqlite3.OperationalError("database is locked")
-        original(delivery_id, state, now)
+        original(delivery_id, state, now, **kwargs)
 
     monkeypatch.setattr(rig.ledger, "delivery_state", flaky)
     rig.run(until=lambda: failures["n"] == 1, steps=10)

@@ -484,6 +484,28 @@ def test_artwork_awaited_under_a_name_a_person_calls_the_same_is_found_by_one_in
     assert "SEARCH a USING INDEX artwork_source_key (source_key=?)" in plan, plan
 
 
+def test_a_ledger_made_before_the_temp_folders_gets_the_column_and_keeps_its_deliveries(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "ledger.sqlite3"
+    old = Ledger(path)
+    add(old, "A-1", Stage.DELIVER)
+    written = old.delivery_intent("A-1", 1, "indigo", "/hot/a.pdf", "/hot/.a.pdf.part", T0)
+    old.delivery_state(written, "written", T0)
+    old.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE deliveries DROP COLUMN temp_folder")  # as the ledger was made before
+    db.close()
+    command = Ledger(path, readonly=True)  # (a command, before the new daemon has opened it)
+    assert [(d.id, d.temp_folder) for d in command.open_deliveries()] == [(written, None)]
+    command.close()
+    ledger = Ledger(path)
+    assert [(d.id, d.state, d.temp_folder) for d in ledger.open_deliveries()] == [(written, "written", None)]
+    again = ledger.delivery_intent("A-1", 1, "indigo", "/hot/a.pdf", "/hot/.a.pdf.part", T0)
+    ledger.delivery_state(again, "written", T0, temp_folder="2049:77")
+    ledger.delivery_state(again, "ticket", T0)  # (kept: not given)
+    undecided = ledger.undecided_delivery("A-1")
+    assert undecided is not None and (undecided.id, undecided.temp_folder) == (again, "2049:77")
+
+
 def test_a_ledger_made_before_the_name_keys_gets_them_for_the_artwork_still_awaited(tmp_path: Path) -> None:
     path = tmp_path / "state" / "ledger.sqlite3"
     old = Ledger(path)
