@@ -2916,8 +2916,8 @@ class Engine:
             full = self.ledger.get_job(job_id)
             if info.get("uploaded") and full is not None and full.active_block() is None:
                 # New artwork by a manifest sent again, as by a replacement: a release in advance
-                # that named the old artwork does not approve it.
-                self._void_narrow_release(full, "a new manifest", now)
+                # that named the old artwork does not approve it, nor one that named none.
+                self._void_narrow_release(full, "a new manifest", now, from_manifest=True)
         future = job.process_after is not None and job.process_after > iso(now)
         if future and (job.recreate or job.status is JobStatus.AwaitingData):
             # (AwaitingData: its artwork came after its intake, before its date: it is a FutureOrder
@@ -5172,16 +5172,20 @@ class Engine:
             f"{dropped}. Open the output the job has now, then release again"
         )
 
-    def _void_narrow_release(self, job: Job, by: str, now: datetime) -> str:
+    def _void_narrow_release(self, job: Job, by: str, now: datetime, *, from_manifest: bool = False) -> str:
         """A job released in advance by a RELEASE that named its artwork (``artwork: <fingerprint>``)
-        approved that artwork only: new artwork with another fingerprint blocks it again."""
+        approved that artwork only: new artwork with another fingerprint blocks it again. New
+        artwork ``by`` a replacement, or (``from_manifest``) a manifest sent again."""
         removed = [e for e in job.history if e.status is JobStatus.Blocked and e.removed_at is not None]
         if not removed:
             return ""
         release = removed[-1]
         found = re.search(r"\[approves artwork ([0-9a-f]+) only\]", release.removed_note or "")
         if found is None:
-            return self._void_release_of_an_output(job, release, by, now)
+            voided = self._void_release_of_an_output(job, release, by, now)
+            if voided or not from_manifest:
+                return voided
+            return self._void_advance_release(job, release, now)
         current = self.extra(job).fingerprint or ""
         if current and (current.startswith(found[1]) or found[1].startswith(current)):
             return ""
@@ -5235,6 +5239,25 @@ class Engine:
             f"it was given at {given}, when the output of the new artwork ({new.detail or 'a replacement'}, at "
             f"{new.at}) was not made yet: open the new output, then release again"
         )
+
+    def _void_advance_release(self, job: Job, release: Any, now: datetime) -> str:
+        """A release given in advance (no output to look at: a job in failed/, or one whose first
+        output was not made yet) approves the operator's own fix, put into replace/; not artwork a
+        new manifest brings from the storefront, which nobody has seen: that blocks the job again
+        (audit: a failed blocked job released in advance printed the storefront's next upload
+        unseen). Not once the release was used by a delivery (a reprint is judged by its rules)."""
+        released_at = release.removed_at or ""
+        if any(
+            e.at > released_at and e.status in (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped)
+            for e in job.history
+        ):
+            return ""
+        detail = (
+            f"the release by {release.removed_by} was given in advance, with no output to check; a new manifest put "
+            "in new artwork: check its output, then release again"
+        )
+        self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
+        return f"; blocked again: {detail}"
 
     def _void_release_of_an_output(self, job: Job, release: Any, by: str, now: datetime) -> str:
         """A release given while the job had an output (OutputCreated the last word on its

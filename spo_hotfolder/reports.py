@@ -199,7 +199,8 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             steps.append(
                 "This job is also blocked: after a good replacement (or RETRY) it goes back to quarantine/"
                 f"{job.job_id} and waits there for RELEASE again. To approve it in advance instead, drop RELEASE"
-                " here now: it then goes on to delivery as soon as its output is made."
+                " here now: it then goes on to delivery as soon as its output is made (not once new artwork comes"
+                " with a manifest sent again: that waits for a release)."
             )
         return steps
     # done/ and rejected/ are not watched: say so, or a RETRY dropped there would wait forever unanswered.

@@ -4054,6 +4054,38 @@ def test_a_release_in_advance_naming_the_artwork_does_not_approve_a_new_manifest
     assert block is not None and "a new manifest put in other artwork" in block.detail
 
 
+def test_a_release_in_advance_does_not_approve_a_new_manifests_artwork(rig: Rig) -> None:
+    """Audit (2026-12-04): a blocked job in failed/ released in advance (a plain RELEASE: no output
+    to look at) printed the artwork of the storefront's next manifest, which nobody had seen. The
+    release approves the operator's own fix (replace/); a new manifest's artwork blocks the job
+    again."""
+    r = rig
+    job_id = _failed(r, "ZA", extra="blocked: true\n")
+    folder = r.root / "failed" / job_id
+    (folder / "RELEASE").write_text("alice\n")
+    r.run(until=lambda: not r.job(job_id).blocked, steps=10)
+    r.order("ZA")  # the storefront sends it again, good artwork, no `blocked:` line
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == []
+    block = r.job(job_id).active_block()
+    assert block is not None and block.detail == (
+        "the release by alice was given in advance, with no output to check; a new manifest put in new artwork: "
+        "check its output, then release again"
+    )
+    (r.root / "quarantine" / job_id / "RELEASE").write_text("alice\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["ZA_ZA-1_bc-85x55_x1.pdf"]
+    # The operator's own fix, put into replace/ after a release in advance: approved, delivered.
+    job_id = _failed(r, "ZB", extra="blocked: true\n")
+    folder = r.root / "failed" / job_id
+    (folder / "RELEASE").write_text("alice\n")
+    r.run(until=lambda: not r.job(job_id).blocked, steps=10)
+    make_pdf(folder / "replace" / "ZB.pdf", pages=CARD)
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["ZB_ZB-1_bc-85x55_x1.pdf"]
+
+
 def test_a_drop_file_left_by_a_crash_right_after_a_reject_is_answered_at_the_start(rig: Rig) -> None:
     """Audit Z3-2: REJECT and RELEASE dropped together, a kill -9 after the REJECT acted and before
     the RELEASE was answered: it stayed in rejected/ for good."""
