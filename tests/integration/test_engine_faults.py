@@ -4086,6 +4086,23 @@ def test_a_release_in_advance_does_not_approve_a_new_manifests_artwork(rig: Rig)
     assert r.take_prints() == ["ZB_ZB-1_bc-85x55_x1.pdf"]
 
 
+def test_a_release_while_waiting_for_artwork_does_not_approve_a_new_manifests_file(rig: Rig) -> None:
+    """The same audit: released while it waits for its first artwork, then a manifest sent again
+    names another file: it waits for a release once that file's output is made."""
+    r = rig
+    (r.inbox / "ZC.yaml").write_text(
+        'order_id: "ZC"\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [ZC.pdf]\n'
+    )
+    r.run(until=lambda: r.stage("ZC-1") is Stage.AWAITING, steps=10)
+    assert r.engine.apply("ZC-1", Action.RELEASE, by="bob", note="").ok
+    (r.inbox / "ZC2.yaml").write_text('order_id: "ZC"\nproduct: bc-85x55\nquantity: 1\nartwork: [ZC-new.pdf]\n')
+    r.run(steps=3)
+    make_pdf(r.inbox / "ZC-new.pdf", pages=CARD)
+    r.run(until=lambda: r.stage("ZC-1") is Stage.HELD, steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == [] and r.job("ZC-1").blocked
+
+
 def test_a_drop_file_left_by_a_crash_right_after_a_reject_is_answered_at_the_start(rig: Rig) -> None:
     """Audit Z3-2: REJECT and RELEASE dropped together, a kill -9 after the REJECT acted and before
     the RELEASE was answered: it stayed in rejected/ for good."""
