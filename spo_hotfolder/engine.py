@@ -5613,7 +5613,7 @@ class Engine:
             # the rename happened before cannot be told: neither printed again nor said delivered.
             self.ledger.delivery_state(delivery.id, "aborted", now)
             log.warning("recovery.delivery_unknown", job_id=delivery.job_id, file=str(final), folder=str(temp.parent))
-            if job is not None and job.stage is Stage.DELIVER:
+            if job is not None and job.stage not in TERMINAL:  # (also between attempts: never copied again unasked)
                 self._delivery_failed(
                     job,
                     delivery.hot_folder,
