@@ -153,10 +153,23 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     # for problems, as `init` says it (a folder that does not answer: silent_notes).
     missing = _hot_folder_notes(config, looks.look, looks.seconds, ("missing", "unreadable"))
     notes = [*looks.silent_notes(), *missing, *(f"note: {note}" for note in folder_access_notes(config))]
-    for note in [*notes, *_metrics_notes(config)]:
+    for note in [*notes, *_metrics_notes(config), *_filename_notes(config)]:
         print(note, file=sys.stderr)
     print("config OK")
     return 0
+
+
+def _filename_notes(config: Config) -> list[str]:
+    """A hot folder's file-name template without ``{job_id}`` can give two jobs one name: never
+    an overwrite (the second job waits until the printer takes the first, and fails after
+    delivery.max_attempts), but said before it happens (audit F4)."""
+    return [
+        f"note: hot_folders.{name}.filename {hot.filename!r} has no {{job_id}}: two jobs can get the same file "
+        "name, and the second then waits until the printer has taken the first (a file waiting in a hot folder "
+        "is never overwritten)"
+        for name, hot in config.hot_folders.items()
+        if "{job_id}" not in hot.filename.replace(" ", "")
+    ]
 
 
 def _metrics_notes(config: Config) -> list[str]:

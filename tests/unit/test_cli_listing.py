@@ -424,6 +424,24 @@ def test_check_config_notes_a_metrics_host_that_does_not_resolve(tmp_path: Path)
     )
 
 
+def test_check_config_notes_a_file_name_template_without_the_job_id(tmp_path: Path) -> None:
+    """Audit F4: "{customer}.pdf" gave two jobs one name; the second waited and failed after its
+    attempts (never an overwrite), and neither check-config nor route had said it could."""
+    from tests.daemon import run_cli, write_config
+
+    config = write_config(tmp_path)
+    result = run_cli(config, "check-config")
+    assert result.returncode == 0 and "filename" not in result.stderr, result.stderr
+    hot = tmp_path / "hot" / "indigo"
+    config = write_config(tmp_path, hot_folders={"indigo": {"path": str(hot), "filename": "{customer}.pdf"}})
+    result = run_cli(config, "check-config")
+    assert result.returncode == 0 and result.stdout.endswith("config OK\n")
+    assert (
+        "note: hot_folders.indigo.filename '{customer}.pdf' has no {job_id}: two jobs can get the same file name"
+        in result.stderr
+    ), result.stderr
+
+
 @pytest.mark.parametrize(
     ("command", "code", "says"),
     [
