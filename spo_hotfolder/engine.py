@@ -4944,7 +4944,16 @@ class Engine:
                     "as it is, without waiting in quarantine/ to be opened"
                 )
             else:
-                after = ""
+                # What it approved, said with the answer (audit: a release read 60 ms after a
+                # replacement's output was made approved that output, and its answer did not say
+                # which): the output's time and the artwork's fingerprint that STATUS.txt shows.
+                made = next((e for e in reversed(job.history) if e.status is JobStatus.OutputCreated), None)
+                fingerprint = self.extra(job).fingerprint
+                after = (
+                    f"; it approves the output made at {made.at}" + (f" (artwork {fingerprint})" if fingerprint else "")
+                    if made is not None
+                    else ""
+                )
             not_moved: OSError | None = None
             with self.ledger.transaction():  # one commit: never released but left waiting by a crash
                 self.ledger.remove_status(block.id, job_id, by, removed_note, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -151,14 +152,19 @@ def test_release_while_daemon_stopped_then_start(make_daemon, tmp_path: Path) ->
     daemon = make_daemon(blocking={"block_on_arrival": True})
     job_id = order(daemon, "B6")
     held(daemon, job_id)
+    status = (daemon.root / "quarantine" / job_id / "STATUS.txt").read_text()
+    fingerprint = re.search(r"Artwork fingerprint: (\S+)", status)
+    assert fingerprint is not None
     assert daemon.stop() == 0
     result = daemon.cli("release", job_id, "--by", "carol")
     assert result.returncode == 0, result.stderr
     # stdout is the answer (no log lines of the daemon's code it ran), stderr empty
-    assert result.stdout.splitlines() == [
-        f"{job_id}: released by carol",
-        "the daemon is not running: the job continues when it starts",
-    ]
+    answer, after = result.stdout.splitlines()
+    # (what it approves: the output's time and the artwork's fingerprint that STATUS.txt shows)
+    shown = daemon.cli("show", job_id, "--json")
+    made = [e["at"] for e in json.loads(shown.stdout)["history"] if e["status"] == "OutputCreated"][-1]
+    assert answer == f"{job_id}: released by carol; it approves the output made at {made} (artwork {fingerprint[1]})"
+    assert after == "the daemon is not running: the job continues when it starts"
     assert result.stderr == ""
     again = daemon.cli("release", job_id)
     assert again.returncode == 1 and len(again.stderr.splitlines()) == 1, again.stderr
