@@ -35,11 +35,13 @@ test-slow: bytecode
 	$(BIN)/python -m pytest -m slow -q
 
 # Tools a few end-to-end tests use, from Debian (needs root; .ci/run calls it): rsync (a client's
-# upload) and FUSE (fusermount, libfuse2: a share that stops answering). Where one is missing, its
-# tests are skipped, saying why.
+# upload), FUSE (fusermount, libfuse2: a share that stops answering), Ghostscript and MuPDF (PDFs
+# made by them, for the fonts check). Where one is missing, its tests are skipped, saying why.
 test-tools:
 	command -v rsync || (apt-get update -q && apt-get install -y --no-install-recommends rsync) || echo "rsync not installed: its test is skipped"
 	command -v fusermount || (apt-get update -q && apt-get install -y --no-install-recommends fuse) || echo "FUSE not installed: the hung-share tests are skipped"
+	command -v gs || (apt-get update -q && apt-get install -y --no-install-recommends ghostscript) || echo "Ghostscript not installed: its PDFs' tests are skipped"
+	command -v mutool || (apt-get update -q && apt-get install -y --no-install-recommends mupdf-tools) || echo "MuPDF not installed: its PDFs' tests are skipped"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check spo_hotfolder tests bench
