@@ -1667,10 +1667,17 @@ class Engine:
                 if job.stage in (Stage.HELD, Stage.FAILED)
                 else f"with the manifest, or by `spo-hotfolder replace {job.job_id} FILE.pdf`"
             )
+            # Named within the job folder, which moves on (the note stays in STATUS.txt): not as
+            # work/... once the folder is in done/ (audit: a stale path).
+            kept_in = (
+                f"this folder's history/{kept.name}"
+                if job.job_id == jobs[0].job_id
+                else f"history/{kept.name} of job {jobs[0].job_id}'s folder"
+            )
             self._note_action(
                 job.job_id,
                 f"{iso(now)}  {path.name} came again, {how}, without new artwork: nothing changed "
-                f"(it is in {self.rel(kept)}). New artwork goes {where}",
+                f"(it is in {kept_in}). New artwork goes {where}",
             )
             self._write_status(job.job_id)
         log.info("manifest.repeated", manifest=str(path), job_ids=[j.job_id for j in jobs], kept=self.rel(kept))

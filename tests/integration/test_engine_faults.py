@@ -3190,6 +3190,9 @@ def test_the_same_manifest_again_without_artwork_leaves_a_waiting_job_as_it_is(r
     assert [p.name.endswith("-SAME.yaml") for p in (folder / "history").iterdir()] == [True]
     status = " ".join((folder / "STATUS.txt").read_text().split())
     assert "SAME.yaml came again, byte for byte, without new artwork: nothing changed" in status
+    # (named within the job folder, which moves on: audit, a stale work/... path once in done/)
+    (kept,) = (folder / "history").iterdir()
+    assert f"(it is in this folder's history/{kept.name})" in status, status
     assert "New artwork goes into replace/" in status
     # The same manifest with its artwork: new artwork (SPEC 5), the job made again and still held.
     make_pdf(r.inbox / "SAME.pdf", pages=CARD)
