@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from spo_hotfolder.cli import DEFAULT_CONFIG, PROG
 from spo_hotfolder.clock import SystemClock
-from spo_hotfolder.config import Config, ConfigError, FolderLook, load_config, look_here, summary
+from spo_hotfolder.config import (
+    Config,
+    ConfigError,
+    FolderLook,
+    load_config,
+    look_here,
+    summary,
+    template_placeholders,
+)
 from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
 from spo_hotfolder.ledger import TERMINAL, Delivery, Job, Ledger, Stage, ledger_path
 from spo_hotfolder.manifest import (
@@ -168,7 +176,7 @@ def _filename_notes(config: Config) -> list[str]:
         "name, and the second then waits until the printer has taken the first (a file waiting in a hot folder "
         "is never overwritten)"
         for name, hot in config.hot_folders.items()
-        if "{job_id}" not in hot.filename.replace(" ", "")
+        if "job_id" not in template_placeholders(hot.filename)
     ]
 
 

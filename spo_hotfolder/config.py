@@ -1250,6 +1250,7 @@ def _filesystem_problems(
                         "the spool folders must all be on one filesystem (jobs move between them by rename), "
                         "and the daemon refuses to start otherwise",
                     )
+    points: list[str] | None = None  # (the mounts, read once: where a staging folder is on its hot folder's device)
     for name, path, staging in hot_folders:
         for key, folder in (("path", path), ("staging", staging)):
             # Missing is fine (a share not mounted yet); a file where the folder should be is not.
@@ -1274,7 +1275,8 @@ def _filesystem_problems(
             continue
         if staging_seen.real is None or hot_seen.real is None:
             continue
-        points = mount_points()
+        if points is None:
+            points = mount_points()
         staging_mount = mount_of(Path(staging_seen.real), points)
         hot_mount = mount_of(Path(hot_seen.real), points)
         if staging_mount is not None and hot_mount is not None and staging_mount != hot_mount:

@@ -396,12 +396,20 @@ def is_our_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(".part") and len(name) > len("..part")
 
 
-def folder_id(folder: Path) -> str:
-    """``folder``'s identity, "<device>:<inode>": another folder made in its place has another
-    inode (what tells, after a crash, a temp file renamed from one removed with its folder;
-    ``Engine._reconcile_delivery``)."""
-    st = os.stat(folder)
+def folder_id(st: os.stat_result) -> str:
+    """A folder's identity (``st``: its stat), "<device>:<inode>": another folder made in its
+    place has another inode (what tells, after a crash, a temp file renamed from one removed with
+    its folder; ``Engine._reconcile_delivery``, ``other_folder``)."""
     return f"{st.st_dev}:{st.st_ino}"
+
+
+def other_folder(written_in: str | None, now: str) -> bool:
+    """Whether the folder a temp file was written in (``folder_id``) is another one now. Told by
+    the inode number: a folder removed and made again gets another one, where a share mounted
+    again keeps its folders' (its device number may change). False where either is not known."""
+    if not written_in or not now:
+        return False
+    return written_in.rpartition(":")[2] != now.rpartition(":")[2]
 
 
 def write_temp(
@@ -418,7 +426,7 @@ def write_temp(
         # The temp file's folder entry durable before the journal says "written": after a power cut
         # a "written" temp file that is gone then means renamed, never lost with its entry (audit B 1).
         fsync_dir(temp.parent)
-        return size, folder_id(temp.parent)
+        return size, folder_id(os.stat(temp.parent))
     except InterruptedError:
         raise
     except OSError as exc:

@@ -51,7 +51,9 @@ from spo_hotfolder.delivery import (
     decide_blocking,
     decide_route,
     explain_os_error,
+    folder_id,
     is_our_temp,
+    other_folder,
     output_name,
     publish,
     publish_sidecar,
@@ -242,6 +244,15 @@ _ARTWORK_WORDS = frozenset(
 )
 
 
+def _release_used(history: Sequence[Any], release: Any) -> bool:
+    """Whether a delivery (or a skip) came after ``release`` (a removed Blocked entry): it was
+    used, and what comes now is new work (a reprint), judged by its own rules."""
+    released_at = release.removed_at or ""
+    return any(
+        e.at > released_at and e.status in (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped) for e in history
+    )
+
+
 def _artwork_without_output(job: Job, history: Sequence[Any]) -> Any | None:
     """In ``history`` (the job's, or the part of it up to some moment): the ArtworkUploaded entry of
     new artwork that came after the job's output was last made and has no output yet, or None;
@@ -328,15 +339,6 @@ class _Prestage:
     settled: bool = False  # taken by the delivery, or given up
     cancel: bool = False  # asked to stop between two chunks
     seconds: float = 0.0
-
-
-def _other_folder(written_in: str | None, now: str) -> bool:
-    """Whether the folder a temp file was written in (``delivery.folder_id``: "<device>:<inode>")
-    is another one now. Told by the inode number: a folder removed and made again gets another
-    one, where a share mounted again keeps its folders' (its device number may change)."""
-    if not written_in or not now:
-        return False
-    return written_in.rpartition(":")[2] != now.rpartition(":")[2]
 
 
 class JobFailed(Exception):
@@ -5262,11 +5264,7 @@ class Engine:
         new manifest brings from the storefront, which nobody has seen: that blocks the job again
         (audit: a failed blocked job released in advance printed the storefront's next upload
         unseen). Not once the release was used by a delivery (a reprint is judged by its rules)."""
-        released_at = release.removed_at or ""
-        if any(
-            e.at > released_at and e.status in (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped)
-            for e in job.history
-        ):
+        if _release_used(job.history, release):
             return ""
         detail = (
             f"the release by {release.removed_by} was given in advance, with no output to check; a new manifest put "
@@ -5289,10 +5287,9 @@ class Engine:
             if not (e.at == stamp_now and e.status in (JobStatus.ArtworkUploaded, JobStatus.RecreationRequested))
         ]
         before = [e for e in earlier if e.at <= released_at and e.status in _ARTWORK_WORDS]
-        after = [e for e in earlier if e.at > released_at]
         if not before or before[-1].status is not JobStatus.OutputCreated:
             return ""
-        if any(e.status in (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped) for e in after):
+        if _release_used(earlier, release):
             return ""  # the release was used: this is new work (a reprint), judged by its own rules
         detail = (
             f"the release by {release.removed_by} approved the output made before {by} put in new artwork: check "
@@ -5587,7 +5584,7 @@ class Engine:
             except (OSError, DeliveryError):
                 return False, False, ""
             there = stat.S_ISDIR(st.st_mode)
-            return there, there and temp.exists(), f"{st.st_dev}:{st.st_ino}"
+            return there, there and temp.exists(), folder_id(st)
 
         folder_there, temp_there, folder = self.shares.call(share, f"a look for {temp}", look)
         if delivery.state in ("written", "ticket") and not folder_there:
@@ -5623,7 +5620,7 @@ class Engine:
             else:
                 self.ledger.delivery_state(delivery.id, "published", now)
             return
-        if delivery.state == "written" and _other_folder(delivery.temp_folder, folder):
+        if delivery.state == "written" and other_folder(delivery.temp_folder, folder):
             # (audit F1) The temp file is gone with the folder it was written in: that folder was
             # removed and another made in its place (or another one mounted there) since. Whether
             # the rename happened before cannot be told: neither printed again nor said delivered.

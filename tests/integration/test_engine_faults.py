@@ -323,7 +323,7 @@ def test_a_crash_before_the_rename_then_a_new_hot_folder_is_not_taken_as_deliver
 
 
 def test_a_temp_files_folder_is_another_one_by_its_inode_not_its_device() -> None:
-    other = engine_module._other_folder
+    other = engine_module.other_folder
     assert other("2049:131", "2049:4077")  # removed and made again
     assert not other("41:131", "57:131")  # a share mounted again: another device number, same folder
     assert not other(None, "2049:4077") and not other("2049:131", "")  # (not recorded; not looked at)
