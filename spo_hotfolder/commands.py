@@ -88,7 +88,9 @@ def open_ledger(config: Config, *, readonly: bool = True) -> Ledger:
     path = ledger_path(config)
     if not path.exists():
         raise CliError(f"no ledger at {path}: run `{PROG} init` or start the daemon first")
-    return Ledger(path, readonly=readonly)
+    # (create=False: a damaged or emptied ledger is said, not replaced by a new one: only `init` and
+    # the daemon make a ledger)
+    return Ledger(path, readonly=readonly, create=False)
 
 
 def fail(message: str) -> NoReturn:

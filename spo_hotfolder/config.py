@@ -380,8 +380,9 @@ class _ConfigReader:
 
     # -- reporting
 
-    def error(self, key_path: str, message: str) -> None:
-        line = self.document.line(key_path) or 1
+    def error(self, key_path: str, message: str, *, line_of: str | None = None) -> None:
+        """``line_of``: the key path whose line to give, when ``key_path`` shows it otherwise."""
+        line = self.document.line(line_of or key_path) or 1
         route = _ROUTE_INDEX.match(key_path)
         if route is not None:
             # Key paths count from 0; route, show, STATUS.txt and the summary say "route 1" for the first.
@@ -417,6 +418,11 @@ class _ConfigReader:
             return {}
         result: dict[str, object] = {}
         for key, item in value.items():
+            if key is None or isinstance(key, bool | float):
+                # (audit, sysadmin F3) `yes:` became a hot folder named "True", `null:` a key "None".
+                shown = "null" if key is None else describe(key)
+                self.error(join_key(key_path, shown), _not_a_name(key), line_of=join_key(key_path, key))
+                continue
             name = str(key)
             if allowed is not None and name not in allowed:
                 self.unknown_key(join_key(key_path, name), name, allowed)
@@ -851,6 +857,8 @@ class _ConfigReader:
             spec = self.mapping(item, key_path, _ROUTE_ITEM_KEYS)
             when = self.read_when(spec.get("when"), f"{key_path}.when")
             to = spec.get("to", _MISSING)
+            if isinstance(to, int) and not isinstance(to, bool):
+                to = str(to)  # `to: 7` names the hot folder `7:` (a key YAML reads as a number too)
             if to is _MISSING:
                 self.error(f"{key_path}.to", "missing; say which hot folder the matching jobs go to, or 'skip'")
                 continue
@@ -1388,3 +1396,16 @@ def summary(config: Config, look: FolderLook = look_here) -> str:
     lines.append(f"metrics: {config.metrics.listen or 'off'}")
     lines.append(f"logging: level {config.logging.level}, format {config.logging.format}")
     return "\n".join(lines)
+
+
+def _not_a_name(key: object) -> str:
+    """Why a mapping key that YAML reads as no text (``yes:``, ``null:``, ``1.50:``) is refused."""
+    if isinstance(key, bool):
+        kind = f"the boolean {describe(key)} (yes, no, on, off, true and false are booleans in YAML)"
+    elif key is None:
+        kind = "nothing (null, ~ or an empty key)"
+    elif isinstance(key, float):
+        kind = f"the number {describe(key)}"
+    else:
+        kind = describe(key)
+    return f"this key is read as {kind}, not as a name; put it in quotes (e.g. 'yes':) if it is a name"

@@ -25,6 +25,19 @@ from pathlib import Path
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]')
 
 
+def on_read_only_mount(path: Path) -> bool:
+    """``path`` (or, not there, the nearest folder above it) is on a filesystem mounted read-only:
+    no permission, user or chmod helps, only mounting it read-write."""
+    for folder in (path, *path.parents):
+        try:
+            return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+    return False
+
+
 def fsync_dir(path: Path) -> None:
     """fsync a directory so a rename in it is durable; unsupported on some shares (CIFS: EINVAL)."""
     try:

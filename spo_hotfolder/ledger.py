@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import iso, parse_iso
-from spo_hotfolder.fsutil import name_key
+from spo_hotfolder.fsutil import name_key, on_read_only_mount
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
@@ -424,6 +424,12 @@ class LedgerError(Exception):
     """The ledger cannot be opened or used (message in plain words)."""
 
 
+def _holds_a_ledger(db: sqlite3.Connection) -> bool:
+    """The database has the ledger's tables (a file that is no database at all raises)."""
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return {"meta", "jobs", "history"} <= names
+
+
 def _create_ledger_file(path: Path) -> None:
     """Creates a new ledger file (empty: SQLite makes the database in it) with the mode every file
     of the daemon gets, 0666 less the umask: with the unit's ``UMask=0002`` operators in the group
@@ -475,6 +481,9 @@ def _not_writable_why(path: Path) -> str:
         return ""
     if os.access(path, os.W_OK):
         return ""
+    if on_read_only_mount(path):
+        # (audit, sysadmin F2: "chmod g+w" was the advice, which cannot help)
+        return " (the filesystem it is on is mounted read-only: mount it read-write; check the mount)"
     said = (
         f" (the file belongs to {user_name(st.st_uid)}, mode {st.st_mode & 0o777:o}, and this user, "
         f"{user_name(os.geteuid())}, may not write it"
@@ -598,9 +607,18 @@ class _Transaction:
 class Ledger:
     """All reads and writes of the ledger. Thread-safe (one connection, one lock)."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, create: bool = True) -> None:
+        """``create=False`` (an operator command acting with no daemon running): a file that holds
+        no ledger (emptied, or another database) is an error, not made into a new, empty ledger
+        that then knows none of the jobs in the folders (audit, sysadmin F1)."""
         self.path = path
         self._readonly = readonly
+        if path.is_dir():
+            # (audit, sysadmin F7: SQLite said "disk I/O error" or "unable to open database file")
+            raise LedgerError(
+                f"the ledger {path} is a folder, not a file: move it away (a ledger is one file, "
+                "state/ledger.sqlite3) and put back the ledger from a backup"
+            )
         try:
             if readonly:
                 if not path.exists():
@@ -614,8 +632,15 @@ class Ledger:
                 self._db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                _create_ledger_file(path)
+                if create:
+                    _create_ledger_file(path)
                 self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+                if not create and not _holds_a_ledger(self._db):
+                    self._db.close()
+                    raise LedgerError(
+                        f"the ledger file {path} holds no ledger (it is empty, or another database); nothing was "
+                        "changed: put back the ledger from a backup"
+                    )
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)

@@ -521,6 +521,8 @@ class _ManifestReader:
     def hot_folder(self, value: object, path: str) -> str | None:
         if value is None:
             return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # `hot_folder: 7` names the hot folder `7` (a config key YAML reads as a number)
         if isinstance(value, str) and value in self.hot_folders:
             return value
         configured = ", ".join(self.hot_folders) if self.hot_folders else "none are configured"

@@ -36,10 +36,12 @@ from spo_hotfolder.config import (
     HotFolderConfig,
     filesystem_errors,
     load_config,
+    mount_of,
+    mount_points,
     spool_filesystems,
 )
 from spo_hotfolder.engine import Engine, Metrics
-from spo_hotfolder.fsutil import atomic_write
+from spo_hotfolder.fsutil import atomic_write, on_read_only_mount
 from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME
 from spo_hotfolder.ledger import Ledger, LedgerError, Stage, disk_full_why, ledger_path, user_name
 from spo_hotfolder.logsetup import setup_logging
@@ -135,6 +137,10 @@ def check_folders(config: Config) -> None:
         except OSError as exc:
             raise StartupError(f"spool folder {name} ({folder}) is not usable: {exc.strerror}") from exc
         if not os.access(folder, os.W_OK | os.X_OK):
+            if on_read_only_mount(folder):
+                raise StartupError(
+                    f"spool folder {name} ({folder}) is on a filesystem mounted read-only; mount it read-write"
+                )
             raise StartupError(f"spool folder {name} ({folder}) is not writable by this user (uid {os.getuid()})")
 
 
@@ -145,12 +151,25 @@ def folder_access_notes(config: Config) -> list[str]:
     notes: list[str] = []
     who = _this_user()
     said: set[Path] = set()
+    mounts_said: set[str] = set()
+    points: list[str] | None = None
     folders = {**config.paths.spool_folders(), "state/commands": config.paths.state / "commands"}
     for name, folder in folders.items():
         existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
         if existing is None or not existing.is_dir() or os.access(existing, os.W_OK | os.X_OK):
             continue  # (a file in the way is an error of check-config itself)
-        if existing == folder:
+        if on_read_only_mount(existing):
+            # Said once per mount: the mount is the cause, not each folder on it.
+            if points is None:
+                points = mount_points()
+            mount = mount_of(existing.resolve(), points) or str(existing)
+            if mount not in mounts_said:
+                mounts_said.add(mount)
+                notes.append(
+                    f"spool folder {name} ({folder}) is on a filesystem mounted read-only (mount point {mount}): "
+                    "init and run would fail, whoever runs them; mount it read-write"
+                )
+        elif existing == folder:
             notes.append(
                 f"spool folder {name} ({folder}) is not writable by this user ({who}): "
                 "the daemon, run as this user, would refuse to start"

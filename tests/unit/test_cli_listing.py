@@ -410,6 +410,15 @@ def test_a_damaged_ledger_is_a_one_line_error(tmp_path: Path, damage: bytes) -> 
             "spo-hotfolder: error: the ledger (state/ledger.sqlite3 under paths.root) cannot"
         )
         assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    # The operator commands, with no daemon running, say it too and change nothing (audit,
+    # sysadmin F1: `retry` on the emptied ledger made a new one and answered "no job").
+    ledger = tmp_path / "root" / "state" / "ledger.sqlite3"
+    for args in (["retry", "X-1"], ["release", "X-1"], ["reject", "X-1"]):
+        result = run_cli(config, *args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr.startswith(f"spo-hotfolder: error: {'the ledger file' if not damage else 'cannot open'}")
+        assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+        assert ledger.read_bytes() == damage
 
 
 def test_check_config_notes_a_metrics_host_that_does_not_resolve(tmp_path: Path) -> None:

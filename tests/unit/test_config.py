@@ -25,6 +25,7 @@ from spo_hotfolder.config import (
     summary,
     template_placeholders,
 )
+from spo_hotfolder.manifest import parse_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -1241,6 +1242,33 @@ def test_check_config_notes_spool_folders_this_user_may_not_write_or_create(
     ]
     denied.clear()
     assert service.folder_access_notes(config) == []
+    # On a filesystem mounted read-only, no user may: said once per mount, with the mend that helps
+    # (audit, sysadmin F2: "give this user the right to"); `run` refuses in the same words.
+    read_only = {root, tmp_path / "locked"}
+    real_statvfs = os.statvfs
+
+    class ReadOnly:
+        f_flag = os.ST_RDONLY
+
+    monkeypatch.setattr(
+        service.os, "access", lambda p, mode: not any(Path(p) == f or f in Path(p).parents for f in read_only)
+    )
+    monkeypatch.setattr(
+        service.os, "statvfs", lambda p: ReadOnly() if not service.os.access(p, os.W_OK) else real_statvfs(p)
+    )
+    from spo_hotfolder.config import mount_of, mount_points
+
+    mount = mount_of(root.resolve(), mount_points())
+    assert mount is not None and mount == mount_of((tmp_path / "locked").resolve(), mount_points())
+    assert service.folder_access_notes(config) == [
+        f"spool folder inbox ({root / 'inbox'}) is on a filesystem mounted read-only (mount point {mount}): init "
+        "and run would fail, whoever runs them; mount it read-write",
+    ]
+    with pytest.raises(
+        service.StartupError,
+        match=r"spool folder inbox \(.*\) is on a filesystem mounted read-only; mount it read-write",
+    ):
+        service.check_folders(config)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root may give folders away")
@@ -1366,3 +1394,33 @@ def test_numbers_written_with_an_exponent_are_numbers(tmp_path: Path) -> None:
     assert config.watch.settle_seconds == 0.5
     [product] = config.products
     assert product.trim_mm == (200.0, 100.0) and product.bleed_mm == 3.0
+
+
+def test_a_hot_folder_named_by_a_number_is_routed_to_by_that_number(tmp_path: Path) -> None:
+    """A shop that numbers its printers: `7:` (a key YAML reads as a number) and `to: 7` are one
+    name, as is a manifest's `hot_folder: 7` (audit, sysadmin F3: "no hot folder named 7 (hot
+    folders: 7)")."""
+    config = load_config(write(tmp_path, with_root("hot_folders:\n  7: {path: /mnt/seven}\nroutes:\n  - to: 7\n")))
+    assert list(config.hot_folders) == ["7"]
+    assert config.routes[0].to == "7"
+    manifest = parse_manifest(
+        b'order_id: "1"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\nhot_folder: 7\n', "1.yaml", ("7",)
+    )
+    assert manifest.jobs[0].hot_folder == "7"
+
+
+def test_a_key_yaml_reads_as_a_boolean_or_null_is_refused_in_words(tmp_path: Path) -> None:
+    """`yes:` was taken as a hot folder named "True", a top-level `null:` reported as key `None`."""
+    errors = errors_of(
+        write(tmp_path, with_root("null: 1\nhot_folders:\n  yes: {path: /mnt/y}\n  1.50: {path: /mnt/f}\n"))
+    )
+    assert errors == [
+        f"{tmp_path / 'spo.yaml'}:3: null: this key is read as nothing (null, ~ or an empty key), not as a name; "
+        "put it in quotes (e.g. 'yes':) if it is a name",
+        f"{tmp_path / 'spo.yaml'}:5: hot_folders.true: this key is read as the boolean true (yes, no, on, off, true "
+        "and false are booleans in YAML), not as a name; put it in quotes (e.g. 'yes':) if it is a name",
+        f"{tmp_path / 'spo.yaml'}:6: hot_folders.1.5: this key is read as the number 1.5, not as a name; put it in "
+        "quotes (e.g. 'yes':) if it is a name",
+    ]
+    config = load_config(write(tmp_path, with_root("hot_folders:\n  'yes': {path: /mnt/y}\n"), "quoted.yaml"))
+    assert list(config.hot_folders) == ["yes"]

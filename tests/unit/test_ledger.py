@@ -563,10 +563,14 @@ def test_a_ledger_that_cannot_be_opened_on_a_full_disk_says_the_disk_is_full(
 ) -> None:
     """Audit (2026-12-03, robustness 4): started on a full spool disk, the daemon refused with
     "cannot open the ledger ...: disk I/O error" (SQLite could not make its -wal file): the
-    sysadmin was not told the disk was full. (The open is made to fail here by a folder in the
-    ledger's place; the free space is the one the check reads.)"""
+    sysadmin was not told the disk was full. (The open is made to fail here as it failed then;
+    the free space is the one the check reads.)"""
     path = tmp_path / "ledger.sqlite3"
-    path.mkdir()
+
+    def cannot_open(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite3, "connect", cannot_open)
     with pytest.raises(LedgerError) as plenty:
         Ledger(path)
     assert "full" not in str(plenty.value)
@@ -578,4 +582,53 @@ def test_a_ledger_that_cannot_be_opened_on_a_full_disk_says_the_disk_is_full(
     assert str(full.value).startswith(f"cannot open the ledger {path}: ")
     assert str(full.value).endswith(
         f" (the disk holding {tmp_path} is full: 16 KiB free; free some space there, then start the daemon again)"
+    )
+
+
+def test_an_operator_command_does_not_make_an_emptied_ledger_into_a_new_one(tmp_path: Path) -> None:
+    """(audit, sysadmin F1) `retry` on a 0-byte ledger set up a new, empty one: it answered "no
+    job", and `jobs` then said "no jobs" beside the job folders; the damage it should report was
+    gone. Only `init` and the daemon make a ledger (create=True, the default)."""
+    path = tmp_path / "ledger.sqlite3"
+    path.write_bytes(b"")
+    with pytest.raises(LedgerError, match=r"holds no ledger \(it is empty, or another database\); nothing was changed"):
+        Ledger(path, create=False)
+    assert path.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.sqlite3"]
+    other = tmp_path / "other.sqlite3"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    with pytest.raises(LedgerError, match="holds no ledger"):
+        Ledger(other, create=False)
+    Ledger(path).close()  # (the daemon's, init's)
+    Ledger(path, create=False).close()
+
+
+def test_a_ledger_that_is_a_folder_is_said_so(tmp_path: Path) -> None:
+    """(audit, sysadmin F7: SQLite said "disk I/O error" or "unable to open database file")"""
+    path = tmp_path / "ledger.sqlite3"
+    path.mkdir()
+    for kwargs in ({"readonly": True}, {"create": False}, {}):
+        with pytest.raises(LedgerError, match=r"ledger.sqlite3 is a folder, not a file: move it away"):
+            Ledger(path, **kwargs)
+
+
+def test_a_ledger_on_a_read_only_mount_is_said_so_not_given_chmod_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(audit, sysadmin F2: "to let its group write it too: chmod g+w", which cannot help)"""
+    from spo_hotfolder import ledger as ledger_module
+
+    path = tmp_path / "ledger.sqlite3"
+    Ledger(path).close()
+    flags = os.statvfs(tmp_path).f_flag | os.ST_RDONLY
+
+    class ReadOnly:
+        f_flag = flags
+
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)  # (this user may not write it)
+    assert "may not write it" in ledger_module._not_writable_why(path)
+    monkeypatch.setattr(os, "statvfs", lambda p: ReadOnly())
+    assert ledger_module._not_writable_why(path) == (
+        " (the filesystem it is on is mounted read-only: mount it read-write; check the mount)"
     )
