@@ -31,7 +31,8 @@ from spo_hotfolder.config import (
     template_placeholders,
 )
 from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
-from spo_hotfolder.ledger import TERMINAL, Delivery, Job, Ledger, Stage, ledger_path
+from spo_hotfolder.fsutil import on_read_only_mount
+from spo_hotfolder.ledger import TERMINAL, Delivery, Job, Ledger, Stage, ledger_path, this_user
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
@@ -161,7 +162,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(summary(config, looks.look))
     # A hot folder missing is no error (a share not mounted yet), but is said where a script looks
     # for problems, as `init` says it (a folder that does not answer: silent_notes).
-    missing = _hot_folder_notes(config, looks.look, looks.seconds, ("missing", "unreadable"))
+    missing = _hot_folder_notes(config, looks.look, looks.seconds, ("missing", "unreadable", "unwritable"))
     notes = [*looks.silent_notes(), *missing, *(f"note: {note}" for note in folder_access_notes(config))]
     for note in [*notes, *_metrics_notes(config), *_filename_notes(config)]:
         print(note, file=sys.stderr)
@@ -219,7 +220,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     look = look_at(
         [f for hot in config.hot_folders.values() for f in (hot.path, hot.staging) if f is not None], seconds
     )
-    for note in _hot_folder_notes(config, look, seconds, ("file", "missing", "unreadable", "silent")):
+    for note in _hot_folder_notes(config, look, seconds, ("file", "missing", "unreadable", "silent", "unwritable")):
         print(note, file=sys.stderr)
     print(f"folder layout ready under {config.paths.root}")
     return 0
@@ -236,6 +237,17 @@ def _hot_folder_notes(config: Config, look: FolderLook, seconds: float, kinds: S
             if folder is None:
                 continue
             seen = look(folder)
+            if seen.kind == "dir" and not seen.writable and "unwritable" in kinds:
+                # (audit, sysadmin F8: every delivery failed "no permission" after all its attempts)
+                why = (
+                    "is on a filesystem mounted read-only"
+                    if on_read_only_mount(folder)
+                    else f"is not writable by this user ({this_user()})"
+                )
+                notes.append(
+                    f"note: {what} ({folder}) {why}: the daemon, run as this user, could deliver nothing there"
+                )
+                continue
             if seen.kind not in kinds:
                 continue
             problem = {

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
 
+import yaml
+
 from spo_hotfolder.yamlsource import (
     Document,
     Format,
@@ -374,6 +376,15 @@ class _ConfigReader:
         self.errors: list[tuple[int, str]] = [
             (problem.line, f"{problem.path}: {problem.message}") for problem in document.problems
         ]
+        for path, text in document.number_texts.items():
+            if _GUESSED_NUMBER.fullmatch(text):
+                # (audit, sysadmin F5) YAML 1.1 reads 1:30 as 90 (base 60), 0x10 as 16, 010 as 8: a
+                # sysadmin's "1:30" never meant 90 seconds. The manifests refuse them too.
+                self.error(
+                    path,
+                    f"write the number in plain digits, or in quotes if it is text (got {text}, which YAML reads as "
+                    f"{describe(yaml.safe_load(text))})",
+                )
         #: Every hot folder entry's (name, path, staging), valid or not: for the cross checks.
         self.checked_folders: list[tuple[str, Path | None, Path | None]] = []
         self.paths_given: set[str] = set()  # the paths.<folder> keys the file sets
@@ -537,6 +548,29 @@ class _ConfigReader:
             return None
         if "\0" in text:
             self.error(key_path, "must not contain a NUL character")
+            return None
+        # (audit, sysadmin F5: each was taken as written, a folder named "$HOME" or "root ")
+        control = next((char for char in text if ord(char) < 32 or ord(char) == 127), None)
+        if control is not None:
+            self.error(
+                key_path,
+                f"contains a control character ({control!r}, a line break or tab?): write the path on one line",
+            )
+            return None
+        if text != text.strip():
+            self.error(
+                key_path,
+                f"{describe(text)} begins or ends with a space: remove it (a folder whose name does cannot be "
+                "used here: rename it)",
+            )
+            return None
+        variable = _ENV_VARIABLE.search(text)
+        if variable is not None:
+            self.error(
+                key_path,
+                f"{describe(text)} holds {variable.group()}, which is not expanded here (the config is read as it is "
+                "written): write the folder out in full",
+            )
             return None
         try:
             resolved = Path(text).expanduser()
@@ -1095,6 +1129,13 @@ def _is_number(value: object) -> bool:
 
 #: A number with an exponent and no dot (``1e9``, ``5e-1``): YAML 1.1, which PyYAML reads, takes it
 #: for text; YAML 1.2 and every person for a number (audit D 5: "got "5e-1"", no reason given).
+#: ``$HOME``, ``${STATE_DIRECTORY}``: a shell's or systemd's variables, which a path here does not expand.
+_ENV_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+#: The YAML 1.1 number forms that do not mean what they show: base 60 (1:30, 1:30.5), hexadecimal,
+#: octal (a leading 0, 0o) and binary.
+_GUESSED_NUMBER = re.compile(
+    r"[-+]?(0[0-7_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+|[1-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)"
+)
 _EXPONENT_NUMBER = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
 
 
@@ -1173,6 +1214,7 @@ class Seen:
     device: int | None = None
     error: str = ""
     real: str | None = None  # (a folder's path with its symbolic links followed)
+    writable: bool = True  # (by this user: check-config run as the service's user says it)
 
 
 #: A look at one folder (``look_here``, or the answers of ``shares.look_at``).
@@ -1189,7 +1231,12 @@ def look_here(path: Path) -> Seen:
         return Seen("missing")
     except OSError as exc:
         return Seen("unreadable", error=exc.strerror or str(exc))
-    return Seen("dir" if stat.S_ISDIR(st.st_mode) else "file", st.st_dev, real=os.path.realpath(path))
+    return Seen(
+        "dir" if stat.S_ISDIR(st.st_mode) else "file",
+        st.st_dev,
+        real=os.path.realpath(path),
+        writable=os.access(path, os.W_OK | os.X_OK),
+    )
 
 
 def filesystem_errors(config: Config, shown: str | None = None) -> list[str]:

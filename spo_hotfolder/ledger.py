@@ -511,6 +511,13 @@ def group_name(gid: int) -> str:
         return f"gid {gid}"
 
 
+def this_user() -> str:
+    """This process's user, as notes name it: "spo-hotfolder, uid 999" (or "uid 999")."""
+    uid = os.geteuid()
+    name = user_name(uid)
+    return name if name == f"uid {uid}" else f"{name}, uid {uid}"
+
+
 def user_name(uid: int) -> str:
     """The account name of ``uid`` ("uid 999" when it has none)."""
     import pwd

@@ -43,7 +43,7 @@ from spo_hotfolder.config import (
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write, on_read_only_mount
 from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME
-from spo_hotfolder.ledger import Ledger, LedgerError, Stage, disk_full_why, ledger_path, user_name
+from spo_hotfolder.ledger import Ledger, LedgerError, Stage, disk_full_why, ledger_path, this_user
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
@@ -149,7 +149,7 @@ def folder_access_notes(config: Config) -> list[str]:
     notes): a folder it may not write, or one missing that it may not create. Notes, not errors:
     it depends on who runs the command (root may do anything; an operator is not the daemon)."""
     notes: list[str] = []
-    who = _this_user()
+    who = this_user()
     said: set[Path] = set()
     mounts_said: set[str] = set()
     points: list[str] | None = None
@@ -182,12 +182,6 @@ def folder_access_notes(config: Config) -> list[str]:
                 "the tmpfiles step) or give this user the right to"
             )
     return notes
-
-
-def _this_user() -> str:
-    uid = os.geteuid()
-    name = user_name(uid)
-    return name if name == f"uid {uid}" else f"{name}, uid {uid}"
 
 
 #: How the lock file names an offline operator command holding it (then its pid).

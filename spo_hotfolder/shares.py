@@ -254,7 +254,8 @@ def look(index, path):
     try:
         st = os.stat(path)
         kind = "dir" if stat.S_ISDIR(st.st_mode) else "file"
-        seen = {"kind": kind, "device": st.st_dev, "real": os.path.realpath(path)}
+        seen = {"kind": kind, "device": st.st_dev, "real": os.path.realpath(path),
+                "writable": os.access(path, os.W_OK | os.X_OK)}
     except (FileNotFoundError, NotADirectoryError):
         seen = {"kind": "missing"}
     except OSError as exc:
@@ -312,7 +313,11 @@ def look_at(folders: Sequence[Path], seconds: float) -> FolderLook:
             try:
                 answer = json.loads(line)
                 seen[unique[answer["index"]]] = Seen(
-                    answer["kind"], answer.get("device"), answer.get("error", ""), answer.get("real")
+                    answer["kind"],
+                    answer.get("device"),
+                    answer.get("error", ""),
+                    answer.get("real"),
+                    answer.get("writable", True),
                 )
             except (ValueError, KeyError, TypeError, IndexError):
                 continue  # (not a line of ours: that folder counts as not answering)

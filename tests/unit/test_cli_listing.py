@@ -9,6 +9,7 @@ import os
 import pty
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -478,3 +479,29 @@ def test_the_reading_commands_do_not_load_the_daemon(tmp_path: Path, command: li
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert done.stderr.strip().splitlines()[-1] == f"EXIT {code} LOADED", done.stderr
     assert says in done.stdout
+
+
+def test_check_config_notes_a_hot_folder_this_user_may_not_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(audit, sysadmin F8) check-config run as the service's user said nothing of a hot folder it
+    may not write; every delivery then failed "no permission" after all its attempts."""
+    from spo_hotfolder import commands
+    from spo_hotfolder.config import Seen, load_config
+    from tests.daemon import write_config
+
+    config = load_config(write_config(tmp_path))
+    monkeypatch.setattr(commands, "this_user", lambda: "spo-hotfolder, uid 999")
+    kinds = ("missing", "unreadable", "unwritable")
+
+    def look(writable: bool) -> Callable[[Path], Seen]:
+        return lambda path: Seen("dir", 1, real=str(path), writable=writable)
+
+    assert len(config.hot_folders) > 1
+    assert commands._hot_folder_notes(config, look(False), 10, kinds) == [
+        f"note: hot folder {hot.name} ({hot.path}) is not writable by this user (spo-hotfolder, uid 999): the "
+        "daemon, run as this user, could deliver nothing there"
+        for hot in config.hot_folders.values()
+    ]
+    assert commands._hot_folder_notes(config, look(True), 10, kinds) == []
+    assert commands._hot_folder_notes(config, look(False), 10, ("missing",)) == []

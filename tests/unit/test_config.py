@@ -1232,7 +1232,7 @@ def test_check_config_notes_spool_folders_this_user_may_not_write_or_create(
     denied = {root / "done", tmp_path / "locked"}
     real = os.access
     monkeypatch.setattr(service.os, "access", lambda p, mode: Path(p) not in denied and real(p, mode))
-    monkeypatch.setattr(service, "_this_user", lambda: "spo-hotfolder, uid 999")
+    monkeypatch.setattr(service, "this_user", lambda: "spo-hotfolder, uid 999")
     assert service.folder_access_notes(config) == [
         f"spool folder failed ({tmp_path / 'locked' / 'failed'}) does not exist, and this user (spo-hotfolder, "
         f"uid 999) may not create it in {tmp_path / 'locked'}: init and run, as this user, would fail; make the "
@@ -1424,3 +1424,51 @@ def test_a_key_yaml_reads_as_a_boolean_or_null_is_refused_in_words(tmp_path: Pat
     ]
     config = load_config(write(tmp_path, with_root("hot_folders:\n  'yes': {path: /mnt/y}\n"), "quoted.yaml"))
     assert list(config.hot_folders) == ["yes"]
+
+
+def test_yaml_number_forms_that_do_not_mean_what_they_show_are_refused(tmp_path: Path) -> None:
+    """(audit, sysadmin F5) `poll_interval_seconds: 1:30` was taken as 90 s (YAML 1.1's base 60),
+    `size_tolerance_mm: 0x10` as 16, `done_days: 010` as 8, with "config OK"."""
+    path = write(
+        tmp_path,
+        with_root(
+            "watch:\n  poll_interval_seconds: 1:30\n  settle_seconds: 0.5\nvalidation:\n  size_tolerance_mm: 0x10\n"
+            "retention:\n  done_days: 010\ndelivery:\n  backoff_seconds: [10, 0b11]\n"
+        ),
+    )
+    assert errors_of(path) == [
+        f"{path}:4: watch.poll_interval_seconds: write the number in plain digits, or in quotes if it is text (got "
+        "1:30, which YAML reads as 90)",
+        f"{path}:7: validation.size_tolerance_mm: write the number in plain digits, or in quotes if it is text "
+        "(got 0x10, which YAML reads as 16)",
+        f"{path}:9: retention.done_days: write the number in plain digits, or in quotes if it is text (got 010, "
+        "which YAML reads as 8)",
+        f"{path}:11: delivery.backoff_seconds[1]: write the number in plain digits, or in quotes if it is text "
+        "(got 0b11, which YAML reads as 3)",
+    ]
+    plain = write(tmp_path, with_root("watch:\n  poll_interval_seconds: 90\n  settle_seconds: 0\n"), "plain.yaml")
+    assert load_config(plain).watch.poll_interval_seconds == 90
+
+
+def test_paths_with_variables_spaces_or_line_breaks_are_refused(tmp_path: Path) -> None:
+    """(audit, sysadmin F5) `root: $HOME/spool` made a folder named "$HOME"; a trailing space and a
+    line break were taken into the folder names too, with "config OK"."""
+    path = write(
+        tmp_path,
+        'paths:\n  root: $HOME/spool\n  done: "/srv/done "\n  failed: "/srv/fa\\niled"\n'
+        "hot_folders:\n  a: {path: '${PRINTERS}/a'}\n",
+    )
+    assert errors_of(path) == [
+        f'{path}:2: paths.root: "$HOME/spool" holds $HOME, which is not expanded here (the config is read as it '
+        "is written): write the folder out in full",
+        f'{path}:3: paths.done: "/srv/done " begins or ends with a space: remove it (a folder whose name '
+        "does cannot be used here: rename it)",
+        f"{path}:4: paths.failed: contains a control character ('\\n', a line break or tab?): write the path on one "
+        "line",
+        f'{path}:6: hot_folders.a.path: "${{PRINTERS}}/a" holds ${{PRINTERS}}, which is not expanded here (the '
+        "config is read as it is written): write the folder out in full",
+    ]
+    assert (
+        load_config(write(tmp_path, "paths:\n  root: ~/spool$\n", "ok.yaml")).paths.root
+        == Path("~/spool$").expanduser()
+    )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from spo_hotfolder import shares
-from spo_hotfolder.config import Seen
+from spo_hotfolder.config import Seen, look_here
 from spo_hotfolder.delivery import DeliveryError
 from spo_hotfolder.shares import ShareGuard, within
 
@@ -143,7 +146,7 @@ def test_look_at_tells_each_folder_as_it_is_and_one_not_looked_at_in_time_as_sil
     (tmp_path / "afile").write_text("x")
     gone, folder, file = tmp_path / "nosuch" / "in", tmp_path / "hot", tmp_path / "afile"
     look = shares.look_at([folder, file, gone, folder], 30)
-    assert look(folder) == Seen("dir", os.stat(folder).st_dev, real=str(folder.resolve()))
+    assert look(folder) == Seen("dir", os.stat(folder).st_dev, real=str(folder.resolve()), writable=True)
     assert look(file).kind == "file"
     assert look(gone) == Seen("missing")
     assert look(tmp_path) == Seen("dir", os.stat(tmp_path).st_dev, real=str(tmp_path.resolve()))  # (looked at here)
@@ -152,6 +155,35 @@ def test_look_at_tells_each_folder_as_it_is_and_one_not_looked_at_in_time_as_sil
     assert late(folder) == Seen("silent")
     assert late(gone) == Seen("silent")
     assert shares.look_at([], 1)(folder).kind == "dir"
+
+
+def test_look_at_tells_whether_this_user_may_write_the_folder(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """check-config's note on a hot folder the service's user may not write (audit, sysadmin F8)
+    comes from this look, in the child process too. Root may write any folder: as root, the look
+    runs as nobody."""
+    base = Path(tempfile.mkdtemp(prefix="look-"))  # (pytest's tmp_path is under a folder only root may enter)
+    base.chmod(0o755)
+    folder = base / "hot"
+    folder.mkdir(mode=0o755)
+    request.addfinalizer(lambda: (folder.chmod(0o755), shutil.rmtree(base)))
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("setpriv is not installed: root may write any folder")
+        wrapper = base / "python-as-nobody"
+        wrapper.write_text(
+            f'#!/bin/sh\nexec {setpriv} --reuid=65534 --regid=65534 --clear-groups {sys.executable} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+        monkeypatch.setattr(shares.sys, "executable", str(wrapper))
+    else:
+        folder.chmod(0o555)
+    assert shares.look_at([folder], 30)(folder).writable is False
+    assert shares.look_at([base], 30)(base).writable is (os.geteuid() != 0)
+    if os.geteuid() != 0:
+        assert look_here(folder).writable is False
 
 
 def test_look_at_looks_here_when_no_interpreter_can_be_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
