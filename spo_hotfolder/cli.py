@@ -266,17 +266,24 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
     return parser
 
 
+def _config_argument(text: str) -> str:
+    """``-c ""`` (a variable that was not set, in a script) is a usage error, not the default config."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path: name the config file (or leave -c out for the default)")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Print-server hot folder daemon: order manifests in, print-ready PDFs out.",
     )
     config_help = f"the config file (default: $SPO_HOTFOLDER_CONFIG, then {DEFAULT_CONFIG})"
-    parser.add_argument("-c", "--config", help=config_help)
+    parser.add_argument("-c", "--config", type=_config_argument, help=config_help)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     # `-c` is taken after the command too (`spo-hotfolder jobs -c FILE`), as sysadmins write it.
     common = _Parser(add_help=False)
-    common.add_argument("-c", "--config", default=argparse.SUPPRESS, help=config_help)
+    common.add_argument("-c", "--config", type=_config_argument, default=argparse.SUPPRESS, help=config_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add = functools.partial(sub.add_parser, parents=[common])
 

@@ -190,15 +190,29 @@ def _metrics_notes(config: Config) -> list[str]:
         return []
     host, _, port = config.metrics.listen.rpartition(":")
     host = host[1:-1] if host.startswith("[") else host
-    try:
-        import socket
+    import errno
+    import socket
 
-        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    try:
+        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         return [
             f"note: metrics.listen {config.metrics.listen}: the name {host} cannot be resolved here "
             f"({getattr(exc, 'strerror', None) or exc}): the daemon would refuse to start"
         ]
+    # An address this machine does not have (sysadmin audit F4), or a port this user may not
+    # use: tried as the daemon would. A port in use is no note (most likely the daemon's own).
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            return [
+                f"note: metrics.listen {config.metrics.listen}: cannot be served here ({exc.strerror or exc}): "
+                "the daemon would refuse to start"
+            ]
     return []
 
 

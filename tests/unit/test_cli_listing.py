@@ -123,6 +123,15 @@ def test_usage_errors_name_the_command_and_run_without_a_terminal_writes_json(tm
     assert extra.returncode == 2 and extra.stdout == ""
     assert extra.stderr.startswith("usage: spo-hotfolder release ")
     assert extra.stderr.splitlines()[-1] == "spo-hotfolder release: error: unrecognized arguments: extra"
+    # `-c ""` (a script's variable not set) took the default config, /etc's (sysadmin audit).
+    for argv in (["-c", "", "jobs"], ["jobs", "-c", ""]):
+        empty = subprocess.run(
+            [sys.executable, "-m", "spo_hotfolder.cli", *argv], capture_output=True, text=True, timeout=60
+        )
+        assert empty.returncode == 2 and empty.stdout == ""
+        assert empty.stderr.splitlines()[-1].endswith(
+            "error: argument -c/--config: an empty path: name the config file (or leave -c out for the default)"
+        )
 
 
 def test_a_job_id_that_begins_with_a_dash_is_said_how_to_write(tmp_path: Path) -> None:
@@ -432,6 +441,30 @@ def test_check_config_notes_a_metrics_host_that_does_not_resolve(tmp_path: Path)
     assert "note: metrics.listen nosuchhost.invalid:9464: the name nosuchhost.invalid cannot be resolved here" in (
         result.stderr
     )
+
+
+def test_check_config_notes_a_metrics_address_this_machine_does_not_have(tmp_path: Path) -> None:
+    """(sysadmin audit F4) An address of another machine passed check-config without a word; `run`
+    then refused "Cannot assign requested address". A port in use is no note: the daemon running
+    on it is the likely user."""
+    import socket
+
+    from tests.daemon import run_cli, write_config
+
+    config = write_config(tmp_path, metrics={"listen": "192.0.2.1:9464"})  # (TEST-NET-1: nobody's)
+    result = run_cli(config, "check-config")
+    assert result.returncode == 0 and result.stdout.endswith("config OK\n")
+    assert (
+        "note: metrics.listen 192.0.2.1:9464: cannot be served here (Cannot assign requested address): the daemon "
+        "would refuse to start"
+    ) in result.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = write_config(tmp_path / "busy", metrics={"listen": f"127.0.0.1:{port}"})
+        result = run_cli(config, "check-config")
+    assert result.returncode == 0 and "metrics" not in result.stderr, result.stderr
 
 
 def test_check_config_notes_a_file_name_template_without_the_job_id(tmp_path: Path) -> None:
