@@ -138,6 +138,20 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def pss_bytes(pid: int) -> int:
+    """The proportional set size of ``pid`` (``/proc/PID/smaps_rollup``): each page shared with
+    other processes (a fork server's children share its modules) counted as its share, so that
+    the sum over a tree of processes is the memory the tree holds. 0 where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def cpu_seconds(pid: int, include_reaped: bool = False) -> float:
     """utime+stime of ``pid`` (plus cutime+cstime: children it has already waited for)."""
     fields = _stat_fields(pid)

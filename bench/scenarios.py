@@ -35,6 +35,7 @@ from bench.harness import (
     many_page_pdf,
     now,
     one_page_pdf,
+    pss_bytes,
     publish,
     rss_bytes,
     write_daemon_config,
@@ -546,6 +547,7 @@ def s6_ledger(ctx: Context) -> dict[str, Any]:
     jobs = 10000 if ctx.quick else 100000
     rss_main: list[float] = []
     rss_tree: list[float] = []
+    pss_tree: list[float] = []  # (shared pages counted once: the tree's memory)
     start_s: list[float] = []
     dq: list[float] = []
     bq: list[float] = []
@@ -569,6 +571,7 @@ def s6_ledger(ctx: Context) -> dict[str, Any]:
                 sample = sampler.rss()
                 rss_main.append(rss_bytes(full.pid) / 2**20)
                 rss_tree.append(sum(sample.values()) / 2**20)
+                pss_tree.append(sum(pss_bytes(pid) for pid in sample) / 2**20)
                 t = now()
                 res = full.cli("jobs", "--status", "Blocked")
                 dq.append((now() - t) * 1000)
@@ -581,7 +584,7 @@ def s6_ledger(ctx: Context) -> dict[str, Any]:
             bq.append((now() - t) * 1000)
             ctx.log(
                 f"  round {r + 1}: ready in {start_s[-1]:.1f} s; "
-                f"idle RSS {rss_main[-1]:.0f} MiB (tree {rss_tree[-1]:.0f}); "
+                f"idle RSS {rss_main[-1]:.0f} MiB (tree {rss_tree[-1]:.0f}, its PSS {pss_tree[-1]:.0f}); "
                 f"jobs --status Blocked {dq[-1]:.0f} ms | empty ledger {bq[-1]:.0f} ms"
             )
     return {
@@ -589,6 +592,7 @@ def s6_ledger(ctx: Context) -> dict[str, Any]:
         "metrics": [
             metric("idle RSS, daemon process", "MiB", rss_main, None, "<= 150 MiB", max_value=150),
             metric("idle RSS, daemon + forkserver + worker", "MiB", rss_tree, None, "(reported)"),
+            metric("idle PSS, daemon + forkserver + worker", "MiB", pss_tree, None, "(reported: shared pages once)"),
             metric("start until ready", "s", start_s, None, "(reported)"),
             metric("`jobs --status Blocked` (CLI process)", "ms", dq, bq, "(baseline: same command, empty ledger)"),
         ],
