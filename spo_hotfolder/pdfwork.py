@@ -311,6 +311,9 @@ class PdfWorker:
         # The first process starts in the background (the fork server imports pypdf first, ~0.3 s):
         # the daemon's start and its first intake do not wait for it; the first call does.
         self._ready = threading.Event()
+        #: Why the first worker process could not be started and warmed up (its fork server could
+        #: not start, say), once ``wait_ready`` has returned; None when it could.
+        self.start_error: str | None = None
         threading.Thread(target=self._start_first, name="pdf-worker-start", daemon=True).start()
 
     # -- public API ---------------------------------------------------------------------------------
@@ -447,12 +450,15 @@ class PdfWorker:
         try:
             with self._lock:
                 if self._proc is None and not self._closed:
-                    with contextlib.suppress(Exception):  # the first call tries again and reports
+                    try:
                         proc = self._start()
                         # One round trip: the worker has imported pypdf and waits for work.
                         proc.conn.send((_warm_up, ()))
                         if proc.conn.poll(60):
                             proc.conn.recv()
+                    except Exception as exc:  # noqa: BLE001 - said by start_error; a call tries again
+                        if not self._closed:
+                            self.start_error = describe_exception(exc)
         finally:
             self._ready.set()
 

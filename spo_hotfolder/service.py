@@ -15,6 +15,7 @@ import os
 import signal
 import sqlite3
 import stat
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -473,6 +474,14 @@ class Daemon:
         # PDF worker is warm (the engine already takes in what waits while it starts).
         if not self.pdf.wait_ready(30):
             log.warning("pdf_worker.slow_start", reason="the PDF worker is not up after 30 s; going on")
+        elif self.pdf.start_error is not None:
+            # (sysadmin audit) Started anyway, the daemon failed every job "ValidationFailed: the PDF
+            # checker could not run": a fault of the machine, not of the PDFs, said once here.
+            raise StartupError(
+                f"the PDF worker process could not be started ({self.pdf.start_error}); every job would fail its "
+                "check: see that this user may write the temp folder ($TMPDIR, else /tmp) and run the "
+                f"interpreter {sys.executable}"
+            )
         self.notifier.ready(self.summary())
 
     def _watched(self, config: Config) -> list[Path]:
