@@ -1127,8 +1127,6 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-#: A number with an exponent and no dot (``1e9``, ``5e-1``): YAML 1.1, which PyYAML reads, takes it
-#: for text; YAML 1.2 and every person for a number (audit D 5: "got "5e-1"", no reason given).
 #: ``$HOME``, ``${STATE_DIRECTORY}``: a shell's or systemd's variables, which a path here does not expand.
 _ENV_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
 #: The YAML 1.1 number forms that do not mean what they show: base 60 (1:30, 1:30.5), hexadecimal,
@@ -1136,6 +1134,8 @@ _ENV_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]
 _GUESSED_NUMBER = re.compile(
     r"[-+]?(0[0-7_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+|[1-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)"
 )
+#: A number with an exponent and no dot (``1e9``, ``5e-1``): YAML 1.1, which PyYAML reads, takes it
+#: for text; YAML 1.2 and every person for a number (audit D 5: "got "5e-1"", no reason given).
 _EXPONENT_NUMBER = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
 
 

@@ -450,6 +450,7 @@ class PdfWorker:
         try:
             with self._lock:
                 if self._proc is None and not self._closed:
+                    proc: _Process | None = None
                     try:
                         proc = self._start()
                         # One round trip: the worker has imported pypdf and waits for work.
@@ -458,7 +459,11 @@ class PdfWorker:
                             proc.conn.recv()
                     except Exception as exc:  # noqa: BLE001 - said by start_error; a call tries again
                         if not self._closed:
-                            self.start_error = describe_exception(exc)
+                            self.start_error = (
+                                f"it ended as it started, exit code {proc.kill()}"
+                                if isinstance(exc, EOFError | ConnectionError) and proc is not None
+                                else describe_exception(exc)
+                            )
         finally:
             self._ready.set()
 

@@ -48,3 +48,20 @@ def test_the_daemon_refuses_to_start_when_its_pdf_worker_cannot(
         "check: see that this user may write the temp folder ($TMPDIR, else /tmp) and run the interpreter "
     )
     assert service.sys.executable in str(refused.value)
+
+
+def test_a_worker_that_dies_as_it_starts_says_its_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its warm-up unanswered (the process ended: an import that fails, a memory limit too low)."""
+    monkeypatch.setattr(pdfwork, "_warm_up", _exit_at_once)
+    worker = pdfwork.PdfWorker(start_method="fork")
+    try:
+        assert worker.wait_ready(30)
+        assert worker.start_error == "it ended as it started, exit code 3"
+    finally:
+        worker.close()
+
+
+def _exit_at_once() -> int:
+    import os
+
+    os._exit(3)
