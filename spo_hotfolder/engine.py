@@ -454,6 +454,9 @@ class Engine:
         self._unwritable: dict[Path, tuple[int, int, int]] = {}  # inbox folders said not writable
         self._not_removed: set[Path] = set()  # taken manifests whose inbox name could not go (said once)
         self._consumed_dirs: set[Path] = set()  # inbox subfolders whose manifest we took
+        # Those found empty: since when (monotonic) and their mtime then (_quiet_and_empty)
+        self._empty_since: dict[Path, tuple[float, int]] = {}
+        self._cleanup_at = math.inf  # (monotonic) when the first of them has been quiet long enough
         self._moved_specials: dict[Path, Path] = {}  # inbox links (and pipes...) moved to failed/
         # Manifests taken in (their jobs durably in the ledger), still to be removed from the inbox:
         # (intake key, path, the file's signature when read; None: remove nothing, only mark the
@@ -668,6 +671,8 @@ class Engine:
             self._guard("intake", "", self._note_arriving)
         self._guard("intake", "", self._check_orphans)
         self._guard("due", "", self._run_due)  # (a full disk: the jobs due are tried at the next step)
+        if self._empty_since and self.clock.monotonic() >= self._cleanup_at:
+            self._guard("intake", "", self._cleanup_consumed_dirs)
         mono = self.clock.monotonic()
         if mono - self._undecided_looked_at >= UNDECIDED_LOOK_SECONDS:
             # Attempts cut short that no hot folder's thread will report on (cut short before a
@@ -1121,6 +1126,11 @@ class Engine:
             for path, sig in self.tracker.stable_among(named):
                 self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))  # type: ignore[misc]
 
+    def _a_job_id(self, name: str) -> bool:
+        """``name`` is a job's id: not given to a folder in failed/ that is no job's (audit, clients
+        F2: order folder L5's leftovers set aside as failed/L5-2/, beside the delivered job L5-2)."""
+        return self.ledger.get_job(name, history=False) is not None
+
     def _on_stable(self, path: Path, sig: Signature) -> None:
         kind, job_folder = self._classify(path)
         if kind == "manifest":
@@ -1235,7 +1245,7 @@ class Engine:
                 stat.S_IFMT(st.st_mode), "a device"
             )
             why = f"nothing can be read from {what}: the daemon takes only files"
-        target = unique_path(self.area("failed") / safe_folder_name(path.name))
+        target = unique_path(self.area("failed") / safe_folder_name(path.name), shunned=self._a_job_id)
         target.mkdir(parents=True)
         moved = move(path, target / path.name)  # the entry itself: nothing is opened or followed
         atomic_write(
@@ -2210,7 +2220,7 @@ class Engine:
         whole order with one job added names the old jobs' files again)."""
         accepted = [spec.job_id for spec in taken_specs]
         needed = {base / ref.path: spec.job_id for spec in taken_specs for ref in spec.artwork}
-        target = unique_path(self.area("failed") / safe_folder_name(self._failed_name(path)))
+        target = unique_path(self.area("failed") / safe_folder_name(self._failed_name(path)), shunned=self._a_job_id)
         target.mkdir(parents=True)
         atomic_write(target / path.name, data)
         left: list[str] = []
@@ -2355,7 +2365,9 @@ class Engine:
         ``fault``: the daemon failed on it (nothing in the file to correct). The ERROR.txt says where
         the artwork is: in this folder for a folder drop; in inbox/ (until it is claimed or its
         artwork_timeout_seconds run out) for a manifest at the top of inbox/."""
-        target = unique_path(self.area("failed") / safe_folder_name(name or self._failed_name(path)))
+        target = unique_path(
+            self.area("failed") / safe_folder_name(name or self._failed_name(path)), shunned=self._a_job_id
+        )
         stored = path.name
         if folder_manifest and not any(problem.startswith("this folder holds") for problem in problems):
             several = several_manifests(path.parent)  # one more came meanwhile: not read either
@@ -3039,7 +3051,7 @@ class Engine:
         target = self._bad_name_targets.get(top)
         if target is not None and target.is_dir():
             return target
-        target = unique_path(self.area("failed") / safe_folder_name(top.name))
+        target = unique_path(self.area("failed") / safe_folder_name(top.name), shunned=self._a_job_id)
         target.mkdir(parents=True)
         if remember:
             self._bad_name_targets[top] = target
@@ -3176,9 +3188,14 @@ class Engine:
         and so does one a job still waits for artwork in (the rest of the upload goes into it).
         """
         inbox = self.area("inbox")
+        now = self.clock.monotonic()
         for folder in sorted(self._consumed_dirs, key=lambda p: len(p.parts), reverse=True):
             if not undecodable(str(folder)) and self.ledger.awaits_under(str(folder)):
+                self._empty_since.pop(folder, None)
                 continue  # its client is still to send artwork into it: removing it would fail the upload
+            if not self._quiet_and_empty(folder, now):
+                continue
+            self._empty_since.pop(folder, None)
             for sub, _dirs, _files in os.walk(folder, topdown=False):
                 if Path(sub) != folder:
                     with contextlib.suppress(OSError):
@@ -3194,6 +3211,39 @@ class Engine:
                 current = current.parent
             if not folder.exists():
                 self._consumed_dirs.discard(folder)
+        for gone in [f for f in self._empty_since if f not in self._consumed_dirs]:
+            del self._empty_since[gone]  # (renamed meanwhile: followed under its new name)
+        quiet = self._quiet_seconds()
+        self._cleanup_at = min((since + quiet for since, _ in self._empty_since.values()), default=math.inf)
+
+    def _quiet_and_empty(self, folder: Path, now: float) -> bool:
+        """``folder`` (an order folder whose files were all taken) has held no file, and not
+        changed, for ``_quiet_seconds``: its client is done with it. A folder is uploaded a file at
+        a time (Explorer, smbclient, FileZilla, WinSCP): removed the moment its last named file was
+        taken, the next file its client sent (a note, a preview, the artwork of a manifest sent
+        again) failed on the client ("path not found"; audit, clients F1). Looked at once when
+        found empty and once when its quiet time is over (not at every call: a burst of folder
+        drops leaves hundreds waiting)."""
+        seen = self._empty_since.get(folder)
+        if seen is not None and now - seen[0] < self._quiet_seconds():
+            return False
+        try:
+            changed = folder.stat().st_mtime_ns
+            holds_files = any(files for _sub, _dirs, files in os.walk(folder))
+        except OSError:
+            self._empty_since.pop(folder, None)
+            return True  # (gone, or cannot be looked at: tried as before)
+        if holds_files:
+            self._empty_since.pop(folder, None)
+            return False
+        if seen is None or seen[1] != changed:
+            self._empty_since[folder] = (now, changed)
+            self._schedule_wakeup(self.clock.now() + timedelta(seconds=self._quiet_seconds()))
+            return False
+        return True
+
+    def _quiet_seconds(self) -> float:
+        return max(2.0, 3 * self.config.watch.settle_seconds)
 
     # -- time-driven work -------------------------------------------------------------------
 

@@ -335,9 +335,11 @@ def _copy_durably(src: Path, dst: Path) -> None:
     fsync_dir(dst.parent)
 
 
-def unique_path(path: Path, *, keep_extension: bool = False) -> Path:
+def unique_path(path: Path, *, keep_extension: bool = False, shunned: Callable[[str], bool] | None = None) -> Path:
     """``path`` if free, else ``path-2``, ``path-3`` ... (for folders named after inputs);
-    ``keep_extension``: ``name-2.txt`` (a file an operator opens by its extension)."""
+    ``keep_extension``: ``name-2.txt`` (a file an operator opens by its extension). ``shunned``:
+    a suffixed name it says yes to is passed over too (in failed/, a job's id: an order folder
+    "L5" set aside as "L5-2" read as job L5-2's failure)."""
     path = path.with_name(fit_name(path.name, NAME_MAX - 8))
     if not path.exists():
         return path
@@ -345,7 +347,7 @@ def unique_path(path: Path, *, keep_extension: bool = False) -> Path:
     n = 2
     while True:
         candidate = path.with_name(f"{stem}-{n}{extension}")
-        if not candidate.exists():
+        if not candidate.exists() and (shunned is None or not shunned(candidate.name)):
             return candidate
         n += 1
 

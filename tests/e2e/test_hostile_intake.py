@@ -370,7 +370,8 @@ def test_a_folder_without_a_manifest_goes_to_failed_as_one_folder(start, tmp_pat
     text = (failed / "ERROR.txt").read_text()
     assert "order 7/ (3 files)" in text and "must be named manifest.json" in text, text
     assert [p.name for p in (daemon.root / "failed").iterdir()] == ["order 7"]
-    assert not (daemon.inbox / "order 7").exists()
+    # (its emptied folder goes once it has been quiet for 3 x settle_seconds: a client may still send to it)
+    wait_for(lambda: not (daemon.inbox / "order 7").exists(), what="the emptied folder removed")
 
 
 @pytest.mark.e2e
@@ -400,7 +401,7 @@ def test_names_that_are_not_utf8_go_to_failed_saying_why(start, tmp_path: Path) 
     assert "café.pdf" in (failed / "café.pdf" / "ERROR.txt").read_text()
     assert os.path.isfile(bytes(failed / "café.pdf") + b"/caf\xe9.pdf"), "kept under its own name"
     assert sorted(os.listdir(bytes(failed / "földer"))) == [b"ERROR.txt", b"card.pdf", b"manifest.yaml"]
-    assert os.listdir(inbox) == [], "nothing left in the inbox"
+    wait_for(lambda: os.listdir(inbox) == [], what="nothing left in the inbox (emptied folders go once quiet)")
     time.sleep(1.5)  # a rescan or two: nothing is tried again
     raw = daemon.log_path.read_bytes()
     raw.decode("utf-8")  # every log line is UTF-8

@@ -2932,14 +2932,13 @@ def test_a_folder_drop_left_empty_by_a_crash_is_removed_at_the_next_start(rig: R
     make_pdf(drop / "art.pdf", pages=CARD)
     (drop / "manifest.yaml").write_text('order_id: "FD"\nproduct: bc-85x55\nquantity: 1\nartwork: [art.pdf]\n')
     r.run(until=done(r, "FD-1"), steps=10)
-    assert not drop.exists()
+    r.run(until=lambda: not drop.exists(), steps=5)  # (once quiet: _quiet_and_empty)
     (drop / "sub").mkdir(parents=True)  # as the crash left it (with an emptied sub-folder)
     (r.inbox / "New folder").mkdir()
     (r.inbox / "Order FX").mkdir()  # a folder drop under way: its files are still to come
     (r.inbox / "Order FX" / "manifest.yaml.part").write_text("order_id: ")
     r.start()
-    r.run(steps=2)
-    assert not drop.exists()
+    r.run(until=lambda: not drop.exists(), steps=5)
     assert (r.inbox / "New folder").is_dir() and (r.inbox / "Order FX" / "manifest.yaml.part").is_file()
 
 
@@ -5742,3 +5741,47 @@ def test_a_crash_between_a_failures_folder_move_and_its_commit_leaves_no_error_t
     work = r.root / "work" / "LT-1"
     assert not ahead.exists() and not (work / "ERROR.txt").exists()
     assert [n for n in _history_names(work) if n.endswith("-ERROR.txt")]
+
+
+def test_a_folder_set_aside_in_failed_is_not_given_a_job_s_id(rig: Rig) -> None:
+    """(audit, clients F2) An order folder L5 sent again: its leftovers, unclaimed, went to
+    failed/L5-2/ (failed/L5/ taken), which an operator reads as job L5-2's failure while job L5-2
+    was delivered. A suffix that names a job is passed over."""
+    r = rig
+    make_pdf(r.inbox / "z2.pdf", pages=CARD)
+    (r.inbox / "L5.yaml").write_text(
+        'order_id: "L5"\njobs:\n  - {job_id: L5-2, product: bc-85x55, quantity: 1, artwork: [z2.pdf]}\n'
+    )
+    r.run(until=lambda: r.stage("L5-2") is not None, steps=20)
+    (r.root / "failed" / "L5").mkdir()  # (taken: an earlier folder of that name)
+    (r.inbox / "L5").mkdir()
+    (r.inbox / "L5" / "manifest.yaml").write_text("order_id: [\n")  # a manifest that cannot be read
+    r.run(until=lambda: (r.root / "failed" / "L5-3" / "ERROR.txt").is_file(), steps=20)
+    assert not (r.root / "failed" / "L5-2").exists()
+
+
+def test_an_order_folder_is_removed_only_once_its_client_is_done_with_it(rig: Rig) -> None:
+    """(audit, clients F1) A folder uploaded a file at a time (smbclient, Explorer, FileZilla):
+    removed the moment its manifest's artwork was taken, the next file its client sent failed
+    ("NT_STATUS_OBJECT_PATH_NOT_FOUND"). It stays until it has been empty and unchanged for
+    3 x settle_seconds (at least 2 s); a file sent meanwhile is kept, as any file no manifest
+    names."""
+    r = rig
+    drop = r.inbox / "Order Q1"
+    drop.mkdir()
+    make_pdf(drop / "art.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "Q1"\nproduct: bc-85x55\nquantity: 1\nartwork: [art.pdf]\n')
+    r.run(until=done(r, "Q1-1"), steps=10, dt=0.5)
+    assert drop.is_dir() and not os.listdir(drop)
+    (drop / "notes.txt").write_text("proof ok\n")  # the client's next file, a moment later
+    r.run(steps=6)
+    assert (drop / "notes.txt").read_text() == "proof ok\n"
+    # A second order folder left alone once emptied: removed when quiet (not sooner).
+    other = r.inbox / "Order Q2"
+    other.mkdir()
+    make_pdf(other / "art.pdf", pages=CARD)
+    (other / "manifest.yaml").write_text('order_id: "Q2"\nproduct: bc-85x55\nquantity: 1\nartwork: [art.pdf]\n')
+    r.run(until=done(r, "Q2-1"), steps=10, dt=0.5)
+    emptied = r.clock.monotonic()
+    r.run(until=lambda: not other.exists(), steps=10, dt=0.5)
+    assert r.clock.monotonic() - emptied >= 1.5
