@@ -127,29 +127,27 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def rss_bytes(pid: int) -> int:
+def _proc_kib(path: str, field: bytes) -> int:
+    """The ``field`` line (in kB) of a ``/proc`` file, in bytes; 0 where it cannot be read."""
     try:
-        with open(f"/proc/{pid}/status", "rb") as fh:
+        with open(path, "rb") as fh:
             for line in fh:
-                if line.startswith(b"VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError):
         pass
     return 0
+
+
+def rss_bytes(pid: int) -> int:
+    return _proc_kib(f"/proc/{pid}/status", b"VmRSS:")
 
 
 def pss_bytes(pid: int) -> int:
-    """The proportional set size of ``pid`` (``/proc/PID/smaps_rollup``): each page shared with
-    other processes (a fork server's children share its modules) counted as its share, so that
-    the sum over a tree of processes is the memory the tree holds. 0 where it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+    """The proportional set size of ``pid``: each page shared with other processes (a fork
+    server's children share its modules) counted as its share, so that the sum over a tree of
+    processes is the memory the tree holds."""
+    return _proc_kib(f"/proc/{pid}/smaps_rollup", b"Pss:")
 
 
 def cpu_seconds(pid: int, include_reaped: bool = False) -> float:
