@@ -645,6 +645,8 @@ class Engine:
             return 0.0  # a scan is under way: go on with it
         due = self.tracker.next_due()
         later = [until for until, _, _ in self._held_for_owner.values()] + list(self._near_later.values())
+        if self._empty_since:
+            later.append(self._cleanup_at)  # (an emptied order folder to remove once quiet)
         if later:
             due = min(later) if due is None else min(due, *later)
         if due is None:
@@ -3237,8 +3239,7 @@ class Engine:
             self._empty_since.pop(folder, None)
             return False
         if seen is None or seen[1] != changed:
-            self._empty_since[folder] = (now, changed)
-            self._schedule_wakeup(self.clock.now() + timedelta(seconds=self._quiet_seconds()))
+            self._empty_since[folder] = (now, changed)  # (the engine wakes for it: _wait_seconds)
             return False
         return True
 
