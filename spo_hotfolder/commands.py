@@ -186,15 +186,15 @@ def _filename_notes(config: Config) -> list[str]:
 def _metrics_notes(config: Config) -> list[str]:
     """metrics.listen's host name that does not resolve here: the daemon would refuse to start
     (audit D 3: it passed check-config and a reload, and the next start failed)."""
-    if config.metrics.listen is None:
+    address = config.metrics.address()
+    if address is None:
         return []
-    host, _, port = config.metrics.listen.rpartition(":")
-    host = host[1:-1] if host.startswith("[") else host
+    host, port = address
     import errno
     import socket
 
     try:
-        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         return [
             f"note: metrics.listen {config.metrics.listen}: the name {host} cannot be resolved here "
@@ -202,11 +202,11 @@ def _metrics_notes(config: Config) -> list[str]:
         ]
     # An address this machine does not have (sysadmin audit F4), or a port this user may not
     # use: tried as the daemon would. A port in use is no note (most likely the daemon's own).
-    family, kind, proto, _, address = infos[0]
+    family, kind, proto, _, sockaddr = infos[0]
     try:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
+            probe.bind(sockaddr)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             return [

@@ -1451,8 +1451,6 @@ def _not_a_name(key: object) -> str:
         kind = f"the boolean {describe(key)} (yes, no, on, off, true and false are booleans in YAML)"
     elif key is None:
         kind = "nothing (null, ~ or an empty key)"
-    elif isinstance(key, float):
+    else:  # (a float: 1.50, which is 1.5)
         kind = f"the number {describe(key)}"
-    else:
-        kind = describe(key)
     return f"this key is read as {kind}, not as a name; put it in quotes (e.g. 'yes':) if it is a name"

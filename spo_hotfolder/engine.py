@@ -645,7 +645,7 @@ class Engine:
             return 0.0  # a scan is under way: go on with it
         due = self.tracker.next_due()
         later = [until for until, _, _ in self._held_for_owner.values()] + list(self._near_later.values())
-        if self._empty_since:
+        if self._cleanup_at < math.inf:
             later.append(self._cleanup_at)  # (an emptied order folder to remove once quiet)
         if later:
             due = min(later) if due is None else min(due, *later)
@@ -673,7 +673,7 @@ class Engine:
             self._guard("intake", "", self._note_arriving)
         self._guard("intake", "", self._check_orphans)
         self._guard("due", "", self._run_due)  # (a full disk: the jobs due are tried at the next step)
-        if self._empty_since and self.clock.monotonic() >= self._cleanup_at:
+        if self.clock.monotonic() >= self._cleanup_at:
             self._guard("intake", "", self._cleanup_consumed_dirs)
         mono = self.clock.monotonic()
         if mono - self._undecided_looked_at >= UNDECIDED_LOOK_SECONDS:
@@ -1128,10 +1128,15 @@ class Engine:
             for path, sig in self.tracker.stable_among(named):
                 self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))  # type: ignore[misc]
 
-    def _a_job_id(self, name: str) -> bool:
-        """``name`` is a job's id: not given to a folder in failed/ that is no job's (audit, clients
-        F2: order folder L5's leftovers set aside as failed/L5-2/, beside the delivered job L5-2)."""
-        return self.ledger.get_job(name, history=False) is not None
+    def _new_failed_folder(self, name: str) -> Path:
+        """A free path in failed/ for a folder named after an input that is no job (a bad manifest,
+        files no manifest claimed): ``name``, else ``name-2``, ``name-3`` ..., never a job's id
+        (audit, clients F2: order folder L5's leftovers went to failed/L5-2/, beside the delivered
+        job L5-2)."""
+        return unique_path(
+            self.area("failed") / safe_folder_name(name),
+            shunned=lambda taken: self.ledger.get_job(taken, history=False) is not None,
+        )
 
     def _on_stable(self, path: Path, sig: Signature) -> None:
         kind, job_folder = self._classify(path)
@@ -1247,7 +1252,7 @@ class Engine:
                 stat.S_IFMT(st.st_mode), "a device"
             )
             why = f"nothing can be read from {what}: the daemon takes only files"
-        target = unique_path(self.area("failed") / safe_folder_name(path.name), shunned=self._a_job_id)
+        target = self._new_failed_folder(path.name)
         target.mkdir(parents=True)
         moved = move(path, target / path.name)  # the entry itself: nothing is opened or followed
         atomic_write(
@@ -2222,7 +2227,7 @@ class Engine:
         whole order with one job added names the old jobs' files again)."""
         accepted = [spec.job_id for spec in taken_specs]
         needed = {base / ref.path: spec.job_id for spec in taken_specs for ref in spec.artwork}
-        target = unique_path(self.area("failed") / safe_folder_name(self._failed_name(path)), shunned=self._a_job_id)
+        target = self._new_failed_folder(self._failed_name(path))
         target.mkdir(parents=True)
         atomic_write(target / path.name, data)
         left: list[str] = []
@@ -2367,9 +2372,7 @@ class Engine:
         ``fault``: the daemon failed on it (nothing in the file to correct). The ERROR.txt says where
         the artwork is: in this folder for a folder drop; in inbox/ (until it is claimed or its
         artwork_timeout_seconds run out) for a manifest at the top of inbox/."""
-        target = unique_path(
-            self.area("failed") / safe_folder_name(name or self._failed_name(path)), shunned=self._a_job_id
-        )
+        target = self._new_failed_folder(name or self._failed_name(path))
         stored = path.name
         if folder_manifest and not any(problem.startswith("this folder holds") for problem in problems):
             several = several_manifests(path.parent)  # one more came meanwhile: not read either
@@ -3053,7 +3056,7 @@ class Engine:
         target = self._bad_name_targets.get(top)
         if target is not None and target.is_dir():
             return target
-        target = unique_path(self.area("failed") / safe_folder_name(top.name), shunned=self._a_job_id)
+        target = self._new_failed_folder(top.name)
         target.mkdir(parents=True)
         if remember:
             self._bad_name_targets[top] = target
@@ -3197,7 +3200,6 @@ class Engine:
                 continue  # its client is still to send artwork into it: removing it would fail the upload
             if not self._quiet_and_empty(folder, now):
                 continue
-            self._empty_since.pop(folder, None)
             for sub, _dirs, _files in os.walk(folder, topdown=False):
                 if Path(sub) != folder:
                     with contextlib.suppress(OSError):
@@ -3241,6 +3243,7 @@ class Engine:
         if seen is None or seen[1] != changed:
             self._empty_since[folder] = (now, changed)  # (the engine wakes for it: _wait_seconds)
             return False
+        del self._empty_since[folder]
         return True
 
     def _quiet_seconds(self) -> float:
