@@ -249,7 +249,12 @@ def test_kill_9_while_a_big_artwork_is_checked_and_copied_delivers_it_once(
     wait_for(final.exists, timeout=60, what="the big job in the hot folder")
     wait_for(lambda: not _temps(hot), timeout=10, what="no temp file of ours in the hot folder")
     assert hashlib.sha256(final.read_bytes()).hexdigest() == digest
-    shown = json.loads(run_cli(config, "show", "B1-1", "--json", check=True).stdout)
+
+    def delivered() -> dict[str, Any] | None:  # recorded a moment after the PDF's rename
+        job: dict[str, Any] = json.loads(run_cli(config, "show", "B1-1", "--json", check=True).stdout)
+        return job if job["status"] == "InHotFolder" else None
+
+    shown = wait_for(delivered, timeout=10, interval=0.1, what="B1-1 recorded InHotFolder")
     assert [e["status"] for e in shown["history"]].count("InHotFolder") == 1, (killed_at, shown)
     final.unlink()  # the printer takes it
 

@@ -327,7 +327,8 @@ def test_an_order_whose_events_the_kernel_dropped_is_taken_at_once(start, tmp_pa
         drop(daemon.inbox / "lost.yaml", manifest("LOST", "lost.pdf"))
     finally:
         os.kill(daemon.proc.pid, signal.SIGCONT)
-    wait_for(lambda: delivered(tmp_path, "LOST").exists(), timeout=30, what="the order found after the overflow")
+    # InHotFolder, not the PDF's arrival: the job folder goes to done/ between the two.
+    daemon.wait_status("LOST-1", "InHotFolder", timeout=30)
     assert_complete(tmp_path, "LOST", source)
     said = [json.loads(line) for line in daemon.log_text().splitlines() if "watcher.events_lost" in line]
     assert (
