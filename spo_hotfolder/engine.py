@@ -470,6 +470,8 @@ class Engine:
         self._disk_full_at = -math.inf  # monotonic time the spool was last found full
         self._disk_full_said = -math.inf  # ... and said so in the log
         self._cut_off_held: dict[Path, Signature] = {}  # manifests held once as maybe still being written
+        # Refused folder drops waiting to go to failed/ whole: since when (monotonic), what they held
+        self._refused_arriving: dict[Path, tuple[float, tuple[Any, ...]]] = {}
         self._repeat_held: dict[Path, Signature] = {}  # manifests sent again, held once for their artwork
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
         # Jobs a restart found sent on with a REJECT in their operator folder (_reject_first), and
@@ -1588,8 +1590,9 @@ class Engine:
                 "manifest, not in a folder below it).",
                 name=f"{folder.name}{COPY_SUFFIX}",
             )
-            with contextlib.suppress(OSError):
-                (target / "replace").rmdir()  # (empty) nothing is taken from a copy
+            if target is not None:
+                with contextlib.suppress(OSError):
+                    (target / "replace").rmdir()  # (empty) nothing is taken from a copy
             return
         if not os.path.lexists(known) and known.parent.is_dir():
             os.replace(folder, known)
@@ -1632,8 +1635,9 @@ class Engine:
             # restart that lost track of the job's folder it would be taken for it.
             name=f"{folder.name}{COPY_SUFFIX}",
         )
-        with contextlib.suppress(OSError):
-            (target / "replace").rmdir()  # (empty) nothing is taken from a copy
+        if target is not None:
+            with contextlib.suppress(OSError):
+                (target / "replace").rmdir()  # (empty) nothing is taken from a copy
 
     def _same_again(self, spec: JobSpec, existing: Job | None, data: bytes, base: Path, manifest: Manifest) -> bool:
         """A job not finished (waiting for an operator, for a date, for a retry, being made) whose
@@ -2366,12 +2370,15 @@ class Engine:
         fault: bool = False,
         fix: str | None = None,
         name: str | None = None,
-    ) -> Path:
+    ) -> Path | None:
         """A bad manifest goes to failed/<name>/ with an ERROR.txt; it never stops the daemon.
 
         ``fault``: the daemon failed on it (nothing in the file to correct). The ERROR.txt says where
         the artwork is: in this folder for a folder drop; in inbox/ (until it is claimed or its
-        artwork_timeout_seconds run out) for a manifest at the top of inbox/."""
+        artwork_timeout_seconds run out) for a manifest at the top of inbox/. A folder drop goes
+        whole, once its client is done with it (None until then: _folder_still_arriving)."""
+        if folder_manifest and not fault and self._folder_still_arriving(path):
+            return None
         target = self._new_failed_folder(name or self._failed_name(path))
         stored = path.name
         if folder_manifest and not any(problem.startswith("this folder holds") for problem in problems):
@@ -2420,6 +2427,30 @@ class Engine:
             self._remember_refused(target, target / stored)
         log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
         return target
+
+    def _folder_still_arriving(self, manifest: Path) -> bool:
+        """Whether the folder of ``manifest`` (refused) has changed within ``_quiet_seconds``; if so,
+        the manifest is looked at again when that time is over. A folder is uploaded a file at a
+        time: moved to failed/ the moment its manifest was refused, the next file its client sent
+        failed on the client ("path not found": smbclient, Explorer, FileZilla, WinSCP), or came
+        into a folder of the same name made again in inbox/, apart from the rest (audit, clients
+        F1 b). As for an emptied order folder, quiet means unchanged since the first look."""
+        now = self.clock.monotonic()
+        held = _tree_signature(manifest.parent)
+        seen = self._refused_arriving.get(manifest)
+        if seen is not None and seen[1] == held:
+            left = seen[0] + self._quiet_seconds() - now
+            if left <= 0:
+                del self._refused_arriving[manifest]
+                return False
+        else:
+            if len(self._refused_arriving) > 10_000:
+                self._refused_arriving.clear()
+            self._refused_arriving[manifest] = (now, held)
+            left = self._quiet_seconds()
+            log.info("manifest.refused_folder_settling", manifest=self.rel(manifest), seconds=round(left, 1))
+        self.tracker.hold(manifest, left)
+        return True
 
     def _remember_refused(self, folder: Path, manifest: Path) -> None:
         """A refused manifest from the top of inbox/, kept in memory a while (its text, if small), so
@@ -6123,6 +6154,24 @@ def _replacements_named(job: Job, texts: list[str]) -> list[str]:
                     "name of the file it replaces)"
                 )
     return [line for old, line in said.items() if any(f"'{old}'" in t or f" {old}" in t for t in texts)]
+
+
+def _tree_signature(folder: Path, limit: int = 2_000) -> tuple[Any, ...]:
+    """What ``folder`` holds, at any depth (at most ``limit`` entries): names, sizes and
+    modification times, the folders' own too (unreadable: the error's number, tried as it is)."""
+    held: list[tuple[str, int, int]] = []
+    try:
+        for sub, dirs, files in os.walk(folder):
+            dirs.sort()
+            for name in [".", *sorted(files)]:
+                entry = f"{sub}/{name}"
+                st = os.lstat(entry)
+                held.append((entry, st.st_size, st.st_mtime_ns))
+                if len(held) >= limit:
+                    return tuple(held)
+    except OSError as exc:
+        return ("unreadable", exc.errno)
+    return tuple(held)
 
 
 def _holds_files(folder: Path) -> bool:

@@ -5785,3 +5785,30 @@ def test_an_order_folder_is_removed_only_once_its_client_is_done_with_it(rig: Ri
     emptied = r.clock.monotonic()
     r.run(until=lambda: not other.exists(), steps=10, dt=0.5)
     assert r.clock.monotonic() - emptied >= 1.5
+
+
+def test_a_refused_order_folder_goes_to_failed_whole_once_its_client_is_done(rig: Rig) -> None:
+    """(audit, clients F1 b) A folder whose manifest is refused went to failed/ the moment it was
+    read: the client still uploading into it failed on its next file ("path not found"), or made
+    the folder again in inbox/, apart from the rest. It goes whole once unchanged for
+    3 x settle_seconds (at least 2 s); a file still growing in it keeps it there."""
+    r = rig
+    drop = r.inbox / "Order B1"
+    drop.mkdir()
+    (drop / "manifest.yaml").write_text('order_id: "B1"\nproduct: bc-85x55\nquantity: lots\nartwork: [art.pdf]\n')
+    failed = r.root / "failed" / "Order B1"
+    r.run(steps=3, dt=0.5)  # the manifest settled and read: refused
+    assert not failed.exists() and (drop / "manifest.yaml").is_file()
+    partial = drop / "art.pdf"
+    for chunk in range(6):  # the artwork arriving slowly, a piece every half second
+        with partial.open("ab") as fh:
+            fh.write(b"%PDF-1.7\n" if chunk == 0 else b"x" * 1000)
+        r.run(steps=1, dt=0.5)
+        assert not failed.exists(), f"moved while its artwork was still arriving (piece {chunk})"
+    finished = r.clock.monotonic()
+    r.run(until=(failed / "ERROR.txt").is_file, steps=20, dt=0.5)
+    assert r.clock.monotonic() - finished >= 1.5
+    assert sorted(os.listdir(failed)) == ["ERROR.txt", "art.pdf", "manifest.yaml"]
+    assert (failed / "art.pdf").stat().st_size == 9 + 5 * 1000
+    assert "quantity" in (failed / "ERROR.txt").read_text()
+    assert not drop.exists()
