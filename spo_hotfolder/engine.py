@@ -470,8 +470,9 @@ class Engine:
         self._disk_full_at = -math.inf  # monotonic time the spool was last found full
         self._disk_full_said = -math.inf  # ... and said so in the log
         self._cut_off_held: dict[Path, Signature] = {}  # manifests held once as maybe still being written
-        # Refused folder drops waiting to go to failed/ whole: since when (monotonic), what they held
-        self._refused_arriving: dict[Path, tuple[float, tuple[Any, ...]]] = {}
+        # Refused folder drops waiting to go to failed/ whole (monotonic): unchanged since when, what
+        # they held then, first refused when
+        self._refused_arriving: dict[Path, tuple[float, tuple[Any, ...], float]] = {}
         self._repeat_held: dict[Path, Signature] = {}  # manifests sent again, held once for their artwork
         self._cooldown: dict[str, float] = {}  # job_id -> monotonic time before which it is not retried
         # Jobs a restart found sent on with a REJECT in their operator folder (_reject_first), and
@@ -2434,22 +2435,32 @@ class Engine:
         time: moved to failed/ the moment its manifest was refused, the next file its client sent
         failed on the client ("path not found": smbclient, Explorer, FileZilla, WinSCP), or came
         into a folder of the same name made again in inbox/, apart from the rest (audit, clients
-        F1 b). As for an emptied order folder, quiet means unchanged since the first look."""
+        F1 b). As for an emptied order folder, quiet means unchanged since the first look. A folder
+        that never stops changing (a program writing a log into it) goes after
+        artwork_timeout_seconds, the longest the daemon waits for an upload."""
         now = self.clock.monotonic()
         held = _tree_signature(manifest.parent)
         seen = self._refused_arriving.get(manifest)
-        if seen is not None and seen[1] == held:
-            left = seen[0] + self._quiet_seconds() - now
-            if left <= 0:
-                del self._refused_arriving[manifest]
-                return False
-        else:
+        if seen is None:
             if len(self._refused_arriving) > 10_000:
                 self._refused_arriving.clear()
-            self._refused_arriving[manifest] = (now, held)
-            left = self._quiet_seconds()
-            log.info("manifest.refused_folder_settling", manifest=self.rel(manifest), seconds=round(left, 1))
-        self.tracker.hold(manifest, left)
+            first = now
+            log.info(
+                "manifest.refused_folder_settling",
+                manifest=self.rel(manifest),
+                reason="the folder goes to failed/ once nothing in it has changed for "
+                f"{self._quiet_seconds():g} s (its client may still be uploading into it)",
+            )
+        else:
+            first = seen[2]
+            if now - first >= self.config.watch.artwork_timeout_seconds or (
+                seen[1] == held and now - seen[0] >= self._quiet_seconds()
+            ):
+                del self._refused_arriving[manifest]
+                return False
+        since = seen[0] if seen is not None and seen[1] == held else now
+        self._refused_arriving[manifest] = (since, held, first)
+        self.tracker.hold(manifest, since + self._quiet_seconds() - now)
         return True
 
     def _remember_refused(self, folder: Path, manifest: Path) -> None:

@@ -159,7 +159,7 @@ def rig_on(tmp_path: Path, **sections: Any) -> Iterator[Rig]:
         tmp_path,
         write_config(
             tmp_path,
-            watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
+            watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600, **sections.pop("watch", {})},
             delivery={"max_attempts": 3, "backoff_seconds": [10, 30]},
             **sections,
         ),
@@ -5812,3 +5812,22 @@ def test_a_refused_order_folder_goes_to_failed_whole_once_its_client_is_done(rig
     assert (failed / "art.pdf").stat().st_size == 9 + 5 * 1000
     assert "quantity" in (failed / "ERROR.txt").read_text()
     assert not drop.exists()
+
+
+def test_a_refused_order_folder_that_never_stops_changing_goes_after_artwork_timeout(tmp_path: Path) -> None:
+    """A program that keeps writing into a refused order folder (a log, an editor's swap file)
+    must not keep it in inbox/ unexplained for ever: it goes once artwork_timeout_seconds, the
+    longest the daemon waits for an upload, are over."""
+    for r in rig_on(tmp_path, watch={"artwork_timeout_seconds": 20}):
+        drop = r.inbox / "Order B2"
+        drop.mkdir()
+        (drop / "manifest.yaml").write_text('order_id: "B2"\nproduct: bc-85x55\nquantity: lots\nartwork: [a.pdf]\n')
+        failed = r.root / "failed" / "Order B2"
+        began = r.clock.monotonic()
+        for tick in range(80):
+            (drop / ".log").write_text(f"tick {tick}\n")  # a change at every step
+            r.run(steps=1, dt=0.5)
+            if failed.exists():
+                break
+        assert (failed / "ERROR.txt").is_file()
+        assert 20 <= r.clock.monotonic() - began <= 25
