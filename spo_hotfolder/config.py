@@ -290,7 +290,8 @@ def load_config(path: Path, *, filesystems: bool = False, probe: FolderProbe | N
             message += "; check the indentation and quoting near that line"
         raise ConfigError([f"{shown}:{exc.line or 1}: {message}"]) from None
     if document.value is None:
-        raise ConfigError([f"{shown}:1: the config file is empty; it needs at least paths.root"])
+        # (In SPEC 3's form "file:line: key.path: message", as every other error: the key missing.)
+        raise ConfigError([f"{shown}:1: paths: missing; the config file is empty; it needs at least paths.root"])
     if not isinstance(document.value, dict):
         raise ConfigError(
             [

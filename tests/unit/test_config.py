@@ -315,7 +315,7 @@ def test_a_wrong_root_does_not_hide_the_other_folder_errors(tmp_path: Path) -> N
 
 def test_empty_file(tmp_path: Path) -> None:
     path = write(tmp_path, "# only a comment\n")
-    assert only_error(path) == f"{path}:1: the config file is empty; it needs at least paths.root"
+    assert only_error(path) == f"{path}:1: paths: missing; the config file is empty; it needs at least paths.root"
 
 
 def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
