@@ -26,7 +26,9 @@ from spo_hotfolder.config import (
     ConfigError,
     FolderLook,
     load_config,
+    load_paths,
     look_here,
+    spool_only,
     summary,
     template_placeholders,
 )
@@ -83,6 +85,32 @@ def get_config(args: argparse.Namespace, *, logs: bool = True) -> Config:
 
         setup_logging("error", config.logging.format, sys.stderr)
     return config
+
+
+def config_to_read(args: argparse.Namespace) -> Config:
+    """The config for ``jobs`` and ``show``: while the file has an error (edited since the daemon
+    read it: a running daemon keeps the config it had), its spool folders alone, said on stderr. An
+    operator's look at the jobs must not wait for the administrator's fix (audit, soak: every
+    ``jobs`` refused "invalid config" while the daemon went on serving)."""
+    try:
+        return get_config(args, logs=False)
+    except ConfigError as exc:
+        paths = load_paths(config_path(args))
+        if paths is None:
+            raise
+        _say_config_error(
+            exc, "the jobs are read from the spool folders it names; a job not routed yet shows no hot folder"
+        )
+        return spool_only(config_path(args), paths)
+
+
+def _say_config_error(exc: ConfigError, then: str) -> None:
+    more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+    print(
+        f"note: the config file has an error now: {exc.errors[0]}{more}; a running daemon keeps the config it read "
+        f"before (a reload or restart with this file would fail); {then}",
+        file=sys.stderr,
+    )
 
 
 def open_ledger(config: Config, *, readonly: bool = True) -> Ledger:
@@ -306,7 +334,7 @@ def _folder(job: Job) -> str:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    config = get_config(args, logs=False)
+    config = config_to_read(args)
     status: JobStatus | None = None
     blocked: bool | None = True if args.blocked else None
     if args.status:
@@ -421,7 +449,7 @@ def _with_waiting(data: dict[str, Any], waiting: list[dict[str, Any]]) -> dict[s
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    config = get_config(args, logs=False)
+    config = config_to_read(args)
     ledger = open_ledger(config)
     try:
         recorded = _load_job(ledger, args.job)
@@ -861,12 +889,7 @@ def cmd_health(args: argparse.Namespace) -> int:
         report = health_report(paths)
         report["config_error"] = exc.errors[0]
     if invalid is not None and not args.json:
-        more = f" (and {len(invalid.errors) - 1} more)" if len(invalid.errors) > 1 else ""
-        print(
-            f"note: the config file has an error now: {invalid.errors[0]}{more}; a running daemon keeps the config "
-            "it read before (a reload or restart with this file would fail)",
-            file=sys.stderr,
-        )
+        _say_config_error(invalid, "the daemon's health is read from the spool folders it names")
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     elif report["ok"]:

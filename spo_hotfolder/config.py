@@ -302,10 +302,29 @@ def load_config(path: Path, *, filesystems: bool = False, probe: FolderProbe | N
     return _ConfigReader(shown, path.absolute(), document).read(filesystems=filesystems, probe=probe)
 
 
+def spool_only(source: Path, paths: PathsConfig) -> Config:
+    """A config of ``paths`` alone, every other section as by default (no hot folders, no routes):
+    what ``jobs`` and ``show`` read the ledger with while the file has an error elsewhere."""
+    return Config(
+        source=Path(source),
+        paths=paths,
+        watch=_DEFAULT_WATCH,
+        blocking=_DEFAULT_BLOCKING,
+        validation=_DEFAULT_VALIDATION,
+        products=(),
+        hot_folders={},
+        routes=(),
+        delivery=_DEFAULT_DELIVERY,
+        retention=_DEFAULT_RETENTION,
+        metrics=MetricsConfig(),
+        logging=_DEFAULT_LOGGING,
+    )
+
+
 def load_paths(path: Path) -> PathsConfig | None:
     """Only the spool folders of the config at ``path`` (None if they cannot be read): for
-    ``health`` while the file has an error elsewhere, which the running daemon, keeping the
-    config it read before, does not have."""
+    ``health``, ``jobs`` and ``show`` while the file has an error elsewhere, which the running
+    daemon, keeping the config it read before, does not have."""
     try:
         data = Path(path).read_bytes()
     except OSError:

@@ -919,3 +919,31 @@ def test_a_crash_renders_as_json_without_local_variables(tmp_path: Path) -> None
     assert any("a library is unhappy" in line["event"] for line in lines)
     assert "customer-data" not in result.stdout
     assert lines[-1]["exception"][0]["exc_value"] == "boom"
+
+
+def test_jobs_and_show_while_the_config_file_has_an_error_read_the_spool_it_names(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """(soak audit) While the config file had an error (a reload keeps the config the daemon read
+    before), every `jobs` and `show` was refused "invalid config": an operator could not look at
+    the jobs of a daemon serving them. They read the spool the file names, and say the error on
+    stderr; a file that names no spool is refused as before."""
+    config = write_config(tmp_path)
+    daemon = start_daemon(daemons, config)
+    job_id = drop_card(daemon, "501")
+    daemon.wait_status(job_id, "InHotFolder")
+    good_jobs = json.loads(daemon.cli("jobs", "--json").stdout)
+    good_show = json.loads(daemon.cli("show", job_id, "--json").stdout)
+    config.write_text(config.read_text().replace("settle_seconds", "settle_secs"))
+    listed = daemon.cli("jobs", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == good_jobs  # (delivered: its hot folder is recorded)
+    assert listed.stderr.startswith("note: the config file has an error now: ")
+    assert "unknown key 'settle_secs'" in listed.stderr and len(listed.stderr.splitlines()) == 1
+    shown = daemon.cli("show", job_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == good_show
+    config.write_text("paths: [")  # nothing to find the spool by: the error, as before
+    broken = daemon.cli("jobs")
+    assert broken.returncode == 1 and broken.stderr.startswith("spo-hotfolder: error: invalid config: ")
+    assert daemon.stop() == 0
