@@ -545,7 +545,20 @@ def cmd_action(args: argparse.Namespace) -> int:
     """release / reject / replace / retry: the same rules and code as the operator's drop files."""
     from spo_hotfolder.service import offline_lock, prepare_folders
 
-    config = get_config(args)
+    invalid: ConfigError | None = None
+    try:
+        config = get_config(args)
+    except ConfigError as exc:
+        # The file edited since the daemon read it (it keeps the config it had): a running daemon
+        # does the command, as it reads drop files meanwhile; with none running, the error.
+        paths = load_paths(config_path(args))
+        if paths is None:
+            raise
+        invalid, config = exc, spool_only(config_path(args), paths)
+        with offline_lock(config) as offline:
+            if offline:
+                raise invalid from None
+        _say_config_error(invalid, "the command is handed to the running daemon")
     action = Action(args.action)
     by = operator_name(args)
     note = str(args.note or "")
@@ -585,6 +598,11 @@ def cmd_action(args: argparse.Namespace) -> int:
                 print(f"{job.job_id}: {message}")
                 return 0
             with offline_lock(config) as offline:
+                if offline and invalid is not None:  # (the daemon stopped meanwhile)
+                    _withdraw(config.paths.state / "commands", token)
+                    if ledger.drop_result(token) is None:
+                        raise invalid
+                    continue
                 if offline:
                     result = _run_offline(config, ledger, job.job_id, token)
                     if result is not None:

@@ -947,3 +947,29 @@ def test_jobs_and_show_while_the_config_file_has_an_error_read_the_spool_it_name
     broken = daemon.cli("jobs")
     assert broken.returncode == 1 and broken.stderr.startswith("spo-hotfolder: error: invalid config: ")
     assert daemon.stop() == 0
+
+
+def test_operator_commands_while_the_config_file_has_an_error_go_to_the_running_daemon(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """(soak audit) With a typo in the config file, a running daemon keeps the config it read and
+    reads drop files as before; `release` and the other commands, refused "invalid config", are
+    handed to it too (a note on stderr says the error). With no daemon running, the error, and
+    nothing left queued."""
+    config = write_config(tmp_path, blocking={"block_on_arrival": True})
+    daemon = start_daemon(daemons, config)
+    first, second = drop_card(daemon, "601"), drop_card(daemon, "602")
+    daemon.wait_status(first, "OutputCreated")
+    daemon.wait_status(second, "OutputCreated")
+    config.write_text(config.read_text().replace("settle_seconds", "settle_secs"))
+    released = daemon.cli("release", first, "--by", "alice")
+    assert released.returncode == 0, released.stderr
+    assert released.stdout.startswith(f"{first}: released by alice")
+    assert released.stderr.startswith("note: the config file has an error now: ")
+    assert "unknown key 'settle_secs'" in released.stderr and len(released.stderr.splitlines()) == 1
+    daemon.wait_status(first, "InHotFolder")
+    assert daemon.stop() == 0
+    refused = daemon.cli("release", second, "--by", "alice")
+    assert refused.returncode == 1 and refused.stderr.startswith("spo-hotfolder: error: invalid config: ")
+    assert os.listdir(tmp_path / "root" / "state" / "commands") == []
+    assert daemon.cli("show", second, "--json").stdout.count('"removed_by": "alice"') == 0
