@@ -87,21 +87,30 @@ def get_config(args: argparse.Namespace, *, logs: bool = True) -> Config:
     return config
 
 
-def config_to_read(args: argparse.Namespace) -> Config:
-    """The config for ``jobs`` and ``show``: while the file has an error (edited since the daemon
-    read it: a running daemon keeps the config it had), its spool folders alone, said on stderr. An
-    operator's look at the jobs must not wait for the administrator's fix (audit, soak: every
-    ``jobs`` refused "invalid config" while the daemon went on serving)."""
+def config_or_spool(args: argparse.Namespace, *, logs: bool = True) -> tuple[Config, ConfigError | None]:
+    """The config and None; while the file has an error (edited since the daemon read it: a
+    running daemon keeps the config it had), its spool folders alone and that error, for the
+    commands that need no more (``jobs``, ``show``, ``health``, and the operator commands a running
+    daemon does): an operator's look at the jobs must not wait for the administrator's fix (audit,
+    soak: every ``jobs`` refused "invalid config" while the daemon went on serving). The error is
+    raised when not even the spool folders can be read."""
     try:
-        return get_config(args, logs=False)
+        return get_config(args, logs=logs), None
     except ConfigError as exc:
         paths = load_paths(config_path(args))
         if paths is None:
             raise
+        return spool_only(config_path(args), paths), exc
+
+
+def config_to_read(args: argparse.Namespace) -> Config:
+    """The config for ``jobs`` and ``show`` (config_or_spool), the file's error said on stderr."""
+    config, invalid = config_or_spool(args, logs=False)
+    if invalid is not None:
         _say_config_error(
-            exc, "the jobs are read from the spool folders it names; a job not routed yet shows no hot folder"
+            invalid, "the jobs are read from the spool folders it names; a job not routed yet shows no hot folder"
         )
-        return spool_only(config_path(args), paths)
+    return config
 
 
 def _say_config_error(exc: ConfigError, then: str) -> None:
@@ -545,16 +554,9 @@ def cmd_action(args: argparse.Namespace) -> int:
     """release / reject / replace / retry: the same rules and code as the operator's drop files."""
     from spo_hotfolder.service import offline_lock, prepare_folders
 
-    invalid: ConfigError | None = None
-    try:
-        config = get_config(args)
-    except ConfigError as exc:
-        # The file edited since the daemon read it (it keeps the config it had): a running daemon
-        # does the command, as it reads drop files meanwhile; with none running, the error.
-        paths = load_paths(config_path(args))
-        if paths is None:
-            raise
-        invalid, config = exc, spool_only(config_path(args), paths)
+    config, invalid = config_or_spool(args)
+    if invalid is not None:
+        # A running daemon does the command, as it reads drop files meanwhile; with none, the error.
         with offline_lock(config) as offline:
             if offline:
                 raise invalid from None
@@ -891,23 +893,16 @@ def _known_note(job: Job | None, order_id: str, reprint: bool) -> str | None:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Exit 0 when the daemon runs and is healthy (watcher alive), 1 otherwise with a one-line reason."""
-    from spo_hotfolder.config import load_paths
     from spo_hotfolder.health import health_report
 
-    invalid: ConfigError | None = None
-    try:
-        report = health_report(get_config(args, logs=False))
-    except ConfigError as exc:
-        # Edited since the daemon read it (a reload keeps the config it had): the daemon's health
-        # is still what the monitoring asks; the file's error is said beside it.
-        paths = load_paths(config_path(args))
-        if paths is None:
-            raise
-        invalid = exc
-        report = health_report(paths)
-        report["config_error"] = exc.errors[0]
-    if invalid is not None and not args.json:
-        _say_config_error(invalid, "the daemon's health is read from the spool folders it names")
+    # A config file with an error (a reload keeps the config the daemon had): the daemon's health
+    # is still what the monitoring asks; the file's error is said beside it.
+    config, invalid = config_or_spool(args, logs=False)
+    report = health_report(config)
+    if invalid is not None:
+        report["config_error"] = invalid.errors[0]
+        if not args.json:
+            _say_config_error(invalid, "the daemon's health is read from the spool folders it names")
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     elif report["ok"]:

@@ -3275,11 +3275,10 @@ class Engine:
             return False
         try:
             changed = folder.stat().st_mtime_ns
-            holds_files = any(files for _sub, _dirs, files in os.walk(folder))
         except OSError:
             self._empty_since.pop(folder, None)
             return True  # (gone, or cannot be looked at: tried as before)
-        if holds_files:
+        if _holds_files(folder):
             self._empty_since.pop(folder, None)
             return False
         if seen is None or seen[1] != changed:

@@ -41,15 +41,15 @@ def daemon_alive(pid: object) -> bool:
     return b"spo-hotfolder" in cmdline or b"spo_hotfolder" in cmdline
 
 
-def health_report(config: Config | PathsConfig) -> dict[str, Any]:
+def health_report(config: Config) -> dict[str, Any]:
     """What ``spo-hotfolder health`` reports: ``ok``, a one-line ``reason``, and counts per status.
 
     Read from the daemon's ``state/health.json`` (rewritten at every heartbeat), without taking the
     instance lock (a monitoring probe must never make a starting daemon refuse to start). When the
     daemon is down, the counts come from the ledger if this user may read it. Only the spool
-    folders are needed (``PathsConfig``: a config file made invalid since the daemon read it).
+    folders are read (a config file made invalid since the daemon read it: ``config.spool_only``).
     """
-    paths = config.paths if isinstance(config, Config) else config
+    paths = config.paths
     health = read_health(paths)
     report: dict[str, Any]
     if health is None:
