@@ -491,8 +491,12 @@ def _not_writable_why(path: Path) -> str:
     if st.st_uid != folder_owner:
         # Made by a command run as root (or another user) in the daemon's state/ folder.
         return f"{said}: give it to the owner of its folder: chown {user_name(folder_owner)}: {path}*)"
+    outside = st.st_gid != os.getegid() and st.st_gid not in os.getgroups()
+    if outside and st.st_gid == 0:
+        # Never "join the group root" (it may write much of the system), and g+w helps no one else.
+        return f"{said}: run the command as {user_name(st.st_uid)}, who owns it)"
     mends = [f"chmod g+w {path}*"] if not st.st_mode & 0o020 else []
-    if st.st_gid != os.getegid() and st.st_gid not in os.getgroups():
+    if outside:
         # Group-writable or not, it helps only a member of its group (audit D: chmod g+w alone did not).
         group = group_name(st.st_gid)
         mends.append(

@@ -44,7 +44,16 @@ from spo_hotfolder.config import (
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write, on_read_only_mount
 from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME
-from spo_hotfolder.ledger import Ledger, LedgerError, Stage, disk_full_why, ledger_path, this_user
+from spo_hotfolder.ledger import (
+    Ledger,
+    LedgerError,
+    Stage,
+    disk_full_why,
+    group_name,
+    ledger_path,
+    this_user,
+    user_name,
+)
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
@@ -142,7 +151,13 @@ def check_folders(config: Config) -> None:
                 raise StartupError(
                     f"spool folder {name} ({folder}) is on a filesystem mounted read-only; mount it read-write"
                 )
-            raise StartupError(f"spool folder {name} ({folder}) is not writable by this user (uid {os.getuid()})")
+            st = folder.stat()
+            raise StartupError(
+                f"spool folder {name} ({folder}) is not writable by this user ({this_user()}): it belongs to "
+                f"{user_name(st.st_uid)}, group {group_name(st.st_gid)}, mode {stat.S_IMODE(st.st_mode):o}; run "
+                "the daemon as the user the spool is for (the service's User=, docs/service.md), or give "
+                "this user the right to write there"
+            )
 
 
 def folder_access_notes(config: Config) -> list[str]:

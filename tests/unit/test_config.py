@@ -1271,6 +1271,31 @@ def test_check_config_notes_spool_folders_this_user_may_not_write_or_create(
         service.check_folders(config)
 
 
+def test_run_refuses_a_spool_folder_it_may_not_write_saying_whose_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` as a user who may not write a spool folder said "not writable by this user (uid 65534)":
+    it names the user, the folder's owner, group and mode, and what to do."""
+    from spo_hotfolder import service
+
+    root = tmp_path / "root"
+    config = load_config(write(tmp_path, f"paths:\n  root: {root}\n"))
+    service.prepare_folders(config)
+    (root / "done").chmod(0o750)
+    real = os.access
+    monkeypatch.setattr(service.os, "access", lambda p, mode: Path(p) != root / "done" and real(p, mode))
+    monkeypatch.setattr(service, "this_user", lambda: "alice, uid 1001")
+    monkeypatch.setattr(service, "user_name", lambda uid: "spo-hotfolder")
+    monkeypatch.setattr(service, "group_name", lambda gid: "spool")
+    with pytest.raises(service.StartupError) as refused:
+        service.check_folders(config)
+    assert str(refused.value) == (
+        f"spool folder done ({root / 'done'}) is not writable by this user (alice, uid 1001): it belongs to "
+        "spo-hotfolder, group spool, mode 750; run the daemon as the user the spool is for (the service's "
+        "User=, docs/service.md), or give this user the right to write there"
+    )
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root may give folders away")
 def test_init_as_root_makes_folders_and_ledger_the_service_users_own(tmp_path: Path) -> None:
     """Audit BT 3: `init` run as root (its umask 022) under a spool root the service user owns made

@@ -416,6 +416,7 @@ def test_a_ledger_this_user_may_not_write_is_refused_saying_whose_it_is(
     monkeypatch.setattr(ledger_module.os, "getegid", lambda: 4242)
     monkeypatch.setattr(ledger_module.os, "getgroups", lambda: [4242])
     monkeypatch.setattr(ledger_module, "group_name", lambda gid: "spo-hotfolder")
+    monkeypatch.setattr(ledger_module.os, "stat", _stat_owned_by(path, me, gid=12346))  # (not group root)
     said = ledger_module._not_writable_why(path)
     assert said.endswith(
         f": to let its group write it too: chmod g+w {path}*; and put this user into its group spo-hotfolder: "
@@ -437,7 +438,34 @@ def test_a_ledger_this_user_may_not_write_is_refused_saying_whose_it_is(
     assert said.endswith(f": give it to the owner of its folder: chown spo-hotfolder: {path}*)")
 
 
-def _stat_owned_by(path: Path, uid: int) -> Any:
+def test_a_ledger_of_group_root_is_not_answered_with_joining_group_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger made by root in a root-owned state/ folder, opened by another user: the advice was
+    "put this user into its group root: usermod -aG root nobody" (a group that may write much of the
+    system). It names the owner to run the command as instead."""
+    import spo_hotfolder.ledger as ledger_module
+
+    path = tmp_path / "ledger.sqlite3"
+    Ledger(path).close()
+    path.chmod(0o644)
+    me = path.stat().st_uid
+    monkeypatch.setattr(ledger_module.os, "access", lambda p, mode: False)  # as the other user sees it
+    monkeypatch.setattr(ledger_module.os, "getegid", lambda: 65534)
+    monkeypatch.setattr(ledger_module.os, "getgroups", lambda: [65534])
+    names = {me: "root", ledger_module.os.geteuid(): "root"}
+    monkeypatch.setattr(ledger_module, "user_name", lambda uid: names.get(uid, "nobody"))
+    monkeypatch.setattr(ledger_module.os, "stat", _stat_owned_by(path, me, gid=0))
+    said = ledger_module._not_writable_why(path)
+    assert "usermod" not in said and "chmod" not in said
+    assert said.endswith(": run the command as root, who owns it)")
+    # A group other than root: joining it is still the advice.
+    monkeypatch.setattr(ledger_module.os, "stat", _stat_owned_by(path, me, gid=4242))
+    monkeypatch.setattr(ledger_module, "group_name", lambda gid: "spool")
+    assert "usermod -aG spool" in ledger_module._not_writable_why(path)
+
+
+def _stat_owned_by(path: Path, uid: int, gid: int | None = None) -> Any:
     import os as real_os
 
     real = real_os.stat
@@ -447,6 +475,8 @@ def _stat_owned_by(path: Path, uid: int) -> Any:
         if Path(p) == path:
             values = list(st)
             values[4] = uid  # st_uid
+            if gid is not None:
+                values[5] = gid  # st_gid
             return real_os.stat_result(values)
         return st
 
