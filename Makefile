@@ -28,8 +28,13 @@ run: bytecode
 init: $(BIN)/.installed
 	$(BIN)/spo-hotfolder -c $(CONFIG) init
 
+# Two test processes (JOBS=0: one): the end-to-end tests spend most of their time waiting on a
+# daemon, so two halve the wall time on two cores. worksteal: a process that is done early takes
+# tests from the other (a few tests take 10 s).
+JOBS ?= 2
+
 test: bytecode
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q -n $(JOBS) --dist worksteal
 
 test-slow: bytecode
 	$(BIN)/python -m pytest -m slow -q
