@@ -21,6 +21,7 @@ import errno
 import fnmatch
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -63,6 +64,7 @@ from spo_hotfolder.delivery import (
     write_temp,
 )
 from spo_hotfolder.fsutil import (
+    NAME_MAX,
     Flusher,
     atomic_write,
     fit_name,
@@ -380,6 +382,15 @@ def _artwork_missing_failure(inputs: Sequence[ArtworkInput]) -> JobFailed | None
         [f"artwork/{name} is not there" for name in missing],
         "Put the artwork into replace/ (same file name), or drop REJECT here.",
     )
+
+
+#: The hidden name of a folder in failed/ being put together for a refused input (``<pid>-<n>.<name>``).
+REFUSAL_PREFIX = ".spo-hotfolder-refusal."
+_REFUSAL_IDS = itertools.count(1)
+#: A folder drop's ERROR.txt, written whole in its folder (an ignored name) before the folder moved.
+_REFUSAL_ERROR_WHOLE = re.compile(r"^\.spo-hotfolder-ERROR\.\d+\.tmp$")
+#: Temp files of a refusal cut short (atomic_write's): an ERROR.txt, the one above, or a manifest copy.
+_REFUSAL_TEMP = re.compile(r"^\.(ERROR\.txt|\.spo-hotfolder-ERROR\.\d+\.tmp|.+\.(json|ya?ml))\.\d+\.tmp$", re.I)
 
 
 class Engine:
@@ -986,6 +997,8 @@ class Engine:
             if not self._rescan_requested:
                 return
             self._rescan_requested = False
+            if self._scans_done:  # (the first: reconcile did it)
+                self._guard("intake", "", self._recover_refusals)
             self._scan = self._scan_files()
             self._scan_started = time.monotonic()
             self._scan_count = 0
@@ -1501,21 +1514,27 @@ class Engine:
             self._file_repeat(path, [existing for _, existing in plans if existing is not None], folder_manifest, data)
             return
         manifest_name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
-        try:
-            self._record_manifest(manifest, plans, base, manifest_name, data, key, path, now)
-        except Exception:
-            # Nothing was recorded: the folders made for new jobs must not stay behind in work/.
-            for spec, existing in plans:
-                if existing is None and self.ledger.get_job(spec.job_id, history=False) is None:
-                    shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
-            raise
+        if plans:
+            try:
+                self._record_manifest(manifest, plans, base, manifest_name, data, key, path, now)
+            except Exception:
+                # Nothing was recorded: the folders made for new jobs must not stay behind in work/.
+                for spec, existing in plans:
+                    if existing is None and self.ledger.get_job(spec.job_id, history=False) is None:
+                        shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
+                raise
         if refused:
-            self._refuse_jobs(path, data, manifest, refused, others, base, [spec for spec, _ in plans], twins)
+            # No job taken: nothing is recorded, and the manifest itself goes with the refusal (a
+            # crash before it is filed leaves it in inbox/, refused again at the next start).
+            keep = None if plans else signature(st)
+            self._refuse_jobs(path, data, manifest, refused, others, base, [spec for spec, _ in plans], twins, keep)
         # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
         # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
-        self._unfinished.append((key, path, signature(st)))
+        if plans:
+            self._unfinished.append((key, path, signature(st)))
+            if folder_manifest:
+                self._finish_intakes()  # before its folder is cleaned up
         if folder_manifest:
-            self._finish_intakes()  # before its folder is cleaned up
             self._consumed_dirs.add(base)
         seen = self.tracker.first_seen(path)
         if seen is not None:
@@ -2224,20 +2243,22 @@ class Engine:
         base: Path,
         taken_specs: list[JobSpec],
         twins: Mapping[str, Delivery],
+        sig: Signature | None = None,
     ) -> None:
         """The refused jobs' manifest and artwork go to failed/ with an ERROR.txt; ``others``: those
         refused because their job id is another order's, ``twins`` those whose reprint was sent
         twice (the PDF the first made still waits), the rest were done before. Artwork that a
         job taken from the same manifest also names stays for that job (a storefront re-sending a
-        whole order with one job added names the old jobs' files again)."""
+        whole order with one job added names the old jobs' files again).
+
+        ``sig``: no job was taken (nothing recorded), so the manifest itself goes into the folder, if
+        unchanged since it was read (``sig``); else a copy (the jobs taken keep it: the inbox's goes
+        once they are recorded)."""
         accepted = [spec.job_id for spec in taken_specs]
         needed = {base / ref.path: spec.job_id for spec in taken_specs for ref in spec.artwork}
-        target = self._new_failed_folder(self._failed_name(path))
-        target.mkdir(parents=True)
-        atomic_write(target / path.name, data)
         left: list[str] = []
         wanted: list[str] = []  # by another order's job or manifest
-        moved: list[str] = []
+        moving: dict[Path, str] = {}  # artwork that goes into the folder's artwork/
         beside: dict[Path, str] | None = None
         for spec, _ in refused:
             for ref in spec.artwork:
@@ -2257,10 +2278,9 @@ class Engine:
                     # Sent together with its twin `reprint: true` (or another order naming the file):
                     # that manifest takes the file in its turn.
                     wanted.append(f"{ref.path} (manifest {beside[src]} names it)")
-                else:
-                    (target / "artwork").mkdir(exist_ok=True)
-                    move(src, target / "artwork" / Path(ref.path).name)
-                    moved.append(Path(ref.path).name)
+                elif src not in moving:
+                    moving[src] = Path(ref.path).name
+        moved = list(dict.fromkeys(moving.values()))
         # Sent again as the fix says, the manifest needs its artwork beside it again.
         artwork = f", together with its artwork (moved here, into artwork/: {', '.join(moved)})" if moved else ""
         problems = [reason for _, reason in refused]
@@ -2310,12 +2330,34 @@ class Engine:
                 + (f" without {taken}" if accepted else "")
                 + f"{artwork}."
             )
-        atomic_write(
-            target / "ERROR.txt",
-            error_text(
-                f"Manifest {path.name} (order {manifest.order_id}): {_not_taken(refused, accepted)}", problems, fix
-            ),
+        text = error_text(
+            f"Manifest {path.name} (order {manifest.order_id}): {_not_taken(refused, accepted)}", problems, fix
         )
+        # Put together hidden, ERROR.txt first, and renamed when whole (_refusal_folder).
+        final = self._failed_name(path)
+        building = self._refusal_folder(final)
+        # The manifest comes last: a folder holding it is whole (_recover_refusals).
+        placed: list[tuple[Path, Path]] = []
+        try:
+            atomic_write(building / "ERROR.txt", text)
+            for src, name in moving.items():
+                with contextlib.suppress(FileNotFoundError):  # (gone meanwhile: nothing to keep)
+                    placed.append((move(src, building / "artwork" / name), src))
+            try:
+                unchanged = sig is not None and signature(os.stat(path)) == sig
+            except FileNotFoundError:
+                unchanged = False
+            if unchanged:
+                os.replace(path, building / path.name)
+            else:
+                atomic_write(building / path.name, data)
+        except BaseException:
+            for there, src in placed:  # (a full disk, say: all as it was, tried again later)
+                with contextlib.suppress(OSError):
+                    move(there, src)
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        target = self._file_refusal(building, final)
         log.warning(
             "manifest.jobs_refused",
             manifest=str(path),
@@ -2380,7 +2422,7 @@ class Engine:
         whole, once its client is done with it (None until then: _folder_still_arriving)."""
         if folder_manifest and not fault and self._folder_still_arriving(path):
             return None
-        target = self._new_failed_folder(name or self._failed_name(path))
+        final = name or self._failed_name(path)
         stored = path.name
         if folder_manifest and not any(problem.startswith("this folder holds") for problem in problems):
             several = several_manifests(path.parent)  # one more came meanwhile: not read either
@@ -2395,39 +2437,102 @@ class Engine:
         else:
             title = f"Manifest {path.name} could not be used; no job was created from it."
             located = any(re.match(r"(line \d+|[A-Za-z_][\w.\[\]]*: )", problem) for problem in problems)
-            # The name it has here: one too long for a folder beside it is shortened (unique_path).
-            stored = unique_path(target / path.name).name
+            # The name it has here: one too long for a folder beside it is shortened.
+            stored = fit_name(path.name, NAME_MAX - 8)
             fix = fix or self._resend_text(stored, folder_manifest, fault, located=located)
             if stored != path.name:
                 fix += f" (Its name was too long to keep: it is here as {stored}.)"
         text = error_text(title, problems, fix)
         # ERROR.txt is written before anything moves: on a full disk the manifest stays where it is
-        # (taken again later) rather than lying in failed/ unexplained.
+        # (taken again later) rather than lying in failed/ unexplained. The folder is put together
+        # under a hidden name and renamed when whole (_refusal_folder).
         if folder_manifest:
+            for stale in os.listdir(path.parent):  # left by a crash before the move
+                if _REFUSAL_ERROR_WHOLE.match(stale) or _REFUSAL_TEMP.match(stale):
+                    with contextlib.suppress(OSError):
+                        (path.parent / stale).unlink()
             written = path.parent / f".spo-hotfolder-ERROR.{os.getpid()}.tmp"  # an ignored name
+            building = self._refusal_folder(final, make=False)
             try:
                 atomic_write(written, text)
-                move(path.parent, target)
+                os.replace(path.parent, building)
             except BaseException:
                 with contextlib.suppress(OSError):
                     written.unlink()
                 raise
-            os.replace(target / written.name, target / "ERROR.txt")
+            os.replace(building / written.name, building / "ERROR.txt")
+            target = self._file_refusal(building, final)
         else:
-            # ERROR.txt comes last, under its name once the manifest is beside it: whoever sees it
-            # (an operator, a script waiting for it) finds the whole folder.
-            target.mkdir(parents=True)
-            written = target / f".spo-hotfolder-ERROR.{os.getpid()}.tmp"
+            # ERROR.txt first, then the manifest beside it, then the folder under its name: whoever
+            # sees it (an operator, a script waiting for it) finds the whole folder.
+            building = self._refusal_folder(final)
             try:
-                atomic_write(written, text)
-                move(path, target / path.name)
+                atomic_write(building / "ERROR.txt", text)
+                os.replace(path, building / stored)
             except BaseException:
-                shutil.rmtree(target, ignore_errors=True)
+                shutil.rmtree(building, ignore_errors=True)
                 raise
-            os.replace(written, target / "ERROR.txt")
+            target = self._file_refusal(building, final)
             self._remember_refused(target, target / stored)
         log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
         return target
+
+    def _refusal_folder(self, name: str, *, make: bool = True) -> Path:
+        """A hidden folder in failed/ where a refusal is put together (its ERROR.txt first, then
+        the manifest and its files), renamed to ``name`` (``_file_refusal``) once whole. A crash
+        meanwhile leaves it hidden, and the next start finishes it (``_recover_refusals``): no
+        folder in failed/ without its ERROR.txt, empty, or with a temp file only, and no manifest
+        lost in a folder half made (audit, soak 2: a kill while a manifest was refused lost it)."""
+        folder = self.area("failed") / f"{REFUSAL_PREFIX}{os.getpid()}-{next(_REFUSAL_IDS)}.{safe_folder_name(name)}"
+        if make:
+            folder.mkdir(parents=True)
+        return folder
+
+    def _file_refusal(self, building: Path, name: str) -> Path:
+        """The refusal put together in ``building`` under its name in failed/: one rename."""
+        fsync_dir(building)
+        target = self._new_failed_folder(name)
+        os.replace(building, target)  # (free: a folder of that name would be replaced only if empty)
+        fsync_dir(target.parent)
+        return target
+
+    def _recover_refusals(self) -> None:
+        """At start (and at each rescan: an error after the manifest moved leaves one too): a
+        refusal cut short (its hidden folder in failed/) is filed under its name when the manifest
+        is in it (its ERROR.txt was written before the manifest came), or removed when not (the
+        manifest never left inbox/, and is refused again). Refusals are made on the engine thread,
+        as this is: none is being put together meanwhile."""
+        failed = self.area("failed")
+        try:
+            with os.scandir(failed) as entries:
+                left = [
+                    Path(e.path)
+                    for e in entries
+                    if e.name.startswith(REFUSAL_PREFIX) and e.is_dir(follow_symlinks=False)
+                ]
+        except OSError:
+            return
+        for building in left:
+            names = os.listdir(building)
+            for name in names:
+                if _REFUSAL_ERROR_WHOLE.match(name) and "ERROR.txt" not in names:
+                    os.replace(building / name, building / "ERROR.txt")  # a folder drop's, whole
+                    names.append("ERROR.txt")
+                elif _REFUSAL_ERROR_WHOLE.match(name) or _REFUSAL_TEMP.match(name):
+                    (building / name).unlink()  # cut short
+            if not [n for n in os.listdir(building) if n not in ("ERROR.txt", "artwork")]:
+                # The manifest never came (it is in inbox/, refused again): artwork moved in goes back.
+                with contextlib.suppress(FileNotFoundError), os.scandir(building / "artwork") as files:
+                    for file in list(files):
+                        move(Path(file.path), self.area("inbox") / file.name)
+                shutil.rmtree(building, ignore_errors=True)
+                log.info(
+                    "recovery.refusal_removed", folder=self.rel(building), reason="its manifest is still in inbox/"
+                )
+                continue
+            final = building.name[len(REFUSAL_PREFIX) :].partition(".")[2] or "refused"
+            target = self._file_refusal(building, final)
+            log.info("recovery.refusal_filed", folder=self.rel(target))
 
     def _folder_still_arriving(self, manifest: Path) -> bool:
         """Whether the folder of ``manifest`` (refused) has changed within ``_quiet_seconds``; if so,
@@ -5582,6 +5687,7 @@ class Engine:
     def reconcile(self) -> None:
         """At start: finish what a crash interrupted, and make the folders agree with the ledger."""
         now = self.clock.now()
+        self._guard("intake", "", self._recover_refusals)
         self._guard("intake", "", self._finish_pending_intakes)  # a failure is tried again at each step
         self._guard("intake", "", self._tidy_inbox_folders)
         for delivery in self.ledger.open_deliveries():

@@ -4507,23 +4507,23 @@ def test_a_refused_manifests_error_txt_appears_only_once_the_manifest_is_beside_
 ) -> None:
     """A test (or an operator's script) that waits for failed/<name>/ERROR.txt and then reads the
     manifest beside it found it missing for a moment: ERROR.txt was written before the manifest
-    moved (CI, under load). ERROR.txt gets its name last."""
+    moved (CI, under load). The folder is put together under a hidden name and gets its name,
+    ERROR.txt and manifest in it, in one rename."""
     r = rig
-    real = engine_module.move
-    seen: list[bool] = []
+    real = Engine._file_refusal
+    seen: list[tuple[bool, list[str]]] = []
 
-    def move(src: Path, dst: Path) -> Path:
-        folder = dst if folder_drop else dst.parent
-        seen.append((folder / "ERROR.txt").exists())
-        return real(src, dst)
+    def file_refusal(self: Engine, building: Path, name: str) -> Path:
+        seen.append((failed.exists(), sorted(p.name for p in building.iterdir())))
+        return real(self, building, name)
 
-    monkeypatch.setattr(engine_module, "move", move)
+    monkeypatch.setattr(Engine, "_file_refusal", file_refusal)
     _, failed = _drop_bad_manifest(r, tmp_path, folder_drop)
     r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=10)
-    assert seen == [False]
-    assert sorted(p.name for p in failed.iterdir()) == sorted(
-        ["ERROR.txt", "manifest.yaml" if folder_drop else "BAD.yaml"]
-    )
+    whole = sorted(["ERROR.txt", "manifest.yaml" if folder_drop else "BAD.yaml"])
+    assert seen == [(False, whole)]
+    assert sorted(p.name for p in failed.iterdir()) == whole
+    assert [p.name for p in failed.parent.iterdir() if p.name.startswith(".")] == []
 
 
 def test_a_failure_status_is_recorded_once_the_folder_is_in_failed_with_its_error_txt(
@@ -5831,3 +5831,133 @@ def test_a_refused_order_folder_that_never_stops_changing_goes_after_artwork_tim
                 break
         assert (failed / "ERROR.txt").is_file()
         assert 20 <= r.clock.monotonic() - began <= 25
+
+
+def _is_refusal_move(src: Any, dst: Any) -> bool:
+    """The manifest (or folder drop) going into the hidden folder a refusal is put together in."""
+    into = engine_module.REFUSAL_PREFIX in str(dst) and engine_module.REFUSAL_PREFIX not in str(src)
+    return into and "/artwork/" not in str(dst)
+
+
+def _is_artwork_move(src: Any, dst: Any) -> bool:
+    return engine_module.REFUSAL_PREFIX in str(dst) and "/artwork/" in str(dst)
+
+
+REFUSAL_CRASH_POINTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
+    "while ERROR.txt is written": lambda mp: _crash_before(
+        mp, engine_module.os, "replace", when=lambda src, dst: Path(dst).name == "ERROR.txt"
+    ),
+    "before the manifest moves": lambda mp: _crash_before(mp, engine_module.os, "replace", when=_is_refusal_move),
+    "after the manifest moved": lambda mp: _crash_after(mp, engine_module.os, "replace", when=_is_refusal_move),
+    "before the folder gets its name": lambda mp: _crash_before(mp, Engine, "_file_refusal"),
+    # (the refusal of jobs already done: their artwork goes in before the manifest)
+    "before the artwork moves": lambda mp: _crash_before(mp, engine_module.os, "replace", when=_is_artwork_move),
+    "after the artwork moved": lambda mp: _crash_after(mp, engine_module.os, "replace", when=_is_artwork_move),
+}
+
+
+def _failed_folders(r: Rig) -> list[str]:
+    return sorted(p.name for p in (r.root / "failed").iterdir())
+
+
+@pytest.mark.parametrize("point", list(REFUSAL_CRASH_POINTS)[:4])
+@pytest.mark.parametrize("folder_drop", [False, True])
+def test_a_kill_while_a_bad_manifest_is_refused_loses_nothing_and_leaves_one_whole_folder(
+    rig: Rig, tmp_path: Path, point: str, folder_drop: bool
+) -> None:
+    """Audit, soak 2 (B): killed while a manifest was refused, failed/<name>/ stayed behind empty or
+    with a temp file only, and the manifest was refused again into <name>-2/. The folder is put
+    together hidden and renamed when whole; the next start files or removes what a kill left."""
+    r = rig
+    _, failed = _drop_bad_manifest(r, tmp_path, folder_drop)
+    life_until_killed(r, REFUSAL_CRASH_POINTS[point])
+    r.start()
+    r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=10)
+    r.run(steps=3)
+    assert _failed_folders(r) == [failed.name]
+    whole = ["ERROR.txt", "manifest.yaml" if folder_drop else "BAD.yaml"]
+    assert sorted(p.name for p in failed.iterdir()) == sorted(whole)
+    assert "quantity" in (failed / "ERROR.txt").read_text()
+    assert os.listdir(r.inbox) == []
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        *REFUSAL_CRASH_POINTS,
+        "before the artwork moves",
+        "after the artwork moved",
+    ],
+)
+def test_a_kill_while_a_manifest_of_a_delivered_job_is_refused_loses_nothing(rig: Rig, point: str) -> None:
+    """Audit, soak 2 (A): the same manifest sent again for a job already delivered (no reprint),
+    killed while it was refused: at the next start the manifest was gone (its intake recorded, the
+    inbox's removed, the copy in failed/ never finished), or lay there without its ERROR.txt. Nothing
+    is recorded for a manifest none of whose jobs is taken: it goes to failed/ itself, whole."""
+    r = rig
+    job_id = r.order("RS")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["RS_RS-1_bc-85x55_x1.pdf"]
+    manifest = (r.root / "done" / job_id / "manifest.yaml").read_bytes()
+    make_pdf(r.inbox / "RS.pdf", pages=CARD)
+    (r.inbox / "RS.yaml").write_bytes(manifest)
+    life_until_killed(r, REFUSAL_CRASH_POINTS[point])
+    assert [p.name for p in (r.root / "failed").iterdir() if p.name.startswith(".")] or point.startswith("while"), (
+        "the kill did not come while the refusal was put together"
+    )
+    r.start()
+    failed = r.root / "failed" / "RS.yaml"
+    r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=10)
+    r.run(steps=3)
+    assert _failed_folders(r) == ["RS.yaml"]
+    assert (failed / "RS.yaml").read_bytes() == manifest
+    assert os.listdir(failed / "artwork") == ["RS.pdf"]
+    assert "already" in (failed / "ERROR.txt").read_text()
+    assert os.listdir(r.inbox) == []
+    assert r.take_prints() == []
+    assert r.statuses(job_id).count("InHotFolder") == 1
+
+
+def test_a_refusal_that_fails_half_way_puts_everything_back_and_is_made_later(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while a refusal is put together (the manifest cannot go in): the artwork moved in
+    goes back, the hidden folder goes, and the refusal is made whole once the disk has room."""
+    import errno as errno_module
+
+    r = rig
+    job_id = r.order("RF")
+    r.run(until=done(r, job_id), steps=10)
+    r.take_prints()
+    manifest = (r.root / "done" / job_id / "manifest.yaml").read_bytes()
+    make_pdf(r.inbox / "RF.pdf", pages=CARD)
+    (r.inbox / "RF.yaml").write_bytes(manifest)
+    real = engine_module.os.replace
+
+    def full(src: Any, dst: Any) -> None:
+        if _is_refusal_move(src, dst):
+            raise OSError(errno_module.ENOSPC, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(engine_module.os, "replace", full)
+    r.run(steps=3)
+    assert sorted(os.listdir(r.inbox)) == ["RF.pdf", "RF.yaml"]
+    assert _failed_folders(r) == []
+    monkeypatch.setattr(engine_module.os, "replace", real)
+    failed = r.root / "failed" / "RF.yaml"
+    r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=10)
+    assert sorted(os.listdir(failed)) == ["ERROR.txt", "RF.yaml", "artwork"]
+    assert os.listdir(failed / "artwork") == ["RF.pdf"] and os.listdir(r.inbox) == []
+
+
+def test_a_refusal_left_hidden_while_the_daemon_runs_is_filed_at_the_next_rescan(rig: Rig) -> None:
+    """A refusal whose last rename failed (its manifest already in it) is not left hidden until the
+    next start: each rescan files it."""
+    r = rig
+    r.run(steps=2)
+    hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-1.LOST.yaml"
+    hidden.mkdir()
+    (hidden / "ERROR.txt").write_text("Manifest LOST.yaml could not be used\n")
+    (hidden / "LOST.yaml").write_text("order_id: [\n")
+    r.run(until=lambda: (r.root / "failed" / "LOST.yaml" / "LOST.yaml").is_file(), steps=5)
+    assert _failed_folders(r) == ["LOST.yaml"]
