@@ -1458,7 +1458,7 @@ def summary(config: Config, look: FolderLook = look_here) -> str:
     # (0 days was summarised "at once", and jobs stayed until the next hourly purge: audit CB 5)
     lines.append(
         f"retention: {human_days(config.retention.done_days)} in done/ and rejected/ (purged at start, at a "
-        "reload, then hourly)"
+        "reload that changes it, then hourly)"
     )
     lines.append(f"metrics: {config.metrics.listen or 'off'}")
     lines.append(f"logging: level {config.logging.level}, format {config.logging.format}")

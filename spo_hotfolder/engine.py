@@ -5145,7 +5145,8 @@ class Engine:
             if job.stage is Stage.FAILED:
                 after = (
                     "; the job has still failed: put a corrected PDF into replace/ or drop RETRY, and it goes on "
-                    "to delivery as soon as its output is made (no new release needed)"
+                    "to delivery as soon as its output is made (no new release needed; other artwork sent with a new "
+                    "manifest would need one)"
                 )
             elif not held:
                 after = (

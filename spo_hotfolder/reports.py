@@ -59,6 +59,8 @@ def human_seconds(seconds: float) -> str:
     """A duration from the config as an operator reads it: "90 seconds", "60 minutes", "2.5 hours"."""
     if seconds < 120:
         return f"{round(seconds, 3):g} seconds"
+    if seconds < 600:
+        return f"{round(seconds / 60, 1):g} minutes"  # (3.6, not 4: audit, soak 2)
     if seconds < 3 * 3600:
         return f"{round(seconds / 60)} minutes"
     return f"{round(seconds / 3600, 1):g} hours"

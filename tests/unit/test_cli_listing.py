@@ -310,6 +310,7 @@ def test_an_order_id_given_for_a_job_id_is_answered_with_the_order_s_jobs(tmp_pa
         (1, "1 day"),
         (1.5, "1.5 days"),
         (0.5, "0.5 days (12 hours)"),
+        (0.0025, "0.0025 days (3.6 minutes)"),  # audit, soak 2: "(4 minutes)"
         (0.00004, "0.00004 days (3.456 seconds)"),  # audit BG 4: "4e-05 days"
         (30.123456, "30.123456 days"),  # audit BH 6: "30.1235 days"
         (0, "0 days"),  # not "0 days (0 seconds)"

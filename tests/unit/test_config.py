@@ -1035,7 +1035,9 @@ def test_summary(tmp_path: Path) -> None:
     assert "route 2: when product=poster-*, attributes.paper=silk-* -> large-format" in lines
     assert "route 3: any job -> skip" in lines
     assert 'blocking: products "poster-*"' in lines
-    assert "retention: 30 days in done/ and rejected/ (purged at start, at a reload, then hourly)" in lines
+    assert (
+        "retention: 30 days in done/ and rejected/ (purged at start, at a reload that changes it, then hourly)" in lines
+    )
     assert "product bc-*: trim 85 x 55 mm, bleed 3 mm, 2 pages" in lines
     assert '  ignore: ".*", "~$*", "*.tmp", "*.part", "*.crdownload", "Thumbs.db", "desktop.ini"' in lines
     assert (
