@@ -5676,12 +5676,17 @@ class Engine:
                 job_dir, now, "before the output of this replacement was made (a release approves the output you saw)"
             )
         when = ""
-        if all(a.present for a in self.ledger.artwork(job.job_id)):
+        missing = [a.name for a in self.ledger.artwork(job.job_id) if not a.present]
+        if not missing:
             if self._run_when_due(job.job_id, now):
                 when = f" at its process_after time, {fresh.process_after}"
         else:
             self._move_to(fresh, Stage.AWAITING, now)
-        return f"artwork {target.name} replaced by {by}; the output is made again{when}{unused}"
+            # (no output was made yet: not "made again"; audit, soak 2)
+            when = f" once the rest of its artwork has come (not yet: {', '.join(missing)})"
+        given = "replaced" if target.present else "given"
+        made = "made again" if target.present else "made"
+        return f"artwork {target.name} {given} by {by}; the output is {made}{when}{unused}"
 
     # -- crash recovery -----------------------------------------------------------------------
 

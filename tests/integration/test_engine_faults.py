@@ -5961,3 +5961,23 @@ def test_a_refusal_left_hidden_while_the_daemon_runs_is_filed_at_the_next_rescan
     (hidden / "LOST.yaml").write_text("order_id: [\n")
     r.run(until=lambda: (r.root / "failed" / "LOST.yaml" / "LOST.yaml").is_file(), steps=5)
     assert _failed_folders(r) == ["LOST.yaml"]
+
+
+def test_replace_of_artwork_that_has_not_come_says_what_it_waits_for(rig: Rig, tmp_path: Path) -> None:
+    """Audit, soak 2: `replace` on a job still waiting for two of its three files answered "m1.pdf
+    replaced by ...; the output is made again": nothing was there to replace, no output was ever
+    made, and the job still waited for the others."""
+    r = rig
+    make_pdf(r.inbox / "w1.pdf", pages=CARD)
+    (r.inbox / "W.yaml").write_text(
+        'order_id: "W"\nproduct: bc-85x55\nquantity: 1\nartwork: [w1.pdf, w2.pdf, w3.pdf]\n'
+    )
+    r.run(until=lambda: r.stage("W-1") is Stage.AWAITING, steps=10)
+    given = tmp_path / "w2.pdf"
+    make_pdf(given, pages=CARD)
+    result = r.engine.apply("W-1", Action.REPLACE, by="rob", note="", file=given)
+    assert result.ok, result
+    assert result.message == (
+        "artwork w2.pdf given by rob; the output is made once the rest of its artwork has come (not yet: w3.pdf)"
+    )
+    assert r.stage("W-1") is Stage.AWAITING
