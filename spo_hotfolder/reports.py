@@ -222,8 +222,9 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         until = f" (until {job.awaiting_until}; then it fails: artwork missing)" if job.awaiting_until else ""
         return [
             f"Nothing yet: the job waits for its artwork files to arrive in the inbox{until}.",
-            f"If its file is elsewhere (set aside in failed/, as said above, or sent under another name): "
-            f"spo-hotfolder replace {job.job_id} FILE.pdf",
+            f"If a file of it is elsewhere (set aside in failed/, or sent under another name): "
+            f"spo-hotfolder replace {job.job_id} FILE.pdf (for a job of several files, FILE.pdf named as the one it "
+            "stands for)",
         ]
     if job.stage is Stage.FUTURE:
         return [f"Nothing yet: the job waits until {job.process_after} (process_after in its manifest)."]

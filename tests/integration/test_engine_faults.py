@@ -5300,8 +5300,9 @@ def test_a_file_two_orders_that_came_together_wait_for_is_set_aside_for_the_oper
         assert f"If it is this job's: spo-hotfolder replace {job_id} '{aside / 'artwork.pdf'}'" in status
         # (audit CI 5: "What you can do now" said only "Nothing yet")
         assert (
-            "If its file is elsewhere (set aside in failed/, as said above, or sent under another name): "
-            f"spo-hotfolder replace {job_id} FILE.pdf"
+            "If a file of it is elsewhere (set aside in failed/, or sent under another name): "
+            f"spo-hotfolder replace {job_id} FILE.pdf (for a job of several files, FILE.pdf named as the one it "
+            "stands for)"
         ) in status.split("What you can do now:")[1]
     # The operator gives it to the right job.
     result = r.engine.apply("WD-1", Action.REPLACE, by="ann", note="", file=aside / "artwork.pdf")
