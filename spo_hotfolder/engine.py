@@ -2512,7 +2512,13 @@ class Engine:
                 ]
         except OSError:
             return
+        inbox = self.area("inbox")
         for building in left:
+            final = building.name[len(REFUSAL_PREFIX) :].partition(".")[2] or "refused"
+            # A folder drop's refusal is named after its folder: the artwork came from there, and
+            # the folder, emptied, goes once quiet (audit, soak 3: it stayed in inbox/, empty).
+            drop = inbox / final
+            from_drop = drop.is_dir() and not drop.is_symlink()
             names = os.listdir(building)
             for name in names:
                 if _REFUSAL_ERROR_WHOLE.match(name) and "ERROR.txt" not in names:
@@ -2521,18 +2527,22 @@ class Engine:
                 elif _REFUSAL_ERROR_WHOLE.match(name) or _REFUSAL_TEMP.match(name):
                     (building / name).unlink()  # cut short
             if not [n for n in os.listdir(building) if n not in ("ERROR.txt", "artwork")]:
-                # The manifest never came (it is in inbox/, refused again): artwork moved in goes back.
+                # The manifest never came (it is in inbox/, refused again): artwork moved in goes back
+                # where it came from, to be found again with it.
                 with contextlib.suppress(FileNotFoundError), os.scandir(building / "artwork") as files:
                     for file in list(files):
-                        move(Path(file.path), self.area("inbox") / file.name)
+                        move(Path(file.path), (drop if from_drop else inbox) / file.name)
                 shutil.rmtree(building, ignore_errors=True)
                 log.info(
                     "recovery.refusal_removed", folder=self.rel(building), reason="its manifest is still in inbox/"
                 )
                 continue
-            final = building.name[len(REFUSAL_PREFIX) :].partition(".")[2] or "refused"
             target = self._file_refusal(building, final)
             log.info("recovery.refusal_filed", folder=self.rel(target))
+            if from_drop:
+                self._consumed_dirs.add(drop)
+        if self._consumed_dirs:
+            self._cleanup_consumed_dirs()
 
     def _folder_still_arriving(self, manifest: Path) -> bool:
         """Whether the folder of ``manifest`` (refused) has changed within ``_quiet_seconds``; if so,

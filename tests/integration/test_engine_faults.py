@@ -5982,3 +5982,30 @@ def test_replace_of_artwork_that_has_not_come_says_what_it_waits_for(rig: Rig, t
         "artwork w2.pdf given by rob; the output is made once the rest of its artwork has come (not yet: w3.pdf)"
     )
     assert r.stage("W-1") is Stage.AWAITING
+
+
+@pytest.mark.parametrize("point", ["after the artwork moved", "before the folder gets its name"])
+def test_a_kill_while_a_folder_drop_of_a_delivered_job_is_refused_keeps_its_files_together(
+    rig: Rig, tmp_path: Path, point: str
+) -> None:
+    """Audit, soak 3: the same order sent again as a folder drop (its manifest and artwork in
+    inbox/<folder>/), killed while refused: the next start put the artwork back at the top of inbox/,
+    apart from its manifest (which was refused again without it), or left the emptied folder in
+    inbox/ for good. The artwork goes back into its folder; an emptied folder goes once quiet."""
+    r = rig
+    job_id = r.order("FD")
+    r.run(until=done(r, job_id), steps=10)
+    r.take_prints()
+    drop = tmp_path / "FD-again"
+    drop.mkdir()
+    (drop / "manifest.yaml").write_bytes((r.root / "done" / job_id / "manifest.yaml").read_bytes())
+    make_pdf(drop / "FD.pdf", pages=CARD)
+    os.replace(drop, r.inbox / "FD-again")
+    life_until_killed(r, REFUSAL_CRASH_POINTS[point])
+    r.start()
+    failed = r.root / "failed" / "FD-again"
+    r.run(until=lambda: (failed / "ERROR.txt").is_file() and not (r.inbox / "FD-again").exists(), steps=10)
+    assert _failed_folders(r) == ["FD-again"]
+    assert sorted(os.listdir(failed)) == ["ERROR.txt", "artwork", "manifest.yaml"]
+    assert os.listdir(failed / "artwork") == ["FD.pdf"]
+    assert os.listdir(r.inbox) == [] and r.take_prints() == []
