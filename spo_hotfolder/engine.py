@@ -1789,8 +1789,7 @@ class Engine:
                 atomic_write(job_dir / manifest_name, data)
         # 2. One durable ledger transaction records every job of the order.
         with self.ledger.transaction(durable=True):
-            # (a folder drop's manifest named with its folder: every one is manifest.yaml)
-            shown = path.name if path.parent == self.area("inbox") else f"{path.parent.name}/{path.name}"
+            shown = self._manifest_shown(path)
             for spec, existing in plans:
                 self._record_intake(manifest, spec, existing, base, manifest_name, shown, now)
             self.ledger.record_intake(key, str(path), manifest.order_id, now)
@@ -2331,7 +2330,9 @@ class Engine:
                 + f"{artwork}."
             )
         text = error_text(
-            f"Manifest {path.name} (order {manifest.order_id}): {_not_taken(refused, accepted)}", problems, fix
+            f"Manifest {self._manifest_shown(path)} (order {manifest.order_id}): {_not_taken(refused, accepted)}",
+            problems,
+            fix,
         )
         # Put together hidden, ERROR.txt first, and renamed when whole (_refusal_folder).
         final = self._failed_name(path)
@@ -2401,6 +2402,11 @@ class Engine:
                     named.setdefault(folder / ref.path, entry.name)
         return named
 
+    def _manifest_shown(self, path: Path) -> str:
+        """A manifest as its ERROR.txt names it: with its folder for a folder drop (every one is
+        manifest.yaml; audit, soak 3: "Manifest manifest.yaml" said nothing of which)."""
+        return path.name if path.parent == self.area("inbox") else f"{path.parent.name}/{path.name}"
+
     def _failed_name(self, path: Path) -> str:
         return path.parent.name if path.parent != self.area("inbox") else path.name
 
@@ -2435,7 +2441,7 @@ class Engine:
                 "order in a folder of its own with its artwork. The files are here as they came."
             )
         else:
-            title = f"Manifest {path.name} could not be used; no job was created from it."
+            title = f"Manifest {self._manifest_shown(path)} could not be used; no job was created from it."
             located = any(re.match(r"(line \d+|[A-Za-z_][\w.\[\]]*: )", problem) for problem in problems)
             # The name it has here: one too long for a folder beside it is shortened.
             stored = fit_name(path.name, NAME_MAX - 8)

@@ -5878,7 +5878,9 @@ def test_a_kill_while_a_bad_manifest_is_refused_loses_nothing_and_leaves_one_who
     assert _failed_folders(r) == [failed.name]
     whole = ["ERROR.txt", "manifest.yaml" if folder_drop else "BAD.yaml"]
     assert sorted(p.name for p in failed.iterdir()) == sorted(whole)
-    assert "quantity" in (failed / "ERROR.txt").read_text()
+    said = (failed / "ERROR.txt").read_text()
+    assert "quantity" in said
+    assert said.startswith("Manifest BADF/manifest.yaml could not" if folder_drop else "Manifest BAD.yaml could not")
     assert os.listdir(r.inbox) == []
 
 
@@ -6009,3 +6011,5 @@ def test_a_kill_while_a_folder_drop_of_a_delivered_job_is_refused_keeps_its_file
     assert sorted(os.listdir(failed)) == ["ERROR.txt", "artwork", "manifest.yaml"]
     assert os.listdir(failed / "artwork") == ["FD.pdf"]
     assert os.listdir(r.inbox) == [] and r.take_prints() == []
+    # (audit, soak 3: "Manifest manifest.yaml" said nothing of which folder)
+    assert (failed / "ERROR.txt").read_text().startswith("Manifest FD-again/manifest.yaml (order FD): ")
