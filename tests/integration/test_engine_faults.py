@@ -5884,14 +5884,7 @@ def test_a_kill_while_a_bad_manifest_is_refused_loses_nothing_and_leaves_one_who
     assert os.listdir(r.inbox) == []
 
 
-@pytest.mark.parametrize(
-    "point",
-    [
-        *REFUSAL_CRASH_POINTS,
-        "before the artwork moves",
-        "after the artwork moved",
-    ],
-)
+@pytest.mark.parametrize("point", list(REFUSAL_CRASH_POINTS))
 def test_a_kill_while_a_manifest_of_a_delivered_job_is_refused_loses_nothing(rig: Rig, point: str) -> None:
     """Audit, soak 2 (A): the same manifest sent again for a job already delivered (no reprint),
     killed while it was refused: at the next start the manifest was gone (its intake recorded, the
