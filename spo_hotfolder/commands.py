@@ -97,10 +97,11 @@ def config_or_spool(args: argparse.Namespace, *, logs: bool = True) -> tuple[Con
     try:
         return get_config(args, logs=logs), None
     except ConfigError as exc:
-        paths = load_paths(config_path(args))
+        source = config_path(args)
+        paths = load_paths(source)
         if paths is None:
             raise
-        return spool_only(config_path(args), paths), exc
+        return spool_only(source, paths), exc
 
 
 def config_to_read(args: argparse.Namespace) -> Config:

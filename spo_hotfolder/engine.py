@@ -389,8 +389,10 @@ REFUSAL_PREFIX = ".spo-hotfolder-refusal."
 _REFUSAL_IDS = itertools.count(1)
 #: A folder drop's ERROR.txt, written whole in its folder (an ignored name) before the folder moved.
 _REFUSAL_ERROR_WHOLE = re.compile(r"^\.spo-hotfolder-ERROR\.\d+\.tmp$")
-#: Temp files of a refusal cut short (atomic_write's): an ERROR.txt, the one above, or a manifest copy.
-_REFUSAL_TEMP = re.compile(r"^\.(ERROR\.txt|\.spo-hotfolder-ERROR\.\d+\.tmp|.+\.(json|ya?ml))\.\d+\.tmp$", re.I)
+#: That ERROR.txt, or atomic_write's temp of it: ours by name, never a file of the folder's client.
+_REFUSAL_ERROR_ANY = re.compile(r"^\.\.?spo-hotfolder-ERROR\.\d+\.tmp(\.\d+\.tmp)?$")
+#: atomic_write's temp of a refusal's ERROR.txt or manifest copy: not the manifest (a refusal cut short).
+_REFUSAL_TEMP = re.compile(r"^\.(ERROR\.txt|.+\.(json|ya?ml))\.\d+\.tmp$", re.I)
 
 
 class Engine:
@@ -2334,31 +2336,13 @@ class Engine:
             problems,
             fix,
         )
-        # Put together hidden, ERROR.txt first, and renamed when whole (_refusal_folder).
-        final = self._failed_name(path)
-        building = self._refusal_folder(final)
-        # The manifest comes last: a folder holding it is whole (_recover_refusals).
-        placed: list[tuple[Path, Path]] = []
         try:
-            atomic_write(building / "ERROR.txt", text)
-            for src, name in moving.items():
-                with contextlib.suppress(FileNotFoundError):  # (gone meanwhile: nothing to keep)
-                    placed.append((move(src, building / "artwork" / name), src))
-            try:
-                unchanged = sig is not None and signature(os.stat(path)) == sig
-            except FileNotFoundError:
-                unchanged = False
-            if unchanged:
-                os.replace(path, building / path.name)
-            else:
-                atomic_write(building / path.name, data)
-        except BaseException:
-            for there, src in placed:  # (a full disk, say: all as it was, tried again later)
-                with contextlib.suppress(OSError):
-                    move(there, src)
-            shutil.rmtree(building, ignore_errors=True)
-            raise
-        target = self._file_refusal(building, final)
+            unchanged = sig is not None and signature(os.stat(path)) == sig
+        except FileNotFoundError:
+            unchanged = False
+        target = self._put_refusal(
+            self._failed_name(path), text, path, path.name, artwork=moving, copy=None if unchanged else data
+        )
         log.warning(
             "manifest.jobs_refused",
             manifest=str(path),
@@ -2454,7 +2438,7 @@ class Engine:
         # under a hidden name and renamed when whole (_refusal_folder).
         if folder_manifest:
             for stale in os.listdir(path.parent):  # left by a crash before the move
-                if _REFUSAL_ERROR_WHOLE.match(stale) or _REFUSAL_TEMP.match(stale):
+                if _REFUSAL_ERROR_ANY.match(stale):
                     with contextlib.suppress(OSError):
                         (path.parent / stale).unlink()
             written = path.parent / f".spo-hotfolder-ERROR.{os.getpid()}.tmp"  # an ignored name
@@ -2469,16 +2453,8 @@ class Engine:
             os.replace(building / written.name, building / "ERROR.txt")
             target = self._file_refusal(building, final)
         else:
-            # ERROR.txt first, then the manifest beside it, then the folder under its name: whoever
-            # sees it (an operator, a script waiting for it) finds the whole folder.
-            building = self._refusal_folder(final)
-            try:
-                atomic_write(building / "ERROR.txt", text)
-                os.replace(path, building / stored)
-            except BaseException:
-                shutil.rmtree(building, ignore_errors=True)
-                raise
-            target = self._file_refusal(building, final)
+            # Whoever sees the folder (an operator, a script waiting for it) finds it whole.
+            target = self._put_refusal(final, text, path, stored)
             self._remember_refused(target, target / stored)
         log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
         return target
@@ -2493,6 +2469,40 @@ class Engine:
         if make:
             folder.mkdir(parents=True)
         return folder
+
+    def _put_refusal(
+        self,
+        final: str,
+        text: str,
+        manifest: Path,
+        stored: str,
+        *,
+        artwork: Mapping[Path, str] | None = None,
+        copy: bytes | None = None,
+    ) -> Path:
+        """failed/<final>/, put together hidden (_refusal_folder): ERROR.txt, then ``artwork`` (where
+        each file is -> its name in artwork/), then the manifest last, moved in as ``stored`` (or
+        ``copy`` written there: the jobs taken keep the inbox's), so that a folder holding it is
+        whole (_recover_refusals). A failure half way (a full disk) puts everything back, to be
+        tried again."""
+        building = self._refusal_folder(final)
+        placed: list[tuple[Path, Path]] = []
+        try:
+            atomic_write(building / "ERROR.txt", text)
+            for src, name in (artwork or {}).items():
+                with contextlib.suppress(FileNotFoundError):  # (gone meanwhile: nothing to keep)
+                    placed.append((move(src, building / "artwork" / name), src))
+            if copy is None:
+                os.replace(manifest, building / stored)
+            else:
+                atomic_write(building / stored, copy)
+        except BaseException:
+            for there, src in placed:
+                with contextlib.suppress(OSError):
+                    move(there, src)
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        return self._file_refusal(building, final)
 
     def _file_refusal(self, building: Path, name: str) -> Path:
         """The refusal put together in ``building`` under its name in failed/: one rename."""
@@ -2519,6 +2529,7 @@ class Engine:
         except OSError:
             return
         inbox = self.area("inbox")
+        emptied = False
         for building in left:
             final = building.name[len(REFUSAL_PREFIX) :].partition(".")[2] or "refused"
             # A folder drop's refusal is named after its folder: the artwork came from there, and
@@ -2526,13 +2537,13 @@ class Engine:
             drop = inbox / final
             from_drop = drop.is_dir() and not drop.is_symlink()
             names = os.listdir(building)
-            for name in names:
-                if _REFUSAL_ERROR_WHOLE.match(name) and "ERROR.txt" not in names:
+            for name in [n for n in names if _REFUSAL_ERROR_ANY.match(n)]:
+                if _REFUSAL_ERROR_WHOLE.match(name) and not (building / "ERROR.txt").exists():
                     os.replace(building / name, building / "ERROR.txt")  # a folder drop's, whole
-                    names.append("ERROR.txt")
-                elif _REFUSAL_ERROR_WHOLE.match(name) or _REFUSAL_TEMP.match(name):
-                    (building / name).unlink()  # cut short
-            if not [n for n in os.listdir(building) if n not in ("ERROR.txt", "artwork")]:
+                else:
+                    (building / name).unlink()
+            ours = ("ERROR.txt", "artwork")  # and temps: the manifest is what tells a whole refusal
+            if not any(n not in ours and not (_REFUSAL_TEMP.match(n) or _REFUSAL_ERROR_ANY.match(n)) for n in names):
                 # The manifest never came (it is in inbox/, refused again): artwork moved in goes back
                 # where it came from, to be found again with it.
                 with contextlib.suppress(FileNotFoundError), os.scandir(building / "artwork") as files:
@@ -2547,7 +2558,8 @@ class Engine:
             log.info("recovery.refusal_filed", folder=self.rel(target))
             if from_drop:
                 self._consumed_dirs.add(drop)
-        if self._consumed_dirs:
+                emptied = True
+        if emptied:
             self._cleanup_consumed_dirs()
 
     def _folder_still_arriving(self, manifest: Path) -> bool:

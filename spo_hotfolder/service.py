@@ -143,7 +143,7 @@ def check_folders(config: Config) -> None:
     refuses spool folders on different filesystems: no atomic moves between them)."""
     for name, folder in config.paths.spool_folders().items():
         try:
-            folder.stat()
+            st = folder.stat()
         except OSError as exc:
             raise StartupError(f"spool folder {name} ({folder}) is not usable: {exc.strerror}") from exc
         if not os.access(folder, os.W_OK | os.X_OK):
@@ -151,7 +151,6 @@ def check_folders(config: Config) -> None:
                 raise StartupError(
                     f"spool folder {name} ({folder}) is on a filesystem mounted read-only; mount it read-write"
                 )
-            st = folder.stat()
             raise StartupError(
                 f"spool folder {name} ({folder}) is not writable by this user ({this_user()}): it belongs to "
                 f"{user_name(st.st_uid)}, group {group_name(st.st_gid)}, mode {stat.S_IMODE(st.st_mode):o}; run "

@@ -6006,3 +6006,15 @@ def test_a_kill_while_a_folder_drop_of_a_delivered_job_is_refused_keeps_its_file
     assert os.listdir(r.inbox) == [] and r.take_prints() == []
     # (audit, soak 3: "Manifest manifest.yaml" said nothing of which folder)
     assert (failed / "ERROR.txt").read_text().startswith("Manifest FD-again/manifest.yaml (order FD): ")
+
+
+def test_a_folder_drops_own_hidden_files_survive_the_recovery_of_its_refusal(rig: Rig, tmp_path: Path) -> None:
+    """The start's recovery of a refusal cut short removes only the daemon's own temp files: a
+    file of the client's folder named like one (``.notes.yaml.4711.tmp``) travels with the folder."""
+    r = rig
+    _, failed = _drop_bad_manifest(r, tmp_path, folder_drop=True)
+    (r.inbox / "BADF" / ".notes.yaml.4711.tmp").write_text("the client's\n")
+    life_until_killed(r, REFUSAL_CRASH_POINTS["before the folder gets its name"])
+    r.start()
+    r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=10)
+    assert (failed / ".notes.yaml.4711.tmp").read_text() == "the client's\n"
