@@ -85,6 +85,14 @@ def _fmt(value: float | None) -> str:
     return f"{value:.3f}"
 
 
+def _ratio_text(ratio: float | None) -> str:
+    """Three decimals below 100x: a ratio of 2.0035 against a target of 2x reads "2.003x" and not
+    "2.00x" beside a NO (the full run of 2026-12-04 20:46)."""
+    if ratio is None:
+        return "-"
+    return f"{ratio:.3f}x" if ratio < 100 else f"{ratio:.1f}x"
+
+
 def table(results: dict[str, Any]) -> str:
     rows = [("#", "figure", "unit", "daemon med [min..max]", "baseline med", "ratio", "target", "met")]
     for key, res in results["scenarios"].items():
@@ -95,7 +103,7 @@ def table(results: dict[str, Any]) -> str:
             d, b = m["daemon"], m["baseline"]
             drange = f"{_fmt(d['median'])} [{_fmt(d['min'])}..{_fmt(d['max'])}]" if d else "-"
             met = {True: "yes", False: "NO", None: ""}[m["met"]]
-            ratio = f"{m['ratio']:.2f}x" if m["ratio"] is not None else "-"
+            ratio = _ratio_text(m["ratio"])
             rows.append((key, m["name"], m["unit"], drange, _fmt(b["median"]) if b else "-", ratio, m["target"], met))
     widths = [min(max(len(str(r[i])) for r in rows), 60) for i in range(len(rows[0]))]
     lines = []
