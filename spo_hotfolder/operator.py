@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage
+from spo_hotfolder.ledger import Job, Ledger, Stage
 from spo_hotfolder.status import JobStatus
 
 
@@ -299,8 +299,17 @@ def refusal(job: Job, action: Action) -> str | None:
     if action is Action.RETRY:
         if stage in (Stage.FAILED, Stage.RETRY):
             return None
-        if stage in TERMINAL:
-            return f"job {job.job_id} is {stage.value} (status {status}); nothing to retry"
+        # (PURGED is answered above) Worded as reject and replace word them (audit: "is done").
+        if stage is Stage.DONE:
+            return (
+                f"job {job.job_id} {_finished(job)} ({status}); nothing to retry. To make it again, send its manifest "
+                "with reprint: true"
+            )
+        if stage is Stage.REJECTED:
+            return (
+                f"job {job.job_id} was rejected; nothing to retry. Send a new manifest with reprint: true to make it "
+                "again"
+            )
         if job.status is JobStatus.RecreationRequested:
             # Two RETRY files dropped together (audit BQ 4): the first is under way.
             return f"job {job.job_id} is being tried again already (status {status}); nothing more to retry"

@@ -183,7 +183,10 @@ def test_delivered_and_rejected_jobs_refuse_everything() -> None:
     done = replace(BASE, stage=Stage.DONE, history=(entry(1, JobStatus.Ordered), entry(2, JobStatus.InHotFolder)))
     assert "already delivered" in (refusal(done, Action.REJECT) or "")
     assert "reprint: true" in (refusal(done, Action.REPLACE) or "")
-    assert refusal(done, Action.RETRY) is not None
+    assert refusal(done, Action.RETRY) == (
+        "job 1-1 was already delivered (InHotFolder); nothing to retry. To make it again, send its manifest with "
+        "reprint: true"
+    )
     skipped = replace(
         BASE, stage=Stage.DONE, history=(entry(1, JobStatus.Ordered), entry(2, JobStatus.CopyToHotFolderSkipped))
     )
@@ -193,6 +196,7 @@ def test_delivered_and_rejected_jobs_refuse_everything() -> None:
     assert not rejected.blocked, "a rejected job no longer waits for anyone"
     for action in Action:
         assert refusal(rejected, action) is not None, action
+    assert (refusal(rejected, Action.RETRY) or "").startswith("job 1-1 was rejected; nothing to retry.")
 
 
 def test_a_job_waiting_for_a_copy_retry_can_be_retried_now() -> None:
