@@ -5712,9 +5712,13 @@ class Engine:
             self._move_to(fresh, Stage.AWAITING, now)
             # (no output was made yet: not "made again"; audit, soak 2)
             when = f" once the rest of its artwork has come (not yet: {', '.join(missing)})"
-        given = "replaced" if target.present else "given"
-        made = "made again" if target.present else "made"
-        return f"artwork {target.name} {given} by {by}; the output is {made}{when}{unused}"
+        # What follows is the check, not an output for sure: another file of the job, or this
+        # one, may still fail it (audit, soak 4: "the output is made again" while it was not).
+        if target.present:
+            follows = "the job is checked again and, if it passes, its output made again"
+        else:
+            follows = "the job is checked and, if it passes, its output made"
+        return f"artwork {target.name} {'replaced' if target.present else 'given'} by {by}; {follows}{when}{unused}"
 
     # -- crash recovery -----------------------------------------------------------------------
 

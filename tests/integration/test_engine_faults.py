@@ -5974,9 +5974,33 @@ def test_replace_of_artwork_that_has_not_come_says_what_it_waits_for(rig: Rig, t
     result = r.engine.apply("W-1", Action.REPLACE, by="rob", note="", file=given)
     assert result.ok, result
     assert result.message == (
-        "artwork w2.pdf given by rob; the output is made once the rest of its artwork has come (not yet: w3.pdf)"
+        "artwork w2.pdf given by rob; the job is checked and, if it passes, its output made once the rest of its "
+        "artwork has come (not yet: w3.pdf)"
     )
     assert r.stage("W-1") is Stage.AWAITING
+
+
+def test_replace_of_one_file_promises_the_check_not_the_output(rig: Rig, tmp_path: Path) -> None:
+    """Audit, soak 4: in a job of two files, one of which fails its check, `replace` of the other
+    answered "...; the output is made again", and no output was made (the other file still failed)."""
+    r = rig
+    make_pdf(r.inbox / "v1.pdf", pages=CARD[:1])
+    make_pdf(r.inbox / "v2.pdf")  # A4: not a business card
+    (r.inbox / "V.yaml").write_text('order_id: "V"\nproduct: bc-85x55\nquantity: 1\nartwork: [v1.pdf, v2.pdf]\n')
+    r.run(until=lambda: r.stage("V-1") is Stage.FAILED, steps=10)
+    better = tmp_path / "v1.pdf"
+    make_pdf(better, pages=CARD[:1])
+    result = r.engine.apply("V-1", Action.REPLACE, by="rob", note="", file=better)
+    assert result.ok, result
+    assert result.message == (
+        "artwork v1.pdf replaced by rob; the job is checked again and, if it passes, its output made again"
+    )
+
+    def checks_failed() -> int:
+        return sum(e.status is JobStatus.ValidationFailed for e in r.job("V-1").history)
+
+    r.run(until=lambda: checks_failed() == 2, steps=10)  # checked again, failed again: no output
+    assert r.stage("V-1") is Stage.FAILED and not list((r.root / "failed" / "V-1" / "output").glob("*.pdf"))
 
 
 @pytest.mark.parametrize("point", ["after the artwork moved", "before the folder gets its name"])
