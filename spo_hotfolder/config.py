@@ -979,14 +979,15 @@ class _ConfigReader:
         backoff = _DEFAULT_DELIVERY.backoff_seconds
         if "backoff_seconds" in section:
             raw = section["backoff_seconds"]
-            items = raw if isinstance(raw, list) else [raw]
+            # (exponent texts, 5e-1, read as numbers here as for every other number key)
+            items = [_as_number(item) for item in (raw if isinstance(raw, list) else [raw])]
             message = (
                 f"must be a number of seconds or a non-empty list of them, each 0 or more and at most {MAX_NUMBER:g}"
             )
             if not items:
                 self.error("delivery.backoff_seconds", f"{message} (got an empty list)")
             for index, item in enumerate(items):
-                if not (_is_number(item) and 0 <= float(item) <= MAX_NUMBER):
+                if not (_is_number(item) and 0 <= float(cast(float, item)) <= MAX_NUMBER):
                     where = join_index("delivery.backoff_seconds", index) if isinstance(raw, list) else ""
                     self.error(where or "delivery.backoff_seconds", f"{message} (got {describe(item)})")
                     items = []

@@ -1416,9 +1416,12 @@ def test_numbers_written_with_an_exponent_are_numbers(tmp_path: Path) -> None:
     path.write_text(
         f"paths:\n  root: {tmp_path / 'root'}\nwatch:\n  settle_seconds: 5e-1\n"
         'products:\n  "a-*": {trim_mm: [2e2, 1e2], bleed_mm: 3e0}\n'
+        # (audit, config reference: the backoff list alone refused them)
+        "delivery:\n  backoff_seconds: [5e-1, 1e2]\n"
     )
     config = load_config(path)
     assert config.watch.settle_seconds == 0.5
+    assert config.delivery.backoff_seconds == (0.5, 100.0)
     [product] = config.products
     assert product.trim_mm == (200.0, 100.0) and product.bleed_mm == 3.0
 
