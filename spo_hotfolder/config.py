@@ -1265,14 +1265,25 @@ def filesystem_errors(config: Config, shown: str | None = None) -> list[str]:
     ``_filesystem_problems``), as ``file:line: key.path: message`` (``shown``: the config file as
     the user named it): for a start (logged) and a reload (refused)."""
     shown = shown or str(config.source)
-    try:
-        fmt: Format = "json" if config.source.suffix.lower() == ".json" else "yaml"
-        document = load(config.source.read_bytes(), fmt)
-    except (OSError, SourceError):
-        document = Document(None)
+    document = _document(config)
     hot_folders = [(hot.name, hot.path, hot.staging) for hot in config.hot_folders.values()]
     problems = sorted(_filesystem_problems(config.paths, hot_folders, document), key=lambda item: item[0])
     return [f"{shown}:{line}: {message}" for line, message in problems]
+
+
+def _document(config: Config) -> Document:
+    """The config file as read again now, for the lines of its keys (empty when it cannot be)."""
+    try:
+        fmt: Format = "json" if config.source.suffix.lower() == ".json" else "yaml"
+        return load(config.source.read_bytes(), fmt)
+    except (OSError, SourceError):
+        return Document(None)
+
+
+def key_line(config: Config, key_path: str) -> int:
+    """The line of ``key_path`` (or of its nearest ancestor) in the config file; 1 when it is in
+    none (a key left to its default): for ``file:line: key.path: message``."""
+    return _document(config).line(key_path) or 1
 
 
 def _filesystem_problems(

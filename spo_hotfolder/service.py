@@ -36,6 +36,7 @@ from spo_hotfolder.config import (
     ConfigError,
     HotFolderConfig,
     filesystem_errors,
+    key_line,
     load_config,
     mount_of,
     mount_points,
@@ -764,7 +765,8 @@ class Daemon:
         if new.paths != self.config.paths:
             old_paths, new_paths = self.config.paths, new.paths
             moved = [
-                f"{new.source}: paths.{name}: changed from {getattr(old_paths, name)} to "
+                f"{new.source}:{key_line(new, f'paths.{name}')}: paths.{name}: "
+                f"changed from {getattr(old_paths, name)} to "
                 f"{getattr(new_paths, name)}: the spool folders cannot move while the daemon runs; restart it"
                 for name in ("root", *FOLDER_NAMES)
                 if getattr(new_paths, name) != getattr(old_paths, name)

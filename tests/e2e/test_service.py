@@ -245,7 +245,9 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
     daemon.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: len(events(daemon, "config.reload_failed")) > 1, what="the paths change refused")
     [error] = events(daemon, "config.reload_failed")[-1]["errors"]
-    assert error.startswith(f"{config}: paths.root: changed from ") and error.endswith("; restart it")
+    # (with the key's line, as every other config error: audit bb73)
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if text.strip().startswith("root:"))
+    assert error.startswith(f"{config}:{line}: paths.root: changed from ") and error.endswith("; restart it")
     # What check-config calls an error is one for a reload too (audit AT 4: applied without a word,
     # every delivery there then failed); and a path of an unknown user's home (AT 2: the reload
     # raised RuntimeError and the daemon's main thread ended).
