@@ -429,6 +429,9 @@ class Engine:
         self._scan_count = 0
         self._retention_requested = True
         self._orphans: dict[Path, tuple[float, Signature]] = {}  # stable inbox files no manifest claimed
+        # When the next of them is due (_check_orphans; monotonic): the engine wakes for it, so a
+        # file goes to failed/ at artwork_timeout_seconds, not up to a wait's 5 s later.
+        self._orphans_next = math.inf
         #: jobs whose artwork is there only under a name alike (case, Unicode form): taken then
         #: (monotonic), unless the file of the very name comes first (_claim_for_job)
         self._near_later: dict[str, float] = {}
@@ -663,6 +666,8 @@ class Engine:
         later = [until for until, _, _ in self._held_for_owner.values()] + list(self._near_later.values())
         if self._cleanup_at < math.inf:
             later.append(self._cleanup_at)  # (an emptied order folder to remove once quiet)
+        if self._orphans_next < math.inf:
+            later.append(self._orphans_next)
         if later:
             due = min(later) if due is None else min(due, *later)
         if due is None:
@@ -1184,6 +1189,7 @@ class Engine:
             self.flusher.submit(path)
             if not self._claim(path, sig) and path not in self._orphans:
                 self._orphans[path] = (self.clock.monotonic(), sig)
+                self._orphans_next = min(self._orphans_next, self.clock.monotonic() + self._whole_wait())
                 if not self._start_backlog_over and (waited := self._waited_before_start(path)) > 0:
                     self._waited_before[path] = waited
         elif kind == "replace" and job_folder is not None:
@@ -3167,6 +3173,7 @@ class Engine:
         them has waited its time: a folder whose manifest is missing or misnamed is one mistake."""
         if self._whole_notes:
             self._withdraw_whole_notes()
+        self._orphans_next = math.inf
         if not self._orphans:
             return
         limit = self.config.watch.artwork_timeout_seconds
@@ -3182,11 +3189,16 @@ class Engine:
                     self._orphans[path] = (since - waited, sig)
             self._waited_before.clear()
         # A while unclaimed first: a manifest that names it (artwork first, then the manifest) takes it.
-        whole_wait = min(max(WHOLE_AGAIN_SECONDS, 5 * self.config.watch.settle_seconds), limit / 2)
+        whole_wait = self._whole_wait()
+        upcoming: list[float] = []  # the times still to come at which one of them is due for something
         for path, (since, sig) in list(self._orphans.items()):
-            if now - since >= whole_wait and (path, sig) not in self._whole_hinted:
+            if (path, sig) in self._whole_hinted:
+                continue
+            if now - since >= whole_wait:
                 self._whole_hinted.add((path, sig))
                 self._hint_whole_again(path, sig)
+            else:
+                upcoming.append(since + whole_wait)
         if len(self._whole_hinted) > len(self._orphans):  # (those gone since: forgotten)
             self._whole_hinted &= {(path, sig) for path, (_since, sig) in self._orphans.items()}
         groups: dict[Path | None, list[tuple[Path, float, Signature]]] = {}
@@ -3197,6 +3209,9 @@ class Engine:
                 top = inbox / parts[0] if parts else None
             groups.setdefault(top, []).append((path, since, sig))
         for top, members in groups.items():
+            # (a folder's files go together, when the youngest is due; a file on its own, when it is)
+            starts = [max(m[1], self._disk_full_at) for m in members]
+            upcoming.extend(t + limit for t in ([max(starts)] if top is not None else starts) if t + limit > now)
             due = [m for m in members if now - max(m[1], self._disk_full_at) >= limit]
             if not due or (top is not None and (len(due) < len(members) or self.tracker.tracks_under(top))):
                 continue  # a folder waits for its youngest file, and for those still being written
@@ -3223,7 +3238,16 @@ class Engine:
                     self._fail_orphans(path, path.parent, [path], limit)
             else:
                 self._fail_orphans(top, top.parent, lonely, limit)
+        # Only times to come: one past (a folder still written to, one nothing can be taken out of)
+        # is looked at again at the engine's next wake-up, at least every 5 s, not in a busy loop.
+        self._orphans_next = min(upcoming, default=math.inf)
         self._cleanup_consumed_dirs()
+
+    def _whole_wait(self) -> float:
+        """How long a file no manifest claimed waits before the engine looks once more for a manifest
+        naming it (``_hint_whole_again``)."""
+        watch = self.config.watch
+        return min(max(WHOLE_AGAIN_SECONDS, 5 * watch.settle_seconds), watch.artwork_timeout_seconds / 2)
 
     def _failed_folder_for(self, top: Path, *, remember: bool) -> Path:
         """The ``failed/`` folder for the inbox entry ``top``: the one its files with names that are

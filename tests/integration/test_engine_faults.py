@@ -1152,6 +1152,23 @@ def test_a_wake_up_is_set_only_for_a_job_left_waiting_for_artwork(rig: Rig) -> N
     assert wakeups[0] - rig.clock.now() <= timedelta(seconds=600)
 
 
+def test_the_engine_wakes_for_a_file_no_manifest_claimed_when_it_is_due(rig: Rig) -> None:
+    """A file no manifest claims goes to failed/ at artwork_timeout_seconds (600 s here): the
+    engine's wait ends then, not at its next 5 s wake-up (README audit: up to ~5 s late)."""
+    lonely = rig.inbox / "L1.pdf"
+    make_pdf(lonely, pages=CARD)
+    rig.run(until=lambda: lonely in rig.engine._orphans, steps=5, dt=0.5)
+    since = rig.engine._orphans[lonely][0]
+    assert rig.engine._wait_seconds() == pytest.approx(min(5.0, since + 10.0 - rig.clock.monotonic()))
+    rig.clock.advance(since + 598.5 - rig.clock.monotonic())  # (its look for a manifest done at 10 s)
+    rig.engine.step()
+    assert lonely.exists() and rig.engine._wait_seconds() == pytest.approx(1.5)
+    rig.clock.advance(1.5)
+    rig.engine.step()
+    assert not lonely.exists() and (rig.config.paths.failed / "L1.pdf" / "L1.pdf").is_file()
+    assert rig.engine._wait_seconds() == 5.0, "nothing left to wait for: the usual wake-up"
+
+
 def test_a_scanned_files_age_is_read_against_the_engines_own_clock(rig: Rig) -> None:
     """A file found by a scan counts as unchanged since its ctime, measured with the engine's
     (injected) clock: how long a test or a loaded machine took to write the files does not decide
