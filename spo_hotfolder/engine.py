@@ -2023,7 +2023,7 @@ class Engine:
     @staticmethod
     def _other_order_reason(job: Job) -> str:
         return (
-            f"job id {job.job_id} belongs to order {job.order_id} (taken in {job.created_at}, now "
+            f"job id {job.job_id} belongs to order {job.order_id} (taken at {job.created_at}, now "
             f"{job.status.value}); a job id names one job, whatever the order, so this manifest's job was not "
             f"taken and job {job.job_id} of order {job.order_id} was not changed"
         )
@@ -2286,8 +2286,13 @@ class Engine:
                     # that manifest takes the file in its turn.
                     wanted.append(f"{ref.path} (manifest {beside[src]} names it)")
                 elif src not in moving:
-                    moving[src] = Path(ref.path).name
-        moved = list(dict.fromkeys(moving.values()))
+                    # Its name in artwork/; two files of one name (a/x.pdf, b/x.pdf): the second keeps
+                    # its path, as the manifest names it, so that the list below says which is which.
+                    used = {name_key(name) for name in moving.values()}
+                    moving[src] = next(
+                        (n for n in (Path(ref.path).name, ref.path) if name_key(n) not in used), Path(ref.path).name
+                    )
+        moved = list(moving.values())
         # Sent again as the fix says, the manifest needs its artwork beside it again.
         artwork = f", together with its artwork (moved here, into artwork/: {', '.join(moved)})" if moved else ""
         problems = [reason for _, reason in refused]

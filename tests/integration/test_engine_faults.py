@@ -1876,11 +1876,36 @@ def test_another_orders_manifest_never_takes_over_a_job_id(rig: Rig) -> None:
     assert r.statuses(held) == before and r.stage(held) is Stage.HELD
     [refused] = list((r.root / "failed").iterdir())
     error = (refused / "ERROR.txt").read_text()
-    assert "job id B1-1 belongs to order B1 (taken in " in error and "now OutputCreated" in error
+    assert "job id B1-1 belongs to order B1 (taken at " in error and "now OutputCreated" in error
     assert "job id D1-1 belongs to order D1" in error and "now InHotFolder" in error
     assert 'give the job another job_id (or leave job_id out: it then defaults to "X-<n>"' in error
     assert "without X-new, together with its artwork (moved here, into artwork/: x.pdf, x2.pdf)." in error
     assert sorted(p.name for p in (refused / "artwork").iterdir()) == ["x.pdf", "x2.pdf"]
+
+
+def test_a_refused_manifests_artwork_of_one_name_is_listed_as_it_is_kept(rig: Rig) -> None:
+    """Two refused jobs' artwork of one file name (a/x.pdf, b/x.pdf): ERROR.txt listed "x.pdf" once
+    while artwork/ held x.pdf and x.pdf-2. The second keeps its path; the list names both."""
+    r = rig
+    for job_id in ("S1", "S2"):
+        r.order(job_id)
+    r.run(until=lambda: r.stage("S1-1") is Stage.DONE and r.stage("S2-1") is Stage.DONE, steps=10)
+    for sub, pages in (("a", CARD), ("b", [*CARD, *CARD])):
+        (r.inbox / sub).mkdir()
+        make_pdf(r.inbox / sub / "x.pdf", pages=pages)
+    first = (r.inbox / "a" / "x.pdf").read_bytes()
+    (r.inbox / "Y.yaml").write_text(
+        'order_id: "Y"\njobs:\n'
+        '  - {job_id: "S1-1", product: bc-85x55, quantity: 1, artwork: [a/x.pdf]}\n'
+        '  - {job_id: "S2-1", product: bc-85x55, quantity: 1, artwork: [b/x.pdf]}\n'
+    )
+    r.run(until=lambda: any((r.root / "failed").iterdir()), steps=10)
+    [refused] = list((r.root / "failed").iterdir())
+    error = " ".join((refused / "ERROR.txt").read_text().split())
+    assert "together with its artwork (moved here, into artwork/: x.pdf, b/x.pdf)." in error, error
+    kept = sorted(p.relative_to(refused / "artwork").as_posix() for p in (refused / "artwork").rglob("*.pdf"))
+    assert kept == ["b/x.pdf", "x.pdf"]
+    assert (refused / "artwork" / "x.pdf").read_bytes() == first
 
 
 def test_a_drop_file_that_is_a_symbolic_link_is_refused_not_followed(rig: Rig) -> None:
