@@ -3937,7 +3937,7 @@ class Engine:
 
     def _output_again_later(self, job: Job, reason: str) -> bool:
         """An output the full spool disk stopped (SPEC 8: a full disk fails the affected jobs with a
-        clear reason and retries): OutputCreationFailed "attempt n of max: ...; next attempt at
+        clear reason and retries): OutputCreationFailed "attempt n of max, ...; next attempt at
         ...", and made again after delivery.backoff_seconds, as a copy is; False after the last
         attempt (the job then goes to failed/, RETRY once there is space)."""
         now = self.clock.now()
@@ -3947,7 +3947,7 @@ class Engine:
         if attempts >= limit:
             return False
         when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
-        detail = f"attempt {attempts} of {limit}: {reason}; next attempt at {iso(when)}"
+        detail = f"attempt {attempts} of {limit}, {reason}; next attempt at {iso(when)}"
         self._record(job.job_id, JobStatus.OutputCreationFailed, SYSTEM, detail, now)
         log.warning(
             "output.failed",
@@ -4472,7 +4472,7 @@ class Engine:
         title: Callable[[str], str],
         fix: str,
     ) -> None:
-        """A failed attempt: CopyToHotFolderFailed "attempt n of max: <what>"; tried again after
+        """A failed attempt: CopyToHotFolderFailed "attempt n of max, <what>"; tried again after
         backoff_seconds, or, after the last attempt (or a failure no retry can mend), failed/."""
         now = self.clock.now()
         attempts = job.attempts + 1
@@ -4481,7 +4481,7 @@ class Engine:
         when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
         # (more attempts than the limit: it was lowered by a reload meanwhile; this was the last)
         of = f"of {limit}" if attempts <= limit else f"(delivery.max_attempts is now {limit})"
-        detail = f"attempt {attempts} {of}: {what}"
+        detail = f"attempt {attempts} {of}, {what}"  # (SPEC 6: "attempt n of max, reason")
         if not final:
             detail += f"; {again} {iso(when)}"
         elif attempts < limit:

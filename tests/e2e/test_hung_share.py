@@ -132,7 +132,7 @@ def test_a_share_that_stops_answering_fails_its_jobs_and_the_others_are_delivere
 
     wait_for(lambda: len(_failed_attempts(daemon, "A-1")) >= 2, timeout=30, what="two failed attempts into indigo")
     first = _failed_attempts(daemon, "A-1")[0]
-    assert first.startswith(f"attempt 1 of 9: hot folder indigo ({share.mount}) does not answer: "), first
+    assert first.startswith(f"attempt 1 of 9, hot folder indigo ({share.mount}) does not answer: "), first
     assert "is its share's server up and reachable?; next attempt at " in first
     status_txt = wait_for(
         lambda: (t := (daemon.root / "work" / "A-1" / "STATUS.txt").read_text()) and "does not answer" in t and t,

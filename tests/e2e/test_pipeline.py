@@ -105,7 +105,7 @@ def test_missing_hot_folder_fails_with_reason_and_retries(make_daemon, tmp_path:
     drop(daemon.inbox / "m.yaml", 'order_id: "M1"\nproduct: bc-1\nquantity: 1\nartwork: [c.pdf]\n')
     job = daemon.wait_status("M1-1", "CopyToHotFolderFailed")
     first = next(e for e in job["history"] if e["status"] == "CopyToHotFolderFailed")
-    assert first["detail"].startswith("attempt 1 of 3: ")
+    assert first["detail"].startswith("attempt 1 of 3, ")
     assert "does not exist" in first["detail"]
     wait_for(
         lambda: (daemon.root / "failed" / "M1-1" / "ERROR.txt").is_file(),

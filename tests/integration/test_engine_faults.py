@@ -427,7 +427,7 @@ def test_transient_copy_errors_retry_after_backoff_then_deliver(
     assert job.attempts == 1
     failed = job.history[-1]
     assert failed.status is JobStatus.CopyToHotFolderFailed
-    assert failed.detail.startswith("attempt 1 of 3: ") and words in failed.detail
+    assert failed.detail.startswith("attempt 1 of 3, ") and words in failed.detail
     assert job.next_attempt_at == iso(rig.clock.now() + timedelta(seconds=10))  # backoff_seconds[0]
     assert rig.temps() == [] and rig.take_prints() == [], "no partial file, temp or final"
     # Not before the backoff (10 s) ...
@@ -465,7 +465,7 @@ def test_retries_end_in_failed_with_error_txt_and_retry_starts_again(rig: Rig, m
     rig.run(until=lambda: rig.stage(job_id) is Stage.FAILED, steps=60, dt=5)
     job = rig.job(job_id)
     details = [e.detail for e in job.history if e.status is JobStatus.CopyToHotFolderFailed]
-    assert [d.split(":")[0] for d in details] == ["attempt 1 of 3", "attempt 2 of 3", "attempt 3 of 3"]
+    assert [d.split(",")[0] for d in details] == ["attempt 1 of 3", "attempt 2 of 3", "attempt 3 of 3"]
     error = (rig.root / "failed" / job_id / "ERROR.txt").read_text()
     assert "all 3 attempts failed" in error and "RETRY" in error
     # max_attempts lowered by a reload after two attempts: the third is the last, and said as three
@@ -3833,7 +3833,7 @@ def test_a_hot_folder_a_manifest_names_removed_by_a_reload_fails_its_job_saying_
     assert "Goes to: hot folder spare  (manifest hot_folder)\n         which is not in the config (any more)" in status
     r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=40)
     assert r.job(job_id).history[-1].detail == (
-        "attempt 2 of 3: hot folder 'spare', which this job's manifest names, is not in the config (any more); "
+        "attempt 2 of 3, hot folder 'spare', which this job's manifest names, is not in the config (any more); "
         "add it again and reload; not tried again: this cannot work without a change"
     )
     assert r.take_prints() == []
@@ -4437,7 +4437,7 @@ def test_an_output_stopped_by_a_full_spool_disk_is_made_again_by_itself(rig: Rig
     r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
     failed = r.job(job_id).history[-1]
     assert failed.status is JobStatus.OutputCreationFailed
-    assert failed.detail.startswith("attempt 1 of 3: the output could not be written: the disk holding ")
+    assert failed.detail.startswith("attempt 1 of 3, the output could not be written: the disk holding ")
     assert "is full; next attempt at 2026-11-22T" in failed.detail
     status = (r.root / "work" / job_id / "STATUS.txt").read_text()
     assert "the output could not be written, as the spool disk is full; it is made again at" in status

@@ -97,7 +97,7 @@ def test_a_hot_folder_that_does_not_answer_fails_its_job_and_the_others_are_serv
     failed = _details(r, stuck, "CopyToHotFolderFailed")
     assert len(failed) == 1
     assert failed[0].startswith(
-        f"attempt 1 of 3: hot folder indigo ({r.hot}) does not answer: a look into it has not returned within 0.3 s; "
+        f"attempt 1 of 3, hot folder indigo ({r.hot}) does not answer: a look into it has not returned within 0.3 s; "
         "is its share's server up and reachable?; next attempt at "
     )
 
