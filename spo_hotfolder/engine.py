@@ -2286,12 +2286,9 @@ class Engine:
                     # that manifest takes the file in its turn.
                     wanted.append(f"{ref.path} (manifest {beside[src]} names it)")
                 elif src not in moving:
-                    # Its name in artwork/; two files of one name (a/x.pdf, b/x.pdf): the second keeps
-                    # its path, as the manifest names it, so that the list below says which is which.
-                    used = {name_key(name) for name in moving.values()}
-                    moving[src] = next(
-                        (n for n in (Path(ref.path).name, ref.path) if name_key(n) not in used), Path(ref.path).name
-                    )
+                    # At the path the manifest names it by (a/x.pdf and b/x.pdf are two files): the
+                    # manifest sent again with artwork/'s contents beside it finds them.
+                    moving[src] = Path(ref.path).as_posix()
         moved = list(moving.values())
         # Sent again as the fix says, the manifest needs its artwork beside it again.
         artwork = f", together with its artwork (moved here, into artwork/: {', '.join(moved)})" if moved else ""
@@ -2557,9 +2554,10 @@ class Engine:
             if not any(n not in ours and not (_REFUSAL_TEMP.match(n) or _REFUSAL_ERROR_ANY.match(n)) for n in names):
                 # The manifest never came (it is in inbox/, refused again): artwork moved in goes back
                 # where it came from, to be found again with it.
-                with contextlib.suppress(FileNotFoundError), os.scandir(building / "artwork") as files:
-                    for file in list(files):
-                        move(Path(file.path), (drop if from_drop else inbox) / file.name)
+                # (at their paths: artwork named a/x.pdf is in artwork/a/)
+                art = building / "artwork"
+                for file in sorted(p for p in art.rglob("*") if p.is_symlink() or not p.is_dir()):
+                    move(file, (drop if from_drop else inbox) / file.relative_to(art))
                 shutil.rmtree(building, ignore_errors=True)
                 log.info(
                     "recovery.refusal_removed", folder=self.rel(building), reason="its manifest is still in inbox/"

@@ -1883,13 +1883,13 @@ def test_another_orders_manifest_never_takes_over_a_job_id(rig: Rig) -> None:
     assert sorted(p.name for p in (refused / "artwork").iterdir()) == ["x.pdf", "x2.pdf"]
 
 
-def test_a_refused_manifests_artwork_of_one_name_is_listed_as_it_is_kept(rig: Rig) -> None:
-    """Two refused jobs' artwork of one file name (a/x.pdf, b/x.pdf): ERROR.txt listed "x.pdf" once
-    while artwork/ held x.pdf and x.pdf-2. The second keeps its path; the list names both."""
-    r = rig
+def _refused_with_artwork_in_folders(r: Rig) -> bytes:
+    """Two delivered jobs, then a manifest of another order naming them, with artwork of one file
+    name in two folders (a/x.pdf, b/x.pdf): refused. Returns a/x.pdf's bytes."""
     for job_id in ("S1", "S2"):
         r.order(job_id)
     r.run(until=lambda: r.stage("S1-1") is Stage.DONE and r.stage("S2-1") is Stage.DONE, steps=10)
+    r.take_prints()
     for sub, pages in (("a", CARD), ("b", [*CARD, *CARD])):
         (r.inbox / sub).mkdir()
         make_pdf(r.inbox / sub / "x.pdf", pages=pages)
@@ -1899,13 +1899,45 @@ def test_a_refused_manifests_artwork_of_one_name_is_listed_as_it_is_kept(rig: Ri
         '  - {job_id: "S1-1", product: bc-85x55, quantity: 1, artwork: [a/x.pdf]}\n'
         '  - {job_id: "S2-1", product: bc-85x55, quantity: 1, artwork: [b/x.pdf]}\n'
     )
-    r.run(until=lambda: any((r.root / "failed").iterdir()), steps=10)
-    [refused] = list((r.root / "failed").iterdir())
+    return first
+
+
+def _kept_artwork(refused: Path) -> list[str]:
+    return sorted(p.relative_to(refused / "artwork").as_posix() for p in (refused / "artwork").rglob("*.pdf"))
+
+
+def test_a_refused_manifests_artwork_keeps_the_path_the_manifest_names_it_by(rig: Rig) -> None:
+    """Two refused jobs' artwork of one file name (a/x.pdf, b/x.pdf): artwork/ held x.pdf and
+    x.pdf-2, and ERROR.txt listed "x.pdf" once. Each file keeps the path the manifest names it by,
+    so that the manifest sent again with artwork/'s contents beside it finds them."""
+    r = rig
+    first = _refused_with_artwork_in_folders(r)
+    refused = r.root / "failed" / "Y.yaml"
+    r.run(until=refused.exists, steps=10)
     error = " ".join((refused / "ERROR.txt").read_text().split())
-    assert "together with its artwork (moved here, into artwork/: x.pdf, b/x.pdf)." in error, error
-    kept = sorted(p.relative_to(refused / "artwork").as_posix() for p in (refused / "artwork").rglob("*.pdf"))
-    assert kept == ["b/x.pdf", "x.pdf"]
-    assert (refused / "artwork" / "x.pdf").read_bytes() == first
+    assert "together with its artwork (moved here, into artwork/: a/x.pdf, b/x.pdf)." in error, error
+    assert _kept_artwork(refused) == ["a/x.pdf", "b/x.pdf"]
+    assert (refused / "artwork" / "a" / "x.pdf").read_bytes() == first
+    assert not [p for p in r.inbox.rglob("*") if p.is_file()]
+    assert r.take_prints() == []
+
+
+def test_a_kill_while_artwork_in_folders_goes_into_a_refusal_puts_it_back_where_it_was(rig: Rig) -> None:
+    """Killed after the first file went into the refusal's hidden folder (the manifest not yet):
+    the start puts the file back at its path in inbox/ (it went to inbox/x.pdf, where the manifest,
+    refused again, did not find it), and the refusal is made again, whole."""
+    r = rig
+    first = _refused_with_artwork_in_folders(r)
+    life_until_killed(r, REFUSAL_CRASH_POINTS["after the artwork moved"])
+    assert [p.name for p in (r.root / "failed").iterdir() if p.name.startswith(".")], "not killed in the refusal"
+    r.start()
+    refused = r.root / "failed" / "Y.yaml"
+    r.run(until=lambda: (refused / "Y.yaml").is_file(), steps=10)
+    r.run(steps=3)
+    assert _failed_folders(r) == ["Y.yaml"]
+    assert _kept_artwork(refused) == ["a/x.pdf", "b/x.pdf"]
+    assert (refused / "artwork" / "a" / "x.pdf").read_bytes() == first
+    assert not [p for p in r.inbox.rglob("*") if p.is_file()]
 
 
 def test_a_drop_file_that_is_a_symbolic_link_is_refused_not_followed(rig: Rig) -> None:
