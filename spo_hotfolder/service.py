@@ -12,6 +12,7 @@ import errno
 import fcntl
 import json
 import os
+import select
 import signal
 import sqlite3
 import stat
@@ -20,7 +21,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -326,19 +326,53 @@ def offline_lock(config: Config) -> Iterator[bool]:
             lock.release()
 
 
-@dataclass
 class _Signals:
-    stop: threading.Event
-    reload: threading.Event
-    #: set with either, so the main loop reacts at once instead of at its next heartbeat
-    wake: threading.Event
+    """What the signal handlers tell the main loop: two flags, and a byte in a pipe that wakes it.
+
+    A Python signal handler runs in the main thread between two of its bytecodes, also while that
+    thread holds a lock. Handlers that called ``threading.Event.set()`` could wait for a lock their
+    own thread held: a signal that came inside the main loop's ``Event.wait()`` (its Condition's
+    lock taken) deadlocked it, and signals every 2 ms (a supervisor repeating SIGTERM) nested
+    handlers, each waiting for the lock of the one it interrupted, until the stack overflowed
+    (the daemon ended by SIGINT instead of exit 0; seen once in CI). So a handler only stores a
+    flag and writes a byte, neither of which waits for anything, and the main loop waits in
+    ``select()`` on the pipe (which a signal interrupts, after running the handlers).
+    """
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.reload = False
+        # (not inherited by the PDF worker's processes: os.pipe's descriptors close on exec)
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    def request_stop(self) -> None:
+        self.stop = True
+        self.wake()
+
+    def request_reload(self) -> None:
+        self.reload = True
+        self.wake()
+
+    def wake(self) -> None:
+        """The main loop goes on at once instead of at its next heartbeat."""
+        with contextlib.suppress(OSError):  # (a full pipe: it wakes anyway)
+            os.write(self._write, b"!")
+
+    def wait(self, timeout: float) -> None:
+        """Until a wake-up or ``timeout`` seconds; the wake-ups so far are used up."""
+        select.select([self._read], [], [], timeout)
+        with contextlib.suppress(OSError):  # (BlockingIOError: emptied)
+            while os.read(self._read, 4096):
+                pass
 
 
 class Daemon:
     def __init__(self, config: Config, *, notifier: Notifier | None = None) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
-        self.signals = _Signals(threading.Event(), threading.Event(), threading.Event())
+        self.signals = _Signals()
         self.stop_signal: int | None = None  # the signal that asked for the stop (said in daemon.stopping)
         self.clock = SystemClock()
         self.lock = InstanceLock(config)
@@ -575,14 +609,18 @@ class Daemon:
         from the first moment of ``run``) is replayed: acted on once ``serve`` runs, as if it came then."""
 
         def on_stop(signum: int, frame: FrameType | None) -> None:
+            # The stop is asked for: more stop signals (a supervisor repeating SIGTERM, Ctrl-C held
+            # down) add nothing, and are ignored from now on rather than each running a handler
+            # inside the one before.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             if self.stop_signal is None:
                 self.stop_signal = signum
-            self.signals.stop.set()
-            self.signals.wake.set()
+            self.signals.request_stop()
 
         def on_reload(signum: int, frame: FrameType | None) -> None:
-            self.signals.reload.set()
-            self.signals.wake.set()
+            if not self.signals.reload:  # (one already waits for the main loop: that read will do)
+                self.signals.request_reload()
 
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
@@ -597,9 +635,9 @@ class Daemon:
         """The main thread's loop: signals, health, watchdog pings, until SIGTERM/SIGINT."""
         interval = self.heartbeat_seconds
         next_heartbeat = 0.0
-        while not self.signals.stop.is_set():
-            if self.signals.reload.is_set():
-                self.signals.reload.clear()
+        while not self.signals.stop:
+            if self.signals.reload:
+                self.signals.reload = False
                 try:
                     self.reload()
                 except Exception as exc:  # noqa: BLE001 - a reload never stops the daemon (SPEC 8)
@@ -610,8 +648,7 @@ class Daemon:
             if now >= next_heartbeat:
                 self.check_health()
                 next_heartbeat = now + interval
-            self.signals.wake.wait(max(0.05, min(interval, next_heartbeat - time.monotonic())))
-            self.signals.wake.clear()
+            self.signals.wait(max(0.05, min(interval, next_heartbeat - time.monotonic())))
         self.shutdown()
 
     def healthy(self) -> tuple[bool, str]:
