@@ -336,7 +336,7 @@ class _Signals:
     handlers, each waiting for the lock of the one it interrupted, until the stack overflowed
     (the daemon ended by SIGINT instead of exit 0; seen once in CI). So a handler only stores a
     flag and writes a byte, neither of which waits for anything, and the main loop waits in
-    ``select()`` on the pipe (which a signal interrupts, after running the handlers).
+    ``poll()`` on the pipe (which a signal interrupts, after running the handlers).
     """
 
     def __init__(self) -> None:
@@ -346,6 +346,8 @@ class _Signals:
         self._read, self._write = os.pipe()
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
+        self._poll = select.poll()  # (not select(): no limit on the descriptor's number)
+        self._poll.register(self._read, select.POLLIN)
 
     def request_stop(self) -> None:
         self.stop = True
@@ -362,7 +364,7 @@ class _Signals:
 
     def wait(self, timeout: float) -> None:
         """Until a wake-up or ``timeout`` seconds; the wake-ups so far are used up."""
-        select.select([self._read], [], [], timeout)
+        self._poll.poll(timeout * 1000)
         with contextlib.suppress(OSError):  # (BlockingIOError: emptied)
             while os.read(self._read, 4096):
                 pass
