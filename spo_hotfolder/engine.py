@@ -2351,6 +2351,9 @@ class Engine:
         target = self._put_refusal(
             self._failed_name(path), text, path, path.name, artwork=moving, copy=None if unchanged else data
         )
+        # Folders of inbox/ the artwork came from, emptied: removed once quiet, as when a job takes it.
+        self._consumed_dirs.update(src.parent for src in moving if src.parent != self.area("inbox"))
+        self._cleanup_consumed_dirs()
         log.warning(
             "manifest.jobs_refused",
             manifest=str(path),

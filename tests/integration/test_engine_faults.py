@@ -1920,6 +1920,9 @@ def test_a_refused_manifests_artwork_keeps_the_path_the_manifest_names_it_by(rig
     assert (refused / "artwork" / "a" / "x.pdf").read_bytes() == first
     assert not [p for p in r.inbox.rglob("*") if p.is_file()]
     assert r.take_prints() == []
+    # The folders they came from, emptied, go once quiet (they stayed in inbox/, empty, for good).
+    r.run(steps=4, dt=1.0)
+    assert os.listdir(r.inbox) == []
 
 
 def test_a_kill_while_artwork_in_folders_goes_into_a_refusal_puts_it_back_where_it_was(rig: Rig) -> None:
