@@ -3215,10 +3215,11 @@ class Engine:
                 top = inbox / parts[0] if parts else None
             groups.setdefault(top, []).append((path, since, sig))
         for top, members in groups.items():
-            # (a folder's files go together, when the youngest is due; a file on its own, when it is)
-            starts = [max(m[1], self._disk_full_at) for m in members]
+            # Each file's wait counts from when it came (or the disk was last full); a folder's files
+            # go together, when the youngest is due, a file on its own when it is.
+            starts = [max(since, self._disk_full_at) for _path, since, _sig in members]
             upcoming.extend(t + limit for t in ([max(starts)] if top is not None else starts) if t + limit > now)
-            due = [m for m in members if now - max(m[1], self._disk_full_at) >= limit]
+            due = [m for m, start in zip(members, starts, strict=True) if now - start >= limit]
             if not due or (top is not None and (len(due) < len(members) or self.tracker.tracks_under(top))):
                 continue  # a folder waits for its youngest file, and for those still being written
             if not all(self._removable_from(folder) for folder in {path.parent for path, _, _ in due}):
