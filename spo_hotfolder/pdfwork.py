@@ -42,6 +42,9 @@ _OUTPUT = ("making the output PDF", "the PDF output writer")
 RECYCLE_RSS_BYTES = 512 * 1024**2
 #: While an output is made, the caller's ``while_waiting`` runs this often (intake goes on).
 WAIT_SLICE_SECONDS = 0.2
+#: ``hash_ahead`` hands no more files than this between two answers (a small message each: the
+#: pipe's buffer never fills while the worker is busy with a long call).
+AHEAD_UNREAD = 16
 
 
 #: The check of a finding that says the PDF worker could not be used at all (it could not be
@@ -109,6 +112,14 @@ def _build_output(*args: Any) -> OutputResult:
     return build_output(*args)
 
 
+def _hash_ahead(path: str) -> None:
+    """Reads ``path`` for its sha256 on a thread of the worker (``digests``); the check of that
+    file takes it from there. Sent without an answer (``PdfWorker.hash_ahead``)."""
+    from spo_hotfolder.digests import AHEAD
+
+    AHEAD.submit(path)
+
+
 def _warm_up() -> int:
     """Imports what the first real call would import, so that it starts fast."""
     import pypdf._crypt_providers
@@ -157,6 +168,10 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int, log
         except (EOFError, OSError):  # the daemon closed the pipe (or is gone): done
             os._exit(0)
         fn, args = request
+        if fn is _hash_ahead:  # no answer: the daemon does not wait for one
+            with contextlib.suppress(Exception):
+                fn(*args)
+            continue
         started = time.perf_counter()
         # pypdf's own warnings ("incorrect startxref pointer") say which file they are about.
         structlog.contextvars.clear_contextvars()
@@ -307,6 +322,7 @@ class PdfWorker:
         self._lock = threading.Lock()
         self._proc: _Process | None = None
         self._out: _Call | None = None  # the call whose answer has not been received yet
+        self._ahead_unread = 0  # files handed to hash_ahead since the last answer received
         self._closed = False
         # The first process starts in the background (the fork server imports pypdf first, ~0.3 s):
         # the daemon's start and its first intake do not wait for it; the first call does.
@@ -369,6 +385,24 @@ class PdfWorker:
             except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
                 failure = _not_run(exc)
         return self._failed_report(pending.artwork, check, failure or _not_run(None)), False
+
+    def hash_ahead(self, path: str) -> None:
+        """Hands a big artwork file, settled in the inbox and not claimed yet, to the worker, which
+        reads it for its sha256 meanwhile (``digests``): its check, once a manifest claims it, then
+        need not read it again. No answer, and never waits: nothing is handed while another thread
+        uses the worker (its start), while no process is up, or while the worker has not read
+        AHEAD_UNREAD of these yet (it reads them between calls)."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            proc = self._proc
+            if proc is None or self._closed or self._ahead_unread >= AHEAD_UNREAD:
+                return
+            with contextlib.suppress(OSError, EOFError, ValueError):  # (a dead worker: the next call says so)
+                proc.conn.send((_hash_ahead, (path,)))
+                self._ahead_unread += 1
+        finally:
+            self._lock.release()
 
     def _checking(
         self,
@@ -618,6 +652,7 @@ class PdfWorker:
             ) from None
         try:
             kind, payload, call.seconds = proc.conn.recv()
+            self._ahead_unread = 0  # (read before this call, or right after its answer was sent)
         except (EOFError, OSError):
             codes = self._replace(proc)
             raise WorkerFailure("crash", _crash_message(who, codes, self._limit_text())) from None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import logging
 import math
 import os
@@ -31,6 +30,7 @@ from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, Indirect
 
 from spo_hotfolder import pdfnames
 from spo_hotfolder.config import ProductSpec, ValidationConfig
+from spo_hotfolder.digests import AHEAD
 from spo_hotfolder.pdfreport import (
     TRIM_BEYOND_PAGE,
     TRIM_OFF_PAGE,
@@ -1428,7 +1428,7 @@ def _inflate(data: bytes, limit: int) -> _Inflated:
 
 def _sha256(path: str) -> str:
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        return AHEAD.digest(fh)  # (read ahead, where the daemon handed the file to this worker early)
 
 
 def _read_pages(

@@ -426,6 +426,45 @@ def test_worker_crash_and_memory_limit(tmp_path: Path, worker: PdfWorker) -> Non
     assert worker.preflight(art(src), "bc-85x55", BC, V).ok
 
 
+def _bytes_read(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar")
+
+
+def test_worker_checks_a_file_read_ahead_without_reading_it_again(tmp_path: Path, worker: PdfWorker) -> None:
+    """``hash_ahead``: the worker reads the file for its sha256 meanwhile (no answer is sent), and the
+    check takes that digest for the file's identity (device, inode, size, modification time)."""
+    src = make_big_pdf(tmp_path / "big.pdf", 2, 1 << 20, (91, 61))
+    first = src.read_bytes()
+    assert worker.preflight(art(src), "bc-85x55", BC, V).ok  # (the worker is up and known)
+    pid = worker._worker_pids()[0]
+    before = _bytes_read(pid)
+    worker.hash_ahead(str(src))
+    deadline = time.monotonic() + 10
+    while _bytes_read(pid) - before < len(first) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _bytes_read(pid) - before >= len(first)  # read once, ahead
+    # The image's bytes changed, size and modification time put back: what only a read would see.
+    st = src.stat()
+    at = first.index(b"stream\n") + 1000
+    src.write_bytes(first[:at] + bytes(255 - b for b in first[at : at + 64]) + first[at + 64 :])
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+    report = worker.preflight(art(src), "bc-85x55", BC, V)
+    assert report.artwork_sha256 == (hashlib.sha256(first).hexdigest(),)  # the digest read ahead
+    # Taken once: the next check reads the file itself.
+    report = worker.preflight(art(src), "bc-85x55", BC, V)
+    assert (
+        report.artwork_sha256 == (hashlib.sha256(src.read_bytes()).hexdigest(),) != (hashlib.sha256(first).hexdigest(),)
+    )
+    # Handing files over never waits, nor disturbs the calls' answers (none is sent for these).
+    for _ in range(40):
+        worker.hash_ahead(str(src))
+    assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+    assert worker.preflight(art(make_pdf(tmp_path / "bc.pdf", [(85, 55)])), "bc-85x55", BC, V).findings
+
+
 def test_an_idle_worker_killed_is_replaced_and_said_in_the_log(tmp_path: Path, worker: PdfWorker) -> None:
     """Audit (CLI) 8: a PDF worker killed while idle (kill -9, the out-of-memory killer) was replaced
     without a word: the next job went well, and nobody could know the machine had killed it."""

@@ -320,3 +320,33 @@ def test_an_early_copy_into_a_share_that_stops_answering_costs_one_attempt(
         assert copies == [f".{NAME}.part"] * 2
     finally:
         r.close()
+
+
+class AheadPdf(InProcessPdf):
+    """Records the files the engine hands over to be read ahead (``hash_ahead``)."""
+
+    def __init__(self) -> None:
+        self.ahead: list[str] = []
+
+    def hash_ahead(self, path: str) -> None:
+        self.ahead.append(path)
+
+
+@pytest.mark.parametrize("big", [True, False])
+def test_a_big_artwork_waiting_for_its_manifest_is_handed_over_to_be_read_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, big: bool
+) -> None:
+    if big:
+        monkeypatch.setattr(engine_module, "HASH_AHEAD_MIN_BYTES", 1)
+    for r in rig_on(tmp_path):  # (as shipped: the test PDF is far below HASH_AHEAD_MIN_BYTES)
+        pdf = AheadPdf()
+        r.engine.pdf = pdf
+        job_id = r.order("P1", trimbox=AS_IS)
+        manifest = (r.inbox / "P1.yaml").read_bytes()
+        (r.inbox / "P1.yaml").unlink()  # the artwork first, alone
+        r.run(steps=2)
+        assert pdf.ahead == ([str(r.inbox / "P1.pdf")] if big else [])
+        (r.inbox / "P1.yaml").write_bytes(manifest)
+        r.run(until=done(r, job_id), steps=10)
+        assert r.take_prints() == [NAME]
+        assert len(pdf.ahead) == (1 if big else 0), "once, when it settled"

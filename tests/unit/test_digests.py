@@ -1,0 +1,184 @@
+"""digests.Ahead: a file's sha256 read ahead of its check, taken by the check only for the identity
+it was read under; every other case reads the file at the check, as before."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from spo_hotfolder import digests
+from spo_hotfolder.digests import Ahead
+
+
+class Hashes:
+    """The hash function handed to Ahead: counts what it reads, and holds the first read until
+    ``gate`` opens (``begun`` is set once that read has begun)."""
+
+    def __init__(self, hold_first: bool = True) -> None:
+        self.read: list[str] = []  # the digests it worked out, in order
+        self.threads: list[str] = []
+        self.begun = threading.Event()
+        self.gate = threading.Event()
+        if not hold_first:
+            self.gate.set()
+        self.during_first: list[Path] = []  # files to write to while the first read is held
+
+    def __call__(self, fh: BinaryIO) -> str:
+        first = not self.begun.is_set()
+        self.begun.set()
+        if first:
+            assert self.gate.wait(10)
+            for path in self.during_first:
+                path.write_bytes(path.read_bytes() + b" more")
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        self.read.append(digest)
+        self.threads.append(threading.current_thread().name)
+        return digest
+
+
+@pytest.fixture
+def hashes() -> Iterator[Hashes]:
+    h = Hashes()
+    yield h
+    h.gate.set()  # (never leave the thread held)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest_of(ahead: Ahead, path: Path) -> str:
+    with open(path, "rb") as fh:
+        return ahead.digest(fh)
+
+
+def test_a_file_read_ahead_is_not_read_again_by_its_check(tmp_path: Path, hashes: Hashes) -> None:
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"%PDF-1.7 artwork")
+    ahead = Ahead(hashes)
+    ahead.submit(str(big))
+    assert hashes.begun.wait(10)
+    # The check comes while the read is under way: it waits for that read, it does not read too.
+    taken = big.with_name("taken.pdf")
+    os.replace(big, taken)  # (the job takes the file: same inode, same identity)
+    answer: list[str] = []
+    check = threading.Thread(target=lambda: answer.append(digest_of(ahead, taken)))
+    check.start()
+    hashes.gate.set()
+    check.join(10)
+    assert answer == [sha(b"%PDF-1.7 artwork")]
+    assert hashes.threads == ["hash-ahead"]  # one read, on the worker's own thread
+    assert len(ahead._entries) == 0  # taken
+
+
+def test_a_finished_read_is_taken_once(tmp_path: Path) -> None:
+    hashes = Hashes(hold_first=False)
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"artwork")
+    ahead = Ahead(hashes)
+    ahead.submit(str(big))
+    assert hashes.begun.wait(10)
+    entry = next(iter(ahead._entries.values()))
+    assert entry.done.wait(10)
+    assert digest_of(ahead, big) == sha(b"artwork")
+    assert hashes.threads == ["hash-ahead"]
+    # Asked again (a second check of the same file): read again, nothing kept from before.
+    assert digest_of(ahead, big) == sha(b"artwork")
+    assert hashes.threads == ["hash-ahead", "MainThread"]
+
+
+def test_a_file_written_to_after_it_was_handed_over_is_read_by_its_check(tmp_path: Path, hashes: Hashes) -> None:
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"first upload")
+    ahead = Ahead(hashes)
+    hashes.gate.set()
+    ahead.submit(str(big))
+    assert hashes.begun.wait(10)
+    next(iter(ahead._entries.values())).done.wait(10)
+    big.write_bytes(b"second upload, longer")
+    assert digest_of(ahead, big) == sha(b"second upload, longer")
+
+
+def test_a_file_written_to_while_it_is_read_gets_no_digest_from_the_read(tmp_path: Path, hashes: Hashes) -> None:
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"being written")
+    hashes.during_first.append(big)  # the read begins, then the writer appends (size and time change)
+    ahead = Ahead(hashes)
+    ahead.submit(str(big))
+    assert hashes.begun.wait(10)
+    entry = next(iter(ahead._entries.values()))
+    hashes.gate.set()
+    assert entry.done.wait(10)
+    assert entry.digest is None  # the file was not the same at the end of the read
+    assert digest_of(ahead, big) == sha(b"being written more")
+    assert hashes.threads == ["hash-ahead", "MainThread"]  # the check read it again
+
+
+def test_a_same_size_rewrite_with_its_time_put_back_is_the_identity_s_limit(tmp_path: Path) -> None:
+    """What the identity cannot see (as for the engine's own cache): an edit of the same size whose
+    modification time is set back to the nanosecond. Shown here so that the rule is explicit."""
+    hashes = Hashes(hold_first=False)
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"AAAA")
+    st = big.stat()
+    ahead = Ahead(hashes)
+    ahead.submit(str(big))
+    assert hashes.begun.wait(10)
+    next(iter(ahead._entries.values())).done.wait(10)
+    big.write_bytes(b"BBBB")
+    os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert digest_of(ahead, big) == sha(b"AAAA")
+    os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # any other time: read again
+    assert digest_of(ahead, big) == sha(b"BBBB")
+
+
+def test_a_file_whose_read_has_not_begun_is_read_by_its_check_at_once(tmp_path: Path, hashes: Hashes) -> None:
+    first, second = tmp_path / "first.pdf", tmp_path / "second.pdf"
+    first.write_bytes(b"first")
+    second.write_bytes(b"second")
+    ahead = Ahead(hashes)
+    ahead.submit(str(first))
+    assert hashes.begun.wait(10)  # the thread holds on the first file
+    ahead.submit(str(second))
+    assert digest_of(ahead, second) == sha(b"second")  # not behind the first one's read
+    assert hashes.threads == ["MainThread"]
+    assert [e.path for e in ahead._entries.values()] == [str(first)]  # the second's read is off
+    hashes.gate.set()
+    entry = next(iter(ahead._entries.values()))
+    assert entry.done.wait(10)
+    assert hashes.threads == ["MainThread", "hash-ahead"]
+
+
+def test_what_cannot_be_read_ahead_is_left_to_the_check(tmp_path: Path) -> None:
+    hashes = Hashes(hold_first=False)
+    ahead = Ahead(hashes)
+    ahead.submit(str(tmp_path / "gone.pdf"))
+    ahead.submit(str(tmp_path))  # a folder
+    assert ahead._entries == {} and ahead._thread is None
+    vanishing = tmp_path / "vanishing.pdf"
+    vanishing.write_bytes(b"x")
+    ahead._entries[digests.identity(vanishing.stat())] = digests._Entry(str(tmp_path / "moved-away.pdf"))
+    assert ahead._read(str(tmp_path / "moved-away.pdf"), digests.identity(vanishing.stat())) is None
+
+
+def test_at_most_keep_files_are_kept(tmp_path: Path, hashes: Hashes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(digests, "KEEP", 3)
+    ahead = Ahead(hashes)
+    files = []
+    for n in range(6):
+        f = tmp_path / f"f{n}.pdf"
+        f.write_bytes(b"x" * (n + 1))
+        files.append(f)
+        ahead.submit(str(f))
+        if n == 0:
+            assert hashes.begun.wait(10)
+    # The one being read stays; of the others, the newest.
+    assert [Path(e.path).name for e in ahead._entries.values()] == ["f0.pdf", "f4.pdf", "f5.pdf"]
+    hashes.gate.set()
+    assert digest_of(ahead, files[2]) == sha(b"xxx")  # dropped: read by its check
