@@ -509,6 +509,7 @@ class PdfWorker:
         """A fresh worker process; it starts now, not on the first job."""
         proc = _Process(self._context, self.memory_limit_bytes)
         self._proc = proc
+        self._ahead_unread = 0  # (a new pipe)
         if self._closed:  # closed from another thread meanwhile
             self._proc = None
             proc.kill()

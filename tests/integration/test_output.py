@@ -22,7 +22,7 @@ from spo_hotfolder import preflight as preflight_module
 from spo_hotfolder.config import DEFAULT_SEVERITY, ProductSpec, ValidationConfig
 from spo_hotfolder.output import build_output, check
 from spo_hotfolder.outputfile import OutputError, link_unchanged
-from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
+from spo_hotfolder.pdfwork import _CHECK, AHEAD_UNREAD, PdfWorker, WorkerFailure
 from spo_hotfolder.preflight import ArtworkInput
 from tests.pdfs import make_big_pdf, make_bomb_pdf, make_layered_pdf, make_object_stream_pdf, make_pdf, mm
 
@@ -461,6 +461,7 @@ def test_worker_checks_a_file_read_ahead_without_reading_it_again(tmp_path: Path
     # Handing files over never waits, nor disturbs the calls' answers (none is sent for these).
     for _ in range(40):
         worker.hash_ahead(str(src))
+    assert worker._ahead_unread == AHEAD_UNREAD  # the rest not sent: the pipe never fills
     assert worker.preflight(art(src), "bc-85x55", BC, V).ok
     assert worker.preflight(art(make_pdf(tmp_path / "bc.pdf", [(85, 55)])), "bc-85x55", BC, V).findings
 
