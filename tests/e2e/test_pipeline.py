@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import time
@@ -10,8 +12,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from spo_hotfolder.engine import HASH_AHEAD_MIN_BYTES
 from tests.daemon import drop, run_cli, statuses, wait_for, write_config
-from tests.pdfs import make_pdf
+from tests.pdfs import make_big_pdf, make_pdf
 
 pytestmark = pytest.mark.e2e
 
@@ -380,3 +383,39 @@ def test_nested_attributes_route_and_name_the_file(make_daemon, tmp_path: Path) 
     [line] = [line for line in shown.splitlines() if line.startswith("Attributes: ")]
     assert line.startswith('Attributes: finishing=["round-corners", "foil"], note=, paper={')
     assert json.loads(line.split("paper=", 1)[1]) == expected["paper"]
+
+
+def test_big_artwork_read_ahead_of_its_manifest_is_checked_as_it_is_when_taken(make_daemon, tmp_path: Path) -> None:
+    """An artwork file of HASH_AHEAD_MIN_BYTES or more is read for its sha256 while it waits for its
+    manifest. A file uploaded again under its name meanwhile (another file) is checked as the new
+    one: the manifest's sha256 of the new file passes, and the new file is what is printed."""
+    half = HASH_AHEAD_MIN_BYTES // 2 + 1_000_000  # (the product has two pages)
+    first = make_big_pdf(tmp_path / "first.pdf", pages=2, bytes_per_page=half, size_mm=(91, 61)).read_bytes()
+    second = make_big_pdf(tmp_path / "second.pdf", pages=2, bytes_per_page=half + 50_000, size_mm=(91, 61)).read_bytes()
+    daemon = make_daemon(watch={"settle_seconds": 0.2})
+    hot = tmp_path / "hot" / "indigo"
+    for order, uploads in (("B1", [first]), ("B2", [first, second])):
+        for data in uploads:
+            drop(daemon.inbox / f"{order}.pdf", data)
+            time.sleep(1.0)  # settled, and read ahead (~30 ms for this size)
+        final = uploads[-1]
+        drop(
+            daemon.inbox / f"{order}.yaml",
+            f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\n'
+            f'artwork: [{{path: {order}.pdf, sha256: "{hashlib.sha256(final).hexdigest()}"}}]\n',
+        )
+        job = daemon.wait_status(f"{order}-1", "InHotFolder", timeout=60)
+        assert statuses(job)[-1] == "InHotFolder"
+        # (The output is the artwork with its boxes added: the same image, in another file.)
+        assert _images(hot / f"{order}_{order}-1_bc-85x55_x1.pdf") == _images(io.BytesIO(final))
+    assert _images(io.BytesIO(first)) != _images(io.BytesIO(second))
+    assert daemon.stop() == 0
+
+
+def _images(source: Path | io.BytesIO) -> list[bytes]:
+    """The raw data of each page's image XObjects."""
+    found = []
+    for page in PdfReader(source).pages:
+        xobjects = page["/Resources"].get_object()["/XObject"].get_object()
+        found += [xobjects[name].get_object().get_data() for name in sorted(xobjects)]
+    return found
