@@ -387,9 +387,9 @@ class PdfWorker:
         return self._failed_report(pending.artwork, check, failure or _not_run(None)), False
 
     def hash_ahead(self, path: str) -> None:
-        """Hands a big artwork file, settled in the inbox and not claimed yet, to the worker, which
-        reads it for its sha256 meanwhile (``digests``): its check, once a manifest claims it, then
-        need not read it again. No answer, and never waits: nothing is handed while another thread
+        """Hands a big artwork file that settled in the inbox to the worker, which reads it for its
+        sha256 meanwhile (``digests``): its check, once a manifest claims it, then need not read
+        it again. No answer, and never waits: nothing is handed while another thread
         uses the worker (its start), while no process is up, or while the worker has not read
         AHEAD_UNREAD of these yet (it reads them between calls)."""
         if not self._lock.acquire(blocking=False):
