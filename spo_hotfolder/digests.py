@@ -6,11 +6,16 @@ which reads it on a thread of its own meanwhile. The check of that file, once it
 then takes the digest, or waits for the rest of the read under way, instead of reading the whole
 file once more (~0.8 s per GiB here): a 1 GiB job's check then takes what its PDF reading takes.
 
-A digest is kept under the file's identity (device, inode, size, modification time) as it was when
-the read began, and only if the identity was the same when the read ended: a file written to or
-touched meanwhile gets no digest from here. The check takes one only for the identity the file it
-opened has (a job's artwork is the inbox file moved, the same inode); the engine's own digest cache
-(``Engine._digest``) rests on the same identity.
+A digest is only ever the file's as it is when the check opens it. It is kept under the file's
+identity (device, inode, size, modification time) with the change times (ctime) the file may have:
+the one it had when handed over and read, and the ones the daemon's own links and moves gave it
+(``vouch``: the daemon tells the worker the ctime before and after each, and the second counts only
+if the first did). Any other change of the inode sets another ctime, one the file cannot be given
+by hand: a write in place, also one that keeps the size and sets the time back (``cp -p``, ``rsync
+--inplace -t``, a share's client keeping the source's time), a touch, a chmod, a link made by
+someone else. The check then reads the file itself, as it does for every file not handed over,
+after waiting VOUCH_WAIT_SECONDS for the daemon's word on a change time it has not heard of (the
+word comes on a pipe of its own, read by a thread: a move made while the check waited is heard).
 """
 
 from __future__ import annotations
@@ -21,10 +26,15 @@ import io
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 
 Key = tuple[int, int, int, int]  # device, inode, size, mtime_ns
 
+#: How long a check waits for the daemon's word on a change time it has not heard of yet (the daemon
+#: moved the file while the check waited for its read: its word comes on another pipe, at once).
+#: Only a file changed by someone else waits this long, before it is read again.
+VOUCH_WAIT_SECONDS = 0.1
 #: At most this many files are kept (digests not taken yet, or reads not begun): the oldest of those
 #: go first (a file no manifest claims keeps its digest until then).
 KEEP = 64
@@ -39,13 +49,15 @@ def sha256_of(fh: io.BufferedReader) -> str:
 
 
 class _Entry:
-    __slots__ = ("begun", "digest", "done", "path")
+    __slots__ = ("begun", "ctime_read", "ctimes", "digest", "done", "path")
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, ctime: int) -> None:
         self.path = path
+        self.ctimes = {ctime}  # the change times this file may have: handed over with, or vouched for
         self.begun = False
         self.done = threading.Event()
         self.digest: str | None = None
+        self.ctime_read: int | None = None  # the file's ctime when its read ended
 
 
 class Ahead:
@@ -56,30 +68,43 @@ class Ahead:
         self._hash = hash_file
         self._lock = threading.Lock()
         self._more = threading.Condition(self._lock)
+        self._vouched = threading.Condition(self._lock)
         self._entries: collections.OrderedDict[Key, _Entry] = collections.OrderedDict()
         self._thread: threading.Thread | None = None
 
     def submit(self, path: str) -> None:
-        """Reads ``path`` soon, unless a file of its identity is already in hand; never raises."""
+        """Reads ``path`` soon, unless this very file is in hand already; never raises."""
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except OSError:
             return  # (taken meanwhile, or gone: its check reads it)
         if not stat.S_ISREG(st.st_mode):
-            return
+            return  # (a symbolic link is never taken as artwork: nothing to read ahead)
         key = identity(st)
         with self._lock:
-            if key in self._entries:
+            entry = self._entries.get(key)
+            if entry is not None and st.st_ctime_ns in entry.ctimes:
                 return
-            self._entries[key] = _Entry(path)
+            # New, or changed since it was handed over (written to in place, touched): read again.
+            self._entries.pop(key, None)
+            self._entries[key] = _Entry(path, st.st_ctime_ns)
             self._trim()
             self._more.notify()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="hash-ahead", daemon=True)
                 self._thread.start()
 
+    def vouch(self, key: Key, before: int, after: int) -> None:
+        """The daemon linked or moved the file of ``key``: its ctime went from ``before`` to
+        ``after`` by that. Counts only if ``before`` was a ctime the file may have."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and before in entry.ctimes:
+                entry.ctimes.add(after)
+                self._vouched.notify_all()
+
     def digest(self, fh: io.BufferedReader) -> str:
-        """The sha256 of the open file ``fh``: the one read ahead for its identity (waiting for a
+        """The sha256 of the open file ``fh``: the one read ahead for this very file (waiting for a
         read under way to end), else read now. A file not begun yet is read here, at once."""
         key = identity(os.fstat(fh.fileno()))
         with self._lock:
@@ -89,9 +114,21 @@ class Ahead:
                 entry = None
         if entry is not None:
             entry.done.wait()
+            deadline = time.monotonic() + VOUCH_WAIT_SECONDS
             with self._lock:
-                self._entries.pop(key, None)  # taken
-            if entry.digest is not None and identity(os.fstat(fh.fileno())) == key:
+                while True:
+                    st = os.fstat(fh.fileno())
+                    if identity(st) != key or entry.digest is None or entry.ctime_read is None:
+                        same = False
+                        break
+                    same = st.st_ctime_ns in entry.ctimes and entry.ctime_read in entry.ctimes
+                    left = deadline - time.monotonic()
+                    if same or left <= 0:
+                        break
+                    self._vouched.wait(left)
+                if self._entries.get(key) is entry:
+                    del self._entries[key]  # taken
+            if same and entry.digest is not None:
                 return entry.digest
         return self._hash(fh)
 
@@ -110,7 +147,7 @@ class Ahead:
                 key, entry = found
                 entry.begun = True
             try:
-                entry.digest = self._read(entry.path, key)
+                self._read(entry, key)
             finally:
                 entry.done.set()
 
@@ -120,15 +157,23 @@ class Ahead:
                 return key, entry
         return None
 
-    def _read(self, path: str, key: Key) -> str | None:
+    def _read(self, entry: _Entry, key: Key) -> None:
+        """The file's digest and its ctime at the end of the read, onto ``entry``; nothing when it
+        is another file by now. Whether the ctime is one the file may have is for ``digest`` to
+        tell, when the daemon has said what it did meanwhile."""
         try:
-            with open(path, "rb") as fh:
-                if identity(os.fstat(fh.fileno())) != key:
-                    return None  # another file by now (replaced, or written to since)
+            with open(entry.path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                with self._lock:
+                    same = identity(st) == key and st.st_ctime_ns in entry.ctimes
+                if not same:
+                    return  # another file by now (replaced, written to, moved by the daemon already)
                 digest = self._hash(fh)
-                return digest if identity(os.fstat(fh.fileno())) == key else None
-        except Exception:  # noqa: BLE001 - (gone, unreadable): no digest; the check reads it itself
-            return None
+                st = os.fstat(fh.fileno())
+                if identity(st) == key:
+                    entry.digest, entry.ctime_read = digest, st.st_ctime_ns
+        except Exception:  # noqa: BLE001, S110 - (gone, unreadable): no digest; the check reads it itself
+            pass
 
 
 #: The worker process's one instance (``pdfwork`` hands it the files; ``preflight`` asks it).

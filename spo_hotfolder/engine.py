@@ -213,6 +213,8 @@ class HashAheadService(Protocol):
 
     def hash_ahead(self, path: str) -> None: ...
 
+    def ahead_moved(self, before: os.stat_result, after: os.stat_result) -> None: ...
+
 
 class Metrics(Protocol):
     def status_recorded(self, status: JobStatus, hot_folder: str | None) -> None: ...
@@ -1198,9 +1200,8 @@ class Engine:
             # On disk in the background from now (fsutil.Flusher): the fsync before OutputCreated
             # then finds nothing left to write (a 1-page PDF: ~1 ms less per job, here).
             self.flusher.submit(path)
-            pdf: object = self.pdf  # (mypy: no subtype of both protocols otherwise)
-            if sig[0] >= HASH_AHEAD_MIN_BYTES and isinstance(pdf, HashAheadService):
-                pdf.hash_ahead(str(path))
+            if sig[0] >= HASH_AHEAD_MIN_BYTES and (ahead := self._ahead()) is not None:
+                ahead.hash_ahead(str(path))
             if not self._claim(path, sig) and path not in self._orphans:
                 self._orphans[path] = (self.clock.monotonic(), sig)
                 self._orphans_next = min(self._orphans_next, self.clock.monotonic() + self._whole_wait())
@@ -1856,6 +1857,8 @@ class Engine:
             os.link(src, dest)
         except OSError:
             return
+        if st.st_size >= HASH_AHEAD_MIN_BYTES:
+            self._after_move(st, dest)
         inputs = [ArtworkInput(name=artwork.name, path=str(dest), expected_sha256=artwork.sha256)]
         self._begin_check_ahead(pdf, spec.job_id, spec.product, inputs)
 
@@ -1882,6 +1885,34 @@ class Engine:
             cached = (pdf, pdf if isinstance(pdf, EarlyCheckService) else None)
             self._early_pdf = cached
         return cached[1]
+
+    def _ahead(self) -> HashAheadService | None:
+        """The PDF service, if it can read big files ahead of their check (the worker process)."""
+        pdf: object = self.pdf  # (mypy: no subtype of both protocols otherwise)
+        return pdf if isinstance(pdf, HashAheadService) else None
+
+    def _before_move(self, src: Path) -> os.stat_result | None:
+        """``src``'s stat just before the engine links or moves it, where the PDF worker may have
+        read it ahead (a big file): for ``_after_move``."""
+        if self._ahead() is None:
+            return None
+        try:
+            st = os.lstat(src)
+        except OSError:
+            return None
+        return st if st.st_size >= HASH_AHEAD_MIN_BYTES else None
+
+    def _after_move(self, before: os.stat_result | None, dest: Path) -> None:
+        """Tells the PDF worker the change time the engine's own link or move gave the file it may
+        have read ahead: that, not an edit, is why its ctime changed (``digests``)."""
+        ahead = self._ahead()
+        if before is None or ahead is None:
+            return
+        try:
+            after = os.stat(dest)
+        except OSError:
+            return
+        ahead.ahead_moved(before, after)
 
     def _check_held(self) -> bool:
         """A check begun ahead is waiting for its job, and younger than EARLY_CHECK_HOLD_SECONDS."""
@@ -2919,7 +2950,9 @@ class Engine:
             dest = self.job_dir(job) / "artwork" / art.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             if index == len(takers) - 1:
+                before = self._before_move(src)
                 take(src, dest)
+                self._after_move(before, dest)
             else:
                 shutil.copyfile(src, dest)
             try:

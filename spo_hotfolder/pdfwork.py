@@ -15,7 +15,9 @@ import glob
 import hashlib
 import multiprocessing
 import os
+import pickle
 import resource
+import select
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,9 +44,9 @@ _OUTPUT = ("making the output PDF", "the PDF output writer")
 RECYCLE_RSS_BYTES = 512 * 1024**2
 #: While an output is made, the caller's ``while_waiting`` runs this often (intake goes on).
 WAIT_SLICE_SECONDS = 0.2
-#: ``hash_ahead`` hands no more files than this between two answers (a small message each: the
-#: pipe's buffer never fills while the worker is busy with a long call).
-AHEAD_UNREAD = 16
+#: A message ``_post`` sends is at most this long: one write to a pipe of at most PIPE_BUF bytes
+#: either all goes in or none does, so a full pipe (a worker far behind) never cuts one in two.
+POST_MAX_BYTES = select.PIPE_BUF - 4  # (the length that Connection.send_bytes puts before it)
 
 
 #: The check of a finding that says the PDF worker could not be used at all (it could not be
@@ -120,6 +122,33 @@ def _hash_ahead(path: str) -> None:
     AHEAD.submit(path)
 
 
+def _ahead_vouch(key: tuple[int, int, int, int], before: int, after: int) -> None:
+    """The daemon linked or moved a file handed to ``_hash_ahead`` (``PdfWorker.ahead_moved``)."""
+    from spo_hotfolder.digests import AHEAD
+
+    AHEAD.vouch(key, before, after)
+
+
+#: What the worker is sent without an answer, on a pipe of its own (``_read_posts``).
+_POSTED = (_hash_ahead, _ahead_vouch)
+
+
+def _read_posts(posts: Connection) -> None:
+    """A thread of the worker: runs what ``PdfWorker._post`` sends, as it comes, also while the
+    worker's main thread is in a call (a check waiting for a read ahead then hears of the daemon's
+    moves of that file at once)."""
+    while True:
+        try:
+            fn, args = posts.recv()  # (what _post pickled: the daemon's own pipe, as conn's)
+        except (EOFError, OSError):  # the daemon closed it (or is gone): the main loop ends the process
+            return
+        except Exception:  # noqa: BLE001, S112 - (cannot happen: _post sends only these) skip it
+            continue
+        if fn in _POSTED:
+            with contextlib.suppress(Exception):
+                fn(*args)
+
+
 def _warm_up() -> int:
     """Imports what the first real call would import, so that it starts fast."""
     import pypdf._crypt_providers
@@ -153,10 +182,14 @@ class _Remote(Exception):
     """An exception raised in the worker that could not be sent back as it was."""
 
 
-def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int, log_setting: str | None) -> None:
-    """The worker process: calls ``fn(*args)`` for each request on ``conn`` until it is closed."""
+def _serve(
+    conn: Connection, posts: Connection, memory_limit_bytes: int | None, owner_pid: int, log_setting: str | None
+) -> None:
+    """The worker process: calls ``fn(*args)`` for each request on ``conn`` until it is closed (and
+    what comes on ``posts``, on a thread)."""
     try:
         _init_worker(memory_limit_bytes, owner_pid, log_setting)
+        threading.Thread(target=_read_posts, args=(posts,), name="posts", daemon=True).start()
         _warm_up()
     except BaseException as exc:  # noqa: BLE001 - said as a log line, not multiprocessing's traceback
         with contextlib.suppress(Exception):
@@ -168,10 +201,6 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, owner_pid: int, log
         except (EOFError, OSError):  # the daemon closed the pipe (or is gone): done
             os._exit(0)
         fn, args = request
-        if fn is _hash_ahead:  # no answer: the daemon does not wait for one
-            with contextlib.suppress(Exception):
-                fn(*args)
-            continue
         started = time.perf_counter()
         # pypdf's own warnings ("incorrect startxref pointer") say which file they are about.
         structlog.contextvars.clear_contextvars()
@@ -222,17 +251,22 @@ class _Process:
 
     def __init__(self, context: Any, memory_limit_bytes: int | None) -> None:
         parent, child = context.Pipe(duplex=True)
+        posts_in, posts_out = context.Pipe(duplex=False)
         #: the daemon's log format and level when the process started: its logs are rendered so
         self.log_setting = worker_log_setting()
         self.process = context.Process(
             target=_serve,
-            args=(child, memory_limit_bytes, os.getpid(), self.log_setting),
+            args=(child, posts_in, memory_limit_bytes, os.getpid(), self.log_setting),
             name="spo-hotfolder-pdf",
             daemon=True,
         )
         self.process.start()
         child.close()
+        posts_in.close()
         self.conn: Connection = parent
+        #: messages without an answer (``PdfWorker._post``); never waits: a full pipe refuses one
+        self.posts: Connection = posts_out
+        os.set_blocking(posts_out.fileno(), False)
         # PdfWorker.close() from another thread kills a process that the calling thread, seeing it
         # die, kills again: the pipe must be closed once. Connection.close() twice at the same time
         # closed its fd number twice, and the second close hit whatever file had taken that number
@@ -259,8 +293,10 @@ class _Process:
         self._close_pipe()
 
     def _close_pipe(self) -> None:
-        with self._close_lock, contextlib.suppress(Exception):
-            self.conn.close()
+        with self._close_lock:
+            for conn in (self.conn, self.posts):
+                with contextlib.suppress(Exception):
+                    conn.close()
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -322,7 +358,6 @@ class PdfWorker:
         self._lock = threading.Lock()
         self._proc: _Process | None = None
         self._out: _Call | None = None  # the call whose answer has not been received yet
-        self._ahead_unread = 0  # files handed to hash_ahead since the last answer received
         self._closed = False
         # The first process starts in the background (the fork server imports pypdf first, ~0.3 s):
         # the daemon's start and its first intake do not wait for it; the first call does.
@@ -389,18 +424,29 @@ class PdfWorker:
     def hash_ahead(self, path: str) -> None:
         """Hands a big artwork file that settled in the inbox to the worker, which reads it for its
         sha256 meanwhile (``digests``): its check, once a manifest claims it, then need not read
-        it again. No answer, and never waits: nothing is handed while another thread
-        uses the worker (its start), while no process is up, or while the worker has not read
-        AHEAD_UNREAD of these yet (it reads them between calls)."""
-        if not self._lock.acquire(blocking=False):
+        it again. No answer, and never waits (``_post``)."""
+        self._post(_hash_ahead, path)
+
+    def ahead_moved(self, before: os.stat_result, after: os.stat_result) -> None:
+        """Tells the worker that the daemon linked or moved a file handed to ``hash_ahead``:
+        ``before`` and ``after`` are its ``stat`` just before and after. Without this, the file's
+        new change time makes its check read it again (as for any change nobody vouched for)."""
+        if (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino):
+            key = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
+            self._post(_ahead_vouch, key, before.st_ctime_ns, after.st_ctime_ns)
+
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        """Sends ``fn(*args)`` to the worker's thread for these (``_read_posts``); never waits:
+        nothing is sent while another thread uses the worker (its start), while no process is up,
+        or while the pipe is full (the worker far behind: its checks read their files themselves)."""
+        payload = pickle.dumps((fn, args))
+        if len(payload) > POST_MAX_BYTES or not self._lock.acquire(blocking=False):
             return
         try:
             proc = self._proc
-            if proc is None or self._closed or self._ahead_unread >= AHEAD_UNREAD:
-                return
-            with contextlib.suppress(OSError, EOFError, ValueError):  # (a dead worker: the next call says so)
-                proc.conn.send((_hash_ahead, (path,)))
-                self._ahead_unread += 1
+            if proc is not None and not self._closed:
+                with contextlib.suppress(OSError, EOFError, ValueError):  # (full, or the worker gone)
+                    proc.posts.send_bytes(payload)
         finally:
             self._lock.release()
 
@@ -509,7 +555,6 @@ class PdfWorker:
         """A fresh worker process; it starts now, not on the first job."""
         proc = _Process(self._context, self.memory_limit_bytes)
         self._proc = proc
-        self._ahead_unread = 0  # (a new pipe)
         if self._closed:  # closed from another thread meanwhile
             self._proc = None
             proc.kill()
@@ -653,7 +698,6 @@ class PdfWorker:
             ) from None
         try:
             kind, payload, call.seconds = proc.conn.recv()
-            self._ahead_unread = 0  # (read before this call, or right after its answer was sent)
         except (EOFError, OSError):
             codes = self._replace(proc)
             raise WorkerFailure("crash", _crash_message(who, codes, self._limit_text())) from None

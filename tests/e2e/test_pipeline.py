@@ -387,28 +387,52 @@ def test_nested_attributes_route_and_name_the_file(make_daemon, tmp_path: Path) 
 
 def test_big_artwork_read_ahead_of_its_manifest_is_checked_as_it_is_when_taken(make_daemon, tmp_path: Path) -> None:
     """An artwork file of HASH_AHEAD_MIN_BYTES or more is read for its sha256 while it waits for its
-    manifest. A file uploaded again under its name meanwhile (another file) is checked as the new
-    one: the manifest's sha256 of the new file passes, and the new file is what is printed."""
+    manifest. A file uploaded again under its name meanwhile (another file), or written over in
+    place with its size and time kept (``cp -p``; audit BB90 1), is checked as it is when taken:
+    the manifest's sha256 of the new content passes and that content is printed; the sha256 of
+    the content read ahead fails."""
     half = HASH_AHEAD_MIN_BYTES // 2 + 1_000_000  # (the product has two pages)
     first = make_big_pdf(tmp_path / "first.pdf", pages=2, bytes_per_page=half, size_mm=(91, 61)).read_bytes()
     second = make_big_pdf(tmp_path / "second.pdf", pages=2, bytes_per_page=half + 50_000, size_mm=(91, 61)).read_bytes()
+    at = first.index(b"stream\n") + 1000
+    same_size = first[:at] + bytes(255 - b for b in first[at : at + 64]) + first[at + 64 :]
     daemon = make_daemon(watch={"settle_seconds": 0.2})
     hot = tmp_path / "hot" / "indigo"
-    for order, uploads in (("B1", [first]), ("B2", [first, second])):
+
+    def cp_p(path: Path, data: bytes) -> None:
+        st = path.stat()
+        with open(path, "r+b") as fh:
+            fh.write(data)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def order(order_id: str, named: bytes, *uploads: bytes, in_place: bytes | None = None) -> str:
         for data in uploads:
-            drop(daemon.inbox / f"{order}.pdf", data)
+            drop(daemon.inbox / f"{order_id}.pdf", data)
             time.sleep(1.0)  # settled, and read ahead (~30 ms for this size)
-        final = uploads[-1]
+        if in_place is not None:
+            cp_p(daemon.inbox / f"{order_id}.pdf", in_place)
+            time.sleep(1.0)
         drop(
-            daemon.inbox / f"{order}.yaml",
-            f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\n'
-            f'artwork: [{{path: {order}.pdf, sha256: "{hashlib.sha256(final).hexdigest()}"}}]\n',
+            daemon.inbox / f"{order_id}.yaml",
+            f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\n'
+            f'artwork: [{{path: {order_id}.pdf, sha256: "{hashlib.sha256(named).hexdigest()}"}}]\n',
         )
-        job = daemon.wait_status(f"{order}-1", "InHotFolder", timeout=60)
+        return f"{order_id}-1"
+
+    for job_id, printed in (
+        (order("B1", first, first), first),
+        (order("B2", second, first, second), second),
+        (order("B3", same_size, first, in_place=same_size), same_size),
+    ):
+        job = daemon.wait_status(job_id, "InHotFolder", timeout=60)
         assert statuses(job)[-1] == "InHotFolder"
         # (The output is the artwork with its boxes added: the same image, in another file.)
-        assert _images(hot / f"{order}_{order}-1_bc-85x55_x1.pdf") == _images(io.BytesIO(final))
-    assert _images(io.BytesIO(first)) != _images(io.BytesIO(second))
+        assert _images(hot / f"{job['order_id']}_{job_id}_bc-85x55_x1.pdf") == _images(io.BytesIO(printed))
+    for job_id in (order("B4", first, first, second), order("B5", first, first, in_place=same_size)):
+        job = daemon.wait_status(job_id, "ValidationFailed", timeout=60)
+        assert "sha256" in job["error"]
+        assert not list(hot.glob(f"*{job_id}*"))
+    assert len({tuple(_images(io.BytesIO(data))) for data in (first, second, same_size)}) == 3
     assert daemon.stop() == 0
 
 

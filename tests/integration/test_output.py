@@ -6,6 +6,7 @@ import errno
 import hashlib
 import itertools
 import os
+import signal
 import stat
 import threading
 import time
@@ -22,7 +23,7 @@ from spo_hotfolder import preflight as preflight_module
 from spo_hotfolder.config import DEFAULT_SEVERITY, ProductSpec, ValidationConfig
 from spo_hotfolder.output import build_output, check
 from spo_hotfolder.outputfile import OutputError, link_unchanged
-from spo_hotfolder.pdfwork import _CHECK, AHEAD_UNREAD, PdfWorker, WorkerFailure
+from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
 from spo_hotfolder.preflight import ArtworkInput
 from tests.pdfs import make_big_pdf, make_bomb_pdf, make_layered_pdf, make_object_stream_pdf, make_pdf, mm
 
@@ -435,34 +436,56 @@ def _bytes_read(pid: int) -> int:
 
 def test_worker_checks_a_file_read_ahead_without_reading_it_again(tmp_path: Path, worker: PdfWorker) -> None:
     """``hash_ahead``: the worker reads the file for its sha256 meanwhile (no answer is sent), and the
-    check takes that digest for the file's identity (device, inode, size, modification time)."""
+    check takes that digest for this very file: moved by the daemon (``ahead_moved``), not edited."""
     src = make_big_pdf(tmp_path / "big.pdf", 2, 1 << 20, (91, 61))
     first = src.read_bytes()
     assert worker.preflight(art(src), "bc-85x55", BC, V).ok  # (the worker is up and known)
     pid = worker._worker_pids()[0]
-    before = _bytes_read(pid)
-    worker.hash_ahead(str(src))
-    deadline = time.monotonic() + 10
-    while _bytes_read(pid) - before < len(first) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert _bytes_read(pid) - before >= len(first)  # read once, ahead
-    # The image's bytes changed, size and modification time put back: what only a read would see.
-    st = src.stat()
+
+    def read_ahead(path: Path) -> None:
+        before = _bytes_read(pid)
+        worker.hash_ahead(str(path))
+        deadline = time.monotonic() + 10
+        while _bytes_read(pid) - before < path.stat().st_size and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _bytes_read(pid) - before >= path.stat().st_size  # read once, ahead
+
+    read_ahead(src)
+    taken = tmp_path / "job" / "artwork" / "big.pdf"
+    taken.parent.mkdir(parents=True)
+    before = os.lstat(src)
+    os.link(src, taken)  # as the daemon takes a file
+    os.unlink(src)
+    worker.ahead_moved(before, os.stat(taken))
+    read_before = _bytes_read(pid)
+    report = worker.preflight(art(taken), "bc-85x55", BC, V)
+    assert report.artwork_sha256 == (hashlib.sha256(first).hexdigest(),)
+    assert _bytes_read(pid) - read_before < len(first) / 2, "the check did not read the file again"
+
+    # Read ahead, then written over in place: the same size, the time put back (``cp -p``).
+    read_ahead(taken)
+    st = taken.stat()
     at = first.index(b"stream\n") + 1000
-    src.write_bytes(first[:at] + bytes(255 - b for b in first[at : at + 64]) + first[at + 64 :])
-    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
-    report = worker.preflight(art(src), "bc-85x55", BC, V)
-    assert report.artwork_sha256 == (hashlib.sha256(first).hexdigest(),)  # the digest read ahead
-    # Taken once: the next check reads the file itself.
-    report = worker.preflight(art(src), "bc-85x55", BC, V)
-    assert (
-        report.artwork_sha256 == (hashlib.sha256(src.read_bytes()).hexdigest(),) != (hashlib.sha256(first).hexdigest(),)
-    )
-    # Handing files over never waits, nor disturbs the calls' answers (none is sent for these).
-    for _ in range(40):
-        worker.hash_ahead(str(src))
-    assert worker._ahead_unread == AHEAD_UNREAD  # the rest not sent: the pipe never fills
-    assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+    edited = first[:at] + bytes(255 - b for b in first[at : at + 64]) + first[at + 64 :]
+    with open(taken, "r+b") as fh:
+        fh.write(edited)
+    os.utime(taken, ns=(st.st_atime_ns, st.st_mtime_ns))
+    report = worker.preflight(art(taken), "bc-85x55", BC, V)
+    assert report.artwork_sha256 == (hashlib.sha256(edited).hexdigest(),)  # read again
+
+    # Handing files over never waits, also to a worker that reads none of it (stopped): its pipe
+    # fills, the rest is not sent, and what was sent is read whole once it goes on.
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        flood = str(tmp_path / ("x" * 200) / ("y" * 200) / "gone.pdf")
+        started = time.monotonic()
+        for _ in range(2000):  # ~0.9 MB of messages; the pipe holds 64 KiB
+            worker.hash_ahead(flood)
+        assert time.monotonic() - started < 5
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert worker.preflight(art(taken), "bc-85x55", BC, V).ok
+    read_ahead(taken)  # (heard, after the flood's last message)
     assert worker.preflight(art(make_pdf(tmp_path / "bc.pdf", [(85, 55)])), "bc-85x55", BC, V).findings
 
 

@@ -327,9 +327,13 @@ class AheadPdf(InProcessPdf):
 
     def __init__(self) -> None:
         self.ahead: list[str] = []
+        self.moved: list[tuple[os.stat_result, os.stat_result]] = []
 
     def hash_ahead(self, path: str) -> None:
         self.ahead.append(path)
+
+    def ahead_moved(self, before: os.stat_result, after: os.stat_result) -> None:
+        self.moved.append((before, after))
 
 
 @pytest.mark.parametrize("big", [True, False])
@@ -347,6 +351,10 @@ def test_a_big_artwork_waiting_for_its_manifest_is_handed_over_to_be_read_ahead(
         r.run(steps=2)
         assert pdf.ahead == ([str(r.inbox / "P1.pdf")] if big else [])
         (r.inbox / "P1.yaml").write_bytes(manifest)
+        inode = (r.inbox / "P1.pdf").stat().st_ino
         r.run(until=done(r, job_id), steps=10)
         assert r.take_prints() == [NAME]
         assert len(pdf.ahead) == (1 if big else 0), "once, when it settled"
+        # The engine's own link or move of the file is said, with its stat before and after.
+        assert [(b.st_ino, a.st_ino) for b, a in pdf.moved] == ([(inode, inode)] if big else [])
+        assert all(a.st_ctime_ns >= b.st_ctime_ns for b, a in pdf.moved)

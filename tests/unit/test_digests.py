@@ -53,6 +53,17 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def moved(ahead: Ahead, src: Path, dest: Path) -> Path:
+    """Moves ``src`` as the daemon takes a file into a job (link, then unlink), and vouches for it."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    before = os.lstat(src)
+    os.link(src, dest)
+    os.unlink(src)
+    after = os.stat(dest)
+    ahead.vouch(digests.identity(before), before.st_ctime_ns, after.st_ctime_ns)
+    return dest
+
+
 def digest_of(ahead: Ahead, path: Path) -> str:
     with open(path, "rb") as fh:
         return ahead.digest(fh)
@@ -65,8 +76,7 @@ def test_a_file_read_ahead_is_not_read_again_by_its_check(tmp_path: Path, hashes
     ahead.submit(str(big))
     assert hashes.begun.wait(10)
     # The check comes while the read is under way: it waits for that read, it does not read too.
-    taken = big.with_name("taken.pdf")
-    os.replace(big, taken)  # (the job takes the file: same inode, same identity)
+    taken = moved(ahead, big, big.with_name("taken.pdf"))  # (the daemon takes the file, and says so)
     answer: list[str] = []
     check = threading.Thread(target=lambda: answer.append(digest_of(ahead, taken)))
     check.start()
@@ -120,9 +130,9 @@ def test_a_file_written_to_while_it_is_read_gets_no_digest_from_the_read(tmp_pat
     assert hashes.threads == ["hash-ahead", "MainThread"]  # the check read it again
 
 
-def test_a_same_size_rewrite_with_its_time_put_back_is_the_identity_s_limit(tmp_path: Path) -> None:
-    """What the identity cannot see (as for the engine's own cache): an edit of the same size whose
-    modification time is set back to the nanosecond. Shown here so that the rule is explicit."""
+def test_a_same_size_rewrite_with_its_time_put_back_is_read_again(tmp_path: Path) -> None:
+    """``cp -p`` over the file (audit BB90 1): same inode, size and modification time, other bytes.
+    Only the change time, which no one can set by hand, tells."""
     hashes = Hashes(hold_first=False)
     big = tmp_path / "big.pdf"
     big.write_bytes(b"AAAA")
@@ -133,9 +143,38 @@ def test_a_same_size_rewrite_with_its_time_put_back_is_the_identity_s_limit(tmp_
     next(iter(ahead._entries.values())).done.wait(10)
     big.write_bytes(b"BBBB")
     os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert digest_of(ahead, big) == sha(b"AAAA")
-    os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # any other time: read again
+    assert digests.identity(big.stat()) == digests.identity(st)
     assert digest_of(ahead, big) == sha(b"BBBB")
+
+
+def test_only_the_daemon_s_own_moves_keep_a_digest(tmp_path: Path) -> None:
+    hashes = Hashes(hold_first=False)
+    ahead = Ahead(hashes)
+    files = {}
+    for name in ("vouched", "not-vouched", "edited-first"):
+        files[name] = tmp_path / f"{name}.pdf"
+        files[name].write_bytes(name.encode())
+        ahead.submit(str(files[name]))
+    for entry in list(ahead._entries.values()):
+        assert entry.done.wait(10)
+    assert len(hashes.threads) == 3
+    # Moved by the daemon, which says so: the digest read ahead.
+    taken = moved(ahead, files["vouched"], tmp_path / "job-a" / "vouched.pdf")
+    assert digest_of(ahead, taken) == sha(b"vouched")
+    assert hashes.threads.count("MainThread") == 0
+    # Moved by someone else (a new ctime nobody vouched for): read again.
+    other = tmp_path / "elsewhere.pdf"
+    os.replace(files["not-vouched"], other)
+    assert digest_of(ahead, other) == sha(b"not-vouched")
+    assert hashes.threads.count("MainThread") == 1
+    # Edited in place (size and time put back) before the daemon moved it: the move's "before" is
+    # not a ctime the file may have, so its "after" does not count either.
+    st = files["edited-first"].stat()
+    files["edited-first"].write_bytes(b"edited-firsT")  # (same size)
+    os.utime(files["edited-first"], ns=(st.st_atime_ns, st.st_mtime_ns))
+    taken = moved(ahead, files["edited-first"], tmp_path / "job-b" / "edited-first.pdf")
+    assert digest_of(ahead, taken) == sha(b"edited-firsT")
+    assert hashes.threads.count("MainThread") == 2
 
 
 def test_a_file_whose_read_has_not_begun_is_read_by_its_check_at_once(tmp_path: Path, hashes: Hashes) -> None:
@@ -160,11 +199,15 @@ def test_what_cannot_be_read_ahead_is_left_to_the_check(tmp_path: Path) -> None:
     ahead = Ahead(hashes)
     ahead.submit(str(tmp_path / "gone.pdf"))
     ahead.submit(str(tmp_path))  # a folder
+    (tmp_path / "target.pdf").write_bytes(b"elsewhere")
+    (tmp_path / "link.pdf").symlink_to(tmp_path / "target.pdf")
+    ahead.submit(str(tmp_path / "link.pdf"))  # a symbolic link (never taken as artwork)
     assert ahead._entries == {} and ahead._thread is None
     vanishing = tmp_path / "vanishing.pdf"
     vanishing.write_bytes(b"x")
-    ahead._entries[digests.identity(vanishing.stat())] = digests._Entry(str(tmp_path / "moved-away.pdf"))
-    assert ahead._read(str(tmp_path / "moved-away.pdf"), digests.identity(vanishing.stat())) is None
+    entry = digests._Entry(str(tmp_path / "moved-away.pdf"), vanishing.stat().st_ctime_ns)
+    ahead._read(entry, digests.identity(vanishing.stat()))  # (the file gone before its read began)
+    assert entry.digest is None and not hashes.threads
 
 
 def test_at_most_keep_files_are_kept(tmp_path: Path, hashes: Hashes, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,3 +225,48 @@ def test_at_most_keep_files_are_kept(tmp_path: Path, hashes: Hashes, monkeypatch
     assert [Path(e.path).name for e in ahead._entries.values()] == ["f0.pdf", "f4.pdf", "f5.pdf"]
     hashes.gate.set()
     assert digest_of(ahead, files[2]) == sha(b"xxx")  # dropped: read by its check
+
+
+def test_a_check_waits_for_the_daemon_s_word_on_a_move_made_while_it_waited(
+    tmp_path: Path, hashes: Hashes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's word on its own move comes on another pipe than the check: a check that sees
+    the new change time first waits for it (VOUCH_WAIT_SECONDS), and then takes the digest."""
+    monkeypatch.setattr(digests, "VOUCH_WAIT_SECONDS", 30.0)
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"artwork")
+    ahead = Ahead(hashes)
+    ahead.submit(str(big))
+    assert hashes.begun.wait(10)
+    hashes.gate.set()
+    next(iter(ahead._entries.values())).done.wait(10)
+    taken = tmp_path / "taken.pdf"
+    before = os.lstat(big)
+    os.link(big, taken)
+    os.unlink(big)
+    after = os.stat(taken)
+    answer: list[str] = []
+    check = threading.Thread(target=lambda: answer.append(digest_of(ahead, taken)))
+    check.start()
+    check.join(0.2)
+    assert check.is_alive(), "the check waits for the word on the new change time"
+    ahead.vouch(digests.identity(before), before.st_ctime_ns, after.st_ctime_ns)
+    check.join(10)
+    assert answer == [sha(b"artwork")]
+    assert hashes.threads == ["hash-ahead"]  # not read again
+
+
+def test_a_change_nobody_vouches_for_is_read_again_after_the_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(digests, "VOUCH_WAIT_SECONDS", 0.05)
+    hashes = Hashes(hold_first=False)
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"artwork")
+    ahead = Ahead(hashes)
+    ahead.submit(str(big))
+    assert hashes.begun.wait(10)
+    next(iter(ahead._entries.values())).done.wait(10)
+    big.chmod(0o600)  # (a change of the inode that is not the daemon's)
+    assert digest_of(ahead, big) == sha(b"artwork")
+    assert hashes.threads == ["hash-ahead", "MainThread"]
