@@ -524,6 +524,7 @@ class Engine:
         #: manifests of known jobs waiting for drop files in their folders (first seen, monotonic)
         self._manifest_held: dict[Path, float] = {}
         self._early_pdf: tuple[object, EarlyCheckService | None] | None = None  # see _early_service
+        self._ahead_pdf: tuple[object, HashAheadService | None] | None = None  # see _ahead
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
         self._prestaged: dict[str, _Prestage] = {}  # job id -> its copy begun with its check (_prestage)
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
@@ -1887,9 +1888,14 @@ class Engine:
         return cached[1]
 
     def _ahead(self) -> HashAheadService | None:
-        """The PDF service, if it can read big files ahead of their check (the worker process)."""
+        """The PDF service, if it can read big files ahead of their check (the worker process).
+        Cached, as ``_early_service``: every file taken asks."""
         pdf: object = self.pdf  # (mypy: no subtype of both protocols otherwise)
-        return pdf if isinstance(pdf, HashAheadService) else None
+        cached = self._ahead_pdf
+        if cached is None or cached[0] is not pdf:
+            cached = (pdf, pdf if isinstance(pdf, HashAheadService) else None)
+            self._ahead_pdf = cached
+        return cached[1]
 
     def _before_move(self, src: Path) -> os.stat_result | None:
         """``src``'s stat just before the engine links or moves it, where the PDF worker may have
@@ -1905,8 +1911,7 @@ class Engine:
     def _after_move(self, before: os.stat_result | None, dest: Path) -> None:
         """Tells the PDF worker the change time the engine's own link or move gave the file it may
         have read ahead: that, not an edit, is why its ctime changed (``digests``)."""
-        ahead = self._ahead()
-        if before is None or ahead is None:
+        if before is None or (ahead := self._ahead()) is None:
             return
         try:
             after = os.stat(dest)
