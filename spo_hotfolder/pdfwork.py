@@ -640,7 +640,8 @@ class PdfWorker:
                 structlog.get_logger("spo_hotfolder.pdfwork").warning(
                     "pdf_worker.died",
                     pid=pid,
-                    reason=f"the PDF worker process (pid {pid}) {how} while idle; a new one takes the work",
+                    reason=f"the PDF worker process (pid {pid}) {how} while no check or output was under way; a new "
+                    "one takes the work",
                 )
                 proc = self._proc or self._start()
                 proc.conn.send((fn, args))

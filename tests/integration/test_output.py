@@ -511,7 +511,7 @@ def test_an_idle_worker_killed_is_replaced_and_said_in_the_log(tmp_path: Path, w
             "log_level": "warning",
             "pid": pid,
             "reason": f"the PDF worker process (pid {pid}) was killed by signal 9 (the system's out-of-memory killer, "
-            "or a person) while idle; a new one takes the work",
+            "or a person) while no check or output was under way; a new one takes the work",
         }
     ]
     assert worker._worker_pids() != [pid]
