@@ -64,6 +64,18 @@ def moved(ahead: Ahead, src: Path, dest: Path) -> Path:
     return dest
 
 
+def read_ahead(tmp_path: Path, data: bytes) -> tuple[Ahead, Hashes, Path]:
+    """An Ahead that has read ``big.pdf`` (``data``) to its end."""
+    hashes = Hashes(hold_first=False)
+    big = tmp_path / "big.pdf"
+    big.write_bytes(data)
+    ahead = Ahead(hashes)
+    ahead.submit(str(big))
+    assert hashes.begun.wait(10)
+    assert next(iter(ahead._entries.values())).done.wait(10)
+    return ahead, hashes, big
+
+
 def digest_of(ahead: Ahead, path: Path) -> str:
     with open(path, "rb") as fh:
         return ahead.digest(fh)
@@ -88,14 +100,7 @@ def test_a_file_read_ahead_is_not_read_again_by_its_check(tmp_path: Path, hashes
 
 
 def test_a_finished_read_is_taken_once(tmp_path: Path) -> None:
-    hashes = Hashes(hold_first=False)
-    big = tmp_path / "big.pdf"
-    big.write_bytes(b"artwork")
-    ahead = Ahead(hashes)
-    ahead.submit(str(big))
-    assert hashes.begun.wait(10)
-    entry = next(iter(ahead._entries.values()))
-    assert entry.done.wait(10)
+    ahead, hashes, big = read_ahead(tmp_path, b"artwork")
     assert digest_of(ahead, big) == sha(b"artwork")
     assert hashes.threads == ["hash-ahead"]
     # Asked again (a second check of the same file): read again, nothing kept from before.
@@ -103,14 +108,8 @@ def test_a_finished_read_is_taken_once(tmp_path: Path) -> None:
     assert hashes.threads == ["hash-ahead", "MainThread"]
 
 
-def test_a_file_written_to_after_it_was_handed_over_is_read_by_its_check(tmp_path: Path, hashes: Hashes) -> None:
-    big = tmp_path / "big.pdf"
-    big.write_bytes(b"first upload")
-    ahead = Ahead(hashes)
-    hashes.gate.set()
-    ahead.submit(str(big))
-    assert hashes.begun.wait(10)
-    next(iter(ahead._entries.values())).done.wait(10)
+def test_a_file_written_to_after_it_was_handed_over_is_read_by_its_check(tmp_path: Path) -> None:
+    ahead, _, big = read_ahead(tmp_path, b"first upload")
     big.write_bytes(b"second upload, longer")
     assert digest_of(ahead, big) == sha(b"second upload, longer")
 
@@ -133,14 +132,8 @@ def test_a_file_written_to_while_it_is_read_gets_no_digest_from_the_read(tmp_pat
 def test_a_same_size_rewrite_with_its_time_put_back_is_read_again(tmp_path: Path) -> None:
     """``cp -p`` over the file (audit BB90 1): same inode, size and modification time, other bytes.
     Only the change time, which no one can set by hand, tells."""
-    hashes = Hashes(hold_first=False)
-    big = tmp_path / "big.pdf"
-    big.write_bytes(b"AAAA")
+    ahead, _, big = read_ahead(tmp_path, b"AAAA")
     st = big.stat()
-    ahead = Ahead(hashes)
-    ahead.submit(str(big))
-    assert hashes.begun.wait(10)
-    next(iter(ahead._entries.values())).done.wait(10)
     big.write_bytes(b"BBBB")
     os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert digests.identity(big.stat()) == digests.identity(st)
@@ -260,13 +253,7 @@ def test_a_change_nobody_vouches_for_is_read_again_after_the_wait(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(digests, "VOUCH_WAIT_SECONDS", 0.05)
-    hashes = Hashes(hold_first=False)
-    big = tmp_path / "big.pdf"
-    big.write_bytes(b"artwork")
-    ahead = Ahead(hashes)
-    ahead.submit(str(big))
-    assert hashes.begun.wait(10)
-    next(iter(ahead._entries.values())).done.wait(10)
+    ahead, hashes, big = read_ahead(tmp_path, b"artwork")
     big.chmod(0o600)  # (a change of the inode that is not the daemon's)
     assert digest_of(ahead, big) == sha(b"artwork")
     assert hashes.threads == ["hash-ahead", "MainThread"]
