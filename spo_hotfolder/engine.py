@@ -216,6 +216,15 @@ class HashAheadService(Protocol):
     def ahead_moved(self, before: os.stat_result, after: os.stat_result) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _PdfCan:
+    """``Engine._pdf_can``: the PDF service, and it again where it can do each of these."""
+
+    pdf: object
+    early: EarlyCheckService | None
+    ahead: HashAheadService | None
+
+
 class Metrics(Protocol):
     def status_recorded(self, status: JobStatus, hot_folder: str | None) -> None: ...
 
@@ -523,8 +532,7 @@ class Engine:
         self._new_only = False  # _meanwhile: only manifests of new jobs and artwork are taken in
         #: manifests of known jobs waiting for drop files in their folders (first seen, monotonic)
         self._manifest_held: dict[Path, float] = {}
-        self._early_pdf: tuple[object, EarlyCheckService | None] | None = None  # see _early_service
-        self._ahead_pdf: tuple[object, HashAheadService | None] | None = None  # see _ahead
+        self._pdf_can_cached: _PdfCan | None = None  # see _pdf_can
         self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
         self._prestaged: dict[str, _Prestage] = {}  # job id -> its copy begun with its check (_prestage)
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
@@ -1858,8 +1866,7 @@ class Engine:
             os.link(src, dest)
         except OSError:
             return
-        if st.st_size >= HASH_AHEAD_MIN_BYTES:
-            self._after_move(st, dest)
+        self._after_move(st, dest)
         inputs = [ArtworkInput(name=artwork.name, path=str(dest), expected_sha256=artwork.sha256)]
         self._begin_check_ahead(pdf, spec.job_id, spec.product, inputs)
 
@@ -1877,41 +1884,32 @@ class Engine:
                 self._begin_check_ahead(pdf, job.job_id, job.product, self._inputs(job))
                 return
 
+    def _pdf_can(self) -> _PdfCan:
+        """What the PDF service can do besides check and output (the worker process can all of
+        it). Cached: an isinstance check against a runtime protocol inspects its members each time."""
+        pdf: object = self.pdf  # (mypy: no subtype of two protocols otherwise)
+        can = self._pdf_can_cached
+        if can is None or can.pdf is not pdf:
+            can = self._pdf_can_cached = _PdfCan(
+                pdf,
+                pdf if isinstance(pdf, EarlyCheckService) else None,
+                pdf if isinstance(pdf, HashAheadService) else None,
+            )
+        return can
+
     def _early_service(self) -> EarlyCheckService | None:
-        """The PDF service, if it can check ahead (the worker process). Cached: an isinstance
-        check against a runtime protocol inspects its members each time."""
-        pdf = self.pdf
-        cached = self._early_pdf
-        if cached is None or cached[0] is not pdf:
-            cached = (pdf, pdf if isinstance(pdf, EarlyCheckService) else None)
-            self._early_pdf = cached
-        return cached[1]
+        """The PDF service, if it can check ahead."""
+        return self._pdf_can().early
 
     def _ahead(self) -> HashAheadService | None:
-        """The PDF service, if it can read big files ahead of their check (the worker process).
-        Cached, as ``_early_service``: every file taken asks."""
-        pdf: object = self.pdf  # (mypy: no subtype of both protocols otherwise)
-        cached = self._ahead_pdf
-        if cached is None or cached[0] is not pdf:
-            cached = (pdf, pdf if isinstance(pdf, HashAheadService) else None)
-            self._ahead_pdf = cached
-        return cached[1]
+        """The PDF service, if it can read big files ahead of their check."""
+        return self._pdf_can().ahead
 
-    def _before_move(self, src: Path) -> os.stat_result | None:
-        """``src``'s stat just before the engine links or moves it, where the PDF worker may have
-        read it ahead (a big file): for ``_after_move``."""
-        if self._ahead() is None:
-            return None
-        try:
-            st = os.lstat(src)
-        except OSError:
-            return None
-        return st if st.st_size >= HASH_AHEAD_MIN_BYTES else None
-
-    def _after_move(self, before: os.stat_result | None, dest: Path) -> None:
-        """Tells the PDF worker the change time the engine's own link or move gave the file it may
-        have read ahead: that, not an edit, is why its ctime changed (``digests``)."""
-        if before is None or (ahead := self._ahead()) is None:
+    def _after_move(self, before: os.stat_result, dest: Path) -> None:
+        """Tells the PDF worker the change time the engine's own link or move (``before``: the
+        file's stat just before it) gave a file big enough to have been read ahead: that, not an
+        edit, is why its ctime changed (``digests``)."""
+        if before.st_size < HASH_AHEAD_MIN_BYTES or (ahead := self._ahead()) is None:
             return
         try:
             after = os.stat(dest)
@@ -2955,9 +2953,7 @@ class Engine:
             dest = self.job_dir(job) / "artwork" / art.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             if index == len(takers) - 1:
-                before = self._before_move(src)
-                take(src, dest)
-                self._after_move(before, dest)
+                self._after_move(take(src, dest), dest)
             else:
                 shutil.copyfile(src, dest)
             try:

@@ -291,8 +291,9 @@ def fit_name(name: str, limit: int = NAME_MAX) -> str:
     return f"{short}{tag}{suffix}"
 
 
-def take(src: Path, dst: Path) -> None:
-    """Moves ``src`` to ``dst`` on one filesystem by link + unlink rather than rename.
+def take(src: Path, dst: Path) -> os.stat_result:
+    """Moves ``src`` to ``dst`` on one filesystem by link + unlink rather than rename; returns
+    ``src``'s ``lstat`` from just before (what the move changed: its change time, say).
 
     The result is the same as ``os.replace``, but the watched folder sees a deletion instead of an
     unpaired IN_MOVED_FROM, which watchdog holds back for half a second (and every event after it).
@@ -304,20 +305,22 @@ def take(src: Path, dst: Path) -> None:
     removed: the job's artwork is then its own file, which an edit of the other name cannot
     change and whose mode the daemon may change.
     """
-    if os.lstat(src).st_nlink > 1 and not (os.path.lexists(dst) and os.path.samefile(src, dst)):
+    before = os.lstat(src)
+    if before.st_nlink > 1 and not (os.path.lexists(dst) and os.path.samefile(src, dst)):
         _copy_durably(src, dst)
         os.unlink(src)
-        return
+        return before
     try:
         os.link(src, dst)
     except FileExistsError:
         if not os.path.samefile(src, dst):
             os.replace(src, dst)
-            return
+            return before
     except OSError:
         os.replace(src, dst)
-        return
+        return before
     os.unlink(src)
+    return before
 
 
 def _copy_durably(src: Path, dst: Path) -> None:

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import structlog
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
+from spo_hotfolder.digests import identity
 from spo_hotfolder.logsetup import PDF_READER_FLOOD, setup_worker_logging, worker_log_setting
 from spo_hotfolder.outputfile import OutputError, OutputResult
 from spo_hotfolder.pdfreport import ArtworkInput, Finding, PreflightReport, describe_exception
@@ -432,8 +433,7 @@ class PdfWorker:
         ``before`` and ``after`` are its ``stat`` just before and after. Without this, the file's
         new change time makes its check read it again (as for any change nobody vouched for)."""
         if (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino):
-            key = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
-            self._post(_ahead_vouch, key, before.st_ctime_ns, after.st_ctime_ns)
+            self._post(_ahead_vouch, identity(before), before.st_ctime_ns, after.st_ctime_ns)
 
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
         """Sends ``fn(*args)`` to the worker's thread for these (``_read_posts``); never waits:

@@ -21,7 +21,6 @@ class Hashes:
     ``gate`` opens (``begun`` is set once that read has begun)."""
 
     def __init__(self, hold_first: bool = True) -> None:
-        self.read: list[str] = []  # the digests it worked out, in order
         self.threads: list[str] = []
         self.begun = threading.Event()
         self.gate = threading.Event()
@@ -37,7 +36,6 @@ class Hashes:
             for path in self.during_first:
                 path.write_bytes(path.read_bytes() + b" more")
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
-        self.read.append(digest)
         self.threads.append(threading.current_thread().name)
         return digest
 
