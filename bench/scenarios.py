@@ -754,6 +754,10 @@ def s10_polling(ctx: Context) -> dict[str, Any]:
     bcpu: list[float] = []
     window = 10.0 if not ctx.quick else 4.0
 
+    def add_idle_files(folder: Path) -> None:
+        for i in range(ignored):  # files a poller must stat every round (ignored by the daemon: *.tmp)
+            (folder / f"idle{i:05d}.tmp").write_bytes(b"x")
+
     def p50(inbox: Path, hot: Path, r: int, daemon: bool = False) -> float:
         """The p50 latency of ``n`` jobs written into ``inbox`` at ``rate``, until each is in ``hot``."""
         with ArrivalWatcher(hot) as watcher:
@@ -770,8 +774,7 @@ def s10_polling(ctx: Context) -> dict[str, Any]:
             daemon.init()
             (btmp / "inbox").mkdir()
             for folder in (daemon.inbox, btmp / "inbox"):
-                for i in range(ignored):  # files a poller must stat every round (ignored by the daemon: *.tmp)
-                    (folder / f"idle{i:05d}.tmp").write_bytes(b"x")
+                add_idle_files(folder)
             daemon.start()
             base = PollingBaseline(ctx.reaper, btmp / "inbox", btmp / "hot", interval)
             try:
@@ -787,7 +790,10 @@ def s10_polling(ctx: Context) -> dict[str, Any]:
                 base.stop()
                 daemon.stop()
         with ctx.scratch("poll-settle") as stmp:
-            # The same poller, but waiting as the daemon must (SPEC 7: unchanged for settle_seconds).
+            # The same poller, but waiting as the daemon must (SPEC 7: unchanged for settle_seconds),
+            # with the same files to stat at every poll.
+            (stmp / "inbox").mkdir()
+            add_idle_files(stmp / "inbox")
             base = PollingBaseline(ctx.reaper, stmp / "inbox", stmp / "hot", interval, settle=1.0)
             try:
                 s50.append(p50(stmp / "inbox", stmp / "hot", r))
