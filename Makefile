@@ -82,8 +82,15 @@ install:
 
 # Benchmarks (bench/RESULTS.md): the real daemon against an inotifywait + cp loop and watchdog's
 # PollingObserver. Installs inotify-tools (Debian) and py-spy (for profiling) when missing.
+# Not root: through sudo where there is one; else (or without apt-get) it says what to install.
+INOTIFYWAIT ?= inotifywait
 bench-tools: $(BIN)/.installed
-	command -v inotifywait || (apt-get update && apt-get install -y inotify-tools)
+	@command -v $(INOTIFYWAIT) >/dev/null || { \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "bench: $(INOTIFYWAIT) is missing: install inotify-tools with your system's package manager" >&2; exit 1; \
+	  elif [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y inotify-tools; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update && sudo apt-get install -y inotify-tools; \
+	  else echo "bench: $(INOTIFYWAIT) is missing: as root, run apt-get install inotify-tools" >&2; exit 1; fi; }
 	test -x $(BIN)/py-spy || $(BIN)/pip install --quiet py-spy || echo "py-spy not installed (only needed for profiling)"
 
 bench: bench-tools
