@@ -63,6 +63,8 @@ from spo_hotfolder.delivery import (
     ticket_temp_path,
     write_temp,
 )
+from spo_hotfolder.digests import Key as FileKey
+from spo_hotfolder.digests import identity
 from spo_hotfolder.fsutil import (
     NAME_MAX,
     Flusher,
@@ -355,7 +357,7 @@ class _Prestage:
     final: Path
     temp: Path
     artwork: Path
-    key: tuple[int, int, int, int]  # the artwork's identity (dev, inode, size, mtime) when the copy began
+    key: FileKey  # the artwork's identity (dev, inode, size, mtime) when the copy began
     started: float  # (monotonic)
     pending: Pending[tuple[int, str]] | None = None  # the copy, until the engine has its outcome
     copied: bool = False  # complete in the temp file (fsynced)
@@ -533,7 +535,7 @@ class Engine:
         #: manifests of known jobs waiting for drop files in their folders (first seen, monotonic)
         self._manifest_held: dict[Path, float] = {}
         self._pdf_can_cached: _PdfCan | None = None  # see _pdf_can
-        self._digests: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
+        self._digests: dict[FileKey, str] = {}  # (dev, inode, size, mtime) -> sha256
         self._prestaged: dict[str, _Prestage] = {}  # job id -> its copy begun with its check (_prestage)
         self._dirty: set[str] = set()  # jobs whose STATUS.txt is to be rewritten
         self._status_flushed_at = clock.monotonic()
@@ -1956,7 +1958,7 @@ class Engine:
                 st = os.stat(item.path)
             except OSError:
                 return None
-            files.append((item.name, item.path, item.expected_sha256, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+            files.append((item.name, item.path, item.expected_sha256, *identity(st)))
         return (job_id, product, self.config, tuple(files))
 
     def _finish_intakes(self) -> None:
@@ -4813,13 +4815,12 @@ class Engine:
         )
 
     @staticmethod
-    def _file_key(path: Path) -> tuple[int, int, int, int] | None:
+    def _file_key(path: Path) -> FileKey | None:
         """Identifies a file's content across renames: (device, inode, size, mtime)."""
         try:
-            st = os.stat(path)
+            return identity(os.stat(path))
         except OSError:
             return None
-        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _remember_digest(self, path: Path, digest: str) -> None:
         key = self._file_key(path)

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import structlog
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
-from spo_hotfolder.digests import identity
+from spo_hotfolder.digests import AHEAD, Key, identity
 from spo_hotfolder.logsetup import PDF_READER_FLOOD, setup_worker_logging, worker_log_setting
 from spo_hotfolder.outputfile import OutputError, OutputResult
 from spo_hotfolder.pdfreport import ArtworkInput, Finding, PreflightReport, describe_exception
@@ -118,15 +118,11 @@ def _build_output(*args: Any) -> OutputResult:
 def _hash_ahead(path: str) -> None:
     """Reads ``path`` for its sha256 on a thread of the worker (``digests``); the check of that
     file takes it from there. Sent without an answer (``PdfWorker.hash_ahead``)."""
-    from spo_hotfolder.digests import AHEAD
-
     AHEAD.submit(path)
 
 
-def _ahead_vouch(key: tuple[int, int, int, int], before: int, after: int) -> None:
+def _ahead_vouch(key: Key, before: int, after: int) -> None:
     """The daemon linked or moved a file handed to ``_hash_ahead`` (``PdfWorker.ahead_moved``)."""
-    from spo_hotfolder.digests import AHEAD
-
     AHEAD.vouch(key, before, after)
 
 

@@ -226,3 +226,13 @@ def drop(path: Path, data: bytes | str) -> Path:
     tmp.write_bytes(payload)
     os.replace(tmp, path)
     return path
+
+
+def rewrite_keeping_time(path: Path, data: bytes) -> None:
+    """Writes ``data`` over ``path`` in place and puts its modification time back, as ``cp -p``,
+    ``rsync --inplace -t`` or an SMB client keeping the source's time do: the same inode and, for
+    data of the same size, the same size and mtime; only the change time tells."""
+    st = path.stat()
+    with open(path, "r+b") as fh:
+        fh.write(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))

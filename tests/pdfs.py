@@ -283,6 +283,13 @@ def make_big_pdf(path: Path | str, pages: int, bytes_per_page: int, size_mm: tup
     return path
 
 
+def same_size_edit(data: bytes) -> bytes:
+    """A PDF made by ``make_big_pdf`` with 64 bytes of its first image inverted: the same size,
+    another image."""
+    at = data.index(b"stream\n") + 1000
+    return data[:at] + bytes(255 - b for b in data[at : at + 64]) + data[at + 64 :]
+
+
 def box_array(values_mm: Box) -> ArrayObject:
     """A box as a PDF array (points), for tests that edit pages directly."""
     return ArrayObject([FloatObject(round(pt(v), 4)) for v in values_mm])

@@ -13,8 +13,8 @@ import pytest
 from pypdf import PdfReader
 
 from spo_hotfolder.engine import HASH_AHEAD_MIN_BYTES
-from tests.daemon import drop, run_cli, statuses, wait_for, write_config
-from tests.pdfs import make_big_pdf, make_pdf
+from tests.daemon import drop, rewrite_keeping_time, run_cli, statuses, wait_for, write_config
+from tests.pdfs import make_big_pdf, make_pdf, same_size_edit
 
 pytestmark = pytest.mark.e2e
 
@@ -394,23 +394,16 @@ def test_big_artwork_read_ahead_of_its_manifest_is_checked_as_it_is_when_taken(m
     half = HASH_AHEAD_MIN_BYTES // 2 + 1_000_000  # (the product has two pages)
     first = make_big_pdf(tmp_path / "first.pdf", pages=2, bytes_per_page=half, size_mm=(91, 61)).read_bytes()
     second = make_big_pdf(tmp_path / "second.pdf", pages=2, bytes_per_page=half + 50_000, size_mm=(91, 61)).read_bytes()
-    at = first.index(b"stream\n") + 1000
-    same_size = first[:at] + bytes(255 - b for b in first[at : at + 64]) + first[at + 64 :]
+    same_size = same_size_edit(first)
     daemon = make_daemon(watch={"settle_seconds": 0.2})
     hot = tmp_path / "hot" / "indigo"
-
-    def cp_p(path: Path, data: bytes) -> None:
-        st = path.stat()
-        with open(path, "r+b") as fh:
-            fh.write(data)
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     def order(order_id: str, named: bytes, *uploads: bytes, in_place: bytes | None = None) -> str:
         for data in uploads:
             drop(daemon.inbox / f"{order_id}.pdf", data)
             time.sleep(1.0)  # settled, and read ahead (~30 ms for this size)
         if in_place is not None:
-            cp_p(daemon.inbox / f"{order_id}.pdf", in_place)
+            rewrite_keeping_time(daemon.inbox / f"{order_id}.pdf", in_place)  # (cp -p)
             time.sleep(1.0)
         drop(
             daemon.inbox / f"{order_id}.yaml",

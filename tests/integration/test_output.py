@@ -25,7 +25,16 @@ from spo_hotfolder.output import build_output, check
 from spo_hotfolder.outputfile import OutputError, link_unchanged
 from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
 from spo_hotfolder.preflight import ArtworkInput
-from tests.pdfs import make_big_pdf, make_bomb_pdf, make_layered_pdf, make_object_stream_pdf, make_pdf, mm
+from tests.daemon import rewrite_keeping_time
+from tests.pdfs import (
+    make_big_pdf,
+    make_bomb_pdf,
+    make_layered_pdf,
+    make_object_stream_pdf,
+    make_pdf,
+    mm,
+    same_size_edit,
+)
 
 BC = ProductSpec(pattern="bc-*", trim_mm=(85.0, 55.0), bleed_mm=3.0, pages=2)
 V = ValidationConfig()
@@ -464,12 +473,8 @@ def test_worker_checks_a_file_read_ahead_without_reading_it_again(tmp_path: Path
 
     # Read ahead, then written over in place: the same size, the time put back (``cp -p``).
     read_ahead(taken)
-    st = taken.stat()
-    at = first.index(b"stream\n") + 1000
-    edited = first[:at] + bytes(255 - b for b in first[at : at + 64]) + first[at + 64 :]
-    with open(taken, "r+b") as fh:
-        fh.write(edited)
-    os.utime(taken, ns=(st.st_atime_ns, st.st_mtime_ns))
+    edited = same_size_edit(first)
+    rewrite_keeping_time(taken, edited)
     report = worker.preflight(art(taken), "bc-85x55", BC, V)
     assert report.artwork_sha256 == (hashlib.sha256(edited).hexdigest(),)  # read again
 

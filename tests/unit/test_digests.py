@@ -14,6 +14,7 @@ import pytest
 
 from spo_hotfolder import digests
 from spo_hotfolder.digests import Ahead
+from tests.daemon import rewrite_keeping_time
 
 
 class Hashes:
@@ -132,8 +133,7 @@ def test_a_same_size_rewrite_with_its_time_put_back_is_read_again(tmp_path: Path
     Only the change time, which no one can set by hand, tells."""
     ahead, _, big = read_ahead(tmp_path, b"AAAA")
     st = big.stat()
-    big.write_bytes(b"BBBB")
-    os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rewrite_keeping_time(big, b"BBBB")
     assert digests.identity(big.stat()) == digests.identity(st)
     assert digest_of(ahead, big) == sha(b"BBBB")
 
@@ -160,9 +160,7 @@ def test_only_the_daemon_s_own_moves_keep_a_digest(tmp_path: Path) -> None:
     assert hashes.threads.count("MainThread") == 1
     # Edited in place (size and time put back) before the daemon moved it: the move's "before" is
     # not a ctime the file may have, so its "after" does not count either.
-    st = files["edited-first"].stat()
-    files["edited-first"].write_bytes(b"edited-firsT")  # (same size)
-    os.utime(files["edited-first"], ns=(st.st_atime_ns, st.st_mtime_ns))
+    rewrite_keeping_time(files["edited-first"], b"edited-firsT")  # (same size)
     taken = moved(ahead, files["edited-first"], tmp_path / "job-b" / "edited-first.pdf")
     assert digest_of(ahead, taken) == sha(b"edited-firsT")
     assert hashes.threads.count("MainThread") == 2
