@@ -64,7 +64,7 @@ from spo_hotfolder.delivery import (
     write_temp,
 )
 from spo_hotfolder.digests import Key as FileKey
-from spo_hotfolder.digests import identity
+from spo_hotfolder.digests import identity, sha256_of
 from spo_hotfolder.fsutil import (
     NAME_MAX,
     Flusher,
@@ -4841,7 +4841,7 @@ class Engine:
             return known
         try:
             with open(path, "rb") as fh:
-                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                digest = sha256_of(fh)
         except OSError:
             return None
         self._remember_digest(path, digest)
@@ -5755,7 +5755,7 @@ class Engine:
             shutil.copyfile(file, dest)  # a file named on the command line stays where it is
         fsync_dir(dest.parent)
         with open(dest, "rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            digest = sha256_of(fh)
         with self.ledger.transaction():
             self.ledger.mark_artwork_present(job.job_id, target.position, replaced=True)
             self.ledger.update_job(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import itertools
 import os
 import shutil
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from spo_hotfolder.digests import sha256_of
 from spo_hotfolder.fsutil import fsync_dir
 from spo_hotfolder.pdfreport import ArtworkInput, describe_exception, quote_name
 
@@ -111,7 +111,7 @@ def publish_output(
             size = os.fstat(fd).st_size
             os.lseek(fd, 0, os.SEEK_SET)
             with open(fd, "rb", closefd=False) as check_fh:
-                digest = hashlib.file_digest(check_fh, "sha256").hexdigest()
+                digest = sha256_of(check_fh)
         finally:
             os.close(fd)
         Path(tmp).replace(dest)

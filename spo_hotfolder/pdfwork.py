@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
-import hashlib
 import multiprocessing
 import os
 import pickle
@@ -29,7 +28,7 @@ from typing import Any, TypeVar
 import structlog
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
-from spo_hotfolder.digests import AHEAD, Key, identity
+from spo_hotfolder.digests import AHEAD, Key, identity, sha256_of
 from spo_hotfolder.logsetup import PDF_READER_FLOOD, setup_worker_logging, worker_log_setting
 from spo_hotfolder.outputfile import OutputError, OutputResult
 from spo_hotfolder.pdfreport import ArtworkInput, Finding, PreflightReport, describe_exception
@@ -735,7 +734,7 @@ def _crash_message(who: str, codes: Sequence[int | None], limit_text: str) -> st
 def _sha256_or_empty(path: str) -> str:
     try:
         with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
+            return sha256_of(fh)
     except OSError:
         return ""
 
