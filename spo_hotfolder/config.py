@@ -1155,9 +1155,10 @@ _ENV_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]
 _GUESSED_NUMBER = re.compile(
     r"[-+]?(0[0-7_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+|[1-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)"
 )
-#: A number with an exponent and no dot (``1e9``, ``5e-1``): YAML 1.1, which PyYAML reads, takes it
-#: for text; YAML 1.2 and every person for a number (audit D 5: "got "5e-1"", no reason given).
-_EXPONENT_NUMBER = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+#: A number with an exponent that YAML 1.1, which PyYAML reads, takes for text: no dot (``1e9``,
+#: ``5e-1``), or a dot and an unsigned exponent (``1.0e1``, ``.5e1``; 1.1 reads only ``1.0e+1``); YAML
+#: 1.2 and every person read a number (audit D 5: "got "5e-1"", no reason given; 12-05 B 1: ``1.0e1``).
+_EXPONENT_NUMBER = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
 
 
 def _as_number(value: object) -> object:

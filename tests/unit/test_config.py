@@ -1426,6 +1426,22 @@ def test_numbers_written_with_an_exponent_are_numbers(tmp_path: Path) -> None:
     assert product.trim_mm == (200.0, 100.0) and product.bleed_mm == 3.0
 
 
+def test_numbers_with_a_dot_and_an_unsigned_exponent_are_numbers(tmp_path: Path) -> None:
+    """Audit 12-05 B 1: YAML 1.1 reads 1.0e+1 as a number but 1.0e1 and .5e1 as text: settle_seconds
+    1.0e1 was "must be a number 0 or more (got "1.0e1")" while 1e1 passed."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"paths:\n  root: {tmp_path / 'root'}\nwatch:\n  settle_seconds: 1.0e1\n  rescan_seconds: 2.5E1\n"
+        'products:\n  "a-*": {trim_mm: [8.5e1, .55e2]}\n'
+        "delivery:\n  backoff_seconds: [1.5e2, 1.e1]\n"
+    )
+    config = load_config(path)
+    assert (config.watch.settle_seconds, config.watch.rescan_seconds) == (10.0, 25.0)
+    assert config.delivery.backoff_seconds == (150.0, 10.0)
+    [product] = config.products
+    assert product.trim_mm == (85.0, 55.0)
+
+
 def test_a_hot_folder_named_by_a_number_is_routed_to_by_that_number(tmp_path: Path) -> None:
     """A shop that numbers its printers: `7:` (a key YAML reads as a number) and `to: 7` are one
     name, as is a manifest's `hot_folder: 7` (audit, sysadmin F3: "no hot folder named 7 (hot
