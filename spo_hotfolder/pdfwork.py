@@ -59,6 +59,20 @@ def _not_run(exc: BaseException | None) -> str:
     return f"the PDF checker could not run{why}: a fault of the daemon, not of the PDF (the daemon's log says more)"
 
 
+def _said_not_run(exc: BaseException | None) -> str:
+    """``_not_run``, said in the daemon's log too: ERROR.txt sends the reader there (audit 12-05 B 3:
+    with the worker and its fork server killed at once, the job failed and the log said nothing)."""
+    message = _not_run(exc)
+    structlog.get_logger("spo_hotfolder.pdfwork").error("pdf_worker.unavailable", reason=message)
+    return message
+
+
+#: A worker process that cannot be started is tried again this many times, after these pauses: the
+#: fork server killed with it (kill -9 of the daemon's children, the out-of-memory killer) refuses
+#: or drops the connection until its death is seen, and is then started again by multiprocessing.
+START_RETRY_PAUSES = (0.1, 0.5)
+
+
 class WorkerFailure(Exception):
     """The worker did not return: ``kind`` is "timeout", "memory" or "crash"; the message is plain."""
 
@@ -402,7 +416,7 @@ class PdfWorker:
         try:
             call = self._send(_CHECK, _check, *args)
         except Exception as exc:  # noqa: BLE001  # reported by finish_check, as check would
-            return PdfCheck(None, artwork, _not_run(exc))
+            return PdfCheck(None, artwork, _said_not_run(exc))
         return PdfCheck(call, artwork, again=args)
 
     def finish_check(self, pending: PdfCheck) -> tuple[PreflightReport, bool]:
@@ -414,7 +428,7 @@ class PdfWorker:
             except WorkerFailure as exc:
                 check, failure = "open", str(exc)
             except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
-                failure = _not_run(exc)
+                failure = _said_not_run(exc)
         return self._failed_report(pending.artwork, check, failure or _not_run(None)), False
 
     def hash_ahead(self, path: str) -> None:
@@ -462,7 +476,7 @@ class PdfWorker:
         except WorkerFailure as failure:
             return None, ("open", str(failure))
         except Exception as exc:  # noqa: BLE001  # a bug or an unpicklable result: still a report
-            return None, (CHECKER, _not_run(exc))
+            return None, (CHECKER, _said_not_run(exc))
 
     @staticmethod
     def _failed_report(artwork: Sequence[ArtworkInput], check: str, message: str) -> PreflightReport:
@@ -547,8 +561,21 @@ class PdfWorker:
         return self._ready.wait(timeout)
 
     def _start(self) -> _Process:
-        """A fresh worker process; it starts now, not on the first job."""
-        proc = _Process(self._context, self.memory_limit_bytes)
+        """A fresh worker process; it starts now, not on the first job. A start that fails is tried
+        again (``START_RETRY_PAUSES``), saying so; the last failure is raised."""
+        for pause in (*START_RETRY_PAUSES, None):
+            try:
+                proc = _Process(self._context, self.memory_limit_bytes)
+                break
+            except Exception as exc:
+                if pause is None or self._closed:
+                    raise
+                structlog.get_logger("spo_hotfolder.pdfwork").warning(
+                    "pdf_worker.start_failed",
+                    reason=f"a new PDF worker process could not be started ({describe_exception(exc)}); "
+                    f"tried again in {_fmt_seconds(pause)}",
+                )
+                time.sleep(pause)
         self._proc = proc
         if self._closed:  # closed from another thread meanwhile
             self._proc = None
@@ -568,7 +595,14 @@ class PdfWorker:
         if self._proc is proc:
             self._proc = None
         if not self._closed:
-            self._start()
+            try:
+                self._start()
+            except Exception as exc:  # noqa: BLE001 - the next call starts one (or says why it cannot)
+                structlog.get_logger("spo_hotfolder.pdfwork").warning(
+                    "pdf_worker.start_failed",
+                    reason=f"no new PDF worker process could be started ({describe_exception(exc)}); "
+                    "the next check or output tries again",
+                )
         return [code]
 
     def _once_more_after_crash(

@@ -522,6 +522,80 @@ def test_an_idle_worker_killed_is_replaced_and_said_in_the_log(tmp_path: Path, w
     assert worker._worker_pids() != [pid]
 
 
+def test_a_worker_killed_with_its_fork_server_is_replaced_and_the_check_made(tmp_path: Path) -> None:
+    """Audit 12-05 B 3: every child of the daemon killed at once (the worker and the fork server that
+    starts its successor): the successor's start was refused ("Connection refused", "unexpected
+    EOF": the fork server's death not seen yet) and the job failed, "the daemon's log says more",
+    with no word in the log. The start is tried again; each round's check passes."""
+    import multiprocessing.forkserver as forkserver
+
+    from structlog.testing import capture_logs
+
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    with PdfWorker(timeout_seconds=10.0, memory_limit_bytes=None) as worker:
+        for _ in range(6):
+            assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+            server = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+            os.kill(worker._worker_pids()[0], signal.SIGKILL)
+            os.kill(server, signal.SIGKILL)
+            with capture_logs() as logs:
+                report = worker.preflight(art(src), "bc-85x55", BC, V)
+            assert report.ok, report.findings
+            said = {e["event"] for e in logs}
+            assert said & {"pdf_worker.crashed", "pdf_worker.died"}, logs
+
+
+def test_a_worker_that_cannot_be_started_is_tried_again_then_said_in_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same, made certain: a start refused once is tried again (and said); refused every time,
+    the check's finding says the checker could not run, and so does the log (ERROR.txt sends the
+    operator there)."""
+    from structlog.testing import capture_logs
+
+    from spo_hotfolder import pdfwork
+
+    src = make_pdf(tmp_path / "bc.pdf", [(91, 61)] * 2)
+    real = pdfwork._Process
+    refusals = [1]
+
+    def refused_then(context: Any, limit: int | None) -> Any:
+        if refusals[0] > 0:
+            refusals[0] -= 1
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        return real(context, limit)
+
+    with PdfWorker(timeout_seconds=10.0, memory_limit_bytes=None) as worker:
+        assert worker.wait_ready(30)
+        monkeypatch.setattr(pdfwork, "_Process", refused_then)
+        with capture_logs() as logs:
+            worker._replace(cast(Any, worker._proc))  # (its successor's start refused once, then made)
+        assert [e["event"] for e in logs] == ["pdf_worker.start_failed"]
+        assert worker.preflight(art(src), "bc-85x55", BC, V).ok
+        refusals[0] = 10
+        worker._replace(cast(Any, worker._proc))
+        with capture_logs() as logs:
+            report = worker.preflight(art(src), "bc-85x55", BC, V)
+        message = (
+            "the PDF checker could not run ([Errno 111] Connection refused): a fault of the daemon, not of the "
+            "PDF (the daemon's log says more)"
+        )
+        assert [f.message for f in report.findings] == [message]
+        assert [(e["event"], e.get("reason")) for e in logs] == [
+            (
+                "pdf_worker.start_failed",
+                "a new PDF worker process could not be started ([Errno 111] Connection refused); tried again in 0.1 s",
+            ),
+            (
+                "pdf_worker.start_failed",
+                "a new PDF worker process could not be started ([Errno 111] Connection refused); tried again in 0.5 s",
+            ),
+            ("pdf_worker.unavailable", message),
+        ]
+        refusals[0] = 0
+        assert worker.preflight(art(src), "bc-85x55", BC, V).ok  # and the next call starts one
+
+
 _KILLERS = itertools.count()
 
 
