@@ -105,6 +105,45 @@ def glob_match(value: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(value.casefold(), pattern.casefold())
 
 
+def glob_problem(pattern: str) -> str | None:
+    """What makes ``pattern`` other than its writer meant, in words; None when nothing does. A
+    ``[`` never closed is read as the character itself (``"bc-[0-9*"`` matches only a product
+    named so), and a range written backwards (``[z-a]``) matches no character, so the pattern never
+    matches (audit 12-05 B 2: both accepted without a word, the rule silently doing nothing)."""
+    i = 0
+    while i < len(pattern):
+        if pattern[i] != "[":
+            i += 1
+            continue
+        # As fnmatch reads a set: an optional '!', then a ']' right after is a member, not the end.
+        j = i + 1
+        if j < len(pattern) and pattern[j] == "!":
+            j += 1
+        if j < len(pattern) and pattern[j] == "]":
+            j += 1
+        end = pattern.find("]", j)
+        if end < 0:
+            return (
+                f"has a '[' that is never closed ({pattern!r}): a glob reads '[...]' as one of the characters "
+                "inside, and an unclosed '[' as itself; to match a '[' itself write '[[]'"
+            )
+        members = pattern[i + 1 : end].removeprefix("!")
+        k = 0
+        while k < len(members):
+            if k + 2 < len(members) and members[k + 1] == "-":
+                if members[k] > members[k + 2]:
+                    low, high = members[k], members[k + 2]
+                    return (
+                        f"has the range '{low}-{high}' backwards ({pattern!r}): it holds no character, so the "
+                        f"pattern never matches; write '{high}-{low}'"
+                    )
+                k += 3
+            else:
+                k += 1
+        i = end + 1
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingConfig:
     block_on_arrival: bool = False
@@ -606,11 +645,12 @@ class _ConfigReader:
                 return None
         return Path(os.path.normpath(resolved))
 
-    def globs(self, value: object, key_path: str, comma: str = ",") -> tuple[str, ...]:
+    def globs(self, value: object, key_path: str, comma: str = ",", *, names: bool = False) -> tuple[str, ...]:
         """A list of glob patterns (one text is a list of one). A pattern holding ``comma`` (any
         comma for product codes; ", " for file names, which may hold a comma) is several written
         as one, read as one pattern that matches nothing: "poster-*, banner-*" let the products it
-        meant to hold go to the printer (audits BX 1, 2; CE 1, in a list item too)."""
+        meant to hold go to the printer (audits BX 1, 2; CE 1, in a list item too). ``names``:
+        patterns matched against a file's name, never a path, so a '/' in one never matches."""
         single = isinstance(value, str)
         items = [value] if single else self.sequence(value, key_path)
         result: list[str] = []
@@ -625,6 +665,14 @@ class _ConfigReader:
                     f"is one text with commas ({describe(item)}), which would be read as one pattern; write "
                     f"each pattern as an item of its own: [{parts}] (or one '- pattern' per line)",
                 )
+            elif names and "/" in item:
+                self.error(
+                    where,
+                    f"holds a '/' ({item!r}), but these patterns are matched against the name of a file or "
+                    f"folder, never a path, so it would never match; write {item.rstrip('/').rpartition('/')[2]!r}",
+                )
+            elif (problem := glob_problem(item)) is not None:
+                self.error(where, problem)
             else:
                 result.append(item)
         return tuple(result)
@@ -726,7 +774,11 @@ class _ConfigReader:
 
     def read_watch(self, section: dict[str, object]) -> WatchConfig:
         mode = self.choice(section, "watch", "mode", ("auto", "native", "polling"), _DEFAULT_WATCH.mode)
-        ignore = self.globs(section["ignore"], "watch.ignore", comma=", ") if "ignore" in section else DEFAULT_IGNORE
+        ignore = (
+            self.globs(section["ignore"], "watch.ignore", comma=", ", names=True)
+            if "ignore" in section
+            else DEFAULT_IGNORE
+        )
         return WatchConfig(
             mode=cast(Literal["auto", "native", "polling"], mode),
             poll_interval_seconds=self.number(
@@ -793,6 +845,10 @@ class _ConfigReader:
         specs: list[ProductSpec] = []
         for pattern, value in section.items():
             key_path = f"products.{pattern}"
+            if not pattern:
+                self.error(key_path, "the product pattern must not be empty: no job has an empty product")
+            elif (problem := glob_problem(str(pattern))) is not None:
+                self.error(key_path, problem)
             spec = self.mapping(value, key_path, _PRODUCT_KEYS)
             trim: tuple[float, float] | None = None
             if "trim_mm" in spec:
@@ -959,6 +1015,10 @@ class _ConfigReader:
                 continue
             if name in ("product", "order_id", "job_id") and not text:
                 self.error(full, f"must not be empty: no job has an empty {name}, so this route would never match")
+                ok = False
+                continue
+            if (problem := glob_problem(text)) is not None:
+                self.error(full, problem)
                 ok = False
                 continue
             if name in ("product", "order_id", "job_id") and "," in text:

@@ -20,6 +20,7 @@ from spo_hotfolder.config import (
     RouteRule,
     Seen,
     filesystem_errors,
+    glob_problem,
     load_config,
     look_here,
     summary,
@@ -1518,3 +1519,48 @@ def test_paths_with_variables_spaces_or_line_breaks_are_refused(tmp_path: Path) 
         load_config(write(tmp_path, "paths:\n  root: ~/spool$\n", "ok.yaml")).paths.root
         == Path("~/spool$").expanduser()
     )
+
+
+def test_glob_patterns_that_never_match_what_they_show_are_errors(tmp_path: Path) -> None:
+    """Audit 12-05 B 2: an empty product pattern, a range written backwards, a '[' never closed
+    (read as itself) and a '/' in an ignore pattern (matched against names) were all "config OK":
+    the rule they were written for silently did nothing, and a job meant to be held could print."""
+    path = write(
+        tmp_path,
+        with_root(
+            """\
+            watch:
+              ignore: ["inbox/*.tmp", "*.part"]
+            blocking:
+              products: ["[z-a]*", "poster-*"]
+            products:
+              "": {pages: 1}
+              "poster-[": {pages: 1}
+            hot_folders:
+              indigo: {path: /mnt/indigo}
+            routes:
+              - when: {product: "bc-[0-9*"}
+                to: indigo
+              - when: {attributes.paper: "silk-[9-1]"}
+                to: indigo
+            """
+        ),
+    )
+    assert errors_of(path) == [
+        f"{path}:4: watch.ignore[0]: holds a '/' ('inbox/*.tmp'), but these patterns are matched against the name "
+        "of a file or folder, never a path, so it would never match; write '*.tmp'",
+        f"{path}:6: blocking.products[0]: has the range 'z-a' backwards ('[z-a]*'): it holds no character, so the "
+        "pattern never matches; write 'a-z'",
+        f"{path}:8: products.: the product pattern must not be empty: no job has an empty product",
+        f"{path}:9: products.poster-[: has a '[' that is never closed ('poster-['): a glob reads '[...]' as one of "
+        "the characters inside, and an unclosed '[' as itself; to match a '[' itself write '[[]'",
+        f"{path}:13: routes[0].when.product: has a '[' that is never closed ('bc-[0-9*'): a glob reads '[...]' as "
+        "one of the characters inside, and an unclosed '[' as itself; to match a '[' itself write '[[]' (route 1)",
+        f"{path}:15: routes[1].when.attributes.paper: has the range '9-1' backwards ('silk-[9-1]'): it holds no "
+        "character, so the pattern never matches; write '1-9' (route 2)",
+    ]
+
+
+@pytest.mark.parametrize("pattern", ["[[]x]", "a[!a-c]*", "[]]x", "[!]]x", "x-[a-]", "[-z]", "*[0-9]", "~$*"])
+def test_glob_patterns_with_sets_written_well_are_taken(pattern: str) -> None:
+    assert glob_problem(pattern) is None
