@@ -221,9 +221,13 @@ def _filename_notes(config: Config) -> list[str]:
     ]
 
 
+_RETRIED = " (it says so in its log and tries again every minute)"
+
+
 def _metrics_notes(config: Config) -> list[str]:
-    """metrics.listen's host name that does not resolve here: the daemon would refuse to start
-    (audit D 3: it passed check-config and a reload, and the next start failed)."""
+    """metrics.listen's host name that does not resolve here, or an address it cannot serve: the
+    daemon would serve no metrics (audit D 3: it passed check-config and a reload, and the next
+    start failed; since 12-05 the daemon starts and tries the address again every minute)."""
     address = config.metrics.address()
     if address is None:
         return []
@@ -236,7 +240,7 @@ def _metrics_notes(config: Config) -> list[str]:
     except (OSError, UnicodeError) as exc:
         return [
             f"note: metrics.listen {config.metrics.listen}: the name {host} cannot be resolved here "
-            f"({getattr(exc, 'strerror', None) or exc}): the daemon would refuse to start"
+            f"({getattr(exc, 'strerror', None) or exc}): the daemon would serve no metrics{_RETRIED}"
         ]
     # An address this machine does not have (sysadmin audit F4), or a port this user may not
     # use: tried as the daemon would. A port in use is no note (most likely the daemon's own).
@@ -249,7 +253,7 @@ def _metrics_notes(config: Config) -> list[str]:
         if exc.errno != errno.EADDRINUSE:
             return [
                 f"note: metrics.listen {config.metrics.listen}: cannot be served here ({exc.strerror or exc}): "
-                "the daemon would refuse to start"
+                f"the daemon would serve no metrics{_RETRIED}"
             ]
     return []
 

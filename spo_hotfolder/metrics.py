@@ -40,6 +40,10 @@ PREFIX = "spo_hotfolder"
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 
+#: While ``metrics.listen`` cannot be served, it is tried again this often.
+RETRY_SECONDS = 60.0
+
+
 class PrometheusMetrics:
     """The engine's ``Metrics`` (counters, histograms) plus an HTTP endpoint serving them."""
 
@@ -49,6 +53,8 @@ class PrometheusMetrics:
         self._last_event: float | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._retry: threading.Thread | None = None  # tries the address again while it cannot be served
+        self._stopping = threading.Event()
         self.registry = CollectorRegistry()
         registry = self.registry
         self.deliveries = Counter(
@@ -135,24 +141,54 @@ class PrometheusMetrics:
 
     # -- the HTTP endpoint ------------------------------------------------------------------------
 
-    def start(self, metrics_config: MetricsConfig) -> None:
-        """Serves ``/metrics`` on ``metrics.listen``; a clear StartupError when that is impossible."""
-        from spo_hotfolder.service import StartupError
-
+    def start(self, metrics_config: MetricsConfig, retry_seconds: float = RETRY_SECONDS) -> None:
+        """Serves ``/metrics`` on ``metrics.listen``. Where it cannot (the port in use, an address
+        this machine does not have yet), it says so in the log and tries again every
+        ``retry_seconds`` in the background: the metrics are for watching the daemon, and a busy
+        port must not stop the printing (audit 12-05 B: the start was refused, and systemd's
+        restarts of a refused start end with the service stopped)."""
         address = metrics_config.address()
         if address is None:
             return
+        reason = self._serve(address, metrics_config.listen)
+        if reason is None:
+            return
+        log.error(
+            "metrics.unavailable",
+            listen=metrics_config.listen,
+            reason=f"cannot serve metrics there: {reason}; tried again every {retry_seconds:g} s, and the jobs are "
+            "not affected",
+        )
+        self._retry = threading.Thread(
+            target=self._serve_later,
+            args=(address, metrics_config.listen, retry_seconds),
+            name="metrics-retry",
+            daemon=True,
+        )
+        self._retry.start()
+
+    def _serve(self, address: tuple[str, int], listen: str | None) -> str | None:
+        """Serves on ``address``; None when it does, else why it cannot, in words."""
         host, port = address
         try:
             self._server, self._thread = start_http_server(port, host, registry=self.registry)
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            if exc.errno == errno.EADDRINUSE:
-                reason = "the port is already in use (another spo-hotfolder, or another exporter?)"
-            raise StartupError(f"metrics.listen {metrics_config.listen}: cannot serve metrics there: {reason}") from exc
-        log.info("metrics.listening", listen=metrics_config.listen, url=f"http://{metrics_config.listen}/metrics")
+        except (OSError, UnicodeError) as exc:  # (UnicodeError: a host name IDNA cannot encode)
+            if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+                return "the port is already in use (another spo-hotfolder, or another exporter?)"
+            return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+        log.info("metrics.listening", listen=listen, url=f"http://{listen}/metrics")
+        return None
+
+    def _serve_later(self, address: tuple[str, int], listen: str | None, retry_seconds: float) -> None:
+        while not self._stopping.wait(retry_seconds):
+            if self._serve(address, listen) is None:
+                return
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._retry is not None:
+            self._retry.join(timeout=5)
+            self._retry = None
         server, self._server = self._server, None
         if server is None:
             return

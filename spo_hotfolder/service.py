@@ -456,7 +456,7 @@ class Daemon:
             from spo_hotfolder.metrics import PrometheusMetrics
 
             prometheus = PrometheusMetrics(self)
-            prometheus.start(config.metrics)  # before the PDF worker: a busy port refuses at once
+            prometheus.start(config.metrics)  # (a busy port is said in the log and tried again later)
             self.metrics = self.prometheus = prometheus
         self.pdf = PdfWorker()
         self.scheduler = self._make_scheduler()

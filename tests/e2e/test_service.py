@@ -588,15 +588,24 @@ def test_refuses_a_second_daemon_whose_inbox_is_the_first_ones(
     assert second.stop() == 0
 
 
-def test_refuses_a_metrics_port_in_use(tmp_path: Path) -> None:
+def test_a_metrics_port_in_use_is_said_and_the_jobs_go_on(tmp_path: Path, daemons: list[Daemon]) -> None:
+    """Audit 12-05 B: a busy metrics port refused the start, and under systemd the restarts of a
+    refused start end with the service stopped: no printing for want of a monitoring port. The
+    daemon starts, says it in the log, and delivers (the retry: tests/unit/test_metrics.py)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        config = write_config(tmp_path, metrics={"listen": f"127.0.0.1:{port}"})
-        result = run_refused(config)
-    assert f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
-    assert not (tmp_path / "root" / "state" / "health.json").exists()
+        daemon = start_daemon(daemons, write_config(tmp_path, metrics={"listen": f"127.0.0.1:{port}"}))
+        job_id = drop_card(daemon, "800")
+        daemon.wait_status(job_id, "InHotFolder")
+        [said] = events(daemon, "metrics.unavailable")
+        assert said["level"] == "error" and said["listen"] == f"127.0.0.1:{port}"
+        assert said["reason"] == (
+            "cannot serve metrics there: the port is already in use (another spo-hotfolder, or another "
+            "exporter?); tried again every 60 s, and the jobs are not affected"
+        )
+        assert daemon.stop() == 0
 
 
 # -- health --------------------------------------------------------------------------------------------

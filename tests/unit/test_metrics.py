@@ -63,3 +63,40 @@ def test_every_documented_metric_is_exposed_with_the_documented_type() -> None:
     documented = documented_types()
     assert {name: exposed.get(name) for name in documented} == documented
     assert sorted(exposed) == sorted(documented), "every metric exposed is documented"
+
+
+def test_a_busy_metrics_port_is_tried_again_until_it_is_free() -> None:
+    """Audit 12-05 B: the daemon no longer refuses to start on a busy port (printing matters more
+    than its monitoring); the address is tried again in the background, and served once free."""
+    import socket
+    import time
+    import urllib.request
+
+    from structlog.testing import capture_logs
+
+    from spo_hotfolder.config import MetricsConfig
+
+    daemon = SimpleNamespace(
+        config=SimpleNamespace(hot_folders={}), healthy=lambda: (True, "ok"), watcher=None, ledger=_Ledger()
+    )
+    metrics = PrometheusMetrics(cast(Any, daemon))
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    listen = f"127.0.0.1:{busy.getsockname()[1]}"
+    try:
+        with capture_logs() as logs:
+            metrics.start(MetricsConfig(listen=listen), retry_seconds=0.05)
+            time.sleep(0.2)  # (a few tries, all refused)
+            assert [e["event"] for e in logs] == ["metrics.unavailable"]
+            busy.close()
+            deadline = time.monotonic() + 10
+            while not any(e["event"] == "metrics.listening" for e in logs) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        assert [e["event"] for e in logs] == ["metrics.unavailable", "metrics.listening"]
+        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as response:
+            assert b"spo_hotfolder_deliveries" in response.read()
+    finally:
+        busy.close()
+        metrics.stop()
+    assert metrics._retry is None and metrics._server is None
