@@ -372,8 +372,9 @@ _STRING_START = re.compile(rb"[(<]")
 
 
 def _selected_fonts(reader: PdfReader, page: DictionaryObject) -> set[str] | None:
-    """The font names a page's content selects (``/F1 12 Tf``) to show text with; None when that
-    cannot be told (no readable content, or too much of it): then every listed font counts.
+    """The font names a page's (or a form's, a pattern cell's) content selects (``/F1 12 Tf``) to
+    show text with; None when that cannot be told (no readable content, or too much of it): then
+    every listed font counts.
 
     A font selected only in text objects that show nothing (no string in them: reportlab begins
     every page with ``BT /F1 12 Tf 14.4 TL ET``, Helvetica, whatever fonts it draws with) is not
@@ -593,14 +594,6 @@ def _drawings(resources: DictionaryObject) -> list[Any]:
     return found
 
 
-def _form_visible_fonts(form: DictionaryObject) -> set[str] | None:
-    """The fonts a form (or a pattern's cell) shows visible text in, where it makes some text
-    invisible (``_visibly_shown_fonts``; the form is taken to begin in a visible mode); None: all
-    the fonts it lists count."""
-    data = _content_data(form)
-    return _visibly_shown_fonts(data, lambda: True) if data is not None else None
-
-
 class _FontScanner:
     """Finds non-embedded fonts in a page's resources, in the Form XObjects, tiling patterns and
     soft masks they use, in the appearance of its printed annotations, and in the resources of
@@ -678,7 +671,10 @@ class _FontScanner:
             return set()
         resources = _resolve(xobject.get("/Resources"))
         found = (
-            self._resources(resources, depth + 1, lambda: _form_visible_fonts(xobject))
+            # As for a page: a font the form lists counts where its content selects it to show
+            # visible text (audit 12-05 C: ReportLab's doForm forms begin, as its pages do, with
+            # Helvetica selected in a text object that shows nothing).
+            self._resources(resources, depth + 1, lambda: _selected_fonts(self._reader, xobject))
             if isinstance(resources, DictionaryObject)
             else set()
         )

@@ -775,6 +775,43 @@ def test_a_font_selected_only_where_nothing_is_shown_is_not_counted(
     assert [(f.check, f.message) for f in findings] == expected
 
 
+@pytest.mark.parametrize(
+    ("form", "counted"),
+    [
+        # ReportLab's doForm: the form begins as its pages do, Helvetica selected to show nothing
+        (_REPORTLAB_START + b"BT 1 0 0 1 20 20 Tm /F2 10 Tf (TEXT IN FORM) Tj ET", False),
+        (_REPORTLAB_START + b"BT 1 0 0 1 20 20 Tm (TEXT IN FORM) Tj ET", True),  # shown in Helvetica
+        (b"BT /F2 10 Tf (a) Tj /F1 10 Tf (b) Tj ET", True),  # Helvetica shows text too
+        (b"0 0 5 5 re f", False),  # listed, never selected
+    ],
+    ids=["reportlab-doform", "inherited", "also-shown", "listed-only"],
+)
+def test_a_form_s_own_font_selected_only_where_nothing_is_shown_is_not_counted(
+    tmp_path: Path, form: bytes, counted: bool
+) -> None:
+    """Audit 12-05 C: a ReportLab PDF drawing its text in a form (``doForm``: logos, templates), all
+    of it in an embedded font, failed "font Helvetica is not embedded": the rule for a font selected
+    only where nothing is shown held for a page's content but not for a form's, with fonts of its
+    own."""
+    writer = PdfWriter()
+    fonts = DictionaryObject(
+        {
+            NameObject("/F1"): writer._add_object(_font("/Type1", "/Helvetica", None)),
+            NameObject("/F2"): writer._add_object(_font("/TrueType", "/ABCDEF+DejaVuSans", "/FontFile2")),
+        }
+    )
+    form_ref = _form_xobject(writer, form, DictionaryObject({NameObject("/Font"): fonts}))
+    resources = DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): form_ref})})
+    path = _write_page(tmp_path / "rl-form.pdf", writer, resources, b"0 0 10 10 re f q /Fm1 Do Q")
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    expected = (
+        [("fonts", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")]
+        if counted
+        else []
+    )
+    assert [(f.check, f.message) for f in run(path, spec=spec).findings] == expected
+
+
 #: How Acrobat's "Recognize Text" lays its invisible text over a scanned page.
 _OCR_LAYER = b"q 258 0 0 173 0 0 cm /Im0 Do Q BT 3 Tr /F1 9.5 Tf 1 0 0 1 20 30 Tm (Invoice 2026) Tj ET\n"
 
