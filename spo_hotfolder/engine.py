@@ -498,6 +498,9 @@ class Engine:
         self._empty_since: dict[Path, tuple[float, int]] = {}
         self._cleanup_at = math.inf  # (monotonic) when the first of them has been quiet long enough
         self._moved_specials: dict[Path, Path] = {}  # inbox links (and pipes...) moved to failed/
+        #: Links (and pipes...) inside a folder drop whose manifest is there: left for the manifest's
+        #: intake to decide, and looked at again once it has (``_special_in_folder_drop``).
+        self._deferred_specials: dict[Path, int] = {}
         # Manifests taken in (their jobs durably in the ledger), still to be removed from the inbox:
         # (intake key, path, the file's signature when read; None: remove nothing, only mark the
         # intake complete). See _finish_intakes.
@@ -708,6 +711,8 @@ class Engine:
         # Short rounds while a scan goes on (thousands of files waiting at start): the first jobs
         # run after a few orders are in, not after a quarter of a second of them.
         self._take_stable(budget=0.05 if self._scan is not None else 0.25)
+        if self._deferred_specials:
+            self._guard("intake", "", self._requeue_specials)
         if self._held_for_owner:
             self._guard("intake", "", self._hand_over_held)
         if self._near_later:
@@ -1292,6 +1297,9 @@ class Engine:
             return
         if stat.S_ISDIR(st.st_mode) or stat.S_IFMT(st.st_mode) != stat.S_IFMT(mode):
             return  # changed meanwhile: the next event or scan sees what it is now
+        if self._special_in_folder_drop(path):
+            self._deferred_specials[path] = mode
+            return
         if stat.S_ISLNK(st.st_mode):
             if path.is_file():
                 return
@@ -1320,6 +1328,33 @@ class Engine:
         if path.parent != self.area("inbox"):
             self._consumed_dirs.add(path.parent)
         self._cleanup_consumed_dirs()
+
+    def _special_in_folder_drop(self, path: Path) -> bool:
+        """``path`` is inside a folder drop that holds its manifest: the manifest decides first
+        (audit 12-05 D 1: a link to a folder there was filed away at once, the manifest that named
+        a file through it then taken, and its other jobs printed, where `route` and README say the
+        whole folder drop is refused as naming an unsafe path). What the manifest leaves behind is
+        filed away once it is taken or refused (``_requeue_specials``)."""
+        inbox = self.area("inbox")
+        try:
+            parts = path.relative_to(inbox).parts
+        except ValueError:
+            return False
+        if len(parts) < 2:
+            return False
+        top = inbox / parts[0]
+        try:
+            return any(name.lower() in MANIFEST_NAMES for name in os.listdir(top))
+        except OSError:
+            return False
+
+    def _requeue_specials(self) -> None:
+        """The deferred links of folder drops whose manifest has gone (taken, refused, removed):
+        looked at again, as the watcher reported them."""
+        for path, mode in list(self._deferred_specials.items()):
+            if not self._special_in_folder_drop(path):
+                del self._deferred_specials[path]
+                self.tracker.specials[path] = mode
 
     def _job_to_answer(self, job_folder: Path, path: Path, sig: Signature | None = None) -> Job | None:
         """The job whose folder holds ``path`` (something there that is not acted on), if ``path``

@@ -2378,26 +2378,52 @@ def test_inbox_entries_that_are_no_files_go_to_failed_with_a_word(rig: Rig) -> N
     assert r.ledger.get_job("Z1-1") is None
 
 
-def test_artwork_through_a_linked_folder_in_a_folder_drop_says_so(rig: Rig) -> None:
+def test_artwork_through_a_linked_folder_in_a_folder_drop_refuses_the_folder_drop(rig: Rig) -> None:
     """Audit (manifests) 4: a folder drop whose sub/ was a symbolic link to a folder outside: the
     link went to failed/sub/ (not followed: fine), and the job failed "missing: secret.pdf", with no
-    word of the link or of where it went."""
+    word of the link. Audit 12-05 D 1: with a second job in that manifest, that one was printed,
+    while `route` (and README) said the whole manifest is refused as naming an unsafe path. The
+    link is now left for the manifest to decide: a bad manifest, the folder drop whole in failed/;
+    a link the manifest does not name is filed away once the manifest is taken."""
     r = rig
     (r.tmp / "outside").mkdir()
     make_pdf(r.tmp / "outside" / "secret.pdf", pages=CARD)
     drop = r.tmp / "y1"
     drop.mkdir()
     (drop / "sub").symlink_to(r.tmp / "outside")
-    (drop / "manifest.yaml").write_text('order_id: "Y1"\nproduct: bc-85x55\nquantity: 1\nartwork: [sub/secret.pdf]\n')
+    (drop / "gone.pdf").symlink_to(r.tmp / "nothing.pdf")
+    make_pdf(drop / "card.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text(
+        'order_id: "Y1"\njobs:\n  - {product: bc-85x55, quantity: 1, artwork: [sub/secret.pdf]}\n'
+        "  - {product: bc-85x55, quantity: 1, artwork: [card.pdf]}\n"
+    )
     os.replace(drop, r.inbox / "y1")
-    r.run(until=lambda: r.stage("Y1-1") is Stage.AWAITING, steps=10)
-    r.run(until=lambda: r.stage("Y1-1") is Stage.FAILED, steps=5, dt=700)  # past artwork_timeout_seconds
-    error = " ".join((r.root / "failed" / "Y1-1" / "ERROR.txt").read_text().split())
-    assert (
-        "missing: secret.pdf (expected at inbox/y1/sub/secret.pdf); inbox/y1/sub was a symbolic link, which the "
-        "daemon does not follow (it could name any file on the server): it is in failed/sub/ with an ERROR.txt"
-    ) in error, error
-    assert (r.tmp / "outside" / "secret.pdf").is_file() and r.take_prints() == []
+    r.run(until=lambda: (r.root / "failed" / "y1" / "ERROR.txt").is_file(), steps=20)
+    error = " ".join((r.root / "failed" / "y1" / "ERROR.txt").read_text().split())
+    assert "jobs[0].artwork[0]" in error and "symbolic link to a folder" in error, error
+    assert sorted(p.name for p in (r.root / "failed" / "y1").iterdir()) == [
+        "ERROR.txt",
+        "card.pdf",
+        "gone.pdf",
+        "manifest.yaml",
+        "sub",
+    ]
+    assert (r.root / "failed" / "y1" / "sub").is_symlink()
+    assert r.ledger.get_job("Y1-1") is None and r.ledger.get_job("Y1-2") is None and r.take_prints() == []
+    assert (r.tmp / "outside" / "secret.pdf").is_file() and not (r.root / "failed" / "sub").exists()
+    # A link the manifest does not name: the job is taken, the link filed away after it.
+    drop = r.tmp / "y2"
+    drop.mkdir()
+    (drop / "sub").symlink_to(r.tmp / "outside")
+    make_pdf(drop / "card.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "Y2"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    os.replace(drop, r.inbox / "y2")
+    r.run(until=lambda: (r.root / "failed" / "sub" / "ERROR.txt").is_file(), steps=40)
+    r.run(until=done(r, "Y2-1"), steps=20)
+    assert r.take_prints() == ["Y2_Y2-1_bc-85x55_x1.pdf"]
+    assert "it is a symbolic link to a folder, not a file" in (r.root / "failed" / "sub" / "ERROR.txt").read_text()
+    assert (r.root / "failed" / "sub" / "sub").is_symlink()
+    assert not (r.inbox / "y2").exists() or not any((r.inbox / "y2").iterdir())  # (removed once quiet)
 
 
 def test_a_manifest_naming_a_linked_artwork_is_a_bad_manifest(rig: Rig) -> None:
