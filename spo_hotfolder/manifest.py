@@ -353,7 +353,7 @@ class _ManifestReader:
         if moment is None or moment.year >= 9999:  # the last year leaves no room for the scheduler
             self.problem(
                 "process_after",
-                f"is out of range (got {describe(value)}); give a date after the year 1 and before the year 9999",
+                f"is out of range (got {describe(value)}); give a date from the year 1 to the year 9998 (in UTC)",
             )
             return None
         return moment
@@ -724,7 +724,12 @@ class _ManifestReader:
             ok = True
             for key, item in value.items():
                 key_path = join_key(path, key)
-                if not isinstance(key, str) or not key:
+                if isinstance(key, str) and not key:
+                    # (audit 12-05 D 2: "must be text ... put it in quotes" said of "", quoted text)
+                    self.problem(key_path, "an attribute's name must not be empty; give it a name, or remove it")
+                    ok = False
+                    continue
+                if not isinstance(key, str):
                     self.problem(key_path, f"an attribute's name must be text (got {describe(key)}); put it in quotes")
                     ok = False
                     continue

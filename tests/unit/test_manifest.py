@@ -419,6 +419,10 @@ SCHEMA_CASES = [
         "attributes:\n  7: x\n",
         "line 6: attributes.7: an attribute's name must be text (got 7); put it in quotes",
     ),
+    (  # (audit 12-05 D 2: it was told to put "" in quotes)
+        'attributes: {"": x}\n',
+        "line 5: attributes.: an attribute's name must not be empty; give it a name, or remove it",
+    ),
 ]
 
 
@@ -684,7 +688,8 @@ def test_an_attribute_yaml_reads_otherwise_is_kept_as_written() -> None:
 def test_process_after_out_of_range(value: str) -> None:
     problem = only_problem(single(f"process_after: {value}\n"))  # was an OverflowError (a traceback)
     assert problem.startswith("line 5: process_after: is out of range (got ")
-    assert problem.endswith("; give a date after the year 1 and before the year 9999")  # (audit C 7: year 1)
+    # (audit C 7: year 1; 12-05 D 3: 9999-12-31 is in the year 9999, refused: the range said so)
+    assert problem.endswith("; give a date from the year 1 to the year 9998 (in UTC)")
 
 
 def test_a_json_number_too_long_to_read_is_said_where_it_is() -> None:
