@@ -1297,12 +1297,12 @@ class Engine:
             return
         if stat.S_ISDIR(st.st_mode) or stat.S_IFMT(st.st_mode) != stat.S_IFMT(mode):
             return  # changed meanwhile: the next event or scan sees what it is now
+        if stat.S_ISLNK(st.st_mode) and path.is_file():
+            return
         if self._special_in_folder_drop(path):
             self._deferred_specials[path] = mode
             return
         if stat.S_ISLNK(st.st_mode):
-            if path.is_file():
-                return
             what = "a symbolic link to a folder" if path.is_dir() else "a symbolic link to nothing"
             why = "the daemon never follows symbolic links (one could name any file on the server)"
         else:
@@ -1336,15 +1336,11 @@ class Engine:
         whole folder drop is refused as naming an unsafe path). What the manifest leaves behind is
         filed away once it is taken or refused (``_requeue_specials``)."""
         inbox = self.area("inbox")
-        try:
-            parts = path.relative_to(inbox).parts
-        except ValueError:
+        parts = _rel_parts(str(path), str(inbox))
+        if parts is None or len(parts) < 2:
             return False
-        if len(parts) < 2:
-            return False
-        top = inbox / parts[0]
         try:
-            return any(name.lower() in MANIFEST_NAMES for name in os.listdir(top))
+            return any(name.lower() in MANIFEST_NAMES for name in os.listdir(inbox / parts[0]))
         except OSError:
             return False
 

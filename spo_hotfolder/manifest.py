@@ -724,13 +724,14 @@ class _ManifestReader:
             ok = True
             for key, item in value.items():
                 key_path = join_key(path, key)
-                if isinstance(key, str) and not key:
-                    # (audit 12-05 D 2: "must be text ... put it in quotes" said of "", quoted text)
-                    self.problem(key_path, "an attribute's name must not be empty; give it a name, or remove it")
-                    ok = False
-                    continue
-                if not isinstance(key, str):
-                    self.problem(key_path, f"an attribute's name must be text (got {describe(key)}); put it in quotes")
+                if not isinstance(key, str) or not key:
+                    self.problem(
+                        key_path,
+                        # (audit 12-05 D 2: "must be text ... put it in quotes" was said of "", quoted text)
+                        "an attribute's name must not be empty; give it a name, or remove it"
+                        if key == ""
+                        else f"an attribute's name must be text (got {describe(key)}); put it in quotes",
+                    )
                     ok = False
                     continue
                 item_ok, result[key] = self._free_form(item, key_path, depth + 1)

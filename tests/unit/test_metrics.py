@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -34,15 +34,19 @@ def documented_types() -> dict[str, str]:
     return dict(rows)
 
 
-def exposed_types() -> dict[str, str]:
-    """Each metric of the text exposition (what Prometheus scrapes): sample name -> its # TYPE."""
-    daemon = SimpleNamespace(
+def _daemon() -> Any:
+    """What PrometheusMetrics reads of the daemon: one hot folder, healthy, an empty ledger."""
+    return SimpleNamespace(
         config=SimpleNamespace(hot_folders={"indigo": None}),
         healthy=lambda: (True, "ok"),
         watcher=None,
         ledger=_Ledger(),
     )
-    metrics = PrometheusMetrics(cast(Any, daemon))
+
+
+def exposed_types() -> dict[str, str]:
+    """Each metric of the text exposition (what Prometheus scrapes): sample name -> its # TYPE."""
+    metrics = PrometheusMetrics(_daemon())
     text = generate_latest(metrics.registry).decode()
     types: dict[str, str] = {}
     for family in text_string_to_metric_families(text):
@@ -76,10 +80,7 @@ def test_a_busy_metrics_port_is_tried_again_until_it_is_free() -> None:
 
     from spo_hotfolder.config import MetricsConfig
 
-    daemon = SimpleNamespace(
-        config=SimpleNamespace(hot_folders={}), healthy=lambda: (True, "ok"), watcher=None, ledger=_Ledger()
-    )
-    metrics = PrometheusMetrics(cast(Any, daemon))
+    metrics = PrometheusMetrics(_daemon())
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen()
