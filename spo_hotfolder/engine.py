@@ -521,6 +521,9 @@ class Engine:
         # Jobs a restart found sent on with a REJECT in their operator folder (_reject_first), and
         # until when (monotonic) they wait for it to be read.
         self._reject_first_until: dict[str, float] = {}
+        # Jobs going on from work/ with a drop file in their folder there (_work_drops_first), and
+        # until when (monotonic) they wait for it to be read.
+        self._work_drops_until: dict[str, float] = {}
         self._job_dirs: dict[str, tuple[Path, Path]] = {}  # recorded folder -> (root, its path); see job_dir
         #: the operator's last action per job and its answer (STATUS.txt), kept in the ledger too
         self._last_action: dict[str, str | None] = {}
@@ -923,6 +926,13 @@ class Engine:
         parts = _rel_parts(text, str(self.commands_dir()))
         if parts is not None:
             return ("command", None) if len(parts) == 1 and parts[0].endswith(".json") else ("ignore", None)
+        parts = _rel_parts(text, str(self.area("work")))
+        if parts is not None:
+            # A drop file in the folder of a job waiting in work/ (for its artwork, its date, a copy
+            # retry) acts as in quarantine/, as its command would (_work_drops_first).
+            if len(parts) == 2 and not self.ignored(parts[1]) and classify_drop(parts[1]) is not None:
+                return ("drop", self.area("work") / parts[0])
+            return ("ignore", None)
         for area in ("quarantine", "failed"):
             parts = _rel_parts(text, str(self.area(area)))
             if parts is None:
@@ -1056,6 +1066,45 @@ class Engine:
     def _scan_files(self) -> Iterator[Path]:
         for folder in (self.area("inbox"), self.commands_dir(), self.area("quarantine"), self.area("failed")):
             yield from self._walk(folder)
+        yield from self._work_drop_files()
+
+    def _work_drop_files(self) -> Iterator[Path]:
+        """Drop files in the job folders of work/, which no event reports: work/ is not watched (the
+        daemon's own writes there, a few files a job, would wake it for nothing). A job waiting
+        there (for its artwork, its date, a copy retry) has its drop files read at each rescan, and
+        before it goes on (_work_drops_first). A job folder unchanged since the last rescan costs a
+        stat, not a listing."""
+        try:
+            entries = list(os.scandir(self.area("work")))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            key = (st.st_mtime_ns, st.st_ino)
+            if self._dirs_seen.get(entry.path) == key:
+                continue
+            if len(self._dirs_seen) > 200_000:
+                self._dirs_seen.clear()
+            self._dirs_seen[entry.path] = key
+            folder = Path(entry.path)
+            yield from (folder / name for name in self._drop_files_in(folder))
+
+    def _drop_files_in(self, folder: Path) -> list[str]:
+        """The names of the drop files (regular files) in a job's folder."""
+        names = []
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                if classify_drop(entry.name) is None or self.ignored(entry.name):
+                    continue
+                with contextlib.suppress(OSError):
+                    if entry.is_file(follow_symlinks=False):
+                        names.append(entry.name)
+        return names
 
     def descend_rule(self, folder: Path) -> Callable[[int, str], bool]:
         """Which sub-folders of a watched folder a scan (and the poller) looks into: the whole inbox
@@ -3784,6 +3833,33 @@ class Engine:
         self._cooldown[job.job_id] = mono + max(self.config.watch.settle_seconds, 0.5)
         return True
 
+    def _work_drops_first(self, job: Job) -> bool:
+        """A job going on in work/ (after waiting there for its artwork, its date or a copy retry)
+        with a drop file in its folder: the drop file is read first, as in quarantine/ (audit
+        12-05 F 1, 2: a REJECT dropped while a copy waited for its retry was ignored and the job
+        printed; a RELEASE dropped before the output existed was read once the job reached
+        quarantine/, and recorded as approving an output nobody had seen). The job waits a moment
+        for it (True). One listing of the job's folder; work/ is not watched (_work_drop_files)."""
+        if job.stage not in (Stage.PROCESS, Stage.DELIVER):
+            return False
+        folder = self.job_dir(job)
+        if folder.parent != self.area("work"):
+            return False
+        names = self._drop_files_in(folder)
+        if not names:
+            self._work_drops_until.pop(job.job_id, None)
+            return False
+        mono = self.clock.monotonic()
+        # Long enough for an empty drop file (read once it stayed empty that long) and a settle period.
+        wait = self.tracker.incomplete_pdf_seconds + 2 * self.config.watch.settle_seconds + 1.0
+        if mono > self._work_drops_until.setdefault(job.job_id, mono + wait):
+            return False  # (a drop file that is never read, unreadable: it does not hold the job for ever)
+        for name in names:
+            if folder / name not in self.tracker:
+                self.tracker.track(folder / name, activity=False)
+        self._cooldown[job.job_id] = mono + max(self.config.watch.settle_seconds, 0.5)
+        return True
+
     def _run_job(self, job_id: str, next_ids: Sequence[str] = ()) -> None:
         """One step of one job; the one place where an exception becomes a job outcome.
         ``next_ids``: the jobs queued after it (the worker checks the next one meanwhile)."""
@@ -3798,7 +3874,7 @@ class Engine:
             return log.bind(job_id=job_id, order_id=order_id)
 
         try:
-            if self._reject_first(job):
+            if self._reject_first(job) or self._work_drops_first(job):
                 return
             if job.stage is Stage.PROCESS:
                 self._process(job, next_ids)
@@ -5327,13 +5403,13 @@ class Engine:
         elif action is Action.RETRY:
             # A job whose PDF is in its hot folder already and whose ticket failed: nothing is made
             # again, only the ticket is written; its history says so (audits AY 5c, BP 3).
+            # Any other goes through the check, the output and the copy again (SPEC 4), also one
+            # waiting in work/ for its next copy attempt: RecreationRequested says what it is, a new
+            # output (audit 12-05 F 3: "only the copy ... the output is not made again" contradicted it).
             ticket_only = self.ledger.published_delivery(job_id, job.generation) is not None
-            copy_only = job.stage is Stage.RETRY and job.status is not JobStatus.OutputCreationFailed
             what = (
                 "retry: only the job ticket is written (the PDF is in the hot folder already)"
                 if ticket_only
-                else "retry: only the copy into the hot folder is tried again (the output is not made again)"
-                if copy_only
                 else "retry"
             )
             with self.ledger.transaction():
@@ -5348,7 +5424,7 @@ class Engine:
                 )
                 if token:
                     self.ledger.drop_outcome(token, "done", f"retry requested by {by}", now)
-            self._send_on(job_id, now, copy_only=copy_only)
+            self._send_on(job_id, now)
             message = f"retry requested by {by}"
         else:
             assert file is not None
@@ -5366,13 +5442,13 @@ class Engine:
         self.wake()
         return ActionResult(True, message)
 
-    def _send_on(self, job_id: str, now: datetime, *, copy_only: bool = False) -> None:
+    def _send_on(self, job_id: str, now: datetime) -> None:
         """A job whose RecreationRequested is recorded (a RETRY, or one a crash cut short) goes on:
-        waits for artwork still missing, copies again (``copy_only``: a copy retry; or a published
-        PDF whose ticket failed: only the ticket is written), or is made again."""
+        waits for artwork still missing, copies again (a published PDF whose ticket failed: only the
+        ticket is written), or is made again."""
         job = self.ledger.get_job(job_id, history=False)
         assert job is not None
-        if not copy_only and any(not a.present for a in self.ledger.artwork(job_id)):
+        if any(not a.present for a in self.ledger.artwork(job_id)):
             self._move_to(job, Stage.AWAITING, now)
             until = now + timedelta(seconds=self.config.watch.artwork_timeout_seconds)
             self.ledger.update_job(job_id, now, awaiting_until=iso(until))
@@ -5390,7 +5466,7 @@ class Engine:
                 ]
                 if missing:
                     self._record(job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + ", ".join(missing), now)
-        elif copy_only or self.ledger.published_delivery(job_id, job.generation):
+        elif self.ledger.published_delivery(job_id, job.generation):
             self._move_to(job, Stage.DELIVER, now)
         else:
             self._run_when_due(job_id, now)

@@ -282,6 +282,8 @@ def refusal(job: Job, action: Action) -> str | None:
             return f"job {job.job_id} was already rejected"
         if job.blocked or stage in (Stage.FAILED, Stage.RETRY, Stage.HELD):
             return None
+        if stage is Stage.DELIVER and job.status is JobStatus.CopyToHotFolderFailed:
+            return None  # a copy retry that has come due: as while it waited (Stage.RETRY)
         if stage is Stage.FUTURE:
             return (
                 f"job {job.job_id} is neither blocked nor failed (status {status}); only those can be rejected. To "

@@ -237,7 +237,9 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         return [
             f"Nothing: the copy into the hot folder failed and is tried again at {job.next_attempt_at}."
             " Fix the hot folder if you can; to try again at once: spo-hotfolder retry "
-            f"{job.job_id}. After the last attempt the job goes to failed/, where RETRY tries it again."
+            f"{job.job_id}. After the last attempt the job goes to failed/, where RETRY tries it again. To stop"
+            " the job: drop a file named REJECT here (read before the next attempt), or spo-hotfolder reject"
+            f" {job.job_id}."
         ]
     return ["Nothing: the job is being processed (if the daemon is stopped, it goes on when the daemon starts)."]
 

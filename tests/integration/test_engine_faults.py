@@ -1459,12 +1459,14 @@ def test_a_ticket_that_fails_to_be_written_is_tried_again_alone(
     assert copies[0] == 1, "the PDF is never copied again for its ticket"
 
 
-def test_a_retry_between_copy_attempts_says_only_the_copy_is_tried_again(
+def test_a_retry_between_copy_attempts_goes_through_check_and_output_again(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Audit (2026-12-03, operator 5): `spo-hotfolder retry` of a job waiting between copy attempts
-    recorded a bare RecreationRequested "retry", then InHotFolder: no output was made again, and
-    the job's STATUS.txt named only RETRY in failed/ after the last attempt, not the command."""
+    recorded a bare RecreationRequested "retry", then InHotFolder, and STATUS.txt named only RETRY in
+    failed/. Audit (2026-12-05 F 3): "retry: only the copy ... (the output is not made again)" then
+    contradicted RecreationRequested (SPO: a new version of the output is requested). A RETRY runs
+    the check, the output and the copy again (SPEC 4), as it does for a job in failed/."""
     job_id = rig.order("RC")
     _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
     rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
@@ -1474,12 +1476,77 @@ def test_a_retry_between_copy_attempts_says_only_the_copy_is_tried_again(
     assert rig.engine.apply(job_id, Action.RETRY, by="dave", note="").ok
     rig.run(until=done(rig, job_id), steps=3)
     assert rig.take_prints() == ["RC_RC-1_bc-85x55_x1.pdf"]
-    retry = rig.job(job_id).history[-2]
-    assert (retry.status, retry.detail) == (
-        JobStatus.RecreationRequested,
-        "retry: only the copy into the hot folder is tried again (the output is not made again)",
-    )
-    assert rig.statuses(job_id).count("OutputCreated") == 1
+    after = rig.statuses(job_id)[rig.statuses(job_id).index("CopyToHotFolderFailed") + 1 :]
+    assert after == [
+        "RecreationRequested",
+        "ValidationFinished",
+        "OutputCreationStarted",
+        "OutputCreated",
+        "InHotFolder",
+    ]
+    retry = rig.job(job_id).history[-5]
+    assert (retry.status, retry.by, retry.detail) == (JobStatus.RecreationRequested, "dave", "retry")
+
+
+def test_a_reject_dropped_in_work_while_a_copy_waits_for_its_retry_stops_the_job(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit (2026-12-05 F 1): a REJECT dropped into the folder of a job waiting in work/ for its next
+    copy attempt was not read; the attempt printed the job, and the REJECT was filed as "not acted
+    on, as the job was finished before they were read". A rescan reads it now, as in quarantine/."""
+    job_id = rig.order("WR")
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    rig.engine.flush_status()
+    said = (rig.root / "work" / job_id / "STATUS.txt").read_text()
+    assert "To stop the job: drop a file named REJECT here (read before the next attempt)" in said
+    (rig.root / "work" / job_id / "REJECT").write_text("vera\nwrong paper\n")
+    rig.run(until=lambda: rig.stage(job_id) is Stage.REJECTED, steps=8)
+    rig.run(steps=15, dt=5)  # past the attempt that was due
+    assert rig.take_prints() == []
+    rejected = rig.job(job_id).history[-1]
+    assert (rejected.status, rejected.by, rejected.detail) == (JobStatus.Rejected, "vera", "wrong paper")
+    kept = os.listdir(rig.root / "rejected" / job_id / "history")
+    assert [n for n in kept if n.endswith("-REJECT")] and not [n for n in kept if "unused" in n]
+
+
+def test_a_reject_dropped_in_work_is_read_before_the_copy_that_comes_due(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same REJECT with no rescan between its drop and the next attempt (work/ is not watched):
+    the job about to be copied again looks into its folder first."""
+    job_id = rig.order("WD")
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    monkeypatch.setattr(Engine, "_work_drop_files", lambda self: iter(()))  # the rescans do not find it
+    (rig.root / "work" / job_id / "reject.txt").write_text("vera\n")
+    for _ in range(40):
+        rig.engine.step()
+        rig.clock.advance(1.0)
+    assert rig.stage(job_id) is Stage.REJECTED
+    assert rig.take_prints() == []
+    assert rig.statuses(job_id)[-2:] == ["CopyToHotFolderFailed", "Rejected"]
+
+
+def test_a_release_dropped_in_work_before_the_output_is_a_release_in_advance(arrival_rig: Rig) -> None:
+    """Audit (2026-12-05 F 2): a RELEASE dropped into the work/ folder of a blocked future order was
+    read only once the job reached quarantine/ with its new output, and recorded as approving that
+    output ("it approves the output made at ..."), which nobody had opened. It is read before the
+    job goes on now: a release given in advance, said so, as `spo-hotfolder release` says it."""
+    r = arrival_rig
+    later = (r.clock.now() + timedelta(minutes=10)).isoformat()
+    job_id = r.order("WF", extra=f'process_after: "{later}"\n')
+    r.run(until=lambda: r.stage(job_id) is Stage.FUTURE, steps=5)
+    (r.root / "work" / job_id / "RELEASE").write_text("wim\n")
+    r.run(until=lambda: not r.job(job_id).blocked, steps=5)
+    answer = r.engine._last_action_of(job_id) or ""
+    assert "released by wim; its output is not made yet (status FutureOrder)" in answer
+    r.run(until=done(r, job_id), steps=20, dt=60)
+    assert r.take_prints() == ["WF_WF-1_bc-85x55_x1.pdf"]
+    history = r.job(job_id).whole_history()
+    block = next(e for e in history if e.status is JobStatus.Blocked)
+    made = next(e for e in history if e.status is JobStatus.OutputCreated)
+    assert block.removed_by == "wim" and block.removed_at < made.at
 
 
 def test_a_ticket_that_keeps_failing_fails_the_job_and_retry_writes_only_the_ticket(
@@ -3644,7 +3711,9 @@ def test_a_job_released_by_command_with_a_release_file_beside_it_files_the_file_
     r.run(until=done(r, job_id), steps=10)
     finished = r.root / "done" / job_id
     assert not (finished / "RELEASE").exists()
-    assert any(n.endswith("unused-RELEASE") for n in _history_names(finished))
+    # Read in work/ before the job went on (drop files act there too), and answered: nothing to release.
+    assert any(n.endswith("-RELEASE") for n in _history_names(finished))
+    assert f"job {job_id} was already released" in (r.engine._last_action_of(job_id) or "")
     assert len(r.take_prints()) == 1
 
 
