@@ -94,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except commands.CliError as exc:
         if args.command == "run" and not sys.stderr.isatty():
+            if getattr(exc.__cause__, "logged", False) and _one_stream():
+                # The daemon.refused log line said it on stdout, where stderr goes too (journald under
+                # the unit, a shell's 2>&1): once is enough (audit 12-05 G 2).
+                return 1
             # A daemon's output without a terminal is JSON lines only (log shippers, journald).
             refusal = {"event": "daemon.refused", "level": "error", "message": f"{PROG}: error: {exc}"}
             print(json.dumps(refusal, ensure_ascii=False), file=sys.stderr)
@@ -149,6 +153,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a traceback (SPEC 3; audit BT 2).
         print(f"{PROG}: error: {_os_error_text(exc)}", file=sys.stderr)
         return 1
+
+
+def _one_stream() -> bool:
+    """Whether stdout and stderr are one file, socket or pipe (the journal's stream under the unit,
+    whose stderr inherits stdout; a shell's ``2>&1``)."""
+    try:
+        out, err = os.fstat(1), os.fstat(2)
+    except OSError:
+        return False
+    return (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino)
 
 
 def _os_error_text(exc: OSError) -> str:

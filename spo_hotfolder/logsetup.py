@@ -25,15 +25,51 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 ENV_WORKER = "SPO_HOTFOLDER_WORKER_LOG"
 
 
+#: journald splits a line longer than its LineMax (48K by default; TECH-NOTES), and the pieces of a
+#: JSON object are no JSON: a longer line (a config with hundreds of errors, all listed) is shortened.
+LINE_MAX_BYTES = 40_000
+#: What a shortened line keeps: the first items of a list, the beginning of a text.
+KEPT_ITEMS = 20
+KEPT_CHARS = 2_000
+
+
 def _json_line(obj: Any, **kwargs: Any) -> str:
     """One JSON line in UTF-8 even when a value holds a file name that was not UTF-8 (its bytes,
-    kept by Python as lone surrogates, are written as \\udcNN escapes, not as raw bytes)."""
+    kept by Python as lone surrogates, are written as \\udcNN escapes, not as raw bytes); one that
+    fits in a journal line (``LINE_MAX_BYTES``)."""
     text = json.dumps(obj, **kwargs)
+    if len(text) > LINE_MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > LINE_MAX_BYTES:
+        text = json.dumps(_shortened(obj, len(text)), **kwargs)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > KEPT_CHARS:
+        return f"{value[:KEPT_CHARS]}... ({len(value)} characters, cut to fit a log line)"
+    if isinstance(value, (list, tuple)):
+        kept = [_cut(item) for item in value[:KEPT_ITEMS]]
+        if len(value) > KEPT_ITEMS:
+            kept.append(f"... and {len(value) - KEPT_ITEMS} more (cut to fit a log line)")
+        return kept
+    if isinstance(value, dict) and len(json.dumps(value, default=str)) > KEPT_CHARS:
+        return _cut(json.dumps(value, default=str))
+    return value
+
+
+def _shortened(obj: Any, length: int) -> Any:
+    """``obj`` (an event) with its long values cut, and said; only its names if that is not enough."""
+    if not isinstance(obj, dict):
+        return _cut(str(obj))
+    short = {key: _cut(value) for key, value in obj.items()}
+    if len(json.dumps(short, default=str).encode("utf-8", "surrogatepass")) <= LINE_MAX_BYTES:
+        return short
+    kept = {key: obj[key] for key in ("timestamp", "level", "logger", "event") if key in obj}
+    kept["cut"] = f"the event's {len(obj)} fields ({length} characters) do not fit in a log line"
+    return kept
 
 
 def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:

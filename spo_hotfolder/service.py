@@ -76,7 +76,10 @@ LOST_EVENTS_SAID_SECONDS = 60.0
 
 
 class StartupError(Exception):
-    """The daemon refuses to start; the message says why in one line."""
+    """The daemon refuses to start; the message says why in one line. ``logged``: said already by a
+    ``daemon.refused`` log line."""
+
+    logged = False
 
 
 def _say_missing(missing: list[HotFolderConfig]) -> None:
@@ -962,7 +965,9 @@ def run(config_path: Path) -> int:
         more = f" (and {len(exc.errors) - 1} more; see `spo-hotfolder check-config`)" if len(exc.errors) > 1 else ""
         reason = f"invalid config: {first}{more}"
         log.error("daemon.refused", reason=reason, errors=exc.errors)
-        raise StartupError(reason) from exc
+        refused = StartupError(reason)
+        refused.logged = True
+        raise refused from exc
     setup_logging(config.logging.level, config.logging.format)
     if hup_before_read:
         log.info(
@@ -976,6 +981,7 @@ def run(config_path: Path) -> int:
         daemon.start()
     except StartupError as exc:
         log.error("daemon.refused", reason=str(exc))
+        exc.logged = True
         daemon.shutdown(refused=True)
         raise
     except BaseException:

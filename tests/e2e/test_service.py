@@ -435,6 +435,38 @@ def test_refuses_an_invalid_config(tmp_path: Path) -> None:
     assert re.search(r"\(and \d+ more; see `spo-hotfolder check-config`\)", result.stderr)
 
 
+def test_a_config_with_hundreds_of_errors_is_refused_in_lines_the_journal_keeps_whole(tmp_path: Path) -> None:
+    """Audit (2026-12-05 G 1): 300 unknown keys made a daemon.refused line of 72 KB (every error
+    listed); journald splits a line over 48K into pieces that are no JSON."""
+    config = write_config(tmp_path)
+    config.write_text(config.read_text() + "".join(f"\nbogus_key_{n:04}: 1" for n in range(300)) + "\n")
+    result = run_refused(config)
+    lines = result.stdout.splitlines()
+    assert all(len(line.encode()) <= 40_000 for line in lines), max(len(line) for line in lines)
+    refused = next(json.loads(line) for line in lines if json.loads(line)["event"] == "daemon.refused")
+    assert len(refused["errors"]) == 21 and "bogus_key_0000" in refused["errors"][0]
+    assert refused["errors"][-1] == "... and 280 more (cut to fit a log line)"
+
+
+def test_a_refusal_is_said_once_where_stdout_and_stderr_are_one_stream(tmp_path: Path) -> None:
+    """Audit (2026-12-05 G 2): under the unit stderr goes where stdout goes (the journal): the
+    daemon.refused log line and the one-line error on stderr were two daemon.refused lines."""
+    config = write_config(tmp_path)
+    config.write_text(config.read_text() + "\nwatch_typo: 1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    refusals = [e for e in events if e["event"] == "daemon.refused"]
+    assert len(refusals) == 1 and "watch_typo" in refusals[0]["reason"], result.stdout
+
+
 def test_refuses_spool_folders_on_different_filesystems(tmp_path: Path) -> None:
     other = Path("/dev/shm")
     if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
