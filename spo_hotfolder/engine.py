@@ -767,6 +767,11 @@ class Engine:
                 return
             log.exception("engine.unexpected_error", what=what, subject=subject)
 
+    def files_arriving(self) -> int:
+        """(any thread) How many files the engine has seen and not taken in yet: settling, or
+        waiting in a backlog (a dict's length, read without the engine's lock)."""
+        return len(self.tracker)
+
     def spool_full(self) -> bool:
         """Whether the spool disk was found full within the last few retries (for the status line)."""
         return self.clock.monotonic() - self._disk_full_at < DISK_FULL_RETRY_SECONDS * 3

@@ -758,8 +758,12 @@ class Daemon:
         waiting = sum(
             counts.get(s.value, 0) for s in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS, Stage.DELIVER, Stage.RETRY)
         )
+        # Files seen in the inbox and not taken in yet (a backlog at start: "0 jobs waiting" alone
+        # read as if nothing was there; audit 12-05 G).
+        arriving = self.engine.files_arriving() if self.engine is not None else 0
+        new = f" (and {arriving:,} new file{'' if arriving == 1 else 's'} not taken in yet)" if arriving else ""
         line = (
-            f"{waiting} job{'' if waiting == 1 else 's'} waiting, {self.ledger.count_blocked()} blocked, "
+            f"{waiting} job{'' if waiting == 1 else 's'} waiting{new}, {self.ledger.count_blocked()} blocked, "
             f"{counts.get('failed', 0)} failed, {counts.get('done', 0) + counts.get('purged', 0)} done"
         )
         if self.engine is not None and self.engine.spool_full():

@@ -160,6 +160,7 @@ class FakeEngine:
     def __init__(self) -> None:
         self.rescans = 0
         self.full = False
+        self.arriving = 0
         self.clock = SystemClock()
         self.progress_at = time.monotonic()
 
@@ -168,6 +169,9 @@ class FakeEngine:
 
     def spool_full(self) -> bool:
         return self.full
+
+    def files_arriving(self) -> int:
+        return self.arriving
 
 
 @contextlib.contextmanager
@@ -241,6 +245,24 @@ def test_a_full_spool_disk_is_said_in_the_status_line_and_the_pings_go_on(
         engine.full = False
         daemon.check_health()
         assert drain(sock)[1] == "STATUS=0 jobs waiting, 0 blocked, 0 failed, 0 done"
+
+
+def test_files_seen_and_not_taken_in_yet_are_said_in_the_status_line(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """Audit (2026-12-05 G): with 5,000 manifests waiting in the inbox at start, `systemctl status`
+    said "0 jobs waiting" (a job is counted once its manifest is taken in)."""
+    address, sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, watcher, engine):
+        watcher.alive = True
+        engine.arriving = 5000
+        daemon.check_health()
+        assert drain(sock)[1] == (
+            "STATUS=0 jobs waiting (and 5,000 new files not taken in yet), 0 blocked, 0 failed, 0 done"
+        )
+        engine.arriving = 1
+        daemon.check_health()
+        assert "(and 1 new file not taken in yet)" in drain(sock)[1]
 
 
 def test_an_engine_stuck_in_a_file_operation_is_unhealthy_and_the_pings_stop(
