@@ -3997,6 +3997,10 @@ class Engine:
             and report.findings[0].check in ("open", CHECKER)
         ):
             raise InterruptedError("stopping")
+        if self.stop_event.is_set() and report.ok and not linked:
+            # A stop that came during the check: the output (a worker's build, which may take as
+            # long again) is not begun; the job is checked again at the next start (audit 12-05 G).
+            raise InterruptedError("stopping")
         now = self.clock.now()
         if len(report.artwork_sha256) == len(inputs):
             for item, digest in zip(inputs, report.artwork_sha256, strict=True):

@@ -733,6 +733,37 @@ def test_a_start_with_overdue_work_sets_the_wake_up_of_the_next_timer(rig: Rig) 
     assert second.replace(microsecond=second.microsecond // 1000 * 1000) in wakes
 
 
+def test_a_stop_during_the_check_does_not_begin_the_output(rig: Rig) -> None:
+    """Audit (2026-12-05 G): SIGTERM came while a 120,000-page job was checked; the daemon then began
+    its output anyway (a worker's build, as long again) and stopped only at its 20 s limit. The job
+    is checked again at the next start instead, and delivered once."""
+    built: list[str] = []
+
+    class StopDuringCheck(InProcessPdf):
+        def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
+            report, _as_is = super().check(artwork, product_name, spec, validation)
+            rig.engine.stop_event.set()  # (SIGTERM's doing) while the check ran
+            return report, False  # an output the worker builds, not a link
+
+        def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
+            built.append(dest)
+            return super().build_output(artwork, dest, spec, validation)
+
+    rig.engine.pdf = StopDuringCheck()
+    job_id = rig.order("SC")
+    for _ in range(10):
+        rig.engine.step()
+        rig.clock.advance(1.0)
+        if rig.engine.stop_event.is_set():
+            break
+    assert rig.engine.stop_event.is_set() and built == []
+    assert rig.stage(job_id) is Stage.PROCESS and "OutputCreationStarted" not in rig.statuses(job_id)
+    rig.start()  # the next start: checked again, made and delivered once
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["SC_SC-1_bc-85x55_x1.pdf"]
+    assert rig.statuses(job_id).count("ValidationFinished") == 1
+
+
 def test_future_order_waits_and_resumes_across_a_restart(rig: Rig) -> None:
     later = (rig.clock.now() + timedelta(minutes=10)).isoformat()
     job_id = rig.order("F9", extra=f'process_after: "{later}"\n')
