@@ -1085,19 +1085,24 @@ class Engine:
             return
         for entry in entries:
             try:
-                if not entry.is_dir(follow_symlinks=False):
+                if not entry.is_dir(follow_symlinks=False) or not self._changed_since_scan(entry):
                     continue
-                st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            key = (st.st_mtime_ns, st.st_ino)
-            if self._dirs_seen.get(entry.path) == key:
-                continue
-            if len(self._dirs_seen) > 200_000:
-                self._dirs_seen.clear()
-            self._dirs_seen[entry.path] = key
             folder = Path(entry.path)
             yield from (folder / name for name in self._drop_files_in(folder))
+
+    def _changed_since_scan(self, entry: os.DirEntry[str]) -> bool:
+        """Whether a folder's mtime or inode is not what the last scan saw (a file added, removed or
+        renamed in it changes its mtime); remembered for the next."""
+        st = entry.stat(follow_symlinks=False)
+        key = (st.st_mtime_ns, st.st_ino)
+        if self._dirs_seen.get(entry.path) == key:
+            return False
+        if len(self._dirs_seen) > 200_000:
+            self._dirs_seen.clear()
+        self._dirs_seen[entry.path] = key
+        return True
 
     def _drop_files_in(self, folder: Path) -> list[str]:
         """The names of the drop files (regular files) in a job's folder."""
@@ -1144,14 +1149,8 @@ class Engine:
                 if not entry.is_dir(follow_symlinks=False):
                     yield Path(entry.path)  # files, and links and pipes, which the tracker sets apart
                 elif descend(depth, entry.name):
-                    if skip_unchanged:
-                        st = entry.stat(follow_symlinks=False)
-                        key = (st.st_mtime_ns, st.st_ino)
-                        if self._dirs_seen.get(entry.path) == key:
-                            continue
-                        if len(self._dirs_seen) > 200_000:
-                            self._dirs_seen.clear()
-                        self._dirs_seen[entry.path] = key
+                    if skip_unchanged and not self._changed_since_scan(entry):
+                        continue
                     yield from self._walk_tree(Path(entry.path), descend, depth + 1, skip_unchanged=skip_unchanged)
                 elif skip_unchanged and depth == 1 and entry.name not in JOB_SUBFOLDERS:
                     inner = Path(entry.path)  # a folder in a job's folder: another job's, dragged in?
