@@ -412,13 +412,34 @@ def other_folder(written_in: str | None, now: str) -> bool:
     return written_in.rpartition(":")[2] != now.rpartition(":")[2]
 
 
+class TempInTheWay(DeliveryError):
+    """A file is there under the temp file's name, not known to be ours: never overwritten."""
+
+    def __init__(self, temp: Path, hot: HotFolderConfig) -> None:
+        super().__init__(
+            f"a file named {temp.name} is in {'staging folder' if hot.staging else 'hot folder'} {hot.name} "
+            f"({temp.parent}), where this job's temporary copy goes, and the daemon did not write it (another "
+            "sender's upload?); it is never overwritten: the copy is tried again once it is gone",
+            transient=True,
+        )
+
+
 def write_temp(
-    src: Path, temp: Path, hot: HotFolderConfig, cancelled: Callable[[], bool] | None = None
+    src: Path,
+    temp: Path,
+    hot: HotFolderConfig,
+    cancelled: Callable[[], bool] | None = None,
+    *,
+    stale_is_ours: bool = False,
 ) -> tuple[int, str]:
-    """Copies the output to the temp name (fsynced); removes a stale temp of ours first. Returns
-    the size and the identity of the temp file's folder (``folder_id``)."""
+    """Copies the output to the temp name (fsynced). A file already there under that name is
+    removed first only where ``stale_is_ours`` (the delivery journal names it: a copy of ours cut
+    short); else TempInTheWay (README: another sender's ``.something.part`` is never touched).
+    Returns the size and the identity of the temp file's folder (``folder_id``)."""
     try:
-        if temp.exists():
+        if os.path.lexists(temp):
+            if not stale_is_ours:
+                raise TempInTheWay(temp, hot)
             temp.unlink()
         # A sign of progress (``cancelled``) at least every 8 MiB: what tells a share that answers
         # slowly from one that does not answer (shares.py, delivery.share_timeout_seconds).

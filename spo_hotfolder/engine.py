@@ -47,6 +47,7 @@ from spo_hotfolder.delivery import (
     MountPoints,
     RouteDecision,
     RouteFacts,
+    TempInTheWay,
     check_hot_folder,
     check_name_free,
     decide_blocking,
@@ -4262,9 +4263,7 @@ class Engine:
             folder: str | None
             try:
                 if taken is None:
-                    _size, folder = shares.call(
-                        hot, f"the copy to {temp}", lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on)
-                    )
+                    _size, folder = self._copy_to_temp(src, temp, hot, delivery_id)
                 else:
                     assert pre is not None
                     folder = pre.folder
@@ -4280,6 +4279,11 @@ class Engine:
                     if isinstance(exc, DeliveryError):
                         raise DeliveryError(f"{exc}; {_may_still_arrive(final, hot.name)}", transient=True) from exc
                     raise
+                if isinstance(exc, TempInTheWay):
+                    # Nothing written, and the file there is not ours: left alone, and the journal
+                    # does not name it as ours (the sweep leaves it too).
+                    self.ledger.delivery_state(delivery_id, "in_the_way", self.clock.now())
+                    raise
                 # Journal first: a "written" delivery whose temp file is gone counts as published.
                 self.ledger.delivery_state(delivery_id, "aborted", self.clock.now())
                 if shares.silent_since(hot.name) is None:
@@ -4292,6 +4296,24 @@ class Engine:
             self._delivery_failed(job, hot.name, exc)
             return
         self._delivered(job, hot.name, final, delivery_id)
+
+    def _copy_to_temp(self, src: Path, temp: Path, hot: HotFolderConfig, delivery_id: int) -> tuple[int, str]:
+        """The delivery's copy to its temp name, on the hot folder's thread. A file already there
+        under that name is replaced only where the journal says a copy of ours may have left it
+        (audit 12-05 E: another sender's upload of that name was overwritten); the journal is read
+        only then."""
+        try:
+            return self.shares.call(
+                hot, f"the copy to {temp}", lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on)
+            )
+        except TempInTheWay:
+            if not self.ledger.temp_written_before(str(temp), delivery_id):
+                raise
+        return self.shares.call(
+            hot,
+            f"the copy to {temp}",
+            lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on, stale_is_ours=True),
+        )
 
     def _prestage(self, job: Job, inputs: list[ArtworkInput]) -> None:
         """Begins the copy of the job's one big artwork file into its hot folder's temp name, on the
@@ -4319,6 +4341,8 @@ class Engine:
         def look() -> None:
             check_hot_folder(hot, self.mount_points)
             check_name_free(final, hot)
+            if os.path.lexists(temp):  # (ours or another sender's: the delivery tells which)
+                raise TempInTheWay(temp, hot)
 
         try:
             self.shares.call(hot, "a look into it", look)
@@ -4356,6 +4380,9 @@ class Engine:
             _size, pre.folder = self.shares.finish(pending)
         except Exception as exc:  # noqa: BLE001 - an early copy that failed is one not made
             log.debug("delivery.early_copy_failed", file=str(pre.temp), error=str(exc))
+            if isinstance(exc, TempInTheWay):  # (came since the look) not ours: never removed
+                pre.settled = True
+                self.ledger.delivery_state(pre.delivery_id, "in_the_way", self.clock.now())
             self._abort_prestage(pre)
             return
         pre.copied = True

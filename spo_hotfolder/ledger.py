@@ -1194,10 +1194,23 @@ class Ledger:
         return [Delivery(*tuple(r)) for r in rows]
 
     def delivery_paths(self) -> list[tuple[str, str]]:
-        """(temp_path, final_path) of every delivery journalled: the temp files that can be ours."""
+        """(temp_path, final_path) of every delivery journalled: the temp files that can be ours
+        (not those of a copy that found another file under its temp name, and wrote nothing)."""
         with self._lock:
-            rows = self._db.execute("SELECT DISTINCT temp_path, final_path FROM deliveries").fetchall()
+            rows = self._db.execute(
+                "SELECT DISTINCT temp_path, final_path FROM deliveries WHERE state != 'in_the_way'"
+            ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    def temp_written_before(self, temp_path: str, delivery_id: int) -> bool:
+        """Whether a delivery other than ``delivery_id`` may have written ``temp_path`` (a copy of
+        ours cut short, its temp file left where its removal failed)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM deliveries WHERE temp_path = ? AND id != ? AND state != 'in_the_way' LIMIT 1",
+                (temp_path, delivery_id),
+            ).fetchone()
+        return row is not None
 
     def published_delivery(self, job_id: str, generation: int) -> Delivery | None:
         """The delivery that published this generation of the job's output, if one did."""

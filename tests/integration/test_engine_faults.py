@@ -1519,6 +1519,41 @@ def test_a_retry_between_copy_attempts_goes_through_check_and_output_again(
     assert (retry.status, retry.by, retry.detail) == (JobStatus.RecreationRequested, "dave", "retry")
 
 
+def test_another_senders_file_under_the_temp_name_is_never_overwritten(rig: Rig) -> None:
+    """Audit (2026-12-05 E): a file another sender left in the hot folder under the very name of
+    this job's temporary copy (.<final name>.part) was overwritten by the copy and renamed into
+    place, its bytes lost without a word (README: another sender's .something.part is never
+    touched). The copy waits until it is gone, and says why; the start's sweep leaves it too."""
+    rig.hot.mkdir(parents=True, exist_ok=True)
+    theirs = rig.hot / ".TW_TW-1_bc-85x55_x1.pdf.part"
+    theirs.write_bytes(b"another sender's upload")
+    job_id = rig.order("TW")
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    failed = rig.job(job_id).history[-1]
+    assert failed.status is JobStatus.CopyToHotFolderFailed
+    assert "a file named .TW_TW-1_bc-85x55_x1.pdf.part is in hot folder indigo" in failed.detail
+    assert "the daemon did not write it (another sender's upload?); it is never overwritten" in failed.detail
+    rig.start()  # a restart: the sweep removes temp files of ours only
+    rig.run(steps=3)
+    assert theirs.read_bytes() == b"another sender's upload" and rig.take_prints() == []
+    theirs.unlink()  # their upload is done (renamed elsewhere)
+    rig.run(until=done(rig, job_id), steps=40, dt=5)
+    assert rig.take_prints() == ["TW_TW-1_bc-85x55_x1.pdf"]
+
+
+def test_a_temp_file_an_earlier_copy_of_ours_left_is_replaced(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The temp file an attempt of ours left (its removal failed: the share went away) is ours, as
+    the journal says, and the next copy replaces it."""
+    job_id = rig.order("TO")
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    temp = rig.hot / ".TO_TO-1_bc-85x55_x1.pdf.part"
+    temp.write_bytes(b"%PDF-1.7 cut short")  # as if its removal after the failure had failed
+    rig.run(until=done(rig, job_id), steps=20, dt=5)
+    assert rig.take_prints() == ["TO_TO-1_bc-85x55_x1.pdf"] and not temp.exists()
+    assert rig.statuses(job_id).count("CopyToHotFolderFailed") == 1
+
+
 def test_a_reject_dropped_in_work_while_a_copy_waits_for_its_retry_stops_the_job(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
