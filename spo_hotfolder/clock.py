@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -35,3 +35,16 @@ def iso(ts: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+#: The last time a datetime can hold (in UTC): where a deadline beyond it is clamped.
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def later(ts: datetime, seconds: float) -> datetime:
+    """``ts`` plus ``seconds``, or ``LATEST`` where that is beyond what a datetime holds (a
+    process_after in the year 9998 and an artwork_timeout_seconds of years: audit 12-05 H)."""
+    try:
+        return ts + timedelta(seconds=seconds)
+    except OverflowError:
+        return LATEST

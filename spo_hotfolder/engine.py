@@ -40,7 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
-from spo_hotfolder.clock import Clock, iso, parse_iso
+from spo_hotfolder.clock import Clock, iso, later, parse_iso
 from spo_hotfolder.config import Config, HotFolderConfig
 from spo_hotfolder.delivery import (
     DeliveryError,
@@ -2213,7 +2213,7 @@ class Engine:
         # A future order's artwork may come any time before its date (audit AY 3: it failed
         # "artwork missing" hours before it was due): the wait counts from then.
         start = max(now, manifest.process_after) if manifest.process_after else now
-        deadline = iso(start + timedelta(seconds=self.config.watch.artwork_timeout_seconds))
+        deadline = iso(later(start, self.config.watch.artwork_timeout_seconds))
         process_after = iso(manifest.process_after) if manifest.process_after else None
         blocked, block_reason = decide_blocking(manifest.blocked, self.config, spec.product)
         # A reprint: the job was finished, or its PDF delivered (only its ticket failed).
@@ -3627,9 +3627,9 @@ class Engine:
             # looks incomplete (an empty file: SPEC 5 has it taken once stable, and fail preflight as
             # empty; audit BD 1): the job waits for that, not "artwork missing ... still changing".
             wait = max(until for until in held if until is not None) - self.clock.monotonic() + 0.5
-            later = self.clock.now() + timedelta(seconds=max(wait, 0.5))
-            self.ledger.update_job(job.job_id, self.clock.now(), awaiting_until=iso(later))
-            self._schedule_wakeup(later)
+            until = self.clock.now() + timedelta(seconds=max(wait, 0.5))
+            self.ledger.update_job(job.job_id, self.clock.now(), awaiting_until=iso(until))
+            self._schedule_wakeup(until)
             return
         names = [f"{a.name} (expected at {self.rel(Path(a.source)) if a.source else a.name})" for a in missing]
         problems = [
@@ -5485,7 +5485,7 @@ class Engine:
         assert job is not None
         if any(not a.present for a in self.ledger.artwork(job_id)):
             self._move_to(job, Stage.AWAITING, now)
-            until = now + timedelta(seconds=self.config.watch.artwork_timeout_seconds)
+            until = later(now, self.config.watch.artwork_timeout_seconds)
             self.ledger.update_job(job_id, now, awaiting_until=iso(until))
             self._manifest_seen[job_id] = now  # it waits anew from the RETRY (_owner_order)
             self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]

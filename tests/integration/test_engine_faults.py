@@ -781,6 +781,23 @@ def test_future_order_waits_and_resumes_across_a_restart(rig: Rig) -> None:
     assert rig.clock.now() >= datetime.fromisoformat(later)
 
 
+def test_a_future_order_in_the_year_9998_with_an_artwork_timeout_of_years_waits(tmp_path: Path) -> None:
+    """Audit (2026-12-05 H): process_after 9998-12-31 (the last date SPEC's range allows) and an
+    artwork_timeout_seconds of years (reference.yaml: up to 1e9) made the artwork's deadline a date
+    no datetime holds: "OverflowError: date value out of range", three times, and the manifest
+    went to failed/ as "a fault in the daemon". The deadline is the last time a datetime holds."""
+    for r in rig_on(tmp_path, watch={"artwork_timeout_seconds": 1e9}):
+        r.inbox.joinpath("HF.yaml").write_text(
+            'order_id: "HF"\nproduct: bc-85x55\nquantity: 1\nartwork: [HF.pdf]\nprocess_after: "9998-12-31T23:59:59Z"\n'
+        )
+        r.run(until=lambda r=r: r.stage("HF-1") is not None, steps=5)
+        r.run(steps=3)
+        job = r.job("HF-1")
+        assert job.stage in (Stage.FUTURE, Stage.AWAITING) and "FutureOrder" in r.statuses("HF-1")
+        assert job.awaiting_until == "9999-12-31T23:59:59.999Z"
+        assert not os.listdir(r.root / "failed")
+
+
 def test_a_replacement_for_a_future_order_waits_for_its_date(rig: Rig, tmp_path: Path) -> None:
     """New artwork (replace/ or the CLI) for a job waiting as a FutureOrder goes back to waiting:
     it used to be made and delivered at once, days early."""
