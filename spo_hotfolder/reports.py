@@ -77,10 +77,6 @@ def human_days(days: float) -> str:
     return f"{written} days ({human_seconds(days * 86400)})"
 
 
-def _when(iso_text: str) -> str:
-    return iso_text.replace("T", " ").rstrip("Z")[:19] + " UTC"
-
-
 def artwork_listing(artwork: Sequence[tuple[str, bool]]) -> str:
     """A job's artwork files, (name, arrived), as STATUS.txt and `show` list them: which have
     arrived and which not is said apart ("a.pdf, b.pdf (not arrived yet)" read as if neither
@@ -126,11 +122,13 @@ def status_text(job: Job, extra: Extra) -> str:
     lines.append("")
     lines.append("History (oldest first, newest last):")
     for entry in job.whole_history():
-        row = f"  {_when(entry.at)}  {entry.status.value:<22} {entry.by}"
+        # The time as the ledger, `show` and the JSON give it: UTC, ISO 8601 (SPEC 6; audit 12-05 H:
+        # "2026-12-05 08:10:49 UTC" here was the one place with another form).
+        row = f"  {entry.at}  {entry.status.value:<22} {entry.by}"
         if entry.detail:
             row += f"  {entry.detail}"
         if entry.removed_at:
-            row += f"  [REMOVED {_when(entry.removed_at)} by {entry.removed_by}"
+            row += f"  [REMOVED {entry.removed_at} by {entry.removed_by}"
             row += f": {entry.removed_note}]" if entry.removed_note else "]"
         lines.append(row)
     if extra.last_action:

@@ -287,3 +287,16 @@ def test_a_pdf_named_like_a_drop_file_gives_no_name() -> None:
     """Audit (2026-12-03, operator 1): RELEASE.pdf was refused "by %PDF-1.3": its first line."""
     pdf = b"%PDF-1.3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
     assert parse_drop(pdf) == DropNote(None, "", None)
+
+
+def test_status_txt_gives_history_times_in_iso_8601_utc_as_show_does() -> None:
+    """Audit (2026-12-05 H): STATUS.txt wrote "2026-11-22 10:00:01 UTC", the one place where a
+    history time was not the UTC ISO 8601 form SPEC 6 gives it (and `show` and the JSON use)."""
+    from spo_hotfolder.reports import Extra, status_text
+
+    history = (entry(1, JobStatus.Ordered), entry(2, JobStatus.Blocked, removed=True))
+    text = status_text(replace(BASE, stage=Stage.HELD, history=history), Extra())
+    assert "  2026-11-22T10:00:01.000Z  Ordered" in text
+    assert "  2026-11-22T10:00:02.000Z  Blocked" in text
+    assert "[REMOVED 2026-11-22T10:00:02.000Z by alice]" in text
+    assert " UTC" not in text
