@@ -450,6 +450,8 @@ def write_temp(
         return size, folder_id(os.stat(temp.parent))
     except InterruptedError:
         raise
+    except FileExistsError as exc:  # (made there since the look above: the copy opens with O_EXCL)
+        raise TempInTheWay(temp, hot) from exc
     except OSError as exc:
         raise explain_os_error(exc, hot, temp.parent) from exc
 
