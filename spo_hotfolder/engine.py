@@ -699,6 +699,12 @@ class Engine:
             later.append(self._cleanup_at)  # (an emptied order folder to remove once quiet)
         if self._orphans_next < math.inf:
             later.append(self._orphans_next)
+        if self._cooldown:
+            # A job held back a moment (its drop files read first, a busy ledger, a full disk) goes
+            # on when that moment ends, not at the next heartbeat (audit 12-05 K: 5 s late).
+            now = self.clock.monotonic()
+            self._cooldown = {job_id: until for job_id, until in self._cooldown.items() if until > now}
+            later.extend(self._cooldown.values())
         if later:
             due = min(later) if due is None else min(due, *later)
         if due is None:
@@ -5445,7 +5451,7 @@ class Engine:
             what = (
                 "retry: only the job ticket is written (the PDF is in the hot folder already)"
                 if ticket_only
-                else "retry"
+                else "retry: the check, the output and the copy again"
             )
             with self.ledger.transaction():
                 self.ledger.update_job(job_id, now, attempts=0, next_attempt_at=None, error=None)
@@ -5780,12 +5786,13 @@ class Engine:
         return min(names, key=lambda name: (self.uploading(name), name), default=None)
 
     def drops_waiting(self, job_id: str) -> list[str]:
-        """The drop files (RELEASE, RETRY, a file in replace/) in the job's folder in quarantine/ or
-        failed/ that the daemon has not read yet, as paths relative to the folder. With no daemon
-        running, an operator command given after them must not overtake them (audit BQ 1, 5)."""
+        """The drop files (RELEASE, RETRY, a file in replace/) in the job's folder in quarantine/,
+        failed/ or work/ (a waiting job's) that the daemon has not read yet, as paths relative to
+        the folder. With no daemon running, an operator command given after them must not overtake
+        them (audit BQ 1, 5; 12-05 K 2)."""
         job = self.ledger.get_job(job_id, history=False)
         folder = self._locate(job) if job is not None else None
-        if folder is None or folder.parent not in (self.area("quarantine"), self.area("failed")):
+        if folder is None or folder.parent not in (self.area("quarantine"), self.area("failed"), self.area("work")):
             return []
         waiting: list[str] = []
         for sub in ("", "replace"):

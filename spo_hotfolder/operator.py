@@ -301,6 +301,8 @@ def refusal(job: Job, action: Action) -> str | None:
     if action is Action.RETRY:
         if stage in (Stage.FAILED, Stage.RETRY):
             return None
+        if stage is Stage.DELIVER and job.status is JobStatus.CopyToHotFolderFailed:
+            return None  # a copy retry that has come due (a RETRY file read just before it goes on)
         # (PURGED is answered above) Worded as reject and replace word them (audit: "is done").
         if stage is Stage.DONE:
             return (

@@ -223,9 +223,13 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             f"If a file of it is elsewhere (set aside in failed/, or sent under another name): "
             f"spo-hotfolder replace {job.job_id} FILE.pdf (for a job of several files, FILE.pdf named as the one it "
             "stands for)",
+            *_blocked_while_waiting(job, send),
         ]
     if job.stage is Stage.FUTURE:
-        return [f"Nothing yet: the job waits until {job.process_after} (process_after in its manifest)."]
+        return [
+            f"Nothing yet: the job waits until {job.process_after} (process_after in its manifest).",
+            *_blocked_while_waiting(job, send),
+        ]
     if job.stage is Stage.RETRY and job.status is JobStatus.OutputCreationFailed:
         return [
             f"Nothing: the output could not be written, as the spool disk is full; it is made again at "
@@ -240,6 +244,18 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             f" {job.job_id}."
         ]
     return ["Nothing: the job is being processed (if the daemon is stopped, it goes on when the daemon starts)."]
+
+
+def _blocked_while_waiting(job: Job, send: str) -> list[str]:
+    """What a blocked job waiting in work/ (for its artwork or its date) offers: drop files act there
+    too (audit 12-05 K)."""
+    if not job.blocked:
+        return []
+    return [
+        f"It is blocked: it waits in quarantine/ for RELEASE once its output is made. To {send} as soon as its"
+        " output is made instead (a release given in advance, without seeing the output), drop a file named"
+        " RELEASE here; to stop it, drop REJECT here (read before the job goes on)."
+    ]
 
 
 def error_text(title: str, problems: Sequence[str], fix: str) -> str:

@@ -243,6 +243,25 @@ def test_with_the_daemon_stopped_a_command_does_not_overtake_files_dropped_befor
     assert "ArtworkUploaded" not in statuses(job)
 
 
+def test_with_the_daemon_stopped_a_command_does_not_overtake_a_file_dropped_in_work(make_daemon) -> None:
+    """Audit (2026-12-05 K 2): drop files in work/ act too (a job waiting there); with the daemon
+    stopped, `release` of a blocked future order overtook the RELEASE dropped in its folder before
+    it (the file's operator lost the credit, and the file was then refused as "already released")."""
+    from datetime import UTC, datetime, timedelta
+
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    job_id = order(daemon, "W9", extra=f'process_after: "{later}"\n')
+    daemon.wait_status(job_id, "FutureOrder")
+    assert daemon.stop() == 0
+    (daemon.root / "work" / job_id / "RELEASE").write_text("alice\n")
+    result = daemon.cli("release", job_id, "--by", "bob")
+    assert result.returncode == 1 and "RELEASE in the job's folder is not read yet" in result.stderr, result.stderr
+    daemon.start()
+    wait_for(lambda: not daemon.job(job_id)["blocked"], timeout=20, what="released by the file")
+    assert blocked_entry(daemon.job(job_id))["removed_by"] == "alice"
+
+
 def test_a_command_the_daemon_does_not_answer_in_time_is_no_success(
     make_daemon, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1533,7 +1533,11 @@ def test_a_retry_between_copy_attempts_goes_through_check_and_output_again(
         "InHotFolder",
     ]
     retry = rig.job(job_id).history[-5]
-    assert (retry.status, retry.by, retry.detail) == (JobStatus.RecreationRequested, "dave", "retry")
+    assert (retry.status, retry.by, retry.detail) == (
+        JobStatus.RecreationRequested,
+        "dave",
+        "retry: the check, the output and the copy again",
+    )
 
 
 def test_another_senders_file_under_the_temp_name_is_never_overwritten(rig: Rig) -> None:
@@ -1609,6 +1613,33 @@ def test_a_reject_dropped_in_work_is_read_before_the_copy_that_comes_due(
     assert rig.stage(job_id) is Stage.REJECTED
     assert rig.take_prints() == []
     assert rig.statuses(job_id)[-2:] == ["CopyToHotFolderFailed", "Rejected"]
+
+
+def test_a_retry_dropped_in_work_read_as_the_copy_comes_due_tries_again(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit (2026-12-05 K 1): a RETRY dropped in work/ during a copy retry's wait and read only as the
+    attempt came due (no rescan between) was refused "has not failed (status CopyToHotFolderFailed)"."""
+    job_id = rig.order("WT")
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    monkeypatch.setattr(Engine, "_work_drop_files", lambda self: iter(()))  # the rescans do not find it
+    (rig.root / "work" / job_id / "RETRY").write_text("alice\nshare is back\n")
+    for _ in range(40):
+        rig.engine.step()
+        rig.clock.advance(1.0)
+    assert rig.take_prints() == ["WT_WT-1_bc-85x55_x1.pdf"]
+    retry = next(e for e in rig.job(job_id).history if e.status is JobStatus.RecreationRequested)
+    assert (retry.by, retry.detail) == ("alice", "retry: the check, the output and the copy again: share is back")
+
+
+def test_a_job_held_back_a_moment_is_woken_when_the_moment_ends(rig: Rig) -> None:
+    """Audit (2026-12-05 K): a job held back to read its drop files first went on at the next
+    heartbeat (5 s), not when its hold ended: the engine's wait counts the holds (expired ones go)."""
+    mono = rig.clock.monotonic()
+    rig.engine._cooldown.update({"A-1": mono + 1.5, "B-1": mono - 3.0})
+    assert rig.engine._wait_seconds() <= 1.5
+    assert "B-1" not in rig.engine._cooldown
 
 
 def test_a_release_dropped_in_work_before_the_output_is_a_release_in_advance(arrival_rig: Rig) -> None:

@@ -300,3 +300,20 @@ def test_status_txt_gives_history_times_in_iso_8601_utc_as_show_does() -> None:
     assert "  2026-11-22T10:00:02.000Z  Blocked" in text
     assert "[REMOVED 2026-11-22T10:00:02.000Z by alice]" in text
     assert " UTC" not in text
+
+
+def test_status_txt_of_a_blocked_job_waiting_in_work_offers_release_in_advance_and_reject() -> None:
+    """Audit (2026-12-05 K): drop files act in work/ too, but a blocked future order's STATUS.txt said
+    only "Nothing yet: the job waits until ..."."""
+    from spo_hotfolder.reports import Extra, status_text
+
+    extra = Extra(target="indigo")
+    waiting = (entry(1, JobStatus.Ordered), entry(2, JobStatus.Blocked), entry(3, JobStatus.FutureOrder))
+    future = replace(BASE, stage=Stage.FUTURE, output=None, process_after="2027-01-01T00:00:00.000Z", history=waiting)
+    text = " ".join(status_text(future, extra).split())
+    assert "To send this job to indigo as soon as its output is made instead" in text
+    assert "drop a file named RELEASE here; to stop it, drop REJECT here (read before the job goes on)" in text
+    awaiting = replace(future, stage=Stage.AWAITING, process_after=None)
+    assert "drop a file named RELEASE here" in " ".join(status_text(awaiting, extra).split())
+    not_blocked = replace(future, history=(entry(1, JobStatus.Ordered), entry(3, JobStatus.FutureOrder)))
+    assert "RELEASE" not in status_text(not_blocked, extra)
