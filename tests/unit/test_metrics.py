@@ -101,3 +101,48 @@ def test_a_busy_metrics_port_is_tried_again_until_it_is_free() -> None:
         busy.close()
         metrics.stop()
     assert metrics._retry is None and metrics._server is None
+
+
+def test_stalled_scrapers_are_bounded_and_dropped_and_head_is_answered(monkeypatch: Any) -> None:
+    """Audit (2026-12-05 M): connections that sent half a request were kept for ever, a thread and
+    a file handle each: ~1,000 of them stopped the intake ("Too many open files"). At most
+    MAX_CLIENTS are served at once (more are closed at once), a stalled one is dropped after
+    CLIENT_SECONDS, and HEAD is answered as GET without a body (it was 405 with a body)."""
+    import socket
+    import time
+    import urllib.request
+
+    from spo_hotfolder import metrics as metrics_module
+    from spo_hotfolder.config import MetricsConfig
+
+    monkeypatch.setattr(metrics_module._Handler, "timeout", 0.5)
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    listen = f"127.0.0.1:{probe.getsockname()[1]}"
+    probe.close()
+    metrics = PrometheusMetrics(_daemon())
+    metrics.start(MetricsConfig(listen=listen))
+    host, port = listen.split(":")
+    stalled = []
+    try:
+        for _ in range(metrics_module.MAX_CLIENTS + 8):
+            client = socket.create_connection((host, int(port)), timeout=5)
+            client.sendall(b"GET /metrics HTTP/1.1\r\nHo")
+            stalled.append(client)
+        time.sleep(0.2)
+        over = stalled[-1]
+        over.settimeout(2)
+        assert over.recv(100) == b"", "one over the limit is closed at once"
+        time.sleep(0.8)  # the stalled ones are dropped after the client timeout
+        assert stalled[0].recv(100) == b""
+        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as response:
+            assert b"spo_hotfolder_deliveries" in response.read()
+        request = urllib.request.Request(f"http://{listen}/metrics", method="HEAD")
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - http, built here
+            assert response.status == 200 and response.read() == b""
+            assert int(response.headers["Content-Length"]) > 100
+            assert response.headers["Content-Type"].startswith("text/plain")
+    finally:
+        for client in stalled:
+            client.close()
+        metrics.stop()
