@@ -1597,19 +1597,28 @@ def test_a_reject_dropped_in_work_while_a_copy_waits_for_its_retry_stops_the_job
     assert [n for n in kept if n.endswith("-REJECT")] and not [n for n in kept if "unused" in n]
 
 
+def _dropped_in_work_as_the_retry_comes_due(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, order_id: str, name: str, text: str
+) -> str:
+    """A job waiting in work/ for its copy retry, a drop file ``name`` put into its folder, and the
+    engine run past the attempt with no rescan finding the file: only the job's own look can."""
+    job_id = rig.order(order_id)
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    monkeypatch.setattr(Engine, "_work_drop_files", lambda self: iter(()))
+    (rig.root / "work" / job_id / name).write_text(text)
+    for _ in range(40):
+        rig.engine.step()
+        rig.clock.advance(1.0)
+    return job_id
+
+
 def test_a_reject_dropped_in_work_is_read_before_the_copy_that_comes_due(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same REJECT with no rescan between its drop and the next attempt (work/ is not watched):
     the job about to be copied again looks into its folder first."""
-    job_id = rig.order("WD")
-    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
-    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
-    monkeypatch.setattr(Engine, "_work_drop_files", lambda self: iter(()))  # the rescans do not find it
-    (rig.root / "work" / job_id / "reject.txt").write_text("vera\n")
-    for _ in range(40):
-        rig.engine.step()
-        rig.clock.advance(1.0)
+    job_id = _dropped_in_work_as_the_retry_comes_due(rig, monkeypatch, "WD", "reject.txt", "vera\n")
     assert rig.stage(job_id) is Stage.REJECTED
     assert rig.take_prints() == []
     assert rig.statuses(job_id)[-2:] == ["CopyToHotFolderFailed", "Rejected"]
@@ -1620,14 +1629,7 @@ def test_a_retry_dropped_in_work_read_as_the_copy_comes_due_tries_again(
 ) -> None:
     """Audit (2026-12-05 K 1): a RETRY dropped in work/ during a copy retry's wait and read only as the
     attempt came due (no rescan between) was refused "has not failed (status CopyToHotFolderFailed)"."""
-    job_id = rig.order("WT")
-    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
-    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
-    monkeypatch.setattr(Engine, "_work_drop_files", lambda self: iter(()))  # the rescans do not find it
-    (rig.root / "work" / job_id / "RETRY").write_text("alice\nshare is back\n")
-    for _ in range(40):
-        rig.engine.step()
-        rig.clock.advance(1.0)
+    job_id = _dropped_in_work_as_the_retry_comes_due(rig, monkeypatch, "WT", "RETRY", "alice\nshare is back\n")
     assert rig.take_prints() == ["WT_WT-1_bc-85x55_x1.pdf"]
     retry = next(e for e in rig.job(job_id).history if e.status is JobStatus.RecreationRequested)
     assert (retry.by, retry.detail) == ("alice", "retry: the check, the output and the copy again: share is back")
