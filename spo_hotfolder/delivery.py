@@ -417,7 +417,7 @@ class TempInTheWay(DeliveryError):
 
     def __init__(self, temp: Path, hot: HotFolderConfig) -> None:
         super().__init__(
-            f"a file named {temp.name} is in {'staging folder' if hot.staging else 'hot folder'} {hot.name} "
+            f"a file named {temp.name} is in {'the staging folder of ' if hot.staging else ''}hot folder {hot.name} "
             f"({temp.parent}), where this job's temporary copy goes, and the daemon did not write it (another "
             "sender's upload?); it is never overwritten: the copy is tried again once it is gone",
             transient=True,

@@ -38,7 +38,11 @@ def _json_line(obj: Any, **kwargs: Any) -> str:
     kept by Python as lone surrogates, are written as \\udcNN escapes, not as raw bytes); one that
     fits in a journal line (``LINE_MAX_BYTES``)."""
     text = json.dumps(obj, **kwargs)
-    if len(text) > LINE_MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > LINE_MAX_BYTES:
+    if (
+        isinstance(obj, dict)  # (an event: what the renderer hands over)
+        and len(text) > LINE_MAX_BYTES // 4
+        and len(text.encode("utf-8", "surrogatepass")) > LINE_MAX_BYTES
+    ):
         text = json.dumps(_shortened(obj, len(text)), **kwargs)
     try:
         text.encode("utf-8")
@@ -55,19 +59,18 @@ def _cut(value: Any) -> Any:
         if len(value) > KEPT_ITEMS:
             kept.append(f"... and {len(value) - KEPT_ITEMS} more (cut to fit a log line)")
         return kept
-    if isinstance(value, dict) and len(json.dumps(value, default=str)) > KEPT_CHARS:
-        return _cut(json.dumps(value, default=str))
+    if isinstance(value, dict):
+        text = json.dumps(value, default=str)
+        return _cut(text) if len(text) > KEPT_CHARS else value
     return value
 
 
-def _shortened(obj: Any, length: int) -> Any:
+def _shortened(obj: dict[str, Any], length: int) -> dict[str, Any]:
     """``obj`` (an event) with its long values cut, and said; only its names if that is not enough."""
-    if not isinstance(obj, dict):
-        return _cut(str(obj))
     short = {key: _cut(value) for key, value in obj.items()}
     if len(json.dumps(short, default=str).encode("utf-8", "surrogatepass")) <= LINE_MAX_BYTES:
         return short
-    kept = {key: obj[key] for key in ("timestamp", "level", "logger", "event") if key in obj}
+    kept: dict[str, Any] = {key: obj[key] for key in ("timestamp", "level", "logger", "event") if key in obj}
     kept["cut"] = f"the event's {len(obj)} fields ({length} characters) do not fit in a log line"
     return kept
 

@@ -252,6 +252,9 @@ def _finished(job: Job) -> str:
 def refusal(job: Job, action: Action) -> str | None:
     """Why ``action`` makes no sense for ``job`` now (plain words), or None when it is allowed."""
     stage = job.stage
+    if stage is Stage.DELIVER and job.status is JobStatus.CopyToHotFolderFailed:
+        # A copy retry that has come due (a drop file read just before it goes on): as while it waited.
+        stage = Stage.RETRY
     status = job.status.value
     if stage is Stage.PURGED:
         # How it ended, where the job was read with its history (the CLI, the engine's actions).
@@ -282,8 +285,6 @@ def refusal(job: Job, action: Action) -> str | None:
             return f"job {job.job_id} was already rejected"
         if job.blocked or stage in (Stage.FAILED, Stage.RETRY, Stage.HELD):
             return None
-        if stage is Stage.DELIVER and job.status is JobStatus.CopyToHotFolderFailed:
-            return None  # a copy retry that has come due: as while it waited (Stage.RETRY)
         if stage is Stage.FUTURE:
             return (
                 f"job {job.job_id} is neither blocked nor failed (status {status}); only those can be rejected. To "
@@ -301,8 +302,6 @@ def refusal(job: Job, action: Action) -> str | None:
     if action is Action.RETRY:
         if stage in (Stage.FAILED, Stage.RETRY):
             return None
-        if stage is Stage.DELIVER and job.status is JobStatus.CopyToHotFolderFailed:
-            return None  # a copy retry that has come due (a RETRY file read just before it goes on)
         # (PURGED is answered above) Worded as reject and replace word them (audit: "is done").
         if stage is Stage.DONE:
             return (
