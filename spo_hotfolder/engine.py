@@ -159,6 +159,9 @@ SYMLINK_PROBLEM = (
 #: A manifest the daemon itself fails on (a fault of ours, not a problem it can name in the file)
 #: is tried this many times, then put into failed/ with an explanation instead of staying for good.
 MANIFEST_FAULTS = 3
+#: OSErrors that say a name is wrong (too long, not valid on that filesystem), not that the disk
+#: failed: the same on every try, so a manifest they stop counts them as faults.
+NAME_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL})
 SYSTEM = "system"
 
 
@@ -1240,6 +1243,24 @@ class Engine:
             for path, sig in self.tracker.stable_among(named):
                 self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))  # type: ignore[misc]
 
+    def _manifest_fault(self, path: Path, exc: Exception) -> None:
+        """A manifest the daemon failed on (a fault of ours, not one it can name in the file): put
+        into failed/ after MANIFEST_FAULTS tries, so that it does not stay in the inbox for ever."""
+        log.exception("manifest.internal_error", manifest=str(path))
+        faults = self._manifest_faults[path] = self._manifest_faults.get(path, 0) + 1
+        if faults >= MANIFEST_FAULTS and path.exists():
+            del self._manifest_faults[path]
+            self._reject_manifest(
+                path,
+                path.parent != self.area("inbox"),
+                [
+                    f"the daemon failed on this manifest ({type(exc).__name__}: {exc}); that is a fault in "
+                    "the daemon, not one it can name in the file: tell the administrator (the daemon's log "
+                    "has the details)"
+                ],
+                fault=True,
+            )
+
     def _new_failed_folder(self, name: str) -> Path:
         """A free path in failed/ for a folder named after an input that is no job (a bad manifest,
         files no manifest claimed): ``name``, else ``name-2``, ``name-3`` ..., never a job's id
@@ -1255,23 +1276,14 @@ class Engine:
         if kind == "manifest":
             try:
                 self.take_manifest(path)
-            except (OSError, sqlite3.OperationalError):
-                raise  # the disk or a busy ledger: the manifest stays and is taken at the next look
-            except Exception as exc:  # a fault of ours must not wedge the manifest in the inbox
-                log.exception("manifest.internal_error", manifest=str(path))
-                faults = self._manifest_faults[path] = self._manifest_faults.get(path, 0) + 1
-                if faults >= MANIFEST_FAULTS and path.exists():
-                    del self._manifest_faults[path]
-                    self._reject_manifest(
-                        path,
-                        path.parent != self.area("inbox"),
-                        [
-                            f"the daemon failed on this manifest ({type(exc).__name__}: {exc}); that is a fault in "
-                            "the daemon, not one it can name in the file: tell the administrator (the daemon's log "
-                            "has the details)"
-                        ],
-                        fault=True,
-                    )
+            except (OSError, sqlite3.OperationalError) as exc:
+                if not (isinstance(exc, OSError) and exc.errno in NAME_ERRNOS):
+                    raise  # the disk or a busy ledger: the manifest stays and is taken at the next look
+                # A name no filesystem call takes (too long, not valid there): the same on every try.
+                self._manifest_fault(path, exc)
+            # (logged with its traceback in _manifest_fault)
+            except Exception as exc:  # noqa: BLE001 - a fault of ours must not wedge the manifest in the inbox
+                self._manifest_fault(path, exc)
         elif kind == "data":
             # On disk in the background from now (fsutil.Flusher): the fsync before OutputCreated
             # then finds nothing left to write (a 1-page PDF: ~1 ms less per job, here).
@@ -2294,11 +2306,14 @@ class Engine:
             )
         missing = [a.name for a in artwork if a.source and not os.path.exists(a.source)]
         if missing:
+            # A job's new manifest whose artwork is not there (yet): said now, not only once its
+            # artwork comes (ArtworkUploaded "new manifest ..."), which it may never (audit Q 2).
+            again = f"new manifest {source_name}: " if existing is not None and not reprint else ""
             self._record(
                 spec.job_id,
                 JobStatus.AwaitingData,
                 SYSTEM,
-                "waiting for " + ", ".join(missing),
+                again + "waiting for " + ", ".join(missing),
                 now,
                 write=False,
             )

@@ -135,7 +135,8 @@ def parse_manifest(
         document = load(data, fmt)
     except SourceError as exc:
         message = exc.message
-        cut_off = exc.syntax and _at_the_end(data, exc)
+        # (JSON: a text in quotes never closed runs to the end of the file)
+        cut_off = exc.syntax and (_at_the_end(data, exc) or "is never closed" in message)
         if exc.syntax and fmt == "json" and _reads_as_yaml(data):
             cut_off = False
             message += (
@@ -235,6 +236,9 @@ def _at_the_end(data: bytes, exc: SourceError) -> bool:
 
 
 #: A path that is a URL ("https:", "file:") or starts with a Windows drive ("C:"): never a relative path.
+#: The longest file name (one path component) and path, in bytes, Linux's filesystems and SMB allow.
+NAME_MAX_BYTES = 255
+PATH_MAX_BYTES = 4096
 _URL_OR_DRIVE = re.compile(r"([A-Za-z]|[A-Za-z][A-Za-z0-9+.-]*(?=:/)):")
 
 #: How deep maps and lists may nest in an order's attributes.
@@ -677,14 +681,42 @@ class _ManifestReader:
                 )
                 return None
         normalised = "/".join(kept)
-        linked = next(
-            (
-                "/".join(kept[:end])
-                for end in range(1, len(kept) + 1)
-                if self.base is not None and self.base.joinpath(*kept[:end]).is_symlink()
-            ),
-            None,
-        )
+        too_long = next((part for part in kept if len(os.fsencode(part)) > NAME_MAX_BYTES), None)
+        if too_long is not None:
+            # No file can have that name (Linux, ext4, SMB: 255 bytes): it waited for a file that
+            # could never come, or the daemon's look at the path failed on every try (audit Q 1).
+            self.problem(
+                path,
+                f"{describe(value)}: the name {describe(too_long)} is {len(os.fsencode(too_long))} "
+                f"bytes long, and no file name can be longer than {NAME_MAX_BYTES}; give the PDF a shorter name",
+            )
+            return None
+        whole = len(os.fsencode(str(self.base / normalised))) if self.base is not None else len(os.fsencode(value))
+        if whole >= PATH_MAX_BYTES:
+            self.problem(
+                path,
+                f"{describe(value)}: the whole path, from /, is {whole} bytes long, and no path can be "
+                f"longer than {PATH_MAX_BYTES - 1}; put the PDF in a folder nearer the manifest, or give it a shorter "
+                "name",
+            )
+            return None
+        try:
+            linked = next(
+                (
+                    "/".join(kept[:end])
+                    for end in range(1, len(kept) + 1)
+                    if self.base is not None and self.base.joinpath(*kept[:end]).is_symlink()
+                ),
+                None,
+            )
+            folder = self.base is not None and (self.base / normalised).is_dir()
+        except OSError as exc:
+            # (a name the filesystem refuses, a folder the daemon may not look into)
+            self.problem(
+                path,
+                f"{describe(value)}: the daemon cannot look at that path ({exc.strerror or exc}); check the name",
+            )
+            return None
         if linked is not None:
             # An unsafe path (SPEC 5): it leads out of the manifest's folder, to any file on the
             # server; the daemon never follows links (a link arriving later fails its job instead).
@@ -695,7 +727,7 @@ class _ManifestReader:
                 "server); put the file itself there",
             )
             return None
-        if self.base is not None and (self.base / normalised).is_dir():
+        if folder:
             self.problem(
                 path,
                 f"{describe(value)} is a folder, not a file; list the PDF files in it (e.g. {normalised}/front.pdf)",
@@ -791,8 +823,13 @@ class _ManifestReader:
         return False
 
 
+#: Characters that change the direction text is shown in (U+202E shows "x\u202em 500" as "x005 m"):
+#: in a product or a file name they make STATUS.txt and `show` say other than what is meant (audit Q).
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _has_control(text: str) -> bool:
-    return any(ord(char) < 32 or ord(char) == 127 for char in text)
+    return any(ord(char) < 32 or ord(char) == 127 or char in _BIDI_CONTROLS for char in text)
 
 
 def several_manifests(folder: Path) -> list[str]:

@@ -67,9 +67,10 @@ class PreflightReport:
             head = plural(len(errors), "problem")
             if warnings:
                 head += f" (and {plural(len(warnings), 'warning')})"
-            line = f"{head}: " + "; ".join(f.message for f in errors)
+            # (naming the artwork file of each, as ERROR.txt does: audit Q, "pages 3-4: font ..." alone)
+            line = f"{head}: " + "; ".join(self.described(f) for f in errors)
         elif warnings:
-            line = f"passed with {plural(len(warnings), 'warning')}: " + "; ".join(f.message for f in warnings)
+            line = f"passed with {plural(len(warnings), 'warning')}: " + "; ".join(self.described(f) for f in warnings)
         else:
             line = "passed"
         if len(line) > max_chars:

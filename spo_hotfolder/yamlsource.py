@@ -499,6 +499,14 @@ _JSON_ATOM = re.compile(r"-?Infinity|NaN|true|false|null|-?\d+(?:\.\d+)?(?:[eE][
 _LONG_NUMBER = re.compile(r"(?<![\d.\w\"])-?\d{4000,}")
 
 
+#: The JSON parser's messages that end in "at" (its position follows apart, as line and column):
+#: said as a whole sentence (audit Q: "Unterminated string starting at; check ...").
+_JSON_WORDS = {
+    "Unterminated string starting at": "a text in quotes starts here and is never closed",
+    "Invalid control character at": "a text in quotes holds a line break or another control character here",
+}
+
+
 def load_json(text: str) -> Document:
     """``json.loads`` reads the value; the key lines are found only when they are first asked for
     (a valid manifest never asks: they are for error messages), unless a key is given twice."""
@@ -516,7 +524,8 @@ def load_json(text: str) -> Document:
     try:
         value = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
-        raise SourceError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno, syntax=True) from None
+        message = _JSON_WORDS.get(exc.msg, exc.msg)
+        raise SourceError(f"JSON syntax error: {message}", exc.lineno, exc.colno, syntax=True) from None
     except RecursionError:
         raise SourceError(_TOO_DEEP) from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts

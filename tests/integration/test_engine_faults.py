@@ -2017,6 +2017,31 @@ def test_a_manifest_the_daemon_fails_on_says_so_and_where_its_artwork_is(
     assert (r.inbox / "F1.pdf").is_file()
 
 
+def test_an_error_about_a_name_on_every_try_counts_as_a_fault_not_as_the_disk(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit Q 1: "File name too long" (ENAMETOOLONG) on every try was taken for the disk, which
+    leaves the manifest in the inbox until the next look: it stayed there for ever, with a traceback
+    at each rescan. An OSError that says a name is wrong counts as a fault (failed/ after
+    MANIFEST_FAULTS tries); one that says the disk failed still leaves the manifest waiting."""
+    r = rig
+    calls: list[str] = []
+
+    def failing(data: bytes, name: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        code = errno.ENAMETOOLONG if name == "N1.yaml" else errno.EIO
+        raise OSError(code, os.strerror(code), name)
+
+    monkeypatch.setattr(engine_module, "parse_manifest", failing)
+    (r.inbox / "N1.yaml").write_text('order_id: "N1"\nproduct: bc-85x55\nquantity: 1\nartwork: [N1.pdf]\n')
+    (r.inbox / "D1.yaml").write_text('order_id: "D1"\nproduct: bc-85x55\nquantity: 1\nartwork: [D1.pdf]\n')
+    error = r.root / "failed" / "N1.yaml" / "ERROR.txt"
+    r.run(until=error.is_file, steps=40)
+    assert "a fault in the daemon" in error.read_text() and "File name too long" in error.read_text()
+    assert calls.count("N1.yaml") == engine_module.MANIFEST_FAULTS
+    assert (r.inbox / "D1.yaml").is_file() and not (r.root / "failed" / "D1.yaml").exists()
+
+
 def test_a_bad_folder_drop_goes_to_failed_whole_with_its_artwork(rig: Rig) -> None:
     r = rig
     folder = r.inbox / "order7"
@@ -3559,6 +3584,10 @@ def test_a_changed_manifest_without_artwork_says_where_the_jobs_earlier_file_is(
     r = rig
     job_id, folder = _held(r, "QC")
     (r.inbox / "QC.yaml").write_text((folder / "manifest.yaml").read_text().replace("quantity: 1", "quantity: 7"))
+    r.run(until=lambda: r.stage(job_id) is Stage.AWAITING, steps=20)
+    # Audit Q 2: the history said nothing of the new manifest until its artwork came, which it may never.
+    awaiting = r.job(job_id).history[-1]
+    assert (awaiting.status, awaiting.detail) == (JobStatus.AwaitingData, "new manifest QC.yaml: waiting for QC.pdf")
     r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=40, dt=300)
     failed = r.root / "failed" / job_id
     error = " ".join((failed / "ERROR.txt").read_text().split())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import textwrap
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -335,6 +337,23 @@ def test_json_syntax_error_has_line_and_column() -> None:
     )
 
 
+def test_json_messages_that_end_in_at_are_whole_sentences() -> None:
+    """Audit Q: "JSON syntax error: Unterminated string starting at; check ..." (the parser's message
+    without its position, which is said apart); a string never closed runs to the end of the file:
+    a manifest cut off, said so (and waited for longer, as other cut-off manifests)."""
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(b'{"order_id": "OFF3", "product": "x-m", "quan', "o.json", HOT_FOLDERS)
+    assert info.value.problems == [
+        "line 1, column 40: JSON syntax error: a text in quotes starts here and is never closed; the file ends "
+        "before the manifest does: was it cut off, or is a closing bracket missing?"
+    ]
+    assert info.value.cut_off
+    assert only_problem(b'{"order_id": "O\nX"}', "o.json") == (
+        "line 1, column 16: JSON syntax error: a text in quotes holds a line break or another control character "
+        "here; check for a missing comma, quote or bracket near that point"
+    )
+
+
 def test_json_trailing_comma() -> None:
     problem = only_problem(b'{"order_id": "1",}', "o.json")
     assert problem.startswith("line 1, column 18: JSON syntax error: ")
@@ -488,6 +507,14 @@ JOB_CASES = [
     (
         'product: "a\\x01b"\nquantity: 1\nartwork: [a.pdf]\n',
         'line 3: jobs[0].product: must not contain control characters (got "a\\u0001b")',
+    ),
+    (  # audit Q: shown right to left from there on, "x\u202em" read "xm" backwards in STATUS.txt and show
+        'product: "x\\u202em"\nquantity: 1\nartwork: [a.pdf]\n',
+        'line 3: jobs[0].product: must not contain control characters (got "x\\u202em")',
+    ),
+    (
+        'product: bc\nquantity: 1\nartwork: ["\\u202efdp.exe"]\n',
+        'line 5: jobs[0].artwork[0]: must not contain control characters (got "\\u202efdp.exe")',
     ),
     (
         "product: [bc]\nquantity: 1\nartwork: [a.pdf]\n",
@@ -1073,3 +1100,51 @@ def test_direction_marks_and_c1_controls_never_reach_a_file_name() -> None:
     assert (
         safe_name("Caf\u00e9 \u05e9\u05dc\u05d5\u05dd.pdf") == "Caf\u00e9 \u05e9\u05dc\u05d5\u05dd.pdf"
     )  # letters stay
+
+
+def test_an_artwork_name_or_path_longer_than_a_filesystem_allows_is_refused_in_plain_words(tmp_path) -> None:
+    """Audit Q 1: a 300-byte name, or a path longer than PATH_MAX, made the look at the path fail
+    (ENAMETOOLONG) on every try, and the manifest stayed in the inbox for ever, with a traceback
+    in the log at each rescan."""
+    deep = "/".join(["abcdefgh"] * 600) + "/x.pdf"
+    text = f'order_id: "U"\njobs:\n  - product: bc\n    quantity: 1\n    artwork: ["{"x" * 300}.pdf", "{deep}"]\n'
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(text.encode(), "u.yaml", HOT_FOLDERS, base=tmp_path)
+    long_name, long_path = info.value.problems
+    assert long_name.startswith("line 5: jobs[0].artwork[0]: ") and " is 304 bytes long" in long_name
+    assert long_name.endswith("no file name can be longer than 255; give the PDF a shorter name")
+    assert long_path.startswith("line 5: jobs[0].artwork[1]: ") and ": the whole path, from /, is " in long_path
+    assert "no path can be longer than 4095" in long_path
+    # 255 bytes (a name of accented letters counts its bytes) is the longest a name may be.
+    fits = "é" * 125 + "x.pdf"
+    assert (
+        len(
+            parse_manifest(
+                f'order_id: "U"\nproduct: bc\nquantity: 1\nartwork: ["{fits}"]\n'.encode(),
+                "u.yaml",
+                HOT_FOLDERS,
+                base=tmp_path,
+            ).jobs
+        )
+        == 1
+    )
+
+
+def test_a_path_the_daemon_may_not_look_into_is_a_problem_of_the_manifest_not_a_fault(tmp_path, monkeypatch) -> None:
+    """The look at an artwork path (is it a link, a folder?) failing, e.g. in a folder the daemon
+    may not enter: said at the key path, where before the OSError left the manifest in the inbox."""
+
+    def refused(self: Path) -> bool:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_symlink", refused)
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(
+            b'order_id: "U"\nproduct: bc\nquantity: 1\nartwork: ["closed/a.pdf"]\n',
+            "u.yaml",
+            HOT_FOLDERS,
+            base=tmp_path,
+        )
+    assert info.value.problems == [
+        'line 4: artwork[0]: "closed/a.pdf": the daemon cannot look at that path (Permission denied); check the name'
+    ]

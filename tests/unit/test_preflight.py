@@ -320,6 +320,8 @@ def test_pages_are_counted_over_all_artwork_files(tmp_path: Path) -> None:
     ]
     assert report.findings[0].file == "back.pdf"
     assert report.to_text().splitlines()[1] == f"ERROR: {report.findings[0].message} (artwork 'back.pdf')"
+    # The one-line summary (ValidationFailed's detail in the history, `show`, `jobs`) names it too (audit Q).
+    assert report.summary().startswith(f"1 problem (and 1 warning): {report.findings[0].message} (artwork 'back.pdf')")
     assert len(report.artwork_sha256) == 2
 
 
