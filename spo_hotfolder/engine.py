@@ -3441,6 +3441,7 @@ class Engine:
         single = len(paths) == 1 and name == paths[0]
         what = self.rel(paths[0]) if single else f"{self.rel(name)}/ ({len(paths)} file{'s' if len(paths) > 1 else ''})"
         upload = upload_target(paths[0]) if single and not undecodable(str(paths[0])) else None
+        linked = single and (target / moved[0]).is_symlink()
         if upload is not None:
             # Not "no manifest referred to it": the manifest names the file it stands for (audit CA 6).
             problems = [
@@ -3461,10 +3462,16 @@ class Engine:
                 )
             ]
             problems += [
-                f"the manifest in {folder}/ names it but was refused: see {folder}/ERROR.txt; put this file into "
-                "inbox/ again together with the corrected manifest"
+                f"the manifest in {folder}/ names it but was refused: see {folder}/ERROR.txt; put "
+                + ("the file this link points to" if linked else "this file")
+                + " into inbox/ again together with the corrected manifest"
                 for folder in refused
             ]
+            if linked:
+                # (audit Q: "put this file into inbox/ again", and the link would be refused again)
+                problems.append(
+                    SYMLINK_PROBLEM.format(name=f"{moved[0]} (now in {self.rel(target)}/)") + " into inbox/"
+                )
         for path in paths:
             for job_id in self.ledger.rejected_waiting_for(path.name):
                 rejected = self.ledger.get_job(job_id, history=False)
@@ -3537,6 +3544,10 @@ class Engine:
                     f"renames it once it is complete). Send {moved[0][: -len(upload_suffix(moved[0]))]} again, whole "
                     "(into the job's replace/ if its job waits in failed/ or quarantine/)."
                     if single and upload_suffix(moved[0])
+                    else f"If it belongs to an order, put the file {moved[0]} points to (a copy, not a link) into "
+                    "inbox/ together with a manifest that lists it under artwork (the path is relative to the "
+                    "manifest's folder)."
+                    if linked
                     else f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
                     "lists it under artwork (the path is relative to the manifest's folder)."
                     if single

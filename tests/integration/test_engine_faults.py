@@ -2651,6 +2651,17 @@ def test_a_manifest_naming_a_linked_artwork_is_a_bad_manifest(rig: Rig) -> None:
     ) in error, error
     assert r.ledger.get_job("D3-1") is None and r.take_prints() == []
     assert (r.tmp / "outside.pdf").is_file()
+    # Unclaimed, the link goes to failed/ in its turn; its ERROR.txt said "put this file into inbox/
+    # again", and the link would be refused again (audit Q): the file it points to is meant.
+    orphan = r.root / "failed" / "link.pdf" / "ERROR.txt"
+    r.run(until=orphan.is_file, steps=20, dt=60)
+    text = " ".join(orphan.read_text().split())
+    assert (
+        "names it but was refused: see failed/D3.yaml/ERROR.txt; put the file this link points to into inbox/ "
+        "again together with the corrected manifest"
+    ) in text, text
+    assert "link.pdf (now in failed/link.pdf/) is a symbolic link, not a file" in text
+    assert "put the file link.pdf points to (a copy, not a link) into inbox/" in text
 
 
 def test_a_cli_release_waits_for_a_reject_dropped_a_moment_before(rig: Rig) -> None:
