@@ -24,7 +24,9 @@ part never written: a client that wrote the end first), or is a
 linearized PDF shorter than the length its first bytes declare (an upload that paused at the end
 marker after its first page), are held for
 ``incomplete_pdf_seconds`` more before they are taken, renamed into place or not (then they are
-taken anyway, and a truly truncated or empty file fails with a clear reason).
+taken anyway, and a truly truncated or empty file fails with a clear reason). An empty file with
+an upload under a temporary name of it beside it (Firefox's ``x.pdf`` beside ``x.pdf.part``, which
+it renames over the empty one at the end) waits as long as that upload is there.
 
 A file that some process still holds open for writing (a writer pausing at the exact end of a
 revision, Samba's smbd during an upload) is not stable either, whatever it looks like: Linux
@@ -46,7 +48,7 @@ from pathlib import Path
 
 import structlog
 
-from spo_hotfolder.manifest import MANIFEST_SUFFIXES
+from spo_hotfolder.manifest import MANIFEST_SUFFIXES, upload_beside
 from spo_hotfolder.operator import classify_drop
 from spo_hotfolder.pdfreport import known_kind, short_of_declared_length
 
@@ -231,6 +233,12 @@ class FileStabilityTracker:
                     tracked.first_seen = now
                 tracked.sig, tracked.changed_at, tracked.complete, tracked.hold_until = sig, now, False, 0.0
                 tracked.open_since, tracked.said_open = None, False
+                continue
+            if st.st_size == 0 and upload_beside(path) is not None:
+                # Firefox makes an empty x.pdf at once, downloads into x.pdf.part beside it and
+                # renames that over x.pdf at the end: the empty one is no upload that stalled, it
+                # waits while the temporary one is there (audit R 2: taken as "an empty file").
+                tracked.hold_until = now + OPEN_RECHECK_SECONDS
                 continue
             if not _looks_complete(path, st):
                 due = tracked.changed_at + self.incomplete_pdf_seconds

@@ -192,6 +192,28 @@ def test_client_temp_names_rsync_browser_ftp_are_left_alone_until_renamed(start,
     assert list(daemon.inbox.iterdir()) == []
 
 
+@pytest.mark.e2e
+def test_a_firefox_download_its_empty_placeholder_then_the_part_renamed_over_it(start, tmp_path: Path) -> None:
+    """Audit R 2: Firefox makes an empty x.pdf at once, downloads into x.pdf.part, and renames that
+    over x.pdf at the end. The empty placeholder was taken after 5 s (incomplete_pdf_seconds) and
+    the job failed "an empty file"; the whole PDF, a moment later, sat unused in the inbox."""
+    daemon = start(watch={"settle_seconds": 0.3})
+    data = source_card(tmp_path)
+    drop(daemon.inbox / "ff.yaml", manifest("FF", "ff.pdf"))
+    (daemon.inbox / "ff.pdf").touch()
+    with open(daemon.inbox / "ff.pdf.part", "wb") as fh:
+        block = len(data) // 14 + 1
+        for i in range(0, len(data), block):  # ~7 s: longer than the 5 s an empty file waits
+            fh.write(data[i : i + block])
+            fh.flush()
+            time.sleep(0.5)
+    os.replace(daemon.inbox / "ff.pdf.part", daemon.inbox / "ff.pdf")
+    daemon.wait_status("FF-1", "InHotFolder")
+    assert "ValidationFailed" not in [entry["status"] for entry in daemon.job("FF-1")["history"]]
+    assert_complete(tmp_path, "FF", data)
+    assert list(daemon.inbox.iterdir()) == []
+
+
 # -- order of arrival, folders, names ---------------------------------------------------------------
 
 

@@ -288,3 +288,35 @@ def test_stable_among_looks_only_at_the_files_named_wherever_they_are_in_the_bac
     assert [p for p, _ in tracker.stable_among([untracked, settling, named])] == [named]
     assert named not in tracker and settling in tracker and untracked not in tracker
     assert [p for p, _ in tracker.get_stable_files(limit=10)] == backlog  # the rest, untouched
+
+
+@pytest.mark.parametrize("temp_name", ["a.pdf.part", ".a.pdf.Xq31Zb", "a.pdf.crdownload"])
+def test_an_empty_file_waits_while_an_upload_of_it_is_there_beside_it(tmp_path: Path, temp_name: str) -> None:
+    """Audit R 2: Firefox makes an empty a.pdf at once, downloads into a.pdf.part and renames that
+    over a.pdf at the end: the empty a.pdf was taken after incomplete_pdf_seconds (5 s) and its job
+    failed "an empty file", the whole PDF coming after it left unused."""
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    placeholder, upload = tmp_path / "a.pdf", tmp_path / temp_name
+    placeholder.touch()
+    upload.write_bytes(b"%PDF-1.7 still coming")
+    tracker.track(placeholder)
+    clock.t += 60.0
+    assert tracker.get_stable_files() == [], "held while the upload is beside it"
+    assert placeholder in tracker
+    upload.unlink()  # given up (a cancelled download leaves the empty one): taken, and fails as empty
+    clock.t += 1.0
+    assert [p for p, _ in tracker.get_stable_files()] == [placeholder]
+
+
+def test_an_empty_file_with_no_upload_beside_it_is_taken_after_the_longer_wait(tmp_path: Path) -> None:
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    placeholder = tmp_path / "a.pdf"
+    placeholder.touch()
+    (tmp_path / "b.pdf.part").write_bytes(b"another file's upload")
+    tracker.track(placeholder)
+    clock.t += 1.0
+    assert tracker.get_stable_files() == []
+    clock.t += tracker.incomplete_pdf_seconds
+    assert [p for p, _ in tracker.get_stable_files()] == [placeholder]
