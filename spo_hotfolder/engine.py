@@ -1281,9 +1281,8 @@ class Engine:
                     raise  # the disk or a busy ledger: the manifest stays and is taken at the next look
                 # A name no filesystem call takes (too long, not valid there): the same on every try.
                 self._manifest_fault(path, exc)
-            # (logged with its traceback in _manifest_fault)
             except Exception as exc:  # noqa: BLE001 - a fault of ours must not wedge the manifest in the inbox
-                self._manifest_fault(path, exc)
+                self._manifest_fault(path, exc)  # (logged there, with its traceback)
         elif kind == "data":
             # On disk in the background from now (fsutil.Flusher): the fsync before OutputCreated
             # then finds nothing left to write (a 1-page PDF: ~1 ms less per job, here).

@@ -135,8 +135,7 @@ def parse_manifest(
         document = load(data, fmt)
     except SourceError as exc:
         message = exc.message
-        # (JSON: a text in quotes never closed runs to the end of the file)
-        cut_off = exc.syntax and (_at_the_end(data, exc) or "is never closed" in message)
+        cut_off = exc.syntax and (exc.runs_to_the_end or _at_the_end(data, exc))
         if exc.syntax and fmt == "json" and _reads_as_yaml(data):
             cut_off = False
             message += (
@@ -235,10 +234,10 @@ def _at_the_end(data: bytes, exc: SourceError) -> bool:
     return exc.line > len(lines) or (exc.line == len(lines) and exc.column > len(lines[-1]))
 
 
-#: A path that is a URL ("https:", "file:") or starts with a Windows drive ("C:"): never a relative path.
 #: The longest file name (one path component) and path, in bytes, Linux's filesystems and SMB allow.
 NAME_MAX_BYTES = 255
 PATH_MAX_BYTES = 4096
+#: A path that is a URL ("https:", "file:") or starts with a Windows drive ("C:"): never a relative path.
 _URL_OR_DRIVE = re.compile(r"([A-Za-z]|[A-Za-z][A-Za-z0-9+.-]*(?=:/)):")
 
 #: How deep maps and lists may nest in an order's attributes.

@@ -38,17 +38,25 @@ class SourceError(Exception):
 
     ``message`` says what is wrong in plain words, without the location; ``line`` and ``column``
     are 1-based when known. ``syntax`` is true for parser errors (the caller adds a hint about
-    indentation and quoting).
+    indentation and quoting). ``runs_to_the_end``: what the error is about runs on to the end of
+    the text (a JSON string never closed), wherever it is said to start.
     """
 
     def __init__(
-        self, message: str, line: int | None = None, column: int | None = None, *, syntax: bool = False
+        self,
+        message: str,
+        line: int | None = None,
+        column: int | None = None,
+        *,
+        syntax: bool = False,
+        runs_to_the_end: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
         self.syntax = syntax
+        self.runs_to_the_end = runs_to_the_end
 
     def location(self) -> str:
         """``line 3, column 5`` (or just ``line 3``, or ``""`` when unknown)."""
@@ -525,7 +533,14 @@ def load_json(text: str) -> Document:
         value = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         message = _JSON_WORDS.get(exc.msg, exc.msg)
-        raise SourceError(f"JSON syntax error: {message}", exc.lineno, exc.colno, syntax=True) from None
+        # (json.loads says "Unterminated string" only when the file ends inside the string)
+        raise SourceError(
+            f"JSON syntax error: {message}",
+            exc.lineno,
+            exc.colno,
+            syntax=True,
+            runs_to_the_end=exc.msg.startswith("Unterminated string"),
+        ) from None
     except RecursionError:
         raise SourceError(_TOO_DEEP) from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
