@@ -381,7 +381,8 @@ def check_hot_folder(hot: HotFolderConfig, mounts: MountPoints | None = None) ->
             raise explain_os_error(exc, hot, folder) from exc
         if not stat.S_ISDIR(st.st_mode):
             raise DeliveryError(
-                f"{label}: {folder} is a file, not a folder; fix hot_folders.{hot.name} in the config",
+                f"{label}: {folder} is a file, not a folder: move that file away (and make the folder), or name "
+                f"the right folder in hot_folders.{hot.name} in the config",
                 transient=False,
             )
         if mounts is not None:

@@ -2503,6 +2503,14 @@ class Engine:
             unchanged = sig is not None and signature(os.stat(path)) == sig
         except FileNotFoundError:
             unchanged = False
+        if path.parent != self.area("inbox") and not self.ledger.intake_under(str(path.parent)):
+            # A folder drop, emptied by this refusal: remembered as one a manifest came in, so that
+            # one a crash leaves before its removal (once quiet) is removed at the next start, as a
+            # taken one is (_tidy_inbox_folders; audit P 1: it stayed in the inbox for good).
+            key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
+            with self.ledger.transaction():
+                self.ledger.record_intake(key, str(path), manifest.order_id, self.clock.now())
+                self.ledger.complete_intake(key)
         target = self._put_refusal(
             self._failed_name(path), text, path, path.name, artwork=moving, copy=None if unchanged else data
         )

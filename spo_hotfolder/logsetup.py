@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import MutableMapping
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -75,6 +76,15 @@ def _shortened(obj: dict[str, Any], length: int) -> dict[str, Any]:
     return kept
 
 
+def _python_warning(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A Python warning (``logging.captureWarnings``) comes as its whole text, several lines with
+    the file and line, as the event: an event name of its own, the text in ``message`` (audit P)."""
+    if event.get("logger") == "py.warnings":
+        event["message"] = " ".join(str(event.get("event", "")).split())
+        event["event"] = "python.warning"
+    return event
+
+
 def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
@@ -110,7 +120,7 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
         cache_logger_on_first_use=True,  # the processors are the same on every call of setup_logging
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _python_warning],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *tail,

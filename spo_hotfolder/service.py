@@ -492,15 +492,6 @@ class Daemon:
         self._schedule_periodic()
         self._engine_thread = threading.Thread(target=self.engine.run, name="engine", daemon=True)
         self._engine_thread.start()
-        log.info(
-            "daemon.started",
-            pid=os.getpid(),
-            root=str(config.paths.root),
-            watcher=self.watcher.mode,
-            hot_folders=sorted(config.hot_folders),
-            systemd=self.notifier.enabled,
-            watchdog_seconds=self.notifier.watchdog_seconds,
-        )
         try:
             # (a hot folder on a share that does not answer must not keep the daemon from starting)
             problems, missing = within(
@@ -536,6 +527,17 @@ class Daemon:
                 "check: see that this user may write the temp folder ($TMPDIR, else /tmp) and run the "
                 f"interpreter {sys.executable}"
             )
+        # Said once nothing can refuse the start any more (audit P: "daemon.started", then
+        # "daemon.refused" 0.6 s later, when the PDF worker could not start).
+        log.info(
+            "daemon.started",
+            pid=os.getpid(),
+            root=str(config.paths.root),
+            watcher=self.watcher.mode,
+            hot_folders=sorted(config.hot_folders),
+            systemd=self.notifier.enabled,
+            watchdog_seconds=self.notifier.watchdog_seconds,
+        )
         self.notifier.ready(self.summary())
 
     def _watched(self, config: Config) -> list[Path]:

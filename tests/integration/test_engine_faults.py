@@ -3264,6 +3264,24 @@ def test_a_folder_drop_left_empty_by_a_crash_is_removed_at_the_next_start(rig: R
     assert (r.inbox / "New folder").is_dir() and (r.inbox / "Order FX" / "manifest.yaml.part").is_file()
 
 
+def test_a_folder_drop_refused_as_done_left_empty_by_a_crash_is_removed_at_the_next_start(rig: Rig) -> None:
+    """Audit P 1: an order sent again as a folder drop (no reprint: true) is refused, its manifest
+    and artwork moved into failed/<folder>/; killed before the emptied folder was removed (once
+    quiet), the next start left it in the inbox for good: no manifest had been taken from it."""
+    r = rig
+    r.order("RF")
+    r.run(until=done(r, "RF-1"), steps=10)
+    drop = r.inbox / "again RF"
+    drop.mkdir()
+    make_pdf(drop / "RF.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "RF"\nproduct: bc-85x55\nquantity: 1\nartwork: [RF.pdf]\n')
+    r.run(until=lambda: (r.root / "failed" / "again RF" / "ERROR.txt").is_file(), steps=10)
+    assert drop.is_dir() and not any(drop.iterdir()), "emptied, and removed only once quiet"
+    r.start()  # (the crash: the engine that was to remove it is gone)
+    r.run(until=lambda: not drop.exists(), steps=5)
+    assert "already delivered" in (r.root / "failed" / "again RF" / "ERROR.txt").read_text()
+
+
 def test_a_broken_replacement_is_named_as_dropped_in_the_error(rig: Rig) -> None:
     """Audit (operator) 6: a damaged p.pdf dropped into replace/ takes the old file's name, and
     ERROR.txt said only "artwork 'RB.pdf' ..." as if the old file were at fault."""

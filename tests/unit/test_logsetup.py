@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from spo_hotfolder.logsetup import LINE_MAX_BYTES, _json_line
 
@@ -33,3 +35,18 @@ def test_an_event_of_too_many_fields_keeps_its_name() -> None:
     short = json.loads(_json_line(event))
     assert short["event"] == "x.y" and short["level"] == "info"
     assert "the event's 42 fields" in short["cut"] and "field_0" not in short
+
+
+def test_a_python_warning_is_an_event_of_its_own_with_its_text_in_message() -> None:
+    """Audit P: a Python warning (logging.captureWarnings) was logged with its whole text, several
+    lines with the file and line, as the event name. (In a process of its own: logging is global.)"""
+    script = (
+        "import sys, warnings\n"
+        "from spo_hotfolder.logsetup import setup_logging\n"
+        "setup_logging('info', 'json', sys.stdout)\n"
+        "warnings.warn_explicit('leaked semaphore objects', UserWarning, 'resource_tracker.py', 104)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    [line] = [json.loads(text) for text in out.stdout.splitlines()]
+    assert line["event"] == "python.warning" and line["logger"] == "py.warnings" and line["level"] == "warning"
+    assert line["message"] == "resource_tracker.py:104: UserWarning: leaked semaphore objects"

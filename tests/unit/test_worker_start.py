@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from spo_hotfolder import pdfwork, service
 from spo_hotfolder.config import load_config
@@ -38,11 +39,13 @@ def test_the_daemon_refuses_to_start_when_its_pdf_worker_cannot(
     prepare_folders(config)
     monkeypatch.setattr(pdfwork, "_Process", _cannot_start)
     daemon = Daemon(config)
-    with pytest.raises(StartupError) as refused:
+    with capture_logs() as logs, pytest.raises(StartupError) as refused:
         try:
             daemon.start()
         finally:
             daemon.shutdown(refused=True)
+    # Not said started first (audit P: "daemon.started", then "daemon.refused" 0.6 s later).
+    assert "daemon.started" not in [entry["event"] for entry in logs]
     assert str(refused.value).startswith(
         "the PDF worker process could not be started ([Errno 111] Connection refused); every job would fail its "
         "check: see that this user may write the temp folder ($TMPDIR, else /tmp) and run the interpreter "
