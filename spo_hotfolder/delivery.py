@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.config import Config, HotFolderConfig, glob_match
-from spo_hotfolder.fsutil import copy_file, fsync_dir, safe_name
+from spo_hotfolder.fsutil import copy_file, fsync_dir, safe_name, windows_device
 
 if TYPE_CHECKING:
     from spo_hotfolder.ledger import Job
@@ -137,18 +137,12 @@ def render_filename(template: str, facts: RouteFacts) -> str:
         # An empty placeholder first ("{customer}.pdf", no customer): a hidden name, which a RIP
         # never picks up, and the same for every such job. The job id in front makes it neither.
         name = safe_name(f"{facts.job_id}{name}")
-    stem, dot, rest = name.partition(".")
-    if stem.rstrip(" ").upper() in _WINDOWS_DEVICES:
+    if windows_device(name):
         # "CON.pdf", "nul.pdf", "Com1.pdf" (a customer "CON"): names Windows keeps for devices,
         # whatever the extension, which a hot folder on a Windows share refuses (audit, operator 4).
+        stem, dot, rest = name.partition(".")
         name = f"{stem.rstrip(' ')}_{dot}{rest}"
     return name
-
-
-_WINDOWS_DEVICES = frozenset(
-    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
-    + [f"{port}{n}" for port in ("COM", "LPT") for n in [*"0123456789", "\u00b9", "\u00b2", "\u00b3"]]
-)
 
 
 def output_name(facts: RouteFacts, decision: RouteDecision, config: Config) -> str:

@@ -403,6 +403,19 @@ def readable(text: str) -> str:
         return raw.decode("utf-8", "backslashreplace")
 
 
+#: Names Windows keeps for devices, whatever the extension ("CON.pdf", "nul.x"): a file or folder
+#: so named on a share cannot be opened from Windows (Samba shows it under a made-up short name).
+WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{port}{n}" for port in ("COM", "LPT") for n in [*"0123456789", "\u00b9", "\u00b2", "\u00b3"]]
+)
+
+
+def windows_device(name: str) -> bool:
+    """Whether ``name`` is one Windows keeps for a device (``CON``, ``nul.pdf``, ``Com1.x``)."""
+    return name.partition(".")[0].rstrip(" ").upper() in WINDOWS_DEVICES
+
+
 def safe_name(text: str) -> str:
     """A file name from ``text``: characters a filesystem rejects become ``_``; a name that was not
     UTF-8 is read as ``readable`` does."""

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from spo_hotfolder.fsutil import safe_name
+from spo_hotfolder.fsutil import safe_name, windows_device
 from spo_hotfolder.yamlsource import (
     Document,
     SourceError,
@@ -312,12 +312,26 @@ class _ManifestReader:
         self.problem(path, f"must be {what} (got {describe(value)}); put it in quotes")
         return None
 
-    def identifier(self, value: object, path: str, what: str) -> str | None:
+    def identifier(self, value: object, path: str, what: str, *, folder: bool = False) -> str | None:
+        """``folder``: the id names a job folder, which operators open from Windows too."""
         text = self.text(value, path, what)
         if text is None:
             return None
         if not _ID_RE.fullmatch(text) or text.startswith("."):
             self.problem(path, f"must be {_ID_RULE} (got {describe(text)})")
+            return None
+        if folder and (windows_device(text) or text.endswith(".")):
+            # quarantine/CON/ showed over SMB as CSHOFG~F, quarantine/x./ as WGB08M~D (audit S 1).
+            what_it_is = (
+                "a name Windows keeps for a device (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with any extension)"
+                if windows_device(text)
+                else "a name ending with '.', which Windows removes"
+            )
+            self.problem(
+                path,
+                f"{describe(text)} is {what_it_is}: the job's folder could not be opened from Windows (over a "
+                "share it shows under a made-up short name); give the job another id",
+            )
             return None
         return text
 
@@ -448,7 +462,7 @@ class _ManifestReader:
 
         job_id: str | None
         if spec.get("job_id") is not None:
-            job_id = self.identifier(spec["job_id"], join_key(path, "job_id"), "the job's id")
+            job_id = self.identifier(spec["job_id"], join_key(path, "job_id"), "the job's id", folder=True)
             ok = ok and job_id is not None
         else:
             # (SPEC 5: order_id may be 64 characters long; its default job ids are then longer, which

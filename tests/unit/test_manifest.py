@@ -1148,3 +1148,32 @@ def test_a_path_the_daemon_may_not_look_into_is_a_problem_of_the_manifest_not_a_
     assert info.value.problems == [
         'line 4: artwork[0]: "closed/a.pdf": the daemon cannot look at that path (Permission denied); check the name'
     ]
+
+
+@pytest.mark.parametrize("job_id", ["CON", "nul", "LPT1", "com1.x", "aux.pdf", "x.", "y.."])
+def test_a_job_id_windows_cannot_open_as_a_folder_is_refused(job_id: str) -> None:
+    """Audit S 1: quarantine/CON/ showed over SMB as CSHOFG~F, quarantine/x./ as WGB08M~D: the
+    operator looked for the folder `show` and STATUS.txt name, and could not find it."""
+    problem = only_problem(f'order_id: "W"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\njob_id: "{job_id}"\n')
+    assert problem.startswith(f'line 5: job_id: "{job_id}" is a name ')
+    assert problem.endswith(
+        "the job's folder could not be opened from Windows (over a share it shows under a made-up short name); "
+        "give the job another id"
+    )
+
+
+@pytest.mark.parametrize("job_id", ["CONT", "CON-1", "console", "nul1", "com10", "x.y", "LPT"])
+def test_job_ids_that_only_look_like_device_names_are_taken(job_id: str) -> None:
+    manifest = parse_manifest(
+        f'order_id: "W"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\njob_id: "{job_id}"\n'.encode(),
+        "w.yaml",
+        HOT_FOLDERS,
+    )
+    assert manifest.jobs[0].job_id == job_id
+    # An order id names no folder (its jobs' default ids end in -<n>): "CON" is a good one.
+    assert (
+        parse_manifest(b'order_id: "CON"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n', "c.yaml", HOT_FOLDERS)
+        .jobs[0]
+        .job_id
+        == "CON-1"
+    )
