@@ -199,9 +199,35 @@ def test_not_enough_bleed_in_bleedbox(tmp_path: Path) -> None:
             "bleed on each side of the trim (91.0 x 61.0 mm)",
         )
     ]
-    # 2.0 mm of 3.0 mm is within the 1.0 mm tolerance
-    pdf = make_pdf(tmp_path / "ok.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), bleedbox=(1, 1, 90, 60))
+    # 2.5 mm of 3.0 mm on each side is within the 1.0 mm tolerance of the page's size (90 x 60 of 91 x
+    # 61); 2.0 mm on each side (89 x 59) is not, as a MediaBox of 89 x 59 without a TrimBox is not
+    # (audit X 1: the tolerance was taken on each side, and 89 x 59 passed with a TrimBox).
+    pdf = make_pdf(tmp_path / "ok.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), bleedbox=(0.5, 0.5, 90.5, 60.5))
     assert run(pdf).findings == ()
+    for name, size in (("trimbox", (89, 59)), ("mediabox", None)):
+        if size is None:
+            short = make_pdf(tmp_path / f"{name}.pdf", [(89, 59)] * 2)
+        else:
+            short = make_pdf(tmp_path / f"{name}.pdf", [size] * 2, trimbox=(2, 2, 87, 57))
+        [finding] = run(short).findings
+        assert finding.check in ("bleed", "trim") and finding.severity == "error", (name, finding)
+    [finding] = run(tmp_path / "trimbox.pdf").findings
+    assert finding.message == (
+        "pages 1-2: not enough bleed: the page is 89.0 x 59.0 mm, product bc-85x55 needs 3.0 mm bleed on each side "
+        "of the trim (91.0 x 61.0 mm)"
+    )
+
+
+def test_bleed_short_on_every_side_by_less_than_a_tenth_says_by_how_much(tmp_path: Path) -> None:
+    """Audit X: with a tolerance of 0, 2.985 mm of bleed read "the page is 91.0 x 61.0 mm, ... needs
+    3.0 mm bleed ... (91.0 x 61.0 mm)": the two sizes the same, what is wrong not said."""
+    exact = ValidationConfig(checks=V.checks, size_tolerance_mm=0.0)
+    pdf = make_pdf(tmp_path / "bc.pdf", [(90.97, 60.97)] * 2, trimbox=(2.985, 2.985, 87.985, 57.985))
+    [finding] = run(pdf, validation=exact).findings
+    assert finding.message == (
+        "pages 1-2: not enough bleed (bleed 2.98 mm on each side): the page is 91.0 x 61.0 mm, product bc-85x55 "
+        "needs 3.0 mm bleed on each side of the trim (91.0 x 61.0 mm)"
+    ), finding.message
 
 
 def test_bleed_cut_away_by_a_cropbox_is_no_bleed(tmp_path: Path) -> None:
@@ -1474,6 +1500,31 @@ def test_a_repaired_pdf_is_described_in_plain_words(tmp_path: Path) -> None:
     assert messages(run(tmp_path / "sx.pdf"))[0][2].startswith(
         "artwork 'sx.pdf' is damaged (its pointer to the cross-reference table (startxref) is wrong): it could"
     )
+
+
+def test_a_page_tree_that_miscounts_its_pages_is_damage(tmp_path: Path) -> None:
+    """Audit Q: /Count 1000000000 over one page passed, and the file was delivered as it was: a
+    RIP that believes /Count may print blank pages, stop, or refuse it. Said as damage (the check
+    `repaired`): an error by default; relaxed, a warning, and the output is written anew."""
+    data = make_pdf(tmp_path / "ok.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58)).read_bytes()
+    assert data.count(b"/Count 2") == 1
+    (tmp_path / "lie.pdf").write_bytes(data.replace(b"/Count 2", b"/Count 9"))  # (same length: offsets hold)
+    report = run(tmp_path / "lie.pdf")
+    assert report.pages == 2
+    assert messages(report) == [
+        (
+            "repaired",
+            "error",
+            "artwork 'lie.pdf' is damaged (its page tree says it has 9 pages (/Count), and it holds 2): it could "
+            "be read only by repairing it, so what was read may not be what was sent (a file still being written "
+            "when it was taken, or damaged on the way)",
+        )
+    ]
+    relaxed = ValidationConfig(checks={**V.checks, "repaired": "warning"})
+    assert [(f.check, f.severity) for f in run(tmp_path / "lie.pdf", validation=relaxed).findings] == [
+        ("repaired", "warning")
+    ]
+    assert run(tmp_path / "ok.pdf").findings == ()
 
 
 @pytest.mark.parametrize("tail", [b"\n%%EOF\n", b"\r\n%%EOF\r\n%%EOF\r\n", b"%%EOF"])
