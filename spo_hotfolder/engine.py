@@ -805,22 +805,31 @@ class Engine:
 
     def _apply_config(self, config: Config) -> None:
         self._pending_config = None
-        self.config = config
+        old, self.config = self.config, config
         self.tracker.settle_seconds = config.watch.settle_seconds
         self.shares.silence = config.delivery.share_timeout_seconds
         log.info("config.applied", source=str(config.source))
         self._rescan_requested = True
-        self._guard("config", "", self._refresh_routes)
+        self._guard("config", "", lambda: self._refresh_routes(old))
 
-    def _refresh_routes(self) -> None:
-        """After a reload: the recorded route of every job not delivered yet is the one the new
-        routes give (delivery decides again anyway), so that `show`, `jobs` and STATUS.txt ("Drop
-        RELEASE here to send this job to ...") say where it will go, not where it would have."""
+    def _refresh_routes(self, old: Config | None) -> None:
+        """After a reload (``old``: the config before it), or at start (None: the config may have
+        been edited while the daemon was stopped): the recorded route of every job not delivered
+        yet is the one the routes give now (delivery decides again anyway), so that `show`, `jobs`
+        and STATUS.txt ("Drop RELEASE here to send this job to ...") say where it will go, not
+        where it would have; what changes is said (audit T 1: at start it was not). A job whose
+        route is not decided yet (waiting for its artwork or its date) is told too, where the
+        reload takes away the hot folder its manifest names or the routes gave it (audit T 2)."""
         now = self.clock.now()
+        reloaded = old is not None
+        config_was = "the reloaded config" if reloaded else "the config (edited while the daemon was stopped)"
+        routes_were = (
+            "the reloaded config's routes" if reloaded else "the config's routes, edited while the daemon was stopped,"
+        )
         for job_id in self.ledger.job_ids([s for s in Stage if s not in TERMINAL]):
             job = self.ledger.get_job(job_id, history=False)
-            if job is None or job.route is None or self.ledger.published_delivery(job_id, job.generation):
-                continue  # no route yet, or the PDF is in its hot folder already (its ticket waits)
+            if job is None or self.ledger.published_delivery(job_id, job.generation):
+                continue  # the PDF is in its hot folder already (its ticket waits)
             decision = decide_route(self.facts(job), self.config)
             target = decision.target
             named = decision.hot_folder
@@ -831,33 +840,40 @@ class Engine:
                     job_id=job_id,
                     order_id=job.order_id,
                     hot_folder=named,
-                    reason=f"this job's manifest names hot folder {named}, which the reloaded "
-                    "config no longer has: its delivery fails (into failed/) unless the hot folder is added "
-                    "again; add it and reload, then drop RETRY in the job's folder if it failed meanwhile",
+                    reason=f"this job's manifest names hot folder {named}, which {config_was} does not have: its "
+                    "delivery fails (into failed/) unless the hot folder is added again; add it and reload, then "
+                    "drop RETRY in the job's folder if it failed meanwhile",
                 )
-            if target != job.route:
+            route = job.route
+            if route is None:
+                if old is None:
+                    continue  # no route decided yet, none to compare with
+                route = decide_route(self.facts(job), old).target
+                if route == target or target != "skip":
+                    continue  # (recorded when it is decided, at its output)
+            if target != route:
                 with self.ledger.transaction():  # the route and why it changed: one commit
                     self.ledger.update_job(job_id, now, route=target)
-                    self.ledger.set_rerouted(job_id, job.route if target == "skip" else None)
-                    # Why its "last change" moved with no new status (STATUS.txt, show): the reload.
+                    self.ledger.set_rerouted(job_id, route if target == "skip" else None)
+                    # Why its "last change" moved with no new status (STATUS.txt, show): the config.
                     where = "no hot folder (the routes say skip)" if target == "skip" else f"hot folder {target}"
+                    changed = "config reloaded" if reloaded else "config edited while the daemon was stopped"
                     self._note_action(
-                        job_id,
-                        f"{iso(now)}  config reloaded: this job now goes to {where} (it was going to {job.route})",
+                        job_id, f"{iso(now)}  {changed}: this job now goes to {where} (it was going to {route})"
                     )
                 self._dirty.add(job_id)
                 if target == "skip":
                     # A job on its way to a printer that the new routes send nowhere (a hot folder or
                     # route removed): it would be finished unprinted. Loud, and said when it happens.
-                    self._rerouted[job_id] = job.route
+                    self._rerouted[job_id] = route
                     log.warning(
                         "job.route_changed",
                         job_id=job_id,
                         order_id=job.order_id,
-                        old=job.route,
+                        old=route,
                         new=target,
-                        reason=f"the reloaded config's routes send this job to no hot folder: it will not be printed "
-                        f"(it was going to {job.route}); "
+                        reason=f"{routes_were} send this job to no hot folder: it will not be printed "
+                        f"(it was going to {route}); "
                         + (
                             "it is finished unprinted at its next step (CopyToHotFolderSkipped, into done/): if that "
                             "is not meant, change the routes back, reload, and send its manifest again with "
@@ -868,7 +884,7 @@ class Engine:
                     )
                 else:
                     self._rerouted.pop(job_id, None)
-                    log.info("job.route_changed", job_id=job_id, order_id=job.order_id, old=job.route, new=target)
+                    log.info("job.route_changed", job_id=job_id, order_id=job.order_id, old=route, new=target)
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -4238,9 +4254,9 @@ class Engine:
             )
         if decision.hot_folder is None:
             was = self._rerouted.pop(job.job_id, None)
-            detail = decision.reason + (f" (a config reload changed it from {was})" if was else "")
             if was is None and job.route not in (None, "skip"):
-                detail += f" (the config, edited while the daemon was stopped, changed it from {job.route})"
+                was = job.route  # (a route recorded before the config changed, not refreshed since)
+            detail = decision.reason + (f" (the config was changed: it was going to {was})" if was else "")
             with self.ledger.transaction():
                 self.ledger.update_job(job.job_id, now, route="skip", attempts=0, next_attempt_at=None, error=None)
                 if was is not None:
@@ -5992,6 +6008,8 @@ class Engine:
         self._guard("intake", "", self._tidy_inbox_folders)
         for delivery in self.ledger.open_deliveries():
             self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))  # type: ignore[misc]
+        # The config may have been edited while the daemon was stopped: routes said as a reload says them.
+        self._guard("config", "", lambda: self._refresh_routes(None))
         # Finished jobs need nothing (a done/ job whose move was cut short is found by _locate
         # when it is needed): only the jobs still under way are checked, so a ledger of 100,000
         # finished jobs starts as fast as an empty one.

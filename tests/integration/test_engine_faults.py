@@ -4024,7 +4024,7 @@ def test_a_reload_that_routes_a_waiting_job_nowhere_says_so(rig: Rig) -> None:
     (folder / "RELEASE").write_text("amy\n")
     r.run(until=done(r, job_id), steps=10)
     skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
-    assert "a config reload changed it from indigo" in skipped.detail
+    assert "(the config was changed: it was going to indigo)" in skipped.detail
     # Its manifest again: refused as finished without a hot folder, not "nothing printed twice" (audit BC 3).
     (r.inbox / "YS.yaml").write_bytes((r.root / "done" / job_id / "manifest.yaml").read_bytes())
     r.run(until=lambda: any((r.root / "failed").glob("YS.yaml*")), steps=10)
@@ -4033,7 +4033,7 @@ def test_a_reload_that_routes_a_waiting_job_nowhere_says_so(rig: Rig) -> None:
     assert "was already finished without a hot folder" in error and "Nothing was printed." in error, error
 
 
-def test_routes_changed_while_the_daemon_was_stopped_are_said_when_they_take_effect(rig: Rig) -> None:
+def test_routes_changed_while_the_daemon_was_stopped_are_said_at_its_start(rig: Rig) -> None:
     """Audit AT 6: after a restart on a config without the job's hot folder, the job went elsewhere
     (or nowhere) without a word: its history jumped from its hot folder's attempts to another."""
     r = rig
@@ -4043,16 +4043,59 @@ def test_routes_changed_while_the_daemon_was_stopped_are_said_when_they_take_eff
     data["routes"] = [{"to": "skip"}]
     r.config_path.write_text(yaml.safe_dump(data))
     r.config = load_config(r.config_path)
-    r.start()  # a restart on the edited config
+    with capture_logs() as logs:
+        r.start()  # a restart on the edited config
+    # Said at the start, as a reload says it (audit T 1: only at the release, and `show`, `jobs`
+    # kept the old hot folder until then), not again when it takes effect.
+    [changed] = [e for e in logs if e["event"] == "job.route_changed"]
+    assert (changed["old"], changed["new"], changed["log_level"]) == ("indigo", "skip", "warning")
+    assert changed["reason"].startswith(
+        "the config's routes, edited while the daemon was stopped, send this job to no hot folder"
+    )
+    assert r.job(job_id).route == "skip"
+    r.engine.flush_status()
+    assert "config edited while the daemon was stopped: this job now goes to no hot folder" in " ".join(
+        (folder / "STATUS.txt").read_text().split()
+    )
     (folder / "RELEASE").write_text("amy\n")
     with capture_logs() as logs:
         r.run(until=done(r, job_id), steps=10)
-    [changed] = [e for e in logs if e["event"] == "job.route_changed"]
-    assert (changed["old"], changed["new"], changed["log_level"]) == ("indigo", "skip", "warning")
-    assert changed["reason"].startswith("the config's routes changed since this job's route was decided")
+    assert [e for e in logs if e["event"] == "job.route_changed"] == []
     skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
-    assert "(the config, edited while the daemon was stopped, changed it from indigo)" in skipped.detail
+    assert "(the config was changed: it was going to indigo)" in skipped.detail
     assert r.take_prints() == []
+
+
+def test_a_reload_that_takes_away_the_hot_folder_of_jobs_waiting_for_their_artwork_says_so(rig: Rig) -> None:
+    """Audit T 2: jobs still waiting for their artwork (no route recorded yet) were left out of the
+    reload's warnings: one whose manifest names the removed hot folder failed without a word of the
+    reload when its artwork came, one routed to it was finished unprinted ("route 1: ...")."""
+    r = rig
+    (r.inbox / "AW.yaml").write_text(
+        'order_id: "AW"\nproduct: bc-85x55\nquantity: 1\nhot_folder: large\nartwork: [AW.pdf]\n'
+    )
+    (r.inbox / "AX.yaml").write_text('order_id: "AX"\nproduct: poster-1\nquantity: 1\nartwork: [AX.pdf]\n')
+    r.run(until=lambda: r.stage("AW-1") is Stage.AWAITING and r.stage("AX-1") is Stage.AWAITING, steps=10)
+    data = yaml.safe_load(r.config_path.read_text())
+    del data["hot_folders"]["large"]
+    data["routes"] = [{"when": {"product": "bc-*"}, "to": "indigo"}, {"to": "skip"}]
+    r.config_path.write_text(yaml.safe_dump(data))
+    with capture_logs() as logs:
+        r.engine.set_config(load_config(r.config_path))
+        r.run(steps=1)
+    [removed] = [e for e in logs if e["event"] == "job.hot_folder_removed"]
+    assert removed["job_id"] == "AW-1" and removed["hot_folder"] == "large"
+    [changed] = [e for e in logs if e["event"] == "job.route_changed"]
+    assert (changed["job_id"], changed["old"], changed["new"], changed["log_level"]) == (
+        "AX-1",
+        "large",
+        "skip",
+        "warning",
+    )
+    make_pdf(r.inbox / "AX.pdf", pages=[(420, 594)])
+    r.run(until=done(r, "AX-1"), steps=10)
+    skipped = next(e for e in r.job("AX-1").history if e.status is JobStatus.CopyToHotFolderSkipped)
+    assert skipped.detail.endswith("(the config was changed: it was going to large)"), skipped.detail
 
 
 def test_a_reload_that_routes_a_job_waiting_to_retry_nowhere_says_it_ends_at_its_next_step(rig: Rig) -> None:
@@ -4091,14 +4134,14 @@ def test_why_a_reload_routed_a_job_nowhere_is_said_after_a_restart_too(rig: Rig)
     (folder / "RELEASE").write_text("amy\n")
     r.run(until=done(r, job_id), steps=10)
     skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
-    assert skipped.detail == "route 1 (a config reload changed it from indigo)"
+    assert skipped.detail == "route 1 (the config was changed: it was going to indigo)"
     assert r.ledger.rerouted() == {}, "said once, then forgotten"
     assert r.take_prints() == []
 
 
 def test_a_rejected_jobs_reload_reason_does_not_follow_its_reprint(rig: Rig) -> None:
     """Audit BT 6: the reason outlived the job's rejection; its reprint, routed afresh, was skipped
-    "(a config reload changed it from indigo)"."""
+    "(the config was changed: it was going to indigo)"."""
     r = rig
     job_id, folder = _held(r, "YJ")
     data = yaml.safe_load(r.config_path.read_text())
