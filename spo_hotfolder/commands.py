@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import fnmatch
 import json
 import os
 import shutil
@@ -202,10 +203,55 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     # for problems, as `init` says it (a folder that does not answer: silent_notes).
     missing = _hot_folder_notes(config, looks.look, looks.seconds, ("missing", "unreadable", "unwritable"))
     notes = [*looks.silent_notes(), *missing, *(f"note: {note}" for note in folder_access_notes(config))]
-    for note in [*notes, *_metrics_notes(config), *_filename_notes(config)]:
+    for note in [*notes, *_metrics_notes(config), *_filename_notes(config), *_layout_notes(config)]:
         print(note, file=sys.stderr)
     print("config OK")
     return 0
+
+
+#: Names of files every order has (checked against watch.ignore): its artwork and its manifest.
+_ORDER_FILES = ("artwork.pdf", "order.json", "order.yaml", "order.yml", "manifest.json", "manifest.yaml")
+
+
+def _layout_notes(config: Config) -> list[str]:
+    """Setups that are allowed but seldom meant (audit T 3): two hot folders in one folder (two
+    names for one printer, or a mistake that prints one printer's jobs at another), a hot folder
+    or a staging folder inside another hot folder (a printer that looks into subfolders picks up
+    what is there), and watch.ignore patterns that match every PDF or manifest."""
+    notes: list[str] = []
+    hot = list(config.hot_folders.values())
+    for i, one in enumerate(hot):
+        for other in hot[i + 1 :]:
+            if one.path == other.path:
+                notes.append(
+                    f"note: hot_folders.{one.name} and hot_folders.{other.name} are the same folder ({one.path}): "
+                    "the jobs of both go to the one printer that watches it"
+                )
+        for other in hot:
+            if other is one:
+                continue
+            if one.path in other.path.parents:
+                notes.append(
+                    f"note: hot_folders.{other.name} ({other.path}) is inside hot_folders.{one.name}: a printer "
+                    f"that looks into subfolders of {one.path} prints {other.name}'s jobs too"
+                )
+            if one.staging is not None and (one.staging == other.path or other.path in one.staging.parents):
+                notes.append(
+                    f"note: hot_folders.{one.name}.staging ({one.staging}) is in hot folder {other.name}: its "
+                    f"printer sees {one.name}'s copies being written (under hidden names); put staging elsewhere"
+                )
+        if one.staging is not None and one.path in one.staging.parents:
+            notes.append(
+                f"note: hot_folders.{one.name}.staging ({one.staging}) is inside the hot folder: a printer that "
+                "looks into subfolders sees the copies being written (under hidden names)"
+            )
+    ignored = [name for name in _ORDER_FILES if any(fnmatch.fnmatch(name, p.lower()) for p in config.watch.ignore)]
+    if ignored:
+        notes.append(
+            f"note: watch.ignore {list(config.watch.ignore)} matches {', '.join(ignored)}: files named like these are "
+            "never taken from the inbox (no order would be)"
+        )
+    return notes
 
 
 def _filename_notes(config: Config) -> list[str]:

@@ -486,6 +486,46 @@ def test_check_config_notes_a_file_name_template_without_the_job_id(tmp_path: Pa
     ), result.stderr
 
 
+def test_check_config_notes_hot_folders_inside_each_other_and_an_ignore_that_takes_no_order(tmp_path: Path) -> None:
+    """Audit T 3: two hot folders in one folder, a hot folder or a staging folder inside another
+    hot folder, and `watch.ignore: ["*.pdf"]` passed check-config without a word."""
+    from tests.daemon import run_cli, write_config
+
+    hot = tmp_path / "hot"
+    for folder in ("indigo", "indigo/big", "large", "stage"):
+        (hot / folder).mkdir(parents=True, exist_ok=True)
+    config = write_config(
+        tmp_path,
+        hot_folders={
+            "indigo": {"path": str(hot / "indigo")},
+            "big": {"path": str(hot / "indigo" / "big")},
+            "twin": {"path": str(hot / "indigo")},
+            "large": {"path": str(hot / "large"), "staging": str(hot / "indigo")},
+        },
+        routes=[{"to": "indigo"}],
+        watch={"ignore": ["*.PDF", ".*"]},
+    )
+    result = run_cli(config, "check-config")
+    assert result.returncode == 0 and result.stdout.endswith("config OK\n"), result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+    indigo = hot / "indigo"
+    assert (
+        f"note: hot_folders.indigo and hot_folders.twin are the same folder ({indigo}): the jobs of both go to the "
+        "one printer that watches it"
+    ) in notes
+    assert (
+        f"note: hot_folders.big ({indigo / 'big'}) is inside hot_folders.indigo: a printer that looks into "
+        f"subfolders of {indigo} prints big's jobs too"
+    ) in notes
+    assert any(n.startswith(f"note: hot_folders.large.staging ({indigo}) is in hot folder indigo:") for n in notes)
+    assert (
+        "note: watch.ignore ['*.PDF', '.*'] matches artwork.pdf: files named like these are never taken from the "
+        "inbox (no order would be)"
+    ) in notes
+    plain = run_cli(write_config(tmp_path / "plain"), "check-config")
+    assert not [line for line in plain.stderr.splitlines() if "inside" in line or "watch.ignore" in line], plain.stderr
+
+
 @pytest.mark.parametrize(
     ("command", "code", "says"),
     [
