@@ -506,6 +506,12 @@ CASES = [
         "is not a valid template (a '{' or '}' without its partner); placeholders are written "
         "like {order_id}",
     ),
+    (  # audit T 5: "without its partner" of a balanced pair
+        'hot_folders:\n  indigo:\n    path: /x\n    filename: "{{job_id}}.pdf"\n',
+        6,
+        "hot_folders.indigo.filename: is not a valid template ('{{' and '}}' are not an escape here: a template puts "
+        "no braces into a file name); placeholders are written like {order_id}",
+    ),
     (
         'hot_folders:\n  indigo:\n    path: /x\n    filename: "{quantity:05d}.pdf"\n',
         6,
@@ -1564,3 +1570,19 @@ def test_glob_patterns_that_never_match_what_they_show_are_errors(tmp_path: Path
 @pytest.mark.parametrize("pattern", ["[[]x]", "a[!a-c]*", "[]]x", "[!]]x", "x-[a-]", "[-z]", "*[0-9]", "~$*"])
 def test_glob_patterns_with_sets_written_well_are_taken(pattern: str) -> None:
     assert glob_problem(pattern) is None
+
+
+def test_a_route_to_an_unknown_hot_folder_does_not_list_skip_among_the_hot_folders(tmp_path: Path) -> None:
+    """Audit T 7: with a hot folder wrongly named "skip" (refused: the word routes use for no hot
+    folder), "no hot folder named 'nowhere' (hot folders: skip, a)" offered it as one."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"paths: {{root: {tmp_path / 'r'}}}\nhot_folders:\n  skip: {{path: /x}}\n  a: {{path: /y}}\n"
+        "routes:\n  - to: nowhere\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    [route] = [e for e in raised.value.errors if "routes[0].to" in e]
+    assert route.endswith(
+        "no hot folder named \"nowhere\" (hot folders: a); use 'skip' to deliver nowhere (route 1)"
+    ), route
