@@ -245,6 +245,13 @@ def _layout_notes(config: Config) -> list[str]:
                 f"note: hot_folders.{one.name}.staging ({one.staging}) is inside the hot folder: a printer that "
                 "looks into subfolders sees the copies being written (under hidden names)"
             )
+    every = next((rule for rule in config.routes if not rule.when), None)
+    if every is not None and every is not config.routes[-1]:
+        later = [str(rule.number) for rule in config.routes if rule.number > every.number]
+        notes.append(
+            f"note: route {every.number} has no 'when' and takes every job: route{'s' if len(later) > 1 else ''} "
+            f"{', '.join(later)} after it {'are' if len(later) > 1 else 'is'} never used"
+        )
     ignored = [name for name in _ORDER_FILES if any(fnmatch.fnmatch(name, p.lower()) for p in config.watch.ignore)]
     if ignored:
         notes.append(

@@ -487,8 +487,9 @@ def test_check_config_notes_a_file_name_template_without_the_job_id(tmp_path: Pa
 
 
 def test_check_config_notes_hot_folders_inside_each_other_and_an_ignore_that_takes_no_order(tmp_path: Path) -> None:
-    """Audit T 3: two hot folders in one folder, a hot folder or a staging folder inside another
-    hot folder, and `watch.ignore: ["*.pdf"]` passed check-config without a word."""
+    """Audit T 3, 4: two hot folders in one folder, a hot folder or a staging folder inside another
+    hot folder, `watch.ignore: ["*.pdf"]`, and a route after one that takes every job passed
+    check-config without a word."""
     from tests.daemon import run_cli, write_config
 
     hot = tmp_path / "hot"
@@ -502,7 +503,7 @@ def test_check_config_notes_hot_folders_inside_each_other_and_an_ignore_that_tak
             "twin": {"path": str(hot / "indigo")},
             "large": {"path": str(hot / "large"), "staging": str(hot / "indigo")},
         },
-        routes=[{"to": "indigo"}],
+        routes=[{"when": {"product": "bc-*"}, "to": "big"}, {"to": "indigo"}, {"to": "large"}],
         watch={"ignore": ["*.PDF", ".*"]},
     )
     result = run_cli(config, "check-config")
@@ -522,8 +523,9 @@ def test_check_config_notes_hot_folders_inside_each_other_and_an_ignore_that_tak
         "note: watch.ignore ['*.PDF', '.*'] matches artwork.pdf: files named like these are never taken from the "
         "inbox (no order would be)"
     ) in notes
+    assert "note: route 2 has no 'when' and takes every job: route 3 after it is never used" in notes
     plain = run_cli(write_config(tmp_path / "plain"), "check-config")
-    assert not [line for line in plain.stderr.splitlines() if "inside" in line or "watch.ignore" in line], plain.stderr
+    assert not [line for line in plain.stderr.splitlines() if "note:" in line], plain.stderr
 
 
 @pytest.mark.parametrize(
