@@ -100,4 +100,4 @@ bench-quick: bench-tools
 	$(BIN)/python -m bench --quick
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache spo_hotfolder.egg-info

@@ -210,7 +210,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 #: Names of files every order has (checked against watch.ignore): its artwork and its manifest.
-_ORDER_FILES = ("artwork.pdf", "order.json", "order.yaml", "order.yml", "manifest.json", "manifest.yaml")
+_ORDER_FILES = (
+    "artwork.pdf",
+    "order.json",
+    "order.yaml",
+    "order.yml",
+    "manifest.json",
+    "manifest.yaml",
+    "manifest.yml",
+)
 
 
 def _layout_notes(config: Config) -> list[str]:
@@ -249,7 +257,8 @@ def _layout_notes(config: Config) -> list[str]:
     if every is not None and every is not config.routes[-1]:
         later = [str(rule.number) for rule in config.routes if rule.number > every.number]
         notes.append(
-            f"note: route {every.number} has no 'when' and takes every job: route{'s' if len(later) > 1 else ''} "
+            f"note: route {every.number} has no 'when' (or an empty one) and takes every job: "
+            f"route{'s' if len(later) > 1 else ''} "
             f"{', '.join(later)} after it {'are' if len(later) > 1 else 'is'} never used"
         )
     ignored = [name for name in _ORDER_FILES if any(fnmatch.fnmatch(name, p.lower()) for p in config.watch.ignore)]

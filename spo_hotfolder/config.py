@@ -977,7 +977,8 @@ class _ConfigReader:
                 self.error(f"{key_path}.to", "missing; say which hot folder the matching jobs go to, or 'skip'")
                 continue
             if not isinstance(to, str) or (to != "skip" and to not in hot_folder_names):
-                named = [name for name in hot_folder_names if name != "skip"]  # (a hot folder "skip" is refused)
+                # (names refused themselves, "skip" or "bad name", are no hot folders to offer)
+                named = [name for name in hot_folder_names if name != "skip" and _NAME_RE.fullmatch(name)]
                 configured = ", ".join(named) if named else "none are configured"
                 hint = did_you_mean(to, hot_folder_names) if isinstance(to, str) else None
                 message = f"no hot folder named {describe(to)}"

@@ -849,8 +849,19 @@ class Engine:
                 if old is None:
                     continue  # no route decided yet, none to compare with
                 route = decide_route(self.facts(job), old).target
-                if route == target or target != "skip":
-                    continue  # (recorded when it is decided, at its output)
+                if route == target:
+                    continue
+                if target != "skip":
+                    # Recorded when it is decided (at its output); its STATUS.txt ("Goes to: ...") and
+                    # the log say the new one now (README walk N2: STATUS.txt kept the old one).
+                    self._dirty.add(job_id)
+                    self._note_action(
+                        job_id,
+                        f"{iso(now)}  config reloaded: this job now goes to hot folder {target} (it was going to "
+                        f"{route})",
+                    )
+                    log.info("job.route_changed", job_id=job_id, order_id=job.order_id, old=route, new=target)
+                    continue
             if target != route:
                 with self.ledger.transaction():  # the route and why it changed: one commit
                     self.ledger.update_job(job_id, now, route=target)
@@ -2825,8 +2836,9 @@ class Engine:
         wait = human_seconds(self.config.watch.artwork_timeout_seconds)
         return (
             f"{first} into inbox/ again. Its artwork, if it came into inbox/ beside it, stays there for {wait} "
-            "(watch.artwork_timeout_seconds) from its arrival: a manifest sent within that time takes it; after "
-            "that, each file goes to failed/ with its own ERROR.txt. The daemon did not change the file."
+            "(watch.artwork_timeout_seconds), counted from when it was complete: a manifest sent within that "
+            "time takes it; after that, each file goes to failed/ with its own ERROR.txt. The daemon did not change "
+            "the file."
         )
 
     # -- artwork ----------------------------------------------------------------------------

@@ -4098,6 +4098,30 @@ def test_a_reload_that_takes_away_the_hot_folder_of_jobs_waiting_for_their_artwo
     assert skipped.detail.endswith("(the config was changed: it was going to large)"), skipped.detail
 
 
+def test_a_reload_that_routes_a_job_waiting_for_its_artwork_elsewhere_rewrites_its_status(rig: Rig) -> None:
+    """README walk N2: a job waiting in work/ for its artwork (no route recorded yet) kept "Goes to:
+    hot folder indigo" in its STATUS.txt after a reload that routes it to another hot folder, while
+    `show` and `jobs` said the new one; no notice, no log line."""
+    r = rig
+    (r.inbox / "AR.yaml").write_text('order_id: "AR"\nproduct: bc-85x55\nquantity: 1\nartwork: [AR.pdf]\n')
+    r.run(until=lambda: r.stage("AR-1") is Stage.AWAITING, steps=10)
+    r.engine.flush_status()
+    status = r.root / "work" / "AR-1" / "STATUS.txt"
+    assert "Goes to: hot folder indigo" in status.read_text()
+    data = yaml.safe_load(r.config_path.read_text())
+    data["routes"] = [{"to": "large"}]
+    r.config_path.write_text(yaml.safe_dump(data))
+    with capture_logs() as logs:
+        r.engine.set_config(load_config(r.config_path))
+        r.run(steps=1)
+    r.engine.flush_status()
+    text = " ".join(status.read_text().split())
+    assert "Goes to: hot folder large" in text, text
+    assert "config reloaded: this job now goes to hot folder large (it was going to indigo)" in text, text
+    [changed] = [e for e in logs if e["event"] == "job.route_changed"]
+    assert (changed["job_id"], changed["old"], changed["new"]) == ("AR-1", "indigo", "large")
+
+
 def test_a_reload_that_routes_a_job_waiting_to_retry_nowhere_says_it_ends_at_its_next_step(rig: Rig) -> None:
     """Audit AL 5: for a job waiting for its next delivery attempt, the warning's "change the routes
     back and reload if that is not meant" came too late: the job was skipped into done/ at its

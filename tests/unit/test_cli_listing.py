@@ -523,7 +523,7 @@ def test_check_config_notes_hot_folders_inside_each_other_and_an_ignore_that_tak
         "note: watch.ignore ['*.PDF', '.*'] matches artwork.pdf: files named like these are never taken from the "
         "inbox (no order would be)"
     ) in notes
-    assert "note: route 2 has no 'when' and takes every job: route 3 after it is never used" in notes
+    assert "note: route 2 has no 'when' (or an empty one) and takes every job: route 3 after it is never used" in notes
     plain = run_cli(write_config(tmp_path / "plain"), "check-config")
     assert not [line for line in plain.stderr.splitlines() if "note:" in line], plain.stderr
 
