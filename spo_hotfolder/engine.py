@@ -3958,17 +3958,14 @@ class Engine:
             elif job.stage is Stage.DELIVER:
                 self._deliver(job)
         except JobFailed as failure:
-            self._fail(job_id, failure, self.clock.now(), status=failure.status)
+            try:
+                self._fail(job_id, failure, self.clock.now(), status=failure.status)
+            except sqlite3.OperationalError as exc:  # (its record not made: the job fails again, later)
+                self._ledger_trouble(job_id, exc)
         except InterruptedError:
             bound().info("job.abandoned", reason="the daemon is stopping; the job resumes at the next start")
         except sqlite3.OperationalError as exc:
-            # The ledger is locked or busy for longer than busy_timeout, or its disk is full: not the
-            # job's fault. It stays where it is and is tried again shortly.
-            if _disk_full(exc):
-                self._spool_full(job_id, exc)
-            else:
-                bound().warning("job.ledger_busy", error=str(exc), action="trying again in 2 s")
-                self._cooldown[job_id] = self.clock.monotonic() + 2.0
+            self._ledger_trouble(job_id, exc)
         except Exception as exc:  # noqa: BLE001 - contain it: the daemon serves the other jobs
             if _disk_full(exc):  # (a folder that cannot be made on a full disk): not the job's fault
                 self._spool_full(job_id, exc)
@@ -4795,9 +4792,27 @@ class Engine:
             # No fsync: a rename the disk forgets in a power loss leaves the folder where it was,
             # and reconcile (_locate) finds it there.
             os.replace(src, dst)
+            # Moved back if the transaction it belongs to is not committed (a full disk): a folder
+            # ahead of its record is an operator's drop file refused, a job stuck (audit U 1-3).
+            self.ledger.on_rollback(lambda: self._move_back(job_id, dst, src))
         if not recorded:
             self.ledger.update_job(job_id, now, folder=self.rel(dst))
         return dst
+
+    def _ledger_trouble(self, job_id: str, exc: sqlite3.OperationalError) -> None:
+        """The ledger is locked or busy for longer than busy_timeout, or its disk is full: not the
+        job's fault. It stays where it is and is tried again shortly."""
+        if _disk_full(exc):
+            self._spool_full(job_id, exc)
+        else:
+            log.warning("job.ledger_busy", job_id=job_id, error=str(exc), action="trying again in 2 s")
+            self._cooldown[job_id] = self.clock.monotonic() + 2.0
+
+    def _move_back(self, job_id: str, moved: Path, was: Path) -> None:
+        """A job's folder moved in a transaction that was rolled back: back where the ledger says."""
+        if moved.is_dir() and not os.path.lexists(was):
+            os.replace(moved, was)
+            log.info("folder.moved_back", job_id=job_id, folder=self.rel(was), reason="its move was not recorded")
 
     def _record_stage(self, job_id: str, stage: Stage, now: datetime) -> OSError | None:
         """In the caller's transaction, with the status that goes with it: the job's stage and the

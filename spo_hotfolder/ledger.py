@@ -563,6 +563,7 @@ class _Transaction:
             ledger._depth = 1
             ledger._sync_after = False
             ledger._after.clear()
+            ledger._undo.clear()
             self._outer = True
             return ledger._db
         except BaseException:
@@ -572,6 +573,7 @@ class _Transaction:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         ledger = self._ledger
         committed: list[Callable[[], None]] = []
+        undone: list[Callable[[], None]] = []
         try:
             if not self._outer:
                 ledger._depth -= 1
@@ -583,6 +585,7 @@ class _Transaction:
                     ledger._jobs.clear()
                     ledger._artwork.clear()
                     ledger._after.clear()
+                    undone = ledger._undo[::-1]
                     # (SQLite may have rolled back already, after a full disk: the first error counts.)
                     with contextlib.suppress(sqlite3.Error):
                         ledger._db.execute("ROLLBACK")
@@ -595,6 +598,7 @@ class _Transaction:
                     ledger._jobs.clear()
                     ledger._artwork.clear()
                     ledger._after.clear()
+                    undone = ledger._undo[::-1]
                     with contextlib.suppress(sqlite3.Error):
                         ledger._db.execute("ROLLBACK")
                     raise
@@ -610,9 +614,18 @@ class _Transaction:
                 if durable:
                     ledger._db.execute("PRAGMA synchronous=NORMAL")
         finally:
+            if self._outer:
+                ledger._undo.clear()
             ledger._lock.release()
             for then in committed:  # what was committed is said, nothing rolled back (outside the lock)
                 then()
+            for undo in undone:  # what was done on disk for what is not recorded, undone (newest first)
+                try:
+                    undo()
+                except Exception:  # noqa: BLE001 - one that cannot be undone is left for the start's reconcile
+                    import structlog  # (here: the CLI's reading commands load no structlog)
+
+                    structlog.get_logger("spo_hotfolder.ledger").exception("ledger.undo_failed")
 
 
 class Ledger:
@@ -681,6 +694,7 @@ class Ledger:
         self._depth = 0
         self._sync_after = False
         self._after: list[Callable[[], None]] = []  # ``after_commit`` calls of the open transaction
+        self._undo: list[Callable[[], None]] = []  # ``on_rollback`` calls of the open transaction
         self._version = 0  # +1 per commit: the counts below are cached until the next one
         self._cache: dict[str, tuple[int, Any]] = {}
         # Jobs read without their history, and artwork lists, as of the last write to them. Only
@@ -714,6 +728,16 @@ class Ledger:
                 self._after.append(then)
                 return
         then()
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Calls ``undo`` if the open transaction is rolled back (an error in it, or a commit that
+        fails: a full disk), after the rollback: for what was done on disk in the transaction's
+        name (a job's folder moved where its new stage lives) and must not stay without its record
+        (audit U: a RELEASE dropped on a full disk moved the folder into work/, its commit failed,
+        and the RELEASE in it was then refused as not in the job's folder). Nothing outside one."""
+        with self._lock:
+            if self._depth:
+                self._undo.append(undo)
 
     # -- jobs -------------------------------------------------------------------------------
 

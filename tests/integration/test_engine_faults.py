@@ -4672,6 +4672,70 @@ class CommitFailsAfter(DiskFull):
         return super().execute(sql, *args)
 
 
+@pytest.mark.parametrize("drop", ["RELEASE", "REJECT"])
+def test_a_drop_file_read_while_the_ledger_is_full_acts_once_there_is_space(rig: Rig, drop: str) -> None:
+    """Audit U 1, 2: a RELEASE (or REJECT) dropped while the spool disk was full moved the job's folder
+    into work/ (rejected/) in the transaction whose commit then failed: the folder stayed there, the
+    ledger named quarantine/; once there was space the RELEASE was refused as not in the job's
+    folder and the job stayed blocked for good (the REJECT was never read again: rejected/ is not
+    watched). The move is undone with the transaction, and the drop file acts once there is space."""
+    r = rig
+    job_id, folder = _held(r, "DF")
+    disk = DiskFull(r.ledger._db)
+    r.ledger._db = disk  # type: ignore[assignment]
+    (folder / drop).write_text("amy\n")
+    with capture_logs() as logs:
+        r.run(steps=8)
+    assert [e for e in logs if e["event"] == "spool.disk_full"]
+    assert [e for e in logs if e["event"] == "folder.moved_back"], [e["event"] for e in logs]
+    assert folder.is_dir() and (folder / drop).is_file(), "back where the ledger says, the drop file in it"
+    assert r.stage(job_id) is Stage.HELD
+    disk.full = False  # space again
+    if drop == "RELEASE":
+        r.run(until=done(r, job_id), steps=20)
+        assert r.take_prints() == ["DF_DF-1_bc-85x55_x1.pdf"]
+    else:
+        r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=20)
+        assert r.take_prints() == []
+    if drop == "REJECT":
+        assert [e.status for e in r.job(job_id).history if e.by == "amy"] == [JobStatus.Rejected]
+    else:
+        assert [e.removed_by for e in r.job(job_id).history if e.status is JobStatus.Blocked] == ["amy"]
+
+
+def test_a_job_failed_while_the_ledger_is_full_keeps_its_true_reason(rig: Rig) -> None:
+    """Audit U 3: a job failing as the spool disk filled went into failed/ with its ERROR.txt ahead of
+    its record; with space again, the ledger still said work/, and the job was failed once more as
+    "artwork file missing from the job folder", its artwork being in failed/. The move is undone
+    with the failed commit; the job fails again for its own reason."""
+    r = rig
+
+    class FullAtTheFailure(DiskFull):
+        """The commit of the transaction that records ValidationFailed fails, once."""
+
+        def __init__(self, real: Any) -> None:
+            super().__init__(real, once=True)
+            self.armed = False
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql.startswith("INSERT INTO history") and args and "ValidationFailed" in args[0]:
+                self.armed = True
+            if sql == "COMMIT" and not self.armed:
+                return self.real.execute(sql, *args)
+            return super().execute(sql, *args)
+
+    disk = FullAtTheFailure(r.ledger._db)
+    r.ledger._db = disk  # type: ignore[assignment]
+    (r.inbox / "BAD.pdf").write_bytes(b"%PDF-1.4\n1 0 obj garbage endobj\ntrailer <<>>\n%%EOF\n")
+    (r.inbox / "BAD.yaml").write_text('order_id: "BAD"\nproduct: bc-85x55\nquantity: 1\nartwork: [BAD.pdf]\n')
+    with capture_logs() as logs:
+        r.run(until=lambda: r.stage("BAD-1") is Stage.FAILED and not disk.full, steps=20, dt=5)
+    assert disk.armed and [e for e in logs if e["event"] == "folder.moved_back"]
+    failed = [e for e in r.job("BAD-1").history if e.status is JobStatus.ValidationFailed]
+    assert failed and all("damaged and cannot be read" in e.detail for e in failed), [e.detail for e in failed]
+    assert "artwork file missing" not in (r.root / "failed" / "BAD-1" / "ERROR.txt").read_text()
+
+
 def test_a_status_whose_commit_fails_is_not_logged(rig: Rig) -> None:
     """Audit AQ 3: a status recorded in a transaction that a full disk then rolled back was logged
     all the same (the line was written before the commit): the log said `job.ordered` twice for

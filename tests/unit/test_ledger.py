@@ -662,3 +662,23 @@ def test_a_ledger_on_a_read_only_mount_is_said_so_not_given_chmod_advice(
     assert ledger_module._not_writable_why(path) == (
         " (the filesystem it is on is mounted read-only: mount it read-write; check the mount)"
     )
+
+
+def test_what_a_rolled_back_transaction_did_on_disk_is_undone_and_a_committed_ones_is_not(tmp_path: Path) -> None:
+    """Audit U: a job's folder moved in a transaction whose commit failed (a full disk) stayed
+    moved; ``on_rollback`` undoes it, newest first, and only for the transaction it was given in."""
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    undone: list[str] = []
+    with pytest.raises(RuntimeError), ledger.transaction():
+        ledger.on_rollback(lambda: undone.append("first"))
+        with ledger.transaction():  # (a nested one joins the outer)
+            ledger.on_rollback(lambda: undone.append("second"))
+        raise RuntimeError("the commit would fail")
+    assert undone == ["second", "first"]
+    with ledger.transaction():
+        ledger.on_rollback(lambda: undone.append("committed"))
+    ledger.on_rollback(lambda: undone.append("outside"))  # no transaction: nothing to undo
+    with pytest.raises(RuntimeError), ledger.transaction():
+        raise RuntimeError("nothing registered in this one")
+    assert undone == ["second", "first"]
+    ledger.close()
