@@ -52,26 +52,35 @@ def health_report(config: Config) -> dict[str, Any]:
     paths = config.paths
     health = read_health(paths)
     report: dict[str, Any]
-    if health is None:
+    if health is None or not daemon_alive(health.get("pid")):
         try:
             pid = int((paths.state / LOCK_NAME).read_text().strip() or 0)
         except (OSError, ValueError):
             pid = 0
         if daemon_alive(pid):
-            report = {"ok": False, "reason": f"the daemon (pid {pid}) is starting: no health report yet", "pid": pid}
-        else:
+            # Starting; or started on a full disk after a crash, health.json still the old one's
+            # (audit U 4: "not running (pid ... ended without stopping)" of a running daemon).
+            why = f": the disk holding {paths.state} is full, free some space" if _full(paths.state) else ""
+            report = {
+                "ok": False,
+                "reason": f"the daemon (pid {pid}) is starting: no health report yet{why}",
+                "pid": pid,
+            }
+        elif health is None:
             report = {"ok": False, "reason": "the daemon is not running"}
-    elif not daemon_alive(health.get("pid")):
-        report = {"ok": False, "reason": f"the daemon is not running (pid {health.get('pid')} ended without stopping)"}
+        else:
+            report = {
+                "ok": False,
+                "reason": f"the daemon is not running (pid {health.get('pid')} ended without stopping)",
+            }
     else:
         report = dict(health)
         limit = 3 * float(health.get("heartbeat_interval_seconds", HEARTBEAT_SECONDS)) + 5
         if health["age_seconds"] > limit:
             why = "(hung?)"
-            with contextlib.suppress(OSError):
-                if os.statvfs(paths.state).f_bavail == 0:
-                    # It cannot rewrite health.json (nor record anything): not hung, a full disk.
-                    why = f"(the disk holding {paths.state} is full: free some space)"
+            if _full(paths.state):
+                # It cannot rewrite health.json (nor record anything): not hung, a full disk.
+                why = f"(the disk holding {paths.state} is full: free some space)"
             report.update(ok=False, reason=f"the daemon has not reported for {health['age_seconds']:.0f} s {why}")
         elif not health.get("ok"):
             report["reason"] = f"the daemon runs but is unhealthy: {health.get('reason')}"
@@ -90,6 +99,15 @@ def health_report(config: Config) -> dict[str, Any]:
                 finally:
                     ledger.close()
     return report
+
+
+def _full(folder: Path) -> bool:
+    """The disk holding ``folder`` has no block (or no inode) left for this user."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail == 0 or (st.f_files > 0 and st.f_favail == 0)
 
 
 def read_health(paths: PathsConfig) -> dict[str, Any] | None:

@@ -1153,9 +1153,40 @@ def test_health_of_a_daemon_that_cannot_report_for_a_full_disk_says_so(
     (config.paths.state / "health.json").write_text(json.dumps(stale))
     monkeypatch.setattr(health, "daemon_alive", lambda pid: True)
     assert health.health_report(config)["reason"].endswith("s (hung?)")
-    monkeypatch.setattr(health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0))
+    monkeypatch.setattr(health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0, f_files=100, f_favail=5))
     reason = health.health_report(config)["reason"]
     assert reason.endswith(f"s (the disk holding {config.paths.state} is full: free some space)"), reason
+    # No inode left: as full (audit U: a spool of many small files).
+    monkeypatch.setattr(health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=900, f_files=100, f_favail=0))
+    assert health.health_report(config)["reason"].endswith("is full: free some space)")
+
+
+def test_health_of_a_daemon_restarted_on_a_full_disk_names_it_not_the_one_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit U 4: killed, then started again on a full spool disk, the new daemon could not write
+    health.json: `health` said "the daemon is not running (pid <the killed one> ended without
+    stopping)" of a running daemon. The instance lock names the one that runs."""
+    import json
+    from types import SimpleNamespace
+
+    import spo_hotfolder.health as health
+
+    config = load_config(write(tmp_path, "paths: {root: var}\n"))
+    config.paths.state.mkdir(parents=True)
+    old = {"ok": True, "pid": 1111, "heartbeat": "2026-01-01T00:00:00.000Z", "heartbeat_interval_seconds": 5}
+    (config.paths.state / "health.json").write_text(json.dumps(old))
+    (config.paths.state / health.LOCK_NAME).write_text("2222\n")
+    monkeypatch.setattr(health, "daemon_alive", lambda pid: pid == 2222)
+    monkeypatch.setattr(health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0, f_files=100, f_favail=5))
+    report = health.health_report(config)
+    assert report["ok"] is False and report["pid"] == 2222
+    assert report["reason"] == (
+        f"the daemon (pid 2222) is starting: no health report yet: the disk holding {config.paths.state} is full, "
+        "free some space"
+    )
+    monkeypatch.setattr(health, "daemon_alive", lambda pid: False)  # (and when none runs: as before)
+    assert health.health_report(config)["reason"] == "the daemon is not running (pid 1111 ended without stopping)"
 
 
 @pytest.mark.parametrize(
