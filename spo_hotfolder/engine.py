@@ -4088,7 +4088,9 @@ class Engine:
         # A job whose last entry is OutputCreationStarted was being made when the daemon stopped
         # (a crash, a power cut): the history says why the two entries come again.
         again = (
-            " (again: the daemon stopped while it was made)" if job.status is JobStatus.OutputCreationStarted else ""
+            " (again: its making was cut short, by a stop or a full disk)"
+            if job.status is JobStatus.OutputCreationStarted
+            else ""
         )
         with self.ledger.transaction():  # no file changes between these three: one commit
             self.ledger.update_job(job.job_id, now, preflight=report.to_json())
@@ -6196,7 +6198,7 @@ class Engine:
             note = ""
             if not seen:
                 note = (
-                    " (found after a restart: its complete temp file was gone, so it was renamed in; it is not in "
+                    " (recorded after the fact: its complete temp file was gone, so it was renamed in; it is not in "
                     "the hot folder now, taken by the printer since. If it did not print, something else removed "
                     "the temp file: send its manifest with reprint: true)"
                 )

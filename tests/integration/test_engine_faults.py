@@ -284,7 +284,9 @@ def test_a_delivery_taken_as_published_after_a_crash_says_so_when_its_file_is_no
     rig.start()
     rig.run(until=done(rig, job_id), steps=10)
     detail = rig.job(job_id).history[-1].detail
-    assert detail.startswith("indigo: K3_K3-1_bc-85x55_x1.pdf (found after a restart: its complete temp file was gone")
+    assert detail.startswith(
+        "indigo: K3_K3-1_bc-85x55_x1.pdf (recorded after the fact: its complete temp file was gone"
+    )
     assert "send its manifest with reprint: true" in detail
     assert rig.take_prints() == []
     # The file still in the hot folder after the rename: nothing to say.
@@ -355,7 +357,7 @@ def test_a_job_made_again_after_a_crash_says_so_in_its_history(rig: Rig) -> None
     entries = [(e.status.value, e.detail) for e in job.history]
     started = [detail for status, detail in entries if status == "OutputCreationStarted"]
     assert len(started) == 2 and "again" not in started[0]
-    assert started[1].endswith("(again: the daemon stopped while it was made)")
+    assert started[1].endswith("(again: its making was cut short, by a stop or a full disk)")
     assert [status for status, _ in entries].count("InHotFolder") == 1
 
 
