@@ -23,6 +23,7 @@ if "run" in sys.argv[1:] and sys.argv[0].rsplit("/", 1)[-1] in ("spo-hotfolder",
 
 import argparse  # (after the signals of `run` are caught)
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -168,6 +169,10 @@ def _one_stream() -> bool:
 def _os_error_text(exc: OSError) -> str:
     where = f"{exc.filename}: " if exc.filename else ""
     text = f"{where}{exc.strerror or exc}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        # (audit U: "error: No space left on device", which disk left to guess)
+        text += " (a disk is full, most likely the spool's, where commands are handed to the daemon: free some space"
+        text += ", then give the command again)"
     if isinstance(exc, PermissionError):
         from spo_hotfolder.ledger import user_name
 

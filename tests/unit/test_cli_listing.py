@@ -581,3 +581,16 @@ def test_check_config_notes_a_hot_folder_this_user_may_not_write(
     ]
     assert commands._hot_folder_notes(config, look(True), 10, kinds) == []
     assert commands._hot_folder_notes(config, look(False), 10, ("missing",)) == []
+
+
+def test_a_full_disk_is_said_so_by_the_cli() -> None:
+    """Audit U: `release` on a full spool disk said only "error: No space left on device"."""
+    import errno
+
+    from spo_hotfolder.cli import _os_error_text
+
+    text = _os_error_text(OSError(errno.ENOSPC, "No space left on device"))
+    assert text == (
+        "No space left on device (a disk is full, most likely the spool's, where commands are handed to the "
+        "daemon: free some space, then give the command again)"
+    )
