@@ -773,9 +773,21 @@ class Engine:
                 # names them may be one that could not be taken in.
                 if what == "file":
                     self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)
+                elif what == "drop" and subject:
+                    self._drops_again(Path(subject))
                 self._spool_full_said(exc, what=what, subject=subject)
                 return
             log.exception("engine.unexpected_error", what=what, subject=subject)
+
+    def _drops_again(self, where: Path) -> None:
+        """The drop files in the job folder ``where`` (or beside the file ``where``), whose handling
+        a full disk stopped: looked at again in a few seconds. Nothing else would read them: the
+        tracker gave them out, and a rescan skips a folder unchanged since the last one (audit U2 1:
+        a RETRY dropped into failed/ on a full disk was never acted on once there was space)."""
+        folder = where if where.is_dir() else where.parent
+        self._dirs_seen.pop(str(folder), None)
+        for name in self._drop_files_in(folder):
+            self.tracker.hold(folder / name, DISK_FULL_RETRY_SECONDS)
 
     def files_arriving(self) -> int:
         """(any thread) How many files the engine has seen and not taken in yet: settling, or

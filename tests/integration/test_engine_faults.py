@@ -4705,6 +4705,29 @@ def test_a_drop_file_read_while_the_ledger_is_full_acts_once_there_is_space(rig:
         assert [e.removed_by for e in r.job(job_id).history if e.status is JobStatus.Blocked] == ["amy"]
 
 
+def test_a_retry_dropped_into_failed_while_the_ledger_is_full_acts_once_there_is_space(rig: Rig) -> None:
+    """Audit U2 1: a RETRY dropped into a failed job's folder while the spool disk was full was never
+    acted on once there was space: the tracker had given it out, nothing was moved (its folder
+    unchanged, so rescans skipped it). A drop file a full disk stopped is looked at again."""
+    r = rig
+    shutil.rmtree(r.hot)  # the share is not mounted: the job fails after its attempts
+    job_id = r.order("RF2")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=40, dt=5)
+    r.hot.mkdir(parents=True)
+    folder = r.root / "failed" / job_id
+    disk = DiskFull(r.ledger._db)
+    r.ledger._db = disk  # type: ignore[assignment]
+    (folder / "RETRY").write_text("dan\n")
+    with capture_logs() as logs:
+        r.run(steps=8)
+    assert [e for e in logs if e["event"] == "spool.disk_full"]
+    assert (folder / "RETRY").is_file() and r.stage(job_id) is Stage.FAILED
+    disk.full = False  # space again
+    r.run(until=done(r, job_id), steps=20, dt=5)
+    assert r.take_prints() == ["RF2_RF2-1_bc-85x55_x1.pdf"]
+    assert [e.by for e in r.job(job_id).history if e.status is JobStatus.RecreationRequested] == ["dan"]
+
+
 def test_a_job_failed_while_the_ledger_is_full_keeps_its_true_reason(rig: Rig) -> None:
     """Audit U 3: a job failing as the spool disk filled went into failed/ with its ERROR.txt ahead of
     its record; with space again, the ledger still said work/, and the job was failed once more as
