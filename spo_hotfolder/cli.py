@@ -38,6 +38,10 @@ DEFAULT_CONFIG = "/etc/spo-hotfolder/spo-hotfolder.yaml"
 PROG = "spo-hotfolder"
 
 
+#: SQLite's code for a full disk (sqlite3.SQLITE_FULL, named here: the module is loaded only when needed).
+SQLITE_FULL = 13
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     caught = "run" in argv  # maybe `run`: its signals are caught before the parser is even built (~10 ms)
@@ -118,6 +122,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except DatabaseError as exc:
         # (audit D 1: `jobs` on a damaged or emptied ledger ended in a traceback, "daemon.crashed")
+        if getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or "disk is full" in str(exc):
+            # Not damage (audit U2 2: "put back a copy from a backup" of a ledger that was fine).
+            print(
+                f"{PROG}: error: the ledger (state/ledger.sqlite3 under paths.root) cannot be used now: {exc}: free "
+                "some space on the spool's disk, then give the command again (a command the daemon took in before "
+                f"is done or refused by itself: `{PROG} show JOB` says which)",
+                file=sys.stderr,
+            )
+            return 1
         print(
             f"{PROG}: error: the ledger (state/ledger.sqlite3 under paths.root) cannot be read: {exc}; it is damaged, "
             "empty or not a ledger: stop the daemon and put back a copy from a backup",

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -594,3 +595,26 @@ def test_a_full_disk_is_said_so_by_the_cli() -> None:
         "No space left on device (a disk is full, most likely the spool's, where commands are handed to the "
         "daemon: free some space, then give the command again)"
     )
+
+
+def test_a_ledger_on_a_full_disk_is_not_called_damaged(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    """Audit U2 2: a CLI command on a full spool disk said the ledger was "damaged, empty or not a
+    ledger: stop the daemon and put back a copy from a backup": the ledger was fine."""
+    import sqlite3
+
+    from spo_hotfolder import cli, commands
+
+    def full(args: Any) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def damaged(args: Any) -> int:
+        raise sqlite3.DatabaseError("file is not a database")
+
+    monkeypatch.setitem(commands.COMMANDS, "jobs", full)
+    assert cli.main(["-c", "/nonexistent.yaml", "jobs"]) == 1
+    said = capsys.readouterr().err
+    assert "cannot be used now: database or disk is full: free some space on the spool's disk" in said, said
+    assert "backup" not in said
+    monkeypatch.setitem(commands.COMMANDS, "jobs", damaged)
+    assert cli.main(["-c", "/nonexistent.yaml", "jobs"]) == 1
+    assert "it is damaged, empty or not a ledger" in capsys.readouterr().err
