@@ -705,9 +705,16 @@ def cmd_action(args: argparse.Namespace) -> int:
             time.sleep(0.1)
         # Not known to be done: no exit 0, which a script would take for success (audit BQ 2: a
         # release refused later by a REJECT given before it had exited 0).
+        from spo_hotfolder.health import disk_full
+
+        why = (
+            f"the disk holding {config.paths.state} is full: it is recorded once there is space"
+            if disk_full(config.paths.state)
+            else "it is busy with a long job, or hung"
+        )  # (audit U2: "busy or hung" of a daemon that had said the disk was full)
         fail(
-            f"{job.job_id}: the daemon has not answered the {action.value} within {COMMAND_WAIT_SECONDS:g} s (it is "
-            "busy with a long job, or hung); the command stays queued and is done or refused in its turn: see "
+            f"{job.job_id}: the daemon has not answered the {action.value} within {COMMAND_WAIT_SECONDS:g} s ({why}); "
+            "the command stays queued and is done or refused in its turn: see "
             f"`{PROG} show {job.job_id}` for its outcome, do not give it again"
         )
     finally:

@@ -60,7 +60,7 @@ def health_report(config: Config) -> dict[str, Any]:
         if daemon_alive(pid):
             # Starting; or started on a full disk after a crash, health.json still the old one's
             # (audit U 4: "not running (pid ... ended without stopping)" of a running daemon).
-            why = f": the disk holding {paths.state} is full, free some space" if _full(paths.state) else ""
+            why = f": the disk holding {paths.state} is full, free some space" if disk_full(paths.state) else ""
             report = {
                 "ok": False,
                 "reason": f"the daemon (pid {pid}) is starting: no health report yet{why}",
@@ -78,7 +78,7 @@ def health_report(config: Config) -> dict[str, Any]:
         limit = 3 * float(health.get("heartbeat_interval_seconds", HEARTBEAT_SECONDS)) + 5
         if health["age_seconds"] > limit:
             why = "(hung?)"
-            if _full(paths.state):
+            if disk_full(paths.state):
                 # It cannot rewrite health.json (nor record anything): not hung, a full disk.
                 why = f"(the disk holding {paths.state} is full: free some space)"
             report.update(ok=False, reason=f"the daemon has not reported for {health['age_seconds']:.0f} s {why}")
@@ -101,7 +101,7 @@ def health_report(config: Config) -> dict[str, Any]:
     return report
 
 
-def _full(folder: Path) -> bool:
+def disk_full(folder: Path) -> bool:
     """The disk holding ``folder`` has no block (or no inode) left for this user."""
     try:
         st = os.statvfs(folder)

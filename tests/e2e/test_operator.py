@@ -288,8 +288,23 @@ def test_a_command_the_daemon_does_not_answer_in_time_is_no_success(
     out, err = capsys.readouterr()
     assert code == 1 and out == "", (out, err)
     assert err.startswith(f"spo-hotfolder: error: {job_id}: the daemon has not answered the RELEASE within 0.3 s")
+    assert "(it is busy with a long job, or hung)" in err
     assert "the command stays queued" in err and len(err.splitlines()) == 1
     assert len(list((daemon.root / "state" / "commands").glob("*.json"))) == 1, "still queued"
+    # On a full disk, that is why (audit U2: "busy or hung" of a daemon that had said the disk was full).
+    from spo_hotfolder import health
+
+    monkeypatch.setattr(health, "disk_full", lambda folder: True)
+    assert lock.acquire()
+    lock.mark_daemon()
+    try:
+        code = main(["-c", str(daemon.config), "reject", job_id, "--by", "amy"])
+    finally:
+        lock.release()
+    err = capsys.readouterr().err
+    assert (
+        code == 1 and f"(the disk holding {daemon.root / 'state'} is full: it is recorded once there is space)" in err
+    )
 
 
 def test_reject_by_drop_and_by_cli(make_daemon, tmp_path: Path) -> None:
