@@ -38,10 +38,6 @@ DEFAULT_CONFIG = "/etc/spo-hotfolder/spo-hotfolder.yaml"
 PROG = "spo-hotfolder"
 
 
-#: SQLite's code for a full disk (sqlite3.SQLITE_FULL, named here: the module is loaded only when needed).
-SQLITE_FULL = 13
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     caught = "run" in argv  # maybe `run`: its signals are caught before the parser is even built (~10 ms)
@@ -88,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from spo_hotfolder import commands
     from spo_hotfolder.config import ConfigError
-    from spo_hotfolder.ledger import LedgerError
+    from spo_hotfolder.ledger import LedgerError, is_disk_full
 
     if args.command == "run":
         sys.stdout = plain_stdout  # the daemon's log handles its own write errors
@@ -122,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except DatabaseError as exc:
         # (audit D 1: `jobs` on a damaged or emptied ledger ended in a traceback, "daemon.crashed")
-        if getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or "disk is full" in str(exc):
+        if is_disk_full(exc):
             # Not damage (audit U2 2: "put back a copy from a backup" of a ledger that was fine).
             print(
                 f"{PROG}: error: the ledger (state/ledger.sqlite3 under paths.root) cannot be used now: {exc}: free "

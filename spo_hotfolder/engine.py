@@ -85,7 +85,7 @@ from spo_hotfolder.fsutil import (
     unique_path,
     write_new,
 )
-from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Delivery, Job, Ledger, Stage
+from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Artwork, Delivery, Job, Ledger, Stage, is_disk_full
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
@@ -313,18 +313,6 @@ def _command_time(token: str) -> str | None:
 
 #: An answer about a file in a job folder that is no drop file (_on_stray): its name.
 _STRAY_ANSWER = re.compile(r"^\S+  (.+?): not a drop file, left alone\. ")
-
-#: SQLite's result code for a full disk (sqlite3.SQLITE_FULL, named from Python 3.11.4 on).
-SQLITE_FULL = 13
-
-
-def _disk_full(exc: BaseException) -> bool:
-    """A full disk or quota, from the filesystem or SQLite (SQLITE_FULL)."""
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    if isinstance(exc, sqlite3.Error):
-        return getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or "disk is full" in str(exc)
-    return False
 
 
 def _file_sig(path: Path) -> str:
@@ -668,7 +656,7 @@ class Engine:
             try:
                 self.step()
             except Exception as exc:
-                if _disk_full(exc):
+                if is_disk_full(exc):
                     self._spool_full_said(exc)
                 else:
                     log.exception("engine.step_failed", action="the engine goes on in 1 s")
@@ -766,7 +754,7 @@ class Engine:
         try:
             fn()
         except Exception as exc:
-            if _disk_full(exc):
+            if is_disk_full(exc):
                 # Nothing was recorded (a failed commit leaves nothing behind): tried again later,
                 # a file in a few seconds (not only at the next rescan). Files waiting for a manifest
                 # count their artwork_timeout_seconds from now (_check_orphans): the manifest that
@@ -842,7 +830,8 @@ class Engine:
             job = self.ledger.get_job(job_id, history=False)
             if job is None or self.ledger.published_delivery(job_id, job.generation):
                 continue  # the PDF is in its hot folder already (its ticket waits)
-            decision = decide_route(self.facts(job), self.config)
+            facts = self.facts(job)
+            decision = decide_route(facts, self.config)
             target = decision.target
             named = decision.hot_folder
             if named is not None and named not in self.config.hot_folders and job.stage is not Stage.FAILED:
@@ -860,7 +849,7 @@ class Engine:
             if route is None:
                 if old is None:
                     continue  # no route decided yet, none to compare with
-                route = decide_route(self.facts(job), old).target
+                route = decide_route(facts, old).target
                 if route == target:
                     continue
                 if target != "skip":
@@ -2547,9 +2536,7 @@ class Engine:
             # one a crash leaves before its removal (once quiet) is removed at the next start, as a
             # taken one is (_tidy_inbox_folders; audit P 1: it stayed in the inbox for good).
             key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
-            with self.ledger.transaction():
-                self.ledger.record_intake(key, str(path), manifest.order_id, self.clock.now())
-                self.ledger.complete_intake(key)
+            self.ledger.record_intake(key, str(path), manifest.order_id, self.clock.now(), completed=True)
         target = self._put_refusal(
             self._failed_name(path), text, path, path.name, artwork=moving, copy=None if unchanged else data
         )
@@ -3979,7 +3966,7 @@ class Engine:
         except sqlite3.OperationalError as exc:
             self._ledger_trouble(job_id, exc)
         except Exception as exc:  # noqa: BLE001 - contain it: the daemon serves the other jobs
-            if _disk_full(exc):  # (a folder that cannot be made on a full disk): not the job's fault
+            if is_disk_full(exc):  # (a folder that cannot be made on a full disk): not the job's fault
                 self._spool_full(job_id, exc)
                 return
             bound().exception("job.internal_error", stage=job.stage.value)
@@ -4816,7 +4803,7 @@ class Engine:
     def _ledger_trouble(self, job_id: str, exc: sqlite3.OperationalError) -> None:
         """The ledger is locked or busy for longer than busy_timeout, or its disk is full: not the
         job's fault. It stays where it is and is tried again shortly."""
-        if _disk_full(exc):
+        if is_disk_full(exc):
             self._spool_full(job_id, exc)
         else:
             log.warning("job.ledger_busy", job_id=job_id, error=str(exc), action="trying again in 2 s")

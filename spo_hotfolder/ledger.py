@@ -16,6 +16,7 @@ daemon, and by the operator commands only while no daemon holds the lock (see se
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import operator
 import os
@@ -451,6 +452,19 @@ def _create_ledger_file(path: Path) -> None:
                 os.fchmod(fd, 0o664 if folder.st_mode & 0o020 else 0o644)
     finally:
         os.close(fd)
+
+
+#: SQLite's result code for a full disk (sqlite3.SQLITE_FULL, named from Python 3.11.4 on).
+SQLITE_FULL = 13
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A full disk or quota, from the filesystem or SQLite (SQLITE_FULL)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or "disk is full" in str(exc)
+    return False
 
 
 def disk_full_why(path: Path) -> str:
@@ -1281,14 +1295,16 @@ class Ledger:
             row = self._db.execute("SELECT completed, order_id FROM intakes WHERE key = ?", (key,)).fetchone()
         return (bool(row[0]), row[1]) if row else None
 
-    def record_intake(self, key: str, path: str, order_id: str, now: datetime) -> None:
+    def record_intake(self, key: str, path: str, order_id: str, now: datetime, *, completed: bool = False) -> None:
+        """``completed``: nothing of it is to be finished (a refused folder drop's manifest, noted so
+        that the folder it came in is known as one a manifest came in)."""
         # Durable: the job's artwork leaves the inbox right after this commit, and its manifest
         # after the job's first run; a power loss must not leave them in a job folder the ledger
         # does not know (the next intake starts such a folder afresh).
         with self.transaction(durable=True) as db:
             db.execute(
-                "INSERT OR REPLACE INTO intakes (key, path, order_id, at, completed) VALUES (?, ?, ?, ?, 0)",
-                (key, path, order_id, iso(now)),
+                "INSERT OR REPLACE INTO intakes (key, path, order_id, at, completed) VALUES (?, ?, ?, ?, ?)",
+                (key, path, order_id, iso(now), int(completed)),
             )
 
     def intake_under(self, folder: str) -> bool:

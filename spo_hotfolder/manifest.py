@@ -320,11 +320,12 @@ class _ManifestReader:
         if not _ID_RE.fullmatch(text) or text.startswith("."):
             self.problem(path, f"must be {_ID_RULE} (got {describe(text)})")
             return None
-        if folder and (windows_device(text) or text.endswith(".")):
+        device = folder and windows_device(text)
+        if device or (folder and text.endswith(".")):
             # quarantine/CON/ showed over SMB as CSHOFG~F, quarantine/x./ as WGB08M~D (audit S 1).
             what_it_is = (
                 "a name Windows keeps for a device (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with any extension)"
-                if windows_device(text)
+                if device
                 else "a name ending with '.', which Windows removes"
             )
             self.problem(

@@ -214,10 +214,7 @@ def _miscounted(reader: PdfReader, count: int) -> str | None:
         return None
     if not isinstance(declared, int) or isinstance(declared, bool) or declared == count:
         return None
-    return (
-        f"{_OURS}its page tree says it has {declared:,} page{'s' if declared != 1 else ''} (/Count), and it holds "
-        f"{count:,}"
-    )
+    return f"its page tree says it has {declared:,} page{'s' if declared != 1 else ''} (/Count), and it holds {count:,}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -797,14 +794,8 @@ def _content_finding(collector: _Collector, label: str, name: str, damaged: list
     collector.add(REPAIRED, text, name, first.number)
 
 
-#: A repair of ours, said as it is (``_miscounted``).
-_OURS = "(ours) "
-
-
 def _plain_repair(warning: str) -> str:
     """pypdf's warning about a file it mended, in plain words (its own text where not known)."""
-    if warning.startswith(_OURS):
-        return warning[len(_OURS) :]
     for pattern, plain in _REPAIRS:
         if pattern.search(warning):
             return plain
@@ -1802,6 +1793,7 @@ def preflight(
                     "the one the order describes (a different or damaged upload)",
                     art.name,
                 )
+            miscounted: str | None = None  # (a mend of ours, said beside pypdf's)
             try:
                 with open(art.path, "rb") as fh:
                     with pypdf_warnings() as repairs:
@@ -1816,8 +1808,6 @@ def preflight(
                         if count == 0:
                             raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
                         miscounted = _miscounted(reader, count)
-                        if miscounted is not None:
-                            repairs.append(miscounted)
                         read = _read_pages(art.name, reader, len(pages) + 1, scan_fonts, check_resources)
                         pages.extend(read)
                     if read_also is not None:
@@ -1825,7 +1815,7 @@ def preflight(
                 damaged = [p for p in read if p.content_damage is not None or p.resource_damage is not None]
                 repairs = real_repairs(repairs)
                 inline = [p for p in read if p.content_inline]
-                if inline and not repairs:
+                if inline and not repairs and miscounted is None:
                     # (in a file pypdf mended, what it read may hold such a stream: the mend is said)
                     collector.error(
                         "open",
@@ -1840,12 +1830,12 @@ def preflight(
                     _content_finding(collector, label, art.name, damaged)
                     # (pypdf's own word on the same stream, read for the fonts, is not said twice)
                     repairs = [r for r in repairs if not _DECOMPRESSING.search(r)]
-                if repairs:
+                if repairs or miscounted is not None:
                     # Readable, but only after pypdf mended it. What it read may not be what was sent
                     # (a file overwritten in place while it was taken passes as "mended" with pages of
                     # garbage): an error unless configured otherwise. Where it passes, a strict RIP may
                     # still refuse the file as it is, so the output is written anew (output.check).
-                    damage = _plain_repair(repairs[0])
+                    damage = _plain_repair(repairs[0]) if repairs else miscounted
                     if collector.validation.severity(REPAIRED) == "error":
                         message = (
                             f"artwork {label} is damaged ({damage}): it could be read only by repairing it, "
