@@ -38,6 +38,9 @@ _DROP_STEM = re.compile(r"^(release|reject|retry)(?:[\s_-]*(?:\(\d+\)|copy|kopie
 _ARTWORK_LINE = re.compile(r"^\s*artwork\s*[:=]\s*(\S.*?)\s*$", re.IGNORECASE)
 _FINGERPRINT = re.compile(r"[0-9a-fA-F]{4,64}")
 MAX_NAME = 64
+#: The actor of the daemon's own entries in a job's history (SPEC 6: "system" or the operator's
+#: name).
+SYSTEM = "system"
 MAX_NOTE = 500
 FINGERPRINT_LEN = 12
 

@@ -32,7 +32,6 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-import spo_hotfolder.engine as engine_module
 import spo_hotfolder.fsutil as fsutil_module
 from spo_hotfolder.clock import iso, parse_iso
 from spo_hotfolder.config import load_config
@@ -45,6 +44,7 @@ from spo_hotfolder.pdfwork import PdfWorker
 from spo_hotfolder.service import prepare_folders
 from spo_hotfolder.status import JobStatus
 from tests.daemon import run_cli, write_config
+from tests.engine_parts import engine_module
 from tests.pdfs import make_pdf
 
 CARD = [(91.0, 61.0), (91.0, 61.0)]

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-import spo_hotfolder.engine as engine_module
 from spo_hotfolder.ledger import Stage
 from spo_hotfolder.operator import Action
 from tests.daemon import write_config
+from tests.engine_parts import engine_module
 from tests.integration.test_engine_faults import Rig, done
 
 SILENCE = 0.3

@@ -1,0 +1,988 @@
+"""Operator actions: the drop files and the CLI commands, acted on through one path.
+
+A part of the class ``Engine`` (``engine/core.py``), kept in a module of its own; its methods
+run on the engine's thread, ``self`` being the Engine."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import shutil
+import stat
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spo_hotfolder.clock import iso, later
+from spo_hotfolder.digests import sha256_of
+from spo_hotfolder.engine.base import (
+    _ARTWORK_WORDS,
+    _STATUS_HEADER,
+    _STRAY_ANSWER,
+    ANSWERS_KEPT,
+    ANSWERS_TOGETHER_SECONDS,
+    COPY_SUFFIX,
+    ActionResult,
+    _artwork_missing_failure,
+    _artwork_without_output,
+    _command_time,
+    _drop_name,
+    _file_manager_litter,
+    _file_token,
+    _owner,
+    _release_used,
+    log,
+)
+from spo_hotfolder.engine.state import EngineState
+from spo_hotfolder.fsutil import (
+    atomic_write,
+    fit_name,
+    fsync_dir,
+    into_history,
+    name_key,
+    unique_path,
+)
+from spo_hotfolder.ledger import Artwork, Job, Stage
+from spo_hotfolder.operator import (
+    ACTION_ORDER,
+    SYSTEM,
+    Action,
+    DropNote,
+    classify_drop,
+    clean_name,
+    clean_note,
+    parse_drop,
+    pending_commands,
+    refusal,
+)
+from spo_hotfolder.pdfreport import not_a_pdf
+from spo_hotfolder.reports import WHAT_NOW
+from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine.core import Engine
+
+
+class EngineActions(EngineState):
+    # -- operator actions -----------------------------------------------------------------------
+
+    def _job_of_folder(self: Engine, job_folder: Path) -> Job | None:
+        """The job whose folder ``job_folder`` is; None otherwise (``_answer_not_a_job`` says why)."""
+        job = self.ledger.get_job(job_folder.name)
+        if job is None or self.job_dir(job) != job_folder:
+            return None
+        return job
+
+    def _job_named_in(self: Engine, folder: Path) -> Job | None:
+        """The job whose STATUS.txt a folder holds, when it is not that job's folder as the daemon
+        knows it: a job folder renamed or copied by hand ("F3-1 check")."""
+        try:
+            with open(folder / "STATUS.txt", encoding="utf-8", errors="replace") as fh:
+                first = fh.readline(512)
+        except OSError:
+            return None
+        match = _STATUS_HEADER.match(first)
+        if match is None:
+            return None
+        job = self.ledger.get_job(match.group(1), history=False)
+        if job is None or self.job_dir(job) == folder:
+            return None
+        return job
+
+    def _answer_no_job_folder(self: Engine, folder: Path, path: Path) -> None:
+        """A drop file in a folder of quarantine/ or failed/ that is no job's (made by hand or by a
+        script, perhaps named as a job whose folder is elsewhere): renamed where the operator looks
+        to say it did nothing (audit BJ 1: it kept its name, so that a job printed long ago looked
+        held, and the log said it again at every rescan). A replacement PDF keeps its name; it is
+        said once."""
+        known = self.ledger.get_job(folder.name, history=False)
+        if known is not None and known.stage is not Stage.PURGED:
+            reason = (
+                f"this folder is not job {known.job_id}'s: its folder is {known.folder}/ "
+                f"(status {known.status.value}); drop files act only there"
+            )
+        else:
+            reason = "this folder is not a job the daemon holds; drop files act only in job folders"
+        if classify_drop(path.name) is not None and path.is_file() and not path.is_symlink():
+            answer = unique_path(
+                path.with_name(fit_name(f"NOT USED - {path.name} - this folder is no job's.txt")), keep_extension=True
+            )
+            try:
+                os.replace(path, answer)
+            except FileNotFoundError:
+                return
+            log.warning("drop.not_a_job", file=str(path), renamed_to=answer.name, reason=reason)
+        elif path not in self._answered_elsewhere:
+            self._answered_elsewhere.add(path)
+            log.warning("drop.not_a_job", file=str(path), reason=reason)
+
+    def _answer_not_a_job(self: Engine, folder: Path, path: Path) -> None:
+        """A drop file in a folder of failed/ that holds a refused manifest (or an unclaimed file),
+        not a job: answered in its ERROR.txt, where the operator reads, and moved into history/.
+        In a job's folder renamed or copied by hand: answered in its STATUS.txt, naming the job."""
+        if not os.path.lexists(path):
+            return
+        job = self._job_named_in(folder)
+        if job is not None:
+            now = self.clock.now()
+            kept = into_history(folder, path, now)
+            known = self.job_dir(job)
+            replacement = path.parent.name == "replace"
+            verb = "put" if replacement else "drop"
+            action = classify_drop(path.name)
+            command = (
+                f"replace {job.job_id} '{kept}'"
+                if replacement
+                else f"{(action or Action.RELEASE).value.lower()} {job.job_id}"
+            )
+            copy = folder.name.endswith(COPY_SUFFIX)
+            if known.exists():
+                where = f"{verb} {path.name} into {self.rel(known)}/" + ("replace/" if replacement else "")
+            elif not copy and known.parent == folder.parent:
+                where = f"rename this folder back to {job.job_id}, then {verb} {path.name} again"
+            else:
+                where = (
+                    f"put the job's folder back as {self.rel(known)}/ (it is not there: moved or removed by hand), "
+                    f"or use `spo-hotfolder {command}`"
+                )
+            if copy:
+                what = f"a copy of job {job.job_id}'s folder"
+            elif folder.name == job.job_id:
+                what = f"job {job.job_id}'s folder, moved here by hand (or a copy of it)"
+            else:
+                what = f"job {job.job_id}'s folder under another name"
+            answer = (
+                f"\n{iso(now)}: {path.name} was not acted on (kept as history/{kept.name}): this is {what}, and the "
+                f"daemon knows the job's folder as {self.rel(known)}/; drop files act only there. To act on the job, "
+                f"{where}.\n"
+            )
+            status = folder / "STATUS.txt"
+            # Below its first line (the job's name, by which this folder is known as the job's), above
+            # the rest: its "What you can do now" told the operator to do what just did nothing (CE 2).
+            first, _, rest = status.read_text(encoding="utf-8", errors="replace").partition("\n")
+            # Its "What you can do now" said what acts in the job's own folder only ("Drop a file
+            # named RELEASE here"): here it says what does.
+            rest, said, _ = rest.partition(f"\n{WHAT_NOW}")
+            if said:
+                rest += f"\n{WHAT_NOW}\n  Nothing here: this is {what}. To act on the job, {where}.\n"
+            atomic_write(status, f"{first}\n{answer}\n{rest}")
+            log.warning("drop.not_the_job_folder", file=str(path), job_id=job.job_id, job_folder=self.rel(known))
+            return
+        error = folder / "ERROR.txt"
+        if folder.parent != self.area("failed") or not error.is_file():
+            # Logged only for a file still there: one its job's folder took along as it moved on
+            # (a RELEASE dropped with a replacement, filed as unused) is not (audit BE 2).
+            self._answer_no_job_folder(folder, path)
+            return
+        now = self.clock.now()
+        kept = into_history(folder, path, now)
+        answer = (
+            f"\n{iso(now)}: {path.name} was not acted on (kept as history/{kept.name}): this folder holds a file "
+            "the daemon refused, not a job, so drop files do nothing here. Correct the manifest as said above and "
+            "put it into inbox/ again, with its artwork.\n"
+        )
+        atomic_write(error, error.read_text(encoding="utf-8", errors="replace") + answer)
+        log.info("drop.answered_not_a_job", file=str(path), folder=self.rel(folder))
+
+    def _on_replace(self: Engine, job_folder: Path, path: Path) -> None:
+        job = self._job_of_folder(job_folder)
+        if job is None:
+            self._answer_not_a_job(job_folder, path)  # (a copy of a job's folder, a refused manifest's)
+        else:
+            by = _owner(path)
+            try:
+                token: str | None = _file_token(os.lstat(path), path.name, job.job_id, Action.REPLACE)
+            except OSError:
+                token = None
+            self.apply(job.job_id, Action.REPLACE, by=by, note="", file=path, token=token)
+
+    def _on_drops(self: Engine, job_folder: Path, paths: list[Path]) -> None:
+        """Drop files that arrived together act in a safe order: a REJECT before a RELEASE."""
+        job = self._job_of_folder(job_folder)
+        if job is None:
+            for path in paths:
+                self._guard("drop", str(path), lambda p=path: self._answer_not_a_job(job_folder, p))
+            return
+        # Every drop file now in the folder is answered in this one round, in a safe order: files
+        # dropped together become complete a few microseconds apart, and the first action may move
+        # the folder away from under the others.
+        names = {p.name for p in paths}
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(job_folder):
+                kind = classify_drop(entry.name)
+                if kind is None or not entry.is_file(follow_symlinks=False) or entry.name in names:
+                    continue
+                if kind is Action.REJECT:
+                    # Not complete yet: it acts once it is, with the name and note written into it.
+                    # Meanwhile it holds back what would send the job on (_operator_word_waiting).
+                    continue
+                names.add(entry.name)
+        for name in names:
+            self.tracker.forget(job_folder / name)
+        drops = [(classify_drop(name), name) for name in names]
+        drops.sort(key=lambda item: (ACTION_ORDER[item[0]] if item[0] else 9, item[1]))
+        self._answering_drops = True
+        try:
+            self._act_on_drops(job, job_folder, drops)
+        finally:
+            self._answering_drops = False
+
+    def _act_on_drops(self: Engine, job: Job, job_folder: Path, drops: list[tuple[Action | None, str]]) -> None:
+        unread_reject: str | None = None  # a REJECT of this batch that could not be read
+        for action, name in drops:
+            # The first action may have moved the job folder (REJECT -> rejected/): the other drop
+            # files moved with it, and are answered there.
+            current = self.ledger.get_job(job.job_id)
+            folder = self._locate(current) if current is not None else None
+            drop = folder / name if folder is not None else job_folder / name
+            if action is None:
+                continue
+            if unread_reject is not None and folder is not None and os.path.lexists(drop):
+                # Someone also dropped a REJECT, which could not be read: the job is not sent on
+                # either (a job never prints when someone also tried to reject it).
+                self._refuse_drop(
+                    current or job,
+                    action,
+                    _drop_name(drop),
+                    f"a REJECT dropped with it ({unread_reject}) could not be read, so the job was not rejected; "
+                    f"it is not sent on either: drop a real REJECT file, or drop {name} again",
+                    drop,
+                    folder,
+                )
+                continue
+            try:
+                # Never through a symbolic link: its target (any file the daemon can read) would be
+                # copied into STATUS.txt and the history as the operator's name and note.
+                with open(os.open(drop, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+                    st = os.fstat(fh.fileno())
+                    if not stat.S_ISREG(st.st_mode):
+                        continue  # a folder or a pipe named RELEASE: _on_stray answers it
+                    data = fh.read(65536)
+                    note = parse_drop(data)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP and folder is not None:
+                    self._refuse_link(current or job, folder, drop, action)
+                    if action is Action.REJECT:
+                        unread_reject = name
+                continue
+            if action is not Action.REJECT and data.lstrip().startswith(b"%PDF-") and folder is not None:
+                # A PDF named RELEASE.pdf (or RETRY.pdf) is most likely corrected artwork put into
+                # the wrong place: taken as a release, the old output would print (audit, operator 3).
+                self._refuse_drop(
+                    current or job,
+                    action,
+                    note.by or _owner(drop),
+                    f"{name} is a PDF, and a PDF is never taken as a {action.value}: to replace the job's artwork, "
+                    f"put the PDF into replace/ (it is in history/ now); to {action.value.lower()} the job, drop a "
+                    f"text file named {action.value} (its first line your name)",
+                    drop,
+                    folder,
+                )
+                continue
+            by = note.by or _owner(drop)
+            token = _file_token(st, name, job.job_id, action)
+            self.apply(job.job_id, action, by=by, note=note.note, drop=drop, parsed=note, token=token)
+
+    def _refuse_drop(self: Engine, job: Job, action: Action, by: str, reason: str, drop: Path, folder: Path) -> None:
+        """A drop file refused before its action is looked at: said, then consumed into history/."""
+        self._refused(job, action, by, reason, None, self.clock.now())
+        self._consume_drop(job.job_id, drop, folder, self.clock.now())
+
+    def _refuse_link(self: Engine, job: Job, folder: Path, drop: Path, action: Action) -> None:
+        now = self.clock.now()
+        into_history(folder, drop, now)
+        reason = (
+            f"{drop.name} is a symbolic link, not a file; the daemon does not follow links in job folders. "
+            f"Drop a real file named {drop.name} (the first line your name, the rest a note)"
+        )
+        self._note_action(job.job_id, f"{iso(now)}  {action.value} refused: {reason}")
+        log.warning("operator.refused", job_id=job.job_id, action=action.value, reason=reason)
+        self._write_status(job.job_id)
+
+    def _on_command(self: Engine, path: Path) -> None:
+        self.run_command(path)
+
+    def run_command(self: Engine, path: Path) -> ActionResult | None:
+        """A command file written by the CLI (read by the daemon, or applied by the CLI itself
+        while no daemon runs): same rules, same code as a drop file. None: unreadable (removed)."""
+        try:
+            command = json.loads(path.read_text("utf-8"))
+            action = Action(command["action"])
+            job_id = str(command["job_id"])
+            by = str(command.get("by") or "operator")
+            note = str(command.get("note") or "")
+            token = str(command["token"])
+            file = Path(command["file"]) if command.get("file") else None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("command.unreadable", file=str(path), error=str(exc))
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+        result = self.apply(job_id, action, by=by, note=note, file=file, token=token)
+        log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        if file is not None and file.parent != self.commands_dir() and self.commands_dir() in file.parents:
+            with contextlib.suppress(OSError):
+                file.parent.rmdir()  # the CLI's staging folder, emptied by apply
+        return result
+
+    def apply(
+        self: Engine,
+        job_id: str,
+        action: Action,
+        *,
+        by: str,
+        note: str,
+        drop: Path | None = None,
+        file: Path | None = None,
+        parsed: DropNote | None = None,
+        token: str | None = None,
+    ) -> ActionResult:
+        """An operator action (drop file or CLI): checked against the job's state, then done or refused."""
+        by, note = clean_name(by) or "operator", clean_note(note)  # a CLI's --by/--note, as a drop file's
+        now = self.clock.now()
+        job = self.ledger.get_job(job_id)
+        if job is None:
+            return ActionResult(False, f"no job {job_id!r} in the ledger")
+        job_dir = self._locate(job)
+        # The drop file is consumed (into history/) once its action is in the ledger, not before: a
+        # crash in between leaves it in the folder, answered at the next start, never lost. Its
+        # outcome is recorded with the action (the token: a CLI command's, or the drop file's
+        # identity), so one that a crash left behind is consumed then, never acted on twice.
+        done = self.ledger.drop_result(token) if token is not None else None
+        if done is not None:
+            log.info("operator.already_done", job_id=job_id, action=action.value, outcome=done[0])
+            self._consume_drop(job_id, drop, job_dir, now)
+            if action is Action.REPLACE and file is not None and job_dir is not None and job_dir in file.parents:
+                self._drop_taken_replacement(job_dir, file, now)
+            elif file is not None and self.commands_dir() in file.parents:
+                with contextlib.suppress(OSError):
+                    file.unlink()  # a CLI replacement's staged copy (gone if it was taken)
+            return ActionResult(done[0] == "done", done[1])
+        reason = refusal(job, action)
+        if reason is None and action in (Action.REJECT, Action.REPLACE):
+            reason = self._delivery_undecided(job, action)
+        if reason is None and job_dir is None and action is not Action.REJECT:
+            # Deleted (or moved away) in a file explorer: its artwork and output with it (audit BF 4).
+            reason = (
+                f"job {job_id}'s folder {job.folder} is not there: it was deleted or moved by hand; put it back "
+                f"where it was, or reject the job (spo-hotfolder reject {job_id})"
+            )
+        if reason is None and action is Action.RELEASE and parsed is not None and parsed.artwork:
+            current = self.extra(job).fingerprint or ""
+            matches = current and (current.startswith(parsed.artwork) or parsed.artwork.startswith(current))
+            # (artwork changed in its folder since its check: the job fails below, saying so)
+            if not matches and not self._artwork_changed_since_check(job):
+                reason = self._stale_release(parsed.artwork, current)
+        if reason is None and action is Action.RELEASE and token is not None:
+            reason = self._release_given_before(job, token)
+        if reason is None and action is Action.RELEASE:
+            reason = self._new_output_not_made(job)
+        if reason is None and action is not Action.REJECT and job_dir is not None:
+            reason = self._operator_word_waiting(job_dir, action, file)
+        if reason is None and action is Action.REPLACE and self._pdf_delivered(job):
+            reason = self._already_done_reason(job)
+        if reason is None and action is Action.REPLACE:
+            reason = self._check_replacement(job, file)
+        bound = log.bind(job_id=job_id, order_id=job.order_id, action=action.value, by=by)
+        if reason is not None:
+            if action is Action.REPLACE and job_dir is not None and job.active_block() is not None:
+                # A RELEASE dropped with this replacement was meant for the new artwork: with the
+                # replacement refused, it is not taken for the old one either.
+                reason += self._file_stale_releases(job_dir, now, "with the replacement, which was refused")
+            if action is Action.REPLACE and file is not None and job_dir is not None and os.path.lexists(file):
+                if job_dir in file.parents:
+                    into_history(job_dir, file, now, f"refused-{file.name}")
+                elif self.commands_dir() in file.parents:  # our staged copy of a CLI replace's file
+                    with contextlib.suppress(OSError):
+                        file.unlink()
+                # else: a file named on the command line (offline) stays where it is, as it does when
+                # the replacement is taken
+            result = self._refused(job, action, by, reason, token, now)
+            self._consume_drop(job_id, drop, job_dir, now)
+            return result
+        if action is Action.RELEASE and job.stage is Stage.HELD and job_dir is not None and job.output:
+            # What the operator approves is the output they opened: one overwritten in place since
+            # it was checked is not it; nor is one made again from artwork changed since its check
+            # (the output gone, another PDF dragged over artwork/). The job fails, still blocked, as
+            # a delivery of it would (it removed the Blocked entry first, and a RETRY then printed
+            # the new artwork unseen).
+            output = job_dir / "output" / job.output
+            changed = (
+                self._output_changed(job, output)
+                if os.path.lexists(output)
+                else self._artwork_changed_failure(job, output_gone=True) or _artwork_missing_failure(self._inputs(job))
+            )
+            if changed is not None:
+                assert changed.status is not None
+                reason = f"{changed.reason}; the job is in failed/ (see ERROR.txt)"
+                result = self._refused(job, action, by, reason, token, now)
+                self._consume_drop(job_id, drop, job_dir, now)  # before the folder moves to failed/
+                self._record(job_id, changed.status, SYSTEM, changed.reason, now, write=False)
+                self._fail(job_id, changed, now)
+                return result
+        if action is Action.RELEASE:
+            block = job.active_block()
+            assert block is not None
+            held = job.stage is Stage.HELD
+            removed_note = note
+            if parsed is not None and parsed.artwork:
+                # Kept with the release: new artwork put in later (a release in advance of a failed
+                # job) is not approved by it (_void_narrow_release).
+                removed_note = f"{note} [approves artwork {parsed.artwork} only]".lstrip()
+            # Not held (still waiting for artwork, a future time, or its output; or failed): it goes
+            # on as it was and, no longer blocked, is delivered as soon as its output is made.
+            if job.stage is Stage.FAILED:
+                after = (
+                    "; the job has still failed: put a corrected PDF into replace/ or drop RETRY, and it goes on "
+                    "to delivery as soon as its output is made (no new release needed; other artwork sent with a new "
+                    "manifest would need one)"
+                )
+            elif not held:
+                after = (
+                    f"; its output is not made yet (status {job.status.value}): it goes to its hot folder as soon "
+                    "as it is, without waiting in quarantine/ to be opened"
+                )
+            else:
+                # What it approved, said with the answer (audit: a release read 60 ms after a
+                # replacement's output was made approved that output, and its answer did not say
+                # which): the output's time and the artwork's fingerprint that STATUS.txt shows.
+                made = next((e for e in reversed(job.history) if e.status is JobStatus.OutputCreated), None)
+                fingerprint = self.extra(job).fingerprint
+                after = (
+                    f"; it approves the output made at {made.at}" + (f" (artwork {fingerprint})" if fingerprint else "")
+                    if made is not None
+                    else ""
+                )
+            not_moved: OSError | None = None
+            with self.ledger.transaction():  # one commit: never released but left waiting by a crash
+                self.ledger.remove_status(block.id, job_id, by, removed_note, now)
+                if held:
+                    not_moved = self._record_stage(job_id, Stage.DELIVER, now)
+                if token:  # with the action: a command file left by a crash is not run twice
+                    self.ledger.drop_outcome(token, "done", f"released by {by}{after}", now)
+            if not_moved is not None:
+                raise not_moved
+            message = f"released by {by}" + (f" ({note})" if note else "") + after
+        elif action is Action.REJECT:
+            with self.ledger.transaction():
+                # (the problem of a failed job rejected is no longer one to fix: `show` said it on)
+                self.ledger.update_job(job_id, now, error=None)
+                self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
+                not_moved = self._record_stage(job_id, Stage.REJECTED, now)
+                if token:
+                    self.ledger.drop_outcome(token, "done", f"rejected by {by}", now)
+            if not_moved is not None:
+                raise not_moved
+            message = f"rejected by {by}" + (f" ({note})" if note else "")
+        elif action is Action.RETRY:
+            # A job whose PDF is in its hot folder already and whose ticket failed: nothing is made
+            # again, only the ticket is written; its history says so (audits AY 5c, BP 3).
+            # Any other goes through the check, the output and the copy again (SPEC 4), also one
+            # waiting in work/ for its next copy attempt: RecreationRequested says what it is, a new
+            # output (audit 12-05 F 3: "only the copy ... the output is not made again" contradicted it).
+            ticket_only = self.ledger.published_delivery(job_id, job.generation) is not None
+            what = (
+                "retry: only the job ticket is written (the PDF is in the hot folder already)"
+                if ticket_only
+                else "retry: the check, the output and the copy again"
+            )
+            with self.ledger.transaction():
+                self.ledger.update_job(job_id, now, attempts=0, next_attempt_at=None, error=None)
+                self._record(
+                    job_id,
+                    JobStatus.RecreationRequested,
+                    by,
+                    what + (f": {note}" if note else ""),
+                    now,
+                    write=False,
+                )
+                if token:
+                    self.ledger.drop_outcome(token, "done", f"retry requested by {by}", now)
+            self._send_on(job_id, now)
+            message = f"retry requested by {by}"
+        else:
+            assert file is not None
+            message = self._replace(job, file, by, now, token)
+        self._consume_drop(job_id, drop, job_dir, now)
+        self._note_action(job_id, f"{iso(now)}  {action.value}: {message}")
+        bound.info("operator.done", message=message)
+        self._write_status(job_id)
+        if token:
+            self.ledger.drop_outcome(token, "done", message, now)
+        if self._finished and not self._answering_drops:
+            # (also for a CLI command run while the daemon is down; drop files that arrived
+            # together are each answered by their own action first, _on_drops)
+            self._answer_leftovers()
+        self.wake()
+        return ActionResult(True, message)
+
+    def _send_on(self: Engine, job_id: str, now: datetime) -> None:
+        """A job whose RecreationRequested is recorded (a RETRY, or one a crash cut short) goes on:
+        waits for artwork still missing, copies again (a published PDF whose ticket failed: only the
+        ticket is written), or is made again."""
+        job = self.ledger.get_job(job_id, history=False)
+        assert job is not None
+        if any(not a.present for a in self.ledger.artwork(job_id)):
+            self._move_to(job, Stage.AWAITING, now)
+            until = later(now, self.config.watch.artwork_timeout_seconds)
+            self.ledger.update_job(job_id, now, awaiting_until=iso(until))
+            self._manifest_seen[job_id] = now  # it waits anew from the RETRY (_owner_order)
+            self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]
+            self._wake_at_deadline(job_id)
+            waiting = self.ledger.get_job(job_id, history=False)
+            if waiting is not None and waiting.stage is Stage.AWAITING:
+                # SPEC 6: referenced artwork not there yet -> AwaitingData (a RETRY of a job that
+                # failed for missing artwork waits for it again).
+                missing = [
+                    a.name
+                    for a in self.ledger.artwork(job_id)
+                    if not a.present and not (a.source and os.path.exists(a.source))
+                ]
+                if missing:
+                    self._record(job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + ", ".join(missing), now)
+        elif self.ledger.published_delivery(job_id, job.generation):
+            self._move_to(job, Stage.DELIVER, now)
+        else:
+            self._run_when_due(job_id, now)
+
+    def _note_action(self: Engine, job_id: str, text: str, *, append: bool = False) -> None:
+        """STATUS.txt's "Last action or notice". Answers given within ANSWERS_TOGETHER_SECONDS of
+        each other (drop files that came together: a REJECT, a replacement and a RELEASE, handled
+        in one round or in the next ones) are all said, the last few, not only the last one."""
+        mono = self.clock.monotonic()
+        if text and (append or mono - self._noted.get(job_id, -ANSWERS_TOGETHER_SECONDS) < ANSWERS_TOGETHER_SECONDS):
+            before = self._last_action_of(job_id)
+            if before:
+                earlier = [line for line in before.split("\n  ") if not self._stray_gone(job_id, line)]
+                text = "\n  ".join([*earlier[-(ANSWERS_KEPT - 1) :], text])
+        if text:
+            self._noted[job_id] = mono
+        self._last_action[job_id] = text
+        self.ledger.set_last_action(job_id, text)  # STATUS.txt says it after a restart too
+
+    def _stray_gone(self: Engine, job_id: str, answer: str) -> bool:
+        """Whether ``answer`` says a file was "not a drop file, left alone" and that file is gone
+        now ("New Text Document.txt" renamed RELEASE.txt): no longer worth saying."""
+        found = _STRAY_ANSWER.match(answer)
+        if found is None:
+            return False
+        job = self.ledger.get_job(job_id, history=False)
+        folder = self._locate(job) if job is not None else None
+        return folder is not None and not os.path.lexists(folder / found.group(1))
+
+    def _last_action_of(self: Engine, job_id: str) -> str | None:
+        if job_id not in self._last_action:
+            self._last_action[job_id] = self.ledger.last_action(job_id)
+        return self._last_action[job_id]
+
+    def _refused(
+        self: Engine, job: Job, action: Action, by: str, reason: str, token: str | None, now: datetime
+    ) -> ActionResult:
+        """An operator action refused: said in STATUS.txt, the log, and to a waiting CLI."""
+        job_id = job.job_id
+        with self.ledger.transaction():  # the answer, before the drop file goes (a crash between)
+            self._note_action(job_id, f"{iso(now)}  {action.value} by {by} refused: {reason}")
+            if token:
+                self.ledger.drop_outcome(token, "refused", reason, now)
+        log.warning("operator.refused", job_id=job_id, order_id=job.order_id, action=action.value, by=by, reason=reason)
+        self._write_status(job_id)
+        return ActionResult(False, reason)
+
+    @staticmethod
+    def _drop_taken_replacement(job_dir: Path, file: Path, now: datetime) -> None:
+        """A replacement in replace/ that was taken before a crash: our link of it is in artwork/,
+        so this name of it goes; anything else is kept in history/ (never thrown away)."""
+        artwork = job_dir / "artwork"
+        with contextlib.suppress(OSError):
+            if any(os.path.samefile(file, a) for a in artwork.iterdir()):
+                file.unlink()
+                return
+            into_history(job_dir, file, now, f"unused-{file.name}")
+
+    def _consume_drop(self: Engine, job_id: str, drop: Path | None, was_in: Path | None, now: datetime) -> None:
+        """Moves a drop file into its job's history/, wherever the action left the job's folder."""
+        if drop is None:
+            return
+        job = self.ledger.get_job(job_id, history=False)
+        for folder in (self._locate(job) if job is not None else None, was_in, drop.parent):
+            if folder is not None and os.path.lexists(folder / drop.name):
+                into_history(folder, folder / drop.name, now)
+                return
+
+    def _operator_word_waiting(self: Engine, job_dir: Path, action: Action, file: Path | None) -> str | None:
+        """Why ``action`` waits for a file an operator dropped a moment ago (still settling, or
+        just behind it in the queue), or None.
+
+        A REJECT comes first against anything that sends the job on (RELEASE, RETRY, a replacement,
+        by file or by command): a job never prints when someone also rejected it. A replacement PDF
+        in replace/ comes first against RELEASE and RETRY: a release approves the output the
+        operator saw, not the one the new file will make (after the replacement the job waits in
+        quarantine/ for a release of that one), and RETRY is what the replacement does anyway."""
+        waiting = self._reject_waiting(job_dir)
+        if waiting is not None:
+            again = {Action.RELEASE: "release again", Action.RETRY: "drop RETRY again"}.get(
+                action, "put the replacement into replace/ again"
+            )
+            return f"a REJECT file ({waiting}) is in the job's folder and is handled first; if it is refused, {again}"
+        rejects = [c for c in self.pending_commands(job_dir.name) if c.get("action") == Action.REJECT.value]
+        if rejects:
+            # A `spo-hotfolder reject` waiting in state/commands/ (the daemon hung or busy when both
+            # were given): it comes first too, as a REJECT file does (audit AH).
+            by = rejects[0].get("by") or "operator"
+            return f"a `spo-hotfolder reject` of this job by {by} is waiting and is done first"
+        if action not in (Action.RELEASE, Action.RETRY):
+            return None
+        pending = self._replacement_waiting(job_dir, file)
+        if pending is None:
+            command = self.replace_command_waiting(job_dir.name)
+            if command is not None:
+                return (
+                    f"a replacement given with `spo-hotfolder replace` ({command}) is not taken yet and comes first; "
+                    + (
+                        "the job is checked and made again with it, no RETRY needed"
+                        if action is Action.RETRY
+                        else "the job then waits in quarantine/ with its new output: open it, then release again"
+                    )
+                )
+            return None
+        if self.uploading(pending):
+            # A temporary name (watch.ignore, x.pdf.filepart): an upload under way, or one abandoned half-way.
+            return (
+                f"a file is being uploaded into replace/ ({pending}); a replacement is taken first, so "
+                f"{action.value} again once it is there (if that upload was abandoned, delete {pending})"
+            )
+        if action is Action.RETRY:
+            return (
+                f"a replacement (replace/{pending}) is in the job's folder and is taken first: the job is checked and "
+                "made again with it, no RETRY needed"
+            )
+        return (
+            f"a replacement (replace/{pending}) is in the job's folder and is taken first; the job then waits in "
+            "quarantine/ with its new output: open it, then release again"
+        )
+
+    def _file_stale_releases(self: Engine, job_dir: Path, now: datetime, dropped: str) -> str:
+        """RELEASE drop files in ``job_dir`` not read yet go into history/ as unused; returns what
+        to add to the operator's answer (empty when there were none)."""
+        stale: list[Path] = []
+        with contextlib.suppress(OSError), os.scandir(job_dir) as entries:
+            stale = [
+                Path(e.path)
+                for e in entries
+                if classify_drop(e.name) is Action.RELEASE and e.is_file(follow_symlinks=False)
+            ]
+        for path in stale:
+            into_history(job_dir, path, now, f"unused-{path.name}")
+        if not stale:
+            return ""
+        return (
+            f"; {', '.join(p.name for p in stale)} not acted on (kept in history/ as unused-...): it was dropped "
+            f"{dropped}. Open the output the job has now, then release again"
+        )
+
+    def _void_narrow_release(self: Engine, job: Job, by: str, now: datetime, *, from_manifest: bool = False) -> str:
+        """A job released in advance by a RELEASE that named its artwork (``artwork: <fingerprint>``)
+        approved that artwork only: new artwork with another fingerprint blocks it again. New
+        artwork ``by`` a replacement, or (``from_manifest``) a manifest sent again."""
+        removed = [e for e in job.history if e.status is JobStatus.Blocked and e.removed_at is not None]
+        if not removed:
+            return ""
+        release = removed[-1]
+        found = re.search(r"\[approves artwork ([0-9a-f]+) only\]", release.removed_note or "")
+        if found is None:
+            voided = self._void_release_of_an_output(job, release, by, now)
+            if voided or not from_manifest:
+                return voided
+            return self._void_advance_release(job, release, now)
+        current = self.extra(job).fingerprint or ""
+        if current and (current.startswith(found[1]) or found[1].startswith(current)):
+            return ""
+        detail = (
+            f"the release by {removed[-1].removed_by} approved artwork {found[1]} only; {by} put in other artwork "
+            f"({current or 'not all there yet'}): check its output, then release again"
+        )
+        self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
+        return f"; blocked again: {detail}"
+
+    def _new_output_not_made(self: Engine, job: Job) -> str | None:
+        """Why a RELEASE is refused while new artwork (a replacement, a manifest sent again) has come
+        since the job's output was last made, and its new output is not made yet: there is nothing
+        to look at, and the release would approve it unseen (audit AH). A release before the first
+        output (an order blocked on arrival) and one in failed/ still approve in advance, as
+        documented."""
+        new = _artwork_without_output(job, job.history)
+        if new is None:
+            return None
+        if new.status is JobStatus.AwaitingData:
+            return (
+                f"new artwork is on its way since {new.at} ({new.detail}) and its output is not made yet: open the "
+                "new output in output/ once it is there (STATUS.txt says so), then release again"
+            )
+        return (
+            f"new artwork came at {new.at} ({new.detail or 'a replacement'}) and its output is not made yet: "
+            "open the new output in output/ once it is there (STATUS.txt says so), then release again"
+        )
+
+    def _release_given_before(self: Engine, job: Job, token: str) -> str | None:
+        """Why a CLI ``release`` given (its command staged) before the job's current artwork came
+        is refused: it approves the output the operator saw then, not the one made since (a
+        `replace` given first and done after it was given; audit AG). None otherwise, and for a
+        drop file (its token says no time)."""
+        given = _command_time(token)
+        if given is None:
+            return None
+        changed = [e for e in job.history if e.status is JobStatus.ArtworkUploaded and e.at > given]
+        if changed:
+            came = changed[-1].detail or "a replacement"
+            return (
+                f"it was given at {given} for the output before new artwork came ({came}, at {changed[-1].at}): "
+                "open the output the job has now, then release again"
+            )
+        # Given while new artwork's output was still being made (the daemon busy with it): nothing
+        # to look at then, as _new_output_not_made says of a release read at such a moment (audit AI).
+        new = _artwork_without_output(job, [e for e in job.history if e.at <= given])
+        if new is None:
+            return None
+        return (
+            f"it was given at {given}, when the output of the new artwork ({new.detail or 'a replacement'}, at "
+            f"{new.at}) was not made yet: open the new output, then release again"
+        )
+
+    def _void_advance_release(self: Engine, job: Job, release: Any, now: datetime) -> str:
+        """A release given in advance (no output to look at: a job in failed/, or one whose first
+        output was not made yet) approves the operator's own fix, put into replace/; not artwork a
+        new manifest brings from the storefront, which nobody has seen: that blocks the job again
+        (audit: a failed blocked job released in advance printed the storefront's next upload
+        unseen). Not once the release was used by a delivery (a reprint is judged by its rules)."""
+        if _release_used(job.history, release):
+            return ""
+        detail = (
+            f"the release by {release.removed_by} was given in advance, with no output to check; a new manifest put "
+            "in new artwork: check its output, then release again"
+        )
+        self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
+        return f"; blocked again: {detail}"
+
+    def _void_release_of_an_output(self: Engine, job: Job, release: Any, by: str, now: datetime) -> str:
+        """A release given while the job had an output (OutputCreated the last word on its
+        artwork), not yet used by a delivery, approved that output: new artwork (a replacement, a
+        manifest sent again) before the delivery blocks the job again. Seen with the daemon
+        stopped: a `release` then a `replace` from the CLI printed the new artwork unreviewed. (A
+        release given with no output made yet approves in advance, as documented.)"""
+        released_at = release.removed_at or ""
+        stamp_now = iso(now)
+        earlier = [  # the history before the new artwork's own entries (recorded just now)
+            e
+            for e in job.history
+            if not (e.at == stamp_now and e.status in (JobStatus.ArtworkUploaded, JobStatus.RecreationRequested))
+        ]
+        before = [e for e in earlier if e.at <= released_at and e.status in _ARTWORK_WORDS]
+        if not before or before[-1].status is not JobStatus.OutputCreated:
+            return ""
+        if _release_used(earlier, release):
+            return ""  # the release was used: this is new work (a reprint), judged by its own rules
+        detail = (
+            f"the release by {release.removed_by} approved the output made before {by} put in new artwork: check "
+            "the new output, then release again"
+        )
+        self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
+        return f"; blocked again: {detail}"
+
+    def replace_command_waiting(self: Engine, job_id: str) -> str | None:
+        """The file name of a CLI ``replace`` for ``job_id`` whose command file waits in
+        state/commands/, not done yet (the daemon has not read it, or a CLI killed half-way left it:
+        the daemon finishes it at its start), or None."""
+        for command in self.pending_commands(job_id):
+            if command.get("action") == Action.REPLACE.value:
+                return Path(str(command.get("file") or "")).name or "a file"
+        return None
+
+    def pending_commands(self: Engine, job_id: str) -> list[dict[str, Any]]:
+        """The command files in state/commands/ for ``job_id`` that are not done, oldest first."""
+        return pending_commands(self.commands_dir(), self.ledger, job_id)
+
+    def _replacement_waiting(self: Engine, job_dir: Path, file: Path | None) -> str | None:
+        """The name of a file in ``job_dir``/replace/ not taken yet, other than ``file``. One still
+        being uploaded under a temporary name (``.x.pdf.part``, rsync's ``.x.pdf.Ab12Cd``) counts
+        too, and a symbolic link (it is refused, into history/, in its turn); the files a file
+        manager leaves in every folder it opens (``.DS_Store``, ``._x``, ``Thumbs.db``,
+        ``desktop.ini``, ``~$x``), folders and pipes do not."""
+        names: list[str] = []
+        with contextlib.suppress(OSError), os.scandir(job_dir / "replace") as entries:
+            for entry in entries:
+                if not (entry.is_file(follow_symlinks=False) or entry.is_symlink()):
+                    continue  # a folder, a pipe: answered in STATUS.txt, never taken as artwork
+                if _file_manager_litter(entry.name) or (file is not None and entry.path == str(file)):
+                    continue
+                names.append(entry.name)
+        # A file ready to be taken is named before an upload still under a temporary name.
+        return min(names, key=lambda name: (self.uploading(name), name), default=None)
+
+    def drops_waiting(self: Engine, job_id: str) -> list[str]:
+        """The drop files (RELEASE, RETRY, a file in replace/) in the job's folder in quarantine/,
+        failed/ or work/ (a waiting job's) that the daemon has not read yet, as paths relative to
+        the folder. With no daemon running, an operator command given after them must not overtake
+        them (audit BQ 1, 5; 12-05 K 2)."""
+        job = self.ledger.get_job(job_id, history=False)
+        folder = self._locate(job) if job is not None else None
+        if folder is None or folder.parent not in (self.area("quarantine"), self.area("failed"), self.area("work")):
+            return []
+        waiting: list[str] = []
+        for sub in ("", "replace"):
+            with contextlib.suppress(OSError), os.scandir(folder / sub) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        continue
+                    # What the daemon reads, as it classifies it: not an upload's temporary name
+                    # (RELEASE.tmp, replace/x.pdf.part), which it never acts on (audit BT 4).
+                    kind, _ = self._classify(Path(entry.path))
+                    if kind == "replace" or (kind == "drop" and classify_drop(entry.name) is not Action.REJECT):
+                        waiting.append(f"{sub}/{entry.name}" if sub else entry.name)
+        return sorted(waiting)
+
+    @staticmethod
+    def _reject_waiting(job_dir: Path) -> str | None:
+        """The name of a REJECT drop file in ``job_dir`` not handled yet, if there is one."""
+        with contextlib.suppress(OSError), os.scandir(job_dir) as entries:
+            for entry in entries:
+                if classify_drop(entry.name) is Action.REJECT and not entry.is_dir(follow_symlinks=False):
+                    return entry.name
+        return None
+
+    def _stale_release(self: Engine, named: str, current: str) -> str:
+        return (
+            f"this RELEASE approves artwork {named}, but the job's artwork is {current} (STATUS.txt shows it): "
+            "it was replaced since you looked, or the fingerprint is mistyped. Open the output, then release "
+            "again with the fingerprint STATUS.txt shows"
+        )
+
+    def _check_replacement(self: Engine, job: Job, file: Path | None) -> str | None:
+        if file is None or not file.is_file():
+            return "the replacement file is not there any more"
+        if classify_drop(file.name) is not None:
+            return (
+                f"{file.name} is a drop file, and drop files go into the job's folder itself, one level up from "
+                "replace/; only a replacement PDF goes into replace/"
+            )
+        try:
+            # Never through a symbolic link: its target's first bytes would be shown in STATUS.txt.
+            with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+                head = fh.read(1024)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"{file.name} is a symbolic link, not a file; put the PDF itself into replace/"
+            return f"the replacement file cannot be read: {exc.strerror}"
+        # (a file in replace/, or one given to `spo-hotfolder replace`: audit BO 2)
+        fix = "put a PDF into replace/" if file.parent.name == "replace" else "give a PDF file"
+        if not head:
+            return f"{file.name} is empty (0 bytes); {fix}"
+        if b"%PDF" not in head:
+            return f"{file.name} is not a PDF: {not_a_pdf(head)}; {fix}"
+        artwork = self.ledger.artwork(job.job_id)
+        if len(artwork) > 1 and self._match_artwork(artwork, file.name) is None:
+            names = ", ".join(a.name for a in artwork)
+            return (
+                f"this job has {len(artwork)} artwork files ({names}); the replacement's name {file.name!r} must be "
+                "the name of the one it replaces"
+            )
+        return None
+
+    @staticmethod
+    def _match_artwork(artwork: list[Artwork], name: str) -> Artwork | None:
+        if len(artwork) == 1:
+            return artwork[0]
+        exact = next((art for art in artwork if art.name == name), None)
+        if exact is not None:
+            return exact
+        # As a person would call them the same: letter case, and the Unicode form a Mac writes
+        # ("café.pdf" with the accent as a character of its own) set aside.
+        return next((art for art in artwork if name_key(art.name) == name_key(name)), None)
+
+    def _replace(self: Engine, job: Job, file: Path, by: str, now: datetime, token: str | None = None) -> str:
+        artwork = self.ledger.artwork(job.job_id)
+        target = self._match_artwork(artwork, file.name)
+        assert target is not None
+        job_dir = self._locate(job) or self.job_dir(job)
+        old = job_dir / "artwork" / target.name
+        if old.exists() and file.exists() and os.path.samefile(old, file):
+            old.unlink()  # our own link of this replacement, from a try a crash cut short: not the old artwork
+        elif old.exists():
+            into_history(job_dir, old, now, f"artwork-{target.name}")
+        out_dir = job_dir / "output"
+        if out_dir.is_dir():
+            for out in sorted(out_dir.iterdir()):
+                into_history(job_dir, out, now, f"output-{out.name}")
+        (job_dir / "artwork").mkdir(exist_ok=True)
+        dest = job_dir / "artwork" / target.name
+        taken: Path | None = None
+        if job_dir in file.parents or self.commands_dir() in file.parents:
+            # Linked, and removed from replace/ only once the ledger has it: a crash in between
+            # finds it there at the next start and takes it again (never a new artwork in artwork/
+            # that the ledger, STATUS.txt and the history know nothing of).
+            try:
+                if os.lstat(file).st_nlink > 1:
+                    # Linked from somewhere else too (an `ln` from a designer's folder): a copy, or
+                    # editing that file later would change artwork/ and output/ under our feet.
+                    raise OSError(errno.EMLINK, "linked elsewhere")
+                os.link(file, dest, follow_symlinks=False)
+            except OSError:
+                shutil.copyfile(file, dest)
+            taken = file
+            if token is not None and token.startswith("file:"):
+                # The link set the file's ctime: its identity is recorded as it is now, as a
+                # crash would leave it in replace/.
+                with contextlib.suppress(OSError):
+                    token = _file_token(os.lstat(file), file.name, job.job_id, Action.REPLACE)
+        else:
+            shutil.copyfile(file, dest)  # a file named on the command line stays where it is
+        fsync_dir(dest.parent)
+        with open(dest, "rb") as fh:
+            digest = sha256_of(fh)
+        with self.ledger.transaction():
+            self.ledger.mark_artwork_present(job.job_id, target.position, replaced=True)
+            self.ledger.update_job(
+                job.job_id, now, output=None, output_pages=None, output_size=None, error=None, attempts=0
+            )
+            detail = f"{target.name} replaced by {file.name} (sha256 {digest[:12]})"
+            self._record(job.job_id, JobStatus.ArtworkUploaded, by, detail, now, write=False)
+            self._record(job.job_id, JobStatus.RecreationRequested, by, "new artwork", now, write=False)
+            if token:
+                self.ledger.drop_outcome(token, "done", f"artwork {target.name} replaced by {by}", now)
+        if taken is not None:
+            with contextlib.suppress(OSError):
+                taken.unlink()
+        fresh = self.ledger.get_job(job.job_id)
+        assert fresh is not None
+        unused = ""
+        if fresh.active_block() is None:
+            unused = self._void_narrow_release(fresh, by, now)
+            fresh = self.ledger.get_job(job.job_id) or fresh
+        if fresh.active_block() is not None:
+            # A RELEASE dropped with the replacement, not read yet: it approves the output the
+            # operator saw, not the one this file makes. Filed unused; the job waits for a new one.
+            # (Dropped after the replacement, while the daemon was stopped, it approves no output
+            # either: the new one did not exist; audit BT 8.)
+            unused += self._file_stale_releases(
+                job_dir, now, "before the output of this replacement was made (a release approves the output you saw)"
+            )
+        when = ""
+        missing = [a.name for a in self.ledger.artwork(job.job_id) if not a.present]
+        if not missing:
+            if self._run_when_due(job.job_id, now):
+                when = f" at its process_after time, {fresh.process_after}"
+        else:
+            self._move_to(fresh, Stage.AWAITING, now)
+            # (no output was made yet: not "made again"; audit, soak 2)
+            when = f" once the rest of its artwork has come (not yet: {', '.join(missing)})"
+        # What follows is the check, not an output for sure: another file of the job, or this
+        # one, may still fail it (audit, soak 4: "the output is made again" while it was not).
+        if target.present:
+            follows = "the job is checked again and, if it passes, its output made again"
+        else:
+            follows = "the job is checked and, if it passes, its output made"
+        return f"artwork {target.name} {'replaced' if target.present else 'given'} by {by}; {follows}{when}{unused}"

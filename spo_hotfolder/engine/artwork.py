@@ -1,0 +1,869 @@
+"""Artwork: files claimed for jobs, waited for, and orphans put into failed/.
+
+A part of the class ``Engine`` (``engine/core.py``), kept in a module of its own; its methods
+run on the engine's thread, ``self`` being the Engine."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from spo_hotfolder.clock import iso, parse_iso
+from spo_hotfolder.engine.base import (
+    SYMLINK_PROBLEM,
+    UNWRITABLE_FIX,
+    WHOLE_AGAIN_SECONDS,
+    _failed_incomplete,
+    _holds_files,
+    _near_miss,
+    _near_misses,
+    _rel_parts,
+    _whole_of,
+    log,
+)
+from spo_hotfolder.engine.state import EngineState
+from spo_hotfolder.fsutil import (
+    atomic_write,
+    move,
+    safe_name,
+    take,
+    undecodable,
+)
+from spo_hotfolder.ledger import Artwork, Job, Stage
+from spo_hotfolder.manifest import (
+    MANIFEST_SUFFIXES,
+    upload_beside,
+    upload_suffix,
+    upload_target,
+)
+from spo_hotfolder.operator import SYSTEM
+from spo_hotfolder.reports import error_text
+from spo_hotfolder.stability import Signature, signature
+from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine.core import Engine
+
+
+class EngineArtwork(EngineState):
+    # -- artwork ----------------------------------------------------------------------------
+
+    def _claim(self: Engine, path: Path, sig: Signature) -> bool:
+        """A stable inbox file: move it into every job waiting for it. False if nobody waits.
+
+        At the top of inbox/, where orders share file names, a file that the times do not name
+        its waiting order for (its manifest came long before the file began to arrive, or several
+        orders wait) is not taken before the moment after it began to arrive in which another
+        order's manifest may still name it (the window of _owner_order): an order whose PDF never
+        came took the next order's file of that name, sent just before its manifest, and printed
+        it (audit A 1). A manifest that comes meanwhile decides with it. The usual order (manifest,
+        then its PDF at once) is taken without that wait."""
+        waiting = self._waiting(path)
+        if not waiting:
+            return False
+        seen = self.tracker.first_seen(path)
+        if seen is not None and path.parent == self.area("inbox"):
+            until = seen + self._after_seconds()
+            if self.clock.monotonic() < until and not self._came_just_before(waiting, seen):
+                self._held_for_owner[path] = (until, seen, sig)
+                return True
+        return self._take_artwork(path, waiting, seen=seen)
+
+    def _came_just_before(self: Engine, waiting: list[tuple[str, int]], seen: float) -> bool:
+        """Whether the jobs waiting for a file are of one order, waiting in work/, whose manifest
+        came within the window before the file began to arrive (``seen``, monotonic)."""
+        jobs = [job for job_id, _ in waiting if (job := self.ledger.get_job(job_id, history=False)) is not None]
+        if not jobs or len({job.order_id for job in jobs}) != 1 or any(j.stage is not Stage.AWAITING for j in jobs):
+            return False
+        began = self.clock.now() - self._since(seen)
+        came = min(self._came(job) for job in jobs)
+        return began - timedelta(seconds=self._window_seconds()) <= came <= began + timedelta(seconds=1)
+
+    def _after_seconds(self: Engine) -> float:
+        """How long after a file began to arrive its order's manifest may come, at most, to be
+        taken as that file's order (a client sends an order's PDF right before its manifest)."""
+        return max(self.config.watch.settle_seconds, 2.0)
+
+    def _take_near_later(self: Engine) -> None:
+        """Jobs whose artwork was there under a name alike only: their wait for the very name is
+        over; the file alike is taken now if it is still the one (_claim_for_job)."""
+        mono = self.clock.monotonic()
+        for job_id, due in list(self._near_later.items()):
+            if due > mono:
+                continue
+            del self._near_later[job_id]
+            job = self.ledger.get_job(job_id, history=False)
+            if job is not None and job.stage is Stage.AWAITING:
+                self._claim_for_job(job, near_now=True)
+
+    def _mark_unmarked(self: Engine) -> None:
+        """Jobs whose artwork was moved in but not marked (_take_artwork: the mark's commit failed,
+        as on a full disk): marked now, as at a start (_claim_for_job finds the files in the job's
+        folder), and the job goes on."""
+        for job_id in sorted(self._unmarked):
+            job = self.ledger.get_job(job_id, history=False)
+            if job is not None and job.stage is Stage.AWAITING:
+                self._claim_for_job(job)
+            self._unmarked.discard(job_id)
+
+    def _hand_over_held(self: Engine) -> None:
+        """The held files (_claim) whose moment has passed go to the jobs that wait for them."""
+        mono = self.clock.monotonic()
+        for path, (until, seen, sig) in list(self._held_for_owner.items()):
+            if until > mono:
+                continue
+            del self._held_for_owner[path]
+            try:
+                current = signature(os.stat(path))
+            except OSError:
+                continue  # taken meanwhile (a manifest that named it), or gone
+            if current != sig:
+                self.tracker.track(path, activity=True)  # changed since: it settles again
+                continue
+            waiting = self._waiting(path)
+            if waiting:
+                self._take_artwork(path, waiting, seen=seen)
+            else:
+                self.tracker.track(path, activity=False, complete=True)  # nobody waits now: an orphan
+
+    def _hint_whole_again(self: Engine, path: Path, sig: Signature) -> None:
+        """An inbox file no manifest claimed for a while, named as the artwork of a failed job that
+        failed preflight as incomplete, and starting with that cut-off file's bytes (an upload
+        resumed, as rsync --partial or --append and FTP clients do, or sent again): the job's
+        STATUS.txt says so, where the operator looks (audit BF 3: it lay in inbox/ unsaid for
+        artwork_timeout_seconds). It is not taken by itself: another order's file of that name
+        can start with the same bytes (cards from one template, a PDF saved again with changes:
+        audits BH 1, BK 1, 2), and one order's file must never print for another."""
+        now = self.clock.now()
+        for job_id in self.ledger.held_with(path.name, limit=10):
+            job = self.ledger.get_job(job_id, history=False)
+            if job is None or job.stage is not Stage.FAILED or not _failed_incomplete(job, path.name):
+                continue
+            job_dir = self._locate(job)
+            if job_dir is None or not _whole_of(path, sig[0], job_dir / "artwork" / path.name):
+                continue
+            note = (
+                f"{iso(now)}  A file named {path.name} came into inbox/ ({self.rel(path)}) that starts with this "
+                "job's cut-off artwork: if it is the whole file for this job, move it into replace/ here (it is not "
+                "taken by itself: another order's file of that name could start the same way)"
+            )
+            self._note_action(job_id, note)
+            self._whole_notes.setdefault(path, []).append((job_id, note, sig))
+            self._write_status(job_id)
+            log.info(
+                "artwork.whole_again_seen",
+                job_id=job_id,
+                order_id=job.order_id,
+                file=self.rel(path),
+                reason="a file that starts with this job's cut-off artwork came into the inbox; said in STATUS.txt, "
+                "not taken",
+            )
+
+    def _withdraw_whole_notes(self: Engine) -> None:
+        """Takes a job's note about a file in inbox/ (_hint_whole_again) out of its STATUS.txt once
+        that file is no longer there as it was (taken by an order, replaced, removed): a note left
+        standing pointed the operator to another order's file (audit BN 1)."""
+        for path, notes in list(self._whole_notes.items()):
+            orphan = self._orphans.get(path)
+            if orphan is not None and all(orphan[1] == sig for _, _, sig in notes):
+                continue
+            del self._whole_notes[path]
+            for job_id, note, _sig in notes:
+                before = self._last_action_of(job_id) or ""
+                lines = before.split("\n  ")
+                if note not in lines:
+                    continue
+                kept = "\n  ".join(line for line in lines if line != note)
+                self._last_action[job_id] = kept
+                self.ledger.set_last_action(job_id, kept)
+                self._write_status(job_id)
+
+    def _waiting(self: Engine, path: Path) -> list[tuple[str, int]]:
+        """The (job_id, position) of the artwork that jobs wait for at ``path``. When none waits for
+        its exact name: those waiting for it under a name that differs only in letter case or
+        Unicode form (the manifest's "café.pdf" is two characters longer from a Mac), the artwork a
+        person would call the same file; not when several files beside it would be (card.pdf and
+        CARD.pdf for Card.pdf): which one is meant is not guessed (audit BA 2)."""
+        here = str(path)
+        rows = self.ledger.waiting_as(str(path.parent), path.name)
+        exact = [(job_id, position) for job_id, position, source in rows if source == here]
+        if exact or not rows:
+            return exact
+        mono = self.clock.monotonic()
+        return [
+            (job_id, position)
+            for job_id, position, source in rows
+            if not os.path.lexists(source)
+            and self._near_later.get(job_id, mono) <= mono  # (its wait for the very name is over)
+            and upload_beside(Path(source)) is None
+            and len(_near_misses(Path(source))) == 1
+        ]
+
+    def _claim_for_job(self: Engine, job: Job, *, near_now: bool = False) -> None:
+        """At intake: take the job's artwork that is already complete in the inbox. A file whose
+        name only differs (case, Unicode form) is taken a while later (``near_now``: now), if the
+        file of the very name has not come meanwhile, and never while one is being uploaded: a
+        stale file of another order, named alike, printed instead of the one on its way (audit E 1)."""
+        job_dir = self.job_dir(job)
+        for art in self.ledger.artwork(job.job_id):
+            if art.present or not art.source:
+                continue
+            src = Path(art.source)
+            if not src.exists() and (job_dir / "artwork" / art.name).is_file():
+                # Moved in just before a crash, not yet marked: it is here.
+                self.ledger.mark_artwork_present(job.job_id, art.position)
+                continue
+            if not src.exists():
+                near = _near_miss(src, self._listed(src.parent))
+                if near is not None and upload_beside(src) is not None:
+                    continue  # the file of its very name is on its way
+                if near is not None and not near_now:
+                    self._near_later[job.job_id] = self.clock.monotonic() + self._window_seconds()
+                    continue
+                if near is not None:
+                    src = src.with_name(near[0])  # the same name to a person: taken as it is complete
+            # Complete already: held a moment after it came (_claim: this manifest and the jobs that
+            # waited before it decide together whose it is, by when each came), or unclaimed.
+            held = self._held_for_owner.pop(src, None)
+            orphan = self._orphans.get(src) if held is None else None
+            known, seen = (held[2], held[1]) if held is not None else (orphan[1] if orphan else None, None)
+            if known is not None:
+                try:
+                    current = signature(os.stat(src))
+                except OSError:
+                    self._orphans.pop(src, None)
+                    continue
+                if current == known:
+                    self._orphans.pop(src, None)
+                    self._take_artwork(src, self._waiting(src), seen=seen)
+                    continue
+            if src.exists():
+                self.tracker.track(src, activity=False)
+                self._named.add(src)
+        self._check_complete(job.job_id)
+
+    def _listed(self: Engine, folder: Path) -> list[str] | None:
+        """``folder``'s names, listed once per round of ``_take_stable``, where each intake of a job
+        whose file is not there yet looks for one named alike: a backlog of thousands of manifests
+        whose PDFs come later listed the inbox thousands of times (half the engine's time at 8,000).
+        None outside a round: the caller lists it."""
+        if self._listings is None:
+            return None
+        names = self._listings.get(folder)
+        if names is None:
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                names = []
+            self._listings[folder] = names
+        return names
+
+    def _take_artwork(self: Engine, src: Path, waiting: list[tuple[str, int]], seen: float | None = None) -> bool:
+        """Moves ``src`` into the jobs waiting for it (``waiting``: oldest job first) of one order,
+        or sets it aside (_owner_order); ``seen``: when the file was first seen (monotonic), to
+        tell which order it belongs to. False when none of them is still there."""
+        if not self._removable_from(src.parent):
+            self._orphans.pop(src, None)  # looked at again at the next rescan, never in a loop
+            return True
+        candidates: list[tuple[Job, Artwork]] = []
+        for job_id, position in waiting:
+            job = self.ledger.get_job(job_id, history=False)
+            art = next((a for a in self.ledger.artwork(job_id) if a.position == position), None)
+            if job is not None and art is not None:
+                candidates.append((job, art))
+        if not candidates:
+            return False
+        # One file is one order's artwork (audit AX 1: two orders naming "artwork.pdf" both printed
+        # the first one's); within that order, every job naming it gets it. The others wait on.
+        if len({job.order_id for job, _ in candidates}) > 1 and any(art.sha256 for _, art in candidates):
+            # A sha256 in a manifest says whose the file is (or is not) better than any time
+            # (audits CF 4, CH 4: orders took and printed each other's matching files). One order
+            # alone takes it whatever its sha256: a mismatch fails its check (SPEC 5).
+            candidates = self._by_sha256(src, candidates)
+        owner = self._owner_order([job for job, _ in candidates], seen)
+        if owner is None:
+            self._set_aside(src, candidates, seen)
+            return True
+        takers = [(job, art) for job, art in candidates if job.order_id == owner]
+        others = [(job, art) for job, art in candidates if job.order_id != owner]
+        for job, art in others:
+            self._left_waiting(job, art, takers[0][0])
+        if others:
+            # The order that took it is told too, where the operator looks (audit CC 6).
+            for job, art in takers:
+                self._note_action(
+                    job.job_id,
+                    f"{iso(self.clock.now())}  {art.name}: jobs of several orders waited for a file of that name "
+                    f"({', '.join(sorted({j.job_id for j, _ in others}))} too); by when the manifests and the file "
+                    "came it was taken as this order's",
+                )
+        for index, (job, art) in enumerate(takers):
+            dest = self.job_dir(job) / "artwork" / art.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if index == len(takers) - 1:
+                self._after_move(take(src, dest), dest)
+            else:
+                shutil.copyfile(src, dest)
+            try:
+                self.ledger.mark_artwork_present(job.job_id, art.position)
+            except Exception:
+                # The file is in the job's folder, the ledger still says "not arrived": the job
+                # waited for artwork_timeout_seconds and then failed as missing a file it held.
+                self._unmarked.add(job.job_id)
+                raise
+            log.info("artwork.taken", job_id=job.job_id, order_id=job.order_id, file=art.name)
+            self._check_complete(job.job_id)
+        if src.parent != self.area("inbox"):
+            self._consumed_dirs.add(src.parent)
+        self._cleanup_consumed_dirs()
+        return True
+
+    def _owner_order(self: Engine, jobs: list[Job], seen: float | None) -> str | None:
+        """The order a file of a name that jobs wait for is given to, or None: nobody can tell.
+
+        One order waiting: its file. Several: the file is an order's only where the times name
+        that order alone: its manifest came within _window_seconds before the file began to arrive
+        (``seen``, monotonic: first sight, its upload under a temporary name, or its ctime when
+        found by a scan), or a moment after it, and every other order waiting for that name timed
+        out already (in failed/; one still waiting in work/ may be the one whose file this is,
+        coming late). Neither "the oldest" (an order whose file never came took every next order's
+        file of that name, audit BY 1) nor "the newest" nor any time limit (orders printed each
+        other's files: CA 1-3, CC 1-5, CF 1-3, CH 1-3) is a rule a shop can trust: a file the times
+        do not name one order for is set aside for the operator, never guessed."""
+        orders = list(dict.fromkeys(job.order_id for job in jobs))  # oldest first, as waiting_for
+        if len(orders) == 1:
+            return orders[0]
+        if seen is None:
+            return None  # claimed by a manifest as it came (the file was there before, unclaimed)
+        age = max(0.0, self.clock.monotonic() - seen)
+        began = self.clock.now() - timedelta(seconds=age)
+        earliest = began - timedelta(seconds=self._window_seconds())
+        latest = began + timedelta(seconds=self._after_seconds())
+        came: dict[str, datetime] = {}
+        waiting_in_work: set[str] = set()
+        for job in jobs:
+            came[job.order_id] = min(came.get(job.order_id, datetime.max.replace(tzinfo=UTC)), self._came(job))
+            if job.stage is Stage.AWAITING:
+                waiting_in_work.add(job.order_id)
+        inside = [order for order in orders if earliest <= came[order] <= latest]
+        if len(inside) != 1:
+            return None
+        rivals = [order for order in orders if order != inside[0] and order in waiting_in_work]
+        return None if rivals else inside[0]
+
+    def _since(self: Engine, seen: float) -> timedelta:
+        """How long ago ``seen`` (this clock's monotonic time: a file's or manifest's first sight) was."""
+        return timedelta(seconds=max(0.0, self.clock.monotonic() - seen))
+
+    def _window_seconds(self: Engine) -> float:
+        """How long before a file began to arrive its order's manifest came, at most, to be taken
+        as that file's order (a client sends an order's PDF right after its manifest)."""
+        return max(10.0, 10 * self.config.watch.settle_seconds)
+
+    def _by_sha256(self: Engine, src: Path, candidates: list[tuple[Job, Artwork]]) -> list[tuple[Job, Artwork]]:
+        """``candidates`` narrowed by the sha256 their manifests give: those of the one order whose
+        sha256 is this file's; else without the orders whose sha256 is another file's."""
+        digest = self._digest(src)
+        if digest is None:
+            return candidates
+        matching = {job.order_id for job, art in candidates if art.sha256 == digest}
+        if len(matching) == 1:
+            return [(job, art) for job, art in candidates if job.order_id in matching]
+        other = {job.order_id for job, art in candidates if art.sha256 and art.sha256 != digest}
+        kept = [(job, art) for job, art in candidates if job.order_id not in other]
+        return kept or candidates
+
+    def _set_aside(self: Engine, src: Path, candidates: list[tuple[Job, Artwork]], seen: float | None = None) -> None:
+        """A file that jobs of several orders wait for, whose order cannot be told: not taken (a
+        wrong guess prints one order's artwork for another), moved to failed/<name>/ with an
+        ERROR.txt, and each waiting job's STATUS.txt says how to give it to the right job.
+        ``seen``: when the file was first seen (monotonic; one there at start: its ctime)."""
+        now = self.clock.now()
+        began = now if seen is None else now - self._since(seen)
+        target = self._failed_folder_for(src, remember=False)
+        dest = move(src, target / safe_name(src.name))
+        where = self.rel(dest)
+        jobs = sorted({job.job_id: job for job, _ in candidates}.values(), key=lambda j: j.job_id)
+        listing = ", ".join(f"{job.job_id} (order {job.order_id})" for job in jobs)
+        atomic_write(
+            target / "ERROR.txt",
+            error_text(
+                f"{src.name} came into the inbox, and jobs of several orders wait for a file of that name: which "
+                "order's it is could not be told, so none took it.",
+                [
+                    f"job {job.job_id} (order {job.order_id}) waits for {src.name}; its manifest came at "
+                    f"{iso(self._came(job))}"
+                    for job in jobs
+                ]
+                + [f"the file began to arrive about {iso(began)} or a little before"],
+                f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{dest}' (or move it into that "
+                "job's replace/ when the job is in quarantine/ or failed/), then remove this folder. To avoid this, "
+                "send each order in a "
+                "folder of its own (inbox/<order>/manifest.yaml with its PDFs), give each file its own name, or "
+                "put each file's sha256 in the manifest.",
+            ),
+        )
+        for job in jobs:
+            self._note_action(
+                job.job_id,
+                f"{iso(now)}  A file named {src.name} came into inbox/, but jobs of several orders wait for a file "
+                f"of that name ({listing}) and which order's it is could not be told: none took it, it is in "
+                f"{where}. If it is this job's: spo-hotfolder replace {job.job_id} '{dest}'",
+            )
+            self._still_awaiting(job, now)
+            self._write_status(job.job_id)
+        log.warning(
+            "artwork.not_taken",
+            file=self.rel(src),
+            moved_to=where,
+            waiting=[job.job_id for job in jobs],
+            reason=f"jobs of several orders ({listing}) wait for a file named {src.name}, and which order's it is "
+            "could not be told from when their manifests and the file came",
+        )
+
+    def _still_awaiting(self: Engine, job: Job, now: datetime) -> None:
+        """A job waiting in work/ whose file of a shared name went elsewhere (another order's job
+        took it, or it was set aside) says AwaitingData from now on, if it did not yet: its file
+        had looked as if it was on its way (audit BY 2: it stayed Ordered until it failed)."""
+        if job.stage is Stage.AWAITING and job.status is not JobStatus.AwaitingData:
+            self._arriving.pop(job.job_id, None)
+            missing = ", ".join(a.name for a in self.ledger.artwork(job.job_id) if not a.present)
+            self._record(job.job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + missing, now)
+
+    def _came(self: Engine, job: Job) -> datetime:
+        """When the manifest a waiting job waits for artwork by came: first seen in this run (a
+        manifest sent again for a failed or blocked job, or a reprint, included: audit CA 3); else,
+        for a job that started waiting before a restart, its last change (the intake, or the
+        manifest sent again), or for one whose wait timed out (failed/) its intake."""
+        came = self._manifest_seen.get(job.job_id)
+        if came is not None:
+            return came
+        return parse_iso(job.updated_at if job.stage is Stage.AWAITING else job.created_at)
+
+    def _left_waiting(self: Engine, job: Job, art: Artwork, taker: Job) -> None:
+        """A job still waiting for ``art`` after another order's job took a file of that name: it
+        says AwaitingData from now on if it did not yet (its file looked as if it was on its way:
+        audit BY 2, it stayed Ordered until it failed as missing), and the log says who took it."""
+        log.info(
+            "artwork.left_waiting",
+            job_id=job.job_id,
+            order_id=job.order_id,
+            file=art.name,
+            taken_by=taker.job_id,
+            reason=f"a file named {art.name} came and was taken by job {taker.job_id} of order {taker.order_id}: "
+            "jobs of several orders wait for that name, and one file is one order's artwork; this job waits on for "
+            "its own file of that name",
+        )
+        now = self.clock.now()
+        self._still_awaiting(job, now)
+        # Said where the operator looks, not only in the log at once and in ERROR.txt an hour later
+        # (audit CA 5).
+        self._note_action(
+            job.job_id,
+            f"{iso(now)}  A file named {art.name} came into inbox/ and was taken by job {taker.job_id} (order "
+            f"{taker.order_id}): jobs of several orders waited for that name, and by when the manifests and the "
+            f"file came it was judged to be that order's. This job waits on for its own {art.name}; if that file "
+            f"was this job's, send it again",
+        )
+        self._write_status(job.job_id)
+
+    def _removable_from(self: Engine, folder: Path) -> bool:
+        """Whether the daemon may take files out of ``folder`` (an inbox folder made by an upload
+        with a umask of 022, owned by the uploader: the daemon's account can read it but not
+        remove anything). False: nothing is taken from it, so that no order is half taken and
+        the others go on; the log says what to fix, once per state of the folder."""
+        if os.access(folder, os.W_OK | os.X_OK):
+            self._unwritable.pop(folder, None)
+            return True
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        state = (st.st_uid, st.st_gid, st.st_mode)
+        if self._unwritable.get(folder) != state:
+            self._unwritable[folder] = state
+            log.error(
+                "inbox.folder_not_writable",
+                folder=self.rel(folder),
+                owner=st.st_uid,
+                group=st.st_gid,
+                mode=stat.filemode(st.st_mode),
+                reason=(
+                    f"the daemon cannot take files out of {self.rel(folder)}: it may read the folder but not change "
+                    f"it; nothing in it is taken until it is writable by the daemon's group ({UNWRITABLE_FIX})"
+                ),
+            )
+        return False
+
+    def _check_complete(self: Engine, job_id: str) -> None:
+        job = self.ledger.get_job(job_id, history=False)
+        if job is None or job.stage not in (Stage.AWAITING, Stage.FAILED):
+            return
+        artwork = self.ledger.artwork(job_id)
+        if not all(a.present for a in artwork):
+            self._write_status(job_id)  # STATUS.txt lists which artwork has arrived
+            return
+        now = self.clock.now()
+        if job.stage is Stage.FAILED:
+            # The missing artwork of a timed-out job arrived after all: it runs again, and the
+            # history says why (it went from "artwork missing" straight to the next check).
+            self._move_to(job, Stage.AWAITING, now)
+            if not job.recreate:
+                names = ", ".join(a.name for a in artwork)
+                # (which of several files came late is not known here: all are named as the whole)
+                arrived = (
+                    f"the missing artwork arrived: {names}"
+                    if len(artwork) == 1
+                    else f"the missing artwork arrived; the job's artwork is complete: {names}"
+                )
+                self._record(job_id, JobStatus.RecreationRequested, SYSTEM, arrived, now)
+        if job.recreate:
+            info = json.loads(job.recreate)
+            if info.get("uploaded"):
+                self._record(job_id, JobStatus.ArtworkUploaded, info.get("by", SYSTEM), info.get("detail", ""), now)
+            self._record(job_id, JobStatus.RecreationRequested, info.get("by", SYSTEM), info.get("detail", ""), now)
+            full = self.ledger.get_job(job_id)
+            if info.get("uploaded") and full is not None and full.active_block() is None:
+                # New artwork by a manifest sent again, as by a replacement: a release in advance
+                # that named the old artwork does not approve it, nor one that named none.
+                self._void_narrow_release(full, "a new manifest", now, from_manifest=True)
+        future = job.process_after is not None and job.process_after > iso(now)
+        if future and (job.recreate or job.status is JobStatus.AwaitingData):
+            # (AwaitingData: its artwork came after its intake, before its date: it is a FutureOrder
+            # again, as `jobs --status FutureOrder` should list it: audit CB 3)
+            self._record(job_id, JobStatus.FutureOrder, SYSTEM, f"process after {job.process_after}", now)
+        self.ledger.update_job(
+            job_id, now, stage=Stage.FUTURE if future else Stage.PROCESS, awaiting_until=None, recreate=None
+        )
+        if future and job.process_after:
+            self._schedule_wakeup(parse_iso(job.process_after))
+        self._write_status(job_id)
+        self.wake()
+
+    def _run_when_due(self: Engine, job_id: str, now: datetime) -> bool:
+        """A job made again by an operator (new artwork, RETRY) runs now, or, while its
+        process_after is still ahead, waits for it as a FutureOrder again (SPEC 5): a new
+        artwork never lets an order jump its date."""
+        job = self.ledger.get_job(job_id, history=False)
+        assert job is not None
+        if job.process_after is not None and job.process_after > iso(now):
+            self._record(job_id, JobStatus.FutureOrder, SYSTEM, f"process after {job.process_after}", now, write=False)
+            self._move_to(job, Stage.FUTURE, now)
+            self._schedule_wakeup(parse_iso(job.process_after))
+            return True
+        self._move_to(job, Stage.PROCESS, now)
+        return False
+
+    def _waited_before_start(self: Engine, path: Path) -> float:
+        """How long the inbox file ``path`` had been there, unclaimed, when the daemon started: since
+        its ctime (when it was written or renamed into place), if that was before the start. Its
+        artwork_timeout_seconds count from then: each restart gave it the whole time again (audit).
+        Files that came since count from when they were seen (an upload's ctime is its end)."""
+        try:
+            ctime = os.stat(path).st_ctime_ns / 1e9
+        except OSError:
+            return 0.0
+        if ctime >= self._started_wall:
+            return 0.0
+        return min(max(self.clock.now().timestamp() - ctime, 0.0), self.config.watch.artwork_timeout_seconds)
+
+    def _check_orphans(self: Engine) -> None:
+        """Inbox files no manifest claimed within artwork_timeout_seconds go to failed/ with ERROR.txt.
+
+        A file at the top of inbox/ goes on its own; the files of a folder dragged into inbox/ go
+        together, into one ``failed/<folder>/`` (their paths kept, one ERROR.txt), once the last of
+        them has waited its time: a folder whose manifest is missing or misnamed is one mistake."""
+        if self._whole_notes:
+            self._withdraw_whole_notes()
+        self._orphans_next = math.inf
+        if not self._orphans:
+            return
+        limit = self.config.watch.artwork_timeout_seconds
+        now = self.clock.monotonic()
+        inbox = self.area("inbox")
+        if not self._start_backlog_over and self._scans_done and self._scan is None and not self.tracker.any_due():
+            # The files found at the start are listed and taken (their manifests too): those still
+            # unclaimed count the time they had waited before it.
+            self._start_backlog_over = True
+            for path, waited in self._waited_before.items():
+                if path in self._orphans:
+                    since, sig = self._orphans[path]
+                    self._orphans[path] = (since - waited, sig)
+            self._waited_before.clear()
+        # A while unclaimed first: a manifest that names it (artwork first, then the manifest) takes it.
+        whole_wait = self._whole_wait()
+        upcoming: list[float] = []  # the times still to come at which one of them is due for something
+        for path, (since, sig) in list(self._orphans.items()):
+            if (path, sig) in self._whole_hinted:
+                continue
+            if now - since >= whole_wait:
+                self._whole_hinted.add((path, sig))
+                self._hint_whole_again(path, sig)
+            else:
+                upcoming.append(since + whole_wait)
+        if len(self._whole_hinted) > len(self._orphans):  # (those gone since: forgotten)
+            self._whole_hinted &= {(path, sig) for path, (_since, sig) in self._orphans.items()}
+        groups: dict[Path | None, list[tuple[Path, float, Signature]]] = {}
+        for path, (since, sig) in self._orphans.items():
+            top = None
+            if path.parent != inbox:
+                parts = _rel_parts(str(path), str(inbox))
+                top = inbox / parts[0] if parts else None
+            groups.setdefault(top, []).append((path, since, sig))
+        for top, members in groups.items():
+            # Each file's wait counts from when it came (or the disk was last full); a folder's files
+            # go together, when the youngest is due, a file on its own when it is.
+            starts = [max(since, self._disk_full_at) for _path, since, _sig in members]
+            upcoming.extend(t + limit for t in ([max(starts)] if top is not None else starts) if t + limit > now)
+            due = [m for m, start in zip(members, starts, strict=True) if now - start >= limit]
+            if not due or (top is not None and (len(due) < len(members) or self.tracker.tracks_under(top))):
+                continue  # a folder waits for its youngest file, and for those still being written
+            if not all(self._removable_from(folder) for folder in {path.parent for path, _, _ in due}):
+                continue  # nothing can be taken out of it: said in the log, and left as it is
+            lonely: list[Path] = []
+            for path, _since, sig in due:
+                del self._orphans[path]
+                try:
+                    if signature(os.stat(path)) != sig:
+                        self.tracker.track(path, activity=True)
+                        continue
+                except OSError:
+                    continue
+                waiting = self._waiting(path)
+                if waiting:
+                    self._take_artwork(path, waiting)
+                    continue
+                lonely.append(path)
+            if not lonely:
+                continue
+            if top is None:
+                for path in lonely:
+                    self._fail_orphans(path, path.parent, [path], limit)
+            else:
+                self._fail_orphans(top, top.parent, lonely, limit)
+        # Only times to come: one past (a folder still written to, one nothing can be taken out of)
+        # is looked at again at the engine's next wake-up, at least every 5 s, not in a busy loop.
+        self._orphans_next = min(upcoming, default=math.inf)
+        self._cleanup_consumed_dirs()
+
+    def _whole_wait(self: Engine) -> float:
+        """How long a file no manifest claimed waits before the engine looks once more for a manifest
+        naming it (``_hint_whole_again``)."""
+        watch = self.config.watch
+        return min(max(WHOLE_AGAIN_SECONDS, 5 * watch.settle_seconds), watch.artwork_timeout_seconds / 2)
+
+    def _failed_folder_for(self: Engine, top: Path, *, remember: bool) -> Path:
+        """The ``failed/`` folder for the inbox entry ``top``: the one its files with names that are
+        not UTF-8 went to in this run, else a new one (``remember``: for the next such file)."""
+        target = self._bad_name_targets.get(top)
+        if target is not None and target.is_dir():
+            return target
+        target = self._new_failed_folder(top.name)
+        target.mkdir(parents=True)
+        if remember:
+            self._bad_name_targets[top] = target
+        return target
+
+    def _fail_orphans(self: Engine, name: Path, base: Path, paths: list[Path], limit: float) -> None:
+        """``paths`` (one file at the top of inbox/, or the files of the inbox folder ``name``) to
+        ``failed/<name>/``, kept at their paths under ``base``, with one ERROR.txt."""
+        target = self._failed_folder_for(name, remember=False)
+        moved: list[str] = []
+        for path in paths:
+            relative = path.relative_to(base)
+            if len(relative.parts) > 1:
+                relative = Path(*(safe_name(part) for part in relative.parts[1:]))  # inside target
+            dest = target / relative
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            moved.append(move(path, dest).relative_to(target).as_posix())
+            if path.parent != self.area("inbox"):
+                self._consumed_dirs.add(path.parent)
+        single = len(paths) == 1 and name == paths[0]
+        what = self.rel(paths[0]) if single else f"{self.rel(name)}/ ({len(paths)} file{'s' if len(paths) > 1 else ''})"
+        upload = upload_target(paths[0]) if single and not undecodable(str(paths[0])) else None
+        linked = single and (target / moved[0]).is_symlink()
+        if upload is not None:
+            # Not "no manifest referred to it": the manifest names the file it stands for (audit CA 6).
+            problems = [
+                f"it is the temporary name an upload program gives {upload.name} until the upload is complete, and "
+                f"it was not renamed to {upload.name} within {limit:g} seconds"
+            ]
+            for job_id, _ in self.ledger.waiting_for(str(upload))[:5]:
+                problems.append(f"job {job_id} waits for {upload.name}")
+        else:
+            refused = self._refused_naming(paths[0].name, limit) if single else []
+            problems = [
+                f"no manifest that the daemon took in referred to {'it' if single else 'them'} within {limit:g} "
+                "seconds of arrival"
+                + (
+                    ""
+                    if refused
+                    else " (a manifest that names them but was refused is in failed/, with its own ERROR.txt)"
+                )
+            ]
+            problems += [
+                f"the manifest in {folder}/ names it but was refused: see {folder}/ERROR.txt; put "
+                + ("the file this link points to" if linked else "this file")
+                + " into inbox/ again together with the corrected manifest"
+                for folder in refused
+            ]
+            if linked:
+                # (audit Q: "put this file into inbox/ again", and the link would be refused again)
+                problems.append(
+                    SYMLINK_PROBLEM.format(name=f"{moved[0]} (now in {self.rel(target)}/)") + " into inbox/"
+                )
+        for path in paths:
+            for job_id in self.ledger.rejected_waiting_for(path.name):
+                rejected = self.ledger.get_job(job_id, history=False)
+                problems.append(
+                    f"job {job_id} waited for a file of this name and was rejected before it came (it is in "
+                    f"{rejected.folder if rejected else 'rejected'}/): a rejected job takes no files. To print it, "
+                    "send its manifest again with reprint: true, together with this file"
+                )
+            for job_id in self.ledger.held_with(path.name):
+                job = self.ledger.get_job(job_id, history=False)
+                if job is None:
+                    continue
+                art = next((a for a in self.ledger.artwork(job_id) if a.name == path.name), None)
+                if art is not None and not art.present:
+                    # (a folder renamed after its manifest was taken: the job waited at the old path)
+                    expected = f" at {self.rel(Path(art.source))}" if art.source else ""
+                    problems.append(
+                        f"job {job_id} waited for an artwork file of this name{expected}, not where this one "
+                        f"was ({self.rel(path)}); it is in {job.folder}/ ({job.status.value}): if this file "
+                        f"is meant for that job, put it into {job.folder}/replace/"
+                    )
+                else:
+                    problems.append(
+                        f"job {job_id}'s artwork {path.name} has this name; that job waits in {job.folder}/ "
+                        f"({job.status.value}), and a file of that name put into the inbox is not taken for a "
+                        f"job that has its artwork: if it is meant for that job, put it into {job.folder}/replace/"
+                    )
+            for job_id, _, source in self.ledger.waiting_as(str(path.parent), path.name):
+                wanted = Path(source)
+                if wanted.name != path.name:
+                    # Not taken: another file's name differs from the wanted one as little (audit BA 2).
+                    problems.append(
+                        f"job {job_id} waits for {wanted.name!r}, a name that differs from this file's only in letter "
+                        "case or Unicode form, as another file's did: which one is meant was not guessed. Put the "
+                        f"right one into inbox/ again named {wanted.name!r}"
+                    )
+            stem, dot, ext = path.name.rpartition(".")
+            if dot and ext.lower() == "txt" and stem.lower().endswith(MANIFEST_SUFFIXES):
+                problems.append(
+                    f"if {path.name} is a manifest: its name ends in .txt, so it is not taken as one (Windows hides "
+                    f"known extensions: it shows as {stem}); rename it to {stem}"
+                )
+            elif path.name.lower().endswith(MANIFEST_SUFFIXES) and (single or path.parent != name):
+                problems.append(
+                    f"if {path.name} is a manifest: manifests are taken at the top of inbox/, or as manifest.yaml, "
+                    "manifest.yml or manifest.json in a folder directly inside inbox/; not under another name "
+                    "in a folder, nor deeper"
+                )
+            elif path.name.lower().endswith(MANIFEST_SUFFIXES):
+                problems.append(
+                    f"if {path.name} is the order's manifest: in a folder, a manifest must be named manifest.json, "
+                    f"manifest.yaml or manifest.yml; rename it (in inbox/{name.name}/) and put the folder back"
+                )
+        listing = "" if single else "Files: " + ", ".join(moved) + ". "
+        before = ""
+        with contextlib.suppress(OSError):
+            before = (target / "ERROR.txt").read_text("utf-8") + "\n"
+        atomic_write(
+            target / "ERROR.txt",
+            before
+            + error_text(
+                f"{what} arrived in the inbox: an upload that never finished."
+                if upload is not None
+                else f"{what} arrived in the inbox but no manifest that was taken in named "
+                f"{'it' if single else 'them'}.",
+                problems,
+                listing
+                + (
+                    "The file is most likely cut off (an upload program such as WinSCP, a browser or an FTP client "
+                    f"renames it once it is complete). Send {moved[0][: -len(upload_suffix(moved[0]))]} again, whole "
+                    "(into the job's replace/ if its job waits in failed/ or quarantine/)."
+                    if single and upload_suffix(moved[0])
+                    else f"If it belongs to an order, put the file {moved[0]} points to (a copy, not a link) into "
+                    "inbox/ together with a manifest that lists it under artwork (the path is relative to the "
+                    "manifest's folder)."
+                    if linked
+                    else f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
+                    "lists it under artwork (the path is relative to the manifest's folder)."
+                    if single
+                    else "If they belong to an order, put the folder back into inbox/ with its manifest in it, "
+                    "named manifest.json, manifest.yaml or manifest.yml, that lists them under artwork (paths "
+                    "relative to the folder); remove ERROR.txt first."
+                ),
+            ),
+        )
+        log.warning("inbox.orphan", file=str(name), files=len(paths), folder=self.rel(target))
+
+    def _cleanup_consumed_dirs(self: Engine) -> None:
+        """Removes inbox folders whose manifest was taken, once nothing is left in them.
+
+        Only folders a manifest came in are touched: an operator's new, still empty folder stays,
+        and so does one a job still waits for artwork in (the rest of the upload goes into it).
+        """
+        inbox = self.area("inbox")
+        now = self.clock.monotonic()
+        for folder in sorted(self._consumed_dirs, key=lambda p: len(p.parts), reverse=True):
+            if not undecodable(str(folder)) and self.ledger.awaits_under(str(folder)):
+                self._empty_since.pop(folder, None)
+                continue  # its client is still to send artwork into it: removing it would fail the upload
+            if not self._quiet_and_empty(folder, now):
+                continue
+            for sub, _dirs, _files in os.walk(folder, topdown=False):
+                if Path(sub) != folder:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(sub)
+            current = folder
+            while current != inbox and inbox in current.parents:
+                if current != folder and not undecodable(str(current)) and self.ledger.awaits_under(str(current)):
+                    break  # a folder above, dragged in with the manifest, still to receive artwork
+                try:
+                    current.rmdir()
+                except OSError:
+                    break
+                current = current.parent
+            if not folder.exists():
+                self._consumed_dirs.discard(folder)
+        for gone in [f for f in self._empty_since if f not in self._consumed_dirs]:
+            del self._empty_since[gone]  # (renamed meanwhile: followed under its new name)
+        quiet = self._quiet_seconds()
+        self._cleanup_at = min((since + quiet for since, _ in self._empty_since.values()), default=math.inf)
+
+    def _quiet_and_empty(self: Engine, folder: Path, now: float) -> bool:
+        """``folder`` (an order folder whose files were all taken) has held no file, and not
+        changed, for ``_quiet_seconds``: its client is done with it. A folder is uploaded a file at
+        a time (Explorer, smbclient, FileZilla, WinSCP): removed the moment its last named file was
+        taken, the next file its client sent (a note, a preview, the artwork of a manifest sent
+        again) failed on the client ("path not found"; audit, clients F1). Looked at once when
+        found empty and once when its quiet time is over (not at every call: a burst of folder
+        drops leaves hundreds waiting)."""
+        seen = self._empty_since.get(folder)
+        if seen is not None and now - seen[0] < self._quiet_seconds():
+            return False
+        try:
+            changed = folder.stat().st_mtime_ns
+        except OSError:
+            self._empty_since.pop(folder, None)
+            return True  # (gone, or cannot be looked at: tried as before)
+        if _holds_files(folder):
+            self._empty_since.pop(folder, None)
+            return False
+        if seen is None or seen[1] != changed:
+            self._empty_since[folder] = (now, changed)  # (the engine wakes for it: _wait_seconds)
+            return False
+        del self._empty_since[folder]
+        return True
+
+    def _quiet_seconds(self: Engine) -> float:
+        return max(2.0, 3 * self.config.watch.settle_seconds)

@@ -1,0 +1,624 @@
+"""The Engine: its state, the inputs other threads give it, its loop and its paths; the rest of
+its methods are in the modules of its parts (``Engine``'s bases).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import fnmatch
+import math
+import re
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from spo_hotfolder.clock import Clock, iso
+from spo_hotfolder.config import Config
+from spo_hotfolder.delivery import (
+    DeliveryError,
+    MountPoints,
+    decide_route,
+)
+from spo_hotfolder.engine.actions import EngineActions
+from spo_hotfolder.engine.artwork import EngineArtwork
+from spo_hotfolder.engine.base import (
+    DISK_FULL_RETRY_SECONDS,
+    JOB_FOLDER_FILES,
+    REFUSED_KEPT,
+    UNDECIDED_LOOK_SECONDS,
+    Metrics,
+    NoMetrics,
+    PdfService,
+    _rel_parts,
+    log,
+)
+from spo_hotfolder.engine.deliveries import EngineDelivery
+from spo_hotfolder.engine.intake import EngineIntake
+from spo_hotfolder.engine.processing import EngineProcessing
+from spo_hotfolder.engine.records import EngineRecords
+from spo_hotfolder.engine.recovery import EngineRecovery
+from spo_hotfolder.engine.retention import EngineRetention
+from spo_hotfolder.engine.scans import EngineScans
+from spo_hotfolder.engine.timers import EngineTimers
+from spo_hotfolder.fsutil import (
+    Flusher,
+    atomic_write,
+)
+from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage, is_disk_full
+from spo_hotfolder.manifest import (
+    MANIFEST_NAMES,
+    MANIFEST_SUFFIXES,
+    UPLOAD_SUFFIXES,
+)
+from spo_hotfolder.operator import classify_drop
+from spo_hotfolder.pdfreport import describe_exception
+from spo_hotfolder.reports import error_text
+from spo_hotfolder.shares import ShareGuard
+from spo_hotfolder.stability import FileStabilityTracker
+
+
+class Engine(
+    EngineScans,
+    EngineIntake,
+    EngineArtwork,
+    EngineTimers,
+    EngineProcessing,
+    EngineDelivery,
+    EngineRecords,
+    EngineActions,
+    EngineRecovery,
+    EngineRetention,
+):
+    """The pipeline's one worker: what every job goes through, a step at a time on one thread
+    (the package's docstring). Its methods are in the modules of its bases, one per part, and its
+    state is declared once, with each attribute's type, in ``EngineState`` (state.py)."""
+
+    def __init__(
+        self,
+        config: Config,
+        ledger: Ledger,
+        clock: Clock,
+        pdf: PdfService | None = None,
+        *,
+        schedule_wakeup: Callable[[datetime], None] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.clock = clock
+        self.pdf = pdf
+        self.metrics = metrics or NoMetrics()
+        self._schedule_wakeup = schedule_wakeup or (lambda when: None)
+        # ctimes are compared with the injected clock's wall time (a test's fake clock then decides,
+        # not how long the test took to write its files).
+        self.tracker = FileStabilityTracker(
+            config.watch.settle_seconds, clock.monotonic, wall=lambda: clock.now().timestamp()
+        )
+        self._hints = {}
+        self._folder_moves = []
+        self._hint_lock = threading.Lock()
+        self.wake_event = threading.Event()
+        self.stop_event = threading.Event()
+        self._pending_config = None
+        self._rescan_requested = True
+        self._scan = None
+        self._scan_started = 0.0
+        self._scan_count = 0
+        self._retention_requested = True
+        self._orphans = {}
+        self._orphans_next = math.inf
+        self._near_later = {}
+        self._unmarked = set()
+        self._refused_manifests = collections.deque(maxlen=REFUSED_KEPT)
+        self._held_for_owner = {}
+        self._started_wall = clock.now().timestamp()
+        self._waited_before = {}
+        self._start_backlog_over = False
+        self._scans_done = 0
+        self._listings = None
+        self._named = set()
+        self._answered_elsewhere = set()
+        self._whole_hinted = set()
+        self._whole_notes = {}
+        self._manifest_faults = {}
+        self._arriving = {}
+        self._manifest_seen = {}
+        self._upload_began = {}
+        self._strays = {}
+        self._bad_name_targets = {}
+        self._unwritable = {}
+        self._not_removed = set()
+        self._consumed_dirs = set()
+        self._empty_since = {}
+        self._cleanup_at = math.inf
+        self._moved_specials = {}
+        self._deferred_specials = {}
+        self._unfinished = []
+        self._unsynced = []
+        self._disk_full_at = -math.inf
+        self._disk_full_said = -math.inf
+        self._cut_off_held = {}
+        self._refused_arriving = {}
+        self._repeat_held = {}
+        self._cooldown = {}
+        self._reject_first_until = {}
+        self._work_drops_until = {}
+        self._job_dirs = {}
+        self._last_action = {}
+        self._noted = {}
+        self._finished = set()
+        self._answering_drops = False
+        self._rerouted = ledger.rerouted()
+        self.flusher = Flusher()
+        self._early_check = None
+        self._queue_running = False
+        self._new_only = False
+        self._manifest_held = {}
+        self._pdf_can_cached = None
+        self._digests = {}
+        self._prestaged = {}
+        self._dirty = set()
+        self._status_flushed_at = clock.monotonic()
+        self._commands_dir = None
+        self._ignore_re = None
+        self._dirs_seen = {}
+        self.last_step_at = clock.monotonic()
+        self.progress_at = clock.monotonic()
+        self.busy_job = None
+        self.shares = ShareGuard(
+            config.delivery.share_timeout_seconds, on_answer=self._share_answers, stop=self.stop_event
+        )
+        self._answered = set()
+        self._undecided_looked_at = clock.monotonic()
+        self._undecided_said = set()
+        self.mount_points = MountPoints(store=config.paths.state / "mount-points.txt")
+
+    # -- inputs from other threads ------------------------------------------------------------
+
+    def hint(self, path: Path, moved_in: bool = False) -> None:
+        """Called from the watcher thread: ``path`` changed. Never raises, never blocks for long."""
+        seen = self.clock.monotonic()  # when the change was seen: settle counts from here
+        with self._hint_lock:
+            earlier = self._hints.get(path)
+            self._hints[path] = ((earlier is not None and earlier[0]) or moved_in, seen)
+        self.metrics.watcher_event()
+        self.wake_event.set()
+
+    def folder_moved(self, old: Path, new: Path) -> None:
+        """Called from the watcher thread: a folder was renamed from ``old`` to ``new``."""
+        with self._hint_lock:
+            self._folder_moves.append((old, new))
+        self.wake_event.set()
+
+    def _share_answers(self, name: str) -> None:
+        """(a hot folder's thread) A call into hot folder ``name`` that was given up on has returned."""
+        with self._hint_lock:
+            self._answered.add(name)
+        self.wake()
+
+    def _look_again_at_answering(self) -> None:
+        """Hot folders answering again: each attempt cut short there is told from the files now, not
+        at the job's next attempt (which may be never, in failed/): a rename that happened late is
+        recorded InHotFolder at once (the job, in work/ or failed/, goes to done/, its ticket
+        written), one that did not is journalled as such; a temporary file of ours left by a copy
+        given up on is removed."""
+        with self._hint_lock:
+            names, self._answered = self._answered, set()
+        now = self.clock.now()
+
+        def look(delivery: Any) -> None:
+            with contextlib.suppress(DeliveryError):  # (it does not answer after all: looked at later)
+                self._reconcile_delivery(delivery, now)
+
+        prestaged = {pre.delivery_id for pre in self._prestaged.values()}
+        for delivery in self.ledger.open_deliveries():
+            if delivery.hot_folder in names and delivery.id not in prestaged:
+                self._guard("delivery", delivery.job_id, lambda d=delivery: look(d))  # type: ignore[misc]
+                if delivery.state == "written" and self.ledger.undecided_delivery(delivery.job_id) is None:
+                    self._dirty.add(delivery.job_id)  # (decided: STATUS.txt says what now)
+                    self._guard("delivery", delivery.job_id, lambda d=delivery: self._did_not_arrive(d, now))  # type: ignore[misc]
+        self._guard("delivery", "", lambda: self.sweep_temp_files(only=names))
+
+    def _did_not_arrive(self, delivery: Any, now: datetime) -> None:
+        """A job in failed/ whose ERROR.txt said "Wait: ... may still arrive", now known not to have
+        arrived (the rename had not happened): ERROR.txt says so, and what to do (audit CM 4)."""
+        job = self.ledger.get_job(delivery.job_id, history=False)
+        if job is None or job.stage is not Stage.FAILED:
+            return  # (arrived: done/; or a job that tries again by itself)
+        name = Path(delivery.final_path).name
+        reason = (
+            f"the copy into hot folder {delivery.hot_folder} failed: {name} did not arrive there (its rename into "
+            "it, which had not returned, did not happen)"
+        )
+        self.ledger.update_job(job.job_id, now, error=reason)
+        folder = self._locate(job)
+        if folder is not None:
+            atomic_write(
+                folder / "ERROR.txt",
+                error_text(
+                    f"Job {job.job_id} (order {job.order_id}) needs attention: {reason}",
+                    [job.error or reason],
+                    "Fix the cause (is the share's server up, the share mounted?), then drop a file named RETRY "
+                    "here. Drop REJECT to stop the job.",
+                ),
+            )
+        log.info("delivery.did_not_arrive", job_id=job.job_id, order_id=job.order_id, file=name)
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def request_rescan(self) -> None:
+        self._rescan_requested = True
+        self.wake_event.set()
+
+    def request_retention(self) -> None:
+        self._retention_requested = True
+        self.wake_event.set()
+
+    def set_config(self, config: Config) -> None:
+        """A reloaded config, applied at the start of the next step (never in the middle of a job)."""
+        self._pending_config = config
+        self.wake_event.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake_event.set()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """The engine thread: reconcile, then steps until stopped."""
+        self.reconcile()
+        while not self.stop_event.is_set():
+            try:
+                self.step()
+            except Exception as exc:
+                if is_disk_full(exc):
+                    self._spool_full_said(exc)
+                else:
+                    log.exception("engine.step_failed", action="the engine goes on in 1 s")
+                self.stop_event.wait(1.0)
+            self.wake_event.wait(self._wait_seconds())
+            self.wake_event.clear()
+        self._guard("intake", "", self._finish_intakes)
+        self._guard("delivery", "", self._remove_unfinished_temps)
+
+    def _remove_unfinished_temps(self) -> None:
+        """At a stop: the temp files of copies begun and not finished (journalled as begun, not
+        "written") go now, not at the next start's sweep (README: a daemon stopping removes them at
+        once). Every path that gives a copy up removes its own (a copy begun with a check is given
+        up by ``_run_job`` as it ends); this is the net under them (audit: one such file, seen once
+        in ~35 stops during big copies, until the next start)."""
+        for delivery in self.ledger.open_deliveries():
+            hot = self.config.hot_folders.get(delivery.hot_folder)
+            if delivery.state != "intent" or hot is None or self.shares.silent_since(hot.name) is not None:
+                continue
+            temp = Path(delivery.temp_path)
+            # (a hot folder whose thread is still in a call that has not returned: left to the start)
+            with contextlib.suppress(OSError, DeliveryError, RuntimeError):
+                self.shares.call(hot, f"the removal of {temp}", lambda t=temp: t.unlink(missing_ok=True))  # type: ignore[misc]
+
+    def _wait_seconds(self) -> float:
+        if self._scan is not None:
+            return 0.0  # a scan is under way: go on with it
+        due = self.tracker.next_due()
+        later = [until for until, _, _ in self._held_for_owner.values()] + list(self._near_later.values())
+        if self._cleanup_at < math.inf:
+            later.append(self._cleanup_at)  # (an emptied order folder to remove once quiet)
+        if self._orphans_next < math.inf:
+            later.append(self._orphans_next)
+        if self._cooldown:
+            # A job held back a moment (its drop files read first, a busy ledger, a full disk) goes
+            # on when that moment ends, not at the next heartbeat (audit 12-05 K: 5 s late).
+            now = self.clock.monotonic()
+            self._cooldown = {job_id: until for job_id, until in self._cooldown.items() if until > now}
+            later.extend(self._cooldown.values())
+        if later:
+            due = min(later) if due is None else min(due, *later)
+        if due is None:
+            return 5.0
+        return max(0.0, min(5.0, due - self.clock.monotonic()))
+
+    def step(self) -> None:
+        """One round: hints, rescans, stable files, due timers, runnable jobs."""
+        self.last_step_at = self.progress_at = self.clock.monotonic()
+        if self._pending_config is not None:
+            self._apply_config(self._pending_config)
+        self._drain_hints()
+        self._scan_some(budget=0.1)
+        # Short rounds while a scan goes on (thousands of files waiting at start): the first jobs
+        # run after a few orders are in, not after a quarter of a second of them.
+        self._take_stable(budget=0.05 if self._scan is not None else 0.25)
+        if self._deferred_specials:
+            self._guard("intake", "", self._requeue_specials)
+        if self._held_for_owner:
+            self._guard("intake", "", self._hand_over_held)
+        if self._near_later:
+            self._guard("intake", "", self._take_near_later)
+        if self._unmarked:
+            self._guard("intake", "", self._mark_unmarked)
+        if self._arriving:
+            self._guard("intake", "", self._note_arriving)
+        self._guard("intake", "", self._check_orphans)
+        self._guard("due", "", self._run_due)  # (a full disk: the jobs due are tried at the next step)
+        if self.clock.monotonic() >= self._cleanup_at:
+            self._guard("intake", "", self._cleanup_consumed_dirs)
+        mono = self.clock.monotonic()
+        if mono - self._undecided_looked_at >= UNDECIDED_LOOK_SECONDS:
+            # Attempts cut short that no hot folder's thread will report on (cut short before a
+            # restart; a share unmounted and mounted again): looked at again from time to time.
+            self._undecided_looked_at = mono
+            for delivery in self.ledger.open_deliveries():
+                if delivery.state in ("written", "ticket") and self.shares.silent_since(delivery.hot_folder) is None:
+                    with self._hint_lock:
+                        self._answered.add(delivery.hot_folder)
+        if self._answered:
+            self._look_again_at_answering()
+        self._run_jobs()
+        self._guard("intake", "", self._finish_intakes)
+        if self._retention_requested:
+            self._retention_requested = False
+            self._guard("retention", "", self.run_retention)
+            # Hourly too: a temp file left in a hot folder that was out of reach at the last start
+            # (an unmounted share) is removed once the share is back.
+            self._guard("retention", "", self.sweep_temp_files)
+        if self._finished:
+            self._guard("drop", "", self._answer_leftovers)
+        self._guard("status", "", self.flush_status)
+
+    def _guard(self, what: str, subject: str, fn: Callable[[], object]) -> None:
+        """No exception from one file or job may stop the engine."""
+        try:
+            fn()
+        except Exception as exc:
+            if is_disk_full(exc):
+                # Nothing was recorded (a failed commit leaves nothing behind): tried again later,
+                # a file in a few seconds (not only at the next rescan). Files waiting for a manifest
+                # count their artwork_timeout_seconds from now (_check_orphans): the manifest that
+                # names them may be one that could not be taken in.
+                if what == "file":
+                    self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)
+                elif what == "drop" and subject:
+                    self._drops_again(Path(subject))
+                self._spool_full_said(exc, what=what, subject=subject)
+                return
+            log.exception("engine.unexpected_error", what=what, subject=subject)
+
+    def _drops_again(self, where: Path) -> None:
+        """The drop files in the job folder ``where`` (or beside the file ``where``), whose handling
+        a full disk stopped: looked at again in a few seconds. Nothing else would read them: the
+        tracker gave them out, and a rescan skips a folder unchanged since the last one (audit U2 1:
+        a RETRY dropped into failed/ on a full disk was never acted on once there was space)."""
+        folder = where if where.is_dir() else where.parent
+        self._dirs_seen.pop(str(folder), None)
+        for name in self._drop_files_in(folder):
+            self.tracker.hold(folder / name, DISK_FULL_RETRY_SECONDS)
+
+    def files_arriving(self) -> int:
+        """(any thread) How many files the engine has seen and not taken in yet: settling, or
+        waiting in a backlog (a dict's length, read without the engine's lock)."""
+        return len(self.tracker)
+
+    def spool_full(self) -> bool:
+        """Whether the spool disk was found full within the last few retries (for the status line)."""
+        return self.clock.monotonic() - self._disk_full_at < DISK_FULL_RETRY_SECONDS * 3
+
+    def _spool_full_said(self, exc: BaseException, **where: str) -> None:
+        """The spool disk found full: noted (files waiting for a manifest count from now), and said
+        in the log once per half minute while it lasts."""
+        now = self.clock.monotonic()
+        self._disk_full_at = now
+        if now - self._disk_full_said < DISK_FULL_RETRY_SECONDS * 6:
+            return
+        self._disk_full_said = now
+        log.error(
+            "spool.disk_full",
+            **where,
+            root=str(self.config.paths.root),
+            error=describe_exception(exc),
+            reason="the disk holding the spool folders or the ledger is full: nothing new can be taken in "
+            "or recorded until there is space; free some space, the daemon tries again by itself",
+        )
+
+    def _apply_config(self, config: Config) -> None:
+        self._pending_config = None
+        old, self.config = self.config, config
+        self.tracker.settle_seconds = config.watch.settle_seconds
+        self.shares.silence = config.delivery.share_timeout_seconds
+        log.info("config.applied", source=str(config.source))
+        self._rescan_requested = True
+        self._guard("config", "", lambda: self._refresh_routes(old))
+
+    def _refresh_routes(self, old: Config | None) -> None:
+        """After a reload (``old``: the config before it), or at start (None: the config may have
+        been edited while the daemon was stopped): the recorded route of every job not delivered
+        yet is the one the routes give now (delivery decides again anyway), so that `show`, `jobs`
+        and STATUS.txt ("Drop RELEASE here to send this job to ...") say where it will go, not
+        where it would have; what changes is said (audit T 1: at start it was not). A job whose
+        route is not decided yet (waiting for its artwork or its date) is told too, where the
+        reload takes away the hot folder its manifest names or the routes gave it (audit T 2)."""
+        now = self.clock.now()
+        reloaded = old is not None
+        config_was = "the reloaded config" if reloaded else "the config (edited while the daemon was stopped)"
+        routes_were = (
+            "the reloaded config's routes" if reloaded else "the config's routes, edited while the daemon was stopped,"
+        )
+        for job_id in self.ledger.job_ids([s for s in Stage if s not in TERMINAL]):
+            job = self.ledger.get_job(job_id, history=False)
+            if job is None or self.ledger.published_delivery(job_id, job.generation):
+                continue  # the PDF is in its hot folder already (its ticket waits)
+            facts = self.facts(job)
+            decision = decide_route(facts, self.config)
+            target = decision.target
+            named = decision.hot_folder
+            if named is not None and named not in self.config.hot_folders and job.stage is not Stage.FAILED:
+                self._dirty.add(job_id)  # STATUS.txt says so (audit BT 5)
+                log.warning(
+                    "job.hot_folder_removed",
+                    job_id=job_id,
+                    order_id=job.order_id,
+                    hot_folder=named,
+                    reason=f"this job's manifest names hot folder {named}, which {config_was} does not have: its "
+                    "delivery fails (into failed/) unless the hot folder is added again; add it and reload, then "
+                    "drop RETRY in the job's folder if it failed meanwhile",
+                )
+            route = job.route
+            if route is None:
+                if old is None:
+                    continue  # no route decided yet, none to compare with
+                route = decide_route(facts, old).target
+                if route == target:
+                    continue
+                if target != "skip":
+                    # Recorded when it is decided (at its output); its STATUS.txt ("Goes to: ...") and
+                    # the log say the new one now (README walk N2: STATUS.txt kept the old one).
+                    self._dirty.add(job_id)
+                    self._note_action(
+                        job_id,
+                        f"{iso(now)}  config reloaded: this job now goes to hot folder {target} (it was going to "
+                        f"{route})",
+                    )
+                    log.info("job.route_changed", job_id=job_id, order_id=job.order_id, old=route, new=target)
+                    continue
+            if target != route:
+                with self.ledger.transaction():  # the route and why it changed: one commit
+                    self.ledger.update_job(job_id, now, route=target)
+                    self.ledger.set_rerouted(job_id, route if target == "skip" else None)
+                    # Why its "last change" moved with no new status (STATUS.txt, show): the config.
+                    where = "no hot folder (the routes say skip)" if target == "skip" else f"hot folder {target}"
+                    changed = "config reloaded" if reloaded else "config edited while the daemon was stopped"
+                    self._note_action(
+                        job_id, f"{iso(now)}  {changed}: this job now goes to {where} (it was going to {route})"
+                    )
+                self._dirty.add(job_id)
+                if target == "skip":
+                    # A job on its way to a printer that the new routes send nowhere (a hot folder or
+                    # route removed): it would be finished unprinted. Loud, and said when it happens.
+                    self._rerouted[job_id] = route
+                    log.warning(
+                        "job.route_changed",
+                        job_id=job_id,
+                        order_id=job.order_id,
+                        old=route,
+                        new=target,
+                        reason=f"{routes_were} send this job to no hot folder: it will not be printed "
+                        f"(it was going to {route}); "
+                        + (
+                            "it is finished unprinted at its next step (CopyToHotFolderSkipped, into done/): if that "
+                            "is not meant, change the routes back, reload, and send its manifest again with "
+                            "reprint: true"
+                            if job.stage in (Stage.DELIVER, Stage.RETRY)
+                            else "change the routes back and reload if that is not meant"
+                        ),
+                    )
+                else:
+                    self._rerouted.pop(job_id, None)
+                    log.info("job.route_changed", job_id=job_id, order_id=job.order_id, old=route, new=target)
+
+    # -- paths ------------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return self.config.paths.root
+
+    def area(self, name: str) -> Path:
+        folder = getattr(self.config.paths, name)
+        return folder if isinstance(folder, Path) else Path(folder)
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def job_dir(self, job: Job) -> Path:
+        root = self.root
+        cached = self._job_dirs.get(job.folder)
+        if cached is not None and cached[0] is root:
+            return cached[1]
+        folder = Path(job.folder)
+        path = folder if folder.is_absolute() else root / folder
+        if len(self._job_dirs) >= 4096:  # a few steps of each job in flight; paths are cheap to redo
+            self._job_dirs.clear()
+        self._job_dirs[job.folder] = (root, path)
+        return path
+
+    def ignored(self, name: str) -> bool:
+        patterns = self.config.watch.ignore
+        if self._ignore_re is None or self._ignore_re[0] is not patterns:
+            # One compiled expression for all the patterns (a scan asks this for every name).
+            joined = "|".join(fnmatch.translate(p.lower()) for p in patterns) or "(?!)"
+            self._ignore_re = (patterns, re.compile(joined))
+        return self._ignore_re[1].match(name.lower()) is not None
+
+    def uploading(self, name: str) -> bool:
+        """A name in replace/ that is an upload under way, never taken as a replacement: watch.ignore's,
+        or an upload client's temporary name (``UPLOAD_SUFFIXES``: WinSCP's x.pdf.filepart, which
+        the default watch.ignore does not list). In inbox/, watch.ignore alone decides (SPEC 8)."""
+        return self.ignored(name) or name.lower().endswith(UPLOAD_SUFFIXES)
+
+    def commands_dir(self) -> Path:
+        state = self.area("state")
+        if self._commands_dir is None or self._commands_dir[0] is not state:
+            self._commands_dir = (state, state / "commands")
+        return self._commands_dir[1]
+
+    def _order_key(self, path: Path) -> tuple[int, str]:
+        # Data files before manifests (so a manifest finds artwork that became stable in the same
+        # round), and drop files in a stable order.
+        kind = self._classify(path)
+        return ({"data": 0, "manifest": 1}.get(kind[0], 2), str(path))
+
+    def _classify(self, path: Path) -> tuple[str, Path | None]:
+        """("manifest"|"data"|"drop"|"replace"|"stray"|"buried"|"misplaced"|"command"|"ignore", job folder).
+
+        Plain string work on normalized paths (a scan classifies every file it sees)."""
+        text = str(path)
+        parts = _rel_parts(text, str(self.area("inbox")))
+        if parts is not None:
+            if not parts or any(self.ignored(part) for part in parts):
+                return ("ignore", None)
+            if len(parts) == 1 and parts[0].lower().endswith(MANIFEST_SUFFIXES):
+                return ("manifest", None)
+            if len(parts) == 2 and parts[1].lower() in MANIFEST_NAMES:
+                return ("manifest", None)
+            return ("data", None)
+        parts = _rel_parts(text, str(self.commands_dir()))
+        if parts is not None:
+            return ("command", None) if len(parts) == 1 and parts[0].endswith(".json") else ("ignore", None)
+        parts = _rel_parts(text, str(self.area("work")))
+        if parts is not None:
+            # A drop file in the folder of a job waiting in work/ (for its artwork, its date, a copy
+            # retry) acts as in quarantine/, as its command would (_work_drops_first).
+            if len(parts) == 2 and not self.ignored(parts[1]) and classify_drop(parts[1]) is not None:
+                return ("drop", self.area("work") / parts[0])
+            return ("ignore", None)
+        for area in ("quarantine", "failed"):
+            parts = _rel_parts(text, str(self.area(area)))
+            if parts is None:
+                continue
+            if any(self.ignored(part) for part in parts) or not parts:
+                return ("ignore", None)
+            if len(parts) == 1:
+                # RELEASE dropped into quarantine/ itself, not into a job's folder: answered.
+                return ("misplaced", None) if classify_drop(parts[0]) is not None else ("ignore", None)
+            job_folder = self.area(area) / parts[0]
+            if len(parts) == 2:
+                if classify_drop(parts[1]) is not None:
+                    return ("drop", job_folder)
+                if parts[1] not in JOB_FOLDER_FILES and not parts[1].startswith("manifest."):
+                    return ("stray", job_folder)
+            if len(parts) == 3 and parts[1] == "replace":
+                return ("ignore", None) if self.uploading(parts[2]) else ("replace", job_folder)
+            if (
+                len(parts) == 3
+                and parts[1] in ("artwork", "output")
+                and classify_drop(parts[2]) is not None
+                and not parts[2].lower().endswith(".pdf")  # (artwork may be named release.pdf)
+            ):
+                return ("buried", job_folder)
+            return ("ignore", None)
+        return ("ignore", None)

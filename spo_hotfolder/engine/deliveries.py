@@ -1,0 +1,610 @@
+"""Delivery: the copy into a hot folder, its journal and its failures.
+
+A part of the class ``Engine`` (``engine/core.py``), kept in a module of its own; its methods
+run on the engine's thread, ``self`` being the Engine."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from spo_hotfolder.clock import iso
+from spo_hotfolder.config import HotFolderConfig
+from spo_hotfolder.delivery import (
+    DeliveryError,
+    TempInTheWay,
+    check_hot_folder,
+    check_name_free,
+    decide_route,
+    explain_os_error,
+    publish,
+    publish_sidecar,
+    render_filename,
+    temp_path_for,
+    write_temp,
+)
+from spo_hotfolder.engine.base import (
+    PRESTAGE_MIN_BYTES,
+    JobFailed,
+    _file_sig,
+    _may_still_arrive,
+    _Prestage,
+    _same_file,
+    log,
+)
+from spo_hotfolder.engine.state import EngineState
+from spo_hotfolder.fsutil import into_history
+from spo_hotfolder.ledger import Job, Stage
+from spo_hotfolder.operator import SYSTEM
+from spo_hotfolder.pdfreport import ArtworkInput
+from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine.core import Engine
+
+
+class EngineDelivery(EngineState):
+    # -- delivery ---------------------------------------------------------------------------
+
+    def _deliver(self: Engine, job: Job) -> None:
+        # The output's copy begun with its check (_prestage), if any: renamed into place instead of
+        # a copy made now where it is the copy this delivery makes (one not taken is given up by
+        # _run_job).
+        pre = self._prestaged.get(job.job_id)
+        if pre is not None:
+            self._prestage_copied(pre)  # (first: its hot folder's thread makes one call at a time)
+        try:
+            if self._published_before(job, prestaged=pre):
+                return
+            undecided = self.ledger.undecided_delivery(job.job_id)
+            if undecided is not None:
+                # (audit CM 2) Its hot folder cannot be looked into (not there, not mounted): whether
+                # the PDF is in it cannot be told, and the job is copied nowhere (not to another hot
+                # folder a reload or a new manifest names) until it can.
+                raise DeliveryError(
+                    f"whether {Path(undecided.final_path).name} arrived in hot folder {undecided.hot_folder} cannot be "
+                    f"told: {Path(undecided.temp_path).parent} is not there or not mounted",
+                    transient=True,
+                )
+        except DeliveryError as exc:  # (the hot folder of an attempt cut short does not answer)
+            undecided = self.ledger.undecided_delivery(job.job_id)
+            if undecided is not None:
+                exc = DeliveryError(
+                    f"{exc}; {_may_still_arrive(undecided.final_path, undecided.hot_folder)}", transient=exc.transient
+                )
+            self._delivery_failed(job, undecided.hot_folder if undecided else job.route or "", exc)
+            return
+        facts = self.facts(job)
+        decision = decide_route(facts, self.config)
+        now = self.clock.now()
+        if job.route is not None and job.route != decision.target and job.job_id not in self._rerouted:
+            # The routes changed while the daemon was stopped (a reload updates the recorded route
+            # and says so then): said now, when it takes effect (audit AT 6: a job waiting to retry
+            # a hot folder removed from the config went to another one without a word).
+            (log.warning if decision.hot_folder is None else log.info)(
+                "job.route_changed",
+                job_id=job.job_id,
+                order_id=job.order_id,
+                old=job.route,
+                new=decision.target,
+                reason=f"the config's routes changed since this job's route was decided: {decision.reason}",
+            )
+        if decision.hot_folder is None:
+            was = self._rerouted.pop(job.job_id, None)
+            if was is None and job.route not in (None, "skip"):
+                was = job.route  # (a route recorded before the config changed, not refreshed since)
+            detail = decision.reason + (f" (the config was changed: it was going to {was})" if was else "")
+            with self.ledger.transaction():
+                self.ledger.update_job(job.job_id, now, route="skip", attempts=0, next_attempt_at=None, error=None)
+                if was is not None:
+                    self.ledger.set_rerouted(job.job_id, None)
+                self._record(job.job_id, JobStatus.CopyToHotFolderSkipped, SYSTEM, detail, now, write=False)
+                not_moved = self._record_stage(job.job_id, Stage.DONE, now)
+            if not_moved is not None:
+                raise not_moved
+            return
+        hot = self.config.hot_folders.get(decision.hot_folder)
+        if hot is None:
+            # (its manifest names it, and a reload took it out of the config) An attempt like any
+            # other, "attempt n of max" (audit BP 1), and the last: it cannot work until the config
+            # has it again.
+            name = decision.hot_folder
+            missing = DeliveryError(
+                f"hot folder {name!r}, which this job's manifest names, is not in the config (any more); add it "
+                "again and reload",
+                transient=False,
+            )
+            self._delivery_failed(
+                job,
+                name,
+                missing,
+                fix=f"Have hot folder {name} added to the config again (hot_folders) and the config reloaded, then "
+                "drop a file named RETRY here. Drop REJECT to stop the job.",
+            )
+            return
+        src = self.job_dir(job) / "output" / (job.output or "")
+        if not job.output or not src.is_file():
+            # Made again from it, the output would go out unchecked by anyone (audit AV 1: the
+            # output deleted, a PDF dragged over artwork/, then RELEASE: the new PDF printed).
+            gone = self._artwork_changed_failure(job, output_gone=True)
+            if gone is not None:
+                raise gone
+            self.ledger.update_job(job.job_id, now, stage=Stage.PROCESS)
+            return
+        self._output_unchanged(job, src)
+        final_name = render_filename(hot.filename, facts)
+        final = hot.path / final_name
+        temp = temp_path_for(hot, final_name)
+        shares = self.shares
+        try:
+
+            def look() -> None:
+                check_hot_folder(hot, self.mount_points)
+                check_name_free(final, hot)
+                self._ticket_in_the_way(job, hot, final)
+
+            shares.call(hot, "a look into it", look)
+            taken = self._take_prestage(pre, job, hot.name, final, temp) if pre is not None else None
+            delivery_id = (
+                taken
+                if taken is not None
+                else self.ledger.delivery_intent(job.job_id, job.generation, hot.name, str(final), str(temp), now)
+            )
+            started = time.monotonic()
+            written = False
+            folder: str | None
+            try:
+                if taken is None:
+                    _size, folder = self._copy_to_temp(src, temp, hot, delivery_id)
+                else:
+                    assert pre is not None
+                    folder = pre.folder
+                self._output_unchanged(job, src)  # not overwritten while it was copied
+                self.ledger.delivery_state(delivery_id, "written", self.clock.now(), temp_folder=folder)
+                written = True
+                shares.call(hot, f"the rename to {final.name}", lambda: publish(temp, final, hot))
+            except BaseException as exc:
+                if written and shares.silent_since(hot.name) is not None:
+                    # The rename was asked for and has not returned: it may still happen. The journal
+                    # keeps "written", and once the hot folder answers the files tell what happened,
+                    # as after a crash (a temp file gone was renamed: published, never copied again).
+                    if isinstance(exc, DeliveryError):
+                        raise DeliveryError(f"{exc}; {_may_still_arrive(final, hot.name)}", transient=True) from exc
+                    raise
+                if isinstance(exc, TempInTheWay):
+                    # Nothing written, and the file there is not ours: left alone, and the journal
+                    # does not name it as ours (the sweep leaves it too).
+                    self.ledger.delivery_state(delivery_id, "in_the_way", self.clock.now())
+                    raise
+                # Journal first: a "written" delivery whose temp file is gone counts as published.
+                self.ledger.delivery_state(delivery_id, "aborted", self.clock.now())
+                if shares.silent_since(hot.name) is None:
+                    with contextlib.suppress(OSError, DeliveryError):
+                        shares.call(hot, f"the removal of {temp}", lambda: temp.unlink(missing_ok=True))
+                raise
+            if taken is None:
+                self.metrics.observe("copy", time.monotonic() - started, hot.name)
+        except DeliveryError as exc:
+            self._delivery_failed(job, hot.name, exc)
+            return
+        self._delivered(job, hot.name, final, delivery_id)
+
+    def _copy_to_temp(self: Engine, src: Path, temp: Path, hot: HotFolderConfig, delivery_id: int) -> tuple[int, str]:
+        """The delivery's copy to its temp name, on the hot folder's thread. A file already there
+        under that name is replaced only where the journal says a copy of ours may have left it
+        (audit 12-05 E: another sender's upload of that name was overwritten); the journal is read
+        only then."""
+        try:
+            return self.shares.call(
+                hot, f"the copy to {temp}", lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on)
+            )
+        except TempInTheWay:
+            if not self.ledger.temp_written_before(str(temp), delivery_id):
+                raise
+        return self.shares.call(
+            hot,
+            f"the copy to {temp}",
+            lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on, stale_is_ours=True),
+        )
+
+    def _prestage(self: Engine, job: Job, inputs: list[ArtworkInput]) -> None:
+        """Begins the copy of the job's one big artwork file into its hot folder's temp name, on the
+        hot folder's thread, while the check runs (``PRESTAGE_MIN_BYTES``): the copy a delivery
+        would make of it, begun early. Nothing is begun where the delivery would not copy that file
+        now: several files, a blocked job, no hot folder, one that does not answer, a file of the
+        output's name waiting there, an attempt cut short before. Journalled first, like any copy."""
+        if len(inputs) != 1 or job.blocked:
+            return
+        artwork = Path(inputs[0].path)
+        key = self._file_key(artwork)
+        if key is None or key[2] < PRESTAGE_MIN_BYTES:
+            return
+        facts = self.facts(job)
+        hot = self.config.hot_folders.get(decide_route(facts, self.config).hot_folder or "")
+        if hot is None or self.shares.silent_since(hot.name) is not None:
+            return
+        if any(d.job_id == job.job_id for d in self.ledger.open_deliveries()) or self.ledger.published_delivery(
+            job.job_id, job.generation
+        ):
+            return
+        final_name = render_filename(hot.filename, facts)
+        final, temp = hot.path / final_name, temp_path_for(hot, final_name)
+
+        def look() -> None:
+            check_hot_folder(hot, self.mount_points)
+            check_name_free(final, hot)
+            if os.path.lexists(temp):  # (ours or another sender's: the delivery tells which)
+                raise TempInTheWay(temp, hot)
+
+        try:
+            self.shares.call(hot, "a look into it", look)
+        except DeliveryError:
+            return  # (the delivery says why, once the check has passed)
+        pre = _Prestage(
+            delivery_id=self.ledger.delivery_intent(
+                job.job_id, job.generation, hot.name, str(final), str(temp), self.clock.now()
+            ),
+            generation=job.generation,
+            hot_folder=hot.name,
+            final=final,
+            temp=temp,
+            artwork=artwork,
+            key=key,
+            started=time.monotonic(),
+        )
+        self._prestaged[job.job_id] = pre
+
+        def copy() -> tuple[int, str]:
+            return write_temp(artwork, temp, hot, cancelled=lambda: pre.cancel or self._copy_goes_on())
+
+        try:
+            pre.pending = self.shares.start(hot, f"the copy to {temp}", copy)
+        except DeliveryError:
+            self._drop_prestage(job.job_id)
+
+    def _prestage_copied(self: Engine, pre: _Prestage) -> None:
+        """Waits for the copy begun with the check; one that failed is given up (the delivery then
+        copies as usual, and says why where it fails again)."""
+        if pre.pending is None:
+            return
+        pending, pre.pending = pre.pending, None
+        try:
+            _size, pre.folder = self.shares.finish(pending)
+        except Exception as exc:  # noqa: BLE001 - an early copy that failed is one not made
+            log.debug("delivery.early_copy_failed", file=str(pre.temp), error=str(exc))
+            if isinstance(exc, TempInTheWay):  # (came since the look) not ours: never removed
+                pre.settled = True
+                self.ledger.delivery_state(pre.delivery_id, "in_the_way", self.clock.now())
+            self._abort_prestage(pre)
+            return
+        pre.copied = True
+        pre.seconds = time.monotonic() - pre.started
+
+    def _take_prestage(self: Engine, pre: _Prestage, job: Job, hot_name: str, final: Path, temp: Path) -> int | None:
+        """The journal id of the copy begun with the check, taken by this delivery where it is the
+        copy the delivery makes: complete, into this hot folder under this name, of this
+        generation, of the artwork as it still is (the output, recorded as that same file, is
+        compared with its record as for any copy). Else None, and it is given up first: its temp
+        name is the one the delivery copies to."""
+        if (
+            pre.copied
+            and not pre.settled
+            and (pre.hot_folder, pre.final, pre.temp, pre.generation) == (hot_name, final, temp, job.generation)
+            and self._file_key(pre.artwork) == pre.key
+        ):
+            pre.settled = True
+            self.metrics.observe("copy", pre.seconds, hot_name)
+            return pre.delivery_id
+        self._abort_prestage(pre)
+        return None
+
+    def _drop_prestage(self: Engine, job_id: str) -> None:
+        pre = self._prestaged.pop(job_id, None)
+        if pre is not None:
+            self._abort_prestage(pre)
+
+    def _abort_prestage(self: Engine, pre: _Prestage) -> None:
+        """Gives up the copy begun with the check: stopped, journalled "aborted", its temp file
+        removed (by the sweep once the hot folder answers again, where it does not now)."""
+        if pre.settled:
+            return
+        pre.settled = True
+        if pre.pending is not None:
+            pending, pre.pending, pre.cancel = pre.pending, None, True
+            with contextlib.suppress(Exception):
+                self.shares.finish(pending)
+        self.ledger.delivery_state(pre.delivery_id, "aborted", self.clock.now())
+        hot = self.config.hot_folders.get(pre.hot_folder)
+        if hot is not None and self.shares.silent_since(hot.name) is None:
+            with contextlib.suppress(OSError, DeliveryError):
+                self.shares.call(hot, f"the removal of {pre.temp}", lambda: pre.temp.unlink(missing_ok=True))
+
+    def _output_unchanged(self: Engine, job: Job, src: Path) -> None:
+        """Raises JobFailed when the output file is not the one recorded with ``OutputCreated``: a
+        file overwritten in place (an operator dragging a corrected PDF over artwork/ or output/; in
+        a single-file job the two are one file) was never checked, and is never sent."""
+        failure = self._output_changed(job, src)
+        if failure is not None:
+            raise failure
+
+    def _output_changed(self: Engine, job: Job, src: Path) -> JobFailed | None:
+        """``_output_unchanged``'s finding; the changed file is moved into history/ (kept, not sent).
+        Also an artwork file changed since its check: the output then is no longer what artwork/
+        holds, and a release may approve one while the printer gets the other (audit BT 1: an
+        output copied from an operator's own artwork file, which stays writable by them)."""
+        recorded = self.ledger.output_sig(job.job_id)
+        try:
+            current = _file_sig(src)
+        except OSError:
+            return None  # gone: the copy (or the next step) says so
+        recorded_sig, _, recorded_digest = (recorded or "").partition("#")
+        if recorded is None or _same_file(current, recorded_sig, has_digest=bool(recorded_digest)):
+            return self._artwork_changed_failure(job)
+        if recorded_digest and self._digest(src, cached=False) == recorded_digest:
+            # Only its time stamp changed (touch, a backup tool restoring it): still the checked file.
+            self.ledger.set_output_sig(job.job_id, f"{current}#{recorded_digest}")
+            return self._artwork_changed_failure(job)
+        now = self.clock.now()
+        kept = into_history(self.job_dir(job), src, now, f"changed-output-{src.name}")
+        # No output now: `show`, `jobs --json` and STATUS.txt must not name the file moved away.
+        self.ledger.update_job(job.job_id, now, output=None, output_pages=None, output_size=None)
+        self._dirty.add(job.job_id)
+        again = " (the job is still blocked: it then waits in quarantine/ for RELEASE again)" if job.blocked else ""
+        # ValidationFailed: the file to send is not the checked one. (Not OutputCreationFailed: no
+        # output was being made, and SPEC 6 has that follow OutputCreationStarted: audit.)
+        return JobFailed(
+            JobStatus.ValidationFailed,
+            f"its output file was changed after it was checked, so it was not sent (kept as history/{kept.name})",
+            [
+                f"output/{src.name} is not the file that was checked and recorded as OutputCreated: it was "
+                "overwritten or edited in place (in a job with one artwork file, output/ and artwork/ are mostly "
+                "the same file, so overwriting artwork/ changes the output too); only a checked file is sent"
+            ],
+            "Put the corrected PDF into replace/ (never overwrite the files in artwork/ or output/): it is checked "
+            "and the output made again. Or drop a file named RETRY here to check the files in artwork/ as they are "
+            f"now and make the output from them{again}.",
+        )
+
+    def _artwork_changed_failure(self: Engine, job: Job, *, output_gone: bool = False) -> JobFailed | None:
+        """ValidationFailed "artwork changed in its folder after it was checked", for the job's
+        artwork files that are not what its last check read; None when they all are.
+        ``output_gone``: the output made from the checked files is not there any more either."""
+        changed = self._artwork_changed_since_check(job)
+        if not changed:
+            return None
+        reason = "artwork changed in its folder after it was checked: " + ", ".join(changed)
+        what = "it was replaced or edited in place, not put into replace/"
+        if output_gone:
+            return JobFailed(
+                JobStatus.ValidationFailed,
+                reason,
+                [
+                    f"artwork/{name} is not the file that was checked ({what}), and the output made from the "
+                    "checked one is gone"
+                    for name in changed
+                ],
+                "Put the PDF to print into replace/ (same file name): it is checked and, for a blocked job, "
+                "shown to you again before it prints. Or drop REJECT here.",
+            )
+        again = " (the job is still blocked: it then waits in quarantine/ for RELEASE again)" if job.blocked else ""
+        return JobFailed(
+            JobStatus.ValidationFailed,
+            reason + "; its output was not sent",
+            [
+                f"artwork/{name} is not the file that was checked ({what}): the output made from the checked one "
+                "no longer matches it, and is not sent"
+                for name in changed
+            ],
+            "Put the PDF to print into replace/ (same file name; never overwrite the files in artwork/ or output/): "
+            "it is checked and the output made again. Or drop a file named RETRY here to check the files in artwork/ "
+            f"as they are now and make the output from them{again}.",
+        )
+
+    def _copy_goes_on(self: Engine) -> bool:
+        """Asked between two chunks of a copy: a sign of life; True when the daemon is stopping."""
+        self.progress_at = self.clock.monotonic()
+        self.shares.alive()
+        return self.stop_event.is_set()
+
+    def _published_before(self: Engine, job: Job, prestaged: _Prestage | None = None) -> bool:
+        """True when this job's output already reached the hot folder in an attempt that a crash or
+        a ledger error cut short after the rename: the job is then done, never copied again.
+        (``prestaged``: the copy begun with the check, open and not cut short by anything.)"""
+        now = self.clock.now()
+        for open_one in self.ledger.open_deliveries():
+            if open_one.job_id == job.job_id and (prestaged is None or open_one.id != prestaged.delivery_id):
+                self._reconcile_delivery(open_one, now)
+        delivery = self.ledger.published_delivery(job.job_id, job.generation)
+        if delivery is None:
+            return False
+        fresh = self.ledger.get_job(job.job_id, history=False)
+        if fresh is None:
+            return False
+        if fresh.stage is not Stage.DONE:
+            # The PDF is in the hot folder; what is left is its job ticket, which failed to be
+            # written (the PDF is never copied again for it).
+            log.info("delivery.ticket_again", job_id=job.job_id, order_id=job.order_id)
+            self._delivered(fresh, delivery.hot_folder, Path(delivery.final_path), delivery.id)
+        return True
+
+    def _ticket_in_the_way(self: Engine, job: Job, hot: HotFolderConfig, final: Path) -> bytes | None:
+        """The job ticket to write next to ``final`` (None: the hot folder takes no tickets, or
+        ours is there already). Raises DeliveryError while another ticket of that name waits: a
+        PDF beside another job's ticket would print with that job's quantity."""
+        if hot.ticket != "json":
+            return None
+        ticket = final.with_suffix(".json")
+        payload = self._ticket(job, hot.name, final)
+        try:
+            existing = ticket.read_bytes()
+        except FileNotFoundError:
+            return payload
+        except IsADirectoryError:
+            raise DeliveryError(
+                f"a folder named {ticket.name} is in hot folder {hot.name}, where this job's ticket goes; "
+                f"{final.name} and its ticket are not written until it is moved away",
+                transient=True,
+            ) from None
+        except OSError as exc:
+            raise explain_os_error(exc, hot) from exc
+        if existing == payload:
+            return None  # ours: written before a crash or an earlier failure
+        raise DeliveryError(
+            f"a job ticket named {ticket.name} is already waiting in hot folder {hot.name} (not yet taken by the "
+            f"printer); {final.name} and its ticket are not written until it is gone",
+            transient=True,
+        )
+
+    def _delivered(
+        self: Engine,
+        job: Job,
+        hot_name: str,
+        final: Path,
+        delivery_id: int,
+        *,
+        ticket_published: bool = False,
+        note: str = "",
+    ) -> None:
+        hot = self.config.hot_folders.get(hot_name)
+        if hot is not None and hot.ticket == "json" and not ticket_published:
+            hot_folder = hot
+
+            def ticket() -> None:
+                payload = self._ticket_in_the_way(job, hot_folder, final)
+                if payload is not None:
+                    publish_sidecar(
+                        final,
+                        payload,
+                        hot_folder,
+                        before_rename=lambda: self.ledger.delivery_state(delivery_id, "ticket", self.clock.now()),
+                    )
+
+            try:
+                self.shares.call(hot, f"the job ticket {final.with_suffix('.json').name}", ticket)
+            except DeliveryError as exc:
+                self._ticket_failed(job, hot_name, final, delivery_id, exc)
+                return
+        now = self.clock.now()
+        with self.ledger.transaction():
+            self.ledger.delivery_state(delivery_id, "published", now)
+            self.ledger.update_job(job.job_id, now, route=hot_name, attempts=0, next_attempt_at=None, error=None)
+            self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}{note}", now, write=False)
+            not_moved = self._record_stage(job.job_id, Stage.DONE, now)
+        if not_moved is not None:
+            raise not_moved
+
+    def _ticket(self: Engine, job: Job, hot_name: str, final: Path) -> bytes:
+        report = job.preflight or {}
+        ticket = {
+            "order_id": job.order_id,
+            "job_id": job.job_id,
+            "customer": job.customer,
+            "product": job.product,
+            "quantity": job.quantity,
+            "attributes": job.attributes,
+            "pages": job.output_pages,
+            "trim_mm": report.get("trim_mm"),
+            "file": final.name,
+            "hot_folder": hot_name,
+        }
+        return (json.dumps(ticket, indent=2, sort_keys=True) + "\n").encode()
+
+    def _ticket_failed(
+        self: Engine, job: Job, hot_name: str, final: Path, delivery_id: int, exc: DeliveryError
+    ) -> None:
+        """The PDF is published, its job ticket is not: the job is not InHotFolder yet. The ticket
+        alone is tried again (delivery.max_attempts, backoff_seconds); the PDF is never copied again."""
+        self.ledger.delivery_state(delivery_id, "published", self.clock.now())
+        self.ledger.update_job(job.job_id, self.clock.now(), route=hot_name)
+        ticket = final.with_suffix(".json").name
+        self._copy_failed(
+            job,
+            hot_name,
+            exc,
+            event="delivery.ticket_failed",
+            what=f"{final.name} is in hot folder {hot_name}, but its job ticket {ticket} could not be written: {exc}",
+            again="the ticket's next attempt at",
+            title=lambda why: (
+                f"{final.name} was delivered into hot folder {hot_name}, but its job ticket {ticket} could not be "
+                f"written ({why}): {exc}"
+            ),
+            fix="Fix the cause (free disk space, fix permissions, or let the printer take the other ticket), then "
+            "drop a file named RETRY here: only the ticket is written, the PDF is not copied again. Drop "
+            "REJECT to leave the PDF without its ticket.",
+        )
+
+    def _delivery_failed(self: Engine, job: Job, hot_name: str, exc: DeliveryError, *, fix: str | None = None) -> None:
+        self._copy_failed(
+            job,
+            hot_name,
+            exc,
+            event="delivery.failed",
+            what=str(exc),
+            again="next attempt at",
+            title=lambda why: f"the copy into hot folder {hot_name} failed ({why}): {exc}",
+            fix=fix
+            or (
+                f"Wait: {_may_still_arrive(undecided.final_path, undecided.hot_folder)}: its rename into it had not "
+                "returned. "
+                "If it does not arrive, fix the cause (is the share's server up, the share mounted?), then drop a "
+                "file named RETRY here; REJECT is refused until it is known whether the PDF arrived."
+                if (undecided := self.ledger.undecided_delivery(job.job_id)) is not None
+                else "Fix the cause (mount the share, free disk space, fix permissions or the config, or let the "
+                "printer take the file waiting under the same name), then drop a file named RETRY here. Drop "
+                "REJECT to stop the job."
+            ),
+        )
+
+    def _copy_failed(
+        self: Engine,
+        job: Job,
+        hot_name: str,
+        exc: DeliveryError,
+        *,
+        event: str,
+        what: str,
+        again: str,
+        title: Callable[[str], str],
+        fix: str,
+    ) -> None:
+        """A failed attempt: CopyToHotFolderFailed "attempt n of max, <what>"; tried again after
+        backoff_seconds, or, after the last attempt (or a failure no retry can mend), failed/."""
+        now = self.clock.now()
+        attempts = job.attempts + 1
+        limit = self.config.delivery.max_attempts
+        final = not exc.transient or attempts >= limit
+        when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
+        # (more attempts than the limit: it was lowered by a reload meanwhile; this was the last)
+        of = f"of {limit}" if attempts <= limit else f"(delivery.max_attempts is now {limit})"
+        detail = f"attempt {attempts} {of}, {what}"  # (SPEC 6: "attempt n of max, reason")
+        if not final:
+            detail += f"; {again} {iso(when)}"
+        elif attempts < limit:
+            # A failure no retry can mend: no "2 of 3" follows (audit BP 5).
+            detail += "; not tried again: this cannot work without a change"
+        self._record(job.job_id, JobStatus.CopyToHotFolderFailed, SYSTEM, detail, now)
+        log.warning(
+            event,
+            job_id=job.job_id,
+            order_id=job.order_id,
+            hot_folder=hot_name,
+            attempt=attempts,
+            max_attempts=limit,
+            transient=exc.transient,
+            reason=str(exc),
+        )
+        if final:
+            # (the count made: more than the limit when a reload lowered it meanwhile)
+            why = "this cannot work without a change" if not exc.transient else f"all {attempts} attempts failed"
+            self.ledger.update_job(job.job_id, now, attempts=attempts)
+            self._fail(job.job_id, JobFailed(None, title(why), [detail], fix), now)
+            return
+        self.ledger.update_job(job.job_id, now, stage=Stage.RETRY, attempts=attempts, next_attempt_at=iso(when))
+        self._write_status(job.job_id)
+        self._schedule_wakeup(when)

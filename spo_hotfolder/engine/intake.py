@@ -1,0 +1,1358 @@
+"""Intake: a manifest read, refused or taken, its jobs recorded, its artwork claimed.
+
+A part of the class ``Engine`` (``engine/core.py``), kept in a module of its own; its methods
+run on the engine's thread, ``self`` being the Engine."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spo_hotfolder.clock import iso, later, parse_iso
+from spo_hotfolder.delivery import decide_blocking
+from spo_hotfolder.digests import identity
+from spo_hotfolder.engine.base import (
+    _REFUSAL_ERROR_ANY,
+    _REFUSAL_ERROR_WHOLE,
+    _REFUSAL_IDS,
+    _REFUSAL_TEMP,
+    COPY_SUFFIX,
+    DROP_FIRST_SECONDS,
+    EARLY_CHECK_HOLD_SECONDS,
+    HASH_AHEAD_MIN_BYTES,
+    REFUSAL_PREFIX,
+    REFUSED_KEPT_BYTES,
+    SYMLINK_PROBLEM,
+    EarlyCheckService,
+    HashAheadService,
+    _keep_newest,
+    _not_taken,
+    _PdfCan,
+    _tree_signature,
+    log,
+)
+from spo_hotfolder.engine.state import EngineState
+from spo_hotfolder.fsutil import (
+    NAME_MAX,
+    atomic_write,
+    fit_name,
+    fsync_dir,
+    fsync_file,
+    into_history,
+    move,
+    safe_folder_name,
+    write_new,
+)
+from spo_hotfolder.ledger import TERMINAL, Artwork, Delivery, Job, Stage
+from spo_hotfolder.manifest import (
+    MANIFEST_SUFFIXES,
+    MAX_MANIFEST_BYTES,
+    JobSpec,
+    Manifest,
+    ManifestError,
+    artwork_names,
+    cut_yaml_line,
+    keeps_copy,
+    parse_manifest,
+    reprint_sent_twice,
+    sent_again,
+    several_manifests,
+    several_manifests_problem,
+)
+from spo_hotfolder.operator import (
+    SYSTEM,
+    Action,
+    classify_drop,
+)
+from spo_hotfolder.pdfreport import (
+    ArtworkInput,
+    PreflightReport,
+)
+from spo_hotfolder.reports import (
+    error_text,
+    human_seconds,
+)
+from spo_hotfolder.stability import Signature, signature
+from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine.core import Engine
+
+
+class EngineIntake(EngineState):
+    # -- intake -----------------------------------------------------------------------------
+
+    def take_manifest(self: Engine, path: Path) -> None:
+        folder_manifest = path.parent != self.area("inbox")
+        try:
+            # Never through a symbolic link: it could name any file the daemon can read.
+            # O_NONBLOCK: a named pipe put in place of the file must not hang the engine on open.
+            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+                data = fh.read(MAX_MANIFEST_BYTES + 1)
+                st = os.fstat(fh.fileno())
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self._reject_manifest(path, folder_manifest, [SYMLINK_PROBLEM.format(name=path.name)])
+                return
+            log.warning("manifest.unreadable", path=str(path), error=str(exc))
+            return
+        base = path.parent
+        if not self._removable_from(base):
+            return  # taken once the folder lets us: nothing recorded, the other orders go on
+        key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
+        known = self.ledger.intake(key)
+        if self._new_only and known is not None:
+            self.tracker.track(path, activity=False, complete=True)  # not now (_meanwhile)
+            return
+        if known is not None and not known[0]:
+            # Recorded before a crash, not yet removed from the inbox: finish that intake.
+            self._recover_copies(data, path.name)
+            self._unfinished.append((key, path, signature(st)))
+            self._finish_intakes()
+            return
+        if folder_manifest:
+            named = self._job_named_in(base)
+            if named is not None:
+                self._job_folder_in_inbox(named, base, path)
+                return
+        several = several_manifests(base) if folder_manifest else []
+        if several:
+            self._reject_manifest(path, folder_manifest, [several_manifests_problem(several)])
+            return
+        try:
+            manifest = parse_manifest(
+                data, path.name, tuple(self.config.hot_folders), base=base, ignore=self.config.watch.ignore
+            )
+        except ManifestError as exc:
+            if exc.cut_off and self._held_as_cut_off(path, signature(st)):
+                return
+            # A last line perhaps cut short is said beside the other problems (audit, manifests 5:
+            # fixing only those, "quantity: 5" of "quantity: 500" would then be taken).
+            self._reject_manifest(path, folder_manifest, [*exc.problems, *cut_yaml_line(data, path.name)])
+            return
+        unusable = cut_yaml_line(data, path.name)
+        if unusable:
+            self._reject_manifest(path, folder_manifest, unusable)
+            return
+        if self._new_only and any(self.ledger.get_job(spec.job_id, history=False) for spec in manifest.jobs):
+            # A known job's manifest may change the job being made right now: in its own time.
+            self.tracker.track(path, activity=False, complete=True)
+            return
+        now = self.clock.now()
+        plans: list[tuple[JobSpec, Job | None]] = []
+        refused: list[tuple[JobSpec, str]] = []
+        others: list[str] = []  # refused: the job id is another order's
+        twins: dict[str, Delivery] = {}  # refused: the same reprint sent twice (the PDF it made waits)
+        for spec in manifest.jobs:
+            existing = self.ledger.get_job(spec.job_id, history=False)
+            if existing is None:
+                plans.append((spec, None))
+            elif existing.order_id != manifest.order_id:
+                # A job id names one job: another order's manifest never takes it over (its product,
+                # quantity and artwork would replace those of an order it does not belong to).
+                refused.append((spec, self._other_order_reason(existing)))
+                others.append(spec.job_id)
+            elif existing.stage in TERMINAL or self._pdf_delivered(existing):
+                if manifest.reprint and (waiting := self._reprint_waiting(spec, existing, data, base)) is not None:
+                    refused.append((spec, self._sent_twice_reason(existing, waiting)))
+                    twins[spec.job_id] = waiting
+                elif manifest.reprint:
+                    plans.append((spec, existing))
+                else:
+                    refused.append((spec, self._already_done_reason(existing)))
+            elif (undecided := self._delivery_undecided(existing, Action.REPLACE)) is not None:
+                # (audit CM 1) its new artwork would be printed, or not, beside the old PDF that
+                # may be printing already: said, and the manifest is to be sent again then.
+                refused.append((spec, undecided.replace("; replace it then", "; send this manifest again then")))
+            else:
+                plans.append((spec, existing))
+        if self._drops_waiting_for([existing for _, existing in plans if existing is not None], path):
+            return
+        if (
+            plans
+            and not refused
+            and all(self._same_again(spec, existing, data, base, manifest) for spec, existing in plans)
+        ):
+            if self._held_for_artwork(path, signature(st)):
+                return
+            self._file_repeat(path, [existing for _, existing in plans if existing is not None], folder_manifest, data)
+            return
+        manifest_name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
+        if plans:
+            try:
+                self._record_manifest(manifest, plans, base, manifest_name, data, key, path, now)
+            except Exception:
+                # Nothing was recorded: the folders made for new jobs must not stay behind in work/.
+                for spec, existing in plans:
+                    if existing is None and self.ledger.get_job(spec.job_id, history=False) is None:
+                        shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
+                raise
+        if refused:
+            # No job taken: nothing is recorded, and the manifest itself goes with the refusal (a
+            # crash before it is filed leaves it in inbox/, refused again at the next start).
+            keep = None if plans else signature(st)
+            self._refuse_jobs(path, data, manifest, refused, others, base, [spec for spec, _ in plans], twins, keep)
+        # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
+        # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
+        if plans:
+            self._unfinished.append((key, path, signature(st)))
+            if folder_manifest:
+                self._finish_intakes()  # before its folder is cleaned up
+        if folder_manifest:
+            self._consumed_dirs.add(base)
+        seen = self.tracker.first_seen(path)
+        if seen is not None:
+            came = now - self._since(seen)
+            for spec, _ in plans:
+                self._manifest_seen[spec.job_id] = came
+            _keep_newest(self._manifest_seen)
+        for spec, _ in plans:
+            job = self.ledger.get_job(spec.job_id, history=False)
+            if job is not None:
+                self._claim_for_job(job)
+                if self._arriving_files(spec.job_id):
+                    self._arriving[spec.job_id] = self.clock.monotonic() + self.config.watch.settle_seconds + 0.25
+                self._wake_at_deadline(spec.job_id)
+        self._cleanup_consumed_dirs()
+
+    def _held_for_artwork(self: Engine, path: Path, sig: Signature) -> bool:
+        """A blocked or failed job's manifest sent again byte for byte, no artwork beside it yet: an
+        upload client sending the order again sends the manifest first, and the corrected PDF a
+        moment later (rsync, WinSCP: under a temporary name until complete). The manifest waits,
+        once, for settle_seconds (at least 1 s) before it counts as sent again without artwork."""
+        return self._hold_once(self._repeat_held, path, sig, max(self.config.watch.settle_seconds, 1.0))
+
+    def _held_as_cut_off(self: Engine, path: Path, sig: Signature) -> bool:
+        """A manifest whose text ends inside it (``{"artwork": [{...}`` with the rest to come, a
+        YAML flow mapping cut at a line break) looked complete to the stability rules: a writer
+        that paused longer than settle_seconds (SPEC 8: no partial file is ever taken). It waits,
+        once, until unchanged for the longer wait of incomplete-looking files (max(5 s, 5 x
+        settle)); still the same then, it is refused as cut off."""
+        wait = self.tracker.incomplete_pdf_seconds - self.config.watch.settle_seconds
+        if not self._hold_once(self._cut_off_held, path, sig, wait):
+            return False
+        log.info("manifest.waiting_for_its_end", manifest=self.rel(path), seconds=round(wait, 1))
+        return True
+
+    def _hold_once(self: Engine, held: dict[Path, Signature], path: Path, sig: Signature, seconds: float) -> bool:
+        """True, and ``path`` is looked at again in ``seconds``, the first time; False when it comes
+        back unchanged (``held`` remembers it; a change starts afresh)."""
+        if held.get(path) == sig:
+            del held[path]
+            return False
+        if len(held) > 10_000:
+            held.clear()
+        held[path] = sig
+        self.tracker.hold(path, max(seconds, 0.0))
+        return True
+
+    def _job_folder_in_inbox(self: Engine, job: Job, folder: Path, path: Path) -> None:
+        """A job's folder (its STATUS.txt names it; a job not finished: blocked, failed, or in work/)
+        dragged into inbox/, as if that tried the job again (audits AL 2, AQ 2): its manifest copy
+        was taken as the job's manifest sent again, and the job waited an hour for artwork "beside"
+        it, which lay in its artwork/. A job lives in its own folder: put back there if that is
+        gone, else (a copy) refused at once; either way said where the operator looks. A copy of a
+        finished job's folder (delivered, rejected), as if that printed it again, is refused at
+        once and whole: its manifest was refused as one for a delivered job, and the rest of the
+        folder waited in inbox/ for artwork_timeout_seconds (audit: then its ERROR.txt offered its
+        artwork to other orders' jobs of the same file name)."""
+        known = self.job_dir(job)
+        now = self.clock.now()
+        word = "RETRY" if job.stage is Stage.FAILED else "RELEASE"
+        waits = job.stage in (Stage.HELD, Stage.FAILED)  # for an operator; else in work/, going on by itself
+        if job.stage in TERMINAL:
+            where = f"in {self.rel(known)}/" if os.path.lexists(known) else "(its folder purged since)"
+            target = self._reject_manifest(
+                path,
+                True,
+                [
+                    f"this folder is a copy of job {job.job_id}'s folder (its STATUS.txt says so), not a new order; "
+                    f"the job is finished ({job.status.value}) {where}"
+                ],
+                fix="Nothing is done with this copy, and nothing is printed. To print the job again, send its "
+                "manifest with reprint: true together with its artwork (the files of its artwork/ folder beside the "
+                "manifest, not in a folder below it).",
+                name=f"{folder.name}{COPY_SUFFIX}",
+            )
+            if target is not None:
+                with contextlib.suppress(OSError):
+                    (target / "replace").rmdir()  # (empty) nothing is taken from a copy
+            return
+        if not os.path.lexists(known) and known.parent.is_dir():
+            os.replace(folder, known)
+            then = (
+                f"Drop {word} here (or a corrected PDF into replace/) to go on with the job"
+                if waits
+                else "The job goes on by itself (work/ holds jobs being made; nothing there needs an operator)"
+            )
+            self._note_action(
+                job.job_id,
+                f"{iso(now)}  this folder was put into inbox/ ({self.rel(folder)}/); a job is not tried again "
+                f"through inbox/, so the daemon put it back here. {then}",
+            )
+            self._write_status(job.job_id)
+            log.warning(
+                "inbox.job_folder_put_back",
+                job_id=job.job_id,
+                folder=self.rel(folder),
+                put_back_to=self.rel(known),
+                reason=f"a job's own folder came into inbox/; it is back in {self.rel(known)}/"
+                + (f", where the job waits for {word}" if waits else ""),
+            )
+            return
+        target = self._reject_manifest(
+            path,
+            True,
+            [
+                f"this folder is a copy of job {job.job_id}'s folder (its STATUS.txt says so), not a new order; "
+                f"the job waits in {self.rel(known)}/"
+            ],
+            fix=(
+                f"Nothing is done with this copy. To go on with the job, drop {word} into {self.rel(known)}/ (or a "
+                "corrected PDF into its replace/). "
+                if waits
+                else f"Nothing is done with this copy; the job goes on by itself in {self.rel(known)}/. "
+            )
+            + "To print it as a new delivery once it is finished, send its manifest with reprint: true together "
+            "with its artwork.",
+            # Never under the job's own name: a folder failed/<job-id> is the job's, and after a
+            # restart that lost track of the job's folder it would be taken for it.
+            name=f"{folder.name}{COPY_SUFFIX}",
+        )
+        if target is not None:
+            with contextlib.suppress(OSError):
+                (target / "replace").rmdir()  # (empty) nothing is taken from a copy
+
+    def _same_again(
+        self: Engine, spec: JobSpec, existing: Job | None, data: bytes, base: Path, manifest: Manifest
+    ) -> bool:
+        """A job not finished (waiting for an operator, for a date, for a retry, being made) whose
+        manifest came again (byte for byte, or saying the same: sent_again), with none of its
+        artwork in the inbox: a webhook's retry, an FTP re-upload, the same order sent twice at
+        once. Taken as new artwork it would put the job's artwork into history/, to wait for files
+        that are not coming (audits BA 1, A 3)."""
+        if existing is None or existing.stage in TERMINAL:
+            return False
+        folder = self._locate(existing)
+        return folder is not None and sent_again(data, folder, base, spec, manifest, tuple(self.config.hot_folders))
+
+    def _reprint_waiting(self: Engine, spec: JobSpec, job: Job, data: bytes, base: Path) -> Delivery | None:
+        """The delivery of ``job`` whose PDF still waits in its hot folder (not yet taken by the
+        printer), when reprint manifest ``data`` is the one that made it, sent again byte for byte
+        with the same artwork: the same order sent twice (a webhook's retry, a double upload), not a
+        new reprint. Printed, it would be a second copy nobody ordered (audit: a folder drop sent
+        twice a second apart was printed twice). Once the printer has taken the PDF, the same
+        manifest is a new reprint again: a shop's "order again" button sends the same bytes."""
+        delivery = self.ledger.published_delivery(job.job_id, job.generation)
+        if delivery is None or not os.path.lexists(delivery.final_path):
+            return None
+        folder = self._locate(job)
+        if folder is None or not reprint_sent_twice(data, folder, base, spec):
+            return None
+        return delivery
+
+    @staticmethod
+    def _sent_twice_reason(job: Job, delivery: Delivery) -> str:
+        return (
+            f"job {job.job_id} was printed from this same manifest with the same artwork, and its PDF "
+            f"{Path(delivery.final_path).name} still waits in hot folder {delivery.hot_folder}, not yet taken by the "
+            "printer: this copy was taken as the same order sent twice, and is not printed again"
+        )
+
+    def _file_repeat(self: Engine, path: Path, jobs: list[Job], folder_manifest: bool, data: bytes) -> None:
+        """The repeated manifest goes into the (first) job's history/; STATUS.txt says so."""
+        now = self.clock.now()
+        first = self._locate(jobs[0])
+        if first is None:
+            return
+        how = (
+            "byte for byte" if keeps_copy(data, first) else "written anew but saying the same of the order and its jobs"
+        )
+        kept = into_history(first, path, now)
+        for job in jobs:
+            # (work/ has no replace/: a job waiting there takes new artwork from the CLI: audit CE 3)
+            where = (
+                "into replace/"
+                if job.stage in (Stage.HELD, Stage.FAILED)
+                else f"with the manifest, or by `spo-hotfolder replace {job.job_id} FILE.pdf`"
+            )
+            # Named within the job folder, which moves on (the note stays in STATUS.txt): not as
+            # work/... once the folder is in done/ (audit: a stale path).
+            kept_in = (
+                f"this folder's history/{kept.name}"
+                if job.job_id == jobs[0].job_id
+                else f"history/{kept.name} of job {jobs[0].job_id}'s folder"
+            )
+            self._note_action(
+                job.job_id,
+                f"{iso(now)}  {path.name} came again, {how}, without new artwork: nothing changed "
+                f"(it is in {kept_in}). New artwork goes {where}",
+            )
+            self._write_status(job.job_id)
+        log.info("manifest.repeated", manifest=str(path), job_ids=[j.job_id for j in jobs], kept=self.rel(kept))
+        if folder_manifest:
+            self._consumed_dirs.add(path.parent)
+            self._cleanup_consumed_dirs()
+
+    def _arriving_files(self: Engine, job_id: str) -> list[Artwork] | None:
+        """A waiting job's artwork that is in the inbox but not taken (not complete yet); None when
+        it is not waiting, or some artwork is not there at all."""
+        job = self.ledger.get_job(job_id, history=False)
+        if job is None or job.stage is not Stage.AWAITING:
+            return None
+        waiting = [a for a in self.ledger.artwork(job_id) if not a.present]
+        if not waiting or not all(a.source and os.path.exists(a.source) for a in waiting):
+            return None
+        return waiting
+
+    def _note_arriving(self: Engine) -> None:
+        """AwaitingData for a job still waiting, a settle period after its intake, for artwork that
+        is there but still being written (a slow upload), as for artwork not there at all (recorded
+        with the intake). Not at once: artwork written just before its manifest settles meanwhile."""
+        mono = self.clock.monotonic()
+        for job_id, due in list(self._arriving.items()):
+            if due > mono:
+                continue
+            del self._arriving[job_id]
+            arriving = self._arriving_files(job_id)
+            # Only artwork seen changing lately: a stable file only not taken yet (a backlog at
+            # start takes thousands in turn) is not "still being written"; it is taken in its turn.
+            if arriving and any(self.tracker.settling(Path(a.source)) for a in arriving if a.source):
+                names = ", ".join(a.name for a in arriving)
+                detail = f"waiting for {names} to be complete (still being written)"
+                self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
+
+    def _record_manifest(
+        self: Engine,
+        manifest: Manifest,
+        plans: list[tuple[JobSpec, Job | None]],
+        base: Path,
+        manifest_name: str,
+        data: bytes,
+        key: str,
+        path: Path,
+        now: datetime,
+    ) -> None:
+        """Job folders with the manifest's copy, then one durable transaction for the whole order."""
+        # 1. Folders and manifest copies (byte for byte) for every job we take.
+        for spec, existing in plans:
+            if existing is None:
+                job_dir = self.area("work") / spec.job_id
+                if job_dir.exists():
+                    # Left by an intake interrupted before its ledger commit (a manifest copy or its
+                    # temp file, an early-check link): nothing in it is the only copy of anything.
+                    shutil.rmtree(job_dir, ignore_errors=True)
+                (job_dir / "artwork").mkdir(parents=True, exist_ok=True)
+                if len(plans) == 1:
+                    self._begin_early_check(spec, manifest, base, job_dir, now)
+                # A fresh folder: no temp name needed. On disk before the inbox's manifest goes
+                # (_finish_intakes), not before the job runs: the inbox holds it until then.
+                write_new(job_dir / manifest_name, data, durable=False)
+            else:
+                job_dir = self._prepare_rerun(existing, now)
+                for old in list(job_dir.glob("manifest.*")):
+                    into_history(job_dir, old, now)
+                atomic_write(job_dir / manifest_name, data)
+        # 2. One durable ledger transaction records every job of the order.
+        with self.ledger.transaction(durable=True):
+            shown = self._manifest_shown(path)
+            for spec, existing in plans:
+                self._record_intake(manifest, spec, existing, base, manifest_name, shown, now)
+            self.ledger.record_intake(key, str(path), manifest.order_id, now)
+        self._unsynced.extend((spec.job_id, manifest_name, None) for spec, existing in plans if existing is None)
+
+    def _wake_at_deadline(self: Engine, job_id: str) -> None:
+        """A job left waiting for artwork gets a wake-up at its deadline (artwork_timeout_seconds).
+        Only then: a timer per job taken in would cost the scheduler a job each, for nothing."""
+        job = self.ledger.get_job(job_id, history=False)
+        if job is not None and job.stage is Stage.AWAITING and job.awaiting_until:
+            self._schedule_wakeup(parse_iso(job.awaiting_until))
+
+    def _begin_early_check(
+        self: Engine, spec: JobSpec, manifest: Manifest, base: Path, job_dir: Path, now: datetime
+    ) -> None:
+        """Starts the check of a new job whose one artwork is already complete in the inbox, before
+        the intake's writes, fsyncs and commits: the worker checks on the other core meanwhile, and
+        ``_process`` takes the answer if the artwork, product and config are still the same.
+
+        The artwork gets a second name in the job folder for this (a hard link; the inbox name
+        stays until the claim after the intake commit). A crash before that commit leaves only the
+        extra link, which the next intake of the manifest removes with the job folder's artwork/.
+        """
+        if self._queue_running or self._new_only:
+            return  # jobs are queued before this one: the worker checks the next of those instead
+        if self._check_held():
+            return  # one at a time: in a burst, the worker's time goes to checks that are used
+        self._early_check = None
+        pdf = self._early_service()
+        if pdf is None or len(spec.artwork) != 1:
+            return
+        if manifest.process_after is not None and manifest.process_after > now:
+            return
+        (artwork,) = self._plan_artwork(spec, base)
+        src = Path(artwork.source or "")
+        orphan = self._orphans.get(src)
+        if orphan is None:
+            return
+        dest = job_dir / "artwork" / artwork.name
+        try:
+            st = os.lstat(src)
+            if signature(st) != orphan[1] or st.st_nlink > 1:
+                return  # changed, a symbolic link (which _process refuses), or linked from elsewhere (copied)
+            os.link(src, dest)
+        except OSError:
+            return
+        self._after_move(st, dest)
+        inputs = [ArtworkInput(name=artwork.name, path=str(dest), expected_sha256=artwork.sha256)]
+        self._begin_check_ahead(pdf, spec.job_id, spec.product, inputs)
+
+    def _begin_next_check(self: Engine, candidates: Sequence[str]) -> None:
+        """While a job's output is made and delivered, the worker checks the next job of the queue
+        (the first of ``candidates`` waiting to be processed), on the other core; ``_process`` takes
+        the answer as it takes an intake's early check: only if nothing it depends on changed."""
+        pdf = self._early_service()
+        if pdf is None or self.stop_event.is_set() or self._check_held():
+            return
+        for job_id in candidates:
+            job = self.ledger.get_job(job_id, history=False)
+            if job is not None and job.stage is Stage.PROCESS:
+                # An artwork file missing: no check ahead; the job's own turn explains it.
+                self._begin_check_ahead(pdf, job.job_id, job.product, self._inputs(job))
+                return
+
+    def _pdf_can(self: Engine) -> _PdfCan:
+        """What the PDF service can do besides check and output (the worker process can all of
+        it). Cached: an isinstance check against a runtime protocol inspects its members each time."""
+        pdf: object = self.pdf  # (mypy: no subtype of two protocols otherwise)
+        can = self._pdf_can_cached
+        if can is None or can.pdf is not pdf:
+            can = self._pdf_can_cached = _PdfCan(
+                pdf,
+                pdf if isinstance(pdf, EarlyCheckService) else None,
+                pdf if isinstance(pdf, HashAheadService) else None,
+            )
+        return can
+
+    def _early_service(self: Engine) -> EarlyCheckService | None:
+        """The PDF service, if it can check ahead."""
+        return self._pdf_can().early
+
+    def _ahead(self: Engine) -> HashAheadService | None:
+        """The PDF service, if it can read big files ahead of their check."""
+        return self._pdf_can().ahead
+
+    def _after_move(self: Engine, before: os.stat_result, dest: Path) -> None:
+        """Tells the PDF worker the change time the engine's own link or move (``before``: the
+        file's stat just before it) gave a file big enough to have been read ahead: that, not an
+        edit, is why its ctime changed (``digests``)."""
+        if before.st_size < HASH_AHEAD_MIN_BYTES or (ahead := self._ahead()) is None:
+            return
+        try:
+            after = os.stat(dest)
+        except OSError:
+            return
+        ahead.ahead_moved(before, after)
+
+    def _check_held(self: Engine) -> bool:
+        """A check begun ahead is waiting for its job, and younger than EARLY_CHECK_HOLD_SECONDS."""
+        held = self._early_check
+        return held is not None and self.clock.monotonic() - held[2] < EARLY_CHECK_HOLD_SECONDS
+
+    def _begin_check_ahead(
+        self: Engine, pdf: EarlyCheckService, job_id: str, product: str, inputs: list[ArtworkInput]
+    ) -> None:
+        """Hands the check of ``job_id`` to the worker and holds it for ``_finish_early_check``
+        (nothing when an artwork file cannot be read)."""
+        key = self._check_key(job_id, product, inputs)
+        if key is None:
+            return
+        pending = pdf.begin_check(inputs, product, self.config.product_spec(product), self.config.validation)
+        self._early_check = (key, pending, self.clock.monotonic())
+
+    def _finish_early_check(self: Engine, job: Job, inputs: list[ArtworkInput]) -> tuple[PreflightReport, bool] | None:
+        """The answer of the check begun ahead (intake or queue), if it was this job's and still holds."""
+        held = self._early_check
+        pdf = self._early_service()
+        if held is None or held[0][0] != job.job_id or pdf is None:
+            return None
+        self._early_check = None
+        key, pending, _began = held
+        answer = pdf.finish_check(pending)
+        if self._check_key(job.job_id, job.product, inputs) != key:
+            return None  # the artwork or the config changed meanwhile: check again
+        seconds = getattr(pending, "seconds", None)  # the worker's own time on it (PdfCheck.seconds)
+        if isinstance(seconds, float):
+            self.metrics.observe("preflight", seconds)
+        return answer
+
+    def _check_key(self: Engine, job_id: str, product: str, inputs: list[ArtworkInput]) -> tuple[Any, ...] | None:
+        """What a check's answer depends on: the job, product and config, and each artwork file's
+        identity (device, inode, size, mtime)."""
+        files = []
+        for item in inputs:
+            try:
+                st = os.stat(item.path)
+            except OSError:
+                return None
+            files.append((item.name, item.path, item.expected_sha256, *identity(st)))
+        return (job_id, product, self.config, tuple(files))
+
+    def _finish_intakes(self: Engine) -> None:
+        """Removes the manifests taken in since the last call from the inbox: one fsync of the
+        inbox for all of them, then one commit marks their intakes complete.
+
+        Called after each job run and at the end of each step: a job taken in is made and
+        delivered first (its latency is then ~0.5 ms shorter; a burst syncs the inbox once per
+        few manifests). Safe because the intake was committed durably before: a crash meanwhile
+        leaves an intake not complete, which the next start finishes (``reconcile``). A manifest
+        replaced under the same name meanwhile (another signature) is a new upload: never removed.
+        """
+        self._secure_copies()
+        pending, self._unfinished = self._unfinished, []
+        if not pending:
+            return
+        retry: list[tuple[str, Path, Signature | None]] = []
+        try:
+            folders: set[Path] = set()
+            for _key, path, sig in pending:
+                try:
+                    st = os.stat(path)
+                except FileNotFoundError:
+                    continue
+                if sig is not None and signature(st) == sig:
+                    try:
+                        path.unlink()
+                    except FileNotFoundError:
+                        pass
+                    except OSError as exc:
+                        # One manifest that cannot go (its folder changed meanwhile) must not hold
+                        # back the others: it is tried again later, and said.
+                        if path not in self._not_removed:
+                            self._not_removed.add(path)
+                            log.warning("intake.manifest_not_removed", manifest=str(path), error=str(exc))
+                        retry.append((_key, path, sig))
+                        continue
+                    folders.add(path.parent)
+            for folder in folders:
+                fsync_dir(folder)
+            kept = {key for key, _, _ in retry}
+            with self.ledger.transaction():
+                for key, _path, _sig in pending:
+                    if key not in kept:
+                        self.ledger.complete_intake(key)
+        except BaseException:
+            self._unfinished[:0] = pending  # each part can be done again: tried at the next call
+            raise
+        self._unfinished[:0] = retry
+
+    def _secure_copies(self: Engine) -> None:
+        """The manifest copies of new job folders on disk (file and folder), and each folder's
+        ``history/`` made (SPEC 4's layout), wherever the folder is by now: before any manifest
+        leaves the inbox, the inbox's copy being the one that is on disk until then.
+
+        After a crash or a power cut (``bytes`` given: the manifest as the inbox still holds it),
+        a copy that is missing or cut short is written again from it first."""
+        while self._unsynced:
+            job_id, name, data = self._unsynced[0]
+            job = self.ledger.get_job(job_id, history=False)
+            job_dir = self.job_dir(job) if job is not None else None
+            if job is not None and job_dir is not None and job_dir.is_dir():
+                copy = job_dir / name
+                if data is not None and job.manifest_name == name:
+                    try:
+                        have = copy.read_bytes()
+                    except FileNotFoundError:
+                        have = b""
+                    if have != data and data.startswith(have):
+                        log.info("recovery.manifest_copy", job_id=job_id, detail="written again from the inbox's")
+                        atomic_write(copy, data)
+                with contextlib.suppress(FileExistsError):  # (a file of that name: left as it is)
+                    (job_dir / "history").mkdir(exist_ok=True)
+                fsync_file(copy)
+                fsync_dir(job_dir)
+            self._unsynced.pop(0)
+
+    def _recover_copies(self: Engine, data: bytes, source_name: str) -> None:
+        """An intake recorded before a crash, its manifest still in the inbox: its new jobs'
+        copies are checked (and written again if cut short) before the inbox's goes."""
+        try:
+            manifest = parse_manifest(data, source_name, tuple(self.config.hot_folders))
+        except ManifestError:
+            return  # (the config changed meanwhile) the copies stay as they are
+        name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
+        for spec in manifest.jobs:
+            job = self.ledger.get_job(spec.job_id, history=False)
+            if job is not None and job.order_id == manifest.order_id:
+                self._unsynced.append((spec.job_id, name, data))
+
+    def _delivery_undecided(self: Engine, job: Job, action: Action) -> str | None:
+        """Why ``action`` must wait: the job's PDF may be in its hot folder already (a rename into it
+        that a share that stopped answering, or a crash, left unconfirmed), which is told from the
+        files as soon as the hot folder answers (or the daemon starts)."""
+        delivery = self.ledger.undecided_delivery(job.job_id)
+        if delivery is None:
+            return None
+        name = Path(delivery.final_path).name
+        return (
+            f"job {job.job_id}'s PDF may already be in hot folder {delivery.hot_folder}: the rename of "
+            f"{name} into it has not been confirmed (the hot folder did not answer, or the daemon stopped); "
+            "the daemon records it (InHotFolder) or tells that it did not arrive as soon as the hot folder "
+            "answers; "
+            + ("reject the job then, if it did not arrive" if action is Action.REJECT else "replace it then")
+        )
+
+    def _pdf_delivered(self: Engine, job: Job) -> bool:
+        """The job's PDF is in a hot folder already, its ticket not (ticket: json failed): not
+        finished, but new artwork would be a second print, never a correction of the first."""
+        return job.stage not in TERMINAL and self.ledger.published_delivery(job.job_id, job.generation) is not None
+
+    @staticmethod
+    def _other_order_reason(job: Job) -> str:
+        return (
+            f"job id {job.job_id} belongs to order {job.order_id} (taken at {job.created_at}, now "
+            f"{job.status.value}); a job id names one job, whatever the order, so this manifest's job was not "
+            f"taken and job {job.job_id} of order {job.order_id} was not changed"
+        )
+
+    def _already_done_reason(self: Engine, job: Job) -> str:
+        if job.stage not in TERMINAL:  # _pdf_delivered
+            delivery = self.ledger.published_delivery(job.job_id, job.generation)
+            assert delivery is not None
+            return (
+                f"job {job.job_id}'s PDF {Path(delivery.final_path).name} is already in hot folder "
+                f"{delivery.hot_folder}; only its job ticket failed (drop RETRY into its folder to write it). It is "
+                "not delivered again with other artwork: to print it again, send the manifest with reprint: true"
+            )
+        status, at, rejected, purged = job.status, job.updated_at, job.stage is Stage.REJECTED, ""
+        if job.purged:
+            # Said as it ended (rejected, delivered, skipped) and when, not as its files' deletion.
+            whole = self.ledger.get_job(job.job_id) or job
+            outcome = whole.outcome() if whole.history_complete else None
+            if outcome is not None:
+                status, at = outcome.status, outcome.at
+            rejected = whole.rejected()
+            purged = f"; its files were deleted after retention on {whole.deleted_at()}"
+        if rejected:
+            return (
+                f"job {job.job_id} was rejected earlier ({at}){purged}; it is not made "
+                "again. To make it again, send the manifest with reprint: true"
+            )
+        if job.route == "skip" or status is JobStatus.CopyToHotFolderSkipped:
+            return (
+                f"job {job.job_id} was already finished without a hot folder ({status.value}, {at}){purged}; it is "
+                "not made again. To make it again, send the manifest with reprint: true"
+            )
+        where = f" to hot folder {job.route}" if job.route else ""
+        return (
+            f"job {job.job_id} was already delivered{where} ({status.value}, {at}){purged}; it is not delivered "
+            "again. To print it again, send the manifest with reprint: true"
+        )
+
+    def _record_intake(
+        self: Engine,
+        manifest: Manifest,
+        spec: JobSpec,
+        existing: Job | None,
+        base: Path,
+        manifest_name: str,
+        source_name: str,
+        now: datetime,
+    ) -> None:
+        """``manifest_name``: the copy's name in the job folder; ``source_name``: the file's name
+        as it came (named in the history when it replaces an earlier manifest's artwork)."""
+        artwork = self._plan_artwork(spec, base)
+        # A future order's artwork may come any time before its date (audit AY 3: it failed
+        # "artwork missing" hours before it was due): the wait counts from then.
+        start = max(now, manifest.process_after) if manifest.process_after else now
+        deadline = iso(later(start, self.config.watch.artwork_timeout_seconds))
+        process_after = iso(manifest.process_after) if manifest.process_after else None
+        blocked, block_reason = decide_blocking(manifest.blocked, self.config, spec.product)
+        # A reprint: the job was finished, or its PDF delivered (only its ticket failed).
+        reprint = existing is not None and (existing.stage in TERMINAL or self._pdf_delivered(existing))
+        facts: dict[str, Any] = {
+            "order_id": manifest.order_id,
+            "customer": manifest.customer,
+            "product": spec.product,
+            "quantity": spec.quantity,
+            "hot_folder": spec.hot_folder,
+            "attributes": dict(spec.attributes),
+            "manifest_name": manifest_name,
+            "process_after": process_after,
+        }
+        if existing is None:
+            self.ledger.insert_job(
+                job_id=spec.job_id,
+                folder=f"{self.rel(self.area('work'))}/{spec.job_id}",
+                stage=Stage.AWAITING,
+                awaiting_until=deadline,
+                now=now,
+                **facts,
+            )
+            self.ledger.set_artwork(spec.job_id, artwork)
+            self._record(spec.job_id, JobStatus.Ordered, SYSTEM, "", now, write=False)
+            if blocked:
+                self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
+        else:
+            fields: dict[str, Any] = dict(facts)
+            fields.update(
+                stage=Stage.AWAITING,
+                awaiting_until=deadline,
+                # New artwork for a blocked or failed job: ArtworkUploaded and RecreationRequested
+                # are recorded when it has arrived (_check_complete). A reprint is requested now,
+                # by this manifest: RecreationRequested first, then the usual statuses (SPEC 5).
+                recreate=None
+                if reprint
+                else json.dumps({"by": SYSTEM, "detail": f"new manifest {source_name}", "uploaded": True}),
+                attempts=0,
+                next_attempt_at=None,
+                error=None,
+            )
+            if reprint:
+                fields["generation"] = existing.generation + 1
+            self.ledger.update_job(spec.job_id, now, **fields)
+            self.ledger.set_artwork(spec.job_id, artwork)
+            if not reprint and manifest.blocked is True:
+                # The manifest's word for its jobs (SPEC 5: "overrides the config's blocking rules"):
+                # a job it re-sends waits for a release, if it is not blocked already. The config's
+                # rules are not applied again (the job was ordered, and perhaps released, before);
+                # and `blocked: false` does not remove a Blocked entry: only a release does.
+                current = self.ledger.get_job(spec.job_id)
+                if current is not None and current.active_block() is None:
+                    self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
+            if reprint:
+                # A Blocked entry still active from before (a job rejected while blocked) belongs to
+                # the old delivery: the reprint is a new one, blocked or not by its own manifest.
+                # Left active, it kept the job "blocked" for ever, as a release removes one entry.
+                before = self.ledger.get_job(spec.job_id)
+                old_block = before.active_block() if before is not None else None
+                if old_block is not None:
+                    self.ledger.remove_status(old_block.id, spec.job_id, SYSTEM, "reprint", now)
+                self._record(spec.job_id, JobStatus.RecreationRequested, SYSTEM, "reprint", now, write=False)
+                if blocked:
+                    self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
+        if process_after and process_after > iso(now) and (existing is None or reprint):
+            # (a blocked or failed job's new artwork: FutureOrder follows its RecreationRequested,
+            # recorded in _check_complete)
+            zone = "" if manifest.process_after_zoned else " (the manifest gave no time zone: taken as UTC)"
+            self._record(
+                spec.job_id, JobStatus.FutureOrder, SYSTEM, f"process after {process_after}{zone}", now, write=False
+            )
+        missing = [a.name for a in artwork if a.source and not os.path.exists(a.source)]
+        if missing:
+            # A job's new manifest whose artwork is not there (yet): said now, not only once its
+            # artwork comes (ArtworkUploaded "new manifest ..."), which it may never (audit Q 2).
+            again = f"new manifest {source_name}: " if existing is not None and not reprint else ""
+            self._record(
+                spec.job_id,
+                JobStatus.AwaitingData,
+                SYSTEM,
+                again + "waiting for " + ", ".join(missing),
+                now,
+                write=False,
+            )
+
+    def _plan_artwork(self: Engine, spec: JobSpec, base: Path) -> list[Artwork]:
+        return [
+            Artwork(position, name, str(base / ref.path), ref.sha256, False)
+            for position, (ref, name) in enumerate(zip(spec.artwork, artwork_names(spec), strict=True), start=1)
+        ]
+
+    def _drops_waiting_for(self: Engine, jobs: Sequence[Job], path: Path) -> bool:
+        """True (the manifest waits) while a job it names has an operator's drop file in its folder
+        in quarantine/ or failed/ not handled yet: the operator's word comes first (a REJECT dropped
+        a moment before a new manifest must not be lost, nor the job printed). Up to a minute: a
+        drop file is handled once it has settled."""
+        waiting = []
+        for job in jobs:
+            folder = self._locate(job)
+            if folder is None or folder.parent not in (self.area("quarantine"), self.area("failed")):
+                continue
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                waiting += [
+                    e.name for e in entries if classify_drop(e.name) is not None and e.is_file(follow_symlinks=False)
+                ]
+        if not waiting:
+            self._manifest_held.pop(path, None)
+            return False
+        if path not in self._manifest_held:
+            self._manifest_held[path] = self.clock.monotonic()
+            log.info("manifest.waits_for_drop_files", manifest=self.rel(path), drop_files=waiting)
+        elif self.clock.monotonic() - self._manifest_held[path] > DROP_FIRST_SECONDS:
+            self._manifest_held.pop(path, None)
+            return False
+        self.tracker.track(path, activity=True)  # looked at again a settle period later
+        return True
+
+    def _prepare_rerun(self: Engine, job: Job, now: datetime) -> Path:
+        """A known job gets new artwork (replacement manifest or reprint): back to work/, old files kept."""
+        job_dir = self._locate(job)
+        if job_dir is None:  # purged after retention (or removed by hand): a new folder, recorded
+            job_dir = self.area("work") / job.job_id
+            job_dir.mkdir(parents=True, exist_ok=True)
+            self.ledger.update_job(job.job_id, now, folder=self.rel(job_dir))
+        for sub in ("artwork", "output"):
+            folder = job_dir / sub
+            if folder.is_dir():
+                for old in sorted(folder.iterdir()):
+                    into_history(job_dir, old, now, f"{sub}-{old.name}")
+        # Drop files and replacements left in the folder (in done/, where nobody reads them, or by
+        # a crash) belong to the job as it was: never to act on the new delivery (a RELEASE there
+        # would print a blocked reprint unseen). Kept in history/, marked unused.
+        # (In quarantine/ and failed/, a drop file is the operator's live word: handled before the
+        # manifest is taken, _drops_waiting_for; one still there after that wait is filed too.)
+        leftovers = [p for p in job_dir.iterdir() if classify_drop(p.name) is not None]
+        if (job_dir / "replace").is_dir():
+            leftovers += list((job_dir / "replace").iterdir())
+        if not (leftovers and job_dir.parent in (self.area("quarantine"), self.area("failed"))):
+            self._note_action(job.job_id, "")  # the last action was on the job as it was
+        else:
+            self._note_action(
+                job.job_id,
+                f"{iso(now)}  not acted on, as a new manifest replaced the job's artwork first: "
+                + ", ".join(p.name for p in leftovers)
+                + " (kept in history/ as unused-...); drop them again if they still apply",
+            )
+        for old in leftovers:
+            with contextlib.suppress(OSError):
+                into_history(job_dir, old, now, f"unused-{old.name}")
+                log.info("rerun.drop_file_unused", job_id=job.job_id, file=old.name)
+        (job_dir / "artwork").mkdir(exist_ok=True)
+        (job_dir / "history").mkdir(exist_ok=True)
+        for temp in job_dir.glob(".*.tmp"):  # a manifest copy cut short by a crash
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        target = self.area("work") / job.job_id
+        if job_dir != target:
+            self.ledger.update_job(job.job_id, now, stage=Stage.AWAITING)
+            job_dir = self._rename_job_dir(job.job_id, job_dir, target, now)
+        self._out_of_operator_hands(job_dir, now)
+        self.ledger.update_job(job.job_id, now, output=None, output_pages=None, output_size=None)
+        return job_dir
+
+    def _refuse_jobs(
+        self: Engine,
+        path: Path,
+        data: bytes,
+        manifest: Manifest,
+        refused: list[tuple[JobSpec, str]],
+        others: list[str],
+        base: Path,
+        taken_specs: list[JobSpec],
+        twins: Mapping[str, Delivery],
+        sig: Signature | None = None,
+    ) -> None:
+        """The refused jobs' manifest and artwork go to failed/ with an ERROR.txt; ``others``: those
+        refused because their job id is another order's, ``twins`` those whose reprint was sent
+        twice (the PDF the first made still waits), the rest were done before. Artwork that a
+        job taken from the same manifest also names stays for that job (a storefront re-sending a
+        whole order with one job added names the old jobs' files again).
+
+        ``sig``: no job was taken (nothing recorded), so the manifest itself goes into the folder, if
+        unchanged since it was read (``sig``); else a copy (the jobs taken keep it: the inbox's goes
+        once they are recorded)."""
+        accepted = [spec.job_id for spec in taken_specs]
+        needed = {base / ref.path: spec.job_id for spec in taken_specs for ref in spec.artwork}
+        left: list[str] = []
+        wanted: list[str] = []  # by another order's job or manifest
+        moving: dict[Path, str] = {}  # artwork that goes into the folder's artwork/
+        beside: dict[Path, str] | None = None
+        for spec, _ in refused:
+            for ref in spec.artwork:
+                src = base / ref.path
+                if src in needed:
+                    left.append(f"{ref.path} (job {needed[src]})")
+                    continue
+                if not src.is_file():
+                    continue
+                waiting = self._waiting(src)
+                if waiting:
+                    wanted.append(f"{ref.path} (job {waiting[0][0]} waits for it)")
+                    continue
+                if beside is None:
+                    beside = self._artwork_named_beside(path) if base == self.area("inbox") else {}
+                if src in beside:
+                    # Sent together with its twin `reprint: true` (or another order naming the file):
+                    # that manifest takes the file in its turn.
+                    wanted.append(f"{ref.path} (manifest {beside[src]} names it)")
+                elif src not in moving:
+                    # At the path the manifest names it by (a/x.pdf and b/x.pdf are two files): the
+                    # manifest sent again with artwork/'s contents beside it finds them.
+                    moving[src] = Path(ref.path).as_posix()
+        moved = list(moving.values())
+        # Sent again as the fix says, the manifest needs its artwork beside it again.
+        artwork = f", together with its artwork (moved here, into artwork/: {', '.join(moved)})" if moved else ""
+        problems = [reason for _, reason in refused]
+        if left:
+            problems.append(
+                "artwork that a job taken from this manifest also uses was left to that job, not copied here: "
+                + ", ".join(dict.fromkeys(left))
+            )
+        if wanted:
+            problems.append(
+                "artwork that another manifest or job also names was left in inbox/ for it, not moved here: "
+                + ", ".join(dict.fromkeys(wanted))
+            )
+        repeats = len(others) + len(twins) < len(refused)
+        taken = ", ".join(accepted)
+        # (nothing to print twice for a job that was rejected or skipped: not said of it)
+        printed = [spec for spec, _ in refused if spec.job_id not in others and self._was_printed(spec.job_id)]
+        fix = "Nothing was printed twice." if printed or not repeats else "Nothing was printed."
+        if accepted:
+            problems.append(f"the other jobs of this manifest were taken and go on as usual: {taken}")
+        if repeats and accepted:
+            # The manifest in this folder names the accepted jobs too: sent back as it is with
+            # reprint: true, it would print them a second time.
+            fix += (
+                " If a job above must be printed again, put a manifest into inbox/ with `reprint: true` and "
+                f"only that job{artwork}: remove {taken} from it first, or they are printed again too."
+            )
+            artwork = ""  # said once
+        elif repeats:
+            fix += (
+                " If the job must be printed again, add `reprint: true` to the manifest and put it into inbox/ "
+                f"again{artwork}."
+            )
+            artwork = ""
+        for job_id, delivery in twins.items():
+            fix += (
+                f" If job {job_id} must be printed once more, put this manifest into inbox/ again{artwork} once the "
+                f"printer has taken {Path(delivery.final_path).name} from hot folder {delivery.hot_folder}"
+                + (f", without {taken} (or they are printed again too)" if accepted else "")
+                + "."
+            )
+            artwork = ""
+        if others:
+            fix += (
+                f" For {', '.join(others)}: give the job another job_id (or leave job_id out: it then defaults to "
+                f'"{manifest.order_id}-<n>", n counting the jobs from 1) and put the manifest into inbox/ again'
+                + (f" without {taken}" if accepted else "")
+                + f"{artwork}."
+            )
+        text = error_text(
+            f"Manifest {self._manifest_shown(path)} (order {manifest.order_id}): {_not_taken(refused, accepted)}",
+            problems,
+            fix,
+        )
+        try:
+            unchanged = sig is not None and signature(os.stat(path)) == sig
+        except FileNotFoundError:
+            unchanged = False
+        if path.parent != self.area("inbox") and not self.ledger.intake_under(str(path.parent)):
+            # A folder drop, emptied by this refusal: remembered as one a manifest came in, so that
+            # one a crash leaves before its removal (once quiet) is removed at the next start, as a
+            # taken one is (_tidy_inbox_folders; audit P 1: it stayed in the inbox for good).
+            key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
+            self.ledger.record_intake(key, str(path), manifest.order_id, self.clock.now(), completed=True)
+        target = self._put_refusal(
+            self._failed_name(path), text, path, path.name, artwork=moving, copy=None if unchanged else data
+        )
+        # Folders of inbox/ the artwork came from, emptied: removed once quiet, as when a job takes it.
+        self._consumed_dirs.update(src.parent for src in moving if src.parent != self.area("inbox"))
+        self._cleanup_consumed_dirs()
+        log.warning(
+            "manifest.jobs_refused",
+            manifest=str(path),
+            order_id=manifest.order_id,
+            job_ids=[s.job_id for s, _ in refused],
+            folder=self.rel(target),
+        )
+
+    def _was_printed(self: Engine, job_id: str) -> bool:
+        """Whether a job refused as done ever reached a hot folder (not so if only rejected or skipped)."""
+        job = self.ledger.get_job(job_id)
+        if job is None:
+            return False
+        # (not finished: its PDF is in a hot folder, only its ticket failed: _pdf_delivered)
+        return job.stage not in TERMINAL or job.delivered()
+
+    def _artwork_named_beside(self: Engine, manifest_path: Path) -> dict[Path, str]:
+        """The artwork files that the other manifests at the top of inbox/ name (path -> manifest
+        name): a manifest refused as already done does not take a file the next one needs (its
+        `reprint: true` twin, sent at the same moment). Only files that read as manifests count."""
+        named: dict[Path, str] = {}
+        folder = manifest_path.parent
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            candidates = [
+                e
+                for e in entries
+                if e.name != manifest_path.name
+                and e.name.lower().endswith(MANIFEST_SUFFIXES)
+                and not self.ignored(e.name)
+                and e.is_file(follow_symlinks=False)
+            ]
+        for entry in candidates[:1000]:
+            try:
+                with open(entry.path, "rb") as fh:
+                    data = fh.read(MAX_MANIFEST_BYTES + 1)
+                other = parse_manifest(data, entry.name, tuple(self.config.hot_folders))
+            except (OSError, ManifestError):
+                continue
+            for spec in other.jobs:
+                for ref in spec.artwork:
+                    named.setdefault(folder / ref.path, entry.name)
+        return named
+
+    def _manifest_shown(self: Engine, path: Path) -> str:
+        """A manifest as its ERROR.txt names it: with its folder for a folder drop (every one is
+        manifest.yaml; audit, soak 3: "Manifest manifest.yaml" said nothing of which)."""
+        return path.name if path.parent == self.area("inbox") else f"{path.parent.name}/{path.name}"
+
+    def _failed_name(self: Engine, path: Path) -> str:
+        return path.parent.name if path.parent != self.area("inbox") else path.name
+
+    def _reject_manifest(
+        self: Engine,
+        path: Path,
+        folder_manifest: bool,
+        problems: list[str],
+        *,
+        fault: bool = False,
+        fix: str | None = None,
+        name: str | None = None,
+    ) -> Path | None:
+        """A bad manifest goes to failed/<name>/ with an ERROR.txt; it never stops the daemon.
+
+        ``fault``: the daemon failed on it (nothing in the file to correct). The ERROR.txt says where
+        the artwork is: in this folder for a folder drop; in inbox/ (until it is claimed or its
+        artwork_timeout_seconds run out) for a manifest at the top of inbox/. A folder drop goes
+        whole, once its client is done with it (None until then: _folder_still_arriving)."""
+        if folder_manifest and not fault and self._folder_still_arriving(path):
+            return None
+        final = name or self._failed_name(path)
+        stored = path.name
+        if folder_manifest and not any(problem.startswith("this folder holds") for problem in problems):
+            several = several_manifests(path.parent)  # one more came meanwhile: not read either
+            if several:
+                problems = [*problems, several_manifests_problem(several)]
+        if folder_manifest and problems and problems[0].startswith("this folder holds"):
+            title = f"The manifests of folder {path.parent.name} could not be used; no job was created from them."
+            fix = (
+                "Send the folder into inbox/ again with only the manifest it should use (remove the others), or each "
+                "order in a folder of its own with its artwork. The files are here as they came."
+            )
+        else:
+            title = f"Manifest {self._manifest_shown(path)} could not be used; no job was created from it."
+            located = any(re.match(r"(line \d+|[A-Za-z_][\w.\[\]]*: )", problem) for problem in problems)
+            # The name it has here: one too long for a folder beside it is shortened.
+            stored = fit_name(path.name, NAME_MAX - 8)
+            fix = fix or self._resend_text(stored, folder_manifest, fault, located=located)
+            if stored != path.name:
+                fix += f" (Its name was too long to keep: it is here as {stored}.)"
+        text = error_text(title, problems, fix)
+        # ERROR.txt is written before anything moves: on a full disk the manifest stays where it is
+        # (taken again later) rather than lying in failed/ unexplained. The folder is put together
+        # under a hidden name and renamed when whole (_refusal_folder).
+        if folder_manifest:
+            for stale in os.listdir(path.parent):  # left by a crash before the move
+                if _REFUSAL_ERROR_ANY.match(stale):
+                    with contextlib.suppress(OSError):
+                        (path.parent / stale).unlink()
+            written = path.parent / f".spo-hotfolder-ERROR.{os.getpid()}.tmp"  # an ignored name
+            building = self._refusal_folder(final, make=False)
+            try:
+                atomic_write(written, text)
+                os.replace(path.parent, building)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    written.unlink()
+                raise
+            os.replace(building / written.name, building / "ERROR.txt")
+            target = self._file_refusal(building, final)
+        else:
+            # Whoever sees the folder (an operator, a script waiting for it) finds it whole.
+            target = self._put_refusal(final, text, path, stored)
+            self._remember_refused(target, target / stored)
+        log.warning("manifest.rejected", manifest=str(path), folder=self.rel(target), problems=problems)
+        return target
+
+    def _refusal_folder(self: Engine, name: str, *, make: bool = True) -> Path:
+        """A hidden folder in failed/ where a refusal is put together (its ERROR.txt first, then
+        the manifest and its files), renamed to ``name`` (``_file_refusal``) once whole. A crash
+        meanwhile leaves it hidden, and the next start finishes it (``_recover_refusals``): no
+        folder in failed/ without its ERROR.txt, empty, or with a temp file only, and no manifest
+        lost in a folder half made (audit, soak 2: a kill while a manifest was refused lost it)."""
+        folder = self.area("failed") / f"{REFUSAL_PREFIX}{os.getpid()}-{next(_REFUSAL_IDS)}.{safe_folder_name(name)}"
+        if make:
+            folder.mkdir(parents=True)
+        return folder
+
+    def _put_refusal(
+        self: Engine,
+        final: str,
+        text: str,
+        manifest: Path,
+        stored: str,
+        *,
+        artwork: Mapping[Path, str] | None = None,
+        copy: bytes | None = None,
+    ) -> Path:
+        """failed/<final>/, put together hidden (_refusal_folder): ERROR.txt, then ``artwork`` (where
+        each file is -> its name in artwork/), then the manifest last, moved in as ``stored`` (or
+        ``copy`` written there: the jobs taken keep the inbox's), so that a folder holding it is
+        whole (_recover_refusals). A failure half way (a full disk) puts everything back, to be
+        tried again."""
+        building = self._refusal_folder(final)
+        placed: list[tuple[Path, Path]] = []
+        try:
+            atomic_write(building / "ERROR.txt", text)
+            for src, name in (artwork or {}).items():
+                with contextlib.suppress(FileNotFoundError):  # (gone meanwhile: nothing to keep)
+                    placed.append((move(src, building / "artwork" / name), src))
+            if copy is None:
+                os.replace(manifest, building / stored)
+            else:
+                atomic_write(building / stored, copy)
+        except BaseException:
+            for there, src in placed:
+                with contextlib.suppress(OSError):
+                    move(there, src)
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        return self._file_refusal(building, final)
+
+    def _file_refusal(self: Engine, building: Path, name: str) -> Path:
+        """The refusal put together in ``building`` under its name in failed/: one rename."""
+        fsync_dir(building)
+        target = self._new_failed_folder(name)
+        os.replace(building, target)  # (free: a folder of that name would be replaced only if empty)
+        fsync_dir(target.parent)
+        return target
+
+    def _recover_refusals(self: Engine) -> None:
+        """At start (and at each rescan: an error after the manifest moved leaves one too): a
+        refusal cut short (its hidden folder in failed/) is filed under its name when the manifest
+        is in it (its ERROR.txt was written before the manifest came), or removed when not (the
+        manifest never left inbox/, and is refused again). Refusals are made on the engine thread,
+        as this is: none is being put together meanwhile."""
+        failed = self.area("failed")
+        try:
+            with os.scandir(failed) as entries:
+                left = [
+                    Path(e.path)
+                    for e in entries
+                    if e.name.startswith(REFUSAL_PREFIX) and e.is_dir(follow_symlinks=False)
+                ]
+        except OSError:
+            return
+        inbox = self.area("inbox")
+        emptied = False
+        for building in left:
+            final = building.name[len(REFUSAL_PREFIX) :].partition(".")[2] or "refused"
+            # A folder drop's refusal is named after its folder: the artwork came from there, and
+            # the folder, emptied, goes once quiet (audit, soak 3: it stayed in inbox/, empty).
+            drop = inbox / final
+            from_drop = drop.is_dir() and not drop.is_symlink()
+            names = os.listdir(building)
+            for name in [n for n in names if _REFUSAL_ERROR_ANY.match(n)]:
+                if _REFUSAL_ERROR_WHOLE.match(name) and not (building / "ERROR.txt").exists():
+                    os.replace(building / name, building / "ERROR.txt")  # a folder drop's, whole
+                else:
+                    (building / name).unlink()
+            ours = ("ERROR.txt", "artwork")  # and temps: the manifest is what tells a whole refusal
+            if not any(n not in ours and not (_REFUSAL_TEMP.match(n) or _REFUSAL_ERROR_ANY.match(n)) for n in names):
+                # The manifest never came (it is in inbox/, refused again): artwork moved in goes back
+                # where it came from, to be found again with it.
+                # (at their paths: artwork named a/x.pdf is in artwork/a/)
+                art = building / "artwork"
+                for file in sorted(p for p in art.rglob("*") if p.is_symlink() or not p.is_dir()):
+                    move(file, (drop if from_drop else inbox) / file.relative_to(art))
+                shutil.rmtree(building, ignore_errors=True)
+                log.info(
+                    "recovery.refusal_removed", folder=self.rel(building), reason="its manifest is still in inbox/"
+                )
+                continue
+            target = self._file_refusal(building, final)
+            log.info("recovery.refusal_filed", folder=self.rel(target))
+            if from_drop:
+                self._consumed_dirs.add(drop)
+                emptied = True
+        if emptied:
+            self._cleanup_consumed_dirs()
+
+    def _folder_still_arriving(self: Engine, manifest: Path) -> bool:
+        """Whether the folder of ``manifest`` (refused) has changed within ``_quiet_seconds``; if so,
+        the manifest is looked at again when that time is over. A folder is uploaded a file at a
+        time: moved to failed/ the moment its manifest was refused, the next file its client sent
+        failed on the client ("path not found": smbclient, Explorer, FileZilla, WinSCP), or came
+        into a folder of the same name made again in inbox/, apart from the rest (audit, clients
+        F1 b). As for an emptied order folder, quiet means unchanged since the first look. A folder
+        that never stops changing (a program writing a log into it) goes after
+        artwork_timeout_seconds, the longest the daemon waits for an upload."""
+        now = self.clock.monotonic()
+        held = _tree_signature(manifest.parent)
+        seen = self._refused_arriving.get(manifest)
+        if seen is None:
+            if len(self._refused_arriving) > 10_000:
+                self._refused_arriving.clear()
+            first = now
+            log.info(
+                "manifest.refused_folder_settling",
+                manifest=self.rel(manifest),
+                reason="the folder goes to failed/ once nothing in it has changed for "
+                f"{self._quiet_seconds():g} s (its client may still be uploading into it)",
+            )
+        else:
+            first = seen[2]
+            if now - first >= self.config.watch.artwork_timeout_seconds or (
+                seen[1] == held and now - seen[0] >= self._quiet_seconds()
+            ):
+                del self._refused_arriving[manifest]
+                return False
+        since = seen[0] if seen is not None and seen[1] == held else now
+        self._refused_arriving[manifest] = (since, held, first)
+        self.tracker.hold(manifest, since + self._quiet_seconds() - now)
+        return True
+
+    def _remember_refused(self: Engine, folder: Path, manifest: Path) -> None:
+        """A refused manifest from the top of inbox/, kept in memory a while (its text, if small), so
+        that a file it names, left unclaimed in the inbox, is told where it is (_refused_naming)."""
+        with contextlib.suppress(OSError):
+            fd = os.open(manifest, os.O_RDONLY | os.O_NOFOLLOW)  # (a linked manifest is never read)
+            with os.fdopen(fd, "rb") as handle:
+                data = handle.read(REFUSED_KEPT_BYTES + 1)
+            if len(data) <= REFUSED_KEPT_BYTES:
+                self._refused_manifests.append((self.clock.monotonic(), self.rel(folder), data))
+
+    def _refused_naming(self: Engine, name: str, limit: float) -> list[str]:
+        """The failed/ folders (relative) of the manifests refused in this run within the last
+        ``limit`` seconds (and a minute) whose text names ``name``: an unclaimed file's ERROR.txt
+        names the manifest it came with (audit, 2026-12-03: "no manifest named it", its refused
+        manifest unnamed among dozens of failed/ folders). At most 5, newest first."""
+        since = self.clock.monotonic() - limit - 60
+        while self._refused_manifests and self._refused_manifests[0][0] < since:
+            self._refused_manifests.popleft()
+        needle = name.encode("utf-8", "surrogateescape")
+        found = [folder for _, folder, data in reversed(self._refused_manifests) if needle in data]
+        return list(dict.fromkeys(found))[:5]
+
+    def _resend_text(self: Engine, name: str, folder_manifest: bool, fault: bool, *, located: bool = True) -> str:
+        """``located``: the problems name lines or keys (not so for a file too big, or a link)."""
+        if fault:
+            first = f"Once the administrator has looked into it, put {name}"
+        elif located:
+            first = f"Correct {name} (the lines and keys above say where) and put it"
+        else:
+            first = f"Correct {name} as said above and put it"
+        if folder_manifest:
+            return (
+                f"{first} into inbox/ again together with its artwork, as the whole folder (its artwork is in "
+                "this folder). The daemon did not change the files."
+            )
+        wait = human_seconds(self.config.watch.artwork_timeout_seconds)
+        return (
+            f"{first} into inbox/ again. Its artwork, if it came into inbox/ beside it, stays there for {wait} "
+            "(watch.artwork_timeout_seconds), counted from when it was complete: a manifest sent within that "
+            "time takes it; after that, each file goes to failed/ with its own ERROR.txt. The daemon did not change "
+            "the file."
+        )

@@ -1,0 +1,419 @@
+"""Processing: the job queue, the check (preflight) and the output.
+
+A part of the class ``Engine`` (``engine/core.py``), kept in a module of its own; its methods
+run on the engine's thread, ``self`` being the Engine."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spo_hotfolder.clock import iso
+from spo_hotfolder.delivery import (
+    RouteFacts,
+    decide_route,
+    output_name,
+)
+from spo_hotfolder.engine.base import (
+    DISK_FULL_RETRY_SECONDS,
+    PREFETCH_LOOKAHEAD,
+    STATUS_FLUSH_SECONDS,
+    SYMLINK_PROBLEM,
+    JobFailed,
+    _artwork_missing_failure,
+    _check_cut_short,
+    _file_sig,
+    _fix_kind,
+    _preflight_fix,
+    _read_only,
+    log,
+)
+from spo_hotfolder.engine.state import EngineState
+from spo_hotfolder.fsutil import into_history
+from spo_hotfolder.ledger import Job, Stage, is_disk_full
+from spo_hotfolder.operator import SYSTEM
+from spo_hotfolder.outputfile import OutputError, link_unchanged
+from spo_hotfolder.pdfreport import ArtworkInput
+from spo_hotfolder.pdfwork import CHECKER
+from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine.core import Engine
+
+
+class EngineProcessing(EngineState):
+    # -- processing -------------------------------------------------------------------------
+
+    def _run_jobs(self: Engine) -> None:
+        if self.pdf is None:  # an operator command acting offline: the daemon does the work later
+            return
+        mono = self.clock.monotonic()
+        try:
+            for _ in range(10_000):
+                if self.stop_event.is_set():
+                    return
+                ids = [
+                    j for j in self.ledger.job_ids([Stage.PROCESS, Stage.DELIVER]) if self._cooldown.get(j, 0.0) <= mono
+                ]
+                if not ids:
+                    return
+                self._queue_running = True
+                self._run_queue(ids)
+        finally:
+            self._queue_running = False
+
+    def _run_queue(self: Engine, ids: list[str]) -> None:
+        for index, job_id in enumerate(ids):
+            if self.stop_event.is_set():
+                return
+            if self._pending_config is not None:
+                # A reload applies between two jobs, not once the queue is empty (which under a
+                # steady stream of orders may be never): the next job goes where the new routes say.
+                self._apply_config(self._pending_config)
+            self._run_job(job_id, ids[index + 1 : index + 1 + PREFETCH_LOOKAHEAD])
+            self._guard("intake", "", self._finish_intakes)
+            # Between jobs, take in a few files that arrived meanwhile, so that intake never
+            # starves; a few, so that a backlog of thousands does not starve deliveries either
+            # (each delivered job makes room for about one more taken in).
+            self._drain_hints()
+            if self.tracker.any_due():
+                self._take_stable(budget=0.01, limit=4)
+
+    def _reject_first(self: Engine, job: Job) -> bool:
+        """A job sent on (released, retried) whose folder is still in quarantine/ or failed/ (a crash
+        came between the ledger's commit and the folder's move) with a REJECT file in it, which an
+        operator dropped there meanwhile (its STATUS.txt still offered it): the REJECT is handled
+        first, as a drop file, and the job waits for it (a job never prints when someone also
+        rejected it; audit AU 1). True: the job waits a moment. Only jobs that ``_reconcile_job``
+        left there are looked at (no file system call on a job's ordinary way)."""
+        until = self._reject_first_until.get(job.job_id)
+        if until is None:
+            return False
+        folder = self._locate(job)
+        waiting = self._reject_waiting(folder) if folder is not None else None
+        mono = self.clock.monotonic()
+        if folder is None or waiting is None or mono > until:
+            # (read and answered; or a REJECT file that is never read, e.g. unreadable: not for long)
+            del self._reject_first_until[job.job_id]
+            return False
+        self.hint(folder / waiting)
+        self._cooldown[job.job_id] = mono + max(self.config.watch.settle_seconds, 0.5)
+        return True
+
+    def _work_drops_first(self: Engine, job: Job) -> bool:
+        """A job going on in work/ (after waiting there for its artwork, its date or a copy retry)
+        with a drop file in its folder: the drop file is read first, as in quarantine/ (audit
+        12-05 F 1, 2: a REJECT dropped while a copy waited for its retry was ignored and the job
+        printed; a RELEASE dropped before the output existed was read once the job reached
+        quarantine/, and recorded as approving an output nobody had seen). The job waits a moment
+        for it (True). One listing of the job's folder; work/ is not watched (_work_drop_files)."""
+        if job.stage not in (Stage.PROCESS, Stage.DELIVER):
+            return False
+        folder = self.job_dir(job)
+        if folder.parent != self.area("work"):
+            return False
+        names = self._drop_files_in(folder)
+        if not names:
+            self._work_drops_until.pop(job.job_id, None)
+            return False
+        mono = self.clock.monotonic()
+        # Long enough for an empty drop file (read once it stayed empty that long) and a settle period.
+        wait = self.tracker.incomplete_pdf_seconds + 2 * self.config.watch.settle_seconds + 1.0
+        if mono > self._work_drops_until.setdefault(job.job_id, mono + wait):
+            return False  # (a drop file that is never read, unreadable: it does not hold the job for ever)
+        for name in names:
+            if folder / name not in self.tracker:
+                self.tracker.track(folder / name, activity=False)
+        self._cooldown[job.job_id] = mono + max(self.config.watch.settle_seconds, 0.5)
+        return True
+
+    def _run_job(self: Engine, job_id: str, next_ids: Sequence[str] = ()) -> None:
+        """One step of one job; the one place where an exception becomes a job outcome.
+        ``next_ids``: the jobs queued after it (the worker checks the next one meanwhile)."""
+        job = self.ledger.get_job(job_id, history=False)
+        if job is None:
+            return
+        self.busy_job = job_id
+        self.progress_at = self.clock.monotonic()
+        order_id = job.order_id
+
+        def bound() -> Any:  # bound on demand: most jobs log nothing here
+            return log.bind(job_id=job_id, order_id=order_id)
+
+        try:
+            if self._reject_first(job) or self._work_drops_first(job):
+                return
+            if job.stage is Stage.PROCESS:
+                self._process(job, next_ids)
+                # Straight on to delivery: a job's output never waits for other jobs' checks.
+                fresh = self.ledger.get_job(job_id, history=False)
+                if fresh is not None and fresh.stage is Stage.DELIVER and not self.stop_event.is_set():
+                    job = fresh
+                    self._deliver(job)
+            elif job.stage is Stage.DELIVER:
+                self._deliver(job)
+        except JobFailed as failure:
+            try:
+                self._fail(job_id, failure, self.clock.now(), status=failure.status)
+            except sqlite3.OperationalError as exc:  # (its record not made: the job fails again, later)
+                self._ledger_trouble(job_id, exc)
+        except InterruptedError:
+            bound().info("job.abandoned", reason="the daemon is stopping; the job resumes at the next start")
+        except sqlite3.OperationalError as exc:
+            self._ledger_trouble(job_id, exc)
+        except Exception as exc:  # noqa: BLE001 - contain it: the daemon serves the other jobs
+            if is_disk_full(exc):  # (a folder that cannot be made on a full disk): not the job's fault
+                self._spool_full(job_id, exc)
+                return
+            bound().exception("job.internal_error", stage=job.stage.value)
+            self._cooldown[job_id] = self.clock.monotonic() + 5.0
+            try:
+                now = self.clock.now()
+                self._fail(
+                    job_id,
+                    JobFailed(
+                        None,
+                        f"internal error while handling the job ({type(exc).__name__}: {exc})",
+                        [f"{type(exc).__name__}: {exc}"],
+                        "Drop a file named RETRY here to try again; if it fails again, tell the administrator "
+                        "(the daemon's log has the details).",
+                    ),
+                    now,
+                )
+            except Exception:  # noqa: BLE001 - e.g. the ledger itself is locked: try again later
+                bound().exception("job.cannot_record_failure")
+        finally:
+            self._drop_prestage(job_id)
+            self.busy_job = None
+            if self.clock.monotonic() - self._status_flushed_at >= STATUS_FLUSH_SECONDS:
+                self._guard("status", job_id, lambda: self.flush_status(skip_runnable=True))
+
+    def _spool_full(self: Engine, job_id: str, exc: BaseException) -> None:
+        """A job step stopped by the full spool disk (the ledger, a folder): the job stays where it
+        is and is tried again in a few seconds."""
+        self._cooldown[job_id] = self.clock.monotonic() + DISK_FULL_RETRY_SECONDS
+        self._spool_full_said(exc, job_id=job_id)
+
+    def _artwork_changed_since_check(self: Engine, job: Job) -> list[str]:
+        """The names of the job's artwork files whose content is not what its last check read
+        (``preflight.artwork_sha256``); none when there was no check, or no such record."""
+        recorded = (job.preflight or {}).get("artwork_sha256") or []
+        inputs = self._inputs(job)
+        if len(recorded) != len(inputs):
+            return []
+        changed = []
+        for item, digest in zip(inputs, recorded, strict=True):
+            current = self._digest(Path(item.path))
+            if digest and current is not None and current != digest:
+                changed.append(item.name)
+        return changed
+
+    def _inputs(self: Engine, job: Job) -> list[ArtworkInput]:
+        job_dir = self.job_dir(job)
+        return [
+            ArtworkInput(name=a.name, path=str(job_dir / "artwork" / a.name), expected_sha256=a.sha256)
+            for a in self.ledger.artwork(job.job_id)
+        ]
+
+    def facts(self: Engine, job: Job) -> RouteFacts:
+        return RouteFacts.of(job)
+
+    def _process(self: Engine, job: Job, next_ids: Sequence[str] = ()) -> None:
+        if self.pdf is None:
+            return
+        job_dir = self.job_dir(job)
+        inputs = self._inputs(job)
+        links = [i.name for i in inputs if os.path.islink(i.path)]  # noqa: PTH114 - str paths, per job
+        if links:
+            raise JobFailed(
+                JobStatus.ValidationFailed,
+                "artwork is a symbolic link, not a file: " + ", ".join(links),
+                [SYMLINK_PROBLEM.format(name=name) for name in links],
+                "Put the PDF itself (not a link to it) into replace/ (same file name), or drop REJECT here.",
+            )
+        missing = _artwork_missing_failure(inputs)
+        if missing is not None:
+            raise missing
+        spec = self.config.product_spec(job.product)
+        self._prestage(job, inputs)
+        answer = self._finish_early_check(job, inputs)
+        if answer is None:
+            started = time.monotonic()
+            answer = self.pdf.check(inputs, job.product, spec, self.config.validation)
+            self.metrics.observe("preflight", time.monotonic() - started)
+        report, as_is = answer
+        # The worker checks the next job while this one's output is made here (a link) and
+        # delivered; an output the worker makes comes first, so the next check begins after it.
+        linked = report.ok and as_is and len(inputs) == 1
+        if not linked or job.blocked:
+            self._drop_prestage(job.job_id)  # (not what is printed, if anything is)
+        if linked or not report.ok:
+            self._begin_next_check(next_ids)
+        if (
+            self.stop_event.is_set()
+            and not report.ok
+            and report.findings
+            and report.findings[0].check in ("open", CHECKER)
+        ):
+            raise InterruptedError("stopping")
+        if self.stop_event.is_set() and report.ok and not linked:
+            # A stop that came during the check: the output (a worker's build, which may take as
+            # long again) is not begun; the job is checked again at the next start (audit 12-05 G).
+            raise InterruptedError("stopping")
+        now = self.clock.now()
+        if len(report.artwork_sha256) == len(inputs):
+            for item, digest in zip(inputs, report.artwork_sha256, strict=True):
+                if digest:
+                    self._remember_digest(Path(item.path), digest)
+        if not report.ok:
+            self.ledger.update_job(job.job_id, now, preflight=report.to_json())
+            raise JobFailed(
+                JobStatus.ValidationFailed,
+                report.summary(),
+                [report.described(f) for f in report.errors()]
+                + [f"(warning) {report.described(f)}" for f in report.warnings()],
+                _preflight_fix(
+                    {_fix_kind(f) for f in report.errors()},
+                    several=len(inputs) > 1,
+                    check_again=any(f.check == "open" and _check_cut_short(f.message) for f in report.errors()),
+                ),
+            )
+        decision = decide_route(self.facts(job), self.config)
+        name = output_name(self.facts(job), decision, self.config)
+        # A job whose last entry is OutputCreationStarted was being made when the daemon stopped
+        # (a crash, a power cut): the history says why the two entries come again.
+        again = (
+            " (again: its making was cut short, by a stop or a full disk)"
+            if job.status is JobStatus.OutputCreationStarted
+            else ""
+        )
+        with self.ledger.transaction():  # no file changes between these three: one commit
+            self.ledger.update_job(job.job_id, now, preflight=report.to_json())
+            self._record(job.job_id, JobStatus.ValidationFinished, SYSTEM, report.summary() + again, now)
+            self._record(job.job_id, JobStatus.OutputCreationStarted, SYSTEM, name + again, now)
+        if report.warnings():
+            # Seen by whoever reads the log at warning level, with the job it belongs to.
+            log.warning(
+                "preflight.warnings",
+                job_id=job.job_id,
+                order_id=job.order_id,
+                warnings=[report.described(f) for f in report.warnings()],
+            )
+        out_dir = job_dir / "output"
+        out_dir.mkdir(exist_ok=True)
+        for old in out_dir.iterdir():
+            if old.name != name:
+                into_history(job_dir, old, self.clock.now(), f"output-{old.name}")
+        started = time.monotonic()
+        try:
+            if linked:
+                # The artwork is print-ready as it is: the output is a link to it, made here.
+                result = link_unchanged(inputs[0], str(out_dir / name), report.pages)
+            else:
+                result = self.pdf.build_output(
+                    inputs, str(out_dir / name), spec, self.config.validation, while_waiting=self._meanwhile
+                )
+                self._begin_next_check(next_ids)
+        except OutputError as exc:
+            if self.stop_event.is_set():
+                raise InterruptedError("stopping") from exc
+            if exc.full and self._output_again_later(job, str(exc)):
+                return
+            fix = (
+                "Nothing is known to be wrong with the PDF: the daemon's own folder or disk is the cause. Once it "
+                "is fixed (free some space, or ask the administrator), drop a file named RETRY here; or REJECT."
+                if exc.spool
+                else "Put a corrected PDF into replace/, or drop RETRY here once the cause is fixed, or REJECT."
+            )
+            reason = str(exc) if str(exc).startswith("the output could not") else f"the output could not be made: {exc}"
+            if exc.full and self.config.delivery.max_attempts > 1:
+                reason += f" (all {self.config.delivery.max_attempts} attempts failed)"
+            raise JobFailed(JobStatus.OutputCreationFailed, reason, [str(exc)], fix) from exc
+        self.metrics.observe("output", time.monotonic() - started)
+        # Read-only from here: the checked output cannot be saved over in place (Acrobat's Save, a
+        # file explorer's "Replace"), and in a job with one artwork file that would change the
+        # artwork as received too (the same file). A replacement goes into replace/.
+        _read_only(out_dir / name, *(Path(item.path) for item in inputs))
+        now = self.clock.now()
+        with self.ledger.transaction():
+            self.ledger.update_job(
+                job.job_id,
+                now,
+                output=name,
+                output_pages=result.pages,
+                output_size=result.size_bytes,
+                route=decision.target,
+                attempts=0,  # (attempts to make the output on a full disk) the delivery counts its own
+            )
+            pages = f"{result.pages} page{'s' if result.pages != 1 else ''}"
+            self._record(job.job_id, JobStatus.OutputCreated, SYSTEM, f"{name} ({pages})", now, write=False)
+            # With its content's sha256, where known: a time stamp changed alone (touch, a backup
+            # tool) is not a changed output (audit BV 1).
+            content = result.sha256 or (
+                report.artwork_sha256[0] if result.copied_unchanged and report.artwork_sha256 else None
+            )
+            sig = _file_sig(out_dir / name)
+            self.ledger.set_output_sig(job.job_id, f"{sig}#{content}" if content else sig)
+            fresh = self.ledger.get_job(job.job_id, history=False)
+            assert fresh is not None
+            next_stage = Stage.HELD if fresh.blocked else Stage.DELIVER
+            not_moved = self._record_stage(job.job_id, next_stage, now)
+        if not_moved is not None:
+            raise not_moved
+        if next_stage is Stage.HELD:
+            self._drop_prestage(job.job_id)
+            log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
+
+    def _output_again_later(self: Engine, job: Job, reason: str) -> bool:
+        """An output the full spool disk stopped (SPEC 8: a full disk fails the affected jobs with a
+        clear reason and retries): OutputCreationFailed "attempt n of max, ...; next attempt at
+        ...", and made again after delivery.backoff_seconds, as a copy is; False after the last
+        attempt (the job then goes to failed/, RETRY once there is space)."""
+        now = self.clock.now()
+        attempts = job.attempts + 1
+        limit = self.config.delivery.max_attempts
+        self.ledger.update_job(job.job_id, now, attempts=attempts)
+        if attempts >= limit:
+            return False
+        when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
+        detail = f"attempt {attempts} of {limit}, {reason}; next attempt at {iso(when)}"
+        self._record(job.job_id, JobStatus.OutputCreationFailed, SYSTEM, detail, now)
+        log.warning(
+            "output.failed",
+            job_id=job.job_id,
+            order_id=job.order_id,
+            attempt=attempts,
+            max_attempts=limit,
+            reason=f"{reason}; the daemon tries again at {iso(when)} (free some space)",
+        )
+        self.ledger.update_job(job.job_id, now, stage=Stage.RETRY, next_attempt_at=iso(when))
+        self._write_status(job.job_id)
+        self._schedule_wakeup(when)
+        return True
+
+    def _meanwhile(self: Engine) -> None:
+        """While the worker makes a big output (seconds, up to its time limit): new orders are taken
+        in, recorded Ordered and their artwork claimed, so that intake never waits for one PDF.
+        Only what needs neither the PDF worker nor a job already known: operator drop files,
+        commands and manifests that name known jobs stay where they are until the job's turn ends."""
+        self.progress_at = self.clock.monotonic()
+        if self.stop_event.is_set():
+            return
+        self._drain_hints()
+        if not self.tracker.any_due():
+            return
+        for path, sig in self.tracker.get_stable_files(limit=20):
+            kind, _ = self._classify(path)
+            if kind not in ("manifest", "data"):
+                self.tracker.track(path, activity=False, complete=True)  # for the next step
+                continue
+            self._new_only = True
+            try:
+                self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))
+            finally:
+                self._new_only = False

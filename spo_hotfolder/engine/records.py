@@ -1,0 +1,394 @@
+"""Job folders and statuses: the moves between spool folders, and every status recorded.
+
+A part of the class ``Engine`` (``engine/core.py``), kept in a module of its own; its methods
+run on the engine's thread, ``self`` being the Engine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from spo_hotfolder.clock import iso
+from spo_hotfolder.delivery import (
+    RouteDecision,
+    decide_route,
+)
+from spo_hotfolder.digests import Key as FileKey
+from spo_hotfolder.digests import identity, sha256_of
+from spo_hotfolder.engine.base import (
+    JobFailed,
+    _file_manager_litter,
+    _replacements_named,
+    _snake,
+    log,
+)
+from spo_hotfolder.engine.state import EngineState
+from spo_hotfolder.fsutil import (
+    atomic_write,
+    into_history,
+    stamp,
+    unique_path,
+)
+from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Job, Stage, is_disk_full
+from spo_hotfolder.operator import (
+    SYSTEM,
+    classify_drop,
+    fingerprint,
+)
+from spo_hotfolder.reports import (
+    Extra,
+    artwork_listing,
+    error_text,
+    status_text,
+)
+from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine.core import Engine
+
+
+class EngineRecords(EngineState):
+    # -- job folders --------------------------------------------------------------------------
+
+    def _locate(self: Engine, job: Job) -> Path | None:
+        """The job's folder: where the ledger says, or (after a crash mid-move) wherever it is."""
+        return self.config.paths.find_job_folder(job.job_id, self.job_dir(job))
+
+    def _rename_job_dir(
+        self: Engine, job_id: str, src: Path, dst: Path, now: datetime, *, recorded: bool = False
+    ) -> Path:
+        """Moves a job's folder from ``src`` to ``dst`` and records it (``recorded``: the ledger
+        names ``dst`` already)."""
+        if src != dst:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if dst.exists():
+                # A leftover, or a refused manifest's folder of that name (failed/<manifest name>/,
+                # a job id "x.yaml"): kept, out of the way, and said.
+                aside = unique_path(dst.with_name(f"{dst.name}.old-{stamp(now)}"))
+                os.replace(dst, aside)
+                log.warning(
+                    "folder.moved_aside",
+                    job_id=job_id,
+                    folder=self.rel(dst),
+                    moved_to=self.rel(aside),
+                    reason="the job's folder goes there; what was there is kept under the new name",
+                )
+            # No fsync: a rename the disk forgets in a power loss leaves the folder where it was,
+            # and reconcile (_locate) finds it there.
+            os.replace(src, dst)
+            # Moved back if the transaction it belongs to is not committed (a full disk): a folder
+            # ahead of its record is an operator's drop file refused, a job stuck (audit U 1-3).
+            self.ledger.on_rollback(lambda: self._move_back(job_id, dst, src))
+        if not recorded:
+            self.ledger.update_job(job_id, now, folder=self.rel(dst))
+        return dst
+
+    def _ledger_trouble(self: Engine, job_id: str, exc: sqlite3.OperationalError) -> None:
+        """The ledger is locked or busy for longer than busy_timeout, or its disk is full: not the
+        job's fault. It stays where it is and is tried again shortly."""
+        if is_disk_full(exc):
+            self._spool_full(job_id, exc)
+        else:
+            log.warning("job.ledger_busy", job_id=job_id, error=str(exc), action="trying again in 2 s")
+            self._cooldown[job_id] = self.clock.monotonic() + 2.0
+
+    def _move_back(self: Engine, job_id: str, moved: Path, was: Path) -> None:
+        """A job's folder moved in a transaction that was rolled back: back where the ledger says."""
+        if moved.is_dir() and not os.path.lexists(was):
+            os.replace(moved, was)
+            log.info("folder.moved_back", job_id=job_id, folder=self.rel(was), reason="its move was not recorded")
+
+    def _record_stage(self: Engine, job_id: str, stage: Stage, now: datetime) -> OSError | None:
+        """In the caller's transaction, with the status that goes with it: the job's stage and the
+        folder it moves into, so that whoever reads the ledger sees them together (``show --json``:
+        ``InHotFolder`` with ``done/<job>``, ``Rejected`` with ``rejected/<job>``); and the folder
+        moves there before that commit, so that whoever reads them finds it there (a script that
+        opens done/<job>/STATUS.txt once `show` says InHotFolder; an operator who drops RELEASE into
+        quarantine/<job>/ once `show` names it). A crash between the move and the commit leaves
+        a folder ahead of its stage, which the start's reconcile moves back (the drop file that
+        moved it is still in it, not yet consumed; a delivery is told from the hot folder's files).
+
+        A move that fails undoes nothing recorded (the ledger names the folder the job is still
+        in): its error is returned, for the caller to raise after the commit."""
+        job = self.ledger.get_job(job_id, history=False)
+        found = self._locate(job) if job is not None else None
+        dst = self.area(STAGE_AREA[stage]) / job_id
+        self.ledger.update_job(job_id, now, stage=stage, folder=self.rel(dst))
+        fresh = self.ledger.get_job(job_id, history=False)
+        if fresh is None:
+            return None
+        try:
+            self._move_to(fresh, stage, now, recorded=True, found=found)
+        except OSError as exc:
+            return exc
+        return None
+
+    def _move_to(
+        self: Engine, job: Job, stage: Stage, now: datetime, *, recorded: bool = False, found: Path | None = None
+    ) -> None:
+        """The ledger's stage first, then the folder moves where that stage lives. ``recorded``:
+        the caller set the stage in its own transaction, still open (one commit less); ``found``:
+        and the new folder too (``_record_stage``), the folder being at ``found`` until it is moved."""
+        if not recorded:
+            self.ledger.update_job(job.job_id, now, stage=stage)
+        if stage in TERMINAL and self._rerouted.pop(job.job_id, None) is not None:
+            # Finished otherwise (rejected): a reprint later is routed afresh (audit BT 6).
+            self.ledger.set_rerouted(job.job_id, None)
+        src = found if found is not None else self._locate(job)
+        dst = self.area(STAGE_AREA[stage]) / job.job_id
+        shown = stage in (Stage.HELD, Stage.FAILED, Stage.DONE, Stage.REJECTED) and src not in (None, dst)
+        if shown:
+            # Written before the move (as _fail's ERROR.txt): the folder comes into the folder an
+            # operator (or a script) opens with its STATUS.txt saying so, not a moment after (at
+            # the next flush, which in a queue of jobs is up to STATUS_FLUSH_SECONDS later), nor
+            # without one (a job held within that time of its intake). Once: what is recorded
+            # after the move (an operator action's answer) marks it to be written again. In the
+            # transaction (_record_stage), so no artwork is hashed here: a digest not known yet
+            # (after a restart) comes in the next flush's text.
+            self._dirty.discard(job.job_id)
+            if not self._write_status_now(job.job_id, src, hash_files=False):
+                self._write_status(job.job_id)
+        if src is None:
+            dst.mkdir(parents=True, exist_ok=True)
+            if job.folder != self.rel(dst):
+                self.ledger.update_job(job.job_id, now, folder=self.rel(dst))
+        elif src != dst or job.folder != self.rel(dst):
+            recorded_ahead = job.folder == self.rel(dst)
+            try:
+                self._rename_job_dir(job.job_id, src, dst, now, recorded=recorded_ahead)
+            except BaseException:
+                if recorded_ahead and src != dst:
+                    # The ledger named the new folder ahead of the move (_record_stage): it names the
+                    # one the job is still in, which every next step reads (audit AV 2: a folder that
+                    # could not be moved, then "artwork missing" for a job whose artwork was there).
+                    with contextlib.suppress(Exception):
+                        self.ledger.update_job(job.job_id, now, folder=self.rel(src))
+                raise
+            if stage not in (Stage.HELD, Stage.FAILED) and src.parent in (self.area("quarantine"), self.area("failed")):
+                self._out_of_operator_hands(dst, now)
+        # else: the folder is already where the stage lives, and recorded there (work/ -> work/)
+        if stage in (Stage.HELD, Stage.FAILED):
+            (dst / "replace").mkdir(exist_ok=True)
+        elif stage in (Stage.DONE, Stage.REJECTED):
+            self._finished.add(job.job_id)  # drop files that came too late: _answer_leftovers
+        if not shown:
+            self._write_status(job.job_id)
+
+    def _answer_leftovers(self: Engine) -> None:
+        """Drop files and replacements still in the folder of a job that has just finished
+        (delivered, skipped, or rejected) are answered: filed in history/ as ``unused-<name>``, and
+        STATUS.txt says they were not acted on. They were dropped too late, or lost a race with
+        another action (a REJECT by command while a RETRY file settled; a job released by command
+        with a RELEASE file in its folder): left lying in done/ or rejected/, where nothing reads
+        them, they looked accepted."""
+        while self._finished:
+            job_id = self._finished.pop()
+            job = self.ledger.get_job(job_id, history=False)
+            if job is None or job.stage not in (Stage.DONE, Stage.REJECTED):
+                continue
+            folder = self._locate(job)
+            if folder is None:
+                continue
+            replace = folder / "replace"
+            found: list[Path] = []
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                found += [
+                    Path(e.path)
+                    for e in entries
+                    if classify_drop(e.name) is not None and not e.is_dir(follow_symlinks=False)
+                ]
+            with contextlib.suppress(OSError), os.scandir(replace) as entries:
+                found += [
+                    Path(e.path)
+                    for e in entries
+                    if not e.is_dir(follow_symlinks=False) and not _file_manager_litter(e.name)
+                ]
+            if not found:
+                continue
+            now = self.clock.now()
+            names = [("replace/" if path.parent == replace else "") + path.name for path in found]
+            for path in found:
+                with contextlib.suppress(OSError):
+                    into_history(folder, path, now, f"unused-{path.name}")
+            with contextlib.suppress(OSError):
+                replace.rmdir()
+            what = "rejected" if job.stage is Stage.REJECTED else "finished"
+            text = (
+                f"{iso(now)}  not acted on, as the job was {what} before they were read: {', '.join(names)} "
+                "(kept in history/ as unused-...)"
+            )
+            self._note_action(job_id, text, append=True)
+            log.info("operator.drop_unused", job_id=job_id, order_id=job.order_id, files=names, reason=f"job {what}")
+            self._write_status(job_id)
+
+    @staticmethod
+    def _out_of_operator_hands(job_dir: Path, now: datetime) -> None:
+        """A job leaves quarantine/ or failed/: replace/ (if empty) goes, nobody watches it now;
+        and the problem behind it has its ERROR.txt moved into history/, so that the folder does
+        not say two things."""
+        with contextlib.suppress(OSError):
+            (job_dir / "replace").rmdir()
+        error = job_dir / "ERROR.txt"
+        if error.exists():
+            into_history(job_dir, error, now)
+
+    def _fail(self: Engine, job_id: str, failure: JobFailed, now: datetime, *, status: JobStatus | None = None) -> None:
+        """The job to failed/ with its ERROR.txt, which is written into the folder before it moves:
+        the folder appears in failed/ with it, and with its STATUS.txt. ``status`` (with the
+        failure's reason) is recorded with the stage, in the commit after the move, so that whoever
+        sees it (`show`, a script) finds failed/<job>/ERROR.txt there."""
+        job = self.ledger.get_job(job_id)
+        if job is None:
+            return
+        self.ledger.update_job(job_id, now, error=failure.reason)
+        job = self.ledger.get_job(job_id)
+        assert job is not None
+        text = error_text(
+            f"Job {job_id} (order {job.order_id}) needs attention: {failure.reason}",
+            [*failure.problems, *_replacements_named(job, [failure.reason, *failure.problems])],
+            failure.fix,
+        )
+        src = self._locate(job)
+        if src is not None:
+            atomic_write(src / "ERROR.txt", text)  # travels with the folder
+        job_dir = self.area("failed") / job_id
+        with self.ledger.transaction():
+            if status is not None:
+                self._record(job_id, status, SYSTEM, failure.reason, now, write=False)
+            not_moved = self._record_stage(job_id, Stage.FAILED, now)
+            if src is None:
+                atomic_write(job_dir / "ERROR.txt", text)
+        if not_moved is not None:
+            raise not_moved
+        log.warning(
+            "job.failed",
+            job_id=job_id,
+            order_id=job.order_id,
+            reason=failure.reason,
+            folder=self.rel(job_dir),
+        )
+
+    # -- statuses -----------------------------------------------------------------------------
+
+    def _record(
+        self: Engine, job_id: str, status: JobStatus, by: str, detail: str, now: datetime, *, write: bool = True
+    ) -> None:
+        """The one function that records a status: ledger, log, STATUS.txt."""
+        self.ledger.add_status(job_id, status, by, detail, now)
+        order_id, route = self.ledger.job_brief(job_id) or (None, None)
+        event = {
+            JobStatus.InHotFolder: "delivery.completed",
+            JobStatus.CopyToHotFolderFailed: "delivery.attempt_failed",
+            JobStatus.CopyToHotFolderSkipped: "delivery.skipped",
+        }.get(status, "job." + _snake(status.value))
+
+        def said() -> None:  # once committed: a status the ledger rolls back (a full disk) is not logged
+            log.info(event, job_id=job_id, order_id=order_id, status=status.value, by=by, detail=detail)
+            self.metrics.status_recorded(status, route)
+
+        self.ledger.after_commit(said)
+        if write:
+            self._write_status(job_id)
+
+    def extra(self: Engine, job: Job, folder: Path | None = None, *, hash_files: bool = True) -> Extra:
+        """``hash_files``: False inside a transaction, which holds the ledger's lock (the heartbeat
+        and the signals wait for it): no fingerprint for artwork whose digest is not known yet."""
+        artwork = self.ledger.artwork(job.job_id)
+        job_dir = folder or self.job_dir(job)
+        sums: list[str] = []
+        for art in artwork:
+            digest = self._digest(job_dir / "artwork" / art.name, compute=hash_files)
+            if digest is None:
+                sums = []
+                break
+            sums.append(digest)
+        decision: RouteDecision | None = None
+        with contextlib.suppress(Exception):
+            decision = decide_route(self.facts(job), self.config)
+        return Extra(
+            fingerprint=fingerprint(sums) if sums else None,
+            artwork_names=[artwork_listing([(a.name, a.present) for a in artwork])] if artwork else [],
+            target=decision.target if decision else None,
+            route_reason=decision.reason if decision else None,
+            last_action=self._last_action_of(job.job_id),
+            pdf_delivered=job.stage is Stage.FAILED and self._pdf_delivered(job),
+            target_missing=decision is not None
+            and decision.hot_folder is not None
+            and decision.hot_folder not in self.config.hot_folders,
+            may_still_arrive=(
+                Path(undecided.final_path).name
+                if job.stage is Stage.FAILED and (undecided := self.ledger.undecided_delivery(job.job_id)) is not None
+                else None
+            ),
+        )
+
+    @staticmethod
+    def _file_key(path: Path) -> FileKey | None:
+        """Identifies a file's content across renames: (device, inode, size, mtime)."""
+        try:
+            return identity(os.stat(path))
+        except OSError:
+            return None
+
+    def _remember_digest(self: Engine, path: Path, digest: str) -> None:
+        key = self._file_key(path)
+        if key is not None:
+            if len(self._digests) > 4096:
+                self._digests.clear()
+            self._digests[key] = digest
+
+    def _digest(self: Engine, path: Path, *, cached: bool = True, compute: bool = True) -> str | None:
+        """sha256 of a file, cached by identity (preflight already hashed it): artwork can be
+        gigabytes. ``cached=False``: read again (an edit whose size and time were put back has the
+        identity the cache knows). ``compute=False``: the cached one or None."""
+        key = self._file_key(path)
+        if key is None:
+            return None
+        known = self._digests.get(key) if cached else None
+        if known is not None or not compute:
+            return known
+        try:
+            with open(path, "rb") as fh:
+                digest = sha256_of(fh)
+        except OSError:
+            return None
+        self._remember_digest(path, digest)
+        return digest
+
+    def _write_status(self: Engine, job_id: str) -> None:
+        """STATUS.txt is rewritten once per step, not once per status (see flush_status)."""
+        self._dirty.add(job_id)
+
+    def flush_status(self: Engine, *, skip_runnable: bool = False) -> None:
+        """Rewrites STATUS.txt of every job that changed since the last flush.
+
+        ``skip_runnable`` (the flushes between the jobs of a queue): a job still waiting in work/
+        for its turn in the queue keeps its change for later. It is written once it has run (or
+        when the engine goes idle), not once when taken in and again when done."""
+        self._status_flushed_at = self.clock.monotonic()
+        dirty, self._dirty = self._dirty, set()
+        if skip_runnable and dirty:
+            self._dirty = dirty.intersection(self.ledger.job_ids([Stage.PROCESS, Stage.DELIVER]))
+            dirty -= self._dirty
+        for job_id in sorted(dirty):
+            self._write_status_now(job_id)
+
+    def _write_status_now(self: Engine, job_id: str, folder: Path | None = None, *, hash_files: bool = True) -> bool:
+        """``folder``: where the job's folder is (the ledger names the one it moves to next).
+        ``hash_files``: see ``extra``. False when the text lacks the artwork's fingerprint."""
+        job = self.ledger.get_job(job_id)
+        if job is None:
+            return True
+        job_dir = folder or self.job_dir(job)
+        if not job_dir.is_dir():
+            return True
+        extra = self.extra(job, job_dir, hash_files=hash_files)
+        try:
+            atomic_write(job_dir / "STATUS.txt", status_text(job, extra), durable=False)
+        except OSError as exc:
+            log.warning("status_file.write_failed", job_id=job_id, error=str(exc))
+        return hash_files or extra.fingerprint is not None or not extra.artwork_names

@@ -1,0 +1,393 @@
+"""Crash recovery: what a stop or a crash left half done, finished at start.
+
+A part of the class ``Engine`` (``engine/core.py``), kept in a module of its own; its methods
+run on the engine's thread, ``self`` being the Engine."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spo_hotfolder.clock import parse_iso
+from spo_hotfolder.delivery import (
+    DeliveryError,
+    folder_id,
+    is_our_temp,
+    other_folder,
+    ticket_temp_path,
+)
+from spo_hotfolder.engine.base import (
+    _file_token,
+    _holds_files,
+    log,
+)
+from spo_hotfolder.engine.state import EngineState
+from spo_hotfolder.fsutil import (
+    fsync_dir,
+    into_history,
+    undecodable,
+)
+from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Job, Stage
+from spo_hotfolder.manifest import MAX_MANIFEST_BYTES
+from spo_hotfolder.operator import (
+    Action,
+    classify_drop,
+)
+from spo_hotfolder.stability import Signature, signature
+from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine.core import Engine
+
+
+class EngineRecovery(EngineState):
+    # -- crash recovery -----------------------------------------------------------------------
+
+    def reconcile(self: Engine) -> None:
+        """At start: finish what a crash interrupted, and make the folders agree with the ledger."""
+        now = self.clock.now()
+        self._guard("intake", "", self._recover_refusals)
+        self._guard("intake", "", self._finish_pending_intakes)  # a failure is tried again at each step
+        self._guard("intake", "", self._tidy_inbox_folders)
+        for delivery in self.ledger.open_deliveries():
+            self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))
+        # The config may have been edited while the daemon was stopped: routes said as a reload says them.
+        self._guard("config", "", lambda: self._refresh_routes(None))
+        # Finished jobs need nothing (a done/ job whose move was cut short is found by _locate
+        # when it is needed): only the jobs still under way are checked, so a ledger of 100,000
+        # finished jobs starts as fast as an empty one.
+        active = [s for s in Stage if s not in TERMINAL]
+        misplaced = [
+            job_id
+            for stage in (Stage.DONE, Stage.REJECTED)
+            for job_id in self.ledger.misplaced(stage, self.rel(self.area(STAGE_AREA[stage])) + "/")
+        ]
+        under_way = self.ledger.job_ids(active)
+        left = self._finished_but_under_way(set(under_way))
+        for job_id in dict.fromkeys([*under_way, *misplaced, *left]):
+            job = self.ledger.get_job(job_id)
+            if job is not None:
+                self._guard("job", job.job_id, lambda j=job: self._reconcile_job(j, now))
+        # STATUS.txt is written at most STATUS_FLUSH_SECONDS after a change: after a crash, the
+        # jobs changed in the last seconds before it get theirs rewritten from the ledger.
+        recent = self.ledger.last_changed(timedelta(seconds=10))
+        self._dirty.update(recent)
+        for job_id in recent:  # a finished job's folder, as a crash may have left it
+            job = self.ledger.get_job(job_id, history=False)
+            if job is not None and job.stage in TERMINAL:
+                self._guard("job", job_id, lambda j=job: self._tidy_job_folder(j, now))
+                if job.stage in (Stage.DONE, Stage.REJECTED):
+                    self._finished.add(job_id)  # drop files the crash left unanswered in it
+        if self._finished:
+            self._guard("drop", "", self._answer_leftovers)
+        self.sweep_temp_files()
+        self.flush_status()
+        due = self.ledger.next_due()
+        if due:
+            self._schedule_wakeup(parse_iso(due))
+
+    def _tidy_inbox_folders(self: Engine) -> None:
+        """Folder drops whose manifest was taken, left empty in the inbox by a crash before their
+        removal (audit, crashes 1): removed now. An empty folder no manifest came in (an
+        operator's "New folder") stays."""
+        inbox = self.area("inbox")
+        try:
+            with os.scandir(inbox) as entries:
+                folders = [
+                    Path(e.path) for e in entries if e.is_dir(follow_symlinks=False) and not self.ignored(e.name)
+                ]
+        except OSError:
+            return
+        for folder in folders:
+            if not undecodable(str(folder)) and not _holds_files(folder) and self.ledger.intake_under(str(folder)):
+                self._consumed_dirs.add(folder)
+        if self._consumed_dirs:
+            self._cleanup_consumed_dirs()
+
+    def _finish_pending_intakes(self: Engine) -> None:
+        """Manifests whose intake was recorded before a crash, but which had not left the inbox:
+        removed now, if the file under that name is still the one taken in (its sha256 is in the
+        intake key). A different file there is a new upload made while the daemon was down: it
+        stays and is taken as a new manifest. An unreadable one stays pending (``take_manifest``
+        finishes it once it is stable)."""
+        for key, path in self.ledger.pending_intakes():
+            p = Path(path)
+            try:
+                with open(p, "rb") as fh:
+                    data = fh.read(MAX_MANIFEST_BYTES + 1)
+                    sig: Signature | None = signature(os.fstat(fh.fileno()))
+            except FileNotFoundError:
+                sig = None
+            except OSError as exc:
+                log.warning("recovery.manifest_unreadable", path=path, error=str(exc))
+                continue
+            if sig is not None and hashlib.sha256(data).hexdigest() != key.partition(":")[0]:
+                log.info("recovery.manifest_replaced", path=path, detail="a new upload under that name: taken as such")
+                sig = None
+            if sig is not None:
+                self._recover_copies(data, p.name)
+            self._unfinished.append((key, p, sig))
+        self._finish_intakes()
+
+    def _reconcile_delivery(self: Engine, delivery: Any, now: datetime) -> None:
+        """An attempt a crash (or a hot folder that stopped answering) cut short: published or not,
+        told from the files. Raises DeliveryError while its hot folder does not answer."""
+        temp = Path(delivery.temp_path)
+        final = Path(delivery.final_path)
+        job = self.ledger.get_job(delivery.job_id)
+        hot = self.config.hot_folders.get(delivery.hot_folder)
+        share = (delivery.hot_folder, hot.path if hot is not None else final.parent)
+
+        def look() -> tuple[bool, bool, str]:
+            try:
+                st = os.stat(temp.parent)
+                # (a share's mount point left empty by an unmount is not the folder the rename was in)
+                self.mount_points.check("", temp.parent, st)
+            except (OSError, DeliveryError):
+                return False, False, ""
+            there = stat.S_ISDIR(st.st_mode)
+            return there, there and temp.exists(), folder_id(st)
+
+        folder_there, temp_there, folder = self.shares.call(share, f"a look for {temp}", look)
+        if delivery.state in ("written", "ticket") and not folder_there:
+            # The hot (or staging) folder is not there (a share not mounted, or its mount point left
+            # empty): whether the rename happened cannot be told now. Decided when it is back,
+            # before this job copies again.
+            if delivery.id not in self._undecided_said:  # (looked at again every half minute: said once)
+                self._undecided_said.add(delivery.id)
+                log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(temp.parent))
+            return
+        if temp_there:
+            # The rename never happened: not published. Remove our temp file; the job copies again.
+            with contextlib.suppress(OSError):
+                self.shares.call(share, f"the removal of {temp}", temp.unlink)
+            self.ledger.delivery_state(delivery.id, "aborted", now)
+            log.info("recovery.delivery_not_published", job_id=delivery.job_id, temp=str(temp))
+            return
+        if delivery.state == "ticket" and job is not None:
+            # The PDF was published and its job ticket's temp file was complete: a ticket temp file
+            # still there was not renamed yet (done now); one gone was published (and perhaps taken
+            # by the printer already): never written a second time.
+            ticket_temp = ticket_temp_path(final, hot) if hot is not None else None
+
+            def rename_ticket() -> None:
+                if ticket_temp is not None and ticket_temp.exists():
+                    os.replace(ticket_temp, final.with_suffix(".json"))
+                    fsync_dir(final.parent)
+
+            self.shares.call(share, f"the rename to {final.with_suffix('.json').name}", rename_ticket)
+            log.info("recovery.ticket_published", job_id=delivery.job_id, file=str(final.with_suffix(".json")))
+            if not job.delivered() or job.stage is not Stage.DONE:
+                self._delivered(job, delivery.hot_folder, final, delivery.id, ticket_published=True)
+            else:
+                self.ledger.delivery_state(delivery.id, "published", now)
+            return
+        if delivery.state == "written" and other_folder(delivery.temp_folder, folder):
+            # (audit F1) The temp file is gone with the folder it was written in: that folder was
+            # removed and another made in its place (or another one mounted there) since. Whether
+            # the rename happened before cannot be told: neither printed again nor said delivered.
+            self.ledger.delivery_state(delivery.id, "aborted", now)
+            log.warning("recovery.delivery_unknown", job_id=delivery.job_id, file=str(final), folder=str(temp.parent))
+            if job is not None and job.stage not in TERMINAL:  # (also between attempts: never copied again unasked)
+                self._delivery_failed(
+                    job,
+                    delivery.hot_folder,
+                    DeliveryError(
+                        f"whether {final.name} arrived in hot folder {delivery.hot_folder} cannot be told: the daemon "
+                        f"stopped before it knew that its rename happened, and the folder of its temporary copy "
+                        f"({temp.parent}) was removed and made again (or another one mounted there) since",
+                        transient=False,
+                    ),
+                    fix=f"Look whether the printer received {final.name} (its queue, or the hot folder): if it did "
+                    "not, drop a file named RETRY here and it is copied again; if it did, drop REJECT to close the "
+                    "job without a second copy.",
+                )
+            return
+        if delivery.state == "written" and job is not None:
+            # The temp file was complete (its folder entry durable) and is gone: only our rename
+            # removes it. Published; where the file is not in the hot folder either, the printer
+            # took it since, or something else removed the temp file: said, not guessed silently
+            # (audit B 1: a hidden file deleted by other software, a share swapped on one disk).
+            seen = self.shares.call(share, f"a look for {final}", lambda: os.path.lexists(final))
+            note = ""
+            if not seen:
+                note = (
+                    " (recorded after the fact: its complete temp file was gone, so it was renamed in; it is not in "
+                    "the hot folder now, taken by the printer since. If it did not print, something else removed "
+                    "the temp file: send its manifest with reprint: true)"
+                )
+                log.warning(
+                    "recovery.delivery_published_unseen",
+                    job_id=delivery.job_id,
+                    file=str(final),
+                    reason="the complete temp file of this delivery was gone after a restart, and the file is not in "
+                    "the hot folder: taken as renamed in and taken by the printer since; if it did not print, "
+                    "something else removed the temp file",
+                )
+            else:
+                log.info("recovery.delivery_published", job_id=delivery.job_id, file=str(final))
+            if not job.delivered() or job.stage is not Stage.DONE:
+                self._delivered(job, delivery.hot_folder, final, delivery.id, note=note)
+            else:
+                self.ledger.delivery_state(delivery.id, "published", now)
+            return
+        self.ledger.delivery_state(delivery.id, "aborted", now)
+
+    def _finished_but_under_way(self: Engine, under_way: set[str]) -> list[str]:
+        """Delivered and rejected jobs whose folder is still in work/, quarantine/ or failed/: the
+        folder moves before the commit that records the finished job's stage and new folder, but
+        that rename is not synced (a power cut may forget it) and may fail. Those areas hold jobs
+        under way (``under_way``, which reconcile checks anyway: not read again here) and refused
+        files' folders: a short listing."""
+        found: list[str] = []
+        for area in ("work", "quarantine", "failed"):
+            try:
+                with os.scandir(self.area(area)) as entries:
+                    names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+            except OSError:
+                continue
+            for name in names:
+                if name in under_way:
+                    continue
+                job = self.ledger.get_job(name, history=False)
+                if job is not None and job.stage in (Stage.DONE, Stage.REJECTED):
+                    found.append(name)
+        return found
+
+    def _reconcile_job(self: Engine, job: Job, now: datetime) -> None:
+        area = STAGE_AREA[job.stage]
+        expected = self.area(area) / job.job_id
+        current = self._locate(job)
+        if current is None:
+            if job.stage in (Stage.DONE, Stage.REJECTED):
+                return
+            log.warning("recovery.job_folder_missing", job_id=job.job_id, order_id=job.order_id)
+            return
+        operators = (self.area("quarantine"), self.area("failed"))
+        if (
+            current != expected
+            and job.stage not in TERMINAL  # sent on (released, retried): not rejected already
+            and current.parent in operators
+            and self._reject_waiting(current) is not None
+        ):
+            # Moved out of the operators' folders, the REJECT in it would go unseen: it is read there
+            # first (_reject_first), and the folder moves with the outcome.
+            log.info("recovery.reject_first", job_id=job.job_id, folder=self.rel(current))
+            self._reject_first_until[job.job_id] = self.clock.monotonic() + 60.0
+            if self.rel(current) != job.folder:
+                self.ledger.update_job(job.job_id, now, folder=self.rel(current))  # where it is, meanwhile
+            return
+        if current != expected:
+            log.info("recovery.move", job_id=job.job_id, src=self.rel(current), dst=self.rel(expected))
+            self._rename_job_dir(job.job_id, current, expected, now)
+            if current.parent in operators and expected.parent not in operators:
+                # Moved ahead of its stage by a crash before the commit (_record_stage): the
+                # failure's ERROR.txt it took along says nothing true now (the job runs again).
+                self._out_of_operator_hands(expected, now)
+            if job.stage in (Stage.DONE, Stage.REJECTED):
+                self._finished.add(job.job_id)  # a drop file put in before the move: answered
+        elif self.rel(current) != job.folder:
+            self.ledger.update_job(job.job_id, now, folder=self.rel(current))
+        self._tidy_job_folder(job, now)
+        if job.stage is Stage.AWAITING:
+            self._claim_for_job(job)
+        if job.stage is Stage.HELD and not job.blocked:
+            # Released, and a crash came before it left quarantine/ (a ledger of an older version).
+            log.info("recovery.released", job_id=job.job_id, order_id=job.order_id)
+            self._move_to(job, Stage.DELIVER, now)
+            return
+        if job.stage in (Stage.HELD, Stage.FAILED) and job.status is JobStatus.RecreationRequested:
+            # New artwork or a RETRY was recorded, and a crash came before the job was sent on.
+            log.info("recovery.recreation", job_id=job.job_id, order_id=job.order_id)
+            self._send_on(job.job_id, now)
+            return
+        if job.stage in (Stage.HELD, Stage.FAILED):
+            (expected / "replace").mkdir(exist_ok=True)
+            if not (expected / "STATUS.txt").exists():
+                self._write_status(job.job_id)
+
+    def _tidy_job_folder(self: Engine, job: Job, now: datetime) -> None:
+        """After a crash: our temp files in the job's folder go; so do drop files and replacements
+        whose action the ledger has (recorded, then the crash came before they were consumed) in a
+        folder where nobody acts on them, so that none is acted on again if the job comes back to
+        quarantine/ (a reprint)."""
+        folder = self._locate(job)
+        if folder is None:
+            return
+        for temp in list(folder.glob("output/.*.tmp")) + list(folder.glob(".*.tmp")):
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        candidates = list((folder / "replace").iterdir()) if (folder / "replace").is_dir() else []
+        if job.stage not in (Stage.HELD, Stage.FAILED):
+            # (in quarantine/ and failed/, a rescan answers them: apply consumes one acted on already)
+            candidates += [p for p in folder.iterdir() if classify_drop(p.name) is not None]
+        for path in candidates:
+            in_replace = path.parent.name == "replace"
+            action = Action.REPLACE if in_replace else classify_drop(path.name)
+            if action is None:
+                continue
+            try:
+                token = _file_token(os.lstat(path), path.name, job.job_id, action)
+            except OSError:
+                continue
+            if self.ledger.drop_result(token) is None:
+                continue
+            log.info("recovery.drop_consumed", job_id=job.job_id, file=self.rel(path))
+            if in_replace:
+                self._drop_taken_replacement(folder, path, now)
+            else:
+                with contextlib.suppress(OSError):
+                    into_history(folder, path, now)
+
+    def sweep_temp_files(self: Engine, only: set[str] | None = None) -> None:
+        """No temporary file of ours stays in a hot folder or staging folder after a restart (or,
+        ``only``, in these hot folders once they answer again).
+
+        Ours only: a ``.<name>.part`` is removed when the delivery journal names it (a PDF's temp
+        file, or its ticket's); another sender's upload into a shared hot folder is left alone."""
+        open_temps = {d.temp_path for d in self.ledger.open_deliveries()}
+        known: set[str] | None = None
+        for hot in self.config.hot_folders.values():
+            if only is not None and hot.name not in only:
+                continue
+            for folder in {hot.path, hot.staging} - {None}:
+                assert folder is not None
+                try:
+                    names = self.shares.call(hot, f"a listing of {folder}", lambda f=folder: os.listdir(f))
+                except (OSError, DeliveryError):
+                    continue  # (not answering: said in the log; its temp files go at the next start)
+                for name in names:
+                    path = folder / name
+                    if not is_our_temp(name) or str(path) in open_temps:
+                        continue
+                    if known is None:
+                        known = self._journalled_temps()
+                    if str(path) not in known:
+                        continue
+                    with contextlib.suppress(OSError, DeliveryError):
+                        self.shares.call(hot, f"the removal of {path}", path.unlink)
+                        log.info("recovery.temp_removed", file=str(path))
+        # A replacement the CLI staged for a daemon that stopped before taking it (an hour old: a
+        # CLI may be staging one right now).
+        commands = self.commands_dir()
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(commands):
+                if not (entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)):
+                    continue
+                if (commands / f"{entry.name[1:]}.json").exists():
+                    continue
+                if self.clock.now().timestamp() - entry.stat(follow_symlinks=False).st_mtime > 3600:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+
+    def _journalled_temps(self: Engine) -> set[str]:
+        known: set[str] = set()
+        for temp, final in self.ledger.delivery_paths():
+            known.add(temp)
+            known.add(str(Path(temp).with_name(f".{Path(final).with_suffix('.json').name}.part")))
+        return known

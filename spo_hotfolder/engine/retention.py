@@ -1,0 +1,69 @@
+"""Retention: finished jobs' files deleted after retention.done_days.
+
+A part of the class ``Engine`` (``engine/core.py``), kept in a module of its own; its methods
+run on the engine's thread, ``self`` being the Engine."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from spo_hotfolder.engine.base import (
+    RETENTION_SLICE_SECONDS,
+    _note_failure,
+    log,
+)
+from spo_hotfolder.engine.state import EngineState
+from spo_hotfolder.ledger import Stage
+from spo_hotfolder.operator import SYSTEM
+from spo_hotfolder.reports import human_days
+from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine.core import Engine
+
+
+class EngineRetention(EngineState):
+    # -- retention ----------------------------------------------------------------------------
+
+    def run_retention(self: Engine) -> None:
+        cutoff = self.clock.now() - timedelta(days=self.config.retention.done_days)
+        # The outcomes of operator actions are kept while a file they name may still be in a job
+        # folder (a crash's leftover); a week at least.
+        self.ledger.prune_drops(min(cutoff, self.clock.now() - timedelta(days=7)))
+        started = time.monotonic()
+        for index, job in enumerate(self.ledger.terminal_before(cutoff)):
+            if self.stop_event.is_set():
+                return
+            if index and time.monotonic() - started > RETENTION_SLICE_SECONDS:
+                # Thousands to purge (a lowered done_days, a start after days off): in slices, so
+                # that new jobs are taken in and delivered meanwhile.
+                self._retention_requested = True
+                self.wake_event.set()
+                return
+            self.progress_at = self.clock.monotonic()
+            job_dir = self.job_dir(job)
+            allowed = (self.area("done"), self.area("rejected"))
+            if job_dir.parent not in allowed:
+                continue
+            failures: list[str] = []
+            shutil.rmtree(job_dir, onerror=functools.partial(_note_failure, failures))
+            if os.path.lexists(job_dir):
+                # Not recorded as deleted while files are left (one an operator made read-only, an
+                # immutable file): said, and tried again at the next run.
+                log.warning(
+                    "retention.purge_incomplete", job_id=job.job_id, folder=self.rel(job_dir), errors=failures[:3]
+                )
+                continue
+            now = self.clock.now()
+            days = self.config.retention.done_days
+            self._record(
+                job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {human_days(days)}", now, write=False
+            )
+            # (A rejected job's route goes: it went to no hot folder, and ``Job.rejected`` tells it so.)
+            cleared: dict[str, Any] = {"route": None} if job.stage is Stage.REJECTED else {}
+            self.ledger.update_job(job.job_id, now, stage=Stage.PURGED, **cleared)

@@ -1,0 +1,629 @@
+"""Hints, scans and stability: what the watcher and the rescans report, and when a file is taken.
+
+A part of the class ``Engine`` (``engine/core.py``), kept in a module of its own; its methods
+run on the engine's thread, ``self`` being the Engine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from spo_hotfolder.clock import iso
+from spo_hotfolder.engine.base import (
+    HASH_AHEAD_MIN_BYTES,
+    JOB_SUBFOLDERS,
+    MANIFEST_FAULTS,
+    NAME_ERRNOS,
+    _inbox_depth,
+    _is_folder,
+    _job_folder_depth,
+    _keep_newest,
+    _rel_parts,
+    _top_only,
+    log,
+)
+from spo_hotfolder.engine.state import EngineState
+from spo_hotfolder.fsutil import (
+    atomic_write,
+    fit_name,
+    move,
+    readable,
+    safe_folder_name,
+    undecodable,
+    unique_path,
+)
+from spo_hotfolder.ledger import Job, Stage
+from spo_hotfolder.manifest import (
+    MANIFEST_NAMES,
+    UPLOAD_SUFFIXES,
+    upload_target,
+)
+from spo_hotfolder.operator import classify_drop
+from spo_hotfolder.reports import error_text
+from spo_hotfolder.stability import Signature, signature
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine.core import Engine
+
+
+class EngineScans(EngineState):
+    # -- hints, scans, stability --------------------------------------------------------------
+
+    def _drain_hints(self: Engine) -> None:
+        with self._hint_lock:
+            hints, self._hints = self._hints, {}
+            moves, self._folder_moves = self._folder_moves, []
+        for old, new in moves:
+            self._guard("intake", str(old), lambda o=old, n=new: self._on_folder_moved(o, n))
+        for path, (moved_in, seen) in hints.items():
+            kind, job_folder = self._classify(path)
+            if kind == "ignore":
+                self._note_upload(path, seen)
+                continue
+            if kind in ("drop", "replace") and job_folder is not None and _is_folder(path):
+                self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_drop_folder(f, p))
+                continue
+            if kind == "stray" and job_folder is not None and _is_folder(path):
+                self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_folder_inside(f, p))
+                continue
+            self._orphans.pop(path, None)
+            if kind == "data" and path.name.lower().endswith(UPLOAD_SUFFIXES):
+                self._note_upload(path, seen)  # x.pdf.filepart, which watch.ignore does not list (CC 4)
+            began = self._upload_start(path) if kind == "data" else None
+            self.tracker.track(path, activity=True, complete=moved_in, seen=seen, began=began)
+
+    def _on_folder_moved(self: Engine, old: Path, new: Path) -> None:
+        """A folder in the inbox renamed while jobs wait for artwork in it (audit E 3: an operator's
+        "New folder" renamed to the order's name while its PDF was still being copied in): the files
+        are awaited under the new name, and the folder is removed once emptied as before. (Polling
+        tells a rename by the folder's inode and files: FolderPoller._renamed.)"""
+        inbox = self.area("inbox")
+        if inbox not in old.parents or inbox not in new.parents:
+            return
+        for folder in [f for f in self._consumed_dirs if f == old or old in f.parents]:
+            self._consumed_dirs.discard(folder)
+            self._consumed_dirs.add(new / folder.relative_to(old))
+        jobs = self.ledger.move_awaited(str(old), str(new))
+        if not jobs:
+            return
+        log.info("inbox.folder_renamed", old=self.rel(old), new=self.rel(new), jobs=jobs)
+        for job_id in jobs:
+            self._note_action(
+                job_id,
+                f"its folder {self.rel(old)} was renamed {self.rel(new)}: its artwork is awaited there",
+            )
+            self._write_status(job_id)
+
+    def _note_upload(self: Engine, path: Path, seen: float) -> None:
+        """An ignored inbox name that is an upload client's temporary name for a file (rsync's
+        ``.x.pdf.Ab12Cd``, WinSCP's ``x.pdf.filepart``): when that upload was first seen, which is
+        when ``x.pdf`` began to arrive (_owner_order; audit CA 1: the rename's time was taken)."""
+        target = upload_target(path)
+        if target is None or not str(path).startswith(str(self.area("inbox"))):
+            return
+        known = self._upload_began.get(target)
+        if known is not None and known[0] == path.name:
+            return  # the same upload going on (or resumed under its name, as WinSCP does)
+        # Another temporary name: another upload (rsync's random suffix), whatever came before it
+        # (an upload cut off: its time must not date this one, audit CC 3).
+        self._upload_began.pop(target, None)
+        self._upload_began[target] = (path.name, seen)
+        _keep_newest(self._upload_began)  # (uploads never finished: the oldest go)
+
+    def _upload_start(self: Engine, path: Path) -> float | None:
+        """When the upload of ``path`` under a temporary name was first seen (once: it is over)."""
+        began = self._upload_began.pop(path, None)
+        return began[1] if began is not None else None
+
+    def rescan(self: Engine) -> None:
+        """The truth behind the events: every candidate file in the watched folders (all at once)."""
+        self._scan = None
+        self._rescan_requested = True
+        self._scan_some(budget=None)
+
+    def _scan_some(self: Engine, budget: float | None) -> None:
+        """Goes on with the scan in progress (or starts the requested one) for ``budget`` seconds.
+
+        A scan is done in slices: with 20,000 files waiting at start, the first of them are taken
+        (and delivered) while the rest are still being listed."""
+        if self._scan is None:
+            if not self._rescan_requested:
+                return
+            self._rescan_requested = False
+            if self._scans_done:  # (the first: reconcile did it)
+                self._guard("intake", "", self._recover_refusals)
+            self._scan = self._scan_files()
+            self._scan_started = time.monotonic()
+            self._scan_count = 0
+        deadline = None if budget is None else time.monotonic() + budget
+        for index, path in enumerate(self._scan):
+            if path in self._orphans:
+                continue
+            if self._classify(path)[0] in ("ignore", "stray", "buried"):
+                continue
+            if path not in self.tracker:
+                self.tracker.track(path, activity=False, began=self._upload_start(path))
+                self._scan_count += 1
+            if deadline is not None and index % 64 == 63 and time.monotonic() > deadline:
+                return
+        self._scan = None
+        self._scans_done += 1
+        log.debug("scan.done", new_files=self._scan_count, seconds=round(time.monotonic() - self._scan_started, 3))
+
+    def _scan_files(self: Engine) -> Iterator[Path]:
+        for folder in (self.area("inbox"), self.commands_dir(), self.area("quarantine"), self.area("failed")):
+            yield from self._walk(folder)
+        yield from self._work_drop_files()
+
+    def _work_drop_files(self: Engine) -> Iterator[Path]:
+        """Drop files in the job folders of work/, which no event reports: work/ is not watched (the
+        daemon's own writes there, a few files a job, would wake it for nothing). A job waiting
+        there (for its artwork, its date, a copy retry) has its drop files read at each rescan, and
+        before it goes on (_work_drops_first). A job folder unchanged since the last rescan costs a
+        stat, not a listing."""
+        try:
+            entries = list(os.scandir(self.area("work")))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                if not entry.is_dir(follow_symlinks=False) or not self._changed_since_scan(entry):
+                    continue
+            except OSError:
+                continue
+            folder = Path(entry.path)
+            yield from (folder / name for name in self._drop_files_in(folder))
+
+    def _changed_since_scan(self: Engine, entry: os.DirEntry[str]) -> bool:
+        """Whether a folder's mtime or inode is not what the last scan saw (a file added, removed or
+        renamed in it changes its mtime); remembered for the next."""
+        st = entry.stat(follow_symlinks=False)
+        key = (st.st_mtime_ns, st.st_ino)
+        if self._dirs_seen.get(entry.path) == key:
+            return False
+        if len(self._dirs_seen) > 200_000:
+            self._dirs_seen.clear()
+        self._dirs_seen[entry.path] = key
+        return True
+
+    def _drop_files_in(self: Engine, folder: Path) -> list[str]:
+        """The names of the drop files (regular files) in a job's folder."""
+        names = []
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                if classify_drop(entry.name) is None or self.ignored(entry.name):
+                    continue
+                with contextlib.suppress(OSError):
+                    if entry.is_file(follow_symlinks=False):
+                        names.append(entry.name)
+        return names
+
+    def descend_rule(self: Engine, folder: Path) -> Callable[[int, str], bool]:
+        """Which sub-folders of a watched folder a scan (and the poller) looks into: the whole inbox
+        tree (up to 8 folders deep); in quarantine/ and failed/ each job folder and its replace/; in
+        state/commands/ none."""
+        if folder == self.area("inbox"):
+            return _inbox_depth
+        if folder in (self.area("quarantine"), self.area("failed")):
+            return _job_folder_depth
+        return _top_only
+
+    def _walk(self: Engine, folder: Path) -> Iterable[Path]:
+        skip_unchanged = folder in (self.area("quarantine"), self.area("failed"))
+        yield from self._walk_tree(folder, self.descend_rule(folder), skip_unchanged=skip_unchanged)
+
+    def _walk_tree(
+        self: Engine, folder: Path, descend: Callable[[int, str], bool], depth: int = 0, *, skip_unchanged: bool = False
+    ) -> Iterable[Path]:
+        """``skip_unchanged``: a sub-folder whose mtime and inode are those of the last scan is not
+        listed again (a drop file added or renamed in it changes its mtime): thousands of job folders
+        waiting in quarantine/ cost a stat each per rescan, not a listing."""
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        if skip_unchanged and depth == 1 and not {"replace", "STATUS.txt"} <= {e.name for e in entries}:
+            self._mend_job_folder(folder)
+        for entry in entries:
+            if self.ignored(entry.name):
+                continue
+            try:
+                if not entry.is_dir(follow_symlinks=False):
+                    yield Path(entry.path)  # files, and links and pipes, which the tracker sets apart
+                elif descend(depth, entry.name):
+                    if skip_unchanged and not self._changed_since_scan(entry):
+                        continue
+                    yield from self._walk_tree(Path(entry.path), descend, depth + 1, skip_unchanged=skip_unchanged)
+                elif skip_unchanged and depth == 1 and entry.name not in JOB_SUBFOLDERS:
+                    inner = Path(entry.path)  # a folder in a job's folder: another job's, dragged in?
+                    self._guard("drop", entry.path, lambda f=folder, p=inner: self._on_folder_inside(f, p))
+            except OSError:
+                continue
+
+    def _mend_job_folder(self: Engine, folder: Path) -> None:
+        """A job folder in quarantine/ or failed/ (seen changed by a scan) without its replace/ or
+        STATUS.txt, deleted in a file explorer: made again (SPEC 4: every such folder has a
+        replace/; STATUS.txt tells the operator what they can do)."""
+        job = self._job_of_folder(folder)
+        if job is None or job.stage not in (Stage.HELD, Stage.FAILED):
+            return
+        made = []
+        if not os.path.lexists(folder / "replace"):
+            try:
+                (folder / "replace").mkdir()
+                made.append("replace/")
+            except OSError as exc:
+                log.warning("job_folder.mend_failed", job_id=job.job_id, folder=self.rel(folder), error=str(exc))
+        if not os.path.lexists(folder / "STATUS.txt"):
+            self._dirty.add(job.job_id)
+            made.append("STATUS.txt")
+        if made:
+            log.info("job_folder.mended", job_id=job.job_id, folder=self.rel(folder), made=made)
+
+    def _take_stable(self: Engine, budget: float = 0.25, limit: int = 1000) -> None:
+        """Handles every file that is complete now. Drop files of one job are handled together."""
+        while self.tracker.specials:
+            path, mode = self.tracker.specials.popitem()
+            if self._classify(path)[0] in ("manifest", "data"):
+                if undecodable(str(path)):
+                    self._guard("file", readable(str(path)), lambda p=path: self._on_bad_name(p))
+                    continue
+                self._guard("file", str(path), lambda p=path, m=mode: self._on_special(p, m))
+        stable = sorted(self.tracker.get_stable_files(limit=limit), key=lambda item: self._order_key(item[0]))
+        if any(self._classify(path)[0] == "manifest" for path, _ in stable) and self.ledger.awaits_under(
+            str(self.area("inbox"))
+        ):
+            # A file that jobs wait for already goes after this round's manifests: one of them may
+            # name it too, and be the order it belongs to (_owner_order; both found at start).
+            later = {
+                path
+                for path, _ in stable
+                if self._classify(path)[0] == "data" and not undecodable(str(path)) and self._waiting(path)
+            }
+            if later:
+                stable = [item for item in stable if item[0] not in later] + [i for i in stable if i[0] in later]
+        drops: dict[Path, list[Path]] = {}
+        deadline = time.monotonic() + budget
+        self._listings = {}
+        try:
+            for index, (path, sig) in enumerate(stable):
+                if self.stop_event.is_set() or time.monotonic() > deadline:
+                    # A backlog (thousands of files at start) is taken in slices, so that deliveries
+                    # begin at once; the rest stays known as complete for the next round.
+                    for rest, _ in stable[index:]:
+                        self.tracker.track(rest, activity=False, complete=True)
+                    break
+                kind, job_folder = self._classify(path)
+                if undecodable(str(path)):
+                    self._guard("file", readable(str(path)), lambda p=path: self._on_bad_name(p))
+                elif kind == "drop" and job_folder is not None:
+                    drops.setdefault(job_folder, []).append(path)
+                else:
+                    self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))
+        finally:
+            self._listings = None
+        for job_folder, paths in drops.items():
+            self._guard("drop", str(job_folder), lambda f=job_folder, ps=paths: self._on_drops(f, ps))
+        if self._named:
+            # The artwork this round's manifests named, complete already (there before them: a
+            # backlog at start, a rescan) is taken now, after all of the round's manifests (one of
+            # them may name it too: _owner_order), rather than in its turn behind the backlog; its
+            # job then runs at once (with 10,000 orders waiting at start, nearly every job was
+            # taken in before its PDF, and waited for it).
+            named = sorted(p for p in self._named if self._classify(p)[0] == "data" and not undecodable(str(p)))
+            self._named = set()
+            for path, sig in self.tracker.stable_among(named):
+                self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))
+
+    def _manifest_fault(self: Engine, path: Path, exc: Exception) -> None:
+        """A manifest the daemon failed on (a fault of ours, not one it can name in the file): put
+        into failed/ after MANIFEST_FAULTS tries, so that it does not stay in the inbox for ever."""
+        log.exception("manifest.internal_error", manifest=str(path))
+        faults = self._manifest_faults[path] = self._manifest_faults.get(path, 0) + 1
+        if faults >= MANIFEST_FAULTS and path.exists():
+            del self._manifest_faults[path]
+            self._reject_manifest(
+                path,
+                path.parent != self.area("inbox"),
+                [
+                    f"the daemon failed on this manifest ({type(exc).__name__}: {exc}); that is a fault in "
+                    "the daemon, not one it can name in the file: tell the administrator (the daemon's log "
+                    "has the details)"
+                ],
+                fault=True,
+            )
+
+    def _new_failed_folder(self: Engine, name: str) -> Path:
+        """A free path in failed/ for a folder named after an input that is no job (a bad manifest,
+        files no manifest claimed): ``name``, else ``name-2``, ``name-3`` ..., never a job's id
+        (audit, clients F2: order folder L5's leftovers went to failed/L5-2/, beside the delivered
+        job L5-2)."""
+        return unique_path(
+            self.area("failed") / safe_folder_name(name),
+            shunned=lambda taken: self.ledger.get_job(taken, history=False) is not None,
+        )
+
+    def _on_stable(self: Engine, path: Path, sig: Signature) -> None:
+        kind, job_folder = self._classify(path)
+        if kind == "manifest":
+            try:
+                self.take_manifest(path)
+            except (OSError, sqlite3.OperationalError) as exc:
+                if not (isinstance(exc, OSError) and exc.errno in NAME_ERRNOS):
+                    raise  # the disk or a busy ledger: the manifest stays and is taken at the next look
+                # A name no filesystem call takes (too long, not valid there): the same on every try.
+                self._manifest_fault(path, exc)
+            except Exception as exc:  # noqa: BLE001 - a fault of ours must not wedge the manifest in the inbox
+                self._manifest_fault(path, exc)  # (logged there, with its traceback)
+        elif kind == "data":
+            # On disk in the background from now (fsutil.Flusher): the fsync before OutputCreated
+            # then finds nothing left to write (a 1-page PDF: ~1 ms less per job, here).
+            self.flusher.submit(path)
+            if sig[0] >= HASH_AHEAD_MIN_BYTES and (ahead := self._ahead()) is not None:
+                ahead.hash_ahead(str(path))
+            if not self._claim(path, sig) and path not in self._orphans:
+                self._orphans[path] = (self.clock.monotonic(), sig)
+                self._orphans_next = min(self._orphans_next, self.clock.monotonic() + self._whole_wait())
+                if not self._start_backlog_over and (waited := self._waited_before_start(path)) > 0:
+                    self._waited_before[path] = waited
+        elif kind == "replace" and job_folder is not None:
+            self._on_replace(job_folder, path)
+        elif kind == "command":
+            self._on_command(path)
+        elif kind == "stray" and job_folder is not None:
+            self._on_stray(job_folder, path, sig)
+        elif kind == "buried" and job_folder is not None:
+            self._on_buried_drop(job_folder, path, sig)
+        elif kind == "misplaced":
+            self._on_misplaced_drop(path)
+
+    def _on_bad_name(self: Engine, path: Path) -> None:
+        """A name that is not UTF-8 (a legacy FTP client, a Samba share set to another charset):
+        neither the ledger nor the manifests can name it. In the inbox, the entry goes to
+        ``failed/`` (its folder, if it came in one, as one ``failed/<folder>/``) with an ERROR.txt;
+        in a job folder, it is left alone and STATUS.txt says so, once."""
+        kind, job_folder = self._classify(path)
+        shown = readable(path.name)
+        if kind in ("manifest", "data"):
+            inbox = self.area("inbox")
+            parts = _rel_parts(str(path), str(inbox)) or [path.name]
+            top = inbox / parts[0]
+            target = self._failed_folder_for(top, remember=True)
+            dest = target / Path(*parts[1:]) if len(parts) > 1 else target / path.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            move(path, dest)
+            names = sorted(readable(p.relative_to(target).as_posix()) for p in target.rglob("*") if p.is_file())
+            names = [n for n in names if n != "ERROR.txt"]
+            atomic_write(
+                target / "ERROR.txt",
+                error_text(
+                    f"{readable(self.rel(top))} arrived in the inbox with a name that is not UTF-8.",
+                    [
+                        "the daemon reads file names as UTF-8, as manifests name them; this name was written in "
+                        "another character set (a Windows FTP client or a Samba share set to another charset), so "
+                        "no manifest can name it and it was not taken",
+                        "read as Windows-1252 it is: " + ", ".join(names),
+                    ],
+                    "Rename it to a UTF-8 name (as shown above, or plain ASCII) and put it back into inbox/; so that "
+                    "it does not happen again, set the client (FTP: UTF-8 option) or the share (Samba: "
+                    "'unix charset = UTF-8') to UTF-8.",
+                ),
+            )
+            log.warning("inbox.name_not_utf8", file=readable(str(path)), folder=self.rel(target))
+            if path.parent != inbox:
+                self._consumed_dirs.add(path.parent)
+            self._cleanup_consumed_dirs()
+            return
+        if job_folder is None or kind == "command" or undecodable(job_folder.name):
+            return  # a folder in quarantine/ or failed/ whose own name is not UTF-8 is no job's
+        job = self._job_to_answer(job_folder, path)
+        if job is None:
+            return
+        where = "replace/" if path.parent.name == "replace" else ""
+        message = (
+            f"{where}{shown}: its name is not UTF-8 (written by a client or share set to another character set), "
+            "so it was left alone. Rename it to a plain name"
+            + (" (a replacement PDF: e.g. artwork.pdf)" if where else " (RELEASE, REJECT or RETRY)")
+        )
+        self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
+        log.warning("operator.name_not_utf8", job_id=job.job_id, file=readable(path.name))
+        self._write_status(job.job_id)
+
+    def _on_special(self: Engine, path: Path, mode: int) -> None:
+        """An inbox entry that is no file (a FIFO, a socket, a device, a symbolic link to a folder or
+        to nothing) never becomes one: it goes to failed/ with an ERROR.txt at once (SPEC 8: every
+        file that entered inbox/ ends up somewhere, with a word to the operator). A symbolic link
+        to a file goes the way of files (it is refused where it is read)."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return
+        if stat.S_ISDIR(st.st_mode) or stat.S_IFMT(st.st_mode) != stat.S_IFMT(mode):
+            return  # changed meanwhile: the next event or scan sees what it is now
+        if stat.S_ISLNK(st.st_mode) and path.is_file():
+            return
+        if self._special_in_folder_drop(path):
+            self._deferred_specials[path] = mode
+            return
+        if stat.S_ISLNK(st.st_mode):
+            what = "a symbolic link to a folder" if path.is_dir() else "a symbolic link to nothing"
+            why = "the daemon never follows symbolic links (one could name any file on the server)"
+        else:
+            what = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}.get(
+                stat.S_IFMT(st.st_mode), "a device"
+            )
+            why = f"nothing can be read from {what}: the daemon takes only files"
+        target = self._new_failed_folder(path.name)
+        target.mkdir(parents=True)
+        moved = move(path, target / path.name)  # the entry itself: nothing is opened or followed
+        atomic_write(
+            target / "ERROR.txt",
+            error_text(
+                f"{self.rel(path)} arrived in the inbox, but it is {what}, not a file.",
+                [why],
+                f"Put the file itself into inbox/ (a copy, not a link). {moved.name} here can be removed.",
+            ),
+        )
+        log.warning("inbox.not_a_file", path=str(path), kind=what, folder=self.rel(target))
+        if len(self._moved_specials) > 1000:
+            self._moved_specials.clear()
+        self._moved_specials[path] = target  # a job that waits for a file through it says so
+        if path.parent != self.area("inbox"):
+            self._consumed_dirs.add(path.parent)
+        self._cleanup_consumed_dirs()
+
+    def _special_in_folder_drop(self: Engine, path: Path) -> bool:
+        """``path`` is inside a folder drop that holds its manifest: the manifest decides first
+        (audit 12-05 D 1: a link to a folder there was filed away at once, the manifest that named
+        a file through it then taken, and its other jobs printed, where `route` and README say the
+        whole folder drop is refused as naming an unsafe path). What the manifest leaves behind is
+        filed away once it is taken or refused (``_requeue_specials``)."""
+        inbox = self.area("inbox")
+        parts = _rel_parts(str(path), str(inbox))
+        if parts is None or len(parts) < 2:
+            return False
+        try:
+            return any(name.lower() in MANIFEST_NAMES for name in os.listdir(inbox / parts[0]))
+        except OSError:
+            return False
+
+    def _requeue_specials(self: Engine) -> None:
+        """The deferred links of folder drops whose manifest has gone (taken, refused, removed):
+        looked at again, as the watcher reported them."""
+        for path, mode in list(self._deferred_specials.items()):
+            if not self._special_in_folder_drop(path):
+                del self._deferred_specials[path]
+                self.tracker.specials[path] = mode
+
+    def _job_to_answer(self: Engine, job_folder: Path, path: Path, sig: Signature | None = None) -> Job | None:
+        """The job whose folder holds ``path`` (something there that is not acted on), if ``path``
+        as it is now was not answered yet: each is said once in STATUS.txt, not at every event."""
+        if sig is None:
+            try:
+                sig = signature(os.lstat(path))
+            except OSError:
+                return None
+        if self._strays.get(path) == sig:
+            return None
+        self._strays[path] = sig
+        job = self.ledger.get_job(job_folder.name, history=False)
+        if job is None or self.job_dir(job) != job_folder:
+            return None  # a folder of failed/ that is no job (a bad manifest, an unclaimed file)
+        return job
+
+    def _on_stray(self: Engine, job_folder: Path, path: Path, sig: Signature) -> None:
+        """A file an operator put into a job folder that is no drop file (``RELAESE``, ``OK.txt``):
+        left alone, and said so in STATUS.txt, once. Only events report these (scans skip them:
+        nobody needs telling again at each rescan or start)."""
+        job = self._job_to_answer(job_folder, path, sig)
+        if job is None:
+            return
+        message = (
+            f"{path.name}: not a drop file, left alone. Drop files are named RELEASE, REJECT or RETRY "
+            "(any case, any extension); a replacement PDF goes into replace/"
+        )
+        self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
+        log.warning("operator.unknown_file", job_id=job.job_id, file=path.name)
+        self._write_status(job.job_id)
+
+    def _on_buried_drop(self: Engine, job_folder: Path, path: Path, sig: Signature) -> None:
+        """A drop file put into the job's artwork/ or output/ (the operator was looking at the
+        output in Explorer, audit BY 3): not read there, left alone, and STATUS.txt says where it
+        goes, once. Only events report these, as for unknown files."""
+        job = self._job_to_answer(job_folder, path, sig)
+        if job is None:
+            return
+        where = path.parent.name
+        message = (
+            f"{where}/{path.name}: drop files are read only in the job's folder itself, not in {where}/: nothing "
+            f"was done. Move it one level up, into {self.rel(job_folder)}/"
+        )
+        self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
+        log.warning("operator.drop_in_subfolder", job_id=job.job_id, file=f"{where}/{path.name}", reason=message)
+        self._write_status(job.job_id)
+
+    def _on_misplaced_drop(self: Engine, path: Path) -> None:
+        """A drop file put into quarantine/ or failed/ itself, beside the job folders: it names no
+        job, so it does nothing. Renamed to say so (the operator looks there, and a name that still
+        reads RELEASE would look as if it were waiting to be acted on), its text kept; and logged."""
+        if path.is_symlink() or not path.is_file():
+            return
+        area = path.parent.name
+        answer = unique_path(
+            path.with_name(fit_name(f"NOT USED - {path.name} - put it into a job's folder.txt")), keep_extension=True
+        )
+        try:
+            os.replace(path, answer)
+        except FileNotFoundError:
+            return
+        log.warning(
+            "operator.drop_outside_job_folder",
+            file=self.rel(path),
+            renamed_to=answer.name,
+            reason=(
+                f"{path.name} was put into {area}/ itself, not into a job's folder, so it did nothing; "
+                f"drop it into the folder of the job it is for ({area}/<job-id>/)"
+            ),
+        )
+
+    def _on_folder_inside(self: Engine, job_folder: Path, path: Path) -> None:
+        """A folder in a job's folder that is another job's own folder (its STATUS.txt names it, and
+        its place is empty): dragged there by hand in a file explorer. Its drop files were never
+        read there, and it would have travelled along with the outer job into done/ (audit:
+        operators at scale). It is put back where its job is, and its files are looked at there.
+        Any other folder there (the operator's own, a copy of a job's folder, one of a job whose
+        folder retention removed) is left alone."""
+        job = self._job_named_in(path)
+        if job is None or job.stage is Stage.PURGED or not _is_folder(path):
+            return  # (a job whose folder retention removed: a copy of it, never brought back)
+        home = self.job_dir(job)
+        if os.path.lexists(home) or not home.parent.is_dir():
+            return
+        os.replace(path, home)
+        now = self.clock.now()
+        self._note_action(
+            job.job_id,
+            f"{iso(now)}  this folder was found inside {self.rel(job_folder)}/ (moved there by hand?); the daemon "
+            "put it back here, where drop files act",
+        )
+        self._write_status(job.job_id)
+        log.warning(
+            "job_folder.put_back",
+            job_id=job.job_id,
+            found_in=self.rel(job_folder),
+            put_back_to=self.rel(home),
+            reason="a job's own folder was inside another job's folder",
+        )
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(home):
+                if entry.is_file(follow_symlinks=False):
+                    self.hint(Path(entry.path), moved_in=True)  # a drop file in it acts here now
+
+    def _on_drop_folder(self: Engine, job_folder: Path, path: Path) -> None:
+        """A folder where a drop file or a replacement PDF goes (a "New folder" renamed RELEASE, a
+        folder of artwork dragged into replace/): nothing is done, it is left alone, and STATUS.txt
+        says why, once. Only events report these, as for unknown files."""
+        job = self._job_to_answer(job_folder, path)
+        if job is None:
+            return
+        if path.parent.name == "replace":
+            message = (
+                f"replace/{path.name} is a folder: nothing was done. Put the replacement PDF itself into "
+                "replace/ (not a folder holding it)"
+            )
+        else:
+            action = classify_drop(path.name)
+            word = action.value if action is not None else path.name
+            message = (
+                f"{path.name} is a folder, not a file: nothing was done. Drop a file named {word} instead "
+                f"(e.g. a text file renamed {word}.txt, its first line your name); this folder can be removed"
+            )
+        self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
+        log.warning("operator.folder_not_file", job_id=job.job_id, folder=path.name)
+        self._write_status(job.job_id)

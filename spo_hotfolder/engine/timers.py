@@ -1,0 +1,227 @@
+"""Time-driven work: future orders, artwork timeouts, delivery retries coming due.
+
+A part of the class ``Engine`` (``engine/core.py``), kept in a module of its own; its methods
+run on the engine's thread, ``self`` being the Engine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from spo_hotfolder.clock import iso, parse_iso
+from spo_hotfolder.engine.base import (
+    UNWRITABLE_FIX,
+    JobFailed,
+    _near_misses,
+    _rel_parts,
+)
+from spo_hotfolder.engine.state import EngineState
+from spo_hotfolder.fsutil import name_key
+from spo_hotfolder.ledger import Job, Stage
+from spo_hotfolder.manifest import (
+    UPLOAD_SUFFIXES,
+    upload_beside,
+)
+from spo_hotfolder.operator import SYSTEM
+from spo_hotfolder.stability import open_for_writing
+from spo_hotfolder.status import JobStatus
+
+if TYPE_CHECKING:
+    from spo_hotfolder.engine.core import Engine
+
+
+class EngineTimers(EngineState):
+    # -- time-driven work -------------------------------------------------------------------
+
+    def _run_due(self: Engine) -> None:
+        now = self.clock.now()
+        due = self.ledger.due_jobs(now)
+        if due:
+            # The scheduler wakes the engine at one time at a time (reconcile: the earliest): the
+            # next one after those due now is set here. Else a retry or a deadline due a few seconds
+            # after a start with overdue work waited for a step woken by something else (audit).
+            later = self.ledger.next_due(after=now)
+            if later:
+                self._schedule_wakeup(parse_iso(later))
+        for job_id, stage in due:
+            if self.stop_event.is_set():
+                return
+            job = self.ledger.get_job(job_id)
+            if job is None or job.stage is not stage:
+                continue
+            if stage is Stage.RETRY:
+                # (the output to make again, after a full disk stopped it; else the copy)
+                again = Stage.PROCESS if job.status is JobStatus.OutputCreationFailed else Stage.DELIVER
+                self.ledger.update_job(job_id, now, stage=again, next_attempt_at=None)
+            elif stage is Stage.FUTURE:
+                self.ledger.update_job(job_id, now, stage=Stage.PROCESS)
+            elif stage is Stage.AWAITING:
+                self._guard("job", job_id, lambda j=job: self._artwork_timeout(j))
+
+    def _artwork_timeout(self: Engine, job: Job) -> None:
+        missing = [a for a in self.ledger.artwork(job.job_id) if not a.present]
+        if not missing:
+            self._check_complete(job.job_id)
+            return
+        held = [self.tracker.held_until(Path(a.source)) if a.source else None for a in missing]
+        if all(until is not None for until in held):
+            # Every file it waits for is there, unchanged, and held a moment longer only because it
+            # looks incomplete (an empty file: SPEC 5 has it taken once stable, and fail preflight as
+            # empty; audit BD 1): the job waits for that, not "artwork missing ... still changing".
+            wait = max(until for until in held if until is not None) - self.clock.monotonic() + 0.5
+            until = self.clock.now() + timedelta(seconds=max(wait, 0.5))
+            self.ledger.update_job(job.job_id, self.clock.now(), awaiting_until=iso(until))
+            self._schedule_wakeup(until)
+            return
+        names = [f"{a.name} (expected at {self.rel(Path(a.source)) if a.source else a.name})" for a in missing]
+        problems = [
+            self._why_not_taken(a.name, Path(a.source), job) if a.source else f"missing: {a.name}" for a in missing
+        ]
+        limit = self.config.watch.artwork_timeout_seconds
+        now = self.clock.now()
+        self._fail(
+            job.job_id,
+            JobFailed(
+                None,
+                f"artwork missing after {limit:g} seconds: " + ", ".join(a.name for a in missing),
+                problems,
+                "Put the missing files into inbox/ where the manifest says (they are taken as soon as they are "
+                "complete), or put them into this folder's replace/ folder, or drop REJECT here.",
+            ),
+            now,
+        )
+        # (recorded last: whoever sees it finds failed/<job>/ERROR.txt)
+        self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
+
+    def _near_misses_in_failed(self: Engine, source: Path, job: Job) -> list[str]:
+        """Files of failed/ (``failed/<name>[-n]/<name>``, where unclaimed files go) named as
+        ``source``, or differing from it only in letter case or Unicode form, that went there since
+        a while before ``job`` came (not an old order's), as paths from the root."""
+        key = name_key(source.name)
+        since = parse_iso(job.created_at).timestamp() - 2 * self.config.watch.artwork_timeout_seconds
+        found: list[str] = []
+        with contextlib.suppress(OSError), os.scandir(self.area("failed")) as entries:
+            for entry in entries:
+                base = re.sub(r"-\d+$", "", entry.name)
+                file = Path(entry.path) / base
+                with contextlib.suppress(OSError):
+                    if name_key(base) == key and file.is_file() and entry.stat().st_mtime >= since:
+                        found.append(self.rel(file))
+        return sorted(found)
+
+    def _earlier_artwork(self: Engine, job: Job, name: str) -> str | None:
+        """The newest file of ``name`` that the job's artwork/ had before a new manifest or a reprint
+        set it aside (``history/<time>-artwork-<name>``), or None."""
+        folder = self._locate(job)
+        if folder is None:
+            return None
+        with contextlib.suppress(OSError):
+            kept = sorted(p.name for p in (folder / "history").iterdir() if p.name.endswith(f"-artwork-{name}"))
+            return kept[-1] if kept else None
+        return None
+
+    def _unfinished_upload_in_failed(self: Engine, source: Path) -> str | None:
+        """``'x.pdf.filepart' (now in failed/x.pdf.filepart/)`` when the cut-off upload of ``source``
+        from the top of inbox/ went to failed/ unclaimed before its job's time ran out."""
+        if source.parent != self.area("inbox"):
+            return None
+        for suffix in UPLOAD_SUFFIXES:
+            folder = self.area("failed") / f"{source.name}{suffix}"
+            if (folder / folder.name).is_file():
+                return f"{folder.name!r} (now in failed/{folder.name}/)"
+        return None
+
+    def _why_not_taken(self: Engine, name: str, source: Path, job: Job) -> str:
+        """Why an artwork file was not taken in time, in words: absent (or taken by another order's
+        job), ignored by name, or unfinished."""
+        where = self.rel(source)
+        if not os.path.lexists(source):
+            # Another order's job that took a file of this name from the inbox's top (in folder drops
+            # each order has its own) since a while before this job came: named, not just "missing".
+            since = iso(parse_iso(job.created_at) - timedelta(seconds=self.config.watch.artwork_timeout_seconds))
+            taker = (
+                self.ledger.taken_with_name(source.name, since, job.job_id)
+                if source.parent == self.area("inbox")
+                else None
+            )
+            if taker is not None:
+                return (
+                    f"missing: {name} (expected at {where}); a file of that name came and was taken by job "
+                    f"{taker[0]} (order {taker[1]}), whose manifest names it too: one file is one job's artwork. "
+                    f"If both need it, put it into inbox/ again (or into this folder's replace/)"
+                )
+            near = _near_misses(source)
+            if len(near) == 1:
+                other, how = near[0]
+                return (
+                    f"missing: {name} (expected at {where}); a file named {other!r} is there, whose name differs "
+                    f"{how}: rename it to {source.name!r}, or correct the manifest"
+                )
+            if near:
+                others = ", ".join(repr(other) for other, _ in near)
+                return (
+                    f"missing: {name} (expected at {where}); files named {others} are there, whose names differ "
+                    f"from it only in letter case or Unicode form, and which one is meant is not guessed: rename "
+                    f"the right one to {source.name!r} (and the others to names of their own)"
+                )
+            gone = self._near_misses_in_failed(source, job)
+            if gone:
+                # They came before the manifest, and their time ran out first (audit BB 4, BC 2).
+                what = "a file of this name, or one" if len(gone) == 1 else "files of this name, or"
+                return (
+                    f"missing: {name} (expected at {where}); {what} whose name differs from it only in letter "
+                    f"case or Unicode form, came into inbox/ and went to failed/ without being taken by this job "
+                    f"(its ERROR.txt there says why): {', '.join(gone)}; move the right one into this folder's "
+                    f"replace/ as {source.name!r}"
+                )
+            beside = upload_beside(source)
+            upload = repr(beside) if beside is not None else self._unfinished_upload_in_failed(source)
+            if upload is not None:
+                return (
+                    f"missing: {name} (expected at {where}); an upload of it under the temporary name {upload} "
+                    "never finished (the upload program renames the file once it is complete): send the whole file "
+                    "again, into this folder's replace/"
+                )
+            earlier = self._earlier_artwork(job, source.name)
+            if earlier is not None:
+                # A manifest sent again with other facts (a quantity) and no artwork: the job's own
+                # file of that name was set aside for the new one (audit BA 1).
+                return (
+                    f"missing: {name} (expected at {where}); a new manifest replaced the job's artwork, and its "
+                    f"earlier file of that name is kept in history/{earlier}: if that is the one to print, copy it "
+                    f"into replace/ as {source.name}"
+                )
+            for parent in source.parents:
+                if parent == self.area("inbox") or self.area("inbox") not in parent.parents:
+                    break
+                moved = self._moved_specials.get(parent)
+                if moved is not None:
+                    return (
+                        f"missing: {name} (expected at {where}); {self.rel(parent)} was a symbolic link, which the "
+                        f"daemon does not follow (it could name any file on the server): it is in {self.rel(moved)}/ "
+                        "with an ERROR.txt. Put the files themselves into inbox/ (a copy, not a link), or the PDF "
+                        "into this folder's replace/"
+                    )
+            return f"missing: {name} (expected at {where})"
+        parts = _rel_parts(str(source), str(self.area("inbox"))) or []
+        ignored = [part for part in parts if self.ignored(part)]
+        if ignored:
+            return (
+                f"{name} is at {where}, but the name {ignored[0]!r} matches watch.ignore, so the daemon never takes "
+                "it: rename it (and the manifest's reference), or change watch.ignore"
+            )
+        if not os.access(source.parent, os.W_OK | os.X_OK):
+            return (
+                f"{name} is at {where}, but the daemon cannot take files out of {self.rel(source.parent)} (it may "
+                f"read the folder, not change it): make the folder writable by the daemon's group ({UNWRITABLE_FIX})"
+            )
+        if open_for_writing(source):
+            return f"{name} is at {where}, but some program still has it open for writing (an upload not finished)"
+        return (
+            f"{name} is at {where}, but it was still changing (an upload that stalled or is very slow): the "
+            "daemon takes a file once it has stayed unchanged for watch.settle_seconds"
+        )
