@@ -258,6 +258,17 @@ def _status_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _operator(text: str) -> str:
+    """``--by``: an operator's name; "system" (the daemon's own in the history), an empty name and
+    one longer than a drop file's name line may be are usage errors (exit 2), not cut or taken."""
+    from spo_hotfolder.operator import name_problem
+
+    problem = name_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error of ``run`` without a terminal is one JSON line, as everything
     the daemon writes there is (journald, log shippers); exit code 2 all the same."""
@@ -344,25 +355,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("release", help="remove a job's Blocked status (like dropping RELEASE)")
     p.add_argument("job")
-    p.add_argument("--by", help="who releases it (default: $USER)")
+    p.add_argument("--by", type=_operator, help="who releases it (default: $USER)")
     p.add_argument("--note", default="", help="a note for the status history")
     p.set_defaults(action="RELEASE")
 
     p = add("reject", help="reject a blocked or failed job (like dropping REJECT)")
     p.add_argument("job")
-    p.add_argument("--by", help="who rejects it (default: $USER)")
+    p.add_argument("--by", type=_operator, help="who rejects it (default: $USER)")
     p.add_argument("--reason", dest="note", default="", help="why, for the status history")
     p.set_defaults(action="REJECT")
 
     p = add("replace", help="replacement artwork (like dropping the PDF into replace/)")
     p.add_argument("job")
     p.add_argument("file", type=Path)
-    p.add_argument("--by", help="who replaces it (default: $USER)")
+    p.add_argument("--by", type=_operator, help="who replaces it (default: $USER)")
     p.set_defaults(action="REPLACE", note="")
 
     p = add("retry", help="try a failed job again (like dropping RETRY)")
     p.add_argument("job")
-    p.add_argument("--by", help="who asks (default: $USER)")
+    p.add_argument("--by", type=_operator, help="who asks (default: $USER)")
     p.add_argument("--note", default="", help="a note for the status history")
     p.set_defaults(action="RETRY")
 

@@ -39,7 +39,8 @@ _ARTWORK_LINE = re.compile(r"^\s*artwork\s*[:=]\s*(\S.*?)\s*$", re.IGNORECASE)
 _FINGERPRINT = re.compile(r"[0-9a-fA-F]{4,64}")
 MAX_NAME = 64
 #: The actor of the daemon's own entries in a job's history (SPEC 6: "system" or the operator's
-#: name).
+#: name): never an operator's name, in any letter case (an operator's release would read as the
+#: daemon's).
 SYSTEM = "system"
 MAX_NOTE = 500
 FINGERPRINT_LEN = 12
@@ -59,7 +60,13 @@ class DropNote:
     artwork: str | None  # the fingerprint prefix a RELEASE approves, lower-case hex
 
 
+#: A terminal's escape sequences (colours, cursor moves, titles) in a name or a note: gone whole,
+#: not only their ESC ("\x1b[31mRED" is "RED", not "[31mRED").
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-~])")
+
+
 def _printable(text: str) -> str:
+    text = _ESCAPES.sub("", text)
     return "".join(ch for ch in text if ch in "\t " or unicodedata.category(ch)[0] not in ("C",)).strip()
 
 
@@ -80,6 +87,18 @@ def _decode(data: bytes, cut: bool = False) -> str:
 def clean_name(by: str) -> str:
     """An operator's name as the history shows it: one line of printable text, at most MAX_NAME."""
     return _printable(" ".join(by.split()))[:MAX_NAME]
+
+
+def name_problem(by: str) -> str | None:
+    """Why ``by`` cannot be an operator's name in the history (``--by``), or None."""
+    name = _printable(" ".join(by.split()))
+    if not name:
+        return "an empty name: give the operator's name"
+    if len(name) > MAX_NAME:
+        return f"a name of {len(name)} characters: at most {MAX_NAME}"
+    if name.casefold() == SYSTEM:
+        return f"{name!r} is the daemon's own name in the status history: give the operator's name"
+    return None
 
 
 def clean_note(note: str) -> str:
@@ -226,7 +245,14 @@ def parse_drop(data: bytes) -> DropNote:
     if rest and rest[0].strip():
         first = rest[0]
         cleaned = _printable(first)
-        if cleaned and len(cleaned) <= MAX_NAME and "\ufffd" not in cleaned and cleaned == first.strip():
+        # ("system" is no one's name: the daemon's own entries have it. The line is then the note's.)
+        if (
+            cleaned
+            and len(cleaned) <= MAX_NAME
+            and "\ufffd" not in cleaned
+            and cleaned == first.strip()
+            and cleaned.casefold() != SYSTEM
+        ):
             by = cleaned
             rest.pop(0)
     note = " ".join(_printable(line) for line in rest if _printable(line))

@@ -135,6 +135,29 @@ def test_usage_errors_name_the_command_and_run_without_a_terminal_writes_json(tm
         )
 
 
+@pytest.mark.parametrize(
+    ("by", "says"),
+    [
+        ("system", "'system' is the daemon's own name in the status history: give the operator's name"),
+        (" SYSTEM ", "'SYSTEM' is the daemon's own name in the status history: give the operator's name"),
+        ("n" * 65, "a name of 65 characters: at most 64"),
+        ("  ", "an empty name: give the operator's name"),
+    ],
+)
+def test_an_operator_name_the_history_cannot_show_as_given_is_a_usage_error(by: str, says: str) -> None:
+    """(audit V 1) `release JOB --by system` was recorded as the daemon's own release ("removed by
+    system"), and a name over 64 characters was cut where a drop file's is refused as a name."""
+    for command in (["release", "1-1"], ["reject", "1-1"], ["retry", "1-1"], ["replace", "1-1", "x.pdf"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "spo_hotfolder.cli", *command, "--by", by],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2 and result.stdout == "", (command, result.stderr)
+        assert result.stderr.splitlines()[-1] == f"spo-hotfolder {command[0]}: error: argument --by: {says}"
+
+
 def test_a_job_id_that_begins_with_a_dash_is_said_how_to_write(tmp_path: Path) -> None:
     """Audit (2026-12-03, CLI 3): order "-X" gives job "-X-1" (the charset allows a leading '-'),
     which argparse reads as an option: `show -X-1` said only "the following arguments are

@@ -106,9 +106,22 @@ def test_an_artwork_line_that_is_no_fingerprint_is_not_ignored() -> None:
 
 
 def test_cli_names_and_notes_are_cleaned_like_a_drop_files() -> None:
-    assert clean_name("evil\nname\x1b[31m") == "evil name[31m"
+    assert clean_name("evil\nname\x1b[31m") == "evil name"
     assert clean_note("line1\nWhat you can do now:\n  Drop RELEASE") == "line1 What you can do now: Drop RELEASE"
     assert len(clean_note("w " * 1000)) == 500 and len(clean_name("n" * 100)) == 64
+
+
+def test_terminal_escapes_go_whole_from_names_and_notes() -> None:
+    """(audit V) only the ESC of a colour code went: "line2\x1b[31mRED" was kept as "line2[31mRED"."""
+    assert clean_note("line2\x1b[31mRED\x1b[0m and \x1b]0;a title\x07this\x1bc") == "line2RED and this"
+    assert parse_drop(b"alice\nok \x1b[2Jnow\x1b[1m!\n") == DropNote("alice", "ok now!", None)
+
+
+def test_system_is_no_operators_name_in_a_drop_file() -> None:
+    """(audit V 1) "system" is the actor of the daemon's own entries: a drop file's first line
+    "System" is kept as the note, and the file's owner is the name (as for a line too long)."""
+    assert parse_drop(b"System\nlooks good\n") == DropNote(None, "System looks good", None)
+    assert parse_drop(b"systems team\n") == DropNote("systems team", "", None)
 
 
 def test_note_is_bounded() -> None:
