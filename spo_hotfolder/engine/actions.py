@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 
 
 class EngineActions(EngineState):
-    # -- operator actions -----------------------------------------------------------------------
+    """The Engine's methods for operator actions (this module's docstring says what they do)."""
 
     def _job_of_folder(self: Engine, job_folder: Path) -> Job | None:
         """The job whose folder ``job_folder`` is; None otherwise (``_answer_not_a_job`` says why)."""

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 
 class EngineArtwork(EngineState):
-    # -- artwork ----------------------------------------------------------------------------
+    """The Engine's methods for artwork (this module's docstring says what they do)."""
 
     def _claim(self: Engine, path: Path, sig: Signature) -> bool:
         """A stable inbox file: move it into every job waiting for it. False if nobody waits.

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 
 class EngineDelivery(EngineState):
-    # -- delivery ---------------------------------------------------------------------------
+    """The Engine's methods for delivery (this module's docstring says what they do)."""
 
     def _deliver(self: Engine, job: Job) -> None:
         # The output's copy begun with its check (_prestage), if any: renamed into place instead of

@@ -89,7 +89,7 @@ if TYPE_CHECKING:
 
 
 class EngineIntake(EngineState):
-    # -- intake -----------------------------------------------------------------------------
+    """The Engine's methods for intake (this module's docstring says what they do)."""
 
     def take_manifest(self: Engine, path: Path) -> None:
         folder_manifest = path.parent != self.area("inbox")

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 
 class EngineProcessing(EngineState):
-    # -- processing -------------------------------------------------------------------------
+    """The Engine's methods for processing (this module's docstring says what they do)."""
 
     def _run_jobs(self: Engine) -> None:
         if self.pdf is None:  # an operator command acting offline: the daemon does the work later

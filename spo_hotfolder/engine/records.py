@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 
 
 class EngineRecords(EngineState):
+    """The Engine's methods for job folders and statuses (this module's docstring says what they do)."""
+
     # -- job folders --------------------------------------------------------------------------
 
     def _locate(self: Engine, job: Job) -> Path | None:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 
 class EngineRecovery(EngineState):
-    # -- crash recovery -----------------------------------------------------------------------
+    """The Engine's methods for crash recovery (this module's docstring says what they do)."""
 
     def reconcile(self: Engine) -> None:
         """At start: finish what a crash interrupted, and make the folders agree with the ledger."""

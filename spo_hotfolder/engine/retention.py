@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class EngineRetention(EngineState):
-    # -- retention ----------------------------------------------------------------------------
+    """The Engine's methods for retention (this module's docstring says what they do)."""
 
     def run_retention(self: Engine) -> None:
         cutoff = self.clock.now() - timedelta(days=self.config.retention.done_days)

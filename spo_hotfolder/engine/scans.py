@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 
 class EngineScans(EngineState):
-    # -- hints, scans, stability --------------------------------------------------------------
+    """The Engine's methods for hints, rescans and stability (this module's docstring says what they do)."""
 
     def _drain_hints(self: Engine) -> None:
         with self._hint_lock:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 
 class EngineTimers(EngineState):
-    # -- time-driven work -------------------------------------------------------------------
+    """The Engine's methods for time-driven work (this module's docstring says what they do)."""
 
     def _run_due(self: Engine) -> None:
         now = self.clock.now()
