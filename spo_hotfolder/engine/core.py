@@ -595,6 +595,9 @@ class Engine(
             # retry) acts as in quarantine/, as its command would (_work_drops_first).
             if len(parts) == 2 and not self.ignored(parts[1]) and classify_drop(parts[1]) is not None:
                 return ("drop", self.area("work") / parts[0])
+            # ... and so does a replacement the operator put into a replace/ made there (audit W 1).
+            if len(parts) == 3 and parts[1] == "replace" and not self.uploading(parts[2]):
+                return ("replace", self.area("work") / parts[0])
             return ("ignore", None)
         for area in ("quarantine", "failed"):
             parts = _rel_parts(text, str(self.area(area)))

@@ -107,7 +107,8 @@ class EngineProcessing(EngineState):
 
     def _work_drops_first(self: Engine, job: Job) -> bool:
         """A job going on in work/ (after waiting there for its artwork, its date or a copy retry)
-        with a drop file in its folder: the drop file is read first, as in quarantine/ (audit
+        with a drop file in its folder, or a replacement in a replace/ there (audit W 1: the old
+        artwork printed): the drop file is read first, as in quarantine/ (audit
         12-05 F 1, 2: a REJECT dropped while a copy waited for its retry was ignored and the job
         printed; a RELEASE dropped before the output existed was read once the job reached
         quarantine/, and recorded as approving an output nobody had seen). The job waits a moment
@@ -117,7 +118,7 @@ class EngineProcessing(EngineState):
         folder = self.job_dir(job)
         if folder.parent != self.area("work"):
             return False
-        names = self._drop_files_in(folder)
+        names = self._drop_files_in(folder) + [f"replace/{name}" for name in self._replacements_in(folder)]
         if not names:
             self._work_drops_until.pop(job.job_id, None)
             return False

@@ -162,35 +162,53 @@ class EngineScans(EngineState):
         yield from self._work_drop_files()
 
     def _work_drop_files(self: Engine) -> Iterator[Path]:
-        """Drop files in the job folders of work/, which no event reports: work/ is not watched (the
-        daemon's own writes there, a few files a job, would wake it for nothing). A job waiting
-        there (for its artwork, its date, a copy retry) has its drop files read at each rescan, and
-        before it goes on (_work_drops_first). A job folder unchanged since the last rescan costs a
-        stat, not a listing."""
+        """Drop files in the job folders of work/, and replacements in a replace/ made there, which
+        no event reports: work/ is not watched (the daemon's own writes there, a few files a job,
+        would wake it for nothing). A job waiting there (for its artwork, its date, a copy retry)
+        has them read at each rescan, and before it goes on (_work_drops_first). A job folder and a
+        replace/ unchanged since the last rescan cost a stat each, not a listing."""
         try:
             entries = list(os.scandir(self.area("work")))
         except OSError:
             return
         for entry in entries:
             try:
-                if not entry.is_dir(follow_symlinks=False) or not self._changed_since_scan(entry):
+                if not entry.is_dir(follow_symlinks=False):
                     continue
+                folder = Path(entry.path)
+                if self._changed_since_scan(entry.path, entry.stat(follow_symlinks=False)):
+                    yield from (folder / name for name in self._drop_files_in(folder))
+                replace = folder / "replace"
+                st = os.lstat(replace)  # (none there, the usual case: the OSError ends this folder's look)
+                if stat.S_ISDIR(st.st_mode) and self._changed_since_scan(str(replace), st):
+                    yield from (replace / name for name in self._replacements_in(folder))
             except OSError:
                 continue
-            folder = Path(entry.path)
-            yield from (folder / name for name in self._drop_files_in(folder))
 
-    def _changed_since_scan(self: Engine, entry: os.DirEntry[str]) -> bool:
-        """Whether a folder's mtime or inode is not what the last scan saw (a file added, removed or
-        renamed in it changes its mtime); remembered for the next."""
-        st = entry.stat(follow_symlinks=False)
+    def _changed_since_scan(self: Engine, folder: str, st: os.stat_result) -> bool:
+        """Whether a folder's mtime or inode (``st``) is not what the last scan saw (a file added,
+        removed or renamed in it changes its mtime); remembered for the next."""
         key = (st.st_mtime_ns, st.st_ino)
-        if self._dirs_seen.get(entry.path) == key:
+        if self._dirs_seen.get(folder) == key:
             return False
         if len(self._dirs_seen) > 200_000:
             self._dirs_seen.clear()
-        self._dirs_seen[entry.path] = key
+        self._dirs_seen[folder] = key
         return True
+
+    def _replacements_in(self: Engine, folder: Path) -> list[str]:
+        """The names of the files (regular files) in a job folder's replace/, uploads under way left out."""
+        names: list[str] = []
+        if (folder / "replace").is_symlink():
+            return names  # (a link to another folder: its files are not this job's)
+        with contextlib.suppress(OSError), os.scandir(folder / "replace") as entries:
+            for entry in entries:
+                if self.uploading(entry.name):
+                    continue
+                with contextlib.suppress(OSError):
+                    if entry.is_file(follow_symlinks=False):
+                        names.append(entry.name)
+        return names
 
     def _drop_files_in(self: Engine, folder: Path) -> list[str]:
         """The names of the drop files (regular files) in a job's folder."""
@@ -237,7 +255,7 @@ class EngineScans(EngineState):
                 if not entry.is_dir(follow_symlinks=False):
                     yield Path(entry.path)  # files, and links and pipes, which the tracker sets apart
                 elif descend(depth, entry.name):
-                    if skip_unchanged and not self._changed_since_scan(entry):
+                    if skip_unchanged and not self._changed_since_scan(entry.path, entry.stat(follow_symlinks=False)):
                         continue
                     yield from self._walk_tree(Path(entry.path), descend, depth + 1, skip_unchanged=skip_unchanged)
                 elif skip_unchanged and depth == 1 and entry.name not in JOB_SUBFOLDERS:

@@ -1637,6 +1637,60 @@ def test_a_retry_dropped_in_work_read_as_the_copy_comes_due_tries_again(
     assert (retry.by, retry.detail) == ("alice", "retry: the check, the output and the copy again: share is back")
 
 
+def _replaced_in_work(r: Rig, job_id: str, tmp_path: Path) -> bytes:
+    """A replacement (the job's two cards, with a drawing on them) put into a replace/ the operator
+    made in the job's folder in work/; its bytes."""
+    new_art = tmp_path / "new.pdf"
+    make_pdf(new_art, pages=CARD, content=b"0 0 m 50 50 l S")
+    replace = r.root / "work" / job_id / "replace"
+    replace.mkdir()
+    (replace / "new.pdf").write_bytes(new_art.read_bytes())
+    return new_art.read_bytes()
+
+
+def _replaced_as_artwork(r: Rig, job_id: str, data: bytes) -> None:
+    folder = r.root / r.job(job_id).folder
+    assert [p.read_bytes() for p in (folder / "artwork").iterdir()] == [data]
+    assert any(p.name.endswith("F8.pdf") for p in (folder / "history").iterdir()), "the old artwork kept"
+    statuses = r.statuses(job_id)
+    assert statuses.index("ArtworkUploaded") < statuses.index("RecreationRequested") < statuses.index("InHotFolder")
+    assert not (folder / "replace").exists() or not os.listdir(folder / "replace")
+
+
+def test_a_replacement_put_into_replace_in_work_is_taken_before_the_job_goes_on(rig: Rig, tmp_path: Path) -> None:
+    """Audit (2026-12-05 W 1): a PDF put into a replace/ made in the work/ folder of a job waiting
+    for its date was never read (work/ is not watched, and its rescan looked for RELEASE, REJECT and
+    RETRY only): at the date the old artwork printed, and STATUS.txt said the file came "after the
+    job was finished". It is taken as the `replace` command takes it: the job waits for its date
+    with the new artwork."""
+    later = (rig.clock.now() + timedelta(minutes=10)).isoformat()
+    job_id = rig.order("F8", extra=f'process_after: "{later}"\n')
+    rig.run(until=lambda: rig.stage(job_id) is Stage.FUTURE, steps=5)
+    data = _replaced_in_work(rig, job_id, tmp_path)
+    rig.run(until=lambda: "ArtworkUploaded" in rig.statuses(job_id), steps=5)
+    assert rig.stage(job_id) is Stage.FUTURE and rig.take_prints() == []
+    rig.run(until=done(rig, job_id), steps=20, dt=60)
+    assert rig.take_prints() == ["F8_F8-1_bc-85x55_x1.pdf"]
+    _replaced_as_artwork(rig, job_id, data)
+
+
+def test_a_replacement_in_work_found_by_no_rescan_is_taken_as_the_job_goes_on(
+    rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with no rescan between the drop and the date: the job's own look before it goes on
+    (_work_drops_first) finds it."""
+    later = (rig.clock.now() + timedelta(seconds=30)).isoformat()
+    job_id = rig.order("F8", extra=f'process_after: "{later}"\n')
+    rig.run(until=lambda: rig.stage(job_id) is Stage.FUTURE, steps=5)
+    monkeypatch.setattr(Engine, "_work_drop_files", lambda self: iter(()))
+    data = _replaced_in_work(rig, job_id, tmp_path)
+    for _ in range(60):
+        rig.engine.step()
+        rig.clock.advance(1.0)
+    assert rig.stage(job_id) is Stage.DONE
+    _replaced_as_artwork(rig, job_id, data)
+
+
 def test_a_job_held_back_a_moment_is_woken_when_the_moment_ends(rig: Rig) -> None:
     """Audit (2026-12-05 K): a job held back to read its drop files first went on at the next
     heartbeat (5 s), not when its hold ended: the engine's wait counts the holds (expired ones go)."""
