@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,6 +68,15 @@ class EngineTimers(EngineState):
         if not missing:
             self._check_complete(job.job_id)
             return
+        arriving = [self._arriving_until(Path(a.source)) if a.source else None for a in missing]
+        if all(until is not None for until in arriving):
+            # Every file it waits for is there and was written to a moment ago (a copy begun just
+            # before the deadline, an upload under way): the job waits for it to settle, not failed
+            # "artwork missing" and taken back a moment later (audit W R1).
+            until = self.clock.now() + timedelta(seconds=max(u for u in arriving if u is not None))
+            self.ledger.update_job(job.job_id, self.clock.now(), awaiting_until=iso(until))
+            self._schedule_wakeup(until)
+            return
         held = [self.tracker.held_until(Path(a.source)) if a.source else None for a in missing]
         if all(until is not None for until in held):
             # Every file it waits for is there, unchanged, and held a moment longer only because it
@@ -96,6 +106,21 @@ class EngineTimers(EngineState):
         )
         # (recorded last: whoever sees it finds failed/<job>/ERROR.txt)
         self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
+
+    def _arriving_until(self: Engine, source: Path) -> float | None:
+        """For a file a job waits for that is there and changed less than ``watch.settle_seconds``
+        ago (by its ctime, against the engine's clock, as the tracker compares them): how
+        many seconds until it has been unchanged that long (and a little); None otherwise."""
+        try:
+            st = os.lstat(source)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        settle = self.config.watch.settle_seconds
+        # (the ctime: the file's server sets it, a client cannot; one ahead of our clock holds nothing)
+        age = self.clock.now().timestamp() - st.st_ctime
+        return settle - age + 0.5 if 0 <= age < settle else None
 
     def _near_misses_in_failed(self: Engine, source: Path, job: Job) -> list[str]:
         """Files of failed/ (``failed/<name>[-n]/<name>``, where unclaimed files go) named as

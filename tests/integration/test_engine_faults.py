@@ -710,6 +710,45 @@ def test_a_job_waiting_for_its_artwork_says_until_when(rig: Rig) -> None:
     assert f"waits for its artwork files to arrive in the inbox (until {until}; then it fails" in status, status
 
 
+@pytest.fixture
+def short_wait_rig(tmp_path: Path) -> Iterator[Rig]:
+    """artwork_timeout_seconds: 5."""
+    yield from rig_on(tmp_path, watch={"artwork_timeout_seconds": 5})
+
+
+def test_artwork_still_settling_at_the_deadline_is_waited_for_not_failed_and_taken_back(short_wait_rig: Rig) -> None:
+    """Audit (2026-12-05 W R1): artwork copied in 0.3 s before artwork_timeout_seconds was still
+    settling at the deadline: the job failed "artwork missing" (ERROR.txt, ValidationFailed) and
+    came back from failed/ 0.2 s later. A file there that changed less than settle_seconds ago is
+    waited for. (The engine's clock at the machine's: the file's ctime is the machine's.)"""
+    r = short_wait_rig
+    r.clock._now = datetime.now(UTC) - timedelta(seconds=5)
+    (r.inbox / "AS.yaml").write_text('order_id: "AS"\nproduct: bc-85x55\nquantity: 1\nartwork: [AS.pdf]\n')
+    r.run(until=lambda: r.stage("AS-1") is Stage.AWAITING, steps=20, dt=0.1)
+    deadline = parse_iso(r.job("AS-1").awaiting_until)
+    time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()))  # (under a second)
+    make_pdf(r.inbox / "AS.pdf", pages=CARD)  # its ctime: now, by the machine's clock
+    r.clock._now = max(deadline, datetime.now(UTC)) + timedelta(seconds=0.05)
+    r.clock._mono += 5.0
+    r.engine.step()
+    assert r.stage("AS-1") is Stage.AWAITING, r.statuses("AS-1")
+    r.run(until=done(r, "AS-1"), steps=10, dt=0.5)
+    assert "ValidationFailed" not in r.statuses("AS-1")
+    assert r.take_prints() == ["AS_AS-1_bc-85x55_x1.pdf"]
+
+
+def test_artwork_absent_at_the_deadline_still_fails_at_once(short_wait_rig: Rig) -> None:
+    """The same without the file: failed at the deadline, as before."""
+    r = short_wait_rig
+    r.clock._now = datetime.now(UTC) - timedelta(seconds=5)
+    (r.inbox / "AN.yaml").write_text('order_id: "AN"\nproduct: bc-85x55\nquantity: 1\nartwork: [AN.pdf]\n')
+    r.run(until=lambda: r.stage("AN-1") is Stage.AWAITING, steps=20, dt=0.1)
+    r.clock._now = parse_iso(r.job("AN-1").awaiting_until) + timedelta(seconds=0.1)
+    r.clock._mono += 5.0
+    r.engine.step()
+    assert r.stage("AN-1") is Stage.FAILED and r.statuses("AN-1")[-1] == "ValidationFailed"
+
+
 def test_a_start_with_overdue_work_sets_the_wake_up_of_the_next_timer(rig: Rig) -> None:
     """Audit: after a restart with an overdue job, a future order due a few seconds after the
     start was taken up late (at a step woken by something else): only the earliest time, the
