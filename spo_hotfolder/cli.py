@@ -38,7 +38,29 @@ DEFAULT_CONFIG = "/etc/spo-hotfolder/spo-hotfolder.yaml"
 PROG = "spo-hotfolder"
 
 
+def _standard_streams() -> None:
+    """File descriptors 0-2 closed at start (`run >&-`, a careless init script; audit Y 2): /dev/null
+    is opened on them, so that no file the daemon opens (its ledger) gets one of their numbers and
+    a stray write to it; Python's stream of a closed stdout is then stderr's (the daemon's log goes
+    there), of a closed stderr stdout's."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdout is None:
+        sys.stdout = sys.stderr
+    if sys.stderr is None:
+        sys.stderr = sys.stdout
+    if sys.stdout is None:
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process's life
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _standard_streams()
     argv = sys.argv[1:] if argv is None else list(argv)
     caught = "run" in argv  # maybe `run`: its signals are caught before the parser is even built (~10 ms)
     if caught:

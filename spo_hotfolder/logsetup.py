@@ -85,8 +85,60 @@ def _python_warning(_logger: Any, _name: str, event: MutableMapping[str, Any]) -
     return event
 
 
+class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """logging's StreamHandler, but a stream that cannot be written (its reader gone: a broken
+    pipe; a full disk under a file) is no flood of logging's own "--- Logging error ---"
+    tracebacks on stderr, one a line (audit Y 1): the lines are dropped, said once on stderr as one
+    JSON line. A broken pipe is then written to /dev/null (its reader never comes back), so that
+    Python's last flush at exit has nothing to complain about either."""
+
+    said = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            super().handleError(record)
+            return
+        if isinstance(exc, BrokenPipeError):
+            self._to_devnull()
+        if not self.said:
+            self.said = True
+            _say_on_stderr(
+                self.stream,
+                "log.output_failed",
+                f"the log output cannot be written ({type(exc).__name__}: {exc}): its lines are dropped",
+            )
+
+    def _to_devnull(self) -> None:
+        try:
+            fd = self.stream.fileno()
+            null = os.open(os.devnull, os.O_WRONLY)
+        except (OSError, ValueError, AttributeError):
+            return
+        try:
+            os.dup2(null, fd)
+        except OSError:
+            pass
+        finally:
+            os.close(null)
+
+
+def _say_on_stderr(stream: Any, event: str, message: str) -> None:
+    """One JSON line on stderr, if it is not ``stream`` itself and can be written."""
+    err = sys.stderr
+    if err is None or err is stream:
+        return
+    line = {"level": "error", "logger": "spo_hotfolder", "event": event, "message": message}
+    try:
+        err.write(json.dumps(line, ensure_ascii=False) + "\n")
+        err.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    stream = stream or sys.stdout
+    # (stdout closed at start, `run >&-`: Python's sys.stdout is None; stderr, or nowhere, then)
+    stream = stream or sys.stdout or sys.stderr or open(os.devnull, "w")  # noqa: SIM115 - for the process's life
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -127,7 +179,7 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream)
+    handler = _LineHandler(stream)
     handler.setFormatter(formatter)
     handler.addFilter(PDF_READER_FLOOD)
     root = logging.getLogger()

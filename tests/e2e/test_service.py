@@ -1020,3 +1020,53 @@ def test_operator_commands_while_the_config_file_has_an_error_go_to_the_running_
     assert refused.returncode == 1 and refused.stderr.startswith("spo-hotfolder: error: invalid config: ")
     assert os.listdir(tmp_path / "root" / "state" / "commands") == []
     assert daemon.cli("show", second, "--json").stdout.count('"removed_by": "alice"') == 0
+
+
+def _daemon_with_stdout(daemons: list[Daemon], tmp_path: Path, stdout: Any, **popen: Any) -> Daemon:
+    """A daemon whose stdout is ``stdout`` (stderr: its log file), for the tests below."""
+    daemon = Daemon(write_config(tmp_path))
+    daemons.append(daemon)
+    with open(daemon.log_path, "ab") as log:
+        daemon.proc = subprocess.Popen(
+            [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(daemon.config), "run"],
+            stdout=stdout,
+            stderr=log,
+            env=daemon.env,
+            cwd=daemon.config.parent,
+            **popen,
+        )
+    health = daemon.root / "state" / "health.json"
+    wait_for(lambda: health.exists() and json.loads(health.read_text())["pid"] == daemon.proc.pid, what="ready")
+    return daemon
+
+
+def test_a_log_pipe_whose_reader_is_gone_costs_one_line_on_stderr_not_a_traceback_a_line(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """Audit (2026-12-05 Y 1): with stdout a pipe whose reader had gone (`run | head -2`, a dead log
+    shipper), every log line put logging's "--- Logging error ---" traceback on stderr (534 lines
+    for two orders). The daemon goes on, its lines dropped, and says it once, as one JSON line."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the daemon writes a line
+    try:
+        daemon = _daemon_with_stdout(daemons, tmp_path, write)
+    finally:
+        os.close(write)
+    for order_id in ("601", "602"):
+        daemon.wait_status(drop_card(daemon, order_id), "InHotFolder")
+    assert daemon.stop() == 0
+    lines = daemon.log_text().splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["log.output_failed"], lines
+    assert "BrokenPipeError" in json.loads(lines[0])["message"]
+
+
+def test_a_daemon_started_with_stdout_closed_logs_to_stderr(tmp_path: Path, daemons: list[Daemon]) -> None:
+    """Audit (2026-12-05 Y 2): `run >&-` died at start with a traceback (Python's sys.stdout is None).
+    Its log goes to stderr; the numbers 0-2 hold /dev/null, never a file the daemon opens."""
+    daemon = _daemon_with_stdout(daemons, tmp_path, None, preexec_fn=lambda: os.close(1))
+    assert daemon.proc is not None
+    daemon.wait_status(drop_card(daemon, "611"), "InHotFolder")
+    assert str(Path(f"/proc/{daemon.proc.pid}/fd/1").readlink()) == os.devnull
+    assert daemon.stop() == 0
+    names = [json.loads(line)["event"] for line in daemon.log_text().splitlines()]
+    assert {"daemon.started", "delivery.completed"} <= set(names) and names[-1] == "daemon.stopped", names
