@@ -157,6 +157,7 @@ class Engine(
         self._queue_running = False
         self._new_only = False
         self._manifest_held = {}
+        self._manifest_waiting = {}
         self._pdf_can_cached = None
         self._digests = {}
         self._prestaged = {}

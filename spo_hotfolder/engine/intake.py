@@ -146,8 +146,11 @@ class EngineIntake(EngineState):
             self._reject_manifest(path, folder_manifest, unusable)
             return
         if self._new_only and any(self.ledger.get_job(spec.job_id, history=False) for spec in manifest.jobs):
-            # A known job's manifest may change the job being made right now: in its own time.
+            # A known job's manifest may change the job being made right now: in its own time, but
+            # before that job is delivered (_manifest_first).
             self.tracker.track(path, activity=False, complete=True)
+            for spec in manifest.jobs:
+                self._manifest_waiting.setdefault(spec.job_id, (path, self.clock.monotonic()))
             return
         now = self.clock.now()
         plans: list[tuple[JobSpec, Job | None]] = []

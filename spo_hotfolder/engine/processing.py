@@ -21,6 +21,7 @@ from spo_hotfolder.delivery import (
 )
 from spo_hotfolder.engine.base import (
     DISK_FULL_RETRY_SECONDS,
+    MANIFEST_FIRST_SECONDS,
     PREFETCH_LOOKAHEAD,
     STATUS_FLUSH_SECONDS,
     SYMLINK_PROBLEM,
@@ -133,6 +134,26 @@ class EngineProcessing(EngineState):
         self._cooldown[job.job_id] = mono + max(self.config.watch.settle_seconds, 0.5)
         return True
 
+    def _manifest_first(self: Engine, job: Job) -> bool:
+        """A job about to be delivered that a manifest in the inbox names, which came while the job
+        was made (a second manifest of the order moved in with the first; a webhook's retry under
+        another file name; audit Z 1, 2): that manifest is taken first, as one that came before the
+        job's turn is (it replaces the job's artwork and facts, or is filed as the same again), not
+        refused after the delivery as "already delivered". The job waits a moment for it (True)."""
+        self._meanwhile()  # (what came while the job was made: a manifest of a known job is noted)
+        waiting = self._manifest_waiting.get(job.job_id)
+        if waiting is None:
+            return False
+        path, since = waiting
+        mono = self.clock.monotonic()
+        if not os.path.lexists(path) or mono - since > MANIFEST_FIRST_SECONDS:
+            # (taken in and gone from the inbox, filed as the same again, refused; or not takeable
+            # at all: it does not hold the job for ever)
+            del self._manifest_waiting[job.job_id]
+            return False
+        self._cooldown[job.job_id] = mono + 0.2
+        return True
+
     def _run_job(self: Engine, job_id: str, next_ids: Sequence[str] = ()) -> None:
         """One step of one job; the one place where an exception becomes a job outcome.
         ``next_ids``: the jobs queued after it (the worker checks the next one meanwhile)."""
@@ -155,8 +176,9 @@ class EngineProcessing(EngineState):
                 fresh = self.ledger.get_job(job_id, history=False)
                 if fresh is not None and fresh.stage is Stage.DELIVER and not self.stop_event.is_set():
                     job = fresh
-                    self._deliver(job)
-            elif job.stage is Stage.DELIVER:
+                    if not self._manifest_first(job):
+                        self._deliver(job)
+            elif job.stage is Stage.DELIVER and not self._manifest_first(job):
                 self._deliver(job)
         except JobFailed as failure:
             try:

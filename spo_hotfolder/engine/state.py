@@ -131,6 +131,9 @@ class EngineState:
     _new_only: bool  # _meanwhile: only manifests of new jobs and artwork are taken in
     #: manifests of known jobs waiting for drop files in their folders (first seen, monotonic)
     _manifest_held: dict[Path, float]
+    #: jobs being made when a manifest naming them came (_meanwhile): job -> (that manifest, since
+    #: when, monotonic); taken before the job is delivered (_manifest_first)
+    _manifest_waiting: dict[str, tuple[Path, float]]
     _pdf_can_cached: _PdfCan | None  # see _pdf_can
     _digests: dict[FileKey, str]  # (dev, inode, size, mtime) -> sha256
     _prestaged: dict[str, _Prestage]  # job id -> its copy begun with its check (_prestage)

@@ -1730,6 +1730,58 @@ def test_a_replacement_in_work_found_by_no_rescan_is_taken_as_the_job_goes_on(
     _replaced_as_artwork(rig, job_id, data)
 
 
+def _second_manifest_while_made(r: Rig, monkeypatch: pytest.MonkeyPatch, second: str) -> None:
+    """Order Z1's manifest and artwork; a second manifest ``second`` (text) of the order moved into
+    the inbox while its job is made (after its output, before its delivery), as `mv a.yaml b.yaml
+    inbox/` gives it: the watcher's hint comes then."""
+    make_pdf(r.inbox / "Z1.pdf", pages=CARD)
+    (r.inbox / "Z1.yaml").write_text('order_id: "Z1"\nproduct: bc-85x55\nquantity: 1\nartwork: [Z1.pdf]\n')
+    real = Engine._process
+    sent: list[Path] = []
+
+    def process_then_it_arrives(self: Engine, job: Any, next_ids: Any = ()) -> None:
+        real(self, job, next_ids)
+        if not sent:
+            temp, target = r.inbox / ".Z1-b.tmp", r.inbox / "Z1-b.yaml"
+            temp.write_text(second)
+            os.replace(temp, target)
+            sent.append(target)
+            self.hint(target, moved_in=True)
+
+    monkeypatch.setattr(Engine, "_process", process_then_it_arrives)
+    r.run(until=lambda: bool(sent) and r.stage("Z1-1") is Stage.DONE, steps=20, dt=0.5)
+    assert not os.listdir(r.root / "failed"), "nothing refused"
+
+
+def test_a_second_manifest_of_the_order_that_came_while_its_job_was_made_is_taken_before_delivery(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit (2026-12-05 Z 1): two manifests of one order for the same job moved in together: the
+    first one's job was made and delivered before the second was read, which was then refused
+    "already delivered" (README: the one taken second replaces the first one's artwork and facts).
+    It is taken before the job is delivered: the job is made again with what it says."""
+    make_pdf(rig.inbox / "Z1b.pdf", pages=CARD, content=b"0 0 m 50 50 l S")
+    _second_manifest_while_made(
+        rig, monkeypatch, 'order_id: "Z1"\nproduct: bc-85x55\nquantity: 2\nartwork: [Z1b.pdf]\n'
+    )
+    assert rig.take_prints() == ["Z1_Z1-1_bc-85x55_x2.pdf"]
+    uploaded = next(e for e in rig.job("Z1-1").history if e.status is JobStatus.ArtworkUploaded)
+    assert uploaded.detail.startswith("new manifest Z1-b.yaml")
+    assert rig.statuses("Z1-1").count("InHotFolder") == 1
+
+
+def test_the_same_manifest_again_under_another_name_while_its_job_is_made_changes_nothing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit (2026-12-05 Z 2): a webhook's retry (the same manifest under another file name) moved in
+    with the first was refused into failed/ "already delivered", its ERROR.txt advising a reprint
+    that would print the job twice. It is filed in the job's history/ as the same again."""
+    _second_manifest_while_made(rig, monkeypatch, 'order_id: "Z1"\nproduct: bc-85x55\nquantity: 1\nartwork: [Z1.pdf]\n')
+    assert rig.take_prints() == ["Z1_Z1-1_bc-85x55_x1.pdf"]
+    assert rig.statuses("Z1-1").count("InHotFolder") == 1
+    assert any(p.name.endswith("Z1-b.yaml") for p in (rig.root / "done" / "Z1-1" / "history").iterdir())
+
+
 def test_a_job_held_back_a_moment_is_woken_when_the_moment_ends(rig: Rig) -> None:
     """Audit (2026-12-05 K): a job held back to read its drop files first went on at the next
     heartbeat (5 s), not when its hold ended: the engine's wait counts the holds (expired ones go)."""
@@ -2081,11 +2133,13 @@ def test_new_orders_are_taken_in_while_a_big_output_is_made(rig: Rig) -> None:
 
     pdf = SlowOutputPdf(r, arrive, seen)
     r.engine.pdf = pdf
-    r.run(until=lambda: r.stage(slow) is Stage.DONE, steps=5)
+    r.run(until=lambda: r.stage("NEW-1") is Stage.DONE and not (r.inbox / "BIG-again.yaml").exists(), steps=10)
     statuses, stage, waiting, slow_status = pdf.after
     assert statuses == ["Ordered"] and stage is Stage.PROCESS, "recorded, its artwork claimed, during the output"
     assert waiting and slow_status == "OutputCreationStarted", "the known job's manifest waits for its turn"
-    r.run(until=lambda: r.stage("NEW-1") is Stage.DONE and not (r.inbox / "BIG-again.yaml").exists(), steps=10)
+    # Its turn is before the job's delivery (audit Z 1): the job waits for the artwork it names now.
+    assert r.take_prints() == ["NEW_NEW-1_bc-85x55_x1.pdf"]
+    assert r.job(slow).history[-1].detail == "new manifest BIG-again.yaml: waiting for BIG-v2.pdf"
 
 
 def test_a_manifest_the_daemon_fails_on_says_so_and_where_its_artwork_is(
