@@ -675,6 +675,9 @@ class EngineArtwork(EngineState):
         """``paths`` (one file at the top of inbox/, or the files of the inbox folder ``name``) to
         ``failed/<name>/``, kept at their paths under ``base``, with one ERROR.txt."""
         target = self._failed_folder_for(name, remember=False)
+        # A folder drop whose manifest was taken in: these are files it does not list (audit Z: they
+        # were said as if the folder's manifest were missing).
+        manifest_taken = name != paths[0] and name in self._consumed_dirs
         moved: list[str] = []
         for path in paths:
             relative = path.relative_to(base)
@@ -798,6 +801,10 @@ class EngineArtwork(EngineState):
                     else f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
                     "lists it under artwork (the path is relative to the manifest's folder)."
                     if single
+                    else "The folder's manifest was taken in, and does not list these files: they are not part of "
+                    "its order. If one of them is meant for a job, put it into that job's replace/ folder (in "
+                    "quarantine/ or failed/); otherwise this folder can be deleted."
+                    if manifest_taken
                     else "If they belong to an order, put the folder back into inbox/ with its manifest in it, "
                     "named manifest.json, manifest.yaml or manifest.yml, that lists them under artwork (paths "
                     "relative to the folder); remove ERROR.txt first."

@@ -1782,6 +1782,28 @@ def test_the_same_manifest_again_under_another_name_while_its_job_is_made_change
     assert any(p.name.endswith("Z1-b.yaml") for p in (rig.root / "done" / "Z1-1" / "history").iterdir())
 
 
+def test_files_a_taken_folder_drops_manifest_does_not_list_are_said_as_such(rig: Rig) -> None:
+    """Audit (2026-12-05 Z): a folder drop's extra files (notes, a preview) went to failed/ after
+    artwork_timeout_seconds with an ERROR.txt saying to put the folder back with its manifest, whose
+    order had been delivered (sent again, it would be refused). It says the manifest was taken in."""
+    drop = rig.inbox / "o1500"
+    (drop / "preview").mkdir(parents=True)
+    make_pdf(drop / "card.pdf", pages=CARD)
+    (drop / "notes.txt").write_text("proof ok\n")
+    (drop / "preview" / "thumb.jpg").write_bytes(b"\xff\xd8\xff\xe0 not much of a picture")
+    (drop / "manifest.yaml").write_text('order_id: "1500"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    rig.run(until=done(rig, "1500-1"), steps=10)
+    rig.run(until=lambda: (rig.root / "failed" / "o1500" / "ERROR.txt").exists(), steps=5, dt=600)
+    error = " ".join((rig.root / "failed" / "o1500" / "ERROR.txt").read_text().split())
+    assert "The folder's manifest was taken in, and does not list these files" in error, error
+    assert "put the folder back" not in error
+    assert sorted(
+        p.relative_to(rig.root / "failed" / "o1500").as_posix()
+        for p in (rig.root / "failed" / "o1500").rglob("*")
+        if p.is_file()
+    ) == ["ERROR.txt", "notes.txt", "preview/thumb.jpg"]
+
+
 def test_a_job_held_back_a_moment_is_woken_when_the_moment_ends(rig: Rig) -> None:
     """Audit (2026-12-05 K): a job held back to read its drop files first went on at the next
     heartbeat (5 s), not when its hold ended: the engine's wait counts the holds (expired ones go)."""
