@@ -204,6 +204,15 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             )
         return steps
     # done/ and rejected/ are not watched: say so, or a RETRY dropped there would wait forever unanswered.
+    if job.stage is Stage.DONE and job.status is JobStatus.CopyToHotFolderSkipped:
+        # Not printed: "to print the job again" would promise a print that a reprint alone does not
+        # give (the same routes skip it again; audit Z).
+        return [
+            "Nothing: the job is finished without printing (no hot folder for it: CopyToHotFolderSkipped). It"
+            " stays here until retention removes it.",
+            "Files dropped here (RELEASE, REJECT, RETRY, replace/) are not read: to print it, send its manifest"
+            " again with reprint: true and a hot_folder, or once the routes send its product to one.",
+        ]
     if job.stage is Stage.DONE:
         return [
             "Nothing: the job is finished. It stays here until retention removes it.",

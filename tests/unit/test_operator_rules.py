@@ -262,6 +262,15 @@ def test_status_txt_of_finished_and_failed_jobs_says_where_they_went_and_what_re
     assert "Goes to" not in rejected and "Output: none" in rejected
     done = status_text(replace(BASE, stage=Stage.DONE, history=(entry(1, JobStatus.InHotFolder),)), extra)
     assert "Went to: hot folder indigo  (route 1)" in done
+    assert "to print the job again, send its manifest with reprint: true" in " ".join(done.split())
+    skipped = " ".join(
+        status_text(
+            replace(BASE, stage=Stage.DONE, history=(entry(1, JobStatus.CopyToHotFolderSkipped),)), extra
+        ).split()
+    )
+    # (audit Z: a skipped job was told "to print the job again": it was never printed)
+    assert "print the job again" not in skipped
+    assert "finished without printing" in skipped and "with reprint: true and a hot_folder" in skipped
     copy_failed = status_text(
         replace(BASE, stage=Stage.FAILED, history=(entry(1, JobStatus.CopyToHotFolderFailed),)), extra
     )
