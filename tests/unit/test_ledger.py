@@ -682,3 +682,18 @@ def test_what_a_rolled_back_transaction_did_on_disk_is_undone_and_a_committed_on
         raise RuntimeError("nothing registered in this one")
     assert undone == ["second", "first"]
     ledger.close()
+
+
+@pytest.mark.parametrize(
+    "content", [b"this is no database, only text\n" * 200, b"SQLite format 3\x00" + b"\xff" * 4080]
+)
+def test_a_damaged_ledger_is_refused_saying_what_to_do(tmp_path: Path, content: bytes) -> None:
+    """Audit (2026-12-05 Y R3): the daemon refused to start on a damaged ledger with SQLite's bare
+    "file is not a database"; `jobs` said what to do. Both say it now."""
+    path = tmp_path / "ledger.sqlite3"
+    path.write_bytes(content)
+    with pytest.raises(LedgerError) as refused:
+        Ledger(path)
+    assert str(refused.value).startswith(f"cannot open the ledger {path}: ")
+    assert str(refused.value).endswith("; it is damaged, or not a ledger: put back a copy from a backup")
+    assert path.read_bytes() == content, "never replaced"
