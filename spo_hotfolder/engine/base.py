@@ -84,6 +84,8 @@ COPY_SUFFIX = " (copy, not used)"
 #: How long a job about to be delivered waits at most for a manifest naming it that came while it
 #: was made (Engine._manifest_first): one that cannot be taken in that long does not hold it.
 MANIFEST_FIRST_SECONDS = 10.0
+#: Free space on the spool's disk below which one found full a moment ago is still said to be full.
+SPOOL_ROOM_BYTES = 1024 * 1024
 #: How soon a file whose intake failed for a full spool disk is tried again.
 DISK_FULL_RETRY_SECONDS = 5.0
 #: How many refused manifests, of at most how many bytes, are kept in memory to name the one an

@@ -4947,7 +4947,9 @@ def test_a_status_whose_commit_fails_is_not_logged(rig: Rig) -> None:
     assert r.statuses(job_id).count("Ordered") == 1
 
 
-def test_artwork_taken_while_the_disk_fills_is_marked_once_there_is_space(rig: Rig) -> None:
+def test_artwork_taken_while_the_disk_fills_is_marked_once_there_is_space(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Audit (2026-12-03, robustness 1): the spool disk filled between the artwork's move into the
     job's folder and the commit that marks it taken. The job stayed "not arrived yet" until
     artwork_timeout_seconds, then failed as missing the file it held in its own folder. Now the
@@ -4958,7 +4960,9 @@ def test_artwork_taken_while_the_disk_fills_is_marked_once_there_is_space(rig: R
     job_id = r.order("MARK")
     with capture_logs() as logs:
         r.run(until=lambda: not disk.full, steps=10)
-        assert r.engine.spool_full()  # (the status line says so)
+        with monkeypatch.context() as no_room:  # (the disk as the failed commit found it)
+            no_room.setattr(os, "statvfs", lambda path: os.statvfs_result((4096, 4096, 9, 0, 0, 9, 9, 9, 0, 255)))
+            assert r.engine.spool_full()  # (the status line says so)
         r.run(until=done(r, job_id), steps=20)  # steps of the rig's clock: far from the 600 s timeout
     assert any(e["event"] == "spool.disk_full" for e in logs)
     r.clock.advance(16)
@@ -6713,3 +6717,16 @@ def test_a_folder_drops_own_hidden_files_survive_the_recovery_of_its_refusal(rig
     r.start()
     r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=10)
     assert (failed / ".notes.yaml.4711.tmp").read_text() == "the client's\n"
+
+
+def test_a_spool_found_full_is_said_full_only_while_it_has_no_room(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit (2026-12-05 Y R7): the status line and health said "the spool disk is full" for ~15 s
+    after space was freed, while jobs flowed again. Found full a moment ago, it is said full only
+    while the disk has no room."""
+    rig.engine._spool_full_said(OSError(errno.ENOSPC, "No space left on device"))
+    assert not rig.engine.spool_full(), "this disk has room (freed by hand): seen at once"
+    no_room = os.statvfs_result((4096, 4096, 1000, 0, 0, 1000, 10, 10, 0, 255))
+    monkeypatch.setattr(os, "statvfs", lambda path: no_room)
+    assert rig.engine.spool_full()
+    rig.clock.advance(16)
+    assert not rig.engine.spool_full(), "not found full again since: the next try says"
