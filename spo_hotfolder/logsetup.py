@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -128,7 +129,13 @@ def _say_on_stderr(stream: Any, event: str, message: str) -> None:
     err = sys.stderr
     if err is None or err is stream:
         return
-    line = {"level": "error", "logger": "spo_hotfolder", "event": event, "message": message}
+    line = {
+        "event": event,
+        "level": "error",
+        "logger": "spo_hotfolder",
+        "message": message,
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # (as structlog's TimeStamper)
+    }
     try:
         err.write(json.dumps(line, ensure_ascii=False) + "\n")
         err.flush()

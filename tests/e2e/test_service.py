@@ -1057,7 +1057,9 @@ def test_a_log_pipe_whose_reader_is_gone_costs_one_line_on_stderr_not_a_tracebac
     assert daemon.stop() == 0
     lines = daemon.log_text().splitlines()
     assert [json.loads(line)["event"] for line in lines] == ["log.output_failed"], lines
-    assert "BrokenPipeError" in json.loads(lines[0])["message"]
+    said = json.loads(lines[0])
+    assert "BrokenPipeError" in said["message"] and said["level"] == "error"
+    assert said["timestamp"].endswith("Z") and said["logger"] == "spo_hotfolder"
 
 
 def test_a_daemon_started_with_stdout_closed_logs_to_stderr(tmp_path: Path, daemons: list[Daemon]) -> None:
