@@ -12,28 +12,19 @@ import os
 import re
 import shutil
 import stat
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import iso, later
 from spo_hotfolder.digests import sha256_of
 from spo_hotfolder.engine.base import (
-    _ARTWORK_WORDS,
-    _STATUS_HEADER,
-    _STRAY_ANSWER,
-    ANSWERS_KEPT,
-    ANSWERS_TOGETHER_SECONDS,
     COPY_SUFFIX,
     ActionResult,
     _artwork_missing_failure,
-    _artwork_without_output,
-    _command_time,
-    _drop_name,
     _file_manager_litter,
     _file_token,
-    _owner,
-    _release_used,
     log,
 )
 from spo_hotfolder.engine.state import EngineState
@@ -58,9 +49,95 @@ from spo_hotfolder.operator import (
     pending_commands,
     refusal,
 )
-from spo_hotfolder.pdfreport import not_a_pdf
+from spo_hotfolder.pdfreport import (
+    not_a_pdf,
+)
 from spo_hotfolder.reports import WHAT_NOW
 from spo_hotfolder.status import JobStatus
+
+#: STATUS.txt's first line, "Job <id>  (order ...)": names the job a folder renamed by hand holds.
+_STATUS_HEADER = re.compile(r"^Job (\S+)  \(order ")
+#: The statuses that say what became of a job's artwork (the last before a release tells whether
+#: the release approved a made output).
+_ARTWORK_WORDS = frozenset(
+    {
+        JobStatus.OutputCreated,
+        JobStatus.ArtworkUploaded,
+        JobStatus.RecreationRequested,
+        JobStatus.OutputCreationFailed,
+        JobStatus.ValidationFailed,
+        JobStatus.OutputCreationStarted,
+    }
+)
+
+
+def _release_used(history: Sequence[Any], release: Any) -> bool:
+    """Whether a delivery (or a skip) came after ``release`` (a removed Blocked entry): it was
+    used, and what comes now is new work (a reprint), judged by its own rules."""
+    released_at = release.removed_at or ""
+    return any(
+        e.at > released_at and e.status in (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped) for e in history
+    )
+
+
+def _artwork_without_output(job: Job, history: Sequence[Any]) -> Any | None:
+    """In ``history`` (the job's, or the part of it up to some moment): the ArtworkUploaded entry of
+    new artwork that came after the job's output was last made and has no output yet, or None;
+    also None for a job in failed/ and one whose first output is not made (a release of those
+    approves in advance, as documented)."""
+    if job.stage is Stage.FAILED:
+        return None
+    made = [i for i, e in enumerate(history) if e.status is JobStatus.OutputCreated]
+    if not made:
+        return None
+    # (AwaitingData: a manifest sent again whose artwork is still on its way, audit AX 2)
+    new = [e for e in history[made[-1] + 1 :] if e.status in (JobStatus.ArtworkUploaded, JobStatus.AwaitingData)]
+    return new[-1] if new else None
+
+
+#: A CLI command's token: the nanosecond it was staged, and a random part.
+_COMMAND_TOKEN = re.compile(r"^(\d{19})-[0-9a-f]{12}$")
+
+
+def _command_time(token: str) -> str | None:
+    """When a CLI command was given (its token's time, as the history writes times), or None for
+    a drop file's token or an older CLI token."""
+    found = _COMMAND_TOKEN.match(token)
+    if found is None:
+        return None
+    return iso(datetime.fromtimestamp(int(found[1]) / 1e9, tz=UTC))
+
+
+#: An answer about a file in a job folder that is no drop file (_on_stray): its name.
+_STRAY_ANSWER = re.compile(r"^\S+  (.+?): not a drop file, left alone\. ")
+#: Operator answers given within this many seconds of each other are shown together in STATUS.txt
+#: (at most ANSWERS_KEPT of them): drop files that came together are often handled a round apart.
+ANSWERS_TOGETHER_SECONDS = 10.0
+ANSWERS_KEPT = 6
+
+
+def _drop_name(drop: Path) -> str:
+    """Who dropped ``drop``: its first line, else its owner (never through a symbolic link)."""
+    try:
+        with open(os.open(drop, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+            by = parse_drop(fh.read(65536)).by
+    except OSError:
+        by = None
+    return by or _owner(drop)
+
+
+def _owner(path: Path) -> str:
+    """Who dropped a file: its owner, when that is a person (Samba maps users), else 'operator'."""
+    try:
+        import pwd
+
+        uid = path.stat().st_uid
+        if uid in (0, os.getuid()):
+            return "operator"
+        return pwd.getpwuid(uid).pw_name
+    except (OSError, KeyError, ImportError):
+        return "operator"
+
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine

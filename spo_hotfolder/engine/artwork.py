@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,13 +20,9 @@ from spo_hotfolder.clock import iso, parse_iso
 from spo_hotfolder.engine.base import (
     SYMLINK_PROBLEM,
     UNWRITABLE_FIX,
-    WHOLE_AGAIN_SECONDS,
-    _failed_incomplete,
     _holds_files,
-    _near_miss,
     _near_misses,
     _rel_parts,
-    _whole_of,
     log,
 )
 from spo_hotfolder.engine.state import EngineState
@@ -43,10 +40,103 @@ from spo_hotfolder.manifest import (
     upload_suffix,
     upload_target,
 )
-from spo_hotfolder.operator import SYSTEM
+from spo_hotfolder.operator import (
+    SYSTEM,
+)
+from spo_hotfolder.pdfreport import (
+    LENGTH_SLACK,
+    declared_length,
+)
 from spo_hotfolder.reports import error_text
 from spo_hotfolder.stability import Signature, signature
 from spo_hotfolder.status import JobStatus
+
+#: How much of a file a failed job's incomplete artwork must share with a file that came again
+#: under its name for STATUS.txt to point to that file (_hint_whole_again): more than a PDF header.
+_WHOLE_AGAIN_MIN_BYTES = 1024
+#: The same for a linearized PDF, whose declared whole length must match too.
+_WHOLE_AGAIN_MIN_LINEARIZED = 256
+#: How long such a file lies in inbox/ unclaimed first (at least 5 x settle_seconds, at most half
+#: of artwork_timeout_seconds): a storefront sends artwork first and its manifest a moment later.
+WHOLE_AGAIN_SECONDS = 10.0
+
+
+def _failed_incomplete(job: Job, name: str) -> bool:
+    """Whether the job failed preflight because its artwork ``name`` is incomplete (cut off)."""
+    findings = (job.preflight or {}).get("findings") or []
+    return any(
+        isinstance(f, dict)
+        and f.get("check") == "incomplete"
+        and f.get("file") == name
+        and f.get("severity") == "error"
+        for f in findings
+    )
+
+
+def _written_length(path: Path) -> int:
+    """The bytes of ``path`` up to its last one that is not zero: a copy whose size was set first
+    (Windows Explorer) has zeros where its data did not come."""
+    try:
+        with open(path, "rb") as fh:
+            end = os.fstat(fh.fileno()).st_size
+            while end > 0:
+                start = max(0, end - (1 << 16))
+                fh.seek(start)
+                chunk = fh.read(end - start).rstrip(b"\x00")
+                if chunk:
+                    return start + len(chunk)
+                end = start
+    except OSError:
+        return 0
+    return 0
+
+
+def _recognisable(beginning: Path) -> tuple[int, int | None] | None:
+    """(bytes written, the whole file's declared length) of a failed job's incomplete artwork when
+    enough of it is there to know its whole file by: at least _WHOLE_AGAIN_MIN_BYTES, or, for a
+    linearized file (which declares its whole length), its first section (~0.5 KiB: cut at its
+    first %%EOF)."""
+    written = _written_length(beginning)
+    try:
+        with open(beginning, "rb") as fh:
+            declared = declared_length(fh.read(1024))
+    except OSError:
+        return None
+    minimum = _WHOLE_AGAIN_MIN_LINEARIZED if declared is not None else _WHOLE_AGAIN_MIN_BYTES
+    return (written, declared) if written >= minimum else None
+
+
+def _whole_of(path: Path, size: int, beginning: Path) -> bool:
+    """Whether ``path`` (``size`` bytes) is the whole of the file whose beginning ``beginning`` is:
+    it starts with all of its bytes that were written (_recognisable), is longer than them, and,
+    where the beginning declares the whole file's length (a linearized PDF), is that long."""
+    known = _recognisable(beginning)
+    if known is None or size <= known[0]:
+        return False
+    written, declared = known
+    if declared is not None and abs(declared - size) > LENGTH_SLACK:
+        return False  # not the file the beginning is of: another, or saved again since
+    try:
+        with open(beginning, "rb") as short, open(path, "rb") as whole:
+            left = written
+            while left > 0:
+                chunk = short.read(min(left, 1 << 20))
+                if not chunk or whole.read(len(chunk)) != chunk:
+                    return False
+                left -= len(chunk)
+    except OSError:
+        return False
+    return True
+
+
+def _near_miss(path: Path, names: Sequence[str] | None = None) -> tuple[str, str] | None:
+    """The file beside ``path`` whose name differs only in letter case or Unicode form (the "é" of
+    a Mac or an rsync from one is two characters: e + accent), and how it differs; None when there
+    is none, or several (card.pdf and CARD.pdf for Card.pdf: which one is meant is not guessed).
+    ``names``: as ``_near_misses``."""
+    near = _near_misses(path, names)
+    return near[0] if len(near) == 1 else None
+
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine

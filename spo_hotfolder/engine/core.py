@@ -27,10 +27,6 @@ from spo_hotfolder.engine.actions import EngineActions
 from spo_hotfolder.engine.artwork import EngineArtwork
 from spo_hotfolder.engine.base import (
     DISK_FULL_RETRY_SECONDS,
-    JOB_FOLDER_FILES,
-    REFUSED_KEPT,
-    SPOOL_ROOM_BYTES,
-    UNDECIDED_LOOK_SECONDS,
     Metrics,
     NoMetrics,
     PdfService,
@@ -55,11 +51,25 @@ from spo_hotfolder.manifest import (
     MANIFEST_SUFFIXES,
     UPLOAD_SUFFIXES,
 )
-from spo_hotfolder.operator import classify_drop
-from spo_hotfolder.pdfreport import describe_exception
+from spo_hotfolder.operator import (
+    classify_drop,
+)
+from spo_hotfolder.pdfreport import (
+    describe_exception,
+)
 from spo_hotfolder.reports import error_text
 from spo_hotfolder.shares import ShareGuard
 from spo_hotfolder.stability import FileStabilityTracker
+
+#: The files the daemon itself keeps at the top of a job folder (besides its manifest.*).
+JOB_FOLDER_FILES = frozenset({"STATUS.txt", "ERROR.txt"})
+#: How often the attempts whose rename into a hot folder is unconfirmed are looked at again.
+UNDECIDED_LOOK_SECONDS = 30.0
+#: Free space on the spool's disk below which one found full a moment ago is still said to be full.
+SPOOL_ROOM_BYTES = 1024 * 1024
+#: How many refused manifests, of at most how many bytes, are kept in memory to name the one an
+#: unclaimed file came with (_refused_naming).
+REFUSED_KEPT = 500
 
 
 class Engine(

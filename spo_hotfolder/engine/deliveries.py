@@ -33,7 +33,6 @@ from spo_hotfolder.engine.base import (
     PRESTAGE_MIN_BYTES,
     JobFailed,
     _file_sig,
-    _may_still_arrive,
     _Prestage,
     _same_file,
     log,
@@ -41,9 +40,22 @@ from spo_hotfolder.engine.base import (
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import into_history
 from spo_hotfolder.ledger import Job, Stage
-from spo_hotfolder.operator import SYSTEM
-from spo_hotfolder.pdfreport import ArtworkInput
+from spo_hotfolder.operator import (
+    SYSTEM,
+)
+from spo_hotfolder.pdfreport import (
+    ArtworkInput,
+)
 from spo_hotfolder.status import JobStatus
+
+
+def _may_still_arrive(final: str | Path, hot_folder: str) -> str:
+    """Said of a PDF whose rename into a hot folder was given up on before it returned."""
+    return (
+        f"{Path(final).name} may still arrive in hot folder {hot_folder} (the daemon records it as soon as it can "
+        "look there)"
+    )
+
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine

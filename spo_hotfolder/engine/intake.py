@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -21,23 +22,13 @@ from spo_hotfolder.clock import iso, later, parse_iso
 from spo_hotfolder.delivery import decide_blocking
 from spo_hotfolder.digests import identity
 from spo_hotfolder.engine.base import (
-    _REFUSAL_ERROR_ANY,
-    _REFUSAL_ERROR_WHOLE,
-    _REFUSAL_IDS,
-    _REFUSAL_TEMP,
     COPY_SUFFIX,
-    DROP_FIRST_SECONDS,
-    EARLY_CHECK_HOLD_SECONDS,
     HASH_AHEAD_MIN_BYTES,
-    REFUSAL_PREFIX,
-    REFUSED_KEPT_BYTES,
     SYMLINK_PROBLEM,
     EarlyCheckService,
     HashAheadService,
     _keep_newest,
-    _not_taken,
     _PdfCan,
-    _tree_signature,
     log,
 )
 from spo_hotfolder.engine.state import EngineState
@@ -83,6 +74,48 @@ from spo_hotfolder.reports import (
 )
 from spo_hotfolder.stability import Signature, signature
 from spo_hotfolder.status import JobStatus
+
+#: A check begun at intake (Engine._begin_early_check) whose job has not been processed after this
+#: long (its artwork changed, say) no longer keeps the next new job from having its own.
+EARLY_CHECK_HOLD_SECONDS = 2.0
+REFUSED_KEPT_BYTES = 64 * 1024
+#: The hidden name of a folder in failed/ being put together for a refused input (``<pid>-<n>.<name>``).
+REFUSAL_PREFIX = ".spo-hotfolder-refusal."
+_REFUSAL_IDS = itertools.count(1)
+#: A folder drop's ERROR.txt, written whole in its folder (an ignored name) before the folder moved.
+_REFUSAL_ERROR_WHOLE = re.compile(r"^\.spo-hotfolder-ERROR\.\d+\.tmp$")
+#: That ERROR.txt, or atomic_write's temp of it: ours by name, never a file of the folder's client.
+_REFUSAL_ERROR_ANY = re.compile(r"^\.\.?spo-hotfolder-ERROR\.\d+\.tmp(\.\d+\.tmp)?$")
+#: atomic_write's temp of a refusal's ERROR.txt or manifest copy: not the manifest (a refusal cut short).
+_REFUSAL_TEMP = re.compile(r"^\.(ERROR\.txt|.+\.(json|ya?ml))\.\d+\.tmp$", re.I)
+#: How long a manifest of a known job waits for an operator's drop file in the job's folder.
+DROP_FIRST_SECONDS = 60.0
+
+
+def _tree_signature(folder: Path, limit: int = 2_000) -> tuple[Any, ...]:
+    """What ``folder`` holds, at any depth (at most ``limit`` entries): names, sizes and
+    modification times, the folders' own too (unreadable: the error's number, tried as it is)."""
+    held: list[tuple[str, int, int]] = []
+    try:
+        for sub, dirs, files in os.walk(folder):
+            dirs.sort()
+            for name in [".", *sorted(files)]:
+                entry = f"{sub}/{name}"
+                st = os.lstat(entry)
+                held.append((entry, st.st_size, st.st_mtime_ns))
+                if len(held) >= limit:
+                    return tuple(held)
+    except OSError as exc:
+        return ("unreadable", exc.errno)
+    return tuple(held)
+
+
+def _not_taken(refused: Sequence[object], accepted: Sequence[str]) -> str:
+    """The title of a manifest's refused jobs' ERROR.txt (audit BA 8: "some jobs" of a one-job order)."""
+    if accepted:
+        return "some jobs were not taken." if len(refused) > 1 else "one job was not taken."
+    return "its job was not taken." if len(refused) == 1 else "its jobs were not taken."
+
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine

@@ -5,8 +5,10 @@ run on the engine's thread, ``self`` being the Engine."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -21,27 +23,114 @@ from spo_hotfolder.delivery import (
 )
 from spo_hotfolder.engine.base import (
     DISK_FULL_RETRY_SECONDS,
-    MANIFEST_FIRST_SECONDS,
-    PREFETCH_LOOKAHEAD,
     STATUS_FLUSH_SECONDS,
     SYMLINK_PROBLEM,
     JobFailed,
     _artwork_missing_failure,
-    _check_cut_short,
     _file_sig,
-    _fix_kind,
-    _preflight_fix,
-    _read_only,
     log,
 )
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import into_history
 from spo_hotfolder.ledger import Job, Stage, is_disk_full
-from spo_hotfolder.operator import SYSTEM
+from spo_hotfolder.operator import (
+    SYSTEM,
+)
 from spo_hotfolder.outputfile import OutputError, link_unchanged
-from spo_hotfolder.pdfreport import ArtworkInput
+from spo_hotfolder.pdfreport import (
+    TRIM_BEYOND_PAGE,
+    TRIM_OFF_PAGE,
+    ArtworkInput,
+    Finding,
+)
 from spo_hotfolder.pdfwork import CHECKER
 from spo_hotfolder.status import JobStatus
+
+#: While a queue of jobs runs, the worker checks the next job ahead: the first of this many queued
+#: after the current one that is waiting to be processed (the rest are being delivered, say).
+PREFETCH_LOOKAHEAD = 4
+#: How long a job about to be delivered waits at most for a manifest naming it that came while it
+#: was made (Engine._manifest_first): one that cannot be taken in that long does not hold it.
+MANIFEST_FIRST_SECONDS = 10.0
+#: The checks a product's expectations (products:) decide: a change of config can fix those.
+_EXPECTATION_CHECKS = frozenset({"pages", "trim", "bleed"})
+#: What the PDF worker says when a check did not finish (pdfwork.WorkerFailure, preflight's
+#: MemoryError): checking the same file again may do, unlike for a file that is damaged.
+_CUT_SHORT = ("did not finish within", "ran out of memory", "crashed")
+
+
+def _fix_kind(finding: Finding) -> str:
+    """The check a finding's fix is chosen by: a TrimBox off the page, or reaching beyond it, is a
+    broken PDF, which no product expectation in the config mends (audit BB 8)."""
+    if finding.check == "trim" and (TRIM_OFF_PAGE in finding.message or TRIM_BEYOND_PAGE in finding.message):
+        return "trimbox"
+    return finding.check
+
+
+def _check_cut_short(message: str) -> bool:
+    return any(words in message for words in _CUT_SHORT)
+
+
+def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool = False) -> str:
+    """ERROR.txt's "how to fix" for a failed preflight, for the checks that failed. ``several``:
+    the job has several artwork files (a replacement then names the one it replaces).
+    ``check_again``: a check did not finish (a time-out, memory, a killed worker): RETRY may do."""
+    if CHECKER in failed:
+        return (
+            "Nothing is known to be wrong with the PDF: the daemon could not run its PDF checker. Drop a file "
+            "named RETRY here to check the job again; if it fails this way again (or every job does), ask the "
+            "administrator to look at the daemon's log."
+        )
+    fix = "Put a corrected PDF into replace/"
+    if several:
+        fix += " (the same file name as the one in artwork/ it replaces)"
+    if failed == {"incomplete"}:
+        # (or the order again: a manifest for a failed job replaces its artwork, SPEC 5)
+        fix = (
+            "Put the whole PDF into replace/"
+            + (" (the same file name as the one in artwork/ it replaces)" if several else "")
+            + ", or send the order again, its manifest with the whole PDF, into inbox/"
+        )
+    elif failed == {"mixed_sizes"}:
+        # Not a product's expectation: validation.checks.mixed_sizes (a warning unless set to error).
+        fix += (
+            ", or, if pages of different sizes (or orientations) are wanted, set validation.checks.mixed_sizes to "
+            "warning in the config, reload it (systemctl reload spo-hotfolder, or SIGHUP), then drop RETRY here"
+        )
+    elif failed and failed <= _EXPECTATION_CHECKS | {"mixed_sizes"}:
+        fix += (
+            ", or change the product's expectations in the config (products:), reload it (systemctl reload "
+            "spo-hotfolder, or SIGHUP), then drop RETRY here"
+        )
+    elif "fonts" in failed and failed <= _EXPECTATION_CHECKS | {"fonts"}:
+        fix += (
+            " with its fonts embedded, or, if the printer has those fonts, set validation.checks.fonts to "
+            "warning in the config, reload it (systemctl reload spo-hotfolder, or SIGHUP), then drop RETRY here"
+        )
+    elif "encryption" in failed:
+        fix += " without a password (ask the customer for an unprotected file)"
+    elif failed == {"repaired"}:
+        fix += (
+            " (sent again, or saved again from its application); if the file is complete and only slightly "
+            "damaged, set validation.checks.repaired to warning in the config, reload it (SIGHUP), then drop RETRY "
+            "here (the output is then written anew from what could be read: check it)"
+        )
+    if check_again:
+        # A check that did not finish (a time-out, a killed PDF worker): checking it again may do.
+        # Not so for a file that could not be read (damaged, not a PDF): the same file fails the same way.
+        fix += ", or drop RETRY here to check it again"
+    return fix + ", or drop REJECT to stop the job."
+
+
+def _read_only(*paths: Path) -> None:
+    """Takes the write permission away from ``paths`` (best effort: a filesystem that refuses, e.g.
+    a share, leaves them as they are; the output's recorded signature still catches a change)."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_mode & 0o222:
+                path.chmod(stat.S_IMODE(st.st_mode) & ~0o222)
+
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine

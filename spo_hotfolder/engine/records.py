@@ -6,7 +6,9 @@ run on the engine's thread, ``self`` being the Engine."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +24,6 @@ from spo_hotfolder.digests import identity, sha256_of
 from spo_hotfolder.engine.base import (
     JobFailed,
     _file_manager_litter,
-    _replacements_named,
-    _snake,
     log,
 )
 from spo_hotfolder.engine.state import EngineState
@@ -46,6 +46,35 @@ from spo_hotfolder.reports import (
     status_text,
 )
 from spo_hotfolder.status import JobStatus
+
+_REPLACED = re.compile(r"(?P<old>.+) replaced by (?P<new>.+) \(sha256 [0-9a-f]+\)")
+
+
+def _replacements_named(job: Job, texts: list[str]) -> list[str]:
+    """For an ERROR.txt: which artwork named in ``texts`` is a replacement the operator put in
+    under another name (it keeps the name of the file it replaced), so that "artwork 'a.pdf' is
+    damaged" is not read as the old file's fault (audit, operator 6)."""
+    said: dict[str, str] = {}
+    for entry in job.whole_history() if job.history_complete else []:
+        if entry.status is JobStatus.ArtworkUploaded and not entry.removed_at:
+            match = _REPLACED.fullmatch(entry.detail)
+            if match and match["old"] != match["new"]:
+                said[match["old"]] = (
+                    f"{match['old']} is the replacement {match['new']} put in at {entry.at} (a replacement takes the "
+                    "name of the file it replaces)"
+                )
+    return [line for old, line in said.items() if any(f"'{old}'" in t or f" {old}" in t for t in texts)]
+
+
+@functools.cache
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine

@@ -13,15 +13,24 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.engine.base import (
-    RETENTION_SLICE_SECONDS,
-    _note_failure,
     log,
 )
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.ledger import Stage
-from spo_hotfolder.operator import SYSTEM
+from spo_hotfolder.operator import (
+    SYSTEM,
+)
 from spo_hotfolder.reports import human_days
 from spo_hotfolder.status import JobStatus
+
+
+def _note_failure(failures: list[str], _fn: object, path: str, exc: tuple[type, BaseException, object]) -> None:
+    failures.append(f"{path}: {exc[1]}")
+
+
+#: How long one retention run may purge before new work gets its turn (the rest follows at once).
+RETENTION_SLICE_SECONDS = 0.5
+
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine

@@ -6,6 +6,7 @@ run on the engine's thread, ``self`` being the Engine."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 import stat
@@ -17,15 +18,8 @@ from typing import TYPE_CHECKING
 from spo_hotfolder.clock import iso
 from spo_hotfolder.engine.base import (
     HASH_AHEAD_MIN_BYTES,
-    JOB_SUBFOLDERS,
-    MANIFEST_FAULTS,
-    NAME_ERRNOS,
-    _inbox_depth,
-    _is_folder,
-    _job_folder_depth,
     _keep_newest,
     _rel_parts,
-    _top_only,
     log,
 )
 from spo_hotfolder.engine.state import EngineState
@@ -44,9 +38,40 @@ from spo_hotfolder.manifest import (
     UPLOAD_SUFFIXES,
     upload_target,
 )
-from spo_hotfolder.operator import classify_drop
+from spo_hotfolder.operator import (
+    classify_drop,
+)
 from spo_hotfolder.reports import error_text
 from spo_hotfolder.stability import Signature, signature
+
+#: The folders the daemon keeps in a job's folder.
+JOB_SUBFOLDERS = frozenset({"artwork", "output", "history", "replace"})
+#: A manifest the daemon itself fails on (a fault of ours, not a problem it can name in the file)
+#: is tried this many times, then put into failed/ with an explanation instead of staying for good.
+MANIFEST_FAULTS = 3
+#: OSErrors that say a name is wrong (too long, not valid on that filesystem), not that the disk
+#: failed: the same on every try, so a manifest they stop counts them as faults.
+NAME_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL})
+
+
+def _inbox_depth(depth: int, name: str) -> bool:
+    return depth < 8
+
+
+def _job_folder_depth(depth: int, name: str) -> bool:
+    return depth == 0 or (depth == 1 and name == "replace")
+
+
+def _top_only(depth: int, name: str) -> bool:
+    return False
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine

@@ -264,7 +264,7 @@ def test_a_trimbox_off_the_page_is_a_trim_error(tmp_path: Path) -> None:
     [finding] = [f for f in run(path, spec=BC).findings if f.check != "pages"]  # with bleed: the same, not "no bleed"
     assert finding.check == "trim" and "its TrimBox lies outside the page" in finding.message
     assert [f.check for f in run(path, spec=None).findings] == ["trim"]  # whatever the product expects
-    from spo_hotfolder.engine.base import _fix_kind, _preflight_fix
+    from spo_hotfolder.engine.processing import _fix_kind, _preflight_fix
 
     assert "expectations" not in _preflight_fix({_fix_kind(f) for f in run(path, spec=a4).findings})
 
@@ -278,7 +278,7 @@ def test_a_trimbox_partly_off_the_page_is_measured_as_rips_cut_it(tmp_path: Path
     assert finding.message.startswith("pages 1-2: trim (its TrimBox) is 80.0 x 55.0 mm, product bc-85x55 expects")
     assert finding.message.endswith("(the part of its TrimBox on the page: the TrimBox reaches beyond the page)")
     # The fix is a corrected PDF, not the product's expectations in the config (audit BB 8).
-    from spo_hotfolder.engine.base import _fix_kind, _preflight_fix
+    from spo_hotfolder.engine.processing import _fix_kind, _preflight_fix
 
     fix = _preflight_fix({_fix_kind(finding)})
     assert fix == "Put a corrected PDF into replace/, or drop REJECT to stop the job."
@@ -1413,7 +1413,7 @@ def test_summary_is_one_bounded_line() -> None:
 
 def test_the_fix_in_error_txt_fits_the_checks_that_failed() -> None:
     """Only a failure of the product's expectations can be fixed by changing them in the config."""
-    from spo_hotfolder.engine.base import _preflight_fix
+    from spo_hotfolder.engine.processing import _preflight_fix
 
     assert "change the product's expectations" in _preflight_fix({"trim", "bleed"})
     for failed in ({"sha256"}, {"open"}, {"empty"}, {"trim", "open"}):
@@ -1426,7 +1426,7 @@ def test_the_fix_in_error_txt_fits_the_checks_that_failed() -> None:
 
 
 def test_mixed_sizes_alone_points_at_its_check_not_at_product_expectations() -> None:
-    from spo_hotfolder.engine.base import _preflight_fix
+    from spo_hotfolder.engine.processing import _preflight_fix
 
     fix = _preflight_fix({"mixed_sizes"})
     assert "validation.checks.mixed_sizes to warning" in fix and "expectations" not in fix
@@ -1441,7 +1441,7 @@ def test_mixed_sizes_alone_points_at_its_check_not_at_product_expectations() -> 
 
 
 def test_retry_is_offered_for_a_check_that_did_not_finish_only(tmp_path: Path) -> None:
-    from spo_hotfolder.engine.base import _check_cut_short
+    from spo_hotfolder.engine.processing import _check_cut_short
 
     damaged = tmp_path / "damaged.pdf"
     damaged.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Pages /Kids [5 0 R] >> endobj\ntrailer << >>\n%%EOF\n")
