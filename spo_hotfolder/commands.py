@@ -530,6 +530,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         recorded = _load_job(ledger, args.job)
         job = _where_it_is(recorded, config)
+        if job.folder != recorded.folder:
+            # Found moved: the daemon's commit (its status and its new folder) comes before the
+            # folder's move, so it may have come just after the read: read it again, once.
+            recorded = _load_job(ledger, args.job)
+            job = _where_it_is(recorded, config)
         artwork = ledger.artwork(job.job_id)
         waiting = pending_commands(config.paths.state / "commands", ledger, job.job_id)
         # STATUS.txt's answer to the last operator action (a command refused after the CLI stopped

@@ -36,7 +36,13 @@ def held(daemon: Daemon, job_id: str) -> dict:
         job = daemon.job(job_id)
         return job if job and job["folder"] == f"quarantine/{job_id}" else None
 
-    return wait_for(check, timeout=20, what=f"{job_id} in quarantine")
+    wait_for(check, timeout=20, what=f"{job_id} in quarantine")
+    # Read again: `show` reads the ledger, then looks where the folder is; a read that began just
+    # before the daemon's commit (which comes before the folder's move) found the folder moved and
+    # the history of a moment before.
+    job = daemon.job(job_id)
+    assert job is not None
+    return job
 
 
 def blocked_entry(job: dict) -> dict:

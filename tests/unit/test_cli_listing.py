@@ -641,3 +641,38 @@ def test_a_ledger_on_a_full_disk_is_not_called_damaged(monkeypatch: pytest.Monke
     monkeypatch.setitem(commands.COMMANDS, "jobs", damaged)
     assert cli.main(["-c", "/nonexistent.yaml", "jobs"]) == 1
     assert "it is damaged, empty or not a ledger" in capsys.readouterr().err
+
+
+def test_show_of_a_job_that_moved_just_after_its_read_reads_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`show` reads the ledger, then looks where the job's folder is. The daemon commits a job's new
+    status and folder before it moves the folder: a read just before that commit found the folder
+    moved (quarantine/) and the history of a moment before (no OutputCreated; e2e, loaded machine).
+    Found moved, the job is read again."""
+    import dataclasses
+
+    from spo_hotfolder import commands
+    from spo_hotfolder.cli import main
+
+    config = _ledger_with_three_jobs(tmp_path)
+    ledger = Ledger(tmp_path / "root" / "state" / "ledger.sqlite3")
+    ledger.add_status("2-1", JobStatus.OutputCreated, "system", "o.pdf (1 page)", T0)
+    ledger.close()
+    (tmp_path / "root" / "quarantine" / "2-1").mkdir(parents=True)
+    real = commands._load_job
+    reads: list[str] = []
+
+    def stale_first(ledger: Ledger, job_id: str) -> Any:
+        job = real(ledger, job_id)
+        reads.append(job_id)
+        if len(reads) > 1:
+            return job
+        # as read just before the daemon's commit: still in work/, its OutputCreated not there yet
+        return dataclasses.replace(job, folder="work/2-1", stage=Stage.PROCESS, history=job.history[:-1])
+
+    monkeypatch.setattr(commands, "_load_job", stale_first)
+    assert main(["-c", str(config), "show", "2-1", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["folder"] == "quarantine/2-1" and shown["status"] == "OutputCreated"
+    assert [e["status"] for e in shown["history"]][-1] == "OutputCreated" and len(reads) == 2
