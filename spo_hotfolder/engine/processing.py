@@ -230,6 +230,9 @@ class EngineProcessing(EngineState):
         job's turn is (it replaces the job's artwork and facts, or is filed as the same again), not
         refused after the delivery as "already delivered". The job waits a moment for it (True)."""
         self._meanwhile()  # (what came while the job was made: a manifest of a known job is noted)
+        if len(self._manifest_waiting) > 1_000:  # (noted for jobs that were never delivered: old ones go)
+            stale = self.clock.monotonic() - MANIFEST_FIRST_SECONDS
+            self._manifest_waiting = {j: w for j, w in self._manifest_waiting.items() if w[1] >= stale}
         waiting = self._manifest_waiting.get(job.job_id)
         if waiting is None:
             return False
