@@ -117,6 +117,22 @@ def _not_taken(refused: Sequence[object], accepted: Sequence[str]) -> str:
     return "its job was not taken." if len(refused) == 1 else "its jobs were not taken."
 
 
+def _new_manifest(source_name: str, job: Job, spec: JobSpec) -> str:
+    """ArtworkUploaded's detail for a job's new manifest, with what it changes of the job's product,
+    quantity and hot folder (audit Z: a second manifest listing an order's jobs in another order
+    turned job -1 from 100 cards into one poster, said only as "new manifest ...")."""
+    changes = [
+        f"{what} {old} -> {new}"
+        for what, old, new in (
+            ("product", job.product, spec.product),
+            ("quantity", job.quantity, spec.quantity),
+            ("hot_folder", job.hot_folder, spec.hot_folder),
+        )
+        if old != new
+    ]
+    return f"new manifest {source_name}" + (f" ({'; '.join(changes)})" if changes else "")
+
+
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
 
@@ -849,7 +865,7 @@ class EngineIntake(EngineState):
                 # by this manifest: RecreationRequested first, then the usual statuses (SPEC 5).
                 recreate=None
                 if reprint
-                else json.dumps({"by": SYSTEM, "detail": f"new manifest {source_name}", "uploaded": True}),
+                else json.dumps({"by": SYSTEM, "detail": _new_manifest(source_name, existing, spec), "uploaded": True}),
                 attempts=0,
                 next_attempt_at=None,
                 error=None,

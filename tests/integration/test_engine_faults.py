@@ -1766,7 +1766,8 @@ def test_a_second_manifest_of_the_order_that_came_while_its_job_was_made_is_take
     )
     assert rig.take_prints() == ["Z1_Z1-1_bc-85x55_x2.pdf"]
     uploaded = next(e for e in rig.job("Z1-1").history if e.status is JobStatus.ArtworkUploaded)
-    assert uploaded.detail.startswith("new manifest Z1-b.yaml")
+    # (what it changed, said: audit Z, a job turned from 100 cards into a poster said nothing of it)
+    assert uploaded.detail == "new manifest Z1-b.yaml (quantity 1 -> 2)"
     assert rig.statuses("Z1-1").count("InHotFolder") == 1
 
 
