@@ -216,7 +216,7 @@ def _serve(
         structlog.contextvars.clear_contextvars()
         files = _artwork_paths(args)
         if files:
-            structlog.contextvars.bind_contextvars(artwork=files)
+            structlog.contextvars.bind_contextvars(artwork=files, **_job_of(files))
         try:
             reply: tuple[str, Any] = ("ok", fn(*args))
         except MemoryError:
@@ -246,6 +246,14 @@ def _serve(
             # The daemon is gone (killed) or gave up on the call: nobody to answer. Exit quietly, not
             # with a plain-text traceback on the log's stream (every line there is one JSON object).
             os._exit(0)
+
+
+def _job_of(files: list[str]) -> dict[str, str]:
+    """``{"job_id": ...}`` for artwork files in one job's folder (``<job>/artwork/<name>``, where the
+    daemon checks and makes every job's files): pypdf's lines then carry the job's id, as the
+    daemon's own do (a log searched for a job finds them; audit Y)."""
+    jobs = {parent.parent.name for parent in (Path(f).parent for f in files) if parent.name == "artwork"}
+    return {"job_id": jobs.pop()} if len(jobs) == 1 else {}
 
 
 def _artwork_paths(args: tuple[Any, ...]) -> list[str]:

@@ -893,7 +893,9 @@ def test_every_output_line_is_json_including_library_warnings(tmp_path: Path, da
     deliver_a_card_pypdf_warns_about(daemon, "700")
     assert daemon.stop() == 0
     assert_all_json(daemon)
-    assert pypdf_lines(daemon.log_events())
+    lines = pypdf_lines(daemon.log_events())
+    # (with the job's id, as the daemon's own lines: a log searched for the job finds them; audit Y)
+    assert lines and all(line["job_id"] == "700-1" for line in lines), lines
     # The mending is a preflight warning too, logged at warning level with the job it belongs to.
     [warned] = [e for e in daemon.log_events() if e["event"] == "preflight.warnings"]
     assert warned["level"] == "warning" and warned["job_id"] == "700-1"
