@@ -55,7 +55,7 @@ from spo_hotfolder.reports import artwork_listing, printable
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
-    from spo_hotfolder.engine import ActionResult
+    from spo_hotfolder.engine import ActionResult, Engine
 
 COMMAND_WAIT_SECONDS = 30.0
 
@@ -765,9 +765,34 @@ def _run_offline(config: Config, ledger: Ledger, job_id: str, token: str) -> Act
             "running): the daemon reads what was dropped first when it starts; start it, then give this command "
             "again if it is still needed (or remove that file first)",
         )
+    unwritable = _offline_unwritable(engine, job_id, Action(str(ours.get("action"))))
+    if unwritable is not None:
+        # Not begun at all: the ledger is written before the folder moves, and a move this user may
+        # not make left the command recorded, said failed, and done at the daemon's start (audit N3 1).
+        _withdraw(engine.commands_dir(), token)
+        return ActionResult(
+            False,
+            f"with the daemon stopped, this command moves the job's folder itself, and this user may not write "
+            f"in {unwritable}/ (the daemon's own, as installed): start the daemon (it then does the command at "
+            "once), or give the command as the daemon's user; nothing was changed",
+        )
     result = engine.run_command(engine.commands_dir() / f"{token}.json")
     engine.flush_status()
     return result
+
+
+def _offline_unwritable(engine: Engine, job_id: str, action: Action) -> str | None:
+    """The spool folder (relative to the root) that an action done without the daemon moves the
+    job's folder out of or into and this user may not write, if any; None where the action is
+    refused anyway (its refusal says why) or every such folder is writable."""
+    job = engine.ledger.get_job(job_id)
+    if job is None or refusal(job, action) is not None:
+        return None
+    areas = [engine.job_dir(job).parent, engine.area("rejected" if action is Action.REJECT else "work")]
+    for area in areas:
+        if not os.access(area, os.W_OK | os.X_OK):
+            return engine.rel(area)
+    return None
 
 
 def _withdraw(commands: Path, token: str) -> None:

@@ -1074,3 +1074,42 @@ def test_a_daemon_started_with_stdout_closed_logs_to_stderr(tmp_path: Path, daem
     assert daemon.stop() == 0
     names = [json.loads(line)["event"] for line in daemon.log_text().splitlines()]
     assert {"daemon.started", "delivery.completed"} <= set(names) and names[-1] == "daemon.stopped", names
+
+
+def test_an_offline_command_this_user_cannot_carry_out_changes_nothing_and_says_so(daemons: list[Daemon]) -> None:
+    """Audit (2026-12-05 N3 1): with the daemon stopped, an operator in its group (work/ is the
+    daemon's own, 2755) ran `release`: the ledger recorded the release, the folder's move into
+    work/ failed, the command said "Permission denied" (exit 1), and the job printed at the next
+    start. A command this user cannot carry out now changes nothing, and says what to do."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run the command as another user")
+    base = Path(tempfile.mkdtemp(prefix="spo-op-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        config = write_config(base, blocking={"block_on_arrival": True})
+        config.chmod(0o644)
+        daemon = start_daemon(daemons, config)
+        job_id = drop_card(daemon, "801")
+        wait_for(lambda: (daemon.job(job_id) or {}).get("folder") == f"quarantine/{job_id}", what="held")
+        assert daemon.stop() == 0
+        root = base / "root"
+        for path in [root, *root.rglob("*")]:
+            if path != root / "work":
+                os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+        (root / "work").chmod(0o755)  # root's: the operator may not write there
+        before = daemon.job(job_id)
+        result = subprocess.run(
+            as_nobody(sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "release", job_id, "--by", "rita"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr
+        [line] = result.stderr.splitlines()
+        assert "this user may not write in work/" in line and "nothing was changed" in line, line
+        assert daemon.job(job_id) == before, "nothing recorded"
+        assert (root / "quarantine" / job_id).is_dir()
+        assert not list((root / "state" / "commands").glob("*.json")), "no command left for the daemon to do"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
