@@ -17,11 +17,12 @@ import stat
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from spo_hotfolder.cli import DEFAULT_CONFIG, PROG
-from spo_hotfolder.clock import SystemClock
+from spo_hotfolder.clock import SystemClock, iso
 from spo_hotfolder.config import (
     Config,
     ConfigError,
@@ -802,6 +803,20 @@ def _withdraw(commands: Path, token: str) -> None:
     shutil.rmtree(commands / f".{token}", ignore_errors=True)
 
 
+def _started_at() -> float:
+    """When this command was given: the process's start (the operator's Enter), as epoch seconds;
+    a `release` approves the output as it was then, not as it is when the command file is written,
+    0.2 s later or, on a loaded machine, a second (audit AA 1: new artwork that came in between was
+    approved). From /proc (10 ms steps); where that cannot be read, now."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # its start, in ticks since boot
+        running = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.time()
+    return time.time() - min(max(running, 0.0), 60.0)
+
+
 def _stage_command(config: Config, action: Action, job_id: str, by: str, note: str, file: Path | None) -> Path:
     """Writes a command file into state/commands/ (its name is its token) and returns its path;
     a replacement's file is copied beside it first, so the command never names a file that is
@@ -824,7 +839,14 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
             shutil.rmtree(copied, ignore_errors=True)  # no empty staging folder left (audit BV 5)
             raise
     token = f"{time.time_ns()}-{os.urandom(6).hex()}"  # nanoseconds first: the names sort in time
-    command: dict[str, Any] = {"action": action.value, "job_id": job_id, "by": by, "note": note, "token": token}
+    command: dict[str, Any] = {
+        "action": action.value,
+        "job_id": job_id,
+        "by": by,
+        "note": note,
+        "token": token,
+        "given_at": iso(datetime.fromtimestamp(_started_at(), tz=UTC)),
+    }
     if file is not None and copied is not None:
         staging = commands / f".{token}"
         os.replace(copied, staging)

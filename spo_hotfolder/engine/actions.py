@@ -393,12 +393,13 @@ class EngineActions(EngineState):
             note = str(command.get("note") or "")
             token = str(command["token"])
             file = Path(command["file"]) if command.get("file") else None
+            given_at = str(command["given_at"]) if command.get("given_at") else None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("command.unreadable", file=str(path), error=str(exc))
             with contextlib.suppress(OSError):
                 path.unlink()
             return None
-        result = self.apply(job_id, action, by=by, note=note, file=file, token=token)
+        result = self.apply(job_id, action, by=by, note=note, file=file, token=token, given_at=given_at)
         log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
         with contextlib.suppress(OSError):
             path.unlink()
@@ -418,8 +419,10 @@ class EngineActions(EngineState):
         file: Path | None = None,
         parsed: DropNote | None = None,
         token: str | None = None,
+        given_at: str | None = None,
     ) -> ActionResult:
-        """An operator action (drop file or CLI): checked against the job's state, then done or refused."""
+        """An operator action (drop file or CLI): checked against the job's state, then done or
+        refused. ``given_at``: when a CLI command was given (its process's start)."""
         by, note = clean_name(by) or "operator", clean_note(note)  # a CLI's --by/--note, as a drop file's
         now = self.clock.now()
         job = self.ledger.get_job(job_id)
@@ -456,7 +459,7 @@ class EngineActions(EngineState):
             if not matches and not self._artwork_changed_since_check(job):
                 reason = self._stale_release(parsed.artwork, current)
         if reason is None and action is Action.RELEASE and token is not None:
-            reason = self._release_given_before(job, token)
+            reason = self._release_given_before(job, given_at or _command_time(token))
         if reason is None and action is Action.RELEASE:
             reason = self._new_output_not_made(job)
         if reason is None and action is not Action.REJECT and job_dir is not None:
@@ -805,12 +808,12 @@ class EngineActions(EngineState):
             "open the new output in output/ once it is there (STATUS.txt says so), then release again"
         )
 
-    def _release_given_before(self: Engine, job: Job, token: str) -> str | None:
-        """Why a CLI ``release`` given (its command staged) before the job's current artwork came
-        is refused: it approves the output the operator saw then, not the one made since (a
-        `replace` given first and done after it was given; audit AG). None otherwise, and for a
-        drop file (its token says no time)."""
-        given = _command_time(token)
+    def _release_given_before(self: Engine, job: Job, given: str | None) -> str | None:
+        """Why a CLI ``release`` given (at ``given``: its process's start, or an older CLI's command
+        staged) before the job's current artwork came is refused: it approves the output the
+        operator saw then, not the one made since (a `replace` given first and done after it was
+        given; audit AG; new artwork that came while the command started, audit AA 1). None
+        otherwise, and for a drop file (no time)."""
         if given is None:
             return None
         changed = [e for e in job.history if e.status is JobStatus.ArtworkUploaded and e.at > given]

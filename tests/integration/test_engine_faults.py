@@ -5385,6 +5385,34 @@ def test_a_cli_release_given_before_new_artwork_came_is_refused(rig: Rig) -> Non
     assert r.take_prints() == ["AG_AG-1_bc-85x55_x1.pdf"]
 
 
+def test_a_cli_release_is_judged_by_when_it_was_typed_not_when_its_command_file_came(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit (2026-12-05 AA 1): `release` typed 0.1 s before the storefront's new manifest came
+    approved the new artwork (it printed): the command was judged by when its file reached
+    state/commands/, 0.2 s after it was typed, a second on a loaded machine. It is judged by when
+    it was given (its process's start, the command file's given_at)."""
+    from spo_hotfolder import commands
+
+    r = rig
+    job_id, _folder = _held(r, "AT")
+    typed = r.clock.now().timestamp() + 30  # typed, then new artwork came, then its file was written
+    r.clock.advance(60)
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    assert r.engine.apply(job_id, Action.REPLACE, by="alice", note="", file=r.tmp / "new.pdf").ok
+    r.clock.advance(30)
+    monkeypatch.setattr(commands, "_started_at", lambda: typed)
+    monkeypatch.setattr(commands.time, "time_ns", lambda: int(r.clock.now().timestamp() * 1e9))  # the token
+    staged = commands._stage_command(r.config, Action.RELEASE, job_id, "bob", "", None)
+    given = iso(datetime.fromtimestamp(typed, tz=UTC))
+    assert json.loads(staged.read_text())["given_at"] == given
+    result = r.engine.run_command(staged)
+    assert result is not None and not result.ok, result
+    assert f"it was given at {given} for the output before new artwork came" in result.message
+    r.run(until=_settled(r, job_id, 1), steps=10)
+    assert r.take_prints() == [] and r.job(job_id).blocked
+
+
 def test_an_offline_reject_is_not_held_back_by_an_earlier_command(rig: Rig) -> None:
     """Audit AG: with a release still waiting in state/commands/ (its daemon killed), `reject` was
     refused "start the daemon, it finishes that first", and starting it printed the job. A REJECT
