@@ -51,7 +51,7 @@ from spo_hotfolder.manifest import (
     several_manifests,
     several_manifests_problem,
 )
-from spo_hotfolder.operator import Action, pending_commands, pending_commands_by_job, refusal
+from spo_hotfolder.operator import Action, name_problem, pending_commands, pending_commands_by_job, refusal
 from spo_hotfolder.reports import artwork_listing, printable
 from spo_hotfolder.status import JobStatus
 
@@ -139,7 +139,11 @@ def fail(message: str) -> NoReturn:
 
 
 def operator_name(args: argparse.Namespace) -> str:
-    return str(args.by or os.environ.get("SUDO_USER") or os.environ.get("USER") or "operator")
+    if args.by:
+        return str(args.by)  # (checked as it was parsed: cli._operator)
+    user = os.environ.get("SUDO_USER") or os.environ.get("USER") or ""
+    # (a login named "system", or a name the history cannot show as it is: the default's default)
+    return user if user and name_problem(user) is None else "operator"
 
 
 # -- commands -----------------------------------------------------------------------------------

@@ -339,3 +339,18 @@ def test_status_txt_of_a_blocked_job_waiting_in_work_offers_release_in_advance_a
     assert "drop a file named RELEASE here" in " ".join(status_text(awaiting, extra).split())
     not_blocked = replace(future, history=(entry(1, JobStatus.Ordered), entry(3, JobStatus.FutureOrder)))
     assert "RELEASE" not in status_text(not_blocked, extra)
+
+
+def test_the_cli_default_operator_name_is_never_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--by` left out takes $SUDO_USER or $USER: a login named "system" would read as the daemon's
+    own entry, as `--by system` did (audit V 1); it is "operator" then."""
+    import argparse
+
+    from spo_hotfolder.commands import operator_name
+
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    monkeypatch.setenv("USER", "System")
+    assert operator_name(argparse.Namespace(by=None)) == "operator"
+    monkeypatch.setenv("USER", "rita")
+    assert operator_name(argparse.Namespace(by=None)) == "rita"
+    assert operator_name(argparse.Namespace(by="alice")) == "alice"
