@@ -176,9 +176,15 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         ]
     if job.stage is Stage.FAILED and job.status is JobStatus.CopyToHotFolderFailed:
         # The output is good; the hot folder was not: new artwork is not what it needs.
+        error = job.error or ""
         fix = (
             f"Have hot folder {target} added to the config again (and reloaded)"
             if extra.target_missing
+            # (a reprint's file, a file of the same name the printer has not taken: audit Z)
+            else f"Let the printer take the file of the same name waiting in hot folder {target}, or move it away"
+            if " is already waiting in hot folder " in error
+            else f"Move the folder of the same name out of hot folder {target}"
+            if "a folder named " in error and " is in hot folder " in error
             else "Fix the hot folder (is the share mounted, writable, with free space?)"
         )
         return [

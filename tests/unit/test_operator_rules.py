@@ -276,6 +276,21 @@ def test_status_txt_of_finished_and_failed_jobs_says_where_they_went_and_what_re
     )
     assert "its artwork is checked and the output made again first" in copy_failed
     assert "not made again" not in copy_failed
+    # (audit Z: a reprint whose file of the same name still waited got "is the share mounted?")
+    waiting = " ".join(
+        status_text(
+            replace(
+                BASE,
+                stage=Stage.FAILED,
+                error="copy into hot folder indigo failed after 5 attempts: a file named x.pdf is already waiting in "
+                "hot folder indigo (not yet taken by the printer), which is never overwritten",
+                history=(entry(1, JobStatus.CopyToHotFolderFailed),),
+            ),
+            extra,
+        ).split()
+    )
+    assert "Let the printer take the file of the same name waiting in hot folder indigo, or move it away" in waiting
+    assert "is the share mounted" not in waiting
 
 
 TEXTEDIT_RTF = rb"""{\rtf1\ansi\ansicpg1252\cocoartf2639
