@@ -231,15 +231,22 @@ class EngineIntake(EngineState):
                 plans.append((spec, existing))
         if self._drops_waiting_for([existing for _, existing in plans if existing is not None], path):
             return
-        if (
-            plans
-            and not refused
-            and all(self._same_again(spec, existing, data, base, manifest) for spec, existing in plans)
-        ):
+        same = [self._same_again(spec, existing, data, base, manifest) for spec, existing in plans]
+        if plans and not refused and all(same):
             if self._held_for_artwork(path, signature(st)):
                 return
             self._file_repeat(path, [existing for _, existing in plans if existing is not None], folder_manifest, data)
             return
+        if any(same):
+            # A new version of the order that changes some of its jobs: the others, of which it
+            # says the same and sends no artwork, are left as they are, not made to wait for
+            # artwork that is not coming (audit R2 3: every job of the order dropped its artwork).
+            log.info(
+                "manifest.jobs_unchanged",
+                manifest=self.rel(path),
+                jobs=[spec.job_id for (spec, _), kept in zip(plans, same, strict=True) if kept],
+            )
+            plans = [plan for plan, kept in zip(plans, same, strict=True) if not kept]
         manifest_name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
         if plans:
             try:

@@ -1805,6 +1805,34 @@ def test_files_a_taken_folder_drops_manifest_does_not_list_are_said_as_such(rig:
     ) == ["ERROR.txt", "notes.txt", "preview/thumb.jpg"]
 
 
+def test_a_new_version_of_an_order_changing_one_job_leaves_the_others_as_they_are(arrival_rig: Rig) -> None:
+    """Audit (2026-12-05 R2 3): a new version of a 3-job order changing job 3's quantity, with no
+    artwork (its jobs blocked, their outputs made), made every job drop its artwork into history/
+    and wait for artwork that was not coming. The jobs it says the same of are left as they are."""
+    r = arrival_rig
+    for name in ("a", "b", "c"):
+        make_pdf(r.inbox / f"{name}.pdf", pages=CARD)
+
+    def order(quantity: int) -> str:
+        jobs = "".join(
+            f"  - product: bc-85x55\n    quantity: {q}\n    artwork: [{name}.pdf]\n"
+            for name, q in (("a", 1), ("b", 2), ("c", quantity))
+        )
+        return f'order_id: "V3"\njobs:\n{jobs}'
+
+    (r.inbox / "V3.yaml").write_text(order(3))
+    held = lambda: all(r.stage(f"V3-{n}") is Stage.HELD for n in (1, 2, 3))  # noqa: E731
+    r.run(until=held, steps=20)
+    before = {n: r.statuses(f"V3-{n}") for n in (1, 2)}
+    (r.inbox / "V3-v2.yaml").write_text(order(30))
+    r.run(until=lambda: not (r.inbox / "V3-v2.yaml").exists(), steps=10)
+    for n in (1, 2):
+        assert r.statuses(f"V3-{n}") == before[n] and r.stage(f"V3-{n}") is Stage.HELD
+        assert list((r.root / "quarantine" / f"V3-{n}" / "artwork").iterdir()), "its artwork kept"
+    third = r.job("V3-3")
+    assert third.quantity == 30 and third.history[-1].detail == "new manifest V3-v2.yaml: waiting for c.pdf"
+
+
 def test_a_job_held_back_a_moment_is_woken_when_the_moment_ends(rig: Rig) -> None:
     """Audit (2026-12-05 K): a job held back to read its drop files first went on at the next
     heartbeat (5 s), not when its hold ended: the engine's wait counts the holds (expired ones go)."""
