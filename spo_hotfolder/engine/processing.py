@@ -208,7 +208,7 @@ class EngineProcessing(EngineState):
         folder = self.job_dir(job)
         if folder.parent != self.area("work"):
             return False
-        names = self._drop_files_in(folder) + [f"replace/{name}" for name in self._replacements_in(folder)]
+        names = self._drop_files_in(folder, replacements=True)
         if not names:
             self._work_drops_until.pop(job.job_id, None)
             return False

@@ -222,10 +222,10 @@ class EngineScans(EngineState):
         return True
 
     def _replacements_in(self: Engine, folder: Path) -> list[str]:
-        """The names of the files (regular files) in a job folder's replace/, uploads under way left out."""
+        """The names of the files (regular files) in a job folder's replace/, uploads under way left
+        out; the callers have seen that replace/ is a folder, not a link (whose files would be
+        another folder's)."""
         names: list[str] = []
-        if (folder / "replace").is_symlink():
-            return names  # (a link to another folder: its files are not this job's)
         with contextlib.suppress(OSError), os.scandir(folder / "replace") as entries:
             for entry in entries:
                 if self.uploading(entry.name):
@@ -235,15 +235,21 @@ class EngineScans(EngineState):
                         names.append(entry.name)
         return names
 
-    def _drop_files_in(self: Engine, folder: Path) -> list[str]:
-        """The names of the drop files (regular files) in a job's folder."""
+    def _drop_files_in(self: Engine, folder: Path, *, replacements: bool = False) -> list[str]:
+        """The names of the drop files (regular files) in a job's folder; ``replacements``: and of
+        the files in a replace/ folder there (``replace/<name>``), listed only where the folder's
+        own listing has one (a job in work/ has none, unless an operator made it)."""
         names = []
         with contextlib.suppress(OSError), os.scandir(folder) as entries:
             for entry in entries:
-                if classify_drop(entry.name) is None or self.ignored(entry.name):
-                    continue
                 with contextlib.suppress(OSError):
-                    if entry.is_file(follow_symlinks=False):
+                    if replacements and entry.name == "replace" and entry.is_dir(follow_symlinks=False):
+                        names += [f"replace/{name}" for name in self._replacements_in(folder)]
+                    elif (
+                        classify_drop(entry.name) is not None
+                        and not self.ignored(entry.name)
+                        and entry.is_file(follow_symlinks=False)
+                    ):
                         names.append(entry.name)
         return names
 
