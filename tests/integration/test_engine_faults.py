@@ -126,6 +126,12 @@ class Rig:
         if until is not None:
             raise AssertionError(f"not reached after {steps} steps: {until}")
 
+    def write_routes(self, routes: list[dict[str, Any]]) -> None:
+        """The config file with ``routes`` instead of its own (the engine reads it when given it)."""
+        data = yaml.safe_load(self.config_path.read_text())
+        data["routes"] = routes
+        self.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+
     def job(self, job_id: str) -> Any:
         job = self.ledger.get_job(job_id)
         assert job is not None
@@ -2591,9 +2597,7 @@ def test_a_skipped_job_whose_artwork_came_late_keeps_no_error(rig: Rig) -> None:
     without a hot folder (CopyToHotFolderSkipped): `show` still said "Problem: artwork missing" and
     its JSON kept the error; a delivered one lost it."""
     r = rig
-    data = yaml.safe_load(r.config_path.read_text())
-    data["routes"] = [{"to": "skip"}]
-    r.config_path.write_text(yaml.safe_dump(data))
+    r.write_routes([{"to": "skip"}])
     r.config = load_config(r.config_path)
     r.start()
     job_id = _failed_for_missing_artwork(r, "SK")
@@ -3594,11 +3598,8 @@ def test_a_refusal_is_still_in_status_txt_after_a_restart(rig: Rig) -> None:
 
 def _rerouted(r: Rig) -> Any:
     """The rig's config with bc-* routed to the other hot folder, 'large'."""
-    import yaml
 
-    data = yaml.safe_load(r.config_path.read_text())
-    data["routes"] = [{"when": {"product": "bc-*"}, "to": "large"}, {"to": "skip"}]
-    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r.write_routes([{"when": {"product": "bc-*"}, "to": "large"}, {"to": "skip"}])
     return load_config(r.config_path)
 
 
@@ -4208,9 +4209,7 @@ def test_a_reload_that_routes_a_waiting_job_nowhere_says_so(rig: Rig) -> None:
     r = rig
     job_id, folder = _held(r, "YS")
     assert r.job(job_id).route == "indigo"
-    data = yaml.safe_load(r.config_path.read_text())
-    data["routes"] = [{"to": "skip"}]
-    r.config_path.write_text(yaml.safe_dump(data))
+    r.write_routes([{"to": "skip"}])
     with capture_logs() as logs:
         r.engine.set_config(load_config(r.config_path))
         r.run(steps=1)
@@ -4239,9 +4238,7 @@ def test_routes_changed_while_the_daemon_was_stopped_are_said_at_its_start(rig: 
     r = rig
     job_id, folder = _held(r, "RT")
     assert r.job(job_id).route == "indigo"
-    data = yaml.safe_load(r.config_path.read_text())
-    data["routes"] = [{"to": "skip"}]
-    r.config_path.write_text(yaml.safe_dump(data))
+    r.write_routes([{"to": "skip"}])
     r.config = load_config(r.config_path)
     with capture_logs() as logs:
         r.start()  # a restart on the edited config
@@ -4308,9 +4305,7 @@ def test_a_reload_that_routes_a_job_waiting_for_its_artwork_elsewhere_rewrites_i
     r.engine.flush_status()
     status = r.root / "work" / "AR-1" / "STATUS.txt"
     assert "Goes to: hot folder indigo" in status.read_text()
-    data = yaml.safe_load(r.config_path.read_text())
-    data["routes"] = [{"to": "large"}]
-    r.config_path.write_text(yaml.safe_dump(data))
+    r.write_routes([{"to": "large"}])
     with capture_logs() as logs:
         r.engine.set_config(load_config(r.config_path))
         r.run(steps=1)
@@ -4331,9 +4326,7 @@ def test_a_reload_that_routes_a_job_waiting_to_retry_nowhere_says_it_ends_at_its
     job_id = r.order("YT")
     r.run(until=lambda: r.stage(job_id) is not None and "CopyToHotFolderFailed" in r.statuses(job_id), steps=10)
     assert r.stage(job_id) is Stage.RETRY
-    data = yaml.safe_load(r.config_path.read_text())
-    data["routes"] = [{"to": "skip"}]
-    r.config_path.write_text(yaml.safe_dump(data))
+    r.write_routes([{"to": "skip"}])
     with capture_logs() as logs:
         r.engine.set_config(load_config(r.config_path))
         r.run(steps=1)
@@ -4347,9 +4340,7 @@ def test_why_a_reload_routed_a_job_nowhere_is_said_after_a_restart_too(rig: Rig)
     crash) was skipped with the bare "route 1", unprinted without a word why."""
     r = rig
     job_id, folder = _held(r, "YR")
-    data = yaml.safe_load(r.config_path.read_text())
-    data["routes"] = [{"to": "skip"}]
-    r.config_path.write_text(yaml.safe_dump(data))
+    r.write_routes([{"to": "skip"}])
     r.config = load_config(r.config_path)
     r.engine.set_config(r.config)
     r.run(steps=1)
@@ -4368,9 +4359,7 @@ def test_a_rejected_jobs_reload_reason_does_not_follow_its_reprint(rig: Rig) -> 
     "(the config was changed: it was going to indigo)"."""
     r = rig
     job_id, folder = _held(r, "YJ")
-    data = yaml.safe_load(r.config_path.read_text())
-    data["routes"] = [{"to": "skip"}]
-    r.config_path.write_text(yaml.safe_dump(data))
+    r.write_routes([{"to": "skip"}])
     r.engine.set_config(load_config(r.config_path))
     r.run(steps=1)
     assert r.ledger.rerouted() == {job_id: "indigo"}
