@@ -205,8 +205,56 @@ def folder_access_notes(config: Config) -> list[str]:
 
 #: How the lock file names an offline operator command holding it (then its pid).
 OPERATOR_COMMAND = "operator-command"
+#: In state/: the temp folder of the running daemon's fork server (``sweep_left_temp_dir``).
+FORK_SERVER_TEMP_NAME = "fork-server-temp"
 #: How long a starting daemon waits for an offline operator command to finish (a replace copies a PDF).
 COMMAND_LOCK_WAIT_SECONDS = 30.0
+
+
+def _fork_server_temp_dir() -> str | None:
+    """The temp folder (``pymp-*``) in which ``multiprocessing`` put the fork server's socket."""
+    import multiprocessing.util
+
+    try:
+        return multiprocessing.util.get_temp_dir()
+    except OSError:
+        return None
+
+
+def sweep_left_temp_dir(record: Path) -> None:
+    """Removes the fork server's temp folder (``/tmp/pymp-*``) that the daemon before this one left
+    behind, named in ``record``, and names this one's there. ``multiprocessing`` removes it at a
+    normal exit only: a daemon killed with -9 (or crash-looping, without systemd's PrivateTmp=)
+    left one a start. Called with the instance lock held."""
+    try:
+        left: str | None = record.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        left = None
+    here = _fork_server_temp_dir()
+    if here is not None and here != left:
+        with contextlib.suppress(OSError):
+            record.write_text(f"{here}\n")
+    if left and left != here:
+        _remove_temp_dir(left)
+
+
+def _remove_temp_dir(path: str) -> None:
+    """Only a ``pymp-*`` folder of this user's holding nothing but ``listener-*`` sockets is
+    removed; anything else is left as it is."""
+    folder = Path(path)
+    try:
+        info = folder.lstat()
+        if not folder.name.startswith("pymp-") or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            return
+        entries = list(folder.iterdir())
+        if not all(e.name.startswith("listener-") and stat.S_ISSOCK(e.lstat().st_mode) for e in entries):
+            return
+        for entry in entries:
+            entry.unlink()
+        folder.rmdir()
+    except OSError:
+        return
+    log.debug("daemon.left_temp_dir_removed", path=path)
 
 
 class InstanceLock:
@@ -442,6 +490,7 @@ class Daemon:
                 f"another spo-hotfolder (pid {holder}) already runs on {config.paths.root} (lock {self.lock.path})"
             )
         self.lock.mark_daemon()
+        sweep_left_temp_dir(config.paths.state / FORK_SERVER_TEMP_NAME)
         self.folder_locks.acquire()
         from spo_hotfolder.pdfwork import PdfWorker
 

@@ -743,6 +743,24 @@ def test_a_start_on_a_new_ledger_beside_job_folders_says_the_ledger_was_lost(mak
     assert "put back the ledger from a backup" in event["reason"]
 
 
+def test_a_crashed_daemons_temp_folder_is_removed_at_the_next_start(tmp_path: Path) -> None:
+    """multiprocessing removes the fork server's /tmp/pymp-* folder at a normal exit only: each
+    kill -9 left one (a crash-looping daemon run without systemd's PrivateTmp=, hundreds)."""
+    temp = Path(tempfile.mkdtemp(prefix="spo-", dir="/tmp"))  # short: the socket's path has a limit
+    try:
+        daemon = Daemon(write_config(tmp_path), env={"TMPDIR": str(temp)})
+        daemon.start()
+        daemon.kill()
+        left = list(temp.glob("pymp-*"))
+        assert len(left) == 1
+        daemon.start()
+        assert not left[0].exists()
+        assert daemon.stop() == 0
+        assert list(temp.iterdir()) == []
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
 def test_health_after_a_crash(make_daemon) -> None:
     daemon = make_daemon()
     daemon.kill()  # SIGKILL: health.json stays behind, its pid is gone
