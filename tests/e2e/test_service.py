@@ -747,8 +747,8 @@ def test_a_crashed_daemons_temp_folder_is_removed_at_the_next_start(tmp_path: Pa
     """multiprocessing removes the fork server's /tmp/pymp-* folder at a normal exit only: each
     kill -9 left one (a crash-looping daemon run without systemd's PrivateTmp=, hundreds)."""
     temp = Path(tempfile.mkdtemp(prefix="spo-", dir="/tmp"))  # short: the socket's path has a limit
+    daemon = Daemon(write_config(tmp_path), env={"TMPDIR": str(temp)})
     try:
-        daemon = Daemon(write_config(tmp_path), env={"TMPDIR": str(temp)})
         daemon.start()
         daemon.kill()
         left = list(temp.glob("pymp-*"))
@@ -758,6 +758,7 @@ def test_a_crashed_daemons_temp_folder_is_removed_at_the_next_start(tmp_path: Pa
         assert daemon.stop() == 0
         assert list(temp.iterdir()) == []
     finally:
+        daemon.stop()
         shutil.rmtree(temp, ignore_errors=True)
 
 
