@@ -960,9 +960,11 @@ def cmd_route(args: argparse.Namespace) -> int:
         print(json.dumps(results, indent=2, ensure_ascii=False))
         return 0
     for r in results:
+        # SPEC 3's example line, then what its table says the line tells (the product, whether the
+        # job would be blocked) where the example does not show it (audit AD 1).
         line = f"{r['job_id']}: {r['hot_folder'] or 'skip'} ({r['reason']})"
-        if r["blocked"]:
-            line += f"; blocked: yes ({r['blocked_reason']})"
+        line += f"; blocked: yes ({r['blocked_reason']})" if r["blocked"] else "; blocked: no"
+        line += f"; product: {r['product']}"
         if r["known"]:
             line += f"; {r['known']}"
         print(line)

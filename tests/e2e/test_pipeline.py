@@ -266,9 +266,9 @@ def test_route_dry_run_of_a_manifest_file_and_of_a_folder_drop(tmp_path: Path) -
     )
     lines = run_cli(config, "route", str(order / "manifest.yaml"), check=True).stdout.splitlines()
     assert lines == [
-        "R1-1: indigo (route 1: product bc-*)",
-        "R1-2: large (route 2: product poster-*); blocked: yes (blocking.products: poster-*)",
-        "R1-3: skip (route 3)",
+        "R1-1: indigo (route 1: product bc-*); blocked: no; product: bc-85x55",
+        "R1-2: large (route 2: product poster-*); blocked: yes (blocking.products: poster-*); product: poster-a1",
+        "R1-3: skip (route 3); blocked: no; product: mug",
     ]
     from_folder = json.loads(run_cli(config, "route", str(order), "--json", check=True).stdout)
     assert [j["job_id"] for j in from_folder] == ["R1-1", "R1-2", "R1-3"]
