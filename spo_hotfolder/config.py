@@ -1548,8 +1548,11 @@ def _not_a_name(key: object) -> str:
     """Why a mapping key that YAML reads as no text (``yes:``, ``null:``, ``1.50:``) is refused."""
     if isinstance(key, bool):
         kind = f"the boolean {describe(key)} (yes, no, on, off, true and false are booleans in YAML)"
+        quoted = "'yes':"
     elif key is None:
         kind = "nothing (null, ~ or an empty key)"
+        quoted = "'null':"
     else:  # (a float: 1.50, which is 1.5)
         kind = f"the number {describe(key)}"
-    return f"this key is read as {kind}, not as a name; put it in quotes (e.g. 'yes':) if it is a name"
+        quoted = "'1.50':"
+    return f"this key is read as {kind}, not as a name; put it in quotes as written (e.g. {quoted}) if it is a name"

@@ -1500,11 +1500,11 @@ def test_a_key_yaml_reads_as_a_boolean_or_null_is_refused_in_words(tmp_path: Pat
     )
     assert errors == [
         f"{tmp_path / 'spo.yaml'}:3: null: this key is read as nothing (null, ~ or an empty key), not as a name; "
-        "put it in quotes (e.g. 'yes':) if it is a name",
+        "put it in quotes as written (e.g. 'null':) if it is a name",
         f"{tmp_path / 'spo.yaml'}:5: hot_folders.true: this key is read as the boolean true (yes, no, on, off, true "
-        "and false are booleans in YAML), not as a name; put it in quotes (e.g. 'yes':) if it is a name",
+        "and false are booleans in YAML), not as a name; put it in quotes as written (e.g. 'yes':) if it is a name",
         f"{tmp_path / 'spo.yaml'}:6: hot_folders.1.5: this key is read as the number 1.5, not as a name; put it in "
-        "quotes (e.g. 'yes':) if it is a name",
+        "quotes as written (e.g. '1.50':) if it is a name",
     ]
     config = load_config(write(tmp_path, with_root("hot_folders:\n  'yes': {path: /mnt/y}\n"), "quoted.yaml"))
     assert list(config.hot_folders) == ["yes"]
