@@ -70,6 +70,8 @@ class _Tracked:
     open_since: float | None = None  # first found held open for writing, unchanged since
     said_open: bool = False  # file.held_open logged for it
     first_seen: float = 0.0  # when the file was first seen (its upload began, as far as we know)
+    upload_sig: Signature | None = None  # its upload under a temporary name beside it, as last seen
+    upload_changed_at: float = 0.0  # when that upload was last seen to change
 
 
 class FileStabilityTracker:
@@ -241,6 +243,9 @@ class FileStabilityTracker:
                 tracked.hold_until = now + OPEN_RECHECK_SECONDS
                 continue
             if not _looks_complete(path, st):
+                if self._upload_going_on(path, tracked, now):
+                    tracked.hold_until = now + OPEN_RECHECK_SECONDS
+                    continue
                 due = tracked.changed_at + self.incomplete_pdf_seconds
                 if now < due:
                     tracked.hold_until = due
@@ -258,6 +263,24 @@ class FileStabilityTracker:
             del self._files[path]
         self._given_seen = {path: self._files.pop(path).first_seen for path, _sig in stable}
         return stable
+
+    def _upload_going_on(self, path: Path, tracked: _Tracked, now: float) -> bool:
+        """Whether ``path``, which looks cut off, is being uploaded again beside it under a
+        temporary name that changed within ``incomplete_pdf_seconds``: ``rsync --partial`` cut
+        off leaves the part under the final name, and the same rsync run again writes the whole
+        file into ``.x.pdf.Ab12Cd`` and renames that over it at its end (audit AB 1: the part was
+        taken meanwhile, and its job failed as damaged). An upload that stopped changing (a client
+        killed, its temporary file left) holds it no longer."""
+        beside = upload_beside(path)
+        if beside is None:
+            return False
+        try:
+            sig = signature(self._stat(path.parent / beside))
+        except OSError:
+            return False
+        if sig != tracked.upload_sig:
+            tracked.upload_sig, tracked.upload_changed_at = sig, now
+        return now - tracked.upload_changed_at < self.incomplete_pdf_seconds
 
     @staticmethod
     def _held_open(path: Path, seconds: float) -> None:

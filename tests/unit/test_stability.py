@@ -320,3 +320,37 @@ def test_an_empty_file_with_no_upload_beside_it_is_taken_after_the_longer_wait(t
     assert tracker.get_stable_files() == []
     clock.t += tracker.incomplete_pdf_seconds
     assert [p for p, _ in tracker.get_stable_files()] == [placeholder]
+
+
+@pytest.mark.parametrize("temp_name", [".a.pdf.gZIfxG", "a.pdf.filepart"])
+def test_a_cut_off_file_waits_while_its_upload_beside_it_goes_on(tmp_path: Path, temp_name: str) -> None:
+    """Audit AB 1: `rsync --partial` cut off leaves the part under the final name; the same rsync
+    run again a second later writes the whole file into .a.pdf.gZIfxG beside it and renames that
+    over a.pdf at its end. The part was taken after incomplete_pdf_seconds, while the upload went
+    on, and its job failed as damaged. It waits while that upload changes; one that has stopped
+    changing (an rsync killed, its temporary file left) holds it incomplete_pdf_seconds more only."""
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    part, upload = tmp_path / "a.pdf", tmp_path / temp_name
+    part.write_bytes(b"%PDF-1.7\n1 0 obj << >> endobj\n" + b"x" * 2000)  # no %%EOF: cut off
+    tracker.track(part)
+    upload.write_bytes(b"%PDF-1.7\n")
+    for grown in range(1, 31):  # 30 s of upload
+        clock.t += 1.0
+        upload.write_bytes(b"%PDF-1.7\n" + b"y" * 100 * grown)
+        assert tracker.get_stable_files() == [], f"held while the upload goes on ({grown} s)"
+    clock.t += tracker.incomplete_pdf_seconds - 0.5
+    assert tracker.get_stable_files() == [], "the upload just stopped changing"
+    clock.t += 1.0
+    assert [p for p, _ in tracker.get_stable_files()] == [part], "an upload that stopped: taken (and fails)"
+
+
+def test_a_cut_off_file_beside_another_files_upload_is_taken_after_the_longer_wait(tmp_path: Path) -> None:
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    part = tmp_path / "a.pdf"
+    part.write_bytes(b"%PDF-1.7\n1 0 obj << >> endobj\n")
+    (tmp_path / ".b.pdf.gZIfxG").write_bytes(b"another file's upload")
+    tracker.track(part)
+    clock.t += tracker.incomplete_pdf_seconds + 0.1
+    assert [p for p, _ in tracker.get_stable_files()] == [part]
