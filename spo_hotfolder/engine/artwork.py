@@ -863,7 +863,8 @@ class EngineArtwork(EngineState):
             elif path.name.lower().endswith(MANIFEST_SUFFIXES):
                 problems.append(
                     f"if {path.name} is the order's manifest: in a folder, a manifest must be named manifest.json, "
-                    f"manifest.yaml or manifest.yml; rename it (in inbox/{name.name}/) and put the folder back"
+                    f"manifest.yaml or manifest.yml; rename it (here, in {self.rel(target)}/) and put the folder back "
+                    "into inbox/"
                 )
         listing = "" if single else "Files: " + ", ".join(moved) + ". "
         before = ""

@@ -6776,3 +6776,19 @@ def test_a_spool_found_full_is_said_full_only_while_it_has_no_room(rig: Rig, mon
     assert rig.engine.spool_full()
     rig.clock.advance(16)
     assert not rig.engine.spool_full(), "not found full again since: the next try says"
+
+
+def test_a_folder_drops_misnamed_manifest_is_told_to_be_renamed_where_the_folder_is_now(rig: Rig) -> None:
+    """Audit AB (rough edge 3): a folder dropped with its manifest named order.yaml went to failed/
+    with "rename it (in inbox/misn/) and put the folder back": the folder was in failed/misn/."""
+    r = rig
+    (r.inbox / "misn").mkdir()
+    (r.inbox / "misn" / "order.yaml").write_text('order_id: "MS"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
+    make_pdf(r.inbox / "misn" / "a.pdf", pages=CARD)
+    r.run(until=lambda: (r.root / "failed" / "misn" / "ERROR.txt").is_file(), steps=20, dt=60)
+    error = (r.root / "failed" / "misn" / "ERROR.txt").read_text()
+    assert (
+        "if order.yaml is the order's manifest: in a folder, a manifest must be named manifest.json, manifest.yaml "
+        "or manifest.yml; rename it (here, in failed/misn/) and put the folder back into inbox/" in error
+    ), error
+    assert "in inbox/misn/" not in error
