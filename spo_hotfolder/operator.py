@@ -278,6 +278,14 @@ def _finished(job: Job) -> str:
     return "was already delivered"
 
 
+def _released_by(job: Job) -> str:
+    """ " (by alice)": who removed the job's newest Blocked entry, where its history was read."""
+    if not job.history_complete:
+        return ""
+    released = next((e for e in reversed(job.whole_history()) if e.status is JobStatus.Blocked and e.removed_at), None)
+    return f" (by {released.removed_by or 'an operator'})" if released is not None else ""
+
+
 def refusal(job: Job, action: Action) -> str | None:
     """Why ``action`` makes no sense for ``job`` now (plain words), or None when it is allowed."""
     stage = job.stage
@@ -301,7 +309,7 @@ def refusal(job: Job, action: Action) -> str | None:
             return f"job {job.job_id} was rejected; a rejected job cannot be released"
         if not job.blocked:
             if job.was_released:
-                return f"job {job.job_id} was already released (status {status}); nothing to release"
+                return f"job {job.job_id} was already released{_released_by(job)} (status {status}); nothing to release"
             return f"job {job.job_id} is not blocked (status {status}); nothing to release"
         # A blocked job in failed/ may be released too (SPEC 4: its Blocked entry stays active there,
         # and SPO removes a block whatever the job's status): it then goes straight on to delivery
@@ -321,9 +329,8 @@ def refusal(job: Job, action: Action) -> str | None:
                 "waits for a release, and can be rejected"
             )
         if job.history and job.was_released:
-            released = next(e for e in reversed(job.whole_history()) if e.status is JobStatus.Blocked and e.removed_at)
             return (
-                f"job {job.job_id} was released (by {released.removed_by or 'an operator'}) and is no longer blocked "
+                f"job {job.job_id} was released{_released_by(job)} and is no longer blocked "
                 f"(status {status}): it goes to its hot folder as soon as it is ready; only a blocked or failed job "
                 "can be rejected"
             )

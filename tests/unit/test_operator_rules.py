@@ -179,7 +179,9 @@ def test_a_held_blocked_job_allows_release_reject_replace_but_not_retry() -> Non
 
 def test_release_of_a_released_or_never_blocked_job_is_refused() -> None:
     released = replace(BASE, stage=Stage.DONE, history=(entry(1, JobStatus.Ordered), entry(2, JobStatus.Blocked, True)))
-    assert "already released" in (refusal(released, Action.RELEASE) or "")
+    assert "job 1-1 was already released (by alice) (status Ordered); nothing" in (
+        refusal(released, Action.RELEASE) or ""
+    )
     never = replace(BASE, stage=Stage.PROCESS, history=(entry(1, JobStatus.Ordered),))
     assert "is not blocked" in (refusal(never, Action.RELEASE) or "")
 
