@@ -812,7 +812,9 @@ class EngineArtwork(EngineState):
                 problems.append(
                     SYMLINK_PROBLEM.format(name=f"{moved[0]} (now in {self.rel(target)}/)") + " into inbox/"
                 )
+        named = False  # a job names a file of this name (said below)
         for path in paths:
+            said = len(problems)
             for job_id in self.ledger.rejected_waiting_for(path.name):
                 rejected = self.ledger.get_job(job_id, history=False)
                 problems.append(
@@ -848,6 +850,7 @@ class EngineArtwork(EngineState):
                         "case or Unicode form, as another file's did: which one is meant was not guessed. Put the "
                         f"right one into inbox/ again named {wanted.name!r}"
                     )
+            named = named or len(problems) > said
             stem, dot, ext = path.name.rpartition(".")
             if dot and ext.lower() == "txt" and stem.lower().endswith(MANIFEST_SUFFIXES):
                 problems.append(
@@ -866,6 +869,13 @@ class EngineArtwork(EngineState):
                     f"manifest.yaml or manifest.yml; rename it (here, in {self.rel(target)}/) and put the folder back "
                     "into inbox/"
                 )
+        if upload is None and named:
+            # A job names a file of this name (the problems after the first say which): not "no
+            # manifest referred to it" (audit AB: its ERROR.txt said both).
+            problems[0] = (
+                f"no manifest taken in after {'it' if single else 'them'} came claimed {'it' if single else 'them'} "
+                f"within {limit:g} seconds of arrival"
+            )
         listing = "" if single else "Files: " + ", ".join(moved) + ". "
         before = ""
         with contextlib.suppress(OSError):

@@ -6792,3 +6792,17 @@ def test_a_folder_drops_misnamed_manifest_is_told_to_be_renamed_where_the_folder
         "or manifest.yml; rename it (here, in failed/misn/) and put the folder back into inbox/" in error
     ), error
     assert "in inbox/misn/" not in error
+
+
+def test_an_unclaimed_file_named_as_a_jobs_artwork_is_not_said_to_be_named_by_no_manifest(rig: Rig) -> None:
+    """Audit AB (rough edge 2): a file of the name of a held job's artwork, put into inbox/ alone,
+    went to failed/ with an ERROR.txt that began "no manifest that the daemon took in referred to
+    it", and went on "job HN-1's artwork HN.pdf has this name"."""
+    r = rig
+    job_id, _ = _held(r, "HN")
+    make_pdf(r.inbox / "HN.pdf", pages=CARD)
+    r.run(until=lambda: (r.root / "failed" / "HN.pdf" / "ERROR.txt").is_file(), steps=20, dt=60)
+    error = (r.root / "failed" / "HN.pdf" / "ERROR.txt").read_text()
+    assert f"job {job_id}'s artwork HN.pdf has this name; that job waits in quarantine/{job_id}/" in error, error
+    assert "referred to" not in error
+    assert "no manifest taken in after it came claimed it within" in error
