@@ -223,24 +223,46 @@ def _fork_server_temp_dir() -> str | None:
 
 def sweep_left_temp_dir(record: Path) -> None:
     """Removes the fork server's temp folder (``/tmp/pymp-*``) that the daemon before this one left
-    behind, named in ``record``, and names this one's there. ``multiprocessing`` removes it at a
-    normal exit only: a daemon killed with -9 (or crash-looping, without systemd's PrivateTmp=)
-    left one a start. Called with the instance lock held."""
+    behind, named in ``record`` with that daemon's pid, and names this one's there.
+    ``multiprocessing`` removes it at a normal exit only: a daemon killed with -9 (or
+    crash-looping, without systemd's PrivateTmp=) left one a start. Called with the instance lock
+    held. A folder still in use is never removed: ``record`` may be a copy of another root's (a
+    backup, a root copied to try it out: audit AE 5), naming a daemon that runs."""
     try:
-        left: str | None = record.read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        left = None
+        pid_text, _, left = record.read_text().strip().partition(" ")
+        pid = int(pid_text)
+    except (OSError, UnicodeDecodeError, ValueError):
+        pid, left = None, ""
     here = _fork_server_temp_dir()
     if here is not None and here != left:
         with contextlib.suppress(OSError):
-            record.write_text(f"{here}\n")
-    if left and left != here:
+            record.write_text(f"{os.getpid()} {here}\n")
+    if pid is not None and left and left != here and not _alive(pid):
         _remove_temp_dir(left)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):
+        return True  # (another user's process: alive)
+    return True
+
+
+def _bound_unix_sockets() -> set[str]:
+    """The paths of the Unix sockets some process has open (``/proc/net/unix``)."""
+    try:
+        with open("/proc/net/unix", encoding="utf-8", errors="replace") as fh:
+            return {fields[7] for line in fh if len(fields := line.split()) >= 8}
+    except OSError:
+        return set()
+
+
 def _remove_temp_dir(path: str) -> None:
-    """Only a ``pymp-*`` folder of this user's holding nothing but ``listener-*`` sockets is
-    removed; anything else is left as it is."""
+    """Only a ``pymp-*`` folder of this user's holding nothing but ``listener-*`` sockets, none of
+    them open in any process, is removed; anything else is left as it is."""
     folder = Path(path)
     try:
         info = folder.lstat()
@@ -249,6 +271,8 @@ def _remove_temp_dir(path: str) -> None:
         entries = list(folder.iterdir())
         if not all(e.name.startswith("listener-") and stat.S_ISSOCK(e.lstat().st_mode) for e in entries):
             return
+        if _bound_unix_sockets() & {str(e) for e in entries}:
+            return  # a fork server still listens there
         for entry in entries:
             entry.unlink()
         folder.rmdir()

@@ -762,6 +762,29 @@ def test_a_crashed_daemons_temp_folder_is_removed_at_the_next_start(tmp_path: Pa
         shutil.rmtree(temp, ignore_errors=True)
 
 
+def test_a_daemon_on_a_copy_of_a_running_root_leaves_the_running_ones_temp_folder(tmp_path: Path) -> None:
+    """Audit AE 5: started on a copy of a running daemon's root (a backup tried out), a daemon
+    removed the temp folder the copied record named, the running daemon's: its PDF worker could
+    not be started again and every later job failed."""
+    temp = Path(tempfile.mkdtemp(prefix="spo-", dir="/tmp"))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    running = Daemon(write_config(tmp_path / "a"), env={"TMPDIR": str(temp)})
+    copy = Daemon(write_config(tmp_path / "b"), env={"TMPDIR": str(temp)})
+    try:
+        running.start()
+        [folder] = temp.glob("pymp-*")
+        (copy.root / "state").mkdir(parents=True)
+        shutil.copy2(running.root / "state" / "fork-server-temp", copy.root / "state" / "fork-server-temp")
+        copy.start()
+        assert copy.stop() == 0
+        assert folder.is_dir() and list(folder.glob("listener-*"))
+    finally:
+        copy.stop()
+        running.stop()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
 def test_health_after_a_crash(make_daemon) -> None:
     daemon = make_daemon()
     daemon.kill()  # SIGKILL: health.json stays behind, its pid is gone

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import multiprocessing.util
 import os
+import shutil
+import socket
 import stat
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 from spo_hotfolder.service import sweep_left_temp_dir
@@ -20,13 +25,52 @@ def left_dir(tmp_path: Path, name: str = "pymp-abc123", extra: str | None = None
     return folder
 
 
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def named(folder: Path, pid: int | None = None) -> str:
+    return f"{dead_pid() if pid is None else pid} {folder}\n"
+
+
+def this_one() -> str:
+    return f"{os.getpid()} {multiprocessing.util.get_temp_dir()}"
+
+
 def test_the_folder_a_killed_daemon_left_is_removed_and_this_one_named(tmp_path: Path) -> None:
     folder = left_dir(tmp_path)
     record = tmp_path / "fork-server-temp"
-    record.write_text(f"{folder}\n")
+    record.write_text(named(folder))
     sweep_left_temp_dir(record)
     assert not folder.exists()
-    assert record.read_text().strip() == multiprocessing.util.get_temp_dir()
+    assert record.read_text().strip() == this_one()
+
+
+def test_the_folder_of_a_daemon_that_runs_is_left(tmp_path: Path) -> None:
+    """Audit AE 5: a daemon started on a copy of a running root (a backup tried out) removed the
+    running daemon's folder, named in the copied record: its PDF worker could not be started again."""
+    folder = left_dir(tmp_path)
+    record = tmp_path / "fork-server-temp"
+    record.write_text(named(folder, pid=os.getppid()))  # a process that runs
+    sweep_left_temp_dir(record)
+    assert (folder / "listener-xyz").exists()
+
+
+def test_a_folder_whose_socket_a_process_listens_on_is_left(tmp_path: Path) -> None:
+    """Whatever the record's pid says (reused, or the record from another machine)."""
+    folder = Path(tempfile.mkdtemp(prefix="pymp-", dir="/tmp"))  # short: a socket's path has a limit
+    try:
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(str(folder / "listener-abc"))
+            listener.listen()
+            record = tmp_path / "fork-server-temp"
+            record.write_text(named(folder))
+            sweep_left_temp_dir(record)
+            assert (folder / "listener-abc").exists()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_folder_holding_anything_else_is_left(tmp_path: Path) -> None:
@@ -34,7 +78,7 @@ def test_a_folder_holding_anything_else_is_left(tmp_path: Path) -> None:
     other = left_dir(tmp_path, name="keep-me")
     for kept in (folder, other):
         record = tmp_path / "fork-server-temp"
-        record.write_text(f"{kept}\n")
+        record.write_text(named(kept))
         sweep_left_temp_dir(record)
         assert (kept / "listener-xyz").exists()
 
@@ -44,7 +88,7 @@ def test_a_link_to_such_a_folder_is_left(tmp_path: Path) -> None:
     link = tmp_path / "pymp-link"
     link.symlink_to(folder)
     record = tmp_path / "fork-server-temp"
-    record.write_text(f"{link}\n")
+    record.write_text(named(link))
     sweep_left_temp_dir(record)
     assert (folder / "listener-xyz").exists() and link.is_symlink()
 
@@ -52,7 +96,7 @@ def test_a_link_to_such_a_folder_is_left(tmp_path: Path) -> None:
 def test_no_record_or_a_gone_folder_is_nothing_to_do(tmp_path: Path) -> None:
     record = tmp_path / "fork-server-temp"
     sweep_left_temp_dir(record)  # the first start
-    assert record.read_text().strip() == multiprocessing.util.get_temp_dir()
-    record.write_text(f"{tmp_path / 'pymp-gone'}\n")  # removed at its daemon's normal exit
+    assert record.read_text().strip() == this_one()
+    record.write_text(named(tmp_path / "pymp-gone"))  # removed at its daemon's normal exit
     sweep_left_temp_dir(record)
-    assert record.read_text().strip() == multiprocessing.util.get_temp_dir()
+    assert record.read_text().strip() == this_one()
