@@ -23,6 +23,7 @@ from spo_hotfolder.delivery import (
     ticket_temp_path,
 )
 from spo_hotfolder.engine.base import (
+    JobFailed,
     _file_token,
     _holds_files,
     log,
@@ -69,7 +70,17 @@ class EngineRecovery(EngineState):
             for job_id in self.ledger.misplaced(stage, self.rel(self.area(STAGE_AREA[stage])) + "/")
         ]
         under_way = self.ledger.job_ids(active)
-        left = self._finished_but_under_way(set(under_way))
+        left, unknown = self._finished_but_under_way(set(under_way))
+        if unknown:
+            # (audit AE 4: jobs that came after the backup a ledger was put back from went unsaid)
+            log.error(
+                "recovery.job_folders_unknown",
+                job_folders=sorted(unknown)[:20],
+                count=len(unknown),
+                reason="job folders the ledger does not know (it is older than they are: put back from a backup?): "
+                "those jobs are not continued, and drop files in them are not acted on. To process one, put its "
+                "manifest and its artwork (the files in its artwork/ folder) into inbox/ again, then remove the folder",
+            )
         for job_id in dict.fromkeys([*under_way, *misplaced, *left]):
             job = self.ledger.get_job(job_id)
             if job is not None:
@@ -239,13 +250,15 @@ class EngineRecovery(EngineState):
             return
         self.ledger.delivery_state(delivery.id, "aborted", now)
 
-    def _finished_but_under_way(self: Engine, under_way: set[str]) -> list[str]:
+    def _finished_but_under_way(self: Engine, under_way: set[str]) -> tuple[list[str], list[str]]:
         """Delivered and rejected jobs whose folder is still in work/, quarantine/ or failed/: the
         folder moves before the commit that records the finished job's stage and new folder, but
         that rename is not synced (a power cut may forget it) and may fail. Those areas hold jobs
         under way (``under_way``, which reconcile checks anyway: not read again here) and refused
-        files' folders: a short listing."""
+        files' folders: a short listing. And (second) the job folders there (with a STATUS.txt) of
+        jobs the ledger does not know."""
         found: list[str] = []
+        unknown: list[str] = []
         for area in ("work", "quarantine", "failed"):
             try:
                 with os.scandir(self.area(area)) as entries:
@@ -258,7 +271,9 @@ class EngineRecovery(EngineState):
                 job = self.ledger.get_job(name, history=False)
                 if job is not None and job.stage in (Stage.DONE, Stage.REJECTED):
                     found.append(name)
-        return found
+                elif job is None and (self.area(area) / name / "STATUS.txt").is_file():
+                    unknown.append(f"{area}/{name}")
+        return found, unknown
 
     def _reconcile_job(self: Engine, job: Job, now: datetime) -> None:
         area = STAGE_AREA[job.stage]
@@ -282,6 +297,8 @@ class EngineRecovery(EngineState):
             self._reject_first_until[job.job_id] = self.clock.monotonic() + 60.0
             if self.rel(current) != job.folder:
                 self.ledger.update_job(job.job_id, now, folder=self.rel(current))  # where it is, meanwhile
+            return
+        if current != expected and job.stage not in TERMINAL and self._ledger_behind(job, current, now):
             return
         if current != expected:
             log.info("recovery.move", job_id=job.job_id, src=self.rel(current), dst=self.rel(expected))
@@ -311,6 +328,69 @@ class EngineRecovery(EngineState):
             (expected / "replace").mkdir(exist_ok=True)
             if not (expected / "STATUS.txt").exists():
                 self._write_status(job.job_id)
+
+    def _ledger_behind(self: Engine, job: Job, current: Path, now: datetime) -> bool:
+        """A job under way in the ledger whose folder is in done/ or rejected/, which the ledger has
+        never recorded it finished that way, and which no crash explains (a delivery published, a
+        skip said in its STATUS.txt, a REJECT not yet consumed): the ledger is older than the folders,
+        put back from a backup (audit AE 1, 2: moved back into quarantine/ or work/, a job delivered
+        since printed again, a rejected one printed at the next release). The job goes to failed/
+        saying so, and nothing is printed by itself. (A crash between a folder's move and its commit
+        leaves the history with the job's outcome, or the action that moves it still waiting.)"""
+        area = current.parent
+        ended: tuple[JobStatus, ...]
+        if area == self.area("done"):
+            was, ended = "done", (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped)
+            if self.ledger.published_delivery(job.job_id, job.generation) is not None or any(
+                d.job_id == job.job_id and d.state in ("written", "ticket") for d in self.ledger.open_deliveries()
+            ):
+                return False  # (a delivery its hot folder's files decide, once the folder is there)
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                if "\nStatus: CopyToHotFolderSkipped\n" in (current / "STATUS.txt").read_text("utf-8")[:2000]:
+                    return False  # skipped: the crash came before its commit (done again, nothing printed)
+        elif area == self.area("rejected"):
+            was, ended = "rejected", (JobStatus.Rejected,)
+            if self._reject_waiting(current) is not None or any(
+                str(command.get("action", "")).upper() == Action.REJECT.value
+                for command in self.pending_commands(job.job_id)
+            ):
+                return False
+        else:
+            return False
+        if any(entry.status in ended for entry in job.whole_history()):
+            return False  # finished once (a reprint since, its folder not moved yet)
+        status = job.status.value
+        log.error(
+            "recovery.ledger_behind",
+            job_id=job.job_id,
+            order_id=job.order_id,
+            folder=self.rel(current),
+            ledger_status=status,
+            reason=f"the job's folder is in {was}/, but the ledger has it at {status} and never recorded it "
+            f"{'delivered' if was == 'done' else 'rejected'}: the ledger is older than the job folders (put back "
+            "from a backup?); the job goes to failed/, and nothing is printed by itself",
+        )
+        self._fail(
+            job.job_id,
+            JobFailed(
+                JobStatus.CopyToHotFolderFailed if was == "done" else None,
+                f"its folder was in {was}/ ({'delivered or finished' if was == 'done' else 'rejected'} there), but "
+                f"the ledger had the job at {status}: the ledger is older than the job folders (put back from a "
+                "backup?), so what happened to this job since is not known to it",
+                [],
+                (
+                    "Look whether the printer received this job (its queue, the hot folder): if it did, drop a file "
+                    "named REJECT here to close the job without printing it again; if it did not, drop RETRY (and "
+                    "RELEASE, if it is blocked) and it is delivered."
+                    if was == "done"
+                    else "It was rejected after the ledger's last record: drop a file named REJECT here to close it "
+                    "again; to print it after all, drop RETRY (and RELEASE, if it is blocked)."
+                ),
+            ),
+            now,
+            status=JobStatus.CopyToHotFolderFailed if was == "done" else None,
+        )
+        return True
 
     def _tidy_job_folder(self: Engine, job: Job, now: datetime) -> None:
         """After a crash: our temp files in the job's folder go; so do drop files and replacements

@@ -768,3 +768,57 @@ def test_a_drop_file_put_into_output_or_artwork_is_answered_where_it_should_go(m
     os.replace(folder / "output" / "RELEASE.txt", folder / "RELEASE.txt")  # where it goes
     daemon.wait_status(job_id, "InHotFolder")
     assert "erin" in (daemon.root / "done" / job_id / "STATUS.txt").read_text()
+
+
+def _ledger_copy(daemon: Daemon, to: Path) -> None:
+    """A consistent copy of the ledger (SQLite's online backup), as a nightly backup takes it."""
+    import sqlite3
+
+    source = sqlite3.connect(daemon.root / "state" / "ledger.sqlite3")
+    target = sqlite3.connect(to)
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+
+
+def test_a_ledger_put_back_from_an_older_backup_prints_nothing_again(make_daemon, tmp_path: Path) -> None:
+    """Audit AE 1, 2: with the ledger put back from a backup taken while two jobs waited in
+    quarantine/, the daemon moved the one released since (delivered, in done/) back into
+    quarantine/, and the one rejected since back too: a release then printed them (the rejected
+    order too, the delivered one twice). A job's folder found finished (done/, rejected/) where the
+    ledger has never recorded it finished goes to failed/ saying so; nothing is printed by itself."""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    released, rejected = order(daemon, "LB1"), order(daemon, "LB2")
+    held(daemon, released)
+    held(daemon, rejected)
+    backup = tmp_path / "backup.sqlite3"
+    _ledger_copy(daemon, backup)
+    daemon.cli("release", released, "--by", "alice", check=True)
+    daemon.cli("reject", rejected, "--by", "bob", "--reason", "customer cancelled", check=True)
+    later = held(daemon, order(daemon, "LB3"))["job_id"]  # came after the backup
+    daemon.wait_status(released, "InHotFolder")
+    daemon.wait_status(rejected, "Rejected")
+    printed = daemon.root.parent / "hot" / "indigo" / "LB1_LB1-1_bc-85x55_x10.pdf"
+    assert printed.is_file()
+    printed.unlink()  # the printer took it
+    assert daemon.stop() == 0
+    ledger = daemon.root / "state" / "ledger.sqlite3"
+    for extra in ("-wal", "-shm"):
+        ledger.with_name(ledger.name + extra).unlink(missing_ok=True)
+    backup.replace(ledger)
+    daemon.start()
+    for job_id, was in ((released, "done"), (rejected, "rejected")):
+        job = wait_for(
+            lambda j=job_id: (found := daemon.job(j)) and found["folder"] == f"failed/{j}" and found,
+            timeout=20,
+            what=f"{job_id} in failed/",
+        )
+        error = (daemon.root / "failed" / job_id / "ERROR.txt").read_text()
+        assert f"its folder was in {was}/" in error and "backup" in error, error
+        assert job["blocked"] is True
+    assert not list(printed.parent.iterdir()), "nothing copied again"
+    events = [e for e in daemon.log_events() if e.get("event") == "recovery.ledger_behind"]
+    assert {e["job_id"] for e in events} == {released, rejected} and {e["level"] for e in events} == {"error"}
+    [unknown] = [e for e in daemon.log_events() if e.get("event") == "recovery.job_folders_unknown"]
+    assert unknown["job_folders"] == [f"quarantine/{later}"] and unknown["level"] == "error"
