@@ -208,7 +208,9 @@ class EngineIntake(EngineState):
         twins: dict[str, Delivery] = {}  # refused: the same reprint sent twice (the PDF it made waits)
         for spec in manifest.jobs:
             existing = self.ledger.get_job(spec.job_id, history=False)
-            if existing is None:
+            if existing is None and not manifest.reprint and (left := self._finished_unknown(spec.job_id)):
+                refused.append((spec, left))
+            elif existing is None:
                 plans.append((spec, None))
             elif existing.order_id != manifest.order_id:
                 # A job id names one job: another order's manifest never takes it over (its product,
@@ -770,6 +772,21 @@ class EngineIntake(EngineState):
             "answers; "
             + ("reject the job then, if it did not arrive" if action is Action.REJECT else "replace it then")
         )
+
+    def _finished_unknown(self: Engine, job_id: str) -> str | None:
+        """Why a job the ledger does not know is refused: its folder is in done/ or rejected/ (with
+        its STATUS.txt), finished by a ledger that is gone (put back from an older backup: audit AE
+        3, the order sent again printed a second time, its old folder moved aside)."""
+        for area in ("done", "rejected"):
+            folder = self.area(area) / job_id
+            if (folder / "STATUS.txt").is_file():
+                return (
+                    f"job {job_id} is not in the ledger, but its folder {self.rel(folder)}/ is there: the job was "
+                    f"{'delivered or finished' if area == 'done' else 'rejected'} before, and the ledger that "
+                    "recorded it is gone (put back from an older backup, or lost?); it is not delivered again "
+                    "(its STATUS.txt says how it ended): to print it again, send the manifest with reprint: true"
+                )
+        return None
 
     def _pdf_delivered(self: Engine, job: Job) -> bool:
         """The job's PDF is in a hot folder already, its ticket not (ticket: json failed): not

@@ -6806,3 +6806,22 @@ def test_an_unclaimed_file_named_as_a_jobs_artwork_is_not_said_to_be_named_by_no
     assert f"job {job_id}'s artwork HN.pdf has this name; that job waits in quarantine/{job_id}/" in error, error
     assert "referred to" not in error
     assert "no manifest taken in after it came claimed it within" in error
+
+
+def test_an_order_whose_finished_folder_a_lost_ledger_knew_is_not_printed_again(rig: Rig) -> None:
+    """Audit AE 3: with the ledger put back from a backup older than a delivery, the order sent
+    again was taken as new, its done/ folder moved aside, and it printed a second time. Refused as
+    for a delivered job; with reprint: true it prints, the old folder kept aside."""
+    r = rig
+    old = r.root / "done" / "AE3-1"
+    old.mkdir(parents=True)
+    (old / "STATUS.txt").write_text("Job AE3-1  (order AE3)\nStatus: InHotFolder\n")
+    r.order("AE3")
+    r.run(until=lambda: (r.root / "failed" / "AE3.yaml" / "ERROR.txt").is_file(), steps=10)
+    error = (r.root / "failed" / "AE3.yaml" / "ERROR.txt").read_text()
+    assert "job AE3-1 is not in the ledger, but its folder done/AE3-1/ is there" in error, error
+    assert r.ledger.get_job("AE3-1") is None and not list(r.hot.iterdir())
+    r.order("AE3", extra="reprint: true\n")
+    r.run(until=lambda: r.stage("AE3-1") is Stage.DONE, steps=20)
+    assert len(list(r.hot.iterdir())) == 1
+    assert [p.name for p in (r.root / "done").iterdir() if p.name.startswith("AE3-1.old-")]
