@@ -676,3 +676,15 @@ def test_show_of_a_job_that_moved_just_after_its_read_reads_it_again(
     shown = json.loads(capsys.readouterr().out)
     assert shown["folder"] == "quarantine/2-1" and shown["status"] == "OutputCreated"
     assert [e["status"] for e in shown["history"]][-1] == "OutputCreated" and len(reads) == 2
+
+
+def test_the_version_said_is_the_installed_ones() -> None:
+    """Audit AE: `--version` said 0.1.0 where pip had installed 0.1.1 (the version was written in
+    pyproject.toml and in the package): pyproject.toml takes the package's."""
+    import importlib.metadata
+
+    from spo_hotfolder import __version__
+
+    assert importlib.metadata.version("spo-hotfolder") == __version__
+    shown = subprocess.run([sys.executable, "-m", "spo_hotfolder.cli", "--version"], capture_output=True, text=True)
+    assert shown.stdout.strip() == f"spo-hotfolder {__version__}"
