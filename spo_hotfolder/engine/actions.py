@@ -114,6 +114,8 @@ _STRAY_ANSWER = re.compile(r"^\S+  (.+?): not a drop file, left alone\. ")
 #: (at most ANSWERS_KEPT of them): drop files that came together are often handled a round apart.
 ANSWERS_TOGETHER_SECONDS = 10.0
 ANSWERS_KEPT = 6
+#: How many jobs' "last action or notice" are kept at hand (the ledger has them all).
+CACHED_JOBS = 4096
 
 
 def _drop_name(drop: Path) -> str:
@@ -641,8 +643,10 @@ class EngineActions(EngineState):
                 earlier = [line for line in before.split("\n  ") if not self._stray_gone(job_id, line)]
                 text = "\n  ".join([*earlier[-(ANSWERS_KEPT - 1) :], text])
         if text:
+            if len(self._noted) >= CACHED_JOBS:  # (a long run: only the last few seconds' matter)
+                self._noted = {j: t for j, t in self._noted.items() if mono - t < ANSWERS_TOGETHER_SECONDS}
             self._noted[job_id] = mono
-        self._last_action[job_id] = text
+        self._cache_last_action(job_id, text)
         self.ledger.set_last_action(job_id, text)  # STATUS.txt says it after a restart too
 
     def _stray_gone(self: Engine, job_id: str, answer: str) -> bool:
@@ -657,8 +661,16 @@ class EngineActions(EngineState):
 
     def _last_action_of(self: Engine, job_id: str) -> str | None:
         if job_id not in self._last_action:
-            self._last_action[job_id] = self.ledger.last_action(job_id)
+            self._cache_last_action(job_id, self.ledger.last_action(job_id))
         return self._last_action[job_id]
+
+    def _cache_last_action(self: Engine, job_id: str, text: str | None) -> None:
+        """The ledger's "last action or notice" of a job, kept at hand (every job's STATUS.txt says
+        it); emptied when it holds CACHED_JOBS jobs, so that a long run's memory does not grow with
+        every job it ever had (audit AF 1)."""
+        if len(self._last_action) >= CACHED_JOBS and job_id not in self._last_action:
+            self._last_action.clear()
+        self._last_action[job_id] = text
 
     def _refused(
         self: Engine, job: Job, action: Action, by: str, reason: str, token: str | None, now: datetime

@@ -271,7 +271,7 @@ class EngineArtwork(EngineState):
                 if note not in lines:
                     continue
                 kept = "\n  ".join(line for line in lines if line != note)
-                self._last_action[job_id] = kept
+                self._cache_last_action(job_id, kept)
                 self.ledger.set_last_action(job_id, kept)
                 self._write_status(job_id)
 

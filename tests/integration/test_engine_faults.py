@@ -6825,3 +6825,19 @@ def test_an_order_whose_finished_folder_a_lost_ledger_knew_is_not_printed_again(
     r.run(until=lambda: r.stage("AE3-1") is Stage.DONE, steps=20)
     assert len(list(r.hot.iterdir())) == 1
     assert [p.name for p in (r.root / "done").iterdir() if p.name.startswith("AE3-1.old-")]
+
+
+def test_a_long_runs_cache_of_last_actions_stays_bounded(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit AF 1: the daemon's memory grew with every job it ever had; among what it kept, every
+    job's "last action or notice" (the ledger has them all). Emptied at CACHED_JOBS jobs, and what
+    STATUS.txt says stays what the ledger says."""
+    r = rig
+    monkeypatch.setattr(engine_module, "CACHED_JOBS", 3)
+    jobs = [r.order(f"LC{n}") for n in range(6)]
+    r.run(until=lambda: all(r.stage(j) is Stage.DONE for j in jobs), steps=20)
+    assert 0 < len(r.engine._last_action) <= 3
+    r.engine._note_action(jobs[0], "a notice for the first job")
+    for job_id in jobs[1:]:
+        r.engine._last_action_of(job_id)
+    assert len(r.engine._last_action) <= 3
+    assert r.engine._last_action_of(jobs[0]) == "a notice for the first job"
