@@ -80,7 +80,9 @@ if TYPE_CHECKING:
 class EngineScans(EngineState):
     """The Engine's methods for hints, rescans and stability (this module's docstring says what they do)."""
 
-    def _drain_hints(self: Engine) -> None:
+    def _drain_hints(self: Engine) -> list[Path]:
+        """The watcher's events since the last call, into the tracker; returns the files tracked."""
+        tracked: list[Path] = []
         with self._hint_lock:
             hints, self._hints = self._hints, {}
             moves, self._folder_moves = self._folder_moves, []
@@ -102,6 +104,8 @@ class EngineScans(EngineState):
                 self._note_upload(path, seen)  # x.pdf.filepart, which watch.ignore does not list (CC 4)
             began = self._upload_start(path) if kind == "data" else None
             self.tracker.track(path, activity=True, complete=moved_in, seen=seen, began=began)
+            tracked.append(path)
+        return tracked
 
     def _on_folder_moved(self: Engine, old: Path, new: Path) -> None:
         """A folder in the inbox renamed while jobs wait for artwork in it (audit E 3: an operator's
