@@ -44,7 +44,7 @@ from spo_hotfolder.config import (
 )
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write, on_read_only_mount
-from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME
+from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME, daemon_alive
 from spo_hotfolder.ledger import (
     Ledger,
     LedgerError,
@@ -237,18 +237,8 @@ def sweep_left_temp_dir(record: Path) -> None:
     if here is not None and here != left:
         with contextlib.suppress(OSError):
             record.write_text(f"{os.getpid()} {here}\n")
-    if pid is not None and left and left != here and not _alive(pid):
+    if pid is not None and left and left != here and not daemon_alive(pid):
         _remove_temp_dir(left)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (OSError, OverflowError, ValueError):
-        return True  # (another user's process: alive)
-    return True
 
 
 def _bound_unix_sockets() -> set[str]:

@@ -49,9 +49,7 @@ from spo_hotfolder.operator import (
     pending_commands,
     refusal,
 )
-from spo_hotfolder.pdfreport import (
-    not_a_pdf,
-)
+from spo_hotfolder.pdfreport import not_a_pdf
 from spo_hotfolder.reports import WHAT_NOW
 from spo_hotfolder.status import JobStatus
 

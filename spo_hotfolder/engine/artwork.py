@@ -40,9 +40,7 @@ from spo_hotfolder.manifest import (
     upload_suffix,
     upload_target,
 )
-from spo_hotfolder.operator import (
-    SYSTEM,
-)
+from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.pdfreport import (
     LENGTH_SLACK,
     declared_length,

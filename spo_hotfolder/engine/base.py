@@ -13,9 +13,7 @@ import structlog
 
 from spo_hotfolder.digests import Key as FileKey
 from spo_hotfolder.fsutil import name_key
-from spo_hotfolder.operator import (
-    Action,
-)
+from spo_hotfolder.operator import Action
 from spo_hotfolder.outputfile import OutputResult
 from spo_hotfolder.pdfreport import (
     ArtworkInput,

@@ -51,12 +51,8 @@ from spo_hotfolder.manifest import (
     MANIFEST_SUFFIXES,
     UPLOAD_SUFFIXES,
 )
-from spo_hotfolder.operator import (
-    classify_drop,
-)
-from spo_hotfolder.pdfreport import (
-    describe_exception,
-)
+from spo_hotfolder.operator import classify_drop
+from spo_hotfolder.pdfreport import describe_exception
 from spo_hotfolder.reports import error_text
 from spo_hotfolder.shares import ShareGuard
 from spo_hotfolder.stability import FileStabilityTracker

@@ -40,12 +40,8 @@ from spo_hotfolder.engine.base import (
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import into_history
 from spo_hotfolder.ledger import Job, Stage
-from spo_hotfolder.operator import (
-    SYSTEM,
-)
-from spo_hotfolder.pdfreport import (
-    ArtworkInput,
-)
+from spo_hotfolder.operator import SYSTEM
+from spo_hotfolder.pdfreport import ArtworkInput
 from spo_hotfolder.status import JobStatus
 
 

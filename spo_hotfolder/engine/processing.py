@@ -33,9 +33,7 @@ from spo_hotfolder.engine.base import (
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import into_history
 from spo_hotfolder.ledger import Job, Stage, is_disk_full
-from spo_hotfolder.operator import (
-    SYSTEM,
-)
+from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.outputfile import OutputError, link_unchanged
 from spo_hotfolder.pdfreport import (
     TRIM_BEYOND_PAGE,
@@ -44,6 +42,7 @@ from spo_hotfolder.pdfreport import (
     Finding,
 )
 from spo_hotfolder.pdfwork import CHECKER
+from spo_hotfolder.stability import Signature
 from spo_hotfolder.status import JobStatus
 
 #: While a queue of jobs runs, the worker checks the next job ahead: the first of this many queued
@@ -527,11 +526,15 @@ class EngineProcessing(EngineState):
             return
         came = [path for path in self._drain_hints() if self._classify(path)[0] == "manifest"]
         for path, sig in self.tracker.stable_among(came) if came else ():
-            self._new_only = True
-            try:
-                self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))
-            finally:
-                self._new_only = False
+            self._take_new_only(path, sig)
+
+    def _take_new_only(self: Engine, path: Path, sig: Signature) -> None:
+        """A stable manifest or artwork taken in while a job is made: only what a new job needs."""
+        self._new_only = True
+        try:
+            self._guard("file", str(path), lambda: self._on_stable(path, sig))
+        finally:
+            self._new_only = False
 
     def _meanwhile(self: Engine) -> None:
         """While the worker makes a big output (seconds, up to its time limit): new orders are taken
@@ -549,8 +552,4 @@ class EngineProcessing(EngineState):
             if kind not in ("manifest", "data"):
                 self.tracker.track(path, activity=False, complete=True)  # for the next step
                 continue
-            self._new_only = True
-            try:
-                self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))
-            finally:
-                self._new_only = False
+            self._take_new_only(path, sig)

@@ -370,26 +370,22 @@ class EngineRecovery(EngineState):
             f"{'delivered' if was == 'done' else 'rejected'}: the ledger is older than the job folders (put back "
             "from a backup?); the job goes to failed/, and nothing is printed by itself",
         )
-        self._fail(
-            job.job_id,
-            JobFailed(
-                JobStatus.CopyToHotFolderFailed if was == "done" else None,
-                f"its folder was in {was}/ ({'delivered or finished' if was == 'done' else 'rejected'} there), but "
-                f"the ledger had the job at {status}: the ledger is older than the job folders (put back from a "
-                "backup?), so what happened to this job since is not known to it",
-                [],
-                (
-                    "Look whether the printer received this job (its queue, the hot folder): if it did, drop a file "
-                    "named REJECT here to close the job without printing it again; if it did not, drop RETRY (and "
-                    "RELEASE, if it is blocked) and it is delivered."
-                    if was == "done"
-                    else "It was rejected after the ledger's last record: drop a file named REJECT here to close it "
-                    "again; to print it after all, drop RETRY (and RELEASE, if it is blocked)."
-                ),
+        failure = JobFailed(
+            JobStatus.CopyToHotFolderFailed if was == "done" else None,
+            f"its folder was in {was}/ ({'delivered or finished' if was == 'done' else 'rejected'} there), but "
+            f"the ledger had the job at {status}: the ledger is older than the job folders (put back from a "
+            "backup?), so what happened to this job since is not known to it",
+            [],
+            (
+                "Look whether the printer received this job (its queue, the hot folder): if it did, drop a file "
+                "named REJECT here to close the job without printing it again; if it did not, drop RETRY (and "
+                "RELEASE, if it is blocked) and it is delivered."
+                if was == "done"
+                else "It was rejected after the ledger's last record: drop a file named REJECT here to close it "
+                "again; to print it after all, drop RETRY (and RELEASE, if it is blocked)."
             ),
-            now,
-            status=JobStatus.CopyToHotFolderFailed if was == "done" else None,
         )
+        self._fail(job.job_id, failure, now, status=failure.status)
         return True
 
     def _tidy_job_folder(self: Engine, job: Job, now: datetime) -> None:

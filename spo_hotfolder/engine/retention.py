@@ -12,14 +12,10 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from spo_hotfolder.engine.base import (
-    log,
-)
+from spo_hotfolder.engine.base import log
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.ledger import Stage
-from spo_hotfolder.operator import (
-    SYSTEM,
-)
+from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.reports import human_days
 from spo_hotfolder.status import JobStatus
 

@@ -38,9 +38,7 @@ from spo_hotfolder.manifest import (
     UPLOAD_SUFFIXES,
     upload_target,
 )
-from spo_hotfolder.operator import (
-    classify_drop,
-)
+from spo_hotfolder.operator import classify_drop
 from spo_hotfolder.reports import error_text
 from spo_hotfolder.stability import Signature, signature
 

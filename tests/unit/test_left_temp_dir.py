@@ -53,8 +53,14 @@ def test_the_folder_of_a_daemon_that_runs_is_left(tmp_path: Path) -> None:
     running daemon's folder, named in the copied record: its PDF worker could not be started again."""
     folder = left_dir(tmp_path)
     record = tmp_path / "fork-server-temp"
-    record.write_text(named(folder, pid=os.getppid()))  # a process that runs
-    sweep_left_temp_dir(record)
+    # A daemon that runs (health.daemon_alive: a live pid whose command line is spo-hotfolder's).
+    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "spo-hotfolder", "run"])
+    try:
+        record.write_text(named(folder, pid=daemon.pid))
+        sweep_left_temp_dir(record)
+    finally:
+        daemon.kill()
+        daemon.wait()
     assert (folder / "listener-xyz").exists()
 
 
