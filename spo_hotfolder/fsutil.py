@@ -38,6 +38,18 @@ def on_read_only_mount(path: Path) -> bool:
     return False
 
 
+def proc_dir(pid: int) -> Path | None:
+    """``/proc/<pid>``, or None where ``/proc`` is not this process's pid namespace's (a sandbox
+    that made a pid namespace without mounting its own ``/proc``): there, ``/proc/<pid>`` is
+    another process's, and what it says must not be taken for ``pid``'s."""
+    try:
+        if str(Path("/proc/self").readlink()) != str(os.getpid()):
+            return None
+    except OSError:
+        return None
+    return Path(f"/proc/{pid}")
+
+
 def fsync_dir(path: Path) -> None:
     """fsync a directory so a rename in it is durable; unsupported on some shares (CIFS: EINVAL)."""
     try:

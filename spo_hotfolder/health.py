@@ -17,6 +17,7 @@ from typing import Any
 
 from spo_hotfolder.clock import parse_iso
 from spo_hotfolder.config import Config, PathsConfig
+from spo_hotfolder.fsutil import proc_dir
 from spo_hotfolder.ledger import LEDGER_NAME, Ledger, LedgerError
 
 LOCK_NAME = "daemon.lock"  # the instance lock's file in the state folder, holding the daemon's pid
@@ -34,10 +35,13 @@ def daemon_alive(pid: object) -> bool:
         return False
     except PermissionError:
         pass  # alive, another user's process: the daemon's account, seen from a monitoring account
+    proc = proc_dir(pid)
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if proc is None:
+            return True  # no /proc of ours to tell: trust the pid
+        cmdline = (proc / "cmdline").read_bytes()
     except OSError:
-        return True  # no /proc to tell: trust the pid
+        return True
     return b"spo-hotfolder" in cmdline or b"spo_hotfolder" in cmdline
 
 

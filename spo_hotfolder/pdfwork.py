@@ -29,6 +29,7 @@ import structlog
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.digests import AHEAD, Key, identity, sha256_of
+from spo_hotfolder.fsutil import proc_dir
 from spo_hotfolder.logsetup import PDF_READER_FLOOD, setup_worker_logging, worker_log_setting
 from spo_hotfolder.outputfile import OutputError, OutputResult
 from spo_hotfolder.pdfreport import ArtworkInput, Finding, PreflightReport, describe_exception
@@ -168,8 +169,11 @@ def _warm_up() -> int:
 
 
 def _rss_bytes(pid: int) -> int:
+    proc = proc_dir(pid)
+    if proc is None:
+        return 0  # not to be told: the worker is not recycled for its size
     try:
-        with open(f"/proc/{pid}/statm", "rb") as fh:
+        with open(proc / "statm", "rb") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0

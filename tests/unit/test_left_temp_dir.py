@@ -11,8 +11,12 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import pytest
+
+from spo_hotfolder.fsutil import proc_dir
 from spo_hotfolder.service import sweep_left_temp_dir
 
 
@@ -33,6 +37,13 @@ def dead_pid() -> int:
 
 def named(folder: Path, pid: int | None = None) -> str:
     return f"{dead_pid() if pid is None else pid} {folder}\n"
+
+
+def exec_done(pid: int) -> None:
+    """Popen returns while the child may still be in its exec, its /proc cmdline empty."""
+    proc, deadline = proc_dir(pid), time.monotonic() + 10
+    while proc is not None and not (proc / "cmdline").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def this_one() -> str:
@@ -56,6 +67,7 @@ def test_the_folder_of_a_daemon_that_runs_is_left(tmp_path: Path) -> None:
     # A daemon that runs (health.daemon_alive: a live pid whose command line is spo-hotfolder's).
     daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "spo-hotfolder", "run"])
     try:
+        exec_done(daemon.pid)
         record.write_text(named(folder, pid=daemon.pid))
         sweep_left_temp_dir(record)
     finally:
@@ -106,3 +118,25 @@ def test_no_record_or_a_gone_folder_is_nothing_to_do(tmp_path: Path) -> None:
     record.write_text(named(tmp_path / "pymp-gone"))  # removed at its daemon's normal exit
     sweep_left_temp_dir(record)
     assert record.read_text().strip() == this_one()
+
+
+def test_a_proc_of_another_pid_namespace_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sandbox that made a pid namespace without mounting its own /proc (CI's, stop 54): there,
+    /proc/<pid> is another process's. A live pid is then trusted, not taken for a reused one (the
+    running daemon's folder was removed), and the PDF worker is not recycled for another's size."""
+    from spo_hotfolder import health, pdfwork
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # not a daemon
+    try:
+        if proc_dir(os.getpid()) is not None:  # /proc is ours (a server's; this suite run outside a sandbox)
+            assert not health.daemon_alive(other.pid)  # its command line read: no daemon
+            assert pdfwork._rss_bytes(os.getpid()) > 0
+        real_pid = os.getpid()
+        monkeypatch.setattr(os, "getpid", lambda: real_pid + 1)  # /proc/self no longer names "us"
+        assert proc_dir(other.pid) is None
+        assert health.daemon_alive(other.pid)
+        assert pdfwork._rss_bytes(real_pid) == 0
+    finally:
+        other.kill()
+        other.wait()
+    assert not health.daemon_alive(other.pid)
