@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import parse_iso
+from spo_hotfolder.config import HotFolderConfig
 from spo_hotfolder.delivery import (
     DeliveryError,
     folder_id,
     is_our_temp,
     other_folder,
+    temp_path_for,
     ticket_temp_path,
 )
 from spo_hotfolder.engine.base import (
@@ -153,6 +155,12 @@ class EngineRecovery(EngineState):
         final = Path(delivery.final_path)
         job = self.ledger.get_job(delivery.job_id)
         hot = self.config.hot_folders.get(delivery.hot_folder)
+        if hot is not None:
+            placed = self._attempt_here(delivery, hot, temp, final)
+            if placed is None:
+                self._attempt_elsewhere(delivery, hot, job, now)
+                return
+            temp, final = placed
         share = (delivery.hot_folder, hot.path if hot is not None else final.parent)
 
         def look() -> tuple[bool, bool, str]:
@@ -201,24 +209,14 @@ class EngineRecovery(EngineState):
             return
         if delivery.state == "written" and other_folder(delivery.temp_folder, folder):
             # (audit F1) The temp file is gone with the folder it was written in: that folder was
-            # removed and another made in its place (or another one mounted there) since. Whether
-            # the rename happened before cannot be told: neither printed again nor said delivered.
-            self.ledger.delivery_state(delivery.id, "aborted", now)
-            log.warning("recovery.delivery_unknown", job_id=delivery.job_id, file=str(final), folder=str(temp.parent))
-            if job is not None and job.stage not in TERMINAL:  # (also between attempts: never copied again unasked)
-                self._delivery_failed(
-                    job,
-                    delivery.hot_folder,
-                    DeliveryError(
-                        f"whether {final.name} arrived in hot folder {delivery.hot_folder} cannot be told: the daemon "
-                        f"stopped before it knew that its rename happened, and the folder of its temporary copy "
-                        f"({temp.parent}) was removed and made again (or another one mounted there) since",
-                        transient=False,
-                    ),
-                    fix=f"Look whether the printer received {final.name} (its queue, or the hot folder): if it did "
-                    "not, drop a file named RETRY here and it is copied again; if it did, drop REJECT to close the "
-                    "job without a second copy.",
-                )
+            # removed and another made in its place (or another one mounted there) since.
+            self._attempt_unknown(
+                delivery,
+                job,
+                now,
+                f"the daemon stopped before it knew that its rename happened, and the folder of its temporary "
+                f"copy ({temp.parent}) was removed and made again (or another one mounted there) since",
+            )
             return
         if delivery.state == "written" and job is not None:
             # The temp file was complete (its folder entry durable) and is gone: only our rename
@@ -249,6 +247,92 @@ class EngineRecovery(EngineState):
                 self.ledger.delivery_state(delivery.id, "published", now)
             return
         self.ledger.delivery_state(delivery.id, "aborted", now)
+
+    def _attempt_here(
+        self: Engine, delivery: Any, hot: HotFolderConfig, temp: Path, final: Path
+    ) -> tuple[Path, Path] | None:
+        """The attempt's temp file and final name as this config has them. The journal's, where they
+        are in the hot folder's folders (its path, its staging folder); the same names in the folders
+        the config names now where the folders were moved since (renamed while the daemon was
+        stopped, the config edited to match: audit AE 6, the daemon's own temp file then taken for
+        another sender's); None where the attempt was made in folders this hot folder does not have
+        now (the config names others, or this is a daemon on a copy of another root: never touched,
+        audit AE 7)."""
+        if temp.parent in (hot.path, hot.staging) and final.parent == hot.path:
+            return temp, final
+        here = (temp_path_for(hot, final.name), hot.path / final.name)
+        if delivery.state == "intent":
+            # Cut short while copying (the rename comes after "written"): moved, its folder is gone.
+            share = (delivery.hot_folder, temp.parent)
+            there = self.shares.call(share, f"a look for {temp.parent}", lambda: os.path.lexists(temp.parent))
+            return None if there else here
+
+        # Written: the folder it was written in (its identity journalled) is the one configured now?
+        def look() -> str:
+            try:
+                return folder_id(os.stat(here[0].parent))
+            except OSError:
+                return ""
+
+        now_id = self.shares.call(hot, f"a look at {here[0].parent}", look)
+        if delivery.temp_folder and now_id and not other_folder(delivery.temp_folder, now_id):
+            return here
+        return None
+
+    def _attempt_elsewhere(self: Engine, delivery: Any, hot: HotFolderConfig, job: Job | None, now: datetime) -> None:
+        """An attempt cut short in a folder hot folder ``hot`` does not have now (``_attempt_here``):
+        nothing there is touched; what the journal alone tells is recorded."""
+        temp, final = Path(delivery.temp_path), Path(delivery.final_path)
+        where = f"{temp.parent}, which is not hot folder {hot.name}'s folder in the config now ({hot.path})"
+        if delivery.state == "intent":
+            # Never renamed: the job copies again into the hot folder configured now.
+            self.ledger.delivery_state(delivery.id, "aborted", now)
+            log.warning(
+                "recovery.delivery_elsewhere",
+                job_id=delivery.job_id,
+                temp=str(temp),
+                reason=f"a copy cut short in {where}: its temporary file, if any, is left there",
+            )
+            return
+        if delivery.state == "ticket":
+            # The PDF was renamed in (a job ticket is written after it): delivered; its ticket is not
+            # written into a folder this config does not name.
+            log.warning(
+                "recovery.delivery_elsewhere",
+                job_id=delivery.job_id,
+                file=str(final),
+                reason=f"delivered into {where}; its job ticket was not written",
+            )
+            if job is not None and (not job.delivered() or job.stage is not Stage.DONE):
+                self._delivered(job, delivery.hot_folder, final, delivery.id, ticket_published=True)
+            else:
+                self.ledger.delivery_state(delivery.id, "published", now)
+            return
+        self._attempt_unknown(
+            delivery,
+            job,
+            now,
+            f"the daemon stopped before it knew that its rename happened, in {where}",
+        )
+
+    def _attempt_unknown(self: Engine, delivery: Any, job: Job | None, now: datetime, why: str) -> None:
+        """Whether the attempt's rename happened cannot be told (``why``): neither printed again nor
+        said delivered; the job goes to failed/ saying so."""
+        final = Path(delivery.final_path)
+        self.ledger.delivery_state(delivery.id, "aborted", now)
+        log.warning("recovery.delivery_unknown", job_id=delivery.job_id, file=str(final), reason=why)
+        if job is not None and job.stage not in TERMINAL:  # (also between attempts: never copied again unasked)
+            self._delivery_failed(
+                job,
+                delivery.hot_folder,
+                DeliveryError(
+                    f"whether {final.name} arrived in hot folder {delivery.hot_folder} cannot be told: {why}",
+                    transient=False,
+                ),
+                fix=f"Look whether the printer received {final.name} (its queue, or the hot folder): if it did "
+                "not, drop a file named RETRY here and it is copied again; if it did, drop REJECT to close the "
+                "job without a second copy.",
+            )
 
     def _finished_but_under_way(self: Engine, under_way: set[str]) -> tuple[list[str], list[str]]:
         """Delivered and rejected jobs whose folder is still in work/, quarantine/ or failed/: the

@@ -330,6 +330,72 @@ def test_a_crash_before_the_rename_then_a_new_hot_folder_is_not_taken_as_deliver
     assert rig.statuses(job_id).count("InHotFolder") == 1
 
 
+def _repoint(r: Rig, path: Path) -> None:
+    """Hot folder indigo's path edited in the config while the daemon was stopped."""
+    data = yaml.safe_load(r.config_path.read_text())
+    data["hot_folders"]["indigo"]["path"] = str(path)
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r.config = load_config(r.config_path)
+    r.hot = path
+
+
+@pytest.mark.parametrize(
+    ("crash", "copies"),
+    [("in the middle of the copy", 1), ("after 'written', before the rename", 1), ("after the rename", 0)],
+)
+def test_a_hot_folder_moved_after_a_crash_is_followed_to_its_new_path(rig: Rig, crash: str, copies: int) -> None:
+    """Audit AE 6: killed during a delivery, then the hot folder renamed and its path edited in the
+    config to match: the journal named the old path, the daemon's own temp file in the moved folder
+    was taken for another sender's upload (five failed attempts, the file left there), or the
+    attempt stayed undecided. The moved folder is known by its identity: the attempt is decided
+    there, and the job printed exactly once."""
+    job_id = rig.order("MV")
+    life_until_killed(rig, CRASH_POINTS[crash])
+    moved = rig.hot.with_name("indigo-new")
+    rig.hot.rename(moved)
+    _repoint(rig, moved)
+    rig.start()
+    rig.run(until=done(rig, job_id), steps=15)
+    assert rig.take_prints() == ["MV_MV-1_bc-85x55_x1.pdf"]
+    assert rig.temps() == [] and rig.ledger.open_deliveries() == []
+    assert rig.statuses(job_id).count("InHotFolder") == 1
+    with contextlib.closing(sqlite3.connect(rig.config.paths.state / "ledger.sqlite3")) as db:
+        states = [r[0] for r in db.execute("SELECT state FROM deliveries WHERE job_id = ? ORDER BY id", (job_id,))]
+    assert states == ["aborted"] * copies + ["published"]  # (after the rename: no copy made again)
+
+
+@pytest.mark.parametrize("crash", ["in the middle of the copy", "after 'written', before the rename"])
+def test_an_attempt_in_a_folder_the_config_no_longer_names_is_left_alone(rig: Rig, crash: str) -> None:
+    """Audit AE 7: a daemon started on a copy of a root whose config names other hot folders (a
+    backup tried out, as docs/service.md says to) acted on the journal's paths, the other root's
+    hot folders: it removed the temp file a running daemon was writing there. An attempt made in a
+    folder the hot folder does not have now is never touched: one cut short while copying is
+    copied again into the folder configured now; one that may have been renamed in cannot be told,
+    and waits in failed/ saying so."""
+    job_id = rig.order("EL")
+    life_until_killed(rig, CRASH_POINTS[crash])
+    first = rig.hot
+    left = sorted(os.listdir(first))
+    assert left != []  # the temp file of the attempt
+    elsewhere = first.with_name("indigo-try")
+    elsewhere.mkdir()
+    _repoint(rig, elsewhere)
+    with capture_logs() as logs:
+        rig.start()
+        if crash == "in the middle of the copy":
+            rig.run(until=done(rig, job_id), steps=15)
+            assert rig.take_prints() == ["EL_EL-1_bc-85x55_x1.pdf"]
+            assert any(e["event"] == "recovery.delivery_elsewhere" for e in logs), logs
+        else:
+            rig.run(until=lambda: rig.stage(job_id) is Stage.FAILED, steps=15)
+            assert rig.take_prints() == []
+            error = " ".join((rig.root / "failed" / job_id / "ERROR.txt").read_text().split())
+            assert f"which is not hot folder indigo's folder in the config now ({elsewhere})" in error, error
+            assert "drop a file named RETRY here" in error
+    assert sorted(os.listdir(first)) == left  # the other folder's files as they were
+    assert rig.ledger.open_deliveries() == []
+
+
 def test_a_temp_files_folder_is_another_one_by_its_inode_not_its_device() -> None:
     other = engine_module.other_folder
     assert other("2049:131", "2049:4077")  # removed and made again
