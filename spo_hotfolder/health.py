@@ -88,6 +88,15 @@ def health_report(config: Config) -> dict[str, Any]:
             report.update(ok=False, reason=f"the daemon has not reported for {health['age_seconds']:.0f} s {why}")
         elif not health.get("ok"):
             report["reason"] = f"the daemon runs but is unhealthy: {health.get('reason')}"
+        elif health.get("unknown_job_folders_count"):
+            # The daemon is well, but jobs are not continued: a ledger lost, or put back from an
+            # older backup (audit AE: said only in the log at start, `health` said ok).
+            report.update(
+                ok=False,
+                reason=unknown_folders_text(
+                    health.get("unknown_job_folders") or [], int(health["unknown_job_folders_count"])
+                ),
+            )
     if "statuses" not in report:
         report.update(statuses={}, stages={}, blocked=None)
         path = paths.state / LEDGER_NAME
@@ -103,6 +112,17 @@ def health_report(config: Config) -> dict[str, Any]:
                 finally:
                     ledger.close()
     return report
+
+
+def unknown_folders_text(folders: list[str], count: int | None = None) -> str:
+    """What ``health`` and the status line say of job folders the ledger does not know."""
+    count = len(folders) if count is None else count
+    shown = ", ".join(folders[:3]) + (", ..." if count > 3 else "")
+    return (
+        f"{count} job folder{'' if count == 1 else 's'} the ledger does not know ({shown}): not continued; "
+        "put each one's manifest and artwork into inbox/ again, then remove the folder "
+        "(log recovery.job_folders_unknown)"
+    )
 
 
 def disk_full(folder: Path) -> bool:

@@ -44,7 +44,7 @@ from spo_hotfolder.config import (
 )
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write, on_read_only_mount
-from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME, daemon_alive
+from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME, daemon_alive, unknown_folders_text
 from spo_hotfolder.ledger import (
     Ledger,
     LedgerError,
@@ -835,6 +835,9 @@ class Daemon:
             # Not unhealthy (the daemon goes on by itself once there is space, and the watchdog
             # pings go on), but `systemctl status` says why nothing new is taken in.
             line = f"the spool disk is full: nothing new is taken in until there is space; {line}"
+        unknown = self.engine.job_folders_unknown() if self.engine is not None else []
+        if unknown:
+            line = f"{unknown_folders_text(unknown)}; {line}"
         return f"{self.reload_problem}; {line}" if self.reload_problem else line
 
     def write_health(self, ok: bool, reason: str) -> None:
@@ -860,6 +863,8 @@ class Daemon:
             "statuses": statuses,
             "stages": stages,
             "blocked": blocked,
+            "unknown_job_folders": self.engine.unknown_job_folders[:20],
+            "unknown_job_folders_count": len(self.engine.unknown_job_folders),
         }
         with contextlib.suppress(OSError):
             atomic_write(self.config.paths.state / HEALTH_NAME, json.dumps(data, indent=1) + "\n", durable=False)

@@ -183,6 +183,7 @@ class Engine(
         self._answered = set()
         self._undecided_looked_at = clock.monotonic()
         self._undecided_said = set()
+        self.unknown_job_folders = []
         self.mount_points = MountPoints(store=config.paths.state / "mount-points.txt")
 
     # -- inputs from other threads ------------------------------------------------------------
@@ -410,6 +411,14 @@ class Engine(
         """(any thread) How many files the engine has seen and not taken in yet: settling, or
         waiting in a backlog (a dict's length, read without the engine's lock)."""
         return len(self.tracker)
+
+    def job_folders_unknown(self) -> list[str]:
+        """(any thread) The job folders found at start that the ledger does not know
+        (``recovery.job_folders_unknown``), those still there: for ``health`` and the status line,
+        until the sysadmin has dealt with them. Looked at each heartbeat (a few ``stat``s)."""
+        left = [rel for rel in self.unknown_job_folders if (self.root / rel).is_dir()]
+        self.unknown_job_folders = left
+        return left
 
     def spool_full(self) -> bool:
         """(any thread) Whether the spool disk was found full within the last few retries and has no

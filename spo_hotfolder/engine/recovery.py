@@ -73,6 +73,7 @@ class EngineRecovery(EngineState):
         ]
         under_way = self.ledger.job_ids(active)
         left, unknown = self._finished_but_under_way(set(under_way))
+        self.unknown_job_folders = sorted(unknown)
         if unknown:
             # (audit AE 4: jobs that came after the backup a ledger was put back from went unsaid)
             log.error(
@@ -356,7 +357,7 @@ class EngineRecovery(EngineState):
                 if job is not None and job.stage in (Stage.DONE, Stage.REJECTED):
                     found.append(name)
                 elif job is None and (self.area(area) / name / "STATUS.txt").is_file():
-                    unknown.append(f"{area}/{name}")
+                    unknown.append(self.rel(self.area(area) / name))
         return found, unknown
 
     def _reconcile_job(self: Engine, job: Job, now: datetime) -> None:

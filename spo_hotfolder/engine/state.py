@@ -153,5 +153,6 @@ class EngineState:
     _answered: set[str]  # hot folders answering again, whose cut-short attempts are looked at
     _undecided_looked_at: float
     _undecided_said: set[int]  # deliveries whose "undecided" was logged
+    unknown_job_folders: list[str]  # found at start, the ledger not knowing them ("work/<job>")
     # Hot folders seen as shares' mount points (an unmounted share leaves an empty local folder).
     mount_points: MountPoints

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -807,6 +808,7 @@ def test_a_ledger_put_back_from_an_older_backup_prints_nothing_again(make_daemon
     for extra in ("-wal", "-shm"):
         ledger.with_name(ledger.name + extra).unlink(missing_ok=True)
     backup.replace(ledger)
+    daemon.env["WATCHDOG_USEC"] = "1000000"  # (no systemd: a heartbeat every 0.5 s)
     daemon.start()
     for job_id, was in ((released, "done"), (rejected, "rejected")):
         job = wait_for(
@@ -822,3 +824,10 @@ def test_a_ledger_put_back_from_an_older_backup_prints_nothing_again(make_daemon
     assert {e["job_id"] for e in events} == {released, rejected} and {e["level"] for e in events} == {"error"}
     [unknown] = [e for e in daemon.log_events() if e.get("event") == "recovery.job_folders_unknown"]
     assert unknown["job_folders"] == [f"quarantine/{later}"] and unknown["level"] == "error"
+    # ... and `health`, where a sysadmin's monitoring looks, says it until the folder is dealt with.
+    unhealthy = wait_for(lambda: (h := daemon.cli("health")).returncode == 1 and h, timeout=10, what="health")
+    assert unhealthy.stderr.startswith(
+        f"spo-hotfolder: unhealthy: 1 job folder the ledger does not know (quarantine/{later}): not continued; "
+    ), unhealthy.stderr
+    shutil.move(daemon.root / "quarantine" / later, tmp_path / later)  # (its order to be sent again)
+    wait_for(lambda: daemon.cli("health").returncode == 0, timeout=10, what="health ok again")

@@ -163,6 +163,10 @@ class FakeEngine:
         self.arriving = 0
         self.clock = SystemClock()
         self.progress_at = time.monotonic()
+        self.unknown_job_folders: list[str] = []
+
+    def job_folders_unknown(self) -> list[str]:
+        return self.unknown_job_folders
 
     def request_rescan(self) -> None:
         self.rescans += 1
@@ -245,6 +249,34 @@ def test_a_full_spool_disk_is_said_in_the_status_line_and_the_pings_go_on(
         engine.full = False
         daemon.check_health()
         assert drain(sock)[1] == "STATUS=0 jobs waiting, 0 blocked, 0 failed, 0 done"
+
+
+def test_job_folders_the_ledger_does_not_know_are_said_but_the_pings_go_on(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """Audit AE: a ledger put back from an older backup left job folders it does not know, said in
+    the log at start only. `systemctl status` and `health` say them; the daemon is not hung (a
+    restart would change nothing), so systemd's watchdog is not stopped."""
+    address, sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, watcher, engine):
+        watcher.alive = True
+        engine.unknown_job_folders = ["work/A-1", "quarantine/B-1", "failed/C-1", "failed/D-1"]
+        daemon.check_health()
+        fields = drain(sock)
+        assert fields[0] == "WATCHDOG=1"
+        assert fields[1] == (
+            "STATUS=4 job folders the ledger does not know (work/A-1, quarantine/B-1, failed/C-1, ...): not "
+            "continued; put each one's manifest and artwork into inbox/ again, then remove the folder (log "
+            "recovery.job_folders_unknown); 0 jobs waiting, 0 blocked, 0 failed, 0 done"
+        )
+        health = json.loads((daemon.config.paths.state / "health.json").read_text())
+        assert health["ok"] is True  # (the daemon's own health: `health` turns it into its answer)
+        assert health["unknown_job_folders_count"] == 4 and health["unknown_job_folders"][0] == "work/A-1"
+        # (`health` itself: tests/e2e/test_operator.py, a ledger put back from an older backup)
+        engine.unknown_job_folders = []
+        daemon.check_health()
+        assert drain(sock)[1] == "STATUS=0 jobs waiting, 0 blocked, 0 failed, 0 done"
+        assert json.loads((daemon.config.paths.state / "health.json").read_text())["unknown_job_folders_count"] == 0
 
 
 def test_files_seen_and_not_taken_in_yet_are_said_in_the_status_line(
