@@ -683,7 +683,8 @@ def cmd_action(args: argparse.Namespace) -> int:
                         raise invalid
                     continue
                 if offline:
-                    result = _run_offline(config, ledger, job.job_id, token)
+                    give_up = time.monotonic() >= deadline - 1.0
+                    result = _run_offline(config, ledger, job.job_id, token, give_up=give_up)
                     if result is not None:
                         if not result.ok:
                             fail(f"cannot {action.value.lower()}: {result.message}")
@@ -731,11 +732,14 @@ def cmd_action(args: argparse.Namespace) -> int:
         ledger.close()
 
 
-def _run_offline(config: Config, ledger: Ledger, job_id: str, token: str) -> ActionResult | None:
+def _run_offline(config: Config, ledger: Ledger, job_id: str, token: str, *, give_up: bool) -> ActionResult | None:
     """With the instance lock held and no daemon: our command, done here as the daemon would do
-    it; refused (and withdrawn) while a command given before it for the job is not done. None
+    it. While a command given before it for the job is not done: None (tried again) as long as
+    the CLI that gave it runs (it does it when it gets the lock: two operators' commands at once go
+    one after the other, audit AC 1), else (or at ``give_up``) refused and withdrawn. None also
     when it is not there any more (another process did it: its answer is in the ledger)."""
     from spo_hotfolder.engine import ActionResult, Engine
+    from spo_hotfolder.health import daemon_alive
 
     engine = Engine(config, ledger, SystemClock())
     pending = engine.pending_commands(job_id)
@@ -744,6 +748,8 @@ def _run_offline(config: Config, ledger: Ledger, job_id: str, token: str) -> Act
     ours = next(command for command in pending if str(command.get("token")) == token)
     earlier = [command for command in pending if str(command.get("token") or "") < token]
     if earlier and ours.get("action") != Action.REJECT.value:
+        if not give_up and any(daemon_alive(command.get("pid")) for command in earlier):
+            return None  # its CLI is still at it: done first, then ours
         # (A REJECT is never held back: it comes first, as REJECT files do; what was given
         # before it is then refused for a rejected job.)
         # A command given before ours is not done: by a CLI still at it (it does it first), or
@@ -850,6 +856,7 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
         "note": note,
         "token": token,
         "given_at": iso(datetime.fromtimestamp(_started_at(), tz=UTC)),
+        "pid": os.getpid(),  # (with no daemon, a command given after it waits while this CLI runs)
     }
     if file is not None and copied is not None:
         staging = commands / f".{token}"

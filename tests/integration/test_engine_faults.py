@@ -4550,6 +4550,57 @@ def test_a_release_waits_behind_a_replace_command_not_done_yet(rig: Rig) -> None
     assert r.take_prints() == []
 
 
+def _given_by(staged: Path, pid: int) -> None:
+    """The staged command as given by the CLI process ``pid``."""
+    command = json.loads(staged.read_text())
+    staged.write_text(json.dumps({**command, "pid": pid}))
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_two_offline_commands_at_once_go_one_after_the_other(rig: Rig) -> None:
+    """Audit AC 1: with the daemon stopped, two operators releasing a job at once: the second was
+    told the first "is not done yet" and to start the daemon, while the first's CLI was about to do
+    it. A command given after another whose CLI still runs waits for it, then gets its own answer
+    (here: already released, by whom)."""
+    from spo_hotfolder.commands import _run_offline, _stage_command
+    from spo_hotfolder.service import offline_lock
+
+    r = rig
+    job_id, _folder = _held(r, "ZW")
+    staged = _stage_command(r.config, Action.RELEASE, job_id, "bob", "", None)
+    first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "spo-hotfolder", "release"])
+    try:
+        deadline = time.monotonic() + 10  # (Popen returns before /proc's command line is filled)
+        while not Path(f"/proc/{first.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        _given_by(staged, first.pid)
+        second = subprocess.Popen(
+            [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(r.config_path), "release", job_id, "--by", "alice"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)
+        assert second.poll() is None, second.communicate()  # waiting, not refused at once
+        with offline_lock(r.config) as offline:  # the first CLI gets the lock: it releases
+            assert offline
+            result = _run_offline(r.config, r.ledger, job_id, staged.stem, give_up=False)
+        assert result is not None and result.ok, result
+    finally:
+        first.kill()
+        first.wait()
+    out, err = second.communicate(timeout=30)
+    assert second.returncode == 1, (out, err)
+    assert "cannot release" in err and "bob" in err and "not done yet" not in err, err
+    blocked = [e for e in r.job(job_id).whole_history() if e.status is JobStatus.Blocked]
+    assert [e.removed_by for e in blocked] == ["bob"]  # released once, by the first
+
+
 def test_an_offline_command_waits_for_an_earlier_one_left_unfinished(rig: Rig) -> None:
     """Audit Z2-1/2: with the daemon stopped, a release (or a second replace) after a replace that a
     killed CLI left half done acted at once; the older replacement then came on top of it."""
@@ -4558,7 +4609,8 @@ def test_an_offline_command_waits_for_an_earlier_one_left_unfinished(rig: Rig) -
     r = rig
     job_id, _folder = _held(r, "ZB")
     make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
-    _stage_command(r.config, Action.REPLACE, job_id, "bob", "", r.tmp / "new.pdf")
+    staged = _stage_command(r.config, Action.REPLACE, job_id, "bob", "", r.tmp / "new.pdf")
+    _given_by(staged, _dead_pid())  # (the CLI that gave it was killed)
     for args in (("release", job_id), ("replace", job_id, str(r.tmp / "new.pdf"))):
         result = run_cli(r.config_path, *args)
         assert result.returncode == 1, result
