@@ -262,23 +262,24 @@ class EngineRecovery(EngineState):
         if temp.parent in (hot.path, hot.staging) and final.parent == hot.path:
             return temp, final
         here = (temp_path_for(hot, final.name), hot.path / final.name)
-        if delivery.state == "intent":
-            # Cut short while copying (the rename comes after "written"): moved, its folder is gone.
-            share = (delivery.hot_folder, temp.parent)
-            there = self.shares.call(share, f"a look for {temp.parent}", lambda: os.path.lexists(temp.parent))
-            return None if there else here
 
-        # Written: the folder it was written in (its identity journalled) is the one configured now?
-        def look() -> str:
+        def identity(folder: Path) -> str:
             try:
-                return folder_id(os.stat(here[0].parent))
+                return folder_id(os.stat(folder))
             except OSError:
                 return ""
 
-        now_id = self.shares.call(hot, f"a look at {here[0].parent}", look)
-        if delivery.temp_folder and now_id and not other_folder(delivery.temp_folder, now_id):
-            return here
-        return None
+        now_id = self.shares.call(hot, f"a look at {here[0].parent}", lambda: identity(here[0].parent))
+        if delivery.state == "intent":
+            # Cut short while copying (the rename comes after "written"): moved where its folder is
+            # gone, or the same folder by another path (a symbolic link's, a bind mount's).
+            share = (delivery.hot_folder, temp.parent)
+            then_id = self.shares.call(share, f"a look at {temp.parent}", lambda: identity(temp.parent))
+            return here if not then_id or then_id == now_id else None
+        if not now_id:
+            return here  # (not there now: undecided until it is, as for a hot folder not mounted)
+        # Written: the folder it was written in (its identity journalled) is the one configured now?
+        return here if delivery.temp_folder and not other_folder(delivery.temp_folder, now_id) else None
 
     def _attempt_elsewhere(self: Engine, delivery: Any, hot: HotFolderConfig, job: Job | None, now: datetime) -> None:
         """An attempt cut short in a folder hot folder ``hot`` does not have now (``_attempt_here``):

@@ -365,6 +365,24 @@ def test_a_hot_folder_moved_after_a_crash_is_followed_to_its_new_path(rig: Rig, 
 
 
 @pytest.mark.parametrize("crash", ["in the middle of the copy", "after 'written', before the rename"])
+def test_a_hot_folder_given_by_another_path_after_a_crash_is_the_same_folder(rig: Rig, crash: str) -> None:
+    """The config edited to name the same hot folder by another path (a symbolic link to it) while
+    the daemon was stopped after a crash: the attempt is decided there, not taken for one made in
+    another folder (its temp file would have been left in the way of the next copy)."""
+    job_id = rig.order("SL")
+    life_until_killed(rig, CRASH_POINTS[crash])
+    link = rig.tmp / "printers" / "indigo"
+    link.parent.mkdir()
+    link.symlink_to(rig.hot)
+    _repoint(rig, link)
+    rig.start()
+    rig.run(until=done(rig, job_id), steps=15)
+    assert rig.take_prints() == ["SL_SL-1_bc-85x55_x1.pdf"]
+    assert rig.temps() == [] and rig.ledger.open_deliveries() == []
+    assert rig.statuses(job_id).count("InHotFolder") == 1
+
+
+@pytest.mark.parametrize("crash", ["in the middle of the copy", "after 'written', before the rename"])
 def test_an_attempt_in_a_folder_the_config_no_longer_names_is_left_alone(rig: Rig, crash: str) -> None:
     """Audit AE 7: a daemon started on a copy of a root whose config names other hot folders (a
     backup tried out, as docs/service.md says to) acted on the journal's paths, the other root's
