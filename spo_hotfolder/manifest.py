@@ -13,6 +13,7 @@ import fnmatch
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -510,6 +511,20 @@ class _ManifestReader:
         if _has_control(product):
             # ('/' and the like are fine: a file name made of it gets '_' in their place, SPEC 5)
             self.problem(key_path, f"must not contain control characters (got {describe(product)})")
+            return None
+        # Routes, blocking and product specs match the name as written: " blk-a" (or one behind a
+        # zero-width space) matched none of "blk-*" and went to print unblocked, unchecked (audit AH 1).
+        if product != product.strip():
+            self.problem(
+                key_path, f"must not begin or end with a space (got {describe(product)}); write the name alone"
+            )
+            return None
+        if any(unicodedata.category(char) == "Cf" for char in product):
+            self.problem(
+                key_path,
+                f"must not contain invisible characters (got {describe(product)}, a zero-width space or the like, "
+                "pasted with the name?); type the name again",
+            )
             return None
         return product
 

@@ -512,6 +512,19 @@ JOB_CASES = [
         'product: "x\\u202em"\nquantity: 1\nartwork: [a.pdf]\n',
         'line 3: jobs[0].product: must not contain control characters (got "x\\u202em")',
     ),
+    (  # audit AH 1: matched no "blk-*" of blocking.products nor "bc-*" of products: printed unchecked
+        'product: " blk-a"\nquantity: 1\nartwork: [a.pdf]\n',
+        'line 3: jobs[0].product: must not begin or end with a space (got " blk-a"); write the name alone',
+    ),
+    (
+        'product: "bc-85x55\\u00a0"\nquantity: 1\nartwork: [a.pdf]\n',
+        'line 3: jobs[0].product: must not begin or end with a space (got "bc-85x55\u00a0"); write the name alone',
+    ),
+    (
+        'product: "\\u200bblk-a"\nquantity: 1\nartwork: [a.pdf]\n',
+        'line 3: jobs[0].product: must not contain invisible characters (got "\\u200bblk-a", a zero-width space or '
+        "the like, pasted with the name?); type the name again",
+    ),
     (
         'product: bc\nquantity: 1\nartwork: ["\\u202efdp.exe"]\n',
         'line 5: jobs[0].artwork[0]: must not contain control characters (got "\\u202efdp.exe")',
