@@ -329,6 +329,19 @@ def _marked_error(exc: yaml.MarkedYAMLError) -> SourceError:
             "a tab character where YAML wants spaces: YAML does not allow tabs for indentation; indent with "
             "spaces (set the editor to insert spaces)"
         )
+        if mark is not None and _text_before(mark).strip():
+            # (audit AH R1: "order_id:<tab>"A1"": no indentation there, a tab after the key)
+            problem = "a tab character after a key or a dash: YAML wants a space there; replace the tab with a space"
+    if "could not determine a constructor for the tag" in problem:
+        # "!!python/object/apply:os.system [...]", "!custom": never made into anything (audit AH R2:
+        # said as a syntax error, with advice about indentation and quoting).
+        tag = re.search(r"tag '([^']*)'", problem)
+        named = f" {tag.group(1).replace('tag:yaml.org,2002:', '!!')}" if tag else ""
+        text = (
+            f"YAML error: the tag{named} is not allowed: a manifest holds plain values only; remove the tag "
+            "(the word starting with '!')"
+        )
+        return SourceError(text, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
     if context.startswith("found duplicate anchor") and exc.context_mark is not None:
         # PyYAML's "found duplicate anchor 'c'; first occurrence: second occurrence".
         first = exc.context_mark.line + 1
@@ -336,6 +349,14 @@ def _marked_error(exc: yaml.MarkedYAMLError) -> SourceError:
     if mark is None:
         return SourceError(f"YAML syntax error: {problem}", syntax=True)
     return SourceError(f"YAML syntax error: {problem}", mark.line + 1, mark.column + 1, syntax=True)
+
+
+def _text_before(mark: yaml.Mark) -> str:
+    """What the line holds before ``mark`` (its text, where the reader kept it)."""
+    buffer = mark.buffer
+    if not isinstance(buffer, str):
+        return ""
+    return buffer[buffer.rfind("\n", 0, mark.pointer) + 1 : mark.pointer]
 
 
 def _reader_error(text: str, exc: yaml.reader.ReaderError) -> SourceError:

@@ -322,6 +322,27 @@ def test_yaml_syntax_error_has_line_and_column() -> None:
     assert problem.endswith("check the indentation and quoting near that line")
 
 
+def test_a_tab_after_a_key_is_not_called_indentation() -> None:
+    """Audit AH R1: `order_id:<tab>"E05"` was told YAML does not allow tabs for indentation."""
+    assert only_problem('order_id:\t"E05"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n').startswith(
+        "line 1, column 10: YAML syntax error: a tab character after a key or a dash: YAML wants a space there; "
+        "replace the tab with a space"
+    )
+    assert "after a key or a dash" in only_problem('order_id: "1"\njobs:\n  -\tproduct: bc\n')
+    assert "does not allow tabs for indentation" in only_problem('order_id: "1"\n\tproduct: bc\n')
+
+
+def test_yaml_tags_are_refused_as_not_allowed_not_as_a_syntax_error() -> None:
+    """Audit AH R2: `!!python/object/apply:...` and `!custom` were "YAML syntax error: could not
+    determine a constructor ...; check the indentation and quoting" (never run: PyYAML's safe loader)."""
+    for tag in ("!!python/object/apply:os.system", "!custom"):
+        problem = only_problem(f'order_id: {tag} ["touch x"]\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n')
+        assert problem == (
+            f"line 1, column 11: YAML error: the tag {tag} is not allowed: a manifest holds plain values only; "
+            "remove the tag (the word starting with '!')"
+        ), problem
+
+
 def test_yaml_unclosed_quote() -> None:
     """Audit V: the line named was where PyYAML noticed it (the end of the file), not the quote's."""
     problem = only_problem('order_id: "1\nproduct: bc\n')
@@ -364,11 +385,6 @@ def test_top_level_must_be_a_mapping() -> None:
         "the manifest must be a mapping of keys (order_id: ..., jobs: ...), not a list"
     )
     assert only_problem(b'"hello"', "o.json").endswith('not "hello"')
-
-
-def test_yaml_unsafe_tags_are_refused() -> None:
-    problem = only_problem('order_id: !!python/object/apply:os.system ["true"]\n')
-    assert problem.startswith("line 1, column 11: YAML syntax error: ")
 
 
 def test_recursive_yaml_alias_is_refused() -> None:
