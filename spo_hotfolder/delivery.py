@@ -438,11 +438,21 @@ def write_temp(
             temp.unlink()
         # A sign of progress (``cancelled``) at least every 8 MiB: what tells a share that answers
         # slowly from one that does not answer (shares.py, delivery.share_timeout_seconds).
-        size = copy_file(src, temp, cancelled=cancelled, chunk=8 * 1024 * 1024)
-        # The temp file's folder entry durable before the journal says "written": after a power cut
-        # a "written" temp file that is gone then means renamed, never lost with its entry (audit B 1).
-        fsync_dir(temp.parent)
-        return size, folder_id(os.stat(temp.parent))
+        folder: list[str] = []
+
+        def in_place(fd: int) -> None:
+            # The temp file's folder entry durable before the journal says "written": after a power
+            # cut a "written" temp file that is gone then means renamed, never lost with its entry
+            # (audit B 1). And the file still there: a folder renamed during the copy (audit AG 1)
+            # fails the copy, and the copy is removed where it is now.
+            fsync_dir(temp.parent)
+            here, mine = os.lstat(temp), os.fstat(fd)
+            if (here.st_dev, here.st_ino) != (mine.st_dev, mine.st_ino):
+                raise FileNotFoundError(errno.ENOENT, "the folder was renamed during the copy", str(temp))
+            folder.append(folder_id(os.stat(temp.parent)))
+
+        size = copy_file(src, temp, cancelled=cancelled, chunk=8 * 1024 * 1024, then=in_place)
+        return size, folder[0]
     except InterruptedError:
         raise
     except FileExistsError as exc:  # (made there since the look above: the copy opens with O_EXCL)

@@ -226,13 +226,20 @@ class _WriteBehind:
 
 
 def copy_file(
-    src: Path, dst: Path, *, cancelled: Callable[[], bool] | None = None, chunk: int = 64 * 1024 * 1024
+    src: Path,
+    dst: Path,
+    *,
+    cancelled: Callable[[], bool] | None = None,
+    chunk: int = 64 * 1024 * 1024,
+    then: Callable[[int], None] | None = None,
 ) -> int:
     """Copies ``src`` to ``dst`` (created new, 0644) with sendfile, fsyncs it; returns the size.
 
     A file of more than one ``chunk`` is written to disk chunk by chunk while the copy goes on
     (``_WriteBehind``). ``cancelled`` is checked between chunks; when it says so, InterruptedError
-    is raised and the partial ``dst`` removed. On any error the partial ``dst`` is removed.
+    is raised and the partial ``dst`` removed. ``then`` runs once the file is complete, before it
+    is closed, given its file descriptor (the fsync of its folder's entry). On any error the copy
+    is removed, where it is then: its folder may have been renamed meanwhile (``_remove_copy``).
     """
     size = 0
     with open(src, "rb") as fin:
@@ -266,12 +273,13 @@ def copy_file(
                 behind = None
             os.fsync(fd)
             os.fchmod(fd, 0o644)
+            if then is not None:
+                then(fd)
         except BaseException:
             if behind is not None:
                 behind.stop()
+            _remove_copy(fd, dst)
             os.close(fd)
-            with contextlib.suppress(OSError):
-                dst.unlink()
             raise
         try:
             os.close(fd)
@@ -280,6 +288,28 @@ def copy_file(
                 dst.unlink()
             raise
     return size
+
+
+def _remove_copy(fd: int, dst: Path) -> None:
+    """Removes the file open as ``fd``, made as ``dst``: under that name, or, where its folder was
+    renamed during the copy (a hot folder moved while a copy into it went on: audit AG 1, the
+    whole temp file was left in it and taken for another sender's), where the kernel says it is
+    now, if that is still this file."""
+    try:
+        mine = os.fstat(fd)
+    except OSError:
+        return
+    places = [dst]
+    with contextlib.suppress(OSError):
+        places.insert(0, Path(f"/proc/self/fd/{fd}").readlink())
+    for place in places:
+        try:
+            there = os.lstat(place)
+            if (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino):
+                place.unlink()  # (never another file made under its name since)
+                return
+        except OSError:
+            continue
 
 
 NAME_MAX = 255

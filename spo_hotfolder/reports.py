@@ -174,6 +174,19 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             "folder answers. If it does not arrive, fix the cause (is the share's server up, the share mounted?), "
             "then drop a file named RETRY here. REJECT is refused until it is known whether the PDF arrived.",
         ]
+    if (
+        job.stage is Stage.FAILED
+        and job.status is JobStatus.CopyToHotFolderFailed
+        and " cannot be told" in (job.error or "")
+    ):
+        # Whether it printed is not known: "fix the hot folder, then RETRY" invited a second print
+        # of a file the printer had (audit AG R3; ERROR.txt said so, STATUS.txt did not).
+        return [
+            f"Read ERROR.txt: {job.error}",
+            f"Look whether the printer received the job's file (its queue, or hot folder {target}): if it did "
+            "not, drop a file named RETRY here and it is copied again; if it did, drop REJECT to close the job "
+            "without a second copy.",
+        ]
     if job.stage is Stage.FAILED and job.status is JobStatus.CopyToHotFolderFailed:
         # The output is good; the hot folder was not: new artwork is not what it needs.
         error = job.error or ""

@@ -156,13 +156,13 @@ class EngineRecovery(EngineState):
         final = Path(delivery.final_path)
         job = self.ledger.get_job(delivery.job_id)
         hot = self.config.hot_folders.get(delivery.hot_folder)
-        if hot is not None:
-            placed = self._attempt_here(delivery, hot, temp, final)
-            if placed is None:
-                self._attempt_elsewhere(delivery, hot, job, now)
-                return
-            temp, final = placed
-        share = (delivery.hot_folder, hot.path if hot is not None else final.parent)
+        placed = self._attempt_here(delivery, hot, temp, final) if hot is not None else None
+        if placed is None:
+            self._attempt_elsewhere(delivery, hot, job, now)
+            return
+        temp, final = placed
+        assert hot is not None
+        share = (delivery.hot_folder, hot.path)
 
         def look() -> tuple[bool, bool, str]:
             try:
@@ -194,10 +194,10 @@ class EngineRecovery(EngineState):
             # The PDF was published and its job ticket's temp file was complete: a ticket temp file
             # still there was not renamed yet (done now); one gone was published (and perhaps taken
             # by the printer already): never written a second time.
-            ticket_temp = ticket_temp_path(final, hot) if hot is not None else None
+            ticket_temp = ticket_temp_path(final, hot)
 
             def rename_ticket() -> None:
-                if ticket_temp is not None and ticket_temp.exists():
+                if ticket_temp.exists():
                     os.replace(ticket_temp, final.with_suffix(".json"))
                     fsync_dir(final.parent)
 
@@ -281,11 +281,20 @@ class EngineRecovery(EngineState):
         # Written: the folder it was written in (its identity journalled) is the one configured now?
         return here if delivery.temp_folder and not other_folder(delivery.temp_folder, now_id) else None
 
-    def _attempt_elsewhere(self: Engine, delivery: Any, hot: HotFolderConfig, job: Job | None, now: datetime) -> None:
-        """An attempt cut short in a folder hot folder ``hot`` does not have now (``_attempt_here``):
-        nothing there is touched; what the journal alone tells is recorded."""
+    def _attempt_elsewhere(
+        self: Engine, delivery: Any, hot: HotFolderConfig | None, job: Job | None, now: datetime
+    ) -> None:
+        """An attempt cut short in a folder hot folder ``hot`` does not have now (``_attempt_here``),
+        or of a hot folder the config has no more (None): nothing there is touched (audit AG 2: a
+        daemon on a copy of a root, the hot folder taken out of its config, removed the temp file
+        in the other root's); what the journal alone tells is recorded."""
         temp, final = Path(delivery.temp_path), Path(delivery.final_path)
-        where = f"{temp.parent}, which is not hot folder {hot.name}'s folder in the config now ({hot.path})"
+        where = (
+            f"{temp.parent}, which is not a folder of hot folder {hot.name} in the config now ({hot.path}"
+            + (f", staging {hot.staging})" if hot.staging else ")")
+            if hot is not None
+            else f"{temp.parent}, of hot folder {delivery.hot_folder}, which is not in the config now"
+        )
         if delivery.state == "intent":
             # Never renamed: the job copies again into the hot folder configured now.
             self.ledger.delivery_state(delivery.id, "aborted", now)

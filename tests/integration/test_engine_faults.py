@@ -323,6 +323,9 @@ def test_a_crash_before_the_rename_then_a_new_hot_folder_is_not_taken_as_deliver
     assert "whether KN_KN-1_bc-85x55_x1.pdf arrived in hot folder indigo cannot be told" in detail, detail
     error = " ".join((rig.root / "failed" / job_id / "ERROR.txt").read_text().split())
     assert "drop a file named RETRY here and it is copied again" in error, error
+    status = " ".join((rig.root / "failed" / job_id / "STATUS.txt").read_text().split())
+    assert "Look whether the printer received the job's file (its queue, or hot folder indigo)" in status, status
+    assert "Fix the hot folder" not in status  # (audit AG R3: RETRY after it invited a second print)
     assert rig.take_prints() == [] and rig.ledger.open_deliveries() == []
     (rig.root / "failed" / job_id / "RETRY").write_text("kim\n")
     rig.run(until=done(rig, job_id), steps=10)
@@ -362,6 +365,54 @@ def test_a_hot_folder_moved_after_a_crash_is_followed_to_its_new_path(rig: Rig, 
     with contextlib.closing(sqlite3.connect(rig.config.paths.state / "ledger.sqlite3")) as db:
         states = [r[0] for r in db.execute("SELECT state FROM deliveries WHERE job_id = ? ORDER BY id", (job_id,))]
     assert states == ["aborted"] * copies + ["published"]  # (after the rename: no copy made again)
+
+
+def test_an_attempt_in_a_hot_folder_taken_out_of_the_config_is_left_alone(rig: Rig) -> None:
+    """Audit AG 2: killed during a copy, then hot folder indigo taken out of the config (on a copy
+    of a root, to try a backup out; or for good): the start removed the temp file in that folder
+    (another root's printer, perhaps written by its running daemon). Left there; the job goes
+    where its route now says (here: nowhere, CopyToHotFolderSkipped)."""
+    job_id = rig.order("TO")
+    life_until_killed(rig, CRASH_POINTS["in the middle of the copy"])
+    left = sorted(os.listdir(rig.hot))
+    assert left != []
+    data = yaml.safe_load(rig.config_path.read_text())
+    del data["hot_folders"]["indigo"]
+    data["routes"] = [r for r in data["routes"] if r["to"] != "indigo"]
+    rig.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    rig.config = load_config(rig.config_path)
+    with capture_logs() as logs:
+        rig.start()
+        rig.run(until=lambda: rig.statuses(job_id)[-1] == "CopyToHotFolderSkipped", steps=15)
+    assert sorted(os.listdir(rig.hot)) == left
+    [said] = [e for e in logs if e["event"] == "recovery.delivery_elsewhere"]
+    assert "of hot folder indigo, which is not in the config now" in said["reason"]
+    assert rig.ledger.open_deliveries() == []
+
+
+def test_a_hot_folder_renamed_during_a_copy_keeps_no_temp_file_of_ours(rig: Rig) -> None:
+    """Audit AG 1: the hot folder renamed while a copy into it went on (its path then edited to
+    match, by a reload or a restart): the copy failed, and its whole temp file stayed in the
+    renamed folder, where every later attempt took it for another sender's upload (the job in
+    failed/ until someone deleted it). The copy is removed where it is."""
+    job_id = rig.order("RN")
+    moved = rig.hot.with_name("indigo-moved")
+    engine, going_on = rig.engine, rig.engine._copy_goes_on
+
+    def rename_during_the_copy() -> bool:
+        if rig.hot.exists():
+            rig.hot.rename(moved)
+        return going_on()
+
+    engine._copy_goes_on = rename_during_the_copy  # type: ignore[method-assign]
+    failed = lambda: rig.ledger.get_job(job_id) is not None and "CopyToHotFolderFailed" in rig.statuses(job_id)  # noqa: E731
+    rig.run(until=failed, steps=10)
+    assert os.listdir(moved) == []
+    _repoint(rig, moved)
+    rig.start()
+    rig.run(until=done(rig, job_id), steps=40, dt=10)
+    assert rig.take_prints() == ["RN_RN-1_bc-85x55_x1.pdf"] and rig.temps() == []
+    assert rig.statuses(job_id).count("InHotFolder") == 1
 
 
 @pytest.mark.parametrize("crash", ["in the middle of the copy", "after 'written', before the rename"])
@@ -408,7 +459,7 @@ def test_an_attempt_in_a_folder_the_config_no_longer_names_is_left_alone(rig: Ri
             rig.run(until=lambda: rig.stage(job_id) is Stage.FAILED, steps=15)
             assert rig.take_prints() == []
             error = " ".join((rig.root / "failed" / job_id / "ERROR.txt").read_text().split())
-            assert f"which is not hot folder indigo's folder in the config now ({elsewhere})" in error, error
+            assert f"which is not a folder of hot folder indigo in the config now ({elsewhere})" in error, error
             assert "drop a file named RETRY here" in error
     assert sorted(os.listdir(first)) == left  # the other folder's files as they were
     assert rig.ledger.open_deliveries() == []

@@ -113,6 +113,49 @@ def test_a_failing_final_fsync_removes_the_partial_file(tmp_path: Path, monkeypa
     assert not _write_behind_threads()
 
 
+def test_a_copy_whose_folder_was_renamed_meanwhile_is_removed_where_it_is(tmp_path: Path) -> None:
+    """Audit AG 1: a hot folder renamed while a copy into it went on: the copy failed (its folder
+    gone), and its whole temp file stayed in the renamed folder, taken for another sender's."""
+    src, _ = _source(tmp_path, 10 * CHUNK)
+    folder = tmp_path / "press"
+    folder.mkdir()
+    calls: list[int] = []
+
+    def rename_on_the_way() -> bool:
+        calls.append(1)
+        if len(calls) == 2:
+            folder.rename(tmp_path / "press-moved")
+        return False
+
+    with pytest.raises(FileNotFoundError):
+        copy_file(
+            src,
+            folder / ".x.pdf.part",
+            chunk=CHUNK,
+            cancelled=rename_on_the_way,
+            then=lambda fd: os.lstat(folder / ".x.pdf.part"),
+        )
+    assert os.listdir(tmp_path / "press-moved") == []
+    assert not _write_behind_threads()
+
+
+def test_a_failed_copy_never_removes_another_file_made_under_its_name(tmp_path: Path) -> None:
+    src, _ = _source(tmp_path, 10 * CHUNK)
+    dst = tmp_path / "out.pdf"
+    checks = iter([False, True])
+
+    def replaced_then_cancelled() -> bool:
+        if next(checks):
+            dst.unlink()
+            dst.write_bytes(b"another sender's")
+            return True
+        return False
+
+    with pytest.raises(InterruptedError):
+        copy_file(src, dst, chunk=CHUNK, cancelled=replaced_then_cancelled)
+    assert dst.read_bytes() == b"another sender's"
+
+
 def test_write_new_creates_the_file_durably_with_its_mode(tmp_path: Path, fsynced: list[str]) -> None:
     old = os.umask(0o077)
     try:
