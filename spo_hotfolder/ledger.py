@@ -313,6 +313,7 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_blocked ON jobs (blocked);
 CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated_at);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, job_id);
+CREATE INDEX IF NOT EXISTS jobs_id_nocase ON jobs (job_id COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS artwork (
     job_id TEXT NOT NULL REFERENCES jobs (job_id),
     position INTEGER NOT NULL,
@@ -1190,6 +1191,15 @@ class Ledger:
                 (name_key(name), prefix, prefix[:-1] + "0"),
             ).fetchall()
         return [(r[0], r[1], r[2]) for r in rows if "/" not in r[2][len(prefix) :]]
+
+    def job_id_in_other_case(self, job_id: str) -> str | None:
+        """The id of a job whose id is ``job_id`` in other letter case (``b35-1`` for ``B35-1``), if
+        any: their folders would be one on a Windows share (job ids are ASCII). One index lookup."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT job_id FROM jobs WHERE job_id = ? COLLATE NOCASE AND job_id != ? LIMIT 1", (job_id, job_id)
+            ).fetchone()
+        return str(row[0]) if row is not None else None
 
     # -- deliveries -------------------------------------------------------------------------
 

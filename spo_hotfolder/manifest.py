@@ -274,6 +274,7 @@ class _ManifestReader:
         self.hot_folders = tuple(hot_folders)
         self.problems: list[tuple[int, str]] = []  # (line, or 0 when unknown; text)
         self.job_ids: dict[str, str] = {}  # job id -> where it was first given ("jobs[0]")
+        self.job_id_cases: dict[str, str] = {}  # job id in lower case -> as given
         for problem in document.problems:
             self.problems.append((problem.line, f"line {problem.line}: {problem.path}: {problem.message}"))
 
@@ -840,13 +841,17 @@ class _ManifestReader:
         return source != str(value)
 
     def register_job_id(self, job_id: str, path: str, explicit: bool) -> bool:
-        """False (and a problem) when an earlier job of this manifest has the same id."""
-        if job_id not in self.job_ids:
+        """False (and a problem) when an earlier job of this manifest has the same id, or one in
+        other letter case (their folders would be one on a Windows share)."""
+        twin = self.job_id_cases.get(job_id.lower())
+        if twin is None:
             self.job_ids[job_id] = path
+            self.job_id_cases[job_id.lower()] = job_id
             return True
+        case = "" if twin == job_id else f" (as {describe(twin)}: letter case aside, as a Windows share sees folders)"
         self.problem(
             join_key(path, "job_id") if explicit else path,
-            f"job id {describe(job_id)} is used twice ({self.job_ids[job_id]} and {path}"
+            f"job id {describe(job_id)} is used twice{case} ({self.job_ids[twin]} and {path}"
             f"{'' if explicit else ', by default'}); every job needs its own id",
         )
         return False

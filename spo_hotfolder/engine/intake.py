@@ -205,10 +205,14 @@ class EngineIntake(EngineState):
         plans: list[tuple[JobSpec, Job | None]] = []
         refused: list[tuple[JobSpec, str]] = []
         others: list[str] = []  # refused: the job id is another order's
+        cases: dict[str, str] = {}  # refused: the job id is a known one's in other letter case (-> that one)
         twins: dict[str, Delivery] = {}  # refused: the same reprint sent twice (the PDF it made waits)
         for spec in manifest.jobs:
             existing = self.ledger.get_job(spec.job_id, history=False)
-            if existing is None and not manifest.reprint and (left := self._finished_unknown(spec.job_id)):
+            if existing is None and (twin := self.ledger.job_id_in_other_case(spec.job_id)) is not None:
+                refused.append((spec, _other_case_reason(spec.job_id, twin)))
+                cases[spec.job_id] = twin
+            elif existing is None and not manifest.reprint and (left := self._finished_unknown(spec.job_id)):
                 refused.append((spec, left))
             elif existing is None:
                 plans.append((spec, None))
@@ -263,7 +267,8 @@ class EngineIntake(EngineState):
             # No job taken: nothing is recorded, and the manifest itself goes with the refusal (a
             # crash before it is filed leaves it in inbox/, refused again at the next start).
             keep = None if plans else signature(st)
-            self._refuse_jobs(path, data, manifest, refused, others, base, [spec for spec, _ in plans], twins, keep)
+            taken = [spec for spec, _ in plans]
+            self._refuse_jobs(path, data, manifest, refused, others, base, taken, twins, keep, cases=cases)
         # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
         # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
         if plans:
@@ -1027,10 +1032,13 @@ class EngineIntake(EngineState):
         taken_specs: list[JobSpec],
         twins: Mapping[str, Delivery],
         sig: Signature | None = None,
+        *,
+        cases: Mapping[str, str] | None = None,
     ) -> None:
         """The refused jobs' manifest and artwork go to failed/ with an ERROR.txt; ``others``: those
         refused because their job id is another order's, ``twins`` those whose reprint was sent
-        twice (the PDF the first made still waits), the rest were done before. Artwork that a
+        twice (the PDF the first made still waits), ``cases`` those whose job id is a known job's in
+        other letter case (that job's id), the rest were done before. Artwork that a
         job taken from the same manifest also names stays for that job (a storefront re-sending a
         whole order with one job added names the old jobs' files again).
 
@@ -1079,10 +1087,15 @@ class EngineIntake(EngineState):
                 "artwork that another manifest or job also names was left in inbox/ for it, not moved here: "
                 + ", ".join(dict.fromkeys(wanted))
             )
-        repeats = len(others) + len(twins) < len(refused)
+        cases = cases or {}
+        repeats = len(others) + len(twins) + len(cases) < len(refused)
         taken = ", ".join(accepted)
         # (nothing to print twice for a job that was rejected or skipped: not said of it)
-        printed = [spec for spec, _ in refused if spec.job_id not in others and self._was_printed(spec.job_id)]
+        printed = [
+            spec
+            for spec, _ in refused
+            if spec.job_id not in others and spec.job_id not in cases and self._was_printed(spec.job_id)
+        ]
         fix = "Nothing was printed twice." if printed or not repeats else "Nothing was printed."
         if accepted:
             problems.append(f"the other jobs of this manifest were taken and go on as usual: {taken}")
@@ -1115,6 +1128,14 @@ class EngineIntake(EngineState):
                 + (f" without {taken}" if accepted else "")
                 + f"{artwork}."
             )
+        for job_id, twin in cases.items():
+            fix += (
+                f" For {job_id}: write its job_id (or, where it is left out, the order_id) as job {twin}'s is written "
+                f"if it is that job, or give it its own job_id; then put the manifest into inbox/ again"
+                + (f" without {taken}" if accepted else "")
+                + f"{artwork}."
+            )
+            artwork = ""
         text = error_text(
             f"Manifest {self._manifest_shown(path)} (order {manifest.order_id}): {_not_taken(refused, accepted)}",
             problems,
@@ -1432,3 +1453,12 @@ class EngineIntake(EngineState):
             "time takes it; after that, each file goes to failed/ with its own ERROR.txt. The daemon did not change "
             "the file."
         )
+
+
+def _other_case_reason(job_id: str, twin: str) -> str:
+    """Audit AH R4: job ids differing only in letter case made two jobs whose folders a Windows
+    share (where operators work) shows as one."""
+    return (
+        f"job id {job_id} differs from that of job {twin} only in letter case: their folders would be one "
+        "folder on a Windows share, so this manifest's job was not taken"
+    )

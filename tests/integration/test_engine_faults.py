@@ -2394,6 +2394,27 @@ def test_a_bad_folder_drop_goes_to_failed_whole_with_its_artwork(rig: Rig) -> No
     assert (r.root / "failed" / "order7" / "card.pdf").is_file() and not folder.exists()
 
 
+def test_a_job_id_in_other_letter_case_than_a_known_one_is_refused(rig: Rig) -> None:
+    """Audit AH R4: order "b35" and, later, order "B35": two jobs, b35-1 and B35-1, whose folders a
+    Windows share (where operators work) shows as one folder. The second manifest is refused."""
+    r = rig
+    first = r.order("b35")
+    r.run(until=done(r, first), steps=10)
+    assert r.take_prints() == ["b35_b35-1_bc-85x55_x1.pdf"]
+    r.order("B35")
+    r.run(until=lambda: any((r.root / "failed").iterdir()), steps=10)
+    assert r.ledger.get_job("B35-1") is None and r.statuses(first)[-1] == "InHotFolder"
+    [refused] = list((r.root / "failed").iterdir())
+    error = " ".join((refused / "ERROR.txt").read_text().split())
+    assert (
+        "job id B35-1 differs from that of job b35-1 only in letter case: their folders would be one folder on a "
+        "Windows share" in error
+    ), error
+    assert "For B35-1: write its job_id (or, where it is left out, the order_id) as job b35-1's is written" in error
+    r.run(steps=3)
+    assert r.take_prints() == []
+
+
 def test_another_orders_manifest_never_takes_over_a_job_id(rig: Rig) -> None:
     """Audit O: a manifest of order "X" naming job id B1-1 (order B1's, blocked) replaced B1-1's
     order, product, quantity and artwork; with reprint: true it printed a delivered job of another

@@ -845,6 +845,26 @@ def test_duplicate_job_ids_name_both_positions() -> None:
     ]
 
 
+def test_job_ids_differing_only_in_letter_case_are_one_id() -> None:
+    """Audit AH R4: "b35-1" and "B35-1" made two jobs whose folders a Windows share shows as one."""
+    text = """\
+    order_id: "b35"
+    jobs:
+      - job_id: "b35-1"
+        product: bc
+        quantity: 1
+        artwork: [a.pdf]
+      - job_id: "B35-1"
+        product: bc
+        quantity: 1
+        artwork: [b.pdf]
+    """
+    assert only_problem(text) == (
+        'line 7: jobs[1].job_id: job id "B35-1" is used twice (as "b35-1": letter case aside, as a Windows share '
+        "sees folders) (jobs[0] and jobs[1]); every job needs its own id"
+    )
+
+
 def test_duplicate_job_id_by_default() -> None:
     text = """\
     order_id: "5"
