@@ -13,6 +13,7 @@ import math
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,8 +102,14 @@ def glob_match(value: str, pattern: str) -> bool:
     """A config glob (``blocking.products``, ``products`` keys, route conditions) against a
     manifest's value, whatever the letter case of either: storefronts spell product codes and
     attribute values in varying case ("Poster-A1"), and a rule meant to hold "poster-*" for review
-    must not let one through."""
-    return fnmatch.fnmatchcase(value.casefold(), pattern.casefold())
+    must not let one through. Nor whatever its Unicode form: "café" typed on a Mac comes
+    decomposed (e + a combining accent), and looks the same as the composed one (audit AI 2: a
+    "café-*" blocking rule let it through)."""
+    return fnmatch.fnmatchcase(_folded(value), _folded(pattern))
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
 
 
 def glob_problem(pattern: str) -> str | None:

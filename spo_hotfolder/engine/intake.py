@@ -906,11 +906,22 @@ class EngineIntake(EngineState):
             if not reprint and manifest.blocked is True:
                 # The manifest's word for its jobs (SPEC 5: "overrides the config's blocking rules"):
                 # a job it re-sends waits for a release, if it is not blocked already. The config's
-                # rules are not applied again (the job was ordered, and perhaps released, before);
-                # and `blocked: false` does not remove a Blocked entry: only a release does.
+                # rules are not applied again (the job was ordered, and perhaps released, before),
+                # but for a product they hold that it did not have (below); and `blocked: false`
+                # does not remove a Blocked entry: only a release does.
                 current = self.ledger.get_job(spec.job_id)
                 if current is not None and current.active_block() is None:
                     self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
+            elif not reprint and manifest.blocked is None and spec.product != existing.product:
+                # Its product changed to one the blocking rules hold, where the old one was not: held
+                # as a new order of it is (audit AI 4: re-routed and checked by the new product, it
+                # printed unseen). Never the other way: a block is removed by a release only.
+                held, why = decide_blocking(None, self.config, spec.product)
+                if held and not decide_blocking(None, self.config, existing.product)[0]:
+                    current = self.ledger.get_job(spec.job_id)
+                    if current is not None and current.active_block() is None:
+                        detail = f"{why} (its product changed from {existing.product} to {spec.product})"
+                        self._record(spec.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
             if reprint:
                 # A Blocked entry still active from before (a job rejected while blocked) belongs to
                 # the old delivery: the reprint is a new one, blocked or not by its own manifest.

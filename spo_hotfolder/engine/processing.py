@@ -276,6 +276,11 @@ class EngineProcessing(EngineState):
                 fresh = self.ledger.get_job(job_id, history=False)
                 if fresh is not None and fresh.stage is Stage.DELIVER and not self.stop_event.is_set():
                     job = fresh
+                    if self._pending_config is not None:
+                        # A reload that came while its output was made: its routes decide where the job
+                        # goes, as for every job not delivered yet (`jobs` and `show` said so already;
+                        # it went by the old ones: audit AI 3).
+                        self._apply_config(self._pending_config)
                     if not self._manifest_first(job):
                         self._deliver(job)
             elif job.stage is Stage.DELIVER and not self._manifest_first(job):
@@ -522,8 +527,8 @@ class EngineProcessing(EngineState):
     def _manifests_meanwhile(self: Engine) -> None:
         """The manifests the watcher told of since the last look that are complete now, taken in
         as ``_meanwhile`` takes them (``_manifest_first`` with a backlog)."""
-        if self.stop_event.is_set():
-            return
+        if self.stop_event.is_set() or self._pending_config is not None:
+            return  # (see _meanwhile)
         came = [path for path in self._drain_hints() if self._classify(path)[0] == "manifest"]
         for path, sig in self.tracker.stable_among(came) if came else ():
             self._take_new_only(path, sig)
@@ -543,6 +548,11 @@ class EngineProcessing(EngineState):
         commands and manifests that name known jobs stay where they are until the job's turn ends."""
         self.progress_at = self.clock.monotonic()
         if self.stop_event.is_set():
+            return
+        if self._pending_config is not None:
+            # A reload waits for the job in hand: an order taken in now would be judged by the old
+            # blocking rules and routed by the new ones (audit AI 1: printed unblocked after a
+            # reload that added its blocking rule). Taken once the new config applies.
             return
         self._drain_hints()
         if not self.tracker.any_due():

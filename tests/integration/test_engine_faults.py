@@ -2415,6 +2415,24 @@ def test_a_job_id_in_other_letter_case_than_a_known_one_is_refused(rig: Rig) -> 
     assert r.take_prints() == []
 
 
+def test_a_new_manifest_changing_the_product_to_one_the_blocking_rules_hold_blocks_the_job(tmp_path: Path) -> None:
+    """Audit AI 4: a job ordered as a product no rule holds, waiting for its artwork, then its
+    manifest sent again with a product `blocking.products` holds: re-routed and checked by the new
+    product, it printed unseen. It is held as a new order of that product would be."""
+    for r in rig_on(tmp_path, blocking={"products": ["poster-*"]}):
+        (r.inbox / "S1.yaml").write_text('order_id: "S1"\nproduct: bc-85x55\nquantity: 1\nartwork: [S1.pdf]\n')
+        r.run(until=lambda: r.ledger.get_job("S1-1") is not None, steps=5)
+        assert r.statuses("S1-1") == ["Ordered", "AwaitingData"]
+        make_pdf(r.inbox / "S1.pdf", pages=CARD)
+        (r.inbox / "S1.yaml").write_text('order_id: "S1"\nproduct: poster-a1\nquantity: 1\nartwork: [S1.pdf]\n')
+        r.run(until=lambda: r.stage("S1-1") is Stage.HELD, steps=10)
+        job = r.job("S1-1")
+        assert job.blocked and job.product == "poster-a1"
+        [blocked] = [e for e in job.history if e.status is JobStatus.Blocked]
+        assert blocked.detail == "blocking.products: poster-* (its product changed from bc-85x55 to poster-a1)"
+        assert not list((r.tmp / "hot" / "large").iterdir()) and r.take_prints() == []
+
+
 def test_another_orders_manifest_never_takes_over_a_job_id(rig: Rig) -> None:
     """Audit O: a manifest of order "X" naming job id B1-1 (order B1's, blocked) replaced B1-1's
     order, product, quantity and artwork; with reprint: true it printed a delivered job of another
@@ -3773,6 +3791,43 @@ def test_a_reload_applies_between_two_jobs_of_a_queue(rig: Rig, monkeypatch: pyt
     r.run(until=lambda: all(r.stage(j) is Stage.DONE for j in ids), steps=10)
     hot = [r.job(j).route for j in ids]
     assert hot.count("large") >= 1 and hot[-1] == "large", hot
+
+
+def test_a_reload_while_an_output_is_made_applies_to_its_delivery_and_to_orders_after_it(rig: Rig) -> None:
+    """Audit AI 1, 3: a SIGHUP (new routes and a new blocking rule) while a job's output was made.
+    An order that came meanwhile was taken in by the old blocking rules and routed by the new ones
+    (printed unblocked); the job in hand went by the old routes while `jobs` named the new."""
+    r = rig
+    first = r.order("RL1")
+    data = yaml.safe_load(r.config_path.read_text())
+    data["blocking"] = {"products": ["bc-*"]}
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    new = _rerouted(r)
+    making = r.engine.pdf
+
+    class ReloadWhileMaking:
+        def check(self, *args: Any) -> Any:
+            return making.check(*args)
+
+        def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
+            if r.ledger.get_job("RL2-1") is not None or (r.inbox / "RL2.yaml").exists():
+                return making.build_output(artwork, dest, spec, validation)  # (RL2's own, later)
+            r.engine.set_config(new)  # SIGHUP
+            second = r.order("RL2")  # an order comes while the output is made
+            r.clock.advance(2)
+            for name in ("RL2.pdf", "RL2.yaml"):
+                r.engine.hint(r.inbox / name)
+            r.clock.advance(2)
+            while_waiting()
+            assert r.ledger.get_job(second) is None, "taken in before the reload applied"
+            return making.build_output(artwork, dest, spec, validation)
+
+    r.engine.pdf = ReloadWhileMaking()
+    r.run(until=lambda: r.ledger.get_job("RL2-1") is not None and r.stage(first) is Stage.DONE, steps=10)
+    assert r.job(first).route == "large" and (r.tmp / "hot" / "large" / "RL1_RL1-1_bc-85x55_x1.pdf").is_file()
+    r.run(until=lambda: r.stage("RL2-1") is Stage.HELD, steps=10)
+    assert r.statuses("RL2-1")[:2] == ["Ordered", "Blocked"]
+    assert r.take_prints() == [] and not (r.tmp / "hot" / "large" / "RL2_RL2-1_bc-85x55_x1.pdf").exists()
 
 
 def test_a_reload_that_changes_a_held_jobs_route_says_so(rig: Rig) -> None:

@@ -80,6 +80,23 @@ def test_product_and_route_globs_match_in_any_letter_case(config) -> None:  # ty
     assert decide_route(upper, config).hot_folder == "large"
 
 
+def test_globs_match_whatever_the_unicode_form(tmp_path: Path) -> None:
+    """Audit AI 2: "café-menu" typed on a Mac (decomposed: e + U+0301) matched no "café-*" blocking
+    rule, route or product spec written composed (nor the other way): printed unblocked, unchecked."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        'paths: {root: root}\nblocking: {products: ["café-*"]}\nproducts: {"cafe\u0301-*": {trim_mm: [85, 55]}}\n'
+        'hot_folders: {proof: {path: hot/proof}}\nroutes:\n  - when: {customer: "Zoë*"}\n    to: proof\n'
+        "  - to: skip\n"
+    )
+    config = load_config(path)
+    decomposed = "cafe\u0301-menu"
+    assert decide_blocking(None, config, decomposed) == (True, "blocking.products: café-*")
+    assert config.product_spec("café-menu") is not None and config.product_spec(decomposed) is not None
+    assert decide_route(facts(customer="Zoe\u0308 Ltd"), config).hot_folder == "proof"
+    assert decide_route(facts(customer="Zoë Ltd"), config).hot_folder == "proof"
+
+
 def test_filename_template_fills_fields_and_replaces_bad_characters() -> None:
     name = render_filename(
         "{order_id}_{customer}_{attributes.paper}_x{quantity}.pdf",
