@@ -2421,11 +2421,11 @@ def test_a_new_manifest_changing_the_product_to_one_the_blocking_rules_hold_bloc
     product, it printed unseen. It is held as a new order of that product would be."""
     for r in rig_on(tmp_path, blocking={"products": ["poster-*"]}):
         (r.inbox / "S1.yaml").write_text('order_id: "S1"\nproduct: bc-85x55\nquantity: 1\nartwork: [S1.pdf]\n')
-        r.run(until=lambda: r.ledger.get_job("S1-1") is not None, steps=5)
+        r.run(until=lambda r=r: r.ledger.get_job("S1-1") is not None, steps=5)
         assert r.statuses("S1-1") == ["Ordered", "AwaitingData"]
         make_pdf(r.inbox / "S1.pdf", pages=CARD)
         (r.inbox / "S1.yaml").write_text('order_id: "S1"\nproduct: poster-a1\nquantity: 1\nartwork: [S1.pdf]\n')
-        r.run(until=lambda: r.stage("S1-1") is Stage.HELD, steps=10)
+        r.run(until=lambda r=r: r.stage("S1-1") is Stage.HELD, steps=10)
         job = r.job("S1-1")
         assert job.blocked and job.product == "poster-a1"
         [blocked] = [e for e in job.history if e.status is JobStatus.Blocked]
