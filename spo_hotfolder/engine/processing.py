@@ -281,6 +281,7 @@ class EngineProcessing(EngineState):
                         # goes, as for every job not delivered yet (`jobs` and `show` said so already;
                         # it went by the old ones: audit AI 3).
                         self._apply_config(self._pending_config)
+                        job = self.ledger.get_job(job_id, history=False) or job  # (its route as now recorded)
                     if not self._manifest_first(job):
                         self._deliver(job)
             elif job.stage is Stage.DELIVER and not self._manifest_first(job):

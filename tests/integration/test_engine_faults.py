@@ -3823,7 +3823,9 @@ def test_a_reload_while_an_output_is_made_applies_to_its_delivery_and_to_orders_
             return making.build_output(artwork, dest, spec, validation)
 
     r.engine.pdf = ReloadWhileMaking()
-    r.run(until=lambda: r.ledger.get_job("RL2-1") is not None and r.stage(first) is Stage.DONE, steps=10)
+    with capture_logs() as logs:
+        r.run(until=lambda: r.ledger.get_job("RL2-1") is not None and r.stage(first) is Stage.DONE, steps=10)
+    assert len([e for e in logs if e["event"] == "job.route_changed" and e["job_id"] == first]) == 1  # (said once)
     assert r.job(first).route == "large" and (r.tmp / "hot" / "large" / "RL1_RL1-1_bc-85x55_x1.pdf").is_file()
     r.run(until=lambda: r.stage("RL2-1") is Stage.HELD, steps=10)
     assert r.statuses("RL2-1")[:2] == ["Ordered", "Blocked"]
