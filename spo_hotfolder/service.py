@@ -11,6 +11,7 @@ import dataclasses
 import errno
 import fcntl
 import json
+import math
 import os
 import select
 import signal
@@ -73,6 +74,10 @@ STUCK_SECONDS = 600.0
 
 #: An overflow of the kernel's inotify queue is logged at most this often (with the count).
 LOST_EVENTS_SAID_SECONDS = 60.0
+
+#: The engine's timed wake-ups (a retry, an artwork deadline, a future order) are put in slots this
+#: long: one scheduler entry per slot, however many jobs fall due in it.
+WAKE_SLOT_SECONDS = 0.25
 
 
 class StartupError(Exception):
@@ -659,9 +664,13 @@ class Daemon:
         )
 
     def _schedule_wakeup(self, when: datetime) -> None:
-        """The scheduler only wakes the engine; the ledger holds what is due."""
+        """The scheduler only wakes the engine; the ledger holds what is due. One wake-up per quarter
+        second at most (a moment after the time, never before): a burst of orders left waiting for
+        their artwork made one scheduler entry each, kept until its deadline (an hour by default)."""
         if self.scheduler is None or self.engine is None:
             return
+        slot = math.ceil(when.timestamp() / WAKE_SLOT_SECONDS) * WAKE_SLOT_SECONDS
+        when = datetime.fromtimestamp(slot, tz=UTC)
         key = f"wake-{iso(when)}"
         with contextlib.suppress(Exception):
             self.scheduler.add_job(self.engine.wake, "date", run_date=when, id=key, replace_existing=True)

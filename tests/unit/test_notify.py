@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -277,6 +278,34 @@ def test_job_folders_the_ledger_does_not_know_are_said_but_the_pings_go_on(
         daemon.check_health()
         assert drain(sock)[1] == "STATUS=0 jobs waiting, 0 blocked, 0 failed, 0 done"
         assert json.loads((daemon.config.paths.state / "health.json").read_text())["unknown_job_folders_count"] == 0
+
+
+def test_timed_wake_ups_share_a_scheduler_entry_per_quarter_second(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """A burst of orders left waiting for their artwork made one scheduler entry each, kept until
+    its deadline (an hour by default: a long run's memory grew with them, tracemalloc 12-05)."""
+    from datetime import UTC, datetime, timedelta
+
+    class Scheduler:
+        def __init__(self) -> None:
+            self.entries: dict[str, datetime] = {}
+
+        def add_job(self, fn: Any, trigger: str, run_date: datetime, id: str, replace_existing: bool) -> None:
+            self.entries[id] = run_date
+
+    address, _sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, _watcher, engine):
+        engine.wake = lambda: None  # type: ignore[attr-defined]
+        scheduler = Scheduler()
+        daemon.scheduler = scheduler  # type: ignore[assignment]
+        start = datetime(2026, 12, 5, 10, 0, 0, 100_000, tzinfo=UTC)
+        wanted = [start + timedelta(milliseconds=7 * n) for n in range(100)]  # 0.7 s of a burst
+        for when in wanted:
+            daemon._schedule_wakeup(when)
+        assert len(scheduler.entries) == 4  # 10:00:00.25, .5, .75, 10:00:01 (for 100 wake-ups)
+        slots = sorted(scheduler.entries.values())
+        assert all(any(when <= slot < when + timedelta(seconds=0.25) for slot in slots) for when in wanted)
 
 
 def test_files_seen_and_not_taken_in_yet_are_said_in_the_status_line(
