@@ -154,5 +154,7 @@ class EngineState:
     _undecided_looked_at: float
     _undecided_said: set[int]  # deliveries whose "undecided" was logged
     unknown_job_folders: list[str]  # found at start, the ledger not knowing them ("work/<job>")
+    _unknown_marks: list[int]  # the areas' mtimes when they were last looked at
+    _unknown_looked_at: float
     # Hot folders seen as shares' mount points (an unmounted share leaves an empty local folder).
     mount_points: MountPoints

@@ -2433,6 +2433,31 @@ def test_a_new_manifest_changing_the_product_to_one_the_blocking_rules_hold_bloc
         assert not list((r.tmp / "hot" / "large").iterdir()) and r.take_prints() == []
 
 
+def test_job_folders_the_ledger_does_not_know_are_looked_at_again_only_when_their_area_changes(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Said by `health` until they are gone (a ledger put back from a backup); thousands of them
+    looked at every heartbeat kept an idle daemon at 0.3 % of a core (bench scenario 7)."""
+    r = rig
+    for n in range(3):
+        (r.root / "quarantine" / f"U{n}-1").mkdir()
+        (r.root / "quarantine" / f"U{n}-1" / "STATUS.txt").write_text("Job U-1\n")
+    engine = r.start()
+    assert engine.job_folders_unknown() == ["quarantine/U0-1", "quarantine/U1-1", "quarantine/U2-1"]
+    looks: list[Path] = []
+    is_dir = Path.is_dir
+    monkeypatch.setattr(Path, "is_dir", lambda self: looks.append(self) or is_dir(self))
+    for _ in range(5):  # heartbeats with nothing changed
+        assert len(engine.job_folders_unknown()) == 3
+    assert looks == []
+    shutil.rmtree(r.root / "quarantine" / "U1-1")
+    assert engine.job_folders_unknown() == ["quarantine/U0-1", "quarantine/U2-1"]
+    r.clock.advance(61)  # (and once a minute whatever the areas' times say)
+    looks.clear()
+    engine.job_folders_unknown()
+    assert len(looks) == 2
+
+
 def test_another_orders_manifest_never_takes_over_a_job_id(rig: Rig) -> None:
     """Audit O: a manifest of order "X" naming job id B1-1 (order B1's, blocked) replaced B1-1's
     order, product, quantity and artwork; with reprint: true it printed a delivered job of another
