@@ -418,7 +418,7 @@ class Engine(
         """(any thread) The job folders found at start that the ledger does not know
         (``recovery.job_folders_unknown``), those still there: for ``health`` and the status line,
         until the sysadmin has dealt with them. Called each heartbeat; the folders are looked at
-        again only where their areas changed since (or a minute later): thousands of them looked
+        again only where their areas changed since (or ten minutes later): thousands of them looked
         at every 5 s kept an idle daemon at 0.3 % of a core (bench scenario 7)."""
         if not self.unknown_job_folders:
             return []
@@ -427,7 +427,7 @@ class Engine(
             with contextlib.suppress(OSError):
                 marks.append(self.area(area).stat().st_mtime_ns)
         now = self.clock.monotonic()
-        if marks == self._unknown_marks and now - self._unknown_looked_at < 60:
+        if marks == self._unknown_marks and now - self._unknown_looked_at < 600:
             return self.unknown_job_folders
         self._unknown_marks, self._unknown_looked_at = marks, now
         left = [rel for rel in self.unknown_job_folders if (self.root / rel).is_dir()]

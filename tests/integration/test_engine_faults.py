@@ -2452,7 +2452,7 @@ def test_job_folders_the_ledger_does_not_know_are_looked_at_again_only_when_thei
     assert looks == []
     shutil.rmtree(r.root / "quarantine" / "U1-1")
     assert engine.job_folders_unknown() == ["quarantine/U0-1", "quarantine/U2-1"]
-    r.clock.advance(61)  # (and once a minute whatever the areas' times say)
+    r.clock.advance(601)  # (and every ten minutes whatever the areas' times say)
     looks.clear()
     engine.job_folders_unknown()
     assert len(looks) == 2
