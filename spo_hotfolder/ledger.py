@@ -1194,10 +1194,12 @@ class Ledger:
 
     def job_id_in_other_case(self, job_id: str) -> str | None:
         """The id of a job whose id is ``job_id`` in other letter case (``b35-1`` for ``B35-1``), if
-        any: their folders would be one on a Windows share (job ids are ASCII). One index lookup."""
+        any: their folders would be one on a Windows share (job ids are ASCII). One index lookup.
+        A job whose folder retention has removed (purged) has no folder to be confused with."""
         with self._lock:
             row = self._db.execute(
-                "SELECT job_id FROM jobs WHERE job_id = ? COLLATE NOCASE AND job_id != ? LIMIT 1", (job_id, job_id)
+                "SELECT job_id FROM jobs WHERE job_id = ? COLLATE NOCASE AND job_id != ? AND stage != 'purged' LIMIT 1",
+                (job_id, job_id),
             ).fetchone()
         return str(row[0]) if row is not None else None
 

@@ -2413,6 +2413,12 @@ def test_a_job_id_in_other_letter_case_than_a_known_one_is_refused(rig: Rig) -> 
     assert "For B35-1: write its job_id (or, where it is left out, the order_id) as job b35-1's is written" in error
     r.run(steps=3)
     assert r.take_prints() == []
+    # Once retention has removed b35-1's folder (purged), nothing is left to be confused with.
+    r.ledger.update_job(first, r.clock.now(), stage=Stage.PURGED)
+    shutil.rmtree(r.root / "done" / first)
+    r.order("B35")
+    r.run(until=lambda: r.ledger.get_job("B35-1") is not None and r.stage("B35-1") is Stage.DONE, steps=10)
+    assert r.take_prints() == ["B35_B35-1_bc-85x55_x1.pdf"]
 
 
 def test_a_new_manifest_changing_the_product_to_one_the_blocking_rules_hold_blocks_the_job(tmp_path: Path) -> None:
