@@ -838,31 +838,18 @@ def test_duplicate_job_ids_name_both_positions() -> None:
         product: bc
         quantity: 1
         artwork: [d.pdf]
+      - job_id: "5-A"
+        product: bc
+        quantity: 1
+        artwork: [e.pdf]
     """
     assert problems(text) == [
         'line 10: jobs[2].job_id: job id "5-a" is used twice (jobs[0] and jobs[2]); every job needs its own id',
         'line 14: jobs[3].job_id: job id "5-2" is used twice (jobs[1] and jobs[3]); every job needs its own id',
+        # Audit AH R4: "b35-1" and "B35-1" made two jobs whose folders a Windows share shows as one.
+        'line 18: jobs[4].job_id: job id "5-A" is used twice (as "5-a": letter case aside, as a Windows share '
+        "sees folders) (jobs[0] and jobs[4]); every job needs its own id",
     ]
-
-
-def test_job_ids_differing_only_in_letter_case_are_one_id() -> None:
-    """Audit AH R4: "b35-1" and "B35-1" made two jobs whose folders a Windows share shows as one."""
-    text = """\
-    order_id: "b35"
-    jobs:
-      - job_id: "b35-1"
-        product: bc
-        quantity: 1
-        artwork: [a.pdf]
-      - job_id: "B35-1"
-        product: bc
-        quantity: 1
-        artwork: [b.pdf]
-    """
-    assert only_problem(text) == (
-        'line 7: jobs[1].job_id: job id "B35-1" is used twice (as "b35-1": letter case aside, as a Windows share '
-        "sees folders) (jobs[0] and jobs[1]); every job needs its own id"
-    )
 
 
 def test_duplicate_job_id_by_default() -> None:
