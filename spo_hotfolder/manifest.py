@@ -23,6 +23,7 @@ from typing import Any, Literal
 from spo_hotfolder.fsutil import safe_name, windows_device
 from spo_hotfolder.yamlsource import (
     Document,
+    JsonFloat,
     SourceError,
     decode,
     describe,
@@ -814,6 +815,9 @@ class _ManifestReader:
             # JSON output (show --json, jobs --json, json tickets) has no NaN or Infinity.
             self.problem(path, f"must be a finite number (got {value!r}); put it in quotes if it is meant as text")
             return False, None
+        if isinstance(value, JsonFloat):
+            # (JSON: "1.50" kept as written, as YAML's is; a number written as it reads stays one)
+            return True, value.text if value.text != repr(float(value)) else float(value)
         if isinstance(value, int | float) and self._reads_otherwise(path, value):
             # YAML reads 0250 as octal 168, 1:30 as 90, 1.50 as 1.5 and (YAML 1.1) no, off, yes,
             # on as false and true: a free-form value is kept as written (routes and file names

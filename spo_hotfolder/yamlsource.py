@@ -536,6 +536,19 @@ _JSON_WORDS = {
 }
 
 
+class JsonFloat(float):
+    """A JSON number with a fraction or an exponent, with its text as written (``1.50`` reads 1.5):
+    a free-form attribute keeps it as written, as YAML's numbers are (audit AI 5: a route on
+    ``weight: "1.50"`` matched the YAML order, not the same order as JSON)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> JsonFloat:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
 def load_json(text: str) -> Document:
     """``json.loads`` reads the value; the key lines are found only when they are first asked for
     (a valid manifest never asks: they are for error messages), unless a key is given twice."""
@@ -551,7 +564,7 @@ def load_json(text: str) -> Document:
         return mapping
 
     try:
-        value = json.loads(text, object_pairs_hook=pairs)
+        value = json.loads(text, object_pairs_hook=pairs, parse_float=JsonFloat)
     except json.JSONDecodeError as exc:
         message = _JSON_WORDS.get(exc.msg, exc.msg)
         # (json.loads says "Unterminated string" only when the file ends inside the string)

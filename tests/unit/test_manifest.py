@@ -735,6 +735,12 @@ def test_an_attribute_yaml_reads_otherwise_is_kept_as_written() -> None:
         "finish": "no",
         "gsm": "1.50",
     }
+    # Audit AI 5: JSON's 1.50 read 1.5 (a route on "1.50" matched the YAML order, not the JSON one).
+    data = b'{"order_id": "J", "product": "bc", "quantity": 1, "artwork": ["a.pdf"], "attributes": '
+    data += b'{"gsm": 1.50, "big": 1e3, "fine": 2.25, "pages": 12, "no": false}}'
+    attributes = parse_manifest(data, "o.json", HOT_FOLDERS).jobs[0].attributes
+    assert attributes == {"gsm": "1.50", "big": "1e3", "fine": 2.25, "pages": 12, "no": False}
+    assert type(attributes["fine"]) is float  # (a plain number where it reads as written)
 
 
 @pytest.mark.parametrize(
