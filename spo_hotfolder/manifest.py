@@ -98,6 +98,11 @@ ORDER_KEYS: tuple[str, ...] = ("order_id", "customer", "blocked", "process_after
 JOB_KEYS: tuple[str, ...] = ("job_id", "product", "quantity", "hot_folder", "artwork", "attributes")
 ARTWORK_KEYS: tuple[str, ...] = ("path", "sha256")
 _ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def is_job_id(text: str) -> bool:
+    """Whether ``text`` can be an order or job id (SPEC 5: what a job folder is named)."""
+    return bool(_ID_RE.fullmatch(text)) and not text.startswith(".")
 #: The ledger stores quantities as SQLite integers (64-bit).
 MAX_QUANTITY = 2**63 - 1
 _SHA256_RE = re.compile(r"[0-9A-Fa-f]{64}")
@@ -320,7 +325,7 @@ class _ManifestReader:
         text = self.text(value, path, what)
         if text is None:
             return None
-        if not _ID_RE.fullmatch(text) or text.startswith("."):
+        if not is_job_id(text):
             self.problem(path, f"must be {_ID_RULE} (got {describe(text)})")
             return None
         device = folder and windows_device(text)

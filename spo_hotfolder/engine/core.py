@@ -430,7 +430,13 @@ class Engine(
         if marks == self._unknown_marks and now - self._unknown_looked_at < 600:
             return self.unknown_job_folders
         self._unknown_marks, self._unknown_looked_at = marks, now
-        left = [rel for rel in self.unknown_job_folders if (self.root / rel).is_dir()]
+        # Gone, or a job's now (audit AK 2: its order put into inbox/ again as health says, the new
+        # job took the name, the old folder moved aside: `health` named the live job's folder).
+        left = [
+            rel
+            for rel in self.unknown_job_folders
+            if (self.root / rel).is_dir() and self.ledger.get_job(Path(rel).name, history=False) is None
+        ]
         self.unknown_job_folders = left
         return left
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import stat
 from datetime import datetime, timedelta
@@ -37,7 +38,7 @@ from spo_hotfolder.fsutil import (
     undecodable,
 )
 from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Job, Stage
-from spo_hotfolder.manifest import MAX_MANIFEST_BYTES
+from spo_hotfolder.manifest import MAX_MANIFEST_BYTES, is_job_id
 from spo_hotfolder.operator import (
     Action,
     classify_drop,
@@ -366,7 +367,7 @@ class EngineRecovery(EngineState):
                 job = self.ledger.get_job(name, history=False)
                 if job is not None and job.stage in (Stage.DONE, Stage.REJECTED):
                     found.append(name)
-                elif job is None and (self.area(area) / name / "STATUS.txt").is_file():
+                elif job is None and _job_folder_name(name) and (self.area(area) / name / "STATUS.txt").is_file():
                     unknown.append(self.rel(self.area(area) / name))
         return found, unknown
 
@@ -562,3 +563,14 @@ class EngineRecovery(EngineState):
             known.add(temp)
             known.add(str(Path(temp).with_name(f".{Path(final).with_suffix('.json').name}.part")))
         return known
+
+
+#: The name the daemon gives a folder it moves aside (``name.old-<time>``, records.py).
+_MOVED_ASIDE = re.compile(r"\.old-\d{8}T\d{6}(\.\d+)?Z(-\d+)?$")
+
+
+def _job_folder_name(name: str) -> bool:
+    """Whether a folder of this name can be a job's: not a copy the daemon refused ("x (copy, not
+    used)"), nor one it moved aside ("x.old-<time>"; audit AK 1: after a restart, `health` named
+    them as job folders the ledger does not know)."""
+    return is_job_id(name) and not _MOVED_ASIDE.search(name)

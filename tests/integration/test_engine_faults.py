@@ -2445,9 +2445,11 @@ def test_job_folders_the_ledger_does_not_know_are_looked_at_again_only_when_thei
     """Said by `health` until they are gone (a ledger put back from a backup); thousands of them
     looked at every heartbeat kept an idle daemon at 0.3 % of a core (bench scenario 7)."""
     r = rig
-    for n in range(3):
-        (r.root / "quarantine" / f"U{n}-1").mkdir()
-        (r.root / "quarantine" / f"U{n}-1" / "STATUS.txt").write_text("Job U-1\n")
+    # Not job folders (audit AK 1: named after a restart): a copy the daemon refused, one it moved aside.
+    names = ["U0-1", "U1-1", "U2-1", "U3-1 (copy, not used)", "U4-1.old-20261205T192420.140Z-2"]
+    for name in names:
+        (r.root / "quarantine" / name).mkdir()
+        (r.root / "quarantine" / name / "STATUS.txt").write_text("Job U-1\n")
     engine = r.start()
     assert engine.job_folders_unknown() == ["quarantine/U0-1", "quarantine/U1-1", "quarantine/U2-1"]
     looks: list[Path] = []
@@ -2462,6 +2464,13 @@ def test_job_folders_the_ledger_does_not_know_are_looked_at_again_only_when_thei
     looks.clear()
     engine.job_folders_unknown()
     assert len(looks) == 2
+    # Its order put into inbox/ again (as `health` says): the job takes the name, the old folder is
+    # moved aside; the name is a known job's now, not said (audit AK 2: the live job's folder was).
+    shutil.rmtree(r.root / "quarantine" / "U2-1")
+    r.order("U2", extra="blocked: true\n")
+    r.run(until=lambda: r.ledger.get_job("U2-1") is not None and r.stage("U2-1") is Stage.HELD, steps=10)
+    assert (r.root / "quarantine" / "U2-1").is_dir()
+    assert engine.job_folders_unknown() == ["quarantine/U0-1"]
 
 
 def test_another_orders_manifest_never_takes_over_a_job_id(rig: Rig) -> None:
