@@ -526,7 +526,7 @@ class _ManifestReader:
                 key_path, f"must not begin or end with a space (got {describe(product)}); write the name alone"
             )
             return None
-        if any(unicodedata.category(char) == "Cf" for char in product):
+        if _invisible(product):
             self.problem(
                 key_path,
                 f"must not contain invisible characters (got {describe(product)}, a zero-width space or the like, "
@@ -869,6 +869,21 @@ class _ManifestReader:
 #: Characters that change the direction text is shown in (U+202E shows "x\u202em 500" as "x005 m"):
 #: in a product or a file name they make STATUS.txt and `show` say other than what is meant (audit Q).
 _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+#: Characters shown as nothing that are not format characters (category Cf): variation selectors,
+#: the combining grapheme joiner, Hangul fillers (audit AK 5: "\ufe0fposter-a1" escaped "poster-*").
+_IGNORABLE = frozenset("\u034f\u115f\u1160\u3164\uffa0") | frozenset(
+    chr(c) for r in (range(0xFE00, 0xFE10), range(0xE0100, 0xE01F0)) for c in r
+)
+
+
+def _invisible(text: str) -> bool:
+    """Whether ``text`` holds a character shown as nothing (or begins with a combining mark, shown
+    on nothing): a name that looks like another and matches none of its globs."""
+    if text and unicodedata.category(text[0]).startswith("M"):
+        return True
+    return any(unicodedata.category(char) == "Cf" or char in _IGNORABLE for char in text)
 
 
 def _has_control(text: str) -> bool:

@@ -534,7 +534,15 @@ JOB_CASES = [
     ),
     (
         'product: "bc-85x55\\u00a0"\nquantity: 1\nartwork: [a.pdf]\n',
-        'line 3: jobs[0].product: must not begin or end with a space (got "bc-85x55\u00a0"); write the name alone',
+        'line 3: jobs[0].product: must not begin or end with a space (got "bc-85x55\\u00a0"); write the name alone',
+    ),
+    *(
+        (
+            f'product: "{char}poster-a1"\nquantity: 1\nartwork: [a.pdf]\n',
+            f'line 3: jobs[0].product: must not contain invisible characters (got "{shown}poster-a1", a zero-width '
+            "space or the like, pasted with the name?); type the name again",
+        )
+        for char, shown in (("\\ufe0f", "\\ufe0f"), ("\\u3164", "\\u3164"), ("\\u0301", "\u0301"))
     ),
     (
         'product: "\\u200bblk-a"\nquantity: 1\nartwork: [a.pdf]\n',
