@@ -913,7 +913,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     problems = cut_yaml_line(data, path.name)
     if problems:
         fail(f"{path}: " + "; ".join(problems))
-    known, waiting = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
+    known, waiting, cases = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
     results = []
     for spec in manifest.jobs:
         facts = RouteFacts(
@@ -940,6 +940,12 @@ def cmd_route(args: argparse.Namespace) -> int:
             # stays (only a release removes one), and only `blocked: true` adds one.
             if job.block_active:
                 blocked, block_reason = True, "already blocked; only a release removes that"
+            elif manifest.blocked is None and spec.product != job.product and blocked:
+                # Its product changed to one the blocking rules hold, where the old one was not.
+                if decide_blocking(None, config, job.product)[0]:
+                    blocked = False
+                else:
+                    block_reason = f"{block_reason} (its product changed from {job.product} to {spec.product})"
             elif manifest.blocked is not True:
                 blocked = False
         results.append(
@@ -960,6 +966,9 @@ def cmd_route(args: argparse.Namespace) -> int:
                     else _twin_note(twin)
                     if twin is not None
                     else _known_note(job, manifest.order_id, manifest.reprint)
+                    if job is not None or spec.job_id not in cases
+                    else f"job id differs from that of job {cases[spec.job_id]} only in letter case (their folders "
+                    "would be one on a Windows share): this job would be refused"
                 ),
             }
         )
@@ -978,11 +987,12 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
-def _known_jobs(config: Config, job_ids: list[str]) -> tuple[dict[str, Job], dict[str, Delivery]]:
+def _known_jobs(config: Config, job_ids: list[str]) -> tuple[dict[str, Job], dict[str, Delivery], dict[str, str]]:
     """The jobs of ``job_ids`` the ledger knows (none without a ledger: route works before init),
-    and the deliveries of theirs whose PDF still waits in its hot folder (not yet taken)."""
+    the deliveries of theirs whose PDF still waits in its hot folder (not yet taken), and the ids
+    of the others that a known job's id is in other letter case (-> that job's: refused)."""
     if not ledger_path(config).exists():
-        return {}, {}
+        return {}, {}, {}
     ledger = open_ledger(config)
     try:
         # (with its history: a purged job is said as it ended)
@@ -992,7 +1002,8 @@ def _known_jobs(config: Config, job_ids: list[str]) -> tuple[dict[str, Job], dic
             delivery = ledger.published_delivery(job.job_id, job.generation)
             if delivery is not None and os.path.lexists(delivery.final_path):
                 waiting[job.job_id] = delivery
-        return jobs, waiting
+        cases = {i: twin for i in job_ids if i not in jobs and (twin := ledger.job_id_in_other_case(i)) is not None}
+        return jobs, waiting, cases
     finally:
         ledger.close()
 

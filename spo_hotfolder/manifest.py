@@ -103,6 +103,8 @@ _ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 def is_job_id(text: str) -> bool:
     """Whether ``text`` can be an order or job id (SPEC 5: what a job folder is named)."""
     return bool(_ID_RE.fullmatch(text)) and not text.startswith(".")
+
+
 #: The ledger stores quantities as SQLite integers (64-bit).
 MAX_QUANTITY = 2**63 - 1
 _SHA256_RE = re.compile(r"[0-9A-Fa-f]{64}")

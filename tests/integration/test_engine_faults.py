@@ -4410,6 +4410,20 @@ def test_route_says_what_the_daemon_does_with_a_known_job(rig: Rig) -> None:
     (resend / "manifest.yaml").write_text('order_id: "YF"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
     assert _route(r, resend / "manifest.yaml")["blocked"] is False
     assert r.stage(failed_id) is Stage.FAILED
+    # Audit AK 3, 4: a job id a known one's in other letter case, and a product changed to one the
+    # blocking rules hold: `route` said neither, where the daemon refuses the one and blocks the other.
+    data = yaml.safe_load(r.config_path.read_text())
+    data["blocking"] = {"products": ["poster-*"]}
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    (resend / "manifest.yaml").write_text('order_id: "YF"\nproduct: poster-a1\nquantity: 1\nartwork: [a.pdf]\n')
+    result = _route(r, resend / "manifest.yaml")
+    assert result["blocked"] is True, result
+    assert result["blocked_reason"] == "blocking.products: poster-* (its product changed from bc-85x55 to poster-a1)"
+    (resend / "manifest.yaml").write_text('order_id: "yf"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
+    assert _route(r, resend / "manifest.yaml")["known"] == (
+        "job id differs from that of job YF-1 only in letter case (their folders would be one on a Windows "
+        "share): this job would be refused"
+    )
 
 
 def test_an_offline_replace_killed_half_way_is_finished_by_the_daemon(rig: Rig) -> None:
