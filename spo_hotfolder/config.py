@@ -112,6 +112,17 @@ def _folded(text: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
 
 
+def product_glob_problem(pattern: str) -> str | None:
+    """A product glob beginning or ending with a space never matches: a manifest's product with one
+    is refused (audit AK R1: `blocking.products: ["poster-* "]` was "config OK", holding nothing)."""
+    if pattern != pattern.strip():
+        return (
+            f"begins or ends with a space ({pattern!r}): no product does (a manifest's product with one is "
+            f"refused), so it would never match; write {pattern.strip()!r}"
+        )
+    return None
+
+
 def glob_problem(pattern: str) -> str | None:
     """What makes ``pattern`` other than its writer meant, in words; None when nothing does. A
     ``[`` never closed is read as the character itself (``"bc-[0-9*"`` matches only a product
@@ -682,7 +693,7 @@ class _ConfigReader:
                     f"holds a '/' ({item!r}), but these patterns are matched against the name of a file or "
                     f"folder, never a path, so it would never match; write {item.rstrip('/').rpartition('/')[2]!r}",
                 )
-            elif (problem := glob_problem(item)) is not None:
+            elif (problem := glob_problem(item) or (None if names else product_glob_problem(item))) is not None:
                 self.error(where, problem)
             else:
                 result.append(item)
@@ -858,7 +869,7 @@ class _ConfigReader:
             key_path = f"products.{pattern}"
             if not pattern:
                 self.error(key_path, "the product pattern must not be empty: no job has an empty product")
-            elif (problem := glob_problem(str(pattern))) is not None:
+            elif (problem := glob_problem(str(pattern)) or product_glob_problem(str(pattern))) is not None:
                 self.error(key_path, problem)
             spec = self.mapping(value, key_path, _PRODUCT_KEYS)
             trim: tuple[float, float] | None = None
@@ -1030,7 +1041,9 @@ class _ConfigReader:
                 self.error(full, f"must not be empty: no job has an empty {name}, so this route would never match")
                 ok = False
                 continue
-            if (problem := glob_problem(text)) is not None:
+            if (
+                problem := glob_problem(text) or (product_glob_problem(text) if name == "product" else None)
+            ) is not None:
                 self.error(full, problem)
                 ok = False
                 continue

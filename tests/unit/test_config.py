@@ -1569,7 +1569,7 @@ def test_glob_patterns_that_never_match_what_they_show_are_errors(tmp_path: Path
             watch:
               ignore: ["inbox/*.tmp", "*.part"]
             blocking:
-              products: ["[z-a]*", "poster-*"]
+              products: ["[z-a]*", "poster-*", "banner-* "]
             products:
               "": {pages: 1}
               "poster-[": {pages: 1}
@@ -1588,6 +1588,9 @@ def test_glob_patterns_that_never_match_what_they_show_are_errors(tmp_path: Path
         "of a file or folder, never a path, so it would never match; write '*.tmp'",
         f"{path}:6: blocking.products[0]: has the range 'z-a' backwards ('[z-a]*'): it holds no character, so the "
         "pattern never matches; write 'a-z'",
+        # Audit AK R1: a product with a space at either end is refused in a manifest: this held nothing.
+        f"{path}:6: blocking.products[2]: begins or ends with a space ('banner-* '): no product does (a manifest's "
+        "product with one is refused), so it would never match; write 'banner-*'",
         f"{path}:8: products.: the product pattern must not be empty: no job has an empty product",
         f"{path}:9: products.poster-[: has a '[' that is never closed ('poster-['): a glob reads '[...]' as one of "
         "the characters inside, and an unclosed '[' as itself; to match a '[' itself write '[[]'",
