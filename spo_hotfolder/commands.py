@@ -496,6 +496,9 @@ def _load_job(ledger: Ledger, job_id: str) -> Job:
             listed = ", ".join(order_jobs[:10]) + (", ..." if len(order_jobs) > 10 else "")
             jobs = "its job" if len(order_jobs) == 1 else "its jobs"
             fail(f"no job {job_id!r} in the ledger; {job_id!r} is an order id: {jobs} {listed}")
+        twin = ledger.job_id_in_other_case(job_id)
+        if twin is not None:  # (audit AK: `release RT1-1` for job rt1-1 said nothing more)
+            fail(f"no job {job_id!r} in the ledger; did you mean {twin!r}? (job ids are written as given)")
         fail(f"no job {job_id!r} in the ledger")
     return job
 

@@ -311,6 +311,7 @@ def test_an_order_id_given_for_a_job_id_is_answered_with_the_order_s_jobs(tmp_pa
     config = _ledger_with_three_jobs(tmp_path)
     ledger = Ledger(tmp_path / "root" / "state" / "ledger.sqlite3")
     add(ledger, "2-2")
+    add(ledger, "ab-1")
     ledger.close()
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -325,6 +326,10 @@ def test_an_order_id_given_for_a_job_id_is_answered_with_the_order_s_jobs(tmp_pa
         )
     assert run("show", "3").stderr.endswith("'3' is an order id: its job 3-1\n")
     assert run("show", "7").stderr == "spo-hotfolder: error: no job '7' in the ledger\n"
+    # Audit AK: `release RT1-1` for job rt1-1 said nothing more.
+    assert run("release", "AB-1").stderr == (
+        "spo-hotfolder: error: no job 'AB-1' in the ledger; did you mean 'ab-1'? (job ids are written as given)\n"
+    )
 
 
 @pytest.mark.parametrize(
