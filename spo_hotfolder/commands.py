@@ -34,7 +34,7 @@ from spo_hotfolder.config import (
     summary,
     template_placeholders,
 )
-from spo_hotfolder.delivery import RouteFacts, decide_blocking, decide_route, output_name
+from spo_hotfolder.delivery import RouteFacts, blocked_by_product_change, decide_blocking, decide_route, output_name
 from spo_hotfolder.fsutil import on_read_only_mount
 from spo_hotfolder.ledger import TERMINAL, Delivery, Job, Ledger, Stage, ledger_path, this_user
 from spo_hotfolder.manifest import (
@@ -943,12 +943,8 @@ def cmd_route(args: argparse.Namespace) -> int:
             # stays (only a release removes one), and only `blocked: true` adds one.
             if job.block_active:
                 blocked, block_reason = True, "already blocked; only a release removes that"
-            elif manifest.blocked is None and spec.product != job.product and blocked:
-                # Its product changed to one the blocking rules hold, where the old one was not.
-                if decide_blocking(None, config, job.product)[0]:
-                    blocked = False
-                else:
-                    block_reason = f"{block_reason} (its product changed from {job.product} to {spec.product})"
+            elif manifest.blocked is None and (changed := blocked_by_product_change(config, job.product, spec.product)):
+                blocked, block_reason = True, changed
             elif manifest.blocked is not True:
                 blocked = False
         results.append(

@@ -120,6 +120,20 @@ def decide_blocking(manifest_blocked: bool | None, config: Config, product: str)
     return False, "no blocking rule matched"
 
 
+def blocked_by_product_change(config: Config, old: str, new: str) -> str | None:
+    """Why a known job whose new manifest changes its product from ``old`` to ``new`` (and says
+    nothing of ``blocked``) is blocked now: the blocking rules hold the new product and did not
+    hold the old one (audit AI 4: re-routed and checked by the new product, it printed unseen).
+    None where they do not (a block is only ever removed by a release). The daemon's rule and
+    `route`'s."""
+    if new == old:
+        return None
+    held, why = decide_blocking(None, config, new)
+    if not held or decide_blocking(None, config, old)[0]:
+        return None
+    return f"{why} (its product changed from {old} to {new})"
+
+
 def _matches(value: str | None, pattern: str) -> bool:
     return value is not None and glob_match(value, pattern)
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from spo_hotfolder.fsutil import safe_name, windows_device
 from spo_hotfolder.yamlsource import (
+    IGNORABLE,
     Document,
     JsonFloat,
     SourceError,
@@ -281,8 +282,8 @@ class _ManifestReader:
         self.fmt = fmt
         self.hot_folders = tuple(hot_folders)
         self.problems: list[tuple[int, str]] = []  # (line, or 0 when unknown; text)
-        self.job_ids: dict[str, str] = {}  # job id -> where it was first given ("jobs[0]")
-        self.job_id_cases: dict[str, str] = {}  # job id in lower case -> as given
+        # job id in lower case (a Windows share's folders) -> the id as given, where ("jobs[0]")
+        self.job_ids: dict[str, tuple[str, str]] = {}
         for problem in document.problems:
             self.problems.append((problem.line, f"line {problem.line}: {problem.path}: {problem.message}"))
 
@@ -854,15 +855,14 @@ class _ManifestReader:
     def register_job_id(self, job_id: str, path: str, explicit: bool) -> bool:
         """False (and a problem) when an earlier job of this manifest has the same id, or one in
         other letter case (their folders would be one on a Windows share)."""
-        twin = self.job_id_cases.get(job_id.lower())
-        if twin is None:
-            self.job_ids[job_id] = path
-            self.job_id_cases[job_id.lower()] = job_id
+        if job_id.lower() not in self.job_ids:
+            self.job_ids[job_id.lower()] = (job_id, path)
             return True
+        twin, where = self.job_ids[job_id.lower()]
         case = "" if twin == job_id else f" (as {describe(twin)}: letter case aside, as a Windows share sees folders)"
         self.problem(
             join_key(path, "job_id") if explicit else path,
-            f"job id {describe(job_id)} is used twice{case} ({self.job_ids[twin]} and {path}"
+            f"job id {describe(job_id)} is used twice{case} ({where} and {path}"
             f"{'' if explicit else ', by default'}); every job needs its own id",
         )
         return False
@@ -873,19 +873,13 @@ class _ManifestReader:
 _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-#: Characters shown as nothing that are not format characters (category Cf): variation selectors,
-#: the combining grapheme joiner, Hangul fillers (audit AK 5: "\ufe0fposter-a1" escaped "poster-*").
-_IGNORABLE = frozenset("\u034f\u115f\u1160\u3164\uffa0") | frozenset(
-    chr(c) for r in (range(0xFE00, 0xFE10), range(0xE0100, 0xE01F0)) for c in r
-)
-
-
 def _invisible(text: str) -> bool:
     """Whether ``text`` holds a character shown as nothing (or begins with a combining mark, shown
     on nothing): a name that looks like another and matches none of its globs."""
     if text and unicodedata.category(text[0]).startswith("M"):
         return True
-    return any(unicodedata.category(char) == "Cf" or char in _IGNORABLE for char in text)
+    # (IGNORABLE: shown as nothing but no format characters (Cf); audit AK 5: "\ufe0fposter-a1")
+    return any(unicodedata.category(char) == "Cf" or char in IGNORABLE for char in text)
 
 
 def _has_control(text: str) -> bool:

@@ -143,8 +143,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+#: Characters shown as nothing that are not format characters (category Cf): the combining
+#: grapheme joiner, Hangul fillers, variation selectors (a product holding one is refused too).
+IGNORABLE = frozenset("\u034f\u115f\u1160\u3164\uffa0") | frozenset(
+    chr(c) for r in (range(0xFE00, 0xFE10), range(0xE0100, 0xE01F0)) for c in r
+)
 _INVISIBLE = re.compile(
-    "[\x7f-\xa0\xad\u034f\u115f\u1160\u200b-\u200f\u2028-\u202e\u2060-\u2069\u3164\ufe00-\ufe0f\ufeff\uffa0]"
+    "[\x7f-\xa0\xad\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+    + "".join(re.escape(char) for char in sorted(IGNORABLE))
+    + "]"
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,10 @@ PRESTAGE_MIN_BYTES = 32 * 1024 * 1024
 HASH_AHEAD_MIN_BYTES = 32 * 1024 * 1024
 #: The name of a refused copy of a job's folder in failed/ ends so: never the job's own name.
 COPY_SUFFIX = " (copy, not used)"
+#: What a folder moved out of a job folder's way gets after its name (then a time stamp,
+#: fsutil.stamp, and perhaps "-2": records.py), and the names so made (not job folders).
+ASIDE_MARK = ".old-"
+MOVED_ASIDE = re.compile(rf"{re.escape(ASIDE_MARK)}\d{{8}}T\d{{6}}\.\d{{3}}Z(-\d+)?$")
 #: How soon a file whose intake failed for a full spool disk is tried again.
 DISK_FULL_RETRY_SECONDS = 5.0
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import iso, later, parse_iso
-from spo_hotfolder.delivery import decide_blocking
+from spo_hotfolder.delivery import blocked_by_product_change, decide_blocking
 from spo_hotfolder.digests import identity
 from spo_hotfolder.engine.base import (
     COPY_SUFFIX,
@@ -912,16 +912,15 @@ class EngineIntake(EngineState):
                 current = self.ledger.get_job(spec.job_id)
                 if current is not None and current.active_block() is None:
                     self._record(spec.job_id, JobStatus.Blocked, SYSTEM, block_reason, now, write=False)
-            elif not reprint and manifest.blocked is None and spec.product != existing.product:
-                # Its product changed to one the blocking rules hold, where the old one was not: held
-                # as a new order of it is (audit AI 4: re-routed and checked by the new product, it
-                # printed unseen). Never the other way: a block is removed by a release only.
-                held, why = decide_blocking(None, self.config, spec.product)
-                if held and not decide_blocking(None, self.config, existing.product)[0]:
-                    current = self.ledger.get_job(spec.job_id)
-                    if current is not None and current.active_block() is None:
-                        detail = f"{why} (its product changed from {existing.product} to {spec.product})"
-                        self._record(spec.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
+            elif (
+                not reprint
+                and manifest.blocked is None
+                and (detail := blocked_by_product_change(self.config, existing.product, spec.product))
+            ):
+                # Held as a new order of its new product is.
+                current = self.ledger.get_job(spec.job_id)
+                if current is not None and current.active_block() is None:
+                    self._record(spec.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
             if reprint:
                 # A Blocked entry still active from before (a job rejected while blocked) belongs to
                 # the old delivery: the reprint is a new one, blocked or not by its own manifest.

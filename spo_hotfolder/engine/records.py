@@ -22,6 +22,7 @@ from spo_hotfolder.delivery import (
 from spo_hotfolder.digests import Key as FileKey
 from spo_hotfolder.digests import identity, sha256_of
 from spo_hotfolder.engine.base import (
+    ASIDE_MARK,
     JobFailed,
     _file_manager_litter,
     log,
@@ -99,7 +100,7 @@ class EngineRecords(EngineState):
             if dst.exists():
                 # A leftover, or a refused manifest's folder of that name (failed/<manifest name>/,
                 # a job id "x.yaml"): kept, out of the way, and said.
-                aside = unique_path(dst.with_name(f"{dst.name}.old-{stamp(now)}"))
+                aside = unique_path(dst.with_name(f"{dst.name}{ASIDE_MARK}{stamp(now)}"))
                 os.replace(dst, aside)
                 log.warning(
                     "folder.moved_aside",

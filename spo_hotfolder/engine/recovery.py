@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import stat
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from spo_hotfolder.delivery import (
     ticket_temp_path,
 )
 from spo_hotfolder.engine.base import (
+    MOVED_ASIDE,
     JobFailed,
     _file_token,
     _holds_files,
@@ -79,7 +79,7 @@ class EngineRecovery(EngineState):
             # (audit AE 4: jobs that came after the backup a ledger was put back from went unsaid)
             log.error(
                 "recovery.job_folders_unknown",
-                job_folders=sorted(unknown)[:20],
+                job_folders=self.unknown_job_folders[:20],
                 count=len(unknown),
                 reason="job folders the ledger does not know (it is older than they are: put back from a backup?): "
                 "those jobs are not continued, and drop files in them are not acted on. To process one, put its "
@@ -204,10 +204,7 @@ class EngineRecovery(EngineState):
 
             self.shares.call(share, f"the rename to {final.with_suffix('.json').name}", rename_ticket)
             log.info("recovery.ticket_published", job_id=delivery.job_id, file=str(final.with_suffix(".json")))
-            if not job.delivered() or job.stage is not Stage.DONE:
-                self._delivered(job, delivery.hot_folder, final, delivery.id, ticket_published=True)
-            else:
-                self.ledger.delivery_state(delivery.id, "published", now)
+            self._published(job, delivery, final, now, ticket_published=True)
             return
         if delivery.state == "written" and other_folder(delivery.temp_folder, folder):
             # (audit F1) The temp file is gone with the folder it was written in: that folder was
@@ -243,12 +240,26 @@ class EngineRecovery(EngineState):
                 )
             else:
                 log.info("recovery.delivery_published", job_id=delivery.job_id, file=str(final))
-            if not job.delivered() or job.stage is not Stage.DONE:
-                self._delivered(job, delivery.hot_folder, final, delivery.id, note=note)
-            else:
-                self.ledger.delivery_state(delivery.id, "published", now)
+            self._published(job, delivery, final, now, note=note)
             return
         self.ledger.delivery_state(delivery.id, "aborted", now)
+
+    def _published(
+        self: Engine,
+        job: Job | None,
+        delivery: Any,
+        final: Path,
+        now: datetime,
+        *,
+        ticket_published: bool = False,
+        note: str = "",
+    ) -> None:
+        """A cut-short attempt found renamed in: the job recorded delivered (InHotFolder, its ticket
+        written unless ``ticket_published``), or, where it is already, the attempt journalled so."""
+        if job is not None and (not job.delivered() or job.stage is not Stage.DONE):
+            self._delivered(job, delivery.hot_folder, final, delivery.id, ticket_published=ticket_published, note=note)
+        else:
+            self.ledger.delivery_state(delivery.id, "published", now)
 
     def _attempt_here(
         self: Engine, delivery: Any, hot: HotFolderConfig, temp: Path, final: Path
@@ -315,10 +326,7 @@ class EngineRecovery(EngineState):
                 file=str(final),
                 reason=f"delivered into {where}; its job ticket was not written",
             )
-            if job is not None and (not job.delivered() or job.stage is not Stage.DONE):
-                self._delivered(job, delivery.hot_folder, final, delivery.id, ticket_published=True)
-            else:
-                self.ledger.delivery_state(delivery.id, "published", now)
+            self._published(job, delivery, final, now, ticket_published=True)
             return
         self._attempt_unknown(
             delivery,
@@ -565,12 +573,8 @@ class EngineRecovery(EngineState):
         return known
 
 
-#: The name the daemon gives a folder it moves aside (``name.old-<time>``, records.py).
-_MOVED_ASIDE = re.compile(r"\.old-\d{8}T\d{6}(\.\d+)?Z(-\d+)?$")
-
-
 def _job_folder_name(name: str) -> bool:
     """Whether a folder of this name can be a job's: not a copy the daemon refused ("x (copy, not
     used)"), nor one it moved aside ("x.old-<time>"; audit AK 1: after a restart, `health` named
     them as job folders the ledger does not know)."""
-    return is_job_id(name) and not _MOVED_ASIDE.search(name)
+    return is_job_id(name) and not MOVED_ASIDE.search(name)
