@@ -14,13 +14,14 @@ import math
 import os
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from spo_hotfolder.fsutil import safe_name, windows_device
+from spo_hotfolder.fsutil import name_key, safe_name, windows_device
 from spo_hotfolder.yamlsource import (
     IGNORABLE,
     Document,
@@ -1006,13 +1007,22 @@ def _says_the_same(job_folder: Path, manifest: Manifest, spec: JobSpec, hot_fold
 
 def artwork_names(spec: JobSpec) -> list[str]:
     """The names ``spec``'s artwork files take in the job's artwork/ folder, in order: the file's
-    own name made safe, with its position before it when another file took that name."""
+    own name made safe (the manifest's sub-folders not kept), with its position before it where
+    two of the job's files have that name (``a/x.pdf`` and ``b/x.pdf``, ``X.pdf`` and ``x.pdf``):
+    ``1-x.pdf``, ``2-x.pdf``, both of them, so that the name the manifest gave names neither and a
+    replacement has to say which one it replaces (audit AM D1: the first kept ``x.pdf``, and a
+    replacement ``x.pdf`` meant for the second replaced the first)."""
+    own = [safe_name(PurePosixPath(ref.path).name) for ref in spec.artwork]
+    shared = Counter(name_key(name) for name in own)
     names: list[str] = []
-    for position, ref in enumerate(spec.artwork, start=1):
-        name = safe_name(PurePosixPath(ref.path).name)
-        if name.lower() in {n.lower() for n in names}:
+    taken: set[str] = set()
+    for position, name in enumerate(own, start=1):
+        if shared[name_key(name)] > 1:
+            name = f"{position}-{name}"
+        while name_key(name) in taken:  # an earlier file's own name was "2-x.pdf"
             name = f"{position}-{name}"
         names.append(name)
+        taken.add(name_key(name))
     return names
 
 

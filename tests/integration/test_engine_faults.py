@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -7156,3 +7156,40 @@ def test_a_long_runs_cache_of_last_actions_stays_bounded(rig: Rig, monkeypatch: 
         r.engine._last_action_of(job_id)
     assert len(r.engine._last_action) <= 3
     assert r.engine._last_action_of(jobs[0]) == "a notice for the first job"
+
+
+@pytest.mark.parametrize("names", [("a/x.pdf", "b/x.pdf"), ("X.pdf", "x.pdf")], ids=["folders", "case"])
+def test_two_artwork_files_of_one_name_are_each_replaced_only_by_their_own_stored_name(
+    rig: Rig, names: tuple[str, str]
+) -> None:
+    """Audit AM D1: a job's two artwork files of the same name (a/x.pdf and b/x.pdf, or X.pdf and
+    x.pdf) were stored as x.pdf and 2-x.pdf, and a replacement named x.pdf, meant for the second,
+    replaced the first without a word (the front went to history/, the back printed twice). Both
+    now carry their position (1-x.pdf, 2-x.pdf): the name the manifest gave is refused as meaning
+    either, and each stored name replaces its own file."""
+    r = rig
+    front, back = names
+    for name, content in ((front, b"% front\n"), (back, b"% back\n")):
+        (r.inbox / name).parent.mkdir(parents=True, exist_ok=True)
+        make_pdf(r.inbox / name, pages=[(91.0, 61.0)], content=content)
+    (r.inbox / "TN.yaml").write_text(
+        f'order_id: "TN"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: ["{front}", "{back}"]\n'
+    )
+    r.run(until=lambda: r.stage("TN-1") is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / "TN-1"
+    first, second = f"1-{PurePosixPath(front).name}", f"2-{PurePosixPath(back).name}"
+    assert sorted(p.name for p in (folder / "artwork").iterdir()) == [first, second]
+    assert b"% front" in (folder / "artwork" / first).read_bytes()
+
+    make_pdf(folder / "replace" / "x.pdf", pages=[(91.0, 61.0)], content=b"% corrected back\n")
+    r.run(until=lambda: "must be the name of the one it replaces" in (folder / "STATUS.txt").read_text(), steps=20)
+    assert "ArtworkUploaded" not in r.statuses("TN-1")
+    assert b"% front" in (folder / "artwork" / first).read_bytes()
+    assert b"% back" in (folder / "artwork" / second).read_bytes()
+    status = (folder / "STATUS.txt").read_text()
+    assert f"({first}, {second})" in status, status
+
+    make_pdf(folder / "replace" / second, pages=[(91.0, 61.0)], content=b"% corrected back\n")
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses("TN-1") and r.stage("TN-1") is Stage.HELD, steps=20)
+    assert b"% front" in (folder / "artwork" / first).read_bytes()
+    assert b"% corrected back" in (folder / "artwork" / second).read_bytes()

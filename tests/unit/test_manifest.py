@@ -16,6 +16,7 @@ from spo_hotfolder.manifest import (
     JobSpec,
     Manifest,
     ManifestError,
+    artwork_names,
     manifest_format,
     parse_manifest,
 )
@@ -1227,3 +1228,20 @@ def test_job_ids_that_only_look_like_device_names_are_taken(job_id: str) -> None
         .job_id
         == "CON-1"
     )
+
+
+@pytest.mark.parametrize(
+    ("paths", "stored"),
+    [
+        (["front.pdf", "back.pdf"], ["front.pdf", "back.pdf"]),
+        (["a/x.pdf", "b/x.pdf", "c.pdf"], ["1-x.pdf", "2-x.pdf", "c.pdf"]),
+        (["X.pdf", "y.pdf", "x.pdf"], ["1-X.pdf", "y.pdf", "3-x.pdf"]),
+        (["2-x.pdf", "x.pdf", "x.pdf"], ["2-x.pdf", "2-2-x.pdf", "3-x.pdf"]),
+        (["x.pdf", "x.pdf", "2-x.pdf"], ["1-x.pdf", "2-x.pdf", "3-2-x.pdf"]),
+    ],
+)
+def test_artwork_files_of_one_name_are_all_stored_with_their_position(paths: list[str], stored: list[str]) -> None:
+    """Audit AM D1: the first of two files named alike kept the name both had, so a replacement
+    of that name, meant for the second, replaced the first. Every stored name is unique."""
+    spec = JobSpec("J-1", "p", 1, tuple(ArtworkRef(p) for p in paths))
+    assert artwork_names(spec) == stored
