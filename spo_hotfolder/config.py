@@ -678,6 +678,10 @@ class _ConfigReader:
         result: list[str] = []
         for index, item in enumerate(items):
             where = key_path if single else join_index(key_path, index)
+            if not names:  # a product code 5, as a route takes it (audit AM: refused here, taken there)
+                item = self.digits(item, where) or item
+            if isinstance(item, int) and not isinstance(item, bool) and self.guessed(where):
+                continue  # 0750: said once, as a number YAML guessed
             if not isinstance(item, str) or not item:
                 self.error(where, f"must be a glob pattern in quotes (got {describe(item)})")
             elif comma in item:
@@ -699,6 +703,19 @@ class _ConfigReader:
                 result.append(item)
         return tuple(result)
 
+    def digits(self, value: object, key_path: str) -> str | None:
+        """A whole number written in plain digits (``350``), as the text of those digits."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = self.document.number_text(key_path)
+            if text is None or text == str(value):
+                return str(value)
+        return None
+
+    def guessed(self, key_path: str) -> bool:
+        """Whether the number at ``key_path`` is one YAML guessed (0750, 1:30), already an error."""
+        text = self.document.number_text(key_path)
+        return text is not None and _GUESSED_NUMBER.fullmatch(text) is not None
+
     def match_text(self, value: object, key_path: str) -> str | None:
         """A route value: text, or a whole number (``paper: 350``) taken as its digits."""
         if isinstance(value, str):
@@ -710,10 +727,10 @@ class _ConfigReader:
                 "pattern; for several, give each its own route with the same 'to' (the first match wins)",
             )
             return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            text = self.document.number_text(key_path)
-            if text is None or text == str(value):
-                return str(value)
+        if (text := self.digits(value, key_path)) is not None:
+            return text
+        if isinstance(value, int) and not isinstance(value, bool) and self.guessed(key_path):
+            return None  # 0750: said once, as a number YAML guessed
         self.error(
             key_path,
             f"must be a text or glob pattern (got {describe(value)}); put it in quotes so it is compared as text",

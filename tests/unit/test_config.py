@@ -1620,3 +1620,32 @@ def test_a_route_to_an_unknown_hot_folder_does_not_list_skip_among_the_hot_folde
     assert route.endswith(
         "no hot folder named \"nowhere\" (hot folders: a); use 'skip' to deliver nowhere (route 1)"
     ), route
+
+
+def test_a_product_code_written_as_a_number_is_taken_alike_by_routes_and_blocking(tmp_path: Path) -> None:
+    """Audit AM: `routes[].when.product: 5` was taken as "5" but `blocking.products: [5]` refused,
+    and `product: 0750` was said wrong twice for the one key."""
+    path = write(
+        tmp_path,
+        with_root(
+            'hot_folders:\n  indigo: {path: "/tmp"}\nblocking:\n  products: [5, "bc-*"]\n'
+            "routes:\n  - when: {product: 5}\n    to: indigo\n"
+        ),
+    )
+    config = load_config(path)
+    assert config.blocking.products == ("5", "bc-*")
+    assert config.routes[0].when["product"] == "5"
+    bad = write(
+        tmp_path,
+        with_root(
+            'hot_folders:\n  indigo: {path: "/tmp"}\nblocking:\n  products: [0750]\n'
+            "routes:\n  - when: {product: 0750}\n    to: indigo\n"
+        ),
+        "bad.yaml",
+    )
+    assert errors_of(bad) == [
+        f"{bad}:6: blocking.products[0]: write the number in plain digits, or in quotes if it is text (got 0750, "
+        "which YAML reads as 488)",
+        f"{bad}:8: routes[0].when.product: write the number in plain digits, or in quotes if it is text (got 0750, "
+        "which YAML reads as 488) (route 1)",
+    ]
