@@ -780,6 +780,7 @@ class EngineArtwork(EngineState):
         what = self.rel(paths[0]) if single else f"{self.rel(name)}/ ({len(paths)} file{'s' if len(paths) > 1 else ''})"
         upload = upload_target(paths[0]) if single and not undecodable(str(paths[0])) else None
         linked = single and (target / moved[0]).is_symlink()
+        refused: list[str] = []  # the refused manifests' folders in failed/ that name it
         if upload is not None:
             # Not "no manifest referred to it": the manifest names the file it stands for (audit CA 6).
             problems = [
@@ -790,15 +791,17 @@ class EngineArtwork(EngineState):
                 problems.append(f"job {job_id} waits for {upload.name}")
         else:
             refused = self._refused_naming(paths[0].name, limit) if single else []
-            problems = [
-                f"no manifest that the daemon took in referred to {'it' if single else 'them'} within {limit:g} "
-                "seconds of arrival"
-                + (
-                    ""
-                    if refused
-                    else " (a manifest that names them but was refused is in failed/, with its own ERROR.txt)"
-                )
-            ]
+            # Where a refused manifest names it, that is the reason, said below: not "within 20
+            # seconds of arrival" besides, for a file filed the moment its manifest was (audit AM).
+            problems = (
+                []
+                if refused
+                else [
+                    f"no manifest that the daemon took in referred to {'it' if single else 'them'} within {limit:g} "
+                    "seconds of arrival (a manifest that names them but was refused is in failed/, with its own "
+                    "ERROR.txt)"
+                ]
+            )
             problems += [
                 f"the manifest in {folder}/ names it but was refused: see {folder}/ERROR.txt; put "
                 + ("the file this link points to" if linked else "this file")
@@ -867,7 +870,7 @@ class EngineArtwork(EngineState):
                     f"manifest.yaml or manifest.yml; rename it (here, in {self.rel(target)}/) and put the folder back "
                     "into inbox/"
                 )
-        if upload is None and named:
+        if upload is None and named and not refused:
             # A job names a file of this name (the problems after the first say which): not "no
             # manifest referred to it" (audit AB: its ERROR.txt said both).
             problems[0] = (

@@ -3075,6 +3075,7 @@ def test_a_manifest_naming_a_linked_artwork_is_a_bad_manifest(rig: Rig) -> None:
         "again together with the corrected manifest"
     ) in text, text
     assert "link.pdf (now in failed/link.pdf/) is a symbolic link, not a file" in text
+    assert "seconds of arrival" not in text, text
     assert "put the file link.pdf points to (a copy, not a link) into inbox/" in text
 
 
@@ -5953,6 +5954,9 @@ def test_an_unclaimed_files_error_names_the_refused_manifest_that_named_it(rig: 
         "the manifest in failed/q0.yaml/ names it but was refused: see failed/q0.yaml/ERROR.txt; put this file "
         "into inbox/ again together with the corrected manifest" in error
     ), error
+    # The refused manifest is the reason: not also "within 20 seconds of arrival" (audit AM: said
+    # of a link filed half a second after it came, with its manifest).
+    assert "seconds of arrival" not in error, error
     alone = (r.root / "failed" / "alone.pdf" / "ERROR.txt").read_text()
     assert "names it but was refused" not in alone
     assert "a manifest that names them but was refused is in failed/" in alone
