@@ -21,6 +21,7 @@ from spo_hotfolder.clock import iso, later
 from spo_hotfolder.digests import sha256_of
 from spo_hotfolder.engine.base import (
     COPY_SUFFIX,
+    NOT_USED,
     ActionResult,
     _artwork_missing_failure,
     _file_manager_litter,
@@ -185,7 +186,7 @@ class EngineActions(EngineState):
             reason = "this folder is not a job the daemon holds; drop files act only in job folders"
         if classify_drop(path.name) is not None and path.is_file() and not path.is_symlink():
             answer = unique_path(
-                path.with_name(fit_name(f"NOT USED - {path.name} - this folder is no job's.txt")), keep_extension=True
+                path.with_name(fit_name(f"{NOT_USED}{path.name} - this folder is no job's.txt")), keep_extension=True
             )
             try:
                 os.replace(path, answer)

@@ -45,6 +45,8 @@ PRESTAGE_MIN_BYTES = 32 * 1024 * 1024
 HASH_AHEAD_MIN_BYTES = 32 * 1024 * 1024
 #: The name of a refused copy of a job's folder in failed/ ends so: never the job's own name.
 COPY_SUFFIX = " (copy, not used)"
+#: How the name of a file an operator put where it does nothing begins once renamed to say so.
+NOT_USED = "NOT USED - "
 #: What a folder moved out of a job folder's way gets after its name (then a time stamp,
 #: fsutil.stamp, and perhaps "-2": records.py), and the names so made (not job folders).
 ASIDE_MARK = ".old-"

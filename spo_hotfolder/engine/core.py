@@ -27,6 +27,7 @@ from spo_hotfolder.engine.actions import EngineActions
 from spo_hotfolder.engine.artwork import EngineArtwork
 from spo_hotfolder.engine.base import (
     DISK_FULL_RETRY_SECONDS,
+    NOT_USED,
     Metrics,
     NoMetrics,
     PdfService,
@@ -652,8 +653,12 @@ class Engine(
             if any(self.ignored(part) for part in parts) or not parts:
                 return ("ignore", None)
             if len(parts) == 1:
-                # RELEASE dropped into quarantine/ itself, not into a job's folder: answered.
-                return ("misplaced", None) if classify_drop(parts[0]) is not None else ("ignore", None)
+                # RELEASE, or a corrected PDF, dropped into quarantine/ itself, not into a job's
+                # folder: answered (audit AL D4: a PDF there was left without a word).
+                misplaced = classify_drop(parts[0]) is not None or (
+                    parts[0].lower().endswith(".pdf") and not parts[0].startswith(NOT_USED)
+                )
+                return ("misplaced", None) if misplaced else ("ignore", None)
             job_folder = self.area(area) / parts[0]
             if len(parts) == 2:
                 if classify_drop(parts[1]) is not None:
@@ -663,10 +668,10 @@ class Engine(
             if len(parts) == 3 and parts[1] == "replace":
                 return ("ignore", None) if self.uploading(parts[2]) else ("replace", job_folder)
             if (
-                len(parts) == 3
-                and parts[1] in ("artwork", "output")
-                and classify_drop(parts[2]) is not None
-                and not parts[2].lower().endswith(".pdf")  # (artwork may be named release.pdf)
+                len(parts) >= 3
+                and parts[1] != "replace"  # (any other: output/, artwork/, history/, "New folder": audit AL D3)
+                and classify_drop(parts[-1]) is not None
+                and not parts[-1].lower().endswith(".pdf")  # (artwork may be named release.pdf)
             ):
                 return ("buried", job_folder)
             return ("ignore", None)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from spo_hotfolder.clock import iso
 from spo_hotfolder.engine.base import (
     HASH_AHEAD_MIN_BYTES,
+    NOT_USED,
     _keep_newest,
     _rel_parts,
     log,
@@ -579,6 +580,13 @@ class EngineScans(EngineState):
             f"{path.name}: not a drop file, left alone. Drop files are named RELEASE, REJECT or RETRY "
             "(any case, any extension); a replacement PDF goes into replace/"
         )
+        if path.name.startswith(NOT_USED) and (action := classify_drop(path.name[len(NOT_USED) :])) is not None:
+            # The daemon's own name for a drop file put where it did nothing, moved here as that name
+            # said (audit AL): it acts once it has its name again.
+            message = (
+                f"{path.name}: the daemon gave this name to a drop file put where it did nothing; to act here, "
+                f"rename it {action.value}"
+            )
         self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
         log.warning("operator.unknown_file", job_id=job.job_id, file=path.name)
         self._write_status(job.job_id)
@@ -590,10 +598,10 @@ class EngineScans(EngineState):
         job = self._job_to_answer(job_folder, path, sig)
         if job is None:
             return
-        where = path.parent.name
+        where = path.parent.relative_to(job_folder).as_posix()
         message = (
             f"{where}/{path.name}: drop files are read only in the job's folder itself, not in {where}/: nothing "
-            f"was done. Move it one level up, into {self.rel(job_folder)}/"
+            f"was done. Move it {'one level up' if '/' not in where else 'up'}, into {self.rel(job_folder)}/"
         )
         self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
         log.warning("operator.drop_in_subfolder", job_id=job.job_id, file=f"{where}/{path.name}", reason=message)
@@ -606,8 +614,16 @@ class EngineScans(EngineState):
         if path.is_symlink() or not path.is_file():
             return
         area = path.parent.name
+        pdf = classify_drop(path.name) is None  # a corrected PDF (audit AL D4), not a drop file
         answer = unique_path(
-            path.with_name(fit_name(f"NOT USED - {path.name} - put it into a job's folder.txt")), keep_extension=True
+            path.with_name(
+                fit_name(
+                    f"{NOT_USED}{path.name} - put it into the replace folder of the job it is for.pdf"
+                    if pdf
+                    else f"{NOT_USED}{path.name} - put it into a job's folder.txt"
+                )
+            ),
+            keep_extension=True,
         )
         try:
             os.replace(path, answer)
@@ -619,7 +635,11 @@ class EngineScans(EngineState):
             renamed_to=answer.name,
             reason=(
                 f"{path.name} was put into {area}/ itself, not into a job's folder, so it did nothing; "
-                f"drop it into the folder of the job it is for ({area}/<job-id>/)"
+                + (
+                    f"put it into the replace/ folder of the job it is for ({area}/<job-id>/replace/)"
+                    if pdf
+                    else f"drop it into the folder of the job it is for ({area}/<job-id>/)"
+                )
             ),
         )
 

@@ -771,6 +771,42 @@ def test_a_drop_file_put_into_output_or_artwork_is_answered_where_it_should_go(m
     assert "erin" in (daemon.root / "done" / job_id / "STATUS.txt").read_text()
 
 
+def test_a_drop_file_put_into_history_or_a_folder_made_by_hand_is_answered(make_daemon) -> None:
+    """Audit AL D3: RELEASE.txt dropped into the job's history/ or into a "New folder" the operator
+    made in the job folder was left there without a word: the job stayed blocked, and nothing said
+    why. Answered as in output/ and artwork/; a drop file the daemon renamed "NOT USED - ..." and
+    the operator then moved into a job folder is told to be renamed."""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "DH")
+    held(daemon, job_id)
+    folder = daemon.root / "quarantine" / job_id
+    (folder / "New folder" / "inner").mkdir(parents=True)
+    drop(folder / "history" / "RELEASE.txt", "erin\n")
+    drop(folder / "New folder" / "inner" / "release", "erin\n")
+    status = folder / "STATUS.txt"
+    for where, name, how in (("history", "RELEASE.txt", "one level up"), ("New folder/inner", "release", "up")):
+        wait_for(
+            lambda w=where, n=name, h=how: (
+                (
+                    f"{w}/{n}: drop files are read only in the job's folder itself, not in {w}/: nothing was done. "
+                    f"Move it {h}, into quarantine/{job_id}/"
+                )
+                in " ".join(status.read_text().split())
+            ),
+            what=f"{where}/{name} answered",
+        )
+    assert daemon.job(job_id)["blocked"]
+    drop(folder / "NOT USED - RELEASE.txt - put it into a job's folder.txt", "erin\n")
+    wait_for(
+        lambda: (
+            "the daemon gave this name to a drop file put where it did nothing; to act here, rename it RELEASE"
+            in " ".join(status.read_text().split())
+        ),
+        what="the renamed drop file answered",
+    )
+    assert daemon.job(job_id)["blocked"]
+
+
 def _ledger_copy(daemon: Daemon, to: Path) -> None:
     """A consistent copy of the ledger (SQLite's online backup), as a nightly backup takes it."""
     import sqlite3

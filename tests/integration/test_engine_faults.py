@@ -2616,6 +2616,31 @@ def test_a_drop_file_put_beside_the_job_folders_is_renamed_to_say_it_did_nothing
     assert (r.root / "quarantine" / "NOT USED - RELEASE.txt - put it into a job's folder-2.txt").is_file()
 
 
+def test_a_pdf_put_beside_the_job_folders_is_renamed_to_say_where_it_goes(rig: Rig) -> None:
+    """Audit AL D4: a corrected PDF dropped into quarantine/ (or failed/) itself, beside the job
+    folders, was left there without a word, as if it had been taken. It is renamed to say so, as a
+    drop file there is, and logged; the renamed file is then left alone."""
+    r = rig
+    job_id = r.order("M3", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    pdf = r.root / "quarantine" / f"{job_id} corrected.pdf"
+    make_pdf(pdf, pages=CARD)
+    content = pdf.read_bytes()
+    with capture_logs() as logs:
+        r.run(until=lambda: not pdf.exists(), steps=10)
+    answer = (
+        r.root
+        / "quarantine"
+        / f"NOT USED - {job_id} corrected.pdf - put it into the replace folder of the job it is for.pdf"
+    )
+    assert answer.read_bytes() == content
+    said = [e for e in logs if e["event"] == "operator.drop_outside_job_folder"]
+    assert len(said) == 1 and "(quarantine/<job-id>/replace/)" in said[0]["reason"], said
+    r.run(steps=3)
+    assert answer.is_file() and len(list((r.root / "quarantine").glob("NOT USED*"))) == 1
+    assert "ArtworkUploaded" not in r.statuses(job_id) and r.stage(job_id) is Stage.HELD
+
+
 def test_a_drop_file_in_a_job_folder_renamed_by_hand_is_answered_naming_the_job(rig: Rig) -> None:
     """Audit AL 3: a RETRY (here RELEASE) in a job folder an operator renamed ("M2-1 check") was
     answered "this folder holds a file the daemon refused, not a job" (in failed/), or not at all
