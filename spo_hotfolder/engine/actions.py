@@ -273,6 +273,8 @@ class EngineActions(EngineState):
             by = _owner(path)
             try:
                 token: str | None = _file_token(os.lstat(path), path.name, job.job_id, Action.REPLACE)
+            except FileNotFoundError:
+                return  # gone since it settled: taken away again, or refused with a rival (_rival_replacements)
             except OSError:
                 token = None
             self.apply(job.job_id, Action.REPLACE, by=by, note="", file=path, token=token)
@@ -469,6 +471,16 @@ class EngineActions(EngineState):
             reason = self._already_done_reason(job)
         if reason is None and action is Action.REPLACE:
             reason = self._check_replacement(job, file)
+        rivals: list[Path] = []
+        if reason is None and action is Action.REPLACE and file is not None and job_dir is not None:
+            rivals = self._rival_replacements(job, job_dir, file)
+            if rivals:
+                named = ", ".join(p.name for p in rivals)
+                reason = (
+                    f"{file.name} came into replace/ together with {named}, for the same artwork file: which one is "
+                    "meant is not guessed, so none of them was taken (each is in history/ as refused-<its name>); "
+                    "put the one to use into replace/ again, alone"
+                )
         bound = log.bind(job_id=job_id, order_id=job.order_id, action=action.value, by=by)
         if reason is not None:
             if action is Action.REPLACE and job_dir is not None and job.active_block() is not None:
@@ -478,6 +490,10 @@ class EngineActions(EngineState):
             if action is Action.REPLACE and file is not None and job_dir is not None and os.path.lexists(file):
                 if job_dir in file.parents:
                     into_history(job_dir, file, now, f"refused-{file.name}")
+                    for rival in rivals:  # (one still being copied goes on being written there)
+                        self.tracker.forget(rival)
+                        with contextlib.suppress(FileNotFoundError):
+                            into_history(job_dir, rival, now, f"refused-{rival.name}")
                 elif self.commands_dir() in file.parents:  # our staged copy of a CLI replace's file
                     with contextlib.suppress(OSError):
                         file.unlink()
@@ -982,6 +998,30 @@ class EngineActions(EngineState):
                 "the name of the one it replaces"
             )
         return None
+
+    def _rival_replacements(self: Engine, job: Job, job_dir: Path, file: Path) -> list[Path]:
+        """The other files in the job's replace/ (complete or still being copied) that would replace
+        the same artwork file as ``file``: two PDFs dropped together for a one-file job, or
+        front.pdf and Front.pdf (audit AL D1: each was taken in its turn, the last one printed, the
+        first never checked). Upload clients' temporary names and file managers' litter are none."""
+        if file.parent != job_dir / "replace":
+            return []  # (a CLI replacement's staged copy: the command names its file)
+        artwork = self.ledger.artwork(job.job_id)
+        target = self._match_artwork(artwork, file.name)
+        rivals = []
+        with contextlib.suppress(OSError), os.scandir(file.parent) as entries:
+            for entry in entries:
+                if (
+                    entry.name == file.name
+                    or self.uploading(entry.name)
+                    or _file_manager_litter(entry.name)
+                    or classify_drop(entry.name) is not None
+                    or not entry.is_file(follow_symlinks=False)
+                ):
+                    continue
+                if self._match_artwork(artwork, entry.name) is target:
+                    rivals.append(Path(entry.path))
+        return sorted(rivals)
 
     @staticmethod
     def _match_artwork(artwork: list[Artwork], name: str) -> Artwork | None:
