@@ -27,9 +27,11 @@ from spo_hotfolder.config import (
     Config,
     ConfigError,
     FolderLook,
+    folder_inside,
     load_config,
     load_paths,
     look_here,
+    same_folder,
     spool_only,
     summary,
     template_placeholders,
@@ -235,7 +237,7 @@ def _layout_notes(config: Config) -> list[str]:
     hot = list(config.hot_folders.values())
     for i, one in enumerate(hot):
         for other in hot[i + 1 :]:
-            if one.path == other.path:
+            if same_folder(one.path, other.path):
                 notes.append(
                     f"note: hot_folders.{one.name} and hot_folders.{other.name} are the same folder ({one.path}): "
                     "the jobs of both go to the one printer that watches it"
@@ -243,17 +245,19 @@ def _layout_notes(config: Config) -> list[str]:
         for other in hot:
             if other is one:
                 continue
-            if one.path in other.path.parents:
+            if folder_inside(other.path, one.path) and not same_folder(other.path, one.path):
                 notes.append(
                     f"note: hot_folders.{other.name} ({other.path}) is inside hot_folders.{one.name}: a printer "
                     f"that looks into subfolders of {one.path} prints {other.name}'s jobs too"
                 )
-            if one.staging is not None and (one.staging == other.path or other.path in one.staging.parents):
+            if one.staging is not None and (
+                folder_inside(one.staging, other.path) or same_folder(one.staging, other.path)
+            ):
                 notes.append(
                     f"note: hot_folders.{one.name}.staging ({one.staging}) is in hot folder {other.name}: its "
                     f"printer sees {one.name}'s copies being written (under hidden names); put staging elsewhere"
                 )
-        if one.staging is not None and one.path in one.staging.parents:
+        if one.staging is not None and folder_inside(one.staging, one.path) and not same_folder(one.staging, one.path):
             notes.append(
                 f"note: hot_folders.{one.name}.staging ({one.staging}) is inside the hot folder: a printer that "
                 "looks into subfolders sees the copies being written (under hidden names)"

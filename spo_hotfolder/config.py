@@ -1138,14 +1138,18 @@ class _ConfigReader:
 
     def cross_checks(self, paths: PathsConfig | None) -> None:
         for name, path, staging in self.checked_folders:
-            if staging is not None and staging == path:
+            if staging is not None and path is not None and same_folder(staging, path):
                 self.error(
                     f"hot_folders.{name}.staging",
                     "must not be the hot folder itself: the printer would pick up half-written files; "
                     "leave it out to use a hidden name inside the hot folder",
                 )
             if paths is not None:
-                holds = [folder_name for folder_name, folder in paths.spool_folders().items() if path in folder.parents]
+                holds = [
+                    folder_name
+                    for folder_name, folder in paths.spool_folders().items()
+                    if path is not None and folder_inside(folder, path) and not same_folder(folder, path)
+                ]
                 if holds:
                     # paths.root itself was accepted: a RIP that looks into subfolders would print the
                     # outputs waiting in quarantine/ and done/ (audit CE 5).
@@ -1156,19 +1160,19 @@ class _ConfigReader:
                         "the printer's own, outside paths.root's folders",
                     )
                 for folder_name, folder in paths.spool_folders().items():
-                    if path == folder:
+                    if path is not None and same_folder(path, folder):
                         self.error(
                             f"hot_folders.{name}.path",
                             f"is the same folder as paths.{folder_name}; a hot folder must be the printer's own",
                         )
-                    if staging == folder:
+                    if staging is not None and same_folder(staging, folder):
                         self.error(
                             f"hot_folders.{name}.staging",
                             f"is the same folder as paths.{folder_name}; the daemon would treat its own temporary "
                             "copies as files of its own: put it outside the spool folders",
                         )
                     for key, inner in (("path", path), ("staging", staging)):
-                        if inner is not None and folder in inner.parents:
+                        if inner is not None and folder_inside(inner, folder) and not same_folder(inner, folder):
                             self.error(
                                 f"hot_folders.{name}.{key}",
                                 f"is inside paths.{folder_name} ({folder}); the daemon would treat what it "
@@ -1207,6 +1211,22 @@ class _ConfigReader:
 
 
 _ROUTE_INDEX = re.compile(r"^routes\[(\d+)\]")
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def same_folder(one: Path, other: Path) -> bool:
+    """Whether two configured folders are one: as written, or once symbolic links are followed (a
+    hot folder configured as a link to the inbox took each delivery for an unclaimed file, the job
+    recorded InHotFolder: audit AO D1)."""
+    return one == other or _real(one) == _real(other)
+
+
+def folder_inside(inner: Path, outer: Path) -> bool:
+    """Whether ``inner`` is below ``outer``, as written or once symbolic links are followed."""
+    return outer in inner.parents or _real(outer) in _real(inner).parents
 
 
 def _route_key_suggestion(name: str, value: object) -> str | None:

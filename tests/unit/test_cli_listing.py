@@ -524,12 +524,14 @@ def test_check_config_notes_hot_folders_inside_each_other_and_an_ignore_that_tak
     hot = tmp_path / "hot"
     for folder in ("indigo", "indigo/big", "large", "stage"):
         (hot / folder).mkdir(parents=True, exist_ok=True)
+    (hot / "to-indigo").symlink_to(hot / "indigo")
     config = write_config(
         tmp_path,
         hot_folders={
             "indigo": {"path": str(hot / "indigo")},
             "big": {"path": str(hot / "indigo" / "big")},
             "twin": {"path": str(hot / "indigo")},
+            "linked": {"path": str(hot / "to-indigo")},  # (audit AO D2: a link to it was no note)
             "large": {"path": str(hot / "large"), "staging": str(hot / "indigo")},
         },
         routes=[{"when": {"product": "bc-*"}, "to": "big"}, {"to": "indigo"}, {"to": "large"}],
@@ -541,6 +543,10 @@ def test_check_config_notes_hot_folders_inside_each_other_and_an_ignore_that_tak
     indigo = hot / "indigo"
     assert (
         f"note: hot_folders.indigo and hot_folders.twin are the same folder ({indigo}): the jobs of both go to the "
+        "one printer that watches it"
+    ) in notes
+    assert (
+        f"note: hot_folders.indigo and hot_folders.linked are the same folder ({indigo}): the jobs of both go to the "
         "one printer that watches it"
     ) in notes
     assert (
