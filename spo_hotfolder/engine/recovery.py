@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -37,6 +38,7 @@ from spo_hotfolder.fsutil import (
     into_history,
     undecodable,
 )
+from spo_hotfolder.health import daemon_alive
 from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Job, Stage
 from spo_hotfolder.manifest import MAX_MANIFEST_BYTES, is_job_id
 from spo_hotfolder.operator import (
@@ -555,15 +557,28 @@ class EngineRecovery(EngineState):
                         log.info("recovery.temp_removed", file=str(path))
         # A replacement the CLI staged for a daemon that stopped before taking it (an hour old: a
         # CLI may be staging one right now).
+        # A command file a CLI killed while writing it left (``.<token>.json.tmp``, beside its
+        # replacement's copy ``.<token>/``: audit AN D1, a whole PDF kept for good): gone once that
+        # CLI is (its pid is in it), or an hour old.
         commands = self.commands_dir()
+        now = self.clock.now().timestamp()
         with contextlib.suppress(OSError):
             for entry in os.scandir(commands):
-                if not (entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)):
+                if not entry.name.startswith("."):
                     continue
-                if (commands / f"{entry.name[1:]}.json").exists():
-                    continue
-                if self.clock.now().timestamp() - entry.stat(follow_symlinks=False).st_mtime > 3600:
-                    shutil.rmtree(entry.path, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    old = now - entry.stat(follow_symlinks=False).st_mtime > 3600
+                    if entry.name.endswith(".json.tmp") and entry.is_file(follow_symlinks=False):
+                        if old or not _written_by_a_live_cli(Path(entry.path)):
+                            shutil.rmtree(commands / entry.name.removesuffix(".json.tmp"), ignore_errors=True)
+                            os.unlink(entry.path)
+                            log.info("recovery.command_left_removed", file=entry.name)
+                    elif (
+                        old
+                        and entry.is_dir(follow_symlinks=False)
+                        and not (commands / f"{entry.name[1:]}.json").exists()
+                    ):
+                        shutil.rmtree(entry.path, ignore_errors=True)
 
     def _journalled_temps(self: Engine) -> set[str]:
         known: set[str] = set()
@@ -571,6 +586,16 @@ class EngineRecovery(EngineState):
             known.add(temp)
             known.add(str(Path(temp).with_name(f".{Path(final).with_suffix('.json').name}.part")))
         return known
+
+
+def _written_by_a_live_cli(tmp: Path) -> bool:
+    """Whether the CLI that was writing command file ``tmp`` still runs (one cut short in its
+    writing, or with no pid, is taken as still being written)."""
+    try:
+        command = json.loads(tmp.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return True
+    return not isinstance(command, dict) or "pid" not in command or daemon_alive(command["pid"])
 
 
 def _job_folder_name(name: str) -> bool:

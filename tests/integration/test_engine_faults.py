@@ -7269,3 +7269,30 @@ def test_replacements_for_two_different_artwork_files_dropped_together_are_both_
     r.run(until=lambda: r.statuses("FB-1").count("ArtworkUploaded") == 2 and r.stage("FB-1") is Stage.HELD, steps=20)
     assert b"% new front" in (folder / "artwork" / "front.pdf").read_bytes()
     assert b"% new back" in (folder / "artwork" / "back.pdf").read_bytes()
+
+
+def test_a_command_file_a_killed_cli_left_half_written_is_removed_with_its_copy(rig: Rig) -> None:
+    """Audit AN D1: `spo-hotfolder replace` killed between writing its command file and renaming
+    it into place left `.<token>.json.tmp` and the whole PDF copied beside it in state/commands/
+    for good (only folders an hour old went, and no .json.tmp). Removed at the next look once the
+    CLI named in it is gone; one whose CLI still runs is left to it."""
+    r = rig
+    commands = r.config.paths.state / "commands"
+    commands.mkdir(parents=True, exist_ok=True)
+    cli = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "spo_hotfolder-stand-in"])
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/proc/{cli.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)  # (Popen returns a moment before the child's exec fills it)
+        for token, pid in (("1-dead", _dead_pid()), ("2-live", cli.pid)):
+            (commands / f".{token}").mkdir()
+            (commands / f".{token}" / "new.pdf").write_bytes(b"%PDF-1.4 whole copy\n")
+            (commands / f".{token}.json.tmp").write_text(
+                json.dumps({"action": "REPLACE", "job_id": "X-1", "token": token, "pid": pid})
+            )
+        r.start()
+        r.run(steps=2)
+        assert sorted(p.name for p in commands.iterdir()) == [".2-live", ".2-live.json.tmp"]
+    finally:
+        cli.kill()
+        cli.wait()
