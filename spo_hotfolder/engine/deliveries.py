@@ -463,9 +463,24 @@ class EngineDelivery(EngineState):
             raise explain_os_error(exc, hot) from exc
         if existing == payload:
             return None  # ours: written before a crash or an earlier failure
+        try:
+            owner = json.loads(existing).get("job_id")
+        except (ValueError, AttributeError):
+            owner = None
+        if owner == job.job_id and not os.path.lexists(final):
+            # The printer took this job's earlier PDF and left its ticket (audit AO: "not yet taken by
+            # the printer" read as if another job waited).
+            raise DeliveryError(
+                f"the job ticket {ticket.name} of this job's earlier delivery is still in hot folder {hot.name}: the "
+                f"printer took that PDF but not its ticket (a printer that reads no tickets leaves them all: set "
+                f"ticket: none for {hot.name}); {final.name} and its new ticket are not written until the old "
+                "ticket is moved away",
+                transient=True,
+            )
+        whose = f" (job {owner}'s)" if isinstance(owner, str) and owner != job.job_id else ""
         raise DeliveryError(
-            f"a job ticket named {ticket.name} is already waiting in hot folder {hot.name} (not yet taken by the "
-            f"printer); {final.name} and its ticket are not written until it is gone",
+            f"a job ticket named {ticket.name}{whose} is already waiting in hot folder {hot.name} (not yet taken by "
+            f"the printer); {final.name} and its ticket are not written until it is gone",
             transient=True,
         )
 

@@ -1637,6 +1637,24 @@ def test_another_ticket_waiting_under_the_jobs_ticket_name_holds_the_pdf_back(ti
     assert r.take_prints() == ["T1_T1-1_bc-85x55_x1.json", "T1_T1-1_bc-85x55_x1.pdf"]
 
 
+def test_a_ticket_of_the_jobs_earlier_delivery_left_by_the_printer_is_named_as_such(ticket_rig: Rig) -> None:
+    """Audit AO: a printer that takes the PDFs and leaves the tickets held a reprint back "until the
+    ticket waiting (not yet taken by the printer) is gone", as if another job's waited: it is this
+    job's own from its earlier delivery, and a printer that reads no tickets leaves them all."""
+    r = ticket_rig
+    job_id = r.order("T2")
+    r.run(until=done(r, job_id), steps=10)
+    (r.hot / "T2_T2-1_bc-85x55_x1.pdf").unlink()  # the printer takes the PDF only
+    r.order("T2", extra='reprint: true\ncustomer: "ACME"\n')  # (the same ticket again would be taken as ours)
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    detail = r.job(job_id).history[-1].detail
+    assert (
+        "the job ticket T2_T2-1_bc-85x55_x1.json of this job's earlier delivery is still in hot folder indigo: the "
+        "printer took that PDF but not its ticket (a printer that reads no tickets leaves them all: set ticket: none "
+        "for indigo)"
+    ) in detail, detail
+
+
 def _failing_tickets(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[int]:
     """publish_sidecar fails (disk full) ``failures`` times, then works; returns the copy count."""
     original = engine_module.publish_sidecar
