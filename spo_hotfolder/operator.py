@@ -53,6 +53,17 @@ def classify_drop(name: str) -> Action | None:
     return Action(match.group(1).upper()) if match else None
 
 
+_DATE = re.compile(r"(?<!\d)(19|20)\d\d([-_]?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])(?!\d)")
+
+
+def foreign_number(name: str, job_id: str, order_id: str) -> str | None:
+    """A number of three digits or more in a drop file's name that is not part of the job's id nor
+    its order's (``release_2051.txt`` dropped into job 2076's folder: meant for another job?). A
+    copy's number (``RELEASE (2).txt``, ``RELEASE copy 3``) is shorter."""
+    stem = _DATE.sub(" ", name.split(".", 1)[0])  # (a date the operator wrote: RELEASE 2026-12-05)
+    return next((n for n in re.findall(r"\d{3,}", stem) if n not in job_id and n not in order_id), None)
+
+
 @dataclass(frozen=True, slots=True)
 class DropNote:
     by: str | None  # the operator's name from the first line, None when absent or unusable

@@ -46,6 +46,7 @@ from spo_hotfolder.operator import (
     classify_drop,
     clean_name,
     clean_note,
+    foreign_number,
     parse_drop,
     pending_commands,
     refusal,
@@ -358,6 +359,20 @@ class EngineActions(EngineState):
                     f"{name} is a PDF, and a PDF is never taken as a {action.value}: to replace the job's artwork, "
                     f"put the PDF into replace/ (it is in history/ now); to {action.value.lower()} the job, drop a "
                     f"text file named {action.value} (its first line your name)",
+                    drop,
+                    folder,
+                )
+                continue
+            number = foreign_number(name, job.job_id, job.order_id)
+            if number is not None and folder is not None:
+                # (audit AL: release_2051.txt dropped into job 2076's folder released 2076 without a word)
+                self._refuse_drop(
+                    current or job,
+                    action,
+                    note.by or _owner(drop),
+                    f"{name} holds the number {number}, which is neither job {job.job_id}'s nor its order's: if it "
+                    f"is meant for another job, drop it into that job's folder; to {action.value.lower()} this job, "
+                    f"drop a file named {action.value} here (it is in history/ now)",
                     drop,
                     folder,
                 )

@@ -7314,3 +7314,23 @@ def test_a_command_file_a_killed_cli_left_half_written_is_removed_with_its_copy(
     finally:
         cli.kill()
         cli.wait()
+
+
+def test_a_drop_file_named_with_another_jobs_number_is_refused(rig: Rig) -> None:
+    """Audit AL: release_2051.txt dropped into job 2076's folder released 2076 without a word about
+    the other number: most likely meant for job 2051. A number of three digits or more in a drop
+    file's name that is neither the job's nor its order's is refused; a copy's number, the job's
+    own number and a date are not."""
+    r = rig
+    job_id, folder = _held(r, "2076")
+    (folder / "release_2051.txt").write_text("amy\n")
+    r.run(until=lambda: not (folder / "release_2051.txt").exists(), steps=10)
+    assert r.job(job_id).blocked and r.take_prints() == []
+    status = " ".join((folder / "STATUS.txt").read_text().split())
+    assert "release_2051.txt holds the number 2051, which is neither job 2076-1's nor its order's" in status, status
+    (folder / "RELEASE 2026-12-05 (2).txt").write_text("amy\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert len(r.take_prints()) == 1
+    job_id, folder = _held(r, "2077")
+    (folder / "Release 2077.txt").write_text("amy\n")
+    r.run(until=done(r, job_id), steps=10)
