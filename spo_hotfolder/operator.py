@@ -228,13 +228,19 @@ def rtf_text(rtf: str) -> str:
     return "".join(out)
 
 
+#: The note of a drop file whose text cannot be read.
+UNREADABLE_NOTE = "[the file's text could not be read: not a plain text file; save it as text to give a name and note]"
+
+
 def parse_drop(data: bytes) -> DropNote:
     """Reads a drop file's content; junk (binary, huge, control characters) never raises."""
     if data.lstrip()[:5] == b"%PDF-":
         return DropNote(None, "", None)  # (its first line, "%PDF-1.4", is no one's name)
     readable = _text_bytes(data[:16384])
     if readable is None:
-        return DropNote(None, "", None)
+        # A Word document (release.docx) or another binary file: acted on by its name, and the
+        # history says why no name or note came with it (audit AL: they were lost without a word).
+        return DropNote(None, UNREADABLE_NOTE, None)
     text = _decode(readable, cut=len(data) > 16384).replace("\r\n", "\n").replace("\r", "\n")
     if text.lstrip().startswith("{\\rtf"):
         text = rtf_text(text)

@@ -8,6 +8,7 @@ import pytest
 
 from spo_hotfolder.ledger import HistoryEntry, Job, Stage
 from spo_hotfolder.operator import (
+    UNREADABLE_NOTE,
     Action,
     DropNote,
     classify_drop,
@@ -83,8 +84,10 @@ def test_a_stray_nul_keeps_the_name_and_note_and_a_binary_file_gives_none() -> N
         for encoding in ("utf-16-le", "utf-16-be"):
             found = parse_drop(f"{name}\n{note}\n".encode(encoding))
             assert (found.by, found.note) == (name, note), (encoding, found)
-    assert parse_drop(bytes(range(256)) * 4) == parse_drop(b"%PDF-1.7\n\x00\x01\x02\x03\x04\x05\x06\x07\n")
-    assert parse_drop(bytes(range(256)) * 4).by is None
+    assert parse_drop(b"%PDF-1.7\n\x00\x01\x02\x03\x04\x05\x06\x07\n") == DropNote(None, "", None)
+    # Audit AL: a RELEASE saved by Word (release.docx) acted with no word that its text was lost.
+    assert parse_drop(bytes(range(256)) * 4) == DropNote(None, UNREADABLE_NOTE, None)
+    assert parse_drop(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" * 20).note == UNREADABLE_NOTE
 
 
 def test_a_name_saved_by_an_older_notepad_is_kept() -> None:
