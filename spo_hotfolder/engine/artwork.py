@@ -853,10 +853,19 @@ class EngineArtwork(EngineState):
                     )
             named = named or len(problems) > said
             stem, dot, ext = path.name.rpartition(".")
+            trimmed = path.name.rstrip(". ")
             if dot and ext.lower() == "txt" and stem.lower().endswith(MANIFEST_SUFFIXES):
                 problems.append(
                     f"if {path.name} is a manifest: its name ends in .txt, so it is not taken as one (Windows hides "
                     f"known extensions: it shows as {stem}); rename it to {stem}"
+                )
+            elif trimmed != path.name and trimmed.lower().endswith(MANIFEST_SUFFIXES):
+                # (audit AL: "order.yaml." and "order.yaml " from a client that keeps such names were
+                # told to be put back "with a manifest that lists it", as artwork is)
+                end = "a dot" if path.name.endswith(".") else "a space"
+                problems.append(
+                    f"if {path.name!r} is a manifest: its name ends in {end}, so it is not taken as one (Windows does "
+                    f"not show it); rename it to {trimmed}"
                 )
             elif path.name.lower().endswith(MANIFEST_SUFFIXES) and (single or path.parent != name):
                 problems.append(

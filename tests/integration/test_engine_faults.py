@@ -3540,6 +3540,23 @@ def test_a_manifest_saved_with_a_hidden_txt_extension_is_named_as_such(rig: Rig)
     assert (r.root / "failed" / "drag" / "manifest.yaml.txt").is_file()
 
 
+def test_a_manifest_whose_name_ends_in_a_dot_or_a_space_is_named_as_such(rig: Rig) -> None:
+    """Audit AL: "order-2030.yaml." and "order-2031.yaml " (names an SMB or FTP client can leave,
+    which Windows does not show) went to failed/ told to come back "with a manifest that lists
+    it", as unclaimed artwork is."""
+    r = rig
+    for name in ("order-2030.yaml.", "order-2031.yaml "):
+        (r.inbox / name).write_text('order_id: "1"\n')
+    r.run(until=lambda: len(list((r.root / "failed").glob("*/ERROR.txt"))) == 2, steps=10, dt=120)
+    dot = " ".join((r.root / "failed" / "order-2030.yaml" / "ERROR.txt").read_text().split())  # (a safe name)
+    assert (
+        "its name ends in a dot, so it is not taken as one (Windows does not show it); rename it to order-2030.yaml"
+        in dot
+    )
+    space = " ".join((r.root / "failed" / "order-2031.yaml" / "ERROR.txt").read_text().split())
+    assert "its name ends in a space, so it is not taken as one" in space, space
+
+
 def _failed(r: Rig, order_id: str, extra: str = "") -> str:
     """A job that fails its check (A4 pages where bc-* wants cards), waiting in failed/."""
     make_pdf(r.inbox / f"{order_id}.pdf", pages=[(210.0, 297.0)] * 2)
