@@ -30,6 +30,7 @@ class Extra:
     pdf_delivered: bool = False  # the PDF is in the hot folder; only its job ticket failed
     target_missing: bool = False  # the manifest names a hot folder the config does not have (any more)
     may_still_arrive: str | None = None  # the PDF whose rename into the hot folder is unconfirmed (failed/)
+    several_artwork: bool = False  # a replacement names the file it replaces
 
 
 #: Control characters (C0, DEL, C1), invisible and direction-changing marks: a manifest's free text
@@ -153,9 +154,10 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             *([missing] if extra.target_missing else []),
             f"Open the output PDF and check it. Drop a file named RELEASE here to {send}."
             f" Write your name on its first line and a note below it if you like.{fp}",
-            "To change the artwork, put the corrected PDF into replace/: the output is made again and the"
-            " job stays blocked until you release it. Never overwrite the files in artwork/ or output/: only"
-            " the checked output is sent.",
+            "To change the artwork, put the corrected PDF into replace/"
+            + (" under the name of the file in artwork/ it replaces" if extra.several_artwork else "")
+            + ": the output is made again and the job stays blocked until you release it. Never overwrite the"
+            " files in artwork/ or output/: only the checked output is sent.",
             "To stop the job, drop a file named REJECT here.",
         ]
     if job.stage is Stage.FAILED and extra.pdf_delivered:

@@ -344,6 +344,7 @@ class EngineRecords(EngineState):
         return Extra(
             fingerprint=fingerprint(sums) if sums else None,
             artwork_names=[artwork_listing([(a.name, a.present) for a in artwork])] if artwork else [],
+            several_artwork=len(artwork) > 1,  # (audit AL: only the refusal said the name must match)
             target=decision.target if decision else None,
             route_reason=decision.reason if decision else None,
             last_action=self._last_action_of(job.job_id),

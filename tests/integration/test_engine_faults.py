@@ -7252,6 +7252,9 @@ def test_two_artwork_files_of_one_name_are_each_replaced_only_by_their_own_store
     assert b"% back" in (folder / "artwork" / second).read_bytes()
     status = (folder / "STATUS.txt").read_text()
     assert f"({first}, {second})" in status, status
+    assert "put the corrected PDF into replace/ under the name of the file in artwork/ it replaces" in " ".join(
+        status.split()
+    )
 
     make_pdf(folder / "replace" / second, pages=[(91.0, 61.0)], content=b"% corrected back\n")
     r.run(until=lambda: "ArtworkUploaded" in r.statuses("TN-1") and r.stage("TN-1") is Stage.HELD, steps=20)
