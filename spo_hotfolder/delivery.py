@@ -381,8 +381,12 @@ def check_hot_folder(hot: HotFolderConfig, mounts: MountPoints | None = None) ->
         try:
             st = os.stat(folder)
         except FileNotFoundError:
+            where = f"({folder}) does not exist"
+            with contextlib.suppress(OSError):
+                if folder.is_symlink():  # (audit AO: a dangling link was said to be a missing folder)
+                    where = f"({folder}) is a symbolic link to {folder.readlink()}, which does not exist"
             raise DeliveryError(
-                f"{label} ({folder}) does not exist; is the printer's share mounted? The daemon never creates it",
+                f"{label} {where}; is the printer's share mounted? The daemon never creates it",
                 transient=True,
             ) from None
         except OSError as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from spo_hotfolder.config import HotFolderConfig
-from spo_hotfolder.delivery import DeliveryError, MountPoints, explain_os_error
+from spo_hotfolder.delivery import DeliveryError, MountPoints, check_hot_folder, explain_os_error
 
 
 def _with_dev(path: Path, dev: int) -> os.stat_result:
@@ -113,3 +113,19 @@ def test_a_share_that_cannot_be_reached_is_said_in_words(code: int, expected: st
     error = explain_os_error(OSError(code, os.strerror(code)), hot)
     assert str(error) == expected
     assert error.transient
+
+
+def test_a_hot_folder_that_is_a_dangling_link_is_said_as_such(tmp_path: Path) -> None:
+    """Audit AO: a hot folder configured as a symbolic link whose target is gone was said to "not
+    exist", which sent the sysadmin looking for a missing folder, not a link."""
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    for path, said in (
+        (tmp_path / "link", f"is a symbolic link to {tmp_path / 'gone'}, which does not exist"),
+        (tmp_path / "missing", "does not exist"),
+    ):
+        with pytest.raises(DeliveryError) as info:
+            check_hot_folder(HotFolderConfig(name="indigo", path=path))
+        assert str(info.value) == (
+            f"hot folder indigo ({path}) {said}; is the printer's share mounted? The daemon never creates it"
+        )
+        assert info.value.transient
