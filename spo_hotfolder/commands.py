@@ -27,11 +27,9 @@ from spo_hotfolder.config import (
     Config,
     ConfigError,
     FolderLook,
-    folder_inside,
     load_config,
     load_paths,
     look_here,
-    same_folder,
     spool_only,
     summary,
     template_placeholders,
@@ -210,7 +208,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     # for problems, as `init` says it (a folder that does not answer: silent_notes).
     missing = _hot_folder_notes(config, looks.look, looks.seconds, ("missing", "unreadable", "unwritable"))
     notes = [*looks.silent_notes(), *missing, *(f"note: {note}" for note in folder_access_notes(config))]
-    for note in [*notes, *_metrics_notes(config), *_filename_notes(config), *_layout_notes(config)]:
+    for note in [*notes, *_metrics_notes(config), *_filename_notes(config), *_layout_notes(config, looks.look)]:
         print(note, file=sys.stderr)
     print("config OK")
     return 0
@@ -228,7 +226,7 @@ _ORDER_FILES = (
 )
 
 
-def _layout_notes(config: Config) -> list[str]:
+def _layout_notes(config: Config, look: FolderLook = look_here) -> list[str]:
     """Setups that are allowed but seldom meant (audit T 3): two hot folders in one folder (two
     names for one printer, or a mistake that prints one printer's jobs at another), a hot folder
     or a staging folder inside another hot folder (a printer that looks into subfolders picks up
@@ -237,7 +235,9 @@ def _layout_notes(config: Config) -> list[str]:
     hot = list(config.hot_folders.values())
     for i, one in enumerate(hot):
         for other in hot[i + 1 :]:
-            if same_folder(one.path, other.path):
+            seen = look(one.path).real
+            if one.path == other.path or (seen is not None and seen == look(other.path).real):
+                # (also through a symbolic link: audit AO D2)
                 notes.append(
                     f"note: hot_folders.{one.name} and hot_folders.{other.name} are the same folder ({one.path}): "
                     "the jobs of both go to the one printer that watches it"
@@ -245,19 +245,17 @@ def _layout_notes(config: Config) -> list[str]:
         for other in hot:
             if other is one:
                 continue
-            if folder_inside(other.path, one.path) and not same_folder(other.path, one.path):
+            if one.path in other.path.parents:
                 notes.append(
                     f"note: hot_folders.{other.name} ({other.path}) is inside hot_folders.{one.name}: a printer "
                     f"that looks into subfolders of {one.path} prints {other.name}'s jobs too"
                 )
-            if one.staging is not None and (
-                folder_inside(one.staging, other.path) or same_folder(one.staging, other.path)
-            ):
+            if one.staging is not None and (one.staging == other.path or other.path in one.staging.parents):
                 notes.append(
                     f"note: hot_folders.{one.name}.staging ({one.staging}) is in hot folder {other.name}: its "
                     f"printer sees {one.name}'s copies being written (under hidden names); put staging elsewhere"
                 )
-        if one.staging is not None and folder_inside(one.staging, one.path) and not same_folder(one.staging, one.path):
+        if one.staging is not None and one.path in one.staging.parents:
             notes.append(
                 f"note: hot_folders.{one.name}.staging ({one.staging}) is inside the hot folder: a printer that "
                 "looks into subfolders sees the copies being written (under hidden names)"

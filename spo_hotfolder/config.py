@@ -1138,18 +1138,14 @@ class _ConfigReader:
 
     def cross_checks(self, paths: PathsConfig | None) -> None:
         for name, path, staging in self.checked_folders:
-            if staging is not None and path is not None and same_folder(staging, path):
+            if staging is not None and staging == path:
                 self.error(
                     f"hot_folders.{name}.staging",
                     "must not be the hot folder itself: the printer would pick up half-written files; "
                     "leave it out to use a hidden name inside the hot folder",
                 )
             if paths is not None:
-                holds = [
-                    folder_name
-                    for folder_name, folder in paths.spool_folders().items()
-                    if path is not None and folder_inside(folder, path) and not same_folder(folder, path)
-                ]
+                holds = [folder_name for folder_name, folder in paths.spool_folders().items() if path in folder.parents]
                 if holds:
                     # paths.root itself was accepted: a RIP that looks into subfolders would print the
                     # outputs waiting in quarantine/ and done/ (audit CE 5).
@@ -1160,19 +1156,19 @@ class _ConfigReader:
                         "the printer's own, outside paths.root's folders",
                     )
                 for folder_name, folder in paths.spool_folders().items():
-                    if path is not None and same_folder(path, folder):
+                    if path == folder:
                         self.error(
                             f"hot_folders.{name}.path",
                             f"is the same folder as paths.{folder_name}; a hot folder must be the printer's own",
                         )
-                    if staging is not None and same_folder(staging, folder):
+                    if staging == folder:
                         self.error(
                             f"hot_folders.{name}.staging",
                             f"is the same folder as paths.{folder_name}; the daemon would treat its own temporary "
                             "copies as files of its own: put it outside the spool folders",
                         )
                     for key, inner in (("path", path), ("staging", staging)):
-                        if inner is not None and folder_inside(inner, folder) and not same_folder(inner, folder):
+                        if inner is not None and folder in inner.parents:
                             self.error(
                                 f"hot_folders.{name}.{key}",
                                 f"is inside paths.{folder_name} ({folder}); the daemon would treat what it "
@@ -1211,22 +1207,6 @@ class _ConfigReader:
 
 
 _ROUTE_INDEX = re.compile(r"^routes\[(\d+)\]")
-
-
-def _real(path: Path) -> Path:
-    return Path(os.path.realpath(path))
-
-
-def same_folder(one: Path, other: Path) -> bool:
-    """Whether two configured folders are one: as written, or once symbolic links are followed (a
-    hot folder configured as a link to the inbox took each delivery for an unclaimed file, the job
-    recorded InHotFolder: audit AO D1)."""
-    return one == other or _real(one) == _real(other)
-
-
-def folder_inside(inner: Path, outer: Path) -> bool:
-    """Whether ``inner`` is below ``outer``, as written or once symbolic links are followed."""
-    return outer in inner.parents or _real(outer) in _real(inner).parents
 
 
 def _route_key_suggestion(name: str, value: object) -> str | None:
@@ -1461,6 +1441,7 @@ def _filesystem_problems(
                         "the spool folders must all be on one filesystem (jobs move between them by rename), "
                         "and the daemon refuses to start otherwise",
                     )
+    errors += _linked_folder_problems(paths, hot_folders, document, look)
     points: list[str] | None = None  # (the mounts, read once: where a staging folder is on its hot folder's device)
     for name, path, staging in hot_folders:
         for key, folder in (("path", path), ("staging", staging)):
@@ -1500,6 +1481,78 @@ def _filesystem_problems(
                 f"between two mounts fails, so every delivery to {name} would fail: use a folder under the hot "
                 "folder's mount, or leave staging out",
             )
+    return errors
+
+
+def _linked_folder_problems(
+    paths: PathsConfig | None,
+    hot_folders: Sequence[tuple[str, Path | None, Path | None]],
+    document: Document,
+    look: FolderLook,
+) -> list[tuple[int, str]]:
+    """Hot and staging folders named through a symbolic link, compared as the folders they are (the
+    config reader compares the paths as written): a hot folder that was a link to the inbox passed,
+    each delivery was taken for an unclaimed file while its job was recorded InHotFolder; a
+    staging folder that was a link to its hot folder passed (audit AO D1, D2). Through ``look``
+    (a share that does not answer holds nothing up: it is not compared)."""
+    errors: list[tuple[int, str]] = []
+    spool = {name: Path(os.path.realpath(folder)) for name, folder in paths.spool_folders().items()} if paths else {}
+
+    def real(folder: Path | None) -> Path | None:
+        seen = look(folder) if folder is not None else None
+        return Path(seen.real) if seen is not None and seen.kind == "dir" and seen.real else None
+
+    for name, path, staging in hot_folders:
+        hot_real = real(path)
+        for key, folder, folder_real in (("path", path, hot_real), ("staging", staging, real(staging))):
+            if folder is None or folder_real is None or folder_real == folder:
+                continue  # (not through a link: the reader's own checks)
+            if paths is not None and any(
+                folder == own or own in folder.parents or folder in own.parents
+                for own in paths.spool_folders().values()
+            ):
+                continue  # (said by the reader already, as written)
+            through = f"{folder} is a symbolic link to {folder_real}, which"
+            message = (
+                next(
+                    (
+                        f"{through} is paths.{spool_name}; "
+                        + (
+                            "a hot folder must be the printer's own"
+                            if key == "path"
+                            else "the daemon would treat its own temporary copies as files of its own"
+                        )
+                        for spool_name, spool_real in spool.items()
+                        if folder_real == spool_real
+                    ),
+                    None,
+                )
+                or next(
+                    (
+                        f"{through} is inside paths.{spool_name} ({spool_real}); the daemon would treat what it "
+                        "delivers as its own files: put it outside the spool folders"
+                        for spool_name, spool_real in spool.items()
+                        if spool_real in folder_real.parents
+                    ),
+                    None,
+                )
+                or next(
+                    (
+                        f"{through} holds paths.{spool_name}; a printer that looks into subfolders would print what "
+                        "waits there: a hot folder must be the printer's own, outside paths.root's folders"
+                        for spool_name, spool_real in spool.items()
+                        if key == "path" and folder_real in spool_real.parents
+                    ),
+                    None,
+                )
+            )
+            if message is None and key == "staging" and folder_real == hot_real and staging != path:
+                message = (
+                    f"{through} is the hot folder itself: the printer would pick up half-written files; leave it "
+                    "out to use a hidden name inside the hot folder"
+                )
+            if message is not None:
+                errors.append((document.line(f"hot_folders.{name}.{key}") or 1, f"hot_folders.{name}.{key}: {message}"))
     return errors
 
 

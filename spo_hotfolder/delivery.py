@@ -365,7 +365,9 @@ class MountPoints:
         return points
 
 
-def check_hot_folder(hot: HotFolderConfig, mounts: MountPoints | None = None) -> None:
+def check_hot_folder(
+    hot: HotFolderConfig, mounts: MountPoints | None = None, spool: Mapping[str, Path] | None = None
+) -> None:
     """Raises DeliveryError when the hot folder (or its staging folder) cannot take a file now.
 
     The daemon never creates a missing hot folder: a missing folder usually means a share is not
@@ -399,6 +401,18 @@ def check_hot_folder(hot: HotFolderConfig, mounts: MountPoints | None = None) ->
             )
         if mounts is not None:
             mounts.check(label, folder, st)
+        for name, own in (spool or {}).items():
+            # One of the daemon's own folders under another name (a symbolic link, a bind mount):
+            # a delivery into the inbox was taken for an unclaimed file while its job was recorded
+            # InHotFolder (audit AO D1). check-config says it too.
+            with contextlib.suppress(OSError):
+                if os.path.samestat(st, os.stat(own)):
+                    raise DeliveryError(
+                        f"{label} ({folder}) is the daemon's own paths.{name} ({own}), reached another way (a "
+                        f"symbolic link?): no printer takes files from there; name the printer's folder in "
+                        f"hot_folders.{hot.name}",
+                        transient=False,
+                    )
 
 
 def temp_path_for(hot: HotFolderConfig, final_name: str) -> Path:

@@ -153,7 +153,7 @@ class EngineDelivery(EngineState):
         try:
 
             def look() -> None:
-                check_hot_folder(hot, self.mount_points)
+                check_hot_folder(hot, self.mount_points, self.config.paths.spool_folders())
                 check_name_free(final, hot)
                 self._ticket_in_the_way(job, hot, final)
 
@@ -245,7 +245,7 @@ class EngineDelivery(EngineState):
         final, temp = hot.path / final_name, temp_path_for(hot, final_name)
 
         def look() -> None:
-            check_hot_folder(hot, self.mount_points)
+            check_hot_folder(hot, self.mount_points, self.config.paths.spool_folders())
             check_name_free(final, hot)
             if os.path.lexists(temp):  # (ours or another sender's: the delivery tells which)
                 raise TempInTheWay(temp, hot)

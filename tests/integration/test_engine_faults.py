@@ -7354,3 +7354,18 @@ def test_a_drop_file_named_with_another_jobs_number_is_refused(rig: Rig) -> None
     job_id, folder = _held(r, "2077")
     (folder / "Release 2077.txt").write_text("amy\n")
     r.run(until=done(r, job_id), steps=10)
+
+
+def test_a_hot_folder_that_is_the_inbox_through_a_link_is_never_delivered_into(tmp_path: Path) -> None:
+    """Audit AO D1: a hot folder configured as a symbolic link to the daemon's own inbox took each
+    delivery, recorded InHotFolder, and the PDF came back as an unclaimed file. The delivery now
+    fails, saying the folder is the daemon's own (check-config says it too)."""
+    (tmp_path / "root" / "inbox").mkdir(parents=True)
+    (tmp_path / "to-inbox").symlink_to(tmp_path / "root" / "inbox")
+    for r in rig_on(tmp_path, hot_folders={"indigo": {"path": str(tmp_path / "to-inbox")}}):
+        job_id = r.order("LI")
+        r.run(until=lambda r=r, job_id=job_id: r.stage(job_id) is Stage.FAILED, steps=10)
+        assert "InHotFolder" not in r.statuses(job_id)
+        assert sorted(p.name for p in r.inbox.iterdir()) == []
+        error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
+        assert f"hot folder indigo ({tmp_path / 'to-inbox'}) is the daemon's own paths.inbox" in error, error

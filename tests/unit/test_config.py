@@ -1654,8 +1654,8 @@ def test_a_product_code_written_as_a_number_is_taken_alike_by_routes_and_blockin
 def test_folders_named_through_symbolic_links_are_checked_as_the_folders_they_are(tmp_path: Path) -> None:
     """Audit AO D1, D2: a hot folder configured as a symbolic link to the daemon's inbox (or done/)
     passed check-config: each delivery landed in the inbox as an unclaimed file while the job was
-    recorded InHotFolder. A staging folder that is a link to its hot folder passed too. The
-    folders are compared once links are followed, as the daemon uses them."""
+    recorded InHotFolder. A staging folder that is a link to its hot folder passed too. Where the
+    folders are looked at (check-config, init, a start, a reload), links are followed."""
     root = tmp_path / "root"
     (root / "inbox").mkdir(parents=True)
     (root / "done").mkdir()
@@ -1663,17 +1663,28 @@ def test_folders_named_through_symbolic_links_are_checked_as_the_folders_they_ar
     (tmp_path / "to-inbox").symlink_to(root / "inbox")
     (tmp_path / "to-done").symlink_to(root / "done")
     (tmp_path / "to-hot").symlink_to(tmp_path / "hot")
+    (tmp_path / "to-root").symlink_to(root)
     path = write(
         tmp_path,
         f"paths:\n  root: {root}\nhot_folders:\n  a: {{path: {tmp_path / 'to-inbox'}}}\n"
         f"  b: {{path: {tmp_path / 'to-done'}}}\n"
-        f"  c: {{path: {tmp_path / 'hot'}, staging: {tmp_path / 'to-hot'}}}\n",
+        f"  c: {{path: {tmp_path / 'hot'}, staging: {tmp_path / 'to-hot'}}}\n"
+        f"  d: {{path: {tmp_path / 'to-root'}}}\n",
     )
-    assert errors_of(path) == [
-        f"{path}:4: hot_folders.a.path: is the same folder as paths.inbox; a hot folder must be the printer's own",
-        f"{path}:5: hot_folders.b.path: is the same folder as paths.done; a hot folder must be the printer's own",
-        f"{path}:6: hot_folders.c.staging: must not be the hot folder itself: the printer would pick up half-written "
-        "files; leave it out to use a hidden name inside the hot folder",
+    with pytest.raises(ConfigError) as info:
+        load_config(path, filesystems=True)
+    assert info.value.errors == [
+        f"{path}:4: hot_folders.a.path: {tmp_path / 'to-inbox'} is a symbolic link to {root / 'inbox'}, which is "
+        "paths.inbox; a hot folder must be the printer's own",
+        f"{path}:5: hot_folders.b.path: {tmp_path / 'to-done'} is a symbolic link to {root / 'done'}, which is "
+        "paths.done; a hot folder must be the printer's own",
+        f"{path}:6: hot_folders.c.staging: {tmp_path / 'to-hot'} is a symbolic link to {tmp_path / 'hot'}, which is "
+        "the hot folder itself: the printer would pick up half-written files; leave it out to use a hidden name "
+        "inside the hot folder",
+        f"{path}:7: hot_folders.d.path: {tmp_path / 'to-root'} is a symbolic link to {root}, which holds paths.inbox; "
+        "a printer that looks into subfolders would print what waits there: a hot folder must be the printer's own, "
+        "outside paths.root's folders",
     ]
+    assert load_config(path).hot_folders["a"].path == tmp_path / "to-inbox"  # (the file as written is fine)
     fine = write(tmp_path, f"paths:\n  root: {root}\nhot_folders:\n  c: {{path: {tmp_path / 'to-hot'}}}\n", "ok.yaml")
-    assert load_config(fine).hot_folders["c"].path == tmp_path / "to-hot"
+    assert load_config(fine, filesystems=True).hot_folders["c"].path == tmp_path / "to-hot"
