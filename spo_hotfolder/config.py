@@ -1484,6 +1484,32 @@ def _filesystem_problems(
     return errors
 
 
+def _spool_relation(key: str, real: Path, spool: Mapping[str, Path]) -> str | None:
+    """What a hot folder (``key`` "path") or staging folder whose real path is ``real`` is to the
+    spool folders (their real paths), in words; None when it is outside them all."""
+    for name, own in spool.items():
+        if real == own:
+            harm = (
+                "a hot folder must be the printer's own"
+                if key == "path"
+                else "the daemon would treat its own temporary copies as files of its own"
+            )
+            return f"is paths.{name}; {harm}"
+    for name, own in spool.items():
+        if own in real.parents:
+            return (
+                f"is inside paths.{name} ({own}); the daemon would treat what it delivers as its own files: put it "
+                "outside the spool folders"
+            )
+    for name, own in spool.items():
+        if key == "path" and real in own.parents:
+            return (
+                f"holds paths.{name}; a printer that looks into subfolders would print what waits there: a hot "
+                "folder must be the printer's own, outside paths.root's folders"
+            )
+    return None
+
+
 def _linked_folder_problems(
     paths: PathsConfig | None,
     hot_folders: Sequence[tuple[str, Path | None, Path | None]],
@@ -1513,39 +1539,8 @@ def _linked_folder_problems(
             ):
                 continue  # (said by the reader already, as written)
             through = f"{folder} is a symbolic link to {folder_real}, which"
-            message = (
-                next(
-                    (
-                        f"{through} is paths.{spool_name}; "
-                        + (
-                            "a hot folder must be the printer's own"
-                            if key == "path"
-                            else "the daemon would treat its own temporary copies as files of its own"
-                        )
-                        for spool_name, spool_real in spool.items()
-                        if folder_real == spool_real
-                    ),
-                    None,
-                )
-                or next(
-                    (
-                        f"{through} is inside paths.{spool_name} ({spool_real}); the daemon would treat what it "
-                        "delivers as its own files: put it outside the spool folders"
-                        for spool_name, spool_real in spool.items()
-                        if spool_real in folder_real.parents
-                    ),
-                    None,
-                )
-                or next(
-                    (
-                        f"{through} holds paths.{spool_name}; a printer that looks into subfolders would print what "
-                        "waits there: a hot folder must be the printer's own, outside paths.root's folders"
-                        for spool_name, spool_real in spool.items()
-                        if key == "path" and folder_real in spool_real.parents
-                    ),
-                    None,
-                )
-            )
+            message = _spool_relation(key, folder_real, spool)
+            message = f"{through} {message}" if message is not None else None
             if message is None and key == "staging" and folder_real == hot_real and staging != path:
                 message = (
                     f"{through} is the hot folder itself: the printer would pick up half-written files; leave it "
