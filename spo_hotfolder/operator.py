@@ -61,7 +61,8 @@ def foreign_number(name: str, job_id: str, order_id: str) -> str | None:
     its order's (``release_2051.txt`` dropped into job 2076's folder: meant for another job?). A
     copy's number (``RELEASE (2).txt``, ``RELEASE copy 3``) is shorter."""
     stem = _DATE.sub(" ", name.split(".", 1)[0])  # (a date the operator wrote: RELEASE 2026-12-05)
-    return next((n for n in re.findall(r"\d{3,}", stem) if n not in job_id and n not in order_id), None)
+    own = set(re.findall(r"\d+", f"{job_id} {order_id}"))  # (2051 is not job 20512's: whole numbers)
+    return next((n for n in re.findall(r"\d{3,}", stem) if n not in own), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from spo_hotfolder.operator import (
     clean_name,
     clean_note,
     fingerprint,
+    foreign_number,
     parse_drop,
     refusal,
 )
@@ -374,3 +375,21 @@ def test_the_cli_default_operator_name_is_never_system(monkeypatch: pytest.Monke
     monkeypatch.setenv("USER", "rita")
     assert operator_name(argparse.Namespace(by=None)) == "rita"
     assert operator_name(argparse.Namespace(by="alice")) == "alice"
+
+
+@pytest.mark.parametrize(
+    ("name", "job_id", "order_id", "number"),
+    [
+        ("release_2051.txt", "2076-1", "2076", "2051"),
+        ("release_2051.txt", "20512-1", "20512", "2051"),  # (a part of another number is not it)
+        ("Release 2076.txt", "2076-1", "2076", None),
+        ("RELEASE-100234-1.txt", "100234-1", "100234", None),
+        ("RELEASE (2).txt", "2076-1", "2076", None),
+        ("RELEASE - Copy (12).txt", "2076-1", "2076", None),
+        ("RELEASE 2026-12-05.txt", "2076-1", "2076", None),
+        ("reject_20261205", "2076-1", "2076", None),
+        ("retry 999", "A-1", "A", "999"),
+    ],
+)
+def test_a_drop_files_other_number_is_found(name: str, job_id: str, order_id: str, number: str | None) -> None:
+    assert foreign_number(name, job_id, order_id) == number
