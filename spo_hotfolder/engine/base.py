@@ -45,6 +45,8 @@ PRESTAGE_MIN_BYTES = 32 * 1024 * 1024
 HASH_AHEAD_MIN_BYTES = 32 * 1024 * 1024
 #: The name of a refused copy of a job's folder in failed/ ends so: never the job's own name.
 COPY_SUFFIX = " (copy, not used)"
+#: The folders the daemon keeps in a job's folder (SPEC 4).
+JOB_SUBFOLDERS = frozenset({"artwork", "output", "history", "replace"})
 #: How the name of a file an operator put where it does nothing begins once renamed to say so.
 NOT_USED = "NOT USED - "
 #: What a folder moved out of a job folder's way gets after its name (then a time stamp,

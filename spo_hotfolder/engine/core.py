@@ -27,10 +27,12 @@ from spo_hotfolder.engine.actions import EngineActions
 from spo_hotfolder.engine.artwork import EngineArtwork
 from spo_hotfolder.engine.base import (
     DISK_FULL_RETRY_SECONDS,
+    JOB_SUBFOLDERS,
     NOT_USED,
     Metrics,
     NoMetrics,
     PdfService,
+    _file_manager_litter,
     _rel_parts,
     log,
 )
@@ -670,8 +672,19 @@ class Engine(
             if (
                 len(parts) >= 3
                 and parts[1] != "replace"  # (any other: output/, artwork/, history/, "New folder": audit AL D3)
-                and classify_drop(parts[-1]) is not None
-                and not parts[-1].lower().endswith(".pdf")  # (artwork may be named release.pdf)
+                and (
+                    (
+                        classify_drop(parts[-1]) is not None and not parts[-1].lower().endswith(".pdf")
+                    )  # (release.pdf artwork)
+                    # A replacement put into a folder made by hand ("Replace", "replace - Copy"): audit AL.
+                    or (
+                        parts[1] not in JOB_SUBFOLDERS
+                        and parts[-1].lower().endswith(".pdf")
+                        and not _file_manager_litter(parts[-1])
+                    )
+                )
+                # (not another job's folder dragged in: it is put back, its files act there)
+                and not os.path.lexists(job_folder / parts[1] / "STATUS.txt")
             ):
                 return ("buried", job_folder)
             return ("ignore", None)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from spo_hotfolder.clock import iso
 from spo_hotfolder.engine.base import (
     HASH_AHEAD_MIN_BYTES,
+    JOB_SUBFOLDERS,
     NOT_USED,
     _keep_newest,
     _rel_parts,
@@ -44,7 +45,6 @@ from spo_hotfolder.reports import error_text
 from spo_hotfolder.stability import Signature, signature
 
 #: The folders the daemon keeps in a job's folder.
-JOB_SUBFOLDERS = frozenset({"artwork", "output", "history", "replace"})
 #: A manifest the daemon itself fails on (a fault of ours, not a problem it can name in the file)
 #: is tried this many times, then put into failed/ with an explanation instead of staying for good.
 MANIFEST_FAULTS = 3
@@ -602,6 +602,9 @@ class EngineScans(EngineState):
         message = (
             f"{where}/{path.name}: drop files are read only in the job's folder itself, not in {where}/: nothing "
             f"was done. Move it {'one level up' if '/' not in where else 'up'}, into {self.rel(job_folder)}/"
+            if classify_drop(path.name) is not None and not path.name.lower().endswith(".pdf")
+            else f"{where}/{path.name}: a replacement PDF is read only in replace/ (so named, in lower case), not in "
+            f"{where}/: nothing was done. Move it into {self.rel(job_folder)}/replace/"
         )
         self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
         log.warning("operator.drop_in_subfolder", job_id=job.job_id, file=f"{where}/{path.name}", reason=message)

@@ -796,6 +796,17 @@ def test_a_drop_file_put_into_history_or_a_folder_made_by_hand_is_answered(make_
             what=f"{where}/{name} answered",
         )
     assert daemon.job(job_id)["blocked"]
+    # A replacement put into a folder renamed by hand ("Replace", as a Windows user may type it).
+    (folder / "Replace").mkdir()
+    drop(folder / "Replace" / "card.pdf", b"%PDF-1.4\n%%EOF\n")
+    wait_for(
+        lambda: (
+            f"Replace/card.pdf: a replacement PDF is read only in replace/ (so named, in lower case), not in "
+            f"Replace/: nothing was done. Move it into quarantine/{job_id}/replace/"
+            in " ".join(status.read_text().split())
+        ),
+        what="the PDF in Replace/ answered",
+    )
     drop(folder / "NOT USED - RELEASE.txt - put it into a job's folder.txt", "erin\n")
     wait_for(
         lambda: (

@@ -7369,3 +7369,21 @@ def test_a_hot_folder_that_is_the_inbox_through_a_link_is_never_delivered_into(t
         assert sorted(p.name for p in r.inbox.iterdir()) == []
         error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
         assert f"hot folder indigo ({tmp_path / 'to-inbox'}) is the daemon's own paths.inbox" in error, error
+
+
+def test_files_in_another_jobs_folder_dragged_into_a_job_folder_are_not_answered_for_it(rig: Rig) -> None:
+    """A job's own folder dragged into another job's folder is put back (_on_folder_inside), its
+    files acting there: its RELEASE or artwork is no file put in the wrong place of the outer job
+    (which STATUS.txt would tell the operator to move into the outer job's folder)."""
+    r = rig
+    _job_id, folder = _held(r, "DG")
+    inner = folder / "DH-1"
+    (inner / "artwork").mkdir(parents=True)
+    (inner / "STATUS.txt").write_text("Job DH-1 (order DH)\n")
+    for path in (inner / "RELEASE", inner / "artwork" / "DH.pdf", inner / "history" / "RELEASE.txt"):
+        assert r.engine._classify(path) == ("ignore", None), path
+    made = folder / "New folder"
+    for path in (made / "RELEASE", made / "x.pdf", folder / "Replace" / "x.pdf", folder / "history" / "release.txt"):
+        assert r.engine._classify(path) == ("buried", folder), path
+    for path in (folder / "artwork" / "x.pdf", folder / "New folder" / "._x.pdf", folder / "output" / "release.pdf"):
+        assert r.engine._classify(path)[0] != "buried", path
