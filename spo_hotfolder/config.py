@@ -673,6 +673,10 @@ class _ConfigReader:
         as one, read as one pattern that matches nothing: "poster-*, banner-*" let the products it
         meant to hold go to the printer (audits BX 1, 2; CE 1, in a list item too). ``names``:
         patterns matched against a file's name, never a path, so a '/' in one never matches."""
+        if not names and (digits := self.digits(value, key_path)) is not None:
+            value = digits  # one product code, 5, written without brackets or quotes (audit AP D3)
+        if isinstance(value, int) and not isinstance(value, bool) and self.guessed(key_path):
+            return ()  # 0750 alone: said once, as a number YAML guessed (audit AP D4)
         single = isinstance(value, str)
         items = [value] if single else self.sequence(value, key_path)
         result: list[str] = []

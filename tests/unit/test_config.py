@@ -1635,6 +1635,13 @@ def test_a_product_code_written_as_a_number_is_taken_alike_by_routes_and_blockin
     config = load_config(path)
     assert config.blocking.products == ("5", "bc-*")
     assert config.routes[0].when["product"] == "5"
+    one = write(tmp_path, with_root("blocking:\n  products: 5\n"), "one.yaml")  # (audit AP D3: "must be a list")
+    assert load_config(one).blocking.products == ("5",)
+    guessed = write(tmp_path, with_root("blocking:\n  products: 0750\n"), "guessed.yaml")
+    assert errors_of(guessed) == [
+        f"{guessed}:4: blocking.products: write the number in plain digits, or in quotes if it is text (got 0750, "
+        "which YAML reads as 488)"
+    ]
     bad = write(
         tmp_path,
         with_root(
