@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import fcntl
 import fnmatch
 import json
 import os
@@ -832,6 +833,24 @@ def _started_at() -> float:
     return time.time() - min(max(running, 0.0), 60.0)
 
 
+#: The staging folders this CLI holds locked while it lives (see ``_hold``).
+_HELD: list[int] = []
+
+
+def _hold(folder: Path) -> None:
+    """Locks ``folder`` (flock) for as long as this CLI lives: the daemon removes a staging folder
+    that no command names and no live CLI holds (``recovery.staging_left``), whenever the CLI died
+    (audit AP D1: one killed while copying left a whole PDF there for an hour or more)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return
+        _HELD.append(fd)
+
+
 def _stage_command(config: Config, action: Action, job_id: str, by: str, note: str, file: Path | None) -> Path:
     """Writes a command file into state/commands/ (its name is its token) and returns its path;
     a replacement's file is copied beside it first, so the command never names a file that is
@@ -846,6 +865,7 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
         # by a CLI killed while copying goes after an hour).
         copied = commands / f".{os.urandom(6).hex()}"
         copied.mkdir(parents=True)
+        _hold(copied)
         tmp = copied / f".{file.name}.tmp"
         try:
             shutil.copyfile(file, tmp)

@@ -1034,7 +1034,7 @@ class EngineActions(EngineState):
                     or not entry.is_file(follow_symlinks=False)
                 ):
                     continue
-                if self._match_artwork(artwork, entry.name) is target:
+                if self._match_artwork(artwork, entry.name) is target and _a_pdf(entry):
                     rivals.append(Path(entry.path))
         return sorted(rivals)
 
@@ -1132,3 +1132,16 @@ class EngineActions(EngineState):
         else:
             follows = "the job is checked and, if it passes, its output made"
         return f"artwork {target.name} {'replaced' if target.present else 'given'} by {by}; {follows}{when}{unused}"
+
+
+def _a_pdf(entry: os.DirEntry[str]) -> bool:
+    """A file in replace/ that is a replacement PDF, or one on its way (named .pdf, perhaps still
+    empty as a copy begins): a text file or a picture beside a PDF is no rival to it (audit AP D2:
+    Explorer's "New Text Document.txt" had the PDF refused); it is refused on its own."""
+    if entry.name.lower().endswith(".pdf"):
+        return True
+    try:
+        with open(entry.path, "rb") as fh:
+            return b"%PDF" in fh.read(1024)
+    except OSError:
+        return False

@@ -6,11 +6,13 @@ run on the engine's thread, ``self`` being the Engine."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import stat
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -574,11 +576,13 @@ class EngineRecovery(EngineState):
                             os.unlink(entry.path)
                             log.info("recovery.command_left_removed", file=entry.name)
                     elif (
-                        old
-                        and entry.is_dir(follow_symlinks=False)
+                        entry.is_dir(follow_symlinks=False)
                         and not (commands / f"{entry.name[1:]}.json").exists()
+                        # (young: by the files' own clock, which made its mtime)
+                        and staging_left(Path(entry.path), old=old, young=time.time() - entry.stat().st_mtime < 10)
                     ):
                         shutil.rmtree(entry.path, ignore_errors=True)
+                        log.info("recovery.command_left_removed", file=entry.name)
 
     def _journalled_temps(self: Engine) -> set[str]:
         known: set[str] = set()
@@ -586,6 +590,27 @@ class EngineRecovery(EngineState):
             known.add(temp)
             known.add(str(Path(temp).with_name(f".{Path(final).with_suffix('.json').name}.part")))
         return known
+
+
+def staging_left(folder: Path, *, old: bool, young: bool) -> bool:
+    """Whether a CLI's staging folder that no command names was left: no live CLI holds its lock
+    (``commands._hold``; a few seconds' grace for one just made, not locked yet), or, where no lock
+    can be taken (a filesystem without them), it is an hour old."""
+    if young:
+        return False
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a CLI still copying into it
+    except OSError:
+        return old  # (no locks here: as before, an hour)
+    finally:
+        os.close(fd)
+    return True
 
 
 def _written_by_a_live_cli(tmp: Path) -> bool:

@@ -7387,3 +7387,50 @@ def test_files_in_another_jobs_folder_dragged_into_a_job_folder_are_not_answered
         assert r.engine._classify(path) == ("buried", folder), path
     for path in (folder / "artwork" / "x.pdf", folder / "New folder" / "._x.pdf", folder / "output" / "release.pdf"):
         assert r.engine._classify(path)[0] != "buried", path
+
+
+def test_a_replacement_copy_a_killed_cli_left_is_removed_and_a_live_clis_is_not(rig: Rig) -> None:
+    """Audit AP D1: `spo-hotfolder replace` killed while copying its PDF into state/commands/ (the
+    longest part of its run) left the copy there, named by no command, for an hour or for good. The
+    CLI holds its staging folder locked while it lives: one no live CLI holds is removed."""
+    r = rig
+    commands = r.config.paths.state / "commands"
+    commands.mkdir(parents=True, exist_ok=True)
+    script = (
+        "import sys, time\nfrom pathlib import Path\nfrom spo_hotfolder.commands import _hold\n"
+        "folder = Path(sys.argv[1]); folder.mkdir(); _hold(folder)\n"
+        "(folder / '.new.pdf.tmp').write_bytes(b'%PDF-1.4 half a copy')\n"
+        "print('held', flush=True)\ntime.sleep(float(sys.argv[2]))\n"
+    )
+    old = time.time() - 60  # (a folder made a moment ago is given a few seconds: it may not be locked yet)
+    clis = []
+    for name, lives in ((".aaaaaaaaaaaa", 0.0), (".bbbbbbbbbbbb", 60.0)):
+        cli = subprocess.Popen([sys.executable, "-c", script, str(commands / name), str(lives)], stdout=subprocess.PIPE)
+        assert cli.stdout is not None and cli.stdout.readline() == b"held\n"
+        os.utime(commands / name, (old, old))
+        clis.append(cli)
+    clis[0].wait()  # (killed or ended: its lock is gone with it)
+    try:
+        r.start()
+        r.run(steps=2)
+        assert sorted(p.name for p in commands.iterdir()) == [".bbbbbbbbbbbb"]
+    finally:
+        clis[1].kill()
+        for cli in clis:
+            cli.wait()
+            assert cli.stdout is not None
+            cli.stdout.close()
+
+
+def test_a_text_file_beside_a_replacement_pdf_is_no_rival_to_it(rig: Rig) -> None:
+    """Audit AP D2: Explorer's empty "New Text Document.txt" (or notes.txt) in replace/ beside the
+    corrected PDF had both refused as two replacements for one file. The PDF is taken; the text file
+    is refused on its own, as not a PDF."""
+    r = rig
+    job_id, folder = _held(r, "RT")
+    (folder / "replace" / "notes.txt").write_text("the corrected one\n")  # (taken after good.pdf: by name)
+    make_pdf(folder / "replace" / "good.pdf", pages=CARD, content=b"% good\n")
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id) and r.stage(job_id) is Stage.HELD, steps=20)
+    assert b"% good" in (folder / "artwork" / "RT.pdf").read_bytes()
+    status = " ".join((folder / "STATUS.txt").read_text().split())
+    assert "together with" not in status, status
