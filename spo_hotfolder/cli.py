@@ -401,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("route", help="dry run: where each job of a manifest would go, and why")
     p.add_argument("manifest", type=Path)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="a JSON list, one object per job (see README)")
 
     p = add("health", help="exit 0 when the daemon runs and its watcher is alive")
     p.add_argument("--json", action="store_true", help="counts per status for scripts")
