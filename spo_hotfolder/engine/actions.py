@@ -489,13 +489,20 @@ class EngineActions(EngineState):
         rivals: list[Path] = []
         if reason is None and action is Action.REPLACE and file is not None and job_dir is not None:
             rivals = self._rival_replacements(job, job_dir, file)
-            if rivals:
-                named = ", ".join(p.name for p in rivals)
+            named = ", ".join(p.name for p in rivals)
+            if rivals and file.parent == job_dir / "replace":
                 reason = (
                     f"{file.name} came into replace/ together with {named}, for the same artwork file: which one is "
                     "meant is not guessed, so none of them was taken (each is in history/ as refused-<its name>); "
                     "put the one to use into replace/ again, alone"
                 )
+            elif rivals:  # a CLI's replacement: the operator's file in replace/ stays where it is
+                reason = (
+                    f"replace/ holds {named} for the same artwork file (being copied, or not taken yet): which one is "
+                    "meant is not guessed, so this replacement was not taken; let that file be taken (or remove it), "
+                    "then give the command again"
+                )
+                rivals = []
         bound = log.bind(job_id=job_id, order_id=job.order_id, action=action.value, by=by)
         if reason is not None:
             if action is Action.REPLACE and job_dir is not None and job.active_block() is not None:
@@ -1018,16 +1025,20 @@ class EngineActions(EngineState):
         """The other files in the job's replace/ (complete or still being copied) that would replace
         the same artwork file as ``file``: two PDFs dropped together for a one-file job, or
         front.pdf and Front.pdf (audit AL D1: each was taken in its turn, the last one printed, the
-        first never checked). Upload clients' temporary names and file managers' litter are none."""
-        if file.parent != job_dir / "replace":
-            return []  # (a CLI replacement's staged copy: the command names its file)
+        first never checked). File managers' litter is none; nor, for a file in replace/, an upload
+        client's temporary name (its file comes as a rival once renamed); for a CLI's file (staged
+        elsewhere) it is one: the upload would replace the command's file a moment later (audit AP)."""
+        cli = file.parent != job_dir / "replace"
         artwork = self.ledger.artwork(job.job_id)
         target = self._match_artwork(artwork, file.name)
         rivals = []
-        with contextlib.suppress(OSError), os.scandir(file.parent) as entries:
+        with contextlib.suppress(OSError), os.scandir(job_dir / "replace") as entries:
             for entry in entries:
+                if self.uploading(entry.name) and cli and ".pdf" in entry.name.lower():
+                    rivals.append(Path(entry.path))
+                    continue
                 if (
-                    entry.name == file.name
+                    entry.path == str(file)
                     or self.uploading(entry.name)
                     or _file_manager_litter(entry.name)
                     or classify_drop(entry.name) is not None

@@ -7434,3 +7434,20 @@ def test_a_text_file_beside_a_replacement_pdf_is_no_rival_to_it(rig: Rig) -> Non
     assert b"% good" in (folder / "artwork" / "RT.pdf").read_bytes()
     status = " ".join((folder / "STATUS.txt").read_text().split())
     assert "together with" not in status, status
+
+
+def test_a_replace_command_while_a_pdf_is_in_replace_for_that_file_is_refused(rig: Rig) -> None:
+    """Audit AP: `spo-hotfolder replace` said "replaced" while a PDF was still being copied into the
+    job's replace/; that file, once complete, replaced the command's a moment later. The command
+    is refused while replace/ holds a PDF (or an upload of one) for the same artwork file, which
+    stays where it is and is taken in its turn."""
+    r = rig
+    job_id, folder = _held(r, "RC")
+    make_pdf(r.tmp / "cli.pdf", pages=CARD, content=b"% from the command line\n")
+    for waiting in ("slow.pdf", "slow.pdf.filepart"):
+        (folder / "replace" / waiting).write_bytes(b"%PDF-1.4\n% half")  # (still being copied)
+        result = r.engine.apply(job_id, Action.REPLACE, by="cli", note="", file=r.tmp / "cli.pdf")
+        assert not result.ok and f"replace/ holds {waiting} for the same artwork file" in result.message, result
+        assert (folder / "replace" / waiting).is_file() and "ArtworkUploaded" not in r.statuses(job_id)
+        (folder / "replace" / waiting).unlink()
+    assert r.engine.apply(job_id, Action.REPLACE, by="cli", note="", file=r.tmp / "cli.pdf").ok
