@@ -612,6 +612,8 @@ class EngineActions(EngineState):
             )
             with self.ledger.transaction():
                 self.ledger.update_job(job_id, now, attempts=0, next_attempt_at=None, error=None)
+                if not ticket_only and job_dir is not None:
+                    self._artwork_put_by_hand(job_id, job_dir, by, now)
                 self._record(
                     job_id,
                     JobStatus.RecreationRequested,
@@ -1020,6 +1022,24 @@ class EngineActions(EngineState):
                 "the name of the one it replaces"
             )
         return None
+
+    def _artwork_put_by_hand(self: Engine, job_id: str, job_dir: Path, by: str, now: datetime) -> None:
+        """Artwork the job waited for in vain, found in its artwork/ at a RETRY (put there by hand,
+        not through replace/): recorded as come, so that what prints has its ArtworkUploaded (audit
+        AL D2: a RETRY printed it with nothing in the history saying it had come)."""
+        for art in self.ledger.artwork(job_id):
+            path = job_dir / "artwork" / art.name
+            if art.present or not path.is_file() or path.is_symlink():
+                continue
+            self.ledger.mark_artwork_present(job_id, art.position)
+            self._record(
+                job_id,
+                JobStatus.ArtworkUploaded,
+                by,
+                f"{art.name} found in artwork/ at the retry (put there by hand, not through replace/)",
+                now,
+                write=False,
+            )
 
     def _rival_replacements(self: Engine, job: Job, job_dir: Path, file: Path) -> list[Path]:
         """The other files in the job's replace/ (complete or still being copied) that would replace

@@ -91,6 +91,14 @@ class EngineTimers(EngineState):
         problems = [
             self._why_not_taken(a.name, Path(a.source), job) if a.source else f"missing: {a.name}" for a in missing
         ]
+        job_dir = self.job_dir(job)
+        problems += [
+            # (audit AL D2: put into work/<job>/artwork/ by hand, it was "missing" beside the file)
+            f"artwork/{a.name} was put into this job's folder by hand, where the daemon does not take artwork "
+            "from: move it into replace/ (or drop RETRY here to have it checked as it is)"
+            for a in missing
+            if (job_dir / "artwork" / a.name).is_file()
+        ]
         limit = self.config.watch.artwork_timeout_seconds
         now = self.clock.now()
         self._fail(

@@ -7451,3 +7451,21 @@ def test_a_replace_command_while_a_pdf_is_in_replace_for_that_file_is_refused(ri
         assert (folder / "replace" / waiting).is_file() and "ArtworkUploaded" not in r.statuses(job_id)
         (folder / "replace" / waiting).unlink()
     assert r.engine.apply(job_id, Action.REPLACE, by="cli", note="", file=r.tmp / "cli.pdf").ok
+
+
+def test_artwork_put_by_hand_into_a_waiting_jobs_folder_is_said_and_recorded_at_a_retry(rig: Rig) -> None:
+    """Audit AL D2: the missing artwork put by hand into work/<job>/artwork/: the job still failed
+    "artwork missing" (ERROR.txt said missing beside the file), and a RETRY then printed the file
+    with nothing in the history saying it had come."""
+    r = rig
+    (r.inbox / "AH.yaml").write_text('order_id: "AH"\nproduct: bc-85x55\nquantity: 1\nartwork: [AH.pdf]\n')
+    r.run(until=lambda: r.stage("AH-1") is Stage.AWAITING, steps=10)
+    make_pdf(r.root / "work" / "AH-1" / "artwork" / "AH.pdf", pages=CARD)
+    r.run(until=lambda: r.stage("AH-1") is Stage.FAILED, steps=5, dt=400)
+    error = " ".join((r.root / "failed" / "AH-1" / "ERROR.txt").read_text().split())
+    assert "artwork/AH.pdf was put into this job's folder by hand, where the daemon does not take artwork" in error
+    (r.root / "failed" / "AH-1" / "RETRY").write_text("kim\n")
+    r.run(until=done(r, "AH-1"), steps=10)
+    uploaded = [e for e in r.job("AH-1").history if e.status is JobStatus.ArtworkUploaded]
+    assert len(uploaded) == 1 and uploaded[0].by == "kim" and "found in artwork/ at the retry" in uploaded[0].detail
+    assert len(r.take_prints()) == 1
