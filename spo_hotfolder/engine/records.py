@@ -279,8 +279,12 @@ class EngineRecords(EngineState):
         self.ledger.update_job(job_id, now, error=failure.reason)
         job = self.ledger.get_job(job_id)
         assert job is not None
+        said = failure.reason
+        if len(failure.problems) == 1 and said.endswith(f": {failure.problems[0]}"):
+            # "1 problem: <it>", and the one bullet below it the same again (audit AQ)
+            said = said[: -len(failure.problems[0]) - 2] + " (below)"
         text = error_text(
-            f"Job {job_id} (order {job.order_id}) needs attention: {failure.reason}",
+            f"Job {job_id} (order {job.order_id}) needs attention: {said}",
             [*failure.problems, *_replacements_named(job, [failure.reason, *failure.problems])],
             failure.fix,
         )

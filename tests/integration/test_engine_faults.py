@@ -7469,3 +7469,16 @@ def test_artwork_put_by_hand_into_a_waiting_jobs_folder_is_said_and_recorded_at_
     uploaded = [e for e in r.job("AH-1").history if e.status is JobStatus.ArtworkUploaded]
     assert len(uploaded) == 1 and uploaded[0].by == "kim" and "found in artwork/ at the retry" in uploaded[0].detail
     assert len(r.take_prints()) == 1
+
+
+def test_an_error_txt_of_one_problem_says_it_once(rig: Rig) -> None:
+    """Audit AQ: "needs attention: 1 problem: <the problem>", and the one bullet below the same
+    sentence again. The heading says "1 problem (below)"; the problem is said once."""
+    r = rig
+    job_id = _failed(r, "OP")
+    text = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    first, _, rest = text.partition("\n")
+    assert first == f"Job {job_id} (order OP) needs attention: 1 problem (below)", first
+    [bullet] = [line for line in rest.splitlines() if line.startswith("  - ")]
+    assert "the page is" in bullet and text.count(bullet[4:]) == 1
+    assert r.job(job_id).error is not None and r.job(job_id).error.startswith("1 problem: ")  # (the record as it was)
