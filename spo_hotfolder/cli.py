@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config_help = f"the config file (default: $SPO_HOTFOLDER_CONFIG, then {DEFAULT_CONFIG})"
     parser.add_argument("-c", "--config", type=_config_argument, help=config_help)
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     # `-c` is taken after the command too (`spo-hotfolder jobs -c FILE`), as sysadmins write it.
     common = _Parser(add_help=False)
     common.add_argument("-c", "--config", type=_config_argument, default=argparse.SUPPRESS, help=config_help)

@@ -195,7 +195,7 @@ def test_a_listing_read_only_in_part_ends_quietly(tmp_path: Path, flags: list[st
     assert len(result.stdout.splitlines()) == 3
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"]])
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["-V"]])
 def test_help_and_version_print_and_exit_0(argv: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "spo_hotfolder.cli", *argv], capture_output=True, text=True, timeout=60, check=False
