@@ -401,6 +401,14 @@ def check_hot_folder(
             )
         if mounts is not None:
             mounts.check(label, folder, st)
+        hot_st = _stat_or_none(hot.path) if folder == hot.staging else None
+        if hot_st is not None and os.path.samestat(st, hot_st):
+            # (through a link, either way round; check-config says it too: audit AR D6)
+            raise DeliveryError(
+                f"{label} ({folder}) is the hot folder itself, reached another way (a symbolic link?): the "
+                f"printer would pick up half-written files; leave hot_folders.{hot.name}.staging out",
+                transient=False,
+            )
         for name, own in (spool or {}).items():
             # One of the daemon's own folders under another name (a symbolic link, a bind mount):
             # a delivery into the inbox was taken for an unclaimed file while its job was recorded
@@ -565,3 +573,10 @@ def publish_sidecar(
             temp.unlink()
         raise explain_os_error(exc, hot, failing) from exc
     return ticket
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None

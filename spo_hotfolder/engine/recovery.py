@@ -579,7 +579,7 @@ class EngineRecovery(EngineState):
                         entry.is_dir(follow_symlinks=False)
                         and not (commands / f"{entry.name[1:]}.json").exists()
                         # (young: by the files' own clock, which made its mtime)
-                        and staging_left(Path(entry.path), old=old, young=time.time() - entry.stat().st_mtime < 10)
+                        and staging_left(Path(entry.path), old=old, young=time.time() - entry.stat().st_mtime < 1)
                     ):
                         shutil.rmtree(entry.path, ignore_errors=True)
                         log.info("recovery.command_left_removed", file=entry.name)

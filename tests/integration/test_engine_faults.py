@@ -7482,3 +7482,20 @@ def test_an_error_txt_of_one_problem_says_it_once(rig: Rig) -> None:
     [bullet] = [line for line in rest.splitlines() if line.startswith("  - ")]
     assert "the page is" in bullet and text.count(bullet[4:]) == 1
     assert r.job(job_id).error is not None and r.job(job_id).error.startswith("1 problem: ")  # (the record as it was)
+
+
+def test_a_staging_folder_that_is_its_hot_folder_through_a_link_is_never_written_in(tmp_path: Path) -> None:
+    """Audit AR D6: a staging folder that is a symbolic link to its hot folder was refused by
+    check-config and a reload, but a daemon started on it ("config.problem ... the jobs routed
+    there fail") delivered through it, the temporary copy written where the printer looks."""
+    (tmp_path / "hot" / "indigo").mkdir(parents=True)
+    (tmp_path / "stage-link").symlink_to(tmp_path / "hot" / "indigo")
+    for r in rig_on(
+        tmp_path,
+        hot_folders={"indigo": {"path": str(tmp_path / "hot" / "indigo"), "staging": str(tmp_path / "stage-link")}},
+    ):
+        job_id = r.order("SL")
+        r.run(until=lambda r=r, job_id=job_id: r.stage(job_id) is Stage.FAILED, steps=10)
+        assert "InHotFolder" not in r.statuses(job_id) and os.listdir(tmp_path / "hot" / "indigo") == []
+        error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
+        assert "is the hot folder itself, reached another way (a symbolic link?)" in error, error
