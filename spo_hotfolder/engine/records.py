@@ -189,6 +189,8 @@ class EngineRecords(EngineState):
             if job.folder != self.rel(dst):
                 self.ledger.update_job(job.job_id, now, folder=self.rel(dst))
         elif src != dst or job.folder != self.rel(dst):
+            if src != dst and src.parent in (self.area("quarantine"), self.area("failed")):
+                self.rescue_nested_job_folders(src)  # (they would leave with it: audit AR D1)
             recorded_ahead = job.folder == self.rel(dst)
             try:
                 self._rename_job_dir(job.job_id, src, dst, now, recorded=recorded_ahead)

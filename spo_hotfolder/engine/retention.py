@@ -55,6 +55,7 @@ class EngineRetention(EngineState):
             allowed = (self.area("done"), self.area("rejected"))
             if job_dir.parent not in allowed:
                 continue
+            self.rescue_nested_job_folders(job_dir)  # (a job's folder dragged into it: not purged with it)
             failures: list[str] = []
             shutil.rmtree(job_dir, onerror=functools.partial(_note_failure, failures))
             if os.path.lexists(job_dir):

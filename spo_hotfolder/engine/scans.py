@@ -95,6 +95,10 @@ class EngineScans(EngineState):
             if kind in ("drop", "replace") and job_folder is not None and _is_folder(path):
                 self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_drop_folder(f, p))
                 continue
+            if kind == "ignore" and (outer := self._job_folder_above(path)) is not None and _is_folder(path):
+                # A job's folder dragged into another job's output/, artwork/ or history/ (audit AR D1)
+                self._guard("drop", str(path), lambda f=outer, p=path: self._on_folder_inside(f, p))
+                continue
             if kind == "stray" and job_folder is not None and _is_folder(path):
                 self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_folder_inside(f, p))
                 continue
@@ -679,10 +683,35 @@ class EngineScans(EngineState):
                 if entry.is_file(follow_symlinks=False):
                     self.hint(Path(entry.path), moved_in=True)  # a drop file in it acts here now
 
+    def _job_folder_above(self: Engine, path: Path) -> Path | None:
+        """The job folder of quarantine/ or failed/ whose output/, artwork/ or history/ ``path`` is
+        directly in; None otherwise."""
+        sub = path.parent
+        if sub.name not in JOB_SUBFOLDERS or sub.parent.parent not in (self.area("quarantine"), self.area("failed")):
+            return None
+        return sub.parent
+
+    def rescue_nested_job_folders(self: Engine, job_folder: Path) -> None:
+        """Jobs' own folders dragged into ``job_folder``'s output/, artwork/, history/ or replace/
+        (a slip of the mouse) are put back where their jobs are, before ``job_folder`` leaves the
+        operator's folders or is purged: they went along with it into done/ and were deleted with
+        it at retention, the jobs' files lost (audit AR D1)."""
+        for sub in JOB_SUBFOLDERS:
+            inner: list[Path] = []
+            with contextlib.suppress(OSError), os.scandir(job_folder / sub) as entries:
+                inner = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+            for path in inner:
+                if (path / "STATUS.txt").is_file():
+                    self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_folder_inside(f, p))
+
     def _on_drop_folder(self: Engine, job_folder: Path, path: Path) -> None:
         """A folder where a drop file or a replacement PDF goes (a "New folder" renamed RELEASE, a
         folder of artwork dragged into replace/): nothing is done, it is left alone, and STATUS.txt
         says why, once. Only events report these, as for unknown files."""
+        if (path / "STATUS.txt").is_file():
+            self._on_folder_inside(job_folder, path)  # another job's own folder: put back (audit AR D1)
+            if not os.path.lexists(path):
+                return
         job = self._job_to_answer(job_folder, path)
         if job is None:
             return

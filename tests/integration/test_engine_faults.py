@@ -7499,3 +7499,31 @@ def test_a_staging_folder_that_is_its_hot_folder_through_a_link_is_never_written
         assert "InHotFolder" not in r.statuses(job_id) and os.listdir(tmp_path / "hot" / "indigo") == []
         error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
         assert "is the hot folder itself, reached another way (a symbolic link?)" in error, error
+
+
+def test_a_job_folder_dragged_into_another_jobs_subfolder_is_put_back_and_never_purged_with_it(rig: Rig) -> None:
+    """Audit AR D1: a blocked job's folder dragged into another job's replace/, output/, history/ or
+    artwork/ (a slip of the mouse) stayed there: it went along into done/ when that job was
+    released, and was deleted with it at retention, the blocked job's files lost. It is put back
+    as soon as it is seen there (an event), before the outer folder leaves the operator's folders,
+    and before a purge."""
+    r = rig
+    outer_id, outer = _held(r, "NA")
+    for sub, order in (("replace", "NB"), ("output", "NC"), ("history", "ND")):
+        inner_id, inner = _held(r, order)
+        os.replace(inner, outer / sub / inner_id)
+        if sub == "replace":
+            r.engine.hint(outer / sub / inner_id)  # (the watcher's event)
+            r.run(steps=2)
+            assert inner.is_dir() and not (outer / sub / inner_id).exists()
+    (outer / "RELEASE").write_text("amy\n")
+    r.run(until=done(r, outer_id), steps=10)
+    for job_id in ("NC-1", "ND-1"):
+        assert (r.root / "quarantine" / job_id / "STATUS.txt").is_file(), job_id  # put back, not in done/
+        assert r.stage(job_id) is Stage.HELD
+    # One dragged into a finished job's folder (before this was mended) is put back before the purge.
+    os.replace(r.root / "quarantine" / "ND-1", r.root / "done" / outer_id / "artwork" / "ND-1")
+    r.clock.advance(30 * 86400 + 1)  # retention.done_days defaults to 30
+    r.engine.request_retention()
+    r.run(until=lambda: r.stage(outer_id) is Stage.PURGED, steps=10)
+    assert (r.root / "quarantine" / "ND-1" / "artwork").is_dir() and r.stage("ND-1") is Stage.HELD
