@@ -34,7 +34,20 @@ class Action(StrEnum):
 #: When two drop files arrive together, the safer one acts first (a REJECT beats a RELEASE).
 ACTION_ORDER = {Action.REJECT: 0, Action.REPLACE: 1, Action.RETRY: 2, Action.RELEASE: 3}
 
-_DROP_STEM = re.compile(r"^(release|reject|retry)(?:[\s_-]*(?:\(\d+\)|copy|kopie|\d+))*$", re.IGNORECASE)
+_DROP_WORD = re.compile(r"^(release|reject|retry)(?=$|[\s_(\d-])", re.IGNORECASE)
+#: A date or a time stamp an operator or a script writes into a drop file's name: 2026-12-05,
+#: 20261205, 2026-12-05T14-30-00, 12-05-2026, 05-12-2026 (no other job's number: audit AR D4).
+_DATE = re.compile(
+    r"(?<![0-9A-Za-z])(?:(?:19|20)\d\d([-_]?)(?:0[1-9]|1[0-2])\1(?:0[1-9]|[12]\d|3[01])"
+    r"(?:[T_ -]?\d\d(?:[-:h]?\d\d){1,2})?"
+    r"|(?:0[1-9]|[12]\d|3[01])([-_])(?:0[1-9]|[12]\d|3[01])\2(?:19|20)\d\d)(?![0-9A-Za-z])",
+    re.IGNORECASE,
+)
+#: What a file manager adds to a copy's name: "(2)", "copy", "Kopie".
+_COPY_MARK = re.compile(r"\(\d+\)|(?<![0-9A-Za-z])(?:copy|kopie)(?![0-9A-Za-z])", re.IGNORECASE)
+#: An id in a drop file's name (a job's, an order's, a number): letters and digits, joined by '-'
+#: or '.', with a digit somewhere ("ABC-1", "2051", "WEB-200235").
+_ID_CHUNK = re.compile(r"[0-9A-Za-z]+(?:[-.][0-9A-Za-z]+)*")
 _ARTWORK_LINE = re.compile(r"^\s*artwork\s*[:=]\s*(\S.*?)\s*$", re.IGNORECASE)
 _FINGERPRINT = re.compile(r"[0-9a-fA-F]{4,64}")
 MAX_NAME = 64
@@ -46,23 +59,50 @@ MAX_NOTE = 500
 FINGERPRINT_LEN = 12
 
 
-def classify_drop(name: str) -> Action | None:
-    """RELEASE / REJECT / RETRY for a drop file's name (``release.txt``, ``Reject``, ``RETRY (2).txt``)."""
+def _drop_parts(name: str) -> tuple[str, list[str]] | None:
+    """A drop file's word and the ids its name holds after it, or None when it is no drop file's
+    name: the word, then only separators, a copy's marks ("(2)", "copy"), dates, and ids with a
+    digit in them ("RELEASE-ABC-1.txt": audit AR D2, the scripts' RELEASE-$JOB.txt was "no drop
+    file" for ids with letters). "Release notes.txt", "Releases.txt" are none."""
     stem = name.split(".", 1)[0].strip()
-    match = _DROP_STEM.match(stem)
-    return Action(match.group(1).upper()) if match else None
+    word = _DROP_WORD.match(stem)
+    if word is None:
+        return None
+    rest = _COPY_MARK.sub(" ", _DATE.sub(" ", stem[word.end() :]))
+    ids = []
+    for part in re.split(r"[\s_]+", rest):
+        part = part.strip("-.")
+        if not part:
+            continue
+        if _ID_CHUNK.fullmatch(part) is None or not any(c.isdigit() for c in part):
+            return None
+        ids.append(part)
+    return word.group(1).upper(), ids
 
 
-_DATE = re.compile(r"(?<!\d)(19|20)\d\d([-_]?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])(?!\d)")
+def classify_drop(name: str) -> Action | None:
+    """RELEASE / REJECT / RETRY for a drop file's name (``release.txt``, ``Reject``, ``RETRY (2).txt``,
+    ``RELEASE-ABC-1.txt``)."""
+    parts = _drop_parts(name)
+    return Action(parts[0]) if parts is not None else None
 
 
 def foreign_number(name: str, job_id: str, order_id: str) -> str | None:
-    """A number of three digits or more in a drop file's name that is not part of the job's id nor
-    its order's (``release_2051.txt`` dropped into job 2076's folder: meant for another job?). A
-    copy's number (``RELEASE (2).txt``, ``RELEASE copy 3``) is shorter."""
-    stem = _DATE.sub(" ", name.split(".", 1)[0])  # (a date the operator wrote: RELEASE 2026-12-05)
-    own = set(re.findall(r"\d+", f"{job_id} {order_id}"))  # (2051 is not job 20512's: whole numbers)
-    return next((n for n in re.findall(r"\d{3,}", stem) if n not in own), None)
+    """An id in a drop file's name that is neither the job's nor its order's: ``release_2051.txt``
+    in job 2076's folder, ``RELEASE 2090-2.txt`` in job 2090-1's (another job of the order: audit AR
+    D3), ``REJECT-ABD-2.txt`` in ABC-1's: most likely meant for that job. A copy's number (two
+    digits at most: "RELEASE 2"), a date, and the number parts of the job's own ids are none."""
+    parts = _drop_parts(name)
+    if parts is None:
+        return None
+    own = {job_id.casefold(), order_id.casefold()}
+    numbers = set(re.findall(r"\d+", f"{job_id} {order_id}"))
+    for part in parts[1]:
+        key = part.casefold()
+        if key in own or key in numbers or (part.isdigit() and len(part) <= 2):
+            continue
+        return part
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7354,6 +7354,14 @@ def test_a_drop_file_named_with_another_jobs_number_is_refused(rig: Rig) -> None
     job_id, folder = _held(r, "2077")
     (folder / "Release 2077.txt").write_text("amy\n")
     r.run(until=done(r, job_id), steps=10)
+    # Audit AR D2, D3: a script's RELEASE-$JOB.txt for an id with letters acts; a name holding
+    # another job's id of letters and digits is refused.
+    job_id, folder = _held(r, "ABC")
+    (folder / "REJECT-ABD-2.txt").write_text("amy\n")
+    r.run(until=lambda: not (folder / "REJECT-ABD-2.txt").exists(), steps=10)
+    assert r.stage(job_id) is Stage.HELD and "Rejected" not in r.statuses(job_id)
+    (folder / "RELEASE-ABC-1.txt").write_text("amy\n")
+    r.run(until=done(r, job_id), steps=10)
 
 
 def test_a_hot_folder_that_is_the_inbox_through_a_link_is_never_delivered_into(tmp_path: Path) -> None:

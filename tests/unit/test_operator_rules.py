@@ -389,7 +389,36 @@ def test_the_cli_default_operator_name_is_never_system(monkeypatch: pytest.Monke
         ("RELEASE 2026-12-05.txt", "2076-1", "2076", None),
         ("reject_20261205", "2076-1", "2076", None),
         ("retry 999", "A-1", "A", "999"),
+        # Audit AR D2-D4: ids with letters, another job of the order, dates as people write them.
+        ("RELEASE-ABC-1.txt", "ABC-1", "ABC", None),
+        ("REJECT-ABD-2.txt", "ABC-1", "ABC", "ABD-2"),
+        ("RELEASE SO-7788.txt", "SO-7788-01", "SO-7788", None),
+        ("RELEASE 2090-2.txt", "2090-1", "2090", "2090-2"),
+        ("RELEASE-2090-1 (2).txt", "2090-1", "2090", None),
+        ("RELEASE 12-05-2026.txt", "3003-1", "3003", None),
+        ("RELEASE_2026-12-05T14-30-00.txt", "3007-1", "3007", None),
     ],
 )
 def test_a_drop_files_other_number_is_found(name: str, job_id: str, order_id: str, number: str | None) -> None:
     assert foreign_number(name, job_id, order_id) == number
+
+
+@pytest.mark.parametrize(
+    ("name", "action"),
+    [
+        ("RELEASE", Action.RELEASE),
+        ("release2.txt", Action.RELEASE),
+        ("RELEASE - Copy (12).txt", Action.RELEASE),
+        ("Reject copy 2", Action.REJECT),
+        ("RELEASE-ABC-1.txt", Action.RELEASE),  # (audit AR D2: "not a drop file" for ids with letters)
+        ("RELEASE INV-2026-0042-1.txt", Action.RELEASE),
+        ("RETRY_2026-12-05T14-30-00.txt", Action.RETRY),
+        ("Release notes.txt", None),
+        ("Releases.txt", None),
+        ("Release_by_anna.txt", None),
+        ("RELEASEX", None),
+        ("NOT USED - RELEASE.txt - put it into a job's folder.txt", None),
+    ],
+)
+def test_drop_file_names(name: str, action: Action | None) -> None:
+    assert classify_drop(name) is action
