@@ -370,7 +370,7 @@ class EngineActions(EngineState):
                     current or job,
                     action,
                     note.by or _owner(drop),
-                    f"{name} holds the number {number}, which is neither job {job.job_id}'s nor its order's: if it "
+                    f"{name} holds {number}, which is neither job {job.job_id}'s id nor its order's: if it "
                     f"is meant for another job, drop it into that job's folder; to {action.value.lower()} this job, "
                     f"drop a file named {action.value} here (it is in history/ now)",
                     drop,

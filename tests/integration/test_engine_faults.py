@@ -7347,7 +7347,7 @@ def test_a_drop_file_named_with_another_jobs_number_is_refused(rig: Rig) -> None
     r.run(until=lambda: not (folder / "release_2051.txt").exists(), steps=10)
     assert r.job(job_id).blocked and r.take_prints() == []
     status = " ".join((folder / "STATUS.txt").read_text().split())
-    assert "release_2051.txt holds the number 2051, which is neither job 2076-1's nor its order's" in status, status
+    assert "release_2051.txt holds 2051, which is neither job 2076-1's id nor its order's" in status, status
     (folder / "RELEASE 2026-12-05 (2).txt").write_text("amy\n")
     r.run(until=done(r, job_id), steps=10)
     assert len(r.take_prints()) == 1
