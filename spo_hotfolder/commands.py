@@ -35,7 +35,14 @@ from spo_hotfolder.config import (
     summary,
     template_placeholders,
 )
-from spo_hotfolder.delivery import RouteFacts, blocked_by_product_change, decide_blocking, decide_route, output_name
+from spo_hotfolder.delivery import (
+    RouteFacts,
+    blocked_by_product_change,
+    decide_blocking,
+    decide_route,
+    missing_reason,
+    output_name,
+)
 from spo_hotfolder.fsutil import on_read_only_mount
 from spo_hotfolder.ledger import TERMINAL, Delivery, Job, Ledger, Stage, ledger_path, this_user
 from spo_hotfolder.manifest import (
@@ -379,7 +386,7 @@ def _hot_folder_notes(config: Config, look: FolderLook, seconds: float, kinds: S
             problem = {
                 "file": "is not a folder",
                 # (a staging folder missing fails the deliveries into its hot folder as one missing does)
-                "missing": "does not exist; the daemon never creates it"
+                "missing": f"{missing_reason(folder)}; the daemon never creates it"
                 + ("" if folder == hot.path else f": deliveries into {hot.name} fail and are retried until it exists"),
                 "unreadable": f"cannot be looked at: {seen.error}",
                 "silent": _not_answering(seconds),

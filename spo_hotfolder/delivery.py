@@ -383,12 +383,9 @@ def check_hot_folder(
         try:
             st = os.stat(folder)
         except FileNotFoundError:
-            where = f"({folder}) does not exist"
-            with contextlib.suppress(OSError):
-                if folder.is_symlink():  # (audit AO: a dangling link was said to be a missing folder)
-                    where = f"({folder}) is a symbolic link to {folder.readlink()}, which does not exist"
             raise DeliveryError(
-                f"{label} {where}; is the printer's share mounted? The daemon never creates it",
+                f"{label} ({folder}) {missing_reason(folder)}; is the printer's share mounted? The daemon never "
+                "creates it",
                 transient=True,
             ) from None
         except OSError as exc:
@@ -573,6 +570,16 @@ def publish_sidecar(
             temp.unlink()
         raise explain_os_error(exc, hot, failing) from exc
     return ticket
+
+
+def missing_reason(folder: Path) -> str:
+    """How a folder a stat found missing is missing: "does not exist", or a symbolic link whose
+    target does not (audit AO, AR D7: a dangling link was said not to exist, where `ls` shows it).
+    Called only once the filesystem has answered that stat (no share that does not answer)."""
+    with contextlib.suppress(OSError):
+        if folder.is_symlink():
+            return f"is a symbolic link to {folder.readlink()}, which does not exist"
+    return "does not exist"
 
 
 def _stat_or_none(path: Path) -> os.stat_result | None:

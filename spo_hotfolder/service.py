@@ -43,6 +43,7 @@ from spo_hotfolder.config import (
     mount_points,
     spool_filesystems,
 )
+from spo_hotfolder.delivery import missing_reason
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write, on_read_only_mount
 from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME, daemon_alive, unknown_folders_text
@@ -94,7 +95,7 @@ def _say_missing(missing: list[HotFolderConfig]) -> None:
             "hot_folder.unavailable",
             hot_folder=hot.name,
             path=str(hot.path),
-            reason="does not exist; the daemon never creates it",
+            reason=f"{missing_reason(hot.path)}; the daemon never creates it",
             effect="deliveries there fail and are retried until it is there",
         )
 

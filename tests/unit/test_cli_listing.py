@@ -699,3 +699,20 @@ def test_the_version_said_is_the_installed_ones() -> None:
     assert importlib.metadata.version("spo-hotfolder") == __version__
     shown = subprocess.run([sys.executable, "-m", "spo_hotfolder.cli", "--version"], capture_output=True, text=True)
     assert shown.stdout.strip() == f"spo-hotfolder {__version__}"
+
+
+def test_a_hot_folder_that_is_a_dangling_link_is_said_as_such_by_check_config(tmp_path: Path) -> None:
+    """Audit AR D7: check-config and init said "does not exist" of a hot folder that is a symbolic
+    link to a folder that is gone (`ls -l` shows the link); only a delivery's history said it."""
+    from tests.daemon import run_cli, write_config
+
+    config = write_config(tmp_path, hot_folders={"indigo": {"path": str(tmp_path / "link")}})
+    (tmp_path / "link").rmdir()  # (made by write_config)
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    for command in ("check-config", "init"):
+        result = run_cli(config, command)
+        assert result.returncode == 0, result.stderr
+        assert (
+            f"note: hot folder indigo ({tmp_path / 'link'}) is a symbolic link to {tmp_path / 'gone'}, which does not "
+            "exist; the daemon never creates it"
+        ) in result.stderr, result.stderr
