@@ -909,6 +909,11 @@ class EngineArtwork(EngineState):
                     "inbox/ together with a manifest that lists it under artwork (the path is relative to the "
                     "manifest's folder)."
                     if linked
+                    else f"If it is an order's manifest, rename it to {moved[0].rstrip('. ')} and put it back into "
+                    "inbox/ (with its artwork, if that went to failed/ too)."
+                    if single
+                    and moved[0].rstrip(". ").lower().endswith(MANIFEST_SUFFIXES)
+                    and moved[0].rstrip(". ") != moved[0]
                     else f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
                     "lists it under artwork (the path is relative to the manifest's folder)."
                     if single

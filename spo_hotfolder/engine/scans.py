@@ -37,6 +37,7 @@ from spo_hotfolder.fsutil import (
 from spo_hotfolder.ledger import Job, Stage
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
+    MANIFEST_SUFFIXES,
     UPLOAD_SUFFIXES,
     upload_target,
 )
@@ -424,7 +425,14 @@ class EngineScans(EngineState):
             if sig[0] >= HASH_AHEAD_MIN_BYTES and (ahead := self._ahead()) is not None:
                 ahead.hash_ahead(str(path))
             if not self._claim(path, sig) and path not in self._orphans:
-                self._orphans[path] = (self.clock.monotonic(), sig)
+                since = self.clock.monotonic()
+                trimmed = path.name.rstrip(". ")
+                if trimmed != path.name and trimmed.lower().endswith(MANIFEST_SUFFIXES):
+                    # A manifest whose name ends in a dot or a space (an SMB or FTP client's), no
+                    # artwork: said after the short wait, not after artwork_timeout_seconds (an hour,
+                    # with no word meanwhile: audit AR D8).
+                    since -= max(self.config.watch.artwork_timeout_seconds - 2 * self._whole_wait(), 0.0)
+                self._orphans[path] = (since, sig)
                 self._orphans_next = min(self._orphans_next, self.clock.monotonic() + self._whole_wait())
                 if not self._start_backlog_over and (waited := self._waited_before_start(path)) > 0:
                     self._waited_before[path] = waited

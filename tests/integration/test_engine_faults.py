@@ -3547,12 +3547,15 @@ def test_a_manifest_whose_name_ends_in_a_dot_or_a_space_is_named_as_such(rig: Ri
     r = rig
     for name in ("order-2030.yaml.", "order-2031.yaml "):
         (r.inbox / name).write_text('order_id: "1"\n')
-    r.run(until=lambda: len(list((r.root / "failed").glob("*/ERROR.txt"))) == 2, steps=10, dt=120)
+    # After the short wait, not after artwork_timeout_seconds (600 s here; an hour by default, with no
+    # word meanwhile: audit AR D8).
+    r.run(until=lambda: len(list((r.root / "failed").glob("*/ERROR.txt"))) == 2, steps=60, dt=1)
     dot = " ".join((r.root / "failed" / "order-2030.yaml" / "ERROR.txt").read_text().split())  # (a safe name)
     assert (
         "its name ends in a dot, so it is not taken as one (Windows does not show it); rename it to order-2030.yaml"
         in dot
     )
+    assert "rename it to order-2030.yaml and put it back into inbox/" in dot and "lists it under artwork" not in dot
     space = " ".join((r.root / "failed" / "order-2031.yaml" / "ERROR.txt").read_text().split())
     assert "its name ends in a space, so it is not taken as one" in space, space
 
