@@ -211,10 +211,11 @@ def what_now(job: Job, extra: Extra) -> list[str]:
     if job.stage is Stage.FAILED:
         steps = [f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt."]
         steps.append(
-            'Do what ERROR.txt says under "How to fix it". The ways on from here: a corrected PDF into replace/ (the'
-            " output is made again); a file named RETRY here, once the cause is fixed (RETRY checks the files as they"
-            " are: it helps after a change of the config, reloaded, or of the daemon's disk or folders, not for a"
-            " bad PDF); or REJECT to stop the job."
+            'Do what ERROR.txt says under "How to fix it". The ways on from here: a corrected PDF into replace/'
+            + (" under the name of the file in artwork/ it replaces" if extra.several_artwork else "")
+            + " (the output is made again); a file named RETRY here, once the cause is fixed (RETRY checks the files"
+            " as they are: it helps after a change of the config, reloaded, or of the daemon's disk or folders, not"
+            " for a bad PDF); or REJECT to stop the job."
         )
         if job.blocked:
             steps.append(

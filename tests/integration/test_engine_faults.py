@@ -7538,3 +7538,15 @@ def test_a_job_folder_dragged_into_another_jobs_subfolder_is_put_back_and_never_
     r.engine.request_retention()
     r.run(until=lambda: r.stage(outer_id) is Stage.PURGED, steps=10)
     assert (r.root / "quarantine" / "ND-1" / "artwork").is_dir() and r.stage("ND-1") is Stage.HELD
+
+
+def test_status_of_a_failed_job_of_two_files_says_a_replacement_takes_the_files_name(rig: Rig) -> None:
+    """Audit AR: the quarantine STATUS.txt of a job of several artwork files said a replacement
+    takes the name of the file it replaces; a failed one's did not (only ERROR.txt)."""
+    r = rig
+    make_pdf(r.inbox / "front.pdf", pages=[(210.0, 297.0)])
+    make_pdf(r.inbox / "back.pdf", pages=[(210.0, 297.0)])
+    (r.inbox / "TF.yaml").write_text('order_id: "TF"\nproduct: bc-85x55\nquantity: 1\nartwork: [front.pdf, back.pdf]\n')
+    r.run(until=lambda: r.stage("TF-1") is Stage.FAILED, steps=10)
+    status = " ".join((r.root / "failed" / "TF-1" / "STATUS.txt").read_text().split())
+    assert "a corrected PDF into replace/ under the name of the file in artwork/ it replaces" in status, status
