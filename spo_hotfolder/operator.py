@@ -64,20 +64,18 @@ def _drop_parts(name: str) -> tuple[str, list[str]] | None:
     name: the word, then only separators, a copy's marks ("(2)", "copy"), dates, and ids with a
     digit in them ("RELEASE-ABC-1.txt": audit AR D2, the scripts' RELEASE-$JOB.txt was "no drop
     file" for ids with letters). "Release notes.txt", "Releases.txt" are none."""
-    stem = name.split(".", 1)[0].strip()
-    word = _DROP_WORD.match(stem)
-    if word is None:
-        return None
-    rest = _COPY_MARK.sub(" ", _DATE.sub(" ", stem[word.end() :]))
-    ids = []
-    for part in re.split(r"[\s_]+", rest):
-        part = part.strip("-.")
-        if not part:
-            continue
-        if _ID_CHUNK.fullmatch(part) is None or not any(c.isdigit() for c in part):
+    # The name up to its first dot ("RELEASE.txt.txt"), else up to its last ("RELEASE-ORD.55-1.txt":
+    # a job id may hold a dot).
+    for stem in dict.fromkeys((name.split(".", 1)[0].strip(), name.rsplit(".", 1)[0].strip())):
+        word = _DROP_WORD.match(stem)
+        if word is None:
             return None
-        ids.append(part)
-    return word.group(1).upper(), ids
+        rest = _COPY_MARK.sub(" ", _DATE.sub(" ", stem[word.end() :]))
+        parts = [part.strip("-.") for part in re.split(r"[\s_]+", rest)]
+        ids = [part for part in parts if part]
+        if all(_ID_CHUNK.fullmatch(part) and any(c.isdigit() for c in part) for part in ids):
+            return word.group(1).upper(), ids
+    return None
 
 
 def classify_drop(name: str) -> Action | None:

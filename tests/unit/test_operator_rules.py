@@ -397,6 +397,8 @@ def test_the_cli_default_operator_name_is_never_system(monkeypatch: pytest.Monke
         ("RELEASE-2090-1 (2).txt", "2090-1", "2090", None),
         ("RELEASE 12-05-2026.txt", "3003-1", "3003", None),
         ("RELEASE_2026-12-05T14-30-00.txt", "3007-1", "3007", None),
+        ("RELEASE-ORD.55-1.txt", "ORD.55-1", "ORD.55", None),
+        ("RELEASE-ORD.56-1.txt", "ORD.55-1", "ORD.55", "ORD.56-1"),
     ],
 )
 def test_a_drop_files_other_number_is_found(name: str, job_id: str, order_id: str, number: str | None) -> None:
@@ -413,6 +415,8 @@ def test_a_drop_files_other_number_is_found(name: str, job_id: str, order_id: st
         ("RELEASE-ABC-1.txt", Action.RELEASE),  # (audit AR D2: "not a drop file" for ids with letters)
         ("RELEASE INV-2026-0042-1.txt", Action.RELEASE),
         ("RETRY_2026-12-05T14-30-00.txt", Action.RETRY),
+        ("RELEASE-ORD.55-1.txt", Action.RELEASE),  # (a job id with a dot)
+        ("RELEASE.txt.txt", Action.RELEASE),
         ("Release notes.txt", None),
         ("Releases.txt", None),
         ("Release_by_anna.txt", None),
