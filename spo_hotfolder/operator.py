@@ -47,7 +47,7 @@ _DATE = re.compile(
 _COPY_MARK = re.compile(r"\(\d+\)|(?<![0-9A-Za-z])(?:copy|kopie)(?![0-9A-Za-z])", re.IGNORECASE)
 #: An id in a drop file's name (a job's, an order's, a number): letters and digits, joined by '-'
 #: or '.', with a digit somewhere ("ABC-1", "2051", "WEB-200235").
-_ID_CHUNK = re.compile(r"[0-9A-Za-z]+(?:[-.][0-9A-Za-z]+)*")
+_ID_CHUNK = re.compile(r"[0-9A-Za-z]+(?:[-._][0-9A-Za-z]+)*")
 _ARTWORK_LINE = re.compile(r"^\s*artwork\s*[:=]\s*(\S.*?)\s*$", re.IGNORECASE)
 _FINGERPRINT = re.compile(r"[0-9a-fA-F]{4,64}")
 MAX_NAME = 64
@@ -62,17 +62,17 @@ FINGERPRINT_LEN = 12
 def _drop_parts(name: str) -> tuple[str, list[str]] | None:
     """A drop file's word and the ids its name holds after it, or None when it is no drop file's
     name: the word, then only separators, a copy's marks ("(2)", "copy"), dates, and ids with a
-    digit in them ("RELEASE-ABC-1.txt": audit AR D2, the scripts' RELEASE-$JOB.txt was "no drop
-    file" for ids with letters). "Release notes.txt", "Releases.txt" are none."""
-    # The name up to its first dot ("RELEASE.txt.txt"), else up to its last ("RELEASE-ORD.55-1.txt":
-    # a job id may hold a dot).
-    for stem in dict.fromkeys((name.split(".", 1)[0].strip(), name.rsplit(".", 1)[0].strip())):
+    digit in them ("RELEASE-ABC-1.txt", "RELEASE_WEB_3001-1.txt", "RELEASE-ORD.55-1.txt": audit AR
+    D2, AS D1, D2: a script's RELEASE-$JOB.txt was "no drop file" for ids with letters, a dot or an
+    underscore). "Release notes.txt", "Releases.txt", "Release_by_anna.txt" are none."""
+    # The name without its extension ("RELEASE-ORD.55-1.txt", "RELEASE-V2.7-1.txt"), up to its first
+    # dot ("RELEASE.txt.txt"), or whole ("RELEASE-ORD.71-1", no extension).
+    for stem in dict.fromkeys((name.rsplit(".", 1)[0].strip(), name.split(".", 1)[0].strip(), name.strip())):
         word = _DROP_WORD.match(stem)
         if word is None:
-            return None
+            continue
         rest = _COPY_MARK.sub(" ", _DATE.sub(" ", stem[word.end() :]))
-        parts = [part.strip("-.") for part in re.split(r"[\s_]+", rest)]
-        ids = [part for part in parts if part]
+        ids = [part for part in (p.strip("-._()[]") for p in rest.split()) if part]
         if all(_ID_CHUNK.fullmatch(part) and any(c.isdigit() for c in part) for part in ids):
             return word.group(1).upper(), ids
     return None
@@ -98,6 +98,9 @@ def foreign_number(name: str, job_id: str, order_id: str) -> str | None:
     for part in parts[1]:
         key = part.casefold()
         if key in own or key in numbers or (part.isdigit() and len(part) <= 2):
+            continue
+        # A word before the job's own id: "RELEASE_order_2086", "RELEASE job-2076-1".
+        if any(key.endswith(mine) and key[: -len(mine)].rstrip("-._").isalpha() for mine in own | numbers):
             continue
         return part
     return None

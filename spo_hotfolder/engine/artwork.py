@@ -781,6 +781,8 @@ class EngineArtwork(EngineState):
         upload = upload_target(paths[0]) if single and not undecodable(str(paths[0])) else None
         linked = single and (target / moved[0]).is_symlink()
         refused: list[str] = []  # the refused manifests' folders in failed/ that name it
+        trimmed_name = paths[0].name.rstrip(". ")
+        misnamed = single and trimmed_name != paths[0].name and trimmed_name.lower().endswith(MANIFEST_SUFFIXES)
         if upload is not None:
             # Not "no manifest referred to it": the manifest names the file it stands for (audit CA 6).
             problems = [
@@ -792,10 +794,12 @@ class EngineArtwork(EngineState):
         else:
             refused = self._refused_naming(paths[0].name, limit) if single else []
             # Where a refused manifest names it, that is the reason, said below: not "within 20
-            # seconds of arrival" besides, for a file filed the moment its manifest was (audit AM).
+            # seconds of arrival" besides, for a file filed the moment its manifest was (audit AM);
+            # nor for a manifest whose name ends in a dot or a space, filed after the short wait
+            # (said below, audit AS D3).
             problems = (
                 []
-                if refused
+                if refused or misnamed
                 else [
                     f"no manifest that the daemon took in referred to {'it' if single else 'them'} within {limit:g} "
                     "seconds of arrival (a manifest that names them but was refused is in failed/, with its own "
@@ -879,7 +883,7 @@ class EngineArtwork(EngineState):
                     f"manifest.yaml or manifest.yml; rename it (here, in {self.rel(target)}/) and put the folder back "
                     "into inbox/"
                 )
-        if upload is None and named and not refused:
+        if upload is None and named and not refused and not misnamed:
             # A job names a file of this name (the problems after the first say which): not "no
             # manifest referred to it" (audit AB: its ERROR.txt said both).
             problems[0] = (
@@ -896,6 +900,9 @@ class EngineArtwork(EngineState):
             + error_text(
                 f"{what} arrived in the inbox: an upload that never finished."
                 if upload is not None
+                else f"{what} was not taken as a manifest: its name ends in "
+                f"{'a dot' if paths[0].name.endswith('.') else 'a space'}."
+                if misnamed
                 else f"{what} arrived in the inbox but no manifest that was taken in named "
                 f"{'it' if single else 'them'}.",
                 problems,

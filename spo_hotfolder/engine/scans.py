@@ -90,15 +90,15 @@ class EngineScans(EngineState):
             self._guard("intake", str(old), lambda o=old, n=new: self._on_folder_moved(o, n))
         for path, (moved_in, seen) in hints.items():
             kind, job_folder = self._classify(path)
+            if kind == "ignore" and (outer := self._job_folder_above(path)) is not None and _is_folder(path):
+                # A job's folder dragged into another job's output/, artwork/ or history/ (audit AR D1)
+                self._guard("drop", str(path), lambda f=outer, p=path: self._on_folder_inside(f, p))
+                continue
             if kind == "ignore":
                 self._note_upload(path, seen)
                 continue
             if kind in ("drop", "replace") and job_folder is not None and _is_folder(path):
                 self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_drop_folder(f, p))
-                continue
-            if kind == "ignore" and (outer := self._job_folder_above(path)) is not None and _is_folder(path):
-                # A job's folder dragged into another job's output/, artwork/ or history/ (audit AR D1)
-                self._guard("drop", str(path), lambda f=outer, p=path: self._on_folder_inside(f, p))
                 continue
             if kind == "stray" and job_folder is not None and _is_folder(path):
                 self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_folder_inside(f, p))
@@ -117,6 +117,12 @@ class EngineScans(EngineState):
         are awaited under the new name, and the folder is removed once emptied as before. (Polling
         tells a rename by the folder's inode and files: FolderPoller._renamed.)"""
         inbox = self.area("inbox")
+        if (outer := self._job_folder_above(new)) is not None:
+            # A job's folder dragged into another job's output/, artwork/, history/ or replace/: a
+            # move, which the watcher reports as such (audit AS R1: put back only when the other
+            # folder left).
+            self._on_folder_inside(outer, new)
+            return
         if inbox not in old.parents or inbox not in new.parents:
             return
         for folder in [f for f in self._consumed_dirs if f == old or old in f.parents]:

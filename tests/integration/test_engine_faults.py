@@ -3556,6 +3556,9 @@ def test_a_manifest_whose_name_ends_in_a_dot_or_a_space_is_named_as_such(rig: Ri
         in dot
     )
     assert "rename it to order-2030.yaml and put it back into inbox/" in dot and "lists it under artwork" not in dot
+    # (audit AS D3: not "arrived ... but no manifest named it", nor "within 600 seconds of arrival")
+    assert dot.startswith("inbox/order-2030.yaml. was not taken as a manifest: its name ends in a dot."), dot
+    assert "seconds of arrival" not in dot
     space = " ".join((r.root / "failed" / "order-2031.yaml" / "ERROR.txt").read_text().split())
     assert "its name ends in a space, so it is not taken as one" in space, space
 
@@ -7550,3 +7553,18 @@ def test_status_of_a_failed_job_of_two_files_says_a_replacement_takes_the_files_
     r.run(until=lambda: r.stage("TF-1") is Stage.FAILED, steps=10)
     status = " ".join((r.root / "failed" / "TF-1" / "STATUS.txt").read_text().split())
     assert "a corrected PDF into replace/ under the name of the file in artwork/ it replaces" in status, status
+
+
+def test_a_job_folder_moved_into_another_jobs_output_is_put_back_at_the_move(rig: Rig) -> None:
+    """Audit AS R1: a job's folder moved into another job's output/ (the watcher reports a folder's
+    move as a move, not as a new file) was put back only when the other job's folder left."""
+    r = rig
+    _outer_id, outer = _held(r, "MA")
+    inner_id, inner = _held(r, "MB")
+    os.replace(inner, outer / "output" / inner_id)
+    r.engine._on_folder_moved(inner, outer / "output" / inner_id)  # (what the watcher's move event does)
+    assert (inner / "STATUS.txt").is_file() and not (outer / "output" / inner_id).exists()
+    os.replace(inner, outer / "history" / inner_id)
+    r.engine.hint(outer / "history" / inner_id)  # (and the event it sends for the new name)
+    r.run(steps=2)
+    assert (inner / "STATUS.txt").is_file() and not (outer / "history" / inner_id).exists()

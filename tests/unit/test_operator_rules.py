@@ -399,6 +399,13 @@ def test_the_cli_default_operator_name_is_never_system(monkeypatch: pytest.Monke
         ("RELEASE_2026-12-05T14-30-00.txt", "3007-1", "3007", None),
         ("RELEASE-ORD.55-1.txt", "ORD.55-1", "ORD.55", None),
         ("RELEASE-ORD.56-1.txt", "ORD.55-1", "ORD.55", "ORD.56-1"),
+        # Audit AS: ids with a dot, an underscore, in brackets, without an extension.
+        ("RELEASE-ORD.71-1", "ORD.71-1", "ORD.71", None),
+        ("RELEASE (ORD.74-1).txt", "ORD.74-1", "ORD.74", None),
+        ("RELEASE-WEB_3001-1.txt", "WEB_3001-1", "WEB_3001", None),
+        ("RELEASE_WEB_3002.txt", "WEB_3002-1", "WEB_3002", None),
+        ("RELEASE-V2.7-1.txt", "ORD.75-1", "ORD.75", "V2.7-1"),
+        ("RELEASE_order_2086.txt", "2086-1", "2086", None),
     ],
 )
 def test_a_drop_files_other_number_is_found(name: str, job_id: str, order_id: str, number: str | None) -> None:
