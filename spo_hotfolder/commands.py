@@ -383,14 +383,19 @@ def _hot_folder_notes(config: Config, look: FolderLook, seconds: float, kinds: S
                 continue
             if seen.kind not in kinds:
                 continue
-            problem = {
-                "file": "is not a folder",
-                # (a staging folder missing fails the deliveries into its hot folder as one missing does)
-                "missing": f"{missing_reason(folder)}; the daemon never creates it"
-                + ("" if folder == hot.path else f": deliveries into {hot.name} fail and are retried until it exists"),
-                "unreadable": f"cannot be looked at: {seen.error}",
-                "silent": _not_answering(seconds),
-            }.get(seen.kind)
+            if seen.kind == "missing":
+                # (missing_reason looks at the folder again: only at one that answered, never at one
+                # that does not answer; a staging folder missing fails the deliveries into its hot
+                # folder as one missing does)
+                problem: str | None = f"{missing_reason(folder)}; the daemon never creates it" + (
+                    "" if folder == hot.path else f": deliveries into {hot.name} fail and are retried until it exists"
+                )
+            else:
+                problem = {
+                    "file": "is not a folder",
+                    "unreadable": f"cannot be looked at: {seen.error}",
+                    "silent": _not_answering(seconds),
+                }.get(seen.kind)
             if problem is not None:
                 notes.append(f"note: {what} ({folder}) {problem}")
     return notes
