@@ -921,6 +921,10 @@ class EngineArtwork(EngineState):
                     if single
                     and moved[0].rstrip(". ").lower().endswith(MANIFEST_SUFFIXES)
                     and moved[0].rstrip(". ") != moved[0]
+                    else f"If it belongs to an order, rename it to {moved[0].rstrip('. ')} (a name ending in a dot or "
+                    "a space is refused in a manifest) and put it back into inbox/ together with a manifest that "
+                    "lists it under artwork."
+                    if single and moved[0].rstrip(". ") != moved[0]
                     else f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
                     "lists it under artwork (the path is relative to the manifest's folder)."
                     if single

@@ -7568,3 +7568,13 @@ def test_a_job_folder_moved_into_another_jobs_output_is_put_back_at_the_move(rig
     r.engine.hint(outer / "history" / inner_id)  # (and the event it sends for the new name)
     r.run(steps=2)
     assert (inner / "STATUS.txt").is_file() and not (outer / "history" / inner_id).exists()
+
+
+def test_an_unclaimed_file_whose_name_ends_in_a_dot_is_told_to_be_renamed(rig: Rig) -> None:
+    """Audit AS R3: "x.pdf." (as an SMB or FTP client can leave it) was told to come back "with a
+    manifest that lists it", which no manifest can: a name ending in a dot is refused there."""
+    r = rig
+    make_pdf(r.inbox / "card.pdf.", pages=CARD)
+    r.run(until=lambda: len(list((r.root / "failed").glob("*/ERROR.txt"))) == 1, steps=10, dt=120)
+    [error] = [" ".join(p.read_text().split()) for p in (r.root / "failed").glob("*/ERROR.txt")]
+    assert "rename it to card.pdf (a name ending in a dot or a space is refused in a manifest)" in error, error
