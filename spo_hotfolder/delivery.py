@@ -366,7 +366,9 @@ class MountPoints:
 
 
 def check_hot_folder(
-    hot: HotFolderConfig, mounts: MountPoints | None = None, spool: Mapping[str, Path] | None = None
+    hot: HotFolderConfig,
+    mounts: MountPoints | None = None,
+    spool: Mapping[tuple[int, int], tuple[str, Path]] | None = None,
 ) -> None:
     """Raises DeliveryError when the hot folder (or its staging folder) cannot take a file now.
 
@@ -374,6 +376,7 @@ def check_hot_folder(
     mounted, and creating it would hide the files from the printer. ``mounts``: a folder that is
     the mount point of a share that is not mounted is refused likewise.
     """
+    hot_st: os.stat_result | None = None
     for label, folder in (
         (f"hot folder {hot.name}", hot.path),
         (f"the staging folder of hot folder {hot.name}", hot.staging),
@@ -398,26 +401,25 @@ def check_hot_folder(
             )
         if mounts is not None:
             mounts.check(label, folder, st)
-        hot_st = _stat_or_none(hot.path) if folder == hot.staging else None
-        if hot_st is not None and os.path.samestat(st, hot_st):
+        if folder == hot.path:
+            hot_st = st
+        elif hot_st is not None and os.path.samestat(st, hot_st):
             # (through a link, either way round; check-config says it too: audit AR D6)
             raise DeliveryError(
                 f"{label} ({folder}) is the hot folder itself, reached another way (a symbolic link?): the "
                 f"printer would pick up half-written files; leave hot_folders.{hot.name}.staging out",
                 transient=False,
             )
-        for name, own in (spool or {}).items():
-            # One of the daemon's own folders under another name (a symbolic link, a bind mount):
-            # a delivery into the inbox was taken for an unclaimed file while its job was recorded
-            # InHotFolder (audit AO D1). check-config says it too.
-            with contextlib.suppress(OSError):
-                if os.path.samestat(st, os.stat(own)):
-                    raise DeliveryError(
-                        f"{label} ({folder}) is the daemon's own paths.{name} ({own}), reached another way (a "
-                        f"symbolic link?): no printer takes files from there; name the printer's folder in "
-                        f"hot_folders.{hot.name}",
-                        transient=False,
-                    )
+        own = (spool or {}).get((st.st_dev, st.st_ino))
+        if own is not None:
+            # One of the daemon's own folders (``spool``, by identity) under another name (a symbolic
+            # link, a bind mount): a delivery into the inbox was taken for an unclaimed file while
+            # its job was recorded InHotFolder (audit AO D1). check-config says it too.
+            raise DeliveryError(
+                f"{label} ({folder}) is the daemon's own paths.{own[0]} ({own[1]}), reached another way (a symbolic "
+                f"link?): no printer takes files from there; name the printer's folder in hot_folders.{hot.name}",
+                transient=False,
+            )
 
 
 def temp_path_for(hot: HotFolderConfig, final_name: str) -> Path:
@@ -580,10 +582,3 @@ def missing_reason(folder: Path) -> str:
         if folder.is_symlink():
             return f"is a symbolic link to {folder.readlink()}, which does not exist"
     return "does not exist"
-
-
-def _stat_or_none(path: Path) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None

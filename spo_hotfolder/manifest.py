@@ -102,6 +102,19 @@ ARTWORK_KEYS: tuple[str, ...] = ("path", "sha256")
 _ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+def misnamed_manifest(name: str) -> str | None:
+    """The manifest's name meant by ``name`` where it ends in a dot or a space ("order.yaml.",
+    "order.yaml ", as an SMB or FTP client can leave it, unseen in Windows), which is not taken as
+    a manifest; None for any other name."""
+    meant = name.rstrip(". ")
+    return meant if meant != name and meant.lower().endswith(MANIFEST_SUFFIXES) else None
+
+
+def name_ending(name: str) -> str:
+    """What a name that ends in a dot or a space ends in, in words."""
+    return "a dot" if name.endswith(".") else "a space"
+
+
 def is_job_id(text: str) -> bool:
     """Whether ``text`` can be an order or job id (SPEC 5: what a job folder is named)."""
     return bool(_ID_RE.fullmatch(text)) and not text.startswith(".")

@@ -36,6 +36,8 @@ from spo_hotfolder.fsutil import (
 from spo_hotfolder.ledger import Artwork, Job, Stage
 from spo_hotfolder.manifest import (
     MANIFEST_SUFFIXES,
+    misnamed_manifest,
+    name_ending,
     upload_beside,
     upload_suffix,
     upload_target,
@@ -781,8 +783,8 @@ class EngineArtwork(EngineState):
         upload = upload_target(paths[0]) if single and not undecodable(str(paths[0])) else None
         linked = single and (target / moved[0]).is_symlink()
         refused: list[str] = []  # the refused manifests' folders in failed/ that name it
-        trimmed_name = paths[0].name.rstrip(". ")
-        misnamed = single and trimmed_name != paths[0].name and trimmed_name.lower().endswith(MANIFEST_SUFFIXES)
+        meant = misnamed_manifest(paths[0].name) if single else None  # ("order.yaml.": no artwork)
+        misnamed = meant is not None
         if upload is not None:
             # Not "no manifest referred to it": the manifest names the file it stands for (audit CA 6).
             problems = [
@@ -857,19 +859,17 @@ class EngineArtwork(EngineState):
                     )
             named = named or len(problems) > said
             stem, dot, ext = path.name.rpartition(".")
-            trimmed = path.name.rstrip(". ")
             if dot and ext.lower() == "txt" and stem.lower().endswith(MANIFEST_SUFFIXES):
                 problems.append(
                     f"if {path.name} is a manifest: its name ends in .txt, so it is not taken as one (Windows hides "
                     f"known extensions: it shows as {stem}); rename it to {stem}"
                 )
-            elif trimmed != path.name and trimmed.lower().endswith(MANIFEST_SUFFIXES):
+            elif (intended := misnamed_manifest(path.name)) is not None:
                 # (audit AL: "order.yaml." and "order.yaml " from a client that keeps such names were
                 # told to be put back "with a manifest that lists it", as artwork is)
-                end = "a dot" if path.name.endswith(".") else "a space"
                 problems.append(
-                    f"if {path.name!r} is a manifest: its name ends in {end}, so it is not taken as one (Windows does "
-                    f"not show it); rename it to {trimmed}"
+                    f"if {path.name!r} is a manifest: its name ends in {name_ending(path.name)}, so it is not taken "
+                    f"as one (Windows does not show it); rename it to {intended}"
                 )
             elif path.name.lower().endswith(MANIFEST_SUFFIXES) and (single or path.parent != name):
                 problems.append(
@@ -900,8 +900,7 @@ class EngineArtwork(EngineState):
             + error_text(
                 f"{what} arrived in the inbox: an upload that never finished."
                 if upload is not None
-                else f"{what} was not taken as a manifest: its name ends in "
-                f"{'a dot' if paths[0].name.endswith('.') else 'a space'}."
+                else f"{what} was not taken as a manifest: its name ends in {name_ending(paths[0].name)}."
                 if misnamed
                 else f"{what} arrived in the inbox but no manifest that was taken in named "
                 f"{'it' if single else 'them'}.",
@@ -916,11 +915,9 @@ class EngineArtwork(EngineState):
                     "inbox/ together with a manifest that lists it under artwork (the path is relative to the "
                     "manifest's folder)."
                     if linked
-                    else f"If it is an order's manifest, rename it to {moved[0].rstrip('. ')} and put it back into "
-                    "inbox/ (with its artwork, if that went to failed/ too)."
-                    if single
-                    and moved[0].rstrip(". ").lower().endswith(MANIFEST_SUFFIXES)
-                    and moved[0].rstrip(". ") != moved[0]
+                    else f"If it is an order's manifest, rename it to {meant} and put it back into inbox/ (with its "
+                    "artwork, if that went to failed/ too)."
+                    if misnamed
                     else f"If it belongs to an order, rename it to {moved[0].rstrip('. ')} (a name ending in a dot or "
                     "a space is refused in a manifest) and put it back into inbox/ together with a manifest that "
                     "lists it under artwork."

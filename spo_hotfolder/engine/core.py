@@ -190,6 +190,7 @@ class Engine(
         self._unknown_marks = []
         self._unknown_looked_at = -math.inf
         self.mount_points = MountPoints(store=config.paths.state / "mount-points.txt")
+        self._spool_ids = (None, {})
 
     # -- inputs from other threads ------------------------------------------------------------
 

@@ -150,10 +150,11 @@ class EngineDelivery(EngineState):
         final = hot.path / final_name
         temp = temp_path_for(hot, final_name)
         shares = self.shares
+        spool = self._spool_identities()
         try:
 
             def look() -> None:
-                check_hot_folder(hot, self.mount_points, self.config.paths.spool_folders())
+                check_hot_folder(hot, self.mount_points, spool)
                 check_name_free(final, hot)
                 self._ticket_in_the_way(job, hot, final)
 
@@ -243,9 +244,10 @@ class EngineDelivery(EngineState):
             return
         final_name = render_filename(hot.filename, facts)
         final, temp = hot.path / final_name, temp_path_for(hot, final_name)
+        spool = self._spool_identities()
 
         def look() -> None:
-            check_hot_folder(hot, self.mount_points, self.config.paths.spool_folders())
+            check_hot_folder(hot, self.mount_points, spool)
             check_name_free(final, hot)
             if os.path.lexists(temp):  # (ours or another sender's: the delivery tells which)
                 raise TempInTheWay(temp, hot)
@@ -440,6 +442,19 @@ class EngineDelivery(EngineState):
             log.info("delivery.ticket_again", job_id=job.job_id, order_id=job.order_id)
             self._delivered(fresh, delivery.hot_folder, Path(delivery.final_path), delivery.id)
         return True
+
+    def _spool_identities(self: Engine) -> dict[tuple[int, int], tuple[str, Path]]:
+        """The spool folders by (device, inode), looked at once for the config's paths, not at each
+        delivery: a hot folder that is one of them under another name is refused (check_hot_folder)."""
+        paths, identities = self._spool_ids
+        if paths is not self.config.paths:
+            identities = {}
+            for name, folder in self.config.paths.spool_folders().items():
+                with contextlib.suppress(OSError):
+                    st = os.stat(folder)
+                    identities[(st.st_dev, st.st_ino)] = (name, folder)
+            self._spool_ids = (self.config.paths, identities)
+        return identities
 
     def _ticket_in_the_way(self: Engine, job: Job, hot: HotFolderConfig, final: Path) -> bytes | None:
         """The job ticket to write next to ``final`` (None: the hot folder takes no tickets, or

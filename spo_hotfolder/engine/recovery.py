@@ -569,7 +569,8 @@ class EngineRecovery(EngineState):
                 if not entry.name.startswith("."):
                     continue
                 with contextlib.suppress(OSError):
-                    old = now - entry.stat(follow_symlinks=False).st_mtime > 3600
+                    mtime = entry.stat(follow_symlinks=False).st_mtime
+                    old = now - mtime > 3600
                     if entry.name.endswith(".json.tmp") and entry.is_file(follow_symlinks=False):
                         if old or not _written_by_a_live_cli(Path(entry.path)):
                             shutil.rmtree(commands / entry.name.removesuffix(".json.tmp"), ignore_errors=True)
@@ -579,7 +580,7 @@ class EngineRecovery(EngineState):
                         entry.is_dir(follow_symlinks=False)
                         and not (commands / f"{entry.name[1:]}.json").exists()
                         # (young: by the files' own clock, which made its mtime)
-                        and staging_left(Path(entry.path), old=old, young=time.time() - entry.stat().st_mtime < 1)
+                        and staging_left(Path(entry.path), old=old, young=time.time() - mtime < 1)
                     ):
                         shutil.rmtree(entry.path, ignore_errors=True)
                         log.info("recovery.command_left_removed", file=entry.name)
@@ -594,7 +595,7 @@ class EngineRecovery(EngineState):
 
 def staging_left(folder: Path, *, old: bool, young: bool) -> bool:
     """Whether a CLI's staging folder that no command names was left: no live CLI holds its lock
-    (``commands._hold``; a few seconds' grace for one just made, not locked yet), or, where no lock
+    (``commands._hold``; a second's grace for one just made, not locked yet), or, where no lock
     can be taken (a filesystem without them), it is an hour old."""
     if young:
         return False

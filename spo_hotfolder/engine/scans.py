@@ -37,8 +37,8 @@ from spo_hotfolder.fsutil import (
 from spo_hotfolder.ledger import Job, Stage
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
-    MANIFEST_SUFFIXES,
     UPLOAD_SUFFIXES,
+    misnamed_manifest,
     upload_target,
 )
 from spo_hotfolder.operator import classify_drop
@@ -432,8 +432,7 @@ class EngineScans(EngineState):
                 ahead.hash_ahead(str(path))
             if not self._claim(path, sig) and path not in self._orphans:
                 since = self.clock.monotonic()
-                trimmed = path.name.rstrip(". ")
-                if trimmed != path.name and trimmed.lower().endswith(MANIFEST_SUFFIXES):
+                if misnamed_manifest(path.name) is not None:
                     # A manifest whose name ends in a dot or a space (an SMB or FTP client's), no
                     # artwork: said after the short wait, not after artwork_timeout_seconds (an hour,
                     # with no word meanwhile: audit AR D8).

@@ -158,3 +158,5 @@ class EngineState:
     _unknown_looked_at: float
     # Hot folders seen as shares' mount points (an unmounted share leaves an empty local folder).
     mount_points: MountPoints
+    # The spool folders by identity, for the config's paths they were looked at for (_spool_identities)
+    _spool_ids: tuple[object, dict[tuple[int, int], tuple[str, Path]]]
