@@ -35,6 +35,7 @@ from spo_hotfolder.fsutil import (
 )
 from spo_hotfolder.ledger import Artwork, Job, Stage
 from spo_hotfolder.manifest import (
+    MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
     misnamed_manifest,
     name_ending,
@@ -711,6 +712,11 @@ class EngineArtwork(EngineState):
             # Each file's wait counts from when it came (or the disk was last full); a folder's files
             # go together, when the youngest is due, a file on its own when it is.
             starts = [max(since, self._disk_full_at) for _path, since, _sig in members]
+            if top is not None and (dotted := self._misnamed_folder_manifest(top, [m[0] for m in members])):
+                # A folder drop whose manifest's name ends in a dot or a space: the whole folder goes
+                # after the short wait its manifest has, not after the artwork's hour (audit AS).
+                first = starts[[m[0] for m in members].index(dotted)]
+                starts = [min(start, first) for start in starts]
             upcoming.extend(t + limit for t in ([max(starts)] if top is not None else starts) if t + limit > now)
             due = [m for m, start in zip(members, starts, strict=True) if now - start >= limit]
             if not due or (top is not None and (len(due) < len(members) or self.tracker.tracks_under(top))):
@@ -783,7 +789,10 @@ class EngineArtwork(EngineState):
         upload = upload_target(paths[0]) if single and not undecodable(str(paths[0])) else None
         linked = single and (target / moved[0]).is_symlink()
         refused: list[str] = []  # the refused manifests' folders in failed/ that name it
-        meant = misnamed_manifest(paths[0].name) if single else None  # ("order.yaml.": no artwork)
+        # A manifest whose name ends in a dot or a space ("order.yaml.": no artwork; or a folder
+        # drop's "manifest.yaml.", with its artwork: audit AS).
+        misnamed_file = paths[0] if single else self._misnamed_folder_manifest(name, paths)
+        meant = misnamed_manifest(misnamed_file.name) if misnamed_file is not None else None
         misnamed = meant is not None
         if upload is not None:
             # Not "no manifest referred to it": the manifest names the file it stands for (audit CA 6).
@@ -822,14 +831,15 @@ class EngineArtwork(EngineState):
         named = False  # a job names a file of this name (said below)
         for path in paths:
             said = len(problems)
-            for job_id in self.ledger.rejected_waiting_for(path.name):
+            # (a folder drop whose manifest is misnamed: its files are its order's, not other jobs')
+            for job_id in [] if misnamed else self.ledger.rejected_waiting_for(path.name):
                 rejected = self.ledger.get_job(job_id, history=False)
                 problems.append(
                     f"job {job_id} waited for a file of this name and was rejected before it came (it is in "
                     f"{rejected.folder if rejected else 'rejected'}/): a rejected job takes no files. To print it, "
                     "send its manifest again with reprint: true, together with this file"
                 )
-            for job_id in self.ledger.held_with(path.name):
+            for job_id in [] if misnamed else self.ledger.held_with(path.name):
                 job = self.ledger.get_job(job_id, history=False)
                 if job is None:
                     continue
@@ -848,7 +858,7 @@ class EngineArtwork(EngineState):
                         f"({job.status.value}), and a file of that name put into the inbox is not taken for a "
                         f"job that has its artwork: if it is meant for that job, put it into {job.folder}/replace/"
                     )
-            for job_id, _, source in self.ledger.waiting_as(str(path.parent), path.name):
+            for job_id, _, source in [] if misnamed else self.ledger.waiting_as(str(path.parent), path.name):
                 wanted = Path(source)
                 if wanted.name != path.name:
                     # Not taken: another file's name differs from the wanted one as little (audit BA 2).
@@ -890,7 +900,8 @@ class EngineArtwork(EngineState):
                 f"no manifest taken in after {'it' if single else 'them'} came claimed {'it' if single else 'them'} "
                 f"within {limit:g} seconds of arrival"
             )
-        listing = "" if single else "Files: " + ", ".join(moved) + ". "
+        # (quoted where a name ends in a dot or a space: "manifest.yaml.." read as a typing mistake)
+        listing = "" if single else "Files: " + ", ".join(n if n == n.rstrip(". ") else repr(n) for n in moved) + ". "
         before = ""
         with contextlib.suppress(OSError):
             before = (target / "ERROR.txt").read_text("utf-8") + "\n"
@@ -901,7 +912,9 @@ class EngineArtwork(EngineState):
                 f"{what} arrived in the inbox: an upload that never finished."
                 if upload is not None
                 else f"{what} was not taken as a manifest: its name ends in {name_ending(paths[0].name)}."
-                if misnamed
+                if misnamed and single
+                else f"{what} was not taken as an order: its manifest's name ends in {name_ending(misnamed_file.name)}."
+                if misnamed and misnamed_file is not None
                 else f"{what} arrived in the inbox but no manifest that was taken in named "
                 f"{'it' if single else 'them'}.",
                 problems,
@@ -917,7 +930,10 @@ class EngineArtwork(EngineState):
                     if linked
                     else f"If it is an order's manifest, rename it to {meant} and put it back into inbox/ (with its "
                     "artwork, if that went to failed/ too)."
-                    if misnamed
+                    if misnamed and single
+                    else f"Rename {misnamed_file.name!r} to {meant} (here, in {self.rel(target)}/), remove ERROR.txt "
+                    "and put the folder back into inbox/."
+                    if misnamed and misnamed_file is not None
                     else f"If it belongs to an order, rename it to {moved[0].rstrip('. ')} (a name ending in a dot or "
                     "a space is refused in a manifest) and put it back into inbox/ together with a manifest that "
                     "lists it under artwork."
@@ -936,6 +952,16 @@ class EngineArtwork(EngineState):
             ),
         )
         log.warning("inbox.orphan", file=str(name), files=len(paths), folder=self.rel(target))
+
+    @staticmethod
+    def _misnamed_folder_manifest(folder: Path, paths: list[Path]) -> Path | None:
+        """The file of a folder drop's ``paths`` that is its manifest with a name ending in a dot or
+        a space ("manifest.yaml."), if one is."""
+        for path in paths:
+            meant = misnamed_manifest(path.name) if path.parent == folder else None
+            if meant is not None and meant.lower() in MANIFEST_NAMES:
+                return path
+        return None
 
     def _cleanup_consumed_dirs(self: Engine) -> None:
         """Removes inbox folders whose manifest was taken, once nothing is left in them.

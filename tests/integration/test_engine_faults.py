@@ -7578,3 +7578,33 @@ def test_an_unclaimed_file_whose_name_ends_in_a_dot_is_told_to_be_renamed(rig: R
     r.run(until=lambda: len(list((r.root / "failed").glob("*/ERROR.txt"))) == 1, steps=10, dt=120)
     [error] = [" ".join(p.read_text().split()) for p in (r.root / "failed").glob("*/ERROR.txt")]
     assert "rename it to card.pdf (a name ending in a dot or a space is refused in a manifest)" in error, error
+
+
+def test_a_folder_drop_whose_manifest_name_ends_in_a_dot_goes_after_the_short_wait(rig: Rig) -> None:
+    """Audit AS: a folder dragged in with ``manifest.yaml.`` (an SMB or FTP client's name) waited
+    artwork_timeout_seconds (600 s here, an hour by default) with no word, its ERROR.txt then saying
+    no manifest named its files and listing "manifest.yaml.."; a loose ``order.yaml.`` goes after the
+    short wait, told why."""
+    r = rig
+    make_pdf(r.inbox / "a.pdf", pages=CARD)  # a held job's artwork named a.pdf too: not said to be its
+    (r.inbox / "DU.yaml").write_text(
+        'order_id: "DU"\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n'
+    )
+    held_id = "DU-1"
+    r.run(until=lambda: r.stage(held_id) is Stage.HELD, steps=10)
+    (r.inbox / "dotted").mkdir()
+    (r.inbox / "dotted" / "manifest.yaml.").write_text(
+        'order_id: "DT"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n'
+    )
+    make_pdf(r.inbox / "dotted" / "a.pdf", pages=CARD)
+    error_file = r.root / "failed" / "dotted" / "ERROR.txt"
+    r.run(until=error_file.is_file, steps=60, dt=1)
+    error = " ".join(error_file.read_text().split())
+    assert error.startswith("inbox/dotted/ (2 files) was not taken as an order: its manifest's name ends in a dot."), (
+        error
+    )
+    assert "rename it to manifest.yaml" in error, error
+    assert "'manifest.yaml.'" in error and "manifest.yaml.." not in error, error
+    assert "no manifest that the daemon took in referred to" not in error and "seconds of arrival" not in error
+    assert (r.root / "failed" / "dotted" / "a.pdf").is_file()
+    assert held_id not in error, error
