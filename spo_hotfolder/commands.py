@@ -413,8 +413,11 @@ RESET = "\033[0m"
 def _row_color(job: Job) -> str:
     """SPO's colours of order lines, for jobs that wait for someone: a job rejected while blocked is
     finished, not waiting for a release (no colour)."""
-    if job.stage is Stage.FAILED:
-        return RED  # failed, blocked or not: nothing there is ready to check (SPEC 3: "red also for failed")
+    if job.stage in (Stage.FAILED, Stage.RETRY):
+        # Failed, blocked or not: nothing there is ready to check (SPEC 3: "red also for failed"); a
+        # copy that failed and is tried again later too (audit AW D1: its row read
+        # CopyToHotFolderFailed, uncoloured, for up to 43 minutes with the default backoff).
+        return RED
     if job.blocked:
         return ORANGE if job.output else RED
     return ""

@@ -243,6 +243,12 @@ def test_jobs_rows_are_coloured_only_while_they_wait_for_someone() -> None:
     assert _row_color(replace(BASE, output=None)) == RED  # blocked, output not ready
     assert _row_color(replace(BASE, stage=Stage.FAILED, history=(entry(1, JobStatus.Ordered),))) == RED
     assert _row_color(replace(BASE, stage=Stage.FAILED)) == RED, "blocked and failed: red, whatever its output"
+    # Audit AW D1: a job whose copy failed, tried again later (its status CopyToHotFolderFailed for
+    # up to 43 minutes with the default backoff), was not coloured: red, as failed, blocked or not.
+    retrying = replace(BASE, stage=Stage.RETRY, history=(entry(1, JobStatus.CopyToHotFolderFailed),))
+    assert _row_color(retrying) == RED
+    assert _row_color(replace(retrying, history=(entry(1, JobStatus.Ordered),))) == RED
+    assert _row_color(replace(BASE, stage=Stage.DELIVER, history=(entry(1, JobStatus.Ordered),))) == ""
     # Audit P: rejected while blocked read as orange, "waiting for release": it is finished.
     assert replace(BASE, stage=Stage.REJECTED).block_active and _row_color(replace(BASE, stage=Stage.REJECTED)) == ""
 
