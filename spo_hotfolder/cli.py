@@ -133,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(line, file=sys.stderr)
         else:
             more = f" (and {len(exc.errors) - 1} more; see `{PROG} check-config`)" if len(exc.errors) > 1 else ""
-            print(f"{PROG}: error: invalid config: {exc.errors[0]}{more}", file=sys.stderr)
+            # (a config file missing or unreadable is no "invalid config": audit AW)
+            what = "" if exc.unreadable else "invalid config: "
+            print(f"{PROG}: error: {what}{exc.errors[0]}{more}", file=sys.stderr)
         return 1
     except LedgerError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

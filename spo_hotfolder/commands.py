@@ -402,7 +402,8 @@ def _hot_folder_notes(config: Config, look: FolderLook, seconds: float, kinds: S
 
 
 def _use_color() -> bool:
-    return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
+    # (no-color.org: NO_COLOR set to an empty string does not turn colours off; audit AW)
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 RED = "\033[31m"

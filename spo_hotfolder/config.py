@@ -57,9 +57,11 @@ def _looks_like_an_address(host: str) -> bool:
 class ConfigError(Exception):
     """The config is invalid; ``errors`` holds every problem as ``file:line: key.path: message``."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], *, unreadable: bool = False) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
+        #: The file itself could not be read (missing, a folder, no permission): not "invalid".
+        self.unreadable = unreadable
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,11 +337,11 @@ def load_config(path: Path, *, filesystems: bool = False, probe: FolderProbe | N
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError([f"{shown}: the config file does not exist"]) from None
+        raise ConfigError([f"{shown}: the config file does not exist"], unreadable=True) from None
     except IsADirectoryError:
-        raise ConfigError([f"{shown}: is a folder, not a config file"]) from None
+        raise ConfigError([f"{shown}: is a folder, not a config file"], unreadable=True) from None
     except OSError as exc:
-        raise ConfigError([f"{shown}: cannot read the config file: {exc.strerror or exc}"]) from None
+        raise ConfigError([f"{shown}: cannot read the config file: {exc.strerror or exc}"], unreadable=True) from None
     fmt: Format = "json" if path.suffix.lower() == ".json" else "yaml"
     try:
         document = load(data, fmt)

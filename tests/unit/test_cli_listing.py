@@ -716,3 +716,38 @@ def test_a_hot_folder_that_is_a_dangling_link_is_said_as_such_by_check_config(tm
             f"note: hot folder indigo ({tmp_path / 'link'}) is a symbolic link to {tmp_path / 'gone'}, which does not "
             "exist; the daemon never creates it"
         ) in result.stderr, result.stderr
+
+
+def test_a_missing_or_unreadable_config_is_not_called_invalid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Audit AW: `jobs` with a config path that does not exist said "invalid config: ...: the config
+    file does not exist"; a config with an error is still "invalid config"."""
+    from spo_hotfolder import cli
+
+    missing = tmp_path / "nonexist.yaml"
+    assert cli.main(["-c", str(missing), "jobs"]) == 1
+    assert capsys.readouterr().err == f"spo-hotfolder: error: {missing}: the config file does not exist\n"
+    assert cli.main(["-c", str(tmp_path), "jobs"]) == 1
+    assert capsys.readouterr().err == f"spo-hotfolder: error: {tmp_path}: is a folder, not a config file\n"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("paths: [\n")
+    assert cli.main(["-c", str(bad), "jobs"]) == 1
+    assert capsys.readouterr().err.startswith(f"spo-hotfolder: error: invalid config: {bad}:")
+
+
+def test_an_empty_no_color_does_not_turn_colours_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit AW: NO_COLOR set to an empty string turned the colours off; no-color.org: only a
+    NO_COLOR that is not empty does."""
+    from spo_hotfolder import commands
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("NO_COLOR", "")
+    assert commands._use_color()
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not commands._use_color()
+    monkeypatch.delenv("NO_COLOR")
+    assert commands._use_color()
+    monkeypatch.setenv("TERM", "dumb")
+    assert not commands._use_color()
