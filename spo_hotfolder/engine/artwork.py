@@ -382,6 +382,14 @@ class EngineArtwork(EngineState):
         if owner is None:
             self._set_aside(src, candidates, seen)
             return True
+        if seen is not None and src.parent == self.area("inbox"):
+            # Another order's manifest that came as close to the file, refused, names it too (its
+            # id clashed, a typo): the times name two orders, as for two manifests taken, and the
+            # waiting one took the other's file and printed it (audit AT D2).
+            refused = self._refused_naming_since(src.name, seen - self._window_seconds(), other_than=owner)
+            if refused:
+                self._set_aside(src, candidates, seen, refused=refused)
+                return True
         takers = [(job, art) for job, art in candidates if job.order_id == owner]
         others = [(job, art) for job, art in candidates if job.order_id != owner]
         for job, art in others:
@@ -471,11 +479,20 @@ class EngineArtwork(EngineState):
         kept = [(job, art) for job, art in candidates if job.order_id not in other]
         return kept or candidates
 
-    def _set_aside(self: Engine, src: Path, candidates: list[tuple[Job, Artwork]], seen: float | None = None) -> None:
+    def _set_aside(
+        self: Engine,
+        src: Path,
+        candidates: list[tuple[Job, Artwork]],
+        seen: float | None = None,
+        *,
+        refused: Sequence[str] = (),
+    ) -> None:
         """A file that jobs of several orders wait for, whose order cannot be told: not taken (a
         wrong guess prints one order's artwork for another), moved to failed/<name>/ with an
         ERROR.txt, and each waiting job's STATUS.txt says how to give it to the right job.
-        ``seen``: when the file was first seen (monotonic; one there at start: its ctime)."""
+        ``seen``: when the file was first seen (monotonic; one there at start: its ctime);
+        ``refused``: the failed/ folders of refused manifests that came with it and name it (of
+        other orders, or the same one: nobody can tell)."""
         now = self.clock.now()
         began = now if seen is None else now - self._since(seen)
         target = self._failed_folder_for(src, remember=False)
@@ -486,17 +503,32 @@ class EngineArtwork(EngineState):
         atomic_write(
             target / "ERROR.txt",
             error_text(
-                f"{src.name} came into the inbox, and jobs of several orders wait for a file of that name: which "
-                "order's it is could not be told, so none took it.",
+                (
+                    f"{src.name} came into the inbox with a manifest that was refused, and job "
+                    f"{', '.join(job.job_id for job in jobs)} waits for a file of that name: which order's it is "
+                    "could not be told, so none took it."
+                    if refused
+                    else f"{src.name} came into the inbox, and jobs of several orders wait for a file of that name: "
+                    "which order's it is could not be told, so none took it."
+                ),
                 [
                     f"job {job.job_id} (order {job.order_id}) waits for {src.name}; its manifest came at "
                     f"{iso(self._came(job))}"
                     for job in jobs
                 ]
+                + [
+                    f"the manifest in {folder}/ names it too, and was refused: see {folder}/ERROR.txt"
+                    for folder in refused
+                ]
                 + [f"the file began to arrive about {iso(began)} or a little before"],
                 f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{dest}' (or move it into that "
-                "job's replace/ when the job is in quarantine/ or failed/), then remove this folder. To avoid this, "
-                "send each order in a "
+                "job's replace/ when the job is in quarantine/ or failed/), then remove this folder. "
+                + (
+                    "If it is the refused manifest's, put it into inbox/ again together with the corrected manifest. "
+                    if refused
+                    else ""
+                )
+                + "To avoid this, send each order in a "
                 "folder of its own (inbox/<order>/manifest.yaml with its PDFs), give each file its own name, or "
                 "put each file's sha256 in the manifest.",
             ),
@@ -504,19 +536,42 @@ class EngineArtwork(EngineState):
         for job in jobs:
             self._note_action(
                 job.job_id,
-                f"{iso(now)}  A file named {src.name} came into inbox/, but jobs of several orders wait for a file "
-                f"of that name ({listing}) and which order's it is could not be told: none took it, it is in "
-                f"{where}. If it is this job's: spo-hotfolder replace {job.job_id} '{dest}'",
+                f"{iso(now)}  A file named {src.name} came into inbox/, but "
+                + (
+                    "with a manifest that names a file of that name too and was refused "
+                    f"({', '.join(f'{folder}/' for folder in refused)}): which order's it is could not be told"
+                    if refused
+                    else f"jobs of several orders wait for a file of that name ({listing}) and which order's it is "
+                    "could not be told"
+                )
+                + f"; none took it, it is in {where}. If it is this job's: spo-hotfolder replace {job.job_id} '{dest}'",
             )
             self._still_awaiting(job, now)
             self._write_status(job.job_id)
+        for folder in refused:
+            # Its ERROR.txt said its artwork stays in inbox/ for a corrected manifest: not this file.
+            error = self.root / folder / "ERROR.txt"
+            with contextlib.suppress(OSError):
+                atomic_write(
+                    error,
+                    error.read_text("utf-8").rstrip("\n")
+                    + f"\n\nLater: {src.name}, which this manifest names, came into inbox/ while job "
+                    + ", ".join(job.job_id for job in jobs)
+                    + " waited for a file of that name; which order's it is could not be told, so none took it: "
+                    + f"it is in {self.rel(target)}/ "
+                    "(see the ERROR.txt there).\n",
+                )
         log.warning(
             "artwork.not_taken",
             file=self.rel(src),
             moved_to=where,
             waiting=[job.job_id for job in jobs],
+            refused_manifests=list(refused),
             reason=f"jobs of several orders ({listing}) wait for a file named {src.name}, and which order's it is "
-            "could not be told from when their manifests and the file came",
+            "could not be told from when their manifests and the file came"
+            if not refused
+            else f"job {listing} waits for a file named {src.name}, and a manifest of another order that came as "
+            f"close to it names it too ({', '.join(refused)}, refused): whose it is could not be told",
         )
 
     def _still_awaiting(self: Engine, job: Job, now: datetime) -> None:

@@ -1059,6 +1059,7 @@ class EngineIntake(EngineState):
         needed = {base / ref.path: spec.job_id for spec in taken_specs for ref in spec.artwork}
         left: list[str] = []
         wanted: list[str] = []  # by another order's job or manifest
+        contested: list[str] = []  # come just now, with this manifest, and waited for by another job
         moving: dict[Path, str] = {}  # artwork that goes into the folder's artwork/
         beside: dict[Path, str] | None = None
         for spec, _ in refused:
@@ -1070,6 +1071,15 @@ class EngineIntake(EngineState):
                 if not src.is_file():
                     continue
                 waiting = self._waiting(src)
+                if base == self.area("inbox") and any(
+                    self._order_of(job_id) != manifest.order_id for job_id, _ in waiting
+                ):
+                    # Not taken yet by the job of another order that waits for a file of its name: it
+                    # came with this manifest, a moment ago, and may be this order's file as well as
+                    # that job's; nobody takes it (_take_artwork; audit AT D2: the waiting job printed
+                    # it).
+                    contested.append(f"{ref.path} (job {waiting[0][0]} waits for a file of that name)")
+                    continue
                 if waiting:
                     wanted.append(f"{ref.path} (job {waiting[0][0]} waits for it)")
                     continue
@@ -1096,6 +1106,12 @@ class EngineIntake(EngineState):
             problems.append(
                 "artwork that another manifest or job also names was left in inbox/ for it, not moved here: "
                 + ", ".join(dict.fromkeys(wanted))
+            )
+        if contested:
+            problems.append(
+                "artwork that came with this manifest and that a job of another order waits for by the same name: "
+                "which order's it is cannot be told, so that job does not take it; it is set aside in failed/ "
+                "(a folder of its own, with an ERROR.txt): " + ", ".join(dict.fromkeys(contested))
             )
         cases = cases or {}
         repeats = len(others) + len(twins) + len(cases) < len(refused)
@@ -1164,6 +1180,18 @@ class EngineIntake(EngineState):
         target = self._put_refusal(
             self._failed_name(path), text, path, path.name, artwork=moving, copy=None if unchanged else data
         )
+        if path.parent == self.area("inbox"):
+            # The refused jobs' files at the top of inbox/ (not those a job taken from it names): one
+            # that comes now is not taken by another order's waiting job (_take_artwork).
+            names = {
+                ref.path
+                for spec, _ in refused
+                for ref in spec.artwork
+                if "/" not in ref.path and base / ref.path not in needed
+            }
+            if names:
+                listed = "\n".join(sorted(names)).encode("utf-8", "surrogateescape")
+                self._remember_refused(target, None, listed, manifest.order_id)
         # Folders of inbox/ the artwork came from, emptied: removed once quiet, as when a job takes it.
         self._consumed_dirs.update(src.parent for src in moving if src.parent != self.area("inbox"))
         self._cleanup_consumed_dirs()
@@ -1421,15 +1449,22 @@ class EngineIntake(EngineState):
         self.tracker.hold(manifest, since + self._quiet_seconds() - now)
         return True
 
-    def _remember_refused(self: Engine, folder: Path, manifest: Path) -> None:
-        """A refused manifest from the top of inbox/, kept in memory a while (its text, if small), so
-        that a file it names, left unclaimed in the inbox, is told where it is (_refused_naming)."""
+    def _remember_refused(
+        self: Engine, folder: Path, manifest: Path | None, names: bytes = b"", order_id: str | None = None
+    ) -> None:
+        """A refused manifest from the top of inbox/, kept in memory a while (its text, if small; or
+        ``names``, the files its refused jobs name, one a line, and its ``order_id``), so that a file it
+        names, left unclaimed in the inbox, is told where it is (_refused_naming), and is not taken
+        by another order's job as it comes (_refused_naming_since)."""
+        if manifest is None:
+            self._refused_manifests.append((self.clock.monotonic(), self.rel(folder), names, order_id))
+            return
         with contextlib.suppress(OSError):
             fd = os.open(manifest, os.O_RDONLY | os.O_NOFOLLOW)  # (a linked manifest is never read)
             with os.fdopen(fd, "rb") as handle:
                 data = handle.read(REFUSED_KEPT_BYTES + 1)
             if len(data) <= REFUSED_KEPT_BYTES:
-                self._refused_manifests.append((self.clock.monotonic(), self.rel(folder), data))
+                self._refused_manifests.append((self.clock.monotonic(), self.rel(folder), data, None))
 
     def _refused_naming(self: Engine, name: str, limit: float) -> list[str]:
         """The failed/ folders (relative) of the manifests refused in this run within the last
@@ -1440,8 +1475,25 @@ class EngineIntake(EngineState):
         while self._refused_manifests and self._refused_manifests[0][0] < since:
             self._refused_manifests.popleft()
         needle = name.encode("utf-8", "surrogateescape")
-        found = [folder for _, folder, data in reversed(self._refused_manifests) if needle in data]
+        found = [folder for _, folder, data, _order in reversed(self._refused_manifests) if needle in data]
         return list(dict.fromkeys(found))[:5]
+
+    def _refused_naming_since(self: Engine, name: str, since: float, *, other_than: str) -> list[str]:
+        """The failed/ folders (relative) of the manifests from the top of inbox/ refused at or after
+        ``since`` (monotonic) whose text names ``name`` (as a whole name: not "a-shared.pdf" for
+        "shared.pdf"), of another order than ``other_than`` (or of an order not known: a manifest
+        that could not be read), newest first."""
+        pattern = re.compile(rb"(?<![\w.-])" + re.escape(name.encode("utf-8", "surrogateescape")) + rb"(?![\w.-])")
+        found = [
+            folder
+            for at, folder, data, order_id in reversed(self._refused_manifests)
+            if at >= since and order_id != other_than and pattern.search(data)
+        ]
+        return list(dict.fromkeys(found))[:5]
+
+    def _order_of(self: Engine, job_id: str) -> str | None:
+        job = self.ledger.get_job(job_id, history=False)
+        return job.order_id if job is not None else None
 
     def _resend_text(self: Engine, name: str, folder_manifest: bool, fault: bool, *, located: bool = True) -> str:
         """``located``: the problems name lines or keys (not so for a file too big, or a link)."""

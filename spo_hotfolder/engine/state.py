@@ -54,7 +54,7 @@ class EngineState:
     # disk): marked at a later step (_mark_unmarked), not only at the next start.
     _unmarked: set[str]
     #: manifests refused from the top of inbox/: (monotonic, failed/ folder, text), oldest first
-    _refused_manifests: collections.deque[tuple[float, str, bytes]]
+    _refused_manifests: collections.deque[tuple[float, str, bytes, str | None]]  # (when, folder, text, order)
     #: files at the top of inbox/ that jobs wait for, held a moment after they began to arrive
     #: (_claim): path -> (until, first seen, signature), monotonic times
     _held_for_owner: dict[Path, tuple[float, float, Signature]]

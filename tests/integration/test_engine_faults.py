@@ -7608,3 +7608,70 @@ def test_a_folder_drop_whose_manifest_name_ends_in_a_dot_goes_after_the_short_wa
     assert "no manifest that the daemon took in referred to" not in error and "seconds of arrival" not in error
     assert (r.root / "failed" / "dotted" / "a.pdf").is_file()
     assert held_id not in error, error
+
+
+@pytest.mark.parametrize("refusal", ["a job id of another order", "an unknown key"])
+def test_a_file_that_came_with_another_orders_refused_manifest_is_not_printed_for_a_waiting_job(
+    rig: Rig, refusal: str
+) -> None:
+    """Audit AT D2: job A1-1 waited for shared.pdf; 15 s later order A9 sent shared.pdf and its
+    manifest, refused (it named job A1-1, or had a typo). A1-1 took A9's file 2 s later and printed
+    it, while A9's ERROR.txt said its artwork stayed in the inbox for a corrected manifest. The
+    times name two orders for the file: nobody takes it, as for two orders' manifests (README)."""
+    r = rig
+    (r.inbox / "A1.yaml").write_text('order_id: "A1"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared.pdf]\n')
+    r.run(until=lambda: r.ledger.get_job("A1-1") is not None and r.stage("A1-1") is Stage.AWAITING, steps=10)
+    r.run(steps=15, dt=1)
+    job = '  - job_id: "A1-1"\n' if refusal.startswith("a job id") else '  - job_id: "A9-1"\n    typo: 1\n'
+    make_pdf(r.tmp / "shared.pdf", pages=CARD)
+    os.replace(r.tmp / "shared.pdf", r.inbox / "shared.pdf")
+    r.engine.hint(r.inbox / "shared.pdf", moved_in=True)
+    (r.tmp / "A9.yaml").write_text(
+        f'order_id: "A9"\njobs:\n{job}    product: bc-85x55\n    quantity: 1\n    artwork: [shared.pdf]\n'
+    )
+    os.replace(r.tmp / "A9.yaml", r.inbox / "A9.yaml")
+    r.engine.hint(r.inbox / "A9.yaml", moved_in=True)
+    aside = r.root / "failed" / "shared.pdf"
+    r.run(until=(aside / "ERROR.txt").is_file, steps=30, dt=0.5)
+    r.run(steps=5)
+    assert r.take_prints() == []
+    assert r.stage("A1-1") is Stage.AWAITING and (aside / "shared.pdf").is_file()
+    error = " ".join((aside / "ERROR.txt").read_text().split())
+    assert "job A1-1 (order A1) waits for shared.pdf" in error, error
+    assert "the manifest in failed/A9.yaml/ names it too, and was refused: see failed/A9.yaml/ERROR.txt" in error, error
+    assert f"spo-hotfolder replace <job id> '{aside / 'shared.pdf'}'" in error
+    status = " ".join((r.root / "work" / "A1-1" / "STATUS.txt").read_text().split())
+    assert f"If it is this job's: spo-hotfolder replace A1-1 '{aside / 'shared.pdf'}'" in status, status
+    # The refused manifest's ERROR.txt, which said its artwork stays in inbox/ (or is left there for
+    # the waiting job), says where the file went.
+    refused = " ".join((r.root / "failed" / "A9.yaml" / "ERROR.txt").read_text().split())
+    assert "Later: shared.pdf, which this manifest names, came into inbox/ while job A1-1 waited" in refused, refused
+    assert "it is in failed/shared.pdf/ (see the ERROR.txt there)" in refused
+    assert "left in inbox/ for it" not in refused
+
+
+def test_a_refused_job_s_file_waited_for_by_a_job_of_its_own_order_is_still_taken(rig: Rig) -> None:
+    """The other side of audit AT D2: the order's manifest sent again for its delivered job (refused:
+    no reprint) with a file that the order's other job waits for by that name: the times name one
+    order, and that job takes it."""
+    r = rig
+    make_pdf(r.inbox / "a.pdf", pages=CARD)
+    (r.inbox / "B1.yaml").write_text(
+        'order_id: "B1"\njobs:\n'
+        "  - {job_id: B1-1, product: bc-85x55, quantity: 1, artwork: [a.pdf]}\n"
+        "  - {job_id: B1-2, product: bc-85x55, quantity: 1, artwork: [front.pdf]}\n"
+    )
+    r.run(until=lambda: r.ledger.get_job("B1-1") is not None and r.stage("B1-1") is Stage.DONE, steps=20)
+    assert r.stage("B1-2") is Stage.AWAITING
+    r.run(steps=15, dt=1)
+    make_pdf(r.tmp / "front.pdf", pages=CARD)
+    os.replace(r.tmp / "front.pdf", r.inbox / "front.pdf")
+    r.engine.hint(r.inbox / "front.pdf", moved_in=True)
+    (r.tmp / "B1.yaml").write_text(
+        'order_id: "B1"\njobs:\n  - {job_id: B1-1, product: bc-85x55, quantity: 1, artwork: [front.pdf]}\n'
+    )
+    os.replace(r.tmp / "B1.yaml", r.inbox / "B1.yaml")
+    r.engine.hint(r.inbox / "B1.yaml", moved_in=True)
+    r.run(until=lambda: r.stage("B1-2") is Stage.DONE, steps=30, dt=0.5)
+    assert not (r.root / "failed" / "front.pdf").exists()
+    assert (r.root / "failed" / "B1.yaml" / "ERROR.txt").is_file()
