@@ -1000,20 +1000,18 @@ def sent_again(
 
 
 def _says_the_same(job_folder: Path, manifest: Manifest, spec: JobSpec, hot_folders: Collection[str]) -> bool:
+    """Whether the manifest the job keeps says what ``manifest`` says of the order and this job;
+    ``reprint`` aside: for a job not finished it changes nothing (audit AT D1: an order sent with
+    and without ``reprint: true`` at once, the plain copy read after its twin had taken the PDF,
+    made the job wait for the PDF again, which never came)."""
     for copy in job_folder.glob("manifest.*"):
         try:
             kept = parse_manifest(copy.read_bytes(), copy.name, hot_folders)
         except (OSError, ManifestError):
             continue
         same = next((job for job in kept.jobs if job.job_id == spec.job_id), None)
-        order = (kept.order_id, kept.customer, kept.blocked, kept.process_after, kept.reprint)
-        if same == spec and order == (
-            manifest.order_id,
-            manifest.customer,
-            manifest.blocked,
-            manifest.process_after,
-            manifest.reprint,
-        ):
+        order = (kept.order_id, kept.customer, kept.blocked, kept.process_after)
+        if same == spec and order == (manifest.order_id, manifest.customer, manifest.blocked, manifest.process_after):
             return True
     return False
 

@@ -154,6 +154,7 @@ class Engine(
         self._cut_off_held = {}
         self._refused_arriving = {}
         self._repeat_held = {}
+        self._twin_held = {}
         self._cooldown = {}
         self._reject_first_until = {}
         self._work_drops_until = {}

@@ -263,6 +263,8 @@ class EngineIntake(EngineState):
                     if existing is None and self.ledger.get_job(spec.job_id, history=False) is None:
                         shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
                 raise
+        if refused and not plans and self._waits_for_a_twin(path, signature(st), refused, others, cases, twins, base):
+            return
         if refused:
             # No job taken: nothing is recorded, and the manifest itself goes with the refusal (a
             # crash before it is filed leaves it in inbox/, refused again at the next start).
@@ -291,6 +293,29 @@ class EngineIntake(EngineState):
                     self._arriving[spec.job_id] = self.clock.monotonic() + self.config.watch.settle_seconds + 0.25
                 self._wake_at_deadline(spec.job_id)
         self._cleanup_consumed_dirs()
+
+    def _waits_for_a_twin(
+        self: Engine,
+        path: Path,
+        sig: Signature,
+        refused: list[tuple[JobSpec, str]],
+        others: list[str],
+        cases: Mapping[str, str],
+        twins: Mapping[str, Delivery],
+        base: Path,
+    ) -> bool:
+        """A delivered job's manifest at the top of inbox/, without ``reprint: true``, with artwork
+        beside it: held once for a moment (as long as a file waits for its order's manifest) before
+        its refusal moves that artwork into failed/: its ``reprint: true`` twin, sent at the same
+        moment, may come a fraction of a second later and needs it (audit AT D1: the reprint failed
+        an hour later, "artwork missing")."""
+        if path.parent != self.area("inbox"):
+            return False
+        done = [spec for spec, _ in refused if spec.job_id not in others and spec.job_id not in cases]
+        done = [spec for spec in done if spec.job_id not in twins]
+        if not any(os.path.lexists(base / ref.path) for spec in done for ref in spec.artwork):
+            return False
+        return self._hold_once(self._twin_held, path, sig, self._after_seconds())
 
     def _held_for_artwork(self: Engine, path: Path, sig: Signature) -> bool:
         """A blocked or failed job's manifest sent again byte for byte, no artwork beside it yet: an

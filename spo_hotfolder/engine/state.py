@@ -108,6 +108,7 @@ class EngineState:
     # they held then, first refused when
     _refused_arriving: dict[Path, tuple[float, tuple[Any, ...], float]]
     _repeat_held: dict[Path, Signature]  # manifests sent again, held once for their artwork
+    _twin_held: dict[Path, Signature]  # manifests of delivered jobs, held once for a reprint twin
     _cooldown: dict[str, float]  # job_id -> monotonic time before which it is not retried
     # Jobs a restart found sent on with a REJECT in their operator folder (_reject_first), and
     # until when (monotonic) they wait for it to be read.

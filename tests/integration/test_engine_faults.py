@@ -2101,6 +2101,8 @@ def test_a_manifest_refused_as_done_leaves_the_artwork_its_reprint_twin_names(ri
     text = (r.inbox / "W1.yaml").read_text()
     (r.inbox / "W1_reprint.yaml").write_text(text + "reprint: true\n")
     r.run(until=lambda: len(r.statuses(job_id)) > 6 and r.statuses(job_id)[-1] == "InHotFolder", steps=20)
+    # (the one without reprint waits a moment for its twin, audit AT D1, then is refused)
+    r.run(until=lambda: list((r.root / "failed").glob("W1.yaml*")) != [], steps=10)
     assert r.take_prints() == ["W1_W1-1_bc-85x55_x1.pdf"]
     assert "RecreationRequested" in r.statuses(job_id)
     [refused] = list((r.root / "failed").glob("W1.yaml*"))
@@ -2108,8 +2110,28 @@ def test_a_manifest_refused_as_done_leaves_the_artwork_its_reprint_twin_names(ri
     error = " ".join((refused / "ERROR.txt").read_text().split())
     assert error.startswith("Manifest W1.yaml (order W1): its job was not taken.")  # not "some jobs" (audit BA 8)
     assert "was already delivered" in error
-    assert "left in inbox/ for it, not moved here: W1.pdf (manifest W1_reprint.yaml names it)" in error, error
     assert sorted(p.name for p in r.inbox.iterdir()) == []
+
+
+def test_a_manifest_refused_as_done_leaves_the_artwork_its_reprint_twin_being_read_names(rig: Rig) -> None:
+    """The twin rule when both are there as the refused one is looked at once more: the artwork
+    stays in inbox/ for the reprint, and the refusal says so."""
+    r = rig
+    job_id = r.order("W2")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["W2_W2-1_bc-85x55_x1.pdf"]
+    r.order("W2")  # the same manifest (no reprint) and its PDF
+    r.run(steps=1, dt=0.1)  # (looked at: held a moment for a twin)
+    text = (r.inbox / "W2.yaml").read_text()
+    (r.inbox / "W2_reprint.yaml").write_text(text + "reprint: true\n")
+    r.engine.tracker.hold(r.inbox / "W2_reprint.yaml", 30)  # (read after the plain one's second look)
+    r.run(until=lambda: list((r.root / "failed").glob("W2.yaml*")) != [], steps=10)
+    [refused] = list((r.root / "failed").glob("W2.yaml*"))
+    error = " ".join((refused / "ERROR.txt").read_text().split())
+    assert "left in inbox/ for it, not moved here: W2.pdf (manifest W2_reprint.yaml names it)" in error, error
+    assert not (refused / "artwork").exists()
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 2, steps=60)
+    assert r.take_prints() == ["W2_W2-1_bc-85x55_x1.pdf"]
 
 
 def test_the_same_reprint_sent_twice_is_printed_once_while_its_pdf_waits(rig: Rig) -> None:
@@ -7675,3 +7697,40 @@ def test_a_refused_job_s_file_waited_for_by_a_job_of_its_own_order_is_still_take
     r.run(until=lambda: r.stage("B1-2") is Stage.DONE, steps=30, dt=0.5)
     assert not (r.root / "failed" / "front.pdf").exists()
     assert (r.root / "failed" / "B1.yaml" / "ERROR.txt").is_file()
+
+
+@pytest.mark.parametrize("first", ["plain", "reprint", "both at a start"])
+def test_a_delivered_order_sent_with_and_without_reprint_a_moment_apart_is_printed_again_once(
+    rig: Rig, first: str
+) -> None:
+    """Audit AT D1: a delivered order's manifest and its `reprint: true` twin, naming one PDF at the
+    top of inbox/, a moment apart. The plain one first: refused, it took the PDF into
+    failed/<manifest>/artwork/ before its twin came, and the reprint failed an hour later "artwork
+    missing". The reprint first: it took the PDF, and the plain copy, read next, made the job
+    wait for the PDF again (a new version of the manifest); the reprint failed as missing it."""
+    r = rig
+    job_id = r.order("TW")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["TW_TW-1_bc-85x55_x1.pdf"]
+    text = 'order_id: "TW"\nproduct: bc-85x55\nquantity: 1\nartwork: [TW.pdf]\n'
+    make_pdf(r.tmp / "TW.pdf", pages=CARD)
+    os.replace(r.tmp / "TW.pdf", r.inbox / "TW.pdf")
+    r.engine.hint(r.inbox / "TW.pdf", moved_in=True)
+    twins = {"plain": ("TW-b.yaml", text), "reprint": ("TW-a.yaml", text + "reprint: true\n")}
+    order = ["plain", "reprint"] if first == "plain" else ["reprint", "plain"]
+    for which in order:
+        name, body = twins[which]
+        (r.tmp / name).write_text(body)
+        os.replace(r.tmp / name, r.inbox / name)
+        if first != "both at a start":
+            r.engine.hint(r.inbox / name, moved_in=True)
+            r.run(steps=1, dt=0.3)
+    if first == "both at a start":  # (the reprint's name read first)
+        r.clock.advance(30)
+        r.start()
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 2, steps=40, dt=0.5)
+    r.run(steps=5)
+    assert r.take_prints() == ["TW_TW-1_bc-85x55_x1.pdf"]
+    assert r.statuses(job_id)[-1] == "InHotFolder" and "ValidationFailed" not in r.statuses(job_id)
+    assert sorted(p.name for p in r.inbox.iterdir()) == []
+    assert not list((r.root / "failed").glob("*/artwork/TW.pdf"))
