@@ -586,25 +586,39 @@ def _printed_appearances(page: DictionaryObject) -> list[Any]:
     return found
 
 
-def _drawings(resources: DictionaryObject) -> list[Any]:
+#: An XObject drawn in content: ``/Fm1 Do``.
+_DRAW_XOBJECT = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s*Do" + _AFTER_TOKEN)
+
+
+def _drawn_xobjects(holder: DictionaryObject) -> set[str] | None:
+    """The names of the XObjects that a page's (or a form's) content draws (``/Fm1 Do``); None when
+    that cannot be told (no readable content, or too much of it): then every listed one counts.
+    A name inside a string or a comment is counted too: more, never fewer."""
+    data = _content_data(holder)
+    if data is None:
+        return None
+    return {pdfnames.from_content(match.group(1)) for match in _DRAW_XOBJECT.finditer(data)}
+
+
+def _drawings(resources: DictionaryObject) -> list[tuple[str | None, Any]]:
     """What ``resources`` lists that draws with resources of its own, as referenced: its XObjects
-    (forms; images are told apart by the caller), its tiling patterns (a pattern cell may show
-    text: a background of repeated words), and the groups of its soft masks (``/SMask`` in an
-    ExtGState)."""
-    found: list[Any] = []
+    (forms; images are told apart by the caller) with their names, its tiling patterns (a pattern
+    cell may show text: a background of repeated words), and the groups of its soft masks
+    (``/SMask`` in an ExtGState)."""
+    found: list[tuple[str | None, Any]] = []
     xobjects = _resolve(resources.get("/XObject"))
     if isinstance(xobjects, DictionaryObject):
-        found.extend(xobjects.values())
+        found.extend((str(key).removeprefix("/"), ref) for key, ref in xobjects.items())
     patterns = _resolve(resources.get("/Pattern"))
     if isinstance(patterns, DictionaryObject):
-        found.extend(patterns.values())
+        found.extend((None, ref) for ref in patterns.values())
     states = _resolve(resources.get("/ExtGState"))
     if isinstance(states, DictionaryObject):
         for state in states.values():
             state = _resolve(state)
             mask = _resolve(state.get("/SMask")) if isinstance(state, DictionaryObject) else None
             if isinstance(mask, DictionaryObject) and "/G" in mask:
-                found.append(mask.raw_get("/G"))
+                found.append((None, mask.raw_get("/G")))
     return found
 
 
@@ -624,15 +638,21 @@ class _FontScanner:
         found: set[str] = set()
         resources = _resolve(page.get("/Resources"))
         if isinstance(resources, DictionaryObject):
-            found |= self._resources(resources, 0, lambda: _selected_fonts(self._reader, page))
+            found |= self._resources(resources, 0, lambda: _selected_fonts(self._reader, page), page)
         for appearance in _printed_appearances(page):
             found |= self._xobject(appearance, 0)
         return found
 
     def _resources(
-        self, resources: DictionaryObject, depth: int, used: Callable[[], set[str] | None] | None = None
+        self,
+        resources: DictionaryObject,
+        depth: int,
+        used: Callable[[], set[str] | None] | None = None,
+        holder: DictionaryObject | None = None,
     ) -> set[str]:
-        """``used()``: the names of the fonts in ``resources`` that show text, None for all."""
+        """``used()``: the names of the fonts in ``resources`` that show text, None for all;
+        ``holder``: the page or form whose resources they are (the XObjects its content draws
+        count; None: all listed, as for a Type3 font's glyphs)."""
         found: set[str] = set()
         fonts = _resolve(resources.get("/Font"))
         if isinstance(fonts, DictionaryObject):
@@ -647,9 +667,23 @@ class _FontScanner:
                         continue  # listed, never used to show visible text
                 found |= names
         if depth < _MAX_FORM_DEPTH:
-            for ref in _drawings(resources):
+            # A form the content never draws shows nothing (audit AU D2: its font was counted on
+            # every page sharing the resources); the content is read only where a form is listed.
+            drawn: set[str] | None = None
+            asked = holder is None
+            for key, ref in _drawings(resources):
+                if key is not None and not asked and self._is_form(ref):
+                    drawn, asked = _drawn_xobjects(holder) if holder is not None else None, True
+                if key is not None and drawn is not None and key not in drawn:
+                    continue
                 found |= self._xobject(ref, depth)
         return found
+
+    def _is_form(self, ref: Any) -> bool:
+        if _is_image(self._reader, ref):
+            return False
+        xobject = _resolve(ref)
+        return isinstance(xobject, StreamObject) and _resolve(xobject.get("/Subtype")) == "/Form"
 
     def _font(self, key: str, ref: Any, depth: int) -> set[str]:
         ident = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else None
@@ -688,7 +722,7 @@ class _FontScanner:
             # As for a page: a font the form lists counts where its content selects it to show
             # visible text (audit 12-05 C: ReportLab's doForm forms begin, as its pages do, with
             # Helvetica selected in a text object that shows nothing).
-            self._resources(resources, depth + 1, lambda: _selected_fonts(self._reader, xobject))
+            self._resources(resources, depth + 1, lambda: _selected_fonts(self._reader, xobject), xobject)
             if isinstance(resources, DictionaryObject)
             else set()
         )
@@ -1632,11 +1666,17 @@ def _trim_message(
     if bleed > 0:
         with_bleed = PageBox(target[0] + 2 * bleed, target[1] + 2 * bleed)
         crop = " (its CropBox)" if page.cropped else ""
-        return (
+        sizes = (
             f"the page{crop} is {page.shown(rect).label()} and has no TrimBox: product {product} expects the trim, "
             f"{fmt_mm(target[0])} x {fmt_mm(target[1])} mm, or the trim with {fmt_mm(bleed)} mm bleed, "
-            f"{with_bleed.label()} (tolerance {fmt_mm(tol)} mm)"
+            f"{with_bleed.label()}"
         )
+        bled = (target[0] + 2 * bleed, target[1] + 2 * bleed)
+        nearer = min(off, min(max(abs(w - bled[0]), abs(h - bled[1])), max(abs(w - bled[1]), abs(h - bled[0]))))
+        if nearer < tol + 0.1:
+            # (audit AU D1: "92.0 x 61.0 mm" against "91.0 x 61.0 mm (tolerance 1.0 mm)" read as inside it)
+            return f"{sizes}: {nearer:.2f} mm off the nearer of the two, more than the tolerance of {fmt_mm(tol)} mm"
+        return f"{sizes} (tolerance {fmt_mm(tol)} mm)"
     source = " (its TrimBox)" if trimbox_bleed is not None else ""
     expected = (
         f"trim{source} is {page.shown(rect).label()}, product {product} expects "

@@ -840,6 +840,41 @@ def test_a_form_s_own_font_selected_only_where_nothing_is_shown_is_not_counted(
     assert [(f.check, f.message) for f in run(path, spec=spec).findings] == expected
 
 
+@pytest.mark.parametrize(
+    ("page", "outer", "counted"),
+    [
+        (b"q /Fm1 Do Q", None, True),  # the page draws the form
+        (b"0 0 10 10 re f", None, False),  # it lists the form, never draws it (audit AU D2)
+        (b"q /Fm#31 Do Q", None, True),  # a name written with an escape in the content
+        (b"q /Fm2 Do Q", b"q /Fm1 Do Q", True),  # a form that draws the form
+        (b"q /Fm2 Do Q", b"0 0 5 5 re f", False),  # a form that lists it only
+    ],
+    ids=["drawn", "listed-only", "escaped-name", "drawn-by-a-form", "listed-by-a-form"],
+)
+def test_a_font_in_a_form_counts_only_where_the_form_is_drawn(
+    tmp_path: Path, page: bytes, outer: bytes | None, counted: bool
+) -> None:
+    """Audit AU D2: a form showing text in Helvetica (not embedded), listed in the resources of a
+    page (or of two pages sharing one resource dictionary) that never draws it, failed "font
+    Helvetica is not embedded", blamed on that page. README: a font counts in the forms a page
+    draws; one only listed does not."""
+    writer = PdfWriter()
+    fonts = DictionaryObject({NameObject("/F1"): writer._add_object(_font("/Type1", "/Helvetica", None))})
+    form = _form_xobject(writer, b"BT /F1 9 Tf (x) Tj ET", DictionaryObject({NameObject("/Font"): fonts}))
+    xobjects = DictionaryObject({NameObject("/Fm1"): form})
+    if outer is not None:
+        outer_form = _form_xobject(writer, outer, DictionaryObject({NameObject("/XObject"): xobjects}))
+        xobjects = DictionaryObject({NameObject("/Fm2"): outer_form})
+    path = _write_page(tmp_path / "forms.pdf", writer, DictionaryObject({NameObject("/XObject"): xobjects}), page)
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    expected = (
+        [("fonts", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")]
+        if counted
+        else []
+    )
+    assert [(f.check, f.message) for f in run(path, spec=spec).findings] == expected
+
+
 #: How Acrobat's "Recognize Text" lays its invisible text over a scanned page.
 _OCR_LAYER = b"q 258 0 0 173 0 0 cm /Im0 Do Q BT 3 Tr /F1 9.5 Tf 1 0 0 1 20 30 Tm (Invoice 2026) Tj ET\n"
 
@@ -1464,6 +1499,20 @@ def test_a_size_just_beyond_the_tolerance_says_by_how_much(tmp_path: Path) -> No
         "pages 1-2: trim (its TrimBox) is 86.0 x 55.0 mm, product bc-85x55 expects 85.0 x 55.0 mm: 1.01 mm off, "
         "more than the tolerance of 1.0 mm"
     )
+
+
+def test_a_page_without_trimbox_just_beyond_the_tolerance_says_by_how_much(tmp_path: Path) -> None:
+    """Audit AU D1: a 92.02 x 61 mm page (no TrimBox) read "the page is 92.0 x 61.0 mm ... expects
+    ... 91.0 x 61.0 mm (tolerance 1.0 mm)": 1.0 mm off with a 1.0 mm tolerance, and a 92.01 mm
+    page, shown alike, passed."""
+    pdf = make_pdf(tmp_path / "bc.pdf", [(92.02, 61)] * 2)
+    assert run(pdf).findings[0].message == (
+        "pages 1-2: the page is 92.0 x 61.0 mm and has no TrimBox: product bc-85x55 expects the trim, 85.0 x 55.0 "
+        "mm, or the trim with 3.0 mm bleed, 91.0 x 61.0 mm: 1.02 mm off the nearer of the two, more than the "
+        "tolerance of 1.0 mm"
+    )
+    far = make_pdf(tmp_path / "a4.pdf", [(210, 297)] * 2)
+    assert run(far).findings[0].message.endswith("91.0 x 61.0 mm (tolerance 1.0 mm)")
 
 
 def test_a_trimbox_that_holds_the_bleed_is_said_as_such(tmp_path: Path) -> None:
