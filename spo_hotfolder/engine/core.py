@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spo_hotfolder.clock import Clock, iso
-from spo_hotfolder.config import Config
+from spo_hotfolder.config import Config, load_config
 from spo_hotfolder.delivery import (
     DeliveryError,
     MountPoints,
@@ -69,6 +69,11 @@ SPOOL_ROOM_BYTES = 1024 * 1024
 #: How many refused manifests, of at most how many bytes, are kept in memory to name the one an
 #: unclaimed file came with (_refused_naming).
 REFUSED_KEPT = 500
+
+
+#: The name (in state/, with the config file's extension) of the copy of the config the daemon
+#: last ran on: a start compares the routes with it, as a reload with the config before it.
+LAST_CONFIG = "config-last-run"
 
 
 class Engine(
@@ -497,6 +502,11 @@ class Engine(
         routes_were = (
             "the reloaded config's routes" if reloaded else "the config's routes, edited while the daemon was stopped,"
         )
+        changed = "config reloaded" if reloaded else "config edited while the daemon was stopped"
+        # What the routes gave before: the config before a reload; at a start, the one the daemon
+        # last ran on, where the file differs (audit AV D1: jobs with no route recorded yet kept
+        # "Goes to" an old hot folder, and one sent nowhere was finished unprinted without a word).
+        previous = old if old is not None else self._last_config()
         for job_id in self.ledger.job_ids([s for s in Stage if s not in TERMINAL]):
             job = self.ledger.get_job(job_id, history=False)
             if job is None or self.ledger.published_delivery(job_id, job.generation):
@@ -518,9 +528,9 @@ class Engine(
                 )
             route = job.route
             if route is None:
-                if old is None:
+                if previous is None:
                     continue  # no route decided yet, none to compare with
-                route = decide_route(facts, old).target
+                route = decide_route(facts, previous).target
                 if route == target:
                     continue
                 if target != "skip":
@@ -529,18 +539,20 @@ class Engine(
                     self._dirty.add(job_id)
                     self._note_action(
                         job_id,
-                        f"{iso(now)}  config reloaded: this job now goes to hot folder {target} (it was going to "
-                        f"{route})",
+                        f"{iso(now)}  {changed}: this job now goes to hot folder {target} (it was going to {route})",
                     )
                     log.info("job.route_changed", job_id=job_id, order_id=job.order_id, old=route, new=target)
                     continue
             if target != route:
+                # A job whose output is not made has no route recorded (`show`'s route: null until
+                # then), but the one the routes send nowhere (audit AV D2: back from skip, it kept
+                # the hot folder as its route, output or not).
+                recorded = None if job.output is None and target != "skip" and job.route == "skip" else target
                 with self.ledger.transaction():  # the route and why it changed: one commit
-                    self.ledger.update_job(job_id, now, route=target)
+                    self.ledger.update_job(job_id, now, route=recorded)
                     self.ledger.set_rerouted(job_id, route if target == "skip" else None)
                     # Why its "last change" moved with no new status (STATUS.txt, show): the config.
                     where = "no hot folder (the routes say skip)" if target == "skip" else f"hot folder {target}"
-                    changed = "config reloaded" if reloaded else "config edited while the daemon was stopped"
                     self._note_action(
                         job_id, f"{iso(now)}  {changed}: this job now goes to {where} (it was going to {route})"
                     )
@@ -568,6 +580,38 @@ class Engine(
                 else:
                     self._rerouted.pop(job_id, None)
                     log.info("job.route_changed", job_id=job_id, order_id=job.order_id, old=route, new=target)
+
+        self._remember_config()
+
+    def _last_config_path(self) -> Path:
+        return self.config.paths.state / f"{LAST_CONFIG}{self.config.source.suffix.lower() or '.yaml'}"
+
+    def _last_config(self) -> Config | None:
+        """The config the daemon last ran on (kept in state/ by ``_remember_config``), where the
+        file now says something else; None where it says the same, or there is none."""
+        kept_path = self._last_config_path()
+        try:
+            kept = kept_path.read_bytes()
+            if kept == self.config.source.read_bytes():
+                return None
+            return load_config(kept_path)
+        except Exception:  # noqa: BLE001 - none kept, or one this version cannot read: nothing compared
+            return None
+
+    def _remember_config(self) -> None:
+        """Keeps a copy of the config file just applied in state/, for the next start to compare
+        the routes with (``_last_config``)."""
+        kept_path = self._last_config_path()
+        try:
+            data = self.config.source.read_bytes()
+            if kept_path.read_bytes() == data:
+                return
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return
+        with contextlib.suppress(OSError):
+            atomic_write(kept_path, data, mode=0o600)
 
     # -- paths ------------------------------------------------------------------------------
 

@@ -7734,3 +7734,61 @@ def test_a_delivered_order_sent_with_and_without_reprint_a_moment_apart_is_print
     assert r.statuses(job_id)[-1] == "InHotFolder" and "ValidationFailed" not in r.statuses(job_id)
     assert sorted(p.name for p in r.inbox.iterdir()) == []
     assert not list((r.root / "failed").glob("*/artwork/TW.pdf"))
+
+
+@pytest.mark.parametrize("to", ["large", "skip"])
+def test_routes_changed_while_the_daemon_was_stopped_are_said_for_jobs_not_routed_yet(rig: Rig, to: str) -> None:
+    """Audit AV D1: after a restart on an edited config, a future order (and a failed job: no route
+    recorded for either) kept "Goes to: hot folder indigo" in STATUS.txt, and one the new routes send
+    nowhere was finished unprinted at its date with no word: a reload said both (it knows the config
+    before it); a start now compares with the config the daemon last ran on (kept in state/)."""
+    r = rig
+    r.order("FX", extra='process_after: "2026-11-22T12:00:00+00:00"\n')
+    r.run(until=lambda: r.ledger.get_job("FX-1") is not None and r.stage("FX-1") is Stage.FUTURE, steps=10)
+    failed_id = _failed(r, "FY")
+    assert r.job("FX-1").route is None and r.job(failed_id).route is None
+    r.engine.flush_status()
+    assert "Goes to: hot folder indigo" in (r.root / "work" / "FX-1" / "STATUS.txt").read_text()
+    r.write_routes([{"to": to}])
+    r.config = load_config(r.config_path)
+    with capture_logs() as logs:
+        r.start()  # a restart on the edited config
+    changed = {e["job_id"]: e for e in logs if e["event"] == "job.route_changed"}
+    assert changed["FX-1"]["old"] == "indigo" and changed["FX-1"]["new"] == to
+    assert changed["FX-1"]["log_level"] == ("warning" if to == "skip" else "info")
+    assert failed_id in changed
+    r.engine.flush_status()
+    for folder in (r.root / "work" / "FX-1", r.root / "failed" / failed_id):
+        status = " ".join((folder / "STATUS.txt").read_text().split())
+        assert "Goes to: hot folder indigo" not in status, status
+        where = "no hot folder" if to == "skip" else f"hot folder {to}"
+        assert f"config edited while the daemon was stopped: this job now goes to {where}" in status, status
+    # A start on the config as it was says nothing.
+    with capture_logs() as logs:
+        r.start()
+    assert [e for e in logs if e["event"] == "job.route_changed"] == []
+    if to == "skip":
+        r.clock.advance(7200)
+        r.run(until=done(r, "FX-1"), steps=10)
+        skipped = next(e for e in r.job("FX-1").history if e.status is JobStatus.CopyToHotFolderSkipped)
+        assert "(the config was changed: it was going to indigo)" in skipped.detail
+
+
+def test_a_job_without_output_sent_nowhere_and_back_by_reloads_has_no_route_recorded(rig: Rig) -> None:
+    """Audit AV D2: a future order (no output, route null) kept "indigo" as its recorded route after a
+    reload sent it nowhere and the next one back; README: null before the output is made."""
+    r = rig
+    r.order("FZ", extra='process_after: "2026-11-22T12:00:00+00:00"\n')
+    r.run(until=lambda: r.ledger.get_job("FZ-1") is not None and r.stage("FZ-1") is Stage.FUTURE, steps=10)
+    original = r.config_path.read_text()
+    r.write_routes([{"to": "skip"}])
+    r.engine.set_config(load_config(r.config_path))
+    r.run(steps=2)
+    assert r.job("FZ-1").route == "skip"
+    r.config_path.write_text(original)
+    r.engine.set_config(load_config(r.config_path))
+    r.run(steps=2)
+    assert r.job("FZ-1").route is None
+    r.clock.advance(7200)
+    r.run(until=done(r, "FZ-1"), steps=10)
+    assert r.job("FZ-1").route == "indigo" and r.take_prints() == ["FZ_FZ-1_bc-85x55_x1.pdf"]
