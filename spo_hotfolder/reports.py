@@ -152,8 +152,10 @@ def what_now(job: Job, extra: Extra) -> list[str]:
     if job.stage is Stage.HELD:
         return [
             *([missing] if extra.target_missing else []),
-            f"Open the output PDF and check it. Drop a file named RELEASE here to {send}."
-            f" Write your name on its first line and a note below it if you like.{fp}",
+            f"Open the output PDF and check it. Drop a file named RELEASE here to {send}"
+            # (audit AV: "to send this job to spare" under the line saying spare is gone)
+            + (" once it is in the config again (released before, the job fails)" if extra.target_missing else "")
+            + f". Write your name on its first line and a note below it if you like.{fp}",
             "To change the artwork, put the corrected PDF into replace/"
             + (" under the name of the file in artwork/ it replaces" if extra.several_artwork else "")
             + ": the output is made again and the job stays blocked until you release it. Never overwrite the"

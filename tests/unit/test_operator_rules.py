@@ -439,3 +439,19 @@ def test_a_drop_files_other_number_is_found(name: str, job_id: str, order_id: st
 )
 def test_drop_file_names(name: str, action: Action | None) -> None:
     assert classify_drop(name) is action
+
+
+def test_a_held_job_whose_named_hot_folder_is_gone_is_not_told_release_sends_it_there() -> None:
+    """Audit AV: STATUS.txt said hot folder spare is not in the config (any more), and on the next line
+    "Drop a file named RELEASE here to send this job to spare" (released, it failed at once)."""
+    from spo_hotfolder.reports import Extra, status_text
+
+    held = replace(BASE, stage=Stage.HELD)
+    gone = " ".join(status_text(held, Extra(target="spare", target_missing=True)).split())
+    assert "Hot folder spare, which this job's manifest names, is not in the config (any more)" in gone
+    assert (
+        "Drop a file named RELEASE here to send this job to spare once it is in the config again (released "
+        "before, the job fails)." in gone
+    ), gone
+    there = " ".join(status_text(held, Extra(target="spare")).split())
+    assert "Drop a file named RELEASE here to send this job to spare. Write your name" in there, there
