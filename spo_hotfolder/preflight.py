@@ -1713,21 +1713,29 @@ def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], t
     landscape half-way passed unsaid), as they are shown (/Rotate applied)."""
     groups: list[tuple[PageBox, list[_Page]]] = []
     within = tol + ROUNDING_MM  # as sizes_match, but not turned
-    pages_of: dict[int, PageBox] = {}  # a group's first page, shown whole where its trim is less
+    # The sizes of a group's pages, shown whole, where some page's trim is less than its page (a
+    # group's pages may differ: a card with crop marks and one with its bleed only; audit AU: the
+    # first one's was said for both).
+    pages_of: dict[int, dict[str, None]] = {}
+    bigger: set[int] = set()
     for page, trim in zip(pages, trims, strict=True):
         shown = page.shown(trim)
-        for size, members in groups:
-            if abs(size.width_mm - shown.width_mm) <= within and abs(size.height_mm - shown.height_mm) <= within:
-                members.append(page)
-                break
-        else:
-            groups.append((shown, [page]))
-            whole = page.shown(page.media)
-            if (
-                abs(whole.width_mm - shown.width_mm) > ROUNDING_MM
-                or abs(whole.height_mm - shown.height_mm) > ROUNDING_MM
-            ):
-                pages_of[len(groups) - 1] = whole
+        index = next(
+            (
+                i
+                for i, (size, _members) in enumerate(groups)
+                if abs(size.width_mm - shown.width_mm) <= within and abs(size.height_mm - shown.height_mm) <= within
+            ),
+            None,
+        )
+        if index is None:
+            groups.append((shown, []))
+            index = len(groups) - 1
+        groups[index][1].append(page)
+        whole = page.shown(page.media)
+        pages_of.setdefault(index, {})[whole.label()] = None
+        if abs(whole.width_mm - shown.width_mm) > ROUNDING_MM or abs(whole.height_mm - shown.height_mm) > ROUNDING_MM:
+            bigger.add(index)
     if len(groups) > 1:
         several_files = len({p.file for p in pages}) > 1
         # The trims are compared; a trim smaller than its page says so, or the page's size, which
@@ -1735,7 +1743,7 @@ def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], t
         # 91 x 61 mm card with its bleed).
         parts = ", ".join(
             f"{size.label()}"
-            + (f" trim of a {pages_of[index].label()} page" if index in pages_of else "")
+            + (_trim_of(list(pages_of[index])) if index in bigger else "")
             + f" ({_group_label(members, several_files)})"
             for index, (size, members) in enumerate(groups)
         )
@@ -1743,6 +1751,13 @@ def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], t
         turned = all(size.matches(first.width_mm, first.height_mm, tol) for size, _ in groups)
         what = "pages are of one size but in both orientations" if turned else "pages have different sizes"
         collector.add("mixed_sizes", f"{what}: {parts}", page=groups[1][1][0].number)
+
+
+def _trim_of(wholes: list[str]) -> str:
+    """ " trim of a 91.0 x 61.0 mm page", or of pages of several sizes."""
+    if len(wholes) == 1:
+        return f" trim of a {wholes[0]} page"
+    return f" trim of {', '.join(wholes[:-1])} and {wholes[-1]} pages"
 
 
 def _sides_text(short: dict[str, float], least: float) -> str:

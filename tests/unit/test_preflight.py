@@ -147,6 +147,22 @@ def test_wrong_trimbox_on_one_page_and_mixed_sizes(tmp_path: Path) -> None:
     assert report.findings[0].page == 2
 
 
+def test_mixed_sizes_names_each_page_size_of_a_trim(tmp_path: Path) -> None:
+    """Audit AU: an 85 x 55 card with crop marks (111 x 81 mm page) and one with its bleed only
+    (91 x 61 mm), beside an A4 page: "85.0 x 55.0 mm trim of a 111.0 x 81.0 mm page (pages 1-2)",
+    the second page's size said wrong."""
+    pdf = make_pdf(
+        tmp_path / "bc.pdf",
+        [(111, 81), (91, 61), (210, 297)],
+        trimbox=[(13, 13, 98, 68), (3, 3, 88, 58), (0, 0, 210, 297)],
+    )
+    [mixed] = [message for check, _, message in messages(run(pdf, spec=None)) if check == "mixed_sizes"]
+    assert mixed == (
+        "pages have different sizes: 85.0 x 55.0 mm trim of 111.0 x 81.0 mm and 91.0 x 61.0 mm pages (pages 1-2), "
+        "210.0 x 297.0 mm (page 3)"
+    )
+
+
 def test_mixed_sizes_without_product_spec(tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path / "doc.pdf", [(210, 297), (297, 210), (148, 210), (210, 297)])
     report = run(pdf, spec=None)
