@@ -1925,9 +1925,16 @@ def preflight(
 
     tol = float(validation.size_tolerance_mm)
     if spec is not None and spec.pages is not None and all_readable and len(pages) != spec.pages:
+        counts = Counter(page.file for page in pages)
+        # (audit AU: with several files, which one has pages too many or too few was not said)
+        each = (
+            " (" + ", ".join(f"{name}: {plural(count, 'page')}" for name, count in counts.items()) + ")"
+            if len(artwork) > 1
+            else ""
+        )
         collector.add(
             "pages",
-            f"the output has {plural(len(pages), 'page')}, product {product_name} expects {spec.pages}",
+            f"the output has {plural(len(pages), 'page')}{each}, product {product_name} expects {spec.pages}",
         )
     results = [_check_page(page, product_name, spec, tol) for page in pages]
     _grouped(

@@ -339,6 +339,15 @@ def test_too_many_pages(tmp_path: Path) -> None:
     assert messages(report) == [("pages", "error", "the output has 3 pages, product bc-85x55 expects 2")]
 
 
+def test_too_many_pages_over_several_files_says_each_file_s_count(tmp_path: Path) -> None:
+    """Audit AU: "the output has 4 pages, product ... expects 2" did not say which file had more."""
+    front = make_pdf(tmp_path / "front.pdf", [(91, 61)])
+    back = make_pdf(tmp_path / "back.pdf", [(91, 61)] * 3)
+    assert messages(run(front, back)) == [
+        ("pages", "error", "the output has 4 pages (front.pdf: 1 page, back.pdf: 3 pages), product bc-85x55 expects 2")
+    ]
+
+
 def test_pages_are_counted_over_all_artwork_files(tmp_path: Path) -> None:
     front = make_pdf(tmp_path / "front.pdf", [(91, 61)])
     back = make_pdf(tmp_path / "back.pdf", [(210, 297)])
