@@ -515,6 +515,10 @@ class Engine(
             decision = decide_route(facts, self.config)
             target = decision.target
             named = decision.hot_folder
+            if previous is not None and decide_route(facts, previous).reason != decision.reason:
+                # STATUS.txt's "Goes to: ... (route 4: ...)" with the rule as numbered now (audit AV:
+                # the old number stayed until the next copy attempt).
+                self._dirty.add(job_id)
             if named is not None and named not in self.config.hot_folders and job.stage is not Stage.FAILED:
                 self._dirty.add(job_id)  # STATUS.txt says so (audit BT 5)
                 log.warning(

@@ -7792,3 +7792,17 @@ def test_a_job_without_output_sent_nowhere_and_back_by_reloads_has_no_route_reco
     r.clock.advance(7200)
     r.run(until=done(r, "FZ-1"), steps=10)
     assert r.job("FZ-1").route == "indigo" and r.take_prints() == ["FZ_FZ-1_bc-85x55_x1.pdf"]
+
+
+def test_a_reload_that_renumbers_the_routes_rewrites_the_route_said_in_status_txt(rig: Rig) -> None:
+    """Audit AV: after a reload that put a route before the job's own, its hot folder unchanged,
+    STATUS.txt kept "(route 1: ...)" for a rule that was now route 2."""
+    r = rig
+    job_id, folder = _held(r, "RN")
+    r.engine.flush_status()
+    assert "Goes to: hot folder indigo  (route 1: product bc-*)" in (folder / "STATUS.txt").read_text()
+    r.write_routes([{"when": {"product": "poster-*"}, "to": "large"}, {"when": {"product": "bc-*"}, "to": "indigo"}])
+    r.engine.set_config(load_config(r.config_path))
+    r.run(steps=2)
+    r.engine.flush_status()
+    assert "Goes to: hot folder indigo  (route 2: product bc-*)" in (folder / "STATUS.txt").read_text()
