@@ -7798,7 +7798,7 @@ def test_a_reload_that_renumbers_the_routes_rewrites_the_route_said_in_status_tx
     """Audit AV: after a reload that put a route before the job's own, its hot folder unchanged,
     STATUS.txt kept "(route 1: ...)" for a rule that was now route 2."""
     r = rig
-    job_id, folder = _held(r, "RN")
+    _job_id, folder = _held(r, "RN")
     r.engine.flush_status()
     assert "Goes to: hot folder indigo  (route 1: product bc-*)" in (folder / "STATUS.txt").read_text()
     r.write_routes([{"when": {"product": "poster-*"}, "to": "large"}, {"when": {"product": "bc-*"}, "to": "indigo"}])
