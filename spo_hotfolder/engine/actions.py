@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import iso, later
+from spo_hotfolder.delivery import decide_route
 from spo_hotfolder.digests import sha256_of
 from spo_hotfolder.engine.base import (
     COPY_SUFFIX,
@@ -577,6 +578,12 @@ class EngineActions(EngineState):
                     if made is not None
                     else ""
                 )
+                with contextlib.suppress(Exception):
+                    if decide_route(self.facts(job), self.config).hot_folder is None:
+                        # (audit AV: said only in STATUS.txt, not with the release's answer)
+                        after += (
+                            "; the routes send it to no hot folder: it is finished unprinted (CopyToHotFolderSkipped)"
+                        )
             not_moved: OSError | None = None
             with self.ledger.transaction():  # one commit: never released but left waiting by a crash
                 self.ledger.remove_status(block.id, job_id, by, removed_note, now)

@@ -4613,6 +4613,10 @@ def test_routes_changed_while_the_daemon_was_stopped_are_said_at_its_start(rig: 
     skipped = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderSkipped)
     assert "(the config was changed: it was going to indigo)" in skipped.detail
     assert r.take_prints() == []
+    # The release's answer says it too (audit AV: only STATUS.txt's advice did, before it).
+    answer = " ".join((r.root / "done" / job_id / "STATUS.txt").read_text().split())
+    assert "released by amy; it approves the output made at" in answer, answer
+    assert "; the routes send it to no hot folder: it is finished unprinted (CopyToHotFolderSkipped)" in answer
 
 
 def test_a_reload_that_takes_away_the_hot_folder_of_jobs_waiting_for_their_artwork_says_so(rig: Rig) -> None:
