@@ -633,6 +633,7 @@ class _FontScanner:
         self._reader = reader
         self._forms: dict[tuple[int, int], set[str]] = {}  # Form XObject -> its non-embedded fonts
         self._fonts: dict[tuple[int, int], set[str]] = {}  # font dict -> non-embedded fonts in it
+        self._is_a_form: dict[tuple[int, int], bool] = {}  # XObject -> whether it is a form
 
     def page_fonts(self, page: DictionaryObject) -> set[str]:
         found: set[str] = set()
@@ -680,10 +681,19 @@ class _FontScanner:
         return found
 
     def _is_form(self, ref: Any) -> bool:
+        """Whether ``ref`` is a form (an image's data is not loaded; each object told once: one
+        image listed on every page of a 500-page file)."""
+        ident = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else None
+        if ident is not None and ident in self._is_a_form:
+            return self._is_a_form[ident]
         if _is_image(self._reader, ref):
-            return False
-        xobject = _resolve(ref)
-        return isinstance(xobject, StreamObject) and _resolve(xobject.get("/Subtype")) == "/Form"
+            form = False
+        else:
+            xobject = _resolve(ref)
+            form = isinstance(xobject, StreamObject) and _resolve(xobject.get("/Subtype")) == "/Form"
+        if ident is not None:
+            self._is_a_form[ident] = form
+        return form
 
     def _font(self, key: str, ref: Any, depth: int) -> set[str]:
         ident = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else None
@@ -1711,53 +1721,49 @@ def _grouped(collector: _Collector, check: str, items: list[tuple[_Page, str]]) 
 def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], tol: float) -> None:
     """Pages of different sizes, or of one size in both orientations (audit BI 2: a brochure turning
     landscape half-way passed unsaid), as they are shown (/Rotate applied)."""
-    groups: list[tuple[PageBox, list[_Page]]] = []
+    groups: list[tuple[PageBox, list[tuple[_Page, PageBox]]]] = []  # (a size, its pages and their trims)
     within = tol + ROUNDING_MM  # as sizes_match, but not turned
-    # The sizes of a group's pages, shown whole, where some page's trim is less than its page (a
-    # group's pages may differ: a card with crop marks and one with its bleed only; audit AU: the
-    # first one's was said for both).
-    pages_of: dict[int, dict[str, None]] = {}
-    bigger: set[int] = set()
     for page, trim in zip(pages, trims, strict=True):
         shown = page.shown(trim)
-        index = next(
-            (
-                i
-                for i, (size, _members) in enumerate(groups)
-                if abs(size.width_mm - shown.width_mm) <= within and abs(size.height_mm - shown.height_mm) <= within
-            ),
-            None,
-        )
-        if index is None:
-            groups.append((shown, []))
-            index = len(groups) - 1
-        groups[index][1].append(page)
-        whole = page.shown(page.media)
-        pages_of.setdefault(index, {})[whole.label()] = None
-        if abs(whole.width_mm - shown.width_mm) > ROUNDING_MM or abs(whole.height_mm - shown.height_mm) > ROUNDING_MM:
-            bigger.add(index)
+        for size, members in groups:
+            if abs(size.width_mm - shown.width_mm) <= within and abs(size.height_mm - shown.height_mm) <= within:
+                members.append((page, shown))
+                break
+        else:
+            groups.append((shown, [(page, shown)]))
     if len(groups) > 1:
         several_files = len({p.file for p in pages}) > 1
         # The trims are compared; a trim smaller than its page says so, or the page's size, which
         # a PDF viewer shows, did not match the figure (audit, operator 3: "85 x 55 mm" for a
-        # 91 x 61 mm card with its bleed).
+        # 91 x 61 mm card with its bleed), each page size of the trim's pages (audit AU: a card
+        # with crop marks and one with its bleed only, the first one's said for both).
         parts = ", ".join(
-            f"{size.label()}"
-            + (_trim_of(list(pages_of[index])) if index in bigger else "")
-            + f" ({_group_label(members, several_files)})"
-            for index, (size, members) in enumerate(groups)
+            f"{size.label()}" + _trim_of(members) + f" ({_group_label([p for p, _ in members], several_files)})"
+            for size, members in groups
         )
         first = groups[0][0]
         turned = all(size.matches(first.width_mm, first.height_mm, tol) for size, _ in groups)
         what = "pages are of one size but in both orientations" if turned else "pages have different sizes"
-        collector.add("mixed_sizes", f"{what}: {parts}", page=groups[1][1][0].number)
+        collector.add("mixed_sizes", f"{what}: {parts}", page=groups[1][1][0][0].number)
 
 
-def _trim_of(wholes: list[str]) -> str:
-    """ " trim of a 91.0 x 61.0 mm page", or of pages of several sizes."""
-    if len(wholes) == 1:
-        return f" trim of a {wholes[0]} page"
-    return f" trim of {', '.join(wholes[:-1])} and {wholes[-1]} pages"
+def _trim_of(members: list[tuple[_Page, PageBox]]) -> str:
+    """ " trim of a 91.0 x 61.0 mm page" (or of pages of several sizes) where some page is larger
+    than its trim; "" where none is."""
+    wholes: dict[str, None] = {}
+    bigger = False
+    for page, trim in members:
+        whole = page.shown(page.media)
+        wholes[whole.label()] = None
+        bigger = bigger or (
+            abs(whole.width_mm - trim.width_mm) > ROUNDING_MM or abs(whole.height_mm - trim.height_mm) > ROUNDING_MM
+        )
+    if not bigger:
+        return ""
+    sizes = list(wholes)
+    if len(sizes) == 1:
+        return f" trim of a {sizes[0]} page"
+    return f" trim of {', '.join(sizes[:-1])} and {sizes[-1]} pages"
 
 
 def _sides_text(short: dict[str, float], least: float) -> str:
