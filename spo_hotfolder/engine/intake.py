@@ -1508,12 +1508,11 @@ class EngineIntake(EngineState):
         ``since`` (monotonic) whose text names ``name`` (as a whole name: not "a-shared.pdf" for
         "shared.pdf"), of another order than ``other_than`` (or of an order not known: a manifest
         that could not be read), newest first."""
+        recent = [entry for entry in self._refused_manifests if entry[0] >= since and entry[3] != other_than]
+        if not recent:
+            return []  # (the usual case: a file taken with no refusal near it, looked at without a regex)
         pattern = re.compile(rb"(?<![\w.-])" + re.escape(name.encode("utf-8", "surrogateescape")) + rb"(?![\w.-])")
-        found = [
-            folder
-            for at, folder, data, order_id in reversed(self._refused_manifests)
-            if at >= since and order_id != other_than and pattern.search(data)
-        ]
+        found = [folder for _at, folder, data, _order in reversed(recent) if pattern.search(data)]
         return list(dict.fromkeys(found))[:5]
 
     def _order_of(self: Engine, job_id: str) -> str | None:
