@@ -293,6 +293,22 @@ def _operator(text: str) -> str:
     return text
 
 
+class _Once(argparse.Action):
+    """An option given once: a second one is a usage error, not silently the one that counts
+    (audit AW: `jobs --status InHotFolder --status Rejected` listed the Rejected jobs only)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string} given twice: give one")
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error of ``run`` without a terminal is one JSON line, as everything
     the daemon writes there is (journald, log shippers); exit code 2 all the same."""
@@ -358,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--status",
         type=_status_name,
+        action=_Once,
         help="only jobs with this current status (Blocked: jobs whose block is active)",
     )
     group = p.add_mutually_exclusive_group()

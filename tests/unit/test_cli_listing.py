@@ -751,3 +751,13 @@ def test_an_empty_no_color_does_not_turn_colours_off(monkeypatch: pytest.MonkeyP
     assert commands._use_color()
     monkeypatch.setenv("TERM", "dumb")
     assert not commands._use_color()
+
+
+def test_jobs_status_given_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit AW: the last of two --status counted, silently."""
+    from spo_hotfolder import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["-c", "/nonexistent.yaml", "jobs", "--status", "InHotFolder", "--status", "Rejected"])
+    assert info.value.code == 2
+    assert "--status given twice: give one" in capsys.readouterr().err
