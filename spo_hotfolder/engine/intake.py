@@ -919,7 +919,15 @@ class EngineIntake(EngineState):
                 # by this manifest: RecreationRequested first, then the usual statuses (SPEC 5).
                 recreate=None
                 if reprint
-                else json.dumps({"by": SYSTEM, "detail": _new_manifest(source_name, existing, spec), "uploaded": True}),
+                else json.dumps(
+                    {
+                        "by": SYSTEM,
+                        "detail": _new_manifest(source_name, existing, spec)
+                        # (audit AT: the flag had no effect, and nothing said so)
+                        + ("; its reprint: true changes nothing for a job not finished" if manifest.reprint else ""),
+                        "uploaded": True,
+                    }
+                ),
                 attempts=0,
                 next_attempt_at=None,
                 error=None,

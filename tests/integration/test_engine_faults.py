@@ -7810,3 +7810,18 @@ def test_a_reload_that_renumbers_the_routes_rewrites_the_route_said_in_status_tx
     r.run(steps=2)
     r.engine.flush_status()
     assert "Goes to: hot folder indigo  (route 2: product bc-*)" in (folder / "STATUS.txt").read_text()
+
+
+def test_reprint_true_for_a_job_not_finished_is_said_to_change_nothing(rig: Rig) -> None:
+    """Audit AT: `reprint: true` in the manifest of a blocked job acts as a new version of it (its
+    artwork replaces the job's), and nothing said that the flag had no effect."""
+    r = rig
+    job_id, _folder = _held(r, "RP")
+    make_pdf(r.inbox / "RP-v2.pdf", pages=CARD)
+    (r.inbox / "RP.yaml").write_text(
+        'order_id: "RP"\nreprint: true\nblocked: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RP-v2.pdf]\n'
+    )
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id) and r.stage(job_id) is Stage.HELD, steps=20)
+    uploaded = next(e for e in r.job(job_id).history if e.status is JobStatus.ArtworkUploaded)
+    assert uploaded.detail == "new manifest RP.yaml; its reprint: true changes nothing for a job not finished"
+    assert r.take_prints() == []
