@@ -802,28 +802,22 @@ def _content_finding(collector: _Collector, label: str, name: str, damaged: list
     form they draw, is damaged."""
     first = damaged[0]
     if all(p.content_damage is not None for p in damaged):
-        if len(damaged) == 1:
-            what = f"the content of page {first.number} (what is drawn on it) {first.content_damage}"
-        elif len({p.content_damage for p in damaged}) == 1:
-            pages = _pages_label([p.number for p in damaged])
-            what = f"the content of {pages} (what is drawn on them) {first.content_damage}"
+        pages = _output_pages_label(damaged, "what is drawn on it" if len(damaged) == 1 else "what is drawn on them")
+        if len(damaged) == 1 or len({p.content_damage for p in damaged}) == 1:
+            what = f"the content of {pages} {first.content_damage}"
         else:
-            pages = _pages_label([p.number for p in damaged])
-            what = (
-                f"the content of {pages} (what is drawn on them) is damaged (page {first.number}: "
-                f"{first.content_damage})"
-            )
+            what = f"the content of {pages} is damaged ({_output_pages_label([first])}: {first.content_damage})"
     else:
         # Grouped by what is damaged: a font used on every page is one damage on all of them.
-        groups: dict[tuple[bool, str], list[int]] = {}
+        groups: dict[tuple[bool, str], list[_Page]] = {}
         for p in damaged:
             content = p.content_damage is not None
-            groups.setdefault((content, p.content_damage or p.resource_damage or ""), []).append(p.number)
+            groups.setdefault((content, p.content_damage or p.resource_damage or ""), []).append(p)
         parts = [
-            f"the content of {_pages_label(numbers)} (what is drawn) {damage}"
+            f"the content of {_output_pages_label(members, 'what is drawn')} {damage}"
             if content
-            else f"{_pages_label(numbers)}: {damage}"
-            for (content, damage), numbers in groups.items()
+            else f"{_output_pages_label(members)}: {damage}"
+            for (content, damage), members in groups.items()
         ]
         what = "; ".join(parts[:3]) + (f"; and {len(parts) - 3} more" if len(parts) > 3 else "")
     text = f"artwork {label} is damaged: {what}"
@@ -1711,11 +1705,18 @@ def _grouped(collector: _Collector, check: str, items: list[tuple[_Page, str]]) 
     for page, message in items:
         groups.setdefault((page.file, message), []).append(page)
     for (file, message), pages in groups.items():
-        label = _pages_label([p.number for p in pages])
-        if any(p.number != p.in_file for p in pages):
-            # Not the first file: the output's page numbers, and the file's own (audit BB 9).
-            label += f" ({_pages_label([p.in_file for p in pages])} of its file)"
-        collector.add(check, f"{label}: {message}", file, pages[0].number)
+        collector.add(check, f"{_output_pages_label(pages)}: {message}", file, pages[0].number)
+
+
+def _output_pages_label(pages: Sequence[_Page], note: str = "") -> str:
+    """ "pages 3-4", with the file's own numbers where they differ (not the job's first file:
+    "page 3 (page 1 of its file)", audit BB 9; a damaged page's too, audit AY D1), and ``note`` in
+    the same brackets ("page 3 (page 1 of its file; what is drawn on it)")."""
+    notes = (
+        [f"{_pages_label([p.in_file for p in pages])} of its file"] if any(p.number != p.in_file for p in pages) else []
+    )
+    notes += [note] if note else []
+    return _pages_label([p.number for p in pages]) + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _mixed_sizes(collector: _Collector, pages: list[_Page], trims: list[Rect], tol: float) -> None:

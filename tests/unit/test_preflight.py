@@ -1344,7 +1344,10 @@ def test_content_damaged_on_several_pages_is_one_finding(tmp_path: Path) -> None
     b = make_damaged_content_pdf(tmp_path / "b.pdf", "cut", [(91.0, 61.0)] * 3, damaged_page=3)
     report = run(a, b, spec=None)
     assert [(f.file, f.page) for f in report.findings] == [("a.pdf", 1), ("b.pdf", 6)]
-    assert "the content of page 6 (what is drawn on it) is cut off" in report.findings[1].message
+    # The output's page and the file's own (audit AY D1: "page 6" of a 3-page b.pdf sent the
+    # operator to the wrong page, or to none).
+    assert "the content of page 1 (what is drawn on it) is cut off" in report.findings[0].message
+    assert "the content of page 6 (page 3 of its file; what is drawn on it) is cut off" in report.findings[1].message
     both = run(make_damaged_content_pdf(tmp_path / "c.pdf", "cut", [(91.0, 61.0)] * 3, damaged_page=0), spec=None)
     assert both.findings == ()  # (page 0: none damaged)
 
