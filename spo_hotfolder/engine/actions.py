@@ -1132,9 +1132,20 @@ class EngineActions(EngineState):
             self.ledger.update_job(
                 job.job_id, now, output=None, output_pages=None, output_size=None, error=None, attempts=0
             )
-            detail = f"{target.name} replaced by {file.name} (sha256 {digest[:12]})"
+            if target.present:
+                detail = f"{target.name} replaced by {file.name} (sha256 {digest[:12]})"
+            else:  # (audit AY D2: "p2.pdf replaced by p2.pdf" for a file that had never come)
+                detail = f"{target.name} given as {file.name} (sha256 {digest[:12]}); it had not arrived"
             self._record(job.job_id, JobStatus.ArtworkUploaded, by, detail, now, write=False)
-            self._record(job.job_id, JobStatus.RecreationRequested, by, "new artwork", now, write=False)
+            still = [a.name for a in artwork if not a.present and a.position != target.position]
+            if still:
+                # Still waiting for the rest of its artwork: AwaitingData, as SPEC 6 names it (audit AY
+                # D2: RecreationRequested, and `jobs --status AwaitingData` left it out).
+                self._record(
+                    job.job_id, JobStatus.AwaitingData, SYSTEM, "waiting for " + ", ".join(still), now, write=False
+                )
+            else:
+                self._record(job.job_id, JobStatus.RecreationRequested, by, "new artwork", now, write=False)
             if token:
                 self.ledger.drop_outcome(token, "done", f"artwork {target.name} replaced by {by}", now)
         if taken is not None:

@@ -7825,3 +7825,31 @@ def test_reprint_true_for_a_job_not_finished_is_said_to_change_nothing(rig: Rig)
     uploaded = next(e for e in r.job(job_id).history if e.status is JobStatus.ArtworkUploaded)
     assert uploaded.detail == "new manifest RP.yaml; its reprint: true changes nothing for a job not finished"
     assert r.take_prints() == []
+
+
+def test_a_missing_file_given_by_replace_while_others_are_still_missing_leaves_the_job_awaiting_data(
+    rig: Rig,
+) -> None:
+    """Audit AY D2: one of a waiting job's two missing files given by `replace`: the job said
+    RecreationRequested (not AwaitingData: `jobs --status AwaitingData` left it out), and its history
+    "p2.pdf replaced by p2.pdf" for a file that had never come."""
+    r = rig
+    make_pdf(r.inbox / "p1.pdf", pages=[(91.0, 61.0)])
+    (r.inbox / "AY.yaml").write_text(
+        'order_id: "AY"\nproduct: poster-a1\nquantity: 1\nartwork: [p1.pdf, p2.pdf, p3.pdf]\n'
+    )
+    r.run(until=lambda: r.ledger.get_job("AY-1") is not None and "AwaitingData" in r.statuses("AY-1"), steps=10)
+    make_pdf(r.tmp / "p2.pdf", pages=[(91.0, 61.0)])
+    answer = r.engine.apply("AY-1", Action.REPLACE, by="erin", note="", file=r.tmp / "p2.pdf")
+    assert "artwork p2.pdf given by erin" in str(answer) and "not yet: p3.pdf" in str(answer), answer
+    job = r.job("AY-1")
+    assert job.status is JobStatus.AwaitingData and r.stage("AY-1") is Stage.AWAITING
+    assert job.history[-1].detail == "waiting for p3.pdf"
+    uploaded = job.history[-2]
+    assert uploaded.status is JobStatus.ArtworkUploaded and uploaded.by == "erin"
+    assert uploaded.detail.startswith("p2.pdf given as p2.pdf (sha256 ") and uploaded.detail.endswith(
+        "); it had not arrived"
+    )
+    make_pdf(r.inbox / "p3.pdf", pages=[(91.0, 61.0)])
+    r.run(until=done(r, "AY-1"), steps=20)
+    assert r.job("AY-1").status is JobStatus.InHotFolder
