@@ -117,18 +117,22 @@ def _not_taken(refused: Sequence[object], accepted: Sequence[str]) -> str:
     return "its job was not taken." if len(refused) == 1 else "its jobs were not taken."
 
 
-def _new_manifest(source_name: str, job: Job, spec: JobSpec) -> str:
+def _new_manifest(source_name: str, job: Job, spec: JobSpec, old_artwork: Sequence[str] = ()) -> str:
     """ArtworkUploaded's detail for a job's new manifest, with what it changes of the job's product,
     quantity and hot folder (audit Z: a second manifest listing an order's jobs in another order
-    turned job -1 from 100 cards into one poster, said only as "new manifest ...")."""
+    turned job -1 from 100 cards into one poster, said only as "new manifest ..."), and of its list
+    of artwork files (``old_artwork``: their names before; audit AY: a file left out, or the pages'
+    order changed, said nowhere)."""
+    new_artwork = artwork_names(spec)
     changes = [
         f"{what} {old} -> {new}"
         for what, old, new in (
             ("product", job.product, spec.product),
             ("quantity", job.quantity, spec.quantity),
             ("hot_folder", job.hot_folder, spec.hot_folder),
+            ("artwork", ", ".join(old_artwork), ", ".join(new_artwork)),
         )
-        if old != new
+        if old != new and (what != "artwork" or old_artwork)
     ]
     return f"new manifest {source_name}" + (f" ({'; '.join(changes)})" if changes else "")
 
@@ -922,7 +926,9 @@ class EngineIntake(EngineState):
                 else json.dumps(
                     {
                         "by": SYSTEM,
-                        "detail": _new_manifest(source_name, existing, spec)
+                        "detail": _new_manifest(
+                            source_name, existing, spec, [a.name for a in self.ledger.artwork(existing.job_id)]
+                        )
                         # (audit AT: the flag had no effect, and nothing said so)
                         + ("; its reprint: true changes nothing for a job not finished" if manifest.reprint else ""),
                         "uploaded": True,

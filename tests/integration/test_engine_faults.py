@@ -7853,3 +7853,23 @@ def test_a_missing_file_given_by_replace_while_others_are_still_missing_leaves_t
     make_pdf(r.inbox / "p3.pdf", pages=[(91.0, 61.0)])
     r.run(until=done(r, "AY-1"), steps=20)
     assert r.job("AY-1").status is JobStatus.InHotFolder
+
+
+def test_a_new_manifest_that_changes_the_artwork_list_says_so(rig: Rig) -> None:
+    """Audit AY: a blocked job's manifest sent again with one file left out and the others in another
+    order: the history said only "new manifest ...", not that the pages' files changed."""
+    r = rig
+    for name in ("a.pdf", "mid.pdf", "b.pdf"):
+        make_pdf(r.inbox / name, pages=[(91.0, 61.0)])
+    (r.inbox / "AL.yaml").write_text(
+        'order_id: "AL"\nblocked: true\nproduct: poster-a1\nquantity: 1\nartwork: [a.pdf, mid.pdf, b.pdf]\n'
+    )
+    r.run(until=lambda: r.ledger.get_job("AL-1") is not None and r.stage("AL-1") is Stage.HELD, steps=20)
+    for name in ("a.pdf", "b.pdf"):
+        make_pdf(r.inbox / name, pages=[(91.0, 61.0)])
+    (r.inbox / "AL.yaml").write_text(
+        'order_id: "AL"\nblocked: true\nproduct: poster-a1\nquantity: 1\nartwork: [b.pdf, a.pdf]\n'
+    )
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses("AL-1") and r.stage("AL-1") is Stage.HELD, steps=20)
+    uploaded = next(e for e in r.job("AL-1").history if e.status is JobStatus.ArtworkUploaded)
+    assert uploaded.detail == "new manifest AL.yaml (artwork a.pdf, mid.pdf, b.pdf -> b.pdf, a.pdf)", uploaded.detail
