@@ -1922,7 +1922,7 @@ def test_a_second_manifest_of_the_order_that_came_while_its_job_was_made_is_take
     assert rig.take_prints() == ["Z1_Z1-1_bc-85x55_x2.pdf"]
     uploaded = next(e for e in rig.job("Z1-1").history if e.status is JobStatus.ArtworkUploaded)
     # (what it changed, said: audit Z, a job turned from 100 cards into a poster said nothing of it)
-    assert uploaded.detail == "new manifest Z1-b.yaml (quantity 1 -> 2)"
+    assert uploaded.detail == "new manifest Z1-b.yaml (quantity 1 -> 2; artwork Z1.pdf -> Z1b.pdf)"
     assert rig.statuses("Z1-1").count("InHotFolder") == 1
 
 
@@ -7823,7 +7823,9 @@ def test_reprint_true_for_a_job_not_finished_is_said_to_change_nothing(rig: Rig)
     )
     r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id) and r.stage(job_id) is Stage.HELD, steps=20)
     uploaded = next(e for e in r.job(job_id).history if e.status is JobStatus.ArtworkUploaded)
-    assert uploaded.detail == "new manifest RP.yaml; its reprint: true changes nothing for a job not finished"
+    assert uploaded.detail == (
+        "new manifest RP.yaml (artwork RP.pdf -> RP-v2.pdf); its reprint: true changes nothing for a job not finished"
+    )
     assert r.take_prints() == []
 
 
