@@ -515,7 +515,10 @@ def _forms_inherit_font(reader: PdfReader, holder: DictionaryObject, depth: int,
         return False
     if depth >= _MAX_FORM_DEPTH:
         return True
-    for ref in xobjects.values():
+    drawn = _drawn_xobjects(holder)  # (a form listed but not drawn here draws nothing here: audit AX D5)
+    for key, ref in xobjects.items():
+        if drawn is not None and str(key).removeprefix("/") not in drawn:
+            continue
         ident = _ident(ref)
         if ident is not None:
             if ident in seen or _is_image(reader, ref):

@@ -900,6 +900,33 @@ def test_a_font_in_a_form_counts_only_where_the_form_is_drawn(
     assert [(f.check, f.message) for f in run(path, spec=spec).findings] == expected
 
 
+def test_a_font_inherited_by_a_form_counts_only_on_the_page_that_draws_the_form(tmp_path: Path) -> None:
+    """Audit AX D5: two pages sharing resources (Helvetica, not embedded, and a form showing text
+    in the font selected before it); page 1 draws the form, page 2 only selects Helvetica in a text
+    object that shows nothing: "pages 1-2: font Helvetica is not embedded", page 2 wrongly."""
+    writer = PdfWriter()
+    fonts = DictionaryObject({NameObject("/F1"): writer._add_object(_font("/Type1", "/Helvetica", None))})
+    form = _form_xobject(writer, b"BT (x) Tj ET")
+    resources = writer._add_object(
+        DictionaryObject(
+            {NameObject("/Font"): fonts, NameObject("/XObject"): DictionaryObject({NameObject("/Fx"): form})}
+        )
+    )
+    for content in (b"BT /F1 12 Tf ET q /Fx Do Q", b"BT /F1 12 Tf ET"):
+        page = writer.add_blank_page(width=pt(91), height=pt(61))
+        page[NameObject("/Resources")] = resources
+        stream = DecodedStreamObject()
+        stream.set_data(content)
+        page[NameObject("/Contents")] = writer._add_object(stream)
+    path = tmp_path / "inherit.pdf"
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    assert [(f.check, f.message) for f in run(path, spec=spec).findings] == [
+        ("fonts", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
+    ]
+
+
 #: How Acrobat's "Recognize Text" lays its invisible text over a scanned page.
 _OCR_LAYER = b"q 258 0 0 173 0 0 cm /Im0 Do Q BT 3 Tr /F1 9.5 Tf 1 0 0 1 20 30 Tm (Invoice 2026) Tj ET\n"
 
