@@ -552,6 +552,9 @@ class Daemon:
             moved_dir=engine.folder_moved,
             lost=self._events_lost,
         )
+        # (how long a file a manifest may still name is held: a poller sees that manifest later)
+        watcher = self.watcher
+        engine.polling_watch = lambda: watcher.mode == "polling"
         try:
             self.watcher.start()
         except OSError as exc:

@@ -160,11 +160,16 @@ class EngineArtwork(EngineState):
         if not waiting:
             return False
         seen = self.tracker.first_seen(path)
-        if seen is not None and path.parent == self.area("inbox"):
-            until = seen + self._after_seconds()
-            if self.clock.monotonic() < until and not self._came_just_before(waiting, seen):
-                self._held_for_owner[path] = (until, seen, sig)
-                return True
+        if seen is not None and path.parent == self.area("inbox") and not self._came_just_before(waiting, seen):
+            # Held until a manifest that came within the window can have been read: one written in
+            # place settles first, and a poller sees it at its next look (audit AX D1: the waiting
+            # job took the file before such a manifest, refused, was read); at least until the
+            # next step, so that the manifests found with it are read before it is given.
+            watch = self.config.watch
+            later = watch.settle_seconds + (watch.poll_interval_seconds if self.polling_watch() else 0.0)
+            until = max(seen + self._after_seconds() + later, self.clock.monotonic())
+            self._held_for_owner[path] = (until, seen, sig)
+            return True
         return self._take_artwork(path, waiting, seen=seen)
 
     def _came_just_before(self: Engine, waiting: list[tuple[str, int]], seen: float) -> bool:
@@ -524,7 +529,9 @@ class EngineArtwork(EngineState):
                 f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{dest}' (or move it into that "
                 "job's replace/ when the job is in quarantine/ or failed/), then remove this folder. "
                 + (
-                    "If it is the refused manifest's, put it into inbox/ again together with the corrected manifest. "
+                    "If it is the refused manifest's, send the corrected manifest, then give the file to its job "
+                    "the same way (put into inbox/ beside it, it is set aside again while a job of another order "
+                    "waits for a file of that name). "
                     if refused
                     else ""
                 )

@@ -130,6 +130,8 @@ class Engine(
         self._unmarked = set()
         self._refused_manifests = collections.deque(maxlen=REFUSED_KEPT)
         self._held_for_owner = {}
+        #: Whether the watcher polls (set by the service): a manifest then comes into sight later.
+        self.polling_watch: Callable[[], bool] = lambda: False
         self._started_wall = clock.now().timestamp()
         self._waited_before = {}
         self._start_backlog_over = False

@@ -117,6 +117,17 @@ def _not_taken(refused: Sequence[object], accepted: Sequence[str]) -> str:
     return "its job was not taken." if len(refused) == 1 else "its jobs were not taken."
 
 
+_ORDER_ID_TEXT = re.compile(rb"""["']?order_id["']?\s*:\s*["']?([A-Za-z0-9._-]{1,64})""")
+
+
+def _order_in(data: bytes) -> str | None:
+    """The order id a refused manifest's text gives, as far as it can be read (a mistake elsewhere
+    in it: the order is still known; audit AX D2: the waiting job's own order's manifest, sent
+    again with a typo, had its file set aside as another order's)."""
+    found = _ORDER_ID_TEXT.search(data)
+    return found.group(1).decode("ascii") if found else None
+
+
 def _new_manifest(source_name: str, job: Job, spec: JobSpec, old_artwork: Sequence[str] = ()) -> str:
     """ArtworkUploaded's detail for a job's new manifest, with what it changes of the job's product,
     quantity and hot folder (audit Z: a second manifest listing an order's jobs in another order
@@ -267,7 +278,11 @@ class EngineIntake(EngineState):
                     if existing is None and self.ledger.get_job(spec.job_id, history=False) is None:
                         shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
                 raise
-        if refused and not plans and self._waits_for_a_twin(path, signature(st), refused, others, cases, twins, base):
+        if (
+            refused
+            and not plans
+            and self._waits_for_a_twin(path, signature(st), manifest.order_id, refused, others, cases, twins, base)
+        ):
             return
         if refused:
             # No job taken: nothing is recorded, and the manifest itself goes with the refusal (a
@@ -302,6 +317,7 @@ class EngineIntake(EngineState):
         self: Engine,
         path: Path,
         sig: Signature,
+        order: str,
         refused: list[tuple[JobSpec, str]],
         others: list[str],
         cases: Mapping[str, str],
@@ -317,7 +333,12 @@ class EngineIntake(EngineState):
             return False
         done = [spec for spec, _ in refused if spec.job_id not in others and spec.job_id not in cases]
         done = [spec for spec in done if spec.job_id not in twins]
-        if not any(os.path.lexists(base / ref.path) for spec in done for ref in spec.artwork):
+        present = [base / ref.path for spec in done for ref in spec.artwork if os.path.lexists(base / ref.path)]
+        if not present:
+            return False
+        if any(self._order_of(job_id) != order for src in present for job_id, _ in self._waiting(src)):
+            # A job of another order waits for a file of that name: refused now, so that the file is
+            # not given to that job meanwhile (audit AX D1; _take_artwork sets it aside).
             return False
         return self._hold_once(self._twin_held, path, sig, self._after_seconds())
 
@@ -1503,7 +1524,7 @@ class EngineIntake(EngineState):
             with os.fdopen(fd, "rb") as handle:
                 data = handle.read(REFUSED_KEPT_BYTES + 1)
             if len(data) <= REFUSED_KEPT_BYTES:
-                self._refused_manifests.append((self.clock.monotonic(), self.rel(folder), data, None))
+                self._refused_manifests.append((self.clock.monotonic(), self.rel(folder), data, _order_in(data)))
 
     def _refused_naming(self: Engine, name: str, limit: float) -> list[str]:
         """The failed/ folders (relative) of the manifests refused in this run within the last

@@ -42,7 +42,7 @@ from spo_hotfolder.fsutil import (
 )
 from spo_hotfolder.health import daemon_alive
 from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Job, Stage
-from spo_hotfolder.manifest import MAX_MANIFEST_BYTES, is_job_id
+from spo_hotfolder.manifest import MANIFEST_NAMES, MANIFEST_SUFFIXES, MAX_MANIFEST_BYTES, is_job_id
 from spo_hotfolder.operator import (
     Action,
     classify_drop,
@@ -57,10 +57,44 @@ if TYPE_CHECKING:
 class EngineRecovery(EngineState):
     """The Engine's methods for crash recovery (this module's docstring says what they do)."""
 
+    def _recall_refusals(self: Engine) -> None:
+        """The manifests from the top of inbox/ refused before this start (their folders in
+        failed/, within ``artwork_timeout_seconds``), remembered again as they were by the run that
+        refused them (_remember_refused keeps them in memory): a file one of them names, come with
+        it, is not given to another order's job waiting for a file of that name (audit AX D1: after
+        a kill -9 just after the refusal, the waiting job took and printed the other order's PDF)."""
+        from spo_hotfolder.engine.intake import REFUSED_KEPT_BYTES, _order_in
+
+        limit = max(600.0, self.config.watch.artwork_timeout_seconds)
+        wall, mono = time.time(), self.clock.monotonic()
+        found: list[tuple[float, Path, Path]] = []
+        with contextlib.suppress(OSError), os.scandir(self.area("failed")) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                    continue
+                folder = Path(entry.path)
+                try:
+                    age = wall - os.stat(folder / "ERROR.txt").st_mtime
+                    names = os.listdir(folder)
+                except OSError:
+                    continue
+                if not 0 <= age <= limit or any(name.lower() in MANIFEST_NAMES for name in names):
+                    continue  # (old, or a folder drop's: its files were its own, not at the top of inbox/)
+                manifests = [name for name in names if name.lower().endswith(MANIFEST_SUFFIXES)]
+                if len(manifests) == 1:
+                    found.append((age, folder, folder / manifests[0]))
+        for age, folder, manifest in sorted(found, key=lambda item: -item[0]):  # the oldest first
+            with contextlib.suppress(OSError):
+                with open(manifest, "rb") as handle:
+                    data = handle.read(REFUSED_KEPT_BYTES + 1)
+                if len(data) <= REFUSED_KEPT_BYTES:
+                    self._refused_manifests.append((mono - age, self.rel(folder), data, _order_in(data)))
+
     def reconcile(self: Engine) -> None:
         """At start: finish what a crash interrupted, and make the folders agree with the ledger."""
         now = self.clock.now()
         self._guard("intake", "", self._recover_refusals)
+        self._guard("intake", "", self._recall_refusals)
         self._guard("intake", "", self._finish_pending_intakes)  # a failure is tried again at each step
         self._guard("intake", "", self._tidy_inbox_folders)
         for delivery in self.ledger.open_deliveries():

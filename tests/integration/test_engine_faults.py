@@ -3005,6 +3005,7 @@ def test_artwork_two_orders_of_a_round_name_is_decided_with_both_in(rig: Rig) ->
         )
         r.engine.tracker.track(r.inbox / f"{order}.yaml", activity=False)
     r.engine._take_stable()
+    r.run(steps=1)  # (the file is given, or set aside, at the step after its round: audit AX D1)
     assert r.stage("SA-1") is Stage.AWAITING and r.stage("SB-1") is Stage.AWAITING
     error = (r.root / "failed" / "shared.pdf" / "ERROR.txt").read_text()
     assert "jobs of several orders wait for a file of that name" in error
@@ -7875,3 +7876,83 @@ def test_a_new_manifest_that_changes_the_artwork_list_says_so(rig: Rig) -> None:
     r.run(until=lambda: "ArtworkUploaded" in r.statuses("AL-1") and r.stage("AL-1") is Stage.HELD, steps=20)
     uploaded = next(e for e in r.job("AL-1").history if e.status is JobStatus.ArtworkUploaded)
     assert uploaded.detail == "new manifest AL.yaml (artwork a.pdf, mid.pdf, b.pdf -> b.pdf, a.pdf)", uploaded.detail
+
+
+def _awaits_shared(r: Rig, order_id: str) -> str:
+    """Order ``order_id``'s job, waiting for shared.pdf at the top of inbox/ since 15 s."""
+    (r.inbox / f"{order_id}.yaml").write_text(
+        f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared.pdf]\n'
+    )
+    job_id = f"{order_id}-1"
+    r.run(until=lambda: r.ledger.get_job(job_id) is not None and r.stage(job_id) is Stage.AWAITING, steps=10)
+    r.run(steps=15, dt=1)
+    return job_id
+
+
+def _sent(r: Rig, name: str, text: str | None = None, *, hint: bool = True) -> None:
+    """``name`` renamed into the top of inbox/: a manifest of ``text``, else a card PDF."""
+    if text is None:
+        make_pdf(r.tmp / name, pages=CARD)
+    else:
+        (r.tmp / name).write_text(text)
+    os.replace(r.tmp / name, r.inbox / name)
+    if hint:
+        r.engine.hint(r.inbox / name, moved_in=True)
+
+
+_B_TYPO = (
+    'order_id: "B9"\njobs:\n  - job_id: "B9-1"\n    typo: 1\n    product: bc-85x55\n    quantity: 1\n'
+    "    artwork: [shared.pdf]\n"
+)
+
+
+@pytest.mark.parametrize(
+    "when", ["a restart after the refusal", "both there at a start", "a poller's late look", "a delivered order's copy"]
+)
+def test_a_file_that_came_with_another_orders_refused_manifest_is_set_aside_in_every_path(rig: Rig, when: str) -> None:
+    """Audit AX D1: the refused-rival rule (AT D2) was missed after a kill -9 just after the
+    refusal (kept in memory only), with both files there at a start, and where the refused manifest
+    came into sight after the file's moment (a poller's next look): the waiting job printed the
+    other order's PDF."""
+    r = rig
+    job_id = _awaits_shared(r, "A7")
+    if when == "a restart after the refusal":
+        _sent(r, "shared.pdf")
+        _sent(r, "B9.yaml", _B_TYPO)
+        r.run(until=lambda: (r.root / "failed" / "B9.yaml" / "ERROR.txt").is_file(), steps=3, dt=0.1)
+        r.start()  # (killed before the file's moment came)
+    elif when == "both there at a start":
+        _sent(r, "shared.pdf", hint=False)
+        _sent(r, "B9.yaml", _B_TYPO, hint=False)
+        r.clock.advance(5)
+        r.start()
+    elif when == "a poller's late look":
+        r.engine.polling_watch = lambda: True
+        _sent(r, "shared.pdf")
+        r.run(steps=3, dt=1)
+        _sent(r, "B9.yaml", _B_TYPO)  # (first seen by the poller 3 s after the file)
+    else:
+        # B9's order delivered before, its manifest sent again without reprint (it waited 2 s for a
+        # reprint twin before its refusal, and the waiting job took the file meanwhile).
+        r.run(until=done(r, r.order("B9")), steps=10)
+        r.take_prints()
+        r.run(steps=15, dt=1)
+        _sent(r, "shared.pdf")
+        r.run(steps=1, dt=1)
+        _sent(r, "B9.yaml", 'order_id: "B9"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared.pdf]\n')
+    aside = r.root / "failed" / "shared.pdf"
+    r.run(until=(aside / "ERROR.txt").is_file, steps=30, dt=0.5)
+    r.run(steps=5)
+    assert r.take_prints() == [] and r.stage(job_id) is Stage.AWAITING
+    assert "the manifest in failed/B9.yaml/ names it too" in " ".join((aside / "ERROR.txt").read_text().split())
+
+
+def test_the_waiting_job_s_own_order_s_refused_manifest_does_not_set_its_file_aside(rig: Rig) -> None:
+    """Audit AX D2: order A's manifest sent again with a mistake, with A's file: the file was set
+    aside as if of another order ("which order's it is could not be told"), A left waiting."""
+    r = rig
+    job_id = _awaits_shared(r, "A8")
+    _sent(r, "shared.pdf")
+    _sent(r, "A8-again.yaml", _B_TYPO.replace("B9", "A8"))
+    r.run(until=done(r, job_id), steps=30, dt=0.5)
+    assert not (r.root / "failed" / "shared.pdf").exists()
