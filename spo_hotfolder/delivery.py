@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.config import Config, HotFolderConfig, glob_match
-from spo_hotfolder.fsutil import copy_file, fsync_dir, safe_name, windows_device
+from spo_hotfolder.fsutil import copy_file, fsync_dir, rename_noreplace, safe_name, windows_device
 
 if TYPE_CHECKING:
     from spo_hotfolder.ledger import Job
@@ -524,7 +524,11 @@ def publish(temp: Path, final: Path, hot: HotFolderConfig) -> None:
     """Renames the temp file to its final name, never over a file the printer has not taken yet."""
     try:
         check_name_free(final, hot)
-        os.replace(temp, final)
+        try:
+            rename_noreplace(temp, final)
+        except FileExistsError:
+            check_name_free(final, hot)  # (come between the look and the rename: said as such)
+            raise
     except OSError as exc:
         if exc.errno == errno.EXDEV:
             raise DeliveryError(
@@ -565,8 +569,18 @@ def publish_sidecar(
             fsync_dir(temp.parent)  # (as write_temp: durable before the journal's mark)
             before_rename()
         failing = _rename_failed_in(temp, hot)
-        os.replace(temp, ticket)
+        rename_noreplace(temp, ticket)
         fsync_dir(ticket.parent)
+    except FileExistsError as exc:
+        # Another sender's ticket of that name, come since the look before the PDF (audit AZ D1:
+        # it was replaced by this one): never overwritten; this one is written once it is taken.
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise DeliveryError(
+            f"a job ticket named {ticket.name} came into hot folder {hot.name} just as this job's was written "
+            "(not yet taken by the printer), which is never overwritten",
+            transient=True,
+        ) from exc
     except OSError as exc:
         with contextlib.suppress(OSError):
             temp.unlink()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import queue
@@ -143,6 +144,46 @@ def _create(path: Path, data: bytes, mode: int, *, flags: int, durable: bool) ->
             path.unlink()
         raise
     os.close(fd)
+
+
+_RENAME_NOREPLACE = 1  # (linux/fs.h)
+_AT_FDCWD = -100
+
+
+@functools.cache
+def _libc_renameat2() -> Callable[..., int] | None:
+    """glibc's renameat2 (2.28 and later), or None."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def rename_noreplace(src: Path, dst: Path) -> None:
+    """Renames ``src`` to ``dst`` unless ``dst`` exists (FileExistsError then): one atomic call
+    (renameat2 with RENAME_NOREPLACE) where the kernel and the filesystem have it, so that a file
+    another sender renames into a hot folder between a look and the rename is never replaced
+    (audit AZ D1: a job ticket arriving in that window was overwritten). Where they have not (an NFS
+    or SMB share, an old libc), a look just before a plain rename, as before."""
+    function = _libc_renameat2()
+    if function is not None:
+        import ctypes
+
+        if function(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise OSError(code, os.strerror(code), str(src), None, str(dst))
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+    os.replace(src, dst)
 
 
 def atomic_write(path: Path, data: bytes | str, *, durable: bool = True, mode: int = 0o644) -> None:

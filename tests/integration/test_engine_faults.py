@@ -32,6 +32,7 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
+import spo_hotfolder.delivery as delivery_module
 import spo_hotfolder.fsutil as fsutil_module
 from spo_hotfolder.clock import iso, parse_iso
 from spo_hotfolder.config import load_config
@@ -3463,12 +3464,19 @@ def test_a_cli_release_cut_short_by_a_crash_is_not_run_twice(rig: Rig) -> None:
     assert r.take_prints() == ["R3_R3-1_bc-85x55_x1.pdf"]
 
 
+# (the renames into a hot folder never replace a file: fsutil.rename_noreplace, audit AZ D1)
 TICKET_CRASH_POINTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "after the ticket's rename": lambda mp: _crash_after(
-        mp, engine_module.os, "replace", when=lambda src, dst: str(dst).endswith(".json") and "/hot/" in str(dst)
+        mp,
+        delivery_module,
+        "rename_noreplace",
+        when=lambda src, dst: str(dst).endswith(".json") and "/hot/" in str(dst),
     ),
     "after the ticket's mark, before its rename": lambda mp: _crash_before(
-        mp, engine_module.os, "replace", when=lambda src, dst: str(dst).endswith(".json") and "/hot/" in str(dst)
+        mp,
+        delivery_module,
+        "rename_noreplace",
+        when=lambda src, dst: str(dst).endswith(".json") and "/hot/" in str(dst),
     ),
 }
 

@@ -178,3 +178,40 @@ def test_write_new_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(OSError, match="No space"):
         fsutil.write_new(tmp_path / "manifest.json", b"x" * 100)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rename_noreplace_never_replaces_what_came_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit AZ D1: the job ticket's rename replaced another sender's ticket of that name renamed
+    into the hot folder between the daemon's look and its rename."""
+    from spo_hotfolder import fsutil
+
+    for atomic in (True, False):  # renameat2(RENAME_NOREPLACE), and the look + rename without it
+        if not atomic:
+            monkeypatch.setattr(fsutil, "_libc_renameat2", lambda: None)
+        src, dst = tmp_path / f".x{atomic}.part", tmp_path / f"x{atomic}.json"
+        src.write_text("ours")
+        fsutil.rename_noreplace(src, dst)
+        assert dst.read_text() == "ours" and not src.exists()
+        src.write_text("ours again")
+        with pytest.raises(FileExistsError):
+            fsutil.rename_noreplace(src, dst)
+        assert dst.read_text() == "ours" and src.read_text() == "ours again"
+
+
+def test_a_ticket_that_comes_just_before_the_daemon_s_rename_is_not_overwritten(tmp_path: Path) -> None:
+    from spo_hotfolder.config import HotFolderConfig
+    from spo_hotfolder.delivery import DeliveryError, publish_sidecar
+
+    hot = HotFolderConfig(name="indigo", path=tmp_path, ticket="json")
+    final = tmp_path / "A_A-1.pdf"
+    final.write_bytes(b"%PDF-1.4")
+    foreign = tmp_path / "A_A-1.json"
+
+    def another_sender() -> None:
+        foreign.write_text("FOREIGN")
+
+    with pytest.raises(DeliveryError) as info:
+        publish_sidecar(final, b'{"job_id": "A-1"}', hot, before_rename=another_sender)
+    assert "a job ticket named A_A-1.json came into hot folder indigo just as this job's was written" in str(info.value)
+    assert foreign.read_text() == "FOREIGN"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["A_A-1.json", "A_A-1.pdf"]  # no temp file left

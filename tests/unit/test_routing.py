@@ -199,6 +199,7 @@ def test_a_failure_in_the_staging_folder_names_the_staging_folder(
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == hot.staging else real_access(p, mode))
     monkeypatch.setattr(os, "replace", refused)
+    monkeypatch.setattr(delivery, "rename_noreplace", refused)
     with pytest.raises(DeliveryError) as raised:
         publish(temp, hot.path / "j.pdf", hot)
     assert f"the staging folder of hot folder large ({tmp_path / 'stage'})" in str(raised.value)
