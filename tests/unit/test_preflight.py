@@ -828,6 +828,16 @@ def test_a_font_selected_only_where_nothing_is_shown_is_not_counted(
     assert [(f.check, f.message) for f in findings] == expected
 
 
+#: The finding of a card whose page 1 shows text in Helvetica, not embedded.
+HELVETICA_ON_PAGE_1 = ("fonts", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
+
+
+def _card_findings(path: Path) -> list[tuple[str, str]]:
+    """The (check, message) findings of ``path`` checked as an 85 x 55 mm card with 3 mm bleed."""
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    return [(f.check, f.message) for f in run(path, spec=spec).findings]
+
+
 @pytest.mark.parametrize(
     ("form", "counted"),
     [
@@ -856,13 +866,7 @@ def test_a_form_s_own_font_selected_only_where_nothing_is_shown_is_not_counted(
     form_ref = _form_xobject(writer, form, DictionaryObject({NameObject("/Font"): fonts}))
     resources = DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): form_ref})})
     path = _write_page(tmp_path / "rl-form.pdf", writer, resources, b"0 0 10 10 re f q /Fm1 Do Q")
-    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
-    expected = (
-        [("fonts", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")]
-        if counted
-        else []
-    )
-    assert [(f.check, f.message) for f in run(path, spec=spec).findings] == expected
+    assert _card_findings(path) == ([HELVETICA_ON_PAGE_1] if counted else [])
 
 
 @pytest.mark.parametrize(
@@ -891,13 +895,7 @@ def test_a_font_in_a_form_counts_only_where_the_form_is_drawn(
         outer_form = _form_xobject(writer, outer, DictionaryObject({NameObject("/XObject"): xobjects}))
         xobjects = DictionaryObject({NameObject("/Fm2"): outer_form})
     path = _write_page(tmp_path / "forms.pdf", writer, DictionaryObject({NameObject("/XObject"): xobjects}), page)
-    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
-    expected = (
-        [("fonts", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")]
-        if counted
-        else []
-    )
-    assert [(f.check, f.message) for f in run(path, spec=spec).findings] == expected
+    assert _card_findings(path) == ([HELVETICA_ON_PAGE_1] if counted else [])
 
 
 def test_a_font_inherited_by_a_form_counts_only_on_the_page_that_draws_the_form(tmp_path: Path) -> None:
@@ -921,10 +919,7 @@ def test_a_font_inherited_by_a_form_counts_only_on_the_page_that_draws_the_form(
     path = tmp_path / "inherit.pdf"
     with open(path, "wb") as fh:
         writer.write(fh)
-    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
-    assert [(f.check, f.message) for f in run(path, spec=spec).findings] == [
-        ("fonts", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
-    ]
+    assert _card_findings(path) == [HELVETICA_ON_PAGE_1]
 
 
 #: How Acrobat's "Recognize Text" lays its invisible text over a scanned page.
