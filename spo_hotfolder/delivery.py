@@ -138,15 +138,23 @@ def _matches(value: str | None, pattern: str) -> bool:
     return value is not None and glob_match(value, pattern)
 
 
+#: The placeholders whose values are the shop's own, short: the others (customer, attributes) are
+#: what is shortened first in a name too long (audit AZ: "{customer}_{job_id}.pdf" with a long
+#: customer lost the job id to the cut at 200 bytes).
+_KEPT_WHOLE = frozenset(("order_id", "job_id", "product", "quantity"))
+_NAME_BYTES = 200  # (safe_name's limit)
+
+
 def render_filename(template: str, facts: RouteFacts) -> str:
-    """The hot folder's file-name template filled in; characters a filesystem rejects become ``_``."""
-
-    def substitute(match: re.Match[str]) -> str:
-        return facts.value(match.group(1).strip()) or ""
-
-    # Spaces before the extension (an empty placeholder last: "{job_id} {customer}.pdf", no
-    # customer) would make "1-1 .pdf" (audit BR 6).
-    name = safe_name(_SPACE_BEFORE_EXTENSION.sub(r"\1", _PLACEHOLDER.sub(substitute, template)))
+    """The hot folder's file-name template filled in; characters a filesystem rejects become ``_``.
+    A name longer than 200 bytes has its free-text values (customer, attributes) shortened first,
+    so that the ids stay in it; only then is the whole cut (with a hash: fsutil.fit_name)."""
+    filled = _filled(template, facts, None)
+    for cap in (64, 32, 16, 8, 0):
+        if len(filled.encode("utf-8", "surrogateescape")) <= _NAME_BYTES:
+            break
+        filled = _filled(template, facts, cap)
+    name = safe_name(filled)
     if name.startswith("."):
         # An empty placeholder first ("{customer}.pdf", no customer): a hidden name, which a RIP
         # never picks up, and the same for every such job. The job id in front makes it neither.
@@ -157,6 +165,22 @@ def render_filename(template: str, facts: RouteFacts) -> str:
         stem, dot, rest = name.partition(".")
         name = f"{stem.rstrip(' ')}_{dot}{rest}"
     return name
+
+
+def _filled(template: str, facts: RouteFacts, cap: int | None) -> str:
+    """``template`` filled in, the free-text values cut to ``cap`` bytes (None: whole); not yet
+    made a safe name."""
+
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(1).strip()
+        value = facts.value(key) or ""
+        if cap is None or key in _KEPT_WHOLE:
+            return value
+        return value.encode("utf-8", "surrogateescape")[:cap].decode("utf-8", errors="ignore")
+
+    # Spaces before the extension (an empty placeholder last: "{job_id} {customer}.pdf", no
+    # customer) would make "1-1 .pdf" (audit BR 6).
+    return _SPACE_BEFORE_EXTENSION.sub(r"\1", _PLACEHOLDER.sub(substitute, template))
 
 
 def output_name(facts: RouteFacts, decision: RouteDecision, config: Config) -> str:
