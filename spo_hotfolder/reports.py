@@ -141,6 +141,15 @@ def status_text(job: Job, extra: Extra) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Said with every "send its manifest with reprint: true": the manifest kept in a job's folder is
+#: the whole order's, and sent as it is it makes every job in it again (audit BB D1: the order's
+#: delivered jobs printed a second time for one rejected job).
+ONLY_THIS_JOB = (
+    ", with only this job's entry in it (the manifest kept here lists the order's every job: each one "
+    "listed is made again)"
+)
+
+
 def what_now(job: Job, extra: Extra) -> list[str]:
     target = extra.target or "its hot folder"
     send = "finish it (no hot folder is configured for it)" if target == "skip" else f"send this job to {target}"
@@ -168,7 +177,7 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             "The PDF is in the hot folder already; only its job ticket is missing. Fix the cause, then drop a "
             "file named RETRY here to write the ticket (the PDF is not copied again), or drop REJECT to leave "
             "the PDF without it. New artwork is refused: to print the job again, send its manifest with "
-            "reprint: true.",
+            "reprint: true" + ONLY_THIS_JOB + ".",
         ]
     if job.stage is Stage.FAILED and extra.may_still_arrive:
         return [
@@ -235,17 +244,20 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             "Nothing: the job is finished without printing (no hot folder for it: CopyToHotFolderSkipped). It"
             " stays here until retention removes it.",
             "Files dropped here (RELEASE, REJECT, RETRY, replace/) are not read: to print it, send its manifest"
-            " again with reprint: true and a hot_folder, or once the routes send its product to one.",
+            " again with reprint: true and a hot_folder" + ONLY_THIS_JOB + ", or once the routes send its product"
+            " to one.",
         ]
     if job.stage is Stage.DONE:
         return [
             "Nothing: the job is finished. It stays here until retention removes it.",
             "Files dropped here (RELEASE, REJECT, RETRY, replace/) are not read: to print the job again, send its"
-            " manifest with reprint: true.",
+            " manifest with reprint: true" + ONLY_THIS_JOB + ".",
         ]
     if job.stage is Stage.REJECTED:
         return [
-            "Nothing: the job was rejected. Send its manifest again with reprint: true to make it again.",
+            "Nothing: the job was rejected. Send its manifest again with reprint: true to make it again"
+            + ONLY_THIS_JOB
+            + ".",
             "Files dropped here (RELEASE, RETRY, replace/) are not read.",
         ]
     if job.stage is Stage.AWAITING:

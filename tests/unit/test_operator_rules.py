@@ -455,3 +455,19 @@ def test_a_held_job_whose_named_hot_folder_is_gone_is_not_told_release_sends_it_
     ), gone
     there = " ".join(status_text(held, Extra(target="spare")).split())
     assert "Drop a file named RELEASE here to send this job to spare. Write your name" in there, there
+
+
+def test_the_reprint_advice_says_to_send_only_this_job_s_entry() -> None:
+    """Audit BB D1: a rejected job's STATUS.txt said "Send its manifest again with reprint: true";
+    the manifest kept in its folder is the whole order's, and sent as it was it printed the order's
+    delivered jobs a second time."""
+    from spo_hotfolder.reports import Extra, status_text
+
+    extra = Extra(target="indigo", route_reason="route 1")
+    for stage, status in (
+        (Stage.REJECTED, JobStatus.Rejected),
+        (Stage.DONE, JobStatus.InHotFolder),
+        (Stage.DONE, JobStatus.CopyToHotFolderSkipped),
+    ):
+        text = " ".join(status_text(replace(BASE, stage=stage, history=(entry(1, status),)), extra).split())
+        assert "with only this job's entry in it (the manifest kept here lists the order's every job" in text, text
