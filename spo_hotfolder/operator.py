@@ -387,6 +387,13 @@ def refusal(job: Job, action: Action) -> str | None:
                 "stop a scheduled order, send its manifest again with blocked: true (and its artwork): it then "
                 "waits for a release, and can be rejected"
             )
+        if stage is Stage.AWAITING and not job.was_released:
+            # (audit BB R1: an order the customer cancels while its artwork is still to come)
+            return (
+                f"job {job.job_id} is neither blocked nor failed (status {status}); only those can be rejected. To "
+                "stop it before it prints, send its manifest again with blocked: true: it then waits for a release "
+                "once its artwork has come, and can be rejected"
+            )
         if job.history and job.was_released:
             return (
                 f"job {job.job_id} was released{_released_by(job)} and is no longer blocked "

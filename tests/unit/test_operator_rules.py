@@ -471,3 +471,16 @@ def test_the_reprint_advice_says_to_send_only_this_job_s_entry() -> None:
     ):
         text = " ".join(status_text(replace(BASE, stage=stage, history=(entry(1, status),)), extra).split())
         assert "with only this job's entry in it (the manifest kept here lists the order's every job" in text, text
+
+
+def test_a_reject_of_a_job_waiting_for_its_artwork_says_how_to_stop_it() -> None:
+    """Audit BB R1: REJECT of an unblocked job still waiting for its artwork was refused with no way
+    out, and the job printed as its artwork came (the refusal of a future order's said how)."""
+    waiting = replace(
+        BASE, stage=Stage.AWAITING, output=None, history=(entry(1, JobStatus.Ordered), entry(2, JobStatus.AwaitingData))
+    )
+    said = refusal(waiting, Action.REJECT)
+    assert said is not None and said.endswith(
+        "To stop it before it prints, send its manifest again with blocked: true: it then waits for a release once "
+        "its artwork has come, and can be rejected"
+    ), said
