@@ -135,7 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             more = f" (and {len(exc.errors) - 1} more; see `{PROG} check-config`)" if len(exc.errors) > 1 else ""
             # (a config file missing or unreadable is no "invalid config": audit AW)
             what = "" if exc.unreadable else "invalid config: "
-            print(f"{PROG}: error: {what}{exc.errors[0]}{more}", file=sys.stderr)
+            hint = ""
+            if exc.unreadable and not getattr(args, "config", None) and not os.environ.get("SPO_HOTFOLDER_CONFIG"):
+                # (audit BB R4: the default path, with nothing said of how to give another)
+                hint = " (give the config with -c CONFIG, or in $SPO_HOTFOLDER_CONFIG)"
+            print(f"{PROG}: error: {what}{exc.errors[0]}{more}{hint}", file=sys.stderr)
         return 1
     except LedgerError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

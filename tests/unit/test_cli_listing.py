@@ -719,7 +719,7 @@ def test_a_hot_folder_that_is_a_dangling_link_is_said_as_such_by_check_config(tm
 
 
 def test_a_missing_or_unreadable_config_is_not_called_invalid(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Audit AW: `jobs` with a config path that does not exist said "invalid config: ...: the config
     file does not exist"; a config with an error is still "invalid config"."""
@@ -730,6 +730,14 @@ def test_a_missing_or_unreadable_config_is_not_called_invalid(
     assert capsys.readouterr().err == f"spo-hotfolder: error: {missing}: the config file does not exist\n"
     assert cli.main(["-c", str(tmp_path), "jobs"]) == 1
     assert capsys.readouterr().err == f"spo-hotfolder: error: {tmp_path}: is a folder, not a config file\n"
+    # The default path, nothing given: how to give another is said (audit BB R4).
+    monkeypatch.delenv("SPO_HOTFOLDER_CONFIG", raising=False)
+    monkeypatch.setattr("spo_hotfolder.commands.DEFAULT_CONFIG", str(missing))
+    assert cli.main(["jobs"]) == 1
+    assert capsys.readouterr().err == (
+        f"spo-hotfolder: error: {missing}: the config file does not exist (give the config with -c CONFIG, or in "
+        "$SPO_HOTFOLDER_CONFIG)\n"
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("paths: [\n")
     assert cli.main(["-c", str(bad), "jobs"]) == 1
