@@ -172,7 +172,7 @@ def parse_manifest(
             message += (
                 "; check the indentation and quoting near that line"
                 if fmt == "yaml"
-                else "; check for a missing comma, quote or bracket near that point"
+                else "; check for a missing or extra comma, quote or bracket near that point"
             )
         location = exc.location()
         raise ManifestError([f"{location}: {message}" if location else message], cut_off=cut_off) from None

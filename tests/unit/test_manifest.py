@@ -355,7 +355,7 @@ def test_json_syntax_error_has_line_and_column() -> None:
     problem = only_problem(b'{\n  "order_id": "1",\n  "product": "bc"\n  "quantity": 1\n}\n', "o.json")
     assert problem == (
         "line 4, column 3: JSON syntax error: Expecting ',' delimiter; "
-        "check for a missing comma, quote or bracket near that point"
+        "check for a missing or extra comma, quote or bracket near that point"
     )
 
 
@@ -372,7 +372,7 @@ def test_json_messages_that_end_in_at_are_whole_sentences() -> None:
     assert info.value.cut_off
     assert only_problem(b'{"order_id": "O\nX"}', "o.json") == (
         "line 1, column 16: JSON syntax error: a text in quotes holds a line break or another control character "
-        "here; check for a missing comma, quote or bracket near that point"
+        "here; check for a missing or extra comma, quote or bracket near that point"
     )
 
 
@@ -795,7 +795,7 @@ def test_a_cut_off_json_manifest_is_called_so() -> None:
         "; the file ends before the manifest does: was it cut off, or is a closing bracket missing?"
     )
     [middle] = problems(b'{"order_id": "X" "jobs": []}', "o.json")
-    assert middle.endswith("; check for a missing comma, quote or bracket near that point")
+    assert middle.endswith("; check for a missing or extra comma, quote or bracket near that point")
 
 
 def test_order_id_with_leading_zeros_must_be_quoted() -> None:
