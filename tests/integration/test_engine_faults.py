@@ -7964,3 +7964,22 @@ def test_the_waiting_job_s_own_order_s_refused_manifest_does_not_set_its_file_as
     _sent(r, "A8-again.yaml", _B_TYPO.replace("B9", "A8"))
     r.run(until=done(r, job_id), steps=30, dt=0.5)
     assert not (r.root / "failed" / "shared.pdf").exists()
+
+
+def test_a_manifest_come_just_before_a_held_file_is_given_is_read_first(rig: Rig) -> None:
+    """Audit BA D3: order W waited for artwork.pdf; order N sent its artwork.pdf, then its manifest
+    2.5 s later, which came in during the round in which the held file's moment ended: the file
+    went to W (W printed N's PDF), N's manifest read 13 ms after."""
+    r = rig
+    (r.inbox / "W.yaml").write_text('order_id: "W"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
+    r.run(until=lambda: r.ledger.get_job("W-1") is not None and r.stage("W-1") is Stage.AWAITING, steps=10)
+    r.run(steps=15, dt=1)
+    _sent(r, "artwork.pdf")
+    r.run(steps=2, dt=1)
+    r.clock.advance(1.0)  # (the held file's moment is over)
+    _sent(r, "N.yaml", 'order_id: "N"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
+    r.engine._hand_over_held()  # (within the round: before the step reads the hints)
+    r.run(steps=5)
+    assert r.take_prints() == []
+    assert (r.root / "failed" / "artwork.pdf" / "artwork.pdf").is_file()
+    assert r.stage("W-1") is Stage.AWAITING and r.stage("N-1") is Stage.AWAITING
