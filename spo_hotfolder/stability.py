@@ -185,6 +185,11 @@ class FileStabilityTracker:
         if not stat.S_ISDIR(mode):
             self.specials[path] = mode
 
+    def tracks_named_in(self, folder: Path, endings: tuple[str, ...]) -> bool:
+        """Whether a file directly in ``folder`` whose name ends (in any case) with one of ``endings``
+        is tracked, i.e. not taken yet (a manifest still settling)."""
+        return any(path.parent == folder and path.name.lower().endswith(endings) for path in self._files)
+
     def tracks_under(self, folder: Path) -> bool:
         """Whether a file in ``folder`` (at any depth) is tracked, i.e. not taken yet."""
         return any(folder in path.parents for path in self._files)

@@ -165,12 +165,16 @@ class EngineArtwork(EngineState):
             # place settles first, and a poller sees it at its next look (audit AX D1: the waiting
             # job took the file before such a manifest, refused, was read); at least until the
             # next step, so that the manifests found with it are read before it is given.
-            watch = self.config.watch
-            later = watch.settle_seconds + (watch.poll_interval_seconds if self.polling_watch() else 0.0)
-            until = max(seen + self._after_seconds() + later, self.clock.monotonic())
+            until = max(seen + self._after_seconds() + self._hold_later(), self.clock.monotonic())
             self._held_for_owner[path] = (until, seen, sig)
             return True
         return self._take_artwork(path, waiting, seen=seen)
+
+    def _hold_later(self: Engine) -> float:
+        """How much longer than the window a file a manifest may still name is held: a manifest
+        written in place settles first, and a poller sees it at its next look."""
+        watch = self.config.watch
+        return watch.settle_seconds + (watch.poll_interval_seconds if self.polling_watch() else 0.0)
 
     def _came_just_before(self: Engine, waiting: list[tuple[str, int]], seen: float) -> bool:
         """Whether the jobs waiting for a file are of one order, waiting in work/, whose manifest
@@ -218,8 +222,19 @@ class EngineArtwork(EngineState):
             # read 13 ms after the waiting job had taken its order's PDF).
             self._drain_hints()
             self._take_stable(budget=0.05)
+        inbox = self.area("inbox")
+        settle = self.config.watch.settle_seconds
         for path, (until, seen, sig) in list(self._held_for_owner.items()):
             if until > mono:
+                continue
+            if (
+                path.parent == inbox
+                and mono < seen + self._after_seconds() + self._hold_later() + max(2 * settle, 2.0)
+                and self.tracker.tracks_named_in(inbox, MANIFEST_SUFFIXES)
+            ):
+                # A manifest still settling in the inbox (written in place, or held a moment as
+                # manifests are) may name it: looked at again shortly, a few seconds at most.
+                self._held_for_owner[path] = (mono + min(0.25, settle), seen, sig)
                 continue
             del self._held_for_owner[path]
             try:

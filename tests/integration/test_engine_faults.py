@@ -7983,3 +7983,21 @@ def test_a_manifest_come_just_before_a_held_file_is_given_is_read_first(rig: Rig
     assert r.take_prints() == []
     assert (r.root / "failed" / "artwork.pdf" / "artwork.pdf").is_file()
     assert r.stage("W-1") is Stage.AWAITING and r.stage("N-1") is Stage.AWAITING
+
+
+def test_a_held_file_waits_for_a_manifest_still_settling_in_the_inbox(rig: Rig) -> None:
+    """Audit BA D3 in the daemon: order N's manifest, come 2.5 s after its PDF while order W
+    waited for a file of that name, was still settling when the PDF's moment ended: W took and
+    printed N's PDF, N's manifest read half a second later."""
+    r = rig
+    (r.inbox / "W.yaml").write_text('order_id: "W"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
+    r.run(until=lambda: r.ledger.get_job("W-1") is not None and r.stage("W-1") is Stage.AWAITING, steps=10)
+    r.run(steps=15, dt=1)
+    _sent(r, "artwork.pdf")
+    r.run(steps=24, dt=0.1)
+    (r.inbox / "N.yaml").write_text('order_id: "N"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
+    r.engine.hint(r.inbox / "N.yaml")  # (written in place: it settles first)
+    r.run(until=(r.root / "failed" / "artwork.pdf" / "ERROR.txt").is_file, steps=40, dt=0.1)
+    r.run(steps=5)
+    assert r.take_prints() == []
+    assert r.stage("W-1") is Stage.AWAITING and r.stage("N-1") is Stage.AWAITING
