@@ -7886,10 +7886,10 @@ def test_a_new_manifest_that_changes_the_artwork_list_says_so(rig: Rig) -> None:
     assert uploaded.detail == "new manifest AL.yaml (artwork a.pdf, mid.pdf, b.pdf -> b.pdf, a.pdf)", uploaded.detail
 
 
-def _awaits_shared(r: Rig, order_id: str) -> str:
-    """Order ``order_id``'s job, waiting for shared.pdf at the top of inbox/ since 15 s."""
+def _awaits_shared(r: Rig, order_id: str, name: str = "shared.pdf") -> str:
+    """Order ``order_id``'s job, waiting for ``name`` at the top of inbox/ since 15 s."""
     (r.inbox / f"{order_id}.yaml").write_text(
-        f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared.pdf]\n'
+        f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{name}]\n'
     )
     job_id = f"{order_id}-1"
     r.run(until=lambda: r.ledger.get_job(job_id) is not None and r.stage(job_id) is Stage.AWAITING, steps=10)
@@ -7971,9 +7971,7 @@ def test_a_manifest_come_just_before_a_held_file_is_given_is_read_first(rig: Rig
     2.5 s later, which came in during the round in which the held file's moment ended: the file
     went to W (W printed N's PDF), N's manifest read 13 ms after."""
     r = rig
-    (r.inbox / "W.yaml").write_text('order_id: "W"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
-    r.run(until=lambda: r.ledger.get_job("W-1") is not None and r.stage("W-1") is Stage.AWAITING, steps=10)
-    r.run(steps=15, dt=1)
+    _awaits_shared(r, "W", "artwork.pdf")
     _sent(r, "artwork.pdf")
     r.run(steps=2, dt=1)
     r.clock.advance(1.0)  # (the held file's moment is over)
@@ -7990,9 +7988,7 @@ def test_a_held_file_waits_for_a_manifest_still_settling_in_the_inbox(rig: Rig) 
     waited for a file of that name, was still settling when the PDF's moment ended: W took and
     printed N's PDF, N's manifest read half a second later."""
     r = rig
-    (r.inbox / "W.yaml").write_text('order_id: "W"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
-    r.run(until=lambda: r.ledger.get_job("W-1") is not None and r.stage("W-1") is Stage.AWAITING, steps=10)
-    r.run(steps=15, dt=1)
+    _awaits_shared(r, "W", "artwork.pdf")
     _sent(r, "artwork.pdf")
     r.run(steps=24, dt=0.1)
     (r.inbox / "N.yaml").write_text('order_id: "N"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
