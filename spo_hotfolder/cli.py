@@ -132,14 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in exc.errors:  # every problem, each as file:line: key.path: message
                 print(line, file=sys.stderr)
         else:
-            more = f" (and {len(exc.errors) - 1} more; see `{PROG} check-config`)" if len(exc.errors) > 1 else ""
-            # (a config file missing or unreadable is no "invalid config": audit AW)
-            what = "" if exc.unreadable else "invalid config: "
             hint = ""
             if exc.unreadable and not getattr(args, "config", None) and not os.environ.get("SPO_HOTFOLDER_CONFIG"):
                 # (audit BB R4: the default path, with nothing said of how to give another)
                 hint = " (give the config with -c CONFIG, or in $SPO_HOTFOLDER_CONFIG)"
-            print(f"{PROG}: error: {what}{exc.errors[0]}{more}{hint}", file=sys.stderr)
+            print(f"{PROG}: error: {exc.one_line()}{hint}", file=sys.stderr)
         return 1
     except LedgerError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

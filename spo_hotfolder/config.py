@@ -63,6 +63,12 @@ class ConfigError(Exception):
         #: The file itself could not be read (missing, a folder, no permission): not "invalid".
         self.unreadable = unreadable
 
+    def one_line(self) -> str:
+        """The first problem, as a command's one-line error or the daemon's refusal says it (a file
+        missing or unreadable is no "invalid config": audit AW)."""
+        more = f" (and {len(self.errors) - 1} more; see `spo-hotfolder check-config`)" if len(self.errors) > 1 else ""
+        return f"{'' if self.unreadable else 'invalid config: '}{self.errors[0] if self.errors else 'invalid'}{more}"
+
 
 @dataclass(frozen=True, slots=True)
 class PathsConfig:

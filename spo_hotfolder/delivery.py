@@ -526,7 +526,8 @@ def write_temp(
 
 def check_name_free(final: Path, hot: HotFolderConfig) -> None:
     """Raises DeliveryError while a file of the final name waits in the hot folder: checked before
-    the copy (no copy made for nothing) and again just before the rename."""
+    the copy (no copy made for nothing); the rename itself never replaces one (publish), and says it
+    so where one came meanwhile."""
     try:
         st = os.lstat(final)  # one system call: this runs twice in every delivery
     except OSError:
@@ -547,11 +548,10 @@ def check_name_free(final: Path, hot: HotFolderConfig) -> None:
 def publish(temp: Path, final: Path, hot: HotFolderConfig) -> None:
     """Renames the temp file to its final name, never over a file the printer has not taken yet."""
     try:
-        check_name_free(final, hot)
         try:
-            rename_noreplace(temp, final)
+            rename_noreplace(temp, final)  # (never over a file: the look before it is in the rename)
         except FileExistsError:
-            check_name_free(final, hot)  # (come between the look and the rename: said as such)
+            check_name_free(final, hot)  # said as a file (or a folder) waiting there is
             raise
     except OSError as exc:
         if exc.errno == errno.EXDEV:

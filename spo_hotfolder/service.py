@@ -1048,9 +1048,7 @@ def run(config_path: Path) -> int:
         config = load_config(config_path)
     except ConfigError as exc:
         setup_logging()
-        first = exc.errors[0] if exc.errors else "invalid"
-        more = f" (and {len(exc.errors) - 1} more; see `spo-hotfolder check-config`)" if len(exc.errors) > 1 else ""
-        reason = f"{'' if exc.unreadable else 'invalid config: '}{first}{more}"
+        reason = exc.one_line()
         log.error("daemon.refused", reason=reason, errors=exc.errors)
         refused = StartupError(reason)
         refused.logged = True

@@ -224,14 +224,16 @@ class EngineArtwork(EngineState):
             self._take_stable(budget=0.05)
         inbox = self.area("inbox")
         settle = self.config.watch.settle_seconds
+        settling: bool | None = None  # a manifest still settling at the top of inbox/ (looked at once)
         for path, (until, seen, sig) in list(self._held_for_owner.items()):
             if until > mono:
                 continue
-            if (
-                path.parent == inbox
-                and mono < seen + self._after_seconds() + self._hold_later() + max(2 * settle, 2.0)
-                and self.tracker.tracks_named_in(inbox, MANIFEST_SUFFIXES)
-            ):
+            young = path.parent == inbox and mono < seen + self._after_seconds() + self._hold_later() + max(
+                2 * settle, 2.0
+            )
+            if young and settling is None:
+                settling = self.tracker.tracks_named_in(inbox, MANIFEST_SUFFIXES)
+            if young and settling:
                 # A manifest still settling in the inbox (written in place, or held a moment as
                 # manifests are) may name it: looked at again shortly, a few seconds at most.
                 self._held_for_owner[path] = (mono + min(0.25, settle), seen, sig)

@@ -517,7 +517,8 @@ class Engine(
             decision = decide_route(facts, self.config)
             target = decision.target
             named = decision.hot_folder
-            if previous is not None and decide_route(facts, previous).reason != decision.reason:
+            before = decide_route(facts, previous) if previous is not None else None
+            if before is not None and before.reason != decision.reason:
                 # STATUS.txt's "Goes to: ... (route 4: ...)" with the rule as numbered now (audit AV:
                 # the old number stayed until the next copy attempt).
                 self._dirty.add(job_id)
@@ -534,9 +535,9 @@ class Engine(
                 )
             route = job.route
             if route is None:
-                if previous is None:
+                if before is None:
                     continue  # no route decided yet, none to compare with
-                route = decide_route(facts, previous).target
+                route = before.target
                 if route == target:
                     continue
                 if target != "skip":

@@ -331,8 +331,8 @@ class EngineIntake(EngineState):
         an hour later, "artwork missing")."""
         if path.parent != self.area("inbox"):
             return False
-        done = [spec for spec, _ in refused if spec.job_id not in others and spec.job_id not in cases]
-        done = [spec for spec in done if spec.job_id not in twins]
+        not_done = {*others, *cases, *twins}
+        done = [spec for spec, _ in refused if spec.job_id not in not_done]
         present = [base / ref.path for spec in done for ref in spec.artwork if os.path.lexists(base / ref.path)]
         if not present:
             return False
@@ -1251,7 +1251,7 @@ class EngineIntake(EngineState):
             }
             if names:
                 listed = "\n".join(sorted(names)).encode("utf-8", "surrogateescape")
-                self._remember_refused(target, None, listed, manifest.order_id)
+                self._note_refusal(target, listed, manifest.order_id)
         # Folders of inbox/ the artwork came from, emptied: removed once quiet, as when a job takes it.
         self._consumed_dirs.update(src.parent for src in moving if src.parent != self.area("inbox"))
         self._cleanup_consumed_dirs()
@@ -1509,22 +1509,23 @@ class EngineIntake(EngineState):
         self.tracker.hold(manifest, since + self._quiet_seconds() - now)
         return True
 
-    def _remember_refused(
-        self: Engine, folder: Path, manifest: Path | None, names: bytes = b"", order_id: str | None = None
-    ) -> None:
-        """A refused manifest from the top of inbox/, kept in memory a while (its text, if small; or
-        ``names``, the files its refused jobs name, one a line, and its ``order_id``), so that a file it
-        names, left unclaimed in the inbox, is told where it is (_refused_naming), and is not taken
-        by another order's job as it comes (_refused_naming_since)."""
-        if manifest is None:
-            self._refused_manifests.append((self.clock.monotonic(), self.rel(folder), names, order_id))
-            return
+    def _remember_refused(self: Engine, folder: Path, manifest: Path, at: float | None = None) -> None:
+        """A refused manifest from the top of inbox/ (in its ``folder`` of failed/), its text kept in
+        memory a while if small (``at``: when it was refused, monotonic; now if not given)."""
         with contextlib.suppress(OSError):
             fd = os.open(manifest, os.O_RDONLY | os.O_NOFOLLOW)  # (a linked manifest is never read)
             with os.fdopen(fd, "rb") as handle:
                 data = handle.read(REFUSED_KEPT_BYTES + 1)
             if len(data) <= REFUSED_KEPT_BYTES:
-                self._refused_manifests.append((self.clock.monotonic(), self.rel(folder), data, _order_in(data)))
+                self._note_refusal(folder, data, _order_in(data), at)
+
+    def _note_refusal(self: Engine, folder: Path, text: bytes, order_id: str | None, at: float | None = None) -> None:
+        """A refusal kept in memory: the manifest's ``text`` (or the names of the files its refused
+        jobs name, one a line) and its ``order_id`` (None: not known), so that a file it names, left
+        unclaimed in the inbox, is told where it is (_refused_naming), and is not taken by another
+        order's job as it comes (_refused_naming_since)."""
+        when = self.clock.monotonic() if at is None else at
+        self._refused_manifests.append((when, self.rel(folder), text, order_id))
 
     def _refused_naming(self: Engine, name: str, limit: float) -> list[str]:
         """The failed/ folders (relative) of the manifests refused in this run within the last

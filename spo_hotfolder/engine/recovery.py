@@ -63,8 +63,6 @@ class EngineRecovery(EngineState):
         refused them (_remember_refused keeps them in memory): a file one of them names, come with
         it, is not given to another order's job waiting for a file of that name (audit AX D1: after
         a kill -9 just after the refusal, the waiting job took and printed the other order's PDF)."""
-        from spo_hotfolder.engine.intake import REFUSED_KEPT_BYTES, _order_in
-
         limit = max(600.0, self.config.watch.artwork_timeout_seconds)
         wall, mono = time.time(), self.clock.monotonic()
         found: list[tuple[float, Path, Path]] = []
@@ -75,20 +73,16 @@ class EngineRecovery(EngineState):
                 folder = Path(entry.path)
                 try:
                     age = wall - os.stat(folder / "ERROR.txt").st_mtime
-                    names = os.listdir(folder)
+                    names = os.listdir(folder) if 0 <= age <= limit else []  # (old: not listed)
                 except OSError:
                     continue
-                if not 0 <= age <= limit or any(name.lower() in MANIFEST_NAMES for name in names):
+                if not names or any(name.lower() in MANIFEST_NAMES for name in names):
                     continue  # (old, or a folder drop's: its files were its own, not at the top of inbox/)
                 manifests = [name for name in names if name.lower().endswith(MANIFEST_SUFFIXES)]
                 if len(manifests) == 1:
                     found.append((age, folder, folder / manifests[0]))
         for age, folder, manifest in sorted(found, key=lambda item: -item[0]):  # the oldest first
-            with contextlib.suppress(OSError):
-                with open(manifest, "rb") as handle:
-                    data = handle.read(REFUSED_KEPT_BYTES + 1)
-                if len(data) <= REFUSED_KEPT_BYTES:
-                    self._refused_manifests.append((mono - age, self.rel(folder), data, _order_in(data)))
+            self._remember_refused(folder, manifest, at=mono - age)
 
     def reconcile(self: Engine) -> None:
         """At start: finish what a crash interrupted, and make the folders agree with the ledger."""

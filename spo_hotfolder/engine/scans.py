@@ -45,7 +45,6 @@ from spo_hotfolder.operator import classify_drop
 from spo_hotfolder.reports import error_text
 from spo_hotfolder.stability import Signature, signature
 
-#: The folders the daemon keeps in a job's folder.
 #: A manifest the daemon itself fails on (a fault of ours, not a problem it can name in the file)
 #: is tried this many times, then put into failed/ with an explanation instead of staying for good.
 MANIFEST_FAULTS = 3
