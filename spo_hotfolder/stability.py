@@ -197,6 +197,11 @@ class FileStabilityTracker:
     def forget(self, path: Path) -> None:
         self._files.pop(path, None)
 
+    def signature_of(self, path: Path) -> Signature | None:
+        """``path``'s signature as last seen, if it is tracked."""
+        tracked = self._files.get(path)
+        return tracked.sig if tracked is not None else None
+
     def first_seen(self, path: Path) -> float | None:
         """When ``path`` was first seen (this clock's time; a file found by a scan: its ctime; one
         renamed into place: when its upload under a temporary name was seen to begin, if it was),

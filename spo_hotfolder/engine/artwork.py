@@ -160,15 +160,89 @@ class EngineArtwork(EngineState):
         if not waiting:
             return False
         seen = self.tracker.first_seen(path)
-        if seen is not None and path.parent == self.area("inbox") and not self._came_just_before(waiting, seen):
-            # Held until a manifest that came within the window can have been read: one written in
-            # place settles first, and a poller sees it at its next look (audit AX D1: the waiting
-            # job took the file before such a manifest, refused, was read); at least until the
-            # next step, so that the manifests found with it are read before it is given.
-            until = max(seen + self._after_seconds() + self._hold_later(), self.clock.monotonic())
-            self._held_for_owner[path] = (until, seen, sig)
-            return True
+        if path.parent == self.area("inbox"):
+            again = self._new_version_at(path)
+            if again is not None:
+                seen = again if seen is None else max(seen, again)
+            if seen is not None and (again is not None or not self._came_just_before(waiting, seen)):
+                # Held until a manifest that came within the window can have been read: one written
+                # in place settles first, and a poller sees it at its next look (audit AX D1: the
+                # waiting job took the file before such a manifest, refused, was read); at least
+                # until the next step, so that the manifests found with it are read before it is
+                # given. A file that replaced another upload of its name is never taken at once:
+                # that other upload may have been the waiting order's (audit BA D1).
+                until = max(seen + self._after_seconds() + self._hold_later(), self.clock.monotonic())
+                self._held_for_owner[path] = (until, seen, sig)
+                return True
+            if self._named_by_unread(path):
+                # A manifest on its way names it too, and may be its order's (audit BA D1: the
+                # waiting order printed the PDF the next order sent a moment before its manifest).
+                now = self.clock.monotonic()
+                self._held_for_owner[path] = (now, now if seen is None else seen, sig)
+                return True
         return self._take_artwork(path, waiting, seen=seen)
+
+    def _named_by_unread(self: Engine, path: Path) -> bool:
+        """Whether a manifest at the top of inbox/ not read yet, come within the last few seconds,
+        mentions a file called ``path.name`` (UnreadManifests): one longer on its way (a backlog,
+        a manifest held back) is not waited for."""
+        mono = self.clock.monotonic()
+        recent = self.tracker.incomplete_pdf_seconds + self._hold_later()
+        for manifest in self._unread.naming(path.name):
+            first = self.tracker.first_seen(manifest)
+            if first is not None and mono - first <= recent:
+                return True
+        return False
+
+    def _version_before(
+        self: Engine, path: Path, orphan: tuple[float, Signature] | None
+    ) -> tuple[Signature, float, bool] | None:
+        """The file at ``path`` (top of inbox/) as known before an event: its signature, when it was
+        first seen, and whether it was complete and nobody had taken it (an orphan, or held a
+        moment); None when it is not known."""
+        if orphan is not None:
+            return orphan[1], orphan[0], True
+        held = self._held_for_owner.get(path)
+        if held is not None:
+            return held[2], held[1], True
+        sig = self.tracker.signature_of(path)
+        first = self.tracker.first_seen(path)
+        return (sig, first, False) if sig is not None and first is not None else None
+
+    def _note_new_version(self: Engine, path: Path, before: tuple[Signature, float, bool], seen: float) -> None:
+        """An event on a file at the top of inbox/ not taken yet: if another upload of its name
+        replaced it (renamed over it, written over it from the start, or any change to a file that
+        was complete), the new file counts as come now, and is not taken at once (_claim), for the
+        upload it replaced, seen within the window before, may have been another order's."""
+        sig, first, complete = before
+        now = self.tracker.signature_of(path)
+        if now is None or now == sig:
+            return
+        if not (complete or now[2] != sig[2] or now[0] < sig[0]):
+            return  # the same upload going on
+        if seen - first > self._window_seconds():
+            return  # an old file replaced: no upload of the moment it could be taken for
+        if len(self._new_versions) > 256:
+            mono = self.clock.monotonic()
+            self._new_versions = {p: v for p, v in self._new_versions.items() if mono - v[0] <= self._window_seconds()}
+        self._new_versions[path] = (seen, first)
+        log.info(
+            "artwork.replaced_before_taken",
+            file=self.rel(path),
+            reason="another file of this name came over the one there, before any job took it: it is not given to "
+            "a waiting job at once, in case the two uploads are of two orders",
+        )
+
+    def _new_version_at(self: Engine, path: Path) -> float | None:
+        """When the file at ``path`` replaced an earlier upload of its name (monotonic), if it did
+        within the window (_note_new_version)."""
+        known = self._new_versions.get(path)
+        if known is None:
+            return None
+        if self.clock.monotonic() - known[0] > self._window_seconds():
+            del self._new_versions[path]
+            return None
+        return known[0]
 
     def _hold_later(self: Engine) -> float:
         """How much longer than the window a file a manifest may still name is held: a manifest
@@ -233,7 +307,7 @@ class EngineArtwork(EngineState):
             )
             if young and settling is None:
                 settling = self.tracker.tracks_named_in(inbox, MANIFEST_SUFFIXES)
-            if young and settling:
+            if (young and settling) or (path.parent == inbox and self._named_by_unread(path)):
                 # A manifest still settling in the inbox (written in place, or held a moment as
                 # manifests are) may name it: looked at again shortly, a few seconds at most.
                 self._held_for_owner[path] = (mono + min(0.25, settle), seen, sig)
@@ -361,12 +435,29 @@ class EngineArtwork(EngineState):
                     continue
                 if current == known:
                     self._orphans.pop(src, None)
+                    if src.parent == self.area("inbox") and self._hold_unclaimed(src, current, held):
+                        continue
                     self._take_artwork(src, self._waiting(src), seen=seen)
                     continue
             if src.exists():
                 self.tracker.track(src, activity=False)
                 self._named.add(src)
         self._check_complete(job.job_id)
+
+    def _hold_unclaimed(self: Engine, src: Path, sig: Signature, held: tuple[float, float, Signature] | None) -> bool:
+        """At a manifest's intake, a file at the top of inbox/ there already (unclaimed, or held a
+        moment: ``held``) that it names: held (again) rather than decided now where it replaced
+        another upload of its name a moment ago, or a manifest not read yet names it too (the
+        rules of _claim). True when held."""
+        mono = self.clock.monotonic()
+        again = self._new_version_at(src)
+        if held is None and again is not None:
+            self._held_for_owner[src] = (max(again + self._after_seconds() + self._hold_later(), mono), again, sig)
+            return True
+        if self._named_by_unread(src):
+            self._held_for_owner[src] = (mono, held[1] if held is not None else (again or mono), sig)
+            return True
+        return False
 
     def _listed(self: Engine, folder: Path) -> list[str] | None:
         """``folder``'s names, listed once per round of ``_take_stable``, where each intake of a job
@@ -401,6 +492,7 @@ class EngineArtwork(EngineState):
             return False
         # One file is one order's artwork (audit AX 1: two orders naming "artwork.pdf" both printed
         # the first one's); within that order, every job naming it gets it. The others wait on.
+        everyone = candidates
         if len({job.order_id for job, _ in candidates}) > 1 and any(art.sha256 for _, art in candidates):
             # A sha256 in a manifest says whose the file is (or is not) better than any time
             # (audits CF 4, CH 4: orders took and printed each other's matching files). One order
@@ -419,17 +511,21 @@ class EngineArtwork(EngineState):
                 self._set_aside(src, candidates, seen, refused=refused)
                 return True
         takers = [(job, art) for job, art in candidates if job.order_id == owner]
-        others = [(job, art) for job, art in candidates if job.order_id != owner]
+        # (the jobs of an order whose sha256 is another file's too: audit BA D1, such a job stayed
+        # "Ordered", unsaid, after the next order's upload of that name had replaced its file)
+        others = [(job, art) for job, art in everyone if job.order_id != owner]
+        by_sha256 = len(candidates) < len(everyone)
         for job, art in others:
-            self._left_waiting(job, art, takers[0][0])
+            self._left_waiting(job, art, takers[0][0], by_sha256=by_sha256)
         if others:
             # The order that took it is told too, where the operator looks (audit CC 6).
             for job, art in takers:
                 self._note_action(
                     job.job_id,
                     f"{iso(self.clock.now())}  {art.name}: jobs of several orders waited for a file of that name "
-                    f"({', '.join(sorted({j.job_id for j, _ in others}))} too); by when the manifests and the file "
-                    "came it was taken as this order's",
+                    f"({', '.join(sorted({j.job_id for j, _ in others}))} too); "
+                    + ("its sha256 is the one" if by_sha256 else "by when the manifests and the file came it was")
+                    + " taken as this order's",
                 )
         for index, (job, art) in enumerate(takers):
             dest = self.job_dir(job) / "artwork" / art.name
@@ -447,6 +543,7 @@ class EngineArtwork(EngineState):
                 raise
             log.info("artwork.taken", job_id=job.job_id, order_id=job.order_id, file=art.name)
             self._check_complete(job.job_id)
+        self._new_versions.pop(src, None)
         if src.parent != self.area("inbox"):
             self._consumed_dirs.add(src.parent)
         self._cleanup_consumed_dirs()
@@ -528,6 +625,16 @@ class EngineArtwork(EngineState):
         where = self.rel(dest)
         jobs = sorted({job.job_id: job for job, _ in candidates}.values(), key=lambda j: j.job_id)
         listing = ", ".join(f"{job.job_id} (order {job.order_id})" for job in jobs)
+        replaced = self._new_versions.pop(src, None)
+        over = (
+            [
+                f"it came over another file of that name, there since about {iso(now - self._since(replaced[1]))}, "
+                "that no job had taken yet: that earlier file is gone (an upload under a name already in the inbox "
+                "replaces the file there); if it was a waiting job's, that order must send it again"
+            ]
+            if replaced is not None
+            else []
+        )
         atomic_write(
             target / "ERROR.txt",
             error_text(
@@ -548,7 +655,8 @@ class EngineArtwork(EngineState):
                     f"the manifest in {folder}/ names it too, and was refused: see {folder}/ERROR.txt"
                     for folder in refused
                 ]
-                + [f"the file began to arrive about {iso(began)} or a little before"],
+                + [f"the file began to arrive about {iso(began)} or a little before"]
+                + over,
                 f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{dest}' (or move it into that "
                 "job's replace/ when the job is in quarantine/ or failed/), then remove this folder. "
                 + (
@@ -623,10 +731,17 @@ class EngineArtwork(EngineState):
             return came
         return parse_iso(job.updated_at if job.stage is Stage.AWAITING else job.created_at)
 
-    def _left_waiting(self: Engine, job: Job, art: Artwork, taker: Job) -> None:
+    def _left_waiting(self: Engine, job: Job, art: Artwork, taker: Job, *, by_sha256: bool = False) -> None:
         """A job still waiting for ``art`` after another order's job took a file of that name: it
         says AwaitingData from now on if it did not yet (its file looked as if it was on its way:
-        audit BY 2, it stayed Ordered until it failed as missing), and the log says who took it."""
+        audit BY 2, it stayed Ordered until it failed as missing), and the log says who took it.
+        ``by_sha256``: the manifests' sha256 told whose the file is."""
+        why = (
+            "its sha256 is the one that order's manifest gives"
+            if by_sha256
+            else "jobs of several orders waited for that name, and by when the manifests and the file came it was "
+            "judged to be that order's"
+        )
         log.info(
             "artwork.left_waiting",
             job_id=job.job_id,
@@ -634,8 +749,7 @@ class EngineArtwork(EngineState):
             file=art.name,
             taken_by=taker.job_id,
             reason=f"a file named {art.name} came and was taken by job {taker.job_id} of order {taker.order_id}: "
-            "jobs of several orders wait for that name, and one file is one order's artwork; this job waits on for "
-            "its own file of that name",
+            f"{why}, and one file is one order's artwork; this job waits on for its own file of that name",
         )
         now = self.clock.now()
         self._still_awaiting(job, now)
@@ -644,9 +758,8 @@ class EngineArtwork(EngineState):
         self._note_action(
             job.job_id,
             f"{iso(now)}  A file named {art.name} came into inbox/ and was taken by job {taker.job_id} (order "
-            f"{taker.order_id}): jobs of several orders waited for that name, and by when the manifests and the "
-            f"file came it was judged to be that order's. This job waits on for its own {art.name}; if that file "
-            f"was this job's, send it again",
+            f"{taker.order_id}): {why}. This job waits on for its own {art.name}; if it was sent already, send it "
+            "again (an upload under a name already in the inbox replaces the file there)",
         )
         self._write_status(job.job_id)
 

@@ -59,6 +59,7 @@ from spo_hotfolder.pdfreport import describe_exception
 from spo_hotfolder.reports import error_text
 from spo_hotfolder.shares import ShareGuard
 from spo_hotfolder.stability import FileStabilityTracker
+from spo_hotfolder.unread import UnreadManifests
 
 #: The files the daemon itself keeps at the top of a job folder (besides its manifest.*).
 JOB_FOLDER_FILES = frozenset({"STATUS.txt", "ERROR.txt"})
@@ -130,6 +131,8 @@ class Engine(
         self._unmarked = set()
         self._refused_manifests = collections.deque(maxlen=REFUSED_KEPT)
         self._held_for_owner = {}
+        self._new_versions = {}
+        self._unread = UnreadManifests()
         #: Whether the watcher polls (set by the service): a manifest then comes into sight later.
         self.polling_watch: Callable[[], bool] = lambda: False
         self._started_wall = clock.now().timestamp()

@@ -87,6 +87,7 @@ class EngineScans(EngineState):
             moves, self._folder_moves = self._folder_moves, []
         for old, new in moves:
             self._guard("intake", str(old), lambda o=old, n=new: self._on_folder_moved(o, n))
+        inbox = self.area("inbox")
         for path, (moved_in, seen) in hints.items():
             kind, job_folder = self._classify(path)
             if kind == "ignore" and (outer := self._job_folder_above(path)) is not None and _is_folder(path):
@@ -102,12 +103,22 @@ class EngineScans(EngineState):
             if kind == "stray" and job_folder is not None and _is_folder(path):
                 self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_folder_inside(f, p))
                 continue
-            self._orphans.pop(path, None)
+            orphan = self._orphans.pop(path, None)
+            at_top = path.parent == inbox
+            before = self._version_before(path, orphan) if kind == "data" and at_top else None
             if kind == "data" and path.name.lower().endswith(UPLOAD_SUFFIXES):
                 self._note_upload(path, seen)  # x.pdf.filepart, which watch.ignore does not list (CC 4)
             began = self._upload_start(path) if kind == "data" else None
             self.tracker.track(path, activity=True, complete=moved_in, seen=seen, began=began)
             tracked.append(path)
+            if before is not None:
+                self._note_new_version(path, before, seen)
+            elif kind == "manifest" and at_top:
+                sig = self.tracker.signature_of(path)
+                if sig is None:
+                    self._unread.forget(path)
+                else:
+                    self._unread.note(path, sig)
         return tracked
 
     def _on_folder_moved(self: Engine, old: Path, new: Path) -> None:
@@ -414,6 +425,7 @@ class EngineScans(EngineState):
     def _on_stable(self: Engine, path: Path, sig: Signature) -> None:
         kind, job_folder = self._classify(path)
         if kind == "manifest":
+            self._unread.forget(path)  # (read now: the file names it gives are its jobs' from here)
             try:
                 self.take_manifest(path)
             except (OSError, sqlite3.OperationalError) as exc:

@@ -20,6 +20,7 @@ from spo_hotfolder.fsutil import Flusher
 from spo_hotfolder.ledger import Ledger
 from spo_hotfolder.shares import ShareGuard
 from spo_hotfolder.stability import FileStabilityTracker, Signature
+from spo_hotfolder.unread import UnreadManifests
 
 
 class EngineState:
@@ -58,6 +59,11 @@ class EngineState:
     #: files at the top of inbox/ that jobs wait for, held a moment after they began to arrive
     #: (_claim): path -> (until, first seen, signature), monotonic times
     _held_for_owner: dict[Path, tuple[float, float, Signature]]
+    #: files at the top of inbox/ that another upload of their name replaced before a job took
+    #: them (_note_new_version): when the new one began to arrive (monotonic)
+    _new_versions: dict[Path, tuple[float, float]]  # (when, when the one it replaced was first seen)
+    #: the manifests at the top of inbox/ not read yet, by the file names they mention
+    _unread: UnreadManifests
     _started_wall: float  # (files older than this waited before the start)
     #: inbox files there before the start: how long they had waited (_waited_before_start),
     #: counted once the start's backlog is taken (their manifest may be in it)

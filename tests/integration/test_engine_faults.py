@@ -7997,3 +7997,93 @@ def test_a_held_file_waits_for_a_manifest_still_settling_in_the_inbox(rig: Rig) 
     r.run(steps=5)
     assert r.take_prints() == []
     assert r.stage("W-1") is Stage.AWAITING and r.stage("N-1") is Stage.AWAITING
+
+
+def _shared_manifest(order_id: str, extra: str = "") -> str:
+    return f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork:\n  - path: artwork.pdf\n{extra}'
+
+
+@pytest.mark.parametrize("how", ["renamed over it", "written over it", "written over it once complete"])
+def test_an_upload_that_replaced_another_orders_file_of_that_name_is_not_taken_for_that_order(
+    rig: Rig, how: str
+) -> None:
+    """Audit BA D1: order P1's manifest, then its artwork.pdf; order P2's artwork.pdf a moment later
+    (replacing P1's, not taken yet: P1's manifest was still settling), then P2's manifest: P1 took
+    and printed P2's PDF, and P2 waited for a file that had gone. Neither can be told from the
+    times: the file is set aside, its ERROR.txt saying what it replaced."""
+    r = rig
+    (r.inbox / "P1.yaml").write_text(_shared_manifest("P1"))
+    r.engine.hint(r.inbox / "P1.yaml")  # (written in place: it settles first)
+    if how == "written over it":
+        make_pdf(r.inbox / "artwork.pdf", pages=CARD)
+        r.engine.hint(r.inbox / "artwork.pdf")
+    else:
+        _sent(r, "artwork.pdf")
+    r.run(steps=2, dt=0.1)
+    if how == "renamed over it":
+        _sent(r, "artwork.pdf")
+    else:
+        if how == "written over it once complete":
+            r.run(steps=1, dt=0.2)
+        # (P2's, as long as P1's: one upload going on, to the tracker, where it was not complete)
+        make_pdf(r.inbox / "artwork.pdf", pages=[(91.0, 61.0), (91.5, 61.0)])
+        r.engine.hint(r.inbox / "artwork.pdf")
+        r.run(steps=1, dt=0.1)  # (P2's manifest still settling when the file is complete)
+    (r.inbox / "P2.yaml").write_text(_shared_manifest("P2"))
+    r.engine.hint(r.inbox / "P2.yaml")
+    aside = r.root / "failed" / "artwork.pdf"
+    r.run(until=(aside / "ERROR.txt").is_file, steps=60, dt=0.1)
+    r.run(steps=5)
+    assert r.take_prints() == []
+    assert r.stage("P1-1") is Stage.AWAITING and r.stage("P2-1") is Stage.AWAITING
+    if how != "written over it":  # (one upload going on, as far as anyone can tell)
+        assert "it came over another file of that name" in (aside / "ERROR.txt").read_text()
+
+
+def test_a_file_replaced_before_it_was_taken_waits_for_a_manifest_come_a_second_later(rig: Rig) -> None:
+    """Audit BA D1, the next order's manifest a second after its PDF (which replaced the waiting
+    order's, not taken yet): the waiting job took the new file at once, as its own."""
+    r = rig
+    (r.inbox / "P1.yaml").write_text(_shared_manifest("P1"))
+    r.engine.hint(r.inbox / "P1.yaml")
+    _sent(r, "artwork.pdf")
+    r.run(steps=2, dt=0.1)
+    _sent(r, "artwork.pdf")  # (P2's)
+    r.run(steps=10, dt=0.1)
+    assert r.stage("P1-1") is Stage.AWAITING  # (P1's manifest read meanwhile)
+    _sent(r, "P2.yaml", _shared_manifest("P2"))
+    r.run(until=(r.root / "failed" / "artwork.pdf" / "ERROR.txt").is_file, steps=30, dt=0.1)
+    assert r.stage("P1-1") is Stage.AWAITING and r.stage("P2-1") is Stage.AWAITING
+
+
+def test_a_file_sent_again_by_its_own_order_before_it_was_taken_is_taken_after_a_moment(rig: Rig) -> None:
+    """The rule above costs a re-sent upload of the one order waiting only the moment in which
+    another order's manifest may still name it."""
+    r = rig
+    (r.inbox / "P1.yaml").write_text(_shared_manifest("P1"))
+    r.engine.hint(r.inbox / "P1.yaml")
+    _sent(r, "artwork.pdf")
+    r.run(steps=2, dt=0.1)
+    _sent(r, "artwork.pdf")
+    r.run(until=done(r, "P1-1"), steps=60, dt=0.1)
+    assert len(r.take_prints()) == 1
+
+
+def test_a_file_whose_sha256_is_the_next_orders_goes_to_it_and_the_waiting_job_is_told(rig: Rig) -> None:
+    """Audit BA D1 with a sha256 in each manifest: the next order took its file (right), and the
+    order whose upload it had replaced stayed "Ordered", not told why."""
+    r = rig
+    make_pdf(r.tmp / "p2.pdf", pages=[(91.0, 61.0), (91.5, 61.0)])  # (not P1's bytes)
+    digest = hashlib.sha256((r.tmp / "p2.pdf").read_bytes()).hexdigest()
+    (r.inbox / "P1.yaml").write_text(_shared_manifest("P1", f'    sha256: "{"0" * 64}"\n'))
+    r.engine.hint(r.inbox / "P1.yaml")
+    _sent(r, "artwork.pdf")
+    r.run(steps=2, dt=0.1)
+    os.replace(r.tmp / "p2.pdf", r.inbox / "artwork.pdf")
+    r.engine.hint(r.inbox / "artwork.pdf", moved_in=True)
+    _sent(r, "P2.yaml", _shared_manifest("P2", f'    sha256: "{digest}"\n'))
+    r.run(until=done(r, "P2-1"), steps=60, dt=0.1)
+    assert r.stage("P1-1") is Stage.AWAITING
+    assert r.job("P1-1").status is JobStatus.AwaitingData
+    status = " ".join((r.root / "work" / "P1-1" / "STATUS.txt").read_text().split())
+    assert "was taken by job P2-1 (order P2): its sha256 is the one that order's manifest gives" in status

@@ -1,0 +1,99 @@
+"""Which file names the manifests not read yet at the top of ``inbox/`` mention: UnreadManifests.
+
+At the top of ``inbox/`` orders may share file names (a storefront that names every order's PDF
+``artwork.pdf``). A job waiting for such a name must not take a file while a manifest that names
+it too is still on its way (written in place and settling, or waiting its turn in a backlog): that
+manifest may be the file's order, and the waiting job would print another order's PDF (audit BA
+D1). The engine asks ``naming(name)`` before it gives a file; a manifest is looked at as its
+events come, by its words, not parsed (it may be half written): a name that is one of its words,
+in any letter case, counts. A wrong "yes" only makes the file wait until that manifest is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+from pathlib import Path
+
+from spo_hotfolder.stability import Signature
+
+#: What separates the words of a manifest (YAML or JSON): white space, quotes, brackets, commas.
+_SEPARATORS = re.compile(rb"[\s\"'\[\]{},]+")
+#: A manifest's bytes looked at, at most: the rest of a longer one is not (it is refused anyway).
+_READ_AT_MOST = 256 * 1024
+#: Manifests kept at most (a burst of thousands is looked at; beyond this, the oldest go).
+_KEPT_AT_MOST = 20_000
+
+
+def _spellings(name: str) -> set[bytes]:
+    """How a manifest may write ``name``: as it is, in either Unicode form, JSON-escaped; lower case."""
+    forms = {name, unicodedata.normalize("NFC", name), unicodedata.normalize("NFD", name)}
+    spelled: set[bytes] = set()
+    for form in forms:
+        spelled.add(form.lower().encode("utf-8", "surrogateescape"))
+        spelled.add(json.dumps(form.lower())[1:-1].encode("ascii"))
+    return spelled
+
+
+class UnreadManifests:
+    """The manifests at the top of ``inbox/`` seen but not read yet, by the words they contain."""
+
+    def __init__(self) -> None:
+        self._manifests: dict[Path, tuple[Signature, bytes, frozenset[bytes]]] = {}
+        self._by_word: dict[bytes, set[Path]] = {}
+
+    def __len__(self) -> int:
+        return len(self._manifests)
+
+    def note(self, path: Path, sig: Signature) -> None:
+        """``path`` (a manifest, ``sig`` as last seen) is there and not read yet: its words are
+        looked at again if it changed since."""
+        known = self._manifests.get(path)
+        if known is not None and known[0] == sig:
+            return
+        try:
+            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+                text = fh.read(_READ_AT_MOST).lower()
+        except OSError:
+            self.forget(path)
+            return
+        self.forget(path)
+        words = frozenset(word for word in _SEPARATORS.split(text) if word)
+        self._manifests[path] = (sig, text, words)
+        for word in words:
+            self._by_word.setdefault(word, set()).add(path)
+        if len(self._manifests) > _KEPT_AT_MOST:
+            self.forget(next(iter(self._manifests)))
+
+    def forget(self, path: Path) -> None:
+        """``path`` is read (or gone): it names nothing any more."""
+        known = self._manifests.pop(path, None)
+        if known is None:
+            return
+        for word in known[2]:
+            paths = self._by_word.get(word)
+            if paths is not None:
+                paths.discard(path)
+                if not paths:
+                    del self._by_word[word]
+
+    def naming(self, name: str) -> list[Path]:
+        """The manifests not read yet that mention a file called ``name`` (any letter case or
+        Unicode form) and are still there."""
+        found: set[Path] = set()
+        for spelled in _spellings(name):
+            if _SEPARATORS.search(spelled):
+                # A name with a space, a quote, a comma or a bracket: not one word; looked for in
+                # the whole text (rare: a storefront's names are plain).
+                found.update(path for path, (_, text, _w) in self._manifests.items() if spelled in text)
+            else:
+                found.update(self._by_word.get(spelled, ()))
+        there = []
+        for path in sorted(found):
+            if os.path.lexists(path):
+                there.append(path)
+            else:
+                self.forget(path)  # removed unread (its events said nothing more)
+        return there

@@ -1,0 +1,48 @@
+"""UnreadManifests: which file names the manifests not read yet mention."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from spo_hotfolder.stability import signature
+from spo_hotfolder.unread import UnreadManifests
+
+
+def _noted(unread: UnreadManifests, path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    unread.note(path, signature(os.stat(path)))
+
+
+def test_a_name_is_found_as_a_word_of_yaml_or_json_in_any_letter_case(tmp_path: Path) -> None:
+    unread = UnreadManifests()
+    _noted(unread, tmp_path / "a.yaml", 'order_id: "A"\nartwork: [Artwork.PDF, back.pdf]\n')
+    _noted(unread, tmp_path / "b.json", '{"order_id": "B", "artwork": ["artwork.pdf"]}')
+    _noted(unread, tmp_path / "c.yaml", "order_id: C\nartwork:\n  - path: my-artwork.pdf\n")
+    assert unread.naming("artwork.pdf") == [tmp_path / "a.yaml", tmp_path / "b.json"]
+    assert unread.naming("back.pdf") == [tmp_path / "a.yaml"]
+    assert unread.naming("front.pdf") == []
+
+
+def test_names_with_spaces_escapes_or_another_unicode_form(tmp_path: Path) -> None:
+    unread = UnreadManifests()
+    _noted(unread, tmp_path / "a.yaml", 'artwork: ["my card.pdf"]\n')
+    _noted(unread, tmp_path / "b.json", '{"artwork": ["caf\\u00e9.pdf"]}')
+    _noted(unread, tmp_path / "c.yaml", "artwork: [cafe\u0301-2.pdf]\n")  # (NFD, as from a Mac)
+    assert unread.naming("my card.pdf") == [tmp_path / "a.yaml"]
+    assert unread.naming("your card.pdf") == []
+    assert unread.naming("café.pdf") == [tmp_path / "b.json"]
+    assert unread.naming("caf\u00e9-2.pdf") == [tmp_path / "c.yaml"]
+
+
+def test_a_manifest_read_changed_or_gone_names_what_it_says_now(tmp_path: Path) -> None:
+    unread = UnreadManifests()
+    path = tmp_path / "a.yaml"
+    _noted(unread, path, "artwork: [one.pdf]\n")
+    _noted(unread, path, "artwork: [two.pdf]\n")  # (written on: its words looked at again)
+    assert unread.naming("one.pdf") == [] and unread.naming("two.pdf") == [path]
+    unread.forget(path)
+    assert unread.naming("two.pdf") == [] and len(unread) == 0
+    _noted(unread, path, "artwork: [three.pdf]\n")
+    path.unlink()  # (removed unread)
+    assert unread.naming("three.pdf") == [] and len(unread) == 0
