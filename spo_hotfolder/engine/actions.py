@@ -23,6 +23,7 @@ from spo_hotfolder.digests import sha256_of
 from spo_hotfolder.engine.base import (
     COPY_SUFFIX,
     NOT_USED,
+    NOT_USED_IN_NO_JOB,
     ActionResult,
     _artwork_missing_failure,
     _file_manager_litter,
@@ -188,7 +189,7 @@ class EngineActions(EngineState):
             reason = "this folder is not a job the daemon holds; drop files act only in job folders"
         if classify_drop(path.name) is not None and path.is_file() and not path.is_symlink():
             answer = unique_path(
-                path.with_name(fit_name(f"{NOT_USED}{path.name} - this folder is no job's.txt")), keep_extension=True
+                path.with_name(fit_name(f"{NOT_USED}{path.name}{NOT_USED_IN_NO_JOB}.txt")), keep_extension=True
             )
             try:
                 os.replace(path, answer)
@@ -556,7 +557,15 @@ class EngineActions(EngineState):
                 removed_note = f"{note} [approves artwork {parsed.artwork} only]".lstrip()
             # Not held (still waiting for artwork, a future time, or its output; or failed): it goes
             # on as it was and, no longer blocked, is delivered as soon as its output is made.
-            if job.stage is Stage.FAILED:
+            if job.stage is Stage.FAILED and parsed is not None and parsed.artwork:
+                # (audit BE D1: it said "no new release needed" for a corrected PDF, which this
+                # release does not approve: the job was blocked again)
+                after = (
+                    f"; the job has still failed, and this release approves artwork {parsed.artwork} only: a "
+                    "corrected PDF put into replace/ is other artwork and needs a release of its own once its output "
+                    "is made (drop RETRY where the job failed for another reason than its artwork)"
+                )
+            elif job.stage is Stage.FAILED:
                 after = (
                     "; the job has still failed: put a corrected PDF into replace/ or drop RETRY, and it goes on "
                     "to delivery as soon as its output is made (no new release needed; other artwork sent with a new "

@@ -49,6 +49,25 @@ COPY_SUFFIX = " (copy, not used)"
 JOB_SUBFOLDERS = frozenset({"artwork", "output", "history", "replace"})
 #: How the name of a file an operator put where it does nothing begins once renamed to say so.
 NOT_USED = "NOT USED - "
+#: What follows the file's own name in those names (then an extension): why it did nothing.
+NOT_USED_IN_NO_JOB = " - this folder is no job's"
+NOT_USED_BESIDE_JOBS = " - put it into a job's folder"
+NOT_USED_PDF = " - put it into the replace folder of the job it is for"
+
+
+def not_used_original(name: str) -> str | None:
+    """The name a file had before the daemon renamed it NOT USED (``NOT USED - RELEASE - put it
+    into a job's folder.txt``: RELEASE), or None for another name."""
+    if not name.startswith(NOT_USED):
+        return None
+    rest = name[len(NOT_USED) :]
+    for reason in (NOT_USED_IN_NO_JOB, NOT_USED_BESIDE_JOBS, NOT_USED_PDF):
+        at = rest.rfind(reason)
+        if at > 0:
+            return rest[:at]
+    return rest
+
+
 #: What a folder moved out of a job folder's way gets after its name (then a time stamp,
 #: fsutil.stamp, and perhaps "-2": records.py), and the names so made (not job folders).
 ASIDE_MARK = ".old-"

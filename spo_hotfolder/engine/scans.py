@@ -20,9 +20,12 @@ from spo_hotfolder.engine.base import (
     HASH_AHEAD_MIN_BYTES,
     JOB_SUBFOLDERS,
     NOT_USED,
+    NOT_USED_BESIDE_JOBS,
+    NOT_USED_PDF,
     _keep_newest,
     _rel_parts,
     log,
+    not_used_original,
 )
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
@@ -608,12 +611,14 @@ class EngineScans(EngineState):
             f"{path.name}: not a drop file, left alone. Drop files are named RELEASE, REJECT or RETRY "
             "(any case, any extension); a replacement PDF goes into replace/"
         )
-        if path.name.startswith(NOT_USED) and (action := classify_drop(path.name[len(NOT_USED) :])) is not None:
+        original = not_used_original(path.name)
+        if original is not None and classify_drop(original) is not None:
             # The daemon's own name for a drop file put where it did nothing, moved here as that name
-            # said (audit AL): it acts once it has its name again.
+            # said (audit AL): it acts once it has its name again (audit BE D2: the name's own
+            # reason was taken for part of the drop file's name, and the answer was the generic one).
             message = (
                 f"{path.name}: the daemon gave this name to a drop file put where it did nothing; to act here, "
-                f"rename it {action.value}"
+                f"rename it {original}"
             )
         self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
         log.warning("operator.unknown_file", job_id=job.job_id, file=path.name)
@@ -649,9 +654,9 @@ class EngineScans(EngineState):
         answer = unique_path(
             path.with_name(
                 fit_name(
-                    f"{NOT_USED}{path.name} - put it into the replace folder of the job it is for.pdf"
+                    f"{NOT_USED}{path.name}{NOT_USED_PDF}.pdf"
                     if pdf
-                    else f"{NOT_USED}{path.name} - put it into a job's folder.txt"
+                    else f"{NOT_USED}{path.name}{NOT_USED_BESIDE_JOBS}.txt"
                 )
             ),
             keep_extension=True,

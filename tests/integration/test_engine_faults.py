@@ -2657,6 +2657,32 @@ def test_a_drop_file_put_beside_the_job_folders_is_renamed_to_say_it_did_nothing
     assert (r.root / "quarantine" / "NOT USED - RELEASE.txt - put it into a job's folder-2.txt").is_file()
 
 
+@pytest.mark.parametrize(
+    ("name", "original"),
+    [
+        ("NOT USED - RELEASE - put it into a job's folder.txt", "RELEASE"),
+        ("NOT USED - Release (2).txt - put it into a job's folder-2.txt", "Release (2).txt"),
+        ("NOT USED - RELEASE - this folder is no job's.txt", "RELEASE"),
+    ],
+)
+def test_a_drop_file_renamed_not_used_then_moved_into_a_job_folder_is_told_its_old_name(
+    rig: Rig, name: str, original: str
+) -> None:
+    """Audit BE D2: "NOT USED - RELEASE - put it into a job's folder.txt" (the daemon's name for a
+    RELEASE put beside the job folders) moved into the job's folder got the answer for any unknown
+    file, not README's "rename it RELEASE": the name's reason was read as part of the drop file's."""
+    r = rig
+    job_id = r.order("M2", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    (r.root / "quarantine" / job_id / name).write_text("anna\n")
+    r.engine.hint(r.root / "quarantine" / job_id / name)
+    status = r.root / "quarantine" / job_id / "STATUS.txt"
+    r.run(until=lambda: "rename it" in status.read_text(), steps=10)
+    said = " ".join(status.read_text().split())
+    assert f"to act here, rename it {original} " in said + " ", said
+    assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
+
+
 def test_a_pdf_put_beside_the_job_folders_is_renamed_to_say_where_it_goes(rig: Rig) -> None:
     """Audit AL D4: a corrected PDF dropped into quarantine/ (or failed/) itself, beside the job
     folders, was left there without a word, as if it had been taken. It is renamed to say so, as a
@@ -4960,6 +4986,10 @@ def test_a_release_in_advance_that_names_the_artwork_does_not_approve_other_artw
     assert fingerprint
     (folder / "RELEASE").write_text(f"alice\nartwork: {fingerprint}\n")
     r.run(until=lambda: not r.job(job_id).blocked, steps=10)
+    # Its answer says so (audit BE D1: "no new release needed" for a corrected PDF).
+    said = " ".join((folder / "STATUS.txt").read_text().split())
+    assert f"this release approves artwork {fingerprint} only: a corrected PDF put into replace/ is other" in said
+    assert "no new release needed" not in said
     make_pdf(folder / "replace" / "ZE.pdf", pages=CARD)
     r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
     r.run(steps=3)
