@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -337,6 +337,22 @@ class MountPoints:
             st = os.stat(self._store)
             self._stored = (st.st_ino, st.st_size, st.st_mtime_ns)
 
+    def note_mounted(self, folders: Iterable[Path], points: Iterable[str]) -> None:
+        """Remembers which of ``folders`` are mount points now (``points``: the mountinfo's, read,
+        not asked of the folders: a share that does not answer is never touched). Looked at from
+        the start and at each rescan, not only at a delivery: a share unmounted before the first
+        delivery there had that delivery made into its empty mount point, the job InHotFolder and
+        never printed (audit BG D1)."""
+        mounted = {os.path.normpath(point) for point in points}
+        found = [folder for folder in folders if os.path.normpath(folder) in mounted]
+        if not found:
+            return
+        with self._lock:
+            self._load()
+            for folder in found:
+                if folder not in self._mounted:
+                    self._remember(folder)
+
     def check(self, label: str, folder: Path, st: os.stat_result) -> None:
         # The folder itself, not a symbolic link to it: a link to a folder on another disk is not a
         # mount point; a link to a share's mount point is looked at as that mount point.
@@ -352,7 +368,7 @@ class MountPoints:
                 if real not in self._mounted:
                     self._remember(real)
                 return
-            seen = real in self._mounted
+            seen = real in self._mounted or folder in self._mounted
         if seen:
             # (Not how to make it local again: a line removed while a rename into the share is
             # unconfirmed would have the empty folder taken for the share: audit CM 3. README says.)

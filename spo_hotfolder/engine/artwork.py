@@ -422,6 +422,8 @@ class EngineArtwork(EngineState):
                     continue
                 if near is not None:
                     src = src.with_name(near[0])  # the same name to a person: taken as it is complete
+                elif src.parent == self.area("inbox") and upload_beside(src) is None:
+                    self._taken_just_before(job, art)
             # Complete already: held a moment after it came (_claim: this manifest and the jobs that
             # waited before it decide together whose it is, by when each came), or unclaimed.
             held = self._held_for_owner.pop(src, None)
@@ -516,7 +518,10 @@ class EngineArtwork(EngineState):
         others = [(job, art) for job, art in everyone if job.order_id != owner]
         by_sha256 = len(candidates) < len(everyone)
         for job, art in others:
-            self._left_waiting(job, art, takers[0][0], by_sha256=by_sha256)
+            if by_sha256:
+                self._left_waiting(job, art, takers[0][0], why="its sha256 is the one that order's manifest gives")
+            else:
+                self._left_waiting(job, art, takers[0][0])
         if others:
             # The order that took it is told too, where the operator looks (audit CC 6).
             for job, art in takers:
@@ -731,17 +736,33 @@ class EngineArtwork(EngineState):
             return came
         return parse_iso(job.updated_at if job.stage is Stage.AWAITING else job.created_at)
 
-    def _left_waiting(self: Engine, job: Job, art: Artwork, taker: Job, *, by_sha256: bool = False) -> None:
+    def _taken_just_before(self: Engine, job: Job, art: Artwork) -> None:
+        """At a manifest's intake, a file it names at the top of inbox/ is not there: if another
+        order's job whose manifest was read after this one came took a file of that name, this job
+        is told so now, where the operator looks (audit BF D1: "of two manifests that name a file
+        already in the inbox, the first read takes it", and the other's STATUS.txt said nothing of
+        it for an hour, until it failed). Not a job whose manifest was read before this one came
+        (a storefront's orders, every PDF named alike, one after the other: each its own file)."""
+        taken = self.ledger.taken_with_name(art.name, iso(self._came(job)), job.job_id)
+        if taken is None or taken[1] == job.order_id:
+            return
+        taker = self.ledger.get_job(taken[0], history=False)
+        if taker is not None:
+            self._left_waiting(job, art, taker, why="its manifest, read first, names it too")
+
+    def _left_waiting(
+        self: Engine,
+        job: Job,
+        art: Artwork,
+        taker: Job,
+        *,
+        why: str = "jobs of several orders waited for that name, and by when the manifests and the file came it "
+        "was judged to be that order's",
+    ) -> None:
         """A job still waiting for ``art`` after another order's job took a file of that name: it
         says AwaitingData from now on if it did not yet (its file looked as if it was on its way:
         audit BY 2, it stayed Ordered until it failed as missing), and the log says who took it.
-        ``by_sha256``: the manifests' sha256 told whose the file is."""
-        why = (
-            "its sha256 is the one that order's manifest gives"
-            if by_sha256
-            else "jobs of several orders waited for that name, and by when the manifests and the file came it was "
-            "judged to be that order's"
-        )
+        ``why``: why the file was that job's."""
         log.info(
             "artwork.left_waiting",
             job_id=job.job_id,

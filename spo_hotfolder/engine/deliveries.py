@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spo_hotfolder.clock import iso
-from spo_hotfolder.config import HotFolderConfig
+from spo_hotfolder.config import HotFolderConfig, mount_points
 from spo_hotfolder.delivery import (
     DeliveryError,
     TempInTheWay,
@@ -442,6 +442,13 @@ class EngineDelivery(EngineState):
             log.info("delivery.ticket_again", job_id=job.job_id, order_id=job.order_id)
             self._delivered(fresh, delivery.hot_folder, Path(delivery.final_path), delivery.id)
         return True
+
+    def _note_mounts(self: Engine) -> None:
+        """The hot and staging folders that are mount points now, remembered (MountPoints.note_mounted:
+        from /proc/self/mountinfo, no call into the shares): at the start and at each rescan."""
+        folders = [f for hot in self.config.hot_folders.values() for f in (hot.path, hot.staging) if f is not None]
+        if folders:
+            self.mount_points.note_mounted(folders, mount_points())
 
     def _spool_identities(self: Engine) -> dict[tuple[int, int], tuple[str, Path]]:
         """The spool folders by (device, inode), looked at once for the config's paths, not at each

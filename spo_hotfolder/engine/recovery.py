@@ -87,6 +87,7 @@ class EngineRecovery(EngineState):
     def reconcile(self: Engine) -> None:
         """At start: finish what a crash interrupted, and make the folders agree with the ledger."""
         now = self.clock.now()
+        self._guard("delivery", "", self._note_mounts)  # (before a delivery cut short is looked at)
         self._guard("intake", "", self._recover_refusals)
         self._guard("intake", "", self._recall_refusals)
         self._guard("intake", "", self._finish_pending_intakes)  # a failure is tried again at each step

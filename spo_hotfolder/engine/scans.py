@@ -190,6 +190,7 @@ class EngineScans(EngineState):
             self._rescan_requested = False
             if self._scans_done:  # (the first: reconcile did it)
                 self._guard("intake", "", self._recover_refusals)
+                self._guard("delivery", "", self._note_mounts)
             self._scan = self._scan_files()
             self._scan_started = time.monotonic()
             self._scan_count = 0

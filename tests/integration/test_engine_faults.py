@@ -8117,3 +8117,54 @@ def test_a_file_whose_sha256_is_the_next_orders_goes_to_it_and_the_waiting_job_i
     assert r.job("P1-1").status is JobStatus.AwaitingData
     status = " ".join((r.root / "work" / "P1-1" / "STATUS.txt").read_text().split())
     assert "was taken by job P2-1 (order P2): its sha256 is the one that order's manifest gives" in status
+
+
+def test_a_hot_folder_mounted_at_the_start_and_gone_before_its_first_delivery_is_not_delivered_into(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BG D1: the daemon started with the printer's share mounted on the hot folder; the
+    share was unmounted before the first delivery there, which went into its empty mount point:
+    InHotFolder, never printed (the folder was known as a mount point from a delivery only)."""
+    r = rig
+    monkeypatch.setattr(engine_module, "mount_points", lambda: ["/", str(r.hot)])
+    r.start()  # (the mount table read at the start lists it; it is unmounted since: a local folder)
+    job_id = r.order("MP")
+    r.run(until=lambda: r.stage(job_id) is not None and "CopyToHotFolderFailed" in r.statuses(job_id), steps=10)
+    assert r.take_prints() == [] and r.stage(job_id) is not Stage.DONE
+    failed = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderFailed)
+    assert "is not mounted: it was seen as the mount point of a share" in failed.detail
+
+
+def test_a_job_whose_file_the_manifest_read_before_took_is_told_so_at_once(rig: Rig) -> None:
+    """Audit BF D1: a file in the inbox, two orders' manifests naming it: the first read takes it
+    (README), and the other job's STATUS.txt said nothing of it for an hour, until it failed."""
+    r = rig
+    _sent(r, "shared41.pdf")
+    r.run(steps=3, dt=1)
+    for order in ("A41", "B41"):
+        # (B41's found by the next look, not by an event: read after A41, which took the file)
+        text = f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared41.pdf]\n'
+        _sent(r, f"{order}.yaml", text, hint=order == "A41")
+    r.run(until=lambda: r.stage("B41-1") is Stage.AWAITING and r.stage("A41-1") is Stage.DONE, steps=10, dt=0.2)
+    assert r.job("B41-1").status is JobStatus.AwaitingData
+    said = " ".join((r.root / "work" / "B41-1" / "STATUS.txt").read_text().split())
+    assert "A file named shared41.pdf came into inbox/ and was taken by job A41-1 (order A41): its manifest" in said
+    assert r.statuses("B41-1").count("AwaitingData") == 1
+    # An order come after that one was read (a storefront's next order, its PDF on its way): no word.
+    _sent(r, "C41.yaml", 'order_id: "C41"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared41.pdf]\n')
+    r.run(until=lambda: r.stage("C41-1") is Stage.AWAITING, steps=10, dt=0.2)
+    assert "was taken by job" not in (r.root / "work" / "C41-1" / "STATUS.txt").read_text()
+
+
+def test_two_manifests_in_sight_together_naming_a_file_already_there_leave_it_to_the_operator(rig: Rig) -> None:
+    """A file in the inbox before two orders' manifests that both name it, both seen coming: the
+    times name neither order (the file came before both), so neither takes it (README): before,
+    the first read took it, a guess."""
+    r = rig
+    _sent(r, "shared42.pdf")
+    r.run(steps=3, dt=1)
+    for order in ("A42", "B42"):
+        _sent(r, f"{order}.yaml", f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared42.pdf]\n')
+    r.run(until=(r.root / "failed" / "shared42.pdf" / "ERROR.txt").is_file, steps=10, dt=0.2)
+    assert r.take_prints() == []
+    assert r.stage("A42-1") is Stage.AWAITING and r.stage("B42-1") is Stage.AWAITING

@@ -129,3 +129,19 @@ def test_a_hot_folder_that_is_a_dangling_link_is_said_as_such(tmp_path: Path) ->
             f"hot folder indigo ({path}) {said}; is the printer's share mounted? The daemon never creates it"
         )
         assert info.value.transient
+
+
+def test_a_folder_the_mount_table_lists_is_known_as_mounted_before_any_delivery(tmp_path: Path) -> None:
+    """Audit BG D1: a share mounted at the daemon's start and unmounted before the first delivery
+    there: that delivery went into the empty mount point (InHotFolder, never printed), the folder
+    being known as a mount point only from a delivery. The mount table read at the start tells."""
+    hot, other = tmp_path / "indigo", tmp_path / "local"
+    hot.mkdir()
+    other.mkdir()
+    store = tmp_path / "mount-points.txt"
+    mounts = MountPoints(fstab=tmp_path / "no-fstab", store=store)
+    mounts.note_mounted([hot, other], ["/", str(tmp_path / "elsewhere"), f"{hot}/"])
+    assert store.read_text().splitlines()[-1] == str(hot)
+    with pytest.raises(DeliveryError, match="is not mounted: it was seen as the mount point of a share"):
+        mounts.check("hot folder indigo", hot, os.stat(hot))  # (unmounted since: a folder of the local disk)
+    mounts.check("hot folder local", other, os.stat(other))
