@@ -356,7 +356,11 @@ def load_config(path: Path, *, filesystems: bool = False, probe: FolderProbe | N
         if exc.column is not None:
             message = f"{message} (column {exc.column})"
         if exc.syntax:
-            message += "; check the indentation and quoting near that line"
+            message += (
+                "; check the commas, brackets and quoting near that line"
+                if fmt == "json"
+                else "; check the indentation and quoting near that line"
+            )
         raise ConfigError([f"{shown}:{exc.line or 1}: {message}"]) from None
     if document.value is None:
         # (In SPEC 3's form "file:line: key.path: message", as every other error: the key missing.)

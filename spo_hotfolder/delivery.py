@@ -246,7 +246,10 @@ def explain_os_error(exc: OSError, hot: HotFolderConfig, folder: Path | None = N
     if code == errno.ENOSPC or code == errno.EDQUOT:
         msg = f"the disk of {what} ({where}) is full; free some space"
     elif code == errno.EROFS:
-        msg = f"{what} ({where}) is on a read-only filesystem; check the mount"
+        msg = (
+            f"{what} ({where}) is on a read-only filesystem (Read-only file system); check the mount, and under "
+            "systemd that the folder is in the service's ReadWritePaths= (docs/service.md)"
+        )
     elif code == errno.EACCES:
         msg = f"no permission to write into {what} ({where}); check its owner and mode"
     elif code == errno.EPERM:

@@ -413,6 +413,7 @@ class _Signals:
     def __init__(self) -> None:
         self.stop = False
         self.reload = False
+        self.ignored: int | None = None  # SIGUSR1 or SIGUSR2 came: logged by the main loop
         # (not inherited by the PDF worker's processes: os.pipe's descriptors close on exec)
         self._read, self._write = os.pipe()
         os.set_blocking(self._read, False)
@@ -705,9 +706,17 @@ class Daemon:
             if not self.signals.reload:  # (one already waits for the main loop: that read will do)
                 self.signals.request_reload()
 
+        def on_other(signum: int, frame: FrameType | None) -> None:
+            self.signals.ignored = signum
+            self.signals.wake()
+
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_reload)
+        # Their default is to end the process, silently: a log rotation's "kill -USR1" (a habit of
+        # other daemons) stopped this one with no word (audit BG R3). They do nothing here.
+        signal.signal(signal.SIGUSR1, on_other)
+        signal.signal(signal.SIGUSR2, on_other)
         came = earlysignals.take()
         if came.stop is not None:
             on_stop(came.stop, None)
@@ -719,6 +728,14 @@ class Daemon:
         interval = self.heartbeat_seconds
         next_heartbeat = 0.0
         while not self.signals.stop:
+            if self.signals.ignored is not None:
+                name, self.signals.ignored = signal.Signals(self.signals.ignored).name, None
+                log.warning(
+                    "daemon.signal_ignored",
+                    signal=name,
+                    reason=f"spo-hotfolder does nothing on {name} (its log goes to its output: no file to reopen); "
+                    "SIGHUP reloads the config, SIGTERM stops it",
+                )
             if self.signals.reload:
                 self.signals.reload = False
                 try:

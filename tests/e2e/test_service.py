@@ -176,6 +176,19 @@ def test_the_stop_says_which_signal_asked_for_it(tmp_path: Path, daemons: list[D
         daemon.proc = None
 
 
+def test_sigusr1_and_sigusr2_are_logged_and_change_nothing(make_daemon) -> None:
+    """Audit BG R3: SIGUSR1 (a log rotation's habit with other daemons) ended the daemon at once,
+    with no log line and no stop: their default action."""
+    daemon = make_daemon()
+    assert daemon.proc is not None
+    for sent in (signal.SIGUSR1, signal.SIGUSR2):
+        daemon.proc.send_signal(sent)
+        wait_for(lambda s=sent: any(e.get("signal") == s.name for e in events(daemon, "daemon.signal_ignored")))
+    job_id = drop_card(daemon, "301")
+    daemon.wait_status(job_id, "InHotFolder")
+    assert daemon.stop() == 0
+
+
 def random_bit() -> bool:
     return os.urandom(1)[0] & 1 == 1
 

@@ -327,6 +327,16 @@ def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
     assert error.endswith("check the indentation and quoting near that line")
 
 
+def test_a_json_config_s_syntax_error_is_not_told_to_check_its_indentation(tmp_path: Path) -> None:
+    """Audit BG R7: a JSON config's missing comma was answered with YAML's advice."""
+    path = tmp_path / "config.json"
+    path.write_text('{\n  "paths": {"root": "/srv"}\n  "watch": {"mode": "auto"}\n}\n')
+    error = only_error(path)
+    assert error.startswith(f"{path}:3: JSON syntax error") and error.endswith(
+        "check the commas, brackets and quoting near that line"
+    ), error
+
+
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     path = write(tmp_path, "- paths\n- watch\n")
     assert only_error(path) == (
