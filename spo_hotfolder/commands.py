@@ -954,7 +954,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     problems = cut_yaml_line(data, path.name)
     if problems:
         fail(f"{path}: " + "; ".join(problems))
-    known, waiting, cases = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
+    known, waiting, cases, coming = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
     results = []
     for spec in manifest.jobs:
         facts = RouteFacts(
@@ -969,7 +969,9 @@ def cmd_route(args: argparse.Namespace) -> int:
         decision = decide_route(facts, config)
         job = known.get(spec.job_id)
         blocked, block_reason = decide_blocking(manifest.blocked, config, spec.product)
-        again = job is not None and _same_again(config, job, data, path.parent, spec, manifest)
+        again = job is not None and _same_again(
+            config, job, data, path.parent, spec, manifest, coming.get(spec.job_id, [])
+        )
         # Engine._reprint_waiting's rule: the same reprint sent twice while the PDF it made waits.
         twin = waiting.get(spec.job_id) if manifest.reprint and job is not None else None
         if twin is not None and job is not None:
@@ -1024,12 +1026,15 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
-def _known_jobs(config: Config, job_ids: list[str]) -> tuple[dict[str, Job], dict[str, Delivery], dict[str, str]]:
+def _known_jobs(
+    config: Config, job_ids: list[str]
+) -> tuple[dict[str, Job], dict[str, Delivery], dict[str, str], dict[str, list[str]]]:
     """The jobs of ``job_ids`` the ledger knows (none without a ledger: route works before init),
-    the deliveries of theirs whose PDF still waits in its hot folder (not yet taken), and the ids
-    of the others that a known job's id is in other letter case (-> that job's: refused)."""
+    the deliveries of theirs whose PDF still waits in its hot folder (not yet taken), the ids of
+    the others that a known job's id is in other letter case (-> that job's: refused), and the
+    paths of the artwork files each known job still waits for."""
     if not ledger_path(config).exists():
-        return {}, {}, {}
+        return {}, {}, {}, {}
     ledger = open_ledger(config)
     try:
         # (with its history: a purged job is said as it ended)
@@ -1040,18 +1045,22 @@ def _known_jobs(config: Config, job_ids: list[str]) -> tuple[dict[str, Job], dic
             if delivery is not None and os.path.lexists(delivery.final_path):
                 waiting[job.job_id] = delivery
         cases = {i: twin for i in job_ids if i not in jobs and (twin := ledger.job_id_in_other_case(i)) is not None}
-        return jobs, waiting, cases
+        coming = {i: [a.source for a in ledger.artwork(i) if not a.present and a.source] for i in jobs}
+        return jobs, waiting, cases, coming
     finally:
         ledger.close()
 
 
-def _same_again(config: Config, job: Job, data: bytes, base: Path, spec: JobSpec, manifest: Manifest) -> bool:
+def _same_again(
+    config: Config, job: Job, data: bytes, base: Path, spec: JobSpec, manifest: Manifest, coming: list[str]
+) -> bool:
     """Engine._same_again's rule: a job not finished whose manifest comes again (byte for byte, or
-    saying the same), with none of its artwork beside it, is not taken (the manifest is filed)."""
+    saying the same), with none of its artwork beside it but the files it still waits for
+    (``coming``), is not taken (the manifest is filed)."""
     if job.stage in TERMINAL:
         return False
     folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
-    return sent_again(data, folder, base, spec, manifest, tuple(config.hot_folders))
+    return sent_again(data, folder, base, spec, manifest, tuple(config.hot_folders), still_coming=coming)
 
 
 def _twin_note(delivery: Delivery) -> str:

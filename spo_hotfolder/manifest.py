@@ -985,15 +985,21 @@ def sent_again(
     spec: JobSpec,
     manifest: Manifest | None = None,
     hot_folders: Collection[str] = (),
+    still_coming: Collection[str] = (),
 ) -> bool:
     """Whether manifest ``data`` (read as ``manifest``) is the one a job keeps in ``job_folder``,
     with none of ``spec``'s artwork beside it in ``base``: a webhook's retry, an FTP re-upload,
     which changes nothing for a job waiting for an operator (the daemon's rule, and what `route`
     says of it). The one it keeps byte for byte, or saying the same of the order and of this job
     (the same order written anew: JSON and YAML of it, its keys in another order, a comment added:
-    audit A 3, where the second copy put the job's artwork aside to wait for files not coming)."""
-    if any(os.path.lexists(base / ref.path) or upload_beside(base / ref.path) is not None for ref in spec.artwork):
-        return False
+    audit A 3, where the second copy put the job's artwork aside to wait for files not coming).
+    ``still_coming``: the paths of the files the job still waits for: one of them on its way beside
+    the copy is the job's own, not new artwork (audit BD D1: a copy that came while the job's second
+    PDF was still being written put its first one aside, to wait for it for ever)."""
+    for ref in spec.artwork:
+        path = base / ref.path
+        if str(path) not in still_coming and (os.path.lexists(path) or upload_beside(path) is not None):
+            return False
     if keeps_copy(data, job_folder):
         return True
     return manifest is not None and _says_the_same(job_folder, manifest, spec, hot_folders)

@@ -461,7 +461,10 @@ class EngineIntake(EngineState):
         if existing is None or existing.stage in TERMINAL:
             return False
         folder = self._locate(existing)
-        return folder is not None and sent_again(data, folder, base, spec, manifest, tuple(self.config.hot_folders))
+        coming = [a.source for a in self.ledger.artwork(existing.job_id) if not a.present and a.source]
+        return folder is not None and sent_again(
+            data, folder, base, spec, manifest, tuple(self.config.hot_folders), still_coming=coming
+        )
 
     def _reprint_waiting(self: Engine, spec: JobSpec, job: Job, data: bytes, base: Path) -> Delivery | None:
         """The delivery of ``job`` whose PDF still waits in its hot folder (not yet taken by the

@@ -8168,3 +8168,27 @@ def test_two_manifests_in_sight_together_naming_a_file_already_there_leave_it_to
     r.run(until=(r.root / "failed" / "shared42.pdf" / "ERROR.txt").is_file, steps=10, dt=0.2)
     assert r.take_prints() == []
     assert r.stage("A42-1") is Stage.AWAITING and r.stage("B42-1") is Stage.AWAITING
+
+
+def test_the_same_manifest_again_while_the_jobs_second_pdf_is_still_coming_changes_nothing(rig: Rig) -> None:
+    """Audit BD D1: an order's manifest, then the same bytes again (a webhook's retry), while the
+    job's second PDF was still being written: the copy was taken as new artwork, the first PDF put
+    into history/, and the job waited for it for ever (AwaitingData, nothing printed)."""
+    r = rig
+    make_pdf(r.inbox / "R1-front.pdf", pages=[(91.0, 61.0)])
+    r.run(steps=3, dt=1)
+    make_pdf(r.tmp / "back.pdf", pages=[(91.0, 61.0)])
+    whole = (r.tmp / "back.pdf").read_bytes()
+    (r.inbox / "R1-back.pdf").write_bytes(whole[: len(whole) // 2])  # (still being written)
+    r.engine.hint(r.inbox / "R1-back.pdf")
+    text = 'order_id: "R1"\nproduct: bc-85x55\nquantity: 1\nartwork: [R1-front.pdf, R1-back.pdf]\n'
+    _sent(r, "R1.yaml", text)
+    r.run(steps=2, dt=0.1)
+    assert r.stage("R1-1") is Stage.AWAITING
+    _sent(r, "R1-again.yaml", text)
+    r.run(steps=2, dt=0.1)
+    (r.inbox / "R1-back.pdf").write_bytes(whole)
+    r.engine.hint(r.inbox / "R1-back.pdf")
+    r.run(until=done(r, "R1-1"), steps=20, dt=0.2)
+    assert len(r.take_prints()) == 1
+    assert not any("R1-again" in e.detail for e in r.job("R1-1").history)
