@@ -1000,6 +1000,14 @@ def sent_again(
         path = base / ref.path
         if str(path) not in still_coming and (os.path.lexists(path) or upload_beside(path) is not None):
             return False
+    return same_manifest(data, job_folder, spec, manifest, hot_folders)
+
+
+def same_manifest(
+    data: bytes, job_folder: Path, spec: JobSpec, manifest: Manifest | None, hot_folders: Collection[str] = ()
+) -> bool:
+    """Whether manifest ``data`` (read as ``manifest``) is the one the job in ``job_folder`` was
+    made from: byte for byte, or saying the same of the order and of job ``spec``."""
     if keeps_copy(data, job_folder):
         return True
     return manifest is not None and _says_the_same(job_folder, manifest, spec, hot_folders)

@@ -55,6 +55,7 @@ from spo_hotfolder.manifest import (
     keeps_copy,
     parse_manifest,
     reprint_sent_twice,
+    same_manifest,
     sent_again,
     several_manifests,
     several_manifests_problem,
@@ -243,7 +244,9 @@ class EngineIntake(EngineState):
                 elif manifest.reprint:
                     plans.append((spec, existing))
                 else:
-                    refused.append((spec, self._already_done_reason(existing)))
+                    refused.append(
+                        (spec, self._already_done_reason(existing, self._made_from(existing, data, spec, manifest)))
+                    )
             elif (undecided := self._delivery_undecided(existing, Action.REPLACE)) is not None:
                 # (audit CM 1) its new artwork would be printed, or not, beside the old PDF that
                 # may be printing already: said, and the manifest is to be sent again then.
@@ -859,7 +862,21 @@ class EngineIntake(EngineState):
             f"taken and job {job.job_id} of order {job.order_id} was not changed"
         )
 
-    def _already_done_reason(self: Engine, job: Job) -> str:
+    def _made_from(self: Engine, job: Job, data: bytes, spec: JobSpec, manifest: Manifest) -> bool:
+        """Whether manifest ``data`` is the one ``job`` (finished) was made from (manifest.same_manifest)."""
+        folder = self._locate(job)
+        return folder is not None and same_manifest(data, folder, spec, manifest, tuple(self.config.hot_folders))
+
+    def _already_done_reason(self: Engine, job: Job, same: bool = False) -> str:
+        """Why a finished job's manifest is refused; ``same``: it is the one the job was made from
+        (said: a retry or a double upload needs nothing, and a reprint was advised to an operator
+        whose order had printed once, as ordered: audit BD R1)."""
+        again = (
+            " This manifest says the same as the one the job was made from (a retry or a double upload?): if "
+            "so, nothing is to be done but remove this folder."
+            if same
+            else ""
+        )
         if job.stage not in TERMINAL:  # _pdf_delivered
             delivery = self.ledger.published_delivery(job.job_id, job.generation)
             assert delivery is not None
@@ -880,17 +897,17 @@ class EngineIntake(EngineState):
         if rejected:
             return (
                 f"job {job.job_id} was rejected earlier ({at}){purged}; it is not made "
-                "again. To make it again, send the manifest with reprint: true"
+                f"again.{again} To make it again, send the manifest with reprint: true"
             )
         if job.route == "skip" or status is JobStatus.CopyToHotFolderSkipped:
             return (
                 f"job {job.job_id} was already finished without a hot folder ({status.value}, {at}){purged}; it is "
-                "not made again. To make it again, send the manifest with reprint: true"
+                f"not made again.{again} To make it again, send the manifest with reprint: true"
             )
         where = f" to hot folder {job.route}" if job.route else ""
         return (
             f"job {job.job_id} was already delivered{where} ({status.value}, {at}){purged}; it is not delivered "
-            "again. To print it again, send the manifest with reprint: true"
+            f"again.{again} To print it again, send the manifest with reprint: true"
         )
 
     def _record_intake(

@@ -8192,3 +8192,20 @@ def test_the_same_manifest_again_while_the_jobs_second_pdf_is_still_coming_chang
     r.run(until=done(r, "R1-1"), steps=20, dt=0.2)
     assert len(r.take_prints()) == 1
     assert not any("R1-again" in e.detail for e in r.job("R1-1").history)
+
+
+def test_a_delivered_jobs_manifest_sent_again_unchanged_is_said_to_need_nothing(rig: Rig) -> None:
+    """Audit BD R1: a webhook's retry of a manifest whose order had printed, as ordered, was refused
+    with only "to print it again, send the manifest with reprint: true": advice that prints it twice."""
+    r = rig
+    job_id = r.order("DU")
+    text = (r.inbox / "DU.yaml").read_text()
+    r.run(until=done(r, job_id), steps=10)
+    for name, sent in (("DU-again.yaml", text), ("DU-more.yaml", text.replace("quantity: 1", "quantity: 2"))):
+        _sent(r, name, sent)
+        r.run(until=(r.root / "failed" / name / "ERROR.txt").is_file, steps=10)
+        error = " ".join((r.root / "failed" / name / "ERROR.txt").read_text().split())
+        said = "This manifest says the same as the one the job was made from (a retry or a double upload?)"
+        assert (said in error) == (name == "DU-again.yaml"), error
+        assert "To print it again, send the manifest with reprint: true" in error
+    assert len(r.take_prints()) == 1
