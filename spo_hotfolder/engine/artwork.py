@@ -130,15 +130,6 @@ def _whole_of(path: Path, size: int, beginning: Path) -> bool:
     return True
 
 
-def _near_miss(path: Path, names: Sequence[str] | None = None) -> tuple[str, str] | None:
-    """The file beside ``path`` whose name differs only in letter case or Unicode form (the "é" of
-    a Mac or an rsync from one is two characters: e + accent), and how it differs; None when there
-    is none, or several (card.pdf and CARD.pdf for Card.pdf: which one is meant is not guessed).
-    ``names``: as ``_near_misses``."""
-    near = _near_misses(path, names)
-    return near[0] if len(near) == 1 else None
-
-
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
 
@@ -414,7 +405,10 @@ class EngineArtwork(EngineState):
                 self.ledger.mark_artwork_present(job.job_id, art.position)
                 continue
             if not src.exists():
-                near = _near_miss(src, self._listed(src.parent))
+                alike = _near_misses(src, self._listed(src.parent))
+                near = alike[0] if len(alike) == 1 else None
+                if len(alike) > 1 and not near_now:
+                    self._several_alike(job, art.name, [other for other, _ in alike])
                 if near is not None and upload_beside(src) is not None:
                     continue  # the file of its very name is on its way
                 if near is not None and not near_now:
@@ -445,6 +439,20 @@ class EngineArtwork(EngineState):
                 self.tracker.track(src, activity=False)
                 self._named.add(src)
         self._check_complete(job.job_id)
+
+    def _several_alike(self: Engine, job: Job, name: str, others: list[str]) -> None:
+        """A job waiting for ``name``, of which the inbox has several files named alike (letter case,
+        Unicode form) but not that one: none is taken (which one is meant is not guessed), and its
+        STATUS.txt says so now (audit BF R5: it said only "not arrived yet" until it failed, an hour
+        later)."""
+        listed = ", ".join(repr(other) for other in others)
+        self._note_action(
+            job.job_id,
+            f"{iso(self.clock.now())}  {name} is not in the inbox, but files whose names differ from it only in "
+            f"letter case or Unicode form are ({listed}): which one is meant is not guessed. Rename the right one "
+            f"to {name!r}, or give it with spo-hotfolder replace {job.job_id} FILE, or correct the manifest",
+        )
+        self._write_status(job.job_id)
 
     def _hold_unclaimed(self: Engine, src: Path, sig: Signature, held: tuple[float, float, Signature] | None) -> bool:
         """At a manifest's intake, a file at the top of inbox/ there already (unclaimed, or held a

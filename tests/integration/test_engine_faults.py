@@ -3310,13 +3310,12 @@ def test_artwork_named_in_another_unicode_form_or_letter_case_is_taken(rig: Rig)
     assert not (r.root / "failed").exists() or not os.listdir(r.root / "failed")
     # Where a name differs only so and is still not taken, the ERROR.txt says which file it is.
     make_pdf(r.tmp / "Near.PDF", pages=CARD)
-    assert engine_module._near_miss(r.tmp / "near.pdf") == ("Near.PDF", "only in letter case")
+    assert engine_module._near_misses(r.tmp / "near.pdf") == [("Near.PDF", "only in letter case")]
     (r.tmp / nfd).write_bytes(b"x")
-    assert engine_module._near_miss(r.tmp / nfc) == (
-        nfd,
-        "only in its Unicode form (accents written as separate characters)",
-    )
-    assert engine_module._near_miss(r.tmp / "other.pdf") is None
+    assert engine_module._near_misses(r.tmp / nfc) == [
+        (nfd, "only in its Unicode form (accents written as separate characters)")
+    ]
+    assert engine_module._near_misses(r.tmp / "other.pdf") == []
 
 
 def test_every_name_alike_in_a_big_folder_is_found_and_said_how_it_differs(tmp_path: Path) -> None:
@@ -3339,7 +3338,7 @@ def test_every_name_alike_in_a_big_folder_is_found_and_said_how_it_differs(tmp_p
     listed = [*os.listdir(tmp_path), "CAF0.pdf"]
     assert engine_module._near_misses(tmp_path / "CAF0.PDF", listed) == [("caf0.pdf", "only in letter case")]
     (tmp_path / "caf0.pdf").unlink()
-    assert engine_module._near_miss(tmp_path / "CAF0.PDF", listed) is None
+    assert engine_module._near_misses(tmp_path / "CAF0.PDF", listed) == []
 
 
 def test_manifests_whose_files_come_later_list_the_inbox_once_a_round_not_once_each(
@@ -8209,3 +8208,21 @@ def test_a_delivered_jobs_manifest_sent_again_unchanged_is_said_to_need_nothing(
         assert (said in error) == (name == "DU-again.yaml"), error
         assert "To print it again, send the manifest with reprint: true" in error
     assert len(r.take_prints()) == 1
+
+
+def test_a_job_whose_file_is_there_only_under_several_names_alike_is_told_at_once(rig: Rig) -> None:
+    """Audit BF R5: card5.pdf and CARD5.pdf in the inbox for a manifest naming Card5.pdf: neither is
+    taken (which one is meant is not guessed), and STATUS.txt said only "not arrived yet" for an hour."""
+    r = rig
+    make_pdf(r.inbox / "card5.pdf", pages=CARD)
+    make_pdf(r.inbox / "CARD5.pdf", pages=CARD)
+    r.run(steps=2, dt=1)
+    _sent(r, "N5.yaml", 'order_id: "N5"\nproduct: bc-85x55\nquantity: 1\nartwork: [Card5.pdf]\n')
+    r.run(until=lambda: r.stage("N5-1") is Stage.AWAITING, steps=10, dt=0.2)
+    said = " ".join((r.root / "work" / "N5-1" / "STATUS.txt").read_text().split())
+    assert (
+        "Card5.pdf is not in the inbox, but files whose names differ from it only in letter case or Unicode form "
+        "are ('CARD5.pdf', 'card5.pdf'): which one is meant is not guessed" in said
+    ), said
+    r.run(steps=15, dt=1)
+    assert r.take_prints() == [] and r.stage("N5-1") is Stage.AWAITING
