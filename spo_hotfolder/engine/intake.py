@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import filecmp
 import hashlib
 import itertools
 import json
@@ -153,6 +154,14 @@ if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
 
 
+def _same_bytes(one: Path, other: Path) -> bool:
+    """Whether two files hold the same bytes (False when either cannot be read)."""
+    try:
+        return filecmp.cmp(one, other, shallow=False)
+    except OSError:
+        return False
+
+
 class EngineIntake(EngineState):
     """The Engine's methods for intake (this module's docstring says what they do)."""
 
@@ -244,9 +253,8 @@ class EngineIntake(EngineState):
                 elif manifest.reprint:
                     plans.append((spec, existing))
                 else:
-                    refused.append(
-                        (spec, self._already_done_reason(existing, self._made_from(existing, data, spec, manifest)))
-                    )
+                    made_from = self._made_from(existing, data, spec, manifest, base)
+                    refused.append((spec, self._already_done_reason(existing, made_from)))
             elif (undecided := self._delivery_undecided(existing, Action.REPLACE)) is not None:
                 # (audit CM 1) its new artwork would be printed, or not, beside the old PDF that
                 # may be printing already: said, and the manifest is to be sent again then.
@@ -258,6 +266,11 @@ class EngineIntake(EngineState):
         same = [self._same_again(spec, existing, data, base, manifest) for spec, existing in plans]
         if plans and not refused and all(same):
             if self._held_for_artwork(path, signature(st)):
+                # Its jobs are not delivered before it is filed (audit BI D1: a webhook's retry, held
+                # here a moment for artwork, was refused after its job's delivery as "already
+                # delivered", where README says the job waits for it).
+                for spec, _ in plans:
+                    self._manifest_waiting.setdefault(spec.job_id, (path, self.clock.monotonic()))
                 return
             self._file_repeat(path, [existing for _, existing in plans if existing is not None], folder_manifest, data)
             return
@@ -862,10 +875,19 @@ class EngineIntake(EngineState):
             f"taken and job {job.job_id} of order {job.order_id} was not changed"
         )
 
-    def _made_from(self: Engine, job: Job, data: bytes, spec: JobSpec, manifest: Manifest) -> bool:
-        """Whether manifest ``data`` is the one ``job`` (finished) was made from (manifest.same_manifest)."""
+    def _made_from(self: Engine, job: Job, data: bytes, spec: JobSpec, manifest: Manifest, base: Path) -> bool:
+        """Whether manifest ``data`` is the one ``job`` (finished) was made from (manifest.same_manifest),
+        with no other artwork beside it in ``base`` than the job's own, byte for byte (audit BI D2: a
+        corrected PDF sent with the same manifest text was called "a retry or a double upload",
+        and the operator told to remove its folder)."""
         folder = self._locate(job)
-        return folder is not None and same_manifest(data, folder, spec, manifest, tuple(self.config.hot_folders))
+        if folder is None or not same_manifest(data, folder, spec, manifest, tuple(self.config.hot_folders)):
+            return False
+        for ref, name in zip(spec.artwork, artwork_names(spec), strict=True):
+            beside = base / ref.path
+            if os.path.lexists(beside) and not _same_bytes(beside, folder / "artwork" / name):
+                return False
+        return True
 
     def _already_done_reason(self: Engine, job: Job, same: bool = False) -> str:
         """Why a finished job's manifest is refused; ``same``: it is the one the job was made from

@@ -8226,3 +8226,41 @@ def test_a_job_whose_file_is_there_only_under_several_names_alike_is_told_at_onc
     ), said
     r.run(steps=15, dt=1)
     assert r.take_prints() == [] and r.stage("N5-1") is Stage.AWAITING
+
+
+def test_a_manifest_copy_held_a_moment_for_artwork_is_filed_before_its_job_is_delivered(rig: Rig) -> None:
+    """Audit BI D1: a webhook's retry of the manifest, renamed in while the job's PDF was still
+    settling, was held a moment (for artwork that may follow it), the job delivered meanwhile, and
+    the copy then refused as "already delivered": README says the job waits for it."""
+    r = rig
+    make_pdf(r.inbox / "T0.pdf", pages=CARD)
+    r.engine.hint(r.inbox / "T0.pdf")  # (written in place: it settles)
+    text = '{"order_id": "T0", "product": "bc-85x55", "quantity": 1, "artwork": ["T0.pdf"]}\n'
+    _sent(r, "T0.json", text)
+    r.run(steps=1, dt=0.1)
+    _sent(r, "T0-dup.json", text)
+    r.run(until=done(r, "T0-1"), steps=40, dt=0.1)
+    assert not (r.root / "failed").exists() or os.listdir(r.root / "failed") == []
+    assert any(n.endswith("T0-dup.json") for n in _history_names(r.root / "done" / "T0-1"))
+    assert len(r.take_prints()) == 1
+
+
+def test_a_refused_manifest_that_brings_other_artwork_is_not_called_a_retry(rig: Rig) -> None:
+    """Audit BI D2: a delivered order's folder sent again with the same manifest text and a
+    corrected PDF: its ERROR.txt called it "a retry or a double upload" and told the operator to
+    remove the folder, the customer's corrected artwork in it."""
+    r = rig
+    text = 'order_id: "Q1"\nproduct: bc-85x55\nquantity: 1\nartwork: [art.pdf]\n'
+    for folder, content in (("Q1-first", b""), ("Q1-again", b""), ("Q1-corrected", b"% corrected\n")):
+        (r.tmp / folder).mkdir()
+        make_pdf(r.tmp / folder / "art.pdf", pages=CARD, content=content)
+        (r.tmp / folder / "manifest.yaml").write_text(text)
+        os.replace(r.tmp / folder, r.inbox / folder)
+        r.engine.hint(r.inbox / folder, moved_in=True)
+        if folder == "Q1-first":
+            r.run(until=done(r, "Q1-1"), steps=20, dt=0.2)
+            continue
+        r.run(until=(r.root / "failed" / folder / "ERROR.txt").is_file, steps=30, dt=0.2)
+        error = " ".join((r.root / "failed" / folder / "ERROR.txt").read_text().split())
+        assert ("(a retry or a double upload?)" in error) == (folder == "Q1-again"), error
+    assert len(r.take_prints()) == 1
