@@ -253,8 +253,9 @@ class EngineIntake(EngineState):
                 elif manifest.reprint:
                     plans.append((spec, existing))
                 else:
-                    made_from = self._made_from(existing, data, spec, manifest, base)
-                    refused.append((spec, self._already_done_reason(existing, made_from)))
+                    other = self._other_artwork(existing, spec, base)
+                    made_from = not other and self._made_from(existing, data, spec, manifest)
+                    refused.append((spec, self._already_done_reason(existing, made_from, other)))
             elif (undecided := self._delivery_undecided(existing, Action.REPLACE)) is not None:
                 # (audit CM 1) its new artwork would be printed, or not, beside the old PDF that
                 # may be printing already: said, and the manifest is to be sent again then.
@@ -875,28 +876,35 @@ class EngineIntake(EngineState):
             f"taken and job {job.job_id} of order {job.order_id} was not changed"
         )
 
-    def _made_from(self: Engine, job: Job, data: bytes, spec: JobSpec, manifest: Manifest, base: Path) -> bool:
-        """Whether manifest ``data`` is the one ``job`` (finished) was made from (manifest.same_manifest),
-        with no other artwork beside it in ``base`` than the job's own, byte for byte (audit BI D2: a
-        corrected PDF sent with the same manifest text was called "a retry or a double upload",
-        and the operator told to remove its folder)."""
+    def _made_from(self: Engine, job: Job, data: bytes, spec: JobSpec, manifest: Manifest) -> bool:
+        """Whether manifest ``data`` is the one ``job`` (finished) was made from (manifest.same_manifest)."""
         folder = self._locate(job)
-        if folder is None or not same_manifest(data, folder, spec, manifest, tuple(self.config.hot_folders)):
-            return False
-        for ref, name in zip(spec.artwork, artwork_names(spec), strict=True):
-            beside = base / ref.path
-            if os.path.lexists(beside) and not _same_bytes(beside, folder / "artwork" / name):
-                return False
-        return True
+        return folder is not None and same_manifest(data, folder, spec, manifest, tuple(self.config.hot_folders))
 
-    def _already_done_reason(self: Engine, job: Job, same: bool = False) -> str:
+    def _other_artwork(self: Engine, job: Job, spec: JobSpec, base: Path) -> list[str]:
+        """The artwork files beside a finished job's refused manifest (in ``base``) that are not the
+        job's own, byte for byte: never printed (audit BI D2: a corrected PDF sent with the same
+        manifest text was called "a retry or a double upload", and the operator told to remove its
+        folder; R1: a refusal did not say that the artwork it brought never printed)."""
+        folder = self._locate(job)
+        return [
+            ref.path
+            for ref, name in zip(spec.artwork, artwork_names(spec), strict=True)
+            if os.path.lexists(base / ref.path)
+            and (folder is None or not _same_bytes(base / ref.path, folder / "artwork" / name))
+        ]
+
+    def _already_done_reason(self: Engine, job: Job, same: bool = False, other: Sequence[str] = ()) -> str:
         """Why a finished job's manifest is refused; ``same``: it is the one the job was made from
         (said: a retry or a double upload needs nothing, and a reprint was advised to an operator
-        whose order had printed once, as ordered: audit BD R1)."""
+        whose order had printed once, as ordered: audit BD R1); ``other``: the artwork it brings
+        that is not the job's (said: never printed)."""
         again = (
             " This manifest says the same as the one the job was made from (a retry or a double upload?): if "
             "so, nothing is to be done but remove this folder."
             if same
+            else f" The artwork it brings ({', '.join(other)}) is not what the job was made from: it was not printed."
+            if other
             else ""
         )
         if job.stage not in TERMINAL:  # _pdf_delivered

@@ -8263,4 +8263,6 @@ def test_a_refused_manifest_that_brings_other_artwork_is_not_called_a_retry(rig:
         r.run(until=(r.root / "failed" / folder / "ERROR.txt").is_file, steps=30, dt=0.2)
         error = " ".join((r.root / "failed" / folder / "ERROR.txt").read_text().split())
         assert ("(a retry or a double upload?)" in error) == (folder == "Q1-again"), error
+        said = "The artwork it brings (art.pdf) is not what the job was made from: it was not printed."
+        assert (said in error) == (folder == "Q1-corrected"), error
     assert len(r.take_prints()) == 1
