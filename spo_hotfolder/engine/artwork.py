@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import stat
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,23 +166,28 @@ class EngineArtwork(EngineState):
                 until = max(seen + self._after_seconds() + self._hold_later(), self.clock.monotonic())
                 self._held_for_owner[path] = (until, seen, sig)
                 return True
-            if self._named_by_unread(path):
+            now = self.clock.monotonic()
+            if self._named_by_unread(path, now if seen is None else seen):
                 # A manifest on its way names it too, and may be its order's (audit BA D1: the
                 # waiting order printed the PDF the next order sent a moment before its manifest).
-                now = self.clock.monotonic()
                 self._held_for_owner[path] = (now, now if seen is None else seen, sig)
                 return True
         return self._take_artwork(path, waiting, seen=seen)
 
-    def _named_by_unread(self: Engine, path: Path) -> bool:
-        """Whether a manifest at the top of inbox/ not read yet, come within the last few seconds,
-        mentions a file called ``path.name`` (UnreadManifests): one longer on its way (a backlog,
-        a manifest held back) is not waited for."""
+    def _named_by_unread(self: Engine, path: Path, seen: float) -> bool:
+        """Whether a manifest at the top of inbox/ not read yet mentions a file called ``path.name``
+        (UnreadManifests), one that came within the window of the file's arrival (``seen``,
+        monotonic) and within the last few seconds: one longer on its way (a backlog, a manifest
+        held back) is not waited for, but for those found at a start (orders sent while the daemon
+        was stopped, audit BH D1), which are all read before the start's backlog is over."""
         mono = self.clock.monotonic()
         recent = self.tracker.incomplete_pdf_seconds + self._hold_later()
+        window = self._window_seconds()
         for manifest in self._unread.naming(path.name):
             first = self.tracker.first_seen(manifest)
-            if first is not None and mono - first <= recent:
+            if first is None or abs(first - seen) > window:
+                continue
+            if mono - first <= recent or not self._start_backlog_over:
                 return True
         return False
 
@@ -243,13 +249,16 @@ class EngineArtwork(EngineState):
 
     def _came_just_before(self: Engine, waiting: list[tuple[str, int]], seen: float) -> bool:
         """Whether the jobs waiting for a file are of one order, waiting in work/, whose manifest
-        came within the window before the file began to arrive (``seen``, monotonic)."""
+        came at most _after_seconds before the file began to arrive (``seen``, monotonic): an
+        upload client sends an order's manifest, then its PDF at once. Not the whole window: a
+        PDF sent just before its own manifest, seconds after a waiting order's, was taken at once
+        by the waiting order and printed for it (audit BH D2)."""
         jobs = [job for job_id, _ in waiting if (job := self.ledger.get_job(job_id, history=False)) is not None]
         if not jobs or len({job.order_id for job in jobs}) != 1 or any(j.stage is not Stage.AWAITING for j in jobs):
             return False
         began = self.clock.now() - self._since(seen)
         came = min(self._came(job) for job in jobs)
-        return began - timedelta(seconds=self._window_seconds()) <= came <= began + timedelta(seconds=1)
+        return began - timedelta(seconds=self._after_seconds()) <= came <= began + timedelta(seconds=1)
 
     def _after_seconds(self: Engine) -> float:
         """How long after a file began to arrive its order's manifest may come, at most, to be
@@ -298,7 +307,7 @@ class EngineArtwork(EngineState):
             )
             if young and settling is None:
                 settling = self.tracker.tracks_named_in(inbox, MANIFEST_SUFFIXES)
-            if (young and settling) or (path.parent == inbox and self._named_by_unread(path)):
+            if (young and settling) or (path.parent == inbox and self._named_by_unread(path, seen)):
                 # A manifest still settling in the inbox (written in place, or held a moment as
                 # manifests are) may name it: looked at again shortly, a few seconds at most.
                 self._held_for_owner[path] = (mono + min(0.25, settle), seen, sig)
@@ -464,10 +473,22 @@ class EngineArtwork(EngineState):
         if held is None and again is not None:
             self._held_for_owner[src] = (max(again + self._after_seconds() + self._hold_later(), mono), again, sig)
             return True
-        if self._named_by_unread(src):
-            self._held_for_owner[src] = (mono, held[1] if held is not None else (again or mono), sig)
+        if not len(self._unread):
+            return False
+        seen = held[1] if held is not None else (again or self._came_at(src) or mono)
+        if self._named_by_unread(src, seen):
+            self._held_for_owner[src] = (mono, seen, sig)
             return True
         return False
+
+    def _came_at(self: Engine, path: Path) -> float | None:
+        """When the file at ``path`` came as it is (its ctime: its last rename or write), on the
+        monotonic clock; None when it cannot be looked at."""
+        try:
+            age = max(0.0, time.time() - os.stat(path).st_ctime)
+        except OSError:
+            return None
+        return self.clock.monotonic() - age
 
     def _listed(self: Engine, folder: Path) -> list[str] | None:
         """``folder``'s names, listed once per round of ``_take_stable``, where each intake of a job

@@ -40,6 +40,7 @@ from spo_hotfolder.fsutil import (
 from spo_hotfolder.ledger import Job, Stage
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
+    MANIFEST_SUFFIXES,
     UPLOAD_SUFFIXES,
     misnamed_manifest,
     upload_target,
@@ -195,6 +196,7 @@ class EngineScans(EngineState):
             self._scan_started = time.monotonic()
             self._scan_count = 0
         deadline = None if budget is None else time.monotonic() + budget
+        inbox = self.area("inbox")
         for index, path in enumerate(self._scan):
             if path in self._orphans:
                 continue
@@ -203,6 +205,11 @@ class EngineScans(EngineState):
             if path not in self.tracker:
                 self.tracker.track(path, activity=False, began=self._upload_start(path))
                 self._scan_count += 1
+                # (a manifest found by a look, not an event: at a start, orders that came while the
+                # daemon was stopped: audit BH D1)
+                top_manifest = path.parent == inbox and path.name.lower().endswith(MANIFEST_SUFFIXES)
+                if top_manifest and (sig := self.tracker.signature_of(path)) is not None:
+                    self._unread.note(path, sig)
             if deadline is not None and index % 64 == 63 and time.monotonic() > deadline:
                 return
         self._scan = None

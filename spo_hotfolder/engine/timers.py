@@ -63,6 +63,15 @@ class EngineTimers(EngineState):
             elif stage is Stage.AWAITING:
                 self._guard("job", job_id, lambda j=job: self._artwork_timeout(j))
 
+    def _held_until(self: Engine, path: Path) -> float | None:
+        """Until when (monotonic) a file there is held before it is given: by the tracker (it looks
+        incomplete), or for its order (_claim); None when it is not held."""
+        until = self.tracker.held_until(path)
+        owner = self._held_for_owner.get(path)
+        if owner is None:
+            return until
+        return owner[0] if until is None else max(until, owner[0])
+
     def _artwork_timeout(self: Engine, job: Job) -> None:
         missing = [a for a in self.ledger.artwork(job.job_id) if not a.present]
         if not missing:
@@ -77,11 +86,12 @@ class EngineTimers(EngineState):
             self.ledger.update_job(job.job_id, self.clock.now(), awaiting_until=iso(until))
             self._schedule_wakeup(until)
             return
-        held = [self.tracker.held_until(Path(a.source)) if a.source else None for a in missing]
+        held = [self._held_until(Path(a.source)) if a.source else None for a in missing]
         if all(until is not None for until in held):
             # Every file it waits for is there, unchanged, and held a moment longer only because it
             # looks incomplete (an empty file: SPEC 5 has it taken once stable, and fail preflight as
-            # empty; audit BD 1): the job waits for that, not "artwork missing ... still changing".
+            # empty; audit BD 1), or for the moment in which another order's manifest may name it
+            # (_claim): the job waits for that, not "artwork missing ... still changing".
             wait = max(until for until in held if until is not None) - self.clock.monotonic() + 0.5
             until = self.clock.now() + timedelta(seconds=max(wait, 0.5))
             self.ledger.update_job(job.job_id, self.clock.now(), awaiting_until=iso(until))

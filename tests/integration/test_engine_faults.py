@@ -8144,6 +8144,8 @@ def test_a_job_whose_file_the_manifest_read_before_took_is_told_so_at_once(rig: 
         # (B41's found by the next look, not by an event: read after A41, which took the file)
         text = f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared41.pdf]\n'
         _sent(r, f"{order}.yaml", text, hint=order == "A41")
+    r.engine.step()  # (no look at the inbox asked for: B41's manifest not in sight yet)
+    assert r.stage("A41-1") is not None and r.stage("B41-1") is None
     r.run(until=lambda: r.stage("B41-1") is Stage.AWAITING and r.stage("A41-1") is Stage.DONE, steps=10, dt=0.2)
     assert r.job("B41-1").status is JobStatus.AwaitingData
     said = " ".join((r.root / "work" / "B41-1" / "STATUS.txt").read_text().split())
@@ -8266,3 +8268,37 @@ def test_a_refused_manifest_that_brings_other_artwork_is_not_called_a_retry(rig:
         said = "The artwork it brings (art.pdf) is not what the job was made from: it was not printed."
         assert (said in error) == (folder == "Q1-corrected"), error
     assert len(r.take_prints()) == 1
+
+
+def test_two_orders_sent_while_the_daemon_was_stopped_sharing_a_file_name_leave_it_to_the_operator(
+    rig: Rig,
+) -> None:
+    """Audit BH D1: orders A and B sent while the daemon was stopped, each a PDF named artwork.pdf
+    then its manifest, B's PDF renamed over A's: at the start the first manifest read took B's PDF
+    and printed it as A's (both manifests were in the inbox: README sets such a file aside)."""
+    r = rig
+    for order in ("A", "B"):
+        _sent(r, "artwork.pdf", hint=False)
+        _sent(r, f"{order}.yaml", _shared_manifest(order), hint=False)
+    r.start()
+    r.run(until=(r.root / "failed" / "artwork.pdf" / "ERROR.txt").is_file, steps=20, dt=0.2)
+    r.run(steps=5)
+    assert r.take_prints() == []
+    assert r.stage("A-1") is Stage.AWAITING and r.stage("B-1") is Stage.AWAITING
+
+
+def test_a_pdf_sent_just_before_its_manifest_is_not_taken_at_once_by_an_order_waiting_seconds(rig: Rig) -> None:
+    """Audit BH D2: order W waited for artwork.pdf (its manifest 6 s before); order C sent its
+    artwork.pdf, then its manifest 0.05 s later: W took C's PDF at once (its manifest had come
+    within 10 s before the file) and printed it. "At once" is for a manifest then its PDF at once."""
+    r = rig
+    _sent(r, "W.yaml", _shared_manifest("W"))
+    r.run(until=lambda: r.stage("W-1") is Stage.AWAITING, steps=5, dt=0.2)
+    r.run(steps=6, dt=1)
+    _sent(r, "artwork.pdf")
+    r.engine.step()  # (the file alone in this round)
+    r.clock.advance(0.05)
+    _sent(r, "C.yaml", _shared_manifest("C"))
+    r.run(until=(r.root / "failed" / "artwork.pdf" / "ERROR.txt").is_file, steps=30, dt=0.2)
+    assert r.take_prints() == []
+    assert r.stage("W-1") is Stage.AWAITING and r.stage("C-1") is Stage.AWAITING
