@@ -8302,3 +8302,27 @@ def test_a_pdf_sent_just_before_its_manifest_is_not_taken_at_once_by_an_order_wa
     r.run(until=(r.root / "failed" / "artwork.pdf" / "ERROR.txt").is_file, steps=30, dt=0.2)
     assert r.take_prints() == []
     assert r.stage("W-1") is Stage.AWAITING and r.stage("C-1") is Stage.AWAITING
+
+
+@pytest.fixture
+def poll_rig(tmp_path: Path) -> Iterator[Rig]:
+    """A rig whose poller looks every 2 s (reference.yaml's default)."""
+    yield from rig_on(tmp_path, watch={"poll_interval_seconds": 2.0})
+
+
+def test_with_a_poller_a_waiting_order_takes_a_file_only_after_the_next_look(poll_rig: Rig) -> None:
+    """Audit BJ: with watch.mode: polling, four orders 0.2 s apart, each a manifest then its PDF,
+    all named artwork.pdf: one look saw the first manifest, the next saw the PDF (the last order's,
+    renamed in after the look had listed the folder) without the manifests sent before it, and the
+    first order took and printed the last one's PDF. The file now waits for the poller's next look."""
+    r = poll_rig
+    r.engine.polling_watch = lambda: True
+    _sent(r, "O0.yaml", _shared_manifest("O0"))
+    r.run(until=lambda: r.stage("O0-1") is Stage.AWAITING, steps=10, dt=0.2)
+    _sent(r, "artwork.pdf")  # (the last order's, seen by this look)
+    r.run(steps=3, dt=0.2)
+    assert r.stage("O0-1") is Stage.AWAITING  # (not taken before the next look)
+    for order in ("O1", "O2", "O3"):
+        _sent(r, f"{order}.yaml", _shared_manifest(order))  # (seen by the next look)
+    r.run(until=(r.root / "failed" / "artwork.pdf" / "ERROR.txt").is_file, steps=30, dt=0.2)
+    assert r.take_prints() == []
