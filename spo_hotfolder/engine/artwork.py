@@ -416,10 +416,15 @@ class EngineArtwork(EngineState):
             if art.present or not art.source:
                 continue
             src = Path(art.source)
-            if not src.exists() and (job_dir / "artwork" / art.name).is_file():
-                # Moved in just before a crash, not yet marked: it is here.
-                self.ledger.mark_artwork_present(job.job_id, art.position)
-                continue
+            here = job_dir / "artwork" / art.name
+            if not src.exists() and here.is_file():
+                if os.lstat(here).st_nlink == 1:
+                    # Moved in just before a crash, not yet marked: it is here.
+                    self.ledger.mark_artwork_present(job.job_id, art.position)
+                    continue
+                # A second name of a file that went elsewhere (set aside, or another job's: a
+                # check's early link), never this job's by a take (audit BJ): not its artwork.
+                here.unlink()
             if not src.exists():
                 alike = _near_misses(src, self._listed(src.parent))
                 near = alike[0] if len(alike) == 1 else None
@@ -488,6 +493,17 @@ class EngineArtwork(EngineState):
             return True
         return False
 
+    def _drop_second_names(self: Engine, src: Path, jobs: Sequence[tuple[Job, Artwork]]) -> None:
+        """Removes from these jobs' artwork/ a second name of ``src`` (the link a check begun early
+        at a manifest's intake made, _begin_early_check) before ``src`` goes to another job or is
+        set aside: left there, the job took it for its own at the next start and printed another
+        order's PDF (audit BJ)."""
+        for job, art in jobs:
+            link = self.job_dir(job) / "artwork" / art.name
+            with contextlib.suppress(OSError):
+                if os.path.samefile(src, link):
+                    link.unlink()
+
     def _came_at(self: Engine, path: Path) -> float | None:
         """When the file at ``path`` came as it is (its ctime: its last rename or write), on the
         monotonic clock; None when it cannot be looked at."""
@@ -553,6 +569,7 @@ class EngineArtwork(EngineState):
         # "Ordered", unsaid, after the next order's upload of that name had replaced its file)
         others = [(job, art) for job, art in everyone if job.order_id != owner]
         by_sha256 = len(candidates) < len(everyone)
+        self._drop_second_names(src, others)
         for job, art in others:
             if by_sha256:
                 self._left_waiting(job, art, takers[0][0], why="its sha256 is the one that order's manifest gives")
@@ -661,6 +678,7 @@ class EngineArtwork(EngineState):
         other orders, or the same one: nobody can tell)."""
         now = self.clock.now()
         began = now if seen is None else now - self._since(seen)
+        self._drop_second_names(src, candidates)
         target = self._failed_folder_for(src, remember=False)
         dest = move(src, target / safe_name(src.name))
         where = self.rel(dest)

@@ -8285,6 +8285,13 @@ def test_two_orders_sent_while_the_daemon_was_stopped_sharing_a_file_name_leave_
     r.run(steps=5)
     assert r.take_prints() == []
     assert r.stage("A-1") is Stage.AWAITING and r.stage("B-1") is Stage.AWAITING
+    # Audit BJ: the job read first kept a second name of the set-aside file (its check begun
+    # early, at its intake), which it took for its own at the next start and printed.
+    assert not (r.root / "work" / "A-1" / "artwork" / "artwork.pdf").exists()
+    r.start()
+    r.run(steps=5)
+    assert r.take_prints() == []
+    assert r.stage("A-1") is Stage.AWAITING and r.stage("B-1") is Stage.AWAITING
 
 
 def test_a_pdf_sent_just_before_its_manifest_is_not_taken_at_once_by_an_order_waiting_seconds(rig: Rig) -> None:
