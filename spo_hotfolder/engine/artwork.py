@@ -708,6 +708,13 @@ class EngineArtwork(EngineState):
                 [
                     f"job {job.job_id} (order {job.order_id}) waits for {src.name}; its manifest came at "
                     f"{iso(self._came(job))}"
+                    + (
+                        # (audit BH D6: while an order whose file never came waits, every later file
+                        # of that name is set aside; until when, said)
+                        f"; it waits until {job.awaiting_until}, then fails as missing its artwork"
+                        if job.stage is Stage.AWAITING and job.awaiting_until
+                        else ""
+                    )
                     for job in jobs
                 ]
                 + [

@@ -8168,6 +8168,10 @@ def test_two_manifests_in_sight_together_naming_a_file_already_there_leave_it_to
         _sent(r, f"{order}.yaml", f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared42.pdf]\n')
     r.run(until=(r.root / "failed" / "shared42.pdf" / "ERROR.txt").is_file, steps=10, dt=0.2)
     assert r.take_prints() == []
+    error = " ".join((r.root / "failed" / "shared42.pdf" / "ERROR.txt").read_text().split())
+    until = r.job("A42-1").awaiting_until
+    assert "job A42-1 (order A42) waits for shared42.pdf; its manifest came at" in error
+    assert f"; it waits until {until}, then fails as missing its artwork" in error, error
     assert r.stage("A42-1") is Stage.AWAITING and r.stage("B42-1") is Stage.AWAITING
 
 
