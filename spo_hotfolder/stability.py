@@ -139,10 +139,10 @@ class FileStabilityTracker:
         known = self._files.get(path)
         if known is None:
             since = first = now
-            if not activity and self._wall is not None:
+            age = self._ctime_age(st) if not activity else None
+            if age is not None:
                 # Unchanged since its ctime (at most settle_seconds back: all that is needed); and
                 # there since then at least (a file that came while the daemon was stopped).
-                age = max(self._wall() - st.st_ctime_ns / 1e9, 0.0)
                 since, first = now - min(age, self.settle_seconds), now - age
             if began is not None:
                 first = min(first, began)
@@ -196,6 +196,20 @@ class FileStabilityTracker:
 
     def forget(self, path: Path) -> None:
         self._files.pop(path, None)
+
+    def _ctime_age(self, st: os.stat_result) -> float | None:
+        """How long ago the file was last renamed or written (its ctime), by the wall clock; None
+        without one."""
+        return None if self._wall is None else max(self._wall() - st.st_ctime_ns / 1e9, 0.0)
+
+    def came_at(self, path: Path) -> float | None:
+        """When the file at ``path`` came as it is (its ctime), on this clock; None when it cannot
+        be looked at, or without a wall clock."""
+        try:
+            age = self._ctime_age(self._stat(path))
+        except OSError:
+            return None
+        return None if age is None else self._clock() - age
 
     def signature_of(self, path: Path) -> Signature | None:
         """``path``'s signature as last seen, if it is tracked."""

@@ -11,7 +11,6 @@ import math
 import os
 import shutil
 import stat
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,6 +130,13 @@ def _whole_of(path: Path, size: int, beginning: Path) -> bool:
     return True
 
 
+#: Why a file of a shared name went to another order's job (_left_waiting).
+_BY_TIMES = (
+    "jobs of several orders waited for that name, and by when the manifests and the file came it was judged to be "
+    "that order's"
+)
+_BY_SHA256 = "its sha256 is the one that order's manifest gives"
+
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
 
@@ -163,8 +169,7 @@ class EngineArtwork(EngineState):
                 # until the next step, so that the manifests found with it are read before it is
                 # given. A file that replaced another upload of its name is never taken at once:
                 # that other upload may have been the waiting order's (audit BA D1).
-                until = max(seen + self._after_seconds() + self._hold_later(), self.clock.monotonic())
-                self._held_for_owner[path] = (until, seen, sig)
+                self._held_for_owner[path] = (max(self._moment_over(seen), self.clock.monotonic()), seen, sig)
                 return True
             now = self.clock.monotonic()
             if seen is not None and self.polling_watch() and now < seen + self.config.watch.poll_interval_seconds:
@@ -248,6 +253,12 @@ class EngineArtwork(EngineState):
             return None
         return known[0]
 
+    def _moment_over(self: Engine, seen: float) -> float:
+        """When the moment after a file began to arrive (``seen``) in which another order's manifest
+        may still name it is over (monotonic): _after_seconds, and _hold_later for that manifest to
+        be seen and settle."""
+        return seen + self._after_seconds() + self._hold_later()
+
     def _hold_later(self: Engine) -> float:
         """How much longer than the window a file a manifest may still name is held: a manifest
         written in place settles first, and a poller sees it at its next look."""
@@ -309,9 +320,7 @@ class EngineArtwork(EngineState):
         for path, (until, seen, sig) in list(self._held_for_owner.items()):
             if until > mono:
                 continue
-            young = path.parent == inbox and mono < seen + self._after_seconds() + self._hold_later() + max(
-                2 * settle, 2.0
-            )
+            young = path.parent == inbox and mono < self._moment_over(seen) + max(2 * settle, 2.0)
             if young and settling is None:
                 settling = self.tracker.tracks_named_in(inbox, MANIFEST_SUFFIXES)
             if (young and settling) or (path.parent == inbox and self._named_by_unread(path, seen)):
@@ -483,11 +492,11 @@ class EngineArtwork(EngineState):
         mono = self.clock.monotonic()
         again = self._new_version_at(src)
         if held is None and again is not None:
-            self._held_for_owner[src] = (max(again + self._after_seconds() + self._hold_later(), mono), again, sig)
+            self._held_for_owner[src] = (max(self._moment_over(again), mono), again, sig)
             return True
         if not len(self._unread):
             return False
-        seen = held[1] if held is not None else (again or self._came_at(src) or mono)
+        seen = held[1] if held is not None else (again or self.tracker.came_at(src) or mono)
         if self._named_by_unread(src, seen):
             self._held_for_owner[src] = (mono, seen, sig)
             return True
@@ -503,15 +512,6 @@ class EngineArtwork(EngineState):
             with contextlib.suppress(OSError):
                 if os.path.samefile(src, link):
                     link.unlink()
-
-    def _came_at(self: Engine, path: Path) -> float | None:
-        """When the file at ``path`` came as it is (its ctime: its last rename or write), on the
-        monotonic clock; None when it cannot be looked at."""
-        try:
-            age = max(0.0, time.time() - os.stat(path).st_ctime)
-        except OSError:
-            return None
-        return self.clock.monotonic() - age
 
     def _listed(self: Engine, folder: Path) -> list[str] | None:
         """``folder``'s names, listed once per round of ``_take_stable``, where each intake of a job
@@ -571,10 +571,7 @@ class EngineArtwork(EngineState):
         by_sha256 = len(candidates) < len(everyone)
         self._drop_second_names(src, others)
         for job, art in others:
-            if by_sha256:
-                self._left_waiting(job, art, takers[0][0], why="its sha256 is the one that order's manifest gives")
-            else:
-                self._left_waiting(job, art, takers[0][0])
+            self._left_waiting(job, art, takers[0][0], why=_BY_SHA256 if by_sha256 else _BY_TIMES)
         if others:
             # The order that took it is told too, where the operator looks (audit CC 6).
             for job, art in takers:
@@ -582,8 +579,11 @@ class EngineArtwork(EngineState):
                     job.job_id,
                     f"{iso(self.clock.now())}  {art.name}: jobs of several orders waited for a file of that name "
                     f"({', '.join(sorted({j.job_id for j, _ in others}))} too); "
-                    + ("its sha256 is the one" if by_sha256 else "by when the manifests and the file came it was")
-                    + " taken as this order's",
+                    + (
+                        "its sha256 is the one this order's manifest gives: it was taken as this order's"
+                        if by_sha256
+                        else "by when the manifests and the file came it was taken as this order's"
+                    ),
                 )
         for index, (job, art) in enumerate(takers):
             dest = self.job_dir(job) / "artwork" / art.name
@@ -817,8 +817,7 @@ class EngineArtwork(EngineState):
         art: Artwork,
         taker: Job,
         *,
-        why: str = "jobs of several orders waited for that name, and by when the manifests and the file came it "
-        "was judged to be that order's",
+        why: str,
     ) -> None:
         """A job still waiting for ``art`` after another order's job took a file of that name: it
         says AwaitingData from now on if it did not yet (its file looked as if it was on its way:

@@ -162,6 +162,19 @@ def _same_bytes(one: Path, other: Path) -> bool:
         return False
 
 
+def _other_artwork(folder: Path | None, spec: JobSpec, base: Path) -> list[str]:
+    """The artwork files beside a finished job's refused manifest (in ``base``) that are not the
+    job's own (in its ``folder``), byte for byte: never printed (audit BI D2: a corrected PDF sent
+    with the same manifest text was called "a retry or a double upload", and the operator told to
+    remove its folder; R1: a refusal did not say that the artwork it brought never printed)."""
+    return [
+        ref.path
+        for ref, name in zip(spec.artwork, artwork_names(spec), strict=True)
+        if os.path.lexists(base / ref.path)
+        and (folder is None or not _same_bytes(base / ref.path, folder / "artwork" / name))
+    ]
+
+
 class EngineIntake(EngineState):
     """The Engine's methods for intake (this module's docstring says what they do)."""
 
@@ -253,8 +266,9 @@ class EngineIntake(EngineState):
                 elif manifest.reprint:
                     plans.append((spec, existing))
                 else:
-                    other = self._other_artwork(existing, spec, base)
-                    made_from = not other and self._made_from(existing, data, spec, manifest)
+                    folder = self._locate(existing)
+                    other = _other_artwork(folder, spec, base)
+                    made_from = not other and folder is not None and self._made_from(folder, data, spec, manifest)
                     refused.append((spec, self._already_done_reason(existing, made_from, other)))
             elif (undecided := self._delivery_undecided(existing, Action.REPLACE)) is not None:
                 # (audit CM 1) its new artwork would be printed, or not, beside the old PDF that
@@ -876,23 +890,10 @@ class EngineIntake(EngineState):
             f"taken and job {job.job_id} of order {job.order_id} was not changed"
         )
 
-    def _made_from(self: Engine, job: Job, data: bytes, spec: JobSpec, manifest: Manifest) -> bool:
-        """Whether manifest ``data`` is the one ``job`` (finished) was made from (manifest.same_manifest)."""
-        folder = self._locate(job)
-        return folder is not None and same_manifest(data, folder, spec, manifest, tuple(self.config.hot_folders))
-
-    def _other_artwork(self: Engine, job: Job, spec: JobSpec, base: Path) -> list[str]:
-        """The artwork files beside a finished job's refused manifest (in ``base``) that are not the
-        job's own, byte for byte: never printed (audit BI D2: a corrected PDF sent with the same
-        manifest text was called "a retry or a double upload", and the operator told to remove its
-        folder; R1: a refusal did not say that the artwork it brought never printed)."""
-        folder = self._locate(job)
-        return [
-            ref.path
-            for ref, name in zip(spec.artwork, artwork_names(spec), strict=True)
-            if os.path.lexists(base / ref.path)
-            and (folder is None or not _same_bytes(base / ref.path, folder / "artwork" / name))
-        ]
+    def _made_from(self: Engine, folder: Path, data: bytes, spec: JobSpec, manifest: Manifest) -> bool:
+        """Whether manifest ``data`` is the one the finished job in ``folder`` was made from
+        (manifest.same_manifest)."""
+        return same_manifest(data, folder, spec, manifest, tuple(self.config.hot_folders))
 
     def _already_done_reason(self: Engine, job: Job, same: bool = False, other: Sequence[str] = ()) -> str:
         """Why a finished job's manifest is refused; ``same``: it is the one the job was made from

@@ -118,12 +118,17 @@ class EngineScans(EngineState):
             if before is not None:
                 self._note_new_version(path, before, seen)
             elif kind == "manifest" and at_top:
-                sig = self.tracker.signature_of(path)
-                if sig is None:
-                    self._unread.forget(path)
-                else:
-                    self._unread.note(path, sig)
+                self._note_unread(path)
         return tracked
+
+    def _note_unread(self: Engine, path: Path) -> None:
+        """A manifest at the top of inbox/, tracked (not read yet), noted by the file names it
+        mentions (UnreadManifests); one gone, or no file, forgotten."""
+        sig = self.tracker.signature_of(path)
+        if sig is None:
+            self._unread.forget(path)
+        else:
+            self._unread.note(path, sig)
 
     def _on_folder_moved(self: Engine, old: Path, new: Path) -> None:
         """A folder in the inbox renamed while jobs wait for artwork in it (audit E 3: an operator's
@@ -205,11 +210,10 @@ class EngineScans(EngineState):
             if path not in self.tracker:
                 self.tracker.track(path, activity=False, began=self._upload_start(path))
                 self._scan_count += 1
-                # (a manifest found by a look, not an event: at a start, orders that came while the
-                # daemon was stopped: audit BH D1)
-                top_manifest = path.parent == inbox and path.name.lower().endswith(MANIFEST_SUFFIXES)
-                if top_manifest and (sig := self.tracker.signature_of(path)) is not None:
-                    self._unread.note(path, sig)
+                if path.parent == inbox and path.name.lower().endswith(MANIFEST_SUFFIXES):
+                    # (found by a look, not an event: at a start, orders sent while the daemon was
+                    # stopped: audit BH D1)
+                    self._note_unread(path)
             if deadline is not None and index % 64 == 63 and time.monotonic() > deadline:
                 return
         self._scan = None
