@@ -169,6 +169,12 @@ class FileStabilityTracker:
         now = self._clock()
         return (not tracked.complete and now - tracked.changed_at < self.settle_seconds) or now < tracked.hold_until
 
+    def settling_until(self, path: Path) -> float | None:
+        """When ``path``, tracked and settling (see ``settling``), may be stable (this clock's
+        time); None when it is not settling."""
+        tracked = self._files.get(path)
+        return self._due(tracked) if tracked is not None and self.settling(path) else None
+
     def hold(self, path: Path, seconds: float) -> None:
         """Tracks ``path`` again, to be taken in ``seconds`` if it has not changed by then (a change
         starts its settle period afresh): a file whose content says it is not complete yet."""

@@ -77,23 +77,15 @@ class EngineTimers(EngineState):
         if not missing:
             self._check_complete(job.job_id)
             return
-        arriving = [self._arriving_until(Path(a.source)) if a.source else None for a in missing]
-        if all(until is not None for until in arriving):
-            # Every file it waits for is there and was written to a moment ago (a copy begun just
-            # before the deadline, an upload under way): the job waits for it to settle, not failed
-            # "artwork missing" and taken back a moment later (audit W R1).
-            until = self.clock.now() + timedelta(seconds=max(u for u in arriving if u is not None))
-            self.ledger.update_job(job.job_id, self.clock.now(), awaiting_until=iso(until))
-            self._schedule_wakeup(until)
-            return
-        held = [self._held_until(Path(a.source)) if a.source else None for a in missing]
-        if all(until is not None for until in held):
-            # Every file it waits for is there, unchanged, and held a moment longer only because it
-            # looks incomplete (an empty file: SPEC 5 has it taken once stable, and fail preflight as
-            # empty; audit BD 1), or for the moment in which another order's manifest may name it
-            # (_claim): the job waits for that, not "artwork missing ... still changing".
-            wait = max(until for until in held if until is not None) - self.clock.monotonic() + 0.5
-            until = self.clock.now() + timedelta(seconds=max(wait, 0.5))
+        waits = [self._still_coming(Path(a.source)) if a.source else None for a in missing]
+        if all(wait is not None for wait in waits):
+            # Every file it waits for is arriving (a copy begun just before the deadline, an upload
+            # under way: audit W R1, it was failed "artwork missing" and taken back a moment later),
+            # or there, unchanged, and held a moment longer only because it looks incomplete (an
+            # empty file: SPEC 5 has it taken once stable, and fail preflight as empty; audit BD 1),
+            # or for the moment in which another order's manifest may name it (_claim): the job
+            # waits for that, not "artwork missing ... still changing".
+            until = self.clock.now() + timedelta(seconds=max(max(w for w in waits if w is not None), 0.5))
             self.ledger.update_job(job.job_id, self.clock.now(), awaiting_until=iso(until))
             self._schedule_wakeup(until)
             return
@@ -125,20 +117,47 @@ class EngineTimers(EngineState):
         # (recorded last: whoever sees it finds failed/<job>/ERROR.txt)
         self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, "artwork missing: " + ", ".join(names), now)
 
+    def _still_coming(self: Engine, source: Path) -> float | None:
+        """For a file a job waits for at its deadline: in how many seconds it may be taken, where it
+        is arriving (``_arriving_until``) or held (``_held_until``); None where it is neither."""
+        arriving = self._arriving_until(source)
+        if arriving is not None:
+            return arriving
+        held = self._held_until(source)
+        return None if held is None else held - self.clock.monotonic() + 0.5
+
     def _arriving_until(self: Engine, source: Path) -> float | None:
-        """For a file a job waits for that is there and changed less than ``watch.settle_seconds``
-        ago (by its ctime, against the engine's clock, as the tracker compares them): how
-        many seconds until it has been unchanged that long (and a little); None otherwise."""
+        """For a file a job waits for that is still arriving at its deadline, how many seconds
+        until it may have settled (and a little); None otherwise. Arriving: there and changed less
+        than ``watch.settle_seconds`` ago (by its ctime, against the engine's clock, as the tracker
+        compares them), or seen changing that recently by the tracker (a poller notes a change at
+        its look, after the file's ctime: audit BL D2, a file unchanged for 1.5 s, not taken yet,
+        was failed "still changing"); or not there yet but being uploaded beside it under a
+        temporary name that changed within the tracker's wait for an upload under way (rsync's
+        ``.x.pdf.Ab12Cd``, ``x.pdf.filepart``: audit BL D1, a slow upload failed as one that "never
+        finished" while it went on). An upload that stopped changing holds nothing (a client killed)."""
+        settle = self.config.watch.settle_seconds
         try:
             st = os.lstat(source)
         except OSError:
-            return None
+            beside = upload_beside(source)
+            if beside is None:
+                return None
+            try:
+                st = os.lstat(source.parent / beside)
+            except OSError:
+                return None
+            # (the ctime: the file's server sets it, a client cannot; one ahead of our clock holds nothing)
+            age = self.clock.now().timestamp() - st.st_ctime
+            limit = self.tracker.incomplete_pdf_seconds
+            return limit - age + 0.5 if 0 <= age < limit else None
         if not stat.S_ISREG(st.st_mode):
             return None
-        settle = self.config.watch.settle_seconds
-        # (the ctime: the file's server sets it, a client cannot; one ahead of our clock holds nothing)
         age = self.clock.now().timestamp() - st.st_ctime
-        return settle - age + 0.5 if 0 <= age < settle else None
+        if 0 <= age < settle:
+            return settle - age + 0.5
+        due = self.tracker.settling_until(source)
+        return None if due is None else due - self.clock.monotonic() + 0.5
 
     def _near_misses_in_failed(self: Engine, source: Path, job: Job) -> list[str]:
         """Files of failed/ (``failed/<name>[-n]/<name>``, where unclaimed files go) named as

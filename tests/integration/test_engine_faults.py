@@ -870,6 +870,69 @@ def test_artwork_still_settling_at_the_deadline_is_waited_for_not_failed_and_tak
     assert r.take_prints() == ["AS_AS-1_bc-85x55_x1.pdf"]
 
 
+def test_artwork_uploaded_under_a_temporary_name_at_the_deadline_is_waited_for(short_wait_rig: Rig) -> None:
+    """Audit BL D1: an rsync of the job's PDF (its temporary name `.AR.pdf.Ab12Cd` beside it) still
+    going on at artwork_timeout_seconds: the job failed "an upload of it ... never finished" and
+    came back once the upload was renamed into place. An upload that changed within the tracker's
+    wait for one under way is waited for; the job then takes the file once it is renamed in."""
+    r = short_wait_rig
+    r.clock._now = datetime.now(UTC) - timedelta(seconds=5)
+    (r.inbox / "AR.yaml").write_text('order_id: "AR"\nproduct: bc-85x55\nquantity: 1\nartwork: [AR.pdf]\n')
+    r.run(until=lambda: r.stage("AR-1") is Stage.AWAITING, steps=20, dt=0.1)
+    make_pdf(r.root / "AR.pdf", pages=CARD)
+    upload = r.inbox / ".AR.pdf.Ab12Cd"
+    upload.write_bytes((r.root / "AR.pdf").read_bytes()[:300])  # its ctime: now, by the machine's clock
+    r.clock._now = max(parse_iso(r.job("AR-1").awaiting_until), datetime.now(UTC)) + timedelta(seconds=2)
+    r.clock._mono += 7.0
+    r.engine.step()
+    assert r.stage("AR-1") is Stage.AWAITING, r.statuses("AR-1")
+    upload.write_bytes((r.root / "AR.pdf").read_bytes())
+    os.replace(upload, r.inbox / "AR.pdf")
+    r.engine.hint(r.inbox / "AR.pdf", moved_in=True)
+    r.run(until=done(r, "AR-1"), steps=20, dt=0.5)
+    assert "ValidationFailed" not in r.statuses("AR-1")
+    assert r.take_prints() == ["AR_AR-1_bc-85x55_x1.pdf"]
+
+
+def test_an_upload_under_a_temporary_name_that_stopped_changing_fails_at_the_deadline(short_wait_rig: Rig) -> None:
+    """The same with an upload that stopped changing longer ago than that wait (a client killed,
+    its temporary file left): the job fails at its deadline, saying the upload never finished."""
+    r = short_wait_rig
+    r.clock._now = datetime.now(UTC) - timedelta(seconds=5)
+    (r.inbox / "AK.yaml").write_text('order_id: "AK"\nproduct: bc-85x55\nquantity: 1\nartwork: [AK.pdf]\n')
+    r.run(until=lambda: r.stage("AK-1") is Stage.AWAITING, steps=20, dt=0.1)
+    (r.inbox / ".AK.pdf.Zt9y1p").write_bytes(b"%PDF-1.7\n" + b"x" * 300)
+    quiet = r.engine.tracker.incomplete_pdf_seconds + 1
+    r.clock._now = max(parse_iso(r.job("AK-1").awaiting_until), datetime.now(UTC) + timedelta(seconds=quiet))
+    r.clock._mono += 7.0 + quiet
+    r.engine.step()
+    assert r.stage("AK-1") is Stage.FAILED, r.statuses("AK-1")
+    error = (r.root / "failed" / "AK-1" / "ERROR.txt").read_text()
+    assert "an upload of it under the temporary name '.AK.pdf.Zt9y1p' never finished" in error, error
+
+
+def test_artwork_a_poller_saw_changing_at_the_deadline_is_waited_for(short_wait_rig: Rig) -> None:
+    """Audit BL D2 (watch.mode: polling): a file written in place until 1.5 s before the deadline,
+    its last change noted by the poller's look after that, not settled yet by then: the job failed
+    "it was still changing" and took the file 0.3 s later. A file the tracker sees settling is
+    waited for, whatever its ctime says."""
+    r = short_wait_rig
+    r.clock._now = datetime.now(UTC) - timedelta(seconds=5)
+    (r.inbox / "AP.yaml").write_text('order_id: "AP"\nproduct: bc-85x55\nquantity: 1\nartwork: [AP.pdf]\n')
+    r.run(until=lambda: r.stage("AP-1") is Stage.AWAITING, steps=20, dt=0.1)
+    make_pdf(r.inbox / "AP.pdf", pages=CARD)  # its ctime: now, by the machine's clock
+    deadline = parse_iso(r.job("AP-1").awaiting_until)
+    r.clock._now = max(deadline, datetime.now(UTC) + timedelta(seconds=1.5))  # (its ctime 1.5 s old)
+    r.clock._mono += 5.0
+    r.engine.tracker.track(r.inbox / "AP.pdf", activity=True)  # the poller's look, 0.3 s before
+    r.clock._mono += 0.3  # (settle_seconds: 0.5)
+    r.engine._run_due()
+    assert r.stage("AP-1") is Stage.AWAITING, r.statuses("AP-1")
+    r.run(until=done(r, "AP-1"), steps=20, dt=0.5)
+    assert "ValidationFailed" not in r.statuses("AP-1")
+    assert r.take_prints() == ["AP_AP-1_bc-85x55_x1.pdf"]
+
+
 def test_artwork_absent_at_the_deadline_still_fails_at_once(short_wait_rig: Rig) -> None:
     """The same without the file: failed at the deadline, as before."""
     r = short_wait_rig
