@@ -235,11 +235,19 @@ class EngineArtwork(EngineState):
             mono = self.clock.monotonic()
             self._new_versions = {p: v for p, v in self._new_versions.items() if mono - v[0] <= self._window_seconds()}
         self._new_versions[path] = (seen, first)
+        how = (
+            "another file of this name came over the one there"
+            if now[2] != sig[2]
+            else "the file there was written over from its start"
+            if now[0] < sig[0]
+            else "the file there was written to again after it had settled (an appending writer, or a new upload "
+            "written over it)"
+        )
         log.info(
             "artwork.replaced_before_taken",
             file=self.rel(path),
-            reason="another file of this name came over the one there, before any job took it: it is not given to "
-            "a waiting job at once, in case the two uploads are of two orders",
+            reason=f"{how}, before any job took it: it is not given to a waiting job at once, in case the two "
+            "uploads are of two orders",
         )
 
     def _new_version_at(self: Engine, path: Path) -> float | None:

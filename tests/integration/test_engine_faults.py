@@ -8378,6 +8378,27 @@ def test_a_pdf_sent_just_before_its_manifest_is_not_taken_at_once_by_an_order_wa
     assert r.stage("W-1") is Stage.AWAITING and r.stage("C-1") is Stage.AWAITING
 
 
+def test_the_log_says_how_a_file_not_taken_yet_changed(rig: Rig) -> None:
+    """Audit BL R3: the rest of an appending writer's PDF (written to again after it had settled,
+    no job having taken it) was logged as "another file of this name came over the one there"."""
+    r = rig
+    make_pdf(r.inbox / "AA.pdf", pages=CARD)
+    r.run(until=lambda: r.inbox / "AA.pdf" in r.engine._orphans, steps=10, dt=0.5)
+    with capture_logs() as logs:
+        with (r.inbox / "AA.pdf").open("ab") as f:
+            f.write(b"\n% more\n")
+        r.engine.hint(r.inbox / "AA.pdf")
+        r.engine.step()
+        make_pdf(r.root / "other.pdf", pages=CARD)
+        os.replace(r.root / "other.pdf", r.inbox / "AA.pdf")
+        r.engine.hint(r.inbox / "AA.pdf", moved_in=True)
+        r.engine.step()
+    said = [e["reason"] for e in logs if e["event"] == "artwork.replaced_before_taken"]
+    assert len(said) == 2, logs
+    assert said[0].startswith("the file there was written to again after it had settled"), said
+    assert said[1].startswith("another file of this name came over the one there"), said
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
