@@ -41,5 +41,21 @@ def start_fork_server() -> None:
     try:
         with contextlib.suppress(OSError):
             forkserver.ensure_running()
+            mark_temp_dir()
     finally:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+#: In the fork server's temp folder (``/tmp/pymp-*``): the daemon's pid. A daemon killed with -9
+#: in its first half second, before its state/ names that folder, left it; the next start finds it
+#: by this mark (``service.sweep_left_temp_dir``; audit BM D2).
+TEMP_DIR_MARK = "spo-hotfolder.pid"
+
+
+def mark_temp_dir() -> None:
+    """Writes this daemon's pid into the fork server's temp folder (made by ``ensure_running``)."""
+    import os
+    from multiprocessing import util
+
+    with open(f"{util.get_temp_dir()}/{TEMP_DIR_MARK}", "w", encoding="ascii") as fh:  # (no pathlib import here)
+        fh.write(f"{os.getpid()}\n")

@@ -60,6 +60,7 @@ from spo_hotfolder.ledger import (
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
+from spo_hotfolder.prestart import TEMP_DIR_MARK
 from spo_hotfolder.shares import within
 from spo_hotfolder.watcher import FolderWatcher, inotify_setting
 
@@ -245,6 +246,24 @@ def sweep_left_temp_dir(record: Path) -> None:
             record.write_text(f"{os.getpid()} {here}\n")
     if pid is not None and left and left != here and not daemon_alive(pid):
         _remove_temp_dir(left)
+    if here is not None:
+        _sweep_marked_temp_dirs(Path(here).parent, here)
+
+
+def _sweep_marked_temp_dirs(temp: Path, here: str) -> None:
+    """Removes the fork server's temp folders in ``temp`` that a daemon killed before its state/
+    named its folder left (its pid in the folder: ``prestart.TEMP_DIR_MARK``), once that daemon is
+    gone."""
+    with contextlib.suppress(OSError), os.scandir(temp) as entries:
+        for entry in entries:
+            if not entry.name.startswith("pymp-") or entry.path == here:
+                continue
+            try:
+                pid = int((Path(entry.path) / TEMP_DIR_MARK).read_text("ascii").strip())
+            except (OSError, UnicodeDecodeError, ValueError):
+                continue
+            if not daemon_alive(pid):
+                _remove_temp_dir(entry.path)
 
 
 def _bound_unix_sockets() -> set[str]:
@@ -264,13 +283,15 @@ def _remove_temp_dir(path: str) -> None:
         info = folder.lstat()
         if not folder.name.startswith("pymp-") or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
             return
-        entries = list(folder.iterdir())
+        entries = [e for e in folder.iterdir() if e.name != TEMP_DIR_MARK]
         if not all(e.name.startswith("listener-") and stat.S_ISSOCK(e.lstat().st_mode) for e in entries):
             return
         if _bound_unix_sockets() & {str(e) for e in entries}:
             return  # a fork server still listens there
         for entry in entries:
             entry.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (folder / TEMP_DIR_MARK).unlink()
         folder.rmdir()
     except OSError:
         return
@@ -306,9 +327,13 @@ class InstanceLock:
 
     def held_by_command(self) -> bool:
         """The lock (held by someone) is an offline operator command's, not a daemon's: it says so,
-        or names a process that is gone (a command that has not written its name yet)."""
+        or names a process that is gone, or nothing (a command that has not written its name yet:
+        the file names the holder before, or is empty for the moment between the truncation and
+        the write: audit BM D1, a start refused "another spo-hotfolder (pid unknown) already runs"
+        while operator commands given during a kill -9 took the lock in turn). A daemon names
+        itself right after it takes the lock: the next look tells."""
         holder = self.holder()
-        if holder.startswith(OPERATOR_COMMAND):
+        if holder.startswith(OPERATOR_COMMAND) or holder == "unknown":
             return True
         try:
             os.kill(int(holder), 0)

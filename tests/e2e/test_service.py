@@ -605,6 +605,31 @@ def test_a_daemon_starting_while_an_offline_operator_command_runs_waits_for_it(m
     assert daemon.stop() == 0
 
 
+def test_a_daemon_starting_while_the_lock_names_nobody_yet_waits(make_daemon) -> None:
+    """Audit BM D1: operator commands given while the daemon was killed with -9 took the lock in
+    turn; the new daemon read the lock file in the moment one had emptied it and not yet written
+    its name, and refused: "another spo-hotfolder (pid unknown) already runs". Held, naming nobody,
+    the lock is waited for as a command's."""
+    import fcntl
+
+    from spo_hotfolder.config import load_config
+
+    daemon = make_daemon(start=False)
+    config = load_config(daemon.config)
+    config.paths.state.mkdir(parents=True, exist_ok=True)
+    lock = config.paths.state / "daemon.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o664)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        daemon.start(wait=False)
+        time.sleep(1.5)
+        assert daemon.proc is not None and daemon.proc.poll() is None, daemon.log_text()
+    finally:
+        os.close(fd)
+    wait_for(lambda: daemon._ready(daemon.root / "state" / "health.json"), timeout=20, what="daemon ready")
+    assert daemon.stop() == 0
+
+
 def test_refuses_when_another_instance_holds_the_root(make_daemon) -> None:
     daemon = make_daemon()
     result = run_refused(daemon.config)

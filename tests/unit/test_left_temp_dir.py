@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from spo_hotfolder.fsutil import proc_dir
-from spo_hotfolder.service import sweep_left_temp_dir
+from spo_hotfolder.prestart import TEMP_DIR_MARK, mark_temp_dir
+from spo_hotfolder.service import _sweep_marked_temp_dirs, sweep_left_temp_dir
 
 
 def left_dir(tmp_path: Path, name: str = "pymp-abc123", extra: str | None = None) -> Path:
@@ -140,3 +141,37 @@ def test_a_proc_of_another_pid_namespace_is_not_read(monkeypatch: pytest.MonkeyP
         other.kill()
         other.wait()
     assert not health.daemon_alive(other.pid)
+
+
+def marked(folder: Path, pid: int) -> Path:
+    (folder / TEMP_DIR_MARK).write_text(f"{pid}\n")
+    return folder
+
+
+def test_a_folder_a_daemon_killed_before_naming_it_left_is_removed_by_its_mark(tmp_path: Path) -> None:
+    """Audit BM D2: a daemon killed with -9 in its first half second (the fork server started,
+    state/fork-server-temp not written yet) left its pymp-* folder for good. The folder holds the
+    daemon's pid; the next start removes such a folder once that daemon is gone. Folders without
+    the mark, or marked by a daemon that runs, are left."""
+    gone = marked(left_dir(tmp_path, "pymp-gone1"), dead_pid())
+    unmarked = left_dir(tmp_path, "pymp-other")
+    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "spo-hotfolder", "run"])
+    try:
+        exec_done(daemon.pid)
+        running = marked(left_dir(tmp_path, "pymp-running"), daemon.pid)
+        _sweep_marked_temp_dirs(tmp_path, here=str(tmp_path / "pymp-mine"))
+    finally:
+        daemon.kill()
+        daemon.wait()
+    assert not gone.exists()
+    assert (unmarked / "listener-xyz").exists() and (running / "listener-xyz").exists()
+
+
+def test_the_mark_is_written_where_the_fork_server_listens() -> None:
+    """``prestart.mark_temp_dir``: this process's pid, in multiprocessing's temp folder."""
+    mark_temp_dir()
+    mark = Path(multiprocessing.util.get_temp_dir()) / TEMP_DIR_MARK
+    try:
+        assert mark.read_text() == f"{os.getpid()}\n"
+    finally:
+        mark.unlink()
