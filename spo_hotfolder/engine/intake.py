@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -1564,8 +1565,12 @@ class EngineIntake(EngineState):
         """A refused manifest from the top of inbox/ (in its ``folder`` of failed/), its text kept in
         memory a while if small (``at``: when it was refused, monotonic; now if not given)."""
         with contextlib.suppress(OSError):
-            fd = os.open(manifest, os.O_RDONLY | os.O_NOFOLLOW)  # (a linked manifest is never read)
+            # (a linked manifest is never read; nor a named pipe set aside there, whose open would
+            # wait for a writer for ever: audit BN D1, a start that hung before its first job)
+            fd = os.open(manifest, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
             with os.fdopen(fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return
                 data = handle.read(REFUSED_KEPT_BYTES + 1)
             if len(data) <= REFUSED_KEPT_BYTES:
                 self._note_refusal(folder, data, _order_in(data), at)

@@ -8399,6 +8399,27 @@ def test_the_log_says_how_a_file_not_taken_yet_changed(rig: Rig) -> None:
     assert said[1].startswith("another file of this name came over the one there"), said
 
 
+def test_a_named_pipe_set_aside_in_failed_does_not_hang_the_next_start(rig: Rig) -> None:
+    """Audit BN D1: a named pipe `pipe.json` put into inbox/ was set aside into failed/pipe.json/
+    (rightly); at the next start the daemon opened it, as a refused manifest to remember, and
+    waited for a writer for ever: no order taken, `health` ok for ten minutes."""
+    r = rig
+    os.mkfifo(r.inbox / "pipe.json")
+    r.run(until=(r.root / "failed" / "pipe.json" / "ERROR.txt").is_file, steps=20, dt=0.5)
+    fifo = r.root / "failed" / "pipe.json" / "pipe.json"
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    started = threading.Thread(target=r.start, daemon=True)
+    started.start()
+    started.join(20)
+    if started.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # (its reader let go)
+        started.join(5)
+        pytest.fail("the start waited on the named pipe in failed/")
+    r.order("FP")
+    r.run(until=done(r, "FP-1"), steps=20, dt=0.5)
+    assert r.take_prints() == ["FP_FP-1_bc-85x55_x1.pdf"]
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
