@@ -494,6 +494,16 @@ class _ManifestReader:
             # (SPEC 5: order_id may be 64 characters long; its default job ids are then longer, which
             # nothing else limits: only an id written in the manifest is held to 64.)
             job_id = f"{order_id}-{number}" if order_id is not None else None
+            if job_id is not None and windows_device(job_id):
+                # ("aux.77" makes aux.77-1: a device's name with an extension, as an id given so is
+                # refused; audit BN D2, its folder made and delivered)
+                self.problem(
+                    "order_id",
+                    f"{describe(order_id)} makes the job id {describe(job_id)}, a name Windows keeps for a device "
+                    "(CON, PRN, AUX, NUL, COM1-9, LPT1-9, with any extension): the job's folder could not be "
+                    "opened from Windows; give the job a job_id of its own",
+                )
+                ok = False
         if job_id is not None and path:
             ok = self.register_job_id(job_id, path, spec.get("job_id") is not None) and ok
 

@@ -1230,6 +1230,24 @@ def test_job_ids_that_only_look_like_device_names_are_taken(job_id: str) -> None
     )
 
 
+@pytest.mark.parametrize("order_id", ["aux.77", "nul.txt", "Com1.x"])
+def test_an_order_id_whose_default_job_id_is_a_device_name_is_refused(order_id: str) -> None:
+    """Audit BN D2: order "aux.77" made the job id "aux.77-1" (AUX with an extension), refused when
+    written as a job_id, taken as a default one: its folder made and delivered."""
+    problem = only_problem(f'order_id: "{order_id}"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n')
+    assert problem == (
+        f'line 1: order_id: "{order_id}" makes the job id "{order_id}-1", a name Windows keeps for a device (CON, '
+        "PRN, AUX, NUL, COM1-9, LPT1-9, with any extension): the job's folder could not be opened from Windows; "
+        "give the job a job_id of its own"
+    ), problem
+    given = parse_manifest(
+        f'order_id: "{order_id}"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\njob_id: "J1"\n'.encode(),
+        "w.yaml",
+        HOT_FOLDERS,
+    )
+    assert given.jobs[0].job_id == "J1"
+
+
 @pytest.mark.parametrize(
     ("paths", "stored"),
     [
