@@ -438,6 +438,11 @@ class EngineScans(EngineState):
         )
 
     def _on_stable(self: Engine, path: Path, sig: Signature) -> None:
+        if undecodable(str(path)):
+            # (the look before a delivery takes the manifests that came meanwhile too: audit BN
+            # D3, such a name reached the ledger there, an internal error with its traceback)
+            self._on_bad_name(path)
+            return
         kind, job_folder = self._classify(path)
         if kind == "manifest":
             self._unread.forget(path)  # (read now: the file names it gives are its jobs' from here)

@@ -8420,6 +8420,24 @@ def test_a_named_pipe_set_aside_in_failed_does_not_hang_the_next_start(rig: Rig)
     assert r.take_prints() == ["FP_FP-1_bc-85x55_x1.pdf"]
 
 
+def test_a_manifest_name_not_utf8_taken_in_while_a_job_is_made_goes_to_failed(rig: Rig) -> None:
+    """Audit BN D3: a manifest whose name is not UTF-8, come with a dozen folder drops, was taken
+    by the look for new manifests made while a job is made (_take_new_only), which did not check
+    the name: the ledger refused it, an internal error with its traceback in the log."""
+    r = rig
+    path = Path(os.fsdecode(bytes(r.inbox) + b"/caf\xe9.json"))
+    path.write_text('{"order_id": "NU", "product": "bc-85x55", "quantity": 1, "artwork": ["NU.pdf"]}\n')
+    r.engine.tracker.track(path, activity=False, complete=True)
+    [(_, sig)] = r.engine.tracker.stable_among([path])
+    with capture_logs() as logs:
+        r.engine._take_new_only(path, sig)
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == [], logs
+    assert not os.path.lexists(path)
+    [folder] = [p for p in (r.root / "failed").iterdir() if p.name.startswith("caf")]
+    assert "with a name that is not UTF-8" in (folder / "ERROR.txt").read_text()
+    assert r.engine.ledger.get_job("NU-1", history=False) is None
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
