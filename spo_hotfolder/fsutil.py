@@ -219,6 +219,16 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = Tru
         fsync_dir(path.parent)
 
 
+def linked(src: Path, dst: Path) -> bool:
+    """Gives the file ``src`` the second name ``dst`` (a hard link); False where it cannot (another
+    filesystem, one without links, too many links already)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        return False
+    return True
+
+
 def fsync_file(path: Path) -> None:
     """fsync a file written earlier without it; a file that is not there (any more) is skipped."""
     try:

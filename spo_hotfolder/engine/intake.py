@@ -41,6 +41,7 @@ from spo_hotfolder.fsutil import (
     fsync_dir,
     fsync_file,
     into_history,
+    linked,
     move,
     safe_folder_name,
     write_new,
@@ -596,7 +597,10 @@ class EngineIntake(EngineState):
         now: datetime,
     ) -> None:
         """Job folders with the manifest's copy, then one durable transaction for the whole order."""
-        # 1. Folders and manifest copies (byte for byte) for every job we take.
+        # 1. Folders and manifest copies (byte for byte) for every job we take: of an order of
+        # several jobs, one file with a name in each new job's folder (a hard link; audit BN D4: a
+        # copy each, a 670 KB manifest of 6,000 jobs took 4 GB of the spool disk).
+        first: Path | None = None
         for spec, existing in plans:
             if existing is None:
                 job_dir = self.area("work") / spec.job_id
@@ -609,7 +613,10 @@ class EngineIntake(EngineState):
                     self._begin_early_check(spec, manifest, base, job_dir, now)
                 # A fresh folder: no temp name needed. On disk before the inbox's manifest goes
                 # (_finish_intakes), not before the job runs: the inbox holds it until then.
-                write_new(job_dir / manifest_name, data, durable=False)
+                copy = job_dir / manifest_name
+                if first is None or not linked(first, copy):
+                    write_new(copy, data, durable=False)
+                    first = copy
             else:
                 job_dir = self._prepare_rerun(existing, now)
                 for old in list(job_dir.glob("manifest.*")):

@@ -8438,6 +8438,46 @@ def test_a_manifest_name_not_utf8_taken_in_while_a_job_is_made_goes_to_failed(ri
     assert r.engine.ledger.get_job("NU-1", history=False) is None
 
 
+def test_the_jobs_of_one_order_share_one_manifest_file(rig: Rig) -> None:
+    """Audit BN D4: each job folder held a copy of the whole manifest: a 670 KB manifest of 6,000
+    jobs took 4 GB of the spool disk. One file now, a name of it in each job's folder (the same
+    bytes, as received), kept with each job to done/."""
+    r = rig
+    text = 'order_id: "ML"\njobs:\n' + "".join(
+        f'  - product: bc-85x55\n    quantity: {n}\n    artwork: ["ml{n}.pdf"]\n' for n in (1, 2, 3)
+    )
+    (r.inbox / "ML.yaml").write_text(text)
+    r.run(until=lambda: all(r.stage(f"ML-{n}") is Stage.AWAITING for n in (1, 2, 3)), steps=20, dt=0.2)
+    copies = [r.root / "work" / f"ML-{n}" / "manifest.yaml" for n in (1, 2, 3)]
+    assert [c.read_text() for c in copies] == [text] * 3
+    assert {c.stat().st_ino for c in copies} == {copies[0].stat().st_ino} and copies[0].stat().st_nlink == 3
+    for n in (1, 2, 3):
+        make_pdf(r.inbox / f"ml{n}.pdf", pages=CARD)
+    r.run(until=lambda: all(done(r, f"ML-{n}")() for n in (1, 2, 3)), steps=40, dt=0.5)
+    kept = [r.root / "done" / f"ML-{n}" / "manifest.yaml" for n in (1, 2, 3)]
+    assert [k.read_text() for k in kept] == [text] * 3
+
+
+def test_jobs_due_by_the_thousand_leave_room_for_the_files_that_come_meanwhile(
+    short_wait_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BN D5: an order of 6,000 jobs whose artwork never came failed them all in one round
+    at artwork_timeout_seconds: a good order sent then was not even taken in for minutes. One round
+    works on the jobs due for DUE_BUDGET_SECONDS (here: one job a round), the rest at the next."""
+    r = short_wait_rig
+    monkeypatch.setattr("spo_hotfolder.engine.timers.DUE_BUDGET_SECONDS", 0.0)
+    text = 'order_id: "BG"\njobs:\n' + '  - product: bc-85x55\n    quantity: 1\n    artwork: ["never.pdf"]\n' * 5
+    (r.inbox / "BG.yaml").write_text(text)
+    r.run(until=lambda: r.stage("BG-5") is Stage.AWAITING, steps=20, dt=0.2)
+    r.clock.advance(6)
+    r.engine.step()
+    assert [r.stage(f"BG-{n}") for n in range(1, 6)].count(Stage.FAILED) == 1
+    assert r.engine.wake_event.is_set()  # (the next round at once)
+    for _ in range(4):
+        r.engine.step()
+    assert all(r.stage(f"BG-{n}") is Stage.FAILED for n in range(1, 6))
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
