@@ -172,7 +172,7 @@ def parse_manifest(
             message += (
                 "; check the indentation and quoting near that line"
                 if fmt == "yaml"
-                else "; check for a missing or extra comma, quote or bracket near that point"
+                else _json_hint(data, exc) or "; check for a missing or extra comma, quote or bracket near that point"
             )
         location = exc.location()
         raise ManifestError([f"{location}: {message}" if location else message], cut_off=cut_off) from None
@@ -247,6 +247,26 @@ def _surrogate_problem(document: Document, path: str, match: re.Match[str] | Non
         "written without its other half), which is no character: write the character itself, or both halves of "
         "its escape"
     )
+
+
+def _json_hint(data: bytes, exc: SourceError) -> str | None:
+    """What a JSON syntax error most likely is where the parser's words do not say it (audit BN:
+    "Expecting value" for a comment, "Expecting property name" for a comma after the last item)."""
+    if exc.line is None or exc.column is None:
+        return None
+    lines = data.decode("utf-8", "replace").split("\n")
+    if exc.line > len(lines):
+        return None
+    here = lines[exc.line - 1][exc.column - 1 :].lstrip()
+    if here.startswith(("//", "/*", "#")):
+        return (
+            "; JSON allows no comments: remove it (or send the manifest as YAML, manifest.yaml, where a "
+            "comment starts with #)"
+        )
+    before = "\n".join([*lines[: exc.line - 1], lines[exc.line - 1][: exc.column - 1]]).rstrip()
+    if here.startswith(("}", "]")) and before.endswith(","):
+        return "; JSON allows no comma after the last item of a list or object: remove that comma"
+    return None
 
 
 def _at_the_end(data: bytes, exc: SourceError) -> bool:
@@ -334,7 +354,14 @@ class _ManifestReader:
             return str(value)
         if isinstance(value, str):
             return value
-        self.problem(path, f"must be {what} (got {describe(value)}); put it in quotes")
+        advice = (
+            "give it a value"
+            if value is None
+            else "give one value, not a list or a mapping"
+            if isinstance(value, list | dict)
+            else "put it in quotes"  # (a number or a date read as such: quoted, it is text)
+        )
+        self.problem(path, f"must be {what} (got {describe(value)}); {advice}")
         return None
 
     def identifier(self, value: object, path: str, what: str, *, folder: bool = False) -> str | None:

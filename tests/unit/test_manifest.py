@@ -359,6 +359,30 @@ def test_json_syntax_error_has_line_and_column() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (b'{\n  // the order\n  "order_id": "1"\n}\n', "line 2, column 3: JSON syntax error: Expecting property name"),
+        (b'/* order */ {"order_id": "1"}\n', "line 1, column 1: JSON syntax error: Expecting value"),
+        (b'{"order_id": "1",\n "product": "bc",\n}\n', "line 3, column 1: JSON syntax error: Expecting property name"),
+        (b'{"order_id": "1", "artwork": ["a.pdf",]}\n', "line 1, column 39: JSON syntax error: Expecting value"),
+    ],
+)
+def test_json_comments_and_a_comma_after_the_last_item_are_said_as_such(text: bytes, said: str) -> None:
+    """Audit BN: a comment or a trailing comma got the parser's words only ("Expecting value";
+    "check for a missing or extra comma ...")."""
+    problem = only_problem(text, "o.json")
+    assert problem.startswith(said), problem
+    hint = "comments" if b"/" in text else "comma after the last item"
+    assert f"JSON allows no {hint}" in problem, problem
+
+
+def test_a_key_given_no_value_is_told_to_give_one() -> None:
+    """Audit BN: "(got nothing); put it in quotes" for `product:` with no value."""
+    problem = only_problem('order_id: "7"\nproduct:\nquantity: 1\nartwork: [a.pdf]\n')
+    assert problem == "line 2: product: must be the product's name (got nothing); give it a value", problem
+
+
 def test_json_messages_that_end_in_at_are_whole_sentences() -> None:
     """Audit Q: "JSON syntax error: Unterminated string starting at; check ..." (the parser's message
     without its position, which is said apart); a string never closed runs to the end of the file:
@@ -422,7 +446,10 @@ SCHEMA_CASES = [
         "line 5: zzz: unknown key 'zzz'; the keys allowed here are: order_id, customer, blocked, "
         "process_after, reprint, jobs, job_id, product, quantity, hot_folder, artwork, attributes",
     ),
-    ("customer: [a]\n", "line 5: customer: must be the customer's name (got a list); put it in quotes"),
+    (
+        "customer: [a]\n",
+        "line 5: customer: must be the customer's name (got a list); give one value, not a list or a mapping",
+    ),
     ("blocked: maybe\n", 'line 5: blocked: must be true or false (got "maybe")'),
     ("reprint: 1\n", "line 5: reprint: must be true or false (got 1)"),
     (
@@ -556,7 +583,7 @@ JOB_CASES = [
     ),
     (
         "product: [bc]\nquantity: 1\nartwork: [a.pdf]\n",
-        "line 3: jobs[0].product: must be the product's name (got a list); put it in quotes",
+        "line 3: jobs[0].product: must be the product's name (got a list); give one value, not a list or a mapping",
     ),
     (
         "product: bc\nquantity: 1\nartwork: []\n",
