@@ -358,11 +358,14 @@ class EngineScans(EngineState):
         """Handles every file that is complete now. Drop files of one job are handled together."""
         while self.tracker.specials:
             path, mode = self.tracker.specials.popitem()
-            if self._classify(path)[0] in ("manifest", "data"):
+            kind, job_folder = self._classify(path)
+            if kind in ("manifest", "data"):
                 if undecodable(str(path)):
                     self._guard("file", readable(str(path)), lambda p=path: self._on_bad_name(p))
                     continue
                 self._guard("file", str(path), lambda p=path, m=mode: self._on_special(p, m))
+            elif kind in ("drop", "replace", "stray", "buried") and job_folder is not None:
+                self._guard("drop", str(path), lambda f=job_folder, p=path, m=mode: self._on_special_in_job(f, p, m))
         stable = sorted(self.tracker.get_stable_files(limit=limit), key=lambda item: self._order_key(item[0]))
         if any(self._classify(path)[0] == "manifest" for path, _ in stable) and self.ledger.awaits_under(
             str(self.area("inbox"))
@@ -574,6 +577,21 @@ class EngineScans(EngineState):
         if len(self._moved_specials) > 1000:
             self._moved_specials.clear()
         self._moved_specials[path] = target  # a job that waits for a file through it says so
+        now = self.clock.now()
+        for job_id, _position in self.ledger.waiting_for(str(path)):
+            # (audit BN D7: the job stayed Ordered, its file "on its way", and failed an hour later
+            # "missing", not saying where the entry went)
+            job = self.ledger.get_job(job_id, history=False)
+            if job is None or job.stage is not Stage.AWAITING:
+                continue
+            self._note_action(
+                job_id,
+                f"{iso(now)}  {self.rel(path)}, which this job's manifest names, came into inbox/, but it is {what}, "
+                f"not a file: it is in {self.rel(target)}/ (see the ERROR.txt there). This job waits on for the "
+                "file itself: put it into inbox/ under that name (a copy, not a link)",
+            )
+            self._still_awaiting(job, now)
+            self._write_status(job_id)
         if path.parent != self.area("inbox"):
             self._consumed_dirs.add(path.parent)
         self._cleanup_consumed_dirs()
@@ -639,6 +657,32 @@ class EngineScans(EngineState):
             )
         self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
         log.warning("operator.unknown_file", job_id=job.job_id, file=path.name)
+        self._write_status(job.job_id)
+
+    def _on_special_in_job(self: Engine, job_folder: Path, path: Path, mode: int) -> None:
+        """A named pipe, a socket or a device in a job folder (as RELEASE, in replace/): nothing can
+        be read from it, so it does nothing; said in STATUS.txt, once (audit BN D6: a pipe named
+        RELEASE sat there unanswered for as long as the job waited). A symbolic link is answered
+        where drop files and replacements are read."""
+        if stat.S_ISLNK(mode):
+            return
+        job = self._job_to_answer(job_folder, path)
+        if job is None:
+            return
+        what = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "a device")
+        where = path.relative_to(job_folder).as_posix()
+        message = (
+            f"{where} is {what}, not a file: nothing can be read from it, so it did nothing and is left alone. "
+            + (
+                "Put the PDF itself into replace/"
+                if path.parent.name == "replace"
+                else f"Drop a real file named {path.name} (the first line your name, the rest a note)"
+                if classify_drop(path.name) is not None
+                else "Drop files are files named RELEASE, REJECT or RETRY"
+            )
+        )
+        self._note_action(job.job_id, f"{iso(self.clock.now())}  {message}")
+        log.warning("operator.not_a_file", job_id=job.job_id, file=where, reason=message)
         self._write_status(job.job_id)
 
     def _on_buried_drop(self: Engine, job_folder: Path, path: Path, sig: Signature) -> None:

@@ -268,6 +268,13 @@ class EngineTimers(EngineState):
                     f"earlier file of that name is kept in history/{earlier}: if that is the one to print, copy it "
                     f"into replace/ as {source.name}"
                 )
+            moved = self._moved_specials.get(source)
+            if moved is not None:
+                return (
+                    f"missing: {name} (expected at {where}); what came under that name was not a file (a named "
+                    f"pipe, a socket, a device or a link): it is in {self.rel(moved)}/ with an ERROR.txt. Put the "
+                    "file itself into inbox/ (a copy, not a link), or the PDF into this folder's replace/"
+                )
             for parent in source.parents:
                 if parent == self.area("inbox") or self.area("inbox") not in parent.parents:
                     break

@@ -8478,6 +8478,48 @@ def test_jobs_due_by_the_thousand_leave_room_for_the_files_that_come_meanwhile(
     assert all(r.stage(f"BG-{n}") is Stage.FAILED for n in range(1, 6))
 
 
+def test_a_job_whose_artwork_came_as_a_named_pipe_is_told_where_it_went(rig: Rig) -> None:
+    """Audit BN D7: an order folder whose card.pdf was a named pipe: the pipe went to failed/card.pdf/
+    (rightly), the job stayed Ordered, its file "on its way", and failed at its deadline "artwork
+    missing" without a word of where the entry under that name went."""
+    r = rig
+    folder = r.inbox / "FA1"
+    folder.mkdir()
+    os.mkfifo(folder / "card.pdf")
+    (folder / "manifest.yaml").write_text('order_id: "FA1"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    r.run(until=(r.root / "failed" / "card.pdf" / "ERROR.txt").is_file, steps=30, dt=0.5)
+    r.run(steps=2, dt=0.5)
+    assert r.job("FA1-1").status is JobStatus.AwaitingData, r.statuses("FA1-1")
+    status = " ".join((r.root / "work" / "FA1-1" / "STATUS.txt").read_text().split())
+    assert "inbox/FA1/card.pdf, which this job's manifest names, came into inbox/, but it is a named pipe" in status
+    assert "it is in failed/card.pdf/ (see the ERROR.txt there)" in status, status
+    r.clock.advance(601)
+    r.run(until=lambda: r.stage("FA1-1") is Stage.FAILED, steps=10, dt=0.5)
+    error = " ".join((r.root / "failed" / "FA1-1" / "ERROR.txt").read_text().split())
+    assert "what came under that name was not a file" in error and "it is in failed/card.pdf/" in error, error
+
+
+def test_a_named_pipe_dropped_into_a_job_folder_is_answered(rig: Rig) -> None:
+    """Audit BN D6: a named pipe named RELEASE, or one in replace/, got no answer while the job
+    waited (minutes): nothing can be read from it; STATUS.txt now says so, and what to drop."""
+    r = rig
+    job_id = r.order("NP", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    os.mkfifo(folder / "RELEASE")
+    os.mkfifo(folder / "replace" / "card.pdf")
+    r.engine.hint(folder / "RELEASE")
+    r.engine.hint(folder / "replace" / "card.pdf")
+    r.run(steps=3, dt=0.5)
+    status = " ".join((folder / "STATUS.txt").read_text().split())
+    assert "RELEASE is a named pipe (FIFO), not a file: nothing can be read from it" in status, status
+    assert "Drop a real file named RELEASE" in status
+    assert (
+        "replace/card.pdf is a named pipe (FIFO), not a file" in status and "Put the PDF itself into replace/" in status
+    )
+    assert r.stage(job_id) is Stage.HELD
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
