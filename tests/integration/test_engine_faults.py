@@ -8493,6 +8493,7 @@ def test_a_job_whose_artwork_came_as_a_named_pipe_is_told_where_it_went(rig: Rig
     status = " ".join((r.root / "work" / "FA1-1" / "STATUS.txt").read_text().split())
     assert "inbox/FA1/card.pdf, which this job's manifest names, came into inbox/, but it is a named pipe" in status
     assert "it is in failed/card.pdf/ (see the ERROR.txt there)" in status, status
+    assert folder.is_dir()  # (kept while the job waits for its file there)
     r.clock.advance(601)
     r.run(until=lambda: r.stage("FA1-1") is Stage.FAILED, steps=10, dt=0.5)
     error = " ".join((r.root / "failed" / "FA1-1" / "ERROR.txt").read_text().split())
