@@ -1144,15 +1144,20 @@ class Ledger:
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
-    def taken_with_name(self, name: str, since: str, other_than: str) -> tuple[str, str] | None:
+    def taken_with_name(self, name: str, since: str, other_than: str, top: str) -> tuple[str, str] | None:
         """(job_id, order_id) of the newest job other than ``other_than``, created at ``since`` or
-        later, that has an artwork file of this name (its source is not kept once taken)."""
+        later, that has an artwork file of this name (its source is not kept once taken), of an order
+        whose manifest came into the folder ``top`` itself (the inbox's top: an order of a folder
+        drop took its own file of that name, from its folder; audit BN, a job waiting at the top was
+        told such an order had taken its file)."""
         with self._lock:
             row = self._db.execute(
                 "SELECT j.job_id, j.order_id FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
                 "WHERE a.name = ? AND a.present = 1 AND j.job_id != ? AND j.created_at >= ? "
+                "AND EXISTS (SELECT 1 FROM intakes i WHERE i.order_id = j.order_id AND i.path >= ? AND i.path < ? "
+                "AND instr(substr(i.path, ?), '/') = 0) "
                 "ORDER BY j.created_at DESC LIMIT 1",
-                (name, other_than, since),
+                (name, other_than, since, top + "/", top + "0", len(top) + 2),
             ).fetchone()
         return (row[0], row[1]) if row else None
 

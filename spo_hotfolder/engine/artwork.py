@@ -812,7 +812,7 @@ class EngineArtwork(EngineState):
         already in the inbox, the first read takes it", and the other's STATUS.txt said nothing of
         it for an hour, until it failed). Not a job whose manifest was read before this one came
         (a storefront's orders, every PDF named alike, one after the other: each its own file)."""
-        taken = self.ledger.taken_with_name(art.name, iso(self._came(job)), job.job_id)
+        taken = self.ledger.taken_with_name(art.name, iso(self._came(job)), job.job_id, str(self.area("inbox")))
         if taken is None or taken[1] == job.order_id:
             return
         taker = self.ledger.get_job(taken[0], history=False)

@@ -217,7 +217,7 @@ class EngineTimers(EngineState):
             # each order has its own) since a while before this job came: named, not just "missing".
             since = iso(parse_iso(job.created_at) - timedelta(seconds=self.config.watch.artwork_timeout_seconds))
             taker = (
-                self.ledger.taken_with_name(source.name, since, job.job_id)
+                self.ledger.taken_with_name(source.name, since, job.job_id, str(self.area("inbox")))
                 if source.parent == self.area("inbox")
                 else None
             )

@@ -8521,6 +8521,27 @@ def test_a_named_pipe_dropped_into_a_job_folder_is_answered(rig: Rig) -> None:
     assert r.stage(job_id) is Stage.HELD
 
 
+def test_a_file_of_the_name_taken_from_another_orders_folder_is_not_said_to_be_this_ones(rig: Rig) -> None:
+    """Audit BN: order M13 came as a folder (inbox/M13/ with its card.pdf); then order M8's manifest
+    at the top of inbox/ named card.pdf, not there yet: its STATUS.txt said "A file named card.pdf
+    came into inbox/ and was taken by job M13-1", which took its own file from its own folder."""
+    r = rig
+    staged = r.tmp / "M13"
+    staged.mkdir()
+    make_pdf(staged / "card.pdf", pages=CARD)
+    (staged / "manifest.yaml").write_text('order_id: "M13"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    os.replace(staged, r.inbox / "M13")
+    r.engine.hint(r.inbox / "M13" / "manifest.yaml")
+    r.engine.hint(r.inbox / "M13" / "card.pdf")
+    r.run(until=done(r, "M13-1"), steps=30, dt=0.5)
+    (r.inbox / "M8.yaml").write_text('order_id: "M8"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    r.engine.hint(r.inbox / "M8.yaml")
+    r.run(until=lambda: r.stage("M8-1") is Stage.AWAITING, steps=20, dt=0.5)
+    r.run(steps=3, dt=0.5)
+    status = " ".join((r.root / "work" / "M8-1" / "STATUS.txt").read_text().split())
+    assert "M13" not in status, status
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
