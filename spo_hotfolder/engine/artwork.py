@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import stat
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +61,9 @@ _WHOLE_AGAIN_MIN_LINEARIZED = 256
 #: How long such a file lies in inbox/ unclaimed first (at least 5 x settle_seconds, at most half
 #: of artwork_timeout_seconds): a storefront sends artwork first and its manifest a moment later.
 WHOLE_AGAIN_SECONDS = 10.0
+
+#: How long one round works on the unclaimed files due (by the machine's clock); the rest at the next.
+ORPHANS_BUDGET_SECONDS = 0.25
 
 
 def _failed_incomplete(job: Job, name: str) -> bool:
@@ -995,7 +999,16 @@ class EngineArtwork(EngineState):
                 parts = _rel_parts(str(path), str(inbox))
                 top = inbox / parts[0] if parts else None
             groups.setdefault(top, []).append((path, since, sig))
-        for top, members in groups.items():
+        deadline = time.monotonic() + ORPHANS_BUDGET_SECONDS
+        for index, (top, members) in enumerate(groups.items()):
+            if index and time.monotonic() > deadline:
+                # Folders by the thousand due at once (a backlog of order folders whose manifests are
+                # missing): the rest at the next round, after the files that came meanwhile (as for
+                # jobs due: audit BN D5). The files at the top of inbox/ are one group, decided and
+                # filed together: which of them a job takes depends on the others beside it (two
+                # names alike in letter case: neither).
+                upcoming.append(now)
+                break
             # Each file's wait counts from when it came (or the disk was last full); a folder's files
             # go together, when the youngest is due, a file on its own when it is.
             starts = [max(since, self._disk_full_at) for _path, since, _sig in members]

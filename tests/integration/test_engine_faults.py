@@ -8542,6 +8542,28 @@ def test_a_file_of_the_name_taken_from_another_orders_folder_is_not_said_to_be_t
     assert "M13" not in status, status
 
 
+def test_unclaimed_folders_due_by_the_thousand_leave_room_for_the_files_that_come_meanwhile(
+    short_wait_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for jobs due (audit BN D5): order folders by the thousand whose manifest never came, due
+    at once, are filed into failed/ for ORPHANS_BUDGET_SECONDS a round (here: one folder a round),
+    the rest at the next."""
+    r = short_wait_rig
+    monkeypatch.setattr("spo_hotfolder.engine.artwork.ORPHANS_BUDGET_SECONDS", 0.0)
+    for n in range(4):
+        (r.inbox / f"order{n}").mkdir()
+        make_pdf(r.inbox / f"order{n}" / "card.pdf", pages=CARD)
+    r.run(until=lambda: len(r.engine._orphans) == 4, steps=20, dt=0.5)
+    r.clock.advance(6)
+    r.engine.step()
+    assert len(r.engine._orphans) == 3
+    assert r.engine._wait_seconds() == 0.0  # (the next round at once)
+    for _ in range(3):
+        r.engine.step()
+    assert not r.engine._orphans
+    assert sorted(p.name for p in (r.root / "failed").iterdir()) == [f"order{n}" for n in range(4)]
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
