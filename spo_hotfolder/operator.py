@@ -179,6 +179,10 @@ def _utf16_without_bom(data: bytes) -> bytes | None:
     return None
 
 
+#: A terminal's escape sequence (CSI ... final byte, or ESC and one character).
+_ANSI_ESCAPE = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+
+
 def _text_bytes(data: bytes) -> bytes | None:
     """``data`` as text to decode, or None for a binary file (a PDF or an image named RELEASE).
     UTF-16 without its BOM (every other byte NUL) gets one; a stray NUL or two in a text (an
@@ -191,7 +195,11 @@ def _text_bytes(data: bytes) -> bytes | None:
         utf16 = _utf16_without_bom(data)
         if utf16 is not None:
             return utf16
-    controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 12, 13))
+    # A terminal's colour and cursor codes (a script's coloured output saved as RELEASE) do not
+    # make it a binary file (audit BN: the whole name and note were lost for them): the line that
+    # holds them is the note's (README), cleaned of them.
+    text = _ANSI_ESCAPE.sub(b"", head)
+    controls = sum(1 for byte in text if byte < 32 and byte not in (9, 10, 12, 13))
     if controls > max(2, len(head) // 20):
         return None
     return data.replace(b"\x00", b"")

@@ -91,6 +91,16 @@ def test_a_stray_nul_keeps_the_name_and_note_and_a_binary_file_gives_none() -> N
     assert parse_drop(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" * 20).note == UNREADABLE_NOTE
 
 
+def test_a_terminals_escape_codes_in_a_drop_file_are_removed_not_the_whole_text() -> None:
+    """Audit BN: a RELEASE whose text held a terminal's colour codes was taken as a binary file:
+    "[the file's text could not be read ...]", its name and note lost. README: a first line with
+    characters that are not text is the note's (the name is then the file's owner)."""
+    found = parse_drop(b"\x1b[31mAlice\x1b[0m\nfixed the \x1b[1mbleed\x1b[0m\n")
+    assert (found.by, found.note) == (None, "Alice fixed the bleed")
+    found = parse_drop(b"Alice\nfixed the \x1b[1mbleed\x1b[0m\n")
+    assert (found.by, found.note) == ("Alice", "fixed the bleed")
+
+
 def test_a_name_saved_by_an_older_notepad_is_kept() -> None:
     assert parse_drop(b"Jos\xe9\ncp1252 note\n").by == "Jos\u00e9"  # Windows-1252, not UTF-8
     assert parse_drop("Jos\u00e9\nnote\n".encode("utf-16")).by == "Jos\u00e9"  # Notepad's "Unicode"
