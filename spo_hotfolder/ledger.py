@@ -937,6 +937,16 @@ class Ledger:
             ).fetchall()
         return [r[0] for r in rows]
 
+    def runnable(self) -> list[tuple[str, str]]:
+        """(job_id, order_id) of the jobs to process or deliver, the longest waiting first (an order's
+        jobs taken in together: in the manifest's order)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT job_id, order_id FROM jobs WHERE stage IN (?, ?) ORDER BY updated_at, rowid",
+                (Stage.PROCESS.value, Stage.DELIVER.value),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def misplaced(self, stage: Stage, prefix: str) -> list[str]:
         """Jobs in ``stage`` whose recorded folder is not under ``prefix`` (a move a crash cut short)."""
         with self._lock:

@@ -166,6 +166,8 @@ class Engine(
         self._repeat_held = {}
         self._twin_held = {}
         self._cooldown = {}
+        self._served = {}
+        self._served_count = 0
         self._reject_first_until = {}
         self._work_drops_until = {}
         self._job_dirs = {}

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import stat
 import time
+from collections import deque
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -48,6 +49,28 @@ from spo_hotfolder.status import JobStatus
 #: While a queue of jobs runs, the worker checks the next job ahead: the first of this many queued
 #: after the current one that is waiting to be processed (the rest are being delivered, say).
 PREFETCH_LOOKAHEAD = 4
+
+#: How long the engine works through one queue of jobs before it makes the queue again.
+QUEUE_SECONDS = 1.0
+
+
+def _orders_in_turn(jobs: Sequence[tuple[str, str]], served: dict[str, int]) -> list[tuple[str, str]]:
+    """The (job_id, order_id) ``jobs``, longest waiting first, as a queue in which the orders take
+    turns: a job of each order, the order served longest ago first (``served``: when each order's
+    last job ran, a counter; one never served before any), then their second jobs, and so on. An
+    order of one job sent while an order of thousands is processed runs next, not after all of them."""
+    waiting: dict[str, deque[str]] = {}
+    for job_id, order_id in jobs:
+        waiting.setdefault(order_id, deque()).append(job_id)
+    turns = sorted(waiting, key=lambda order_id: served.get(order_id, -1))  # (stable: then as they came)
+    queue: list[tuple[str, str]] = []
+    while turns:
+        for order_id in turns:
+            queue.append((waiting[order_id].popleft(), order_id))
+        turns = [order_id for order_id in turns if waiting[order_id]]
+    return queue
+
+
 #: How long a job about to be delivered waits at most for a manifest naming it that came while it
 #: was made (Engine._manifest_first): one that cannot be taken in that long does not hold it.
 MANIFEST_FIRST_SECONDS = 10.0
@@ -148,25 +171,32 @@ class EngineProcessing(EngineState):
             for _ in range(10_000):
                 if self.stop_event.is_set():
                     return
-                ids = [
-                    j for j in self.ledger.job_ids([Stage.PROCESS, Stage.DELIVER]) if self._cooldown.get(j, 0.0) <= mono
-                ]
-                if not ids:
+                runnable = [(j, o) for j, o in self.ledger.runnable() if self._cooldown.get(j, 0.0) <= mono]
+                if not runnable:
                     return
+                orders = {order_id for _, order_id in runnable}
+                self._served = {order_id: n for order_id, n in self._served.items() if order_id in orders}
                 self._queue_running = True
-                self._run_queue(ids)
+                self._run_queue(_orders_in_turn(runnable, self._served))
         finally:
             self._queue_running = False
 
-    def _run_queue(self: Engine, ids: list[str]) -> None:
-        for index, job_id in enumerate(ids):
-            if self.stop_event.is_set():
+    def _run_queue(self: Engine, queue: list[tuple[str, str]]) -> None:
+        """Runs the queued jobs, for QUEUE_SECONDS at most: then the queue is made again, with the
+        jobs taken in meanwhile in their orders' turns (audit BQ: an order sent while one of
+        thousands of jobs was processed waited for all of them)."""
+        until = time.monotonic() + QUEUE_SECONDS
+        ids = [job_id for job_id, _ in queue]
+        for index, (job_id, order_id) in enumerate(queue):
+            if self.stop_event.is_set() or (index and time.monotonic() > until):
                 return
             if self._pending_config is not None:
                 # A reload applies between two jobs, not once the queue is empty (which under a
                 # steady stream of orders may be never): the next job goes where the new routes say.
                 self._apply_config(self._pending_config)
             self._run_job(job_id, ids[index + 1 : index + 1 + PREFETCH_LOOKAHEAD])
+            self._served_count += 1
+            self._served[order_id] = self._served_count
             self._guard("intake", "", self._finish_intakes)
             # Between jobs, take in a few files that arrived meanwhile, so that intake never
             # starves; a few, so that a backlog of thousands does not starve deliveries either

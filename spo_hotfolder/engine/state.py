@@ -116,6 +116,8 @@ class EngineState:
     _repeat_held: dict[Path, Signature]  # manifests sent again, held once for their artwork
     _twin_held: dict[Path, Signature]  # manifests of delivered jobs, held once for a reprint twin
     _cooldown: dict[str, float]  # job_id -> monotonic time before which it is not retried
+    _served: dict[str, int]  # order_id -> _served_count when a job of it last ran (orders take turns)
+    _served_count: int
     # Jobs a restart found sent on with a REJECT in their operator folder (_reject_first), and
     # until when (monotonic) they wait for it to be read.
     _reject_first_until: dict[str, float]

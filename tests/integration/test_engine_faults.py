@@ -8564,6 +8564,64 @@ def test_unclaimed_folders_due_by_the_thousand_leave_room_for_the_files_that_com
     assert sorted(p.name for p in (r.root / "failed").iterdir()) == [f"order{n}" for n in range(4)]
 
 
+def _big_order(r: Rig, order_id: str, jobs: int) -> None:
+    for n in range(jobs):
+        make_pdf(r.inbox / f"{order_id.lower()}{n}.pdf", pages=CARD)
+    (r.inbox / f"{order_id}.yaml").write_text(
+        f'order_id: "{order_id}"\njobs:\n'
+        + "".join(
+            f'  - product: bc-85x55\n    quantity: 1\n    artwork: ["{order_id.lower()}{n}.pdf"]\n' for n in range(jobs)
+        )
+    )
+
+
+def _runs(r: Rig) -> list[str]:
+    """The jobs ``_run_job`` is called for, in turn, from now on."""
+    ran: list[str] = []
+    run_job = r.engine._run_job
+
+    def recorded(job_id: str, next_ids: Any = ()) -> None:
+        ran.append(job_id)
+        run_job(job_id, next_ids)
+
+    r.engine._run_job = recorded  # type: ignore[method-assign]
+    return ran
+
+
+def test_orders_take_turns_in_the_queue(rig: Rig) -> None:
+    """Audit BQ: an order of one job taken in with an order of thousands waited for all of them
+    (the queue ran the longest waiting job first): the orders take turns now."""
+    r = rig
+    _big_order(r, "BIG", 12)
+    r.order("SM")
+    ran = _runs(r)
+    r.run(until=lambda: done(r, "SM-1")() and all(done(r, f"BIG-{n}")() for n in range(1, 13)), steps=20, dt=0.5)
+    assert ran.index("SM-1") <= 1, ran
+    assert [j for j in ran if j.startswith("BIG")] == [f"BIG-{n}" for n in range(1, 13)]  # (the manifest's order)
+
+
+def test_an_order_taken_in_while_a_long_queue_runs_has_its_turn(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queue is made again every QUEUE_SECONDS (here: after each job), with the orders taken in
+    meanwhile (between two jobs) in their turn."""
+    r = rig
+    monkeypatch.setattr("spo_hotfolder.engine.processing.QUEUE_SECONDS", 0.0)
+    _big_order(r, "BIG", 12)
+    ran = _runs(r)
+    run_job = r.engine._run_job
+
+    def sent_meanwhile(job_id: str, next_ids: Any = ()) -> None:
+        run_job(job_id, next_ids)
+        if len(ran) == 3:
+            make_pdf(r.inbox / "SM.pdf", pages=CARD)
+            (r.inbox / "SM.yaml").write_text('order_id: "SM"\nproduct: bc-85x55\nquantity: 1\nartwork: [SM.pdf]\n')
+            r.engine.hint(r.inbox / "SM.pdf", moved_in=True)
+            r.engine.hint(r.inbox / "SM.yaml", moved_in=True)
+
+    r.engine._run_job = sent_meanwhile  # type: ignore[method-assign]
+    r.run(until=lambda: done(r, "SM-1")() and all(done(r, f"BIG-{n}")() for n in range(1, 13)), steps=20, dt=0.5)
+    assert ran.index("SM-1") < len(ran) - 4, ran
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
