@@ -95,7 +95,15 @@ def status_text(job: Job, extra: Extra) -> str:
     lines = [
         f"Job {job.job_id}  (order {job.order_id}{', ' + printable(job.customer) if job.customer else ''})",
         f"Product: {job.product} x {job.quantity}",
-        f"Status: {job.status.value}" + ("   [BLOCKED: waits for release]" if job.blocked else ""),
+        f"Status: {job.status.value}"
+        + (
+            "   [BLOCKED: waits for release]"
+            if job.blocked
+            # (as `show` and `jobs --blocked` have it: its Blocked entry was never removed; audit BP)
+            else "   [BLOCKED: rejected, never released]"
+            if job.block_active and job.stage is Stage.REJECTED
+            else ""
+        ),
     ]
     if job.output:
         name = job.output

@@ -178,6 +178,9 @@ class EngineProcessing(EngineState):
                 self._served = {order_id: n for order_id, n in self._served.items() if order_id in orders}
                 self._queue_running = True
                 self._run_queue(_orders_in_turn(runnable, self._served))
+                # Deadlines come due while thousands of jobs run (audit BQ R1: artwork_timeout_seconds
+                # of 30 s failed jobs after 70-106 s): looked at between two queues, as in a step.
+                self._guard("due", "", self._run_due)
         finally:
             self._queue_running = False
 

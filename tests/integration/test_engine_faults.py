@@ -1085,6 +1085,12 @@ def test_a_purged_rejected_job_is_still_said_to_be_rejected(rig: Rig) -> None:
     assert r.engine.apply(job_id, Action.REJECT, by="lee", note="customer cancelled").ok
     rejected_at = r.job(job_id).history[-1].at
     assert public_json(r.job(job_id), r.config)["hot_folder"] is None
+    r.run(steps=2, dt=0.5)
+    # (as `show` marks it: its Blocked entry was never removed; audit BP)
+    assert (
+        "Status: Rejected   [BLOCKED: rejected, never released]"
+        in (r.root / "rejected" / job_id / "STATUS.txt").read_text()
+    )
     r.clock.advance(30 * 86400 + 1)
     r.engine.run_retention()
     job = r.job(job_id)
@@ -8620,6 +8626,37 @@ def test_an_order_taken_in_while_a_long_queue_runs_has_its_turn(rig: Rig, monkey
     r.engine._run_job = sent_meanwhile  # type: ignore[method-assign]
     r.run(until=lambda: done(r, "SM-1")() and all(done(r, f"BIG-{n}")() for n in range(1, 13)), steps=20, dt=0.5)
     assert ran.index("SM-1") < len(ran) - 4, ran
+
+
+def test_a_deadline_that_comes_while_a_long_queue_runs_is_kept(
+    short_wait_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BQ R1: with thousands of jobs running, jobs whose artwork_timeout_seconds (30 s) ran
+    out failed 70-106 s after their intake: deadlines were looked at only once the queue was
+    empty. They are looked at between two queues (every QUEUE_SECONDS; here: after each job)."""
+    r = short_wait_rig
+    monkeypatch.setattr("spo_hotfolder.engine.processing.QUEUE_SECONDS", 0.0)
+    (r.inbox / "AW.yaml").write_text('order_id: "AW"\nproduct: bc-85x55\nquantity: 1\nartwork: [never.pdf]\n')
+    r.run(until=lambda: r.stage("AW-1") is Stage.AWAITING, steps=10, dt=0.2)
+    _big_order(r, "BIG", 8)
+    ran = _runs(r)
+    run_job = r.engine._run_job
+    timeout = r.engine._artwork_timeout
+
+    def late(job_id: str, next_ids: Any = ()) -> None:
+        run_job(job_id, next_ids)
+        if len(ran) == 2:
+            r.clock.advance(6)  # (the deadline passes while the queue runs)
+
+    def noted(job: Any) -> None:
+        ran.append(f"timeout {job.job_id}")
+        timeout(job)
+
+    r.engine._run_job = late  # type: ignore[method-assign]
+    r.engine._artwork_timeout = noted  # type: ignore[method-assign]
+    r.run(until=lambda: all(done(r, f"BIG-{n}")() for n in range(1, 9)), steps=10, dt=0.2)
+    assert ran.index("timeout AW-1") < len(ran) - 4, ran
+    assert r.stage("AW-1") is Stage.FAILED
 
 
 @pytest.fixture
