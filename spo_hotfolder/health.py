@@ -45,6 +45,21 @@ def daemon_alive(pid: object) -> bool:
     return b"spo-hotfolder" in cmdline or b"spo_hotfolder" in cmdline
 
 
+#: health --json's keys while the daemon is down (or starting), and their values then.
+_DOWN: dict[str, Any] = {
+    "pid": None,
+    "watcher": None,
+    "watcher_alive": False,
+    "heartbeat": None,
+    "heartbeat_interval_seconds": HEARTBEAT_SECONDS,
+    "age_seconds": None,
+    "uptime_seconds": None,
+    "engine_busy_job": None,
+    "unknown_job_folders": list,
+    "unknown_job_folders_count": 0,
+}
+
+
 def health_report(config: Config) -> dict[str, Any]:
     """What ``spo-hotfolder health`` reports: ``ok``, a one-line ``reason``, and counts per status.
 
@@ -97,6 +112,10 @@ def health_report(config: Config) -> dict[str, Any]:
                     health.get("unknown_job_folders") or [], int(health["unknown_job_folders_count"])
                 ),
             )
+    for key, value in _DOWN.items():
+        # The same keys whatever the daemon's state (audit BQ R3: a script reading age_seconds
+        # failed with a KeyError while the daemon was down): null where there is nothing to say.
+        report.setdefault(key, value() if callable(value) else value)
     if "statuses" not in report:
         report.update(statuses={}, stages={}, blocked=None)
         path = paths.state / LEDGER_NAME

@@ -706,8 +706,11 @@ def test_health_for_monitoring(tmp_path: Path, daemons: list[Daemon]) -> None:
     down = daemon.cli("health")
     assert down.returncode == 1
     assert down.stdout == "" and down.stderr.strip() == "spo-hotfolder: unhealthy: the daemon is not running"
-    report = json.loads(daemon.cli("health", "--json").stdout)
-    assert report["ok"] is False and report["statuses"] == {"InHotFolder": 1}
+    down_report = json.loads(daemon.cli("health", "--json").stdout)
+    assert down_report["ok"] is False and down_report["statuses"] == {"InHotFolder": 1}
+    # The same keys as while it ran (audit BQ R3: a script reading age_seconds failed on a KeyError).
+    assert set(down_report) >= set(report) - {"config_error"}, set(report) - set(down_report)
+    assert down_report["age_seconds"] is None and down_report["watcher_alive"] is False
 
 
 def test_health_while_the_config_file_has_an_error_reports_the_running_daemon(make_daemon) -> None:
