@@ -8659,6 +8659,30 @@ def test_a_deadline_that_comes_while_a_long_queue_runs_is_kept(
     assert r.stage("AW-1") is Stage.FAILED
 
 
+def test_a_reload_that_moves_many_jobs_logs_the_first_ones_and_a_count(rig: Rig) -> None:
+    """Audit BQ R5: a reload that moved 5,000 jobs to another hot folder wrote 5,000 info lines:
+    the first ROUTE_CHANGES_LOGGED one by one, then one line with the count (each job's STATUS.txt
+    says it all the same)."""
+    from spo_hotfolder.engine.core import ROUTE_CHANGES_LOGGED
+
+    r = rig
+    jobs = ROUTE_CHANGES_LOGGED + 5
+    _big_order(r, "MV", jobs)
+    text = (r.inbox / "MV.yaml").read_text()
+    (r.inbox / "MV.yaml").write_text(text.replace('order_id: "MV"\n', 'order_id: "MV"\nblocked: true\n'))
+    r.run(until=lambda: all(r.stage(f"MV-{n}") is Stage.HELD for n in range(1, jobs + 1)), steps=20, dt=0.5)
+    r.write_routes([{"to": "large"}])
+    with capture_logs() as logs:
+        r.engine.set_config(load_config(r.config_path))
+        r.run(steps=1)
+    one_by_one = [e for e in logs if e["event"] == "job.route_changed"]
+    assert len(one_by_one) == ROUTE_CHANGES_LOGGED
+    [counted] = [e for e in logs if e["event"] == "config.jobs_rerouted"]
+    assert counted["jobs"] == jobs and counted["moves"] == {"indigo -> large": jobs}
+    status = " ".join((r.root / "quarantine" / f"MV-{jobs}" / "STATUS.txt").read_text().split())
+    assert "config reloaded: this job now goes to hot folder large (it was going to indigo)" in status
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
