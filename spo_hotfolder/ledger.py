@@ -468,6 +468,22 @@ def is_disk_full(exc: BaseException) -> bool:
     return False
 
 
+#: SQLite's result codes for a damaged database file: SQLITE_CORRUPT, SQLITE_NOTADB.
+_DAMAGED_CODES = (11, 26)
+
+
+def is_ledger_damaged(exc: BaseException) -> bool:
+    """The ledger's file is damaged (truncated, overwritten: "database disk image is malformed",
+    "file is not a database"): nothing can be recorded until a good copy is put back."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _DAMAGED_CODES
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
+
+
 def disk_full_why(path: Path) -> str:
     """When the disk holding the ledger is full (SQLite then says "disk I/O error" as often as
     "database or disk is full", creating its -wal and -shm files): that, in words."""

@@ -784,6 +784,8 @@ class Daemon:
         if self._engine_thread is None or not self._engine_thread.is_alive():
             return False, "the engine thread is not running"
         assert self.engine is not None
+        if self.engine.ledger_damage is not None:
+            return False, self.engine.ledger_damage
         silent = self.engine.clock.monotonic() - self.engine.progress_at
         if silent > self.stuck_seconds:
             job = f" (job {self.engine.busy_job})" if self.engine.busy_job else ""

@@ -48,7 +48,7 @@ from spo_hotfolder.fsutil import (
     Flusher,
     atomic_write,
 )
-from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage, is_disk_full
+from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage, is_disk_full, is_ledger_damaged
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
@@ -168,6 +168,9 @@ class Engine(
         self._cooldown = {}
         self._served = {}
         self._served_count = 0
+        #: Why the ledger cannot be written (its file damaged while the daemon ran), for `health`.
+        self.ledger_damage: str | None = None
+        self._ledger_damage_said_at = 0.0
         self._reject_first_until = {}
         self._work_drops_until = {}
         self._job_dirs = {}
@@ -307,6 +310,8 @@ class Engine(
             except Exception as exc:
                 if is_disk_full(exc):
                     self._spool_full_said(exc)
+                elif is_ledger_damaged(exc):
+                    self._ledger_damaged_said(exc)
                 else:
                     log.exception("engine.step_failed", action="the engine goes on in 1 s")
                 self.stop_event.wait(1.0)
@@ -414,7 +419,27 @@ class Engine(
                     self._drops_again(Path(subject))
                 self._spool_full_said(exc, what=what, subject=subject)
                 return
+            if is_ledger_damaged(exc):
+                # Not the file's nor the job's fault: a manifest stays in inbox/ (taken once a good
+                # ledger is back), and `health` and the log say what to do (audit BR D1: tracebacks,
+                # a good order refused into failed/ as "a fault in the daemon", health ok).
+                if what == "file":
+                    self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)
+                self._ledger_damaged_said(exc)
+                return
             log.exception("engine.unexpected_error", what=what, subject=subject)
+
+    def _ledger_damaged_said(self, exc: BaseException) -> None:
+        """Said in the log (at most once a minute) and kept for `health` until the daemon stops."""
+        first = self.ledger_damage is None
+        self.ledger_damage = (
+            f"the ledger {self.ledger.path} is damaged ({exc}): nothing new is recorded, orders wait in inbox/; "
+            "stop the daemon and put back a copy from a backup (docs/service.md, Backups and restores)"
+        )
+        mono = self.clock.monotonic()
+        if first or mono - self._ledger_damage_said_at >= 60:
+            self._ledger_damage_said_at = mono
+            log.error("ledger.damaged", reason=self.ledger_damage)
 
     def _drops_again(self, where: Path) -> None:
         """The drop files in the job folder ``where`` (or beside the file ``where``), whose handling

@@ -37,7 +37,7 @@ from spo_hotfolder.fsutil import (
     undecodable,
     unique_path,
 )
-from spo_hotfolder.ledger import Job, Stage
+from spo_hotfolder.ledger import Job, Stage, is_ledger_damaged
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
@@ -456,7 +456,9 @@ class EngineScans(EngineState):
                     raise  # the disk or a busy ledger: the manifest stays and is taken at the next look
                 # A name no filesystem call takes (too long, not valid there): the same on every try.
                 self._manifest_fault(path, exc)
-            except Exception as exc:  # noqa: BLE001 - a fault of ours must not wedge the manifest in the inbox
+            except Exception as exc:
+                if is_ledger_damaged(exc):
+                    raise  # the ledger's fault, not the manifest's: it stays in inbox/ (_guard says why)
                 self._manifest_fault(path, exc)  # (logged there, with its traceback)
         elif kind == "data":
             # On disk in the background from now (fsutil.Flusher): the fsync before OutputCreated

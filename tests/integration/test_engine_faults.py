@@ -8683,6 +8683,28 @@ def test_a_reload_that_moves_many_jobs_logs_the_first_ones_and_a_count(rig: Rig)
     assert "config reloaded: this job now goes to hot folder large (it was going to indigo)" in status
 
 
+def test_a_ledger_damaged_while_the_daemon_runs_is_said_and_orders_wait(rig: Rig) -> None:
+    """Audit BR D1: the ledger truncated while the daemon ran: tracebacks in the log, a good order
+    refused into failed/ as "a fault in the daemon", `health` ok. The order now stays in inbox/,
+    the log says what is wrong and what to do, once, and the daemon's health says it too."""
+    r = rig
+    r.order("G1")
+    r.run(until=done(r, "G1-1"), steps=10)
+
+    def damaged(*_args: Any, **_kwargs: Any) -> None:
+        raise sqlite3.DatabaseError("database disk image is malformed")  # (what SQLite says of it)
+
+    r.engine.ledger.record_intake = damaged  # type: ignore[method-assign]
+    with capture_logs() as logs:
+        r.order("G2")
+        r.run(steps=6, dt=1)
+    events = [e["event"] for e in logs]
+    assert "manifest.internal_error" not in events and "engine.unexpected_error" not in events, logs
+    assert events.count("ledger.damaged") == 1, events
+    assert (r.inbox / "G2.yaml").is_file() and not (r.root / "failed" / "G2.yaml").exists()
+    assert r.engine.ledger_damage is not None and "put back a copy from a backup" in r.engine.ledger_damage
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""

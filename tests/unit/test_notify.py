@@ -157,6 +157,7 @@ class FakeScheduler:
 
 class FakeEngine:
     busy_job: str | None = None
+    ledger_damage: str | None = None
 
     def __init__(self) -> None:
         self.rescans = 0
@@ -346,6 +347,21 @@ def test_an_engine_stuck_in_a_file_operation_is_unhealthy_and_the_pings_stop(
         engine.progress_at = time.monotonic()  # it came back
         daemon.check_health()
         assert drain(sock)[0] == "WATCHDOG=1"
+
+
+def test_a_damaged_ledger_makes_the_daemon_unhealthy_saying_what_to_do(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """Audit BR D1: the ledger damaged while the daemon ran; `health` said ok."""
+    address, sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, watcher, engine):
+        watcher.restart_works = True
+        engine.ledger_damage = "the ledger x is damaged (...): ...; stop the daemon and put back a copy from a backup"
+        daemon.check_health()
+        fields = drain(sock)
+        assert any("UNHEALTHY: the ledger x is damaged" in f for f in fields), fields
+        report = json.loads((daemon.config.paths.state / "health.json").read_text())
+        assert report["ok"] is False and "put back a copy from a backup" in report["reason"]
 
 
 def test_a_reload_that_fails_unexpectedly_keeps_the_daemon_serving_and_stoppable(
