@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import functools
 import hashlib
+import io
 import os
 import queue
 import re
 import shutil
+import stat
 import threading
 import unicodedata
 from collections.abc import Callable
@@ -217,6 +220,33 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = Tru
     _create(path, data, mode, flags=os.O_EXCL, durable=durable)
     if durable:
         fsync_dir(path.parent)
+
+
+def open_regular(path: Path | str) -> io.BufferedReader:
+    """``path`` opened for reading, if it is a regular file (a symbolic link to one too); OSError
+    (EINVAL) for a named pipe, a socket or a device, never waiting for a writer: a pipe put where a
+    job's file or a command was hung the engine on its open (audit BO D1, D2)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_own_file(path: Path | str, limit: int = 1 << 20) -> bytes:
+    """The bytes of a file the daemon or its CLI wrote (a command in state/commands/), at most
+    ``limit``; OSError for anything else put there: a symbolic link is not followed (audit BO D2:
+    ``pw.json -> /etc/passwd`` was read), a named pipe not waited on (it hung `show` and the engine)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return fh.read(limit)
 
 
 def linked(src: Path, dst: Path) -> bool:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from spo_hotfolder.fsutil import read_own_file
 from spo_hotfolder.ledger import Job, Ledger, Stage
 from spo_hotfolder.status import JobStatus
 
@@ -449,7 +450,7 @@ def pending_commands_by_job(commands: Path, ledger: Ledger, only: str | None = N
             if entry.name.startswith(".") or not entry.name.endswith(".json"):
                 continue
             try:
-                command = json.loads(Path(entry.path).read_text("utf-8"))
+                command = json.loads(read_own_file(entry.path).decode("utf-8"))
             except (OSError, ValueError):
                 continue
             if not isinstance(command, dict) or not isinstance(command.get("job_id"), str):

@@ -37,6 +37,7 @@ from spo_hotfolder.fsutil import (
     fsync_dir,
     into_history,
     name_key,
+    read_own_file,
     unique_path,
 )
 from spo_hotfolder.ledger import Artwork, Job, Stage
@@ -138,7 +139,10 @@ def _owner(path: Path) -> str:
         uid = path.stat().st_uid
         if uid in (0, os.getuid()):
             return "operator"
-        return pwd.getpwuid(uid).pw_name
+        name = pwd.getpwuid(uid).pw_name
+        # Samba's guest account (a share with `guest ok`) is nobody: no person (audit BO D8). Not
+        # every account without a login shell: Samba-only users are made so (useradd -s nologin).
+        return "operator" if uid == 65534 or name == "nobody" else name
     except (OSError, KeyError, ImportError):
         return "operator"
 
@@ -406,7 +410,7 @@ class EngineActions(EngineState):
         """A command file written by the CLI (read by the daemon, or applied by the CLI itself
         while no daemon runs): same rules, same code as a drop file. None: unreadable (removed)."""
         try:
-            command = json.loads(path.read_text("utf-8"))
+            command = json.loads(read_own_file(path).decode("utf-8"))
             action = Action(command["action"])
             job_id = str(command["job_id"])
             by = str(command.get("by") or "operator")
@@ -997,7 +1001,9 @@ class EngineActions(EngineState):
         """The name of a REJECT drop file in ``job_dir`` not handled yet, if there is one."""
         with contextlib.suppress(OSError), os.scandir(job_dir) as entries:
             for entry in entries:
-                if classify_drop(entry.name) is Action.REJECT and not entry.is_dir(follow_symlinks=False):
+                # A file, or a link to one (refused when read); not a named pipe or a link to nothing,
+                # which nothing reads (audit BO D5: such a REJECT held every release back for good)
+                if classify_drop(entry.name) is Action.REJECT and entry.is_file():
                     return entry.name
         return None
 

@@ -763,6 +763,8 @@ class EngineIntake(EngineState):
                 st = os.stat(item.path)
             except OSError:
                 return None
+            if not stat.S_ISREG(st.st_mode):
+                return None  # (a named pipe: the worker would wait on its open; the job's turn says why)
             files.append((item.name, item.path, item.expected_sha256, *identity(st)))
         return (job_id, product, self.config, tuple(files))
 

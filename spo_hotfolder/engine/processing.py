@@ -54,6 +54,15 @@ PREFETCH_LOOKAHEAD = 4
 QUEUE_SECONDS = 1.0
 
 
+def _not_a_file(path: str) -> bool:
+    """Whether something other than a regular file (a named pipe, a socket, a device) is there."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISLNK(mode) and not stat.S_ISDIR(mode)
+
+
 def _orders_in_turn(jobs: Sequence[tuple[str, str]], served: dict[str, int]) -> list[tuple[str, str]]:
     """The (job_id, order_id) ``jobs``, longest waiting first, as a queue in which the orders take
     turns: a job of each order, the order served longest ago first (``served``: when each order's
@@ -371,7 +380,8 @@ class EngineProcessing(EngineState):
         changed = []
         for item, digest in zip(inputs, recorded, strict=True):
             current = self._digest(Path(item.path))
-            if digest and current is not None and current != digest:
+            # (a named pipe put in its place has no digest: changed all the same, audit BO D1)
+            if digest and ((current is not None and current != digest) or _not_a_file(item.path)):
                 changed.append(item.name)
         return changed
 
@@ -397,6 +407,19 @@ class EngineProcessing(EngineState):
                 "artwork is a symbolic link, not a file: " + ", ".join(links),
                 [SYMLINK_PROBLEM.format(name=name) for name in links],
                 "Put the PDF itself (not a link to it) into replace/ (same file name), or drop REJECT here.",
+            )
+        odd = [i.name for i in inputs if _not_a_file(i.path)]
+        if odd:
+            # (audit BO D1: a named pipe put into artwork/ in place of the PDF hung the check on
+            # its open: nothing was delivered any more, a restart hung again)
+            raise JobFailed(
+                JobStatus.ValidationFailed,
+                "artwork is not a file: " + ", ".join(odd),
+                [
+                    f"artwork/{name} is a named pipe, a socket or a device, not a file: nothing can be read from it"
+                    for name in odd
+                ],
+                "Put the PDF itself into replace/ (same file name), or drop REJECT here.",
             )
         missing = _artwork_missing_failure(inputs)
         if missing is not None:

@@ -31,6 +31,7 @@ from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     atomic_write,
     into_history,
+    open_regular,
     stamp,
     unique_path,
 )
@@ -391,7 +392,7 @@ class EngineRecords(EngineState):
         if known is not None or not compute:
             return known
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path) as fh:  # (a named pipe put in its place: no wait for a writer)
                 digest = sha256_of(fh)
         except OSError:
             return None

@@ -609,7 +609,12 @@ class EngineScans(EngineState):
         if parts is None or len(parts) < 2:
             return False
         try:
-            return any(name.lower() in MANIFEST_NAMES for name in os.listdir(inbox / parts[0]))
+            # (the special itself named manifest.yaml is no manifest to wait for: audit BO D6, a
+            # named pipe so named stayed in inbox/ for good, unsaid)
+            return any(
+                name.lower() in MANIFEST_NAMES and (inbox / parts[0] / name) != path
+                for name in os.listdir(inbox / parts[0])
+            )
         except OSError:
             return False
 
@@ -662,16 +667,20 @@ class EngineScans(EngineState):
         self._write_status(job.job_id)
 
     def _on_special_in_job(self: Engine, job_folder: Path, path: Path, mode: int) -> None:
-        """A named pipe, a socket or a device in a job folder (as RELEASE, in replace/): nothing can
-        be read from it, so it does nothing; said in STATUS.txt, once (audit BN D6: a pipe named
-        RELEASE sat there unanswered for as long as the job waited). A symbolic link is answered
-        where drop files and replacements are read."""
-        if stat.S_ISLNK(mode):
-            return
+        """A named pipe, a socket, a device or a symbolic link to a folder or to nothing in a job
+        folder (as RELEASE, in replace/): nothing can be read from it, so it does nothing; said in
+        STATUS.txt, once (audits BN D6, BO D5: such a RELEASE sat there unanswered for as long as the
+        job waited). A link to a file is answered where drop files and replacements are read."""
+        if stat.S_ISLNK(mode) and path.is_file():
+            return  # (a link to a file: refused where drop files and replacements are read)
         job = self._job_to_answer(job_folder, path)
         if job is None:
             return
-        what = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "a device")
+        what = (
+            ("a symbolic link to a folder" if path.is_dir() else "a symbolic link to nothing")
+            if stat.S_ISLNK(mode)
+            else {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "a device")
+        )
         where = path.relative_to(job_folder).as_posix()
         message = (
             f"{where} is {what}, not a file: nothing can be read from it, so it did nothing and is left alone. "

@@ -8705,6 +8705,121 @@ def test_a_ledger_damaged_while_the_daemon_runs_is_said_and_orders_wait(rig: Rig
     assert r.engine.ledger_damage is not None and "put back a copy from a backup" in r.engine.ledger_damage
 
 
+def _unblocked(fifo: Path) -> None:
+    """Lets a reader stuck in the pipe's open go (if a test's code under it did wait there)."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def _runs_within(seconds: float, work: Callable[[], None], fifo: Path) -> None:
+    """``work`` in a thread: it must end within ``seconds``, not wait on ``fifo`` for a writer."""
+    done_work = threading.Event()
+
+    def run() -> None:
+        work()
+        done_work.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not done_work.is_set():
+        _unblocked(fifo)
+        thread.join(5)
+        pytest.fail(f"the engine waited on the named pipe {fifo.name}")
+
+
+def test_a_named_pipe_in_place_of_a_jobs_artwork_fails_the_job_and_nothing_hangs(rig: Rig) -> None:
+    """Audit BO D1: a quarantined job's artwork/card.pdf replaced by a named pipe, then RELEASE: the
+    engine opened it (the artwork's fingerprint) and waited for a writer for good; nothing more was
+    delivered, a restart hung again, `health` said ok for ten minutes."""
+    r = rig
+    job_id, folder = _held(r, "FP")
+    art = folder / "artwork" / "FP.pdf"
+    art.unlink()
+    os.mkfifo(art)
+    (folder / "RELEASE").write_text("kim\n")
+    # (its artwork is not what was checked: its output is not sent, as for artwork edited in place)
+    _runs_within(20, lambda: r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10), art)
+    error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
+    assert "artwork changed in its folder after it was checked: FP.pdf" in error, error
+    assert r.take_prints() == []
+    r.order("OK")
+    _runs_within(20, lambda: r.run(until=done(r, "OK-1"), steps=10), r.root / "failed" / job_id / "artwork" / "FP.pdf")
+    # A job made from such a file (a RETRY, a replacement's turn) fails saying what it is.
+    job2, folder2 = _held(r, "FQ")
+    art2 = folder2 / "artwork" / "FQ.pdf"
+    art2.unlink()
+    os.mkfifo(art2)
+    from spo_hotfolder.engine.base import JobFailed
+
+    with pytest.raises(JobFailed) as failed:
+        r.engine._process(r.job(job2))
+    assert failed.value.problems == [
+        "artwork/FQ.pdf is a named pipe, a socket or a device, not a file: nothing can be read from it"
+    ]
+
+
+def test_what_is_put_into_state_commands_besides_the_cli_is_never_waited_on_nor_followed(rig: Rig) -> None:
+    """Audit BO D2: a named pipe x.json in state/commands/ hung `show` and the engine; a link
+    pw.json -> /etc/passwd was opened and parsed."""
+    from spo_hotfolder.operator import pending_commands_by_job
+
+    r = rig
+    commands = r.config.paths.state / "commands"
+    commands.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(commands / "x.json")
+    secret = r.tmp / "secret.json"
+    secret.write_text(json.dumps({"action": "release", "job_id": "S-1", "token": "t", "by": "x"}))
+    (commands / "pw.json").symlink_to(secret)
+    _runs_within(10, lambda: pending_commands_by_job(commands, r.ledger), commands / "x.json")
+    assert pending_commands_by_job(commands, r.ledger) == {}  # (the link's target not read)
+    _runs_within(10, lambda: r.engine.run_command(commands / "x.json"), commands / "x.json")
+    assert r.engine.run_command(commands / "pw.json") is None and secret.is_file()
+
+
+def test_a_reject_that_is_a_named_pipe_holds_no_release_back_and_both_are_answered(rig: Rig) -> None:
+    """Audit BO D5: a REJECT that is a named pipe was never read, and every release was refused for
+    good "a REJECT file is in the job's folder and is handled first"; a RELEASE that is a link to
+    nothing was never answered."""
+    r = rig
+    job_id, folder = _held(r, "RP")
+    os.mkfifo(folder / "REJECT")
+    (folder / "RELEASE.txt").symlink_to(r.tmp / "nothing-here")
+    r.engine.hint(folder / "REJECT")
+    r.engine.hint(folder / "RELEASE.txt")
+    r.run(steps=3, dt=0.5)
+    status = " ".join((folder / "STATUS.txt").read_text().split())
+    assert "REJECT is a named pipe (FIFO), not a file" in status, status
+    assert "RELEASE.txt is a symbolic link to nothing, not a file" in status, status
+    assert r.engine.apply(job_id, Action.RELEASE, by="zed", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+
+
+def test_a_named_pipe_called_manifest_yaml_in_an_order_folder_is_set_aside(rig: Rig) -> None:
+    """Audit BO D6: it was held for the folder's manifest (itself) for good, unsaid."""
+    r = rig
+    order = r.inbox / "B13"
+    order.mkdir()
+    os.mkfifo(order / "manifest.yaml")
+    r.engine.hint(order / "manifest.yaml")
+    r.run(until=(r.root / "failed" / "manifest.yaml" / "ERROR.txt").is_file, steps=10, dt=0.5)
+    assert "it is a named pipe (FIFO), not a file" in (r.root / "failed" / "manifest.yaml" / "ERROR.txt").read_text()
+
+
+def test_an_empty_drop_file_of_samba_guest_nobody_is_by_operator(tmp_path: Path) -> None:
+    """Audit BO D8: an empty RELEASE owned by nobody (a share's guest) recorded "released by
+    nobody"; README: the owner's name where that is a person, else "operator"."""
+    from spo_hotfolder.engine.actions import _owner
+
+    drop = tmp_path / "RELEASE"
+    drop.write_text("")
+    try:
+        os.chown(drop, 65534, 65534)
+    except PermissionError:
+        pytest.skip("needs root, to give the file to nobody")
+    assert _owner(drop) == "operator"
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
