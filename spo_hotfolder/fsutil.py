@@ -238,6 +238,16 @@ def open_regular(path: Path | str) -> io.BufferedReader:
         raise
 
 
+def real_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder itself, not a symbolic link to one (a job's replace/ or output/
+    made a link to a folder outside the spool is never read, emptied nor written through: audit
+    BO D3, D4)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def read_own_file(path: Path | str, limit: int = 1 << 20) -> bytes:
     """The bytes of a file the daemon or its CLI wrote (a command in state/commands/), at most
     ``limit``; OSError for anything else put there: a symbolic link is not followed (audit BO D2:

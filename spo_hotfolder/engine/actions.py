@@ -38,6 +38,7 @@ from spo_hotfolder.fsutil import (
     into_history,
     name_key,
     read_own_file,
+    real_folder,
     unique_path,
 )
 from spo_hotfolder.ledger import Artwork, Job, Stage
@@ -964,6 +965,8 @@ class EngineActions(EngineState):
         manager leaves in every folder it opens (``.DS_Store``, ``._x``, ``Thumbs.db``,
         ``desktop.ini``, ``~$x``), folders and pipes do not."""
         names: list[str] = []
+        if not real_folder(job_dir / "replace"):
+            return None  # (a link to a folder elsewhere is never read: audit BO D4)
         with contextlib.suppress(OSError), os.scandir(job_dir / "replace") as entries:
             for entry in entries:
                 if not (entry.is_file(follow_symlinks=False) or entry.is_symlink()):
@@ -985,6 +988,8 @@ class EngineActions(EngineState):
             return []
         waiting: list[str] = []
         for sub in ("", "replace"):
+            if sub and not real_folder(folder / sub):
+                continue
             with contextlib.suppress(OSError), os.scandir(folder / sub) as entries:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
@@ -1073,7 +1078,9 @@ class EngineActions(EngineState):
         cli = file.parent != job_dir / "replace"
         artwork = self.ledger.artwork(job.job_id)
         target = self._match_artwork(artwork, file.name)
-        rivals = []
+        rivals: list[Path] = []
+        if not real_folder(job_dir / "replace"):
+            return rivals
         with contextlib.suppress(OSError), os.scandir(job_dir / "replace") as entries:
             for entry in entries:
                 if self.uploading(entry.name) and cli and ".pdf" in entry.name.lower():
@@ -1113,7 +1120,7 @@ class EngineActions(EngineState):
         elif old.exists():
             into_history(job_dir, old, now, f"artwork-{target.name}")
         out_dir = job_dir / "output"
-        if out_dir.is_dir():
+        if real_folder(out_dir):  # (a link to a folder elsewhere: never emptied: audit BO D3)
             for out in sorted(out_dir.iterdir()):
                 into_history(job_dir, out, now, f"output-{out.name}")
         (job_dir / "artwork").mkdir(exist_ok=True)

@@ -43,6 +43,7 @@ from spo_hotfolder.fsutil import (
     into_history,
     linked,
     move,
+    real_folder,
     safe_folder_name,
     write_new,
 )
@@ -1115,7 +1116,7 @@ class EngineIntake(EngineState):
             self.ledger.update_job(job.job_id, now, folder=self.rel(job_dir))
         for sub in ("artwork", "output"):
             folder = job_dir / sub
-            if folder.is_dir():
+            if real_folder(folder):  # (never a link's folder elsewhere: audit BO D3)
                 for old in sorted(folder.iterdir()):
                     into_history(job_dir, old, now, f"{sub}-{old.name}")
         # Drop files and replacements left in the folder (in done/, where nobody reads them, or by
@@ -1124,7 +1125,7 @@ class EngineIntake(EngineState):
         # (In quarantine/ and failed/, a drop file is the operator's live word: handled before the
         # manifest is taken, _drops_waiting_for; one still there after that wait is filed too.)
         leftovers = [p for p in job_dir.iterdir() if classify_drop(p.name) is not None]
-        if (job_dir / "replace").is_dir():
+        if real_folder(job_dir / "replace"):
             leftovers += list((job_dir / "replace").iterdir())
         if not (leftovers and job_dir.parent in (self.area("quarantine"), self.area("failed"))):
             self._note_action(job.job_id, "")  # the last action was on the job as it was

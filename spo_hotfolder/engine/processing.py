@@ -490,6 +490,11 @@ class EngineProcessing(EngineState):
                 warnings=[report.described(f) for f in report.warnings()],
             )
         out_dir = job_dir / "output"
+        if os.path.islink(out_dir) or (os.path.lexists(out_dir) and not out_dir.is_dir()):  # noqa: PTH114
+            # A link to a folder elsewhere (or a file) in its place: never written through, never
+            # emptied; kept in history/ (audit BO D3: the output was written outside the spool and
+            # a file there moved into the job's history/).
+            into_history(job_dir, out_dir, self.clock.now(), "output-not-a-folder")
         out_dir.mkdir(exist_ok=True)
         for old in out_dir.iterdir():
             if old.name != name:

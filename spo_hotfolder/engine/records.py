@@ -32,6 +32,7 @@ from spo_hotfolder.fsutil import (
     atomic_write,
     into_history,
     open_regular,
+    real_folder,
     stamp,
     unique_path,
 )
@@ -236,12 +237,13 @@ class EngineRecords(EngineState):
                     for e in entries
                     if classify_drop(e.name) is not None and not e.is_dir(follow_symlinks=False)
                 ]
-            with contextlib.suppress(OSError), os.scandir(replace) as entries:
-                found += [
-                    Path(e.path)
-                    for e in entries
-                    if not e.is_dir(follow_symlinks=False) and not _file_manager_litter(e.name)
-                ]
+            if real_folder(replace):  # (never a link's folder elsewhere: audit BO D4)
+                with contextlib.suppress(OSError), os.scandir(replace) as entries:
+                    found += [
+                        Path(e.path)
+                        for e in entries
+                        if not e.is_dir(follow_symlinks=False) and not _file_manager_litter(e.name)
+                    ]
             if not found:
                 continue
             now = self.clock.now()

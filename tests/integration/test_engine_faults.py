@@ -8820,6 +8820,30 @@ def test_an_empty_drop_file_of_samba_guest_nobody_is_by_operator(tmp_path: Path)
     assert _owner(drop) == "operator"
 
 
+def test_a_jobs_output_or_replace_folder_made_a_link_elsewhere_is_never_read_nor_written_through(rig: Rig) -> None:
+    """Audit BO D3, D4: a quarantined job's output/ made a link to a folder outside the spool, then
+    RELEASE: the output was written there and a file of that folder moved into the job's history/;
+    its replace/ made such a link to a folder holding a PDF: every release was refused for good,
+    "a replacement is in the job's folder and is taken first", and it never was."""
+    r = rig
+    outside = r.tmp / "outside"
+    (outside / "out").mkdir(parents=True)
+    (outside / "out" / "innocent.pdf").write_bytes(b"theirs")
+    (outside / "repl").mkdir()
+    make_pdf(outside / "repl" / "RO.pdf", pages=CARD)
+    job_id, folder = _held(r, "RO")
+    shutil.rmtree(folder / "output")
+    (folder / "output").symlink_to(outside / "out")
+    shutil.rmtree(folder / "replace")
+    (folder / "replace").symlink_to(outside / "repl")
+    assert r.engine.apply(job_id, Action.RELEASE, by="ivan", note="").ok
+    r.run(until=done(r, job_id), steps=10)
+    assert sorted(p.name for p in (outside / "out").iterdir()) == ["innocent.pdf"]
+    assert (outside / "out" / "innocent.pdf").read_bytes() == b"theirs"
+    assert sorted(p.name for p in (outside / "repl").iterdir()) == ["RO.pdf"]
+    assert r.take_prints() == ["RO_RO-1_bc-85x55_x1.pdf"]
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
