@@ -683,7 +683,10 @@ class EngineScans(EngineState):
         )
         where = path.relative_to(job_folder).as_posix()
         message = (
-            f"{where} is {what}, not a file: nothing can be read from it, so it did nothing and is left alone. "
+            f"{where} is {what}, not the job's own folder: it is never read nor written through; remove the "
+            f"link and make a folder named {where} in its place"
+            if where in ("replace", "output")
+            else f"{where} is {what}, not a file: nothing can be read from it, so it did nothing and is left alone. "
             + (
                 "Put the PDF itself into replace/"
                 if path.parent.name == "replace"
