@@ -327,6 +327,12 @@ def test_files_seen_and_not_taken_in_yet_are_said_in_the_status_line(
         assert "(and 1 new file not taken in yet)" in drain(sock)[1]
 
 
+def _beat(daemon: Any, sock: socket.socket) -> tuple[list[str], dict[str, Any]]:
+    """One heartbeat: what it sent to systemd, and the health.json it wrote."""
+    daemon.check_health()
+    return drain(sock), json.loads((daemon.config.paths.state / "health.json").read_text())
+
+
 def test_an_engine_stuck_in_a_file_operation_is_unhealthy_and_the_pings_stop(
     tmp_path: Path, abstract_socket: tuple[str, socket.socket]
 ) -> None:
@@ -338,11 +344,9 @@ def test_an_engine_stuck_in_a_file_operation_is_unhealthy_and_the_pings_stop(
         assert drain(sock)[0] == "WATCHDOG=1"
         engine.busy_job = "H1-1"
         engine.progress_at = time.monotonic() - daemon.stuck_seconds - 1  # no sign of life since
-        daemon.check_health()
-        fields = drain(sock)
+        fields, report = _beat(daemon, sock)
         assert "WATCHDOG=1" not in fields
         assert any("UNHEALTHY: the engine has made no progress" in f and "(job H1-1)" in f for f in fields)
-        report = json.loads((daemon.config.paths.state / "health.json").read_text())
         assert report["ok"] is False and "share" in report["reason"]
         engine.progress_at = time.monotonic()  # it came back
         daemon.check_health()
@@ -355,12 +359,10 @@ def test_a_damaged_ledger_makes_the_daemon_unhealthy_saying_what_to_do(
     """Audit BR D1: the ledger damaged while the daemon ran; `health` said ok."""
     address, sock = abstract_socket
     with daemon_with_fakes(tmp_path, address) as (daemon, watcher, engine):
-        watcher.restart_works = True
+        watcher.restart_works = True  # (the fake watcher starts dead: brought back at the beat)
         engine.ledger_damage = "the ledger x is damaged (...): ...; stop the daemon and put back a copy from a backup"
-        daemon.check_health()
-        fields = drain(sock)
+        fields, report = _beat(daemon, sock)
         assert any("UNHEALTHY: the ledger x is damaged" in f for f in fields), fields
-        report = json.loads((daemon.config.paths.state / "health.json").read_text())
         assert report["ok"] is False and "put back a copy from a backup" in report["reason"]
 
 
