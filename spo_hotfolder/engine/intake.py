@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import os
+import pwd
 import re
 import shutil
 import stat
@@ -178,6 +179,24 @@ def _other_artwork(folder: Path | None, spec: JobSpec, base: Path) -> list[str]:
     ]
 
 
+def _unreadable_problem(path: Path, exc: OSError) -> str:
+    """Why the daemon's user cannot read a manifest, with whose file it is and its mode."""
+    try:
+        st = os.lstat(path)
+        try:
+            owner = pwd.getpwuid(st.st_uid).pw_name
+        except KeyError:
+            owner = str(st.st_uid)
+        whose = f": it belongs to {owner}, mode {stat.filemode(st.st_mode)}"
+    except OSError:
+        whose = ""
+    return (
+        f"{path.name} cannot be read by the daemon's user ({exc.strerror}){whose}; make it readable by the "
+        "daemon's group (chmod g+r; uploads with umask 0002; Samba: create mask 0664), then put it into "
+        "inbox/ again"
+    )
+
+
 class EngineIntake(EngineState):
     """The Engine's methods for intake (this module's docstring says what they do)."""
 
@@ -194,6 +213,12 @@ class EngineIntake(EngineState):
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 self._reject_manifest(path, folder_manifest, [SYMLINK_PROBLEM.format(name=path.name)])
+                return
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                # An upload the daemon's user may not read (an SFTP client's umask of 077, a file
+                # of mode 000): set aside and said where the operator looks, not retried at each
+                # rescan with a log line only (audit BO D9). Moving it needs no right to read it.
+                self._reject_manifest(path, folder_manifest, [_unreadable_problem(path, exc)])
                 return
             log.warning("manifest.unreadable", path=str(path), error=str(exc))
             return

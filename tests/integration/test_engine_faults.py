@@ -8844,6 +8844,32 @@ def test_a_jobs_output_or_replace_folder_made_a_link_elsewhere_is_never_read_nor
     assert r.take_prints() == ["RO_RO-1_bc-85x55_x1.pdf"]
 
 
+def test_a_manifest_the_daemon_may_not_read_is_set_aside_saying_why(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit BO D9: a manifest of mode 000 (an SFTP client's umask of 077, for a daemon running as
+    its own user) stayed in inbox/, retried every few seconds with a log line only. It goes to
+    failed/ with an ERROR.txt saying whose file it is, its mode and what to do. (As root every file
+    is readable: the refusal is made by the open here.)"""
+    r = rig
+    manifest = r.inbox / "UR.yaml"
+    manifest.write_text('order_id: "UR"\nproduct: bc-85x55\nquantity: 1\nartwork: [UR.pdf]\n')
+    manifest.chmod(0)
+    real_open = os.open
+
+    def refused(path: Any, *args: Any, **kwargs: Any) -> int:
+        if str(path) == str(manifest):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    r.run(until=(r.root / "failed" / "UR.yaml" / "ERROR.txt").is_file, steps=10, dt=0.5)
+    error = " ".join((r.root / "failed" / "UR.yaml" / "ERROR.txt").read_text().split())
+    assert (
+        "UR.yaml cannot be read by the daemon's user (Permission denied): it belongs to root, mode ----------" in error
+    )
+    assert "make it readable by the daemon's group (chmod g+r" in error, error
+    assert not manifest.exists()
+
+
 @pytest.fixture
 def poll_rig(tmp_path: Path) -> Iterator[Rig]:
     """A rig whose poller looks every 2 s (reference.yaml's default)."""
