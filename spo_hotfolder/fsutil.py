@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import functools
 import hashlib
 import io
@@ -222,20 +221,21 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = Tru
         fsync_dir(path.parent)
 
 
-def open_regular(path: Path | str) -> io.BufferedReader:
-    """``path`` opened for reading, if it is a regular file (a symbolic link to one too); OSError
-    (EINVAL) for a named pipe, a socket or a device, never waiting for a writer: a pipe put where a
-    job's file or a command was hung the engine on its open (audit BO D1, D2)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+def open_regular(path: Path | str, *, follow: bool = True) -> io.BufferedReader:
+    """``path`` opened for reading, if it is a regular file; OSError (EINVAL) for a named pipe, a
+    socket or a device, never waiting for a writer: a pipe put where a job's file or a command was
+    hung the engine on its open (audits BN D1, BO D1, D2). ``follow=False``: a symbolic link is not
+    followed either (ELOOP), for a file the daemon wrote itself or one that could name any file on
+    the server. (O_NONBLOCK changes nothing for a regular file's reads.)"""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    fh = os.fdopen(os.open(path, flags), "rb")
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
-        return os.fdopen(fd, "rb")
     except BaseException:
-        os.close(fd)
+        fh.close()
         raise
+    return fh
 
 
 def real_folder(path: Path) -> bool:
@@ -252,10 +252,7 @@ def read_own_file(path: Path | str, limit: int = 1 << 20) -> bytes:
     """The bytes of a file the daemon or its CLI wrote (a command in state/commands/), at most
     ``limit``; OSError for anything else put there: a symbolic link is not followed (audit BO D2:
     ``pw.json -> /etc/passwd`` was read), a named pipe not waited on (it hung `show` and the engine)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
+    with open_regular(path, follow=False) as fh:
         return fh.read(limit)
 
 

@@ -44,6 +44,7 @@ from spo_hotfolder.fsutil import (
     into_history,
     linked,
     move,
+    open_regular,
     real_folder,
     safe_folder_name,
     write_new,
@@ -1602,10 +1603,7 @@ class EngineIntake(EngineState):
         with contextlib.suppress(OSError):
             # (a linked manifest is never read; nor a named pipe set aside there, whose open would
             # wait for a writer for ever: audit BN D1, a start that hung before its first job)
-            fd = os.open(manifest, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            with os.fdopen(fd, "rb") as handle:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    return
+            with open_regular(manifest, follow=False) as handle:
                 data = handle.read(REFUSED_KEPT_BYTES + 1)
             if len(data) <= REFUSED_KEPT_BYTES:
                 self._note_refusal(folder, data, _order_in(data), at)

@@ -32,7 +32,7 @@ from spo_hotfolder.engine.base import (
     log,
 )
 from spo_hotfolder.engine.state import EngineState
-from spo_hotfolder.fsutil import into_history
+from spo_hotfolder.fsutil import into_history, real_folder
 from spo_hotfolder.ledger import Job, Stage, is_disk_full
 from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.outputfile import OutputError, link_unchanged
@@ -54,13 +54,23 @@ PREFETCH_LOOKAHEAD = 4
 QUEUE_SECONDS = 1.0
 
 
+def _lmode(path: str) -> int | None:
+    """The mode of what is at ``path`` (not followed); None when nothing is there."""
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return None
+
+
+def _special(mode: int) -> bool:
+    """A named pipe, a socket or a device: nothing a job's file can be."""
+    return not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode))
+
+
 def _not_a_file(path: str) -> bool:
     """Whether something other than a regular file (a named pipe, a socket, a device) is there."""
-    try:
-        mode = os.lstat(path).st_mode
-    except OSError:
-        return False
-    return not stat.S_ISREG(mode) and not stat.S_ISLNK(mode) and not stat.S_ISDIR(mode)
+    mode = _lmode(path)
+    return mode is not None and _special(mode)
 
 
 def _orders_in_turn(jobs: Sequence[tuple[str, str]], served: dict[str, int]) -> list[tuple[str, str]]:
@@ -381,7 +391,7 @@ class EngineProcessing(EngineState):
         for item, digest in zip(inputs, recorded, strict=True):
             current = self._digest(Path(item.path))
             # (a named pipe put in its place has no digest: changed all the same, audit BO D1)
-            if digest and ((current is not None and current != digest) or _not_a_file(item.path)):
+            if digest and (current != digest if current is not None else _not_a_file(item.path)):
                 changed.append(item.name)
         return changed
 
@@ -400,7 +410,8 @@ class EngineProcessing(EngineState):
             return
         job_dir = self.job_dir(job)
         inputs = self._inputs(job)
-        links = [i.name for i in inputs if os.path.islink(i.path)]  # noqa: PTH114 - str paths, per job
+        modes = [(i.name, _lmode(i.path)) for i in inputs]  # (one lstat an input)
+        links = [name for name, mode in modes if mode is not None and stat.S_ISLNK(mode)]
         if links:
             raise JobFailed(
                 JobStatus.ValidationFailed,
@@ -408,7 +419,7 @@ class EngineProcessing(EngineState):
                 [SYMLINK_PROBLEM.format(name=name) for name in links],
                 "Put the PDF itself (not a link to it) into replace/ (same file name), or drop REJECT here.",
             )
-        odd = [i.name for i in inputs if _not_a_file(i.path)]
+        odd = [name for name, mode in modes if mode is not None and _special(mode)]
         if odd:
             # (audit BO D1: a named pipe put into artwork/ in place of the PDF hung the check on
             # its open: nothing was delivered any more, a restart hung again)
@@ -490,7 +501,7 @@ class EngineProcessing(EngineState):
                 warnings=[report.described(f) for f in report.warnings()],
             )
         out_dir = job_dir / "output"
-        if os.path.islink(out_dir) or (os.path.lexists(out_dir) and not out_dir.is_dir()):  # noqa: PTH114
+        if os.path.lexists(out_dir) and not real_folder(out_dir):
             # A link to a folder elsewhere (or a file) in its place: never written through, never
             # emptied; kept in history/ (audit BO D3: the output was written outside the spool and
             # a file there moved into the job's history/).
