@@ -598,26 +598,21 @@ class EngineActions(EngineState):
                         after += (
                             "; the routes send it to no hot folder: it is finished unprinted (CopyToHotFolderSkipped)"
                         )
-            not_moved: OSError | None = None
             with self.ledger.transaction():  # one commit: never released but left waiting by a crash
                 self.ledger.remove_status(block.id, job_id, by, removed_note, now)
                 if held:
-                    not_moved = self._record_stage(job_id, Stage.DELIVER, now)
+                    self._record_stage(job_id, Stage.DELIVER, now)
                 if token:  # with the action: a command file left by a crash is not run twice
                     self.ledger.drop_outcome(token, "done", f"released by {by}{after}", now)
-            if not_moved is not None:
-                raise not_moved
             message = f"released by {by}" + (f" ({note})" if note else "") + after
         elif action is Action.REJECT:
             with self.ledger.transaction():
                 # (the problem of a failed job rejected is no longer one to fix: `show` said it on)
                 self.ledger.update_job(job_id, now, error=None)
                 self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
-                not_moved = self._record_stage(job_id, Stage.REJECTED, now)
+                self._record_stage(job_id, Stage.REJECTED, now)
                 if token:
                     self.ledger.drop_outcome(token, "done", f"rejected by {by}", now)
-            if not_moved is not None:
-                raise not_moved
             message = f"rejected by {by}" + (f" ({note})" if note else "")
         elif action is Action.RETRY:
             # A job whose PDF is in its hot folder already and whose ticket failed: nothing is made

@@ -177,6 +177,7 @@ class Engine(
         self._last_action = {}
         self._noted = {}
         self._finished = set()
+        self._misplaced = {}
         self._answering_drops = False
         self._rerouted = ledger.rerouted()
         self.flusher = Flusher()

@@ -113,9 +113,7 @@ class EngineDelivery(EngineState):
                 if was is not None:
                     self.ledger.set_rerouted(job.job_id, None)
                 self._record(job.job_id, JobStatus.CopyToHotFolderSkipped, SYSTEM, detail, now, write=False)
-                not_moved = self._record_stage(job.job_id, Stage.DONE, now)
-            if not_moved is not None:
-                raise not_moved
+                self._record_stage(job.job_id, Stage.DONE, now)
             return
         hot = self.config.hot_folders.get(decision.hot_folder)
         if hot is None:
@@ -540,9 +538,7 @@ class EngineDelivery(EngineState):
             self.ledger.delivery_state(delivery_id, "published", now)
             self.ledger.update_job(job.job_id, now, route=hot_name, attempts=0, next_attempt_at=None, error=None)
             self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}{note}", now, write=False)
-            not_moved = self._record_stage(job.job_id, Stage.DONE, now)
-        if not_moved is not None:
-            raise not_moved
+            self._record_stage(job.job_id, Stage.DONE, now)
 
     def _ticket(self: Engine, job: Job, hot_name: str, final: Path) -> bytes:
         report = job.preflight or {}

@@ -563,9 +563,7 @@ class EngineProcessing(EngineState):
             fresh = self.ledger.get_job(job.job_id, history=False)
             assert fresh is not None
             next_stage = Stage.HELD if fresh.blocked else Stage.DELIVER
-            not_moved = self._record_stage(job.job_id, next_stage, now)
-        if not_moved is not None:
-            raise not_moved
+            self._record_stage(job.job_id, next_stage, now)
         if next_stage is Stage.HELD:
             self._drop_prestage(job.job_id)
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")

@@ -6,6 +6,7 @@ run on the engine's thread, ``self`` being the Engine."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import re
@@ -136,7 +137,7 @@ class EngineRecords(EngineState):
             os.replace(moved, was)
             log.info("folder.moved_back", job_id=job_id, folder=self.rel(was), reason="its move was not recorded")
 
-    def _record_stage(self: Engine, job_id: str, stage: Stage, now: datetime) -> OSError | None:
+    def _record_stage(self: Engine, job_id: str, stage: Stage, now: datetime) -> None:
         """In the caller's transaction, with the status that goes with it: the job's stage and the
         folder it moves into, so that whoever reads the ledger sees them together (``show --json``:
         ``InHotFolder`` with ``done/<job>``, ``Rejected`` with ``rejected/<job>``); and the folder
@@ -146,20 +147,83 @@ class EngineRecords(EngineState):
         a folder ahead of its stage, which the start's reconcile moves back (the drop file that
         moved it is still in it, not yet consumed; a delivery is told from the hot folder's files).
 
-        A move that fails undoes nothing recorded (the ledger names the folder the job is still
-        in): its error is returned, for the caller to raise after the commit."""
+        A move that fails undoes nothing recorded: the ledger names the folder the job is still in,
+        which every next step reads, and the move is tried again (_folder_not_moved)."""
         job = self.ledger.get_job(job_id, history=False)
         found = self._locate(job) if job is not None else None
         dst = self.area(STAGE_AREA[stage]) / job_id
         self.ledger.update_job(job_id, now, stage=stage, folder=self.rel(dst))
         fresh = self.ledger.get_job(job_id, history=False)
         if fresh is None:
-            return None
+            return
         try:
             self._move_to(fresh, stage, now, recorded=True, found=found)
         except OSError as exc:
-            return exc
-        return None
+            self._folder_not_moved(job_id, stage, exc, now)
+        else:
+            self._misplaced.pop(job_id, None)
+
+    def _folder_not_moved(self: Engine, job_id: str, stage: Stage, exc: OSError, now: datetime) -> None:
+        """A job's folder that could not be moved where its stage lives (made read-only by an
+        operator, a read-only flag, a share's refusal): the job's status stands (a delivered job is
+        delivered: audit BO D7, a job printed once then failed "internal error" in quarantine/, its
+        STATUS.txt saying only its ticket was missing, until a restart), the folder stays where the
+        ledger says, the log and its STATUS.txt say why, and the move is tried at each rescan."""
+        job = self.ledger.get_job(job_id, history=False)
+        where = self._locate(job) if job is not None else None
+        into = self.rel(self.area(STAGE_AREA[stage]))
+        said = self._misplaced.get(job_id)
+        self._misplaced[job_id] = into
+        if said == into or job is None or where is None:
+            return  # (said once for each folder it is to go into)
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            fix = (
+                f"give the daemon's account write permission on {self.rel(where)} and on {into}/ (a folder made "
+                "read-only, or a read-only flag: chattr -i)"
+            )
+        else:
+            fix = f"mend the cause ({reason}) so that {self.rel(where)} may be moved"
+        log.warning(
+            "job.folder_not_moved",
+            job_id=job_id,
+            order_id=job.order_id,
+            folder=self.rel(where),
+            to=f"{into}/",
+            error=str(exc),
+            action=f"the job's status stands; the folder is moved at the next rescans once it may be: {fix}",
+        )
+        self._note_action(
+            job_id,
+            f"{iso(now)}  this folder could not be moved into {into}/ ({reason}); it is moved there once it may "
+            f"be: {fix}",
+            append=True,
+        )
+
+    def _move_misplaced(self: Engine) -> None:
+        """At each rescan: the folders that could not be moved where their job's stage lives, moved
+        now if they may be. Only a job at rest (held, failed, finished): one under way is moved
+        with its next stage, and never while its output may be made in it."""
+        now = self.clock.now()
+        for job_id in sorted(self._misplaced):
+            job = self.ledger.get_job(job_id, history=False)
+            current = self._locate(job) if job is not None else None
+            if job is None or current is None or current == self.area(STAGE_AREA[job.stage]) / job_id:
+                self._misplaced.pop(job_id, None)
+                continue
+            if job.stage not in (Stage.HELD, Stage.FAILED, Stage.DONE, Stage.REJECTED):
+                continue
+            try:
+                with self.ledger.transaction():
+                    self._move_to(job, job.stage, now, recorded=True)
+            except OSError as exc:
+                log.debug("job.folder_not_moved_yet", job_id=job_id, folder=self.rel(current), error=str(exc))
+                continue
+            self._misplaced.pop(job_id, None)
+            into = self.rel(self.area(STAGE_AREA[job.stage]))
+            log.info("job.folder_moved", job_id=job_id, order_id=job.order_id, folder=f"{into}/{job_id}")
+            self._note_action(job_id, f"{iso(now)}  this folder is in {into}/ now", append=True)
+            self._write_status(job_id)
 
     def _move_to(
         self: Engine, job: Job, stage: Stage, now: datetime, *, recorded: bool = False, found: Path | None = None
@@ -300,17 +364,16 @@ class EngineRecords(EngineState):
         with self.ledger.transaction():
             if status is not None:
                 self._record(job_id, status, SYSTEM, failure.reason, now, write=False)
-            not_moved = self._record_stage(job_id, Stage.FAILED, now)
+            self._record_stage(job_id, Stage.FAILED, now)
             if src is None:
                 atomic_write(job_dir / "ERROR.txt", text)
-        if not_moved is not None:
-            raise not_moved
+        failed = self.ledger.get_job(job_id, history=False)
         log.warning(
             "job.failed",
             job_id=job_id,
             order_id=job.order_id,
             reason=failure.reason,
-            folder=self.rel(job_dir),
+            folder=failed.folder if failed is not None and failed.folder else self.rel(job_dir),
         )
 
     # -- statuses -----------------------------------------------------------------------------

@@ -439,7 +439,13 @@ class EngineRecovery(EngineState):
             return
         if current != expected:
             log.info("recovery.move", job_id=job.job_id, src=self.rel(current), dst=self.rel(expected))
-            self._rename_job_dir(job.job_id, current, expected, now)
+            try:
+                self._rename_job_dir(job.job_id, current, expected, now)
+            except OSError as exc:
+                if self.rel(current) != job.folder:
+                    self.ledger.update_job(job.job_id, now, folder=self.rel(current))  # where it is, meanwhile
+                self._folder_not_moved(job.job_id, job.stage, exc, now)
+                return
             if current.parent in operators and expected.parent not in operators:
                 # Moved ahead of its stage by a crash before the commit (_record_stage): the
                 # failure's ERROR.txt it took along says nothing true now (the job runs again).

@@ -197,6 +197,8 @@ class EngineScans(EngineState):
             if self._scans_done:  # (the first: reconcile did it)
                 self._guard("intake", "", self._recover_refusals)
                 self._guard("delivery", "", self._note_mounts)
+                if self._misplaced:
+                    self._guard("job", "", self._move_misplaced)
             self._scan = self._scan_files()
             self._scan_started = time.monotonic()
             self._scan_count = 0

@@ -129,6 +129,9 @@ class EngineState:
     _last_action: dict[str, str | None]
     _noted: dict[str, float]  # job -> when its last operator answer was given (monotonic)
     _finished: set[str]  # jobs just moved to done/ or rejected/: _answer_leftovers
+    _misplaced: dict[
+        str, str
+    ]  # jobs whose folder could not be moved where their stage lives (that folder): _move_misplaced
     _answering_drops: bool
     #: job -> the hot folder a reload's routes took away (kept in the ledger too: set_rerouted)
     _rerouted: dict[str, str]

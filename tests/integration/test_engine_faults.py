@@ -6374,6 +6374,51 @@ def test_a_job_folder_that_cannot_be_moved_stays_recorded_where_it_is(
     assert "ValidationFailed" not in r.statuses(job_id)
 
 
+def test_a_job_folder_that_cannot_be_moved_once_delivered_is_moved_when_it_may_be(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BO D7: a job folder in quarantine/ made read-only (mode 555, by an operator) as its
+    release went through: the job was printed, then failed "internal error" in quarantine/ with
+    tracebacks in the log, its STATUS.txt saying only its ticket was missing, and stayed so until
+    a restart. Its status stands (delivered once), the log and STATUS.txt say why the folder
+    stays, and it is moved at a rescan once it may be, also after a restart."""
+    r = rig
+    job_id, folder = _held(r, "RO")
+    real = engine_module.os.replace
+    stuck = [True]
+
+    def refusing(src: Any, dst: Any) -> None:
+        if stuck[0] and str(src) == str(folder):
+            raise PermissionError(errno.EACCES, "Permission denied", str(src))
+        real(src, dst)
+
+    monkeypatch.setattr(engine_module.os, "replace", refusing)
+    (folder / "RELEASE").write_text("cal\n")
+    r.engine.hint(folder / "RELEASE")
+    with capture_logs() as logs:
+        r.run(until=lambda: "InHotFolder" in r.statuses(job_id), steps=10)
+        r.run(steps=3)
+    assert r.stage(job_id) is Stage.DONE and r.job(job_id).folder == f"quarantine/{job_id}"
+    assert [e["log_level"] for e in logs if e["log_level"] == "error"] == [], logs
+    said = [e for e in logs if e["event"] == "job.folder_not_moved"]
+    assert [e["to"] for e in said] == ["work/", "done/"]  # (once for each folder it is to go into)
+    assert "give the daemon's account write permission on quarantine/RO-1 and on done/" in said[-1]["action"]
+    assert not (folder / "ERROR.txt").exists() and not (folder / "RELEASE").exists()
+    status = (folder / "STATUS.txt").read_text()
+    assert "Status: InHotFolder" in status and "this folder could not be moved into done/ (Permission denied)" in status
+    assert r.take_prints() == ["RO_RO-1_bc-85x55_x1.pdf"]
+    r.start()  # a restart while it may still not be moved: said, no traceback
+    with capture_logs() as logs:
+        r.run(steps=2)
+    assert [e for e in logs if e["log_level"] == "error"] == [] and folder.is_dir()
+    stuck[0] = False  # the operator gives the permission back: moved at the next rescan
+    r.run(until=lambda: (r.root / "done" / job_id).is_dir(), steps=3)
+    assert r.job(job_id).folder == f"done/{job_id}" and not folder.exists()
+    r.run(steps=3)
+    assert "this folder is in done/ now" in (r.root / "done" / job_id / "STATUS.txt").read_text()
+    assert r.take_prints() == [] and r.statuses(job_id).count("InHotFolder") == 1
+
+
 def test_a_drop_file_in_a_job_folder_moved_by_hand_says_so(rig: Rig) -> None:
     """Audit AV 5: a job's folder dragged from quarantine/ into failed/ (the same name): a RELEASE
     there was answered "this is job X's folder under another name", though the name was the same."""
