@@ -41,6 +41,31 @@ def on_read_only_mount(path: Path) -> bool:
     return False
 
 
+#: FS_IOC_GETFLAGS (linux/fs.h) and its immutable and append-only flags (chattr +i, +a).
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_UNWRITABLE_FLAGS = 0x00000010 | 0x00000020
+
+
+def has_unwritable_flag(path: Path) -> bool:
+    """``path`` carries the immutable or append-only flag (chattr +i / +a): nobody may change it,
+    root included, whatever its mode, until the flag is taken off (chattr -i / -a). False where
+    the filesystem has no such flags."""
+    import fcntl
+    import struct
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        flags = struct.unpack("l", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("l", 0)))[0]
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return bool(flags & _FS_UNWRITABLE_FLAGS)
+
+
 def proc_dir(pid: int) -> Path | None:
     """``/proc/<pid>``, or None where ``/proc`` is not this process's pid namespace's (a sandbox
     that made a pid namespace without mounting its own ``/proc``): there, ``/proc/<pid>`` is

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import iso, parse_iso
-from spo_hotfolder.fsutil import name_key, on_read_only_mount
+from spo_hotfolder.fsutil import has_unwritable_flag, name_key, on_read_only_mount
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
@@ -515,6 +515,9 @@ def _not_writable_why(path: Path) -> str:
     if on_read_only_mount(path):
         # (audit, sysadmin F2: "chmod g+w" was the advice, which cannot help)
         return " (the filesystem it is on is mounted read-only: mount it read-write; check the mount)"
+    if has_unwritable_flag(path):
+        # (audit BR: the advice was chmod, for a file no mode lets anyone write)
+        return f" (it carries the immutable or append-only flag, which no mode overrides: chattr -i -a {path})"
     said = (
         f" (the file belongs to {user_name(st.st_uid)}, mode {st.st_mode & 0o777:o}, and this user, "
         f"{user_name(os.geteuid())}, may not write it"

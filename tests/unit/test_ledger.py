@@ -697,3 +697,26 @@ def test_a_damaged_ledger_is_refused_saying_what_to_do(tmp_path: Path, content: 
     assert str(refused.value).startswith(f"cannot open the ledger {path}: ")
     assert str(refused.value).endswith("; it is damaged, or not a ledger: put back a copy from a backup")
     assert path.read_bytes() == content, "never replaced"
+
+
+def test_a_ledger_with_the_immutable_flag_is_said_so_not_given_chmod_advice(tmp_path: Path) -> None:
+    """Audit BR: a ledger made immutable (chattr +i, by a backup tool or by hand) was refused with
+    "mode 644 ... may not write it" and chmod advice, which no mode can mend."""
+    import shutil
+    import subprocess
+
+    path = tmp_path / "ledger.sqlite3"
+    Ledger(path).close()
+    for name in os.listdir(tmp_path):  # (the WAL's files, left by the close, go first)
+        if name != path.name:
+            os.unlink(tmp_path / name)
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not possible here (needs root and a filesystem with the flag)")
+    try:
+        with pytest.raises(LedgerError) as refused:
+            Ledger(path)
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    said = str(refused.value)
+    assert "immutable or append-only flag" in said and f"chattr -i -a {path}" in said, said
+    assert "chmod" not in said
