@@ -171,6 +171,10 @@ class EngineRecords(EngineState):
         ledger says, the log and its STATUS.txt say why, and the move is tried at each rescan."""
         job = self.ledger.get_job(job_id, history=False)
         where = self._locate(job) if job is not None else None
+        if where == self.area(STAGE_AREA[stage]) / job_id:
+            # Moved, and what came after failed (its replace/ made at the next rescan)
+            log.warning("job.folder_not_tidied", job_id=job_id, folder=self.rel(where), error=str(exc))
+            return
         into = self.rel(self.area(STAGE_AREA[stage]))
         said = self._misplaced.get(job_id)
         self._misplaced[job_id] = into

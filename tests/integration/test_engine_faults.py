@@ -6429,6 +6429,29 @@ def test_a_job_folder_that_cannot_be_moved_once_delivered_is_moved_when_it_may_b
     assert r.take_prints() == [] and r.statuses(job_id).count("InHotFolder") == 1
 
 
+def test_a_job_folder_moved_whose_replace_folder_cannot_be_made_is_not_said_unmoved(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder moved into quarantine/, then its replace/ could not be made: the job is held
+    there as recorded, nothing says its folder stayed behind, and replace/ comes at a rescan."""
+    r = rig
+    real = Path.mkdir
+    refused: list[Path] = []
+
+    def mkdir(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self.name == "replace" and self.parent.parent.name == "quarantine" and not refused:
+            refused.append(self)
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    with capture_logs() as logs:
+        job_id, folder = _held(r, "RP")
+    assert refused == [folder / "replace"] and r.job(job_id).folder == f"quarantine/{job_id}"
+    assert [e["event"] for e in logs if e["log_level"] in ("warning", "error")] == ["job.folder_not_tidied"]
+    r.run(until=(folder / "replace").is_dir, steps=3)
+
+
 def test_a_drop_file_in_a_job_folder_moved_by_hand_says_so(rig: Rig) -> None:
     """Audit AV 5: a job's folder dragged from quarantine/ into failed/ (the same name): a RELEASE
     there was answered "this is job X's folder under another name", though the name was the same."""
