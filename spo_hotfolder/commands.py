@@ -867,6 +867,15 @@ def _hold(folder: Path) -> None:
         _HELD.append(fd)
 
 
+def _shared_with_daemon(path: Path, bits: int) -> None:
+    """A staged command's file or folder, readable (and, a folder, writable) by the daemon's group
+    whatever this operator's umask: with umask 077 the daemon could not read the command, dropped
+    it, and the CLI waited 30 s to say the daemon was busy or hung (audit BS D3). Bits are only
+    added (a setgid folder stays one); state/ itself keeps others out."""
+    with contextlib.suppress(OSError):
+        path.chmod(stat.S_IMODE(path.stat().st_mode) | bits)
+
+
 def _stage_command(config: Config, action: Action, job_id: str, by: str, note: str, file: Path | None) -> Path:
     """Writes a command file into state/commands/ (its name is its token) and returns its path;
     a replacement's file is copied beside it first, so the command never names a file that is
@@ -881,10 +890,12 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
         # by a CLI killed while copying goes after an hour).
         copied = commands / f".{os.urandom(6).hex()}"
         copied.mkdir(parents=True)
+        _shared_with_daemon(copied, 0o775)
         _hold(copied)
         tmp = copied / f".{file.name}.tmp"
         try:
             shutil.copyfile(file, tmp)
+            _shared_with_daemon(tmp, 0o664)
             os.replace(tmp, copied / file.name)
         except BaseException:
             shutil.rmtree(copied, ignore_errors=True)  # no empty staging folder left (audit BV 5)
@@ -905,6 +916,7 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
         command["file"] = str(staging / file.name)
     tmp = commands / f".{token}.json.tmp"
     tmp.write_text(json.dumps(command), encoding="utf-8")
+    _shared_with_daemon(tmp, 0o664)
     path = commands / f"{token}.json"
     os.replace(tmp, path)
     return path

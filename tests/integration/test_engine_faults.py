@@ -4932,6 +4932,25 @@ def test_the_fix_for_a_one_file_job_does_not_ask_for_the_same_name(rig: Rig) -> 
 # -- the re-audit of the operator's races (audit Z2) -----------------------------------------------
 
 
+def test_a_command_given_with_umask_077_is_readable_by_the_daemons_group(rig: Rig) -> None:
+    """Audit BS D3: an operator with umask 077 ran `release` and `replace`: the daemon (another
+    account, in the group) could not read the command files, dropped them, and the CLI said after
+    30 s that the daemon was busy or hung; the staging folder stayed, the daemon unable to empty it."""
+    from spo_hotfolder.commands import _stage_command
+
+    r = rig
+    job_id, _folder = _held(r, "UM7")
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    before = os.umask(0o077)
+    try:
+        staged = _stage_command(r.config, Action.REPLACE, job_id, "alice", "", r.tmp / "new.pdf")
+    finally:
+        os.umask(before)
+    copy = Path(json.loads(staged.read_text())["file"])
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (staged, copy.parent, copy)}
+    assert modes == {staged.name: 0o664, copy.parent.name: 0o775, copy.name: 0o664}, modes
+
+
 def test_a_release_waits_behind_a_replace_command_not_done_yet(rig: Rig) -> None:
     """Audit Z2-1: a `replace` whose command file waited (a CLI killed half-way, or a daemon that has
     not read it yet) did not stop a RELEASE: the job printed the replacement nobody had seen."""
