@@ -41,7 +41,7 @@ from spo_hotfolder.fsutil import (
     real_folder,
     unique_path,
 )
-from spo_hotfolder.ledger import Artwork, Job, Stage
+from spo_hotfolder.ledger import Artwork, Job, Stage, user_name
 from spo_hotfolder.operator import (
     ACTION_ORDER,
     SYSTEM,
@@ -355,7 +355,25 @@ class EngineActions(EngineState):
                     self._refuse_link(current or job, folder, drop, action)
                     if action is Action.REJECT:
                         unread_reject = name
-                continue
+                    continue
+                unreadable = self._unreadable_drop(drop, exc) if folder is not None else None
+                if unreadable is None:
+                    continue
+                st, note = unreadable
+                data = b""
+                if Path(name).suffix.lower() == ".pdf" and folder is not None:
+                    # (whether it is artwork put into the wrong place cannot be told: never a release)
+                    self._refuse_drop(
+                        current or job,
+                        action,
+                        _owner(drop),
+                        f"{name} could not be read, and a file named .pdf is never taken as a {action.value} "
+                        f"unread: to {action.value.lower()} the job, drop a text file named {action.value}; to "
+                        "replace its artwork, put the PDF into replace/ (it is in history/ now)",
+                        drop,
+                        folder,
+                    )
+                    continue
             if action is not Action.REJECT and data.lstrip().startswith(b"%PDF-") and folder is not None:
                 # A PDF named RELEASE.pdf (or RETRY.pdf) is most likely corrected artwork put into
                 # the wrong place: taken as a release, the old output would print (audit, operator 3).
@@ -387,6 +405,27 @@ class EngineActions(EngineState):
             by = note.by or _owner(drop)
             token = _file_token(st, name, job.job_id, action)
             self.apply(job.job_id, action, by=by, note=note.note, drop=drop, parsed=note, token=token)
+
+    @staticmethod
+    def _unreadable_drop(drop: Path, exc: OSError) -> tuple[os.stat_result, DropNote] | None:
+        """A drop file the daemon may not read (dropped with umask 077 by another account): acted
+        on by its name, as a binary one is, by its owner, the history saying why no name or note
+        came with it (audit BS D2: ignored without a word, for ever, the job blocked and its
+        STATUS.txt still saying "Drop a file named RELEASE here" beside it). None: not that."""
+        if exc.errno not in (errno.EACCES, errno.EPERM):
+            return None
+        try:
+            st = os.lstat(drop)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        said = (
+            f"[the daemon may not read this file (it belongs to {user_name(st.st_uid)}, mode "
+            f"{stat.filemode(st.st_mode)}): acted on by its name; for a name and note in it, drop files "
+            "the daemon's group may read (umask 002)]"
+        )
+        return st, DropNote(None, said, None)
 
     def _refuse_drop(self: Engine, job: Job, action: Action, by: str, reason: str, drop: Path, folder: Path) -> None:
         """A drop file refused before its action is looked at: said, then consumed into history/."""

@@ -6471,6 +6471,41 @@ def test_a_job_folder_moved_whose_replace_folder_cannot_be_made_is_not_said_unmo
     r.run(until=(folder / "replace").is_dir, steps=3)
 
 
+@pytest.mark.parametrize("name", ["RELEASE", "release.pdf"])
+def test_a_drop_file_the_daemon_may_not_read_is_acted_on_by_its_name_or_refused_said(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Audit BS D2: a RELEASE dropped by an operator with umask 077 (mode 600, another account):
+    no log line, no answer, the job blocked for ever with STATUS.txt still offering RELEASE beside
+    it. Acted on by its name now, the history saying why its name and note are not there; a file
+    named .pdf (artwork put into the wrong place?) is refused, said, never a release unread."""
+    r = rig
+    job_id, folder = _held(r, "UR")
+    (folder / name).write_text("alice\nok to print\n")
+    real = os.open
+
+    def refusing(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path).name == name:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing)
+    r.engine.hint(folder / name)
+    r.run(until=lambda: not (folder / name).exists(), steps=10)
+    monkeypatch.setattr(os, "open", real)
+    if name == "RELEASE":
+        r.run(until=done(r, job_id), steps=10)
+        [blocked] = [e for e in r.job(job_id).whole_history() if e.status is JobStatus.Blocked]
+        assert blocked.removed_by == "operator"  # (the owner; root here: no person's name)
+        assert "the daemon may not read this file (it belongs to root, mode -rw-r--r--)" in blocked.removed_note
+        assert r.take_prints() == ["UR_UR-1_bc-85x55_x1.pdf"]
+    else:
+        r.run(steps=3)
+        assert r.job(job_id).blocked and r.take_prints() == []
+        status = (folder / "STATUS.txt").read_text()
+        assert "release.pdf could not be read, and a file named .pdf is never taken as a RELEASE unread" in status
+
+
 def test_a_drop_file_in_a_job_folder_moved_by_hand_says_so(rig: Rig) -> None:
     """Audit AV 5: a job's folder dragged from quarantine/ into failed/ (the same name): a RELEASE
     there was answered "this is job X's folder under another name", though the name was the same."""
