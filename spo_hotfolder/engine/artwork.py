@@ -65,6 +65,9 @@ WHOLE_AGAIN_SECONDS = 10.0
 #: How long one round works on the unclaimed files due (by the machine's clock); the rest at the next.
 ORPHANS_BUDGET_SECONDS = 0.25
 
+#: How long a folder's unclaimed files wait, once due, for a manifest beside them to be taken in.
+MANIFEST_FIRST_SECONDS = 5.0
+
 
 def _failed_incomplete(job: Job, name: str) -> bool:
     """Whether the job failed preflight because its artwork ``name`` is incomplete (cut off)."""
@@ -1023,6 +1026,9 @@ class EngineArtwork(EngineState):
                 continue  # a folder waits for its youngest file, and for those still being written
             if not all(self._removable_from(folder) for folder in {path.parent for path, _, _ in due}):
                 continue  # nothing can be taken out of it: said in the log, and left as it is
+            if top is not None and (later := self._manifest_beside(top, now)) is not None:
+                upcoming.append(later)
+                continue
             lonely: list[Path] = []
             for path, _since, sig in due:
                 del self._orphans[path]
@@ -1048,6 +1054,35 @@ class EngineArtwork(EngineState):
         # is looked at again at the engine's next wake-up, at least every 5 s, not in a busy loop.
         self._orphans_next = min(upcoming, default=math.inf)
         self._cleanup_consumed_dirs()
+
+    def _manifest_beside(self: Engine, top: Path, now: float) -> float | None:
+        """A folder's unclaimed files due to be filed while a manifest in the folder has not been
+        taken in (the folder was not writable by the daemon until a moment ago, and its manifest
+        was left for the next rescan): the manifest is taken in first, so that it claims them
+        (audit BS D1: the PDF filed into failed/ as claimed by no manifest, then the manifest taken
+        and its job failed "artwork missing"). The time to look again, or None: file them now
+        (no manifest there, or it has had its moment and did not claim them)."""
+        try:
+            with os.scandir(top) as entries:
+                manifests = [
+                    Path(e.path)
+                    for e in entries
+                    if e.name.lower().endswith(MANIFEST_SUFFIXES) and e.is_file(follow_symlinks=False)
+                ]
+        except OSError:
+            manifests = []
+        if not manifests:
+            self._manifest_turn.pop(top, None)
+            return None
+        until = self._manifest_turn.get(top)
+        if until is None:
+            until = self._manifest_turn[top] = now + MANIFEST_FIRST_SECONDS
+            for manifest in manifests:
+                self.tracker.track(manifest, activity=False)
+        if now >= until:
+            del self._manifest_turn[top]
+            return None
+        return until
 
     def _whole_wait(self: Engine) -> float:
         """How long a file no manifest claimed waits before the engine looks once more for a manifest

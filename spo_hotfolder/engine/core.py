@@ -143,6 +143,7 @@ class Engine(
         self._named = set()
         self._answered_elsewhere = set()
         self._whole_hinted = set()
+        self._manifest_turn = {}
         self._whole_notes = {}
         self._manifest_faults = {}
         self._arriving = {}

@@ -76,6 +76,7 @@ class EngineState:
     _named: set[Path]
     _answered_elsewhere: set[Path]  # replacements in folders that are no job's, said once
     _whole_hinted: set[tuple[Path, Signature]]  # orphans looked at by _hint_whole_again
+    _manifest_turn: dict[Path, float]  # inbox folders whose manifest goes before their files: _manifest_beside
     # Notes in STATUS.txt about such a file: withdrawn once it is gone (_withdraw_whole_notes).
     _whole_notes: dict[Path, list[tuple[str, str, Signature]]]
     _manifest_faults: dict[Path, int]  # manifests the daemon failed on, and how often

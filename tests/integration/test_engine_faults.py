@@ -849,6 +849,38 @@ def short_wait_rig(tmp_path: Path) -> Iterator[Rig]:
     yield from rig_on(tmp_path, watch={"artwork_timeout_seconds": 5})
 
 
+def test_a_folder_drop_made_writable_after_the_artwork_timeout_is_taken_whole(
+    short_wait_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BS D1: an order folder uploaded with umask 022 (the daemon may read it, not take files
+    out of it) made writable after artwork_timeout_seconds: its PDF was filed into failed/ as
+    claimed by no manifest, then the manifest beside it was taken, its job failing "artwork
+    missing" (and the PDF's ERROR.txt pointed to another order's waiting job). The folder's
+    manifest is taken first: the order whole."""
+    r = short_wait_rig
+    drop = r.inbox / "F1"
+    drop.mkdir()
+    make_pdf(drop / "card.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "F1"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    writable = [False]
+    removable = Engine._removable_from
+    monkeypatch.setattr(
+        Engine, "_removable_from", lambda self, folder: removable(self, folder) and (writable[0] or folder != drop)
+    )
+    r.run(steps=2)
+    for _ in range(8):  # past the artwork timeout, with no rescan meanwhile: nothing taken from it
+        r.clock.advance(1.0)
+        r.engine.step()
+    assert (drop / "card.pdf").exists() and (drop / "manifest.yaml").exists() and r.stage("F1-1") is None
+    writable[0] = True  # the uploader's chmod g+w, between two rescans
+    for _ in range(3):
+        r.clock.advance(0.5)
+        r.engine.step()
+    r.run(until=done(r, "F1-1"), steps=10, dt=0.5)
+    assert r.take_prints() == ["F1_F1-1_bc-85x55_x1.pdf"]
+    assert os.listdir(r.root / "failed") == []
+
+
 def test_artwork_still_settling_at_the_deadline_is_waited_for_not_failed_and_taken_back(short_wait_rig: Rig) -> None:
     """Audit (2026-12-05 W R1): artwork copied in 0.3 s before artwork_timeout_seconds was still
     settling at the deadline: the job failed "artwork missing" (ERROR.txt, ValidationFailed) and
