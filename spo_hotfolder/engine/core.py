@@ -152,6 +152,7 @@ class Engine(
         self._strays = {}
         self._bad_name_targets = {}
         self._unwritable = {}
+        self._unreadable = {}
         self._not_removed = set()
         self._consumed_dirs = set()
         self._empty_since = {}

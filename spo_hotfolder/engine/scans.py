@@ -37,7 +37,7 @@ from spo_hotfolder.fsutil import (
     undecodable,
     unique_path,
 )
-from spo_hotfolder.ledger import Job, Stage, is_ledger_damaged
+from spo_hotfolder.ledger import Job, Stage, group_name, is_ledger_damaged, user_name
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
@@ -316,8 +316,12 @@ class EngineScans(EngineState):
         waiting in quarantine/ cost a stat each per rescan, not a listing."""
         try:
             entries = list(os.scandir(folder))
-        except OSError:
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                self._said_unreadable(folder)
             return
+        if self._unreadable:
+            self._unreadable.pop(folder, None)
         if skip_unchanged and depth == 1 and not {"replace", "STATUS.txt"} <= {e.name for e in entries}:
             self._mend_job_folder(folder)
         for entry in entries:
@@ -335,6 +339,32 @@ class EngineScans(EngineState):
                     self._guard("drop", entry.path, lambda f=folder, p=inner: self._on_folder_inside(f, p))
             except OSError:
                 continue
+
+    def _said_unreadable(self: Engine, folder: Path) -> None:
+        """A folder in inbox/ (or a job's folder in quarantine/ or failed/) the daemon may not list
+        (an upload with umask 077, a mode 000): nothing in it is seen; the log says so and the fix,
+        once for each state of the folder (audit BS D5: an order folder so stayed unsaid for ever)."""
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return
+        state = (st.st_uid, st.st_gid, st.st_mode)
+        if self._unreadable.get(folder) == state:
+            return
+        if len(self._unreadable) > 10_000:
+            self._unreadable.clear()
+        self._unreadable[folder] = state
+        log.error(
+            "folder.unreadable",
+            folder=self.rel(folder),
+            owner=user_name(st.st_uid),
+            group=group_name(st.st_gid),
+            mode=stat.filemode(st.st_mode),
+            reason=(
+                f"the daemon may not read {self.rel(folder)}: nothing in it is seen until the daemon's group may "
+                "read and enter it (chmod g+rx by its owner; uploads with umask 0002; Samba: directory mask 2775)"
+            ),
+        )
 
     def _mend_job_folder(self: Engine, folder: Path) -> None:
         """A job folder in quarantine/ or failed/ (seen changed by a scan) without its replace/ or

@@ -849,6 +849,36 @@ def short_wait_rig(tmp_path: Path) -> Iterator[Rig]:
     yield from rig_on(tmp_path, watch={"artwork_timeout_seconds": 5})
 
 
+def test_an_order_folder_the_daemon_may_not_read_is_said_once_and_taken_once_readable(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BS D5: an order folder uploaded with umask 077 (or made mode 000): no log line, no
+    job, nothing in failed/, health ok, for ever. The log says it (once for each state of the
+    folder), and the order is taken once the daemon may read it."""
+    r = rig
+    drop = r.inbox / "F5"
+    drop.mkdir()
+    make_pdf(drop / "card.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "F5"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    real = os.scandir
+    readable = [False]
+
+    def scandir(path: Any = ".") -> Any:
+        if not readable[0] and str(path) == str(drop):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with capture_logs() as logs:
+        r.run(steps=4)
+    said = [e for e in logs if e["event"] == "folder.unreadable"]
+    assert len(said) == 1 and said[0]["folder"] == "inbox/F5", said
+    assert "chmod g+rx" in said[0]["reason"] and r.stage("F5-1") is None
+    readable[0] = True
+    r.run(until=done(r, "F5-1"), steps=10)
+    assert r.take_prints() == ["F5_F5-1_bc-85x55_x1.pdf"]
+
+
 def test_a_folder_drop_made_writable_after_the_artwork_timeout_is_taken_whole(
     short_wait_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
