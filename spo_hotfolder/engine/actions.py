@@ -992,6 +992,58 @@ class EngineActions(EngineState):
         """The command files in state/commands/ for ``job_id`` that are not done, oldest first."""
         return pending_commands(self.commands_dir(), self.ledger, job_id)
 
+    def _left_in_replace_said(self: Engine, job_id: str, taken: Path, exc: OSError) -> None:
+        """A replacement taken (in artwork/, recorded) that could not be removed from replace/ (a
+        replace/ made read-only): it is no replacement waiting (audit BS D7: every release was
+        refused for good as "a replacement ... is taken first"); removed at the next rescans once
+        it may be, and the log says why it is still there."""
+        self._left_in_replace.add((job_id, taken.name))
+        log.warning(
+            "replace.not_removed",
+            job_id=job_id,
+            file=self.rel(taken),
+            error=str(exc),
+            action=(
+                "it was taken (it is the job's artwork now); it is removed once the daemon may: give the daemon's "
+                f"account write permission on {self.rel(taken.parent)}"
+            ),
+        )
+
+    def _remove_left_replacements(self: Engine) -> None:
+        """At each rescan: the replacements taken that replace/ did not let go, removed if it does
+        now (wherever the job's folder has gone meanwhile)."""
+        for job_id, name in sorted(self._left_in_replace):
+            job = self.ledger.get_job(job_id, history=False)
+            folder = self._locate(job) if job is not None else None
+            if job is None or folder is None:
+                self._left_in_replace.discard((job_id, name))
+                continue
+            path = folder / "replace" / name
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                self._left_in_replace.discard((job_id, name))
+                continue
+            except OSError:
+                continue
+            self._left_in_replace.discard((job_id, name))
+            log.info("replace.removed", job_id=job_id, file=self.rel(path))
+            if job.stage not in (Stage.HELD, Stage.FAILED):
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()  # (no one watches it now: _out_of_operator_hands)
+
+    def _taken_already(self: Engine, path: Path, job_id: str) -> bool:
+        """A file in replace/ that is a replacement taken already (recorded done in the ledger by
+        its identity: one a read-only replace/ did not let go, by this daemon or before a restart)."""
+        if (job_id, path.name) in self._left_in_replace:
+            return True
+        try:
+            token = _file_token(os.lstat(path), path.name, job_id, Action.REPLACE)
+        except OSError:
+            return False
+        done = self.ledger.drop_result(token)
+        return done is not None and done[0] == "done"
+
     def _replacement_waiting(self: Engine, job_dir: Path, file: Path | None) -> str | None:
         """The name of a file in ``job_dir``/replace/ not taken yet, other than ``file``. One still
         being uploaded under a temporary name (``.x.pdf.part``, rsync's ``.x.pdf.Ab12Cd``) counts
@@ -1006,6 +1058,8 @@ class EngineActions(EngineState):
                 if not (entry.is_file(follow_symlinks=False) or entry.is_symlink()):
                     continue  # a folder, a pipe: answered in STATUS.txt, never taken as artwork
                 if _file_manager_litter(entry.name) or (file is not None and entry.path == str(file)):
+                    continue
+                if self._taken_already(Path(entry.path), job_dir.name):
                     continue
                 names.append(entry.name)
         # A file ready to be taken is named before an upload still under a temporary name.
@@ -1031,6 +1085,8 @@ class EngineActions(EngineState):
                     # What the daemon reads, as it classifies it: not an upload's temporary name
                     # (RELEASE.tmp, replace/x.pdf.part), which it never acts on (audit BT 4).
                     kind, _ = self._classify(Path(entry.path))
+                    if kind == "replace" and self._taken_already(Path(entry.path), job_id):
+                        continue
                     if kind == "replace" or (kind == "drop" and classify_drop(entry.name) is not Action.REJECT):
                         waiting.append(f"{sub}/{entry.name}" if sub else entry.name)
         return sorted(waiting)
@@ -1205,8 +1261,12 @@ class EngineActions(EngineState):
             if token:
                 self.ledger.drop_outcome(token, "done", f"artwork {target.name} replaced by {by}", now)
         if taken is not None:
-            with contextlib.suppress(OSError):
+            try:
                 taken.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                self._left_in_replace_said(job.job_id, taken, exc)
         fresh = self.ledger.get_job(job.job_id)
         assert fresh is not None
         unused = ""

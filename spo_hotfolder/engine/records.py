@@ -312,6 +312,9 @@ class EngineRecords(EngineState):
                         for e in entries
                         if not e.is_dir(follow_symlinks=False) and not _file_manager_litter(e.name)
                     ]
+                for path in [p for p in found if p.parent == replace and self._taken_already(p, job_id)]:
+                    found.remove(path)  # taken, and left there by a read-only replace/: not unused
+                    self._left_in_replace.add((job_id, path.name))
             if not found:
                 continue
             now = self.clock.now()

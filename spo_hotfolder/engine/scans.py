@@ -199,6 +199,8 @@ class EngineScans(EngineState):
                 self._guard("delivery", "", self._note_mounts)
                 if self._misplaced:
                     self._guard("job", "", self._move_misplaced)
+                if self._left_in_replace:
+                    self._guard("drop", "", self._remove_left_replacements)
             self._scan = self._scan_files()
             self._scan_started = time.monotonic()
             self._scan_count = 0

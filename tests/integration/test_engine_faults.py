@@ -6568,6 +6568,40 @@ def test_a_drop_file_the_daemon_may_not_read_is_acted_on_by_its_name_or_refused_
         assert "release.pdf could not be read, and a file named .pdf is never taken as a RELEASE unread" in status
 
 
+def test_a_replacement_a_read_only_replace_folder_keeps_holds_no_release_back(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BS D7: a replace/ made read-only (mode 555) with a PDF in it: the replacement was
+    taken, the file stayed in replace/ unsaid, and every release was refused for good as "a
+    replacement (replace/new.pdf) is taken first" until a restart. A replacement taken is no
+    replacement waiting; the log says why it is still there, and it goes once it may."""
+    r = rig
+    job_id, folder = _held(r, "RR")
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    real = Path.unlink
+    stuck = [True]
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if stuck[0] and self.parent.name == "replace" and self.name == "new.pdf":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        real(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    shutil.copyfile(r.tmp / "new.pdf", folder / "replace" / "new.pdf")
+    with capture_logs() as logs:
+        r.run(until=lambda: r.statuses(job_id)[-1] == "OutputCreated" and _uploads(r, job_id) == 1, steps=10)
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["replace.not_removed"], logs
+    assert (folder / "replace" / "new.pdf").exists()
+    (folder / "RELEASE").write_text("cal\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["RR_RR-1_bc-85x55_x1.pdf"] and _uploads(r, job_id) == 1
+    r.run(steps=2)
+    assert (r.root / "done" / job_id / "replace" / "new.pdf").exists()  # (never "unused": it was taken)
+    assert "not acted on" not in (r.root / "done" / job_id / "STATUS.txt").read_text()
+    stuck[0] = False  # the permission given back: it goes at the next rescan
+    r.run(until=lambda: not (r.root / "done" / job_id / "replace").exists(), steps=3)
+
+
 def test_a_drop_file_in_a_job_folder_moved_by_hand_says_so(rig: Rig) -> None:
     """Audit AV 5: a job's folder dragged from quarantine/ into failed/ (the same name): a RELEASE
     there was answered "this is job X's folder under another name", though the name was the same."""
