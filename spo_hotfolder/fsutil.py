@@ -66,6 +66,30 @@ def has_unwritable_flag(path: Path) -> bool:
     return bool(flags & _FS_UNWRITABLE_FLAGS)
 
 
+def unreadable_artwork(path: str | Path, exc: OSError) -> str:
+    """Why an artwork file cannot be read, in words, with the fix where it is a permission: whose
+    file it is and its mode (audit BS D6: "cannot be read: Permission denied", and the fix offered
+    was a corrected PDF, for a good PDF uploaded with umask 077 by another account)."""
+    reason = exc.strerror or str(exc)
+    if exc.errno not in (errno.EACCES, errno.EPERM):
+        return reason
+    import pwd
+
+    try:
+        st = os.stat(path)
+        try:
+            owner = pwd.getpwuid(st.st_uid).pw_name
+        except KeyError:
+            owner = f"uid {st.st_uid}"
+    except OSError:
+        return f"the daemon's user may not read it ({reason})"
+    return (
+        f"the daemon's user may not read it ({reason}: it belongs to {owner}, mode {stat.filemode(st.st_mode)}, "
+        f"as an upload made with umask 077 is); have {owner} (or root) give the daemon's group read permission "
+        "(chmod g+r) and drop RETRY, or put a readable copy into replace/"
+    )
+
+
 def proc_dir(pid: int) -> Path | None:
     """``/proc/<pid>``, or None where ``/proc`` is not this process's pid namespace's (a sandbox
     that made a pid namespace without mounting its own ``/proc``): there, ``/proc/<pid>`` is

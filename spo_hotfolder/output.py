@@ -33,6 +33,7 @@ from pypdf.generic import (
 )
 
 from spo_hotfolder.config import ProductSpec, ValidationConfig
+from spo_hotfolder.fsutil import unreadable_artwork
 from spo_hotfolder.outputfile import OutputError, OutputResult, publish_output
 from spo_hotfolder.pdfreport import (
     ArtworkInput,
@@ -143,7 +144,7 @@ def build_output(
                 missing = f"artwork {quote_name(art.name)} cannot be read: the file is missing"
                 raise OutputError(missing) from exc
             except OSError as exc:
-                reason = exc.strerror or describe_exception(exc)
+                reason = unreadable_artwork(art.path, exc) if exc.strerror else describe_exception(exc)
                 raise OutputError(f"artwork {quote_name(art.name)} cannot be read: {reason}") from None
             try:
                 with pypdf_warnings() as repairs:

@@ -31,6 +31,7 @@ from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, Indirect
 from spo_hotfolder import pdfnames
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.digests import AHEAD
+from spo_hotfolder.fsutil import unreadable_artwork
 from spo_hotfolder.pdfreport import (
     TRIM_BEYOND_PAGE,
     TRIM_OFF_PAGE,
@@ -1844,7 +1845,7 @@ def preflight(
                 continue
             except OSError as exc:
                 hashes.append("")
-                reason = exc.strerror or describe_exception(exc)
+                reason = unreadable_artwork(art.path, exc) if exc.strerror else describe_exception(exc)
                 collector.error("open", f"artwork {label} cannot be read: {reason}", art.name)
                 all_readable = False
                 continue

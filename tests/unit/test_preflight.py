@@ -653,6 +653,35 @@ def test_missing_file(tmp_path: Path) -> None:
     assert report.artwork_sha256 == ("",)
 
 
+def test_a_file_the_daemon_may_not_read_says_whose_it_is_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BS D6: a PDF uploaded with umask 077 by another account: "cannot be read: Permission
+    denied", and the only fix offered was a corrected PDF, for a good one."""
+    import errno
+    import pwd
+    import stat
+
+    from spo_hotfolder import preflight as preflight_module
+
+    path = tmp_path / "card.pdf"
+    path.write_bytes(b"%PDF-1.4\n")
+    path.chmod(0o600)
+
+    def refused(_path: Any) -> str:
+        raise PermissionError(errno.EACCES, "Permission denied", str(_path))
+
+    monkeypatch.setattr(preflight_module, "_sha256", refused)
+    [(_check, severity, message)] = messages(run(path))
+    owner = pwd.getpwuid(path.stat().st_uid).pw_name
+    assert severity == "error" and message == (
+        f"artwork 'card.pdf' cannot be read: the daemon's user may not read it (Permission denied: it belongs to "
+        f"{owner}, mode {stat.filemode(path.stat().st_mode)}, as an upload made with umask 077 is); have {owner} "
+        "(or root) give the daemon's group read permission (chmod g+r) and drop RETRY, or put a readable copy into "
+        "replace/"
+    )
+
+
 def test_unreadable_file_does_not_hide_findings_of_the_others(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(b"")
