@@ -5,16 +5,20 @@ run on the engine's thread, ``self`` being the Engine."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
+import stat
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spo_hotfolder.clock import iso
 from spo_hotfolder.engine.base import log
 from spo_hotfolder.engine.state import EngineState
-from spo_hotfolder.ledger import Stage
+from spo_hotfolder.ledger import Stage, user_name
 from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.reports import human_days
 from spo_hotfolder.status import JobStatus
@@ -22,6 +26,17 @@ from spo_hotfolder.status import JobStatus
 
 def _note_failure(failures: list[str], _fn: object, path: str, exc: tuple[type, BaseException, object]) -> None:
     failures.append(f"{path}: {exc[1]}")
+
+
+def _what_blocks(failures: list[str]) -> Path | None:
+    """The folder that kept a purge from finishing: the first one the daemon may not list or
+    empty (an operator's notes made with umask 077, a folder of another account)."""
+    for failure in failures:
+        path = Path(failure.split(": ", 1)[0])
+        for folder in (path, path.parent):
+            if folder.is_dir() and not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+                return folder
+    return None
 
 
 #: How long one retention run may purge before new work gets its turn (the rest follows at once).
@@ -60,10 +75,34 @@ class EngineRetention(EngineState):
             shutil.rmtree(job_dir, onerror=functools.partial(_note_failure, failures))
             if os.path.lexists(job_dir):
                 # Not recorded as deleted while files are left (one an operator made read-only, an
-                # immutable file): said, and tried again at the next run.
+                # immutable file): said, with whose folder keeps them and the fix (audit BS D8: the
+                # raw errors only, and nothing in the folder left to say why it is there), and tried
+                # again at the next run.
+                blocking = _what_blocks(failures)
+                fix = "remove what is left by hand, or give the daemon's account write permission on it"
+                if blocking is not None:
+                    with contextlib.suppress(OSError):
+                        st = blocking.stat()
+                        owner = user_name(st.st_uid)
+                        fix = (
+                            f"{self.rel(blocking)} belongs to {owner}, mode {stat.filemode(st.st_mode)}, and the "
+                            f"daemon may not empty it: {owner} (or root) may remove it, or give the daemon's group "
+                            "write permission on it (chmod -R g+rwX)"
+                        )
                 log.warning(
-                    "retention.purge_incomplete", job_id=job.job_id, folder=self.rel(job_dir), errors=failures[:3]
+                    "retention.purge_incomplete",
+                    job_id=job.job_id,
+                    folder=self.rel(job_dir),
+                    errors=failures[:3],
+                    action=f"{fix}; retention tries again at its next run",
                 )
+                self._note_action(
+                    job.job_id,
+                    f"{iso(self.clock.now())}  retention deleted this job's files but not all: {fix}; it tries "
+                    "again at its next run",
+                    append=True,
+                )
+                self._write_status(job.job_id)
                 continue
             now = self.clock.now()
             days = self.config.retention.done_days

@@ -4178,6 +4178,40 @@ def test_a_big_purge_runs_in_slices_and_a_failed_one_is_not_recorded(rig: Rig, m
     assert all(r.stage(j) is Stage.PURGED for j in ids)
 
 
+def test_a_purge_kept_from_finishing_by_another_accounts_folder_says_whose_and_the_fix(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BS D8: an operator's notes/ folder (umask 077) in a delivered job's folder: the purge
+    logged raw errors only, and left the folder holding those notes with nothing saying why."""
+    r = rig
+    job_id = r.order("PN")
+    r.run(until=done(r, job_id), steps=10)
+    notes = r.root / "done" / job_id / "notes"
+    notes.mkdir()
+    (notes / "call.txt").write_text("customer called\n")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != notes and real_access(p, mode, **kw))
+    real_rmtree = shutil.rmtree
+
+    def stuck(path: Any, onerror: Any = None, **kw: Any) -> None:
+        for name in os.listdir(path):  # what the daemon may remove goes; notes/ stays
+            if name != "notes":
+                target = Path(path) / name
+                real_rmtree(target) if target.is_dir() else target.unlink()
+        onerror(os.unlink, str(notes / "call.txt"), (PermissionError, PermissionError(13, "Permission denied"), None))
+
+    monkeypatch.setattr(engine_module.shutil, "rmtree", stuck)
+    r.clock.advance(30 * 86400 + 1)
+    with capture_logs() as logs:
+        r.engine.run_retention()
+        r.run(steps=2)
+    [said] = [e for e in logs if e["event"] == "retention.purge_incomplete"]
+    assert said["action"].startswith(f"done/{job_id}/notes belongs to root, mode drwxr-xr-x, and the daemon may not")
+    assert r.stage(job_id) is Stage.DONE
+    status = (r.root / "done" / job_id / "STATUS.txt").read_text()
+    assert "retention deleted this job's files but not all: " in status and "chmod -R g+rwX" in status
+
+
 def test_a_reject_dropped_just_before_a_new_manifest_comes_first(rig: Rig) -> None:
     """Audit Q4: the new manifest's rerun filed the operator's waiting REJECT as unused (before
     that, carried it along unread) and the failed job was printed."""
