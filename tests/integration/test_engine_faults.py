@@ -6473,6 +6473,20 @@ def test_two_held_job_folders_swapped_by_hand_never_print_one_for_the_other(rig:
         assert job.active_block() is not None, (job_id, [(e.status.value, e.removed_by) for e in job.history])
 
 
+def _unmovable(monkeypatch: pytest.MonkeyPatch, folder: Path, code: int) -> list[bool]:
+    """``folder`` may not be moved (a read-only flag, a mode 555) while the list's flag is True."""
+    real = engine_module.os.replace
+    stuck = [True]
+
+    def refusing(src: Any, dst: Any) -> None:
+        if stuck[0] and str(src) == str(folder):
+            raise PermissionError(code, os.strerror(code), str(src))
+        real(src, dst)
+
+    monkeypatch.setattr(engine_module.os, "replace", refusing)
+    return stuck
+
+
 def test_a_job_folder_that_cannot_be_moved_stays_recorded_where_it_is(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -6481,15 +6495,7 @@ def test_a_job_folder_that_cannot_be_moved_stays_recorded_where_it_is(
     the folder could be moved, the job failed "artwork missing" with its artwork there."""
     r = rig
     job_id, folder = _held(r, "UM")
-    real = engine_module.os.replace
-    stuck = [True]
-
-    def refusing(src: Any, dst: Any) -> None:
-        if stuck[0] and str(src) == str(folder):
-            raise PermissionError(errno.EPERM, "Operation not permitted", str(src))
-        real(src, dst)
-
-    monkeypatch.setattr(engine_module.os, "replace", refusing)
+    stuck = _unmovable(monkeypatch, folder, errno.EPERM)
     with contextlib.suppress(PermissionError):
         r.engine.apply(job_id, Action.RELEASE, by="cal", note="")
     assert r.job(job_id).folder == f"quarantine/{job_id}" and folder.is_dir()
@@ -6509,15 +6515,7 @@ def test_a_job_folder_that_cannot_be_moved_once_delivered_is_moved_when_it_may_b
     stays, and it is moved at a rescan once it may be, also after a restart."""
     r = rig
     job_id, folder = _held(r, "RO")
-    real = engine_module.os.replace
-    stuck = [True]
-
-    def refusing(src: Any, dst: Any) -> None:
-        if stuck[0] and str(src) == str(folder):
-            raise PermissionError(errno.EACCES, "Permission denied", str(src))
-        real(src, dst)
-
-    monkeypatch.setattr(engine_module.os, "replace", refusing)
+    stuck = _unmovable(monkeypatch, folder, errno.EACCES)
     (folder / "RELEASE").write_text("cal\n")
     r.engine.hint(folder / "RELEASE")
     with capture_logs() as logs:
