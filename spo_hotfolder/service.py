@@ -252,8 +252,11 @@ def sweep_left_temp_dir(record: Path) -> None:
 
 def _sweep_marked_temp_dirs(temp: Path, here: str) -> None:
     """Removes the fork server's temp folders in ``temp`` that a daemon killed before its state/
-    named its folder left (its pid in the folder: ``prestart.TEMP_DIR_MARK``), once that daemon is
-    gone."""
+    named its folder left (its pid in the folder: ``prestart.TEMP_DIR_MARK``), once that process is
+    gone. Gone, not merely "no daemon": the process that marked it may be another program using the
+    PDF worker (a test suite, a script), whose folder holds no listening socket between two of its
+    fork servers; removed then, its next worker could not start (CI once: 21 tests failed, "no such
+    file" for the folder). A pid reused since leaves an empty folder in /tmp, nothing more."""
     with contextlib.suppress(OSError), os.scandir(temp) as entries:
         for entry in entries:
             if not entry.name.startswith("pymp-") or entry.path == here:
@@ -262,8 +265,18 @@ def _sweep_marked_temp_dirs(temp: Path, here: str) -> None:
                 pid = int((Path(entry.path) / TEMP_DIR_MARK).read_text("ascii").strip())
             except (OSError, UnicodeDecodeError, ValueError):
                 continue
-            if not daemon_alive(pid):
+            if pid > 0 and not _process_exists(pid):
                 _remove_temp_dir(entry.path)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # (another user's: it exists)
+    return True
 
 
 def _bound_unix_sockets() -> set[str]:
