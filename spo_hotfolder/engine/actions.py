@@ -361,15 +361,31 @@ class EngineActions(EngineState):
                     continue
                 st, note = unreadable
                 data = b""
-                if Path(name).suffix.lower() == ".pdf" and folder is not None:
-                    # (whether it is artwork put into the wrong place cannot be told: never a release)
+                whose = f"it belongs to {user_name(st.st_uid)}, mode {stat.filemode(st.st_mode)}"
+                if action is Action.RELEASE and folder is not None:
+                    # A RELEASE may name the artwork it approves (`artwork: <fingerprint>`), which
+                    # cannot be checked unread: acted on, it printed a replacement the operator had
+                    # not seen (audit BU 1). Refused, said; a REJECT or RETRY unread acts by its name.
                     self._refuse_drop(
                         current or job,
                         action,
                         _owner(drop),
-                        f"{name} could not be read, and a file named .pdf is never taken as a {action.value} "
-                        f"unread: to {action.value.lower()} the job, drop a text file named {action.value}; to "
-                        "replace its artwork, put the PDF into replace/ (it is in history/ now)",
+                        f"{name} could not be read by the daemon ({whose}): a RELEASE may name the artwork it "
+                        "approves, which is not checked unread, so it is not taken (it is in history/ now); drop "
+                        "a RELEASE the daemon's group may read (umask 002, or chmod g+r before moving it here)",
+                        drop,
+                        folder,
+                    )
+                    continue
+                if Path(name).suffix.lower() == ".pdf" and folder is not None:
+                    # (whether it is artwork put into the wrong place cannot be told: never acted on)
+                    self._refuse_drop(
+                        current or job,
+                        action,
+                        _owner(drop),
+                        f"{name} could not be read ({whose}), and a file named .pdf is never taken as a "
+                        f"{action.value} unread: to {action.value.lower()} the job, drop a text file named "
+                        f"{action.value}; to replace its artwork, put the PDF into replace/ (it is in history/ now)",
                         drop,
                         folder,
                     )
@@ -408,10 +424,11 @@ class EngineActions(EngineState):
 
     @staticmethod
     def _unreadable_drop(drop: Path, exc: OSError) -> tuple[os.stat_result, DropNote] | None:
-        """A drop file the daemon may not read (dropped with umask 077 by another account): acted
-        on by its name, as a binary one is, by its owner, the history saying why no name or note
-        came with it (audit BS D2: ignored without a word, for ever, the job blocked and its
-        STATUS.txt still saying "Drop a file named RELEASE here" beside it). None: not that."""
+        """A drop file the daemon may not read (dropped with umask 077 by another account): a
+        REJECT or RETRY is acted on by its name, as a binary one is, by its owner, the history
+        saying why no name or note came with it; a RELEASE is refused, said (_act_on_drops). Audit
+        BS D2: ignored without a word, for ever, the job blocked and its STATUS.txt still saying
+        "Drop a file named RELEASE here" beside it. None: not that."""
         if exc.errno not in (errno.EACCES, errno.EPERM):
             return None
         try:

@@ -6565,17 +6565,19 @@ def test_a_job_folder_moved_whose_replace_folder_cannot_be_made_is_not_said_unmo
     r.run(until=(folder / "replace").is_dir, steps=3)
 
 
-@pytest.mark.parametrize("name", ["RELEASE", "release.pdf"])
+@pytest.mark.parametrize("name", ["REJECT", "RELEASE", "reject.pdf"])
 def test_a_drop_file_the_daemon_may_not_read_is_acted_on_by_its_name_or_refused_said(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     """Audit BS D2: a RELEASE dropped by an operator with umask 077 (mode 600, another account):
     no log line, no answer, the job blocked for ever with STATUS.txt still offering RELEASE beside
-    it. Acted on by its name now, the history saying why its name and note are not there; a file
-    named .pdf (artwork put into the wrong place?) is refused, said, never a release unread."""
+    it. A REJECT (or RETRY) unread is acted on by its name, the history saying why its name and
+    note are not there. A RELEASE unread is refused, said: it may name the artwork it approves,
+    which cannot be checked unread (audit BU 1: acted on, it printed a replacement the operator had
+    not seen). A file named .pdf (artwork put into the wrong place?) is refused too."""
     r = rig
     job_id, folder = _held(r, "UR")
-    (folder / name).write_text("alice\nok to print\n")
+    (folder / name).write_text("alice\nartwork: 0123456789ab\n")
     real = os.open
 
     def refusing(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
@@ -6587,51 +6589,20 @@ def test_a_drop_file_the_daemon_may_not_read_is_acted_on_by_its_name_or_refused_
     r.engine.hint(folder / name)
     r.run(until=lambda: not (folder / name).exists(), steps=10)
     monkeypatch.setattr(os, "open", real)
+    r.run(steps=3)
+    assert r.take_prints() == []
+    if name == "REJECT":
+        assert r.stage(job_id) is Stage.REJECTED
+        entry = r.job(job_id).history[-1]
+        assert entry.status is JobStatus.Rejected and entry.by == "operator"  # (the owner; root here)
+        assert "the daemon may not read this file (it belongs to root, mode -rw-r--r--)" in entry.detail
+        return
+    assert r.job(job_id).blocked and r.stage(job_id) is Stage.HELD
+    status = (folder / "STATUS.txt").read_text()
     if name == "RELEASE":
-        r.run(until=done(r, job_id), steps=10)
-        [blocked] = [e for e in r.job(job_id).whole_history() if e.status is JobStatus.Blocked]
-        assert blocked.removed_by == "operator"  # (the owner; root here: no person's name)
-        assert "the daemon may not read this file (it belongs to root, mode -rw-r--r--)" in blocked.removed_note
-        assert r.take_prints() == ["UR_UR-1_bc-85x55_x1.pdf"]
+        assert "RELEASE could not be read by the daemon (it belongs to root, mode -rw-r--r--): a RELEASE may" in status
     else:
-        r.run(steps=3)
-        assert r.job(job_id).blocked and r.take_prints() == []
-        status = (folder / "STATUS.txt").read_text()
-        assert "release.pdf could not be read, and a file named .pdf is never taken as a RELEASE unread" in status
-
-
-def test_a_replacement_a_read_only_replace_folder_keeps_holds_no_release_back(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Audit BS D7: a replace/ made read-only (mode 555) with a PDF in it: the replacement was
-    taken, the file stayed in replace/ unsaid, and every release was refused for good as "a
-    replacement (replace/new.pdf) is taken first" until a restart. A replacement taken is no
-    replacement waiting; the log says why it is still there, and it goes once it may."""
-    r = rig
-    job_id, folder = _held(r, "RR")
-    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
-    real = Path.unlink
-    stuck = [True]
-
-    def unlink(self: Path, missing_ok: bool = False) -> None:
-        if stuck[0] and self.parent.name == "replace" and self.name == "new.pdf":
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        real(self, missing_ok=missing_ok)
-
-    monkeypatch.setattr(Path, "unlink", unlink)
-    shutil.copyfile(r.tmp / "new.pdf", folder / "replace" / "new.pdf")
-    with capture_logs() as logs:
-        r.run(until=lambda: r.statuses(job_id)[-1] == "OutputCreated" and _uploads(r, job_id) == 1, steps=10)
-    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["replace.not_removed"], logs
-    assert (folder / "replace" / "new.pdf").exists()
-    (folder / "RELEASE").write_text("cal\n")
-    r.run(until=done(r, job_id), steps=10)
-    assert r.take_prints() == ["RR_RR-1_bc-85x55_x1.pdf"] and _uploads(r, job_id) == 1
-    r.run(steps=2)
-    assert (r.root / "done" / job_id / "replace" / "new.pdf").exists()  # (never "unused": it was taken)
-    assert "not acted on" not in (r.root / "done" / job_id / "STATUS.txt").read_text()
-    stuck[0] = False  # the permission given back: it goes at the next rescan
-    r.run(until=lambda: not (r.root / "done" / job_id / "replace").exists(), steps=3)
+        assert "reject.pdf could not be read (it belongs to root, mode -rw-r--r--), and a file named .pdf" in status
 
 
 def test_a_drop_file_in_a_job_folder_moved_by_hand_says_so(rig: Rig) -> None:
