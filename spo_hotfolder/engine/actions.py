@@ -574,11 +574,10 @@ class EngineActions(EngineState):
                 reason += self._file_stale_releases(job_dir, now, "with the replacement, which was refused")
             if action is Action.REPLACE and file is not None and job_dir is not None and os.path.lexists(file):
                 if job_dir in file.parents:
-                    into_history(job_dir, file, now, f"refused-{file.name}")
+                    self._file_away(job_id, job_dir, file, now, f"refused-{file.name}")
                     for rival in rivals:  # (one still being copied goes on being written there)
                         self.tracker.forget(rival)
-                        with contextlib.suppress(FileNotFoundError):
-                            into_history(job_dir, rival, now, f"refused-{rival.name}")
+                        self._file_away(job_id, job_dir, rival, now, f"refused-{rival.name}")
                 elif self.commands_dir() in file.parents:  # our staged copy of a CLI replace's file
                     with contextlib.suppress(OSError):
                         file.unlink()
@@ -814,8 +813,28 @@ class EngineActions(EngineState):
         job = self.ledger.get_job(job_id, history=False)
         for folder in (self._locate(job) if job is not None else None, was_in, drop.parent):
             if folder is not None and os.path.lexists(folder / drop.name):
-                into_history(folder, folder / drop.name, now)
+                self._file_away(job_id, folder, folder / drop.name, now)
                 return
+
+    def _file_away(self: Engine, job_id: str, folder: Path, path: Path, now: datetime, name: str | None = None) -> bool:
+        """A drop file or replacement answered, into the job's history/ (as ``name``); False, said
+        in the log, when its folder does not let it go (made read-only by hand: audit BU 2-4, a
+        traceback, and notices saying it was kept in history/). The ledger knows it as acted on by
+        its identity: it is filed once the folder lets it (_answer_leftovers, a rescan's look)."""
+        try:
+            into_history(folder, path, now, name)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            log.warning(
+                "drop.not_filed",
+                job_id=job_id,
+                file=self.rel(path),
+                error=str(exc),
+                action=f"it stays where it is; give the daemon's account write permission on {self.rel(path.parent)}",
+            )
+            return False
+        return True
 
     def _operator_word_waiting(self: Engine, job_dir: Path, action: Action, file: Path | None) -> str | None:
         """Why ``action`` waits for a file an operator dropped a moment ago (still settling, or
@@ -1060,6 +1079,18 @@ class EngineActions(EngineState):
             return False
         done = self.ledger.drop_result(token)
         return done is not None and done[0] == "done"
+
+    def _acted_on(self: Engine, path: Path, job_id: str) -> bool:
+        """A drop file in a job's folder whose answer the ledger has, by its identity (done or
+        refused): one its folder did not let go into history/ when it was answered."""
+        action = classify_drop(path.name)
+        if action is None:
+            return False
+        try:
+            token = _file_token(os.lstat(path), path.name, job_id, action)
+        except OSError:
+            return False
+        return self.ledger.drop_result(token) is not None
 
     def _replacement_waiting(self: Engine, job_dir: Path, file: Path | None) -> str | None:
         """The name of a file in ``job_dir``/replace/ not taken yet, other than ``file``. One still

@@ -315,15 +315,23 @@ class EngineRecords(EngineState):
                 for path in [p for p in found if p.parent == replace and self._taken_already(p, job_id)]:
                     found.remove(path)  # taken, and left there by a read-only replace/: not unused
                     self._left_in_replace.add((job_id, path.name))
+            now = self.clock.now()
+            for path in [p for p in found if p.parent == folder and self._acted_on(p, job_id)]:
+                # Acted on, and left there by a folder made read-only meanwhile: filed as such, not
+                # as unused (audit BU 6: the RELEASE that released the job, "not acted on")
+                found.remove(path)
+                self._file_away(job_id, folder, path, now)
             if not found:
                 continue
-            now = self.clock.now()
-            names = [("replace/" if path.parent == replace else "") + path.name for path in found]
-            for path in found:
-                with contextlib.suppress(OSError):
-                    into_history(folder, path, now, f"unused-{path.name}")
+            names = [
+                ("replace/" if path.parent == replace else "") + path.name
+                for path in found
+                if self._file_away(job_id, folder, path, now, f"unused-{path.name}")
+            ]
             with contextlib.suppress(OSError):
                 replace.rmdir()
+            if not names:
+                continue
             what = "rejected" if job.stage is Stage.REJECTED else "finished"
             text = (
                 f"{iso(now)}  not acted on, as the job was {what} before they were read: {', '.join(names)} "

@@ -37,7 +37,6 @@ from spo_hotfolder.engine.base import (
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     fsync_dir,
-    into_history,
     undecodable,
 )
 from spo_hotfolder.health import daemon_alive
@@ -557,12 +556,11 @@ class EngineRecovery(EngineState):
                 continue
             if self.ledger.drop_result(token) is None:
                 continue
-            log.info("recovery.drop_consumed", job_id=job.job_id, file=self.rel(path))
             if in_replace:
                 self._drop_taken_replacement(folder, path, now)
-            else:
-                with contextlib.suppress(OSError):
-                    into_history(folder, path, now)
+            elif not self._file_away(job.job_id, folder, path, now):
+                continue
+            log.info("recovery.drop_consumed", job_id=job.job_id, file=self.rel(path))
 
     def sweep_temp_files(self: Engine, only: set[str] | None = None) -> None:
         """No temporary file of ours stays in a hot folder or staging folder after a restart (or,

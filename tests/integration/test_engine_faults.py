@@ -6473,13 +6473,14 @@ def test_two_held_job_folders_swapped_by_hand_never_print_one_for_the_other(rig:
         assert job.active_block() is not None, (job_id, [(e.status.value, e.removed_by) for e in job.history])
 
 
-def _unmovable(monkeypatch: pytest.MonkeyPatch, folder: Path, code: int) -> list[bool]:
-    """``folder`` may not be moved (a read-only flag, a mode 555) while the list's flag is True."""
+def _unmovable(monkeypatch: pytest.MonkeyPatch, folder: Path, code: int, *, read_only: bool = False) -> list[bool]:
+    """``folder`` may not be moved (a read-only flag, a mode 555) while the list's flag is True;
+    ``read_only``: nor any file in it be moved out."""
     real = engine_module.os.replace
     stuck = [True]
 
     def refusing(src: Any, dst: Any) -> None:
-        if stuck[0] and str(src) == str(folder):
+        if stuck[0] and (str(src) == str(folder) or (read_only and Path(src).parent == folder)):
             raise PermissionError(code, os.strerror(code), str(src))
         real(src, dst)
 
@@ -6540,6 +6541,60 @@ def test_a_job_folder_that_cannot_be_moved_once_delivered_is_moved_when_it_may_b
     r.run(steps=3)
     assert "this folder is in done/ now" in (r.root / "done" / job_id / "STATUS.txt").read_text()
     assert r.take_prints() == [] and r.statuses(job_id).count("InHotFolder") == 1
+
+
+def test_a_release_in_a_read_only_job_folder_is_filed_once_it_may_be_never_as_unused(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BU 4, 6: in a job folder made read-only (mode 555), the RELEASE that released the job
+    could not be moved into history/: a traceback each time it was answered, and once the folder
+    could move, the RELEASE was filed as "unused" ("not acted on, as the job was finished")."""
+    r = rig
+    job_id, folder = _held(r, "RN")
+    stuck = _unmovable(monkeypatch, folder, errno.EACCES, read_only=True)
+    (folder / "RELEASE").write_text("cal\n")
+    r.engine.hint(folder / "RELEASE")
+    with capture_logs() as logs:
+        r.run(until=lambda: "InHotFolder" in r.statuses(job_id), steps=10)
+        r.run(steps=2)
+    assert [e for e in logs if e["log_level"] == "error"] == []
+    assert "drop.not_filed" in [e["event"] for e in logs] and (folder / "RELEASE").exists()
+    assert r.take_prints() == ["RN_RN-1_bc-85x55_x1.pdf"]
+    stuck[0] = False
+    done_dir = r.root / "done" / job_id
+    r.run(until=lambda: done_dir.is_dir() and not (done_dir / "RELEASE").exists(), steps=5)
+    r.run(steps=2)
+    filed = [name for name in os.listdir(done_dir / "history") if name.endswith("RELEASE")]
+    assert len(filed) == 1 and "unused" not in filed[0], filed
+    assert "not acted on" not in (done_dir / "STATUS.txt").read_text()
+    assert r.take_prints() == [] and r.statuses(job_id).count("InHotFolder") == 1
+
+
+def test_a_replacement_refused_in_a_read_only_replace_folder_is_not_said_filed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BU 2: a PDF put into a replace/ made read-only, with a REJECT: a traceback, and
+    STATUS.txt said the PDF was "kept in history/ as unused" while it stayed in replace/."""
+    r = rig
+    job_id, folder = _held(r, "RJ5")
+    real = engine_module.os.replace
+
+    def refusing(src: Any, dst: Any) -> None:  # (replace/ read-only, wherever its job folder goes)
+        if Path(src).parent.name == "replace":
+            raise PermissionError(errno.EACCES, "Permission denied", str(src))
+        real(src, dst)
+
+    monkeypatch.setattr(engine_module.os, "replace", refusing)
+    make_pdf(folder / "replace" / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    (folder / "REJECT").write_text("cal\n")
+    with capture_logs() as logs:
+        r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=10)
+        r.run(steps=3)
+    assert [e for e in logs if e["log_level"] == "error"] == []
+    assert "drop.not_filed" in [e["event"] for e in logs]
+    rejected = r.root / "rejected" / job_id
+    assert (rejected / "replace" / "new.pdf").exists() and "new.pdf" not in (rejected / "STATUS.txt").read_text()
+    assert r.take_prints() == []
 
 
 def test_a_job_folder_moved_whose_replace_folder_cannot_be_made_is_not_said_unmoved(
