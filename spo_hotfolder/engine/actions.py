@@ -1172,6 +1172,15 @@ class EngineActions(EngineState):
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 return f"{file.name} is a symbolic link, not a file; put the PDF itself into replace/"
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                # (audit BU 9: "Permission denied" alone, of a PDF dropped with umask 077)
+                with contextlib.suppress(OSError):
+                    st = os.lstat(file)
+                    return (
+                        f"the daemon may not read {file.name} (it belongs to {user_name(st.st_uid)}, mode "
+                        f"{stat.filemode(st.st_mode)}): put it into replace/ readable by the daemon's group (umask "
+                        "002, or chmod g+r before moving it there)"
+                    )
             return f"the replacement file cannot be read: {exc.strerror}"
         # (a file in replace/, or one given to `spo-hotfolder replace`: audit BO 2)
         fix = "put a PDF into replace/" if file.parent.name == "replace" else "give a PDF file"

@@ -28,15 +28,18 @@ def _note_failure(failures: list[str], _fn: object, path: str, exc: tuple[type, 
     failures.append(f"{path}: {exc[1]}")
 
 
-def _what_blocks(failures: list[str]) -> Path | None:
-    """The folder that kept a purge from finishing: the first one the daemon may not list or
-    empty (an operator's notes made with umask 077, a folder of another account)."""
+def _what_blocks(failures: list[str]) -> list[Path]:
+    """The folders that kept a purge from finishing: those the daemon may not list or empty (an
+    operator's notes made with umask 077, a folder of another account), each once, all of them
+    (audit BU 8: only the first was named, the next owner's at the next run, an hour later)."""
+    found: dict[Path, None] = {}
     for failure in failures:
         path = Path(failure.split(": ", 1)[0])
         for folder in (path, path.parent):
             if folder.is_dir() and not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
-                return folder
-    return None
+                found[folder] = None
+                break
+    return list(found)
 
 
 #: How long one retention run may purge before new work gets its turn (the rest follows at once).
@@ -78,17 +81,17 @@ class EngineRetention(EngineState):
                 # immutable file): said, with whose folder keeps them and the fix (audit BS D8: the
                 # raw errors only, and nothing in the folder left to say why it is there), and tried
                 # again at the next run.
-                blocking = _what_blocks(failures)
-                fix = "remove what is left by hand, or give the daemon's account write permission on it"
-                if blocking is not None:
+                said = []
+                for blocking in _what_blocks(failures)[:5]:
                     with contextlib.suppress(OSError):
                         st = blocking.stat()
-                        owner = user_name(st.st_uid)
-                        fix = (
-                            f"{self.rel(blocking)} belongs to {owner}, mode {stat.filemode(st.st_mode)}, and the "
-                            f"daemon may not empty it: {owner} (or root) may remove it, or give the daemon's group "
-                            "write permission on it (chmod -R g+rwX)"
-                        )
+                        said.append(f"{self.rel(blocking)} ({user_name(st.st_uid)}'s, {stat.filemode(st.st_mode)})")
+                fix = (
+                    f"the daemon may not empty {', '.join(said)}: its owner (or root) may remove it, or give the "
+                    "daemon's group write permission on it (chmod -R g+rwX)"
+                    if said
+                    else "remove what is left by hand, or give the daemon's account write permission on it"
+                )
                 log.warning(
                     "retention.purge_incomplete",
                     job_id=job.job_id,

@@ -4206,10 +4206,27 @@ def test_a_purge_kept_from_finishing_by_another_accounts_folder_says_whose_and_t
         r.engine.run_retention()
         r.run(steps=2)
     [said] = [e for e in logs if e["event"] == "retention.purge_incomplete"]
-    assert said["action"].startswith(f"done/{job_id}/notes belongs to root, mode drwxr-xr-x, and the daemon may not")
+    assert said["action"].startswith(f"the daemon may not empty done/{job_id}/notes (root's, drwxr-xr-x): its owner")
     assert r.stage(job_id) is Stage.DONE
     status = (r.root / "done" / job_id / "STATUS.txt").read_text()
     assert "retention deleted this job's files but not all: " in status and "chmod -R g+rwX" in status
+
+
+def test_every_folder_that_keeps_a_purge_from_finishing_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BU 8: two operators' folders kept a purge from finishing; only the first was named,
+    the second owner's at the next run, an hour later."""
+    from spo_hotfolder.engine.retention import _what_blocks
+
+    alice, bob = tmp_path / "notes", tmp_path / "bob-notes"
+    for folder in (alice, bob):
+        folder.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) not in (alice, bob) and real_access(p, mode))
+    failures = [f"{alice}: [Errno 13] Permission denied", f"{alice}: [Errno 39] Directory not empty"]
+    failures += [f"{bob / 'b.txt'}: [Errno 13] Permission denied", f"{bob}: [Errno 39] Directory not empty"]
+    assert _what_blocks(failures) == [alice, bob]
 
 
 def test_a_reject_dropped_just_before_a_new_manifest_comes_first(rig: Rig) -> None:
@@ -6595,6 +6612,30 @@ def test_a_replacement_refused_in_a_read_only_replace_folder_is_not_said_filed(
     rejected = r.root / "rejected" / job_id
     assert (rejected / "replace" / "new.pdf").exists() and "new.pdf" not in (rejected / "STATUS.txt").read_text()
     assert r.take_prints() == []
+
+
+def test_a_replacement_the_daemon_may_not_read_says_whose_it_is_and_the_fix(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BU 9 (BS D6): a replacement PDF dropped with umask 077 was refused with "the
+    replacement file cannot be read: Permission denied" alone."""
+    r = rig
+    job_id, folder = _held(r, "RU")
+    real = os.open
+
+    def refusing(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path).name == "new.pdf" and Path(path).parent.name == "replace":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, flags, *args, **kwargs)
+
+    make_pdf(folder / "replace" / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    monkeypatch.setattr(os, "open", refusing)
+    r.run(until=lambda: not (folder / "replace" / "new.pdf").exists(), steps=10)
+    monkeypatch.setattr(os, "open", real)
+    r.run(steps=2)
+    status = (folder / "STATUS.txt").read_text()
+    assert "the daemon may not read new.pdf (it belongs to root, mode -rw-r--r--): put it into replace/" in status
+    assert _uploads(r, job_id) == 0
 
 
 def test_a_job_folder_moved_whose_replace_folder_cannot_be_made_is_not_said_unmoved(
