@@ -806,8 +806,8 @@ def _run_offline(config: Config, ledger: Ledger, job_id: str, token: str, *, giv
         return ActionResult(
             False,
             f"with the daemon stopped, this command moves the job's folder itself, and this user may not write "
-            f"in {unwritable}/ (the daemon's own, as installed): start the daemon (it then does the command at "
-            "once), or give the command as the daemon's user; nothing was changed",
+            f"in {unwritable}/ (the daemon's own, as installed): nothing was changed, and the command is not kept; "
+            "start the daemon, then give it again (the daemon does it at once), or give it as the daemon's user",
         )
     result = engine.run_command(engine.commands_dir() / f"{token}.json")
     engine.flush_status()

@@ -5092,6 +5092,27 @@ def _dead_pid() -> int:
     return child.pid
 
 
+def test_an_offline_command_this_user_may_not_do_says_it_is_not_kept(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit BU 10: with the daemon stopped, an operator's release that must move the job's folder
+    into work/, which only the daemon's account may write, said "start the daemon (it then does the
+    command at once)": read as queued, while nothing was kept and the job stayed blocked."""
+    from spo_hotfolder.commands import _run_offline, _stage_command
+    from spo_hotfolder.service import offline_lock
+
+    r = rig
+    job_id, _folder = _held(r, "OK")
+    staged = _stage_command(r.config, Action.RELEASE, job_id, "bob", "", None)
+    work = r.root / "work"
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != work and real_access(p, mode, **kw))
+    with offline_lock(r.config) as offline:
+        assert offline
+        result = _run_offline(r.config, r.ledger, job_id, staged.stem, give_up=False)
+    assert result is not None and not result.ok
+    assert "nothing was changed, and the command is not kept; start the daemon, then give it again" in result.message
+    assert not staged.exists() and r.job(job_id).blocked
+
+
 def test_two_offline_commands_at_once_go_one_after_the_other(rig: Rig) -> None:
     """Audit AC 1: with the daemon stopped, two operators releasing a job at once: the second was
     told the first "is not done yet" and to start the daemon, while the first's CLI was about to do
