@@ -12,7 +12,9 @@ import filecmp
 import fnmatch
 import math
 import os
+import pwd
 import re
+import stat
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -329,6 +331,27 @@ class _ManifestReader:
                 return self.document.lines[path]
             path = parent_path(path)
         return None  # the top of the document says nothing useful
+
+    def _closed_folder(self, kept: list[str]) -> str | None:
+        """The folder on an artwork path that the daemon may not look into (uploaded with umask
+        077), whose it is and the fix (audit BU 7: "check the name" of a right name)."""
+        if self.base is None:
+            return None
+        for end in range(1, len(kept)):
+            folder = self.base.joinpath(*kept[:end])
+            if not os.access(folder, os.R_OK | os.X_OK):
+                with contextlib.suppress(OSError):
+                    st = folder.stat()
+                    try:
+                        owner = pwd.getpwuid(st.st_uid).pw_name
+                    except KeyError:
+                        owner = f"uid {st.st_uid}"
+                    return (
+                        f"its folder {'/'.join(kept[:end])}/ belongs to {owner}, mode {stat.filemode(st.st_mode)}, "
+                        "and the daemon may not look into it: make it readable by the daemon's group (chmod g+rx; "
+                        "uploads with umask 0002), then put the order into inbox/ again"
+                    )
+        return None
 
     def problem(self, path: str, message: str) -> None:
         line = self.line(path)
@@ -802,9 +825,11 @@ class _ManifestReader:
             folder = self.base is not None and (self.base / normalised).is_dir()
         except OSError as exc:
             # (a name the filesystem refuses, a folder the daemon may not look into)
+            closed = self._closed_folder(kept) if isinstance(exc, PermissionError) else None
             self.problem(
                 path,
-                f"{describe(value)}: the daemon cannot look at that path ({exc.strerror or exc}); check the name",
+                f"{describe(value)}: the daemon cannot look at that path ({exc.strerror or exc}); "
+                + (closed or "check the name"),
             )
             return None
         if linked is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1225,6 +1226,35 @@ def test_a_path_the_daemon_may_not_look_into_is_a_problem_of_the_manifest_not_a_
         )
     assert info.value.problems == [
         'line 4: artwork[0]: "closed/a.pdf": the daemon cannot look at that path (Permission denied); check the name'
+    ]
+
+
+def test_a_folder_of_the_upload_the_daemon_may_not_look_into_is_named_with_its_owner_and_the_fix(
+    tmp_path, monkeypatch
+) -> None:
+    """Audit BU 7: an order folder whose art/ was uploaded with umask 077: "check the name", of a
+    right name; the folder, its owner and mode, and the fix are said."""
+    import pwd
+    import stat
+
+    closed = tmp_path / "art"
+    closed.mkdir(mode=0o700)
+
+    def refused(self: Path) -> bool:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    real_access = os.access
+    monkeypatch.setattr(Path, "is_symlink", refused)
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != closed and real_access(p, mode, **kw))
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(
+            b'order_id: "U"\nproduct: bc\nquantity: 1\nartwork: ["art/a.pdf"]\n', "u.yaml", HOT_FOLDERS, base=tmp_path
+        )
+    owner = pwd.getpwuid(closed.stat().st_uid).pw_name
+    assert info.value.problems == [
+        'line 4: artwork[0]: "art/a.pdf": the daemon cannot look at that path (Permission denied); its folder art/ '
+        f"belongs to {owner}, mode {stat.filemode(closed.stat().st_mode)}, and the daemon may not look into it: make "
+        "it readable by the daemon's group (chmod g+rx; uploads with umask 0002), then put the order into inbox/ again"
     ]
 
 
