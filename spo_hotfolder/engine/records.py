@@ -157,11 +157,12 @@ class EngineRecords(EngineState):
         if fresh is None:
             return
         try:
-            self._move_to(fresh, stage, now, recorded=True, found=found)
+            moved = self._move_to(fresh, stage, now, recorded=True, found=found)
         except OSError as exc:
-            self._folder_not_moved(job_id, stage, exc, now)
+            self._folder_not_moved(job_id, stage, exc, now)  # (after the move: its replace/, say)
         else:
-            self._misplaced.pop(job_id, None)
+            if moved:
+                self._misplaced.pop(job_id, None)
 
     def _folder_not_moved(self: Engine, job_id: str, stage: Stage, exc: OSError, now: datetime) -> None:
         """A job's folder that could not be moved where its stage lives (made read-only by an
@@ -203,6 +204,7 @@ class EngineRecords(EngineState):
             f"be: {fix}",
             append=True,
         )
+        self._write_status(job_id)
 
     def _move_misplaced(self: Engine) -> None:
         """At each rescan: the folders that could not be moved where their job's stage lives, moved
@@ -219,9 +221,11 @@ class EngineRecords(EngineState):
                 continue
             try:
                 with self.ledger.transaction():
-                    self._move_to(job, job.stage, now, recorded=True)
+                    moved = self._move_to(job, job.stage, now, recorded=True)
             except OSError as exc:
-                log.debug("job.folder_not_moved_yet", job_id=job_id, folder=self.rel(current), error=str(exc))
+                log.debug("job.folder_not_tidied_yet", job_id=job_id, folder=self.rel(current), error=str(exc))
+                continue
+            if not moved:
                 continue
             self._misplaced.pop(job_id, None)
             into = self.rel(self.area(STAGE_AREA[job.stage]))
@@ -231,10 +235,12 @@ class EngineRecords(EngineState):
 
     def _move_to(
         self: Engine, job: Job, stage: Stage, now: datetime, *, recorded: bool = False, found: Path | None = None
-    ) -> None:
+    ) -> bool:
         """The ledger's stage first, then the folder moves where that stage lives. ``recorded``:
         the caller set the stage in its own transaction, still open (one commit less); ``found``:
-        and the new folder too (``_record_stage``), the folder being at ``found`` until it is moved."""
+        and the new folder too (``_record_stage``), the folder being at ``found`` until it is moved.
+        False: the folder may not be moved (made read-only by hand): it stays where the ledger now
+        says, said, and is moved at a rescan (_folder_not_moved)."""
         if not recorded:
             self.ledger.update_job(job.job_id, now, stage=stage)
         if stage in TERMINAL and self._rerouted.pop(job.job_id, None) is not None:
@@ -264,14 +270,17 @@ class EngineRecords(EngineState):
             recorded_ahead = job.folder == self.rel(dst)
             try:
                 self._rename_job_dir(job.job_id, src, dst, now, recorded=recorded_ahead)
-            except BaseException:
+            except BaseException as exc:
                 if recorded_ahead and src != dst:
                     # The ledger named the new folder ahead of the move (_record_stage): it names the
                     # one the job is still in, which every next step reads (audit AV 2: a folder that
                     # could not be moved, then "artwork missing" for a job whose artwork was there).
                     with contextlib.suppress(Exception):
                         self.ledger.update_job(job.job_id, now, folder=self.rel(src))
-                raise
+                if not isinstance(exc, OSError):
+                    raise
+                self._folder_not_moved(job.job_id, stage, exc, now)
+                return False
             if stage not in (Stage.HELD, Stage.FAILED) and src.parent in (self.area("quarantine"), self.area("failed")):
                 self._out_of_operator_hands(dst, now)
         # else: the folder is already where the stage lives, and recorded there (work/ -> work/)
@@ -281,6 +290,7 @@ class EngineRecords(EngineState):
             self._finished.add(job.job_id)  # drop files that came too late: _answer_leftovers
         if not shown:
             self._write_status(job.job_id)
+        return True
 
     def _answer_leftovers(self: Engine) -> None:
         """Drop files and replacements still in the folder of a job that has just finished

@@ -6659,6 +6659,26 @@ def test_a_replacement_the_daemon_may_not_read_says_whose_it_is_and_the_fix(
     assert _uploads(r, job_id) == 0
 
 
+def test_a_replacement_for_a_job_in_a_read_only_folder_is_made_there_without_a_traceback(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BU 4: `spo-hotfolder replace` of a job whose folder in quarantine/ was made read-only:
+    a traceback as the job was sent on (its folder could not move into work/), the answer late.
+    The new output is made where the folder is, and the job waits for release there."""
+    r = rig
+    job_id, folder = _held(r, "RQ")
+    _unmovable(monkeypatch, folder, errno.EACCES)
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    with capture_logs() as logs:
+        result = r.engine.apply(job_id, Action.REPLACE, by="cal", note="", file=r.tmp / "new.pdf")
+        r.run(until=lambda: r.statuses(job_id)[-1] == "OutputCreated", steps=10)
+    assert result.ok, result
+    assert [e for e in logs if e["log_level"] == "error"] == []
+    assert "job.folder_not_moved" in [e["event"] for e in logs]
+    assert r.stage(job_id) is Stage.HELD and r.job(job_id).folder == f"quarantine/{job_id}"
+    assert _uploads(r, job_id) == 1 and r.take_prints() == []
+
+
 def test_a_job_folder_moved_whose_replace_folder_cannot_be_made_is_not_said_unmoved(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
