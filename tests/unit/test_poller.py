@@ -151,7 +151,10 @@ def test_start_and_stop(tmp_path: Path) -> None:
     poller.start()
     try:
         assert poller.is_alive()
-        _publish(inbox / "a.pdf")
+        # Written beside the inbox, then renamed in: the poller's thread runs meanwhile, and a look
+        # between the write and the rename in the inbox itself saw the temporary name first.
+        (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4\n")
+        os.replace(tmp_path / "a.pdf", inbox / "a.pdf")
         deadline = time.monotonic() + 10
         while not seen and time.monotonic() < deadline:
             time.sleep(0.01)

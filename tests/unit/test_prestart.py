@@ -77,6 +77,20 @@ def test_the_daemon_never_imports_the_pdf_library() -> None:
     assert {"spo_hotfolder.preflight", "spo_hotfolder.output"} <= set(PRELOAD)  # ...the worker's are warm
 
 
+#: A module that takes 1.5 s to import, saying (a file in the fork server's working folder) that
+#: its import has begun; and the wait for that, in the script that then sends the SIGINT. (A fixed
+#: 0.8 s sent it before the fork server had got that far, its interpreter slow to start on a loaded
+#: machine: a KeyboardInterrupt in a module before ours, which the tests are not about.)
+SLOW_IMPORT = "import time\nopen('importing', 'w').close()\ntime.sleep(1.5)\n"
+INTO_SLOW_IMPORT = (
+    "import pathlib\n"
+    "deadline = time.monotonic() + 30\n"
+    "while not pathlib.Path('importing').exists() and time.monotonic() < deadline:\n"
+    "    time.sleep(0.01)\n"
+    "time.sleep(0.1)\n"  # into its second
+)
+
+
 def test_a_ctrl_c_while_the_fork_server_imports_leaves_it_alone(tmp_path: Path) -> None:
     """Audit BG 1: a Ctrl-C (SIGINT to the whole process group) just after `run` started reached
     the fork server while it imported pypdf, before multiprocessing has it ignore SIGINT: a
@@ -85,7 +99,7 @@ def test_a_ctrl_c_while_the_fork_server_imports_leaves_it_alone(tmp_path: Path) 
     from spo_hotfolder.prestart import PRELOAD
 
     assert PRELOAD[0] == "spo_hotfolder.forkserverfirst"
-    (tmp_path / "slow_import.py").write_text("import time\ntime.sleep(1.5)\n")
+    (tmp_path / "slow_import.py").write_text(SLOW_IMPORT)
     script = (
         "import multiprocessing, os, signal, time\n"
         "from multiprocessing import forkserver\n"
@@ -93,7 +107,7 @@ def test_a_ctrl_c_while_the_fork_server_imports_leaves_it_alone(tmp_path: Path) 
         "multiprocessing.get_context('forkserver').set_forkserver_preload([PRELOAD[0], 'slow_import'])\n"
         "forkserver.ensure_running()\n"
         "pid = forkserver._forkserver._forkserver_pid\n"
-        "time.sleep(0.8)\n"  # into slow_import's second
+        f"{INTO_SLOW_IMPORT}"
         "os.kill(pid, signal.SIGINT)\n"
         "time.sleep(1.5)\n"
         "print(open(f'/proc/{pid}/stat').read().split(')')[1].split()[0])\n"  # its state: not Z (exited)
@@ -112,7 +126,7 @@ def test_the_fork_server_starts_with_sigint_ignored(tmp_path: Path) -> None:
     tracker) while their interpreters started, before any module of ours: KeyboardInterrupt
     tracebacks on stderr. They start with SIGINT ignored. Here no module of ours is preloaded at
     all, and the SIGINT comes while a slow one is imported."""
-    (tmp_path / "slow_import.py").write_text("import time\ntime.sleep(1.5)\n")
+    (tmp_path / "slow_import.py").write_text(SLOW_IMPORT)
     script = (
         "import os, signal, time\n"
         # Python keeps SIGINT ignored when it was started so (a test run started with `&`)
@@ -123,7 +137,7 @@ def test_the_fork_server_starts_with_sigint_ignored(tmp_path: Path) -> None:
         "prestart.start_fork_server()\n"
         "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, 'the caller keeps its handler'\n"
         "pid = forkserver._forkserver._forkserver_pid\n"
-        "time.sleep(0.8)\n"
+        f"{INTO_SLOW_IMPORT}"
         "os.kill(pid, signal.SIGINT)\n"
         "time.sleep(1.5)\n"
         "print(open(f'/proc/{pid}/stat').read().split(')')[1].split()[0])\n"
