@@ -821,20 +821,47 @@ class EngineActions(EngineState):
         in the log, when its folder does not let it go (made read-only by hand: audit BU 2-4, a
         traceback, and notices saying it was kept in history/). The ledger knows it as acted on by
         its identity: it is filed once the folder lets it (_answer_leftovers, a rescan's look)."""
+        key = (job_id, str(path.relative_to(folder)) if folder in path.parents else path.name)
         try:
             into_history(folder, path, now, name)
         except FileNotFoundError:
+            self._not_filed.pop(key, None)
             return False
         except OSError as exc:
-            log.warning(
-                "drop.not_filed",
-                job_id=job_id,
-                file=self.rel(path),
-                error=str(exc),
-                action=f"it stays where it is; give the daemon's account write permission on {self.rel(path.parent)}",
-            )
+            if key not in self._not_filed:
+                log.warning(
+                    "drop.not_filed",
+                    job_id=job_id,
+                    file=self.rel(path),
+                    error=str(exc),
+                    action=(
+                        "it stays where it is, and is filed at a rescan once it may be: give the daemon's account "
+                        f"write permission on {self.rel(path.parent)}"
+                    ),
+                )
+            self._not_filed[key] = name
             return False
+        self._not_filed.pop(key, None)
         return True
+
+    def _file_left_drops(self: Engine) -> None:
+        """At each rescan: the drop files and replacements answered that their folder did not let
+        go into history/ (made read-only by hand), filed now if it does (audit BV N3: a RELEASE
+        refused there stayed, STATUS.txt still offering RELEASE beside it, until a restart)."""
+        now = self.clock.now()
+        for (job_id, rel), name in sorted(self._not_filed.items()):
+            job = self.ledger.get_job(job_id, history=False)
+            folder = self._locate(job) if job is not None else None
+            if folder is None or not os.path.lexists(folder / rel):
+                self._not_filed.pop((job_id, rel), None)
+                continue
+            try:
+                into_history(folder, folder / rel, now, name)
+            except OSError:
+                continue
+            self._not_filed.pop((job_id, rel), None)
+            log.info("drop.filed", job_id=job_id, file=self.rel(folder / rel))
+            self._write_status(job_id)
 
     def _operator_word_waiting(self: Engine, job_dir: Path, action: Action, file: Path | None) -> str | None:
         """Why ``action`` waits for a file an operator dropped a moment ago (still settling, or

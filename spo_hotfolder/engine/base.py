@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -278,3 +279,13 @@ def _near_misses(path: Path, names: Sequence[str] | None = None) -> list[tuple[s
         elif unicodedata.normalize("NFC", other).casefold() == unicodedata.normalize("NFC", wanted).casefold():
             found.append((other, "in letter case and Unicode form"))
     return found
+
+
+def has_status_file(folder: Path) -> bool:
+    """``folder`` holds a STATUS.txt (a job's own folder); False where the daemon may not look
+    into it (an operator's folder made with umask 077: ``Path.is_file`` raised, and a release of
+    the job holding it failed "artwork file missing": audit BV N1, N2)."""
+    try:
+        return stat.S_ISREG(os.stat(folder / "STATUS.txt").st_mode)
+    except OSError:
+        return False

@@ -154,6 +154,7 @@ class Engine(
         self._unwritable = {}
         self._unreadable = {}
         self._left_in_replace = set()
+        self._not_filed = {}
         self._not_removed = set()
         self._consumed_dirs = set()
         self._empty_since = {}

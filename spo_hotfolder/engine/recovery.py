@@ -32,6 +32,7 @@ from spo_hotfolder.engine.base import (
     JobFailed,
     _file_token,
     _holds_files,
+    has_status_file,
     log,
 )
 from spo_hotfolder.engine.state import EngineState
@@ -407,7 +408,7 @@ class EngineRecovery(EngineState):
                 job = self.ledger.get_job(name, history=False)
                 if job is not None and job.stage in (Stage.DONE, Stage.REJECTED):
                     found.append(name)
-                elif job is None and _job_folder_name(name) and (self.area(area) / name / "STATUS.txt").is_file():
+                elif job is None and _job_folder_name(name) and has_status_file(self.area(area) / name):
                     unknown.append(self.rel(self.area(area) / name))
         return found, unknown
 

@@ -24,6 +24,7 @@ from spo_hotfolder.engine.base import (
     NOT_USED_PDF,
     _keep_newest,
     _rel_parts,
+    has_status_file,
     log,
     not_used_original,
 )
@@ -201,6 +202,8 @@ class EngineScans(EngineState):
                     self._guard("job", "", self._move_misplaced)
                 if self._left_in_replace:
                     self._guard("drop", "", self._remove_left_replacements)
+                if self._not_filed:
+                    self._guard("drop", "", self._file_left_drops)
             self._scan = self._scan_files()
             self._scan_started = time.monotonic()
             self._scan_count = 0
@@ -839,14 +842,14 @@ class EngineScans(EngineState):
             with contextlib.suppress(OSError), os.scandir(job_folder / sub) as entries:
                 inner = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
             for path in inner:
-                if (path / "STATUS.txt").is_file():
+                if has_status_file(path):
                     self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_folder_inside(f, p))
 
     def _on_drop_folder(self: Engine, job_folder: Path, path: Path) -> None:
         """A folder where a drop file or a replacement PDF goes (a "New folder" renamed RELEASE, a
         folder of artwork dragged into replace/): nothing is done, it is left alone, and STATUS.txt
         says why, once. Only events report these, as for unknown files."""
-        if (path / "STATUS.txt").is_file():
+        if has_status_file(path):
             self._on_folder_inside(job_folder, path)  # another job's own folder: put back (audit AR D1)
             if not os.path.lexists(path):
                 return

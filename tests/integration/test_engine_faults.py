@@ -6679,6 +6679,51 @@ def test_a_replacement_for_a_job_in_a_read_only_folder_is_made_there_without_a_t
     assert _uploads(r, job_id) == 1 and r.take_prints() == []
 
 
+def test_a_job_holding_a_folder_the_daemon_may_not_look_into_is_released_not_failed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BV N2: an operator's folder made with umask 077 in a held job's output/: at its
+    release, the look for jobs' folders dragged inside raised, the move was left half done, and the
+    job failed "artwork file missing from the job folder" with its artwork there."""
+    r = rig
+    job_id, folder = _held(r, "NV")
+    mine = folder / "output" / "mine"
+    mine.mkdir()
+    real_stat = os.stat
+
+    def stat_refusing(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if Path(path).parent == mine:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat_refusing)
+    (folder / "RELEASE").write_text("cal\n")
+    with capture_logs() as logs:
+        r.run(until=done(r, job_id), steps=10)
+    assert [e for e in logs if e["log_level"] == "error"] == []
+    assert "ValidationFailed" not in r.statuses(job_id)
+    assert r.take_prints() == ["NV_NV-1_bc-85x55_x1.pdf"]
+
+
+def test_a_drop_file_refused_in_a_read_only_folder_is_filed_at_a_rescan_once_it_may_be(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BV N3: a RELEASE refused in a job folder made read-only stayed there after the mode
+    was put back, STATUS.txt still offering RELEASE, until a restart."""
+    r = rig
+    job_id, folder = _held(r, "NF")
+    stuck = _unmovable(monkeypatch, folder, errno.EACCES, read_only=True)
+    (folder / "release_2051.txt").write_text("cal\n")  # (another job's number: refused)
+    with capture_logs() as logs:
+        r.run(until=lambda: "release_2051.txt holds 2051" in (r.ledger.last_action(job_id) or ""), steps=10)
+        r.run(steps=2)
+    assert [e["event"] for e in logs].count("drop.not_filed") == 1 and (folder / "release_2051.txt").exists()
+    stuck[0] = False
+    r.run(until=lambda: not (folder / "release_2051.txt").exists(), steps=3)
+    assert any(name.endswith("release_2051.txt") for name in os.listdir(folder / "history"))
+    assert r.job(job_id).blocked and r.take_prints() == []
+
+
 def test_a_job_folder_moved_whose_replace_folder_cannot_be_made_is_not_said_unmoved(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
