@@ -24,6 +24,7 @@ from spo_hotfolder.engine.base import (
     COPY_SUFFIX,
     NOT_USED,
     NOT_USED_IN_NO_JOB,
+    TAKEN,
     ActionResult,
     _artwork_missing_failure,
     _file_manager_litter,
@@ -847,7 +848,9 @@ class EngineActions(EngineState):
     def _file_left_drops(self: Engine) -> None:
         """At each rescan: the drop files and replacements answered that their folder did not let
         go into history/ (made read-only by hand), filed now if it does (audit BV N3: a RELEASE
-        refused there stayed, STATUS.txt still offering RELEASE beside it, until a restart)."""
+        refused there stayed, STATUS.txt still offering RELEASE beside it, until a restart), and
+        the replacements taken that replace/ did not let go, removed (they are in artwork/),
+        wherever the job's folder has gone meanwhile."""
         now = self.clock.now()
         for (job_id, rel), name in sorted(self._not_filed.items()):
             job = self.ledger.get_job(job_id, history=False)
@@ -856,10 +859,19 @@ class EngineActions(EngineState):
                 self._not_filed.pop((job_id, rel), None)
                 continue
             try:
-                into_history(folder, folder / rel, now, name)
+                if name == TAKEN:
+                    (folder / rel).unlink()
+                else:
+                    into_history(folder, folder / rel, now, name)
             except OSError:
                 continue
             self._not_filed.pop((job_id, rel), None)
+            if name == TAKEN:
+                log.info("replace.removed", job_id=job_id, file=self.rel(folder / rel))
+                if job is not None and job.stage not in (Stage.HELD, Stage.FAILED):
+                    with contextlib.suppress(OSError):
+                        (folder / rel).parent.rmdir()  # (no one watches it now: _out_of_operator_hands)
+                continue
             log.info("drop.filed", job_id=job_id, file=self.rel(folder / rel))
             self._write_status(job_id)
 
@@ -1059,8 +1071,8 @@ class EngineActions(EngineState):
         """A replacement taken (in artwork/, recorded) that could not be removed from replace/ (a
         replace/ made read-only): it is no replacement waiting (audit BS D7: every release was
         refused for good as "a replacement ... is taken first"); removed at the next rescans once
-        it may be, and the log says why it is still there."""
-        self._left_in_replace.add((job_id, taken.name))
+        it may be (_file_left_drops), and the log says why it is still there."""
+        self._not_filed[(job_id, f"replace/{taken.name}")] = TAKEN
         log.warning(
             "replace.not_removed",
             job_id=job_id,
@@ -1072,33 +1084,10 @@ class EngineActions(EngineState):
             ),
         )
 
-    def _remove_left_replacements(self: Engine) -> None:
-        """At each rescan: the replacements taken that replace/ did not let go, removed if it does
-        now (wherever the job's folder has gone meanwhile)."""
-        for job_id, name in sorted(self._left_in_replace):
-            job = self.ledger.get_job(job_id, history=False)
-            folder = self._locate(job) if job is not None else None
-            if job is None or folder is None:
-                self._left_in_replace.discard((job_id, name))
-                continue
-            path = folder / "replace" / name
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                self._left_in_replace.discard((job_id, name))
-                continue
-            except OSError:
-                continue
-            self._left_in_replace.discard((job_id, name))
-            log.info("replace.removed", job_id=job_id, file=self.rel(path))
-            if job.stage not in (Stage.HELD, Stage.FAILED):
-                with contextlib.suppress(OSError):
-                    path.parent.rmdir()  # (no one watches it now: _out_of_operator_hands)
-
     def _taken_already(self: Engine, path: Path, job_id: str) -> bool:
         """A file in replace/ that is a replacement taken already (recorded done in the ledger by
         its identity: one a read-only replace/ did not let go, by this daemon or before a restart)."""
-        if (job_id, path.name) in self._left_in_replace:
+        if self._not_filed.get((job_id, f"replace/{path.name}"), None) == TAKEN:
             return True
         try:
             token = _file_token(os.lstat(path), path.name, job_id, Action.REPLACE)

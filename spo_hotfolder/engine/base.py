@@ -289,3 +289,8 @@ def has_status_file(folder: Path) -> bool:
         return stat.S_ISREG(os.stat(folder / "STATUS.txt").st_mode)
     except OSError:
         return False
+
+
+#: In ``Engine._not_filed``: a replacement taken (it is in artwork/) that its read-only replace/
+#: did not let go: removed, not filed, once it may be.
+TAKEN = ""

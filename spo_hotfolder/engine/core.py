@@ -153,7 +153,6 @@ class Engine(
         self._bad_name_targets = {}
         self._unwritable = {}
         self._unreadable = {}
-        self._left_in_replace = set()
         self._not_filed = {}
         self._not_removed = set()
         self._consumed_dirs = set()

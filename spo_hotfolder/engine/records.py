@@ -24,6 +24,7 @@ from spo_hotfolder.digests import Key as FileKey
 from spo_hotfolder.digests import identity, sha256_of
 from spo_hotfolder.engine.base import (
     ASIDE_MARK,
+    TAKEN,
     JobFailed,
     _file_manager_litter,
     log,
@@ -324,7 +325,7 @@ class EngineRecords(EngineState):
                     ]
                 for path in [p for p in found if p.parent == replace and self._taken_already(p, job_id)]:
                     found.remove(path)  # taken, and left there by a read-only replace/: not unused
-                    self._left_in_replace.add((job_id, path.name))
+                    self._not_filed[(job_id, f"replace/{path.name}")] = TAKEN
             now = self.clock.now()
             for path in [p for p in found if p.parent == folder and self._acted_on(p, job_id)]:
                 # Acted on, and left there by a folder made read-only meanwhile: filed as such, not

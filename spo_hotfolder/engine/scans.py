@@ -200,8 +200,6 @@ class EngineScans(EngineState):
                 self._guard("delivery", "", self._note_mounts)
                 if self._misplaced:
                     self._guard("job", "", self._move_misplaced)
-                if self._left_in_replace:
-                    self._guard("drop", "", self._remove_left_replacements)
                 if self._not_filed:
                     self._guard("drop", "", self._file_left_drops)
             self._scan = self._scan_files()

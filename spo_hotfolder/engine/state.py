@@ -91,8 +91,8 @@ class EngineState:
     _bad_name_targets: dict[Path, Path]  # inbox entries not UTF-8 -> their failed/ folder
     _unwritable: dict[Path, tuple[int, int, int]]  # inbox folders said not writable
     _unreadable: dict[Path, tuple[int, int, int]]  # watched folders said not readable: _said_unreadable
-    _left_in_replace: set[tuple[str, str]]  # (job, name): taken, left in replace/: _remove_left_replacements
-    _not_filed: dict[tuple[str, str], str | None]  # (job, path in its folder): history name: _file_left_drops
+    # (job, path in its folder): its name in history/, or TAKEN (a replacement taken: removed): _file_left_drops
+    _not_filed: dict[tuple[str, str], str | None]
     _not_removed: set[Path]  # taken manifests whose inbox name could not go (said once)
     _consumed_dirs: set[Path]  # inbox subfolders whose manifest we took
     # Those found empty: since when (monotonic) and their mtime then (_quiet_and_empty)
