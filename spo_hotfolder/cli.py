@@ -208,7 +208,7 @@ def _os_error_text(exc: OSError) -> str:
         text += " (a disk is full, most likely the spool's, where commands are handed to the daemon: free some space"
         text += ", then give the command again)"
     if isinstance(exc, PermissionError):
-        from spo_hotfolder.ledger import user_name
+        from spo_hotfolder.fsutil import user_name
 
         text += (
             f" (this user, {user_name(os.geteuid())}, may not use it: operators must be in the daemon's group, and "

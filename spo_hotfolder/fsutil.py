@@ -66,6 +66,21 @@ def has_unwritable_flag(path: Path) -> bool:
     return bool(flags & _FS_UNWRITABLE_FLAGS)
 
 
+def user_name(uid: int) -> str:
+    """The account name of ``uid`` ("uid 999" when it has none)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def belongs_to(st: os.stat_result) -> str:
+    """Whose a file or folder is, as a refusal says it: "belongs to alice, mode -rw-------"."""
+    return f"belongs to {user_name(st.st_uid)}, mode {stat.filemode(st.st_mode)}"
+
+
 def unreadable_artwork(path: str | Path, exc: OSError) -> str:
     """Why an artwork file cannot be read, in words, with the fix where it is a permission: whose
     file it is and its mode (audit BS D6: "cannot be read: Permission denied", and the fix offered
@@ -73,20 +88,14 @@ def unreadable_artwork(path: str | Path, exc: OSError) -> str:
     reason = exc.strerror or str(exc)
     if exc.errno not in (errno.EACCES, errno.EPERM):
         return reason
-    import pwd
-
     try:
         st = os.stat(path)
-        try:
-            owner = pwd.getpwuid(st.st_uid).pw_name
-        except KeyError:
-            owner = f"uid {st.st_uid}"
     except OSError:
         return f"the daemon's user may not read it ({reason})"
     return (
-        f"the daemon's user may not read it ({reason}: it belongs to {owner}, mode {stat.filemode(st.st_mode)}, "
-        f"as an upload made with umask 077 is); have {owner} (or root) give the daemon's group read permission "
-        "(chmod g+r) and drop RETRY, or put a readable copy into replace/"
+        f"the daemon's user may not read it ({reason}: it {belongs_to(st)}, as an upload made with umask 077 is); "
+        f"have {user_name(st.st_uid)} (or root) give the daemon's group read permission (chmod g+r) and drop "
+        "RETRY, or put a readable copy into replace/"
     )
 
 

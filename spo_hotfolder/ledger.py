@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import iso, parse_iso
-from spo_hotfolder.fsutil import has_unwritable_flag, name_key, on_read_only_mount
+from spo_hotfolder.fsutil import has_unwritable_flag, name_key, on_read_only_mount, user_name
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
@@ -554,16 +554,6 @@ def this_user() -> str:
     uid = os.geteuid()
     name = user_name(uid)
     return name if name == f"uid {uid}" else f"{name}, uid {uid}"
-
-
-def user_name(uid: int) -> str:
-    """The account name of ``uid`` ("uid 999" when it has none)."""
-    import pwd
-
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
 
 
 class _Transaction:

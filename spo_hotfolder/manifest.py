@@ -12,9 +12,7 @@ import filecmp
 import fnmatch
 import math
 import os
-import pwd
 import re
-import stat
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -23,7 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from spo_hotfolder.fsutil import name_key, safe_name, windows_device
+from spo_hotfolder.fsutil import belongs_to, name_key, safe_name, windows_device
 from spo_hotfolder.yamlsource import (
     IGNORABLE,
     Document,
@@ -341,15 +339,10 @@ class _ManifestReader:
             folder = self.base.joinpath(*kept[:end])
             if not os.access(folder, os.R_OK | os.X_OK):
                 with contextlib.suppress(OSError):
-                    st = folder.stat()
-                    try:
-                        owner = pwd.getpwuid(st.st_uid).pw_name
-                    except KeyError:
-                        owner = f"uid {st.st_uid}"
                     return (
-                        f"its folder {'/'.join(kept[:end])}/ belongs to {owner}, mode {stat.filemode(st.st_mode)}, "
-                        "and the daemon may not look into it: make it readable by the daemon's group (chmod g+rx; "
-                        "uploads with umask 0002), then put the order into inbox/ again"
+                        f"its folder {'/'.join(kept[:end])}/ {belongs_to(folder.stat())}, and the daemon may not "
+                        "look into it: make it readable by the daemon's group (chmod g+rx; uploads with umask 0002), "
+                        "then put the order into inbox/ again"
                     )
         return None
 

@@ -45,7 +45,7 @@ from spo_hotfolder.config import (
 )
 from spo_hotfolder.delivery import missing_reason
 from spo_hotfolder.engine import Engine, Metrics
-from spo_hotfolder.fsutil import atomic_write, on_read_only_mount
+from spo_hotfolder.fsutil import atomic_write, on_read_only_mount, user_name
 from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME, daemon_alive, unknown_folders_text
 from spo_hotfolder.ledger import (
     Ledger,
@@ -55,7 +55,6 @@ from spo_hotfolder.ledger import (
     group_name,
     ledger_path,
     this_user,
-    user_name,
 )
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier

@@ -34,6 +34,7 @@ from spo_hotfolder.engine.base import (
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     atomic_write,
+    belongs_to,
     fit_name,
     fsync_dir,
     into_history,
@@ -42,7 +43,7 @@ from spo_hotfolder.fsutil import (
     real_folder,
     unique_path,
 )
-from spo_hotfolder.ledger import Artwork, Job, Stage, user_name
+from spo_hotfolder.ledger import Artwork, Job, Stage
 from spo_hotfolder.operator import (
     ACTION_ORDER,
     SYSTEM,
@@ -362,7 +363,7 @@ class EngineActions(EngineState):
                     continue
                 st, note = unreadable
                 data = b""
-                whose = f"it belongs to {user_name(st.st_uid)}, mode {stat.filemode(st.st_mode)}"
+                whose = f"it {belongs_to(st)}"
                 if action is Action.RELEASE and folder is not None:
                     # A RELEASE may name the artwork it approves (`artwork: <fingerprint>`), which
                     # cannot be checked unread: acted on, it printed a replacement the operator had
@@ -439,9 +440,8 @@ class EngineActions(EngineState):
         if not stat.S_ISREG(st.st_mode):
             return None
         said = (
-            f"[the daemon may not read this file (it belongs to {user_name(st.st_uid)}, mode "
-            f"{stat.filemode(st.st_mode)}): acted on by its name; for a name and note in it, drop files "
-            "the daemon's group may read (umask 002)]"
+            f"[the daemon may not read this file (it {belongs_to(st)}): acted on by its name; for a name and note "
+            "in it, drop files the daemon's group may read (umask 002)]"
         )
         return st, DropNote(None, said, None)
 
@@ -829,21 +829,33 @@ class EngineActions(EngineState):
             self._not_filed.pop(key, None)
             return False
         except OSError as exc:
-            if key not in self._not_filed:
-                log.warning(
-                    "drop.not_filed",
-                    job_id=job_id,
-                    file=self.rel(path),
-                    error=str(exc),
-                    action=(
-                        "it stays where it is, and is filed at a rescan once it may be: give the daemon's account "
-                        f"write permission on {self.rel(path.parent)}"
-                    ),
-                )
-            self._not_filed[key] = name
+            self._left_behind(job_id, key, path, exc, name)
             return False
         self._not_filed.pop(key, None)
         return True
+
+    def _left_behind(
+        self: Engine, job_id: str, key: tuple[str, str], path: Path, exc: OSError, name: str | None
+    ) -> None:
+        """A file answered that its folder, made read-only by hand, does not let go: a drop file to
+        file into history/ as ``name``, or (``TAKEN``) a replacement taken, which is in artwork/ and
+        no replacement waiting (audit BS D7: every release was refused for good as "a replacement
+        ... is taken first"). Kept for _file_left_drops, which files or removes it at a rescan once
+        it may, and said once in the log."""
+        if key not in self._not_filed:
+            log.warning(
+                "replace.not_removed" if name == TAKEN else "drop.not_filed",
+                job_id=job_id,
+                file=self.rel(path),
+                error=str(exc),
+                action=(
+                    "it was taken (it is the job's artwork now); it is removed once the daemon may"
+                    if name == TAKEN
+                    else "it stays where it is, and is filed at a rescan once it may be"
+                )
+                + f": give the daemon's account write permission on {self.rel(path.parent)}",
+            )
+        self._not_filed[key] = name
 
     def _file_left_drops(self: Engine) -> None:
         """At each rescan: the drop files and replacements answered that their folder did not let
@@ -1067,46 +1079,27 @@ class EngineActions(EngineState):
         """The command files in state/commands/ for ``job_id`` that are not done, oldest first."""
         return pending_commands(self.commands_dir(), self.ledger, job_id)
 
-    def _left_in_replace_said(self: Engine, job_id: str, taken: Path, exc: OSError) -> None:
-        """A replacement taken (in artwork/, recorded) that could not be removed from replace/ (a
-        replace/ made read-only): it is no replacement waiting (audit BS D7: every release was
-        refused for good as "a replacement ... is taken first"); removed at the next rescans once
-        it may be (_file_left_drops), and the log says why it is still there."""
-        self._not_filed[(job_id, f"replace/{taken.name}")] = TAKEN
-        log.warning(
-            "replace.not_removed",
-            job_id=job_id,
-            file=self.rel(taken),
-            error=str(exc),
-            action=(
-                "it was taken (it is the job's artwork now); it is removed once the daemon may: give the daemon's "
-                f"account write permission on {self.rel(taken.parent)}"
-            ),
-        )
-
-    def _taken_already(self: Engine, path: Path, job_id: str) -> bool:
-        """A file in replace/ that is a replacement taken already (recorded done in the ledger by
-        its identity: one a read-only replace/ did not let go, by this daemon or before a restart)."""
-        if self._not_filed.get((job_id, f"replace/{path.name}"), None) == TAKEN:
-            return True
-        try:
-            token = _file_token(os.lstat(path), path.name, job_id, Action.REPLACE)
-        except OSError:
-            return False
-        done = self.ledger.drop_result(token)
-        return done is not None and done[0] == "done"
-
-    def _acted_on(self: Engine, path: Path, job_id: str) -> bool:
-        """A drop file in a job's folder whose answer the ledger has, by its identity (done or
-        refused): one its folder did not let go into history/ when it was answered."""
-        action = classify_drop(path.name)
-        if action is None:
-            return False
+    def _outcome_of(self: Engine, path: Path, job_id: str, action: Action) -> str | None:
+        """The ledger's answer ("done", "refused") to a drop file or replacement, known by its
+        identity (``_file_token``), or None: not answered (or not there)."""
         try:
             token = _file_token(os.lstat(path), path.name, job_id, action)
         except OSError:
-            return False
-        return self.ledger.drop_result(token) is not None
+            return None
+        answer = self.ledger.drop_result(token)
+        return answer[0] if answer is not None else None
+
+    def _taken_already(self: Engine, path: Path, job_id: str) -> bool:
+        """A file in replace/ that is a replacement taken already (one a read-only replace/ did not
+        let go, by this daemon or before a restart)."""
+        taken = self._not_filed.get((job_id, f"replace/{path.name}"), None) == TAKEN
+        return taken or self._outcome_of(path, job_id, Action.REPLACE) == "done"
+
+    def _acted_on(self: Engine, path: Path, job_id: str) -> bool:
+        """A drop file in a job's folder whose answer the ledger has (done or refused): one its
+        folder did not let go into history/ when it was answered."""
+        action = classify_drop(path.name)
+        return action is not None and self._outcome_of(path, job_id, action) is not None
 
     def _replacement_waiting(self: Engine, job_dir: Path, file: Path | None) -> str | None:
         """The name of a file in ``job_dir``/replace/ not taken yet, other than ``file``. One still
@@ -1191,11 +1184,9 @@ class EngineActions(EngineState):
             if exc.errno in (errno.EACCES, errno.EPERM):
                 # (audit BU 9: "Permission denied" alone, of a PDF dropped with umask 077)
                 with contextlib.suppress(OSError):
-                    st = os.lstat(file)
                     return (
-                        f"the daemon may not read {file.name} (it belongs to {user_name(st.st_uid)}, mode "
-                        f"{stat.filemode(st.st_mode)}): put it into replace/ readable by the daemon's group (umask "
-                        "002, or chmod g+r before moving it there)"
+                        f"the daemon may not read {file.name} (it {belongs_to(os.lstat(file))}): put it into replace/ "
+                        "readable by the daemon's group (umask 002, or chmod g+r before moving it there)"
                     )
             return f"the replacement file cannot be read: {exc.strerror}"
         # (a file in replace/, or one given to `spo-hotfolder replace`: audit BO 2)
@@ -1339,7 +1330,7 @@ class EngineActions(EngineState):
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                self._left_in_replace_said(job.job_id, taken, exc)
+                self._left_behind(job.job_id, (job.job_id, f"replace/{taken.name}"), taken, exc, TAKEN)
         fresh = self.ledger.get_job(job.job_id)
         assert fresh is not None
         unused = ""

@@ -12,7 +12,6 @@ import hashlib
 import itertools
 import json
 import os
-import pwd
 import re
 import shutil
 import stat
@@ -38,6 +37,7 @@ from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     NAME_MAX,
     atomic_write,
+    belongs_to,
     fit_name,
     fsync_dir,
     fsync_file,
@@ -183,12 +183,7 @@ def _other_artwork(folder: Path | None, spec: JobSpec, base: Path) -> list[str]:
 def _unreadable_problem(path: Path, exc: OSError) -> str:
     """Why the daemon's user cannot read a manifest, with whose file it is and its mode."""
     try:
-        st = os.lstat(path)
-        try:
-            owner = pwd.getpwuid(st.st_uid).pw_name
-        except KeyError:
-            owner = str(st.st_uid)
-        whose = f": it belongs to {owner}, mode {stat.filemode(st.st_mode)}"
+        whose = f": it {belongs_to(os.lstat(path))}"
     except OSError:
         whose = ""
     return (

@@ -30,7 +30,6 @@ from spo_hotfolder.delivery import (
 from spo_hotfolder.engine.base import (
     MOVED_ASIDE,
     JobFailed,
-    _file_token,
     _holds_files,
     has_status_file,
     log,
@@ -551,11 +550,7 @@ class EngineRecovery(EngineState):
             action = Action.REPLACE if in_replace else classify_drop(path.name)
             if action is None:
                 continue
-            try:
-                token = _file_token(os.lstat(path), path.name, job.job_id, action)
-            except OSError:
-                continue
-            if self.ledger.drop_result(token) is None:
+            if self._outcome_of(path, job.job_id, action) is None:
                 continue
             if in_replace:
                 self._drop_taken_replacement(folder, path, now)

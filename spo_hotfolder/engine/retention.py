@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from spo_hotfolder.clock import iso
 from spo_hotfolder.engine.base import log
 from spo_hotfolder.engine.state import EngineState
-from spo_hotfolder.ledger import Stage, user_name
+from spo_hotfolder.fsutil import user_name
+from spo_hotfolder.ledger import Stage
 from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.reports import human_days
 from spo_hotfolder.status import JobStatus

@@ -37,8 +37,9 @@ from spo_hotfolder.fsutil import (
     safe_folder_name,
     undecodable,
     unique_path,
+    user_name,
 )
-from spo_hotfolder.ledger import Job, Stage, group_name, is_ledger_damaged, user_name
+from spo_hotfolder.ledger import Job, Stage, group_name, is_ledger_damaged
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
