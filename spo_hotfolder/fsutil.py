@@ -81,6 +81,11 @@ def belongs_to(st: os.stat_result) -> str:
     return f"belongs to {user_name(st.st_uid)}, mode {stat.filemode(st.st_mode)}"
 
 
+#: How a check or an output says that the daemon's user may not read an artwork file (the fix:
+#: a permission, not a corrected PDF).
+MAY_NOT_READ = "the daemon's user may not read it"
+
+
 def unreadable_artwork(path: str | Path, exc: OSError) -> str:
     """Why an artwork file cannot be read, in words, with the fix where it is a permission: whose
     file it is and its mode (audit BS D6: "cannot be read: Permission denied", and the fix offered
@@ -91,9 +96,9 @@ def unreadable_artwork(path: str | Path, exc: OSError) -> str:
     try:
         st = os.stat(path)
     except OSError:
-        return f"the daemon's user may not read it ({reason})"
+        return f"{MAY_NOT_READ} ({reason})"
     return (
-        f"the daemon's user may not read it ({reason}: it {belongs_to(st)}, as an upload made with umask 077 is); "
+        f"{MAY_NOT_READ} ({reason}: it {belongs_to(st)}, as an upload made with umask 077 is); "
         f"have {user_name(st.st_uid)} (or root) give the daemon's group read permission (chmod g+r) and drop "
         "RETRY, or put a readable copy into replace/"
     )

@@ -251,6 +251,7 @@ class FolderPoller:
         self._clock = clock
         self._stat = stat
         self._known: dict[str, _Folder] = {}
+        self._refused: dict[str, tuple[int, int, int]] = {}  # folders that may not be listed: their key
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.listings = 0  # folders listed (for tests: an unchanged folder is not listed again)
@@ -310,9 +311,16 @@ class FolderPoller:
     ) -> _Folder | None:
         try:
             entries = list(os.scandir(path))
-        except OSError:
+        except OSError as exc:
             self._forget(path)
+            if report and exc.errno in (errno.EACCES, errno.EPERM) and self._refused.get(path) != key:
+                self._sink(Path(path), False)  # the engine says it (folder.unreadable), once for each change
+            if len(self._refused) > 10_000:
+                self._refused.clear()
+            self._refused[path] = key
             return None
+        if self._refused:
+            self._refused.pop(path, None)
         self.listings += 1
         folder = _Folder(key, key_seen)
         before = old.files if old is not None else {}

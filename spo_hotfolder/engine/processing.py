@@ -32,7 +32,7 @@ from spo_hotfolder.engine.base import (
     log,
 )
 from spo_hotfolder.engine.state import EngineState
-from spo_hotfolder.fsutil import into_history, real_folder
+from spo_hotfolder.fsutil import MAY_NOT_READ, into_history, real_folder
 from spo_hotfolder.ledger import Job, Stage, is_disk_full
 from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.outputfile import OutputError, link_unchanged
@@ -107,6 +107,8 @@ def _fix_kind(finding: Finding) -> str:
     broken PDF, which no product expectation in the config mends (audit BB 8)."""
     if finding.check == "trim" and (TRIM_OFF_PAGE in finding.message or TRIM_BEYOND_PAGE in finding.message):
         return "trimbox"
+    if finding.check == "open" and MAY_NOT_READ in finding.message:
+        return "permission"  # a file the daemon may not read: a chmod, not a corrected PDF
     return finding.check
 
 
@@ -123,6 +125,14 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
             "Nothing is known to be wrong with the PDF: the daemon could not run its PDF checker. Drop a file "
             "named RETRY here to check the job again; if it fails this way again (or every job does), ask the "
             "administrator to look at the daemon's log."
+        )
+    if failed == {"permission"}:
+        # (audit BS D6: a good PDF uploaded with umask 077 by another account; "How to fix it"
+        # offered only a corrected PDF and REJECT)
+        return (
+            "Nothing is known to be wrong with the PDF: the daemon may not read it (above: whose it is). Have its "
+            "owner (or root) give the daemon's group read permission (chmod g+r on the file in artwork/), then drop "
+            "a file named RETRY here; or put a readable copy into replace/, or drop REJECT to stop the job."
         )
     fix = "Put a corrected PDF into replace/"
     if several:
@@ -158,6 +168,8 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
             "damaged, set validation.checks.repaired to warning in the config, reload it (SIGHUP), then drop RETRY "
             "here (the output is then written anew from what could be read: check it)"
         )
+    if "permission" in failed:
+        fix += ", or make the file the daemon may not read readable (chmod g+r) and drop RETRY here"
     if check_again:
         # A check that did not finish (a time-out, a killed PDF worker): checking it again may do.
         # Not so for a file that could not be read (damaged, not a PDF): the same file fails the same way.

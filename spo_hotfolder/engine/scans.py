@@ -117,6 +117,8 @@ class EngineScans(EngineState):
             began = self._upload_start(path) if kind == "data" else None
             self.tracker.track(path, activity=True, complete=moved_in, seen=seen, began=began)
             tracked.append(path)
+            if kind == "data" and path not in self.tracker and _is_folder(path):
+                self._try_listing(path)  # a folder made or moved into the inbox: one we may not read is said now
             if before is not None:
                 self._note_new_version(path, before, seen)
             elif kind == "manifest" and at_top:
@@ -343,6 +345,32 @@ class EngineScans(EngineState):
                     self._guard("drop", entry.path, lambda f=folder, p=inner: self._on_folder_inside(f, p))
             except OSError:
                 continue
+
+    def _try_listing(self: Engine, folder: Path) -> None:
+        """A folder the daemon may not list is said (``_said_unreadable``)."""
+        try:
+            with os.scandir(folder):
+                pass
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                self._said_unreadable(folder)
+
+    def _look_at_unreadable(self: Engine) -> None:
+        """The folders said unreadable, tried again (every UNREADABLE_LOOK_SECONDS): one the daemon
+        may list now is taken in by a rescan at once, not at the next one (up to
+        watch.rescan_seconds later: audit BS D5's order, made readable, waited that long); one
+        gone is forgotten."""
+        for folder in list(self._unreadable):
+            try:
+                with os.scandir(folder):
+                    pass
+            except OSError as exc:
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    continue
+            del self._unreadable[folder]
+            if folder.is_dir():
+                log.info("folder.readable", folder=self.rel(folder))
+                self.request_rescan()
 
     def _said_unreadable(self: Engine, folder: Path) -> None:
         """A folder in inbox/ (or a job's folder in quarantine/ or failed/) the daemon may not list

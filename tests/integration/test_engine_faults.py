@@ -879,6 +879,44 @@ def test_an_order_folder_the_daemon_may_not_read_is_said_once_and_taken_once_rea
     assert r.take_prints() == ["F5_F5-1_bc-85x55_x1.pdf"]
 
 
+def test_an_order_folder_made_unreadable_is_said_at_its_event_and_taken_within_seconds_once_readable(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BS D5, left: an order folder the daemon may not read, made after the start, was said
+    only at the next rescan (up to watch.rescan_seconds), and taken only at the one after it was
+    made readable. Its event says it; the daemon tries it again every few seconds."""
+    r = rig
+    r.run(steps=1)
+    drop = r.inbox / "F6"
+    drop.mkdir()
+    make_pdf(drop / "card.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "F6"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    real = os.scandir
+    readable = [False]
+
+    def scandir(path: Any = ".") -> Any:
+        if not readable[0] and str(path) == str(drop):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with capture_logs() as logs:
+        r.engine.hint(drop)  # the folder's creation, as the watcher reports it: no rescan from here on
+        for _ in range(3):
+            r.engine.step()
+            r.clock.advance(1.0)
+        said = [e for e in logs if e["event"] == "folder.unreadable"]
+        assert len(said) == 1 and said[0]["folder"] == "inbox/F6", said
+        readable[0] = True
+        for _ in range(8):
+            r.engine.step()
+            if r.stage("F6-1") is Stage.DONE:
+                break
+            r.clock.advance(1.0)
+    assert r.stage("F6-1") is Stage.DONE and r.take_prints() == ["F6_F6-1_bc-85x55_x1.pdf"]
+    assert [e["folder"] for e in logs if e["event"] == "folder.readable"] == ["inbox/F6"]
+
+
 def test_a_folder_drop_made_writable_after_the_artwork_timeout_is_taken_whole(
     short_wait_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -6657,6 +6695,36 @@ def test_a_replacement_the_daemon_may_not_read_says_whose_it_is_and_the_fix(
     status = (folder / "STATUS.txt").read_text()
     assert "the daemon may not read new.pdf (it belongs to root, mode -rw-r--r--): put it into replace/" in status
     assert _uploads(r, job_id) == 0
+
+
+def test_an_artwork_file_the_daemon_may_not_read_fails_with_the_chmod_and_retry_as_its_fix(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BS D6, left: the reason said whose the file is and the fix, but ERROR.txt's "How to
+    fix it" offered only a corrected PDF into replace/ or REJECT, for a good PDF uploaded with
+    umask 077 by another account. It says the chmod and RETRY, which then prints the job."""
+    import spo_hotfolder.preflight as preflight_module
+
+    r = rig
+    job_id = r.order("PM")
+    real = preflight_module._sha256
+    refused = [True]
+
+    def sha256(path: str) -> str:
+        if refused[0] and Path(path).name == "PM.pdf":
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real(path)
+
+    monkeypatch.setattr(preflight_module, "_sha256", sha256)
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    fix = " ".join(error.split("How to fix it:")[1].split())
+    assert fix.startswith("Nothing is known to be wrong with the PDF: the daemon may not read it"), error
+    assert "(chmod g+r on the file in artwork/), then drop a file named RETRY here" in fix, error
+    refused[0] = False
+    (r.root / "failed" / job_id / "RETRY").write_text("ann\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["PM_PM-1_bc-85x55_x1.pdf"]
 
 
 def test_a_replacement_for_a_job_in_a_read_only_folder_is_made_there_without_a_traceback(

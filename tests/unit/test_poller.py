@@ -196,3 +196,33 @@ def test_a_folder_renamed_is_told_from_its_inode_and_its_files(tmp_path: Path) -
     clock.t += 1
     poller.poll()
     assert moves == [(inbox / "New folder", inbox / "order 7")]
+
+
+def test_a_folder_that_may_not_be_listed_is_reported_once_until_it_changes(
+    setup, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The engine says a folder it may not read (folder.unreadable) when told of it: the poller
+    reports such a folder once, not at every poll, and its files once it may be listed."""
+    inbox, clock, seen, poller = setup
+    poller.poll(report=False)
+    order = inbox / "order"
+    order.mkdir()
+    _publish(order / "card.pdf")
+    real = os.scandir
+    refused = [True]
+
+    def scandir(path: str) -> object:
+        if refused[0] and path == str(order):
+            raise PermissionError(13, "Permission denied", path)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    for _ in range(3):
+        clock.t += 1
+        poller.poll()
+    assert seen == [order]
+    refused[0] = False
+    order.chmod(0o750)  # (its owner lets the daemon's group in: a new ctime)
+    clock.t += 1
+    poller.poll()
+    assert seen == [order, order / "card.pdf"]
