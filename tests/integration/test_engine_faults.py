@@ -849,17 +849,13 @@ def short_wait_rig(tmp_path: Path) -> Iterator[Rig]:
     yield from rig_on(tmp_path, watch={"artwork_timeout_seconds": 5})
 
 
-def test_an_order_folder_the_daemon_may_not_read_is_said_once_and_taken_once_readable(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Audit BS D5: an order folder uploaded with umask 077 (or made mode 000): no log line, no
-    job, nothing in failed/, health ok, for ever. The log says it (once for each state of the
-    folder), and the order is taken once the daemon may read it."""
-    r = rig
-    drop = r.inbox / "F5"
+def _unlistable_order_folder(monkeypatch: pytest.MonkeyPatch, drop: Path) -> list[bool]:
+    """An order folder (manifest.yaml and card.pdf) the daemon may not list (umask 077 of another
+    account), until the flag returned is set."""
     drop.mkdir()
     make_pdf(drop / "card.pdf", pages=CARD)
-    (drop / "manifest.yaml").write_text('order_id: "F5"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    order = drop.name
+    (drop / "manifest.yaml").write_text(f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
     real = os.scandir
     readable = [False]
 
@@ -869,6 +865,18 @@ def test_an_order_folder_the_daemon_may_not_read_is_said_once_and_taken_once_rea
         return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
+    return readable
+
+
+def test_an_order_folder_the_daemon_may_not_read_is_said_once_and_taken_once_readable(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BS D5: an order folder uploaded with umask 077 (or made mode 000): no log line, no
+    job, nothing in failed/, health ok, for ever. The log says it (once for each state of the
+    folder), and the order is taken once the daemon may read it."""
+    r = rig
+    drop = r.inbox / "F5"
+    readable = _unlistable_order_folder(monkeypatch, drop)
     with capture_logs() as logs:
         r.run(steps=4)
     said = [e for e in logs if e["event"] == "folder.unreadable"]
@@ -888,18 +896,7 @@ def test_an_order_folder_made_unreadable_is_said_at_its_event_and_taken_within_s
     r = rig
     r.run(steps=1)
     drop = r.inbox / "F6"
-    drop.mkdir()
-    make_pdf(drop / "card.pdf", pages=CARD)
-    (drop / "manifest.yaml").write_text('order_id: "F6"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
-    real = os.scandir
-    readable = [False]
-
-    def scandir(path: Any = ".") -> Any:
-        if not readable[0] and str(path) == str(drop):
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    readable = _unlistable_order_folder(monkeypatch, drop)
     with capture_logs() as logs:
         r.engine.hint(drop)  # the folder's creation, as the watcher reports it: no rescan from here on
         for _ in range(3):
