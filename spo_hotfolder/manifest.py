@@ -341,8 +341,8 @@ class _ManifestReader:
                 with contextlib.suppress(OSError):
                     return (
                         f"its folder {'/'.join(kept[:end])}/ {belongs_to(folder.stat())}, and the daemon may not "
-                        "look into it: make it readable by the daemon's group (chmod g+rx; uploads with umask 0002), "
-                        "then put the order into inbox/ again"
+                        "look into it: let the daemon's group read and change it (chmod -R g+rwX; uploads with "
+                        "umask 0002), then put the order into inbox/ again"
                     )
         return None
 

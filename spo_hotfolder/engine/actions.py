@@ -202,8 +202,12 @@ class EngineActions(EngineState):
                 os.replace(path, answer)
             except FileNotFoundError:
                 return
-            log.warning("drop.not_a_job", file=str(path), renamed_to=answer.name, reason=reason)
-        elif path not in self._answered_elsewhere:
+            except PermissionError:  # a folder the daemon may not change (audit BW 3): said once, as it is
+                reason += "; the daemon may not rename it here to say so (the folder is not writable by its group)"
+            else:
+                log.warning("drop.not_a_job", file=str(path), renamed_to=answer.name, reason=reason)
+                return
+        if path not in self._answered_elsewhere:
             self._answered_elsewhere.add(path)
             log.warning("drop.not_a_job", file=str(path), reason=reason)
 

@@ -33,8 +33,9 @@ from spo_hotfolder.fsutil import (
     safe_name,
     take,
     undecodable,
+    user_name,
 )
-from spo_hotfolder.ledger import Artwork, Job, Stage
+from spo_hotfolder.ledger import Artwork, Job, Stage, group_name
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
@@ -877,8 +878,8 @@ class EngineArtwork(EngineState):
             log.error(
                 "inbox.folder_not_writable",
                 folder=self.rel(folder),
-                owner=st.st_uid,
-                group=st.st_gid,
+                owner=user_name(st.st_uid),
+                group=group_name(st.st_gid),
                 mode=stat.filemode(st.st_mode),
                 reason=(
                     f"the daemon cannot take files out of {self.rel(folder)}: it may read the folder but not change "

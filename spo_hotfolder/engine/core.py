@@ -65,9 +65,10 @@ from spo_hotfolder.unread import UnreadManifests
 JOB_FOLDER_FILES = frozenset({"STATUS.txt", "ERROR.txt"})
 #: How often the attempts whose rename into a hot folder is unconfirmed are looked at again.
 UNDECIDED_LOOK_SECONDS = 30.0
-#: How often folders said unreadable (folder.unreadable) are tried again: one made readable is
-#: taken in then, not at the next rescan (up to watch.rescan_seconds later).
-UNREADABLE_LOOK_SECONDS = 5.0
+#: How often folders said unreadable or unwritable (folder.unreadable, inbox.folder_not_writable)
+#: are tried again: one made readable or writable is taken in then, not at the next rescan (up to
+#: watch.rescan_seconds later).
+REFUSING_LOOK_SECONDS = 5.0
 #: Free space on the spool's disk below which one found full a moment ago is still said to be full.
 SPOOL_ROOM_BYTES = 1024 * 1024
 #: How many refused manifests, of at most how many bytes, are kept in memory to name the one an
@@ -399,9 +400,9 @@ class Engine(
                         self._answered.add(delivery.hot_folder)
         if self._answered:
             self._look_again_at_answering()
-        if self._unreadable and mono - self._unreadable_looked_at >= UNREADABLE_LOOK_SECONDS:
+        if (self._unreadable or self._unwritable) and mono - self._unreadable_looked_at >= REFUSING_LOOK_SECONDS:
             self._unreadable_looked_at = mono
-            self._guard("intake", "", self._look_at_unreadable)
+            self._guard("intake", "", self._look_at_refusing_folders)
         self._run_jobs()
         self._guard("intake", "", self._finish_intakes)
         if self._retention_requested:

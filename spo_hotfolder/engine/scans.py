@@ -323,6 +323,9 @@ class EngineScans(EngineState):
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
+            # Listed again at the next scan even if its mtime stays (a chmod changes only its
+            # ctime: audit BW 3, a folder made readable was skipped as unchanged for good).
+            self._dirs_seen.pop(str(folder), None)
             if exc.errno in (errno.EACCES, errno.EPERM):
                 self._said_unreadable(folder)
             return
@@ -355,10 +358,10 @@ class EngineScans(EngineState):
             if exc.errno in (errno.EACCES, errno.EPERM):
                 self._said_unreadable(folder)
 
-    def _look_at_unreadable(self: Engine) -> None:
-        """The folders said unreadable, tried again (every UNREADABLE_LOOK_SECONDS): one the daemon
-        may list now is taken in by a rescan at once, not at the next one (up to
-        watch.rescan_seconds later: audit BS D5's order, made readable, waited that long); one
+    def _look_at_refusing_folders(self: Engine) -> None:
+        """The folders said unreadable or unwritable, tried again (every REFUSING_LOOK_SECONDS): one
+        the daemon may list (change) now is taken in by a rescan at once, not at the next one (up
+        to watch.rescan_seconds later: audit BS D5's order, made readable, waited that long); one
         gone is forgotten."""
         for folder in list(self._unreadable):
             try:
@@ -370,6 +373,12 @@ class EngineScans(EngineState):
             del self._unreadable[folder]
             if folder.is_dir():
                 log.info("folder.readable", folder=self.rel(folder))
+                self.request_rescan()
+        for folder in list(self._unwritable):
+            if not folder.is_dir():
+                del self._unwritable[folder]
+            elif self._removable_from(folder):  # (which forgets it)
+                log.info("inbox.folder_writable", folder=self.rel(folder))
                 self.request_rescan()
 
     def _said_unreadable(self: Engine, folder: Path) -> None:
@@ -394,7 +403,8 @@ class EngineScans(EngineState):
             mode=stat.filemode(st.st_mode),
             reason=(
                 f"the daemon may not read {self.rel(folder)}: nothing in it is seen until the daemon's group may "
-                "read and enter it (chmod g+rx by its owner; uploads with umask 0002; Samba: directory mask 2775)"
+                "read, enter and change it and read its files (chmod -R g+rwX by its owner; uploads with umask 0002; "
+                "Samba: directory mask 2775, create mask 0664)"
             ),
         )
 

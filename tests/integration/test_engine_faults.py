@@ -881,7 +881,7 @@ def test_an_order_folder_the_daemon_may_not_read_is_said_once_and_taken_once_rea
         r.run(steps=4)
     said = [e for e in logs if e["event"] == "folder.unreadable"]
     assert len(said) == 1 and said[0]["folder"] == "inbox/F5", said
-    assert "chmod g+rx" in said[0]["reason"] and r.stage("F5-1") is None
+    assert "chmod -R g+rwX" in said[0]["reason"] and r.stage("F5-1") is None
     readable[0] = True
     r.run(until=done(r, "F5-1"), steps=10)
     assert r.take_prints() == ["F5_F5-1_bc-85x55_x1.pdf"]
@@ -944,6 +944,91 @@ def test_a_folder_drop_made_writable_after_the_artwork_timeout_is_taken_whole(
     r.run(until=done(r, "F1-1"), steps=10, dt=0.5)
     assert r.take_prints() == ["F1_F1-1_bc-85x55_x1.pdf"]
     assert os.listdir(r.root / "failed") == []
+
+
+def test_an_order_folder_not_writable_with_a_manifest_the_daemon_may_not_read_is_said_and_taken_once_fixed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BW 1: an order folder uploaded with umask 077, made readable (chmod g+rx, the fix
+    folder.unreadable gave) but not writable, its manifest still mode 600: the manifest's refusal
+    could not move the folder, with a traceback every few seconds. The folder is said
+    (inbox.folder_not_writable), and the order taken within seconds of its owner's chmod -R g+rwX."""
+    r = rig
+    r.run(steps=1)
+    drop = r.inbox / "F7"
+    drop.mkdir()
+    make_pdf(drop / "card.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "F7"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    fixed = [False]
+    real_access, real_open = os.access, os.open
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        return (fixed[0] or Path(path) != drop or not mode & os.W_OK) and real_access(path, mode, **kwargs)
+
+    def refusing(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if not fixed[0] and Path(path) == drop / "manifest.yaml":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(os, "open", refusing)
+    with capture_logs() as logs:
+        r.run(steps=4)
+        assert (drop / "manifest.yaml").exists() and os.listdir(r.root / "failed") == []
+        fixed[0] = True  # chmod -R g+rwX by its owner
+        for _ in range(10):  # no rescan asked for from here on
+            r.clock.advance(1.0)
+            r.engine.step()
+            if r.stage("F7-1") is Stage.DONE:
+                break
+    assert [e for e in logs if e["log_level"] == "error" and e["event"] != "inbox.folder_not_writable"] == []
+    said = [e for e in logs if e["event"] == "inbox.folder_not_writable"]
+    assert len(said) == 1 and said[0]["folder"] == "inbox/F7" and said[0]["owner"] == "root", said
+    assert r.stage("F7-1") is Stage.DONE and r.take_prints() == ["F7_F7-1_bc-85x55_x1.pdf"]
+
+
+def test_a_release_in_a_no_job_folder_made_readable_but_not_writable_is_answered_once(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BW 3: an operator's folder in quarantine/ made with umask 077, a RELEASE in it: said
+    unreadable; after chmod g+rx (its mtime unchanged) it was never listed again, and its RELEASE,
+    which the daemon may neither read nor rename there, never answered. It is, once."""
+    r = rig
+    misc = r.root / "quarantine" / "misc"
+    misc.mkdir()
+    (misc / "RELEASE").write_text("alice\n")
+    real_scandir, real_open, real_replace = os.scandir, os.open, os.replace
+    listable = [False]
+
+    def scandir(path: Any = ".") -> Any:
+        if not listable[0] and str(path) == str(misc):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_scandir(path)
+
+    def refusing_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == misc / "RELEASE":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def refusing_replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(src).parent == misc:
+            raise PermissionError(errno.EACCES, "Permission denied", str(src))
+        real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "open", refusing_open)
+    monkeypatch.setattr(os, "replace", refusing_replace)
+    with capture_logs() as logs:
+        r.run(steps=3)
+        listable[0] = True
+        for _ in range(8):
+            r.clock.advance(1.0)
+            r.engine.step()
+        r.run(steps=3)
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["folder.unreadable"]
+    answered = [e for e in logs if e["event"] == "drop.not_a_job"]
+    assert len(answered) == 1 and "may not rename it here" in answered[0]["reason"], answered
+    assert os.listdir(misc) == ["RELEASE"]
 
 
 def test_artwork_still_settling_at_the_deadline_is_waited_for_not_failed_and_taken_back(short_wait_rig: Rig) -> None:

@@ -1253,8 +1253,9 @@ def test_a_folder_of_the_upload_the_daemon_may_not_look_into_is_named_with_its_o
     owner = pwd.getpwuid(closed.stat().st_uid).pw_name
     assert info.value.problems == [
         'line 4: artwork[0]: "art/a.pdf": the daemon cannot look at that path (Permission denied); its folder art/ '
-        f"belongs to {owner}, mode {stat.filemode(closed.stat().st_mode)}, and the daemon may not look into it: make "
-        "it readable by the daemon's group (chmod g+rx; uploads with umask 0002), then put the order into inbox/ again"
+        f"belongs to {owner}, mode {stat.filemode(closed.stat().st_mode)}, and the daemon may not look into it: let "
+        "the daemon's group read and change it (chmod -R g+rwX; uploads with umask 0002), then put the order into "
+        "inbox/ again"
     ]
 
 
