@@ -423,8 +423,13 @@ class _ManifestReader:
             try:
                 # RFC 3339 allows "t" and "z" in lower case; Python's parser takes upper case only.
                 moment = datetime.fromisoformat(value.strip().upper())
-            except ValueError:
-                moment = None
+            except ValueError as exc:
+                if not str(exc).startswith("Invalid isoformat"):
+                    # Written as a date and time, but no such moment: say which part is wrong (audit
+                    # BY 2: "must be an ISO 8601 date and time" of "2026-02-30T10:00:00Z").
+                    why = "its UTC offset must be under 24 hours" if str(exc).startswith("offset") else str(exc)
+                    self.problem("process_after", f"is not a real date and time: {why} (got {describe(value)})")
+                    return None
         if moment is None:
             self.problem(
                 "process_after",

@@ -313,8 +313,9 @@ def _blocked_while_waiting(job: Job, send: str) -> list[str]:
 
 def error_text(title: str, problems: Sequence[str], fix: str) -> str:
     lines = [title, ""]
-    lines.extend(f"  - {p}" for p in problems)
-    lines.append("")
+    if problems:  # (none: the title says it all; no empty list between two blank lines)
+        lines.extend(f"  - {p}" for p in problems)
+        lines.append("")
     lines.append("How to fix it:")
     lines.append(f"  {fix}")
     return "\n".join(lines) + "\n"

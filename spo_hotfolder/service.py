@@ -129,10 +129,30 @@ def prepare_folders(config: Config) -> list[Path]:
                     "or point the config elsewhere"
                 ) from exc
             except OSError as exc:
-                raise StartupError(f"cannot create folder {folder}: {exc.strerror}") from exc
+                raise StartupError(f"cannot create folder {folder}: {_why_not_made(folder, exc)}") from exc
             _like_its_parent(folder)
             created.append(folder)
     return created
+
+
+def _why_not_made(folder: Path, exc: OSError) -> str:
+    """Why ``folder`` could not be made, with whose folder refused it and the fix where it is a
+    permission (audit BW 4: "Permission denied" alone, where a folder not writable says all)."""
+    if exc.errno not in (errno.EACCES, errno.EPERM):
+        return exc.strerror or str(exc)
+    parent = next((p for p in folder.parents if p.is_dir()), None)
+    try:
+        st = parent.stat() if parent is not None else None
+    except OSError:
+        st = None
+    if parent is None or st is None:
+        return exc.strerror or str(exc)
+    return (
+        f"{exc.strerror}: this user ({this_user()}) may not create folders in {parent}, which belongs to "
+        f"{user_name(st.st_uid)}, group {group_name(st.st_gid)}, mode {stat.S_IMODE(st.st_mode):o}; create it "
+        "as root with its owner and mode (step 3 of docs/service.md: systemd-tmpfiles --create "
+        "/etc/tmpfiles.d/spo-hotfolder.conf), or give this user the right to write there"
+    )
 
 
 def _like_its_parent(folder: Path) -> None:

@@ -642,7 +642,13 @@ class EngineDelivery(EngineState):
         )
         if final:
             # (the count made: more than the limit when a reload lowered it meanwhile)
-            why = "this cannot work without a change" if not exc.transient else f"all {attempts} attempts failed"
+            why = (
+                "this cannot work without a change"
+                if not exc.transient
+                else f"all {attempts} attempts failed"
+                if attempts > 1
+                else "the only attempt failed (delivery.max_attempts: 1)"
+            )
             self.ledger.update_job(job.job_id, now, attempts=attempts)
             self._fail(job.job_id, JobFailed(None, title(why), [detail], fix), now)
             return

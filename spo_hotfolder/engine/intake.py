@@ -167,7 +167,7 @@ def _same_bytes(one: Path, other: Path) -> bool:
         return False
 
 
-def _other_artwork(folder: Path | None, spec: JobSpec, base: Path) -> list[str]:
+def _other_artwork(folder: Path, spec: JobSpec, base: Path) -> list[str]:
     """The artwork files beside a finished job's refused manifest (in ``base``) that are not the
     job's own (in its ``folder``), byte for byte: never printed (audit BI D2: a corrected PDF sent
     with the same manifest text was called "a retry or a double upload", and the operator told to
@@ -175,8 +175,7 @@ def _other_artwork(folder: Path | None, spec: JobSpec, base: Path) -> list[str]:
     return [
         ref.path
         for ref, name in zip(spec.artwork, artwork_names(spec), strict=True)
-        if os.path.lexists(base / ref.path)
-        and (folder is None or not _same_bytes(base / ref.path, folder / "artwork" / name))
+        if os.path.lexists(base / ref.path) and not _same_bytes(base / ref.path, folder / "artwork" / name)
     ]
 
 
@@ -295,7 +294,11 @@ class EngineIntake(EngineState):
                     plans.append((spec, existing))
                 else:
                     folder = self._locate(existing)
-                    other = _other_artwork(folder, spec, base)
+                    other = (
+                        _other_artwork(folder, spec, base)
+                        if folder is not None
+                        else self._not_as_checked(existing, spec, base)
+                    )
                     made_from = not other and folder is not None and self._made_from(folder, data, spec, manifest)
                     refused.append((spec, self._already_done_reason(existing, made_from, other)))
             elif (undecided := self._delivery_undecided(existing, Action.REPLACE)) is not None:
@@ -930,6 +933,20 @@ class EngineIntake(EngineState):
         """Whether manifest ``data`` is the one the finished job in ``folder`` was made from
         (manifest.same_manifest)."""
         return same_manifest(data, folder, spec, manifest, tuple(self.config.hot_folders))
+
+    def _not_as_checked(self: Engine, job: Job, spec: JobSpec, base: Path) -> list[str]:
+        """(``_other_artwork`` for a job whose folder is gone, purged after retention) the artwork
+        files beside its refused manifest whose sha256 is not the one its last check recorded
+        (audit BY 1: the same file sent again was said "not what the job was made from")."""
+        recorded = (job.preflight or {}).get("artwork_sha256") or []
+        art = self.ledger.artwork(job.job_id)
+        known = {a.name: digest for a, digest in zip(art, recorded, strict=True)} if len(art) == len(recorded) else {}
+        return [
+            ref.path
+            for ref, name in zip(spec.artwork, artwork_names(spec), strict=True)
+            if os.path.lexists(base / ref.path)
+            and (not known.get(name) or self._digest(base / ref.path) != known[name])
+        ]
 
     def _already_done_reason(self: Engine, job: Job, same: bool = False, other: Sequence[str] = ()) -> str:
         """Why a finished job's manifest is refused; ``same``: it is the one the job was made from

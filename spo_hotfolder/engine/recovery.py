@@ -513,7 +513,7 @@ class EngineRecovery(EngineState):
             "from a backup?); the job goes to failed/, and nothing is printed by itself",
         )
         failure = JobFailed(
-            JobStatus.CopyToHotFolderFailed if was == "done" else None,
+            None,  # (no status: CopyToHotFolderFailed is a copy attempt's, SPEC 6, and none was made: audit BW 5)
             f"its folder was in {was}/ ({'delivered or finished' if was == 'done' else 'rejected'} there), but "
             f"the ledger had the job at {status}: the ledger is older than the job folders (put back from a "
             "backup?), so what happened to this job since is not known to it",

@@ -865,7 +865,10 @@ def test_a_ledger_put_back_from_an_older_backup_prints_nothing_again(make_daemon
         )
         error = (daemon.root / "failed" / job_id / "ERROR.txt").read_text()
         assert f"its folder was in {was}/" in error and "backup" in error, error
+        assert "\n\n\n" not in error, error  # (audit BW 5: an empty list of problems)
         assert job["blocked"] is True
+        # (audit BW 5: recorded CopyToHotFolderFailed, which SPEC 6 keeps for copy attempts)
+        assert "CopyToHotFolderFailed" not in [h["status"] for h in job["history"]], job["history"]
     assert not list(printed.parent.iterdir()), "nothing copied again"
     events = [e for e in daemon.log_events() if e.get("event") == "recovery.ledger_behind"]
     assert {e["job_id"] for e in events} == {released, rejected} and {e["level"] for e in events} == {"error"}

@@ -611,6 +611,10 @@ def test_retries_end_in_failed_with_error_txt_and_retry_starts_again(rig: Rig, m
     rig.engine.set_config(dataclasses.replace(rig.engine.config, delivery=lowered))
     rig.run(until=lambda: rig.stage(other) is Stage.FAILED, steps=30, dt=5)
     assert "all 3 attempts failed" in (rig.root / "failed" / other / "ERROR.txt").read_text()
+    third = rig.order("R3")  # one attempt from the start (audit BY 3: "(all 1 attempts failed)")
+    rig.run(until=lambda: rig.stage(third) is Stage.FAILED, steps=30, dt=5)
+    error = (rig.root / "failed" / third / "ERROR.txt").read_text()
+    assert "the only attempt failed (delivery.max_attempts: 1)" in error and "all 1 attempts" not in error, error
     rig.engine.flush_status()
     status = (rig.root / "failed" / job_id / "STATUS.txt").read_text()
     assert "Fix the hot folder" in status and "replace/" not in status  # new artwork is not what it needs
@@ -1301,14 +1305,18 @@ def test_a_purged_rejected_job_is_still_said_to_be_rejected(rig: Rig) -> None:
 
 
 def test_a_purged_delivered_job_is_said_delivered_when_it_was(rig: Rig) -> None:
+    """... and the same artwork sent again is not said to be other artwork, never printed (audit
+    BY 1: with the job's folder purged, every file was); other artwork is."""
     r = rig
     job_id = r.order("DL")
+    pdf = (r.inbox / "DL.pdf").read_bytes()
     r.run(until=done(r, job_id), steps=10)
     delivered_at = r.job(job_id).history[-1].at
     r.clock.advance(30 * 86400 + 1)
     r.engine.run_retention()
     assert not r.job(job_id).rejected()
     r.order("DL")
+    (r.inbox / "DL.pdf").write_bytes(pdf)  # the same file, sent again
     r.run(until=lambda: any((r.root / "failed").glob("DL.yaml*")), steps=10)
     [refused] = list((r.root / "failed").glob("DL.yaml*"))
     error = " ".join((refused / "ERROR.txt").read_text().split())
@@ -1316,6 +1324,13 @@ def test_a_purged_delivered_job_is_said_delivered_when_it_was(rig: Rig) -> None:
         f"job {job_id} was already delivered to hot folder indigo (InHotFolder, {delivered_at}); its files were "
         "deleted after retention on"
     ) in error
+    assert "is not what the job was made from" not in error, error
+    r.order("DL")
+    (r.inbox / "DL.pdf").write_bytes(pdf + b"\n% changed\n")  # other artwork
+    r.run(until=lambda: len(list((r.root / "failed").glob("DL.yaml*"))) == 2, steps=10)
+    [again] = [f for f in (r.root / "failed").glob("DL.yaml*") if f != refused]
+    error = " ".join((again / "ERROR.txt").read_text().split())
+    assert "The artwork it brings (DL.pdf) is not what the job was made from: it was not printed." in error, error
 
 
 def test_a_temp_left_in_a_hot_folder_out_of_reach_at_start_goes_with_the_hourly_sweep(rig: Rig) -> None:

@@ -7,6 +7,7 @@ import tempfile
 import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1091,6 +1092,41 @@ def test_a_file_where_a_spool_folder_should_be_is_said_plainly(tmp_path: Path) -
         f"cannot create folder {tmp_path / 'var' / 'done'}: {tmp_path / 'var' / 'done'} is a file, not a folder; "
         "move it away or point the config elsewhere"
     )
+
+
+def test_a_spool_folder_this_user_may_not_create_says_whose_folder_refused_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BW 4: "cannot create folder .../rejected: Permission denied" alone, where a folder not
+    writable names its owner, mode and the fix."""
+    import errno
+    import pwd
+
+    from spo_hotfolder.service import StartupError, prepare_folders
+
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var").chmod(0o755)
+    config = load_config(write(tmp_path, "paths: {root: var}\n"))
+    real = Path.mkdir
+
+    def mkdir(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self.name == "rejected":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    with pytest.raises(StartupError) as info:
+        prepare_folders(config)
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    assert str(info.value).startswith(
+        f"cannot create folder {tmp_path / 'var' / 'rejected'}: Permission denied: this user ({me}, uid "
+        f"{os.geteuid()}) may not create "
+        f"folders in {tmp_path / 'var'}, which belongs to {me}, group "
+    ), info.value
+    assert str(info.value).endswith(
+        "mode 755; create it as root with its owner and mode (step 3 of docs/service.md: systemd-tmpfiles --create "
+        "/etc/tmpfiles.d/spo-hotfolder.conf), or give this user the right to write there"
+    ), info.value
 
 
 def test_numbers_too_big_to_make_a_date_are_refused(tmp_path: Path) -> None:

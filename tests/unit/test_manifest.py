@@ -236,10 +236,25 @@ def test_process_after_json() -> None:
     assert parse_manifest(data, "o.json", ()).process_after == datetime(2026, 12, 1, 7, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("value", ['"next monday"', "12", "true", '"2026-13-01T00:00:00"'])
+@pytest.mark.parametrize("value", ['"next monday"', "12", "true", '"2026-12-01 8 am"'])
 def test_process_after_errors(value: str) -> None:
     problem = only_problem(single(f"process_after: {value}\n"))
     assert problem.startswith("line 5: process_after: must be an ISO 8601 date and time")
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ('"2026-02-30T10:00:00Z"', "day is out of range for month"),
+        ('"2026-13-01T00:00:00"', "month must be in 1..12"),
+        ('"2026-12-01T25:00:00Z"', "hour must be in 0..23"),
+        ('"2026-12-01T10:00:00+25:00"', "its UTC offset must be under 24 hours"),
+    ],
+)
+def test_a_process_after_in_the_right_form_but_no_real_moment_says_what_is_wrong(value: str, why: str) -> None:
+    """Audit BY 2: "must be an ISO 8601 date and time" of "2026-02-30T10:00:00Z", which is one."""
+    problem = only_problem(single(f"process_after: {value}\n"))
+    assert problem == f"line 5: process_after: is not a real date and time: {why} (got {value})"
 
 
 # --- unreadable manifests -------------------------------------------------------------------------
