@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import grp
 import hashlib
 import io
 import os
+import pwd
 import queue
 import re
 import shutil
@@ -66,14 +68,25 @@ def has_unwritable_flag(path: Path) -> bool:
     return bool(flags & _FS_UNWRITABLE_FLAGS)
 
 
+# (pwd and grp are imported with the module, not when a refusal is said: a Python upgraded in
+# place under a running daemon, or a lib-dynload it may no longer read, must not turn a refusal
+# into a traceback)
+
+
 def user_name(uid: int) -> str:
     """The account name of ``uid`` ("uid 999" when it has none)."""
-    import pwd
-
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
+
+
+def group_name(gid: int) -> str:
+    """The group name of ``gid`` ("gid 999" when it has none)."""
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return f"gid {gid}"
 
 
 def belongs_to(st: os.stat_result) -> str:

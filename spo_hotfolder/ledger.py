@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import iso, parse_iso
-from spo_hotfolder.fsutil import has_unwritable_flag, name_key, on_read_only_mount, user_name
+from spo_hotfolder.fsutil import group_name, has_unwritable_flag, name_key, on_read_only_mount, user_name
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
@@ -537,16 +537,6 @@ def _not_writable_why(path: Path) -> str:
             f"put this user into its group {group}: usermod -aG {group} {user_name(os.geteuid())}, then log in again"
         )
     return f"{said}: to let its group write it too: {'; and '.join(mends)})" if mends else f"{said})"
-
-
-def group_name(gid: int) -> str:
-    """The group name of ``gid`` ("gid 999" when it has none)."""
-    import grp
-
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return f"gid {gid}"
 
 
 def this_user() -> str:

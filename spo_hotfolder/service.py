@@ -45,14 +45,13 @@ from spo_hotfolder.config import (
 )
 from spo_hotfolder.delivery import missing_reason
 from spo_hotfolder.engine import Engine, Metrics
-from spo_hotfolder.fsutil import atomic_write, on_read_only_mount, user_name
+from spo_hotfolder.fsutil import atomic_write, group_name, on_read_only_mount, user_name
 from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME, daemon_alive, unknown_folders_text
 from spo_hotfolder.ledger import (
     Ledger,
     LedgerError,
     Stage,
     disk_full_why,
-    group_name,
     ledger_path,
     this_user,
 )

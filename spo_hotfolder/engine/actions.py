@@ -9,6 +9,7 @@ import contextlib
 import errno
 import json
 import os
+import pwd
 import re
 import shutil
 import stat
@@ -137,8 +138,6 @@ def _drop_name(drop: Path) -> str:
 def _owner(path: Path) -> str:
     """Who dropped a file: its owner, when that is a person (Samba maps users), else 'operator'."""
     try:
-        import pwd
-
         uid = path.stat().st_uid
         if uid in (0, os.getuid()):
             return "operator"
@@ -146,7 +145,7 @@ def _owner(path: Path) -> str:
         # Samba's guest account (a share with `guest ok`) is nobody: no person (audit BO D8). Not
         # every account without a login shell: Samba-only users are made so (useradd -s nologin).
         return "operator" if uid == 65534 or name == "nobody" else name
-    except (OSError, KeyError, ImportError):
+    except (OSError, KeyError):
         return "operator"
 
 

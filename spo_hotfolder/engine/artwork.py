@@ -29,13 +29,14 @@ from spo_hotfolder.engine.base import (
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     atomic_write,
+    group_name,
     move,
     safe_name,
     take,
     undecodable,
     user_name,
 )
-from spo_hotfolder.ledger import Artwork, Job, Stage, group_name
+from spo_hotfolder.ledger import Artwork, Job, Stage
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,

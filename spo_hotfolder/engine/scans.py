@@ -32,6 +32,7 @@ from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     atomic_write,
     fit_name,
+    group_name,
     move,
     readable,
     safe_folder_name,
@@ -39,7 +40,7 @@ from spo_hotfolder.fsutil import (
     unique_path,
     user_name,
 )
-from spo_hotfolder.ledger import Job, Stage, group_name, is_ledger_damaged
+from spo_hotfolder.ledger import Job, Stage, is_ledger_damaged
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
