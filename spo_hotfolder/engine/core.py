@@ -209,7 +209,7 @@ class Engine(
         )
         self._answered = set()
         self._undecided_looked_at = clock.monotonic()
-        self._unreadable_looked_at = clock.monotonic()
+        self._refusing_looked_at = clock.monotonic()
         self._undecided_said = set()
         self.unknown_job_folders = []
         self._unknown_marks = []
@@ -400,8 +400,8 @@ class Engine(
                         self._answered.add(delivery.hot_folder)
         if self._answered:
             self._look_again_at_answering()
-        if (self._unreadable or self._unwritable) and mono - self._unreadable_looked_at >= REFUSING_LOOK_SECONDS:
-            self._unreadable_looked_at = mono
+        if (self._unreadable or self._unwritable) and mono - self._refusing_looked_at >= REFUSING_LOOK_SECONDS:
+            self._refusing_looked_at = mono
             self._guard("intake", "", self._look_at_refusing_folders)
         self._run_jobs()
         self._guard("intake", "", self._finish_intakes)

@@ -72,6 +72,15 @@ def _top_only(depth: int, name: str) -> bool:
     return False
 
 
+def _refuses_listing(folder: Path) -> bool:
+    """Whether the daemon's user may not list ``folder`` (False too where it is gone, or no folder)."""
+    try:
+        with os.scandir(folder):
+            return False
+    except OSError as exc:
+        return exc.errno in (errno.EACCES, errno.EPERM)
+
+
 def _is_folder(path: Path) -> bool:
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)
@@ -352,12 +361,8 @@ class EngineScans(EngineState):
 
     def _try_listing(self: Engine, folder: Path) -> None:
         """A folder the daemon may not list is said (``_said_unreadable``)."""
-        try:
-            with os.scandir(folder):
-                pass
-        except OSError as exc:
-            if exc.errno in (errno.EACCES, errno.EPERM):
-                self._said_unreadable(folder)
+        if _refuses_listing(folder):
+            self._said_unreadable(folder)
 
     def _look_at_refusing_folders(self: Engine) -> None:
         """The folders said unreadable or unwritable, tried again (every REFUSING_LOOK_SECONDS): one
@@ -365,12 +370,8 @@ class EngineScans(EngineState):
         to watch.rescan_seconds later: audit BS D5's order, made readable, waited that long); one
         gone is forgotten."""
         for folder in list(self._unreadable):
-            try:
-                with os.scandir(folder):
-                    pass
-            except OSError as exc:
-                if exc.errno in (errno.EACCES, errno.EPERM):
-                    continue
+            if _refuses_listing(folder):
+                continue
             del self._unreadable[folder]
             if folder.is_dir():
                 log.info("folder.readable", folder=self.rel(folder))
