@@ -69,7 +69,7 @@ def _can_make_read_only(path: str) -> bool:
     return euid == 0 or os.stat(path).st_uid == euid
 
 
-def _write_error(exc: OSError, folder: str) -> OutputError:
+def write_error(exc: OSError, folder: str) -> OutputError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return OutputError(f"the output could not be written: the disk holding {folder} is full", spool=True, full=True)
     if exc.errno == errno.ENOENT:
@@ -100,7 +100,7 @@ def publish_output(
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{dest_path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise _write_error(exc, folder) from None
+        raise write_error(exc, folder) from None
     digest: str | None = None
     try:
         assert write is not None
@@ -120,7 +120,7 @@ def publish_output(
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
         if isinstance(exc, OSError):
-            raise _write_error(exc, folder) from None
+            raise write_error(exc, folder) from None
         raise
     return size, digest
 
@@ -167,6 +167,6 @@ def _publish_same(dest: Path, art: ArtworkInput) -> int:
         with contextlib.suppress(OSError):
             made.unlink()
         if isinstance(exc, OSError):
-            raise _write_error(exc, folder) from None
+            raise write_error(exc, folder) from None
         raise
     return size

@@ -35,7 +35,7 @@ from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import MAY_NOT_READ, into_history, real_folder
 from spo_hotfolder.ledger import Job, Stage, is_disk_full
 from spo_hotfolder.operator import SYSTEM
-from spo_hotfolder.outputfile import OutputError, link_unchanged
+from spo_hotfolder.outputfile import OutputError, link_unchanged, write_error
 from spo_hotfolder.pdfreport import (
     TRIM_BEYOND_PAGE,
     TRIM_OFF_PAGE,
@@ -518,12 +518,17 @@ class EngineProcessing(EngineState):
             # emptied; kept in history/ (audit BO D3: the output was written outside the spool and
             # a file there moved into the job's history/).
             into_history(job_dir, out_dir, self.clock.now(), "output-not-a-folder")
-        out_dir.mkdir(exist_ok=True)
-        for old in out_dir.iterdir():
-            if old.name != name:
-                into_history(job_dir, old, self.clock.now(), f"output-{old.name}")
         started = time.monotonic()
         try:
+            try:
+                out_dir.mkdir(exist_ok=True)
+            except OSError as exc:
+                # A disk out of space or of inodes: retried as for the output itself (audit BX 1: it
+                # was started again every 5 s, two history entries each time, never failed).
+                raise write_error(exc, self.rel(job_dir)) from exc
+            for old in out_dir.iterdir():
+                if old.name != name:
+                    into_history(job_dir, old, self.clock.now(), f"output-{old.name}")
             if linked:
                 # The artwork is print-ready as it is: the output is a link to it, made here.
                 result = link_unchanged(inputs[0], str(out_dir / name), report.pages)

@@ -6131,13 +6131,13 @@ def test_an_output_that_a_full_spool_disk_stopped_is_not_blamed_on_the_pdf(
 ) -> None:
     """Audit AB: the output of a job failed on a full spool disk; ERROR.txt said to put a corrected
     PDF into replace/. It now says the PDF is not the cause, and RETRY once there is space."""
-    from spo_hotfolder.outputfile import _write_error
+    from spo_hotfolder.outputfile import write_error
 
     r = rig
     real = engine_module.link_unchanged
 
     def full(art: Any, dest: str, pages: int) -> Any:
-        raise _write_error(OSError(errno.ENOSPC, "No space left on device"), str(Path(dest).parent))
+        raise write_error(OSError(errno.ENOSPC, "No space left on device"), str(Path(dest).parent))
 
     monkeypatch.setattr(engine_module, "link_unchanged", full)
     job_id = r.order("SP", trimbox=(3, 3, 88, 58))
@@ -6149,6 +6149,37 @@ def test_an_output_that_a_full_spool_disk_stopped_is_not_blamed_on_the_pdf(
     (r.root / "failed" / job_id / "RETRY").write_text("")
     r.run(until=done(r, job_id), steps=20)
     assert r.take_prints() == ["SP_SP-1_bc-85x55_x1.pdf"]
+
+
+def test_an_output_folder_a_full_disk_cannot_make_is_tried_again_as_an_output_then_failed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit BX 1: with the spool's disk out of inodes, a job's output/ could not be made: the job
+    was started again every 5 s (ValidationFinished and OutputCreationStarted each time, "again"),
+    never OutputCreationFailed, never failed/. It is tried again on the delivery's backoff, as an
+    output the full disk stopped, then fails with the reason; RETRY once there is room."""
+    r = rig
+    real = Path.mkdir
+    full = [True]
+
+    def mkdir(self: Path, *args: Any, **kwargs: Any) -> None:
+        if full[0] and self.name == "output" and self.parent.parent.name == "work":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    job_id = r.order("IN", trimbox=(3, 3, 88, 58))
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=80)  # after the last of 3 attempts
+    statuses = r.statuses(job_id)
+    assert statuses.count("OutputCreationStarted") == 3 and statuses.count("OutputCreationFailed") == 3, statuses
+    failures = [e.detail for e in r.job(job_id).history if e.status is JobStatus.OutputCreationFailed]
+    assert failures[0].startswith("attempt 1 of 3, the output could not be written: the disk holding work/IN-1 is full")
+    error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
+    assert "is full" in error and "Nothing is known to be wrong with the PDF" in error, error
+    full[0] = False
+    (r.root / "failed" / job_id / "RETRY").write_text("")
+    r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["IN_IN-1_bc-85x55_x1.pdf"]
 
 
 @pytest.mark.parametrize("folder_drop", [False, True])
