@@ -291,6 +291,13 @@ _DEFAULT_RETENTION = RetentionConfig()
 #: beyond them a date cannot be computed, and every job or purge using it would fail.
 MAX_NUMBER = 1e9
 MAX_DONE_DAYS = 36500.0
+#: The longest a spool folder's path may be, in bytes: a job's files lie a job id, a folder and a
+#: file name (255 bytes) below it, and an order's folder in inbox/ up to 8 folders deep, all within
+#: the system's 4,096 bytes a path (audit BX 3: a root of 3,850 bytes left jobs stuck, unsaid).
+MAX_SPOOL_PATH = 1024
+#: The longest paths.state may be: SQLite opens the ledger (state/ledger.sqlite3, and its -wal
+#: and -shm files) only at a path of at most 504 bytes (audit BX 4: "unable to open database file").
+MAX_STATE_PATH = 504 - len("/ledger.sqlite3")
 _DEFAULT_LOGGING = LoggingConfig()
 _DEFAULT_FILENAME = HotFolderConfig(name="", path=Path()).filename
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
@@ -823,9 +830,28 @@ class _ConfigReader:
         self.paths_given = {name for name in FOLDER_NAMES if name in section}
         if root is None:
             return None
-        return PathsConfig(
+        paths = PathsConfig(
             root=root, **{name: folder if folder is not None else root / name for name, folder in folders.items()}
         )
+        for name, folder in paths.spool_folders().items():
+            key = f"paths.{name}" if name in self.paths_given else "paths.root"
+            size = len(os.fsencode(str(folder)))
+            if size > MAX_SPOOL_PATH:
+                self.error(
+                    key,
+                    f"makes {name}/ a path of {size} bytes ({str(folder)[:60]}...); a spool folder's path may be at "
+                    f"most {MAX_SPOOL_PATH} bytes, to leave room for the job folders and files under it within the "
+                    "system's limit of 4,096 bytes a path: choose a shorter one",
+                )
+                break
+            if name == "state" and size > MAX_STATE_PATH:
+                self.error(
+                    key,
+                    f"makes state/ a path of {size} bytes; the ledger in it (SQLite) can be opened only at a path "
+                    f"of at most 504 bytes, so state/ may be at most {MAX_STATE_PATH}: choose a shorter one (or "
+                    "set paths.state alone to a shorter path)",
+                )
+        return paths
 
     def read_watch(self, section: dict[str, object]) -> WatchConfig:
         mode = self.choice(section, "watch", "mode", ("auto", "native", "polling"), _DEFAULT_WATCH.mode)
