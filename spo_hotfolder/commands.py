@@ -892,7 +892,8 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
         copied.mkdir(parents=True)
         _shared_with_daemon(copied, 0o775)
         _hold(copied)
-        tmp = copied / f".{file.name}.tmp"
+        # (a name of its own: ".<name>.tmp" of a 255-byte name is too long for any filesystem: BX 5)
+        tmp = copied / (".copying" if file.name != ".copying" else ".copying~")
         try:
             shutil.copyfile(file, tmp)
             _shared_with_daemon(tmp, 0o664)

@@ -42,6 +42,7 @@ from spo_hotfolder.fsutil import (
     name_key,
     read_own_file,
     real_folder,
+    safe_name,
     unique_path,
 )
 from spo_hotfolder.ledger import Artwork, Job, Stage
@@ -1259,12 +1260,18 @@ class EngineActions(EngineState):
     def _match_artwork(artwork: list[Artwork], name: str) -> Artwork | None:
         if len(artwork) == 1:
             return artwork[0]
-        exact = next((art for art in artwork if art.name == name), None)
-        if exact is not None:
-            return exact
-        # As a person would call them the same: letter case, and the Unicode form a Mac writes
-        # ("café.pdf" with the accent as a character of its own) set aside.
-        return next((art for art in artwork if name_key(art.name) == name_key(name)), None)
+        # The name as given, then as artwork/ keeps it (one longer than 200 bytes shortened, as
+        # the manifest's was: audit BX 6, the manifest's own name refused).
+        for wanted in dict.fromkeys((name, safe_name(name))):
+            exact = next((art for art in artwork if art.name == wanted), None)
+            if exact is not None:
+                return exact
+            # As a person would call them the same: letter case, and the Unicode form a Mac writes
+            # ("café.pdf" with the accent as a character of its own) set aside.
+            alike = next((art for art in artwork if name_key(art.name) == name_key(wanted)), None)
+            if alike is not None:
+                return alike
+        return None
 
     def _replace(self: Engine, job: Job, file: Path, by: str, now: datetime, token: str | None = None) -> str:
         artwork = self.ledger.artwork(job.job_id)

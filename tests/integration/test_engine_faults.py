@@ -5215,6 +5215,20 @@ def test_a_release_waits_behind_a_replace_command_not_done_yet(rig: Rig) -> None
     assert r.take_prints() == []
 
 
+def test_a_replace_command_takes_a_file_whose_name_is_255_bytes_long(rig: Rig) -> None:
+    """Audit BX 5: `spo-hotfolder replace` of a file named with 251-255 bytes failed "File name too
+    long" (it was copied under ".<name>.tmp"); the same file dropped into replace/ was taken."""
+    from spo_hotfolder.commands import _stage_command
+
+    r = rig
+    job_id, _folder = _held(r, "ZL")
+    name = "n" * 251 + ".pdf"
+    make_pdf(r.tmp / name, pages=[(90.5, 61.0)] * 2)
+    staged = _stage_command(r.config, Action.REPLACE, job_id, "bob", "", r.tmp / name)
+    assert Path(json.loads(staged.read_text())["file"]).name == name
+    r.run(until=lambda: _uploads(r, job_id) == 1 and r.statuses(job_id)[-1] == "OutputCreated", steps=10)
+
+
 def _given_by(staged: Path, pid: int) -> None:
     """The staged command as given by the CLI process ``pid``."""
     command = json.loads(staged.read_text())
@@ -5414,6 +5428,29 @@ def test_a_replacement_named_in_another_unicode_form_replaces_its_artwork(rig: R
     r.run(until=lambda: "ArtworkUploaded" in r.statuses("UF-1") and r.stage("UF-1") is Stage.HELD, steps=20)
     assert sorted(p.name for p in (folder / "artwork").iterdir()) == sorted(["front.pdf", nfc])
     assert (folder / "artwork" / nfc).read_bytes() != before
+    assert "must be the name of the one it replaces" not in (folder / "STATUS.txt").read_text()
+
+
+def test_a_replacement_under_the_manifests_long_name_replaces_the_artwork_stored_shortened(rig: Rig) -> None:
+    """Audit BX 6: in a job of two artwork files, one named with more than 200 bytes is kept in
+    artwork/ shortened (with a hash); a replacement under the name the manifest gave was refused,
+    only the shortened one taken."""
+    r = rig
+    long = "l" * 230 + ".pdf"
+    make_pdf(r.inbox / "front.pdf", pages=[(91.0, 61.0)])
+    make_pdf(r.inbox / long, pages=[(91.0, 61.0)])
+    (r.inbox / "LN.yaml").write_text(
+        f'order_id: "LN"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [front.pdf, "{long}"]\n'
+    )
+    r.run(until=lambda: r.stage("LN-1") is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / "LN-1"
+    [stored] = [p.name for p in (folder / "artwork").iterdir() if p.name != "front.pdf"]
+    assert stored != long and len(stored.encode()) <= 200
+    before = (folder / "artwork" / stored).read_bytes()
+    make_pdf(folder / "replace" / long, pages=[(91.0, 61.0)], content=b"% corrected\n")
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses("LN-1") and r.stage("LN-1") is Stage.HELD, steps=20)
+    assert sorted(p.name for p in (folder / "artwork").iterdir()) == sorted(["front.pdf", stored])
+    assert (folder / "artwork" / stored).read_bytes() != before
     assert "must be the name of the one it replaces" not in (folder / "STATUS.txt").read_text()
 
 
