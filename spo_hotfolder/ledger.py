@@ -1117,7 +1117,9 @@ class Ledger:
         low, high = old + "/", old + "0"  # "0" follows "/": every path below the folder, by the index
         with self.transaction() as db:
             rows = db.execute(
-                "SELECT a.job_id, a.position, a.source FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
+                # CROSS JOIN: the artwork's source index first (SQLite, left to itself, took every job
+                # awaiting first, and each of their files: audit BX 2, see awaits_under)
+                "SELECT a.job_id, a.position, a.source FROM artwork a CROSS JOIN jobs j ON j.job_id = a.job_id "
                 "WHERE a.source >= ? AND a.source < ? AND a.present = 0 AND j.stage IN ('awaiting', 'failed')",
                 (low, high),
             ).fetchall()
@@ -1135,7 +1137,10 @@ class Ledger:
         low, high = folder + "/", folder + "0"  # "0" follows "/": every path below the folder, by the index
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM artwork a JOIN jobs j ON j.job_id = a.job_id "
+                # CROSS JOIN: the range on the artwork's source index first. SQLite, left to itself,
+                # went through every awaiting job and each of its files (audit BX 2: with 500 orders
+                # of 20 files waiting, a look per folder per file taken, deliveries stopped for minutes).
+                "SELECT 1 FROM artwork a CROSS JOIN jobs j ON j.job_id = a.job_id "
                 "WHERE a.source >= ? AND a.source < ? AND a.present = 0 AND j.stage IN ('awaiting', 'failed') "
                 "LIMIT 1",
                 (low, high),

@@ -918,6 +918,28 @@ def test_an_order_folder_made_unreadable_is_said_at_its_event_and_taken_within_s
     assert [e["folder"] for e in logs if e["event"] == "folder.readable"] == ["inbox/F6"]
 
 
+def test_a_file_taken_into_a_job_looks_at_its_own_order_folder_only(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit BX 2: each artwork file taken looked at every order folder a manifest had come in
+    (a ledger query each): with 500 folder drops of 20 files waiting, deliveries stopped for
+    minutes. The folder the file came from is looked at (and those above it), not the others."""
+    r = rig
+    for n in range(20):
+        drop = r.inbox / f"O{n}"
+        drop.mkdir()
+        make_pdf(drop / "front.pdf", pages=CARD[:1])
+        (drop / "manifest.yaml").write_text(
+            f'order_id: "O{n}"\nproduct: bc-85x55\nquantity: 1\nartwork: [front.pdf, back.pdf]\n'
+        )
+    r.run(until=lambda: all(r.stage(f"O{n}-1") is Stage.AWAITING for n in range(20)), steps=10)
+    looked: list[str] = []
+    real = Ledger.awaits_under
+    monkeypatch.setattr(Ledger, "awaits_under", lambda self, folder: looked.append(folder) or real(self, folder))
+    make_pdf(r.inbox / "O3" / "back.pdf", pages=CARD[:1])
+    r.run(until=done(r, "O3-1"), steps=10)
+    assert looked and set(looked) <= {str(r.inbox / "O3")}, looked
+    assert r.stage("O4-1") is Stage.AWAITING
+
+
 def test_a_folder_drop_made_writable_after_the_artwork_timeout_is_taken_whole(
     short_wait_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

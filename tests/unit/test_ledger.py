@@ -514,6 +514,28 @@ def test_artwork_awaited_under_a_name_a_person_calls_the_same_is_found_by_one_in
     assert "SEARCH a USING INDEX artwork_source_key (source_key=?)" in plan, plan
 
 
+def test_the_look_for_files_awaited_in_a_folder_goes_by_the_source_index(ledger: Ledger) -> None:
+    """Audit BX 2: awaits_under (asked for each order folder a manifest came in, as files are taken)
+    went through every awaiting job and each of its files: with 500 orders of 20 files waiting,
+    deliveries stopped for minutes. It and move_awaited search the artwork by its source."""
+    for n in range(30):
+        add(ledger, f"W{n}-1", Stage.AWAITING)
+        ledger.set_artwork(f"W{n}-1", [Artwork(k, f"{k}.pdf", f"/in/W{n}/{k}.pdf", None, False) for k in range(3)])
+    assert ledger.awaits_under("/in/W7") and not ledger.awaits_under("/in/W")
+    assert ledger.move_awaited("/in/W8", "/in/W8-renamed") == ["W8-1"]
+    assert ledger.awaits_under("/in/W8-renamed") and not ledger.awaits_under("/in/W8")
+    statements: list[str] = []
+    ledger._db.set_trace_callback(statements.append)
+    ledger.awaits_under("/in/W7")
+    ledger.move_awaited("/in/W9", "/in/W9b")
+    ledger._db.set_trace_callback(None)
+    queries = [q for q in statements if q.lstrip().upper().startswith("SELECT")]
+    assert len(queries) == 2, statements
+    for query in queries:
+        plan = [str(row[-1]) for row in ledger._db.execute(f"EXPLAIN QUERY PLAN {query}")]
+        assert plan[0].startswith("SEARCH a USING INDEX artwork_source (source>? AND source<?)"), plan
+
+
 def test_a_ledger_made_before_the_temp_folders_gets_the_column_and_keeps_its_deliveries(tmp_path: Path) -> None:
     path = tmp_path / "state" / "ledger.sqlite3"
     old = Ledger(path)
