@@ -5431,46 +5431,31 @@ def test_a_drop_file_in_a_folder_a_crash_left_behind_is_answered_when_it_moves(r
     assert any(n.endswith("unused-RELEASE") for n in _history_names(rejected))
 
 
-def test_a_replacement_named_in_another_unicode_form_replaces_its_artwork(rig: Rig) -> None:
+@pytest.mark.parametrize(
+    ("named", "given"),
+    [("caf\u00e9.pdf", "cafe\u0301.pdf"), ("l" * 230 + ".pdf", "l" * 230 + ".pdf")],
+    ids=["unicode-form", "long-name"],
+)
+def test_a_replacement_named_as_its_manifest_names_it_replaces_its_artwork(rig: Rig, named: str, given: str) -> None:
     """Audit (operators at scale): in a job of two artwork files, a replacement "café.pdf" from a
     Mac (the accent a character of its own, NFD) was refused: "the replacement's name 'café.pdf'
     must be the name of the one it replaces", two names that print the same. Letter case was
-    already set aside; now the Unicode form is too, as for artwork in the inbox."""
+    already set aside; now the Unicode form is too, as for artwork in the inbox. Audit BX 6: one
+    named with more than 200 bytes is kept in artwork/ shortened (with a hash); a replacement under
+    the name the manifest gave was refused."""
     r = rig
-    nfc, nfd = "caf\u00e9.pdf", "cafe\u0301.pdf"
     make_pdf(r.inbox / "front.pdf", pages=[(91.0, 61.0)])
-    make_pdf(r.inbox / nfc, pages=[(91.0, 61.0)])
+    make_pdf(r.inbox / named, pages=[(91.0, 61.0)])
     (r.inbox / "UF.yaml").write_text(
-        f'order_id: "UF"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [front.pdf, "{nfc}"]\n'
+        f'order_id: "UF"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [front.pdf, "{named}"]\n'
     )
     r.run(until=lambda: r.stage("UF-1") is Stage.HELD, steps=10)
     folder = r.root / "quarantine" / "UF-1"
-    before = (folder / "artwork" / nfc).read_bytes()
-    make_pdf(folder / "replace" / nfd, pages=[(91.0, 61.0)], content=b"% corrected\n")
-    r.run(until=lambda: "ArtworkUploaded" in r.statuses("UF-1") and r.stage("UF-1") is Stage.HELD, steps=20)
-    assert sorted(p.name for p in (folder / "artwork").iterdir()) == sorted(["front.pdf", nfc])
-    assert (folder / "artwork" / nfc).read_bytes() != before
-    assert "must be the name of the one it replaces" not in (folder / "STATUS.txt").read_text()
-
-
-def test_a_replacement_under_the_manifests_long_name_replaces_the_artwork_stored_shortened(rig: Rig) -> None:
-    """Audit BX 6: in a job of two artwork files, one named with more than 200 bytes is kept in
-    artwork/ shortened (with a hash); a replacement under the name the manifest gave was refused,
-    only the shortened one taken."""
-    r = rig
-    long = "l" * 230 + ".pdf"
-    make_pdf(r.inbox / "front.pdf", pages=[(91.0, 61.0)])
-    make_pdf(r.inbox / long, pages=[(91.0, 61.0)])
-    (r.inbox / "LN.yaml").write_text(
-        f'order_id: "LN"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [front.pdf, "{long}"]\n'
-    )
-    r.run(until=lambda: r.stage("LN-1") is Stage.HELD, steps=10)
-    folder = r.root / "quarantine" / "LN-1"
     [stored] = [p.name for p in (folder / "artwork").iterdir() if p.name != "front.pdf"]
-    assert stored != long and len(stored.encode()) <= 200
+    assert stored == named if len(named) < 200 else (stored != named and len(stored.encode()) <= 200)
     before = (folder / "artwork" / stored).read_bytes()
-    make_pdf(folder / "replace" / long, pages=[(91.0, 61.0)], content=b"% corrected\n")
-    r.run(until=lambda: "ArtworkUploaded" in r.statuses("LN-1") and r.stage("LN-1") is Stage.HELD, steps=20)
+    make_pdf(folder / "replace" / given, pages=[(91.0, 61.0)], content=b"% corrected\n")
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses("UF-1") and r.stage("UF-1") is Stage.HELD, steps=20)
     assert sorted(p.name for p in (folder / "artwork").iterdir()) == sorted(["front.pdf", stored])
     assert (folder / "artwork" / stored).read_bytes() != before
     assert "must be the name of the one it replaces" not in (folder / "STATUS.txt").read_text()

@@ -1133,23 +1133,25 @@ def test_spool_folders_too_long_for_the_job_files_or_the_ledger_are_refused(tmp_
     """Audits BX 3, 4: a paths.root of 3,850 bytes left jobs stuck with ENAMETOOLONG, unsaid; one of
     490 bytes made the start fail with SQLite's "unable to open database file"."""
     deep = "/srv/" + "/".join(["x" * 200] * 6)
-    path = write(tmp_path, f"paths: {{root: {deep}}}\n")
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    assert info.value.errors == [
-        f"{path}:1: paths.root: makes inbox/ a path of {len(deep) + 6} bytes ({(deep + '/inbox')[:60]}...); a spool "
-        "folder's path may be at most 1024 bytes, to leave room for the job folders and files under it within the "
-        "system's limit of 4,096 bytes a path: choose a shorter one"
-    ]
     root = "/srv/" + "r" * 200 + "/" + "s" * 200 + "/" + "t" * 100
-    path = write(tmp_path, f"paths: {{root: {root}}}\n")
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    assert info.value.errors == [
-        f"{path}:1: paths.root: makes state/ a path of {len(root) + 6} bytes; the ledger in it (SQLite) can be opened "
-        "only at a path of at most 504 bytes, so state/ may be at most 489: choose a shorter one (or set paths.state "
-        "alone to a shorter path)"
-    ]
+    for given, said in (
+        (
+            deep,
+            f"makes inbox/ a path of {len(deep) + 6} bytes ({(deep + '/inbox')[:60]}...); a spool folder's path may be "
+            "at most 1024 bytes, to leave room for the job folders and files under it within the system's limit of "
+            "4,096 bytes a path: choose a shorter one",
+        ),
+        (
+            root,
+            f"makes state/ a path of {len(root) + 6} bytes; the ledger in it (SQLite) can be opened only at a path of "
+            "at most 504 bytes, so state/ may be at most 489: choose a shorter one (or set paths.state alone to a "
+            "shorter path)",
+        ),
+    ):
+        path = write(tmp_path, f"paths: {{root: {given}}}\n")
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert info.value.errors == [f"{path}:1: paths.root: {said}"]
     load_config(write(tmp_path, f"paths: {{root: {root}, state: /srv/state}}\n"))  # (as the error says)
 
 
