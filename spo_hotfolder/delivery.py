@@ -150,19 +150,19 @@ def render_filename(template: str, facts: RouteFacts) -> str:
     """The hot folder's file-name template filled in; characters a filesystem rejects become ``_``.
     A name longer than 200 bytes has its free-text values (customer, attributes) shortened first,
     so that the ids stay in it; only then is the whole cut (with a hash: fsutil.fit_name)."""
-    whole = filled = _filled(template, facts, None)
-    # Without {job_id}, values cut alike would make two jobs one name (audit BX 8: two long
-    # attributes that differ past the cut): the whole name's hash is added, as fit_name does.
-    tag = (
-        "" if _has_job_id(template) else "~" + hashlib.sha256(whole.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    )
-    for cap in (64, 32, 16, 8, 0):
-        if len(filled.encode("utf-8", "surrogateescape")) <= _NAME_BYTES - (len(tag) if filled is not whole else 0):
-            break
-        filled = _filled(template, facts, cap)
-    if filled is not whole and tag:
-        stem, dot, ext = filled.rpartition(".")
-        filled = f"{stem}{tag}.{ext}" if dot and stem and len(ext) <= 16 else f"{filled}{tag}"
+    filled = _filled(template, facts, None)
+    if len(filled.encode("utf-8", "surrogateescape")) > _NAME_BYTES:
+        # Without {job_id}, values cut alike would make two jobs one name (audit BX 8: two long
+        # attributes that differ past the cut): the whole name's hash is added, as fit_name does.
+        whole = filled.encode("utf-8", "surrogateescape")
+        tag = "" if _has_job_id(template) else "~" + hashlib.sha256(whole).hexdigest()[:8]
+        for cap in (64, 32, 16, 8, 0):
+            filled = _filled(template, facts, cap)
+            if len(filled.encode("utf-8", "surrogateescape")) <= _NAME_BYTES - len(tag):
+                break
+        if tag:
+            stem, dot, ext = filled.rpartition(".")
+            filled = f"{stem}{tag}.{ext}" if dot and stem and len(ext) <= 16 else f"{filled}{tag}"
     name = safe_name(filled)
     if name.startswith("."):
         # An empty placeholder first ("{customer}.pdf", no customer): a hidden name, which a RIP

@@ -137,21 +137,22 @@ def prepare_folders(config: Config) -> list[Path]:
 def _why_not_made(folder: Path, exc: OSError) -> str:
     """Why ``folder`` could not be made, with whose folder refused it and the fix where it is a
     permission (audit BW 4: "Permission denied" alone, where a folder not writable says all)."""
-    if exc.errno not in (errno.EACCES, errno.EPERM):
-        return exc.strerror or str(exc)
     parent = next((p for p in folder.parents if p.is_dir()), None)
-    try:
-        st = parent.stat() if parent is not None else None
-    except OSError:
-        st = None
-    if parent is None or st is None:
-        return exc.strerror or str(exc)
-    return (
-        f"{exc.strerror}: this user ({this_user()}) may not create folders in {parent}, which belongs to "
-        f"{user_name(st.st_uid)}, group {group_name(st.st_gid)}, mode {stat.S_IMODE(st.st_mode):o}; create it "
-        "as root with its owner and mode (step 3 of docs/service.md: systemd-tmpfiles --create "
-        "/etc/tmpfiles.d/spo-hotfolder.conf), or give this user the right to write there"
-    )
+    if exc.errno in (errno.EACCES, errno.EPERM) and parent is not None:
+        with contextlib.suppress(OSError):
+            return (
+                f"{exc.strerror}: this user ({this_user()}) may not create folders in {parent}, which "
+                f"{_owned(parent.stat())}; create it as root with its owner and mode (step 3 of docs/service.md: "
+                "systemd-tmpfiles --create /etc/tmpfiles.d/spo-hotfolder.conf), or give this user the right to "
+                "write there"
+            )
+    return exc.strerror or str(exc)
+
+
+def _owned(st: os.stat_result) -> str:
+    """Whose a spool folder is, as a refusal to start says it: "belongs to spo-hotfolder, group
+    spo-hotfolder, mode 2775"."""
+    return f"belongs to {user_name(st.st_uid)}, group {group_name(st.st_gid)}, mode {stat.S_IMODE(st.st_mode):o}"
 
 
 def _like_its_parent(folder: Path) -> None:
@@ -181,8 +182,7 @@ def check_folders(config: Config) -> None:
                     f"spool folder {name} ({folder}) is on a filesystem mounted read-only; mount it read-write"
                 )
             raise StartupError(
-                f"spool folder {name} ({folder}) is not writable by this user ({this_user()}): it belongs to "
-                f"{user_name(st.st_uid)}, group {group_name(st.st_gid)}, mode {stat.S_IMODE(st.st_mode):o}; run "
+                f"spool folder {name} ({folder}) is not writable by this user ({this_user()}): it {_owned(st)}; run "
                 "the daemon as the user the spool is for (the service's User=, docs/service.md), or give "
                 "this user the right to write there"
             )

@@ -127,8 +127,8 @@ class EngineScans(EngineState):
             began = self._upload_start(path) if kind == "data" else None
             self.tracker.track(path, activity=True, complete=moved_in, seen=seen, began=began)
             tracked.append(path)
-            if kind == "data" and path not in self.tracker and _is_folder(path):
-                self._try_listing(path)  # a folder made or moved into the inbox: one we may not read is said now
+            if kind == "data" and path not in self.tracker and _is_folder(path) and _refuses_listing(path):
+                self._said_unreadable(path)  # a folder made or moved into the inbox that we may not read: said now
             if before is not None:
                 self._note_new_version(path, before, seen)
             elif kind == "manifest" and at_top:
@@ -358,11 +358,6 @@ class EngineScans(EngineState):
                     self._guard("drop", entry.path, lambda f=folder, p=inner: self._on_folder_inside(f, p))
             except OSError:
                 continue
-
-    def _try_listing(self: Engine, folder: Path) -> None:
-        """A folder the daemon may not list is said (``_said_unreadable``)."""
-        if _refuses_listing(folder):
-            self._said_unreadable(folder)
 
     def _look_at_refusing_folders(self: Engine) -> None:
         """The folders said unreadable or unwritable, tried again (every REFUSING_LOOK_SECONDS): one
