@@ -26,9 +26,51 @@ PRELOAD = [
 ]
 
 
+#: The fewest open files the daemon starts with: its ledger (3), its log, the watcher, the PDF
+#: worker's pipes, and the files of the jobs it is taking in and delivering. Under 32 it was seen
+#: failing to import its own scheduler (a fork server's traceback on stdout) or to open its ledger;
+#: at 32, manifests could not be read now and then (audit BX).
+MIN_OPEN_FILES = 64
+
+#: The soft limit asked for when the hard one allows it (systemd's default soft limit is 1,024,
+#: its hard one 524,288; the shipped unit sets both to 65,536).
+WANTED_OPEN_FILES = 65536
+
+
+def raise_open_files_limit() -> int:
+    """Raises the soft limit on open files (``ulimit -n``) up to the hard one, at most to
+    ``WANTED_OPEN_FILES``, before the fork server starts (it and the PDF workers inherit it);
+    returns the soft limit now in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, WANTED_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+    return soft
+
+
+def open_files_refusal(soft: int) -> str | None:
+    """Why the daemon may not start with a soft limit of ``soft`` open files, or None."""
+    import resource
+
+    if soft == resource.RLIM_INFINITY or soft >= MIN_OPEN_FILES:
+        return None
+    return (
+        f"the limit on open files is {soft} (ulimit -n, and its hard limit no higher): the daemon "
+        f"needs at least {MIN_OPEN_FILES}; raise it (LimitNOFILE= in the service's unit, as the "
+        f"shipped unit does; ulimit -n in a shell)"
+    )
+
+
 def start_fork_server() -> None:
     """Starts the fork server now (it does its imports in the background). A failure here is
-    left to ``PdfWorker``, which starts it again on its first process and reports."""
+    left to ``PdfWorker``, which starts it again on its first process and reports. With too few
+    open files it is not started: the daemon refuses to start (``service.run``)."""
+    if open_files_refusal(raise_open_files_limit()) is not None:
+        return
     import multiprocessing
     from multiprocessing import forkserver
 

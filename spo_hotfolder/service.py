@@ -58,7 +58,7 @@ from spo_hotfolder.ledger import (
 from spo_hotfolder.logsetup import setup_logging
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
-from spo_hotfolder.prestart import TEMP_DIR_MARK
+from spo_hotfolder.prestart import TEMP_DIR_MARK, open_files_refusal, raise_open_files_limit
 from spo_hotfolder.shares import within
 from spo_hotfolder.watcher import FolderWatcher, inotify_setting
 
@@ -1119,6 +1119,13 @@ def run(config_path: Path) -> int:
     reload it asked for (logged as ``config.reload_skipped``).
     """
     hup_before_read = earlysignals.forget_reload()
+    few_files = open_files_refusal(raise_open_files_limit())
+    if few_files is not None:  # (said before the config is read: with too few, reading it may fail)
+        setup_logging()
+        log.error("daemon.refused", reason=few_files)
+        refused = StartupError(few_files)
+        refused.logged = True
+        raise refused
     try:
         config = load_config(config_path)
     except ConfigError as exc:

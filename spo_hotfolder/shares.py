@@ -300,9 +300,11 @@ def look_at(folders: Sequence[Path], seconds: float) -> FolderLook:
         deadline = time.monotonic() + seconds
         lines: list[bytes] = []
         rest = b""
+        readable = select.poll()  # (not select(): a descriptor above 1,023 is refused there)
+        readable.register(child.stdout, select.POLLIN)
         while len(lines) < len(unique):
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([child.stdout], [], [], left)[0]:
+            if left <= 0 or not readable.poll(left * 1000):
                 break
             chunk = os.read(child.stdout.fileno(), 65536)
             if not chunk:

@@ -85,8 +85,9 @@ def write_config(tmp: Path, **sections: Any) -> Path:
 class Daemon:
     """``spo-hotfolder run`` as a subprocess; stopped (SIGTERM, then SIGKILL) at teardown."""
 
-    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, env: dict[str, str] | None = None, prefix: list[str] | None = None) -> None:
         self.config = config
+        self.prefix = prefix or []  # e.g. prlimit's
         cfg = yaml.safe_load(config.read_text())
         self.root = Path(cfg["paths"]["root"])
         self.log_path = config.parent / "daemon.log"
@@ -101,7 +102,7 @@ class Daemon:
     def start(self, wait: bool = True) -> Daemon:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(self.config), "run"],
+                [*self.prefix, sys.executable, "-m", "spo_hotfolder.cli", "-c", str(self.config), "run"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,

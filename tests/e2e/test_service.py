@@ -451,6 +451,34 @@ def test_refuses_an_invalid_config(tmp_path: Path) -> None:
     assert re.search(r"\(and \d+ more; see `spo-hotfolder check-config`\)", result.stderr)
 
 
+@pytest.mark.parametrize("limit", [16, 24, 40])
+def test_refuses_to_start_with_too_few_open_files_in_one_line(tmp_path: Path, limit: int) -> None:
+    """Audit BX: under `ulimit -n` 24 the daemon crashed with EMFILE in its scheduler's import and
+    its fork server wrote a bare traceback on stdout; at 16 its ledger 'could not be opened'."""
+    result = run_refused(write_config(tmp_path), prefix=["prlimit", f"--nofile={limit}:{limit}", "--"])
+    assert f"the limit on open files is {limit}" in result.stderr and "LimitNOFILE=" in result.stderr
+    assert not (tmp_path / "root" / "state").exists()  # refused before anything was made
+
+
+def test_raises_a_low_soft_limit_on_open_files_to_the_hard_one(tmp_path: Path) -> None:
+    """A shell's soft limit (often 1,024, here 24) is no limit of the daemon's: it raises it to the
+    hard one, and its PDF worker (forked by the fork server) has it too."""
+    daemon = Daemon(write_config(tmp_path), prefix=["prlimit", "--nofile=24:4096", "--"])
+    try:
+        daemon.start()
+        job_id = drop_card(daemon, "1501")
+        wait_for((tmp_path / "hot" / "indigo" / f"1501_{job_id}_bc-85x55_x10.pdf").is_file, what="delivered")
+        assert daemon.proc is not None
+        limits = Path(f"/proc/{daemon.proc.pid}/limits").read_text()
+        assert re.search(r"Max open files\s+4096\s+4096", limits), limits
+        children = Path(f"/proc/{daemon.proc.pid}/task/{daemon.proc.pid}/children").read_text().split()
+        assert children, "no PDF worker or fork server"
+        for child in children:
+            assert re.search(r"Max open files\s+4096\s+4096", Path(f"/proc/{child}/limits").read_text())
+    finally:
+        daemon.stop()
+
+
 def test_a_config_with_hundreds_of_errors_is_refused_in_lines_the_journal_keeps_whole(tmp_path: Path) -> None:
     """Audit (2026-12-05 G 1): 300 unknown keys made a daemon.refused line of 72 KB (every error
     listed); journald splits a line over 48K into pieces that are no JSON."""
