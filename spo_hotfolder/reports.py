@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from spo_hotfolder.fsutil import MAY_NOT_READ
 from spo_hotfolder.ledger import Job, Stage
 from spo_hotfolder.status import JobStatus
 
@@ -229,13 +230,24 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         ]
     if job.stage is Stage.FAILED:
         steps = [f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt."]
-        steps.append(
-            'Do what ERROR.txt says under "How to fix it". The ways on from here: a corrected PDF into replace/'
+        replacement = (
+            "into replace/"
             + (" under the name of the file in artwork/ it replaces" if extra.several_artwork else "")
-            + " (the output is made again); a file named RETRY here, once the cause is fixed (RETRY checks the files"
-            " as they are: it helps after a change of the config, reloaded, or of the daemon's disk or folders, not"
-            " for a bad PDF); or REJECT to stop the job."
+            + " (the output is made again)"
         )
+        if MAY_NOT_READ in (job.error or ""):
+            # (audit BW: a good PDF the daemon may not read was offered "a corrected PDF" first)
+            ways = (
+                "a file named RETRY here, once the file's owner has given the daemon's group read permission;"
+                f" a readable copy {replacement}; or REJECT to stop the job."
+            )
+        else:
+            ways = (
+                f"a corrected PDF {replacement}; a file named RETRY here, once the cause is fixed (RETRY checks the"
+                " files as they are: it helps after a change of the config, reloaded, or of the daemon's disk or"
+                " folders, not for a bad PDF); or REJECT to stop the job."
+            )
+        steps.append(f'Do what ERROR.txt says under "How to fix it". The ways on from here: {ways}')
         if job.blocked:
             steps.append(
                 "This job is also blocked: after a good replacement (or RETRY) it goes back to quarantine/"

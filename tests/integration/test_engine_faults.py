@@ -6893,6 +6893,10 @@ def test_an_artwork_file_the_daemon_may_not_read_fails_with_the_chmod_and_retry_
     fix = " ".join(error.split("How to fix it:")[1].split())
     assert fix.startswith("Nothing is known to be wrong with the PDF: the daemon may not read it"), error
     assert "(chmod g+r on the file in artwork/), then drop a file named RETRY here" in fix, error
+    status = " ".join((r.root / "failed" / job_id / "STATUS.txt").read_text().split())
+    # (audit BW: STATUS.txt's ways on named "a corrected PDF" first, beside ERROR.txt's chmod)
+    assert "The ways on from here: a file named RETRY here, once the file's owner has given" in status, status
+    assert "corrected PDF" not in status, status
     refused[0] = False
     (r.root / "failed" / job_id / "RETRY").write_text("ann\n")
     r.run(until=done(r, job_id), steps=10)
