@@ -1108,16 +1108,16 @@ class EngineActions(EngineState):
     def _replacement_waiting(self: Engine, job_dir: Path, file: Path | None) -> str | None:
         """The name of a file in ``job_dir``/replace/ not taken yet, other than ``file``. One still
         being uploaded under a temporary name (``.x.pdf.part``, rsync's ``.x.pdf.Ab12Cd``) counts
-        too, and a symbolic link (it is refused, into history/, in its turn); the files a file
-        manager leaves in every folder it opens (``.DS_Store``, ``._x``, ``Thumbs.db``,
-        ``desktop.ini``, ``~$x``), folders and pipes do not."""
+        too, and a symbolic link to a file (it is refused, into history/, in its turn); the files a
+        file manager leaves in every folder it opens (``.DS_Store``, ``._x``, ``Thumbs.db``,
+        ``desktop.ini``, ``~$x``), folders, pipes and links to nothing do not (nothing takes them)."""
         names: list[str] = []
         if not real_folder(job_dir / "replace"):
             return None  # (a link to a folder elsewhere is never read: audit BO D4)
         with contextlib.suppress(OSError), os.scandir(job_dir / "replace") as entries:
             for entry in entries:
-                if not (entry.is_file(follow_symlinks=False) or entry.is_symlink()):
-                    continue  # a folder, a pipe: answered in STATUS.txt, never taken as artwork
+                if not entry.is_file():  # (a link to a file is one, refused in its turn)
+                    continue  # a folder, a pipe, a link to nothing: answered in STATUS.txt, never taken
                 if _file_manager_litter(entry.name) or (file is not None and entry.path == str(file)):
                     continue
                 if self._taken_already(Path(entry.path), job_dir.name):

@@ -753,11 +753,20 @@ class EngineScans(EngineState):
             else {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "a device")
         )
         where = path.relative_to(job_folder).as_posix()
+        # A drop file or a replacement that is none: into history/, as a refused one is (audit BV:
+        # a link to nothing left in replace/ held every release back for good, "a replacement is
+        # in the job's folder and is taken first"). Other names are left alone, as unknown files are.
+        filed = (
+            where not in ("replace", "output")
+            and (path.parent == job_folder / "replace" or (path.parent == job_folder and classify_drop(path.name)))
+            and self._file_away(job.job_id, job_folder, path, self.clock.now())
+        )
         message = (
             f"{where} is {what}, not the job's own folder: it is never read nor written through; remove the "
             f"link and make a folder named {where} in its place"
             if where in ("replace", "output")
-            else f"{where} is {what}, not a file: nothing can be read from it, so it did nothing and is left alone. "
+            else f"{where} is {what}, not a file: nothing can be read from it, so it did nothing"
+            + ("; it is kept in history/. " if filed else " and is left alone. ")
             + (
                 "Put the PDF itself into replace/"
                 if path.parent.name == "replace"

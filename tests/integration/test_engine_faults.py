@@ -9465,6 +9465,32 @@ def test_a_reject_that_is_a_named_pipe_holds_no_release_back_and_both_are_answer
     r.run(until=done(r, job_id), steps=10)
 
 
+def test_a_replacement_or_release_that_links_to_nothing_is_filed_and_holds_no_release_back(rig: Rig) -> None:
+    """A link to nothing in replace/ was answered "left alone", and then every RELEASE was refused
+    for good: "a replacement (replace/new.pdf) is in the job's folder and is taken first". A
+    RELEASE that links to nothing was answered but stayed in the folder, looking unanswered."""
+    r = rig
+    job_id, folder = _held(r, "DL")
+    (folder / "replace").mkdir(exist_ok=True)
+    (folder / "replace" / "new.pdf").symlink_to(r.tmp / "nothing")
+    (folder / "RELEASE").symlink_to(r.tmp / "nothing-either")
+    r.engine.hint(folder / "replace" / "new.pdf")
+    r.engine.hint(folder / "RELEASE")
+    r.run(until=lambda: not os.path.lexists(folder / "RELEASE"), steps=5, dt=0.5)
+    status = " ".join((folder / "STATUS.txt").read_text().split())
+    assert (
+        "replace/new.pdf is a symbolic link to nothing, not a file: nothing can be read from it, so it did nothing;"
+        " it is kept in history/." in status
+    ), status
+    assert "RELEASE is a symbolic link to nothing" in status, status
+    assert not os.path.lexists(folder / "replace" / "new.pdf")
+    assert sorted(p.name.split("-", 1)[1] for p in (folder / "history").iterdir()) == ["RELEASE", "new.pdf"]
+    (folder / "RELEASE.txt").write_text("zed\n")
+    r.engine.hint(folder / "RELEASE.txt")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["DL_DL-1_bc-85x55_x1.pdf"]
+
+
 def test_a_named_pipe_called_manifest_yaml_in_an_order_folder_is_set_aside(rig: Rig) -> None:
     """Audit BO D6: it was held for the folder's manifest (itself) for good, unsaid."""
     r = rig
