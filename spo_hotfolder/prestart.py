@@ -3,7 +3,7 @@
 The fork server is a fresh interpreter that imports pypdf before it forks the worker (~0.2-0.3 s
 of CPU). Started before the daemon imports its own modules, the two run side by side on two
 cores, and the daemon is ready (and delivers what waited while it was down) ~0.25 s sooner.
-This module imports only ``multiprocessing`` (and ``signal``, which the interpreter has imported
+This module imports only ``multiprocessing`` (and ``signal`` and ``warnings``, which the interpreter has imported
 already), so that nothing heavy comes before it.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import warnings
 
 # What the fork server imports before it forks a worker: everything a worker runs (pypdf through
 # preflight and output, structlog through logsetup), so that a worker, the first one or one forked
@@ -72,20 +73,27 @@ def start_fork_server() -> None:
     if open_files_refusal(raise_open_files_limit()) is not None:
         return
     import multiprocessing
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
 
     multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
-    # The fork server (and multiprocessing's resource tracker) start with SIGINT ignored (kept
-    # across exec; Python leaves an ignored SIGINT ignored): a Ctrl-C, sent to the whole process
-    # group, while they start printed KeyboardInterrupt tracebacks, not JSON (audit BH 4). Here,
-    # a Ctrl-C in these few milliseconds is lost: press it again.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        with contextlib.suppress(OSError):
-            forkserver.ensure_running()
+    # The fork server starts with SIGINT blocked, as multiprocessing starts its resource tracker
+    # (which blocks SIGINT and SIGTERM while it spawns it, and unblocks them after: so it is
+    # started first): a Ctrl-C to the whole process group while the fork server imports printed
+    # KeyboardInterrupt tracebacks, not JSON (audit BH 4); ``forkserverfirst`` then ignores it and
+    # unblocks it there. Here, blocked, not ignored: a SIGINT meant for the daemon in these
+    # milliseconds waits, and is acted on once the daemon has started (it was lost: audit CA 1).
+    with contextlib.suppress(OSError):
+        resource_tracker.ensure_running()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            with warnings.catch_warnings():
+                # (it looks at the tracker again, and starts it again with a warning on stderr,
+                # no JSON, where it has died already; nothing is tracked yet that could leak)
+                warnings.simplefilter("ignore", UserWarning)
+                forkserver.ensure_running()
             mark_temp_dir()
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 #: In the fork server's temp folder (``/tmp/pymp-*``): the daemon's pid. A daemon killed with -9

@@ -148,3 +148,44 @@ def test_the_fork_server_starts_with_sigint_ignored(tmp_path: Path) -> None:
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.strip() in ("S", "R"), result.stdout
+
+
+def test_a_sigint_for_the_daemon_while_its_fork_server_starts_is_kept_for_it(tmp_path: Path) -> None:
+    """Audit CA 1: SIGINT was ignored in the daemon while it started the fork server (so that the
+    fork server would start ignoring it), and a `kill -INT` or Ctrl-C in those milliseconds was
+    lost: the daemon started and ran on. It is blocked there instead, so it waits and is handled;
+    the fork server, started with it blocked, ignores it and unblocks it (``forkserverfirst``)."""
+    script = (
+        "import json, os, signal, time\n"
+        "got = []\n"
+        "signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))\n"
+        "from multiprocessing import forkserver\n"
+        "real = forkserver.ensure_running\n"
+        "def ensure_running():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)  # as the fork server starts\n"
+        "    real()\n"
+        "forkserver.ensure_running = ensure_running\n"
+        "import spo_hotfolder.prestart as prestart\n"
+        "prestart.start_fork_server()\n"
+        "time.sleep(0.01)\n"
+        "pid = forkserver._forkserver._forkserver_pid\n"
+        "masks = {}\n"
+        "deadline = time.monotonic() + 20\n"
+        "while time.monotonic() < deadline:\n"
+        "    lines = open(f'/proc/{pid}/status').read().splitlines()\n"
+        "    status = dict(line.split(':\\t', 1) for line in lines if ':\\t' in line)\n"
+        "    masks = {k: int(status[k], 16) & 2 for k in ('SigBlk', 'SigIgn')}\n"
+        "    if masks == {'SigBlk': 0, 'SigIgn': 2}: break\n"
+        "    time.sleep(0.02)\n"
+        "print(json.dumps({'got': got, 'blocked_here': signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []),"
+        " 'fork_server': masks}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
+    )
+    assert (result.returncode, result.stderr) == (0, ""), result
+    probe = json.loads(result.stdout)
+    assert probe["got"] == [2], probe  # the SIGINT reached the daemon's own handler
+    assert probe["blocked_here"] is False, probe
+    assert probe["fork_server"] == {"SigBlk": 0, "SigIgn": 2}, probe  # ignored there, not left blocked
