@@ -483,22 +483,25 @@ class _YamlBuilder:
         return items
 
     def _mapping(self, node: yaml.MappingNode, path: str) -> dict[object, object]:
-        first_line: dict[object, int] = {}
+        # By type too: 1, 1.0 and true are one key to Python, not to YAML (audit BZ 1: "duplicate key
+        # 'True'" of `1:` and `true:`, each refused anyway as a name that is no text).
+        first_line: dict[tuple[type, object], int] = {}
         for key_node, _ in node.value:
             if key_node.tag == _MERGE_TAG:
                 continue
             key = self._key(key_node)
             line = key_node.start_mark.line + 1
-            if key in first_line:
+            if (type(key), key) in first_line:
                 self.problems.append(
                     Problem(
                         join_key(path, key),
                         line,
-                        f"duplicate key '{key}' (also on line {first_line[key]}); a key may appear only once here",
+                        f"duplicate key '{key}' (also on line {first_line[type(key), key]}); a key may appear only "
+                        "once here",
                     )
                 )
             else:
-                first_line[key] = line
+                first_line[type(key), key] = line
         self.loader.flatten_mapping(node)  # resolves "<<: *anchor" merge keys
         result: dict[object, object] = {}
         for key_node, value_node in node.value:

@@ -937,6 +937,18 @@ def test_duplicate_keys_are_errors() -> None:
     )
 
 
+def test_keys_python_holds_equal_are_not_said_to_be_duplicates() -> None:
+    """Audit BZ 1: `1:` and `true:` (or `0:` and `false:`) were "duplicate key 'True'": one key to
+    Python, two to YAML, and each refused for itself."""
+    for first, second in (("1", "true"), ("0", "false"), ("1", "1.0")):
+        found = problems(single(f"attributes:\n  {first}: one\n  {second}: two\n"))
+        assert not [p for p in found if "duplicate" in p], found
+        assert (
+            found[0] == f"line 6: attributes.{first}: an attribute's name must be text (got {first}); put it in quotes"
+        )
+    assert "duplicate key 'x'" in only_problem(single("attributes:\n  x: one\n  x: two\n"))
+
+
 def test_json_schema_errors_have_lines() -> None:
     data = b'{\n  "order_id": "1",\n  "jobs": [\n    {"product": "bc",\n     "quantity": "five",\n'
     data += b'     "artwork": ["../x.pdf"]}\n  ]\n}\n'
