@@ -3,8 +3,8 @@
 The fork server is a fresh interpreter that imports pypdf before it forks the worker (~0.2-0.3 s
 of CPU). Started before the daemon imports its own modules, the two run side by side on two
 cores, and the daemon is ready (and delivers what waited while it was down) ~0.25 s sooner.
-This module imports only ``multiprocessing`` (and ``signal`` and ``warnings``, which the interpreter has imported
-already), so that nothing heavy comes before it.
+This module imports only ``multiprocessing`` and ``resource`` (and ``signal`` and ``warnings``, which
+the interpreter has imported already), so that nothing heavy comes before it.
 """
 
 from __future__ import annotations

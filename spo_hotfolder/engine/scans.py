@@ -758,7 +758,10 @@ class EngineScans(EngineState):
         # in the job's folder and is taken first"). Other names are left alone, as unknown files are.
         filed = (
             where not in ("replace", "output")
-            and (path.parent == job_folder / "replace" or (path.parent == job_folder and classify_drop(path.name)))
+            and (
+                path.parent == job_folder / "replace"
+                or (path.parent == job_folder and classify_drop(path.name) is not None)
+            )
             and self._file_away(job.job_id, job_folder, path, self.clock.now())
         )
         message = (
