@@ -455,6 +455,8 @@ def test_refuses_an_invalid_config(tmp_path: Path) -> None:
 def test_refuses_to_start_with_too_few_open_files_in_one_line(tmp_path: Path, limit: int) -> None:
     """Audit BX: under `ulimit -n` 24 the daemon crashed with EMFILE in its scheduler's import and
     its fork server wrote a bare traceback on stdout; at 16 its ledger 'could not be opened'."""
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed")
     result = run_refused(write_config(tmp_path), prefix=["prlimit", f"--nofile={limit}:{limit}", "--"])
     assert f"the limit on open files is {limit}" in result.stderr and "LimitNOFILE=" in result.stderr
     assert not (tmp_path / "root" / "state").exists()  # refused before anything was made
@@ -463,6 +465,8 @@ def test_refuses_to_start_with_too_few_open_files_in_one_line(tmp_path: Path, li
 def test_raises_a_low_soft_limit_on_open_files_to_the_hard_one(tmp_path: Path) -> None:
     """A shell's soft limit (often 1,024, here 24) is no limit of the daemon's: it raises it to the
     hard one, and its PDF worker (forked by the fork server) has it too."""
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed")
     daemon = Daemon(write_config(tmp_path), prefix=["prlimit", "--nofile=24:4096", "--"])
     try:
         daemon.start()
