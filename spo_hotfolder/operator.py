@@ -3,7 +3,8 @@
 An operator drops ``RELEASE``, ``REJECT`` or ``RETRY`` (any case, any extension) into a job folder
 in ``quarantine/`` or ``failed/``, or a PDF into its ``replace/``. The first line of a drop file,
 if any, is the operator's name; the rest is a note; a line ``artwork: <fingerprint>`` in a
-RELEASE approves exactly that artwork. The CLI commands go through the same rules.
+RELEASE (or STATUS.txt's ``Artwork fingerprint: <fingerprint>``, or the fingerprint alone)
+approves exactly that artwork. The CLI commands go through the same rules.
 """
 
 from __future__ import annotations
@@ -49,7 +50,19 @@ _COPY_MARK = re.compile(r"\(\d+\)|(?<![0-9A-Za-z])(?:copy|kopie)(?![0-9A-Za-z])"
 #: An id in a drop file's name (a job's, an order's, a number): letters and digits, joined by '-'
 #: or '.', with a digit somewhere ("ABC-1", "2051", "WEB-200235").
 _ID_CHUNK = re.compile(r"[0-9A-Za-z]+(?:[-._][0-9A-Za-z]+)*")
-_ARTWORK_LINE = re.compile(r"^\s*artwork\s*[:=]\s*(\S.*?)\s*$", re.IGNORECASE)
+#: The line of a RELEASE that names the artwork it approves: "artwork: 992f1c436816" (what
+#: STATUS.txt says to add), also as STATUS.txt shows it ("Artwork fingerprint: 992f1c436816") or
+#: "fingerprint: ..." (audit CC: a copy of STATUS.txt's line was a note, and the release approved
+#: a replacement the operator had not seen).
+_ARTWORK_LINE = re.compile(r"^\s*(?:artwork(?:[ \t]+fingerprint)?|fingerprint)\s*[:=]\s*(\S.*?)\s*$", re.IGNORECASE)
+#: The same without ':' ("artwork 992f1c", "fingerprint - 992f1c") with a fingerprint of at least
+#: 6 digits (a digit among them), or the fingerprint alone on its line, as long as STATUS.txt shows
+#: it: words that are hex digits too ("artwork decade") stay the note's.
+_LOOSE_ARTWORK_LINE = re.compile(
+    r"^\s*(?:(?:artwork(?:[ \t]+fingerprint)?|fingerprint)\s*[-\u2013\u2014]?\s*(?=[0-9a-f]*[0-9])([0-9a-f]{6,64})"
+    r"|([0-9a-f]{12,64}))\s*$",
+    re.IGNORECASE,
+)
 _FINGERPRINT = re.compile(r"[0-9a-fA-F]{4,64}")
 MAX_NAME = 64
 #: The actor of the daemon's own entries in a job's history (SPEC 6: "system" or the operator's
@@ -300,11 +313,14 @@ def parse_drop(data: bytes) -> DropNote:
     rest: list[str] = []
     for line in lines:
         match = _ARTWORK_LINE.match(line)
+        loose = None if match else _LOOSE_ARTWORK_LINE.match(line)
         if match and artwork is None:
             value = match.group(1)
             # Not a fingerprint at all ("artwork: 9", "artwork: ok"): kept as given, so that the
             # release is refused as not matching rather than taken as approving nothing.
             artwork = value.lower() if _FINGERPRINT.fullmatch(value) else f"{value[:20]!r}"
+        elif loose and artwork is None:
+            artwork = (loose.group(1) or loose.group(2)).lower()
         else:
             rest.append(line)
     by: str | None = None

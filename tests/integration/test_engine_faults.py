@@ -5391,6 +5391,24 @@ def test_a_reject_that_cannot_be_read_stops_the_release_dropped_with_it(rig: Rig
     assert "RELEASE by alice refused" in status  # the name written in it (audit Z3-4)
 
 
+def test_a_release_that_copies_status_txts_fingerprint_line_approves_that_artwork_only(rig: Rig) -> None:
+    """Audit CC: a RELEASE with STATUS.txt's own line "Artwork fingerprint: <fp>" was read as a
+    note: a replacement another operator had put in meanwhile was released with it and printed."""
+    r = rig
+    job_id, folder = _held(r, "FP")
+    [seen] = [
+        line for line in (folder / "STATUS.txt").read_text().splitlines() if line.startswith("Artwork fingerprint:")
+    ]
+    make_pdf(folder / "replace" / "FP.pdf", pages=CARD, trimbox=(3, 3, 88, 58))
+    r.run(until=lambda: [e.status for e in r.job(job_id).history].count(JobStatus.OutputCreated) == 2, steps=10)
+    (folder / "RELEASE").write_text(f"alice\n{seen}\n")
+    r.run(until=lambda: not (folder / "RELEASE").exists(), steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == [] and r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
+    said = " ".join((folder / "STATUS.txt").read_text().split())
+    assert f"RELEASE by alice refused: this RELEASE approves artwork {seen.split()[-1]}" in said, said
+
+
 def test_a_release_in_advance_that_names_the_artwork_does_not_approve_other_artwork(rig: Rig) -> None:
     """Audit Z2-5: `artwork: <fingerprint>` in a RELEASE for a failed job approves that artwork
     only (README); a replacement with other artwork then printed unseen. It is blocked again."""

@@ -113,6 +113,31 @@ def test_a_name_saved_by_an_older_notepad_is_kept() -> None:
         assert found.by == data.split(b"\r")[0].split(b"\n")[0].decode("cp1252") and found.note in ("", "ok"), data
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Artwork fingerprint: 992F1C436816",  # STATUS.txt's own line, copied
+        "fingerprint: 992f1c436816",
+        "artwork 992f1c436816",
+        "artwork - 992f1c",
+        "artwork \u2013 992f1c",
+        "992f1c436816",  # the fingerprint alone, as STATUS.txt shows it
+    ],
+)
+def test_the_artwork_a_release_approves_is_read_as_operators_write_it(line: str) -> None:
+    """Audit CC: a RELEASE naming the artwork seen as STATUS.txt shows it ("Artwork fingerprint:
+    ..."), or without the ':', was read as a note: after a replacement, the release approved the
+    new artwork, which that operator had never seen, and it printed."""
+    note = parse_drop(f"alice\n{line}\nchecked\n".encode())
+    assert (note.by, note.note) == ("alice", "checked"), note
+    assert note.artwork is not None and "992f1c".startswith(note.artwork[:6]), note
+
+
+def test_words_of_hex_letters_and_notes_about_the_artwork_stay_notes() -> None:
+    for line in ("artwork decade", "artwork is fine", "facade", "artwork looks good"):
+        assert parse_drop(f"alice\n{line}\n".encode()) == DropNote("alice", line, None)
+
+
 def test_an_artwork_line_that_is_no_fingerprint_is_not_ignored() -> None:
     # "artwork: 9" used to be read as part of the note: the release then approved whatever was there.
     assert parse_drop(b"dan\nartwork: 9\n").artwork == "'9'"
