@@ -294,6 +294,18 @@ def _operator(text: str) -> str:
     return text
 
 
+def _fingerprint(text: str) -> str:
+    """``release --artwork``: the fingerprint of the artwork approved (STATUS.txt's "Artwork
+    fingerprint", `show`'s "Fingerprint"), or its start; anything else is a usage error."""
+    from spo_hotfolder.operator import is_fingerprint
+
+    if not is_fingerprint(text.strip()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is no artwork fingerprint: give the 4 to 64 hex digits STATUS.txt shows as 'Artwork fingerprint'"
+        )
+    return text.strip().lower()
+
+
 class _Once(argparse.Action):
     """An option given once: a second one is a usage error, not silently the one that counts
     (audit AW: `jobs --status InHotFolder --status Rejected` listed the Rejected jobs only)."""
@@ -399,6 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job")
     p.add_argument("--by", type=_operator, help="who releases it (default: $USER)")
     p.add_argument("--note", default="", help="a note for the status history")
+    p.add_argument(
+        "--artwork",
+        type=_fingerprint,
+        metavar="FINGERPRINT",
+        help="approve exactly this artwork (its fingerprint, shown in STATUS.txt and by `show`): refused if the "
+        "job's artwork is other now (like a line 'artwork: FINGERPRINT' in RELEASE)",
+    )
     p.set_defaults(action="RELEASE")
 
     p = add("reject", help="reject a blocked or failed job (like dropping REJECT)")

@@ -59,7 +59,14 @@ from spo_hotfolder.manifest import (
     several_manifests,
     several_manifests_problem,
 )
-from spo_hotfolder.operator import Action, name_problem, pending_commands, pending_commands_by_job, refusal
+from spo_hotfolder.operator import (
+    Action,
+    fingerprint,
+    name_problem,
+    pending_commands,
+    pending_commands_by_job,
+    refusal,
+)
 from spo_hotfolder.reports import artwork_listing, printable
 from spo_hotfolder.status import JobStatus
 
@@ -618,6 +625,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"Hot folder: {planned_hot_folder(job, config) or 'skip'} (by the routes as configured now)")
     names = artwork_listing([(a.name, bool(a.present or deleted)) for a in artwork])
     print(f"Artwork:   deleted with the folder (was {names})" if deleted else f"Artwork:   {names}")
+    checked = (job.preflight or {}).get("artwork_sha256") or []
+    if checked and all(checked) and len(checked) == len(artwork):
+        # As STATUS.txt shows it: what `release --artwork` (a RELEASE's "artwork:" line) names.
+        print(f"Artwork fingerprint: {fingerprint(checked)}  (of the artwork as last checked)")
     if job.error:
         print(f"Problem:   {job.error}")
     for command in waiting:
@@ -663,6 +674,8 @@ def cmd_action(args: argparse.Namespace) -> int:
     action = Action(args.action)
     by = operator_name(args)
     note = str(args.note or "")
+    if getattr(args, "artwork", None):  # (release --artwork: RELEASE's line "artwork: FP", the same path)
+        note = f"{note}\nartwork: {args.artwork}" if note else f"artwork: {args.artwork}"
     file: Path | None = None
     if action is Action.REPLACE:
         file = args.file.resolve()

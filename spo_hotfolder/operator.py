@@ -296,6 +296,32 @@ def rtf_text(rtf: str) -> str:
 UNREADABLE_NOTE = "[the file's text could not be read: not a plain text file; save it as text to give a name and note]"
 
 
+def split_artwork(lines: Sequence[str]) -> tuple[str | None, list[str]]:
+    """The artwork a RELEASE's text names (its first line that names one: the fingerprint in
+    lower case, or a value that is none quoted, which no artwork matches), and its other lines.
+    A drop file's text, and the CLI's ``release --note`` (SPEC 3: the same path)."""
+    artwork: str | None = None
+    rest: list[str] = []
+    for line in lines:
+        match = _ARTWORK_LINE.match(line) if artwork is None else None
+        loose = _LOOSE_ARTWORK_LINE.match(line) if artwork is None and match is None else None
+        if match:
+            value = match.group(1)
+            # Not a fingerprint at all ("artwork: 9", "artwork: ok"): kept as given, so that the
+            # release is refused as not matching rather than taken as approving nothing.
+            artwork = value.lower() if _FINGERPRINT.fullmatch(value) else f"{value[:20]!r}"
+        elif loose:
+            artwork = (loose.group(1) or loose.group(2)).lower()
+        else:
+            rest.append(line)
+    return artwork, rest
+
+
+def is_fingerprint(text: str) -> bool:
+    """Whether ``text`` can be (the start of) an artwork fingerprint: 4 to 64 hex digits."""
+    return _FINGERPRINT.fullmatch(text) is not None
+
+
 def parse_drop(data: bytes) -> DropNote:
     """Reads a drop file's content; junk (binary, huge, control characters) never raises."""
     if data.lstrip()[:5] == b"%PDF-":
@@ -308,21 +334,7 @@ def parse_drop(data: bytes) -> DropNote:
     text = _decode(readable, cut=len(data) > 16384).replace("\r\n", "\n").replace("\r", "\n")
     if text.lstrip().startswith("{\\rtf"):
         text = rtf_text(text)
-    lines = text.split("\n")
-    artwork: str | None = None
-    rest: list[str] = []
-    for line in lines:
-        match = _ARTWORK_LINE.match(line)
-        loose = None if match else _LOOSE_ARTWORK_LINE.match(line)
-        if match and artwork is None:
-            value = match.group(1)
-            # Not a fingerprint at all ("artwork: 9", "artwork: ok"): kept as given, so that the
-            # release is refused as not matching rather than taken as approving nothing.
-            artwork = value.lower() if _FINGERPRINT.fullmatch(value) else f"{value[:20]!r}"
-        elif loose and artwork is None:
-            artwork = (loose.group(1) or loose.group(2)).lower()
-        else:
-            rest.append(line)
+    artwork, rest = split_artwork(text.split("\n"))
     by: str | None = None
     # SPEC 4: the first line, if any, is the name. An empty first line means no name: the text
     # below it is the note (the name falls back to the default).

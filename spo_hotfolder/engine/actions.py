@@ -58,6 +58,7 @@ from spo_hotfolder.operator import (
     parse_drop,
     pending_commands,
     refusal,
+    split_artwork,
 )
 from spo_hotfolder.pdfreport import not_a_pdf
 from spo_hotfolder.reports import WHAT_NOW
@@ -485,7 +486,14 @@ class EngineActions(EngineState):
             with contextlib.suppress(OSError):
                 path.unlink()
             return None
-        result = self.apply(job_id, action, by=by, note=note, file=file, token=token, given_at=given_at)
+        parsed: DropNote | None = None
+        if action is Action.RELEASE:
+            # `release --note`'s text read as a RELEASE's (`--artwork FP` comes as its line "artwork: FP")
+            artwork, rest = split_artwork(note.split("\n"))
+            if artwork is not None:
+                note = "\n".join(rest)
+                parsed = DropNote(by, note, artwork)
+        result = self.apply(job_id, action, by=by, note=note, file=file, parsed=parsed, token=token, given_at=given_at)
         log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
         with contextlib.suppress(OSError):
             path.unlink()

@@ -423,6 +423,34 @@ def test_stale_release_is_refused(make_daemon, tmp_path: Path) -> None:
     daemon.wait_status(job_id, "InHotFolder")
 
 
+def test_a_cli_release_names_the_artwork_it_approves_as_a_release_file_does(make_daemon, tmp_path: Path) -> None:
+    """Audit CC 2: `release --note 'artwork: <fp>'` (SPEC 3: the same path as RELEASE) approved
+    whatever was there, a replacement the operator had not seen printed; the CLI had no way to
+    name the artwork seen. `--artwork FP` and a note's "artwork:" line are checked as RELEASE's;
+    `show` gives the fingerprint."""
+    daemon = make_daemon(blocking={"block_on_arrival": True}, products={})
+    job_id = order(daemon, "S2", pages=[(91.0, 61.0)])
+    held(daemon, job_id)
+    folder = daemon.root / "quarantine" / job_id
+    seen = _fingerprint(folder)
+    assert f"Artwork fingerprint: {seen}  (of the artwork as last checked)" in daemon.cli("show", job_id).stdout
+    new = tmp_path / "v2.pdf"
+    make_pdf(new, pages=[(100.0, 70.0)])
+    os.replace(new, folder / "replace" / "v2.pdf")
+    wait_for(lambda: _fingerprint(folder) not in ("", seen) and held(daemon, job_id), what="new output")
+    for how in (["--artwork", seen.upper()], ["--note", f"checked\nartwork: {seen}"]):
+        refused = daemon.cli("release", job_id, "--by", "bob", *how)
+        assert refused.returncode == 1 and f"this RELEASE approves artwork {seen}" in refused.stderr, refused
+    assert daemon.job(job_id)["blocked"] is True and not list((tmp_path / "hot" / "indigo").iterdir())
+    bad = daemon.cli("release", job_id, "--artwork", "looks-good")
+    assert bad.returncode == 2 and "is no artwork fingerprint" in bad.stderr, bad
+    now = _fingerprint(folder)
+    done = daemon.cli("release", job_id, "--by", "bob", "--note", "ok", "--artwork", now)
+    assert done.returncode == 0, done
+    job = daemon.wait_status(job_id, "InHotFolder")
+    assert blocked_entry(job)["removed_note"] == f"ok [approves artwork {now} only]"
+
+
 def test_reject_and_release_dropped_together_reject_wins(make_daemon, tmp_path: Path) -> None:
     daemon = make_daemon(blocking={"block_on_arrival": True})
     job_id = order(daemon, "T1")
