@@ -239,6 +239,8 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
     job_id = drop_card(daemon, "402")
     # (the CLI would refuse the invalid config file: look at the hot folder and the log instead)
     wait_for((tmp_path / "hot" / "large" / f"402_{job_id}_bc-85x55_x10.pdf").is_file, what="402 delivered")
+    # (its log line comes once InHotFolder is committed, a moment after the file's rename)
+    wait_for(lambda: [e for e in events(daemon, "delivery.completed") if e["job_id"] == job_id], what="logged")
     assert [e["detail"] for e in events(daemon, "delivery.completed") if e["job_id"] == job_id] == [
         f"large: 402_{job_id}_bc-85x55_x10.pdf"
     ]
