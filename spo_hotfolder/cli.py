@@ -28,6 +28,7 @@ import functools
 import json
 import os
 import re
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -60,6 +61,20 @@ def _standard_streams() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``spo-hotfolder`` command. Once ``run`` has decided how it ends (a refusal to start, a
+    crash; a graceful stop does the same in ``service.run``), a SIGTERM, SIGINT or SIGHUP must not
+    make a death by signal (129, 130, 143) of its exit: the interpreter sets the handlers back to
+    the default as it exits (audit CB: a refusal, then a supervisor's SIGTERM, ended in 143)."""
+    try:
+        return _main(argv)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            handler = signal.getsignal(signum)
+            if callable(handler) and handler is not signal.default_int_handler:  # (run's own handlers)
+                signal.signal(signum, signal.SIG_IGN)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     _standard_streams()
     argv = sys.argv[1:] if argv is None else list(argv)
     caught = "run" in argv  # maybe `run`: its signals are caught before the parser is even built (~10 ms)

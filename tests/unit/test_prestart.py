@@ -189,3 +189,24 @@ def test_a_sigint_for_the_daemon_while_its_fork_server_starts_is_kept_for_it(tmp
     assert probe["got"] == [2], probe  # the SIGINT reached the daemon's own handler
     assert probe["blocked_here"] is False, probe
     assert probe["fork_server"] == {"SigBlk": 0, "SigIgn": 2}, probe  # ignored there, not left blocked
+
+
+def test_a_refused_start_ends_with_its_stop_signals_ignored(tmp_path: Path) -> None:
+    """Audit CB: a daemon that refused to start (an invalid config) and got a SIGTERM, SIGINT or
+    SIGHUP as it exited died by it (143, 130, 129) instead of exit 1: the interpreter sets its
+    handlers back to the default as it exits. Once `run` has its exit, they are ignored."""
+    config = tmp_path / "bad.yaml"
+    config.write_text(f"paths: {{root: {tmp_path / 'root'}}}\nbogus: 1\n")
+    script = (
+        "import signal\n"
+        "from spo_hotfolder import cli\n"
+        f"code = cli.main(['-c', {str(config)!r}, 'run'])\n"
+        "print(code, [signal.getsignal(s) == signal.SIG_IGN for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert result.stdout.splitlines()[-1] == "1 [True, True, True]", result
+    # Another command keeps Python's own handling of a Ctrl-C.
+    other = script.replace("'run'", "'jobs'")
+    result = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True, timeout=60, env=env)
+    assert result.stdout.splitlines()[-1] == "1 [False, False, False]", result
