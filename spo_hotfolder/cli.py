@@ -68,10 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            handler = signal.getsignal(signum)
-            if callable(handler) and handler is not signal.default_int_handler:  # (run's own handlers)
-                signal.signal(signum, signal.SIG_IGN)
+        handler = signal.getsignal(signal.SIGTERM)
+        if callable(handler):  # (run's own handlers; another command's SIGTERM is the default)
+            from spo_hotfolder import earlysignals
+
+            earlysignals.ignore()
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -61,6 +61,17 @@ def release() -> None:
         signal.raise_signal(signal.SIGHUP)
 
 
+def ignore() -> None:
+    """SIGTERM, SIGINT and SIGHUP ignored from now on (``run``'s exit is decided). One caught but
+    not handled yet is handled first, by its handler (``pthread_sigmask`` runs the handlers of the
+    signals that came): set to "ignore" under it, Python wrote "Signal 15 ignored due to race
+    condition", a traceback on stderr (audit CB)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
+
 def forget_reload() -> bool:
     """Called just before the config is read at start: True if a SIGHUP came before (the read that
     follows is the reload it asked for); a SIGHUP from now on is a reload once started."""

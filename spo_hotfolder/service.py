@@ -477,6 +477,11 @@ class _Signals:
         self._poll = select.poll()  # (not select(): no limit on the descriptor's number)
         self._poll.register(self._read, select.POLLIN)
 
+    @property
+    def wakeup_fd(self) -> int:
+        """The pipe's end the interpreter writes a signal's number into (``signal.set_wakeup_fd``)."""
+        return self._write
+
     def request_stop(self) -> None:
         self.stop = True
         self.wake()
@@ -749,11 +754,10 @@ class Daemon:
         from the first moment of ``run``) is replayed: acted on once ``serve`` runs, as if it came then."""
 
         def on_stop(signum: int, frame: FrameType | None) -> None:
-            # The stop is asked for: more stop signals (a supervisor repeating SIGTERM, Ctrl-C held
-            # down) add nothing, and are ignored from now on rather than each running a handler
-            # inside the one before.
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            # More stop signals (a supervisor repeating SIGTERM, Ctrl-C held down) add nothing: the
+            # first one's name is kept. (They were ignored from the first on: a SIGTERM and a SIGINT
+            # caught together then came to a handler set to "ignore", and Python wrote "Signal 15
+            # ignored due to race condition" as a traceback on stderr: audit CB.)
             if self.stop_signal is None:
                 self.stop_signal = signum
             self.signals.request_stop()
@@ -769,6 +773,12 @@ class Daemon:
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_reload)
+        # A signal the kernel gives to another of the daemon's threads (the second of two sent
+        # back to back: the main thread has the first pending) does not interrupt the main loop's
+        # poll(); its handler ran only at the next heartbeat, up to 5 s later (audit CB: SIGTERM
+        # then SIGINT, stopped after 4.6 s). The interpreter writes each signal's number into the
+        # loop's pipe as it comes, from whatever thread: the loop wakes and the handlers run.
+        signal.set_wakeup_fd(self.signals.wakeup_fd, warn_on_full_buffer=False)
         # Their default is to end the process, silently: a log rotation's "kill -USR1" (a habit of
         # other daemons) stopped this one with no word (audit BG R3). They do nothing here.
         signal.signal(signal.SIGUSR1, on_other)
@@ -1166,6 +1176,5 @@ def run(config_path: Path) -> int:
     # Stopped: a further SIGTERM or SIGINT (supervisors repeat them) must not make a death by
     # signal (exit 143) of the exit that follows, for which the interpreter sets its handlers back
     # to the default (audit BE 1). Ignored handlers are left as they are.
-    for signum in earlysignals.SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
+    earlysignals.ignore()
     return 0

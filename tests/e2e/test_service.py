@@ -163,6 +163,28 @@ def test_more_stop_signals_while_it_stops_and_exits_still_end_in_exit_0(tmp_path
     daemon.proc = None
 
 
+def test_two_stop_signals_back_to_back_stop_it_at_once_without_a_traceback(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """Audit CB: SIGTERM then SIGINT at once (a Ctrl-C while a supervisor stops it): the second went
+    to another thread, the main loop slept on until its next heartbeat (4.6 s), and the handler of
+    the first had set the other to "ignore" under it: "OSError: Signal 15 ignored due to race
+    condition", a traceback on stderr."""
+    for n in range(3):
+        daemon = start_daemon(daemons, write_config(tmp_path / str(n)))
+        assert daemon.proc is not None
+        time.sleep(0.3)  # (into its main loop's wait)
+        start = time.monotonic()
+        os.kill(daemon.proc.pid, signal.SIGTERM)
+        os.kill(daemon.proc.pid, signal.SIGINT)
+        assert daemon.proc.wait(timeout=30) == 0
+        took = time.monotonic() - start
+        assert took < 3, f"the stop came {took:.1f} s later: at a heartbeat (5 s), not at the signals"
+        assert "Traceback" not in daemon.log_text() and "race condition" not in daemon.log_text()
+        assert_all_json(daemon)
+        daemon.proc = None
+
+
 def test_the_stop_says_which_signal_asked_for_it(tmp_path: Path, daemons: list[Daemon]) -> None:
     """Audit BW 2: daemon.stopping did not say why; a stop nobody meant (another process's kill)
     could not be told from one asked for."""
