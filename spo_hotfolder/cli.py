@@ -61,10 +61,10 @@ def _standard_streams() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``spo-hotfolder`` command. Once ``run`` has decided how it ends (a refusal to start, a
-    crash; a graceful stop does the same in ``service.run``), a SIGTERM, SIGINT or SIGHUP must not
-    make a death by signal (129, 130, 143) of its exit: the interpreter sets the handlers back to
-    the default as it exits (audit CB: a refusal, then a supervisor's SIGTERM, ended in 143)."""
+    """The ``spo-hotfolder`` command. Once ``run`` has decided how it ends (a graceful stop, a
+    refusal to start, a crash), a SIGTERM, SIGINT or SIGHUP must not make a death by signal (129,
+    130, 143) of its exit: the interpreter sets the handlers back to the default as it exits
+    (audit BE 1: a supervisor's second SIGTERM after the stop; audit CB: one after a refusal)."""
     try:
         return _main(argv)
     finally:
@@ -315,11 +315,12 @@ def _fingerprint(text: str) -> str:
     fingerprint", `show`'s "Fingerprint"), or its start; anything else is a usage error."""
     from spo_hotfolder.operator import is_fingerprint
 
-    if not is_fingerprint(text.strip()):
+    given = text.strip()
+    if not is_fingerprint(given):
         raise argparse.ArgumentTypeError(
             f"{text!r} is no artwork fingerprint: give the 4 to 64 hex digits STATUS.txt shows as 'Artwork fingerprint'"
         )
-    return text.strip().lower()
+    return given.lower()
 
 
 class _Once(argparse.Action):

@@ -1174,7 +1174,5 @@ def run(config_path: Path) -> int:
             daemon.shutdown()
         raise
     # Stopped: a further SIGTERM or SIGINT (supervisors repeat them) must not make a death by
-    # signal (exit 143) of the exit that follows, for which the interpreter sets its handlers back
-    # to the default (audit BE 1). Ignored handlers are left as they are.
-    earlysignals.ignore()
+    # signal (exit 143) of the exit that follows (audit BE 1): cli.main ignores them as run returns.
     return 0

@@ -757,13 +757,9 @@ class EngineScans(EngineState):
         # a link to nothing left in replace/ held every release back for good, "a replacement is
         # in the job's folder and is taken first"). Other names are left alone, as unknown files are.
         filed = (
-            where not in ("replace", "output")
-            and (
-                path.parent == job_folder / "replace"
-                or (path.parent == job_folder and classify_drop(path.name) is not None)
-            )
-            and self._file_away(job.job_id, job_folder, path, self.clock.now())
-        )
+            path.parent == job_folder / "replace"
+            or (path.parent == job_folder and classify_drop(path.name) is not None)
+        ) and self._file_away(job.job_id, job_folder, path, self.clock.now())
         message = (
             f"{where} is {what}, not the job's own folder: it is never read nor written through; remove the "
             f"link and make a folder named {where} in its place"

@@ -91,6 +91,13 @@ INTO_SLOW_IMPORT = (
 )
 
 
+def run_script(script: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``script`` in a Python of its own, with this checkout's package (in ``cwd``: the fork
+    server finds a module written there, in its working folder)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=cwd, env=env)
+
+
 def test_a_ctrl_c_while_the_fork_server_imports_leaves_it_alone(tmp_path: Path) -> None:
     """Audit BG 1: a Ctrl-C (SIGINT to the whole process group) just after `run` started reached
     the fork server while it imported pypdf, before multiprocessing has it ignore SIGINT: a
@@ -112,11 +119,7 @@ def test_a_ctrl_c_while_the_fork_server_imports_leaves_it_alone(tmp_path: Path) 
         "time.sleep(1.5)\n"
         "print(open(f'/proc/{pid}/stat').read().split(')')[1].split()[0])\n"  # its state: not Z (exited)
     )
-    # (in tmp_path: the fork server finds slow_import there, in its working folder)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
-    )
+    result = run_script(script, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.strip() in ("S", "R"), result.stdout
 
@@ -142,10 +145,7 @@ def test_the_fork_server_starts_with_sigint_ignored(tmp_path: Path) -> None:
         "time.sleep(1.5)\n"
         "print(open(f'/proc/{pid}/stat').read().split(')')[1].split()[0])\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
-    )
+    result = run_script(script, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.strip() in ("S", "R"), result.stdout
 
@@ -180,10 +180,7 @@ def test_a_sigint_for_the_daemon_while_its_fork_server_starts_is_kept_for_it(tmp
         "print(json.dumps({'got': got, 'blocked_here': signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []),"
         " 'fork_server': masks}))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
-    )
+    result = run_script(script, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (0, ""), result
     probe = json.loads(result.stdout)
     assert probe["got"] == [2], probe  # the SIGINT reached the daemon's own handler
@@ -203,10 +200,9 @@ def test_a_refused_start_ends_with_its_stop_signals_ignored(tmp_path: Path) -> N
         f"code = cli.main(['-c', {str(config)!r}, 'run'])\n"
         "print(code, [signal.getsignal(s) == signal.SIG_IGN for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)])\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    result = run_script(script)
     assert result.stdout.splitlines()[-1] == "1 [True, True, True]", result
     # Another command keeps Python's own handling of a Ctrl-C.
     other = script.replace("'run'", "'jobs'")
-    result = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True, timeout=60, env=env)
+    result = run_script(other)
     assert result.stdout.splitlines()[-1] == "1 [False, False, False]", result
