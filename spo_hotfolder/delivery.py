@@ -577,6 +577,26 @@ def check_name_free(final: Path, hot: HotFolderConfig) -> None:
     )
 
 
+def reprint_name(final: Path, hot: HotFolderConfig, earlier: frozenset[str], generation: int) -> Path:
+    """Where a reprint goes while a file waits under the name its job's earlier delivery was
+    published to (``earlier``: those paths; the earlier PDF, not yet taken by the printer, or one
+    put there since: never overwritten either way): ``<name>-reprint<n>.pdf`` (n: the reprint's
+    number, else the next free one), with nothing of that name there, nor its temp file or ticket.
+    Otherwise ``final`` itself: a name no delivery of the job had is waited for as ever
+    (``check_name_free``), a template's name being what the printer is set up for."""
+    if str(final) not in earlier or not os.path.lexists(final):
+        return final
+    first = max(1, generation - 1)
+    for number in range(first, first + 100):
+        candidate = final.with_name(f"{final.stem}-reprint{number}{final.suffix}")
+        taken = [candidate, temp_path_for(hot, candidate.name)]
+        if hot.ticket == "json":
+            taken += [candidate.with_suffix(".json"), temp_path_for(hot, candidate.with_suffix(".json").name)]
+        if not any(os.path.lexists(path) for path in taken):
+            return candidate
+    return final
+
+
 def publish(temp: Path, final: Path, hot: HotFolderConfig) -> None:
     """Renames the temp file to its final name, never over a file the printer has not taken yet."""
     try:

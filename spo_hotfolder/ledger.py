@@ -1294,6 +1294,15 @@ class Ledger:
             ).fetchone()
         return Delivery(*tuple(row)) if row else None
 
+    def earlier_finals(self, job_id: str, generation: int) -> frozenset[str]:
+        """The hot-folder paths the job's earlier generations (before a reprint) were published to."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT final_path FROM deliveries WHERE job_id = ? AND generation < ? AND state = 'published'",
+                (job_id, generation),
+            ).fetchall()
+        return frozenset(str(row[0]) for row in rows)
+
     # -- the output file as checked ----------------------------------------------------------
 
     def set_output_sig(self, job_id: str, sig: str) -> None:

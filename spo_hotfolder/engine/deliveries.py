@@ -26,6 +26,7 @@ from spo_hotfolder.delivery import (
     publish,
     publish_sidecar,
     render_filename,
+    reprint_name,
     temp_path_for,
     write_temp,
 )
@@ -144,19 +145,22 @@ class EngineDelivery(EngineState):
             self.ledger.update_job(job.job_id, now, stage=Stage.PROCESS)
             return
         self._output_unchanged(job, src)
-        final_name = render_filename(hot.filename, facts)
-        final = hot.path / final_name
-        temp = temp_path_for(hot, final_name)
+        final = hot.path / render_filename(hot.filename, facts)
+        # A reprint while its job's earlier PDF still waits there goes in beside it (reprint_name).
+        earlier = self.ledger.earlier_finals(job.job_id, job.generation) if job.generation > 1 else frozenset()
         shares = self.shares
         spool = self._spool_identities()
         try:
 
-            def look() -> None:
+            def look() -> Path:
                 check_hot_folder(hot, self.mount_points, spool)
-                check_name_free(final, hot)
-                self._ticket_in_the_way(job, hot, final)
+                chosen = reprint_name(final, hot, earlier, job.generation) if earlier else final
+                check_name_free(chosen, hot)
+                self._ticket_in_the_way(job, hot, chosen)
+                return chosen
 
-            shares.call(hot, "a look into it", look)
+            final = shares.call(hot, "a look into it", look)
+            temp = temp_path_for(hot, final.name)
             taken = self._take_prestage(pre, job, hot.name, final, temp) if pre is not None else None
             delivery_id = (
                 taken
