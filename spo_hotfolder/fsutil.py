@@ -192,7 +192,10 @@ class Flusher:
             except OSError:
                 pass  # the fsync before OutputCreated reports what matters
             finally:
-                os.close(fd)
+                # (Linux releases the descriptor whatever close says: an EIO here killed the thread
+                # for the daemon's life, audit CE D4, and every later submit held its descriptor)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
                 with self._lock:
                     self._pending -= 1
 

@@ -55,6 +55,9 @@ from spo_hotfolder.pdfreport import known_kind, short_of_declared_length
 log = structlog.get_logger("spo_hotfolder.stability")
 
 Signature = tuple[int, int, int]  # size, mtime_ns, inode
+_UNKNOWN: Signature = (-1, -1, -1)  # a file not looked at yet (its stat failed): no file's signature
+#: Errors of a file's stat that say nothing about the file (the disk or share failing a moment).
+TRANSIENT_ERRNOS = frozenset({errno.EIO, errno.EAGAIN, errno.EINTR, errno.ETIMEDOUT, errno.ENOMEM})
 
 
 def signature(st: os.stat_result) -> Signature:
@@ -69,6 +72,7 @@ class _Tracked:
     hold_until: float = 0.0  # an incomplete-looking PDF waits until then
     open_since: float | None = None  # first found held open for writing, unchanged since
     said_open: bool = False  # file.held_open logged for it
+    said_look_failed: bool = False  # file.look_failed logged for it
     first_seen: float = 0.0  # when the file was first seen (its upload began, as far as we know)
     upload_sig: Signature | None = None  # its upload under a temporary name beside it, as last seen
     upload_changed_at: float = 0.0  # when that upload was last seen to change
@@ -124,7 +128,9 @@ class FileStabilityTracker:
         place), for first_seen."""
         try:
             st = self._stat(path)
-        except OSError:
+        except OSError as exc:
+            if self._look_again(path, exc):
+                return
             self._files.pop(path, None)
             self._note_special(path)  # a symbolic link to nothing
             return
@@ -182,6 +188,28 @@ class FileStabilityTracker:
         tracked = self._files.get(path)
         if tracked is not None:
             tracked.hold_until = self._clock() + seconds
+
+    def _look_again(self, path: Path, exc: OSError) -> bool:
+        """A file that could not be looked at for an I/O error (a share or a disk failing for a
+        moment: audit CE D2, one EIO on a manifest's stat filed it into failed/ as "a device"): it
+        stays tracked, looked at again in a moment (and settles afresh), never taken for a
+        link to nothing, nor dropped. False for other errors (not there, a link to nothing)."""
+        if exc.errno not in TRANSIENT_ERRNOS:
+            return False
+        now = self._clock()
+        tracked = self._files.get(path)
+        if tracked is None:
+            tracked = self._files[path] = _Tracked(_UNKNOWN, now, False, first_seen=self._given_seen.pop(path, now))
+        if not tracked.said_look_failed:
+            tracked.said_look_failed = True
+            log.warning(
+                "file.look_failed",
+                file=str(path),
+                error=f"{exc.strerror or exc}",
+                action=f"looked at again every {IO_ERROR_RECHECK_SECONDS:g} s, taken once read and settled",
+            )
+        tracked.hold_until = now + IO_ERROR_RECHECK_SECONDS
+        return True
 
     def _note_special(self, path: Path) -> None:
         try:
@@ -253,8 +281,9 @@ class FileStabilityTracker:
                 continue  # held as incomplete-looking; an event about it clears the hold
             try:
                 st = self._stat(path)
-            except OSError:
-                gone.append(path)
+            except OSError as exc:
+                if not self._look_again(path, exc):
+                    gone.append(path)
                 continue
             if not stat.S_ISREG(st.st_mode):
                 gone.append(path)
@@ -353,6 +382,8 @@ class FileStabilityTracker:
 
 #: How soon a file found open for writing is looked at again.
 OPEN_RECHECK_SECONDS = 0.2
+#: How soon a file whose stat failed with an I/O error is looked at again (``_look_again``).
+IO_ERROR_RECHECK_SECONDS = 1.0
 
 #: After how long unchanged but still open for writing a file is said in the log (once).
 HELD_OPEN_WARN_SECONDS = 300.0

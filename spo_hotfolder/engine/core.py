@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import fnmatch
 import math
 import os
@@ -79,6 +80,18 @@ REFUSED_KEPT = 500
 #: The name (in state/, with the config file's extension) of the copy of the config the daemon
 #: last ran on: a start compares the routes with it, as a reload with the config before it.
 LAST_CONFIG = "config-last-run"
+
+
+def _io_error_said(event: str, exc: OSError, **where: str) -> None:
+    """A file system call that failed where the engine did not expect it (a disk or share's I/O
+    error, a folder changed under it): said in plain words, the file and the call's error, not as
+    a traceback (audit CE D3); what it was doing is tried again (the step, the file at the next
+    look). The traceback stays at debug level, for a report."""
+    where = {"action": "tried again in a moment", **where}
+    log.error(
+        event, error=exc.strerror or str(exc), file=exc.filename, errno=errno.errorcode.get(exc.errno or 0), **where
+    )
+    log.debug(event + ".traceback", exc_info=exc)
 
 
 class Engine(
@@ -321,6 +334,8 @@ class Engine(
                     self._spool_full_said(exc)
                 elif is_ledger_damaged(exc):
                     self._ledger_damaged_said(exc)
+                elif isinstance(exc, OSError):
+                    _io_error_said("engine.step_failed", exc, action="the engine goes on in 1 s")
                 else:
                     log.exception("engine.step_failed", action="the engine goes on in 1 s")
                 self.stop_event.wait(1.0)
@@ -438,6 +453,9 @@ class Engine(
                 if what == "file":
                     self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)
                 self._ledger_damaged_said(exc)
+                return
+            if isinstance(exc, OSError):
+                _io_error_said("engine.unexpected_error", exc, what=what, subject=subject)
                 return
             log.exception("engine.unexpected_error", what=what, subject=subject)
 

@@ -49,7 +49,7 @@ from spo_hotfolder.fsutil import (
     safe_folder_name,
     write_new,
 )
-from spo_hotfolder.ledger import TERMINAL, Artwork, Delivery, Job, Stage
+from spo_hotfolder.ledger import TERMINAL, Artwork, Delivery, Job, Stage, is_disk_full
 from spo_hotfolder.manifest import (
     MANIFEST_SUFFIXES,
     MAX_MANIFEST_BYTES,
@@ -74,6 +74,7 @@ from spo_hotfolder.operator import (
 from spo_hotfolder.pdfreport import (
     ArtworkInput,
     PreflightReport,
+    describe_exception,
 )
 from spo_hotfolder.reports import (
     error_text,
@@ -357,7 +358,7 @@ class EngineIntake(EngineState):
         if plans:
             self._unfinished.append((key, path, signature(st)))
             if folder_manifest:
-                self._finish_intakes()  # before its folder is cleaned up
+                self._finish_folder_intake(path)  # before its folder is cleaned up
         if folder_manifest:
             self._consumed_dirs.add(base)
         seen = self.tracker.first_seen(path)
@@ -844,6 +845,29 @@ class EngineIntake(EngineState):
             self._unfinished[:0] = pending  # each part can be done again: tried at the next call
             raise
         self._unfinished[:0] = retry
+        for folder in folders & self._consumed_dirs:
+            # (a folder's manifest removed only now, its intake's try having failed: the folder is
+            # removed once empty and quiet, as it is when its last file is taken)
+            self._cleanup_consumed_dirs(folder)
+
+    def _finish_folder_intake(self: Engine, path: Path) -> None:
+        """``_finish_intakes`` for a folder's manifest, at its intake. The intake is committed: a
+        failure here (an fsync's EIO) must not skip the rest of it (the jobs' claims of their
+        artwork; audit CE D1: the job stayed "Ordered" with its PDF in the inbox until a restart).
+        The manifest stays in its folder, and the next call (each step's end) tries again."""
+        try:
+            self._finish_intakes()
+        except OSError as exc:
+            if is_disk_full(exc):
+                self._spool_full_said(exc, what="file", subject=str(path))
+            else:
+                log.warning(
+                    "intake.not_finished",
+                    manifest=self.rel(path),
+                    error=describe_exception(exc),
+                    action="the order goes on; its manifest stays in inbox/ until its copy in the job's folder is "
+                    "on disk, tried again in a moment",
+                )
 
     def _secure_copies(self: Engine) -> None:
         """The manifest copies of new job folders on disk (file and folder), and each folder's

@@ -9606,3 +9606,64 @@ def test_with_a_poller_a_waiting_order_takes_a_file_only_after_the_next_look(pol
         _sent(r, f"{order}.yaml", _shared_manifest(order))  # (seen by the next look)
     r.run(until=(r.root / "failed" / "artwork.pdf" / "ERROR.txt").is_file, steps=30, dt=0.2)
     assert r.take_prints() == []
+
+
+def test_a_reprint_goes_in_beside_its_earlier_pdf_still_waiting(ticket_rig: Rig) -> None:
+    """Audit CF 1: a reprint (SPEC 5: "a new delivery ... then the usual statuses") while the PDF
+    of the job's earlier delivery still waited in the hot folder failed every attempt ("a file
+    named ... is already waiting") and ended in failed/ (43 minutes on the default schedule). It
+    goes in beside it under "-reprint<n>", with its own ticket; the earlier one is never touched."""
+    r = ticket_rig
+    job_id = r.order("RP")
+    r.run(until=done(r, job_id), steps=10)
+    first = (r.hot / "RP_RP-1_bc-85x55_x1.pdf").read_bytes()
+    r.order("RP", extra="reprint: true\n")
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 2, steps=10)
+    assert "CopyToHotFolderFailed" not in r.statuses(job_id)
+    assert r.job(job_id).history[-1].detail == "indigo: RP_RP-1_bc-85x55_x1-reprint1.pdf"
+    assert (r.hot / "RP_RP-1_bc-85x55_x1.pdf").read_bytes() == first
+    ticket = json.loads((r.hot / "RP_RP-1_bc-85x55_x1-reprint1.json").read_text())
+    assert ticket["file"] == "RP_RP-1_bc-85x55_x1-reprint1.pdf" and ticket["job_id"] == job_id
+    # Both still waiting: the next reprint is the second; once the printer has taken them, the
+    # template's name again.
+    r.order("RP", extra="reprint: true\ncustomer: again\n")
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 3, steps=10)
+    assert r.take_prints() == [
+        "RP_RP-1_bc-85x55_x1-reprint1.json",
+        "RP_RP-1_bc-85x55_x1-reprint1.pdf",
+        "RP_RP-1_bc-85x55_x1-reprint2.json",
+        "RP_RP-1_bc-85x55_x1-reprint2.pdf",
+        "RP_RP-1_bc-85x55_x1.json",
+        "RP_RP-1_bc-85x55_x1.pdf",
+    ]
+    r.order("RP", extra="reprint: true\ncustomer: third\n")
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 4, steps=10)
+    assert r.take_prints() == ["RP_RP-1_bc-85x55_x1.json", "RP_RP-1_bc-85x55_x1.pdf"]
+
+
+def test_a_folder_orders_intake_cut_short_by_a_failed_fsync_goes_on(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit CE D1: one EIO on the fsync of a dragged-in folder's manifest copy (or of its job
+    folder, or of the inbox folder, or the mkdir of history/) after the intake's commit skipped the
+    rest of the intake: the job stayed "Ordered" in work/ with no STATUS.txt, its PDF in the inbox,
+    until a restart. The fsync is tried again later; the job goes on meanwhile."""
+    r = rig
+    drop = r.inbox / "FD-dir"
+    drop.mkdir()
+    make_pdf(drop / "FD.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "FD"\nproduct: bc-85x55\nquantity: 1\nartwork: [FD.pdf]\n')
+    real = engine_module.fsync_file
+    failed: list[str] = []
+
+    def fsync_once(path: Any) -> None:
+        if not failed and Path(path).name == "manifest.yaml":
+            failed.append(str(path))
+            raise OSError(errno.EIO, "Input/output error")
+        real(path)
+
+    monkeypatch.setattr(engine_module, "fsync_file", fsync_once)
+    r.run(until=done(r, "FD-1"), steps=10)
+    assert failed, "the fault was injected"
+    assert r.take_prints() == ["FD_FD-1_bc-85x55_x1.pdf"]
+    r.run(until=lambda: not drop.exists(), steps=30)  # the manifest left the inbox once on disk
+    assert (r.root / "done" / "FD-1" / "manifest.yaml").is_file()
+    assert (r.root / "done" / "FD-1" / "history").is_dir()

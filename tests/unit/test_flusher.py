@@ -63,3 +63,29 @@ def _safe_readlink(fd: str) -> str:
         return str(Path(f"/proc/self/fd/{fd}").readlink())
     except OSError:
         return ""
+
+
+def test_a_failed_close_leaves_the_flusher_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit CE D4: an EIO from close() killed the flusher's thread for the daemon's life."""
+    real_close = os.close
+    failed: list[int] = []
+
+    def close_failing_once(fd: int) -> None:
+        real_close(fd)
+        if threading.current_thread().name == "flusher" and not failed:
+            failed.append(fd)
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fsutil.os, "close", close_failing_once)
+    files = []
+    for i in range(2):
+        f = tmp_path / f"f{i}.pdf"
+        f.write_bytes(b"x")
+        files.append(f)
+    flusher = Flusher()
+    assert flusher.submit(files[0])
+    thread = flusher._thread
+    assert thread is not None
+    assert flusher.submit(files[1])
+    flusher.close()
+    assert failed and flusher.flushed == 2 and not thread.is_alive()

@@ -354,3 +354,43 @@ def test_a_cut_off_file_beside_another_files_upload_is_taken_after_the_longer_wa
     tracker.track(part)
     clock.t += tracker.incomplete_pdf_seconds + 0.1
     assert [p for p, _ in tracker.get_stable_files()] == [part]
+
+
+def test_an_io_error_on_a_files_stat_is_looked_at_again_not_taken_for_a_device(tmp_path: Path) -> None:
+    """Audit CE D2: one EIO on the stat of a manifest (a share failing a moment) noted it as a
+    "special" file, and the engine filed it into failed/ as "a device, not a file"; an EIO at its
+    last look dropped it from tracking. It stays tracked, looked at again, settles afresh."""
+    import errno
+    import os
+
+    clock = FakeClock()
+    failing = {"left": 1}
+
+    def stat(path: Path) -> os.stat_result:
+        if failing["left"]:
+            failing["left"] -= 1
+            raise OSError(errno.EIO, "Input/output error")
+        return os.stat(path)
+
+    tracker = FileStabilityTracker(1.0, clock, stat_fn=stat)
+    f = tmp_path / "order.yaml"
+    f.write_text("order_id: 1\n")
+    tracker.track(f)
+    assert tracker.specials == {}
+    assert len(tracker) == 1
+    clock.t = 101.5  # looked at: read now, its settle period begins
+    assert tracker.get_stable_files() == []
+    clock.t = 102.5
+    assert [p for p, _ in tracker.get_stable_files()] == [f]
+    # ... and at the last look before it is taken: kept, taken once read
+    f2 = tmp_path / "order2.yaml"
+    f2.write_text("order_id: 2\n")
+    tracker.track(f2)
+    clock.t = 104.0
+    failing["left"] = 1
+    assert tracker.get_stable_files() == []
+    assert tracker.specials == {} and len(tracker) == 1
+    clock.t = 104.9
+    assert tracker.get_stable_files() == []  # held until it is looked at again
+    clock.t = 105.0
+    assert [p for p, _ in tracker.get_stable_files()] == [f2]  # read again, unchanged since its settle
