@@ -192,7 +192,7 @@ class FileStabilityTracker:
     def _look_again(self, path: Path, exc: OSError) -> bool:
         """A file that could not be looked at for an I/O error (a share or a disk failing for a
         moment: audit CE D2, one EIO on a manifest's stat filed it into failed/ as "a device"): it
-        stays tracked, looked at again in a moment (and settles afresh), never taken for a
+        stays tracked, looked at again in a moment (settling afresh if it changed), never taken for a
         link to nothing, nor dropped. False for other errors (not there, a link to nothing)."""
         if exc.errno not in TRANSIENT_ERRNOS:
             return False
