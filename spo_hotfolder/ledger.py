@@ -1004,6 +1004,12 @@ class Ledger:
             ).fetchall()
         return [(r[0], Stage(r[1])) for r in rows]
 
+    def oldest_terminal_update(self) -> datetime | None:
+        """The ``updated_at`` of the finished job (done or rejected) changed longest ago, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT MIN(updated_at) FROM jobs WHERE stage IN ('done', 'rejected')").fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
     def terminal_before(self, cutoff: datetime) -> list[Job]:
         with self._lock:
             rows = self._db.execute(

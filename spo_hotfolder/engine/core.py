@@ -142,6 +142,7 @@ class Engine(
         self._scan_started = 0.0
         self._scan_count = 0
         self._retention_requested = True
+        self._retention_at = math.inf
         self._orphans = {}
         self._orphans_next = math.inf
         self._near_later = {}
@@ -366,6 +367,8 @@ class Engine(
         later = [until for until, _, _ in self._held_for_owner.values()] + list(self._near_later.values())
         if self._cleanup_at < math.inf:
             later.append(self._cleanup_at)  # (an emptied order folder to remove once quiet)
+        if self._retention_at < math.inf:
+            later.append(self._retention_at)
         if self._orphans_next < math.inf:
             later.append(self._orphans_next)
         if self._cooldown:
@@ -420,8 +423,9 @@ class Engine(
             self._guard("intake", "", self._look_at_refusing_folders)
         self._run_jobs()
         self._guard("intake", "", self._finish_intakes)
-        if self._retention_requested:
+        if self._retention_requested or self.clock.monotonic() >= self._retention_at:
             self._retention_requested = False
+            self._retention_at = math.inf  # (set again by the run, once complete)
             self._guard("retention", "", self.run_retention)
             # Hourly too: a temp file left in a hot folder that was out of reach at the last start
             # (an unmounted share) is removed once the share is back.

@@ -154,6 +154,8 @@ class EngineRecords(EngineState):
         found = self._locate(job) if job is not None else None
         dst = self.area(STAGE_AREA[stage]) / job_id
         self.ledger.update_job(job_id, now, stage=stage, folder=self.rel(dst))
+        if stage in (Stage.DONE, Stage.REJECTED):
+            self.retention_due(self.config.retention.done_days * 86400)
         fresh = self.ledger.get_job(job_id, history=False)
         if fresh is None:
             return

@@ -45,6 +45,8 @@ def _what_blocks(failures: list[str]) -> list[Path]:
 
 #: How long one retention run may purge before new work gets its turn (the rest follows at once).
 RETENTION_SLICE_SECONDS = 0.5
+#: A job's due time is its updated_at (recorded to the millisecond) + done_days: run just after it.
+RETENTION_MARGIN_SECONDS = 0.05
 
 
 if TYPE_CHECKING:
@@ -116,3 +118,21 @@ class EngineRetention(EngineState):
             # (A rejected job's route goes: it went to no hot folder, and ``Job.rejected`` tells it so.)
             cleared: dict[str, Any] = {"route": None} if job.stage is Stage.REJECTED else {}
             self.ledger.update_job(job.job_id, now, stage=Stage.PURGED, **cleared)
+        self._retention_next()
+
+    def _retention_next(self: Engine) -> None:
+        """After a complete retention run: the next one when the oldest finished job left is due
+        (none: the hourly run, and each job as it finishes, ``retention_due``). One due already (a
+        folder that could not be emptied, said): the hourly run tries it again, not every step."""
+        oldest = self.ledger.oldest_terminal_update()
+        if oldest is None:
+            return
+        due = (oldest + timedelta(days=self.config.retention.done_days) - self.clock.now()).total_seconds()
+        if due > 0:
+            self.retention_due(due)
+
+    def retention_due(self: Engine, seconds: float) -> None:
+        """A job finished (done or rejected) whose files are due for deletion in ``seconds``:
+        retention runs then if not earlier (a short done_days deletes them on time)."""
+        at = self.clock.monotonic() + seconds + RETENTION_MARGIN_SECONDS
+        self._retention_at = min(self._retention_at, at)

@@ -9667,3 +9667,22 @@ def test_a_folder_orders_intake_cut_short_by_a_failed_fsync_goes_on(rig: Rig, mo
     r.run(until=lambda: not drop.exists(), steps=30)  # the manifest left the inbox once on disk
     assert (r.root / "done" / "FD-1" / "manifest.yaml").is_file()
     assert (r.root / "done" / "FD-1" / "history").is_dir()
+
+
+def test_retention_deletes_a_finished_jobs_files_when_they_are_due(tmp_path: Path) -> None:
+    """Audit CF 11: with done_days 0.0001 (8.6 s) a delivered job's files were deleted only at the
+    hourly run (or a start): retention runs when the oldest finished job is due, and the engine
+    sleeps until then, not an hour."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.0001})
+    r = next(rigs)
+    first = r.order("RD1")
+    r.run(until=done(r, first), steps=10)
+    r.run(steps=1)  # (the start's run: nothing due yet)
+    assert r.engine._wait_seconds() <= 8.7
+    r.run(until=lambda: r.stage(first) is Stage.PURGED, steps=12)
+    assert not (r.root / "done" / first).exists()
+    second = r.order("RD2")
+    r.run(until=done(r, second), steps=10)
+    r.run(until=lambda: r.stage(second) is Stage.PURGED, steps=12)
+    assert r.statuses(second)[-1] == "JobDataDeleted"
+    rigs.close()
