@@ -9685,4 +9685,4 @@ def test_retention_deletes_a_finished_jobs_files_when_they_are_due(tmp_path: Pat
     r.run(until=done(r, second), steps=10)
     r.run(until=lambda: r.stage(second) is Stage.PURGED, steps=12)
     assert r.statuses(second)[-1] == "JobDataDeleted"
-    rigs.close()
+    next(rigs, None)  # (closes the rig)
