@@ -617,7 +617,11 @@ class EngineArtwork(EngineState):
                 self._unmarked.add(job.job_id)
                 raise
             log.info("artwork.taken", job_id=job.job_id, order_id=job.order_id, file=art.name)
-            self._check_complete(job.job_id)
+            try:
+                self._check_complete(job.job_id)
+            except Exception:
+                self._unmarked.add(job.job_id)  # (audit CG 1: made complete again at the next step)
+                raise
         self._new_versions.pop(src, None)
         if src.parent != self.area("inbox"):
             self._consumed_dirs.add(src.parent)

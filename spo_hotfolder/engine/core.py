@@ -11,6 +11,7 @@ import fnmatch
 import math
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -82,15 +83,17 @@ REFUSED_KEPT = 500
 LAST_CONFIG = "config-last-run"
 
 
-def _io_error_said(event: str, exc: OSError, **where: str) -> None:
-    """A file system call that failed where the engine did not expect it (a disk or share's I/O
-    error, a folder changed under it): said in plain words, the file and the call's error, not as
-    a traceback (audit CE D3); what it was doing is tried again (the step, the file at the next
-    look). The traceback stays at debug level, for a report."""
+def _io_error_said(event: str, exc: OSError | sqlite3.OperationalError, **where: str) -> None:
+    """A file system call, or the ledger's, that failed where the engine did not expect it (a disk
+    or share's I/O error, a folder changed under it): said in plain words, the file and the error,
+    not as a traceback (audits CE D3, CG 2); what it was doing is tried again (the step, the file at
+    the next look). The traceback stays at debug level, for a report."""
     where = {"action": "tried again in a moment", **where}
-    log.error(
-        event, error=exc.strerror or str(exc), file=exc.filename, errno=errno.errorcode.get(exc.errno or 0), **where
-    )
+    if isinstance(exc, OSError):
+        code = errno.errorcode.get(exc.errno or 0)
+        log.error(event, error=exc.strerror or str(exc), file=exc.filename, errno=code, **where)
+    else:
+        log.error(event, error=f"the ledger could not be read or written: {exc}", **where)
     log.debug(event + ".traceback", exc_info=exc)
 
 
@@ -335,7 +338,7 @@ class Engine(
                     self._spool_full_said(exc)
                 elif is_ledger_damaged(exc):
                     self._ledger_damaged_said(exc)
-                elif isinstance(exc, OSError):
+                elif isinstance(exc, OSError | sqlite3.OperationalError):
                     _io_error_said("engine.step_failed", exc, action="the engine goes on in 1 s")
                 else:
                     log.exception("engine.step_failed", action="the engine goes on in 1 s")
@@ -425,7 +428,6 @@ class Engine(
         self._guard("intake", "", self._finish_intakes)
         if self._retention_requested or self.clock.monotonic() >= self._retention_at:
             self._retention_requested = False
-            self._retention_at = math.inf  # (set again by the run, once complete)
             self._guard("retention", "", self.run_retention)
             # Hourly too: a temp file left in a hot folder that was out of reach at the last start
             # (an unmounted share) is removed once the share is back.
@@ -458,7 +460,7 @@ class Engine(
                     self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)
                 self._ledger_damaged_said(exc)
                 return
-            if isinstance(exc, OSError):
+            if isinstance(exc, OSError | sqlite3.OperationalError):
                 _io_error_said("engine.unexpected_error", exc, what=what, subject=subject)
                 return
             log.exception("engine.unexpected_error", what=what, subject=subject)

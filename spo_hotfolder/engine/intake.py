@@ -49,7 +49,7 @@ from spo_hotfolder.fsutil import (
     safe_folder_name,
     write_new,
 )
-from spo_hotfolder.ledger import TERMINAL, Artwork, Delivery, Job, Stage, is_disk_full
+from spo_hotfolder.ledger import TERMINAL, Artwork, Delivery, Job, Stage, is_disk_full, is_ledger_damaged
 from spo_hotfolder.manifest import (
     MANIFEST_SUFFIXES,
     MAX_MANIFEST_BYTES,
@@ -367,13 +367,19 @@ class EngineIntake(EngineState):
             for spec, _ in plans:
                 self._manifest_seen[spec.job_id] = came
             _keep_newest(self._manifest_seen)
-        for spec, _ in plans:
-            job = self.ledger.get_job(spec.job_id, history=False)
-            if job is not None:
-                self._claim_for_job(job)
-                if self._arriving_files(spec.job_id):
-                    self._arriving[spec.job_id] = self.clock.monotonic() + self.config.watch.settle_seconds + 0.25
-                self._wake_at_deadline(spec.job_id)
+        try:
+            for spec, _ in plans:
+                job = self.ledger.get_job(spec.job_id, history=False)
+                if job is not None:
+                    self._claim_for_job(job)
+                    if self._arriving_files(spec.job_id):
+                        self._arriving[spec.job_id] = self.clock.monotonic() + self.config.watch.settle_seconds + 0.25
+                    self._wake_at_deadline(spec.job_id)
+        except Exception:
+            # Recorded, and a claim failed (a ledger write's I/O error, audit CG 1: the job waited an
+            # hour, "not arrived yet", its PDF in the inbox): the claims are made again next step.
+            self._unmarked.update(spec.job_id for spec, _ in plans)
+            raise
         self._cleanup_consumed_dirs()
 
     def _waits_for_a_twin(
@@ -857,9 +863,11 @@ class EngineIntake(EngineState):
         The manifest stays in its folder, and the next call (each step's end) tries again."""
         try:
             self._finish_intakes()
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - said, and tried again at the step's end
             if is_disk_full(exc):
                 self._spool_full_said(exc, what="file", subject=str(path))
+            elif is_ledger_damaged(exc):
+                self._ledger_damaged_said(exc)
             else:
                 log.warning(
                     "intake.not_finished",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import shutil
 import stat
@@ -57,6 +58,7 @@ class EngineRetention(EngineState):
     """The Engine's methods for retention (this module's docstring says what they do)."""
 
     def run_retention(self: Engine) -> None:
+        self._retention_at = math.inf  # (due again when this run is complete: _retention_next)
         cutoff = self.clock.now() - timedelta(days=self.config.retention.done_days)
         # The outcomes of operator actions are kept while a file they name may still be in a job
         # folder (a crash's leftover); a week at least.

@@ -9686,3 +9686,60 @@ def test_retention_deletes_a_finished_jobs_files_when_they_are_due(tmp_path: Pat
     r.run(until=lambda: r.stage(second) is Stage.PURGED, steps=12)
     assert r.statuses(second)[-1] == "JobDataDeleted"
     next(rigs, None)  # (closes the rig)
+
+
+def _ledger_fails_once(
+    monkeypatch: pytest.MonkeyPatch, ledger: Ledger, method: str, when: Callable[..., bool]
+) -> list[str]:
+    """``ledger.<method>`` raises SQLite's "disk I/O error" once, at the first call ``when`` accepts."""
+    real = getattr(ledger, method)
+    failed: list[str] = []
+
+    def once(*args: Any, **kwargs: Any) -> Any:
+        if not failed and when(*args, **kwargs):
+            failed.append(method)
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, method, once)
+    return failed
+
+
+def test_a_ledger_write_failing_once_as_a_folder_order_is_taken_in_strands_nothing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit CG 1: one failed ledger write (an I/O error) after a folder order's intake was
+    committed skipped the claim of its PDF: the job waited an hour, "not arrived yet", the PDF in
+    the inbox. Said in one plain line (no traceback), and the job goes on."""
+    r = rig
+    drop = r.inbox / "LF-dir"
+    drop.mkdir()
+    make_pdf(drop / "LF.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text('order_id: "LF"\nproduct: bc-85x55\nquantity: 1\nartwork: [LF.pdf]\n')
+    failed = _ledger_fails_once(monkeypatch, r.ledger, "complete_intake", lambda *a, **k: True)
+    with capture_logs() as logs:
+        r.run(until=done(r, "LF-1"), steps=10)
+        r.run(until=lambda: not drop.exists(), steps=30)
+    assert failed
+    assert r.take_prints() == ["LF_LF-1_bc-85x55_x1.pdf"]
+    assert not [e for e in logs if e.get("exc_info") and e["log_level"] != "debug"], logs
+    [said] = [e for e in logs if e["event"] == "intake.not_finished"]
+    assert said["error"] == "disk I/O error" and said["manifest"] == "inbox/LF-dir/manifest.yaml"
+
+
+def test_a_ledger_write_failing_once_as_late_artwork_is_taken_strands_nothing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit CG 1: the PDF came after its manifest, and the write that made the job complete failed
+    once: the job waited for its artwork_timeout_seconds with its PDF in its folder."""
+    r = rig
+    (r.inbox / "LA.yaml").write_text('order_id: "LA"\nproduct: bc-85x55\nquantity: 1\nartwork: [LA.pdf]\n')
+    r.run(until=lambda: r.stage("LA-1") is Stage.AWAITING, steps=10)
+    failed = _ledger_fails_once(monkeypatch, r.ledger, "update_job", lambda *a, **k: k.get("stage") is Stage.PROCESS)
+    make_pdf(r.inbox / "LA.pdf", pages=CARD)
+    with capture_logs() as logs:
+        r.run(until=done(r, "LA-1"), steps=10)
+    assert failed
+    assert r.take_prints() == ["LA_LA-1_bc-85x55_x1.pdf"]
+    [said] = [e for e in logs if e["event"] == "engine.unexpected_error"]
+    assert said["error"] == "the ledger could not be read or written: disk I/O error" and "exception" not in said
