@@ -40,11 +40,7 @@ def test_at_most_limit_files_wait_and_a_failed_fsync_is_harmless(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fsutil.os, "fsync", slow_failing_fsync)
-    files = []
-    for i in range(4):
-        f = tmp_path / f"f{i}.pdf"
-        f.write_bytes(b"x")
-        files.append(f)
+    files = _files(tmp_path, 4)
     flusher = Flusher(limit=2)
     assert flusher.submit(files[0]) and flusher.submit(files[1])
     assert started.wait(10)
@@ -56,6 +52,14 @@ def test_at_most_limit_files_wait_and_a_failed_fsync_is_harmless(
     flusher.close()
     fds = os.listdir("/proc/self/fd")
     assert not any(_safe_readlink(fd).startswith(str(tmp_path)) for fd in fds), "no descriptor left open"
+
+
+def _files(folder: Path, count: int) -> list[Path]:
+    """``count`` small files in ``folder``."""
+    files = [folder / f"f{i}.pdf" for i in range(count)]
+    for f in files:
+        f.write_bytes(b"x")
+    return files
 
 
 def _safe_readlink(fd: str) -> str:
@@ -77,11 +81,7 @@ def test_a_failed_close_leaves_the_flusher_running(tmp_path: Path, monkeypatch: 
             raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(fsutil.os, "close", close_failing_once)
-    files = []
-    for i in range(2):
-        f = tmp_path / f"f{i}.pdf"
-        f.write_bytes(b"x")
-        files.append(f)
+    files = _files(tmp_path, 2)
     flusher = Flusher()
     assert flusher.submit(files[0])
     thread = flusher._thread
