@@ -427,11 +427,13 @@ class Engine(
         self._run_jobs()
         self._guard("intake", "", self._finish_intakes)
         if self._retention_requested or self.clock.monotonic() >= self._retention_at:
-            self._retention_requested = False
+            requested, self._retention_requested = self._retention_requested, False
             self._guard("retention", "", self.run_retention)
-            # Hourly too: a temp file left in a hot folder that was out of reach at the last start
-            # (an unmounted share) is removed once the share is back.
-            self._guard("retention", "", self.sweep_temp_files)
+            if requested:
+                # Hourly too (not at the runs made when a job is due): a temp file left in a hot
+                # folder that was out of reach at the last start (an unmounted share) is removed
+                # once the share is back.
+                self._guard("retention", "", self.sweep_temp_files)
         if self._finished:
             self._guard("drop", "", self._answer_leftovers)
         self._guard("status", "", self.flush_status)

@@ -48,6 +48,8 @@ def _what_blocks(failures: list[str]) -> list[Path]:
 RETENTION_SLICE_SECONDS = 0.5
 #: A job's due time is its updated_at (recorded to the millisecond) + done_days: run just after it.
 RETENTION_MARGIN_SECONDS = 0.05
+#: The least time between two retention runs made for jobs falling due (a tenth of done_days if less).
+RETENTION_GAP_SECONDS = 60.0
 
 
 if TYPE_CHECKING:
@@ -129,9 +131,11 @@ class EngineRetention(EngineState):
         oldest = self.ledger.oldest_terminal_update()
         if oldest is None:
             return
-        due = (oldest + timedelta(days=self.config.retention.done_days) - self.clock.now()).total_seconds()
+        days = self.config.retention.done_days
+        due = (oldest + timedelta(days=days) - self.clock.now()).total_seconds()
         if due > 0:
-            self.retention_due(due)
+            # (a busy shop's jobs fall due one after the other: one run a minute at most for them)
+            self.retention_due(max(due, min(RETENTION_GAP_SECONDS, days * 86400 / 10)))
 
     def retention_due(self: Engine, seconds: float) -> None:
         """A job finished (done or rejected) whose files are due for deletion in ``seconds``:
