@@ -12,6 +12,7 @@ import os
 import pwd
 import re
 import shutil
+import sqlite3
 import stat
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -770,7 +771,18 @@ class EngineActions(EngineState):
                 self._noted = {j: t for j, t in self._noted.items() if mono - t < ANSWERS_TOGETHER_SECONDS}
             self._noted[job_id] = mono
         self._cache_last_action(job_id, text)
-        self.ledger.set_last_action(job_id, text)  # STATUS.txt says it after a restart too
+        try:
+            self.ledger.set_last_action(job_id, text)  # STATUS.txt says it after a restart too
+        except sqlite3.OperationalError as exc:
+            # The action is done (or refused) and recorded: its answer is said (STATUS.txt, `show`
+            # from it) though the ledger could not keep it (audit CG 3: an I/O error lost it, and
+            # the drop file was never consumed).
+            log.warning(
+                "job.answer_not_kept",
+                job_id=job_id,
+                error=str(exc),
+                action="said in STATUS.txt now; the ledger keeps the next answer",
+            )
 
     def _stray_gone(self: Engine, job_id: str, answer: str) -> bool:
         """Whether ``answer`` says a file was "not a drop file, left alone" and that file is gone

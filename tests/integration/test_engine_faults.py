@@ -9743,3 +9743,20 @@ def test_a_ledger_write_failing_once_as_late_artwork_is_taken_strands_nothing(
     assert r.take_prints() == ["LA_LA-1_bc-85x55_x1.pdf"]
     [said] = [e for e in logs if e["event"] == "engine.unexpected_error"]
     assert said["error"] == "the ledger could not be read or written: disk I/O error" and "exception" not in said
+
+
+def test_an_answer_the_ledger_could_not_keep_is_still_said(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit CG 3: the ledger's write of a drop file's answer failed once (an I/O error): the
+    action was done, but STATUS.txt and `show` had no "Last action or notice" at all."""
+    r = rig
+    job_id, folder = _held(r, "LN")
+    failed = _ledger_fails_once(monkeypatch, r.ledger, "set_last_action", lambda *a, **k: True)
+    (folder / "RETRY").write_text("kim\n")
+    with capture_logs() as logs:
+        r.run(until=lambda: not (folder / "RETRY").exists(), steps=10)
+        r.run(steps=2)
+    assert failed
+    status = (folder / "STATUS.txt").read_text()
+    assert "Last action or notice: " in status and "RETRY" in status.split("Last action or notice: ", 1)[1], status
+    [said] = [e for e in logs if e["event"] == "job.answer_not_kept"]
+    assert said["job_id"] == job_id and said["error"] == "disk I/O error"
