@@ -150,9 +150,15 @@ class FakeWatcher:
     def try_native(self, *, force: bool = False) -> bool:
         return False  # native already (mode): nothing to go back to
 
+    def stop(self) -> None:
+        self.alive = False
+
 
 class FakeScheduler:
     running = True
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.running = False
 
 
 class FakeEngine:
@@ -459,3 +465,22 @@ def test_events_lost_rescan_at_once_and_are_said_once_a_minute(
         said = [e for e in logs if e["event"] == "watcher.events_lost"]
         assert [e["overflows"] for e in said] == [1, 3] and engine.rescans == 4
         assert daemon.prometheus.registry.get_sample_value("spo_hotfolder_watcher_events_lost_total") == 4
+
+
+def test_health_says_stopping_while_the_job_in_hand_finishes(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """Audit CB: through a graceful stop of up to 20 s (the job in hand finishing), `health` said
+    "ok (as of 19 s ago)": the report says the daemon is stopping as the stop begins."""
+    address, _sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, watcher, engine):
+        watcher.alive = True
+        daemon.check_health()
+        health = daemon.config.paths.state / "health.json"
+        assert json.loads(health.read_text())["ok"] is True
+        seen: list[dict[str, Any]] = []
+        engine.stop = lambda: seen.append(json.loads(health.read_text()))  # type: ignore[method-assign]
+        daemon._engine_thread = None  # (the job in hand: what the engine's stop waits for)
+        daemon.shutdown()
+        [report] = seen
+        assert report["ok"] is False and report["reason"] == "stopping: finishing the job in hand", report
