@@ -1246,8 +1246,11 @@ class Ledger:
         # tells a published copy (temp file gone) from one that never was (``temp_folder``: the
         # folder it was written in, see ``Delivery``).
         # So must "ticket" (the job ticket's temp file is complete): after a crash, its temp file gone
-        # means the ticket was published, and it is not written a second time.
-        with self.transaction(durable=state in ("written", "ticket")) as db:
+        # means the ticket was published, and it is not written a second time. And "aborted", made
+        # before the temp file is removed (an attempt given up: not on the way of a delivery): lost
+        # in a power cut with the removal kept, a "written" attempt without its temp file would
+        # count as published.
+        with self.transaction(durable=state in ("written", "ticket", "aborted")) as db:
             db.execute(
                 "UPDATE deliveries SET state = ?, finished_at = ?, temp_folder = COALESCE(?, temp_folder) WHERE id = ?",
                 (state, iso(now), temp_folder, delivery_id),

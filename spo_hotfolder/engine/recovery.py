@@ -93,6 +93,10 @@ class EngineRecovery(EngineState):
         self._guard("intake", "", self._tidy_inbox_folders)
         for delivery in self.ledger.open_deliveries():
             self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))
+        # Our temp files left (a crash between an attempt's "aborted" and the removal of its temp
+        # file, above or in a delivery) go before any job copies again, which would find one in its
+        # way (the first step sweeps too, hourly after that: a listing of each hot folder).
+        self._guard("delivery", "", self.sweep_temp_files)
         # The config may have been edited while the daemon was stopped: routes said as a reload says them.
         self._guard("config", "", lambda: self._refresh_routes(None))
         # Finished jobs need nothing (a done/ job whose move was cut short is found by _locate
@@ -217,10 +221,14 @@ class EngineRecovery(EngineState):
                 log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(temp.parent))
             return
         if temp_there:
-            # The rename never happened: not published. Remove our temp file; the job copies again.
+            # The rename never happened: not published; the job copies again. The journal first,
+            # then our temp file goes: removed first, a crash before the journal's "aborted" left a
+            # "written" attempt without its temp file, which the next start took as published (audit
+            # CD 1: InHotFolder recorded, the hot folder empty). A crash between the two leaves the
+            # temp file of an aborted attempt, which the start's sweep removes (reconcile).
+            self.ledger.delivery_state(delivery.id, "aborted", now)
             with contextlib.suppress(OSError):
                 self.shares.call(share, f"the removal of {temp}", temp.unlink)
-            self.ledger.delivery_state(delivery.id, "aborted", now)
             log.info("recovery.delivery_not_published", job_id=delivery.job_id, temp=str(temp))
             return
         if delivery.state == "ticket" and job is not None:

@@ -9760,3 +9760,33 @@ def test_an_answer_the_ledger_could_not_keep_is_still_said(rig: Rig, monkeypatch
     assert "Last action or notice: " in status and "RETRY" in status.split("Last action or notice: ", 1)[1], status
     [said] = [e for e in logs if e["event"] == "job.answer_not_kept"]
     assert said["job_id"] == job_id and said["error"] == "disk I/O error"
+
+
+def _is_our_hot_temp(path: Any, *args: Any, **kwargs: Any) -> bool:
+    return "/hot/indigo/." in str(path)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        lambda mp: _crash_after(mp, Path, "unlink", when=_is_our_hot_temp),
+        lambda mp: _crash_before(mp, Path, "unlink", when=_is_our_hot_temp),
+    ],
+    ids=["after-the-temp-removal", "before-the-temp-removal"],
+)
+def test_a_crash_while_a_crash_is_recovered_from_still_delivers_once(rig: Rig, second: Any) -> None:
+    """Audit CD 1: a crash before the rename ("written"), then a crash as the restart removed that
+    temp file and before it journalled the attempt as given up: the next start found a "written"
+    attempt without its temp file and recorded InHotFolder, the hot folder empty (with a ticket, the
+    ticket without its PDF). The journal first; a temp file left by a crash between the two goes."""
+    job_id = rig.order("K9")
+    life_until_killed(rig, CRASH_POINTS["after 'written', before the rename"])
+    life_until_killed(rig, second)  # the restart's recovery, killed
+    rig.start()
+    rig.run(until=done(rig, job_id), steps=10)
+    rig.run(steps=3)
+    assert rig.take_prints() == ["K9_K9-1_bc-85x55_x1.pdf"]
+    assert rig.statuses(job_id).count("InHotFolder") == 1
+    assert "CopyToHotFolderFailed" not in rig.statuses(job_id)
+    assert "recorded after the fact" not in rig.job(job_id).history[-1].detail
+    assert rig.temps() == []
