@@ -496,7 +496,7 @@ class EngineProcessing(EngineState):
         # A job whose last entry is OutputCreationStarted was being made when the daemon stopped
         # (a crash, a power cut): the history says why the two entries come again.
         again = (
-            " (again: its making was cut short, by a stop or a full disk)"
+            " (again: its making was cut short, by a stop, a crash or a full disk)"
             if job.status is JobStatus.OutputCreationStarted
             else ""
         )

@@ -490,7 +490,7 @@ def test_a_job_made_again_after_a_crash_says_so_in_its_history(rig: Rig) -> None
     entries = [(e.status.value, e.detail) for e in job.history]
     started = [detail for status, detail in entries if status == "OutputCreationStarted"]
     assert len(started) == 2 and "again" not in started[0]
-    assert started[1].endswith("(again: its making was cut short, by a stop or a full disk)")
+    assert started[1].endswith("(again: its making was cut short, by a stop, a crash or a full disk)")
     assert [status for status, _ in entries].count("InHotFolder") == 1
 
 
