@@ -496,7 +496,8 @@ def open_for_writing(path: Path) -> bool:
     finally:
         with contextlib.suppress(OSError):
             fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)  # (released whatever it says: audit CH E1, an EIO here failed another job)
     return False
 
 

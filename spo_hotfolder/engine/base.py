@@ -214,8 +214,21 @@ def _keep_newest(times: dict[Any, Any]) -> None:
 
 
 def _artwork_missing_failure(inputs: Sequence[ArtworkInput]) -> JobFailed | None:
-    """ValidationFailed "artwork file missing from the job folder" for the inputs not there."""
-    missing = [i.name for i in inputs if not os.path.isfile(i.path)]
+    """ValidationFailed "artwork file missing from the job folder" for the inputs not there. One
+    that cannot be looked at for another reason (a disk's I/O error: audit CH E2, said "missing"
+    and advised a replacement of a file that was there) is no failure here: the check that reads
+    it next says what is wrong with it, and that it may be checked again (RETRY)."""
+    missing = []
+    for item in inputs:
+        try:
+            st = os.stat(item.path)
+        except (FileNotFoundError, NotADirectoryError):
+            missing.append(item.name)
+            continue
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            missing.append(item.name)
     if not missing:
         return None
     return JobFailed(

@@ -298,10 +298,12 @@ class EngineProcessing(EngineState):
         # (a start with thousands of orders waiting), only the manifests the watcher told of since:
         # a look at every file due before each delivery walked the backlog each time, and such a
         # start delivered at a quarter of its pace (bench scenario 8, 2026-12-05).
+        # (guarded: a file of another order that cannot be read must not fail the job in hand,
+        # audit CH E1: an EIO on a new manifest's close failed the job being delivered)
         if len(self.tracker) <= MEANWHILE_BACKLOG:
-            self._meanwhile()
+            self._guard("intake", "", self._meanwhile)
         else:
-            self._manifests_meanwhile()
+            self._guard("intake", "", self._manifests_meanwhile)
         if len(self._manifest_waiting) > 1_000:  # (noted for jobs that were never delivered: old ones go)
             stale = self.clock.monotonic() - MANIFEST_FIRST_SECONDS
             self._manifest_waiting = {j: w for j, w in self._manifest_waiting.items() if w[1] >= stale}
@@ -363,21 +365,31 @@ class EngineProcessing(EngineState):
             if is_disk_full(exc):  # (a folder that cannot be made on a full disk): not the job's fault
                 self._spool_full(job_id, exc)
                 return
-            bound().exception("job.internal_error", stage=job.stage.value)
+            if isinstance(exc, OSError):
+                # A disk's or share's error (audit CH E3: "internal error" with a stack dump for an
+                # EIO while the output was made): said as what it is, in plain words.
+                where = f" ({self.rel(Path(exc.filename))})" if isinstance(exc.filename, str) else ""
+                reason = f"a file operation failed: {exc.strerror or exc}{where}"
+                bound().error("job.file_error", stage=job.stage.value, error=reason)
+                failure = JobFailed(
+                    None,
+                    reason,
+                    [reason],
+                    "Drop a file named RETRY here to try again once the disk (or share) works again; if it "
+                    "fails again, tell the administrator.",
+                )
+            else:
+                bound().exception("job.internal_error", stage=job.stage.value)
+                failure = JobFailed(
+                    None,
+                    f"internal error while handling the job ({type(exc).__name__}: {exc})",
+                    [f"{type(exc).__name__}: {exc}"],
+                    "Drop a file named RETRY here to try again; if it fails again, tell the administrator "
+                    "(the daemon's log has the details).",
+                )
             self._cooldown[job_id] = self.clock.monotonic() + 5.0
             try:
-                now = self.clock.now()
-                self._fail(
-                    job_id,
-                    JobFailed(
-                        None,
-                        f"internal error while handling the job ({type(exc).__name__}: {exc})",
-                        [f"{type(exc).__name__}: {exc}"],
-                        "Drop a file named RETRY here to try again; if it fails again, tell the administrator "
-                        "(the daemon's log has the details).",
-                    ),
-                    now,
-                )
+                self._fail(job_id, failure, self.clock.now())
             except Exception:  # noqa: BLE001 - e.g. the ledger itself is locked: try again later
                 bound().exception("job.cannot_record_failure")
         finally:
@@ -534,7 +546,7 @@ class EngineProcessing(EngineState):
                 result = link_unchanged(inputs[0], str(out_dir / name), report.pages)
             else:
                 result = self.pdf.build_output(
-                    inputs, str(out_dir / name), spec, self.config.validation, while_waiting=self._meanwhile
+                    inputs, str(out_dir / name), spec, self.config.validation, while_waiting=self._meanwhile_guarded
                 )
                 self._begin_next_check(next_ids)
         except OutputError as exc:
@@ -628,6 +640,10 @@ class EngineProcessing(EngineState):
             self._guard("file", str(path), lambda: self._on_stable(path, sig))
         finally:
             self._new_only = False
+
+    def _meanwhile_guarded(self: Engine) -> None:
+        """``_meanwhile`` while the worker makes an output: nothing it meets fails the job in hand."""
+        self._guard("intake", "", self._meanwhile)
 
     def _meanwhile(self: Engine) -> None:
         """While the worker makes a big output (seconds, up to its time limit): new orders are taken

@@ -9790,3 +9790,79 @@ def test_a_crash_while_a_crash_is_recovered_from_still_delivers_once(rig: Rig, s
     assert "CopyToHotFolderFailed" not in rig.statuses(job_id)
     assert "recorded after the fact" not in rig.job(job_id).history[-1].detail
     assert rig.temps() == []
+
+
+def test_a_look_at_other_files_failing_while_a_job_is_delivered_does_not_fail_that_job(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit CH E1: an EIO on the close() of another order's new manifest, met by the look at new
+    orders before a delivery, failed the job in hand ("internal error ... OSError"), not the file."""
+    r = rig
+    job_id = r.order("E1")
+    real = r.engine._meanwhile
+    failed: list[str] = []
+
+    def look() -> None:
+        if not failed:
+            failed.append("look")
+            raise OSError(errno.EIO, "Input/output error", str(r.inbox / "OTHER.yaml"))
+        real()
+
+    monkeypatch.setattr(r.engine, "_meanwhile", look)
+    with capture_logs() as logs:
+        r.run(until=done(r, job_id), steps=10)
+    assert failed
+    assert r.take_prints() == ["E1_E1-1_bc-85x55_x1.pdf"]
+    assert "ValidationFailed" not in r.statuses(job_id) and "OutputCreationFailed" not in r.statuses(job_id)
+    [said] = [e for e in logs if e["event"] == "engine.unexpected_error"]
+    assert said["file"].endswith("inbox/OTHER.yaml") and said["error"] == "Input/output error"
+
+
+def test_an_artwork_file_that_cannot_be_looked_at_once_is_not_called_missing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit CH E2: one EIO on the stat of a job's artwork failed it as "artwork file missing from
+    the job folder" (the file was there) and advised a replacement, not RETRY."""
+    r = rig
+    job_id = r.order("E2")
+    real_stat = os.stat
+    failed: list[str] = []
+
+    def stat_once(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if not failed and str(path).endswith(f"/{job_id}/artwork/E2.pdf"):
+            failed.append(str(path))
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(engine_module.os, "stat", stat_once)
+    r.run(until=done(r, job_id), steps=10)
+    assert failed
+    assert "ValidationFailed" not in r.statuses(job_id)
+    assert r.take_prints() == ["E2_E2-1_bc-85x55_x1.pdf"]
+
+
+def test_a_file_operation_failing_in_a_jobs_step_is_said_as_such(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit CH E3: one EIO while the output was made (the listing of output/) failed the job as
+    an "internal error while handling the job", with a stack dump in the log."""
+    r = rig
+    job_id = r.order("E3")
+    real_listdir = os.listdir
+    failed: list[str] = []
+
+    def listdir_once(path: Any = ".") -> list[str]:
+        if not failed and str(path).endswith(f"/{job_id}/output"):
+            failed.append(str(path))
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(engine_module.os, "listdir", listdir_once)
+    with capture_logs() as logs:
+        r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=10)
+    assert failed
+    error = (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    assert f"a file operation failed: Input/output error (work/{job_id}/output)" in error, error
+    assert "internal error" not in error and "RETRY" in error
+    assert not [e for e in logs if e.get("exc_info")], [e["event"] for e in logs if e.get("exc_info")]
+    (r.root / "failed" / job_id / "RETRY").write_text("kim\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["E3_E3-1_bc-85x55_x1.pdf"]

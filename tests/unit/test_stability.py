@@ -394,3 +394,24 @@ def test_an_io_error_on_a_files_stat_is_looked_at_again_not_taken_for_a_device(t
     assert tracker.get_stable_files() == []  # held until it is looked at again
     clock.t = 105.0
     assert [p for p, _ in tracker.get_stable_files()] == [f2]  # read again, unchanged since its settle
+
+
+def test_a_failed_close_after_the_lease_look_says_not_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit CH E1: an EIO from close() after the look for a writer raised into whoever looked (the
+    look before a delivery, which failed the job in hand)."""
+    import os
+
+    import spo_hotfolder.stability as stability
+
+    real_close = os.close
+    f = tmp_path / "order.yaml"
+
+    def close(fd: int) -> None:
+        target = str(Path(f"/proc/self/fd/{fd}").readlink())
+        real_close(fd)
+        if target == str(f):
+            raise OSError(5, "Input/output error")
+
+    f.write_text("order_id: 1\n")
+    monkeypatch.setattr(stability.os, "close", close)
+    assert stability.open_for_writing(f) is False
