@@ -531,6 +531,7 @@ class EngineActions(EngineState):
         done = self.ledger.drop_result(token) if token is not None else None
         if done is not None:
             log.info("operator.already_done", job_id=job_id, action=action.value, outcome=done[0])
+            self._answer_unsaid(job_id, action, done, now)
             self._consume_drop(job_id, drop, job_dir, now)
             if action is Action.REPLACE and file is not None and job_dir is not None and job_dir in file.parents:
                 self._drop_taken_replacement(job_dir, file, now)
@@ -714,8 +715,11 @@ class EngineActions(EngineState):
         else:
             assert file is not None
             message = self._replace(job, file, by, now, token)
-        self._consume_drop(job_id, drop, job_dir, now)
+        # The answer before the drop file goes: a crash between the action's commit and the answer
+        # leaves the drop file, answered at the next start from the outcome recorded with the action
+        # (audit CD 4: a release's answer was lost).
         self._note_action(job_id, f"{iso(now)}  {action.value}: {message}")
+        self._consume_drop(job_id, drop, job_dir, now)
         bound.info("operator.done", message=message)
         self._write_status(job_id)
         if token:
@@ -1106,12 +1110,26 @@ class EngineActions(EngineState):
     def _outcome_of(self: Engine, path: Path, job_id: str, action: Action) -> str | None:
         """The ledger's answer ("done", "refused") to a drop file or replacement, known by its
         identity (``_file_token``), or None: not answered (or not there)."""
+        answer = self._recorded_answer(path, job_id, action)
+        return answer[0] if answer is not None else None
+
+    def _recorded_answer(self: Engine, path: Path, job_id: str, action: Action) -> tuple[str, str] | None:
+        """``_outcome_of`` with its message."""
         try:
             token = _file_token(os.lstat(path), path.name, job_id, action)
         except OSError:
             return None
-        answer = self.ledger.drop_result(token)
-        return answer[0] if answer is not None else None
+        return self.ledger.drop_result(token)
+
+    def _answer_unsaid(self: Engine, job_id: str, action: Action, answer: tuple[str, str], now: datetime) -> None:
+        """The answer recorded with an action (outcome, message), said where STATUS.txt does not say
+        it yet: a crash after the action's commit, before its answer's (audit CD 4: a release's
+        answer lost), found with its drop file at the next start."""
+        if answer[1] in (self._last_action_of(job_id) or ""):
+            return
+        verb = action.value if answer[0] == "done" else f"{action.value} refused"
+        self._note_action(job_id, f"{iso(now)}  {verb}: {answer[1]}")
+        self._write_status(job_id)
 
     def _taken_already(self: Engine, path: Path, job_id: str) -> bool:
         """A file in replace/ that is a replacement taken already (one a read-only replace/ did not

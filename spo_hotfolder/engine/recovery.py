@@ -558,8 +558,10 @@ class EngineRecovery(EngineState):
             action = Action.REPLACE if in_replace else classify_drop(path.name)
             if action is None:
                 continue
-            if self._outcome_of(path, job.job_id, action) is None:
+            answer = self._recorded_answer(path, job.job_id, action)
+            if answer is None:
                 continue
+            self._answer_unsaid(job.job_id, action, answer, now)
             if in_replace:
                 self._drop_taken_replacement(folder, path, now)
             elif not self._file_away(job.job_id, folder, path, now):

@@ -9866,3 +9866,20 @@ def test_a_file_operation_failing_in_a_jobs_step_is_said_as_such(rig: Rig, monke
     (r.root / "failed" / job_id / "RETRY").write_text("kim\n")
     r.run(until=done(r, job_id), steps=10)
     assert r.take_prints() == ["E3_E3-1_bc-85x55_x1.pdf"]
+
+
+def test_a_crash_between_a_release_and_its_answer_loses_neither(rig: Rig) -> None:
+    """Audit CD 4: a crash after a release's commit and before its answer's: the job was released
+    and delivered, but STATUS.txt and `show` had no answer to the RELEASE."""
+    r = rig
+    job_id = r.order("R7", extra="blocked: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    (r.root / "quarantine" / job_id / "RELEASE").write_text("olga\n")
+    life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_note_action"))
+    r.start()
+    r.run(until=done(r, job_id), steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == ["R7_R7-1_bc-85x55_x1.pdf"]
+    status = (r.root / "done" / job_id / "STATUS.txt").read_text()
+    assert "RELEASE: released by olga" in status.split("Last action or notice: ", 1)[-1], status
+    assert not (r.root / "done" / job_id / "RELEASE").exists()
