@@ -193,8 +193,16 @@ class FileStabilityTracker:
         """A file that could not be looked at for an I/O error (a share or a disk failing for a
         moment: audit CE D2, one EIO on a manifest's stat filed it into failed/ as "a device"): it
         stays tracked, looked at again in a moment (settling afresh if it changed), never taken for a
-        link to nothing, nor dropped. False for other errors (not there, a link to nothing)."""
-        if exc.errno not in TRANSIENT_ERRNOS:
+        link to nothing, nor dropped: a regular file there whatever the error (ESTALE on NFS, EACCES,
+        audit CH E5), or any path whose stat and lstat fail with an I/O error. False otherwise (not
+        there, a link to nothing, a folder one may not look into)."""
+        try:
+            regular = stat.S_ISREG(os.lstat(path).st_mode)
+        except OSError as again:
+            regular = False
+            if again.errno not in TRANSIENT_ERRNOS:
+                return False
+        if not regular and exc.errno not in TRANSIENT_ERRNOS:
             return False
         now = self._clock()
         tracked = self._files.get(path)

@@ -214,6 +214,7 @@ class Engine(
         self._digests = {}
         self._prestaged = {}
         self._dirty = set()
+        self._status_unwritten = set()
         self._status_flushed_at = clock.monotonic()
         self._commands_dir = None
         self._ignore_re = None

@@ -523,5 +523,12 @@ class EngineRecords(EngineState):
         try:
             atomic_write(job_dir / "STATUS.txt", status_text(job, extra), durable=False)
         except OSError as exc:
-            log.warning("status_file.write_failed", job_id=job_id, error=str(exc))
+            # Tried again at the next flush (audit CH E4: one EIO on its rename left the old text,
+            # the old artwork's fingerprint in it, for good); said once while it fails.
+            if job_id not in self._status_unwritten:
+                self._status_unwritten.add(job_id)
+                log.warning("status_file.write_failed", job_id=job_id, error=str(exc), action="tried again")
+            self._dirty.add(job_id)
+            return True
+        self._status_unwritten.discard(job_id)
         return hash_files or extra.fingerprint is not None or not extra.artwork_names

@@ -158,6 +158,7 @@ class EngineState:
     _digests: dict[FileKey, str]  # (dev, inode, size, mtime) -> sha256
     _prestaged: dict[str, _Prestage]  # job id -> its copy begun with its check (_prestage)
     _dirty: set[str]  # jobs whose STATUS.txt is to be rewritten
+    _status_unwritten: set[str]  # jobs whose STATUS.txt could not be written (said once, tried again)
     _status_flushed_at: float
     _commands_dir: tuple[Path, Path] | None  # (state folder, its commands/)
     _ignore_re: tuple[tuple[str, ...], re.Pattern[str]] | None

@@ -9883,3 +9883,27 @@ def test_a_crash_between_a_release_and_its_answer_loses_neither(rig: Rig) -> Non
     status = (r.root / "done" / job_id / "STATUS.txt").read_text()
     assert "RELEASE: released by olga" in status.split("Last action or notice: ", 1)[-1], status
     assert not (r.root / "done" / job_id / "RELEASE").exists()
+
+
+def test_a_status_file_that_could_not_be_written_is_written_again(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit CH E4: one EIO on the rename of a new STATUS.txt (a replaced job back in quarantine/)
+    left the old text for good: the old artwork's fingerprint in its "approve exactly this" line."""
+    r = rig
+    job_id, folder = _held(r, "SW")
+    real = engine_module.atomic_write
+    failed: list[str] = []
+
+    def write_once(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if not failed and Path(path).name == "STATUS.txt":
+            failed.append(str(path))
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "atomic_write", write_once)
+    (folder / "replace").mkdir(exist_ok=True)
+    make_pdf(folder / "replace" / "SW.pdf", pages=CARD, content=b"0 0 1 rg 10 10 50 50 re f")
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id) and r.stage(job_id) is Stage.HELD, steps=10)
+    r.run(steps=2)
+    assert failed
+    status = (folder / "STATUS.txt").read_text()
+    assert "ArtworkUploaded" in status, status

@@ -415,3 +415,39 @@ def test_a_failed_close_after_the_lease_look_says_not_open(tmp_path: Path, monke
     f.write_text("order_id: 1\n")
     monkeypatch.setattr(stability.os, "close", close)
     assert stability.open_for_writing(f) is False
+
+
+@pytest.mark.parametrize("code", ["ESTALE", "EACCES", "ENOSPC"])
+def test_a_regular_file_whose_stat_fails_for_any_reason_is_looked_at_again(tmp_path: Path, code: str) -> None:
+    """Audit CH E5: ESTALE (NFS), EACCES or ENOSPC on a manifest's stat filed the file, regular as it
+    was, as "a device, not a file"; CE D2's mend looked again only for I/O errors."""
+    import errno
+    import os
+
+    failing = {"left": 1}
+
+    def stat(path: Path) -> os.stat_result:
+        if failing["left"]:
+            failing["left"] -= 1
+            raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+        return os.stat(path)
+
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock, stat_fn=stat)
+    f = tmp_path / "order.yaml"
+    f.write_text("order_id: 1\n")
+    tracker.track(f)
+    assert tracker.specials == {} and len(tracker) == 1
+    clock.t = 103.0
+    assert tracker.get_stable_files() == []  # read now: settles from here
+    clock.t = 104.0
+    assert [p for p, _ in tracker.get_stable_files()] == [f]
+
+
+def test_a_link_to_nothing_is_still_said_as_such(tmp_path: Path) -> None:
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    link = tmp_path / "order.yaml"
+    link.symlink_to(tmp_path / "gone.yaml")
+    tracker.track(link)
+    assert list(tracker.specials) == [link] and len(tracker) == 0
