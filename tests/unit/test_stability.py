@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -360,19 +363,10 @@ def test_an_io_error_on_a_files_stat_is_looked_at_again_not_taken_for_a_device(t
     """Audit CE D2: one EIO on the stat of a manifest (a share failing a moment) noted it as a
     "special" file, and the engine filed it into failed/ as "a device, not a file"; an EIO at its
     last look dropped it from tracking. It stays tracked, looked at again, settles afresh."""
-    import errno
-    import os
 
     clock = FakeClock()
     failing = {"left": 1}
-
-    def stat(path: Path) -> os.stat_result:
-        if failing["left"]:
-            failing["left"] -= 1
-            raise OSError(errno.EIO, "Input/output error")
-        return os.stat(path)
-
-    tracker = FileStabilityTracker(1.0, clock, stat_fn=stat)
+    tracker = FileStabilityTracker(1.0, clock, stat_fn=_failing_stat(failing, errno.EIO))
     f = tmp_path / "order.yaml"
     f.write_text("order_id: 1\n")
     tracker.track(f)
@@ -399,8 +393,6 @@ def test_an_io_error_on_a_files_stat_is_looked_at_again_not_taken_for_a_device(t
 def test_a_failed_close_after_the_lease_look_says_not_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Audit CH E1: an EIO from close() after the look for a writer raised into whoever looked (the
     look before a delivery, which failed the job in hand)."""
-    import os
-
     import spo_hotfolder.stability as stability
 
     real_close = os.close
@@ -421,19 +413,9 @@ def test_a_failed_close_after_the_lease_look_says_not_open(tmp_path: Path, monke
 def test_a_regular_file_whose_stat_fails_for_any_reason_is_looked_at_again(tmp_path: Path, code: str) -> None:
     """Audit CH E5: ESTALE (NFS), EACCES or ENOSPC on a manifest's stat filed the file, regular as it
     was, as "a device, not a file"; CE D2's mend looked again only for I/O errors."""
-    import errno
-    import os
-
-    failing = {"left": 1}
-
-    def stat(path: Path) -> os.stat_result:
-        if failing["left"]:
-            failing["left"] -= 1
-            raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
-        return os.stat(path)
 
     clock = FakeClock()
-    tracker = FileStabilityTracker(1.0, clock, stat_fn=stat)
+    tracker = FileStabilityTracker(1.0, clock, stat_fn=_failing_stat({"left": 1}, getattr(errno, code)))
     f = tmp_path / "order.yaml"
     f.write_text("order_id: 1\n")
     tracker.track(f)
@@ -451,3 +433,15 @@ def test_a_link_to_nothing_is_still_said_as_such(tmp_path: Path) -> None:
     link.symlink_to(tmp_path / "gone.yaml")
     tracker.track(link)
     assert list(tracker.specials) == [link] and len(tracker) == 0
+
+
+def _failing_stat(failing: dict[str, int], code: int) -> Callable[[Path], os.stat_result]:
+    """``os.stat`` that fails with ``code`` the next ``failing["left"]`` times."""
+
+    def stat(path: Path) -> os.stat_result:
+        if failing["left"]:
+            failing["left"] -= 1
+            raise OSError(code, os.strerror(code))
+        return os.stat(path)
+
+    return stat
