@@ -1084,10 +1084,11 @@ class Daemon:
             # for (audit BW 2). Signal handlers are not told who sent it.
             asked = signal.Signals(self.stop_signal).name if self.stop_signal else None
             log.info("daemon.stopping", signal=asked)
-            self.notifier.stopping("stopping: finishing the job in hand")
+            stopping = "stopping: finishing the job in hand"
+            self.notifier.stopping(stopping)
             if self.ledger is not None and self.watcher is not None and self.engine is not None:
                 # (`health` said "ok (as of 19 s ago)" through a 20 s stop: audit CB)
-                self.write_health(False, "stopping: finishing the job in hand")
+                self.write_health(False, stopping)
         if self.watcher is not None:
             self.watcher.stop()
         if self.engine is not None:

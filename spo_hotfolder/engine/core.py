@@ -145,6 +145,7 @@ class Engine(
         self._scan_started = 0.0
         self._scan_count = 0
         self._retention_requested = True
+        self._sweep_requested = False  # (the start's sweep is reconcile's)
         self._retention_at = math.inf
         self._orphans = {}
         self._orphans_next = math.inf
@@ -314,7 +315,10 @@ class Engine(
         self.wake_event.set()
 
     def request_retention(self) -> None:
-        self._retention_requested = True
+        """Hourly, and on a reload that changes retention: a retention run and a sweep of the hot
+        folders' temp files of ours (one a share out of reach at the start left: removed once the
+        share is back)."""
+        self._retention_requested = self._sweep_requested = True
         self.wake_event.set()
 
     def set_config(self, config: Config) -> None:
@@ -428,13 +432,11 @@ class Engine(
         self._run_jobs()
         self._guard("intake", "", self._finish_intakes)
         if self._retention_requested or self.clock.monotonic() >= self._retention_at:
-            requested, self._retention_requested = self._retention_requested, False
+            self._retention_requested = False
             self._guard("retention", "", self.run_retention)
-            if requested:
-                # Hourly too (not at the runs made when a job is due): a temp file left in a hot
-                # folder that was out of reach at the last start (an unmounted share) is removed
-                # once the share is back.
-                self._guard("retention", "", self.sweep_temp_files)
+        if self._sweep_requested:
+            self._sweep_requested = False
+            self._guard("retention", "", self.sweep_temp_files)
         if self._finished:
             self._guard("drop", "", self._answer_leftovers)
         self._guard("status", "", self.flush_status)

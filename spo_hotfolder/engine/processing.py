@@ -301,7 +301,7 @@ class EngineProcessing(EngineState):
         # (guarded: a file of another order that cannot be read must not fail the job in hand,
         # audit CH E1: an EIO on a new manifest's close failed the job being delivered)
         if len(self.tracker) <= MEANWHILE_BACKLOG:
-            self._guard("intake", "", self._meanwhile)
+            self._meanwhile_guarded()
         else:
             self._guard("intake", "", self._manifests_meanwhile)
         if len(self._manifest_waiting) > 1_000:  # (noted for jobs that were never delivered: old ones go)
@@ -642,7 +642,8 @@ class EngineProcessing(EngineState):
             self._new_only = False
 
     def _meanwhile_guarded(self: Engine) -> None:
-        """``_meanwhile`` while the worker makes an output: nothing it meets fails the job in hand."""
+        """``_meanwhile`` before a delivery or while the worker makes an output: nothing it meets
+        fails the job in hand."""
         self._guard("intake", "", self._meanwhile)
 
     def _meanwhile(self: Engine) -> None:

@@ -93,10 +93,6 @@ class EngineRecovery(EngineState):
         self._guard("intake", "", self._tidy_inbox_folders)
         for delivery in self.ledger.open_deliveries():
             self._guard("delivery", delivery.job_id, lambda d=delivery: self._reconcile_delivery(d, now))
-        # Our temp files left (a crash between an attempt's "aborted" and the removal of its temp
-        # file, above or in a delivery) go before any job copies again, which would find one in its
-        # way (the first step sweeps too, hourly after that: a listing of each hot folder).
-        self._guard("delivery", "", self.sweep_temp_files)
         # The config may have been edited while the daemon was stopped: routes said as a reload says them.
         self._guard("config", "", lambda: self._refresh_routes(None))
         # Finished jobs need nothing (a done/ job whose move was cut short is found by _locate
@@ -225,7 +221,8 @@ class EngineRecovery(EngineState):
             # then our temp file goes: removed first, a crash before the journal's "aborted" left a
             # "written" attempt without its temp file, which the next start took as published (audit
             # CD 1: InHotFolder recorded, the hot folder empty). A crash between the two leaves the
-            # temp file of an aborted attempt, which the start's sweep removes (reconcile).
+            # temp file of an aborted attempt, which the sweep at reconcile's end removes before
+            # any job copies again.
             self.ledger.delivery_state(delivery.id, "aborted", now)
             with contextlib.suppress(OSError):
                 self.shares.call(share, f"the removal of {temp}", temp.unlink)

@@ -44,6 +44,7 @@ class EngineState:
     _scan_started: float
     _scan_count: int
     _retention_requested: bool
+    _sweep_requested: bool  # the hourly look for temp files of ours left in hot folders (sweep_temp_files)
     # (monotonic) When the oldest finished job is due for retention (its updated_at + done_days):
     # retention runs then, not up to an hour later at its hourly run (audit CF 11).
     _retention_at: float
