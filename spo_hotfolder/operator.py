@@ -113,11 +113,29 @@ def foreign_number(name: str, job_id: str, order_id: str) -> str | None:
         key = part.casefold()
         if key in own or key in numbers or (part.isdigit() and len(part) <= 2):
             continue
-        # A word before the job's own id: "RELEASE_order_2086", "RELEASE job-2076-1".
-        if any(key.endswith(mine) and key[: -len(mine)].rstrip("-._").isalpha() for mine in own | numbers):
+        # A word before the job's own id: "RELEASE_order_2086", "RELEASE job-2076-1"; but not another
+        # word where the id has its own ("RELEASE-ABD-1" in ABC-1's folder is ABD-1's: audit CM 3).
+        if any(_labelled(key, mine, own) for mine in own | numbers):
             continue
         return part
     return None
+
+
+def _labelled(key: str, mine: str, own: set[str]) -> bool:
+    """``key`` is a word (a label: "order", "job") then ``mine``, one of the job's ids or their
+    numbers, where one of the ids has nothing before ``mine`` or that same word: "order_2086" for
+    job 2086-1, not "abd-1" for ABC-1 nor for WEB-2086-1."""
+    if not key.endswith(mine):
+        return False
+    word = key[: -len(mine)].rstrip("-._")
+    if not word.isalpha():
+        return False
+    for text in own:
+        for found in re.finditer(rf"(?<![0-9]){re.escape(mine)}(?![0-9])", text):
+            before = text[: found.start()].rstrip("-._")
+            if not before or (before.endswith(word) and not before[: -len(word)][-1:].isalpha()):
+                return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -311,6 +311,8 @@ class EngineActions(EngineState):
                 kind = classify_drop(entry.name)
                 if kind is None or not entry.is_file(follow_symlinks=False) or entry.name in names:
                     continue
+                if self.ignored(entry.name):
+                    continue  # an upload's name (RELEASE.tmp): never acted on (audit CM 1)
                 if kind is Action.REJECT:
                     # Not complete yet: it acts once it is, with the name and note written into it.
                     # Meanwhile it holds back what would send the job on (_operator_word_waiting).
@@ -975,7 +977,9 @@ class EngineActions(EngineState):
             stale = [
                 Path(e.path)
                 for e in entries
-                if classify_drop(e.name) is Action.RELEASE and e.is_file(follow_symlinks=False)
+                if classify_drop(e.name) is Action.RELEASE
+                and e.is_file(follow_symlinks=False)
+                and not self.ignored(e.name)  # (RELEASE.tmp: an upload under way, left to it)
             ]
         for path in stale:
             into_history(job_dir, path, now, f"unused-{path.name}")
@@ -1190,14 +1194,14 @@ class EngineActions(EngineState):
                         waiting.append(f"{sub}/{entry.name}" if sub else entry.name)
         return sorted(waiting)
 
-    @staticmethod
-    def _reject_waiting(job_dir: Path) -> str | None:
+    def _reject_waiting(self: Engine, job_dir: Path) -> str | None:
         """The name of a REJECT drop file in ``job_dir`` not handled yet, if there is one."""
         with contextlib.suppress(OSError), os.scandir(job_dir) as entries:
             for entry in entries:
                 # A file, or a link to one (refused when read); not a named pipe or a link to nothing,
-                # which nothing reads (audit BO D5: such a REJECT held every release back for good)
-                if classify_drop(entry.name) is Action.REJECT and entry.is_file():
+                # which nothing reads (audit BO D5: such a REJECT held every release back for good),
+                # nor an upload's name, never acted on (audit CM 2: REJECT.tmp did the same).
+                if classify_drop(entry.name) is Action.REJECT and entry.is_file() and not self.ignored(entry.name):
                     return entry.name
         return None
 

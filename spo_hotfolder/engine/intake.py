@@ -1167,7 +1167,11 @@ class EngineIntake(EngineState):
                 continue
             with contextlib.suppress(OSError), os.scandir(folder) as entries:
                 waiting += [
-                    e.name for e in entries if classify_drop(e.name) is not None and e.is_file(follow_symlinks=False)
+                    e.name
+                    for e in entries
+                    if classify_drop(e.name) is not None
+                    and not self.ignored(e.name)  # (RELEASE.tmp: an upload, never acted on)
+                    and e.is_file(follow_symlinks=False)
                 ]
         if not waiting:
             self._manifest_held.pop(path, None)

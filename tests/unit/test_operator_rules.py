@@ -447,6 +447,13 @@ def test_the_cli_default_operator_name_is_never_system(monkeypatch: pytest.Monke
         ("RELEASE_WEB_3002.txt", "WEB_3002-1", "WEB_3002", None),
         ("RELEASE-V2.7-1.txt", "ORD.75-1", "ORD.75", "V2.7-1"),
         ("RELEASE_order_2086.txt", "2086-1", "2086", None),
+        # Audit CM 3: another id that differs from the job's only in its word was the job's own.
+        ("RELEASE-ABD-1.txt", "ABC-1", "ABC", "ABD-1"),
+        ("RELEASE-SMITH-1.txt", "JONES-1", "JONES", "SMITH-1"),
+        ("RELEASE-ABD-1.txt", "WEB-2086-1", "WEB-2086", "ABD-1"),
+        ("RELEASE-ABD1.txt", "ABC1", "ABC", "ABD1"),
+        ("RELEASE job-2076-1.txt", "2076-1", "2076", None),
+        ("RELEASE_web_2086.txt", "WEB-2086-1", "WEB-2086", None),
     ],
 )
 def test_a_drop_files_other_number_is_found(name: str, job_id: str, order_id: str, number: str | None) -> None:

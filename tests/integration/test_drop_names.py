@@ -1,0 +1,66 @@
+"""Drop files whose names the daemon must not act on, or must read as another job's (white-box
+audit CM of 2026-12-06): the engine in-process on real folders (the rig of test_engine_faults)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from spo_hotfolder.ledger import Stage
+from tests.integration.test_engine_faults import Rig, _held, rig_on
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    yield from rig_on(tmp_path)
+
+
+def test_an_ignored_release_is_not_acted_on_beside_another_drop_file(rig: Rig) -> None:
+    """Audit CM 1 (critical): a script's RELEASE.tmp (watch.ignore: an upload's name, never acted
+    on), stopped before its `mv`, released the job as soon as another drop file in the folder was
+    read (a RETRY, refused): the round that answers drop files listed the folder unfiltered."""
+    r = rig
+    job_id, folder = _held(r, "TMP")
+    (folder / "RELEASE.tmp").write_text("scriptbot\n")
+    r.run(steps=8)
+    assert r.stage(job_id) is Stage.HELD
+    (folder / "RETRY").write_text("bob\n")
+    r.run(until=lambda: not (folder / "RETRY").exists(), steps=10)
+    r.run(steps=8)
+    assert r.stage(job_id) is Stage.HELD, r.statuses(job_id)
+    assert not os.listdir(r.hot)
+    assert (folder / "RELEASE.tmp").read_text() == "scriptbot\n"  # left to the upload that made it
+    # The script's `mv` then acts, as it would have.
+    os.replace(folder / "RELEASE.tmp", folder / "RELEASE")
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE, steps=20)
+    assert [e.removed_by for e in r.job(job_id).history if e.status.value == "Blocked"] == ["scriptbot"]
+
+
+def test_an_ignored_reject_does_not_hold_every_release_back(rig: Rig) -> None:
+    """Audit CM 2: a REJECT.tmp left by a script (never acted on) refused every RELEASE for good,
+    "a REJECT file (REJECT.tmp) is in the job's folder and is handled first; release again"."""
+    r = rig
+    job_id, folder = _held(r, "TRJ")
+    (folder / "REJECT.tmp").write_text("scriptbot\n")
+    r.run(steps=5)
+    (folder / "RELEASE").write_text("alice\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE, steps=30, dt=1.0)
+    assert r.stage(job_id) is Stage.DONE, r.engine._last_action_of(job_id)
+
+
+@pytest.mark.parametrize(("order_id", "dropped"), [("ABC", "RELEASE-ABD-1.txt"), ("JONES", "RELEASE-SMITH-1.txt")])
+def test_a_release_named_for_another_lettered_job_is_refused(rig: Rig, order_id: str, dropped: str) -> None:
+    """Audit CM 3: RELEASE-ABD-1.txt, meant for job ABD-1, dropped into ABC-1's folder released
+    ABC-1 (a word before one of the job's numbers was read as a label, "order_2086")."""
+    r = rig
+    job_id, folder = _held(r, order_id)
+    (folder / dropped).write_text("alice\n")
+    r.run(until=lambda: not (folder / dropped).exists(), steps=10)
+    r.run(steps=5)
+    assert r.stage(job_id) is Stage.HELD
+    assert not os.listdir(r.hot)
+    answer = r.engine._last_action_of(job_id)
+    assert "refused" in answer and dropped.split("-", 1)[1].removesuffix(".txt") in answer, answer
