@@ -429,13 +429,18 @@ class EngineDelivery(EngineState):
         a ledger error cut short after the rename: the job is then done, never copied again.
         (``prestaged``: the copy begun with the check, open and not cut short by anything.)"""
         now = self.clock.now()
+        reconciled = False
         for open_one in self.ledger.open_deliveries():
             if open_one.job_id == job.job_id and (prestaged is None or open_one.id != prestaged.delivery_id):
                 self._reconcile_delivery(open_one, now)
+                reconciled = True
         delivery = self.ledger.published_delivery(job.job_id, job.generation)
-        if delivery is None:
-            return False
         fresh = self.ledger.get_job(job.job_id, history=False)
+        if delivery is None:
+            # An attempt whose rename cannot be told (its hot folder taken out of the config, or
+            # another folder in its place) fails the job: never copied anywhere else meanwhile
+            # (audit CL 1: this delivery went on, and the late rename made a second print).
+            return reconciled and (fresh is None or (fresh.stage, fresh.folder) != (job.stage, job.folder))
         if fresh is None:
             return False
         if fresh.stage is not Stage.DONE:

@@ -369,7 +369,8 @@ class EngineRecovery(EngineState):
             delivery,
             job,
             now,
-            f"the daemon stopped before it knew that its rename happened, in {where}",
+            f"an earlier attempt was cut short (by a stop, a crash, or a hot folder that stopped answering) "
+            f"before the daemon knew that its rename happened, in {where}",
         )
 
     def _attempt_unknown(self: Engine, delivery: Any, job: Job | None, now: datetime, why: str) -> None:

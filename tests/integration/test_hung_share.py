@@ -272,6 +272,71 @@ def test_a_job_whose_rename_cannot_be_told_is_copied_nowhere_else(rig: Rig, monk
     assert os.listdir(r.tmp / "hot" / "large") == []
 
 
+def _pdfs_in(r: Rig, *names: str) -> list[str]:
+    return [f"{n}/{p}" for n in names for p in sorted(os.listdir(r.tmp / "hot" / n)) if p.endswith(".pdf")]
+
+
+def test_a_job_whose_hung_hot_folder_is_taken_out_of_the_config_is_copied_nowhere_else(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit CL 1 (critical): the rename into indigo hangs and is given up; the sysadmin
+    takes indigo out of the config and routes its jobs to `large`. The next attempt found the first
+    one could not be told and failed the job, then went on with its delivery in the same step: the
+    PDF went into `large`, and the late rename put it into indigo too. Now the job waits in failed/
+    saying so, copied nowhere else."""
+    r = rig
+    gate = _hanging_rename(monkeypatch)
+    job = r.order("1001")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    cfg = r.config
+    r.engine.set_config(
+        dataclasses.replace(
+            cfg,
+            hot_folders={k: v for k, v in cfg.hot_folders.items() if k != "indigo"},
+            routes=(dataclasses.replace(cfg.routes[0], to="large"), *cfg.routes[1:]),
+        )
+    )
+    r.clock.advance(11)
+    r.run(steps=3)
+    gate.set()  # the share's server is back: the rename returns
+    _answering_again(r, "indigo")
+    r.run(steps=2)
+    assert _pdfs_in(r, "indigo", "large") == ["indigo/1001_1001-1_bc-85x55_x1.pdf"]
+    assert r.stage(job) is Stage.FAILED
+    said = _details(r, job, "CopyToHotFolderFailed")[-1]
+    assert "cannot be told" in said and "the daemon stopped" not in said, said
+
+
+def test_a_job_whose_undecided_hot_folder_is_pointed_elsewhere_is_copied_nowhere_else(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit CL 1, second way: the rename landed while the share was being unmounted, the
+    daemon restarted, and a reload points indigo at a stand-in folder: the job was failed ("cannot
+    be told") and copied into the stand-in in the same step (the PDF on both)."""
+    r = rig
+    gate = _hanging_rename(monkeypatch)
+    job = r.order("1001")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    gate.set()
+    _answering_again(r, "indigo")
+    parked = r.tmp / "hot" / "indigo-away"
+    r.hot.rename(parked)  # unmounted, the PDF on it
+    r.start()
+    standin = r.tmp / "hot" / "indigo-standin"
+    standin.mkdir()
+    hot = r.config.hot_folders["indigo"]
+    r.engine.set_config(
+        dataclasses.replace(
+            r.config, hot_folders={**r.config.hot_folders, "indigo": dataclasses.replace(hot, path=standin)}
+        )
+    )
+    r.clock.advance(11)
+    r.run(steps=3)
+    assert _pdfs_in(r, "indigo-standin", "indigo-away") == ["indigo-away/1001_1001-1_bc-85x55_x1.pdf"]
+    assert r.stage(job) is Stage.FAILED
+    assert "cannot be told" in _details(r, job, "CopyToHotFolderFailed")[-1]
+
+
 def test_a_rename_that_fails_after_the_last_attempt_is_said_and_the_job_can_be_rejected(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
