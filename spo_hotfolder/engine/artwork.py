@@ -178,7 +178,19 @@ class EngineArtwork(EngineState):
                 # until the next step, so that the manifests found with it are read before it is
                 # given. A file that replaced another upload of its name is never taken at once:
                 # that other upload may have been the waiting order's (audit BA D1).
-                self._held_for_owner[path] = (max(self._moment_over(seen), self.clock.monotonic()), seen, sig)
+                until = max(self._moment_over(seen), self.clock.monotonic())
+                if self._failed_only(waiting):
+                    # Only jobs that timed out into failed/ wait for the name (hours ago, maybe): the
+                    # file is far likelier a new order's, whose manifest may follow its PDF by more
+                    # than a moment; held the window once it settled, so that one decides with it
+                    # (white-box audit CN 1: an old failed job took the next order's artwork.pdf and
+                    # printed it; that order failed "artwork missing").
+                    prior = self._held_for_owner.get(path)
+                    if prior is not None and prior[2] == sig:
+                        until = prior[0]  # (looked at again while held: the hold does not move)
+                    else:
+                        until = max(until, self.clock.monotonic() + self._window_seconds())
+                self._held_for_owner[path] = (until, seen, sig)
                 return True
             now = self.clock.monotonic()
             if seen is not None and self.polling_watch() and now < seen + self.config.watch.poll_interval_seconds:
@@ -294,6 +306,11 @@ class EngineArtwork(EngineState):
         began = self.clock.now() - self._since(seen)
         came = min(self._came(job) for job in jobs)
         return began - timedelta(seconds=self._after_seconds()) <= came <= began + timedelta(seconds=1)
+
+    def _failed_only(self: Engine, waiting: list[tuple[str, int]]) -> bool:
+        """Whether every job waiting for a file timed out into failed/ (none still waits in work/)."""
+        jobs = [self.ledger.get_job(job_id, history=False) for job_id, _ in waiting]
+        return all(job is not None and job.stage is Stage.FAILED for job in jobs)
 
     def _after_seconds(self: Engine) -> float:
         """How long after a file began to arrive its order's manifest may come, at most, to be
