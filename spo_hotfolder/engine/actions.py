@@ -1215,7 +1215,10 @@ class EngineActions(EngineState):
     def _check_replacement(self: Engine, job: Job, file: Path | None) -> str | None:
         if file is None or not file.is_file():
             return "the replacement file is not there any more"
-        if classify_drop(file.name) is not None:
+        if classify_drop(file.name) is not None and not any(
+            name_key(art.name) == name_key(file.name) for art in self.ledger.artwork(job.job_id)
+        ):
+            # (one of the job's own artwork names, "release_v2.pdf", is its replacement: audit CM 5)
             return (
                 f"{file.name} is a drop file, and drop files go into the job's folder itself, one level up from "
                 "replace/; only a replacement PDF goes into replace/"

@@ -4,6 +4,7 @@ audit CM of 2026-12-06): the engine in-process on real folders (the rig of test_
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from spo_hotfolder.ledger import Stage
 from tests.integration.test_engine_faults import Rig, _held, rig_on
+from tests.pdfs import make_pdf
 
 
 @pytest.fixture
@@ -64,3 +66,25 @@ def test_a_release_named_for_another_lettered_job_is_refused(rig: Rig, order_id:
     assert not os.listdir(r.hot)
     answer = r.engine._last_action_of(job_id)
     assert "refused" in answer and dropped.split("-", 1)[1].removesuffix(".txt") in answer, answer
+
+
+def test_an_artwork_named_like_a_drop_file_can_be_replaced(rig: Rig) -> None:
+    """Audit CM 5: a job's artwork named release_v2.pdf (a legal name, read as a RELEASE's) could
+    not be replaced at all: replace/release_v2.pdf and `spo-hotfolder replace` were refused as "a
+    drop file", and with several files the name must match."""
+    r = rig
+    order = r.inbox / "AN"
+    order.mkdir()
+    make_pdf(order / "front.pdf", pages=[(91.0, 61.0)])
+    make_pdf(order / "release_v2.pdf", pages=[(91.0, 61.0)])
+    (order / "manifest.yaml").write_text(
+        'order_id: "AN"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [front.pdf, release_v2.pdf]\n'
+    )
+    job_id = "AN-1"
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=15)
+    folder = r.root / "quarantine" / job_id
+    make_pdf(r.tmp / "release_v2.pdf", pages=[(91.0, 61.0)], text_font=None)
+    shutil.copyfile(r.tmp / "release_v2.pdf", folder / "replace" / "release_v2.pdf")
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id), steps=15)
+    assert (folder / "artwork" / "release_v2.pdf").read_bytes() == (r.tmp / "release_v2.pdf").read_bytes()
+    assert r.stage(job_id) is Stage.HELD  # blocked: it waits for its release, with the new output
