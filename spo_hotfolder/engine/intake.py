@@ -233,7 +233,7 @@ class EngineIntake(EngineState):
         if known is not None and not known[0]:
             # Recorded before a crash, not yet removed from the inbox: finish that intake.
             self._recover_copies(data, path.name)
-            self._unfinished.append((key, path, signature(st)))
+            self._unfinished.append((key, path, signature(st), st.st_ctime_ns))
             self._finish_intakes()
             return
         if folder_manifest:
@@ -356,7 +356,7 @@ class EngineIntake(EngineState):
         # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
         # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
         if plans:
-            self._unfinished.append((key, path, signature(st)))
+            self._unfinished.append((key, path, signature(st), st.st_ctime_ns))
             if folder_manifest:
                 self._finish_folder_intake(path)  # before its folder is cleaned up
         if folder_manifest:
@@ -812,21 +812,23 @@ class EngineIntake(EngineState):
         delivered first (its latency is then ~0.5 ms shorter; a burst syncs the inbox once per
         few manifests). Safe because the intake was committed durably before: a crash meanwhile
         leaves an intake not complete, which the next start finishes (``reconcile``). A manifest
-        replaced under the same name meanwhile (another signature) is a new upload: never removed.
+        replaced under the same name meanwhile (another signature) is a new upload: never removed;
+        so is one written over in place with its size and time kept (`cp -p`, `rsync --inplace
+        -t`): its change time moved (white-box audit CN 3: it was removed unread).
         """
         self._secure_copies()
         pending, self._unfinished = self._unfinished, []
         if not pending:
             return
-        retry: list[tuple[str, Path, Signature | None]] = []
+        retry: list[tuple[str, Path, Signature | None, int]] = []
         try:
             folders: set[Path] = set()
-            for _key, path, sig in pending:
+            for _key, path, sig, ctime in pending:
                 try:
                     st = os.stat(path)
                 except FileNotFoundError:
                     continue
-                if sig is not None and signature(st) == sig:
+                if sig is not None and signature(st) == sig and st.st_ctime_ns == ctime:
                     try:
                         path.unlink()
                     except FileNotFoundError:
@@ -837,14 +839,14 @@ class EngineIntake(EngineState):
                         if path not in self._not_removed:
                             self._not_removed.add(path)
                             log.warning("intake.manifest_not_removed", manifest=str(path), error=str(exc))
-                        retry.append((_key, path, sig))
+                        retry.append((_key, path, sig, ctime))
                         continue
                     folders.add(path.parent)
             for folder in folders:
                 fsync_dir(folder)
-            kept = {key for key, _, _ in retry}
+            kept = {key for key, *_ in retry}
             with self.ledger.transaction():
-                for key, _path, _sig in pending:
+                for key, *_ in pending:
                     if key not in kept:
                         self.ledger.complete_intake(key)
         except BaseException:

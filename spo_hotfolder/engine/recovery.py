@@ -165,10 +165,13 @@ class EngineRecovery(EngineState):
         finishes it once it is stable)."""
         for key, path in self.ledger.pending_intakes():
             p = Path(path)
+            ctime = 0
             try:
                 with open(p, "rb") as fh:
                     data = fh.read(MAX_MANIFEST_BYTES + 1)
-                    sig: Signature | None = signature(os.fstat(fh.fileno()))
+                    st = os.fstat(fh.fileno())
+                    sig: Signature | None = signature(st)
+                    ctime = st.st_ctime_ns
             except FileNotFoundError:
                 sig = None
             except OSError as exc:
@@ -179,7 +182,7 @@ class EngineRecovery(EngineState):
                 sig = None
             if sig is not None:
                 self._recover_copies(data, p.name)
-            self._unfinished.append((key, p, sig))
+            self._unfinished.append((key, p, sig, ctime))
         self._finish_intakes()
 
     def _reconcile_delivery(self: Engine, delivery: Any, now: datetime) -> None:

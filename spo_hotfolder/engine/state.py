@@ -110,7 +110,7 @@ class EngineState:
     # Manifests taken in (their jobs durably in the ledger), still to be removed from the inbox:
     # (intake key, path, the file's signature when read; None: remove nothing, only mark the
     # intake complete). See _finish_intakes.
-    _unfinished: list[tuple[str, Path, Signature | None]]
+    _unfinished: list[tuple[str, Path, Signature | None, int]]  # (intake key, manifest, signature, ctime)
     # New jobs' folders whose manifest copy is not on disk yet, nor their history/ made: (job id,
     # the copy's name, the manifest's bytes to check it against (after a restart), or None).
     # Done by _finish_intakes before any manifest leaves the inbox; off a job's path to its

@@ -9942,3 +9942,33 @@ def test_a_late_file_alone_still_brings_its_failed_job_back(rig: Rig) -> None:
     assert r.stage(job_id) is Stage.FAILED  # held: another order's manifest may still name it
     r.run(until=done(r, job_id), steps=20, dt=1.0)
     assert r.take_prints() == ["LT_LT-1_bc-85x55_x1.pdf"]
+
+
+def test_a_manifest_written_over_in_place_with_its_time_kept_is_not_removed_unread(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit CN 3: a manifest written over in place after it was taken in, before it left
+    the inbox (the job's first run comes between), with its size and modification time kept (`cp
+    -p`, `rsync --inplace -t`), was removed as the file taken in: its new content was nowhere."""
+    r = rig
+    make_pdf(r.inbox / "Z.pdf", pages=CARD)
+    manifest = r.inbox / "Z.yaml"
+    manifest.write_text('order_id: "Z"\nproduct: bc-85x55\nquantity: 100\nartwork: [Z.pdf]\n')
+    before = os.stat(manifest)
+    original = Engine._run_jobs
+    fired: list[bool] = []
+
+    def run_jobs(self: Engine, *args: Any, **kwargs: Any) -> Any:
+        if not fired and r.ledger.get_job("Z-1", history=False) is not None:
+            fired.append(True)
+            with open(manifest, "r+b") as fh:  # in place: its inode and size kept
+                fh.write(b'order_id: "Z"\nproduct: bc-85x55\nquantity: 900\nartwork: [Z.pdf]\n')
+            os.utime(manifest, ns=(before.st_atime_ns, before.st_mtime_ns))  # its time kept, as cp -p does
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "_run_jobs", run_jobs)
+    r.run(until=done(r, "Z-1"), steps=20)
+    r.run(steps=10)
+    assert fired
+    kept = [p for p in r.root.rglob("*.yaml") if p.is_file() and b"quantity: 900" in p.read_bytes()]
+    assert kept, "the rewritten manifest is nowhere"
