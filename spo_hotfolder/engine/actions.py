@@ -1014,6 +1014,30 @@ class EngineActions(EngineState):
         self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
         return f"; blocked again: {detail}"
 
+    def _block_unapproved_artwork(self: Engine, job_id: str, now: datetime) -> None:
+        """A job released by a RELEASE that approved one artwork only (``artwork: <fingerprint>``)
+        whose output was just made from other artwork (put into artwork/ by hand, then RETRY: no
+        replacement or manifest said so) is blocked again: the release did not approve it (white-box
+        audit CM 4: it was printed)."""
+        job = self.ledger.get_job(job_id)
+        if job is None or job.blocked:
+            return
+        removed = [e for e in job.history if e.status is JobStatus.Blocked and e.removed_at is not None]
+        found = re.search(r"\[approves artwork ([0-9a-f]+) only\]", removed[-1].removed_note or "") if removed else None
+        if found is None:
+            return
+        ended = (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped)
+        if any(e.status in ended and e.at >= (removed[-1].removed_at or "") for e in job.history):
+            return  # a release of an earlier delivery's artwork (this is a reprint): not this one's
+        current = self.extra(job).fingerprint or ""
+        if current and (current.startswith(found[1]) or found[1].startswith(current)):
+            return
+        detail = (
+            f"the release by {removed[-1].removed_by} approved artwork {found[1]} only; the job's artwork is now "
+            f"{current or 'not known'} (changed in its folder): check its output, then release again"
+        )
+        self._record(job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
+
     def _new_output_not_made(self: Engine, job: Job) -> str | None:
         """Why a RELEASE is refused while new artwork (a replacement, a manifest sent again) has come
         since the job's output was last made, and its new output is not made yet: there is nothing

@@ -570,6 +570,7 @@ class EngineProcessing(EngineState):
         # artwork as received too (the same file). A replacement goes into replace/.
         _read_only(out_dir / name, *(Path(item.path) for item in inputs))
         now = self.clock.now()
+        self._block_unapproved_artwork(job.job_id, now)  # (its digests read here, outside the ledger's lock)
         with self.ledger.transaction():
             self.ledger.update_job(
                 job.job_id,

@@ -4,6 +4,7 @@ audit CM of 2026-12-06): the engine in-process on real folders (the rig of test_
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from spo_hotfolder.ledger import Stage
-from tests.integration.test_engine_faults import Rig, _held, rig_on
+from tests.integration.test_engine_faults import CARD, Rig, _held, rig_on
 from tests.pdfs import make_pdf
 
 
@@ -88,3 +89,63 @@ def test_an_artwork_named_like_a_drop_file_can_be_replaced(rig: Rig) -> None:
     r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id), steps=15)
     assert (folder / "artwork" / "release_v2.pdf").read_bytes() == (r.tmp / "release_v2.pdf").read_bytes()
     assert r.stage(job_id) is Stage.HELD  # blocked: it waits for its release, with the new output
+
+
+def _failed_blocked(r: Rig, order_id: str) -> tuple[str, Path]:
+    make_pdf(r.inbox / f"{order_id}.pdf", pages=[(91.0, 61.0)])  # 1 page where bc-* wants 2: fails
+    (r.inbox / f"{order_id}.yaml").write_text(
+        f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{order_id}.pdf]\nblocked: true\n'
+    )
+    job_id = f"{order_id}-1"
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=15)
+    return job_id, r.root / "failed" / job_id
+
+
+@pytest.mark.parametrize("release_first", [True, False])
+def test_a_release_of_one_artwork_does_not_print_other_artwork_put_in_by_hand(rig: Rig, release_first: bool) -> None:
+    """White-box audit CM 4 (critical): a blocked job failed its check; a RELEASE approving its
+    artwork only ("artwork: <fingerprint>", STATUS.txt's line) was accepted; another PDF copied over
+    artwork/ by hand, then RETRY: the other PDF was printed, nothing blocked it again."""
+    r = rig
+    job_id, folder = _failed_blocked(r, "NR")
+    seen = re.search(r"Artwork fingerprint: ([0-9a-f]+)", (folder / "STATUS.txt").read_text())
+    assert seen is not None
+
+    def release() -> None:
+        (folder / "RELEASE").write_text(f"alice\nartwork: {seen[1]}\n")
+        r.run(until=lambda: not (folder / "RELEASE").exists(), steps=10)
+
+    def edit() -> None:
+        make_pdf(r.tmp / "other.pdf", pages=CARD)  # passes the check: nobody approved it
+        shutil.copyfile(r.tmp / "other.pdf", folder / "artwork" / "NR.pdf")
+        r.run(steps=3)
+
+    for step in (release, edit) if release_first else (edit, release):
+        step()
+    (folder / "RETRY").write_text("bob\n")
+    r.run(until=lambda: r.stage(job_id) is not Stage.FAILED, steps=20)
+    r.run(steps=5)
+    assert r.take_prints() == []
+    assert r.stage(job_id) is Stage.HELD
+    assert "approved artwork" in r.job(job_id).history[-1].detail or any(
+        e.status.value == "Blocked" and e.removed_at is None and "approved artwork" in e.detail
+        for e in r.job(job_id).history
+    )
+
+
+def test_a_reprint_with_new_artwork_is_not_held_by_the_earlier_deliverys_narrow_release(rig: Rig) -> None:
+    """The other side of CM 4: the release that approved the first delivery's artwork only is that
+    delivery's; a reprint (`reprint: true`, its own artwork, no block asked) goes out as any does."""
+    r = rig
+    job_id, folder = _held(r, "RP")
+    seen = re.search(r"Artwork fingerprint: ([0-9a-f]+)", (folder / "STATUS.txt").read_text())
+    assert seen is not None
+    (folder / "RELEASE").write_text(f"alice\nartwork: {seen[1]}\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE, steps=20)
+    assert len(r.take_prints()) == 1
+    make_pdf(r.inbox / "RP.pdf", pages=[(91.4, 61.4), (91.4, 61.4)])  # other artwork (within the tolerance)
+    (r.inbox / "RP.yaml").write_text(
+        'order_id: "RP"\nproduct: bc-85x55\nquantity: 1\nartwork: [RP.pdf]\nreprint: true\n'
+    )
+    r.run(until=lambda: "InHotFolder" in r.statuses(job_id)[-1:] and r.job(job_id).generation == 2, steps=30)
+    assert len(r.take_prints()) == 1
