@@ -643,7 +643,12 @@ def publish_sidecar(
             os.close(fd)
         if before_rename is not None:
             fsync_dir(temp.parent)  # (as write_temp: durable before the journal's mark)
-            before_rename()
+            try:
+                before_rename()
+            except BaseException:  # (not marked: an attempt given up on, a ledger error) never renamed
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+                raise
         failing = _rename_failed_in(temp, hot)
         rename_noreplace(temp, ticket)
         fsync_dir(ticket.parent)

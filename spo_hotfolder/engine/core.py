@@ -214,6 +214,9 @@ class Engine(
         self._pdf_can_cached = None
         self._digests = {}
         self._prestaged = {}
+        self._ticket_attempts = {}
+        self._ticket_lock = threading.Lock()
+        self._published_ids = {}
         self._dirty = set()
         self._status_unwritten = set()
         self._status_flushed_at = clock.monotonic()

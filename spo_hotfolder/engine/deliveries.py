@@ -6,6 +6,7 @@ run on the engine's thread, ``self`` being the Engine."""
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import json
 import os
 import time
@@ -44,6 +45,12 @@ from spo_hotfolder.ledger import Job, Stage
 from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.pdfreport import ArtworkInput
 from spo_hotfolder.status import JobStatus
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    """A file's identity in a hot folder: its inode, and its change time (an inode the printer's
+    removal freed is soon another file's)."""
+    return (st.st_dev, st.st_ino, st.st_ctime_ns)
 
 
 def _may_still_arrive(final: str | Path, hot_folder: str) -> str:
@@ -447,7 +454,7 @@ class EngineDelivery(EngineState):
             # The PDF is in the hot folder; what is left is its job ticket, which failed to be
             # written (the PDF is never copied again for it).
             log.info("delivery.ticket_again", job_id=job.job_id, order_id=job.order_id)
-            self._delivered(fresh, delivery.hot_folder, Path(delivery.final_path), delivery.id)
+            self._delivered(fresh, delivery.hot_folder, Path(delivery.final_path), delivery.id, again=True)
         return True
 
     def _note_mounts(self: Engine) -> None:
@@ -522,32 +529,83 @@ class EngineDelivery(EngineState):
         *,
         ticket_published: bool = False,
         note: str = "",
+        again: bool = False,
     ) -> None:
+        """Records the job delivered, its job ticket written first where the hot folder takes them.
+        ``again``: only the ticket is left, the PDF published in an earlier step (a ticket that
+        failed, tried again)."""
         hot = self.config.hot_folders.get(hot_name)
         if hot is not None and hot.ticket == "json" and not ticket_published:
             hot_folder = hot
+            attempt = object()
+            again = again and job.output is not None
+            output = self.job_dir(job) / "output" / (job.output or "")
 
-            def ticket() -> None:
+            def marked() -> None:
+                # The journal's mark, from the hot folder's thread: not for a call given up on, whose
+                # job waits to try again (white-box audit CL 2: its mark reopened the closed
+                # attempt, and its failed rename then read as a ticket published).
+                with self._ticket_lock:
+                    if self._ticket_attempts.get(delivery_id) is not attempt:
+                        raise DeliveryError("the attempt was given up on", transient=True)
+                    self.ledger.delivery_state(delivery_id, "ticket", self.clock.now())
+
+            def ticket() -> bool:
+                if again and self._another_file_there(delivery_id, output, final):
+                    return False  # (see below)
+                if not again:
+                    with contextlib.suppress(OSError):  # (the PDF this delivery has just put there)
+                        self._published_ids[delivery_id] = _identity(os.lstat(final))
                 payload = self._ticket_in_the_way(job, hot_folder, final)
                 if payload is not None:
-                    publish_sidecar(
-                        final,
-                        payload,
-                        hot_folder,
-                        before_rename=lambda: self.ledger.delivery_state(delivery_id, "ticket", self.clock.now()),
-                    )
+                    publish_sidecar(final, payload, hot_folder, before_rename=marked)
+                return True
 
+            self._ticket_attempts[delivery_id] = attempt
             try:
-                self.shares.call(hot, f"the job ticket {final.with_suffix('.json').name}", ticket)
+                written = self.shares.call(hot, f"the job ticket {final.with_suffix('.json').name}", ticket)
             except DeliveryError as exc:
-                self._ticket_failed(job, hot_name, final, delivery_id, exc)
+                with self._ticket_lock:
+                    self._ticket_attempts.pop(delivery_id, None)
+                    self._ticket_failed(job, hot_name, final, delivery_id, exc)
                 return
+            self._ticket_attempts.pop(delivery_id, None)
+            self._published_ids.pop(delivery_id, None)
+            if not written:
+                # The printer took the PDF this delivery put there, and another job's PDF of that
+                # name is there now: this job's ticket is never written beside it (white-box audit
+                # CL 3: the other PDF printed with this job's quantity). Said: the printer had this
+                # job's PDF without its ticket.
+                log.warning(
+                    "delivery.ticket_not_written",
+                    job_id=job.job_id,
+                    order_id=job.order_id,
+                    file=str(final),
+                    reason=f"the printer took {final.name} before its job ticket could be written, and another file of "
+                    "that name is there now: the ticket is not written beside it (check the quantity printed)",
+                )
+                note += (
+                    f"; its job ticket was not written: the printer took {final.name} first, another file is there now"
+                )
         now = self.clock.now()
         with self.ledger.transaction():
             self.ledger.delivery_state(delivery_id, "published", now)
             self.ledger.update_job(job.job_id, now, route=hot_name, attempts=0, next_attempt_at=None, error=None)
             self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}{note}", now, write=False)
             self._record_stage(job.job_id, Stage.DONE, now)
+
+    def _another_file_there(self: Engine, delivery_id: int, output: Path, final: Path) -> bool:
+        """Whether ``final`` in the hot folder is another file than the PDF delivery ``delivery_id``
+        put there (the printer took that one, and another job's of that name came): not the same
+        file as then; after a restart, which forgot it, not a copy of ``output``. False when
+        nothing is there, or when it cannot be told."""
+        known = self._published_ids.get(delivery_id)
+        try:
+            if known is not None:
+                return _identity(os.lstat(final)) != known
+            return not filecmp.cmp(output, final, shallow=False)
+        except OSError:
+            return False
 
     def _ticket(self: Engine, job: Job, hot_name: str, final: Path) -> bytes:
         report = job.preflight or {}

@@ -158,6 +158,11 @@ class EngineState:
     _pdf_can_cached: _PdfCan | None  # see _pdf_can
     _digests: dict[FileKey, str]  # (dev, inode, size, mtime) -> sha256
     _prestaged: dict[str, _Prestage]  # job id -> its copy begun with its check (_prestage)
+    #: delivery id -> the job ticket's call under way (_delivered): a call given up on is not
+    #: it, and its journal mark is refused; the lock orders the mark and the giving up
+    _ticket_attempts: dict[int, object]
+    _ticket_lock: threading.Lock
+    _published_ids: dict[int, tuple[int, int, int]]  # delivery id -> its PDF's identity, its ticket not written yet
     _dirty: set[str]  # jobs whose STATUS.txt is to be rewritten
     _status_unwritten: set[str]  # jobs whose STATUS.txt could not be written (said once, tried again)
     _status_flushed_at: float

@@ -9972,3 +9972,54 @@ def test_a_manifest_written_over_in_place_with_its_time_kept_is_not_removed_unre
     assert fired
     kept = [p for p in r.root.rglob("*.yaml") if p.is_file() and b"quantity: 900" in p.read_bytes()]
     assert kept, "the rewritten manifest is nowhere"
+
+
+def test_a_ticket_tried_again_is_not_written_beside_another_jobs_pdf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit CL 3: hot folder `large` (ticket: json) names files "{product}.pdf". Job A's
+    PDF is published and its ticket fails once; the printer takes A's PDF; job B's (the same bytes:
+    a reorder) is published under the name, and its ticket fails once too. A's ticket, tried first,
+    was written beside B's PDF (B's printed with A's quantity), and B's then waited behind it."""
+    hot = tmp_path / "hot"
+    r = Rig(
+        tmp_path,
+        write_config(
+            tmp_path,
+            watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
+            hot_folders={
+                "indigo": {"path": str(hot / "indigo")},
+                "large": {"path": str(hot / "large"), "ticket": "json", "filename": "{product}.pdf"},
+            },
+            delivery={"max_attempts": 3, "backoff_seconds": [10, 30]},
+        ),
+    )
+    try:
+        large = hot / "large"
+        failures = [0]
+        rename = delivery_module.rename_noreplace
+
+        def failing_once(src: Path, dst: Path) -> None:
+            if str(dst).endswith(".json") and failures[0] > 0:
+                failures[0] -= 1
+                raise OSError(errno.EIO, "Input/output error", str(dst))
+            rename(src, dst)
+
+        monkeypatch.setattr(delivery_module, "rename_noreplace", failing_once)
+        failures[0] = 1
+        a = r.order("3001", product="poster-a2")
+        r.run(lambda: r.stage(a) is Stage.RETRY, steps=20, dt=0.5)
+        (large / "poster-a2.pdf").unlink()  # the printer takes A's PDF (its ticket never came)
+        r.clock.advance(2)
+        failures[0] = 1
+        b = r.order("3002", product="poster-a2")
+        r.run(lambda: r.stage(b) is Stage.RETRY, steps=20, dt=0.5)
+        r.clock.advance(31)
+        r.run(lambda: r.stage(a) is Stage.DONE and r.stage(b) is Stage.DONE, steps=10, dt=1.0)
+        assert json.loads((large / "poster-a2.json").read_text())["job_id"] == b
+        assert (
+            "its job ticket was not written: the printer took poster-a2.pdf first, another file is there now"
+            in ([e.detail for e in r.job(a).history if e.status.value == "InHotFolder"][-1])
+        )
+    finally:
+        r.close()

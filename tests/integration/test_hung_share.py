@@ -6,6 +6,7 @@ call into a share whose server is gone does; the time limit is cut to a fraction
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import threading
 import time
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import spo_hotfolder.delivery as delivery_module
 from spo_hotfolder.ledger import Stage
 from spo_hotfolder.operator import Action
 from tests.daemon import write_config
@@ -386,3 +388,40 @@ def test_a_manifest_sent_again_while_a_rename_is_unconfirmed_is_refused(
     _answering_again(r, "indigo")
     r.run(done(r, job), steps=3)
     assert r.take_prints() == ["1001_1001-1_bc-85x55_x1.pdf"]
+
+
+def test_a_ticket_call_given_up_on_does_not_reopen_its_attempt(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """White-box audit CL 2: the job ticket's call hung and was given up on (the PDF published, the
+    job waiting to try the ticket again); the call went on late, journalled "ticket" (reopening the
+    attempt), then its rename failed: the journal read "ticket, temp gone" as a ticket published,
+    and InHotFolder was recorded with no ticket in the hot folder."""
+    r = rig
+    large = r.tmp / "hot" / "large"
+    gate = threading.Event()
+    sidecar = engine_module.publish_sidecar
+
+    def hanging_sidecar(*args: Any, **kwargs: Any) -> Any:
+        assert gate.wait(20), "the test never opened the gate"
+        return sidecar(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "publish_sidecar", hanging_sidecar)
+    rename = delivery_module.rename_noreplace
+
+    def failing_rename(src: Path, dst: Path) -> None:
+        if str(dst).endswith(".json"):
+            raise OSError(errno.EIO, "Input/output error", str(dst))
+        rename(src, dst)
+
+    monkeypatch.setattr(delivery_module, "rename_noreplace", failing_rename)
+    job = r.order("2001", product="poster-a2")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    gate.set()
+    _answering_again(r, "large")
+    r.run(steps=2)
+    assert not any(name.endswith(".json") for name in os.listdir(large))
+    assert r.stage(job) is not Stage.DONE  # its ticket is tried again
+    assert not [name for name in os.listdir(large) if name.startswith(".")]  # no temp file of ours left
+    monkeypatch.setattr(delivery_module, "rename_noreplace", rename)
+    r.clock.advance(11)
+    r.run(done(r, job), steps=5)
+    assert sorted(os.listdir(large)) == ["2001_2001-1_poster-a2_x1.json", "2001_2001-1_poster-a2_x1.pdf"]
