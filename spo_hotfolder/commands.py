@@ -701,70 +701,108 @@ def cmd_action(args: argparse.Namespace) -> int:
         # earlier one is not done), whatever process ends up doing them; a daemon killed meanwhile
         # leaves nothing undone (the lock is tried again until an answer comes).
         prepare_folders(config)
-        token = _stage_command(config, action, job.job_id, by, note, file).stem
-        deadline = time.monotonic() + COMMAND_WAIT_SECONDS
-        while True:
-            outcome = ledger.drop_result(token)
-            if outcome is not None:
-                state, message = outcome
-                if state != "done":
-                    fail(f"cannot {action.value.lower()}: {message}")
-                print(f"{job.job_id}: {message}")
-                return 0
-            with offline_lock(config) as offline:
-                if offline and invalid is not None:  # (the daemon stopped meanwhile)
-                    _withdraw(config.paths.state / "commands", token)
-                    if ledger.drop_result(token) is None:
-                        raise invalid
-                    continue
-                if offline:
-                    give_up = time.monotonic() >= deadline - 1.0
-                    result = _run_offline(config, ledger, job.job_id, token, give_up=give_up)
-                    if result is not None:
-                        if not result.ok:
-                            fail(f"cannot {action.value.lower()}: {result.message}")
-                        print(f"{job.job_id}: {result.message}")
-                        now_job = ledger.get_job(job.job_id, history=False)
-                        goes_on = (
-                            now_job is not None
-                            and not now_job.blocked
-                            and now_job.stage not in TERMINAL
-                            and now_job.stage is not Stage.FAILED
-                        )
-                        if action in (Action.RELEASE, Action.RETRY, Action.REPLACE) and goes_on:
-                            print("the daemon is not running: the job continues when it starts")
-                        elif (
-                            action is not Action.REJECT
-                            and now_job is not None
-                            and now_job.blocked
-                            and now_job.stage in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS)
-                        ):
-                            print(
-                                "the daemon is not running: the job's output is made when it starts; it then waits "
-                                "in quarantine/ for a release"
-                            )
-                        elif action is not Action.REJECT:
-                            print("the daemon is not running: the job waits for an operator (see `show`)")
-                        return 0
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.1)
-        # Not known to be done: no exit 0, which a script would take for success (audit BQ 2: a
-        # release refused later by a REJECT given before it had exited 0).
-        from spo_hotfolder.health import disk_full
-
-        why = (
-            f"the disk holding {config.paths.state} is full: it is recorded once there is space"
-            if disk_full(config.paths.state)
-            else "it is busy with a long job, or hung"
-        )  # (audit U2: "busy or hung" of a daemon that had said the disk was full)
-        fail(
-            f"{job.job_id}: the daemon has not answered the {action.value} within {COMMAND_WAIT_SECONDS:g} s ({why}); "
-            "the command stays queued and is done or refused in its turn: see "
-            f"`{PROG} show {job.job_id}` for its outcome, do not give it again"
-        )
+        # (under the name the operator gave: a link's target may be named otherwise, audit CQ 3)
+        given = args.file.name if file is not None else None
+        token = _stage_command(config, action, job.job_id, by, note, file, name=given).stem
+        try:
+            return _await_command(config, ledger, job, action, token, invalid)
+        except KeyboardInterrupt:
+            return _interrupted(config, ledger, job.job_id, action, token)
     finally:
         ledger.close()
+
+
+def _interrupted(config: Config, ledger: Ledger, job_id: str, action: Action, token: str) -> int:
+    """Ctrl-C while a command waits for its answer: withdrawn where it is not done yet (the daemon
+    checks that its file is still there as it acts: white-box audit CQ 1, the release went on
+    after the operator stopped it); else said done. Exit 130 either way."""
+    _withdraw(config.paths.state / "commands", token)
+    deadline = time.monotonic() + 2.0  # (read a moment before: its answer is being recorded)
+    while True:
+        outcome = ledger.drop_result(token)
+        if outcome is not None:
+            how = "done already" if outcome[0] == "done" else "refused already"
+            print(
+                f"{PROG}: interrupted, but the {action.value.lower()} of {job_id} was {how}: {outcome[1]}",
+                file=sys.stderr,
+            )
+            return 130
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    print(
+        f"{PROG}: interrupted: the {action.value.lower()} of {job_id} was withdrawn, nothing was done", file=sys.stderr
+    )
+    return 130
+
+
+def _await_command(
+    config: Config, ledger: Ledger, job: Job, action: Action, token: str, invalid: ConfigError | None
+) -> int:
+    """The answer to a staged command: the daemon's, or done here while none runs."""
+    from spo_hotfolder.service import offline_lock
+
+    deadline = time.monotonic() + COMMAND_WAIT_SECONDS
+    while True:
+        outcome = ledger.drop_result(token)
+        if outcome is not None:
+            state, message = outcome
+            if state != "done":
+                fail(f"cannot {action.value.lower()}: {message}")
+            print(f"{job.job_id}: {message}")
+            return 0
+        with offline_lock(config) as offline:
+            if offline and invalid is not None:  # (the daemon stopped meanwhile)
+                _withdraw(config.paths.state / "commands", token)
+                if ledger.drop_result(token) is None:
+                    raise invalid
+                continue
+            if offline:
+                give_up = time.monotonic() >= deadline - 1.0
+                result = _run_offline(config, ledger, job.job_id, token, give_up=give_up)
+                if result is not None:
+                    if not result.ok:
+                        fail(f"cannot {action.value.lower()}: {result.message}")
+                    print(f"{job.job_id}: {result.message}")
+                    now_job = ledger.get_job(job.job_id, history=False)
+                    goes_on = (
+                        now_job is not None
+                        and not now_job.blocked
+                        and now_job.stage not in TERMINAL
+                        and now_job.stage is not Stage.FAILED
+                    )
+                    if action in (Action.RELEASE, Action.RETRY, Action.REPLACE) and goes_on:
+                        print("the daemon is not running: the job continues when it starts")
+                    elif (
+                        action is not Action.REJECT
+                        and now_job is not None
+                        and now_job.blocked
+                        and now_job.stage in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS)
+                    ):
+                        print(
+                            "the daemon is not running: the job's output is made when it starts; it then waits "
+                            "in quarantine/ for a release"
+                        )
+                    elif action is not Action.REJECT:
+                        print("the daemon is not running: the job waits for an operator (see `show`)")
+                    return 0
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    # Not known to be done: no exit 0, which a script would take for success (audit BQ 2: a
+    # release refused later by a REJECT given before it had exited 0).
+    from spo_hotfolder.health import disk_full
+
+    why = (
+        f"the disk holding {config.paths.state} is full: it is recorded once there is space"
+        if disk_full(config.paths.state)
+        else "it is busy with a long job, or hung"
+    )  # (audit U2: "busy or hung" of a daemon that had said the disk was full)
+    fail(
+        f"{job.job_id}: the daemon has not answered the {action.value} within {COMMAND_WAIT_SECONDS:g} s ({why}); "
+        "the command stays queued and is done or refused in its turn: see "
+        f"`{PROG} show {job.job_id}` for its outcome, do not give it again"
+    )
 
 
 def _run_offline(config: Config, ledger: Ledger, job_id: str, token: str, *, give_up: bool) -> ActionResult | None:
@@ -889,7 +927,9 @@ def _shared_with_daemon(path: Path, bits: int) -> None:
         path.chmod(stat.S_IMODE(path.stat().st_mode) | bits)
 
 
-def _stage_command(config: Config, action: Action, job_id: str, by: str, note: str, file: Path | None) -> Path:
+def _stage_command(
+    config: Config, action: Action, job_id: str, by: str, note: str, file: Path | None, *, name: str | None = None
+) -> Path:
     """Writes a command file into state/commands/ (its name is its token) and returns its path;
     a replacement's file is copied beside it first, so the command never names a file that is
     not all there. The token is taken once the copy is done: the names sort in the order the
@@ -897,6 +937,7 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
     copied comes first, and is judged on the job as it is then)."""
     commands = config.paths.state / "commands"
     copied: Path | None = None
+    name = name or (file.name if file is not None else None)
     if file is not None:
         # Staged under its own name (the daemon matches a multi-file job's artwork by name, and
         # the history says what was put in), in a folder of its own that scans ignore (one left
@@ -906,11 +947,11 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
         _shared_with_daemon(copied, 0o775)
         _hold(copied)
         # (a name of its own: ".<name>.tmp" of a 255-byte name is too long for any filesystem: BX 5)
-        tmp = copied / (".copying" if file.name != ".copying" else ".copying~")
+        tmp = copied / (".copying" if name != ".copying" else ".copying~")
         try:
             shutil.copyfile(file, tmp)
             _shared_with_daemon(tmp, 0o664)
-            os.replace(tmp, copied / file.name)
+            os.replace(tmp, copied / str(name))
         except BaseException:
             shutil.rmtree(copied, ignore_errors=True)  # no empty staging folder left (audit BV 5)
             raise
@@ -927,7 +968,7 @@ def _stage_command(config: Config, action: Action, job_id: str, by: str, note: s
     if file is not None and copied is not None:
         staging = commands / f".{token}"
         os.replace(copied, staging)
-        command["file"] = str(staging / file.name)
+        command["file"] = str(staging / str(name))
     tmp = commands / f".{token}.json.tmp"
     tmp.write_text(json.dumps(command), encoding="utf-8")
     _shared_with_daemon(tmp, 0o664)

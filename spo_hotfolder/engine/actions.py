@@ -496,6 +496,10 @@ class EngineActions(EngineState):
             if artwork is not None:
                 note = "\n".join(rest)
                 parsed = DropNote(by, note, artwork)
+        if not path.exists():
+            # Withdrawn by its CLI (Ctrl-C) since it was read: never done (white-box audit CQ 1).
+            log.info("command.withdrawn", job_id=job_id, action=action.value, by=by)
+            return None
         result = self.apply(job_id, action, by=by, note=note, file=file, parsed=parsed, token=token, given_at=given_at)
         log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
         with contextlib.suppress(OSError):

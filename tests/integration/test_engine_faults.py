@@ -10023,3 +10023,74 @@ def test_a_ticket_tried_again_is_not_written_beside_another_jobs_pdf(
         )
     finally:
         r.close()
+
+
+def test_a_command_interrupted_with_ctrl_c_is_withdrawn(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """White-box audit CQ 1: Ctrl-C on `release` while the daemon was busy exited 130 without a word,
+    and the daemon released (and printed) the job later: the command stayed in state/commands/.
+    Withdrawn now, and said; a daemon that read it a moment before does not act on it."""
+    import spo_hotfolder.commands as commands_module
+    from spo_hotfolder.cli import main
+
+    r = rig
+    job_id, _folder = _held(r, "CC")
+
+    def interrupted(*_args: Any, **_kwargs: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands_module, "_await_command", interrupted)
+    assert main(["-c", str(r.config_path), "release", job_id, "--by", "alice"]) == 130
+    assert "the release of CC-1 was withdrawn, nothing was done" in capsys.readouterr().err
+    assert not list(r.engine.commands_dir().glob("*.json"))
+    r.run(steps=5)
+    assert r.stage(job_id) is Stage.HELD and r.take_prints() == []
+
+
+def test_a_command_withdrawn_after_the_daemon_read_it_is_not_done(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other half of CQ 1: the CLI withdraws the command file just after the daemon read it."""
+    import spo_hotfolder.engine.actions as actions_module
+    from spo_hotfolder.commands import _stage_command
+
+    r = rig
+    job_id, _folder = _held(r, "CW")
+    read = actions_module.read_own_file
+
+    def read_then_withdrawn(path: Path) -> bytes:
+        data = read(path)
+        path.unlink()  # the CLI's Ctrl-C, at that moment
+        return data
+
+    monkeypatch.setattr(actions_module, "read_own_file", read_then_withdrawn)
+    _stage_command(r.config, Action.RELEASE, job_id, "alice", "", None)
+    r.run(steps=5)
+    assert r.stage(job_id) is Stage.HELD and r.take_prints() == []
+
+
+def test_a_replace_command_given_a_link_uses_the_name_given(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """White-box audit CQ 3: `replace JOB front.pdf`, front.pdf a symbolic link to fixes/back.pdf,
+    replaced the job's back.pdf (the link's target's name): the name the operator gave is meant."""
+    import spo_hotfolder.commands as commands_module
+    from spo_hotfolder.cli import main
+
+    r = rig
+    order = r.inbox / "LN"
+    order.mkdir()
+    make_pdf(order / "front.pdf", pages=[(91.0, 61.0)])
+    make_pdf(order / "back.pdf", pages=[(91.0, 61.0)])
+    (order / "manifest.yaml").write_text(
+        'order_id: "LN"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [front.pdf, back.pdf]\n'
+    )
+    r.run(until=lambda: r.stage("LN-1") is Stage.HELD, steps=15)
+    back_before = (r.root / "quarantine" / "LN-1" / "artwork" / "back.pdf").read_bytes()
+    (r.tmp / "fixes").mkdir()
+    make_pdf(r.tmp / "fixes" / "back.pdf", pages=[(90.5, 61.0)])
+    (r.tmp / "front.pdf").symlink_to(r.tmp / "fixes" / "back.pdf")
+    monkeypatch.setattr(commands_module, "_await_command", lambda *_args, **_kwargs: 0)
+    assert main(["-c", str(r.config_path), "replace", "LN-1", str(r.tmp / "front.pdf"), "--by", "alice"]) == 0
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses("LN-1"), steps=15)
+    folder = r.root / "quarantine" / "LN-1"
+    assert (folder / "artwork" / "front.pdf").read_bytes() == (r.tmp / "fixes" / "back.pdf").read_bytes()
+    assert (folder / "artwork" / "back.pdf").read_bytes() == back_before
+    assert [e.detail for e in r.job("LN-1").history if e.status.value == "ArtworkUploaded"][-1].startswith("front.pdf")
