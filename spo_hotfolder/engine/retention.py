@@ -116,12 +116,15 @@ class EngineRetention(EngineState):
                 continue
             now = self.clock.now()
             days = self.config.retention.done_days
-            self._record(
-                job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {human_days(days)}", now, write=False
-            )
             # (A rejected job's route goes: it went to no hot folder, and ``Job.rejected`` tells it so.)
             cleared: dict[str, Any] = {"route": None} if job.stage is Stage.REJECTED else {}
-            self.ledger.update_job(job.job_id, now, stage=Stage.PURGED, **cleared)
+            with self.ledger.transaction():  # one commit: the deletion and the stage that says so
+                # (white-box audit CP 3: two, the second failing, left a "done" job without files
+                # for done_days, then a second JobDataDeleted)
+                self._record(
+                    job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {human_days(days)}", now, write=False
+                )
+                self.ledger.update_job(job.job_id, now, stage=Stage.PURGED, **cleared)
         self._retention_next()
 
     def _retention_next(self: Engine) -> None:

@@ -10094,3 +10094,26 @@ def test_a_replace_command_given_a_link_uses_the_name_given(rig: Rig, monkeypatc
     assert (folder / "artwork" / "front.pdf").read_bytes() == (r.tmp / "fixes" / "back.pdf").read_bytes()
     assert (folder / "artwork" / "back.pdf").read_bytes() == back_before
     assert [e.detail for e in r.job("LN-1").history if e.status.value == "ArtworkUploaded"][-1].startswith("front.pdf")
+
+
+def test_a_purge_whose_record_fails_is_recorded_once_when_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit CP 3: retention recorded JobDataDeleted and the stage "purged" in two commits;
+    the second failing (an I/O error, a kill), the job stayed "done" without its files for
+    done_days, then had JobDataDeleted twice. One commit: tried again as a whole, recorded once."""
+    for r in rig_on(tmp_path, retention={"done_days": 1}):
+        job_id = r.order("RT")
+        r.run(until=done(r, job_id), steps=20)
+        r.take_prints()
+        failed = _ledger_fails_once(monkeypatch, r.ledger, "update_job", lambda *a, **k: k.get("stage") is Stage.PURGED)
+        r.clock.advance(86400 + 60)
+        r.engine.request_retention()
+        r.engine.step()
+        assert failed and r.stage(job_id) is Stage.DONE
+        assert "JobDataDeleted" not in r.statuses(job_id)
+        r.clock.advance(3600)
+        r.engine.request_retention()
+        r.engine.step()
+        assert r.stage(job_id) is Stage.PURGED
+        assert r.statuses(job_id).count("JobDataDeleted") == 1
