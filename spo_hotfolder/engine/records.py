@@ -85,6 +85,15 @@ if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
 
 
+def _error_back(folder: Path, before: bytes | None) -> None:
+    """ERROR.txt in ``folder`` as it was (``before``; None: there was none)."""
+    error = folder / "ERROR.txt"
+    if before is None:
+        error.unlink(missing_ok=True)
+    else:
+        atomic_write(error, before)
+
+
 class EngineRecords(EngineState):
     """The Engine's methods for job folders and statuses (this module's docstring says what they do)."""
 
@@ -263,6 +272,10 @@ class EngineRecords(EngineState):
             self._dirty.discard(job.job_id)
             if not self._write_status_now(job.job_id, src, hash_files=False):
                 self._write_status(job.job_id)
+            # Written from the transaction's records: where it is rolled back (a full disk), written
+            # again from the ledger (white-box audit CP 1: "Rejected" stayed in STATUS.txt of a
+            # job still held).
+            self.ledger.on_rollback(lambda: self._write_status(job.job_id))
         if src is None:
             dst.mkdir(parents=True, exist_ok=True)
             if job.folder != self.rel(dst):
@@ -373,9 +386,6 @@ class EngineRecords(EngineState):
         job = self.ledger.get_job(job_id)
         if job is None:
             return
-        self.ledger.update_job(job_id, now, error=failure.reason)
-        job = self.ledger.get_job(job_id)
-        assert job is not None
         said = failure.reason
         if len(failure.problems) == 1 and said.endswith(f": {failure.problems[0]}"):
             # "1 problem: <it>", and the one bullet below it the same again (audit AQ)
@@ -386,10 +396,19 @@ class EngineRecords(EngineState):
             failure.fix,
         )
         src = self._locate(job)
+        before: bytes | None = None
         if src is not None:
+            with contextlib.suppress(OSError):
+                before = (src / "ERROR.txt").read_bytes()
             atomic_write(src / "ERROR.txt", text)  # travels with the folder
         job_dir = self.area("failed") / job_id
         with self.ledger.transaction():
+            if src is not None:
+                # A failure not recorded (a full disk, an I/O error: the folder is moved back) leaves
+                # no ERROR.txt of it behind, which would go on to done/ with a job delivered after all
+                # (white-box audit CP 2). (Registered first: undone last, once the folder is back.)
+                self.ledger.on_rollback(lambda: _error_back(src, before))
+            self.ledger.update_job(job_id, now, error=failure.reason)
             if status is not None:
                 self._record(job_id, status, SYSTEM, failure.reason, now, write=False)
             self._record_stage(job_id, Stage.FAILED, now)

@@ -10117,3 +10117,66 @@ def test_a_purge_whose_record_fails_is_recorded_once_when_tried_again(
         r.engine.step()
         assert r.stage(job_id) is Stage.PURGED
         assert r.statuses(job_id).count("JobDataDeleted") == 1
+
+
+class _CommitsFail:
+    """The ledger's connection, its COMMIT of a transaction that sets a job's stage to ``stage``
+    failing as SQLite's does on a full disk (``times`` times, while ``armed``)."""
+
+    def __init__(self, ledger: Ledger, stage: Stage, times: int = 1) -> None:
+        self._db = ledger._db
+        self.stage, self.times, self.fired, self.armed = stage, times, 0, True
+        self._sets_it = False
+        ledger._db = self  # type: ignore[assignment]
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        text = sql.strip()
+        if text.startswith("BEGIN"):
+            self._sets_it = False
+        elif text == "COMMIT" and self.armed and self._sets_it and self.fired < self.times:
+            self.fired += 1
+            raise sqlite3.OperationalError("database or disk is full")
+        elif text.startswith("UPDATE jobs SET") and "stage = ?" in text and self.stage.value in map(str, args[0]):
+            self._sets_it = True
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def _status_line(folder: Path) -> str:
+    return next(line for line in (folder / "STATUS.txt").read_text().splitlines() if line.startswith("Status:"))
+
+
+def test_a_reject_whose_commit_fails_leaves_status_txt_as_the_ledger_says(rig: Rig) -> None:
+    """White-box audit CP 1: a REJECT whose commit failed (the ledger's disk full) left STATUS.txt
+    saying "Rejected" (written ahead of the commit from its records) for good, the job still held."""
+    r = rig
+    job_id, folder = _held(r, "RB")
+    r.run(steps=2)
+    failing = _CommitsFail(r.ledger, Stage.REJECTED, times=1000)
+    (folder / "REJECT").write_text("kim\n")
+    r.run(steps=6, dt=2.0)
+    assert failing.fired and r.stage(job_id) is Stage.HELD
+    assert "Rejected" not in _status_line(folder), _status_line(folder)
+    (folder / "REJECT").unlink()  # the operator changes their mind; the disk gets room
+    failing.armed = False
+    r.run(steps=10, dt=2.0)
+    assert r.stage(job_id) is Stage.HELD and "Rejected" not in _status_line(folder)
+
+
+def test_a_failure_whose_commit_fails_leaves_no_error_txt_behind(tmp_path: Path) -> None:
+    """White-box audit CP 2: an artwork timeout whose commit failed left work/<job>/ERROR.txt ("needs
+    attention: artwork missing"); the artwork came, the job was delivered, and done/<job>/ carried it."""
+    for r in rig_on(tmp_path, watch={"artwork_timeout_seconds": 5}):
+        (r.inbox / "TO.yaml").write_text('order_id: "TO"\nproduct: bc-85x55\nquantity: 1\nartwork: [TO.pdf]\n')
+        r.run(until=lambda r=r: r.stage("TO-1") is Stage.AWAITING, steps=10)
+        failing = _CommitsFail(r.ledger, Stage.FAILED)
+        r.clock.advance(6)
+        r.engine.step()
+        assert failing.fired and r.stage("TO-1") is Stage.AWAITING
+        assert not (r.root / "work" / "TO-1" / "ERROR.txt").exists()
+        assert r.job("TO-1").error is None
+        make_pdf(r.inbox / "TO.pdf", pages=CARD)
+        r.run(until=done(r, "TO-1"), steps=20)
+        assert not (r.root / "done" / "TO-1" / "ERROR.txt").exists()
