@@ -176,6 +176,7 @@ class _Prestage:
     temp: Path
     artwork: Path
     key: FileKey  # the artwork's identity (dev, inode, size, mtime) when the copy began
+    ctime: int  # and its change time then, moved on by the engine's own link and chmod (_process)
     started: float  # (monotonic)
     pending: Pending[tuple[int, str]] | None = None  # the copy, until the engine has its outcome
     copied: bool = False  # complete in the temp file (fsynced)

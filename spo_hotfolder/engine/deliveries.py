@@ -31,6 +31,7 @@ from spo_hotfolder.delivery import (
     temp_path_for,
     write_temp,
 )
+from spo_hotfolder.digests import identity
 from spo_hotfolder.engine.base import (
     PRESTAGE_MIN_BYTES,
     JobFailed,
@@ -45,6 +46,17 @@ from spo_hotfolder.ledger import Job, Stage
 from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.pdfreport import ArtworkInput
 from spo_hotfolder.status import JobStatus
+
+
+def _as_it_was(pre: _Prestage) -> bool:
+    """Whether the artwork is the file the copy begun with its check read: the same identity and
+    change time (an edit in place that kept its size and time moved the latter: white-box audit
+    CO 2, the copy of the file before it was printed)."""
+    try:
+        st = os.stat(pre.artwork)
+    except OSError:
+        return False
+    return identity(st) == pre.key and st.st_ctime_ns == pre.ctime
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int]:
@@ -240,8 +252,12 @@ class EngineDelivery(EngineState):
         if len(inputs) != 1 or job.blocked:
             return
         artwork = Path(inputs[0].path)
-        key = self._file_key(artwork)
-        if key is None or key[2] < PRESTAGE_MIN_BYTES:
+        try:
+            st = os.stat(artwork)
+        except OSError:
+            return
+        key = identity(st)
+        if key[2] < PRESTAGE_MIN_BYTES:
             return
         facts = self.facts(job)
         hot = self.config.hot_folders.get(decide_route(facts, self.config).hot_folder or "")
@@ -275,6 +291,7 @@ class EngineDelivery(EngineState):
             temp=temp,
             artwork=artwork,
             key=key,
+            ctime=st.st_ctime_ns,
             started=time.monotonic(),
         )
         self._prestaged[job.job_id] = pre
@@ -315,7 +332,7 @@ class EngineDelivery(EngineState):
             pre.copied
             and not pre.settled
             and (pre.hot_folder, pre.final, pre.temp, pre.generation) == (hot_name, final, temp, job.generation)
-            and self._file_key(pre.artwork) == pre.key
+            and _as_it_was(pre)
         ):
             pre.settled = True
             self.metrics.observe("copy", pre.seconds, hot_name)

@@ -749,14 +749,29 @@ class EngineIntake(EngineState):
     def _after_move(self: Engine, before: os.stat_result, dest: Path) -> None:
         """Tells the PDF worker the change time the engine's own link or move (``before``: the
         file's stat just before it) gave a file big enough to have been read ahead: that, not an
-        edit, is why its ctime changed (``digests``)."""
-        if before.st_size < HASH_AHEAD_MIN_BYTES or (ahead := self._ahead()) is None:
+        edit, is why its ctime changed (``digests``); and the check begun ahead of the claim, whose
+        key holds the change time (_check_key)."""
+        held = self._early_check
+        mine = held is not None and any(
+            (f[3], f[4], f[-1]) == (before.st_dev, before.st_ino, before.st_ctime_ns) for f in held[0][3]
+        )
+        if not mine and (before.st_size < HASH_AHEAD_MIN_BYTES or self._ahead() is None):
             return
         try:
             after = os.stat(dest)
         except OSError:
             return
-        ahead.ahead_moved(before, after)
+        if held is not None and mine and (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino):
+            files = tuple(
+                (*f[:-1], after.st_ctime_ns)
+                if (f[3], f[4], f[-1]) == (before.st_dev, before.st_ino, before.st_ctime_ns)
+                else f
+                for f in held[0][3]
+            )
+            self._early_check = ((*held[0][:3], files), held[1], held[2])
+        ahead = self._ahead() if before.st_size >= HASH_AHEAD_MIN_BYTES else None
+        if ahead is not None:
+            ahead.ahead_moved(before, after)
 
     def _check_held(self: Engine) -> bool:
         """A check begun ahead is waiting for its job, and younger than EARLY_CHECK_HOLD_SECONDS."""
@@ -784,7 +799,9 @@ class EngineIntake(EngineState):
         key, pending, _began = held
         answer = pdf.finish_check(pending)
         if self._check_key(job.job_id, job.product, inputs) != key:
-            return None  # the artwork or the config changed meanwhile: check again
+            # The artwork or the config changed meanwhile (an edit in place that kept the size and
+            # the time moved the change time: white-box audit CO 1): checked again.
+            return None
         seconds = getattr(pending, "seconds", None)  # the worker's own time on it (PdfCheck.seconds)
         if isinstance(seconds, float):
             self.metrics.observe("preflight", seconds)
@@ -792,7 +809,8 @@ class EngineIntake(EngineState):
 
     def _check_key(self: Engine, job_id: str, product: str, inputs: list[ArtworkInput]) -> tuple[Any, ...] | None:
         """What a check's answer depends on: the job, product and config, and each artwork file's
-        identity (device, inode, size, mtime)."""
+        identity (device, inode, size, mtime) and change time (the engine's own link or move of a
+        file vouched for: _after_move)."""
         files = []
         for item in inputs:
             try:
@@ -801,7 +819,7 @@ class EngineIntake(EngineState):
                 return None
             if not stat.S_ISREG(st.st_mode):
                 return None  # (a named pipe: the worker would wait on its open; the job's turn says why)
-            files.append((item.name, item.path, item.expected_sha256, *identity(st)))
+            files.append((item.name, item.path, item.expected_sha256, *identity(st), st.st_ctime_ns))
         return (job_id, product, self.config, tuple(files))
 
     def _finish_intakes(self: Engine) -> None:

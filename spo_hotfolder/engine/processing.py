@@ -177,6 +177,13 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
     return fix + ", or drop REJECT to stop the job."
 
 
+def _ctime_of(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ctime_ns
+    except OSError:
+        return None
+
+
 def _read_only(*paths: Path) -> None:
     """Takes the write permission away from ``paths`` (best effort: a filesystem that refuses, e.g.
     a share, leaves them as they are; the output's recorded signature still catches a change)."""
@@ -531,6 +538,7 @@ class EngineProcessing(EngineState):
             # a file there moved into the job's history/).
             into_history(job_dir, out_dir, self.clock.now(), "output-not-a-folder")
         started = time.monotonic()
+        was: int | None = None  # the artwork's change time before the output's link (a copy begun with the check)
         try:
             try:
                 out_dir.mkdir(exist_ok=True)
@@ -543,6 +551,7 @@ class EngineProcessing(EngineState):
                     into_history(job_dir, old, self.clock.now(), f"output-{old.name}")
             if linked:
                 # The artwork is print-ready as it is: the output is a link to it, made here.
+                was = _ctime_of(inputs[0].path) if job.job_id in self._prestaged else None
                 result = link_unchanged(inputs[0], str(out_dir / name), report.pages)
             else:
                 result = self.pdf.build_output(
@@ -569,6 +578,11 @@ class EngineProcessing(EngineState):
         # file explorer's "Replace"), and in a job with one artwork file that would change the
         # artwork as received too (the same file). A replacement goes into replace/.
         _read_only(out_dir / name, *(Path(item.path) for item in inputs))
+        pre = self._prestaged.get(job.job_id)
+        if linked and pre is not None and was == pre.ctime:
+            # The link and the chmod just made moved the artwork's change time: the copy begun with
+            # its check is still of this file (_as_it_was).
+            pre.ctime = _ctime_of(str(pre.artwork)) or pre.ctime
         now = self.clock.now()
         self._block_unapproved_artwork(job.job_id, now)  # (its digests read here, outside the ledger's lock)
         with self.ledger.transaction():

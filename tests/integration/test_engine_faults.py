@@ -1496,6 +1496,33 @@ def test_artwork_changed_after_the_early_check_is_checked_again(rig: Rig) -> Non
     assert rig.job(job_id).preflight["artwork_sha256"] == [hashlib.sha256(second).hexdigest()], "checked again"
 
 
+def test_artwork_edited_in_place_with_its_size_and_time_kept_after_the_early_check_is_checked_again(
+    rig: Rig,
+) -> None:
+    """White-box audit CO 1 (critical): an edit in place that kept the file's size and time (`cp -p`,
+    `rsync --inplace -t`) after the check began was taken as the file checked: the check's answer
+    and digest were the old file's, and the new one (failing trim) was printed as passed."""
+
+    class Rewriting(EarlyPdf):
+        def begin_check(self, artwork: Any, *args: Any) -> Any:
+            answer = super().begin_check(artwork, *args)
+            path = Path(artwork[0].path)
+            before = path.stat()
+            data = path.read_bytes()
+            with open(path, "r+b") as fh:  # the same size, other bytes
+                fh.write(data.replace(b"%PDF-1.", b"%PDF-2.", 1) if b"%PDF-1." in data else data[::-1])
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # its time put back
+            return answer
+
+    pdf = Rewriting()
+    rig.engine.pdf = pdf
+    job_id = rig.order("E5")
+    rig.run(until=lambda: rig.stage(job_id) in (Stage.DONE, Stage.FAILED), steps=10)
+    assert pdf.calls[:3] == ["begin", "finish", "check"], pdf.calls
+    edited = (rig.root / rig.job(job_id).folder / "artwork" / "E5.pdf").read_bytes()
+    assert rig.job(job_id).preflight["artwork_sha256"] == [hashlib.sha256(edited).hexdigest()], "checked again"
+
+
 def test_a_crash_before_the_intake_commit_leaves_the_inbox_whole(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """The early check links the artwork into the job folder before the intake is recorded; the
     inbox keeps both files until then, and the next intake starts the job folder afresh."""

@@ -202,6 +202,31 @@ def test_an_artwork_changed_during_its_early_copy_is_never_printed(rig: Rig) -> 
     assert printed == (rig.root / "done" / job_id / "artwork" / "P1.pdf").read_bytes()
 
 
+def test_an_artwork_edited_in_place_with_its_size_and_time_kept_during_its_early_copy_is_never_printed(
+    rig: Rig,
+) -> None:
+    """White-box audit CO 2 (critical): an edit in place that kept the file's size and time (`cp -p`,
+    `rsync --inplace -t`), after the early copy and before the check read it: the copy of the file
+    before it (unchecked) was renamed into the hot folder, the checked one recorded in done/."""
+
+    def rewrite_keeping_time(artwork: Any) -> None:
+        path = Path(artwork[0].path)
+        time.sleep(0.2)  # (the early copy of the file as it was ends meanwhile, as in the audit)
+        before = path.stat()
+        data = path.read_bytes()
+        assert b"/Producer (pypdf)" in data
+        with open(path, "r+b") as fh:  # the same size, other bytes, still a whole PDF
+            fh.write(data.replace(b"/Producer (pypdf)", b"/Producer (EDITD)", 1))
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    rig.engine.pdf = WatchingPdf(rig.hot, then=rewrite_keeping_time)
+    job_id = rig.order("P1", trimbox=AS_IS)
+    rig.run(until=done(rig, job_id), steps=10)
+    printed = _print(rig)
+    assert rig.temps() == []
+    assert printed == (rig.root / "done" / job_id / "artwork" / "P1.pdf").read_bytes(), "the checked file, not the copy"
+
+
 def test_a_file_of_the_outputs_name_waiting_in_the_hot_folder_means_no_early_copy(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
