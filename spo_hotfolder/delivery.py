@@ -634,7 +634,19 @@ def publish_sidecar(
     temp = ticket_temp_path(final_pdf, hot)
     failing = temp.parent  # where the temp file is written, then the rename
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        # Never over a file there (another sender's upload under that very name, a link to a file
+        # elsewhere: white-box audit CS 1, it was truncated and written through): ours left by a
+        # crash or a stop are swept at the start before anything is copied.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except FileExistsError as exc:
+        raise DeliveryError(
+            f"a file named {temp.name} (another sender's upload?) is in {temp.parent}, where this job's ticket "
+            f"{ticket.name} is written before its rename: it is never overwritten; the ticket waits until it is gone",
+            transient=True,
+        ) from exc
+    except OSError as exc:
+        raise explain_os_error(exc, hot, failing) from exc
+    try:
         try:
             os.write(fd, payload)
             os.fsync(fd)

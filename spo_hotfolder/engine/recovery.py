@@ -37,6 +37,7 @@ from spo_hotfolder.engine.base import (
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     fsync_dir,
+    rename_noreplace,
     undecodable,
 )
 from spo_hotfolder.health import daemon_alive
@@ -236,15 +237,31 @@ class EngineRecovery(EngineState):
             # still there was not renamed yet (done now); one gone was published (and perhaps taken
             # by the printer already): never written a second time.
             ticket_temp = ticket_temp_path(final, hot)
+            output = self.job_dir(job) / "output" / (job.output or "")
 
-            def rename_ticket() -> None:
-                if ticket_temp.exists():
-                    os.replace(ticket_temp, final.with_suffix(".json"))
-                    fsync_dir(final.parent)
+            def rename_ticket() -> bool:
+                """True: the ticket is published (now, or before the crash)."""
+                if not ticket_temp.exists():
+                    return True
+                if job.output and self._another_file_there(delivery.id, output, final):
+                    ticket_temp.unlink(missing_ok=True)  # (never beside another job's PDF: audit CL 3)
+                    return False
+                try:
+                    rename_noreplace(ticket_temp, final.with_suffix(".json"))
+                except FileExistsError:
+                    # Another sender's ticket of that name came meanwhile: never replaced (audit CS 2).
+                    ticket_temp.unlink(missing_ok=True)
+                    return False
+                fsync_dir(final.parent)
+                return True
 
-            self.shares.call(share, f"the rename to {final.with_suffix('.json').name}", rename_ticket)
-            log.info("recovery.ticket_published", job_id=delivery.job_id, file=str(final.with_suffix(".json")))
-            self._published(job, delivery, final, now, ticket_published=True)
+            if self.shares.call(share, f"the rename to {final.with_suffix('.json').name}", rename_ticket):
+                log.info("recovery.ticket_published", job_id=delivery.job_id, file=str(final.with_suffix(".json")))
+                self._published(job, delivery, final, now, ticket_published=True)
+            else:
+                # Written again as any ticket left to write is (_delivered: it waits for a ticket in
+                # its way, and is never written beside another file of the PDF's name).
+                self._published(job, delivery, final, now)
             return
         if delivery.state == "written" and other_folder(delivery.temp_folder, folder):
             # (audit F1) The temp file is gone with the folder it was written in: that folder was
@@ -297,7 +314,10 @@ class EngineRecovery(EngineState):
         """A cut-short attempt found renamed in: the job recorded delivered (InHotFolder, its ticket
         written unless ``ticket_published``), or, where it is already, the attempt journalled so."""
         if job is not None and (not job.delivered() or job.stage is not Stage.DONE):
-            self._delivered(job, delivery.hot_folder, final, delivery.id, ticket_published=ticket_published, note=note)
+            # (again: the PDF went in before the crash; the printer may have taken it since)
+            self._delivered(
+                job, delivery.hot_folder, final, delivery.id, ticket_published=ticket_published, note=note, again=True
+            )
         else:
             self.ledger.delivery_state(delivery.id, "published", now)
 

@@ -10207,3 +10207,55 @@ def test_a_failure_whose_commit_fails_leaves_no_error_txt_behind(tmp_path: Path)
         make_pdf(r.inbox / "TO.pdf", pages=CARD)
         r.run(until=done(r, "TO-1"), steps=20)
         assert not (r.root / "done" / "TO-1" / "ERROR.txt").exists()
+
+
+TICKETED = "P1_P1-1_poster-a2_x1"
+
+
+@pytest.mark.parametrize("link", [False, True])
+def test_a_file_at_a_tickets_temp_name_is_never_overwritten(rig: Rig, link: bool) -> None:
+    """White-box audit CS 1: another sender's `.<name>.json.part` in the hot folder (or a link of
+    that name to a file elsewhere) was truncated and written over by the job's ticket, then renamed
+    in as the ticket. It is left alone; the ticket waits until it is gone."""
+
+    large = rig.tmp / "hot" / "large"
+    foreign = large / f".{TICKETED}.json.part"
+    victim = rig.tmp / "victim.txt"
+    victim.write_text("precious\n")
+    if link:
+        foreign.symlink_to(victim)
+    else:
+        foreign.write_text("ANOTHER SENDER'S UPLOAD\n")
+    job = rig.order("P1", product="poster-a2")
+    rig.run(until=lambda: rig.stage(job) is Stage.RETRY, steps=15)
+    assert victim.read_text() == "precious\n"
+    assert foreign.is_symlink() if link else foreign.read_text() == "ANOTHER SENDER'S UPLOAD\n"
+    assert "is never overwritten; the ticket waits until it is gone" in rig.job(job).history[-1].detail
+    foreign.unlink()  # the other sender's upload goes
+    rig.clock.advance(11)
+    rig.run(until=done(rig, job), steps=10)
+    assert json.loads((large / f"{TICKETED}.json").read_text())["job_id"] == job
+
+
+@pytest.mark.parametrize("printer_took_pdf", [False, True])
+def test_a_ticket_renamed_in_after_a_crash_never_replaces_another(rig: Rig, printer_took_pdf: bool) -> None:
+    """White-box audit CS 2 (critical): killed after the ticket's journal mark, before its rename;
+    another sender's ticket of that name came (or the printer took the PDF and another sender's PDF
+    and ticket came): the restart renamed ours over theirs (os.replace), beside their PDF."""
+
+    large = rig.tmp / "hot" / "large"
+    job = rig.order("P1", product="poster-a2")
+    life_until_killed(
+        rig,
+        lambda mp: _crash_before(
+            mp, delivery_module, "rename_noreplace", when=lambda src, dst: str(dst).endswith(".json")
+        ),
+    )
+    if printer_took_pdf:
+        (large / f"{TICKETED}.pdf").unlink()
+        (large / f"{TICKETED}.pdf").write_bytes(b"%PDF-1.4 another sender's pdf\n")
+    (large / f"{TICKETED}.json").write_text(json.dumps({"job_id": "OTHER-7", "quantity": 9999}))
+    rig.start()
+    rig.run(until=lambda: rig.stage(job) in (Stage.DONE, Stage.RETRY), steps=10)
+    assert json.loads((large / f"{TICKETED}.json").read_text())["job_id"] == "OTHER-7"
+    assert not [name for name in os.listdir(large) if name.startswith(".")]  # our temp file gone
