@@ -63,6 +63,7 @@ from spo_hotfolder.operator import (
 )
 from spo_hotfolder.pdfreport import not_a_pdf
 from spo_hotfolder.reports import WHAT_NOW
+from spo_hotfolder.stability import open_for_writing
 from spo_hotfolder.status import JobStatus
 
 #: STATUS.txt's first line, "Job <id>  (order ...)": names the job a folder renamed by hand holds.
@@ -313,6 +314,12 @@ class EngineActions(EngineState):
                     continue
                 if self.ignored(entry.name):
                     continue  # an upload's name (RELEASE.tmp): never acted on (audit CM 1)
+                path = Path(entry.path)
+                if path in self.tracker or entry.stat().st_size == 0 or open_for_writing(path):
+                    # Still being written, or settling: it acts in its own round once complete (white-
+                    # box audit CR 1: a RELEASE read half-written beside another drop file lost its
+                    # "artwork:" line and approved a replacement nobody had seen).
+                    continue
                 if kind is Action.REJECT:
                     # Not complete yet: it acts once it is, with the name and note written into it.
                     # Meanwhile it holds back what would send the job on (_operator_word_waiting).

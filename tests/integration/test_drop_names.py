@@ -149,3 +149,27 @@ def test_a_reprint_with_new_artwork_is_not_held_by_the_earlier_deliverys_narrow_
     )
     r.run(until=lambda: "InHotFolder" in r.statuses(job_id)[-1:] and r.job(job_id).generation == 2, steps=30)
     assert len(r.take_prints()) == 1
+
+
+def test_a_release_still_being_written_is_not_read_beside_another_drop_file(rig: Rig) -> None:
+    """White-box audit CR 1 (critical): a RELEASE held open while its operator wrote it (its first
+    line there, its "artwork: <fingerprint>" line not yet) was read as soon as another drop file of
+    the job settled: a release of anything, and a replacement nobody had seen printed."""
+    r = rig
+    job_id, folder = _held(r, "SIB")
+    r.engine.flush_status()
+    seen = re.search(r"Artwork fingerprint: ([0-9a-f]+)", (folder / "STATUS.txt").read_text())
+    assert seen is not None
+    make_pdf(r.tmp / "B.pdf", pages=[(91.0, 61.0), (91.5, 61.0)])  # someone else's replacement
+    shutil.copy(r.tmp / "B.pdf", folder / "replace" / "SIB.pdf")
+    r.run(until=lambda: r.statuses(job_id).count("OutputCreated") == 2 and r.stage(job_id) is Stage.HELD, steps=20)
+    with open(folder / "RELEASE.txt", "w") as fh:
+        fh.write("alice\n")
+        fh.flush()
+        (folder / "RETRY.txt").write_text("bob\n")  # another drop file of the job, complete
+        r.run(steps=6)
+        fh.write(f"artwork: {seen[1]}\n")
+    r.run(steps=8)
+    r.run(steps=10, dt=2.0)
+    assert r.take_prints() == []
+    assert r.stage(job_id) is Stage.HELD
