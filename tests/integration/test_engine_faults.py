@@ -10259,3 +10259,27 @@ def test_a_ticket_renamed_in_after_a_crash_never_replaces_another(rig: Rig, prin
     rig.run(until=lambda: rig.stage(job) in (Stage.DONE, Stage.RETRY), steps=10)
     assert json.loads((large / f"{TICKETED}.json").read_text())["job_id"] == "OTHER-7"
     assert not [name for name in os.listdir(large) if name.startswith(".")]  # our temp file gone
+
+
+def test_a_manifest_stuck_on_its_way_holds_a_file_back_only_at_a_start(rig: Rig) -> None:
+    """White-box audit CT 1: a daemon that never had an unclaimed file stayed "at its start" for its
+    whole life: an unread manifest naming a file (its upload stuck, held open) held that file back
+    from the job waiting for it for ever, the job's deadline pushed back again and again."""
+    r = rig
+    r.run(steps=3)
+    (r.inbox / "A.yaml").write_text('order_id: "A"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
+    r.run(until=lambda: r.stage("A-1") is Stage.AWAITING, steps=10)
+    with open(r.inbox / "B.yaml", "w") as stuck:  # another order's manifest naming it, its upload stuck
+        stuck.write('order_id: "B"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
+        stuck.flush()
+        r.clock.advance(30)
+        r.run(steps=3, dt=1.0)
+        make_pdf(r.inbox / ".artwork.pdf.part", pages=CARD)
+        os.replace(r.inbox / ".artwork.pdf.part", r.inbox / "artwork.pdf")
+        r.engine.request_rescan()  # (seen once, as the watcher sees it; no rescan at every step after)
+        for _ in range(20):
+            r.engine.step()
+            if done(r, "A-1")():
+                break
+            r.clock.advance(1.0)
+    assert r.take_prints() == ["A_A-1_bc-85x55_x1.pdf"]
