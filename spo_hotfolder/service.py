@@ -1035,19 +1035,33 @@ class Daemon:
                 f"{old.metrics.listen or 'off'})"
             )
             new = dataclasses.replace(new, metrics=old.metrics)
+        assert self.engine is not None and self.watcher is not None
+        watching = (new.watch.mode, new.watch.poll_interval_seconds)
+        if watching != (old.watch.mode, old.watch.poll_interval_seconds):
+            # The new watcher first, before anything of the new config applies: one that cannot start
+            # (inotify's instance limit) leaves the previous config and its watcher in effect, as
+            # said (white-box audits CP 4, CT 2: "keeping the previous config" was logged with the
+            # new one applied and no watcher running); the engine's rescan then comes after it is
+            # up (CT 4: a file renamed in meanwhile waited for the periodic rescan).
+            self.watcher.requested_mode, self.watcher.poll_interval = watching
+            try:
+                self.watcher.restart()
+            except OSError as exc:
+                self.watcher.requested_mode = old.watch.mode
+                self.watcher.poll_interval = old.watch.poll_interval_seconds
+                with contextlib.suppress(OSError):
+                    self.watcher.restart()
+                reason = (
+                    f"watch.mode {new.watch.mode}: the folder watcher could not be started: {describe_exception(exc)}"
+                )
+                log.error("config.reload_failed", errors=[reason], action="keeping the previous config")
+                self._reload_failed(1, hint="the folder watcher could not start")
+                return
         self.config = new
         setup_logging(new.logging.level, new.logging.format)
-        assert self.engine is not None and self.watcher is not None
         self.engine.set_config(new)
-        if (new.watch.mode, new.watch.poll_interval_seconds) != (
-            old.watch.mode,
-            old.watch.poll_interval_seconds,
-        ):
-            self.watcher.requested_mode = new.watch.mode
-            self.watcher.poll_interval = new.watch.poll_interval_seconds
-            self.watcher.restart()
-        elif self.watcher.try_native(force=True):  # polling after a fallback: the limit may be raised
-            self.engine.request_rescan()
+        if watching == (old.watch.mode, old.watch.poll_interval_seconds) and self.watcher.try_native(force=True):
+            self.engine.request_rescan()  # polling after a fallback: the limit may be raised
         if new.watch.rescan_seconds != old.watch.rescan_seconds:
             self._schedule_periodic()
         if new.retention != old.retention:

@@ -479,6 +479,7 @@ class FolderWatcher:
         with self._lock:
             if self.requested_mode == "polling":
                 self._start_observer(polling=True)
+                self.fell_back = False  # (asked for: no fallback to leave, audit CT 3)
                 return
             if self.requested_mode == "auto":
                 remote = {str(f): t for f in self.folders if is_network_filesystem(t := filesystem_type(f))}
@@ -519,7 +520,7 @@ class FolderWatcher:
         programs may have let watches go), or when ``force`` (a reload). A try that fails costs a
         walk of the watched trees, so it is not made at every heartbeat."""
         with self._lock:
-            if not self.fell_back or self._observer is None:
+            if not self.fell_back or self._observer is None or self.requested_mode == "polling":
                 return False
             now = time.monotonic() if now is None else now
             limit = _watch_limit()

@@ -484,3 +484,41 @@ def test_health_says_stopping_while_the_job_in_hand_finishes(
         daemon.shutdown()
         [report] = seen
         assert report["ok"] is False and report["reason"] == "stopping: finishing the job in hand", report
+
+
+def test_a_reload_whose_new_watcher_cannot_start_keeps_the_previous_config_whole(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """White-box audits CP 4, CT 2: a reload to `watch.mode: native` whose inotify could not start
+    (the instances limit) logged "keeping the previous config" after the new one was applied (its
+    routes in effect) and left no watcher running. Now the previous config and watcher stay."""
+    import yaml
+
+    address, _sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, _watcher, engine):
+
+        class ModeWatcher(FakeWatcher):
+            requested_mode = "polling"
+            poll_interval = 2.0
+
+            def restart(self) -> None:
+                self.restarts += 1
+                if self.requested_mode == "native":
+                    raise OSError(24, "inotify instance limit reached")
+                self.alive = True
+
+        watcher = ModeWatcher()
+        daemon.watcher = watcher  # type: ignore[assignment]
+        applied: list[Any] = []
+        engine.set_config = applied.append  # type: ignore[attr-defined]
+        source = daemon.config.source
+        data = yaml.safe_load(source.read_text())
+        old_mode = daemon.config.watch.mode
+        data["watch"]["mode"] = "native" if old_mode != "native" else "polling"
+        data["routes"] = [{"to": "skip"}]
+        source.write_text(yaml.safe_dump(data, sort_keys=False))
+        watcher.requested_mode = old_mode
+        daemon.reload()
+        assert applied == [] and daemon.config.watch.mode == old_mode and daemon.config.routes[0].to != "skip"
+        assert watcher.requested_mode == old_mode and watcher.alive
+        assert daemon.reload_problem is not None and "running on the previous config" in daemon.reload_problem

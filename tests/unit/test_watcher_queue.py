@@ -296,3 +296,20 @@ def test_auto_mode_polls_folders_on_a_network_filesystem(tmp_path: Path, monkeyp
         assert local.mode == "native"
     finally:
         local.stop()
+
+
+def test_polling_asked_for_after_a_fallback_stays_polling(tmp_path: Path) -> None:
+    """White-box audit CT 3: after a fallback to polling (auto, the watch limit), a reload to
+    `watch.mode: polling` (an SMB mount) kept the fallback's mark, and the next reload switched to
+    inotify against the config (which does not see other machines' writes on a share)."""
+    watcher = FolderWatcher([tmp_path], "auto", 1.0, lambda path, moved_in: None)
+    watcher.fell_back = True  # (as after a fallback)
+    watcher.requested_mode = "polling"
+    watcher.start()
+    try:
+        assert watcher.mode == "polling" and not watcher.fell_back
+        watcher.fell_back = True  # (even so: polling was asked for)
+        assert not watcher.try_native(force=True)
+        assert watcher.mode == "polling"
+    finally:
+        watcher.stop()
