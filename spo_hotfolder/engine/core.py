@@ -470,6 +470,13 @@ class Engine(
                 return
             if isinstance(exc, OSError | sqlite3.OperationalError):
                 _io_error_said("engine.unexpected_error", exc, what=what, subject=subject)
+                # Looked at again in a few seconds, as after a full disk: nothing else would (the
+                # tracker gave the file out, a rescan skips a folder unchanged since: white-box audit
+                # CR 2-3, a RELEASE or a replacement whose ledger write failed once waited for a restart).
+                if what == "file" and subject and os.path.lexists(subject):
+                    self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)
+                elif what == "drop" and subject:
+                    self._drops_again(Path(subject))
                 return
             log.exception("engine.unexpected_error", what=what, subject=subject)
 

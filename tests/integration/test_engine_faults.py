@@ -10283,3 +10283,37 @@ def test_a_manifest_stuck_on_its_way_holds_a_file_back_only_at_a_start(rig: Rig)
                 break
             r.clock.advance(1.0)
     assert r.take_prints() == ["A_A-1_bc-85x55_x1.pdf"]
+
+
+def test_a_release_whose_ledger_write_fails_once_is_acted_on_a_moment_later(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit CR 2: a RELEASE whose ledger write failed once with an I/O error (not a full
+    disk) was never read again until a restart: the job stayed blocked, STATUS.txt unchanged."""
+    r = rig
+    job_id, folder = _held(r, "IO")
+    failed = _ledger_fails_once(monkeypatch, r.ledger, "remove_status", lambda *a, **k: True)
+    (folder / "RELEASE.txt").write_text("alice\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE, steps=30, dt=2.0)
+    assert failed and r.take_prints() == ["IO_IO-1_bc-85x55_x1.pdf"]
+
+
+def test_a_replacement_whose_ledger_write_fails_once_is_taken_a_moment_later(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit CR 3: a replacement whose commit failed once was left half done (the new PDF in
+    artwork/, no output, no ArtworkUploaded) until a restart, and every RELEASE was refused."""
+    r = rig
+    job_id, folder = _held(r, "IR")
+    failed = _ledger_fails_once(
+        monkeypatch, r.ledger, "mark_artwork_present", lambda *a, **k: k.get("replaced") is True
+    )
+    make_pdf(r.tmp / "B.pdf", pages=[(91.0, 61.0), (91.5, 61.0)])
+    shutil.copy(r.tmp / "B.pdf", folder / "replace" / "IR.pdf")
+    r.run(until=lambda: r.statuses(job_id).count("OutputCreated") == 2, steps=30, dt=2.0)
+    assert failed and r.statuses(job_id).count("ArtworkUploaded") == 1
+    assert (folder / "artwork" / "IR.pdf").read_bytes() == (r.tmp / "B.pdf").read_bytes()
+    assert os.listdir(folder / "replace") == []
+    (folder / "RELEASE.txt").write_text("alice\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE, steps=20, dt=2.0)
+    assert r.take_prints() == ["IR_IR-1_bc-85x55_x1.pdf"]
