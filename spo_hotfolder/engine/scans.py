@@ -879,10 +879,14 @@ class EngineScans(EngineState):
         (a slip of the mouse) are put back where their jobs are, before ``job_folder`` leaves the
         operator's folders or is purged: they went along with it into done/ and were deleted with
         it at retention, the jobs' files lost (audit AR D1)."""
-        for sub in JOB_SUBFOLDERS:
+        for sub in ("", *JOB_SUBFOLDERS):  # (and at its top: white-box audit CR 4, one left there went too)
             inner: list[Path] = []
             with contextlib.suppress(OSError), os.scandir(job_folder / sub) as entries:
-                inner = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+                inner = [
+                    Path(e.path)
+                    for e in entries
+                    if e.is_dir(follow_symlinks=False) and (sub or e.name not in JOB_SUBFOLDERS)
+                ]
             for path in inner:
                 if has_status_file(path):
                     self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_folder_inside(f, p))

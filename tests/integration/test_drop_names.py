@@ -173,3 +173,22 @@ def test_a_release_still_being_written_is_not_read_beside_another_drop_file(rig:
     r.run(steps=10, dt=2.0)
     assert r.take_prints() == []
     assert r.stage(job_id) is Stage.HELD
+
+
+def test_a_job_folder_dragged_into_another_jobs_folder_does_not_leave_with_it(rig: Rig) -> None:
+    """White-box audit CR 4: quarantine/NA-1 dragged into quarantine/NC-1/ (at its top, a slip of
+    the mouse), then NC-1 released before the daemon looked at the folder: NA-1's folder went with
+    NC-1 into done/ (to be deleted at retention), NA-1 held with no folder, its release refused."""
+    from spo_hotfolder.operator import Action
+
+    r = rig
+    a, folder_a = _held(r, "NA")
+    c, folder_c = _held(r, "NC")
+    os.replace(folder_a, folder_c / a)
+    assert r.engine.apply(c, Action.RELEASE, by="bob", note="").ok
+    r.run(until=lambda: r.stage(c) is Stage.DONE, steps=20)
+    assert (r.root / "quarantine" / a / "STATUS.txt").is_file()
+    assert not (r.root / "done" / c / a).exists()
+    assert r.engine.apply(a, Action.RELEASE, by="alice", note="").ok
+    r.run(until=lambda: r.stage(a) is Stage.DONE, steps=20)
+    assert sorted(r.take_prints()) == ["NA_NA-1_bc-85x55_x1.pdf", "NC_NC-1_bc-85x55_x1.pdf"]
