@@ -109,7 +109,10 @@ class _Recorder(FileSystemEventHandler):
                 if dest and event.is_directory and event.src_path and self._moved_dir is not None:
                     self._moved_dir(Path(_text(event.src_path)), Path(_text(dest)))
                 if dest:
-                    self._sink(Path(_text(dest)), not event.is_directory)
+                    # A file renamed in is complete; one inside a folder renamed (a synthetic event)
+                    # may still be being written: it settles (white-box audit CN 2, "New folder"
+                    # renamed while its manifest was written line by line was taken cut short).
+                    self._sink(Path(_text(dest)), not event.is_directory and not getattr(event, "is_synthetic", False))
                 return
             if event.event_type == "deleted":
                 return

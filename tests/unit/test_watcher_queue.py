@@ -313,3 +313,32 @@ def test_polling_asked_for_after_a_fallback_stays_polling(tmp_path: Path) -> Non
         assert watcher.mode == "polling"
     finally:
         watcher.stop()
+
+
+def test_files_inside_a_folder_renamed_in_the_inbox_are_not_counted_complete(tmp_path: Path) -> None:
+    """White-box audit CN 2 (critical): "New folder" renamed while its manifest was still written
+    (line by line, closed between lines): the files of a renamed folder came as renamed in, taken
+    without their settle period, and the manifest was taken cut short. A file renamed in itself is
+    complete as before."""
+    seen: dict[str, bool] = {}
+    arrived = threading.Event()
+
+    def sink(path: Path, moved_in: bool) -> None:
+        seen[path.name] = moved_in
+        if path.name == "whole.pdf":
+            arrived.set()
+
+    (tmp_path / "New folder").mkdir()
+    (tmp_path / "New folder" / "manifest.yaml").write_text("order_id: R1\n")
+    watcher = FolderWatcher([tmp_path], "native", 1.0, sink)
+    watcher.start()
+    try:
+        (tmp_path / "New folder").rename(tmp_path / "R1")
+        time.sleep(0.3)
+        (tmp_path / ".whole.pdf.part").write_bytes(b"%PDF-1.4\n%%EOF\n")
+        (tmp_path / ".whole.pdf.part").rename(tmp_path / "whole.pdf")
+        assert arrived.wait(10)
+    finally:
+        watcher.stop()
+    assert seen.get("manifest.yaml") is False
+    assert seen["whole.pdf"] is True
