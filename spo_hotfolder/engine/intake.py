@@ -653,13 +653,17 @@ class EngineIntake(EngineState):
                 if first is None or not linked(first, copy):
                     write_new(copy, data, durable=False)
                     first = copy
-            else:
-                job_dir = self._prepare_rerun(existing, now)
-                for old in list(job_dir.glob("manifest.*")):
-                    into_history(job_dir, old, now)
-                atomic_write(job_dir / manifest_name, data)
-        # 2. One durable ledger transaction records every job of the order.
+        # 2. One durable ledger transaction records every job of the order; a known job's folder
+        # is made ready for its new artwork in it (white-box audit CU 2: its stage "awaiting" was
+        # committed alone, its artwork already in history/: killed before the intake's commit, the
+        # job ran at the restart and failed "artwork missing" before its manifest was read again).
         with self.ledger.transaction(durable=True):
+            for _spec, existing in plans:
+                if existing is not None:
+                    job_dir = self._prepare_rerun(existing, now)
+                    for old in list(job_dir.glob("manifest.*")):
+                        into_history(job_dir, old, now)
+                    atomic_write(job_dir / manifest_name, data)
             shown = self._manifest_shown(path)
             for spec, existing in plans:
                 self._record_intake(manifest, spec, existing, base, manifest_name, shown, now)

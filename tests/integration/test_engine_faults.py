@@ -10317,3 +10317,23 @@ def test_a_replacement_whose_ledger_write_fails_once_is_taken_a_moment_later(
     (folder / "RELEASE.txt").write_text("alice\n")
     r.run(until=lambda: r.stage(job_id) is Stage.DONE, steps=20, dt=2.0)
     assert r.take_prints() == ["IR_IR-1_bc-85x55_x1.pdf"]
+
+
+def test_a_crash_while_a_reprint_is_taken_in_records_nothing_that_did_not_happen(rig: Rig) -> None:
+    """White-box audit CU 2: killed while a reprint was taken in (after its job's folder was made
+    ready, its old artwork in history/, and its stage "awaiting" committed alone; before the intake's
+    commit), the restart ran the job before reading its manifest again: ValidationFailed "artwork
+    file missing", the job in failed/ with an ERROR.txt, before the reprint went through."""
+    r = rig
+    job_id = r.order("C1")
+    r.run(until=done(r, job_id), steps=20)
+    r.take_prints()
+    make_pdf(r.inbox / "C1.pdf", pages=CARD)
+    (r.inbox / "C1.yaml").write_text(
+        'order_id: "C1"\nproduct: bc-85x55\nquantity: 1\nartwork: [C1.pdf]\nreprint: true\n'
+    )
+    life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_record_intake"))
+    r.start()
+    r.run(until=lambda: r.job(job_id).generation == 2 and r.stage(job_id) is Stage.DONE, steps=30)
+    assert "ValidationFailed" not in r.statuses(job_id)
+    assert r.take_prints() == ["C1_C1-1_bc-85x55_x1.pdf"]
