@@ -177,6 +177,24 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
     return fix + ", or drop REJECT to stop the job."
 
 
+#: How many times a job's check is made while its artwork changes during it (_process).
+CHECK_TRIES = 3
+
+
+def _states(inputs: list[ArtworkInput]) -> list[tuple[int, ...] | None]:
+    """Each artwork file's identity and change time: what an edit in place changes whatever it
+    keeps (its size, its time)."""
+    states: list[tuple[int, ...] | None] = []
+    for item in inputs:
+        try:
+            st = os.stat(item.path)
+        except OSError:
+            states.append(None)
+        else:
+            states.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return states
+
+
 def _ctime_of(path: str) -> int | None:
     try:
         return os.stat(path).st_ctime_ns
@@ -469,10 +487,26 @@ class EngineProcessing(EngineState):
         spec = self.config.product_spec(job.product)
         self._prestage(job, inputs)
         answer = self._finish_early_check(job, inputs)
-        if answer is None:
+        for _ in range(CHECK_TRIES):
+            if answer is not None:
+                break
+            before = _states(inputs)
             started = time.monotonic()
             answer = self.pdf.check(inputs, job.product, spec, self.config.validation)
             self.metrics.observe("preflight", time.monotonic() - started)
+            if _states(inputs) != before:
+                # Edited while it was checked (in place, its size and time kept: the check's digest
+                # was read before the edit, its pages after: white-box audit CV 1): checked again.
+                log.info("check.file_changed", job_id=job.job_id, reason="an artwork file changed while it was checked")
+                answer = None
+        if answer is None:
+            raise JobFailed(
+                JobStatus.ValidationFailed,
+                "its artwork kept changing while it was checked",
+                [f"artwork/{item.name} was changed while it was checked, {CHECK_TRIES} times" for item in inputs],
+                "Put the PDF to print into replace/ (same file name), once it is complete; or drop RETRY here once "
+                "nothing writes into artwork/ any more; or REJECT.",
+            )
         report, as_is = answer
         # The worker checks the next job while this one's output is made here (a link) and
         # delivered; an output the worker makes comes first, so the next check begins after it.

@@ -10337,3 +10337,41 @@ def test_a_crash_while_a_reprint_is_taken_in_records_nothing_that_did_not_happen
     r.run(until=lambda: r.job(job_id).generation == 2 and r.stage(job_id) is Stage.DONE, steps=30)
     assert "ValidationFailed" not in r.statuses(job_id)
     assert r.take_prints() == ["C1_C1-1_bc-85x55_x1.pdf"]
+
+
+@pytest.mark.parametrize("trimbox", [(3, 3, 88, 58), None], ids=["linked", "rebuilt"])
+def test_artwork_edited_in_place_during_its_check_is_checked_again(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, trimbox: Any
+) -> None:
+    """White-box audit CV 1: an edit in place that kept the file's size and time, after the check
+    read the file's sha256 and before it read its pages: the edited file (no check's) was delivered,
+    the history saying "passed", the recorded digest the file's before the edit."""
+    import spo_hotfolder.preflight as preflight_module
+
+    r = rig
+    blue, red = b"0 0 1 rg", b"1 0 0 rg"
+    make_pdf(r.inbox / "E1.pdf", pages=CARD, trimbox=trimbox, content=blue + b" 10 10 50 50 re f")
+    r.engine.pdf = InProcessPdf()  # (no check begun ahead: the job's own check)
+    original = preflight_module._sha256
+    edited: list[str] = []
+
+    def hash_then_edit(path: str) -> str:
+        digest = original(path)
+        if path.endswith("/artwork/E1.pdf") and not edited:
+            before = os.stat(path)
+            data = Path(path).read_bytes()
+            Path(path).chmod(0o644)
+            with open(path, "r+b") as fh:  # in place, the same size
+                fh.write(data.replace(blue, red))
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # its time put back
+            edited.append(path)
+        return str(digest)
+
+    monkeypatch.setattr(preflight_module, "_sha256", hash_then_edit)
+    (r.inbox / "E1.yaml").write_text('order_id: "E1"\nproduct: bc-85x55\nquantity: 1\nartwork: [E1.pdf]\n')
+    r.run(until=done(r, "E1-1"), steps=40)
+    assert edited
+    assert len(r.take_prints()) == 1
+    art = (r.root / "done" / "E1-1" / "artwork" / "E1.pdf").read_bytes()
+    assert r.job("E1-1").preflight["artwork_sha256"] == [hashlib.sha256(art).hexdigest()], "checked again"
+    assert red in art
