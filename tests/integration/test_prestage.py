@@ -60,7 +60,8 @@ class WatchingPdf(InProcessPdf):
             self.seen_during_check = [n for n in os.listdir(self.hot) if n.startswith(".")]
             time.sleep(0.005)
         if self.then is not None:
-            self.then(artwork)
+            then, self.then = self.then, None  # (once: a check made again after the edit sees it done)
+            then(artwork)
         return super().check(artwork, product_name, spec, validation)
 
 
