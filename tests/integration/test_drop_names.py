@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from spo_hotfolder.ledger import Stage
-from tests.integration.test_engine_faults import CARD, Rig, _held, rig_on
+from tests.integration.test_engine_faults import CARD, Rig, _held, _held_with_two_files, rig_on
 from tests.pdfs import make_pdf
 
 
@@ -74,16 +74,8 @@ def test_an_artwork_named_like_a_drop_file_can_be_replaced(rig: Rig) -> None:
     not be replaced at all: replace/release_v2.pdf and `spo-hotfolder replace` were refused as "a
     drop file", and with several files the name must match."""
     r = rig
-    order = r.inbox / "AN"
-    order.mkdir()
-    make_pdf(order / "front.pdf", pages=[(91.0, 61.0)])
-    make_pdf(order / "release_v2.pdf", pages=[(91.0, 61.0)])
-    (order / "manifest.yaml").write_text(
-        'order_id: "AN"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [front.pdf, release_v2.pdf]\n'
-    )
     job_id = "AN-1"
-    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=15)
-    folder = r.root / "quarantine" / job_id
+    folder = _held_with_two_files(r, "AN", ("front.pdf", "release_v2.pdf"))
     make_pdf(r.tmp / "release_v2.pdf", pages=[(91.0, 61.0)], text_font=None)
     shutil.copyfile(r.tmp / "release_v2.pdf", folder / "replace" / "release_v2.pdf")
     r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id), steps=15)

@@ -3988,6 +3988,19 @@ def test_a_release_in_failed_cut_short_before_its_file_is_consumed_is_not_refuse
 # -- drop files and their recorded outcomes (audit Q3) ----------------------------------------------
 
 
+def _held_with_two_files(r: Rig, order_id: str, names: tuple[str, str]) -> Path:
+    """A blocked one-job folder order with two artwork files of those names, held; its folder."""
+    order = r.inbox / order_id
+    order.mkdir()
+    for name in names:
+        make_pdf(order / name, pages=[(91.0, 61.0)])
+    (order / "manifest.yaml").write_text(
+        f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [{", ".join(names)}]\n'
+    )
+    r.run(until=lambda: r.stage(f"{order_id}-1") is Stage.HELD, steps=15)
+    return r.root / "quarantine" / f"{order_id}-1"
+
+
 def _held(r: Rig, order_id: str) -> tuple[str, Path]:
     job_id = r.order(order_id, extra="blocked: true\n")
     r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
@@ -10102,22 +10115,14 @@ def test_a_replace_command_given_a_link_uses_the_name_given(rig: Rig, monkeypatc
     from spo_hotfolder.cli import main
 
     r = rig
-    order = r.inbox / "LN"
-    order.mkdir()
-    make_pdf(order / "front.pdf", pages=[(91.0, 61.0)])
-    make_pdf(order / "back.pdf", pages=[(91.0, 61.0)])
-    (order / "manifest.yaml").write_text(
-        'order_id: "LN"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [front.pdf, back.pdf]\n'
-    )
-    r.run(until=lambda: r.stage("LN-1") is Stage.HELD, steps=15)
-    back_before = (r.root / "quarantine" / "LN-1" / "artwork" / "back.pdf").read_bytes()
+    folder = _held_with_two_files(r, "LN", ("front.pdf", "back.pdf"))
+    back_before = (folder / "artwork" / "back.pdf").read_bytes()
     (r.tmp / "fixes").mkdir()
     make_pdf(r.tmp / "fixes" / "back.pdf", pages=[(90.5, 61.0)])
     (r.tmp / "front.pdf").symlink_to(r.tmp / "fixes" / "back.pdf")
     monkeypatch.setattr(commands_module, "_await_command", lambda *_args, **_kwargs: 0)
     assert main(["-c", str(r.config_path), "replace", "LN-1", str(r.tmp / "front.pdf"), "--by", "alice"]) == 0
     r.run(until=lambda: "ArtworkUploaded" in r.statuses("LN-1"), steps=15)
-    folder = r.root / "quarantine" / "LN-1"
     assert (folder / "artwork" / "front.pdf").read_bytes() == (r.tmp / "fixes" / "back.pdf").read_bytes()
     assert (folder / "artwork" / "back.pdf").read_bytes() == back_before
     assert [e.detail for e in r.job("LN-1").history if e.status.value == "ArtworkUploaded"][-1].startswith("front.pdf")

@@ -80,6 +80,21 @@ def _answering_again(r: Rig, name: str) -> None:
         time.sleep(0.01)
 
 
+def _landed_then_unmounted(r: Rig, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    """Job 1001-1's rename into indigo hung and was given up; it landed as the share was unmounted
+    (the PDF on it, parked where the test can see it), and the daemon restarted: its delivery is
+    undecided. Returns the job and the parked share."""
+    gate = _hanging_rename(monkeypatch)
+    job = r.order("1001")
+    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
+    gate.set()
+    _answering_again(r, "indigo")
+    parked = r.tmp / "hot" / "indigo-away"
+    r.hot.rename(parked)  # unmounted
+    r.start()
+    return job, parked
+
+
 def _details(r: Rig, job_id: str, status: str) -> list[str]:
     return [e.detail for e in r.job(job_id).history if e.status.value == status]
 
@@ -250,14 +265,7 @@ def test_a_job_whose_rename_cannot_be_told_is_copied_nowhere_else(rig: Rig, monk
     it unmounted, and a reload routes the job to another hot folder: it waits, copied nowhere,
     until the first hot folder can be looked into again (where the PDF is: recorded, once)."""
     r = rig
-    gate = _hanging_rename(monkeypatch)
-    job = r.order("1001")
-    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
-    gate.set()
-    _answering_again(r, "indigo")
-    parked = r.tmp / "hot" / "indigo-away"
-    r.hot.rename(parked)  # unmounted
-    r.start()
+    job, parked = _landed_then_unmounted(r, monkeypatch)
     rerouted = dataclasses.replace(r.config, routes=(dataclasses.replace(r.config.routes[0], to="large"),))
     r.engine.set_config(rerouted)
     r.clock.advance(11)  # its next attempt
@@ -316,14 +324,7 @@ def test_a_job_whose_undecided_hot_folder_is_pointed_elsewhere_is_copied_nowhere
     daemon restarted, and a reload points indigo at a stand-in folder: the job was failed ("cannot
     be told") and copied into the stand-in in the same step (the PDF on both)."""
     r = rig
-    gate = _hanging_rename(monkeypatch)
-    job = r.order("1001")
-    r.run(lambda: r.stage(job) is Stage.RETRY, steps=20, dt=0.5)
-    gate.set()
-    _answering_again(r, "indigo")
-    parked = r.tmp / "hot" / "indigo-away"
-    r.hot.rename(parked)  # unmounted, the PDF on it
-    r.start()
+    job, _parked = _landed_then_unmounted(r, monkeypatch)
     standin = r.tmp / "hot" / "indigo-standin"
     standin.mkdir()
     hot = r.config.hot_folders["indigo"]
