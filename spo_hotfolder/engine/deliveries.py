@@ -572,7 +572,10 @@ class EngineDelivery(EngineState):
                     return False  # (see below)
                 if not again:
                     with contextlib.suppress(OSError):  # (the PDF this delivery has just put there)
-                        self._published_ids[delivery_id] = _identity(os.lstat(final))
+                        seen = _identity(os.lstat(final))
+                        with self._ticket_lock:  # (not by a call given up on, returning late)
+                            if self._ticket_attempts.get(delivery_id) is attempt:
+                                self._published_ids[delivery_id] = seen
                 payload = self._ticket_in_the_way(job, hot_folder, final)
                 if payload is not None:
                     publish_sidecar(final, payload, hot_folder, before_rename=marked)
