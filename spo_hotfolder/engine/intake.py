@@ -332,6 +332,21 @@ class EngineIntake(EngineState):
             )
             plans = [plan for plan, kept in zip(plans, same, strict=True) if not kept]
         manifest_name = "manifest" + (".json" if manifest.format == "json" else ".yaml")
+        if (
+            refused
+            and not plans
+            and self._waits_for_a_twin(path, signature(st), manifest.order_id, refused, others, cases, twins, base)
+        ):
+            return
+        if refused:
+            # Filed before the other jobs' intake is recorded: once it is, the manifest is only
+            # finished at a restart, never read again (white-box audit CU 1: a kill between the two
+            # lost the refusal, and the refused job's file was later filed "named by no manifest").
+            # No job taken: nothing is recorded, and the manifest itself goes with the refusal (a
+            # crash before it is filed leaves it in inbox/, refused again at the next start).
+            keep = None if plans else signature(st)
+            taken = [spec for spec, _ in plans]
+            self._refuse_jobs(path, data, manifest, refused, others, base, taken, twins, keep, cases=cases)
         if plans:
             try:
                 self._record_manifest(manifest, plans, base, manifest_name, data, key, path, now)
@@ -341,18 +356,6 @@ class EngineIntake(EngineState):
                     if existing is None and self.ledger.get_job(spec.job_id, history=False) is None:
                         shutil.rmtree(self.area("work") / spec.job_id, ignore_errors=True)
                 raise
-        if (
-            refused
-            and not plans
-            and self._waits_for_a_twin(path, signature(st), manifest.order_id, refused, others, cases, twins, base)
-        ):
-            return
-        if refused:
-            # No job taken: nothing is recorded, and the manifest itself goes with the refusal (a
-            # crash before it is filed leaves it in inbox/, refused again at the next start).
-            keep = None if plans else signature(st)
-            taken = [spec for spec, _ in plans]
-            self._refuse_jobs(path, data, manifest, refused, others, base, taken, twins, keep, cases=cases)
         # 3. The manifest is stored in the job folders and the ledger: it leaves the inbox after
         # the job's first run (_finish_intakes), or at once from a folder (which then goes too).
         if plans:
