@@ -54,6 +54,10 @@ if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
 
 
+#: What a job's ERROR.txt says when the ledger was found older than its folder (_ledger_behind).
+LEDGER_BEHIND = "the ledger is older than the job folders"
+
+
 class EngineRecovery(EngineState):
     """The Engine's methods for crash recovery (this module's docstring says what they do)."""
 
@@ -526,6 +530,10 @@ class EngineRecovery(EngineState):
                 for command in self.pending_commands(job.job_id)
             ):
                 return False
+        elif area in (self.area("quarantine"), self.area("failed")) and self._folder_ahead(job, current):
+            # (white-box audit CW: a blocked reprint waiting in quarantine/ was sent on and printed
+            # unreleased; a kill as this very failure moved the folder sent it back to work/)
+            was, ended = "done", ()
         else:
             return False
         if any(entry.status in ended for entry in job.whole_history()):
@@ -537,14 +545,14 @@ class EngineRecovery(EngineState):
             order_id=job.order_id,
             folder=self.rel(current),
             ledger_status=status,
-            reason=f"the job's folder is in {was}/, but the ledger has it at {status} and never recorded it "
-            f"{'delivered' if was == 'done' else 'rejected'}: the ledger is older than the job folders (put back "
+            reason=f"the job's folder is in {self.rel(area)}/, but the ledger has it at {status} and never recorded "
+            f"it {'delivered' if was == 'done' else 'rejected'} (as its files do): {LEDGER_BEHIND} (put back "
             "from a backup?); the job goes to failed/, and nothing is printed by itself",
         )
         failure = JobFailed(
             None,  # (no status: CopyToHotFolderFailed is a copy attempt's, SPEC 6, and none was made: audit BW 5)
-            f"its folder was in {was}/ ({'delivered or finished' if was == 'done' else 'rejected'} there), but "
-            f"the ledger had the job at {status}: the ledger is older than the job folders (put back from a "
+            f"its folder was in {self.rel(area)}/ ({'delivered or finished' if was == 'done' else 'rejected'} "
+            f"there, as its files say), but the ledger had the job at {status}: {LEDGER_BEHIND} (put back from a "
             "backup?), so what happened to this job since is not known to it",
             [],
             (
@@ -558,6 +566,24 @@ class EngineRecovery(EngineState):
         )
         self._fail(job.job_id, failure, now, status=failure.status)
         return True
+
+    def _folder_ahead(self: Engine, job: Job, folder: Path) -> bool:
+        """Whether a job folder in quarantine/ or failed/ knows of more than the ledger: its
+        STATUS.txt records the job delivered, skipped or rejected more often than the ledger's
+        history does (no crash writes an outcome there before its commit), or its ERROR.txt is this
+        very finding's (a kill came as it moved the folder, before its commit)."""
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if LEDGER_BEHIND in (folder / "ERROR.txt").read_text("utf-8")[:4000] and job.stage is not Stage.FAILED:
+                return True
+        try:
+            text = (folder / "STATUS.txt").read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+        outcomes = (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped, JobStatus.Rejected)
+        names = {status.value for status in outcomes}
+        history = text.partition("\nHistory (oldest first, newest last):\n")[2].partition("\n\n")[0]
+        said = sum(1 for line in history.splitlines() if len(parts := line.split()) > 1 and parts[1] in names)
+        return said > sum(1 for entry in job.whole_history() if entry.status in outcomes)
 
     def _tidy_job_folder(self: Engine, job: Job, now: datetime) -> None:
         """After a crash: our temp files in the job's folder go; so do drop files and replacements

@@ -10380,3 +10380,86 @@ def test_artwork_edited_in_place_during_its_check_is_checked_again(
     art = (r.root / "done" / "E1-1" / "artwork" / "E1.pdf").read_bytes()
     assert r.job("E1-1").preflight["artwork_sha256"] == [hashlib.sha256(art).hexdigest()], "checked again"
     assert red in art
+
+
+def _waiting_to_retry_backed_up(r: Rig, order_id: str, backup: Path) -> str:
+    """A job whose first copy failed (its hot folder not mounted), the ledger backed up then; the
+    job then delivered and taken by the printer. Returns the job."""
+    r.hot.rmdir()
+    job_id = r.order(order_id)
+    r.run(until=lambda: r.ledger.get_job(job_id) is not None and r.job(job_id).attempts >= 1, steps=10)
+    ledger = r.config.paths.state / "ledger.sqlite3"
+    with contextlib.closing(sqlite3.connect(ledger)) as src, contextlib.closing(sqlite3.connect(backup)) as dst:
+        src.backup(dst)
+    r.hot.mkdir()
+    r.run(until=done(r, job_id), steps=60)
+    assert len(r.take_prints()) == 1
+    return job_id
+
+
+def _ledger_put_back(r: Rig, backup: Path) -> None:
+    r.close()
+    ledger = r.config.paths.state / "ledger.sqlite3"
+    for extra in ("-wal", "-shm"):
+        ledger.with_name(ledger.name + extra).unlink(missing_ok=True)
+    shutil.copyfile(backup, ledger)
+
+
+def test_a_kill_as_a_ledger_put_back_is_found_older_prints_nothing_again(tmp_path: Path) -> None:
+    """White-box audit CW 1 (critical): the start found the ledger older than the folders (put back
+    from a backup) and moved the job's folder from done/ to failed/ to say so; killed before that
+    commit, the next start took the folder in failed/ for a crash's and sent the job on: printed
+    again."""
+    for r in rig_on(tmp_path):
+        job_id = _waiting_to_retry_backed_up(r, "B1", tmp_path / "backup.sqlite3")
+        _ledger_put_back(r, tmp_path / "backup.sqlite3")
+        life_until_killed(
+            r, lambda mp: _crash_after(mp, engine_module.os, "replace", when=lambda src, dst: "/failed/" in str(dst))
+        )
+        r.start()
+        r.run(steps=20)
+        assert r.take_prints() == []
+        assert r.stage(job_id) is Stage.FAILED
+
+
+def test_a_blocked_reprint_waiting_when_the_ledger_is_put_back_is_not_printed(tmp_path: Path) -> None:
+    """White-box audit CW 2 (critical): a blocked reprint waited in quarantine/ when the ledger was
+    put back from a backup of before the first delivery: the start moved it to work/, where the
+    older ledger had the job, and it printed, unreleased, a second time."""
+    for r in rig_on(tmp_path):
+        job_id = _waiting_to_retry_backed_up(r, "R1", tmp_path / "backup.sqlite3")
+        r.order("R1", extra="reprint: true\nblocked: true\n")
+        r.run(until=lambda r=r, j=job_id: r.stage(j) is Stage.HELD, steps=60)
+        _ledger_put_back(r, tmp_path / "backup.sqlite3")
+        r.start()
+        r.run(steps=20)
+        assert r.take_prints() == []
+        assert r.stage(job_id) is Stage.FAILED
+
+
+@pytest.mark.parametrize("point", ["_refuse_jobs", "_record_intake"])
+def test_a_kill_while_an_order_is_partly_refused_loses_no_refusal(tmp_path: Path, point: str) -> None:
+    """White-box audit CU 1: an order sent again, one job delivered already (refused) and one new;
+    killed after the new job's intake was committed and before the refusal was filed, the restart
+    only finished the intake: no ERROR.txt said the refusal, and the refused job's file went to
+    failed/ later as "named by no manifest"."""
+    for r in rig_on(tmp_path, watch={"artwork_timeout_seconds": 60}):
+        make_pdf(r.inbox / "s.pdf", pages=CARD)
+        (r.inbox / "M3.yaml").write_text('order_id: "M3"\njobs:\n - {product: bc-1, quantity: 1, artwork: [s.pdf]}\n')
+        r.run(until=done(r, "M3-1"), steps=20)
+        r.take_prints()
+        make_pdf(r.inbox / "s.pdf", pages=CARD)
+        make_pdf(r.inbox / "t.pdf", pages=CARD)
+        (r.inbox / "M3.yaml").write_text(
+            'order_id: "M3"\njobs:\n - {product: bc-1, quantity: 1, artwork: [t.pdf]}\n'
+            " - {product: bc-2, quantity: 2, artwork: [s.pdf]}\n"
+        )
+        life_until_killed(r, lambda mp: _crash_before(mp, Engine, point))
+        r.start()
+        r.run(until=done(r, "M3-2"), steps=30)
+        assert len(r.take_prints()) == 1
+        r.run(steps=90, dt=1.0)
+        errors = [p.read_text() for p in (r.root / "failed").glob("*/ERROR.txt")]
+        assert errors and all("named by no manifest" not in e and "referred to it" not in e for e in errors), errors
+        assert any("M3-1" in e for e in errors)
+        assert os.listdir(r.inbox) == []
