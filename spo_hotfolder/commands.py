@@ -1021,7 +1021,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     problems = cut_yaml_line(data, path.name)
     if problems:
         fail(f"{path}: " + "; ".join(problems))
-    known, waiting, cases, coming = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
+    known, waiting, cases, coming, delivered = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
     results = []
     for spec in manifest.jobs:
         facts = RouteFacts(
@@ -1071,8 +1071,10 @@ def cmd_route(args: argparse.Namespace) -> int:
                     if job is not None and again
                     else _twin_note(twin)
                     if twin is not None
-                    else _known_note(job, manifest.order_id, manifest.reprint)
-                    if job is not None or spec.job_id not in cases
+                    else _known_note(job, manifest.order_id, manifest.reprint, delivered.get(spec.job_id))
+                    if job is not None
+                    else _finished_unknown_note(config, spec.job_id, manifest.reprint)
+                    if spec.job_id not in cases
                     else f"job id differs from that of job {cases[spec.job_id]} only in letter case (their folders "
                     "would be one on a Windows share): this job would be refused"
                 ),
@@ -1095,25 +1097,29 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 def _known_jobs(
     config: Config, job_ids: list[str]
-) -> tuple[dict[str, Job], dict[str, Delivery], dict[str, str], dict[str, list[str]]]:
+) -> tuple[dict[str, Job], dict[str, Delivery], dict[str, str], dict[str, list[str]], dict[str, str]]:
     """The jobs of ``job_ids`` the ledger knows (none without a ledger: route works before init),
     the deliveries of theirs whose PDF still waits in its hot folder (not yet taken), the ids of
-    the others that a known job's id is in other letter case (-> that job's: refused), and the
-    paths of the artwork files each known job still waits for."""
+    the others that a known job's id is in other letter case (-> that job's: refused), the paths
+    of the artwork files each known job still waits for, and the hot folder of each one not
+    finished whose PDF is delivered already (its ticket failed: Engine._pdf_delivered)."""
     if not ledger_path(config).exists():
-        return {}, {}, {}, {}
+        return {}, {}, {}, {}, {}
     ledger = open_ledger(config)
     try:
         # (with its history: a purged job is said as it ended)
         jobs = {job.job_id: job for job in (ledger.get_job(i) for i in job_ids) if job is not None}
         waiting = {}
+        delivered = {}
         for job in jobs.values():
             delivery = ledger.published_delivery(job.job_id, job.generation)
+            if delivery is not None and job.stage not in TERMINAL:
+                delivered[job.job_id] = delivery.hot_folder
             if delivery is not None and os.path.lexists(delivery.final_path):
                 waiting[job.job_id] = delivery
         cases = {i: twin for i in job_ids if i not in jobs and (twin := ledger.job_id_in_other_case(i)) is not None}
         coming = {i: [a.source for a in ledger.artwork(i) if not a.present and a.source] for i in jobs}
-        return jobs, waiting, cases, coming
+        return jobs, waiting, cases, coming, delivered
     finally:
         ledger.close()
 
@@ -1137,12 +1143,35 @@ def _twin_note(delivery: Delivery) -> str:
     )
 
 
-def _known_note(job: Job | None, order_id: str, reprint: bool) -> str | None:
-    """What the daemon would do with a job id it knows (the rules of Engine.take_manifest)."""
+def _finished_unknown_note(config: Config, job_id: str, reprint: bool) -> str | None:
+    """A job the ledger does not know whose folder is in done/ or rejected/: refused without
+    ``reprint: true`` (Engine._finished_unknown; white-box audit CQ 2, `route` said nothing)."""
+    if reprint:
+        return None
+    for area in ("done", "rejected"):
+        folder: Path = getattr(config.paths, area) / job_id
+        if (folder / "STATUS.txt").is_file():
+            return (
+                f"not in the ledger, but its folder {area}/{job_id}/ is there (finished before): would be refused "
+                "without reprint: true"
+            )
+    return None
+
+
+def _known_note(job: Job | None, order_id: str, reprint: bool, delivered: str | None = None) -> str | None:
+    """What the daemon would do with a job id it knows (the rules of Engine.take_manifest).
+    ``delivered``: the hot folder its PDF is in already, the job not finished (its ticket failed)."""
     if job is None:
         return None
     if job.order_id != order_id:
         return f"job id already used by order {job.order_id}: this job would be refused"
+    if delivered is not None and job.stage not in TERMINAL:
+        # (white-box audit CQ 2: "its artwork and facts would be replaced", where the daemon refuses)
+        if reprint:
+            return f"its PDF is in hot folder {delivered} already (its ticket failed): made again (reprint: true)"
+        return (
+            f"its PDF is in hot folder {delivered} already (its ticket failed): would be refused without reprint: true"
+        )
     if job.stage in TERMINAL:
         ended = job.status.value
         if job.purged and job.history_complete:

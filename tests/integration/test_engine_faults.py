@@ -10463,3 +10463,22 @@ def test_a_kill_while_an_order_is_partly_refused_loses_no_refusal(tmp_path: Path
         assert errors and all("named by no manifest" not in e and "referred to it" not in e for e in errors), errors
         assert any("M3-1" in e for e in errors)
         assert os.listdir(r.inbox) == []
+
+
+def test_route_says_a_job_whose_pdf_is_delivered_already_is_refused(
+    ticket_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit CQ 2: `route` said "its artwork and facts would be replaced" of a job whose
+    PDF is in its hot folder already (its ticket failed), and nothing of a job the ledger does not
+    know whose folder is in done/: the daemon refuses both manifests."""
+    r = ticket_rig
+    _failing_tickets(monkeypatch, 1)
+    job_id = r.order("T9")
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    manifest = r.tmp / "T9.yaml"
+    manifest.write_text('order_id: "T9"\nproduct: bc-85x55\nquantity: 5\nartwork: [T9.pdf]\n')
+    assert "would be refused without reprint: true" in _route(r, manifest)["known"]
+    (r.root / "done" / "GONE-1").mkdir(parents=True)
+    (r.root / "done" / "GONE-1" / "STATUS.txt").write_text("Job GONE-1\n")
+    manifest.write_text('order_id: "GONE"\nproduct: bc-85x55\nquantity: 1\nartwork: [GONE.pdf]\n')
+    assert "its folder done/GONE-1/ is there" in _route(r, manifest)["known"]
