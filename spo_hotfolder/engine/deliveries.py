@@ -59,6 +59,11 @@ def _as_it_was(pre: _Prestage) -> bool:
     return identity(st) == pre.key and st.st_ctime_ns == pre.ctime
 
 
+def _resolved(temp: Path) -> Path:
+    """``temp`` with the links in its folder's path resolved: where a file written there is."""
+    return Path(os.path.realpath(temp.parent)) / temp.name
+
+
 def _identity(st: os.stat_result) -> tuple[int, int, int]:
     """A file's identity in a hot folder: its inode, and its change time (an inode the printer's
     removal freed is soon another file's)."""
@@ -189,9 +194,10 @@ class EngineDelivery(EngineState):
             started = time.monotonic()
             written = False
             folder: str | None
+            real_temp: Path | None = None  # where the copy went, links resolved then
             try:
                 if taken is None:
-                    _size, folder = self._copy_to_temp(src, temp, hot, delivery_id)
+                    _size, folder, real_temp = self._copy_to_temp(src, temp, hot, delivery_id)
                 else:
                     assert pre is not None
                     folder = pre.folder
@@ -217,6 +223,11 @@ class EngineDelivery(EngineState):
                 if shares.silent_since(hot.name) is None:
                     with contextlib.suppress(OSError, DeliveryError):
                         shares.call(hot, f"the removal of {temp}", lambda: temp.unlink(missing_ok=True))
+                    if real_temp is not None and real_temp != temp:
+                        # A hot or staging folder named by a link pointed elsewhere since the copy: the
+                        # temp file is where the link pointed then (white-box audit CS 4: left there).
+                        with contextlib.suppress(OSError, DeliveryError):
+                            shares.call(hot, f"the removal of {real_temp}", lambda: real_temp.unlink(missing_ok=True))
                 raise
             if taken is None:
                 self.metrics.observe("copy", time.monotonic() - started, hot.name)
@@ -225,23 +236,29 @@ class EngineDelivery(EngineState):
             return
         self._delivered(job, hot.name, final, delivery_id)
 
-    def _copy_to_temp(self: Engine, src: Path, temp: Path, hot: HotFolderConfig, delivery_id: int) -> tuple[int, str]:
-        """The delivery's copy to its temp name, on the hot folder's thread. A file already there
-        under that name is replaced only where the journal says a copy of ours may have left it
-        (audit 12-05 E: another sender's upload of that name was overwritten); the journal is read
-        only then."""
+    def _copy_to_temp(
+        self: Engine, src: Path, temp: Path, hot: HotFolderConfig, delivery_id: int
+    ) -> tuple[int, str, Path]:
+        """The delivery's copy to its temp name, on the hot folder's thread: its size, its folder's
+        identity, and where it went (the links in the folder's path resolved then). A file already
+        there under that name is replaced only where the journal says a copy of ours may have left
+        it (audit 12-05 E: another sender's upload of that name was overwritten); the journal is
+        read only then."""
+
+        def copy(stale_is_ours: bool) -> tuple[int, str, Path]:
+            if stale_is_ours:
+                size, folder = write_temp(src, temp, hot, cancelled=self._copy_goes_on, stale_is_ours=True)
+            else:
+                size, folder = write_temp(src, temp, hot, cancelled=self._copy_goes_on)
+            # (a folder named by a link: where it points now, one look; links higher up are left)
+            return size, folder, _resolved(temp) if temp.parent.is_symlink() else temp
+
         try:
-            return self.shares.call(
-                hot, f"the copy to {temp}", lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on)
-            )
+            return self.shares.call(hot, f"the copy to {temp}", lambda: copy(False))
         except TempInTheWay:
             if not self.ledger.temp_written_before(str(temp), delivery_id):
                 raise
-        return self.shares.call(
-            hot,
-            f"the copy to {temp}",
-            lambda: write_temp(src, temp, hot, cancelled=self._copy_goes_on, stale_is_ours=True),
-        )
+        return self.shares.call(hot, f"the copy to {temp}", lambda: copy(True))
 
     def _prestage(self: Engine, job: Job, inputs: list[ArtworkInput]) -> None:
         """Begins the copy of the job's one big artwork file into its hot folder's temp name, on the

@@ -426,3 +426,40 @@ def test_a_ticket_call_given_up_on_does_not_reopen_its_attempt(rig: Rig, monkeyp
     r.clock.advance(11)
     r.run(done(r, job), steps=5)
     assert sorted(os.listdir(large)) == ["2001_2001-1_poster-a2_x1.json", "2001_2001-1_poster-a2_x1.pdf"]
+
+
+@pytest.mark.parametrize("which", ["hot", "staging"])
+def test_a_linked_folder_pointed_elsewhere_before_the_rename_keeps_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    """White-box audit CS 4: a hot (or staging) folder named by a symbolic link, pointed at another
+    folder between the copy and the rename: the rename failed, and the temp file stayed for good in
+    the folder the link pointed at before (its removal went through the link, to the new one)."""
+    from tests.integration.test_engine_faults import rig_on
+
+    hot = tmp_path / "hot"
+    t1, t2 = hot / "t1", hot / "t2"
+    t1.mkdir(parents=True)
+    t2.mkdir()
+    link = hot / "link"
+    link.symlink_to(t1)
+    if which == "hot":
+        spec = {"path": str(link)}
+    else:
+        (hot / "indigo").mkdir()
+        spec = {"path": str(hot / "indigo"), "staging": str(link)}
+    original = engine_module.publish
+    pointed: list[bool] = []
+
+    def pointed_elsewhere(temp: Path, final: Path, hot_folder: Any) -> None:
+        if not pointed:
+            pointed.append(True)
+            link.unlink()
+            link.symlink_to(t2)  # the sysadmin points the link at the new share
+        original(temp, final, hot_folder)
+
+    monkeypatch.setattr(engine_module, "publish", pointed_elsewhere)
+    for r in rig_on(tmp_path, hot_folders={"indigo": spec}):
+        job = r.order("K1")
+        r.run(until=done(r, job), steps=60, dt=5)
+        assert pointed and os.listdir(t1) == []
