@@ -1146,16 +1146,14 @@ def _twin_note(delivery: Delivery) -> str:
 def _finished_unknown_note(config: Config, job_id: str, reprint: bool) -> str | None:
     """A job the ledger does not know whose folder is in done/ or rejected/: refused without
     ``reprint: true`` (Engine._finished_unknown; white-box audit CQ 2, `route` said nothing)."""
-    if reprint:
+    folder = None if reprint else config.paths.finished_folder(job_id)
+    if folder is None:
         return None
-    for area in ("done", "rejected"):
-        folder: Path = getattr(config.paths, area) / job_id
-        if (folder / "STATUS.txt").is_file():
-            return (
-                f"not in the ledger, but its folder {area}/{job_id}/ is there (finished before): would be refused "
-                "without reprint: true"
-            )
-    return None
+    return (
+        f"not in the ledger, but its folder {'done' if folder.parent == config.paths.done else 'rejected'}/{job_id}/ "
+        "is there (finished before): would be "
+        "refused without reprint: true"
+    )
 
 
 def _known_note(job: Job | None, order_id: str, reprint: bool, delivered: str | None = None) -> str | None:

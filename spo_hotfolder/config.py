@@ -84,6 +84,14 @@ class PathsConfig:
     def spool_folders(self) -> dict[str, Path]:
         return {name: getattr(self, name) for name in FOLDER_NAMES}
 
+    def finished_folder(self, job_id: str) -> Path | None:
+        """A folder of the job's name in done/ or rejected/ with its STATUS.txt (one a ledger that is
+        gone finished: a manifest for it is refused without ``reprint: true``), if there is one."""
+        for area in (self.done, self.rejected):
+            if (area / job_id / "STATUS.txt").is_file():
+                return area / job_id
+        return None
+
     def find_job_folder(self, job_id: str, recorded: Path) -> Path | None:
         """A job's folder: ``recorded`` (where the ledger says), or, after a move a crash or a person
         cut short, wherever a folder of the job's name is; None when there is none."""

@@ -1059,6 +1059,17 @@ class Ledger:
             (job_id, iso(now)),
         )
 
+    def last_release(self, job_id: str) -> HistoryEntry | None:
+        """The job's newest Blocked entry an operator removed, if any: one indexed statement, not the
+        whole history (asked as each job's output is made)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, status, at, by, detail, removed_at, removed_by, removed_note FROM history "
+                "WHERE job_id = ? AND status = 'Blocked' AND removed_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+                (job_id,),
+            ).fetchone()
+        return _entry(row) if row is not None else None
+
     def _history(self, job_id: str) -> tuple[HistoryEntry, ...]:
         rows = self._db.execute(
             "SELECT id, status, at, by, detail, removed_at, removed_by, removed_note FROM history "

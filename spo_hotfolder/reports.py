@@ -16,6 +16,8 @@ from spo_hotfolder.ledger import Job, Stage
 from spo_hotfolder.status import JobStatus
 
 #: The heading of STATUS.txt's last section.
+#: STATUS.txt's line above the job's history (recovery reads the history below it back).
+HISTORY_HEADING = "History (oldest first, newest last):"
 WHAT_NOW = "What you can do now:"
 
 
@@ -130,7 +132,7 @@ def status_text(job: Job, extra: Extra) -> str:
         for finding in job.preflight["findings"]:
             lines.append(f"  - {finding.get('severity', 'error')}: {finding.get('message', '')}")
     lines.append("")
-    lines.append("History (oldest first, newest last):")
+    lines.append(HISTORY_HEADING)
     for entry in job.whole_history():
         # The time as the ledger, `show` and the JSON give it: UTC, ISO 8601 (SPEC 6; audit 12-05 H:
         # "2026-12-05 08:10:49 UTC" here was the one place with another form).

@@ -14,7 +14,7 @@ import re
 import shutil
 import sqlite3
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,7 @@ from spo_hotfolder.fsutil import (
     safe_name,
     unique_path,
 )
-from spo_hotfolder.ledger import Artwork, Job, Stage
+from spo_hotfolder.ledger import Artwork, HistoryEntry, Job, Stage
 from spo_hotfolder.operator import (
     ACTION_ORDER,
     SYSTEM,
@@ -155,6 +155,21 @@ def _owner(path: Path) -> str:
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
+
+
+#: The mark a release that named its artwork leaves in its note (apply): what it approved.
+_APPROVES_ONLY = re.compile(r"\[approves artwork ([0-9a-f]+) only\]")
+
+
+def _approved_only(release: HistoryEntry) -> str | None:
+    """The fingerprint a release approved alone (``artwork: <fingerprint>`` in its RELEASE), if so."""
+    found = _APPROVES_ONLY.search(release.removed_note or "")
+    return found[1] if found is not None else None
+
+
+def _same_artwork(named: str, current: str) -> bool:
+    """Whether fingerprint ``named`` (as given: a prefix, or longer) is the artwork's ``current`` one."""
+    return bool(current) and (current.startswith(named) or named.startswith(current))
 
 
 class EngineActions(EngineState):
@@ -563,9 +578,8 @@ class EngineActions(EngineState):
             )
         if reason is None and action is Action.RELEASE and parsed is not None and parsed.artwork:
             current = self.extra(job).fingerprint or ""
-            matches = current and (current.startswith(parsed.artwork) or parsed.artwork.startswith(current))
             # (artwork changed in its folder since its check: the job fails below, saying so)
-            if not matches and not self._artwork_changed_since_check(job):
+            if not _same_artwork(parsed.artwork, current) and not self._artwork_changed_since_check(job):
                 reason = self._stale_release(parsed.artwork, current)
         if reason is None and action is Action.RELEASE and token is not None:
             reason = self._release_given_before(job, given_at or _command_time(token))
@@ -1009,45 +1023,60 @@ class EngineActions(EngineState):
         if not removed:
             return ""
         release = removed[-1]
-        found = re.search(r"\[approves artwork ([0-9a-f]+) only\]", release.removed_note or "")
-        if found is None:
+        approved = _approved_only(release)
+        if approved is None:
             voided = self._void_release_of_an_output(job, release, by, now)
             if voided or not from_manifest:
                 return voided
             return self._void_advance_release(job, release, now)
-        current = self.extra(job).fingerprint or ""
-        if current and (current.startswith(found[1]) or found[1].startswith(current)):
-            return ""
-        detail = (
-            f"the release by {removed[-1].removed_by} approved artwork {found[1]} only; {by} put in other artwork "
-            f"({current or 'not all there yet'}): check its output, then release again"
+        detail = self._blocked_unless_approved(
+            job, release, approved, now, lambda current: f"{by} put in other artwork ({current or 'not all there yet'})"
         )
-        self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
-        return f"; blocked again: {detail}"
+        return f"; blocked again: {detail}" if detail else ""
 
     def _block_unapproved_artwork(self: Engine, job_id: str, now: datetime) -> None:
         """A job released by a RELEASE that approved one artwork only (``artwork: <fingerprint>``)
         whose output was just made from other artwork (put into artwork/ by hand, then RETRY: no
         replacement or manifest said so) is blocked again: the release did not approve it (white-box
-        audit CM 4: it was printed)."""
+        audit CM 4: it was printed). Asked as each job's output is made: one statement for a job
+        no narrow release freed, the history read only for one it did."""
+        release = self.ledger.last_release(job_id)
+        approved = _approved_only(release) if release is not None else None
+        if release is None or approved is None:
+            return
         job = self.ledger.get_job(job_id)
         if job is None or job.blocked:
             return
-        removed = [e for e in job.history if e.status is JobStatus.Blocked and e.removed_at is not None]
-        found = re.search(r"\[approves artwork ([0-9a-f]+) only\]", removed[-1].removed_note or "") if removed else None
-        if found is None:
-            return
         ended = (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped)
-        if any(e.status in ended and e.at >= (removed[-1].removed_at or "") for e in job.history):
+        if any(e.status in ended and e.at >= (release.removed_at or "") for e in job.history):
             return  # a release of an earlier delivery's artwork (this is a reprint): not this one's
-        current = self.extra(job).fingerprint or ""
-        if current and (current.startswith(found[1]) or found[1].startswith(current)):
-            return
-        detail = (
-            f"the release by {removed[-1].removed_by} approved artwork {found[1]} only; the job's artwork is now "
-            f"{current or 'not known'} (changed in its folder): check its output, then release again"
+        self._blocked_unless_approved(
+            job,
+            release,
+            approved,
+            now,
+            lambda current: f"the job's artwork is now {current or 'not known'} (changed in its folder)",
         )
-        self._record(job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
+
+    def _blocked_unless_approved(
+        self: Engine,
+        job: Job,
+        release: HistoryEntry,
+        approved: str,
+        now: datetime,
+        other: Callable[[str], str],
+    ) -> str:
+        """Blocked again (recorded; the detail returned) where the job's artwork is not the one
+        ``release`` approved (``approved``, its fingerprint): ``other(current)`` says what it is."""
+        current = self.extra(job).fingerprint or ""
+        if _same_artwork(approved, current):
+            return ""
+        detail = (
+            f"the release by {release.removed_by} approved artwork {approved} only; {other(current)}: check its "
+            "output, then release again"
+        )
+        self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
+        return detail
 
     def _new_output_not_made(self: Engine, job: Job) -> str | None:
         """Why a RELEASE is refused while new artwork (a replacement, a manifest sent again) has come

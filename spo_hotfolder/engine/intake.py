@@ -964,16 +964,15 @@ class EngineIntake(EngineState):
         """Why a job the ledger does not know is refused: its folder is in done/ or rejected/ (with
         its STATUS.txt), finished by a ledger that is gone (put back from an older backup: audit AE
         3, the order sent again printed a second time, its old folder moved aside)."""
-        for area in ("done", "rejected"):
-            folder = self.area(area) / job_id
-            if (folder / "STATUS.txt").is_file():
-                return (
-                    f"job {job_id} is not in the ledger, but its folder {self.rel(folder)}/ is there: the job was "
-                    f"{'delivered or finished' if area == 'done' else 'rejected'} before, and the ledger that "
-                    "recorded it is gone (put back from an older backup, or lost?); it is not delivered again "
-                    "(its STATUS.txt says how it ended): to print it again, send the manifest with reprint: true"
-                )
-        return None
+        folder = self.config.paths.finished_folder(job_id)
+        if folder is None:
+            return None
+        return (
+            f"job {job_id} is not in the ledger, but its folder {self.rel(folder)}/ is there: the job was "
+            f"{'delivered or finished' if folder.parent == self.area('done') else 'rejected'} before, and the "
+            "ledger that recorded it is gone (put back from an older backup, or lost?); it is not delivered again "
+            "(its STATUS.txt says how it ended): to print it again, send the manifest with reprint: true"
+        )
 
     def _pdf_delivered(self: Engine, job: Job) -> bool:
         """The job's PDF is in a hot folder already, its ticket not (ticket: json failed): not

@@ -181,20 +181,6 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
 CHECK_TRIES = 3
 
 
-def _states(inputs: list[ArtworkInput]) -> list[tuple[int, ...] | None]:
-    """Each artwork file's identity and change time: what an edit in place changes whatever it
-    keeps (its size, its time)."""
-    states: list[tuple[int, ...] | None] = []
-    for item in inputs:
-        try:
-            st = os.stat(item.path)
-        except OSError:
-            states.append(None)
-        else:
-            states.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-    return states
-
-
 def _ctime_of(path: str) -> int | None:
     try:
         return os.stat(path).st_ctime_ns
@@ -490,11 +476,11 @@ class EngineProcessing(EngineState):
         for _ in range(CHECK_TRIES):
             if answer is not None:
                 break
-            before = _states(inputs)
+            before = self._check_key(job.job_id, job.product, inputs)
             started = time.monotonic()
             answer = self.pdf.check(inputs, job.product, spec, self.config.validation)
             self.metrics.observe("preflight", time.monotonic() - started)
-            if _states(inputs) != before:
+            if self._check_key(job.job_id, job.product, inputs) != before:
                 # Edited while it was checked (in place, its size and time kept: the check's digest
                 # was read before the edit, its pages after: white-box audit CV 1): checked again.
                 log.info("check.file_changed", job_id=job.job_id, reason="an artwork file changed while it was checked")

@@ -47,6 +47,7 @@ from spo_hotfolder.operator import (
     Action,
     classify_drop,
 )
+from spo_hotfolder.reports import HISTORY_HEADING
 from spo_hotfolder.stability import Signature, signature
 from spo_hotfolder.status import JobStatus
 
@@ -581,7 +582,7 @@ class EngineRecovery(EngineState):
             return False
         outcomes = (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped, JobStatus.Rejected)
         names = {status.value for status in outcomes}
-        history = text.partition("\nHistory (oldest first, newest last):\n")[2].partition("\n\n")[0]
+        history = text.partition(f"\n{HISTORY_HEADING}\n")[2].partition("\n\n")[0]
         said = sum(1 for line in history.splitlines() if len(parts := line.split()) > 1 and parts[1] in names)
         return said > sum(1 for entry in job.whole_history() if entry.status in outcomes)
 
