@@ -1352,20 +1352,77 @@ def spool_filesystems(paths: PathsConfig) -> list[list[str]]:
 _MOUNTINFO_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
-def mount_points(source: Path = Path("/proc/self/mountinfo")) -> list[str]:
-    """The mount points of this process's mount namespace (``/proc/self/mountinfo``), none where
-    that cannot be read. Read, not asked of the folders: a share that does not answer is never
-    touched."""
+def _mount_table(source: Path) -> list[tuple[str, str]]:
+    """Each mount's point and file system type, from ``source`` (``/proc/self/mountinfo``)."""
     try:
         text = source.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError:
         return []
-    points = []
+    mounts = []
     for line in text.splitlines():
         fields = line.split(" ")
         if len(fields) > 4:
-            points.append(_MOUNTINFO_ESCAPE.sub(lambda m: chr(int(m[1], 8)), fields[4]))
-    return points
+            try:
+                kind = fields[fields.index("-", 5) + 1]
+            except (ValueError, IndexError):
+                kind = ""
+            mounts.append((_MOUNTINFO_ESCAPE.sub(lambda m: chr(int(m[1], 8)), fields[4]), kind))
+    return mounts
+
+
+def mount_points(source: Path = Path("/proc/self/mountinfo")) -> list[str]:
+    """The mount points of this process's mount namespace (``/proc/self/mountinfo``), none where
+    that cannot be read. Read, not asked of the folders: a share that does not answer is never
+    touched."""
+    return [point for point, _ in _mount_table(source)]
+
+
+#: File system types whose folders are on another machine (or served by a process of its own): a
+#: symbolic link among them is not read by ``links_followed_here`` (a call into a share whose
+#: server does not answer would hold the engine with it).
+_REMOTE_TYPES = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs", "lustre", "gpfs", "ncpfs")
+
+
+def remote_mount_points(source: Path = Path("/proc/self/mountinfo")) -> list[str]:
+    """The mount points of ``mount_points`` whose file system is on another machine (NFS, SMB and
+    the like) or served by a process (FUSE): read from the mount table, never asked of them."""
+    return [point for point, kind in _mount_table(source) if kind in _REMOTE_TYPES or kind.startswith("fuse")]
+
+
+def links_followed_here(path: Path, points: Sequence[str], remote: Sequence[str]) -> Path:
+    """``path`` with the symbolic links among its folders followed, as far as that can be done
+    without a call into a share: a mount point (``points``) is taken as it is, never asked (it is
+    no link), and nothing under a ``remote`` mount point is read. What is left from there is kept
+    as written. For MountPoints.note_mounted: a hot folder named through a link to a share's mount
+    point is that mount point (audit CS 3: it was not noted as mounted at the start)."""
+    mounts = {Path(os.path.normpath(point)) for point in points}
+    far = [os.path.normpath(point).rstrip("/") + "/" for point in remote]
+    done = Path("/")
+    rest = [part for part in str(path.absolute()).split("/") if part not in ("", ".")]
+    hops = 0
+    while rest:
+        part = rest.pop(0)
+        if part == "..":
+            done = done.parent  # (of a folder whose links are followed already)
+            continue
+        here = done / part
+        if here in mounts:
+            done = here  # (a mount point is no link; a share's would be asked)
+            continue
+        if any(str(here).startswith(point) for point in far):
+            return here.joinpath(*rest)  # (inside a share: not read)
+        try:
+            target = str(here.readlink())
+        except OSError:
+            done = here  # (not a link, or nothing there: kept as written)
+            continue
+        hops += 1
+        if hops > 40:  # (a loop of links, as the kernel counts)
+            return here.joinpath(*rest)
+        rest = [p for p in target.split("/") if p not in ("", ".")] + rest
+        if target.startswith("/"):
+            done = Path("/")
+    return done
 
 
 def mount_of(path: Path, points: Sequence[str]) -> str | None:

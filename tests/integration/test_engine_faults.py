@@ -8931,6 +8931,28 @@ def test_a_hot_folder_mounted_at_the_start_and_gone_before_its_first_delivery_is
     assert "is not mounted: it was seen as the mount point of a share" in failed.detail
 
 
+def test_a_hot_folder_named_by_a_link_to_a_mount_point_gone_before_its_first_delivery_is_not_delivered_into(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit CS 3: the config names the hot folder through a symbolic link to the share's mount
+    point; the mount table lists the mount point, not the link, so the start did not note it as
+    mounted, and a share unmounted before the first delivery had it made into the empty folder."""
+    r = rig
+    mount = r.tmp / "mnt" / "indigo"
+    mount.mkdir(parents=True)
+    link = r.tmp / "printers" / "indigo"
+    link.parent.mkdir()
+    link.symlink_to(mount)
+    _repoint(r, link)
+    monkeypatch.setattr(engine_module, "mount_points", lambda: ["/", str(mount)])
+    r.start()  # (the mount table read at the start lists the link's target; unmounted since)
+    job_id = r.order("ML")
+    r.run(until=lambda: r.stage(job_id) is not None and "CopyToHotFolderFailed" in r.statuses(job_id), steps=10)
+    assert r.take_prints() == [] and r.stage(job_id) is not Stage.DONE
+    failed = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderFailed)
+    assert "is not mounted: it was seen as the mount point of a share" in failed.detail
+
+
 def test_a_job_whose_file_the_manifest_read_before_took_is_told_so_at_once(rig: Rig) -> None:
     """Audit BF D1: a file in the inbox, two orders' manifests naming it: the first read takes it
     (README), and the other job's STATUS.txt said nothing of it for an hour, until it failed."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from spo_hotfolder.config import HotFolderConfig
+from spo_hotfolder.config import HotFolderConfig, links_followed_here, remote_mount_points
 from spo_hotfolder.delivery import DeliveryError, MountPoints, check_hot_folder, explain_os_error
 
 
@@ -145,3 +145,44 @@ def test_a_folder_the_mount_table_lists_is_known_as_mounted_before_any_delivery(
     with pytest.raises(DeliveryError, match="is not mounted: it was seen as the mount point of a share"):
         mounts.check("hot folder indigo", hot, os.stat(hot))  # (unmounted since: a folder of the local disk)
     mounts.check("hot folder local", other, os.stat(other))
+
+
+def test_links_to_a_mount_point_are_followed_without_a_call_into_a_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit CS 3: a hot folder named through a symbolic link is the mount point it leads to; the
+    links are read on the local disk only: never the mount point itself, nor anything in a share
+    (a call there could hang on a server that does not answer)."""
+    share = tmp_path / "mnt" / "share"
+    (share / "in").mkdir(parents=True)
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "abs").symlink_to(share)
+    (tmp_path / "srv" / "rel").symlink_to("../mnt/share")
+    (tmp_path / "srv" / "chain").symlink_to("rel")
+    (share / "in" / "deep").symlink_to("/elsewhere")
+    (tmp_path / "loop").symlink_to("loop")
+    read: list[str] = []
+    real_readlink = os.readlink
+    monkeypatch.setattr(os, "readlink", lambda path: read.append(str(path)) or real_readlink(path))
+    points, remote = ["/", str(share)], [str(share)]
+    for name in ("abs", "rel", "chain"):
+        assert links_followed_here(tmp_path / "srv" / name, points, remote) == share
+    assert links_followed_here(tmp_path / "srv" / "chain" / "in" / "deep", points, remote) == share / "in" / "deep"
+    assert links_followed_here(tmp_path / "srv" / ".." / "srv" / "abs", points, remote) == share
+    assert links_followed_here(tmp_path / "loop" / "x", points, remote) == tmp_path / "loop" / "x"
+    assert read and not [path for path in read if path == str(share) or path.startswith(f"{share}/")]
+    # (a link inside a local mount point is read: only a share's are not)
+    assert links_followed_here(tmp_path / "srv" / "chain" / "in" / "deep", points, []) == Path("/elsewhere")
+
+
+def test_remote_mount_points_are_told_by_their_file_system_type(tmp_path: Path) -> None:
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 254:0 / / rw - ext4 /dev/vda rw\n"
+        "30 22 0:50 / /mnt/indigo\\040in rw,relatime shared:7 - cifs //rip/in rw\n"
+        "31 22 0:51 / /mnt/nfs rw - nfs4 rip:/in rw\n"
+        "32 22 0:52 / /mnt/sshfs rw - fuse.sshfs rip:/in rw\n"
+        "33 22 0:53 / /tmp rw - tmpfs tmpfs rw\n"
+    )
+    assert remote_mount_points(info) == ["/mnt/indigo in", "/mnt/nfs", "/mnt/sshfs"]
+    assert remote_mount_points(tmp_path / "none") == []
