@@ -164,6 +164,14 @@ def operator_name(args: argparse.Namespace) -> str:
 # -- commands -----------------------------------------------------------------------------------
 
 
+def _is_folder(path: Path, other: Path) -> bool:
+    """Whether ``path`` and ``other`` are one folder (False where either cannot be looked at)."""
+    try:
+        return path.samefile(other)
+    except OSError:
+        return False
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The daemon (``cli.main`` has already started the PDF worker's fork server)."""
     from spo_hotfolder.service import StartupError, run
@@ -1014,7 +1022,13 @@ def cmd_route(args: argparse.Namespace) -> int:
         fail(f"{path}: {exc.strerror}")
     try:
         manifest = parse_manifest(
-            data, path.name, tuple(config.hot_folders), base=path.parent, ignore=config.watch.ignore
+            data,
+            path.name,
+            tuple(config.hot_folders),
+            base=path.parent,
+            ignore=config.watch.ignore,
+            # (as the daemon would read it there: a manifest in inbox/ itself is at the top, whatever its name)
+            top_level=True if _is_folder(path.parent, config.paths.inbox) else None,
         )
     except ManifestError as exc:
         fail(f"{path}: " + "; ".join([*exc.problems, *cut_yaml_line(data, path.name)]))

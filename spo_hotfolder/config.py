@@ -51,7 +51,7 @@ DEFAULT_IGNORE: tuple[str, ...] = (".*", "~$*", "*.tmp", "*.part", "*.crdownload
 
 def _looks_like_an_address(host: str) -> bool:
     """An IPv4 address written out (digits and dots) or an IPv6 one (colons): not a host name."""
-    return ":" in host or all(part.isdigit() for part in host.split("."))
+    return ":" in host or all(part.isascii() and part.isdigit() for part in host.split("."))
 
 
 class ConfigError(Exception):
@@ -1166,7 +1166,8 @@ class _ConfigReader:
             return MetricsConfig()
         host, _, port = listen.rpartition(":")
         bare_host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-        if not bare_host or (":" in host and bare_host == host) or not port.isdigit() or not 1 <= int(port) <= 65535:
+        port_ok = port.isascii() and port.isdigit() and 1 <= int(port) <= 65535  # ("²" is a digit to isdigit)
+        if not bare_host or (":" in host and bare_host == host) or not port_ok:
             self.error("metrics.listen", f"{message} (got {describe(listen)})")
             return MetricsConfig()
         if _looks_like_an_address(bare_host):

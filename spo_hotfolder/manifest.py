@@ -138,8 +138,10 @@ def parse_manifest(
     *,
     base: Path | None = None,
     ignore: Sequence[str] = (),
+    top_level: bool | None = None,
 ) -> Manifest:
-    """Parses and validates a manifest; ``filename`` picks the format by extension. With ``base``
+    """Parses and validates a manifest; ``filename`` picks the format by extension. ``top_level``:
+    the manifest lies in ``inbox/`` itself, not in a folder drop (None: told by its name). With ``base``
     (the manifest's folder), an artwork path that names a folder there is a problem; one with a
     part that matches ``ignore`` (``watch.ignore``) too: such a file is never taken, and the job
     would wait for it until ``artwork_timeout_seconds`` and then fail as if it were missing. Both
@@ -190,7 +192,10 @@ def parse_manifest(
     halves = _surrogate_problems(document)
     if halves:
         raise ManifestError(halves)
-    reader = _ManifestReader(document, fmt, hot_folders, PurePosixPath(filename).name, base=base, ignore=ignore)
+    name = PurePosixPath(filename).name
+    if top_level is None:
+        top_level = name.lower() not in MANIFEST_NAMES
+    reader = _ManifestReader(document, fmt, hot_folders, name, base=base, ignore=ignore, top_level=top_level)
     return reader.read(document.value)
 
 
@@ -308,9 +313,11 @@ class _ManifestReader:
         *,
         base: Path | None = None,
         ignore: Sequence[str] = (),
+        top_level: bool = True,
     ) -> None:
         self.document = document
         self.name = name  # the manifest's own file name: no artwork
+        self.top_level = top_level  # in inbox/ itself, where a file of a manifest's name is one
         self.base = base
         self.ignore = tuple(ignore)
         self.fmt = fmt
@@ -768,8 +775,8 @@ class _ManifestReader:
         if kept == [self.name]:
             self.problem(path, f"is this manifest itself ({describe(value)}); list the artwork files (the PDFs)")
             return None
-        top_level = self.name.lower() not in MANIFEST_NAMES
-        if top_level and (
+        # (By where the manifest is, not by its name: inbox/manifest.yaml is at the top too: audit CX 3.)
+        if self.top_level and (
             (len(kept) == 1 and kept[0].lower().endswith(MANIFEST_SUFFIXES))
             or (len(kept) == 2 and kept[1].lower() in MANIFEST_NAMES)
         ):
@@ -855,7 +862,30 @@ class _ManifestReader:
             self.problem(path, f"must be a mapping of 'name: value' pairs (got {describe(value)})")
             return None
         ok, result = self._free_form(value, path, 0)
-        return result if ok else None
+        return result if ok and self._one_name_each(result, path) else None
+
+    def _one_name_each(self, attributes: dict[str, Any], path: str) -> bool:
+        """False (and a problem) when two attributes have one dotted name: ``"a.b": x`` beside
+        ``a: {b: y}`` are both ``{attributes.a.b}`` to routes and file names, and one would be
+        taken for the other (audit CX 1: the number written for one was kept for the other)."""
+        seen: dict[str, str] = {}
+        stack: list[tuple[dict[str, Any], str, list[str]]] = [(attributes, path, [])]
+        while stack:
+            mapping, where, names = stack.pop()
+            for key, item in mapping.items():
+                dotted = ".".join([*names, key])
+                shown = f"{where}.{key}" if "." not in key else f"{where}['{key}']"
+                if dotted in seen:
+                    self.problem(
+                        path,
+                        f"{seen[dotted]} and {shown} are one name to routes and file names "
+                        f"({{attributes.{dotted}}}), so one would be taken for the other; rename one of them",
+                    )
+                    return False
+                seen[dotted] = shown
+                if isinstance(item, dict):
+                    stack.append((item, shown, [*names, key]))
+        return True
 
     def _free_form(self, value: object, path: str, depth: int) -> tuple[bool, Any]:
         """An attribute's value as kept (SPEC 5: free-form): text, numbers, true/false, nothing,

@@ -465,6 +465,15 @@ class _YamlBuilder:
                 node.start_mark.column + 1,
                 syntax=True,
             ) from None
+        if isinstance(value, int) and value.bit_length() > _LONGEST_INT_BITS:
+            # (0x..., 0b..., 0o... and 1:30:... are built past Python's 4,300-digit limit for
+            # text: its str() raised where the value was shown: audit CX 2)
+            raise SourceError(
+                f"a number of {len(node.value)} characters ({node.value[:12]}...), far more than any quantity or id "
+                "has: a value written without its quotes, or a damaged file?",
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+            )
         if (
             path is not None
             and isinstance(node, yaml.ScalarNode)
@@ -535,6 +544,10 @@ _JSON_WS = re.compile(r"[ \t\n\r]*")
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _JSON_ATOM = re.compile(r"-?Infinity|NaN|true|false|null|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
+
+#: An integer YAML reads in another base (0x..., 0b..., 1:30) beyond this size has more decimal
+#: digits than Python turns into text (4,300): refused as the JSON one is.
+_LONGEST_INT_BITS = 13_000
 
 #: A number with more digits than Python converts (``sys.get_int_max_str_digits``, 4300).
 _LONG_NUMBER = re.compile(r"(?<![\d.\w\"])-?\d{4000,}")

@@ -79,6 +79,7 @@ from spo_hotfolder.pdfreport import (
 from spo_hotfolder.reports import (
     error_text,
     human_seconds,
+    printable,
 )
 from spo_hotfolder.stability import Signature, signature
 from spo_hotfolder.status import JobStatus
@@ -247,7 +248,12 @@ class EngineIntake(EngineState):
             return
         try:
             manifest = parse_manifest(
-                data, path.name, tuple(self.config.hot_folders), base=base, ignore=self.config.watch.ignore
+                data,
+                path.name,
+                tuple(self.config.hot_folders),
+                base=base,
+                ignore=self.config.watch.ignore,
+                top_level=not folder_manifest,
             )
         except ManifestError as exc:
             if exc.cut_off and self._held_as_cut_off(path, signature(st)):
@@ -1467,7 +1473,10 @@ class EngineIntake(EngineState):
     def _manifest_shown(self: Engine, path: Path) -> str:
         """A manifest as its ERROR.txt names it: with its folder for a folder drop (every one is
         manifest.yaml; audit, soak 3: "Manifest manifest.yaml" said nothing of which)."""
-        return path.name if path.parent == self.area("inbox") else f"{path.parent.name}/{path.name}"
+        # (printable: a name sent over SFTP or rsync may hold a line break or a terminal's escape
+        # codes, which ERROR.txt showed as they came: audit CX 4)
+        shown = path.name if path.parent == self.area("inbox") else f"{path.parent.name}/{path.name}"
+        return printable(shown)
 
     def _failed_name(self: Engine, path: Path) -> str:
         return path.parent.name if path.parent != self.area("inbox") else path.name
@@ -1507,9 +1516,9 @@ class EngineIntake(EngineState):
             located = any(re.match(r"(line \d+|[A-Za-z_][\w.\[\]]*: )", problem) for problem in problems)
             # The name it has here: one too long for a folder beside it is shortened.
             stored = fit_name(path.name, NAME_MAX - 8)
-            fix = fix or self._resend_text(stored, folder_manifest, fault, located=located)
+            fix = fix or self._resend_text(printable(stored), folder_manifest, fault, located=located)
             if stored != path.name:
-                fix += f" (Its name was too long to keep: it is here as {stored}.)"
+                fix += f" (Its name was too long to keep: it is here as {printable(stored)}.)"
         text = error_text(title, problems, fix)
         # ERROR.txt is written before anything moves: on a full disk the manifest stays where it is
         # (taken again later) rather than lying in failed/ unexplained. The folder is put together

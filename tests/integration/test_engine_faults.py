@@ -10504,3 +10504,34 @@ def test_route_says_a_job_whose_pdf_is_delivered_already_is_refused(
     (r.root / "done" / "GONE-1" / "STATUS.txt").write_text("Job GONE-1\n")
     manifest.write_text('order_id: "GONE"\nproduct: bc-85x55\nquantity: 1\nartwork: [GONE.pdf]\n')
     assert "its folder done/GONE-1/ is there" in _route(r, manifest)["known"]
+
+
+def test_a_manifest_named_manifest_yaml_at_the_top_of_the_inbox_naming_another_manifest_is_refused_at_once(
+    rig: Rig,
+) -> None:
+    """Audit CX 3: inbox/manifest.yaml listing art.yaml as artwork was read as a folder drop's
+    manifest (by its name), where art.yaml could be artwork; in inbox/ it is taken as a manifest,
+    and the job waited an hour for it. Now refused at once, as order.yaml is."""
+    r = rig
+    _sent(r, "a.pdf")
+    _sent(r, "manifest.yaml", 'order_id: "MY"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf, art.yaml]\n')
+    r.run(until=lambda: (r.root / "failed" / "manifest.yaml" / "ERROR.txt").exists(), steps=10, dt=0.5)
+    said = " ".join((r.root / "failed" / "manifest.yaml" / "ERROR.txt").read_text().split())
+    assert 'names a manifest ("art.yaml")' in said
+    assert r.stage("MY-1") is None
+
+
+def test_a_refused_manifest_whose_name_holds_control_characters_is_named_printably_in_its_error_txt(
+    rig: Rig,
+) -> None:
+    """Audit CX 4: a name sent over SFTP or rsync may hold a line break or a terminal's escape
+    codes: the folder's name was made safe, ERROR.txt's title and fix showed them as they came
+    (`cat ERROR.txt` cleared the operator's terminal)."""
+    r = rig
+    name = "order\n\x1b[2J\x1b[32mOK.yaml"
+    _sent(r, name, "order_id: [\n")
+    r.run(until=lambda: any((r.root / "failed").iterdir()), steps=20, dt=1)
+    [folder] = list((r.root / "failed").iterdir())
+    said = (folder / "ERROR.txt").read_text()
+    assert "\x1b" not in said and "order\n" not in said
+    assert "Manifest order [2J [32mOK.yaml could not be used" in said

@@ -687,6 +687,13 @@ CASES = [
         '65535, e.g. "127.0.0.1:9464", or null (got "localhost:70000")',
     ),
     (
+        # (audit CY 5: "²" is a digit to str.isdigit, not to int(): a traceback)
+        'metrics:\n  listen: "127.0.0.1:\u00b2"\n',
+        4,
+        'metrics.listen: must be "host:port" with a port from 1 to 65535, e.g. "127.0.0.1:9464", or null '
+        '(got "127.0.0.1:\u00b2")',
+    ),
+    (
         'metrics:\n  listen: "999.1.1.1:9464"\n',
         4,
         'metrics.listen: 999.1.1.1 is not an IP address (got "999.1.1.1:9464"); must be "host:port" with a port '

@@ -828,6 +828,12 @@ def test_artwork_naming_the_manifest_itself_is_refused() -> None:
     )
     # In a folder drop, only manifest.* is a manifest.
     assert parse(text.replace("./order.yaml", "order.yaml"), "manifest.yaml").jobs[0].artwork[0].path == "order.yaml"
+    # inbox/manifest.yaml is at the top of inbox/ as order.yaml is: told by where it is (audit CX 3:
+    # told by its name, it took art.yaml as artwork, and the job waited an hour for it).
+    named = text.replace("./order.yaml", "art.yaml").encode()
+    with pytest.raises(ManifestError, match=r'names a manifest \("art.yaml"\)'):
+        parse_manifest(named, "manifest.yaml", HOT_FOLDERS, top_level=True)
+    assert parse_manifest(named, "manifest.yaml", HOT_FOLDERS, top_level=False).jobs[0].artwork[0].path == "art.yaml"
 
 
 def test_a_cut_off_json_manifest_is_called_so() -> None:
@@ -1348,3 +1354,38 @@ def test_artwork_files_of_one_name_are_all_stored_with_their_position(paths: lis
     of that name, meant for the second, replaced the first. Every stored name is unique."""
     spec = JobSpec("J-1", "p", 1, tuple(ArtworkRef(p) for p in paths))
     assert artwork_names(spec) == stored
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'attributes:\n  "a.b": 0250\n  a: {b: 7}\n',
+        'attributes:\n  a: {b: 7}\n  "a.b": 0250\n',
+        'attributes:\n  paper: {"kind.gsm": 1}\n  "paper.kind": {gsm: 2}\n',
+    ],
+)
+def test_two_attributes_of_one_dotted_name_are_refused(body: str) -> None:
+    """Audit CX 1: ``"a.b": 0250`` beside ``a: {b: 7}``: both are ``{attributes.a.b}`` to routes
+    and file names, and the number written for one was kept for the other (the file name said 7
+    for the attribute written 0250)."""
+    said = only_problem(single(body))
+    assert said.startswith("line 5: attributes: ") and "are one name to routes and file names" in said
+    assert "rename one of them" in said
+
+
+def test_dotted_attribute_names_that_do_not_meet_are_kept() -> None:
+    manifest = parse(single('attributes:\n  "a.b": 0250\n  a: {c: 7}\n  "a.c.d": x\n'))
+    assert manifest.jobs[0].attributes == {"a.b": "0250", "a": {"c": 7}, "a.c.d": "x"}
+
+
+@pytest.mark.parametrize("key", ["attributes:\n  x", "order_id", "quantity"])
+@pytest.mark.parametrize("number", ["0x" + "f" * 3600, "0b" + "1" * 14_000, "0" + "7" * 5_000])
+def test_a_number_in_another_base_too_long_to_show_is_refused_in_words(key: str, number: str) -> None:
+    """Audit CX 2: YAML builds 0x..., 0b... and 0o... past Python's 4,300-digit limit for text,
+    and showing the value raised: the order was filed as "a fault in the daemon", `route` crashed."""
+    body = 'order_id: "7"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n'
+    text = (
+        body.replace(f"{key}: ", f"{key}: {number}\n#", 1) if key != "attributes:\n  x" else body + f"{key}: {number}\n"
+    )
+    said = only_problem(text)
+    assert f"a number of {len(number)} characters ({number[:12]}...), far more than any quantity or id has" in said
