@@ -160,6 +160,11 @@ def _read_posts(posts: Connection) -> None:
                 fn(*args)
 
 
+#: How long the start waits for the first worker's warm-up (an answer later than that is dropped
+#: before the first call: PdfWorker._start_first).
+WARM_UP_WAIT = 60.0
+
+
 def _warm_up() -> int:
     """Imports what the first real call would import, so that it starts fast."""
     import pypdf._crypt_providers
@@ -556,8 +561,14 @@ class PdfWorker:
                         proc = self._start()
                         # One round trip: the worker has imported pypdf and waits for work.
                         proc.conn.send((_warm_up, ()))
-                        if proc.conn.poll(60):
+                        warm_up = _Call(proc, ("starting the PDF worker", "the PDF worker"), time.monotonic())
+                        if proc.conn.poll(WARM_UP_WAIT):
                             proc.conn.recv()
+                        else:
+                            # Still out: received (and dropped) before the first check's call is sent,
+                            # or its answer would be taken for that check's, and each later one for
+                            # the one after it (audit CZ 1: another file's report, a damaged PDF printed).
+                            self._out = warm_up
                     except Exception as exc:  # noqa: BLE001 - said by start_error; a call tries again
                         if not self._closed:
                             self.start_error = (

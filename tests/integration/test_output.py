@@ -19,6 +19,7 @@ import pytest
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject
 
+import spo_hotfolder.pdfwork as pdfwork_module
 from spo_hotfolder import preflight as preflight_module
 from spo_hotfolder.config import DEFAULT_SEVERITY, ProductSpec, ValidationConfig
 from spo_hotfolder.output import build_output, check
@@ -921,7 +922,6 @@ def slow_output(*args: object) -> str:
 def test_the_caller_goes_on_while_the_worker_makes_an_output(
     worker: PdfWorker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import spo_hotfolder.pdfwork as pdfwork_module
 
     monkeypatch.setattr(pdfwork_module, "_build_output", slow_output)  # sent by reference: importable there
     ticks: list[float] = []
@@ -1311,3 +1311,32 @@ def test_a_box_update_with_a_table_says_the_size_the_file_has(tmp_path: Path) ->
     build_output([ArtworkInput("card.pdf", str(art))], str(tmp_path / "out.pdf"), spec, ValidationConfig())
     update = (tmp_path / "out.pdf").read_bytes()[art.stat().st_size :]
     assert update.count(b"xref") == 2 and int(re.findall(rb"/Size (\d+)", update)[-1]) == size
+
+
+def _slow_warm_up() -> int:
+    import os
+    import time
+
+    time.sleep(1.5)
+    return os.getpid()
+
+
+def test_a_warm_up_answered_late_is_not_taken_for_the_first_checks_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit CZ 1: the first worker's warm-up answered after the start stopped waiting for it (a
+    slow machine): its answer stayed in the pipe, the first check got it (an internal error), and
+    each later call the answer of the one before (a damaged PDF passed with a good one's report and
+    was printed)."""
+    monkeypatch.setattr(pdfwork_module, "_warm_up", _slow_warm_up)
+    monkeypatch.setattr(pdfwork_module, "WARM_UP_WAIT", 0.2)
+    ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    damaged = tmp_path / "damaged.pdf"
+    damaged.write_bytes(b"%PDF-1.4\nnot a pdf at all\n")
+    worker = PdfWorker(start_method="fork")
+    try:
+        assert worker.wait_ready(30)
+        for path in (ready, damaged, ready):
+            assert worker.check(art(path), "bc-85x55", BC, V) == check(art(path), "bc-85x55", BC, V)
+    finally:
+        worker.close()
