@@ -1353,8 +1353,31 @@ def spool_filesystems(paths: PathsConfig) -> list[list[str]]:
 _MOUNTINFO_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
-def _mount_table(source: Path) -> list[tuple[str, str]]:
-    """Each mount's point and file system type, from ``source`` (``/proc/self/mountinfo``)."""
+@dataclass(frozen=True)
+class Mount:
+    """One line of ``/proc/self/mountinfo``: where, what file system type, which device
+    (major:minor, as ``st_dev`` has it)."""
+
+    point: str
+    kind: str = ""
+    device: str = ""
+
+    @property
+    def remote(self) -> bool:
+        """On another machine (NFS, SMB and the like) or served by a process (FUSE)."""
+        return self.kind in _REMOTE_TYPES or self.kind.startswith("fuse")
+
+
+#: File system types whose folders are on another machine (or served by a process of its own): a
+#: symbolic link among them is not read by ``links_followed_here`` (a call into a share whose
+#: server does not answer would hold the engine with it).
+_REMOTE_TYPES = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs", "lustre", "gpfs", "ncpfs")
+
+
+def mount_table(source: Path = Path("/proc/self/mountinfo")) -> list[Mount]:
+    """The mounts of this process's mount namespace, in the table's order (a later one at a point
+    lies over an earlier one); none where it cannot be read. Read, not asked of the folders: a
+    share that does not answer is never touched."""
     try:
         text = source.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError:
@@ -1367,27 +1390,37 @@ def _mount_table(source: Path) -> list[tuple[str, str]]:
                 kind = fields[fields.index("-", 5) + 1]
             except (ValueError, IndexError):
                 kind = ""
-            mounts.append((_MOUNTINFO_ESCAPE.sub(lambda m: chr(int(m[1], 8)), fields[4]), kind))
+            point = _MOUNTINFO_ESCAPE.sub(lambda m: chr(int(m[1], 8)), fields[4])
+            mounts.append(Mount(point, kind, fields[2]))
     return mounts
 
 
 def mount_points(source: Path = Path("/proc/self/mountinfo")) -> list[str]:
-    """The mount points of this process's mount namespace (``/proc/self/mountinfo``), none where
-    that cannot be read. Read, not asked of the folders: a share that does not answer is never
-    touched."""
-    return [point for point, _ in _mount_table(source)]
+    """The mount points of ``mount_table``."""
+    return [mount.point for mount in mount_table(source)]
 
 
-#: File system types whose folders are on another machine (or served by a process of its own): a
-#: symbolic link among them is not read by ``links_followed_here`` (a call into a share whose
-#: server does not answer would hold the engine with it).
-_REMOTE_TYPES = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs", "lustre", "gpfs", "ncpfs")
-
-
-def remote_mount_points(source: Path = Path("/proc/self/mountinfo")) -> list[str]:
-    """The mount points of ``mount_points`` whose file system is on another machine (NFS, SMB and
-    the like) or served by a process (FUSE): read from the mount table, never asked of them."""
-    return [point for point, kind in _mount_table(source) if kind in _REMOTE_TYPES or kind.startswith("fuse")]
+def filesystem_mount_points(table: Sequence[Mount]) -> list[str]:
+    """The mount points of ``table`` where another file system than their parent folder's is
+    mounted: not a folder bound onto itself or elsewhere on its own file system (systemd's
+    ReadWritePaths= binds each hot folder onto itself in the service: audit DC 1, every delivery
+    refused as "not mounted"), which no unmount leaves empty behind."""
+    found = []
+    for mount in table:
+        if mount.point == "/":
+            continue
+        parent = str(Path(os.path.normpath(mount.point)).parent)
+        holding = [
+            other
+            for other in table
+            if other.point != mount.point
+            and (parent == other.point or parent.startswith(other.point.rstrip("/") + "/"))
+        ]
+        # (the mount the parent folder is on: the last one listed at the longest point above it)
+        below = max(reversed(holding), key=lambda other: len(other.point), default=None)
+        if below is None or below.device != mount.device:
+            found.append(mount.point)
+    return found
 
 
 def links_followed_here(path: Path, points: Sequence[str], remote: Sequence[str]) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spo_hotfolder.clock import iso
-from spo_hotfolder.config import HotFolderConfig, links_followed_here, mount_points, remote_mount_points
+from spo_hotfolder.config import HotFolderConfig, filesystem_mount_points, links_followed_here, mount_table
 from spo_hotfolder.delivery import (
     DeliveryError,
     TempInTheWay,
@@ -496,11 +496,12 @@ class EngineDelivery(EngineState):
         from /proc/self/mountinfo, no call into the shares): at the start and at each rescan."""
         folders = [f for hot in self.config.hot_folders.values() for f in (hot.path, hot.staging) if f is not None]
         if folders:
-            points = mount_points()
-            remote = remote_mount_points()
+            table = mount_table()
+            points = [mount.point for mount in table]
+            remote = [mount.point for mount in table if mount.remote]
             # (A folder named through a symbolic link is the folder it leads to: audit CS 3.)
             followed = [links_followed_here(folder, points, remote) for folder in folders]
-            self.mount_points.note_mounted(list(dict.fromkeys([*folders, *followed])), points)
+            self.mount_points.note_mounted(list(dict.fromkeys([*folders, *followed])), filesystem_mount_points(table))
 
     def _spool_identities(self: Engine) -> dict[tuple[int, int], tuple[str, Path]]:
         """The spool folders by (device, inode), looked at once for the config's paths, not at each

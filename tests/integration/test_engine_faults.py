@@ -35,7 +35,7 @@ from structlog.testing import capture_logs
 import spo_hotfolder.delivery as delivery_module
 import spo_hotfolder.fsutil as fsutil_module
 from spo_hotfolder.clock import iso, parse_iso
-from spo_hotfolder.config import load_config
+from spo_hotfolder.config import Mount, load_config
 from spo_hotfolder.engine import Engine
 from spo_hotfolder.ledger import Ledger, Stage
 from spo_hotfolder.operator import Action
@@ -8922,7 +8922,9 @@ def test_a_hot_folder_mounted_at_the_start_and_gone_before_its_first_delivery_is
     share was unmounted before the first delivery there, which went into its empty mount point:
     InHotFolder, never printed (the folder was known as a mount point from a delivery only)."""
     r = rig
-    monkeypatch.setattr(engine_module, "mount_points", lambda: ["/", str(r.hot)])
+    monkeypatch.setattr(
+        engine_module, "mount_table", lambda: [Mount("/", "ext4", "254:0"), Mount(str(r.hot), "cifs", "0:50")]
+    )
     r.start()  # (the mount table read at the start lists it; it is unmounted since: a local folder)
     job_id = r.order("MP")
     r.run(until=lambda: r.stage(job_id) is not None and "CopyToHotFolderFailed" in r.statuses(job_id), steps=10)
@@ -8944,13 +8946,33 @@ def test_a_hot_folder_named_by_a_link_to_a_mount_point_gone_before_its_first_del
     link.parent.mkdir()
     link.symlink_to(mount)
     _repoint(r, link)
-    monkeypatch.setattr(engine_module, "mount_points", lambda: ["/", str(mount)])
+    monkeypatch.setattr(
+        engine_module, "mount_table", lambda: [Mount("/", "ext4", "254:0"), Mount(str(mount), "cifs", "0:50")]
+    )
     r.start()  # (the mount table read at the start lists the link's target; unmounted since)
     job_id = r.order("ML")
     r.run(until=lambda: r.stage(job_id) is not None and "CopyToHotFolderFailed" in r.statuses(job_id), steps=10)
     assert r.take_prints() == [] and r.stage(job_id) is not Stage.DONE
     failed = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderFailed)
     assert "is not mounted: it was seen as the mount point of a share" in failed.detail
+
+
+def test_a_hot_folder_bound_onto_itself_as_systemd_does_is_delivered_into(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit DC 1: under systemd, ReadWritePaths= binds each hot folder onto itself: the mount
+    table lists it as a mount point, of its parent's own file system. It was noted as a share's
+    mount point and each delivery refused as "not mounted": no job printed under the service."""
+    r = rig
+    device = "254:0"
+    monkeypatch.setattr(
+        engine_module, "mount_table", lambda: [Mount("/", "ext4", device), Mount(str(r.hot), "ext4", device)]
+    )
+    r.start()
+    job_id = r.order("BM")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["BM_BM-1_bc-85x55_x1.pdf"]
+    assert "CopyToHotFolderFailed" not in r.statuses(job_id)
 
 
 def test_a_job_whose_file_the_manifest_read_before_took_is_told_so_at_once(rig: Rig) -> None:

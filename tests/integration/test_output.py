@@ -1333,7 +1333,7 @@ def test_a_warm_up_answered_late_is_not_taken_for_the_first_checks_answer(
     ready = make_pdf(tmp_path / "ready.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
     damaged = tmp_path / "damaged.pdf"
     damaged.write_bytes(b"%PDF-1.4\nnot a pdf at all\n")
-    worker = PdfWorker(start_method="fork")
+    worker = PdfWorker(memory_limit_bytes=None, start_method="fork")  # (forked from a test process of any size)
     try:
         assert worker.wait_ready(30)
         for path in (ready, damaged, ready):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from spo_hotfolder.config import HotFolderConfig, links_followed_here, remote_mount_points
+from spo_hotfolder.config import HotFolderConfig, filesystem_mount_points, links_followed_here, mount_table
 from spo_hotfolder.delivery import DeliveryError, MountPoints, check_hot_folder, explain_os_error
 
 
@@ -175,7 +175,7 @@ def test_links_to_a_mount_point_are_followed_without_a_call_into_a_share(
     assert links_followed_here(tmp_path / "srv" / "chain" / "in" / "deep", points, []) == Path("/elsewhere")
 
 
-def test_remote_mount_points_are_told_by_their_file_system_type(tmp_path: Path) -> None:
+def test_remote_mounts_are_told_by_their_file_system_type(tmp_path: Path) -> None:
     info = tmp_path / "mountinfo"
     info.write_text(
         "22 1 254:0 / / rw - ext4 /dev/vda rw\n"
@@ -184,5 +184,24 @@ def test_remote_mount_points_are_told_by_their_file_system_type(tmp_path: Path) 
         "32 22 0:52 / /mnt/sshfs rw - fuse.sshfs rip:/in rw\n"
         "33 22 0:53 / /tmp rw - tmpfs tmpfs rw\n"
     )
-    assert remote_mount_points(info) == ["/mnt/indigo in", "/mnt/nfs", "/mnt/sshfs"]
-    assert remote_mount_points(tmp_path / "none") == []
+    table = mount_table(info)
+    assert [mount.point for mount in table if mount.remote] == ["/mnt/indigo in", "/mnt/nfs", "/mnt/sshfs"]
+    assert table[0].device == "254:0" and table[1].kind == "cifs"
+    assert mount_table(tmp_path / "none") == []
+
+
+def test_a_folder_bound_onto_its_own_file_system_is_no_share_of_its_own(tmp_path: Path) -> None:
+    """Audit DC 1: systemd's ReadWritePaths= (the unit's drop-in names each hot folder) binds each
+    path onto itself in the service: the mount table lists every hot folder as a mount point, of
+    its parent's own file system. Each was noted as a share's mount point, and every delivery
+    refused as "not mounted"; no job printed under systemd."""
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 254:0 / / rw - ext4 /dev/vda rw\n"
+        "30 22 0:50 / /mnt/indigo rw - cifs //rip/in rw\n"
+        "40 22 254:0 /srv/hot/local /srv/hot/local rw - ext4 /dev/vda rw\n"  # (a local hot folder, bound)
+        "41 30 0:50 /in /mnt/indigo/in rw - cifs //rip/in rw\n"  # (a folder in the share, bound)
+        "42 30 0:50 / /mnt/indigo rw - cifs //rip/in rw\n"  # (the share's mount point, bound)
+        "43 22 0:60 / /srv/hot/tmp rw - tmpfs tmpfs rw\n"
+    )
+    assert filesystem_mount_points(mount_table(info)) == ["/mnt/indigo", "/mnt/indigo", "/srv/hot/tmp"]
