@@ -48,6 +48,7 @@ from pathlib import Path
 
 import structlog
 
+from spo_hotfolder.fsutil import open_regular
 from spo_hotfolder.manifest import MANIFEST_SUFFIXES, upload_beside
 from spo_hotfolder.operator import classify_drop
 from spo_hotfolder.pdfreport import known_kind, short_of_declared_length
@@ -426,7 +427,7 @@ def _looks_complete(path: Path, st: os.stat_result) -> bool:
     if suffix != ".pdf":
         return True
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, follow=False) as fh:  # (a pipe swapped in: never waited on, audit DA 3)
             head = fh.read(1024)
             if head[:1] == b"\x00":
                 return False  # zeros where the header goes: the size of a copy set first, its data not yet written
@@ -476,7 +477,7 @@ def _text_tail(path: Path, st: os.stat_result, size: int) -> bytes:
     tail = _tail(path, st, size)
     if st.st_size > size:
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path, follow=False) as fh:
                 head = fh.read(2)
         except OSError:
             return tail
@@ -513,7 +514,7 @@ def _tail(path: Path, st: os.stat_result, size: int) -> bytes:
     """The last ``size`` bytes of the file; b"" when it cannot be read (judged complete then: the
     reader that follows reports what is wrong)."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, follow=False) as fh:
             fh.seek(max(0, st.st_size - size))
             return fh.read(size)
     except OSError:

@@ -37,12 +37,25 @@ def _spellings(name: str) -> set[bytes]:
     return spelled
 
 
+def _as_named(word: bytes) -> bytes:
+    """A word as the file it may name: ``./artwork.pdf``, ``a//b.pdf`` and JSON's ``a\\/b.pdf``
+    name ``artwork.pdf`` and ``a/b.pdf`` to the manifest's parser (audit DA 1: "./artwork.pdf" in
+    a manifest on its way was not seen, and a waiting order took that order's PDF)."""
+    if b"/" not in word:
+        return word
+    parts = [part for part in word.replace(b"\\/", b"/").split(b"/") if part not in (b"", b".")]
+    return b"/".join(parts) or word
+
+
 class UnreadManifests:
     """The manifests at the top of ``inbox/`` seen but not read yet, by the words they contain."""
 
     def __init__(self) -> None:
         self._manifests: dict[Path, tuple[Signature, bytes, frozenset[bytes]]] = {}
         self._by_word: dict[bytes, set[Path]] = {}
+        # The word a manifest's text ends in, where it may be cut short (still being written): a
+        # name it begins counts (audit DA 1: "./artwork.p" then; the file was taken meanwhile).
+        self._last_words: dict[Path, bytes] = {}
 
     def __len__(self) -> int:
         return len(self._manifests)
@@ -60,8 +73,12 @@ class UnreadManifests:
             self.forget(path)
             return
         self.forget(path)
-        words = frozenset(word for word in _SEPARATORS.split(text) if word)
+        split = _SEPARATORS.split(text)
+        words = frozenset(_as_named(word) for word in split if word)
         self._manifests[path] = (sig, text, words)
+        last = _as_named(split[-1]).lstrip(b"./") if split else b""
+        if last:
+            self._last_words[path] = last
         for word in words:
             self._by_word.setdefault(word, set()).add(path)
         if len(self._manifests) > _KEPT_AT_MOST:
@@ -70,6 +87,7 @@ class UnreadManifests:
     def forget(self, path: Path) -> None:
         """``path`` is read (or gone): it names nothing any more."""
         known = self._manifests.pop(path, None)
+        self._last_words.pop(path, None)
         if known is None:
             return
         for word in known[2]:
@@ -90,6 +108,7 @@ class UnreadManifests:
                 found.update(path for path, (_, text, _w) in self._manifests.items() if spelled in text)
             else:
                 found.update(self._by_word.get(spelled, ()))
+            found.update(path for path, last in self._last_words.items() if spelled.startswith(last))
         there = []
         for path in sorted(found):
             if os.path.lexists(path):

@@ -46,3 +46,28 @@ def test_a_manifest_read_changed_or_gone_names_what_it_says_now(tmp_path: Path) 
     _noted(unread, path, "artwork: [three.pdf]\n")
     path.unlink()  # (removed unread)
     assert unread.naming("three.pdf") == [] and len(unread) == 0
+
+
+def test_a_name_written_with_its_folder_dots_or_json_slashes_is_found(tmp_path: Path) -> None:
+    """Audit DA 1: the parser reads "./artwork.pdf" as artwork.pdf: a manifest on its way naming
+    it so was not seen, and a waiting order took that order's PDF (a wrong print)."""
+    unread = UnreadManifests()
+    _noted(unread, tmp_path / "a.json", '{"artwork": ["./artwork.pdf", "./sub//./back.pdf"]}')
+    _noted(unread, tmp_path / "b.json", '{"artwork": [".\\/Artwork.pdf"]}')
+    _noted(unread, tmp_path / "c.yaml", "artwork:\n  - path: ./front.pdf\n")
+    assert unread.naming("artwork.pdf") == [tmp_path / "a.json", tmp_path / "b.json"]
+    assert unread.naming("sub/back.pdf") == [tmp_path / "a.json"]
+    assert unread.naming("front.pdf") == [tmp_path / "c.yaml"]
+    assert unread.naming("back.pdf") == []
+
+
+def test_a_manifest_cut_short_in_a_name_counts_for_the_names_that_name_begins(tmp_path: Path) -> None:
+    """Audit DA 1: a manifest written slowly read as far as '"./artwork.p': the file artwork.pdf
+    was taken meanwhile by a waiting order (another order's PDF printed)."""
+    unread = UnreadManifests()
+    _noted(unread, tmp_path / "b.json", '{"order_id": "B", "artwork": ["./artwork.p')
+    _noted(unread, tmp_path / "c.yaml", "order_id: C\nartwork: [front.pdf]\n")
+    assert unread.naming("artwork.pdf") == [tmp_path / "b.json"]
+    assert unread.naming("back.pdf") == []
+    _noted(unread, tmp_path / "b.json", '{"order_id": "B", "artwork": ["./artwork.pdf"]}\n')
+    assert unread.naming("artwork.pdf-2.pdf") == []
