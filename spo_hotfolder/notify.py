@@ -59,6 +59,11 @@ class Notifier:
             return False
         return self.send("WATCHDOG=1")
 
+    def extend_timeout(self, seconds: float) -> bool:
+        """EXTEND_TIMEOUT_USEC: the start (or stop) takes longer, and goes on; another message
+        (this again, READY=1) is due within ``seconds``."""
+        return self.send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}")
+
     def stopping(self, status: str = "") -> bool:
         return self.send("STOPPING=1", *([f"STATUS={status}"] if status else []))
 

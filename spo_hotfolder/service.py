@@ -453,6 +453,10 @@ def offline_lock(config: Config) -> Iterator[bool]:
             lock.release()
 
 
+class _Stopping(Exception):
+    """A stop was asked for while the main loop waited (a reload's look at the hot folders)."""
+
+
 class _Signals:
     """What the signal handlers tell the main loop: two flags, and a byte in a pipe that wakes it.
 
@@ -523,6 +527,7 @@ class Daemon:
         self._folder_ids: dict[Path, int] = {}
         self.started_at = time.monotonic()
         self.heartbeat_seconds = HEARTBEAT_SECONDS
+        self._reload_heartbeat = 0.0  # (the next heartbeat while a reload waits)
         self.stuck_seconds = STUCK_SECONDS
         #: Why the last SIGHUP changed nothing (an invalid config); shown in the status line until a
         #: reload succeeds.
@@ -631,6 +636,9 @@ class Daemon:
             problems, missing = within(
                 config.delivery.share_timeout_seconds,
                 lambda: (filesystem_errors(config), [h for h in config.hot_folders.values() if not h.path.exists()]),
+                # (a start held up to share_timeout_seconds by a share that does not answer: said to
+                # systemd, whose TimeoutStartSec= would kill it otherwise: audit DB 1)
+                while_waiting=self._starting_slowly,
             )
         except TimeoutError:
             problems, missing = [], []
@@ -967,8 +975,24 @@ class Daemon:
         with contextlib.suppress(OSError):
             atomic_write(self.config.paths.state / HEALTH_NAME, json.dumps(data, indent=1) + "\n", durable=False)
 
+    def _starting_slowly(self) -> None:
+        self.notifier.extend_timeout(5)
+
+    def _heartbeat_while_reloading(self) -> None:
+        """The main loop's heartbeat while a reload waits for its look at the hot folders (up to
+        ``share_timeout_seconds`` on a share that does not answer): the watchdog pings go on, as
+        long as the daemon is well (audit DB 1: they stopped, and systemd would kill it); a stop
+        asked for meanwhile ends the wait."""
+        if self.signals.stop:
+            raise _Stopping
+        now = time.monotonic()
+        if now >= self._reload_heartbeat:
+            self.check_health()
+            self._reload_heartbeat = now + self.heartbeat_seconds
+
     def reload(self) -> None:
         """SIGHUP: a valid new config replaces the old one for everything not yet delivered."""
+        self._reload_heartbeat = 0.0
         self.notifier.reloading()
         try:
             new = load_config(self.config.source)
@@ -998,7 +1022,13 @@ class Daemon:
             impossible, missing = within(
                 new.delivery.share_timeout_seconds,
                 lambda: (filesystem_errors(new), [h for h in new.hot_folders.values() if not h.path.exists()]),
+                while_waiting=self._heartbeat_while_reloading,
             )
+        except _Stopping:
+            log.warning(
+                "config.reload_abandoned", reason="the daemon is stopping", action="keeping the previous config"
+            )
+            return
         except TimeoutError:
             impossible, missing = [], []  # cannot be told now; a delivery there says why it fails
             log.warning(

@@ -222,10 +222,12 @@ class ShareGuard:
             self.on_answer(courier.name)
 
 
-def within(seconds: float, fn: Callable[[], T]) -> T:
+def within(seconds: float, fn: Callable[[], T], while_waiting: Callable[[], None] | None = None) -> T:
     """``fn()`` on a thread of its own, waited for at most ``seconds``: its result or its exception;
     TimeoutError when it has not returned (a look at folders on a share that does not answer; the
-    thread is left to finish)."""
+    thread is left to finish). ``while_waiting`` is called about once a second meanwhile (the
+    daemon's heartbeat: its watchdog pings must not stop for that wait, audit DB 1); what it raises
+    ends the wait."""
     box: list[Any] = []
     done = threading.Event()
 
@@ -237,8 +239,12 @@ def within(seconds: float, fn: Callable[[], T]) -> T:
         done.set()
 
     threading.Thread(target=run, name="folder-check", daemon=True).start()
-    if not done.wait(seconds):
-        raise TimeoutError(f"no answer within {seconds:.0f} s")
+    deadline = time.monotonic() + seconds
+    while not done.wait(max(0.0, min(1.0, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"no answer within {seconds:.0f} s")
+        if while_waiting is not None:
+            while_waiting()
     result, error = box[0]
     if error is not None:
         raise error

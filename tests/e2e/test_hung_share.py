@@ -7,6 +7,7 @@ where FUSE cannot be mounted (no /dev/fuse, no fusermount, no permission)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -266,3 +267,37 @@ def test_check_config_and_init_say_a_share_does_not_answer_instead_of_hanging(sh
     assert f"hot folder indigo: {share.mount}\n" in checked.stdout
     assert "(does not answer!)" not in checked.stdout
     assert "does not answer:" not in checked.stderr
+
+
+def test_a_start_and_a_reload_held_up_by_a_share_keep_systemd_informed(
+    share: Share, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """Audits DB 1, CY 2: the start's and a reload's look at the hot folders waits up to
+    delivery.share_timeout_seconds for a share that does not answer, on the main thread, which
+    sends WATCHDOG=1: no ping came for that long (systemd kills the daemon once WatchdogSec= passes),
+    and the start sent no EXTEND_TIMEOUT_USEC (TimeoutStartSec= kills it)."""
+    from tests.e2e.test_service import NotifySocket
+
+    sock = NotifySocket()
+    try:
+        share.freeze()
+        config = write_config(
+            tmp_path, hot_folders={"indigo": {"path": str(share.mount)}}, delivery={"share_timeout_seconds": 8}
+        )
+        daemon = Daemon(config, env={"NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "4000000"})
+        daemons.append(daemon)
+        daemon.start()
+        sock.wait(lambda f: "READY=1" in f, "READY=1", timeout=30)
+        assert any(f.startswith("EXTEND_TIMEOUT_USEC=") for f in sock.fields())
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGHUP)
+        sock.wait(lambda f: f.count("READY=1") >= 2, "READY=1 after the reload", timeout=30)
+        with sock._lock:
+            messages = list(sock.messages)
+        began = next(at for at, fields in messages if "RELOADING=1" in fields)
+        ended = [at for at, fields in messages if "READY=1" in fields][-1]
+        pings = [began] + [at for at, fields in messages if "WATCHDOG=1" in fields and began < at < ended] + [ended]
+        assert ended - began >= 7  # (the look waited for the share)
+        assert max(b - a for a, b in itertools.pairwise(pings)) < 4  # (WatchdogSec=4)
+    finally:
+        sock.close()
