@@ -655,15 +655,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     if job.preflight and job.preflight.get("findings"):
         print("Preflight:")
         for finding in job.preflight["findings"]:
-            print(f"  {finding.get('severity')}: {finding.get('message')}")
+            print(f"  {finding.get('severity')}: {printable(finding.get('message'))}")
     print("History:")
     for entry in job.whole_history():
-        line = f"  {entry.at}  {entry.status.value:<22} {entry.by}"
+        line = f"  {entry.at}  {entry.status.value:<22} {printable(entry.by)}"  # (audit DC 3)
         if entry.detail:
-            line += f"  {entry.detail}"
+            line += f"  {printable(entry.detail)}"
         if entry.removed_at:
-            line += f"  [removed {entry.removed_at} by {entry.removed_by}"
-            line += f": {entry.removed_note}]" if entry.removed_note else "]"
+            line += f"  [removed {entry.removed_at} by {printable(entry.removed_by)}"
+            line += f": {printable(entry.removed_note)}]" if entry.removed_note else "]"
         print(line)
     return 0
 

@@ -130,18 +130,20 @@ def status_text(job: Job, extra: Extra) -> str:
         lines.append("")
         lines.append("Preflight:")
         for finding in job.preflight["findings"]:
-            lines.append(f"  - {finding.get('severity', 'error')}: {finding.get('message', '')}")
+            lines.append(f"  - {finding.get('severity', 'error')}: {printable(finding.get('message', ''))}")
     lines.append("")
     lines.append(HISTORY_HEADING)
     for entry in job.whole_history():
         # The time as the ledger, `show` and the JSON give it: UTC, ISO 8601 (SPEC 6; audit 12-05 H:
         # "2026-12-05 08:10:49 UTC" here was the one place with another form).
-        row = f"  {entry.at}  {entry.status.value:<22} {entry.by}"
+        # (each part printable: a replacement's file name may hold a line break and a row of its own
+        # that looks like an entry, "InHotFolder" for a job never delivered: audit DC 3)
+        row = f"  {entry.at}  {entry.status.value:<22} {printable(entry.by)}"
         if entry.detail:
-            row += f"  {entry.detail}"
+            row += f"  {printable(entry.detail)}"
         if entry.removed_at:
-            row += f"  [REMOVED {entry.removed_at} by {entry.removed_by}"
-            row += f": {entry.removed_note}]" if entry.removed_note else "]"
+            row += f"  [REMOVED {entry.removed_at} by {printable(entry.removed_by)}"
+            row += f": {printable(entry.removed_note)}]" if entry.removed_note else "]"
         lines.append(row)
     if extra.last_action:
         lines.append("")

@@ -96,6 +96,13 @@ class ShareGuard:
             courier = self._silent.get(name)
             return None if courier is None else courier.abandoned_at
 
+    def repointed(self, name: str) -> None:
+        """Hot folder ``name`` names other folders now (a reload): a call stuck in its old ones no
+        longer makes it count as not answering (that call's thread is left to finish, and says so
+        when it does)."""
+        with self._lock:
+            self._silent.pop(name, None)
+
     def alive(self) -> None:
         """Called from inside a call (between two chunks of a copy): a sign of progress."""
         courier = getattr(self._local, "courier", None)

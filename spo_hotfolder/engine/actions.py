@@ -70,6 +70,7 @@ from spo_hotfolder.status import JobStatus
 _STATUS_HEADER = re.compile(r"^Job (\S+)  \(order ")
 #: The statuses that say what became of a job's artwork (the last before a release tells whether
 #: the release approved a made output).
+_DELIVERED = (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped)
 _ARTWORK_WORDS = frozenset(
     {
         JobStatus.OutputCreated,
@@ -84,11 +85,11 @@ _ARTWORK_WORDS = frozenset(
 
 def _release_used(history: Sequence[Any], release: Any) -> bool:
     """Whether a delivery (or a skip) came after ``release`` (a removed Blocked entry): it was
-    used, and what comes now is new work (a reprint), judged by its own rules."""
-    released_at = release.removed_at or ""
-    return any(
-        e.at > released_at and e.status in (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped) for e in history
-    )
+    used, and what comes now is new work (a reprint), judged by its own rules. Told by the order
+    of the entries, not their times: no job is delivered while its Blocked entry stands, so one
+    recorded after it came after its release (audit DC 2: a delivery before a clock stepped back
+    looked later than the release, and a storefront's unseen upload printed)."""
+    return any(e.id > release.id and e.status in _DELIVERED for e in history)
 
 
 def _artwork_without_output(job: Job, history: Sequence[Any]) -> Any | None:
@@ -1047,8 +1048,7 @@ class EngineActions(EngineState):
         job = self.ledger.get_job(job_id)
         if job is None or job.blocked:
             return
-        ended = (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped)
-        if any(e.status in ended and e.at >= (release.removed_at or "") for e in job.history):
+        if _release_used(job.history, release):
             return  # a release of an earlier delivery's artwork (this is a reprint): not this one's
         self._blocked_unless_approved(
             job,

@@ -567,6 +567,13 @@ class Engine(
         old, self.config = self.config, config
         self.tracker.settle_seconds = config.watch.settle_seconds
         self.shares.silence = config.delivery.share_timeout_seconds
+        for name, hot in config.hot_folders.items():
+            was = old.hot_folders.get(name)
+            if was is not None and (was.path, was.staging) != (hot.path, hot.staging):
+                # A call stuck in the folder it named before is no reason to refuse the one it names
+                # now (audit CY 1: every delivery failed "(new path) does not answer"); an attempt
+                # whose rename there is unconfirmed is decided without a call into it (_attempt_elsewhere).
+                self.shares.repointed(name)
         log.info("config.applied", source=str(config.source))
         self._rescan_requested = True
         self._guard("config", "", lambda: self._refresh_routes(old))

@@ -10632,3 +10632,42 @@ def test_a_named_pipe_swapped_in_as_a_file_is_judged_does_not_hold_the_engine(ri
         stepping.join(5)
         pytest.fail("the engine waited in open() of a named pipe")
     assert swapped
+
+
+def test_a_release_in_advance_after_a_clock_stepped_back_still_does_not_approve_unseen_artwork(rig: Rig) -> None:
+    """Audit DC 2: a job delivered at 10:00, the clock stepped back two hours (NTP), a blocked
+    reprint failed its check, the operator released it in advance (approving their own fix), and
+    the storefront sent new artwork: the old delivery's time, later than the release's, counted as
+    the release used, and the unseen artwork printed."""
+    r = rig
+    job_id = r.order("Z1")
+    r.run(until=done(r, job_id), steps=30)
+    assert r.take_prints() == ["Z1_Z1-1_bc-85x55_x1.pdf"]
+    r.clock._now -= timedelta(hours=2)
+    make_pdf(r.inbox / "z1r.pdf", pages=[(50.0, 50.0)])
+    (r.inbox / "z1r.yaml").write_text(
+        'order_id: "Z1"\nproduct: bc-85x55\nquantity: 1\nartwork: [z1r.pdf]\nreprint: true\nblocked: true\n'
+    )
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=30)
+    (r.root / "failed" / job_id / "RELEASE").write_text("alice\n")
+    r.run(until=lambda: not r.job(job_id).blocked, steps=30)
+    make_pdf(r.inbox / "z1s.pdf", pages=CARD)
+    (r.inbox / "z1s.yaml").write_text('order_id: "Z1"\nproduct: bc-85x55\nquantity: 1\nartwork: [z1s.pdf]\n')
+    r.run(until=lambda: r.stage(job_id) in (Stage.DONE, Stage.HELD), steps=40)
+    assert r.stage(job_id) is Stage.HELD and r.take_prints() == []
+    block = r.job(job_id).active_block()
+    assert block is not None and "the release by alice was given in advance" in block.detail
+
+
+def test_a_replacement_whose_name_holds_a_line_break_adds_no_row_of_its_own_to_status_txt(arrival_rig: Rig) -> None:
+    """Audit DC 3: a PDF put into replace/ named "x<newline>  <time>  InHotFolder  system  hot
+    folder indigo.pdf": STATUS.txt showed a well-formed InHotFolder row for a job blocked and never
+    delivered (the file's name went into the history as it came)."""
+    r = arrival_rig
+    job_id = r.order("N1")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=40)
+    folder = r.root / "quarantine" / job_id
+    make_pdf(folder / "replace" / "x\n  2026-11-22T10:00:05.000Z  InHotFolder            system  x.pdf", pages=CARD)
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id) and r.stage(job_id) is Stage.HELD, steps=40)
+    rows = (folder / "STATUS.txt").read_text().splitlines()
+    assert not [row for row in rows if row.split()[1:2] == ["InHotFolder"]]

@@ -463,3 +463,33 @@ def test_a_linked_folder_pointed_elsewhere_before_the_rename_keeps_no_temp_file(
         job = r.order("K1")
         r.run(until=done(r, job), steps=60, dt=5)
         assert pointed and os.listdir(t1) == []
+
+
+def test_a_hot_folder_pointed_by_a_reload_at_another_folder_is_not_held_by_a_call_stuck_in_the_old(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit CY 1: a look into indigo's share hung and was given up; the sysadmin pointed indigo
+    at a working folder and reloaded: every delivery there still failed at once, "hot folder
+    indigo (<the new folder>) does not answer", until the old call returned (never, on a hard
+    mount), and the jobs ended in failed/."""
+    r = rig
+    gate, _calls = _hang(monkeypatch, "check_hot_folder", r.hot)
+    try:
+        first = r.order("1001")
+        r.run(lambda: r.stage(first) is Stage.RETRY, steps=20, dt=0.5)
+        new = r.tmp / "hot" / "indigo-new"
+        new.mkdir()
+        hot = r.config.hot_folders["indigo"]
+        r.engine.set_config(
+            dataclasses.replace(
+                r.config, hot_folders={**r.config.hot_folders, "indigo": dataclasses.replace(hot, path=new)}
+            )
+        )
+        second = r.order("1002")
+        r.run(until=done(r, second), steps=20, dt=0.5)
+        r.clock.advance(11)
+        r.run(until=done(r, first), steps=10, dt=0.5)
+        assert sorted(os.listdir(new)) == ["1001_1001-1_bc-85x55_x1.pdf", "1002_1002-1_bc-85x55_x1.pdf"]
+        assert not [d for d in _details(r, second, "CopyToHotFolderFailed") if "does not answer" in d]
+    finally:
+        gate.set()
