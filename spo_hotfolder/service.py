@@ -453,6 +453,12 @@ def offline_lock(config: Config) -> Iterator[bool]:
             lock.release()
 
 
+#: A config file changed less than this long ago is waited for before a reload reads it ...
+CONFIG_QUIET_SECONDS = 1.0
+#: ... but no longer than this (a file written to all the time is read as it is then).
+CONFIG_WAIT_SECONDS = 5.0
+
+
 class _Stopping(Exception):
     """A stop was asked for while the main loop waited (a reload's look at the hot folders)."""
 
@@ -990,10 +996,34 @@ class Daemon:
             self.check_health()
             self._reload_heartbeat = now + self.heartbeat_seconds
 
+    def _config_written(self) -> None:
+        """Until the config file has not changed for CONFIG_QUIET_SECONDS (at most
+        CONFIG_WAIT_SECONDS): a SIGHUP sent as an editor or a tool still writes it in place must not
+        have a part of it applied (audit CY 4: 64 of a config's cut-off lengths were valid configs,
+        with fewer hot folders or routes; jobs then finished unprinted as skipped)."""
+        waited_from = time.monotonic()
+        while time.monotonic() - waited_from < CONFIG_WAIT_SECONDS:
+            try:
+                st = os.stat(self.config.source)
+            except OSError:
+                return  # (load_config says what is wrong)
+            quiet = time.time() - max(st.st_mtime, st.st_ctime)
+            if quiet >= CONFIG_QUIET_SECONDS or quiet < -1:  # (a file time ahead of the clock: not waited for)
+                return
+            self._heartbeat_while_reloading()
+            time.sleep(min(0.2, CONFIG_QUIET_SECONDS - quiet))
+
     def reload(self) -> None:
         """SIGHUP: a valid new config replaces the old one for everything not yet delivered."""
         self._reload_heartbeat = 0.0
         self.notifier.reloading()
+        try:
+            self._config_written()
+        except _Stopping:
+            log.warning(
+                "config.reload_abandoned", reason="the daemon is stopping", action="keeping the previous config"
+            )
+            return
         try:
             new = load_config(self.config.source)
         except ConfigError as exc:

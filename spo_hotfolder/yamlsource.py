@@ -500,6 +500,22 @@ class _YamlBuilder:
                 continue
             key = self._key(key_node)
             line = key_node.start_mark.line + 1
+            if (
+                isinstance(key, int)
+                and not isinstance(key, bool)
+                and key_node.style is None
+                and key_node.value.lstrip("+") != str(key)
+            ):
+                # `0750:` is the number 488 to YAML 1.1 (octal), `1_000:` 1000: a product code or a
+                # hot folder's name taken as another one (audit CY 3), as a value written so is refused.
+                self.problems.append(
+                    Problem(
+                        join_key(path, key_node.value),
+                        line,
+                        f"this key is read as the number {key}, not as written ({key_node.value}); put it in quotes "
+                        f"as written ('{key_node.value}':) if it is a name",
+                    )
+                )
             if (type(key), key) in first_line:
                 self.problems.append(
                     Problem(

@@ -812,6 +812,27 @@ def test_a_reload_that_shortens_retention_purges_at_once(make_daemon) -> None:
     assert not (daemon.root / "done" / job_id).exists()
 
 
+def test_a_reload_asked_for_while_the_config_is_still_written_reads_it_whole(make_daemon, tmp_path: Path) -> None:
+    """Audit CY 4: a SIGHUP sent while an editor or a tool still wrote the config in place had the
+    part written so far applied, where it was a valid config (with fewer hot folders or routes:
+    jobs routed nowhere finished unprinted as skipped)."""
+    daemon = make_daemon()
+    data = yaml.safe_load(daemon.config.read_text())
+    (tmp_path / "hot" / "extra").mkdir(parents=True)
+    folders = data.pop("hot_folders")
+    data["hot_folders"] = {**folders, "extra": {"path": str(tmp_path / "hot" / "extra")}}
+    text = yaml.safe_dump(data, sort_keys=False)
+    cut = text.index("  extra:")
+    with daemon.config.open("w") as fh:
+        fh.write(text[:cut])  # (a valid config by itself: without hot folder extra)
+        fh.flush()
+        daemon.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+        time.sleep(0.3)
+        fh.write(text[cut:])
+    wait_for(lambda: events(daemon, "config.reloaded"), what="config.reloaded")
+    assert [e["hot_folders"] for e in events(daemon, "config.reloaded")] == [["extra", "indigo", "large"]]
+
+
 def test_a_reload_to_a_hot_folder_that_does_not_exist_says_so(make_daemon, tmp_path: Path) -> None:
     """Audit D 4: a hot folder's path mistyped in a reload was said only when deliveries there
     began to fail (a start says it at once)."""

@@ -1589,6 +1589,27 @@ def test_a_key_yaml_reads_as_a_boolean_or_null_is_refused_in_words(tmp_path: Pat
     assert list(config.hot_folders) == ["yes"]
 
 
+def test_a_key_yaml_reads_as_another_number_than_written_is_refused(tmp_path: Path) -> None:
+    """Audit CY 3: `products: {0750: ...}` was the pattern "488" (YAML 1.1's octal), `010:` under
+    hot_folders a hot folder "8", `1_000:` "1000": check-config said "config OK", and a job of
+    product "0750" got no product expectations (a wrong-size PDF printed unchecked)."""
+    path = write(
+        tmp_path,
+        with_root(
+            "products:\n  0750: {pages: 2}\n  1_000: {pages: 1}\n  750: {pages: 3}\n"
+            "hot_folders:\n  010: {path: /mnt/e}\n"
+        ),
+    )
+    assert errors_of(path) == [
+        f"{path}:4: products.0750: this key is read as the number 488, not as written (0750); put it in quotes as "
+        "written ('0750':) if it is a name",
+        f"{path}:5: products.1_000: this key is read as the number 1000, not as written (1_000); put it in quotes as "
+        "written ('1_000':) if it is a name",
+        f"{path}:8: hot_folders.010: this key is read as the number 8, not as written (010); put it in quotes as "
+        "written ('010':) if it is a name",
+    ]
+
+
 def test_yaml_number_forms_that_do_not_mean_what_they_show_are_refused(tmp_path: Path) -> None:
     """(audit, sysadmin F5) `poll_interval_seconds: 1:30` was taken as 90 s (YAML 1.1's base 60),
     `size_tolerance_mm: 0x10` as 16, `done_days: 010` as 8, with "config OK"."""
