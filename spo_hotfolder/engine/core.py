@@ -245,8 +245,10 @@ class Engine(
         """Called from the watcher thread: ``path`` changed. Never raises, never blocks for long."""
         seen = self.clock.monotonic()  # when the change was seen: settle counts from here
         with self._hint_lock:
-            earlier = self._hints.get(path)
-            self._hints[path] = ((earlier is not None and earlier[0]) or moved_in, seen)
+            # The newest event decides: a file renamed in and then written again before the engine
+            # looked is not complete on arrival any more; it settles (audit DA 2: it was taken at
+            # once, half written, where no read lease tells of a writer).
+            self._hints[path] = (moved_in, seen)
         self.metrics.watcher_event()
         self.wake_event.set()
 

@@ -10671,3 +10671,24 @@ def test_a_replacement_whose_name_holds_a_line_break_adds_no_row_of_its_own_to_s
     r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id) and r.stage(job_id) is Stage.HELD, steps=40)
     rows = (folder / "STATUS.txt").read_text().splitlines()
     assert not [row for row in rows if row.split()[1:2] == ["InHotFolder"]]
+
+
+def test_a_file_renamed_in_then_written_again_before_the_engine_looks_settles(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit DA 2: one rename event made every later event of that path count as "renamed in"
+    until the engine's next step: a manifest renamed in and then rewritten in place by another
+    client (half written so far) was taken at once, where no read lease tells of a writer (another
+    owner's file without CAP_LEASE)."""
+    import spo_hotfolder.stability as stability_module
+
+    monkeypatch.setattr(stability_module, "open_for_writing", lambda path: False)
+    r = rig
+    manifest = r.inbox / "m.yaml"
+    (r.inbox / ".m.yaml.Xy12Zq").write_text('order_id: "M"\nproduct: bc-85x55\nquantity: 500\nartwork: [m.pdf]\n')
+    os.replace(r.inbox / ".m.yaml.Xy12Zq", manifest)
+    r.engine.hint(manifest, moved_in=True)
+    manifest.write_text('order_id: "M2"\nproduct: bc-85x55\n')  # (another client, half done)
+    r.engine.hint(manifest)
+    r.engine.step()
+    assert manifest.exists() and not (r.root / "failed" / "m.yaml").exists()
