@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.config import Config, HotFolderConfig, glob_match
-from spo_hotfolder.fsutil import copy_file, fsync_dir, rename_noreplace, safe_name, windows_device
+from spo_hotfolder.fsutil import SourceChanged, copy_file, fsync_dir, rename_noreplace, safe_name, windows_device
 
 if TYPE_CHECKING:
     from spo_hotfolder.ledger import Job
@@ -552,6 +552,11 @@ def write_temp(
         raise
     except FileExistsError as exc:  # (made there since the look above: the copy opens with O_EXCL)
         raise TempInTheWay(temp, hot) from exc
+    except SourceChanged as exc:
+        raise DeliveryError(
+            f"the job's output {src.name} {exc.strerror}: not delivered; copied again at the next attempt",
+            transient=True,
+        ) from exc
     except OSError as exc:
         raise explain_os_error(exc, hot, temp.parent) from exc
 

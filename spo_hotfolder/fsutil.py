@@ -253,7 +253,11 @@ def rename_noreplace(src: Path, dst: Path) -> None:
     (renameat2 with RENAME_NOREPLACE) where the kernel and the filesystem have it, so that a file
     another sender renames into a hot folder between a look and the rename is never replaced
     (audit AZ D1: a job ticket arriving in that window was overwritten). Where they have not (an NFS
-    or SMB share, an old libc), a look just before a plain rename, as before."""
+    or SMB share, an old libc), a hard link to ``dst`` then the removal of ``src``: the link is
+    refused where ``dst`` exists, in the same call (audit DD 2: a look then a plain rename replaced
+    a file another sender renamed in between). A crash between the two leaves one file under both
+    names: ``linked_twice`` tells it (recovery takes it as renamed). Only where the filesystem has no
+    hard links either, a look just before a plain rename."""
     function = _libc_renameat2()
     if function is not None:
         import ctypes
@@ -263,9 +267,28 @@ def rename_noreplace(src: Path, dst: Path) -> None:
         code = ctypes.get_errno()
         if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
             raise OSError(code, os.strerror(code), str(src), None, str(dst))
-    if os.path.lexists(dst):
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
-    os.replace(src, dst)
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK):
+            raise
+        if os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst)) from None
+        os.replace(src, dst)
+        return
+    with contextlib.suppress(OSError):  # (published; a name left is the same file: linked_twice)
+        os.unlink(src)
+
+
+def linked_twice(src: Path, dst: Path) -> bool:
+    """Whether ``src`` and ``dst`` are one file: ``rename_noreplace``'s link made, ``src`` not
+    removed yet (a crash between the two)."""
+    try:
+        return os.path.samestat(os.lstat(src), os.lstat(dst))
+    except OSError:
+        return False
 
 
 def atomic_write(path: Path, data: bytes | str, *, durable: bool = True, mode: int = 0o644) -> None:
@@ -275,7 +298,14 @@ def atomic_write(path: Path, data: bytes | str, *, durable: bool = True, mode: i
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    _create(tmp, payload, mode, flags=os.O_TRUNC, durable=durable)
+    # Made new, never opened through what is there: the temp name is known (the pid is), and in an
+    # operator's folder a symbolic link put there had another job's artwork or the ledger written
+    # over (audit DD 3). One there (a crash's, or such a link) is removed, not followed.
+    try:
+        _create(tmp, payload, mode, flags=os.O_EXCL | os.O_NOFOLLOW, durable=durable)
+    except FileExistsError:
+        tmp.unlink()
+        _create(tmp, payload, mode, flags=os.O_EXCL | os.O_NOFOLLOW, durable=durable)
     try:
         os.replace(tmp, path)
     except BaseException:
@@ -435,6 +465,12 @@ def copy_file(
                 with os.fdopen(os.dup(fd), "wb", closefd=True) as fout:
                     shutil.copyfileobj(fin, fout, 1024 * 1024)
                 offset = total
+            now = os.fstat(fin.fileno()).st_size
+            if offset != total or now != total:
+                # Truncated or grown while it was copied (rewritten in place, `cp -p`): the copy is
+                # not the file, whatever it looks like once written back (audit DD 1: a PDF cut
+                # short was renamed into a hot folder and recorded InHotFolder).
+                raise SourceChanged(src, offset, total, now)
             size = offset
             if behind is not None:
                 behind.stop()
@@ -456,6 +492,18 @@ def copy_file(
                 dst.unlink()
             raise
     return size
+
+
+class SourceChanged(OSError):
+    """The file copied changed its size while it was copied: the copy is removed."""
+
+    def __init__(self, src: Path | str, copied: int, size_then: int, size_now: int) -> None:
+        super().__init__(
+            errno.EAGAIN,
+            f"it changed while it was copied ({size_then} bytes when the copy began, {size_now} now, "
+            f"{copied} copied)",
+            str(src),
+        )
 
 
 def _remove_copy(fd: int, dst: Path) -> None:

@@ -10692,3 +10692,68 @@ def test_a_file_renamed_in_then_written_again_before_the_engine_looks_settles(
     r.engine.hint(manifest)
     r.engine.step()
     assert manifest.exists() and not (r.root / "failed" / "m.yaml").exists()
+
+
+def test_an_output_cut_short_and_written_back_during_its_copy_is_never_published_cut_short(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit DD 1: the copy into the hot folder took the output's size once, as it began, and
+    stopped where the file then ended: an output truncated during the copy and written back the
+    same (its time kept, as `cp -p` or a sync tool does) passed the check after the copy, and half
+    the PDF was renamed into the hot folder and recorded InHotFolder."""
+    r = rig
+    real = os.sendfile
+    state: dict[str, Any] = {"calls": 0}
+
+    def sendfile(out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        if not _is_hot_temp(out_fd):
+            return real(out_fd, in_fd, offset, count)
+        state["calls"] += 1
+        src = Path(f"/proc/self/fd/{in_fd}").readlink()
+        if state["calls"] == 1:
+            st = os.stat(src)
+            state["data"], state["times"] = src.read_bytes(), (st.st_atime_ns, st.st_mtime_ns)
+            os.truncate(src, len(state["data"]) // 2)
+            return real(out_fd, in_fd, offset, count)
+        sent = real(out_fd, in_fd, offset, count)
+        if sent == 0 and "restored" not in state:
+            with open(src, "r+b") as fh:
+                fh.write(state["data"])
+            os.utime(src, ns=state["times"])
+            state["restored"] = True
+        return sent
+
+    job_id = r.order("TR1")
+    monkeypatch.setattr(os, "sendfile", sendfile)
+    r.run(until=done(r, job_id), steps=30)
+    output = r.root / "done" / job_id / "output" / r.job(job_id).output
+    [printed] = [p for p in r.hot.iterdir() if not p.name.startswith(".")]
+    assert printed.read_bytes() == output.read_bytes()
+    failed = [e.detail for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderFailed]
+    assert len(failed) == 1 and "changed while it was copied" in failed[0]
+
+
+@pytest.mark.parametrize("ticket", ["none", "json"])
+def test_a_crash_between_the_link_and_the_unlink_of_a_rename_on_a_share_delivers_once(
+    tmp_path: Path, ticket: str
+) -> None:
+    """Audit DD 2's mend: where the hot folder's filesystem has no RENAME_NOREPLACE (NFS, SMB),
+    the rename is a hard link then the removal of the temp name; a crash between the two leaves
+    one file under both names, taken as published at the restart (copied again, it would print
+    twice), the temp name removed."""
+    for r in rig_on(tmp_path, hot_folders={"indigo": {"path": str(tmp_path / "hot" / "indigo"), "ticket": ticket}}):
+        job_id = r.order("LK")
+        life_until_killed(
+            r,
+            lambda mp: (
+                mp.setattr(fsutil_module, "_libc_renameat2", lambda: None),
+                _crash_after(mp, fsutil_module.os, "link", when=lambda src, dst, **kw: "/hot/indigo/" in str(dst)),
+            ),
+        )
+        assert r.temps()  # (the temp name is still there, the same file as the final one)
+        r.start()
+        r.run(until=done(r, job_id), steps=10)
+        r.run(steps=3)
+        printed = r.take_prints()
+        assert printed == (["LK_LK-1_bc-85x55_x1.json"] if ticket == "json" else []) + ["LK_LK-1_bc-85x55_x1.pdf"]
+        assert r.statuses(job_id).count("InHotFolder") == 1 and r.temps() == []
