@@ -170,7 +170,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return 1
         print(
             f"{PROG}: error: the ledger (state/ledger.sqlite3 under paths.root) cannot be read: {exc}; it is damaged, "
-            "empty or not a ledger: stop the daemon and put back a copy from a backup",
+            "empty or not a ledger: stop the daemon and put back a copy from a backup (remove its -wal and -shm files "
+            "first: docs/service.md, Backups and restores)",
             file=sys.stderr,
         )
         return 1

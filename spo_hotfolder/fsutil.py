@@ -500,8 +500,7 @@ class SourceChanged(OSError):
     def __init__(self, src: Path | str, copied: int, size_then: int, size_now: int) -> None:
         super().__init__(
             errno.EAGAIN,
-            f"it changed while it was copied ({size_then} bytes when the copy began, {size_now} now, "
-            f"{copied} copied)",
+            f"it changed while it was copied ({size_then} bytes when the copy began, {size_now} now, {copied} copied)",
             str(src),
         )
 

@@ -693,7 +693,10 @@ class Ledger:
             why = _not_writable_why(path) or disk_full_why(path)
             if not why and isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
                 # ("file is not a database", "database disk image is malformed": as `jobs` says it)
-                why = "; it is damaged, or not a ledger: put back a copy from a backup"
+                why = (
+                    "; it is damaged, or not a ledger: put back a copy from a backup (remove its -wal and -shm files "
+                    "first: docs/service.md, Backups and restores)"
+                )
             raise LedgerError(f"cannot open the ledger {path}: {exc}{why}") from exc
         # A ledger of an older daemon read by a command before the new daemon has opened it (and
         # added the column): its deliveries read with no temp folder. (A damaged file is said by

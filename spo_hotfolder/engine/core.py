@@ -339,7 +339,8 @@ class Engine(
 
     def run(self) -> None:
         """The engine thread: reconcile, then steps until stopped."""
-        self.reconcile()
+        if not self._reconciled():
+            return
         while not self.stop_event.is_set():
             try:
                 self.step()
@@ -482,12 +483,34 @@ class Engine(
                 return
             log.exception("engine.unexpected_error", what=what, subject=subject)
 
+    def _reconciled(self) -> bool:
+        """The start's recovery (``reconcile``), tried again every few seconds while it fails; False
+        when the daemon stops first. A damaged ledger found here is said as anywhere else, and
+        ``health`` says it (white-box audit DE 1: the engine thread died of it, and the daemon ran
+        on doing nothing, "the engine thread is not running", the damage never said)."""
+        while True:  # (once at least: a daemon stopped as it starts still ends as after a start)
+            try:
+                self.reconcile()
+                return True
+            except Exception as exc:
+                if is_ledger_damaged(exc):
+                    self._ledger_damaged_said(exc)
+                elif is_disk_full(exc):
+                    self._spool_full_said(exc)
+                elif isinstance(exc, OSError | sqlite3.OperationalError):
+                    _io_error_said("recovery.failed", exc, action="tried again in 5 s")
+                else:
+                    log.exception("recovery.failed", action="tried again in 5 s")
+            if self.stop_event.wait(5.0):
+                return False
+
     def _ledger_damaged_said(self, exc: BaseException) -> None:
         """Said in the log (at most once a minute) and kept for `health` until the daemon stops."""
         first = self.ledger_damage is None
         self.ledger_damage = (
             f"the ledger {self.ledger.path} is damaged ({exc}): nothing new is recorded, orders wait in inbox/; "
-            "stop the daemon and put back a copy from a backup (docs/service.md, Backups and restores)"
+            "stop the daemon and put back a copy from a backup, its -wal and -shm files removed first "
+            "(docs/service.md, Backups and restores)"
         )
         mono = self.clock.monotonic()
         if first or mono - self._ledger_damage_said_at >= 60:

@@ -10757,3 +10757,31 @@ def test_a_crash_between_the_link_and_the_unlink_of_a_rename_on_a_share_delivers
         printed = r.take_prints()
         assert printed == (["LK_LK-1_bc-85x55_x1.json"] if ticket == "json" else []) + ["LK_LK-1_bc-85x55_x1.pdf"]
         assert r.statuses(job_id).count("InHotFolder") == 1 and r.temps() == []
+
+
+def test_a_ledger_found_damaged_by_the_start_s_recovery_is_said_and_the_engine_thread_lives_on(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit DE 1: a page of the ledger's jobs table damaged (not the one the start's own look
+    reads): the start's recovery raised, the engine thread died of it, and the daemon ran on doing
+    nothing; `health` said "the engine thread is not running", never that the ledger is damaged."""
+    r = rig
+
+    def damaged(self: Engine) -> None:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(Engine, "reconcile", damaged)
+    with capture_logs() as logs:
+        engine = threading.Thread(target=r.engine.run, daemon=True)
+        engine.start()
+        deadline = time.monotonic() + 10
+        while r.engine.ledger_damage is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        alive = engine.is_alive()
+        r.engine.stop()
+        engine.join(10)
+    assert alive and not engine.is_alive()
+    assert (
+        r.engine.ledger_damage is not None and "is damaged (database disk image is malformed)" in r.engine.ledger_damage
+    )
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["ledger.damaged"]

@@ -717,7 +717,10 @@ def test_a_damaged_ledger_is_refused_saying_what_to_do(tmp_path: Path, content: 
     with pytest.raises(LedgerError) as refused:
         Ledger(path)
     assert str(refused.value).startswith(f"cannot open the ledger {path}: ")
-    assert str(refused.value).endswith("; it is damaged, or not a ledger: put back a copy from a backup")
+    assert str(refused.value).endswith(
+        "; it is damaged, or not a ledger: put back a copy from a backup (remove its -wal and -shm files first: "
+        "docs/service.md, Backups and restores)"
+    )
     assert path.read_bytes() == content, "never replaced"
 
 
