@@ -155,10 +155,17 @@ def _preflight_fix(failed: set[str], *, several: bool = False, check_again: bool
             ", or change the product's expectations in the config (products:), reload it (systemctl reload "
             "spo-hotfolder, or SIGHUP), then drop RETRY here"
         )
-    elif "fonts" in failed and failed <= _EXPECTATION_CHECKS | {"fonts"}:
+    elif failed == {"fonts"}:
         fix += (
             " with its fonts embedded, or, if the printer has those fonts, set validation.checks.fonts to "
             "warning in the config, reload it (systemctl reload spo-hotfolder, or SIGHUP), then drop RETRY here"
+        )
+    elif "fonts" in failed and failed <= _EXPECTATION_CHECKS | {"fonts"}:
+        # Each way out said: the fonts alone would leave the size failing (white-box audit DF 3).
+        fix += (
+            " that meets the product's expectations with its fonts embedded; or change the product's expectations "
+            "in the config (products:) and, if the printer has those fonts, set validation.checks.fonts to warning, "
+            "reload it (systemctl reload spo-hotfolder, or SIGHUP), then drop RETRY here"
         )
     elif "encryption" in failed:
         fix += " without a password (ask the customer for an unprotected file)"
@@ -568,7 +575,13 @@ class EngineProcessing(EngineState):
                 raise write_error(exc, self.rel(job_dir)) from exc
             for old in out_dir.iterdir():
                 if old.name != name:
-                    into_history(job_dir, old, self.clock.now(), f"output-{old.name}")
+                    try:
+                        into_history(job_dir, old, self.clock.now(), f"output-{old.name}")
+                    except OSError as exc:
+                        # As the folder's own making above (white-box audit DF 1, 2: an I/O error
+                        # left the job in failed/ saying OutputCreationStarted, a full disk started
+                        # it again every 5 s for ever).
+                        raise write_error(exc, self.rel(job_dir)) from exc
             if linked:
                 # The artwork is print-ready as it is: the output is a link to it, made here.
                 was = _ctime_of(inputs[0].path) if job.job_id in self._prestaged else None

@@ -10785,3 +10785,44 @@ def test_a_ledger_found_damaged_by_the_start_s_recovery_is_said_and_the_engine_t
         r.engine.ledger_damage is not None and "is damaged (database disk image is malformed)" in r.engine.ledger_damage
     )
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["ledger.damaged"]
+
+
+def _failed_with_another_file_in_output(r: Rig) -> tuple[str, Path]:
+    job_id = r.order("N1", trimbox=(3, 3, 88, 58))
+    shutil.rmtree(r.hot)  # (the hot folder gone: the job ends in failed/ with its output)
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=120, dt=2.0)
+    folder = r.root / "failed" / job_id
+    r.hot.mkdir(parents=True)
+    (folder / "output" / "N1-checked-by-kim.pdf").write_bytes(b"%PDF-1.4 x")  # (moved to history/ when made again)
+    return job_id, folder
+
+
+def _moving_outputs_fails(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    import spo_hotfolder.engine.processing as processing_module
+
+    original = processing_module.into_history
+
+    def failing(job_dir: Path, src: Path, now: Any, name: str | None = None) -> Any:
+        if src.parent.name == "output":
+            raise OSError(code, os.strerror(code), str(src))
+        return original(job_dir, src, now, name)
+
+    monkeypatch.setattr(processing_module, "into_history", failing)
+
+
+@pytest.mark.parametrize("code", [errno.EIO, errno.ENOSPC])
+def test_a_failure_moving_an_earlier_output_aside_is_an_output_failure(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """Audit DF 1, 2: the output's making moves other files in output/ to history/ first; an I/O
+    error there left the job in failed/ still saying OutputCreationStarted (no OutputCreationFailed),
+    and a full disk started the output again every 5 s for ever (two entries each time), never
+    retried on its schedule nor failed."""
+    r = rig
+    job_id, folder = _failed_with_another_file_in_output(r)
+    _moving_outputs_fails(monkeypatch, code)
+    (folder / "RETRY").write_text("kim\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED and not (folder / "RETRY").exists(), steps=120, dt=5.0)
+    statuses = r.statuses(job_id)
+    assert r.job(job_id).status is JobStatus.OutputCreationFailed
+    assert statuses.count("OutputCreationStarted") <= 1 + r.config.delivery.max_attempts

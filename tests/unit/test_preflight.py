@@ -1699,3 +1699,15 @@ def test_a_linearized_pdf_cut_after_its_first_page_and_a_file_of_zeros_say_they_
             "for the file again",
         )
     ]
+
+
+def test_the_fix_for_a_pdf_failing_both_its_size_and_its_fonts_names_both() -> None:
+    """Audit DF 3: wrong size and a font not embedded: "How to fix it" spoke of the fonts only
+    (embed them, or set validation.checks.fonts to warning), which leaves the size failing."""
+    from spo_hotfolder.engine.processing import _preflight_fix
+
+    fix = _preflight_fix({"trim", "fonts"})
+    assert "meets the product's expectations with its fonts embedded" in fix
+    assert "change the product's expectations in the config (products:)" in fix
+    assert "validation.checks.fonts to warning" in fix
+    assert "expectations" not in _preflight_fix({"fonts"})
