@@ -567,7 +567,7 @@ class EngineArtwork(EngineState):
         """Moves ``src`` into the jobs waiting for it (``waiting``: oldest job first) of one order,
         or sets it aside (_owner_order); ``seen``: when the file was first seen (monotonic), to
         tell which order it belongs to. False when none of them is still there."""
-        if not self._removable_from(src.parent):
+        if not self._removable_from(src.parent, src):
             self._orphans.pop(src, None)  # looked at again at the next rescan, never in a loop
             return True
         candidates: list[tuple[Job, Artwork]] = []
@@ -882,12 +882,15 @@ class EngineArtwork(EngineState):
         )
         self._write_status(job.job_id)
 
-    def _removable_from(self: Engine, folder: Path) -> bool:
+    def _removable_from(self: Engine, folder: Path, file: Path | None = None) -> bool:
         """Whether the daemon may take files out of ``folder`` (an inbox folder made by an upload
         with a umask of 022, owned by the uploader: the daemon's account can read it but not
-        remove anything). False: nothing is taken from it, so that no order is half taken and
-        the others go on; the log says what to fix, once per state of the folder."""
-        if os.access(folder, os.W_OK | os.X_OK):
+        remove anything), and ``file`` out of it (a folder with the sticky bit, as a shared
+        upload folder of mode 1777 has: only a file's owner, the folder's or root may remove it).
+        False: nothing is taken from it, so that no order is half taken and the others go on;
+        the log says what to fix, once per state of the folder."""
+        sticky_owner = self._sticky_owner(folder, file)
+        if sticky_owner is None and os.access(folder, os.W_OK | os.X_OK):
             self._unwritable.pop(folder, None)
             return True
         try:
@@ -897,18 +900,44 @@ class EngineArtwork(EngineState):
         state = (st.st_uid, st.st_gid, st.st_mode)
         if self._unwritable.get(folder) != state:
             self._unwritable[folder] = state
+            reason = (
+                f"the daemon cannot take files out of {self.rel(folder)}: it may read the folder but not change "
+                f"it; nothing in it is taken until it is writable by the daemon's group ({UNWRITABLE_FIX})"
+            )
+            if sticky_owner is not None:
+                # (white-box audit DD 4: each take failed with a traceback at every rescan, the job
+                # waiting "not arrived yet" past its artwork's time)
+                reason = (
+                    f"the daemon cannot take files out of {self.rel(folder)}: the folder has the sticky bit (mode "
+                    f"{stat.filemode(st.st_mode)}), so only a file's owner ({user_name(sticky_owner)} here), the "
+                    "folder's owner or root may move one; remove the sticky bit (chmod -t) and give the folder "
+                    f"to the daemon's group ({UNWRITABLE_FIX})"
+                )
             log.error(
                 "inbox.folder_not_writable",
                 folder=self.rel(folder),
                 owner=user_name(st.st_uid),
                 group=group_name(st.st_gid),
                 mode=stat.filemode(st.st_mode),
-                reason=(
-                    f"the daemon cannot take files out of {self.rel(folder)}: it may read the folder but not change "
-                    f"it; nothing in it is taken until it is writable by the daemon's group ({UNWRITABLE_FIX})"
-                ),
+                reason=reason,
             )
         return False
+
+    @staticmethod
+    def _sticky_owner(folder: Path, file: Path | None) -> int | None:
+        """The owner of ``file`` where the sticky bit of ``folder`` keeps the daemon from moving it
+        (another user's file in another user's folder, the daemon not root); else None."""
+        euid = os.geteuid()
+        if file is None or euid == 0:
+            return None
+        try:
+            st = os.stat(folder)
+            if not st.st_mode & stat.S_ISVTX or st.st_uid == euid:
+                return None
+            owner = os.lstat(file).st_uid
+        except OSError:
+            return None
+        return None if owner == euid else owner
 
     def _check_complete(self: Engine, job_id: str) -> None:
         job = self.ledger.get_job(job_id, history=False)
@@ -1049,7 +1078,7 @@ class EngineArtwork(EngineState):
             due = [m for m, start in zip(members, starts, strict=True) if now - start >= limit]
             if not due or (top is not None and (len(due) < len(members) or self.tracker.tracks_under(top))):
                 continue  # a folder waits for its youngest file, and for those still being written
-            if not all(self._removable_from(folder) for folder in {path.parent for path, _, _ in due}):
+            if not all(self._removable_from(path.parent, path) for path, _, _ in due):
                 continue  # nothing can be taken out of it: said in the log, and left as it is
             if top is not None and (later := self._manifest_beside(top, now)) is not None:
                 upcoming.append(later)

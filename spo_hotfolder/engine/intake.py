@@ -224,7 +224,7 @@ class EngineIntake(EngineState):
             log.warning("manifest.unreadable", path=str(path), error=str(exc))
             return
         base = path.parent
-        if not self._removable_from(base):
+        if not self._removable_from(base, path):
             return  # taken once the folder lets us: nothing recorded, the other orders go on
         key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
         known = self.ledger.intake(key)

@@ -374,9 +374,23 @@ class EngineScans(EngineState):
         for folder in list(self._unwritable):
             if not folder.is_dir():
                 del self._unwritable[folder]
+            elif self._sticky_as_said(folder):
+                continue  # (its files' owners decide: looked at again once its mode changes)
             elif self._removable_from(folder):  # (which forgets it)
                 log.info("inbox.folder_writable", folder=self.rel(folder))
                 self.request_rescan()
+
+    def _sticky_as_said(self: Engine, folder: Path) -> bool:
+        """Whether ``folder`` is said not writable for its sticky bit, and is as it was then."""
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        return (
+            bool(st.st_mode & stat.S_ISVTX)
+            and os.geteuid() not in (0, st.st_uid)
+            and self._unwritable.get(folder) == (st.st_uid, st.st_gid, st.st_mode)
+        )
 
     def _said_unreadable(self: Engine, folder: Path) -> None:
         """A folder in inbox/ (or a job's folder in quarantine/ or failed/) the daemon may not list

@@ -956,7 +956,9 @@ def test_a_folder_drop_made_writable_after_the_artwork_timeout_is_taken_whole(
     writable = [False]
     removable = Engine._removable_from
     monkeypatch.setattr(
-        Engine, "_removable_from", lambda self, folder: removable(self, folder) and (writable[0] or folder != drop)
+        Engine,
+        "_removable_from",
+        lambda self, folder, file=None: removable(self, folder, file) and (writable[0] or folder != drop),
     )
     r.run(steps=2)
     for _ in range(8):  # past the artwork timeout, with no rescan meanwhile: nothing taken from it
@@ -10826,3 +10828,27 @@ def test_a_failure_moving_an_earlier_output_aside_is_an_output_failure(
     statuses = r.statuses(job_id)
     assert r.job(job_id).status is JobStatus.OutputCreationFailed
     assert statuses.count("OutputCreationStarted") <= 1 + r.config.delivery.max_attempts
+
+
+def test_an_inbox_with_the_sticky_bit_and_another_user_s_upload_is_said_not_failed_at_every_rescan(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit DD 4: a shared upload folder of mode 1777 (the sticky bit: only a file's owner, the
+    folder's or root may move it), the daemon not root: each take failed with a PermissionError
+    traceback at every rescan, the manifest stayed in inbox/ and the job waited past its artwork's
+    time saying "not arrived yet". Said once as the folder a sysadmin must change; taken once it is."""
+    r = rig
+    os.chmod(r.inbox, 0o1777)
+    monkeypatch.setattr(os, "geteuid", lambda: 65534)  # (the daemon's own account; the folder is root's)
+    job_id = r.order("ST1")
+    for name in ("ST1.pdf", "ST1.yaml"):
+        os.chown(r.inbox / name, 65533, 65533)  # (the uploader's)
+    with capture_logs() as logs:
+        r.run(steps=5)
+    assert r.stage(job_id) is None and (r.inbox / "ST1.yaml").exists()
+    said = [e for e in logs if e["log_level"] in ("error", "critical")]
+    assert [e["event"] for e in said] == ["inbox.folder_not_writable"]
+    assert "the folder has the sticky bit (mode drwxrwxrwt)" in said[0]["reason"]
+    assert "remove the sticky bit (chmod -t)" in said[0]["reason"]
+    os.chmod(r.inbox, 0o777)
+    r.run(until=done(r, job_id), steps=40)
