@@ -10838,7 +10838,7 @@ def test_an_inbox_with_the_sticky_bit_and_another_user_s_upload_is_said_not_fail
     traceback at every rescan, the manifest stayed in inbox/ and the job waited past its artwork's
     time saying "not arrived yet". Said once as the folder a sysadmin must change; taken once it is."""
     r = rig
-    os.chmod(r.inbox, 0o1777)
+    r.inbox.chmod(0o1777)  # (a shared upload folder, as some shops have)
     monkeypatch.setattr(os, "geteuid", lambda: 65534)  # (the daemon's own account; the folder is root's)
     job_id = r.order("ST1")
     for name in ("ST1.pdf", "ST1.yaml"):
@@ -10850,5 +10850,5 @@ def test_an_inbox_with_the_sticky_bit_and_another_user_s_upload_is_said_not_fail
     assert [e["event"] for e in said] == ["inbox.folder_not_writable"]
     assert "the folder has the sticky bit (mode drwxrwxrwt)" in said[0]["reason"]
     assert "remove the sticky bit (chmod -t)" in said[0]["reason"]
-    os.chmod(r.inbox, 0o777)
+    r.inbox.chmod(0o2775)  # (the sticky bit removed)
     r.run(until=done(r, job_id), steps=40)
