@@ -1031,7 +1031,11 @@ class _ConfigReader:
         for placeholder in placeholders:
             if placeholder in FILENAME_FIELDS:
                 continue
-            if placeholder.startswith("attributes.") and len(placeholder) > len("attributes."):
+            if (
+                placeholder.startswith("attributes.")
+                and len(placeholder) > len("attributes.")
+                and not any(mark in placeholder for mark in ":!")
+            ):
                 continue
             ok = False
             self.error(full, f"unknown placeholder '{{{placeholder}}}'; the placeholders allowed are {allowed}")

@@ -10852,3 +10852,23 @@ def test_an_inbox_with_the_sticky_bit_and_another_user_s_upload_is_said_not_fail
     assert "remove the sticky bit (chmod -t)" in said[0]["reason"]
     r.inbox.chmod(0o2775)  # (the sticky bit removed)
     r.run(until=done(r, job_id), steps=40)
+
+
+def test_a_crash_during_the_copy_of_an_artwork_with_another_link_leaves_no_partial_copy(rig: Rig) -> None:
+    """Audit DD 5: an inbox file with another name outside (ln from a storefront's folder) is
+    copied into the job's artwork/ under a temp name; killed during that copy, the partial temp
+    file (named by the pid) stayed in the job's folder for good, into done/."""
+    r = rig
+    keep = r.tmp / "storefront"
+    keep.mkdir()
+    make_pdf(keep / "CL1.pdf", pages=CARD)
+    os.link(keep / "CL1.pdf", r.inbox / "CL1.pdf")
+    (r.inbox / "CL1.yaml").write_text('order_id: "CL1"\nproduct: bc-85x55\nquantity: 1\nartwork: [CL1.pdf]\n')
+
+    def in_the_copy(fd: int) -> bool:
+        return str(Path(f"/proc/self/fd/{fd}").readlink()).endswith(".copy")
+
+    life_until_killed(r, lambda mp: _crash_before(mp, fsutil_module.os, "fsync", when=in_the_copy))
+    r.start()
+    r.run(until=done(r, "CL1-1"), steps=20)
+    assert sorted(r.root.rglob("*.copy")) == []

@@ -531,6 +531,12 @@ CASES = [
         "{order_id}, {job_id}, {product}, "
         "{quantity}, {customer}, {attributes.<key>}",
     ),
+    (  # audit CY 6: accepted, then rendered empty ("1001-1_.pdf")
+        'hot_folders:\n  indigo:\n    path: /x\n    filename: "{job_id}_{attributes.paper:>5}.pdf"\n',
+        6,
+        "hot_folders.indigo.filename: unknown placeholder '{attributes.paper:>5}'; the placeholders allowed are "
+        "{order_id}, {job_id}, {product}, {quantity}, {customer}, {attributes.<key>}",
+    ),
     (
         "hot_folders:\n  indigo:\n    path: /x\n    staging: /x\n",
         6,

@@ -278,3 +278,20 @@ def test_atomic_write_never_writes_through_a_link_at_its_temp_name(tmp_path: Pat
     assert target.read_bytes() == b"%PDF-1.4 another job's artwork" and target.stat().st_mode & 0o777 == 0o444
     assert status.read_text() == "Job A-1 ...\n" and not status.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["STATUS.txt", "artwork.pdf"]
+
+
+def test_a_long_name_cut_to_fit_keeps_its_bytes_that_are_not_utf8_and_whole_characters() -> None:
+    """Audit DD 6: a 255-byte Latin-1 name lost every non-UTF-8 byte when shortened: "Müller"
+    became "Mller", a name of such bytes only "~cb4e09a8.pdf", and ERROR.txt's "read as
+    Windows-1252 it is:" showed that."""
+    from spo_hotfolder.fsutil import fit_name
+
+    latin1 = os.fsdecode(b"Rechnung_M\xfcller_" + b"x" * 240 + b".pdf")
+    short = fit_name(latin1, 100)
+    assert os.fsencode(short).startswith(b"Rechnung_M\xfcller_x") and short.endswith(".pdf")
+    assert len(os.fsencode(short)) <= 100
+    only = os.fsdecode(b"\xe9" * 250 + b".pdf")
+    assert os.fsencode(fit_name(only, 100)).startswith(b"\xe9" * 80)
+    utf8 = "é" * 200 + ".pdf"
+    cut = fit_name(utf8, 101)
+    assert cut.startswith("é" * 40) and len(cut.encode()) <= 101 and cut.encode().decode() == cut
