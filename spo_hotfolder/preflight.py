@@ -671,6 +671,15 @@ class _FontScanner:
                     if selected is not None and str(key).removeprefix("/") not in selected:
                         continue  # listed, never used to show visible text
                 found |= names
+        states = _resolve(resources.get("/ExtGState"))
+        if isinstance(states, DictionaryObject):
+            # A graphics state may set the font (``/GS1 gs`` with ``/Font [ref size]``), as Tf does
+            # (white-box audit CZ 2: text shown in an unembedded font chosen so passed the check).
+            for key, state in states.items():
+                state = _resolve(state)
+                entry = _resolve(state.get("/Font")) if isinstance(state, DictionaryObject) else None
+                if isinstance(entry, ArrayObject) and entry:
+                    found |= self._font(str(key), entry[0], depth)
         if depth < _MAX_FORM_DEPTH:
             # A form the content never draws shows nothing (audit AU D2: its font was counted on
             # every page sharing the resources); the content is read only where a form is listed.
@@ -1606,6 +1615,24 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
     else:
         result.trim_message = _trim_message(page, media, product, target, tol, bleed)
         trim_known = False
+    if bleed <= 0 and trim_known and page.trim is not None and page.cropped:
+        # A CropBox smaller than the trim cuts part of it away, as it does where the product has
+        # bleed (white-box audit CZ 3: without bleed to check, it passed and printed cut).
+        trim = result.trim
+        sides = {
+            "left": trim.x0 - media.x0,
+            "bottom": trim.y0 - media.y0,
+            "right": media.x1 - trim.x1,
+            "top": media.y1 - trim.y1,
+        }
+        inside = [side for side, value in sides.items() if value < -ROUNDING_MM]
+        if inside:
+            at = "on every side" if len(inside) == 4 else "at the " + ", ".join(inside)
+            result.trim_message = (
+                f"the page (its CropBox) cuts into the trim ({at}): it is {page.shown(media).label()}, the trim "
+                f"(TrimBox) {page.shown(trim).label()}, so a RIP prints part of the page cut away; ask for the PDF "
+                "exported again without that crop"
+            )
     # The bleed is checked where the page shows it (a MediaBox or CropBox of trim + bleed holds it),
     # but a BleedBox of the page's own is where a RIP cuts the bleed: checked too (audit BC 1: a
     # BleedBox the size of the trim passed, and printed without bleed).

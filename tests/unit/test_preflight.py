@@ -797,6 +797,22 @@ def test_type0_font_without_embedded_descendant_and_font_in_form(tmp_path: Path)
     ]
 
 
+def test_a_font_set_by_a_graphics_state_is_checked_as_one_set_by_tf(tmp_path: Path) -> None:
+    """Audit CZ 2: `/GS1 gs` whose ExtGState has `/Font [ref 12]` sets the font as Tf does (ISO
+    32000 8.4.5; mutool trace shows the text drawn in it): an unembedded Helvetica chosen so passed."""
+    spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
+    writer = PdfWriter()
+    font = writer._add_object(_font("/Type1", "/Helvetica", None))
+    state = DictionaryObject(
+        {NameObject("/Type"): NameObject("/ExtGState"), NameObject("/Font"): ArrayObject([font, NumberObject(12)])}
+    )
+    resources = DictionaryObject({NameObject("/ExtGState"): DictionaryObject({NameObject("/GS1"): state})})
+    pdf = _write_page(tmp_path / "gs.pdf", writer, resources, b"BT /GS1 gs 10 10 Td (Hello) Tj ET")
+    assert messages(run(pdf, spec=spec)) == [
+        ("fonts", "error", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
+    ]
+
+
 def test_a_font_listed_but_never_used_is_not_counted(tmp_path: Path) -> None:
     """Audit U: a reportlab page drawing only a rectangle failed "font Helvetica is not embedded"."""
     spec = ProductSpec(pattern="bc-*", trim_mm=(85, 55), bleed_mm=3)
@@ -1488,6 +1504,26 @@ def test_a_crop_box_that_cuts_into_the_trim_is_said_as_such(tmp_path: Path) -> N
         "trim (TrimBox) 85.0 x 55.0 mm, so a RIP prints part of the page cut away; ask for the PDF exported "
         "again without that crop (product bc-85x55 needs 3.0 mm bleed on each side of the trim, 91.0 x 61.0 mm)"
     )
+
+
+def test_a_crop_box_that_cuts_into_the_trim_fails_a_product_without_bleed_too(tmp_path: Path) -> None:
+    """Audit CZ 3: the same crop, for a product without bleed: it passed (and printed cut), the
+    cut being said only where the bleed was checked."""
+    pdf = make_pdf(tmp_path / "crop.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    writer = PdfWriter(clone_from=pdf)
+    for page in writer.pages:
+        page[NameObject("/CropBox")] = RectangleObject([pt(10), pt(10), pt(81), pt(51)])
+    writer.write(pdf)
+    no_bleed = ProductSpec(pattern="bc-*", trim_mm=(85, 55), pages=2)
+    [finding] = run(pdf, spec=no_bleed).findings
+    assert (finding.check, finding.severity) == ("trim", "error")
+    assert finding.message == (
+        "pages 1-2: the page (its CropBox) cuts into the trim (on every side): it is 71.0 x 41.0 mm, the trim "
+        "(TrimBox) 85.0 x 55.0 mm, so a RIP prints part of the page cut away; ask for the PDF exported again "
+        "without that crop"
+    )
+    whole = make_pdf(tmp_path / "whole.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58))
+    assert run(whole, spec=no_bleed).findings == ()
 
 
 def test_report_text_and_json(tmp_path: Path) -> None:
