@@ -300,7 +300,7 @@ _DEFAULT_RETENTION = RetentionConfig()
 MAX_NUMBER = 1e9
 MAX_DONE_DAYS = 36500.0
 #: The longest a spool folder's path may be, in bytes: a job's files lie a job id, a folder and a
-#: file name (255 bytes) below it, and an order's folder in inbox/ up to 8 folders deep, all within
+#: file name (255 bytes) below it, and an order's folder in inbox/ a few folders deep, all within
 #: the system's 4,096 bytes a path (audit BX 3: a root of 3,850 bytes left jobs stuck, unsaid).
 MAX_SPOOL_PATH = 1024
 #: The longest paths.state may be: SQLite opens the ledger (state/ledger.sqlite3, and its -wal

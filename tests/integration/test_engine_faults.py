@@ -10872,3 +10872,14 @@ def test_a_crash_during_the_copy_of_an_artwork_with_another_link_leaves_no_parti
     r.start()
     r.run(until=done(r, "CL1-1"), steps=20)
     assert sorted(r.root.rglob("*.copy")) == []
+
+
+def test_a_file_nine_folders_deep_in_the_inbox_is_found_by_a_rescan(rig: Rig) -> None:
+    """Audit DA 4: files more than 8 folders deep in inbox/ were never seen by a scan or the
+    poller (only by inotify): with polling, or at a start, they stayed in inbox/ unsaid."""
+    r = rig
+    deep = r.inbox.joinpath(*[f"d{n}" for n in range(9)])
+    deep.mkdir(parents=True)
+    (deep / "stray.txt").write_text("x")
+    r.run(until=lambda: not (deep / "stray.txt").exists(), steps=40, dt=30)
+    assert [p.name for p in (r.root / "failed").rglob("stray.txt")] == ["stray.txt"]
