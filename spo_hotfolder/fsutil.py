@@ -253,11 +253,11 @@ def rename_noreplace(src: Path, dst: Path) -> None:
     (renameat2 with RENAME_NOREPLACE) where the kernel and the filesystem have it, so that a file
     another sender renames into a hot folder between a look and the rename is never replaced
     (audit AZ D1: a job ticket arriving in that window was overwritten). Where they have not (an NFS
-    or SMB share, an old libc), a hard link to ``dst`` then the removal of ``src``: the link is
-    refused where ``dst`` exists, in the same call (audit DD 2: a look then a plain rename replaced
-    a file another sender renamed in between). A crash between the two leaves one file under both
-    names: ``linked_twice`` tells it (recovery takes it as renamed). Only where the filesystem has no
-    hard links either, a look just before a plain rename."""
+    or SMB share, an old libc), a look just before a plain rename: a file of that name renamed in
+    between the two calls is replaced. (A hard link, refused where the name exists, was tried and
+    taken back: a crash between the link and the removal of ``src``, the printer taking the file
+    before the restart, left the temp name alone, and the job was copied and printed again:
+    white-box audit DH 1.)"""
     function = _libc_renameat2()
     if function is not None:
         import ctypes
@@ -267,28 +267,9 @@ def rename_noreplace(src: Path, dst: Path) -> None:
         code = ctypes.get_errno()
         if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
             raise OSError(code, os.strerror(code), str(src), None, str(dst))
-    try:
-        os.link(src, dst, follow_symlinks=False)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK):
-            raise
-        if os.path.lexists(dst):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst)) from None
-        os.replace(src, dst)
-        return
-    with contextlib.suppress(OSError):  # (published; a name left is the same file: linked_twice)
-        os.unlink(src)
-
-
-def linked_twice(src: Path, dst: Path) -> bool:
-    """Whether ``src`` and ``dst`` are one file: ``rename_noreplace``'s link made, ``src`` not
-    removed yet (a crash between the two)."""
-    try:
-        return os.path.samestat(os.lstat(src), os.lstat(dst))
-    except OSError:
-        return False
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+    os.replace(src, dst)
 
 
 def atomic_write(path: Path, data: bytes | str, *, durable: bool = True, mode: int = 0o644) -> None:

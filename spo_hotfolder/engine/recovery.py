@@ -37,7 +37,6 @@ from spo_hotfolder.engine.base import (
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     fsync_dir,
-    linked_twice,
     rename_noreplace,
     undecodable,
 )
@@ -215,11 +214,6 @@ class EngineRecovery(EngineState):
             except (OSError, DeliveryError):
                 return False, False, ""
             there = stat.S_ISDIR(st.st_mode)
-            if there and linked_twice(temp, final):
-                # Renamed by a link (a share without RENAME_NOREPLACE), its temp name not removed
-                # yet: published (copied again, it would be printed twice: audit DD 2).
-                with contextlib.suppress(OSError):
-                    temp.unlink()
             return there, there and temp.exists(), folder_id(st)
 
         folder_there, temp_there, folder = self.shares.call(share, f"a look for {temp}", look)
@@ -252,8 +246,6 @@ class EngineRecovery(EngineState):
 
             def rename_ticket() -> bool:
                 """True: the ticket is published (now, or before the crash)."""
-                if linked_twice(ticket_temp, final.with_suffix(".json")):
-                    ticket_temp.unlink(missing_ok=True)  # (renamed by a link, its temp name left: rename_noreplace)
                 if not ticket_temp.exists():
                     return True
                 if job.output and self._another_file_there(delivery.id, output, final):

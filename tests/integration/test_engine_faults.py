@@ -10735,32 +10735,6 @@ def test_an_output_cut_short_and_written_back_during_its_copy_is_never_published
     assert len(failed) == 1 and "changed while it was copied" in failed[0]
 
 
-@pytest.mark.parametrize("ticket", ["none", "json"])
-def test_a_crash_between_the_link_and_the_unlink_of_a_rename_on_a_share_delivers_once(
-    tmp_path: Path, ticket: str
-) -> None:
-    """Audit DD 2's mend: where the hot folder's filesystem has no RENAME_NOREPLACE (NFS, SMB),
-    the rename is a hard link then the removal of the temp name; a crash between the two leaves
-    one file under both names, taken as published at the restart (copied again, it would print
-    twice), the temp name removed."""
-    for r in rig_on(tmp_path, hot_folders={"indigo": {"path": str(tmp_path / "hot" / "indigo"), "ticket": ticket}}):
-        job_id = r.order("LK")
-        life_until_killed(
-            r,
-            lambda mp: (
-                mp.setattr(fsutil_module, "_libc_renameat2", lambda: None),
-                _crash_after(mp, fsutil_module.os, "link", when=lambda src, dst, **kw: "/hot/indigo/" in str(dst)),
-            ),
-        )
-        assert r.temps()  # (the temp name is still there, the same file as the final one)
-        r.start()
-        r.run(until=done(r, job_id), steps=10)
-        r.run(steps=3)
-        printed = r.take_prints()
-        assert printed == (["LK_LK-1_bc-85x55_x1.json"] if ticket == "json" else []) + ["LK_LK-1_bc-85x55_x1.pdf"]
-        assert r.statuses(job_id).count("InHotFolder") == 1 and r.temps() == []
-
-
 def test_a_ledger_found_damaged_by_the_start_s_recovery_is_said_and_the_engine_thread_lives_on(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

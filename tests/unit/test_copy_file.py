@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -198,48 +196,6 @@ def test_rename_noreplace_never_replaces_what_came_meanwhile(tmp_path: Path, mon
         with pytest.raises(FileExistsError):
             fsutil.rename_noreplace(src, dst)
         assert dst.read_text() == "ours" and src.read_text() == "ours again"
-
-
-def test_rename_noreplace_without_renameat2_refuses_a_file_renamed_in_after_its_look(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Audit DD 2: where the share has no RENAME_NOREPLACE (NFS, SMB), a look then a plain rename
-    replaced another sender's file renamed in between the two. A hard link is refused where the
-    name exists, in the same call; only a filesystem without links looks first."""
-    from spo_hotfolder import fsutil
-
-    monkeypatch.setattr(fsutil, "_libc_renameat2", lambda: None)
-    src, dst = tmp_path / ".x.part", tmp_path / "x.pdf"
-    real_link, real_replace = fsutil.os.link, fsutil.os.replace
-
-    def after_another_sender(real: Any) -> Any:
-        def call(a: Any, b: Any, **kwargs: Any) -> Any:
-            if Path(b) == dst and not dst.exists():
-                dst.write_text("theirs")  # (renamed in just after any look, just before ours)
-            return real(a, b, **kwargs)
-
-        return call
-
-    monkeypatch.setattr(fsutil.os, "link", after_another_sender(real_link))
-    monkeypatch.setattr(fsutil.os, "replace", after_another_sender(real_replace))
-    src.write_text("ours")
-    with pytest.raises(FileExistsError):
-        fsutil.rename_noreplace(src, dst)
-    assert dst.read_text() == "theirs" and src.read_text() == "ours"
-    monkeypatch.setattr(fsutil.os, "link", real_link)
-    monkeypatch.setattr(fsutil.os, "replace", real_replace)
-    dst.unlink()
-    fsutil.rename_noreplace(src, dst)
-    assert dst.read_text() == "ours" and not src.exists() and dst.stat().st_nlink == 1
-
-    def no_links(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.EPERM, "Operation not permitted")
-
-    monkeypatch.setattr(fsutil.os, "link", no_links)  # (a filesystem without hard links: the look, then)
-    other = tmp_path / "y.pdf"
-    src.write_text("ours 2")
-    fsutil.rename_noreplace(src, other)
-    assert other.read_text() == "ours 2" and not src.exists()
 
 
 def test_a_ticket_that_comes_just_before_the_daemon_s_rename_is_not_overwritten(tmp_path: Path) -> None:
