@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
@@ -1365,6 +1365,7 @@ class Mount:
     point: str
     kind: str = ""
     device: str = ""
+    root: str = "/"  # the folder of its file system mounted there (a bind mount's source)
 
     @property
     def remote(self) -> bool:
@@ -1394,8 +1395,8 @@ def mount_table(source: Path = Path("/proc/self/mountinfo")) -> list[Mount]:
                 kind = fields[fields.index("-", 5) + 1]
             except (ValueError, IndexError):
                 kind = ""
-            point = _MOUNTINFO_ESCAPE.sub(lambda m: chr(int(m[1], 8)), fields[4])
-            mounts.append(Mount(point, kind, fields[2]))
+            point, root = (_MOUNTINFO_ESCAPE.sub(lambda m: chr(int(m[1], 8)), fields[n]) for n in (4, 3))
+            mounts.append(Mount(point, kind, fields[2], root))
     return mounts
 
 
@@ -1404,14 +1405,17 @@ def mount_points(source: Path = Path("/proc/self/mountinfo")) -> list[str]:
     return [mount.point for mount in mount_table(source)]
 
 
-def filesystem_mount_points(table: Sequence[Mount]) -> list[str]:
-    """The mount points of ``table`` where another file system than their parent folder's is
-    mounted: not a folder bound onto itself or elsewhere on its own file system (systemd's
-    ReadWritePaths= binds each hot folder onto itself in the service: audit DC 1, every delivery
-    refused as "not mounted"), which no unmount leaves empty behind."""
+def filesystem_mount_points(table: Sequence[Mount], among: Collection[str] | None = None) -> list[str]:
+    """The mount points of ``table`` (those ``among``, if given: the hot and staging folders) where
+    something else than the folder itself is mounted: another file system, or another folder bound
+    there; not a folder bound onto itself, as systemd's ReadWritePaths= binds each hot folder in the
+    service (audit DC 1: every delivery refused as "not mounted"), which no unmount leaves empty
+    behind. A folder bound from elsewhere on the same disk is one (audit DH 2): unmounted, it
+    uncovers the folder under it, which the printer does not watch."""
+    wanted = None if among is None else {os.path.normpath(point) for point in among}
     found = []
     for mount in table:
-        if mount.point == "/":
+        if mount.point == "/" or (wanted is not None and os.path.normpath(mount.point) not in wanted):
             continue
         parent = str(Path(os.path.normpath(mount.point)).parent)
         holding = [
@@ -1423,6 +1427,12 @@ def filesystem_mount_points(table: Sequence[Mount]) -> list[str]:
         # (the mount the parent folder is on: the last one listed at the longest point above it)
         below = max(reversed(holding), key=lambda other: len(other.point), default=None)
         if below is None or below.device != mount.device:
+            found.append(mount.point)
+            continue
+        # The same file system: the folder itself (bound onto itself) where its root is the path the
+        # mount point has in that file system.
+        inside = os.path.relpath(os.path.normpath(mount.point), os.path.normpath(below.point))
+        if os.path.normpath(Path(below.root) / inside) != os.path.normpath(mount.root):
             found.append(mount.point)
     return found
 

@@ -56,6 +56,7 @@ class UnreadManifests:
         # The word a manifest's text ends in, where it may be cut short (still being written): a
         # name it begins counts (audit DA 1: "./artwork.p" then; the file was taken meanwhile).
         self._last_words: dict[Path, bytes] = {}
+        self._by_last_word: dict[bytes, set[Path]] = {}  # (a name's beginnings looked up, not every manifest walked)
 
     def __len__(self) -> int:
         return len(self._manifests)
@@ -79,6 +80,7 @@ class UnreadManifests:
         last = _as_named(split[-1]).lstrip(b"./") if split else b""
         if last:
             self._last_words[path] = last
+            self._by_last_word.setdefault(last, set()).add(path)
         for word in words:
             self._by_word.setdefault(word, set()).add(path)
         if len(self._manifests) > _KEPT_AT_MOST:
@@ -87,7 +89,13 @@ class UnreadManifests:
     def forget(self, path: Path) -> None:
         """``path`` is read (or gone): it names nothing any more."""
         known = self._manifests.pop(path, None)
-        self._last_words.pop(path, None)
+        last = self._last_words.pop(path, None)
+        if last is not None:
+            paths = self._by_last_word.get(last)
+            if paths is not None:
+                paths.discard(path)
+                if not paths:
+                    del self._by_last_word[last]
         if known is None:
             return
         for word in known[2]:
@@ -108,7 +116,9 @@ class UnreadManifests:
                 found.update(path for path, (_, text, _w) in self._manifests.items() if spelled in text)
             else:
                 found.update(self._by_word.get(spelled, ()))
-            found.update(path for path, last in self._last_words.items() if spelled.startswith(last))
+            if self._by_last_word:
+                for end in range(1, len(spelled) + 1):
+                    found.update(self._by_last_word.get(spelled[:end], ()))
         there = []
         for path in sorted(found):
             if os.path.lexists(path):

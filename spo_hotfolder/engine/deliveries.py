@@ -501,7 +501,10 @@ class EngineDelivery(EngineState):
             remote = [mount.point for mount in table if mount.remote]
             # (A folder named through a symbolic link is the folder it leads to: audit CS 3.)
             followed = [links_followed_here(folder, points, remote) for folder in folders]
-            self.mount_points.note_mounted(list(dict.fromkeys([*folders, *followed])), filesystem_mount_points(table))
+            candidates = list(dict.fromkeys([*folders, *followed]))
+            self.mount_points.note_mounted(
+                candidates, filesystem_mount_points(table, [str(folder) for folder in candidates])
+            )
 
     def _spool_identities(self: Engine) -> dict[tuple[int, int], tuple[str, Path]]:
         """The spool folders by (device, inode), looked at once for the config's paths, not at each

@@ -8968,7 +8968,9 @@ def test_a_hot_folder_bound_onto_itself_as_systemd_does_is_delivered_into(
     r = rig
     device = "254:0"
     monkeypatch.setattr(
-        engine_module, "mount_table", lambda: [Mount("/", "ext4", device), Mount(str(r.hot), "ext4", device)]
+        engine_module,
+        "mount_table",
+        lambda: [Mount("/", "ext4", device), Mount(str(r.hot), "ext4", device, root=str(r.hot))],
     )
     r.start()
     job_id = r.order("BM")

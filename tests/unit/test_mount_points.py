@@ -205,3 +205,19 @@ def test_a_folder_bound_onto_its_own_file_system_is_no_share_of_its_own(tmp_path
         "43 22 0:60 / /srv/hot/tmp rw - tmpfs tmpfs rw\n"
     )
     assert filesystem_mount_points(mount_table(info)) == ["/mnt/indigo", "/mnt/indigo", "/srv/hot/tmp"]
+    assert filesystem_mount_points(mount_table(info), ["/srv/hot/tmp", "/srv/hot/local"]) == ["/srv/hot/tmp"]
+
+
+def test_a_folder_bound_from_elsewhere_on_its_own_file_system_is_a_mount_of_its_own(tmp_path: Path) -> None:
+    """Audit DH 2: a bind of /data/printer onto /srv/hot (fstab's `bind`, systemd's BindPaths=, a
+    container's volume) uncovers the folder under it once unmounted, which the printer never sees;
+    taken for a folder bound onto itself, it was no longer noted, and a delivery went there."""
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 254:0 / / rw - ext4 /dev/vda rw\n"
+        "40 22 254:0 /data/printer /srv/hot rw - ext4 /dev/vda rw\n"
+        "41 22 254:1 / /data2 rw - ext4 /dev/vdb rw\n"
+        "42 41 254:1 /in /data2/in rw - ext4 /dev/vdb rw\n"  # (bound onto itself, under another mount)
+        "43 41 254:1 /elsewhere /data2/hot rw - ext4 /dev/vdb rw\n"
+    )
+    assert filesystem_mount_points(mount_table(info)) == ["/srv/hot", "/data2", "/data2/hot"]
