@@ -66,7 +66,9 @@ _HEADER_WINDOW = 1024  # %PDF must start within the first 1024 bytes (as Acrobat
 _EOF_WINDOW = 1024  # %%EOF must be within the last 1024 bytes (as Adobe reads PDFs)
 #: How far back an end marker followed by appended bytes is looked for.
 _APPENDED_WINDOW = 1 << 20
-_MAX_FORM_DEPTH = 8  # Form XObjects nested deeper than this are not searched for fonts
+#: Form XObjects nested deeper than this are not searched for fonts (a cycle is caught apart; nine
+#: deep passed unchecked: white-box audit DI 3).
+_MAX_FORM_DEPTH = 32
 _FONT_FILE_KEYS = ("/FontFile", "/FontFile2", "/FontFile3")
 _SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
 _IMAGE_SUBTYPE = re.compile(rb"/Subtype\s*/Image(?![A-Za-z0-9_.#-])")
@@ -564,7 +566,22 @@ def _font_embedded(font: DictionaryObject) -> bool:
     descriptor = _resolve(font.get("/FontDescriptor"))
     if not isinstance(descriptor, DictionaryObject):
         return False  # e.g. one of the standard 14 fonts named without a descriptor
-    return any(key in descriptor for key in _FONT_FILE_KEYS)
+    # A program that is there: a stream, not empty (white-box audit DI 4: a /FontFile2 of 0 bytes,
+    # or naming an object the file does not have, counted as embedded; a RIP substitutes the font).
+    return any(_a_program(descriptor, key) for key in _FONT_FILE_KEYS)
+
+
+def _a_program(descriptor: DictionaryObject, key: str) -> bool:
+    if key not in descriptor:
+        return False
+    try:
+        program = _resolve(descriptor.raw_get(key))
+        if not isinstance(program, StreamObject):
+            return False
+        length = _resolve(program.get("/Length"))
+        return not (isinstance(length, int) and length <= 0) and bool(program._data or length)
+    except Exception:  # noqa: BLE001 - unreadable: not a program the RIP can use
+        return False
 
 
 def _printed_appearances(page: DictionaryObject) -> list[Any]:
@@ -583,10 +600,10 @@ def _printed_appearances(page: DictionaryObject) -> list[Any]:
             continue
         normal = appearance.raw_get("/N")
         resolved = _resolve(normal)
-        if isinstance(resolved, DictionaryObject) and _resolve(resolved.get("/Subtype")) != "/Form":
-            found.extend(resolved.values())
-        else:
-            found.append(normal)
+        if isinstance(resolved, StreamObject):
+            found.append(normal)  # the appearance itself, /Subtype /Form or not (white-box audit DI 5)
+        elif isinstance(resolved, DictionaryObject):
+            found.extend(resolved.values())  # one per state
     return found
 
 
@@ -660,6 +677,8 @@ class _FontScanner:
         count; None: all listed, as for a Type3 font's glyphs)."""
         found: set[str] = set()
         fonts = _resolve(resources.get("/Font"))
+        if used is not None:
+            used = self._with_borrowers(resources, fonts, holder, used)
         if isinstance(fonts, DictionaryObject):
             selected: set[str] | None = None
             asked = False
@@ -692,6 +711,55 @@ class _FontScanner:
                     continue
                 found |= self._xobject(ref, depth)
         return found
+
+    def _with_borrowers(
+        self,
+        resources: DictionaryObject,
+        fonts: Any,
+        holder: DictionaryObject | None,
+        used: Callable[[], set[str] | None],
+    ) -> Callable[[], set[str] | None] | None:
+        """``used``, with the fonts selected by what draws with ``resources`` for want of its own: a
+        form the content draws, a tiling pattern (white-box audit DI 1: an unembedded font such a
+        form selected passed as "listed, never used"). None (every listed font counts) where a Type3
+        font's glyphs do (DI 2)."""
+        if isinstance(fonts, DictionaryObject):
+            for ref in fonts.values():
+                font = _resolve(ref)
+                if (
+                    isinstance(font, DictionaryObject)
+                    and _resolve(font.get("/Subtype")) == "/Type3"
+                    and "/Resources" not in font
+                ):
+                    return None
+        borrowers: list[StreamObject] = []
+        drawn: set[str] | None = None
+        asked = holder is None
+        for key, ref in _drawings(resources):
+            if key is not None and not self._is_form(ref):
+                continue  # (an image: its data is not loaded)
+            borrower = _resolve(ref)
+            if not isinstance(borrower, StreamObject) or "/Resources" in borrower:
+                continue
+            if key is not None:
+                if not asked:
+                    drawn, asked = _drawn_xobjects(holder) if holder is not None else None, True
+                if drawn is not None and key not in drawn:
+                    continue
+            borrowers.append(borrower)
+        if not borrowers:
+            return used
+
+        def with_theirs() -> set[str] | None:
+            selected = used()
+            for borrower in borrowers:
+                theirs = _selected_fonts(self._reader, borrower) if selected is not None else None
+                if theirs is None:
+                    return None
+                selected = (selected or set()) | theirs
+            return selected
+
+        return with_theirs
 
     def _is_form(self, ref: Any) -> bool:
         """Whether ``ref`` is a form (an image's data is not loaded; each object told once: one
@@ -736,8 +804,8 @@ class _FontScanner:
             if _is_image(self._reader, ref):
                 return set()
         xobject = _resolve(ref)
-        if not isinstance(xobject, DictionaryObject) or not (
-            _resolve(xobject.get("/Subtype")) == "/Form" or _resolve(xobject.get("/PatternType")) == 1
+        if not isinstance(xobject, StreamObject) or not (
+            _resolve(xobject.get("/Subtype")) in ("/Form", None) or _resolve(xobject.get("/PatternType")) == 1
         ):
             return set()
         resources = _resolve(xobject.get("/Resources"))

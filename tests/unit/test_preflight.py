@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from pypdf.generic import (
     ArrayObject,
     DecodedStreamObject,
     DictionaryObject,
+    FloatObject,
+    IndirectObject,
     NameObject,
     NumberObject,
     RectangleObject,
@@ -1747,3 +1750,139 @@ def test_the_fix_for_a_pdf_failing_both_its_size_and_its_fonts_names_both() -> N
     assert "change the product's expectations in the config (products:)" in fix
     assert "validation.checks.fonts to warning" in fix
     assert "expectations" not in _preflight_fix({"fonts"})
+
+
+def _helvetica_page(
+    tmp_path: Path, name: str, build: Callable[[PdfWriter, Any], tuple[DictionaryObject, bytes]]
+) -> Path:
+    """A 91 x 61 mm page whose resources and content ``build`` makes, given the writer and an
+    unembedded Helvetica (added to it)."""
+    writer = PdfWriter()
+    helvetica = writer._add_object(_font("/Type1", "/Helvetica", None))
+    resources, content = build(writer, helvetica)
+    return _write_page(tmp_path / name, writer, resources, content)
+
+
+def _stream(data: bytes, **entries: Any) -> DecodedStreamObject:
+    made = DecodedStreamObject()
+    made.set_data(data)
+    made.update({NameObject(f"/{key}"): value for key, value in entries.items()})
+    return made
+
+
+def test_a_form_without_resources_of_its_own_shows_text_in_the_page_s_font(tmp_path: Path) -> None:
+    """Audit DI 1: a form without /Resources draws with its page's: the page's content selected no
+    font, the form did (`/F1 14 Tf`), and the unembedded F1 passed as "listed, never used"."""
+
+    def build(writer: PdfWriter, font: Any) -> tuple[DictionaryObject, bytes]:
+        form = _form_xobject(writer, b"BT /F1 14 Tf 10 10 Td (Hello) Tj ET")
+        resources = DictionaryObject(
+            {
+                NameObject("/Font"): DictionaryObject({NameObject("/F1"): font}),
+                NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): form}),
+            }
+        )
+        return resources, b"q 1 0 0 1 0 0 cm /Fm1 Do Q"
+
+    assert _card_findings(_helvetica_page(tmp_path, "form.pdf", build)) == [HELVETICA_ON_PAGE_1]
+
+
+def test_a_type3_font_without_resources_whose_glyph_shows_text_in_the_page_s_font(tmp_path: Path) -> None:
+    """Audit DI 2: a Type3 glyph's procedure showing text in the page's F1, the font having no
+    /Resources of its own: it passed."""
+
+    def build(writer: PdfWriter, font: Any) -> tuple[DictionaryObject, bytes]:
+        glyph = writer._add_object(_stream(b"1000 0 d0 BT /F1 400 Tf (Hello) Tj ET"))
+        type3 = DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type3"),
+                NameObject("/FontMatrix"): ArrayObject(
+                    [
+                        FloatObject(0.001),
+                        NumberObject(0),
+                        NumberObject(0),
+                        FloatObject(0.001),
+                        NumberObject(0),
+                        NumberObject(0),
+                    ]
+                ),
+                NameObject("/FontBBox"): ArrayObject([NumberObject(0)] * 4),
+                NameObject("/CharProcs"): DictionaryObject({NameObject("/a"): glyph}),
+                NameObject("/Encoding"): DictionaryObject(
+                    {NameObject("/Differences"): ArrayObject([NumberObject(97), NameObject("/a")])}
+                ),
+                NameObject("/FirstChar"): NumberObject(97),
+                NameObject("/LastChar"): NumberObject(97),
+                NameObject("/Widths"): ArrayObject([NumberObject(1000)]),
+            }
+        )
+        fonts = DictionaryObject({NameObject("/T3"): writer._add_object(type3), NameObject("/F1"): font})
+        return DictionaryObject({NameObject("/Font"): fonts}), b"BT /T3 12 Tf 10 10 Td (a) Tj ET"
+
+    assert _card_findings(_helvetica_page(tmp_path, "t3.pdf", build)) == [HELVETICA_ON_PAGE_1]
+
+
+def test_a_font_in_forms_nested_ten_deep_is_found(tmp_path: Path) -> None:
+    """Audit DI 3: forms nested more than 8 deep were not searched: their unembedded font passed."""
+
+    def build(writer: PdfWriter, font: Any) -> tuple[DictionaryObject, bytes]:
+        inner = _form_xobject(
+            writer,
+            b"BT /F1 14 Tf (Hello) Tj ET",
+            DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}),
+        )
+        for _ in range(9):
+            inner = _form_xobject(
+                writer,
+                b"/Fm1 Do",
+                DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): inner})}),
+            )
+        return DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): inner})}), b"/Fm1 Do"
+
+    assert _card_findings(_helvetica_page(tmp_path, "deep.pdf", build)) == [HELVETICA_ON_PAGE_1]
+
+
+def test_a_font_whose_program_is_empty_or_missing_is_not_embedded(tmp_path: Path) -> None:
+    """Audit DI 4: a /FontFile2 of 0 bytes, or naming an object the file does not have, counted as
+    embedded (mutool and gs then substitute another font)."""
+    font = _font("/TrueType", "/ABCDEF+Frutiger-Bold", "/FontFile2")
+    font["/FontDescriptor"][NameObject("/FontFile2")].set_data(b"")
+    assert _card_findings(_font_pdf(tmp_path / "empty.pdf", font)) == [
+        ("fonts", "page 1: font Frutiger-Bold is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
+    ]
+    missing = _font("/TrueType", "/ABCDEF+Frutiger-Bold", None)
+    missing["/FontDescriptor"][NameObject("/FontFile2")] = IndirectObject(9999, 0, PdfWriter())
+    assert (  # (beside what else pypdf says of the reference to nothing)
+        "fonts",
+        "page 1: font Frutiger-Bold is not embedded; ask for a PDF with all fonts embedded (PDF/X)",
+    ) in _card_findings(_font_pdf(tmp_path / "missing.pdf", missing))
+
+
+def test_a_printed_annotation_whose_appearance_has_no_subtype_is_searched(tmp_path: Path) -> None:
+    """Audit DI 5: an appearance stream (/AP /N) without /Subtype /Form was taken for a dictionary
+    of states, and its unembedded font passed."""
+
+    def build(writer: PdfWriter, font: Any) -> tuple[DictionaryObject, bytes]:
+        return DictionaryObject(), b"0 0 10 10 re f"
+
+    path = _helvetica_page(tmp_path, "annot.pdf", build)
+    writer = PdfWriter(clone_from=path)
+    helvetica = writer._add_object(_font("/Type1", "/Helvetica", None))
+    appearance = _stream(
+        b"BT /F1 10 Tf 2 2 Td (Annot text) Tj ET",
+        BBox=ArrayObject([NumberObject(0), NumberObject(0), NumberObject(100), NumberObject(20)]),
+        Resources=DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): helvetica})}),
+    )
+    annot = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/FreeText"),
+            NameObject("/Rect"): ArrayObject([NumberObject(10), NumberObject(10), NumberObject(110), NumberObject(30)]),
+            NameObject("/F"): NumberObject(4),
+            NameObject("/AP"): DictionaryObject({NameObject("/N"): writer._add_object(appearance)}),
+        }
+    )
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(annot)])
+    writer.write(path)
+    assert _card_findings(path) == [HELVETICA_ON_PAGE_1]
