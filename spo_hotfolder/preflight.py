@@ -273,6 +273,19 @@ def read_box_pt(page: DictionaryObject, key: str) -> tuple[float, float, float, 
     return min(a, c), min(b, d), max(a, c), max(b, d)
 
 
+def _box_shown(page: DictionaryObject, key: str) -> str:
+    """The value of a page's box entry, as written, for a message (shortened)."""
+    try:
+        value = _resolve(page[key])
+        if isinstance(value, ArrayObject):
+            text = "[" + " ".join(str(_resolve(item)) for item in value) + "]"
+        else:
+            text = "null" if value is None or type(value).__name__ == "NullObject" else str(value)
+    except Exception:  # noqa: BLE001 - only for a message
+        text = "unreadable"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def user_unit(page: DictionaryObject) -> float:
     try:
         value = float(_resolve(page.get("/UserUnit", 1)))
@@ -1596,6 +1609,16 @@ def _read_pages(
                 )
             trim_pt = read_box_pt(page, "/TrimBox")
             bleed_pt = read_box_pt(page, "/BleedBox")
+            crop_pt = read_box_pt(page, "/CropBox")
+            for key, read in (("/TrimBox", trim_pt), ("/BleedBox", bleed_pt), ("/CropBox", crop_pt)):
+                if read is None and key in page:
+                    # Taken as missing, the output kept it (it adds boxes only where there are none),
+                    # and RIPs cut the page uncut or stop (white-box audit DI 7).
+                    raise ArtworkProblem(
+                        f"page {number}: artwork {label} has a {key[1:]} that is not four numbers (it is "
+                        f"{_box_shown(page, key)}): a RIP cannot cut or place the page by it; ask for the PDF "
+                        "exported again"
+                    )
             media = _to_mm(media_pt, unit)
             # The boxes as viewers and RIPs take them: within the MediaBox (poppler and Acrobat clip
             # them); a TrimBox entirely off the page is said as such (_check_page).
@@ -1607,8 +1630,14 @@ def _read_pages(
                 and trim is not None
                 and (raw_trim.width - trim.width > ROUNDING_MM or raw_trim.height - trim.height > ROUNDING_MM)
             )
-            crop_pt = read_box_pt(page, "/CropBox")
             visible = media.intersect(_to_mm(crop_pt, unit)) if crop_pt else media
+            if crop_pt and (visible.width < 1 or visible.height < 1):
+                # (white-box audit DI 9: taken as no CropBox, while viewers and RIPs show nothing or
+                # another size)
+                raise ArtworkProblem(
+                    f"page {number}: artwork {label} has its CropBox (the part of the page shown and printed) "
+                    "outside the page (its MediaBox): nothing of the page would print; ask for the PDF exported again"
+                )
             cropped = (
                 visible.width > 1
                 and visible.height > 1

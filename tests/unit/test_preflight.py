@@ -17,6 +17,7 @@ from pypdf.generic import (
     FloatObject,
     IndirectObject,
     NameObject,
+    NullObject,
     NumberObject,
     RectangleObject,
 )
@@ -1886,3 +1887,40 @@ def test_a_printed_annotation_whose_appearance_has_no_subtype_is_searched(tmp_pa
     writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(annot)])
     writer.write(path)
     assert _card_findings(path) == [HELVETICA_ON_PAGE_1]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("/TrimBox", NullObject(), "null"),
+        (
+            "/TrimBox",
+            ArrayObject([NumberObject(0), NumberObject(0), NameObject("/A"), NumberObject(5)]),
+            "[0 0 /A 5]",
+        ),
+        ("/BleedBox", ArrayObject([NumberObject(0)] * 5), "[0 0 0 0 0]"),
+    ],
+)
+def test_a_box_that_is_not_four_numbers_is_refused(tmp_path: Path, key: str, value: Any, shown: str) -> None:
+    """Audit DI 7: `/TrimBox null` (or not four numbers) was taken as no TrimBox, and the output,
+    which adds boxes only where there are none, kept it: the page went to the printer uncut."""
+    pdf = make_pdf(tmp_path / "box.pdf", [(91, 61)] * 2)
+    writer = PdfWriter(clone_from=pdf)
+    writer.pages[0][NameObject(key)] = value
+    writer.write(pdf)
+    [finding] = run(pdf).findings
+    assert finding.severity == "error"
+    assert f"page 1: artwork 'box.pdf' has a {key[1:]} that is not four numbers (it is {shown})" in finding.message
+
+
+def test_a_crop_box_off_the_page_is_refused(tmp_path: Path) -> None:
+    """Audit DI 9: a CropBox entirely off the MediaBox was taken as no CropBox; viewers and RIPs
+    showed nothing, or another size."""
+    pdf = make_pdf(tmp_path / "crop.pdf", [(91, 61)] * 2)
+    writer = PdfWriter(clone_from=pdf)
+    writer.pages[0][NameObject("/CropBox")] = RectangleObject([1000, 1000, 1258, 1173])
+    writer.write(pdf)
+    [finding] = run(pdf).findings
+    assert (
+        finding.severity == "error" and "has its CropBox" in finding.message and "outside the page" in finding.message
+    )
