@@ -396,7 +396,9 @@ _PRINT_FLAG = 4
 _MAX_CONTENT_SCAN = 16 * 1024 * 1024
 _SELECT_FONT = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s+[-+0-9.]+\s+Tf\b")
 #: A text object (``BT`` ... ``ET``).
-_TEXT_OBJECT = re.compile(rb"\bBT\b(.*?)\bET\b", re.S)
+_TEXT_OBJECT = re.compile(rb"(?<![/\w])BT\b(.*?)(?<![/\w])ET\b", re.S)  # (not the names /BT, /ET)
+#: A string or a comment in content (a string's nested parentheses are taken apart a level a round).
+_STRING_OR_COMMENT = re.compile(rb"\((?:[^()\\]|\\.)*\)|%[^\r\n]*", re.S)
 #: Where a string begins: every operator that shows text takes one (``(...)`` or ``<...>``).
 _STRING_START = re.compile(rb"[(<]")
 
@@ -417,6 +419,10 @@ def _selected_fonts(reader: PdfReader, page: DictionaryObject) -> set[str] | Non
     visible = _visibly_shown_fonts(data, lambda: _forms_inherit_font(reader, page, 0, set()))
     if visible is not None:
         return visible
+    plain = _without_strings_and_comments(data)
+    if plain is None:
+        return None
+    data = plain
     selections = Counter(m.group(1) for m in _SELECT_FONT.finditer(data))
     idle = _idle_selections(data)
     if idle and (_shows_unselected(data) or _forms_inherit_font(reader, page, 0, set())):
@@ -549,6 +555,22 @@ def _forms_inherit_font(reader: PdfReader, holder: DictionaryObject, depth: int,
         if _forms_inherit_font(reader, form, depth + 1, seen):
             return True
     return False
+
+
+def _without_strings_and_comments(data: bytes) -> bytes | None:
+    """``data`` with each string made empty (``<>``, still a string where text is shown) and each
+    comment a space, for the searches by pattern that follow: a comment is white space to a PDF
+    reader, and held ``/F1 % size\n14 Tf`` apart from its font's selection, or an ``ET`` in it
+    (or in a string) ended a text object early (white-box audit DI 6: the unembedded font shown
+    then passed as "listed, never used"). None where that cannot be told (parentheses left over)."""
+    if b"%" not in data and b"(" not in data:
+        return data
+    for _ in range(8):
+        done = _STRING_OR_COMMENT.sub(lambda m: b" " if m.group().startswith(b"%") else b"<>", data)
+        if done == data:
+            break
+        data = done
+    return None if b"(" in data or b")" in data else data
 
 
 def _shows_unselected(data: bytes) -> bool:

@@ -1924,3 +1924,24 @@ def test_a_crop_box_off_the_page_is_refused(tmp_path: Path) -> None:
     assert (
         finding.severity == "error" and "has its CropBox" in finding.message and "outside the page" in finding.message
     )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"BT /F1 % size follows\n14 Tf 10 10 Td (Hello World) Tj ET",
+        b"BT /F1 14 Tf % left ET here\n10 10 Td (Hello World) Tj ET",
+        b"BT /F1 14 Tf /ET BMC 10 10 Td (Hello World) Tj EMC ET",
+        b"BT /F1 14 Tf 10 10 Td (a BUDGET ET al) Tj ET",
+    ],
+    ids=["comment-in-tf", "comment-with-et", "name-et", "string-with-et"],
+)
+def test_a_font_selected_around_comments_or_names_like_operators_is_counted(tmp_path: Path, content: bytes) -> None:
+    """Audit DI 6: a comment (white space to a reader) between a font's name and its size, an `ET`
+    in a comment or a name (`/ET BMC`) ending the text object early: the font shown in was taken
+    for one selected where nothing is shown, and the unembedded Helvetica passed."""
+
+    def build(writer: PdfWriter, font: Any) -> tuple[DictionaryObject, bytes]:
+        return DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}), content
+
+    assert _card_findings(_helvetica_page(tmp_path, "c.pdf", build)) == [HELVETICA_ON_PAGE_1]
