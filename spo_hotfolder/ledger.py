@@ -20,6 +20,7 @@ import errno
 import json
 import operator
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -432,6 +433,17 @@ def _holds_a_ledger(db: sqlite3.Connection) -> bool:
     return {"meta", "jobs", "history"} <= names
 
 
+def _other_database(db: sqlite3.Connection) -> str:
+    """The tables of a database that has tables the ledger never has (another program's), "" else
+    (a ledger, also one whose first making a crash cut short: some of its tables only)."""
+    ours = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
+    names = sorted(row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    foreign = [name for name in names if name not in ours and not name.startswith("sqlite_")]
+    if not foreign:
+        return ""
+    return ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+
+
 def _create_ledger_file(path: Path) -> None:
     """Creates a new ledger file (empty: SQLite makes the database in it) with the mode every file
     of the daemon gets, 0666 less the umask: with the unit's ``UMask=0002`` operators in the group
@@ -678,6 +690,15 @@ class Ledger:
                     raise LedgerError(
                         f"the ledger file {path} holds no ledger (it is empty, or another database); nothing was "
                         "changed: put back the ledger from a backup"
+                    )
+                other = _other_database(self._db)
+                if other:
+                    # Never made into a ledger beside another program's tables (white-box audit DE 3:
+                    # a wrong file put back was written into, and "the ledger is new" never said).
+                    self._db.close()
+                    raise LedgerError(
+                        f"the ledger file {path} holds another database (its tables: {other}), not a ledger; "
+                        "nothing was changed: put back the ledger from a backup, or move this file away"
                     )
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")

@@ -363,6 +363,7 @@ class _Page:
     trim: Rect | None  # /TrimBox
     bleed: Rect | None  # /BleedBox
     rotated: bool  # /Rotate 90 or 270: displayed width and height are swapped
+    rotation: int = 0  # /Rotate, 0, 90, 180 or 270: the sides as displayed (_SIDES_SHOWN)
     fonts: set[str] = field(default_factory=set)  # names of fonts used but not embedded
     cropped: bool = False  # a CropBox makes the visible page smaller than the MediaBox
     trim_off_page: Rect | None = None  # the /TrimBox, when it lies outside the MediaBox (``trim`` is then empty)
@@ -1674,6 +1675,7 @@ def _read_pages(
                 trim=trim,
                 bleed=_to_mm(bleed_pt, unit) if bleed_pt else None,
                 rotated=rotation in (90, 270),
+                rotation=rotation % 360,
                 trim_off_page=trim_off_page,
                 trim_clipped=trim_clipped,
                 full_media=media,
@@ -1738,12 +1740,15 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
         # A CropBox smaller than the trim cuts part of it away, as it does where the product has
         # bleed (white-box audit CZ 3: without bleed to check, it passed and printed cut).
         trim = result.trim
-        sides = {
-            "left": trim.x0 - media.x0,
-            "bottom": trim.y0 - media.y0,
-            "right": media.x1 - trim.x1,
-            "top": media.y1 - trim.y1,
-        }
+        sides = _sides_shown(
+            page,
+            {
+                "left": trim.x0 - media.x0,
+                "bottom": trim.y0 - media.y0,
+                "right": media.x1 - trim.x1,
+                "top": media.y1 - trim.y1,
+            },
+        )
         inside = [side for side, value in sides.items() if value < -ROUNDING_MM]
         if inside:
             at = "on every side" if len(inside) == 4 else "at the " + ", ".join(inside)
@@ -1767,12 +1772,15 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
             what = "no bleed" if extent <= 0.05 else "not enough bleed"
             shown_outer, shown_trim = page.shown(outer), page.shown(trim)
             needed = PageBox(shown_trim.width_mm + 2 * bleed, shown_trim.height_mm + 2 * bleed)
-            sides = {
-                "left": trim.x0 - outer.x0,
-                "bottom": trim.y0 - outer.y0,
-                "right": outer.x1 - trim.x1,
-                "top": outer.y1 - trim.y1,
-            }
+            sides = _sides_shown(
+                page,
+                {
+                    "left": trim.x0 - outer.x0,
+                    "bottom": trim.y0 - outer.y0,
+                    "right": outer.x1 - trim.x1,
+                    "top": outer.y1 - trim.y1,
+                },
+            )
             short = {side: max(0.0, value) for side, value in sides.items() if value < least - ROUNDING_MM}
             # (short on every side: the sizes below say it, unless they read the same at one decimal)
             said = len(short) == 4 and (what == "no bleed" or shown_outer.label() != needed.label())
@@ -1800,6 +1808,25 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
                     f"bleed on each side of the trim ({needed.label()})"
                 )
     return result
+
+
+#: Where each side of a page's boxes is once the page is turned by its /Rotate (clockwise), as a
+#: viewer shows it and an operator looks for it (white-box audit CZ 4: "bleed right" of a page
+#: turned by 90 degrees was its bottom edge on screen).
+_SIDES_SHOWN = {
+    0: {"left": "left", "bottom": "bottom", "right": "right", "top": "top"},
+    90: {"left": "top", "bottom": "left", "right": "bottom", "top": "right"},
+    180: {"left": "right", "bottom": "top", "right": "left", "top": "bottom"},
+    270: {"left": "bottom", "bottom": "right", "right": "top", "top": "left"},
+}
+_SIDE_ORDER = ("left", "bottom", "right", "top")
+
+
+def _sides_shown(page: _Page, sides: dict[str, float]) -> dict[str, float]:
+    """``sides`` (of the boxes as written) named as the page is displayed, in the usual order."""
+    names = _SIDES_SHOWN.get(page.rotation, _SIDES_SHOWN[0])
+    shown = {names[side]: value for side, value in sides.items()}
+    return {side: shown[side] for side in _SIDE_ORDER}
 
 
 def _trim_message(

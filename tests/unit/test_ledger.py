@@ -745,3 +745,26 @@ def test_a_ledger_with_the_immutable_flag_is_said_so_not_given_chmod_advice(tmp_
     said = str(refused.value)
     assert "immutable or append-only flag" in said and f"chattr -i -a {path}" in said, said
     assert "chmod" not in said
+
+
+def test_another_program_s_database_at_the_ledger_s_path_is_refused_not_made_a_ledger(tmp_path: Path) -> None:
+    """Audit DE 3: the daemon opens its ledger making what is missing; another SQLite database put
+    back at its path (a wrong file restored) had the ledger's tables added beside its own, and the
+    daemon went on as with a new ledger without saying so."""
+    import sqlite3
+
+    path = tmp_path / "ledger.sqlite3"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+    other.commit()
+    other.close()
+    with pytest.raises(LedgerError, match=r"holds another database \(its tables: orders\), not a ledger"):
+        Ledger(path)
+    names = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert names == {"orders"}
+    partial = tmp_path / "partial.sqlite3"  # (a ledger whose first making a crash cut short)
+    made = sqlite3.connect(partial)
+    made.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    made.commit()
+    made.close()
+    Ledger(partial).close()

@@ -1945,3 +1945,11 @@ def test_a_font_selected_around_comments_or_names_like_operators_is_counted(tmp_
         return DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}), content
 
     assert _card_findings(_helvetica_page(tmp_path, "c.pdf", build)) == [HELVETICA_ON_PAGE_1]
+
+
+def test_the_side_short_of_bleed_is_named_as_the_turned_page_shows_it(tmp_path: Path) -> None:
+    """Audit CZ 4: a page turned by /Rotate 90, short of bleed on its MediaBox's right side, was
+    said "bleed right 2.0 mm"; a viewer shows that edge at the bottom, where the operator looks."""
+    pdf = make_pdf(tmp_path / "turned.pdf", [(60, 91)] * 2, trimbox=(3, 3, 58, 88), rotate=90)
+    [finding] = run(pdf).findings
+    assert finding.check == "bleed" and "(bleed bottom 2.0 mm)" in finding.message
