@@ -1740,15 +1740,7 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
         # A CropBox smaller than the trim cuts part of it away, as it does where the product has
         # bleed (white-box audit CZ 3: without bleed to check, it passed and printed cut).
         trim = result.trim
-        sides = _sides_shown(
-            page,
-            {
-                "left": trim.x0 - media.x0,
-                "bottom": trim.y0 - media.y0,
-                "right": media.x1 - trim.x1,
-                "top": media.y1 - trim.y1,
-            },
-        )
+        sides = _margins(page, trim, media)
         inside = [side for side, value in sides.items() if value < -ROUNDING_MM]
         if inside:
             at = "on every side" if len(inside) == 4 else "at the " + ", ".join(inside)
@@ -1772,15 +1764,7 @@ def _check_page(page: _Page, product: str, spec: ProductSpec | None, tol: float)
             what = "no bleed" if extent <= 0.05 else "not enough bleed"
             shown_outer, shown_trim = page.shown(outer), page.shown(trim)
             needed = PageBox(shown_trim.width_mm + 2 * bleed, shown_trim.height_mm + 2 * bleed)
-            sides = _sides_shown(
-                page,
-                {
-                    "left": trim.x0 - outer.x0,
-                    "bottom": trim.y0 - outer.y0,
-                    "right": outer.x1 - trim.x1,
-                    "top": outer.y1 - trim.y1,
-                },
-            )
+            sides = _margins(page, trim, outer)
             short = {side: max(0.0, value) for side, value in sides.items() if value < least - ROUNDING_MM}
             # (short on every side: the sizes below say it, unless they read the same at one decimal)
             said = len(short) == 4 and (what == "no bleed" or shown_outer.label() != needed.label())
@@ -1822,10 +1806,17 @@ _SIDES_SHOWN = {
 _SIDE_ORDER = ("left", "bottom", "right", "top")
 
 
-def _sides_shown(page: _Page, sides: dict[str, float]) -> dict[str, float]:
-    """``sides`` (of the boxes as written) named as the page is displayed, in the usual order."""
+def _margins(page: _Page, inner: Rect, outer: Rect) -> dict[str, float]:
+    """How far ``outer`` reaches beyond ``inner`` on each side (negative: it cuts into it), each
+    side named as the page is displayed, in the usual order."""
     names = _SIDES_SHOWN.get(page.rotation, _SIDES_SHOWN[0])
-    shown = {names[side]: value for side, value in sides.items()}
+    written = {
+        "left": inner.x0 - outer.x0,
+        "bottom": inner.y0 - outer.y0,
+        "right": outer.x1 - inner.x1,
+        "top": outer.y1 - inner.y1,
+    }
+    shown = {names[side]: value for side, value in written.items()}
     return {side: shown[side] for side in _SIDE_ORDER}
 
 

@@ -344,15 +344,8 @@ class Engine(
         while not self.stop_event.is_set():
             try:
                 self.step()
-            except Exception as exc:
-                if is_disk_full(exc):
-                    self._spool_full_said(exc)
-                elif is_ledger_damaged(exc):
-                    self._ledger_damaged_said(exc)
-                elif isinstance(exc, OSError | sqlite3.OperationalError):
-                    _io_error_said("engine.step_failed", exc, action="the engine goes on in 1 s")
-                else:
-                    log.exception("engine.step_failed", action="the engine goes on in 1 s")
+            except Exception as exc:  # noqa: BLE001 - said (with a traceback where a fault of ours)
+                self._failure_said(exc, "engine.step_failed", "the engine goes on in 1 s")
                 self.stop_event.wait(1.0)
             self.wake_event.wait(self._wait_seconds())
             self.wake_event.clear()
@@ -492,17 +485,22 @@ class Engine(
             try:
                 self.reconcile()
                 return True
-            except Exception as exc:
-                if is_ledger_damaged(exc):
-                    self._ledger_damaged_said(exc)
-                elif is_disk_full(exc):
-                    self._spool_full_said(exc)
-                elif isinstance(exc, OSError | sqlite3.OperationalError):
-                    _io_error_said("recovery.failed", exc, action="tried again in 5 s")
-                else:
-                    log.exception("recovery.failed", action="tried again in 5 s")
+            except Exception as exc:  # noqa: BLE001 - said (with a traceback where a fault of ours)
+                self._failure_said(exc, "recovery.failed", "tried again in 5 s")
             if self.stop_event.wait(5.0):
                 return False
+
+    def _failure_said(self, exc: Exception, event: str, action: str) -> None:
+        """An exception the engine goes on after, said as what it is: a full disk, a damaged
+        ledger, an I/O error, else a fault of the daemon (with its traceback)."""
+        if is_disk_full(exc):
+            self._spool_full_said(exc)
+        elif is_ledger_damaged(exc):
+            self._ledger_damaged_said(exc)
+        elif isinstance(exc, OSError | sqlite3.OperationalError):
+            _io_error_said(event, exc, action=action)
+        else:
+            log.exception(event, action=action)
 
     def _ledger_damaged_said(self, exc: BaseException) -> None:
         """Said in the log (at most once a minute) and kept for `health` until the daemon stops."""

@@ -8923,12 +8923,18 @@ def test_a_hot_folder_mounted_at_the_start_and_gone_before_its_first_delivery_is
     """Audit BG D1: the daemon started with the printer's share mounted on the hot folder; the
     share was unmounted before the first delivery there, which went into its empty mount point:
     InHotFolder, never printed (the folder was known as a mount point from a delivery only)."""
-    r = rig
+    # (the mount table read at the start lists it; it is unmounted since: a local folder)
+    _refused_as_unmounted(rig, monkeypatch, rig.hot, "MP")
+
+
+def _refused_as_unmounted(r: Rig, monkeypatch: pytest.MonkeyPatch, mounted: Path, order: str) -> None:
+    """The mount table lists a share at ``mounted`` as the daemon starts; the share is gone since:
+    a delivery there is refused as not mounted, nothing printed."""
     monkeypatch.setattr(
-        engine_module, "mount_table", lambda: [Mount("/", "ext4", "254:0"), Mount(str(r.hot), "cifs", "0:50")]
+        engine_module, "mount_table", lambda: [Mount("/", "ext4", "254:0"), Mount(str(mounted), "cifs", "0:50")]
     )
-    r.start()  # (the mount table read at the start lists it; it is unmounted since: a local folder)
-    job_id = r.order("MP")
+    r.start()
+    job_id = r.order(order)
     r.run(until=lambda: r.stage(job_id) is not None and "CopyToHotFolderFailed" in r.statuses(job_id), steps=10)
     assert r.take_prints() == [] and r.stage(job_id) is not Stage.DONE
     failed = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderFailed)
@@ -8948,15 +8954,7 @@ def test_a_hot_folder_named_by_a_link_to_a_mount_point_gone_before_its_first_del
     link.parent.mkdir()
     link.symlink_to(mount)
     _repoint(r, link)
-    monkeypatch.setattr(
-        engine_module, "mount_table", lambda: [Mount("/", "ext4", "254:0"), Mount(str(mount), "cifs", "0:50")]
-    )
-    r.start()  # (the mount table read at the start lists the link's target; unmounted since)
-    job_id = r.order("ML")
-    r.run(until=lambda: r.stage(job_id) is not None and "CopyToHotFolderFailed" in r.statuses(job_id), steps=10)
-    assert r.take_prints() == [] and r.stage(job_id) is not Stage.DONE
-    failed = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderFailed)
-    assert "is not mounted: it was seen as the mount point of a share" in failed.detail
+    _refused_as_unmounted(r, monkeypatch, mount, "ML")  # (the table lists the link's target)
 
 
 def test_a_hot_folder_bound_onto_itself_as_systemd_does_is_delivered_into(
