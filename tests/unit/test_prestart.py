@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -95,7 +96,20 @@ def run_script(script: str, cwd: Path | None = None) -> subprocess.CompletedProc
     """``script`` in a Python of its own, with this checkout's package (in ``cwd``: the fork
     server finds a module written there, in its working folder)."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env=env,
+        preexec_fn=_default_signals,  # (as from a terminal: not the "ignored" of `nohup` or a `&` job)
+    )
+
+
+def _default_signals() -> None:
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def test_a_ctrl_c_while_the_fork_server_imports_leaves_it_alone(tmp_path: Path) -> None:
