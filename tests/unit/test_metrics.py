@@ -146,3 +146,43 @@ def test_stalled_scrapers_are_bounded_and_dropped_and_head_is_answered(monkeypat
         for client in stalled:
             client.close()
         metrics.stop()
+
+
+def test_a_scraper_trickling_a_byte_now_and_then_is_dropped_all_the_same(monkeypatch: Any) -> None:
+    """Audit DB 2: a client sending a byte every few seconds never let a read time out, and held its
+    slot for as long as it liked (sixteen of them: Prometheus saw the daemon down). The whole
+    scrape has CLIENT_SECONDS."""
+    import socket
+    import time
+
+    from spo_hotfolder import metrics as metrics_module
+    from spo_hotfolder.config import MetricsConfig
+
+    monkeypatch.setattr(metrics_module._Handler, "timeout", 0.6)
+    monkeypatch.setattr(metrics_module, "CLIENT_SECONDS", 1.0)
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    listen = f"127.0.0.1:{probe.getsockname()[1]}"
+    probe.close()
+    metrics = PrometheusMetrics(_daemon())
+    metrics.start(MetricsConfig(listen=listen))
+    host, port = listen.split(":")
+    client = socket.create_connection((host, int(port)), timeout=5)
+    try:
+        dropped_after = None
+        began = time.monotonic()
+        for byte in b"GET /metrics HTTP/1.1\r\nX-Slow: " + b"a" * 40:
+            try:
+                client.sendall(bytes([byte]))
+            except OSError:
+                dropped_after = time.monotonic() - began
+                break
+            time.sleep(0.2)  # (each byte well within the read's time-out)
+        else:
+            client.settimeout(2)
+            assert client.recv(100) == b""
+            dropped_after = time.monotonic() - began
+        assert dropped_after is not None and dropped_after < 6
+    finally:
+        client.close()
+        metrics.stop()
