@@ -433,12 +433,15 @@ def _holds_a_ledger(db: sqlite3.Connection) -> bool:
     return {"meta", "jobs", "history"} <= names
 
 
+#: The tables a ledger has (its schema's).
+_LEDGER_TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
+
+
 def _other_database(db: sqlite3.Connection) -> str:
     """The tables of a database that has tables the ledger never has (another program's), "" else
     (a ledger, also one whose first making a crash cut short: some of its tables only)."""
-    ours = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
     names = sorted(row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
-    foreign = [name for name in names if name not in ours and not name.startswith("sqlite_")]
+    foreign = [name for name in names if name not in _LEDGER_TABLES and not name.startswith("sqlite_")]
     if not foreign:
         return ""
     return ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")

@@ -26,7 +26,15 @@ from typing import Any, BinaryIO, Literal
 
 from pypdf import PageObject, PasswordType, PdfReader, apply_configuration
 from pypdf.constants import UserAccessPermissions
-from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, IndirectObject, PdfObject, StreamObject
+from pypdf.generic import (
+    ArrayObject,
+    ContentStream,
+    DictionaryObject,
+    IndirectObject,
+    NullObject,
+    PdfObject,
+    StreamObject,
+)
 
 from spo_hotfolder import pdfnames
 from spo_hotfolder.config import ProductSpec, ValidationConfig
@@ -273,6 +281,11 @@ def read_box_pt(page: DictionaryObject, key: str) -> tuple[float, float, float, 
     return min(a, c), min(b, d), max(a, c), max(b, d)
 
 
+def _is_null(value: object) -> bool:
+    """PDF's null: no entry at all (ISO 32000 7.3.9)."""
+    return value is None or isinstance(value, NullObject)
+
+
 def _box_shown(page: DictionaryObject, key: str) -> str:
     """The value of a page's box entry, as written, for a message (shortened)."""
     try:
@@ -280,7 +293,7 @@ def _box_shown(page: DictionaryObject, key: str) -> str:
         if isinstance(value, ArrayObject):
             text = "[" + " ".join(str(_resolve(item)) for item in value) + "]"
         else:
-            text = "null" if value is None or type(value).__name__ == "NullObject" else str(value)
+            text = "null" if _is_null(value) else str(value)
     except Exception:  # noqa: BLE001 - only for a message
         text = "unreadable"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -362,7 +375,6 @@ class _Page:
     media: Rect  # the visible page: the MediaBox, within the CropBox if it has one
     trim: Rect | None  # /TrimBox
     bleed: Rect | None  # /BleedBox
-    rotated: bool  # /Rotate 90 or 270: displayed width and height are swapped
     rotation: int = 0  # /Rotate, 0, 90, 180 or 270: the sides as displayed (_SIDES_SHOWN)
     fonts: set[str] = field(default_factory=set)  # names of fonts used but not embedded
     cropped: bool = False  # a CropBox makes the visible page smaller than the MediaBox
@@ -372,6 +384,11 @@ class _Page:
     content_damage: str | None = None  # how its content stream is damaged (_content_damage)
     content_inline: bool = False  # its content is a stream written in its /Contents (_DirectContent)
     resource_damage: str | None = None  # an image, font or form it draws that is damaged (_ResourceChecker)
+
+    @property
+    def rotated(self) -> bool:
+        """/Rotate 90 or 270: displayed width and height are swapped."""
+        return self.rotation in (90, 270)
 
     def shown(self, rect: Rect) -> PageBox:
         if self.rotated:
@@ -1624,7 +1641,7 @@ def _read_pages(
             crop_pt = read_box_pt(page, "/CropBox")
             for key, read in (("/TrimBox", trim_pt), ("/BleedBox", bleed_pt), ("/CropBox", crop_pt)):
                 # (null is no entry at all, ISO 32000 7.3.9: white-box audit DJ 6)
-                if read is None and key in page and _resolve(page[key]) is not None and _box_shown(page, key) != "null":
+                if read is None and key in page and not _is_null(_resolve(page[key])):
                     # Taken as missing, the output kept it (it adds boxes only where there are none),
                     # and RIPs cut the page uncut or stop (white-box audit DI 7).
                     raise ArtworkProblem(
@@ -1665,7 +1682,6 @@ def _read_pages(
                 cropped=cropped,
                 trim=trim,
                 bleed=_to_mm(bleed_pt, unit) if bleed_pt else None,
-                rotated=rotation in (90, 270),
                 rotation=rotation % 360,
                 trim_off_page=trim_off_page,
                 trim_clipped=trim_clipped,

@@ -1018,12 +1018,14 @@ class Daemon:
         self._reload_heartbeat = 0.0
         self.notifier.reloading()
         try:
-            self._config_written()
-        except _Stopping:
+            self._reload()
+        except _Stopping:  # (asked for while the reload waited: _heartbeat_while_reloading)
             log.warning(
                 "config.reload_abandoned", reason="the daemon is stopping", action="keeping the previous config"
             )
-            return
+
+    def _reload(self) -> None:
+        self._config_written()
         try:
             new = load_config(self.config.source)
         except ConfigError as exc:
@@ -1054,11 +1056,6 @@ class Daemon:
                 lambda: (filesystem_errors(new), [h for h in new.hot_folders.values() if not h.path.exists()]),
                 while_waiting=self._heartbeat_while_reloading,
             )
-        except _Stopping:
-            log.warning(
-                "config.reload_abandoned", reason="the daemon is stopping", action="keeping the previous config"
-            )
-            return
         except TimeoutError:
             impossible, missing = [], []  # cannot be told now; a delivery there says why it fails
             log.warning(

@@ -47,15 +47,23 @@ def _as_named(word: bytes) -> bytes:
     return b"/".join(parts) or word
 
 
+def _unindex(index: dict[bytes, set[Path]], key: bytes, path: Path) -> None:
+    paths = index.get(key)
+    if paths is not None:
+        paths.discard(path)
+        if not paths:
+            del index[key]
+
+
 class UnreadManifests:
     """The manifests at the top of ``inbox/`` seen but not read yet, by the words they contain."""
 
     def __init__(self) -> None:
-        self._manifests: dict[Path, tuple[Signature, bytes, frozenset[bytes]]] = {}
+        # Each manifest: its signature, text, words, and the word its text ends in, where it may be
+        # cut short (still being written: a name it begins counts; audit DA 1, "./artwork.p" then,
+        # and the file was taken meanwhile), b"" where it ends between words.
+        self._manifests: dict[Path, tuple[Signature, bytes, frozenset[bytes], bytes]] = {}
         self._by_word: dict[bytes, set[Path]] = {}
-        # The word a manifest's text ends in, where it may be cut short (still being written): a
-        # name it begins counts (audit DA 1: "./artwork.p" then; the file was taken meanwhile).
-        self._last_words: dict[Path, bytes] = {}
         self._by_last_word: dict[bytes, set[Path]] = {}  # (a name's beginnings looked up, not every manifest walked)
 
     def __len__(self) -> int:
@@ -76,10 +84,9 @@ class UnreadManifests:
         self.forget(path)
         split = _SEPARATORS.split(text)
         words = frozenset(_as_named(word) for word in split if word)
-        self._manifests[path] = (sig, text, words)
         last = _as_named(split[-1]).lstrip(b"./") if split else b""
+        self._manifests[path] = (sig, text, words, last)
         if last:
-            self._last_words[path] = last
             self._by_last_word.setdefault(last, set()).add(path)
         for word in words:
             self._by_word.setdefault(word, set()).add(path)
@@ -89,21 +96,12 @@ class UnreadManifests:
     def forget(self, path: Path) -> None:
         """``path`` is read (or gone): it names nothing any more."""
         known = self._manifests.pop(path, None)
-        last = self._last_words.pop(path, None)
-        if last is not None:
-            paths = self._by_last_word.get(last)
-            if paths is not None:
-                paths.discard(path)
-                if not paths:
-                    del self._by_last_word[last]
         if known is None:
             return
         for word in known[2]:
-            paths = self._by_word.get(word)
-            if paths is not None:
-                paths.discard(path)
-                if not paths:
-                    del self._by_word[word]
+            _unindex(self._by_word, word, path)
+        if known[3]:
+            _unindex(self._by_last_word, known[3], path)
 
     def naming(self, name: str) -> list[Path]:
         """The manifests not read yet that mention a file called ``name`` (any letter case or
@@ -113,7 +111,7 @@ class UnreadManifests:
             if _SEPARATORS.search(spelled):
                 # A name with a space, a quote, a comma or a bracket: not one word; looked for in
                 # the whole text (rare: a storefront's names are plain).
-                found.update(path for path, (_, text, _w) in self._manifests.items() if spelled in text)
+                found.update(path for path, (_, text, _w, _l) in self._manifests.items() if spelled in text)
             else:
                 found.update(self._by_word.get(spelled, ()))
             if self._by_last_word:

@@ -25,6 +25,7 @@ from spo_hotfolder.engine.base import (
     _near_misses,
     _rel_parts,
     log,
+    sticky_for_us,
 )
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
@@ -927,17 +928,15 @@ class EngineArtwork(EngineState):
     def _sticky_owner(folder: Path, file: Path | None) -> int | None:
         """The owner of ``file`` where the sticky bit of ``folder`` keeps the daemon from moving it
         (another user's file in another user's folder, the daemon not root); else None."""
-        euid = os.geteuid()
-        if file is None or euid == 0:
+        if file is None or os.geteuid() == 0:
             return None
         try:
-            st = os.stat(folder)
-            if not st.st_mode & stat.S_ISVTX or st.st_uid == euid:
+            if not sticky_for_us(os.stat(folder)):
                 return None
             owner = os.lstat(file).st_uid
         except OSError:
             return None
-        return None if owner == euid else owner
+        return None if owner == os.geteuid() else owner
 
     def _check_complete(self: Engine, job_id: str) -> None:
         job = self.ledger.get_job(job_id, history=False)

@@ -308,3 +308,9 @@ def has_status_file(folder: Path) -> bool:
 #: In ``Engine._not_filed``: a replacement taken (it is in artwork/) that its read-only replace/
 #: did not let go: removed, not filed, once it may be.
 TAKEN = ""
+
+
+def sticky_for_us(st: os.stat_result) -> bool:
+    """Whether a folder (its ``st``) has the sticky bit in a way that binds this process: not root,
+    not its owner; then only a file's owner may move the file."""
+    return bool(st.st_mode & stat.S_ISVTX) and os.geteuid() not in (0, st.st_uid)

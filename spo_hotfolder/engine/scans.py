@@ -27,6 +27,7 @@ from spo_hotfolder.engine.base import (
     has_status_file,
     log,
     not_used_original,
+    sticky_for_us,
 )
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
@@ -393,11 +394,7 @@ class EngineScans(EngineState):
             st = os.stat(folder)
         except OSError:
             return False
-        return (
-            bool(st.st_mode & stat.S_ISVTX)
-            and os.geteuid() not in (0, st.st_uid)
-            and self._unwritable.get(folder) == (st.st_uid, st.st_gid, st.st_mode)
-        )
+        return sticky_for_us(st) and self._unwritable.get(folder) == (st.st_uid, st.st_gid, st.st_mode)
 
     def _said_unreadable(self: Engine, folder: Path) -> None:
         """A folder in inbox/ (or a job's folder in quarantine/ or failed/) the daemon may not list

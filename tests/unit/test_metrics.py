@@ -113,15 +113,9 @@ def test_stalled_scrapers_are_bounded_and_dropped_and_head_is_answered(monkeypat
     import urllib.request
 
     from spo_hotfolder import metrics as metrics_module
-    from spo_hotfolder.config import MetricsConfig
 
     monkeypatch.setattr(metrics_module._Handler, "timeout", 0.5)
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    listen = f"127.0.0.1:{probe.getsockname()[1]}"
-    probe.close()
-    metrics = PrometheusMetrics(_daemon())
-    metrics.start(MetricsConfig(listen=listen))
+    metrics, listen = _served()
     host, port = listen.split(":")
     stalled = []
     try:
@@ -156,16 +150,10 @@ def test_a_scraper_trickling_a_byte_now_and_then_is_dropped_all_the_same(monkeyp
     import time
 
     from spo_hotfolder import metrics as metrics_module
-    from spo_hotfolder.config import MetricsConfig
 
     monkeypatch.setattr(metrics_module._Handler, "timeout", 0.6)
     monkeypatch.setattr(metrics_module, "CLIENT_SECONDS", 1.0)
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    listen = f"127.0.0.1:{probe.getsockname()[1]}"
-    probe.close()
-    metrics = PrometheusMetrics(_daemon())
-    metrics.start(MetricsConfig(listen=listen))
+    metrics, listen = _served()
     host, port = listen.split(":")
     client = socket.create_connection((host, int(port)), timeout=5)
     try:
@@ -186,3 +174,18 @@ def test_a_scraper_trickling_a_byte_now_and_then_is_dropped_all_the_same(monkeyp
     finally:
         client.close()
         metrics.stop()
+
+
+def _served() -> tuple[PrometheusMetrics, str]:
+    """The metrics served on a free port of 127.0.0.1, and that "host:port"."""
+    import socket
+
+    from spo_hotfolder.config import MetricsConfig
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    listen = f"127.0.0.1:{probe.getsockname()[1]}"
+    probe.close()
+    metrics = PrometheusMetrics(_daemon())
+    metrics.start(MetricsConfig(listen=listen))
+    return metrics, listen
