@@ -97,6 +97,10 @@ class HistoryEntry:
     removed_at: str | None
     removed_by: str | None
     removed_note: str | None
+    #: A removed entry: the job's newest history entry when it was removed (what came before the
+    #: removal, told by order, not by times a clock step can turn round); None for entries removed
+    #: by a daemon before the ledger had the column.
+    removed_after: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -336,7 +340,8 @@ CREATE TABLE IF NOT EXISTS history (
     detail TEXT NOT NULL DEFAULT '',
     removed_at TEXT,
     removed_by TEXT,
-    removed_note TEXT
+    removed_note TEXT,
+    removed_after INTEGER
 );
 CREATE INDEX IF NOT EXISTS history_job ON history (job_id, id);
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -666,6 +671,7 @@ class Ledger:
         that then knows none of the jobs in the folders (audit, sysadmin F1)."""
         self.path = path
         self._readonly = readonly
+        self._history_read: str | None = None  # _history_columns, once asked
         if path.is_dir():
             # (audit, sysadmin F7: SQLite said "disk I/O error" or "unable to open database file")
             raise LedgerError(
@@ -712,6 +718,7 @@ class Ledger:
                 )
                 _add_source_keys(self._db)
                 _add_temp_folders(self._db)
+                _add_removed_after(self._db)
             self._db.execute("PRAGMA busy_timeout=30000")
         except (sqlite3.Error, OSError) as exc:
             why = _not_writable_why(path) or disk_full_why(path)
@@ -1070,8 +1077,9 @@ class Ledger:
     def remove_status(self, entry_id: int, job_id: str, by: str, note: str, now: datetime) -> None:
         with self.transaction() as db:
             db.execute(
-                "UPDATE history SET removed_at = ?, removed_by = ?, removed_note = ? "
-                "WHERE id = ? AND job_id = ? AND removed_at IS NULL",
+                "UPDATE history SET removed_at = ?1, removed_by = ?2, removed_note = ?3, "
+                "removed_after = (SELECT MAX(id) FROM history WHERE job_id = ?5) "
+                "WHERE id = ?4 AND job_id = ?5 AND removed_at IS NULL",
                 (iso(now), by, note or None, entry_id, job_id),  # no note: null in --json, as documented
             )
             self._refresh_current(job_id, now)
@@ -1091,16 +1099,23 @@ class Ledger:
         whole history (asked as each job's output is made)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT id, status, at, by, detail, removed_at, removed_by, removed_note FROM history "
+                f"SELECT {self._history_columns} FROM history "  # noqa: S608 - the columns are ours
                 "WHERE job_id = ? AND status = 'Blocked' AND removed_at IS NOT NULL ORDER BY id DESC LIMIT 1",
                 (job_id,),
             ).fetchone()
         return _entry(row) if row is not None else None
 
+    @property
+    def _history_columns(self) -> str:
+        """The history's columns to read (asked at the first read, not at the open: a damaged
+        file is said by the reads as before)."""
+        if self._history_read is None:
+            self._history_read = _history_columns(self._db)
+        return self._history_read
+
     def _history(self, job_id: str) -> tuple[HistoryEntry, ...]:
         rows = self._db.execute(
-            "SELECT id, status, at, by, detail, removed_at, removed_by, removed_note FROM history "
-            "WHERE job_id = ? ORDER BY id",
+            f"SELECT {self._history_columns} FROM history WHERE job_id = ? ORDER BY id",  # noqa: S608
             (job_id,),
         ).fetchall()
         return tuple(_entry(r) for r in rows)
@@ -1452,7 +1467,14 @@ class Ledger:
 
 
 def _entry(r: sqlite3.Row) -> HistoryEntry:
-    return HistoryEntry(r[0], JobStatus(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
+    return HistoryEntry(r[0], JobStatus(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+
+
+def _history_columns(db: sqlite3.Connection) -> str:
+    """The history's columns as ``_entry`` reads them: ``removed_after`` is NULL in a ledger made
+    before it had one, read by a command that changes nothing (which adds no column)."""
+    has = "removed_after" in {row[1] for row in db.execute("PRAGMA table_info(history)")}
+    return "id, status, at, by, detail, removed_at, removed_by, removed_note, " + ("removed_after" if has else "NULL")
 
 
 def _light_job_from_row(r: sqlite3.Row) -> Job:
@@ -1508,6 +1530,13 @@ def _add_temp_folders(db: sqlite3.Connection) -> None:
     keep NULL: nothing to compare with after a crash, as before)."""
     if "temp_folder" not in {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}:
         db.execute("ALTER TABLE deliveries ADD COLUMN temp_folder TEXT")
+
+
+def _add_removed_after(db: sqlite3.Connection) -> None:
+    """Adds the history's ``removed_after`` column to a ledger made before it had one (its removed
+    entries keep NULL: what came before them is told by their times, as before)."""
+    if "removed_after" not in {row[1] for row in db.execute("PRAGMA table_info(history)")}:
+        db.execute("ALTER TABLE history ADD COLUMN removed_after INTEGER")
 
 
 def _add_source_keys(db: sqlite3.Connection) -> None:

@@ -1137,20 +1137,26 @@ class EngineActions(EngineState):
         self._record(job.job_id, JobStatus.Blocked, SYSTEM, detail, now, write=False)
         return f"; blocked again: {detail}"
 
-    def _void_release_of_an_output(self: Engine, job: Job, release: Any, by: str, now: datetime) -> str:
+    def _void_release_of_an_output(self: Engine, job: Job, release: HistoryEntry, by: str, now: datetime) -> str:
         """A release given while the job had an output (OutputCreated the last word on its
         artwork), not yet used by a delivery, approved that output: new artwork (a replacement, a
         manifest sent again) before the delivery blocks the job again. Seen with the daemon
         stopped: a `release` then a `replace` from the CLI printed the new artwork unreviewed. (A
-        release given with no output made yet approves in advance, as documented.)"""
-        released_at = release.removed_at or ""
+        release given with no output made yet approves in advance, as documented.) What came before
+        the release is told by the order of the entries (audit DH 5: a clock stepped back between
+        the output and the release had the output look made after it, and the new artwork printed
+        unseen); by their times only for a release a daemon recorded before it kept that."""
         stamp_now = iso(now)
         earlier = [  # the history before the new artwork's own entries (recorded just now)
             e
             for e in job.history
             if not (e.at == stamp_now and e.status in (JobStatus.ArtworkUploaded, JobStatus.RecreationRequested))
         ]
-        before = [e for e in earlier if e.at <= released_at and e.status in _ARTWORK_WORDS]
+        if release.removed_after is not None:
+            before = [e for e in earlier if e.id <= release.removed_after and e.status in _ARTWORK_WORDS]
+        else:
+            released_at = release.removed_at or ""
+            before = [e for e in earlier if e.at <= released_at and e.status in _ARTWORK_WORDS]
         if not before or before[-1].status is not JobStatus.OutputCreated:
             return ""
         if _release_used(earlier, release):

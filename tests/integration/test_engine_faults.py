@@ -10857,3 +10857,19 @@ def test_a_file_nine_folders_deep_in_the_inbox_is_found_by_a_rescan(rig: Rig) ->
     (deep / "stray.txt").write_text("x")
     r.run(until=lambda: not (deep / "stray.txt").exists(), steps=40, dt=30)
     assert [p.name for p in (r.root / "failed").rglob("stray.txt")] == ["stray.txt"]
+
+
+def test_a_release_of_an_output_after_a_clock_stepped_back_does_not_approve_new_artwork(rig: Rig) -> None:
+    """Audit DH 5: a held job's output made at 10:00, the clock stepped back two hours (NTP), the
+    operator released it and a replacement came before the delivery: the release's time, earlier
+    than the output's, read as a release given in advance, and the unseen artwork printed. Which
+    output a release approved is told by the order of the entries now."""
+    r = rig
+    job_id, _folder = _held(r, "RC")
+    r.clock._now -= timedelta(hours=2)
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    assert r.engine.apply(job_id, Action.RELEASE, by="alice", note="").ok
+    result = r.engine.apply(job_id, Action.REPLACE, by="carol", note="", file=r.tmp / "new.pdf")
+    assert result.ok and "blocked again: the release by alice approved the output made before carol" in result.message
+    r.run(until=_settled(r, job_id, 1), steps=10)
+    assert r.take_prints() == [] and r.job(job_id).blocked

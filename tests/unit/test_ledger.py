@@ -558,6 +558,32 @@ def test_a_ledger_made_before_the_temp_folders_gets_the_column_and_keeps_its_del
     assert undecided is not None and (undecided.id, undecided.temp_folder) == (again, "2049:77")
 
 
+def test_a_removal_keeps_the_newest_entry_before_it_and_an_older_ledger_gets_the_column(tmp_path: Path) -> None:
+    """Which entries came before a release is told by their order (audit DH 5), in a ledger made
+    before it kept that too: its removals say None, a command reading it changes nothing."""
+    path = tmp_path / "state" / "ledger.sqlite3"
+    old = Ledger(path)
+    add(old, "A-1", Stage.HELD)
+    blocked = old.add_status("A-1", JobStatus.Blocked, "system", "size", T0)
+    made = old.add_status("A-1", JobStatus.OutputCreated, "system", "", T0)
+    old.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE history DROP COLUMN removed_after")  # as the ledger was made before
+    db.close()
+    command = Ledger(path, readonly=True)  # (a command, before the new daemon has opened it)
+    job = command.get_job("A-1")
+    assert job is not None and [e.removed_after for e in job.history] == [None] * len(job.history)
+    command.close()
+    ledger = Ledger(path)
+    ledger.remove_status(blocked, "A-1", "alice", "", T0 - timedelta(hours=2))  # (a clock stepped back)
+    later = ledger.add_status("A-1", JobStatus.InHotFolder, "system", "", T0)
+    job = ledger.get_job("A-1")
+    assert job is not None
+    release = next(e for e in job.history if e.id == blocked)
+    assert (release.removed_at, release.removed_after) == ("2026-11-22T08:00:00.000Z", made) and later > made
+    assert [e.removed_after for e in job.history if e.id != blocked] == [None] * (len(job.history) - 1)
+
+
 def test_a_ledger_made_before_the_name_keys_gets_them_for_the_artwork_still_awaited(tmp_path: Path) -> None:
     path = tmp_path / "state" / "ledger.sqlite3"
     old = Ledger(path)
