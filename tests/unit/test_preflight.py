@@ -877,6 +877,43 @@ def test_a_font_selected_only_where_nothing_is_shown_is_not_counted(
     assert [(f.check, f.message) for f in findings] == expected
 
 
+@pytest.mark.parametrize(
+    ("content", "counted"),
+    [
+        (b"BT /F1 % the headline\n12 Tf 20 30 Td (Hello) Tj ET", True),  # a comment inside the selection
+        (b"BT /F1 12 % size\nTf 20 30 Td (Hello) Tj ET", True),
+        (_REPORTLAB_START + b"BT /F1 12 Tf % ET\n20 30 Td (Hello) Tj ET", True),  # ET in a comment
+        (_REPORTLAB_START + b"BT /F1 12 Tf /ET BMC 20 30 Td (Hello) Tj EMC ET", True),  # ET as a name
+        (_REPORTLAB_START + b"/BT BMC EMC BT /F1 12 Tf /BT BMC (Hello) Tj EMC ET", True),
+        # read right, Helvetica shows nothing where the text is in the embedded font
+        (_REPORTLAB_START + b"BT /F2 9 Tf 20 30 Td (100% recycled) Tj ET", False),
+        (_REPORTLAB_START + b"BT /F2 9 Tf % not /F1 9 Tf (x) Tj\n(y) Tj ET", False),
+        (_REPORTLAB_START + b"/ET BMC BT /F2 9 Tf (y) Tj ET EMC", False),
+        (_REPORTLAB_START + b"q BI /W 2 /H 1 /BPC 8 /CS /G ID (%\xff EI Q BT /F2 9 Tf (y) Tj ET", False),
+    ],
+    ids=[
+        "comment-in-tf",
+        "comment-before-tf",
+        "et-in-comment",
+        "et-name",
+        "bt-name",
+        "percent-in-text",
+        "tf-in-comment",
+        "et-name-outside",
+        "inline-image",
+    ],
+)
+def test_comments_and_names_like_operators_do_not_hide_a_font_selection(
+    tmp_path: Path, content: bytes, counted: bool
+) -> None:
+    """Audit DI 6: a comment between a font's name and its size (``/F1 % x``, newline, ``12 Tf``),
+    or ``ET`` in a comment or as a name (``/ET BMC``) inside a text object, hid that the text is
+    shown in the font selected: an unembedded Helvetica passed. Content holding a comment or such a
+    name is read by its tokens (an inline image's data is no text)."""
+    findings = _card_findings(_two_font_pdf(tmp_path / "c.pdf", content))
+    assert findings == ([HELVETICA_ON_PAGE_1] if counted else [])
+
+
 #: The finding of a card whose page 1 shows text in Helvetica, not embedded.
 HELVETICA_ON_PAGE_1 = ("fonts", "page 1: font Helvetica is not embedded; ask for a PDF with all fonts embedded (PDF/X)")
 
