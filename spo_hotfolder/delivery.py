@@ -514,6 +514,20 @@ class TempInTheWay(DeliveryError):
         )
 
 
+class TempOfAnotherJob(TempInTheWay):
+    """The file under the temp file's name is another job's copy whose rename is not settled yet."""
+
+    def __init__(self, temp: Path, hot: HotFolderConfig, job_id: str) -> None:
+        DeliveryError.__init__(
+            self,
+            f"a file named {temp.name} is in {'the staging folder of ' if hot.staging else ''}hot folder {hot.name} "
+            f"({temp.parent}): job {job_id}'s copy, whose rename the hot folder has not confirmed yet (two jobs "
+            "whose file names there are the same); it is never overwritten: the copy is tried again once that job's "
+            "delivery is settled",
+            transient=True,
+        )
+
+
 def write_temp(
     src: Path,
     temp: Path,

@@ -1346,6 +1346,19 @@ class Ledger:
             ).fetchone()
         return row is not None
 
+    def temp_of_another_job(self, temp_path: str, delivery_id: int) -> str | None:
+        """The job, other than ``delivery_id``'s, whose delivery naming ``temp_path`` is not decided
+        yet (its copy may be complete, its rename asked for and not known to have happened: a hot
+        folder that stopped answering), or None. That temp file is its until its journal entry is
+        reconciled: removed by another job's copy, it would then count as renamed, published."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT job_id FROM deliveries WHERE temp_path = ?1 AND state IN ('intent', 'written', 'ticket') "
+                "AND job_id != (SELECT job_id FROM deliveries WHERE id = ?2) ORDER BY id LIMIT 1",
+                (temp_path, delivery_id),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     def published_delivery(self, job_id: str, generation: int) -> Delivery | None:
         """The delivery that published this generation of the job's output, if one did."""
         with self._lock:

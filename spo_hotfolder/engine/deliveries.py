@@ -20,6 +20,7 @@ from spo_hotfolder.config import HotFolderConfig, filesystem_mount_points, links
 from spo_hotfolder.delivery import (
     DeliveryError,
     TempInTheWay,
+    TempOfAnotherJob,
     check_hot_folder,
     check_name_free,
     decide_route,
@@ -258,6 +259,12 @@ class EngineDelivery(EngineState):
         except TempInTheWay:
             if not self.ledger.temp_written_before(str(temp), delivery_id):
                 raise
+            # Another job's copy whose rename is not settled (white-box audit DP 1: two jobs of one
+            # file name, the first's rename hung then failed; the second's copy replaced its temp
+            # file, which then counted as renamed: the first recorded InHotFolder, never printed).
+            other = self.ledger.temp_of_another_job(str(temp), delivery_id)
+            if other is not None:
+                raise TempOfAnotherJob(temp, hot, other) from None
         return self.shares.call(hot, f"the copy to {temp}", lambda: copy(True))
 
     def _prestage(self: Engine, job: Job, inputs: list[ArtworkInput]) -> None:

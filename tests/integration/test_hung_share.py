@@ -493,3 +493,73 @@ def test_a_hot_folder_pointed_by_a_reload_at_another_folder_is_not_held_by_a_cal
         assert not [d for d in _details(r, second, "CopyToHotFolderFailed") if "does not answer" in d]
     finally:
         gate.set()
+
+
+def test_another_jobs_copy_whose_rename_is_not_settled_is_never_taken_for_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit DP 1: two jobs whose file names in one hot folder are the same (a template
+    without {job_id}). The first's rename hung, then failed, its complete temp file journalled
+    "written"; the share answered again as the second's retry began, whose copy took that temp
+    file for one of its own, replaced it and published: the first's delivery, reconciled next,
+    found its temp file gone, counted it renamed, and the first job was recorded InHotFolder with
+    only the second's PDF ever there."""
+    from spo_hotfolder.engine import deliveries as deliveries_module
+    from tests.pdfs import make_pdf
+
+    r = Rig(
+        tmp_path,
+        write_config(
+            tmp_path,
+            watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
+            delivery={"max_attempts": 3, "backoff_seconds": [10, 30], "share_timeout_seconds": SILENCE},
+            hot_folders={"indigo": {"path": str(tmp_path / "hot" / "indigo"), "filename": "{product}_x{quantity}.pdf"}},
+            routes=[{"to": "indigo"}],
+        ),
+    )
+    try:
+        gate = threading.Event()
+        real_publish = engine_module.publish
+        renames: list[str] = []
+
+        def publish(temp: Path, final: Path, hot: Any) -> None:
+            renames.append(temp.name)
+            if len(renames) == 1:  # the first job's rename: the share hangs, then the call fails
+                assert gate.wait(20), "the test never opened the gate"
+                raise OSError(errno.EIO, "Input/output error", str(final))
+            real_publish(temp, final, hot)
+
+        monkeypatch.setattr(engine_module, "publish", publish)
+        for order, colour in (("1001", b"1 0 0 rg"), ("1002", b"0 0 1 rg")):
+            make_pdf(r.inbox / f"{order}.pdf", pages=[(91.0, 61.0)] * 2, content=colour + b" 0 0 100 100 re f")
+        (r.inbox / "1001.yaml").write_text('order_id: "1001"\nproduct: bc-85x55\nquantity: 1\nartwork: [1001.pdf]\n')
+        r.run(until=lambda: r.stage("1001-1") is Stage.RETRY, steps=20, dt=0.5)
+        first = next((r.root / "work" / "1001-1" / "output").glob("*.pdf")).read_bytes()
+        (r.inbox / "1002.yaml").write_text('order_id: "1002"\nproduct: bc-85x55\nquantity: 1\nartwork: [1002.pdf]\n')
+        r.run(until=lambda: r.stage("1002-1") is Stage.RETRY, steps=20, dt=0.5)
+        second = next((r.root / "work" / "1002-1" / "output").glob("*.pdf")).read_bytes()
+        real_deliver = deliveries_module.EngineDelivery._deliver
+
+        def deliver(self: Any, job: Any) -> None:
+            if job.job_id == "1002-1" and not gate.is_set():  # the share answers again just now
+                gate.set()
+                deadline = time.monotonic() + 10
+                while self.shares.silent_since("indigo") is not None:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
+            real_deliver(self, job)
+
+        monkeypatch.setattr(deliveries_module.EngineDelivery, "_deliver", deliver)
+        final = tmp_path / "hot" / "indigo" / "bc-85x55_x1.pdf"
+        r.run(until=lambda: final.exists(), steps=40, dt=5.0)
+        assert final.read_bytes() == first  # the first job's copy, renamed at its next attempt
+        assert r.stage("1001-1") is Stage.DONE and r.stage("1002-1") is not Stage.DONE
+        said = " ".join(e.detail for e in r.job("1002-1").history)
+        assert "job 1001-1's copy, whose rename the hot folder has not confirmed yet" in said
+        final.unlink()  # (the printer took it; the second job's attempts may be used up by then)
+        if r.stage("1002-1") is Stage.FAILED:
+            assert r.engine.apply("1002-1", Action.RETRY, by="alice", note="").ok
+        r.run(until=lambda: r.stage("1002-1") is Stage.DONE, steps=40, dt=11.0)
+        assert final.read_bytes() == second
+    finally:
+        r.close()
