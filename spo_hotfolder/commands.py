@@ -43,7 +43,7 @@ from spo_hotfolder.delivery import (
     missing_reason,
     output_name,
 )
-from spo_hotfolder.fsutil import on_read_only_mount
+from spo_hotfolder.fsutil import on_read_only_mount, readable, undecodable
 from spo_hotfolder.ledger import TERMINAL, Delivery, Job, Ledger, Stage, ledger_path, this_user
 from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
@@ -523,6 +523,8 @@ def planned_hot_folder(job: Job, config: Config) -> str | None:
 
 
 def _load_job(ledger: Ledger, job_id: str) -> Job:
+    if undecodable(job_id):  # (white-box audit DK 2: a traceback; no job id is other than UTF-8)
+        fail(f"no job {readable(job_id)!r} in the ledger (its id is not UTF-8 text, as every job id is)")
     job = ledger.get_job(job_id)
     if job is None:
         order_jobs = ledger.jobs_of_order(job_id)

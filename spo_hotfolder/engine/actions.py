@@ -42,6 +42,7 @@ from spo_hotfolder.fsutil import (
     into_history,
     name_key,
     read_own_file,
+    readable,
     real_folder,
     safe_name,
     unique_path,
@@ -1393,17 +1394,50 @@ class EngineActions(EngineState):
         target = self._match_artwork(artwork, file.name)
         assert target is not None
         job_dir = self._locate(job) or self.job_dir(job)
+        # Undone where the replacement is not recorded (an error, a full disk, Ctrl-C on an offline
+        # `replace` while the file is hashed: white-box audits DK 1, DK 3): the job's folder as it
+        # was, its output and the artwork it was checked with (newest step first).
+        undo: list[Callable[[], None]] = []
+        try:
+            return self._replace_recorded(job, file, by, now, token, artwork, target, job_dir, undo)
+        except BaseException:
+            for step in reversed(undo):
+                try:
+                    step()
+                except OSError as exc:  # (left for the operator: said in the log)
+                    log.error("replace.undo_failed", job_id=job.job_id, error=str(exc))
+            raise
+
+    def _replace_recorded(
+        self: Engine,
+        job: Job,
+        file: Path,
+        by: str,
+        now: datetime,
+        token: str | None,
+        artwork: list[Artwork],
+        target: Artwork,
+        job_dir: Path,
+        undo: list[Callable[[], None]],
+    ) -> str:
+        """``_replace``'s work; ``undo`` gets what undoes each change on disk until it is recorded."""
+
+        def aside(path: Path, name: str) -> None:
+            kept = into_history(job_dir, path, now, name)
+            undo.append(lambda: os.replace(kept, path))
+
         old = job_dir / "artwork" / target.name
         if old.exists() and file.exists() and os.path.samefile(old, file):
             old.unlink()  # our own link of this replacement, from a try a crash cut short: not the old artwork
         elif old.exists():
-            into_history(job_dir, old, now, f"artwork-{target.name}")
+            aside(old, f"artwork-{target.name}")
         out_dir = job_dir / "output"
         if real_folder(out_dir):  # (a link to a folder elsewhere: never emptied: audit BO D3)
             for out in sorted(out_dir.iterdir()):
-                into_history(job_dir, out, now, f"output-{out.name}")
+                aside(out, f"output-{out.name}")
         (job_dir / "artwork").mkdir(exist_ok=True)
         dest = job_dir / "artwork" / target.name
+        undo.append(lambda: dest.unlink(missing_ok=True))
         taken: Path | None = None
         if job_dir in file.parents or self.commands_dir() in file.parents:
             # Linked, and removed from replace/ only once the ledger has it: a crash in between
@@ -1434,9 +1468,9 @@ class EngineActions(EngineState):
                 job.job_id, now, output=None, output_pages=None, output_size=None, error=None, attempts=0
             )
             if target.present:
-                detail = f"{target.name} replaced by {file.name} (sha256 {digest[:12]})"
+                detail = f"{target.name} replaced by {readable(file.name)} (sha256 {digest[:12]})"
             else:  # (audit AY D2: "p2.pdf replaced by p2.pdf" for a file that had never come)
-                detail = f"{target.name} given as {file.name} (sha256 {digest[:12]}); it had not arrived"
+                detail = f"{target.name} given as {readable(file.name)} (sha256 {digest[:12]}); it had not arrived"
             self._record(job.job_id, JobStatus.ArtworkUploaded, by, detail, now, write=False)
             still = [a.name for a in artwork if not a.present and a.position != target.position]
             if still:
@@ -1449,6 +1483,7 @@ class EngineActions(EngineState):
                 self._record(job.job_id, JobStatus.RecreationRequested, by, "new artwork", now, write=False)
             if token:
                 self.ledger.drop_outcome(token, "done", f"artwork {target.name} replaced by {by}", now)
+        undo.clear()  # recorded: kept
         if taken is not None:
             try:
                 taken.unlink()

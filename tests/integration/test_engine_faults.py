@@ -10873,3 +10873,68 @@ def test_a_release_of_an_output_after_a_clock_stepped_back_does_not_approve_new_
     assert result.ok and "blocked again: the release by alice approved the output made before carol" in result.message
     r.run(until=_settled(r, job_id, 1), steps=10)
     assert r.take_prints() == [] and r.job(job_id).blocked
+
+
+def _folder_state(folder: Path) -> dict[str, bytes]:
+    """The files of a job's artwork/ and output/, with their contents."""
+    return {
+        f"{part}/{p.name}": p.read_bytes() for part in ("artwork", "output") for p in sorted((folder / part).iterdir())
+    }
+
+
+@pytest.mark.parametrize("failure", ["ledger", "interrupt"])
+def test_a_replacement_whose_record_fails_leaves_the_job_folder_as_it_was(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    """White-box audits DK 1 and DK 3: a replacement moved the old artwork and the output into
+    history/ and put the new file into artwork/ before its record; where the record failed (a
+    ledger error), or Ctrl-C stopped an offline `replace` while the new file was hashed, the job
+    stayed recorded with its output while output/ was empty and artwork/ held the unchecked file
+    (STATUS.txt offered to approve it; "nothing was done", the CLI said). Undone now."""
+    import spo_hotfolder.engine.actions as actions_module
+
+    r = rig
+    job_id, folder = _held(r, "UR")
+    before = _folder_state(folder)
+    assert [name.split("/")[0] for name in before] == ["artwork", "output"]
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    if failure == "ledger":
+
+        def mark_artwork_present(*args: Any, **kwargs: Any) -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(r.engine.ledger, "mark_artwork_present", mark_artwork_present)
+        expected: type[BaseException] = sqlite3.OperationalError
+    else:
+
+        def sha256_of(fh: Any) -> str:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(actions_module, "sha256_of", sha256_of)
+        expected = KeyboardInterrupt
+    with pytest.raises(expected):
+        r.engine.apply(job_id, Action.REPLACE, by="carol", note="", file=r.tmp / "new.pdf")
+    assert _folder_state(folder) == before
+    assert not (folder / "history").exists() or not list((folder / "history").iterdir())
+    assert r.statuses(job_id)[-1] == "OutputCreated" and (r.tmp / "new.pdf").is_file()
+    monkeypatch.undo()
+    result = r.engine.apply(job_id, Action.REPLACE, by="carol", note="", file=r.tmp / "new.pdf")
+    assert result.ok, result.message
+    r.run(until=lambda: r.statuses(job_id)[-1] == "OutputCreated", steps=10)
+    assert r.job(job_id).blocked and r.take_prints() == []
+
+
+def test_a_replace_command_naming_a_file_that_is_not_utf8_is_taken(rig: Rig) -> None:
+    """White-box audit DK 1: `replace JOB $'Karte-\\xe9.pdf'` (a name in Windows-1252): recording
+    the name failed (SQLite holds no such text), at every rescan, and the job was stuck with its
+    output gone. The history says the name as a person reads it."""
+    from spo_hotfolder.commands import _stage_command
+
+    r = rig
+    job_id, _folder = _held(r, "NU")
+    name = os.fsdecode(b"Karte-\xe9.pdf")
+    make_pdf(r.tmp / name, pages=[(90.5, 61.0)] * 2)
+    _stage_command(r.config, Action.REPLACE, job_id, "bob", "", r.tmp / name)
+    r.run(until=lambda: _uploads(r, job_id) == 1 and r.statuses(job_id)[-1] == "OutputCreated", steps=10)
+    uploaded = [e.detail for e in r.job(job_id).history if e.status is JobStatus.ArtworkUploaded]
+    assert "replaced by Karte-é.pdf" in uploaded[-1]

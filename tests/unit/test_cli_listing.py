@@ -769,3 +769,20 @@ def test_jobs_status_given_twice_is_a_usage_error(capsys: pytest.CaptureFixture[
         cli.main(["-c", "/nonexistent.yaml", "jobs", "--status", "InHotFolder", "--status", "Rejected"])
     assert info.value.code == 2
     assert "--status given twice: give one" in capsys.readouterr().err
+
+
+def test_a_job_id_that_is_not_utf8_is_a_one_line_error(tmp_path: Path) -> None:
+    """White-box audit DK 2: `show $'N1-\\xff'` printed a traceback, `release` a "daemon.crashed"
+    log line: SQLite cannot look up text that is not UTF-8."""
+    config = _ledger_with_three_jobs(tmp_path)
+    for command in (["show"], ["show", "--json"], ["reject"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), *command, b"N1-\xff"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 1, result.stderr
+        assert result.stderr == (
+            "spo-hotfolder: error: no job 'N1-ÿ' in the ledger (its id is not UTF-8 text, as every job id is)\n"
+        )
