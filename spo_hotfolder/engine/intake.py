@@ -671,8 +671,10 @@ class EngineIntake(EngineState):
                 if existing is not None:
                     job_dir = self._prepare_rerun(existing, now)
                     for old in list(job_dir.glob("manifest.*")):
-                        into_history(job_dir, old, now)
-                    atomic_write(job_dir / manifest_name, data)
+                        self._aside(job_dir, old, now)
+                    written = job_dir / manifest_name
+                    atomic_write(written, data)
+                    self.ledger.on_rollback(lambda written=written: written.unlink(missing_ok=True))
             shown = self._manifest_shown(path)
             for spec, existing in plans:
                 self._record_intake(manifest, spec, existing, base, manifest_name, shown, now)
@@ -1228,7 +1230,7 @@ class EngineIntake(EngineState):
             folder = job_dir / sub
             if real_folder(folder):  # (never a link's folder elsewhere: audit BO D3)
                 for old in sorted(folder.iterdir()):
-                    into_history(job_dir, old, now, f"{sub}-{old.name}")
+                    self._aside(job_dir, old, now, f"{sub}-{old.name}")
         # Drop files and replacements left in the folder (in done/, where nobody reads them, or by
         # a crash) belong to the job as it was: never to act on the new delivery (a RELEASE there
         # would print a blocked reprint unseen). Kept in history/, marked unused.
@@ -1248,7 +1250,7 @@ class EngineIntake(EngineState):
             )
         for old in leftovers:
             with contextlib.suppress(OSError):
-                into_history(job_dir, old, now, f"unused-{old.name}")
+                self._aside(job_dir, old, now, f"unused-{old.name}")
                 log.info("rerun.drop_file_unused", job_id=job.job_id, file=old.name)
         (job_dir / "artwork").mkdir(exist_ok=True)
         (job_dir / "history").mkdir(exist_ok=True)

@@ -141,6 +141,14 @@ class EngineRecords(EngineState):
             log.warning("job.ledger_busy", job_id=job_id, error=str(exc), action="trying again in 2 s")
             self._cooldown[job_id] = self.clock.monotonic() + 2.0
 
+    def _aside(self: Engine, job_dir: Path, src: Path, now: datetime, name: str | None = None) -> Path:
+        """``into_history`` in the open transaction: put back if it is rolled back (white-box audit
+        DO 1: a held job's artwork and output stayed in history/ after a new manifest's intake
+        failed to commit, and a RELEASE then failed the job "artwork missing")."""
+        kept = into_history(job_dir, src, now, name)
+        self.ledger.on_rollback(lambda: _put_back(kept, src))
+        return kept
+
     def _move_back(self: Engine, job_id: str, moved: Path, was: Path) -> None:
         """A job's folder moved in a transaction that was rolled back: back where the ledger says."""
         if moved.is_dir() and not os.path.lexists(was):
@@ -551,3 +559,9 @@ class EngineRecords(EngineState):
             return True
         self._status_unwritten.discard(job_id)
         return hash_files or extra.fingerprint is not None or not extra.artwork_names
+
+
+def _put_back(kept: Path, was: Path) -> None:
+    """A file moved into history/ where it was, unless something took its place meanwhile."""
+    if os.path.lexists(kept) and not os.path.lexists(was):
+        os.replace(kept, was)

@@ -10938,3 +10938,45 @@ def test_a_replace_command_naming_a_file_that_is_not_utf8_is_taken(rig: Rig) -> 
     r.run(until=lambda: _uploads(r, job_id) == 1 and r.statuses(job_id)[-1] == "OutputCreated", steps=10)
     uploaded = [e.detail for e in r.job(job_id).history if e.status is JobStatus.ArtworkUploaded]
     assert "replaced by Karte-é.pdf" in uploaded[-1]
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its contents (STATUS.txt, rewritten at will, left out)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "STATUS.txt"
+    }
+
+
+def test_a_held_jobs_new_manifest_not_recorded_leaves_its_folder_as_it_was(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit DO 1: a held job's order sent again, its intake's commit failed (a full
+    disk, a busy ledger): the ledger and the folder's place were rolled back, but its artwork,
+    output and manifest stayed in history/ and the new manifest in their place; a RELEASE then
+    failed the job "artwork missing". Every change in the folder is undone with the record."""
+    r = rig
+    job_id, folder = _held(r, "RB")
+    before = _tree(folder)
+    failing = [True]
+    real = Ledger.record_intake
+
+    def record_intake(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        if failing[0]:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "record_intake", record_intake)
+    make_pdf(r.inbox / "RB2.pdf", pages=CARD, content=b"0 0 1 rg 0 0 10 10 re f")
+    (r.tmp / "RB.yaml").write_text(
+        'order_id: "RB"\nproduct: bc-85x55\nquantity: 1\nblocked: true\nartwork: [RB2.pdf]\n'
+    )
+    os.replace(r.tmp / "RB.yaml", r.inbox / "RB.yaml")
+    with capture_logs() as logs:
+        r.run(until=lambda: any(e.get("job_id") == job_id and "moved_back" in e["event"] for e in logs), steps=10)
+    assert r.stage(job_id) is Stage.HELD and _tree(folder) == before
+    assert (r.inbox / "RB.yaml").is_file() and (r.inbox / "RB2.pdf").is_file()
+    failing[0] = False
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD and r.statuses(job_id)[-1] == "OutputCreated", steps=20)
+    assert "ValidationFailed" not in r.statuses(job_id) and r.take_prints() == []
