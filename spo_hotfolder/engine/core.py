@@ -771,8 +771,11 @@ class Engine(
     def uploading(self, name: str) -> bool:
         """A name in replace/ that is an upload under way, never taken as a replacement: watch.ignore's,
         or an upload client's temporary name (``UPLOAD_SUFFIXES``: WinSCP's x.pdf.filepart, which
-        the default watch.ignore does not list). In inbox/, watch.ignore alone decides (SPEC 8)."""
-        return self.ignored(name) or name.lower().endswith(UPLOAD_SUFFIXES)
+        the default watch.ignore does not list); nor what a file manager leaves there on its own,
+        whatever watch.ignore lists (white-box audit DN 2: with a watch.ignore of its own, Explorer's
+        Thumbs.db was refused as a replacement, and the operator's RELEASE with it). In inbox/,
+        watch.ignore alone decides (SPEC 8)."""
+        return self.ignored(name) or name.lower().endswith(UPLOAD_SUFFIXES) or _file_manager_litter(name)
 
     def commands_dir(self) -> Path:
         state = self.area("state")
@@ -830,7 +833,11 @@ class Engine(
             if len(parts) == 2:
                 if classify_drop(parts[1]) is not None:
                     return ("drop", job_folder)
-                if parts[1] not in JOB_FOLDER_FILES and not parts[1].startswith("manifest."):
+                if (
+                    parts[1] not in JOB_FOLDER_FILES
+                    and not parts[1].startswith("manifest.")
+                    and not _file_manager_litter(parts[1])
+                ):
                     return ("stray", job_folder)
             if len(parts) == 3 and parts[1] == "replace":
                 return ("ignore", None) if self.uploading(parts[2]) else ("replace", job_folder)

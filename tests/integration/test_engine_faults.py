@@ -10980,3 +10980,50 @@ def test_a_held_jobs_new_manifest_not_recorded_leaves_its_folder_as_it_was(
     failing[0] = False
     r.run(until=lambda: r.stage(job_id) is Stage.HELD and r.statuses(job_id)[-1] == "OutputCreated", steps=20)
     assert "ValidationFailed" not in r.statuses(job_id) and r.take_prints() == []
+
+
+def test_a_replacement_whose_event_was_lost_is_found_by_a_rescan(rig: Rig) -> None:
+    """White-box audit DN 1: a rescan (the safety net for events lost: an overflow, watches the
+    kernel refused) skipped a job folder in quarantine/ whose own mtime had not changed, and with
+    it its replace/: a PDF put there while events were lost was never taken."""
+    r = rig
+    job_id, folder = _held(r, "D1")
+    r.run(steps=3)  # rescans that saw the held job's folders
+    make_pdf(folder / "replace" / "D1.pdf", pages=[(91.0, 61.0)] * 3)  # (no hint: its event lost)
+
+    def rescan() -> None:
+        r.engine.request_rescan()
+        r.engine.step()
+        r.clock.advance(1.0)
+
+    for _ in range(10):
+        rescan()
+        if not (folder / "replace" / "D1.pdf").exists():
+            break
+    assert not (folder / "replace" / "D1.pdf").exists()
+    assert "ArtworkUploaded" in r.statuses(job_id)
+
+
+def test_file_manager_litter_in_a_job_folder_is_never_taken_whatever_watch_ignore_lists(tmp_path: Path) -> None:
+    """White-box audit DN 2: with a watch.ignore of the shop's own (one that does not list them),
+    Explorer's Thumbs.db in replace/ was refused as a replacement ("not a PDF"), filing the
+    operator's RELEASE dropped with it as unused; a Mac's ._D3.pdf beside a replacement was
+    refused as "an upload that was not finished"; .DS_Store in the job folder answered "not a
+    drop file"."""
+    for r in rig_on(tmp_path, watch={"ignore": ["*.tmp", "*.part"]}):
+        job_id, folder = _held(r, "D2")
+        (folder / "replace" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+        (folder / "replace" / "._D2.pdf").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X" + b"\0" * 400)
+        (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1" + b"\0" * 100)
+        for name in ("replace/Thumbs.db", "replace/._D2.pdf", ".DS_Store"):
+            r.engine.hint(folder / name)
+        r.run(steps=6)
+        assert r.stage(job_id) is Stage.HELD and "ArtworkUploaded" not in r.statuses(job_id)
+        (folder / "RELEASE").write_text("alice\nlooks good\n")
+        r.engine.hint(folder / "RELEASE")
+        r.run(until=done(r, job_id), steps=10)
+        assert r.take_prints() == ["D2_D2-1_bc-85x55_x1.pdf"]
+        kept = r.root / "done" / job_id
+        assert sorted(p.name for p in (kept / "replace").iterdir()) == ["._D2.pdf", "Thumbs.db"]
+        status = (kept / "STATUS.txt").read_text()
+        assert "refused" not in status and "not a drop file" not in status
