@@ -1027,6 +1027,24 @@ class Ledger:
             ).fetchone()
         return row[0] if row and row[0] else None
 
+    def shift_deadlines(self, by: timedelta) -> int:
+        """Moves the due times that are spans of time from when they were set (a delivery retry's
+        backoff, an artwork time-out) by ``by``: the wall clock stepped by that much, and a span
+        stays a span (white-box audit DM 1). A future order's ``process_after``, a calendar time,
+        stays. Returns how many jobs were moved."""
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT job_id, next_attempt_at, awaiting_until FROM jobs WHERE (stage = 'retry' AND "
+                "next_attempt_at IS NOT NULL) OR (stage = 'awaiting' AND awaiting_until IS NOT NULL)"
+            ).fetchall()
+            for job_id, retry_at, until in rows:
+                db.execute(
+                    "UPDATE jobs SET next_attempt_at = ?, awaiting_until = ? WHERE job_id = ?",
+                    (_shifted(retry_at, by), _shifted(until, by), job_id),
+                )
+                self._jobs.pop(job_id, None)
+        return len(rows)
+
     def due_jobs(self, now: datetime) -> list[tuple[str, Stage]]:
         t = iso(now)
         with self._lock:
@@ -1481,6 +1499,17 @@ class Ledger:
 
 def _entry(r: sqlite3.Row) -> HistoryEntry:
     return HistoryEntry(r[0], JobStatus(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+
+
+def _shifted(stamp: str | None, by: timedelta) -> str | None:
+    """A time stamp as written in the ledger, moved by ``by`` (kept where that leaves the years a
+    datetime holds)."""
+    if stamp is None:
+        return None
+    try:
+        return iso(parse_iso(stamp) + by)
+    except (ValueError, OverflowError):
+        return stamp
 
 
 def _history_columns(db: sqlite3.Connection) -> str:

@@ -56,6 +56,11 @@ NOT_USED_BESIDE_JOBS = " - put it into a job's folder"
 NOT_USED_PDF = " - put it into the replace folder of the job it is for"
 
 
+#: A difference this large between how far the wall clock and the monotonic clock moved from one
+#: engine step to the next is the wall clock stepped (NTP, a VM resumed, `date -s`), not a slew.
+CLOCK_STEP_SECONDS = 2.0
+
+
 def not_used_original(name: str) -> str | None:
     """The name a file had before the daemon renamed it NOT USED (``NOT USED - RELEASE - put it
     into a job's folder.txt``: RELEASE), or None for another name."""

@@ -231,6 +231,7 @@ class Engine(
         )
         self._answered = set()
         self._undecided_looked_at = clock.monotonic()
+        self._clock_seen = None
         self._refusing_looked_at = clock.monotonic()
         self._undecided_said = set()
         self.unknown_job_folders = []
@@ -411,6 +412,7 @@ class Engine(
         if self._arriving:
             self._guard("intake", "", self._note_arriving)
         self._guard("intake", "", self._check_orphans)
+        self._guard("due", "", self._follow_clock_step)
         self._guard("due", "", self._run_due)  # (a full disk: the jobs due are tried at the next step)
         if self.clock.monotonic() >= self._cleanup_at:
             self._guard("intake", "", self._cleanup_consumed_dirs)

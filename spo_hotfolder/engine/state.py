@@ -179,6 +179,7 @@ class EngineState:
     shares: ShareGuard
     _answered: set[str]  # hot folders answering again, whose cut-short attempts are looked at
     _undecided_looked_at: float
+    _clock_seen: tuple[datetime, float] | None  # (wall, monotonic) at the last step: a clock step told
     _undecided_said: set[int]  # deliveries whose "undecided" was logged
     unknown_job_folders: list[str]  # found at start, the ledger not knowing them ("work/<job>")
     _unknown_marks: list[int]  # the areas' mtimes when they were last looked at

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 
 from spo_hotfolder.clock import iso, parse_iso
 from spo_hotfolder.engine.base import (
+    CLOCK_STEP_SECONDS,
     UNWRITABLE_FIX,
     JobFailed,
     _near_misses,
     _rel_parts,
+    log,
 )
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import name_key
@@ -73,6 +75,27 @@ class EngineTimers(EngineState):
                 self.ledger.update_job(job_id, now, stage=Stage.PROCESS)
             elif stage is Stage.AWAITING:
                 self._guard("job", job_id, lambda j=job: self._artwork_timeout(j))
+
+    def _follow_clock_step(self: Engine) -> None:
+        """The wall clock stepped since the last step (it moved more or less than the monotonic
+        clock, by CLOCK_STEP_SECONDS or more): the retries' and artwork time-outs' due times move
+        with it, so that a backoff of 10 s stays 10 s and an artwork_timeout_seconds of 600 stays
+        600 (white-box audit DM 1: stepped back two hours, a retry waited two hours; forward, a job
+        waiting for its artwork failed at once). Not across a restart: the monotonic clock starts
+        again then."""
+        wall, mono = self.clock.now(), self.clock.monotonic()
+        seen, self._clock_seen = self._clock_seen, (wall, mono)
+        if seen is None:
+            return
+        step = (wall - seen[0]).total_seconds() - (mono - seen[1])
+        if abs(step) < CLOCK_STEP_SECONDS:
+            return
+        moved = self.ledger.shift_deadlines(timedelta(seconds=step))
+        log.warning("clock.stepped", seconds=round(step, 3), due_times_moved=moved)
+        if moved:
+            later = self.ledger.next_due(after=wall)
+            if later:
+                self._schedule_wakeup(parse_iso(later))
 
     def _held_until(self: Engine, path: Path) -> float | None:
         """Until when (monotonic) a file there is held before it is given: by the tracker (it looks

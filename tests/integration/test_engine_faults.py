@@ -11027,3 +11027,34 @@ def test_file_manager_litter_in_a_job_folder_is_never_taken_whatever_watch_ignor
         assert sorted(p.name for p in (kept / "replace").iterdir()) == ["._D2.pdf", "Thumbs.db"]
         status = (kept / "STATUS.txt").read_text()
         assert "refused" not in status and "not a drop file" not in status
+
+
+def test_a_wall_clock_step_moves_retries_and_artwork_timeouts_with_it(rig: Rig) -> None:
+    """White-box audit DM 1: a delivery retry due in 10 s, then the wall clock stepped back two
+    hours (NTP, a VM resumed): the job waited two hours; a job waiting 600 s for its artwork, then
+    the clock stepped forward two hours: it failed "artwork missing after 600 seconds" one real
+    second later. Retries and artwork time-outs are spans of time, kept so across a step; a future
+    order's date is a calendar time, and stays."""
+    r = rig
+    hot = r.hot
+    hidden = hot.with_name("away")
+    os.replace(hot, hidden)  # the hot folder not there: the first copy fails
+    retried = r.order("CS")
+    r.run(until=lambda: r.stage(retried) is Stage.RETRY, steps=20)
+    (r.inbox / "aw.yaml").write_text('order_id: "AW"\nproduct: bc-85x55\nquantity: 1\nartwork: [aw.pdf]\n')
+    r.run(until=lambda: r.stage("AW-1") is Stage.AWAITING, steps=10)
+    (r.inbox / "fu.yaml").write_text(
+        'order_id: "FU"\nproduct: bc-85x55\nquantity: 1\nartwork: [fu.pdf]\nprocess_after: "2026-11-22T11:00:00Z"\n'
+    )
+    make_pdf(r.inbox / "fu.pdf", pages=CARD)
+    r.run(until=lambda: r.stage("FU-1") is Stage.FUTURE, steps=10)
+    os.replace(hidden, hot)
+    r.clock._now -= timedelta(hours=2)
+    r.run(until=done(r, retried), steps=30, dt=1.0)  # within its 10 s backoff and a step or two
+    assert r.stage("FU-1") is Stage.FUTURE
+    r.clock._now += timedelta(hours=4)  # two hours on from where it was: past FU's date
+    r.run(steps=3, dt=1.0)
+    assert r.stage("AW-1") is Stage.AWAITING and "ValidationFailed" not in r.statuses("AW-1")
+    r.run(until=done(r, "FU-1"), steps=30, dt=1.0)
+    make_pdf(r.inbox / "aw.pdf", pages=CARD)
+    r.run(until=done(r, "AW-1"), steps=30, dt=1.0)
