@@ -550,13 +550,16 @@ class Engine(
         self._unknown_marks, self._unknown_looked_at = marks, now
         # Gone, or a job's now (audit AK 2: its order put into inbox/ again as health says, the new
         # job took the name, the old folder moved aside: `health` named the live job's folder).
-        left = [
-            rel
-            for rel in self.unknown_job_folders
-            if (self.root / rel).is_dir() and self.ledger.get_job(Path(rel).name, history=False) is None
-        ]
+        left = [rel for rel in self.unknown_job_folders if (self.root / rel).is_dir() and self._not_known(rel)]
         self.unknown_job_folders = left
         return left
+
+    def _not_known(self, rel: str) -> bool:
+        """Whether the ledger still does not know the job folder ``rel`` as it is: no job of that
+        name, or a finished one (its folder went on after the ledger's record of it: a reprint taken
+        since a backup, ``_folder_knows_more``) not taken up again since."""
+        job = self.ledger.get_job(Path(rel).name, history=False)
+        return job is None or job.stage in (Stage.DONE, Stage.REJECTED)
 
     def spool_full(self) -> bool:
         """(any thread) Whether the spool disk was found full within the last few retries and has no

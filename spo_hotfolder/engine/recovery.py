@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import time
@@ -57,6 +58,10 @@ if TYPE_CHECKING:
 
 #: What a job's ERROR.txt says when the ledger was found older than its folder (_ledger_behind).
 LEDGER_BEHIND = "the ledger is older than the job folders"
+
+
+#: A row of STATUS.txt's history: its time first (reports.status_text).
+_HISTORY_ROW = re.compile(r"^  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 
 
 class EngineRecovery(EngineState):
@@ -440,10 +445,29 @@ class EngineRecovery(EngineState):
                     continue
                 job = self.ledger.get_job(name, history=False)
                 if job is not None and job.stage in (Stage.DONE, Stage.REJECTED):
-                    found.append(name)
+                    if self._folder_knows_more(job, self.area(area) / name):
+                        unknown.append(self.rel(self.area(area) / name))
+                    else:
+                        found.append(name)
                 elif job is None and _job_folder_name(name) and has_status_file(self.area(area) / name):
                     unknown.append(self.rel(self.area(area) / name))
         return found, unknown
+
+    def _folder_knows_more(self: Engine, job: Job, folder: Path) -> bool:
+        """Whether a finished job's folder found under way has a STATUS.txt listing more history
+        entries than the ledger has: the job went on after the ledger's record of it (a reprint
+        taken since the backup the ledger was put back from), not a folder whose move to done/ a
+        power cut forgot (whose STATUS.txt, written after that move, lists no more). Such a folder
+        is said as one the ledger does not know, and left where it is (white-box audit DQ 1: the
+        reprint's folder was moved into done/ without a word, and it never printed)."""
+        try:
+            text = (folder / "STATUS.txt").read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+        history = text.partition(f"\n{HISTORY_HEADING}\n")[2].partition("\n\n")[0]
+        said = sum(1 for line in history.splitlines() if _HISTORY_ROW.match(line))
+        full = self.ledger.get_job(job.job_id)
+        return full is not None and said > len(full.whole_history())
 
     def _reconcile_job(self: Engine, job: Job, now: datetime) -> None:
         area = STAGE_AREA[job.stage]

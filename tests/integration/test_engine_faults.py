@@ -11058,3 +11058,54 @@ def test_a_wall_clock_step_moves_retries_and_artwork_timeouts_with_it(rig: Rig) 
     r.run(until=done(r, "FU-1"), steps=30, dt=1.0)
     make_pdf(r.inbox / "aw.pdf", pages=CARD)
     r.run(until=done(r, "AW-1"), steps=30, dt=1.0)
+
+
+@pytest.mark.parametrize("blocked", [True, False])
+def test_a_reprint_taken_since_the_ledgers_backup_is_said_not_moved_into_done(
+    rig: Rig, tmp_path: Path, blocked: bool
+) -> None:
+    """White-box audit DQ 1: a job delivered, the ledger backed up, then a reprint taken (held in
+    quarantine/, or waiting in work/ for its next copy); the ledger put back from the backup: the
+    start took the reprint's folder for a delivered job's whose move to done/ a power cut forgot,
+    moved it into done/ without a word, and the reprint never printed. It is said as a folder the
+    ledger does not know now, left where it is; its order put into inbox/ again prints it."""
+    r = rig
+    job_id = r.order("K1")
+    r.run(until=done(r, job_id), steps=15)
+    assert r.take_prints() == ["K1_K1-1_bc-85x55_x1.pdf"]
+    backup = tmp_path / "backup.sqlite3"
+    with (
+        contextlib.closing(sqlite3.connect(r.config.paths.state / "ledger.sqlite3")) as db,
+        contextlib.closing(sqlite3.connect(backup)) as copy,
+    ):
+        db.backup(copy)
+    if not blocked:
+        os.replace(r.hot, r.hot.with_name("away"))  # its copy fails: it waits in work/
+    r.order("K1", extra="reprint: true\n" + ("blocked: true\n" if blocked else ""))
+    area = "quarantine" if blocked else "work"
+    r.run(until=lambda: r.stage(job_id) is (Stage.HELD if blocked else Stage.RETRY), steps=15)
+    r.close()
+    for name in os.listdir(r.config.paths.state):
+        if name.startswith("ledger.sqlite3"):
+            os.unlink(r.config.paths.state / name)
+    shutil.copy(backup, r.config.paths.state / "ledger.sqlite3")
+    if not blocked:
+        os.replace(r.hot.with_name("away"), r.hot)
+    with capture_logs() as logs:
+        engine = r.start()
+        r.run(steps=5, dt=30)
+    assert (r.root / area / job_id).is_dir() and not (r.root / "done" / job_id).exists()
+    assert engine.job_folders_unknown() == [f"{area}/{job_id}"]
+    assert any(e["event"] == "recovery.job_folders_unknown" for e in logs) and r.take_prints() == []
+    # As `health` says: its manifest and artwork into inbox/ again (the manifest says reprint).
+    manifest = (r.root / area / job_id / "manifest.yaml").read_text()
+    assert "reprint: true" in manifest
+    make_pdf(r.inbox / "K1.pdf", pages=CARD)
+    (r.inbox / "K1.yaml").write_text(manifest)
+    r.run(until=lambda: not (r.inbox / "K1.yaml").exists(), steps=20)
+    assert engine.job_folders_unknown() == []
+    if blocked:
+        assert r.take_prints() == []
+        (r.root / "quarantine" / job_id / "RELEASE").write_text("alice\n")
+    r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["K1_K1-1_bc-85x55_x1.pdf"]
