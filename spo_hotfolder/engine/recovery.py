@@ -202,14 +202,14 @@ class EngineRecovery(EngineState):
         temp = Path(delivery.temp_path)
         final = Path(delivery.final_path)
         job = self.ledger.get_job(delivery.job_id)
-        hot = self.config.hot_folders.get(delivery.hot_folder)
+        hot = self.config.hot_folders.get(delivery.hot_folder) or self._renamed_hot_folder(temp, final)
         placed = self._attempt_here(delivery, hot, temp, final) if hot is not None else None
         if placed is None:
             self._attempt_elsewhere(delivery, hot, job, now)
             return
         temp, final = placed
         assert hot is not None
-        share = (delivery.hot_folder, hot.path)
+        share = (hot.name, hot.path)
 
         def look() -> tuple[bool, bool, str]:
             try:
@@ -362,6 +362,16 @@ class EngineRecovery(EngineState):
             return here  # (not there now: undecided until it is, as for a hot folder not mounted)
         # Written: the folder it was written in (its identity journalled) is the one configured now?
         return here if delivery.temp_folder and not other_folder(delivery.temp_folder, now_id) else None
+
+    def _renamed_hot_folder(self: Engine, temp: Path, final: Path) -> HotFolderConfig | None:
+        """The one hot folder configured now whose folder (or staging folder) an attempt's files
+        are in, for an attempt whose hot folder's name the config has no more: renamed in the
+        config while the daemon was stopped, its key and not its folder (white-box audit DQ 2: "not
+        in the config now", the job failed "cannot be told", and the sweep then removed the temp
+        file that told it). None where no folder, or more than one, is that one."""
+        folders = {temp.parent, final.parent}
+        found = [hot for hot in self.config.hot_folders.values() if {hot.path, hot.staging} & folders]
+        return found[0] if len(found) == 1 else None
 
     def _attempt_elsewhere(
         self: Engine, delivery: Any, hot: HotFolderConfig | None, job: Job | None, now: datetime

@@ -11109,3 +11109,25 @@ def test_a_reprint_taken_since_the_ledgers_backup_is_said_not_moved_into_done(
         (r.root / "quarantine" / job_id / "RELEASE").write_text("alice\n")
     r.run(until=done(r, job_id), steps=20)
     assert r.take_prints() == ["K1_K1-1_bc-85x55_x1.pdf"]
+
+
+def test_an_attempt_in_a_hot_folder_renamed_in_the_config_while_stopped_is_told_from_its_files(rig: Rig) -> None:
+    """White-box audit DQ 2: killed after the copy was journalled written, before its rename; the
+    hot folder renamed in the config while the daemon was stopped (its key, not its folder): the
+    start said "whether it arrived cannot be told ... which is not in the config now", failed the
+    job, and then removed the temp file that told it. The same folder under its new name is
+    looked into: the temp file there, the rename never happened, and the job is delivered once."""
+
+    r = rig
+    job_id = r.order("KR")
+    life_until_killed(r, CRASH_POINTS["after 'written', before the rename"])
+    assert [name for name in os.listdir(r.hot) if name.endswith(".part")]
+    data = yaml.safe_load(r.config_path.read_text())
+    data["hot_folders"]["indigo2"] = data["hot_folders"].pop("indigo")
+    data["routes"] = [dict(route, to="indigo2") if route["to"] == "indigo" else route for route in data["routes"]]
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r.config = load_config(r.config_path)
+    r.start()
+    r.run(until=lambda: r.stage(job_id) in (Stage.FAILED, Stage.DONE), steps=10)
+    assert r.stage(job_id) is Stage.DONE and r.take_prints() == ["KR_KR-1_bc-85x55_x1.pdf"]
+    assert r.statuses(job_id).count("InHotFolder") == 1
