@@ -342,3 +342,37 @@ def test_files_inside_a_folder_renamed_in_the_inbox_are_not_counted_complete(tmp
         watcher.stop()
     assert seen.get("manifest.yaml") is False
     assert seen["whole.pdf"] is True
+
+
+def test_a_watched_folder_that_is_a_link_is_watched_where_it_points(tmp_path: Path) -> None:
+    """White-box audit DL 2: `inbox -> /srv/ftp/upload` was watched as the link itself (watchdog
+    adds IN_DONT_FOLLOW): no event came, orders were taken only at the rescans, and nothing said
+    so. Its folder is watched, and the events name the files by the configured path, as the scans do."""
+    real = tmp_path / "upload"
+    real.mkdir()
+    inbox = tmp_path / "inbox"
+    inbox.symlink_to(real)
+    seen: list[tuple[Path, bool]] = []
+    arrived = threading.Event()
+
+    def sink(path: Path, moved_in: bool) -> None:
+        seen.append((path, moved_in))
+        if path.name in ("a.pdf", "b.pdf"):
+            arrived.set()
+
+    watcher = FolderWatcher([inbox], "native", 1.0, sink)
+    watcher.start()
+    try:
+        (real / ".a.pdf.part").write_bytes(b"%PDF-1.4\n%%EOF\n")
+        (real / ".a.pdf.part").rename(real / "a.pdf")
+        assert arrived.wait(10)
+        arrived.clear()
+        (real / "order").mkdir()
+        time.sleep(0.2)  # the new folder's watch is added by the emitter
+        (real / "order" / "b.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+        assert arrived.wait(10)
+    finally:
+        watcher.stop()
+    assert (inbox / "a.pdf", True) in seen
+    assert inbox / "order" / "b.pdf" in {path for path, _ in seen}
+    assert not [path for path, _ in seen if real in path.parents]
