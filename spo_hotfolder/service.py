@@ -1108,6 +1108,10 @@ class Daemon:
                 self.watcher.poll_interval = old.watch.poll_interval_seconds
                 with contextlib.suppress(OSError):
                     self.watcher.restart()
+                # The previous watcher started afresh: its first look takes the files there as
+                # known (a poller's) or watches from now on; a rescan takes what came meanwhile
+                # (white-box audit DL 4: an order written just before waited for the periodic one).
+                self.engine.request_rescan()
                 reason = (
                     f"watch.mode {new.watch.mode}: the folder watcher could not be started: {describe_exception(exc)}"
                 )

@@ -522,3 +522,6 @@ def test_a_reload_whose_new_watcher_cannot_start_keeps_the_previous_config_whole
         assert applied == [] and daemon.config.watch.mode == old_mode and daemon.config.routes[0].to != "skip"
         assert watcher.requested_mode == old_mode and watcher.alive
         assert daemon.reload_problem is not None and "running on the previous config" in daemon.reload_problem
+        # (white-box audit DL 4: the previous watcher started afresh, an order that came just before
+        # waited for the periodic rescan)
+        assert engine.rescans == 1
