@@ -383,6 +383,12 @@ class EngineProcessing(EngineState):
             if is_disk_full(exc):  # (a folder that cannot be made on a full disk): not the job's fault
                 self._spool_full(job_id, exc)
                 return
+            # Stopped while its output was made: OutputCreationFailed says so, as SPEC 6 ends that step
+            # (white-box audit DM 2: an EIO on the new output's stat left failed/ jobs showing
+            # OutputCreationStarted, "being made", to `jobs` and scripts).
+            current = self.ledger.get_job(job_id, history=False)
+            making = current is not None and current.status is JobStatus.OutputCreationStarted
+            ended = JobStatus.OutputCreationFailed if making else None
             if isinstance(exc, OSError):
                 # A disk's or share's error (audit CH E3: "internal error" with a stack dump for an
                 # EIO while the output was made): said as what it is, in plain words.
@@ -390,7 +396,7 @@ class EngineProcessing(EngineState):
                 reason = f"a file operation failed: {exc.strerror or exc}{where}"
                 bound().error("job.file_error", stage=job.stage.value, error=reason)
                 failure = JobFailed(
-                    None,
+                    ended,
                     reason,
                     [reason],
                     "Drop a file named RETRY here to try again once the disk (or share) works again; if it "
@@ -399,7 +405,7 @@ class EngineProcessing(EngineState):
             else:
                 bound().exception("job.internal_error", stage=job.stage.value)
                 failure = JobFailed(
-                    None,
+                    ended,
                     f"internal error while handling the job ({type(exc).__name__}: {exc})",
                     [f"{type(exc).__name__}: {exc}"],
                     "Drop a file named RETRY here to try again; if it fails again, tell the administrator "
@@ -407,7 +413,7 @@ class EngineProcessing(EngineState):
                 )
             self._cooldown[job_id] = self.clock.monotonic() + 5.0
             try:
-                self._fail(job_id, failure, self.clock.now())
+                self._fail(job_id, failure, self.clock.now(), status=failure.status)
             except Exception:  # noqa: BLE001 - e.g. the ledger itself is locked: try again later
                 bound().exception("job.cannot_record_failure")
         finally:

@@ -11131,3 +11131,30 @@ def test_an_attempt_in_a_hot_folder_renamed_in_the_config_while_stopped_is_told_
     r.run(until=lambda: r.stage(job_id) in (Stage.FAILED, Stage.DONE), steps=10)
     assert r.stage(job_id) is Stage.DONE and r.take_prints() == ["KR_KR-1_bc-85x55_x1.pdf"]
     assert r.statuses(job_id).count("InHotFolder") == 1
+
+
+def test_a_file_error_after_the_output_is_made_ends_its_making_as_failed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit DM 2: an I/O error on the stat of the output just made sent the job to
+    failed/ still showing OutputCreationStarted ("being made") to `jobs`, `show` and scripts."""
+    import spo_hotfolder.engine.processing as processing_module
+
+    real = processing_module._file_sig
+    failing = [True]
+
+    def file_sig(path: Path) -> str:
+        if failing:
+            failing.clear()
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        return real(path)
+
+    monkeypatch.setattr(processing_module, "_file_sig", file_sig)
+    r = rig
+    job_id = r.order("EO")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20)
+    assert r.statuses(job_id)[-1] == "OutputCreationFailed"
+    assert "Input/output error" in (r.root / "failed" / job_id / "ERROR.txt").read_text()
+    (r.root / "failed" / job_id / "RETRY").write_text("kim\n")
+    r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["EO_EO-1_bc-85x55_x1.pdf"]
