@@ -476,7 +476,8 @@ class EngineIntake(EngineState):
                 ],
                 fix="Nothing is done with this copy, and nothing is printed. To print the job again, send its "
                 "manifest with reprint: true together with its artwork (the files of its artwork/ folder beside the "
-                "manifest, not in a folder below it).",
+                "manifest, not in a folder below it), on their own: a folder holding the job's STATUS.txt is taken "
+                "for a copy of the job's folder again, whatever its manifest says.",
                 name=f"{folder.name}{COPY_SUFFIX}",
             )
             if target is not None:

@@ -3175,6 +3175,17 @@ def test_a_copy_of_a_delivered_job_folder_in_the_inbox_is_refused_at_once_and_wh
     assert (copy / "artwork" / "DC.pdf").is_file() and not (copy / "replace").exists()
     assert r.take_prints() == [] and r.stage(job_id) is Stage.DONE
     assert r.statuses(job_id).count("Ordered") == 1
+    # White-box audit DO 2: the copy fixed as its ERROR.txt said (reprint: true, the artwork beside
+    # the manifest) and put back was refused the same way, again and again: its STATUS.txt, left in
+    # it, made it a copy. The fix says so; done as it says, it prints.
+    assert "a folder holding the job's STATUS.txt is taken for a copy of the job's folder again" in error
+    order = r.tmp / "again"
+    order.mkdir()
+    (order / "manifest.yaml").write_text((copy / "manifest.yaml").read_text() + "reprint: true\n")
+    shutil.copy(copy / "artwork" / "DC.pdf", order / "DC.pdf")
+    order.rename(r.inbox / "again")
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 2, steps=20)
+    assert r.take_prints() == ["DC_DC-1_bc-85x55_x1.pdf"]
 
 
 def test_a_copy_of_a_waiting_job_folder_in_the_inbox_is_refused_at_once(rig: Rig) -> None:
