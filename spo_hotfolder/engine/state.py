@@ -34,6 +34,7 @@ class EngineState:
     _schedule_wakeup: Callable[[datetime], None]
     tracker: FileStabilityTracker  # when the inbox's files are complete
     _hints: dict[Path, tuple[bool, float]]  # path -> (moved in, when last seen)
+    _woken_for: dict[Path, float]  # path -> when its event last woke the engine (monotonic)
     _folder_moves: list[tuple[Path, Path]]  # folders renamed in the watched trees: (old, new)
     _hint_lock: threading.Lock
     wake_event: threading.Event

@@ -54,8 +54,10 @@ def test_the_daemon_refuses_to_start_when_its_pdf_worker_cannot(
 
 
 def test_a_worker_that_dies_as_it_starts_says_its_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Its warm-up unanswered (the process ended: an import that fails, a memory limit too low)."""
-    monkeypatch.setattr(pdfwork, "_warm_up", _exit_at_once)
+    """Its warm-up unanswered (the process ended: an import that fails, a memory limit too low).
+    (The forked process ends first thing: forked from a test process with other tests' threads, it
+    could hang on a lock one of them held, in its set-up, and never end: the test failed at times.)"""
+    monkeypatch.setattr(pdfwork, "_serve", _exit_at_once)
     worker = pdfwork.PdfWorker(start_method="fork")
     try:
         assert worker.wait_ready(30)
@@ -64,7 +66,7 @@ def test_a_worker_that_dies_as_it_starts_says_its_exit_code(monkeypatch: pytest.
         worker.close()
 
 
-def _exit_at_once() -> int:
+def _exit_at_once(*args: Any) -> int:
     import os
 
     os._exit(3)
