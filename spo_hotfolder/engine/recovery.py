@@ -48,7 +48,7 @@ from spo_hotfolder.operator import (
     Action,
     classify_drop,
 )
-from spo_hotfolder.reports import HISTORY_HEADING
+from spo_hotfolder.reports import HISTORY_HEADING, WHAT_NOW
 from spo_hotfolder.stability import Signature, signature
 from spo_hotfolder.status import JobStatus
 
@@ -58,6 +58,17 @@ if TYPE_CHECKING:
 
 #: What a job's ERROR.txt says when the ledger was found older than its folder (_ledger_behind).
 LEDGER_BEHIND = "the ledger is older than the job folders"
+
+
+def _whole_status(path: Path) -> bool:
+    """Whether a job folder's STATUS.txt is there and whole: written without an fsync (it is
+    rewritten at will), a power cut may leave it empty or cut short (white-box audit DQ 3: a held
+    job's STATUS.txt stayed empty after the restart, until the job's next change)."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return text.endswith("\n") and f"\n{WHAT_NOW}\n" in text
 
 
 #: A row of STATUS.txt's history: its time first (reports.status_text).
@@ -536,7 +547,7 @@ class EngineRecovery(EngineState):
             return
         if job.stage in (Stage.HELD, Stage.FAILED):
             (expected / "replace").mkdir(exist_ok=True)
-            if not (expected / "STATUS.txt").exists():
+            if not _whole_status(expected / "STATUS.txt"):
                 self._write_status(job.job_id)
 
     def _ledger_behind(self: Engine, job: Job, current: Path, now: datetime) -> bool:

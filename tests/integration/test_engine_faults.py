@@ -11195,3 +11195,22 @@ def test_a_file_being_written_wakes_the_engine_a_few_times_a_second_not_at_each_
     r.engine.wake_event.clear()
     r.engine.hint(path, moved_in=True)
     assert r.engine.wake_event.is_set()
+
+
+@pytest.mark.parametrize("left", [b"", b"Job PC-1 (order PC)\nStatus: Blo"])
+def test_a_held_jobs_status_txt_cut_short_by_a_power_cut_is_written_again_at_the_start(rig: Rig, left: bytes) -> None:
+    """White-box audit DQ 3: STATUS.txt is written without an fsync; a power cut left a held job's
+    empty (or cut short), and the start rewrote it only where it was missing: the operator saw
+    nothing of what to do until the job's next change."""
+    r = rig
+    _job_id, folder = _held(r, "PC")
+    r.run(steps=3)
+    r.clock.advance(30)  # another job changed half a minute later (the start rewrites the last 10 s')
+    other = r.order("PD")
+    r.run(until=done(r, other), steps=20)
+    whole = (folder / "STATUS.txt").read_text()
+    (folder / "STATUS.txt").write_bytes(left)
+    r.close()
+    r.start()
+    r.run(steps=2)
+    assert (folder / "STATUS.txt").read_text() == whole
