@@ -866,8 +866,8 @@ class Daemon:
                 log.error("watcher.restart_failed", reason=str(exc))
             else:
                 self.engine.request_rescan()
-        elif self.watcher.try_native():
-            self.engine.request_rescan()  # events of the switch-over
+        elif self.watcher.fall_back_if_watches_refused() or self.watcher.try_native():
+            self.engine.request_rescan()  # events of the switch-over (or missed in folders left unwatched)
         ok, reason = self.healthy()
         try:
             summary = self.summary()

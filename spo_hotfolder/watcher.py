@@ -170,6 +170,17 @@ class _SturdyInotifyFD(InotifyFD):
     def __init__(self, lost: Callable[[], None] | None = None) -> None:
         super().__init__()
         self._lost = lost
+        #: A folder's watch was refused (the kernel's watch limit, or its instances): watchdog
+        #: leaves it unwatched, saying only a warning (white-box audit DL 3).
+        self.refused: OSError | None = None
+
+    def add_callback(self, path: bytes, mask: Any, callback: Any, id_: Any) -> Any:
+        try:
+            return super().add_callback(path, mask, callback, id_)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EMFILE):
+                self.refused = exc
+            raise
 
     def handle_event(self, event: Any) -> None:
         try:
@@ -190,6 +201,11 @@ class _DirectObserver(BaseObserver):
         self._inotify_fd = _SturdyInotifyFD(lost)
         self._inotify_fd.start()
         super().__init__(_DirectEmitter, inotify_fd=self._inotify_fd, recorder=recorder)
+
+    @property
+    def refused(self) -> OSError | None:
+        """A folder's watch the kernel refused since the start (``_SturdyInotifyFD.refused``)."""
+        return self._inotify_fd.refused
 
     def is_alive(self) -> bool:
         """Alive only if the inotify reader and every emitter are too: any of them dead, no event
@@ -490,6 +506,7 @@ class FolderWatcher:
         self.fell_back = False
         self._fallback_limit: str | None = None
         self._fallback_at = 0.0
+        self._refusal_said: object | None = None  # the observer whose refused watch was said (native mode)
 
     def start(self) -> None:
         with self._lock:
@@ -552,6 +569,33 @@ class FolderWatcher:
             self.fell_back = False
         poller.stop()  # type: ignore[attr-defined]
         log.info("watcher.native_again", folders=[str(f) for f in self.folders])
+        return True
+
+    def fall_back_if_watches_refused(self) -> bool:
+        """Native watching whose watch on a folder made since the start was refused (the kernel's
+        watch limit reached meanwhile: each job held in quarantine/ adds a few): in ``auto`` mode,
+        polling from now on, as at a start that meets the limit (``try_native`` goes back once the
+        limit is raised); in ``native`` mode, said once (new folders are then seen by the rescans
+        only). Returns whether it fell back (the caller rescans: events may have been missed)."""
+        with self._lock:
+            observer = self._observer
+            refused = getattr(observer, "refused", None) if self.mode == "native" else None
+            if refused is None or self._refusal_said is observer:
+                return False
+            reason = (
+                "the kernel's inotify watch limit is reached (raise fs.inotify.max_user_watches): a folder made "
+                f"since the start is not watched ({refused.strerror or refused})"
+            )
+            if self.requested_mode == "native":
+                self._refusal_said = observer
+                log.error("watcher.watch_refused", reason=reason, action="new folders are seen by the rescans only")
+                return False
+            log.warning("watcher.fallback_to_polling", reason=reason, poll_interval=self.poll_interval)
+            self._start_observer(polling=True)
+            self.fell_back = True
+            self._fallback_limit = _watch_limit()
+            self._fallback_at = time.monotonic()
+        observer.stop()  # type: ignore[union-attr]
         return True
 
     def _start_observer(self, *, polling: bool) -> None:

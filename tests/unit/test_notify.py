@@ -150,6 +150,9 @@ class FakeWatcher:
     def try_native(self, *, force: bool = False) -> bool:
         return False  # native already (mode): nothing to go back to
 
+    def fall_back_if_watches_refused(self) -> bool:
+        return False  # no watch refused
+
     def stop(self) -> None:
         self.alive = False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from pathlib import Path
@@ -376,3 +377,50 @@ def test_a_watched_folder_that_is_a_link_is_watched_where_it_points(tmp_path: Pa
     assert (inbox / "a.pdf", True) in seen
     assert inbox / "order" / "b.pdf" in {path for path, _ in seen}
     assert not [path for path, _ in seen if real in path.parents]
+
+
+@pytest.mark.parametrize("mode", ["auto", "native"])
+def test_a_watch_refused_after_the_start_falls_back_to_polling_in_auto_mode(
+    tmp_path: Path, monkeypatch: Any, mode: str
+) -> None:
+    """White-box audit DL 3: the kernel's watch limit reached while the daemon ran (each job held
+    in quarantine/ adds a few watches): watchdog left the new folders unwatched with a warning of
+    its own, and folder drops waited for the rescans for good. In auto mode the watcher polls from
+    then on, as at a start that meets the limit; in native mode it says so once."""
+    from structlog.testing import capture_logs
+    from watchdog.observers.inotify_c import InotifyFD
+
+    real = InotifyFD.add_callback
+
+    def add_callback(self: Any, path: bytes, *args: Any) -> Any:
+        if b"/full" in path:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, path, *args)
+
+    monkeypatch.setattr(InotifyFD, "add_callback", add_callback)
+    seen: list[Path] = []
+    watcher = FolderWatcher([tmp_path], mode, 0.1, lambda path, moved_in: seen.append(path))
+    watcher.start()
+    try:
+        assert watcher.mode == "native" and not watcher.fall_back_if_watches_refused()
+        (tmp_path / "full").mkdir()
+        deadline = time.monotonic() + 10
+        with capture_logs() as logs:
+            while not watcher.fall_back_if_watches_refused() and time.monotonic() < deadline:
+                if mode == "native" and any(e["event"] == "watcher.watch_refused" for e in logs):
+                    break
+                time.sleep(0.05)
+            assert not watcher.fall_back_if_watches_refused()  # said once
+        if mode == "native":
+            assert watcher.mode == "native"
+            assert [e["event"] for e in logs].count("watcher.watch_refused") == 1
+            return
+        assert watcher.mode == "polling" and watcher.fell_back
+        assert [e["event"] for e in logs] == ["watcher.fallback_to_polling", "watcher.started"]
+        (tmp_path / "full" / "order.yaml").write_text("order_id: x\n")
+        deadline = time.monotonic() + 10
+        while tmp_path / "full" / "order.yaml" not in seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tmp_path / "full" / "order.yaml" in seen
+    finally:
+        watcher.stop()
