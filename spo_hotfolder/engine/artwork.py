@@ -483,6 +483,15 @@ class EngineArtwork(EngineState):
                     src = src.with_name(near[0])  # the same name to a person: taken as it is complete
                 elif src.parent == self.area("inbox") and upload_beside(src) is None:
                     self._taken_just_before(job, art)
+            if src.exists() and self._upload_under_way(src) is not None:
+                # A new copy of it on its way beside it (rsync's .x.pdf.Ab12Cd): that one is the
+                # job's, not the one lying there (white-box audit DT 1: the old file was printed while
+                # its replacement was seen uploading). Looked at again in a moment: taken once that
+                # upload has become the file, or stopped changing (a client killed).
+                if not near_now:
+                    log.info("artwork.awaiting_upload", job_id=job.job_id, file=self.rel(src))
+                self._near_later[job.job_id] = self.clock.monotonic() + max(1.0, self.config.watch.settle_seconds)
+                continue
             # Complete already: held a moment after it came (_claim: this manifest and the jobs that
             # waited before it decide together whose it is, by when each came), or unclaimed.
             held = self._held_for_owner.pop(src, None)

@@ -174,17 +174,7 @@ class EngineTimers(EngineState):
         try:
             st = os.lstat(source)
         except OSError:
-            beside = upload_beside(source)
-            if beside is None:
-                return None
-            try:
-                st = os.lstat(source.parent / beside)
-            except OSError:
-                return None
-            # (the ctime: the file's server sets it, a client cannot; one ahead of our clock holds nothing)
-            age = self.clock.now().timestamp() - st.st_ctime
-            limit = self.tracker.incomplete_pdf_seconds
-            return limit - age + 0.5 if 0 <= age < limit else None
+            return self._upload_under_way(source)
         if not stat.S_ISREG(st.st_mode):
             return None
         age = self.clock.now().timestamp() - st.st_ctime
@@ -192,6 +182,23 @@ class EngineTimers(EngineState):
             return settle - age + 0.5
         due = self.tracker.settling_until(source)
         return None if due is None else due - self.clock.monotonic() + 0.5
+
+    def _upload_under_way(self: Engine, source: Path) -> float | None:
+        """For ``source``, being uploaded beside it under a temporary name (rsync's ``.x.pdf.Ab12Cd``,
+        ``x.pdf.filepart``) that changed within the tracker's wait for an upload under way: in how
+        many seconds that wait ends (and a little); None where there is no such upload (none, or
+        one that stopped changing: a client killed)."""
+        beside = upload_beside(source)
+        if beside is None:
+            return None
+        try:
+            st = os.lstat(source.parent / beside)
+        except OSError:
+            return None
+        # (the ctime: the file's server sets it, a client cannot; one ahead of our clock holds nothing)
+        age = self.clock.now().timestamp() - st.st_ctime
+        limit = self.tracker.incomplete_pdf_seconds
+        return limit - age + 0.5 if 0 <= age < limit else None
 
     def _near_misses_in_failed(self: Engine, source: Path, job: Job) -> list[str]:
         """Files of failed/ (``failed/<name>[-n]/<name>``, where unclaimed files go) named as

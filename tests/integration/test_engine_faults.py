@@ -11214,3 +11214,35 @@ def test_a_held_jobs_status_txt_cut_short_by_a_power_cut_is_written_again_at_the
     r.start()
     r.run(steps=2)
     assert (folder / "STATUS.txt").read_text() == whole
+
+
+def test_a_file_lying_in_the_inbox_is_not_taken_while_a_new_copy_of_it_is_uploaded_beside_it(rig: Rig) -> None:
+    """White-box audit DT 1: x.pdf (an old version) lay in the inbox, its new version was being
+    sent by rsync beside it (.x.pdf.Ab12Cd), and the order's manifest came: the old file was taken
+    at once and printed, the new one landed unnoticed. The job waits for the upload; an upload that
+    stopped changing (a client killed) holds nothing."""
+    r = rig
+    r.clock._now = datetime.now(UTC)  # (the uploads' ctimes are the machine's)
+    old = [(91.0, 61.0)] * 2
+    make_pdf(r.inbox / "x.pdf", pages=old)
+    r.run(steps=3)
+    upload = r.inbox / ".x.pdf.Ab12Cd"
+    make_pdf(upload, pages=[(90.5, 61.0)] * 2, content=b"0 0 1 rg 0 0 10 10 re f")
+    (r.inbox / "x.yaml").write_text('order_id: "X"\nproduct: bc-85x55\nquantity: 1\nartwork: [x.pdf]\n')
+    r.engine.hint(r.inbox / "x.yaml", moved_in=True)
+    r.run(steps=5, dt=0.2)
+    assert r.stage("X-1") is Stage.AWAITING and (r.inbox / "x.pdf").is_file()
+    new = upload.read_bytes()
+    os.replace(upload, r.inbox / "x.pdf")
+    r.engine.hint(r.inbox / "x.pdf", moved_in=True)
+    r.run(until=done(r, "X-1"), steps=30, dt=0.5)
+    [art] = list((r.root / "done" / "X-1" / "artwork").iterdir())
+    assert art.read_bytes() == new and r.take_prints() == ["X_X-1_bc-85x55_x1.pdf"]
+    # A killed upload's temporary file beside another order's PDF: taken all the same, once it is stale.
+    make_pdf(r.inbox / "y.pdf", pages=old)
+    make_pdf(r.inbox / ".y.pdf.Zz9999", pages=old)
+    r.run(steps=3)
+    (r.inbox / "y.yaml").write_text('order_id: "Y"\nproduct: bc-85x55\nquantity: 1\nartwork: [y.pdf]\n')
+    r.engine.hint(r.inbox / "y.yaml", moved_in=True)
+    r.clock.advance(r.engine.tracker.incomplete_pdf_seconds + 1)
+    r.run(until=done(r, "Y-1"), steps=30, dt=0.5)
