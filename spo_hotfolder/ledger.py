@@ -369,6 +369,7 @@ CREATE TABLE IF NOT EXISTS intakes (
     at TEXT NOT NULL,
     completed INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS intakes_path ON intakes (path);
 CREATE TABLE IF NOT EXISTS rerouted (
     job_id TEXT PRIMARY KEY,
     was TEXT NOT NULL
@@ -1442,6 +1443,14 @@ class Ledger:
                 "INSERT OR REPLACE INTO intakes (key, path, order_id, at, completed) VALUES (?, ?, ?, ?, ?)",
                 (key, path, order_id, iso(now), int(completed)),
             )
+
+    def last_intake_from(self, path: str) -> tuple[str, str] | None:
+        """(order id, time) of the newest manifest taken in from ``path``, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT order_id, at FROM intakes WHERE path = ? ORDER BY at DESC LIMIT 1", (path,)
+            ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def intake_under(self, folder: str) -> bool:
         """Whether a manifest was ever taken in from inside ``folder`` (an inbox folder drop)."""

@@ -11246,3 +11246,21 @@ def test_a_file_lying_in_the_inbox_is_not_taken_while_a_new_copy_of_it_is_upload
     r.engine.hint(r.inbox / "y.yaml", moved_in=True)
     r.clock.advance(r.engine.tracker.incomplete_pdf_seconds + 1)
     r.run(until=done(r, "Y-1"), steps=30, dt=0.5)
+
+
+def test_the_rest_of_a_manifest_written_in_two_parts_says_the_order_was_taken_from_its_first(rig: Rig) -> None:
+    """White-box audit DT 2: a client wrote a manifest in two parts, closing it between them and
+    pausing longer than settle_seconds: the first part was taken as the whole order (a known limit),
+    and the rest, refused, said only "must be a mapping": nothing told the operator the order was
+    printed short. Its ERROR.txt says so now."""
+    r = rig
+    make_pdf(r.inbox / "p0.pdf", pages=CARD)
+    (r.inbox / "o.yaml").write_text('order_id: "TP"\nproduct: bc-85x55\nquantity: 1\nartwork:\n  - p0.pdf\n')
+    r.run(until=done(r, "TP-1"), steps=20)
+    r.clock.advance(5)
+    (r.inbox / "o.yaml").write_text("  - p1.pdf\n")
+    failed = r.root / "failed" / "o.yaml"
+    r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=20)
+    error = " ".join((failed / "ERROR.txt").read_text().split())
+    assert "a manifest of this very name was taken in" in error
+    assert "order TP was taken from its first part only" in error
