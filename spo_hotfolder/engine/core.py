@@ -166,6 +166,7 @@ class Engine(
         self._start_backlog_over = False
         self._scans_done = 0
         self._listings = None
+        self._upload_names = {}
         self._named = set()
         self._answered_elsewhere = set()
         self._whole_hinted = set()

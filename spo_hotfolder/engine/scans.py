@@ -484,7 +484,7 @@ class EngineScans(EngineState):
                 stable = [item for item in stable if item[0] not in later] + [i for i in stable if i[0] in later]
         drops: dict[Path, list[Path]] = {}
         deadline = time.monotonic() + budget
-        self._listings = {}
+        self._listings, self._upload_names = {}, {}
         try:
             for index, (path, sig) in enumerate(stable):
                 if self.stop_event.is_set() or time.monotonic() > deadline:
@@ -501,7 +501,7 @@ class EngineScans(EngineState):
                 else:
                     self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))
         finally:
-            self._listings = None
+            self._listings, self._upload_names = None, {}
         for job_folder, paths in drops.items():
             self._guard("drop", str(job_folder), lambda f=job_folder, ps=paths: self._on_drops(f, ps))
         if self._named:

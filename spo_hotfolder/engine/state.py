@@ -76,6 +76,7 @@ class EngineState:
     _start_backlog_over: bool
     _scans_done: int
     _listings: dict[Path, list[str]] | None  # folders listed in this round (_listed)
+    _upload_names: dict[Path, set[str]]  # of those, the names uploads under way stand for (_uploads_listed)
     #: Inbox files a manifest named that were not taken yet (_claim_for_job): looked at by the
     #: next _take_stable, not behind a backlog
     _named: set[Path]

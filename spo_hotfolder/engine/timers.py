@@ -29,6 +29,7 @@ from spo_hotfolder.ledger import Job, Stage
 from spo_hotfolder.manifest import (
     UPLOAD_SUFFIXES,
     upload_beside,
+    upload_suffix,
 )
 from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.stability import open_for_writing
@@ -187,7 +188,12 @@ class EngineTimers(EngineState):
         """For ``source``, being uploaded beside it under a temporary name (rsync's ``.x.pdf.Ab12Cd``,
         ``x.pdf.filepart``) that changed within the tracker's wait for an upload under way: in how
         many seconds that wait ends (and a little); None where there is no such upload (none, or
-        one that stopped changing: a client killed)."""
+        one that stopped changing: a client killed). In a round of ``_take_stable``, the folder's
+        listing of the round tells first whether any upload may be for it (white-box audit DR 3:
+        each claim listed the whole inbox, a backlog's cost its square)."""
+        listed = self._uploads_listed(source.parent)
+        if listed is not None and source.name not in listed and source.name.lower() not in listed:
+            return None
         beside = upload_beside(source)
         if beside is None:
             return None
@@ -199,6 +205,25 @@ class EngineTimers(EngineState):
         age = self.clock.now().timestamp() - st.st_ctime
         limit = self.tracker.incomplete_pdf_seconds
         return limit - age + 0.5 if 0 <= age < limit else None
+
+    def _uploads_listed(self: Engine, folder: Path) -> set[str] | None:
+        """The names of the files that temporary names in ``folder``'s listing of this round may
+        stand for (``.x.pdf.Ab12Cd``, ``x.pdf.part``: ``x.pdf``; more, never fewer, than
+        ``upload_beside`` finds), or None outside a round."""
+        names = self._upload_names.get(folder)
+        if names is None:
+            listing = self._listed(folder)
+            if listing is None:
+                return None
+            names = set()
+            for name in listing:
+                if name.startswith(".") and "." in name[1:]:
+                    names.update(_dotted_prefixes(name[1:]))
+                suffix = upload_suffix(name)
+                if suffix and len(name) > len(suffix):
+                    names.add(name[: -len(suffix)].lower())  # (upload_beside: its suffix in any case)
+            self._upload_names[folder] = names
+        return names
 
     def _near_misses_in_failed(self: Engine, source: Path, job: Job) -> list[str]:
         """Files of failed/ (``failed/<name>[-n]/<name>``, where unclaimed files go) named as
@@ -335,3 +360,9 @@ class EngineTimers(EngineState):
             f"{name} is at {where}, but it was still changing (an upload that stalled or is very slow): the "
             "daemon takes a file once it has stayed unchanged for watch.settle_seconds"
         )
+
+
+def _dotted_prefixes(name: str) -> list[str]:
+    """``x.pdf.Ab12Cd`` -> ``x``, ``x.pdf``: the names ``.<it>.`` begins with (``upload_beside``)."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]

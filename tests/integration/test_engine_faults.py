@@ -11264,3 +11264,28 @@ def test_the_rest_of_a_manifest_written_in_two_parts_says_the_order_was_taken_fr
     error = " ".join((failed / "ERROR.txt").read_text().split())
     assert "a manifest of this very name was taken in" in error
     assert "order TP was taken from its first part only" in error
+
+
+def test_claims_of_files_already_there_look_for_uploads_in_the_rounds_listing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit DR 3 (of DT 1's mend): each claim of a file already in the inbox listed the
+    whole inbox for an upload beside it: 3,000 orders waiting, ~20 s more. The round's one listing
+    tells first whether any upload may be for it."""
+    import spo_hotfolder.engine.timers as timers_module
+
+    r = rig
+    for n in range(30):
+        make_pdf(r.inbox / f"c{n}.pdf", pages=CARD)
+    r.run(steps=3)
+    looks: list[Path] = []
+    real = timers_module.upload_beside
+    monkeypatch.setattr(timers_module, "upload_beside", lambda path: looks.append(path) or real(path))
+    for n in range(30):
+        (r.inbox / f".c{n}.yaml.tmp").write_text(
+            f'order_id: "C{n}"\nproduct: bc-85x55\nquantity: 1\nartwork: [c{n}.pdf]\n'
+        )
+        os.replace(r.inbox / f".c{n}.yaml.tmp", r.inbox / f"c{n}.yaml")
+    r.engine.request_rescan()
+    r.run(until=lambda: all(r.stage(f"C{n}-1") is Stage.DONE for n in range(30)), steps=60)
+    assert looks == []
