@@ -1561,7 +1561,15 @@ class EngineIntake(EngineState):
         may be the rest of that file, written in two parts by a client that closed it between them
         and paused longer than watch.settle_seconds (white-box audit DT 2: the first part was taken
         as the whole order and printed short, and this part's refusal said only "must be a
-        mapping"). Said, with what to check."""
+        mapping"). Said, with what to check; not for one that names an order of its own (white-box
+        audit DR 2: another order's manifest refused for a typo told the operator to reject the
+        order before it)."""
+        try:
+            with open(path, "rb") as fh:
+                if b"order_id" in fh.read(65536):
+                    return []  # a whole order of its own (a storefront naming each one order.yaml: DR 2)
+        except OSError:
+            return []
         taken = self.ledger.last_intake_from(str(path))
         if taken is None:
             return []

@@ -11264,6 +11264,11 @@ def test_the_rest_of_a_manifest_written_in_two_parts_says_the_order_was_taken_fr
     error = " ".join((failed / "ERROR.txt").read_text().split())
     assert "a manifest of this very name was taken in" in error
     assert "order TP was taken from its first part only" in error
+    # White-box audit DR 2: another order's whole manifest of that name, refused for a typo, is no rest.
+    shutil.rmtree(failed)
+    (r.inbox / "o.yaml").write_text('order_id: "TQ"\nproduct: bc-85x55\nquantity: 0\nartwork: [p0.pdf]\n')
+    r.run(until=lambda: (failed / "ERROR.txt").is_file(), steps=20)
+    assert "was taken from its first part only" not in (failed / "ERROR.txt").read_text()
 
 
 def test_claims_of_files_already_there_look_for_uploads_in_the_rounds_listing(
