@@ -537,19 +537,42 @@ def _content_data(holder: DictionaryObject) -> bytes | None:
 #: audit DI 6): a comment (``/F1 % why``, newline, ``12 Tf``: the font selection not seen; ``% ET``
 #: taken for the end of a text object), or a name that reads as the operator beginning or ending
 #: one (``/ET BMC``).
-_MISREAD = re.compile(rb"%|/[BE]T" + _AFTER_TOKEN)
+_OPERATOR_NAME = re.compile(rb"/[BE]T" + _AFTER_TOKEN)
+#: Content up to its first ``%`` outside strings (``(50%)`` is text, not a comment), or up to a
+#: string it cannot follow (parentheses nested in one): where it stops short of the end, the
+#: content may hold a comment. One pass, no backtracking (white-box audit DR 1: every ``%``, in a
+#: string too, had the whole content parsed again, 20 times the check's time for a map's pages).
+_BEFORE_COMMENT = re.compile(rb"[^(<%]*+(?:(?:\((?:[^()\\]|\\.)*+\)|<<|<[0-9A-Fa-f\s]*+>)[^(<%]*+)*+", re.S)
+#: Content larger than this is read as it is, comments and all: parsed, it would cost seconds.
+_MAX_CONTENT_PARSE = 512 * 1024
 #: A name as the operator beginning or ending a text object, written with its first letter
 #: escaped (``/#45T``: the same name, ISO 32000 7.3.5) so that it reads as no operator.
 _OPERATOR_NAMES = {"/BT": b"/#42T", "/ET": b"/#45T"}
+#: The last content read plainly, and what it became: a page's content is asked for by two checks.
+_last_plain: tuple[bytes, bytes] = (b"", b"")
+
+
+def _misread(data: bytes) -> bool:
+    """Whether ``data`` may hold a comment or a name like a text object's operator."""
+    if (b"/ET" in data or b"/BT" in data) and _OPERATOR_NAME.search(data) is not None:
+        return True
+    if b"%" not in data:
+        return False
+    matched = _BEFORE_COMMENT.match(data)
+    return matched is None or matched.end() < len(data)
 
 
 def _plain_content(data: bytes) -> bytes:
-    """``data`` (a page's or a form's content) as those expressions read it right: where it holds
-    a comment or a name like an operator, written again from its tokens (pypdf's content parser),
-    without comments, such names escaped and an inline image's data left out (it is no text:
-    ``BI ID EI`` says one was there). Content that does not parse is read as it is."""
-    if (b"%" not in data and b"/ET" not in data and b"/BT" not in data) or _MISREAD.search(data) is None:
-        return data  # (most content: no parse, and no more than three fast scans)
+    """``data`` (a page's or a form's content) as those expressions read it right: where it may
+    hold a comment or a name like an operator, written again from its tokens (pypdf's content
+    parser), without comments, such names escaped and an inline image's data left out (it is no
+    text: ``BI ID EI`` says one was there). Content that does not parse, or is larger than
+    _MAX_CONTENT_PARSE, is read as it is."""
+    global _last_plain
+    if len(data) > _MAX_CONTENT_PARSE or not _misread(data):
+        return data  # (most content: no parse, and a few fast scans)
+    if _last_plain[0] == data:
+        return _last_plain[1]
     stream = DecodedStreamObject()
     stream.set_data(data)
     try:
@@ -569,7 +592,8 @@ def _plain_content(data: bytes) -> bytes:
             out.write(operator + b"\n")
     except Exception:  # noqa: BLE001 - not parsed: read as it is, as before
         return data
-    return out.getvalue()
+    _last_plain = (data, out.getvalue())
+    return _last_plain[1]
 
 
 def _idle_selections(data: bytes) -> Counter[bytes]:

@@ -2003,3 +2003,25 @@ def test_a_box_that_is_null_is_no_box(tmp_path: Path, key: str) -> None:
     assert run(pdf).findings == ()
     report, as_is = check([ArtworkInput(pdf.name, str(pdf))], "bc-85x55", BC, V)
     assert report.findings == () and not as_is  # (the boxes added: a TrimBox on each page)
+
+
+def test_a_percent_sign_in_text_has_no_content_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """White-box audit DR 1 (of DI 6's mend): every '%' in a page's content, in a string too
+    ("(Save 50%) Tj"), had the whole content parsed again with pypdf's content parser: a map's pages
+    of a few MiB of line drawing took 20 times as long to check. Only a comment outside strings (or
+    a string it cannot follow) has it parsed, and a page's content once for both checks."""
+    import spo_hotfolder.preflight as preflight_module
+
+    parsed: list[int] = []
+    real = preflight_module.ContentStream
+
+    def content_stream(stream: Any, pdf: Any) -> Any:
+        parsed.append(len(stream.get_data()))
+        return real(stream, pdf)
+
+    monkeypatch.setattr(preflight_module, "ContentStream", content_stream)
+    drawing = b"0 0 m 100 100 l 50 20 l h S\n" * 2000
+    text = _two_font_pdf(tmp_path / "t.pdf", _REPORTLAB_START + drawing + b"BT /F2 9 Tf 20 30 Td (Save 50%) Tj ET")
+    assert _card_findings(text) == [] and parsed == []
+    comment = _two_font_pdf(tmp_path / "c.pdf", _REPORTLAB_START + drawing + b"BT /F1 % x\n9 Tf 20 30 Td (a) Tj ET")
+    assert _card_findings(comment) == [HELVETICA_ON_PAGE_1] and len(parsed) == 1
