@@ -85,13 +85,13 @@ class EngineTimers(EngineState):
         waiting for its artwork failed at once). Not across a restart: the monotonic clock starts
         again then."""
         wall, mono = self.clock.now(), self.clock.monotonic()
-        seen, self._clock_seen = self._clock_seen, (wall, mono)
-        if seen is None:
-            return
-        step = (wall - seen[0]).total_seconds() - (mono - seen[1])
+        seen = self._clock_seen
+        step = 0.0 if seen is None else (wall - seen[0]).total_seconds() - (mono - seen[1])
         if abs(step) < CLOCK_STEP_SECONDS:
+            self._clock_seen = (wall, mono)
             return
         moved = self.ledger.shift_deadlines(timedelta(seconds=step))
+        self._clock_seen = (wall, mono)  # (after the shift: one that failed, a busy ledger, is tried again)
         log.warning("clock.stepped", seconds=round(step, 3), due_times_moved=moved)
         if moved:
             later = self.ledger.next_due(after=wall)

@@ -11294,3 +11294,28 @@ def test_claims_of_files_already_there_look_for_uploads_in_the_rounds_listing(
     r.engine.request_rescan()
     r.run(until=lambda: all(r.stage(f"C{n}-1") is Stage.DONE for n in range(30)), steps=60)
     assert looks == []
+
+
+def test_a_clock_step_whose_record_failed_is_followed_at_the_next_step(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """White-box audit DR (of DM 1's mend): the step's due times moved in a ledger write that
+    failed (busy) were never moved: the step was taken as seen."""
+    r = rig
+    os.replace(r.hot, r.hot.with_name("away"))
+    job_id = r.order("CF")
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=20)
+    os.replace(r.hot.with_name("away"), r.hot)
+    real = r.engine.ledger.shift_deadlines
+    busy = [True]
+
+    def shift_deadlines(by: timedelta) -> int:
+        if busy:
+            busy.clear()
+            raise sqlite3.OperationalError("database is locked")
+        return real(by)
+
+    monkeypatch.setattr(r.engine.ledger, "shift_deadlines", shift_deadlines)
+    r.clock._now -= timedelta(hours=2)
+    r.run(until=done(r, job_id), steps=30, dt=1.0)
+    assert not busy
