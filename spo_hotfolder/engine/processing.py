@@ -386,7 +386,10 @@ class EngineProcessing(EngineState):
             # Stopped while its output was made: OutputCreationFailed says so, as SPEC 6 ends that step
             # (white-box audit DM 2: an EIO on the new output's stat left failed/ jobs showing
             # OutputCreationStarted, "being made", to `jobs` and scripts).
-            current = self.ledger.get_job(job_id, history=False)
+            try:
+                current = self.ledger.get_job(job_id, history=False)
+            except Exception:  # noqa: BLE001 - (the ledger itself in trouble: said by _fail's try below)
+                current = None
             making = current is not None and current.status is JobStatus.OutputCreationStarted
             ended = JobStatus.OutputCreationFailed if making else None
             if isinstance(exc, OSError):
