@@ -375,13 +375,19 @@ class EngineRecovery(EngineState):
         return here if delivery.temp_folder and not other_folder(delivery.temp_folder, now_id) else None
 
     def _renamed_hot_folder(self: Engine, temp: Path, final: Path) -> HotFolderConfig | None:
-        """The one hot folder configured now whose folder (or staging folder) an attempt's files
-        are in, for an attempt whose hot folder's name the config has no more: renamed in the
-        config while the daemon was stopped, its key and not its folder (white-box audit DQ 2: "not
-        in the config now", the job failed "cannot be told", and the sweep then removed the temp
-        file that told it). None where no folder, or more than one, is that one."""
-        folders = {temp.parent, final.parent}
-        found = [hot for hot in self.config.hot_folders.values() if {hot.path, hot.staging} & folders]
+        """The one hot folder configured now whose folder an attempt's final name is in (and its
+        temp file in it or in its staging folder), for an attempt whose hot folder's name the config
+        has no more: renamed in the config while the daemon was stopped, its key and not its folder
+        (white-box audit DQ 2: "not in the config now", the job failed "cannot be told", and the
+        sweep then removed the temp file that told it). None where no folder, or more than one, is
+        that one."""
+        found = [
+            hot
+            for hot in self.config.hot_folders.values()
+            if final.parent == hot.path and temp.parent in (hot.path, hot.staging)
+        ]
+        # (its final name's folder too: hot folders may share a staging folder, and a ticket of one
+        # taken out of the config went into another's hot folder: review DS 1, 2)
         return found[0] if len(found) == 1 else None
 
     def _attempt_elsewhere(

@@ -11319,3 +11319,64 @@ def test_a_clock_step_whose_record_failed_is_followed_at_the_next_step(
     r.clock._now -= timedelta(hours=2)
     r.run(until=done(r, job_id), steps=30, dt=1.0)
     assert not busy
+
+
+def _sharing_a_staging_folder(tmp_path: Path, ticket: bool) -> Iterator[Rig]:
+    stage = tmp_path / "stage"
+    large: dict[str, Any] = {"path": str(tmp_path / "hot" / "large"), "staging": str(stage)}
+    if ticket:
+        large["ticket"] = "json"
+    hot_folders = {"indigo": {"path": str(tmp_path / "hot" / "indigo"), "staging": str(stage)}, "large": large}
+    for folder in (stage, tmp_path / "hot" / "indigo", tmp_path / "hot" / "large"):
+        folder.mkdir(parents=True, exist_ok=True)
+    yield from rig_on(tmp_path, hot_folders=hot_folders)
+
+
+def _config_edited(r: Rig, edit: Callable[[dict[str, Any]], None]) -> None:
+    data = yaml.safe_load(r.config_path.read_text())
+    edit(data)
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r.config = load_config(r.config_path)
+
+
+def test_a_renamed_hot_folder_sharing_its_staging_folder_is_still_told_by_its_own_folder(tmp_path: Path) -> None:
+    """Review DS 2 (of DQ 2's mend): hot folders sharing one staging folder; one renamed in the
+    config while the daemon was stopped, an attempt cut short after "written": two hot folders
+    matched the staging folder, none was taken, and the job failed "cannot be told" again."""
+    for r in _sharing_a_staging_folder(tmp_path, ticket=False):
+        job_id = r.order("KS")
+        life_until_killed(r, CRASH_POINTS["after 'written', before the rename"])
+
+        def rename(data: dict[str, Any]) -> None:
+            data["hot_folders"]["indigo2"] = data["hot_folders"].pop("indigo")
+            data["routes"] = [dict(x, to="indigo2") if x["to"] == "indigo" else x for x in data["routes"]]
+
+        _config_edited(r, rename)
+        r.start()
+        r.run(until=lambda r=r: r.stage("KS-1") in (Stage.FAILED, Stage.DONE), steps=10)
+        assert r.stage(job_id) is Stage.DONE and r.take_prints() == ["KS_KS-1_bc-85x55_x1.pdf"]
+
+
+def test_a_ticket_of_a_hot_folder_taken_out_of_the_config_never_goes_into_another(tmp_path: Path) -> None:
+    """Review DS 1 (of DQ 2's mend): hot folders sharing one staging folder; killed between the PDF's
+    rename and its ticket's; the ticket's hot folder taken out of the config while the daemon was
+    stopped: the start took the other hot folder for it, by the staging folder alone, and published
+    the ticket into the other printer's hot folder."""
+    for r in _sharing_a_staging_folder(tmp_path, ticket=True):
+        job_id = r.order("TK", product="poster-a2")
+        life_until_killed(
+            r,
+            lambda mp: _crash_before(
+                mp, delivery_module, "rename_noreplace", when=lambda src, dst: str(dst).endswith(".json")
+            ),
+        )
+
+        def remove(data: dict[str, Any]) -> None:
+            del data["hot_folders"]["large"]
+            data["routes"] = [x for x in data["routes"] if x["to"] != "large"]
+
+        _config_edited(r, remove)
+        r.start()
+        r.run(steps=5)
+        assert os.listdir(tmp_path / "hot" / "indigo") == []
+        assert r.statuses(job_id).count("InHotFolder") == 1
