@@ -1357,13 +1357,14 @@ class EngineActions(EngineState):
             return rivals
         with contextlib.suppress(OSError), os.scandir(job_dir / "replace") as entries:
             for entry in entries:
+                if _file_manager_litter(entry.name):
+                    continue  # (first: ._card.pdf is no upload of card.pdf either, review DS 3)
                 if self.uploading(entry.name) and cli and ".pdf" in entry.name.lower():
                     rivals.append(Path(entry.path))
                     continue
                 if (
                     entry.path == str(file)
                     or self.uploading(entry.name)
-                    or _file_manager_litter(entry.name)
                     or classify_drop(entry.name) is not None
                     or not entry.is_file(follow_symlinks=False)
                 ):

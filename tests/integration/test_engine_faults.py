@@ -11380,3 +11380,21 @@ def test_a_ticket_of_a_hot_folder_taken_out_of_the_config_never_goes_into_anothe
         r.run(steps=5)
         assert os.listdir(tmp_path / "hot" / "indigo") == []
         assert r.statuses(job_id).count("InHotFolder") == 1
+
+
+@pytest.mark.parametrize("ignore", [["*.tmp"], None])
+@pytest.mark.parametrize("litter", ["._card.pdf", "~$card.pdf", ".~lock.card.pdf#"])
+def test_file_manager_litter_in_replace_does_not_stop_a_replace_command(
+    tmp_path: Path, ignore: list[str] | None, litter: str
+) -> None:
+    """Review DS 3: a Finder (._card.pdf), Office (~$card.pdf) or LibreOffice (.~lock.card.pdf#)
+    file in replace/ was taken for an upload of the job's artwork under way: every `replace` from
+    the CLI was refused, "let that file be taken (or remove it)", and it never would be."""
+    for r in rig_on(tmp_path, watch={"ignore": ignore} if ignore is not None else {}):
+        job_id, folder = _held(r, "LT")
+        (folder / "replace" / litter).write_bytes(b"\x00\x05\x16\x07" + b"\x00" * 400)
+        r.run(steps=3)
+        make_pdf(r.tmp / "card.pdf", pages=[(90.5, 61.0)] * 2)
+        result = r.engine.apply(job_id, Action.REPLACE, by="kim", note="", file=r.tmp / "card.pdf")
+        assert result.ok, result.message
+        assert "ArtworkUploaded" in r.statuses(job_id)
