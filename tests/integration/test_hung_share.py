@@ -26,16 +26,21 @@ from tests.integration.test_engine_faults import Rig, done
 SILENCE = 0.3
 
 
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    made = Rig(
+def _rig(tmp_path: Path, **sections: Any) -> Rig:
+    return Rig(
         tmp_path,
         write_config(
             tmp_path,
             watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
             delivery={"max_attempts": 3, "backoff_seconds": [10, 30], "share_timeout_seconds": SILENCE},
+            **sections,
         ),
     )
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    made = _rig(tmp_path)
     yield made
     made.close()
 
@@ -507,15 +512,10 @@ def test_another_jobs_copy_whose_rename_is_not_settled_is_never_taken_for_ours(
     from spo_hotfolder.engine import deliveries as deliveries_module
     from tests.pdfs import make_pdf
 
-    r = Rig(
+    r = _rig(
         tmp_path,
-        write_config(
-            tmp_path,
-            watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
-            delivery={"max_attempts": 3, "backoff_seconds": [10, 30], "share_timeout_seconds": SILENCE},
-            hot_folders={"indigo": {"path": str(tmp_path / "hot" / "indigo"), "filename": "{product}_x{quantity}.pdf"}},
-            routes=[{"to": "indigo"}],
-        ),
+        hot_folders={"indigo": {"path": str(tmp_path / "hot" / "indigo"), "filename": "{product}_x{quantity}.pdf"}},
+        routes=[{"to": "indigo"}],
     )
     try:
         gate = threading.Event()
