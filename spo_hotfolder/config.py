@@ -1259,6 +1259,35 @@ class _ConfigReader:
                     f"{paths.root}); the spool folders must not nest (the daemon would take their files for "
                     f"those of {outer_name}): put paths.{outer_name} outside paths.root, or leave it out",
                 )
+            self._linked_spool_problems(paths.spool_folders())
+
+    def _linked_spool_problems(self, folders: dict[str, Path]) -> None:
+        """The same rules for the spool folders where they are, their links followed (review DW 1,
+        2: paths.done a link into inbox/ passed, and delivered jobs' folders went to failed/ as files
+        nobody claimed; a link to another spool folder passed `check-config`, and `run` then blamed
+        "another spo-hotfolder" for the lock it held itself). What the names as written tell is
+        said above; only what a link hides is said here."""
+        real = {name: Path(os.path.realpath(folder)) for name, folder in folders.items()}
+        if all(real[name] == folder for name, folder in folders.items()):
+            return
+        for name, folder in folders.items():
+            for other, other_folder in folders.items():
+                if other == name:
+                    continue
+                linked = (
+                    f"through a link: {folder} is {real[name]}"
+                    if real[name] != folder
+                    else (f"through a link: {other_folder} is {real[other]}")
+                )
+                said_by = name if real[name] != folder and (real[other] == other_folder or name < other) else None
+                if real[name] == real[other] and folder != other_folder and said_by == name:
+                    self.error(f"paths.{name}", f"is the same folder as paths.{other} ({linked}); each needs its own")
+                elif real[other] in real[name].parents and other_folder not in folder.parents:
+                    self.error(
+                        f"paths.{name}",
+                        f"is inside paths.{other} ({linked}); the spool folders must not nest (the daemon would "
+                        f"take the files of {name} for those of {other})",
+                    )
 
 
 _ROUTE_INDEX = re.compile(r"^routes\[(\d+)\]")

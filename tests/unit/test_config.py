@@ -1801,3 +1801,28 @@ def test_folders_named_through_symbolic_links_are_checked_as_the_folders_they_ar
     assert load_config(path).hot_folders["a"].path == tmp_path / "to-inbox"  # (the file as written is fine)
     fine = write(tmp_path, f"paths:\n  root: {root}\nhot_folders:\n  c: {{path: {tmp_path / 'to-hot'}}}\n", "ok.yaml")
     assert load_config(fine, filesystems=True).hot_folders["c"].path == tmp_path / "to-hot"
+
+
+def test_spool_folders_that_are_links_are_checked_where_they_lead(tmp_path: Path) -> None:
+    """Review DW 1, 2: paths.done a link into inbox/ passed `check-config` and `run` (delivered
+    jobs' folders went to failed/ as files nobody claimed), and a link to another spool folder
+    passed `check-config` while `run` blamed "another spo-hotfolder" for its own lock. Links are
+    followed now; a whole spool behind one link (root a link) is fine."""
+    spool = tmp_path / "spool"
+    (spool / "inbox" / "archive").mkdir(parents=True)
+    (tmp_path / "into-inbox").symlink_to(spool / "inbox" / "archive")
+    (tmp_path / "to-inbox").symlink_to(spool / "inbox")
+    path = write(
+        tmp_path, f"paths:\n  root: {spool}\n  done: {tmp_path / 'into-inbox'}\n  rejected: {tmp_path / 'to-inbox'}\n"
+    )
+    into, to = tmp_path / "into-inbox", tmp_path / "to-inbox"
+    assert errors_of(path) == [
+        f"{path}:3: paths.done: is inside paths.inbox (through a link: {into} is {spool / 'inbox' / 'archive'}); "
+        "the spool folders must not nest (the daemon would take the files of done for those of inbox)",
+        f"{path}:3: paths.done: is inside paths.rejected (through a link: {into} is {spool / 'inbox' / 'archive'}); "
+        "the spool folders must not nest (the daemon would take the files of done for those of rejected)",
+        f"{path}:4: paths.rejected: is the same folder as paths.inbox (through a link: {to} is {spool / 'inbox'}); "
+        "each needs its own",
+    ]
+    (tmp_path / "elsewhere").symlink_to(spool)
+    assert load_config(write(tmp_path, f"paths:\n  root: {tmp_path / 'elsewhere'}\n")).paths.inbox.is_dir()
