@@ -137,12 +137,20 @@ def _order_in(data: bytes) -> str | None:
     return found.group(1).decode("ascii") if found else None
 
 
-def _new_manifest(source_name: str, job: Job, spec: JobSpec, old_artwork: Sequence[str] = ()) -> str:
+def _new_manifest(
+    source_name: str,
+    job: Job,
+    spec: JobSpec,
+    old_artwork: Sequence[str] = (),
+    process_after: str | None = None,
+    date_kept: bool = False,
+) -> str:
     """ArtworkUploaded's detail for a job's new manifest, with what it changes of the job's product,
     quantity and hot folder (audit Z: a second manifest listing an order's jobs in another order
-    turned job -1 from 100 cards into one poster, said only as "new manifest ..."), and of its list
-    of artwork files (``old_artwork``: their names before; audit AY: a file left out, or the pages'
-    order changed, said nowhere)."""
+    turned job -1 from 100 cards into one poster, said only as "new manifest ..."), of its list of
+    artwork files (``old_artwork``: their names before; audit AY: a file left out, or the pages'
+    order changed, said nowhere), and of its date (``process_after``, the job's from now on;
+    ``date_kept``: the new manifest gave none, and the job keeps its own: review DX 1)."""
     new_artwork = artwork_names(spec)
     changes = [
         f"{what} {old} -> {new}"
@@ -151,9 +159,12 @@ def _new_manifest(source_name: str, job: Job, spec: JobSpec, old_artwork: Sequen
             ("quantity", job.quantity, spec.quantity),
             ("hot_folder", job.hot_folder, spec.hot_folder),
             ("artwork", ", ".join(old_artwork), ", ".join(new_artwork)),
+            ("process_after", job.process_after or "none", process_after or "none"),
         )
         if old != new and (what != "artwork" or old_artwork)
     ]
+    if date_kept:
+        changes.append(f"process_after {job.process_after} kept: the new manifest gives none")
     return f"new manifest {source_name}" + (f" ({'; '.join(changes)})" if changes else "")
 
 
@@ -1081,12 +1092,26 @@ class EngineIntake(EngineState):
         artwork = self._plan_artwork(spec, base)
         # A future order's artwork may come any time before its date (audit AY 3: it failed
         # "artwork missing" hours before it was due): the wait counts from then.
-        start = max(now, manifest.process_after) if manifest.process_after else now
-        deadline = iso(later(start, self.config.watch.artwork_timeout_seconds))
-        process_after = iso(manifest.process_after) if manifest.process_after else None
-        blocked, block_reason = decide_blocking(manifest.blocked, self.config, spec.product)
+        date = manifest.process_after
         # A reprint: the job was finished, or its PDF delivered (only its ticket failed).
         reprint = existing is not None and (existing.stage in TERMINAL or self._pdf_delivered(existing))
+        # A job not delivered yet keeps its date where its new manifest gives none (review DX 1: a
+        # storefront's artwork sent again without process_after printed an order years early, and
+        # its history did not say why); a date in the past in the new manifest has it go on now.
+        date_kept = (
+            date is None
+            and existing is not None
+            and not reprint
+            and existing.process_after is not None
+            and existing.process_after > iso(now)
+        )
+        if date_kept:
+            assert existing is not None and existing.process_after is not None
+            date = parse_iso(existing.process_after)
+        start = max(now, date) if date else now
+        deadline = iso(later(start, self.config.watch.artwork_timeout_seconds))
+        process_after = iso(date) if date else None
+        blocked, block_reason = decide_blocking(manifest.blocked, self.config, spec.product)
         facts: dict[str, Any] = {
             "order_id": manifest.order_id,
             "customer": manifest.customer,
@@ -1124,7 +1149,12 @@ class EngineIntake(EngineState):
                     {
                         "by": SYSTEM,
                         "detail": _new_manifest(
-                            source_name, existing, spec, [a.name for a in self.ledger.artwork(existing.job_id)]
+                            source_name,
+                            existing,
+                            spec,
+                            [a.name for a in self.ledger.artwork(existing.job_id)],
+                            process_after,
+                            date_kept,
                         )
                         # (audit AT: the flag had no effect, and nothing said so)
                         + ("; its reprint: true changes nothing for a job not finished" if manifest.reprint else ""),

@@ -11389,3 +11389,26 @@ def test_file_manager_litter_in_replace_does_not_stop_a_replace_command(
         result = r.engine.apply(job_id, Action.REPLACE, by="kim", note="", file=r.tmp / "card.pdf")
         assert result.ok, result.message
         assert "ArtworkUploaded" in r.statuses(job_id)
+
+
+def test_a_future_orders_manifest_sent_again_without_its_date_keeps_the_date(rig: Rig) -> None:
+    """Review DX 1: a job waiting as FutureOrder until 2030, its manifest sent again without
+    process_after (a storefront's "send the artwork again" leaving out optional keys): it printed at
+    once, years early, its history saying only "new manifest ...". It keeps its date, and says so;
+    a new manifest giving a date in the past has it go on now."""
+    r = rig
+    manifest = 'order_id: "FUT"\nproduct: bc-85x55\nquantity: 10\nartwork: [fut.pdf]\n'
+    make_pdf(r.inbox / "fut.pdf", pages=CARD)
+    (r.inbox / "fut.yaml").write_text(manifest + 'process_after: "2030-01-01T00:00:00Z"\n')
+    r.run(until=lambda: r.stage("FUT-1") is Stage.FUTURE, steps=20)
+    make_pdf(r.inbox / "fut.pdf", pages=CARD, content=b"0 0 1 rg 0 0 10 10 re f")
+    (r.inbox / "fut.yaml").write_text(manifest)
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses("FUT-1") and r.stage("FUT-1") is Stage.FUTURE, steps=20)
+    r.run(steps=5)
+    assert r.stage("FUT-1") is Stage.FUTURE and r.take_prints() == []
+    [uploaded] = [e.detail for e in r.job("FUT-1").history if e.status is JobStatus.ArtworkUploaded]
+    assert "process_after 2030-01-01T00:00:00.000Z kept: the new manifest gives none" in uploaded
+    make_pdf(r.inbox / "fut.pdf", pages=CARD)
+    (r.inbox / "fut.yaml").write_text(manifest + 'process_after: "2026-01-01T00:00:00Z"\n')
+    r.run(until=done(r, "FUT-1"), steps=30)
+    assert r.take_prints() == ["FUT_FUT-1_bc-85x55_x10.pdf"]
