@@ -349,10 +349,13 @@ def template_placeholders(template: str) -> list[str]:
     return names
 
 
-def load_config(path: Path, *, filesystems: bool = False, probe: FolderProbe | None = None) -> Config:
+def load_config(
+    path: Path, *, filesystems: bool = False, probe: FolderProbe | None = None, read_as: Path | None = None
+) -> Config:
     """Reads and validates ``path``; raises ConfigError listing every problem (``filesystems``:
     also what the folders it names make impossible now, as ``check-config`` lists them; hot and
-    staging folders looked at through ``probe``, if given, within delivery.share_timeout_seconds)."""
+    staging folders looked at through ``probe``, if given, within delivery.share_timeout_seconds;
+    ``read_as``: a copy of that config file, its relative paths read from that file's folder)."""
     path = Path(path)
     shown = str(path)
     try:
@@ -387,7 +390,8 @@ def load_config(path: Path, *, filesystems: bool = False, probe: FolderProbe | N
                 f"(paths:, watch:, hot_folders:, ...), not {describe(document.value)}"
             ]
         )
-    return _ConfigReader(shown, path.absolute(), document).read(filesystems=filesystems, probe=probe)
+    source = (read_as or path).absolute()
+    return _ConfigReader(shown, source, document).read(filesystems=filesystems, probe=probe)
 
 
 def spool_only(source: Path, paths: PathsConfig) -> Config:

@@ -733,7 +733,9 @@ class Engine(
             kept = kept_path.read_bytes()
             if kept == self.config.source.read_bytes():
                 return None
-            return load_config(kept_path)
+            # (its relative paths are the config file's, not state/'s: review DW 3, a relative hot
+            # folder read under state/ failed, and an edit while stopped went unsaid)
+            return load_config(kept_path, read_as=self.config.source)
         except Exception:  # noqa: BLE001 - none kept, or one this version cannot read: nothing compared
             return None
 

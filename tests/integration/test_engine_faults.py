@@ -11412,3 +11412,30 @@ def test_a_future_orders_manifest_sent_again_without_its_date_keeps_the_date(rig
     (r.inbox / "fut.yaml").write_text(manifest + 'process_after: "2026-01-01T00:00:00Z"\n')
     r.run(until=done(r, "FUT-1"), steps=30)
     assert r.take_prints() == ["FUT_FUT-1_bc-85x55_x10.pdf"]
+
+
+def test_routes_changed_while_stopped_are_said_with_hot_folders_given_as_relative_paths(tmp_path: Path) -> None:
+    """Review DW 3: the copy of the config the daemon last ran on (state/config-last-run.yaml) was
+    read with its relative paths taken from state/: a hot folder given as `path: hot/indigo` became
+    state/hot/indigo, refused, and an edit of the routes while the daemon was stopped went unsaid
+    (the job finished unprinted without a word)."""
+    config = write_config(
+        tmp_path,
+        watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 600},
+        delivery={"max_attempts": 3, "backoff_seconds": [10, 30]},
+    )
+    data = yaml.safe_load(config.read_text())
+    for name, spec in data["hot_folders"].items():
+        spec["path"] = f"hot/{name}"  # (the config file is in tmp_path)
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    r = Rig(tmp_path, config)
+    try:
+        job_id = r.order("RL", extra='process_after: "2030-01-01T00:00:00Z"\n')  # (its route not taken yet)
+        r.run(until=lambda: r.stage(job_id) is Stage.FUTURE, steps=20)
+        r.write_routes([{"to": "skip"}])
+        r.config = load_config(r.config_path)
+        with capture_logs() as logs:
+            r.start()
+        assert [e["new"] for e in logs if e["event"] == "job.route_changed"] == ["skip"]
+    finally:
+        r.close()
