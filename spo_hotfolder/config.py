@@ -434,40 +434,45 @@ def load_paths(path: Path) -> PathsConfig | None:
 
 
 _BLOCK_PATHS = re.compile(r"^paths\s*:\s*(?:#.*)?$")
-_BLOCK_ROOT = re.compile(r"^\s+root\s*:\s*(.+?)\s*(?:\s#.*)?$")
-_FLOW_ROOT = re.compile(r"^paths\s*:\s*\{.*?\broot\s*:\s*([^,}]+)")
+_BLOCK_KEY = re.compile(r"^\s+(\w+)\s*:\s*(.+?)\s*(?:\s#.*)?$")
+_FLOW_PATHS = re.compile(r"^paths\s*:\s*\{(.*?)\}")
+_FLOW_KEY = re.compile(r"(\w+)\s*:\s*([^,}]+)")
 
 
 def _paths_from_text(text: str, base: Path) -> PathsConfig | None:
-    """``paths.root`` read line by line from a config that no longer parses (a syntax error
-    elsewhere in it): the folders under it as by default. None when it is not found plainly."""
+    """``paths`` read line by line from a config that no longer parses (a syntax error elsewhere
+    in it): ``root`` and each folder given (review DW 4: a ``paths.state`` of its own was left out,
+    and `health` said a running daemon was not running), the others under the root as by default.
+    None when the root is not found plainly."""
     lines = text.splitlines()
-    root: str | None = None
+    given: dict[str, str] = {}
     for index, line in enumerate(lines):
-        flow = _FLOW_ROOT.match(line)
+        flow = _FLOW_PATHS.match(line)
         if flow:
-            root = flow.group(1)
+            given = {key: value for key, value in _FLOW_KEY.findall(flow.group(1))}
             break
         if _BLOCK_PATHS.match(line):
             for inner in lines[index + 1 :]:
                 if inner.strip() and not inner[0].isspace():
                     break  # the next section
-                found = _BLOCK_ROOT.match(inner)
+                found = _BLOCK_KEY.match(inner)
                 if found:
-                    root = found.group(1)
-                    break
+                    given.setdefault(found.group(1), found.group(2))
             break
+    folders: dict[str, Path] = {}
+    for name in ("root", *FOLDER_NAMES):
+        value = given.get(name, "").strip().strip("'\"")
+        if not value:
+            continue
+        try:
+            resolved = Path(value).expanduser()
+        except RuntimeError:  # ~name of a user this machine does not have: the config's check says so
+            return None
+        folders[name] = Path(os.path.normpath(resolved if resolved.is_absolute() else base / resolved))
+    root = folders.pop("root", None)
     if root is None:
         return None
-    root = root.strip().strip("'\"")
-    if not root:
-        return None
-    try:
-        resolved = Path(root).expanduser()
-    except RuntimeError:  # ~name of a user this machine does not have: the config's check says so
-        return None
-    folder = Path(os.path.normpath(resolved if resolved.is_absolute() else base / resolved))
-    return PathsConfig(root=folder, **{name: folder / name for name in FOLDER_NAMES})
+    return PathsConfig(root=root, **{name: folders.get(name, root / name) for name in FOLDER_NAMES})
 
 
 class _Missing:

@@ -1826,3 +1826,28 @@ def test_spool_folders_that_are_links_are_checked_where_they_lead(tmp_path: Path
     ]
     (tmp_path / "elsewhere").symlink_to(spool)
     assert load_config(write(tmp_path, f"paths:\n  root: {tmp_path / 'elsewhere'}\n")).paths.inbox.is_dir()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "paths:\n  root: /srv/spool\n  state: /var/lib/spo/state   # its own disk\n  inbox: '/srv/in'\nwatch: [\n",
+        "paths: {root: /srv/spool, state: /var/lib/spo/state, inbox: '/srv/in'}\nroutes: [\n",
+    ],
+    ids=["block", "flow"],
+)
+def test_a_config_that_no_longer_parses_keeps_the_folders_it_gives_of_its_own(tmp_path: Path, text: str) -> None:
+    """Review DW 4: with a YAML syntax error saved in the config, `health`, `jobs` and `show` read
+    paths.root alone and every folder under it: a paths.state of its own was left out, and `health`
+    said a daemon running fine was not running, `jobs` to run init."""
+    from spo_hotfolder.config import load_paths
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    paths = load_paths(path)
+    assert paths is not None and paths.root == Path("/srv/spool")
+    assert (paths.state, paths.inbox, paths.done) == (
+        Path("/var/lib/spo/state"),
+        Path("/srv/in"),
+        Path("/srv/spool/done"),
+    )
