@@ -622,6 +622,9 @@ class _ConfigReader:
                 f"must be a whole number of at least {minimum} (got {describe(value)})",
             )
             return default
+        if value > MAX_NUMBER:  # (as reference.yaml says of every number: review DW 5)
+            self.error(join_key(key_path, key), f"must be at most {MAX_NUMBER:g} (got {describe(value)})")
+            return default
         return value
 
     def boolean(self, section: dict[str, object], key_path: str, key: str, default: bool) -> bool:
@@ -956,14 +959,15 @@ class _ConfigReader:
                 if (
                     isinstance(raw, list)
                     and len(raw) == 2
-                    and all(_is_number(item) and float(item) > 0 for item in raw)
+                    and all(_is_number(item) and 0 < float(item) <= MAX_NUMBER for item in raw)
                 ):
                     trim = (float(raw[0]), float(raw[1]))
                 else:
                     got = _describe_pair(raw)
                     self.error(
                         f"{key_path}.trim_mm",
-                        f"must be [width, height] in millimetres, two numbers greater than 0 (got {got})",
+                        f"must be [width, height] in millimetres, two numbers greater than 0 and at most "
+                        f"{MAX_NUMBER:g} (got {got})",
                     )
             bleed: float | None = None
             if "bleed_mm" in spec:

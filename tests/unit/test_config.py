@@ -433,18 +433,19 @@ CASES = [
     (
         'products:\n  "bc-*": {trim_mm: [85]}\n',
         4,
-        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 "
+        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 and at most 1e+09 "
         "(got a list of 1 value: 85)",
     ),
     (
         'products:\n  "bc-*":\n    trim_mm: [85, 0]\n',
         5,
-        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 (got [85, 0])",
+        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 and at most "
+        "1e+09 (got [85, 0])",
     ),
     (
         'products:\n  "bc-*":\n    trim_mm: [85, "55"]\n',
         5,
-        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 "
+        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 and at most 1e+09 "
         '(got [85, "55" (text: write it without quotes)])',
     ),
     (
@@ -1851,3 +1852,19 @@ def test_a_config_that_no_longer_parses_keeps_the_folders_it_gives_of_its_own(tm
         Path("/srv/in"),
         Path("/srv/spool/done"),
     )
+
+
+def test_whole_numbers_and_trim_sizes_are_at_most_1e9(tmp_path: Path) -> None:
+    """Review DW 5: reference.yaml says every number is at most 1e9, and delivery.max_attempts,
+    a product's pages and trim_mm took 10^23 and 1e300."""
+    path = write(
+        tmp_path,
+        "paths: {root: /srv/spo}\ndelivery: {max_attempts: 100000000000000000000000}\n"
+        "products:\n  bc-*: {trim_mm: [85, 1e300], pages: 100000000000000000000000}\n",
+    )
+    assert [error.split(": ", 1)[1] for error in errors_of(path)] == [
+        "delivery.max_attempts: must be at most 1e+09 (got 100000000000000000000000)",
+        "products.bc-*.trim_mm: must be [width, height] in millimetres, two numbers greater than 0 and at most "
+        "1e+09 (got [85, 1e+300])",
+        "products.bc-*.pages: must be at most 1e+09 (got 100000000000000000000000)",
+    ]
