@@ -439,6 +439,10 @@ _FLOW_PATHS = re.compile(r"^paths\s*:\s*\{(.*?)\}")
 _FLOW_KEY = re.compile(r"(\w+)\s*:\s*([^,}]+)")
 
 
+#: A Windows path (``C:\x``, ``C:/x``, ``\\server\share``), which is no path on this machine.
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+
+
 def _paths_from_text(text: str, base: Path) -> PathsConfig | None:
     """``paths`` read line by line from a config that no longer parses (a syntax error elsewhere
     in it): ``root`` and each folder given (review DW 4: a ``paths.state`` of its own was left out,
@@ -690,6 +694,15 @@ class _ConfigReader:
                 key_path,
                 f"{describe(text)} holds {variable.group()}, which is not expanded here (the config is read as it is "
                 "written): write the folder out in full",
+            )
+            return None
+        if _WINDOWS_PATH.match(text):
+            # (review DW 5: C:\spool\inbox was taken as a folder of that name beside the config, a
+            # share's \\server\name as a hot folder "missing")
+            self.error(
+                key_path,
+                f"{describe(text)} is a Windows path: write the folder as this machine names it (a share mounted "
+                "here: its mount point, e.g. /mnt/indigo)",
             )
             return None
         try:

@@ -1868,3 +1868,19 @@ def test_whole_numbers_and_trim_sizes_are_at_most_1e9(tmp_path: Path) -> None:
         "1e+09 (got [85, 1e+300])",
         "products.bc-*.pages: must be at most 1e+09 (got 100000000000000000000000)",
     ]
+
+
+def test_a_windows_path_for_a_folder_is_a_config_error(tmp_path: Path) -> None:
+    """Review DW 5: `inbox: 'C:\\spool\\inbox'` became a folder of that name beside the config, and a
+    share's `\\\\printsrv\\indigo` a hot folder "missing"; both passed check-config."""
+    path = write(
+        tmp_path,
+        "paths: {root: /srv/spo, inbox: 'C:\\spool\\inbox'}\n"
+        "hot_folders:\n  indigo: {path: '\\\\printsrv\\indigo\\in'}\n",
+    )
+    assert [error.split(": ", 1)[1] for error in errors_of(path)] == [
+        'paths.inbox: "C:\\\\spool\\\\inbox" is a Windows path: write the folder as this machine names it (a share '
+        "mounted here: its mount point, e.g. /mnt/indigo)",
+        'hot_folders.indigo.path: "\\\\\\\\printsrv\\\\indigo\\\\in" is a Windows path: write the folder as this '
+        "machine names it (a share mounted here: its mount point, e.g. /mnt/indigo)",
+    ]
