@@ -1452,6 +1452,17 @@ class Ledger:
             ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def order_taken_in(self, folder: str) -> str | None:
+        """The order of the newest manifest taken in from directly inside ``folder``, if any."""
+        low, high = folder + "/", folder + "0"
+        with self._lock:
+            row = self._db.execute(
+                "SELECT order_id FROM intakes WHERE path >= ? AND path < ? AND instr(substr(path, ?), '/') = 0 "
+                "ORDER BY at DESC LIMIT 1",
+                (low, high, len(low) + 1),
+            ).fetchone()
+        return str(row[0]) if row else None
+
     def intake_under(self, folder: str) -> bool:
         """Whether a manifest was ever taken in from inside ``folder`` (an inbox folder drop)."""
         low, high = folder + "/", folder + "0"  # "0" follows "/": every path below the folder

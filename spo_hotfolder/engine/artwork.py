@@ -32,6 +32,7 @@ from spo_hotfolder.fsutil import (
     atomic_write,
     group_name,
     move,
+    name_key,
     safe_name,
     take,
     undecodable,
@@ -1207,9 +1208,20 @@ class EngineArtwork(EngineState):
             # seconds of arrival" besides, for a file filed the moment its manifest was (audit AM);
             # nor for a manifest whose name ends in a dot or a space, filed after the short wait
             # (said below, audit AS D3).
+            taken_order = self._order_that_named(name, paths) if manifest_taken else None
             problems = (
                 []
                 if refused or misnamed
+                else [
+                    # (review DU 1: a reprint's folder drop whose PDF was still coming when the same
+                    # reprint came again, complete, in a twin folder: the job took the twin's, and this
+                    # folder's files were said named by no manifest, which its own was)
+                    f"this folder's manifest was taken in (order {taken_order}), and its jobs do not take "
+                    f"{'it' if single else 'them'}: not listed there, or a newer manifest of the same jobs (sent "
+                    "again, or a reprint sent twice) replaced it before they were complete, and the jobs went on "
+                    "with that one's files (see their history)"
+                ]
+                if taken_order is not None
                 else [
                     f"no manifest that the daemon took in referred to {'it' if single else 'them'} within {limit:g} "
                     "seconds of arrival (a manifest that names them but was refused is in failed/, with its own "
@@ -1314,6 +1326,9 @@ class EngineArtwork(EngineState):
                 if misnamed and single
                 else f"{what} was not taken as an order: its manifest's name ends in {name_ending(misnamed_file.name)}."
                 if misnamed and misnamed_file is not None
+                else f"{what} arrived in the inbox, and the jobs of the manifest taken in from this folder (order "
+                f"{taken_order}) do not take {'it' if single else 'them'}."
+                if taken_order is not None
                 else f"{what} arrived in the inbox but no manifest that was taken in named "
                 f"{'it' if single else 'them'}.",
                 problems,
@@ -1340,6 +1355,11 @@ class EngineArtwork(EngineState):
                     else f"If it belongs to an order, put {moved[0]} back into inbox/ together with a manifest that "
                     "lists it under artwork (the path is relative to the manifest's folder)."
                     if single
+                    else "Nothing is printed from them. If one of them is meant for a job (and not printed from the "
+                    "manifest that replaced this folder's), put it into that job's replace/ folder (in quarantine/ "
+                    "or failed/); otherwise this folder can be deleted. Do not put this folder back into inbox/ "
+                    "with its manifest: that is an order sent again (a reprint, printed again)."
+                    if taken_order is not None
                     else "The folder's manifest was taken in, and does not list these files: they are not part of "
                     "its order. If one of them is meant for a job, put it into that job's replace/ folder (in "
                     "quarantine/ or failed/); otherwise this folder can be deleted."
@@ -1351,6 +1371,19 @@ class EngineArtwork(EngineState):
             ),
         )
         log.warning("inbox.orphan", file=str(name), files=len(paths), folder=self.rel(target))
+
+    def _order_that_named(self: Engine, folder: Path, paths: list[Path]) -> str | None:
+        """The order of the manifest taken in from inbox folder ``folder`` whose jobs have artwork of
+        one of ``paths``' names (a newer manifest of those jobs took their files from elsewhere:
+        review DU 1), or None (it did not list them, or is not known)."""
+        order_id = self.ledger.order_taken_in(str(folder))
+        if order_id is None:
+            return None
+        names = {name_key(path.name) for path in paths}
+        for job_id in self.ledger.jobs_of_order(order_id, limit=50):
+            if any(name_key(art.name) in names for art in self.ledger.artwork(job_id)):
+                return order_id
+        return None
 
     @staticmethod
     def _misnamed_folder_manifest(folder: Path, paths: list[Path]) -> Path | None:

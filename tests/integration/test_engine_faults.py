@@ -11439,3 +11439,40 @@ def test_routes_changed_while_stopped_are_said_with_hot_folders_given_as_relativ
         assert [e["new"] for e in logs if e["event"] == "job.route_changed"] == ["skip"]
     finally:
         r.close()
+
+
+def test_a_reprint_sent_twice_says_the_first_ones_late_file_was_named_by_a_manifest_taken(rig: Rig) -> None:
+    """Review DU 1: a reprint sent as a folder drop whose PDF was still coming, and the same reprint
+    again, whole, in a twin folder: the job took the twin's (one print, right), and the first
+    folder's PDF went to failed/ saying no manifest taken in named it (its own was), with the fix
+    to put it back with its manifest: a second, unordered reprint."""
+    r = rig
+    job_id = r.order("R1")
+    r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["R1_R1-1_bc-85x55_x1.pdf"]
+    manifest = 'order_id: "R1"\nproduct: bc-85x55\nquantity: 1\nartwork: [R1.pdf]\nreprint: true\n'
+    make_pdf(r.tmp / "R1.pdf", pages=CARD)
+    whole = (r.tmp / "R1.pdf").read_bytes()
+    first = r.inbox / "R1-a"
+    first.mkdir()
+    (first / "manifest.yaml").write_text(manifest)
+    (first / "R1.pdf").write_bytes(whole[: len(whole) // 2])  # still being written
+    r.engine.hint(first / "manifest.yaml")
+    r.engine.hint(first / "R1.pdf")
+    r.run(until=lambda: r.statuses(job_id).count("RecreationRequested") == 1, steps=20)
+    twin = r.tmp / "R1-b"
+    twin.mkdir()
+    (twin / "manifest.yaml").write_text(manifest)
+    (twin / "R1.pdf").write_bytes(whole)
+    os.replace(twin, r.inbox / "R1-b")
+    r.engine.hint(r.inbox / "R1-b", moved_in=True)
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 2, steps=30)
+    assert r.take_prints() == ["R1_R1-1_bc-85x55_x1.pdf"]
+    (first / "R1.pdf").write_bytes(whole)
+    r.engine.hint(first / "R1.pdf")
+    r.run(until=lambda: (r.root / "failed" / "R1-a" / "ERROR.txt").is_file(), steps=40, dt=30)
+    error = " ".join((r.root / "failed" / "R1-a" / "ERROR.txt").read_text().split())
+    assert "the jobs of the manifest taken in from this folder (order R1) do not take them" in error, error
+    assert "a newer manifest of the same jobs (sent again, or a reprint sent twice) replaced it" in error
+    assert "no manifest" not in error and "Do not put this folder back into inbox/ with its manifest" in error
+    assert r.take_prints() == []
