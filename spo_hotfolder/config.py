@@ -1300,14 +1300,14 @@ class _ConfigReader:
             for other, other_folder in folders.items():
                 if other == name:
                     continue
-                linked = (
-                    f"through a link: {folder} is {real[name]}"
-                    if real[name] != folder
-                    else (f"through a link: {other_folder} is {real[other]}")
-                )
-                said_by = name if real[name] != folder and (real[other] == other_folder or name < other) else None
-                if real[name] == real[other] and folder != other_folder and said_by == name:
-                    self.error(f"paths.{name}", f"is the same folder as paths.{other} ({linked}); each needs its own")
+                link = name if real[name] != folder else other
+                linked = f"through a link: {folders[link]} is {real[link]}"
+                if real[name] == real[other]:
+                    # (said once, of the one that is a link: of the first in order where both are)
+                    if folder != other_folder and link == name and (real[other] == other_folder or name < other):
+                        self.error(
+                            f"paths.{name}", f"is the same folder as paths.{other} ({linked}); each needs its own"
+                        )
                 elif real[other] in real[name].parents and other_folder not in folder.parents:
                     self.error(
                         f"paths.{name}",

@@ -672,7 +672,6 @@ class Ledger:
         that then knows none of the jobs in the folders (audit, sysadmin F1)."""
         self.path = path
         self._readonly = readonly
-        self._history_read: str | None = None  # _history_columns, once asked
         if path.is_dir():
             # (audit, sysadmin F7: SQLite said "disk I/O error" or "unable to open database file")
             raise LedgerError(
@@ -731,13 +730,18 @@ class Ledger:
                 )
             raise LedgerError(f"cannot open the ledger {path}: {exc}{why}") from exc
         # A ledger of an older daemon read by a command before the new daemon has opened it (and
-        # added the column): its deliveries read with no temp folder. (A damaged file is said by
-        # the first query, as before.)
-        temp_folder = "temp_folder"
+        # added the columns): its deliveries read with no temp folder, its history with no entry
+        # before a removal. (A damaged file is said by the first query, as before.)
+        temp_folder, removed_after = "temp_folder", "removed_after"
         with contextlib.suppress(sqlite3.Error):
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(deliveries)")}
+            columns = _columns(self._db, "deliveries")
             if columns and "temp_folder" not in columns:
                 temp_folder = "NULL"
+            columns = _columns(self._db, "history")
+            if columns and "removed_after" not in columns:
+                removed_after = "NULL"
+        #: The history's columns as ``_entry`` reads them.
+        self._history_columns = "id, status, at, by, detail, removed_at, removed_by, removed_note, " + removed_after
         self._db.row_factory = sqlite3.Row
         self._deliveries = (
             f"SELECT id, job_id, generation, hot_folder, final_path, temp_path, state, started_at, {temp_folder} "
@@ -1123,14 +1127,6 @@ class Ledger:
                 (job_id,),
             ).fetchone()
         return _entry(row) if row is not None else None
-
-    @property
-    def _history_columns(self) -> str:
-        """The history's columns to read (asked at the first read, not at the open: a damaged
-        file is said by the reads as before)."""
-        if self._history_read is None:
-            self._history_read = _history_columns(self._db)
-        return self._history_read
 
     def _history(self, job_id: str) -> tuple[HistoryEntry, ...]:
         rows = self._db.execute(
@@ -1532,11 +1528,9 @@ def _shifted(stamp: str | None, by: timedelta) -> str | None:
         return stamp
 
 
-def _history_columns(db: sqlite3.Connection) -> str:
-    """The history's columns as ``_entry`` reads them: ``removed_after`` is NULL in a ledger made
-    before it had one, read by a command that changes nothing (which adds no column)."""
-    has = "removed_after" in {row[1] for row in db.execute("PRAGMA table_info(history)")}
-    return "id, status, at, by, detail, removed_at, removed_by, removed_note, " + ("removed_after" if has else "NULL")
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    """The names of ``table``'s columns (none where there is no such table)."""
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
 def _light_job_from_row(r: sqlite3.Row) -> Job:
@@ -1590,21 +1584,21 @@ def _source_key(source: str | None) -> str | None:
 def _add_temp_folders(db: sqlite3.Connection) -> None:
     """Adds the deliveries' ``temp_folder`` column to a ledger made before it had one (its rows
     keep NULL: nothing to compare with after a crash, as before)."""
-    if "temp_folder" not in {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}:
+    if "temp_folder" not in _columns(db, "deliveries"):
         db.execute("ALTER TABLE deliveries ADD COLUMN temp_folder TEXT")
 
 
 def _add_removed_after(db: sqlite3.Connection) -> None:
     """Adds the history's ``removed_after`` column to a ledger made before it had one (its removed
     entries keep NULL: what came before them is told by their times, as before)."""
-    if "removed_after" not in {row[1] for row in db.execute("PRAGMA table_info(history)")}:
+    if "removed_after" not in _columns(db, "history"):
         db.execute("ALTER TABLE history ADD COLUMN removed_after INTEGER")
 
 
 def _add_source_keys(db: sqlite3.Connection) -> None:
     """Adds the ``source_key`` column (and its index) to a ledger made before it had one, and fills
     it in for the artwork awaited without one (also rows an older daemon wrote since)."""
-    missing = "source_key" not in {row[1] for row in db.execute("PRAGMA table_info(artwork)")}
+    missing = "source_key" not in _columns(db, "artwork")
     unkeyed = "SELECT job_id, position, source FROM artwork WHERE source IS NOT NULL AND source_key IS NULL"
     if missing or db.execute(unkeyed + " LIMIT 1").fetchone() is not None:
         db.execute("BEGIN IMMEDIATE")

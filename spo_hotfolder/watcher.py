@@ -539,11 +539,7 @@ class FolderWatcher:
                     if exc.errno == errno.ENOSPC
                     else f"inotify is not available: {exc}"
                 )
-                log.warning("watcher.fallback_to_polling", reason=reason, poll_interval=self.poll_interval)
-                self._start_observer(polling=True)
-                self.fell_back = True
-                self._fallback_limit = _watch_limit()
-                self._fallback_at = time.monotonic()
+                self._poll_instead(reason)
             else:
                 self.fell_back = False
 
@@ -590,13 +586,18 @@ class FolderWatcher:
                 self._refusal_said = observer
                 log.error("watcher.watch_refused", reason=reason, action="new folders are seen by the rescans only")
                 return False
-            log.warning("watcher.fallback_to_polling", reason=reason, poll_interval=self.poll_interval)
-            self._start_observer(polling=True)
-            self.fell_back = True
-            self._fallback_limit = _watch_limit()
-            self._fallback_at = time.monotonic()
+            self._poll_instead(reason)
         observer.stop()  # type: ignore[union-attr]
         return True
+
+    def _poll_instead(self, reason: str) -> None:
+        """(holding the lock) Polling where native watching cannot be had (``reason``), until
+        ``try_native`` finds it can (the watch limit raised, a reload, hourly)."""
+        log.warning("watcher.fallback_to_polling", reason=reason, poll_interval=self.poll_interval)
+        self._start_observer(polling=True)
+        self.fell_back = True
+        self._fallback_limit = _watch_limit()
+        self._fallback_at = time.monotonic()
 
     def _start_observer(self, *, polling: bool) -> None:
         if polling:

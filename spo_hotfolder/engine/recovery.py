@@ -75,6 +75,17 @@ def _whole_status(path: Path) -> bool:
 _HISTORY_ROW = re.compile(r"^  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 
 
+def _status_history(folder: Path) -> list[str] | None:
+    """The rows of the history a job folder's STATUS.txt lists (one per entry, oldest first), or
+    None where it cannot be read."""
+    try:
+        text = (folder / "STATUS.txt").read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    history = text.partition(f"\n{HISTORY_HEADING}\n")[2].partition("\n\n")[0]
+    return [line for line in history.splitlines() if _HISTORY_ROW.match(line)]
+
+
 class EngineRecovery(EngineState):
     """The Engine's methods for crash recovery (this module's docstring says what they do)."""
 
@@ -487,14 +498,11 @@ class EngineRecovery(EngineState):
         power cut forgot (whose STATUS.txt, written after that move, lists no more). Such a folder
         is said as one the ledger does not know, and left where it is (white-box audit DQ 1: the
         reprint's folder was moved into done/ without a word, and it never printed)."""
-        try:
-            text = (folder / "STATUS.txt").read_text("utf-8")
-        except (OSError, UnicodeDecodeError):
+        rows = _status_history(folder)
+        if rows is None:
             return False
-        history = text.partition(f"\n{HISTORY_HEADING}\n")[2].partition("\n\n")[0]
-        said = sum(1 for line in history.splitlines() if _HISTORY_ROW.match(line))
         full = self.ledger.get_job(job.job_id)
-        return full is not None and said > len(full.whole_history())
+        return full is not None and len(rows) > len(full.whole_history())
 
     def _reconcile_job(self: Engine, job: Job, now: datetime) -> None:
         area = STAGE_AREA[job.stage]
@@ -627,14 +635,12 @@ class EngineRecovery(EngineState):
         with contextlib.suppress(OSError, UnicodeDecodeError):
             if LEDGER_BEHIND in (folder / "ERROR.txt").read_text("utf-8")[:4000] and job.stage is not Stage.FAILED:
                 return True
-        try:
-            text = (folder / "STATUS.txt").read_text("utf-8")
-        except (OSError, UnicodeDecodeError):
+        rows = _status_history(folder)
+        if rows is None:
             return False
         outcomes = (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped, JobStatus.Rejected)
         names = {status.value for status in outcomes}
-        history = text.partition(f"\n{HISTORY_HEADING}\n")[2].partition("\n\n")[0]
-        said = sum(1 for line in history.splitlines() if len(parts := line.split()) > 1 and parts[1] in names)
+        said = sum(1 for row in rows if len(parts := row.split()) > 1 and parts[1] in names)
         return said > sum(1 for entry in job.whole_history() if entry.status in outcomes)
 
     def _tidy_job_folder(self: Engine, job: Job, now: datetime) -> None:
