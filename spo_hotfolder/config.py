@@ -16,6 +16,7 @@ import stat
 import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal, cast
 
@@ -550,9 +551,11 @@ class _ConfigReader:
             return {}
         result: dict[str, object] = {}
         for key, item in value.items():
-            if key is None or isinstance(key, bool | float):
-                # (audit, sysadmin F3) `yes:` became a hot folder named "True", `null:` a key "None".
-                shown = "null" if key is None else describe(key)
+            if key is None or isinstance(key, bool | float | datetime):
+                # (audit, sysadmin F3) `yes:` became a hot folder named "True", `null:` a key "None";
+                # a date is a name as written, like a number (`2024-01-01:`, review DW 5: a hot
+                # folder no route's `to:` could name), a time of day is not (its text is not kept).
+                shown = "null" if key is None else str(key) if isinstance(key, datetime) else describe(key)
                 self.error(join_key(key_path, shown), _not_a_name(key), line_of=join_key(key_path, key))
                 continue
             name = str(key)
@@ -1086,8 +1089,10 @@ class _ConfigReader:
             spec = self.mapping(item, key_path, _ROUTE_ITEM_KEYS)
             when = self.read_when(spec.get("when"), f"{key_path}.when")
             to = spec.get("to", _MISSING)
-            if isinstance(to, int) and not isinstance(to, bool):
-                to = str(to)  # `to: 7` names the hot folder `7:` (a key YAML reads as a number too)
+            if (isinstance(to, int) and not isinstance(to, bool)) or (
+                isinstance(to, date) and not isinstance(to, datetime)
+            ):
+                to = str(to)  # `to: 7` names the hot folder `7:` (a key YAML reads as a number too), as a date
             if to is _MISSING:
                 self.error(f"{key_path}.to", "missing; say which hot folder the matching jobs go to, or 'skip'")
                 continue
@@ -1860,13 +1865,17 @@ def summary(config: Config, look: FolderLook = look_here) -> str:
 
 
 def _not_a_name(key: object) -> str:
-    """Why a mapping key that YAML reads as no text (``yes:``, ``null:``, ``1.50:``) is refused."""
+    """Why a mapping key that YAML reads as no text (``yes:``, ``null:``, ``1.50:``, ``2024-01-01
+    10:00:``) is refused."""
     if isinstance(key, bool):
         kind = f"the boolean {describe(key)} (yes, no, on, off, true and false are booleans in YAML)"
         quoted = "'yes':"
     elif key is None:
         kind = "nothing (null, ~ or an empty key)"
         quoted = "'null':"
+    elif isinstance(key, datetime):
+        kind = f"a time ({key})"
+        quoted = "'2024-01-01 10:00':"
     else:  # (a float: 1.50, which is 1.5)
         kind = f"the number {describe(key)}"
         quoted = "'1.50':"

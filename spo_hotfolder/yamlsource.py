@@ -347,8 +347,8 @@ def _marked_error(exc: yaml.MarkedYAMLError) -> SourceError:
         tag = re.search(r"tag '([^']*)'", problem)
         named = f" {tag.group(1).replace('tag:yaml.org,2002:', '!!')}" if tag else ""
         text = (
-            f"YAML error: the tag{named} is not allowed: a manifest holds plain values only; remove the tag "
-            "(the word starting with '!')"
+            f"YAML error: the tag{named} is not allowed: only plain values are read (texts, numbers, lists, "
+            "mappings); remove the tag (the word starting with '!')"
         )
         return SourceError(text, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
     if context.startswith("found duplicate anchor") and exc.context_mark is not None:

@@ -320,6 +320,14 @@ def test_empty_file(tmp_path: Path) -> None:
     assert only_error(path) == f"{path}:1: paths: missing; the config file is empty; it needs at least paths.root"
 
 
+def test_a_yaml_tag_in_the_config_is_refused_without_words_about_a_manifest(tmp_path: Path) -> None:
+    """Review DW 5: a tag in the config was refused saying "a manifest holds plain values only"."""
+    path = write(tmp_path, "paths:\n  root: !!python/name:os.system /srv\n")
+    error = only_error(path)
+    assert error.startswith(f"{path}:2: YAML error: the tag !!python/name:os.system is not allowed: "), error
+    assert "manifest" not in error and "remove the tag" in error
+
+
 def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, "paths:\n  root: /srv\nwatch:\n  mode: auto\n   rescan_seconds: 5\n")
     error = only_error(path)
@@ -1594,6 +1602,24 @@ def test_a_key_yaml_reads_as_a_boolean_or_null_is_refused_in_words(tmp_path: Pat
     ]
     config = load_config(write(tmp_path, with_root("hot_folders:\n  'yes': {path: /mnt/y}\n"), "quoted.yaml"))
     assert list(config.hot_folders) == ["yes"]
+
+
+def test_a_hot_folder_named_by_a_date_is_the_name_as_written_and_routes_name_it(tmp_path: Path) -> None:
+    """Review DW 5: `2024-01-01:` (a date to YAML) was a hot folder that `to: 2024-01-01` could not name
+    ("no hot folder named the date 2024-01-01 (hot folders: 2024-01-01)"); a time of day, whose text
+    YAML does not keep, is refused in words."""
+    text = with_root(
+        "hot_folders:\n  2024-01-01: {path: /mnt/d}\n  '2024-01-02': {path: /mnt/e}\n"
+        "routes:\n  - {when: {product: a}, to: 2024-01-01}\n  - {when: {product: b}, to: 2024-01-02}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert list(config.hot_folders) == ["2024-01-01", "2024-01-02"]
+    assert [rule.to for rule in config.routes] == ["2024-01-01", "2024-01-02"]
+    errors = errors_of(write(tmp_path, with_root("hot_folders:\n  2024-01-01 10:00:00: {path: /mnt/t}\n"), "t.yaml"))
+    assert errors == [
+        f"{tmp_path / 't.yaml'}:4: hot_folders.2024-01-01 10:00:00: this key is read as a time (2024-01-01 "
+        "10:00:00), not as a name; put it in quotes as written (e.g. '2024-01-01 10:00':) if it is a name"
+    ]
 
 
 def test_a_key_yaml_reads_as_another_number_than_written_is_refused(tmp_path: Path) -> None:

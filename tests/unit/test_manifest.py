@@ -355,8 +355,8 @@ def test_yaml_tags_are_refused_as_not_allowed_not_as_a_syntax_error() -> None:
     for tag in ("!!python/object/apply:os.system", "!custom"):
         problem = only_problem(f'order_id: {tag} ["touch x"]\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\n')
         assert problem == (
-            f"line 1, column 11: YAML error: the tag {tag} is not allowed: a manifest holds plain values only; "
-            "remove the tag (the word starting with '!')"
+            f"line 1, column 11: YAML error: the tag {tag} is not allowed: only plain values are read (texts, "
+            "numbers, lists, mappings); remove the tag (the word starting with '!')"
         ), problem
 
 
