@@ -93,11 +93,16 @@ def _install_prompt_queue() -> None:
 _install_prompt_queue()
 
 
+#: A folder renamed: (old, new, names). ``names``: files the folder held when last seen and the new
+#: one does not (polling only: the engine vouches they are its own takes, or it is no rename).
+MovedDir = Callable[[Path, Path, frozenset[str]], None]
+
+
 class _Recorder(FileSystemEventHandler):
     def __init__(
         self,
         sink: Callable[[Path, bool], None],
-        moved_dir: Callable[[Path, Path], None] | None = None,
+        moved_dir: MovedDir | None = None,
         links: Mapping[str, str] | None = None,
     ) -> None:
         """``links``: watched folders that are links, where each points (the folder watched) ->
@@ -120,7 +125,7 @@ class _Recorder(FileSystemEventHandler):
             if event.event_type == "moved":
                 dest = event.dest_path
                 if dest and event.is_directory and event.src_path and self._moved_dir is not None:
-                    self._moved_dir(self._path(event.src_path), self._path(dest))
+                    self._moved_dir(self._path(event.src_path), self._path(dest), frozenset())
                 if dest:
                     # A file renamed in is complete; one inside a folder renamed (a synthetic event)
                     # may still be being written: it settles (white-box audit CN 2, "New folder"
@@ -272,7 +277,7 @@ class FolderPoller:
         ignored: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         stat: Callable[[str], os.stat_result] = os.stat,
-        moved_dir: Callable[[Path, Path], None] | None = None,
+        moved_dir: MovedDir | None = None,
     ) -> None:
         self.folders = list(folders)
         self.interval = interval
@@ -385,7 +390,10 @@ class FolderPoller:
     def _renamed(self, path: str, gone: set[str], new: set[str], entries: list[os.DirEntry[str]]) -> None:
         """Folders of ``path`` that went while others came: one that came with the inode of one
         that went, and every file that one held when last listed, is taken as it renamed (polling
-        sees no rename; an inode reused by a new folder at once would hold other files)."""
+        sees no rename; an inode reused by a new folder at once would hold other files). Files it
+        held that the new one does not are named to the engine, which takes it as a rename only if
+        it took them out itself (review DL 1: a folder drop renamed within a poll interval after its
+        manifest was taken in was not followed, and its job failed, its artwork "missing")."""
         inodes: dict[str, int] = {}
         for entry in entries:
             if entry.name in new:
@@ -402,8 +410,9 @@ class FolderPoller:
                     names = set(os.listdir(f"{path}{os.sep}{new_name}"))
                 except OSError:
                     break
-                if set(known.files) <= names and known.subdirs <= names:
-                    self._moved_dir(Path(path, old_name), Path(path, new_name))  # type: ignore[misc]
+                if known.subdirs <= names:
+                    missing = frozenset(known.files) - names
+                    self._moved_dir(Path(path, old_name), Path(path, new_name), missing)  # type: ignore[misc]
                 break
 
     def _forget(self, path: str) -> None:
@@ -482,7 +491,7 @@ class FolderWatcher:
         sink: Callable[[Path, bool], None],
         descend: Mapping[Path, Descend] | None = None,
         ignored: Callable[[str], bool] | None = None,
-        moved_dir: Callable[[Path, Path], None] | None = None,
+        moved_dir: MovedDir | None = None,
         lost: Callable[[], None] | None = None,
     ) -> None:
         """``descend`` and ``ignored`` narrow what polling looks at (what the engine's scans look

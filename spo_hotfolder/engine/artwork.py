@@ -651,6 +651,7 @@ class EngineArtwork(EngineState):
                 self._unmarked.add(job.job_id)  # (audit CG 1: made complete again at the next step)
                 raise
         self._new_versions.pop(src, None)
+        self._took_out(src)
         if src.parent != self.area("inbox"):
             self._consumed_dirs.add(src.parent)
             self._cleanup_consumed_dirs(src.parent)
@@ -1182,6 +1183,7 @@ class EngineArtwork(EngineState):
             dest = target / relative
             dest.parent.mkdir(parents=True, exist_ok=True)
             moved.append(move(path, dest).relative_to(target).as_posix())
+            self._took_out(path)
             if path.parent != self.area("inbox"):
                 self._consumed_dirs.add(path.parent)
         single = len(paths) == 1 and name == paths[0]

@@ -183,6 +183,7 @@ class Engine(
         self._not_filed = {}
         self._not_removed = set()
         self._consumed_dirs = set()
+        self._taken_out = {}
         self._empty_since = {}
         self._cleanup_at = math.inf
         self._moved_specials = {}
@@ -268,10 +269,11 @@ class Engine(
         if not quiet:
             self.wake_event.set()
 
-    def folder_moved(self, old: Path, new: Path) -> None:
-        """Called from the watcher thread: a folder was renamed from ``old`` to ``new``."""
+    def folder_moved(self, old: Path, new: Path, missing: frozenset[str] = frozenset()) -> None:
+        """Called from the watcher thread: a folder was renamed from ``old`` to ``new`` (``missing``:
+        files a poller saw in ``old`` that ``new`` does not hold; _on_folder_moved)."""
         with self._hint_lock:
-            self._folder_moves.append((old, new))
+            self._folder_moves.append((old, new, missing))
         self.wake_event.set()
 
     def _share_answers(self, name: str) -> None:

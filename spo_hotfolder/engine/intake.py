@@ -615,6 +615,7 @@ class EngineIntake(EngineState):
             )
             self._write_status(job.job_id)
         log.info("manifest.repeated", manifest=str(path), job_ids=[j.job_id for j in jobs], kept=self.rel(kept))
+        self._took_out(path)
         if folder_manifest:
             self._consumed_dirs.add(path.parent)
             self._cleanup_consumed_dirs()
@@ -881,6 +882,7 @@ class EngineIntake(EngineState):
                 if sig is not None and signature(st) == sig and st.st_ctime_ns == ctime:
                     try:
                         path.unlink()
+                        self._took_out(path)
                     except FileNotFoundError:
                         pass
                     except OSError as exc:
@@ -1463,6 +1465,8 @@ class EngineIntake(EngineState):
                 listed = "\n".join(sorted(names)).encode("utf-8", "surrogateescape")
                 self._note_refusal(target, listed, manifest.order_id)
         # Folders of inbox/ the artwork came from, emptied: removed once quiet, as when a job takes it.
+        for src in moving:
+            self._took_out(src)
         self._consumed_dirs.update(src.parent for src in moving if src.parent != self.area("inbox"))
         self._cleanup_consumed_dirs()
         log.warning(

@@ -109,8 +109,8 @@ class EngineScans(EngineState):
         with self._hint_lock:
             hints, self._hints = self._hints, {}
             moves, self._folder_moves = self._folder_moves, []
-        for old, new in moves:
-            self._guard("intake", str(old), lambda o=old, n=new: self._on_folder_moved(o, n))
+        for old, new, missing in moves:
+            self._guard("intake", str(old), lambda o=old, n=new, m=missing: self._on_folder_moved(o, n, m))
         inbox = self.area("inbox")
         for path, (moved_in, seen) in hints.items():
             kind, job_folder = self._classify(path)
@@ -152,11 +152,15 @@ class EngineScans(EngineState):
         else:
             self._unread.note(path, sig)
 
-    def _on_folder_moved(self: Engine, old: Path, new: Path) -> None:
+    def _on_folder_moved(self: Engine, old: Path, new: Path, missing: frozenset[str] = frozenset()) -> None:
         """A folder in the inbox renamed while jobs wait for artwork in it (audit E 3: an operator's
         "New folder" renamed to the order's name while its PDF was still being copied in): the files
         are awaited under the new name, and the folder is removed once emptied as before. (Polling
-        tells a rename by the folder's inode and files: FolderPoller._renamed.)"""
+        tells a rename by the folder's inode and files, FolderPoller._renamed: files the folder
+        held at the poller's last look and the new one does not, ``missing``, must be ones this
+        daemon took out, its manifest taken in; else the new folder is another that got the inode.)"""
+        if any(old / name not in self._taken_out for name in missing):
+            return
         inbox = self.area("inbox")
         if (outer := self._job_folder_above(new)) is not None:
             # A job's folder dragged into another job's output/, artwork/, history/ or replace/: a
@@ -179,6 +183,12 @@ class EngineScans(EngineState):
                 f"its folder {self.rel(old)} was renamed {self.rel(new)}: its artwork is awaited there",
             )
             self._write_status(job_id)
+
+    def _took_out(self: Engine, path: Path) -> None:
+        """``path`` was moved (or removed) out of the inbox by the engine: a poller that last saw it in
+        a folder renamed since may name it (_on_folder_moved)."""
+        self._taken_out[path] = None
+        _keep_newest(self._taken_out)
 
     def _note_upload(self: Engine, path: Path, seen: float) -> None:
         """An ignored inbox name that is an upload client's temporary name for a file (rsync's

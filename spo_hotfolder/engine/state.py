@@ -35,7 +35,8 @@ class EngineState:
     tracker: FileStabilityTracker  # when the inbox's files are complete
     _hints: dict[Path, tuple[bool, float]]  # path -> (moved in, when last seen)
     _woken_for: dict[Path, float]  # path -> when its event last woke the engine (monotonic)
-    _folder_moves: list[tuple[Path, Path]]  # folders renamed in the watched trees: (old, new)
+    _folder_moves: list[tuple[Path, Path, frozenset[str]]]  # folders renamed: (old, new, files not in new)
+    _taken_out: dict[Path, None]  # files the engine moved out of the inbox (the newest ARRIVALS_KEPT)
     _hint_lock: threading.Lock
     wake_event: threading.Event
     stop_event: threading.Event

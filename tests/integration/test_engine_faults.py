@@ -6600,6 +6600,34 @@ def test_a_file_in_a_renamed_order_folder_is_told_apart_from_a_second_upload(rig
     assert "has its artwork" not in error and "again" not in error
 
 
+@pytest.mark.parametrize("missing", ["manifest.yaml", "other.pdf"])
+def test_a_folder_drop_renamed_before_a_poll_saw_its_manifest_go_is_followed(rig: Rig, missing: str) -> None:
+    """Review DL 1: in polling mode, "New folder" renamed within a poll interval after its manifest
+    was taken in: the poller's last look still listed the manifest, which the new folder lacks, so
+    the rename was never told and the job failed "artwork missing" an hour later. The poller names
+    the files the new folder lacks: the daemon's own takes make it a rename, a file it never took
+    (a folder removed and another made that got its inode) does not."""
+    r = rig
+    (r.inbox / "New folder").mkdir()
+    (r.inbox / "New folder" / "manifest.yaml").write_text(
+        'order_id: "NP"\nproduct: bc-85x55\nquantity: 1\nartwork: [art.pdf]\n'
+    )
+    r.run(until=lambda: r.stage("NP-1") is Stage.AWAITING, steps=10)
+    assert not (r.inbox / "New folder" / "manifest.yaml").exists()
+    (r.inbox / "New folder").rename(r.inbox / "Order NP")
+    r.engine.folder_moved(r.inbox / "New folder", r.inbox / "Order NP", frozenset({missing}))  # (the poller's)
+    make_pdf(r.inbox / "Order NP" / "art.pdf", pages=CARD)
+    if missing == "manifest.yaml":
+        r.run(until=lambda: r.stage("NP-1") is Stage.DONE, steps=20)
+        assert (
+            "its folder inbox/New folder was renamed inbox/Order NP"
+            in (r.root / "done" / "NP-1" / "STATUS.txt").read_text()
+        )
+    else:
+        r.run(until=lambda: (r.root / "failed" / "Order NP" / "ERROR.txt").is_file(), steps=20, dt=60)
+        assert r.stage("NP-1") is Stage.FAILED
+
+
 def test_an_unclaimed_files_error_names_the_refused_manifest_that_named_it(rig: Rig) -> None:
     """Audit (2026-12-03, CLI 5): q0.yaml (quantity 0) was refused, and its q0.pdf, unclaimed, went
     to failed/ after artwork_timeout_seconds saying "no manifest named it": the manifest had, and
