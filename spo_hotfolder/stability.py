@@ -26,7 +26,8 @@ marker after its first page), are held for
 ``incomplete_pdf_seconds`` more before they are taken, renamed into place or not (then they are
 taken anyway, and a truly truncated or empty file fails with a clear reason). An empty file with
 an upload under a temporary name of it beside it (Firefox's ``x.pdf`` beside ``x.pdf.part``, which
-it renames over the empty one at the end) waits as long as that upload is there.
+it renames over the empty one at the end) waits as long as that upload changes (one left unchanged
+for ``incomplete_pdf_seconds``, a crashed client's, holds it no longer).
 
 A file that some process still holds open for writing (a writer pausing at the exact end of a
 revision, Samba's smbd during an upload) is not stable either, whatever it looks like: Linux
@@ -304,10 +305,11 @@ class FileStabilityTracker:
                 tracked.sig, tracked.changed_at, tracked.complete, tracked.hold_until = sig, now, False, 0.0
                 tracked.open_since, tracked.said_open = None, False
                 continue
-            if st.st_size == 0 and upload_beside(path) is not None:
+            if st.st_size == 0 and self._upload_going_on(path, tracked, now):
                 # Firefox makes an empty x.pdf at once, downloads into x.pdf.part beside it and
                 # renames that over x.pdf at the end: the empty one is no upload that stalled, it
-                # waits while the temporary one is there (audit R 2: taken as "an empty file").
+                # waits while the temporary one changes (audit R 2: taken as "an empty file"); one a
+                # crashed client left, unchanged, holds it no longer (review DZ 1: held for ever).
                 tracked.hold_until = now + OPEN_RECHECK_SECONDS
                 continue
             if not _looks_complete(path, st):

@@ -304,11 +304,31 @@ def test_an_empty_file_waits_while_an_upload_of_it_is_there_beside_it(tmp_path: 
     placeholder.touch()
     upload.write_bytes(b"%PDF-1.7 still coming")
     tracker.track(placeholder)
-    clock.t += 60.0
-    assert tracker.get_stable_files() == [], "held while the upload is beside it"
+    for _ in range(30):
+        clock.t += 2.0
+        with upload.open("ab") as f:
+            f.write(b"more")
+        assert tracker.get_stable_files() == [], "held while the upload beside it goes on"
     assert placeholder in tracker
     upload.unlink()  # given up (a cancelled download leaves the empty one): taken, and fails as empty
     clock.t += 1.0
+    assert [p for p, _ in tracker.get_stable_files()] == [placeholder]
+
+
+def test_an_empty_file_beside_an_upload_that_stopped_changing_is_taken_after_the_longer_wait(tmp_path: Path) -> None:
+    """Review DZ 1: an empty a.pdf beside the a.pdf.part a crashed browser left was held for ever (its
+    job "not arrived yet" for hours, its artwork timeout put off at every look, the file never
+    filed): an upload unchanged for incomplete_pdf_seconds holds it no longer, as it holds no
+    file cut off."""
+    clock = FakeClock()
+    tracker = FileStabilityTracker(1.0, clock)
+    placeholder, upload = tmp_path / "a.pdf", tmp_path / "a.pdf.part"
+    placeholder.touch()
+    upload.write_bytes(b"%PDF-1.7 left by a crash")
+    tracker.track(placeholder)
+    clock.t += 1.0
+    assert tracker.get_stable_files() == []
+    clock.t += tracker.incomplete_pdf_seconds + 1.0
     assert [p for p, _ in tracker.get_stable_files()] == [placeholder]
 
 
