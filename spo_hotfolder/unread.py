@@ -11,6 +11,7 @@ in any letter case, counts. A wrong "yes" only makes the file wait until that ma
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -25,6 +26,24 @@ _SEPARATORS = re.compile(rb"[\s\"'\[\]{},]+")
 _READ_AT_MOST = 256 * 1024
 #: Manifests kept at most (a burst of thousands is looked at; beyond this, the oldest go).
 _KEPT_AT_MOST = 20_000
+#: A JSON escape of one UTF-16 unit (``\u00dc``).
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def _words_text(data: bytes) -> bytes:
+    r"""A manifest's bytes as the lower-case UTF-8 text its words are looked for in: UTF-16 with its
+    byte-order mark (what PowerShell 5 writes, which the manifest's reader takes) decoded, JSON's
+    ``\u`` escapes (Python's json.dumps writes ``\u00dcber.pdf``) read, and every letter in lower
+    case, not only ASCII's (review DZ 2: none of a UTF-16 manifest's words was seen, nor
+    ``Über.pdf``, and a waiting order took the PDF such a manifest on its way named)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not data.startswith(codecs.BOM_UTF32_LE):
+        text = data[: len(data) // 2 * 2].decode("utf-16", "replace")  # (cut short: half a character)
+    else:
+        text = data.decode("utf-8", "surrogateescape")
+    if "\\u" in text:
+        text = _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # (pairs: one character)
+    return text.lower().encode("utf-8", "surrogateescape")
 
 
 def _spellings(name: str) -> set[bytes]:
@@ -77,7 +96,7 @@ class UnreadManifests:
             return
         try:
             with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
-                text = fh.read(_READ_AT_MOST).lower()
+                text = _words_text(fh.read(_READ_AT_MOST))
         except OSError:
             self.forget(path)
             return

@@ -71,3 +71,23 @@ def test_a_manifest_cut_short_in_a_name_counts_for_the_names_that_name_begins(tm
     assert unread.naming("back.pdf") == []
     _noted(unread, tmp_path / "b.json", '{"order_id": "B", "artwork": ["./artwork.pdf"]}\n')
     assert unread.naming("artwork.pdf-2.pdf") == []
+
+
+def test_a_utf16_manifest_a_json_escape_or_a_capital_beyond_ascii_names_its_files(tmp_path: Path) -> None:
+    """Review DZ 2: a UTF-16 manifest (PowerShell 5's, which the reader takes) named nothing here (a
+    zero byte beside each letter), nor did `\\u00dcber.pdf` (Python's json.dumps) or `Über.pdf`
+    written as such: a waiting order took the PDF such a manifest on its way named."""
+    unread = UnreadManifests()
+    utf16 = tmp_path / "b.json"
+    utf16.write_bytes('{"order_id": "B", "artwork": ["artwork.pdf"]}'.encode("utf-16"))
+    unread.note(utf16, signature(os.stat(utf16)))
+    _noted(unread, tmp_path / "c.json", '{"artwork": ["\\u00dcber.pdf", "\\ud83d\\ude00.pdf"]}')
+    _noted(unread, tmp_path / "d.yaml", "artwork: [Øre.pdf]\n")
+    assert unread.naming("artwork.pdf") == [utf16]
+    assert unread.naming("über.pdf") == unread.naming("Über.pdf") == [tmp_path / "c.json"]
+    assert unread.naming("\U0001f600.pdf") == [tmp_path / "c.json"]
+    assert unread.naming("øre.pdf") == [tmp_path / "d.yaml"]
+    cut = tmp_path / "e.yaml"
+    cut.write_bytes("artwork: [Zoë.pdf]".encode("utf-16")[:-1])  # (half a character written yet)
+    unread.note(cut, signature(os.stat(cut)))
+    assert unread.naming("zoë.pdf") == [cut]
