@@ -1061,10 +1061,14 @@ class Ledger:
             ).fetchall()
         return [(r[0], Stage(r[1])) for r in rows]
 
-    def oldest_terminal_update(self) -> datetime | None:
-        """The ``updated_at`` of the finished job (done or rejected) changed longest ago, if any."""
+    def oldest_terminal_update(self, since: datetime | None = None) -> datetime | None:
+        """The ``updated_at`` of the finished job (done or rejected) changed longest ago, if any
+        (``since``: of those changed at that time or later)."""
         with self._lock:
-            row = self._db.execute("SELECT MIN(updated_at) FROM jobs WHERE stage IN ('done', 'rejected')").fetchone()
+            row = self._db.execute(
+                "SELECT MIN(updated_at) FROM jobs WHERE stage IN ('done', 'rejected') AND updated_at >= ?",
+                (iso(since) if since is not None else "",),
+            ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
     def terminal_before(self, cutoff: datetime) -> list[Job]:

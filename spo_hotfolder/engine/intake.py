@@ -180,18 +180,6 @@ def _same_bytes(one: Path, other: Path) -> bool:
         return False
 
 
-def _other_artwork(folder: Path, spec: JobSpec, base: Path) -> list[str]:
-    """The artwork files beside a finished job's refused manifest (in ``base``) that are not the
-    job's own (in its ``folder``), byte for byte: never printed (audit BI D2: a corrected PDF sent
-    with the same manifest text was called "a retry or a double upload", and the operator told to
-    remove its folder; R1: a refusal did not say that the artwork it brought never printed)."""
-    return [
-        ref.path
-        for ref, name in zip(spec.artwork, artwork_names(spec), strict=True)
-        if os.path.lexists(base / ref.path) and not _same_bytes(base / ref.path, folder / "artwork" / name)
-    ]
-
-
 def _unreadable_problem(path: Path, exc: OSError) -> str:
     """Why the daemon's user cannot read a manifest, with whose file it is and its mode."""
     try:
@@ -317,11 +305,7 @@ class EngineIntake(EngineState):
                     plans.append((spec, existing))
                 else:
                     folder = self._locate(existing)
-                    other = (
-                        _other_artwork(folder, spec, base)
-                        if folder is not None
-                        else self._not_as_checked(existing, spec, base)
-                    )
+                    other = self._other_artwork(existing, folder, spec, base)
                     made_from = not other and folder is not None and self._made_from(folder, data, spec, manifest)
                     refused.append((spec, self._already_done_reason(existing, made_from, other)))
             elif (undecided := self._delivery_undecided(existing, Action.REPLACE)) is not None:
@@ -481,8 +465,18 @@ class EngineIntake(EngineState):
         now = self.clock.now()
         word = "RETRY" if job.stage is Stage.FAILED else "RELEASE"
         waits = job.stage in (Stage.HELD, Stage.FAILED)  # for an operator; else in work/, going on by itself
-        if job.stage in TERMINAL:
-            where = f"in {self.rel(known)}/" if os.path.lexists(known) else "(its folder purged since)"
+        # The job's own folder, moved (not copied) into inbox/: put back where it lives, a finished
+        # job's too (review EB 4: a delivered job's folder was filed in failed/ as "a copy" whose
+        # job's folder was "purged since", and retention then recorded its files deleted).
+        own = job.stage is not Stage.PURGED and not os.path.lexists(known) and known.parent.is_dir()
+        if job.stage in TERMINAL and not own:
+            where = (
+                f"in {self.rel(known)}/"
+                if os.path.lexists(known)
+                else "(its folder purged since)"
+                if job.stage is Stage.PURGED
+                else f"(its folder is no longer in {self.rel(known.parent)}/)"
+            )
             target = self._reject_manifest(
                 path,
                 True,
@@ -500,11 +494,14 @@ class EngineIntake(EngineState):
                 with contextlib.suppress(OSError):
                     (target / "replace").rmdir()  # (empty) nothing is taken from a copy
             return
-        if not os.path.lexists(known) and known.parent.is_dir():
+        if own:
             os.replace(folder, known)
             then = (
                 f"Drop {word} here (or a corrected PDF into replace/) to go on with the job"
                 if waits
+                else f"The job is finished ({job.status.value}): nothing is printed again through inbox/. To print it "
+                "again, send its manifest with reprint: true together with its artwork"
+                if job.stage in TERMINAL
                 else "The job goes on by itself (work/ holds jobs being made; nothing there needs an operator)"
             )
             self._note_action(
@@ -1019,19 +1016,29 @@ class EngineIntake(EngineState):
         (manifest.same_manifest)."""
         return same_manifest(data, folder, spec, manifest, tuple(self.config.hot_folders))
 
-    def _not_as_checked(self: Engine, job: Job, spec: JobSpec, base: Path) -> list[str]:
-        """(``_other_artwork`` for a job whose folder is gone, purged after retention) the artwork
-        files beside its refused manifest whose sha256 is not the one its last check recorded
-        (audit BY 1: the same file sent again was said "not what the job was made from")."""
+    def _other_artwork(self: Engine, job: Job, folder: Path | None, spec: JobSpec, base: Path) -> list[str]:
+        """The artwork files beside a finished job's refused manifest (in ``base``) that are not the
+        job's own: never printed (audit BI D2: a corrected PDF sent with the same manifest text was
+        called "a retry or a double upload", and the operator told to remove its folder; R1: a
+        refusal did not say that the artwork it brought never printed). Compared byte for byte with
+        the file in the job's ``folder``, or, where that is gone (purged after retention, or a
+        purge left half done: review EB 2, the same bytes sent again were said "not printed"), by
+        the sha256 its last check recorded (audit BY 1)."""
         recorded = (job.preflight or {}).get("artwork_sha256") or []
         art = self.ledger.artwork(job.job_id)
         known = {a.name: digest for a, digest in zip(art, recorded, strict=True)} if len(art) == len(recorded) else {}
-        return [
-            ref.path
-            for ref, name in zip(spec.artwork, artwork_names(spec), strict=True)
-            if os.path.lexists(base / ref.path)
-            and (not known.get(name) or self._digest(base / ref.path) != known[name])
-        ]
+        other = []
+        for ref, name in zip(spec.artwork, artwork_names(spec), strict=True):
+            sent = base / ref.path
+            if not os.path.lexists(sent):
+                continue
+            own = folder / "artwork" / name if folder is not None else None
+            if own is not None and os.path.lexists(own):
+                if not _same_bytes(sent, own):
+                    other.append(ref.path)
+            elif not known.get(name) or self._digest(sent) != known[name]:
+                other.append(ref.path)
+        return other
 
     def _already_done_reason(self: Engine, job: Job, same: bool = False, other: Sequence[str] = ()) -> str:
         """Why a finished job's manifest is refused; ``same``: it is the one the job was made from

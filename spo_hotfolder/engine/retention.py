@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from spo_hotfolder.clock import iso
 from spo_hotfolder.engine.base import log
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import user_name
-from spo_hotfolder.ledger import Stage
+from spo_hotfolder.ledger import Job, Stage
 from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.reports import human_days
 from spo_hotfolder.status import JobStatus
@@ -77,8 +77,11 @@ class EngineRetention(EngineState):
                 return
             self.progress_at = self.clock.monotonic()
             job_dir = self.job_dir(job)
+            if not os.path.lexists(job_dir):
+                job_dir = self._locate(job) or job_dir  # (gone: deleted by hand, nothing left to keep)
             allowed = (self.area("done"), self.area("rejected"))
             if job_dir.parent not in allowed:
+                self._kept_elsewhere(job, job_dir)
                 continue
             self.rescue_nested_job_folders(job_dir)  # (a job's folder dragged into it: not purged with it)
             failures: list[str] = []
@@ -125,13 +128,33 @@ class EngineRetention(EngineState):
                     job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {human_days(days)}", now, write=False
                 )
                 self.ledger.update_job(job.job_id, now, stage=Stage.PURGED, **cleared)
-        self._retention_next()
+        self._retention_next(cutoff)
 
-    def _retention_next(self: Engine) -> None:
-        """After a complete retention run: the next one when the oldest finished job left is due
-        (none: the hourly run, and each job as it finishes, ``retention_due``). One due already (a
-        folder that could not be emptied, said): the hourly run tries it again, not every step."""
-        oldest = self.ledger.oldest_terminal_update()
+    def _kept_elsewhere(self: Engine, job: Job, folder: Path) -> None:
+        """A finished job due for deletion whose folder is not in done/ or rejected/ (an operator
+        moved it into quarantine/ or failed/): not deleted there, and not recorded as deleted (review
+        EB 1: JobDataDeleted was recorded, the folder kept for good, its STATUS.txt saying retention
+        would remove it). Said once a run of the daemon, in the log and in the folder."""
+        if job.job_id in self._said_elsewhere:
+            return
+        self._said_elsewhere.add(job.job_id)
+        home = self.job_dir(job).parent
+        text = (
+            f"this finished job's folder is in {self.rel(folder.parent)}/, not in {self.rel(home)}/ (moved there by "
+            f"hand): retention deletes only what is in done/ and rejected/. Move it back into {self.rel(home)}/ to "
+            "have it deleted, or delete it yourself"
+        )
+        log.warning("retention.folder_elsewhere", job_id=job.job_id, folder=self.rel(folder), action=text)
+        self._note_action(job.job_id, f"{iso(self.clock.now())}  {text}", append=True)
+        self._write_status_now(job.job_id, folder)
+
+    def _retention_next(self: Engine, cutoff: datetime) -> None:
+        """After a complete retention run (over the jobs finished before ``cutoff``): the next one
+        when the oldest finished job not yet due is (none: the hourly run, and each job as it
+        finishes, ``retention_due``). One due already (a folder that could not be emptied, or not in
+        done/, said) is tried again by the hourly run, not every step, and does not put off the
+        others (review EB 3: their due times were lost until the hourly run)."""
+        oldest = self.ledger.oldest_terminal_update(since=cutoff)
         if oldest is None:
             return
         days = self.config.retention.done_days

@@ -11504,3 +11504,106 @@ def test_a_reprint_sent_twice_says_the_first_ones_late_file_was_named_by_a_manif
     assert "a newer manifest of the same jobs (sent again, or a reprint sent twice) replaced it" in error
     assert "no manifest" not in error and "Do not put this folder back into inbox/ with its manifest" in error
     assert r.take_prints() == []
+
+
+def test_a_finished_jobs_folder_moved_out_of_done_is_not_recorded_deleted_by_retention(rig: Rig) -> None:
+    """Review EB 1: done/<job> moved by an operator into quarantine/ was "deleted" by retention (the
+    rmtree of the missing folder taken for success): JobDataDeleted recorded, the folder kept for
+    good, its STATUS.txt saying retention would remove it. It is not deleted there, not recorded,
+    and said (once) where the operator looks; moved back, it is deleted at the next run."""
+    r = rig
+    job_id = r.order("MQ")
+    r.run(until=done(r, job_id), steps=10)
+    moved = r.root / "quarantine" / job_id
+    os.replace(r.root / "done" / job_id, moved)
+    r.run(steps=2)
+    r.clock.advance(30 * 86400 + 1)
+    with capture_logs() as logs:
+        r.engine.run_retention()
+        r.engine.run_retention()
+    assert r.stage(job_id) is Stage.DONE and "JobDataDeleted" not in r.statuses(job_id)
+    assert (moved / "artwork").is_dir()
+    [said] = [e for e in logs if e["event"] == "retention.folder_elsewhere"]
+    assert said["folder"] == f"quarantine/{job_id}"
+    status = " ".join((moved / "STATUS.txt").read_text().split())
+    assert "this finished job's folder is in quarantine/, not in done/ (moved there by hand)" in status, status
+    os.replace(moved, r.root / "done" / job_id)
+    r.engine.run_retention()
+    assert r.stage(job_id) is Stage.PURGED and not (r.root / "done" / job_id).exists()
+
+
+def test_a_folder_retention_cannot_empty_does_not_put_off_the_next_jobs_deletion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review EB 3: one finished job's folder that could not be emptied (due already, tried again by
+    the hourly run) left no timer for the next job: its files were deleted only at the hourly run."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.01})  # 864 s
+    r = next(rigs)
+    first = r.order("SA")
+    r.run(until=done(r, first), steps=10)
+    real_rmtree = shutil.rmtree
+
+    def stuck(path: Any, onerror: Any = None, **kw: Any) -> None:
+        if Path(path).name != first:
+            return real_rmtree(path, onerror=onerror, **kw)
+        onerror(os.unlink, str(path), (PermissionError, PermissionError(1, "Operation not permitted"), None))
+
+    monkeypatch.setattr(engine_module.shutil, "rmtree", stuck)
+    r.clock.advance(300)
+    second = r.order("SB")
+    r.run(until=done(r, second), steps=10)
+    r.run(until=lambda: r.stage(second) is Stage.PURGED, steps=40, dt=60)  # (no hourly run within 40 min)
+    assert r.stage(first) is Stage.DONE
+    next(rigs, None)
+
+
+def test_the_same_order_sent_again_after_a_purge_left_half_done_is_not_called_new_artwork(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review EB 2: a purge that could not empty a delivered job's folder (an operator's notes) took
+    its artwork; the same manifest and PDF sent again (a webhook's retry) were refused saying "The
+    artwork it brings ... is not what the job was made from: it was not printed", which an operator
+    acts on by printing it a second time. The recorded sha256 tells them the same."""
+    r = rig
+    job_id = r.order("HP")
+    pdf, manifest = (r.inbox / "HP.pdf").read_bytes(), (r.inbox / "HP.yaml").read_bytes()
+    r.run(until=done(r, job_id), steps=10)
+    real_rmtree = shutil.rmtree
+
+    def half(path: Any, onerror: Any = None, **kw: Any) -> None:
+        for name in os.listdir(path):  # everything but notes/ goes
+            if name != "notes":
+                target = Path(path) / name
+                real_rmtree(target) if target.is_dir() else target.unlink()
+        onerror(os.unlink, str(Path(path) / "notes"), (PermissionError, PermissionError(13, "Permission denied"), None))
+
+    (r.root / "done" / job_id / "notes").mkdir()
+    monkeypatch.setattr(engine_module.shutil, "rmtree", half)
+    r.clock.advance(30 * 86400 + 1)
+    r.engine.run_retention()
+    assert r.stage(job_id) is Stage.DONE and not (r.root / "done" / job_id / "artwork").exists()
+    (r.inbox / "HP.pdf").write_bytes(pdf)
+    (r.inbox / "HP.yaml").write_bytes(manifest)
+    r.run(until=lambda: any((r.root / "failed").glob("HP.yaml*/ERROR.txt")), steps=15)
+    [error] = [p.read_text() for p in (r.root / "failed").glob("HP.yaml*/ERROR.txt")]
+    assert "not what the job was made from" not in error and "was not printed" not in error, error
+    assert f"job {job_id} was already delivered" in error, error
+
+
+def test_a_delivered_jobs_own_folder_dragged_into_the_inbox_is_put_back(rig: Rig) -> None:
+    """Review EB 4: done/<job> moved (not copied) into inbox/ was filed in failed/ as "a copy" whose
+    job's folder was "purged since" (it was not), and retention then recorded its files deleted
+    while they lay in failed/, never purged. The job's own folder goes back to done/, said."""
+    r = rig
+    job_id = r.order("MI")
+    r.run(until=done(r, job_id), steps=10)
+    r.take_prints()
+    os.replace(r.root / "done" / job_id, r.inbox / job_id)
+    r.run(until=lambda: (r.root / "done" / job_id).is_dir(), steps=40, dt=1)
+    assert not (r.inbox / job_id).exists() and not list((r.root / "failed").iterdir())
+    assert r.take_prints() == [] and r.stage(job_id) is Stage.DONE
+    status = " ".join((r.root / "done" / job_id / "STATUS.txt").read_text().split())
+    assert "so the daemon put it back here. The job is finished (InHotFolder): nothing is printed again" in status
+    r.clock.advance(30 * 86400 + 1)
+    r.engine.run_retention()
+    assert r.stage(job_id) is Stage.PURGED and not (r.root / "done" / job_id).exists()
