@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import sys
 import threading
 from collections.abc import MutableMapping
@@ -94,12 +95,38 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     Python's last flush at exit has nothing to complain about either."""
 
     said = False
+    cut = False  # a line may have been written in part (a full disk under a log file)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.cut:
+            self.cut = False
+            self._end_cut_line()
+        super().emit(record)
+
+    def _end_cut_line(self) -> None:
+        """After lines were dropped (a full disk under a log file): the part of one the disk took
+        is ended, so that the next line is a line of its own (review DY 3: it was glued to that
+        part, and the file had a line no JSON reader reads)."""
+        try:
+            self.stream.flush()
+            fd = self.stream.fileno()
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return
+            with open(f"/proc/self/fd/{fd}", "rb") as written:  # (stdout is opened for writing only)
+                end = written.seek(0, os.SEEK_END)
+                if end:
+                    written.seek(end - 1)
+                    if written.read(1) != b"\n":
+                        self.stream.write("\n")
+        except (OSError, ValueError, AttributeError):
+            return
 
     def handleError(self, record: logging.LogRecord) -> None:
         exc = sys.exc_info()[1]
         if not isinstance(exc, OSError):
             super().handleError(record)
             return
+        self.cut = True
         if isinstance(exc, BrokenPipeError):
             self._to_devnull()
         if not self.said:
@@ -190,9 +217,10 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
     handler.setFormatter(formatter)
     handler.addFilter(PDF_READER_FLOOD)
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
+    # One swap: a line another thread logs during a reload's new setup goes through the old handler
+    # or the new one (review DY 5: between a removal and an addition it went to Python's last-resort
+    # handler, not as JSON, or nowhere).
+    root.handlers = [handler]
     root_level = _LEVELS.get(level.lower(), logging.INFO)
     root.setLevel(root_level)
     # The libraries are chatty: at info, only their warnings; at debug, everything; at error, as ours.

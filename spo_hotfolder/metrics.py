@@ -111,18 +111,30 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 def _with_head(app: Callable[..., Any]) -> Callable[..., Any]:
-    """The exposition app, answering HEAD as GET without the body (an HTTP check's probe)."""
+    """The exposition app, answering HEAD as GET without the body (an HTTP check's probe), and an
+    ``Accept`` header it cannot read (``text/plain; version=abc``: prometheus_client raises) with the
+    plain text format (review DY 2: an HTTP 500 and wsgiref's 17-line traceback on stderr, where
+    every line must be JSON)."""
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        try:
+            return app(environ, start_response)
+        except Exception:
+            if "HTTP_ACCEPT" not in environ:
+                raise
+            log.debug("metrics.accept_unreadable", accept=str(environ["HTTP_ACCEPT"])[:200])
+            return app({key: value for key, value in environ.items() if key != "HTTP_ACCEPT"}, start_response)
 
     def head_too(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("REQUEST_METHOD") != "HEAD":
-            return app(environ, start_response)
+            return guarded(environ, start_response)
         said: list[Any] = []
 
         def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
             said[:] = [status, headers]
             return lambda _data: None
 
-        body = b"".join(app({**environ, "REQUEST_METHOD": "GET"}, keep))
+        body = b"".join(guarded({**environ, "REQUEST_METHOD": "GET"}, keep))
         start_response(said[0], [*said[1], ("Content-Length", str(len(body)))])
         return []
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import json
+import logging
 import subprocess
 import sys
+from pathlib import Path
 
-from spo_hotfolder.logsetup import LINE_MAX_BYTES, _json_line
+import pytest
+
+from spo_hotfolder.logsetup import LINE_MAX_BYTES, _json_line, _LineHandler
 
 
 def test_a_short_event_is_written_as_it_is() -> None:
@@ -50,3 +57,64 @@ def test_a_python_warning_is_an_event_of_its_own_with_its_text_in_message() -> N
     [line] = [json.loads(text) for text in out.stdout.splitlines()]
     assert line["event"] == "python.warning" and line["logger"] == "py.warnings" and line["level"] == "warning"
     assert line["message"] == "resource_tracker.py:104: UserWarning: leaked semaphore objects"
+
+
+def test_a_line_cut_by_a_full_disk_is_ended_before_the_next_one(tmp_path: Path) -> None:
+    """Review DY 3: a line written in part while the disk under the log file was full was glued to
+    the next line once there was space again (`{"manifest": "/srv/ru{"manifest": ...`): no JSON
+    reader reads that line. The part is ended first."""
+    log_file = tmp_path / "log.jsonl"
+    full = [True]
+
+    class Disk(io.StringIO):
+        """A log file on a disk that takes 10 bytes of a write, then is full, until freed."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.real = log_file.open("w", encoding="utf-8")
+
+        def write(self, text: str) -> int:
+            if full[0]:
+                self.real.write(text[:10])
+                self.real.flush()
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.real.write(text)
+
+        def flush(self) -> None:
+            self.real.flush()
+
+        def fileno(self) -> int:
+            return self.real.fileno()
+
+    disk = Disk()
+    handler = _LineHandler(disk)
+    record = logging.LogRecord("spo", logging.INFO, __file__, 1, '{"manifest": "/srv/run/a.json"}', None, None)
+    with contextlib.redirect_stderr(io.StringIO()):
+        handler.emit(record)
+    full[0] = False
+    handler.emit(record)
+    disk.real.close()
+    assert log_file.read_text().splitlines() == ['{"manifest', '{"manifest": "/srv/run/a.json"}']
+
+
+def test_a_reload_s_new_log_setup_leaves_no_moment_without_a_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review DY 5: a reload removed the old handler, then added the new one: a line another thread
+    logged in between went to Python's last-resort handler (not JSON) or nowhere."""
+    from spo_hotfolder.logsetup import setup_logging
+
+    root = logging.getLogger()
+    kept = root.handlers[:]
+    seen_without: list[bool] = []
+    real_remove = logging.Logger.removeHandler
+
+    def remove(self: logging.Logger, handler: logging.Handler) -> None:
+        real_remove(self, handler)
+        seen_without.append(self is root and not root.handlers)
+
+    monkeypatch.setattr(logging.Logger, "removeHandler", remove)
+    try:
+        setup_logging("info", "json", io.StringIO())
+        setup_logging("info", "json", io.StringIO())
+        assert len(root.handlers) == 1 and not any(seen_without)
+    finally:
+        root.handlers = kept

@@ -189,3 +189,18 @@ def _served() -> tuple[PrometheusMetrics, str]:
     metrics = PrometheusMetrics(_daemon())
     metrics.start(MetricsConfig(listen=listen))
     return metrics, listen
+
+
+def test_an_accept_header_the_exposition_cannot_read_is_answered_in_plain_text(capfd: Any) -> None:
+    """Review DY 2: `Accept: text/plain; version=abc` (prometheus_client raises on the version) was an
+    HTTP 500 and wsgiref's 17-line traceback on stderr, where every line must be JSON."""
+    import urllib.request
+
+    metrics, listen = _served()
+    try:
+        request = urllib.request.Request(f"http://{listen}/metrics", headers={"Accept": "text/plain; version=abc"})
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - http, built here
+            assert response.status == 200 and b"spo_hotfolder_deliveries" in response.read()
+    finally:
+        metrics.stop()
+    assert "Traceback" not in capfd.readouterr().err
