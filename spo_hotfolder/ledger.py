@@ -1005,6 +1005,20 @@ class Ledger:
             self._cache[name] = (self._version, value)
             return value
 
+    @property
+    def changes(self) -> int:
+        """How many commits this connection made (a count kept elsewhere stays valid while it is
+        the same)."""
+        return self._version
+
+    def count_purged_done(self) -> int:
+        """Jobs delivered or skipped whose files retention has purged since (a rejected job's
+        route goes with its files: not these)."""
+        cached: dict[str, int] = self._cached(
+            "purged_done", "SELECT 'n', COUNT(*) FROM jobs WHERE stage = 'purged' AND route IS NOT NULL"
+        )
+        return cached.get("n", 0)
+
     def counts_by_stage(self) -> dict[str, int]:
         result: dict[str, int] = self._cached("stage", "SELECT stage, COUNT(*) FROM jobs GROUP BY stage")
         return dict(result)

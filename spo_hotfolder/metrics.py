@@ -383,6 +383,12 @@ class _StateCollector:
             f"{PREFIX}_jobs_blocked", "Jobs whose Blocked status is active (waiting for an operator).", value=blocked
         )
         yield GaugeMetricFamily(
+            f"{PREFIX}_failed_refusals",
+            "Refused manifests and files set aside in failed/ (each with its ERROR.txt): no jobs, and waiting "
+            "for an operator as failed jobs do.",
+            value=daemon.refusals_in_failed(),
+        )
+        yield GaugeMetricFamily(
             f"{PREFIX}_jobs_waiting_retry",
             "Jobs whose copy (or output, on a full spool disk) failed and that wait for their next attempt.",
             value=stages.get(Stage.RETRY.value, 0),

@@ -531,6 +531,7 @@ class Daemon:
         self.prometheus: PrometheusMetrics | None = None  # the same object as metrics, when served
         self._engine_thread: threading.Thread | None = None
         self._folder_ids: dict[Path, int] = {}
+        self._refusals: tuple[tuple[int, int, int, int], int] | None = None  # failed/'s key, its count
         self.started_at = time.monotonic()
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._reload_heartbeat = 0.0  # (the next heartbeat while a reload waits)
@@ -928,6 +929,31 @@ class Daemon:
             self._remember_folders()
             self.engine.request_rescan()
 
+    def refusals_in_failed(self) -> int:
+        """Entries of failed/ that are no job's folder: refused manifests and files set aside, each
+        with its ERROR.txt, waiting for an operator as failed jobs do (SPEC 4; review DY 1: counted
+        nowhere, the status line, `health` and the metrics said "0 failed" beside them). Counted
+        again only when failed/ or the ledger changed (the heartbeat and each scrape ask)."""
+        ledger, failed = self.ledger, self.config.paths.failed
+        if ledger is None:
+            return 0
+        try:
+            st = os.stat(failed)
+        except OSError:
+            return 0
+        key = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, ledger.changes)
+        known = self._refusals
+        if known is not None and known[0] == key:
+            return known[1]
+        try:
+            with os.scandir(failed) as entries:
+                names = {entry.name for entry in entries if not entry.name.startswith(".")}
+            count = len(names - set(ledger.job_ids([Stage.FAILED])))
+        except (OSError, LedgerError, sqlite3.Error):
+            return known[1] if known is not None else 0
+        self._refusals = (key, count)
+        return count
+
     def summary(self) -> str:
         if self.ledger is None:
             return "starting"
@@ -939,9 +965,13 @@ class Daemon:
         # read as if nothing was there; audit 12-05 G).
         arriving = self.engine.files_arriving() if self.engine is not None else 0
         new = f" (and {arriving:,} new file{'' if arriving == 1 else 's'} not taken in yet)" if arriving else ""
+        refused = self.refusals_in_failed()
+        beside = (
+            f" (and {refused} refused manifest{'' if refused == 1 else 's'} or files in failed/)" if refused else ""
+        )
         line = (
             f"{waiting} job{'' if waiting == 1 else 's'} waiting{new}, {self.ledger.count_blocked()} blocked, "
-            f"{counts.get('failed', 0)} failed, {counts.get('done', 0) + counts.get('purged', 0)} done"
+            f"{counts.get('failed', 0)} failed{beside}, {counts.get('done', 0) + self.ledger.count_purged_done()} done"
         )
         if self.engine is not None and self.engine.spool_full():
             # Not unhealthy (the daemon goes on by itself once there is space, and the watchdog
@@ -975,6 +1005,7 @@ class Daemon:
             "statuses": statuses,
             "stages": stages,
             "blocked": blocked,
+            "refused_in_failed": self.refusals_in_failed(),
             "unknown_job_folders": self.engine.unknown_job_folders[:20],
             "unknown_job_folders_count": len(self.engine.unknown_job_folders),
         }

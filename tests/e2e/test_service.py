@@ -783,7 +783,10 @@ def test_health_while_the_config_file_has_an_error_reports_the_running_daemon(ma
     daemon.config.write_text(daemon.config.read_text().replace("settle_seconds", "settle_secs"))
     result = daemon.cli("health")
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(r"ok: daemon pid \d+, watcher native, 0 jobs, 0 blocked \(as of \d+ s ago\)\n", result.stdout)
+    assert re.fullmatch(
+        r"ok: daemon pid \d+, watcher native, 0 jobs, 0 blocked, 0 failed in failed/ \(as of \d+ s ago\)\n",
+        result.stdout,
+    )
     assert result.stderr.startswith("note: the config file has an error now: ")
     assert "unknown key 'settle_secs'" in result.stderr and len(result.stderr.splitlines()) == 1
     report = json.loads(daemon.cli("health", "--json").stdout)

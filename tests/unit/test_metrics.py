@@ -41,6 +41,7 @@ def _daemon() -> Any:
         healthy=lambda: (True, "ok"),
         watcher=None,
         ledger=_Ledger(),
+        refusals_in_failed=lambda: 2,
     )
 
 

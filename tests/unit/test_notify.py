@@ -19,7 +19,7 @@ import pytest
 
 from spo_hotfolder.clock import SystemClock
 from spo_hotfolder.config import load_config
-from spo_hotfolder.ledger import Ledger, ledger_path
+from spo_hotfolder.ledger import Ledger, Stage, ledger_path
 from spo_hotfolder.notify import Notifier
 from spo_hotfolder.service import Daemon, prepare_folders
 from tests.daemon import write_config
@@ -530,3 +530,34 @@ def test_a_reload_whose_new_watcher_cannot_start_keeps_the_previous_config_whole
         # (white-box audit DL 4: the previous watcher started afresh, an order that came just before
         # waited for the periodic rescan): a rescan asked for once it was
         assert rescanned_after and rescanned_after[-1] == watcher.restarts
+
+
+def test_refused_manifests_in_failed_are_counted_and_purged_rejected_jobs_are_not_done(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """Review DY 1: a refused manifest in failed/ (SPEC 4: "bad manifests" need attention) was in no
+    count: `systemctl status` said "0 failed", `health` "ok", the metrics 0. DY 4: a rejected job
+    purged by retention counted as "done" (docs/service.md: rejected jobs are in no count)."""
+    address, sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, watcher, _engine):
+        watcher.alive = True
+        assert daemon.ledger is not None
+        now = SystemClock().now()
+        for job_id, stage in (("F-1", Stage.FAILED), ("D-1", Stage.PURGED), ("R-1", Stage.PURGED)):
+            daemon.ledger.insert_job(
+                job_id=job_id, order_id=job_id[0], customer=None, product="bc", quantity=1, hot_folder=None,
+                attributes={}, manifest_name="m.yaml", process_after=None, stage=stage, folder=f"failed/{job_id}",
+                awaiting_until=None, now=now,
+            )  # fmt: skip
+        daemon.ledger.update_job("D-1", now, route="indigo")  # (delivered, then purged; R-1 rejected: no route)
+        failed = daemon.config.paths.failed
+        for name in ("F-1", "100777.json", "orphan.pdf"):
+            (failed / name).mkdir()
+        daemon.check_health()
+        assert drain(sock)[1] == (
+            "STATUS=0 jobs waiting, 0 blocked, 1 failed (and 2 refused manifests or files in failed/), 1 done"
+        )
+        assert json.loads((daemon.config.paths.state / "health.json").read_text())["refused_in_failed"] == 2
+        (failed / "orphan.pdf").rmdir()
+        daemon.check_health()
+        assert "1 failed (and 1 refused manifest or files in failed/), 1 done" in drain(sock)[1]
