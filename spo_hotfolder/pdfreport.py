@@ -16,6 +16,14 @@ TRIM_BEYOND_PAGE = "the part of its TrimBox on the page: the TrimBox reaches bey
 TRIM_OFF_PAGE = "its TrimBox lies outside the page"
 
 
+def with_file(message: str, file: str | None, several: bool) -> str:
+    """A finding's ``message`` naming its artwork ``file`` when the job has ``several``, unless it
+    names it already."""
+    if several and file and f"'{file}'" not in message:
+        return f"{message} (artwork '{file}')"
+    return message
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     # "open", "incomplete", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption",
@@ -80,10 +88,7 @@ class PreflightReport:
     def described(self, finding: Finding) -> str:
         """A finding's message, naming its artwork file when the job has several (page numbers are
         the output's: the operator must know which file to replace)."""
-        text = finding.message
-        if len(self.artwork_sha256) > 1 and finding.file and f"'{finding.file}'" not in text:
-            text += f" (artwork '{finding.file}')"
-        return text
+        return with_file(finding.message, finding.file, len(self.artwork_sha256) > 1)
 
     def to_text(self) -> str:
         """A report for ERROR.txt / STATUS.txt: a headline, then every finding, errors first."""

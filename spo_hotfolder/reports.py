@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from spo_hotfolder.fsutil import MAY_NOT_READ
 from spo_hotfolder.ledger import Job, Stage
+from spo_hotfolder.pdfreport import with_file
 from spo_hotfolder.status import JobStatus
 
 #: The heading of STATUS.txt's last section.
@@ -129,8 +130,12 @@ def status_text(job: Job, extra: Extra) -> str:
     if job.preflight and job.preflight.get("findings"):
         lines.append("")
         lines.append("Preflight:")
+        # (naming the artwork file of each, as ERROR.txt does, for a job of several: review EA 2, the
+        # file to replace was said in the history's line only)
+        several = len(job.preflight.get("artwork_sha256") or []) > 1
         for finding in job.preflight["findings"]:
-            lines.append(f"  - {finding.get('severity', 'error')}: {printable(finding.get('message', ''))}")
+            text = with_file(str(finding.get("message", "")), finding.get("file"), several)
+            lines.append(f"  - {finding.get('severity', 'error')}: {printable(text)}")
     lines.append("")
     lines.append(HISTORY_HEADING)
     for entry in job.whole_history():

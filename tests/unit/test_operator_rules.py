@@ -526,3 +526,18 @@ def test_a_reject_of_a_job_waiting_for_its_artwork_says_how_to_stop_it() -> None
         "To stop it before it prints, send its manifest again with blocked: true: it then waits for a release once "
         "its artwork has come, and can be rejected"
     ), said
+
+
+def test_status_txt_s_preflight_list_names_the_artwork_file_of_each_finding_of_a_job_of_several() -> None:
+    """Review EA 2: STATUS.txt's "Preflight:" list gave a finding of a job of two files without its
+    file ("warning: page 3: font Helvetica is not embedded"), where ERROR.txt and the history name
+    it: the operator asked to replace "the file in artwork/" could not tell which."""
+    from spo_hotfolder.reports import Extra, status_text
+
+    finding = {"severity": "warning", "message": "page 3: font Helvetica is not embedded", "file": "back.pdf"}
+    two = {"findings": [finding], "artwork_sha256": ["a" * 64, "b" * 64]}
+    text = status_text(replace(BASE, preflight=two, history=(entry(1, JobStatus.Blocked),)), Extra())
+    assert "  - warning: page 3: font Helvetica is not embedded (artwork 'back.pdf')" in text.splitlines()
+    one = {"findings": [finding], "artwork_sha256": ["a" * 64]}
+    text = status_text(replace(BASE, preflight=one, history=(entry(1, JobStatus.Blocked),)), Extra())
+    assert "  - warning: page 3: font Helvetica is not embedded" in text.splitlines()
