@@ -36,6 +36,7 @@ from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.fsutil import unreadable_artwork
 from spo_hotfolder.outputfile import OutputError, OutputResult, publish_output
 from spo_hotfolder.pdfreport import (
+    REPAIRED,
     ArtworkInput,
     ArtworkProblem,
     PreflightReport,
@@ -45,7 +46,6 @@ from spo_hotfolder.pdfreport import (
 )
 from spo_hotfolder.preflight import (
     MM_PER_PT,
-    REPAIRED,
     centred,
     count_pages,
     open_artwork,
@@ -125,10 +125,15 @@ def build_output(
     dest: str,
     spec: ProductSpec | None,
     validation: ValidationConfig,
+    repaired: bool = False,
 ) -> OutputResult:
     """Writes the print-ready PDF to ``dest`` atomically; raises OutputError with a plain message.
 
-    The temp file (".<name>.<random>.tmp" in dest's folder) is removed on every error.
+    ``repaired``: preflight found the artwork damaged (``validation.checks.repaired``; in its page
+    content, which this reading does not decode): written anew, never passed on byte for byte
+    (review EA 3: a file whose content was damaged went to the printer as it came, where README
+    promises a rewrite). The temp file (".<name>.<random>.tmp" in dest's folder) is removed on
+    every error.
     """
     if not artwork:
         raise OutputError("there is no artwork to make the output from")
@@ -136,7 +141,7 @@ def build_output(
         readers: list[PdfReader] = []
         fixes: list[list[_BoxFix]] = []
         pages = 0
-        damaged = False  # mended by pypdf while read: written anew, never passed on as it is
+        damaged = repaired  # mended by pypdf while read: written anew, never passed on as it is
         for art in artwork:
             try:
                 fh = stack.enter_context(open(art.path, "rb"))

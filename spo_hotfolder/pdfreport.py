@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+#: a damaged file that pypdf mended while reading it (validation.checks.repaired, an error by
+#: default); where it passes, the output is written anew
+REPAIRED = "repaired"
 #: Said of a trim measured as the part of a TrimBox on the page (a RIP cuts nothing beyond it).
 TRIM_BEYOND_PAGE = "the part of its TrimBox on the page: the TrimBox reaches beyond the page"
 #: Said of a TrimBox wholly off the page.

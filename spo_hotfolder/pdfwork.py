@@ -511,6 +511,7 @@ class PdfWorker:
         spec: ProductSpec | None,
         validation: ValidationConfig,
         while_waiting: Callable[[], None] | None = None,
+        repaired: bool = False,
     ) -> OutputResult:
         """Like ``output.build_output``; raises OutputError (plain message) on any failure.
 
@@ -518,7 +519,7 @@ class PdfWorker:
         (a big one takes seconds): the caller goes on with work that needs no PDF worker. It must not
         call this worker (the call would wait for this output first)."""
         try:
-            args = (list(artwork), dest, spec, _picklable(validation))
+            args = (list(artwork), dest, spec, _picklable(validation), repaired)
             result: OutputResult = self._once_more_after_crash(
                 _OUTPUT, _build_output, args, while_waiting=while_waiting, before_again=lambda: _remove_temp_files(dest)
             )

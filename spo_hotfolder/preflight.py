@@ -44,6 +44,7 @@ from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.digests import AHEAD
 from spo_hotfolder.fsutil import unreadable_artwork
 from spo_hotfolder.pdfreport import (
+    REPAIRED,
     TRIM_BEYOND_PAGE,
     TRIM_OFF_PAGE,
     ArtworkIncomplete,
@@ -87,9 +88,6 @@ _IMAGE_SUBTYPE = re.compile(rb"/Subtype\s*/Image(?![A-Za-z0-9_.#-])")
 CheckName = Literal[
     "open", "incomplete", "empty", "sha256", "pages", "trim", "bleed", "fonts", "mixed_sizes", "encryption", "repaired"
 ]
-#: a damaged file that pypdf mended while reading it (validation.checks.repaired, an error by
-#: default); where it passes, the output is written anew
-REPAIRED = "repaired"
 
 
 @contextmanager

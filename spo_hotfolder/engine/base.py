@@ -86,7 +86,13 @@ class PdfService(Protocol):
     def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> tuple[PreflightReport, bool]: ...
 
     def build_output(
-        self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Callable[[], None] | None = None
+        self,
+        artwork: Any,
+        dest: Any,
+        spec: Any,
+        validation: Any,
+        while_waiting: Callable[[], None] | None = None,
+        repaired: bool = False,
     ) -> OutputResult: ...
 
 

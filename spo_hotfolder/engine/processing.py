@@ -37,6 +37,7 @@ from spo_hotfolder.ledger import Job, Stage, is_disk_full
 from spo_hotfolder.operator import SYSTEM
 from spo_hotfolder.outputfile import OutputError, link_unchanged, write_error
 from spo_hotfolder.pdfreport import (
+    REPAIRED,
     TRIM_BEYOND_PAGE,
     TRIM_OFF_PAGE,
     ArtworkInput,
@@ -597,7 +598,12 @@ class EngineProcessing(EngineState):
                 result = link_unchanged(inputs[0], str(out_dir / name), report.pages)
             else:
                 result = self.pdf.build_output(
-                    inputs, str(out_dir / name), spec, self.config.validation, while_waiting=self._meanwhile_guarded
+                    inputs,
+                    str(out_dir / name),
+                    spec,
+                    self.config.validation,
+                    while_waiting=self._meanwhile_guarded,
+                    repaired=any(f.check == REPAIRED for f in report.findings),
                 )
                 self._begin_next_check(next_ids)
         except OutputError as exc:

@@ -46,7 +46,7 @@ from spo_hotfolder.service import prepare_folders
 from spo_hotfolder.status import JobStatus
 from tests.daemon import run_cli, write_config
 from tests.engine_parts import engine_module
-from tests.pdfs import make_pdf
+from tests.pdfs import make_damaged_content_pdf, make_pdf
 
 CARD = [(91.0, 61.0), (91.0, 61.0)]
 
@@ -71,8 +71,10 @@ class InProcessPdf:
     def check(self, artwork: Any, product_name: Any, spec: Any, validation: Any) -> Any:
         return check(artwork, product_name, spec, validation)
 
-    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
-        return build_output(artwork, dest, spec, validation)
+    def build_output(
+        self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None, repaired: bool = False
+    ) -> Any:
+        return build_output(artwork, dest, spec, validation, repaired)
 
 
 @dataclass
@@ -1192,7 +1194,9 @@ def test_a_stop_during_the_check_does_not_begin_the_output(rig: Rig) -> None:
             rig.engine.stop_event.set()  # (SIGTERM's doing) while the check ran
             return report, False  # an output the worker builds, not a link
 
-        def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
+        def build_output(
+            self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None, repaired: bool = False
+        ) -> Any:
             built.append(dest)
             return super().build_output(artwork, dest, spec, validation)
 
@@ -1463,7 +1467,9 @@ class EarlyPdf(InProcessPdf):
         self.calls.append("check")
         return super().check(artwork, product_name, spec, validation)
 
-    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
+    def build_output(
+        self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None, repaired: bool = False
+    ) -> Any:
         self.calls.append("build")
         return super().build_output(artwork, dest, spec, validation)
 
@@ -2653,7 +2659,9 @@ class SlowOutputPdf(InProcessPdf):
         self.seen = seen
         self.after: Any = None
 
-    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
+    def build_output(
+        self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None, repaired: bool = False
+    ) -> Any:
         if while_waiting is not None and self.during is not None:
             self.during()
             self.during = None
@@ -4323,7 +4331,9 @@ def test_a_reload_while_an_output_is_made_applies_to_its_delivery_and_to_orders_
         def check(self, *args: Any) -> Any:
             return making.check(*args)
 
-        def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
+        def build_output(
+            self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None, repaired: bool = False
+        ) -> Any:
             if r.ledger.get_job("RL2-1") is not None or (r.inbox / "RL2.yaml").exists():
                 return making.build_output(artwork, dest, spec, validation)  # (RL2's own, later)
             r.engine.set_config(new)  # SIGHUP
@@ -6010,7 +6020,9 @@ class FullSpoolPdf(InProcessPdf):
     def __init__(self, failures: int) -> None:
         self.failures = failures
 
-    def build_output(self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None) -> Any:
+    def build_output(
+        self, artwork: Any, dest: Any, spec: Any, validation: Any, while_waiting: Any = None, repaired: bool = False
+    ) -> Any:
         if self.failures > 0:
             self.failures -= 1
             raise OutputError(
@@ -11607,3 +11619,22 @@ def test_a_delivered_jobs_own_folder_dragged_into_the_inbox_is_put_back(rig: Rig
     r.clock.advance(30 * 86400 + 1)
     r.engine.run_retention()
     assert r.stage(job_id) is Stage.PURGED and not (r.root / "done" / job_id).exists()
+
+
+def test_a_pdf_whose_content_is_damaged_is_printed_written_anew_where_repaired_is_a_warning(tmp_path: Path) -> None:
+    """Review EA 3: with validation.checks.repaired: warning, a PDF whose page content does not
+    decode went to the printer byte for byte (the output a link to the artwork: the output's reading
+    does not decode content, and was not told preflight had found it damaged); README promises it is
+    written anew."""
+    rigs = rig_on(tmp_path, validation={"checks": {"repaired": "warning"}})
+    r = next(rigs)
+    corrupt = make_damaged_content_pdf(r.inbox / "DC.pdf", "corrupt", CARD)
+    sent = corrupt.read_bytes()
+    # (a product without a size: no boxes to add, so nothing else has the output written anew)
+    (r.inbox / "DC.yaml").write_text('order_id: "DC"\nproduct: poster-a1\nquantity: 1\nartwork: [DC.pdf]\n')
+    r.run(until=done(r, "DC-1"), steps=10)
+    folder = r.root / "done" / "DC-1"
+    [output] = list((folder / "output").iterdir())
+    assert output.stat().st_ino != (folder / "artwork" / "DC.pdf").stat().st_ino
+    assert output.read_bytes() != sent
+    next(rigs, None)

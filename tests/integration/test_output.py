@@ -30,6 +30,7 @@ from tests.daemon import rewrite_keeping_time
 from tests.pdfs import (
     make_big_pdf,
     make_bomb_pdf,
+    make_damaged_content_pdf,
     make_layered_pdf,
     make_object_stream_pdf,
     make_pdf,
@@ -1340,3 +1341,24 @@ def test_a_warm_up_answered_late_is_not_taken_for_the_first_checks_answer(
             assert worker.check(art(path), "bc-85x55", BC, V) == check(art(path), "bc-85x55", BC, V)
     finally:
         worker.close()
+
+
+def test_a_pdf_whose_page_content_is_damaged_is_written_anew_where_repaired_is_a_warning(tmp_path: Path) -> None:
+    """Review EA 3: with validation.checks.repaired: warning, a file whose page content does not
+    decode (damage preflight finds; the output's reading does not decode content) went to the
+    printer byte for byte, a link to the artwork, where README promises it is written anew."""
+    boxed = {"trimbox": (3, 3, 88, 58), "bleedbox": (0, 0, 91, 61)}  # (nothing to add: it would be linked)
+    sound = make_pdf(tmp_path / "sound.pdf", [(91, 61)], **boxed)
+    corrupt = make_damaged_content_pdf(tmp_path / "corrupt.pdf", "corrupt", [(91.0, 61.0)])
+    inputs = [ArtworkInput("corrupt.pdf", str(corrupt))]
+    spec = ProductSpec("bc-*", (85.0, 55.0), 3.0, 1)
+    accept = ValidationConfig(checks={**DEFAULT_SEVERITY, "repaired": "warning", "trim": "warning", "bleed": "warning"})
+    report, as_is = check(inputs, "bc-85x55", spec, accept)
+    assert report.ok and not as_is and any(f.check == "repaired" for f in report.findings)
+    result = build_output(inputs, str(tmp_path / "out.pdf"), spec, accept, repaired=True)
+    assert not result.copied_unchanged and result.pages == 1
+    assert (tmp_path / "out.pdf").stat().st_ino != corrupt.stat().st_ino
+    assert (tmp_path / "out.pdf").read_bytes() != corrupt.read_bytes()
+    assert build_output(
+        [ArtworkInput("sound.pdf", str(sound))], str(tmp_path / "sound-out.pdf"), spec, accept
+    ).copied_unchanged, "a sound file is passed on as it is"
