@@ -22,6 +22,7 @@ from spo_hotfolder.engine.base import (
     SYMLINK_PROBLEM,
     UNWRITABLE_FIX,
     _holds_files,
+    _keep_newest,
     _near_misses,
     _rel_parts,
     log,
@@ -71,6 +72,28 @@ ORPHANS_BUDGET_SECONDS = 0.25
 
 #: How long a folder's unclaimed files wait, once due, for a manifest beside them to be taken in.
 MANIFEST_FIRST_SECONDS = 5.0
+
+
+#: Bytes kept of the end of a file at the top of inbox/ at each look (_written_over).
+TAIL_BYTES = 64
+
+
+def _tail(path: Path) -> tuple[int, int, bytes] | None:
+    """(inode, size, its last TAIL_BYTES) of the file at ``path`` as it is now; None if unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        start = max(0, st.st_size - TAIL_BYTES)
+        return st.st_ino, st.st_size, os.pread(fd, st.st_size - start, start)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _failed_incomplete(job: Job, name: str) -> bool:
@@ -250,7 +273,8 @@ class EngineArtwork(EngineState):
         now = self.tracker.signature_of(path)
         if now is None or now == sig:
             return
-        if not (complete or now[2] != sig[2] or now[0] < sig[0]):
+        over = self._written_over(path)
+        if not (complete or now[2] != sig[2] or now[0] < sig[0] or over):
             return  # the same upload going on
         if seen - first > self._window_seconds():
             return  # an old file replaced: no upload of the moment it could be taken for
@@ -262,7 +286,7 @@ class EngineArtwork(EngineState):
             "another file of this name came over the one there"
             if now[2] != sig[2]
             else "the file there was written over from its start"
-            if now[0] < sig[0]
+            if now[0] < sig[0] or over
             else "the file there was written to again after it had settled (an appending writer, or a new upload "
             "written over it)"
         )
@@ -272,6 +296,44 @@ class EngineArtwork(EngineState):
             reason=f"{how}, before any job took it: it is not given to a waiting job at once, in case the two "
             "uploads are of two orders",
         )
+
+    def _remember_tail(self: Engine, path: Path) -> None:
+        """The end of the file at ``path`` (top of inbox/, not taken) as it is at this look."""
+        tail = _tail(path)
+        if tail is None:
+            self._tails.pop(path, None)
+            return
+        self._tails[path] = tail
+        _keep_newest(self._tails)
+
+    def _written_over(self: Engine, path: Path) -> bool:
+        """Whether the file at ``path``, the same inode and no shorter than at the last look, was
+        written over from its start since: the bytes that ended it then are not there any more
+        (review DZ 3: another order's bigger PDF written over a settling upload in place, O_TRUNC,
+        between two looks was taken for the same upload going on, and the waiting order printed
+        it). An upload going on only adds after them; bytes that were zeros (a copy that set its
+        size first, Explorer's) are not counted. The end as it is now is remembered for the next
+        look."""
+        known = self._tails.get(path)
+        self._remember_tail(path)
+        now = self._tails.get(path)
+        if known is None or now is None or now[0] != known[0] or now[1] < known[1]:
+            return False
+        ino, size, end = known
+        if not end.strip(b"\0"):
+            return False
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            if os.fstat(fd).st_ino != ino:
+                return False
+            return os.pread(fd, len(end), size - len(end)) != end
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
 
     def _new_version_at(self: Engine, path: Path) -> float | None:
         """When the file at ``path`` replaced an earlier upload of its name (monotonic), if it did

@@ -159,6 +159,7 @@ class Engine(
         self._refused_manifests = collections.deque(maxlen=REFUSED_KEPT)
         self._held_for_owner = {}
         self._new_versions = {}
+        self._tails = {}
         self._unread = UnreadManifests()
         #: Whether the watcher polls (set by the service): a manifest then comes into sight later.
         self.polling_watch: Callable[[], bool] = lambda: False

@@ -693,8 +693,9 @@ class EngineProcessing(EngineState):
         if self.stop_event.is_set() or self._pending_config is not None:
             return  # (see _meanwhile)
         came = [path for path in self._drain_hints() if self._classify(path)[0] == "manifest"]
-        for path, sig in self.tracker.stable_among(came) if came else ():
-            self._take_new_only(path, sig)
+        with self._round_listings():  # (one listing for the claims of them all: _uploads_listed)
+            for path, sig in self.tracker.stable_among(came) if came else ():
+                self._take_new_only(path, sig)
 
     def _take_new_only(self: Engine, path: Path, sig: Signature) -> None:
         """A stable manifest or artwork taken in while a job is made: only what a new job needs."""
@@ -725,9 +726,10 @@ class EngineProcessing(EngineState):
         self._drain_hints()
         if not self.tracker.any_due():
             return
-        for path, sig in self.tracker.get_stable_files(limit=20):
-            kind, _ = self._classify(path)
-            if kind not in ("manifest", "data"):
-                self.tracker.track(path, activity=False, complete=True)  # for the next step
-                continue
-            self._take_new_only(path, sig)
+        with self._round_listings():
+            for path, sig in self.tracker.get_stable_files(limit=20):
+                kind, _ = self._classify(path)
+                if kind not in ("manifest", "data"):
+                    self.tracker.track(path, activity=False, complete=True)  # for the next step
+                    continue
+                self._take_new_only(path, sig)

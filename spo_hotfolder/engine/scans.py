@@ -139,6 +139,8 @@ class EngineScans(EngineState):
                 self._said_unreadable(path)  # a folder made or moved into the inbox that we may not read: said now
             if before is not None:
                 self._note_new_version(path, before, seen)
+            elif kind == "data" and at_top:
+                self._remember_tail(path)  # (first seen: what its next look compares with, _written_over)
             elif kind == "manifest" and at_top:
                 self._note_unread(path)
         return tracked
@@ -184,11 +186,25 @@ class EngineScans(EngineState):
             )
             self._write_status(job_id)
 
+    @contextlib.contextmanager
+    def _round_listings(self: Engine) -> Iterator[None]:
+        """One listing of each folder for a round of files taken (``_listed``, ``_uploads_listed``),
+        not one for each claim in it; a round inside another uses the outer one's."""
+        if self._listings is not None:
+            yield
+            return
+        self._listings, self._upload_names = {}, {}
+        try:
+            yield
+        finally:
+            self._listings, self._upload_names = None, {}
+
     def _took_out(self: Engine, path: Path) -> None:
         """``path`` was moved (or removed) out of the inbox by the engine: a poller that last saw it in
         a folder renamed since may name it (_on_folder_moved)."""
         self._taken_out[path] = None
         _keep_newest(self._taken_out)
+        self._tails.pop(path, None)
 
     def _note_upload(self: Engine, path: Path, seen: float) -> None:
         """An ignored inbox name that is an upload client's temporary name for a file (rsync's
@@ -494,8 +510,7 @@ class EngineScans(EngineState):
                 stable = [item for item in stable if item[0] not in later] + [i for i in stable if i[0] in later]
         drops: dict[Path, list[Path]] = {}
         deadline = time.monotonic() + budget
-        self._listings, self._upload_names = {}, {}
-        try:
+        with self._round_listings():
             for index, (path, sig) in enumerate(stable):
                 if self.stop_event.is_set() or time.monotonic() > deadline:
                     # A backlog (thousands of files at start) is taken in slices, so that deliveries
@@ -510,8 +525,6 @@ class EngineScans(EngineState):
                     drops.setdefault(job_folder, []).append(path)
                 else:
                     self._guard("file", str(path), lambda p=path, s=sig: self._on_stable(p, s))
-        finally:
-            self._listings, self._upload_names = None, {}
         for job_folder, paths in drops.items():
             self._guard("drop", str(job_folder), lambda f=job_folder, ps=paths: self._on_drops(f, ps))
         if self._named:

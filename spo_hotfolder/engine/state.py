@@ -69,6 +69,7 @@ class EngineState:
     #: files at the top of inbox/ that another upload of their name replaced before a job took
     #: them (_note_new_version): when the new one began to arrive (monotonic)
     _new_versions: dict[Path, tuple[float, float]]  # (when, when the one it replaced was first seen)
+    _tails: dict[Path, tuple[int, int, bytes]]  # inbox files not taken: (inode, size, last bytes) at the last look
     #: the manifests at the top of inbox/ not read yet, by the file names they mention
     _unread: UnreadManifests
     _started_wall: float  # (files older than this waited before the start)

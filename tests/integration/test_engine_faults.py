@@ -11638,3 +11638,43 @@ def test_a_pdf_whose_content_is_damaged_is_printed_written_anew_where_repaired_i
     assert output.stat().st_ino != (folder / "artwork" / "DC.pdf").stat().st_ino
     assert output.read_bytes() != sent
     next(rigs, None)
+
+
+@pytest.mark.parametrize("second", ["written over", "appended", "filled in"])
+def test_a_settling_upload_written_over_in_place_between_two_looks_is_not_given_to_a_waiting_order(
+    rig: Rig, second: str
+) -> None:
+    """Review DZ 3: order A waited for artwork.pdf; A's client wrote it in place, the engine saw it
+    settling; B's client wrote its bigger PDF over it (O_TRUNC, the same inode: Explorer over Samba,
+    vsftpd) between two looks: taken for A's upload going on, given to A, and A printed B's PDF. The
+    bytes that ended the file at the last look are gone: a new version, held as one. An upload going
+    on (appended) or a copy that set its size first and fills it in (Explorer's zeros) is not."""
+    r = rig
+    (r.inbox / "A.yaml").write_text('order_id: "A"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n')
+    r.run(until=lambda: r.stage("A-1") is Stage.AWAITING, steps=10, dt=0.5)
+    mine = make_pdf(r.tmp / "a.pdf", pages=CARD).read_bytes()
+    other = make_pdf(r.tmp / "b.pdf", pages=CARD, content=b"0 0 1 rg 10 10 100 100 re f " * 50).read_bytes()
+    art = r.inbox / "artwork.pdf"
+    first = {"written over": mine, "appended": mine[: len(mine) // 2], "filled in": bytes(len(mine))}[second]
+    art.write_bytes(first)
+    r.engine.hint(art)
+    r.engine.step()
+    r.clock.advance(0.2)
+    with open(art, "r+b") as fh:  # (the same inode)
+        if second == "written over":
+            fh.truncate(0)
+            fh.write(other)
+        else:
+            fh.seek(0 if second == "filled in" else len(first))
+            fh.write(mine if second == "filled in" else mine[len(first) :])
+    r.engine.hint(art)
+    with capture_logs() as logs:
+        r.run(steps=4, dt=0.25)
+    replaced = [e for e in logs if e["event"] == "artwork.replaced_before_taken"]
+    if second == "written over":
+        assert r.stage("A-1") is Stage.AWAITING and art.read_bytes() == other, "not given to A at once"
+        assert "the file there was written over from its start" in replaced[0]["reason"]
+    else:
+        assert replaced == []
+        r.run(until=done(r, "A-1"), steps=10)
+        assert (r.root / "done" / "A-1" / "artwork" / "artwork.pdf").read_bytes() == mine
