@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import math
 import os
@@ -213,6 +214,31 @@ def count_pages(name: str, reader: PdfReader) -> int:
         return len(reader.pages)
     except Exception as exc:
         raise ArtworkProblem(unreadable(name, exc)) from exc
+
+
+def _untyped_node(reader: PdfReader) -> str | None:
+    """A node of the page tree without its /Type (/Pages for a node with /Kids, /Page for a page):
+    pypdf tells them by their /Kids, Ghostscript finds no page there and prints nothing, exiting
+    as if all went well (review ED D2: delivered, InHotFolder, nothing printed). Said as a repair."""
+    try:
+        stack = [_resolve(_resolve(reader.trailer["/Root"])["/Pages"])]
+    except Exception:  # noqa: BLE001 - a tree that cannot be looked at is said by the page count
+        return None
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, DictionaryObject) or id(node) in seen or len(seen) > 1_000_000:
+            continue
+        seen.add(id(node))
+        kids = _resolve(dict.get(node, "/Kids"))
+        kind = _resolve(dict.get(node, "/Type"))
+        if isinstance(kids, ArrayObject):
+            if kind != "/Pages":
+                return "a node of its page tree has no /Type /Pages: a RIP may find no page in it"
+            stack.extend(_resolve(kid) for kid in kids)
+        elif kind != "/Page":
+            return "a page of its page tree has no /Type /Page: a RIP may find no page there"
+    return None
 
 
 def _miscounted(reader: PdfReader, count: int) -> str | None:
@@ -971,8 +997,10 @@ _REPAIRS = (
 
 
 #: pypdf warnings that are not repairs: further %%EOF markers after the one that ends the last
-#: revision, which some producers add (pypdf #4008); the revision read is the whole file (audit BC 6).
-_NOT_A_REPAIR = re.compile(r"Duplicate %%EOF marker", re.I)
+#: revision, which some producers add (pypdf #4008); the revision read is the whole file (audit BC 6);
+#: "startxref 303" on one line, where its offset is read as written (a wrong one is said besides:
+#: review ED D1, a file every RIP opens was refused as "damaged").
+_NOT_A_REPAIR = re.compile(r"Duplicate %%EOF marker|startxref on same line as offset", re.I)
 
 
 def real_repairs(warnings: list[str]) -> list[str]:
@@ -1099,6 +1127,10 @@ _PEEK_BYTES = 1024
 _OBJECT_HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s+obj\b")
 
 
+#: A stream's /Length written as a reference to another object.
+_INDIRECT_LENGTH = re.compile(rb"/Length\s+(\d+)\s+(\d+)\s+R\b")
+
+
 def _maybe_flate(reader: PdfReader, ref: Any) -> bool:
     """False when the file shows, in the first bytes of the object ``ref`` points to, that it is a
     stream without a filter the content check reads (an uncompressed content stream): reading it through pypdf would
@@ -1110,9 +1142,17 @@ def _maybe_flate(reader: PdfReader, ref: Any) -> bool:
     header = _stream_header(reader, ref, _PEEK_BYTES)
     if header is None:
         return True
-    return _CHECKED_FILTER.search(header) is not None or (
+    if _CHECKED_FILTER.search(header) is not None or (
         _OTHER_FILTER.search(header) is None and b"/Filter" in header  # an indirect /Filter: pypdf tells
-    )
+    ):
+        return True
+    if (length := _INDIRECT_LENGTH.search(header)) is not None:
+        # Its length in another object: looked up, so that one missing is said (pypdf warns: a
+        # repair). Review ED D3: `/Length 9 0 R` with no object 9, never looked up here, passed, and
+        # Ghostscript printed the page blank.
+        with contextlib.suppress(Exception):
+            reader.get_object(IndirectObject(int(length[1]), int(length[2]), reader))
+    return False
 
 
 def _content_damage(reader: PdfReader, page: DictionaryObject) -> str | None:
@@ -2108,7 +2148,7 @@ def preflight(
                         count = count_pages(art.name, reader)
                         if count == 0:
                             raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
-                        miscounted = _miscounted(reader, count)
+                        miscounted = _miscounted(reader, count) or _untyped_node(reader)
                         read = _read_pages(art.name, reader, len(pages) + 1, scan_fonts, check_resources)
                         pages.extend(read)
                     if read_also is not None:

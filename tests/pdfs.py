@@ -584,3 +584,27 @@ def make_jpeg_pdf(path: Path | str, data: bytes = PROGRESSIVE_JPEG, pages: int =
         DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): writer._add_object(image)})})
     )
     return _pages_drawing(writer, resources, b"q 100 0 0 100 0 0 cm /Im0 Do Q", pages, path)
+
+
+def make_raw_pdf(
+    path: Path | str, objects: Sequence[bytes], trailer: bytes = b"", streams: dict[int, bytes] | None = None
+) -> Path:
+    """A PDF of ``objects`` as written (object n is ``objects[n - 1]``; ``streams``: the data of
+    the stream objects, by number), with a correct cross-reference table; ``trailer``: more keys
+    for the trailer (``/Root 1 0 R`` is there)."""
+    path = Path(path)
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body
+        if streams and number in streams:
+            out += b"\nstream\n" + streams[number] + b"\nendstream"
+        out += b"\nendobj\n"
+    xref_at = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, trailer, xref_at)
+    path.write_bytes(bytes(out))
+    return path

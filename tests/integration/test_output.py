@@ -34,6 +34,7 @@ from tests.pdfs import (
     make_layered_pdf,
     make_object_stream_pdf,
     make_pdf,
+    make_raw_pdf,
     mm,
     same_size_edit,
 )
@@ -1362,3 +1363,28 @@ def test_a_pdf_whose_page_content_is_damaged_is_written_anew_where_repaired_is_a
     assert build_output(
         [ArtworkInput("sound.pdf", str(sound))], str(tmp_path / "sound-out.pdf"), spec, accept
     ).copied_unchanged, "a sound file is passed on as it is"
+
+
+@pytest.mark.parametrize("info", [b"/Info 1 0 R", b"/Info 2 0 R"])
+def test_a_pdf_whose_info_is_its_catalog_or_page_tree_is_written_anew(tmp_path: Path, info: bytes) -> None:
+    """Review ED D4: corpus 023-cmyk-image's trailer /Info is its /Pages node (or, made so, the
+    catalog): it passed and was linked as it came, and Ghostscript 10 cannot open it ("circular
+    reference", no page, exit 0). Such a file is written anew, with an /Info of its own."""
+    draw = b"0 0 1 rg 10 10 100 100 re f"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Count 1 /Kids [3 0 R] >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 257.95 172.91] /Contents 4 0 R >>",
+        b"<< /Length %d >>" % len(draw),
+    ]
+    pdf = make_raw_pdf(tmp_path / "odd.pdf", objects, trailer=info, streams={4: draw})
+    inputs = [ArtworkInput("odd.pdf", str(pdf))]
+    report, as_is = check(inputs, "poster-a1", None, V)
+    assert report.ok and not as_is
+    result = build_output(inputs, str(tmp_path / "out.pdf"), None, V)
+    assert not result.copied_unchanged and result.pages == 1
+    written = PdfReader(tmp_path / "out.pdf")
+    kept = written.trailer.get("/Info")
+    assert kept is None or ("/Kids" not in kept.get_object() and kept.get_object().get("/Type") is None)
+    sound = make_raw_pdf(tmp_path / "sound.pdf", objects, streams={4: draw})
+    assert check([ArtworkInput("sound.pdf", str(sound))], "poster-a1", None, V)[1], "a sound one is linked"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from tests.pdfs import (
     make_damaged_content_pdf,
     make_jpeg_pdf,
     make_pdf,
+    make_raw_pdf,
     make_resource_pdf,
     pt,
 )
@@ -2025,3 +2027,49 @@ def test_a_percent_sign_in_text_has_no_content_parsed_again(tmp_path: Path, monk
     assert _card_findings(text) == [] and parsed == []
     comment = _two_font_pdf(tmp_path / "c.pdf", _REPORTLAB_START + drawing + b"BT /F1 % x\n9 Tf 20 30 Td (a) Tj ET")
     assert _card_findings(comment) == [HELVETICA_ON_PAGE_1] and len(parsed) == 1
+
+
+def _one_page(page: bytes = b"/Type /Page", pages: bytes = b"/Type /Pages", length: bytes = b"") -> list[bytes]:
+    """A one-page 91 x 61 mm PDF's objects: catalog, page tree, page, its content (a blue square)."""
+    draw = b"0 0 1 rg 10 10 100 100 re f"
+    return [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< %s /Count 1 /Kids [3 0 R] >>" % pages,
+        b"<< %s /Parent 2 0 R /MediaBox [0 0 257.95 172.91] /Contents 4 0 R >>" % page,
+        b"<< /Length %s >>" % (length or str(len(draw)).encode()),
+    ]
+
+
+def test_startxref_and_its_offset_on_one_line_is_no_damage(tmp_path: Path) -> None:
+    """Review ED D1: "startxref 303" on one line (pypdf warns, and reads the offset as written; gs
+    and mutool open the file) was refused as "damaged (its pointer to the cross-reference table
+    (startxref) is wrong)"."""
+    pdf = make_pdf(tmp_path / "card.pdf", [(91, 61)] * 2, trimbox=(3, 3, 88, 58), bleedbox=(0, 0, 91, 61))
+    pdf.write_bytes(re.sub(rb"startxref\s+(\d+)", rb"startxref \1", pdf.read_bytes()))
+    assert b"startxref " in pdf.read_bytes()
+    assert run(pdf).findings == ()
+
+
+@pytest.mark.parametrize(
+    ("objects", "damage"),
+    [
+        ({"page": b"/Typ_ /Page"}, "a page of its page tree has no /Type /Page: a RIP may find no page there"),
+        ({"pages": b"/Typ_ /Pages"}, "a node of its page tree has no /Type /Pages: a RIP may find no page in it"),
+        ({"length": b"9 0 R"}, "some of its objects are not where its cross-reference table says"),
+    ],
+)
+def test_a_page_tree_without_its_types_or_a_length_in_no_object_is_damage(
+    tmp_path: Path, objects: dict[str, bytes], damage: str
+) -> None:
+    """Review ED D2, D3: a page (or a node of pages) without its /Type passed, and Ghostscript found no
+    page and printed nothing (exit 0); uncompressed content whose /Length is a reference to an object
+    that is not there passed (never looked up), and Ghostscript printed the page blank."""
+    draw = b"0 0 1 rg 10 10 100 100 re f"
+    pdf = make_raw_pdf(tmp_path / "x.pdf", _one_page(**objects), streams={4: draw})
+    [finding] = run(pdf, spec=None).findings
+    assert (finding.check, finding.severity) == ("repaired", "error")
+    assert finding.message.startswith(f"artwork 'x.pdf' is damaged ({damage}): it could be read only by repairing"), (
+        finding.message
+    )
+    sound = make_raw_pdf(tmp_path / "sound.pdf", _one_page(), streams={4: draw})
+    assert run(sound, spec=None).findings == ()
