@@ -17,9 +17,9 @@ import os
 import re
 import shutil
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import (
@@ -465,13 +465,99 @@ def _keep_document_parts(
             )
 
 
+def _destination_names(reader: PdfReader) -> set[str]:
+    """The names of ``reader``'s named destinations (none where they cannot be read)."""
+    try:
+        return set(reader.named_destinations)
+    except Exception:  # noqa: BLE001 - then nothing is renamed, and pypdf says what it says
+        return set()
+
+
+def _own_destination_names(reader: PdfReader, taken: set[str], prefix: str) -> None:
+    """Renames, in ``reader`` (in memory), each named destination whose name an earlier file of
+    the output has too (pdflatex's "page.1", "section.1": front and back from one template) to
+    ``prefix`` + its name, with every reference to it: its outline items' and link annotations'
+    /Dest and /A /D. pypdf keeps the first file's of each name, and the second file's bookmarks and
+    links led into the first file's pages (review EA 1)."""
+    clash = _destination_names(reader) & taken
+    if not clash:
+        return
+
+    def renamed(value: Any) -> Any:
+        if isinstance(value, NameObject) and value[1:] in clash:
+            return NameObject(f"/{prefix}{value[1:]}")
+        if isinstance(value, str) and not isinstance(value, NameObject) and str(value) in clash:
+            return TextStringObject(f"{prefix}{value}")
+        return None
+
+    def follow(holder: DictionaryObject) -> None:
+        """A /Dest, or a GoTo action's /D, of ``holder`` (an outline item, an annotation) renamed."""
+        if (new := renamed(holder.get("/Dest"))) is not None:
+            holder[NameObject("/Dest")] = new
+        action = holder.get("/A")
+        action = action.get_object() if action is not None else None
+        if isinstance(action, DictionaryObject) and (new := renamed(action.get("/D"))) is not None:
+            action[NameObject("/D")] = new
+
+    root = cast(DictionaryObject, reader.trailer["/Root"].get_object())
+    old_style = root.get("/Dests")
+    if isinstance(old_style := old_style.get_object() if old_style is not None else None, DictionaryObject):
+        for key in [k for k in old_style if k[1:] in clash]:
+            old_style[NameObject(f"/{prefix}{key[1:]}")] = old_style.pop(key)
+    names = root.get("/Names")
+    names = names.get_object() if names is not None else None
+    tree = names.get("/Dests") if isinstance(names, DictionaryObject) else None
+    nodes = [tree.get_object()] if tree is not None else []
+    seen: set[int] = set()
+    while nodes:
+        node = nodes.pop()
+        if not isinstance(node, DictionaryObject) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        pairs = node.get("/Names")
+        pairs = pairs.get_object() if pairs is not None else None
+        if isinstance(pairs, ArrayObject):
+            for at in range(0, len(pairs) - 1, 2):
+                if (new := renamed(pairs[at])) is not None:
+                    pairs[at] = new
+        kids = node.get("/Kids")
+        kids = kids.get_object() if kids is not None else None
+        if isinstance(kids, ArrayObject):
+            nodes.extend(kid.get_object() for kid in kids)
+        node.pop(NameObject("/Limits"), None)  # (pypdf reads every leaf; the output's tree is its own)
+    outlines = root.get("/Outlines")
+    items = [outlines.get_object()] if outlines is not None else []
+    while items:
+        item = items.pop()
+        if not isinstance(item, DictionaryObject) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        follow(item)
+        for key in ("/First", "/Next"):
+            if key in item:
+                items.append(item[key].get_object())
+    for page in reader.pages:
+        annotations = page.get("/Annots")
+        annotations = annotations.get_object() if annotations is not None else None
+        for annotation in annotations if isinstance(annotations, ArrayObject) else ():
+            if isinstance(annotation := annotation.get_object(), DictionaryObject):
+                follow(annotation)
+    if hasattr(reader, "_named_destinations_cache"):
+        reader._named_destinations_cache = None  # (pypdf keeps the names it read: read them again)
+
+
 def _write_merged(
     readers: Sequence[PdfReader], fixes: Sequence[Sequence[_BoxFix]], fd: int, artwork: Sequence[ArtworkInput]
 ) -> None:
     """Appends every reader to a PdfWriter, adds the boxes, writes to ``fd`` (left open)."""
     writer = PdfWriter()
     offset = 0
+    taken: set[str] = set()  # the named destinations of the files appended so far
     for index, (reader, art, file_fixes) in enumerate(zip(readers, artwork, fixes, strict=True), start=1):
+        if index > 1:
+            with suppress(Exception):  # (a nicety: never what fails an output)
+                _own_destination_names(reader, taken, f"{index}:")
+        taken |= _destination_names(reader)
         try:
             writer.append(reader)
         except (MemoryError, OSError):

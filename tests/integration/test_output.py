@@ -6,6 +6,7 @@ import errno
 import hashlib
 import itertools
 import os
+import shutil
 import signal
 import stat
 import threading
@@ -26,7 +27,7 @@ from spo_hotfolder.output import build_output, check
 from spo_hotfolder.outputfile import OutputError, link_unchanged
 from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
 from spo_hotfolder.preflight import ArtworkInput
-from tests.daemon import rewrite_keeping_time
+from tests.daemon import CORPUS, rewrite_keeping_time
 from tests.pdfs import (
     make_big_pdf,
     make_bomb_pdf,
@@ -1388,3 +1389,34 @@ def test_a_pdf_whose_info_is_its_catalog_or_page_tree_is_written_anew(tmp_path: 
     assert kept is None or ("/Kids" not in kept.get_object() and kept.get_object().get("/Type") is None)
     sound = make_raw_pdf(tmp_path / "sound.pdf", objects, streams={4: draw})
     assert check([ArtworkInput("sound.pdf", str(sound))], "poster-a1", None, V)[1], "a sound one is linked"
+
+
+def test_the_second_files_bookmarks_and_links_lead_to_its_own_pages_where_names_clash(tmp_path: Path) -> None:
+    """Review EA 1: a job of two files from one template (pdflatex's named destinations "page.1",
+    "section.1" in both): the merged output's bookmarks and table-of-contents links of the second
+    file led into the first file's pages (pypdf keeps the first of each name)."""
+    src = CORPUS / "006-pdflatex-outline_pdflatex-outline.pdf"
+    front, back = tmp_path / "front.pdf", tmp_path / "back.pdf"
+    shutil.copyfile(src, front)
+    shutil.copyfile(src, back)
+    result = build_output(art(front, back), str(tmp_path / "out.pdf"), None, V)
+    n = len(PdfReader(src).pages)
+    assert result.pages == 2 * n
+    out = PdfReader(tmp_path / "out.pdf")
+
+    def leaves(items: list[Any]) -> list[Any]:
+        return [leaf for item in items for leaf in (leaves(item) if isinstance(item, list) else [item])]
+
+    marks = [out.get_destination_page_number(item) for item in leaves(out.outline)]
+    assert len(marks) % 2 == 0 and marks[len(marks) // 2 :] == [page + n for page in marks[: len(marks) // 2]]
+    names = out.named_destinations
+
+    def targets(page_index: int) -> list[int]:
+        found = []
+        for annotation in out.pages[page_index].get("/Annots", []):
+            action = annotation.get_object().get("/A")
+            if action is not None and action.get_object().get("/S") == "/GoTo":
+                found.append(out.get_destination_page_number(names[str(action.get_object()["/D"])]))
+        return found
+
+    assert targets(0) and targets(n) == [page + n for page in targets(0)], (targets(0), targets(n))
