@@ -1215,12 +1215,12 @@ def cmd_health(args: argparse.Namespace) -> int:
         statuses = report.get("statuses") or {}
         failed = (report.get("stages") or {}).get("failed", 0)
         refused = int(report.get("refused_in_failed") or 0)
-        beside = f" and {refused} refused manifest{'' if refused == 1 else 's'} or files" if refused else ""
+        beside = f", {refused} refused manifest{'' if refused == 1 else 's'} or files in failed/" if refused else ""
         # The daemon's counts as of its last report (every heartbeat): a release a second ago may
         # not be in them yet, and the line says how old they are.
         print(
             f"ok: daemon pid {report.get('pid')}, watcher {report.get('watcher')}, "
-            f"{sum(statuses.values())} jobs, {report.get('blocked', 0)} blocked, {failed} failed{beside} in failed/ "
+            f"{sum(statuses.values())} jobs, {report.get('blocked', 0)} blocked, {failed} failed{beside} "
             f"(as of {round(float(report.get('age_seconds') or 0))} s ago)"
         )
     else:

@@ -763,6 +763,15 @@ def test_health_for_monitoring(tmp_path: Path, daemons: list[Daemon]) -> None:
     report = wait_for(counted, timeout=10, what="health --json counting the delivery")
     assert report["ok"] is True and report["watcher_alive"] is True
     assert report["pid"] == daemon.proc.pid  # type: ignore[union-attr]
+    # A refused manifest in failed/ is no job, and waits for an operator all the same (review DY 1:
+    # in no count, "0 failed" beside it).
+    (daemon.root / "inbox" / "bad.json").write_text('{"order_id": "B1", "product": "bc", "quantity": "500 pcs"}')
+    wait_for(
+        lambda: json.loads(daemon.cli("health", "--json").stdout)["refused_in_failed"] == 1,
+        timeout=15,
+        what="health --json counting the refused manifest",
+    )
+    assert "0 failed, 1 refused manifest or files in failed/ (as of" in daemon.cli("health").stdout
 
     assert daemon.stop() == 0
     down = daemon.cli("health")
@@ -784,7 +793,7 @@ def test_health_while_the_config_file_has_an_error_reports_the_running_daemon(ma
     result = daemon.cli("health")
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(
-        r"ok: daemon pid \d+, watcher native, 0 jobs, 0 blocked, 0 failed in failed/ \(as of \d+ s ago\)\n",
+        r"ok: daemon pid \d+, watcher native, 0 jobs, 0 blocked, 0 failed \(as of \d+ s ago\)\n",
         result.stdout,
     )
     assert result.stderr.startswith("note: the config file has an error now: ")
