@@ -119,11 +119,16 @@ def _with_head(app: Callable[..., Any]) -> Callable[..., Any]:
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         try:
             return app(environ, start_response)
-        except Exception:
-            if "HTTP_ACCEPT" not in environ:
-                raise
-            log.debug("metrics.accept_unreadable", accept=str(environ["HTTP_ACCEPT"])[:200])
-            return app({key: value for key, value in environ.items() if key != "HTTP_ACCEPT"}, start_response)
+        except Exception as exc:  # noqa: BLE001 - answered below, said in the log as one JSON line
+            if "HTTP_ACCEPT" in environ:
+                log.debug("metrics.accept_unreadable", accept=str(environ["HTTP_ACCEPT"])[:200])
+                with contextlib.suppress(Exception):
+                    return app({key: value for key, value in environ.items() if key != "HTTP_ACCEPT"}, start_response)
+            # Anything else that fails while the metrics are gathered: an HTTP 500 and a log line,
+            # never wsgiref's traceback on stderr.
+            log.warning("metrics.scrape_failed", error=f"{type(exc).__name__}: {exc}")
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"the metrics could not be gathered: the daemon's log says why\n"]
 
     def head_too(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("REQUEST_METHOD") != "HEAD":

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -202,6 +203,39 @@ def test_an_accept_header_the_exposition_cannot_read_is_answered_in_plain_text(c
         request = urllib.request.Request(f"http://{listen}/metrics", headers={"Accept": "text/plain; version=abc"})
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - http, built here
             assert response.status == 200 and b"spo_hotfolder_deliveries" in response.read()
+    finally:
+        metrics.stop()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_scrape_whose_gathering_fails_is_an_http_500_and_a_log_line_not_a_traceback(capfd: Any) -> None:
+    """(Review DY 2, the rest of it) a collector that raises while a scrape gathers the metrics made
+    wsgiref print its traceback on stderr, where every line must be JSON."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from structlog.testing import capture_logs
+
+    from spo_hotfolder.config import MetricsConfig
+
+    daemon = _daemon()
+    daemon.refusals_in_failed = lambda: 1 / 0
+    metrics = PrometheusMetrics(daemon)
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    listen = f"127.0.0.1:{probe.getsockname()[1]}"
+    probe.close()
+    metrics.start(MetricsConfig(listen=listen))
+    try:
+        with capture_logs() as logs:
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(f"http://{listen}/metrics", timeout=5)
+            assert info.value.code == 500
+            info.value.close()
+        assert [e["error"] for e in logs if e["event"] == "metrics.scrape_failed"] == [
+            "ZeroDivisionError: division by zero"
+        ]
     finally:
         metrics.stop()
     assert "Traceback" not in capfd.readouterr().err
