@@ -27,6 +27,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 
 from spo_hotfolder import __version__
 from spo_hotfolder.config import MetricsConfig
@@ -117,15 +118,18 @@ def _with_head(app: Callable[..., Any]) -> Callable[..., Any]:
     every line must be JSON)."""
 
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        accept = environ.get("HTTP_ACCEPT")
+        if accept is not None:
+            try:
+                choose_encoder(str(accept))
+            except Exception:  # noqa: BLE001 - the plain text format, as without the header
+                log.debug("metrics.accept_unreadable", accept=str(accept)[:200])
+                environ = {key: value for key, value in environ.items() if key != "HTTP_ACCEPT"}
         try:
             return app(environ, start_response)
         except Exception as exc:  # noqa: BLE001 - answered below, said in the log as one JSON line
-            if "HTTP_ACCEPT" in environ:
-                log.debug("metrics.accept_unreadable", accept=str(environ["HTTP_ACCEPT"])[:200])
-                with contextlib.suppress(Exception):
-                    return app({key: value for key, value in environ.items() if key != "HTTP_ACCEPT"}, start_response)
-            # Anything else that fails while the metrics are gathered: an HTTP 500 and a log line,
-            # never wsgiref's traceback on stderr.
+            # Anything that fails while the metrics are gathered (a collector that raises): an
+            # HTTP 500 and a log line, never wsgiref's traceback on stderr.
             log.warning("metrics.scrape_failed", error=f"{type(exc).__name__}: {exc}")
             start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"the metrics could not be gathered: the daemon's log says why\n"]

@@ -496,7 +496,11 @@ def _own_destination_names(reader: PdfReader, taken: set[str], prefix: str) -> N
             holder[NameObject("/Dest")] = new
         action = holder.get("/A")
         action = action.get_object() if action is not None else None
-        if isinstance(action, DictionaryObject) and (new := renamed(action.get("/D"))) is not None:
+        if (
+            isinstance(action, DictionaryObject)
+            and action.get("/S") == "/GoTo"  # (a /GoToR's /D names a place in another file: review EE 5)
+            and (new := renamed(action.get("/D"))) is not None
+        ):
             action[NameObject("/D")] = new
 
     root = cast(DictionaryObject, reader.trailer["/Root"].get_object())

@@ -930,8 +930,8 @@ class Daemon:
             self.engine.request_rescan()
 
     def refusals_in_failed(self) -> int:
-        """Entries of failed/ that are no job's folder: refused manifests and files set aside, each
-        with its ERROR.txt, waiting for an operator as failed jobs do (SPEC 4; review DY 1: counted
+        """Folders of failed/ that are no failed job's and hold an ERROR.txt: refused manifests and
+        files set aside, waiting for an operator as failed jobs do (SPEC 4; review DY 1: counted
         nowhere, the status line, `health` and the metrics said "0 failed" beside them). Counted
         again only when failed/ or the ledger changed (the heartbeat and each scrape ask)."""
         ledger, failed = self.ledger, self.config.paths.failed
@@ -947,8 +947,12 @@ class Daemon:
             return known[1]
         try:
             with os.scandir(failed) as entries:
-                names = {entry.name for entry in entries if not entry.name.startswith(".")}
-            count = len(names - set(ledger.job_ids([Stage.FAILED])))
+                names = {entry.name for entry in entries if not entry.name.startswith(".") and entry.is_dir()}
+            # (each with its ERROR.txt: not a finished job's folder moved here by hand, review EE 3)
+            refused = {
+                name for name in names - set(ledger.job_ids([Stage.FAILED])) if (failed / name / "ERROR.txt").exists()
+            }
+            count = len(refused)
         except (OSError, LedgerError, sqlite3.Error):
             return known[1] if known is not None else 0
         self._refusals = (key, count)

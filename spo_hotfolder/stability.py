@@ -26,8 +26,9 @@ marker after its first page), are held for
 ``incomplete_pdf_seconds`` more before they are taken, renamed into place or not (then they are
 taken anyway, and a truly truncated or empty file fails with a clear reason). An empty file with
 an upload under a temporary name of it beside it (Firefox's ``x.pdf`` beside ``x.pdf.part``, which
-it renames over the empty one at the end) waits as long as that upload changes (one left unchanged
-for ``incomplete_pdf_seconds``, a crashed client's, holds it no longer).
+it renames over the empty one at the end) waits as long as that upload is there, and has changed
+within ``STALLED_DOWNLOAD_SECONDS`` (a download paused for minutes waits; a crashed client's file,
+unchanged longer, holds it no longer).
 
 A file that some process still holds open for writing (a writer pausing at the exact end of a
 revision, Samba's smbd during an upload) is not stable either, whatever it looks like: Linux
@@ -305,11 +306,13 @@ class FileStabilityTracker:
                 tracked.sig, tracked.changed_at, tracked.complete, tracked.hold_until = sig, now, False, 0.0
                 tracked.open_since, tracked.said_open = None, False
                 continue
-            if st.st_size == 0 and self._upload_going_on(path, tracked, now):
+            if st.st_size == 0 and self._upload_going_on(path, tracked, now, STALLED_DOWNLOAD_SECONDS):
                 # Firefox makes an empty x.pdf at once, downloads into x.pdf.part beside it and
                 # renames that over x.pdf at the end: the empty one is no upload that stalled, it
-                # waits while the temporary one changes (audit R 2: taken as "an empty file"); one a
-                # crashed client left, unchanged, holds it no longer (review DZ 1: held for ever).
+                # waits while the temporary one is there (audit R 2: taken as "an empty file"), a
+                # download that pauses included (review EE 2: one stalled 6 s failed its job as
+                # empty); one unchanged for STALLED_DOWNLOAD_SECONDS, a crashed client's, holds it
+                # no longer (review DZ 1: held for ever).
                 tracked.hold_until = now + OPEN_RECHECK_SECONDS
                 continue
             if not _looks_complete(path, st):
@@ -334,7 +337,7 @@ class FileStabilityTracker:
         self._given_seen = {path: self._files.pop(path).first_seen for path, _sig in stable}
         return stable
 
-    def _upload_going_on(self, path: Path, tracked: _Tracked, now: float) -> bool:
+    def _upload_going_on(self, path: Path, tracked: _Tracked, now: float, limit: float | None = None) -> bool:
         """Whether ``path``, which looks cut off, is being uploaded again beside it under a
         temporary name that changed within ``incomplete_pdf_seconds``: ``rsync --partial`` cut
         off leaves the part under the final name, and the same rsync run again writes the whole
@@ -350,7 +353,7 @@ class FileStabilityTracker:
             return False
         if sig != tracked.upload_sig:
             tracked.upload_sig, tracked.upload_changed_at = sig, now
-        return now - tracked.upload_changed_at < self.incomplete_pdf_seconds
+        return now - tracked.upload_changed_at < (self.incomplete_pdf_seconds if limit is None else limit)
 
     @staticmethod
     def _held_open(path: Path, seconds: float) -> None:
@@ -398,6 +401,12 @@ IO_ERROR_RECHECK_SECONDS = 1.0
 
 #: After how long unchanged but still open for writing a file is said in the log (once).
 HELD_OPEN_WARN_SECONDS = 300.0
+
+#: How long a download under a temporary name beside an empty file of its name (Firefox's x.pdf
+#: beside x.pdf.part) may go without a byte before it no longer holds that file: browsers give up
+#: a connection that sends nothing within minutes; a pause by the user that long fails the job as
+#: empty, its ERROR.txt saying what to do.
+STALLED_DOWNLOAD_SECONDS = 600.0
 
 #: Names whose empty file is not complete yet: a manifest or a PDF has content.
 _NEEDS_CONTENT = (".pdf", *MANIFEST_SUFFIXES)

@@ -78,20 +78,27 @@ MANIFEST_FIRST_SECONDS = 5.0
 TAIL_BYTES = 64
 
 
-def _tail(path: Path) -> tuple[int, int, bytes] | None:
-    """(inode, size, its last TAIL_BYTES) of the file at ``path`` as it is now; None if unreadable."""
+def _tail(path: Path, before: tuple[int, int, bytes] | None = None) -> tuple[tuple[int, int, bytes] | None, bool]:
+    """(inode, size, its last TAIL_BYTES) of the file at ``path`` as it is now (None if unreadable),
+    and whether ``before`` (the same of an earlier look: the same inode, no longer than now) is no
+    longer there: the bytes that ended the file then were written over. Bytes that were zeros (a
+    copy that set its size first, Explorer's) do not count. One open for both."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        return None
+        return None, False
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return None
+            return None, False
         start = max(0, st.st_size - TAIL_BYTES)
-        return st.st_ino, st.st_size, os.pread(fd, st.st_size - start, start)
+        now = st.st_ino, st.st_size, os.pread(fd, st.st_size - start, start)
+        if before is None or before[0] != st.st_ino or st.st_size < before[1] or not before[2].strip(b"\0"):
+            return now, False
+        _ino, size, end = before
+        return now, os.pread(fd, len(end), size - len(end)) != end
     except OSError:
-        return None
+        return None, False
     finally:
         os.close(fd)
 
@@ -299,7 +306,9 @@ class EngineArtwork(EngineState):
 
     def _remember_tail(self: Engine, path: Path) -> None:
         """The end of the file at ``path`` (top of inbox/, not taken) as it is at this look."""
-        tail = _tail(path)
+        self._keep_tail(path, _tail(path)[0])
+
+    def _keep_tail(self: Engine, path: Path, tail: tuple[int, int, bytes] | None) -> None:
         if tail is None:
             self._tails.pop(path, None)
             return
@@ -314,26 +323,9 @@ class EngineArtwork(EngineState):
         it). An upload going on only adds after them; bytes that were zeros (a copy that set its
         size first, Explorer's) are not counted. The end as it is now is remembered for the next
         look."""
-        known = self._tails.get(path)
-        self._remember_tail(path)
-        now = self._tails.get(path)
-        if known is None or now is None or now[0] != known[0] or now[1] < known[1]:
-            return False
-        ino, size, end = known
-        if not end.strip(b"\0"):
-            return False
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            return False
-        try:
-            if os.fstat(fd).st_ino != ino:
-                return False
-            return os.pread(fd, len(end), size - len(end)) != end
-        except OSError:
-            return False
-        finally:
-            os.close(fd)
+        now, over = _tail(path, self._tails.get(path))
+        self._keep_tail(path, now)
+        return over
 
     def _new_version_at(self: Engine, path: Path) -> float | None:
         """When the file at ``path`` replaced an earlier upload of its name (monotonic), if it did

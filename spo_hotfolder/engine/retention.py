@@ -77,8 +77,12 @@ class EngineRetention(EngineState):
                 return
             self.progress_at = self.clock.monotonic()
             job_dir = self.job_dir(job)
-            if not os.path.lexists(job_dir):
-                job_dir = self._locate(job) or job_dir  # (gone: deleted by hand, nothing left to keep)
+            if not os.path.lexists(job_dir) and (found := self._locate(job)) is not None:
+                # A folder of the job's name elsewhere is its own only where its STATUS.txt says so
+                # (review EE 1: a refused re-send of the order filed as failed/<job id>/ was taken
+                # for it, and the job never purged); none: deleted by hand, nothing left to keep.
+                named = self._job_named_in(found)
+                job_dir = found if named is not None and named.job_id == job.job_id else job_dir
             allowed = (self.area("done"), self.area("rejected"))
             if job_dir.parent not in allowed:
                 self._kept_elsewhere(job, job_dir)

@@ -11678,3 +11678,27 @@ def test_a_settling_upload_written_over_in_place_between_two_looks_is_not_given_
         assert replaced == []
         r.run(until=done(r, "A-1"), steps=10)
         assert (r.root / "done" / "A-1" / "artwork" / "artwork.pdf").read_bytes() == mine
+
+
+def test_retention_does_not_take_a_refused_resend_named_as_the_job_for_its_folder(rig: Rig) -> None:
+    """Review EE 1 (of EB 1's mend): the order sent again as a folder drop named as its job id was
+    refused into failed/<job id>/; once done/<job id> was deleted by hand, retention took that refused
+    folder for the job's own "moved there by hand": the job never purged, and the refused folder got
+    the job's STATUS.txt telling the operator to move it into done/. A folder is the job's own only
+    where its STATUS.txt says so."""
+    r = rig
+    job_id = r.order("RC")
+    r.run(until=done(r, job_id), steps=10)
+    (r.inbox / job_id).mkdir()
+    make_pdf(r.inbox / job_id / "RC.pdf", pages=CARD)
+    (r.inbox / job_id / "manifest.yaml").write_text(
+        'order_id: "RC"\nproduct: bc-85x55\nquantity: 1\nartwork: [RC.pdf]\n'
+    )
+    r.run(until=lambda: not (r.inbox / job_id).exists(), steps=40)
+    assert (r.root / "failed" / job_id / "ERROR.txt").is_file()
+    shutil.rmtree(r.root / "done" / job_id)
+    r.clock.advance(30 * 86400 + 1)
+    r.engine.run_retention()
+    assert r.stage(job_id) is Stage.PURGED and r.statuses(job_id)[-1] == "JobDataDeleted"
+    assert not (r.root / "failed" / job_id / "STATUS.txt").exists()
+    assert (r.root / "failed" / job_id / "ERROR.txt").is_file(), "the refused re-send is left as it was"

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from pypdf import PdfReader
-from pypdf.generic import ArrayObject
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, NumberObject
 
 import spo_hotfolder.pdfwork as pdfwork_module
 from spo_hotfolder import preflight as preflight_module
@@ -1420,3 +1420,37 @@ def test_the_second_files_bookmarks_and_links_lead_to_its_own_pages_where_names_
         return found
 
     assert targets(0) and targets(n) == [page + n for page in targets(0)], (targets(0), targets(n))
+
+
+def test_a_link_to_a_place_in_another_file_keeps_its_name_where_names_clash(tmp_path: Path) -> None:
+    """Review EE 5 (of EA 1's mend): the renaming of clashing destination names renamed the /D of a
+    /GoToR link too, which names a place in another file (manual.pdf#page.1): it led nowhere."""
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    src = CORPUS / "006-pdflatex-outline_pdflatex-outline.pdf"
+    front, back = tmp_path / "front.pdf", tmp_path / "back.pdf"
+    shutil.copyfile(src, front)
+    writer = PdfWriter(clone_from=PdfReader(src))
+    remote = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Link"),
+            NameObject("/Rect"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(50), NumberObject(50)]),
+            NameObject("/A"): DictionaryObject(
+                {
+                    NameObject("/S"): NameObject("/GoToR"),
+                    NameObject("/F"): TextStringObject("manual.pdf"),
+                    NameObject("/D"): TextStringObject("page.1"),
+                }
+            ),
+        }
+    )
+    writer.pages[0][NameObject("/Annots")].get_object().append(writer._add_object(remote))
+    with open(back, "wb") as fh:
+        writer.write(fh)
+    build_output(art(front, back), str(tmp_path / "out.pdf"), None, V)
+    out = PdfReader(tmp_path / "out.pdf")
+    n = len(PdfReader(src).pages)
+    actions = [a.get_object()["/A"].get_object() for a in out.pages[n].get("/Annots", []) if "/A" in a.get_object()]
+    assert [str(a["/D"]) for a in actions if a["/S"] == "/GoToR"] == ["page.1"]
+    assert all(str(a["/D"]).startswith("2:") for a in actions if a["/S"] == "/GoTo")

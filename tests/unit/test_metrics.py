@@ -220,7 +220,8 @@ def test_a_scrape_whose_gathering_fails_is_an_http_500_and_a_log_line_not_a_trac
     from spo_hotfolder.config import MetricsConfig
 
     daemon = _daemon()
-    daemon.refusals_in_failed = lambda: 1 / 0
+    calls: list[int] = []
+    daemon.refusals_in_failed = lambda: calls.append(1) or 1 / 0
     metrics = PrometheusMetrics(daemon)
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
@@ -229,13 +230,16 @@ def test_a_scrape_whose_gathering_fails_is_an_http_500_and_a_log_line_not_a_trac
     metrics.start(MetricsConfig(listen=listen))
     try:
         with capture_logs() as logs:
+            request = urllib.request.Request(f"http://{listen}/metrics", headers={"Accept": "text/plain"})
             with pytest.raises(urllib.error.HTTPError) as info:
-                urllib.request.urlopen(f"http://{listen}/metrics", timeout=5)
+                urllib.request.urlopen(request, timeout=5)  # noqa: S310 - http, built here
             assert info.value.code == 500
             info.value.close()
         assert [e["error"] for e in logs if e["event"] == "metrics.scrape_failed"] == [
             "ZeroDivisionError: division by zero"
         ]
+        # (review EE 4: gathered once, not again as if the Accept header were to blame)
+        assert len(calls) == 1 and not [e for e in logs if e["event"] == "metrics.accept_unreadable"]
     finally:
         metrics.stop()
     assert "Traceback" not in capfd.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -536,7 +537,8 @@ def test_refused_manifests_in_failed_are_counted_and_purged_rejected_jobs_are_no
     tmp_path: Path, abstract_socket: tuple[str, socket.socket]
 ) -> None:
     """Review DY 1: a refused manifest in failed/ (SPEC 4: "bad manifests" need attention) was in no
-    count: `systemctl status` said "0 failed", `health` "ok", the metrics 0. DY 4: a rejected job
+    count: `systemctl status` said "0 failed", `health` "ok", the metrics 0 (a finished job's folder
+    moved there by hand, without an ERROR.txt, is no refusal: review EE 3). DY 4: a rejected job
     purged by retention counted as "done" (docs/service.md: rejected jobs are in no count)."""
     address, sock = abstract_socket
     with daemon_with_fakes(tmp_path, address) as (daemon, watcher, _engine):
@@ -551,13 +553,15 @@ def test_refused_manifests_in_failed_are_counted_and_purged_rejected_jobs_are_no
             )  # fmt: skip
         daemon.ledger.update_job("D-1", now, route="indigo")  # (delivered, then purged; R-1 rejected: no route)
         failed = daemon.config.paths.failed
-        for name in ("F-1", "100777.json", "orphan.pdf"):
+        for name in ("F-1", "100777.json", "orphan.pdf", "D-1"):
             (failed / name).mkdir()
+        for name in ("F-1", "100777.json", "orphan.pdf"):  # (D-1: a finished job's folder moved here: none)
+            (failed / name / "ERROR.txt").write_text("...")
         daemon.check_health()
         assert drain(sock)[1] == (
             "STATUS=0 jobs waiting, 0 blocked, 1 failed (and 2 refused manifests or files in failed/), 1 done"
         )
         assert json.loads((daemon.config.paths.state / "health.json").read_text())["refused_in_failed"] == 2
-        (failed / "orphan.pdf").rmdir()
+        shutil.rmtree(failed / "orphan.pdf")
         daemon.check_health()
         assert "1 failed (and 1 refused manifest or files in failed/), 1 done" in drain(sock)[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from spo_hotfolder.stability import FileStabilityTracker
+from spo_hotfolder.stability import STALLED_DOWNLOAD_SECONDS, FileStabilityTracker
 
 
 class FakeClock:
@@ -315,20 +315,23 @@ def test_an_empty_file_waits_while_an_upload_of_it_is_there_beside_it(tmp_path: 
     assert [p for p, _ in tracker.get_stable_files()] == [placeholder]
 
 
-def test_an_empty_file_beside_an_upload_that_stopped_changing_is_taken_after_the_longer_wait(tmp_path: Path) -> None:
+def test_an_empty_file_beside_a_download_that_stopped_for_good_is_taken_in_the_end(tmp_path: Path) -> None:
     """Review DZ 1: an empty a.pdf beside the a.pdf.part a crashed browser left was held for ever (its
     job "not arrived yet" for hours, its artwork timeout put off at every look, the file never
-    filed): an upload unchanged for incomplete_pdf_seconds holds it no longer, as it holds no
-    file cut off."""
+    filed): a download unchanged for STALLED_DOWNLOAD_SECONDS holds it no longer. Review EE 2 (of
+    that mend): one that pauses for seconds, or minutes, still holds it (the longer wait, 5 s,
+    failed a stalled browser download's job as an empty file)."""
     clock = FakeClock()
     tracker = FileStabilityTracker(1.0, clock)
     placeholder, upload = tmp_path / "a.pdf", tmp_path / "a.pdf.part"
     placeholder.touch()
-    upload.write_bytes(b"%PDF-1.7 left by a crash")
+    upload.write_bytes(b"%PDF-1.7 paused")
     tracker.track(placeholder)
     clock.t += 1.0
     assert tracker.get_stable_files() == []
-    clock.t += tracker.incomplete_pdf_seconds + 1.0
+    clock.t += 120.0  # a download paused for two minutes
+    assert tracker.get_stable_files() == [] and placeholder in tracker
+    clock.t += STALLED_DOWNLOAD_SECONDS
     assert [p for p, _ in tracker.get_stable_files()] == [placeholder]
 
 
