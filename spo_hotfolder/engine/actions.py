@@ -56,6 +56,7 @@ from spo_hotfolder.operator import (
     classify_drop,
     clean_name,
     clean_note,
+    fingerprint,
     foreign_number,
     parse_drop,
     pending_commands,
@@ -1162,6 +1163,11 @@ class EngineActions(EngineState):
             return ""
         if _release_used(earlier, release):
             return ""  # the release was used: this is new work (a reprint), judged by its own rules
+        checked = (job.preflight or {}).get("artwork_sha256") or []
+        if checked and all(checked) and self.extra(job).fingerprint == fingerprint(checked):
+            # The very artwork the approved output was made from, put back (review EF 2: the same
+            # PDF put into replace/ of a released job in failed/ blocked it again as "new artwork").
+            return ""
         detail = (
             f"the release by {release.removed_by} approved the output made before {by} put in new artwork: check "
             "the new output, then release again"

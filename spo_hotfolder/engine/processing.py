@@ -659,6 +659,15 @@ class EngineProcessing(EngineState):
         if next_stage is Stage.HELD:
             self._drop_prestage(job.job_id)
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
+            # A RELEASE in its folder now was dropped while the output was made (into work/, which
+            # the folder left just now): nobody had seen this output, so it approves nothing (review
+            # EF 1: read once in quarantine/, it approved the new output unseen and the job printed;
+            # the CLI's release given then is refused, as SPEC 3 wants both paths alike).
+            held = self._locate(fresh)
+            unused = self._file_stale_releases(held, now, "while this output was being made") if held else ""
+            if unused:
+                self._note_action(job.job_id, f"{iso(now)}  RELEASE{unused}")
+                self._write_status(job.job_id)
 
     def _output_again_later(self: Engine, job: Job, reason: str) -> bool:
         """An output the full spool disk stopped (SPEC 8: a full disk fails the affected jobs with a

@@ -252,6 +252,22 @@ class EngineRecovery(EngineState):
                 self._undecided_said.add(delivery.id)
                 log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(temp.parent))
             return
+        if temp_there and delivery.state == "intent" and job is not None and job.output:
+            output = self.job_dir(job) / "output" / job.output
+            if self.shares.call(share, f"a look at {temp}", lambda: _prefix_of(temp, output)) is False:
+                # Not a copy of our output, whole or cut short: another sender's upload under the
+                # very name of our temp file, found by this attempt before the crash let it say so
+                # (review EG 3: removed here). Left alone, as such a file always is; the job copies
+                # again, and waits while it is there (TempInTheWay).
+                self.ledger.delivery_state(delivery.id, "in_the_way", now)
+                log.warning(
+                    "recovery.temp_not_ours",
+                    job_id=delivery.job_id,
+                    file=str(temp),
+                    reason="a file under the name of this job's temporary copy is not a copy of its output: another "
+                    "sender's upload, left alone",
+                )
+                return
         if temp_there:
             # The rename never happened: not published; the job copies again. The journal first,
             # then our temp file goes: removed first, a crash before the journal's "aborted" left a
@@ -271,10 +287,13 @@ class EngineRecovery(EngineState):
             ticket_temp = ticket_temp_path(final, hot)
             output = self.job_dir(job) / "output" / (job.output or "")
 
-            def rename_ticket() -> bool:
-                """True: the ticket is published (now, or before the crash)."""
+            def rename_ticket() -> bool | None:
+                """True: the ticket is published (now, or before the crash); None: the hot folder is
+                not there, so it cannot be now (review EG 1: the rename failed with a traceback)."""
                 if not ticket_temp.exists():
                     return True
+                if not final.parent.is_dir():
+                    return None
                 if job.output and self._another_file_there(delivery.id, output, final):
                     ticket_temp.unlink(missing_ok=True)  # (never beside another job's PDF: audit CL 3)
                     return False
@@ -287,7 +306,15 @@ class EngineRecovery(EngineState):
                 fsync_dir(final.parent)
                 return True
 
-            if self.shares.call(share, f"the rename to {final.with_suffix('.json').name}", rename_ticket):
+            renamed = self.shares.call(share, f"the rename to {final.with_suffix('.json').name}", rename_ticket)
+            if renamed is None:
+                # Decided when the hot folder is back; its ticket's temp file is kept till then
+                # (sweep_temp_files), never taken for one renamed in.
+                if delivery.id not in self._undecided_said:
+                    self._undecided_said.add(delivery.id)
+                    log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(final.parent))
+                return
+            if renamed:
                 log.info("recovery.ticket_published", job_id=delivery.job_id, file=str(final.with_suffix(".json")))
                 self._published(job, delivery, final, now, ticket_published=True)
             else:
@@ -329,6 +356,12 @@ class EngineRecovery(EngineState):
                 )
             else:
                 log.info("recovery.delivery_published", job_id=delivery.job_id, file=str(final))
+            if hot.ticket is not None:
+                # A ticket's temp file there is this attempt's, cut short by the crash before it was
+                # journalled complete (review EG 2: the ticket written again found it and blamed
+                # "another sender's upload", and with max_attempts 1 the job went to failed/).
+                with contextlib.suppress(OSError):
+                    self.shares.call(share, "the removal of a ticket cut short", ticket_temp_path(final, hot).unlink)
             self._published(job, delivery, final, now, note=note)
             return
         self.ledger.delivery_state(delivery.id, "aborted", now)
@@ -679,7 +712,14 @@ class EngineRecovery(EngineState):
 
         Ours only: a ``.<name>.part`` is removed when the delivery journal names it (a PDF's temp
         file, or its ticket's); another sender's upload into a shared hot folder is left alone."""
-        open_temps = {d.temp_path for d in self.ledger.open_deliveries()}
+        open_temps: set[str] = set()
+        for delivery in self.ledger.open_deliveries():
+            open_temps.add(delivery.temp_path)
+            if delivery.state == "ticket":
+                # Its ticket's temp file was complete: renamed once its hot folder answers (review
+                # EG 1: removed here, it was then taken for one renamed in, and the job recorded
+                # InHotFolder with its PDF alone in the hot folder).
+                open_temps.add(_ticket_temp_of(delivery.temp_path, delivery.final_path))
         known: set[str] | None = None
         for hot in self.config.hot_folders.values():
             if only is not None and hot.name not in only:
@@ -733,8 +773,28 @@ class EngineRecovery(EngineState):
         known: set[str] = set()
         for temp, final in self.ledger.delivery_paths():
             known.add(temp)
-            known.add(str(Path(temp).with_name(f".{Path(final).with_suffix('.json').name}.part")))
+            known.add(_ticket_temp_of(temp, final))
         return known
+
+
+def _ticket_temp_of(temp: str, final: str) -> str:
+    """The temp file of the job ticket of the delivery whose PDF's temp file is ``temp``."""
+    return str(Path(temp).with_name(f".{Path(final).with_suffix('.json').name}.part"))
+
+
+def _prefix_of(part: Path, whole: Path) -> bool | None:
+    """Whether ``part`` holds the beginning of ``whole`` (all of it, or a copy cut short); None when
+    that cannot be told (either unreadable)."""
+    try:
+        with open(part, "rb") as beginning, open(whole, "rb") as source:
+            if os.fstat(beginning.fileno()).st_size > os.fstat(source.fileno()).st_size:
+                return False
+            while chunk := beginning.read(1 << 20):
+                if source.read(len(chunk)) != chunk:
+                    return False
+            return True
+    except OSError:
+        return None
 
 
 def staging_left(folder: Path, *, old: bool, young: bool) -> bool:

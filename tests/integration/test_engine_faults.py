@@ -11702,3 +11702,52 @@ def test_retention_does_not_take_a_refused_resend_named_as_the_job_for_its_folde
     assert r.stage(job_id) is Stage.PURGED and r.statuses(job_id)[-1] == "JobDataDeleted"
     assert not (r.root / "failed" / job_id / "STATUS.txt").exists()
     assert (r.root / "failed" / job_id / "ERROR.txt").is_file(), "the refused re-send is left as it was"
+
+
+def test_a_release_dropped_while_a_replacements_output_is_made_approves_nothing(rig: Rig) -> None:
+    """Review EF 1: a RELEASE dropped into work/<job> while the replacement's output was being made
+    (nothing in output/ to look at) moved with the folder into quarantine/ and was read there: it
+    approved the new output unseen, and the job printed. It is filed as unused now, the job held."""
+    r = rig
+    job_id, folder = _held(r, "DM")
+    make_pdf(r.tmp / "new.pdf", pages=[(91.0, 61.0), (91.5, 61.0)])
+    pdf, calls = r.engine.pdf, []
+    real = pdf.build_output
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            calls.append(1)
+            assert not any((r.root / "work" / job_id / "output").iterdir())  # nothing to look at yet
+            (r.root / "work" / job_id / "RELEASE").write_text("alice\nok\n")
+        return real(*args, **kwargs)
+
+    pdf.build_output = build
+    shutil.copy(r.tmp / "new.pdf", folder / "replace" / "DM.pdf")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD and bool(calls), steps=15)
+    r.run(steps=5)
+    assert calls and r.take_prints() == [] and r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
+    assert not (folder / "RELEASE").exists() and list((folder / "history").glob("*unused-RELEASE"))
+    status = " ".join((folder / "STATUS.txt").read_text().split())
+    assert (
+        "RELEASE not acted on (kept in history/ as unused-...): it was dropped while this output was being made"
+        in status
+    )
+    (folder / "RELEASE").write_text("alice\n")  # once the new output is seen
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE, steps=15)
+    assert r.take_prints() == ["DM_DM-1_bc-85x55_x1.pdf"]
+
+
+def test_the_same_pdf_put_back_into_replace_does_not_block_a_released_job_again(rig: Rig) -> None:
+    """Review EF 2: a released job whose copies failed (failed/) got the very PDF alice approved put
+    into replace/: blocked again, "the release by alice approved the output made before operator put
+    in new artwork", though its fingerprint was the one approved. Other artwork still blocks it."""
+    r = rig
+    job_id, folder = _held(r, "IR")
+    shutil.copy(folder / "artwork" / "IR.pdf", r.tmp / "same.pdf")
+    shutil.rmtree(r.hot)  # the printer's share not mounted
+    (folder / "RELEASE").write_text("alice\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=80, dt=5)
+    r.hot.mkdir(parents=True)
+    shutil.copy(r.tmp / "same.pdf", r.root / "failed" / job_id / "replace" / "IR.pdf")
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE, steps=20)
+    assert r.take_prints() == ["IR_IR-1_bc-85x55_x1.pdf"] and not r.job(job_id).blocked
