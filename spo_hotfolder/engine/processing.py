@@ -633,6 +633,11 @@ class EngineProcessing(EngineState):
             pre.ctime = _ctime_of(str(pre.artwork)) or pre.ctime
         now = self.clock.now()
         self._block_unapproved_artwork(job.job_id, now)  # (its digests read here, outside the ledger's lock)
+        # New artwork after an output (a replacement, a manifest sent again): a RELEASE read before
+        # this output exists approves nothing (_new_output_not_made); one before the first output
+        # approves in advance, as documented.
+        with_history = self.ledger.get_job(job.job_id)
+        remade = with_history is not None and self._new_output_not_made(with_history) is not None
         with self.ledger.transaction():
             self.ledger.update_job(
                 job.job_id,
@@ -659,11 +664,12 @@ class EngineProcessing(EngineState):
         if next_stage is Stage.HELD:
             self._drop_prestage(job.job_id)
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
-            # A RELEASE in its folder now was dropped while the output was made (into work/, which
-            # the folder left just now): nobody had seen this output, so it approves nothing (review
-            # EF 1: read once in quarantine/, it approved the new output unseen and the job printed;
-            # the CLI's release given then is refused, as SPEC 3 wants both paths alike).
-            held = self._locate(fresh)
+            # A RELEASE in its folder now was dropped while the output of new artwork was made (into
+            # work/, which the folder left just now): nobody had seen this output, so it approves
+            # nothing (review EF 1: read once in quarantine/, it approved the new output unseen and
+            # the job printed; the CLI's release given then is refused, as SPEC 3 wants both paths
+            # alike).
+            held = self._locate(fresh) if remade else None
             unused = self._file_stale_releases(held, now, "while this output was being made") if held else ""
             if unused:
                 self._note_action(job.job_id, f"{iso(now)}  RELEASE{unused}")

@@ -11751,3 +11751,23 @@ def test_the_same_pdf_put_back_into_replace_does_not_block_a_released_job_again(
     shutil.copy(r.tmp / "same.pdf", r.root / "failed" / job_id / "replace" / "IR.pdf")
     r.run(until=lambda: r.stage(job_id) is Stage.DONE, steps=20)
     assert r.take_prints() == ["IR_IR-1_bc-85x55_x1.pdf"] and not r.job(job_id).blocked
+
+
+def test_a_release_dropped_while_the_first_output_is_made_approves_in_advance(rig: Rig) -> None:
+    """(Of review EF 1's mend) a RELEASE dropped while a job blocked on arrival has its first output
+    made approves in advance, as a release before the first output does (README): only one dropped
+    while the output of new artwork is made is filed as unused."""
+    r = rig
+    pdf, calls = r.engine.pdf, []
+    real = pdf.build_output
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            calls.append(1)
+            (r.root / "work" / "AD-1" / "RELEASE").write_text("alice\n")
+        return real(*args, **kwargs)
+
+    pdf.build_output = build
+    r.order("AD", product="bc-85x55", extra="blocked: true\n")
+    r.run(until=done(r, "AD-1"), steps=20)
+    assert calls and r.take_prints() == ["AD_AD-1_bc-85x55_x1.pdf"]
