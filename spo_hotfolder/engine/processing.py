@@ -633,11 +633,18 @@ class EngineProcessing(EngineState):
             pre.ctime = _ctime_of(str(pre.artwork)) or pre.ctime
         now = self.clock.now()
         self._block_unapproved_artwork(job.job_id, now)  # (its digests read here, outside the ledger's lock)
-        # New artwork after an output (a replacement, a manifest sent again): a RELEASE read before
-        # this output exists approves nothing (_new_output_not_made); one before the first output
-        # approves in advance, as documented.
+        # A RELEASE in the job's folder now (in work/) was dropped while the output of new artwork
+        # (a replacement, a manifest sent again) was made: nobody had seen this output, so it
+        # approves nothing, as a RELEASE read before the output existed approves nothing
+        # (_new_output_not_made; the CLI's release given then is refused: SPEC 3 wants both alike).
+        # Filed before the folder moves to quarantine/, where an operator may drop one once it is
+        # there (review EF 1: read there, it approved the new output unseen and the job printed;
+        # EH 3, 4: filed after the move, it took a RELEASE dropped at once, and a crash between
+        # the two left it to approve). One before the first output approves in advance, as documented.
+        unused = ""
         with_history = self.ledger.get_job(job.job_id)
-        remade = with_history is not None and self._new_output_not_made(with_history) is not None
+        if with_history is not None and with_history.blocked and self._new_output_not_made(with_history) is not None:
+            unused = self._file_stale_releases(self.job_dir(job), now, "while this output was being made")
         with self.ledger.transaction():
             self.ledger.update_job(
                 job.job_id,
@@ -664,16 +671,9 @@ class EngineProcessing(EngineState):
         if next_stage is Stage.HELD:
             self._drop_prestage(job.job_id)
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
-            # A RELEASE in its folder now was dropped while the output of new artwork was made (into
-            # work/, which the folder left just now): nobody had seen this output, so it approves
-            # nothing (review EF 1: read once in quarantine/, it approved the new output unseen and
-            # the job printed; the CLI's release given then is refused, as SPEC 3 wants both paths
-            # alike).
-            held = self._locate(fresh) if remade else None
-            unused = self._file_stale_releases(held, now, "while this output was being made") if held else ""
-            if unused:
-                self._note_action(job.job_id, f"{iso(now)}  RELEASE{unused}")
-                self._write_status(job.job_id)
+        if unused:
+            self._note_action(job.job_id, f"{iso(now)}  RELEASE{unused}")
+            self._write_status(job.job_id)
 
     def _output_again_later(self: Engine, job: Job, reason: str) -> bool:
         """An output the full spool disk stopped (SPEC 8: a full disk fails the affected jobs with a

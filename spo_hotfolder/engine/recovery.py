@@ -252,22 +252,6 @@ class EngineRecovery(EngineState):
                 self._undecided_said.add(delivery.id)
                 log.warning("recovery.delivery_undecided", job_id=delivery.job_id, folder=str(temp.parent))
             return
-        if temp_there and delivery.state == "intent" and job is not None and job.output:
-            output = self.job_dir(job) / "output" / job.output
-            if self.shares.call(share, f"a look at {temp}", lambda: _prefix_of(temp, output)) is False:
-                # Not a copy of our output, whole or cut short: another sender's upload under the
-                # very name of our temp file, found by this attempt before the crash let it say so
-                # (review EG 3: removed here). Left alone, as such a file always is; the job copies
-                # again, and waits while it is there (TempInTheWay).
-                self.ledger.delivery_state(delivery.id, "in_the_way", now)
-                log.warning(
-                    "recovery.temp_not_ours",
-                    job_id=delivery.job_id,
-                    file=str(temp),
-                    reason="a file under the name of this job's temporary copy is not a copy of its output: another "
-                    "sender's upload, left alone",
-                )
-                return
         if temp_there:
             # The rename never happened: not published; the job copies again. The journal first,
             # then our temp file goes: removed first, a crash before the journal's "aborted" left a
@@ -780,21 +764,6 @@ class EngineRecovery(EngineState):
 def _ticket_temp_of(temp: str, final: str) -> str:
     """The temp file of the job ticket of the delivery whose PDF's temp file is ``temp``."""
     return str(Path(temp).with_name(f".{Path(final).with_suffix('.json').name}.part"))
-
-
-def _prefix_of(part: Path, whole: Path) -> bool | None:
-    """Whether ``part`` holds the beginning of ``whole`` (all of it, or a copy cut short); None when
-    that cannot be told (either unreadable)."""
-    try:
-        with open(part, "rb") as beginning, open(whole, "rb") as source:
-            if os.fstat(beginning.fileno()).st_size > os.fstat(source.fileno()).st_size:
-                return False
-            while chunk := beginning.read(1 << 20):
-                if source.read(len(chunk)) != chunk:
-                    return False
-            return True
-    except OSError:
-        return None
 
 
 def staging_left(folder: Path, *, old: bool, young: bool) -> bool:

@@ -11771,3 +11771,26 @@ def test_a_release_dropped_while_the_first_output_is_made_approves_in_advance(ri
     r.order("AD", product="bc-85x55", extra="blocked: true\n")
     r.run(until=done(r, "AD-1"), steps=20)
     assert calls and r.take_prints() == ["AD_AD-1_bc-85x55_x1.pdf"]
+
+
+def test_a_release_dropped_once_the_new_output_is_in_quarantine_is_taken(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review EH 3 (of EF 1's mend): a RELEASE dropped into quarantine/<job> the moment the folder got
+    there with its new output (a script watching for it) was filed as "dropped while this output
+    was being made". Only what was in the folder before it moved is."""
+    r = rig
+    job_id, folder = _held(r, "QR")
+    make_pdf(r.tmp / "new.pdf", pages=[(91.0, 61.0), (91.5, 61.0)])
+    real = type(r.engine)._record_stage
+
+    def then_release(self: Any, job: str, stage: Stage, now: Any, **kwargs: Any) -> Any:
+        result = real(self, job, stage, now, **kwargs)
+        if stage is Stage.HELD and (folder / "output").is_dir() and any((folder / "output").iterdir()):
+            (folder / "RELEASE").write_text("script\n")
+        return result
+
+    monkeypatch.setattr(type(r.engine), "_record_stage", then_release)
+    shutil.copy(r.tmp / "new.pdf", folder / "replace" / "QR.pdf")
+    r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["QR_QR-1_bc-85x55_x1.pdf"]
