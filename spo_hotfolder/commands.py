@@ -306,8 +306,9 @@ def _filename_notes(config: Config) -> list[str]:
     delivery.max_attempts), but said before it happens (audit F4)."""
     return [
         f"note: hot_folders.{name}.filename {hot.filename!r} has no {{job_id}}: two jobs can get the same file "
-        "name, and the second then waits until the printer has taken the first (a file waiting in a hot folder "
-        "is never overwritten)"
+        "name, and the second's copy then waits for the printer to take the first, tried again on "
+        "delivery.backoff_seconds and failed/ after delivery.max_attempts (a file waiting in a hot folder is never "
+        "overwritten)"
         for name, hot in config.hot_folders.items()
         if "job_id" not in template_placeholders(hot.filename)
     ]

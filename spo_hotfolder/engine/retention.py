@@ -83,6 +83,11 @@ class EngineRetention(EngineState):
                 # for it, and the job never purged); none: deleted by hand, nothing left to keep.
                 named = self._job_named_in(found)
                 job_dir = found if named is not None and named.job_id == job.job_id else job_dir
+            if not os.path.lexists(job_dir) and (self.area("inbox") / job.job_id).is_dir():
+                # Dragged into inbox/, and put back in a moment (_job_folder_in_inbox): deleted at the
+                # next run, not recorded as deleted now while its files are there (review EC 1: then
+                # refused as "a copy" of a job whose folder was "purged since", kept for good).
+                continue
             allowed = (self.area("done"), self.area("rejected"))
             if job_dir.parent not in allowed:
                 self._kept_elsewhere(job, job_dir)

@@ -11794,3 +11794,20 @@ def test_a_release_dropped_once_the_new_output_is_in_quarantine_is_taken(
     shutil.copy(r.tmp / "new.pdf", folder / "replace" / "QR.pdf")
     r.run(until=done(r, job_id), steps=20)
     assert r.take_prints() == ["QR_QR-1_bc-85x55_x1.pdf"]
+
+
+def test_retention_waits_for_a_finished_jobs_folder_dragged_into_the_inbox_to_be_put_back(rig: Rig) -> None:
+    """Review EC 1 (a soak): done/<job> dragged into inbox/ as retention fell due, before the daemon
+    put it back: JobDataDeleted recorded while its files sat in inbox/, then the folder refused as
+    "a copy" of a job whose folder was "purged since", kept in failed/ for good."""
+    r = rig
+    job_id = r.order("RI")
+    r.run(until=done(r, job_id), steps=10)
+    os.replace(r.root / "done" / job_id, r.inbox / job_id)
+    r.clock.advance(30 * 86400 + 1)
+    r.engine.run_retention()
+    assert r.stage(job_id) is Stage.DONE and "JobDataDeleted" not in r.statuses(job_id)
+    r.run(until=lambda: (r.root / "done" / job_id).is_dir(), steps=40, dt=1)
+    r.engine.run_retention()
+    assert r.stage(job_id) is Stage.PURGED and not (r.root / "done" / job_id).exists()
+    assert not list((r.root / "failed").iterdir())
