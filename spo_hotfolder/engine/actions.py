@@ -997,9 +997,12 @@ class EngineActions(EngineState):
             "quarantine/ with its new output: open it, then release again"
         )
 
-    def _file_stale_releases(self: Engine, job_dir: Path, now: datetime, dropped: str) -> str:
+    def _file_stale_releases(
+        self: Engine, job_dir: Path, now: datetime, dropped: str, said: Callable[[str], None] | None = None
+    ) -> str:
         """RELEASE drop files in ``job_dir`` not read yet go into history/ as unused; returns what
-        to add to the operator's answer (empty when there were none)."""
+        to add to the operator's answer (empty when there were none). ``said``: called with it
+        before the files go (a crash between the two must not lose the answer: review EI 1)."""
         stale: list[Path] = []
         with contextlib.suppress(OSError), os.scandir(job_dir) as entries:
             stale = [
@@ -1009,14 +1012,17 @@ class EngineActions(EngineState):
                 and e.is_file(follow_symlinks=False)
                 and not self.ignored(e.name)  # (RELEASE.tmp: an upload under way, left to it)
             ]
-        for path in stale:
-            into_history(job_dir, path, now, f"unused-{path.name}")
         if not stale:
             return ""
-        return (
+        answer = (
             f"; {', '.join(p.name for p in stale)} not acted on (kept in history/ as unused-...): it was dropped "
             f"{dropped}. Open the output the job has now, then release again"
         )
+        if said is not None:
+            said(answer)
+        for path in stale:
+            into_history(job_dir, path, now, f"unused-{path.name}")
+        return answer
 
     def _void_narrow_release(self: Engine, job: Job, by: str, now: datetime, *, from_manifest: bool = False) -> str:
         """A job released in advance by a RELEASE that named its artwork (``artwork: <fingerprint>``)

@@ -644,7 +644,12 @@ class EngineProcessing(EngineState):
         unused = ""
         with_history = self.ledger.get_job(job.job_id)
         if with_history is not None and with_history.blocked and self._new_output_not_made(with_history) is not None:
-            unused = self._file_stale_releases(self.job_dir(job), now, "while this output was being made")
+            unused = self._file_stale_releases(
+                self.job_dir(job),
+                now,
+                "while this output was being made",
+                said=lambda answer: self._note_action(job.job_id, f"{iso(now)}  RELEASE{answer}"),
+            )
         with self.ledger.transaction():
             self.ledger.update_job(
                 job.job_id,
@@ -672,7 +677,6 @@ class EngineProcessing(EngineState):
             self._drop_prestage(job.job_id)
             log.info("job.held", job_id=job.job_id, order_id=job.order_id, folder=f"quarantine/{job.job_id}")
         if unused:
-            self._note_action(job.job_id, f"{iso(now)}  RELEASE{unused}")
             self._write_status(job.job_id)
 
     def _output_again_later(self: Engine, job: Job, reason: str) -> bool:

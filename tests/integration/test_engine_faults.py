@@ -11811,3 +11811,38 @@ def test_retention_waits_for_a_finished_jobs_folder_dragged_into_the_inbox_to_be
     r.engine.run_retention()
     assert r.stage(job_id) is Stage.PURGED and not (r.root / "done" / job_id).exists()
     assert not list((r.root / "failed").iterdir())
+
+
+def test_a_release_filed_unused_is_said_though_the_daemon_is_killed_right_after(rig: Rig) -> None:
+    """Review EI 1 (of EF 1's mend): the RELEASE dropped while a replacement's output was made was
+    filed into history/ at once, but said only after the output's record: killed between the two,
+    the operator's RELEASE was gone without a word, the job held, STATUS.txt still on the REPLACE."""
+    r = rig
+    job_id, folder = _held(r, "DK")
+    make_pdf(r.tmp / "new.pdf", pages=[(91.0, 61.0), (91.5, 61.0)])
+    shutil.copy(r.tmp / "new.pdf", folder / "replace" / "DK.pdf")
+
+    def crash(mp: pytest.MonkeyPatch) -> None:
+        real_build = InProcessPdf.build_output
+
+        def build(self: Any, *args: Any, **kwargs: Any) -> Any:
+            (r.root / "work" / job_id / "RELEASE").write_text("alice\nok\n")
+            return real_build(self, *args, **kwargs)
+
+        mp.setattr(InProcessPdf, "build_output", build)
+        real_filing = Engine._file_stale_releases
+
+        def filing(self: Any, job_dir: Path, now: Any, dropped: str, **kwargs: Any) -> str:
+            answer = real_filing(self, job_dir, now, dropped, **kwargs)
+            if answer and "while this output was being made" in dropped:
+                os._exit(99)
+            return answer
+
+        mp.setattr(Engine, "_file_stale_releases", filing)
+
+    life_until_killed(r, crash)
+    r.start()
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    status = " ".join((r.root / "quarantine" / job_id / "STATUS.txt").read_text().split())
+    assert "RELEASE not acted on (kept in history/ as unused-...)" in status, status
+    assert r.take_prints() == []
