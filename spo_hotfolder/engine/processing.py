@@ -642,8 +642,9 @@ class EngineProcessing(EngineState):
         # EH 3, 4: filed after the move, it took a RELEASE dropped at once, and a crash between
         # the two left it to approve). One before the first output approves in advance, as documented.
         unused = ""
-        with_history = self.ledger.get_job(job.job_id)
-        if with_history is not None and with_history.blocked and self._new_output_not_made(with_history) is not None:
+        light = self.ledger.get_job(job.job_id, history=False)  # (its history read for a blocked job only)
+        with_history = self.ledger.get_job(job.job_id) if light is not None and light.blocked else None
+        if with_history is not None and self._new_output_not_made(with_history) is not None:
             unused = self._file_stale_releases(
                 self.job_dir(job),
                 now,
