@@ -473,15 +473,12 @@ def _destination_names(reader: PdfReader) -> set[str]:
         return set()
 
 
-def _own_destination_names(reader: PdfReader, taken: set[str], prefix: str) -> None:
-    """Renames, in ``reader`` (in memory), each named destination whose name an earlier file of
-    the output has too (pdflatex's "page.1", "section.1": front and back from one template) to
-    ``prefix`` + its name, with every reference to it: its outline items' and link annotations'
+def _own_destination_names(reader: PdfReader, clash: set[str], prefix: str) -> None:
+    """Renames, in ``reader`` (in memory), each named destination of ``clash`` (names an earlier
+    file of the output has too: pdflatex's "page.1", "section.1", front and back from one template)
+    to ``prefix`` + its name, with every reference to it: its outline items' and link annotations'
     /Dest and /A /D. pypdf keeps the first file's of each name, and the second file's bookmarks and
     links led into the first file's pages (review EA 1)."""
-    clash = _destination_names(reader) & taken
-    if not clash:
-        return
 
     def renamed(value: Any) -> Any:
         if isinstance(value, NameObject) and value[1:] in clash:
@@ -556,12 +553,14 @@ def _write_merged(
     """Appends every reader to a PdfWriter, adds the boxes, writes to ``fd`` (left open)."""
     writer = PdfWriter()
     offset = 0
-    taken: set[str] = set()  # the named destinations of the files appended so far
+    taken: set[str] = set()  # the named destinations of the files appended so far (several files only)
     for index, (reader, art, file_fixes) in enumerate(zip(readers, artwork, fixes, strict=True), start=1):
-        if index > 1:
-            with suppress(Exception):  # (a nicety: never what fails an output)
-                _own_destination_names(reader, taken, f"{index}:")
-        taken |= _destination_names(reader)
+        if len(readers) > 1:
+            names = _destination_names(reader)
+            if clash := names & taken:
+                with suppress(Exception):  # (a nicety: never what fails an output)
+                    _own_destination_names(reader, clash, f"{index}:")
+            taken |= names
         try:
             writer.append(reader)
         except (MemoryError, OSError):

@@ -304,17 +304,6 @@ class EngineArtwork(EngineState):
             "uploads are of two orders",
         )
 
-    def _remember_tail(self: Engine, path: Path) -> None:
-        """The end of the file at ``path`` (top of inbox/, not taken) as it is at this look."""
-        self._keep_tail(path, _tail(path)[0])
-
-    def _keep_tail(self: Engine, path: Path, tail: tuple[int, int, bytes] | None) -> None:
-        if tail is None:
-            self._tails.pop(path, None)
-            return
-        self._tails[path] = tail
-        _keep_newest(self._tails)
-
     def _written_over(self: Engine, path: Path) -> bool:
         """Whether the file at ``path``, the same inode and no shorter than at the last look, was
         written over from its start since: the bytes that ended it then are not there any more
@@ -322,9 +311,13 @@ class EngineArtwork(EngineState):
         between two looks was taken for the same upload going on, and the waiting order printed
         it). An upload going on only adds after them; bytes that were zeros (a copy that set its
         size first, Explorer's) are not counted. The end as it is now is remembered for the next
-        look."""
+        look (also of a file first seen, whose answer nobody asks)."""
         now, over = _tail(path, self._tails.get(path))
-        self._keep_tail(path, now)
+        if now is None:
+            self._tails.pop(path, None)
+        else:
+            self._tails[path] = now
+            _keep_newest(self._tails)
         return over
 
     def _new_version_at(self: Engine, path: Path) -> float | None:

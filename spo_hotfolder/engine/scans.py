@@ -140,7 +140,7 @@ class EngineScans(EngineState):
             if before is not None:
                 self._note_new_version(path, before, seen)
             elif kind == "data" and at_top:
-                self._remember_tail(path)  # (first seen: what its next look compares with, _written_over)
+                self._written_over(path)  # (first seen: its end, what its next look compares with)
             elif kind == "manifest" and at_top:
                 self._note_unread(path)
         return tracked
