@@ -67,7 +67,7 @@ from spo_hotfolder.operator import (
     pending_commands_by_job,
     refusal,
 )
-from spo_hotfolder.reports import artwork_listing, printable
+from spo_hotfolder.reports import artwork_listing, job_named_in, printable
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
@@ -1008,6 +1008,19 @@ def cmd_route(args: argparse.Namespace) -> int:
             f"{path}: not a manifest: a manifest is a .json, .yaml or .yml file, "
             f"or a folder with one of {', '.join(MANIFEST_NAMES)}"
         )
+    if path.name.lower() in MANIFEST_NAMES and not _is_folder(path.parent, config.paths.inbox):
+        # A folder drop holding a job's STATUS.txt is taken for that job's folder, whatever its
+        # manifest says, as the daemon does (Engine._job_folder_in_inbox): route said "made again
+        # (reprint: true)" of a delivered job's folder copied with its PDF, and the daemon refused
+        # the folder as a copy, nothing printed (review EJ 1).
+        named = job_named_in(path.parent)
+        if named is not None and named in _known_jobs(config, [named])[0]:
+            fail(
+                f"{path.parent} holds job {named}'s STATUS.txt: put into inbox/, it is taken for that job's folder, "
+                "not an order (a copy is refused into failed/ and nothing in it is printed or changed; the job's own "
+                "folder is put back where it lives). To make the job again or change it, send its manifest (with "
+                "reprint: true for a finished job) and its artwork on their own, without the job's STATUS.txt"
+            )
     # Read as the daemon reads a manifest (audit BA 6, 7): never through a symbolic link (the
     # daemon refuses one), never blocking on a named pipe, only a regular file.
     try:

@@ -6,6 +6,7 @@ errors. Relative paths are resolved against the directory of the config file.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import ipaddress
 import json
@@ -277,6 +278,9 @@ class Config:
     retention: RetentionConfig
     metrics: MetricsConfig
     logging: LoggingConfig
+    #: The file's bytes this config was read from (b"" for one not read from a file): what the
+    #: daemon keeps as the config it ran on, not the file as it is later (review EK 1).
+    text: bytes = field(default=b"", repr=False, compare=False)
 
     def product_spec(self, product: str) -> ProductSpec | None:
         """The first product spec whose glob matches ``product``, in config order."""
@@ -392,7 +396,8 @@ def load_config(
             ]
         )
     source = (read_as or path).absolute()
-    return _ConfigReader(shown, source, document).read(filesystems=filesystems, probe=probe)
+    config = _ConfigReader(shown, source, document).read(filesystems=filesystems, probe=probe)
+    return dataclasses.replace(config, text=data)
 
 
 def spool_only(source: Path, paths: PathsConfig) -> Config:
@@ -425,7 +430,13 @@ def load_paths(path: Path) -> PathsConfig | None:
     try:
         document = load(data, "json" if Path(path).suffix.lower() == ".json" else "yaml")
     except SourceError:
-        return _paths_from_text(data.decode("utf-8", "replace"), Path(path).absolute().parent)
+        # (a byte order mark kept, or a JSON config, and the root was not found: a config that
+        # check-config passed, an error saved in it, and `jobs` or `release` refused: review EK 2)
+        text = data.decode("utf-8-sig", "replace")
+        base = Path(path).absolute().parent
+        if Path(path).suffix.lower() == ".json":
+            return _paths_from_json_text(text, base)
+        return _paths_from_text(text, base)
     if not isinstance(document.value, dict):
         return None
     reader = _ConfigReader(str(path), Path(path).absolute(), document)
@@ -442,6 +453,25 @@ _FLOW_KEY = re.compile(r"(\w+)\s*:\s*([^,}]+)")
 
 #: A Windows path (``C:\x``, ``C:/x``, ``\\server\share``), which is no path on this machine.
 _WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+
+
+_JSON_PATHS = re.compile(r'"paths"\s*:\s*\{([^{}]*)\}')
+_JSON_KEY = re.compile(r'"(\w+)"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
+def _paths_from_json_text(text: str, base: Path) -> PathsConfig | None:
+    """``paths`` read from a JSON config that no longer parses, as ``_paths_from_text`` does for
+    YAML: its object found by its key, each folder a JSON string."""
+    found = _JSON_PATHS.search(text)
+    if not found:
+        return None
+    given: dict[str, str] = {}
+    for key, quoted in _JSON_KEY.findall(found.group(1)):
+        try:
+            given.setdefault(key, json.loads(quoted))
+        except ValueError:
+            continue
+    return _paths_given(given, base)
 
 
 def _paths_from_text(text: str, base: Path) -> PathsConfig | None:
@@ -464,9 +494,14 @@ def _paths_from_text(text: str, base: Path) -> PathsConfig | None:
                 if found:
                     given.setdefault(found.group(1), found.group(2))
             break
+    return _paths_given({key: value.strip().strip("'\"") for key, value in given.items()}, base)
+
+
+def _paths_given(given: Mapping[str, str], base: Path) -> PathsConfig | None:
+    """The spool folders from the values found for ``paths``' keys (the root required)."""
     folders: dict[str, Path] = {}
     for name in ("root", *FOLDER_NAMES):
-        value = given.get(name, "").strip().strip("'\"")
+        value = given.get(name, "")
         if not value:
             continue
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from spo_hotfolder.fsutil import MAY_NOT_READ
 from spo_hotfolder.ledger import Job, Stage
@@ -41,6 +42,22 @@ class Extra:
 #: (the customer's name, attribute values) with these would move a terminal's cursor, recolour or
 #: clear it, or turn text around (``\x1b[2J``, U+202E) in ``show`` and STATUS.txt.
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+")
+
+
+#: STATUS.txt's first line, "Job <id>  (order ...)" (``status_text``).
+_STATUS_HEADER = re.compile(r"^Job (\S+)  \(order ")
+
+
+def job_named_in(folder: Path) -> str | None:
+    """The job id a folder's STATUS.txt names (a job's folder, or one renamed or copied by hand:
+    "F3-1 check"); None where it holds none."""
+    try:
+        with open(folder / "STATUS.txt", encoding="utf-8", errors="replace") as fh:
+            first = fh.readline(512)
+    except OSError:
+        return None
+    match = _STATUS_HEADER.match(first)
+    return match.group(1) if match else None
 
 
 def printable(text: object) -> str:

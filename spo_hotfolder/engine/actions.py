@@ -64,12 +64,10 @@ from spo_hotfolder.operator import (
     split_artwork,
 )
 from spo_hotfolder.pdfreport import not_a_pdf
-from spo_hotfolder.reports import WHAT_NOW
+from spo_hotfolder.reports import WHAT_NOW, job_named_in
 from spo_hotfolder.stability import open_for_writing
 from spo_hotfolder.status import JobStatus
 
-#: STATUS.txt's first line, "Job <id>  (order ...)": names the job a folder renamed by hand holds.
-_STATUS_HEADER = re.compile(r"^Job (\S+)  \(order ")
 #: The statuses that say what became of a job's artwork (the last before a release tells whether
 #: the release approved a made output).
 _DELIVERED = (JobStatus.InHotFolder, JobStatus.CopyToHotFolderSkipped)
@@ -188,15 +186,10 @@ class EngineActions(EngineState):
     def _job_named_in(self: Engine, folder: Path) -> Job | None:
         """The job whose STATUS.txt a folder holds, when it is not that job's folder as the daemon
         knows it: a job folder renamed or copied by hand ("F3-1 check")."""
-        try:
-            with open(folder / "STATUS.txt", encoding="utf-8", errors="replace") as fh:
-                first = fh.readline(512)
-        except OSError:
+        named = job_named_in(folder)
+        if named is None:
             return None
-        match = _STATUS_HEADER.match(first)
-        if match is None:
-            return None
-        job = self.ledger.get_job(match.group(1), history=False)
+        job = self.ledger.get_job(named, history=False)
         if job is None or self.job_dir(job) == folder:
             return None
         return job

@@ -735,7 +735,7 @@ class Engine(
         kept_path = self._last_config_path()
         try:
             kept = kept_path.read_bytes()
-            if kept == self.config.source.read_bytes():
+            if kept == (self.config.text or self.config.source.read_bytes()):
                 return None
             # (its relative paths are the config file's, not state/'s: review DW 3, a relative hot
             # folder read under state/ failed, and an edit while stopped went unsaid)
@@ -744,11 +744,16 @@ class Engine(
             return None
 
     def _remember_config(self) -> None:
-        """Keeps a copy of the config file just applied in state/, for the next start to compare
-        the routes with (``_last_config``)."""
+        """Keeps a copy of the config just applied in state/, for the next start to compare the
+        routes with (``_last_config``): the bytes it was read from, not the file as it is now (an
+        edit saved while the engine finished a job before applying a reload was kept as "run on",
+        and at the next start a job it sends nowhere was finished unprinted without a word:
+        review EK 1)."""
         kept_path = self._last_config_path()
+        data = self.config.text
+        if not data:
+            return  # (not read from a file: nothing to keep)
         try:
-            data = self.config.source.read_bytes()
             if kept_path.read_bytes() == data:
                 return
         except FileNotFoundError:

@@ -11846,3 +11846,57 @@ def test_a_release_filed_unused_is_said_though_the_daemon_is_killed_right_after(
     status = " ".join((r.root / "quarantine" / job_id / "STATUS.txt").read_text().split())
     assert "RELEASE not acted on (kept in history/ as unused-...)" in status, status
     assert r.take_prints() == []
+
+
+def test_a_config_saved_while_a_reload_waits_for_the_engine_is_not_kept_as_the_one_run_on(rig: Rig) -> None:
+    """Review EK 1: the copy of the config the daemon ran on (state/config-last-run.yaml) was the
+    file as it was when the engine applied a reload, not the config read: an edit saved while the
+    engine finished a job (routes sending everything nowhere, to be applied by a restart) was kept
+    as "run on", and after the restart a waiting job went unprinted (CopyToHotFolderSkipped)
+    without a word that the routes had changed."""
+    r = rig
+    (r.inbox / "500.yaml").write_text('order_id: "500"\nproduct: bc-85x55\nquantity: 1\nartwork: [500.pdf]\n')
+    r.run(until=lambda: r.stage("500-1") is Stage.AWAITING, steps=10)
+    data = yaml.safe_load(r.config_path.read_text())
+    data["logging"]["level"] = "warning"  # a harmless edit, reloaded
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r.engine.set_config(load_config(r.config_path))  # read by the daemon's main thread
+    data["routes"] = [{"to": "skip"}]  # saved before the engine takes the reload in
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r.engine.step()
+    kept = yaml.safe_load((r.root / "state" / "config-last-run.yaml").read_text())
+    assert kept["routes"] != [{"to": "skip"}] and kept["logging"]["level"] == "warning"
+    r.config = load_config(r.config_path)
+    with capture_logs() as logs:
+        r.start()
+        make_pdf(r.inbox / "500.pdf", pages=CARD)
+        r.run(until=lambda: r.stage("500-1") is Stage.DONE, steps=30)
+    assert [e["new"] for e in logs if e["event"] == "job.route_changed"] == ["skip"]
+    [skipped] = [e.detail for e in r.job("500-1").history if e.status is JobStatus.CopyToHotFolderSkipped]
+    assert "the config was changed: it was going to indigo" in skipped, skipped
+
+
+def test_route_says_a_copy_of_a_job_folder_is_no_order(rig: Rig) -> None:
+    """Review EJ 1: a delivered job's folder copied with its PDF beside the manifest and
+    `reprint: true` added: `route` said the job would be made again, and the daemon refused the
+    folder as a copy of the job's folder (its STATUS.txt), nothing printed. `route` says so now."""
+    r = rig
+    job_id = r.order("RC")
+    r.run(until=done(r, job_id), steps=20)
+    assert r.take_prints() == ["RC_RC-1_bc-85x55_x1.pdf"]
+    again = r.tmp / "RC-again"
+    shutil.copytree(r.root / "done" / job_id, again)
+    shutil.copy(again / "artwork" / "RC.pdf", again / "RC.pdf")
+    (again / "manifest.yaml").write_text((again / "manifest.yaml").read_text() + "reprint: true\n")
+    for named in (again, again / "manifest.yaml"):
+        result = run_cli(r.config_path, "route", str(named))
+        assert result.returncode == 1 and result.stdout == "", result
+        assert f"holds job {job_id}'s STATUS.txt" in result.stderr and "nothing in it is printed" in result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    os.replace(again, r.inbox / "RC-again")
+    r.engine.hint(r.inbox / "RC-again", moved_in=True)
+    r.run(until=lambda: (r.root / "failed" / "RC-again (copy, not used)" / "ERROR.txt").exists(), steps=20)
+    assert r.take_prints() == []
+    (again / "STATUS.txt").parent.mkdir()
+    shutil.copy(r.root / "failed" / "RC-again (copy, not used)" / "manifest.yaml", again / "manifest.yaml")
+    assert "made again (reprint: true)" in _route(r, again / "manifest.yaml")["known"]  # without STATUS.txt

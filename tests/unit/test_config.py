@@ -1880,6 +1880,30 @@ def test_a_config_that_no_longer_parses_keeps_the_folders_it_gives_of_its_own(tm
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("c.yaml", b"\xef\xbb\xbfpaths:\n  root: ./spool\n  state: /var/lib/spo/state\nwatch:\n  mode: [auto\n"),
+        ("c.json", b'{\n  "paths": {"root": "./spool", "state": "/var/lib/spo/state"},\n  "routes": [],\n}\n'),
+        ("c.json", b'\xef\xbb\xbf{"routes": [], "paths": {\n "state": "/var/lib/spo/state",\n "root": "spool"} ]\n'),
+    ],
+    ids=["yaml-bom", "json", "json-bom"],
+)
+def test_a_config_with_a_bom_or_in_json_that_no_longer_parses_keeps_its_folders(
+    tmp_path: Path, name: str, data: bytes
+) -> None:
+    """Review EK 2: with a syntax error saved in a config that has a byte order mark, or is JSON
+    (both valid configs), `jobs`, `show`, `health` and the operator's commands refused ("invalid
+    config") where a plain YAML file's spool folders were still read."""
+    from spo_hotfolder.config import load_paths
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    paths = load_paths(path)
+    assert paths is not None and paths.root == tmp_path / "spool"
+    assert (paths.state, paths.inbox) == (Path("/var/lib/spo/state"), tmp_path / "spool" / "inbox")
+
+
 def test_whole_numbers_and_trim_sizes_are_at_most_1e9(tmp_path: Path) -> None:
     """Review DW 5: reference.yaml says every number is at most 1e9, and delivery.max_attempts,
     a product's pages and trim_mm took 10^23 and 1e300."""
