@@ -537,7 +537,7 @@ def fit_name(name: str, limit: int = NAME_MAX) -> str:
     return f"{''.join(kept)}{tag}{suffix}"
 
 
-def take(src: Path, dst: Path) -> os.stat_result:
+def take(src: Path, dst: Path, *, expect: os.stat_result | None = None) -> os.stat_result:
     """Moves ``src`` to ``dst`` on one filesystem by link + unlink rather than rename; returns
     ``src``'s ``lstat`` from just before (what the move changed: its change time, say).
 
@@ -550,11 +550,19 @@ def take(src: Path, dst: Path) -> os.stat_result:
     one link, and ``dst`` not one of them) is copied, durably, and only then its inbox name
     removed: the job's artwork is then its own file, which an edit of the other name cannot
     change and whose mode the daemon may change.
+
+    ``expect``: the file judged complete (its stat): another file renamed onto ``src`` since then
+    (a new upload of that name, an rsync's or a storefront's rename) is not taken (raises
+    ``Replaced``), and one renamed onto it during the move is not removed: it stays in the inbox,
+    a new file (review EL 1: it was removed, lost without a word, by the unlink of the name).
+    What is left: a rename onto ``src`` in the microseconds between the last look and the unlink.
     """
     before = os.lstat(src)
+    if expect is not None and not same_file(before, expect):
+        raise Replaced(src)
     if before.st_nlink > 1 and not (os.path.lexists(dst) and os.path.samefile(src, dst)):
-        _copy_durably(src, dst)
-        os.unlink(src)
+        _copy_durably(src, dst, before)
+        _unlink_if_same(src, before)
         return before
     try:
         os.link(src, dst)
@@ -565,18 +573,44 @@ def take(src: Path, dst: Path) -> os.stat_result:
     except OSError:
         os.replace(src, dst)
         return before
-    os.unlink(src)
+    if not same_file(os.lstat(dst), before):
+        os.unlink(dst)  # (another file renamed onto src between the look and the link)
+        raise Replaced(src)
+    _unlink_if_same(src, before)
     return before
 
 
-def _copy_durably(src: Path, dst: Path) -> None:
-    """``dst`` a new file with ``src``'s bytes, on disk (file and folder) before this returns."""
+class Replaced(Exception):
+    """``take``: another file is at the name now, not the one judged (``expect``)."""
+
+
+def same_file(one: os.stat_result, other: os.stat_result) -> bool:
+    """Whether two stats are of one file (device and inode)."""
+    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
+
+
+def _unlink_if_same(path: Path, before: os.stat_result) -> None:
+    """Removes ``path`` unless another file was renamed onto it since ``before`` (which stays)."""
+    try:
+        if same_file(os.lstat(path), before):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _copy_durably(src: Path, dst: Path, before: os.stat_result | None = None) -> None:
+    """``dst`` a new file with ``src``'s bytes, on disk (file and folder) before this returns;
+    ``before``: the file it must be (``Replaced`` where another is at the name now)."""
     # (One name, whatever the process: one left by a crash is replaced by the next take, not left
     # in the job's artwork/ for good, as one named by the pid was: white-box audit DD 5.)
     tmp = dst.with_name(f".{dst.name}.copy")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()  # left by a crash
     copy_file(src, tmp)  # fsynced; a partial copy is removed
+    if before is not None and not same_file(os.lstat(src), before):
+        # (renamed onto during the copy: which of the two was copied cannot be told)
+        tmp.unlink()
+        raise Replaced(src)
     try:
         tmp.replace(dst)
     except BaseException:

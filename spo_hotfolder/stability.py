@@ -379,6 +379,14 @@ class FileStabilityTracker:
             return None
         return tracked.hold_until
 
+    def held_open_since(self, path: Path) -> float | None:
+        """Since when (this clock's time) a file unchanged is held only because some program has it
+        open for writing; None when it is not so held."""
+        tracked = self._files.get(path)
+        if tracked is None or tracked.hold_until <= self._clock():
+            return None
+        return tracked.open_since
+
     def any_due(self) -> bool:
         """Whether some file may be stable now (stops at the first: cheap during a backlog)."""
         now = self._clock()

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spo_hotfolder.clock import iso, later
+from spo_hotfolder.clock import iso
 from spo_hotfolder.delivery import decide_route
 from spo_hotfolder.digests import sha256_of
 from spo_hotfolder.engine.base import (
@@ -762,7 +762,7 @@ class EngineActions(EngineState):
         assert job is not None
         if any(not a.present for a in self.ledger.artwork(job_id)):
             self._move_to(job, Stage.AWAITING, now)
-            until = later(now, self.config.watch.artwork_timeout_seconds)
+            until = self._due_in(self.config.watch.artwork_timeout_seconds)
             self.ledger.update_job(job_id, now, awaiting_until=iso(until))
             self._manifest_seen[job_id] = now  # it waits anew from the RETRY (_owner_order)
             self._claim_for_job(self.ledger.get_job(job_id))  # type: ignore[arg-type]

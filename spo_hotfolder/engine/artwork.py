@@ -30,6 +30,7 @@ from spo_hotfolder.engine.base import (
 )
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
+    Replaced,
     atomic_write,
     group_name,
     move,
@@ -194,49 +195,50 @@ class EngineArtwork(EngineState):
         order's manifest may still name it (the window of _owner_order): an order whose PDF never
         came took the next order's file of that name, sent just before its manifest, and printed
         it (audit A 1). A manifest that comes meanwhile decides with it. The usual order (manifest,
-        then its PDF at once) is taken without that wait."""
+        then its PDF at once) is taken without that wait. So in a folder below inbox/ too: a folder
+        of the same name dropped again ("upload/") is another order's, whose PDF came before its
+        manifest, and an order waiting there (or timed out) took it and printed it (review EL 3)."""
         waiting = self._waiting(path)
         if not waiting:
             return False
         seen = self.tracker.first_seen(path)
-        if path.parent == self.area("inbox"):
-            again = self._new_version_at(path)
-            if again is not None:
-                seen = again if seen is None else max(seen, again)
-            if seen is not None and (again is not None or not self._came_just_before(waiting, seen)):
-                # Held until a manifest that came within the window can have been read: one written
-                # in place settles first, and a poller sees it at its next look (audit AX D1: the
-                # waiting job took the file before such a manifest, refused, was read); at least
-                # until the next step, so that the manifests found with it are read before it is
-                # given. A file that replaced another upload of its name is never taken at once:
-                # that other upload may have been the waiting order's (audit BA D1).
-                until = max(self._moment_over(seen), self.clock.monotonic())
-                if self._failed_only(waiting):
-                    # Only jobs that timed out into failed/ wait for the name (hours ago, maybe): the
-                    # file is far likelier a new order's, whose manifest may follow its PDF by more
-                    # than a moment; held the window once it settled, so that one decides with it
-                    # (white-box audit CN 1: an old failed job took the next order's artwork.pdf and
-                    # printed it; that order failed "artwork missing").
-                    prior = self._held_for_owner.get(path)
-                    if prior is not None and prior[2] == sig:
-                        until = prior[0]  # (looked at again while held: the hold does not move)
-                    else:
-                        until = max(until, self.clock.monotonic() + self._window_seconds())
-                self._held_for_owner[path] = (until, seen, sig)
-                return True
-            now = self.clock.monotonic()
-            if seen is not None and self.polling_watch() and now < seen + self.config.watch.poll_interval_seconds:
-                # A poller's look is not one moment: it can see a file renamed in after it listed the
-                # folder, and the manifests sent just before that file only at its next look (audit
-                # BJ: four orders 0.2 s apart, the waiting one took the last one's PDF). Given after
-                # that look, where those manifests decide with it.
-                self._held_for_owner[path] = (seen + self.config.watch.poll_interval_seconds + 0.1, seen, sig)
-                return True
-            if self._named_by_unread(path, now if seen is None else seen):
-                # A manifest on its way names it too, and may be its order's (audit BA D1: the
-                # waiting order printed the PDF the next order sent a moment before its manifest).
-                self._held_for_owner[path] = (now, now if seen is None else seen, sig)
-                return True
+        again = self._new_version_at(path)
+        if again is not None:
+            seen = again if seen is None else max(seen, again)
+        if seen is not None and (again is not None or not self._came_just_before(waiting, seen)):
+            # Held until a manifest that came within the window can have been read: one written
+            # in place settles first, and a poller sees it at its next look (audit AX D1: the
+            # waiting job took the file before such a manifest, refused, was read); at least
+            # until the next step, so that the manifests found with it are read before it is
+            # given. A file that replaced another upload of its name is never taken at once:
+            # that other upload may have been the waiting order's (audit BA D1).
+            until = max(self._moment_over(seen), self.clock.monotonic())
+            if self._failed_only(waiting):
+                # Only jobs that timed out into failed/ wait for the name (hours ago, maybe): the
+                # file is far likelier a new order's, whose manifest may follow its PDF by more
+                # than a moment; held the window once it settled, so that one decides with it
+                # (white-box audit CN 1: an old failed job took the next order's artwork.pdf and
+                # printed it; that order failed "artwork missing").
+                prior = self._held_for_owner.get(path)
+                if prior is not None and prior[2] == sig:
+                    until = prior[0]  # (looked at again while held: the hold does not move)
+                else:
+                    until = max(until, self.clock.monotonic() + self._window_seconds())
+            self._held_for_owner[path] = (until, seen, sig)
+            return True
+        now = self.clock.monotonic()
+        if seen is not None and self.polling_watch() and now < seen + self.config.watch.poll_interval_seconds:
+            # A poller's look is not one moment: it can see a file renamed in after it listed the
+            # folder, and the manifests sent just before that file only at its next look (audit
+            # BJ: four orders 0.2 s apart, the waiting one took the last one's PDF). Given after
+            # that look, where those manifests decide with it.
+            self._held_for_owner[path] = (seen + self.config.watch.poll_interval_seconds + 0.1, seen, sig)
+            return True
+        if self._named_by_unread(path, now if seen is None else seen):
+            # A manifest on its way names it too, and may be its order's (audit BA D1: the
+            # waiting order printed the PDF the next order sent a moment before its manifest).
+            self._held_for_owner[path] = (now, now if seen is None else seen, sig)
+            return True
         return self._take_artwork(path, waiting, seen=seen)
 
     def _named_by_unread(self: Engine, path: Path, seen: float) -> bool:
@@ -677,13 +679,10 @@ class EngineArtwork(EngineState):
                         else "by when the manifests and the file came it was taken as this order's"
                     ),
                 )
-        for index, (job, art) in enumerate(takers):
-            dest = self.job_dir(job) / "artwork" / art.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if index == len(takers) - 1:
-                self._after_move(take(src, dest), dest)
-            else:
-                shutil.copyfile(src, dest)
+        replaced = self._move_into(src, [self.job_dir(job) / "artwork" / art.name for job, art in takers])
+        if replaced is None:
+            return True  # (written over while copied: it settles again)
+        for job, art in takers:
             try:
                 self.ledger.mark_artwork_present(job.job_id, art.position)
             except Exception:
@@ -698,11 +697,64 @@ class EngineArtwork(EngineState):
                 self._unmarked.add(job.job_id)  # (audit CG 1: made complete again at the next step)
                 raise
         self._new_versions.pop(src, None)
+        if replaced:
+            # Another file renamed onto the name while it was taken: a new upload, in the inbox
+            # still, settling as any new file (review EL 1: it was removed, lost without a word).
+            log.warning(
+                "artwork.renamed_onto_while_taken",
+                file=self.rel(src),
+                reason="another file came under this name while the one judged complete was taken: "
+                "the jobs got the one judged complete; the new one is looked at as a new file",
+            )
+            self.tracker.track(src, activity=True)
+            return True
         self._took_out(src)
         if src.parent != self.area("inbox"):
             self._consumed_dirs.add(src.parent)
             self._cleanup_consumed_dirs(src.parent)
         return True
+
+    def _move_into(self: Engine, src: Path, dests: list[Path]) -> bool | None:
+        """Moves the file judged complete at ``src`` into ``dests`` (the jobs of one order naming
+        it): copies into all but the last, then the file itself into the last, all from the one
+        file opened first. True when another file was renamed onto ``src`` meanwhile (it stays:
+        the jobs got the judged one, copied from the open file); None, and nothing moved, when
+        the file was written over in place while copied (it settles again). Review EL 2: the copies
+        took many seconds, then the last job took whatever the name held then (a new upload
+        renamed in: one order printed two artworks; one half written: failed as cut off)."""
+        copies: list[Path] = []
+        with open(os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+            judged = os.fstat(fh.fileno())
+            try:
+                for dest in dests[:-1]:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    copies.append(dest)
+                    fh.seek(0)
+                    with open(dest, "wb") as out:
+                        shutil.copyfileobj(fh, out, 1024 * 1024)
+                if copies and signature(os.fstat(fh.fileno())) != signature(judged):
+                    for copy in copies:
+                        copy.unlink()
+                    self.tracker.track(src, activity=True)
+                    log.info("artwork.changed_while_taken", file=self.rel(src))
+                    return None
+                last = dests[-1]
+                last.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    before = take(src, last, expect=judged)
+                except Replaced:
+                    copies.append(last)
+                    fh.seek(0)
+                    with open(last, "wb") as out:
+                        shutil.copyfileobj(fh, out, 1024 * 1024)
+                    return True
+            except BaseException:
+                for copy in copies:  # (unmarked: at a start, a half copy would pass as the file)
+                    with contextlib.suppress(OSError):
+                        copy.unlink()
+                raise
+        self._after_move(before, last)
+        return os.path.lexists(src)
 
     def _owner_order(self: Engine, jobs: list[Job], seen: float | None) -> str | None:
         """The order a file of a name that jobs wait for is given to, or None: nobody can tell.

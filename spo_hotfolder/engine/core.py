@@ -413,6 +413,8 @@ class Engine(
     def step(self) -> None:
         """One round: hints, rescans, stable files, due timers, runnable jobs."""
         self.last_step_at = self.progress_at = self.clock.monotonic()
+        # (first: a due time set in this step must not be moved by a step of the clock before it)
+        self._guard("due", "", self._follow_clock_step)
         if self._pending_config is not None:
             self._apply_config(self._pending_config)
         self._drain_hints()

@@ -11,7 +11,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -739,7 +738,7 @@ class EngineDelivery(EngineState):
         attempts = job.attempts + 1
         limit = self.config.delivery.max_attempts
         final = not exc.transient or attempts >= limit
-        when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
+        when = self._due_in(self.config.delivery.backoff(attempts))
         # (more attempts than the limit: it was lowered by a reload meanwhile; this was the last)
         of = f"of {limit}" if attempts <= limit else f"(delivery.max_attempts is now {limit})"
         detail = f"attempt {attempts} {of}, {what}"  # (SPEC 6: "attempt n of max, reason")

@@ -1117,8 +1117,9 @@ class EngineIntake(EngineState):
         if date_kept:
             assert existing is not None and existing.process_after is not None
             date = parse_iso(existing.process_after)
-        start = max(now, date) if date else now
-        deadline = iso(later(start, self.config.watch.artwork_timeout_seconds))
+        timeout = self.config.watch.artwork_timeout_seconds
+        # (from its date, a calendar time; else from now, the clock's steps followed: review EO 1)
+        deadline = iso(later(date, timeout) if date and date > now else self._due_in(timeout))
         process_after = iso(date) if date else None
         blocked, block_reason = decide_blocking(manifest.blocked, self.config, spec.product)
         facts: dict[str, Any] = {

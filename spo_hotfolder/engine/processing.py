@@ -12,7 +12,6 @@ import stat
 import time
 from collections import deque
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -691,7 +690,7 @@ class EngineProcessing(EngineState):
         self.ledger.update_job(job.job_id, now, attempts=attempts)
         if attempts >= limit:
             return False
-        when = now + timedelta(seconds=self.config.delivery.backoff(attempts))
+        when = self._due_in(self.config.delivery.backoff(attempts))
         detail = f"attempt {attempts} of {limit}, {reason}; next attempt at {iso(when)}"
         self._record(job.job_id, JobStatus.OutputCreationFailed, SYSTEM, detail, now)
         log.warning(

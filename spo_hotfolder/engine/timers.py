@@ -10,11 +10,11 @@ import os
 import re
 import stat
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from spo_hotfolder.clock import iso, parse_iso
+from spo_hotfolder.clock import iso, later, parse_iso
 from spo_hotfolder.engine.base import (
     CLOCK_STEP_SECONDS,
     UNWRITABLE_FIX,
@@ -52,9 +52,9 @@ class EngineTimers(EngineState):
             # The scheduler wakes the engine at one time at a time (reconcile: the earliest): the
             # next one after those due now is set here. Else a retry or a deadline due a few seconds
             # after a start with overdue work waited for a step woken by something else (audit).
-            later = self.ledger.next_due(after=now)
-            if later:
-                self._schedule_wakeup(parse_iso(later))
+            following = self.ledger.next_due(after=now)
+            if following:
+                self._schedule_wakeup(parse_iso(following))
         deadline = time.monotonic() + DUE_BUDGET_SECONDS
         for index, (job_id, stage) in enumerate(due):
             if self.stop_event.is_set():
@@ -92,11 +92,26 @@ class EngineTimers(EngineState):
             return
         moved = self.ledger.shift_deadlines(timedelta(seconds=step))
         self._clock_seen = (wall, mono)  # (after the shift: one that failed, a busy ledger, is tried again)
+
+        def seen_again() -> None:  # (within a transaction rolled back: the shift is undone too)
+            self._clock_seen = seen
+
+        self.ledger.on_rollback(seen_again)
         log.warning("clock.stepped", seconds=round(step, 3), due_times_moved=moved)
         if moved:
-            later = self.ledger.next_due(after=wall)
-            if later:
-                self._schedule_wakeup(parse_iso(later))
+            due = self.ledger.next_due(after=wall)
+            if due:
+                self._schedule_wakeup(parse_iso(due))
+
+    def _due_in(self: Engine, seconds: float) -> datetime:
+        """A due time ``seconds`` from now (a retry's backoff, an artwork time-out), on the wall
+        clock as it is now, after a step of it is followed: a due time set with the clock stepped
+        since the last look was moved by the step once more when that look came after it (review
+        EO 1: stepped back an hour, a job taken in then failed "artwork missing after 600 seconds"
+        at once; forward, a retry after 10 s waited an hour and 10 s)."""
+        with contextlib.suppress(Exception):  # a busy ledger: the step is followed at the engine's next look
+            self._follow_clock_step()
+        return later(self.clock.now(), seconds)
 
     def _held_until(self: Engine, path: Path) -> float | None:
         """Until when (monotonic) a file there is held before it is given: by the tracker (it looks
@@ -155,6 +170,12 @@ class EngineTimers(EngineState):
     def _still_coming(self: Engine, source: Path) -> float | None:
         """For a file a job waits for at its deadline: in how many seconds it may be taken, where it
         is arriving (``_arriving_until``) or held (``_held_until``); None where it is neither."""
+        if source not in self._held_for_owner and self.tracker.held_open_since(source) is not None:
+            # Unchanged, held only because a program keeps it open for writing (a stuck SMB
+            # session, an FTP upload that stopped): no upload going on, the job fails "still open
+            # for writing", and takes the file once it is closed (review EL 4: its deadline moved
+            # on 0.7 s at a time for as long as the file stayed open, the job waiting for ever).
+            return None
         arriving = self._arriving_until(source)
         if arriving is not None:
             return arriving
