@@ -1437,15 +1437,29 @@ def _device(path: Path) -> int | None:
     return None
 
 
-def spool_filesystems(paths: PathsConfig) -> list[list[str]]:
-    """The spool folders' names grouped by the filesystem they are on (or would be created on),
-    the largest group first (on a tie, the group of the first folder). One group is what ``run``
-    needs: jobs move between the spool folders by rename."""
-    groups: dict[int, list[str]] = {}
+def _mount_here(path: Path, points: Sequence[str]) -> str | None:
+    """The mount point ``path`` is under or, not created yet, would be created under (that of its
+    nearest existing ancestor, its links followed); None when that cannot be told."""
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            return mount_of(Path(os.path.realpath(candidate)), points)
+    return None
+
+
+def spool_filesystems(paths: PathsConfig, points: Sequence[str] | None = None) -> list[list[str]]:
+    """The spool folders' names grouped by the filesystem and mount they are on (or would be
+    created on), the largest group first (on a tie, the group of the first folder). One group is
+    what ``run`` needs: jobs move between the spool folders by rename, which Linux refuses
+    between two mounts, a bind mount of the same disk too (review EN 3: an inbox bound from an
+    upload folder passed, and every artwork's move failed "Invalid cross-device link", its job
+    said to wait for a file "still being written")."""
+    if points is None:
+        points = mount_points()
+    groups: dict[tuple[int, str | None], list[str]] = {}
     for name, folder in paths.spool_folders().items():
         device = _device(folder)
         if device is not None:
-            groups.setdefault(device, []).append(name)
+            groups.setdefault((device, _mount_here(folder, points)), []).append(name)
     return sorted(groups.values(), key=len, reverse=True)
 
 
@@ -1687,9 +1701,10 @@ def _filesystem_problems(
                 for name in names:
                     error(
                         f"paths.{name}",
-                        f"{folders[name]} is on another filesystem than paths.{main[0]} ({folders[main[0]]}); "
-                        "the spool folders must all be on one filesystem (jobs move between them by rename), "
-                        "and the daemon refuses to start otherwise",
+                        f"{folders[name]} is on another filesystem or mount than paths.{main[0]} "
+                        f"({folders[main[0]]}; a bind mount of the same disk is another mount); the spool folders "
+                        "must all be under one mount of one filesystem (jobs move between them by rename), and "
+                        "the daemon refuses to start otherwise",
                     )
     errors += _linked_folder_problems(paths, hot_folders, document, look)
     points: list[str] | None = None  # (the mounts, read once: where a staging folder is on its hot folder's device)

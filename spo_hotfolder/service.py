@@ -114,8 +114,9 @@ def prepare_folders(config: Config) -> list[Path]:
     if len(devices) > 1:
         groups = "; ".join(", ".join(names) for names in devices)
         raise StartupError(
-            "the spool folders are on different filesystems (" + groups + "); moves between them must be "
-            "atomic renames, so put them all on one filesystem"
+            "the spool folders are on different filesystems or mounts (" + groups + "; a bind mount of the same "
+            "disk is another mount); moves between them must be atomic renames, so put them all under one mount of "
+            "one filesystem"
         )
     for folder in folders:
         if not folder.is_dir():

@@ -379,13 +379,32 @@ class FolderPoller:
             if report and before.get(name) != fkey:
                 self._sink(Path(entry.path), False)
         if old is not None:
-            gone = old.subdirs - folder.subdirs
+            # A folder of a name still there may be another folder: renamed away, and a new one
+            # made under its name within the interval ("New folder" renamed, the next "New folder"
+            # made at once: review EN 2, the rename was not seen, its job's artwork "missing").
+            gone = (old.subdirs - folder.subdirs) | self._replaced(path, old.subdirs & folder.subdirs, entries)
             if report and gone and self._moved_dir is not None:
-                self._renamed(path, gone, folder.subdirs - old.subdirs, entries)
+                self._renamed(path, gone, (folder.subdirs - old.subdirs) | (gone & folder.subdirs), entries)
             for name in gone:
                 self._forget(f"{path}{os.sep}{name}")
         self._known[path] = folder
         return folder
+
+    def _replaced(self, path: str, names: set[str], entries: list[os.DirEntry[str]]) -> set[str]:
+        """Those of ``names`` (sub-folders listed before and now) that are another folder now: of
+        another inode than the one listed before."""
+        replaced: set[str] = set()
+        for entry in entries:
+            if entry.name not in names:
+                continue
+            known = self._known.get(f"{path}{os.sep}{entry.name}")
+            if known is None:
+                continue
+            with contextlib.suppress(OSError):
+                # (the listing's inode first, cheap; a stat where it differs: on overlayfs it may)
+                if entry.inode() != known.key[0] and entry.stat(follow_symlinks=False).st_ino != known.key[0]:
+                    replaced.add(entry.name)
+        return replaced
 
     def _renamed(self, path: str, gone: set[str], new: set[str], entries: list[os.DirEntry[str]]) -> None:
         """Folders of ``path`` that went while others came: one that came with the inode of one
@@ -410,10 +429,25 @@ class FolderPoller:
                     names = set(os.listdir(f"{path}{os.sep}{new_name}"))
                 except OSError:
                     break
-                if known.subdirs <= names:
+                if known.subdirs <= names and not self._others_in(f"{path}{os.sep}{new_name}", known, names):
                     missing = frozenset(known.files) - names
                     self._moved_dir(Path(path, old_name), Path(path, new_name), missing)  # type: ignore[misc]
                 break
+
+    @staticmethod
+    def _others_in(new: str, known: _Folder, names: set[str]) -> bool:
+        """Whether the folder at ``new`` holds, under a name the folder ``known`` held, another file
+        than that one (another inode): a folder removed and a new one made that got its inode, an
+        order's folder after another's, both with a manifest.json (review EN 1: taken for a rename,
+        the removed folder's job took the new order's artwork.pdf and printed it)."""
+        for name, key in known.files.items():
+            if name in names:
+                try:
+                    if os.lstat(f"{new}{os.sep}{name}").st_ino != key[0]:
+                        return True
+                except OSError:
+                    continue
+        return False
 
     def _forget(self, path: str) -> None:
         """A folder that is gone (or no longer looked into), with everything below it."""

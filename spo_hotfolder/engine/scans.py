@@ -163,6 +163,11 @@ class EngineScans(EngineState):
         daemon took out, its manifest taken in; else the new folder is another that got the inode.)"""
         if any(old / name not in self._taken_out for name in missing):
             return
+        if any(path.parent == old and os.path.lexists(new / path.name) for path in self._taken_out):
+            # A file this daemon took out of the folder is there again under the new name: another
+            # folder that got the removed one's inode, the next order's with its own manifest.json
+            # (review EN 1: taken for a rename, the removed folder's job printed its artwork.pdf).
+            return
         inbox = self.area("inbox")
         if (outer := self._job_folder_above(new)) is not None:
             # A job's folder dragged into another job's output/, artwork/, history/ or replace/: a

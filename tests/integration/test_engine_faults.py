@@ -12073,3 +12073,27 @@ def test_a_job_whose_artwork_is_kept_open_for_writing_fails_at_its_deadline(tmp_
         r.engine.hint(r.inbox / "stuck.pdf")
         r.run(until=done(r, "H5-1"), steps=30, dt=0.5)
         assert r.take_prints() == ["H5_H5-1_bc-85x55_x1.pdf"]
+
+
+def test_a_folder_that_got_a_removed_folders_inode_is_not_taken_for_it(rig: Rig) -> None:
+    """Review EN 1: in polling mode, an order's folder drop removed and the next order's made
+    within one interval got its inode, and its manifest.json the removed one's too: the poller
+    took it for a rename, and the removed folder's job took the new order's artwork.pdf and
+    printed it. A name this daemon took out of the folder, there again, says it is another."""
+    r = rig
+    manifest = '{{"order_id": "{}", "product": "bc-85x55", "quantity": 1, "artwork": ["artwork.pdf"]}}'
+    (r.inbox / "orderA").mkdir()
+    (r.inbox / "orderA" / "manifest.json").write_text(manifest.format("A"))
+    r.engine.hint(r.inbox / "orderA" / "manifest.json")
+    r.run(until=lambda: r.stage("A-1") is Stage.AWAITING, steps=20)
+    shutil.rmtree(r.inbox / "orderA")
+    (r.inbox / "orderB").mkdir()
+    make_pdf(r.inbox / "orderB" / "artwork.pdf", pages=CARD)
+    (r.inbox / "orderB" / "manifest.json").write_text(manifest.format("B"))
+    r.engine._on_folder_moved(r.inbox / "orderA", r.inbox / "orderB", frozenset())  # as the poller said it
+    [awaited] = r.ledger.artwork("A-1")
+    assert awaited.source == str(r.inbox / "orderA" / "artwork.pdf")
+    for name in ("artwork.pdf", "manifest.json"):
+        r.engine.hint(r.inbox / "orderB" / name)
+    r.run(until=done(r, "B-1"), steps=30)
+    assert r.take_prints() == ["B_B-1_bc-85x55_x1.pdf"] and r.stage("A-1") is Stage.AWAITING

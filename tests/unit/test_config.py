@@ -881,14 +881,38 @@ def test_a_spool_folder_on_another_filesystem_is_an_error(tmp_path: Path, other_
     """`run` refuses to start then (moves between spool folders are renames): check-config says so."""
     path = write(tmp_path, f"paths:\n  root: var\n  inbox: var/in\n  done: {other_fs}\n")
     assert filesystem_errors(load_config(path)) == [
-        f"{path}:4: paths.done: {other_fs} is on another filesystem than paths.inbox ({tmp_path / 'var' / 'in'}); "
-        "the spool folders must all be on one filesystem (jobs move between them by rename), and the daemon "
-        "refuses to start otherwise"
+        f"{path}:4: paths.done: {other_fs} is on another filesystem or mount than paths.inbox "
+        f"({tmp_path / 'var' / 'in'}; a bind mount of the same disk is another mount); the spool folders must all be "
+        "under one mount of one filesystem (jobs move between them by rename), and the daemon refuses to start "
+        "otherwise"
     ]
     # Not created yet, it would be made where its parent is: on the other filesystem too.
     path = write(tmp_path, f"paths:\n  root: var\n  failed: {other_fs / 'failed'}\n", "b.yaml")
     errors = filesystem_errors(load_config(path), "b.yaml")
     assert [e.split(": ", 2)[:2] for e in errors] == [["b.yaml:3", "paths.failed"]]
+
+
+def test_a_spool_folder_under_another_mount_of_the_same_filesystem_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review EN 3: an inbox bound from an upload folder of the same disk (an FTP chroot, systemd's
+    BindPaths=) passed check-config and `run`, and every artwork's move out of it failed
+    "Invalid cross-device link" (a rename between two mounts), its job said to wait for a file
+    "still being written". The same device, another mount: an error, and `run` refuses."""
+    import spo_hotfolder.config as config_module
+    from spo_hotfolder.service import StartupError, prepare_folders
+
+    (tmp_path / "var" / "inbox").mkdir(parents=True)
+    path = write(tmp_path, "paths:\n  root: var\n")
+    assert filesystem_errors(load_config(path)) == []
+    real = config_module.mount_points()
+    bound = str((tmp_path / "var" / "inbox").resolve())
+    monkeypatch.setattr(config_module, "mount_points", lambda: [*real, bound])
+    errors = filesystem_errors(load_config(path))
+    assert len(errors) == 1 and errors[0].startswith(f"{path}:1: paths.inbox: ")  # (not written: at paths)
+    assert "is on another filesystem or mount than paths.work" in errors[0]
+    with pytest.raises(StartupError, match="different filesystems or mounts"):
+        prepare_folders(load_config(path))
 
 
 def test_a_staging_folder_on_another_filesystem_than_its_hot_folder_is_an_error(tmp_path: Path, other_fs: Path) -> None:

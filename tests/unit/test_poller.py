@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -197,6 +198,70 @@ def test_a_folder_renamed_is_told_from_its_inode_and_its_files(tmp_path: Path) -
     clock.t += 1
     poller.poll()
     assert moves[1:] == [(inbox / "order 7", inbox / "other", frozenset({"card.pdf", "back.pdf"}))]
+
+
+def _moves_seen(tmp_path: Path) -> tuple[Path, Clock, list[tuple[Path, Path, frozenset[str]]], FolderPoller]:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    clock = Clock()
+    moves: list[tuple[Path, Path, frozenset[str]]] = []
+    poller = FolderPoller(
+        [inbox],
+        1.0,
+        lambda path, moved: None,
+        descend={inbox: lambda depth, name: depth < 1},
+        clock=clock,
+        moved_dir=lambda old, new, missing: moves.append((old, new, missing)),
+    )
+    return inbox, clock, moves, poller
+
+
+def test_a_folder_renamed_while_another_is_made_under_its_name_is_told(tmp_path: Path) -> None:
+    """Review EN 2: "New folder" renamed to the order's name and the next "New folder" made at
+    once (Explorer), within one interval: the name was still there, the rename not told, and
+    its job waited for its artwork at the old name."""
+    inbox, clock, moves, poller = _moves_seen(tmp_path)
+    (inbox / "New folder").mkdir()
+    (inbox / "New folder" / "card.pdf").write_bytes(b"%PDF-1.4\n")
+    poller.poll(report=False)
+    (inbox / "New folder").rename(inbox / "order1")
+    (inbox / "New folder").mkdir()
+    clock.t += 1
+    poller.poll()
+    assert moves == [(inbox / "New folder", inbox / "order1", frozenset())]
+    (inbox / "New folder" / "next.pdf").write_bytes(b"%PDF-1.4\n")
+    clock.t += 1
+    poller.poll()
+    assert len(moves) == 1
+
+
+def test_a_folder_removed_and_another_made_on_its_inode_with_a_file_of_the_same_name_is_no_rename(
+    tmp_path: Path,
+) -> None:
+    """Review EN 1: an order's folder removed and the next order's made within one interval got
+    its inode (ext4 reuses it at once); both hold a manifest.json: taken for a rename, and the
+    removed folder's job took the new order's artwork.pdf and printed it. Where the files are
+    other files (other inodes) the poller tells it; where one got the old one's inode too, the
+    engine does (a name it took out of the folder is there again: test_engine_faults)."""
+    inbox, clock, moves, poller = _moves_seen(tmp_path)
+    (inbox / "orderA").mkdir()
+    (inbox / "orderA" / "manifest.json").write_text("{}")
+    poller.poll(report=False)
+    inode = (inbox / "orderA").stat().st_ino
+    (tmp_path / "manifest.json").write_text('{"order_id": "B"}')  # (not on the freed file's inode)
+    shutil.rmtree(inbox / "orderA")
+    for n in range(50):  # a new folder on the freed inode (at once on ext4; tried a few times elsewhere)
+        (inbox / f"orderB{n}").mkdir()
+        if (inbox / f"orderB{n}").stat().st_ino == inode:
+            break
+        (inbox / f"orderB{n}").rmdir()
+    else:
+        pytest.skip("this filesystem did not reuse the inode")
+    (tmp_path / "manifest.json").rename(inbox / f"orderB{n}" / "manifest.json")
+    (inbox / f"orderB{n}" / "artwork.pdf").write_bytes(b"%PDF-1.4\n")
+    clock.t += 1
+    poller.poll()
+    assert moves == []
 
 
 def test_a_folder_that_may_not_be_listed_is_reported_once_until_it_changes(
