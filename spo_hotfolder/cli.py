@@ -122,7 +122,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     from spo_hotfolder import commands
     from spo_hotfolder.config import ConfigError
-    from spo_hotfolder.ledger import LedgerError, is_disk_full
+    from spo_hotfolder.ledger import LedgerError, changed_while_read, is_disk_full
 
     if args.command == "run":
         sys.stdout = plain_stdout  # the daemon's log handles its own write errors
@@ -165,6 +165,14 @@ def _main(argv: Sequence[str] | None) -> int:
                 f"{PROG}: error: the ledger (state/ledger.sqlite3 under paths.root) cannot be used now: {exc}: free "
                 "some space on the spool's disk, then give the command again (a command the daemon took in before "
                 f"is done or refused by itself: `{PROG} show JOB` says which)",
+                file=sys.stderr,
+            )
+            return 1
+        if changed_while_read():
+            # (a daemon started while this read the ledger as it was: not damage, review ES 3)
+            print(
+                f"{PROG}: error: the ledger (state/ledger.sqlite3 under paths.root) changed while this command read "
+                f"it ({exc}): a daemon started meanwhile; give the command again",
                 file=sys.stderr,
             )
             return 1

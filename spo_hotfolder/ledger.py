@@ -493,6 +493,54 @@ def is_disk_full(exc: BaseException) -> bool:
 _DAMAGED_CODES = (11, 26)
 
 
+#: The most the ledger's WAL file is kept at once checkpointed (bytes).
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+#: Ledgers this process reads as they are (immutable: no daemon had them open), with their file's
+#: state then: a daemon started meanwhile writes into the file at its checkpoints, and pages read
+#: before and after do not fit (review ES 3: "malformed ... put back a copy from a backup" of a
+#: ledger that was fine).
+_read_as_it_was: dict[Path, tuple[int, int] | None] = {}
+
+
+def _file_state(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _newer_schema(db: sqlite3.Connection) -> int | None:
+    """The schema version a ledger says it has, where it is newer than this program's."""
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.Error:
+        return None  # (a new file, or one of before the meta table)
+    try:
+        version = int(row[0]) if row else 0
+    except (TypeError, ValueError):
+        return None
+    return version if version > SCHEMA_VERSION else None
+
+
+def changed_while_read() -> bool:
+    """Whether a ledger this process read as it was (no daemon had it open) was written since: a
+    daemon started meanwhile (its -wal file there now, or the file itself changed)."""
+    return any(
+        path.with_name(path.name + "-wal").exists() or _file_state(path) != state
+        for path, state in _read_as_it_was.items()
+    )
+
+
 def is_ledger_damaged(exc: BaseException) -> bool:
     """The ledger's file is damaged (truncated, overwritten: "database disk image is malformed",
     "file is not a database"): nothing can be recorded until a good copy is put back."""
@@ -672,6 +720,7 @@ class Ledger:
         that then knows none of the jobs in the folders (audit, sysadmin F1)."""
         self.path = path
         self._readonly = readonly
+        self._identity: tuple[int, int] | None = None  # the file opened (device, inode): replaced_why
         if path.is_dir():
             # (audit, sysadmin F7: SQLite said "disk I/O error" or "unable to open database file")
             raise LedgerError(
@@ -688,6 +737,8 @@ class Ledger:
                 # meanwhile writes its WAL first, not this file.
                 quiet = not path.with_name(path.name + "-wal").exists()
                 uri = f"file:{path}?mode=ro" + ("&immutable=1" if quiet else "")
+                if quiet:
+                    _read_as_it_was[path] = _file_state(path)
                 self._db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -700,6 +751,15 @@ class Ledger:
                         f"the ledger file {path} holds no ledger (it is empty, or another database); nothing was "
                         "changed: put back the ledger from a backup"
                     )
+                newer = _newer_schema(self._db)
+                if newer is not None:
+                    # (review ES 4: written, never read; a newer program's ledger was used as it is)
+                    self._db.close()
+                    raise LedgerError(
+                        f"the ledger {path} was made by a newer spo-hotfolder (its schema {newer}, this one knows "
+                        f"{SCHEMA_VERSION}); nothing was changed: run the newer version, or put back a backup made "
+                        "by this one"
+                    )
                 other = _other_database(self._db)
                 if other:
                     # Never made into a ledger beside another program's tables (white-box audit DE 3:
@@ -711,6 +771,11 @@ class Ledger:
                     )
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
+                # The WAL cut back to this once checkpointed: a reader that held it long (a listing
+                # paused in a pager) left it at its peak, hundreds of MB, until the daemon stopped
+                # (review ES 2).
+                self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+                self._identity = _identity(path)
                 self._db.executescript(_SCHEMA)
                 self._db.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
@@ -759,6 +824,29 @@ class Ledger:
         # drops them all. A read-only ledger (the CLI, beside a running daemon) caches nothing.
         self._jobs: dict[str, Job] = {}
         self._artwork: dict[str, tuple[Artwork, ...]] = {}
+
+    def replaced_why(self) -> str | None:
+        """Why the daemon's ledger is no longer the file at its path (deleted, or another file put
+        there while it runs), in words; None while it is (or cannot be told). Review ES 1: deleted
+        under the running daemon, it recorded into the file nothing reads, `health` said ok, and
+        the records were gone at its next start."""
+        if self._identity is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            what = "was deleted"
+        except OSError:
+            return None
+        else:
+            if (st.st_dev, st.st_ino) == self._identity:
+                return None
+            what = "was replaced by another file"
+        return (
+            f"the ledger {self.path} {what} while the daemon runs: what it records goes into the file it opened, "
+            "which nothing reads, and is lost when it stops; stop the daemon, put the ledger back from a backup "
+            "(docs/service.md, Backups and restores) or move the new file away, and start it again"
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -936,25 +1024,24 @@ class Ledger:
                 "blocked = 0 AND EXISTS (SELECT 1 FROM history h WHERE h.job_id = jobs.job_id "
                 "AND h.status = 'Blocked' AND h.removed_at IS NOT NULL)"
             )
-        sql = f"SELECT {_LIGHT_COLUMNS} FROM jobs"  # noqa: S608
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at, rowid"  # rowid: the order jobs were recorded in
-        with self._lock:
-            cursor = self._db.execute(sql, args)
-        try:
-            while True:
-                with self._lock:
-                    rows = cursor.fetchmany(page)
-                    if with_history:
-                        jobs = [_job_from_row(row, self._history(row["job_id"])) for row in rows]
-                    else:
-                        jobs = [_light_job_from_row(row) for row in rows]
-                yield from jobs
-                if len(rows) < page:
-                    return
-        finally:
-            cursor.close()
+        # Each page a query of its own, from where the last one ended: no statement stays open
+        # while the caller prints (a listing paused in a pager held a read of the ledger open, and
+        # the daemon's WAL grew by hundreds of MB: review ES 2).
+        sql = f"SELECT {_LIGHT_COLUMNS}, jobs.rowid AS page_key FROM jobs WHERE "  # noqa: S608
+        sql += " AND ".join([*where, "(created_at, jobs.rowid) > (?, ?)"])
+        sql += " ORDER BY created_at, jobs.rowid LIMIT ?"  # rowid: the order jobs were recorded in
+        after: tuple[str, int] = ("", -1)
+        while True:
+            with self._lock:
+                rows = self._db.execute(sql, [*args, *after, page]).fetchall()
+                if with_history:
+                    jobs = [_job_from_row(row, self._history(row["job_id"])) for row in rows]
+                else:
+                    jobs = [_light_job_from_row(row) for row in rows]
+            yield from jobs
+            if len(rows) < page:
+                return
+            after = (rows[-1]["created_at"], rows[-1]["page_key"])
 
     def last_changed(self, window: timedelta) -> list[str]:
         """Ids of the jobs changed within ``window`` before the most recent change of any job."""

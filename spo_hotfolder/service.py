@@ -537,6 +537,7 @@ class Daemon:
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._reload_heartbeat = 0.0  # (the next heartbeat while a reload waits)
         self.stuck_seconds = STUCK_SECONDS
+        self._ledger_gone_said = False  # (ledger.gone said once: healthy() runs at every heartbeat)
         #: Why the last SIGHUP changed nothing (an invalid config); shown in the status line until a
         #: reload succeeds.
         self.reload_problem: str | None = None
@@ -841,6 +842,12 @@ class Daemon:
         if self._engine_thread is None or not self._engine_thread.is_alive():
             return False, "the engine thread is not running"
         assert self.engine is not None
+        gone = self.engine.ledger.replaced_why()
+        if gone is not None:
+            if not self._ledger_gone_said:
+                self._ledger_gone_said = True
+                log.error("ledger.gone", reason=gone)
+            return False, gone
         if self.engine.ledger_damage is not None:
             return False, self.engine.ledger_damage
         silent = self.engine.clock.monotonic() - self.engine.progress_at

@@ -784,6 +784,20 @@ def test_health_for_monitoring(tmp_path: Path, daemons: list[Daemon]) -> None:
     assert down_report["age_seconds"] is None and down_report["watcher_alive"] is False
 
 
+def test_health_says_the_ledger_was_deleted_under_the_running_daemon(tmp_path: Path, daemons: list[Daemon]) -> None:
+    """Review ES 1: the ledger file deleted while the daemon ran: it recorded into the file it had
+    open, which nothing reads, `health` said ok, and what it recorded was gone at its next start."""
+    daemon = start_daemon(daemons, write_config(tmp_path), env={"WATCHDOG_USEC": "1000000"})
+    wait_for(lambda: daemon.cli("health").returncode == 0, timeout=10, what="health ok")
+    (daemon.root / "state" / "ledger.sqlite3").unlink()
+    result = wait_for(
+        lambda: (r := daemon.cli("health")).returncode == 1 and r, timeout=10, what="health saying the ledger is gone"
+    )
+    assert "the ledger" in result.stderr and "was deleted while the daemon runs" in result.stderr, result.stderr
+    assert "put the ledger back from a backup" in result.stderr
+    assert any(e.get("event") == "ledger.gone" for e in daemon.log_events())
+
+
 def test_health_while_the_config_file_has_an_error_reports_the_running_daemon(make_daemon) -> None:
     """Audit AJ 1: a typo saved in the config (the daemon, reloaded, keeps the config it read
     before) made `health` exit 1 with the config error: a monitoring check went red for a daemon

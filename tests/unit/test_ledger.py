@@ -794,3 +794,63 @@ def test_another_program_s_database_at_the_ledger_s_path_is_refused_not_made_a_l
     made.commit()
     made.close()
     Ledger(partial).close()
+
+
+def test_a_listing_paused_between_pages_holds_no_read_of_the_ledger(ledger: Ledger) -> None:
+    """Review ES 2: `jobs --json` read its pages from one open statement: a listing paused in a
+    pager held a read of the ledger, no checkpoint could restart the WAL, and it grew by ~165 KB a
+    job until the daemon stopped. Each page is a query of its own now, and the WAL is cut back."""
+    for n in range(5):
+        add(ledger, f"{n}-1")
+    reader = Ledger(ledger.path, readonly=True)
+    try:
+        listing = reader.iter_jobs(page=2)
+        assert [next(listing).job_id, next(listing).job_id] == ["0-1", "1-1"]  # paused after a page
+        for n in range(5, 40):
+            add(ledger, f"{n}-1")
+        busy, _log, _done = ledger._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0 and ledger.path.with_name(ledger.path.name + "-wal").stat().st_size == 0
+        assert [job.job_id for job in listing][:3] == ["2-1", "3-1", "4-1"]
+    finally:
+        reader.close()
+    assert ledger._db.execute("PRAGMA journal_size_limit").fetchone()[0] == 64 * 1024 * 1024
+
+
+def test_the_ledger_deleted_or_replaced_under_the_daemon_is_said(ledger: Ledger, tmp_path: Path) -> None:
+    """Review ES 1: deleted while the daemon runs, it recorded into the file nothing reads."""
+    assert ledger.replaced_why() is None
+    ledger.path.unlink()
+    assert "was deleted while the daemon runs" in (ledger.replaced_why() or "")
+    ledger.path.write_bytes(b"")
+    assert "was replaced by another file" in (ledger.replaced_why() or "")
+
+
+def test_a_ledger_of_a_newer_program_is_not_used(ledger: Ledger) -> None:
+    """Review ES 4: the schema version was written, never read."""
+    ledger._db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    ledger.close()
+    with pytest.raises(LedgerError, match=r"made by a newer spo-hotfolder \(its schema 99, this one knows 1\)"):
+        Ledger(ledger.path)
+
+
+def test_a_ledger_written_while_read_as_it_was_is_said_so(tmp_path: Path) -> None:
+    """Review ES 3: read as it was (no daemon had it open: no -wal file), a ledger a daemon started
+    meanwhile wrote into failed the read as "malformed", and the CLI told the operator to put back
+    a backup of a ledger that was fine: it says it changed while read."""
+    from spo_hotfolder import ledger as ledger_module
+
+    path = tmp_path / "state" / "ledger.sqlite3"
+    writer = Ledger(path)
+    add(writer, "1-1")
+    writer.close()
+    ledger_module._read_as_it_was.clear()
+    reader = Ledger(path, readonly=True)
+    try:
+        assert not ledger_module.changed_while_read()
+        writer = Ledger(path)  # a daemon starts
+        add(writer, "2-1")
+        assert ledger_module.changed_while_read()
+        writer.close()
+    finally:
+        reader.close()
+        ledger_module._read_as_it_was.clear()

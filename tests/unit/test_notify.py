@@ -165,11 +165,19 @@ class FakeScheduler:
         self.running = False
 
 
+class FakeLedger:
+    gone: str | None = None
+
+    def replaced_why(self) -> str | None:
+        return self.gone
+
+
 class FakeEngine:
     busy_job: str | None = None
     ledger_damage: str | None = None
 
     def __init__(self) -> None:
+        self.ledger = FakeLedger()
         self.rescans = 0
         self.full = False
         self.arriving = 0
