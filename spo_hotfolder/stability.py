@@ -178,6 +178,11 @@ class FileStabilityTracker:
         now = self._clock()
         return (not tracked.complete and now - tracked.changed_at < self.settle_seconds) or now < tracked.hold_until
 
+    def changed_lately(self, path: Path) -> bool:
+        """Whether ``path`` is tracked and was seen changing within settle_seconds."""
+        tracked = self._files.get(path)
+        return tracked is not None and self._clock() - tracked.changed_at < self.settle_seconds
+
     def settling_until(self, path: Path) -> float | None:
         """When ``path``, tracked and settling (see ``settling``), may be stable (this clock's
         time); None when it is not settling."""

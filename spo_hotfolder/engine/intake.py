@@ -640,10 +640,24 @@ class EngineIntake(EngineState):
             arriving = self._arriving_files(job_id)
             # Only artwork seen changing lately: a stable file only not taken yet (a backlog at
             # start takes thousands in turn) is not "still being written"; it is taken in its turn.
-            if arriving and any(self.tracker.settling(Path(a.source)) for a in arriving if a.source):
+            if arriving and any(self._being_written(Path(a.source)) for a in arriving if a.source):
                 names = ", ".join(a.name for a in arriving)
                 detail = f"waiting for {names} to be complete (still being written)"
                 self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
+
+    def _being_written(self: Engine, path: Path) -> bool:
+        """Whether an artwork file there, not taken yet, is still being written as far as can be
+        told: settling, but not an empty file unchanged since (held the longer wait an empty file
+        gets, as a client's placeholder may be filled; SPEC 5 takes it "like any other once
+        stable", and its job said "AwaitingData ... still being written" of a file that was
+        whole: review EM 1)."""
+        if not self.tracker.settling(path):
+            return False
+        try:
+            empty = os.stat(path).st_size == 0
+        except OSError:
+            return False
+        return not empty or self.tracker.changed_lately(path)
 
     def _record_manifest(
         self: Engine,

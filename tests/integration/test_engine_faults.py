@@ -12097,3 +12097,20 @@ def test_a_folder_that_got_a_removed_folders_inode_is_not_taken_for_it(rig: Rig)
         r.engine.hint(r.inbox / "orderB" / name)
     r.run(until=done(r, "B-1"), steps=30)
     assert r.take_prints() == ["B_B-1_bc-85x55_x1.pdf"] and r.stage("A-1") is Stage.AWAITING
+
+
+def test_an_empty_artwork_dropped_whole_with_its_manifest_is_not_said_to_be_still_written(rig: Rig) -> None:
+    """Review EM 1: a folder drop with its manifest and an empty a.pdf, renamed into inbox/ whole:
+    the job said "AwaitingData: waiting for a.pdf to be complete (still being written)" before
+    failing as empty (SPEC 5: taken like any other once stable; SPEC 6: AwaitingData is artwork
+    not there yet). Its history is Ordered, ValidationFailed."""
+    r = rig
+    folder = r.tmp / "Z1"
+    folder.mkdir()
+    (folder / "manifest.yaml").write_text('order_id: "Z1"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
+    (folder / "a.pdf").write_bytes(b"")
+    os.replace(folder, r.inbox / "Z1")
+    r.engine.hint(r.inbox / "Z1", moved_in=True)
+    r.run(until=lambda: r.stage("Z1-1") is Stage.FAILED, steps=40, dt=0.5)
+    assert r.statuses("Z1-1") == ["Ordered", "ValidationFailed"]
+    assert "empty" in (r.root / "failed" / "Z1-1" / "ERROR.txt").read_text()
