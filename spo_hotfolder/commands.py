@@ -1014,7 +1014,9 @@ def cmd_route(args: argparse.Namespace) -> int:
         # (reprint: true)" of a delivered job's folder copied with its PDF, and the daemon refused
         # the folder as a copy, nothing printed (review EJ 1).
         named = job_named_in(path.parent)
-        if named is not None and named in _known_jobs(config, [named])[0]:
+        copied = _known_jobs(config, [named])[0].get(named) if named is not None else None
+        if copied is not None and not _is_folder(path.parent, config.paths.root / copied.folder):
+            # (the job's own folder, done/<job> or quarantine/<job>, is routed as it was: review EP 2)
             fail(
                 f"{path.parent} holds job {named}'s STATUS.txt: put into inbox/, it is taken for that job's folder, "
                 "not an order (a copy is refused into failed/ and nothing in it is printed or changed; the job's own "

@@ -317,7 +317,8 @@ CREATE INDEX IF NOT EXISTS jobs_stage ON jobs (stage);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_blocked ON jobs (blocked);
 CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated_at);
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, job_id);
+DROP INDEX IF EXISTS jobs_created;
+CREATE INDEX IF NOT EXISTS jobs_recorded ON jobs (created_at);
 CREATE INDEX IF NOT EXISTS jobs_id_nocase ON jobs (job_id COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS artwork (
     job_id TEXT NOT NULL REFERENCES jobs (job_id),
@@ -1024,24 +1025,32 @@ class Ledger:
                 "blocked = 0 AND EXISTS (SELECT 1 FROM history h WHERE h.job_id = jobs.job_id "
                 "AND h.status = 'Blocked' AND h.removed_at IS NOT NULL)"
             )
-        # Each page a query of its own, from where the last one ended: no statement stays open
-        # while the caller prints (a listing paused in a pager held a read of the ledger open, and
-        # the daemon's WAL grew by hundreds of MB: review ES 2).
-        sql = f"SELECT {_LIGHT_COLUMNS}, jobs.rowid AS page_key FROM jobs WHERE "  # noqa: S608
-        sql += " AND ".join([*where, "(created_at, jobs.rowid) > (?, ?)"])
-        sql += " ORDER BY created_at, jobs.rowid LIMIT ?"  # rowid: the order jobs were recorded in
-        after: tuple[str, int] = ("", -1)
-        while True:
+        # The listing's keys read at once (one read, ints only), then each page a query of its own:
+        # no statement stays open while the caller prints (a listing paused in a pager held a read
+        # of the ledger open, and the daemon's WAL grew by hundreds of MB: review ES 2).
+        sql = "SELECT jobs.rowid FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at, jobs.rowid"  # rowid: the order jobs were recorded in
+        with self._lock:
+            keys = [row[0] for row in self._db.execute(sql, args)]
+        for first in range(0, len(keys), page):
+            chunk = keys[first : first + page]
+            marks = ", ".join("?" for _ in chunk)
             with self._lock:
-                rows = self._db.execute(sql, [*args, *after, page]).fetchall()
+                found = {
+                    row["page_key"]: row
+                    for row in self._db.execute(
+                        f"SELECT {_LIGHT_COLUMNS}, jobs.rowid AS page_key FROM jobs WHERE jobs.rowid IN ({marks})",  # noqa: S608
+                        chunk,
+                    )
+                }
+                rows = [found[key] for key in chunk if key in found]  # (one removed since: left out)
                 if with_history:
                     jobs = [_job_from_row(row, self._history(row["job_id"])) for row in rows]
                 else:
                     jobs = [_light_job_from_row(row) for row in rows]
             yield from jobs
-            if len(rows) < page:
-                return
-            after = (rows[-1]["created_at"], rows[-1]["page_key"])
 
     def last_changed(self, window: timedelta) -> list[str]:
         """Ids of the jobs changed within ``window`` before the most recent change of any job."""

@@ -722,6 +722,15 @@ class EngineArtwork(EngineState):
         the file was written over in place while copied (it settles again). Review EL 2: the copies
         took many seconds, then the last job took whatever the name held then (a new upload
         renamed in: one order printed two artworks; one half written: failed as cut off)."""
+        if not stat.S_ISREG(os.lstat(src).st_mode):
+            # A link (or another entry that is no file): moved as it is, never followed; the check
+            # then fails its jobs saying what it is (_process), as before.
+            for dest in dests[:-1]:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest, follow_symlinks=False)
+            dests[-1].parent.mkdir(parents=True, exist_ok=True)
+            self._after_move(take(src, dests[-1]), dests[-1])
+            return os.path.lexists(src)
         copies: list[Path] = []
         with open(os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
             judged = os.fstat(fh.fileno())

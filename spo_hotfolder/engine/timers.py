@@ -32,7 +32,7 @@ from spo_hotfolder.manifest import (
     upload_suffix,
 )
 from spo_hotfolder.operator import SYSTEM
-from spo_hotfolder.stability import open_for_writing
+from spo_hotfolder.stability import HELD_OPEN_WARN_SECONDS, open_for_writing
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
@@ -170,12 +170,16 @@ class EngineTimers(EngineState):
     def _still_coming(self: Engine, source: Path) -> float | None:
         """For a file a job waits for at its deadline: in how many seconds it may be taken, where it
         is arriving (``_arriving_until``) or held (``_held_until``); None where it is neither."""
-        if source not in self._held_for_owner and self.tracker.held_open_since(source) is not None:
-            # Unchanged, held only because a program keeps it open for writing (a stuck SMB
-            # session, an FTP upload that stopped): no upload going on, the job fails "still open
-            # for writing", and takes the file once it is closed (review EL 4: its deadline moved
-            # on 0.7 s at a time for as long as the file stayed open, the job waiting for ever).
-            return None
+        since = self.tracker.held_open_since(source) if source not in self._held_for_owner else None
+        if since is not None:
+            # Unchanged, held only because a program keeps it open for writing: an upload that
+            # pauses waits, up to HELD_OPEN_WARN_SECONDS unchanged (review EP 1: one pausing 6 s
+            # across the deadline failed "artwork missing"); then it is a stuck client (an SMB
+            # session, an FTP upload that stopped), and the job fails "still open for writing" and
+            # takes the file once it is closed (review EL 4: its deadline moved on 0.7 s at a time
+            # for as long as the file stayed open, the job waiting for ever).
+            left = since + HELD_OPEN_WARN_SECONDS - self.clock.monotonic()
+            return None if left <= 0 else left + 0.5
         arriving = self._arriving_until(source)
         if arriving is not None:
             return arriving

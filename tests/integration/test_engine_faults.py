@@ -11902,6 +11902,8 @@ def test_route_says_a_copy_of_a_job_folder_is_no_order(rig: Rig) -> None:
     (again / "STATUS.txt").parent.mkdir()
     shutil.copy(r.root / "failed" / "RC-again (copy, not used)" / "manifest.yaml", again / "manifest.yaml")
     assert "made again (reprint: true)" in _route(r, again / "manifest.yaml")["known"]  # without STATUS.txt
+    # The job's own folder is routed as it is (review EP 2: refused as a copy of itself).
+    assert "refused without reprint: true" in _route(r, r.root / "done" / job_id / "manifest.yaml")["known"]
 
 
 def test_a_due_time_set_after_a_clock_step_is_not_moved_by_it_again(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -12056,8 +12058,9 @@ def test_a_job_whose_artwork_is_kept_open_for_writing_fails_at_its_deadline(tmp_
     """Review EL 4: the file a job waits for, whole and unchanged, kept open for writing by a
     stuck client (an SMB session, an FTP upload that stopped): the job's deadline was moved on
     0.7 s at a time for as long as the file stayed open (the job waiting for ever, `show` saying
-    a deadline a second ahead). It fails at its deadline saying the file is open for writing,
-    and takes the file once it is closed."""
+    a deadline a second ahead). Past its deadline, once the file has been held open unchanged
+    for HELD_OPEN_WARN_SECONDS, it fails saying the file is open for writing, and takes the file
+    once it is closed."""
     for r in rig_on(tmp_path, watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 30}):
         (r.inbox / "H5.yaml").write_text('order_id: "H5"\nproduct: bc-85x55\nquantity: 1\nartwork: [stuck.pdf]\n')
         r.run(until=lambda r=r: r.stage("H5-1") is Stage.AWAITING, steps=10)
@@ -12066,7 +12069,12 @@ def test_a_job_whose_artwork_is_kept_open_for_writing_fails_at_its_deadline(tmp_
             fh.write((r.tmp / "whole.pdf").read_bytes())
             fh.flush()
             r.engine.hint(r.inbox / "stuck.pdf")
-            r.run(until=lambda r=r: r.stage("H5-1") is Stage.FAILED, steps=40, dt=2)
+            # An upload that pauses (open, unchanged) across the deadline waits (review EP 1) ...
+            r.run(steps=30, dt=2)
+            assert r.stage("H5-1") is Stage.AWAITING
+            # ... up to HELD_OPEN_WARN_SECONDS unchanged: then a stuck client.
+            r.run(until=lambda r=r: r.stage("H5-1") is Stage.FAILED, steps=40, dt=10)
+            assert r.clock.now() - parse_iso(r.job("H5-1").created_at) >= timedelta(seconds=300)
             error = " ".join((r.root / "failed" / "H5-1" / "ERROR.txt").read_text().split())
             assert "artwork missing after 30 seconds: stuck.pdf" in error
             assert "some program still has it open for writing" in error, error
