@@ -173,6 +173,10 @@ def _same_artwork(named: str, current: str) -> bool:
     return bool(current) and (current.startswith(named) or named.startswith(current))
 
 
+class _Withdrawn(Exception):
+    """A CLI command withdrawn (its file removed: Ctrl-C) while it was acted on, before its record."""
+
+
 class EngineActions(EngineState):
     """The Engine's methods for operator actions (this module's docstring says what they do)."""
 
@@ -518,7 +522,16 @@ class EngineActions(EngineState):
             # Withdrawn by its CLI (Ctrl-C) since it was read: never done (white-box audit CQ 1).
             log.info("command.withdrawn", job_id=job_id, action=action.value, by=by)
             return None
-        result = self.apply(job_id, action, by=by, note=note, file=file, parsed=parsed, token=token, given_at=given_at)
+        self._command_given = path
+        try:
+            result = self.apply(
+                job_id, action, by=by, note=note, file=file, parsed=parsed, token=token, given_at=given_at
+            )
+        except _Withdrawn:
+            log.info("command.withdrawn", job_id=job_id, action=action.value, by=by)
+            return None
+        finally:
+            self._command_given = None
         log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
         with contextlib.suppress(OSError):
             path.unlink()
@@ -1266,6 +1279,8 @@ class EngineActions(EngineState):
                     kind, _ = self._classify(Path(entry.path))
                     if kind == "replace" and self._taken_already(Path(entry.path), job_id):
                         continue
+                    if kind == "drop" and self._acted_on(Path(entry.path), job_id):
+                        continue  # answered already, left where its folder did not let it go (review ER 3)
                     if kind == "replace" or (kind == "drop" and classify_drop(entry.name) is not Action.REJECT):
                         waiting.append(f"{sub}/{entry.name}" if sub else entry.name)
         return sorted(waiting)
@@ -1468,6 +1483,11 @@ class EngineActions(EngineState):
         fsync_dir(dest.parent)
         with open(dest, "rb") as fh:
             digest = sha256_of(fh)
+        if self._command_given is not None and not os.path.lexists(self._command_given):
+            # Withdrawn by its CLI (Ctrl-C) while the file was hashed (seconds for a big one): its
+            # CLI said "withdrawn, nothing was done" and the replacement was made all the same, a
+            # job not blocked printed (review ER 1). Undone (_replace), never recorded.
+            raise _Withdrawn
         with self.ledger.transaction():
             self.ledger.mark_artwork_present(job.job_id, target.position, replaced=True)
             self.ledger.update_job(

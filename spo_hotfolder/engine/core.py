@@ -240,6 +240,7 @@ class Engine(
         self._answered = set()
         self._undecided_looked_at = clock.monotonic()
         self._clock_seen = None
+        self._command_given = None
         self._refusing_looked_at = clock.monotonic()
         self._undecided_said = set()
         self.unknown_job_folders = []

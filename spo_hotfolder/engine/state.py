@@ -184,6 +184,7 @@ class EngineState:
     shares: ShareGuard
     _answered: set[str]  # hot folders answering again, whose cut-short attempts are looked at
     _undecided_looked_at: float
+    _command_given: Path | None  # the CLI command file being acted on (withdrawn by Ctrl-C: gone)
     _clock_seen: tuple[datetime, float] | None  # (wall, monotonic) at the last step: a clock step told
     _undecided_said: set[int]  # deliveries whose "undecided" was logged
     unknown_job_folders: list[str]  # found at start, the ledger not knowing them ("work/<job>")

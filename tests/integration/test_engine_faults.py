@@ -12122,3 +12122,49 @@ def test_an_empty_artwork_dropped_whole_with_its_manifest_is_not_said_to_be_stil
     r.run(until=lambda: r.stage("Z1-1") is Stage.FAILED, steps=40, dt=0.5)
     assert r.statuses("Z1-1") == ["Ordered", "ValidationFailed"]
     assert "empty" in (r.root / "failed" / "Z1-1" / "ERROR.txt").read_text()
+
+
+def test_a_replace_command_withdrawn_while_its_file_is_hashed_is_not_done(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review ER 1: Ctrl-C on `replace` while the daemon hashed the file (seconds for one of some
+    GiB): the CLI said "withdrawn, nothing was done", and the daemon, whose look for the command
+    file was behind it, recorded the replacement and printed the job (not blocked, in failed/).
+    It looks again before recording: undone, the job as it was."""
+    import spo_hotfolder.engine.actions as actions_module
+    from spo_hotfolder.commands import _stage_command
+
+    r = rig
+    job_id = _failed(r, "RW")
+    folder = r.root / "failed" / job_id
+    before = sorted(p.name for p in (folder / "artwork").iterdir())
+    make_pdf(r.tmp / "RW.pdf", pages=CARD)
+    real = actions_module.sha256_of
+
+    def hashed_then_withdrawn(fh: Any) -> str:
+        for command in r.engine.commands_dir().glob("*.json"):
+            command.unlink()  # the CLI's Ctrl-C, while the file is hashed
+        return str(real(fh))
+
+    monkeypatch.setattr(actions_module, "sha256_of", hashed_then_withdrawn)
+    _stage_command(r.config, Action.REPLACE, job_id, "alice", "", r.tmp / "RW.pdf")
+    r.run(steps=5)
+    assert "ArtworkUploaded" not in r.statuses(job_id) and r.stage(job_id) is Stage.FAILED
+    assert sorted(p.name for p in (folder / "artwork").iterdir()) == before
+    assert r.take_prints() == []
+
+
+def test_a_drop_file_answered_and_left_in_its_folder_does_not_stop_an_offline_command(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review ER 3: a RETRY answered by the daemon ("refused: has not failed") that its folder did
+    not let go into history/ (made read-only by hand) was then taken, with the daemon stopped, for a
+    drop file "not read yet", and `release` refused."""
+    r = rig
+    job_id, folder = _held(r, "DA")
+    monkeypatch.setattr(r.engine, "_consume_drop", lambda *_args, **_kwargs: None)  # (its folder keeps it)
+    (folder / "RETRY").write_text("anna\n")
+    r.engine.hint(folder / "RETRY")
+    r.run(until=lambda: "RETRY" in (folder / "STATUS.txt").read_text(), steps=10)
+    assert (folder / "RETRY").exists() and r.stage(job_id) is Stage.HELD
+    assert r.engine.drops_waiting(job_id) == []
