@@ -504,20 +504,14 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 _read_as_it_was: dict[Path, tuple[int, int] | None] = {}
 
 
-def _file_state(path: Path) -> tuple[int, int] | None:
+def _stat_of(path: Path, first: str, second: str) -> tuple[int, int] | None:
+    """Two fields of ``path``'s stat (``st_mtime_ns``, ``st_size``: its state; ``st_dev``,
+    ``st_ino``: which file it is); None where it cannot be looked at."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
+    return getattr(st, first), getattr(st, second)
 
 
 def _newer_schema(db: sqlite3.Connection) -> int | None:
@@ -537,7 +531,7 @@ def changed_while_read() -> bool:
     """Whether a ledger this process read as it was (no daemon had it open) was written since: a
     daemon started meanwhile (its -wal file there now, or the file itself changed)."""
     return any(
-        path.with_name(path.name + "-wal").exists() or _file_state(path) != state
+        path.with_name(path.name + "-wal").exists() or _stat_of(path, "st_mtime_ns", "st_size") != state
         for path, state in _read_as_it_was.items()
     )
 
@@ -739,7 +733,7 @@ class Ledger:
                 quiet = not path.with_name(path.name + "-wal").exists()
                 uri = f"file:{path}?mode=ro" + ("&immutable=1" if quiet else "")
                 if quiet:
-                    _read_as_it_was[path] = _file_state(path)
+                    _read_as_it_was[path] = _stat_of(path, "st_mtime_ns", "st_size")
                 self._db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -776,7 +770,7 @@ class Ledger:
                 # paused in a pager) left it at its peak, hundreds of MB, until the daemon stopped
                 # (review ES 2).
                 self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-                self._identity = _identity(path)
+                self._identity = _stat_of(path, "st_dev", "st_ino")
                 self._db.executescript(_SCHEMA)
                 self._db.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",

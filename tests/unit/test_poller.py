@@ -165,13 +165,9 @@ def test_start_and_stop(tmp_path: Path) -> None:
     assert not poller.is_alive()
 
 
-def test_a_folder_renamed_is_told_from_its_inode_and_its_files(tmp_path: Path) -> None:
-    """Audit E 3 in polling mode: a folder drop renamed ("New folder" -> the order's name) is said
-    as a rename; a folder removed and another made in the same round with other files is not,
-    whatever its inode."""
+def _moves_seen(tmp_path: Path) -> tuple[Path, Clock, list[tuple[Path, Path, frozenset[str]]], FolderPoller]:
     inbox = tmp_path / "inbox"
-    (inbox / "New folder").mkdir(parents=True)
-    (inbox / "New folder" / "card.pdf").write_bytes(b"%PDF-1.4\n")
+    inbox.mkdir()
     clock = Clock()
     moves: list[tuple[Path, Path, frozenset[str]]] = []
     poller = FolderPoller(
@@ -182,6 +178,16 @@ def test_a_folder_renamed_is_told_from_its_inode_and_its_files(tmp_path: Path) -
         clock=clock,
         moved_dir=lambda old, new, missing: moves.append((old, new, missing)),
     )
+    return inbox, clock, moves, poller
+
+
+def test_a_folder_renamed_is_told_from_its_inode_and_its_files(tmp_path: Path) -> None:
+    """Audit E 3 in polling mode: a folder drop renamed ("New folder" -> the order's name) is said
+    as a rename; a folder removed and another made in the same round with other files is not,
+    whatever its inode."""
+    inbox, clock, moves, poller = _moves_seen(tmp_path)
+    (inbox / "New folder").mkdir()
+    (inbox / "New folder" / "card.pdf").write_bytes(b"%PDF-1.4\n")
     poller.poll(report=False)
     (inbox / "New folder").rename(inbox / "order 7")
     (inbox / "order 7" / "back.pdf").write_bytes(b"%PDF-1.4\n")  # more may come meanwhile
@@ -198,22 +204,6 @@ def test_a_folder_renamed_is_told_from_its_inode_and_its_files(tmp_path: Path) -
     clock.t += 1
     poller.poll()
     assert moves[1:] == [(inbox / "order 7", inbox / "other", frozenset({"card.pdf", "back.pdf"}))]
-
-
-def _moves_seen(tmp_path: Path) -> tuple[Path, Clock, list[tuple[Path, Path, frozenset[str]]], FolderPoller]:
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    clock = Clock()
-    moves: list[tuple[Path, Path, frozenset[str]]] = []
-    poller = FolderPoller(
-        [inbox],
-        1.0,
-        lambda path, moved: None,
-        descend={inbox: lambda depth, name: depth < 1},
-        clock=clock,
-        moved_dir=lambda old, new, missing: moves.append((old, new, missing)),
-    )
-    return inbox, clock, moves, poller
 
 
 def test_a_folder_renamed_while_another_is_made_under_its_name_is_told(tmp_path: Path) -> None:
