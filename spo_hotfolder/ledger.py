@@ -1035,11 +1035,13 @@ class Ledger:
                 found = {
                     row["page_key"]: row
                     for row in self._db.execute(
-                        f"SELECT {_LIGHT_COLUMNS}, jobs.rowid AS page_key FROM jobs WHERE jobs.rowid IN ({marks})",  # noqa: S608
-                        chunk,
+                        f"SELECT {_LIGHT_COLUMNS}, jobs.rowid AS page_key FROM jobs "  # noqa: S608
+                        f"WHERE {' AND '.join([f'jobs.rowid IN ({marks})', *where])}",
+                        [*chunk, *args],
                     )
                 }
-                rows = [found[key] for key in chunk if key in found]  # (one removed since: left out)
+                # (one changed since so that the filters leave it out, review ET 3: left out)
+                rows = [found[key] for key in chunk if key in found]
                 if with_history:
                     jobs = [_job_from_row(row, self._history(row["job_id"])) for row in rows]
                 else:

@@ -476,8 +476,14 @@ class EngineActions(EngineState):
         return st, DropNote(None, said, None)
 
     def _refuse_drop(self: Engine, job: Job, action: Action, by: str, reason: str, drop: Path, folder: Path) -> None:
-        """A drop file refused before its action is looked at: said, then consumed into history/."""
-        self._refused(job, action, by, reason, None, self.clock.now())
+        """A drop file refused before its action is looked at: said (and its answer recorded by its
+        identity, as an action's is: one its folder does not let go is no drop file waiting, review
+        ET 4), then consumed into history/."""
+        try:
+            token: str | None = _file_token(os.lstat(drop), drop.name, job.job_id, action)
+        except OSError:
+            token = None
+        self._refused(job, action, by, reason, token, self.clock.now())
         self._consume_drop(job.job_id, drop, folder, self.clock.now())
 
     def _refuse_link(self: Engine, job: Job, folder: Path, drop: Path, action: Action) -> None:

@@ -727,6 +727,8 @@ class EngineArtwork(EngineState):
             # then fails its jobs saying what it is (_process), as before.
             for dest in dests[:-1]:
                 dest.parent.mkdir(parents=True, exist_ok=True)
+                if os.path.lexists(dest):
+                    dest.unlink()  # (one made before a crash: review ET 1, the copy refused at every step)
                 shutil.copy2(src, dest, follow_symlinks=False)
             dests[-1].parent.mkdir(parents=True, exist_ok=True)
             self._after_move(take(src, dests[-1]), dests[-1])

@@ -65,6 +65,7 @@ from spo_hotfolder.manifest import (
     sent_again,
     several_manifests,
     several_manifests_problem,
+    upload_beside,
 )
 from spo_hotfolder.operator import (
     SYSTEM,
@@ -81,7 +82,7 @@ from spo_hotfolder.reports import (
     human_seconds,
     printable,
 )
-from spo_hotfolder.stability import Signature, signature
+from spo_hotfolder.stability import Signature, open_for_writing, signature
 from spo_hotfolder.status import JobStatus
 
 #: A check begun at intake (Engine._begin_early_check) whose job has not been processed after this
@@ -657,7 +658,11 @@ class EngineIntake(EngineState):
             empty = os.stat(path).st_size == 0
         except OSError:
             return False
-        return not empty or self.tracker.changed_lately(path)
+        # (an empty placeholder beside a download, or held open by an upload not begun: being
+        # written all the same, review ET 2)
+        return (
+            not empty or self.tracker.changed_lately(path) or upload_beside(path) is not None or open_for_writing(path)
+        )
 
     def _record_manifest(
         self: Engine,

@@ -12168,3 +12168,90 @@ def test_a_drop_file_answered_and_left_in_its_folder_does_not_stop_an_offline_co
     r.run(until=lambda: "RETRY" in (folder / "STATUS.txt").read_text(), steps=10)
     assert (folder / "RETRY").exists() and r.stage(job_id) is Stage.HELD
     assert r.engine.drops_waiting(job_id) == []
+
+
+@pytest.mark.parametrize("writer", ["download beside", "held open"])
+def test_an_empty_placeholder_being_written_is_said_awaiting(rig: Rig, writer: str) -> None:
+    """Review ET 2 (of EM 1's mend): an empty file is not "still being written" only where nothing
+    writes it: a browser's placeholder beside its growing `.part`, and an empty file held open by an
+    upload not begun, are (their jobs got no AwaitingData)."""
+    r = rig
+    (r.inbox / "FF.yaml").write_text('order_id: "FF"\nproduct: bc-85x55\nquantity: 1\nartwork: [ff.pdf]\n')
+    if writer == "held open":
+        with open(r.inbox / "ff.pdf", "wb"):
+            r.run(steps=12, dt=0.5)
+    else:
+        (r.inbox / "ff.pdf").write_bytes(b"")
+        part = r.inbox / "ff.pdf.part"
+        part.write_bytes(b"%PDF-1.4\n")
+        for _ in range(12):
+            with open(part, "ab") as fh:
+                fh.write(b"x" * 1000)
+            r.engine.hint(part)
+            r.run(steps=1, dt=0.5)
+    assert "AwaitingData" in r.statuses("FF-1")
+
+
+def test_a_drop_file_refused_by_its_name_and_left_in_its_folder_does_not_stop_an_offline_command(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review ET 4 (of ER 3's mend): a RELEASE.pdf, refused before its action ("a PDF is never taken
+    as a RELEASE"), left where its folder did not let it go, was still "not read yet"."""
+    r = rig
+    job_id, folder = _held(r, "DB")
+    monkeypatch.setattr(r.engine, "_consume_drop", lambda *_args, **_kwargs: None)
+    make_pdf(folder / "RELEASE.pdf", pages=CARD)
+    r.engine.hint(folder / "RELEASE.pdf")
+    r.run(until=lambda: "refused" in (folder / "STATUS.txt").read_text(), steps=10)
+    assert (folder / "RELEASE.pdf").exists() and r.stage(job_id) is Stage.HELD
+    assert r.engine.drops_waiting(job_id) == []
+
+
+def test_a_link_named_by_three_jobs_fails_them_after_a_crash_between_its_copies(rig: Rig) -> None:
+    """Review ET 1 (of the link's mend): killed after the first job's copy of a symbolic link named
+    as artwork, the restart's copy found it there (SameFileError at every step) and the three jobs
+    failed "artwork missing" after artwork_timeout_seconds, not "symbolic link" at once."""
+    r = rig
+    (r.tmp / "outside").mkdir()
+    make_pdf(r.tmp / "outside" / "card.pdf", pages=CARD)
+    jobs = "".join(f'  - {{job_id: "L4-{i}", product: bc-85x55, quantity: 1, artwork: [l4.pdf]}}\n' for i in (1, 2, 3))
+    (r.inbox / "L4.yaml").write_text(f'order_id: "L4"\njobs:\n{jobs}')
+    r.run(until=lambda: r.stage("L4-3") is Stage.AWAITING, steps=10)
+    (r.inbox / "l4.pdf").symlink_to(r.tmp / "outside" / "card.pdf")
+
+    def crash(mp: pytest.MonkeyPatch) -> None:
+        real = shutil.copy2
+
+        def copy2(*args: Any, **kwargs: Any) -> Any:
+            real(*args, **kwargs)
+            os._exit(99)
+
+        mp.setattr(shutil, "copy2", copy2)
+
+    life_until_killed(r, crash)
+    r.start()
+    r.run(until=lambda: all(r.stage(f"L4-{i}") is Stage.FAILED for i in (1, 2, 3)), steps=10)
+    for i in (1, 2, 3):
+        assert "symbolic link" in (r.root / "failed" / f"L4-{i}" / "ERROR.txt").read_text()
+    assert (r.tmp / "outside" / "card.pdf").is_file() and r.take_prints() == []
+
+
+def test_a_filtered_listing_leaves_out_a_job_changed_between_its_pages(rig: Rig) -> None:
+    """Review ET 3 (of ES 2's mend): the listing's keys were filtered once, and each page read by
+    them alone: a job the daemon moved on between two pages was listed under a filter it no longer
+    matched (`jobs --status AwaitingData` showing ValidationFailed)."""
+    r = rig
+    for order_id in ("P1", "P2", "P3"):
+        (r.inbox / f"{order_id}.yaml").write_text(
+            f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{order_id}.pdf]\n'
+        )
+    r.run(until=lambda: all(r.stage(f"{o}-1") is Stage.AWAITING for o in ("P1", "P2", "P3")), steps=10)
+    reader = Ledger(r.root / "state" / "ledger.sqlite3", readonly=True)
+    try:
+        listing = reader.iter_jobs(status=JobStatus.AwaitingData, page=1)
+        first = next(listing)
+        r.ledger.add_status("P3-1", JobStatus.ValidationFailed, "system", "", r.clock.now())
+        shown = [(job.job_id, job.status.value) for job in (first, *listing)]
+    finally:
+        reader.close()
+    assert shown == [("P1-1", "AwaitingData"), ("P2-1", "AwaitingData")]
