@@ -240,6 +240,11 @@ class FileStabilityTracker:
         is tracked, i.e. not taken yet (a manifest still settling)."""
         return any(path.parent == folder and path.name.lower().endswith(endings) for path in self._files)
 
+    def tracked_named(self, folder: Path, names: tuple[str, ...]) -> list[Path]:
+        """The files directly in ``folder`` named (in any case) one of ``names`` that are tracked,
+        i.e. not taken yet."""
+        return [path for path in self._files if path.parent == folder and path.name.lower() in names]
+
     def tracks_under(self, folder: Path) -> bool:
         """Whether a file in ``folder`` (at any depth) is tracked, i.e. not taken yet."""
         return any(folder in path.parents for path in self._files)

@@ -205,7 +205,11 @@ class EngineArtwork(EngineState):
         again = self._new_version_at(path)
         if again is not None:
             seen = again if seen is None else max(seen, again)
-        if seen is not None and (again is not None or not self._came_just_before(waiting, seen)):
+        # (in a folder drop always: another order's PDF put into the folder a moment after an order
+        # without its PDF, its own manifest just after it, was taken as the usual manifest-then-PDF
+        # and printed for the order before: review EQ 1; a big upload's moment is long over)
+        below = path.parent != self.area("inbox")
+        if seen is not None and (again is not None or below or not self._came_just_before(waiting, seen)):
             # Held until a manifest that came within the window can have been read: one written
             # in place settles first, and a poller sees it at its next look (audit AX D1: the
             # waiting job took the file before such a manifest, refused, was read); at least
@@ -243,13 +247,22 @@ class EngineArtwork(EngineState):
 
     def _named_by_unread(self: Engine, path: Path, seen: float) -> bool:
         """Whether a manifest at the top of inbox/ not read yet mentions a file called ``path.name``
-        (UnreadManifests), one that came within the window of the file's arrival (``seen``,
+        (UnreadManifests), or, for a file in a folder drop, its folder's manifest is not read yet
+        (come within the window), one that came within the window of the file's arrival (``seen``,
         monotonic) and within the last few seconds: one longer on its way (a backlog, a manifest
         held back) is not waited for, but for those found at a start (orders sent while the daemon
         was stopped, audit BH D1), which are all read before the start's backlog is over."""
         mono = self.clock.monotonic()
         recent = self.tracker.incomplete_pdf_seconds + self._hold_later()
         window = self._window_seconds()
+        if path.parent.parent == self.area("inbox"):
+            # A folder drop's manifest beside the file, not read yet, come lately: its order's file
+            # it may be (review EQ 1: an order dropped into upload/ without its PDF took the PDF of
+            # the next order dropped into upload/ a second later, whose manifest came just after it).
+            for manifest in self.tracker.tracked_named(path.parent, MANIFEST_NAMES):
+                first = self.tracker.first_seen(manifest)
+                if first is not None and mono - first <= window:
+                    return True
         for manifest in self._unread.naming(path.name):
             first = self.tracker.first_seen(manifest)
             if first is None or abs(first - seen) > window:
@@ -408,7 +421,7 @@ class EngineArtwork(EngineState):
             young = path.parent == inbox and mono < self._moment_over(seen) + max(2 * settle, 2.0)
             if young and settling is None:
                 settling = self.tracker.tracks_named_in(inbox, MANIFEST_SUFFIXES)
-            if (young and settling) or (path.parent == inbox and self._named_by_unread(path, seen)):
+            if (young and settling) or self._named_by_unread(path, seen):
                 # A manifest still settling in the inbox (written in place, or held a moment as
                 # manifests are) may name it: looked at again shortly, a few seconds at most.
                 self._held_for_owner[path] = (mono + min(0.25, settle), seen, sig)
