@@ -558,7 +558,7 @@ def take(src: Path, dst: Path, *, expect: os.stat_result | None = None) -> os.st
     What is left: a rename onto ``src`` in the microseconds between the last look and the unlink.
     """
     before = os.lstat(src)
-    if expect is not None and not same_file(before, expect):
+    if expect is not None and not os.path.samestat(before, expect):
         raise Replaced(src)
     if before.st_nlink > 1 and not (os.path.lexists(dst) and os.path.samefile(src, dst)):
         _copy_durably(src, dst, before)
@@ -573,7 +573,7 @@ def take(src: Path, dst: Path, *, expect: os.stat_result | None = None) -> os.st
     except OSError:
         os.replace(src, dst)
         return before
-    if not same_file(os.lstat(dst), before):
+    if not os.path.samestat(os.lstat(dst), before):
         os.unlink(dst)  # (another file renamed onto src between the look and the link)
         raise Replaced(src)
     _unlink_if_same(src, before)
@@ -584,15 +584,10 @@ class Replaced(Exception):
     """``take``: another file is at the name now, not the one judged (``expect``)."""
 
 
-def same_file(one: os.stat_result, other: os.stat_result) -> bool:
-    """Whether two stats are of one file (device and inode)."""
-    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
-
-
 def _unlink_if_same(path: Path, before: os.stat_result) -> None:
     """Removes ``path`` unless another file was renamed onto it since ``before`` (which stays)."""
     try:
-        if same_file(os.lstat(path), before):
+        if os.path.samestat(os.lstat(path), before):
             os.unlink(path)
     except FileNotFoundError:
         pass
@@ -607,7 +602,7 @@ def _copy_durably(src: Path, dst: Path, before: os.stat_result | None = None) ->
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()  # left by a crash
     copy_file(src, tmp)  # fsynced; a partial copy is removed
-    if before is not None and not same_file(os.lstat(src), before):
+    if before is not None and not os.path.samestat(os.lstat(src), before):
         # (renamed onto during the copy: which of the two was copied cannot be told)
         tmp.unlink()
         raise Replaced(src)

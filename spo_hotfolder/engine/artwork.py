@@ -749,13 +749,17 @@ class EngineArtwork(EngineState):
         copies: list[Path] = []
         with open(os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
             judged = os.fstat(fh.fileno())
+
+            def copy_to(dest: Path) -> None:  # (the judged file's bytes, from the one open file)
+                copies.append(dest)
+                fh.seek(0)
+                with open(dest, "wb") as out:
+                    shutil.copyfileobj(fh, out, 1024 * 1024)
+
             try:
                 for dest in dests[:-1]:
                     dest.parent.mkdir(parents=True, exist_ok=True)
-                    copies.append(dest)
-                    fh.seek(0)
-                    with open(dest, "wb") as out:
-                        shutil.copyfileobj(fh, out, 1024 * 1024)
+                    copy_to(dest)
                 if copies and signature(os.fstat(fh.fileno())) != signature(judged):
                     for copy in copies:
                         copy.unlink()
@@ -767,10 +771,7 @@ class EngineArtwork(EngineState):
                 try:
                     before = take(src, last, expect=judged)
                 except Replaced:
-                    copies.append(last)
-                    fh.seek(0)
-                    with open(last, "wb") as out:
-                        shutil.copyfileobj(fh, out, 1024 * 1024)
+                    copy_to(last)
                     return True
             except BaseException:
                 for copy in copies:  # (unmarked: at a start, a half copy would pass as the file)
