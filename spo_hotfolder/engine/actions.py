@@ -807,11 +807,7 @@ class EngineActions(EngineState):
         each other (drop files that came together: a REJECT, a replacement and a RELEASE, handled
         in one round or in the next ones) are all said, the last few, not only the last one."""
         mono = self.clock.monotonic()
-        if text and (append or mono - self._noted.get(job_id, -ANSWERS_TOGETHER_SECONDS) < ANSWERS_TOGETHER_SECONDS):
-            before = self._last_action_of(job_id)
-            if before:
-                earlier = [line for line in before.split("\n  ") if not self._stray_gone(job_id, line)]
-                text = "\n  ".join([*earlier[-(ANSWERS_KEPT - 1) :], text])
+        text = self._with_earlier_answers(job_id, text, append=append)
         if text:
             if len(self._noted) >= CACHED_JOBS:  # (a long run: only the last few seconds' matter)
                 self._noted = {j: t for j, t in self._noted.items() if mono - t < ANSWERS_TOGETHER_SECONDS}
@@ -829,6 +825,16 @@ class EngineActions(EngineState):
                 error=str(exc),
                 action="said in STATUS.txt now; the ledger keeps the next answer",
             )
+
+    def _with_earlier_answers(self: Engine, job_id: str, text: str, *, append: bool = False) -> str:
+        """``text`` after the answers given just before it (``_note_action``)."""
+        mono = self.clock.monotonic()
+        if text and (append or mono - self._noted.get(job_id, -ANSWERS_TOGETHER_SECONDS) < ANSWERS_TOGETHER_SECONDS):
+            before = self._last_action_of(job_id)
+            if before:
+                earlier = [line for line in before.split("\n  ") if not self._stray_gone(job_id, line)]
+                text = "\n  ".join([*earlier[-(ANSWERS_KEPT - 1) :], text])
+        return text
 
     def _stray_gone(self: Engine, job_id: str, answer: str) -> bool:
         """Whether ``answer`` says a file was "not a drop file, left alone" and that file is gone
@@ -1513,8 +1519,13 @@ class EngineActions(EngineState):
                 )
             else:
                 self._record(job.job_id, JobStatus.RecreationRequested, by, "new artwork", now, write=False)
+            answer = f"artwork {target.name} replaced by {by}"
             if token:
-                self.ledger.drop_outcome(token, "done", f"artwork {target.name} replaced by {by}", now)
+                self.ledger.drop_outcome(token, "done", answer, now)
+            # Said with it: a crash before the whole answer is noted (below, by the caller) leaves
+            # no file in replace/ to answer at the next start (review ER 4: STATUS.txt lost it).
+            said = self._with_earlier_answers(job.job_id, f"{iso(now)}  {Action.REPLACE.value}: {answer}")
+            self.ledger.set_last_action(job.job_id, said)
         undo.clear()  # recorded: kept
         if taken is not None:
             try:

@@ -12280,3 +12280,23 @@ def test_a_pdf_come_into_a_folder_drop_with_its_own_manifest_just_after_is_not_t
     r.engine.hint(upload / "manifest.yaml", moved_in=True)
     r.run(steps=40, dt=0.25)
     assert "InHotFolder" not in r.statuses("X1-1") and r.take_prints() == []
+
+
+def test_a_crash_between_a_replacement_and_its_answer_loses_neither(rig: Rig) -> None:
+    """Review ER 4: a kill right after a replacement dropped into replace/ was recorded (the file
+    taken out of replace/, so nothing left there to answer at the next start) left STATUS.txt
+    without its "Last action or notice": the answer is kept with the replacement now."""
+    r = rig
+    job_id, folder = _held(r, "RA")
+    (folder / "replace").mkdir(exist_ok=True)
+    make_pdf(folder / "replace" / "RA.pdf", pages=CARD, content=b"0 0 1 rg 10 10 50 50 re f")
+    life_until_killed(r, lambda mp: _crash_before(mp, Engine, "_note_action"))
+    assert "ArtworkUploaded" in r.statuses(job_id)
+    assert not (folder / "replace" / "RA.pdf").exists()
+    r.start()
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD and "OutputCreated" in r.statuses(job_id)[-1:], steps=20)
+    r.run(steps=3)
+    status = (folder / "STATUS.txt").read_text()
+    said = status.split("Last action or notice: ", 1)
+    assert len(said) == 2 and "REPLACE: artwork RA.pdf replaced by operator" in said[1], status
+    assert r.take_prints() == []
