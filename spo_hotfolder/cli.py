@@ -30,6 +30,7 @@ import os
 import re
 import signal
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -138,7 +139,16 @@ def _main(argv: Sequence[str] | None) -> int:
                 # the unit, a shell's 2>&1): once is enough (audit 12-05 G 2).
                 return 1
             # A daemon's output without a terminal is JSON lines only (log shippers, journald).
-            refusal = {"event": "daemon.refused", "level": "error", "message": f"{PROG}: error: {exc}"}
+            # The same line as the log's (a time stamp, the logger, the reason), with the one-line
+            # error a person reads (helper EX 2: no time stamp, no logger, no reason).
+            refusal = {
+                "reason": str(exc),
+                "message": f"{PROG}: error: {exc}",
+                "event": "daemon.refused",
+                "level": "error",
+                "logger": "spo_hotfolder.service",
+                "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # (as structlog's TimeStamper)
+            }
             print(json.dumps(refusal, ensure_ascii=False), file=sys.stderr)
         else:
             print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -660,8 +660,13 @@ class PdfWorker:
                     raise WorkerFailure(
                         "crash", f"{failure}; it crashed the second time too, in a new process"
                     ) from None
+                # (the job's id, as the job's other lines have it: the daemon binds none in this thread;
+                # no "drop RETRY" while it is tried again by itself: helper EX 1)
                 structlog.get_logger("spo_hotfolder.pdfwork").warning(
-                    "pdf_worker.crashed", work=job[0], reason=f"{failure}; it is tried once more in a new process"
+                    "pdf_worker.crashed",
+                    work=job[0],
+                    reason=f"{str(failure).replace(_RETRY_HINT, '')}; it is tried once more in a new process",
+                    **_job_of(_artwork_paths(args)),
                 )
             call = None
             if before_again is not None:
@@ -771,6 +776,13 @@ class PdfWorker:
             self._replace(proc, gently=True)
 
 
+# What the operator can do about a crash that failed the job (not said while it is tried once more).
+_RETRY_HINT = (
+    "; drop RETRY to try again (if it happens again with this file, the file may be too big or complex for "
+    "this machine)"
+)
+
+
 def _crash_message(who: str, codes: Sequence[int | None], limit_text: str) -> str:
     signals = [-c for c in codes if c is not None and c < 0]
     if 9 in signals:
@@ -778,8 +790,7 @@ def _crash_message(who: str, codes: Sequence[int | None], limit_text: str) -> st
         # is the system's out-of-memory killer (the machine short of memory) or a person.
         return (
             f"{who} crashed: its process was killed (signal 9), by the system when the machine ran short of "
-            "memory, or by a person; drop RETRY to try again (if it happens again with this file, the file may be "
-            "too big or complex for this machine)"
+            f"memory, or by a person{_RETRY_HINT}"
         )
     if signals:
         return f"{who} crashed: its process was killed by signal {signals[0]}"

@@ -461,8 +461,14 @@ def run_refused(
     # No terminal: the one line is a JSON object too (SPEC 8: every line on stdout/stderr)
     refusal = json.loads(lines[0])
     assert refusal["event"] == "daemon.refused" and refusal["message"].startswith("spo-hotfolder: error: ")
-    events = [json.loads(line)["event"] for line in result.stdout.splitlines()]  # the log: JSON lines only
+    logged = [json.loads(line) for line in result.stdout.splitlines()]  # the log: JSON lines only
+    events = [e["event"] for e in logged]
     assert "daemon.refused" in events
+    # The same line as the log's: its level, logger and time stamp (UTC), its reason (helper EX 2)
+    [said] = [e for e in logged if e["event"] == "daemon.refused"]
+    assert refusal["level"] == said["level"] == "error" and refusal["logger"] == said["logger"], (refusal, said)
+    assert refusal["timestamp"].endswith("Z") and len(refusal["timestamp"]) == len(said["timestamp"]), refusal
+    assert refusal["reason"] in said["reason"] or said["reason"] in refusal["reason"], (refusal, said)
     assert "daemon.stopping" not in events and "daemon.stopped" not in events  # it never started
     return result
 

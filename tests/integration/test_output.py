@@ -640,6 +640,11 @@ def _busy(started: Path, seconds: int) -> tuple[Any, tuple[str]]:
     )
 
 
+def _system_for_job(command: str, artwork: list[ArtworkInput]) -> int:
+    """``os.system(command)``, called as a job's check is: with the job's artwork files."""
+    return os.system(command)  # noqa: S605 - the test's own shell line, as _busy's
+
+
 def test_a_worker_killed_in_the_middle_of_a_call_is_replaced_and_the_call_made_once_more(tmp_path: Path) -> None:
     """Audit B 2: a PDF worker killed in the middle of a check (the out-of-memory killer, a person's
     kill -9) failed the job until an operator dropped RETRY. The call is now made once more in a
@@ -651,13 +656,18 @@ def test_a_worker_killed_in_the_middle_of_a_call_is_replaced_and_the_call_made_o
         assert worker.wait_ready(30)
         first = worker._worker_pids()[0]
         killer = _kill_the_worker_once_it_runs(worker, started)
+        art = [ArtworkInput("a.pdf", str(tmp_path / "work" / "K-1" / "artwork" / "a.pdf"))]
         with capture_logs() as logs:
-            assert worker._once_more_after_crash(_CHECK, *_busy(started, 1)) == 0  # (the shell's exit status)
+            # (the shell's exit status)
+            assert worker._once_more_after_crash(_CHECK, _system_for_job, (_busy(started, 1)[1][0], art)) == 0
         killer.join()
         [said] = [e for e in logs if e["event"] == "pdf_worker.crashed"]
         assert said["work"] == "the PDF check"
         assert said["reason"].startswith("the PDF checker crashed: its process was killed (signal 9)")
         assert said["reason"].endswith("; it is tried once more in a new process")
+        # Its job's id, as the job's other lines; no "drop RETRY" while it is tried again (helper EX 1).
+        assert said.get("job_id") == "K-1", said
+        assert "RETRY" not in said["reason"], said
         assert worker._worker_pids() != [first]
 
         killers = [_kill_the_worker_once_it_runs(worker, started)]
