@@ -234,7 +234,8 @@ def _text(p: str | bytes) -> str:
 
 
 #: Which sub-folders of a watched folder are looked into: ``descend(depth, name)``, depth 0 for
-#: the watched folder's own entries.
+#: the watched folder's own entries. It alone decides for folders (``ignored`` is for files: a job
+#: folder is named by its job's id, which watch.ignore may match).
 Descend = Callable[[int, str], bool]
 
 #: A folder whose (inode, mtime, ctime) is younger than this (by our clock, from the moment we
@@ -363,12 +364,12 @@ class FolderPoller:
         before = old.files if old is not None else {}
         for entry in entries:
             name = entry.name
-            if self._ignored(name):
-                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if descend(depth, name):
+                    if descend(depth, name):  # (the folders watch.ignore names: left out by it)
                         folder.subdirs.add(name)
+                    continue
+                if self._ignored(name):
                     continue
                 # Files, and links and pipes: the engine explains what is not a file.
                 est = entry.stat(follow_symlinks=False)

@@ -55,6 +55,7 @@ from spo_hotfolder.manifest import (
     MANIFEST_NAMES,
     MANIFEST_SUFFIXES,
     UPLOAD_SUFFIXES,
+    is_job_id,
 )
 from spo_hotfolder.operator import classify_drop
 from spo_hotfolder.pdfreport import describe_exception
@@ -802,6 +803,13 @@ class Engine(
             self._ignore_re = (patterns, re.compile(joined))
         return self._ignore_re[1].match(name.lower()) is not None
 
+    def ignored_folder(self, name: str) -> bool:
+        """A folder in quarantine/ or failed/ that is no job's, by watch.ignore (``.Trash-1000``,
+        ``x.tmp``). A job's folder is named by its id, which watch.ignore may match
+        (``100234-1.part``, ``Thumbs.db``: helper EU 1, such a job never read a drop file): a
+        name that can be a job id is never ignored there; a hidden one cannot be."""
+        return self.ignored(name) and not is_job_id(name)
+
     def uploading(self, name: str) -> bool:
         """A name in replace/ that is an upload under way, never taken as a replacement: watch.ignore's,
         or an upload client's temporary name (``UPLOAD_SUFFIXES``: WinSCP's x.pdf.filepart, which
@@ -854,8 +862,10 @@ class Engine(
             parts = _rel_parts(text, str(self.area(area)))
             if parts is None:
                 continue
-            if any(self.ignored(part) for part in parts) or not parts:
+            if not parts or self.ignored(parts[-1]) or any(self.ignored(part) for part in parts[1:-1]):
                 return ("ignore", None)
+            if len(parts) > 1 and self.ignored_folder(parts[0]):
+                return ("ignore", None)  # (a job folder's name is a job id: never matched alone)
             if len(parts) == 1:
                 # RELEASE, or a corrected PDF, dropped into quarantine/ itself, not into a job's
                 # folder: answered (audit AL D4: a PDF there was left without a word).

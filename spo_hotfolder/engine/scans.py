@@ -68,14 +68,6 @@ NAME_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL})
 INBOX_DEPTH = 64
 
 
-def _inbox_depth(depth: int, name: str) -> bool:
-    return depth < INBOX_DEPTH
-
-
-def _job_folder_depth(depth: int, name: str) -> bool:
-    return depth == 0 or (depth == 1 and name == "replace")
-
-
 def _top_only(depth: int, name: str) -> bool:
     return False
 
@@ -351,12 +343,15 @@ class EngineScans(EngineState):
 
     def descend_rule(self: Engine, folder: Path) -> Callable[[int, str], bool]:
         """Which sub-folders of a watched folder a scan (and the poller) looks into: the whole inbox
-        tree (up to INBOX_DEPTH folders deep); in quarantine/ and failed/ each job folder and its replace/; in
-        state/commands/ none."""
+        tree (up to INBOX_DEPTH folders deep) but the folders watch.ignore names; in quarantine/ and
+        failed/ each job folder and its replace/; in state/commands/ none. (Files are matched
+        against watch.ignore by the scan and the poller themselves.)"""
         if folder == self.area("inbox"):
-            return _inbox_depth
+            return lambda depth, name: depth < INBOX_DEPTH and not self.ignored(name)
         if folder in (self.area("quarantine"), self.area("failed")):
-            return _job_folder_depth
+            return lambda depth, name: (
+                (depth == 0 and not self.ignored_folder(name)) or (depth == 1 and name == "replace")
+            )
         return _top_only
 
     def _walk(self: Engine, folder: Path) -> Iterable[Path]:
@@ -383,18 +378,19 @@ class EngineScans(EngineState):
         if skip_unchanged and depth == 1 and not {"replace", "STATUS.txt"} <= {e.name for e in entries}:
             self._mend_job_folder(folder)
         for entry in entries:
-            if self.ignored(entry.name):
-                continue
             try:
                 if not entry.is_dir(follow_symlinks=False):
-                    yield Path(entry.path)  # files, and links and pipes, which the tracker sets apart
-                elif descend(depth, entry.name):
+                    if not self.ignored(entry.name):
+                        yield Path(entry.path)  # files, and links and pipes, which the tracker sets apart
+                elif descend(depth, entry.name):  # (which folders watch.ignore leaves out: descend_rule)
                     if skip_unchanged and not self._changed_since_scan(entry.path, entry.stat(follow_symlinks=False)):
                         if depth == 0:  # a job folder as it was: its replace/ may not be
                             yield from self._replace_if_changed(Path(entry.path), descend)
                         continue
                     yield from self._walk_tree(Path(entry.path), descend, depth + 1, skip_unchanged=skip_unchanged)
-                elif skip_unchanged and depth == 1 and entry.name not in JOB_SUBFOLDERS:
+                elif (
+                    skip_unchanged and depth == 1 and entry.name not in JOB_SUBFOLDERS and not self.ignored(entry.name)
+                ):
                     inner = Path(entry.path)  # a folder in a job's folder: another job's, dragged in?
                     self._guard("drop", entry.path, lambda f=folder, p=inner: self._on_folder_inside(f, p))
             except OSError:

@@ -12300,3 +12300,26 @@ def test_a_crash_between_a_replacement_and_its_answer_loses_neither(rig: Rig) ->
     said = status.split("Last action or notice: ", 1)
     assert len(said) == 2 and "REPLACE: artwork RA.pdf replaced by operator" in said[1], status
     assert r.take_prints() == []
+
+
+@pytest.mark.parametrize("job_id", ["J1.part", "Thumbs.db", "J2.tmp"])
+def test_a_job_whose_id_matches_watch_ignore_answers_its_drop_files(rig: Rig, job_id: str) -> None:
+    """Helper EU 1: a job id of SPEC's characters that watch.ignore matches (``100234-1.part``,
+    ``Thumbs.db``) was taken and held in quarantine/<id>/, whose STATUS.txt said to drop RELEASE
+    there; its folder's name was matched against watch.ignore, so no drop file in it was ever
+    read. watch.ignore is for the files in the folders, not for the job folders' names."""
+    r = rig
+    make_pdf(r.inbox / "IG.pdf", pages=CARD)
+    (r.inbox / "IG.yaml").write_text(
+        f'order_id: "IG"\njob_id: "{job_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [IG.pdf]\nblocked: true\n'
+    )
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    assert "RELEASE" in (folder / "STATUS.txt").read_text()
+    (folder / "RELEASE.tmp").write_text("an upload under way\n")  # (still ignored: a temp name)
+    (folder / "RELEASE").write_text("alice\n")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == [f"IG_{job_id}_bc-85x55_x1.pdf"]
+    assert any(p.name.endswith("-RELEASE") for p in (r.root / "done" / job_id / "history").iterdir())
+    [release] = [e for e in r.job(job_id).history if e.status is JobStatus.Blocked]
+    assert release.removed_by == "alice"

@@ -282,3 +282,29 @@ def test_a_folder_that_may_not_be_listed_is_reported_once_until_it_changes(
     clock.t += 1
     poller.poll()
     assert seen == [order, order / "card.pdf"]
+
+
+def test_folders_are_looked_into_by_the_descend_rule_alone_files_by_ignored(tmp_path: Path) -> None:
+    """Helper EU 1: a job folder named by an id watch.ignore matches (quarantine/100234-1.part/)
+    was never listed, so its RELEASE never seen: ``descend`` decides for folders (the engine's
+    rule leaves out the folders watch.ignore names that cannot be jobs), ``ignored`` for files."""
+    area = tmp_path / "quarantine"
+    (area / "J1.part").mkdir(parents=True)
+    (area / ".Trash").mkdir()
+    clock = Clock()
+    seen: list[Path] = []
+    poller = FolderPoller(
+        [area],
+        1.0,
+        lambda path, moved: seen.append(path),
+        descend={area: lambda depth, name: depth == 0 and not name.startswith(".")},
+        ignored=lambda name: name.startswith(".") or name.endswith(".part"),
+        clock=clock,
+    )
+    poller.poll(report=False)
+    clock.t += 1
+    (area / "J1.part" / "RELEASE").write_text("alice\n")
+    (area / "J1.part" / "RELEASE.part").write_text("on its way")
+    (area / ".Trash" / "RELEASE").write_text("x")
+    poller.poll()
+    assert seen == [area / "J1.part" / "RELEASE"]
