@@ -170,12 +170,10 @@ def parse_manifest(
             )
         elif cut_off:
             message += "; the file ends before the manifest does: was it cut off, or is a closing bracket missing?"
+        elif exc.syntax and fmt == "yaml":
+            message += "; check the indentation and quoting near that line"
         elif exc.syntax:
-            message += (
-                "; check the indentation and quoting near that line"
-                if fmt == "yaml"
-                else _json_hint(data, exc) or "; check for a missing or extra comma, quote or bracket near that point"
-            )
+            message += _json_hint(data, exc) or "; check for a missing or extra comma, quote or bracket near that point"
         location = exc.location()
         raise ManifestError([f"{location}: {message}" if location else message], cut_off=cut_off) from None
     if document.value is None:
@@ -256,10 +254,12 @@ def _surrogate_problem(document: Document, path: str, match: re.Match[str] | Non
 
 def _json_hint(data: bytes, exc: SourceError) -> str | None:
     """What a JSON syntax error most likely is where the parser's words do not say it (audit BN:
-    "Expecting value" for a comment, "Expecting property name" for a comma after the last item)."""
+    "Expecting value" for a comment, "Expecting property name" for a comma after the last item).
+    Where the fault is before the point the parser noticed it (a comma too many, or one missing, at
+    the end of an earlier line), ``exc`` is moved there (helper FA 3: the line after was named)."""
     if exc.line is None or exc.column is None:
         return None
-    lines = data.decode("utf-8", "replace").split("\n")
+    lines = _lines(data)
     if exc.line > len(lines):
         return None
     here = lines[exc.line - 1][exc.column - 1 :].lstrip()
@@ -270,14 +270,36 @@ def _json_hint(data: bytes, exc: SourceError) -> str | None:
         )
     before = "\n".join([*lines[: exc.line - 1], lines[exc.line - 1][: exc.column - 1]]).rstrip()
     if here.startswith(("}", "]")) and before.endswith(","):
-        return "; JSON allows no comma after the last item of a list or object: remove that comma"
+        exc.line, exc.column = _end_of(before)
+        return "; JSON allows no comma after the last item of a list or object: remove this comma"
+    if exc.message.endswith("Expecting ',' delimiter") and before and before.count("\n") < exc.line - 1:
+        # (the item before ends on an earlier line: the comma is missing at its end)
+        exc.line, exc.column = _end_of(before)
+        exc.column += 1
+        return (
+            "; a comma is missing here, at the end of this line: JSON separates the items of a list or object "
+            "with commas"
+        )
     return None
+
+
+def _end_of(text: str) -> tuple[int, int]:
+    """(line, column) of the last character of ``text``."""
+    return text.count("\n") + 1, len(text) - text.rfind("\n") - 1
+
+
+def _lines(data: bytes) -> list[str]:
+    """A manifest's lines as its parser counts them (a line break may be CR LF, LF or CR alone)."""
+    try:
+        text = decode(data)
+    except SourceError:
+        text = data.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def _at_the_end(data: bytes, exc: SourceError) -> bool:
     """Whether a syntax error is reported at the very end of the text (a truncated file)."""
-    text = data.decode("utf-8", "replace").rstrip()
-    lines = text.split("\n")
+    lines = "\n".join(_lines(data)).rstrip().split("\n")
     if exc.line is None or exc.column is None:
         return False
     return exc.line > len(lines) or (exc.line == len(lines) and exc.column > len(lines[-1]))

@@ -277,7 +277,12 @@ def open_value_at_end(text: str) -> str | None:
 def load(data: bytes | str, fmt: Format) -> Document:
     """Parses ``data`` as ``fmt``; an empty document has the value None."""
     text = decode(data) if isinstance(data, bytes) else data
-    return load_json(text) if fmt == "json" else load_yaml(text)
+    if fmt == "json":
+        # A line break may be CR alone (a classic Mac editor): whitespace to JSON, and a line to
+        # the person reading the error's line (helper FA 2: every error said "line 1"). YAML
+        # counts it as a line break itself.
+        return load_json(text.replace("\r\n", "\n").replace("\r", "\n"))
+    return load_yaml(text)
 
 
 # --- YAML -------------------------------------------------------------------------------------
@@ -321,7 +326,29 @@ def _marked_error(exc: yaml.MarkedYAMLError) -> SourceError:
     parts = [part for part in (exc.context, exc.problem) if part]
     problem = ": ".join(parts) if parts else "cannot be parsed"
     context = exc.context or ""
+    nbsp = _no_break_space(exc.problem_mark or exc.context_mark)
+    if nbsp is not None:
+        # Invisible, pasted from a web page or an e-mail: YAML takes it for text, not for a space
+        # (helper FA 4: "mapping values are not allowed here", a line further on, no word of it).
+        line, column = nbsp
+        return SourceError(
+            "YAML syntax error: a no-break space (U+00A0, often pasted from a web page or an e-mail) where YAML "
+            "wants a normal space, in the indentation or after a ':' or '-': replace it with a normal space",
+            line,
+            column,
+            syntax=True,
+        )
     if (
+        exc.context_mark is not None
+        and exc.problem_mark is not None
+        and exc.context_mark.line != exc.problem_mark.line
+        and context == "while scanning a simple key"
+    ):
+        # A key without its colon ("product bc-85x55"): noticed where the next line begins, which
+        # is not where it is (helper FA 1: the line after, or "cut off" for the last line).
+        mark = exc.context_mark
+        problem = "this line is neither 'key: value' nor '- item': is the ':' after the key missing?"
+    elif (
         exc.context_mark is not None
         and exc.problem_mark is not None
         and exc.context_mark.line != exc.problem_mark.line
@@ -358,6 +385,23 @@ def _marked_error(exc: yaml.MarkedYAMLError) -> SourceError:
     if mark is None:
         return SourceError(f"YAML syntax error: {problem}", syntax=True)
     return SourceError(f"YAML syntax error: {problem}", mark.line + 1, mark.column + 1, syntax=True)
+
+
+_NO_BREAK_SPACE = re.compile(r"^[ \u00a0]*\u00a0|[:-]\u00a0", re.MULTILINE)
+
+
+def _no_break_space(mark: yaml.Mark | None) -> tuple[int, int] | None:
+    """(line, column) of the first no-break space in a YAML text's indentation or after a ':' or a
+    '-' (where YAML wants a space), if the text holds one."""
+    buffer = mark.buffer if mark is not None else None
+    if not isinstance(buffer, str) or "\u00a0" not in buffer:
+        return None
+    found = _NO_BREAK_SPACE.search(buffer)
+    if found is None:
+        return None
+    at = buffer.index("\u00a0", found.start())
+    line_start = buffer.rfind("\n", 0, at) + 1
+    return buffer.count("\n", 0, at) + 1, at - line_start + 1
 
 
 def _text_before(mark: yaml.Mark) -> str:

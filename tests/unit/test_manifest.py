@@ -369,10 +369,16 @@ def test_yaml_unclosed_quote() -> None:
 
 def test_json_syntax_error_has_line_and_column() -> None:
     problem = only_problem(b'{\n  "order_id": "1",\n  "product": "bc"\n  "quantity": 1\n}\n', "o.json")
+    # (where the comma is missing, at the end of line 3, not where the parser noticed it: helper FA 3)
     assert problem == (
-        "line 4, column 3: JSON syntax error: Expecting ',' delimiter; "
-        "check for a missing or extra comma, quote or bracket near that point"
+        "line 3, column 18: JSON syntax error: Expecting ',' delimiter; "
+        "a comma is missing here, at the end of this line: JSON separates the items of a list or object with commas"
     )
+
+
+def test_json_a_comma_missing_inside_a_line_keeps_the_parsers_point() -> None:
+    problem = only_problem(b'{"order_id": "1" "product": "bc"}\n', "o.json")
+    assert problem.startswith("line 1, column 18: JSON syntax error: Expecting ',' delimiter; check for"), problem
 
 
 @pytest.mark.parametrize(
@@ -380,8 +386,9 @@ def test_json_syntax_error_has_line_and_column() -> None:
     [
         (b'{\n  // the order\n  "order_id": "1"\n}\n', "line 2, column 3: JSON syntax error: Expecting property name"),
         (b'/* order */ {"order_id": "1"}\n', "line 1, column 1: JSON syntax error: Expecting value"),
-        (b'{"order_id": "1",\n "product": "bc",\n}\n', "line 3, column 1: JSON syntax error: Expecting property name"),
-        (b'{"order_id": "1", "artwork": ["a.pdf",]}\n', "line 1, column 39: JSON syntax error: Expecting value"),
+        # (the comma's place, not where the parser noticed it: helper FA 3)
+        (b'{"order_id": "1",\n "product": "bc",\n}\n', "line 2, column 17: JSON syntax error: Expecting property name"),
+        (b'{"order_id": "1", "artwork": ["a.pdf",]}\n', "line 1, column 38: JSON syntax error: Expecting value"),
     ],
 )
 def test_json_comments_and_a_comma_after_the_last_item_are_said_as_such(text: bytes, said: str) -> None:
@@ -418,7 +425,51 @@ def test_json_messages_that_end_in_at_are_whole_sentences() -> None:
 
 def test_json_trailing_comma() -> None:
     problem = only_problem(b'{"order_id": "1",}', "o.json")
-    assert problem.startswith("line 1, column 18: JSON syntax error: ")
+    assert problem.startswith("line 1, column 17: JSON syntax error: ")  # (the comma)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (b'order_id: "1"\nproduct bc-85x55\nquantity: 1\nartwork: [a.pdf]\n', 2),
+        (b'order_id: "1"\njobs:\n  - product: bc\n    quantity 1\n    artwork: [a.pdf]\n', 4),
+        (b'order_id: "1"\nproduct bc\n\n# a comment\n\nquantity: 1\n', 2),
+        (b'order_id: "1"\nproduct: bc\nquantity: 1\nartwork: [a.pdf]\nblocked true\n', 5),
+        (b'order_id: "1"\rproduct bc\rquantity: 1\r', 2),
+    ],
+)
+def test_yaml_a_key_without_its_colon_is_said_on_its_own_line(text: bytes, line: int) -> None:
+    """Helper FA 1: ``product bc-85x55`` (a key without its colon) was said on the line after it
+    (PyYAML notices it there), and on the last line as "the file ends before the manifest does:
+    was it cut off": its own line now, and what is likely wrong."""
+    problem = only_problem(text)
+    assert problem.startswith(f"line {line}, column "), problem
+    assert "':' after the key missing?" in problem and "cut off" not in problem, problem
+
+
+def test_json_with_cr_line_ends_names_its_lines() -> None:
+    """Helper FA 2: a JSON manifest with CR line ends (a classic Mac editor) had every error on
+    "line 1", its syntax errors at columns past 80."""
+    good = b'{\r  "order_id": "1",\r  "product": "bc",\r  "artwork": ["a.pdf"],\r  "quantity": 0\r}\r'
+    assert only_problem(good, "o.json").startswith("line 5: quantity: must be a whole number"), only_problem(
+        good, "o.json"
+    )
+    bad = b'{\r  "order_id": "1",\r  "product": "bc"\r  "quantity": 1\r}\r'
+    assert only_problem(bad, "o.json").startswith("line 3, column 18: JSON syntax error"), only_problem(bad, "o.json")
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('order_id: "1"\nproduct:\u00a0bc\nquantity: 1\n', "line 2, column 9"),
+        ('order_id: "1"\njobs:\n\u00a0 - product: bc\n    quantity: 1\n', "line 3, column 1"),
+    ],
+)
+def test_yaml_a_no_break_space_is_named(text: str, where: str) -> None:
+    """Helper FA 4: a no-break space (U+00A0, pasted from a web page) where YAML wants a space was
+    said as "mapping values are not allowed here" a line further on, with no word of it."""
+    problem = only_problem(text.encode())
+    assert problem.startswith(f"{where}: YAML syntax error: a no-break space (U+00A0"), problem
 
 
 def test_top_level_must_be_a_mapping() -> None:
