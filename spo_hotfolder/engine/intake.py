@@ -881,7 +881,10 @@ class EngineIntake(EngineState):
         leaves an intake not complete, which the next start finishes (``reconcile``). A manifest
         replaced under the same name meanwhile (another signature) is a new upload: never removed;
         so is one written over in place with its size and time kept (`cp -p`, `rsync --inplace
-        -t`): its change time moved (white-box audit CN 3: it was removed unread).
+        -t`): its change time moved (white-box audit CN 3: it was removed unread). One whose
+        mode or times alone were set (an FTP or SFTP client's chmod or time stamp right after its
+        upload) is the same file with the same bytes: removed (helper EZ 1: it was read again and
+        refused into failed/ as "already delivered").
         """
         self._secure_copies()
         pending, self._unfinished = self._unfinished, []
@@ -895,7 +898,9 @@ class EngineIntake(EngineState):
                     st = os.stat(path)
                 except FileNotFoundError:
                     continue
-                if sig is not None and signature(st) == sig and st.st_ctime_ns == ctime:
+                if sig is not None and (
+                    (signature(st) == sig and st.st_ctime_ns == ctime) or _only_touched(path, st, sig, _key)
+                ):
                     try:
                         path.unlink()
                         self._took_out(path)
@@ -1860,3 +1865,21 @@ def _other_case_reason(job_id: str, twin: str) -> str:
         f"job id {job_id} differs from that of job {twin} only in letter case: their folders would be one "
         "folder on a Windows share, so this manifest's job was not taken"
     )
+
+
+def _only_touched(path: Path, st: os.stat_result, sig: Signature, key: str) -> bool:
+    """Whether ``path`` (``st``) is the manifest taken in (``sig``, its intake ``key``, which
+    begins with its sha256) with only its mode or times changed since: the same file (inode) of
+    the same size and the same bytes, not changing while read."""
+    if (st.st_size, st.st_ino) != (sig[0], sig[2]):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            before = os.fstat(fh.fileno())
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+            after = os.fstat(fh.fileno())
+    except OSError:
+        return False
+    if before.st_ino != st.st_ino or signature(after) != signature(before) or after.st_ctime_ns != before.st_ctime_ns:
+        return False
+    return hashlib.sha256(data).hexdigest() == key.partition(":")[0]

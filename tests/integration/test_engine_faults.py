@@ -12323,3 +12323,35 @@ def test_a_job_whose_id_matches_watch_ignore_answers_its_drop_files(rig: Rig, jo
     assert any(p.name.endswith("-RELEASE") for p in (r.root / "done" / job_id / "history").iterdir())
     [release] = [e for e in r.job(job_id).history if e.status is JobStatus.Blocked]
     assert release.removed_by == "alice"
+
+
+@pytest.mark.parametrize("touch", ["chmod", "utime"])
+def test_a_manifest_whose_mode_or_times_a_client_sets_after_its_upload_leaves_the_inbox(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, touch: str
+) -> None:
+    """Helper EZ 1: lftp's `mirror -R --parallel` (FTP SITE CHMOD), WinSCP's "preserve timestamp"
+    (MFMT, SFTP SETSTAT) set a manifest's mode or times right after renaming it into place. Taken
+    in meanwhile, it was then kept in the inbox as "a new upload" (its change time moved), read
+    again at the next scan and refused into failed/ as "already delivered". The same file with the
+    same bytes leaves the inbox; one whose bytes changed stays (white-box audit CN 3)."""
+    r = rig
+    real = Engine._finish_intakes
+    touched: list[Path] = []
+
+    def client_touches_first(engine: Engine) -> None:
+        for path in [p for _, p, *_ in engine._unfinished if p.exists() and p not in touched]:
+            touched.append(path)
+            if touch == "chmod":
+                path.chmod(0o600)
+            else:
+                os.utime(path, (1_700_000_000, 1_700_000_000))
+        real(engine)
+
+    monkeypatch.setattr(Engine, "_finish_intakes", client_touches_first)
+    job_id = r.order("TC")
+    r.run(until=done(r, job_id), steps=10)
+    r.run(steps=5)
+    assert touched == [r.inbox / "TC.yaml"]
+    assert not (r.inbox / "TC.yaml").exists()
+    assert r.take_prints() == ["TC_TC-1_bc-85x55_x1.pdf"]
+    assert not list((r.root / "failed").iterdir())
