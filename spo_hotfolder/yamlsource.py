@@ -387,21 +387,48 @@ def _marked_error(exc: yaml.MarkedYAMLError) -> SourceError:
     return SourceError(f"YAML syntax error: {problem}", mark.line + 1, mark.column + 1, syntax=True)
 
 
-_NO_BREAK_SPACE = re.compile(r"^[ \u00a0]*\u00a0|[:-]\u00a0", re.MULTILINE)
+#: How many no-break spaces before a YAML error are tried as spaces (a parse each), nearest first;
+#: and the largest text they are tried in.
+_NO_BREAK_SPACES_TRIED = 5
+_NO_BREAK_SPACE_TEXT_MAX = 256 * 1024
+#: YAML's line breaks (PyYAML counts each as one; CR LF as one).
+_YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def _no_break_space(mark: yaml.Mark | None) -> tuple[int, int] | None:
-    """(line, column) of the first no-break space in a YAML text's indentation or after a ':' or a
-    '-' (where YAML wants a space), if the text holds one."""
+    """(line, column) of the no-break space (U+00A0) the YAML error at ``mark`` is due to, if it is
+    due to one: the nearest one before it that, read as a space, makes the error go away or move on
+    past it. One in a quoted text, a value or a comment is never blamed for an error elsewhere
+    (review FB 2: it was, for a tab or an unclosed quote further on)."""
     buffer = mark.buffer if mark is not None else None
-    if not isinstance(buffer, str) or "\u00a0" not in buffer:
+    if mark is None or not isinstance(buffer, str) or "\u00a0" not in buffer:
         return None
-    found = _NO_BREAK_SPACE.search(buffer)
-    if found is None:
+    text = buffer.rstrip("\0")
+    if len(text) > _NO_BREAK_SPACE_TEXT_MAX:
         return None
-    at = buffer.index("\u00a0", found.start())
-    line_start = buffer.rfind("\n", 0, at) + 1
-    return buffer.count("\n", 0, at) + 1, at - line_start + 1
+    at = text.rfind("\u00a0", 0, mark.pointer + 1)
+    for _ in range(_NO_BREAK_SPACES_TRIED):
+        if at < 0:
+            return None
+        if _parses_past(text[:at] + " " + text[at + 1 :], mark.pointer):
+            breaks = list(_YAML_BREAK.finditer(text, 0, at))
+            return len(breaks) + 1, at - (breaks[-1].end() if breaks else 0) + 1
+        at = text.rfind("\u00a0", 0, at)
+    return None
+
+
+def _parses_past(text: str, pointer: int) -> bool:
+    """Whether ``text`` reads as YAML (its events only: no alias is expanded) without an error at or
+    before ``pointer``."""
+    try:
+        for _event in yaml.parse(text, Loader=yaml.SafeLoader):
+            pass
+        return True
+    except yaml.MarkedYAMLError as exc:
+        again = exc.problem_mark or exc.context_mark
+        return again is not None and again.pointer > pointer
+    except (yaml.YAMLError, RecursionError):
+        return False
 
 
 def _text_before(mark: yaml.Mark) -> str:

@@ -44,7 +44,7 @@ from spo_hotfolder.engine.processing import EngineProcessing
 from spo_hotfolder.engine.records import EngineRecords
 from spo_hotfolder.engine.recovery import EngineRecovery
 from spo_hotfolder.engine.retention import EngineRetention
-from spo_hotfolder.engine.scans import EngineScans
+from spo_hotfolder.engine.scans import EngineScans, _is_folder
 from spo_hotfolder.engine.timers import EngineTimers
 from spo_hotfolder.fsutil import (
     Flusher,
@@ -862,7 +862,13 @@ class Engine(
             parts = _rel_parts(text, str(self.area(area)))
             if parts is None:
                 continue
-            if not parts or self.ignored(parts[-1]) or any(self.ignored(part) for part in parts[1:-1]):
+            if not parts or any(self.ignored(part) for part in parts[1:-1]):
+                return ("ignore", None)
+            if self.ignored(parts[-1]) and not (
+                # (another job's folder, named by an id watch.ignore matches, dragged into this one:
+                # put back as any other job's, review FB 1)
+                len(parts) == 2 and not self.ignored_folder(parts[1]) and _is_folder(path)
+            ):
                 return ("ignore", None)
             if len(parts) > 1 and self.ignored_folder(parts[0]):
                 return ("ignore", None)  # (a job folder's name is a job id: never matched alone)

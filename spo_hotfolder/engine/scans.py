@@ -389,7 +389,10 @@ class EngineScans(EngineState):
                         continue
                     yield from self._walk_tree(Path(entry.path), descend, depth + 1, skip_unchanged=skip_unchanged)
                 elif (
-                    skip_unchanged and depth == 1 and entry.name not in JOB_SUBFOLDERS and not self.ignored(entry.name)
+                    skip_unchanged
+                    and depth == 1
+                    and entry.name not in JOB_SUBFOLDERS
+                    and not self.ignored_folder(entry.name)
                 ):
                     inner = Path(entry.path)  # a folder in a job's folder: another job's, dragged in?
                     self._guard("drop", entry.path, lambda f=folder, p=inner: self._on_folder_inside(f, p))

@@ -12355,3 +12355,54 @@ def test_a_manifest_whose_mode_or_times_a_client_sets_after_its_upload_leaves_th
     assert not (r.inbox / "TC.yaml").exists()
     assert r.take_prints() == ["TC_TC-1_bc-85x55_x1.pdf"]
     assert not list((r.root / "failed").iterdir())
+
+
+def _held_as(r: Rig, order_id: str, job_id: str) -> Path:
+    make_pdf(r.inbox / f"{order_id}.pdf", pages=CARD)
+    (r.inbox / f"{order_id}.yaml").write_text(
+        f'order_id: "{order_id}"\njob_id: "{job_id}"\nproduct: bc-85x55\nquantity: 1\n'
+        f"artwork: [{order_id}.pdf]\nblocked: true\n"
+    )
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    return r.root / "quarantine" / job_id
+
+
+@pytest.mark.parametrize("seen_by", ["event", "scan"])
+@pytest.mark.parametrize("job_id", ["J1.part", "NA-1"])
+def test_a_job_folder_named_by_an_ignored_id_dragged_into_another_is_put_back(
+    rig: Rig, seen_by: str, job_id: str
+) -> None:
+    """Review FB 1 (of EU 1's mend): a job folder named by an id watch.ignore matches, dragged into
+    another job's folder, was not put back (its name matched against watch.ignore there): its
+    RELEASE was never read, as for any other job's folder."""
+    r = rig
+    inner = _held_as(r, "IA", job_id)
+    outer = _held_as(r, "OB", "OB-1")
+    moved = outer / job_id
+    os.replace(inner, moved)
+    (moved / "RELEASE").write_text("pat\n")
+    if seen_by == "event":
+        r.engine.hint(moved)
+    else:
+        r.engine.rescan()
+    r.run(until=done(r, job_id), steps=20)
+
+
+@pytest.mark.parametrize("name", [".git", "x.tmp", ".~tmp~", "foo.part", ".Trash-1000"])
+@pytest.mark.parametrize("depth", [0, 2])
+def test_folders_watch_ignore_names_in_the_inbox_are_left_alone(rig: Rig, name: str, depth: int) -> None:
+    """EU 1's mend moved the folders' ignoring into the descend rules: an inbox folder that
+    watch.ignore names is still left alone at any depth, by events and by scans (review FB)."""
+    r = rig
+    folder = r.inbox.joinpath(*[f"d{i}" for i in range(depth)], name)
+    folder.mkdir(parents=True)
+    make_pdf(folder / "Z.pdf", pages=CARD)
+    (folder / "manifest.yaml").write_text('order_id: "Z"\nproduct: bc-85x55\nquantity: 1\nartwork: [Z.pdf]\n')
+    (folder / "Z.yaml").write_text('order_id: "Z2"\nproduct: bc-85x55\nquantity: 1\nartwork: [Z.pdf]\n')
+    r.engine.hint(folder / "manifest.yaml")
+    r.engine.hint(folder / "Z.pdf")
+    r.engine.rescan()
+    r.run(steps=10, dt=2)
+    assert (folder / "Z.pdf").exists() and (folder / "manifest.yaml").exists() and (folder / "Z.yaml").exists()
+    assert r.ledger.get_job("Z-1", history=False) is None and r.ledger.get_job("Z2-1", history=False) is None
+    assert not any((r.root / "failed").iterdir())

@@ -1440,3 +1440,25 @@ def test_a_number_in_another_base_too_long_to_show_is_refused_in_words(key: str,
     )
     said = only_problem(text)
     assert f"a number of {len(number)} characters ({number[:12]}...), far more than any quantity or id has" in said
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('order_id: "1"\ncustomer: "ACME:\u00a0Ltd"\nproduct:\tbc\n', "line 3, column 9: YAML syntax error: a tab"),
+        (
+            'order_id: "1"\ncustomer: ACME -\u00a0Ltd\nproduct: "bc\nquantity: 1\n',
+            "line 3, column 10: YAML syntax error",
+        ),
+        ('# note:\u00a0x\norder_id: "1"\nproduct bc\n', "line 3, column 1: YAML syntax error: this line is neither"),
+        ('order_id: "1"\rproduct:\u00a0bc\rquantity: 1\r', "line 2, column 9: YAML syntax error: a no-break space"),
+    ],
+)
+def test_yaml_a_no_break_space_in_a_value_is_not_blamed_for_an_error_elsewhere(text: str, said: str) -> None:
+    """Review FB 2 (of FA 4's mend): a harmless no-break space (in a quoted name, a value, a
+    comment) was blamed for any YAML error of the file, a tab or an unclosed quote further on; and
+    a CR-only file's was said on line 1."""
+    problem = only_problem(text.encode())
+    assert problem.startswith(said), problem
+    if "no-break" not in said:
+        assert "no-break" not in problem, problem
