@@ -319,6 +319,11 @@ def _box_update(
         if key in reader.trailer:
             trailer[NameObject(key)] = reader.trailer.raw_get(key)
     trailer[NameObject("/Prev")] = NumberObject(prev_xref)
+    if not as_stream and "/XRefStm" in reader.trailer:
+        # A hybrid-reference file (Word's PDFs): the objects kept in its object streams are listed
+        # by the stream its table's trailer names; a table without it after it hid them from
+        # Ghostscript, which printed the page without them (helper FE 1: a blank card).
+        trailer[NameObject("/XRefStm")] = reader.trailer.raw_get("/XRefStm")
     # One more than the highest object number, where the file's /Size says less (audits BM 1, BN 4):
     # the trailer's /Size, and the number of a new cross-reference stream.
     stated = trailer.get("/Size")

@@ -241,6 +241,40 @@ def _untyped_node(reader: PdfReader) -> str | None:
     return None
 
 
+#: The last ``startxref`` of a file (within its last KiB); a table section's start; how far a table
+#: section and its trailer are read for the trailer's keys.
+_LAST_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+_TABLE_READ_MAX = 4 << 20
+
+
+def _table_hides_streams(fh: BinaryIO, reader: PdfReader) -> bool:
+    """Whether the file's last cross-reference section is a classic table whose trailer does not
+    name a cross-reference stream (/XRefStm) while objects of the file are kept in object streams:
+    an update an editor appended with a table to a file saved with object streams (or to a hybrid
+    one, dropping its /XRefStm). Ghostscript, the interpreter of many RIPs, then finds none of the
+    objects kept there: it prints no page, or pages without them, and exits as if all went well
+    (helper FE 2); pypdf, qpdf and viewers read it."""
+    if not getattr(reader, "xref_objStm", None):
+        return False
+    try:
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(max(0, size - 1024))
+        found = _LAST_STARTXREF.search(fh.read())
+        if found is None or int(found.group(1)) >= size:
+            return False
+        fh.seek(int(found.group(1)))
+        section = fh.read(_TABLE_READ_MAX)
+    except OSError:
+        return False
+    if not section.startswith(b"xref"):
+        return False
+    trailer = section.find(b"trailer")
+    end = section.find(b"startxref", trailer)
+    if trailer < 0 or end < 0:
+        return False  # (a table too long to look at: not said)
+    return b"/XRefStm" not in section[trailer:end]
+
+
 def _miscounted(reader: PdfReader, count: int) -> str | None:
     """A page tree whose /Count is not the number of pages it holds (they are counted one by one:
     ``count``): a RIP that believes /Count may print blank pages, stop, or refuse the file (audit
@@ -2149,6 +2183,12 @@ def preflight(
                         if count == 0:
                             raise ArtworkProblem(f"artwork {label} has no pages: there is nothing to print")
                         miscounted = _miscounted(reader, count) or _untyped_node(reader)
+                        if miscounted is None and _table_hides_streams(fh, reader):
+                            miscounted = (
+                                "its last update lists its objects in a table that does not point to the object "
+                                "streams of the version before it: Ghostscript-based RIPs find none of the objects "
+                                "kept there, and may print no page of it, or pages without them"
+                            )
                         read = _read_pages(art.name, reader, len(pages) + 1, scan_fonts, check_resources)
                         pages.extend(read)
                     if read_also is not None:

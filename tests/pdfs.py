@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 from pypdf.generic import (
     ArrayObject,
     DecodedStreamObject,
@@ -404,6 +404,78 @@ def make_object_stream_pdf(path: Path | str, pages: Sequence[tuple[float, float]
         + f"\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF\n".encode()
     )
     out = Path(path)
+    out.write_bytes(data)
+    return out
+
+
+def make_hybrid_pdf(path: Path | str, size_mm: tuple[float, float] = (91.0, 61.0)) -> Path:
+    """A hybrid-reference PDF (ISO 32000 7.5.8.4), as Word's "Save as PDF" writes them: a classic
+    cross-reference table whose trailer names (/XRefStm) a cross-reference stream listing the
+    objects kept in an object stream; here the page's /Resources, which name its red image. One
+    page of ``size_mm``, no TrimBox."""
+    width, height = (v * 72 / 25.4 for v in size_mm)
+
+    def stream(data: bytes, extra: bytes = b"") -> bytes:
+        return b"<< /Length %d %s>>\nstream\n" % (len(data), extra) + data + b"\nendstream"
+
+    image = stream(
+        b"\xff\x00\x00" * 16,
+        b"/Type /XObject /Subtype /Image /Width 4 /Height 4 /ColorSpace /DeviceRGB /BitsPerComponent 8 ",
+    )
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.4f %.4f] /Contents 4 0 R /Resources 5 0 R >>"
+        % (width, height),
+        4: stream(b"q 100 0 0 80 20 20 cm /Im0 Do Q"),
+        6: image,
+        7: stream(b"5 0 << /XObject << /Im0 6 0 R >> >>", b"/Type /ObjStm /N 1 /First 4 "),  # object 5 inside
+    }
+    data = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    offsets: dict[int, int] = {}
+    for number in sorted(objects):
+        offsets[number] = len(data)
+        data += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
+    offsets[8] = len(data)
+    row = bytes([2]) + (7).to_bytes(4, "big") + (0).to_bytes(2, "big")
+    data += b"8 0 obj\n" + stream(row, b"/Type /XRef /Size 9 /W [1 4 2] /Index [5 1] ") + b"\nendobj\n"
+    xref_at = len(data)
+    data += b"xref\n0 5\n0000000000 65535 f\r\n" + b"".join(b"%010d 00000 n\r\n" % offsets[n] for n in range(1, 5))
+    data += b"6 3\n" + b"".join(b"%010d 00000 n\r\n" % offsets[n] for n in range(6, 9))
+    data += b"trailer\n<< /Size 9 /Root 1 0 R /XRefStm %d >>\nstartxref\n%d\n%%%%EOF\n" % (offsets[8], xref_at)
+    out = Path(path)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def add_table_update(path: Path | str) -> Path:
+    """``path`` (a PDF indexed by a cross-reference stream) with an incremental update appended as
+    some editors write one: its first page's content given anew, indexed by a classic table that
+    chains (/Prev) to the stream. Ghostscript opens no page of such a file (audit BI 1)."""
+    import re
+
+    out = Path(path)
+    data = out.read_bytes()
+    prev = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    reader = PdfReader(out)
+    page = reader.pages[0]
+    root = reader.trailer.raw_get("/Root").idnum
+    size = max(int(reader.trailer.get("/Size", 0)), max(reader.xref_objStm, default=0) + 1)
+    drawing = b"0 1 0 rg 0 0 100 100 re f"
+    content_at = len(data)
+    data += b"%d 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (size, len(drawing), drawing)
+    page_at = len(data)
+    ref = page.indirect_reference
+    assert ref is not None
+    page_text = b"<< /Type /Page /Parent %d 0 R /MediaBox [%s] /Resources << >> /Contents %d 0 R >>" % (
+        page.raw_get("/Parent").idnum,
+        b" ".join(str(float(v)).encode() for v in page.mediabox),
+        size,
+    )
+    data += b"%d 0 obj\n%s\nendobj\n" % (ref.idnum, page_text)
+    xref_at = len(data)
+    data += b"xref\n%d 1\n%010d 00000 n\r\n%d 1\n%010d 00000 n\r\n" % (ref.idnum, page_at, size, content_at)
+    data += b"trailer\n<< /Size %d /Root %d 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (size + 1, root, prev, xref_at)
     out.write_bytes(data)
     return out
 

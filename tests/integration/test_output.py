@@ -29,9 +29,11 @@ from spo_hotfolder.pdfwork import _CHECK, PdfWorker, WorkerFailure
 from spo_hotfolder.preflight import ArtworkInput
 from tests.daemon import CORPUS, rewrite_keeping_time
 from tests.pdfs import (
+    add_table_update,
     make_big_pdf,
     make_bomb_pdf,
     make_damaged_content_pdf,
+    make_hybrid_pdf,
     make_layered_pdf,
     make_object_stream_pdf,
     make_pdf,
@@ -1464,3 +1466,60 @@ def test_a_link_to_a_place_in_another_file_keeps_its_name_where_names_clash(tmp_
     actions = [a.get_object()["/A"].get_object() for a in out.pages[n].get("/Annots", []) if "/A" in a.get_object()]
     assert [str(a["/D"]) for a in actions if a["/S"] == "/GoToR"] == ["page.1"]
     assert all(str(a["/D"]).startswith("2:") for a in actions if a["/S"] == "/GoTo")
+
+
+def _gs_render(path: Path) -> bytes | None:
+    """Ghostscript's pixels of every page of ``path`` (None where gs is not installed)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("gs"):
+        return None
+    run = subprocess.run(
+        ["gs", "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=png16m", "-r50", "-sOutputFile=-", str(path)],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return run.stdout
+
+
+def test_boxes_added_to_a_hybrid_reference_pdf_keep_its_object_streams_found(tmp_path: Path) -> None:
+    """Helper FE 1 (critical): a hybrid-reference PDF (a table whose trailer names a cross-reference
+    stream, /XRefStm: Word's PDFs) whose page needed its boxes got an update whose trailer dropped
+    /XRefStm: Ghostscript no longer found the objects kept in the object stream (the page's
+    resources) and printed a blank card, where pdfinfo, STATUS.txt and viewers saw one good page."""
+    import re
+
+    art = make_hybrid_pdf(tmp_path / "card.pdf")
+    spec = ProductSpec("bc-*", (85.0, 55.0), 3.0, None)
+    result = build_output([ArtworkInput("card.pdf", str(art))], str(tmp_path / "out.pdf"), spec, ValidationConfig())
+    out = (tmp_path / "out.pdf").read_bytes()
+    assert not result.copied_unchanged and out.startswith(art.read_bytes())
+    last_trailer = out[out.rindex(b"trailer") :]
+    assert re.search(rb"/XRefStm \d+", last_trailer), last_trailer
+    assert [b["/TrimBox"] for b in boxes_mm(tmp_path / "out.pdf")] == [[3.0, 3.0, 88.0, 58.0]]
+    printed, expected = _gs_render(tmp_path / "out.pdf"), _gs_render(art)
+    if printed is not None:
+        assert printed and printed == expected, "Ghostscript prints the output otherwise than the artwork"
+
+
+def test_artwork_whose_table_update_hides_its_object_streams_fails_the_check(tmp_path: Path) -> None:
+    """Helper FE 2: artwork saved with object streams, then updated by an editor with a classic
+    table chaining to the stream (the file audit BI 1 kept the daemon from writing): Ghostscript
+    opens no page of it ("Couldn't initialise file") and exits 0, a blank print; pypdf, qpdf and
+    viewers read it. The check says it is damaged (repaired: error by default); where repaired
+    is a warning, the output is written anew, and Ghostscript prints every page."""
+    art = add_table_update(make_object_stream_pdf(tmp_path / "card.pdf", [(85.0, 55.0)] * 2))
+    inputs = [ArtworkInput("card.pdf", str(art))]
+    report, _ = check(inputs, "bc-85x55", None, ValidationConfig())
+    [finding] = [f for f in report.findings if f.check == "repaired"]
+    assert finding.severity == "error" and "Ghostscript" in finding.message, finding
+    lenient = ValidationConfig(checks={**DEFAULT_SEVERITY, "repaired": "warning"})
+    report, as_is = check(inputs, "bc-85x55", None, lenient)
+    assert report.ok and not as_is, report.findings
+    build_output(inputs, str(tmp_path / "out.pdf"), None, lenient, repaired=True)  # (as the engine passes it)
+    assert not (tmp_path / "out.pdf").read_bytes().startswith(art.read_bytes())
+    printed = _gs_render(tmp_path / "out.pdf")
+    if printed is not None:
+        assert printed.count(b"\x89PNG") == 2, "Ghostscript does not print both pages of the output"
