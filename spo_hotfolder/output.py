@@ -251,6 +251,14 @@ def _update_plan(path: str, reader: PdfReader) -> int | None:
     ``startxref N %%EOF``); None otherwise (then the output is written anew)."""
     if reader.is_encrypted:
         return None  # the update's page objects would have to be encrypted like the rest
+    if "/XRefStm" in reader.trailer:
+        # A hybrid-reference file (a table whose trailer names a cross-reference stream: Word's
+        # PDFs), in any of its sections: no update after it reads the same in every RIP. Without
+        # /XRefStm, Ghostscript found none of the objects kept in its object streams (helper FE 1:
+        # a blank card); with it, Ghostscript took a page kept there from the stream, without the
+        # update's boxes, and an older section's key named objects a later section replaced (review
+        # FG 2: the old artwork printed). Written anew.
+        return None
     try:
         with open(path, "rb") as fh:
             if fh.read(5) != b"%PDF-":
@@ -319,11 +327,6 @@ def _box_update(
         if key in reader.trailer:
             trailer[NameObject(key)] = reader.trailer.raw_get(key)
     trailer[NameObject("/Prev")] = NumberObject(prev_xref)
-    if not as_stream and "/XRefStm" in reader.trailer:
-        # A hybrid-reference file (Word's PDFs): the objects kept in its object streams are listed
-        # by the stream its table's trailer names; a table without it after it hid them from
-        # Ghostscript, which printed the page without them (helper FE 1: a blank card).
-        trailer[NameObject("/XRefStm")] = reader.trailer.raw_get("/XRefStm")
     # One more than the highest object number, where the file's /Size says less (audits BM 1, BN 4):
     # the trailer's /Size, and the number of a new cross-reference stream.
     stated = trailer.get("/Size")

@@ -881,16 +881,16 @@ class EngineIntake(EngineState):
         leaves an intake not complete, which the next start finishes (``reconcile``). A manifest
         replaced under the same name meanwhile (another signature) is a new upload: never removed;
         so is one written over in place with its size and time kept (`cp -p`, `rsync --inplace
-        -t`): its change time moved (white-box audit CN 3: it was removed unread). One whose
-        mode or times alone were set (an FTP or SFTP client's chmod or time stamp right after its
-        upload) is the same file with the same bytes: removed (helper EZ 1: it was read again and
-        refused into failed/ as "already delivered").
+        -t`): its change time moved (white-box audit CN 3: it was removed unread). The same file
+        changed in place (its mode, its times, its bytes) keeps its intake open: read again once
+        settled, the same bytes finish it (removed), other bytes are a new upload (helper EZ 1).
         """
         self._secure_copies()
         pending, self._unfinished = self._unfinished, []
         if not pending:
             return
         retry: list[tuple[str, Path, Signature | None, int]] = []
+        touched: set[str] = set()
         try:
             folders: set[Path] = set()
             for _key, path, sig, ctime in pending:
@@ -898,9 +898,20 @@ class EngineIntake(EngineState):
                     st = os.stat(path)
                 except FileNotFoundError:
                     continue
-                if sig is not None and (
-                    (signature(st) == sig and st.st_ctime_ns == ctime) or _only_touched(path, st, sig, _key)
-                ):
+                same_file = sig is not None and (st.st_size, st.st_ino) == (sig[0], sig[2])
+                if same_file and (signature(st) != sig or st.st_ctime_ns != ctime):
+                    # The same file, its mode or times changed since it was read (an FTP or SFTP
+                    # client's chmod or time stamp right after its upload), or written over in place
+                    # (`cp -p`): never removed unread (white-box audit CN 3), nor its intake marked
+                    # complete; read again once settled, it is this intake's (the same bytes:
+                    # removed then) or a new upload. Kept as "a new upload" with the intake
+                    # complete, the same bytes were refused into failed/ as "already delivered"
+                    # (helper EZ 1); removed once the bytes read the same, a rewrite in place still
+                    # under way was lost (review FG 1).
+                    touched.add(_key)
+                    self.tracker.track(path)
+                    continue
+                if same_file:
                     try:
                         path.unlink()
                         self._took_out(path)
@@ -917,7 +928,7 @@ class EngineIntake(EngineState):
                     folders.add(path.parent)
             for folder in folders:
                 fsync_dir(folder)
-            kept = {key for key, *_ in retry}
+            kept = {key for key, *_ in retry} | touched
             with self.ledger.transaction():
                 for key, *_ in pending:
                     if key not in kept:
@@ -1865,21 +1876,3 @@ def _other_case_reason(job_id: str, twin: str) -> str:
         f"job id {job_id} differs from that of job {twin} only in letter case: their folders would be one "
         "folder on a Windows share, so this manifest's job was not taken"
     )
-
-
-def _only_touched(path: Path, st: os.stat_result, sig: Signature, key: str) -> bool:
-    """Whether ``path`` (``st``) is the manifest taken in (``sig``, its intake ``key``, which
-    begins with its sha256) with only its mode or times changed since: the same file (inode) of
-    the same size and the same bytes, not changing while read."""
-    if (st.st_size, st.st_ino) != (sig[0], sig[2]):
-        return False
-    try:
-        with open(path, "rb") as fh:
-            before = os.fstat(fh.fileno())
-            data = fh.read(MAX_MANIFEST_BYTES + 1)
-            after = os.fstat(fh.fileno())
-    except OSError:
-        return False
-    if before.st_ino != st.st_ino or signature(after) != signature(before) or after.st_ctime_ns != before.st_ctime_ns:
-        return False
-    return hashlib.sha256(data).hexdigest() == key.partition(":")[0]

@@ -12406,3 +12406,37 @@ def test_folders_watch_ignore_names_in_the_inbox_are_left_alone(rig: Rig, name: 
     assert (folder / "Z.pdf").exists() and (folder / "manifest.yaml").exists() and (folder / "Z.yaml").exists()
     assert r.ledger.get_job("Z-1", history=False) is None and r.ledger.get_job("Z2-1", history=False) is None
     assert not any((r.root / "failed").iterdir())
+
+
+def test_an_edited_manifest_rewritten_in_place_after_its_intake_is_not_removed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review FG 1 (of EZ 1's first mend): the customer uploads the order again in place, edited
+    (an FTP STOR over the file: the same inode), and at the moment the intake was finished the
+    bytes written so far were the old manifest's: it was removed as "only touched", and the rest of
+    the upload went into a removed file, the edited order lost. A file changed in place keeps its
+    intake open until it is read again once settled."""
+    r = rig
+    real = Engine._finish_intakes
+    state: dict[str, Any] = {}
+
+    def client_rewrites(engine: Engine) -> None:
+        for _, path, *_ in list(engine._unfinished):
+            if path.exists() and "fd" not in state:
+                old = path.read_bytes()
+                fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+                os.write(fd, old)  # the new upload's first bytes are the old file's
+                state["fd"] = fd
+        real(engine)
+        if "fd" in state and "done" not in state:
+            state["done"] = True
+            os.write(state["fd"], b"attributes: {paper: silk-350}\n")  # the rest of the upload
+            os.close(state["fd"])
+
+    monkeypatch.setattr(Engine, "_finish_intakes", client_rewrites)
+    job_id = r.order("TE")
+    r.run(until=done(r, job_id), steps=10)
+    r.run(steps=5)
+    assert state.get("done")
+    left = list(r.inbox.iterdir()) + list((r.root / "failed").iterdir())
+    assert left, "the edited manifest, uploaded after the intake, was removed unread"
