@@ -185,6 +185,7 @@ class Engine(
         self._unreadable = {}
         self._not_filed = {}
         self._not_removed = set()
+        self._read_again = {}
         self._consumed_dirs = set()
         self._taken_out = {}
         self._empty_since = {}
@@ -864,14 +865,15 @@ class Engine(
                 continue
             if not parts or any(self.ignored(part) for part in parts[1:-1]):
                 return ("ignore", None)
-            if self.ignored(parts[-1]) and not (
-                # (another job's folder, named by an id watch.ignore matches, dragged into this one:
-                # put back as any other job's, review FB 1)
-                len(parts) == 2 and not self.ignored_folder(parts[1]) and _is_folder(path)
-            ):
-                return ("ignore", None)
             if len(parts) > 1 and self.ignored_folder(parts[0]):
                 return ("ignore", None)  # (a job folder's name is a job id: never matched alone)
+            if self.ignored(parts[-1]):
+                if len(parts) == 2 and not self.ignored_folder(parts[1]) and _is_folder(path):
+                    # Another job's folder, named by an id watch.ignore matches, dragged into this
+                    # one: put back as any other job's (review FB 1); any other folder of such a
+                    # name (RELEASE.tmp/) is left alone without a word (review FH 2).
+                    return ("stray", self.area(area) / parts[0])
+                return ("ignore", None)
             if len(parts) == 1:
                 # RELEASE, or a corrected PDF, dropped into quarantine/ itself, not into a job's
                 # folder: answered (audit AL D4: a PDF there was left without a word).

@@ -232,6 +232,13 @@ class EngineIntake(EngineState):
         if not self._removable_from(base, path):
             return  # taken once the folder lets us: nothing recorded, the other orders go on
         key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
+        again = self._read_again.pop(path, None) if self._read_again else None
+        if again is not None and again != (key, st.st_ino):
+            # Kept after its intake as changed in place, and now another file or other bytes: a new
+            # upload. The intake it was kept for is done (its manifest is in its jobs' folders):
+            # left open, a later upload of those bytes would have been taken for it and removed
+            # unread (review FH 1).
+            self.ledger.complete_intake(again[0])
         known = self.ledger.intake(key)
         if self._new_only and known is not None:
             self.tracker.track(path, activity=False, complete=True)  # not now (_meanwhile)
@@ -909,6 +916,9 @@ class EngineIntake(EngineState):
                     # (helper EZ 1); removed once the bytes read the same, a rewrite in place still
                     # under way was lost (review FG 1).
                     touched.add(_key)
+                    if len(self._read_again) > 10_000:  # (files removed by hand meanwhile)
+                        self._read_again.clear()
+                    self._read_again[path] = (_key, st.st_ino)
                     self.tracker.track(path)
                     continue
                 if same_file:

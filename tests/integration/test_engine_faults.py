@@ -12440,3 +12440,67 @@ def test_an_edited_manifest_rewritten_in_place_after_its_intake_is_not_removed(
     assert state.get("done")
     left = list(r.inbox.iterdir()) + list((r.root / "failed").iterdir())
     assert left, "the edited manifest, uploaded after the intake, was removed unread"
+
+
+@pytest.mark.parametrize("name", ["RELEASE.tmp", "release.part", "Retry.tmp", "reject.crdownload", "x.tmp"])
+def test_a_folder_watch_ignore_names_in_a_job_folder_gets_no_answer(rig: Rig, name: str) -> None:
+    """Review FH 2 (of FB 1's mend): a folder watch.ignore names (RELEASE.tmp/, an editor's), made in a
+    held job's folder, got "RELEASE.tmp is a folder, not a file: nothing was done" in STATUS.txt and a
+    warning, in native mode only: it is left alone without a word, as before."""
+    r = rig
+    job_id, folder = _held(r, "FH")
+    r.run(steps=3)
+    before = (folder / "STATUS.txt").read_text()
+    (folder / name).mkdir()
+    (folder / name / "data.bin").write_bytes(b"x")
+    with capture_logs() as logs:
+        r.engine.hint(folder / name)
+        r.run(steps=8)
+    noisy = [e for e in logs if e.get("log_level") in ("warning", "error")]
+    assert (folder / name).is_dir() and r.stage(job_id) is Stage.HELD
+    assert (folder / "STATUS.txt").read_text() == before and not noisy, noisy
+
+
+def _manifest_q(quantity: int) -> str:
+    return f'order_id: "HA"\nproduct: bc-85x55\nquantity: {quantity}\nartwork: [HA.pdf]\nblocked: true\n'
+
+
+@pytest.mark.parametrize("how", ["in place", "chmod, then renamed over"])
+def test_a_manifest_sent_back_to_its_first_bytes_is_taken_after_one_changed_in_place(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """Review FH 1 (of FG 1's mend): a manifest changed after its intake kept its intake open; read
+    again with other bytes (the customer's corrected order), it was taken as a new upload, but the
+    first intake stayed open, and the customer's next upload of the first bytes (the order changed
+    back) was taken for it and removed unread: the job kept the corrected quantity, no word."""
+    r = rig
+    real = Engine._finish_intakes
+    done_once: list[Path] = []
+
+    def client(engine: Engine) -> None:
+        for _, path, *_ in list(engine._unfinished):
+            if path.exists() and not done_once:
+                done_once.append(path)
+                if how == "in place":
+                    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)  # the same size: quantity 1 -> 2
+                    os.write(fd, _manifest_q(2).encode())
+                    os.close(fd)
+                else:
+                    path.chmod(0o600)
+        real(engine)
+        if how != "in place" and len(done_once) == 1:
+            done_once.append(done_once[0])
+            upload = done_once[0].with_name(".HA.yaml.up")
+            upload.write_text(_manifest_q(2))
+            os.replace(upload, done_once[0])
+
+    monkeypatch.setattr(Engine, "_finish_intakes", client)
+    make_pdf(r.inbox / "HA.pdf", pages=CARD)
+    (r.inbox / "HA.yaml").write_text(_manifest_q(1))
+    r.run(until=lambda: r.stage("HA-1") is Stage.HELD, steps=10)
+    r.run(steps=6)
+    assert r.job("HA-1").quantity == 2 and not (r.inbox / "HA.yaml").exists()
+    (r.inbox / "HA.yaml").write_text(_manifest_q(1))  # changed back
+    r.run(steps=6)
+    assert r.job("HA-1").quantity == 1, "the manifest sent back to its first bytes was removed unread"
+    assert not r.ledger.pending_intakes()
