@@ -26,7 +26,10 @@ from spo_hotfolder.status import JobStatus
 
 log = structlog.get_logger("spo_hotfolder.engine")
 #: How an inbox folder the daemon cannot change is made writable for it (log line and ERROR.txt).
-UNWRITABLE_FIX = "uploads with umask 0002; Samba: create mask 0664, directory mask 2775; or chmod g+w"
+UNWRITABLE_FIX = (
+    "uploads with umask 0002 (a local cp -r keeps the source's mode: cp -r --no-preserve=mode); Samba: create "
+    "mask 0664, directory mask 2775; or chmod g+w"
+)
 SYMLINK_PROBLEM = (
     "{name} is a symbolic link, not a file: the daemon does not follow links (one could point at any file "
     "on the server); put the file itself"
