@@ -194,6 +194,10 @@ def _unreadable_problem(path: Path, exc: OSError) -> str:
     )
 
 
+#: The most manifests changed in place after their intake held open until read again
+#: (``_keep_to_read_again``): each is a file descriptor.
+READ_AGAIN_MAX = 256
+
 #: A refused manifest of the name of one taken this many seconds before at most may be its rest
 #: (``_rest_of_one_taken``).
 REST_OF_MANIFEST_SECONDS = 600.0
@@ -232,17 +236,25 @@ class EngineIntake(EngineState):
         if not self._removable_from(base, path):
             return  # taken once the folder lets us: nothing recorded, the other orders go on
         key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
-        again = self._read_again.pop(path, None) if self._read_again else None
-        if again is not None and again != (key, st.st_ino):
-            # Kept after its intake as changed in place, and now another file or other bytes: a new
-            # upload. The intake it was kept for is done (its manifest is in its jobs' folders):
-            # left open, a later upload of those bytes would have been taken for it and removed
-            # unread (review FH 1).
-            self.ledger.complete_intake(again[0])
         known = self.ledger.intake(key)
         if self._new_only and known is not None:
             self.tracker.track(path, activity=False, complete=True)  # not now (_meanwhile)
-            return
+            return  # (nothing decided: a manifest to read again stays one: review FI 1)
+        again = self._read_again.pop(path, None) if self._read_again else None
+        if again is not None:
+            kept_key, kept = again
+            try:
+                was = os.fstat(kept)
+            finally:
+                os.close(kept)
+            if kept_key != key or was.st_nlink == 0 or (was.st_dev, was.st_ino) != (st.st_dev, st.st_ino):
+                # Kept after its intake as changed in place, and now another file (the one kept
+                # open, its inode never given to another, removed: review FI 2) or other bytes: a
+                # new upload. The intake it was kept for is done (its manifest is in its jobs'
+                # folders); left open, a later upload of those bytes was taken for it and removed
+                # unread (review FH 1).
+                self.ledger.complete_intake(kept_key)
+                known = self.ledger.intake(key)
         if known is not None and not known[0]:
             # Recorded before a crash, not yet removed from the inbox: finish that intake.
             self._recover_copies(data, path.name)
@@ -915,11 +927,9 @@ class EngineIntake(EngineState):
                     # complete, the same bytes were refused into failed/ as "already delivered"
                     # (helper EZ 1); removed once the bytes read the same, a rewrite in place still
                     # under way was lost (review FG 1).
-                    touched.add(_key)
-                    if len(self._read_again) > 10_000:  # (files removed by hand meanwhile)
-                        self._read_again.clear()
-                    self._read_again[path] = (_key, st.st_ino)
-                    self.tracker.track(path)
+                    if self._keep_to_read_again(path, _key, st):
+                        touched.add(_key)
+                        self.tracker.track(path)
                     continue
                 if same_file:
                     try:
@@ -951,6 +961,30 @@ class EngineIntake(EngineState):
             # (a folder's manifest removed only now, its intake's try having failed: the folder is
             # removed once empty and quiet, as it is when its last file is taken)
             self._cleanup_consumed_dirs(folder)
+
+    def _keep_to_read_again(self: Engine, path: Path, key: str, st: os.stat_result) -> bool:
+        """Keeps the intake ``key`` of the manifest ``path`` (``st``), changed in place after it was
+        read, open until it is read again (``take_manifest``): the file is held open meanwhile,
+        so that its inode is not given to another file (one uploaded anew after it is removed).
+        False where it cannot be held (its intake is complete then, the file a new upload); the
+        oldest is let go past READ_AGAIN_MAX."""
+        old = self._read_again.pop(path, None)
+        if old is not None:
+            os.close(old[1])
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return False
+        if (os.fstat(fd).st_ino, os.fstat(fd).st_dev) != (st.st_ino, st.st_dev):
+            os.close(fd)
+            return False
+        while len(self._read_again) >= READ_AGAIN_MAX:
+            oldest = next(iter(self._read_again))
+            kept_key, kept = self._read_again.pop(oldest)
+            os.close(kept)
+            self.ledger.complete_intake(kept_key)
+        self._read_again[path] = (key, fd)
+        return True
 
     def _finish_folder_intake(self: Engine, path: Path) -> None:
         """``_finish_intakes`` for a folder's manifest, at its intake. The intake is committed: a

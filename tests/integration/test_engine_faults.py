@@ -12504,3 +12504,104 @@ def test_a_manifest_sent_back_to_its_first_bytes_is_taken_after_one_changed_in_p
     r.run(steps=6)
     assert r.job("HA-1").quantity == 1, "the manifest sent back to its first bytes was removed unread"
     assert not r.ledger.pending_intakes()
+
+
+def test_a_touched_manifest_read_again_while_another_job_is_made_keeps_its_intake_to_close(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review FI 1 (of FH 1's mend): a chmod'ed manifest read again (same bytes) by the look at new
+    manifests while another job's output is made lost its "read again" mark there ("not now");
+    corrected in place then (taken as a new upload), its first intake stayed open, and the first
+    version sent back later was taken for it and removed unread."""
+    from datetime import timedelta
+
+    from spo_hotfolder.clock import iso
+
+    r = rig
+    make_pdf(r.inbox / "OB.pdf", pages=CARD)
+    later = r.clock.now() + timedelta(seconds=10)
+    (r.inbox / "OB.yaml").write_text(
+        f'order_id: "OB"\nproduct: bc-85x55\nquantity: 1\nartwork: [OB.pdf]\nprocess_after: "{iso(later)}"\n'
+    )
+    r.run(until=lambda: r.stage("OB-1") is not None, steps=10)
+    r.clock.advance((later - r.clock.now()).total_seconds() - 0.75)
+    real_finish = Engine._finish_intakes
+    touched: list[Path] = []
+
+    def client_chmods(engine: Engine) -> None:
+        for _, path, *_ in list(engine._unfinished):
+            if path.name == "HA.yaml" and path.exists() and not touched:
+                touched.append(path)
+                path.chmod(0o600)
+        real_finish(engine)
+
+    monkeypatch.setattr(Engine, "_finish_intakes", client_chmods)
+    slow = InProcessPdf.build_output
+
+    def build(self: Any, *a: Any, **k: Any) -> Any:
+        r.clock.advance(2.0)  # OB's output takes 2 s: HA.yaml settles meanwhile
+        return slow(self, *a, **k)
+
+    monkeypatch.setattr(InProcessPdf, "build_output", build)
+    real_new_only = Engine._take_new_only
+    edited: list[bool] = []
+
+    def new_only(engine: Engine, path: Path, sig: Any) -> None:
+        real_new_only(engine, path, sig)
+        if path.name == "HA.yaml" and not edited:
+            edited.append(True)
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)  # the customer's correction, in place
+            os.write(fd, _manifest_q(2).encode())
+            os.close(fd)
+
+    monkeypatch.setattr(Engine, "_take_new_only", new_only)
+    make_pdf(r.inbox / "HA.pdf", pages=CARD)
+    (r.inbox / "HA.yaml").write_text(_manifest_q(1))
+    r.run(until=done(r, "OB-1"), steps=30, dt=0.1)
+    assert edited, "HA.yaml was not read again while OB's output was made"
+    r.run(steps=6)
+    assert r.job("HA-1").quantity == 2 and not (r.inbox / "HA.yaml").exists()
+    (r.inbox / "HA.yaml").write_text(_manifest_q(1))  # changed back
+    r.run(steps=6)
+    assert r.job("HA-1").quantity == 1, "the manifest sent back to its first bytes was removed unread"
+
+
+def test_a_touched_manifest_removed_and_uploaded_again_is_a_new_upload(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review FI 2: a chmod'ed manifest (its intake kept open until it is read again) removed by its
+    client and uploaded again, the same bytes (a `reprint: true` sent again, FTP DELE then STOR),
+    was taken for the first one where the file system gave the new file the old one's inode number,
+    and removed unread. The file kept open meanwhile keeps its inode from being given again; the
+    new file is a new upload (a second reprint)."""
+    r = rig
+    make_pdf(r.inbox / "RP.pdf", pages=CARD)
+    (r.inbox / "RP.yaml").write_text('order_id: "RP"\nproduct: bc-85x55\nquantity: 1\nartwork: [RP.pdf]\n')
+    r.run(until=done(r, "RP-1"), steps=10)
+    r.run(steps=3)
+    assert r.take_prints() == ["RP_RP-1_bc-85x55_x1.pdf"]
+    real_finish = Engine._finish_intakes
+    touched: list[Path] = []
+
+    def client_chmods(engine: Engine) -> None:
+        for _, path, *_ in list(engine._unfinished):
+            if path.exists() and not touched:
+                touched.append(path)
+                path.chmod(0o600)
+        real_finish(engine)
+
+    monkeypatch.setattr(Engine, "_finish_intakes", client_chmods)
+    reprint = 'order_id: "RP"\nproduct: bc-85x55\nquantity: 1\nartwork: [RP.pdf]\nreprint: true\n'
+    make_pdf(r.inbox / "RP.pdf", pages=CARD)
+    (r.inbox / "RP.yaml").write_text(reprint)
+    r.run(until=lambda: bool(touched), steps=10)
+    assert (r.inbox / "RP.yaml").exists() and r.take_prints() == ["RP_RP-1_bc-85x55_x1.pdf"]
+    kept_ino = (r.inbox / "RP.yaml").stat().st_ino
+    make_pdf(r.inbox / "RP.pdf", pages=CARD)  # the client sends the reprint again ...
+    (r.inbox / "RP.yaml").unlink()  # ... removing the manifest first
+    (r.inbox / "RP.yaml").write_text(reprint)
+    assert (r.inbox / "RP.yaml").stat().st_ino != kept_ino  # (held open: never given again)
+    r.run(steps=10)
+    left = [p.name for p in r.inbox.iterdir()] + [p.name for p in (r.root / "failed").iterdir()]
+    # (the printer took the earlier prints: the second reprint comes under the same name)
+    assert r.take_prints() == ["RP_RP-1_bc-85x55_x1.pdf"] and not left, ("the second reprint was not made", left)
