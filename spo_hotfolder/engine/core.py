@@ -373,6 +373,7 @@ class Engine(
             self.wake_event.wait(self._wait_seconds())
             self.wake_event.clear()
         self._guard("intake", "", self._finish_intakes)
+        self._let_go_read_again()
         self._guard("delivery", "", self._remove_unfinished_temps)
 
     def _remove_unfinished_temps(self) -> None:

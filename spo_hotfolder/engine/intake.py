@@ -195,7 +195,7 @@ def _unreadable_problem(path: Path, exc: OSError) -> str:
 
 
 #: The most manifests changed in place after their intake held open until read again
-#: (``_keep_to_read_again``): each is a file descriptor.
+#: (``_keep_to_read_again``): each is a file descriptor; more are told by their inode number.
 READ_AGAIN_MAX = 256
 
 #: A refused manifest of the name of one taken this many seconds before at most may be its rest
@@ -242,12 +242,16 @@ class EngineIntake(EngineState):
             return  # (nothing decided: a manifest to read again stays one: review FI 1)
         again = self._read_again.pop(path, None) if self._read_again else None
         if again is not None:
-            kept_key, kept = again
-            try:
-                was = os.fstat(kept)
-            finally:
-                os.close(kept)
-            if kept_key != key or was.st_nlink == 0 or (was.st_dev, was.st_ino) != (st.st_dev, st.st_ino):
+            kept_key, kept, kept_ino = again
+            if kept is not None:
+                try:
+                    was = os.fstat(kept)
+                finally:
+                    os.close(kept)
+                held_same = was.st_nlink > 0 and (was.st_dev, was.st_ino) == (st.st_dev, st.st_ino)
+            else:
+                held_same = kept_ino == st.st_ino  # (not held: the inode number alone)
+            if kept_key != key or not held_same:
                 # Kept after its intake as changed in place, and now another file (the one kept
                 # open, its inode never given to another, removed: review FI 2) or other bytes: a
                 # new upload. The intake it was kept for is done (its manifest is in its jobs'
@@ -927,9 +931,9 @@ class EngineIntake(EngineState):
                     # complete, the same bytes were refused into failed/ as "already delivered"
                     # (helper EZ 1); removed once the bytes read the same, a rewrite in place still
                     # under way was lost (review FG 1).
-                    if self._keep_to_read_again(path, _key, st):
-                        touched.add(_key)
-                        self.tracker.track(path)
+                    self._keep_to_read_again(path, _key, st)
+                    touched.add(_key)
+                    self.tracker.track(path)
                     continue
                 if same_file:
                     try:
@@ -962,29 +966,38 @@ class EngineIntake(EngineState):
             # removed once empty and quiet, as it is when its last file is taken)
             self._cleanup_consumed_dirs(folder)
 
-    def _keep_to_read_again(self: Engine, path: Path, key: str, st: os.stat_result) -> bool:
+    def _keep_to_read_again(self: Engine, path: Path, key: str, st: os.stat_result) -> None:
         """Keeps the intake ``key`` of the manifest ``path`` (``st``), changed in place after it was
-        read, open until it is read again (``take_manifest``): the file is held open meanwhile,
-        so that its inode is not given to another file (one uploaded anew after it is removed).
-        False where it cannot be held (its intake is complete then, the file a new upload); the
-        oldest is let go past READ_AGAIN_MAX."""
-        old = self._read_again.pop(path, None)
-        if old is not None:
-            os.close(old[1])
+        read, open until it is read again (``take_manifest``). The file is held open meanwhile, so
+        that its inode is not given to another file (one uploaded anew after it is removed: review
+        FI 2); past READ_AGAIN_MAX held (or where it cannot be opened), the oldest is told by its
+        inode number alone (review FK 1, 2: its intake completed instead, the file was refused as
+        "already delivered")."""
+        self._let_go_read_again(path)
+        fd: int | None
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
-            return False
-        if (os.fstat(fd).st_ino, os.fstat(fd).st_dev) != (st.st_ino, st.st_dev):
-            os.close(fd)
-            return False
-        while len(self._read_again) >= READ_AGAIN_MAX:
-            oldest = next(iter(self._read_again))
-            kept_key, kept = self._read_again.pop(oldest)
-            os.close(kept)
-            self.ledger.complete_intake(kept_key)
-        self._read_again[path] = (key, fd)
-        return True
+            fd = None
+        if fd is not None and (os.fstat(fd).st_ino, os.fstat(fd).st_dev) != (st.st_ino, st.st_dev):
+            os.close(fd)  # (another file already: told by the inode number read before)
+            fd = None
+        self._read_again[path] = (key, fd, st.st_ino)
+        held = [p for p, (_, kept, _) in self._read_again.items() if kept is not None]
+        for oldest in held[: max(0, len(held) - READ_AGAIN_MAX)]:
+            kept_key, kept, ino = self._read_again[oldest]
+            self._read_again[oldest] = (kept_key, None, ino)
+            if kept is not None:
+                os.close(kept)
+
+    def _let_go_read_again(self: Engine, path: Path | None = None) -> None:
+        """Closes the file held for ``path`` to be read again (None: every one, the engine
+        stopping: review FK 4), forgetting it."""
+        for one in [path] if path is not None else list(self._read_again):
+            entry = self._read_again.pop(one, None)
+            if entry is not None and entry[1] is not None:
+                with contextlib.suppress(OSError):
+                    os.close(entry[1])
 
     def _finish_folder_intake(self: Engine, path: Path) -> None:
         """``_finish_intakes`` for a folder's manifest, at its intake. The intake is committed: a

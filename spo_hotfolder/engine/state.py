@@ -104,7 +104,8 @@ class EngineState:
     # (job, path in its folder): its name in history/, or TAKEN (a replacement taken: removed): _file_left_drops
     _not_filed: dict[tuple[str, str], str | None]
     _not_removed: set[Path]  # taken manifests whose inbox name could not go (said once)
-    _read_again: dict[Path, tuple[str, int]]  # manifests changed in place after their intake: key, open fd
+    # manifests changed in place after their intake, to read again: intake key, file held open, inode
+    _read_again: dict[Path, tuple[str, int | None, int]]
     _consumed_dirs: set[Path]  # inbox subfolders whose manifest we took
     # Those found empty: since when (monotonic) and their mtime then (_quiet_and_empty)
     _empty_since: dict[Path, tuple[float, int]]

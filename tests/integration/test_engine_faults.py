@@ -12605,3 +12605,55 @@ def test_a_touched_manifest_removed_and_uploaded_again_is_a_new_upload(
     left = [p.name for p in r.inbox.iterdir()] + [p.name for p in (r.root / "failed").iterdir()]
     # (the printer took the earlier prints: the second reprint comes under the same name)
     assert r.take_prints() == ["RP_RP-1_bc-85x55_x1.pdf"] and not left, ("the second reprint was not made", left)
+
+
+def _chmod_each_manifest_at_its_intake(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    real = Engine._finish_intakes
+    touched: list[Path] = []
+
+    def client_chmods(engine: Engine) -> None:
+        for _, path, *_ in list(engine._unfinished):
+            if path.exists() and path not in touched:
+                touched.append(path)
+                path.chmod(0o600)
+        real(engine)
+
+    monkeypatch.setattr(Engine, "_finish_intakes", client_chmods)
+    return touched
+
+
+@pytest.mark.parametrize("why", ["more than READ_AGAIN_MAX held", "the file cannot be held open"])
+def test_a_touched_manifest_not_held_open_still_leaves_the_inbox(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    """Review FK 1, 2 (of FI 2's mend): a touched manifest past READ_AGAIN_MAX files held open, or
+    one that could not be opened (EMFILE), had its intake completed: read again, it was refused into
+    failed/ as "already delivered" (EZ 1 once more). It is told by its inode number then."""
+    import spo_hotfolder.engine.intake as intake_module
+
+    r = rig
+    touched = _chmod_each_manifest_at_its_intake(monkeypatch)
+    if why.startswith("more"):
+        monkeypatch.setattr(intake_module, "READ_AGAIN_MAX", 1)
+    else:
+        real_open = os.open
+
+        def no_more_files(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+            import inspect
+
+            if inspect.stack()[1].function == "_keep_to_read_again":
+                raise OSError(errno.EMFILE, "Too many open files")
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(intake_module.os, "open", no_more_files)
+    for order_id in ("EA", "EB"):
+        make_pdf(r.inbox / f"{order_id}.pdf", pages=CARD)
+        (r.inbox / f"{order_id}.yaml").write_text(
+            f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{order_id}.pdf]\n'
+        )
+    r.run(until=lambda: done(r, "EA-1")() and done(r, "EB-1")(), steps=15)
+    r.run(steps=6)
+    assert len(touched) == 2
+    left = [p.name for p in r.inbox.iterdir()] + [p.name for p in (r.root / "failed").iterdir()]
+    assert not left, left
+    assert sorted(r.take_prints()) == ["EA_EA-1_bc-85x55_x1.pdf", "EB_EB-1_bc-85x55_x1.pdf"]
