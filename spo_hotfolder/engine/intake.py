@@ -242,7 +242,7 @@ class EngineIntake(EngineState):
             return  # (nothing decided: a manifest to read again stays one: review FI 1)
         again = self._read_again.pop(path, None) if self._read_again else None
         if again is not None:
-            kept_key, kept, kept_ino = again
+            kept_key, kept, kept_ino, kept_ctime = again
             if kept is not None:
                 try:
                     was = os.fstat(kept)
@@ -250,7 +250,8 @@ class EngineIntake(EngineState):
                     os.close(kept)
                 held_same = was.st_nlink > 0 and (was.st_dev, was.st_ino) == (st.st_dev, st.st_ino)
             else:
-                held_same = kept_ino == st.st_ino  # (not held: the inode number alone)
+                # (not held: its inode number and change time, a number a new file may be given)
+                held_same = (kept_ino, kept_ctime) == (st.st_ino, st.st_ctime_ns)
             if kept_key != key or not held_same:
                 # Kept after its intake as changed in place, and now another file (the one kept
                 # open, its inode never given to another, removed: review FI 2) or other bytes: a
@@ -971,8 +972,9 @@ class EngineIntake(EngineState):
         read, open until it is read again (``take_manifest``). The file is held open meanwhile, so
         that its inode is not given to another file (one uploaded anew after it is removed: review
         FI 2); past READ_AGAIN_MAX held (or where it cannot be opened), the oldest is told by its
-        inode number alone (review FK 1, 2: its intake completed instead, the file was refused as
-        "already delivered")."""
+        inode number and change time (review FK 1, 2: its intake completed instead, the file was
+        refused as "already delivered"; FL: by its inode number alone, a new upload given the
+        number was taken for it and removed unread)."""
         self._let_go_read_again(path)
         fd: int | None
         try:
@@ -982,11 +984,11 @@ class EngineIntake(EngineState):
         if fd is not None and (os.fstat(fd).st_ino, os.fstat(fd).st_dev) != (st.st_ino, st.st_dev):
             os.close(fd)  # (another file already: told by the inode number read before)
             fd = None
-        self._read_again[path] = (key, fd, st.st_ino)
-        held = [p for p, (_, kept, _) in self._read_again.items() if kept is not None]
+        self._read_again[path] = (key, fd, st.st_ino, st.st_ctime_ns)
+        held = [p for p, (_, kept, *_) in self._read_again.items() if kept is not None]
         for oldest in held[: max(0, len(held) - READ_AGAIN_MAX)]:
-            kept_key, kept, ino = self._read_again[oldest]
-            self._read_again[oldest] = (kept_key, None, ino)
+            kept_key, kept, ino, ctime = self._read_again[oldest]
+            self._read_again[oldest] = (kept_key, None, ino, ctime)
             if kept is not None:
                 os.close(kept)
 

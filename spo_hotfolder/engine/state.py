@@ -104,8 +104,9 @@ class EngineState:
     # (job, path in its folder): its name in history/, or TAKEN (a replacement taken: removed): _file_left_drops
     _not_filed: dict[tuple[str, str], str | None]
     _not_removed: set[Path]  # taken manifests whose inbox name could not go (said once)
-    # manifests changed in place after their intake, to read again: intake key, file held open, inode
-    _read_again: dict[Path, tuple[str, int | None, int]]
+    # manifests changed in place after their intake, to read again: intake key, file held open,
+    # inode number and change time
+    _read_again: dict[Path, tuple[str, int | None, int, int]]
     _consumed_dirs: set[Path]  # inbox subfolders whose manifest we took
     # Those found empty: since when (monotonic) and their mtime then (_quiet_and_empty)
     _empty_since: dict[Path, tuple[float, int]]
