@@ -120,6 +120,7 @@ class EngineRecovery(EngineState):
         """At start: finish what a crash interrupted, and make the folders agree with the ledger."""
         now = self.clock.now()
         self._guard("delivery", "", self._note_mounts)  # (before a delivery cut short is looked at)
+        self._guard("intake", "", self._carry_refusals)  # (before _refresh_routes keeps the new config)
         self._guard("intake", "", self._recover_refusals)
         self._guard("intake", "", self._recall_refusals)
         self._guard("intake", "", self._finish_pending_intakes)  # a failure is tried again at each step
@@ -171,6 +172,51 @@ class EngineRecovery(EngineState):
         due = self.ledger.next_due()
         if due:
             self._schedule_wakeup(parse_iso(due))
+
+    def _carry_refusals(self: Engine) -> None:
+        """At start, after ``paths.failed`` was moved in the config while the daemon was stopped:
+        what the old failed/ holds beside job folders (refused manifests, unclaimed files, each in a
+        folder of its own with its ERROR.txt) is carried into the new one, as the job folders are
+        (review FD 1: left in a folder no longer watched, without a word). An old ``paths.inbox``
+        still holding files is said (they are not taken from there)."""
+        previous = self._last_config()
+        if previous is None:
+            return
+        old, new = previous.paths.failed, self.area("failed")
+        if old != new and old.is_dir() and new.is_dir():
+            with os.scandir(old) as entries:
+                folders = sorted(
+                    e.name for e in entries if e.is_dir(follow_symlinks=False) and not self.ignored(e.name)
+                )
+            for name in folders:
+                if is_job_id(name) and self.ledger.get_job(name, history=False) is not None:
+                    continue  # a job's folder: carried with its job (_reconcile_job)
+                target, n = new / name, 2
+                while os.path.lexists(target):
+                    target, n = new / f"{name}-{n}", n + 1
+                try:
+                    os.replace(old / name, target)
+                except OSError as exc:
+                    log.warning(
+                        "recovery.refusal_left",
+                        folder=str(old / name),
+                        error=str(exc),
+                        action=f"paths.failed is {self.rel(new)} now: move it there by hand",
+                    )
+                    continue
+                log.info("recovery.refusal_carried", folder=self.rel(target), was=str(old / name))
+        old_inbox = previous.paths.inbox
+        if old_inbox != self.area("inbox") and old_inbox.is_dir():
+            with os.scandir(old_inbox) as entries:
+                left = sorted(e.name for e in entries if not self.ignored(e.name))
+            if left:
+                log.warning(
+                    "recovery.old_inbox_not_empty",
+                    folder=str(old_inbox),
+                    files=left[:20],
+                    count=len(left),
+                    action=f"paths.inbox is {self.rel(self.area('inbox'))} now: move these into it to take them",
+                )
 
     def _tidy_inbox_folders(self: Engine) -> None:
         """Folder drops whose manifest was taken, left empty in the inbox by a crash before their

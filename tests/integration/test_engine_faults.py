@@ -12664,3 +12664,24 @@ def test_a_touched_manifest_not_held_open_still_leaves_the_inbox(
     left = [p.name for p in r.inbox.iterdir()] + [p.name for p in (r.root / "failed").iterdir()]
     assert not left, left
     assert sorted(r.take_prints()) == ["EA_EA-1_bc-85x55_x1.pdf", "EB_EB-1_bc-85x55_x1.pdf"]
+
+
+def test_refused_manifests_are_carried_when_paths_failed_is_moved(rig: Rig) -> None:
+    """Review FD 1: after paths.failed was moved in the config while the daemon was stopped, the job
+    folders were carried into the new failed/, but a refused manifest's folder (with its ERROR.txt)
+    stayed in the old one, no longer watched, without a word."""
+    r = rig
+    (r.inbox / "bad.yaml").write_text("order_id: [\n")
+    job_id = r.order("FD", extra="blocked: true\n")
+    r.run(until=lambda: (r.root / "failed" / "bad.yaml" / "ERROR.txt").exists(), steps=10, dt=2.0)
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    data = yaml.safe_load(r.config_path.read_text())
+    data["paths"]["failed"] = str(r.root / "needs-attention")
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r.config = load_config(r.config_path)
+    (r.root / "needs-attention").mkdir()
+    r.start()
+    r.run(steps=3)
+    moved = r.root / "needs-attention" / "bad.yaml"
+    assert (moved / "ERROR.txt").exists() and (moved / "bad.yaml").exists()
+    assert not (r.root / "failed" / "bad.yaml").exists()
