@@ -183,7 +183,7 @@ class EngineRecovery(EngineState):
         if previous is None:
             return
         old, new = previous.paths.failed, self.area("failed")
-        if old != new and old.is_dir() and new.is_dir():
+        if old != new and old.is_dir() and new.is_dir() and not os.path.samefile(old, new):
             with os.scandir(old) as entries:
                 folders = sorted(
                     e.name for e in entries if e.is_dir(follow_symlinks=False) and not self.ignored(e.name)
@@ -206,7 +206,11 @@ class EngineRecovery(EngineState):
                     continue
                 log.info("recovery.refusal_carried", folder=self.rel(target), was=str(old / name))
         old_inbox = previous.paths.inbox
-        if old_inbox != self.area("inbox") and old_inbox.is_dir():
+        if (
+            old_inbox != self.area("inbox")
+            and old_inbox.is_dir()
+            and not os.path.samefile(old_inbox, self.area("inbox"))
+        ):
             with os.scandir(old_inbox) as entries:
                 left = sorted(e.name for e in entries if not self.ignored(e.name))
             if left:

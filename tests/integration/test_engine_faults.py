@@ -12685,3 +12685,19 @@ def test_refused_manifests_are_carried_when_paths_failed_is_moved(rig: Rig) -> N
     moved = r.root / "needs-attention" / "bad.yaml"
     assert (moved / "ERROR.txt").exists() and (moved / "bad.yaml").exists()
     assert not (r.root / "failed" / "bad.yaml").exists()
+
+
+def test_paths_failed_written_otherwise_for_the_same_folder_moves_nothing(rig: Rig) -> None:
+    """FD 1's mend: paths.failed written otherwise for the same folder (through a symbolic link to
+    it) is no move: nothing is carried (a refusal's folder was renamed "-2" beside itself)."""
+    r = rig
+    (r.inbox / "bad.yaml").write_text("order_id: [\n")
+    r.run(until=lambda: (r.root / "failed" / "bad.yaml" / "ERROR.txt").exists(), steps=10, dt=2.0)
+    (r.root / "failed-link").symlink_to(r.root / "failed")
+    data = yaml.safe_load(r.config_path.read_text())
+    data["paths"]["failed"] = str(r.root / "failed-link")
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r.config = load_config(r.config_path)
+    r.start()
+    r.run(steps=3)
+    assert sorted(p.name for p in (r.root / "failed").iterdir()) == ["bad.yaml"]
