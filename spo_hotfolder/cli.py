@@ -30,7 +30,6 @@ import os
 import re
 import signal
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -141,15 +140,12 @@ def _main(argv: Sequence[str] | None) -> int:
             # A daemon's output without a terminal is JSON lines only (log shippers, journald).
             # The same line as the log's (a time stamp, the logger, the reason), with the one-line
             # error a person reads (helper EX 2: no time stamp, no logger, no reason).
-            refusal = {
-                "reason": str(exc),
-                "message": f"{PROG}: error: {exc}",
-                "event": "daemon.refused",
-                "level": "error",
-                "logger": "spo_hotfolder.service",
-                "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # (as structlog's TimeStamper)
-            }
-            print(json.dumps(refusal, ensure_ascii=False), file=sys.stderr)
+            from spo_hotfolder.logsetup import error_line
+
+            refused = f"{PROG}: error: {exc}"
+            print(
+                error_line("daemon.refused", refused, logger="spo_hotfolder.service", reason=str(exc)), file=sys.stderr
+            )
         else:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1

@@ -151,20 +151,27 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             os.close(null)
 
 
+def error_line(event: str, message: str, *, logger: str = "spo_hotfolder", **fields: str) -> str:
+    """An error said outside the log (its stream not set up, or not there), as one JSON line of the
+    log's form: level, logger and time stamp as the log's lines have them."""
+    line = {
+        **fields,
+        "event": event,
+        "level": "error",
+        "logger": logger,
+        "message": message,
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # (as structlog's TimeStamper)
+    }
+    return json.dumps(line, ensure_ascii=False)
+
+
 def _say_on_stderr(stream: Any, event: str, message: str) -> None:
     """One JSON line on stderr, if it is not ``stream`` itself and can be written."""
     err = sys.stderr
     if err is None or err is stream:
         return
-    line = {
-        "event": event,
-        "level": "error",
-        "logger": "spo_hotfolder",
-        "message": message,
-        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # (as structlog's TimeStamper)
-    }
     try:
-        err.write(json.dumps(line, ensure_ascii=False) + "\n")
+        err.write(error_line(event, message) + "\n")
         err.flush()
     except (OSError, ValueError):
         pass

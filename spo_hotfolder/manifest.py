@@ -32,6 +32,7 @@ from spo_hotfolder.yamlsource import (
     did_you_mean,
     join_index,
     join_key,
+    lf_line_ends,
     load,
     open_value_at_end,
     parent_path,
@@ -294,7 +295,7 @@ def _lines(data: bytes) -> list[str]:
         text = decode(data)
     except SourceError:
         text = data.decode("utf-8", "replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lf_line_ends(text).split("\n")
 
 
 def _at_the_end(data: bytes, exc: SourceError) -> bool:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
-import re
 import shutil
 from collections.abc import Sequence
 from contextlib import ExitStack, suppress
@@ -49,6 +47,7 @@ from spo_hotfolder.preflight import (
     MM_PER_PT,
     centred,
     count_pages,
+    last_xref_offset,
     open_artwork,
     pdf_limits,
     preflight,
@@ -242,9 +241,6 @@ def _written_anew(message: str) -> str:
     return f"{message}; the output is written anew, without its password"
 
 
-_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
-
-
 def _update_plan(path: str, reader: PdfReader) -> int | None:
     """Where the file's last cross-reference section starts, when an incremental update can be
     appended to it (a file that starts with its header, is not encrypted and ends with
@@ -263,15 +259,9 @@ def _update_plan(path: str, reader: PdfReader) -> int | None:
         with open(path, "rb") as fh:
             if fh.read(5) != b"%PDF-":
                 return None  # bytes before the header: readers shift every offset by them
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 1024))
-            match = _STARTXREF.search(fh.read())
+            return last_xref_offset(fh)
     except OSError:
         return None
-    if match is None or int(match.group(1)) >= size:
-        return None
-    return int(match.group(1))
 
 
 def _write_box_update(path: str, reader: PdfReader, fixes: Sequence[_BoxFix], prev_xref: int, fd: int) -> None:

@@ -241,10 +241,24 @@ def _untyped_node(reader: PdfReader) -> str | None:
     return None
 
 
-#: The last ``startxref`` of a file (within its last KiB); a table section's start; how far a table
-#: section and its trailer are read for the trailer's keys.
+#: The last ``startxref`` of a file, looked for in its last KiB.
 _LAST_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+#: How far a table section and its trailer are read for the trailer's keys.
 _TABLE_READ_MAX = 4 << 20
+
+
+def last_xref_offset(fh: BinaryIO) -> int | None:
+    """Where the file's last cross-reference section starts (its ``startxref N %%EOF`` ending the
+    file), or None (no such ending, an offset past the end, a read error)."""
+    try:
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(max(0, size - 1024))
+        found = _LAST_STARTXREF.search(fh.read())
+    except OSError:
+        return None
+    if found is None or int(found.group(1)) >= size:
+        return None
+    return int(found.group(1))
 
 
 def _table_hides_streams(fh: BinaryIO, reader: PdfReader) -> bool:
@@ -256,17 +270,15 @@ def _table_hides_streams(fh: BinaryIO, reader: PdfReader) -> bool:
     (helper FE 2); pypdf, qpdf and viewers read it."""
     if not getattr(reader, "xref_objStm", None):
         return False
+    offset = last_xref_offset(fh)
+    if offset is None:
+        return False
     try:
-        size = os.fstat(fh.fileno()).st_size
-        fh.seek(max(0, size - 1024))
-        found = _LAST_STARTXREF.search(fh.read())
-        if found is None or int(found.group(1)) >= size:
-            return False
-        fh.seek(int(found.group(1)))
+        fh.seek(offset)
+        if fh.read(4) != b"xref":
+            return False  # (a cross-reference stream: nothing more read)
         section = fh.read(_TABLE_READ_MAX)
     except OSError:
-        return False
-    if not section.startswith(b"xref"):
         return False
     trailer = section.find(b"trailer")
     end = section.find(b"startxref", trailer)

@@ -281,8 +281,13 @@ def load(data: bytes | str, fmt: Format) -> Document:
         # A line break may be CR alone (a classic Mac editor): whitespace to JSON, and a line to
         # the person reading the error's line (helper FA 2: every error said "line 1"). YAML
         # counts it as a line break itself.
-        return load_json(text.replace("\r\n", "\n").replace("\r", "\n"))
+        return load_json(lf_line_ends(text))
     return load_yaml(text)
+
+
+def lf_line_ends(text: str) -> str:
+    """``text`` with its line breaks (CR LF, or CR alone) written LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # --- YAML -------------------------------------------------------------------------------------

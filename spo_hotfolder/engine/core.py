@@ -44,11 +44,12 @@ from spo_hotfolder.engine.processing import EngineProcessing
 from spo_hotfolder.engine.records import EngineRecords
 from spo_hotfolder.engine.recovery import EngineRecovery
 from spo_hotfolder.engine.retention import EngineRetention
-from spo_hotfolder.engine.scans import EngineScans, _is_folder
+from spo_hotfolder.engine.scans import EngineScans
 from spo_hotfolder.engine.timers import EngineTimers
 from spo_hotfolder.fsutil import (
     Flusher,
     atomic_write,
+    real_folder,
 )
 from spo_hotfolder.ledger import TERMINAL, Job, Ledger, Stage, is_disk_full, is_ledger_damaged
 from spo_hotfolder.manifest import (
@@ -869,7 +870,7 @@ class Engine(
             if len(parts) > 1 and self.ignored_folder(parts[0]):
                 return ("ignore", None)  # (a job folder's name is a job id: never matched alone)
             if self.ignored(parts[-1]):
-                if len(parts) == 2 and not self.ignored_folder(parts[1]) and _is_folder(path):
+                if len(parts) == 2 and not self.ignored_folder(parts[1]) and real_folder(path):
                     # Another job's folder, named by an id watch.ignore matches, dragged into this
                     # one: put back as any other job's (review FB 1); any other folder of such a
                     # name (RELEASE.tmp/) is left alone without a word (review FH 2).

@@ -248,7 +248,7 @@ class EngineIntake(EngineState):
                     was = os.fstat(kept)
                 finally:
                     os.close(kept)
-                held_same = was.st_nlink > 0 and (was.st_dev, was.st_ino) == (st.st_dev, st.st_ino)
+                held_same = was.st_nlink > 0 and os.path.samestat(was, st)
             else:
                 # (not held: its inode number and change time, a number a new file may be given)
                 held_same = (kept_ino, kept_ctime) == (st.st_ino, st.st_ctime_ns)
@@ -981,7 +981,7 @@ class EngineIntake(EngineState):
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             fd = None
-        if fd is not None and (os.fstat(fd).st_ino, os.fstat(fd).st_dev) != (st.st_ino, st.st_dev):
+        if fd is not None and not os.path.samestat(os.fstat(fd), st):
             os.close(fd)  # (another file already: told by the inode number read before)
             fd = None
         self._read_again[path] = (key, fd, st.st_ino, st.st_ctime_ns)

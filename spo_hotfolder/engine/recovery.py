@@ -191,9 +191,7 @@ class EngineRecovery(EngineState):
             for name in folders:
                 if is_job_id(name) and self.ledger.get_job(name, history=False) is not None:
                     continue  # a job's folder: carried with its job (_reconcile_job)
-                target, n = new / name, 2
-                while os.path.lexists(target):
-                    target, n = new / f"{name}-{n}", n + 1
+                target = self._new_failed_folder(name)  # (its name, else -2, ..., never a job's id)
                 try:
                     os.replace(old / name, target)
                 except OSError as exc:

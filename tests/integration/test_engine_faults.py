@@ -12586,17 +12586,7 @@ def test_a_touched_manifest_removed_and_uploaded_again_is_a_new_upload(
     r.run(until=done(r, "RP-1"), steps=10)
     r.run(steps=3)
     assert r.take_prints() == ["RP_RP-1_bc-85x55_x1.pdf"]
-    real_finish = Engine._finish_intakes
-    touched: list[Path] = []
-
-    def client_chmods(engine: Engine) -> None:
-        for _, path, *_ in list(engine._unfinished):
-            if path.exists() and not touched:
-                touched.append(path)
-                path.chmod(0o600)
-        real_finish(engine)
-
-    monkeypatch.setattr(Engine, "_finish_intakes", client_chmods)
+    touched = _chmod_each_manifest_at_its_intake(monkeypatch)
     reprint = 'order_id: "RP"\nproduct: bc-85x55\nquantity: 1\nartwork: [RP.pdf]\nreprint: true\n'
     make_pdf(r.inbox / "RP.pdf", pages=CARD)
     (r.inbox / "RP.yaml").write_text(reprint)
