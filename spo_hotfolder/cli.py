@@ -25,7 +25,6 @@ import argparse  # (after the signals of `run` are caught)
 import contextlib
 import errno
 import functools
-import json
 import os
 import re
 import signal
@@ -363,8 +362,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         message += _dash_hint(self.prog, sys.argv[1:])
         if _Parser.daemon_output:
-            line = {"event": "daemon.usage_error", "level": "error", "message": f"{self.prog}: error: {message}"}
-            print(json.dumps(line, ensure_ascii=False), file=sys.stderr)
+            from spo_hotfolder.logsetup import error_line
+
+            print(error_line("daemon.usage_error", f"{self.prog}: error: {message}"), file=sys.stderr)
             sys.exit(2)
         super().error(message)
 

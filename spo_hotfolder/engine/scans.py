@@ -36,6 +36,7 @@ from spo_hotfolder.fsutil import (
     group_name,
     move,
     readable,
+    real_folder,
     safe_folder_name,
     undecodable,
     unique_path,
@@ -81,13 +82,6 @@ def _refuses_listing(folder: Path) -> bool:
         return exc.errno in (errno.EACCES, errno.EPERM)
 
 
-def _is_folder(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
 
@@ -106,17 +100,17 @@ class EngineScans(EngineState):
         inbox = self.area("inbox")
         for path, (moved_in, seen) in hints.items():
             kind, job_folder = self._classify(path)
-            if kind == "ignore" and (outer := self._job_folder_above(path)) is not None and _is_folder(path):
+            if kind == "ignore" and (outer := self._job_folder_above(path)) is not None and real_folder(path):
                 # A job's folder dragged into another job's output/, artwork/ or history/ (audit AR D1)
                 self._guard("drop", str(path), lambda f=outer, p=path: self._on_folder_inside(f, p))
                 continue
             if kind == "ignore":
                 self._note_upload(path, seen)
                 continue
-            if kind in ("drop", "replace") and job_folder is not None and _is_folder(path):
+            if kind in ("drop", "replace") and job_folder is not None and real_folder(path):
                 self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_drop_folder(f, p))
                 continue
-            if kind == "stray" and job_folder is not None and _is_folder(path):
+            if kind == "stray" and job_folder is not None and real_folder(path):
                 self._guard("drop", str(path), lambda f=job_folder, p=path: self._on_folder_inside(f, p))
                 continue
             orphan = self._orphans.pop(path, None)
@@ -127,7 +121,7 @@ class EngineScans(EngineState):
             began = self._upload_start(path) if kind == "data" else None
             self.tracker.track(path, activity=True, complete=moved_in, seen=seen, began=began)
             tracked.append(path)
-            if kind == "data" and path not in self.tracker and _is_folder(path) and _refuses_listing(path):
+            if kind == "data" and path not in self.tracker and real_folder(path) and _refuses_listing(path):
                 self._said_unreadable(path)  # a folder made or moved into the inbox that we may not read: said now
             if before is not None:
                 self._note_new_version(path, before, seen)
@@ -900,7 +894,7 @@ class EngineScans(EngineState):
         Any other folder there (the operator's own, a copy of a job's folder, one of a job whose
         folder retention removed) is left alone."""
         job = self._job_named_in(path)
-        if job is None or job.stage is Stage.PURGED or not _is_folder(path):
+        if job is None or job.stage is Stage.PURGED or not real_folder(path):
             return  # (a job whose folder retention removed: a copy of it, never brought back)
         home = self.job_dir(job)
         if os.path.lexists(home) or not home.parent.is_dir():

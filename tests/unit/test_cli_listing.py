@@ -113,7 +113,11 @@ def test_usage_errors_name_the_command_and_run_without_a_terminal_writes_json(tm
     )
     assert bogus.returncode == 2
     [line] = bogus.stderr.splitlines()
-    assert json.loads(line)["message"] == "spo-hotfolder run: error: unrecognized arguments: --bogus"
+    said = json.loads(line)
+    assert said["message"] == "spo-hotfolder run: error: unrecognized arguments: --bogus"
+    # ... with the log's fields, as every other line the daemon writes (its stderr copy of a refusal).
+    assert (said["event"], said["level"], said["logger"]) == ("daemon.usage_error", "error", "spo_hotfolder")
+    assert said["timestamp"].endswith("Z")
     # A word too many after a command is said with that command's usage (it was the top level's).
     extra = subprocess.run(
         [sys.executable, "-m", "spo_hotfolder.cli", "release", "1-1", "extra"],
