@@ -243,22 +243,29 @@ def _untyped_node(reader: PdfReader) -> str | None:
 
 #: The last ``startxref`` of a file, looked for in its last KiB.
 _LAST_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+_STARTXREF = re.compile(rb"startxref\s+(\d+)")
+#: How much of a file's end is looked at for its last ``startxref`` when bytes may follow it.
+_TAIL_READ = 64 << 10
 #: How far a table section and its trailer are read for the trailer's keys.
 _TABLE_READ_MAX = 4 << 20
 
 
-def last_xref_offset(fh: BinaryIO) -> int | None:
-    """Where the file's last cross-reference section starts (its ``startxref N %%EOF`` ending the
-    file), or None (no such ending, an offset past the end, a read error)."""
+def last_xref_offset(fh: BinaryIO, *, ending: bool = True) -> int | None:
+    """Where the file's last cross-reference section starts, or None (none found, an offset past
+    the end, a read error). With ``ending``, only a ``startxref N %%EOF`` that ends the file counts
+    (an update appended after other bytes would not be found by readers); without, the last
+    ``startxref N`` in the file's end, whatever bytes follow it (NULs, a DOS Ctrl-Z, a second
+    %%EOF, a mail gateway's line): where Ghostscript and pypdf find it (review FN 3)."""
     try:
         size = os.fstat(fh.fileno()).st_size
-        fh.seek(max(0, size - 1024))
-        found = _LAST_STARTXREF.search(fh.read())
+        fh.seek(max(0, size - (1024 if ending else _TAIL_READ)))
+        tail = fh.read()
     except OSError:
         return None
-    if found is None or int(found.group(1)) >= size:
+    last = _LAST_STARTXREF.search(tail) if ending else _STARTXREF.match(tail, max(0, tail.rfind(b"startxref")))
+    if last is None or int(last.group(1)) >= size:
         return None
-    return int(found.group(1))
+    return int(last.group(1))
 
 
 def _table_hides_streams(fh: BinaryIO, reader: PdfReader) -> bool:
@@ -270,7 +277,7 @@ def _table_hides_streams(fh: BinaryIO, reader: PdfReader) -> bool:
     (helper FE 2); pypdf, qpdf and viewers read it."""
     if not getattr(reader, "xref_objStm", None):
         return False
-    offset = last_xref_offset(fh)
+    offset = last_xref_offset(fh, ending=False)
     if offset is None:
         return False
     try:

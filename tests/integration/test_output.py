@@ -1516,6 +1516,29 @@ def test_boxes_added_to_a_hybrid_reference_pdf_are_written_into_a_new_file(tmp_p
         assert printed and printed == expected, "Ghostscript prints the output otherwise than the artwork"
 
 
+@pytest.mark.parametrize(
+    "after", [b"\0" * 8, b"\x1a", b"%%EOF\n", b"\r\n--=_boundary--\r\n"], ids=["nuls", "ctrl-z", "eof-twice", "mail"]
+)
+def test_bytes_after_the_last_eof_neither_hide_nor_invent_a_table_update(tmp_path: Path, after: bytes) -> None:
+    """Review FN 3: the check looked for the table update only in a file ending with ``startxref N
+    %%EOF``: with bytes after it (NULs, a DOS Ctrl-Z, a second %%EOF) the file FE 2 showed
+    Ghostscript printing no page of passed as it was, and was copied byte for byte into the hot
+    folder. Readers find the last startxref whatever follows it, and so does the check now; a
+    file with object streams and no such update, with the same bytes after it, passes."""
+    hides = add_table_update(make_object_stream_pdf(tmp_path / "hides.pdf", [(85.0, 55.0)] * 2))
+    hides.write_bytes(hides.read_bytes() + after)
+    report, _ = check([ArtworkInput("hides.pdf", str(hides))], "bc-85x55", None, ValidationConfig())
+    assert [f.severity for f in report.findings if f.check == "repaired"] == ["error"], report.findings
+    good = make_object_stream_pdf(tmp_path / "good.pdf", [(85.0, 55.0)] * 2)
+    good.write_bytes(good.read_bytes() + after)
+    report, _ = check([ArtworkInput("good.pdf", str(good))], "bc-85x55", None, ValidationConfig())
+    assert report.ok and not [f for f in report.findings if f.check == "repaired"], report.findings
+    build_output([ArtworkInput("good.pdf", str(good))], str(tmp_path / "out.pdf"), None, ValidationConfig())
+    printed = _gs_render(tmp_path / "out.pdf")
+    if printed is not None:
+        assert printed.count(b"\x89PNG") == 2, "Ghostscript does not print both pages of the output"
+
+
 def test_artwork_whose_table_update_hides_its_object_streams_fails_the_check(tmp_path: Path) -> None:
     """Helper FE 2: artwork saved with object streams, then updated by an editor with a classic
     table chaining to the stream (the file audit BI 1 kept the daemon from writing): Ghostscript
