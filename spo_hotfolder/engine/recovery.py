@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import filecmp
 import hashlib
 import json
 import os
@@ -35,11 +36,14 @@ from spo_hotfolder.engine.base import (
     has_status_file,
     log,
 )
+from spo_hotfolder.engine.intake import REFUSAL_PREFIX
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     fsync_dir,
+    real_folder,
     rename_noreplace,
     undecodable,
+    unique_path,
 )
 from spo_hotfolder.health import daemon_alive
 from spo_hotfolder.ledger import STAGE_AREA, TERMINAL, Job, Stage
@@ -185,40 +189,63 @@ class EngineRecovery(EngineState):
         old, new = previous.paths.failed, self.area("failed")
         if old != new and old.is_dir() and new.is_dir() and not os.path.samefile(old, new):
             with os.scandir(old) as entries:
+                # (a refusal cut short is hidden: carried too)
                 folders = sorted(
-                    e.name for e in entries if e.is_dir(follow_symlinks=False) and not self.ignored(e.name)
+                    e.name
+                    for e in entries
+                    if e.is_dir(follow_symlinks=False)
+                    and (e.name.startswith(REFUSAL_PREFIX) or not self.ignored(e.name))
                 )
             for name in folders:
-                if is_job_id(name) and self.ledger.get_job(name, history=False) is not None:
-                    continue  # a job's folder: carried with its job (_reconcile_job)
-                target = self._new_failed_folder(name)  # (its name, else -2, ..., never a job's id)
-                try:
-                    os.replace(old / name, target)
-                except OSError as exc:
-                    log.warning(
-                        "recovery.refusal_left",
-                        folder=str(old / name),
-                        error=str(exc),
-                        action=f"paths.failed is {self.rel(new)} now: move it there by hand",
-                    )
-                    continue
-                log.info("recovery.refusal_carried", folder=self.rel(target), was=str(old / name))
-        old_inbox = previous.paths.inbox
-        if (
-            old_inbox != self.area("inbox")
-            and old_inbox.is_dir()
-            and not os.path.samefile(old_inbox, self.area("inbox"))
-        ):
+                self._carry_refusal(old / name, new)
+        old_inbox, inbox = previous.paths.inbox, self.area("inbox")
+        if old_inbox != inbox and old_inbox.is_dir() and not os.path.samefile(old_inbox, inbox):
             with os.scandir(old_inbox) as entries:
-                left = sorted(e.name for e in entries if not self.ignored(e.name))
+                # (what the new inbox holds under the same name is not said: a copied root's)
+                left = sorted(
+                    e.name for e in entries if not self.ignored(e.name) and not os.path.lexists(inbox / e.name)
+                )
             if left:
                 log.warning(
                     "recovery.old_inbox_not_empty",
                     folder=str(old_inbox),
                     files=left[:20],
                     count=len(left),
-                    action=f"paths.inbox is {self.rel(self.area('inbox'))} now: move these into it to take them",
+                    action=f"paths.inbox is {self.rel(inbox)} now: move these into it to take them",
                 )
+
+    def _carry_refusal(self: Engine, folder: Path, new: Path) -> None:
+        """One folder of an old failed/ (``_carry_refusals``), carried into ``new`` unless it is a
+        job's, holds the new failed/, or is there already."""
+        name = folder.name
+        job = self.ledger.get_job(name, history=False) if is_job_id(name) else None
+        if job is not None and (self.job_dir(job) == folder or os.path.lexists(folder / "STATUS.txt")):
+            # A job's folder (or a copy of one): carried with its job (_reconcile_job). One without
+            # STATUS.txt is a refused manifest's folder a later job's id names (review FN 2: left).
+            return
+        if _holds(folder, new):
+            return  # the new failed/ made inside the old one (review FN 5: "move it into itself")
+        if _same_tree(folder, new / name):
+            return  # a copied root: the new failed/ has it already; the copy is left (review FN 4)
+        if name.startswith(REFUSAL_PREFIX):
+            # A refusal cut short by a crash: finished under its own name in the new failed/
+            # (_recover_refusals, next), as it is in the old one (review FN 1: left there, unseen).
+            target = new / name
+            if os.path.lexists(target):
+                target = unique_path(target)
+        else:
+            target = self._new_failed_folder(name)  # (its name, else -2, ..., never a job's id)
+        try:
+            os.replace(folder, target)
+        except OSError as exc:
+            log.warning(
+                "recovery.refusal_left",
+                folder=str(folder),
+                error=str(exc),
+                action=f"paths.failed is {self.rel(new)} now: move it there by hand",
+            )
+            return
+        log.info("recovery.refusal_carried", folder=self.rel(target), was=str(folder))
 
     def _tidy_inbox_folders(self: Engine) -> None:
         """Folder drops whose manifest was taken, left empty in the inbox by a crash before their
@@ -850,3 +877,33 @@ def _job_folder_name(name: str) -> bool:
     used)"), nor one it moved aside ("x.old-<time>"; audit AK 1: after a restart, `health` named
     them as job folders the ledger does not know)."""
     return is_job_id(name) and not MOVED_ASIDE.search(name)
+
+
+def _holds(folder: Path, inner: Path) -> bool:
+    """Whether ``inner`` is ``folder`` or inside it (by their real paths)."""
+    outer, within = os.path.realpath(folder), os.path.realpath(inner)
+    return within == outer or within.startswith(outer.rstrip(os.sep) + os.sep)
+
+
+def _same_tree(a: Path, b: Path) -> bool:
+    """Whether folder ``b`` holds exactly what folder ``a`` holds: the same names, each file with
+    the same bytes (links not followed)."""
+    if not real_folder(b):
+        return False
+    try:
+        for top, dirs, files in os.walk(a, onerror=_raise):
+            there = b / Path(top).relative_to(a)
+            with os.scandir(there) as entries:
+                names = {e.name for e in entries}
+            if names != set(dirs) | set(files):
+                return False
+            for file in files:
+                if not filecmp.cmp(Path(top) / file, there / file, shallow=False):
+                    return False
+    except OSError:
+        return False
+    return True
+
+
+def _raise(exc: OSError) -> None:
+    raise exc

@@ -12677,6 +12677,86 @@ def test_refused_manifests_are_carried_when_paths_failed_is_moved(rig: Rig) -> N
     assert not (r.root / "failed" / "bad.yaml").exists()
 
 
+def _move_paths(r: Rig, **paths: Path) -> None:
+    """The config's paths changed while the daemon is stopped, then a start."""
+    data = yaml.safe_load(r.config_path.read_text())
+    data["paths"].update({key: str(value) for key, value in paths.items()})
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r.config = load_config(r.config_path)
+    prepare_folders(r.config)
+    r.start()
+    r.run(steps=3)
+
+
+def test_a_refusal_cut_short_is_carried_when_paths_failed_is_moved(rig: Rig) -> None:
+    """Review FN 1: a refusal a kill cut short (its hidden folder in failed/, the manifest in it)
+    was left in the old failed/ when paths.failed was moved before the restart: hidden, no longer
+    looked at, the manifest lost to the operator. It is carried and filed under its name."""
+    r = rig
+    (r.inbox / "bad.yaml").write_text("order_id: [\n")
+    r.run(until=lambda: (r.root / "failed" / "bad.yaml" / "ERROR.txt").exists(), steps=10, dt=2.0)
+    building = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}99999-1.cut.yaml"
+    building.mkdir()
+    (building / "ERROR.txt").write_text("cut.yaml was not taken: ...\n")
+    (building / "cut.yaml").write_text("order_id: [\n")
+    _move_paths(r, failed=r.root / "attention")
+    assert (r.root / "attention" / "cut.yaml" / "cut.yaml").read_text() == "order_id: [\n"
+    assert (r.root / "attention" / "bad.yaml" / "bad.yaml").exists()
+    assert os.listdir(r.root / "failed") == []
+
+
+def test_a_refusals_folder_a_later_job_id_names_is_carried(rig: Rig) -> None:
+    """Review FN 2: a folder drop refused (failed/A77/, no job made), then the corrected order made
+    job A77 and delivered it: moving paths.failed left the refusal's folder behind without a word,
+    taken for the job's by its name alone. A job's folder (its STATUS.txt) stays for its job."""
+    r = rig
+    drop = r.tmp / "A77"
+    drop.mkdir()
+    make_pdf(drop / "a.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text("order_id: A\njob_id: A77\nproduct: bc-85x55\nquantity: x\nartwork: [a.pdf]\n")
+    os.replace(drop, r.inbox / "A77")
+    r.run(until=lambda: (r.root / "failed" / "A77" / "ERROR.txt").exists(), steps=10, dt=2.0)
+    make_pdf(r.inbox / "a2.pdf", pages=CARD)
+    (r.inbox / "A.yaml").write_text("order_id: A\njob_id: A77\nproduct: bc-85x55\nquantity: 1\nartwork: [a2.pdf]\n")
+    r.run(until=lambda: r.stage("A77") is Stage.DONE, steps=15)
+    _move_paths(r, failed=r.root / "attention")
+    assert (r.root / "attention" / "A77" / "manifest.yaml").exists()
+    assert os.listdir(r.root / "failed") == [] and r.stage("A77") is Stage.DONE
+
+
+def test_a_copied_root_leaves_the_old_refusals_where_they_are(rig: Rig) -> None:
+    """Review FN 4: the root copied to a new disk (the old one kept as a backup) and paths.root
+    changed: the refusals the copy holds already were carried again from the backup (emptied),
+    the new failed/ holding each twice ("x.yaml", "x.yaml-2")."""
+    r = rig
+    (r.inbox / "bad.yaml").write_text("order_id: [\n")
+    r.run(until=lambda: (r.root / "failed" / "bad.yaml" / "ERROR.txt").exists(), steps=10, dt=2.0)
+    (r.inbox / "waiting.yaml").write_text("order_id: W\nproduct: bc-85x55\nquantity: 1\nartwork: [w.pdf]\n")
+    r.run(steps=2)  # (waits for its artwork: stays in the inbox)
+    old_root = r.root
+    new_root = r.tmp / "new-disk" / "spool"
+    shutil.copytree(old_root, new_root, symlinks=True)
+    with capture_logs() as logs:
+        _move_paths(r, root=new_root)
+    assert sorted(os.listdir(new_root / "failed")) == ["bad.yaml"]
+    assert sorted(os.listdir(old_root / "failed")) == ["bad.yaml"]
+    # (nor is the waiting manifest the copy holds too said as "left in the old inbox: move it")
+    assert [e for e in logs if e["event"] == "recovery.old_inbox_not_empty"] == []
+
+
+def test_paths_failed_moved_inside_the_old_one_is_no_folder_to_carry(rig: Rig) -> None:
+    """Review FN 5: paths.failed moved to a folder inside the old failed/: the refusals were carried,
+    and the start warned that the new failed/ itself could not be carried into itself ("move it
+    there by hand")."""
+    r = rig
+    (r.inbox / "bad.yaml").write_text("order_id: [\n")
+    r.run(until=lambda: (r.root / "failed" / "bad.yaml" / "ERROR.txt").exists(), steps=10, dt=2.0)
+    with capture_logs() as logs:
+        _move_paths(r, failed=r.root / "failed" / "now")
+    assert os.listdir(r.root / "failed" / "now") == ["bad.yaml"]
+    assert [e for e in logs if e["event"] == "recovery.refusal_left"] == []
+
+
 def test_paths_failed_written_otherwise_for_the_same_folder_moves_nothing(rig: Rig) -> None:
     """FD 1's mend: paths.failed written otherwise for the same folder (through a symbolic link to
     it) is no move: nothing is carried (a refusal's folder was renamed "-2" beside itself)."""
