@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 from pypdf import PageObject, PasswordType, PdfReader, apply_configuration
 from pypdf.constants import UserAccessPermissions
@@ -194,6 +194,17 @@ def open_artwork(name: str, fh: BinaryIO) -> tuple[PdfReader, bool]:
                     "ask the customer for an unprotected PDF"
                 )
             owner_protected = True
+            revision = _pdf_number(_resolve(reader.trailer["/Encrypt"]).get("/R"))
+            if revision not in (2, 3, 4, 5, 6):
+                # pypdf opens /R 7-9 as 6; Ghostscript and qpdf know no such revision and open no
+                # page of it (review FQ 3).
+                raise ArtworkProblem(
+                    f"artwork {label} is encrypted with a revision of password security no PDF reader knows "
+                    f"(/R {revision:g}): RIPs cannot open it; ask the customer for an unprotected PDF"
+                    if revision is not None
+                    else f"artwork {label} is encrypted, and its encryption does not say its revision (/R): RIPs "
+                    "cannot open it; ask the customer for an unprotected PDF"
+                )
     except ArtworkProblem:
         raise
     except NotImplementedError as exc:
@@ -303,9 +314,18 @@ def _miscounted(reader: PdfReader, count: int) -> str | None:
         declared = _resolve(declared)
     except Exception:  # noqa: BLE001 - a tree that cannot be looked at is said by the page count
         return None
-    if not isinstance(declared, int) or isinstance(declared, bool) or declared == count:
+    # Missing or not a number, Ghostscript opens no page of the file, and exits 0 (review FQ 2:
+    # /Count 2.5, /Count /One, a reference to a string passed, a blank print).
+    if _is_null(declared):
+        return f"its page tree does not say how many pages it has (no /Count), and it holds {count:,}"
+    number = _pdf_number(declared)
+    if number is None:
+        shown = _shown(declared)[:40]
+        return f"its page tree's page count (/Count) is not a number (it is {shown}), and it holds {count:,}"
+    if number == count:
         return None
-    return f"its page tree says it has {declared:,} page{'s' if declared != 1 else ''} (/Count), and it holds {count:,}"
+    shown = f"{int(declared):,}" if isinstance(declared, int) else f"{number:,g}"
+    return f"its page tree says it has {shown} page{'s' if number != 1 else ''} (/Count), and it holds {count:,}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -352,13 +372,22 @@ def read_box_pt(page: DictionaryObject, key: str) -> tuple[float, float, float, 
     value = _resolve(page[key])
     if not isinstance(value, ArrayObject) or len(value) != 4:
         return None
-    try:
-        a, b, c, d = (float(_resolve(v)) for v in value)
-    except (TypeError, ValueError):
-        return None
-    if not all(math.isfinite(v) for v in (a, b, c, d)):
-        return None
+    numbers = [_pdf_number(v) for v in value]
+    if None in numbers:
+        return None  # (strings, names: review FQ 1, a TrimBox "(87.87) ..." read as numbers, RIPs see none)
+    a, b, c, d = cast(list[float], numbers)
     return min(a, c), min(b, d), max(a, c), max(b, d)
+
+
+def _pdf_number(value: Any) -> float | None:
+    """A PDF number object's value (an integer or a real, ISO 32000 7.3.3), finite; None for
+    anything else: a string such as ``(595)``, which Python's float() would take and RIPs do not
+    (review FQ 1), a name, a boolean."""
+    value = _resolve(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _is_null(value: object) -> bool:
@@ -371,34 +400,34 @@ def _box_shown(page: DictionaryObject, key: str) -> str:
     try:
         value = _resolve(page[key])
         if isinstance(value, ArrayObject):
-            text = "[" + " ".join(str(_resolve(item)) for item in value) + "]"
+            text = "[" + " ".join(_shown(_resolve(item)) for item in value) + "]"
         else:
-            text = "null" if _is_null(value) else str(value)
+            text = _shown(value)
     except Exception:  # noqa: BLE001 - only for a message
         text = "unreadable"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _shown(value: Any) -> str:
+    """A PDF object as written: a string in its parentheses (``(595)`` is no number), null."""
+    if _is_null(value):
+        return "null"
+    if isinstance(value, (str, bytes)) and not isinstance(value, NameObject):
+        return f"({value if isinstance(value, str) else value.decode('latin-1')})"
+    return str(value)
+
+
 def user_unit(page: DictionaryObject) -> float:
-    try:
-        value = float(_resolve(page.get("/UserUnit", 1)))
-    except (TypeError, ValueError):
-        return 1.0
-    return value if math.isfinite(value) and value > 0 else 1.0
-
-
-def _number(value: object) -> float | None:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
+    value = _pdf_number(page.get("/UserUnit", 1))
+    return value if value is not None and value > 0 else 1.0
 
 
 def _rotation(page: DictionaryObject) -> int:
-    try:
-        return int(_resolve(page.get("/Rotate", 0))) % 360
-    except (TypeError, ValueError):
-        return 0
+    value = _resolve(page.get("/Rotate", 0))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value % 360  # (exact: a huge integer is not rounded by a float)
+    number = _pdf_number(value)
+    return int(number) % 360 if number is not None else 0
 
 
 def _to_mm(box: tuple[float, float, float, float], unit: float) -> Rect:
@@ -1169,6 +1198,11 @@ _CHECKED_FILTER = re.compile(
     rb"/Filter\s*(?:\[\s*)?/(?:FlateDecode|Fl|ASCII85Decode|A85|ASCIIHexDecode|AHx)(?![A-Za-z0-9_.#-])"
 )
 _OTHER_FILTER = re.compile(rb"/Filter\s*(?:\[\s*)?/")
+#: A filter named first that the content check does not decode (images' and run-length).
+_KNOWN_UNCHECKED_FILTER = re.compile(
+    rb"/Filter\s*(?:\[\s*)?/(?:RunLengthDecode|RL|CCITTFaxDecode|CCF|JBIG2Decode|DCTDecode|DCT|JPXDecode|Crypt)"
+    rb"(?![A-Za-z0-9_.#-])"
+)
 #: JPEG data (the stream's only filter, or its first: see ``_ResourceChecker._data``)
 _DCT_FILTER = re.compile(rb"/Filter\s*(?:\[\s*)?/(?:DCTDecode|DCT)(?![A-Za-z0-9_.#-])")
 _DCT = ("/DCTDecode", "/DCT")
@@ -1195,10 +1229,12 @@ def _maybe_flate(reader: PdfReader, ref: Any) -> bool:
     header = _stream_header(reader, ref, _PEEK_BYTES)
     if header is None:
         return True
-    if _CHECKED_FILTER.search(header) is not None or (
-        _OTHER_FILTER.search(header) is None and b"/Filter" in header  # an indirect /Filter: pypdf tells
+    if (
+        _CHECKED_FILTER.search(header) is not None
+        or (_OTHER_FILTER.search(header) is None and b"/Filter" in header)  # an indirect /Filter: pypdf tells
+        or (_OTHER_FILTER.search(header) is not None and _KNOWN_UNCHECKED_FILTER.search(header) is None)
     ):
-        return True
+        return True  # (LZW, which is checked, and a filter no PDF has: looked at, review FQ 4)
     if (length := _INDIRECT_LENGTH.search(header)) is not None:
         # Its length in another object: looked up, so that one missing is said (pypdf warns: a
         # repair). Review ED D3: `/Length 9 0 R` with no object 9, never looked up here, passed, and
@@ -1225,8 +1261,10 @@ def _content_damage(reader: PdfReader, page: DictionaryObject) -> str | None:
         streams = [(s, False) for s in resolved] if isinstance(resolved, ArrayObject) else [(resolved, True)]
     elif isinstance(contents, ArrayObject):
         streams = [(s, False) for s in contents]
+    elif _is_null(contents):
+        return None  # (a page with nothing drawn on it)
     else:
-        return None
+        return _not_content(contents)
     for item, looked in streams:
         if isinstance(item, StreamObject) and not looked:
             raise _DirectContent
@@ -1234,11 +1272,20 @@ def _content_damage(reader: PdfReader, page: DictionaryObject) -> str | None:
             continue
         stream = _resolve(item)
         if not isinstance(stream, StreamObject):
-            continue
+            if _is_null(stream) or (looked and isinstance(stream, ArrayObject)):
+                continue
+            return _not_content(stream)
         damage = _content_data_damage(reader, stream)
         if damage is not None:
             return damage
     return None
+
+
+def _not_content(value: Any) -> str:
+    """What a page's /Contents holds that is no content stream: Ghostscript draws nothing of the
+    page (review FQ 4: /Contents 42 passed, a blank print)."""
+    shown = str(value)
+    return f"is not there: its /Contents is no content stream but {shown[:40] if shown else type(value).__name__}"
 
 
 #: The operators of page content (ISO 32000-1, Annex A).
@@ -1255,7 +1302,14 @@ def _content_data_damage(reader: PdfReader, stream: StreamObject) -> str | None:
     end, or its zlib checksum is wrong AND what it decodes to is not page content (data overwritten
     in the middle that still decodes, to garbage; a wrong checksum on content that reads as content
     is some producer's slip, and passes)."""
-    decoded = _decode(stream._data, _filter_names(stream), _CONTENT_CHECK_LIMIT)  # the raw (still encoded) bytes
+    filters = _filter_names(stream)
+    unknown = [f for f in filters if f is not None and f not in _STANDARD_FILTERS]
+    if unknown:
+        # (review FQ 4: /Filter /NoSuchDecode passed; Ghostscript draws nothing of the page)
+        return f"cannot be decoded: it is encoded with {str(unknown[0])[:40]}, which is no PDF filter"
+    if any(f in _LZW for f in filters):
+        return _lzw_damage(reader, stream)
+    decoded = _decode(stream._data, filters, _CONTENT_CHECK_LIMIT)  # the raw (still encoded) bytes
     if decoded is None:
         return None
     if decoded.damage is not None:
@@ -1265,6 +1319,20 @@ def _content_data_damage(reader: PdfReader, stream: StreamObject) -> str | None:
             "cannot be decoded (its compressed data is corrupt: its checksum is wrong, and it decodes to no valid "
             "content)"
         )
+    return None
+
+
+def _lzw_damage(reader: PdfReader, stream: StreamObject) -> str | None:
+    """Content encoded with LZW (PDFs of the 1990s), decoded by pypdf: damaged when it does not
+    decode, or decodes to no content (review FQ 4: garbage passed, and Ghostscript drew nothing)."""
+    if len(stream._data) > _GARBLE_CHECK_LIMIT // 4:
+        return None  # (not decoded in memory: taken as it is)
+    try:
+        stream.get_data()
+    except Exception:  # noqa: BLE001 - not decodable is the answer
+        return "cannot be decoded (its LZW data is corrupt)"
+    if _garbled(reader, stream):
+        return "cannot be decoded (its LZW data decodes to no valid content)"
     return None
 
 
@@ -1519,6 +1587,14 @@ class _ResourceChecker:
             return None
         if decoded.damage is not None:
             return f"{what} {decoded.damage}"
+        if size is _font_program_size and decoded.size > limit:
+            # A RIP loads a font program whole (review FQ 6: 1 GiB of zeros in a 1 MB file passed, and
+            # Ghostscript took 1 GB to print its page); no real font is near 64 MiB.
+            said = f" where its dictionary says {expected:,}" if expected is not None else ""
+            return (
+                f"{what} decompresses to more than {limit:,} bytes{said}: not a font but a decompression bomb, "
+                "which can make the RIP run out of memory"
+            )
         if expected is not None and decoded.checksum_ok is False and decoded.size != expected:
             return (
                 f"{what} cannot be decoded (its compressed data is corrupt: it decodes to {decoded.size:,} bytes where "
@@ -1670,6 +1746,15 @@ class _DirectContent(Exception):
     is always an indirect object): Ghostscript does not find the page (audit C 4)."""
 
 
+_LZW = ("/LZWDecode", "/LZW")
+#: The filters of ISO 32000-1 7.4 (and their abbreviations, 8.9.7), and /Crypt.
+_STANDARD_FILTERS = frozenset(
+    {
+        *("/ASCIIHexDecode", "/AHx", "/ASCII85Decode", "/A85", "/LZWDecode", "/LZW", "/FlateDecode", "/Fl"),
+        *("/RunLengthDecode", "/RL", "/CCITTFaxDecode", "/CCF", "/JBIG2Decode", "/DCTDecode", "/DCT"),
+        *("/JPXDecode", "/Crypt"),
+    }
+)
 _ASCII85 = ("/ASCII85Decode", "/A85")
 _ASCII_HEX = ("/ASCIIHexDecode", "/AHx")
 _FLATE = ("/FlateDecode", "/Fl")
@@ -1759,6 +1844,11 @@ def _sha256(path: str) -> str:
         return AHEAD.digest(fh)  # (read ahead, where the daemon handed the file to this worker early)
 
 
+#: The longest side of a page, in its own units, that is printed (ISO 32000-1 Annex C sets 14,400 and
+#: /UserUnit for larger pages; Ghostscript sets up pages of 500,000 and not of 1,000,000).
+MAX_PAGE_UNITS = 200_000
+
+
 def _read_pages(
     name: str, reader: PdfReader, first: int, scan_fonts: bool, check_resources: bool = True
 ) -> list[_Page]:
@@ -1771,7 +1861,7 @@ def _read_pages(
         try:
             unit = user_unit(page)
             given = _resolve(page.get("/UserUnit"))
-            if given is not None and unit == 1.0 and (value := _number(given)) != 1.0:
+            if given is not None and unit == 1.0 and (value := _pdf_number(given)) != 1.0:
                 shown = f"{value:g}" if value is not None else str(given)
                 raise ArtworkProblem(
                     f"page {number}: artwork {label} has an invalid /UserUnit ({shown}): the unit of a page's sizes "
@@ -1785,6 +1875,14 @@ def _read_pages(
                 raise ArtworkProblem(
                     f"page {number}: artwork {label} has no page size (its MediaBox is "
                     f"{media_pt[2] - media_pt[0]:g} x {media_pt[3] - media_pt[1]:g} points)"
+                )
+            if max(media_pt[2] - media_pt[0], media_pt[3] - media_pt[1]) > MAX_PAGE_UNITS:
+                # (review FQ 5: 1,000,000 x 842 points, 352 m, passed; Ghostscript cannot set up the page)
+                raise ArtworkProblem(
+                    f"page {number}: artwork {label} has a page size no RIP prints: "
+                    f"{(media_pt[2] - media_pt[0]) * unit * MM_PER_PT / 1000:,.1f} x "
+                    f"{(media_pt[3] - media_pt[1]) * unit * MM_PER_PT / 1000:,.1f} m (its MediaBox); "
+                    "ask for the PDF exported again at its real size"
                 )
             rotation = _rotation(page)
             if rotation % 90:

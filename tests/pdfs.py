@@ -680,3 +680,42 @@ def make_raw_pdf(
     out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, trailer, xref_at)
     path.write_bytes(bytes(out))
     return path
+
+
+def lzw_encode(data: bytes) -> bytes:
+    """LZW as PDF's LZWDecode reads it (ISO 32000 7.4.4: 9-12 bit codes, EarlyChange 1)."""
+    table = {bytes([i]): i for i in range(256)}
+    nxt, width = 258, 9
+    out, acc, nbits = bytearray(), 0, 0
+
+    def emit(code):
+        nonlocal acc, nbits
+        acc = (acc << width) | code
+        nbits += width
+        while nbits >= 8:
+            nbits -= 8
+            out.append((acc >> nbits) & 0xFF)
+
+    emit(256)
+    w = b""
+    for byte in data:
+        wc = w + bytes([byte])
+        if wc in table:
+            w = wc
+            continue
+        emit(table[w])
+        table[wc] = nxt
+        nxt += 1
+        if nxt + 1 > (1 << width) and width < 12:
+            width += 1
+        if nxt >= 4094:
+            emit(256)
+            table = {bytes([i]): i for i in range(256)}
+            nxt, width = 258, 9
+        w = bytes([byte])
+    if w:
+        emit(table[w])
+    emit(257)
+    if nbits:
+        out.append((acc << (8 - nbits)) & 0xFF)
+    return bytes(out)

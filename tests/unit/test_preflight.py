@@ -27,6 +27,8 @@ from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.preflight import ArtworkInput, Finding, PreflightReport, preflight
 from tests.pdfs import (
     PROGRESSIVE_JPEG,
+    bomb_stream_data,
+    lzw_encode,
     make_bomb_pdf,
     make_damaged_content_pdf,
     make_jpeg_pdf,
@@ -2073,3 +2075,115 @@ def test_a_page_tree_without_its_types_or_a_length_in_no_object_is_damage(
     )
     sound = make_raw_pdf(tmp_path / "sound.pdf", _one_page(), streams={4: draw})
     assert run(sound, spec=None).findings == ()
+
+
+_DRAW = b"0 0 1 rg 10 10 100 100 re f"
+
+
+def _page_with(page: bytes = b"", pages: bytes = b"/Count 1", content: bytes = b"", media: bytes = b"") -> list[bytes]:
+    """``_one_page``'s objects, its page's MediaBox (``media``), extra keys, page tree's /Count and
+    content stream's dictionary as given."""
+    return [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages %s /Kids [3 0 R] >>" % pages,
+        b"<< /Type /Page /Parent 2 0 R /MediaBox %s /Contents 4 0 R %s >>" % (media or b"[0 0 257.95 172.91]", page),
+        b"<< /Length %d %s >>" % (len(_DRAW), content),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("objects", "says"),
+    [
+        # FQ 1: numbers written as strings (Python's float() takes "(595)", RIPs take no number)
+        (_page_with(media=b"[(0) (0) (257.95) (172.91)]"), "has no page size (MediaBox missing or invalid)"),
+        (_page_with(media=b"[0 0 (257.95) 172.91]"), "has no page size (MediaBox missing or invalid)"),
+        (_page_with(page=b"/TrimBox [(8.5) (8.5) (249.45) (164.41)]"), "has a TrimBox that is not four numbers"),
+        # FQ 2: a page count that is no integer: Ghostscript opens no page
+        (_page_with(pages=b"/Count 2.5"), "its page tree says it has 2.5 pages (/Count), and it holds 1"),
+        (_page_with(pages=b"/Count /One"), "its page tree's page count (/Count) is not a number (it is /One)"),
+        (_page_with(pages=b""), "its page tree does not say how many pages it has (no /Count)"),
+        # FQ 4: content no reader decodes, or no content stream at all
+        (_page_with(content=b"/Filter /NoSuchDecode"), "it is encoded with /NoSuchDecode, which is no PDF filter"),
+        (_page_with(content=b"/Filter /LZWDecode"), "cannot be decoded (its LZW data"),
+        # FQ 5: a page no RIP sets up (352 m)
+        (_page_with(media=b"[0 0 1000000 842]"), "has a page size no RIP prints: 352.8 x 0.3 m"),
+    ],
+)
+def test_page_numbers_counts_and_content_readers_do_not_take_are_refused(
+    tmp_path: Path, objects: list[bytes], says: str
+) -> None:
+    """Review FQ 1, 2, 4, 5: each of these passed and was copied into the hot folder as it was,
+    while Ghostscript printed the page at another size (a TrimBox of strings: an A4 sheet for an A5
+    order), nothing, or a blank page; pypdf read them (as numbers, by walking the tree, or by not
+    decoding the content)."""
+    pdf = make_raw_pdf(tmp_path / "x.pdf", objects, streams={4: _DRAW})
+    report = run(pdf, spec=None)
+    assert not report.ok and any(says in f.message for f in report.findings), messages(report)
+
+
+def test_a_page_whose_contents_is_no_stream_is_damaged(tmp_path: Path) -> None:
+    """Review FQ 4: /Contents 42 (a number where the content stream goes) passed; Ghostscript
+    draws nothing of the page. A page without /Contents (or null) is a blank page, and passes."""
+    objects = _page_with()
+    objects[2] = objects[2].replace(b"/Contents 4 0 R", b"/Contents 42")
+    report = run(make_raw_pdf(tmp_path / "x.pdf", objects, streams={4: _DRAW}), spec=None)
+    assert [(f.check, f.severity) for f in report.findings] == [("repaired", "error")], messages(report)
+    assert "its /Contents is no content stream but 42" in report.findings[0].message
+    for blank in (b"", b"/Contents null"):
+        objects[2] = _page_with()[2].replace(b"/Contents 4 0 R", blank)
+        assert run(make_raw_pdf(tmp_path / "blank.pdf", objects, streams={4: _DRAW}), spec=None).findings == ()
+
+
+def test_page_numbers_written_as_numbers_pass(tmp_path: Path) -> None:
+    """(the other side of FQ 1, 2, 4, 5: reals and integers, a /Count of 1.0, a page of 5 m, content
+    encoded with LZW pass)"""
+    objects = _page_with(page=b"/TrimBox [8.5 8.5 249.45 164.41] /Rotate 90.0", pages=b"/Count 1.0")
+    assert run(make_raw_pdf(tmp_path / "x.pdf", objects, streams={4: _DRAW}), spec=None).findings == ()
+    wide = _page_with(media=b"[0 0 14173.2 2834.6]")
+    assert run(make_raw_pdf(tmp_path / "wide.pdf", wide, streams={4: _DRAW}), spec=None).findings == ()
+    lzw = lzw_encode((_DRAW + b"\n") * 200)
+    old = _page_with(content=b"/Filter /LZWDecode")
+    old[3] = old[3].replace(b"/Length %d" % len(_DRAW), b"/Length %d" % len(lzw))
+    assert run(make_raw_pdf(tmp_path / "lzw.pdf", old, streams={4: lzw}), spec=None).findings == ()
+
+
+def test_an_encryption_revision_no_reader_knows_is_refused(tmp_path: Path) -> None:
+    """Review FQ 3: an owner-password AES-256 file (/R 6) with its /R made 7-9 passed with the owner
+    password's warning (pypdf opens it as 6); Ghostscript and qpdf know no such revision, and open
+    no page."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=pt(91), height=pt(61))
+    writer.encrypt(user_password="", owner_password="owner", algorithm="AES-256")  # noqa: S106 - a test file's
+    with open(tmp_path / "r6.pdf", "wb") as fh:
+        writer.write(fh)
+    data = (tmp_path / "r6.pdf").read_bytes()
+    assert data.count(b"/R 6") == 1
+    assert [f.check for f in run(tmp_path / "r6.pdf", spec=None).findings] == ["encryption"]  # (a warning)
+    (tmp_path / "r9.pdf").write_bytes(data.replace(b"/R 6", b"/R 9"))
+    report = run(tmp_path / "r9.pdf", spec=None)
+    assert not report.ok and any(
+        "a revision of password security no PDF reader knows (/R 9)" in f.message for f in report.findings
+    ), messages(report)
+
+
+def test_an_embedded_font_that_decompresses_far_past_its_size_is_a_bomb(tmp_path: Path) -> None:
+    """Review FQ 6: a TrueType program of /Length1 100 that inflates to 1 GiB of zeros passed (the
+    check stops at its limit and took that as complete); Ghostscript loads a font whole, and took
+    1 GB to print the page."""
+    bomb = bomb_stream_data(16 * 1024 * 1024)
+    show = b"BT /F1 12 Tf 10 10 Td (x) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Count 1 /Kids [3 0 R] >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 257.95 172.91] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>" % len(show),
+        b"<< /Type /Font /Subtype /TrueType /BaseFont /ABCDEF+Bomb /FontDescriptor 6 0 R >>",
+        b"<< /Type /FontDescriptor /FontName /ABCDEF+Bomb /FontFile2 7 0 R >>",
+        b"<< /Length %d /Length1 100 /Filter /FlateDecode >>" % len(bomb),
+    ]
+    report = run(make_raw_pdf(tmp_path / "bomb.pdf", objects, streams={4: show, 7: bomb}), spec=None)
+    damaged = [f for f in report.findings if f.check == "repaired"]
+    assert (
+        damaged and "decompresses to more than 1,048,676 bytes where its dictionary says 100" in damaged[0].message
+    ), messages(report)
