@@ -866,6 +866,15 @@ class Daemon:
         cannot be brought back, the pings stop and systemd restarts the service (WatchdogSec=).
         """
         assert self.watcher is not None and self.engine is not None
+        spool = self.engine.spool_problem()
+        if spool is not None:
+            # Its folders are not made again where the disk is not mounted (review FR 1); the engine
+            # waits. The pings go on: the daemon is not hung, and a restart would make a new, empty
+            # spool there.
+            self.notifier.watchdog()
+            self.notifier.status(f"WAITING: {spool}")
+            self.write_health(False, spool)
+            return
         self._check_watched_folders()
         if not self.watcher.is_alive():
             log.error("watcher.died", action="restarting the folder watcher")

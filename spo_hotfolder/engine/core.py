@@ -206,6 +206,10 @@ class Engine(
         self._served_count = 0
         #: Why the ledger cannot be written (its file damaged while the daemon ran), for `health`.
         self.ledger_damage: str | None = None
+        #: The spool folder (paths.root) as found at the start: its device and inode number.
+        self._spool_id = _identity(config.paths.root)
+        #: Why the engine waits, doing nothing: its spool folder is gone (``spool_problem``).
+        self.spool_gone: str | None = None
         self._ledger_damage_said_at = 0.0
         self._reject_first_until = {}
         self._work_drops_until = {}
@@ -371,11 +375,50 @@ class Engine(
             except Exception as exc:  # noqa: BLE001 - said (with a traceback where a fault of ours)
                 self._failure_said(exc, "engine.step_failed", "the engine goes on in 1 s")
                 self.stop_event.wait(1.0)
+            if self.spool_gone is not None:
+                self.stop_event.wait(1.0)  # (looked at again each second, whatever comes meanwhile)
+                continue
             self.wake_event.wait(self._wait_seconds())
             self.wake_event.clear()
         self._guard("intake", "", self._finish_intakes)
         self._let_go_read_again()
         self._guard("delivery", "", self._remove_unfinished_temps)
+
+    def spool_problem(self) -> str | None:
+        """Why the spool folder (paths.root) is not the one the daemon started on, in words; None
+        while it is (or where that cannot be told). Its disk unmounted (the mount point's empty
+        folder in its place), or the folder deleted or renamed away: the daemon must not make a
+        new spool there and take orders into it, hidden again once the disk is back (review FR 1:
+        an order printed, its job folder under the mount point, the ledger naming a folder the
+        operator never sees)."""
+        if self._spool_id is None:
+            return None
+        root = self.config.paths.root
+        now = _identity(root)
+        if now == self._spool_id:
+            return None
+        what = "is gone" if now is None else "is another folder now"
+        return (
+            f"the spool folder {root} {what} (its disk unmounted, or the folder deleted or moved away): nothing is "
+            "taken in or delivered until it is back; mount its disk again (or put the folder back). If it was "
+            "moved on purpose, restart the daemon"
+        )
+
+    def _waiting_for_spool(self) -> bool:
+        """Whether the engine waits for its spool folder (``spool_problem``), said once as it goes
+        and once as it comes back (then the folders are looked through again)."""
+        problem = self.spool_problem()
+        if problem is not None:
+            self.progress_at = self.clock.monotonic()  # (waiting, not hung: a restart would not help)
+            if self.spool_gone is None:
+                log.error("spool.gone", folder=str(self.config.paths.root), reason=problem)
+            self.spool_gone = problem
+            return True
+        if self.spool_gone is not None:
+            self.spool_gone = None
+            log.info("spool.back", folder=str(self.config.paths.root), action="going on")
+            self.request_rescan()
+        return False
 
     def _remove_unfinished_temps(self) -> None:
         """At a stop: the temp files of copies begun and not finished (journalled as begun, not
@@ -418,6 +461,8 @@ class Engine(
     def step(self) -> None:
         """One round: hints, rescans, stable files, due timers, runnable jobs."""
         self.last_step_at = self.progress_at = self.clock.monotonic()
+        if self._waiting_for_spool():
+            return
         # (first: a due time set in this step must not be moved by a step of the clock before it)
         self._guard("due", "", self._follow_clock_step)
         if self._pending_config is not None:
@@ -946,3 +991,12 @@ class _RouteChanges:
 
 #: How many jobs a config change moves are logged one by one.
 ROUTE_CHANGES_LOGGED = 20
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """A folder's device and inode number; None where it cannot be looked at."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

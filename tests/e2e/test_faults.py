@@ -111,6 +111,37 @@ def test_a_hot_folder_missing_at_start_is_said_at_start(start, tmp_path: Path) -
     assert "never creates it" in line["reason"] and not hot.exists()
 
 
+def test_a_spool_whose_disk_goes_is_not_made_again_and_nothing_is_taken_until_it_is_back(start, tmp_path: Path) -> None:
+    """Review FR 1: the spool's disk unmounted under the running daemon (the mount point's empty
+    folder in its place): its folders were made again there within a heartbeat, an order put into
+    that inbox/ was taken and printed, and its job folder was hidden under the mount point once the
+    disk came back (the ledger naming a folder the operator never sees). Now nothing is made,
+    taken or delivered until the spool is back; then the daemon goes on by itself."""
+    hot = tmp_path / "hot" / "indigo"
+    daemon = start()
+    spool, away = daemon.root, tmp_path / "disk"
+    spool.rename(away)
+    spool.mkdir()  # (the mount point, empty)
+    wait_for(lambda: "spool.gone" in daemon.log_text(), what="the spool said gone")
+    time.sleep(6)  # (a heartbeat at least: it made the watched folders again)
+    assert os.listdir(spool) == []
+    (spool / "inbox").mkdir()  # a client that makes the folder it uploads into
+    make_pdf(spool / "inbox" / "LOST.pdf", pages=CARD)
+    drop(spool / "inbox" / "LOST.yaml", 'order_id: "LOST"\nproduct: bc-85x55\nquantity: 1\nartwork: [LOST.pdf]\n')
+    make_pdf(away / "inbox" / "BACK.pdf", pages=CARD)
+    drop(away / "inbox" / "BACK.yaml", 'order_id: "BACK"\nproduct: bc-85x55\nquantity: 1\nartwork: [BACK.pdf]\n')
+    time.sleep(2)
+    assert sorted(os.listdir(spool)) == ["inbox"] and sorted(os.listdir(spool / "inbox")) == ["LOST.pdf", "LOST.yaml"]
+    assert final_files(hot) == []
+    [gone] = [e for e in daemon.log_events() if e.get("event") == "spool.gone"]
+    assert gone["level"] == "error" and "mount its disk again" in gone["reason"], gone
+    shutil.rmtree(spool)
+    away.rename(spool)  # (the disk mounted again)
+    daemon.wait_status("BACK-1", "InHotFolder")
+    assert final_files(hot) == ["BACK_BACK-1_bc-85x55_x1.pdf"]
+    assert "spool.back" in daemon.log_text()
+
+
 def test_hot_folder_replaced_by_a_file_fails_at_once_and_retry_works(start, tmp_path: Path) -> None:
     hot = tmp_path / "hot" / "indigo"
     daemon = start()

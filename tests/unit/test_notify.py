@@ -194,6 +194,9 @@ class FakeEngine:
     def spool_full(self) -> bool:
         return self.full
 
+    def spool_problem(self) -> str | None:
+        return None
+
     def files_arriving(self) -> int:
         return self.arriving
 
