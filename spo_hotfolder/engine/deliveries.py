@@ -583,6 +583,10 @@ class EngineDelivery(EngineState):
         ``again``: only the ticket is left, the PDF published in an earlier step (a ticket that
         failed, tried again)."""
         hot = self.config.hot_folders.get(hot_name)
+        if again and not ticket_published:
+            hot = self._ticket_hot_folder(job, hot_name, final)
+            if hot is None:
+                note += f"; no job ticket was written beside it: hot folder {hot_name} is no longer in the config"
         if hot is not None and hot.ticket == "json" and not ticket_published:
             hot_folder = hot
             attempt = object()
@@ -644,6 +648,31 @@ class EngineDelivery(EngineState):
             self.ledger.update_job(job.job_id, now, route=hot_name, attempts=0, next_attempt_at=None, error=None)
             self._record(job.job_id, JobStatus.InHotFolder, SYSTEM, f"{hot_name}: {final.name}{note}", now, write=False)
             self._record_stage(job.job_id, Stage.DONE, now)
+
+    def _ticket_hot_folder(self: Engine, job: Job, hot_name: str, final: Path) -> HotFolderConfig | None:
+        """Where the job ticket of a PDF an earlier step put at ``final`` is written, and how: the
+        hot folder of the config that is that folder (renamed by a reload: another name, the same
+        path); where the config moved the hot folder's path since, that folder as it was, beside
+        the PDF (review FP 3: the ticket's temporary file was made in the new folder, on another
+        filesystem, and every try failed "Invalid cross-device link"); None where no hot folder of
+        that name or path is left (review FP 2: the job was recorded InHotFolder without its
+        ticket, without a word), said."""
+        named = self.config.hot_folders.get(hot_name)
+        for hot in [named] * (named is not None) + list(self.config.hot_folders.values()):
+            if hot is not None and hot.path == final.parent:  # (as the path was made: no look into it)
+                return hot
+        if named is not None:
+            return HotFolderConfig(named.name, final.parent, named.filename, None, named.ticket)
+        log.warning(
+            "delivery.ticket_not_written",
+            job_id=job.job_id,
+            order_id=job.order_id,
+            file=str(final),
+            reason=f"hot folder {hot_name} was taken out of the config (or renamed, with another path) before the "
+            f"job ticket of {final.name} could be written: no ticket is written beside it (check the quantity "
+            "printed)",
+        )
+        return None
 
     def _another_file_there(self: Engine, delivery_id: int, output: Path, final: Path) -> bool:
         """Whether ``final`` in the hot folder is another file than the PDF delivery ``delivery_id``

@@ -468,12 +468,17 @@ class EngineRecords(EngineState):
         decision: RouteDecision | None = None
         with contextlib.suppress(Exception):
             decision = decide_route(self.facts(job), self.config)
+        target, reason = (decision.target, decision.reason) if decision else (None, None)
+        if job.stage is Stage.DONE and job.route is not None and job.route != target:
+            # Where it went, not where the config of now would send it (review FP 1: a job delivered
+            # to a, rerouted by a reload, "Went to: hot folder b"; a skipped one, "Went to" a printer).
+            target, reason = job.route, None
         return Extra(
             fingerprint=fingerprint(sums) if sums else None,
             artwork_names=[artwork_listing([(a.name, a.present) for a in artwork])] if artwork else [],
             several_artwork=len(artwork) > 1,  # (audit AL: only the refusal said the name must match)
-            target=decision.target if decision else None,
-            route_reason=decision.reason if decision else None,
+            target=target,
+            route_reason=reason,
             last_action=self._last_action_of(job.job_id),
             pdf_delivered=job.stage is Stage.FAILED and self._pdf_delivered(job),
             target_missing=decision is not None

@@ -20,6 +20,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -2030,6 +2031,52 @@ def test_a_ticket_that_fails_to_be_written_is_tried_again_alone(
     assert r.statuses(job_id)[-2:] == ["CopyToHotFolderFailed", "InHotFolder"]
     assert sorted(os.listdir(r.hot)) == ["T2_T2-1_bc-85x55_x1.json", "T2_T2-1_bc-85x55_x1.pdf"]
     assert copies[0] == 1, "the PDF is never copied again for its ticket"
+
+
+@pytest.mark.parametrize("change", ["renamed", "moved", "moved to another filesystem", "removed"])
+def test_a_ticket_waiting_when_a_reload_changes_its_hot_folder(
+    ticket_rig: Rig, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """Review FP 2, 3: the PDF in the hot folder, its ticket waiting (a full disk), then a reload:
+    the hot folder renamed (the same path) or removed, and the job was recorded InHotFolder without
+    its ticket and without a word (the printer without the quantity); its path moved to another
+    filesystem, and every try of the ticket failed "Invalid cross-device link" (its temporary file
+    was made in the new folder), RETRY too. The ticket goes beside the PDF where it is, by the hot
+    folder of the config that is that folder; one no longer in the config is said."""
+    r = ticket_rig
+    _failing_tickets(monkeypatch, 1)
+    job_id = r.order("TR")
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    elsewhere = r.tmp / "hot" / "moved"
+    if change == "moved to another filesystem":
+        if not Path("/dev/shm").is_dir():
+            pytest.skip("no /dev/shm (another filesystem) here")
+        elsewhere = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    elsewhere.mkdir(parents=True, exist_ok=True)
+    data = yaml.safe_load(r.config_path.read_text())
+    indigo = data["hot_folders"].pop("indigo")
+    if change == "renamed":
+        data["hot_folders"]["press-1"] = indigo
+    elif change.startswith("moved"):
+        data["hot_folders"]["indigo"] = {**indigo, "path": str(elsewhere)}
+    data["routes"] = [x for x in data["routes"] if x["to"] != "indigo"]
+    r.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r.engine.set_config(load_config(r.config_path))
+    try:
+        r.run(until=done(r, job_id), steps=5, dt=15)
+        delivered = r.job(job_id).history[-1]
+        assert delivered.status is JobStatus.InHotFolder
+        if change == "removed":
+            assert sorted(os.listdir(r.hot)) == ["TR_TR-1_bc-85x55_x1.pdf"]
+            assert (
+                "no job ticket was written beside it: hot folder indigo is no longer in the config" in delivered.detail
+            )
+        else:
+            assert sorted(os.listdir(r.hot)) == ["TR_TR-1_bc-85x55_x1.json", "TR_TR-1_bc-85x55_x1.pdf"]
+            assert os.listdir(elsewhere) == []
+    finally:
+        if change == "moved to another filesystem":
+            shutil.rmtree(elsewhere, ignore_errors=True)
 
 
 def test_a_retry_between_copy_attempts_goes_through_check_and_output_again(
@@ -8707,6 +8754,24 @@ def test_a_reload_that_renumbers_the_routes_rewrites_the_route_said_in_status_tx
     r.run(steps=2)
     r.engine.flush_status()
     assert "Goes to: hot folder indigo  (route 2: product bc-*)" in (folder / "STATUS.txt").read_text()
+
+
+def test_a_finished_jobs_status_says_where_it_went_not_where_the_routes_of_now_send_it(rig: Rig) -> None:
+    """Review FP 1: a job delivered to indigo, then a reload that routes its product elsewhere, then
+    STATUS.txt written again (a quick restart, a STATUS.txt deleted): "Went to: hot folder large";
+    a job skipped, then routed to a printer: "Went to" that printer, for a job never printed."""
+    r = rig
+    printed, skipped = r.order("WT"), r.order("WS", product="flyer-a5")
+    r.run(until=lambda: r.stage(printed) is Stage.DONE and r.stage(skipped) is Stage.DONE, steps=20)
+    r.write_routes([{"to": "large"}])
+    r.engine.set_config(load_config(r.config_path))
+    r.run(steps=2)
+    for job_id, went in ((printed, "Went to: hot folder indigo"), (skipped, "Went to: no hot folder (skipped)")):
+        status = r.root / "done" / job_id / "STATUS.txt"
+        status.unlink()
+        r.engine._write_status_now(job_id)
+        text = status.read_text()
+        assert went in text and "large" not in text, text
 
 
 def test_reprint_true_for_a_job_not_finished_is_said_to_change_nothing(rig: Rig) -> None:
