@@ -822,8 +822,12 @@ class EngineRecovery(EngineState):
                     elif (
                         entry.is_dir(follow_symlinks=False)
                         and not (commands / f"{entry.name[1:]}.json").exists()
-                        # (young: by the files' own clock, which made its mtime)
-                        and staging_left(Path(entry.path), old=old, young=time.time() - mtime < 1)
+                        # (young: by the files' own clock, which made its mtime; one that holds a
+                        # file was locked before it: review FO 1, a copy a CLI killed just before a
+                        # start was left for an hour)
+                        and staging_left(
+                            Path(entry.path), old=old, young=time.time() - mtime < 1 and not os.listdir(entry.path)
+                        )
                     ):
                         shutil.rmtree(entry.path, ignore_errors=True)
                         log.info("recovery.command_left_removed", file=entry.name)
@@ -843,8 +847,8 @@ def _ticket_temp_of(temp: str, final: str) -> str:
 
 def staging_left(folder: Path, *, old: bool, young: bool) -> bool:
     """Whether a CLI's staging folder that no command names was left: no live CLI holds its lock
-    (``commands._hold``; a second's grace for one just made, not locked yet), or, where no lock
-    can be taken (a filesystem without them), it is an hour old."""
+    (``commands._hold``; a second's grace for one just made, empty, not locked yet), or, where no
+    lock can be taken (a filesystem without them), it is an hour old."""
     if young:
         return False
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import fcntl
 import functools
 import hashlib
 import json
@@ -8754,6 +8755,27 @@ def test_a_reload_that_renumbers_the_routes_rewrites_the_route_said_in_status_tx
     r.run(steps=2)
     r.engine.flush_status()
     assert "Goes to: hot folder indigo  (route 2: product bc-*)" in (folder / "STATUS.txt").read_text()
+
+
+def test_a_replacement_copy_a_killed_cli_left_just_before_a_start_is_swept_at_the_start(rig: Rig) -> None:
+    """Review FO 1: `replace` killed while copying its file, the daemon started within the second:
+    the copy (hundreds of MB) was taken for one just made, not locked yet, and left for the hourly
+    look. One that holds a file was locked before it: its lock alone decides. An empty one a
+    moment old (a CLI between its mkdir and its lock) and a locked one stay."""
+    commands = rig.engine.commands_dir()
+    killed, just_made, copying = commands / ".0a0a0a", commands / ".0b0b0b", commands / ".0c0c0c"
+    for folder in (killed, just_made, copying):
+        folder.mkdir(parents=True)
+    (killed / ".copying").write_bytes(b"%PDF-1.7 half of it")
+    (copying / ".copying").write_bytes(b"%PDF-1.7 being copied")
+    held = os.open(copying, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        rig.engine.sweep_temp_files()
+        assert not killed.exists()
+        assert just_made.is_dir() and (copying / ".copying").exists()
+    finally:
+        os.close(held)
 
 
 def test_a_finished_jobs_status_says_where_it_went_not_where_the_routes_of_now_send_it(rig: Rig) -> None:
