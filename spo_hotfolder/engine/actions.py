@@ -1318,14 +1318,6 @@ class EngineActions(EngineState):
     def _check_replacement(self: Engine, job: Job, file: Path | None) -> str | None:
         if file is None or not file.is_file():
             return "the replacement file is not there any more"
-        if classify_drop(file.name) is not None and not any(
-            name_key(art.name) == name_key(file.name) for art in self.ledger.artwork(job.job_id)
-        ):
-            # (one of the job's own artwork names, "release_v2.pdf", is its replacement: audit CM 5)
-            return (
-                f"{file.name} is a drop file, and drop files go into the job's folder itself, one level up from "
-                "replace/; only a replacement PDF goes into replace/"
-            )
         try:
             # Never through a symbolic link: its target's first bytes would be shown in STATUS.txt.
             with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
@@ -1343,6 +1335,18 @@ class EngineActions(EngineState):
             return f"the replacement file cannot be read: {exc.strerror}"
         # (a file in replace/, or one given to `spo-hotfolder replace`: audit BO 2)
         fix = "put a PDF into replace/" if file.parent.name == "replace" else "give a PDF file"
+        if (
+            b"%PDF" not in head
+            and classify_drop(file.name) is not None
+            and not any(name_key(art.name) == name_key(file.name) for art in self.ledger.artwork(job.job_id))
+        ):
+            # A RELEASE (or the like) put into replace/ by mistake; a PDF of such a name ("release.pdf",
+            # given to `replace`: review FO 2) is a replacement like any other, and one of the job's
+            # own artwork names ("release_v2.pdf") too (audit CM 5).
+            return (
+                f"{file.name} is a drop file, and drop files go into the job's folder itself, one level up from "
+                "replace/; only a replacement PDF goes into replace/"
+            )
         if not head:
             return f"{file.name} is empty (0 bytes); {fix}"
         if b"%PDF" not in head:

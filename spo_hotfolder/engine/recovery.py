@@ -822,6 +822,7 @@ class EngineRecovery(EngineState):
                     elif (
                         entry.is_dir(follow_symlinks=False)
                         and not (commands / f"{entry.name[1:]}.json").exists()
+                        and not (commands / f"{entry.name}.json.tmp").exists()  # (decided with it, above)
                         # (young: by the files' own clock, which made its mtime; one that holds a
                         # file was locked before it: review FO 1, a copy a CLI killed just before a
                         # start was left for an hour)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from spo_hotfolder.ledger import Stage
+from spo_hotfolder.operator import Action
 from tests.integration.test_engine_faults import CARD, Rig, _held, _held_with_two_files, rig_on
 from tests.pdfs import make_pdf
 
@@ -81,6 +82,27 @@ def test_an_artwork_named_like_a_drop_file_can_be_replaced(rig: Rig) -> None:
     r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id), steps=15)
     assert (folder / "artwork" / "release_v2.pdf").read_bytes() == (r.tmp / "release_v2.pdf").read_bytes()
     assert r.stage(job_id) is Stage.HELD  # blocked: it waits for its release, with the new output
+
+
+@pytest.mark.parametrize("name", ["release.pdf", "Retry.pdf", "REJECT (2).pdf"])
+def test_a_pdf_named_like_a_drop_file_is_a_replacement_and_a_drop_file_in_replace_is_said(rig: Rig, name: str) -> None:
+    """Review FO 2: `replace JOB release.pdf` (a real PDF, a one-file job) was refused unread: "a drop
+    file, and drop files go into the job's folder itself, one level up from replace/", a folder
+    the operator of the command never used. A PDF is a replacement whatever its name; a drop file
+    put into replace/ by mistake (not a PDF) is still told where it goes."""
+    r = rig
+    job_id, folder = _held(r, "DW")
+    make_pdf(r.tmp / name, pages=CARD)
+    result = r.engine.apply(job_id, Action.REPLACE, by="kim", note="", file=r.tmp / name)
+    assert result.ok, result.message
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id), steps=15)
+    (folder / "replace" / "RELEASE.txt").write_text("kim\n")
+    r.run(until=lambda: not (folder / "replace" / "RELEASE.txt").exists(), steps=15)
+    r.engine.flush_status()
+    assert (
+        "drop files go into the job's folder itself, one level up from replace/" in (folder / "STATUS.txt").read_text()
+    )
+    assert r.stage(job_id) is Stage.HELD
 
 
 def _failed_blocked(r: Rig, order_id: str) -> tuple[str, Path]:
