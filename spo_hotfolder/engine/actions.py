@@ -987,6 +987,14 @@ class EngineActions(EngineState):
         if action not in (Action.RELEASE, Action.RETRY):
             return None
         pending = self._replacement_waiting(job_dir, file)
+        if pending is None and (buried := _file_in_a_folder_of(job_dir / "replace")) is not None:
+            # A folder holding the corrected PDF dragged onto replace/ (Finder, Explorer): nothing in
+            # it is taken, and a RELEASE approved the old output, which printed (review FM 1).
+            again = {Action.RELEASE: "release again", Action.RETRY: "drop RETRY again"}.get(action, "again")
+            return (
+                f"replace/{buried} is in a folder inside replace/, where nothing is taken: put the PDF itself into "
+                f"replace/ (the job is then made again with it), or delete that folder if it is not meant; then {again}"
+            )
         if pending is None:
             command = self.replace_command_waiting(job_dir.name)
             if command is not None:
@@ -1581,3 +1589,20 @@ def _a_pdf(entry: os.DirEntry[str]) -> bool:
             return b"%PDF" in fh.read(1024)
     except OSError:
         return False
+
+
+def _file_in_a_folder_of(replace: Path, depth: int = 3) -> str | None:
+    """A file (not a file manager's litter) in a folder inside ``replace`` (down to ``depth``
+    levels), as a path relative to it; None when there is none (or replace/ is no real folder)."""
+    if not real_folder(replace):
+        return None
+    for top, dirs, files in os.walk(replace):
+        level = len(Path(top).relative_to(replace).parts)
+        if level >= depth:
+            dirs.clear()
+        if level == 0:
+            continue
+        for name in sorted(files):
+            if not _file_manager_litter(name):
+                return str(Path(top, name).relative_to(replace))
+    return None

@@ -105,6 +105,31 @@ def test_a_pdf_named_like_a_drop_file_is_a_replacement_and_a_drop_file_in_replac
     assert r.stage(job_id) is Stage.HELD
 
 
+def test_a_release_while_a_folder_in_replace_holds_a_file_is_refused(rig: Rig) -> None:
+    """Review FM 1: a folder holding the corrected PDF dragged onto replace/ (Finder, Explorer), then
+    RELEASE: nothing in the folder is taken (as documented), and the release printed the old output,
+    the PDF left in done/<job>/replace/fixed/ without a word. The release is refused, saying where
+    the PDF is and what to do; moved up into replace/, it is taken, and a release then prints it."""
+    r = rig
+    job_id, folder = _held(r, "FD")
+    (folder / "replace" / "fixed").mkdir()
+    make_pdf(folder / "replace" / "fixed" / "FD.pdf", pages=CARD)
+    (folder / "RELEASE").write_text("sue\n")
+    r.run(until=lambda: not (folder / "RELEASE").exists(), steps=10)
+    r.run(steps=3)
+    assert r.stage(job_id) is Stage.HELD and not os.listdir(r.hot)
+    r.engine.flush_status()
+    assert (
+        "replace/fixed/FD.pdf is in a folder inside replace/, where nothing is taken"
+        in (folder / "STATUS.txt").read_text()
+    )
+    os.replace(folder / "replace" / "fixed" / "FD.pdf", folder / "replace" / "FD.pdf")
+    (folder / "replace" / "fixed").rmdir()
+    r.run(until=lambda: "ArtworkUploaded" in r.statuses(job_id) and r.stage(job_id) is Stage.HELD, steps=15)
+    (folder / "RELEASE").write_text("sue\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE, steps=15)
+
+
 def _failed_blocked(r: Rig, order_id: str) -> tuple[str, Path]:
     make_pdf(r.inbox / f"{order_id}.pdf", pages=[(91.0, 61.0)])  # 1 page where bc-* wants 2: fails
     (r.inbox / f"{order_id}.yaml").write_text(
