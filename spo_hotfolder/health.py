@@ -97,7 +97,10 @@ def health_report(config: Config) -> dict[str, Any]:
         report = dict(health)
         limit = 3 * float(health.get("heartbeat_interval_seconds", HEARTBEAT_SECONDS)) + 5
         if health["age_seconds"] > limit:
-            why = "(hung?)"
+            why = f"(hung? or it cannot write its report {paths.state / HEALTH_NAME}: see its log)"
+            with contextlib.suppress(OSError):
+                if os.statvfs(paths.state).f_flag & os.ST_RDONLY:
+                    why = f"(the filesystem of {paths.state} is read-only: it can record nothing)"
             if disk_full(paths.state):
                 # It cannot rewrite health.json (nor record anything): not hung, a full disk.
                 why = f"(the disk holding {paths.state} is full: free some space)"

@@ -60,7 +60,7 @@ from spo_hotfolder.notify import Notifier
 from spo_hotfolder.pdfreport import describe_exception
 from spo_hotfolder.prestart import TEMP_DIR_MARK, open_files_refusal, raise_open_files_limit
 from spo_hotfolder.shares import within
-from spo_hotfolder.watcher import FolderWatcher, inotify_setting
+from spo_hotfolder.watcher import FolderWatcher, inotify_refused, inotify_setting
 
 if TYPE_CHECKING:
     from spo_hotfolder.metrics import PrometheusMetrics
@@ -538,6 +538,7 @@ class Daemon:
         self._reload_heartbeat = 0.0  # (the next heartbeat while a reload waits)
         self.stuck_seconds = STUCK_SECONDS
         self._ledger_gone_said = False  # (ledger.gone said once: healthy() runs at every heartbeat)
+        self._health_unwritten = False  # (health.write_failed said once while it lasts)
         #: Why the last SIGHUP changed nothing (an invalid config); shown in the status line until a
         #: reload succeeds.
         self.reload_problem: str | None = None
@@ -634,7 +635,7 @@ class Daemon:
         try:
             self.watcher.start()
         except OSError as exc:
-            raise StartupError(f"cannot watch the spool folders: {exc}") from exc
+            raise StartupError(f"cannot watch the spool folders: {inotify_refused(exc)}") from exc
         self._remember_folders()
         self.scheduler.start()
         self._schedule_periodic()
@@ -1030,8 +1031,24 @@ class Daemon:
             "unknown_job_folders": self.engine.unknown_job_folders[:20],
             "unknown_job_folders_count": len(self.engine.unknown_job_folders),
         }
-        with contextlib.suppress(OSError):
+        try:
             atomic_write(self.config.paths.state / HEALTH_NAME, json.dumps(data, indent=1) + "\n", durable=False)
+        except OSError as exc:
+            if not self._health_unwritten:
+                # Said once until it works again (review FR 2: `health` then said "hung?" of a
+                # daemon delivering jobs, and the log nothing).
+                log.warning(
+                    "health.write_failed",
+                    file=str(self.config.paths.state / HEALTH_NAME),
+                    error=describe_exception(exc),
+                    action="`health` cannot tell how the daemon is while this lasts: give the service user write "
+                    f"access to {self.config.paths.state} (and room on its disk)",
+                )
+            self._health_unwritten = True
+        else:
+            if self._health_unwritten:
+                log.info("health.written_again", file=str(self.config.paths.state / HEALTH_NAME))
+            self._health_unwritten = False
 
     def _starting_slowly(self) -> None:
         self.notifier.extend_timeout(5)

@@ -462,6 +462,23 @@ class FolderPoller:
 NATIVE_RETRY_SECONDS = 3600.0
 
 
+def inotify_refused(exc: OSError) -> str:
+    """Why inotify refused to watch the folders, with the kernel setting that would let it
+    (review FR 4: "inotify instance limit reached", and no word of the fix)."""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"the kernel's inotify watch limit is reached (fs.inotify.max_user_watches = "
+            f"{inotify_setting('max_user_watches') or '?'}: raise it with sysctl, or set watch.mode: polling)"
+        )
+    if exc.errno == errno.EMFILE:
+        return (
+            f"the kernel's limit of inotify instances of this user is reached (fs.inotify.max_user_instances = "
+            f"{inotify_setting('max_user_instances') or '?'}: other programs of the user hold them; raise it "
+            "with sysctl, or set watch.mode: polling)"
+        )
+    return f"inotify is not available: {exc} (set watch.mode: polling)"
+
+
 def inotify_setting(name: str) -> str | None:
     """The kernel's ``fs.inotify.<name>`` (``max_user_watches``, ``max_queued_events``), as text."""
     try:
@@ -578,12 +595,7 @@ class FolderWatcher:
             except OSError as exc:
                 if self.requested_mode == "native" and exc.errno != errno.ENOSPC:
                     raise
-                reason = (
-                    "the kernel's inotify watch limit is reached (raise fs.inotify.max_user_watches)"
-                    if exc.errno == errno.ENOSPC
-                    else f"inotify is not available: {exc}"
-                )
-                self._poll_instead(reason)
+                self._poll_instead(inotify_refused(exc))
             else:
                 self.fell_back = False
 

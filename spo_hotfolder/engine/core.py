@@ -652,13 +652,19 @@ class Engine(
         if now - self._disk_full_said < DISK_FULL_RETRY_SECONDS * 6:
             return
         self._disk_full_said = now
+        full = "is full"
+        with contextlib.suppress(OSError):
+            st = os.statvfs(self.config.paths.root)
+            if st.f_files and not st.f_favail and st.f_bavail:
+                # (review FR 3: "full, free some space" where `df` shows space, and no word of inodes)
+                full = "has no room for more files: its inodes are all used (see `df -i`), though it has free space"
         log.error(
             "spool.disk_full",
             **where,
             root=str(self.config.paths.root),
             error=describe_exception(exc),
-            reason="the disk holding the spool folders or the ledger is full: nothing new can be taken in "
-            "or recorded until there is space; free some space, the daemon tries again by itself",
+            reason=f"the disk holding the spool folders or the ledger {full}: nothing new can be taken in or "
+            "recorded until there is room; remove some files, the daemon tries again by itself",
         )
 
     def _apply_config(self, config: Config) -> None:

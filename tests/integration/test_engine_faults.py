@@ -5846,6 +5846,26 @@ def test_an_intake_whose_ledger_commit_fails_is_taken_again_in_full(rig: Rig) ->
     assert not list((r.root / "done" / job_id / "history").iterdir())  # taken as new, not as a job's re-send
 
 
+def test_a_spool_disk_out_of_inodes_is_said_as_such(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review FR 3: a spool out of inodes (`df` shows free space) was said "full, free some space"
+    without a word of inodes: a sysadmin looking at `df` saw room and looked elsewhere."""
+    r = rig
+    real_statvfs = os.statvfs
+
+    def no_inodes(path: Any) -> Any:
+        st = real_statvfs(path)
+        return os.statvfs_result((*st[:5], 1000, 0, 0, *st[8:]))  # (files, ffree, favail)
+
+    monkeypatch.setattr(os, "statvfs", no_inodes)
+    disk = DiskFull(r.ledger._db, once=True)
+    r.ledger._db = disk  # type: ignore[assignment]
+    r.order("INO")
+    with capture_logs() as logs:
+        r.run(until=lambda: not disk.full, steps=10)
+    [said] = [e for e in logs if e["event"] == "spool.disk_full"]
+    assert "its inodes are all used (see `df -i`), though it has free space" in said["reason"], said
+
+
 class CommitFailsAfter(DiskFull):
     """The first COMMIT of a transaction that ran a statement beginning with ``statement`` fails,
     as on a full disk (a status recorded: "INSERT INTO history"; artwork marked taken)."""

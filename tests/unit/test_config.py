@@ -1270,12 +1270,25 @@ def test_health_of_a_daemon_that_cannot_report_for_a_full_disk_says_so(
     stale = {"ok": True, "pid": os.getpid(), "heartbeat": "2026-01-01T00:00:00.000Z", "heartbeat_interval_seconds": 5}
     (config.paths.state / "health.json").write_text(json.dumps(stale))
     monkeypatch.setattr(health, "daemon_alive", lambda pid: True)
-    assert health.health_report(config)["reason"].endswith("s (hung?)")
-    monkeypatch.setattr(health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0, f_files=100, f_favail=5))
+    assert health.health_report(config)["reason"].endswith(
+        f"s (hung? or it cannot write its report {config.paths.state / 'health.json'}: see its log)"
+    )
+    # A read-only filesystem (review FR 2: "hung?" of a daemon that could record nothing)
+    monkeypatch.setattr(
+        health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=900, f_files=100, f_favail=5, f_flag=os.ST_RDONLY)
+    )
+    assert health.health_report(config)["reason"].endswith(
+        f"s (the filesystem of {config.paths.state} is read-only: it can record nothing)"
+    )
+    monkeypatch.setattr(
+        health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0, f_files=100, f_favail=5, f_flag=0)
+    )
     reason = health.health_report(config)["reason"]
     assert reason.endswith(f"s (the disk holding {config.paths.state} is full: free some space)"), reason
     # No inode left: as full (audit U: a spool of many small files).
-    monkeypatch.setattr(health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=900, f_files=100, f_favail=0))
+    monkeypatch.setattr(
+        health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=900, f_files=100, f_favail=0, f_flag=0)
+    )
     assert health.health_report(config)["reason"].endswith("is full: free some space)")
 
 
@@ -1296,7 +1309,9 @@ def test_health_of_a_daemon_restarted_on_a_full_disk_names_it_not_the_one_before
     (config.paths.state / "health.json").write_text(json.dumps(old))
     (config.paths.state / health.LOCK_NAME).write_text("2222\n")
     monkeypatch.setattr(health, "daemon_alive", lambda pid: pid == 2222)
-    monkeypatch.setattr(health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0, f_files=100, f_favail=5))
+    monkeypatch.setattr(
+        health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0, f_files=100, f_favail=5, f_flag=0)
+    )
     report = health.health_report(config)
     assert report["ok"] is False and report["pid"] == 2222
     assert report["reason"] == (

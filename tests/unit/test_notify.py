@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from spo_hotfolder.clock import SystemClock
 from spo_hotfolder.config import load_config
@@ -194,8 +196,10 @@ class FakeEngine:
     def spool_full(self) -> bool:
         return self.full
 
+    gone: str | None = None
+
     def spool_problem(self) -> str | None:
-        return None
+        return self.gone
 
     def files_arriving(self) -> int:
         return self.arriving
@@ -576,3 +580,53 @@ def test_refused_manifests_in_failed_are_counted_and_purged_rejected_jobs_are_no
         shutil.rmtree(failed / "orphan.pdf")
         daemon.check_health()
         assert "1 failed (and 1 refused manifest or files in failed/), 1 done" in drain(sock)[1]
+
+
+def test_the_pings_go_on_while_the_spool_is_gone_and_nothing_is_made_there(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """Review FR 1: the spool's disk unmounted: the watched folders were made again in the empty
+    mount point at the next heartbeat. They are not; the pings go on (a restart would make a new,
+    empty spool there), and the status says why."""
+    address, sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, watcher, engine):
+        watcher.restart_works = True
+        daemon.check_health()
+        drain(sock)
+        shutil.rmtree(daemon.config.paths.inbox)
+        engine.gone = "the spool folder is gone"
+        daemon.check_health()
+        fields = drain(sock)
+        assert fields[0] == "WATCHDOG=1" and fields[1] == "STATUS=WAITING: the spool folder is gone"
+        assert not daemon.config.paths.inbox.exists()
+        engine.gone = None
+        daemon.check_health()
+        assert daemon.config.paths.inbox.is_dir()  # (a folder deleted by hand is made again, as before)
+
+
+def test_a_health_report_that_cannot_be_written_is_said_once(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review FR 2: state/ made unwritable for the service user: `health` said "hung?" of a daemon
+    delivering jobs, and the log said nothing. It is said once while it lasts, and when it works again."""
+    import spo_hotfolder.service as service_module
+
+    address, _sock = abstract_socket
+    real = service_module.atomic_write
+    refused = [True]
+
+    def atomic_write(path: Path, text: str, **kwargs: Any) -> None:
+        if refused[0]:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        real(path, text, **kwargs)
+
+    monkeypatch.setattr(service_module, "atomic_write", atomic_write)
+    with daemon_with_fakes(tmp_path, address) as (daemon, watcher, _engine), capture_logs() as logs:
+        watcher.restart_works = True
+        for _ in range(3):
+            daemon.check_health()
+        refused[0] = False
+        daemon.check_health()
+    said = [e for e in logs if e["event"].startswith("health.")]
+    assert [e["event"] for e in said] == ["health.write_failed", "health.written_again"], said
+    assert "give the service user write access to" in said[0]["action"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import threading
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from watchdog.observers import inotify_move_event_grouper
 
-from spo_hotfolder.watcher import FolderWatcher, PromptDelayedQueue
+from spo_hotfolder.watcher import FolderWatcher, PromptDelayedQueue, inotify_refused
 from tests.daemon import files_to_overflow_inotify
 
 
@@ -424,3 +425,18 @@ def test_a_watch_refused_after_the_start_falls_back_to_polling_in_auto_mode(
         assert tmp_path / "full" / "order.yaml" in seen
     finally:
         watcher.stop()
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        (errno.EMFILE, "fs.inotify.max_user_instances = "),
+        (errno.ENOSPC, "fs.inotify.max_user_watches = "),
+        (errno.ENOSYS, "inotify is not available: "),
+    ],
+)
+def test_inotify_refused_names_the_kernel_setting_and_polling(code: int, says: str) -> None:
+    """Review FR 4: `watch.mode: native` refused at start with "inotify instance limit reached",
+    and no word of the setting or of polling; auto's fallback said nothing of it either."""
+    reason = inotify_refused(OSError(code, os.strerror(code)))
+    assert says in reason and "watch.mode: polling" in reason, reason
