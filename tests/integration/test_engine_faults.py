@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -8796,6 +8797,41 @@ def test_a_replacement_copy_a_killed_cli_left_just_before_a_start_is_swept_at_th
         assert just_made.is_dir() and (copying / ".copying").exists()
     finally:
         os.close(held)
+
+
+@pytest.mark.parametrize("folder_first", [True, False])
+@pytest.mark.parametrize(
+    ("named", "on_disk"),
+    [
+        (unicodedata.normalize("NFC", "Fichiers-é"), unicodedata.normalize("NFD", "Fichiers-é")),
+        ("art", "Art"),
+        (unicodedata.normalize("NFC", "é") + "/sub", unicodedata.normalize("NFD", "é") + "/sub"),
+    ],
+    ids=["nfd", "case", "nfd-above"],
+)
+def test_an_artwork_folder_named_alike_is_the_folder_a_person_means(
+    rig: Rig, named: str, on_disk: str, folder_first: bool
+) -> None:
+    """Review FT 1: a folder drop's manifest naming "Fichiers-é/front.pdf", the folder from a Mac
+    with the accent as a character of its own (or "art/" of an "Art/" folder): the job waited for a
+    folder never there and failed "artwork missing" beside its file (a file's own name differing so
+    is taken: audit BA 2). The folder is the one a person means, when it is the only one so named;
+    before or after its manifest."""
+    r = rig
+    drop = r.tmp / "R1"
+    (drop / on_disk).mkdir(parents=True)
+    make_pdf(drop / on_disk / "front.pdf", pages=CARD)
+    manifest = f'order_id: "R1"\nproduct: bc-85x55\nquantity: 1\nartwork: ["{named}/front.pdf"]\n'
+    if folder_first:
+        (drop / "manifest.yaml").write_text(manifest)
+        os.replace(drop, r.inbox / "R1")
+    else:
+        (r.inbox / "R1").mkdir()
+        (r.inbox / "R1" / "manifest.yaml").write_text(manifest)
+        r.run(until=lambda: r.stage("R1-1") is Stage.AWAITING, steps=10)
+        os.replace(drop / on_disk.split("/")[0], r.inbox / "R1" / on_disk.split("/")[0])
+    r.run(until=done(r, "R1-1"), steps=20)
+    assert r.take_prints() == ["R1_R1-1_bc-85x55_x1.pdf"]
 
 
 def test_a_finished_jobs_status_says_where_it_went_not_where_the_routes_of_now_send_it(rig: Rig) -> None:
