@@ -592,7 +592,11 @@ class EngineArtwork(EngineState):
                 if near is not None and upload_beside(src) is not None:
                     continue  # the file of its very name is on its way
                 if near is not None and not near_now:
-                    self._near_later[job.job_id] = self.clock.monotonic() + self._window_seconds()
+                    # (within the job's wait for its artwork: review FT 2, with artwork_timeout_seconds
+                    # under 10 s the job failed "missing" before the file named alike was taken)
+                    watch = self.config.watch
+                    wait = min(self._window_seconds(), max(watch.settle_seconds, watch.artwork_timeout_seconds / 2))
+                    self._near_later[job.job_id] = self.clock.monotonic() + wait
                     continue
                 if near is not None:
                     src = src.with_name(near[0])  # the same name to a person: taken as it is complete
@@ -1451,10 +1455,14 @@ class EngineArtwork(EngineState):
                 wanted = Path(source)
                 if wanted.name != path.name:
                     # Not taken: another file's name differs from the wanted one as little (audit BA 2).
+                    why = (
+                        "as another file's did: which one is meant was not guessed"
+                        if len(_near_misses(wanted)) != 1
+                        else "and it was not taken for it in time"
+                    )
                     problems.append(
                         f"job {job_id} waits for {wanted.name!r}, a name that differs from this file's only in letter "
-                        "case or Unicode form, as another file's did: which one is meant was not guessed. Put the "
-                        f"right one into inbox/ again named {wanted.name!r}"
+                        f"case or Unicode form, {why}. Put the right one into inbox/ again named {wanted.name!r}"
                     )
             named = named or len(problems) > said
             stem, dot, ext = path.name.rpartition(".")

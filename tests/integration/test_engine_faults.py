@@ -8834,6 +8834,20 @@ def test_an_artwork_folder_named_alike_is_the_folder_a_person_means(
     assert r.take_prints() == ["R1_R1-1_bc-85x55_x1.pdf"]
 
 
+def test_a_file_named_alike_is_taken_within_a_short_artwork_timeout(tmp_path: Path) -> None:
+    """Review FT 2: with watch.artwork_timeout_seconds under 10 s, a file whose name differs only in
+    letter case ("Front.PDF" for "front.pdf") was to be taken 10 s later: the job failed "artwork
+    missing" first, and the file's ERROR.txt said another file was named alike ("which one is meant
+    was not guessed"), where there was none."""
+    for r in rig_on(tmp_path, watch={"artwork_timeout_seconds": 8}):
+        make_pdf(r.inbox / "Front.PDF", pages=CARD)
+        r.run(steps=2)
+        (r.inbox / "FT.yaml").write_text('order_id: "FT"\nproduct: bc-85x55\nquantity: 1\nartwork: [front.pdf]\n')
+        r.run(until=done(r, "FT-1"), steps=20)
+        assert "ValidationFailed" not in r.statuses("FT-1")
+        assert r.take_prints() == ["FT_FT-1_bc-85x55_x1.pdf"]
+
+
 def test_a_finished_jobs_status_says_where_it_went_not_where_the_routes_of_now_send_it(rig: Rig) -> None:
     """Review FP 1: a job delivered to indigo, then a reload that routes its product elsewhere, then
     STATUS.txt written again (a quick restart, a STATUS.txt deleted): "Went to: hot folder large";
