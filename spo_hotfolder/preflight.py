@@ -1327,6 +1327,13 @@ def _lzw_damage(reader: PdfReader, stream: StreamObject) -> str | None:
     decode, or decodes to no content (review FQ 4: garbage passed, and Ghostscript drew nothing)."""
     if len(stream._data) > _GARBLE_CHECK_LIMIT // 4:
         return None  # (not decoded in memory: taken as it is)
+    parms = _resolve(stream.get("/DecodeParms"))
+    if isinstance(parms, ArrayObject):
+        parms = next((_resolve(p) for p in parms if isinstance(_resolve(p), DictionaryObject)), None)
+    if isinstance(parms, DictionaryObject) and (
+        _pdf_number(parms.get("/EarlyChange", 1)) != 1 or (_pdf_number(parms.get("/Predictor", 1)) or 1) > 1
+    ):
+        return None  # (pypdf decodes LZW with neither: review FS 1, good content said corrupt; taken as it is)
     try:
         stream.get_data()
     except Exception:  # noqa: BLE001 - not decodable is the answer

@@ -539,6 +539,7 @@ class Daemon:
         self.stuck_seconds = STUCK_SECONDS
         self._ledger_gone_said = False  # (ledger.gone said once: healthy() runs at every heartbeat)
         self._health_unwritten = False  # (health.write_failed said once while it lasts)
+        self._watcher_restart_pending = False  # (a reload's new watcher, while the spool is gone)
         #: Why the last SIGHUP changed nothing (an invalid config); shown in the status line until a
         #: reload succeeds.
         self.reload_problem: str | None = None
@@ -876,6 +877,14 @@ class Daemon:
             self.notifier.status(f"WAITING: {spool}")
             self.write_health(False, spool)
             return
+        if self._watcher_restart_pending:
+            # (a reload's new watch.mode while the spool was gone: applied now that it is back)
+            self._watcher_restart_pending = False
+            try:
+                self.watcher.restart()
+            except OSError as exc:
+                log.error("watcher.restart_failed", reason=describe_exception(exc))
+            self.engine.request_rescan()
         self._check_watched_folders()
         if not self.watcher.is_alive():
             log.error("watcher.died", action="restarting the folder watcher")
@@ -1171,7 +1180,12 @@ class Daemon:
             # up (CT 4: a file renamed in meanwhile waited for the periodic rescan).
             self.watcher.requested_mode, self.watcher.poll_interval = watching
             try:
-                self.watcher.restart()
+                if self.engine.spool_problem() is not None:
+                    # Its folders are not made again in the empty mount point (review FS 2): the new
+                    # watcher starts once the spool is back (check_health).
+                    self._watcher_restart_pending = True
+                else:
+                    self.watcher.restart()
             except OSError as exc:
                 self.watcher.requested_mode = old.watch.mode
                 self.watcher.poll_interval = old.watch.poll_interval_seconds
@@ -1190,7 +1204,11 @@ class Daemon:
         self.config = new
         setup_logging(new.logging.level, new.logging.format)
         self.engine.set_config(new)
-        if watching == (old.watch.mode, old.watch.poll_interval_seconds) and self.watcher.try_native(force=True):
+        if (
+            watching == (old.watch.mode, old.watch.poll_interval_seconds)
+            and self.engine.spool_problem() is None
+            and self.watcher.try_native(force=True)
+        ):
             self.engine.request_rescan()  # polling after a fallback: the limit may be raised
         if new.watch.rescan_seconds != old.watch.rescan_seconds:
             self._schedule_periodic()

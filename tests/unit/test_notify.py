@@ -630,3 +630,36 @@ def test_a_health_report_that_cannot_be_written_is_said_once(
     said = [e for e in logs if e["event"].startswith("health.")]
     assert [e["event"] for e in said] == ["health.write_failed", "health.written_again"], said
     assert "give the service user write access to" in said[0]["action"]
+
+
+def test_a_reload_while_the_spool_is_gone_starts_its_new_watcher_once_it_is_back(
+    tmp_path: Path, abstract_socket: tuple[str, socket.socket]
+) -> None:
+    """Review FS 2 (of FR 1's mend): a reload changing watch.mode while the spool's disk was
+    unmounted restarted the watcher, which made the watched folders again in the empty mount point;
+    an order put there was hidden once the disk came back. The new watcher starts once it is back."""
+    import yaml
+
+    address, _sock = abstract_socket
+    with daemon_with_fakes(tmp_path, address) as (daemon, _watcher, engine):
+
+        class ModeWatcher(FakeWatcher):
+            requested_mode = "native"
+            poll_interval = 2.0
+
+        moded = ModeWatcher()
+        moded.restart_works = True
+        daemon.watcher = moded  # type: ignore[assignment]
+        engine.set_config = lambda config: None  # type: ignore[attr-defined]
+        source = daemon.config.source
+        data = yaml.safe_load(source.read_text())
+        data["watch"]["mode"] = "polling" if daemon.config.watch.mode != "polling" else "native"
+        source.write_text(yaml.safe_dump(data, sort_keys=False))
+        engine.gone = "the spool folder is gone"
+        daemon.reload()
+        assert moded.restarts == 0 and daemon.config.watch.mode == data["watch"]["mode"]
+        daemon.check_health()
+        assert moded.restarts == 0
+        engine.gone = None
+        daemon.check_health()
+        assert moded.restarts == 1 and moded.requested_mode == data["watch"]["mode"]

@@ -2187,3 +2187,25 @@ def test_an_embedded_font_that_decompresses_far_past_its_size_is_a_bomb(tmp_path
     assert (
         damaged and "decompresses to more than 1,048,676 bytes where its dictionary says 100" in damaged[0].message
     ), messages(report)
+
+
+def test_lzw_content_with_decode_parameters_is_taken_as_it_is(tmp_path: Path) -> None:
+    """Review FS 1 (of FQ 4's mend): LZW content with /DecodeParms (a PNG predictor, or EarlyChange
+    0), which ISO 32000 7.4.4 allows and qpdf and Ghostscript decode, was said corrupt: pypdf's LZW
+    decoder applies neither. Such a stream is not decoded by the check: taken as it is."""
+    columns = 64
+    raw = (_DRAW + b"\n") * 40
+    raw += b" " * (-len(raw) % columns)
+    rows, previous = [], bytes(columns)
+    for at in range(0, len(raw), columns):
+        row = raw[at : at + columns]
+        rows.append(b"\x02" + bytes((a - b) % 256 for a, b in zip(row, previous, strict=True)))  # PNG "Up"
+        previous = row
+    data = lzw_encode(b"".join(rows))
+    objects = _page_with(content=b"/Filter /LZWDecode /DecodeParms << /Predictor 12 /Columns %d >>" % columns)
+    objects[3] = objects[3].replace(b"/Length %d" % len(_DRAW), b"/Length %d" % len(data))
+    assert run(make_raw_pdf(tmp_path / "up.pdf", objects, streams={4: data}), spec=None).findings == ()
+    early = _page_with(content=b"/Filter /LZWDecode /DecodeParms << /EarlyChange 0 >>")
+    plain = lzw_encode((_DRAW + b"\n") * 40)
+    early[3] = early[3].replace(b"/Length %d" % len(_DRAW), b"/Length %d" % len(plain))
+    assert run(make_raw_pdf(tmp_path / "early.pdf", early, streams={4: plain}), spec=None).findings == ()
