@@ -627,8 +627,14 @@ class EngineScans(EngineState):
             dest = target / Path(*parts[1:]) if len(parts) > 1 else target / path.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             move(path, dest)
-            names = sorted(readable(p.relative_to(target).as_posix()) for p in target.rglob("*") if p.is_file())
-            names = [n for n in names if n != "ERROR.txt"]
+            # The names that are not UTF-8 (the folder's own, where it came in one so named: review
+            # FT 3, its files' good names were listed as the ones "read as Windows-1252")
+            bad = [part for part in parts if undecodable(part)]
+            names = [readable(part) for part in bad] or sorted(
+                n
+                for n in (readable(p.relative_to(target).as_posix()) for p in target.rglob("*") if p.is_file())
+                if n != "ERROR.txt"
+            )
             atomic_write(
                 target / "ERROR.txt",
                 error_text(

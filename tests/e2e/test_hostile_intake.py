@@ -422,6 +422,8 @@ def test_names_that_are_not_utf8_go_to_failed_saying_why(start, tmp_path: Path) 
         text = (failed / name / "ERROR.txt").read_text()
         assert "not UTF-8" in text and "read as Windows-1252 it is" in text, text
     assert "café.pdf" in (failed / "café.pdf" / "ERROR.txt").read_text()
+    # The folder's own name is the one read as Windows-1252, not its files' good names (review FT 3)
+    assert "read as Windows-1252 it is: földer\n" in (failed / "földer" / "ERROR.txt").read_text()
     assert os.path.isfile(bytes(failed / "café.pdf") + b"/caf\xe9.pdf"), "kept under its own name"
     assert sorted(os.listdir(bytes(failed / "földer"))) == [b"ERROR.txt", b"card.pdf", b"manifest.yaml"]
     wait_for(lambda: os.listdir(inbox) == [], what="nothing left in the inbox (emptied folders go once quiet)")
