@@ -1409,8 +1409,9 @@ class EngineActions(EngineState):
                 if (
                     entry.path == str(file)
                     or self.uploading(entry.name)
-                    or classify_drop(entry.name) is not None
                     or not entry.is_file(follow_symlinks=False)
+                    # (a drop file put here by mistake is none; a PDF of such a name is one: review FV 2)
+                    or (classify_drop(entry.name) is not None and not _a_pdf(entry))
                 ):
                     continue
                 if self._match_artwork(artwork, entry.name) is target and _a_pdf(entry):

@@ -528,9 +528,12 @@ class EngineArtwork(EngineState):
             return None
         parts = src.relative_to(inbox).parts[:-1]
         folder, moved = inbox, False
-        for part in parts:
+        for depth, part in enumerate(parts):
             wanted = folder / part
-            if not os.path.lexists(wanted):
+            # Never a folder at the top of inbox/: another order's folder drop, maybe (review FV 1:
+            # "Art/a.pdf" awaited, another order's "art/" taken for it and its PDF printed); inside
+            # a folder drop, its folders are its order's.
+            if depth > 0 and not os.path.lexists(wanted):
                 alike = _near_misses(wanted)
                 if len(alike) != 1 or not real_folder(folder / alike[0][0]):
                     return None
@@ -549,13 +552,19 @@ class EngineArtwork(EngineState):
         if inbox not in path.parents:
             return False
         folder, moved = inbox, False
-        for part in path.relative_to(inbox).parts[:-1]:
-            awaited = self.ledger.awaited_names_under(str(folder))
-            if part not in awaited:
+        parts = path.relative_to(inbox).parts[:-1]
+        for depth, part in enumerate(parts):
+            awaited = self.ledger.awaited_names_under(str(folder)) if depth > 0 else set()  # (review FV 1)
+            if depth > 0 and part not in awaited:
                 alike = [
                     name for name in awaited if name_key(name) == name_key(part) and not os.path.lexists(folder / name)
                 ]
                 if len(alike) != 1 or len(_near_misses(folder / alike[0])) != 1:
+                    return moved
+                # Only for a file a job waits for there, by its name (any other file in the folder
+                # moved the jobs' paths for good: review FV 1)
+                there = folder.joinpath(alike[0], *parts[depth + 1 :])
+                if not self.ledger.waiting_as(str(there), path.name):
                     return moved
                 self.ledger.move_awaited(str(folder / alike[0]), str(folder / part))
                 log.info("artwork.folder_alike", folder=self.rel(folder / alike[0]), taken=self.rel(folder / part))

@@ -8260,16 +8260,18 @@ def test_two_artwork_files_of_one_name_are_each_replaced_only_by_their_own_store
     assert b"% corrected back" in (folder / "artwork" / second).read_bytes()
 
 
-def test_two_replacements_for_one_artwork_file_dropped_together_are_both_refused(rig: Rig) -> None:
+@pytest.mark.parametrize("first", ["card v1.pdf", "release.pdf"])
+def test_two_replacements_for_one_artwork_file_dropped_together_are_both_refused(rig: Rig, first: str) -> None:
     """Audit AL D1: "card v1.pdf" and "card v2.pdf" copied into replace/ together for a one-file
     job were each taken in turn: the last one was checked and printed, the first never, and nothing
     said one had been set aside. Which one is meant is not guessed: neither is taken, both are
     kept in history/, and STATUS.txt says to put the one to use in alone. Files for different
-    artwork files of one job, dropped together, are each taken."""
+    artwork files of one job, dropped together, are each taken. Review FV 2: a PDF named like a
+    drop file ("release.pdf", a replacement since FO 2) was no rival: both were taken in turn."""
     r = rig
     job_id, folder = _held(r, "RV")
     before = (folder / "artwork" / "RV.pdf").read_bytes()
-    make_pdf(folder / "replace" / "card v1.pdf", pages=CARD, content=b"% v1\n")
+    make_pdf(folder / "replace" / first, pages=CARD, content=b"% v1\n")
     make_pdf(folder / "replace" / "card v2.pdf", pages=CARD, content=b"% v2\n")
     (folder / "replace" / ".DS_Store").write_bytes(b"\0")
     r.run(until=lambda: not (folder / "replace" / "card v2.pdf").exists(), steps=10)
@@ -8277,9 +8279,9 @@ def test_two_replacements_for_one_artwork_file_dropped_together_are_both_refused
     assert "ArtworkUploaded" not in r.statuses(job_id)
     assert (folder / "artwork" / "RV.pdf").read_bytes() == before
     kept = sorted(p.name.split("-refused-", 1)[1] for p in (folder / "history").glob("*-refused-*"))
-    assert kept == ["card v1.pdf", "card v2.pdf"]
+    assert kept == sorted(["card v2.pdf", first])
     status = " ".join((folder / "STATUS.txt").read_text().split())
-    assert "card v1.pdf came into replace/ together with card v2.pdf, for the same artwork file" in status, status
+    assert "came into replace/ together with" in status and "for the same artwork file" in status, status
     assert "put the one to use into replace/ again, alone" in status
     assert r.stage(job_id) is Stage.HELD and r.job(job_id).blocked
 
@@ -8832,6 +8834,29 @@ def test_an_artwork_folder_named_alike_is_the_folder_a_person_means(
         os.replace(drop / on_disk.split("/")[0], r.inbox / "R1" / on_disk.split("/")[0])
     r.run(until=done(r, "R1-1"), steps=20)
     assert r.take_prints() == ["R1_R1-1_bc-85x55_x1.pdf"]
+
+
+def test_another_orders_folder_named_alike_is_never_taken_for_an_awaited_one(rig: Rig) -> None:
+    """Review FV 1 (critical, of FT 1's mend): order A (at the top of inbox/) waiting for
+    "Art/a.pdf"; order B's folder drop "art/" came with its a.pdf before its manifest: A's path was
+    moved to "art/" and B's PDF printed for A, B failed, A's own file refused when it came. A folder
+    at the top of inbox/ is never taken for another so named (only folders inside a folder drop
+    are, which are its order's), and a file nobody waits for moves no job's path."""
+    r = rig
+    (r.inbox / "A.yaml").write_text('order_id: "A"\nproduct: bc-85x55\nquantity: 1\nartwork: ["Art/a.pdf"]\n')
+    r.run(until=lambda: r.stage("A-1") is Stage.AWAITING, steps=10)
+    (r.inbox / "art").mkdir()
+    make_pdf(r.inbox / "art" / "a.pdf", pages=CARD, content=b"% order B\n")
+    (r.inbox / "art" / "notes.txt").write_text("for B")
+    r.run(steps=4)
+    (r.inbox / "art" / "manifest.yaml").write_text('order_id: "B"\nproduct: bc-85x55\nquantity: 1\nartwork: [a.pdf]\n')
+    r.run(until=done(r, "B-1"), steps=20)
+    (r.inbox / "Art").mkdir()
+    make_pdf(r.inbox / "Art" / "a.pdf", pages=CARD, content=b"% order A\n")
+    r.run(until=done(r, "A-1"), steps=30)
+    printed = {name: (r.hot / name).read_bytes() for name in os.listdir(r.hot)}
+    assert sorted(printed) == ["A_A-1_bc-85x55_x1.pdf", "B_B-1_bc-85x55_x1.pdf"]
+    assert b"% order A" in printed["A_A-1_bc-85x55_x1.pdf"] and b"% order B" in printed["B_B-1_bc-85x55_x1.pdf"]
 
 
 def test_a_file_named_alike_is_taken_within_a_short_artwork_timeout(tmp_path: Path) -> None:
