@@ -126,6 +126,11 @@ def glob_match(value: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(_folded(value), _folded(pattern))
 
 
+#: A URL given for a folder ("smb://nas/spool", "file:///srv/spool").
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019\u201e\u00ab\u00bb"
+
+
 def _folded(text: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
 
@@ -597,6 +602,15 @@ class _ConfigReader:
             if allowed is not None and name not in allowed:
                 self.unknown_key(join_key(key_path, name), name, allowed)
                 continue
+            if name in result:
+                # 7 and "7" (or a date and its text) are two keys to YAML and one name here: the
+                # second entry silently replaced the first (review FW 2: a hot folder dropped)
+                self.error(
+                    join_key(key_path, name),
+                    f"duplicate key '{name}' (written twice, once in quotes and once not); a key may appear only once "
+                    "here",
+                )
+                continue
             result[name] = item
         return result
 
@@ -732,6 +746,21 @@ class _ConfigReader:
                 key_path,
                 f"{describe(text)} holds {variable.group()}, which is not expanded here (the config is read as it is "
                 "written): write the folder out in full",
+            )
+            return None
+        if _URL.match(text):
+            # (review FW 3: smb://nas/spool was taken as a folder "smb:/nas/spool" beside the config)
+            self.error(
+                key_path,
+                f"{describe(text)} is a URL: write the folder as this machine names it (a share mounted here: its "
+                "mount point, e.g. /mnt/indigo)",
+            )
+            return None
+        if text[0] in _TYPOGRAPHIC_QUOTES or text[-1] in _TYPOGRAPHIC_QUOTES:
+            self.error(
+                key_path,
+                f"{describe(text)} is in typographic quotes (pasted from a document?): write it in plain quotes, "
+                '"/srv/spool", or none',
             )
             return None
         if _WINDOWS_PATH.match(text):
@@ -995,12 +1024,29 @@ class _ConfigReader:
 
     def read_products(self, section: dict[str, object]) -> tuple[ProductSpec, ...]:
         specs: list[ProductSpec] = []
+        seen: dict[str, str] = {}  # folded pattern -> as first written
         for pattern, value in section.items():
             key_path = f"products.{pattern}"
             if not pattern:
                 self.error(key_path, "the product pattern must not be empty: no job has an empty product")
+            elif "," in str(pattern):
+                # (review FW 1: "flyer-a5*, flyer-a4*" was one pattern matching no product: an A3
+                # sheet printed for an A5 order, unchecked)
+                parts = ", ".join(json.dumps(part.strip()) for part in str(pattern).split(",") if part.strip())
+                self.error(
+                    key_path,
+                    f"is one text with commas, which would be read as one pattern matching no product; write an "
+                    f"entry of its own for each pattern: {parts}",
+                )
             elif (problem := glob_problem(str(pattern)) or product_glob_problem(str(pattern))) is not None:
                 self.error(key_path, problem)
+            elif (first := seen.setdefault(_folded(str(pattern)), str(pattern))) != str(pattern):
+                # Patterns match in any letter case: the second one would never apply (review FW 2).
+                self.error(
+                    key_path,
+                    f"is the pattern {first!r} in other letter case or Unicode form (products are matched in any "
+                    "case): the second entry would never apply; write one entry",
+                )
             spec = self.mapping(value, key_path, _PRODUCT_KEYS)
             trim: tuple[float, float] | None = None
             if "trim_mm" in spec:

@@ -1973,3 +1973,34 @@ def test_a_windows_path_for_a_folder_is_a_config_error(tmp_path: Path) -> None:
         'hot_folders.indigo.path: "\\\\\\\\printsrv\\\\indigo\\\\in" is a Windows path: write the folder as this '
         "machine names it (a share mounted here: its mount point, e.g. /mnt/indigo)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        # FW 1: one pattern of two, matching no product: an A3 sheet printed for an A5 order, unchecked
+        (
+            'products:\n  "flyer-a5*, flyer-a4*": {trim_mm: [148, 210]}\n',
+            "spo.yaml:3: products.flyer-a5*, flyer-a4*: is one text with commas, which would be read as one pattern "
+            'matching no product; write an entry of its own for each pattern: "flyer-a5*", "flyer-a4*"',
+        ),
+        # FW 2: 7 and "7" are one name here: the second entry replaced the first without a word
+        (
+            'hot_folders:\n  7: {path: /tmp/a}\n  "7": {path: /tmp/b}\n',
+            "hot_folders.7: duplicate key '7' (written twice, once in quotes and once not); a key may appear only "
+            "once here",
+        ),
+        (
+            'products:\n  "BC-*": {pages: 1}\n  "bc-*": {pages: 2}\n',
+            "spo.yaml:4: products.bc-*: is the pattern 'BC-*' in other letter case or Unicode form (products are "
+            "matched in any case): the second entry would never apply; write one entry",
+        ),
+        # FW 3: a URL, typographic quotes: taken as folders beside the config
+        ("paths: {root: 'smb://nas/spool'}\n", 'paths.root: "smb://nas/spool" is a URL'),
+        ("paths: {root: '\u201c/srv/spool\u201d'}\n", "is in typographic quotes (pasted from a document?)"),
+    ],
+)
+def test_config_keys_and_paths_a_sysadmin_mistypes_are_refused(tmp_path: Path, text: str, said: str) -> None:
+    """Reviews FW 1-3: each of these was "config OK"."""
+    errors = errors_of(write(tmp_path, "paths: {root: var}\n" + text if not text.startswith("paths") else text))
+    assert any(said in error for error in errors), errors
