@@ -631,13 +631,11 @@ class EngineDelivery(EngineState):
                 # name is there now: this job's ticket is never written beside it (white-box audit
                 # CL 3: the other PDF printed with this job's quantity). Said: the printer had this
                 # job's PDF without its ticket.
-                log.warning(
-                    "delivery.ticket_not_written",
-                    job_id=job.job_id,
-                    order_id=job.order_id,
-                    file=str(final),
-                    reason=f"the printer took {final.name} before its job ticket could be written, and another file of "
-                    "that name is there now: the ticket is not written beside it (check the quantity printed)",
+                _ticket_not_written(
+                    job,
+                    final,
+                    f"the printer took {final.name} before its job ticket could be written, and another file of that "
+                    "name is there now: the ticket is not written beside it (check the quantity printed)",
                 )
                 note += (
                     f"; its job ticket was not written: the printer took {final.name} first, another file is there now"
@@ -663,14 +661,11 @@ class EngineDelivery(EngineState):
                 return hot
         if named is not None:
             return HotFolderConfig(named.name, final.parent, named.filename, None, named.ticket)
-        log.warning(
-            "delivery.ticket_not_written",
-            job_id=job.job_id,
-            order_id=job.order_id,
-            file=str(final),
-            reason=f"hot folder {hot_name} was taken out of the config (or renamed, with another path) before the "
-            f"job ticket of {final.name} could be written: no ticket is written beside it (check the quantity "
-            "printed)",
+        _ticket_not_written(
+            job,
+            final,
+            f"hot folder {hot_name} was taken out of the config (or renamed, with another path) before the job "
+            f"ticket of {final.name} could be written: no ticket is written beside it (check the quantity printed)",
         )
         return None
 
@@ -802,3 +797,8 @@ class EngineDelivery(EngineState):
         self.ledger.update_job(job.job_id, now, stage=Stage.RETRY, attempts=attempts, next_attempt_at=iso(when))
         self._write_status(job.job_id)
         self._schedule_wakeup(when)
+
+
+def _ticket_not_written(job: Job, final: Path, reason: str) -> None:
+    """Said where a delivered PDF's job ticket is never written beside it."""
+    log.warning("delivery.ticket_not_written", job_id=job.job_id, order_id=job.order_id, file=str(final), reason=reason)
