@@ -1331,19 +1331,6 @@ class Ledger:
             ).fetchone()
         return row is not None
 
-    def awaited_names_under(self, folder: str) -> set[str]:
-        """The names of the files and folders directly in ``folder`` that awaiting or failed jobs
-        wait for a file at or under (the next part of each such path)."""
-        low, high = folder + "/", folder + "0"  # "0" follows "/": every path below the folder, by the index
-        with self._lock:
-            rows = self._db.execute(
-                # CROSS JOIN: the artwork's source index first (see awaits_under)
-                "SELECT a.source FROM artwork a CROSS JOIN jobs j ON j.job_id = a.job_id "
-                "WHERE a.source >= ? AND a.source < ? AND a.present = 0 AND j.stage IN ('awaiting', 'failed')",
-                (low, high),
-            ).fetchall()
-        return {row[0][len(low) :].partition("/")[0] for row in rows}
-
     def waiting_for(self, source: str) -> list[tuple[str, int]]:
         """The (job_id, position) of every awaiting or failed job that waits for this inbox path."""
         with self._lock:

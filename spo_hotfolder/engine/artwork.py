@@ -35,7 +35,6 @@ from spo_hotfolder.fsutil import (
     group_name,
     move,
     name_key,
-    real_folder,
     safe_name,
     take,
     undecodable,
@@ -200,8 +199,6 @@ class EngineArtwork(EngineState):
         of the same name dropped again ("upload/") is another order's, whose PDF came before its
         manifest, and an order waiting there (or timed out) took it and printed it (review EL 3)."""
         waiting = self._waiting(path)
-        if not waiting and self._folders_alike_awaited(path):
-            waiting = self._waiting(path)
         if not waiting:
             return False
         seen = self.tracker.first_seen(path)
@@ -516,62 +513,6 @@ class EngineArtwork(EngineState):
             and len(_near_misses(Path(source))) == 1
         ]
 
-    def _folder_alike_on_disk(self: Engine, src: Path) -> Path | None:
-        """For artwork awaited at ``src`` whose folder is not there: where a folder of its path is
-        in the inbox under a name that is the same to a person (letter case, Unicode form: a Mac
-        sends "Fichiers-é" with the accent as a character of its own, a storefront's manifest says
-        "art/" of an "Art/" folder), the only one so named beside it, the files awaited under it
-        are awaited in that folder from now on (``Ledger.move_awaited``), and the new path is
-        returned (review FT 1: such a job failed "artwork missing" beside its file). None otherwise."""
-        inbox = self.area("inbox")
-        if inbox not in src.parents:
-            return None
-        parts = src.relative_to(inbox).parts[:-1]
-        folder, moved = inbox, False
-        for depth, part in enumerate(parts):
-            wanted = folder / part
-            # Never a folder at the top of inbox/: another order's folder drop, maybe (review FV 1:
-            # "Art/a.pdf" awaited, another order's "art/" taken for it and its PDF printed); inside
-            # a folder drop, its folders are its order's.
-            if depth > 0 and not os.path.lexists(wanted):
-                alike = _near_misses(wanted)
-                if len(alike) != 1 or not real_folder(folder / alike[0][0]):
-                    return None
-                self.ledger.move_awaited(str(wanted), str(folder / alike[0][0]))
-                log.info("artwork.folder_alike", folder=self.rel(wanted), taken=self.rel(folder / alike[0][0]))
-                wanted, moved = folder / alike[0][0], True
-            folder = wanted
-        return folder / src.name if moved else None
-
-    def _folders_alike_awaited(self: Engine, path: Path) -> bool:
-        """For a file no job waits for at ``path``: whether jobs wait for files under a folder of
-        its path named alike (letter case, Unicode form) that is not there, and the folder of the
-        file is the only one so named: those are awaited in it from now on (``_folder_alike_on_disk``,
-        for a folder that came after its manifest)."""
-        inbox = self.area("inbox")
-        if inbox not in path.parents:
-            return False
-        folder, moved = inbox, False
-        parts = path.relative_to(inbox).parts[:-1]
-        for depth, part in enumerate(parts):
-            awaited = self.ledger.awaited_names_under(str(folder)) if depth > 0 else set()  # (review FV 1)
-            if depth > 0 and part not in awaited:
-                alike = [
-                    name for name in awaited if name_key(name) == name_key(part) and not os.path.lexists(folder / name)
-                ]
-                if len(alike) != 1 or len(_near_misses(folder / alike[0])) != 1:
-                    return moved
-                # Only for a file a job waits for there, by its name (any other file in the folder
-                # moved the jobs' paths for good: review FV 1)
-                there = folder.joinpath(alike[0], *parts[depth + 1 :])
-                if not self.ledger.waiting_as(str(there), path.name):
-                    return moved
-                self.ledger.move_awaited(str(folder / alike[0]), str(folder / part))
-                log.info("artwork.folder_alike", folder=self.rel(folder / alike[0]), taken=self.rel(folder / part))
-                moved = True
-            folder = folder / part
-        return moved
-
     def _claim_for_job(self: Engine, job: Job, *, near_now: bool = False) -> None:
         """At intake: take the job's artwork that is already complete in the inbox. A file whose
         name only differs (case, Unicode form) is taken a while later (``near_now``: now), if the
@@ -591,8 +532,6 @@ class EngineArtwork(EngineState):
                 # A second name of a file that went elsewhere (set aside, or another job's: a
                 # check's early link), never this job's by a take (audit BJ): not its artwork.
                 here.unlink()
-            if not src.exists() and not src.parent.exists() and (moved := self._folder_alike_on_disk(src)) is not None:
-                src = moved  # (a folder of its path in another letter case or Unicode form: review FT 1)
             if not src.exists():
                 alike = _near_misses(src, self._listed(src.parent))
                 near = alike[0] if len(alike) == 1 else None

@@ -627,18 +627,16 @@ class EngineScans(EngineState):
             dest = target / Path(*parts[1:]) if len(parts) > 1 else target / path.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             move(path, dest)
-            # The names that are not UTF-8 (the folder's own, where it came in one so named: review
-            # FT 3, its files' good names were listed as the ones "read as Windows-1252")
-            bad = [part for part in parts if undecodable(part)]
-            names = [readable(part) for part in bad] or sorted(
-                n
-                for n in (readable(p.relative_to(target).as_posix()) for p in target.rglob("*") if p.is_file())
-                if n != "ERROR.txt"
-            )
+            # The names that are not UTF-8, each of them (the folder's own, where it came in one so
+            # named; all its files' that are: reviews FT 3, FX 4), not the good names beside them
+            bad = {part for part in parts if undecodable(part)}
+            bad.update(part for p in target.rglob("*") for part in p.relative_to(target).parts if undecodable(part))
+            names = sorted(readable(part) for part in bad) or [readable(path.name)]
+            what = "with a name that is" if undecodable(top.name) else "holding names that are"
             atomic_write(
                 target / "ERROR.txt",
                 error_text(
-                    f"{readable(self.rel(top))} arrived in the inbox with a name that is not UTF-8.",
+                    f"{readable(self.rel(top))} arrived in the inbox {what} not UTF-8.",
                     [
                         "the daemon reads file names as UTF-8, as manifests name them; this name was written in "
                         "another character set (a Windows FTP client or a Samba share set to another charset), so "

@@ -413,6 +413,12 @@ def test_names_that_are_not_utf8_go_to_failed_saying_why(start, tmp_path: Path) 
         fh.write(manifest("FOLD", "card.pdf").encode())
     with open(inbox + b"/f\xf6lder/card.pdf", "wb") as fh:
         fh.write(card)
+    staged = bytes(tmp_path / "two")  # a good folder's name, two bad ones in it, moved in at once
+    os.mkdir(staged)  # noqa: PTH102
+    for bad in (b"caf\xe9.pdf", b"m\xfcller.pdf"):
+        with open(staged + b"/" + bad, "wb") as fh:
+            fh.write(card)
+    os.rename(staged, inbox + b"/two")  # noqa: PTH104
     (daemon.inbox / "ok.pdf").write_bytes(card)  # the other work goes on
     drop(daemon.inbox / "ok.yaml", manifest("OK", "ok.pdf"))
     daemon.wait_status("OK-1", "InHotFolder", timeout=30)
@@ -422,8 +428,14 @@ def test_names_that_are_not_utf8_go_to_failed_saying_why(start, tmp_path: Path) 
         text = (failed / name / "ERROR.txt").read_text()
         assert "not UTF-8" in text and "read as Windows-1252 it is" in text, text
     assert "café.pdf" in (failed / "café.pdf" / "ERROR.txt").read_text()
-    # The folder's own name is the one read as Windows-1252, not its files' good names (review FT 3)
+    # The folder's own name is the one read as Windows-1252, not its files' good names (review FT 3);
+    # in a good folder, each of its bad names (review FX 4)
     assert "read as Windows-1252 it is: földer\n" in (failed / "földer" / "ERROR.txt").read_text()
+    wait_for((failed / "two" / "ERROR.txt").is_file, timeout=20, what="failed/two/ERROR.txt")
+    wait_for(lambda: "café.pdf, müller.pdf" in (failed / "two" / "ERROR.txt").read_text(), what="both names said")
+    assert (
+        "inbox/two arrived in the inbox holding names that are not UTF-8" in (failed / "two" / "ERROR.txt").read_text()
+    )
     assert os.path.isfile(bytes(failed / "café.pdf") + b"/caf\xe9.pdf"), "kept under its own name"
     assert sorted(os.listdir(bytes(failed / "földer"))) == [b"ERROR.txt", b"card.pdf", b"manifest.yaml"]
     wait_for(lambda: os.listdir(inbox) == [], what="nothing left in the inbox (emptied folders go once quiet)")
