@@ -201,7 +201,11 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             + (" once it is in the config again (released before, the job fails)" if extra.target_missing else "")
             + f". Write your name on its first line and a note below it if you like.{fp}",
             "To change the artwork, put the corrected PDF into replace/"
-            + (" under the name of the file in artwork/ it replaces" if extra.several_artwork else "")
+            + (
+                " under the name of the file it replaces (as in artwork/, or in ERROR.txt for one that never came)"
+                if extra.several_artwork
+                else ""
+            )
             + ": the output is made again and the job stays blocked until you release it. Never overwrite the"
             " files in artwork/ or output/: only the checked output is sent.",
             "To stop the job, drop a file named REJECT here.",
@@ -258,7 +262,11 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         steps = [f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt."]
         replacement = (
             "into replace/"
-            + (" under the name of the file in artwork/ it replaces" if extra.several_artwork else "")
+            + (
+                " under the name of the file it replaces (as in artwork/, or in ERROR.txt for one that never came)"
+                if extra.several_artwork
+                else ""
+            )
             + " (the output is made again)"
         )
         if MAY_NOT_READ in (job.error or ""):

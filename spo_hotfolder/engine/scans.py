@@ -478,6 +478,23 @@ class EngineScans(EngineState):
         if not os.path.lexists(folder / "STATUS.txt"):
             self._dirty.add(job.job_id)
             made.append("STATUS.txt")
+        if job.stage is Stage.FAILED and job.error and not os.path.lexists(folder / "ERROR.txt"):
+            # (review GA 1: STATUS.txt went on saying "Read ERROR.txt", and nothing said the problem)
+            try:
+                atomic_write(
+                    folder / "ERROR.txt",
+                    error_text(
+                        f"Job {job.job_id} (order {job.order_id}) needs attention: {job.error}",
+                        [],
+                        "(this ERROR.txt was written again: the one written when the job failed was deleted, with "
+                        "its advice) Fix what is said above: a corrected PDF into replace/, or the hot folder, or the "
+                        f"config; then drop a file named RETRY here (spo-hotfolder retry {job.job_id}). Drop REJECT "
+                        "to give the job up.",
+                    ),
+                )
+                made.append("ERROR.txt")
+            except OSError as exc:
+                log.warning("job_folder.mend_failed", job_id=job.job_id, folder=self.rel(folder), error=str(exc))
         if made:
             log.info("job_folder.mended", job_id=job.job_id, folder=self.rel(folder), made=made)
 

@@ -159,8 +159,9 @@ class EngineTimers(EngineState):
                 None,
                 f"artwork missing after {limit:g} seconds: " + ", ".join(a.name for a in missing),
                 problems,
-                "Put the missing files into inbox/ where the manifest says (they are taken as soon as they are "
-                "complete), or put them into this folder's replace/ folder, or drop REJECT here.",
+                "Put the missing files into inbox/ where the manifest says (each is taken about 10 s after it is "
+                "complete, unless another order's manifest names it meanwhile), or put them into this "
+                "folder's replace/ folder, or drop REJECT here.",
             ),
             now,
         )

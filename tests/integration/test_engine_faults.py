@@ -4155,10 +4155,12 @@ def test_the_same_order_written_anew_changes_nothing(rig: Rig) -> None:
 def test_a_job_folders_replace_and_status_deleted_by_hand_are_made_again(rig: Rig) -> None:
     """Audit (operator) 5: replace/ and STATUS.txt deleted in a file explorer never came back
     (STATUS.txt only with the next event in the folder), while STATUS.txt says "put the corrected
-    PDF into replace/" (SPEC 4: the daemon creates replace/ in every job folder there)."""
+    PDF into replace/" (SPEC 4: the daemon creates replace/ in every job folder there). Review GA 1:
+    a failed job's ERROR.txt neither, while STATUS.txt said "Read ERROR.txt"."""
     r = rig
     job_id, folder = _held(r, "MD")
     failed_id = _failed_for_missing_artwork(r, "MF")
+    (r.root / "failed" / failed_id / "ERROR.txt").unlink()
     for job_folder in (folder, r.root / "failed" / failed_id):
         (job_folder / "STATUS.txt").unlink()
         (job_folder / "replace").rmdir()
@@ -4168,7 +4170,10 @@ def test_a_job_folders_replace_and_status_deleted_by_hand_are_made_again(rig: Ri
     assert (r.root / "failed" / failed_id / "replace").is_dir()
     assert "Drop a file named RELEASE here" in (folder / "STATUS.txt").read_text()
     mended = sorted((e["job_id"], tuple(e["made"])) for e in logs if e["event"] == "job_folder.mended")
-    assert mended == [(job_id, ("replace/", "STATUS.txt")), (failed_id, ("replace/", "STATUS.txt"))]
+    assert mended == [(job_id, ("replace/", "STATUS.txt")), (failed_id, ("replace/", "STATUS.txt", "ERROR.txt"))]
+    error = (r.root / "failed" / failed_id / "ERROR.txt").read_text()
+    assert error.startswith(f"Job {failed_id} (order MF) needs attention: artwork missing"), error
+    assert "How to fix it:" in error and f"spo-hotfolder retry {failed_id}" in error
     assert r.stage(job_id) is Stage.HELD and r.stage(failed_id) is Stage.FAILED
 
 
@@ -8250,9 +8255,11 @@ def test_two_artwork_files_of_one_name_are_each_replaced_only_by_their_own_store
     assert b"% back" in (folder / "artwork" / second).read_bytes()
     status = (folder / "STATUS.txt").read_text()
     assert f"({first}, {second})" in status, status
-    assert "put the corrected PDF into replace/ under the name of the file in artwork/ it replaces" in " ".join(
-        status.split()
+    said = (
+        "put the corrected PDF into replace/ under the name of the file it replaces (as in artwork/, or in ERROR.txt "
+        "for one that never came)"
     )
+    assert said in " ".join(status.split())
 
     make_pdf(folder / "replace" / second, pages=[(91.0, 61.0)], content=b"% corrected back\n")
     r.run(until=lambda: "ArtworkUploaded" in r.statuses("TN-1") and r.stage("TN-1") is Stage.HELD, steps=20)
@@ -8546,7 +8553,11 @@ def test_status_of_a_failed_job_of_two_files_says_a_replacement_takes_the_files_
     (r.inbox / "TF.yaml").write_text('order_id: "TF"\nproduct: bc-85x55\nquantity: 1\nartwork: [front.pdf, back.pdf]\n')
     r.run(until=lambda: r.stage("TF-1") is Stage.FAILED, steps=10)
     status = " ".join((r.root / "failed" / "TF-1" / "STATUS.txt").read_text().split())
-    assert "a corrected PDF into replace/ under the name of the file in artwork/ it replaces" in status, status
+    said = (
+        "a corrected PDF into replace/ under the name of the file it replaces (as in artwork/, or in ERROR.txt for one "
+        "that never came)"
+    )
+    assert said in status, status
 
 
 def test_a_job_folder_moved_into_another_jobs_output_is_put_back_at_the_move(rig: Rig) -> None:
