@@ -98,7 +98,9 @@ def decide_route(facts: RouteFacts, config: Config) -> RouteDecision:
     if facts.hot_folder:
         return RouteDecision(facts.hot_folder, "manifest hot_folder")
     for rule in config.routes:
-        if all(_matches(facts.value(key), pattern) for key, pattern in rule.when.items()):
+        if all(
+            _matches(facts.value(key), pattern, none_is_empty=key == "customer") for key, pattern in rule.when.items()
+        ):
             conditions = ", ".join(f"{key} {pattern}" for key, pattern in rule.when.items())
             reason = f"route {rule.number}: {conditions}" if conditions else f"route {rule.number}"
             return RouteDecision(None if rule.to == "skip" else rule.to, reason)
@@ -135,8 +137,12 @@ def blocked_by_product_change(config: Config, old: str, new: str) -> str | None:
     return f"{why} (its product changed from {old} to {new})"
 
 
-def _matches(value: str | None, pattern: str) -> bool:
-    return value is not None and glob_match(value, pattern)
+def _matches(value: str | None, pattern: str, *, none_is_empty: bool = False) -> bool:
+    """``none_is_empty``: no value is matched by the empty pattern (an order without a customer by
+    ``customer: ""``, as one with an empty customer is, and as its file name has it: review FZ 3)."""
+    if value is None:
+        return none_is_empty and pattern == ""
+    return glob_match(value, pattern)
 
 
 #: The placeholders whose values are the shop's own, short: the others (customer, attributes) are

@@ -667,6 +667,12 @@ class _ManifestReader:
         if value is None:
             return None
         if isinstance(value, int) and not isinstance(value, bool):
+            if self._reads_otherwise(path, value):
+                # `hot_folder: 010` is 8 to YAML (octal), `0x8` too: the job went to hot folder "8"
+                # (review FZ 1), as the config's `to: 010` is refused
+                source = self.document.number_text(path)
+                self.problem(path, f'write {source} in quotes ("{source}") so it is read as the hot folder\'s name')
+                return None
             value = str(value)  # `hot_folder: 7` names the hot folder `7` (a config key YAML reads as a number)
         if isinstance(value, str) and value in self.hot_folders:
             return value

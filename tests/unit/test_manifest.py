@@ -1462,3 +1462,15 @@ def test_yaml_a_no_break_space_in_a_value_is_not_blamed_for_an_error_elsewhere(t
     assert problem.startswith(said), problem
     if "no-break" not in said:
         assert "no-break" not in problem, problem
+
+
+@pytest.mark.parametrize("written", ["010", "0x8", "1_0"])
+def test_a_hot_folder_written_as_a_number_yaml_reads_otherwise_is_refused(written: str) -> None:
+    """Review FZ 1: `hot_folder: 010` (unquoted) is 8 to YAML (octal): with hot folders "8" and
+    "010" configured, the job went to "8", another printer; the config refuses `to: 010` so."""
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(single(f"hot_folder: {written}\n").encode(), "o.yaml", ["8", "010"])
+    assert info.value.problems == [
+        f'line 5: hot_folder: write {written} in quotes ("{written}") so it is read as the hot folder\'s name'
+    ]
+    assert parse_manifest(single("hot_folder: 8\n").encode(), "o.yaml", ["8"]).jobs[0].hot_folder == "8"

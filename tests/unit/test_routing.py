@@ -238,3 +238,18 @@ def test_a_long_filename_is_shortened_and_stays_one_jobs_own() -> None:
     assert one != two and one.startswith("flyer" + "T" * 64 + "~") and one.endswith(".pdf"), (one, two)
     assert len(one.encode()) <= 200
     assert render_filename("{product}{attributes.t}.pdf", facts(attributes={"t": "T"})) == "flyerT.pdf"
+
+
+def test_an_empty_customer_pattern_matches_an_order_without_a_customer(tmp_path: Path) -> None:
+    """Review FZ 3: `when: {customer: ""}` matched `"customer": ""` and not an order without one,
+    two storefront payloads that mean the same (its file name's {customer} is empty for both). A
+    pattern that is not empty still needs a customer."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "paths: {root: root}\nhot_folders:\n  walk-in: {path: hot/w}\n  shop: {path: hot/s}\n"
+        'routes:\n  - when: {customer: ""}\n    to: walk-in\n  - when: {customer: "*"}\n    to: shop\n  - to: skip\n'
+    )
+    config = load_config(path)
+    assert decide_route(facts(customer=None), config).hot_folder == "walk-in"
+    assert decide_route(facts(customer=""), config).hot_folder == "walk-in"
+    assert decide_route(facts(customer="ACME"), config).hot_folder == "shop"
