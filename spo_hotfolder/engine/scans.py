@@ -82,6 +82,10 @@ def _refuses_listing(folder: Path) -> bool:
         return exc.errno in (errno.EACCES, errno.EPERM)
 
 
+#: What a job folder in quarantine/ holds, made again where deleted by hand (``_mend_job_folder``)
+_MENDED = frozenset(("replace", "STATUS.txt"))
+
+
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
 
@@ -369,8 +373,11 @@ class EngineScans(EngineState):
             return
         if self._unreadable:
             self._unreadable.pop(folder, None)
-        if skip_unchanged and depth == 1 and not {"replace", "STATUS.txt"} <= {e.name for e in entries}:
-            self._mend_job_folder(folder)
+        if skip_unchanged and depth == 1:
+            # (a failed job's ERROR.txt deleted alone: review GB 2)
+            wanted = {"replace", "STATUS.txt", "ERROR.txt"} if folder.parent == self.area("failed") else _MENDED
+            if not wanted <= {e.name for e in entries}:
+                self._mend_job_folder(folder)
         for entry in entries:
             try:
                 if not entry.is_dir(follow_symlinks=False):
@@ -487,9 +494,9 @@ class EngineScans(EngineState):
                         f"Job {job.job_id} (order {job.order_id}) needs attention: {job.error}",
                         [],
                         "(this ERROR.txt was written again: the one written when the job failed was deleted, with "
-                        "its advice) Fix what is said above: a corrected PDF into replace/, or the hot folder, or the "
-                        f"config; then drop a file named RETRY here (spo-hotfolder retry {job.job_id}). Drop REJECT "
-                        "to give the job up.",
+                        "its advice) Fix what is said above: put the missing or corrected PDF into replace/ (the job "
+                        "runs again with it); or fix the hot folder or the config, then drop a file named RETRY here "
+                        f"(spo-hotfolder retry {job.job_id}). Drop REJECT to give the job up.",
                     ),
                 )
                 made.append("ERROR.txt")

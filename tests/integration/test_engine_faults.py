@@ -4177,6 +4177,17 @@ def test_a_job_folders_replace_and_status_deleted_by_hand_are_made_again(rig: Ri
     assert r.stage(job_id) is Stage.HELD and r.stage(failed_id) is Stage.FAILED
 
 
+def test_a_failed_jobs_error_txt_deleted_alone_is_written_again(rig: Rig) -> None:
+    """Review GB 2 (of GA 1's mend): ERROR.txt deleted on its own (STATUS.txt and replace/ there)
+    was never looked for: only a folder missing one of those two was mended."""
+    r = rig
+    failed_id = _failed_for_missing_artwork(r, "ME")
+    error = r.root / "failed" / failed_id / "ERROR.txt"
+    error.unlink()
+    r.run(until=error.is_file, steps=5)
+    assert "put the missing or corrected PDF into replace/ (the job runs again with it)" in error.read_text()
+
+
 def test_a_pdf_named_release_is_not_taken_as_a_release(rig: Rig) -> None:
     """Audit (operator) 3: corrected artwork saved as Release.pdf into the job's folder (not into
     replace/) released the job: the old output, which nobody approved, went to the printer."""
