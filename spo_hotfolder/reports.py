@@ -255,7 +255,7 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         return [
             f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt.",
             f"{fix}, then drop a file named RETRY"
-            f" here to send the job to {target} again (its artwork is checked and the output made again first),"
+            f" here to try sending the job to {target} again (its artwork is checked and the output made again first),"
             " or drop REJECT to stop the job.",
         ]
     if job.stage is Stage.FAILED:
