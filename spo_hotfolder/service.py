@@ -988,6 +988,8 @@ class Daemon:
     def summary(self) -> str:
         if self.ledger is None:
             return "starting"
+        if self.engine is not None and (spool := self.engine.spool_problem()) is not None:
+            return f"WAITING: {spool}"  # (a reload meanwhile said the counts, as if all was well: review GC)
         counts = self.ledger.counts_by_stage()
         waiting = sum(
             counts.get(s.value, 0) for s in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS, Stage.DELIVER, Stage.RETRY)

@@ -640,7 +640,7 @@ def test_a_reload_while_the_spool_is_gone_starts_its_new_watcher_once_it_is_back
     an order put there was hidden once the disk came back. The new watcher starts once it is back."""
     import yaml
 
-    address, _sock = abstract_socket
+    address, sock = abstract_socket
     with daemon_with_fakes(tmp_path, address) as (daemon, _watcher, engine):
 
         class ModeWatcher(FakeWatcher):
@@ -656,8 +656,12 @@ def test_a_reload_while_the_spool_is_gone_starts_its_new_watcher_once_it_is_back
         data["watch"]["mode"] = "polling" if daemon.config.watch.mode != "polling" else "native"
         source.write_text(yaml.safe_dump(data, sort_keys=False))
         engine.gone = "the spool folder is gone"
+        drain(sock)
         daemon.reload()
         assert moded.restarts == 0 and daemon.config.watch.mode == data["watch"]["mode"]
+        # (review GC: the reload's status line said the counts, as if all was well)
+        said = drain(sock)
+        assert said[said.index("READY=1") + 1] == "STATUS=WAITING: the spool folder is gone", said
         daemon.check_health()
         assert moded.restarts == 0
         engine.gone = None
