@@ -1192,16 +1192,33 @@ _CONTENT_CHECK_LIMIT = 64 * 1024 * 1024
 _CONTENT_CHUNK = 1024 * 1024
 
 
+_LZW = ("/LZWDecode", "/LZW")
+#: The filters of ISO 32000-1 7.4 (and their abbreviations, 8.9.7), and /Crypt.
+_STANDARD_FILTERS = frozenset(
+    {
+        *("/ASCIIHexDecode", "/AHx", "/ASCII85Decode", "/A85", "/LZWDecode", "/LZW", "/FlateDecode", "/Fl"),
+        *("/RunLengthDecode", "/RL", "/CCITTFaxDecode", "/CCF", "/JBIG2Decode", "/DCTDecode", "/DCT"),
+        *("/JPXDecode", "/Crypt"),
+    }
+)
+_ASCII85 = ("/ASCII85Decode", "/A85")
+_ASCII_HEX = ("/ASCIIHexDecode", "/AHx")
+_FLATE = ("/FlateDecode", "/Fl")
 #: The start of an object whose dictionary names a filter the content check reads first
 #: (``/Filter /FlateDecode``, ``/Filter [/A85 /Fl]``), and where that dictionary ends (its stream begins).
 _CHECKED_FILTER = re.compile(
     rb"/Filter\s*(?:\[\s*)?/(?:FlateDecode|Fl|ASCII85Decode|A85|ASCIIHexDecode|AHx)(?![A-Za-z0-9_.#-])"
 )
 _OTHER_FILTER = re.compile(rb"/Filter\s*(?:\[\s*)?/")
-#: A filter named first that the content check does not decode (images' and run-length).
+#: A filter named first that the content check does not decode (images' and run-length): any other
+#: the standard has (LZW, which is checked, and a filter no PDF has are looked at: review FQ 4).
 _KNOWN_UNCHECKED_FILTER = re.compile(
-    rb"/Filter\s*(?:\[\s*)?/(?:RunLengthDecode|RL|CCITTFaxDecode|CCF|JBIG2Decode|DCTDecode|DCT|JPXDecode|Crypt)"
-    rb"(?![A-Za-z0-9_.#-])"
+    rb"/Filter\s*(?:\[\s*)?/(?:"
+    + b"|".join(
+        re.escape(name[1:].encode())
+        for name in sorted(_STANDARD_FILTERS - {*_ASCII85, *_ASCII_HEX, *_FLATE, *_LZW}, key=len, reverse=True)
+    )
+    + rb")(?![A-Za-z0-9_.#-])"
 )
 #: JPEG data (the stream's only filter, or its first: see ``_ResourceChecker._data``)
 _DCT_FILTER = re.compile(rb"/Filter\s*(?:\[\s*)?/(?:DCTDecode|DCT)(?![A-Za-z0-9_.#-])")
@@ -1327,10 +1344,8 @@ def _lzw_damage(reader: PdfReader, stream: StreamObject) -> str | None:
     decode, or decodes to no content (review FQ 4: garbage passed, and Ghostscript drew nothing)."""
     if len(stream._data) > _GARBLE_CHECK_LIMIT // 4:
         return None  # (not decoded in memory: taken as it is)
-    parms = _resolve(stream.get("/DecodeParms"))
-    if isinstance(parms, ArrayObject):
-        parms = next((_resolve(p) for p in parms if isinstance(_resolve(p), DictionaryObject)), None)
-    if isinstance(parms, DictionaryObject) and (
+    parms = _decode_parms(stream, _filter_names(stream), _LZW)
+    if parms is not None and (
         _pdf_number(parms.get("/EarlyChange", 1)) != 1 or (_pdf_number(parms.get("/Predictor", 1)) or 1) > 1
     ):
         return None  # (pypdf decodes LZW with neither: review FS 1, good content said corrupt; taken as it is)
@@ -1681,10 +1696,13 @@ def _is_image(reader: PdfReader, ref: Any) -> bool:
     return head is not None and _IMAGE_SUBTYPE.search(head) is not None
 
 
-def _flate_parms(stream: StreamObject, filters: list[Any]) -> DictionaryObject | None:
+def _decode_parms(stream: StreamObject, filters: list[Any], names: tuple[str, ...]) -> DictionaryObject | None:
+    """The /DecodeParms of the last of ``filters`` that is one of ``names`` (an array of them: the
+    entry at its place)."""
     parms = _resolve(stream.get("/DecodeParms"))
     if isinstance(parms, ArrayObject):
-        parms = _resolve(parms[-1]) if len(parms) == len(filters) else None
+        at = max((i for i, name in enumerate(filters) if name in names), default=None)
+        parms = _resolve(parms[at]) if at is not None and len(parms) == len(filters) else None
     return parms if isinstance(parms, DictionaryObject) else None
 
 
@@ -1719,7 +1737,7 @@ def _image_size(image: StreamObject, filters: list[Any]) -> int | None:
             colors = _COMPONENTS.get(str(space))
     if not width or not height or not colors or bits not in (1, 2, 4, 8, 16):
         return None
-    parms = _flate_parms(image, filters)
+    parms = _decode_parms(image, filters, _FLATE)
     predictor = _int(parms.get("/Predictor"), 1) if parms is not None else 1
     if predictor is None or predictor == 1:
         return height * ((width * colors * bits + 7) // 8)
@@ -1753,18 +1771,6 @@ class _DirectContent(Exception):
     is always an indirect object): Ghostscript does not find the page (audit C 4)."""
 
 
-_LZW = ("/LZWDecode", "/LZW")
-#: The filters of ISO 32000-1 7.4 (and their abbreviations, 8.9.7), and /Crypt.
-_STANDARD_FILTERS = frozenset(
-    {
-        *("/ASCIIHexDecode", "/AHx", "/ASCII85Decode", "/A85", "/LZWDecode", "/LZW", "/FlateDecode", "/Fl"),
-        *("/RunLengthDecode", "/RL", "/CCITTFaxDecode", "/CCF", "/JBIG2Decode", "/DCTDecode", "/DCT"),
-        *("/JPXDecode", "/Crypt"),
-    }
-)
-_ASCII85 = ("/ASCII85Decode", "/A85")
-_ASCII_HEX = ("/ASCIIHexDecode", "/AHx")
-_FLATE = ("/FlateDecode", "/Fl")
 _A85_IGNORED = b" \t\n\r\x0b\x0c\x00"
 
 

@@ -201,11 +201,7 @@ def what_now(job: Job, extra: Extra) -> list[str]:
             + (" once it is in the config again (released before, the job fails)" if extra.target_missing else "")
             + f". Write your name on its first line and a note below it if you like.{fp}",
             "To change the artwork, put the corrected PDF into replace/"
-            + (
-                " under the name of the file it replaces (as in artwork/, or in ERROR.txt for one that never came)"
-                if extra.several_artwork
-                else ""
-            )
+            + (_UNDER_ITS_NAME if extra.several_artwork else "")
             + ": the output is made again and the job stays blocked until you release it. Never overwrite the"
             " files in artwork/ or output/: only the checked output is sent.",
             "To stop the job, drop a file named REJECT here.",
@@ -261,13 +257,7 @@ def what_now(job: Job, extra: Extra) -> list[str]:
     if job.stage is Stage.FAILED:
         steps = [f"Read ERROR.txt: {job.error}" if job.error else "Read ERROR.txt."]
         replacement = (
-            "into replace/"
-            + (
-                " under the name of the file it replaces (as in artwork/, or in ERROR.txt for one that never came)"
-                if extra.several_artwork
-                else ""
-            )
-            + " (the output is made again)"
+            "into replace/" + (_UNDER_ITS_NAME if extra.several_artwork else "") + " (the output is made again)"
         )
         if MAY_NOT_READ in (job.error or ""):
             # (audit BW: a good PDF the daemon may not read was offered "a corrected PDF" first)
@@ -355,6 +345,10 @@ def _blocked_while_waiting(job: Job, send: str) -> list[str]:
         " output is made instead (a release given in advance, without seeing the output), drop a file named"
         " RELEASE here; to stop it, drop REJECT here (read before the job goes on)."
     ]
+
+
+#: Where a replacement for one of several artwork files is named, as the operator is told.
+_UNDER_ITS_NAME = " under the name of the file it replaces (as in artwork/, or in ERROR.txt for one that never came)"
 
 
 def error_text(title: str, problems: Sequence[str], fix: str) -> str:

@@ -6,6 +6,7 @@ run on the engine's thread, ``self`` being the Engine."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import filecmp
 import json
 import os
@@ -656,11 +657,14 @@ class EngineDelivery(EngineState):
         that name or path is left (review FP 2: the job was recorded InHotFolder without its
         ticket, without a word), said."""
         named = self.config.hot_folders.get(hot_name)
-        for hot in [named] * (named is not None) + list(self.config.hot_folders.values()):
-            if hot is not None and hot.path == final.parent:  # (as the path was made: no look into it)
-                return hot
+        # (by the path as it was made, no look into it; its own name first where two share a folder)
+        if named is not None and named.path == final.parent:
+            return named
+        here = next((hot for hot in self.config.hot_folders.values() if hot.path == final.parent), None)
+        if here is not None:
+            return here
         if named is not None:
-            return HotFolderConfig(named.name, final.parent, named.filename, None, named.ticket)
+            return dataclasses.replace(named, path=final.parent, staging=None)
         _ticket_not_written(
             job,
             final,

@@ -886,8 +886,7 @@ def _job_folder_name(name: str) -> bool:
 
 def _holds(folder: Path, inner: Path) -> bool:
     """Whether ``inner`` is ``folder`` or inside it (by their real paths)."""
-    outer, within = os.path.realpath(folder), os.path.realpath(inner)
-    return within == outer or within.startswith(outer.rstrip(os.sep) + os.sep)
+    return Path(os.path.realpath(inner)).is_relative_to(os.path.realpath(folder))
 
 
 def _same_tree(a: Path, b: Path) -> bool:

@@ -84,6 +84,8 @@ def _refuses_listing(folder: Path) -> bool:
 
 #: What a job folder in quarantine/ holds, made again where deleted by hand (``_mend_job_folder``)
 _MENDED = frozenset(("replace", "STATUS.txt"))
+#: ... and one in failed/ (its ERROR.txt, written again from the recorded reason)
+_MENDED_FAILED = _MENDED | {"ERROR.txt"}
 
 
 if TYPE_CHECKING:
@@ -375,7 +377,7 @@ class EngineScans(EngineState):
             self._unreadable.pop(folder, None)
         if skip_unchanged and depth == 1:
             # (a failed job's ERROR.txt deleted alone: review GB 2)
-            wanted = {"replace", "STATUS.txt", "ERROR.txt"} if folder.parent == self.area("failed") else _MENDED
+            wanted = _MENDED_FAILED if folder.parent == self.area("failed") else _MENDED
             if not wanted <= {e.name for e in entries}:
                 self._mend_job_folder(folder)
         for entry in entries:
