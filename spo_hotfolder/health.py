@@ -70,12 +70,46 @@ def health_report(config: Config) -> dict[str, Any]:
     folders are read (a config file made invalid since the daemon read it: ``config.spool_only``).
     """
     paths = config.paths
-    health = read_health(paths)
+    report: dict[str, Any]
+    try:
+        report = _report_from(paths, read_health(paths))
+    except OSError as exc:
+        # Audit GC 1: a report this user may not read said "is starting" (or "not running") of a
+        # daemon running well: say what cannot be read, and why.
+        why = exc.strerror or str(exc)
+        if isinstance(exc, PermissionError):
+            why += ": run it as the daemon's user, or as a member of its group"
+        report = {"ok": False, "reason": f"cannot tell whether the daemon runs: cannot read {exc.filename}: {why}"}
+    for key, value in _DOWN.items():
+        # The same keys whatever the daemon's state (audit BQ R3: a script reading age_seconds
+        # failed with a KeyError while the daemon was down): null where there is nothing to say.
+        report.setdefault(key, value() if callable(value) else value)
+    if "statuses" not in report:
+        report.update(statuses={}, stages={}, blocked=None)
+        path = paths.state / LEDGER_NAME
+        if path.exists():
+            with contextlib.suppress(LedgerError, sqlite3.Error, OSError):
+                ledger = Ledger(path, readonly=True)
+                try:
+                    report.update(
+                        statuses=ledger.counts_by_status(),
+                        stages=ledger.counts_by_stage(),
+                        blocked=ledger.count_blocked(),
+                    )
+                finally:
+                    ledger.close()
+    return report
+
+
+def _report_from(paths: PathsConfig, health: dict[str, Any] | None) -> dict[str, Any]:
+    """The report from the daemon's health.json (None: none yet), or from its instance lock's pid.
+
+    Raises OSError when the instance lock cannot be read (but is not there)."""
     report: dict[str, Any]
     if health is None or not daemon_alive(health.get("pid")):
         try:
             pid = int((paths.state / LOCK_NAME).read_text().strip() or 0)
-        except (OSError, ValueError):
+        except (FileNotFoundError, ValueError):
             pid = 0
         if daemon_alive(pid):
             # Starting; or started on a full disk after a crash, health.json still the old one's
@@ -116,24 +150,6 @@ def health_report(config: Config) -> dict[str, Any]:
                     health.get("unknown_job_folders") or [], int(health["unknown_job_folders_count"])
                 ),
             )
-    for key, value in _DOWN.items():
-        # The same keys whatever the daemon's state (audit BQ R3: a script reading age_seconds
-        # failed with a KeyError while the daemon was down): null where there is nothing to say.
-        report.setdefault(key, value() if callable(value) else value)
-    if "statuses" not in report:
-        report.update(statuses={}, stages={}, blocked=None)
-        path = paths.state / LEDGER_NAME
-        if path.exists():
-            with contextlib.suppress(LedgerError, sqlite3.Error, OSError):
-                ledger = Ledger(path, readonly=True)
-                try:
-                    report.update(
-                        statuses=ledger.counts_by_status(),
-                        stages=ledger.counts_by_stage(),
-                        blocked=ledger.count_blocked(),
-                    )
-                finally:
-                    ledger.close()
     return report
 
 
@@ -158,10 +174,13 @@ def disk_full(folder: Path) -> bool:
 
 
 def read_health(paths: PathsConfig) -> dict[str, Any] | None:
+    """The daemon's health.json, its age added; None when there is none (or not one whole).
+
+    Raises OSError (but FileNotFoundError) when it cannot be read: that is not "no report yet"."""
     try:
         data: dict[str, Any] = json.loads((paths.state / HEALTH_NAME).read_text())
         heartbeat = parse_iso(str(data["heartbeat"]))
-    except (OSError, ValueError, TypeError, KeyError):
+    except (FileNotFoundError, ValueError, TypeError, KeyError):
         return None
     data["age_seconds"] = round((datetime.now(UTC) - heartbeat).total_seconds(), 3)
     return data

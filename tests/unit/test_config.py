@@ -1322,6 +1322,41 @@ def test_health_of_a_daemon_restarted_on_a_full_disk_names_it_not_the_one_before
     assert health.health_report(config)["reason"] == "the daemon is not running (pid 1111 ended without stopping)"
 
 
+@pytest.mark.parametrize("unreadable", ["health.json", "daemon.lock"])
+def test_health_that_cannot_read_the_report_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unreadable: str
+) -> None:
+    """Audit GC 1: `health` run by a monitoring account that may not read the daemon's report
+    (state/ not open to it) said "the daemon (pid ...) is starting" of a daemon running well, or
+    "not running" where the instance lock could not be read either."""
+    import errno
+    import json
+
+    import spo_hotfolder.health as health
+
+    config = load_config(write(tmp_path, "paths: {root: var}\n"))
+    config.paths.state.mkdir(parents=True)
+    old = {"ok": True, "pid": 1111, "heartbeat": "2026-01-01T00:00:00.000Z", "heartbeat_interval_seconds": 5}
+    (config.paths.state / "health.json").write_text(json.dumps(old))
+    (config.paths.state / health.LOCK_NAME).write_text("2222\n")
+    monkeypatch.setattr(health, "daemon_alive", lambda pid: pid == 2222)
+    real_read_text = Path.read_text
+
+    def read_text(self: Path, *args: object, **kwargs: object) -> str:
+        if self.name == unreadable:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_read_text(self)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    report = health.health_report(config)
+    assert report["ok"] is False
+    assert report["reason"] == (
+        f"cannot tell whether the daemon runs: cannot read {config.paths.state / unreadable}: Permission denied: "
+        "run it as the daemon's user, or as a member of its group"
+    )
+    assert report["pid"] is None and report["age_seconds"] is None  # the keys of a report as ever
+
+
 @pytest.mark.parametrize(
     ("text", "root"),
     [
