@@ -122,8 +122,11 @@ def glob_match(value: str, pattern: str) -> bool:
     attribute values in varying case ("Poster-A1"), and a rule meant to hold "poster-*" for review
     must not let one through. Nor whatever its Unicode form: "café" typed on a Mac comes
     decomposed (e + a combining accent), and looks the same as the composed one (audit AI 2: a
-    "café-*" blocking rule let it through)."""
-    return fnmatch.fnmatchcase(_folded(value), _folded(pattern))
+    "café-*" blocking rule let it through). Case folding makes some letters two ("ß" is "ss"), so
+    a pattern matches too where each letter is only lowered: "stra?e" matches "Straße" (audit FZ 2)."""
+    return fnmatch.fnmatchcase(_folded(value), _folded(pattern)) or fnmatch.fnmatchcase(
+        _lowered(value), _lowered(pattern)
+    )
 
 
 #: A URL given for a folder ("smb://nas/spool", "file:///srv/spool").
@@ -133,6 +136,10 @@ _TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019\u201e\u00ab\u00bb"
 
 def _folded(text: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+
+
+def _lowered(text: str) -> str:
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).lower())
 
 
 def product_glob_problem(pattern: str) -> str | None:

@@ -96,6 +96,24 @@ def test_globs_match_whatever_the_unicode_form(tmp_path: Path) -> None:
     assert decide_route(facts(customer="Zoë Ltd"), config).hot_folder == "proof"
 
 
+def test_a_question_mark_matches_a_letter_that_case_folding_makes_two(tmp_path: Path) -> None:
+    """Audit FZ 2: case folding makes "ß" "ss": a route on "stra?e-*" did not take "Straße-Plan",
+    nor a blocking rule "ma?e-*" hold "Maße-Poster" (printed unreviewed); "STRASSE" still matches
+    "straße-*" as before."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        'paths: {root: root}\nblocking: {products: ["ma?e-*"]}\nhot_folders: {plans: {path: hot/plans}}\n'
+        'routes:\n  - when: {product: "stra?e-*"}\n    to: plans\n  - when: {product: "straße-*"}\n'
+        "    to: plans\n  - to: skip\n"
+    )
+    config = load_config(path)
+    assert decide_route(facts(product="Straße-Plan"), config).reason == "route 1: product stra?e-*"
+    assert decide_route(facts(product="STRASSE-PLAN"), config).reason == "route 2: product straße-*"
+    assert decide_route(facts(product="Strasse-Plan"), config).reason == "route 2: product straße-*"
+    assert decide_blocking(None, config, "Maße-Poster") == (True, "blocking.products: ma?e-*")
+    assert decide_blocking(None, config, "Masse-Poster") == (False, "no blocking rule matched")
+
+
 def test_filename_template_fills_fields_and_replaces_bad_characters() -> None:
     name = render_filename(
         "{order_id}_{customer}_{attributes.paper}_x{quantity}.pdf",
