@@ -33,6 +33,7 @@ from pypdf.generic import (
     ContentStream,
     DecodedStreamObject,
     DictionaryObject,
+    EncodedStreamObject,
     IndirectObject,
     NameObject,
     NullObject,
@@ -1324,6 +1325,7 @@ def _content_data_damage(reader: PdfReader, stream: StreamObject) -> str | None:
     if unknown:
         # (review FQ 4: /Filter /NoSuchDecode passed; Ghostscript draws nothing of the page)
         return f"cannot be decoded: it is encoded with {str(unknown[0])[:40]}, which is no PDF filter"
+    stream = _with_full_filter_names(stream, filters)
     if any(f in _LZW for f in filters):
         return _lzw_damage(reader, stream)
     decoded = _decode(stream._data, filters, _CONTENT_CHECK_LIMIT)  # the raw (still encoded) bytes
@@ -1337,6 +1339,28 @@ def _content_data_damage(reader: PdfReader, stream: StreamObject) -> str | None:
             "content)"
         )
     return None
+
+
+#: The abbreviations of filter names (ISO 32000-1 8.9.7, for inline images): pypdf 7 refuses them
+#: in a stream's dictionary (a DeprecationError), readers and RIPs decode them.
+_FULL_FILTER_NAMES = {
+    "/AHx": "/ASCIIHexDecode", "/A85": "/ASCII85Decode", "/LZW": "/LZWDecode", "/Fl": "/FlateDecode",
+    "/RL": "/RunLengthDecode", "/CCF": "/CCITTFaxDecode", "/DCT": "/DCTDecode",
+}  # fmt: skip
+
+
+def _with_full_filter_names(stream: StreamObject, filters: list[Any]) -> StreamObject:
+    """``stream``, or a copy of it whose /Filter names its filters in full where it abbreviates them
+    (review GL 1: content under /LZW, or /Fl with a wrong checksum, which Ghostscript draws, was said
+    corrupt: pypdf refused to decode it)."""
+    if not any(f in _FULL_FILTER_NAMES for f in filters):
+        return stream
+    names = [NameObject(_FULL_FILTER_NAMES.get(f, f)) for f in filters]
+    copy = EncodedStreamObject()
+    copy.update(stream)
+    copy[NameObject("/Filter")] = ArrayObject(names) if len(names) > 1 else names[0]
+    copy._data = stream._data
+    return copy
 
 
 def _lzw_damage(reader: PdfReader, stream: StreamObject) -> str | None:
