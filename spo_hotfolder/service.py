@@ -874,7 +874,7 @@ class Daemon:
             # waits. The pings go on: the daemon is not hung, and a restart would make a new, empty
             # spool there.
             self.notifier.watchdog()
-            self.notifier.status(f"WAITING: {spool}")
+            self.notifier.status(self.summary())
             self.write_health(False, spool)
             return
         if self._watcher_restart_pending:
@@ -989,7 +989,10 @@ class Daemon:
         if self.ledger is None:
             return "starting"
         if self.engine is not None and (spool := self.engine.spool_problem()) is not None:
-            return f"WAITING: {spool}"  # (a reload meanwhile said the counts, as if all was well: review GC)
+            # (a reload meanwhile said the counts, as if all was well: review GC; a failed one's
+            # words were left out: review GL 2)
+            line = f"WAITING: {spool}"
+            return f"{self.reload_problem}; {line}" if self.reload_problem else line
         counts = self.ledger.counts_by_stage()
         waiting = sum(
             counts.get(s.value, 0) for s in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS, Stage.DELIVER, Stage.RETRY)

@@ -599,6 +599,14 @@ def test_the_pings_go_on_while_the_spool_is_gone_and_nothing_is_made_there(
         fields = drain(sock)
         assert fields[0] == "WATCHDOG=1" and fields[1] == "STATUS=WAITING: the spool folder is gone"
         assert not daemon.config.paths.inbox.exists()
+        # (review GL 2: a reload refused meanwhile was left out of the line: nothing said it failed)
+        daemon.config.source.write_text("paths: {root: [\n")
+        daemon.reload()
+        drain(sock)
+        daemon.check_health()
+        status = drain(sock)[1]
+        assert status.startswith("STATUS=config reload at ") and "failed" in status, status
+        assert status.endswith("running on the previous config; WAITING: the spool folder is gone"), status
         engine.gone = None
         daemon.check_health()
         assert daemon.config.paths.inbox.is_dir()  # (a folder deleted by hand is made again, as before)
