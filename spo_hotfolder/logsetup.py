@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import select
 import stat
 import sys
 import threading
@@ -47,11 +49,23 @@ def _json_line(obj: Any, **kwargs: Any) -> str:
         and len(text.encode("utf-8", "surrogatepass")) > LINE_MAX_BYTES
     ):
         text = json.dumps(_shortened(obj, len(text)), **kwargs)
+    if _UNICODE_LINE_BREAKS.search(text):
+        # Valid JSON as they are, but a reader that splits lines the Unicode way (Python's
+        # splitlines, many log viewers) cut the line in two at them (review GE 3: a file named
+        # "Flyer<U+2028>final.pdf").
+        text = _UNICODE_LINE_BREAKS.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+#: Characters JSON leaves as they are that end a line for Unicode (NEL, LINE and PARAGRAPH SEPARATOR).
+_UNICODE_LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
+#: In the console's lines, characters a terminal acts on (escape sequences, bidi overrides): shown
+#: escaped, never sent as they are (review GE 4: a file name retitled and cleared the terminal).
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _cut(value: Any) -> Any:
@@ -87,6 +101,10 @@ def _python_warning(_logger: Any, _name: str, event: MutableMapping[str, Any]) -
     return event
 
 
+#: The lock of every ``_LineHandler`` (``createLock``).
+_WRITE_LOCK = threading.RLock()
+
+
 class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """logging's StreamHandler, but a stream that cannot be written (its reader gone: a broken
     pipe; a full disk under a file) is no flood of logging's own "--- Logging error ---"
@@ -97,11 +115,29 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     said = False
     cut = False  # a line may have been written in part (a full disk under a log file)
 
+    def createLock(self) -> None:
+        # One lock for every handler of this process: a reload's new handler wrote a line while the
+        # old one, in another thread, was in the middle of one, and Python's stdout put the new
+        # line inside the old (review GE 1: a preflight's long warnings line cut by config.reloaded).
+        self.lock = _WRITE_LOCK
+
     def emit(self, record: logging.LogRecord) -> None:
         if self.cut:
             self.cut = False
             self._end_cut_line()
         super().emit(record)
+
+    def write_line(self, text: str) -> None:
+        """``text`` (a line rendered elsewhere) and a line break, as ``emit`` writes a record's."""
+        with self.lock:  # type: ignore[union-attr]  # (logging.Handler's, made by createLock)
+            if self.cut:
+                self.cut = False
+                self._end_cut_line()
+            try:
+                self.stream.write(text + self.terminator)
+                self.flush()
+            except OSError as exc:
+                self._failed(exc)
 
     def _end_cut_line(self) -> None:
         """After lines were dropped (a full disk under a log file): the part of one the disk took
@@ -126,6 +162,9 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if not isinstance(exc, OSError):
             super().handleError(record)
             return
+        self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
         self.cut = True
         if isinstance(exc, BrokenPipeError):
             self._to_devnull()
@@ -177,7 +216,19 @@ def _say_on_stderr(stream: Any, event: str, message: str) -> None:
         pass
 
 
-def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+def _shown_plainly(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The console's values with the characters a terminal acts on escaped (``_TERMINAL_CONTROLS``)."""
+    for key, value in event.items():
+        if isinstance(value, str) and key not in ("exception", "stack") and _TERMINAL_CONTROLS.search(value):
+            event[key] = _TERMINAL_CONTROLS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), value)
+    return event
+
+
+def setup_logging(
+    level: str = "info", fmt: str = "auto", stream: TextIO | None = None, *, colors: bool | None = None
+) -> None:
+    """The log's renderer (``fmt``: auto, json or console; ``colors``: the console's, by default
+    whether ``stream`` is a terminal) and level, for structlog and stdlib logging alike."""
     # (stdout closed at start, `run >&-`: Python's sys.stdout is None; stderr, or nowhere, then)
     stream = stream or sys.stdout or sys.stderr or open(os.devnull, "w")  # noqa: SIM115 - for the process's life
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
@@ -188,11 +239,10 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Any
+    colors = use_console and (stream.isatty() if colors is None else colors)
     if use_console:
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
-        )
-        tail: list[Any] = []
+        renderer = structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=structlog.dev.plain_traceback)
+        tail: list[Any] = [_shown_plainly]
     else:
         renderer = structlog.processors.JSONRenderer(serializer=_json_line, ensure_ascii=False)
         # structlog's ready-made ``dict_tracebacks`` shows local variables: not wanted here.
@@ -236,7 +286,8 @@ def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None 
             logging.DEBUG if root_level == logging.DEBUG else max(root_level, logging.WARNING)
         )
     logging.captureWarnings(True)
-    os.environ[ENV_WORKER] = f"{'console' if use_console else 'json'}:{level.lower()}"
+    shown = ("console+colors" if colors else "console") if use_console else "json"
+    os.environ[ENV_WORKER] = f"{shown}:{level.lower()}"
 
     def thread_excepthook(args: threading.ExceptHookArgs) -> None:
         structlog.get_logger("spo_hotfolder").error(
@@ -297,13 +348,76 @@ def worker_log_setting() -> str | None:
     return os.environ.get(ENV_WORKER)
 
 
-def setup_worker_logging(setting: str | None) -> None:
+def setup_worker_logging(setting: str | None, stream: TextIO | None = None) -> None:
     """In a PDF worker process: the parent's renderer and level (``worker_log_setting``), if set.
 
     Without it, pypdf's warnings in the worker would reach stderr through logging's last-resort
-    handler as plain text lines, breaking "every line is one JSON object".
+    handler as plain text lines, breaking "every line is one JSON object". ``stream``: the pipe
+    to the daemon's ``WorkerLogRelay``.
     """
     if not setting:
         return
     fmt, _, level = setting.partition(":")
-    setup_logging(level or "info", fmt)
+    setup_logging(level or "info", fmt.removesuffix("+colors"), stream, colors=fmt.endswith("+colors"))
+
+
+class WorkerLogRelay:
+    """The daemon's end of a PDF worker's log pipe: the worker's lines, written to the daemon's
+    log stream one whole line at a time, by the daemon alone (review GE 1: both processes wrote to
+    one stdout, and a line longer than a pipe takes at once, 4 KiB, had the other's line written
+    into its middle; GE 2: a worker killed in the middle of a line had the daemon's next line
+    glued to its part). A thread copies what comes; ``drain`` copies at once what the worker wrote
+    before an answer the daemon has received, so that its lines come before the daemon's about it."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        os.set_blocking(fd, False)
+        self._lock = threading.Lock()
+        self._part = b""
+        self._done = False
+        threading.Thread(target=self._copy, name="pdf-worker-log", daemon=True).start()
+
+    def drain(self) -> None:
+        """Copies what the worker has written so far (never waits for more)."""
+        with self._lock:
+            self._read()
+
+    def _copy(self) -> None:
+        try:
+            while not self._done:  # (at its end the pipe stays readable: the loop ends at once)
+                select.select([self._fd], [], [])
+                self.drain()
+        except (OSError, ValueError):
+            pass
+        finally:
+            os.close(self._fd)  # (here only: a number closed elsewhere could be another file's by now)
+
+    def _read(self) -> None:
+        """(lock held) Reads what is there; at its end (the worker gone), says a line it cut short."""
+        while not self._done:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._done = True
+                if self._part:
+                    structlog.get_logger("spo_hotfolder.pdfwork").warning(
+                        "pdf_worker.log_line_cut",
+                        reason="the PDF worker process ended in the middle of writing a log line; its part follows",
+                        part=self._part[:KEPT_CHARS].decode("utf-8", "replace"),
+                    )
+                return
+            *lines, self._part = (self._part + data).split(b"\n")
+            for line in lines:
+                write_line(line.decode("utf-8", "replace"))
+
+
+def write_line(text: str) -> None:
+    """A line rendered in another process (a PDF worker's), written to the log as a line of its own."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, _LineHandler):
+            handler.write_line(text)
+            return

@@ -30,7 +30,7 @@ import structlog
 from spo_hotfolder.config import ProductSpec, ValidationConfig
 from spo_hotfolder.digests import AHEAD, Key, identity, sha256_of
 from spo_hotfolder.fsutil import proc_dir
-from spo_hotfolder.logsetup import PDF_READER_FLOOD, setup_worker_logging, worker_log_setting
+from spo_hotfolder.logsetup import PDF_READER_FLOOD, WorkerLogRelay, setup_worker_logging, worker_log_setting
 from spo_hotfolder.outputfile import OutputError, OutputResult
 from spo_hotfolder.pdfreport import ArtworkInput, Finding, PreflightReport, describe_exception
 from spo_hotfolder.prestart import PRELOAD
@@ -95,10 +95,25 @@ def _exit_with(owner_pid: int) -> None:
             continue
 
 
-def _init_worker(memory_limit_bytes: int | None, owner_pid: int | None = None, log_setting: str | None = None) -> None:
-    """Runs once in each worker process: the parent's log format, address-space limit, and a
-    watch on the daemon so an orphaned worker never lingers."""
-    setup_worker_logging(log_setting)
+#: In a worker process: the pipe its log lines go through to the daemon (``WorkerLogRelay``).
+_log_pipe: Connection | None = None
+
+
+def _init_worker(
+    memory_limit_bytes: int | None,
+    owner_pid: int | None = None,
+    log_setting: str | None = None,
+    logs: Connection | None = None,
+) -> None:
+    """Runs once in each worker process: the parent's log format (its lines written to ``logs``,
+    which the daemon copies to its own log), address-space limit, and a watch on the daemon so an
+    orphaned worker never lingers."""
+    global _log_pipe
+    stream = None
+    if logs is not None:
+        _log_pipe = logs
+        stream = open(logs.fileno(), "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115 - for the process's life
+    setup_worker_logging(log_setting, stream)
     if owner_pid is not None:
         threading.Thread(target=_exit_with, args=(owner_pid,), name="owner-watch", daemon=True).start()
     if memory_limit_bytes is not None:
@@ -202,12 +217,17 @@ class _Remote(Exception):
 
 
 def _serve(
-    conn: Connection, posts: Connection, memory_limit_bytes: int | None, owner_pid: int, log_setting: str | None
+    conn: Connection,
+    posts: Connection,
+    logs: Connection,
+    memory_limit_bytes: int | None,
+    owner_pid: int,
+    log_setting: str | None,
 ) -> None:
     """The worker process: calls ``fn(*args)`` for each request on ``conn`` until it is closed (and
-    what comes on ``posts``, on a thread)."""
+    what comes on ``posts``, on a thread); its log lines go to ``logs``."""
     try:
-        _init_worker(memory_limit_bytes, owner_pid, log_setting)
+        _init_worker(memory_limit_bytes, owner_pid, log_setting, logs)
         threading.Thread(target=_read_posts, args=(posts,), name="posts", daemon=True).start()
         _warm_up()
     except BaseException as exc:  # noqa: BLE001 - said as a log line, not multiprocessing's traceback
@@ -279,17 +299,24 @@ class _Process:
     def __init__(self, context: Any, memory_limit_bytes: int | None) -> None:
         parent, child = context.Pipe(duplex=True)
         posts_in, posts_out = context.Pipe(duplex=False)
+        logs_in, logs_out = context.Pipe(duplex=False)
         #: the daemon's log format and level when the process started: its logs are rendered so
         self.log_setting = worker_log_setting()
         self.process = context.Process(
             target=_serve,
-            args=(child, posts_in, memory_limit_bytes, os.getpid(), self.log_setting),
+            args=(child, posts_in, logs_out, memory_limit_bytes, os.getpid(), self.log_setting),
             name="spo-hotfolder-pdf",
             daemon=True,
         )
-        self.process.start()
-        child.close()
-        posts_in.close()
+        try:
+            self.process.start()
+        finally:
+            child.close()
+            posts_in.close()
+            logs_out.close()
+        #: the worker's log lines, copied to the daemon's log (the pipe's end is the relay's now)
+        self.logs = WorkerLogRelay(os.dup(logs_in.fileno()))
+        logs_in.close()
         self.conn: Connection = parent
         #: messages without an answer (``PdfWorker._post``); never waits: a full pipe refuses one
         self.posts: Connection = posts_out
@@ -759,7 +786,9 @@ class PdfWorker:
             kind, payload, call.seconds = proc.conn.recv()
         except (EOFError, OSError):
             codes = self._replace(proc)
+            proc.logs.drain()  # (its last lines, before the daemon's about its end)
             raise WorkerFailure("crash", _crash_message(who, codes, self._limit_text())) from None
+        proc.logs.drain()  # (what it logged doing the call, before the daemon's lines about its answer)
         if kind == "memory":
             self._replace(proc)
             raise WorkerFailure(

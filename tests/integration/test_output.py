@@ -349,6 +349,54 @@ def worker() -> Iterator[PdfWorker]:
         yield w
 
 
+def test_the_worker_s_log_lines_are_written_by_the_daemon_each_whole(tmp_path: Path) -> None:
+    """Review GE 1: the worker wrote its lines (pypdf's warnings, each naming the job's files) to the
+    stdout it shares with the daemon: a line longer than a pipe takes at once (4 KiB) had a daemon
+    line written into its middle, no JSON. Its lines come to the daemon, which writes them, whole,
+    to its own log stream, before what it logs about the answer."""
+    import io
+    import json
+    import re
+
+    from spo_hotfolder.logsetup import setup_logging
+
+    log = io.StringIO()
+    setup_logging("info", "json", log)
+    folder = tmp_path / ("a-long-folder-name-" * 12) / "710-1" / "artwork"
+    folder.mkdir(parents=True)
+    files = []
+    for n in range(12):  # (each line names the 12 files: ~4.5 KiB)
+        src = make_pdf(folder / f"{n:02d}-{'artwork-with-a-long-name-' * 6}.pdf", [(85, 55)])
+        src.write_bytes(re.sub(rb"startxref\s+\d+", b"startxref\n99", src.read_bytes()))
+        files.append(ArtworkInput(src.name, str(src)))
+    with PdfWorker(timeout_seconds=30.0, memory_limit_bytes=None) as worker:
+        worker.preflight(files, "bc-85x55", BC, V)
+        lines = log.getvalue().splitlines()  # (read as the answer came: the worker's lines are there)
+    pypdf = [json.loads(line) for line in lines if '"logger": "pypdf' in line]
+    assert pypdf and all(line["job_id"] == "710-1" and len(line["artwork"]) == 12 for line in pypdf), lines
+    assert max(len(line.encode()) for line in lines) > 4096
+
+
+def test_a_worker_log_line_cut_short_is_said_as_a_line_of_its_own() -> None:
+    """Review GE 2: a worker killed in the middle of writing a line left its part on stdout, and the
+    daemon's next line (the crash's explanation) was glued to it."""
+    import io
+    import json
+
+    from spo_hotfolder.logsetup import WorkerLogRelay, setup_logging
+
+    log = io.StringIO()
+    setup_logging("info", "json", log)
+    read, write = os.pipe()
+    relay = WorkerLogRelay(read)
+    os.write(write, b'{"event": "a"}\n{"event": "b"}\n{"event": "Object 7 0 not def')
+    os.close(write)  # (the worker killed)
+    relay.drain()
+    lines = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["a", "b", "pdf_worker.log_line_cut"], lines
+    assert lines[2]["part"] == '{"event": "Object 7 0 not def' and lines[2]["level"] == "warning"
+
+
 def test_worker_runs_preflight_and_output(tmp_path: Path, out_dir: Path, worker: PdfWorker) -> None:
     src = make_pdf(tmp_path / "bc.pdf", [(85, 55)] * 2)
     report = worker.preflight(art(src), "bc-85x55", BC, V)

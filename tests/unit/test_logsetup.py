@@ -9,6 +9,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,49 @@ def test_a_reload_s_new_log_setup_leaves_no_moment_without_a_handler(monkeypatch
         assert len(root.handlers) == 1 and not any(seen_without)
     finally:
         root.handlers = kept
+
+
+def test_unicode_line_breaks_in_values_are_escaped() -> None:
+    """Review GE 3: an artwork named "Flyer<U+2028>final.pdf" was written raw: valid JSON, but a
+    reader splitting lines the Unicode way (Python's splitlines, log viewers) cut the line in two."""
+    event = {"event": "artwork.taken", "file": "Flyer\u2028final\u2029.pdf\x85", "level": "info"}
+    line = _json_line(event, ensure_ascii=False)
+    assert line.splitlines() == [line] and "\\u2028" in line and "\\u0085" in line
+    assert json.loads(line) == event
+
+
+def test_the_console_shows_terminal_controls_escaped() -> None:
+    """Review GE 4: on a terminal (`make run`), an inbox file named with escape sequences retitled
+    and cleared the operator's terminal: the console line wrote them as they were."""
+    script = (
+        "import sys, structlog\n"
+        "from spo_hotfolder.logsetup import setup_logging\n"
+        "setup_logging('info', 'console', sys.stdout)\n"
+        "name = 'inbox/\\x1b]0;PWNED\\x07\\x1b[2Jevil\\u202e.json'\n"
+        "structlog.get_logger('x').warning('manifest.rejected', manifest=name)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert "\x1b" not in out.stdout and "\x07" not in out.stdout and "\u202e" not in out.stdout, repr(out.stdout)
+    assert "inbox/\\x1b]0;PWNED\\x07\\x1b[2Jevil\\u202e.json" in out.stdout, out.stdout
+
+
+def test_a_reload_s_new_handler_waits_for_a_line_the_old_one_writes() -> None:
+    """Review GE 1: a reload's new handler (its own lock) wrote config.reloaded while the engine
+    thread, through the old handler, was in the middle of a long line: Python's stdout put the new
+    line inside the old one. Every handler of the process takes the same lock."""
+    from spo_hotfolder.logsetup import setup_logging
+
+    old = io.StringIO()
+    setup_logging("info", "json", old)
+    [before] = logging.getLogger().handlers
+    setup_logging("info", "json", old)  # (a reload)
+    [after] = logging.getLogger().handlers
+    assert after is not before and after.lock is before.lock
+    written: list[str] = []
+    with before.lock:  # (the old handler in the middle of a line, in another thread)
+        thread = threading.Thread(target=lambda: logging.getLogger("x").warning("config.reloaded"))
+        thread.start()
+        thread.join(0.3)
+        written.append(old.getvalue())
+    thread.join(5)
+    assert written == [""] and "config.reloaded" in old.getvalue()
