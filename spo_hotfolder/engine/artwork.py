@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -858,7 +858,14 @@ class EngineArtwork(EngineState):
         began = now if seen is None else now - self._since(seen)
         self._drop_second_names(src, candidates)
         target = self._failed_folder_for(src, remember=False)
-        dest = move(src, target / safe_name(src.name))
+        with self._explained_meanwhile(
+            target,
+            f"{src.name} came into the inbox and was set aside here: jobs of several orders wait for a file of that "
+            "name, and which order's it is could not be told, so none took it.",
+            "(the daemon stopped while it moved it here: this is all it wrote) Give it to the job it belongs to: "
+            "spo-hotfolder replace <job id> <this file>, then remove this folder.",
+        ):
+            dest = move(src, target / safe_name(src.name))
         where = self.rel(dest)
         jobs = sorted({job.job_id: job for job, _ in candidates}.values(), key=lambda j: j.job_id)
         listing = ", ".join(f"{job.job_id} (order {job.order_id})" for job in jobs)
@@ -1284,6 +1291,24 @@ class EngineArtwork(EngineState):
         watch = self.config.watch
         return min(max(WHOLE_AGAIN_SECONDS, 5 * watch.settle_seconds), watch.artwork_timeout_seconds / 2)
 
+    @contextlib.contextmanager
+    def _explained_meanwhile(self: Engine, target: Path, summary: str, advice: str) -> Iterator[bool]:
+        """Files moved into the failed/ folder ``target`` under an ERROR.txt written before them
+        (``summary``, ``advice``; the full one is written once they are in), where it has none:
+        a kill meanwhile left the folder without one for good (review GI 1: a PDF in failed/ with
+        no word of why). Yields whether it wrote one; a failure before any file is in removes it."""
+        fresh = not os.path.lexists(target / "ERROR.txt")
+        if fresh:
+            atomic_write(target / "ERROR.txt", error_text(summary, [], advice))
+        try:
+            yield fresh
+        except BaseException:
+            with contextlib.suppress(OSError):
+                if fresh and os.listdir(target) == ["ERROR.txt"]:
+                    (target / "ERROR.txt").unlink()
+                    target.rmdir()
+            raise
+
     def _failed_folder_for(self: Engine, top: Path, *, remember: bool) -> Path:
         """The ``failed/`` folder for the inbox entry ``top``: the one its files with names that are
         not UTF-8 went to in this run, else a new one (``remember``: for the next such file)."""
@@ -1303,19 +1328,27 @@ class EngineArtwork(EngineState):
         # A folder drop whose manifest was taken in: these are files it does not list (audit Z: they
         # were said as if the folder's manifest were missing).
         manifest_taken = name != paths[0] and name in self._consumed_dirs
-        moved: list[str] = []
-        for path in paths:
-            relative = path.relative_to(base)
-            if len(relative.parts) > 1:
-                relative = Path(*(safe_name(part) for part in relative.parts[1:]))  # inside target
-            dest = target / relative
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            moved.append(move(path, dest).relative_to(target).as_posix())
-            self._took_out(path)
-            if path.parent != self.area("inbox"):
-                self._consumed_dirs.add(path.parent)
         single = len(paths) == 1 and name == paths[0]
         what = self.rel(paths[0]) if single else f"{self.rel(name)}/ ({len(paths)} file{'s' if len(paths) > 1 else ''})"
+        it = "it" if single else "them"
+        moved: list[str] = []
+        with self._explained_meanwhile(
+            target,
+            f"{what} arrived in the inbox and was set aside here: no manifest that was taken in named {it}.",
+            f"(the daemon stopped while it moved {it} here: this is all it wrote) If {it} belong"
+            f"{'s' if single else ''} to an order, put {it} into inbox/ again with a manifest that lists {it} under "
+            "artwork; remove this ERROR.txt first.",
+        ) as fresh:
+            for path in paths:
+                relative = path.relative_to(base)
+                if len(relative.parts) > 1:
+                    relative = Path(*(safe_name(part) for part in relative.parts[1:]))  # inside target
+                dest = target / relative
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                moved.append(move(path, dest).relative_to(target).as_posix())
+                self._took_out(path)
+                if path.parent != self.area("inbox"):
+                    self._consumed_dirs.add(path.parent)
         upload = upload_target(paths[0]) if single and not undecodable(str(paths[0])) else None
         linked = single and (target / moved[0]).is_symlink()
         refused: list[str] = []  # the refused manifests' folders in failed/ that name it
@@ -1448,8 +1481,9 @@ class EngineArtwork(EngineState):
         # (quoted where a name ends in a dot or a space: "manifest.yaml.." read as a typing mistake)
         listing = "" if single else "Files: " + ", ".join(n if n == n.rstrip(". ") else repr(n) for n in moved) + ". "
         before = ""
-        with contextlib.suppress(OSError):
-            before = (target / "ERROR.txt").read_text("utf-8") + "\n"
+        if not fresh:  # (a folder that files with names that are not UTF-8 went to: its ERROR.txt kept)
+            with contextlib.suppress(OSError):
+                before = (target / "ERROR.txt").read_text("utf-8") + "\n"
         atomic_write(
             target / "ERROR.txt",
             before

@@ -3567,6 +3567,45 @@ def test_a_manifest_naming_a_linked_artwork_is_a_bad_manifest(rig: Rig) -> None:
     assert "put the file link.pdf points to (a copy, not a link) into inbox/" in text
 
 
+class _Killed(BaseException):
+    """A kill -9 at that moment (nothing after it runs)."""
+
+
+def test_files_set_aside_are_explained_even_when_the_daemon_dies_as_it_moves_them(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GI 1: a folder drop without a manifest, set aside into failed/<folder>/ when its time
+    was up, and the daemon killed after its files were moved and before its ERROR.txt was written:
+    the folder held the PDFs (and our empty temp file) with no word of why, for good. An ERROR.txt
+    is there before the first file."""
+    import spo_hotfolder.engine.artwork as artwork_module
+
+    drop = rig.inbox / "u1"
+    drop.mkdir()
+    for name in ("a1.pdf", "a2.pdf"):
+        make_pdf(drop / name, pages=CARD)
+    real = artwork_module.atomic_write
+    written: list[Path] = []
+
+    def atomic_write(path: Path, *args: Any, **kwargs: Any) -> None:
+        if path.name == "ERROR.txt":
+            written.append(path)
+            if len(written) == 2:  # (the full explanation, written once the files are in)
+                raise _Killed
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(artwork_module, "atomic_write", atomic_write)
+    with pytest.raises(_Killed):
+        rig.run(steps=30, dt=60)
+    folder = rig.root / "failed" / "u1"
+    assert sorted(os.listdir(folder)) == ["ERROR.txt", "a1.pdf", "a2.pdf"]
+    text = " ".join((folder / "ERROR.txt").read_text().split())
+    assert (
+        "inbox/u1/ (2 files) arrived in the inbox and was set aside here: no manifest that was taken in named" in text
+    )
+    assert "put them into inbox/ again with a manifest that lists them under artwork" in text, text
+
+
 def test_a_cli_release_waits_for_a_reject_dropped_a_moment_before(rig: Rig) -> None:
     """Audit P: `release` from the CLI while a REJECT drop was still settling printed the job, and
     the REJECT went to done/ unanswered. A REJECT comes first, as against a dropped RELEASE."""
