@@ -857,14 +857,13 @@ class EngineArtwork(EngineState):
         now = self.clock.now()
         began = now if seen is None else now - self._since(seen)
         self._drop_second_names(src, candidates)
-        target = self._failed_folder_for(src, remember=False)
         with self._explained_meanwhile(
-            target,
+            src,
             f"{src.name} came into the inbox and was set aside here: jobs of several orders wait for a file of that "
             "name, and which order's it is could not be told, so none took it.",
             "(the daemon stopped while it moved it here: this is all it wrote) Give it to the job it belongs to: "
             "spo-hotfolder replace <job id> <this file>, then remove this folder.",
-        ):
+        ) as (target, _fresh):
             dest = move(src, target / safe_name(src.name))
         where = self.rel(dest)
         jobs = sorted({job.job_id: job for job, _ in candidates}.values(), key=lambda j: j.job_id)
@@ -1292,39 +1291,32 @@ class EngineArtwork(EngineState):
         return min(max(WHOLE_AGAIN_SECONDS, 5 * watch.settle_seconds), watch.artwork_timeout_seconds / 2)
 
     @contextlib.contextmanager
-    def _explained_meanwhile(self: Engine, target: Path, summary: str, advice: str) -> Iterator[bool]:
-        """Files moved into the failed/ folder ``target`` under an ERROR.txt written before them
-        (``summary``, ``advice``; the full one is written once they are in), where it has none:
-        a kill meanwhile left the folder without one for good (review GI 1: a PDF in failed/ with
-        no word of why). Yields whether it wrote one; a failure before any file is in removes it."""
-        fresh = not os.path.lexists(target / "ERROR.txt")
-        if fresh:
-            atomic_write(target / "ERROR.txt", error_text(summary, [], advice))
+    def _explained_meanwhile(self: Engine, top: Path, summary: str, advice: str) -> Iterator[tuple[Path, bool]]:
+        """The failed/ folder for the inbox entry ``top``, for files to be moved in: the one its files
+        with names that are not UTF-8 went to in this run, else a new one, which comes with an
+        ERROR.txt (``summary``, ``advice``; the full one is written once they are in), put together
+        hidden and renamed into place, as a refusal is: a kill meanwhile left the folder without one
+        for good, or empty (review GI 1: a PDF in failed/ with no word of why). Yields it and
+        whether it is new; a failure before any file is in removes it."""
+        target = self._bad_name_targets.get(top)
+        if target is not None and target.is_dir():
+            yield target, False
+            return
+        building = self._refusal_folder(top.name)  # (one a kill leaves, only this in it: removed at the start)
+        atomic_write(building / "ERROR.txt", error_text(summary, [], advice))
+        target = self._file_refusal(building, top.name)
         try:
-            yield fresh
+            yield target, True
         except BaseException:
             with contextlib.suppress(OSError):
-                if fresh and os.listdir(target) == ["ERROR.txt"]:
+                if os.listdir(target) == ["ERROR.txt"]:
                     (target / "ERROR.txt").unlink()
                     target.rmdir()
             raise
 
-    def _failed_folder_for(self: Engine, top: Path, *, remember: bool) -> Path:
-        """The ``failed/`` folder for the inbox entry ``top``: the one its files with names that are
-        not UTF-8 went to in this run, else a new one (``remember``: for the next such file)."""
-        target = self._bad_name_targets.get(top)
-        if target is not None and target.is_dir():
-            return target
-        target = self._new_failed_folder(top.name)
-        target.mkdir(parents=True)
-        if remember:
-            self._bad_name_targets[top] = target
-        return target
-
     def _fail_orphans(self: Engine, name: Path, base: Path, paths: list[Path], limit: float) -> None:
         """``paths`` (one file at the top of inbox/, or the files of the inbox folder ``name``) to
         ``failed/<name>/``, kept at their paths under ``base``, with one ERROR.txt."""
-        target = self._failed_folder_for(name, remember=False)
         # A folder drop whose manifest was taken in: these are files it does not list (audit Z: they
         # were said as if the folder's manifest were missing).
         manifest_taken = name != paths[0] and name in self._consumed_dirs
@@ -1333,12 +1325,12 @@ class EngineArtwork(EngineState):
         it = "it" if single else "them"
         moved: list[str] = []
         with self._explained_meanwhile(
-            target,
+            name,
             f"{what} arrived in the inbox and was set aside here: no manifest that was taken in named {it}.",
             f"(the daemon stopped while it moved {it} here: this is all it wrote) If {it} belong"
             f"{'s' if single else ''} to an order, put {it} into inbox/ again with a manifest that lists {it} under "
             "artwork; remove this ERROR.txt first.",
-        ) as fresh:
+        ) as (target, fresh):
             for path in paths:
                 relative = path.relative_to(base)
                 if len(relative.parts) > 1:

@@ -92,6 +92,13 @@ if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
 
 
+#: What an ERROR.txt of an inbox entry whose names are not UTF-8 advises.
+_NOT_UTF8_ADVICE = (
+    "Rename it to a UTF-8 name (as shown above, or plain ASCII) and put it back into inbox/; so that it does not "
+    "happen again, set the client (FTP: UTF-8 option) or the share (Samba: 'unix charset = UTF-8') to UTF-8."
+)
+
+
 class EngineScans(EngineState):
     """The Engine's methods for hints, rescans and stability (this module's docstring says what they do)."""
 
@@ -649,29 +656,29 @@ class EngineScans(EngineState):
             inbox = self.area("inbox")
             parts = _rel_parts(str(path), str(inbox)) or [path.name]
             top = inbox / parts[0]
-            target = self._failed_folder_for(top, remember=True)
-            dest = target / Path(*parts[1:]) if len(parts) > 1 else target / path.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            move(path, dest)
+            what = "with a name that is" if undecodable(top.name) else "holding names that are"
+            summary = f"{readable(self.rel(top))} arrived in the inbox {what} not UTF-8."
+            with self._explained_meanwhile(top, summary, _NOT_UTF8_ADVICE) as (target, _fresh):
+                self._bad_name_targets[top] = target  # (the entry's next such file goes there too)
+                dest = target / Path(*parts[1:]) if len(parts) > 1 else target / path.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                move(path, dest)
             # The names that are not UTF-8, each of them (the folder's own, where it came in one so
             # named; all its files' that are: reviews FT 3, FX 4), not the good names beside them
             bad = {part for part in parts if undecodable(part)}
             bad.update(part for p in target.rglob("*") for part in p.relative_to(target).parts if undecodable(part))
             names = sorted(readable(part) for part in bad) or [readable(path.name)]
-            what = "with a name that is" if undecodable(top.name) else "holding names that are"
             atomic_write(
                 target / "ERROR.txt",
                 error_text(
-                    f"{readable(self.rel(top))} arrived in the inbox {what} not UTF-8.",
+                    summary,
                     [
                         "the daemon reads file names as UTF-8, as manifests name them; this name was written in "
                         "another character set (a Windows FTP client or a Samba share set to another charset), so "
                         "no manifest can name it and it was not taken",
                         "read as Windows-1252 it is: " + ", ".join(names),
                     ],
-                    "Rename it to a UTF-8 name (as shown above, or plain ASCII) and put it back into inbox/; so that "
-                    "it does not happen again, set the client (FTP: UTF-8 option) or the share (Samba: "
-                    "'unix charset = UTF-8') to UTF-8.",
+                    _NOT_UTF8_ADVICE,
                 ),
             )
             log.warning("inbox.name_not_utf8", file=readable(str(path)), folder=self.rel(target))

@@ -3571,13 +3571,15 @@ class _Killed(BaseException):
     """A kill -9 at that moment (nothing after it runs)."""
 
 
+@pytest.mark.parametrize("killed_at", [1, 2])
 def test_files_set_aside_are_explained_even_when_the_daemon_dies_as_it_moves_them(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, killed_at: int
 ) -> None:
     """Review GI 1: a folder drop without a manifest, set aside into failed/<folder>/ when its time
     was up, and the daemon killed after its files were moved and before its ERROR.txt was written:
-    the folder held the PDFs (and our empty temp file) with no word of why, for good. An ERROR.txt
-    is there before the first file."""
+    the folder held the PDFs (and our empty temp file) with no word of why, for good; killed
+    before the first file, an empty failed/<folder>/ was left. An ERROR.txt is there before the
+    first file, in a folder put together hidden (killed there: removed at the next start)."""
     import spo_hotfolder.engine.artwork as artwork_module
 
     drop = rig.inbox / "u1"
@@ -3590,7 +3592,7 @@ def test_files_set_aside_are_explained_even_when_the_daemon_dies_as_it_moves_the
     def atomic_write(path: Path, *args: Any, **kwargs: Any) -> None:
         if path.name == "ERROR.txt":
             written.append(path)
-            if len(written) == 2:  # (the full explanation, written once the files are in)
+            if len(written) == killed_at:  # (1: the folder's first word; 2: the full one, once the files are in)
                 raise _Killed
         real(path, *args, **kwargs)
 
@@ -3598,6 +3600,15 @@ def test_files_set_aside_are_explained_even_when_the_daemon_dies_as_it_moves_the
     with pytest.raises(_Killed):
         rig.run(steps=30, dt=60)
     folder = rig.root / "failed" / "u1"
+    if killed_at == 1:
+        assert not folder.exists() and sorted(os.listdir(drop)) == ["a1.pdf", "a2.pdf"]
+        rig.start()  # (the restart: the hidden folder left is removed, the files set aside in their turn)
+        assert [n for n in os.listdir(rig.root / "failed") if not n.startswith(".")] == []
+        assert [n for n in os.listdir(rig.root / "failed") if n.startswith(".spo-hotfolder")] == []
+        rig.run(until=lambda: (folder / "a2.pdf").exists(), steps=30, dt=60)
+        assert sorted(os.listdir(folder)) == ["ERROR.txt", "a1.pdf", "a2.pdf"]
+        assert "inbox/u1/ (2 files) arrived in the inbox but no manifest" in (folder / "ERROR.txt").read_text()
+        return
     assert sorted(os.listdir(folder)) == ["ERROR.txt", "a1.pdf", "a2.pdf"]
     text = " ".join((folder / "ERROR.txt").read_text().split())
     assert (
