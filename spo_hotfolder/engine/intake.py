@@ -1814,7 +1814,9 @@ class EngineIntake(EngineState):
                     move(file, (drop if from_drop else inbox) / file.relative_to(art))
                 shutil.rmtree(building, ignore_errors=True)
                 log.info(
-                    "recovery.refusal_removed", folder=self.rel(building), reason="its manifest is still in inbox/"
+                    "recovery.refusal_removed",
+                    folder=self.rel(building),
+                    reason="cut short before its manifest (or the files set aside) left inbox/: handled again there",
                 )
                 continue
             target = self._file_refusal(building, final)
