@@ -55,6 +55,7 @@ from spo_hotfolder.manifest import (
     cut_yaml_line,
     parse_manifest,
     reprint_sent_twice,
+    same_as_recorded,
     sent_again,
     several_manifests,
     several_manifests_problem,
@@ -1075,7 +1076,12 @@ def cmd_route(args: argparse.Namespace) -> int:
         twin = waiting.get(spec.job_id) if manifest.reprint and job is not None else None
         if twin is not None and job is not None:
             folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
-            if job.order_id != manifest.order_id or not reprint_sent_twice(data, folder, path.parent, spec):
+            same = (
+                reprint_sent_twice(data, folder, path.parent, spec)
+                if not job.purged
+                else same_as_recorded(job, spec, manifest, path.parent)
+            )
+            if job.order_id != manifest.order_id or not same:
                 twin = None
         if job is not None and job.order_id == manifest.order_id and job.stage not in TERMINAL:
             # New artwork for a job in flight (the rules of Engine._record_intake): its Blocked entry

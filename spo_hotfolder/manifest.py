@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import filecmp
 import fnmatch
+import hashlib
+import json
 import math
 import os
 import re
@@ -19,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from spo_hotfolder.fsutil import belongs_to, name_key, safe_name, windows_device
 from spo_hotfolder.yamlsource import (
@@ -37,6 +39,9 @@ from spo_hotfolder.yamlsource import (
     open_value_at_end,
     parent_path,
 )
+
+if TYPE_CHECKING:
+    from spo_hotfolder.ledger import Job
 
 
 @dataclass(frozen=True, slots=True)
@@ -1182,6 +1187,32 @@ def reprint_sent_twice(data: bytes, job_folder: Path, base: Path, spec: JobSpec)
         try:
             if upload_beside(src) is not None or not filecmp.cmp(src, job_folder / "artwork" / name, shallow=False):
                 return False
+        except OSError:
+            return False
+    return True
+
+
+def same_as_recorded(job: Job, spec: JobSpec, manifest: Manifest, base: Path) -> bool:
+    """Whether job ``spec`` of ``manifest``, its artwork in ``base``, says what the ledger recorded
+    of ``job``, whose files were deleted after retention (no copy to compare with: review GD 1):
+    the same facts, and artwork of the same digests."""
+    digests = (job.preflight or {}).get("artwork_sha256")
+    attributes = json.loads(json.dumps(dict(spec.attributes or {}), sort_keys=True))
+    if (
+        (manifest.customer, spec.product, spec.quantity, spec.hot_folder, attributes)
+        != (job.customer, job.product, job.quantity, job.hot_folder, job.attributes)
+        or not isinstance(digests, list)
+        or len(digests) != len(spec.artwork)
+    ):
+        return False
+    for ref, digest in zip(spec.artwork, digests, strict=True):
+        src = base / ref.path
+        try:
+            if upload_beside(src) is not None:
+                return False
+            with open(src, "rb") as fh:
+                if hashlib.file_digest(fh, "sha256").hexdigest() != digest:
+                    return False
         except OSError:
             return False
     return True

@@ -61,6 +61,7 @@ from spo_hotfolder.manifest import (
     keeps_copy,
     parse_manifest,
     reprint_sent_twice,
+    same_as_recorded,
     same_manifest,
     sent_again,
     several_manifests,
@@ -323,7 +324,7 @@ class EngineIntake(EngineState):
                 refused.append((spec, self._other_order_reason(existing)))
                 others.append(spec.job_id)
             elif existing.stage in TERMINAL or self._pdf_delivered(existing):
-                if manifest.reprint and (waiting := self._reprint_waiting(spec, existing, data, base)) is not None:
+                if manifest.reprint and (waiting := self._reprint_waiting(spec, existing, data, base, manifest)):
                     refused.append((spec, self._sent_twice_reason(existing, waiting)))
                     twins[spec.job_id] = waiting
                 elif manifest.reprint:
@@ -583,20 +584,25 @@ class EngineIntake(EngineState):
             data, folder, base, spec, manifest, tuple(self.config.hot_folders), still_coming=coming
         )
 
-    def _reprint_waiting(self: Engine, spec: JobSpec, job: Job, data: bytes, base: Path) -> Delivery | None:
+    def _reprint_waiting(
+        self: Engine, spec: JobSpec, job: Job, data: bytes, base: Path, manifest: Manifest
+    ) -> Delivery | None:
         """The delivery of ``job`` whose PDF still waits in its hot folder (not yet taken by the
         printer), when reprint manifest ``data`` is the one that made it, sent again byte for byte
         with the same artwork: the same order sent twice (a webhook's retry, a double upload), not a
         new reprint. Printed, it would be a second copy nobody ordered (audit: a folder drop sent
         twice a second apart was printed twice). Once the printer has taken the PDF, the same
-        manifest is a new reprint again: a shop's "order again" button sends the same bytes."""
+        manifest is a new reprint again: a shop's "order again" button sends the same bytes. A job
+        whose files were deleted after retention keeps no copy to compare with: its recorded facts
+        and artwork digests are (review GD 1: with done_days 0, the same reprint sent twice while
+        its PDF still waited was printed twice)."""
         delivery = self.ledger.published_delivery(job.job_id, job.generation)
         if delivery is None or not os.path.lexists(delivery.final_path):
             return None
         folder = self._locate(job)
-        if folder is None or not reprint_sent_twice(data, folder, base, spec):
-            return None
-        return delivery
+        if folder is not None:
+            return delivery if reprint_sent_twice(data, folder, base, spec) else None
+        return delivery if job.purged and same_as_recorded(job, spec, manifest, base) else None
 
     @staticmethod
     def _sent_twice_reason(job: Job, delivery: Delivery) -> str:

@@ -1272,6 +1272,52 @@ def test_a_replacement_for_a_future_order_waits_for_its_date(rig: Rig, tmp_path:
     assert rig.clock.now() >= datetime.fromisoformat(later)
 
 
+def test_the_same_reprint_sent_twice_after_its_files_were_deleted_is_printed_once(rig: Rig) -> None:
+    """Review GD 1: with its files deleted after retention (done_days 0: at once), a reprint sent
+    twice while its PDF still waited in the hot folder was printed twice: the copy of the manifest
+    and artwork it is compared with were gone. The ledger's facts and artwork digests are compared.
+    Other artwork, or other facts, are a new reprint."""
+    r = rig
+    job_id = r.order("RP")
+    r.run(until=done(r, job_id), steps=10)
+    assert r.take_prints() == ["RP_RP-1_bc-85x55_x1.pdf"]
+    drop = r.tmp / "RP-reprint"
+    drop.mkdir()
+    make_pdf(drop / "RP.pdf", pages=CARD)
+    reprint = 'order_id: "RP"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RP.pdf]\n'
+    (drop / "manifest.yaml").write_text(reprint)
+
+    def send(name: str) -> None:
+        shutil.copytree(drop, r.inbox / f".{name}")
+        os.replace(r.inbox / f".{name}", r.inbox / name)
+
+    def purge() -> None:
+        r.clock.advance(30 * 86400 + 1)  # (retention.done_days 30)
+        r.engine.run_retention()
+        assert r.job(job_id).purged
+
+    purge()
+    send("first")
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 2, steps=10)
+    purge()
+    assert _route(r, drop / "manifest.yaml")["known"] == (  # (route says what the daemon does)
+        "its PDF RP_RP-1_bc-85x55_x1.pdf, made from this same manifest and artwork, still waits in hot folder "
+        "indigo: this job would be refused as the same order sent twice (not printed again)"
+    )
+    send("again")  # (the webhook's retry: the PDF the first made still waits)
+    r.run(until=lambda: any((r.root / "failed").iterdir()), steps=10)
+    r.run(steps=5)
+    assert r.statuses(job_id).count("RecreationRequested") == 1
+    assert sorted(p.name for p in r.hot.iterdir()) == ["RP_RP-1_bc-85x55_x1.pdf"]  # once
+    [refused] = list((r.root / "failed").iterdir())
+    assert "this copy was taken as the same order sent twice" in " ".join((refused / "ERROR.txt").read_text().split())
+    # Another quantity is another order (a new reprint), even while the PDF waits.
+    (drop / "manifest.yaml").write_text(reprint.replace("quantity: 1", "quantity: 2"))
+    send("more")
+    r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 3, steps=10)
+    assert sorted(p.name for p in r.hot.iterdir()) == ["RP_RP-1_bc-85x55_x1.pdf", "RP_RP-1_bc-85x55_x2.pdf"]
+
+
 def test_retention_removes_old_job_folders_and_keeps_the_history(rig: Rig) -> None:
     r = rig
     job_id = r.order("D1")
