@@ -668,14 +668,14 @@ def undecodable(text: str) -> bool:
     return False
 
 
-def readable(text: str) -> str:
+def readable(text: str, charset: str = "cp1252") -> str:
     """A name that was not UTF-8 as a person would read it: its bytes as Windows-1252 (what a
-    Windows FTP client or a Samba share set to another charset writes), else ``\\xNN``."""
+    Windows FTP client or a Samba share set to another charset writes; or ``charset``), else ``\\xNN``."""
     if not undecodable(text):
         return text
     raw = text.encode("utf-8", "surrogateescape")
     try:
-        return raw.decode("cp1252")
+        return raw.decode(charset)
     except UnicodeDecodeError:
         return raw.decode("utf-8", "backslashreplace")
 

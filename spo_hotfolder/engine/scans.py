@@ -95,7 +95,8 @@ if TYPE_CHECKING:
 #: What an ERROR.txt of an inbox entry whose names are not UTF-8 advises.
 _NOT_UTF8_ADVICE = (
     "Rename it to a UTF-8 name (as shown above, or plain ASCII) and put it back into inbox/; so that it does not "
-    "happen again, set the client (FTP: UTF-8 option) or the share (Samba: 'unix charset = UTF-8') to UTF-8."
+    "happen again, set the client (FTP: UTF-8 option) or the share (Samba: 'unix charset = UTF-8') to UTF-8, and "
+    "unpack a zip made by Windows with 'unzip -O cp850' or 7-Zip."
 )
 
 
@@ -668,19 +669,18 @@ class EngineScans(EngineState):
             bad = {part for part in parts if undecodable(part)}
             bad.update(part for p in target.rglob("*") for part in p.relative_to(target).parts if undecodable(part))
             names = sorted(readable(part) for part in bad) or [readable(path.name)]
-            atomic_write(
-                target / "ERROR.txt",
-                error_text(
-                    summary,
-                    [
-                        "the daemon reads file names as UTF-8, as manifests name them; this name was written in "
-                        "another character set (a Windows FTP client or a Samba share set to another charset), so "
-                        "no manifest can name it and it was not taken",
-                        "read as Windows-1252 it is: " + ", ".join(names),
-                    ],
-                    _NOT_UTF8_ADVICE,
-                ),
-            )
+            # (review GI 2: a zip made by Windows Explorer keeps its names in the DOS code page:
+            # "Commande été" unzipped read in Windows-1252 as "Commande \u201at\u201a")
+            dos = sorted(readable(part, "cp850") for part in bad) or [readable(path.name, "cp850")]
+            problems = [
+                "the daemon reads file names as UTF-8, as manifests name them; this name was written in another "
+                "character set (a Windows FTP client, a Samba share set to another charset, or a zip made by Windows "
+                "Explorer), so no manifest can name it and it was not taken",
+                "read as Windows-1252 it is: " + ", ".join(names),
+            ]
+            if dos != names:
+                problems.append("read as the DOS code page 850 (a zip from Windows) it is: " + ", ".join(dos))
+            atomic_write(target / "ERROR.txt", error_text(summary, problems, _NOT_UTF8_ADVICE))
             log.warning("inbox.name_not_utf8", file=readable(str(path)), folder=self.rel(target))
             if path.parent != inbox:
                 self._consumed_dirs.add(path.parent)
