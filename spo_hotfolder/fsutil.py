@@ -632,9 +632,10 @@ def unique_path(path: Path, *, keep_extension: bool = False, shunned: Callable[[
         n += 1
 
 
-def move(src: Path, dst: Path) -> Path:
-    """Renames ``src`` to ``dst`` (same filesystem), never overwriting: a taken name gets a suffix."""
-    target = unique_path(dst)
+def move(src: Path, dst: Path, *, keep_name: bool = False) -> Path:
+    """Renames ``src`` to ``dst`` (same filesystem), never overwriting: a taken name gets a suffix
+    (a long name is shortened to leave room for one, unless ``keep_name`` and ``dst`` is free)."""
+    target = dst if keep_name and not os.path.lexists(dst) else unique_path(dst)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(src, target)
     return target

@@ -1337,7 +1337,9 @@ class EngineArtwork(EngineState):
                     relative = Path(*(safe_name(part) for part in relative.parts[1:]))  # inside target
                 dest = target / relative
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                moved.append(move(path, dest).relative_to(target).as_posix())
+                # (under its own name, however long: review GI 3, a 251-character name was shortened, and
+                # ERROR.txt said to put the file back into inbox/ under that name, which its manifest does not give)
+                moved.append(move(path, dest, keep_name=True).relative_to(target).as_posix())
                 self._took_out(path)
                 if path.parent != self.area("inbox"):
                     self._consumed_dirs.add(path.parent)

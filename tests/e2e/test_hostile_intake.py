@@ -432,9 +432,10 @@ def test_names_that_are_not_utf8_go_to_failed_saying_why(start, tmp_path: Path) 
     # in a good folder, each of its bad names (review FX 4)
     assert "read as Windows-1252 it is: földer\n" in (failed / "földer" / "ERROR.txt").read_text()
     # (review GI 2: a zip made by Windows Explorer keeps its names in code page 850: read so too)
-    assert "read as the DOS code page 850 (a zip from Windows) it is: f÷lder\n" in (
-        failed / "földer" / "ERROR.txt"
-    ).read_text()
+    assert (
+        "read as the DOS code page 850 (a zip from Windows) it is: f÷lder\n"
+        in (failed / "földer" / "ERROR.txt").read_text()
+    )
     wait_for((failed / "two" / "ERROR.txt").is_file, timeout=20, what="failed/two/ERROR.txt")
     wait_for(lambda: "café.pdf, müller.pdf" in (failed / "two" / "ERROR.txt").read_text(), what="both names said")
     assert (

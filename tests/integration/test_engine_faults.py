@@ -3613,6 +3613,18 @@ def test_a_manifest_naming_a_linked_artwork_is_a_bad_manifest(rig: Rig) -> None:
     assert "put the file link.pdf points to (a copy, not a link) into inbox/" in text
 
 
+def test_a_file_set_aside_keeps_its_own_name_however_long(rig: Rig) -> None:
+    """Review GI 3: a lone PDF of a 255-byte name, set aside, was renamed with its folder's
+    shortened name ("L...~812e93d4.pdf"), and ERROR.txt said to put it back into inbox/ under that
+    name, which its manifest does not give. The folder's name is shortened; the file keeps its own."""
+    name = "L" * 251 + ".pdf"
+    make_pdf(rig.inbox / name, pages=CARD)
+    rig.run(until=lambda: any((rig.root / "failed").iterdir()), steps=30, dt=60)
+    [folder] = list((rig.root / "failed").iterdir())
+    assert len(folder.name.encode()) < 255 and sorted(os.listdir(folder)) == sorted(["ERROR.txt", name])
+    assert f"put {name} back into inbox/" in " ".join((folder / "ERROR.txt").read_text().split())
+
+
 class _Killed(BaseException):
     """A kill -9 at that moment (nothing after it runs)."""
 
