@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +32,7 @@ from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     Replaced,
     atomic_write,
+    fsync_dir,
     group_name,
     move,
     name_key,
@@ -181,6 +182,28 @@ _BY_SHA256 = "its sha256 is the one that order's manifest gives"
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
+
+
+class _Aside:
+    """A failed/ folder files are set aside into (``Engine._explained_meanwhile``): ``folder``, where
+    they are moved now; ``final``, its name in failed/ (the one to say), which ``publish`` gives it."""
+
+    def __init__(self, folder: Path, final: Path, free_name: Callable[[], Path] | None = None) -> None:
+        self.folder = folder
+        self.final = final
+        self._free_name = free_name
+
+    def publish(self) -> None:
+        """The folder put together hidden, renamed to its name in failed/ (another free one if
+        that was taken meanwhile)."""
+        if self.folder == self.final or self._free_name is None:
+            return
+        fsync_dir(self.folder)
+        if os.path.lexists(self.final):
+            self.final = self._free_name()
+        os.replace(self.folder, self.final)
+        fsync_dir(self.final.parent)
+        self.folder = self.final
 
 
 class EngineArtwork(EngineState):
@@ -863,8 +886,8 @@ class EngineArtwork(EngineState):
             "name, and which order's it is could not be told, so none took it.",
             "(the daemon stopped while it moved it here: this is all it wrote) Give it to the job it belongs to: "
             "spo-hotfolder replace <job id> <this file>, then remove this folder.",
-        ) as (target, _fresh):
-            dest = move(src, target / safe_name(src.name))
+        ) as aside:
+            dest = aside.final / move(src, aside.folder / safe_name(src.name)).name
         where = self.rel(dest)
         jobs = sorted({job.job_id: job for job, _ in candidates}.values(), key=lambda j: j.job_id)
         listing = ", ".join(f"{job.job_id} (order {job.order_id})" for job in jobs)
@@ -879,7 +902,7 @@ class EngineArtwork(EngineState):
             else []
         )
         atomic_write(
-            target / "ERROR.txt",
+            aside.folder / "ERROR.txt",
             error_text(
                 (
                     f"{src.name} came into the inbox with a manifest that was refused, and job "
@@ -921,6 +944,7 @@ class EngineArtwork(EngineState):
                 "put each file's sha256 in the manifest.",
             ),
         )
+        aside.publish()
         for job in jobs:
             self._note_action(
                 job.job_id,
@@ -946,7 +970,7 @@ class EngineArtwork(EngineState):
                     + f"\n\nLater: {src.name}, which this manifest names, came into inbox/ while job "
                     + ", ".join(job.job_id for job in jobs)
                     + " waited for a file of that name; which order's it is could not be told, so none took it: "
-                    + f"it is in {self.rel(target)}/ "
+                    + f"it is in {self.rel(aside.final)}/ "
                     "(see the ERROR.txt there).\n",
                 )
         log.warning(
@@ -1291,27 +1315,28 @@ class EngineArtwork(EngineState):
         return min(max(WHOLE_AGAIN_SECONDS, 5 * watch.settle_seconds), watch.artwork_timeout_seconds / 2)
 
     @contextlib.contextmanager
-    def _explained_meanwhile(self: Engine, top: Path, summary: str, advice: str) -> Iterator[tuple[Path, bool]]:
-        """The failed/ folder for the inbox entry ``top``, for files to be moved in: the one its files
-        with names that are not UTF-8 went to in this run, else a new one, which comes with an
-        ERROR.txt (``summary``, ``advice``; the full one is written once they are in), put together
-        hidden and renamed into place, as a refusal is: a kill meanwhile left the folder without one
-        for good, or empty (review GI 1: a PDF in failed/ with no word of why). Yields it and
-        whether it is new; a failure before any file is in removes it."""
-        target = self._bad_name_targets.get(top)
-        if target is not None and target.is_dir():
-            yield target, False
+    def _explained_meanwhile(self: Engine, top: Path, summary: str, advice: str) -> Iterator[_Aside]:
+        """Where the files of the inbox entry ``top`` are set aside: the failed/ folder its files
+        with names that are not UTF-8 went to in this run, else a new one, put together hidden (a
+        first ERROR.txt of ``summary`` and ``advice``, the files, then the full ERROR.txt) and
+        renamed into place by ``_Aside.publish``, as a refusal is: a kill in between left a folder
+        in failed/ without an ERROR.txt for good, or with nothing but one (review GI 1, GN 3). One
+        a kill leaves hidden is filed as it is at the next start or rescan (``_recover_refusals``;
+        removed when nothing was moved in yet: the files are still in inbox/). A failure here with
+        nothing moved in yet removes it."""
+        reused = self._bad_name_targets.get(top)
+        if reused is not None and reused.is_dir():
+            yield _Aside(reused, reused)
             return
-        building = self._refusal_folder(top.name)  # (one a kill leaves, only this in it: removed at the start)
-        atomic_write(building / "ERROR.txt", error_text(summary, [], advice))
-        target = self._file_refusal(building, top.name)
+        final = self._new_failed_folder(top.name)
+        building = self._refusal_folder(top.name)
         try:
-            yield target, True
+            atomic_write(building / "ERROR.txt", error_text(summary, [], advice))
+            yield _Aside(building, final, lambda: self._new_failed_folder(top.name))
         except BaseException:
             with contextlib.suppress(OSError):
-                if os.listdir(target) == ["ERROR.txt"]:
-                    (target / "ERROR.txt").unlink()
-                    target.rmdir()
+                if set(os.listdir(building)) <= {"ERROR.txt"}:
+                    shutil.rmtree(building)
             raise
 
     def _fail_orphans(self: Engine, name: Path, base: Path, paths: list[Path], limit: float) -> None:
@@ -1330,21 +1355,22 @@ class EngineArtwork(EngineState):
             f"(the daemon stopped while it moved {it} here: this is all it wrote) If {it} belong"
             f"{'s' if single else ''} to an order, put {it} into inbox/ again with a manifest that lists {it} under "
             "artwork; remove this ERROR.txt first.",
-        ) as (target, fresh):
+        ) as aside:
+            into, target = aside.folder, aside.final  # (where the files go now; its name to say)
             for path in paths:
                 relative = path.relative_to(base)
                 if len(relative.parts) > 1:
                     relative = Path(*(safe_name(part) for part in relative.parts[1:]))  # inside target
-                dest = target / relative
+                dest = into / relative
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 # (under its own name, however long: review GI 3, a 251-character name was shortened, and
                 # ERROR.txt said to put the file back into inbox/ under that name, which its manifest does not give)
-                moved.append(move(path, dest, keep_name=True).relative_to(target).as_posix())
+                moved.append(move(path, dest, keep_name=True).relative_to(into).as_posix())
                 self._took_out(path)
                 if path.parent != self.area("inbox"):
                     self._consumed_dirs.add(path.parent)
         upload = upload_target(paths[0]) if single and not undecodable(str(paths[0])) else None
-        linked = single and (target / moved[0]).is_symlink()
+        linked = single and (into / moved[0]).is_symlink()
         refused: list[str] = []  # the refused manifests' folders in failed/ that name it
         # A manifest whose name ends in a dot or a space ("order.yaml.": no artwork; or a folder
         # drop's "manifest.yaml.", with its artwork: audit AS).
@@ -1475,11 +1501,11 @@ class EngineArtwork(EngineState):
         # (quoted where a name ends in a dot or a space: "manifest.yaml.." read as a typing mistake)
         listing = "" if single else "Files: " + ", ".join(n if n == n.rstrip(". ") else repr(n) for n in moved) + ". "
         before = ""
-        if not fresh:  # (a folder that files with names that are not UTF-8 went to: its ERROR.txt kept)
+        if into == target:  # (a folder that files with names that are not UTF-8 went to: its ERROR.txt kept)
             with contextlib.suppress(OSError):
                 before = (target / "ERROR.txt").read_text("utf-8") + "\n"
         atomic_write(
-            target / "ERROR.txt",
+            into / "ERROR.txt",
             before
             + error_text(
                 f"{what} arrived in the inbox: an upload that never finished."
@@ -1532,7 +1558,8 @@ class EngineArtwork(EngineState):
                 ),
             ),
         )
-        log.warning("inbox.orphan", file=str(name), files=len(paths), folder=self.rel(target))
+        aside.publish()
+        log.warning("inbox.orphan", file=str(name), files=len(paths), folder=self.rel(aside.final))
 
     def _order_that_named(self: Engine, folder: Path, paths: list[Path]) -> str | None:
         """The order of the manifest taken in from inbox folder ``folder`` whose jobs have artwork of

@@ -659,15 +659,15 @@ class EngineScans(EngineState):
             top = inbox / parts[0]
             what = "with a name that is" if undecodable(top.name) else "holding names that are"
             summary = f"{readable(self.rel(top))} arrived in the inbox {what} not UTF-8."
-            with self._explained_meanwhile(top, summary, _NOT_UTF8_ADVICE) as (target, _fresh):
-                self._bad_name_targets[top] = target  # (the entry's next such file goes there too)
-                dest = target / Path(*parts[1:]) if len(parts) > 1 else target / path.name
+            with self._explained_meanwhile(top, summary, _NOT_UTF8_ADVICE) as aside:
+                into = aside.folder
+                dest = into / Path(*parts[1:]) if len(parts) > 1 else into / path.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 move(path, dest)
             # The names that are not UTF-8, each of them (the folder's own, where it came in one so
             # named; all its files' that are: reviews FT 3, FX 4), not the good names beside them
             bad = {part for part in parts if undecodable(part)}
-            bad.update(part for p in target.rglob("*") for part in p.relative_to(target).parts if undecodable(part))
+            bad.update(part for p in into.rglob("*") for part in p.relative_to(into).parts if undecodable(part))
             names = sorted(readable(part) for part in bad) or [readable(path.name)]
             # (review GI 2: a zip made by Windows Explorer keeps its names in the DOS code page:
             # "Commande été" unzipped read in Windows-1252 as "Commande \u201at\u201a")
@@ -680,8 +680,10 @@ class EngineScans(EngineState):
             ]
             if dos != names:
                 problems.append("read as the DOS code page 850 (a zip from Windows) it is: " + ", ".join(dos))
-            atomic_write(target / "ERROR.txt", error_text(summary, problems, _NOT_UTF8_ADVICE))
-            log.warning("inbox.name_not_utf8", file=readable(str(path)), folder=self.rel(target))
+            atomic_write(into / "ERROR.txt", error_text(summary, problems, _NOT_UTF8_ADVICE))
+            aside.publish()
+            self._bad_name_targets[top] = aside.final  # (the entry's next such file goes there too)
+            log.warning("inbox.name_not_utf8", file=readable(str(path)), folder=self.rel(aside.final))
             if path.parent != inbox:
                 self._consumed_dirs.add(path.parent)
             self._cleanup_consumed_dirs()

@@ -3629,50 +3629,60 @@ class _Killed(BaseException):
     """A kill -9 at that moment (nothing after it runs)."""
 
 
-@pytest.mark.parametrize("killed_at", [1, 2])
+@pytest.mark.parametrize("killed_at", ["first word", "first file", "second file", "full word", "rename"])
 def test_files_set_aside_are_explained_even_when_the_daemon_dies_as_it_moves_them(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch, killed_at: int
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, killed_at: str
 ) -> None:
     """Review GI 1: a folder drop without a manifest, set aside into failed/<folder>/ when its time
     was up, and the daemon killed after its files were moved and before its ERROR.txt was written:
     the folder held the PDFs (and our empty temp file) with no word of why, for good; killed
-    before the first file, an empty failed/<folder>/ was left. An ERROR.txt is there before the
-    first file, in a folder put together hidden (killed there: removed at the next start)."""
+    before the first file, an empty failed/<folder>/ was left (GN 3: or one with an ERROR.txt and
+    no file). The folder is put together hidden, its ERROR.txt first, and renamed into place
+    once whole: one a kill leaves is filed as it is at the next start (each of its files under
+    an ERROR.txt), or removed when nothing was moved in yet (the files are still in the inbox)."""
     import spo_hotfolder.engine.artwork as artwork_module
 
     drop = rig.inbox / "u1"
     drop.mkdir()
     for name in ("a1.pdf", "a2.pdf"):
         make_pdf(drop / name, pages=CARD)
-    real = artwork_module.atomic_write
-    written: list[Path] = []
+    calls: list[str] = []
 
-    def atomic_write(path: Path, *args: Any, **kwargs: Any) -> None:
-        if path.name == "ERROR.txt":
-            written.append(path)
-            if len(written) == killed_at:  # (1: the folder's first word; 2: the full one, once the files are in)
+    def killing(what: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls.append(what)
+            if f"{calls.count(what)} {what}" == {
+                "first word": "1 word", "full word": "2 word", "first file": "1 file", "second file": "2 file",
+                "rename": "1 rename",
+            }[killed_at]:  # fmt: skip
                 raise _Killed
-        real(path, *args, **kwargs)
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(artwork_module, "atomic_write", atomic_write)
+        return call
+
+    monkeypatch.setattr(artwork_module, "atomic_write", killing("word", artwork_module.atomic_write))
+    monkeypatch.setattr(artwork_module, "move", killing("file", artwork_module.move))
+    monkeypatch.setattr(artwork_module, "fsync_dir", killing("rename", artwork_module.fsync_dir))  # (just before it)
     with pytest.raises(_Killed):
         rig.run(steps=30, dt=60)
-    folder = rig.root / "failed" / "u1"
-    if killed_at == 1:
-        assert not folder.exists() and sorted(os.listdir(drop)) == ["a1.pdf", "a2.pdf"]
-        rig.start()  # (the restart: the hidden folder left is removed, the files set aside in their turn)
-        assert [n for n in os.listdir(rig.root / "failed") if not n.startswith(".")] == []
-        assert [n for n in os.listdir(rig.root / "failed") if n.startswith(".spo-hotfolder")] == []
-        rig.run(until=lambda: (folder / "a2.pdf").exists(), steps=30, dt=60)
-        assert sorted(os.listdir(folder)) == ["ERROR.txt", "a1.pdf", "a2.pdf"]
-        assert "inbox/u1/ (2 files) arrived in the inbox but no manifest" in (folder / "ERROR.txt").read_text()
-        return
-    assert sorted(os.listdir(folder)) == ["ERROR.txt", "a1.pdf", "a2.pdf"]
-    text = " ".join((folder / "ERROR.txt").read_text().split())
-    assert (
-        "inbox/u1/ (2 files) arrived in the inbox and was set aside here: no manifest that was taken in named" in text
-    )
-    assert "put them into inbox/ again with a manifest that lists them under artwork" in text, text
+    monkeypatch.undo()
+    failed = rig.root / "failed"
+    assert [n for n in os.listdir(failed) if not n.startswith(".")] == []  # (nothing half made in sight)
+    rig.start()  # (the restart)
+    assert [n for n in os.listdir(failed) if n.startswith(".")] == []
+    rig.run(until=lambda: not any(drop.glob("*.pdf")), steps=30, dt=60)
+    folders = sorted(os.listdir(failed))
+    files = sorted(f for folder in folders for f in os.listdir(failed / folder) if f != "ERROR.txt")
+    assert files == ["a1.pdf", "a2.pdf"], folders  # (none lost, none twice)
+    for folder in folders:
+        text = " ".join((failed / folder / "ERROR.txt").read_text().split())
+        assert "inbox/u1/" in text and "no manifest that was taken in named" in text, text
+    if killed_at == "second file":  # (one part filed as it was, the rest set aside in its turn)
+        assert folders == ["u1", "u1-2"] and "the daemon stopped while it moved them here" in (
+            " ".join((failed / "u1" / "ERROR.txt").read_text().split())
+        )
+    else:
+        assert folders == ["u1"]
 
 
 def test_a_cli_release_waits_for_a_reject_dropped_a_moment_before(rig: Rig) -> None:
