@@ -1193,14 +1193,17 @@ def reprint_sent_twice(data: bytes, job_folder: Path, base: Path, spec: JobSpec)
 
 
 def same_as_recorded(job: Job, spec: JobSpec, manifest: Manifest, base: Path) -> bool:
-    """Whether job ``spec`` of ``manifest``, its artwork in ``base``, says what the ledger recorded
-    of ``job``, whose files were deleted after retention (no copy to compare with: review GD 1):
-    the same facts, and artwork of the same digests."""
+    """Whether reprint ``spec`` of ``manifest``, its artwork in ``base``, says what the ledger
+    recorded of ``job``, whose files were deleted after retention (no copy to compare with: review
+    GD 1): the same facts, and artwork of the same digests, as a reprint made it (its first
+    delivery came from a manifest without ``reprint``: a reprint repeating that order is the one
+    asked for, review GN 1). Values are compared as JSON writes them (true is not 1: GN 2)."""
     digests = (job.preflight or {}).get("artwork_sha256")
-    attributes = json.loads(json.dumps(dict(spec.attributes or {}), sort_keys=True))
     if (
-        (manifest.customer, spec.product, spec.quantity, spec.hot_folder, attributes)
-        != (job.customer, job.product, job.quantity, job.hot_folder, job.attributes)
+        job.generation < 2
+        or (manifest.customer, spec.product, spec.quantity, spec.hot_folder)
+        != (job.customer, job.product, job.quantity, job.hot_folder)
+        or json.dumps(dict(spec.attributes or {}), sort_keys=True) != json.dumps(job.attributes, sort_keys=True)
         or not isinstance(digests, list)
         or len(digests) != len(spec.artwork)
     ):

@@ -1316,6 +1316,28 @@ def test_the_same_reprint_sent_twice_after_its_files_were_deleted_is_printed_onc
     send("more")
     r.run(until=lambda: r.statuses(job_id).count("InHotFolder") == 3, steps=10)
     assert sorted(p.name for p in r.hot.iterdir()) == ["RP_RP-1_bc-85x55_x1.pdf", "RP_RP-1_bc-85x55_x2.pdf"]
+    # Review GN 1: the first reprint of an order whose first PDF still waits is the reprint asked
+    # for (that PDF was not made by a reprint); GN 2: an attribute true, then 1, is another order.
+    shutil.rmtree(r.root / "failed")
+    (r.root / "failed").mkdir()
+    first = r.order("RQ", extra="attributes: {proof: true}\n")
+    r.run(until=done(r, first), steps=10)
+    make_pdf(drop / "RP.pdf", pages=CARD)  # (the same bytes as RQ.pdf: made alike)
+    assert (drop / "RP.pdf").read_bytes() == (r.root / "done" / first / "artwork" / "RQ.pdf").read_bytes()
+    again = (
+        'order_id: "RQ"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RP.pdf]\nattributes: {proof: true}\n'
+    )
+    r.clock.advance(30 * 86400 + 1)
+    r.engine.run_retention()
+    (drop / "manifest.yaml").write_text(again)
+    send("RQ-reprint")
+    r.run(until=lambda: r.statuses(first).count("InHotFolder") == 2, steps=10)
+    r.clock.advance(30 * 86400 + 1)
+    r.engine.run_retention()
+    (drop / "manifest.yaml").write_text(again.replace("proof: true", "proof: 1"))
+    send("RQ-proof-1")
+    r.run(until=lambda: r.statuses(first).count("InHotFolder") == 3, steps=10)
+    assert not any((r.root / "failed").iterdir())
 
 
 def test_retention_removes_old_job_folders_and_keeps_the_history(rig: Rig) -> None:
