@@ -87,8 +87,10 @@ def health_report(config: Config) -> dict[str, Any]:
     if "statuses" not in report:
         report.update(statuses={}, stages={}, blocked=None)
         path = paths.state / LEDGER_NAME
-        if path.exists():
-            with contextlib.suppress(LedgerError, sqlite3.Error, OSError):
+        with contextlib.suppress(LedgerError, sqlite3.Error, OSError):
+            # (exists() raises where state/ is not open to this user: review GN 4, `health` then
+            # printed the CLI's error instead of its report, and `--json` nothing)
+            if path.exists():
                 ledger = Ledger(path, readonly=True)
                 try:
                     report.update(

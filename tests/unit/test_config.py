@@ -1347,7 +1347,15 @@ def test_health_that_cannot_read_the_report_says_so(
             raise PermissionError(errno.EACCES, "Permission denied", str(self))
         return real_read_text(self)
 
+    real_stat = Path.stat
+
+    def stat(self: Path, *args: Any, **kwargs: Any) -> os.stat_result:
+        if self.name == "ledger.sqlite3":  # (state/ not open to this user: review GN 4)
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
     monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.setattr(Path, "stat", stat)
     report = health.health_report(config)
     assert report["ok"] is False
     assert report["reason"] == (
