@@ -383,14 +383,21 @@ class WorkerLogRelay:
             self._read()
 
     def _copy(self) -> None:
+        # poll(), not select(): select refuses a descriptor above 1,023, and the daemon may have
+        # more open (review GM 1: the worker's lines were lost, and a later drain read the number
+        # once another file had it).
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
         try:
             while not self._done:  # (at its end the pipe stays readable: the loop ends at once)
-                select.select([self._fd], [], [])
+                poller.poll()
                 self.drain()
         except (OSError, ValueError):
             pass
         finally:
-            os.close(self._fd)  # (here only: a number closed elsewhere could be another file's by now)
+            with self._lock:  # (no drain reads it from now on)
+                self._done = True
+                os.close(self._fd)  # (here only: a number closed elsewhere could be another file's by now)
 
     def _read(self) -> None:
         """(lock held) Reads what is there; at its end (the worker gone), says a line it cut short."""

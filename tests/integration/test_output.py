@@ -397,6 +397,39 @@ def test_a_worker_log_line_cut_short_is_said_as_a_line_of_its_own() -> None:
     assert lines[2]["part"] == '{"event": "Object 7 0 not def' and lines[2]["level"] == "warning"
 
 
+def test_a_worker_log_pipe_numbered_above_1023_is_read() -> None:
+    """Review GM 1: the relay waited with select(), which refuses a descriptor above 1,023 (a daemon
+    with many open files: its limit is raised to 65,536): the worker's lines were lost, and later
+    drains read the number once another file had it."""
+    import io
+    import json
+    import resource
+
+    from spo_hotfolder.logsetup import WorkerLogRelay, setup_logging
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip("this process may not have 2,048 files open")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    log = io.StringIO()
+    setup_logging("info", "json", log)
+    read, write = os.pipe()
+    high = os.dup2(read, 1500)
+    os.close(read)
+    try:
+        relay = WorkerLogRelay(high)
+        os.write(write, b'{"event": "Object 7 0 not defined."}\n')
+        deadline = time.monotonic() + 10
+        while "Object 7" not in log.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.write(write, b'{"event": "b"}\n')
+        os.close(write)
+        relay.drain()
+        assert [json.loads(line)["event"] for line in log.getvalue().splitlines()] == ["Object 7 0 not defined.", "b"]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def test_worker_runs_preflight_and_output(tmp_path: Path, out_dir: Path, worker: PdfWorker) -> None:
     src = make_pdf(tmp_path / "bc.pdf", [(85, 55)] * 2)
     report = worker.preflight(art(src), "bc-85x55", BC, V)
