@@ -185,7 +185,7 @@ if TYPE_CHECKING:
 
 
 class _Aside:
-    """A failed/ folder files are set aside into (``Engine._explained_meanwhile``): ``folder``, where
+    """A failed/ folder files are set aside into (``Engine._setting_aside``): ``folder``, where
     they are moved now; ``final``, its name in failed/ (the one to say), which ``publish`` gives it."""
 
     def __init__(self, folder: Path, final: Path, free_name: Callable[[], Path] | None = None) -> None:
@@ -880,7 +880,7 @@ class EngineArtwork(EngineState):
         now = self.clock.now()
         began = now if seen is None else now - self._since(seen)
         self._drop_second_names(src, candidates)
-        with self._explained_meanwhile(
+        with self._setting_aside(
             src,
             f"{src.name} came into the inbox and was set aside here: jobs of several orders wait for a file of that "
             "name, and which order's it is could not be told, so none took it.",
@@ -1315,7 +1315,7 @@ class EngineArtwork(EngineState):
         return min(max(WHOLE_AGAIN_SECONDS, 5 * watch.settle_seconds), watch.artwork_timeout_seconds / 2)
 
     @contextlib.contextmanager
-    def _explained_meanwhile(self: Engine, top: Path, summary: str, advice: str) -> Iterator[_Aside]:
+    def _setting_aside(self: Engine, top: Path, summary: str, advice: str) -> Iterator[_Aside]:
         """Where the files of the inbox entry ``top`` are set aside: the failed/ folder its files
         with names that are not UTF-8 went to in this run, else a new one, put together hidden (a
         first ERROR.txt of ``summary`` and ``advice``, the files, then the full ERROR.txt) and
@@ -1349,7 +1349,7 @@ class EngineArtwork(EngineState):
         what = self.rel(paths[0]) if single else f"{self.rel(name)}/ ({len(paths)} file{'s' if len(paths) > 1 else ''})"
         it = "it" if single else "them"
         moved: list[str] = []
-        with self._explained_meanwhile(
+        with self._setting_aside(
             name,
             f"{what} arrived in the inbox and was set aside here: no manifest that was taken in named {it}.",
             f"(the daemon stopped while it moved {it} here: this is all it wrote) If {it} belong"

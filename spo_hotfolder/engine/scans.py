@@ -659,7 +659,7 @@ class EngineScans(EngineState):
             top = inbox / parts[0]
             what = "with a name that is" if undecodable(top.name) else "holding names that are"
             summary = f"{readable(self.rel(top))} arrived in the inbox {what} not UTF-8."
-            with self._explained_meanwhile(top, summary, _NOT_UTF8_ADVICE) as aside:
+            with self._setting_aside(top, summary, _NOT_UTF8_ADVICE) as aside:
                 into = aside.folder
                 dest = into / Path(*parts[1:]) if len(parts) > 1 else into / path.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
