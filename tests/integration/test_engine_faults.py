@@ -1278,18 +1278,8 @@ def test_the_same_reprint_sent_twice_after_its_files_were_deleted_is_printed_onc
     and artwork it is compared with were gone. The ledger's facts and artwork digests are compared.
     Other artwork, or other facts, are a new reprint."""
     r = rig
-    job_id = r.order("RP")
-    r.run(until=done(r, job_id), steps=10)
-    assert r.take_prints() == ["RP_RP-1_bc-85x55_x1.pdf"]
-    drop = r.tmp / "RP-reprint"
-    drop.mkdir()
-    make_pdf(drop / "RP.pdf", pages=CARD)
-    reprint = 'order_id: "RP"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RP.pdf]\n'
-    (drop / "manifest.yaml").write_text(reprint)
-
-    def send(name: str) -> None:
-        shutil.copytree(drop, r.inbox / f".{name}")
-        os.replace(r.inbox / f".{name}", r.inbox / name)
+    job_id, drop, send = _printed_with_a_reprint_at_hand(r, "RP")
+    reprint = (drop / "manifest.yaml").read_text()
 
     def purge() -> None:
         r.clock.advance(30 * 86400 + 1)  # (retention.done_days 30)
@@ -2585,24 +2575,32 @@ def test_a_manifest_refused_as_done_leaves_the_artwork_its_reprint_twin_being_re
     assert r.take_prints() == ["W2_W2-1_bc-85x55_x1.pdf"]
 
 
-def test_the_same_reprint_sent_twice_is_printed_once_while_its_pdf_waits(rig: Rig) -> None:
-    """Audit: a folder drop with reprint: true sent twice, a second apart (a double upload) was
-    printed twice: the second waited for the first PDF to leave the hot folder, then printed. The
-    same bytes once the printer has taken the PDF are a new reprint (a shop's "order again")."""
-    r = rig
-    job_id = r.order("RT")
+def _printed_with_a_reprint_at_hand(r: Rig, order_id: str) -> tuple[str, Path, Callable[[str], None]]:
+    """Order ``order_id`` printed (its PDF taken by the printer), a folder drop of its reprint made
+    aside, and a function that sends a copy of that folder into the inbox under a name."""
+    job_id = r.order(order_id)
     r.run(until=done(r, job_id), steps=10)
-    assert r.take_prints() == ["RT_RT-1_bc-85x55_x1.pdf"]
-    drop = r.tmp / "RT-reprint"
+    assert r.take_prints() == [f"{order_id}_{order_id}-1_bc-85x55_x1.pdf"]
+    drop = r.tmp / f"{order_id}-reprint"
     drop.mkdir()
-    make_pdf(drop / "RT.pdf", pages=CARD)
+    make_pdf(drop / f"{order_id}.pdf", pages=CARD)
     (drop / "manifest.yaml").write_text(
-        'order_id: "RT"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RT.pdf]\n'
+        f'order_id: "{order_id}"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [{order_id}.pdf]\n'
     )
 
     def send(name: str) -> None:
         shutil.copytree(drop, r.inbox / f".{name}")
         os.replace(r.inbox / f".{name}", r.inbox / name)
+
+    return job_id, drop, send
+
+
+def test_the_same_reprint_sent_twice_is_printed_once_while_its_pdf_waits(rig: Rig) -> None:
+    """Audit: a folder drop with reprint: true sent twice, a second apart (a double upload) was
+    printed twice: the second waited for the first PDF to leave the hot folder, then printed. The
+    same bytes once the printer has taken the PDF are a new reprint (a shop's "order again")."""
+    r = rig
+    job_id, drop, send = _printed_with_a_reprint_at_hand(r, "RT")
 
     assert _route(r, drop / "manifest.yaml")["known"] == "already finished (InHotFolder): made again (reprint: true)"
     send("first")

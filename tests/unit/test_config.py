@@ -1292,14 +1292,10 @@ def test_health_of_a_daemon_that_cannot_report_for_a_full_disk_says_so(
     assert health.health_report(config)["reason"].endswith("is full: free some space)")
 
 
-def test_health_of_a_daemon_restarted_on_a_full_disk_names_it_not_the_one_before(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Audit U 4: killed, then started again on a full spool disk, the new daemon could not write
-    health.json: `health` said "the daemon is not running (pid <the killed one> ended without
-    stopping)" of a running daemon. The instance lock names the one that runs."""
+def _spool_of_a_restarted_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
+    """A spool whose health.json is the report of pid 1111, gone, and whose instance lock names pid
+    2222, alive (a daemon started again that has not reported yet)."""
     import json
-    from types import SimpleNamespace
 
     import spo_hotfolder.health as health
 
@@ -1309,6 +1305,20 @@ def test_health_of_a_daemon_restarted_on_a_full_disk_names_it_not_the_one_before
     (config.paths.state / "health.json").write_text(json.dumps(old))
     (config.paths.state / health.LOCK_NAME).write_text("2222\n")
     monkeypatch.setattr(health, "daemon_alive", lambda pid: pid == 2222)
+    return config
+
+
+def test_health_of_a_daemon_restarted_on_a_full_disk_names_it_not_the_one_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit U 4: killed, then started again on a full spool disk, the new daemon could not write
+    health.json: `health` said "the daemon is not running (pid <the killed one> ended without
+    stopping)" of a running daemon. The instance lock names the one that runs."""
+    from types import SimpleNamespace
+
+    import spo_hotfolder.health as health
+
+    config = _spool_of_a_restarted_daemon(tmp_path, monkeypatch)
     monkeypatch.setattr(
         health.os, "statvfs", lambda path: SimpleNamespace(f_bavail=0, f_files=100, f_favail=5, f_flag=0)
     )
@@ -1330,16 +1340,10 @@ def test_health_that_cannot_read_the_report_says_so(
     (state/ not open to it) said "the daemon (pid ...) is starting" of a daemon running well, or
     "not running" where the instance lock could not be read either."""
     import errno
-    import json
 
     import spo_hotfolder.health as health
 
-    config = load_config(write(tmp_path, "paths: {root: var}\n"))
-    config.paths.state.mkdir(parents=True)
-    old = {"ok": True, "pid": 1111, "heartbeat": "2026-01-01T00:00:00.000Z", "heartbeat_interval_seconds": 5}
-    (config.paths.state / "health.json").write_text(json.dumps(old))
-    (config.paths.state / health.LOCK_NAME).write_text("2222\n")
-    monkeypatch.setattr(health, "daemon_alive", lambda pid: pid == 2222)
+    config = _spool_of_a_restarted_daemon(tmp_path, monkeypatch)
     real_read_text = Path.read_text
 
     def read_text(self: Path, *args: object, **kwargs: object) -> str:
