@@ -185,23 +185,35 @@ if TYPE_CHECKING:
 
 
 class _Aside:
-    """A failed/ folder files are set aside into (``Engine._setting_aside``): ``folder``, where
-    they are moved now; ``final``, its name in failed/ (the one to say), which ``publish`` gives it."""
+    """A failed/ folder files are set aside into (``Engine._setting_aside``): ``folder``, where they
+    are moved now; ``final``, its name in failed/, which ``publish`` gives it once its ERROR.txt is
+    written. The ERROR.txt names it by ``shown`` (its path under the spool) and ``shown_path`` (its
+    full path): written in as the name it gets (review GO 3: one taken meanwhile, the texts named
+    the other, and the `replace` command they gave failed)."""
 
-    def __init__(self, folder: Path, final: Path, free_name: Callable[[], Path] | None = None) -> None:
+    shown = "\x00folder\x00"
+    shown_path = "\x00path\x00"
+
+    def __init__(
+        self, folder: Path, final: Path, rel: Callable[[Path], str], free_name: Callable[[], Path] | None
+    ) -> None:
         self.folder = folder
         self.final = final
+        self.reused = free_name is None  # (its ERROR.txt says what came before)
+        self._rel = rel
         self._free_name = free_name
 
-    def publish(self) -> None:
-        """The folder put together hidden, renamed to its name in failed/ (another free one if
-        that was taken meanwhile)."""
-        if self.folder == self.final or self._free_name is None:
+    def publish(self, error: str) -> None:
+        """ERROR.txt (``error``) written, and the folder put together hidden renamed to its name in
+        failed/ (another free one if that was taken meanwhile)."""
+        if self._free_name is not None and os.path.lexists(self.final):
+            self.final = self._free_name()
+        text = error.replace(self.shown, self._rel(self.final)).replace(self.shown_path, str(self.final))
+        atomic_write(self.folder / "ERROR.txt", text)
+        if self._free_name is None:
             return
         fsync_dir(self.folder)
-        if os.path.lexists(self.final):
-            self.final = self._free_name()
-        os.replace(self.folder, self.final)
+        os.replace(self.folder, self.final)  # (an empty folder made meanwhile is replaced: none is lost)
         fsync_dir(self.final.parent)
         self.folder = self.final
 
@@ -887,8 +899,7 @@ class EngineArtwork(EngineState):
             "(the daemon stopped while it moved it here: this is all it wrote) Give it to the job it belongs to: "
             "spo-hotfolder replace <job id> <this file>, then remove this folder.",
         ) as aside:
-            dest = aside.final / move(src, aside.folder / safe_name(src.name)).name
-        where = self.rel(dest)
+            kept = move(src, aside.folder / safe_name(src.name)).name
         jobs = sorted({job.job_id: job for job, _ in candidates}.values(), key=lambda j: j.job_id)
         listing = ", ".join(f"{job.job_id} (order {job.order_id})" for job in jobs)
         replaced = self._new_versions.pop(src, None)
@@ -901,8 +912,7 @@ class EngineArtwork(EngineState):
             if replaced is not None
             else []
         )
-        atomic_write(
-            aside.folder / "ERROR.txt",
+        aside.publish(
             error_text(
                 (
                     f"{src.name} came into the inbox with a manifest that was refused, and job "
@@ -930,8 +940,8 @@ class EngineArtwork(EngineState):
                 ]
                 + [f"the file began to arrive about {iso(began)} or a little before"]
                 + over,
-                f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{dest}' (or move it into that "
-                "job's replace/ when the job is in quarantine/ or failed/), then remove this folder. "
+                f"Give it to the job it belongs to: spo-hotfolder replace <job id> '{aside.shown_path}/{kept}' (or "
+                "move it into that job's replace/ when the job is in quarantine/ or failed/), then remove this folder. "
                 + (
                     "If it is the refused manifest's, send the corrected manifest, then give the file to its job "
                     "the same way (put into inbox/ beside it, it is set aside again while a job of another order "
@@ -944,7 +954,8 @@ class EngineArtwork(EngineState):
                 "put each file's sha256 in the manifest.",
             ),
         )
-        aside.publish()
+        dest = aside.final / kept
+        where = self.rel(dest)
         for job in jobs:
             self._note_action(
                 job.job_id,
@@ -1326,13 +1337,13 @@ class EngineArtwork(EngineState):
         nothing moved in yet removes it."""
         reused = self._bad_name_targets.get(top)
         if reused is not None and reused.is_dir():
-            yield _Aside(reused, reused)
+            yield _Aside(reused, reused, self.rel, None)
             return
         final = self._new_failed_folder(top.name)
-        building = self._refusal_folder(top.name)
+        building = self._refusal_folder(top.name, aside=True)
         try:
             atomic_write(building / "ERROR.txt", error_text(summary, [], advice))
-            yield _Aside(building, final, lambda: self._new_failed_folder(top.name))
+            yield _Aside(building, final, self.rel, lambda: self._new_failed_folder(top.name))
         except BaseException:
             with contextlib.suppress(OSError):
                 if set(os.listdir(building)) <= {"ERROR.txt"}:
@@ -1356,7 +1367,7 @@ class EngineArtwork(EngineState):
             f"{'s' if single else ''} to an order, put {it} into inbox/ again with a manifest that lists {it} under "
             "artwork; remove this ERROR.txt first.",
         ) as aside:
-            into, target = aside.folder, aside.final  # (where the files go now; its name to say)
+            into = aside.folder  # (where the files go now: hidden until published)
             for path in paths:
                 relative = path.relative_to(base)
                 if len(relative.parts) > 1:
@@ -1419,9 +1430,7 @@ class EngineArtwork(EngineState):
             ]
             if linked:
                 # (audit Q: "put this file into inbox/ again", and the link would be refused again)
-                problems.append(
-                    SYMLINK_PROBLEM.format(name=f"{moved[0]} (now in {self.rel(target)}/)") + " into inbox/"
-                )
+                problems.append(SYMLINK_PROBLEM.format(name=f"{moved[0]} (now in {aside.shown}/)") + " into inbox/")
         named = False  # a job names a file of this name (said below)
         for path in paths:
             said = len(problems)
@@ -1488,7 +1497,7 @@ class EngineArtwork(EngineState):
             elif path.name.lower().endswith(MANIFEST_SUFFIXES):
                 problems.append(
                     f"if {path.name} is the order's manifest: in a folder, a manifest must be named manifest.json, "
-                    f"manifest.yaml or manifest.yml; rename it (here, in {self.rel(target)}/) and put the folder back "
+                    f"manifest.yaml or manifest.yml; rename it (here, in {aside.shown}/) and put the folder back "
                     "into inbox/"
                 )
         if upload is None and named and not refused and not misnamed:
@@ -1501,11 +1510,10 @@ class EngineArtwork(EngineState):
         # (quoted where a name ends in a dot or a space: "manifest.yaml.." read as a typing mistake)
         listing = "" if single else "Files: " + ", ".join(n if n == n.rstrip(". ") else repr(n) for n in moved) + ". "
         before = ""
-        if into == target:  # (a folder that files with names that are not UTF-8 went to: its ERROR.txt kept)
+        if aside.reused:  # (a folder that files with names that are not UTF-8 went to: its ERROR.txt kept)
             with contextlib.suppress(OSError):
-                before = (target / "ERROR.txt").read_text("utf-8") + "\n"
-        atomic_write(
-            into / "ERROR.txt",
+                before = (into / "ERROR.txt").read_text("utf-8") + "\n"
+        aside.publish(
             before
             + error_text(
                 f"{what} arrived in the inbox: an upload that never finished."
@@ -1533,7 +1541,7 @@ class EngineArtwork(EngineState):
                     else f"If it is an order's manifest, rename it to {meant} and put it back into inbox/ (with its "
                     "artwork, if that went to failed/ too)."
                     if misnamed and single
-                    else f"Rename {misnamed_file.name!r} to {meant} (here, in {self.rel(target)}/), remove ERROR.txt "
+                    else f"Rename {misnamed_file.name!r} to {meant} (here, in {aside.shown}/), remove ERROR.txt "
                     "and put the folder back into inbox/."
                     if misnamed and misnamed_file is not None
                     else f"If it belongs to an order, rename it to {moved[0].rstrip('. ')} (a name ending in a dot or "
@@ -1558,7 +1566,6 @@ class EngineArtwork(EngineState):
                 ),
             ),
         )
-        aside.publish()
         log.warning("inbox.orphan", file=str(name), files=len(paths), folder=self.rel(aside.final))
 
     def _order_that_named(self: Engine, folder: Path, paths: list[Path]) -> str | None:

@@ -92,6 +92,9 @@ EARLY_CHECK_HOLD_SECONDS = 2.0
 REFUSED_KEPT_BYTES = 64 * 1024
 #: The hidden name of a folder in failed/ being put together for a refused input (``<pid>-<n>.<name>``).
 REFUSAL_PREFIX = ".spo-hotfolder-refusal."
+#: After REFUSAL_PREFIX, the mark of a folder of files set aside (``Engine._setting_aside``): what
+#: it holds is the inbox's files under their own names (one may be named "artwork"), never a refusal's.
+ASIDE_MARK = "aside-"
 _REFUSAL_IDS = itertools.count(1)
 #: A folder drop's ERROR.txt, written whole in its folder (an ignored name) before the folder moved.
 _REFUSAL_ERROR_WHOLE = re.compile(r"^\.spo-hotfolder-ERROR\.\d+\.tmp$")
@@ -172,6 +175,18 @@ def _new_manifest(
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
+
+
+def _only_ours(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but our ERROR.txt, its temps and empty folders."""
+    for path in folder.rglob("*"):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        if path.parent != folder or not (
+            path.name == "ERROR.txt" or _REFUSAL_TEMP.match(path.name) or _REFUSAL_ERROR_ANY.match(path.name)
+        ):
+            return False
+    return True
 
 
 def _same_bytes(one: Path, other: Path) -> bool:
@@ -1727,13 +1742,16 @@ class EngineIntake(EngineState):
             "delivered already)"
         ]
 
-    def _refusal_folder(self: Engine, name: str, *, make: bool = True) -> Path:
+    def _refusal_folder(self: Engine, name: str, *, make: bool = True, aside: bool = False) -> Path:
         """A hidden folder in failed/ where a refusal is put together (its ERROR.txt first, then
         the manifest and its files), renamed to ``name`` (``_file_refusal``) once whole. A crash
         meanwhile leaves it hidden, and the next start finishes it (``_recover_refusals``): no
         folder in failed/ without its ERROR.txt, empty, or with a temp file only, and no manifest
         lost in a folder half made (audit, soak 2: a kill while a manifest was refused lost it)."""
-        folder = self.area("failed") / f"{REFUSAL_PREFIX}{os.getpid()}-{next(_REFUSAL_IDS)}.{safe_folder_name(name)}"
+        mark = ASIDE_MARK if aside else ""
+        folder = (
+            self.area("failed") / f"{REFUSAL_PREFIX}{mark}{os.getpid()}-{next(_REFUSAL_IDS)}.{safe_folder_name(name)}"
+        )
         if make:
             folder.mkdir(parents=True)
         return folder
@@ -1800,6 +1818,9 @@ class EngineIntake(EngineState):
         emptied = False
         for building in left:
             final = building.name[len(REFUSAL_PREFIX) :].partition(".")[2] or "refused"
+            if building.name[len(REFUSAL_PREFIX) :].startswith(ASIDE_MARK):
+                self._recover_aside(building, final)
+                continue
             # A folder drop's refusal is named after its folder: the artwork came from there, and
             # the folder, emptied, goes once quiet (audit, soak 3: it stayed in inbox/, empty).
             drop = inbox / final
@@ -1810,14 +1831,21 @@ class EngineIntake(EngineState):
                     os.replace(building / name, building / "ERROR.txt")  # a folder drop's, whole
                 else:
                     (building / name).unlink()
+            art = building / "artwork"
             ours = ("ERROR.txt", "artwork")  # and temps: the manifest is what tells a whole refusal
-            if not any(n not in ours and not (_REFUSAL_TEMP.match(n) or _REFUSAL_ERROR_ANY.match(n)) for n in names):
+            ours_art = not os.path.lexists(art) or (art.is_dir() and not art.is_symlink())  # (a folder we made)
+            if ours_art and not any(
+                n not in ours and not (_REFUSAL_TEMP.match(n) or _REFUSAL_ERROR_ANY.match(n)) for n in names
+            ):
                 # The manifest never came (it is in inbox/, refused again): artwork moved in goes back
                 # where it came from, to be found again with it.
                 # (at their paths: artwork named a/x.pdf is in artwork/a/)
-                art = building / "artwork"
                 for file in sorted(p for p in art.rglob("*") if p.is_symlink() or not p.is_dir()):
                     move(file, (drop if from_drop else inbox) / file.relative_to(art))
+                if not _only_ours(building):
+                    target = self._file_refusal(building, final)  # (what could not go back: kept, said)
+                    log.info("recovery.refusal_filed", folder=self.rel(target))
+                    continue
                 shutil.rmtree(building, ignore_errors=True)
                 log.info(
                     "recovery.refusal_removed",
@@ -1832,6 +1860,25 @@ class EngineIntake(EngineState):
                 emptied = True
         if emptied:
             self._cleanup_consumed_dirs()
+
+    def _recover_aside(self: Engine, building: Path, final: str) -> None:
+        """(``_recover_refusals``) A folder of files set aside, cut short: filed under its name as it
+        is when any file is in it (its first ERROR.txt says the daemon stopped meanwhile; the
+        entry's other files are set aside again in their turn), removed when nothing but our own
+        ERROR.txt is (the files are still in inbox/). Never a refusal's rules: a file set aside may
+        be named "artwork" (review GO 1: one so named was deleted at the restart)."""
+        if _only_ours(building):
+            shutil.rmtree(building, ignore_errors=True)
+            log.info(
+                "recovery.set_aside_removed", folder=self.rel(building), reason="cut short before a file was in it"
+            )
+            return
+        for name in os.listdir(building):
+            if _REFUSAL_TEMP.match(name) or _REFUSAL_ERROR_ANY.match(name):
+                with contextlib.suppress(OSError):
+                    (building / name).unlink()
+        target = self._file_refusal(building, final)
+        log.info("recovery.set_aside_filed", folder=self.rel(target))
 
     def _folder_still_arriving(self: Engine, manifest: Path) -> bool:
         """Whether the folder of ``manifest`` (refused) has changed within ``_quiet_seconds``; if so,

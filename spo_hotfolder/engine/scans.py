@@ -680,8 +680,7 @@ class EngineScans(EngineState):
             ]
             if dos != names:
                 problems.append("read as the DOS code page 850 (a zip from Windows) it is: " + ", ".join(dos))
-            atomic_write(into / "ERROR.txt", error_text(summary, problems, _NOT_UTF8_ADVICE))
-            aside.publish()
+            aside.publish(error_text(summary, problems, _NOT_UTF8_ADVICE))
             self._bad_name_targets[top] = aside.final  # (the entry's next such file goes there too)
             log.warning("inbox.name_not_utf8", file=readable(str(path)), folder=self.rel(aside.final))
             if path.parent != inbox:

@@ -3705,6 +3705,87 @@ def test_files_set_aside_are_explained_even_when_the_daemon_dies_as_it_moves_the
         assert folders == ["u1"]
 
 
+def test_files_set_aside_named_like_our_own_survive_a_kill_as_they_are(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GO 1: a file named "artwork" set aside, the daemon killed before its folder was
+    renamed into place: the restart took the hidden folder for a refusal's (ERROR.txt and
+    artwork/), moved back what was under "artwork/" (nothing: a file) and deleted the folder, the
+    file with it. GO 2: files under a drop's own artwork/ folder lost that path. A folder of files
+    set aside is filed as it is."""
+    import spo_hotfolder.engine.artwork as artwork_module
+
+    (rig.inbox / "artwork").write_bytes(b"%PDF-1.4 a file named artwork")
+    drop = rig.inbox / "dropB"
+    (drop / "artwork" / "sub").mkdir(parents=True)
+    make_pdf(drop / "artwork" / "b.pdf", pages=CARD)
+    make_pdf(drop / "artwork" / "sub" / "c.pdf", pages=CARD)
+    real = artwork_module.fsync_dir
+    dies = [0]
+
+    def fsync_dir(path: Path) -> None:  # (just before the rename into place)
+        dies[0] += 1
+        if dies[0] == 2:
+            raise _Killed
+        real(path)
+
+    monkeypatch.setattr(artwork_module, "fsync_dir", fsync_dir)
+    for _ in range(2):  # (each of the two killed before its folder is renamed)
+        dies[0] = 1
+        with pytest.raises(_Killed):
+            rig.run(steps=30, dt=60)
+    monkeypatch.undo()
+    failed = rig.root / "failed"
+    assert [n for n in os.listdir(failed) if n.startswith(".")]  # (the first was filed at the rescan after)
+    rig.start()  # (the restart)
+    assert sorted(os.listdir(failed)) == ["artwork", "dropB"]
+    assert (failed / "artwork" / "artwork").read_bytes() == b"%PDF-1.4 a file named artwork"
+    assert sorted(str(p.relative_to(failed)) for p in failed.rglob("*.pdf")) == [
+        "dropB/artwork/b.pdf",
+        "dropB/artwork/sub/c.pdf",
+    ]
+    for folder in ("artwork", "dropB"):  # (killed once its full ERROR.txt was written)
+        assert (
+            "arrived in the inbox but no manifest that was taken in named"
+            in (failed / folder / "ERROR.txt").read_text()
+        )
+
+
+def test_a_file_set_aside_is_named_where_it_is_when_its_folder_name_was_taken_meanwhile(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GO 3: failed/shared.pdf/ made (by an operator) while the file was being set aside:
+    the file went to failed/shared.pdf-2/, but ERROR.txt, STATUS.txt and the log named
+    failed/shared.pdf/, and the `replace` command they gave failed."""
+    import spo_hotfolder.engine.artwork as artwork_module
+
+    r = rig
+    r.clock._now = datetime.now(UTC) + timedelta(minutes=1)
+    make_pdf(r.inbox / "shared.pdf", pages=CARD)
+    real = artwork_module.move
+
+    def move(src: Path, dst: Path, **kwargs: Any) -> Path:
+        if src.name == "shared.pdf" and src.parent == r.inbox:
+            (r.root / "failed" / "shared.pdf").mkdir()
+            (r.root / "failed" / "shared.pdf" / "mine.txt").write_text("the operator's")
+        return real(src, dst, **kwargs)
+
+    monkeypatch.setattr(artwork_module, "move", move)
+    for order in ("SA", "SB"):
+        (r.inbox / f"{order}.yaml").write_text(
+            f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared.pdf]\n'
+        )
+        r.engine.tracker.track(r.inbox / f"{order}.yaml", activity=False)
+    r.engine._take_stable()
+    r.run(steps=1)
+    kept = r.root / "failed" / "shared.pdf-2" / "shared.pdf"
+    assert kept.is_file() and os.listdir(r.root / "failed" / "shared.pdf") == ["mine.txt"]
+    error = " ".join((kept.parent / "ERROR.txt").read_text().split())
+    assert f"spo-hotfolder replace <job id> '{kept}'" in error, error
+    status = " ".join((r.root / "work" / "SA-1" / "STATUS.txt").read_text().split())
+    assert "it is in failed/shared.pdf-2/shared.pdf" in status and f"replace SA-1 '{kept}'" in status, status
+
+
 def test_a_cli_release_waits_for_a_reject_dropped_a_moment_before(rig: Rig) -> None:
     """Audit P: `release` from the CLI while a REJECT drop was still settling printed the job, and
     the REJECT went to done/ unanswered. A REJECT comes first, as against a dropped RELEASE."""
