@@ -1355,7 +1355,10 @@ class EngineArtwork(EngineState):
         ``failed/<name>/``, kept at their paths under ``base``, with one ERROR.txt."""
         # A folder drop whose manifest was taken in: these are files it does not list (audit Z: they
         # were said as if the folder's manifest were missing).
-        manifest_taken = name != paths[0] and name in self._consumed_dirs
+        # (review GP 2: not a folder only emptied of names that are not UTF-8, which no manifest came in)
+        manifest_taken = (
+            name != paths[0] and name in self._consumed_dirs and self.ledger.order_taken_in(str(name)) is not None
+        )
         single = len(paths) == 1 and name == paths[0]
         what = self.rel(paths[0]) if single else f"{self.rel(name)}/ ({len(paths)} file{'s' if len(paths) > 1 else ''})"
         it = "it" if single else "them"

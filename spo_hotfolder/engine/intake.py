@@ -1866,17 +1866,23 @@ class EngineIntake(EngineState):
         is when any file is in it (its first ERROR.txt says the daemon stopped meanwhile; the
         entry's other files are set aside again in their turn), removed when nothing but our own
         ERROR.txt is (the files are still in inbox/). Never a refusal's rules: a file set aside may
-        be named "artwork" (review GO 1: one so named was deleted at the restart)."""
-        if _only_ours(building):
-            shutil.rmtree(building, ignore_errors=True)
+        be named "artwork" (review GO 1: one so named was deleted at the restart), or like a temp
+        of ours (GP 1: ".order.json.7.tmp", where watch.ignore lets dot-names in): ours are told
+        by their exact names, ERROR.txt (written first: a file of that name moved in later gets
+        another) and its temp of the pid that made the folder."""
+        pid = building.name[len(REFUSAL_PREFIX) + len(ASIDE_MARK) :].partition("-")[0]
+        temp = building / f".ERROR.txt.{pid}.tmp"
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if set(os.listdir(building)) <= {"ERROR.txt"}:
+            with contextlib.suppress(OSError):
+                (building / "ERROR.txt").unlink()
+            with contextlib.suppress(OSError):
+                building.rmdir()
             log.info(
                 "recovery.set_aside_removed", folder=self.rel(building), reason="cut short before a file was in it"
             )
             return
-        for name in os.listdir(building):
-            if _REFUSAL_TEMP.match(name) or _REFUSAL_ERROR_ANY.match(name):
-                with contextlib.suppress(OSError):
-                    (building / name).unlink()
         target = self._file_refusal(building, final)
         log.info("recovery.set_aside_filed", folder=self.rel(target))
 

@@ -3751,6 +3751,68 @@ def test_files_set_aside_named_like_our_own_survive_a_kill_as_they_are(
         )
 
 
+def test_files_set_aside_named_like_our_temps_survive_a_kill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review GP 1: with watch.ignore letting dot-names in, files named like our temps
+    (".order.json.7.tmp", ".ERROR.txt.9.tmp") set aside, the daemon killed before the folder was
+    published: the restart took them for its own and deleted them. Ours are told by exact name."""
+    import spo_hotfolder.engine.artwork as artwork_module
+
+    rigs = rig_on(tmp_path, watch={"ignore": ["*.part"]})
+    r = next(rigs)
+    try:
+        (r.inbox / ".order.json.7.tmp").write_bytes(b"a customer's file")
+        drop = r.inbox / "drop"
+        drop.mkdir()
+        make_pdf(drop / "a.pdf", pages=CARD)
+        for name in (".ERROR.txt.9.tmp", ".notes.yaml.3.tmp"):
+            (drop / name).write_bytes(name.encode())
+        real = artwork_module.atomic_write
+        words = [0]
+
+        def atomic_write(path: Path, *args: Any, **kwargs: Any) -> None:
+            words[0] += 1
+            if words[0] == 2:  # (the full ERROR.txt: the files are in the hidden folder)
+                raise _Killed
+            real(path, *args, **kwargs)
+
+        monkeypatch.setattr(artwork_module, "atomic_write", atomic_write)
+        for _ in range(2):
+            words[0] = 0
+            with pytest.raises(_Killed):
+                r.run(steps=30, dt=60)
+        monkeypatch.undo()
+        r.start()
+        failed = r.root / "failed"
+        kept = sorted(str(p.relative_to(failed)) for p in failed.rglob("*") if p.is_file() and p.name != "ERROR.txt")
+        assert kept == [
+            ".order.json.7.tmp/.order.json.7.tmp",
+            "drop/.ERROR.txt.9.tmp",
+            "drop/.notes.yaml.3.tmp",
+            "drop/a.pdf",
+        ]
+    finally:
+        next(rigs, None)
+
+
+def test_a_folder_emptied_of_names_that_are_not_utf8_is_no_order_taken_in(rig: Rig) -> None:
+    """Review GP 2: a folder drop without a manifest holding a name that is not UTF-8 (set aside at
+    once) and a good one: the good file's ERROR.txt, after its wait, said "the folder's manifest
+    was taken in, and does not list these files ... this folder can be deleted": none came."""
+    drop = bytes(rig.inbox / "d")
+    os.mkdir(drop)  # noqa: PTH102 - a name in bytes, as a client wrote it
+    with open(drop + b"/caf\xe9.pdf", "wb") as fh:
+        fh.write(b"%PDF-1.4 not utf-8")
+    make_pdf(rig.inbox / "d" / "good.pdf", pages=CARD)
+    rig.run(until=lambda: not (rig.inbox / "d" / "good.pdf").exists(), steps=30, dt=60)
+    text = " ".join(
+        "\n".join(
+            p.read_text() for p in (rig.root / "failed").rglob("ERROR.txt") if "good.pdf" in p.read_text()
+        ).split()
+    )
+    assert "no manifest that the daemon took in referred to" in text, text
+    assert "manifest was taken in" not in text and "can be deleted" not in text, text
+
+
 def test_a_file_set_aside_is_named_where_it_is_when_its_folder_name_was_taken_meanwhile(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
