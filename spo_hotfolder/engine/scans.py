@@ -663,7 +663,7 @@ class EngineScans(EngineState):
                 into = aside.folder
                 dest = into / Path(*parts[1:]) if len(parts) > 1 else into / path.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                move(path, dest)
+                move(path, dest, keep_name=True)  # (however long: as a file set aside keeps it)
             # The names that are not UTF-8, each of them (the folder's own, where it came in one so
             # named; all its files' that are: reviews FT 3, FX 4), not the good names beside them
             bad = {part for part in parts if undecodable(part)}

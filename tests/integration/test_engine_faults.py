@@ -3794,6 +3794,17 @@ def test_files_set_aside_named_like_our_temps_survive_a_kill(tmp_path: Path, mon
         next(rigs, None)
 
 
+def test_a_long_name_that_is_not_utf8_keeps_its_own_bytes_in_failed(rig: Rig) -> None:
+    """(review GP, observed) a 255-byte name that is not UTF-8 was moved into failed/ shortened, with a
+    ~hash: it keeps its own name there, as a file set aside does (GI 3)."""
+    name = b"\xe9" + b"L" * 250 + b".pdf"
+    with open(bytes(rig.inbox) + b"/" + name, "wb") as fh:
+        fh.write(b"%PDF-1.4 not utf-8")
+    rig.run(until=lambda: not os.listdir(rig.inbox), steps=10)
+    [folder] = os.listdir(bytes(rig.root / "failed"))
+    assert sorted(os.listdir(bytes(rig.root / "failed") + b"/" + folder)) == [b"ERROR.txt", name]
+
+
 def test_a_folder_emptied_of_names_that_are_not_utf8_is_no_order_taken_in(rig: Rig) -> None:
     """Review GP 2: a folder drop without a manifest holding a name that is not UTF-8 (set aside at
     once) and a good one: the good file's ERROR.txt, after its wait, said "the folder's manifest
