@@ -47,6 +47,7 @@ from spo_hotfolder.fsutil import (
     open_regular,
     real_folder,
     safe_folder_name,
+    unique_path,
     write_new,
 )
 from spo_hotfolder.ledger import TERMINAL, Artwork, Delivery, Job, Stage, is_disk_full, is_ledger_damaged
@@ -1686,6 +1687,15 @@ class EngineIntake(EngineState):
             fix = fix or self._resend_text(printable(stored), folder_manifest, fault, located=located)
             if stored != path.name:
                 fix += f" (Its name was too long to keep: it is here as {printable(stored)}.)"
+        # A folder drop that brought a file named ERROR.txt keeps it under another name (review GQ 1:
+        # the customer's file was overwritten by ours, lost).
+        brought = (
+            unique_path(path.parent / "ERROR.txt")
+            if folder_manifest and os.path.lexists(path.parent / "ERROR.txt")
+            else None
+        )
+        if brought is not None:
+            fix += f" (The file ERROR.txt that came in the folder is here as {brought.name}.)"
         text = error_text(title, problems, fix)
         # ERROR.txt is written before anything moves: on a full disk the manifest stays where it is
         # (taken again later) rather than lying in failed/ unexplained. The folder is put together
@@ -1704,6 +1714,8 @@ class EngineIntake(EngineState):
                 with contextlib.suppress(OSError):
                     written.unlink()
                 raise
+            if brought is not None and os.path.lexists(building / "ERROR.txt"):
+                os.replace(building / "ERROR.txt", building / brought.name)
             os.replace(building / written.name, building / "ERROR.txt")
             target = self._file_refusal(building, final)
         else:
@@ -1827,8 +1839,10 @@ class EngineIntake(EngineState):
             from_drop = drop.is_dir() and not drop.is_symlink()
             names = os.listdir(building)
             for name in [n for n in names if _REFUSAL_ERROR_ANY.match(n)]:
-                if _REFUSAL_ERROR_WHOLE.match(name) and not (building / "ERROR.txt").exists():
-                    os.replace(building / name, building / "ERROR.txt")  # a folder drop's, whole
+                if _REFUSAL_ERROR_WHOLE.match(name):  # a folder drop's, whole
+                    if os.path.lexists(building / "ERROR.txt"):  # (the folder's own: ours is not in yet)
+                        move(building / "ERROR.txt", building / "ERROR.txt")  # (as ERROR.txt-2: GQ 1)
+                    os.replace(building / name, building / "ERROR.txt")
                 else:
                     (building / name).unlink()
             art = building / "artwork"

@@ -3794,6 +3794,33 @@ def test_files_set_aside_named_like_our_temps_survive_a_kill(tmp_path: Path, mon
         next(rigs, None)
 
 
+def test_a_refused_folder_drop_keeps_the_error_txt_it_came_with(rig: Rig) -> None:
+    """Review GQ 1: a folder drop whose manifest was refused, holding a file of its own named
+    ERROR.txt (a customer's notes): ours replaced it, and the customer's file was lost."""
+    drop = rig.inbox / "order-77"
+    drop.mkdir()
+    make_pdf(drop / "x.pdf", pages=CARD)
+    (drop / "ERROR.txt").write_text("CUSTOMER NOTES: print on silk")
+    (drop / "manifest.yaml").write_text('order_id: "77"\nproduct: bc-85x55\nquantity: -1\nartwork: [x.pdf]\n')
+    failed = rig.root / "failed" / "order-77"
+    rig.run(until=lambda: failed.is_dir(), steps=20)
+    assert sorted(os.listdir(failed)) == ["ERROR.txt", "ERROR.txt-2", "manifest.yaml", "x.pdf"]
+    assert (failed / "ERROR.txt-2").read_text() == "CUSTOMER NOTES: print on silk"
+    text = " ".join((failed / "ERROR.txt").read_text().split())
+    assert "could not be used" in text and "The file ERROR.txt that came in the folder is here as ERROR.txt-2." in text
+    # Killed after the folder moved and before our ERROR.txt was renamed in: the next start keeps both.
+    building = rig.root / "failed" / ".spo-hotfolder-refusal.4242-1.order-78"
+    building.mkdir()
+    (building / "manifest.yaml").write_text("order_id: [\n")
+    (building / "ERROR.txt").write_text("CUSTOMER NOTES: matt")
+    (building / ".spo-hotfolder-ERROR.4242.tmp").write_text("Manifest order-78/manifest.yaml could not be used")
+    rig.start()
+    kept = rig.root / "failed" / "order-78"
+    assert sorted(os.listdir(kept)) == ["ERROR.txt", "ERROR.txt-2", "manifest.yaml"]
+    assert (kept / "ERROR.txt-2").read_text() == "CUSTOMER NOTES: matt"
+    assert (kept / "ERROR.txt").read_text().startswith("Manifest order-78/manifest.yaml could not be used")
+
+
 def test_a_long_name_that_is_not_utf8_keeps_its_own_bytes_in_failed(rig: Rig) -> None:
     """(review GP, observed) a 255-byte name that is not UTF-8 was moved into failed/ shortened, with a
     ~hash: it keeps its own name there, as a file set aside does (GI 3)."""
