@@ -1888,11 +1888,9 @@ class EngineIntake(EngineState):
         temp = building / f".ERROR.txt.{pid}.tmp"
         with contextlib.suppress(OSError):
             temp.unlink()
-        if set(os.listdir(building)) <= {"ERROR.txt"}:
-            with contextlib.suppress(OSError):
-                (building / "ERROR.txt").unlink()
-            with contextlib.suppress(OSError):
-                building.rmdir()
+        held = [p for p in building.rglob("*") if p.is_symlink() or not p.is_dir()]
+        if held in ([], [building / "ERROR.txt"]):  # (empty folders made for files not moved in yet: GQ)
+            shutil.rmtree(building, ignore_errors=True)
             log.info(
                 "recovery.set_aside_removed", folder=self.rel(building), reason="cut short before a file was in it"
             )

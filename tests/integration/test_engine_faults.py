@@ -3794,6 +3794,16 @@ def test_files_set_aside_named_like_our_temps_survive_a_kill(tmp_path: Path, mon
         next(rigs, None)
 
 
+def test_a_set_aside_folder_cut_short_with_only_empty_folders_in_it_is_removed(rig: Rig) -> None:
+    """Review GQ (reasoned): killed after a sub-folder was made for a file and before the file was
+    moved in, the hidden folder held ERROR.txt and an empty folder: it was filed, with no file."""
+    building = rig.root / "failed" / ".spo-hotfolder-refusal.aside-4242-1.drop"
+    (building / "sub").mkdir(parents=True)
+    (building / "ERROR.txt").write_text("inbox/drop/ (1 file) arrived in the inbox and was set aside here")
+    rig.start()
+    assert os.listdir(rig.root / "failed") == []
+
+
 def test_a_refused_folder_drop_keeps_the_error_txt_it_came_with(rig: Rig) -> None:
     """Review GQ 1: a folder drop whose manifest was refused, holding a file of its own named
     ERROR.txt (a customer's notes): ours replaced it, and the customer's file was lost."""
