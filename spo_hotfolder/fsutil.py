@@ -705,5 +705,8 @@ def safe_name(text: str) -> str:
 
 def safe_folder_name(text: str) -> str:
     """``safe_name`` for a folder an operator opens on the share (failed/<name>/): no space or dot
-    at its end, which Windows (and so Explorer) cannot open a folder by."""
-    return safe_name(text).rstrip(". ") or "_"
+    at its end, which Windows (and so Explorer) cannot open a folder by, nor a dot at its start,
+    which hides it (Finder, `ls`, Samba's "hide dot files": review GQ 4, a dot-file let in by
+    watch.ignore was set aside into a folder nobody saw)."""
+    name = safe_name(text).rstrip(". ")
+    return "_" + name.lstrip(".") if name.startswith(".") else name or "_"

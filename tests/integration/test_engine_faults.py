@@ -3785,7 +3785,7 @@ def test_files_set_aside_named_like_our_temps_survive_a_kill(tmp_path: Path, mon
         failed = r.root / "failed"
         kept = sorted(str(p.relative_to(failed)) for p in failed.rglob("*") if p.is_file() and p.name != "ERROR.txt")
         assert kept == [
-            ".order.json.7.tmp/.order.json.7.tmp",
+            "_order.json.7.tmp/.order.json.7.tmp",
             "drop/.ERROR.txt.9.tmp",
             "drop/.notes.yaml.3.tmp",
             "drop/a.pdf",
@@ -3840,6 +3840,20 @@ def test_a_long_name_that_is_not_utf8_keeps_its_own_bytes_in_failed(rig: Rig) ->
     rig.run(until=lambda: not os.listdir(rig.inbox), steps=10)
     [folder] = os.listdir(bytes(rig.root / "failed"))
     assert sorted(os.listdir(bytes(rig.root / "failed") + b"/" + folder)) == [b"ERROR.txt", name]
+
+
+def test_a_dot_file_set_aside_goes_to_a_folder_a_file_explorer_shows(tmp_path: Path) -> None:
+    """Review GQ 4: with watch.ignore letting dot-names in, ".x.yaml.07.tmp" set aside went to
+    failed/.x.yaml.07.tmp/, a folder Finder, `ls` and Samba's "hide dot files" do not show."""
+    rigs = rig_on(tmp_path, watch={"ignore": ["*.part"]})
+    r = next(rigs)
+    try:
+        (r.inbox / ".x.yaml.07.tmp").write_bytes(b"a customer's file")
+        r.run(until=lambda: not os.listdir(r.inbox), steps=30, dt=60)
+        assert os.listdir(r.root / "failed") == ["_x.yaml.07.tmp"]
+        assert sorted(os.listdir(r.root / "failed" / "_x.yaml.07.tmp")) == [".x.yaml.07.tmp", "ERROR.txt"]
+    finally:
+        next(rigs, None)
 
 
 def test_a_folder_emptied_of_names_that_are_not_utf8_is_no_order_taken_in(rig: Rig) -> None:
