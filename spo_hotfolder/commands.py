@@ -54,9 +54,8 @@ from spo_hotfolder.manifest import (
     ManifestError,
     cut_yaml_line,
     parse_manifest,
-    reprint_sent_twice,
-    same_as_recorded,
     sent_again,
+    sent_twice,
     several_manifests,
     several_manifests_problem,
 )
@@ -1076,12 +1075,7 @@ def cmd_route(args: argparse.Namespace) -> int:
         twin = waiting.get(spec.job_id) if manifest.reprint and job is not None else None
         if twin is not None and job is not None:
             folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
-            same = (
-                reprint_sent_twice(data, folder, path.parent, spec)
-                if not job.purged
-                else same_as_recorded(job, spec, manifest, path.parent)
-            )
-            if job.order_id != manifest.order_id or not same:
+            if job.order_id != manifest.order_id or not sent_twice(data, job, folder, path.parent, spec, manifest):
                 twin = None
         if job is not None and job.order_id == manifest.order_id and job.stage not in TERMINAL:
             # New artwork for a job in flight (the rules of Engine._record_intake): its Blocked entry

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import filecmp
 import fnmatch
-import hashlib
 import json
 import math
 import os
@@ -23,6 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
+from spo_hotfolder.digests import sha256_of
 from spo_hotfolder.fsutil import belongs_to, name_key, safe_name, windows_device
 from spo_hotfolder.yamlsource import (
     IGNORABLE,
@@ -1192,6 +1192,16 @@ def reprint_sent_twice(data: bytes, job_folder: Path, base: Path, spec: JobSpec)
     return True
 
 
+def sent_twice(data: bytes, job: Job, job_folder: Path | None, base: Path, spec: JobSpec, manifest: Manifest) -> bool:
+    """Whether reprint manifest ``data`` (read as ``manifest``; ``spec`` its entry for ``job``, its
+    artwork in ``base``) is the one that made ``job``'s last delivery, sent again: compared with the
+    copy the job keeps in ``job_folder``, or, once retention deleted its files, with what the
+    ledger recorded of it (``same_as_recorded``). The daemon's rule, and what `route` says of it."""
+    if job.purged:
+        return same_as_recorded(job, spec, manifest, base)
+    return job_folder is not None and reprint_sent_twice(data, job_folder, base, spec)
+
+
 def same_as_recorded(job: Job, spec: JobSpec, manifest: Manifest, base: Path) -> bool:
     """Whether reprint ``spec`` of ``manifest``, its artwork in ``base``, says what the ledger
     recorded of ``job``, whose files were deleted after retention (no copy to compare with: review
@@ -1214,7 +1224,7 @@ def same_as_recorded(job: Job, spec: JobSpec, manifest: Manifest, base: Path) ->
             if upload_beside(src) is not None:
                 return False
             with open(src, "rb") as fh:
-                if hashlib.file_digest(fh, "sha256").hexdigest() != digest:
+                if sha256_of(fh) != digest:
                     return False
         except OSError:
             return False

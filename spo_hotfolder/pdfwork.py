@@ -95,10 +95,6 @@ def _exit_with(owner_pid: int) -> None:
             continue
 
 
-#: In a worker process: the pipe its log lines go through to the daemon (``WorkerLogRelay``).
-_log_pipe: Connection | None = None
-
-
 def _init_worker(
     memory_limit_bytes: int | None,
     owner_pid: int | None = None,
@@ -108,11 +104,10 @@ def _init_worker(
     """Runs once in each worker process: the parent's log format (its lines written to ``logs``,
     which the daemon copies to its own log), address-space limit, and a watch on the daemon so an
     orphaned worker never lingers."""
-    global _log_pipe
     stream = None
-    if logs is not None:
-        _log_pipe = logs
-        stream = open(logs.fileno(), "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115 - for the process's life
+    if logs is not None:  # (the stream has the pipe's end of its own, for the process's life)
+        stream = open(os.dup(logs.fileno()), "w", encoding="utf-8", errors="backslashreplace", buffering=1)  # noqa: SIM115
+        logs.close()
     setup_worker_logging(log_setting, stream)
     if owner_pid is not None:
         threading.Thread(target=_exit_with, args=(owner_pid,), name="owner-watch", daemon=True).start()

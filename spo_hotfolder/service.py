@@ -988,11 +988,15 @@ class Daemon:
     def summary(self) -> str:
         if self.ledger is None:
             return "starting"
-        if self.engine is not None and (spool := self.engine.spool_problem()) is not None:
-            # (a reload meanwhile said the counts, as if all was well: review GC; a failed one's
-            # words were left out: review GL 2)
-            line = f"WAITING: {spool}"
-            return f"{self.reload_problem}; {line}" if self.reload_problem else line
+        spool = self.engine.spool_problem() if self.engine is not None else None
+        # (a reload while the spool is gone said the counts, as if all was well: review GC; a failed
+        # reload's words are said then too: review GL 2)
+        line = f"WAITING: {spool}" if spool is not None else self._progress()
+        return f"{self.reload_problem}; {line}" if self.reload_problem else line
+
+    def _progress(self) -> str:
+        """The status line's counts, and what keeps the daemon from taking work in."""
+        assert self.ledger is not None
         counts = self.ledger.counts_by_stage()
         waiting = sum(
             counts.get(s.value, 0) for s in (Stage.AWAITING, Stage.FUTURE, Stage.PROCESS, Stage.DELIVER, Stage.RETRY)
@@ -1016,7 +1020,7 @@ class Daemon:
         unknown = self.engine.job_folders_unknown() if self.engine is not None else []
         if unknown:
             line = f"{unknown_folders_text(unknown)}; {line}"
-        return f"{self.reload_problem}; {line}" if self.reload_problem else line
+        return line
 
     def write_health(self, ok: bool, reason: str) -> None:
         assert self.ledger is not None and self.watcher is not None and self.engine is not None

@@ -26,6 +26,7 @@ from spo_hotfolder.engine.base import (
     _near_misses,
     _rel_parts,
     log,
+    nothing_set_aside,
     sticky_for_us,
 )
 from spo_hotfolder.engine.state import EngineState
@@ -1346,7 +1347,7 @@ class EngineArtwork(EngineState):
             yield _Aside(building, final, self.rel, lambda: self._new_failed_folder(top.name))
         except BaseException:
             with contextlib.suppress(OSError):
-                if set(os.listdir(building)) <= {"ERROR.txt"}:
+                if nothing_set_aside(building):
                     shutil.rmtree(building)
             raise
 

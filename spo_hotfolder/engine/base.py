@@ -259,6 +259,13 @@ def _holds_files(folder: Path) -> bool:
     return any(files for _sub, _dirs, files in os.walk(folder))
 
 
+def nothing_set_aside(folder: Path) -> bool:
+    """Whether a folder files are set aside into (``Engine._setting_aside``) holds none of them:
+    only its ERROR.txt, and folders made for files not moved in yet."""
+    held = [p for p in folder.rglob("*") if p.is_symlink() or not p.is_dir()]
+    return held in ([], [folder / "ERROR.txt"])
+
+
 def _file_manager_litter(name: str) -> bool:
     """Files that Finder, Explorer, Office or LibreOffice put into folders on their own (any case,
     as Windows and SMB shares do not keep it): never an operator's."""

@@ -32,6 +32,7 @@ from spo_hotfolder.engine.base import (
     _keep_newest,
     _PdfCan,
     log,
+    nothing_set_aside,
 )
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
@@ -61,10 +62,9 @@ from spo_hotfolder.manifest import (
     cut_yaml_line,
     keeps_copy,
     parse_manifest,
-    reprint_sent_twice,
-    same_as_recorded,
     same_manifest,
     sent_again,
+    sent_twice,
     several_manifests,
     several_manifests_problem,
     upload_beside,
@@ -615,10 +615,7 @@ class EngineIntake(EngineState):
         delivery = self.ledger.published_delivery(job.job_id, job.generation)
         if delivery is None or not os.path.lexists(delivery.final_path):
             return None
-        folder = self._locate(job)
-        if folder is not None:
-            return delivery if reprint_sent_twice(data, folder, base, spec) else None
-        return delivery if job.purged and same_as_recorded(job, spec, manifest, base) else None
+        return delivery if sent_twice(data, job, self._locate(job), base, spec, manifest) else None
 
     @staticmethod
     def _sent_twice_reason(job: Job, delivery: Delivery) -> str:
@@ -1888,8 +1885,7 @@ class EngineIntake(EngineState):
         temp = building / f".ERROR.txt.{pid}.tmp"
         with contextlib.suppress(OSError):
             temp.unlink()
-        held = [p for p in building.rglob("*") if p.is_symlink() or not p.is_dir()]
-        if held in ([], [building / "ERROR.txt"]):  # (empty folders made for files not moved in yet: GQ)
+        if nothing_set_aside(building):  # (empty folders made for files not moved in yet count as none: GQ)
             shutil.rmtree(building, ignore_errors=True)
             log.info(
                 "recovery.set_aside_removed", folder=self.rel(building), reason="cut short before a file was in it"
