@@ -900,7 +900,9 @@ class EngineArtwork(EngineState):
             "(the daemon stopped while it moved it here: this is all it wrote) Give it to the job it belongs to: "
             "spo-hotfolder replace <job id> <this file>, then remove this folder.",
         ) as aside:
-            kept = move(src, aside.folder / safe_name(src.name)).name
+            # (under its own name, however long, as a manifest lists it: the `replace` command below gives
+            # the job this file, and a job of several files takes a replacement by its name; left by GP)
+            kept = move(src, aside.folder / src.name, keep_name=True).name
         jobs = sorted({job.job_id: job for job, _ in candidates}.values(), key=lambda j: j.job_id)
         listing = ", ".join(f"{job.job_id} (order {job.order_id})" for job in jobs)
         replaced = self._new_versions.pop(src, None)
