@@ -190,6 +190,26 @@ def _only_ours(folder: Path) -> bool:
     return True
 
 
+def _drop_named(inbox: Path, final: str) -> Path | None:
+    """The folder drop in ``inbox`` a refusal named ``final`` (its safe folder name) was made for:
+    the folder of that name, else the one folder whose name the safe-name rules make ``final``
+    ("Order 7." gives "Order 7": left by review GP, a kill mid-refusal put such a drop's PDF back at
+    the top of inbox/, split from its manifest); None when there is none (or no telling which)."""
+    drop = inbox / final
+    if drop.is_dir() and not drop.is_symlink():
+        return drop
+    try:
+        with os.scandir(inbox) as entries:
+            named = [
+                Path(e.path)
+                for e in entries
+                if e.name != final and e.is_dir(follow_symlinks=False) and safe_folder_name(e.name) == final
+            ]
+    except OSError:
+        return None
+    return named[0] if len(named) == 1 else None
+
+
 def _same_bytes(one: Path, other: Path) -> bool:
     """Whether two files hold the same bytes (False when either cannot be read)."""
     try:
@@ -1832,8 +1852,7 @@ class EngineIntake(EngineState):
                 continue
             # A folder drop's refusal is named after its folder: the artwork came from there, and
             # the folder, emptied, goes once quiet (audit, soak 3: it stayed in inbox/, empty).
-            drop = inbox / final
-            from_drop = drop.is_dir() and not drop.is_symlink()
+            drop = _drop_named(inbox, final)
             names = os.listdir(building)
             for name in [n for n in names if _REFUSAL_ERROR_ANY.match(n)]:
                 if _REFUSAL_ERROR_WHOLE.match(name):  # a folder drop's, whole
@@ -1852,7 +1871,7 @@ class EngineIntake(EngineState):
                 # where it came from, to be found again with it.
                 # (at their paths: artwork named a/x.pdf is in artwork/a/)
                 for file in sorted(p for p in art.rglob("*") if p.is_symlink() or not p.is_dir()):
-                    move(file, (drop if from_drop else inbox) / file.relative_to(art))
+                    move(file, (drop or inbox) / file.relative_to(art))
                 if not _only_ours(building):
                     target = self._file_refusal(building, final)  # (what could not go back: kept, said)
                     log.info("recovery.refusal_filed", folder=self.rel(target))
@@ -1866,7 +1885,7 @@ class EngineIntake(EngineState):
                 continue
             target = self._file_refusal(building, final)
             log.info("recovery.refusal_filed", folder=self.rel(target))
-            if from_drop:
+            if drop is not None:
                 self._consumed_dirs.add(drop)
                 emptied = True
         if emptied:

@@ -7768,6 +7768,32 @@ def test_a_file_two_orders_that_came_together_wait_for_is_set_aside_for_the_oper
     assert r.take_prints() == ["WD_WD-1_bc-85x55_x1.pdf"] and r.stage("WC-1") is Stage.AWAITING
 
 
+def test_a_file_several_orders_wait_for_keeps_its_own_name_however_long_when_set_aside(rig: Rig) -> None:
+    """Left by review GP: a file two orders wait for, set aside, was kept under its name cut to 200
+    bytes (with a ~hash), and ERROR.txt's `replace` command handed the job a file of that name, not
+    the one its manifest lists. It keeps its own name, as the files of GI 3 do."""
+    r = rig
+    name = "L" * 251 + ".pdf"
+    make_pdf(r.inbox / name, pages=CARD)
+    r.engine.hint(r.inbox / name)
+    for order in ("LA", "LB"):
+        (r.tmp / f"{order}.yaml").write_text(
+            f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{name}]\n'
+        )
+        os.replace(r.tmp / f"{order}.yaml", r.inbox / f"{order}.yaml")
+        r.engine.hint(r.inbox / f"{order}.yaml", moved_in=True)
+        r.run(steps=1, dt=0.1)
+    r.run(until=lambda: any((r.root / "failed").iterdir()), steps=30, dt=0.1)
+    [aside] = list((r.root / "failed").iterdir())
+    r.run(until=(aside / "ERROR.txt").is_file, steps=30, dt=0.1)
+    assert sorted(os.listdir(aside)) == sorted(["ERROR.txt", name])
+    assert f"spo-hotfolder replace <job id> '{aside / name}'" in " ".join((aside / "ERROR.txt").read_text().split())
+    result = r.engine.apply("LB-1", Action.REPLACE, by="ann", note="", file=aside / name)
+    assert result.ok, result.message
+    r.run(until=done(r, "LB-1"), steps=10)
+    assert r.take_prints() == ["LB_LB-1_bc-85x55_x1.pdf"] and r.stage("LA-1") is Stage.AWAITING
+
+
 def test_a_file_whose_manifest_gives_its_sha256_goes_to_that_order_when_the_times_cannot_tell(rig: Rig) -> None:
     r = rig
     make_pdf(r.tmp / "whole.pdf", pages=CARD)
@@ -8414,6 +8440,25 @@ def test_a_refusal_left_hidden_while_the_daemon_runs_is_filed_at_the_next_rescan
     (hidden / "LOST.yaml").write_text("order_id: [\n")
     r.run(until=lambda: (r.root / "failed" / "LOST.yaml" / "LOST.yaml").is_file(), steps=5)
     assert _failed_folders(r) == ["LOST.yaml"]
+
+
+def test_a_refusal_cut_short_puts_the_artwork_back_into_its_folder_whose_name_ends_in_a_dot(rig: Rig) -> None:
+    """Left by review GP (reasoned): a folder drop named "Order 7." (a Mac or a script may make one)
+    whose manifest was refused, the daemon killed after its PDF was moved into the hidden refusal:
+    the restart put the PDF back at the top of inbox/ (it looked for inbox/"Order 7", the name the
+    folder in failed/ gets), split from its manifest. It goes back into its own folder."""
+    r = rig
+    drop = r.inbox / "Order 7."
+    drop.mkdir()
+    (drop / "manifest.yaml").write_text("order_id: O7\nproduct: bc-85x55\nquantity: x\nartwork: [a.pdf]\n")
+    hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-1.Order 7"
+    (hidden / "artwork").mkdir(parents=True)
+    (hidden / "ERROR.txt").write_text("manifest.yaml was not taken: ...\n")
+    make_pdf(hidden / "artwork" / "a.pdf", pages=CARD)
+    r.run(until=lambda: (r.root / "failed" / "Order 7" / "manifest.yaml").is_file(), steps=20, dt=2.0)
+    # (back in its folder, the drop is refused whole: its files as they came)
+    assert sorted(os.listdir(r.root / "failed" / "Order 7")) == ["ERROR.txt", "a.pdf", "manifest.yaml"]
+    assert _failed_folders(r) == ["Order 7"] and os.listdir(r.inbox) == []
 
 
 def test_replace_of_artwork_that_has_not_come_says_what_it_waits_for(rig: Rig, tmp_path: Path) -> None:
