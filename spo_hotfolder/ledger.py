@@ -276,7 +276,7 @@ class Delivery:
     hot_folder: str
     final_path: str
     temp_path: str
-    state: str  # intent | written | published | aborted
+    state: str  # intent | written | ticket | published | aborted | cleared | in_the_way
     started_at: str
     # The folder of the temp file, as it was when the copy was written ("<device>:<inode>"; None in
     # ledgers from before): after a crash, a temp file gone from that same folder was renamed in.
@@ -1433,6 +1433,14 @@ class Ledger:
                 "UPDATE deliveries SET state = ?, finished_at = ?, temp_folder = COALESCE(?, temp_folder) WHERE id = ?",
                 (state, iso(now), temp_folder, delivery_id),
             )
+            if state == "written":
+                # A copy of ours is whole under this temp name: what an attempt given up left there is
+                # gone (replaced by it), and renamed with it a file of that name is another's (GV 1).
+                db.execute(
+                    "UPDATE deliveries SET state = 'cleared' WHERE state = 'aborted' AND id != ?1 "
+                    "AND temp_path = (SELECT temp_path FROM deliveries WHERE id = ?1)",
+                    (delivery_id,),
+                )
 
     def undecided_delivery(self, job_id: str) -> Delivery | None:
         """The job's attempt whose rename into the hot folder is not confirmed (journalled "written"
@@ -1452,21 +1460,42 @@ class Ledger:
             ).fetchall()
         return [Delivery(*tuple(r)) for r in rows]
 
-    def delivery_paths(self) -> list[tuple[str, str]]:
-        """(temp_path, final_path) of every delivery journalled: the temp files that can be ours
-        (not those of a copy that found another file under its temp name, and wrote nothing)."""
+    def leftover_temps(self) -> list[tuple[int, str, str, str]]:
+        """(delivery id, the PDF's temp path, its final path, what) of the temp files that may be
+        ours though no delivery is open: ``pdf``, an attempt given up ("aborted") whose temp file
+        is not known to be gone (its removal failed, or a crash came first); ``ticket``, the job
+        ticket's of a PDF published whose job still waits for its ticket (its write failed). Not
+        the temp names of deliveries published or cleared: a file under such a name now is another
+        sender's (review GV 1: another instance's or a script's upload under the name of a job
+        delivered long ago was removed, and a print lost)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT DISTINCT temp_path, final_path FROM deliveries WHERE state != 'in_the_way'"
+                "SELECT id, temp_path, final_path, 'pdf' FROM deliveries WHERE state = 'aborted' "
+                "UNION ALL SELECT d.id, d.temp_path, d.final_path, 'ticket' "
+                "FROM deliveries d JOIN jobs j ON j.job_id = d.job_id WHERE d.state = 'published' "
+                "AND d.generation = j.generation AND j.stage NOT IN ('done', 'purged')"
             ).fetchall()
-        return [(r[0], r[1]) for r in rows]
+        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    def temps_cleared(self, delivery_ids: Sequence[int], now: datetime) -> None:
+        """The attempts given up whose temp files are known to be gone ("cleared"): a file under
+        their temp name from now on is not ours."""
+        if not delivery_ids:
+            return
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE deliveries SET state = 'cleared', finished_at = ? WHERE id = ? AND state = 'aborted'",
+                [(iso(now), delivery_id) for delivery_id in delivery_ids],
+            )
 
     def temp_written_before(self, temp_path: str, delivery_id: int) -> bool:
-        """Whether a delivery other than ``delivery_id`` may have written ``temp_path`` (a copy of
-        ours cut short, its temp file left where its removal failed)."""
+        """Whether a delivery other than ``delivery_id`` may have written ``temp_path`` and left it:
+        one open, or given up without its temp file known to be gone (not one published: its temp
+        file was renamed, and a file of that name now is another sender's: review GV 2)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM deliveries WHERE temp_path = ? AND id != ? AND state != 'in_the_way' LIMIT 1",
+                "SELECT 1 FROM deliveries WHERE temp_path = ? AND id != ? "
+                "AND state IN ('intent', 'written', 'ticket', 'aborted') LIMIT 1",
                 (temp_path, delivery_id),
             ).fetchone()
         return row is not None

@@ -224,6 +224,7 @@ class EngineDelivery(EngineState):
                 if shares.silent_since(hot.name) is None:
                     with contextlib.suppress(OSError, DeliveryError):
                         shares.call(hot, f"the removal of {temp}", lambda: temp.unlink(missing_ok=True))
+                        self.ledger.temps_cleared([delivery_id], self.clock.now())
                     if real_temp is not None and real_temp != temp:
                         # A hot or staging folder named by a link pointed elsewhere since the copy: the
                         # temp file is where the link pointed then (white-box audit CS 4: left there).
@@ -384,6 +385,7 @@ class EngineDelivery(EngineState):
         if hot is not None and self.shares.silent_since(hot.name) is None:
             with contextlib.suppress(OSError, DeliveryError):
                 self.shares.call(hot, f"the removal of {pre.temp}", lambda: pre.temp.unlink(missing_ok=True))
+                self.ledger.temps_cleared([pre.delivery_id], self.clock.now())
 
     def _output_unchanged(self: Engine, job: Job, src: Path) -> None:
         """Raises JobFailed when the output file is not the one recorded with ``OutputCreated``: a

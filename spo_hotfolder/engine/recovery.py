@@ -337,6 +337,7 @@ class EngineRecovery(EngineState):
             self.ledger.delivery_state(delivery.id, "aborted", now)
             with contextlib.suppress(OSError):
                 self.shares.call(share, f"the removal of {temp}", temp.unlink)
+                self.ledger.temps_cleared([delivery.id], now)
             log.info("recovery.delivery_not_published", job_id=delivery.job_id, temp=str(temp))
             return
         if delivery.state == "ticket" and job is not None:
@@ -769,8 +770,13 @@ class EngineRecovery(EngineState):
         """No temporary file of ours stays in a hot folder or staging folder after a restart (or,
         ``only``, in these hot folders once they answer again).
 
-        Ours only: a ``.<name>.part`` is removed when the delivery journal names it (a PDF's temp
-        file, or its ticket's); another sender's upload into a shared hot folder is left alone."""
+        Ours only: a ``.<name>.part`` is removed when the delivery journal says a copy of ours may
+        have left it there (``Ledger.leftover_temps``): an attempt given up, or the ticket of a job
+        still waiting for it. Another sender's upload into a shared hot folder is left alone, also
+        under the name of a temp file of ours long renamed (review GV 1: another instance's copy,
+        "written", was removed, and its restart took it as published: a print lost). An attempt
+        given up whose temp file is not there (or is removed now) is marked cleared: a file of
+        that name later is not ours either."""
         open_temps: set[str] = set()
         for delivery in self.ledger.open_deliveries():
             open_temps.add(delivery.temp_path)
@@ -779,7 +785,12 @@ class EngineRecovery(EngineState):
                 # EG 1: removed here, it was then taken for one renamed in, and the job recorded
                 # InHotFolder with its PDF alone in the hot folder).
                 open_temps.add(_ticket_temp_of(delivery.temp_path, delivery.final_path))
-        known: set[str] | None = None
+        left: dict[str, list[int]] = {}  # temp path -> the attempts given up that may have left it
+        for delivery_id, temp, final, what in self.ledger.leftover_temps():
+            named = temp if what == "pdf" else _ticket_temp_of(temp, final)
+            if named not in open_temps:
+                left.setdefault(named, []).append(delivery_id if what == "pdf" else 0)
+        cleared: list[int] = []
         for hot in self.config.hot_folders.values():
             if only is not None and hot.name not in only:
                 continue
@@ -789,17 +800,23 @@ class EngineRecovery(EngineState):
                     names = self.shares.call(hot, f"a listing of {folder}", lambda f=folder: os.listdir(f))
                 except (OSError, DeliveryError):
                     continue  # (not answering: said in the log; its temp files go at the next start)
-                for name in names:
+                here = set(names)
+                for name in [n for n in names if is_our_temp(n)]:
                     path = folder / name
-                    if not is_our_temp(name) or str(path) in open_temps:
-                        continue
-                    if known is None:
-                        known = self._journalled_temps()
-                    if str(path) not in known:
+                    if str(path) not in left:
                         continue
                     with contextlib.suppress(OSError, DeliveryError):
                         self.shares.call(hot, f"the removal of {path}", path.unlink)
+                        here.discard(name)
                         log.info("recovery.temp_removed", file=str(path))
+                cleared += [
+                    delivery_id
+                    for temp, ids in left.items()
+                    if Path(temp).parent == folder and Path(temp).name not in here
+                    for delivery_id in ids
+                    if delivery_id
+                ]
+        self.ledger.temps_cleared(cleared, self.clock.now())
         # A replacement the CLI staged for a daemon that stopped before taking it (an hour old: a
         # CLI may be staging one right now).
         # A command file a CLI killed while writing it left (``.<token>.json.tmp``, beside its
@@ -832,13 +849,6 @@ class EngineRecovery(EngineState):
                     ):
                         shutil.rmtree(entry.path, ignore_errors=True)
                         log.info("recovery.command_left_removed", file=entry.name)
-
-    def _journalled_temps(self: Engine) -> set[str]:
-        known: set[str] = set()
-        for temp, final in self.ledger.delivery_paths():
-            known.add(temp)
-            known.add(_ticket_temp_of(temp, final))
-        return known
 
 
 def _ticket_temp_of(temp: str, final: str) -> str:

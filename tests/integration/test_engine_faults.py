@@ -379,7 +379,8 @@ def test_a_hot_folder_moved_after_a_crash_is_followed_to_its_new_path(
     assert rig.statuses(job_id).count("InHotFolder") == 1
     with contextlib.closing(sqlite3.connect(rig.config.paths.state / "ledger.sqlite3")) as db:
         states = [r[0] for r in db.execute("SELECT state FROM deliveries WHERE job_id = ? ORDER BY id", (job_id,))]
-    assert states == ["aborted"] * copies + ["published"]  # (after the rename: no copy made again)
+    # (after the rename: no copy made again; the attempt cut short given up, its temp file known gone)
+    assert states == ["cleared"] * copies + ["published"]
 
 
 def test_an_attempt_in_a_hot_folder_taken_out_of_the_config_is_left_alone(rig: Rig) -> None:
@@ -1422,37 +1423,117 @@ def test_a_purged_delivered_job_is_said_delivered_when_it_was(rig: Rig) -> None:
     assert "The artwork it brings (DL.pdf) is not what the job was made from: it was not printed." in error, error
 
 
-def test_a_temp_left_in_a_hot_folder_out_of_reach_at_start_goes_with_the_hourly_sweep(rig: Rig) -> None:
-    """The share was not mounted when the daemon started after a crash: its temp file is removed
-    by the hourly sweep once the share is back, not only at the next start. Another sender's
-    upload under a name like ours is never touched: only temp files the journal names are ours."""
+def _share_down_for(monkeypatch: pytest.MonkeyPatch, temp: Path) -> Callable[[], None]:
+    """Every removal of ``temp`` fails as on a share that went away; the returned call ends it."""
+    real_unlink = os.unlink
+
+    def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        if os.fspath(path) == str(temp):
+            raise OSError(errno.EHOSTDOWN, "Host is down", str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    return lambda: monkeypatch.setattr(os, "unlink", real_unlink)
+
+
+def test_a_temp_left_in_a_hot_folder_out_of_reach_at_start_goes_with_the_hourly_sweep(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt whose temp file could not be removed (the share went away), then the daemon
+    restarted while the share was not mounted: its temp file is removed by the hourly sweep once
+    the share is back, not only at the next start. Another sender's upload under a name like ours
+    is never touched: only temp files the journal says a copy of ours may have left are ours."""
+    temp = rig.hot / ".K9_K9-1_bc-85x55_x1.pdf.part"
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    back = _share_down_for(monkeypatch, temp)
     job_id = rig.order("K9")
-    rig.run(until=done(rig, job_id), steps=10)
-    assert rig.take_prints() == ["K9_K9-1_bc-85x55_x1.pdf"]
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    back()
+    assert temp.exists(), "its removal after the failure failed"
     away = rig.hot.with_name("indigo.unmounted")
-    (rig.hot / ".K9_K9-1_bc-85x55_x1.pdf.part").write_bytes(b"%PDF-1.7 half a copy")  # ours, journalled
     (rig.hot / ".flyer-from-prepress.pdf.part").write_bytes(b"%PDF-1.7 someone's upload")
     os.replace(rig.hot, away)
     rig.start()  # after the crash, the share out of reach
     rig.run(steps=2)
     os.replace(away, rig.hot)  # the share is back
     rig.run(steps=2)
-    assert rig.temps() == [".K9_K9-1_bc-85x55_x1.pdf.part", ".flyer-from-prepress.pdf.part"]
+    assert rig.temps() == [temp.name, ".flyer-from-prepress.pdf.part"]
     rig.engine.request_retention()  # what the scheduler does every hour
     rig.engine.step()
     assert rig.temps() == [".flyer-from-prepress.pdf.part"]
     rig.start()
     assert rig.temps() == [".flyer-from-prepress.pdf.part"], "nor at a start"
+    rig.run(until=done(rig, job_id), steps=20, dt=5)
+    assert rig.take_prints() == ["K9_K9-1_bc-85x55_x1.pdf"]
+
+
+def test_another_senders_file_under_the_temp_name_of_a_job_delivered_long_ago_is_never_removed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GV 1: the sweep (at a start, each hour, when a share answers again) removed any
+    .<name>.part whose name a delivery of ours ever had: another instance's copy sharing the hot
+    folder (its restart then took it as renamed in, and the print was lost), or a script's upload
+    in progress. A temp name is ours only while an attempt of ours may have left a file there;
+    one given up, its file removed, is cleared, and a file of that name later is not ours either."""
+    job_id = rig.order("GV")
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["GV_GV-1_bc-85x55_x1.pdf"]
+    # An attempt of another job given up, its temp file removed.
+    temp_of_given_up = rig.hot / ".GW_GW-1_bc-85x55_x1.pdf.part"
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    other = rig.order("GW")
+    rig.run(until=lambda: rig.stage(other) is Stage.RETRY, steps=10)
+    assert not temp_of_given_up.exists()
+    theirs = [rig.hot / ".GV_GV-1_bc-85x55_x1.pdf.part", temp_of_given_up]
+    for path in theirs:
+        path.write_bytes(b"%PDF-1.7 another instance's copy, written, its rename to come")
+    rig.engine.request_retention()  # the hourly sweep
+    rig.engine.step()
+    rig.start()  # and a start's
+    assert all(path.exists() for path in theirs)
+    rig.run(steps=10, dt=5)  # GW-1's next attempt: never over the file in its way
+    assert all(path.read_bytes().startswith(b"%PDF-1.7 another instance's") for path in theirs)
+    assert rig.take_prints() == [] and rig.stage(other) in (Stage.RETRY, Stage.FAILED)
+
+
+def test_a_reprint_never_overwrites_another_senders_file_under_its_temp_name(rig: Rig) -> None:
+    """Review GV 2: a reprint's copy found another sender's .<name>.part where the first print's
+    temp file had been (renamed long ago), took it for a copy of ours left, and replaced it."""
+    job_id = rig.order("GR")
+    rig.run(until=done(rig, job_id), steps=10)
+    assert rig.take_prints() == ["GR_GR-1_bc-85x55_x1.pdf"]
+    theirs = rig.hot / ".GR_GR-1_bc-85x55_x1.pdf.part"
+    theirs.write_bytes(b"another sender's upload")
+    (rig.inbox / "GR-again.yaml").write_text(
+        'order_id: "GR"\nproduct: bc-85x55\nquantity: 1\nartwork: [GR-again.pdf]\nreprint: true\n'
+    )
+    make_pdf(rig.inbox / "GR-again.pdf", pages=CARD)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=20)
+    assert "another sender's upload?); it is never overwritten" in rig.job(job_id).history[-1].detail
+    assert theirs.read_bytes() == b"another sender's upload" and rig.take_prints() == []
+    theirs.unlink()
+    rig.run(until=done(rig, job_id), steps=40, dt=5)
+    assert rig.take_prints() == ["GR_GR-1_bc-85x55_x1.pdf"]
 
 
 def test_a_tickets_temp_left_by_a_crash_is_swept_and_a_strangers_is_not(ticket_rig: Rig) -> None:
     r = ticket_rig
     job_id = r.order("T4")
-    r.run(until=done(r, job_id), steps=10)
-    (r.hot / ".T4_T4-1_bc-85x55_x1.json.part").write_text('{"half": ')
+    life_until_killed(
+        r,
+        lambda mp: _crash_before(
+            mp, os, "fsync", when=lambda fd: str(Path(f"/proc/self/fd/{fd}").readlink()).endswith(".json.part")
+        ),
+    )
+    assert r.temps() == [".T4_T4-1_bc-85x55_x1.json.part"], "the crash left the ticket's temp file"
     (r.hot / ".T4_T4-2_bc-85x55_x1.json.part").write_text('{"not": "ours"}')
     r.start()
+    r.run(until=done(r, job_id), steps=10)
     assert r.temps() == [".T4_T4-2_bc-85x55_x1.json.part"]
+    (r.hot / ".T4_T4-1_bc-85x55_x1.json.part").write_text("another sender's, under the name our ticket's had")
+    r.start()
+    assert r.temps() == [".T4_T4-1_bc-85x55_x1.json.part", ".T4_T4-2_bc-85x55_x1.json.part"]
+    assert sorted(r.take_prints()) == ["T4_T4-1_bc-85x55_x1.json", "T4_T4-1_bc-85x55_x1.pdf"]
 
 
 def test_crash_in_the_middle_of_a_copy_leaves_no_temp_in_the_staging_folder(tmp_path: Path) -> None:
@@ -2198,10 +2279,19 @@ def test_a_temp_file_an_earlier_copy_of_ours_left_is_replaced(rig: Rig, monkeypa
     """The temp file an attempt of ours left (its removal failed: the share went away) is ours, as
     the journal says, and the next copy replaces it."""
     job_id = rig.order("TO")
-    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
-    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
     temp = rig.hot / ".TO_TO-1_bc-85x55_x1.pdf.part"
-    temp.write_bytes(b"%PDF-1.7 cut short")  # as if its removal after the failure had failed
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    real_unlink = os.unlink
+
+    def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        if os.fspath(path) == str(temp):  # (the share is down: every removal of it fails)
+            raise OSError(errno.EHOSTDOWN, "Host is down", str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    monkeypatch.setattr(os, "unlink", real_unlink)  # (back)
+    assert temp.exists(), "its removal after the failure failed"
     rig.run(until=done(rig, job_id), steps=20, dt=5)
     assert rig.take_prints() == ["TO_TO-1_bc-85x55_x1.pdf"] and not temp.exists()
     assert rig.statuses(job_id).count("CopyToHotFolderFailed") == 1

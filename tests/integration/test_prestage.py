@@ -138,7 +138,7 @@ def test_an_early_copy_whose_check_fails_is_removed_and_nothing_is_printed(rig: 
     assert pdf.seen_during_check == [f".{NAME}.part"]
     assert "ValidationFailed" in rig.statuses(job_id)
     assert os.listdir(rig.hot) == [], "neither the file nor its temp name"
-    assert _deliveries(rig) == [(job_id, "aborted")]
+    assert _deliveries(rig) == [(job_id, "cleared")]  # (given up, its temp file known gone)
 
 
 def test_a_blocked_job_is_not_copied_before_its_release(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,7 +168,7 @@ def test_an_output_the_check_has_rewritten_is_copied_itself_not_the_artwork(
     assert output.read_bytes() != artwork.read_bytes()
     assert _print(rig) == output.read_bytes()
     assert rig.temps() == []
-    assert [state for _, state in _deliveries(rig)] == ["aborted", "published"]
+    assert [state for _, state in _deliveries(rig)] == ["cleared", "published"]
 
 
 def test_an_artwork_touched_during_its_early_copy_is_copied_again(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,7 +185,7 @@ def test_an_artwork_touched_during_its_early_copy_is_copied_again(rig: Rig, monk
     rig.run(until=done(rig, job_id), steps=10)
     assert len(copies) == 2
     assert rig.take_prints() == [NAME] and rig.temps() == []
-    assert [state for _, state in _deliveries(rig)] == ["aborted", "published"]
+    assert [state for _, state in _deliveries(rig)] == ["cleared", "published"]
 
 
 def test_an_artwork_changed_during_its_early_copy_is_never_printed(rig: Rig) -> None:
