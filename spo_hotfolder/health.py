@@ -161,7 +161,7 @@ def unknown_folders_text(folders: list[str], count: int | None = None) -> str:
     shown = ", ".join(folders[:3]) + (", ..." if count > 3 else "")
     return (
         f"{count} job folder{'' if count == 1 else 's'} the ledger does not know ({shown}): not continued; "
-        "put each one's manifest and artwork into inbox/ again, then remove the folder "
+        "move each folder out of the spool first (keep it), then put its manifest and artwork into inbox/ again "
         "(log recovery.job_folders_unknown)"
     )
 

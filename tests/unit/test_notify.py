@@ -293,7 +293,8 @@ def test_job_folders_the_ledger_does_not_know_are_said_but_the_pings_go_on(
         assert fields[0] == "WATCHDOG=1"
         assert fields[1] == (
             "STATUS=4 job folders the ledger does not know (work/A-1, quarantine/B-1, failed/C-1, ...): not "
-            "continued; put each one's manifest and artwork into inbox/ again, then remove the folder (log "
+            "continued; move each folder out of the spool first (keep it), then put its manifest and artwork into "
+            "inbox/ again (log "
             "recovery.job_folders_unknown); 0 jobs waiting, 0 blocked, 0 failed, 0 done"
         )
         health = json.loads((daemon.config.paths.state / "health.json").read_text())
