@@ -58,9 +58,18 @@ PREFIX      ?= /opt/spo-hotfolder
 UNIT_DIR    ?= /etc/systemd/system
 ETC_DIR     ?= /etc/spo-hotfolder
 DOC_DIR     ?= /usr/local/share/doc/spo-hotfolder
+# The system's Python, not $(PYTHON): a pyenv or conda one under a person's home is one the
+# service's user cannot run (docs/service.md, step 1).
+INSTALL_PYTHON ?= /usr/bin/python3
 install:
 	@test "$$(id -u)" = 0 || { echo "make install: run it as root (sudo make install)" >&2; exit 1; }
-	$(PYTHON) -m venv $(PREFIX)
+	@$(INSTALL_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "make install: $(INSTALL_PYTHON) is missing or older than Python 3.11: name a system-wide one," \
+	    "e.g. make install INSTALL_PYTHON=/usr/local/bin/python3.12" >&2; exit 1; }
+	@case "$$(readlink -f $(INSTALL_PYTHON))" in /root/*|/home/*) \
+	  echo "make install: $(INSTALL_PYTHON) is under a person's home, which the service's user cannot" \
+	    "run: name a system-wide Python 3.11+ (INSTALL_PYTHON=...)" >&2; exit 1;; esac
+	$(INSTALL_PYTHON) -m venv $(PREFIX)
 	$(PREFIX)/bin/pip install --quiet --upgrade pip
 	$(PREFIX)/bin/pip install --quiet .
 	ln -sfn $(PREFIX)/bin/spo-hotfolder /usr/local/bin/spo-hotfolder
