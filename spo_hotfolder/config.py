@@ -381,6 +381,15 @@ def load_config(
         raise ConfigError([f"{shown}: the config file does not exist"], unreadable=True) from None
     except IsADirectoryError:
         raise ConfigError([f"{shown}: is a folder, not a config file"], unreadable=True) from None
+    except PermissionError as exc:
+        # (review GS 3: a monitoring account outside the group running `health`)
+        raise ConfigError(
+            [
+                f"{shown}: cannot read the config file: {exc.strerror or exc}: run this as a user who may read it "
+                "(the daemon's user, or a member of its group)"
+            ],
+            unreadable=True,
+        ) from None
     except OSError as exc:
         raise ConfigError([f"{shown}: cannot read the config file: {exc.strerror or exc}"], unreadable=True) from None
     fmt: Format = "json" if path.suffix.lower() == ".json" else "yaml"

@@ -289,6 +289,22 @@ def test_missing_file(tmp_path: Path) -> None:
     assert only_error(path) == f"{path}: the config file does not exist"
 
 
+def test_a_config_the_user_may_not_read_says_who_may(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review GS 3: a monitoring account outside the daemon's group running `health` (the config is
+    0640 root:spo-hotfolder) got "Permission denied" and nothing about what to do."""
+    path = tmp_path / "spo-hotfolder.yaml"
+    path.write_text("paths:\n  root: /srv/spool\n")
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    assert only_error(path) == (
+        f"{path}: cannot read the config file: Permission denied: run this as a user who may read it (the "
+        "daemon's user, or a member of its group)"
+    )
+
+
 def test_folder_instead_of_file(tmp_path: Path) -> None:
     assert only_error(tmp_path).startswith(f"{tmp_path}: ")
 
