@@ -152,10 +152,11 @@ class EngineRecovery(EngineState):
                 job_folders=self.unknown_job_folders[:20],
                 count=len(unknown),
                 reason="job folders the ledger does not know (it is older than they are: put back from a backup?): "
-                "those jobs are not continued, and drop files in them are not acted on. To process one, move its folder "
-                "out of the spool first (keep it), then put its manifest and its artwork (the files in its artwork/ "
-                "folder) into inbox/ again (the order sent again while its folder is there moves that folder aside "
-                "as <job id>.old-<time>, and the new job takes its place: removing it then removes the new job)",
+                "those jobs are not continued, and drop files in them are not acted on. To process one, move its "
+                "folder out of the spool first (keep it), then put its manifest and its artwork (the files in its "
+                "artwork/ folder) into inbox/ again (the order sent again while its folder is there moves that "
+                "folder aside as <job id>.old-<time>, and the new job takes its place: removing it then removes the "
+                "new job)",
             )
         for job_id in dict.fromkeys([*under_way, *misplaced, *left]):
             job = self.ledger.get_job(job_id)
