@@ -468,7 +468,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             waiting = pending_commands_by_job(config.paths.state / "commands", ledger)
             _print_json_list(
                 _with_waiting(
-                    public_json(_where_it_is(j, config), config, with_history=False), waiting.get(j.job_id, [])
+                    public_json(_as_it_is(ledger, j, config), config, with_history=False), waiting.get(j.job_id, [])
                 )
                 for j in jobs
             )
@@ -477,7 +477,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         color = _use_color()
         rows = [
             (j.job_id, j.order_id, j.status.value, _yes_no(j.block_active), _folder(j), j.updated_at, _row_color(j))
-            for j in (_where_it_is(job, config) for job in jobs)
+            for j in (_as_it_is(ledger, job, config) for job in jobs)
         ]
     finally:
         # The listing's cursor is closed while the ledger is open (`jobs --json | head` stops
@@ -540,10 +540,37 @@ def _load_job(ledger: Ledger, job_id: str) -> Job:
     return job
 
 
+#: How long a listing waits for the daemon's record of a job whose folder it found moved (``_as_it_is``).
+MOVE_RECORD_WAIT_SECONDS = 0.5
+
+
+def _as_it_is(ledger: Ledger, job: Job, config: Config, *, history: bool = False) -> Job:
+    return _recorded_and_where(ledger, job, config, history=history)[1]
+
+
+def _recorded_and_where(ledger: Ledger, job: Job, config: Config, *, history: bool = False) -> tuple[Job, Job]:
+    """``job`` as recorded, in the folder it is in. The daemon moves a job's folder in the
+    transaction that records its new status and folder: read between the move and the commit,
+    the record is the one before (review GU 1: `jobs --json` gave "OutputCreated" with the folder
+    in done/, an object no state of the job ever was). So the record is read again, a moment, until
+    it names the folder where it is; one that still does not (a daemon killed in between, audit AU
+    2) is shown with the folder where it is. (The record, and the job as shown.)"""
+    deadline = time.monotonic() + MOVE_RECORD_WAIT_SECONDS
+    while True:
+        found = _where_it_is(job, config)
+        if found.folder == job.folder or time.monotonic() >= deadline:
+            return job, found
+        time.sleep(0.02)
+        again = ledger.get_job(job.job_id, history=history)
+        if again is None:
+            return job, found
+        job = again
+
+
 def _where_it_is(job: Job, config: Config) -> Job:
-    """``job`` with the folder it is in: the ledger records a job's new folder with its status,
-    a moment before the folder moves; a daemon killed in that moment (and not restarted yet, which
-    moves it) leaves it where it was, and `show` names that one (audit AU 2)."""
+    """``job`` with the folder it is in: a daemon killed between a folder's move and its record (and
+    not restarted yet, which moves it) leaves it elsewhere than recorded, and `show` names where it
+    is (audit AU 2)."""
     recorded = config.paths.root / job.folder
     folder = None if job.stage is Stage.PURGED else config.paths.find_job_folder(job.job_id, recorded)
     if folder is None or folder == recorded:
@@ -573,13 +600,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     config = config_to_read(args)
     ledger = open_ledger(config)
     try:
-        recorded = _load_job(ledger, args.job)
-        job = _where_it_is(recorded, config)
-        if job.folder != recorded.folder:
-            # Found moved: the daemon's commit (its status and its new folder) comes before the
-            # folder's move, so it may have come just after the read: read it again, once.
-            recorded = _load_job(ledger, args.job)
-            job = _where_it_is(recorded, config)
+        recorded, job = _recorded_and_where(ledger, _load_job(ledger, args.job), config, history=True)
         artwork = ledger.artwork(job.job_id)
         waiting = pending_commands(config.paths.state / "commands", ledger, job.job_id)
         # STATUS.txt's answer to the last operator action (a command refused after the CLI stopped

@@ -309,6 +309,45 @@ def test_show_names_the_folder_a_job_is_in_when_a_crash_cut_its_move_short(tmp_p
     assert "Folder:    work/1-1  (not there: deleted, moved or renamed by hand?)\n" in shown
 
 
+@pytest.mark.parametrize("command", [["jobs", "--json"], ["jobs"], ["show", "2-1", "--json"]])
+def test_a_listing_read_between_a_folders_move_and_its_record_waits_for_the_record(
+    tmp_path: Path, command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review GU 1: the daemon moves a job's folder in the transaction that records its new status
+    and folder; `jobs --json` read in between gave the record before ("OutputCreated", held) with
+    the folder where it now is (done/): an object no state of the job was. The record is read
+    again, a moment, until it names the folder where it is."""
+    from spo_hotfolder import commands
+    from spo_hotfolder.cli import main
+
+    config = _ledger_with_three_jobs(tmp_path)
+    (tmp_path / "root" / "done" / "2-1").mkdir(parents=True)  # moved; its record not committed yet
+    daemon = Ledger(tmp_path / "root" / "state" / "ledger.sqlite3")  # (the daemon has it open)
+    waits: list[float] = []
+
+    def commit_comes(seconds: float) -> None:
+        if not waits:  # the daemon's commit comes while the CLI waits
+            daemon.add_status("2-1", JobStatus.InHotFolder, "system", "hot: o.pdf", T0)
+            daemon.update_job("2-1", T0, stage=Stage.DONE, folder="done/2-1")
+        waits.append(seconds)
+
+    monkeypatch.setattr(commands.time, "sleep", commit_comes)
+    try:
+        assert main(["-c", str(config), *command]) == 0
+    finally:
+        daemon.close()
+    out = capsys.readouterr().out
+    if command == ["jobs"]:
+        assert [line.split()[2:5] for line in out.splitlines() if line.startswith("2-1 ")] == [
+            ["InHotFolder", "yes", "done/2-1"]
+        ]
+    else:
+        shown = json.loads(out)
+        [job] = [j for j in shown if j["job_id"] == "2-1"] if isinstance(shown, list) else [shown]
+        assert (job["status"], job["folder"], job["output"]) == ("InHotFolder", "done/2-1", "done/2-1/output/o.pdf")
+    assert len(waits) == 1
+
+
 def test_an_order_id_given_for_a_job_id_is_answered_with_the_order_s_jobs(tmp_path: Path) -> None:
     """Audit AY 5e: `show 100234` (the order id an operator reads on the storefront) said only
     "no job '100234' in the ledger". It names the order's jobs; an id that is neither says so."""
@@ -675,18 +714,19 @@ def test_show_of_a_job_that_moved_just_after_its_read_reads_it_again(
     ledger.add_status("2-1", JobStatus.OutputCreated, "system", "o.pdf (1 page)", T0)
     ledger.close()
     (tmp_path / "root" / "quarantine" / "2-1").mkdir(parents=True)
-    real = commands._load_job
+    real = Ledger.get_job
     reads: list[str] = []
 
-    def stale_first(ledger: Ledger, job_id: str) -> Any:
-        job = real(ledger, job_id)
+    def stale_first(ledger: Ledger, job_id: str, *, history: bool = True) -> Any:
+        job = real(ledger, job_id, history=history)
         reads.append(job_id)
-        if len(reads) > 1:
+        if len(reads) > 1 or job is None:
             return job
         # as read just before the daemon's commit: still in work/, its OutputCreated not there yet
         return dataclasses.replace(job, folder="work/2-1", stage=Stage.PROCESS, history=job.history[:-1])
 
-    monkeypatch.setattr(commands, "_load_job", stale_first)
+    monkeypatch.setattr(commands.Ledger, "get_job", stale_first)
+    monkeypatch.setattr(commands.time, "sleep", lambda seconds: None)
     assert main(["-c", str(config), "show", "2-1", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["folder"] == "quarantine/2-1" and shown["status"] == "OutputCreated"
