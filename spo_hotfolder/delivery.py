@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.config import Config, HotFolderConfig, glob_match
-from spo_hotfolder.fsutil import SourceChanged, copy_file, fsync_dir, rename_noreplace, safe_name, windows_device
+from spo_hotfolder.fsutil import (
+    SourceChanged,
+    copy_file,
+    fsync_dir,
+    rename_noreplace,
+    safe_name,
+    set_mode,
+    windows_device,
+)
 
 if TYPE_CHECKING:
     from spo_hotfolder.ledger import Job
@@ -675,7 +683,7 @@ def publish_sidecar(
         try:
             os.write(fd, payload)
             os.fsync(fd)
-            os.fchmod(fd, 0o644)
+            set_mode(fd, 0o644)
         finally:
             os.close(fd)
         if before_rename is not None:

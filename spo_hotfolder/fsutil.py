@@ -208,6 +208,23 @@ class Flusher:
             thread.join(timeout)
 
 
+#: What a filesystem that decides its files' modes itself answers to a chmod: a FAT or NTFS disk
+#: or an SMB share mounted with a fixed owner and mode (``uid=``, ``umask=``, ``file_mode=``), one
+#: through FUSE without chmod.
+_NO_CHMOD = frozenset({errno.EPERM, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP})
+
+
+def set_mode(fd: int, mode: int) -> None:
+    """``fchmod(fd, mode)``, where the filesystem lets files have modes: where it decides them
+    itself (``_NO_CHMOD``: review GT 1, every copy into such a hot folder failed "not permitted ...
+    chattr +i?"), the file keeps the one it was given, which is what the printer reads it by."""
+    try:
+        os.fchmod(fd, mode)
+    except OSError as exc:
+        if exc.errno not in _NO_CHMOD:
+            raise
+
+
 def _create(path: Path, data: bytes, mode: int, *, flags: int, durable: bool) -> None:
     """Creates ``path`` (``flags``: O_EXCL or O_TRUNC) with ``data`` and ``mode`` whatever the
     umask, fsynced if ``durable`` (after the chmod: one fsync covers both); a failure removes it."""
@@ -217,7 +234,7 @@ def _create(path: Path, data: bytes, mode: int, *, flags: int, durable: bool) ->
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.fchmod(fd, mode)
+        set_mode(fd, mode)
         if durable:
             os.fsync(fd)
     except BaseException:
@@ -457,7 +474,7 @@ def copy_file(
                 behind.stop()
                 behind = None
             os.fsync(fd)
-            os.fchmod(fd, 0o644)
+            set_mode(fd, 0o644)
             if then is not None:
                 then(fd)
         except BaseException:

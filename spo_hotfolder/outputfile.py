@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spo_hotfolder.digests import sha256_of
-from spo_hotfolder.fsutil import fsync_dir
+from spo_hotfolder.fsutil import fsync_dir, set_mode
 from spo_hotfolder.pdfreport import ArtworkInput, describe_exception, quote_name
 
 #: Numbers the temp names of linked outputs within this process.
@@ -107,7 +107,7 @@ def publish_output(
         try:
             write(fd)
             os.fsync(fd)
-            os.fchmod(fd, 0o644)
+            set_mode(fd, 0o644)
             size = os.fstat(fd).st_size
             os.lseek(fd, 0, os.SEEK_SET)
             with open(fd, "rb", closefd=False) as check_fh:
@@ -151,7 +151,7 @@ def _publish_same(dest: Path, art: ArtworkInput) -> int:
             if st.st_nlink == 1:
                 # A copy is ours. A link is the artwork itself, the daemon's own file (or the daemon
                 # runs as root): its mode is left as it is until the output is recorded.
-                os.fchmod(out_fd, 0o644)
+                set_mode(out_fd, 0o644)
             size = st.st_size
             tmp.replace(dest)
             made = dest

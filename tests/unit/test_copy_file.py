@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from pathlib import Path
@@ -251,3 +252,27 @@ def test_a_long_name_cut_to_fit_keeps_its_bytes_that_are_not_utf8_and_whole_char
     utf8 = "é" * 200 + ".pdf"
     cut = fit_name(utf8, 101)
     assert cut.startswith("é" * 40) and len(cut.encode()) <= 101 and cut.encode().decode() == cut
+
+
+@pytest.mark.parametrize(
+    ("code", "copied"), [(errno.EPERM, True), (errno.ENOSYS, True), (errno.ENOTSUP, True), (errno.EIO, False)]
+)
+def test_a_copy_onto_a_filesystem_that_decides_modes_itself_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, copied: bool
+) -> None:
+    """Review GT 1: a hot folder on an NTFS/FAT disk or SMB share mounted with a fixed owner and
+    mode (`uid=`, `umask=`) refuses a chmod (EPERM; ENOSYS through FUSE): every copy failed "not
+    permitted". The file keeps the mode the filesystem gives it; other errors still fail the copy."""
+    src, data = _source(tmp_path, 1000)
+    dst = tmp_path / "hot.pdf"
+
+    def refused(fd: int, mode: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fsutil.os, "fchmod", refused)
+    if copied:
+        assert copy_file(src, dst) == 1000 and dst.read_bytes() == data
+    else:
+        with pytest.raises(OSError):
+            copy_file(src, dst)
+        assert not dst.exists()
