@@ -385,7 +385,11 @@ class EngineRecovery(EngineState):
                 # its way, and is never written beside another file of the PDF's name).
                 self._published(job, delivery, final, now)
             return
-        if delivery.state == "written" and other_folder(delivery.temp_folder, folder):
+        if (
+            delivery.state == "written"
+            and other_folder(delivery.temp_folder, folder)
+            and not (job is not None and self._output_there(job, final, share))
+        ):
             # (audit F1) The temp file is gone with the folder it was written in: that folder was
             # removed and another made in its place (or another one mounted there) since.
             self._attempt_unknown(
@@ -428,6 +432,21 @@ class EngineRecovery(EngineState):
             self._published(job, delivery, final, now, note=note)
             return
         self.ledger.delivery_state(delivery.id, "aborted", now)
+
+    def _output_there(self: Engine, job: Job, final: Path, share: tuple[str, Path]) -> bool:
+        """Whether the hot folder holds the job's output under its final name, byte for byte: the
+        rename happened, whatever the folder's identity says now (review GT 3: on exFAT or FAT
+        through FUSE, or SMB with `noserverino`, a folder's inode number changes at a remount, and
+        a job delivered just before a crash went to failed/ as "cannot be told", its PDF there)."""
+        output = self.job_dir(job) / "output" / (job.output or "")
+
+        def same() -> bool:
+            try:
+                return bool(job.output) and filecmp.cmp(output, final, shallow=False)
+            except OSError:
+                return False
+
+        return bool(self.shares.call(share, f"a look at {final}", same))
 
     def _published(
         self: Engine,

@@ -339,6 +339,34 @@ def test_a_crash_before_the_rename_then_a_new_hot_folder_is_not_taken_as_deliver
     assert rig.statuses(job_id).count("InHotFolder") == 1
 
 
+@pytest.mark.parametrize("crash", ["after 'written', before the rename", "after the rename"])
+def test_a_job_delivered_before_a_crash_is_known_delivered_when_its_folder_comes_back_with_another_inode(
+    rig: Rig, crash: str
+) -> None:
+    """Review GT 3: killed just after the rename into the hot folder, then the disk mounted again
+    (exFAT or FAT through FUSE, SMB with `noserverino`: a folder's inode number does not survive a
+    remount): the job went to failed/ as "cannot be told", its PDF in the hot folder under its final
+    name, and a RETRY would print it twice. The job's output there, byte for byte, tells that the
+    rename happened. (Killed before the rename, with the file not there: still cannot be told.)"""
+    job_id = rig.order("KM")
+    life_until_killed(rig, CRASH_POINTS[crash])
+    old = rig.hot.with_name("indigo.old")
+    rig.hot.rename(old)
+    rig.hot.mkdir()  # (the same disk mounted again: its folder under another inode number)
+    for name in os.listdir(old):
+        if not name.endswith(".part"):  # (a temp file cut short: gone with the remount, as in F1)
+            os.replace(old / name, rig.hot / name)
+    shutil.rmtree(old)
+    rig.start()
+    if crash == "after the rename":
+        rig.run(until=done(rig, job_id), steps=10)
+        assert rig.job(job_id).history[-1].detail == "indigo: KM_KM-1_bc-85x55_x1.pdf"
+        assert rig.take_prints() == ["KM_KM-1_bc-85x55_x1.pdf"] and rig.statuses(job_id).count("InHotFolder") == 1
+    else:
+        rig.run(until=lambda: rig.stage(job_id) is Stage.FAILED, steps=10)
+        assert rig.take_prints() == [] and "cannot be told" in rig.job(job_id).history[-1].detail
+
+
 def _repoint(r: Rig, path: Path) -> None:
     """Hot folder indigo's path edited in the config while the daemon was stopped."""
     data = yaml.safe_load(r.config_path.read_text())
