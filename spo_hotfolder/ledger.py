@@ -764,7 +764,16 @@ class Ledger:
                         f"the ledger file {path} holds another database (its tables: {other}), not a ledger; "
                         "nothing was changed: put back the ledger from a backup, or move this file away"
                     )
-                self._db.execute("PRAGMA journal_mode=WAL")
+                try:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.OperationalError as exc:
+                    # (review GT 2: the whole root on FAT through FUSE: "disk I/O error", nothing more)
+                    self._db.close()
+                    raise LedgerError(
+                        f"cannot open the ledger {path}: {exc}: the filesystem of {path.parent} does not give "
+                        "SQLite's write-ahead log the shared memory it needs (a FAT or other disk through FUSE, "
+                        "some network shares): put paths.root on a local disk (ext4, xfs, btrfs)"
+                    ) from exc
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 # The WAL cut back to this once checkpointed: a reader that held it long (a listing
                 # paused in a pager) left it at its peak, hundreds of MB, until the daemon stopped

@@ -663,6 +663,37 @@ def test_a_ledger_that_cannot_be_opened_on_a_full_disk_says_the_disk_is_full(
     )
 
 
+def test_a_spool_on_a_filesystem_without_shared_memory_for_sqlite_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GT 2: the whole root on FAT through FUSE: SQLite's write-ahead log needs shared memory
+    that filesystem does not give, and the daemon said only "cannot open the ledger ...: disk I/O
+    error". It says why, and what to do."""
+    path = tmp_path / "ledger.sqlite3"
+    real = sqlite3.connect
+
+    class NoSharedMemory:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self._db = db
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql == "PRAGMA journal_mode=WAL":
+                raise sqlite3.OperationalError("disk I/O error")
+            return self._db.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._db, name)
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: NoSharedMemory(real(*a, **k)))
+    with pytest.raises(LedgerError) as refused:
+        Ledger(path)
+    assert str(refused.value) == (
+        f"cannot open the ledger {path}: disk I/O error: the filesystem of {tmp_path} does not give SQLite's "
+        "write-ahead log the shared memory it needs (a FAT or other disk through FUSE, some network shares): put "
+        "paths.root on a local disk (ext4, xfs, btrfs)"
+    )
+
+
 def test_an_operator_command_does_not_make_an_emptied_ledger_into_a_new_one(tmp_path: Path) -> None:
     """(audit, sysadmin F1) `retry` on a 0-byte ledger set up a new, empty one: it answered "no
     job", and `jobs` then said "no jobs" beside the job folders; the damage it should report was
