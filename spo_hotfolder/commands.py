@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import fcntl
 import fnmatch
+import hashlib
 import json
 import os
 import shutil
@@ -1096,7 +1097,9 @@ def cmd_route(args: argparse.Namespace) -> int:
         twin = waiting.get(spec.job_id) if manifest.reprint and job is not None else None
         if twin is not None and job is not None:
             folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
-            if job.order_id != manifest.order_id or not sent_twice(data, job, folder, path.parent, spec, manifest):
+            if job.order_id != manifest.order_id or not sent_twice(
+                data, job, folder, path.parent, spec, manifest, taken_before=_manifest_taken(config, data, manifest)
+            ):
                 twin = None
         if job is not None and job.order_id == manifest.order_id and job.stage not in TERMINAL:
             # New artwork for a job in flight (the rules of Engine._record_intake): its Blocked entry
@@ -1146,6 +1149,15 @@ def cmd_route(args: argparse.Namespace) -> int:
             line += f"; {r['known']}"
         print(line)
     return 0
+
+
+def _manifest_taken(config: Config, data: bytes, manifest: Manifest) -> bool:
+    """Whether the ledger took in a manifest of these bytes for its order before (Ledger.manifest_taken)."""
+    ledger = open_ledger(config)
+    try:
+        return ledger.manifest_taken(hashlib.sha256(data).hexdigest(), manifest.order_id)
+    finally:
+        ledger.close()
 
 
 def _known_jobs(

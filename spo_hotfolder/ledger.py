@@ -1607,6 +1607,16 @@ class Ledger:
             ).fetchone()
         return str(row[0]) if row else None
 
+    def manifest_taken(self, digest: str, order_id: str) -> bool:
+        """Whether a manifest of these bytes (``digest``: its sha256) was taken in for ``order_id``
+        before (the intake's key begins with it)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM intakes WHERE key >= ? AND key < ? AND order_id = ? LIMIT 1",
+                (digest + ":", digest + ";", order_id),  # (";" follows ":")
+            ).fetchone()
+        return row is not None
+
     def intake_under(self, folder: str) -> bool:
         """Whether a manifest was ever taken in from inside ``folder`` (an inbox folder drop)."""
         low, high = folder + "/", folder + "0"  # "0" follows "/": every path below the folder

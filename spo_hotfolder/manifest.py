@@ -1192,25 +1192,37 @@ def reprint_sent_twice(data: bytes, job_folder: Path, base: Path, spec: JobSpec)
     return True
 
 
-def sent_twice(data: bytes, job: Job, job_folder: Path | None, base: Path, spec: JobSpec, manifest: Manifest) -> bool:
+def sent_twice(
+    data: bytes,
+    job: Job,
+    job_folder: Path | None,
+    base: Path,
+    spec: JobSpec,
+    manifest: Manifest,
+    *,
+    taken_before: bool,
+) -> bool:
     """Whether reprint manifest ``data`` (read as ``manifest``; ``spec`` its entry for ``job``, its
     artwork in ``base``) is the one that made ``job``'s last delivery, sent again: compared with the
     copy the job keeps in ``job_folder``, or, once retention deleted its files, with what the
-    ledger recorded of it (``same_as_recorded``). The daemon's rule, and what `route` says of it."""
+    ledger recorded of it (``same_as_recorded``; ``taken_before``: the ledger took in a manifest of
+    these very bytes for this order before). The daemon's rule, and what `route` says of it."""
     if job.purged:
-        return same_as_recorded(job, spec, manifest, base)
+        return same_as_recorded(job, spec, manifest, base, taken_before=taken_before)
     return job_folder is not None and reprint_sent_twice(data, job_folder, base, spec)
 
 
-def same_as_recorded(job: Job, spec: JobSpec, manifest: Manifest, base: Path) -> bool:
+def same_as_recorded(job: Job, spec: JobSpec, manifest: Manifest, base: Path, *, taken_before: bool) -> bool:
     """Whether reprint ``spec`` of ``manifest``, its artwork in ``base``, says what the ledger
     recorded of ``job``, whose files were deleted after retention (no copy to compare with: review
-    GD 1): the same facts, and artwork of the same digests, as a reprint made it (its first
-    delivery came from a manifest without ``reprint``: a reprint repeating that order is the one
-    asked for, review GN 1). Values are compared as JSON writes them (true is not 1: GN 2)."""
+    GD 1): the same facts, and artwork of the same digests, as a reprint made it. A job's first
+    delivery came from a manifest that a first reprint repeats, `reprint: true` added (the one
+    asked for, review GN 1), unless its own bytes were that reprint's (``taken_before``: review GR
+    2, a storefront that sends `reprint: true` with every order, its webhook's retry printed twice).
+    Values are compared as JSON writes them (true is not 1: GN 2)."""
     digests = (job.preflight or {}).get("artwork_sha256")
     if (
-        job.generation < 2
+        (job.generation < 2 and not taken_before)
         or (manifest.customer, spec.product, spec.quantity, spec.hot_folder)
         != (job.customer, job.product, job.quantity, job.hot_folder)
         or json.dumps(dict(spec.attributes or {}), sort_keys=True) != json.dumps(job.attributes, sort_keys=True)

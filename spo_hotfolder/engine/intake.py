@@ -635,7 +635,8 @@ class EngineIntake(EngineState):
         delivery = self.ledger.published_delivery(job.job_id, job.generation)
         if delivery is None or not os.path.lexists(delivery.final_path):
             return None
-        return delivery if sent_twice(data, job, self._locate(job), base, spec, manifest) else None
+        taken = self.ledger.manifest_taken(hashlib.sha256(data).hexdigest(), manifest.order_id)
+        return delivery if sent_twice(data, job, self._locate(job), base, spec, manifest, taken_before=taken) else None
 
     @staticmethod
     def _sent_twice_reason(job: Job, delivery: Delivery) -> str:

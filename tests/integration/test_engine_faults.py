@@ -2693,6 +2693,40 @@ def test_a_manifest_refused_as_done_leaves_the_artwork_its_reprint_twin_being_re
     assert r.take_prints() == ["W2_W2-1_bc-85x55_x1.pdf"]
 
 
+def test_an_order_sent_with_reprint_true_twice_after_its_files_were_deleted_is_printed_once(rig: Rig) -> None:
+    """Review GR 2: a storefront that sends `reprint: true` with every order: its webhook's retry
+    (the same bytes, the same artwork) while the first PDF still waited was printed twice once
+    retention had deleted the job's files (done_days 0), where with the files kept it is refused:
+    the ledger's rule took every first delivery for one made without reprint. A manifest of these
+    very bytes taken in before for the order is the one sent twice; the order's own manifest,
+    `reprint: true` added, is still the reprint asked for (GN 1, above)."""
+    r = rig
+    drop = r.tmp / "RW-drop"
+    drop.mkdir()
+    make_pdf(drop / "RW.pdf", pages=CARD)
+    (drop / "manifest.yaml").write_text(
+        'order_id: "RW"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [RW.pdf]\n'
+    )
+
+    def send(name: str) -> None:
+        shutil.copytree(drop, r.inbox / f".{name}")
+        os.replace(r.inbox / f".{name}", r.inbox / name)
+
+    send("first")
+    r.run(until=done(r, "RW-1"), steps=10)
+    r.clock.advance(30 * 86400 + 1)
+    r.engine.run_retention()
+    assert r.job("RW-1").purged
+    assert _route(r, drop / "manifest.yaml")["known"].endswith(
+        "this job would be refused as the same order sent twice (not printed again)"
+    )
+    send("retry")
+    r.run(until=lambda: any((r.root / "failed").iterdir()), steps=10)
+    r.run(steps=5)
+    assert sorted(p.name for p in r.hot.iterdir()) == ["RW_RW-1_bc-85x55_x1.pdf"]  # once
+    assert r.statuses("RW-1").count("InHotFolder") == 1
+
+
 def _printed_with_a_reprint_at_hand(r: Rig, order_id: str) -> tuple[str, Path, Callable[[str], None]]:
     """Order ``order_id`` printed (its PDF taken by the printer), a folder drop of its reprint made
     aside, and a function that sends a copy of that folder into the inbox under a name."""
