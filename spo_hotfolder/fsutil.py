@@ -637,14 +637,16 @@ def unique_path(path: Path, *, keep_extension: bool = False, shunned: Callable[[
     ``keep_extension``: ``name-2.txt`` (a file an operator opens by its extension). ``shunned``:
     a suffixed name it says yes to is passed over too (in failed/, a job's id: an order folder
     "L5" set aside as "L5-2" read as job L5-2's failure)."""
+    # (a name held by a symbolic link, even one whose target is gone, is taken: review GR 3, a
+    # customer's dangling link named ERROR.txt was replaced)
     path = path.with_name(fit_name(path.name, NAME_MAX - 8))
-    if not path.exists():
+    if not os.path.lexists(path):
         return path
     stem, extension = (path.stem, path.suffix) if keep_extension else (path.name, "")
     n = 2
     while True:
         candidate = path.with_name(f"{stem}-{n}{extension}")
-        if not candidate.exists() and (shunned is None or not shunned(candidate.name)):
+        if not os.path.lexists(candidate) and (shunned is None or not shunned(candidate.name)):
             return candidate
         n += 1
 
