@@ -190,24 +190,25 @@ def _only_ours(folder: Path) -> bool:
     return True
 
 
-def _drop_named(inbox: Path, final: str) -> Path | None:
-    """The folder drop in ``inbox`` a refusal named ``final`` (its safe folder name) was made for:
-    the folder of that name, else the one folder whose name the safe-name rules make ``final``
-    ("Order 7." gives "Order 7": left by review GP, a kill mid-refusal put such a drop's PDF back at
-    the top of inbox/, split from its manifest); None when there is none (or no telling which)."""
+def _came_from(inbox: Path, final: str) -> Path | None:
+    """Where the artwork of a refusal named ``final`` (its safe folder name) came from: the folder
+    drop of that name, else the one whose name the safe-name rules make ``final`` ("Order 7." and
+    ".hidden" give "Order 7" and "_hidden": review GR 1, a kill mid-refusal put such a drop's PDFs
+    at the top of inbox/, where another order waiting for a file of that name took one and printed
+    it); ``inbox`` itself for a manifest at its top (still there, of that name); None when neither
+    is there (or there is no telling which): the artwork then stays with the refusal."""
     drop = inbox / final
     if drop.is_dir() and not drop.is_symlink():
         return drop
     try:
         with os.scandir(inbox) as entries:
-            named = [
-                Path(e.path)
-                for e in entries
-                if e.name != final and e.is_dir(follow_symlinks=False) and safe_folder_name(e.name) == final
-            ]
+            named = [e for e in entries if safe_folder_name(e.name) == final]
     except OSError:
         return None
-    return named[0] if len(named) == 1 else None
+    folders = [Path(e.path) for e in named if e.is_dir(follow_symlinks=False)]
+    if len(folders) == 1:
+        return folders[0]
+    return inbox if not folders and any(e.is_file(follow_symlinks=False) for e in named) else None
 
 
 def _same_bytes(one: Path, other: Path) -> bool:
@@ -1853,7 +1854,8 @@ class EngineIntake(EngineState):
                 continue
             # A folder drop's refusal is named after its folder: the artwork came from there, and
             # the folder, emptied, goes once quiet (audit, soak 3: it stayed in inbox/, empty).
-            drop = _drop_named(inbox, final)
+            origin = _came_from(inbox, final)
+            drop = origin if origin is not None and origin != inbox else None
             names = os.listdir(building)
             for name in [n for n in names if _REFUSAL_ERROR_ANY.match(n)]:
                 if _REFUSAL_ERROR_WHOLE.match(name):  # a folder drop's, whole
@@ -1865,14 +1867,17 @@ class EngineIntake(EngineState):
             art = building / "artwork"
             ours = ("ERROR.txt", "artwork")  # and temps: the manifest is what tells a whole refusal
             ours_art = not os.path.lexists(art) or (art.is_dir() and not art.is_symlink())  # (a folder we made)
-            if ours_art and not any(
-                n not in ours and not (_REFUSAL_TEMP.match(n) or _REFUSAL_ERROR_ANY.match(n)) for n in names
+            if (origin is not None or not os.path.lexists(art)) and (
+                ours_art
+                and not any(
+                    n not in ours and not (_REFUSAL_TEMP.match(n) or _REFUSAL_ERROR_ANY.match(n)) for n in names
+                )
             ):
                 # The manifest never came (it is in inbox/, refused again): artwork moved in goes back
                 # where it came from, to be found again with it.
                 # (at their paths: artwork named a/x.pdf is in artwork/a/)
                 for file in sorted(p for p in art.rglob("*") if p.is_symlink() or not p.is_dir()):
-                    move(file, (drop or inbox) / file.relative_to(art))
+                    move(file, (origin or inbox) / file.relative_to(art))
                 if not _only_ours(building):
                     target = self._file_refusal(building, final)  # (what could not go back: kept, said)
                     log.info("recovery.refusal_filed", folder=self.rel(target))
@@ -1884,6 +1889,17 @@ class EngineIntake(EngineState):
                     reason="cut short before its manifest (or the files set aside) left inbox/: handled again there",
                 )
                 continue
+            if origin is None and not any(not (_REFUSAL_TEMP.match(n) or n in ours) for n in os.listdir(building)):
+                # Neither its manifest nor the folder it came from is anywhere: its artwork stays
+                # here, said (not put at the top of inbox/, where another order may take it: GR 1).
+                with contextlib.suppress(OSError):
+                    said = (building / "ERROR.txt").read_text("utf-8", errors="replace")
+                    atomic_write(
+                        building / "ERROR.txt",
+                        said.rstrip("\n") + "\n\n(The daemon stopped while it filed this refusal, and the folder "
+                        "its files came from was gone at its next start: the manifest is not here, only its "
+                        "artwork.)\n",
+                    )
             target = self._file_refusal(building, final)
             log.info("recovery.refusal_filed", folder=self.rel(target))
             if drop is not None:

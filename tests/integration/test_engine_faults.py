@@ -3983,6 +3983,21 @@ def test_a_refused_folder_drop_keeps_the_error_txt_it_came_with(rig: Rig) -> Non
     assert (kept / "ERROR.txt").read_text().startswith("Manifest order-78/manifest.yaml could not be used")
 
 
+def test_a_refused_folder_drop_keeps_a_dangling_link_named_error_txt(rig: Rig) -> None:
+    """Review GR 3: a refused folder drop holding a symbolic link named ERROR.txt whose target is
+    gone (`ls` shows it): the name was taken for free, and ours replaced the link."""
+    drop = rig.inbox / "order-79"
+    drop.mkdir()
+    make_pdf(drop / "x.pdf", pages=CARD)
+    (drop / "ERROR.txt").symlink_to("/nonexistent/notes.txt")
+    (drop / "manifest.yaml").write_text('order_id: "79"\nproduct: bc-85x55\nquantity: -1\nartwork: [x.pdf]\n')
+    failed = rig.root / "failed" / "order-79"
+    rig.run(until=lambda: failed.is_dir(), steps=20)
+    assert sorted(os.listdir(failed)) == ["ERROR.txt", "ERROR.txt-2", "manifest.yaml", "x.pdf"]
+    assert str((failed / "ERROR.txt-2").readlink()) == "/nonexistent/notes.txt"
+    assert "could not be used" in (failed / "ERROR.txt").read_text()
+
+
 def test_a_long_name_that_is_not_utf8_keeps_its_own_bytes_in_failed(rig: Rig) -> None:
     """(review GP, observed) a 255-byte name that is not UTF-8 was moved into failed/ shortened, with a
     ~hash: it keeps its own name there, as a file set aside does (GI 3)."""
@@ -8611,6 +8626,33 @@ def test_a_refusal_cut_short_puts_the_artwork_back_into_its_folder_whose_name_en
     # (back in its folder, the drop is refused whole: its files as they came)
     assert sorted(os.listdir(r.root / "failed" / "Order 7")) == ["ERROR.txt", "a.pdf", "manifest.yaml"]
     assert _failed_folders(r) == ["Order 7"] and os.listdir(r.inbox) == []
+
+
+def test_a_refusal_cut_short_never_puts_artwork_where_another_order_takes_it(tmp_path: Path) -> None:
+    """Review GR 1: a folder drop ".hidden" (watch.ignore letting dot-names in) whose order was
+    refused, the daemon killed while its PDF was moved into the hidden refusal: the restart put the
+    PDF at the top of inbox/ (it looked for inbox/_hidden, the name in failed/), and another order
+    waiting there for a file of that name took it and printed it. It goes back into its folder; and
+    where its folder is gone, it stays with the refusal, said."""
+    for r in rig_on(tmp_path, watch={"ignore": ["*.part"]}):
+        (r.inbox / "W.yaml").write_text('order_id: "W"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+        r.run(until=lambda r=r: r.stage("W-1") is Stage.AWAITING, steps=10)
+        drop = r.inbox / ".hidden"
+        drop.mkdir()
+        (drop / "manifest.yaml").write_text('order_id: "H"\nproduct: bc-85x55\nquantity: x\nartwork: [card.pdf]\n')
+        for name in ("_hidden", "Gone"):
+            hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-{len(name)}.{name}"
+            (hidden / "artwork").mkdir(parents=True)
+            (hidden / "ERROR.txt").write_text("Manifest manifest.yaml (order H) could not be used: ...\n")
+            make_pdf(hidden / "artwork" / "card.pdf", pages=CARD)
+        r.start()
+        r.run(until=lambda r=r: (r.root / "failed" / "_hidden" / "manifest.yaml").is_file(), steps=20, dt=2.0)
+        r.run(steps=5, dt=2.0)
+        assert sorted(os.listdir(r.root / "failed" / "_hidden")) == ["ERROR.txt", "card.pdf", "manifest.yaml"]
+        gone = r.root / "failed" / "Gone"
+        assert sorted(os.listdir(gone)) == ["ERROR.txt", "artwork"] and os.listdir(gone / "artwork") == ["card.pdf"]
+        assert "the manifest is not here, only its artwork" in " ".join((gone / "ERROR.txt").read_text().split())
+        assert r.stage("W-1") is Stage.AWAITING and r.take_prints() == []
 
 
 def test_replace_of_artwork_that_has_not_come_says_what_it_waits_for(rig: Rig, tmp_path: Path) -> None:
