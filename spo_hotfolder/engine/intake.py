@@ -1850,7 +1850,13 @@ class EngineIntake(EngineState):
         for building in left:
             final = building.name[len(REFUSAL_PREFIX) :].partition(".")[2] or "refused"
             if building.name[len(REFUSAL_PREFIX) :].startswith(ASIDE_MARK):
-                self._recover_aside(building, final)
+                if self._recover_aside(building, final):
+                    # The folder drop its files came from, emptied of some: removed once quiet and
+                    # empty, as one set aside whole is (review GR 4: its emptied sub-folders stayed).
+                    origin = _came_from(inbox, final)
+                    if origin is not None and origin != inbox:
+                        self._consumed_dirs.add(origin)
+                        emptied = True
                 continue
             # A folder drop's refusal is named after its folder: the artwork came from there, and
             # the folder, emptied, goes once quiet (audit, soak 3: it stayed in inbox/, empty).
@@ -1908,7 +1914,7 @@ class EngineIntake(EngineState):
         if emptied:
             self._cleanup_consumed_dirs()
 
-    def _recover_aside(self: Engine, building: Path, final: str) -> None:
+    def _recover_aside(self: Engine, building: Path, final: str) -> bool:
         """(``_recover_refusals``) A folder of files set aside, cut short: filed under its name as it
         is when any file is in it (its first ERROR.txt says the daemon stopped meanwhile; the
         entry's other files are set aside again in their turn), removed when nothing but our own
@@ -1916,7 +1922,7 @@ class EngineIntake(EngineState):
         be named "artwork" (review GO 1: one so named was deleted at the restart), or like a temp
         of ours (GP 1: ".order.json.7.tmp", where watch.ignore lets dot-names in): ours are told
         by their exact names, ERROR.txt (written first: a file of that name moved in later gets
-        another) and its temp of the pid that made the folder."""
+        another) and its temp of the pid that made the folder. True when it is filed."""
         pid = building.name[len(REFUSAL_PREFIX) + len(ASIDE_MARK) :].partition("-")[0]
         temp = building / f".ERROR.txt.{pid}.tmp"
         with contextlib.suppress(OSError):
@@ -1926,9 +1932,10 @@ class EngineIntake(EngineState):
             log.info(
                 "recovery.set_aside_removed", folder=self.rel(building), reason="cut short before a file was in it"
             )
-            return
+            return False
         target = self._file_refusal(building, final)
         log.info("recovery.set_aside_filed", folder=self.rel(target))
+        return True
 
     def _folder_still_arriving(self: Engine, manifest: Path) -> bool:
         """Whether the folder of ``manifest`` (refused) has changed within ``_quiet_seconds``; if so,

@@ -3956,6 +3956,24 @@ def test_a_set_aside_folder_cut_short_with_only_empty_folders_in_it_is_removed(r
     assert os.listdir(rig.root / "failed") == []
 
 
+def test_a_folder_drop_a_kill_left_half_set_aside_leaves_no_empty_folder_in_the_inbox(rig: Rig) -> None:
+    """Review GR 4: a folder drop no manifest named, killed while its files were set aside: the
+    restart filed what was moved, the rest was set aside in its turn, and the sub-folders the
+    killed run had emptied stayed in inbox/ for good (without a kill, the emptied drop goes)."""
+    drop = rig.inbox / "loose"
+    (drop / "d0").mkdir(parents=True)  # (emptied by the killed run)
+    (drop / "d1").mkdir()
+    make_pdf(drop / "d1" / "b.pdf", pages=CARD)
+    building = rig.root / "failed" / ".spo-hotfolder-refusal.aside-4242-1.loose"
+    (building / "d0").mkdir(parents=True)
+    make_pdf(building / "d0" / "a.pdf", pages=CARD)
+    (building / "ERROR.txt").write_text("inbox/loose/ (2 files) arrived in the inbox and was set aside here")
+    rig.start()
+    rig.run(until=lambda: not drop.exists(), steps=40, dt=30)
+    assert sorted(os.listdir(rig.root / "failed")) == ["loose", "loose-2"]
+    assert os.listdir(rig.inbox) == []
+
+
 def test_a_refused_folder_drop_keeps_the_error_txt_it_came_with(rig: Rig) -> None:
     """Review GQ 1: a folder drop whose manifest was refused, holding a file of its own named
     ERROR.txt (a customer's notes): ours replaced it, and the customer's file was lost."""
