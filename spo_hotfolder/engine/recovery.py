@@ -818,10 +818,18 @@ class EngineRecovery(EngineState):
                 continue
             for folder in {hot.path, hot.staging} - {None}:
                 assert folder is not None
+
+                def listing(f: Path = folder) -> list[str]:
+                    # Not the empty mount point of a share not mounted (review GW 3: its temp file
+                    # of ours, not there, was cleared, and once the share was back taken for
+                    # another sender's: the job's every copy refused, the file left for good).
+                    self.mount_points.check("", f, os.stat(f))
+                    return os.listdir(f)
+
                 try:
-                    names = self.shares.call(hot, f"a listing of {folder}", lambda f=folder: os.listdir(f))
+                    names = self.shares.call(hot, f"a listing of {folder}", listing)
                 except (OSError, DeliveryError):
-                    continue  # (not answering: said in the log; its temp files go at the next start)
+                    continue  # (not answering, not mounted: its temp files go once it is back)
                 here = set(names)
                 for name in [n for n in names if is_our_temp(n)]:
                     path = folder / name

@@ -1495,6 +1495,42 @@ def test_a_temp_left_in_a_hot_folder_out_of_reach_at_start_goes_with_the_hourly_
     assert rig.take_prints() == ["K9_K9-1_bc-85x55_x1.pdf"]
 
 
+def test_a_temp_of_ours_under_a_share_not_mounted_at_the_start_stays_ours(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GW 3: an attempt whose temp file could not be removed (the share went away), then a
+    restart while the share was not mounted: the sweep listed its empty mount point, found no temp
+    file there and took the attempt's as gone; once the share was back, the file was taken for
+    another sender's, every copy refused and the file left for good. A folder that is not mounted
+    is not looked into."""
+    temp = rig.hot / ".GX_GX-1_bc-85x55_x1.pdf.part"
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    back = _share_down_for(monkeypatch, temp)
+    job_id = rig.order("GX")
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    back()
+    assert temp.exists(), "its removal after the failure failed"
+    mounted = {"yes": False}
+    real_check = delivery_module.MountPoints.check
+
+    def check(self: Any, label: str, folder: Path, st: os.stat_result) -> None:
+        if Path(folder) == rig.hot and not mounted["yes"]:
+            raise delivery_module.DeliveryError(f"hot folder indigo ({folder}) is not mounted", transient=True)
+        real_check(self, label, folder, st)
+
+    monkeypatch.setattr(delivery_module.MountPoints, "check", check)
+    away = rig.hot.with_name("indigo.share")
+    rig.hot.rename(away)
+    rig.hot.mkdir()  # (the empty mount point)
+    rig.start()
+    rig.run(steps=3)
+    rig.hot.rmdir()
+    away.rename(rig.hot)  # the share is back
+    mounted["yes"] = True
+    rig.run(until=done(rig, job_id), steps=30, dt=10)
+    assert rig.take_prints() == ["GX_GX-1_bc-85x55_x1.pdf"] and rig.temps() == []
+
+
 def test_another_senders_file_under_the_temp_name_of_a_job_delivered_long_ago_is_never_removed(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
