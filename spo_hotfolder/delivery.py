@@ -221,6 +221,9 @@ class DeliveryError(Exception):
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
+        # Whether a temp file of ours may be left where it was written (a job ticket's: the sweep
+        # removes it once its folder answers); False where nothing of ours is there (review GW 1).
+        self.temp_left = True
 
 
 # errno values that say "try again later": a share that dropped, a full disk, a folder missing
@@ -672,13 +675,17 @@ def publish_sidecar(
         # crash or a stop are swept at the start before anything is copied.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except FileExistsError as exc:
-        raise DeliveryError(
+        error = DeliveryError(
             f"a file named {temp.name} (another sender's upload?) is in {temp.parent}, where this job's ticket "
             f"{ticket.name} is written before its rename: it is never overwritten; the ticket waits until it is gone",
             transient=True,
-        ) from exc
+        )
+        error.temp_left = False  # (not ours: never swept as ours, review GW 1)
+        raise error from exc
     except OSError as exc:
-        raise explain_os_error(exc, hot, failing) from exc
+        error = explain_os_error(exc, hot, failing)
+        error.temp_left = False
+        raise error from exc
     try:
         try:
             os.write(fd, payload)
@@ -690,9 +697,10 @@ def publish_sidecar(
             fsync_dir(temp.parent)  # (as write_temp: durable before the journal's mark)
             try:
                 before_rename()
-            except BaseException:  # (not marked: an attempt given up on, a ledger error) never renamed
-                with contextlib.suppress(OSError):
-                    temp.unlink()
+            except BaseException as exc:  # (not marked: an attempt given up on, a ledger error) never renamed
+                gone = _removed(temp)
+                if isinstance(exc, DeliveryError):
+                    exc.temp_left = not gone
                 raise
         failing = _rename_failed_in(temp, hot)
         rename_noreplace(temp, ticket)
@@ -700,18 +708,27 @@ def publish_sidecar(
     except FileExistsError as exc:
         # Another sender's ticket of that name, come since the look before the PDF (audit AZ D1:
         # it was replaced by this one): never overwritten; this one is written once it is taken.
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise DeliveryError(
+        error = DeliveryError(
             f"a job ticket named {ticket.name} came into hot folder {hot.name} just as this job's was written "
             "(not yet taken by the printer), which is never overwritten",
             transient=True,
-        ) from exc
+        )
+        error.temp_left = not _removed(temp)
+        raise error from exc
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise explain_os_error(exc, hot, failing) from exc
+        error = explain_os_error(exc, hot, failing)
+        error.temp_left = not _removed(temp)
+        raise error from exc
     return ticket
+
+
+def _removed(temp: Path) -> bool:
+    """Removes our temp file ``temp``: whether it is gone (False: its removal failed, a share gone)."""
+    try:
+        temp.unlink(missing_ok=True)
+    except OSError:
+        return False
+    return True
 
 
 def missing_reason(folder: Path) -> str:

@@ -379,6 +379,9 @@ CREATE TABLE IF NOT EXISTS last_actions (
     job_id TEXT PRIMARY KEY,
     text TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tickets_left (
+    delivery_id INTEGER PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS drops (
     token TEXT PRIMARY KEY,
     job_id TEXT NOT NULL,
@@ -1442,6 +1445,8 @@ class Ledger:
                 "UPDATE deliveries SET state = ?, finished_at = ?, temp_folder = COALESCE(?, temp_folder) WHERE id = ?",
                 (state, iso(now), temp_folder, delivery_id),
             )
+            if state == "published":  # (its ticket published too, or its failure noted after: ticket_left)
+                db.execute("DELETE FROM tickets_left WHERE delivery_id = ?", (delivery_id,))
             if state == "written":
                 # A copy of ours is whole under this temp name: what an attempt given up left there is
                 # gone (replaced by it), and renamed with it a file of that name is another's (GV 1).
@@ -1473,7 +1478,8 @@ class Ledger:
         """(delivery id, the PDF's temp path, its final path, what) of the temp files that may be
         ours though no delivery is open: ``pdf``, an attempt given up ("aborted") whose temp file
         is not known to be gone (its removal failed, or a crash came first); ``ticket``, the job
-        ticket's of a PDF published whose job still waits for its ticket (its write failed). Not
+        ticket's of a PDF published whose ticket's write failed and may have left it (``ticket_left``:
+        review GW 1, not where another sender's file under its name kept it from being written). Not
         the temp names of deliveries published or cleared: a file under such a name now is another
         sender's (review GV 1: another instance's or a script's upload under the name of a job
         delivered long ago was removed, and a print lost)."""
@@ -1481,21 +1487,26 @@ class Ledger:
             rows = self._db.execute(
                 "SELECT id, temp_path, final_path, 'pdf' FROM deliveries WHERE state = 'aborted' "
                 "UNION ALL SELECT d.id, d.temp_path, d.final_path, 'ticket' "
-                "FROM deliveries d JOIN jobs j ON j.job_id = d.job_id WHERE d.state = 'published' "
-                "AND d.generation = j.generation AND j.stage NOT IN ('done', 'purged')"
+                "FROM tickets_left t JOIN deliveries d ON d.id = t.delivery_id"
             ).fetchall()
         return [(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
 
-    def temps_cleared(self, delivery_ids: Sequence[int], now: datetime) -> None:
+    def ticket_left(self, delivery_id: int) -> None:
+        """The job ticket of this delivery (its PDF published) failed, and may have left its temp file."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO tickets_left (delivery_id) VALUES (?)", (delivery_id,))
+
+    def temps_cleared(self, delivery_ids: Sequence[int], now: datetime, tickets: Sequence[int] = ()) -> None:
         """The attempts given up whose temp files are known to be gone ("cleared"): a file under
         their temp name from now on is not ours."""
-        if not delivery_ids:
+        if not delivery_ids and not tickets:
             return
         with self.transaction() as db:
             db.executemany(
                 "UPDATE deliveries SET state = 'cleared', finished_at = ? WHERE id = ? AND state = 'aborted'",
                 [(iso(now), delivery_id) for delivery_id in delivery_ids],
             )
+            db.executemany("DELETE FROM tickets_left WHERE delivery_id = ?", [(ticket,) for ticket in tickets])
 
     def temp_written_before(self, temp_path: str, delivery_id: int) -> bool:
         """Whether a delivery other than ``delivery_id`` may have written ``temp_path`` and left it:

@@ -710,6 +710,8 @@ class EngineDelivery(EngineState):
         """The PDF is published, its job ticket is not: the job is not InHotFolder yet. The ticket
         alone is tried again (delivery.max_attempts, backoff_seconds); the PDF is never copied again."""
         self.ledger.delivery_state(delivery_id, "published", self.clock.now())
+        if getattr(exc, "temp_left", True):  # (not where nothing of ours was written: review GW 1)
+            self.ledger.ticket_left(delivery_id)
         self.ledger.update_job(job.job_id, self.clock.now(), route=hot_name)
         ticket = final.with_suffix(".json").name
         self._copy_failed(

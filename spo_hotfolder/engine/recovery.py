@@ -807,12 +807,12 @@ class EngineRecovery(EngineState):
                 # EG 1: removed here, it was then taken for one renamed in, and the job recorded
                 # InHotFolder with its PDF alone in the hot folder).
                 open_temps.add(_ticket_temp_of(delivery.temp_path, delivery.final_path))
-        left: dict[str, list[int]] = {}  # temp path -> the attempts given up that may have left it
+        left: dict[str, list[tuple[str, int]]] = {}  # temp path -> the attempts that may have left it
         for delivery_id, temp, final, what in self.ledger.leftover_temps():
             named = temp if what == "pdf" else _ticket_temp_of(temp, final)
             if named not in open_temps:
-                left.setdefault(named, []).append(delivery_id if what == "pdf" else 0)
-        cleared: list[int] = []
+                left.setdefault(named, []).append((what, delivery_id))
+        cleared: list[tuple[str, int]] = []
         for hot in self.config.hot_folders.values():
             if only is not None and hot.name not in only:
                 continue
@@ -840,13 +840,16 @@ class EngineRecovery(EngineState):
                         here.discard(name)
                         log.info("recovery.temp_removed", file=str(path))
                 cleared += [
-                    delivery_id
-                    for temp, ids in left.items()
+                    attempt
+                    for temp, attempts in left.items()
                     if Path(temp).parent == folder and Path(temp).name not in here
-                    for delivery_id in ids
-                    if delivery_id
+                    for attempt in attempts
                 ]
-        self.ledger.temps_cleared(cleared, self.clock.now())
+        self.ledger.temps_cleared(
+            [i for what, i in cleared if what == "pdf"],
+            self.clock.now(),
+            [i for what, i in cleared if what == "ticket"],
+        )
         # A replacement the CLI staged for a daemon that stopped before taking it (an hour old: a
         # CLI may be staging one right now).
         # A command file a CLI killed while writing it left (``.<token>.json.tmp``, beside its

@@ -1580,6 +1580,48 @@ def test_a_reprint_never_overwrites_another_senders_file_under_its_temp_name(rig
     assert rig.take_prints() == ["GR_GR-1_bc-85x55_x1.pdf"]
 
 
+def test_another_senders_file_under_the_tickets_temp_name_is_never_swept(
+    ticket_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GW 1 (of GV's mend): another sender's .<name>.json.part in the way of this job's
+    ticket (its PDF published): the ticket waited, saying so, and the sweep at the next start
+    removed that file as ours. Only a ticket's temp file whose write failed after it was made, and
+    whose removal failed, is ours to sweep."""
+    r = ticket_rig
+    theirs = r.hot / ".TX_TX-1_bc-85x55_x1.json.part"
+    theirs.write_text('{"another": "sender"}')
+    job_id = r.order("TX")
+    r.run(until=lambda: r.stage(job_id) is not None and "CopyToHotFolderFailed" in r.statuses(job_id), steps=10)
+    assert "(another sender's upload?)" in r.job(job_id).history[-1].detail
+    r.start()
+    r.engine.request_retention()  # and the hourly sweep
+    r.engine.step()
+    assert theirs.read_text() == '{"another": "sender"}'
+    theirs.unlink()  # their upload goes on elsewhere
+    r.run(until=done(r, job_id), steps=30, dt=10)
+    assert sorted(r.take_prints()) == ["TX_TX-1_bc-85x55_x1.json", "TX_TX-1_bc-85x55_x1.pdf"]
+    # Ours, its write and its removal failed (the share went away): swept once the share answers.
+    ours = r.hot / ".TY_TY-1_bc-85x55_x1.json.part"
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if str(Path(f"/proc/self/fd/{fd}").readlink()) == str(ours):
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    back = _share_down_for(monkeypatch, ours)
+    other = r.order("TY")
+    r.run(until=lambda: r.stage(other) is not None and "CopyToHotFolderFailed" in r.statuses(other), steps=10)
+    back()
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert ours.exists()
+    r.start()
+    assert not ours.exists()
+    r.run(until=done(r, other), steps=30, dt=10)
+    assert sorted(r.take_prints()) == ["TY_TY-1_bc-85x55_x1.json", "TY_TY-1_bc-85x55_x1.pdf"]
+
+
 def test_a_tickets_temp_left_by_a_crash_is_swept_and_a_strangers_is_not(ticket_rig: Rig) -> None:
     r = ticket_rig
     job_id = r.order("T4")
