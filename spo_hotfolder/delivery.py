@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spo_hotfolder.config import Config, HotFolderConfig, glob_match
+from spo_hotfolder.config import (
+    Config,
+    HotFolderConfig,
+    filesystem_mount_points,
+    glob_match,
+    mount_table,
+)
 from spo_hotfolder.fsutil import (
     SourceChanged,
     copy_file,
@@ -402,6 +408,11 @@ class MountPoints:
                     self._remember(real)
                 return
             seen = real in self._mounted or folder in self._mounted
+        if (seen or listed) and filesystem_mount_points(mount_table(), [str(real), str(folder)]):
+            # Mounted now, from the same disk (a folder bound there from elsewhere: its device is
+            # its parent's; review GW 2, every delivery into such a hot folder was refused "not
+            # mounted"). Not a folder bound onto itself (systemd's ReadWritePaths=: audit DC 1).
+            return
         if seen:
             # (Not how to make it local again: a line removed while a rename into the share is
             # unconfirmed would have the empty folder taken for the share: audit CM 3. README says.)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from spo_hotfolder.config import HotFolderConfig, filesystem_mount_points, links_followed_here, mount_table
+from spo_hotfolder.config import HotFolderConfig, Mount, filesystem_mount_points, links_followed_here, mount_table
 from spo_hotfolder.delivery import DeliveryError, MountPoints, check_hot_folder, explain_os_error
 
 
@@ -221,3 +221,35 @@ def test_a_folder_bound_from_elsewhere_on_its_own_file_system_is_a_mount_of_its_
         "43 41 254:1 /elsewhere /data2/hot rw - ext4 /dev/vdb rw\n"
     )
     assert filesystem_mount_points(mount_table(info)) == ["/srv/hot", "/data2", "/data2/hot"]
+
+
+def test_a_folder_bound_from_elsewhere_on_its_own_disk_is_mounted_while_the_table_lists_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GW 2: a hot folder bound from another folder of its own disk (`mount --bind /srv/x
+    /srv/hot`) is noted as a mount point (DH 2), and its device is its parent's: every delivery was
+    refused "not mounted", mounted as it was. Mounted while the mount table lists it so; once
+    unmounted, refused as before."""
+    import spo_hotfolder.delivery as delivery_module
+
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    store = tmp_path / "mount-points.txt"
+    store.write_text(f"{hot}\n")  # (noted at the start: the table listed it)
+    mounts = MountPoints(fstab=tmp_path / "no-fstab", store=store)
+    device = os.stat(tmp_path).st_dev
+    dev = f"{os.major(device)}:{os.minor(device)}"
+    bound = [
+        Mount("/", "ext4", dev),
+        Mount(str(hot), "ext4", dev, root=str(tmp_path / "printer")),
+    ]
+    monkeypatch.setattr(delivery_module, "mount_table", lambda: bound)
+    mounts.check("hot folder indigo", hot, os.stat(hot))  # mounted: no error
+    monkeypatch.setattr(delivery_module, "mount_table", lambda: bound[:1])  # unmounted
+    with pytest.raises(DeliveryError, match="is not mounted: it was seen as the mount point of a share"):
+        mounts.check("hot folder indigo", hot, os.stat(hot))
+    # A folder bound onto itself (systemd's ReadWritePaths=) is no share: unmounted all the same.
+    self_bound = [bound[0], Mount(str(hot), "ext4", dev, root=str(hot))]
+    monkeypatch.setattr(delivery_module, "mount_table", lambda: self_bound)
+    with pytest.raises(DeliveryError, match="is not mounted"):
+        mounts.check("hot folder indigo", hot, os.stat(hot))
