@@ -1576,6 +1576,22 @@ def mount_points(source: Path = Path("/proc/self/mountinfo")) -> list[str]:
     return [mount.point for mount in mount_table(source)]
 
 
+def share_points_above(table: Sequence[Mount], folders: Collection[str]) -> list[str]:
+    """For each of ``folders`` (hot and staging folders), the nearest mount point above it, but
+    "/", where something else than a folder bound onto itself is mounted (``filesystem_mount_points``):
+    a share mounted on a hot folder's parent (fstab's `//rip/hotfolders` on /mnt/indigo, the hot
+    folder /mnt/indigo/in: review GZ 1, unmounted, it uncovered a local folder of that path, and
+    the job went there, InHotFolder, never printed)."""
+    points = [point for point in filesystem_mount_points(table) if os.path.normpath(point) != "/"]
+    found = []
+    for folder in folders:
+        path = os.path.normpath(folder)
+        above = [point for point in points if path.startswith(os.path.normpath(point).rstrip("/") + "/")]
+        if above:
+            found.append(max(above, key=len))
+    return list(dict.fromkeys(found))
+
+
 def filesystem_mount_points(table: Sequence[Mount], among: Collection[str] | None = None) -> list[str]:
     """The mount points of ``table`` (those ``among``, if given: the hot and staging folders) where
     something else than the folder itself is mounted: another file system, or another folder bound

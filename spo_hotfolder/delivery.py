@@ -324,6 +324,18 @@ def _rename_failed_in(temp: Path, hot: HotFolderConfig) -> Path:
     return hot.path
 
 
+def _mounted_now(point: Path) -> bool:
+    """Whether something is mounted at ``point`` now (a share seen mounted there before): its
+    filesystem is not its parent's, or the mount table lists a folder bound there from elsewhere.
+    True where it cannot be told (a stat that fails says why at the copy)."""
+    try:
+        if os.stat(point).st_dev != os.stat(point.parent).st_dev:
+            return True
+    except OSError:
+        return True
+    return bool(filesystem_mount_points(mount_table(), [str(point)]))
+
+
 class MountPoints:
     """Which hot and staging folders are mount points of their own (a share mounted there): when
     such a share is unmounted, its mount point stays behind as an empty folder of the local disk,
@@ -332,7 +344,9 @@ class MountPoints:
     filesystem is not mounted; so is a folder /etc/fstab lists as a mount point while it is on its
     parent's filesystem. The folders seen mounted are kept in ``store`` (one path a line), across
     restarts and reloads: a share down while the daemon restarts is still known for one. A folder
-    meant to be local from then on: its line is removed from that file."""
+    meant to be local from then on: its line is removed from that file. So are the shares seen
+    mounted above such a folder (on its parent: a share's own folder configured as the hot folder),
+    whose unmount uncovers a local folder of the same path (review GZ 1)."""
 
     def __init__(self, fstab: Path = Path("/etc/fstab"), store: Path | None = None) -> None:
         self._fstab = fstab
@@ -408,6 +422,10 @@ class MountPoints:
                     self._remember(real)
                 return
             seen = real in self._mounted or folder in self._mounted
+            # Shares seen mounted above it (on its parent, say: review GZ 1), nearest first.
+            above = sorted(
+                (p for p in self._mounted if p in real.parents and p != Path("/")), key=lambda p: -len(p.parts)
+            )
         if (seen or listed) and filesystem_mount_points(mount_table(), [str(real), str(folder)]):
             # Mounted now, from the same disk (a folder bound there from elsewhere: its device is
             # its parent's; review GW 2, every delivery into such a hot folder was refused "not
@@ -427,7 +445,13 @@ class MountPoints:
                 "if it is meant to be a local folder"
             )
         else:
-            return
+            gone = next((point for point in above if not _mounted_now(point)), None)
+            if gone is None:
+                return
+            why = (
+                f"the share mounted at {gone}, which holds it, was seen mounted and {gone} is now a folder of the "
+                "local disk, where the printer would never see a file; mount the share again"
+            )
         raise DeliveryError(f"{label} ({folder}) is not mounted: {why}", transient=True)
 
     def _fstab_points(self) -> set[Path]:

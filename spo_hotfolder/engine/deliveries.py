@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spo_hotfolder.clock import iso
-from spo_hotfolder.config import HotFolderConfig, filesystem_mount_points, links_followed_here, mount_table
+from spo_hotfolder.config import (
+    HotFolderConfig,
+    filesystem_mount_points,
+    links_followed_here,
+    mount_table,
+    share_points_above,
+)
 from spo_hotfolder.delivery import (
     DeliveryError,
     TempInTheWay,
@@ -514,6 +520,8 @@ class EngineDelivery(EngineState):
             self.mount_points.note_mounted(
                 candidates, filesystem_mount_points(table, [str(folder) for folder in candidates])
             )
+            above = share_points_above(table, [str(folder) for folder in candidates])
+            self.mount_points.note_mounted([Path(point) for point in above], above)
 
     def _spool_identities(self: Engine) -> dict[tuple[int, int], tuple[str, Path]]:
         """The spool folders by (device, inode), looked at once for the config's paths, not at each

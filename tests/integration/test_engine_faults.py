@@ -9877,6 +9877,25 @@ def _refused_as_unmounted(r: Rig, monkeypatch: pytest.MonkeyPatch, mounted: Path
     assert "is not mounted: it was seen as the mount point of a share" in failed.detail
 
 
+def test_a_hot_folder_whose_parent_was_a_share_mounted_at_the_start_is_not_delivered_into_once_it_is_gone(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GZ 1: the share mounted on the hot folder's parent (fstab's //rip/hotfolders on
+    /mnt/indigo, the hot folder /mnt/indigo/in, as README shows), unmounted: the local folder of
+    that path it uncovered got the job, InHotFolder, never printed."""
+    r = rig
+    share = r.hot.parent
+    monkeypatch.setattr(
+        engine_module, "mount_table", lambda: [Mount("/", "ext4", "254:0"), Mount(str(share), "cifs", "0:50")]
+    )
+    r.start()  # (the mount table read at the start lists the share; it is unmounted since)
+    job_id = r.order("MQ")
+    r.run(until=lambda: r.stage(job_id) is not None and "CopyToHotFolderFailed" in r.statuses(job_id), steps=10)
+    assert r.take_prints() == [] and r.stage(job_id) is not Stage.DONE
+    failed = next(e for e in r.job(job_id).history if e.status is JobStatus.CopyToHotFolderFailed)
+    assert f"is not mounted: the share mounted at {share}, which holds it, was seen mounted" in failed.detail
+
+
 def test_a_hot_folder_named_by_a_link_to_a_mount_point_gone_before_its_first_delivery_is_not_delivered_into(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -253,3 +253,46 @@ def test_a_folder_bound_from_elsewhere_on_its_own_disk_is_mounted_while_the_tabl
     monkeypatch.setattr(delivery_module, "mount_table", lambda: self_bound)
     with pytest.raises(DeliveryError, match="is not mounted"):
         mounts.check("hot folder indigo", hot, os.stat(hot))
+
+
+def test_a_share_mounted_on_the_hot_folders_parent_is_looked_at_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GZ 1: the share mounted on /mnt/indigo, the hot folder its folder /mnt/indigo/in (as
+    README's fstab line has it): unmounted, it uncovered a local folder of that path, whose device
+    is its parent's as the share's folder's was, and the job was delivered there, InHotFolder,
+    never printed. The share above, seen mounted, is looked at too."""
+    import spo_hotfolder.delivery as delivery_module
+    from spo_hotfolder.config import share_points_above
+
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 254:0 / / rw - ext4 /dev/vda rw\n"
+        "40 22 0:50 / /mnt/indigo rw - cifs //rip/hotfolders rw\n"
+        "41 40 0:50 /in /mnt/indigo/in rw - cifs //rip/hotfolders rw\n"  # (systemd's bind onto itself)
+        "42 22 254:0 /srv/local /srv/local rw - ext4 /dev/vda rw\n"  # (bound onto itself: no share)
+    )
+    table = mount_table(info)
+    assert share_points_above(table, ["/mnt/indigo/in", "/mnt/indigo/in/staging", "/srv/local/hot", "/srv/x"]) == [
+        "/mnt/indigo"
+    ]
+    share = tmp_path / "mnt" / "indigo"
+    hot = share / "in"
+    hot.mkdir(parents=True)  # (the local folder the unmount uncovers)
+    store = tmp_path / "mount-points.txt"
+    mounts = MountPoints(fstab=tmp_path / "no-fstab", store=store)
+    mounts.note_mounted([share], [str(share)])  # (seen mounted at the start)
+    monkeypatch.setattr(delivery_module, "mount_table", lambda: table)
+    with pytest.raises(DeliveryError) as unmounted:
+        mounts.check("hot folder indigo", hot, os.stat(hot))
+    assert str(unmounted.value) == (
+        f"hot folder indigo ({hot}) is not mounted: the share mounted at {share}, which holds it, was seen mounted "
+        f"and {share} is now a folder of the local disk, where the printer would never see a file; mount the share "
+        "again"
+    )
+    assert str(share) in store.read_text().splitlines()  # (known across restarts)
+    device = os.stat(tmp_path).st_dev
+    dev = f"{os.major(device)}:{os.minor(device)}"
+    bound = [Mount("/", "ext4", dev), Mount(str(share), "ext4", dev, root="/data/rip")]  # (mounted again)
+    monkeypatch.setattr(delivery_module, "mount_table", lambda: bound)
+    mounts.check("hot folder indigo", hot, os.stat(hot))
