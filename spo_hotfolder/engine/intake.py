@@ -97,6 +97,11 @@ REFUSAL_PREFIX = ".spo-hotfolder-refusal."
 #: it holds is the inbox's files under their own names (one may be named "artwork"), never a refusal's.
 ASIDE_MARK = "aside-"
 _REFUSAL_IDS = itertools.count(1)
+#: In a refusal put together hidden with its artwork, where that artwork came from (its folder drop's
+#: path under inbox/, as bytes; empty: the top of inbox/), written before any of it moves: a kill
+#: cut short puts it back there and nowhere else (review GX 1: guessed from the safe name, "Rush:7"'s
+#: PDF went into another order's folder "Rush_7", which took it and printed it).
+_ORIGIN = ".spo-hotfolder-origin"
 #: A folder drop's ERROR.txt, written whole in its folder (an ignored name) before the folder moved.
 _REFUSAL_ERROR_WHOLE = re.compile(r"^\.spo-hotfolder-ERROR\.\d+\.tmp$")
 #: That ERROR.txt, or atomic_write's temp of it: ours by name, never a file of the folder's client.
@@ -184,7 +189,7 @@ def _only_ours(folder: Path) -> bool:
         if path.is_dir() and not path.is_symlink():
             continue
         if path.parent != folder or not (
-            path.name == "ERROR.txt" or _REFUSAL_TEMP.match(path.name) or _REFUSAL_ERROR_ANY.match(path.name)
+            path.name in ("ERROR.txt", _ORIGIN) or _REFUSAL_TEMP.match(path.name) or _REFUSAL_ERROR_ANY.match(path.name)
         ):
             return False
     return True
@@ -1806,6 +1811,10 @@ class EngineIntake(EngineState):
         placed: list[tuple[Path, Path]] = []
         try:
             atomic_write(building / "ERROR.txt", text)
+            if artwork:
+                inbox = self.area("inbox")
+                came = b"" if manifest.parent == inbox else os.fsencode(manifest.parent.relative_to(inbox))
+                atomic_write(building / _ORIGIN, came)
             for src, name in (artwork or {}).items():
                 with contextlib.suppress(FileNotFoundError):  # (gone meanwhile: nothing to keep)
                     placed.append((move(src, building / "artwork" / name), src))
@@ -1813,6 +1822,8 @@ class EngineIntake(EngineState):
                 os.replace(manifest, building / stored)
             else:
                 atomic_write(building / stored, copy)
+            if artwork:
+                (building / _ORIGIN).unlink(missing_ok=True)  # (whole: a recovery files it as it is)
         except BaseException:
             for there, src in placed:
                 with contextlib.suppress(OSError):
@@ -1860,7 +1871,8 @@ class EngineIntake(EngineState):
                 continue
             # A folder drop's refusal is named after its folder: the artwork came from there, and
             # the folder, emptied, goes once quiet (audit, soak 3: it stayed in inbox/, empty).
-            origin = _came_from(inbox, final)
+            art = building / "artwork"
+            origin = self._refusal_origin(building, inbox, final, has_artwork=os.path.lexists(art))
             drop = origin if origin is not None and origin != inbox else None
             names = os.listdir(building)
             for name in [n for n in names if _REFUSAL_ERROR_ANY.match(n)]:
@@ -1870,7 +1882,6 @@ class EngineIntake(EngineState):
                     os.replace(building / name, building / "ERROR.txt")
                 else:
                     (building / name).unlink()
-            art = building / "artwork"
             ours = ("ERROR.txt", "artwork")  # and temps: the manifest is what tells a whole refusal
             ours_art = not os.path.lexists(art) or (art.is_dir() and not art.is_symlink())  # (a folder we made)
             if (origin is not None or not os.path.lexists(art)) and (
@@ -1913,6 +1924,25 @@ class EngineIntake(EngineState):
                 emptied = True
         if emptied:
             self._cleanup_consumed_dirs()
+
+    def _refusal_origin(self: Engine, building: Path, inbox: Path, final: str, *, has_artwork: bool) -> Path | None:
+        """(``_recover_refusals``) Where the artwork of a refusal cut short came from: the folder its
+        mark (``_ORIGIN``) names, while it is one, or the top of inbox/; None where that is not
+        known (then its artwork stays with the refusal). The mark is read and removed."""
+        mark = building / _ORIGIN
+        try:
+            came = mark.read_bytes() if mark.is_file() and not mark.is_symlink() else None
+        except OSError:
+            came = None
+        with contextlib.suppress(OSError):
+            mark.unlink(missing_ok=True)
+        if came is None:
+            # (no mark: nothing was moved in yet, or a refusal made before marks, whose artwork stays)
+            return None if has_artwork else _came_from(inbox, final)
+        if not came:
+            return inbox
+        origin = inbox / os.fsdecode(came)
+        return origin if origin.is_dir() and not origin.is_symlink() else None
 
     def _recover_aside(self: Engine, building: Path, final: str) -> bool:
         """(``_recover_refusals``) A folder of files set aside, cut short: filed under its name as it

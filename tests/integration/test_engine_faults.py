@@ -8717,6 +8717,7 @@ def test_a_refusal_cut_short_puts_the_artwork_back_into_its_folder_whose_name_en
     hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-1.Order 7"
     (hidden / "artwork").mkdir(parents=True)
     (hidden / "ERROR.txt").write_text("manifest.yaml was not taken: ...\n")
+    (hidden / ".spo-hotfolder-origin").write_bytes(b"Order 7.")  # (written before the artwork moved)
     make_pdf(hidden / "artwork" / "a.pdf", pages=CARD)
     r.run(until=lambda: (r.root / "failed" / "Order 7" / "manifest.yaml").is_file(), steps=20, dt=2.0)
     # (back in its folder, the drop is refused whole: its files as they came)
@@ -8736,10 +8737,11 @@ def test_a_refusal_cut_short_never_puts_artwork_where_another_order_takes_it(tmp
         drop = r.inbox / ".hidden"
         drop.mkdir()
         (drop / "manifest.yaml").write_text('order_id: "H"\nproduct: bc-85x55\nquantity: x\nartwork: [card.pdf]\n')
-        for name in ("_hidden", "Gone"):
+        for name, came in (("_hidden", b".hidden"), ("Gone", b"Gone")):
             hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-{len(name)}.{name}"
             (hidden / "artwork").mkdir(parents=True)
             (hidden / "ERROR.txt").write_text("Manifest manifest.yaml (order H) could not be used: ...\n")
+            (hidden / ".spo-hotfolder-origin").write_bytes(came)
             make_pdf(hidden / "artwork" / "card.pdf", pages=CARD)
         r.start()
         r.run(until=lambda r=r: (r.root / "failed" / "_hidden" / "manifest.yaml").is_file(), steps=20, dt=2.0)
@@ -8749,6 +8751,30 @@ def test_a_refusal_cut_short_never_puts_artwork_where_another_order_takes_it(tmp
         assert sorted(os.listdir(gone)) == ["ERROR.txt", "artwork"] and os.listdir(gone / "artwork") == ["card.pdf"]
         assert "the manifest is not here, only its artwork" in " ".join((gone / "ERROR.txt").read_text().split())
         assert r.stage("W-1") is Stage.AWAITING and r.take_prints() == []
+
+
+def test_a_refusal_cut_short_puts_its_artwork_back_into_its_own_folder_not_one_of_its_safe_name(rig: Rig) -> None:
+    """Review GX 1: the refusal of folder drop "Rush:7" cut short, another order's folder drop
+    "Rush_7" (the safe name) waiting for a file of that name: the restart, guessing the folder from
+    the safe name, put the refused order's PDF there, and the other order printed it. The refusal
+    keeps where its artwork came from."""
+    r = rig
+    other = r.inbox / "Rush_7"
+    other.mkdir()
+    (other / "manifest.yaml").write_text('order_id: "X7"\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n')
+    r.run(until=lambda: r.stage("X7-1") is Stage.AWAITING, steps=10)
+    drop = r.inbox / "Rush:7"
+    drop.mkdir()
+    (drop / "manifest.yaml").write_text('order_id: "R7"\nproduct: bc-85x55\nquantity: x\nartwork: [card.pdf]\n')
+    hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-1.Rush_7"
+    (hidden / "artwork").mkdir(parents=True)
+    (hidden / "ERROR.txt").write_text("Manifest Rush:7/manifest.yaml (order R7) could not be used: ...\n")
+    (hidden / ".spo-hotfolder-origin").write_bytes(b"Rush:7")
+    make_pdf(hidden / "artwork" / "card.pdf", pages=CARD)
+    r.start()
+    r.run(until=lambda: (r.root / "failed" / "Rush_7" / "manifest.yaml").is_file(), steps=20, dt=2.0)
+    assert sorted(os.listdir(r.root / "failed" / "Rush_7")) == ["ERROR.txt", "card.pdf", "manifest.yaml"]
+    assert r.stage("X7-1") is Stage.AWAITING and r.take_prints() == []
 
 
 def test_replace_of_artwork_that_has_not_come_says_what_it_waits_for(rig: Rig, tmp_path: Path) -> None:
