@@ -1464,6 +1464,19 @@ def _share_down_for(monkeypatch: pytest.MonkeyPatch, temp: Path) -> Callable[[],
     return lambda: monkeypatch.setattr(os, "unlink", real_unlink)
 
 
+def _left_by_a_copy_given_up(r: Rig, monkeypatch: pytest.MonkeyPatch, order: str) -> tuple[str, Path]:
+    """Order ``order``'s copy failed (the share went away) and so did the removal of its temp file:
+    the job waits for its next attempt, the temp file left in the hot folder (its job, its temp file)."""
+    temp = r.hot / f".{order}_{order}-1_bc-85x55_x1.pdf.part"
+    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
+    back = _share_down_for(monkeypatch, temp)
+    job_id = r.order(order)
+    r.run(until=lambda: r.stage(job_id) is Stage.RETRY, steps=10)
+    back()
+    assert temp.exists(), "its removal after the failure failed"
+    return job_id, temp
+
+
 def test_a_temp_left_in_a_hot_folder_out_of_reach_at_start_goes_with_the_hourly_sweep(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1471,13 +1484,7 @@ def test_a_temp_left_in_a_hot_folder_out_of_reach_at_start_goes_with_the_hourly_
     restarted while the share was not mounted: its temp file is removed by the hourly sweep once
     the share is back, not only at the next start. Another sender's upload under a name like ours
     is never touched: only temp files the journal says a copy of ours may have left are ours."""
-    temp = rig.hot / ".K9_K9-1_bc-85x55_x1.pdf.part"
-    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
-    back = _share_down_for(monkeypatch, temp)
-    job_id = rig.order("K9")
-    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
-    back()
-    assert temp.exists(), "its removal after the failure failed"
+    job_id, temp = _left_by_a_copy_given_up(rig, monkeypatch, "K9")
     away = rig.hot.with_name("indigo.unmounted")
     (rig.hot / ".flyer-from-prepress.pdf.part").write_bytes(b"%PDF-1.7 someone's upload")
     os.replace(rig.hot, away)
@@ -1503,13 +1510,7 @@ def test_a_temp_of_ours_under_a_share_not_mounted_at_the_start_stays_ours(
     file there and took the attempt's as gone; once the share was back, the file was taken for
     another sender's, every copy refused and the file left for good. A folder that is not mounted
     is not looked into."""
-    temp = rig.hot / ".GX_GX-1_bc-85x55_x1.pdf.part"
-    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
-    back = _share_down_for(monkeypatch, temp)
-    job_id = rig.order("GX")
-    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
-    back()
-    assert temp.exists(), "its removal after the failure failed"
+    job_id, _ = _left_by_a_copy_given_up(rig, monkeypatch, "GX")
     mounted = {"yes": False}
     real_check = delivery_module.MountPoints.check
 
@@ -2384,20 +2385,7 @@ def test_another_senders_file_under_the_temp_name_is_never_overwritten(rig: Rig)
 def test_a_temp_file_an_earlier_copy_of_ours_left_is_replaced(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """The temp file an attempt of ours left (its removal failed: the share went away) is ours, as
     the journal says, and the next copy replaces it."""
-    job_id = rig.order("TO")
-    temp = rig.hot / ".TO_TO-1_bc-85x55_x1.pdf.part"
-    _raise_on_sendfile(monkeypatch, errno.EHOSTDOWN, times=1)
-    real_unlink = os.unlink
-
-    def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
-        if os.fspath(path) == str(temp):  # (the share is down: every removal of it fails)
-            raise OSError(errno.EHOSTDOWN, "Host is down", str(path))
-        real_unlink(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "unlink", unlink)
-    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
-    monkeypatch.setattr(os, "unlink", real_unlink)  # (back)
-    assert temp.exists(), "its removal after the failure failed"
+    job_id, temp = _left_by_a_copy_given_up(rig, monkeypatch, "TO")
     rig.run(until=done(rig, job_id), steps=20, dt=5)
     assert rig.take_prints() == ["TO_TO-1_bc-85x55_x1.pdf"] and not temp.exists()
     assert rig.statuses(job_id).count("CopyToHotFolderFailed") == 1
@@ -4052,17 +4040,24 @@ def test_a_folder_drop_a_kill_left_half_set_aside_leaves_no_empty_folder_in_the_
     assert os.listdir(rig.inbox) == []
 
 
+def _refused_drop_that_brought(rig: Rig, order: str, error_txt: Callable[[Path], None]) -> Path:
+    """A folder drop of ``order`` whose manifest is refused, brought with its own ERROR.txt (made by
+    ``error_txt``): its folder in failed/, which keeps both (ours, and theirs as ERROR.txt-2)."""
+    drop = rig.inbox / f"order-{order}"
+    drop.mkdir()
+    make_pdf(drop / "x.pdf", pages=CARD)
+    error_txt(drop / "ERROR.txt")
+    (drop / "manifest.yaml").write_text(f'order_id: "{order}"\nproduct: bc-85x55\nquantity: -1\nartwork: [x.pdf]\n')
+    failed = rig.root / "failed" / f"order-{order}"
+    rig.run(until=lambda: failed.is_dir(), steps=20)
+    assert sorted(os.listdir(failed)) == ["ERROR.txt", "ERROR.txt-2", "manifest.yaml", "x.pdf"]
+    return failed
+
+
 def test_a_refused_folder_drop_keeps_the_error_txt_it_came_with(rig: Rig) -> None:
     """Review GQ 1: a folder drop whose manifest was refused, holding a file of its own named
     ERROR.txt (a customer's notes): ours replaced it, and the customer's file was lost."""
-    drop = rig.inbox / "order-77"
-    drop.mkdir()
-    make_pdf(drop / "x.pdf", pages=CARD)
-    (drop / "ERROR.txt").write_text("CUSTOMER NOTES: print on silk")
-    (drop / "manifest.yaml").write_text('order_id: "77"\nproduct: bc-85x55\nquantity: -1\nartwork: [x.pdf]\n')
-    failed = rig.root / "failed" / "order-77"
-    rig.run(until=lambda: failed.is_dir(), steps=20)
-    assert sorted(os.listdir(failed)) == ["ERROR.txt", "ERROR.txt-2", "manifest.yaml", "x.pdf"]
+    failed = _refused_drop_that_brought(rig, "77", lambda path: path.write_text("CUSTOMER NOTES: print on silk"))
     assert (failed / "ERROR.txt-2").read_text() == "CUSTOMER NOTES: print on silk"
     text = " ".join((failed / "ERROR.txt").read_text().split())
     assert "could not be used" in text and "The file ERROR.txt that came in the folder is here as ERROR.txt-2." in text
@@ -4082,14 +4077,7 @@ def test_a_refused_folder_drop_keeps_the_error_txt_it_came_with(rig: Rig) -> Non
 def test_a_refused_folder_drop_keeps_a_dangling_link_named_error_txt(rig: Rig) -> None:
     """Review GR 3: a refused folder drop holding a symbolic link named ERROR.txt whose target is
     gone (`ls` shows it): the name was taken for free, and ours replaced the link."""
-    drop = rig.inbox / "order-79"
-    drop.mkdir()
-    make_pdf(drop / "x.pdf", pages=CARD)
-    (drop / "ERROR.txt").symlink_to("/nonexistent/notes.txt")
-    (drop / "manifest.yaml").write_text('order_id: "79"\nproduct: bc-85x55\nquantity: -1\nartwork: [x.pdf]\n')
-    failed = rig.root / "failed" / "order-79"
-    rig.run(until=lambda: failed.is_dir(), steps=20)
-    assert sorted(os.listdir(failed)) == ["ERROR.txt", "ERROR.txt-2", "manifest.yaml", "x.pdf"]
+    failed = _refused_drop_that_brought(rig, "79", lambda path: path.symlink_to("/nonexistent/notes.txt"))
     assert str((failed / "ERROR.txt-2").readlink()) == "/nonexistent/notes.txt"
     assert "could not be used" in (failed / "ERROR.txt").read_text()
 
@@ -7989,6 +7977,17 @@ def test_a_lone_order_that_waited_a_while_takes_its_file_a_moment_after_it_came(
     assert r.take_prints() == ["E9_E9-1_bc-85x55_x1.pdf"]
 
 
+def _two_orders_wait_for(r: Rig, name: str, orders: tuple[str, str]) -> None:
+    """The manifests of ``orders``, each listing file ``name`` (in inbox/ already), sent a moment apart."""
+    for order in orders:
+        (r.tmp / f"{order}.yaml").write_text(
+            f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{name}]\n'
+        )
+        os.replace(r.tmp / f"{order}.yaml", r.inbox / f"{order}.yaml")
+        r.engine.hint(r.inbox / f"{order}.yaml", moved_in=True)
+        r.run(steps=1, dt=0.1)
+
+
 def test_a_file_two_orders_that_came_together_wait_for_is_set_aside_for_the_operator(rig: Rig) -> None:
     """Audits BY 2, CC 5: two orders' manifests came within seconds of a file of the name both list.
     Which order's it is, the times cannot tell: a guess printed one order's PDF for another (and the
@@ -7999,13 +7998,7 @@ def test_a_file_two_orders_that_came_together_wait_for_is_set_aside_for_the_oper
     whole = (r.tmp / "whole.pdf").read_bytes()
     (r.inbox / "artwork.pdf").write_bytes(whole)
     r.engine.hint(r.inbox / "artwork.pdf")
-    for order in ("WC", "WD"):
-        (r.tmp / f"{order}.yaml").write_text(
-            f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n'
-        )
-        os.replace(r.tmp / f"{order}.yaml", r.inbox / f"{order}.yaml")
-        r.engine.hint(r.inbox / f"{order}.yaml", moved_in=True)
-        r.run(steps=1, dt=0.1)
+    _two_orders_wait_for(r, "artwork.pdf", ("WC", "WD"))
     aside = r.root / "failed" / "artwork.pdf"
     r.run(until=(aside / "ERROR.txt").is_file, steps=30, dt=0.1)
     r.run(steps=3)
@@ -8039,13 +8032,7 @@ def test_a_file_several_orders_wait_for_keeps_its_own_name_however_long_when_set
     name = "L" * 251 + ".pdf"
     make_pdf(r.inbox / name, pages=CARD)
     r.engine.hint(r.inbox / name)
-    for order in ("LA", "LB"):
-        (r.tmp / f"{order}.yaml").write_text(
-            f'order_id: "{order}"\nproduct: bc-85x55\nquantity: 1\nartwork: [{name}]\n'
-        )
-        os.replace(r.tmp / f"{order}.yaml", r.inbox / f"{order}.yaml")
-        r.engine.hint(r.inbox / f"{order}.yaml", moved_in=True)
-        r.run(steps=1, dt=0.1)
+    _two_orders_wait_for(r, name, ("LA", "LB"))
     r.run(until=lambda: any((r.root / "failed").iterdir()), steps=30, dt=0.1)
     [aside] = list((r.root / "failed").iterdir())
     r.run(until=(aside / "ERROR.txt").is_file, steps=30, dt=0.1)
@@ -8705,6 +8692,17 @@ def test_a_refusal_left_hidden_while_the_daemon_runs_is_filed_at_the_next_rescan
     assert _failed_folders(r) == ["LOST.yaml"]
 
 
+def _refusal_cut_short(r: Rig, safe: str, came: bytes, pdf: str, n: int = 1) -> None:
+    """A folder drop ``came``'s refusal (its folder in failed/ to be ``safe``) as a kill left it: put
+    together hidden, its ERROR.txt and the mark of where its artwork came from written, ``pdf``
+    moved in, its manifest not yet (the drop's manifest still in inbox/<came>/)."""
+    hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-{n}.{safe}"
+    (hidden / "artwork").mkdir(parents=True)
+    (hidden / "ERROR.txt").write_text(f"Manifest {os.fsdecode(came)}/manifest.yaml could not be used: ...\n")
+    (hidden / ".spo-hotfolder-origin").write_bytes(came)
+    make_pdf(hidden / "artwork" / pdf, pages=CARD)
+
+
 def test_a_refusal_cut_short_puts_the_artwork_back_into_its_folder_whose_name_ends_in_a_dot(rig: Rig) -> None:
     """Left by review GP (reasoned): a folder drop named "Order 7." (a Mac or a script may make one)
     whose manifest was refused, the daemon killed after its PDF was moved into the hidden refusal:
@@ -8714,11 +8712,7 @@ def test_a_refusal_cut_short_puts_the_artwork_back_into_its_folder_whose_name_en
     drop = r.inbox / "Order 7."
     drop.mkdir()
     (drop / "manifest.yaml").write_text("order_id: O7\nproduct: bc-85x55\nquantity: x\nartwork: [a.pdf]\n")
-    hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-1.Order 7"
-    (hidden / "artwork").mkdir(parents=True)
-    (hidden / "ERROR.txt").write_text("manifest.yaml was not taken: ...\n")
-    (hidden / ".spo-hotfolder-origin").write_bytes(b"Order 7.")  # (written before the artwork moved)
-    make_pdf(hidden / "artwork" / "a.pdf", pages=CARD)
+    _refusal_cut_short(r, "Order 7", b"Order 7.", "a.pdf")
     r.run(until=lambda: (r.root / "failed" / "Order 7" / "manifest.yaml").is_file(), steps=20, dt=2.0)
     # (back in its folder, the drop is refused whole: its files as they came)
     assert sorted(os.listdir(r.root / "failed" / "Order 7")) == ["ERROR.txt", "a.pdf", "manifest.yaml"]
@@ -8737,12 +8731,8 @@ def test_a_refusal_cut_short_never_puts_artwork_where_another_order_takes_it(tmp
         drop = r.inbox / ".hidden"
         drop.mkdir()
         (drop / "manifest.yaml").write_text('order_id: "H"\nproduct: bc-85x55\nquantity: x\nartwork: [card.pdf]\n')
-        for name, came in (("_hidden", b".hidden"), ("Gone", b"Gone")):
-            hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-{len(name)}.{name}"
-            (hidden / "artwork").mkdir(parents=True)
-            (hidden / "ERROR.txt").write_text("Manifest manifest.yaml (order H) could not be used: ...\n")
-            (hidden / ".spo-hotfolder-origin").write_bytes(came)
-            make_pdf(hidden / "artwork" / "card.pdf", pages=CARD)
+        _refusal_cut_short(r, "_hidden", b".hidden", "card.pdf", 1)
+        _refusal_cut_short(r, "Gone", b"Gone", "card.pdf", 2)
         r.start()
         r.run(until=lambda r=r: (r.root / "failed" / "_hidden" / "manifest.yaml").is_file(), steps=20, dt=2.0)
         r.run(steps=5, dt=2.0)
@@ -8766,11 +8756,7 @@ def test_a_refusal_cut_short_puts_its_artwork_back_into_its_own_folder_not_one_o
     drop = r.inbox / "Rush:7"
     drop.mkdir()
     (drop / "manifest.yaml").write_text('order_id: "R7"\nproduct: bc-85x55\nquantity: x\nartwork: [card.pdf]\n')
-    hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-1.Rush_7"
-    (hidden / "artwork").mkdir(parents=True)
-    (hidden / "ERROR.txt").write_text("Manifest Rush:7/manifest.yaml (order R7) could not be used: ...\n")
-    (hidden / ".spo-hotfolder-origin").write_bytes(b"Rush:7")
-    make_pdf(hidden / "artwork" / "card.pdf", pages=CARD)
+    _refusal_cut_short(r, "Rush_7", b"Rush:7", "card.pdf")
     r.start()
     r.run(until=lambda: (r.root / "failed" / "Rush_7" / "manifest.yaml").is_file(), steps=20, dt=2.0)
     assert sorted(os.listdir(r.root / "failed" / "Rush_7")) == ["ERROR.txt", "card.pdf", "manifest.yaml"]
