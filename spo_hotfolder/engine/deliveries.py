@@ -228,9 +228,7 @@ class EngineDelivery(EngineState):
                 # Journal first: a "written" delivery whose temp file is gone counts as published.
                 self.ledger.delivery_state(delivery_id, "aborted", self.clock.now())
                 if shares.silent_since(hot.name) is None:
-                    with contextlib.suppress(OSError, DeliveryError):
-                        shares.call(hot, f"the removal of {temp}", lambda: temp.unlink(missing_ok=True))
-                        self.ledger.temps_cleared([delivery_id], self.clock.now())
+                    self._remove_given_up(hot, temp, delivery_id)
                     if real_temp is not None and real_temp != temp:
                         # A hot or staging folder named by a link pointed elsewhere since the copy: the
                         # temp file is where the link pointed then (white-box audit CS 4: left there).
@@ -389,9 +387,22 @@ class EngineDelivery(EngineState):
         self.ledger.delivery_state(pre.delivery_id, "aborted", self.clock.now())
         hot = self.config.hot_folders.get(pre.hot_folder)
         if hot is not None and self.shares.silent_since(hot.name) is None:
-            with contextlib.suppress(OSError, DeliveryError):
-                self.shares.call(hot, f"the removal of {pre.temp}", lambda: pre.temp.unlink(missing_ok=True))
-                self.ledger.temps_cleared([pre.delivery_id], self.clock.now())
+            self._remove_given_up(hot, pre.temp, pre.delivery_id)
+
+    def _remove_given_up(self: Engine, hot: HotFolderConfig, temp: Path, delivery_id: int) -> None:
+        """Removes the temp file of attempt ``delivery_id``, given up (journalled "aborted"); the
+        attempt is cleared only where its folder is the one it was written in, mounted: a share
+        gone meanwhile leaves its empty mount point, where the file is not, and cleared then the
+        file, back with the share, counted as another sender's (review GZ 2: the job's every copy
+        refused, our file left for good). Else the sweep removes it once the share is back."""
+
+        def remove() -> None:
+            self.mount_points.check(f"hot folder {hot.name}", temp.parent, os.stat(temp.parent))
+            temp.unlink(missing_ok=True)
+
+        with contextlib.suppress(OSError, DeliveryError):
+            self.shares.call(hot, f"the removal of {temp}", remove)
+            self.ledger.temps_cleared([delivery_id], self.clock.now())
 
     def _output_unchanged(self: Engine, job: Job, src: Path) -> None:
         """Raises JobFailed when the output file is not the one recorded with ``OutputCreated``: a

@@ -793,8 +793,8 @@ class EngineRecovery(EngineState):
         ``only``, in these hot folders once they answer again).
 
         Ours only: a ``.<name>.part`` is removed when the delivery journal says a copy of ours may
-        have left it there (``Ledger.leftover_temps``): an attempt given up, or the ticket of a job
-        still waiting for it. Another sender's upload into a shared hot folder is left alone, also
+        have left it there (``Ledger.leftover_temps``): an attempt given up, or a job ticket whose
+        write failed after it was made. Another sender's upload into a shared hot folder is left alone, also
         under the name of a temp file of ours long renamed (review GV 1: another instance's copy,
         "written", was removed, and its restart took it as published: a print lost). An attempt
         given up whose temp file is not there (or is removed now) is marked cleared: a file of

@@ -1532,6 +1532,42 @@ def test_a_temp_of_ours_under_a_share_not_mounted_at_the_start_stays_ours(
     assert rig.take_prints() == ["GX_GX-1_bc-85x55_x1.pdf"] and rig.temps() == []
 
 
+def test_a_copy_cut_short_as_its_share_goes_away_is_ours_when_the_share_is_back(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review GZ 2: an attempt given up as the share holding the hot folder was unmounted (GZ: an
+    early copy of big artwork; here its rename): its temp file's removal, by path, found nothing in
+    the empty mount point, and the attempt was cleared; back with the share, the file counted as
+    another sender's, every copy refused, the file left for good. An attempt is cleared only where
+    its folder is mounted."""
+    temp = rig.hot / ".GZ_GZ-1_bc-85x55_x1.pdf.part"
+    away = rig.hot.with_name("indigo.share")
+    mounted = {"yes": True}
+    real_check = delivery_module.MountPoints.check
+
+    def publish(*args: Any, **kwargs: Any) -> None:
+        rig.hot.rename(away)  # the share goes away before the rename
+        rig.hot.mkdir()  # (its empty mount point)
+        mounted["yes"] = False
+        raise delivery_module.DeliveryError("the share cannot be reached (Host is down)", transient=True)
+
+    def check(self: Any, label: str, folder: Path, st: os.stat_result) -> None:
+        if Path(folder) == rig.hot and not mounted["yes"]:
+            raise delivery_module.DeliveryError(f"{label} ({folder}) is not mounted", transient=True)
+        real_check(self, label, folder, st)
+
+    monkeypatch.setattr(engine_module, "publish", publish)
+    monkeypatch.setattr(delivery_module.MountPoints, "check", check)
+    job_id = rig.order("GZ")
+    rig.run(until=lambda: rig.stage(job_id) is Stage.RETRY, steps=10)
+    assert (away / temp.name).exists()
+    monkeypatch.undo()
+    rig.hot.rmdir()
+    away.rename(rig.hot)  # the share is back
+    rig.run(until=done(rig, job_id), steps=30, dt=10)
+    assert rig.take_prints() == ["GZ_GZ-1_bc-85x55_x1.pdf"] and rig.temps() == []
+
+
 def test_another_senders_file_under_the_temp_name_of_a_job_delivered_long_ago_is_never_removed(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
