@@ -446,12 +446,33 @@ class MountPoints:
             )
         else:
             gone = next((point for point in above if not _mounted_now(point)), None)
-            if gone is None:
-                return
-            why = (
-                f"the share mounted at {gone}, which holds it, was seen mounted and {gone} is now a folder of the "
-                "local disk, where the printer would never see a file; mount the share again"
+            # (and a mount point /etc/fstab lists above it, never seen mounted: review HA 1, README's
+            # own line, //rip/hotfolders on /mnt/indigo, down when the daemon started)
+            fstab = (
+                next(
+                    (
+                        p
+                        for p in sorted(self._fstab_points(), key=lambda p: -len(p.parts))
+                        if p in real.parents and p != Path("/") and not _mounted_now(p)
+                    ),
+                    None,
+                )
+                if gone is None
+                else None
             )
+            if gone is not None:
+                why = (
+                    f"the share mounted at {gone}, which holds it, was seen mounted and {gone} is now a folder of the "
+                    "local disk, where the printer would never see a file; mount the share again"
+                )
+            elif fstab is not None:
+                why = (
+                    f"{self._fstab} lists {fstab}, which holds it, as a mount point, and nothing is mounted there: a "
+                    f"file put into the folder under it would never reach the printer; mount it (mount {fstab}), or "
+                    f"take it out of {self._fstab} if it is meant to be a local folder"
+                )
+            else:
+                return
         raise DeliveryError(f"{label} ({folder}) is not mounted: {why}", transient=True)
 
     def _fstab_points(self) -> set[Path]:

@@ -296,3 +296,31 @@ def test_a_share_mounted_on_the_hot_folders_parent_is_looked_at_too(
     bound = [Mount("/", "ext4", dev), Mount(str(share), "ext4", dev, root="/data/rip")]  # (mounted again)
     monkeypatch.setattr(delivery_module, "mount_table", lambda: bound)
     mounts.check("hot folder indigo", hot, os.stat(hot))
+
+
+def test_a_share_fstab_lists_above_the_hot_folder_is_looked_at_though_never_seen_mounted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review HA 1: README's own fstab line (//rip/hotfolders on /mnt/indigo, the hot folder
+    /mnt/indigo/in), the share down when the daemon first started: never seen mounted, the local
+    folder under the empty mount point got the job. A mount point fstab lists above it counts."""
+    import spo_hotfolder.delivery as delivery_module
+
+    share = tmp_path / "mnt" / "indigo"
+    hot = share / "in"
+    hot.mkdir(parents=True)
+    fstab = tmp_path / "fstab"
+    fstab.write_text(f"//rip/hotfolders {share} cifs credentials=/etc/samba/rip.cred,_netdev 0 0\n")
+    mounts = MountPoints(fstab=fstab, store=tmp_path / "mount-points.txt")
+    monkeypatch.setattr(delivery_module, "mount_table", lambda: [Mount("/", "ext4", "254:0")])
+    with pytest.raises(DeliveryError) as unmounted:
+        mounts.check("hot folder indigo", hot, os.stat(hot))
+    assert f"{fstab} lists {share}, which holds it, as a mount point, and nothing is mounted there" in str(
+        unmounted.value
+    )
+    device = os.stat(tmp_path).st_dev
+    dev = f"{os.major(device)}:{os.minor(device)}"
+    monkeypatch.setattr(
+        delivery_module, "mount_table", lambda: [Mount("/", "ext4", dev), Mount(str(share), "ext4", dev, root="/x")]
+    )
+    mounts.check("hot folder indigo", hot, os.stat(hot))  # (mounted: a folder bound there)
