@@ -666,10 +666,27 @@ def stamp(now: datetime) -> str:
 
 
 def into_history(job_dir: Path, src: Path, now: datetime, name: str | None = None) -> Path:
-    """Moves ``src`` into ``job_dir/history/<UTC time>-<name>``; returns where it went."""
+    """Moves ``src`` into ``job_dir/history/<UTC time>-<name>``; returns where it went. Never
+    through a link: a ``history`` that is not a folder (a symbolic link an operator made, to the hot
+    folder say: review HB 1, an edited output nobody checked was moved there, into the printer's
+    hands) is moved aside as ``history.old-<time>`` and a folder made in its place; the move goes
+    into the folder opened without following links."""
     history = job_dir / "history"
-    history.mkdir(exist_ok=True)
-    return move(src, history / fit_name(f"{stamp(now)}-{name or src.name}", NAME_MAX - 8))
+    try:
+        st = os.lstat(history)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        os.replace(history, unique_path(job_dir / f"history.old-{stamp(now)}"))
+    with contextlib.suppress(FileExistsError):
+        history.mkdir()
+    target = unique_path(history / fit_name(f"{stamp(now)}-{name or src.name}", NAME_MAX - 8))
+    fd = os.open(history, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.replace(src, target.name, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+    return target
 
 
 def name_key(name: str) -> str:

@@ -1936,6 +1936,10 @@ class EngineIntake(EngineState):
             came = None
         with contextlib.suppress(OSError):
             mark.unlink(missing_ok=True)
+            # (and the temp of one a kill cut short as it was written: review HA 2, it was taken for
+            # a file of the refusal's, and a folder with ERROR.txt and that file alone was filed)
+            for temp in building.glob(f".{_ORIGIN}.*.tmp"):
+                temp.unlink()
         if came is None:
             # (no mark: nothing was moved in yet, or a refusal made before marks, whose artwork stays)
             return None if has_artwork else _came_from(inbox, final)

@@ -7562,10 +7562,10 @@ def _unmovable(monkeypatch: pytest.MonkeyPatch, folder: Path, code: int, *, read
     real = engine_module.os.replace
     stuck = [True]
 
-    def refusing(src: Any, dst: Any) -> None:
+    def refusing(src: Any, dst: Any, **kwargs: Any) -> None:
         if stuck[0] and (str(src) == str(folder) or (read_only and Path(src).parent == folder)):
             raise PermissionError(code, os.strerror(code), str(src))
-        real(src, dst)
+        real(src, dst, **kwargs)
 
     monkeypatch.setattr(engine_module.os, "replace", refusing)
     return stuck
@@ -7662,10 +7662,10 @@ def test_a_replacement_refused_in_a_read_only_replace_folder_is_not_said_filed(
     job_id, folder = _held(r, "RJ5")
     real = engine_module.os.replace
 
-    def refusing(src: Any, dst: Any) -> None:  # (replace/ read-only, wherever its job folder goes)
+    def refusing(src: Any, dst: Any, **kwargs: Any) -> None:  # (replace/ read-only, wherever its job folder goes)
         if Path(src).parent.name == "replace":
             raise PermissionError(errno.EACCES, "Permission denied", str(src))
-        real(src, dst)
+        real(src, dst, **kwargs)
 
     monkeypatch.setattr(engine_module.os, "replace", refusing)
     make_pdf(folder / "replace" / "new.pdf", pages=[(90.5, 61.0)] * 2)
@@ -8406,6 +8406,27 @@ def arrival_rig(tmp_path: Path) -> Iterator[Rig]:
     yield from rig_on(tmp_path, blocking={"block_on_arrival": True})
 
 
+def test_a_history_folder_swapped_for_a_link_is_never_written_through(arrival_rig: Rig) -> None:
+    """Review HB 1: an operator (SMB with unix extensions) put a link to the hot folder in place of a
+    held job's history/: the replaced artwork and output, and an output edited in place and never
+    checked, were moved through it into the hot folder, where the printer takes what comes. The
+    link is moved aside, and history/ is a folder again."""
+    r = arrival_rig
+    job_id = r.order("HB")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    shutil.rmtree(folder / "history", ignore_errors=True)
+    (folder / "history").symlink_to(r.hot)
+    make_pdf(folder / "replace" / "HB.pdf", pages=CARD, trimbox=None)
+    r.run(until=lambda: r.statuses(job_id).count("OutputCreated") == 2, steps=20)
+    r.run(steps=3)
+    assert os.listdir(r.hot) == [] and r.stage(job_id) is Stage.HELD
+    assert (folder / "history").is_dir() and not (folder / "history").is_symlink()
+    assert any(name.endswith("-HB.pdf") for name in os.listdir(folder / "history"))
+    [aside] = [p for p in folder.iterdir() if p.name.startswith("history.old-")]
+    assert aside.is_symlink()
+
+
 def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
     arrival_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -8699,10 +8720,10 @@ def test_a_refusal_that_fails_half_way_puts_everything_back_and_is_made_later(
     (r.inbox / "RF.yaml").write_bytes(manifest)
     real = engine_module.os.replace
 
-    def full(src: Any, dst: Any) -> None:
+    def full(src: Any, dst: Any, **kwargs: Any) -> None:
         if _is_refusal_move(src, dst):
             raise OSError(errno_module.ENOSPC, "No space left on device")
-        real(src, dst)
+        real(src, dst, **kwargs)
 
     monkeypatch.setattr(engine_module.os, "replace", full)
     r.run(steps=3)
@@ -8737,6 +8758,25 @@ def _refusal_cut_short(r: Rig, safe: str, came: bytes, pdf: str, n: int = 1) -> 
     (hidden / "ERROR.txt").write_text(f"Manifest {os.fsdecode(came)}/manifest.yaml could not be used: ...\n")
     (hidden / ".spo-hotfolder-origin").write_bytes(came)
     make_pdf(hidden / "artwork" / pdf, pages=CARD)
+
+
+def test_a_refusal_cut_short_as_its_origin_was_written_is_made_again(rig: Rig) -> None:
+    """Review HA 2: killed while the mark of where a refusal's artwork came from was written (its
+    temp file there, nothing moved yet): the temp was taken for a file of the refusal's, and a
+    folder holding ERROR.txt and that file alone was filed in failed/. It is removed: the refusal is
+    made again, whole, from inbox/."""
+    r = rig
+    drop = r.inbox / "HZ"
+    drop.mkdir()
+    (drop / "manifest.yaml").write_text('order_id: "HZ"\nproduct: bc-85x55\nquantity: x\nartwork: [a.pdf]\n')
+    make_pdf(drop / "a.pdf", pages=CARD)
+    hidden = r.root / "failed" / f"{engine_module.REFUSAL_PREFIX}4242-1.HZ"
+    hidden.mkdir()
+    (hidden / "ERROR.txt").write_text("Manifest HZ/manifest.yaml could not be used: ...\n")
+    (hidden / f"..spo-hotfolder-origin.{os.getpid()}.tmp").write_bytes(b"H")
+    r.run(until=lambda: (r.root / "failed" / "HZ" / "manifest.yaml").is_file(), steps=20, dt=2.0)
+    assert _failed_folders(r) == ["HZ"]
+    assert sorted(os.listdir(r.root / "failed" / "HZ")) == ["ERROR.txt", "a.pdf", "manifest.yaml"]
 
 
 def test_a_refusal_cut_short_puts_the_artwork_back_into_its_folder_whose_name_ends_in_a_dot(rig: Rig) -> None:
