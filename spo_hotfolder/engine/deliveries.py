@@ -167,7 +167,9 @@ class EngineDelivery(EngineState):
             )
             return
         src = self.job_dir(job) / "output" / (job.output or "")
-        if not job.output or not src.is_file():
+        if not job.output or (self.job_dir(job) / "output").is_symlink() or not src.is_file():
+            # (output/ a link an operator made: what it leads to was never checked, and is neither
+            # read nor sent: the output is made again, as for one gone; review HB 2)
             # Made again from it, the output would go out unchecked by anyone (audit AV 1: the
             # output deleted, a PDF dragged over artwork/, then RELEASE: the new PDF printed).
             gone = self._artwork_changed_failure(job, output_gone=True)
@@ -417,6 +419,8 @@ class EngineDelivery(EngineState):
         Also an artwork file changed since its check: the output then is no longer what artwork/
         holds, and a release may approve one while the printer gets the other (audit BT 1: an
         output copied from an operator's own artwork file, which stays writable by them)."""
+        if src.parent.is_symlink():
+            return None  # (nothing read nor moved through it: review HB 2; the delivery makes it again)
         recorded = self.ledger.output_sig(job.job_id)
         try:
             current = _file_sig(src)

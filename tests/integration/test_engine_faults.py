@@ -8427,6 +8427,28 @@ def test_a_history_folder_swapped_for_a_link_is_never_written_through(arrival_ri
     assert aside.is_symlink()
 
 
+def test_an_output_folder_swapped_for_a_link_is_never_read_nor_sent(arrival_rig: Rig, tmp_path: Path) -> None:
+    """Review HB 2: a held job's output/ swapped for a link to a folder outside the spool holding a
+    PDF of the output's very name, then RELEASE: the file outside was read and moved into the job's
+    history/ (audit BO D3's test had a file of another name there). Nothing is read, moved or sent
+    through the link: the output is made again from the checked artwork and sent."""
+    r = arrival_rig
+    job_id = r.order("HO")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    [name] = os.listdir(folder / "output")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    make_pdf(outside / name, pages=[(210.0, 297.0)])
+    theirs = (outside / name).read_bytes()
+    shutil.rmtree(folder / "output")
+    (folder / "output").symlink_to(outside)
+    (folder / "RELEASE").write_text("cal\n")
+    r.run(until=done(r, job_id), steps=20)
+    assert os.listdir(outside) == [name] and (outside / name).read_bytes() == theirs
+    assert (r.hot / name).read_bytes() != theirs and r.take_prints() == [name]
+
+
 def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
     arrival_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
