@@ -1098,7 +1098,13 @@ def cmd_route(args: argparse.Namespace) -> int:
         if twin is not None and job is not None:
             folder = Path(job.folder) if Path(job.folder).is_absolute() else config.paths.root / job.folder
             if job.order_id != manifest.order_id or not sent_twice(
-                data, job, folder, path.parent, spec, manifest, taken_before=_manifest_taken(config, data, manifest)
+                data,
+                job,
+                folder,
+                path.parent,
+                spec,
+                manifest,
+                taken_before=job.purged and _manifest_taken(config, data, manifest),
             ):
                 twin = None
         if job is not None and job.order_id == manifest.order_id and job.stage not in TERMINAL:

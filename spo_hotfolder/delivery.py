@@ -336,6 +336,12 @@ def _mounted_now(point: Path) -> bool:
     return bool(filesystem_mount_points(mount_table(), [str(point)]))
 
 
+def _unmounted_above(points: Iterable[Path], real: Path) -> Path | None:
+    """The nearest of ``points`` above folder ``real`` (not "/") with nothing mounted there now."""
+    above = sorted((p for p in points if p in real.parents and p != Path("/")), key=lambda p: -len(p.parts))
+    return next((point for point in above if not _mounted_now(point)), None)
+
+
 class MountPoints:
     """Which hot and staging folders are mount points of their own (a share mounted there): when
     such a share is unmounted, its mount point stays behind as an empty folder of the local disk,
@@ -422,10 +428,7 @@ class MountPoints:
                     self._remember(real)
                 return
             seen = real in self._mounted or folder in self._mounted
-            # Shares seen mounted above it (on its parent, say: review GZ 1), nearest first.
-            above = sorted(
-                (p for p in self._mounted if p in real.parents and p != Path("/")), key=lambda p: -len(p.parts)
-            )
+            remembered = [p for p in self._mounted if p in real.parents]  # (shares seen above it: GZ 1)
         if (seen or listed) and filesystem_mount_points(mount_table(), [str(real), str(folder)]):
             # Mounted now, from the same disk (a folder bound there from elsewhere: its device is
             # its parent's; review GW 2, every delivery into such a hot folder was refused "not
@@ -445,21 +448,10 @@ class MountPoints:
                 "if it is meant to be a local folder"
             )
         else:
-            gone = next((point for point in above if not _mounted_now(point)), None)
+            gone = _unmounted_above(remembered, real)
             # (and a mount point /etc/fstab lists above it, never seen mounted: review HA 1, README's
             # own line, //rip/hotfolders on /mnt/indigo, down when the daemon started)
-            fstab = (
-                next(
-                    (
-                        p
-                        for p in sorted(self._fstab_points(), key=lambda p: -len(p.parts))
-                        if p in real.parents and p != Path("/") and not _mounted_now(p)
-                    ),
-                    None,
-                )
-                if gone is None
-                else None
-            )
+            fstab = _unmounted_above(self._fstab_points(), real) if gone is None else None
             if gone is not None:
                 why = (
                     f"the share mounted at {gone}, which holds it, was seen mounted and {gone} is now a folder of the "

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -195,25 +195,28 @@ def _only_ours(folder: Path) -> bool:
     return True
 
 
-def _came_from(inbox: Path, final: str) -> Path | None:
-    """Where the artwork of a refusal named ``final`` (its safe folder name) came from: the folder
-    drop of that name, else the one whose name the safe-name rules make ``final`` ("Order 7." and
-    ".hidden" give "Order 7" and "_hidden": review GR 1, a kill mid-refusal put such a drop's PDFs
-    at the top of inbox/, where another order waiting for a file of that name took one and printed
-    it); ``inbox`` itself for a manifest at its top (still there, of that name); None when neither
-    is there (or there is no telling which): the artwork then stays with the refusal."""
+def _ours_alone(names: Iterable[str]) -> bool:
+    """Whether a hidden refusal's entries ``names`` are ours alone (its ERROR.txt, artwork/ and
+    temps): its manifest never came in."""
+    return all(n in ("ERROR.txt", "artwork") or _REFUSAL_TEMP.match(n) or _REFUSAL_ERROR_ANY.match(n) for n in names)
+
+
+def _drop_named(inbox: Path, final: str) -> Path | None:
+    """The folder drop in ``inbox`` a refusal named ``final`` (its safe folder name) was made for,
+    guessed where it keeps no mark of it (``_ORIGIN``): the folder of that name, else the one whose
+    name the safe-name rules make ``final`` ("Order 7." and ".hidden" give "Order 7" and
+    "_hidden"); None when there is none, or no telling which."""
     drop = inbox / final
     if drop.is_dir() and not drop.is_symlink():
         return drop
     try:
         with os.scandir(inbox) as entries:
-            named = [e for e in entries if safe_folder_name(e.name) == final]
+            folders = [
+                Path(e.path) for e in entries if e.is_dir(follow_symlinks=False) and safe_folder_name(e.name) == final
+            ]
     except OSError:
         return None
-    folders = [Path(e.path) for e in named if e.is_dir(follow_symlinks=False)]
-    if len(folders) == 1:
-        return folders[0]
-    return inbox if not folders and any(e.is_file(follow_symlinks=False) for e in named) else None
+    return folders[0] if len(folders) == 1 else None
 
 
 def _same_bytes(one: Path, other: Path) -> bool:
@@ -641,7 +644,8 @@ class EngineIntake(EngineState):
         delivery = self.ledger.published_delivery(job.job_id, job.generation)
         if delivery is None or not os.path.lexists(delivery.final_path):
             return None
-        taken = self.ledger.manifest_taken(hashlib.sha256(data).hexdigest(), manifest.order_id)
+        # (what the ledger took in is asked only where retention deleted the job's copy of it)
+        taken = job.purged and self.ledger.manifest_taken(hashlib.sha256(data).hexdigest(), manifest.order_id)
         return delivery if sent_twice(data, job, self._locate(job), base, spec, manifest, taken_before=taken) else None
 
     @staticmethod
@@ -1864,8 +1868,8 @@ class EngineIntake(EngineState):
                 if self._recover_aside(building, final):
                     # The folder drop its files came from, emptied of some: removed once quiet and
                     # empty, as one set aside whole is (review GR 4: its emptied sub-folders stayed).
-                    origin = _came_from(inbox, final)
-                    if origin is not None and origin != inbox:
+                    origin = _drop_named(inbox, final)
+                    if origin is not None:
                         self._consumed_dirs.add(origin)
                         emptied = True
                 continue
@@ -1882,14 +1886,9 @@ class EngineIntake(EngineState):
                     os.replace(building / name, building / "ERROR.txt")
                 else:
                     (building / name).unlink()
-            ours = ("ERROR.txt", "artwork")  # and temps: the manifest is what tells a whole refusal
-            ours_art = not os.path.lexists(art) or (art.is_dir() and not art.is_symlink())  # (a folder we made)
-            if (origin is not None or not os.path.lexists(art)) and (
-                ours_art
-                and not any(
-                    n not in ours and not (_REFUSAL_TEMP.match(n) or _REFUSAL_ERROR_ANY.match(n)) for n in names
-                )
-            ):
+            # (the manifest is what tells a whole refusal; artwork/ is ours where it is a folder)
+            ours_art = not os.path.lexists(art) or (art.is_dir() and not art.is_symlink())
+            if (origin is not None or not os.path.lexists(art)) and ours_art and _ours_alone(names):
                 # The manifest never came (it is in inbox/, refused again): artwork moved in goes back
                 # where it came from, to be found again with it.
                 # (at their paths: artwork named a/x.pdf is in artwork/a/)
@@ -1906,7 +1905,7 @@ class EngineIntake(EngineState):
                     reason="cut short before its manifest (or the files set aside) left inbox/: handled again there",
                 )
                 continue
-            if origin is None and not any(not (_REFUSAL_TEMP.match(n) or n in ours) for n in os.listdir(building)):
+            if origin is None and _ours_alone(os.listdir(building)):
                 # Neither its manifest nor the folder it came from is anywhere: its artwork stays
                 # here, said (not put at the top of inbox/, where another order may take it: GR 1).
                 with contextlib.suppress(OSError):
@@ -1942,7 +1941,7 @@ class EngineIntake(EngineState):
                 temp.unlink()
         if came is None:
             # (no mark: nothing was moved in yet, or a refusal made before marks, whose artwork stays)
-            return None if has_artwork else _came_from(inbox, final)
+            return None if has_artwork else _drop_named(inbox, final)
         if not came:
             return inbox
         origin = inbox / os.fsdecode(came)
