@@ -35,6 +35,7 @@ from spo_hotfolder.fsutil import (
     atomic_write,
     fsync_dir,
     group_name,
+    has_unwritable_flag,
     move,
     name_key,
     safe_name,
@@ -1106,6 +1107,58 @@ class EngineArtwork(EngineState):
                 reason=reason,
             )
         return False
+
+    def _unmovable_said(self: Engine, exc: BaseException) -> Path | None:
+        """The inbox file whose move out of a folder the daemon may change ``exc`` refused (a file
+        marked immutable or append-only, `chattr +i`: only root may clear it; a security policy),
+        said once per state of the file, in plain words; None where ``exc`` is no such refusal.
+        Its job waits no longer for it than for a file not there (audit HB 3: it waited past its
+        deadline, "still being written", an error logged every 5 s); it is taken once it may be."""
+        if not isinstance(exc, PermissionError) or exc.filename is None:
+            return None
+        path = Path(os.fsdecode(exc.filename))
+        if self.area("inbox") not in path.parents or not os.access(path.parent, os.W_OK | os.X_OK):
+            return None
+        state = self._file_state(path)
+        if state is None:
+            return None
+        if self._unmovable.get(path) != state:
+            self._unmovable[path] = state
+            log.error(
+                "inbox.file_not_movable",
+                file=self.rel(path),
+                error=exc.strerror or str(exc),
+                reason=self._unmovable_reason(path),
+                action="tried again every few seconds; its job fails at its deadline as for a file not there",
+            )
+        return path
+
+    def _unmovable_now(self: Engine, path: Path) -> bool:
+        """Whether ``path`` is the very file said not movable (not a new upload of its name, not
+        the same file changed since: `chattr -i` changes its change time)."""
+        known = self._unmovable.get(path)
+        return known is not None and known == self._file_state(path)
+
+    @staticmethod
+    def _file_state(path: Path) -> tuple[int, int, int] | None:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_ctime_ns)
+
+    def _unmovable_reason(self: Engine, path: Path) -> str:
+        """Why the daemon may not move ``path`` out of its folder, though it may change the folder."""
+        if has_unwritable_flag(path):
+            return (
+                f"{path.name} is marked immutable or append-only (lsattr shows an 'i' or an 'a'): no program, the "
+                f"daemon included, may move it until root clears it: chattr -i -a '{path}'"
+            )
+        return (
+            f"the system refuses to let the daemon move {path.name} out of {self.rel(path.parent)}, though it may "
+            "change the folder: the file may be marked immutable or append-only (lsattr shows 'i' or 'a'; root "
+            "clears it with chattr -i or -a), or a security policy (SELinux, AppArmor) forbids it"
+        )
 
     @staticmethod
     def _sticky_owner(folder: Path, file: Path | None) -> int | None:

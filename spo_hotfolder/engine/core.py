@@ -183,6 +183,7 @@ class Engine(
         self._strays = {}
         self._bad_name_targets = {}
         self._unwritable = {}
+        self._unmovable = {}
         self._unreadable = {}
         self._not_filed = {}
         self._not_removed = set()
@@ -536,6 +537,12 @@ class Engine(
                 if what == "file":
                     self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)
                 self._ledger_damaged_said(exc)
+                return
+            unmovable = self._unmovable_said(exc) if what == "file" else None
+            if unmovable is not None:
+                self.tracker.hold(unmovable, REFUSING_LOOK_SECONDS)  # (taken once it may be moved)
+                if subject and Path(subject) != unmovable and os.path.lexists(subject):
+                    self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)  # (the manifest taking it)
                 return
             if isinstance(exc, OSError | sqlite3.OperationalError):
                 _io_error_said("engine.unexpected_error", exc, what=what, subject=subject)

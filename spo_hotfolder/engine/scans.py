@@ -208,6 +208,7 @@ class EngineScans(EngineState):
         """``path`` was moved (or removed) out of the inbox by the engine: a poller that last saw it in
         a folder renamed since may name it (_on_folder_moved)."""
         self._taken_out[path] = None
+        self._unmovable.pop(path, None)
         _keep_newest(self._taken_out)
         self._tails.pop(path, None)
 

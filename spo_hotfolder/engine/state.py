@@ -100,6 +100,7 @@ class EngineState:
     _bad_name_targets: dict[Path, Path]  # inbox entries not UTF-8 -> their failed/ folder
     _unwritable: dict[Path, tuple[int, int, int]]  # inbox folders said not writable
     _unreadable: dict[Path, tuple[int, int, int]]  # watched folders said not readable: _said_unreadable
+    _unmovable: dict[Path, tuple[int, int, int]]  # inbox files the daemon may not move: _unmovable_said
     _refusing_looked_at: float  # (monotonic) when these and _unwritable were last tried: _look_at_refusing_folders
     # (job, path in its folder): its name in history/, or TAKEN (a replacement taken: removed): _file_left_drops
     _not_filed: dict[tuple[str, str], str | None]

@@ -171,6 +171,8 @@ class EngineTimers(EngineState):
     def _still_coming(self: Engine, source: Path) -> float | None:
         """For a file a job waits for at its deadline: in how many seconds it may be taken, where it
         is arriving (``_arriving_until``) or held (``_held_until``); None where it is neither."""
+        if self._unmovable_now(source):
+            return None  # (there, but the daemon may not move it: waiting changes nothing, audit HB 3)
         since = self.tracker.held_open_since(source) if source not in self._held_for_owner else None
         if since is not None:
             # Unchanged, held only because a program keeps it open for writing: an upload that
@@ -379,6 +381,11 @@ class EngineTimers(EngineState):
             return (
                 f"{name} is at {where}, but the daemon cannot take files out of {self.rel(source.parent)} (it may "
                 f"read the folder, not change it): make the folder writable by the daemon's group ({UNWRITABLE_FIX})"
+            )
+        if self._unmovable_now(source):
+            return (
+                f"{name} is at {where}, but the daemon may not move it: {self._unmovable_reason(source)}. "
+                "Once it may be moved, drop RETRY here"
             )
         if open_for_writing(source):
             return f"{name} is at {where}, but some program still has it open for writing (an upload not finished)"

@@ -11893,6 +11893,65 @@ def test_an_inbox_with_the_sticky_bit_and_another_user_s_upload_is_said_not_fail
     r.run(until=done(r, job_id), steps=40)
 
 
+@pytest.mark.parametrize("refusal", ["immutable", "policy"])
+def test_an_inbox_artwork_the_daemon_may_not_move_fails_its_job_at_its_deadline_saying_why(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, refusal: str
+) -> None:
+    """Audit HB 3: an artwork marked immutable (chattr +i; only root may clear it) or whose move a
+    security policy refuses, in a folder the daemon may change: its job waited past its deadline,
+    STATUS.txt saying "still being written", an error logged every 5 s. It fails at its deadline
+    saying why and what to do, said once in the log; cleared, a RETRY takes it."""
+    r = rig
+    job_id = r.order("IM1")
+    art = r.inbox / "IM1.pdf"
+    if refusal == "immutable":
+        if subprocess.run(["chattr", "+i", str(art)], capture_output=True).returncode != 0:
+            pytest.skip("this filesystem (or user) has no immutable flag")
+    else:
+        real_link, real_replace = os.link, os.replace
+
+        def refused(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+            if Path(src) == art:
+                raise PermissionError(errno.EACCES, "Permission denied", str(src), str(dst))
+            real_replace(src, dst, *args, **kwargs)
+
+        def refused_link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+            if Path(src) == art:
+                raise PermissionError(errno.EACCES, "Permission denied", str(src), str(dst))
+            real_link(src, dst, *args, **kwargs)
+
+        monkeypatch.setattr(fsutil_module.os, "replace", refused)
+        monkeypatch.setattr(fsutil_module.os, "link", refused_link)
+    try:
+        with capture_logs() as logs:
+            r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=60, dt=30)
+        assert r.clock.now() - parse_iso(r.job(job_id).created_at) <= timedelta(
+            seconds=r.config.watch.artwork_timeout_seconds + 60
+        )
+        said = [e for e in logs if e["log_level"] in ("error", "critical")]
+        assert [e["event"] for e in said] == ["inbox.file_not_movable"], [
+            {k: e.get(k) for k in ("event", "what", "subject", "file", "error")} for e in said
+        ]
+        history = " ".join(r.statuses(job_id))
+        assert "still being written" not in " ".join((r.root / "failed" / job_id / "STATUS.txt").read_text().split())
+        assert history.endswith("ValidationFailed")
+        error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
+        assert "IM1.pdf is at inbox/IM1.pdf, but the daemon may not move it" in error, error
+        if refusal == "immutable":
+            assert "marked immutable or append-only" in error and "chattr -i -a" in error
+        else:
+            assert "a security policy" in error
+        assert "drop RETRY here" in error
+        assert art.exists(), "the file stays where it is, never lost"
+    finally:
+        if refusal == "immutable":
+            subprocess.run(["chattr", "-i", str(art)], capture_output=True)
+        monkeypatch.undo()
+    (r.root / "failed" / job_id / "RETRY").write_text("ops\n")
+    r.run(until=done(r, job_id), steps=40)
+    assert r.take_prints() == ["IM1_IM1-1_bc-85x55_x1.pdf"]
+
+
 def test_a_crash_during_the_copy_of_an_artwork_with_another_link_leaves_no_partial_copy(rig: Rig) -> None:
     """Audit DD 5: an inbox file with another name outside (ln from a storefront's folder) is
     copied into the job's artwork/ under a temp name; killed during that copy, the partial temp
