@@ -49,6 +49,9 @@ def ledger_path(config: Config) -> Path:
 
 
 SCHEMA_VERSION = 1
+#: The order recorded for a refused folder drop's manifest (``record_intake``): none, as no
+#: order id a manifest may give is empty.
+REFUSED_INTAKE = ""
 
 
 #: How a finished job ended (the latest of these, not removed, in its history).
@@ -1589,7 +1592,8 @@ class Ledger:
 
     def record_intake(self, key: str, path: str, order_id: str, now: datetime, *, completed: bool = False) -> None:
         """``completed``: nothing of it is to be finished (a refused folder drop's manifest, noted so
-        that the folder it came in is known as one a manifest came in)."""
+        that the folder it came in is known as one a manifest came in, with ``REFUSED_INTAKE`` for
+        its order: not one taken in)."""
         # Durable: the job's artwork leaves the inbox right after this commit, and its manifest
         # after the job's first run; a power loss must not leave them in a job folder the ledger
         # does not know (the next intake starts such a folder afresh).
@@ -1603,7 +1607,8 @@ class Ledger:
         """(order id, time) of the newest manifest taken in from ``path``, if any."""
         with self._lock:
             row = self._db.execute(
-                "SELECT order_id, at FROM intakes WHERE path = ? ORDER BY at DESC LIMIT 1", (path,)
+                "SELECT order_id, at FROM intakes WHERE path = ? AND order_id != ? ORDER BY at DESC LIMIT 1",
+                (path, REFUSED_INTAKE),
             ).fetchone()
         return (row[0], row[1]) if row else None
 
@@ -1613,8 +1618,8 @@ class Ledger:
         with self._lock:
             row = self._db.execute(
                 "SELECT order_id FROM intakes WHERE path >= ? AND path < ? AND instr(substr(path, ?), '/') = 0 "
-                "ORDER BY at DESC LIMIT 1",
-                (low, high, len(low) + 1),
+                "AND order_id != ? ORDER BY at DESC LIMIT 1",
+                (low, high, len(low) + 1, REFUSED_INTAKE),
             ).fetchone()
         return str(row[0]) if row else None
 

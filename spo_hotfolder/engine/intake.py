@@ -51,7 +51,16 @@ from spo_hotfolder.fsutil import (
     unique_path,
     write_new,
 )
-from spo_hotfolder.ledger import TERMINAL, Artwork, Delivery, Job, Stage, is_disk_full, is_ledger_damaged
+from spo_hotfolder.ledger import (
+    REFUSED_INTAKE,
+    TERMINAL,
+    Artwork,
+    Delivery,
+    Job,
+    Stage,
+    is_disk_full,
+    is_ledger_damaged,
+)
 from spo_hotfolder.manifest import (
     MANIFEST_SUFFIXES,
     MAX_MANIFEST_BYTES,
@@ -1603,8 +1612,10 @@ class EngineIntake(EngineState):
             # A folder drop, emptied by this refusal: remembered as one a manifest came in, so that
             # one a crash leaves before its removal (once quiet) is removed at the next start, as a
             # taken one is (_tidy_inbox_folders; audit P 1: it stayed in the inbox for good).
+            # (with no order: it was not taken in, and what was left in its folder is not said to
+            # come with a manifest taken in: audit GR 5)
             key = hashlib.sha256(data).hexdigest() + ":" + self.rel(path)
-            self.ledger.record_intake(key, str(path), manifest.order_id, self.clock.now(), completed=True)
+            self.ledger.record_intake(key, str(path), REFUSED_INTAKE, self.clock.now(), completed=True)
         target = self._put_refusal(
             self._failed_name(path), text, path, path.name, artwork=moving, copy=None if unchanged else data
         )

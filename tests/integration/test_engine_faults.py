@@ -4110,6 +4110,36 @@ def test_a_refused_folder_drop_keeps_the_error_txt_it_came_with(rig: Rig) -> Non
     assert (kept / "ERROR.txt").read_text().startswith("Manifest order-78/manifest.yaml could not be used")
 
 
+def test_what_a_refused_folder_drop_leaves_is_not_said_to_come_with_a_manifest_taken_in(rig: Rig) -> None:
+    """Review GR 5: a folder drop refused (its job delivered already, no reprint) whose own ERROR.txt
+    stayed in its folder, set aside after artwork_timeout_seconds: its ERROR.txt said "The folder's
+    manifest was taken in, and does not list these files", of a manifest refused."""
+    r = rig
+    job_id = r.order("GR5")
+    r.run(until=done(r, job_id), steps=30)
+    drop = r.inbox / "again"
+    drop.mkdir()
+    make_pdf(drop / "GR5.pdf", pages=CARD)
+    (drop / "ERROR.txt").write_text("CUSTOMER NOTES: matt")
+    (drop / "manifest.yaml").write_text('order_id: "GR5"\nproduct: bc-85x55\nquantity: 1\nartwork: [GR5.pdf]\n')
+
+    def notes_set_aside() -> Path | None:
+        for folder in (r.root / "failed").iterdir():
+            if any(p.is_file() and p.read_bytes() == b"CUSTOMER NOTES: matt" for p in folder.rglob("ERROR.txt-*")):
+                return folder if (folder / "ERROR.txt").exists() else None
+        return None
+
+    r.run(until=lambda: notes_set_aside() is not None and not drop.exists(), steps=40, dt=30)
+    refused = r.root / "failed" / "again"
+    assert "manifest.yaml" in os.listdir(refused), "the refused manifest is filed on its own"
+    leftover = notes_set_aside()
+    assert leftover is not None and leftover != refused
+    text = " ".join((leftover / "ERROR.txt").read_text().split())
+    assert "taken in, and does not list" not in text, text
+    assert "no manifest that was taken in named them" in text
+    assert r.take_prints() == ["GR5_GR5-1_bc-85x55_x1.pdf"]
+
+
 def test_a_refused_folder_drop_keeps_a_dangling_link_named_error_txt(rig: Rig) -> None:
     """Review GR 3: a refused folder drop holding a symbolic link named ERROR.txt whose target is
     gone (`ls` shows it): the name was taken for free, and ours replaced the link."""
