@@ -37,6 +37,9 @@ from spo_hotfolder.config import (
     template_placeholders,
 )
 from spo_hotfolder.delivery import (
+    MOUNT_POINTS_NAME,
+    DeliveryError,
+    MountPoints,
     RouteFacts,
     blocked_by_product_change,
     decide_blocking,
@@ -230,7 +233,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(summary(config, looks.look))
     # A hot folder missing is no error (a share not mounted yet), but is said where a script looks
     # for problems, as `init` says it (a folder that does not answer: silent_notes).
-    missing = _hot_folder_notes(config, looks.look, looks.seconds, ("missing", "unreadable", "unwritable"))
+    missing = _hot_folder_notes(config, looks.look, looks.seconds, ("missing", "unreadable", "unwritable", "unmounted"))
     notes = [*looks.silent_notes(), *missing, *(f"note: {note}" for note in folder_access_notes(config))]
     for note in [*notes, *_metrics_notes(config), *_filename_notes(config), *_layout_notes(config, looks.look)]:
         print(note, file=sys.stderr)
@@ -370,15 +373,19 @@ def cmd_init(args: argparse.Namespace) -> int:
     look = look_at(
         [f for hot in config.hot_folders.values() for f in (hot.path, hot.staging) if f is not None], seconds
     )
-    for note in _hot_folder_notes(config, look, seconds, ("file", "missing", "unreadable", "silent", "unwritable")):
+    kinds = ("file", "missing", "unreadable", "silent", "unwritable", "unmounted")
+    for note in _hot_folder_notes(config, look, seconds, kinds):
         print(note, file=sys.stderr)
     print(f"folder layout ready under {config.paths.root}")
     return 0
 
 
 def _hot_folder_notes(config: Config, look: FolderLook, seconds: float, kinds: Sequence[str]) -> list[str]:
-    """``note:`` lines for the hot folders that are not usable folders now (of ``kinds``)."""
+    """``note:`` lines for the hot folders that are not usable folders now (of ``kinds``; and
+    "unmounted": a folder there, of the local disk, where a share was seen mounted or /etc/fstab
+    lists one, which the daemon does not deliver into: review GZ 3)."""
     notes = []
+    mounts = MountPoints(store=config.paths.state / MOUNT_POINTS_NAME)
     for hot in config.hot_folders.values():
         for what, folder in (
             (f"hot folder {hot.name}", hot.path),
@@ -398,6 +405,14 @@ def _hot_folder_notes(config: Config, look: FolderLook, seconds: float, kinds: S
                     f"note: {what} ({folder}) {why}: the daemon, run as this user, could deliver nothing there"
                 )
                 continue
+            if seen.kind == "dir" and "unmounted" in kinds:
+                try:
+                    mounts.check(what, folder, os.stat(folder))
+                except DeliveryError as exc:
+                    notes.append(f"note: {exc} (the daemon delivers nothing there until then)")
+                    continue
+                except OSError:
+                    pass  # (gone since the look: said at the next)
             if seen.kind not in kinds:
                 continue
             if seen.kind == "missing":

@@ -336,6 +336,10 @@ def _mounted_now(point: Path) -> bool:
     return bool(filesystem_mount_points(mount_table(), [str(point)]))
 
 
+#: The file in state/ that keeps the hot and staging folders seen mounted (``MountPoints``).
+MOUNT_POINTS_NAME = "mount-points.txt"
+
+
 def _unmounted_above(points: Iterable[Path], real: Path) -> Path | None:
     """The nearest of ``points`` above folder ``real`` (not "/") with nothing mounted there now."""
     above = sorted((p for p in points if p in real.parents and p != Path("/")), key=lambda p: -len(p.parts))

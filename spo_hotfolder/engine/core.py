@@ -21,6 +21,7 @@ from typing import Any
 from spo_hotfolder.clock import Clock, iso
 from spo_hotfolder.config import Config, load_config
 from spo_hotfolder.delivery import (
+    MOUNT_POINTS_NAME,
     DeliveryError,
     MountPoints,
     decide_route,
@@ -254,7 +255,7 @@ class Engine(
         self.unknown_job_folders = []
         self._unknown_marks = []
         self._unknown_looked_at = -math.inf
-        self.mount_points = MountPoints(store=config.paths.state / "mount-points.txt")
+        self.mount_points = MountPoints(store=config.paths.state / MOUNT_POINTS_NAME)
         self._spool_ids = (None, {})
 
     # -- inputs from other threads ------------------------------------------------------------

@@ -661,6 +661,31 @@ def test_check_config_notes_a_hot_folder_this_user_may_not_write(
     assert commands._hot_folder_notes(config, look(False), 10, ("missing",)) == []
 
 
+def test_check_config_and_init_note_a_hot_folder_whose_share_is_known_unmounted(tmp_path: Path) -> None:
+    """Review GZ 3: a hot folder seen as a share's mount point (state/mount-points.txt), now a folder
+    of the local disk: every delivery there is refused "not mounted", and check-config and init
+    said nothing of it."""
+    from spo_hotfolder.config import load_config
+    from tests.daemon import run_cli, write_config
+
+    path = write_config(tmp_path)
+    assert run_cli(path, "init").returncode == 0
+    config = load_config(path)
+    hot = next(iter(config.hot_folders.values()))
+    assert hot.path.is_dir()
+    (config.paths.state / "mount-points.txt").write_text(f"# seen mounted\n{hot.path}\n")
+    for command in ("check-config", "init"):
+        result = run_cli(path, command)
+        assert result.returncode == 0, result.stderr
+        assert (
+            f"note: hot folder {hot.name} ({hot.path}) is not mounted: it was seen as the mount point of a share, "
+            "and is now a folder of the local disk, where the printer would never see a file; mount the share "
+            "again (the daemon delivers nothing there until then)"
+        ) in result.stderr.splitlines(), (command, result.stderr)
+    (config.paths.state / "mount-points.txt").write_text("# meant to be local now\n")
+    assert "not mounted" not in run_cli(path, "check-config").stderr
+
+
 def test_a_full_disk_is_said_so_by_the_cli() -> None:
     """Audit U: `release` on a full spool disk said only "error: No space left on device"."""
     import errno
