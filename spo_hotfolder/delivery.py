@@ -341,9 +341,22 @@ MOUNT_POINTS_NAME = "mount-points.txt"
 
 
 def _unmounted_above(points: Iterable[Path], real: Path) -> Path | None:
-    """The nearest of ``points`` above folder ``real`` (not "/") with nothing mounted there now."""
-    above = sorted((p for p in points if p in real.parents and p != Path("/")), key=lambda p: -len(p.parts))
-    return next((point for point in above if not _mounted_now(point)), None)
+    """The nearest of ``points`` above folder ``real`` (not "/") with nothing mounted there now,
+    below whatever is mounted nearest above ``real``: a share mounted further down holds the folder
+    whatever is (not) mounted above it (review HD 1: a hot folder on a share mounted at
+    /srv/rip was refused "not mounted" for /srv, which fstab lists and nothing was mounted on)."""
+    holder = _nearest_mount(real)
+    above = [p for p in points if p in real.parents and p != Path("/") and (holder is None or holder in p.parents)]
+    nearest = max(above, key=lambda p: len(p.parts), default=None)
+    return None if nearest is None or _mounted_now(nearest) else nearest
+
+
+def _nearest_mount(real: Path) -> Path | None:
+    """The mount point nearest above folder ``real`` (or ``real`` itself) where something is
+    mounted (not a folder bound onto itself, as systemd binds each hot folder: it stays while the
+    share above it is gone); None for none but "/"."""
+    points = [Path(point) for point in filesystem_mount_points(mount_table())]
+    return max((p for p in points if p == real or p in real.parents), key=lambda p: len(p.parts), default=None)
 
 
 class MountPoints:

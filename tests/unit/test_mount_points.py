@@ -324,3 +324,36 @@ def test_a_share_fstab_lists_above_the_hot_folder_is_looked_at_though_never_seen
         delivery_module, "mount_table", lambda: [Mount("/", "ext4", dev), Mount(str(share), "ext4", dev, root="/x")]
     )
     mounts.check("hot folder indigo", hot, os.stat(hot))  # (mounted: a folder bound there)
+
+
+@pytest.mark.parametrize("share_in_fstab", [True, False])
+def test_a_share_mounted_below_a_mount_point_fstab_lists_holds_the_hot_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share_in_fstab: bool
+) -> None:
+    """Review HD 1: fstab lists a disk on /srv (not mounted: nofail, or noauto) and the share on
+    /srv/rip (or it is mounted by hand or by autofs), the hot folder /srv/rip/in: with the share
+    mounted, every delivery was refused "not mounted" for /srv, and the advice (mount /srv) would
+    have hidden the share. What is mounted nearest above the folder holds it."""
+    import spo_hotfolder.delivery as delivery_module
+
+    srv = tmp_path / "srv"
+    rip = srv / "rip"
+    hot = rip / "in"
+    hot.mkdir(parents=True)
+    fstab = tmp_path / "fstab"
+    lines = [f"UUID=aaaa-bbbb {srv} ext4 defaults,nofail 0 2"]
+    if share_in_fstab:
+        lines.append(f"//rip/hotfolders {rip} cifs _netdev 0 0")
+    fstab.write_text("\n".join(lines) + "\n")
+    mounts = MountPoints(fstab=fstab, store=tmp_path / "mount-points.txt")
+    mounted = [Mount("/", "ext4", "254:0"), Mount(str(rip), "cifs", "0:77")]
+    monkeypatch.setattr(delivery_module, "mount_table", lambda: mounted)
+    mounts.check("hot folder indigo", hot, os.stat(hot))  # (delivered: the share holds it)
+    # The share unmounted: the folder under /srv's empty mount point is refused, as before.
+    monkeypatch.setattr(delivery_module, "mount_table", lambda: mounted[:1])
+    with pytest.raises(DeliveryError) as unmounted:
+        mounts.check("hot folder indigo", hot, os.stat(hot))
+    nearest = rip if share_in_fstab else srv
+    assert f"{fstab} lists {nearest}, which holds it, as a mount point, and nothing is mounted there" in str(
+        unmounted.value
+    )
