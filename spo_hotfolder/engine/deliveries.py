@@ -210,6 +210,8 @@ class EngineDelivery(EngineState):
                 else:
                     assert pre is not None
                     folder = pre.folder
+                if src.parent.is_symlink():
+                    raise _linked_while_copied()
                 self._output_unchanged(job, src)  # not overwritten while it was copied
                 self.ledger.delivery_state(delivery_id, "written", self.clock.now(), temp_folder=folder)
                 written = True
@@ -833,3 +835,19 @@ class EngineDelivery(EngineState):
 def _ticket_not_written(job: Job, final: Path, reason: str) -> None:
     """Said where a delivered PDF's job ticket is never written beside it."""
     log.warning("delivery.ticket_not_written", job_id=job.job_id, order_id=job.order_id, file=str(final), reason=reason)
+
+
+def _linked_while_copied() -> JobFailed:
+    """output/ swapped for a link since the look before the copy: the copy may be of the file the
+    link leads to, never checked (review HD, of HB 2's mend: the look after the copy answered
+    "nothing to say" for a link, and the copy was published)."""
+    return JobFailed(
+        JobStatus.ValidationFailed,
+        "output/ was replaced by a link while the output was copied, so nothing was sent",
+        [
+            "output/ is now a symbolic link: what it leads to was never checked, and the copy made meanwhile may be "
+            "of it; nothing is read or moved through it"
+        ],
+        "Drop a file named RETRY here: the output is made again from the checked artwork (the link is left as it "
+        "is; remove it if it is not yours).",
+    )

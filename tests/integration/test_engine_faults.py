@@ -8479,6 +8479,45 @@ def test_an_output_folder_swapped_for_a_link_is_never_read_nor_sent(arrival_rig:
     assert (r.hot / name).read_bytes() != theirs and r.take_prints() == [name]
 
 
+def test_an_output_folder_swapped_for_a_link_while_it_is_copied_is_not_sent(
+    arrival_rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review HD (of HB 2's mend): output/ swapped for a link during the copy into the hot folder:
+    the look after the copy (is the output the checked one?) answered "nothing to say" for a link,
+    and the copy, maybe of the file the link leads to, was published. It is not sent; RETRY makes
+    the output again from the checked artwork."""
+    r = arrival_rig
+    job_id = r.order("HL")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    [name] = os.listdir(folder / "output")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    make_pdf(outside / name, pages=[(210.0, 297.0)])
+    theirs = (outside / name).read_bytes()
+    real_copy = Engine._copy_to_temp
+
+    def swapped_while_copied(self: Engine, src: Path, *args: Any, **kwargs: Any) -> Any:
+        result = real_copy(self, src, *args, **kwargs)
+        output = src.parent
+        if not output.is_symlink():
+            output.rename(output.with_name("output.mine"))
+            output.symlink_to(outside)
+        return result
+
+    monkeypatch.setattr(Engine, "_copy_to_temp", swapped_while_copied)
+    (folder / "RELEASE").write_text("cal\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=20)
+    assert r.take_prints() == [] and r.temps() == []
+    failed = r.root / "failed" / job_id
+    assert "output/ was replaced by a link while the output was copied" in (failed / "ERROR.txt").read_text()
+    assert os.listdir(outside) == [name] and (outside / name).read_bytes() == theirs
+    monkeypatch.undo()
+    (failed / "RETRY").write_text("cal\n")
+    r.run(until=done(r, job_id), steps=20)
+    assert (r.hot / name).read_bytes() != theirs and r.take_prints() == [name]
+
+
 def test_a_job_folder_is_where_the_ledger_says_from_the_moment_it_says_so(
     arrival_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
