@@ -345,12 +345,11 @@ def _unmounted_above(points: Iterable[Path], real: Path) -> Path | None:
     below whatever is mounted nearest above ``real``: a share mounted further down holds the folder
     whatever is (not) mounted above it (review HD 1: a hot folder on a share mounted at
     /srv/rip was refused "not mounted" for /srv, which fstab lists and nothing was mounted on)."""
-    above = [p for p in points if p in real.parents and p != Path("/")]
-    if not above:
-        return None  # (the mount table is read only where there is something to look at)
-    holder = _nearest_mount(real)
-    nearest = max((p for p in above if holder is None or holder in p.parents), key=lambda p: len(p.parts), default=None)
-    return None if nearest is None or _mounted_now(nearest) else nearest
+    nearest = max((p for p in points if p in real.parents and p != Path("/")), key=lambda p: len(p.parts), default=None)
+    if nearest is None or _mounted_now(nearest):
+        return None  # (mounted there: that, or a mount below it, holds the folder)
+    holder = _nearest_mount(real)  # (read only then: not at every delivery)
+    return None if holder is not None and nearest in holder.parents else nearest
 
 
 def _nearest_mount(real: Path) -> Path | None:
