@@ -1330,6 +1330,16 @@ class Ledger:
                 )
         return sorted({row[0] for row in rows})
 
+    def move_intakes(self, old: str, new: str) -> None:
+        """The manifests taken in from inside folder ``old`` (an inbox moved while the daemon was
+        stopped: ``paths.root`` or ``paths.inbox`` changed) are known as taken in from ``new``."""
+        low, high = old + "/", old + "0"  # "0" follows "/": every path below the folder
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE intakes SET path = ? || substr(path, ?) WHERE path >= ? AND path < ?",
+                (new, len(old) + 1, low, high),
+            )
+
     def awaits_under(self, folder: str) -> bool:
         """Whether an awaiting or failed job still waits for a file inside ``folder`` (an inbox
         folder its manifest came in)."""

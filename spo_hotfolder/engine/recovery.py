@@ -185,7 +185,8 @@ class EngineRecovery(EngineState):
         what the old failed/ holds beside job folders (refused manifests, unclaimed files, each in a
         folder of its own with its ERROR.txt) is carried into the new one, as the job folders are
         (review FD 1: left in a folder no longer watched, without a word). An old ``paths.inbox``
-        still holding files is said (they are not taken from there)."""
+        still holding files is said (they are not taken from there); the files jobs wait for are
+        awaited in the new one."""
         previous = self._last_config()
         if previous is None:
             return
@@ -202,6 +203,20 @@ class EngineRecovery(EngineState):
             for name in folders:
                 self._carry_refusal(old / name, new)
         old_inbox, inbox = previous.paths.inbox, self.area("inbox")
+        if old_inbox != inbox:
+            # The files jobs wait for are awaited in the new inbox, where the recorded paths said the
+            # old one (review HF 1: the spool moved, the config's paths.root changed, and a job
+            # waiting for its artwork never took it there: failed "artwork missing").
+            moved = self.ledger.move_awaited(str(old_inbox), str(inbox))
+            self.ledger.move_intakes(str(old_inbox), str(inbox))
+            if moved:
+                log.info(
+                    "recovery.awaited_in_new_inbox",
+                    old=str(old_inbox),
+                    new=str(inbox),
+                    jobs=moved[:20],
+                    count=len(moved),
+                )
         if old_inbox != inbox and old_inbox.is_dir() and not os.path.samefile(old_inbox, inbox):
             with os.scandir(old_inbox) as entries:
                 # (what the new inbox holds under the same name is not said: a copied root's)

@@ -13877,6 +13877,32 @@ def test_a_copied_root_leaves_the_old_refusals_where_they_are(rig: Rig) -> None:
     assert [e for e in logs if e["event"] == "recovery.old_inbox_not_empty"] == []
 
 
+def test_jobs_waiting_for_their_artwork_take_it_in_the_moved_spool(rig: Rig) -> None:
+    """Review HF 1: the spool moved to a bigger disk (daemon stopped, `mv` of the root, paths.root
+    changed: README's own steps): every other job went on, but one waiting for its artwork never
+    took it there (the path it waited at was the old inbox's): it failed "artwork missing", and
+    the file it waited for was set aside as no order's."""
+    r = rig
+    (r.inbox / "HT.yaml").write_text("order_id: HT\nproduct: bc-85x55\nquantity: 1\nartwork: [late.pdf]\n")
+    drop = r.tmp / "a1"
+    drop.mkdir()
+    (drop / "manifest.yaml").write_text("order_id: HD\nproduct: bc-85x55\nquantity: 1\nartwork: [late.pdf]\n")
+    os.replace(drop, r.inbox / "a1")
+    r.run(until=lambda: r.stage("HT-1") is Stage.AWAITING and r.stage("HD-1") is Stage.AWAITING, steps=10)
+    new_root = r.tmp / "new-disk" / "spool"
+    new_root.parent.mkdir()
+    os.replace(r.root, new_root)
+    with capture_logs() as logs:
+        _move_paths(r, root=new_root)
+    [said] = [e for e in logs if e["event"] == "recovery.awaited_in_new_inbox"]
+    assert said["count"] == 2 and said["new"] == str(new_root / "inbox")
+    make_pdf(new_root / "inbox" / "late.pdf", pages=CARD)
+    make_pdf(new_root / "inbox" / "a1" / "late.pdf", pages=CARD)
+    r.run(until=lambda: r.stage("HT-1") is Stage.DONE and r.stage("HD-1") is Stage.DONE, steps=20)
+    assert sorted(r.take_prints()) == ["HD_HD-1_bc-85x55_x1.pdf", "HT_HT-1_bc-85x55_x1.pdf"]
+    assert os.listdir(new_root / "failed") == [] and not r.root.exists()
+
+
 def test_paths_failed_moved_inside_the_old_one_is_no_folder_to_carry(rig: Rig) -> None:
     """Review FN 5: paths.failed moved to a folder inside the old failed/: the refusals were carried,
     and the start warned that the new failed/ itself could not be carried into itself ("move it
