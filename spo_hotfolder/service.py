@@ -403,41 +403,83 @@ class InstanceLock:
 
 class FolderLocks:
     """An exclusive lock (flock) on each spool folder the daemon takes files from or moves jobs
-    into: a second daemon with another root but one of the same folders (``paths.inbox`` set to
-    the first one's inbox) would take the same orders and print them twice (audit AT 1). The lock
-    is on the folder itself (nothing is written into it). Where the filesystem has no such locks
-    (some network mounts refuse them on a folder), the folder goes unlocked."""
+    into, and on ``paths.root``: a second daemon with another root but one of the same folders
+    (``paths.inbox`` set to the first one's inbox) would take the same orders and print them twice
+    (audit AT 1); one whose inbox is the first one's root (the folder a Samba share of the spool
+    shows) would take the first one's job folders as folder drops and move them away (review HF 2):
+    a folder inside our inbox that another daemon holds refuses the start too. The lock is on the
+    folder itself (nothing is written into it). Where the filesystem has no such locks (some
+    network mounts refuse them on a folder), the folder goes unlocked."""
 
     def __init__(self, config: Config) -> None:
-        self.folders = {name: getattr(config.paths, name) for name in FOLDER_NAMES if name != "state"}
+        self.folders = {
+            "root": config.paths.root,
+            **{name: getattr(config.paths, name) for name in FOLDER_NAMES if name != "state"},
+        }
         self._fds: list[int] = []
 
     def acquire(self) -> None:
         """Raises StartupError naming the first folder another process holds."""
         for name, folder in self.folders.items():
+            if name != "root" and folder == self.folders["root"]:
+                continue  # (one lock per folder)
             try:
                 fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError:
                 continue  # (prepare_folders and check_folders said what is wrong with it)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                os.close(fd)
-                if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
-                    self.release()
-                    raise StartupError(
-                        f"another spo-hotfolder already uses {folder} (paths.{name}), with another paths.root: "
-                        "two daemons taking files from one folder would print orders twice; give each its own "
-                        "folders, or stop the other"
-                    ) from exc
-                continue  # no locks there (a network mount)
+            if not _lock(fd):
+                self.release()
+                raise StartupError(
+                    f"another spo-hotfolder already uses {folder} (paths.{name}), with another paths.root: "
+                    "two daemons taking files from one folder would print orders twice; give each its own "
+                    "folders, or stop the other"
+                )
             self._fds.append(fd)
+        inbox = self.folders["inbox"]
+        held = _held_inside(inbox)
+        if held is not None:
+            self.release()
+            raise StartupError(
+                f"paths.inbox ({inbox}) holds {held}, which another spo-hotfolder uses as its spool: this daemon "
+                "would take that spool's job folders as orders dropped into its inbox; give it an inbox of its own"
+            )
 
     def release(self) -> None:
         for fd in self._fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._fds.clear()
+
+
+def _lock(fd: int) -> bool:
+    """Locks folder ``fd`` (kept open by the caller, else closed here when another process holds
+    it: False). True also where the filesystem has no locks on folders."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+            os.close(fd)
+            return False
+    return True
+
+
+def _held_inside(folder: Path) -> Path | None:
+    """A folder directly inside ``folder`` that another process holds locked (another daemon's root
+    or spool folder), or None: each is locked and let go at once."""
+    try:
+        with os.scandir(folder) as entries:
+            inside = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return None
+    for path in inside:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            continue
+        if not _lock(fd):
+            return path
+        os.close(fd)  # (the lock goes with it)
+    return None
 
 
 @contextmanager

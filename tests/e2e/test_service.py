@@ -729,6 +729,29 @@ def test_refuses_a_second_daemon_whose_inbox_is_the_first_ones(
     assert second.stop() == 0
 
 
+@pytest.mark.parametrize("where", ["root", "above"])
+def test_refuses_a_second_daemon_whose_inbox_holds_the_first_ones_spool(
+    make_daemon, tmp_path: Path, where: str
+) -> None:
+    """Review HF 2: a second daemon whose `paths.inbox` is the first one's root (the folder
+    docs/service.md shares over Samba), or the folder that holds that root, started: it took the
+    first one's quarantine/ as a folder drop and moved a held job's files into its own failed/."""
+    daemon = make_daemon()
+    inbox = daemon.root if where == "root" else daemon.root.parent
+    second = tmp_path.parent / f"{tmp_path.name}-second"  # (not inside its own inbox)
+    other = write_config(second, paths={"root": str(second / "root"), "inbox": str(inbox)})
+    result = run_refused(other)
+    said = (
+        f"another spo-hotfolder already uses {inbox} (paths.inbox), with another paths.root"
+        if where == "root"
+        else f"paths.inbox ({inbox}) holds {daemon.root}, which another spo-hotfolder uses as its spool"
+    )
+    assert said in result.stderr, result.stderr
+    assert sorted(os.listdir(daemon.root)) == ["done", "failed", "inbox", "quarantine", "rejected", "state", "work"]
+    assert run_cli(daemon.config, "health").returncode == 0
+    assert daemon.stop() == 0
+
+
 def test_a_metrics_port_in_use_is_said_and_the_jobs_go_on(tmp_path: Path, daemons: list[Daemon]) -> None:
     """Audit 12-05 B: a busy metrics port refused the start, and under systemd the restarts of a
     refused start end with the service stopped: no printing for want of a monitoring port. The
