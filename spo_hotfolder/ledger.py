@@ -869,6 +869,13 @@ class Ledger:
                 cache.clear()
             cache[job_id] = value
 
+    def sync(self) -> None:
+        """Everything committed so far on disk (one FULL commit syncs the WAL up to it): before a
+        file move that says a recorded step was made (a drop file filed into history/) may reach
+        the disk first."""
+        with self.transaction(durable=True) as db:
+            db.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+
     def transaction(self, *, durable: bool = False) -> _Transaction:
         """One transaction (nested calls join the outer one). ``durable``: on disk at return."""
         return _Transaction(self, durable)
@@ -1436,7 +1443,11 @@ class Ledger:
     def delivery_intent(
         self, job_id: str, generation: int, hot_folder: str, final_path: str, temp_path: str, now: datetime
     ) -> int:
-        with self.transaction() as db:
+        # On disk before the temp file is made: its folder entry may reach the disk first (the
+        # filesystem's journal commits every few seconds, and with any fsync), and after a power
+        # cut a temp file no attempt of ours knows is another sender's, never removed (review HC 1:
+        # the job failed, the file left in the hot folder for good).
+        with self.transaction(durable=True) as db:
             cur = db.execute(
                 "INSERT INTO deliveries (job_id, generation, hot_folder, final_path, temp_path, state, started_at) "
                 "VALUES (?, ?, ?, ?, ?, 'intent', ?)",

@@ -884,9 +884,12 @@ class EngineActions(EngineState):
             into_history(job_dir, file, now, f"unused-{file.name}")
 
     def _consume_drop(self: Engine, job_id: str, drop: Path | None, was_in: Path | None, now: datetime) -> None:
-        """Moves a drop file into its job's history/, wherever the action left the job's folder."""
+        """Moves a drop file into its job's history/, wherever the action left the job's folder,
+        once its action is on disk (review HC 2: after a power cut the RELEASE was filed in
+        history/ and the job still blocked: its commit had not reached the disk, the move had)."""
         if drop is None:
             return
+        self.ledger.sync()
         job = self.ledger.get_job(job_id, history=False)
         for folder in (self._locate(job) if job is not None else None, was_in, drop.parent):
             if folder is not None and os.path.lexists(folder / drop.name):

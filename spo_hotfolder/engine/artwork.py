@@ -562,8 +562,10 @@ class EngineArtwork(EngineState):
             src = Path(art.source)
             here = job_dir / "artwork" / art.name
             if not src.exists() and here.is_file():
-                if os.lstat(here).st_nlink == 1:
-                    # Moved in just before a crash, not yet marked: it is here.
+                if os.lstat(here).st_nlink == 1 + _links_in(job_dir / "output", here):
+                    # Moved in just before a crash, not yet marked: it is here (its second name
+                    # the output made from it, where a power cut kept the folders' later steps and
+                    # not the ledger's: review HC 3, the job's artwork was removed).
                     self.ledger.mark_artwork_present(job.job_id, art.position)
                     continue
                 # A second name of a file that went elsewhere (set aside, or another job's: a
@@ -1718,3 +1720,15 @@ class EngineArtwork(EngineState):
 
     def _quiet_seconds(self: Engine) -> float:
         return max(2.0, 3 * self.config.watch.settle_seconds)
+
+
+def _links_in(folder: Path, file: Path) -> int:
+    """How many names of ``file`` (its inode) ``folder`` holds."""
+    try:
+        st = os.lstat(file)
+        with os.scandir(folder) as entries:
+            return sum(
+                1 for e in entries if e.inode() == st.st_ino and os.path.samestat(e.stat(follow_symlinks=False), st)
+            )
+    except OSError:
+        return 0
