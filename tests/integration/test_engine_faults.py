@@ -12021,6 +12021,93 @@ def test_an_inbox_artwork_the_daemon_may_not_move_fails_its_job_at_its_deadline_
     assert r.take_prints() == ["IM1_IM1-1_bc-85x55_x1.pdf"]
 
 
+def test_a_delivery_s_intent_is_on_disk_before_its_temp_file_is_made(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review HC 1 (a power cut): the intent was committed without a sync, and the temp file's folder
+    entry reached the disk first (the filesystem's journal commits every few seconds, and with any
+    fsync): after the cut no attempt of ours knew the temp file, taken for another sender's; the
+    job failed and the file stayed in the hot folder for good. The intent is synced first."""
+    import spo_hotfolder.engine.deliveries as deliveries
+
+    r = rig
+    said: list[str] = []
+    r.ledger._db.set_trace_callback(lambda sql: said.append(" ".join(sql.split())))
+    real_write_temp = deliveries.write_temp
+
+    def write_temp(src: Path, temp: Path, *args: Any, **kwargs: Any) -> Any:
+        said.append(f"temp file {temp.name}")
+        return real_write_temp(src, temp, *args, **kwargs)
+
+    monkeypatch.setattr(deliveries, "write_temp", write_temp)
+    job_id = r.order("HI")
+    r.run(until=done(r, job_id), steps=20)
+    made = said.index("temp file .HI_HI-1_bc-85x55_x1.pdf.part")
+    intent = next(i for i, sql in enumerate(said) if sql.startswith("INSERT INTO deliveries"))
+    before = said[:intent]
+    assert before[-2:] == ["PRAGMA synchronous=FULL", "BEGIN IMMEDIATE"], before[-3:]
+    assert "COMMIT" in said[intent:made], said[intent:made]
+
+
+def test_a_drop_file_is_filed_only_once_its_action_is_on_disk(
+    arrival_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review HC 2 (a power cut): a RELEASE acted on was moved into history/ while its action's
+    commit was not on disk yet; the cut kept the move and not the commit: the job still blocked
+    in quarantine/, its RELEASE filed as answered. The ledger is synced before a drop file moves."""
+    import spo_hotfolder.engine.actions as actions
+
+    r = arrival_rig
+    job_id = r.order("HR")
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    order: list[str] = []
+    real_sync, real_into_history = Ledger.sync, actions.into_history
+
+    def sync(self: Ledger) -> None:
+        order.append("sync")
+        real_sync(self)
+
+    def into_history(folder: Path, path: Path, *args: Any, **kwargs: Any) -> Path:
+        order.append(f"filed {path.name}")
+        return real_into_history(folder, path, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "sync", sync)
+    monkeypatch.setattr(actions, "into_history", into_history)
+    (r.root / "quarantine" / job_id / "RELEASE").write_text("cal\n")
+    r.run(until=done(r, job_id), steps=20)
+    assert "filed RELEASE" in order and order[order.index("filed RELEASE") - 1] == "sync", order
+
+
+def test_a_job_held_in_quarantine_keeps_its_artwork_when_the_ledger_lost_its_last_steps(
+    arrival_rig: Rig,
+) -> None:
+    """Review HC 3 (a power cut): the folders' later steps on disk (the artwork taken, the output
+    made as a second name of it, the folder moved into quarantine/) and not the ledger's (its
+    artwork still awaited): the start removed the job's artwork as "a second name of a file that
+    went elsewhere", and the job waited for it until it failed "artwork missing"."""
+    r = arrival_rig
+    (r.inbox / "HQ.yaml").write_text("order_id: HQ\nproduct: bc-85x55\nquantity: 1\nartwork: [HQ.pdf]\n")
+    r.run(until=lambda: r.stage("HQ-1") is Stage.AWAITING, steps=10)
+    state = r.config.paths.state
+    r.ledger.close()  # (a checkpoint: the ledger whole in its main file)
+    kept = (state / "ledger.sqlite3").read_bytes()
+    r.start()
+    make_pdf(r.inbox / "HQ.pdf", pages=CARD, trimbox=(3, 3, 88, 58))  # (the output is the artwork, linked)
+    r.run(until=lambda: r.stage("HQ-1") is Stage.HELD, steps=20)
+    folder = r.root / "quarantine" / "HQ-1"
+    artwork = folder / "artwork" / "HQ.pdf"
+    assert os.lstat(artwork).st_nlink == 2, "the output is a second name of the artwork (the case)"
+    pdf = artwork.read_bytes()
+    r.ledger.close()
+    for leftover in state.glob("ledger.sqlite3-*"):
+        leftover.unlink()
+    (state / "ledger.sqlite3").write_bytes(kept)  # (the cut: the ledger as it was on disk then)
+    r.start()
+    r.run(until=lambda: r.stage("HQ-1") is Stage.HELD, steps=20)
+    assert (r.root / "quarantine" / "HQ-1" / "artwork" / "HQ.pdf").read_bytes() == pdf
+    (r.root / "quarantine" / "HQ-1" / "RELEASE").write_text("cal\n")
+    r.run(until=done(r, "HQ-1"), steps=20)
+    assert r.take_prints() == ["HQ_HQ-1_bc-85x55_x1.pdf"]
+
+
 def test_a_crash_during_the_copy_of_an_artwork_with_another_link_leaves_no_partial_copy(rig: Rig) -> None:
     """Audit DD 5: an inbox file with another name outside (ln from a storefront's folder) is
     copied into the job's artwork/ under a temp name; killed during that copy, the partial temp
