@@ -1311,8 +1311,15 @@ class EngineArtwork(EngineState):
                 # after the short wait its manifest has, not after the artwork's hour (audit AS).
                 first = starts[[m[0] for m in members].index(dotted)]
                 starts = [min(start, first) for start in starts]
-            upcoming.extend(t + limit for t in ([max(starts)] if top is not None else starts) if t + limit > now)
-            due = [m for m, start in zip(members, starts, strict=True) if now - start >= limit]
+            wait = limit
+            if top is None and self.tracker.tracks_named_in(inbox, MANIFEST_SUFFIXES):
+                # A manifest at the top of inbox/ still being written, or held its longer wait (a
+                # YAML manifest without its last line break): it may name them. They wait for it,
+                # that long at most (review HG 2: with a short artwork_timeout_seconds the PDF sent
+                # with it went to failed/ first, and its job failed "artwork missing").
+                wait += self.tracker.incomplete_pdf_seconds + self.config.watch.settle_seconds
+            upcoming.extend(t + wait for t in ([max(starts)] if top is not None else starts) if t + wait > now)
+            due = [m for m, start in zip(members, starts, strict=True) if now - start >= wait]
             if not due or (top is not None and (len(due) < len(members) or self.tracker.tracks_under(top))):
                 continue  # a folder waits for its youngest file, and for those still being written
             if not all(self._removable_from(path.parent, path) for path, _, _ in due):
