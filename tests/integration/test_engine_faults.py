@@ -13274,6 +13274,21 @@ def test_a_folder_dropped_again_under_its_name_does_not_give_its_pdf_to_the_orde
             assert _where_bytes(r.root, b_pdf), "B's PDF kept somewhere"
 
 
+def test_a_pdf_waits_for_the_manifest_held_beside_it_past_a_short_artwork_timeout(tmp_path: Path) -> None:
+    """Review HG 2: with artwork_timeout_seconds shorter than a manifest's longer wait (a YAML
+    manifest whose last line has no line break, held max(5 s, 5 x settle_seconds); one written
+    slowly), the PDF sent with it went to failed/ as no order's first, and the job failed
+    "artwork missing". A file at the top of inbox/ waits while a manifest there is held."""
+    for r in rig_on(tmp_path, watch={"settle_seconds": 0.5, "artwork_timeout_seconds": 3}):
+        make_pdf(r.inbox / "NL.pdf", pages=CARD)
+        r.engine.hint(r.inbox / "NL.pdf")
+        (r.inbox / "NL.yaml").write_text('order_id: NL\nquantity: 1\nartwork: [NL.pdf]\nproduct: "bc-85x55"')
+        r.engine.hint(r.inbox / "NL.yaml")
+        r.run(until=done(r, "NL-1"), steps=40, dt=0.5)
+        assert "ValidationFailed" not in r.statuses("NL-1")
+        assert os.listdir(r.root / "failed") == [] and r.take_prints() == ["NL_NL-1_bc-85x55_x1.pdf"]
+
+
 def test_a_job_whose_artwork_is_kept_open_for_writing_fails_at_its_deadline(tmp_path: Path) -> None:
     """Review EL 4: the file a job waits for, whole and unchanged, kept open for writing by a
     stuck client (an SMB session, an FTP upload that stopped): the job's deadline was moved on
