@@ -385,7 +385,7 @@ def _hot_folder_notes(config: Config, look: FolderLook, seconds: float, kinds: S
     "unmounted": a folder there, of the local disk, where a share was seen mounted or /etc/fstab
     lists one, which the daemon does not deliver into: review GZ 3)."""
     notes = []
-    mounts = MountPoints(store=config.paths.state / MOUNT_POINTS_NAME)
+    mounts = MountPoints(store=config.paths.state / MOUNT_POINTS_NAME, keep=False)  # (the daemon's to write)
     for hot in config.hot_folders.values():
         for what, folder in (
             (f"hot folder {hot.name}", hot.path),

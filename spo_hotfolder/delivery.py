@@ -372,9 +372,10 @@ class MountPoints:
     mounted above such a folder (on its parent: a share's own folder configured as the hot folder),
     whose unmount uncovers a local folder of the same path (review GZ 1)."""
 
-    def __init__(self, fstab: Path = Path("/etc/fstab"), store: Path | None = None) -> None:
+    def __init__(self, fstab: Path = Path("/etc/fstab"), store: Path | None = None, *, keep: bool = True) -> None:
         self._fstab = fstab
         self._store = store
+        self._keep = keep  # (False: the store is read, never written: a command's look, review HI)
         self._mounted: set[Path] = set()  # folders seen as mount points of their own
         self._points: tuple[tuple[int, int, int], set[Path]] | None = None  # fstab's, as of its (ino, size, mtime)
         self._stored: tuple[int, int, int] | None = None  # the store as of its (ino, size, mtime) when read
@@ -400,7 +401,7 @@ class MountPoints:
 
     def _remember(self, folder: Path) -> None:
         self._mounted.add(folder)
-        if self._store is None:
+        if self._store is None or not self._keep:
             return
         from spo_hotfolder.fsutil import atomic_write
 

@@ -1126,13 +1126,21 @@ class EngineArtwork(EngineState):
             return None
         if self._unmovable.get(path) != state:
             self._unmovable[path] = state
+            reason = self._unmovable_reason(path)
             log.error(
                 "inbox.file_not_movable",
                 file=self.rel(path),
                 error=exc.strerror or str(exc),
-                reason=self._unmovable_reason(path),
-                action="tried again every few seconds; its job fails at its deadline as for a file not there",
+                reason=reason,
+                action="tried again every few seconds; a job waiting for it fails at its deadline",
             )
+            # Said where the operator looks too (review HI 3: its job said "Ordered", then failed
+            # "artwork missing").
+            for job_id, _position in self.ledger.waiting_for(str(path)):
+                job = self.ledger.get_job(job_id, history=False)
+                if job is not None and job.stage is Stage.AWAITING:
+                    detail = f"waiting for {path.name}: it is there, but {reason}"
+                    self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
         return path
 
     def _unmovable_now(self: Engine, path: Path) -> bool:

@@ -539,11 +539,15 @@ class Engine(
                     self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)
                 self._ledger_damaged_said(exc)
                 return
-            unmovable = self._unmovable_said(exc) if what == "file" else None
+            # (a file taken at a manifest's intake, from a folder drop, set aside, or for a RETRY:
+            # review HI 1-2, only the first was said so, the others logged at every rescan)
+            unmovable = self._unmovable_said(exc) if what in ("file", "intake", "drop") else None
             if unmovable is not None:
                 self.tracker.hold(unmovable, REFUSING_LOOK_SECONDS)  # (taken once it may be moved)
-                if subject and Path(subject) != unmovable and os.path.lexists(subject):
+                if what == "file" and subject and Path(subject) != unmovable and os.path.lexists(subject):
                     self.tracker.hold(Path(subject), DISK_FULL_RETRY_SECONDS)  # (the manifest taking it)
+                elif what == "drop" and subject:
+                    self._drops_again(Path(subject))
                 return
             if isinstance(exc, OSError | sqlite3.OperationalError):
                 _io_error_said("engine.unexpected_error", exc, what=what, subject=subject)

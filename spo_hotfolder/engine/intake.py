@@ -728,10 +728,6 @@ class EngineIntake(EngineState):
                 names = ", ".join(a.name for a in arriving)
                 detail = f"waiting for {names} to be complete (still being written)"
                 self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
-            elif arriving and any(self._unmovable_now(Path(a.source)) for a in arriving if a.source):
-                stuck = [Path(a.source) for a in arriving if a.source and self._unmovable_now(Path(a.source))]
-                detail = f"waiting for {stuck[0].name}: it is there, but {self._unmovable_reason(stuck[0])}"
-                self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
 
     def _being_written(self: Engine, path: Path) -> bool:
         """Whether an artwork file there, not taken yet, is still being written as far as can be

@@ -153,6 +153,24 @@ class EngineTimers(EngineState):
         ]
         limit = self.config.watch.artwork_timeout_seconds
         now = self.clock.now()
+        if all(a.source and self._unmovable_now(Path(a.source)) for a in missing):
+            # There, but not to be moved (review HI 3: said "missing", "put the missing files into inbox/").
+            self._fail(
+                job.job_id,
+                JobFailed(
+                    None,
+                    f"artwork not taken after {limit:g} seconds: " + ", ".join(a.name for a in missing) + " "
+                    f"{'is' if len(missing) == 1 else 'are'} in the inbox, but the daemon may not move "
+                    f"{'it' if len(missing) == 1 else 'them'}",
+                    problems,
+                    "Have the file made movable (see above), then drop RETRY here; or put a copy of it into this "
+                    "folder's replace/ folder; or drop REJECT here.",
+                ),
+                now,
+            )
+            detail = "artwork not movable: " + ", ".join(names)
+            self._record(job.job_id, JobStatus.ValidationFailed, SYSTEM, detail, now)
+            return
         self._fail(
             job.job_id,
             JobFailed(

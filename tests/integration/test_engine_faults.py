@@ -12001,10 +12001,11 @@ def test_an_inbox_artwork_the_daemon_may_not_move_fails_its_job_at_its_deadline_
         assert [e["event"] for e in said] == ["inbox.file_not_movable"], [
             {k: e.get(k) for k in ("event", "what", "subject", "file", "error")} for e in said
         ]
-        history = " ".join(r.statuses(job_id))
-        assert "still being written" not in " ".join((r.root / "failed" / job_id / "STATUS.txt").read_text().split())
-        assert history.endswith("ValidationFailed")
+        assert r.statuses(job_id) == ["Ordered", "AwaitingData", "ValidationFailed"]  # (review HI 3)
+        status = " ".join((r.root / "failed" / job_id / "STATUS.txt").read_text().split())
+        assert "still being written" not in status and "waiting for IM1.pdf: it is there, but" in status
         error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
+        assert "artwork not taken after 600 seconds: IM1.pdf is in the inbox, but the daemon may not move it" in error
         assert "IM1.pdf is at inbox/IM1.pdf, but the daemon may not move it" in error, error
         if refusal == "immutable":
             assert "marked immutable or append-only" in error and "chattr -i -a" in error
@@ -12106,6 +12107,58 @@ def test_a_job_held_in_quarantine_keeps_its_artwork_when_the_ledger_lost_its_las
     (r.root / "quarantine" / "HQ-1" / "RELEASE").write_text("cal\n")
     r.run(until=done(r, "HQ-1"), steps=20)
     assert r.take_prints() == ["HQ_HQ-1_bc-85x55_x1.pdf"]
+
+
+@pytest.mark.parametrize("where", ["folder drop", "no order"])
+def test_an_inbox_file_the_daemon_may_not_move_is_said_once_wherever_it_is(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Review HI 1-2 (of HB 3's mend): an artwork of a folder drop that may not be moved (chattr +i,
+    a security policy), and such a file no manifest claims: said only as an "unexpected error" at
+    every rescan (HB 3's mend covered a file at the top of inbox/ that a manifest claims)."""
+    r = rig
+    drop = r.inbox / "order9"
+    drop.mkdir()
+    art = drop / "card.pdf" if where == "folder drop" else r.inbox / "stray.pdf"
+    make_pdf(art, pages=CARD)
+    real_link, real_replace = os.link, os.replace
+
+    def refused(real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(src: Any, dst: Any, *args: Any, **kwargs: Any) -> Any:
+            if Path(src) == art:
+                raise PermissionError(errno.EPERM, "Operation not permitted", str(src), str(dst))
+            return real(src, dst, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(fsutil_module.os, "link", refused(real_link))
+    monkeypatch.setattr(fsutil_module.os, "replace", refused(real_replace))
+    monkeypatch.setattr(os, "replace", refused(real_replace))  # (a file set aside is moved by os.replace)
+    if where == "folder drop":
+        (drop / "manifest.yaml").write_text("order_id: O9\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n")
+    with capture_logs() as logs:
+        if where == "folder drop":
+            r.run(until=lambda: r.stage("O9-1") is Stage.FAILED, steps=80, dt=30)
+        else:
+            r.run(steps=80, dt=30)  # (40 minutes: far past its artwork_timeout_seconds)
+    said = [e for e in logs if e["log_level"] in ("error", "critical")]
+    assert [e["event"] for e in said] == ["inbox.file_not_movable"], [
+        {k: e.get(k) for k in ("event", "what", "subject", "file", "error")} for e in said
+    ]
+    assert art.exists()
+    monkeypatch.undo()
+    if where == "folder drop":
+        assert r.statuses("O9-1") == ["Ordered", "AwaitingData", "ValidationFailed"]
+        (r.root / "failed" / "O9-1" / "RETRY").write_text("cal\n")
+        r.run(until=done(r, "O9-1"), steps=40)
+        assert r.take_prints() == ["O9_O9-1_bc-85x55_x1.pdf"]
+    else:
+        r.run(until=lambda: not art.exists(), steps=40, dt=30)
+        assert sorted(str(p.relative_to(r.root / "failed")) for p in (r.root / "failed").rglob("*")) == [
+            "stray.pdf",
+            "stray.pdf/ERROR.txt",
+            "stray.pdf/stray.pdf",
+        ]
 
 
 def test_a_crash_during_the_copy_of_an_artwork_with_another_link_leaves_no_partial_copy(rig: Rig) -> None:

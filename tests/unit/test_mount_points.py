@@ -357,3 +357,16 @@ def test_a_share_mounted_below_a_mount_point_fstab_lists_holds_the_hot_folder(
     assert f"{fstab} lists {nearest}, which holds it, as a mount point, and nothing is mounted there" in str(
         unmounted.value
     )
+
+
+def test_a_command_s_look_at_the_mounts_never_writes_the_daemon_s_store(tmp_path: Path) -> None:
+    """(review HI) `check-config` and `init` look at the hot folders as the daemon would: run as root,
+    a store they wrote would be root's, which the daemon's user could not replace."""
+    hot = tmp_path / "indigo"
+    hot.mkdir()
+    store = tmp_path / "mount-points.txt"
+    mounts = MountPoints(fstab=tmp_path / "no-fstab", store=store, keep=False)
+    mounts.check("hot folder indigo", hot, _with_dev(hot, os.stat(tmp_path).st_dev + 1))  # (a share there)
+    assert not store.exists()
+    with pytest.raises(DeliveryError, match="is not mounted"):
+        mounts.check("hot folder indigo", hot, os.stat(hot))  # (known for this look all the same)
