@@ -368,5 +368,7 @@ def test_a_command_s_look_at_the_mounts_never_writes_the_daemon_s_store(tmp_path
     mounts = MountPoints(fstab=tmp_path / "no-fstab", store=store, keep=False)
     mounts.check("hot folder indigo", hot, _with_dev(hot, os.stat(tmp_path).st_dev + 1))  # (a share there)
     assert not store.exists()
+    store.write_text(f"{hot}\n")  # (the daemon's, read)
     with pytest.raises(DeliveryError, match="is not mounted"):
-        mounts.check("hot folder indigo", hot, os.stat(hot))  # (known for this look all the same)
+        mounts.check("hot folder indigo", hot, os.stat(hot))
+    assert store.read_text() == f"{hot}\n"
