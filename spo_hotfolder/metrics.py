@@ -152,10 +152,11 @@ def _with_head(app: Callable[..., Any]) -> Callable[..., Any]:
 
 def _start_server(host: str, port: int, registry: CollectorRegistry) -> tuple[WSGIServer, threading.Thread]:
     """Serves ``registry``'s exposition on ``host:port`` (IPv4 or IPv6, as the address is) from a
-    thread of its own."""
-    family, _, _, _, sockaddr = next(
-        iter(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE))
-    )
+    thread of its own. A name with addresses of both (``localhost``: 127.0.0.1 and ::1) is served
+    on its IPv4 one, as exporters do (review HH 1: ::1 alone, listed first, and a probe of
+    127.0.0.1:9464 found nothing); a client given the name tries both."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, sockaddr = next((info for info in found if info[0] == socket.AF_INET), found[0])
 
     class Server(_Server):
         address_family = family
@@ -298,7 +299,8 @@ class PrometheusMetrics:
             if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
                 return "the port is already in use (another spo-hotfolder, or another exporter?)"
             return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
-        log.info("metrics.listening", listen=listen, url=f"http://{listen}/metrics")
+        bound = self._server.server_address[0] if self._server is not None else None
+        log.info("metrics.listening", listen=listen, address=bound, url=f"http://{listen}/metrics")
         return None
 
     def _serve_later(self, address: tuple[str, int], listen: str | None, retry_seconds: float) -> None:

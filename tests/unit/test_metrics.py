@@ -243,3 +243,36 @@ def test_a_scrape_whose_gathering_fails_is_an_http_500_and_a_log_line_not_a_trac
     finally:
         metrics.stop()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_name_with_both_loopbacks_is_served_on_the_ipv4_one(monkeypatch: Any) -> None:
+    """Review HH 1: `metrics.listen: localhost:9464` on Debian's /etc/hosts (::1 listed first) served
+    ::1 alone: a probe or a Prometheus target written 127.0.0.1:9464 found nothing."""
+    import socket
+    import urllib.request
+
+    from prometheus_client import CollectorRegistry
+
+    from spo_hotfolder import metrics as metrics_module
+
+    real = socket.getaddrinfo
+
+    def resolved(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        if host != "localhost":
+            return real(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
+
+    monkeypatch.setattr(metrics_module.socket, "getaddrinfo", resolved)
+    server, thread = metrics_module._start_server("localhost", 0, CollectorRegistry())
+    try:
+        host, port = server.server_address[:2]
+        assert host == "127.0.0.1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
