@@ -446,6 +446,14 @@ def _holds_a_ledger(db: sqlite3.Connection) -> bool:
     return {"meta", "jobs", "history"} <= names
 
 
+#: A write that changes the ledger, for a FULL commit that syncs the WAL up to it (``Ledger.sync``):
+#: one that changes nothing (``SET value = value``) writes no frame, and SQLite syncs nothing
+#: (review HJ 1: a RELEASE filed while its action was not on disk after all).
+_SYNC_WRITE = (
+    "INSERT INTO meta (key, value) VALUES ('syncs', '1') "
+    "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+)
+
 #: The tables a ledger has (its schema's).
 _LEDGER_TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
 
@@ -692,7 +700,7 @@ class _Transaction:
                 if ledger._sync_after and not durable:
                     # A nested step asked for durability: one FULL commit syncs the WAL up to here.
                     ledger._db.execute("PRAGMA synchronous=FULL")
-                    ledger._db.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+                    ledger._db.execute(_SYNC_WRITE)
                     durable = True
             finally:
                 if durable:
@@ -874,7 +882,7 @@ class Ledger:
         file move that says a recorded step was made (a drop file filed into history/) may reach
         the disk first."""
         with self.transaction(durable=True) as db:
-            db.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+            db.execute(_SYNC_WRITE)
 
     def transaction(self, *, durable: bool = False) -> _Transaction:
         """One transaction (nested calls join the outer one). ``durable``: on disk at return."""

@@ -39,6 +39,7 @@ from spo_hotfolder.fsutil import (
     belongs_to,
     fit_name,
     fsync_dir,
+    fsync_file,
     into_history,
     name_key,
     read_own_file,
@@ -539,6 +540,7 @@ class EngineActions(EngineState):
         finally:
             self._command_given = None
         log.info("command.done", job_id=job_id, action=action.value, ok=result.ok, message=result.message)
+        self.ledger.sync()  # (its outcome on disk before the command file goes: review HJ 2, a power cut)
         with contextlib.suppress(OSError):
             path.unlink()
         if file is not None and file.parent != self.commands_dir() and self.commands_dir() in file.parents:
@@ -1508,6 +1510,10 @@ class EngineActions(EngineState):
                     token = _file_token(os.lstat(file), file.name, job.job_id, Action.REPLACE)
         else:
             shutil.copyfile(file, dest)  # a file named on the command line stays where it is
+        # Its bytes on disk before the ledger says it is the job's (review HJ 3: after a power cut
+        # the replaced artwork was an empty file; nobody had flushed the operator's upload or the
+        # CLI's copy), its name too.
+        fsync_file(dest)
         fsync_dir(dest.parent)
         with open(dest, "rb") as fh:
             digest = sha256_of(fh)
@@ -1544,6 +1550,7 @@ class EngineActions(EngineState):
             self.ledger.set_last_action(job.job_id, said)
         undo.clear()  # recorded: kept
         if taken is not None:
+            self.ledger.sync()  # (on disk before the file leaves replace/: review HJ 2, a power cut)
             try:
                 taken.unlink()
             except FileNotFoundError:

@@ -12077,6 +12077,69 @@ def test_a_drop_file_is_filed_only_once_its_action_is_on_disk(
     assert "filed RELEASE" in order and order[order.index("filed RELEASE") - 1] == "sync", order
 
 
+def test_a_ledger_sync_writes_and_so_syncs_the_wal(rig: Rig) -> None:
+    """Review HJ 1: Ledger.sync() (and a nested step's durable wish) made its FULL commit of an
+    UPDATE that changed nothing: SQLite wrote no WAL frame, and synced nothing; a drop file was
+    filed while its action was not on disk after all (a power cut lost a REJECT)."""
+    r = rig
+    wal = r.config.paths.state / "ledger.sqlite3-wal"
+    r.order("SY")
+    r.run(steps=3)
+    before = wal.read_bytes()
+    r.ledger.sync()
+    after = wal.read_bytes()
+    assert after != before, "a frame written: the FULL commit then syncs the WAL"
+    with r.ledger.transaction(), r.ledger.transaction(durable=True):  # (a nested durable step: the same)
+        pass
+    assert wal.read_bytes() != after
+
+
+@pytest.mark.parametrize("how", ["replace/", "command"])
+def test_a_replacement_and_a_command_leave_only_once_their_action_is_on_disk(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """Review HJ 2-3 (power cuts): a replacement's file left replace/, and a CLI command's file
+    state/commands/, while the ledger's record of them was not on disk: after the cut the operator's
+    replacement was gone, the job failed "output changed"; a `reject` exited 0 and was lost. And
+    the replacement's bytes were never flushed: an offline `replace` left an empty artwork file."""
+    from spo_hotfolder import fsutil
+    from spo_hotfolder.commands import _stage_command
+    from spo_hotfolder.engine import actions
+
+    r = rig
+    job_id, folder = _held(r, "RC")
+    order: list[str] = []
+    real_sync, real_unlink, real_fsync_file = Ledger.sync, Path.unlink, fsutil.fsync_file
+
+    def sync(self: Ledger) -> None:
+        order.append("sync")
+        real_sync(self)
+
+    def unlink(self: Path, *args: Any, **kwargs: Any) -> None:
+        order.append(f"unlink {self.parent.name}/{self.name}")
+        real_unlink(self, *args, **kwargs)
+
+    def fsync_file(path: Path) -> None:
+        order.append(f"fsync {path.parent.name}/{path.name}")
+        real_fsync_file(path)
+
+    monkeypatch.setattr(Ledger, "sync", sync)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(actions, "fsync_file", fsync_file)
+    make_pdf(r.tmp / "new.pdf", pages=[(90.5, 61.0)] * 2)
+    if how == "replace/":
+        shutil.copyfile(r.tmp / "new.pdf", folder / "replace" / "RC.pdf")
+        r.engine.hint(folder / "replace" / "RC.pdf")
+        gone = "unlink replace/RC.pdf"
+    else:
+        staged = _stage_command(r.config, Action.REPLACE, job_id, "bob", "", r.tmp / "new.pdf")
+        r.engine.hint(staged)
+        gone = f"unlink commands/{staged.name}"
+    r.run(until=lambda: _uploads(r, job_id) == 1 and r.statuses(job_id)[-1] == "OutputCreated", steps=15)
+    assert "fsync artwork/RC.pdf" in order, order
+    assert gone in order and order[order.index(gone) - 1] == "sync", order
+
+
 def test_a_job_held_in_quarantine_keeps_its_artwork_when_the_ledger_lost_its_last_steps(
     arrival_rig: Rig,
 ) -> None:
