@@ -1345,6 +1345,19 @@ class Ledger:
                 )
         return sorted({row[0] for row in rows})
 
+    def meta(self, key: str) -> str | None:
+        """A value kept in the ledger's ``meta`` table (``inbox``: the inbox its paths are in)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
     def move_intakes(self, old: str, new: str) -> None:
         """The manifests taken in from inside folder ``old`` (an inbox moved while the daemon was
         stopped: ``paths.root`` or ``paths.inbox`` changed) are known as taken in from ``new``."""

@@ -464,14 +464,18 @@ def _lock(fd: int) -> bool:
 
 
 def _held_inside(folder: Path) -> Path | None:
-    """A folder directly inside ``folder`` that another process holds locked (another daemon's root
-    or spool folder), or None: each is locked and let go at once."""
+    """A folder directly inside ``folder`` that is another daemon's spool root (its state/ holds an
+    instance lock, and the folder is locked), or None: each is locked and let go at once. A folder
+    another program holds a lock on (an upload client's `flock` on its folder drop) is not one
+    (review HK 2: the start was refused, "another spo-hotfolder", a restart loop under systemd)."""
     try:
         with os.scandir(folder) as entries:
             inside = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
     except OSError:
         return None
     for path in inside:
+        if not os.path.isfile(path / "state" / LOCK_NAME):
+            continue
         try:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError:

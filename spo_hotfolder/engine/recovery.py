@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import parse_iso
-from spo_hotfolder.config import HotFolderConfig
+from spo_hotfolder.config import Config, HotFolderConfig
 from spo_hotfolder.delivery import (
     DeliveryError,
     folder_id,
@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 
 #: What a job's ERROR.txt says when the ledger was found older than its folder (_ledger_behind).
 LEDGER_BEHIND = "the ledger is older than the job folders"
+#: The ledger's ``meta`` key keeping the inbox its artwork paths are in (``_follow_inbox``).
+INBOX_KEY = "inbox"
 
 
 def _whole_status(path: Path) -> bool:
@@ -180,14 +182,33 @@ class EngineRecovery(EngineState):
         if due:
             self._schedule_wakeup(parse_iso(due))
 
+    def _follow_inbox(self: Engine, previous: Config | None) -> None:
+        """The files jobs wait for (and the manifests taken in) are known by their paths in the
+        inbox: where the inbox is elsewhere now than the ledger last knew it (the spool moved with
+        `mv`, its config's paths.root or paths.inbox changed, or a relative root moved with its
+        project: review HF 1, HK 1), they are awaited in the new one. The inbox the ledger knows is
+        kept in it; a ledger from before that learns it from the config last run on, if any."""
+        inbox = str(self.area("inbox"))
+        known = self.ledger.meta(INBOX_KEY)
+        if known is None and previous is not None:
+            known = str(previous.paths.inbox)
+        if known is not None and known != inbox:
+            moved = self.ledger.move_awaited(known, inbox)
+            self.ledger.move_intakes(known, inbox)
+            if moved:
+                log.info("recovery.awaited_in_new_inbox", old=known, new=inbox, jobs=moved[:20], count=len(moved))
+        if self.ledger.meta(INBOX_KEY) != inbox:
+            self.ledger.set_meta(INBOX_KEY, inbox)
+
     def _carry_refusals(self: Engine) -> None:
         """At start, after ``paths.failed`` was moved in the config while the daemon was stopped:
         what the old failed/ holds beside job folders (refused manifests, unclaimed files, each in a
         folder of its own with its ERROR.txt) is carried into the new one, as the job folders are
         (review FD 1: left in a folder no longer watched, without a word). An old ``paths.inbox``
         still holding files is said (they are not taken from there); the files jobs wait for are
-        awaited in the new one."""
+        awaited in the new one (``_follow_inbox``)."""
         previous = self._last_config()
+        self._follow_inbox(previous)
         if previous is None:
             return
         old, new = previous.paths.failed, self.area("failed")
@@ -203,25 +224,17 @@ class EngineRecovery(EngineState):
             for name in folders:
                 self._carry_refusal(old / name, new)
         old_inbox, inbox = previous.paths.inbox, self.area("inbox")
-        if old_inbox != inbox:
-            # The files jobs wait for are awaited in the new inbox, where the recorded paths said the
-            # old one (review HF 1: the spool moved, the config's paths.root changed, and a job
-            # waiting for its artwork never took it there: failed "artwork missing").
-            moved = self.ledger.move_awaited(str(old_inbox), str(inbox))
-            self.ledger.move_intakes(str(old_inbox), str(inbox))
-            if moved:
-                log.info(
-                    "recovery.awaited_in_new_inbox",
-                    old=str(old_inbox),
-                    new=str(inbox),
-                    jobs=moved[:20],
-                    count=len(moved),
-                )
         if old_inbox != inbox and old_inbox.is_dir() and not os.path.samefile(old_inbox, inbox):
             with os.scandir(old_inbox) as entries:
-                # (what the new inbox holds under the same name is not said: a copied root's)
+                # (what the new inbox holds under the same name is not said: a copied root's; nor the
+                # new inbox itself, or a spool folder, made inside the old one: review HK 3)
+                ours = {os.path.normpath(folder) for folder in self.config.paths.spool_folders().values()}
                 left = sorted(
-                    e.name for e in entries if not self.ignored(e.name) and not os.path.lexists(inbox / e.name)
+                    e.name
+                    for e in entries
+                    if not self.ignored(e.name)
+                    and not os.path.lexists(inbox / e.name)
+                    and not any(o == e.path or o.startswith(e.path + os.sep) for o in ours)
                 )
             if left:
                 log.warning(

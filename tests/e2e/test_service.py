@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import re
@@ -750,6 +751,25 @@ def test_refuses_a_second_daemon_whose_inbox_holds_the_first_ones_spool(
     assert sorted(os.listdir(daemon.root)) == ["done", "failed", "inbox", "quarantine", "rejected", "state", "work"]
     assert run_cli(daemon.config, "health").returncode == 0
     assert daemon.stop() == 0
+
+
+def test_a_folder_drop_an_upload_client_holds_a_lock_on_refuses_no_start(tmp_path: Path, daemons: list[Daemon]) -> None:
+    """Review HK 2 (of HF 2's mend): an upload script's `flock` on its folder drop in inbox/ refused
+    the start as "another spo-hotfolder uses it as its spool" (under systemd a restart loop, no
+    printing while the client held its lock). Only another daemon's spool root refuses it."""
+    config = write_config(tmp_path)
+    assert run_cli(config, "init").returncode == 0
+    drop = tmp_path / "root" / "inbox" / "upload-4001"
+    drop.mkdir()
+    fd = os.open(drop, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        daemon = Daemon(config)
+        daemons.append(daemon)
+        daemon.start()
+        assert daemon.stop() == 0
+    finally:
+        os.close(fd)
 
 
 def test_a_metrics_port_in_use_is_said_and_the_jobs_go_on(tmp_path: Path, daemons: list[Daemon]) -> None:

@@ -14095,11 +14095,13 @@ def test_a_copied_root_leaves_the_old_refusals_where_they_are(rig: Rig) -> None:
     assert [e for e in logs if e["event"] == "recovery.old_inbox_not_empty"] == []
 
 
-def test_jobs_waiting_for_their_artwork_take_it_in_the_moved_spool(rig: Rig) -> None:
+@pytest.mark.parametrize("last_run", ["kept", "gone"])
+def test_jobs_waiting_for_their_artwork_take_it_in_the_moved_spool(rig: Rig, last_run: str) -> None:
     """Review HF 1: the spool moved to a bigger disk (daemon stopped, `mv` of the root, paths.root
     changed: README's own steps): every other job went on, but one waiting for its artwork never
     took it there (the path it waited at was the old inbox's): it failed "artwork missing", and
-    the file it waited for was set aside as no order's."""
+    the file it waited for was set aside as no order's. HK 1: also where the copy of the config last
+    run on is gone (or says the same: a relative root moved with its project): the ledger knows."""
     r = rig
     (r.inbox / "HT.yaml").write_text("order_id: HT\nproduct: bc-85x55\nquantity: 1\nartwork: [late.pdf]\n")
     drop = r.tmp / "a1"
@@ -14109,7 +14111,11 @@ def test_jobs_waiting_for_their_artwork_take_it_in_the_moved_spool(rig: Rig) -> 
     r.run(until=lambda: r.stage("HT-1") is Stage.AWAITING and r.stage("HD-1") is Stage.AWAITING, steps=10)
     new_root = r.tmp / "new-disk" / "spool"
     new_root.parent.mkdir()
+    r.ledger.close()
     os.replace(r.root, new_root)
+    if last_run == "gone":
+        for kept in (new_root / "state").glob("config-last-run*"):
+            kept.unlink()
     with capture_logs() as logs:
         _move_paths(r, root=new_root)
     [said] = [e for e in logs if e["event"] == "recovery.awaited_in_new_inbox"]
