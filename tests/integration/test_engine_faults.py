@@ -8457,6 +8457,18 @@ def test_a_history_folder_swapped_for_a_link_is_never_written_through(arrival_ri
     assert aside.is_symlink()
 
 
+def _held_beside_a_pdf_outside(r: Rig, job_id: str, tmp_path: Path) -> tuple[Path, str, Path, bytes]:
+    """``job_id`` held in quarantine/, and a PDF of its output's very name in a folder outside the
+    spool: (its folder, the output's name, that folder, that PDF's bytes)."""
+    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
+    folder = r.root / "quarantine" / job_id
+    [name] = os.listdir(folder / "output")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    make_pdf(outside / name, pages=[(210.0, 297.0)])
+    return folder, name, outside, (outside / name).read_bytes()
+
+
 def test_an_output_folder_swapped_for_a_link_is_never_read_nor_sent(arrival_rig: Rig, tmp_path: Path) -> None:
     """Review HB 2: a held job's output/ swapped for a link to a folder outside the spool holding a
     PDF of the output's very name, then RELEASE: the file outside was read and moved into the job's
@@ -8464,13 +8476,7 @@ def test_an_output_folder_swapped_for_a_link_is_never_read_nor_sent(arrival_rig:
     through the link: the output is made again from the checked artwork and sent."""
     r = arrival_rig
     job_id = r.order("HO")
-    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
-    folder = r.root / "quarantine" / job_id
-    [name] = os.listdir(folder / "output")
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    make_pdf(outside / name, pages=[(210.0, 297.0)])
-    theirs = (outside / name).read_bytes()
+    folder, name, outside, theirs = _held_beside_a_pdf_outside(r, job_id, tmp_path)
     shutil.rmtree(folder / "output")
     (folder / "output").symlink_to(outside)
     (folder / "RELEASE").write_text("cal\n")
@@ -8488,13 +8494,7 @@ def test_an_output_folder_swapped_for_a_link_while_it_is_copied_is_not_sent(
     the output again from the checked artwork."""
     r = arrival_rig
     job_id = r.order("HL")
-    r.run(until=lambda: r.stage(job_id) is Stage.HELD, steps=10)
-    folder = r.root / "quarantine" / job_id
-    [name] = os.listdir(folder / "output")
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    make_pdf(outside / name, pages=[(210.0, 297.0)])
-    theirs = (outside / name).read_bytes()
+    folder, name, outside, theirs = _held_beside_a_pdf_outside(r, job_id, tmp_path)
     real_copy = Engine._copy_to_temp
 
     def swapped_while_copied(self: Engine, src: Path, *args: Any, **kwargs: Any) -> Any:
