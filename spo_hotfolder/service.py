@@ -17,6 +17,7 @@ import select
 import signal
 import sqlite3
 import stat
+import struct
 import sys
 import threading
 import time
@@ -434,6 +435,7 @@ class FolderLocks:
                     "two daemons taking files from one folder would print orders twice; give each its own "
                     "folders, or stop the other"
                 )
+            _mark_ours(fd)
             self._fds.append(fd)
         inbox = self.folders["inbox"]
         held = _held_inside(inbox)
@@ -463,26 +465,61 @@ def _lock(fd: int) -> bool:
     return True
 
 
+#: Where a daemon marks the spool folders it holds (``_mark_ours``): a read lock of one byte at
+#: this offset ("SPOH"), taken on the open folder (an OFD lock: kept while the folder is open,
+#: whatever else the process opens and closes), which no other program takes.
+_OURS_AT = 0x53504F48
+
+
+def _flock_struct(kind: int) -> bytes:
+    """A ``struct flock`` (Linux: short, short, off_t, off_t, pid_t) for one byte at ``_OURS_AT``."""
+    return struct.pack("hhqqi4x", kind, os.SEEK_SET, _OURS_AT, 1, 0)
+
+
+def _mark_ours(fd: int) -> None:
+    """Marks folder ``fd`` as a spool folder held by this daemon (``_OURS_AT``); nothing where the
+    filesystem has no such locks."""
+    with contextlib.suppress(OSError, AttributeError):  # (AttributeError: no OFD locks in this Python)
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock_struct(fcntl.F_RDLCK))
+
+
+def _marked(fd: int) -> bool:
+    """Whether another daemon marked folder ``fd`` as one of its spool folders (``_mark_ours``)."""
+    try:
+        found = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _flock_struct(fcntl.F_WRLCK))
+    except (OSError, AttributeError):
+        return False
+    return bool(struct.unpack("hhqqi4x", found)[0] != fcntl.F_UNLCK)
+
+
 def _held_inside(folder: Path) -> Path | None:
-    """A folder directly inside ``folder`` that is another daemon's spool root (its state/ holds an
-    instance lock, and the folder is locked), or None: each is locked and let go at once. A folder
-    another program holds a lock on (an upload client's `flock` on its folder drop) is not one
-    (review HK 2: the start was refused, "another spo-hotfolder", a restart loop under systemd)."""
+    """A folder directly inside ``folder`` that another daemon holds as one of its spool folders
+    (its root, inbox, quarantine/...: ``_mark_ours``; or, held by an older version, a root whose
+    state/ holds an instance lock), or None. A folder another program holds a lock on (an upload
+    client's `flock` on its folder drop) is not one (review HK 2: the start was refused, "another
+    spo-hotfolder", a restart loop under systemd); one of another daemon whose state/ is elsewhere,
+    or its inbox, is (review HL 1-2: their files were taken as this daemon's orders)."""
     try:
         with os.scandir(folder) as entries:
             inside = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
     except OSError:
         return None
     for path in inside:
-        if not os.path.isfile(path / "state" / LOCK_NAME):
-            continue
         try:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError:
             continue
-        if not _lock(fd):
-            return path
-        os.close(fd)  # (the lock goes with it)
+        try:
+            if _marked(fd):
+                return path
+            if not os.path.isfile(path / "state" / LOCK_NAME):
+                continue
+            if not _lock(fd):
+                fd = -1  # (closed by _lock)
+                return path
+        finally:
+            if fd >= 0:
+                os.close(fd)  # (a lock taken goes with it)
     return None
 
 

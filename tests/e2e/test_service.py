@@ -753,6 +753,36 @@ def test_refuses_a_second_daemon_whose_inbox_holds_the_first_ones_spool(
     assert daemon.stop() == 0
 
 
+@pytest.mark.parametrize("inside", ["inbox", "root with its state elsewhere"])
+def test_refuses_a_second_daemon_whose_inbox_holds_another_ones_spool_folder(
+    tmp_path: Path, daemons: list[Daemon], inside: str
+) -> None:
+    """Review HL 1-2 (of HK 2's mend): another daemon's inbox, or its root whose state/ is elsewhere,
+    directly inside this daemon's inbox: the start was no longer refused (only a root holding
+    state/daemon.lock counted), and the other daemon's orders, or its held job's files, were taken
+    as this one's. A daemon marks the spool folders it holds; such a mark inside the inbox refuses."""
+    shared = tmp_path / "b-inbox"
+    shared.mkdir()
+    first_paths = (
+        {"root": str(tmp_path / "a-root"), "inbox": str(shared / "a-in")}
+        if inside == "inbox"
+        else {"root": str(shared / "a"), "state": str(tmp_path / "a-state")}
+    )
+    first = Daemon(write_config(tmp_path / "a", paths=first_paths))
+    daemons.append(first)
+    assert run_cli(first.config, "init").returncode == 0
+    first.start(wait=False)
+    state = Path(first_paths.get("state", first_paths["root"] + "/state"))
+    wait_for(lambda: first._ready(state / "health.json"), timeout=20, what="daemon ready")
+    held = shared / ("a-in" if inside == "inbox" else "a")
+    second = write_config(tmp_path / "b", paths={"root": str(tmp_path / "b-root"), "inbox": str(shared)})
+    result = run_refused(second)
+    assert f"paths.inbox ({shared}) holds {held}, which another spo-hotfolder uses as its spool" in result.stderr, (
+        result.stderr
+    )
+    assert first.stop() == 0
+
+
 def test_a_folder_drop_an_upload_client_holds_a_lock_on_refuses_no_start(tmp_path: Path, daemons: list[Daemon]) -> None:
     """Review HK 2 (of HF 2's mend): an upload script's `flock` on its folder drop in inbox/ refused
     the start as "another spo-hotfolder uses it as its spool" (under systemd a restart loop, no
