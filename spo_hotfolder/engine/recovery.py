@@ -189,16 +189,19 @@ class EngineRecovery(EngineState):
         project: review HF 1, HK 1), they are awaited in the new one. The inbox the ledger knows is
         kept in it; a ledger from before that learns it from the config last run on, if any."""
         inbox = str(self.area("inbox"))
-        known = self.ledger.meta(INBOX_KEY)
+        kept = known = self.ledger.meta(INBOX_KEY)
+        if kept == inbox:
+            return
         if known is None and previous is not None:
             known = str(previous.paths.inbox)
-        if known is not None and known != inbox:
-            moved = self.ledger.move_awaited(known, inbox)
-            self.ledger.move_intakes(known, inbox)
-            if moved:
-                log.info("recovery.awaited_in_new_inbox", old=known, new=inbox, jobs=moved[:20], count=len(moved))
-        if self.ledger.meta(INBOX_KEY) != inbox:
+        moved: list[str] = []
+        with self.ledger.transaction():  # (one commit: cut short, nothing is moved twice)
+            if known is not None and known != inbox:
+                moved = self.ledger.move_awaited(known, inbox)
+                self.ledger.move_intakes(known, inbox)
             self.ledger.set_meta(INBOX_KEY, inbox)
+        if moved:
+            log.info("recovery.awaited_in_new_inbox", old=known, new=inbox, jobs=moved[:20], count=len(moved))
 
     def _carry_refusals(self: Engine) -> None:
         """At start, after ``paths.failed`` was moved in the config while the daemon was stopped:

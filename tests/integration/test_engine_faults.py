@@ -14127,6 +14127,32 @@ def test_jobs_waiting_for_their_artwork_take_it_in_the_moved_spool(rig: Rig, las
     assert os.listdir(new_root / "failed") == [] and not r.root.exists()
 
 
+def test_a_start_cut_short_while_it_moves_the_awaited_paths_moves_them_once(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(review HL's suspicion) The start that moves the awaited paths to a new inbox made inside the
+    old one, cut short before it noted the new inbox: the next start moved them a second time
+    (inbox/incoming/incoming/...). One commit now."""
+    r = rig
+    (r.inbox / "CS.yaml").write_text("order_id: CS\nproduct: bc-85x55\nquantity: 1\nartwork: [late.pdf]\n")
+    r.run(until=lambda: r.stage("CS-1") is Stage.AWAITING, steps=10)
+    new_inbox = r.inbox / "incoming"
+    real_set_meta = Ledger.set_meta
+
+    def cut(self: Ledger, key: str, value: str) -> None:
+        raise sqlite3.OperationalError("disk I/O error")  # (the start cut short there)
+
+    monkeypatch.setattr(Ledger, "set_meta", cut)
+    _move_paths(r, inbox=new_inbox)
+    monkeypatch.setattr(Ledger, "set_meta", real_set_meta)
+    r.start()
+    [art] = r.ledger.artwork("CS-1")
+    assert art.source == str(new_inbox / "late.pdf")
+    make_pdf(new_inbox / "late.pdf", pages=CARD)
+    r.run(until=done(r, "CS-1"), steps=20)
+    assert r.take_prints() == ["CS_CS-1_bc-85x55_x1.pdf"]
+
+
 def test_paths_failed_moved_inside_the_old_one_is_no_folder_to_carry(rig: Rig) -> None:
     """Review FN 5: paths.failed moved to a folder inside the old failed/: the refusals were carried,
     and the start warned that the new failed/ itself could not be carried into itself ("move it
