@@ -422,6 +422,17 @@ class FolderLocks:
     def acquire(self) -> None:
         """Raises StartupError naming the first folder another process holds."""
         for name, folder in self.folders.items():
+            # (before ours are marked: a look from here sees our own marks as another's)
+            if _marked_at(folder):
+                raise StartupError(_already_used(folder, name))
+            inside = _marked_above(folder)
+            if inside is not None:
+                raise StartupError(
+                    f"paths.{name} ({folder}) is inside {inside}, which another spo-hotfolder uses as one of its "
+                    "spool folders: that daemon would take this one's files as orders dropped into it, or move them "
+                    "away; give each daemon folders of its own, side by side"
+                )
+        for name, folder in self.folders.items():
             if name != "root" and folder == self.folders["root"]:
                 continue  # (one lock per folder)
             try:
@@ -430,11 +441,7 @@ class FolderLocks:
                 continue  # (prepare_folders and check_folders said what is wrong with it)
             if not _lock(fd):
                 self.release()
-                raise StartupError(
-                    f"another spo-hotfolder already uses {folder} (paths.{name}), with another paths.root: "
-                    "two daemons taking files from one folder would print orders twice; give each its own "
-                    "folders, or stop the other"
-                )
+                raise StartupError(_already_used(folder, name))
             _mark_ours(fd)
             self._fds.append(fd)
         inbox = self.folders["inbox"]
@@ -451,6 +458,13 @@ class FolderLocks:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._fds.clear()
+
+
+def _already_used(folder: Path, name: str) -> str:
+    return (
+        f"another spo-hotfolder already uses {folder} (paths.{name}), with another paths.root: two daemons taking "
+        "files from one folder would print orders twice; give each its own folders, or stop the other"
+    )
 
 
 def _lock(fd: int) -> bool:
@@ -484,12 +498,33 @@ def _mark_ours(fd: int) -> None:
 
 
 def _marked(fd: int) -> bool:
-    """Whether another daemon marked folder ``fd`` as one of its spool folders (``_mark_ours``)."""
+    """Whether another daemon marked folder ``fd`` as one of its spool folders (``_mark_ours``): a
+    read lock of that very byte, not another program's lock of the whole folder (review HM 3)."""
     try:
         found = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _flock_struct(fcntl.F_WRLCK))
     except (OSError, AttributeError):
         return False
-    return bool(struct.unpack("hhqqi4x", found)[0] != fcntl.F_UNLCK)
+    kind, _whence, start, length, _pid = struct.unpack("hhqqi4x", found)
+    return bool(kind == fcntl.F_RDLCK and start == _OURS_AT and length == 1)
+
+
+def _marked_above(folder: Path) -> Path | None:
+    """The nearest folder above ``folder`` that another daemon holds as one of its spool folders
+    (its inbox: this daemon's folders would be taken as orders dropped into it; review HM 2, the
+    refusal held only when the daemon whose inbox holds the other's started second), or None."""
+    return next((above for above in folder.resolve().parents if _marked_at(above)), None)  # (links followed)
+
+
+def _marked_at(folder: Path) -> bool:
+    """Whether another daemon holds ``folder`` as one of its spool folders (``_marked``)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return _marked(fd)
+    finally:
+        os.close(fd)
 
 
 def _held_inside(folder: Path) -> Path | None:

@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -781,6 +782,49 @@ def test_refuses_a_second_daemon_whose_inbox_holds_another_ones_spool_folder(
         result.stderr
     )
     assert first.stop() == 0
+
+
+@pytest.mark.parametrize("inside", ["inbox", "root"])
+def test_refuses_a_daemon_whose_folder_is_inside_a_running_one_s_inbox(
+    tmp_path: Path, daemons: list[Daemon], inside: str
+) -> None:
+    """Review HM 2: the refusal of nested spools held only when the daemon whose inbox holds the
+    other's folder started second; started the other way round, both ran, and the outer one
+    printed an order dropped into the inner one's inbox. The inner one is refused too."""
+    outer = Daemon(write_config(tmp_path / "b", paths={"root": str(tmp_path / "b-root")}))
+    daemons.append(outer)
+    outer.start()
+    inbox = tmp_path / "b-root" / "inbox"
+    paths = (
+        {"root": str(tmp_path / "a-root"), "inbox": str(inbox / "shopA")}
+        if inside == "inbox"
+        else {"root": str(inbox / "A")}
+    )
+    result = run_refused(write_config(tmp_path / "a", paths=paths))
+    name = "inbox" if inside == "inbox" else "root"
+    assert f"paths.{name} ({paths[name]}) is inside {inbox}, which another spo-hotfolder uses" in result.stderr, (
+        result.stderr
+    )
+    assert run_cli(outer.config, "health").returncode == 0
+    assert outer.stop() == 0
+
+
+def test_a_client_s_lock_of_a_whole_folder_drop_refuses_no_start(tmp_path: Path, daemons: list[Daemon]) -> None:
+    """Review HM 3: a client's POSIX read lock of a whole folder drop (lockf) was taken for another
+    daemon's mark (one byte at a fixed offset): the start was refused."""
+    config = write_config(tmp_path)
+    assert run_cli(config, "init").returncode == 0
+    drop = tmp_path / "root" / "inbox" / "upload"
+    drop.mkdir()
+    fd = os.open(drop, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_RDLCK, 0, 0, 0, 0))
+        daemon = Daemon(config)
+        daemons.append(daemon)
+        daemon.start()
+        assert daemon.stop() == 0
+    finally:
+        os.close(fd)
 
 
 def test_a_folder_drop_an_upload_client_holds_a_lock_on_refuses_no_start(tmp_path: Path, daemons: list[Daemon]) -> None:
