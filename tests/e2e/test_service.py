@@ -809,35 +809,24 @@ def test_refuses_a_daemon_whose_folder_is_inside_a_running_one_s_inbox(
     assert outer.stop() == 0
 
 
-def test_a_client_s_lock_of_a_whole_folder_drop_refuses_no_start(tmp_path: Path, daemons: list[Daemon]) -> None:
-    """Review HM 3: a client's POSIX read lock of a whole folder drop (lockf) was taken for another
-    daemon's mark (one byte at a fixed offset): the start was refused."""
-    config = write_config(tmp_path)
-    assert run_cli(config, "init").returncode == 0
-    drop = tmp_path / "root" / "inbox" / "upload"
-    drop.mkdir()
-    fd = os.open(drop, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_RDLCK, 0, 0, 0, 0))
-        daemon = Daemon(config)
-        daemons.append(daemon)
-        daemon.start()
-        assert daemon.stop() == 0
-    finally:
-        os.close(fd)
-
-
-def test_a_folder_drop_an_upload_client_holds_a_lock_on_refuses_no_start(tmp_path: Path, daemons: list[Daemon]) -> None:
+@pytest.mark.parametrize("lock", ["flock", "posix"])
+def test_a_folder_drop_an_upload_client_holds_a_lock_on_refuses_no_start(
+    tmp_path: Path, daemons: list[Daemon], lock: str
+) -> None:
     """Review HK 2 (of HF 2's mend): an upload script's `flock` on its folder drop in inbox/ refused
     the start as "another spo-hotfolder uses it as its spool" (under systemd a restart loop, no
-    printing while the client held its lock). Only another daemon's spool root refuses it."""
+    printing while the client held its lock); HM 3 (of HL's): so did a POSIX read lock of the whole
+    folder, taken for a daemon's mark (one byte at a fixed offset). Only another daemon's refuses."""
     config = write_config(tmp_path)
     assert run_cli(config, "init").returncode == 0
     drop = tmp_path / "root" / "inbox" / "upload-4001"
     drop.mkdir()
     fd = os.open(drop, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
+        if lock == "flock":
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        else:
+            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_RDLCK, 0, 0, 0, 0))
         daemon = Daemon(config)
         daemons.append(daemon)
         daemon.start()
