@@ -442,7 +442,7 @@ class FolderLocks:
             if not _lock(fd):
                 self.release()
                 raise StartupError(_already_used(folder, name))
-            _mark_ours(fd)
+            _mark_ours(fd, _ROOT_AT if name == "root" else _OURS_AT)
             self._fds.append(fd)
         inbox = self.folders["inbox"]
         held = _held_inside(inbox)
@@ -479,50 +479,53 @@ def _lock(fd: int) -> bool:
     return True
 
 
-#: Where a daemon marks the spool folders it holds (``_mark_ours``): a read lock of one byte at
-#: this offset ("SPOH"), taken on the open folder (an OFD lock: kept while the folder is open,
-#: whatever else the process opens and closes), which no other program takes.
+#: Where a daemon marks the spool folders it holds (``_mark_ours``), and its root (the byte after):
+#: a read lock of one byte at this offset ("SPOH"), taken on the open folder (an OFD lock: kept
+#: while the folder is open, whatever else the process opens and closes), which no other program
+#: takes.
 _OURS_AT = 0x53504F48
+_ROOT_AT = _OURS_AT + 1
 
 
-def _flock_struct(kind: int) -> bytes:
-    """A ``struct flock`` (Linux: short, short, off_t, off_t, pid_t) for one byte at ``_OURS_AT``."""
-    return struct.pack("hhqqi4x", kind, os.SEEK_SET, _OURS_AT, 1, 0)
+def _flock_struct(kind: int, at: int) -> bytes:
+    """A ``struct flock`` (Linux: short, short, off_t, off_t, pid_t) for one byte at ``at``."""
+    return struct.pack("hhqqi4x", kind, os.SEEK_SET, at, 1, 0)
 
 
-def _mark_ours(fd: int) -> None:
+def _mark_ours(fd: int, at: int) -> None:
     """Marks folder ``fd`` as a spool folder held by this daemon (``_OURS_AT``); nothing where the
     filesystem has no such locks."""
     with contextlib.suppress(OSError, AttributeError):  # (AttributeError: no OFD locks in this Python)
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock_struct(fcntl.F_RDLCK))
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock_struct(fcntl.F_RDLCK, at))
 
 
-def _marked(fd: int) -> bool:
+def _marked(fd: int, at: int = _OURS_AT) -> bool:
     """Whether another daemon marked folder ``fd`` as one of its spool folders (``_mark_ours``): a
     read lock of that very byte, not another program's lock of the whole folder (review HM 3)."""
     try:
-        found = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _flock_struct(fcntl.F_WRLCK))
+        found = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _flock_struct(fcntl.F_WRLCK, at))
     except (OSError, AttributeError):
         return False
     kind, _whence, start, length, _pid = struct.unpack("hhqqi4x", found)
-    return bool(kind == fcntl.F_RDLCK and start == _OURS_AT and length == 1)
+    return bool(kind == fcntl.F_RDLCK and start == at and length == 1)
 
 
 def _marked_above(folder: Path) -> Path | None:
     """The nearest folder above ``folder`` that another daemon holds as one of its spool folders
     (its inbox: this daemon's folders would be taken as orders dropped into it; review HM 2, the
     refusal held only when the daemon whose inbox holds the other's started second), or None."""
-    return next((above for above in folder.resolve().parents if _marked_at(above)), None)  # (links followed)
+    # (not another's root: nothing is taken from it, and a spool of its own may lie in it)
+    return next((above for above in folder.resolve().parents if _marked_at(above, _OURS_AT)), None)
 
 
-def _marked_at(folder: Path) -> bool:
+def _marked_at(folder: Path, *marks: int) -> bool:
     """Whether another daemon holds ``folder`` as one of its spool folders (``_marked``)."""
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return False
     try:
-        return _marked(fd)
+        return any(_marked(fd, at) for at in marks or (_OURS_AT, _ROOT_AT))
     finally:
         os.close(fd)
 
@@ -545,7 +548,7 @@ def _held_inside(folder: Path) -> Path | None:
         except OSError:
             continue
         try:
-            if _marked(fd):
+            if _marked(fd) or _marked(fd, _ROOT_AT):
                 return path
             if not os.path.isfile(path / "state" / LOCK_NAME):
                 continue

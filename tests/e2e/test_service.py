@@ -806,6 +806,11 @@ def test_refuses_a_daemon_whose_folder_is_inside_a_running_one_s_inbox(
         result.stderr
     )
     assert run_cli(outer.config, "health").returncode == 0
+    # A root inside the running one's root, beside its spool folders, takes nothing from them: no refusal.
+    beside = Daemon(write_config(tmp_path / "c", paths={"root": str(tmp_path / "b-root" / "c-root")}))
+    daemons.append(beside)
+    beside.start()
+    assert beside.stop() == 0
     assert outer.stop() == 0
 
 
