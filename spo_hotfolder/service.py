@@ -443,6 +443,8 @@ class FolderLocks:
                 self.release()
                 raise StartupError(_already_used(folder, name))
             _mark_ours(fd, _ROOT_AT if name == "root" else _OURS_AT)
+            if name == "root" and any(f == folder for n, f in self.folders.items() if n != "root"):
+                _mark_ours(fd, _OURS_AT)  # (a spool folder too: paths.inbox set to the root, review HN 1)
             self._fds.append(fd)
         inbox = self.folders["inbox"]
         held = _held_inside(inbox)
@@ -479,12 +481,12 @@ def _lock(fd: int) -> bool:
     return True
 
 
-#: Where a daemon marks the spool folders it holds (``_mark_ours``), and its root (the byte after):
+#: Where a daemon marks the spool folders it holds (``_mark_ours``), and its root (``_ROOT_AT``):
 #: a read lock of one byte at this offset ("SPOH"), taken on the open folder (an OFD lock: kept
 #: while the folder is open, whatever else the process opens and closes), which no other program
 #: takes.
 _OURS_AT = 0x53504F48
-_ROOT_AT = _OURS_AT + 1
+_ROOT_AT = _OURS_AT + 2  # (not the byte next to it: two locks of one holder side by side merge into one)
 
 
 def _flock_struct(kind: int, at: int) -> bytes:

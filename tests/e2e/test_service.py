@@ -784,17 +784,27 @@ def test_refuses_a_second_daemon_whose_inbox_holds_another_ones_spool_folder(
     assert first.stop() == 0
 
 
-@pytest.mark.parametrize("inside", ["inbox", "root"])
+@pytest.mark.parametrize("inside", ["inbox", "root", "inbox that is the root"])
 def test_refuses_a_daemon_whose_folder_is_inside_a_running_one_s_inbox(
     tmp_path: Path, daemons: list[Daemon], inside: str
 ) -> None:
     """Review HM 2: the refusal of nested spools held only when the daemon whose inbox holds the
     other's folder started second; started the other way round, both ran, and the outer one
     printed an order dropped into the inner one's inbox. The inner one is refused too."""
-    outer = Daemon(write_config(tmp_path / "b", paths={"root": str(tmp_path / "b-root")}))
+    if inside == "inbox that is the root":  # (review HN 1: the root's mark alone was on it)
+        others = {n: str(tmp_path / f"b-{n}") for n in ("work", "quarantine", "failed", "done", "rejected", "state")}
+        outer_paths = {"root": str(tmp_path / "b-root"), "inbox": str(tmp_path / "b-root"), **others}
+        inbox = tmp_path / "b-root"
+        inside = "root"
+    else:
+        outer_paths = {"root": str(tmp_path / "b-root")}
+        inbox = tmp_path / "b-root" / "inbox"
+    outer = Daemon(write_config(tmp_path / "b", paths=outer_paths))
     daemons.append(outer)
-    outer.start()
-    inbox = tmp_path / "b-root" / "inbox"
+    assert run_cli(outer.config, "init").returncode == 0
+    outer.start(wait=False)
+    state = Path(outer_paths.get("state", outer_paths["root"] + "/state"))
+    wait_for(lambda: outer._ready(state / "health.json"), timeout=20, what="daemon ready")
     paths = (
         {"root": str(tmp_path / "a-root"), "inbox": str(inbox / "shopA")}
         if inside == "inbox"
@@ -806,11 +816,12 @@ def test_refuses_a_daemon_whose_folder_is_inside_a_running_one_s_inbox(
         result.stderr
     )
     assert run_cli(outer.config, "health").returncode == 0
-    # A root inside the running one's root, beside its spool folders, takes nothing from them: no refusal.
-    beside = Daemon(write_config(tmp_path / "c", paths={"root": str(tmp_path / "b-root" / "c-root")}))
-    daemons.append(beside)
-    beside.start()
-    assert beside.stop() == 0
+    if inbox != tmp_path / "b-root":
+        # A root inside the running one's root, beside its spool folders, takes nothing from them: no refusal.
+        beside = Daemon(write_config(tmp_path / "c", paths={"root": str(tmp_path / "b-root" / "c-root")}))
+        daemons.append(beside)
+        beside.start()
+        assert beside.stop() == 0
     assert outer.stop() == 0
 
 
