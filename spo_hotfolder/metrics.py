@@ -299,8 +299,9 @@ class PrometheusMetrics:
             if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
                 return "the port is already in use (another spo-hotfolder, or another exporter?)"
             return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
-        bound = self._server.server_address[0] if self._server is not None else None
-        log.info("metrics.listening", listen=listen, address=bound, url=f"http://{listen}/metrics")
+        log.info(
+            "metrics.listening", listen=listen, address=self._server.server_address[0], url=f"http://{listen}/metrics"
+        )
         return None
 
     def _serve_later(self, address: tuple[str, int], listen: str | None, retry_seconds: float) -> None:

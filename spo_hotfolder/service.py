@@ -423,7 +423,7 @@ class FolderLocks:
         """Raises StartupError naming the first folder another process holds."""
         for name, folder in self.folders.items():
             # (before ours are marked: a look from here sees our own marks as another's)
-            if _marked_at(folder):
+            if _marked_at(folder, *_MARKS):
                 raise StartupError(_already_used(folder, name))
             inside = _marked_above(folder)
             if inside is not None:
@@ -487,6 +487,7 @@ def _lock(fd: int) -> bool:
 #: takes.
 _OURS_AT = 0x53504F48
 _ROOT_AT = _OURS_AT + 2  # (not the byte next to it: two locks of one holder side by side merge into one)
+_MARKS = (_OURS_AT, _ROOT_AT)
 
 
 def _flock_struct(kind: int, at: int) -> bytes:
@@ -501,15 +502,18 @@ def _mark_ours(fd: int, at: int) -> None:
         fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock_struct(fcntl.F_RDLCK, at))
 
 
-def _marked(fd: int, at: int = _OURS_AT) -> bool:
-    """Whether another daemon marked folder ``fd`` as one of its spool folders (``_mark_ours``): a
-    read lock of that very byte, not another program's lock of the whole folder (review HM 3)."""
-    try:
-        found = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _flock_struct(fcntl.F_WRLCK, at))
-    except (OSError, AttributeError):
-        return False
-    kind, _whence, start, length, _pid = struct.unpack("hhqqi4x", found)
-    return bool(kind == fcntl.F_RDLCK and start == at and length == 1)
+def _marked(fd: int, *marks: int) -> bool:
+    """Whether another daemon marked folder ``fd`` with one of ``marks`` (``_mark_ours``): a read
+    lock of that very byte, not another program's lock of the whole folder (review HM 3)."""
+    for at in marks:
+        try:
+            found = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _flock_struct(fcntl.F_WRLCK, at))
+        except (OSError, AttributeError):
+            return False
+        kind, _whence, start, length, _pid = struct.unpack("hhqqi4x", found)
+        if kind == fcntl.F_RDLCK and start == at and length == 1:
+            return True
+    return False
 
 
 def _marked_above(folder: Path) -> Path | None:
@@ -521,13 +525,13 @@ def _marked_above(folder: Path) -> Path | None:
 
 
 def _marked_at(folder: Path, *marks: int) -> bool:
-    """Whether another daemon holds ``folder`` as one of its spool folders (``_marked``)."""
+    """Whether another daemon marked ``folder`` with one of ``marks`` (``_marked``)."""
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return False
     try:
-        return any(_marked(fd, at) for at in marks or (_OURS_AT, _ROOT_AT))
+        return _marked(fd, *marks)
     finally:
         os.close(fd)
 
@@ -550,7 +554,7 @@ def _held_inside(folder: Path) -> Path | None:
         except OSError:
             continue
         try:
-            if _marked(fd) or _marked(fd, _ROOT_AT):
+            if _marked(fd, *_MARKS):
                 return path
             if not os.path.isfile(path / "state" / LOCK_NAME):
                 continue

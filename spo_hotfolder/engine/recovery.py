@@ -189,8 +189,8 @@ class EngineRecovery(EngineState):
         project: review HF 1, HK 1), they are awaited in the new one. The inbox the ledger knows is
         kept in it; a ledger from before that learns it from the config last run on, if any."""
         inbox = str(self.area("inbox"))
-        kept = known = self.ledger.meta(INBOX_KEY)
-        if kept == inbox:
+        known = self.ledger.meta(INBOX_KEY)
+        if known == inbox:
             return
         if known is None and previous is not None:
             known = str(previous.paths.inbox)

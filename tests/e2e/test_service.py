@@ -754,6 +754,18 @@ def test_refuses_a_second_daemon_whose_inbox_holds_the_first_ones_spool(
     assert daemon.stop() == 0
 
 
+def _running_on(folder: Path, paths: dict[str, str], daemons: list[Daemon]) -> Daemon:
+    """A daemon started (and ready) on a config under ``folder`` with these ``paths`` (its state/
+    maybe outside its root)."""
+    daemon = Daemon(write_config(folder, paths=paths))
+    daemons.append(daemon)
+    assert run_cli(daemon.config, "init").returncode == 0
+    daemon.start(wait=False)
+    state = Path(paths.get("state", paths["root"] + "/state"))
+    wait_for(lambda: daemon._ready(state / "health.json"), timeout=20, what="daemon ready")
+    return daemon
+
+
 @pytest.mark.parametrize("inside", ["inbox", "root with its state elsewhere"])
 def test_refuses_a_second_daemon_whose_inbox_holds_another_ones_spool_folder(
     tmp_path: Path, daemons: list[Daemon], inside: str
@@ -769,12 +781,7 @@ def test_refuses_a_second_daemon_whose_inbox_holds_another_ones_spool_folder(
         if inside == "inbox"
         else {"root": str(shared / "a"), "state": str(tmp_path / "a-state")}
     )
-    first = Daemon(write_config(tmp_path / "a", paths=first_paths))
-    daemons.append(first)
-    assert run_cli(first.config, "init").returncode == 0
-    first.start(wait=False)
-    state = Path(first_paths.get("state", first_paths["root"] + "/state"))
-    wait_for(lambda: first._ready(state / "health.json"), timeout=20, what="daemon ready")
+    first = _running_on(tmp_path / "a", first_paths, daemons)
     held = shared / ("a-in" if inside == "inbox" else "a")
     second = write_config(tmp_path / "b", paths={"root": str(tmp_path / "b-root"), "inbox": str(shared)})
     result = run_refused(second)
@@ -799,12 +806,7 @@ def test_refuses_a_daemon_whose_folder_is_inside_a_running_one_s_inbox(
     else:
         outer_paths = {"root": str(tmp_path / "b-root")}
         inbox = tmp_path / "b-root" / "inbox"
-    outer = Daemon(write_config(tmp_path / "b", paths=outer_paths))
-    daemons.append(outer)
-    assert run_cli(outer.config, "init").returncode == 0
-    outer.start(wait=False)
-    state = Path(outer_paths.get("state", outer_paths["root"] + "/state"))
-    wait_for(lambda: outer._ready(state / "health.json"), timeout=20, what="daemon ready")
+    outer = _running_on(tmp_path / "b", outer_paths, daemons)
     paths = (
         {"root": str(tmp_path / "a-root"), "inbox": str(inbox / "shopA")}
         if inside == "inbox"
