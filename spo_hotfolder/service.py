@@ -537,33 +537,36 @@ def _marked_at(folder: Path, *marks: int) -> bool:
 
 
 def _held_inside(folder: Path) -> Path | None:
-    """A folder directly inside ``folder`` that another daemon holds as one of its spool folders
-    (its root, inbox, quarantine/...: ``_mark_ours``; or, held by an older version, a root whose
-    state/ holds an instance lock), or None. A folder another program holds a lock on (an upload
-    client's `flock` on its folder drop) is not one (review HK 2: the start was refused, "another
-    spo-hotfolder", a restart loop under systemd); one of another daemon whose state/ is elsewhere,
-    or its inbox, is (review HL 1-2: their files were taken as this daemon's orders)."""
-    try:
-        with os.scandir(folder) as entries:
-            inside = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return None
-    for path in inside:
+    """A folder inside ``folder`` (at any depth: review HN 2, one in a folder drop's subfolder was
+    not looked at) that another daemon holds as one of its spool folders (its root, inbox,
+    quarantine/...: ``_mark_ours``; or, held by an older version, a root whose state/ holds an
+    instance lock), or None. A folder another program holds a lock on (an upload client's `flock`
+    on its folder drop) is not one (review HK 2: the start was refused, "another spo-hotfolder", a
+    restart loop under systemd); one of another daemon whose state/ is elsewhere, or its inbox, is
+    (review HL 1-2: their files were taken as this daemon's orders). Links are not followed (the
+    inbox's links are never followed: a link is moved aside as it is)."""
+    pending = [folder]
+    while pending:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+            with os.scandir(pending.pop()) as entries:
+                inside = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
         except OSError:
             continue
-        try:
-            if _marked(fd, *_MARKS):
-                return path
-            if not os.path.isfile(path / "state" / LOCK_NAME):
+        for path in inside:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+            except OSError:
                 continue
-            if not _lock(fd):
-                fd = -1  # (closed by _lock)
-                return path
-        finally:
-            if fd >= 0:
-                os.close(fd)  # (a lock taken goes with it)
+            try:
+                if _marked(fd, *_MARKS):
+                    return path
+                if os.path.isfile(path / "state" / LOCK_NAME) and not _lock(fd):
+                    fd = -1  # (closed by _lock)
+                    return path
+            finally:
+                if fd >= 0:
+                    os.close(fd)  # (a lock taken goes with it)
+            pending.append(path)
     return None
 
 

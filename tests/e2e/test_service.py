@@ -766,23 +766,25 @@ def _running_on(folder: Path, paths: dict[str, str], daemons: list[Daemon]) -> D
     return daemon
 
 
-@pytest.mark.parametrize("inside", ["inbox", "root with its state elsewhere"])
+@pytest.mark.parametrize("inside", ["inbox", "root with its state elsewhere", "root two folders down"])
 def test_refuses_a_second_daemon_whose_inbox_holds_another_ones_spool_folder(
     tmp_path: Path, daemons: list[Daemon], inside: str
 ) -> None:
     """Review HL 1-2 (of HK 2's mend): another daemon's inbox, or its root whose state/ is elsewhere,
     directly inside this daemon's inbox: the start was no longer refused (only a root holding
     state/daemon.lock counted), and the other daemon's orders, or its held job's files, were taken
-    as this one's. A daemon marks the spool folders it holds; such a mark inside the inbox refuses."""
+    as this one's. A daemon marks the spool folders it holds; such a mark inside the inbox refuses.
+    Review HN 2: at any depth (a root in a folder drop's subfolder was not looked at: that folder
+    drop, the other daemon's spool in it, would have gone to failed/)."""
     shared = tmp_path / "b-inbox"
     shared.mkdir()
-    first_paths = (
-        {"root": str(tmp_path / "a-root"), "inbox": str(shared / "a-in")}
-        if inside == "inbox"
-        else {"root": str(shared / "a"), "state": str(tmp_path / "a-state")}
-    )
+    first_paths = {
+        "inbox": {"root": str(tmp_path / "a-root"), "inbox": str(shared / "a-in")},
+        "root with its state elsewhere": {"root": str(shared / "a"), "state": str(tmp_path / "a-state")},
+        "root two folders down": {"root": str(shared / "upload-7" / "sub" / "a")},
+    }[inside]
     first = _running_on(tmp_path / "a", first_paths, daemons)
-    held = shared / ("a-in" if inside == "inbox" else "a")
+    held = Path(first_paths["inbox"] if inside == "inbox" else first_paths["root"])
     second = write_config(tmp_path / "b", paths={"root": str(tmp_path / "b-root"), "inbox": str(shared)})
     result = run_refused(second)
     assert f"paths.inbox ({shared}) holds {held}, which another spo-hotfolder uses as its spool" in result.stderr, (
