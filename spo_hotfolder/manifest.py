@@ -1077,7 +1077,10 @@ _RSYNC_TEMP = re.compile(r"\.(.+)\.[A-Za-z0-9]{6}")
 
 def upload_suffix(name: str) -> str:
     """The upload client's temporary suffix of ``name`` (WinSCP's ``.filepart``, ...), or ""."""
-    return next((name[-len(suffix) :] for suffix in UPLOAD_SUFFIXES if name.lower().endswith(suffix)), "")
+    lower = name.lower()
+    if not lower.endswith(UPLOAD_SUFFIXES):
+        return ""  # (most names: one call; a start with 10,000 orders waiting asks it of each name each round)
+    return next(name[-len(suffix) :] for suffix in UPLOAD_SUFFIXES if lower.endswith(suffix))
 
 
 def upload_target(path: Path) -> Path | None:

@@ -172,6 +172,7 @@ class Engine(
         self._scans_done = 0
         self._listings = None
         self._upload_names = {}
+        self._kept_listings = None
         self._named = set()
         self._answered_elsewhere = set()
         self._whole_hinted = set()

@@ -80,6 +80,8 @@ class EngineState:
     _scans_done: int
     _listings: dict[Path, list[str]] | None  # folders listed in this round (_listed)
     _upload_names: dict[Path, set[str]]  # of those, the names uploads under way stand for (_uploads_listed)
+    #: the last round's listings and when they were begun: the next round's, if it begins soon
+    _kept_listings: tuple[float, dict[Path, list[str]], dict[Path, set[str]]] | None
     #: Inbox files a manifest named that were not taken yet (_claim_for_job): looked at by the
     #: next _take_stable, not behind a backlog
     _named: set[Path]
