@@ -1124,9 +1124,10 @@ class EngineArtwork(EngineState):
         state = self._file_state(path)
         if state is None:
             return None
-        if self._unmovable.get(path) != state:
+        reason = self._unmovable_reason(path)
+        new = self._unmovable.get(path) != state
+        if new:
             self._unmovable[path] = state
-            reason = self._unmovable_reason(path)
             log.error(
                 "inbox.file_not_movable",
                 file=self.rel(path),
@@ -1134,13 +1135,14 @@ class EngineArtwork(EngineState):
                 reason=reason,
                 action="tried again every few seconds; a job waiting for it fails at its deadline",
             )
-            # Said where the operator looks too (review HI 3: its job said "Ordered", then failed
-            # "artwork missing").
-            for job_id, _position in self.ledger.waiting_for(str(path)):
-                job = self.ledger.get_job(job_id, history=False)
-                if job is not None and job.stage is Stage.AWAITING:
-                    detail = f"waiting for {path.name}: it is there, but {reason}"
-                    self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
+        # Said where the operator looks too (review HI 3: its job said "Ordered", then failed
+        # "artwork missing"), by each job that waits for it: also one sent on again by a RETRY
+        # while the file is as it was (review HQ 1: it said "RecreationRequested").
+        for job_id, _position in self.ledger.waiting_for(str(path)):
+            job = self.ledger.get_job(job_id, history=False)
+            if job is not None and job.stage is Stage.AWAITING and (new or job.status is not JobStatus.AwaitingData):
+                detail = f"waiting for {path.name}: it is there, but {reason}"
+                self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
         return path
 
     def _unmovable_now(self: Engine, path: Path) -> bool:

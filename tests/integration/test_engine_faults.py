@@ -12013,6 +12013,12 @@ def test_an_inbox_artwork_the_daemon_may_not_move_fails_its_job_at_its_deadline_
             assert "a security policy" in error
         assert "drop RETRY here" in error
         assert art.exists(), "the file stays where it is, never lost"
+        # Review HQ 1: a RETRY while the file is as it was: the job says again why it waits (it
+        # said "RecreationRequested"), and fails again at its deadline.
+        (r.root / "failed" / job_id / "RETRY").write_text("ops\n")
+        r.run(until=lambda: r.job(job_id).status is JobStatus.AwaitingData, steps=10, dt=1)
+        assert "it is there, but" in r.job(job_id).history[-1].detail
+        r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=60, dt=30)
     finally:
         if refusal == "immutable":
             subprocess.run(["chattr", "-i", str(art)], capture_output=True)
