@@ -440,8 +440,22 @@ class FolderLocks:
             except OSError:
                 continue  # (prepare_folders and check_folders said what is wrong with it)
             if not _lock(fd):
-                self.release()
-                raise StartupError(_already_used(folder, name))
+                if _marked_soon(folder):
+                    self.release()
+                    raise StartupError(_already_used(folder, name))
+                # Another program's lock (a backup script's `flock` on the root; review HQ 2: the
+                # start was refused, "another spo-hotfolder", a restart loop under systemd): the
+                # folder is marked as ours all the same, which is what other daemons look for.
+                log.warning(
+                    "daemon.folder_locked_by_another_program",
+                    folder=str(folder),
+                    key=f"paths.{name}",
+                    action="started all the same: a program that is no spo-hotfolder holds a lock on this folder",
+                )
+                try:
+                    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                except OSError:
+                    continue
             _mark_ours(fd, _ROOT_AT if name == "root" else _OURS_AT)
             if name == "root" and any(f == folder for n, f in self.folders.items() if n != "root"):
                 _mark_ours(fd, _OURS_AT)  # (a spool folder too: paths.inbox set to the root, review HN 1)
@@ -514,6 +528,22 @@ def _marked(fd: int, *marks: int) -> bool:
         if kind == fcntl.F_RDLCK and start == at and length == 1:
             return True
     return False
+
+
+#: A daemon marks each folder right after it locks it: a lock without a mark for this long is
+#: another program's (``_marked_soon``).
+MARK_WAIT_SECONDS = 0.5
+
+
+def _marked_soon(folder: Path) -> bool:
+    """Whether ``folder``, whose lock another process holds, is marked by a daemon (``_mark_ours``)
+    within MARK_WAIT_SECONDS: one starting at the same moment marks it right after its lock."""
+    deadline = time.monotonic() + MARK_WAIT_SECONDS
+    while not _marked_at(folder, *_MARKS):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _marked_above(folder: Path) -> Path | None:

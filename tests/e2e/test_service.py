@@ -855,6 +855,33 @@ def test_a_folder_drop_an_upload_client_holds_a_lock_on_refuses_no_start(
         os.close(fd)
 
 
+@pytest.mark.parametrize("folder", ["root", "inbox"])
+def test_a_spool_folder_another_program_holds_a_flock_on_refuses_no_start(
+    tmp_path: Path, daemons: list[Daemon], folder: str
+) -> None:
+    """Review HQ 2: a backup script's `flock` on paths.root (or on inbox/) refused the start,
+    "another spo-hotfolder already uses it": a restart loop under systemd for as long as the
+    backup ran. A lock without a daemon's mark is another program's: said, and the daemon starts
+    (a second daemon is still refused: it looks for the marks)."""
+    config = write_config(tmp_path)
+    assert run_cli(config, "init").returncode == 0
+    locked = tmp_path / "root" / ("inbox" if folder == "inbox" else "")
+    fd = os.open(locked, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        daemon = start_daemon(daemons, config)
+        [said] = events(daemon, "daemon.folder_locked_by_another_program")
+        assert said["level"] == "warning" and said["key"] == f"paths.{folder}", said
+        job_id = drop_card(daemon, "810")
+        daemon.wait_status(job_id, "InHotFolder")
+        second = tmp_path / "second"
+        other = write_config(second, paths={"root": str(second / "root"), "inbox": str(tmp_path / "root" / "inbox")})
+        assert "another spo-hotfolder already uses" in run_refused(other).stderr
+        assert daemon.stop() == 0
+    finally:
+        os.close(fd)
+
+
 def test_a_metrics_port_in_use_is_said_and_the_jobs_go_on(tmp_path: Path, daemons: list[Daemon]) -> None:
     """Audit 12-05 B: a busy metrics port refused the start, and under systemd the restarts of a
     refused start end with the service stopped: no printing for want of a monitoring port. The
