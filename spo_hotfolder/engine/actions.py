@@ -712,7 +712,10 @@ class EngineActions(EngineState):
                         after += (
                             "; the routes send it to no hot folder: it is finished unprinted (CopyToHotFolderSkipped)"
                         )
-            with self.ledger.transaction():  # one commit: never released but left waiting by a crash
+            # One commit: never released but left waiting by a crash. With an answer (a CLI waits for
+            # it, and says "done"), on disk before anyone reads it (review HO 1: a power cut right
+            # after a `reject` that exited 0 lost it, and the job was printed).
+            with self.ledger.transaction(durable=token is not None):
                 self.ledger.remove_status(block.id, job_id, by, removed_note, now)
                 if held:
                     self._record_stage(job_id, Stage.DELIVER, now)
@@ -720,7 +723,7 @@ class EngineActions(EngineState):
                     self.ledger.drop_outcome(token, "done", f"released by {by}{after}", now)
             message = f"released by {by}" + (f" ({note})" if note else "") + after
         elif action is Action.REJECT:
-            with self.ledger.transaction():
+            with self.ledger.transaction(durable=token is not None):
                 # (the problem of a failed job rejected is no longer one to fix: `show` said it on)
                 self.ledger.update_job(job_id, now, error=None)
                 self._record(job_id, JobStatus.Rejected, by, note or "rejected by the operator", now, write=False)
@@ -740,7 +743,7 @@ class EngineActions(EngineState):
                 if ticket_only
                 else "retry: the check, the output and the copy again"
             )
-            with self.ledger.transaction():
+            with self.ledger.transaction(durable=token is not None):
                 self.ledger.update_job(job_id, now, attempts=0, next_attempt_at=None, error=None)
                 if not ticket_only and job_dir is not None:
                     self._artwork_put_by_hand(job_id, job_dir, by, now)
@@ -866,7 +869,8 @@ class EngineActions(EngineState):
     ) -> ActionResult:
         """An operator action refused: said in STATUS.txt, the log, and to a waiting CLI."""
         job_id = job.job_id
-        with self.ledger.transaction():  # the answer, before the drop file goes (a crash between)
+        # The answer, before the drop file goes (a crash between); on disk before a CLI reads it.
+        with self.ledger.transaction(durable=token is not None):
             self._note_action(job_id, f"{iso(now)}  {action.value} by {by} refused: {reason}")
             if token:
                 self.ledger.drop_outcome(token, "refused", reason, now)
@@ -1522,7 +1526,7 @@ class EngineActions(EngineState):
             # CLI said "withdrawn, nothing was done" and the replacement was made all the same, a
             # job not blocked printed (review ER 1). Undone (_replace), never recorded.
             raise _Withdrawn
-        with self.ledger.transaction():
+        with self.ledger.transaction(durable=token is not None):  # (its answer: review HO 1)
             self.ledger.mark_artwork_present(job.job_id, target.position, replaced=True)
             self.ledger.update_job(
                 job.job_id, now, output=None, output_pages=None, output_size=None, error=None, attempts=0

@@ -12083,6 +12083,32 @@ def test_a_drop_file_is_filed_only_once_its_action_is_on_disk(
     assert "filed RELEASE" in order and order[order.index("filed RELEASE") - 1] == "sync", order
 
 
+@pytest.mark.parametrize("action", ["RELEASE", "REJECT", "RETRY", "replace", "refused"])
+def test_an_operator_action_s_answer_is_on_disk_before_anyone_may_read_it(arrival_rig: Rig, action: str) -> None:
+    """Review HO 1 (a power cut): an action and its answer were committed without a sync, the sync
+    coming after: a CLI reading the answer in between exited 0 ("w1-1: rejected by bob"), and a cut
+    then lost the action (a rejected job printed after the restart). The commit that carries an
+    answer is a FULL one: SQLite shows it to other processes only once it is on disk."""
+    r = arrival_rig
+    failing = action == "RETRY"
+    job_id = r.order("HO", trimbox=(0, 0, 40, 40) if failing else None)  # (the wrong size: failed/)
+    r.run(until=lambda: r.stage(job_id) is (Stage.FAILED if failing else Stage.HELD), steps=10)
+    folder = r.root / ("failed" if failing else "quarantine") / job_id
+    said: list[str] = []
+    r.ledger._db.set_trace_callback(lambda sql: said.append(" ".join(sql.split())))
+    if action == "replace":
+        make_pdf(folder / "replace" / "new.pdf", pages=CARD)
+    else:
+        (folder / ("RELEASE" if action == "refused" else action)).write_text("bob\n")
+    if action == "refused":
+        (folder / "RELEASE").unlink()
+        (folder / "RETRY").write_text("bob\n")  # (a held job is not failed: refused)
+    r.run(until=lambda: any(sql.startswith("INSERT INTO drops") for sql in said), steps=20)
+    answer = next(i for i, sql in enumerate(said) if sql.startswith("INSERT INTO drops"))
+    begun = max(i for i, sql in enumerate(said[:answer]) if sql == "BEGIN IMMEDIATE")
+    assert said[begun - 1] == "PRAGMA synchronous=FULL", said[begun - 3 : answer + 1]
+
+
 def test_a_ledger_sync_writes_and_so_syncs_the_wal(rig: Rig) -> None:
     """Review HJ 1: Ledger.sync() (and a nested step's durable wish) made its FULL commit of an
     UPDATE that changed nothing: SQLite wrote no WAL frame, and synced nothing; a drop file was
