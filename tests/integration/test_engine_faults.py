@@ -12617,6 +12617,34 @@ def test_a_held_jobs_status_txt_cut_short_by_a_power_cut_is_written_again_at_the
     assert (folder / "STATUS.txt").read_text() == whole
 
 
+@pytest.mark.parametrize("finished", ["done", "rejected"])
+def test_a_finished_jobs_status_txt_emptied_by_a_power_cut_is_written_again_at_the_start(
+    rig: Rig, finished: str
+) -> None:
+    """Review HO 2: a power cut left the STATUS.txt of jobs finished in the half minute before it
+    empty (written without an fsync; the kernel writes such data back after 30 s), and a finished
+    job's is not written again: empty in done/ (rejected/) for good. The start reads those of the
+    last minute before the ledger's last change, and rewrites what is not whole."""
+    r = rig
+    if finished == "done":
+        job_id = r.order("PE")
+        r.run(until=done(r, job_id), steps=20)
+    else:
+        job_id, held = _held(r, "PE")
+        (held / "REJECT").write_text("ops\n")
+        r.run(until=lambda: r.stage(job_id) is Stage.REJECTED, steps=20)
+    folder = r.root / finished / job_id
+    r.clock.advance(30)  # another job finished half a minute later (the start rewrites the last 10 s')
+    other = r.order("PF")
+    r.run(until=done(r, other), steps=20)
+    whole = (folder / "STATUS.txt").read_text()
+    (folder / "STATUS.txt").write_bytes(b"")
+    r.close()
+    r.start()
+    r.run(steps=2)
+    assert (folder / "STATUS.txt").read_text() == whole
+
+
 def test_a_file_lying_in_the_inbox_is_not_taken_while_a_new_copy_of_it_is_uploaded_beside_it(rig: Rig) -> None:
     """White-box audit DT 1: x.pdf (an old version) lay in the inbox, its new version was being
     sent by rsync beside it (.x.pdf.Ab12Cd), and the order's manifest came: the old file was taken
