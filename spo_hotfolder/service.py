@@ -418,6 +418,7 @@ class FolderLocks:
             **{name: getattr(config.paths, name) for name in FOLDER_NAMES if name != "state"},
         }
         self._fds: list[int] = []
+        self._said: set[Path] = set()
 
     def acquire(self) -> None:
         """Raises StartupError naming the first folder another process holds."""
@@ -439,26 +440,17 @@ class FolderLocks:
                 fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError:
                 continue  # (prepare_folders and check_folders said what is wrong with it)
-            if not _lock(fd):
-                if _marked_soon(folder):
-                    self.release()
-                    raise StartupError(_already_used(folder, name))
-                # Another program's lock (a backup script's `flock` on the root; review HQ 2: the
-                # start was refused, "another spo-hotfolder", a restart loop under systemd): the
-                # folder is marked as ours all the same, which is what other daemons look for.
-                log.warning(
-                    "daemon.folder_locked_by_another_program",
-                    folder=str(folder),
-                    key=f"paths.{name}",
-                    action="started all the same: a program that is no spo-hotfolder holds a lock on this folder",
-                )
-                try:
-                    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                except OSError:
-                    continue
-            _mark_ours(fd, _ROOT_AT if name == "root" else _OURS_AT)
+            marked = _mark_ours(fd, _ROOT_AT if name == "root" else _OURS_AT)
             if name == "root" and any(f == folder for n, f in self.folders.items() if n != "root"):
                 _mark_ours(fd, _OURS_AT)  # (a spool folder too: paths.inbox set to the root, review HN 1)
+            # Another daemon's mark beside ours, asked through our own open folder (which does not
+            # see its own marks): of two daemons starting at the same moment, one at least sees
+            # the other's and is refused (review BT 1: both waited for the other's mark behind a
+            # backup script's flock, and both ran). The flock then only tells of other programs.
+            if _marked(fd, *_MARKS) or not self._flocked(fd, folder, name, marked):
+                os.close(fd)
+                self.release()
+                raise StartupError(_already_used(folder, name))
             self._fds.append(fd)
         inbox = self.folders["inbox"]
         held = _held_inside(inbox)
@@ -468,6 +460,29 @@ class FolderLocks:
                 f"paths.inbox ({inbox}) holds {held}, which another spo-hotfolder uses as its spool: this daemon "
                 "would take that spool's job folders as orders dropped into its inbox; give it an inbox of its own"
             )
+
+    def _flocked(self, fd: int, folder: Path, name: str, marked: bool) -> bool:
+        """Takes the folder's flock (what a daemon of a version before the marks looks for);
+        False where another process holds it and no mark could be set (a filesystem without such
+        locks: the flock alone tells). Another program's lock refuses nothing where the marks work
+        (review HQ 2: a backup script's `flock` on the root refused the start, a restart loop under
+        systemd): said once."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                return True  # (no locks on folders there)
+            if not marked:
+                return False
+            if folder not in self._said:
+                self._said.add(folder)  # (the start looks twice where the root is new)
+                log.warning(
+                    "daemon.folder_locked_by_another_program",
+                    folder=str(folder),
+                    key=f"paths.{name}",
+                    action="started all the same: a program that is no spo-hotfolder holds a lock on this folder",
+                )
+        return True
 
     def release(self) -> None:
         for fd in self._fds:
@@ -509,11 +524,14 @@ def _flock_struct(kind: int, at: int) -> bytes:
     return struct.pack("hhqqi4x", kind, os.SEEK_SET, at, 1, 0)
 
 
-def _mark_ours(fd: int, at: int) -> None:
-    """Marks folder ``fd`` as a spool folder held by this daemon (``_OURS_AT``); nothing where the
-    filesystem has no such locks."""
-    with contextlib.suppress(OSError, AttributeError):  # (AttributeError: no OFD locks in this Python)
+def _mark_ours(fd: int, at: int) -> bool:
+    """Marks folder ``fd`` as a spool folder held by this daemon (``_OURS_AT``); False (nothing)
+    where the filesystem has no such locks."""
+    try:
         fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock_struct(fcntl.F_RDLCK, at))
+    except (OSError, AttributeError):  # (AttributeError: no OFD locks in this Python)
+        return False
+    return True
 
 
 def _marked(fd: int, *marks: int) -> bool:
@@ -528,22 +546,6 @@ def _marked(fd: int, *marks: int) -> bool:
         if kind == fcntl.F_RDLCK and start == at and length == 1:
             return True
     return False
-
-
-#: A daemon marks each folder right after it locks it: a lock without a mark for this long is
-#: another program's (``_marked_soon``).
-MARK_WAIT_SECONDS = 0.5
-
-
-def _marked_soon(folder: Path) -> bool:
-    """Whether ``folder``, whose lock another process holds, is marked by a daemon (``_mark_ours``)
-    within MARK_WAIT_SECONDS: one starting at the same moment marks it right after its lock."""
-    deadline = time.monotonic() + MARK_WAIT_SECONDS
-    while not _marked_at(folder, *_MARKS):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def _marked_above(folder: Path) -> Path | None:

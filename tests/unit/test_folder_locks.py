@@ -1,0 +1,72 @@
+"""The start's locks and marks on the spool folders (service.FolderLocks), two daemons in one
+process: what each one's open folders say to the other."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+import spo_hotfolder.service as service
+from spo_hotfolder.config import load_config
+from spo_hotfolder.service import FolderLocks, StartupError, prepare_folders
+from tests.daemon import write_config
+
+
+def _locks(tmp: Path, **paths: str) -> FolderLocks:
+    config = load_config(write_config(tmp, paths={"root": str(tmp / "root"), **paths}))
+    prepare_folders(config)
+    return FolderLocks(config)
+
+
+@pytest.fixture
+def backup_lock(tmp_path: Path) -> Iterator[Path]:
+    """A backup script's `flock` held on a shared inbox."""
+    shared = tmp_path / "shared-inbox"
+    shared.mkdir()
+    fd = os.open(shared, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    yield shared
+    os.close(fd)
+
+
+def test_of_two_daemons_sharing_an_inbox_behind_another_program_s_lock_one_is_refused(
+    tmp_path: Path, backup_lock: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review BT 1 (of HQ 2's mend): two daemons with one paths.inbox, started at the same moment
+    while a backup script held a flock on it: both failed the flock, both waited for the other's
+    mark, neither saw it, and both ran (orders printed twice). A daemon looks for another's mark
+    once its own is set, through its own open folder: here the other one marked the inbox after
+    this one's first look (taken as seen nothing), and this one is refused."""
+    first = _locks(tmp_path / "a", inbox=str(backup_lock))
+    first.acquire()
+    second = _locks(tmp_path / "b", inbox=str(backup_lock))
+    monkeypatch.setattr(service, "_marked_at", lambda folder, *marks: False)  # (the first look came before)
+    with pytest.raises(StartupError, match=f"another spo-hotfolder already uses {backup_lock} \\(paths.inbox\\)"):
+        second.acquire()
+    first.release()
+    second.acquire()  # (the first one gone: the folder is free, the backup's lock refuses nothing)
+    second.release()
+
+
+def test_another_program_s_lock_on_a_new_root_is_said_once(tmp_path: Path) -> None:
+    """Review BT 4 (of HQ 2's mend): a new root is looked at twice at the start (before its folders
+    are made, then with them): the warning came twice, and each look waited half a second for a
+    mark. Said once; no wait."""
+    locks = _locks(tmp_path)
+    fd = os.open(tmp_path / "root", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with capture_logs() as logs:
+            locks.acquire()
+            locks.release()
+            locks.acquire()
+        said = [e for e in logs if e["event"] == "daemon.folder_locked_by_another_program"]
+        assert [(e["log_level"], e["key"]) for e in said] == [("warning", "paths.root")]
+    finally:
+        locks.release()
+        os.close(fd)
