@@ -71,7 +71,7 @@ from spo_hotfolder.operator import (
     pending_commands_by_job,
     refusal,
 )
-from spo_hotfolder.reports import artwork_listing, job_named_in, printable
+from spo_hotfolder.reports import artwork_listing, job_named_in, printable, unmovable_wait
 from spo_hotfolder.status import JobStatus
 
 if TYPE_CHECKING:
@@ -688,7 +688,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if last_action:
         print("Last action or notice: " + "\n  ".join(printable(line) for line in last_action.split("\n")))
     if job.awaiting_until and job.stage is Stage.AWAITING:
-        print(f"Waits for its artwork until: {job.awaiting_until} (then it fails: artwork missing)")
+        fails = "artwork not taken" if unmovable_wait(job) is not None else "artwork missing"
+        print(f"Waits for its artwork until: {job.awaiting_until} (then it fails: {fails})")
     if job.next_attempt_at and job.stage is Stage.RETRY:
         what = "output" if job.status is JobStatus.OutputCreationFailed else "copy"
         print(f"Next {what} attempt: {job.next_attempt_at} (attempt {job.attempts + 1})")

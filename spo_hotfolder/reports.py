@@ -112,6 +112,20 @@ def artwork_listing(artwork: Sequence[tuple[str, bool]]) -> str:
     return f"{', '.join(arrived)} (arrived); not arrived yet: {', '.join(missing)}"
 
 
+#: How a job waiting for an inbox file the daemon may not move says so (Engine._say_unmovable).
+UNMOVABLE_SAID = ": it is there, but "
+
+
+def unmovable_wait(job: Job) -> str | None:
+    """For a job waiting for an artwork file that is in the inbox but may not be moved (chattr +i,
+    a security policy): why, and how to fix it (naming the file), from its newest AwaitingData
+    entry; else None."""
+    entry = next((e for e in reversed(job.history) if e.removed_at is None), None)
+    if entry is None or entry.status is not JobStatus.AwaitingData or UNMOVABLE_SAID not in entry.detail:
+        return None
+    return entry.detail.partition(UNMOVABLE_SAID)[2]
+
+
 def status_text(job: Job, extra: Extra) -> str:
     lines = [
         f"Job {job.job_id}  (order {job.order_id}{', ' + printable(job.customer) if job.customer else ''})",
@@ -306,6 +320,15 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         ]
     if job.stage is Stage.AWAITING:
         # (a file set aside for it, see above, is handed over by the operator: audit CI 5)
+        held = unmovable_wait(job)
+        if held is not None:
+            # (review BT 3: "waits for its artwork files to arrive" of a file there, which root
+            # must make movable)
+            until = f" (until {job.awaiting_until}; then it fails: artwork not taken)" if job.awaiting_until else ""
+            return [
+                f"The artwork is in the inbox, but the daemon may not take it: {held}. It is taken once it may{until}.",
+                *_blocked_while_waiting(job, send),
+            ]
         until = f" (until {job.awaiting_until}; then it fails: artwork missing)" if job.awaiting_until else ""
         return [
             f"Nothing yet: the job waits for its artwork files to arrive in the inbox{until}.",

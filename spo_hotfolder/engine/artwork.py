@@ -58,7 +58,7 @@ from spo_hotfolder.pdfreport import (
     LENGTH_SLACK,
     declared_length,
 )
-from spo_hotfolder.reports import error_text
+from spo_hotfolder.reports import UNMOVABLE_SAID, error_text
 from spo_hotfolder.stability import Signature, signature
 from spo_hotfolder.status import JobStatus
 
@@ -616,6 +616,8 @@ class EngineArtwork(EngineState):
                     self._take_artwork(src, self._waiting(src), seen=seen)
                     continue
             if src.exists():
+                if self._unmovable_now(src):
+                    self._say_unmovable(job.job_id, src)  # (review BT 2: "Ordered" until the next try to move it)
                 self.tracker.track(src, activity=False)
                 self._named.add(src)
         self._check_complete(job.job_id)
@@ -1139,11 +1141,19 @@ class EngineArtwork(EngineState):
         # "artwork missing"), by each job that waits for it: also one sent on again by a RETRY
         # while the file is as it was (review HQ 1: it said "RecreationRequested").
         for job_id, _position in self.ledger.waiting_for(str(path)):
-            job = self.ledger.get_job(job_id, history=False)
-            if job is not None and job.stage is Stage.AWAITING and (new or job.status is not JobStatus.AwaitingData):
-                detail = f"waiting for {path.name}: it is there, but {reason}"
-                self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
+            self._say_unmovable(job_id, path, reason, again=new)
         return path
+
+    def _say_unmovable(
+        self: Engine, job_id: str, path: Path, reason: str | None = None, *, again: bool = False
+    ) -> None:
+        """AwaitingData with the reason, for a job waiting for ``path``, which the daemon may not
+        move: unless its status says it already (``again``: said anew, the file changed)."""
+        job = self.ledger.get_job(job_id, history=False)
+        if job is None or job.stage is not Stage.AWAITING or (job.status is JobStatus.AwaitingData and not again):
+            return
+        detail = f"waiting for {path.name}{UNMOVABLE_SAID}{reason or self._unmovable_reason(path)}"
+        self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
 
     def _unmovable_now(self: Engine, path: Path) -> bool:
         """Whether ``path`` is the very file said not movable (not a new upload of its name, not

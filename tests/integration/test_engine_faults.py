@@ -12028,6 +12028,49 @@ def test_an_inbox_artwork_the_daemon_may_not_move_fails_its_job_at_its_deadline_
     assert r.take_prints() == ["IM1_IM1-1_bc-85x55_x1.pdf"]
 
 
+def test_a_job_that_comes_for_an_artwork_the_daemon_may_not_move_says_why_at_once_and_what_to_do(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review BT 2 (of HQ 1's mend): a second order naming an inbox file already said not movable
+    (a security policy, chattr +i) said "Ordered" until the next try to move it, seconds later:
+    it says AwaitingData with the reason when it comes; and BT 3: STATUS.txt's "what you can do
+    now" says what holds it, not that it waits for its files to arrive."""
+    r = rig
+    art = r.inbox / "shared.pdf"
+    make_pdf(art, pages=CARD)
+    real_link, real_replace = os.link, os.replace
+
+    def refused(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(src) == art:
+            raise PermissionError(errno.EACCES, "Permission denied", str(src), str(dst))
+        real_replace(src, dst, *args, **kwargs)
+
+    def refused_link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(src) == art:
+            raise PermissionError(errno.EACCES, "Permission denied", str(src), str(dst))
+        real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(fsutil_module.os, "replace", refused)
+    monkeypatch.setattr(fsutil_module.os, "link", refused_link)
+
+    def status(job_id: str) -> JobStatus | None:
+        job = r.ledger.get_job(job_id, history=False)
+        return None if job is None else job.status
+
+    (r.inbox / "u1.yaml").write_text('order_id: "U1"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared.pdf]\n')
+    r.run(until=lambda: status("U1-1") is JobStatus.AwaitingData, steps=20, dt=0.5)
+    (r.inbox / "u2.yaml").write_text('order_id: "U2"\nproduct: bc-85x55\nquantity: 1\nartwork: [shared.pdf]\n')
+    r.engine.hint(r.inbox / "u2.yaml", moved_in=True)
+    r.run(until=lambda: status("U2-1") is not None, steps=10, dt=0.0)  # (no time for another try to move it)
+    assert status("U2-1") is JobStatus.AwaitingData
+    assert "it is there, but" in r.job("U2-1").history[-1].detail
+    # Review BT 3: what the operator can do now said "waits for its artwork files to arrive".
+    r.engine.flush_status()
+    said = " ".join((r.engine.job_dir(r.job("U2-1")) / "STATUS.txt").read_text().split())
+    assert "The artwork is in the inbox, but the daemon may not take it: the system refuses" in said, said
+    assert "then it fails: artwork not taken" in said and "to arrive in the inbox" not in said
+
+
 def test_a_delivery_s_intent_is_on_disk_before_its_temp_file_is_made(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review HC 1 (a power cut): the intent was committed without a sync, and the temp file's folder
     entry reached the disk first (the filesystem's journal commits every few seconds, and with any
