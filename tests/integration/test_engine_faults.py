@@ -12805,6 +12805,13 @@ def test_a_round_uses_the_listings_of_the_round_just_before_but_not_of_a_folder_
     with r.engine._round_listings():
         r.engine._listed(r.inbox)
     assert listed[-1] == str(r.inbox) and len(listed) == 4
+    # Review BT: a poller tells of no upload's temporary name: where the watcher polls, none is kept.
+    monkeypatch.setattr(scans_module, "LISTING_REUSE_SECONDS", 3600.0)
+    monkeypatch.setattr(r.engine, "polling_watch", lambda: True)
+    with r.engine._round_listings():
+        r.engine._listed(r.inbox)
+    assert listed[-1] == str(r.inbox) and len(listed) == 5
+    monkeypatch.setattr(r.engine, "polling_watch", lambda: False)
     # DT 1 with a listing kept: the upload beside the old x.pdf, told of by the watcher, holds it.
     monkeypatch.setattr(scans_module, "LISTING_REUSE_SECONDS", 3600.0)
     r.clock._now = datetime.now(UTC)  # (the upload's ctime is the machine's)
