@@ -168,9 +168,10 @@ class EngineRetention(EngineState):
             return
         days = self.config.retention.done_days
         due = (oldest + timedelta(days=days) - self.clock.now()).total_seconds()
-        if due > 0:
-            # (a busy shop's jobs fall due one after the other: one run a minute at most for them)
-            self.retention_due(max(due, min(RETENTION_GAP_SECONDS, days * 86400 / 10)))
+        # (a busy shop's jobs fall due one after the other: one run a minute at most for them). One
+        # that fell due while this run went on is due at once: scheduled all the same (review HS 1:
+        # it was not, and the purges stopped until another job finished or the hourly run).
+        self.retention_due(max(due, min(RETENTION_GAP_SECONDS, days * 86400 / 10)))
 
     def retention_due(self: Engine, seconds: float) -> None:
         """A job finished (done or rejected) whose files are due for deletion in ``seconds``:

@@ -13070,6 +13070,32 @@ def test_a_folder_retention_cannot_empty_does_not_put_off_the_next_jobs_deletion
     next(rigs, None)
 
 
+def test_a_job_that_falls_due_while_retention_runs_is_deleted_at_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review HS 1: the next run was set only for a job not due yet when the run ended; one that
+    fell due while the run deleted others (slices of up to 0.5 s, a slow disk) set none: purges
+    stopped until another job finished or the hourly run (jobs up to done_days late in a long run)."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    first = r.order("SC")
+    r.run(until=done(r, first), steps=10)
+    r.clock.advance(10)
+    second = r.order("SD")
+    r.run(until=done(r, second), steps=10)
+    real_rmtree = shutil.rmtree
+
+    def slow(path: Any, *args: Any, **kw: Any) -> None:
+        r.clock.advance(15)  # (the first one's deletion takes a while: the second one falls due meanwhile)
+        real_rmtree(path, *args, **kw)
+
+    monkeypatch.setattr(engine_module.shutil, "rmtree", slow)
+    r.run(until=lambda: r.stage(first) is Stage.PURGED, steps=20, dt=10)
+    monkeypatch.setattr(engine_module.shutil, "rmtree", real_rmtree)
+    r.run(until=lambda: r.stage(second) is Stage.PURGED, steps=20, dt=10)  # (the hourly run: 3,600 s)
+    next(rigs, None)
+
+
 def test_the_same_order_sent_again_after_a_purge_left_half_done_is_not_called_new_artwork(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
