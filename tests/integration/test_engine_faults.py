@@ -11962,6 +11962,22 @@ def test_an_inbox_with_the_sticky_bit_and_another_user_s_upload_is_said_not_fail
     r.run(until=done(r, job_id), steps=40)
 
 
+def _refuse_moving(monkeypatch: pytest.MonkeyPatch, art: Path, error: int = errno.EACCES) -> None:
+    """Every rename and link of ``art`` refused, as a security policy (or `chattr +i`, without
+    root's say) refuses them, the folder writable all the same."""
+
+    def refused(real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(src: Any, dst: Any, *args: Any, **kwargs: Any) -> Any:
+            if Path(src) == art:
+                raise PermissionError(error, os.strerror(error), str(src), str(dst))
+            return real(src, dst, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(os, "link", refused(os.link))
+    monkeypatch.setattr(os, "replace", refused(os.replace))  # (fsutil's, and a file set aside's)
+
+
 @pytest.mark.parametrize("refusal", ["immutable", "policy"])
 def test_an_inbox_artwork_the_daemon_may_not_move_fails_its_job_at_its_deadline_saying_why(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, refusal: str
@@ -11977,20 +11993,7 @@ def test_an_inbox_artwork_the_daemon_may_not_move_fails_its_job_at_its_deadline_
         if subprocess.run(["chattr", "+i", str(art)], capture_output=True).returncode != 0:
             pytest.skip("this filesystem (or user) has no immutable flag")
     else:
-        real_link, real_replace = os.link, os.replace
-
-        def refused(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
-            if Path(src) == art:
-                raise PermissionError(errno.EACCES, "Permission denied", str(src), str(dst))
-            real_replace(src, dst, *args, **kwargs)
-
-        def refused_link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
-            if Path(src) == art:
-                raise PermissionError(errno.EACCES, "Permission denied", str(src), str(dst))
-            real_link(src, dst, *args, **kwargs)
-
-        monkeypatch.setattr(fsutil_module.os, "replace", refused)
-        monkeypatch.setattr(fsutil_module.os, "link", refused_link)
+        _refuse_moving(monkeypatch, art)
     try:
         with capture_logs() as logs:
             r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=60, dt=30)
@@ -12038,20 +12041,7 @@ def test_a_job_that_comes_for_an_artwork_the_daemon_may_not_move_says_why_at_onc
     r = rig
     art = r.inbox / "shared.pdf"
     make_pdf(art, pages=CARD)
-    real_link, real_replace = os.link, os.replace
-
-    def refused(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
-        if Path(src) == art:
-            raise PermissionError(errno.EACCES, "Permission denied", str(src), str(dst))
-        real_replace(src, dst, *args, **kwargs)
-
-    def refused_link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
-        if Path(src) == art:
-            raise PermissionError(errno.EACCES, "Permission denied", str(src), str(dst))
-        real_link(src, dst, *args, **kwargs)
-
-    monkeypatch.setattr(fsutil_module.os, "replace", refused)
-    monkeypatch.setattr(fsutil_module.os, "link", refused_link)
+    _refuse_moving(monkeypatch, art)
 
     def status(job_id: str) -> JobStatus | None:
         job = r.ledger.get_job(job_id, history=False)
@@ -12259,19 +12249,7 @@ def test_an_inbox_file_the_daemon_may_not_move_is_said_once_wherever_it_is(
     drop.mkdir()
     art = drop / "card.pdf" if where == "folder drop" else r.inbox / "stray.pdf"
     make_pdf(art, pages=CARD)
-    real_link, real_replace = os.link, os.replace
-
-    def refused(real: Callable[..., Any]) -> Callable[..., Any]:
-        def call(src: Any, dst: Any, *args: Any, **kwargs: Any) -> Any:
-            if Path(src) == art:
-                raise PermissionError(errno.EPERM, "Operation not permitted", str(src), str(dst))
-            return real(src, dst, *args, **kwargs)
-
-        return call
-
-    monkeypatch.setattr(fsutil_module.os, "link", refused(real_link))
-    monkeypatch.setattr(fsutil_module.os, "replace", refused(real_replace))
-    monkeypatch.setattr(os, "replace", refused(real_replace))  # (a file set aside is moved by os.replace)
+    _refuse_moving(monkeypatch, art, errno.EPERM)
     if where == "folder drop":
         (drop / "manifest.yaml").write_text("order_id: O9\nproduct: bc-85x55\nquantity: 1\nartwork: [card.pdf]\n")
     with capture_logs() as logs:
