@@ -403,14 +403,15 @@ class InstanceLock:
 
 
 class FolderLocks:
-    """An exclusive lock (flock) on each spool folder the daemon takes files from or moves jobs
-    into, and on ``paths.root``: a second daemon with another root but one of the same folders
-    (``paths.inbox`` set to the first one's inbox) would take the same orders and print them twice
-    (audit AT 1); one whose inbox is the first one's root (the folder a Samba share of the spool
-    shows) would take the first one's job folders as folder drops and move them away (review HF 2):
-    a folder inside our inbox that another daemon holds refuses the start too. The lock is on the
-    folder itself (nothing is written into it). Where the filesystem has no such locks (some
-    network mounts refuse them on a folder), the folder goes unlocked."""
+    """A daemon's mark (``_mark_ours``) and a flock on each spool folder it takes files from or
+    moves jobs into, and on ``paths.root``: a second daemon with another root but one of the same
+    folders (``paths.inbox`` set to the first one's inbox) would take the same orders and print
+    them twice (audit AT 1); one whose inbox is the first one's root (the folder a Samba share of
+    the spool shows) would take the first one's job folders as folder drops and move them away
+    (review HF 2): a folder inside our inbox that another daemon holds refuses the start too. Both
+    are on the folder itself (nothing is written into it). The marks tell daemons apart from other
+    programs that lock a folder (review HQ 2); where the filesystem has no such locks, the flock
+    alone; where it has neither (some network mounts), the folder goes unlocked."""
 
     def __init__(self, config: Config) -> None:
         self.folders = {
