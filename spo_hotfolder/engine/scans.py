@@ -58,7 +58,8 @@ from spo_hotfolder.stability import Signature, signature
 #: is tried this many times, then put into failed/ with an explanation instead of staying for good.
 MANIFEST_FAULTS = 3
 #: A round of files taken uses the listings of the round before when it began this little later
-#: (``_round_listings``): no older than a round's own become (``_take_stable``'s budget).
+#: (``_round_listings``): ``_take_stable``'s budget, so a listing so used is at most about twice as
+#: old as one a round makes itself.
 LISTING_REUSE_SECONDS = 0.25
 #: OSErrors that say a name is wrong (too long, not valid on that filesystem), not that the disk
 #: failed: the same on every try, so a manifest they stop counts them as faults.
