@@ -36,6 +36,8 @@ class Extra:
     target_missing: bool = False  # the manifest names a hot folder the config does not have (any more)
     may_still_arrive: str | None = None  # the PDF whose rename into the hot folder is unconfirmed (failed/)
     several_artwork: bool = False  # a replacement names the file it replaces
+    #: a finished job's folder where retention does not delete it (moved or renamed by hand)
+    kept_by_hand: bool = False
 
 
 #: Control characters (C0, DEL, C1), invisible and direction-changing marks: a manifest's free text
@@ -199,6 +201,14 @@ ONLY_THIS_JOB = (
 )
 
 
+def _until_retention(extra: Extra) -> str:
+    """How long a finished job's folder stays where it is (review HV 3: "until retention removes
+    it" of a folder moved or renamed by hand, which retention leaves alone)."""
+    if extra.kept_by_hand:
+        return " Retention does not delete it here (see above): it stays until you move or delete it."
+    return " It stays here until retention removes it."
+
+
 def what_now(job: Job, extra: Extra) -> list[str]:
     target = extra.target or "its hot folder"
     send = "finish it (no hot folder is configured for it)" if target == "skip" else f"send this job to {target}"
@@ -299,15 +309,15 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         # Not printed: "to print the job again" would promise a print that a reprint alone does not
         # give (the same routes skip it again; audit Z).
         return [
-            "Nothing: the job is finished without printing (no hot folder for it: CopyToHotFolderSkipped). It"
-            " stays here until retention removes it.",
+            "Nothing: the job is finished without printing (no hot folder for it: CopyToHotFolderSkipped)."
+            + _until_retention(extra),
             "Files dropped here (RELEASE, REJECT, RETRY, replace/) are not read: to print it, send its manifest"
             " again with reprint: true and a hot_folder" + ONLY_THIS_JOB + ", or once the routes send its product"
             " to one.",
         ]
     if job.stage is Stage.DONE:
         return [
-            "Nothing: the job is finished. It stays here until retention removes it.",
+            "Nothing: the job is finished." + _until_retention(extra),
             "Files dropped here (RELEASE, REJECT, RETRY, replace/) are not read: to print the job again, send its"
             " manifest with reprint: true" + ONLY_THIS_JOB + ".",
         ]

@@ -477,6 +477,7 @@ class EngineRecords(EngineState):
             fingerprint=fingerprint(sums) if sums else None,
             artwork_names=[artwork_listing([(a.name, a.present) for a in artwork])] if artwork else [],
             several_artwork=len(artwork) > 1,  # (audit AL: only the refusal said the name must match)
+            kept_by_hand=job.job_id in self._said_elsewhere,  # (_kept_elsewhere)
             target=target,
             route_reason=reason,
             last_action=self._last_action_of(job.job_id),

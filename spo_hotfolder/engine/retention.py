@@ -66,6 +66,7 @@ class EngineRetention(EngineState):
         # folder (a crash's leftover); a week at least.
         self.ledger.prune_drops(min(cutoff, self.clock.now() - timedelta(days=7)))
         started = time.monotonic()
+        renamed: dict[str, Path] | None = None  # (looked for once a run, where a job's folder is not found)
         for index, job in enumerate(self.ledger.terminal_before(cutoff)):
             if self.stop_event.is_set():
                 return
@@ -88,10 +89,18 @@ class EngineRetention(EngineState):
                 # next run, not recorded as deleted now while its files are there (review EC 1: then
                 # refused as "a copy" of a job whose folder was "purged since", kept for good).
                 continue
+            if not os.path.lexists(job_dir):
+                # Renamed by hand ("7100-1 - keep"): its files are there, not deleted, and not
+                # recorded as deleted (review HV 1: JobDataDeleted, the folder kept for good).
+                renamed = self._renamed_finished() if renamed is None else renamed
+                if job.job_id in renamed:
+                    self._kept_elsewhere(job, renamed[job.job_id])
+                    continue
             allowed = (self.area("done"), self.area("rejected"))
             if job_dir.parent not in allowed:
                 self._kept_elsewhere(job, job_dir)
                 continue
+            self._said_elsewhere.discard(job.job_id)  # (back where it is deleted)
             self.rescue_nested_job_folders(job_dir)  # (a job's folder dragged into it: not purged with it)
             failures: list[str] = []
             shutil.rmtree(job_dir, onerror=functools.partial(_note_failure, failures))
@@ -139,19 +148,37 @@ class EngineRetention(EngineState):
                 self.ledger.update_job(job.job_id, now, stage=Stage.PURGED, **cleared)
         self._retention_next(cutoff)
 
+    def _renamed_finished(self: Engine) -> dict[str, Path]:
+        """The folders of done/ and rejected/ that are a job's folder under another name (renamed
+        by hand), by the job their STATUS.txt names."""
+        found: dict[str, Path] = {}
+        for area in (self.area("done"), self.area("rejected")):
+            with contextlib.suppress(OSError), os.scandir(area) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False) and self.ledger.get_job(entry.name, history=False) is None:
+                        named = self._job_named_in(Path(entry.path))
+                        if named is not None:
+                            found.setdefault(named.job_id, Path(entry.path))
+        return found
+
     def _kept_elsewhere(self: Engine, job: Job, folder: Path) -> None:
         """A finished job due for deletion whose folder is not in done/ or rejected/ (an operator
-        moved it into quarantine/ or failed/): not deleted there, and not recorded as deleted (review
-        EB 1: JobDataDeleted was recorded, the folder kept for good, its STATUS.txt saying retention
-        would remove it). Said once a run of the daemon, in the log and in the folder."""
+        moved it into quarantine/ or failed/), or is there under another name: not deleted there,
+        and not recorded as deleted (review EB 1, HV 1: JobDataDeleted was recorded, the folder kept
+        for good, its STATUS.txt saying retention would remove it). Said once a run of the daemon,
+        in the log and in the folder."""
         if job.job_id in self._said_elsewhere:
             return
         self._said_elsewhere.add(job.job_id)
         home = self.job_dir(job).parent
         text = (
-            f"this finished job's folder is in {self.rel(folder.parent)}/, not in {self.rel(home)}/ (moved there by "
-            f"hand): retention deletes only what is in done/ and rejected/. Move it back into {self.rel(home)}/ to "
+            f"this finished job's folder is {self.rel(folder)}/, not {self.rel(self.job_dir(job))}/ (renamed by "
+            f"hand): retention deletes a job's folder under its own name only. Rename it back to {job.job_id} to "
             "have it deleted, or delete it yourself"
+            if folder.parent == home
+            else f"this finished job's folder is in {self.rel(folder.parent)}/, not in {self.rel(home)}/ (moved "
+            f"there by hand): retention deletes only what is in done/ and rejected/. Move it back into "
+            f"{self.rel(home)}/ to have it deleted, or delete it yourself"
         )
         log.warning("retention.folder_elsewhere", job_id=job.job_id, folder=self.rel(folder), action=text)
         self._note_action(job.job_id, f"{iso(self.clock.now())}  {text}", append=True)

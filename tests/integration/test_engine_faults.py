@@ -13048,6 +13048,30 @@ def test_a_folder_retention_cannot_empty_does_not_put_off_the_next_jobs_deletion
     next(rigs, None)
 
 
+def test_a_finished_jobs_folder_renamed_by_hand_is_not_recorded_deleted_and_says_why(tmp_path: Path) -> None:
+    """Review HV 1: done/7100-1 renamed "7100-1 - keep" by an operator: retention found no folder
+    of the job's name, recorded JobDataDeleted (show: "deleted ... after retention") and kept the
+    files for good; renamed back, never deleted (the job purged already). Not recorded; said, in
+    the folder too (HV 3: its STATUS.txt said "It stays here until retention removes it"); renamed
+    back, deleted at the next run."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    job_id = r.order("RN")
+    r.run(until=done(r, job_id), steps=10)
+    kept = r.root / "done" / f"{job_id} - keep"
+    os.replace(r.root / "done" / job_id, kept)
+    r.run(steps=12, dt=10)
+    assert r.stage(job_id) is Stage.DONE and (kept / "output").is_dir()
+    said = " ".join((kept / "STATUS.txt").read_text().split())
+    assert f"this finished job's folder is done/{job_id} - keep/, not done/{job_id}/ (renamed by hand)" in said
+    assert "Retention does not delete it here" in said and "until retention removes it" not in said
+    os.replace(kept, r.root / "done" / job_id)
+    r.engine.request_retention()  # (the hourly run: the service's scheduler)
+    r.run(until=lambda: r.stage(job_id) is Stage.PURGED, steps=5)
+    assert not (r.root / "done" / job_id).exists()
+    next(rigs, None)
+
+
 def test_a_job_that_falls_due_while_retention_runs_is_deleted_at_the_next_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
