@@ -576,6 +576,8 @@ class EngineIntake(EngineState):
             return
         if own:
             os.replace(folder, known)
+            if job.stage in (Stage.DONE, Stage.REJECTED):
+                self.retention_due(0)  # (deleted then if due meanwhile: review HV 2, the hourly run)
             then = (
                 f"Drop {word} here (or a corrected PDF into replace/) to go on with the job"
                 if waits
