@@ -696,6 +696,16 @@ class EngineArtwork(EngineState):
                 candidates.append((job, art))
         if not candidates:
             return False
+        if self._upload_under_way(src) is not None:
+            # A new copy of it on its way beside it (rsync's .x.pdf.Ab12Cd): that one is the jobs',
+            # not the one lying there, whichever way this was reached (review HU 1: with a poller,
+            # which tells of no such temporary name, the file lying there was taken by the look at
+            # unclaimed files and printed). Looked at again in a moment (_claim_for_job).
+            again = self.clock.monotonic() + max(1.0, self.config.watch.settle_seconds)
+            for job, _art in candidates:
+                self._near_later[job.job_id] = again
+            log.info("artwork.awaiting_upload", job_ids=[job.job_id for job, _ in candidates], file=self.rel(src))
+            return True
         # One file is one order's artwork (audit AX 1: two orders naming "artwork.pdf" both printed
         # the first one's); within that order, every job naming it gets it. The others wait on.
         everyone = candidates

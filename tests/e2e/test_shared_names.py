@@ -112,3 +112,36 @@ def test_a_file_two_orders_sent_seconds_apart_wait_for_is_given_by_the_operator(
     daemon.cli("replace", second, str(aside), "--by", "ann", check=True)
     assert _printed(daemon, tmp_path, second) == pdf
     assert daemon.job(first)["status"] == "AwaitingData"
+
+
+@pytest.mark.parametrize("mode", ["polling", "native"])
+def test_a_file_lying_in_the_inbox_is_not_printed_while_its_new_copy_is_uploaded_beside_it(
+    start, tmp_path: Path, mode: str
+) -> None:
+    """Review HU 1: an old artwork.pdf lay in inbox/, rsync began uploading its new version beside
+    it (.artwork.pdf.Ab12Cd), and the order's manifest came: with a poller (which tells of no such
+    temporary name) the file lying there was taken a moment later, by another way than the
+    manifest's own claim, and printed; the new one was left in inbox/. Each way waits for it."""
+    daemon = start(watch={"mode": mode, "settle_seconds": 0.3, "poll_interval_seconds": 0.3})
+    old, new = (
+        _card(tmp_path, "old.pdf"),
+        make_big_pdf(tmp_path / "new.pdf", pages=2, bytes_per_page=60_000, size_mm=(91, 61)).read_bytes(),
+    )
+    assert old != new
+    (daemon.inbox / "artwork.pdf").write_bytes(old)
+    past = time.time() - 100
+    os.utime(daemon.inbox / "artwork.pdf", (past, past))
+    time.sleep(1.5)  # (seen, and lying there unclaimed)
+    upload = daemon.inbox / ".artwork.pdf.Ab12Cd"
+    with upload.open("wb") as fh:  # (written slowly, as rsync --bwlimit does)
+        for n, at in enumerate(range(0, len(new), max(1, len(new) // 30))):
+            fh.write(new[at : at + max(1, len(new) // 30)])
+            fh.flush()
+            if n == 8:
+                drop(
+                    daemon.inbox / "U1.yaml",
+                    'order_id: "U1"\nproduct: bc-85x55\nquantity: 1\nartwork: [artwork.pdf]\n',
+                )
+            time.sleep(0.1)
+    os.replace(upload, daemon.inbox / "artwork.pdf")
+    assert _printed(daemon, tmp_path, "U1-1") == new
