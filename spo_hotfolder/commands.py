@@ -688,7 +688,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if last_action:
         print("Last action or notice: " + "\n  ".join(printable(line) for line in last_action.split("\n")))
     if job.awaiting_until and job.stage is Stage.AWAITING:
-        fails = "artwork not taken" if unmovable_wait(job) is not None else "artwork missing"
+        # (the file said not movable still there: review HU 2, not once deleted or set aside)
+        there = any(not a.present and a.source and os.path.exists(a.source) for a in artwork)
+        fails = "artwork not taken" if there and unmovable_wait(job) is not None else "artwork missing"
         print(f"Waits for its artwork until: {job.awaiting_until} (then it fails: {fails})")
     if job.next_attempt_at and job.stage is Stage.RETRY:
         what = "output" if job.status is JobStatus.OutputCreationFailed else "copy"

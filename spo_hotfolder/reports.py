@@ -38,6 +38,8 @@ class Extra:
     several_artwork: bool = False  # a replacement names the file it replaces
     #: a finished job's folder where retention does not delete it (moved or renamed by hand)
     kept_by_hand: bool = False
+    #: why an artwork file of a waiting job, in the inbox, may not be moved now (chattr +i), naming it
+    unmovable: str | None = None
 
 
 #: Control characters (C0, DEL, C1), invisible and direction-changing marks: a manifest's free text
@@ -330,7 +332,7 @@ def what_now(job: Job, extra: Extra) -> list[str]:
         ]
     if job.stage is Stage.AWAITING:
         # (a file set aside for it, see above, is handed over by the operator: audit CI 5)
-        held = unmovable_wait(job)
+        held = extra.unmovable  # (as it is now: review HU 2, the history's said so after the file was gone)
         if held is not None:
             # (review BT 3: "waits for its artwork files to arrive" of a file there, which root
             # must make movable)

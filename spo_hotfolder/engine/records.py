@@ -478,6 +478,17 @@ class EngineRecords(EngineState):
             artwork_names=[artwork_listing([(a.name, a.present) for a in artwork])] if artwork else [],
             several_artwork=len(artwork) > 1,  # (audit AL: only the refusal said the name must match)
             kept_by_hand=job.job_id in self._said_elsewhere,  # (_kept_elsewhere)
+            unmovable=next(
+                (
+                    self._unmovable_reason(Path(a.source))
+                    for a in artwork
+                    if job.stage is Stage.AWAITING
+                    and not a.present
+                    and a.source
+                    and self._unmovable_now(Path(a.source))
+                ),
+                None,
+            ),
             target=target,
             route_reason=reason,
             last_action=self._last_action_of(job.job_id),
