@@ -1165,6 +1165,24 @@ class EngineArtwork(EngineState):
         detail = f"waiting for {path.name}{UNMOVABLE_SAID}{reason or self._unmovable_reason(path)}"
         self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
 
+    def _look_at_unmovable(self: Engine) -> None:
+        """Files said not movable that are gone or changed since (deleted by someone, `chattr -i`):
+        forgotten, and the jobs waiting for them say what they wait for now (review HU 2: STATUS.txt
+        still said to run chattr -i). (One the daemon moved is forgotten by _took_out.)"""
+        for path, state in list(self._unmovable.items()):
+            if self._file_state(path) != state:
+                del self._unmovable[path]
+                self._unmovable_gone(path)
+
+    def _unmovable_gone(self: Engine, path: Path) -> None:
+        for job_id, _position in self.ledger.waiting_for(str(path)):
+            job = self.ledger.get_job(job_id, history=False)
+            if job is None or job.stage is not Stage.AWAITING:
+                continue
+            if not os.path.lexists(path):
+                self._record(job_id, JobStatus.AwaitingData, SYSTEM, f"waiting for {path.name}", self.clock.now())
+            self._write_status(job_id)
+
     def _unmovable_now(self: Engine, path: Path) -> bool:
         """Whether ``path`` is the very file said not movable (not a new upload of its name, not
         the same file changed since: `chattr -i` changes its change time)."""

@@ -486,6 +486,8 @@ class Engine(
         if self._arriving:
             self._guard("intake", "", self._note_arriving)
         self._guard("intake", "", self._check_orphans)
+        if self._unmovable:
+            self._guard("intake", "", self._look_at_unmovable)
         self._guard("due", "", self._follow_clock_step)
         self._guard("due", "", self._run_due)  # (a full disk: the jobs due are tried at the next step)
         if self.clock.monotonic() >= self._cleanup_at:

@@ -12061,10 +12061,11 @@ def test_a_job_that_comes_for_an_artwork_the_daemon_may_not_move_says_why_at_onc
     assert "then it fails: artwork not taken" in said and "to arrive in the inbox" not in said
     # Review HU 2: the file gone (deleted, set aside), STATUS.txt said so on, from the history.
     art.unlink()
-    r.engine._write_status("U2-1")
+    r.run(steps=2, dt=0.0)
     r.engine.flush_status()
     said = " ".join((r.engine.job_dir(r.job("U2-1")) / "STATUS.txt").read_text().split())
     assert "may not take it" not in said and "waits for its artwork files to arrive in the inbox" in said, said
+    assert r.job("U2-1").history[-1].detail == "waiting for shared.pdf"
 
 
 def test_a_delivery_s_intent_is_on_disk_before_its_temp_file_is_made(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
