@@ -61,6 +61,15 @@ class EngineRetention(EngineState):
 
     def run_retention(self: Engine) -> None:
         self._retention_at = math.inf  # (due again when this run is complete: _retention_next)
+        try:
+            self._purge_due()
+        except BaseException:
+            # (a full disk while a deletion is recorded, a busy ledger: tried again a gap later, not
+            # at the hourly run, when freeing the disk matters most; review HV's suspicion)
+            self.retention_due(RETENTION_GAP_SECONDS)
+            raise
+
+    def _purge_due(self: Engine) -> None:
         cutoff = self.clock.now() - timedelta(days=self.config.retention.done_days)
         # The outcomes of operator actions are kept while a file they name may still be in a job
         # folder (a crash's leftover); a week at least.

@@ -13055,6 +13055,30 @@ def test_a_folder_retention_cannot_empty_does_not_put_off_the_next_jobs_deletion
     next(rigs, None)
 
 
+def test_a_retention_run_that_fails_is_tried_again_soon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review HV's suspicion: a retention run that raised (a busy ledger, a full disk as a deletion
+    was recorded) had set no next run: the purges waited for the hourly run or another job finishing, when
+    freeing the disk mattered most. It is tried again a gap later."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    job_id = r.order("RF")
+    r.run(until=done(r, job_id), steps=10)
+    real = r.ledger.update_job
+    full = [True]
+
+    def update_job(job_id: str, now: Any, **fields: Any) -> Any:
+        if fields.get("stage") is Stage.PURGED and full:
+            full.clear()
+            raise sqlite3.OperationalError("database is locked")
+        return real(job_id, now, **fields)
+
+    monkeypatch.setattr(r.ledger, "update_job", update_job)
+    r.run(until=lambda: not full, steps=20, dt=10)
+    assert r.stage(job_id) is Stage.DONE
+    r.run(until=lambda: r.stage(job_id) is Stage.PURGED, steps=10, dt=10)  # (no hourly run here)
+    next(rigs, None)
+
+
 def test_a_finished_jobs_folder_renamed_by_hand_is_not_recorded_deleted_and_says_why(tmp_path: Path) -> None:
     """Review HV 1: done/7100-1 renamed "7100-1 - keep" by an operator: retention found no folder
     of the job's name, recorded JobDataDeleted (show: "deleted ... after retention") and kept the
