@@ -424,9 +424,8 @@ class FolderLocks:
     def acquire(self) -> None:
         """Raises StartupError naming the first folder another process holds."""
         for name, folder in self.folders.items():
-            # (before ours are marked: a look from here sees our own marks as another's)
-            if _marked_at(folder, *_MARKS):
-                raise StartupError(_already_used(folder, name))
+            # (before ours are marked: a look from here sees our own marks as another's; a folder
+            # another daemon marked is said below, once ours is set beside it)
             inside = _marked_above(folder)
             if inside is not None:
                 raise StartupError(

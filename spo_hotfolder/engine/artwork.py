@@ -590,13 +590,9 @@ class EngineArtwork(EngineState):
                 elif src.parent == self.area("inbox") and upload_beside(src) is None:
                     self._taken_just_before(job, art)
             if src.exists() and self._upload_under_way(src) is not None:
-                # A new copy of it on its way beside it (rsync's .x.pdf.Ab12Cd): that one is the
-                # job's, not the one lying there (white-box audit DT 1: the old file was printed while
-                # its replacement was seen uploading). Looked at again in a moment: taken once that
-                # upload has become the file, or stopped changing (a client killed).
-                if not near_now:
-                    log.info("artwork.awaiting_upload", job_id=job.job_id, file=self.rel(src))
-                self._near_later[job.job_id] = self.clock.monotonic() + max(1.0, self.config.watch.settle_seconds)
+                # (white-box audit DT 1: the old file was printed while its replacement was seen
+                # uploading)
+                self._await_upload(src, [job.job_id], say=not near_now)
                 continue
             # Complete already: held a moment after it came (_claim: this manifest and the jobs that
             # waited before it decide together whose it is, by when each came), or unclaimed.
@@ -681,6 +677,16 @@ class EngineArtwork(EngineState):
             self._listings[folder] = names
         return names
 
+    def _await_upload(self: Engine, src: Path, job_ids: list[str], *, say: bool = True) -> None:
+        """A new copy of ``src`` on its way beside it (rsync's .x.pdf.Ab12Cd): that one is the
+        jobs', not the one lying there. Looked at again in a moment (_claim_for_job): taken once
+        that upload has become the file, or stopped changing (a client killed)."""
+        if say:
+            log.info("artwork.awaiting_upload", job_ids=job_ids, file=self.rel(src))
+        again = self.clock.monotonic() + max(1.0, self.config.watch.settle_seconds)
+        for job_id in job_ids:
+            self._near_later[job_id] = again
+
     def _take_artwork(self: Engine, src: Path, waiting: list[tuple[str, int]], seen: float | None = None) -> bool:
         """Moves ``src`` into the jobs waiting for it (``waiting``: oldest job first) of one order,
         or sets it aside (_owner_order); ``seen``: when the file was first seen (monotonic), to
@@ -697,14 +703,10 @@ class EngineArtwork(EngineState):
         if not candidates:
             return False
         if self._upload_under_way(src) is not None:
-            # A new copy of it on its way beside it (rsync's .x.pdf.Ab12Cd): that one is the jobs',
-            # not the one lying there, whichever way this was reached (review HU 1: with a poller,
-            # which tells of no such temporary name, the file lying there was taken by the look at
-            # unclaimed files and printed). Looked at again in a moment (_claim_for_job).
-            again = self.clock.monotonic() + max(1.0, self.config.watch.settle_seconds)
-            for job, _art in candidates:
-                self._near_later[job.job_id] = again
-            log.info("artwork.awaiting_upload", job_ids=[job.job_id for job, _ in candidates], file=self.rel(src))
+            # Whichever way this was reached (review HU 1: with a poller, which tells of no such
+            # temporary name, the file lying there was taken by the look at unclaimed files and
+            # printed).
+            self._await_upload(src, [job.job_id for job, _ in candidates])
             return True
         # One file is one order's artwork (audit AX 1: two orders naming "artwork.pdf" both printed
         # the first one's); within that order, every job naming it gets it. The others wait on.
@@ -1136,7 +1138,6 @@ class EngineArtwork(EngineState):
         state = self._file_state(path)
         if state is None:
             return None
-        reason = self._unmovable_reason(path)
         new = self._unmovable.get(path) != state
         if new:
             self._unmovable[path] = state
@@ -1144,25 +1145,23 @@ class EngineArtwork(EngineState):
                 "inbox.file_not_movable",
                 file=self.rel(path),
                 error=exc.strerror or str(exc),
-                reason=reason,
+                reason=self._unmovable_reason(path),
                 action="tried again every few seconds; a job waiting for it fails at its deadline",
             )
         # Said where the operator looks too (review HI 3: its job said "Ordered", then failed
         # "artwork missing"), by each job that waits for it: also one sent on again by a RETRY
         # while the file is as it was (review HQ 1: it said "RecreationRequested").
         for job_id, _position in self.ledger.waiting_for(str(path)):
-            self._say_unmovable(job_id, path, reason, again=new)
+            self._say_unmovable(job_id, path, again=new)
         return path
 
-    def _say_unmovable(
-        self: Engine, job_id: str, path: Path, reason: str | None = None, *, again: bool = False
-    ) -> None:
+    def _say_unmovable(self: Engine, job_id: str, path: Path, *, again: bool = False) -> None:
         """AwaitingData with the reason, for a job waiting for ``path``, which the daemon may not
         move: unless its status says it already (``again``: said anew, the file changed)."""
         job = self.ledger.get_job(job_id, history=False)
         if job is None or job.stage is not Stage.AWAITING or (job.status is JobStatus.AwaitingData and not again):
             return
-        detail = f"waiting for {path.name}{UNMOVABLE_SAID}{reason or self._unmovable_reason(path)}"
+        detail = f"waiting for {path.name}{UNMOVABLE_SAID}{self._unmovable_reason(path)}"
         self._record(job_id, JobStatus.AwaitingData, SYSTEM, detail, self.clock.now())
 
     def _look_at_unmovable(self: Engine) -> None:
