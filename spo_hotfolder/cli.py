@@ -132,9 +132,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return code
     except commands.CliError as exc:
         if args.command == "run" and not sys.stderr.isatty():
-            if getattr(exc.__cause__, "logged", False) and _one_stream():
+            if getattr(exc.__cause__, "logged", False) and (sys.stdout is sys.stderr or _one_stream()):
                 # The daemon.refused log line said it on stdout, where stderr goes too (journald under
-                # the unit, a shell's 2>&1): once is enough (audit 12-05 G 2).
+                # the unit, a shell's 2>&1), or on stderr itself (stdout closed, `run >&-`): once is
+                # enough (audits 12-05 G 2, BB 1).
                 return 1
             # A daemon's output without a terminal is JSON lines only (log shippers, journald).
             # The same line as the log's (a time stamp, the logger, the reason), with the one-line

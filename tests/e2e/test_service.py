@@ -528,23 +528,28 @@ def test_a_config_with_hundreds_of_errors_is_refused_in_lines_the_journal_keeps_
     assert refused["errors"][-1] == "... and 280 more (cut to fit a log line)"
 
 
-def test_a_refusal_is_said_once_where_stdout_and_stderr_are_one_stream(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stdout_closed", [False, True], ids=["2>&1", "stdout closed"])
+def test_a_refusal_is_said_once_where_stdout_and_stderr_are_one_stream(tmp_path: Path, stdout_closed: bool) -> None:
     """Audit (2026-12-05 G 2): under the unit stderr goes where stdout goes (the journal): the
-    daemon.refused log line and the one-line error on stderr were two daemon.refused lines."""
+    daemon.refused log line and the one-line error on stderr were two daemon.refused lines.
+    Audit BB 1: started with stdout closed (`run >&-`) the log goes to stderr: the same, twice."""
     config = write_config(tmp_path)
     config.write_text(config.read_text() + "\nwatch_typo: 1\n")
+    command = [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "run"]
+    if stdout_closed:
+        command = ["sh", "-c", '"$@" >&-', "sh", *command]
     result = subprocess.run(
-        [sys.executable, "-m", "spo_hotfolder.cli", "-c", str(config), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        command,
+        stdout=subprocess.DEVNULL if stdout_closed else subprocess.PIPE,
+        stderr=subprocess.PIPE if stdout_closed else subprocess.STDOUT,
         text=True,
         timeout=30,
         check=False,
     )
     assert result.returncode == 1
-    events = [json.loads(line) for line in result.stdout.splitlines()]
+    events = [json.loads(line) for line in (result.stderr if stdout_closed else result.stdout).splitlines()]
     refusals = [e for e in events if e["event"] == "daemon.refused"]
-    assert len(refusals) == 1 and "watch_typo" in refusals[0]["reason"], result.stdout
+    assert len(refusals) == 1 and "watch_typo" in refusals[0]["reason"], events
 
 
 def test_refuses_spool_folders_on_different_filesystems(tmp_path: Path) -> None:
