@@ -240,7 +240,12 @@ def _os_error_text(exc: OSError) -> str:
         text += ", then give the command again)"
     if isinstance(exc, PermissionError):
         from spo_hotfolder.fsutil import user_name
+        from spo_hotfolder.ledger import not_writable_why
 
+        # A file of state/ made by root, say (audit BH 3: an operator in the group was told to join it).
+        why = not_writable_why(Path(os.fsdecode(exc.filename))) if exc.filename and os.path.isfile(exc.filename) else ""
+        if why:
+            return text + why
         text += (
             f" (this user, {user_name(os.geteuid())}, may not use it: operators must be in the daemon's group, and "
             "log in again after being added to it)"

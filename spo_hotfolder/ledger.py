@@ -436,6 +436,16 @@ def _job_with(job: Job, changes: dict[str, Any]) -> Job:
     return Job(*values)
 
 
+def _utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates: a name read from the disk
+    that was not UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class LedgerError(Exception):
     """The ledger cannot be opened or used (message in plain words)."""
 
@@ -468,14 +478,16 @@ def _other_database(db: sqlite3.Connection) -> str:
     return ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
 
 
-def _create_ledger_file(path: Path) -> None:
-    """Creates a new ledger file (empty: SQLite makes the database in it) with the mode every file
-    of the daemon gets, 0666 less the umask: with the unit's ``UMask=0002`` operators in the group
-    may run ``release`` etc. (SQLite alone makes it 0644, and its -wal and -shm files copy the
-    database file's mode; audit BR 2). Made by root (``init``, an operator command run as root)
-    in a ``state/`` folder that belongs to the service user, it is given to the folder's owner
-    and group, group-writable when the folder is, so that the service and operators can open it
-    (audit BR 3); SQLite gives root's -wal and -shm files the database file's owner itself."""
+def create_spool_file(path: Path) -> None:
+    """Creates a new ledger file (empty: SQLite makes the database in it), or the instance lock's,
+    with the mode every file of the daemon gets, 0666 less the umask: with the unit's
+    ``UMask=0002`` operators in the group may run ``release`` etc. (SQLite alone makes it 0644,
+    and its -wal and -shm files copy the database file's mode; audit BR 2). Made by root
+    (``init``, an operator command run as root) in a ``state/`` folder that belongs to the service
+    user, it is given to the folder's owner and group, group-writable when the folder is, so that
+    the service and operators can open it (audit BR 3; the instance lock's, audit BH 3: the
+    service refused to start after a command run as root); SQLite gives root's -wal and -shm
+    files the database file's owner itself."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     except FileExistsError:
@@ -581,8 +593,9 @@ def disk_full_why(path: Path) -> str:
 DISK_FULL_BELOW = 1024 * 1024
 
 
-def _not_writable_why(path: Path) -> str:
-    """Why this user cannot write the ledger, when that is the cause, and what mends it."""
+def not_writable_why(path: Path) -> str:
+    """Why this user cannot write the ledger (or another file of state/), when that is the cause,
+    and what mends it; "" where it is not."""
     try:
         st = os.stat(path)
         folder_owner = os.stat(path.parent).st_uid
@@ -752,7 +765,7 @@ class Ledger:
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if create:
-                    _create_ledger_file(path)
+                    create_spool_file(path)
                 self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
                 if not create and not _holds_a_ledger(self._db):
                     self._db.close()
@@ -804,7 +817,7 @@ class Ledger:
                 _add_removed_after(self._db)
             self._db.execute("PRAGMA busy_timeout=30000")
         except (sqlite3.Error, OSError) as exc:
-            why = _not_writable_why(path) or disk_full_why(path)
+            why = not_writable_why(path) or disk_full_why(path)
             if not why and isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
                 # ("file is not a database", "database disk image is malformed": as `jobs` says it)
                 why = (
@@ -997,7 +1010,11 @@ class Ledger:
     def get_job(self, job_id: str, *, history: bool = True) -> Job | None:
         """The job; ``history=False`` reads only its row, one statement, with the current status
         and blocked flag kept there (the engine's own lookups: a job's history grows with every
-        step)."""
+        step). A name read from the disk that is no UTF-8 text (a folder unzipped from a Windows
+        archive: lone surrogates) is no job's (review HW 1: SQLite refused it, and retention raised
+        at every run)."""
+        if not _utf8(job_id):
+            return None
         with self._lock:
             if not history:
                 job = self._jobs.get(job_id)

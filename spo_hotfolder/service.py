@@ -37,9 +37,11 @@ from spo_hotfolder.config import (
     Config,
     ConfigError,
     HotFolderConfig,
+    Seen,
     filesystem_errors,
     key_line,
     load_config,
+    look_here,
     mount_of,
     mount_points,
     spool_filesystems,
@@ -52,8 +54,10 @@ from spo_hotfolder.ledger import (
     Ledger,
     LedgerError,
     Stage,
+    create_spool_file,
     disk_full_why,
     ledger_path,
+    not_writable_why,
     this_user,
 )
 from spo_hotfolder.logsetup import setup_logging
@@ -88,15 +92,28 @@ class StartupError(Exception):
     logged = False
 
 
-def _say_missing(missing: list[HotFolderConfig]) -> None:
-    """Each configured hot folder that does not exist, said in the log."""
-    for hot in missing:
+def _unavailable(config: Config) -> list[tuple[HotFolderConfig, Seen]]:
+    """The configured hot folders that are not there, or that the daemon's user may not look at
+    (a share mounted with another account's uid and mode 0700: audit BH 2, ``Path.exists`` raised,
+    and the daemon crashed at every start, and refused every reload while it lasted)."""
+    looks = [(hot, look_here(hot.path)) for hot in config.hot_folders.values()]
+    return [(hot, seen) for hot, seen in looks if seen.kind in ("missing", "unreadable")]
+
+
+def _say_missing(missing: list[tuple[HotFolderConfig, Seen]]) -> None:
+    """Each configured hot folder that does not exist (or cannot be looked at), said in the log."""
+    for hot, seen in missing:
         log.warning(
             "hot_folder.unavailable",
             hot_folder=hot.name,
             path=str(hot.path),
-            reason=f"{missing_reason(hot.path)}; the daemon never creates it",
-            effect="deliveries there fail and are retried until it is there",
+            reason=f"{missing_reason(hot.path)}; the daemon never creates it"
+            if seen.kind == "missing"
+            else f"the daemon's user ({this_user()}) cannot look at it: {seen.error} (a folder above it, or a "
+            "share's mount options, give it no access)",
+            effect="deliveries there fail and are retried until it is there"
+            if seen.kind == "missing"
+            else "deliveries there fail and are retried until the daemon may use it",
         )
 
 
@@ -168,6 +185,38 @@ def _like_its_parent(folder: Path) -> None:
         if parent.st_uid != 0:
             os.chown(folder, parent.st_uid, parent.st_gid)
             folder.chmod(stat.S_IMODE(parent.st_mode))
+
+
+def _umask() -> int:
+    """This process's umask (read from /proc: setting it to read it would race other threads)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _say_unshared_umask(config: Config) -> None:
+    """A daemon started with a umask that keeps its group from writing (022, a root shell's) on a
+    spool shared with operators (quarantine/ group-writable): its job folders would be its own, and
+    operators could drop nothing into them (audit BH 5: nothing said, "Permission denied" for
+    them). Said at start; the unit's UMask=0002 is what the spool is set up for."""
+    mask = _umask()
+    try:
+        shared = bool(config.paths.quarantine.stat().st_mode & stat.S_IWGRP)
+    except OSError:
+        return
+    if shared and mask & stat.S_IWGRP:
+        log.warning(
+            "daemon.umask_not_shared",
+            umask=f"{mask:04o}",
+            reason="the spool's folders are group-writable (shared with operators), but with this umask the job "
+            "folders the daemon makes are not: operators in the group could not drop RELEASE, REJECT, RETRY or a "
+            "replacement PDF into them",
+            action="start the daemon with umask 0002, as the unit does (UMask=0002); by hand: umask 0002, then start",
+        )
 
 
 def check_folders(config: Config) -> None:
@@ -340,7 +389,8 @@ class InstanceLock:
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o664)  # group-writable: operators' offline commands
+        create_spool_file(self.path)  # (group-writable: operators' offline commands; root's: the service's)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o664)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -724,6 +774,7 @@ class Daemon:
             self.folder_locks.release()
         prepare_folders(config)
         check_folders(config)
+        _say_unshared_umask(config)
         try:
             got_lock = self.lock.acquire()
             # An operator command run while no daemon ran (release, replace...) holds the lock for
@@ -738,7 +789,8 @@ class Daemon:
                 time.sleep(0.1)
                 got_lock = self.lock.acquire()
         except OSError as exc:
-            raise StartupError(f"cannot open the instance lock {self.lock.path}: {exc.strerror}") from exc
+            why = not_writable_why(self.lock.path) if isinstance(exc, PermissionError) else ""
+            raise StartupError(f"cannot open the instance lock {self.lock.path}: {exc.strerror}{why}") from exc
         if not got_lock:
             holder = self.lock.holder()
             if holder.startswith(OPERATOR_COMMAND):
@@ -808,7 +860,7 @@ class Daemon:
             # (a hot folder on a share that does not answer must not keep the daemon from starting)
             problems, missing = within(
                 config.delivery.share_timeout_seconds,
-                lambda: (filesystem_errors(config), [h for h in config.hot_folders.values() if not h.path.exists()]),
+                lambda: (filesystem_errors(config), _unavailable(config)),
                 # (a start held up to share_timeout_seconds by a share that does not answer: said to
                 # systemd, whose TimeoutStartSec= would kill it otherwise: audit DB 1)
                 while_waiting=self._starting_slowly,
@@ -1302,7 +1354,7 @@ class Daemon:
         try:
             impossible, missing = within(
                 new.delivery.share_timeout_seconds,
-                lambda: (filesystem_errors(new), [h for h in new.hot_folders.values() if not h.path.exists()]),
+                lambda: (filesystem_errors(new), _unavailable(new)),
                 while_waiting=self._heartbeat_while_reloading,
             )
         except TimeoutError:

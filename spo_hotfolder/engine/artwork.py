@@ -33,6 +33,7 @@ from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
     Replaced,
     atomic_write,
+    belongs_to,
     fsync_dir,
     group_name,
     has_unwritable_flag,
@@ -184,6 +185,15 @@ _BY_SHA256 = "its sha256 is the one that order's manifest gives"
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
+
+
+def _unreadable(path: Path) -> os.stat_result | None:
+    """``path``'s stat where it is a file the daemon's user may not read; else None."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) and not os.access(path, os.R_OK) else None
 
 
 class _Aside:
@@ -1198,6 +1208,15 @@ class EngineArtwork(EngineState):
 
     def _unmovable_reason(self: Engine, path: Path) -> str:
         """Why the daemon may not move ``path`` out of its folder, though it may change the folder."""
+        unreadable = _unreadable(path)
+        if unreadable is not None:
+            # (audit BH 1: an upload of another account made with umask 077 was said "immutable, or
+            # a security policy", and the fix offered, a copy into replace/, no operator could make)
+            return (
+                f"the daemon's user may not read {path.name} (it {belongs_to(unreadable)}, as an upload made with "
+                f"umask 077 is): have {user_name(unreadable.st_uid)} (or root) give the daemon's group read "
+                f"permission, chmod g+r '{path}': it is taken then"
+            )
         if has_unwritable_flag(path):
             return (
                 f"{path.name} is marked immutable or append-only (lsattr shows an 'i' or an 'a'): no program, the "

@@ -154,7 +154,7 @@ class Engine(
         self._retention_requested = True
         self._sweep_requested = False  # (the start's sweep is reconcile's)
         self._retention_at = math.inf
-        self._said_elsewhere = set()
+        self._said_elsewhere = {}
         self._orphans = {}
         self._orphans_next = math.inf
         self._near_later = {}

@@ -575,9 +575,21 @@ class EngineIntake(EngineState):
                     (target / "replace").rmdir()  # (empty) nothing is taken from a copy
             return
         if own:
-            os.replace(folder, known)
+            back = known
             if job.stage in (Stage.DONE, Stage.REJECTED):
+                # A finished job's folder an operator had moved or renamed to keep it ("7100-1 - keep",
+                # said kept by retention): back where it was, under the name it came with, and kept
+                # (review HW 2: put back under the job's name, it was deleted at once).
+                said = self._said_elsewhere.get(job.job_id)
+                if said is not None and not os.path.lexists(said) and said.parent.is_dir():
+                    back = said
+                elif folder.name != job.job_id:
+                    back = unique_path(known.parent / folder.name)
+            os.replace(folder, back)
+            if back == known and job.stage in (Stage.DONE, Stage.REJECTED):
                 self.retention_due(0)  # (deleted then if due meanwhile: review HV 2, the hourly run)
+            elif back != known and job.job_id in self._said_elsewhere:
+                self._said_elsewhere[job.job_id] = back  # (its STATUS.txt says it is kept)
             then = (
                 f"Drop {word} here (or a corrected PDF into replace/) to go on with the job"
                 if waits
@@ -591,13 +603,16 @@ class EngineIntake(EngineState):
                 f"{iso(now)}  this folder was put into inbox/ ({self.rel(folder)}/); a job is not tried again "
                 f"through inbox/, so the daemon put it back here. {then}",
             )
-            self._write_status(job.job_id)
+            if back == known:
+                self._write_status(job.job_id)
+            else:
+                self._write_status_now(job.job_id, back)
             log.warning(
                 "inbox.job_folder_put_back",
                 job_id=job.job_id,
                 folder=self.rel(folder),
-                put_back_to=self.rel(known),
-                reason=f"a job's own folder came into inbox/; it is back in {self.rel(known)}/"
+                put_back_to=self.rel(back),
+                reason=f"a job's own folder came into inbox/; it is back in {self.rel(back)}/"
                 + (f", where the job waits for {word}" if waits else ""),
             )
             return

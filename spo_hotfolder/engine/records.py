@@ -477,7 +477,8 @@ class EngineRecords(EngineState):
             fingerprint=fingerprint(sums) if sums else None,
             artwork_names=[artwork_listing([(a.name, a.present) for a in artwork])] if artwork else [],
             several_artwork=len(artwork) > 1,  # (audit AL: only the refusal said the name must match)
-            kept_by_hand=job.job_id in self._said_elsewhere,  # (_kept_elsewhere)
+            # (_kept_elsewhere; only there: review HW 3, a reprint's new folder said it was kept)
+            kept_by_hand=self._said_elsewhere.get(job.job_id) == job_dir,
             unmovable=next(
                 (
                     self._unmovable_reason(Path(a.source))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import iso
-from spo_hotfolder.engine.base import log
+from spo_hotfolder.engine.base import COPY_SUFFIX, log
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import user_name
 from spo_hotfolder.ledger import Job, Stage
@@ -54,6 +54,15 @@ RETENTION_GAP_SECONDS = 60.0
 
 if TYPE_CHECKING:
     from spo_hotfolder.engine.core import Engine
+
+
+def _folders_in(folder: Path) -> list[os.DirEntry[str]]:
+    """The folders in ``folder`` (links not followed); none where it cannot be listed."""
+    try:
+        with os.scandir(folder) as entries:
+            return [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
 
 
 class EngineRetention(EngineState):
@@ -109,7 +118,7 @@ class EngineRetention(EngineState):
             if job_dir.parent not in allowed:
                 self._kept_elsewhere(job, job_dir)
                 continue
-            self._said_elsewhere.discard(job.job_id)  # (back where it is deleted)
+            self._said_elsewhere.pop(job.job_id, None)  # (back where it is deleted)
             self.rescue_nested_job_folders(job_dir)  # (a job's folder dragged into it: not purged with it)
             failures: list[str] = []
             shutil.rmtree(job_dir, onerror=functools.partial(_note_failure, failures))
@@ -158,16 +167,29 @@ class EngineRetention(EngineState):
         self._retention_next(cutoff)
 
     def _renamed_finished(self: Engine) -> dict[str, Path]:
-        """The folders of done/ and rejected/ that are a job's folder under another name (renamed
-        by hand), by the job their STATUS.txt names."""
+        """The folders that are a finished job's folder under another name or in another place
+        (renamed or moved by hand: "7100-1 - keep"), by the job their STATUS.txt names: at the top
+        of done/, rejected/, quarantine/ and failed/, and one level down in done/ and rejected/ (a
+        folder an operator made there to keep jobs in: review HW 4, such a folder's job was recorded
+        deleted, and kept for good, as was one renamed in failed/). The refused copies the daemon
+        filed (" (copy, not used)") are no job's folder."""
         found: dict[str, Path] = {}
-        for area in (self.area("done"), self.area("rejected")):
-            with contextlib.suppress(OSError), os.scandir(area) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False) and self.ledger.get_job(entry.name, history=False) is None:
-                        named = self._job_named_in(Path(entry.path))
-                        if named is not None:
-                            found.setdefault(named.job_id, Path(entry.path))
+
+        def look(folder: Path) -> None:
+            named = self._job_named_in(folder)
+            if named is not None:
+                found.setdefault(named.job_id, folder)
+
+        for name in ("done", "rejected", "quarantine", "failed"):
+            area = self.area(name)
+            for entry in _folders_in(area):
+                if entry.name.endswith(COPY_SUFFIX) or self.ledger.get_job(entry.name, history=False) is not None:
+                    continue  # (a job's own folder, under its name)
+                look(Path(entry.path))
+                if name in ("done", "rejected"):
+                    for inner in _folders_in(Path(entry.path)):
+                        if not inner.name.endswith(COPY_SUFFIX):
+                            look(Path(inner.path))
         return found
 
     def _kept_elsewhere(self: Engine, job: Job, folder: Path) -> None:
@@ -176,9 +198,9 @@ class EngineRetention(EngineState):
         and not recorded as deleted (review EB 1, HV 1: JobDataDeleted was recorded, the folder kept
         for good, its STATUS.txt saying retention would remove it). Said once a run of the daemon,
         in the log and in the folder."""
-        if job.job_id in self._said_elsewhere:
+        if self._said_elsewhere.get(job.job_id) == folder:
             return
-        self._said_elsewhere.add(job.job_id)
+        self._said_elsewhere[job.job_id] = folder
         home = self.job_dir(job).parent
         text = (
             f"this finished job's folder is {self.rel(folder)}/, not {self.rel(self.job_dir(job))}/ (renamed by "

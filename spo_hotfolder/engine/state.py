@@ -50,7 +50,7 @@ class EngineState:
     # (monotonic) When the oldest finished job is due for retention (its updated_at + done_days):
     # retention runs then, not up to an hour later at its hourly run (audit CF 11).
     _retention_at: float
-    _said_elsewhere: set[str]  # finished jobs whose folder retention found outside done/ and rejected/, said
+    _said_elsewhere: dict[str, Path]  # finished jobs whose folder retention found moved or renamed, said: where
     _orphans: dict[Path, tuple[float, Signature]]  # stable inbox files no manifest claimed
     # When the next of them is due (_check_orphans; monotonic): the engine wakes for it, so a
     # file goes to failed/ at artwork_timeout_seconds, not up to a wait's 5 s later.

@@ -160,10 +160,11 @@ class EngineTimers(EngineState):
                 JobFailed(
                     None,
                     f"artwork not taken after {limit:g} seconds: " + ", ".join(a.name for a in missing) + " "
-                    f"{'is' if len(missing) == 1 else 'are'} in the inbox, but the daemon may not move "
+                    f"{'is' if len(missing) == 1 else 'are'} in the inbox, but the daemon may not take "
                     f"{'it' if len(missing) == 1 else 'them'}",
                     problems,
-                    "Have the file made movable (see above), then drop RETRY here; or put a copy of it into this "
+                    "Have the file made so that the daemon may take it (see above), then drop RETRY here; or put a "
+                    "copy of it into this "
                     "folder's replace/ folder; or drop REJECT here.",
                 ),
                 now,
@@ -402,7 +403,7 @@ class EngineTimers(EngineState):
             )
         if self._unmovable_now(source):
             return (
-                f"{name} is at {where}, but the daemon may not move it: {self._unmovable_reason(source)}. "
+                f"{name} is at {where}, but the daemon may not take it: {self._unmovable_reason(source)}. "
                 "Once it may be moved, drop RETRY here"
             )
         if open_for_writing(source):

@@ -11978,7 +11978,24 @@ def _refuse_moving(monkeypatch: pytest.MonkeyPatch, art: Path, error: int = errn
     monkeypatch.setattr(os, "replace", refused(os.replace))  # (fsutil's, and a file set aside's)
 
 
-@pytest.mark.parametrize("refusal", ["immutable", "policy"])
+def _refuse_reading(monkeypatch: pytest.MonkeyPatch, art: Path) -> None:
+    """``art`` unreadable for the daemon's user, as another account's upload made with umask 077
+    is (the tests run as root, who may read any file)."""
+    real_open, real_access = os.open, os.access
+
+    def refusing_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(os.fsdecode(path)) == art:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        return not (Path(os.fsdecode(path)) == art and mode & os.R_OK) and real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    monkeypatch.setattr(os, "access", access)
+
+
+@pytest.mark.parametrize("refusal", ["immutable", "policy", "unreadable"])
 def test_an_inbox_artwork_the_daemon_may_not_move_fails_its_job_at_its_deadline_saying_why(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, refusal: str
 ) -> None:
@@ -11992,8 +12009,10 @@ def test_an_inbox_artwork_the_daemon_may_not_move_fails_its_job_at_its_deadline_
     if refusal == "immutable":
         if subprocess.run(["chattr", "+i", str(art)], capture_output=True).returncode != 0:
             pytest.skip("this filesystem (or user) has no immutable flag")
-    else:
+    elif refusal == "policy":
         _refuse_moving(monkeypatch, art)
+    else:
+        _refuse_reading(monkeypatch, art)  # (audit BH 1: said immutable, or a security policy)
     try:
         with capture_logs() as logs:
             r.run(until=lambda: r.stage(job_id) is Stage.FAILED, steps=60, dt=30)
@@ -12008,12 +12027,15 @@ def test_an_inbox_artwork_the_daemon_may_not_move_fails_its_job_at_its_deadline_
         status = " ".join((r.root / "failed" / job_id / "STATUS.txt").read_text().split())
         assert "still being written" not in status and "waiting for IM1.pdf: it is there, but" in status
         error = " ".join((r.root / "failed" / job_id / "ERROR.txt").read_text().split())
-        assert "artwork not taken after 600 seconds: IM1.pdf is in the inbox, but the daemon may not move it" in error
-        assert "IM1.pdf is at inbox/IM1.pdf, but the daemon may not move it" in error, error
+        assert "artwork not taken after 600 seconds: IM1.pdf is in the inbox, but the daemon may not take it" in error
+        assert "IM1.pdf is at inbox/IM1.pdf, but the daemon may not take it" in error, error
         if refusal == "immutable":
             assert "marked immutable or append-only" in error and "chattr -i -a" in error
-        else:
+        elif refusal == "policy":
             assert "a security policy" in error
+        else:
+            assert "the daemon's user may not read IM1.pdf (it belongs to root, mode -rw-r--r--" in error, error
+            assert f"chmod g+r '{art}'" in error and "immutable" not in error and "policy" not in error
         assert "drop RETRY here" in error
         assert art.exists(), "the file stays where it is, never lost"
         # Review HQ 1: a RETRY while the file is as it was: the job says again why it waits (it
@@ -13100,6 +13122,94 @@ def test_a_finished_jobs_folder_renamed_by_hand_is_not_recorded_deleted_and_says
     r.engine.request_retention()  # (the hourly run: the service's scheduler)
     r.run(until=lambda: r.stage(job_id) is Stage.PURGED, steps=5)
     assert not (r.root / "done" / job_id).exists()
+    next(rigs, None)
+
+
+def test_a_folder_with_a_name_that_is_no_utf8_text_in_done_does_not_stop_retention(tmp_path: Path) -> None:
+    """Review HW 1: a folder in done/ whose name is no UTF-8 text (unzipped from a Windows archive)
+    and a job's folder deleted by hand: looking for the job's folder renamed, the ledger was asked
+    for the name's job, SQLite raised, and retention raised at every run: no job purged any more."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    gone, other = r.order("UA"), r.order("UB")
+    r.run(until=lambda: done(r, gone)() and done(r, other)(), steps=20)
+    shutil.rmtree(r.root / "done" / gone)
+    os.mkdir(os.fsencode(r.root / "done") + b"/Kunde M\xfcller")  # noqa: PTH102 - a name of bytes
+    r.run(until=lambda: r.stage(other) is Stage.PURGED, steps=12, dt=10)
+    assert r.stage(gone) is Stage.PURGED  # (its files deleted by hand: nothing left to keep)
+    assert os.listdir(os.fsencode(r.root / "done")) == [b"Kunde M\xfcller"]
+    next(rigs, None)
+
+
+@pytest.mark.parametrize("where", ["done/keep/{job}", "failed/{job} check", "rejected/old/{job} - keep"])
+def test_a_finished_jobs_folder_moved_into_a_subfolder_or_renamed_elsewhere_is_not_recorded_deleted(
+    tmp_path: Path, where: str
+) -> None:
+    """Review HW 4: HV 1's mend looked at the top of done/ and rejected/ only: a folder moved into a
+    folder the operator made there (done/keep/7100-1) or renamed in failed/ ("7100-1 check") was
+    recorded JobDataDeleted and kept for good, its STATUS.txt saying retention would remove it."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    job_id = r.order("RW")
+    r.run(until=done(r, job_id), steps=10)
+    kept = r.root / where.format(job=job_id)
+    kept.parent.mkdir(exist_ok=True)
+    os.replace(r.root / "done" / job_id, kept)
+    r.run(steps=12, dt=10)
+    assert r.stage(job_id) is Stage.DONE and "JobDataDeleted" not in r.statuses(job_id)
+    assert (kept / "output").is_dir()
+    said = " ".join((kept / "STATUS.txt").read_text().split())
+    rel = kept.relative_to(r.root)
+    assert f"this finished job's folder is {rel}/" in said or f"is in {rel.parent}/" in said, said
+    assert "Retention does not delete it here" in said and "until retention removes it" not in said
+    next(rigs, None)
+
+
+def test_a_folder_renamed_to_keep_it_then_dragged_into_the_inbox_is_put_back_under_its_name_and_kept(
+    tmp_path: Path,
+) -> None:
+    """Review HW 2: done/7100-1 renamed "7100-1 - keep" (said kept by retention), then dragged into
+    inbox/: put back as done/7100-1 (HV 2's mend: retention at once), and deleted within a second,
+    artwork and output. Put back where it was, under the name it came with, and kept."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    job_id = r.order("RK")
+    r.run(until=done(r, job_id), steps=10)
+    kept = r.root / "done" / f"{job_id} - keep"
+    os.replace(r.root / "done" / job_id, kept)
+    r.run(steps=12, dt=10)
+    assert "(renamed by hand)" in (kept / "STATUS.txt").read_text()
+    os.replace(kept, r.inbox / kept.name)
+    r.run(until=kept.is_dir, steps=40, dt=1)
+    r.run(steps=12, dt=10)
+    assert r.stage(job_id) is Stage.DONE and (kept / "output").is_dir()
+    assert not (r.root / "done" / job_id).exists() and not list(r.inbox.iterdir())
+    said = " ".join((kept / "STATUS.txt").read_text().split())
+    assert "put it back here" in said and "Retention does not delete it here" in said
+    next(rigs, None)
+
+
+def test_a_reprints_new_folder_does_not_say_it_is_kept_when_the_old_one_was_renamed(tmp_path: Path) -> None:
+    """Review HW 3: done/7100-1 renamed "7100-1 - keep" (said kept), then the order reprinted: the
+    new done/7100-1/STATUS.txt said "Retention does not delete it here (see above)", of a folder
+    retention deletes (nothing above said so)."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    job_id = r.order("RP")
+    r.run(until=done(r, job_id), steps=10)
+    kept = r.root / "done" / f"{job_id} - keep"
+    os.replace(r.root / "done" / job_id, kept)
+    r.run(steps=12, dt=10)
+    assert "Retention does not delete it here" in (kept / "STATUS.txt").read_text()
+    r.order("RP", extra="reprint: true\n")
+    r.take_prints()
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE and "RecreationRequested" in r.statuses(job_id), steps=20)
+    assert r.take_prints() == ["RP_RP-1_bc-85x55_x1.pdf"]
+    r.run(until=lambda: (r.root / "done" / job_id / "STATUS.txt").is_file(), steps=5)
+    said = " ".join((r.root / "done" / job_id / "STATUS.txt").read_text().split())
+    assert "It stays here until retention removes it." in said and "Retention does not delete" not in said
+    r.run(until=lambda: r.stage(job_id) is Stage.PURGED, steps=12, dt=10)
+    assert not (r.root / "done" / job_id).exists() and (kept / "output").is_dir()
     next(rigs, None)
 
 

@@ -393,6 +393,32 @@ def test_a_ledger_made_by_root_in_the_service_users_folder_belongs_to_that_user(
     assert set(owners.values()) == {(12345, 12346)}, owners
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root may give a file away")
+def test_the_instance_lock_made_by_root_in_the_service_users_folder_belongs_to_that_user(tmp_path: Path) -> None:
+    """Audit BH 3: an operator command run as root (no daemon running, no lock file yet) made
+    state/daemon.lock root's, mode 0644: the service then refused to start ("cannot open the
+    instance lock ...: Permission denied", no word whose it was). It belongs to the owner of its
+    folder, group-writable as the folder is, as the ledger does."""
+    from spo_hotfolder.config import load_config
+    from spo_hotfolder.service import InstanceLock, prepare_folders
+    from tests.daemon import write_config
+
+    config = load_config(write_config(tmp_path))
+    prepare_folders(config)
+    state = config.paths.state
+    os.chown(state, 12345, 12346)
+    state.chmod(0o2775)
+    old = os.umask(0o022)  # (root's, not the unit's)
+    try:
+        lock = InstanceLock(config)
+        assert lock.acquire()
+        lock.release()
+    finally:
+        os.umask(old)
+    st = (state / "daemon.lock").stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (12345, 12346, 0o664)
+
+
 def test_a_ledger_this_user_may_not_write_is_refused_saying_whose_it_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -407,7 +433,7 @@ def test_a_ledger_this_user_may_not_write_is_refused_saying_whose_it_is(
     monkeypatch.setattr(ledger_module.os, "access", lambda p, mode: False)  # as a user other than root sees it
     names = {me: "spo-hotfolder", me + 1: "root"}
     monkeypatch.setattr(ledger_module, "user_name", lambda uid: names.get(uid, f"uid {uid}"))
-    said = ledger_module._not_writable_why(path)
+    said = ledger_module.not_writable_why(path)
     assert said == (
         " (the file belongs to spo-hotfolder, mode 444, and this user, spo-hotfolder, may not write it: to let "
         f"its group write it too: chmod g+w {path}*)"
@@ -417,13 +443,13 @@ def test_a_ledger_this_user_may_not_write_is_refused_saying_whose_it_is(
     monkeypatch.setattr(ledger_module.os, "getgroups", lambda: [4242])
     monkeypatch.setattr(ledger_module, "group_name", lambda gid: "spo-hotfolder")
     monkeypatch.setattr(ledger_module.os, "stat", _stat_owned_by(path, me, gid=12346))  # (not group root)
-    said = ledger_module._not_writable_why(path)
+    said = ledger_module.not_writable_why(path)
     assert said.endswith(
         f": to let its group write it too: chmod g+w {path}*; and put this user into its group spo-hotfolder: "
         "usermod -aG spo-hotfolder spo-hotfolder, then log in again)"
     )
     path.chmod(0o664)  # group-writable already: only the group is missing
-    said = ledger_module._not_writable_why(path)
+    said = ledger_module.not_writable_why(path)
     assert said.endswith(
         ": to let its group write it too: put this user into its group spo-hotfolder: usermod -aG spo-hotfolder "
         "spo-hotfolder, then log in again)"
@@ -433,7 +459,7 @@ def test_a_ledger_this_user_may_not_write_is_refused_saying_whose_it_is(
     monkeypatch.setattr(ledger_module, "user_name", lambda uid: names.get(uid, f"uid {uid}"))
     path.chmod(0o444)
     monkeypatch.setattr(ledger_module.os, "stat", _stat_owned_by(path, me + 1))  # made by a command run as root
-    said = ledger_module._not_writable_why(path)
+    said = ledger_module.not_writable_why(path)
     assert said.startswith(" (the file belongs to root, mode 444, and this user, spo-hotfolder, may not write it")
     assert said.endswith(f": give it to the owner of its folder: chown spo-hotfolder: {path}*)")
 
@@ -456,13 +482,13 @@ def test_a_ledger_of_group_root_is_not_answered_with_joining_group_root(
     names = {me: "root", ledger_module.os.geteuid(): "root"}
     monkeypatch.setattr(ledger_module, "user_name", lambda uid: names.get(uid, "nobody"))
     monkeypatch.setattr(ledger_module.os, "stat", _stat_owned_by(path, me, gid=0))
-    said = ledger_module._not_writable_why(path)
+    said = ledger_module.not_writable_why(path)
     assert "usermod" not in said and "chmod" not in said
     assert said.endswith(": run the command as root, who owns it)")
     # A group other than root: joining it is still the advice.
     monkeypatch.setattr(ledger_module.os, "stat", _stat_owned_by(path, me, gid=4242))
     monkeypatch.setattr(ledger_module, "group_name", lambda gid: "spool")
-    assert "usermod -aG spool" in ledger_module._not_writable_why(path)
+    assert "usermod -aG spool" in ledger_module.not_writable_why(path)
 
 
 def _stat_owned_by(path: Path, uid: int, gid: int | None = None) -> Any:
@@ -736,9 +762,9 @@ def test_a_ledger_on_a_read_only_mount_is_said_so_not_given_chmod_advice(
         f_flag = flags
 
     monkeypatch.setattr(os, "access", lambda *a, **k: False)  # (this user may not write it)
-    assert "may not write it" in ledger_module._not_writable_why(path)
+    assert "may not write it" in ledger_module.not_writable_why(path)
     monkeypatch.setattr(os, "statvfs", lambda p: ReadOnly())
-    assert ledger_module._not_writable_why(path) == (
+    assert ledger_module.not_writable_why(path) == (
         " (the filesystem it is on is mounted read-only: mount it read-write; check the mount)"
     )
 
