@@ -1215,7 +1215,7 @@ class EngineArtwork(EngineState):
             return (
                 f"the daemon's user may not read {path.name} (it {belongs_to(unreadable)}, as an upload made with "
                 f"umask 077 is): have {user_name(unreadable.st_uid)} (or root) give the daemon's group read "
-                f"permission, chmod g+r '{path}': it is taken then"
+                f"permission, chmod g+r '{path}'"
             )
         if has_unwritable_flag(path):
             return (

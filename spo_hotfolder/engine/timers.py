@@ -404,7 +404,7 @@ class EngineTimers(EngineState):
         if self._unmovable_now(source):
             return (
                 f"{name} is at {where}, but the daemon may not take it: {self._unmovable_reason(source)}. "
-                "Once it may be moved, drop RETRY here"
+                "Once it may be taken, drop RETRY here"
             )
         if open_for_writing(source):
             return f"{name} is at {where}, but some program still has it open for writing (an upload not finished)"
