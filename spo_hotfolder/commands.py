@@ -46,6 +46,7 @@ from spo_hotfolder.delivery import (
     decide_route,
     missing_reason,
     output_name,
+    reprint_name,
 )
 from spo_hotfolder.fsutil import on_read_only_mount, readable, undecodable
 from spo_hotfolder.ledger import TERMINAL, Delivery, Job, Ledger, Stage, ledger_path, this_user
@@ -759,6 +760,17 @@ def cmd_action(args: argparse.Namespace) -> int:
             return _await_command(config, ledger, job, action, token, invalid)
         except KeyboardInterrupt:
             return _interrupted(config, ledger, job.job_id, action, token)
+        except OSError:
+            # This command fails with an error (the instance lock it may not open: review IB 3):
+            # withdrawn, or a daemon started later would do what the operator was told failed.
+            _withdraw(config.paths.state / "commands", token)
+            outcome = ledger.drop_result(token)
+            if outcome is None:
+                raise
+            if outcome[0] != "done":
+                fail(f"cannot {action.value.lower()}: {outcome[1]}")
+            print(f"{job.job_id}: {outcome[1]}")  # (done meanwhile, by a daemon)
+            return 0
     finally:
         ledger.close()
 
@@ -1029,6 +1041,8 @@ def _stage_command(
 
 
 def cmd_route(args: argparse.Namespace) -> int:
+    from spo_hotfolder.engine.actions import blocked_again_by_a_manifest
+
     config = get_config(args)
     path: Path = args.manifest
     if path.is_symlink():  # the daemon follows no link in inbox/, to a file or a folder (audit BB 6)
@@ -1093,7 +1107,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     problems = cut_yaml_line(data, path.name)
     if problems:
         fail(f"{path}: " + "; ".join(problems))
-    known, waiting, cases, coming, delivered = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
+    known, waiting, cases, coming, delivered, finals = _known_jobs(config, [spec.job_id for spec in manifest.jobs])
     results = []
     for spec in manifest.jobs:
         facts = RouteFacts(
@@ -1125,15 +1139,30 @@ def cmd_route(args: argparse.Namespace) -> int:
                 taken_before=job.purged and _manifest_taken(config, data, manifest),
             ):
                 twin = None
-        if job is not None and job.order_id == manifest.order_id and job.stage not in TERMINAL:
+        # A job whose PDF is delivered (its ticket failed) sent with reprint: true is made again as a
+        # finished one is (Engine._pdf_delivered; audit IA 3: the rules of a job in flight were said).
+        reprinted = manifest.reprint and spec.job_id in delivered
+        in_flight = job is not None and job.order_id == manifest.order_id and job.stage not in TERMINAL
+        if job is not None and in_flight and not reprinted:
             # New artwork for a job in flight (the rules of Engine._record_intake): its Blocked entry
-            # stays (only a release removes one), and only `blocked: true` adds one.
+            # stays (only a release removes one), and only `blocked: true` adds one; a release that
+            # does not approve the new artwork is void (audit IA 1, 2).
             if job.block_active:
                 blocked, block_reason = True, "already blocked; only a release removes that"
             elif manifest.blocked is None and (changed := blocked_by_product_change(config, job.product, spec.product)):
                 blocked, block_reason = True, changed
+            elif not again and (void := blocked_again_by_a_manifest(job, _fingerprint_beside(path.parent, spec))):
+                blocked, block_reason = True, void
             elif manifest.blocked is not True:
                 blocked = False
+        filename = output_name(facts, decision, config)
+        if job is not None and decision.hot_folder is not None and (in_flight or manifest.reprint):
+            # Beside the job's earlier PDF, not yet taken: <name>-reprint<n>.pdf (audit IA 4).
+            generation = job.generation + 1 if manifest.reprint and (reprinted or not in_flight) else job.generation
+            earlier = finals.get((spec.job_id, generation), frozenset())
+            if earlier:
+                hot = config.hot_folders[decision.hot_folder]
+                filename = reprint_name(hot.path / filename, hot, earlier, generation).name
         results.append(
             {
                 "job_id": spec.job_id,
@@ -1143,7 +1172,7 @@ def cmd_route(args: argparse.Namespace) -> int:
                 "reason": decision.reason,
                 "blocked": blocked,
                 "blocked_reason": block_reason if blocked else None,
-                "filename": output_name(facts, decision, config),
+                "filename": filename,
                 "known": (
                     f"known ({job.status.value}) and this manifest is the one it has (byte for byte, or saying the "
                     "same), with none of its artwork here: nothing would change (it would be filed in the job's "
@@ -1186,14 +1215,23 @@ def _manifest_taken(config: Config, data: bytes, manifest: Manifest) -> bool:
 
 def _known_jobs(
     config: Config, job_ids: list[str]
-) -> tuple[dict[str, Job], dict[str, Delivery], dict[str, str], dict[str, list[str]], dict[str, str]]:
+) -> tuple[
+    dict[str, Job],
+    dict[str, Delivery],
+    dict[str, str],
+    dict[str, list[str]],
+    dict[str, str],
+    dict[tuple[str, int], frozenset[str]],
+]:
     """The jobs of ``job_ids`` the ledger knows (none without a ledger: route works before init),
     the deliveries of theirs whose PDF still waits in its hot folder (not yet taken), the ids of
     the others that a known job's id is in other letter case (-> that job's: refused), the paths
-    of the artwork files each known job still waits for, and the hot folder of each one not
-    finished whose PDF is delivered already (its ticket failed: Engine._pdf_delivered)."""
+    of the artwork files each known job still waits for, the hot folder of each one not finished
+    whose PDF is delivered already (its ticket failed: Engine._pdf_delivered), and, by (job id,
+    generation), where the job's generations before it were published (its generation now and
+    the next one: a reprint's)."""
     if not ledger_path(config).exists():
-        return {}, {}, {}, {}, {}
+        return {}, {}, {}, {}, {}, {}
     ledger = open_ledger(config)
     try:
         # (with its history: a purged job is said as it ended)
@@ -1208,9 +1246,30 @@ def _known_jobs(
                 waiting[job.job_id] = delivery
         cases = {i: twin for i in job_ids if i not in jobs and (twin := ledger.job_id_in_other_case(i)) is not None}
         coming = {i: [a.source for a in ledger.artwork(i) if not a.present and a.source] for i in jobs}
-        return jobs, waiting, cases, coming, delivered
+        finals = {
+            (job.job_id, generation): ledger.earlier_finals(job.job_id, generation)
+            for job in jobs.values()
+            for generation in (job.generation, job.generation + 1)
+            if generation > 1
+        }
+        return jobs, waiting, cases, coming, delivered, finals
     finally:
         ledger.close()
+
+
+def _fingerprint_beside(base: Path, spec: JobSpec) -> str | None:
+    """The fingerprint of ``spec``'s artwork files lying beside its manifest in ``base`` (None
+    where not all are there as files), as the daemon computes it once they are in."""
+    sums = []
+    for ref in spec.artwork:
+        try:
+            with open(os.open(base / ref.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                    return None
+                sums.append(hashlib.file_digest(fh, "sha256").hexdigest())
+        except OSError:
+            return None
+    return fingerprint(sums) if sums else None
 
 
 def _same_again(

@@ -208,13 +208,18 @@ def _say_unshared_umask(config: Config) -> None:
         shared = bool(config.paths.quarantine.stat().st_mode & stat.S_IWGRP)
     except OSError:
         return
-    if shared and mask & stat.S_IWGRP:
+    try:
+        # A default ACL gives the group its rights whatever the umask (review IB 5: said falsely).
+        inherited = bool(os.getxattr(config.paths.quarantine, "system.posix_acl_default"))
+    except OSError:
+        inherited = False
+    if shared and mask & stat.S_IWGRP and not inherited:
         log.warning(
             "daemon.umask_not_shared",
             umask=f"{mask:04o}",
             reason="the spool's folders are group-writable (shared with operators), but with this umask the job "
             "folders the daemon makes are not: operators in the group could not drop RELEASE, REJECT, RETRY or a "
-            "replacement PDF into them",
+            "replacement PDF into them (nor give commands, where the daemon makes the ledger)",
             action="start the daemon with umask 0002, as the unit does (UMask=0002); by hand: umask 0002, then start",
         )
 

@@ -23,7 +23,6 @@ from spo_hotfolder.clock import iso
 from spo_hotfolder.delivery import decide_route
 from spo_hotfolder.digests import sha256_of
 from spo_hotfolder.engine.base import (
-    COPY_SUFFIX,
     NOT_USED,
     NOT_USED_IN_NO_JOB,
     TAKEN,
@@ -32,6 +31,7 @@ from spo_hotfolder.engine.base import (
     _file_manager_litter,
     _file_token,
     log,
+    refused_copy,
 )
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import (
@@ -174,6 +174,44 @@ def _same_artwork(named: str, current: str) -> bool:
     return bool(current) and (current.startswith(named) or named.startswith(current))
 
 
+def blocked_again_by_a_manifest(job: Job, new_fingerprint: str | None) -> str | None:
+    """What a new manifest of job ``job`` (not finished, not blocked; its artwork's fingerprint
+    ``new_fingerprint``, None while not all of it is there) has the daemon record once its artwork
+    is in: the detail of a Blocked entry, where the job's last release does not approve it (the
+    rules of EngineActions._void_narrow_release with ``from_manifest``), or None. For `route`
+    (audit IA 1, 2: it said "blocked: no" of a released job the daemon then blocked again)."""
+    removed = [e for e in job.history if e.status is JobStatus.Blocked and e.removed_at is not None]
+    if job.block_active or not removed:
+        return None
+    release = removed[-1]
+    approved = _approved_only(release)
+    if approved is not None:
+        if new_fingerprint is not None and _same_artwork(approved, new_fingerprint):
+            return None
+        other = f"a new manifest put in other artwork ({new_fingerprint or 'not all there yet'})"
+        return (
+            f"the release by {release.removed_by} approved artwork {approved} only; {other}: check its output, "
+            "then release again"
+        )
+    if _release_used(job.history, release):
+        return None
+    if release.removed_after is not None:
+        before = [e for e in job.history if e.id <= release.removed_after and e.status in _ARTWORK_WORDS]
+    else:
+        before = [e for e in job.history if e.at <= (release.removed_at or "") and e.status in _ARTWORK_WORDS]
+    checked = (job.preflight or {}).get("artwork_sha256") or []
+    same = bool(checked) and all(checked) and new_fingerprint == fingerprint(checked)
+    if before and before[-1].status is JobStatus.OutputCreated and not same:
+        return (
+            f"the release by {release.removed_by} approved the output made before a new manifest put in new "
+            "artwork: check the new output, then release again"
+        )
+    return (
+        f"the release by {release.removed_by} was given in advance, with no output to check; a new manifest put "
+        "in new artwork: check its output, then release again"
+    )
+
+
 class _Withdrawn(Exception):
     """A CLI command withdrawn (its file removed: Ctrl-C) while it was acted on, before its record."""
 
@@ -249,7 +287,7 @@ class EngineActions(EngineState):
                 if replacement
                 else f"{(action or Action.RELEASE).value.lower()} {job.job_id}"
             )
-            copy = folder.name.endswith(COPY_SUFFIX)
+            copy = refused_copy(folder.name)
             if known.exists():
                 where = f"{verb} {path.name} into {self.rel(known)}/" + ("replace/" if replacement else "")
             elif not copy and known.parent == folder.parent:

@@ -1212,10 +1212,19 @@ class EngineArtwork(EngineState):
         if unreadable is not None:
             # (audit BH 1: an upload of another account made with umask 077 was said "immutable, or
             # a security policy", and the fix offered, a copy into replace/, no operator could make)
+            ours = unreadable.st_gid == os.getegid() or unreadable.st_gid in os.getgroups()
+            fix = (
+                f"chmod g+r '{path}'"
+                if ours
+                # (review IB 4: in a folder without the setgid bit the file is in its uploader's group)
+                else f"chgrp {group_name(os.getegid())} '{path}' && chmod g+r '{path}'"
+            )
+            if has_unwritable_flag(path):
+                fix = f"chattr -i -a '{path}' (root only: it is marked immutable or append-only), then {fix}"
             return (
-                f"the daemon's user may not read {path.name} (it {belongs_to(unreadable)}, as an upload made with "
-                f"umask 077 is): have {user_name(unreadable.st_uid)} (or root) give the daemon's group read "
-                f"permission, chmod g+r '{path}'"
+                f"the daemon's user may not read {path.name} (it {belongs_to(unreadable)}, group "
+                f"{group_name(unreadable.st_gid)}, as an upload made with umask 077 is): have "
+                f"{user_name(unreadable.st_uid)} (or root) give the daemon's group read permission: {fix}"
             )
         if has_unwritable_flag(path):
             return (

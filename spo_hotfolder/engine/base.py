@@ -49,6 +49,15 @@ PRESTAGE_MIN_BYTES = 32 * 1024 * 1024
 HASH_AHEAD_MIN_BYTES = 32 * 1024 * 1024
 #: The name of a refused copy of a job's folder in failed/ ends so: never the job's own name.
 COPY_SUFFIX = " (copy, not used)"
+_REFUSED_COPY = re.compile(re.escape(COPY_SUFFIX) + r"(-\d+)?$")
+
+
+def refused_copy(name: str) -> bool:
+    """Whether a folder's name is that of a refused copy of a job's folder, numbered or not (the
+    second one of a name is "... (copy, not used)-2": review IB 2, taken for the job's own)."""
+    return _REFUSED_COPY.search(name) is not None
+
+
 #: The folders the daemon keeps in a job's folder (SPEC 4).
 JOB_SUBFOLDERS = frozenset({"artwork", "output", "history", "replace"})
 #: How the name of a file an operator put where it does nothing begins once renamed to say so.

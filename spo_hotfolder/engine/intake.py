@@ -575,20 +575,26 @@ class EngineIntake(EngineState):
                     (target / "replace").rmdir()  # (empty) nothing is taken from a copy
             return
         if own:
-            back = known
+            back, said = known, None
             if job.stage in (Stage.DONE, Stage.REJECTED):
                 # A finished job's folder an operator had moved or renamed to keep it ("7100-1 - keep",
                 # said kept by retention): back where it was, under the name it came with, and kept
                 # (review HW 2: put back under the job's name, it was deleted at once).
-                said = self._said_elsewhere.get(job.job_id)
-                if said is not None and not os.path.lexists(said) and said.parent.is_dir():
-                    back = said
-                elif folder.name != job.job_id:
+                # Where it was is remembered across a restart, and made again if the operator removed
+                # the folder it was in (review IB 1: put back under the job's name, deleted at once).
+                said = self.kept_where(job, folder.name)
+                if said is not None:
+                    try:
+                        said.parent.mkdir(parents=True, exist_ok=True)
+                        back = unique_path(said)
+                    except OSError:
+                        said = None
+                if said is None and folder.name != job.job_id:
                     back = unique_path(known.parent / folder.name)
             os.replace(folder, back)
             if back == known and job.stage in (Stage.DONE, Stage.REJECTED):
                 self.retention_due(0)  # (deleted then if due meanwhile: review HV 2, the hourly run)
-            elif back != known and job.job_id in self._said_elsewhere:
+            elif back != known and said is not None:
                 self._said_elsewhere[job.job_id] = back  # (its STATUS.txt says it is kept)
             then = (
                 f"Drop {word} here (or a corrected PDF into replace/) to go on with the job"

@@ -9,6 +9,7 @@ import contextlib
 import functools
 import math
 import os
+import re
 import shutil
 import stat
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spo_hotfolder.clock import iso
-from spo_hotfolder.engine.base import COPY_SUFFIX, log
+from spo_hotfolder.engine.base import log, refused_copy
 from spo_hotfolder.engine.state import EngineState
 from spo_hotfolder.fsutil import user_name
 from spo_hotfolder.ledger import Job, Stage
@@ -50,6 +51,9 @@ RETENTION_SLICE_SECONDS = 0.5
 RETENTION_MARGIN_SECONDS = 0.05
 #: The least time between two retention runs made for jobs falling due (a tenth of done_days if less).
 RETENTION_GAP_SECONDS = 60.0
+#: How ``_kept_elsewhere``'s notice names the folder kept (``kept_where`` reads it back): "is in
+#: <its folder>/, not in" (moved), or "is <the folder>/, not" (renamed).
+_KEPT_SAID = re.compile(r"this finished job's folder is (in )?(.+?)/, not ")
 
 
 if TYPE_CHECKING:
@@ -183,14 +187,32 @@ class EngineRetention(EngineState):
         for name in ("done", "rejected", "quarantine", "failed"):
             area = self.area(name)
             for entry in _folders_in(area):
-                if entry.name.endswith(COPY_SUFFIX) or self.ledger.get_job(entry.name, history=False) is not None:
+                if refused_copy(entry.name) or self.ledger.get_job(entry.name, history=False) is not None:
                     continue  # (a job's own folder, under its name)
                 look(Path(entry.path))
                 if name in ("done", "rejected"):
                     for inner in _folders_in(Path(entry.path)):
-                        if not inner.name.endswith(COPY_SUFFIX):
+                        if not refused_copy(inner.name):
                             look(Path(inner.path))
         return found
+
+    def kept_where(self: Engine, job: Job, name: str) -> Path | None:
+        """Where a finished job's folder named ``name`` was when retention said it kept by hand
+        (``_kept_elsewhere``): this run of the daemon remembers it; after a restart, the notice the
+        ledger keeps for its STATUS.txt tells it (review IB 1: dragged into inbox/ after a restart,
+        the folder was put back under the job's name, and deleted at once). None where not said."""
+        said = self._said_elsewhere.get(job.job_id)
+        if said is not None:
+            return said
+        found = _KEPT_SAID.findall(self.ledger.last_action(job.job_id) or "")
+        if not found:
+            return None
+        moved, rel = str(found[-1][0]), str(found[-1][1])
+        where: Path = self.root / rel  # (as self.rel wrote it: relative to the root, or whole)
+        areas = [self.area(area) for area in ("done", "rejected", "quarantine", "failed")]
+        if ".." in Path(rel).parts or not any(area == where or area in where.parents for area in areas):
+            return None
+        return where / name if moved else where
 
     def _kept_elsewhere(self: Engine, job: Job, folder: Path) -> None:
         """A finished job due for deletion whose folder is not in done/ or rejected/ (an operator

@@ -184,6 +184,28 @@ def test_release_while_daemon_stopped_then_start(make_daemon, tmp_path: Path) ->
     assert len(list((tmp_path / "hot" / "indigo").iterdir())) == 1
 
 
+def test_a_command_that_fails_with_an_error_is_not_done_later_by_the_daemon(make_daemon, tmp_path: Path) -> None:
+    """Review IB 3: a `release` that could not open the instance lock (a lock file of root's, mode
+    0644, for an operator) exited 1 with the error, but left its command staged: the daemon started
+    later released and printed the job. Withdrawn; the job stays held. (The tests run as root, whom
+    no mode keeps out: the lock is a folder here, which nobody may open for writing.)"""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "B9")
+    held(daemon, job_id)
+    assert daemon.stop() == 0
+    lock = daemon.root / "state" / "daemon.lock"
+    lock.unlink()
+    lock.mkdir()
+    result = daemon.cli("release", job_id, "--by", "bob")
+    assert result.returncode == 1 and "daemon.lock" in result.stderr, result.stderr
+    assert not [p for p in (daemon.root / "state" / "commands").iterdir() if p.suffix == ".json"]
+    lock.rmdir()
+    daemon.start()
+    assert daemon.cli("release", job_id, "--by", "carol").returncode == 0
+    job = daemon.wait_status(job_id, "InHotFolder")
+    assert blocked_entry(job)["removed_by"] == "carol"
+
+
 def test_a_refused_replace_with_the_daemon_stopped_keeps_the_operators_file(make_daemon, tmp_path: Path) -> None:
     """Audit P: offline, a refused replace deleted the file named on the command line (maybe the
     customer's only corrected file on a share). Refused or taken, it stays where it is."""

@@ -5688,6 +5688,52 @@ def test_route_says_what_the_daemon_does_with_a_known_job(rig: Rig) -> None:
     )
 
 
+def test_route_says_a_release_does_not_approve_new_artwork_a_manifest_brings(rig: Rig) -> None:
+    """Audit IA 1, 2: a released job whose delivery waits to be tried again (the printer's share
+    away), or a failed one released in advance, sent again with new artwork: `route` said "blocked:
+    no", and the daemon blocked it again (the release approved another output, or none)."""
+    r = rig
+    job_id, folder = _held(r, "IR")
+    shutil.rmtree(r.hot)  # (the delivery fails, and waits to be tried again)
+    (folder / "RELEASE").write_text("alice\n")
+    r.run(until=lambda: "CopyToHotFolderFailed" in r.statuses(job_id), steps=20)
+    failed_id = _failed(r, "IF", extra="blocked: true\n")
+    run_cli(r.config_path, "release", failed_id, "--by", "bob", check=True)
+    for order_id, job, by in (("IR", job_id, "alice"), ("IF", failed_id, "bob")):
+        resend = r.tmp / f"resend-{order_id}"
+        resend.mkdir()
+        (resend / f"{order_id}.yaml").write_text(
+            f'order_id: "{order_id}"\nproduct: bc-85x55\nquantity: 2\nartwork: [{order_id}.pdf]\n'
+        )
+        make_pdf(resend / f"{order_id}.pdf", pages=[(91.0, 61.0), (91.5, 61.0)])
+        said = _route(r, resend / f"{order_id}.yaml")
+        assert said["blocked"] is True and said["blocked_reason"].startswith(f"the release by {by} "), said
+        shutil.copy(resend / f"{order_id}.pdf", r.inbox)
+        shutil.copy(resend / f"{order_id}.yaml", r.inbox)
+        r.run(until=lambda job=job: r.job(job).blocked, steps=20)
+        recorded = [e.detail for e in r.job(job).history if e.status is JobStatus.Blocked][-1]
+        assert recorded == said["blocked_reason"]
+
+
+def test_route_names_a_reprint_as_the_daemon_does_beside_its_earlier_pdf_not_taken(rig: Rig) -> None:
+    """Audit IA 4: a reprint while the job's earlier PDF still waits in the hot folder goes in beside
+    it as <name>-reprint1.pdf; `route --json` named the earlier PDF's name."""
+    r = rig
+    job_id = r.order("IP")
+    r.run(until=done(r, job_id), steps=10)
+    resend = r.tmp / "resend"
+    resend.mkdir()
+    (resend / "IP.yaml").write_text(
+        'order_id: "IP"\nreprint: true\nproduct: bc-85x55\nquantity: 1\nartwork: [IP.pdf]\n'
+    )
+    make_pdf(resend / "IP.pdf", pages=CARD)
+    assert _route(r, resend / "IP.yaml")["filename"] == "IP_IP-1_bc-85x55_x1-reprint1.pdf"
+    shutil.copy(resend / "IP.pdf", r.inbox)
+    shutil.copy(resend / "IP.yaml", r.inbox)
+    r.run(until=lambda: "RecreationRequested" in r.statuses(job_id) and r.stage(job_id) is Stage.DONE, steps=20)
+    assert r.take_prints() == ["IP_IP-1_bc-85x55_x1-reprint1.pdf", "IP_IP-1_bc-85x55_x1.pdf"]
+
+
 def test_an_offline_replace_killed_half_way_is_finished_by_the_daemon(rig: Rig) -> None:
     """Audit X1: `spo-hotfolder replace` with no daemon running, killed (Ctrl-C, a dropped SSH
     session) after the old artwork went into history/: the job kept its old record with the new
@@ -13186,6 +13232,50 @@ def test_a_folder_renamed_to_keep_it_then_dragged_into_the_inbox_is_put_back_und
     assert not (r.root / "done" / job_id).exists() and not list(r.inbox.iterdir())
     said = " ".join((kept / "STATUS.txt").read_text().split())
     assert "put it back here" in said and "Retention does not delete it here" in said
+    next(rigs, None)
+
+
+@pytest.mark.parametrize("keep_gone", [False, True], ids=["restart", "its folder removed"])
+def test_a_kept_folder_dragged_into_the_inbox_after_a_restart_goes_back_where_it_was(
+    tmp_path: Path, keep_gone: bool
+) -> None:
+    """Review IB 1: where a kept folder was (done/keep/<job>) was remembered in memory only: dragged
+    into inbox/ after a restart (or once the operator had removed the emptied done/keep/), it was
+    put back as done/<job>, and deleted at once. The notice the ledger keeps says where."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    job_id = r.order("RB")
+    r.run(until=done(r, job_id), steps=10)
+    kept = r.root / "done" / "keep" / job_id
+    kept.parent.mkdir()
+    os.replace(r.root / "done" / job_id, kept)
+    r.run(steps=12, dt=10)
+    assert "moved there by hand" in (kept / "STATUS.txt").read_text()
+    if not keep_gone:
+        r.start()  # (a restart: a new engine, nothing in memory)
+    os.replace(kept, r.inbox / job_id)
+    if keep_gone:
+        kept.parent.rmdir()
+    r.run(until=kept.is_dir, steps=40, dt=1)
+    r.run(steps=12, dt=10)
+    assert r.stage(job_id) is Stage.DONE and (kept / "output").is_dir()
+    assert not (r.root / "done" / job_id).exists() and not list(r.inbox.iterdir())
+    assert "Retention does not delete it here" in " ".join((kept / "STATUS.txt").read_text().split())
+    next(rigs, None)
+
+
+def test_a_refused_copy_numbered_by_its_name_is_not_taken_for_the_jobs_kept_folder(tmp_path: Path) -> None:
+    """Review IB 2: the second refused copy of a job's folder is "<job> (copy, not used)-2": with the
+    job's own folder deleted by hand, retention took that copy for the job's folder moved into
+    failed/, said it kept, and never recorded the job's files deleted."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    job_id = r.order("RC")
+    r.run(until=done(r, job_id), steps=10)
+    shutil.copytree(r.root / "done" / job_id, r.root / "failed" / f"{job_id} (copy, not used)-2")
+    shutil.rmtree(r.root / "done" / job_id)
+    r.run(until=lambda: r.stage(job_id) is Stage.PURGED, steps=12, dt=10)
+    assert (r.root / "failed" / f"{job_id} (copy, not used)-2" / "output").is_dir()  # (not ours to delete)
     next(rigs, None)
 
 
