@@ -1212,13 +1212,15 @@ class EngineArtwork(EngineState):
         if unreadable is not None:
             # (audit BH 1: an upload of another account made with umask 077 was said "immutable, or
             # a security policy", and the fix offered, a copy into replace/, no operator could make)
-            ours = unreadable.st_gid == os.getegid() or unreadable.st_gid in os.getgroups()
-            fix = (
-                f"chmod g+r '{path}'"
-                if ours
-                # (review IB 4: in a folder without the setgid bit the file is in its uploader's group)
-                else f"chgrp {group_name(os.getegid())} '{path}' && chmod g+r '{path}'"
-            )
+            ours = {os.getegid(), *os.getgroups()}
+            fix = f"chmod g+r '{path}'"
+            if unreadable.st_gid not in ours:
+                # (review IB 4: in a folder without the setgid bit the file is in its uploader's group:
+                # the folder's group, the spool's, where the daemon is in it)
+                with contextlib.suppress(OSError):
+                    folder_gid = os.stat(path.parent).st_gid
+                    group = folder_gid if folder_gid in ours else os.getegid()
+                    fix = f"chgrp {group_name(group)} '{path}' && {fix}"
             if has_unwritable_flag(path):
                 fix = f"chattr -i -a '{path}' (root only: it is marked immutable or append-only), then {fix}"
             return (
