@@ -1348,6 +1348,14 @@ def cmd_health(args: argparse.Namespace) -> int:
         failed = (report.get("stages") or {}).get("failed", 0)
         refused = int(report.get("refused_in_failed") or 0)
         beside = f", {refused} refused manifest{'' if refused == 1 else 's'} or files in failed/" if refused else ""
+        unreadable = int(report.get("unreadable_folders_count") or 0)
+        if unreadable:
+            # (audit BH 6: an upload the daemon may not read waited in inbox/, said once in the log)
+            shown = ", ".join(report.get("unreadable_folders") or []) + (", ..." if unreadable > 20 else "")
+            beside += (
+                f", {unreadable} folder{'' if unreadable == 1 else 's'} the daemon may not read ({shown}: see the "
+                "log's folder.unreadable)"
+            )
         # The daemon's counts as of its last report (every heartbeat): a release a second ago may
         # not be in them yet, and the line says how old they are.
         print(

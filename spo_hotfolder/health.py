@@ -57,6 +57,8 @@ _DOWN: dict[str, Any] = {
     "engine_busy_job": None,
     "unknown_job_folders": list,
     "unknown_job_folders_count": 0,
+    "unreadable_folders": list,
+    "unreadable_folders_count": 0,
     "refused_in_failed": None,
 }
 

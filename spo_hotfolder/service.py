@@ -1265,6 +1265,8 @@ class Daemon:
             "stages": stages,
             "blocked": blocked,
             "refused_in_failed": self.refusals_in_failed(),
+            "unreadable_folders": (unreadable := self.engine.unreadable_folders())[:20],
+            "unreadable_folders_count": len(unreadable),
             "unknown_job_folders": self.engine.unknown_job_folders[:20],
             "unknown_job_folders_count": len(self.engine.unknown_job_folders),
         }

@@ -618,6 +618,18 @@ class Engine(
         waiting in a backlog (a dict's length, read without the engine's lock)."""
         return len(self.tracker)
 
+    def unreadable_folders(self) -> list[str]:
+        """(any thread) The folders said unreadable (``folder.unreadable``: an upload of another
+        account made with umask 077) that are so still, as the engine last looked (every
+        REFUSING_LOOK_SECONDS): for ``health`` (audit BH 6: an order folder waited in inbox/ for
+        ever, said once in the log, `health` saying "ok")."""
+        for _ in range(3):
+            try:
+                return sorted(self.rel(folder) for folder in list(self._unreadable))
+            except RuntimeError:  # (changed by the engine's thread meanwhile)
+                continue
+        return []
+
     def job_folders_unknown(self) -> list[str]:
         """(any thread) The job folders found at start that the ledger does not know
         (``recovery.job_folders_unknown``), those still there: for ``health`` and the status line,

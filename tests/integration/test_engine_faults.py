@@ -920,9 +920,12 @@ def test_an_order_folder_the_daemon_may_not_read_is_said_once_and_taken_once_rea
     said = [e for e in logs if e["event"] == "folder.unreadable"]
     assert len(said) == 1 and said[0]["folder"] == "inbox/F5", said
     assert "chmod -R g+rwX" in said[0]["reason"] and r.stage("F5-1") is None
+    # What `health` shows while it lasts (audit BH 6: "ok", the log line the only word of it).
+    assert r.engine.unreadable_folders() == ["inbox/F5"]
     readable[0] = True
     r.run(until=done(r, "F5-1"), steps=10)
     assert r.take_prints() == ["F5_F5-1_bc-85x55_x1.pdf"]
+    assert r.engine.unreadable_folders() == []
 
 
 def test_an_order_folder_made_unreadable_is_said_at_its_event_and_taken_within_seconds_once_readable(

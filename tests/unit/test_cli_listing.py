@@ -855,3 +855,31 @@ def test_a_job_id_that_is_not_utf8_is_a_one_line_error(tmp_path: Path) -> None:
         assert result.stderr == (
             "spo-hotfolder: error: no job 'N1-ÿ' in the ledger (its id is not UTF-8 text, as every job id is)\n"
         )
+
+
+def test_health_names_the_folders_the_daemon_may_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Audit BH 6: an order folder uploaded with umask 077 by another account waited in inbox/ for
+    ever, said once in the log; `health` said "ok ... 0 jobs". Still ok (the daemon is well), and
+    the line names them."""
+    import argparse
+
+    from spo_hotfolder import commands, health
+
+    report = {
+        "ok": True,
+        "pid": 7,
+        "watcher": "native",
+        "statuses": {},
+        "age_seconds": 1.2,
+        "unreadable_folders": ["inbox/7100"],
+        "unreadable_folders_count": 1,
+    }
+    monkeypatch.setattr(health, "health_report", lambda config: report)
+    monkeypatch.setattr(commands, "config_or_spool", lambda args, logs: (None, None))
+    assert commands.cmd_health(argparse.Namespace(json=False)) == 0
+    assert capsys.readouterr().out == (
+        "ok: daemon pid 7, watcher native, 0 jobs, 0 blocked, 0 failed, 1 folder the daemon may not read "
+        "(inbox/7100: see the log's folder.unreadable) (as of 1 s ago)\n"
+    )
