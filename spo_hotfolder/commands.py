@@ -761,10 +761,13 @@ def cmd_action(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             return _interrupted(config, ledger, job.job_id, action, token)
         except OSError:
-            # This command fails with an error (the instance lock it may not open: review IB 3):
-            # withdrawn, or a daemon started later would do what the operator was told failed.
+            # This command fails with an error (the instance lock it may not open, no daemon running:
+            # review IB 3): withdrawn, or a daemon started later would do what the operator was told
+            # failed. One acting on it as it was withdrawn records its answer in a moment (as Ctrl-C's).
             _withdraw(config.paths.state / "commands", token)
-            outcome = ledger.drop_result(token)
+            deadline = time.monotonic() + 2.0
+            while (outcome := ledger.drop_result(token)) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
             if outcome is None:
                 raise
             if outcome[0] != "done":
@@ -1151,9 +1154,11 @@ def cmd_route(args: argparse.Namespace) -> int:
                 blocked, block_reason = True, "already blocked; only a release removes that"
             elif manifest.blocked is None and (changed := blocked_by_product_change(config, job.product, spec.product)):
                 blocked, block_reason = True, changed
+            elif manifest.blocked is True:
+                pass  # (its own word, recorded as it is taken in: review IC 4)
             elif not again and (void := blocked_again_by_a_manifest(job, _fingerprint_beside(path.parent, spec))):
                 blocked, block_reason = True, void
-            elif manifest.blocked is not True:
+            else:
                 blocked = False
         filename = output_name(facts, decision, config)
         if job is not None and decision.hot_folder is not None and (in_flight or manifest.reprint):

@@ -382,6 +382,10 @@ CREATE TABLE IF NOT EXISTS last_actions (
     job_id TEXT PRIMARY KEY,
     text TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS kept_by_hand (
+    job_id TEXT PRIMARY KEY,
+    folder TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tickets_left (
     delivery_id INTEGER PRIMARY KEY
 );
@@ -1729,6 +1733,21 @@ class Ledger:
         """The operator's last action on the job and its answer, as STATUS.txt shows it."""
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO last_actions (job_id, text) VALUES (?, ?)", (job_id, text))
+
+    def set_kept_by_hand(self, job_id: str, folder: str | None) -> None:
+        """Where a finished job's folder is that retention found moved or renamed by hand, and
+        left (None: no longer so): a folder dragged into inbox/ goes back there, also after a
+        restart (review IB 1, IC 1)."""
+        with self.transaction() as db:
+            if folder is None:
+                db.execute("DELETE FROM kept_by_hand WHERE job_id = ?", (job_id,))
+            else:
+                db.execute("INSERT OR REPLACE INTO kept_by_hand (job_id, folder) VALUES (?, ?)", (job_id, folder))
+
+    def kept_by_hand(self, job_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT folder FROM kept_by_hand WHERE job_id = ?", (job_id,)).fetchone()
+        return str(row[0]) if row else None
 
     def last_action(self, job_id: str) -> str | None:
         try:

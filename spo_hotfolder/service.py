@@ -49,7 +49,14 @@ from spo_hotfolder.config import (
 from spo_hotfolder.delivery import missing_reason
 from spo_hotfolder.engine import Engine, Metrics
 from spo_hotfolder.fsutil import atomic_write, group_name, on_read_only_mount, user_name
-from spo_hotfolder.health import HEALTH_NAME, HEARTBEAT_SECONDS, LOCK_NAME, daemon_alive, unknown_folders_text
+from spo_hotfolder.health import (
+    HEALTH_NAME,
+    HEARTBEAT_SECONDS,
+    LOCK_NAME,
+    daemon_alive,
+    read_health,
+    unknown_folders_text,
+)
 from spo_hotfolder.ledger import (
     Ledger,
     LedgerError,
@@ -198,6 +205,22 @@ def _umask() -> int:
     return mask
 
 
+def _default_acl_lets_group_write(folder: Path) -> bool:
+    """Whether ``folder``'s default ACL gives what is made in it group write whatever the umask
+    (review IB 5: a spool shared so was warned of; IC 6: one whose ACL gives the group no write
+    was not): its owning group's entry, within its mask, lets it write."""
+    try:
+        blob = os.getxattr(folder, "system.posix_acl_default")
+    except OSError:
+        return False
+    perms: dict[int, int] = {}
+    for offset in range(4, len(blob) - 7, 8):  # (after the version: tag u16, perm u16, id u32)
+        tag, perm, _id = struct.unpack_from("<HHI", blob, offset)
+        perms.setdefault(tag, perm)
+    group_obj, mask = perms.get(0x04, 0), perms.get(0x10, 0o7)
+    return bool(group_obj & mask & 0o2)
+
+
 def _say_unshared_umask(config: Config) -> None:
     """A daemon started with a umask that keeps its group from writing (022, a root shell's) on a
     spool shared with operators (quarantine/ group-writable): its job folders would be its own, and
@@ -208,12 +231,7 @@ def _say_unshared_umask(config: Config) -> None:
         shared = bool(config.paths.quarantine.stat().st_mode & stat.S_IWGRP)
     except OSError:
         return
-    try:
-        # A default ACL gives the group its rights whatever the umask (review IB 5: said falsely).
-        inherited = bool(os.getxattr(config.paths.quarantine, "system.posix_acl_default"))
-    except OSError:
-        inherited = False
-    if shared and mask & stat.S_IWGRP and not inherited:
+    if shared and mask & stat.S_IWGRP and not _default_acl_lets_group_write(config.paths.quarantine):
         log.warning(
             "daemon.umask_not_shared",
             umask=f"{mask:04o}",
@@ -657,11 +675,30 @@ def _held_inside(folder: Path) -> Path | None:
     return None
 
 
+def _daemon_runs(config: Config, lock: InstanceLock) -> bool:
+    """Whether a daemon runs on this spool, as its lock file or its health report names it."""
+    holder = lock.holder()
+    if holder.isdigit() and daemon_alive(int(holder)):
+        return True
+    try:
+        health = read_health(config.paths)
+    except OSError:
+        return False
+    return health is not None and daemon_alive(health.get("pid"))
+
+
 @contextmanager
 def offline_lock(config: Config) -> Iterator[bool]:
-    """True (lock held) when no daemon runs: an operator command may then act on the ledger itself."""
+    """True (lock held) when no daemon runs: an operator command may then act on the ledger itself.
+    A lock this user may not open (root's, mode 0644) is no error while the daemon that holds it
+    runs: it answers (review IC 3: the command was withdrawn, the running daemon never did it)."""
     lock = InstanceLock(config)
-    got = lock.acquire()
+    try:
+        got = lock.acquire()
+    except OSError:
+        if not _daemon_runs(config, lock):
+            raise
+        got = False
     if got:
         lock.mark_command()
     try:

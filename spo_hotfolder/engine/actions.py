@@ -174,6 +174,32 @@ def _same_artwork(named: str, current: str) -> bool:
     return bool(current) and (current.startswith(named) or named.startswith(current))
 
 
+def _before_new_artwork(job: Job, now: datetime) -> list[HistoryEntry]:
+    """The job's history before the new artwork's own entries (recorded at ``now``)."""
+    stamp_now = iso(now)
+    return [
+        e
+        for e in job.history
+        if not (e.at == stamp_now and e.status in (JobStatus.ArtworkUploaded, JobStatus.RecreationRequested))
+    ]
+
+
+def _released_an_output(job: Job, release: HistoryEntry, now: datetime | None = None) -> bool:
+    """Whether ``release`` (a removed Blocked entry) was given while the job had an output, its
+    OutputCreated the last word on its artwork then (else it was given in advance). What came
+    before the release is told by the order of the entries (audit DH 5: a clock stepped back
+    between the output and the release had the output look made after it); by their times only for
+    a release a daemon recorded before it kept that. ``now``: new artwork's entries recorded then
+    are left out."""
+    earlier = job.history if now is None else _before_new_artwork(job, now)
+    if release.removed_after is not None:
+        before = [e for e in earlier if e.id <= release.removed_after and e.status in _ARTWORK_WORDS]
+    else:
+        released_at = release.removed_at or ""
+        before = [e for e in earlier if e.at <= released_at and e.status in _ARTWORK_WORDS]
+    return bool(before) and before[-1].status is JobStatus.OutputCreated
+
+
 def blocked_again_by_a_manifest(job: Job, new_fingerprint: str | None) -> str | None:
     """What a new manifest of job ``job`` (not finished, not blocked; its artwork's fingerprint
     ``new_fingerprint``, None while not all of it is there) has the daemon record once its artwork
@@ -186,22 +212,19 @@ def blocked_again_by_a_manifest(job: Job, new_fingerprint: str | None) -> str | 
     release = removed[-1]
     approved = _approved_only(release)
     if approved is not None:
-        if new_fingerprint is not None and _same_artwork(approved, new_fingerprint):
-            return None
-        other = f"a new manifest put in other artwork ({new_fingerprint or 'not all there yet'})"
+        if new_fingerprint is None or _same_artwork(approved, new_fingerprint):
+            return None  # (not all there yet: the daemon tells once it is; review IC 5)
+        other = f"a new manifest put in other artwork ({new_fingerprint})"
         return (
             f"the release by {release.removed_by} approved artwork {approved} only; {other}: check its output, "
             "then release again"
         )
     if _release_used(job.history, release):
         return None
-    if release.removed_after is not None:
-        before = [e for e in job.history if e.id <= release.removed_after and e.status in _ARTWORK_WORDS]
-    else:
-        before = [e for e in job.history if e.at <= (release.removed_at or "") and e.status in _ARTWORK_WORDS]
-    checked = (job.preflight or {}).get("artwork_sha256") or []
-    same = bool(checked) and all(checked) and new_fingerprint == fingerprint(checked)
-    if before and before[-1].status is JobStatus.OutputCreated and not same:
+    if _released_an_output(job, release):
+        checked = (job.preflight or {}).get("artwork_sha256") or []
+        if checked and all(checked) and new_fingerprint == fingerprint(checked):
+            return None  # (the very artwork the approved output was made from: review IC 2)
         return (
             f"the release by {release.removed_by} approved the output made before a new manifest put in new "
             "artwork: check the new output, then release again"
@@ -1107,10 +1130,11 @@ class EngineActions(EngineState):
         release = removed[-1]
         approved = _approved_only(release)
         if approved is None:
-            voided = self._void_release_of_an_output(job, release, by, now)
-            if voided or not from_manifest:
-                return voided
-            return self._void_advance_release(job, release, now)
+            if _released_an_output(job, release, now):
+                return self._void_release_of_an_output(job, release, by, now)
+            # A release in advance approves an operator's fix, not a storefront's upload (review IC 2:
+            # one of an output was taken for one in advance where the same artwork came again).
+            return self._void_advance_release(job, release, now) if from_manifest else ""
         detail = self._blocked_unless_approved(
             job, release, approved, now, lambda current: f"{by} put in other artwork ({current or 'not all there yet'})"
         )
@@ -1223,24 +1247,11 @@ class EngineActions(EngineState):
         artwork), not yet used by a delivery, approved that output: new artwork (a replacement, a
         manifest sent again) before the delivery blocks the job again. Seen with the daemon
         stopped: a `release` then a `replace` from the CLI printed the new artwork unreviewed. (A
-        release given with no output made yet approves in advance, as documented.) What came before
-        the release is told by the order of the entries (audit DH 5: a clock stepped back between
-        the output and the release had the output look made after it, and the new artwork printed
-        unseen); by their times only for a release a daemon recorded before it kept that."""
-        stamp_now = iso(now)
-        earlier = [  # the history before the new artwork's own entries (recorded just now)
-            e
-            for e in job.history
-            if not (e.at == stamp_now and e.status in (JobStatus.ArtworkUploaded, JobStatus.RecreationRequested))
-        ]
-        if release.removed_after is not None:
-            before = [e for e in earlier if e.id <= release.removed_after and e.status in _ARTWORK_WORDS]
-        else:
-            released_at = release.removed_at or ""
-            before = [e for e in earlier if e.at <= released_at and e.status in _ARTWORK_WORDS]
-        if not before or before[-1].status is not JobStatus.OutputCreated:
+        release given with no output made yet approves in advance, as documented:
+        ``_released_an_output`` tells them apart.)"""
+        if not _released_an_output(job, release, now):
             return ""
-        if _release_used(earlier, release):
+        if _release_used(_before_new_artwork(job, now), release):
             return ""  # the release was used: this is new work (a reprint), judged by its own rules
         checked = (job.preflight or {}).get("artwork_sha256") or []
         if checked and all(checked) and self.extra(job).fingerprint == fingerprint(checked):

@@ -582,7 +582,7 @@ class EngineIntake(EngineState):
                 # (review HW 2: put back under the job's name, it was deleted at once).
                 # Where it was is remembered across a restart, and made again if the operator removed
                 # the folder it was in (review IB 1: put back under the job's name, deleted at once).
-                said = self.kept_where(job, folder.name)
+                said = self.kept_where(job)
                 if said is not None:
                     try:
                         said.parent.mkdir(parents=True, exist_ok=True)
@@ -596,6 +596,7 @@ class EngineIntake(EngineState):
                 self.retention_due(0)  # (deleted then if due meanwhile: review HV 2, the hourly run)
             elif back != known and said is not None:
                 self._said_elsewhere[job.job_id] = back  # (its STATUS.txt says it is kept)
+                self.ledger.set_kept_by_hand(job.job_id, self.rel(back))
             then = (
                 f"Drop {word} here (or a corrected PDF into replace/) to go on with the job"
                 if waits
@@ -1353,6 +1354,9 @@ class EngineIntake(EngineState):
             )
             if reprint:
                 fields["generation"] = existing.generation + 1
+                # A folder of the job's kept by hand is the earlier print's: the reprint has its own.
+                self._said_elsewhere.pop(spec.job_id, None)
+                self.ledger.set_kept_by_hand(spec.job_id, None)
             self.ledger.update_job(spec.job_id, now, **fields)
             self.ledger.set_artwork(spec.job_id, artwork)
             if not reprint and manifest.blocked is True:

@@ -478,7 +478,7 @@ class EngineRecords(EngineState):
             artwork_names=[artwork_listing([(a.name, a.present) for a in artwork])] if artwork else [],
             several_artwork=len(artwork) > 1,  # (audit AL: only the refusal said the name must match)
             # (_kept_elsewhere; only there: review HW 3, a reprint's new folder said it was kept)
-            kept_by_hand=self._said_elsewhere.get(job.job_id) == job_dir,
+            kept_by_hand=job_dir != self.job_dir(job) and self.kept_where(job) == job_dir,
             unmovable=next(
                 (
                     self._unmovable_reason(Path(a.source))

@@ -9,7 +9,6 @@ import contextlib
 import functools
 import math
 import os
-import re
 import shutil
 import stat
 import time
@@ -51,9 +50,6 @@ RETENTION_SLICE_SECONDS = 0.5
 RETENTION_MARGIN_SECONDS = 0.05
 #: The least time between two retention runs made for jobs falling due (a tenth of done_days if less).
 RETENTION_GAP_SECONDS = 60.0
-#: How ``_kept_elsewhere``'s notice names the folder kept (``kept_where`` reads it back): "is in
-#: <its folder>/, not in" (moved), or "is <the folder>/, not" (renamed).
-_KEPT_SAID = re.compile(r"this finished job's folder is (in )?(.+?)/, not ")
 
 
 if TYPE_CHECKING:
@@ -168,6 +164,7 @@ class EngineRetention(EngineState):
                     job.job_id, JobStatus.JobDataDeleted, SYSTEM, f"retention: {human_days(days)}", now, write=False
                 )
                 self.ledger.update_job(job.job_id, now, stage=Stage.PURGED, **cleared)
+                self.ledger.set_kept_by_hand(job.job_id, None)  # (kept no longer: deleted where it is deleted)
         self._retention_next(cutoff)
 
     def _renamed_finished(self: Engine) -> dict[str, Path]:
@@ -196,23 +193,24 @@ class EngineRetention(EngineState):
                             look(Path(inner.path))
         return found
 
-    def kept_where(self: Engine, job: Job, name: str) -> Path | None:
-        """Where a finished job's folder named ``name`` was when retention said it kept by hand
-        (``_kept_elsewhere``): this run of the daemon remembers it; after a restart, the notice the
-        ledger keeps for its STATUS.txt tells it (review IB 1: dragged into inbox/ after a restart,
-        the folder was put back under the job's name, and deleted at once). None where not said."""
+    def kept_where(self: Engine, job: Job) -> Path | None:
+        """Where a finished job's folder is that retention said kept by hand (``_kept_elsewhere``:
+        moved to done/keep/<job>, renamed "<job> - keep"), as the ledger keeps it across restarts
+        (review IB 1, IC 1: dragged into inbox/ after a restart, the folder was put back under the
+        job's name and deleted at once); None where not said, or where that place is no longer
+        inside the spool's finished or waiting folders (a folder above it swapped for a link)."""
         said = self._said_elsewhere.get(job.job_id)
-        if said is not None:
-            return said
-        found = _KEPT_SAID.findall(self.ledger.last_action(job.job_id) or "")
-        if not found:
-            return None
-        moved, rel = str(found[-1][0]), str(found[-1][1])
-        where: Path = self.root / rel  # (as self.rel wrote it: relative to the root, or whole)
-        areas = [self.area(area) for area in ("done", "rejected", "quarantine", "failed")]
-        if ".." in Path(rel).parts or not any(area == where or area in where.parents for area in areas):
-            return None
-        return where / name if moved else where
+        if said is None:
+            rel = self.ledger.kept_by_hand(job.job_id)
+            if rel is None:
+                return None
+            said = self.root / rel  # (as self.rel wrote it: relative to the root, or whole)
+        real = Path(os.path.realpath(said.parent))
+        for name in ("done", "rejected", "quarantine", "failed"):
+            area = Path(os.path.realpath(self.area(name)))
+            if real == area or area in real.parents:
+                return said
+        return None
 
     def _kept_elsewhere(self: Engine, job: Job, folder: Path) -> None:
         """A finished job due for deletion whose folder is not in done/ or rejected/ (an operator
@@ -223,6 +221,7 @@ class EngineRetention(EngineState):
         if self._said_elsewhere.get(job.job_id) == folder:
             return
         self._said_elsewhere[job.job_id] = folder
+        self.ledger.set_kept_by_hand(job.job_id, self.rel(folder))
         home = self.job_dir(job).parent
         text = (
             f"this finished job's folder is {self.rel(folder)}/, not {self.rel(self.job_dir(job))}/ (renamed by "

@@ -206,6 +206,26 @@ def test_a_command_that_fails_with_an_error_is_not_done_later_by_the_daemon(make
     assert blocked_entry(job)["removed_by"] == "carol"
 
 
+def test_a_command_whose_user_may_not_open_the_lock_is_done_by_the_running_daemon(make_daemon) -> None:
+    """Review IC 3 (of IB 3's mend): an operator who may not open the instance lock (root's, mode
+    0644) gave `release` while the daemon ran: the command was withdrawn as failed, and the running
+    daemon, which would have done it, never saw it. (As root, whom no mode keeps out: the lock made
+    immutable, which nobody may open for writing.)"""
+    daemon = make_daemon(blocking={"block_on_arrival": True})
+    job_id = order(daemon, "B8")
+    held(daemon, job_id)
+    lock = daemon.root / "state" / "daemon.lock"
+    if subprocess.run(["chattr", "+i", str(lock)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem (or user) has no immutable flag")
+    try:
+        result = daemon.cli("release", job_id, "--by", "bob")
+    finally:
+        subprocess.run(["chattr", "-i", str(lock)], capture_output=True)
+    assert result.returncode == 0, result.stderr
+    job = daemon.wait_status(job_id, "InHotFolder")
+    assert blocked_entry(job)["removed_by"] == "bob"
+
+
 def test_a_refused_replace_with_the_daemon_stopped_keeps_the_operators_file(make_daemon, tmp_path: Path) -> None:
     """Audit P: offline, a refused replace deleted the file named on the command line (maybe the
     customer's only corrected file on a share). Refused or taken, it stays where it is."""

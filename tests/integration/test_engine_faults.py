@@ -5718,6 +5718,36 @@ def test_route_says_a_release_does_not_approve_new_artwork_a_manifest_brings(rig
         assert recorded == said["blocked_reason"]
 
 
+def test_the_same_artwork_sent_again_with_a_new_manifest_keeps_a_release_of_its_output(rig: Rig) -> None:
+    """Review IC 2: a job released on its output, its delivery waiting to be tried again, sent again
+    with the very same PDF (a quantity changed): blocked again, "the release ... was given in
+    advance, with no output to check; a new manifest put in new artwork", both halves false, and
+    `route` said the same. The release approved this artwork's output: not blocked, said alike."""
+    r = rig
+    job_id, folder = _held(r, "IS")
+    artwork = (folder / "artwork" / "IS.pdf").read_bytes()
+    shutil.rmtree(r.hot)  # (the delivery fails, and waits to be tried again)
+    (folder / "RELEASE").write_text("alice\n")
+    r.run(until=lambda: "CopyToHotFolderFailed" in r.statuses(job_id), steps=20)
+    resend = r.tmp / "resend"
+    resend.mkdir()
+    (resend / "IS.yaml").write_text('order_id: "IS"\nproduct: bc-85x55\nquantity: 2\nartwork: [IS.pdf]\n')
+    (resend / "IS.pdf").write_bytes(artwork)
+    said = _route(r, resend / "IS.yaml")
+    assert said["blocked"] is False, said
+    # Review IC 4: with `blocked: true`, its own word is the reason, as the daemon records it.
+    (resend / "blocked.yaml").write_text(
+        'order_id: "IS"\nblocked: true\nproduct: bc-85x55\nquantity: 2\nartwork: [IS.pdf]\n'
+    )
+    assert _route(r, resend / "blocked.yaml")["blocked_reason"] == "manifest blocked: true"
+    shutil.copy(resend / "IS.pdf", r.inbox)
+    shutil.copy(resend / "IS.yaml", r.inbox)
+    r.run(until=lambda: r.job(job_id).quantity == 2 and "ArtworkUploaded" in r.statuses(job_id), steps=20)
+    r.hot.mkdir(parents=True)
+    r.run(until=done(r, job_id), steps=40, dt=15)
+    assert r.statuses(job_id).count("Blocked") == 1 and r.take_prints() == ["IS_IS-1_bc-85x55_x2.pdf"]
+
+
 def test_route_names_a_reprint_as_the_daemon_does_beside_its_earlier_pdf_not_taken(rig: Rig) -> None:
     """Audit IA 4: a reprint while the job's earlier PDF still waits in the hot folder goes in beside
     it as <name>-reprint1.pdf; `route --json` named the earlier PDF's name."""
@@ -13238,13 +13268,13 @@ def test_a_folder_renamed_to_keep_it_then_dragged_into_the_inbox_is_put_back_und
     next(rigs, None)
 
 
-@pytest.mark.parametrize("keep_gone", [False, True], ids=["restart", "its folder removed"])
-def test_a_kept_folder_dragged_into_the_inbox_after_a_restart_goes_back_where_it_was(
-    tmp_path: Path, keep_gone: bool
-) -> None:
+@pytest.mark.parametrize("case", ["restart", "its folder removed", "twice, a restart between"])
+def test_a_kept_folder_dragged_into_the_inbox_after_a_restart_goes_back_where_it_was(tmp_path: Path, case: str) -> None:
     """Review IB 1: where a kept folder was (done/keep/<job>) was remembered in memory only: dragged
     into inbox/ after a restart (or once the operator had removed the emptied done/keep/), it was
-    put back as done/<job>, and deleted at once. The notice the ledger keeps says where."""
+    put back as done/<job>, and deleted at once. Review IC 1: read back from the notice the ledger
+    kept, it was lost once the put-back's own notice replaced it. The ledger keeps the place."""
+    keep_gone = case == "its folder removed"
     rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
     r = next(rigs)
     job_id = r.order("RB")
@@ -13261,6 +13291,11 @@ def test_a_kept_folder_dragged_into_the_inbox_after_a_restart_goes_back_where_it
         kept.parent.rmdir()
     r.run(until=kept.is_dir, steps=40, dt=1)
     r.run(steps=12, dt=10)
+    if case.startswith("twice"):
+        r.start()
+        os.replace(kept, r.inbox / job_id)
+        r.run(until=kept.is_dir, steps=40, dt=1)
+        r.run(steps=12, dt=10)
     assert r.stage(job_id) is Stage.DONE and (kept / "output").is_dir()
     assert not (r.root / "done" / job_id).exists() and not list(r.inbox.iterdir())
     assert "Retention does not delete it here" in " ".join((kept / "STATUS.txt").read_text().split())

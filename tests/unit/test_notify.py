@@ -190,6 +190,9 @@ class FakeEngine:
     def job_folders_unknown(self) -> list[str]:
         return self.unknown_job_folders
 
+    def unreadable_folders(self) -> list[str]:
+        return []
+
     def request_rescan(self) -> None:
         self.rescans += 1
 

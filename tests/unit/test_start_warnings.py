@@ -63,10 +63,11 @@ def test_a_hot_folder_the_daemon_may_not_look_at_is_said_at_start_and_at_a_reloa
         daemon.shutdown()
 
 
-def _default_acl(folder: Path, gid: int) -> None:
-    """``setfacl -d -m g:<gid>:rwx folder``, written as the kernel reads it (no acl package needed)."""
+def _default_acl(folder: Path, group: int) -> None:
+    """``setfacl -d -m u::rwx,g::<group>,o::r-x folder``, written as the kernel reads it (no acl
+    package needed)."""
     undefined = 0xFFFFFFFF
-    entries = [(0x01, 7, undefined), (0x04, 5, undefined), (0x08, 7, gid), (0x10, 7, undefined), (0x20, 5, undefined)]
+    entries = [(0x01, 7, undefined), (0x04, group, undefined), (0x10, 7, undefined), (0x20, 5, undefined)]
     blob = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in entries)
     try:
         os.setxattr(folder, "system.posix_acl_default", blob)
@@ -74,18 +75,22 @@ def _default_acl(folder: Path, gid: int) -> None:
         pytest.skip(f"this filesystem takes no ACL: {exc}")
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o002, "acl"], ids=["022", "002", "022 with a default ACL"])
+@pytest.mark.parametrize(
+    "umask",
+    [0o022, 0o002, "acl rwx", "acl r-x"],
+    ids=["022", "002", "022 with a default ACL g::rwx", "022 with a default ACL g::r-x"],
+)
 def test_a_umask_that_keeps_operators_out_of_the_job_folders_is_said_at_start(tmp_path: Path, umask: int | str) -> None:
     """Audit BH 5: the daemon started by hand from a root shell (`runuser -u spo-hotfolder -- ...`,
     umask 022) on a spool set up for operators: its job folders were 2755, operators' RELEASE
     files refused ("Permission denied"), and nothing said why. Not said where a default ACL gives
-    the group its rights whatever the umask (review IB 5)."""
+    the group write whatever the umask (review IB 5), said where it does not (review IC 6)."""
     config = load_config(write_config(tmp_path))
     prepare_folders(config)
     config.paths.quarantine.chmod(0o2775)  # (set up for operators in the group, as tmpfiles.d does)
-    acl = umask == "acl"
-    if acl:
-        _default_acl(config.paths.quarantine, 12345)
+    acl = umask == "acl rwx"
+    if isinstance(umask, str):
+        _default_acl(config.paths.quarantine, 0o7 if acl else 0o5)
         umask = 0o022
     assert isinstance(umask, int)
     daemon = Daemon(config)
