@@ -675,16 +675,19 @@ def _held_inside(folder: Path) -> Path | None:
     return None
 
 
-def _daemon_runs(config: Config, lock: InstanceLock) -> bool:
-    """Whether a daemon runs on this spool, as its lock file or its health report names it."""
-    holder = lock.holder()
-    if holder.isdigit() and daemon_alive(int(holder)):
-        return True
+def _daemon_runs(config: Config) -> bool:
+    """Whether a daemon runs on this spool: its health report is fresh (it rewrites it every few
+    seconds, and removes it as it stops) and names a live process that is not this one (review
+    IE 2: the pid its lock file kept after a stop, reused by another spool's daemon, was taken for
+    it, and a command waited 30 s for an answer that never came)."""
     try:
         health = read_health(config.paths)
     except OSError:
         return False
-    return health is not None and daemon_alive(health.get("pid"))
+    if health is None or health.get("pid") == os.getpid():
+        return False
+    fresh = float(health["age_seconds"]) <= 3 * float(health.get("heartbeat_interval_seconds") or HEARTBEAT_SECONDS) + 5
+    return fresh and daemon_alive(health.get("pid"))
 
 
 @contextmanager
@@ -696,7 +699,7 @@ def offline_lock(config: Config) -> Iterator[bool]:
     try:
         got = lock.acquire()
     except OSError:
-        if not _daemon_runs(config, lock):
+        if not _daemon_runs(config):
             raise
         got = False
     if got:

@@ -13302,6 +13302,26 @@ def test_a_kept_folder_dragged_into_the_inbox_after_a_restart_goes_back_where_it
     next(rigs, None)
 
 
+def test_a_kept_folder_renamed_back_then_dragged_into_the_inbox_goes_back_under_the_jobs_name(
+    tmp_path: Path,
+) -> None:
+    """Review IE 1: "7100-1 - keep" said kept, renamed back to 7100-1 by the operator to have it
+    deleted, then dragged into inbox/ before retention's next run: put back as "7100-1 - keep" (the
+    kept place the ledger had), and kept for good. Its own name says what the operator wants."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    job_id = r.order("RV")
+    r.run(until=done(r, job_id), steps=10)
+    kept = r.root / "done" / f"{job_id} - keep"
+    os.replace(r.root / "done" / job_id, kept)
+    r.run(steps=12, dt=10)
+    assert "(renamed by hand)" in (kept / "STATUS.txt").read_text()
+    os.replace(kept, r.inbox / job_id)  # (renamed back, and dragged)
+    r.run(until=lambda: r.stage(job_id) is Stage.PURGED, steps=40, dt=1)
+    assert not kept.exists() and not (r.root / "done" / job_id).exists() and not list(r.inbox.iterdir())
+    next(rigs, None)
+
+
 def test_a_refused_copy_numbered_by_its_name_is_not_taken_for_the_jobs_kept_folder(tmp_path: Path) -> None:
     """Review IB 2: the second refused copy of a job's folder is "<job> (copy, not used)-2": with the
     job's own folder deleted by hand, retention took that copy for the job's folder moved into

@@ -70,3 +70,38 @@ def test_another_program_s_lock_on_a_new_root_is_said_once(tmp_path: Path) -> No
     finally:
         locks.release()
         os.close(fd)
+
+
+@pytest.mark.parametrize("case", ["none", "this process", "stale", "another spool's daemon's", "fresh"])
+def test_a_running_daemon_is_told_by_its_fresh_health_report(tmp_path: Path, case: str) -> None:
+    """Review IC 3, IE 2: an operator command that may not open the instance lock waits for the
+    running daemon's answer, else fails at once. The pid the lock file kept after a stop, reused by
+    another spool's daemon, was taken for this one's: the command waited 30 s for nothing."""
+    import json
+    import subprocess
+    import sys
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from spo_hotfolder.clock import iso
+
+    config = load_config(write_config(tmp_path))
+    prepare_folders(config)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "spo_hotfolder"])
+    try:
+        cmdline = Path(f"/proc/{other.pid}/cmdline")
+        for _ in range(500):  # (until it runs its own program: before, it is this one's fork)
+            if b"spo_hotfolder" in cmdline.read_bytes():
+                break
+            time.sleep(0.01)
+        pid = {"this process": os.getpid()}.get(case, other.pid)
+        age = 600 if case == "stale" else 1
+        if case not in ("none", "another spool's daemon's"):  # (a graceful stop removes the report)
+            heartbeat = iso(datetime.now(UTC) - timedelta(seconds=age))
+            report = {"pid": pid, "heartbeat": heartbeat, "heartbeat_interval_seconds": 5}
+            (config.paths.state / "health.json").write_text(json.dumps(report))
+        (config.paths.state / "daemon.lock").write_text(f"{other.pid}\n")  # (what a stop leaves)
+        assert service._daemon_runs(config) is (case == "fresh")
+    finally:
+        other.kill()
+        other.wait()
