@@ -13204,6 +13204,18 @@ def test_a_finished_jobs_folder_renamed_by_hand_is_not_recorded_deleted_and_says
     next(rigs, None)
 
 
+def _finished_and_kept(r: Rig, order_id: str, where: str) -> tuple[str, Path]:
+    """A delivered job whose folder the operator moved or renamed to keep it (``where``, a path in
+    the spool with ``{job}`` in it), said kept by retention (done_days short); its id and folder."""
+    job_id = r.order(order_id)
+    r.run(until=done(r, job_id), steps=10)
+    kept = r.root / where.format(job=job_id)
+    kept.parent.mkdir(exist_ok=True)
+    os.replace(r.root / "done" / job_id, kept)
+    r.run(steps=12, dt=10)
+    return job_id, kept
+
+
 def test_a_folder_with_a_name_that_is_no_utf8_text_in_done_does_not_stop_retention(tmp_path: Path) -> None:
     """Review HW 1: a folder in done/ whose name is no UTF-8 text (unzipped from a Windows archive)
     and a job's folder deleted by hand: looking for the job's folder renamed, the ledger was asked
@@ -13229,12 +13241,7 @@ def test_a_finished_jobs_folder_moved_into_a_subfolder_or_renamed_elsewhere_is_n
     recorded JobDataDeleted and kept for good, its STATUS.txt saying retention would remove it."""
     rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
     r = next(rigs)
-    job_id = r.order("RW")
-    r.run(until=done(r, job_id), steps=10)
-    kept = r.root / where.format(job=job_id)
-    kept.parent.mkdir(exist_ok=True)
-    os.replace(r.root / "done" / job_id, kept)
-    r.run(steps=12, dt=10)
+    job_id, kept = _finished_and_kept(r, "RW", where)
     assert r.stage(job_id) is Stage.DONE and "JobDataDeleted" not in r.statuses(job_id)
     assert (kept / "output").is_dir()
     said = " ".join((kept / "STATUS.txt").read_text().split())
@@ -13252,11 +13259,7 @@ def test_a_folder_renamed_to_keep_it_then_dragged_into_the_inbox_is_put_back_und
     artwork and output. Put back where it was, under the name it came with, and kept."""
     rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
     r = next(rigs)
-    job_id = r.order("RK")
-    r.run(until=done(r, job_id), steps=10)
-    kept = r.root / "done" / f"{job_id} - keep"
-    os.replace(r.root / "done" / job_id, kept)
-    r.run(steps=12, dt=10)
+    job_id, kept = _finished_and_kept(r, "RK", "done/{job} - keep")
     assert "(renamed by hand)" in (kept / "STATUS.txt").read_text()
     os.replace(kept, r.inbox / kept.name)
     r.run(until=kept.is_dir, steps=40, dt=1)
@@ -13277,12 +13280,7 @@ def test_a_kept_folder_dragged_into_the_inbox_after_a_restart_goes_back_where_it
     keep_gone = case == "its folder removed"
     rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
     r = next(rigs)
-    job_id = r.order("RB")
-    r.run(until=done(r, job_id), steps=10)
-    kept = r.root / "done" / "keep" / job_id
-    kept.parent.mkdir()
-    os.replace(r.root / "done" / job_id, kept)
-    r.run(steps=12, dt=10)
+    job_id, kept = _finished_and_kept(r, "RB", "done/keep/{job}")
     assert "moved there by hand" in (kept / "STATUS.txt").read_text()
     if not keep_gone:
         r.start()  # (a restart: a new engine, nothing in memory)
@@ -13310,11 +13308,7 @@ def test_a_kept_folder_renamed_back_then_dragged_into_the_inbox_goes_back_under_
     kept place the ledger had), and kept for good. Its own name says what the operator wants."""
     rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
     r = next(rigs)
-    job_id = r.order("RV")
-    r.run(until=done(r, job_id), steps=10)
-    kept = r.root / "done" / f"{job_id} - keep"
-    os.replace(r.root / "done" / job_id, kept)
-    r.run(steps=12, dt=10)
+    job_id, kept = _finished_and_kept(r, "RV", "done/{job} - keep")
     assert "(renamed by hand)" in (kept / "STATUS.txt").read_text()
     os.replace(kept, r.inbox / job_id)  # (renamed back, and dragged)
     r.run(until=lambda: r.stage(job_id) is Stage.PURGED, steps=40, dt=1)
@@ -13343,11 +13337,7 @@ def test_a_reprints_new_folder_does_not_say_it_is_kept_when_the_old_one_was_rena
     retention deletes (nothing above said so)."""
     rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
     r = next(rigs)
-    job_id = r.order("RP")
-    r.run(until=done(r, job_id), steps=10)
-    kept = r.root / "done" / f"{job_id} - keep"
-    os.replace(r.root / "done" / job_id, kept)
-    r.run(steps=12, dt=10)
+    job_id, kept = _finished_and_kept(r, "RP", "done/{job} - keep")
     assert "Retention does not delete it here" in (kept / "STATUS.txt").read_text()
     r.order("RP", extra="reprint: true\n")
     r.take_prints()
