@@ -679,15 +679,23 @@ def _daemon_runs(config: Config) -> bool:
     """Whether a daemon runs on this spool: its health report is fresh (it rewrites it every few
     seconds, and removes it as it stops) and names a live process that is not this one (review
     IE 2: the pid its lock file kept after a stop, reused by another spool's daemon, was taken for
-    it, and a command waited 30 s for an answer that never came)."""
+    it, and a command waited 30 s for an answer that never came). One alive whose report is old
+    (hung, a full disk) is said as such (review IF 2: the lock's permissions were blamed)."""
     try:
         health = read_health(config.paths)
     except OSError:
         return False
-    if health is None or health.get("pid") == os.getpid():
+    if health is None or health.get("pid") == os.getpid() or not daemon_alive(health.get("pid")):
         return False
-    fresh = float(health["age_seconds"]) <= 3 * float(health.get("heartbeat_interval_seconds") or HEARTBEAT_SECONDS) + 5
-    return fresh and daemon_alive(health.get("pid"))
+    age = float(health["age_seconds"])
+    if age <= 3 * float(health.get("heartbeat_interval_seconds") or HEARTBEAT_SECONDS) + 5:
+        return True
+    raise OSError(
+        errno.EBUSY,
+        f"the daemon (pid {health.get('pid')}) runs but has not reported for {age:.0f} s (hung, or its disk is "
+        "full), and this user may not open its instance lock to act without it: nothing was done; see "
+        "`spo-hotfolder health`",
+    )
 
 
 @contextmanager

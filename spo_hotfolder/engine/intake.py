@@ -582,13 +582,10 @@ class EngineIntake(EngineState):
                 # (review HW 2: put back under the job's name, it was deleted at once).
                 # Where it was is remembered across a restart, and made again if the operator removed
                 # the folder it was in (review IB 1: put back under the job's name, deleted at once).
+                # (Whatever name it comes under: one kept, then moved by hand under the job's own name
+                # into a folder of the operator's, looks just like one renamed back to be deleted:
+                # when in doubt, kept. Review IF 1: taken for renamed back, it was deleted at once.)
                 said = self.kept_where(job)
-                if said is not None and folder.name == job.job_id != said.name:
-                    # Kept under another name, and come under the job's own: renamed back by the
-                    # operator to have it deleted, then dragged (review IE 1: kept again for good).
-                    said = None
-                    self._said_elsewhere.pop(job.job_id, None)
-                    self.ledger.set_kept_by_hand(job.job_id, None)
                 if said is not None:
                     try:
                         said.parent.mkdir(parents=True, exist_ok=True)

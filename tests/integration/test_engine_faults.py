@@ -13300,19 +13300,24 @@ def test_a_kept_folder_dragged_into_the_inbox_after_a_restart_goes_back_where_it
     next(rigs, None)
 
 
-def test_a_kept_folder_renamed_back_then_dragged_into_the_inbox_goes_back_under_the_jobs_name(
+def test_a_kept_folder_moved_by_hand_under_the_jobs_name_then_dragged_into_the_inbox_stays_kept(
     tmp_path: Path,
 ) -> None:
-    """Review IE 1: "7100-1 - keep" said kept, renamed back to 7100-1 by the operator to have it
-    deleted, then dragged into inbox/ before retention's next run: put back as "7100-1 - keep" (the
-    kept place the ledger had), and kept for good. Its own name says what the operator wants."""
+    """Review IF 1 (of IE 1's mend, taken back): "7100-1 - keep" said kept, then moved by the
+    operator to done/keep/7100-1 (the job's own name, in a folder of theirs) and dragged into inbox/
+    before retention's next run: taken for a folder renamed back to be deleted, it was put back as
+    done/7100-1 and deleted at once. A folder kept once goes back to the kept place (IE 1: one
+    renamed back on purpose, then dragged, is kept too: the operator renames it again)."""
     rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
     r = next(rigs)
     job_id, kept = _finished_and_kept(r, "RV", "done/{job} - keep")
     assert "(renamed by hand)" in (kept / "STATUS.txt").read_text()
-    os.replace(kept, r.inbox / job_id)  # (renamed back, and dragged)
-    r.run(until=lambda: r.stage(job_id) is Stage.PURGED, steps=40, dt=1)
-    assert not kept.exists() and not (r.root / "done" / job_id).exists() and not list(r.inbox.iterdir())
+    (r.root / "done" / "keep").mkdir()
+    os.replace(kept, r.root / "done" / "keep" / job_id)
+    os.replace(r.root / "done" / "keep" / job_id, r.inbox / job_id)  # (dragged)
+    r.run(until=kept.is_dir, steps=40, dt=1)
+    r.run(steps=12, dt=10)
+    assert r.stage(job_id) is Stage.DONE and (kept / "output").is_dir() and not list(r.inbox.iterdir())
     next(rigs, None)
 
 

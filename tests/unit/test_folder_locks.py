@@ -76,7 +76,8 @@ def test_another_program_s_lock_on_a_new_root_is_said_once(tmp_path: Path) -> No
 def test_a_running_daemon_is_told_by_its_fresh_health_report(tmp_path: Path, case: str) -> None:
     """Review IC 3, IE 2: an operator command that may not open the instance lock waits for the
     running daemon's answer, else fails at once. The pid the lock file kept after a stop, reused by
-    another spool's daemon, was taken for this one's: the command waited 30 s for nothing."""
+    another spool's daemon, was taken for this one's: the command waited 30 s for nothing. One
+    alive whose report is old is said hung (IF 2: the lock's permissions were blamed)."""
     import json
     import subprocess
     import sys
@@ -101,7 +102,11 @@ def test_a_running_daemon_is_told_by_its_fresh_health_report(tmp_path: Path, cas
             report = {"pid": pid, "heartbeat": heartbeat, "heartbeat_interval_seconds": 5}
             (config.paths.state / "health.json").write_text(json.dumps(report))
         (config.paths.state / "daemon.lock").write_text(f"{other.pid}\n")  # (what a stop leaves)
-        assert service._daemon_runs(config) is (case == "fresh")
+        if case == "stale":  # (alive, its report old: hung, a full disk; review IF 2)
+            with pytest.raises(OSError, match=r"runs but has not reported for 600 s \(hung, or its disk is full\)"):
+                service._daemon_runs(config)
+        else:
+            assert service._daemon_runs(config) is (case == "fresh")
     finally:
         other.kill()
         other.wait()
