@@ -1357,9 +1357,8 @@ class EngineIntake(EngineState):
             )
             if reprint:
                 fields["generation"] = existing.generation + 1
-                # A folder of the job's kept by hand is the earlier print's: the reprint has its own.
-                self._said_elsewhere.pop(spec.job_id, None)
-                self.ledger.set_kept_by_hand(spec.job_id, None)
+                # (A folder of the job's kept by hand stays recorded: the reprint has its own, and a
+                # start must not take the kept one for the job's: review IG 1, 2.)
             self.ledger.update_job(spec.job_id, now, **fields)
             self.ledger.set_artwork(spec.job_id, artwork)
             if not reprint and manifest.blocked is True:
@@ -1451,6 +1450,8 @@ class EngineIntake(EngineState):
     def _prepare_rerun(self: Engine, job: Job, now: datetime) -> Path:
         """A known job gets new artwork (replacement manifest or reprint): back to work/, old files kept."""
         job_dir = self._locate(job)
+        if job_dir is not None and job_dir != self.job_dir(job) and self.kept_where(job) == job_dir:
+            job_dir = None  # (an operator's, said kept by retention: not the reprint's; review IG 2)
         if job_dir is None:  # purged after retention (or removed by hand): a new folder, recorded
             job_dir = self.area("work") / job.job_id
             job_dir.mkdir(parents=True, exist_ok=True)

@@ -644,11 +644,19 @@ class EngineRecovery(EngineState):
                     continue
                 job = self.ledger.get_job(name, history=False)
                 if job is not None and job.stage in (Stage.DONE, Stage.REJECTED):
+                    if self.kept_where(job) == self.area(area) / name:
+                        continue  # (an operator's, said kept by retention: review IG 1, moved back and deleted)
                     if self._folder_knows_more(job, self.area(area) / name):
                         unknown.append(self.rel(self.area(area) / name))
                     else:
                         found.append(name)
-                elif job is None and _job_folder_name(name) and has_status_file(self.area(area) / name):
+                elif (
+                    job is None
+                    and _job_folder_name(name)
+                    and has_status_file(self.area(area) / name)
+                    # (a known job's folder renamed by hand, "7500-1.keep": review IG 4, said as unknown)
+                    and self._job_named_in(self.area(area) / name) is None
+                ):
                     unknown.append(self.rel(self.area(area) / name))
         return found, unknown
 
@@ -675,6 +683,8 @@ class EngineRecovery(EngineState):
             log.warning("recovery.job_folder_missing", job_id=job.job_id, order_id=job.order_id)
             return
         operators = (self.area("quarantine"), self.area("failed"))
+        if current != expected and job.stage in (Stage.DONE, Stage.REJECTED) and self.kept_where(job) == current:
+            return  # (moved there by an operator, said kept by retention: left there; review IG 1)
         if (
             current != expected
             and job.stage not in TERMINAL  # sent on (released, retried): not rejected already

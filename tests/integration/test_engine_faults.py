@@ -13321,6 +13321,47 @@ def test_a_kept_folder_moved_by_hand_under_the_jobs_name_then_dragged_into_the_i
     next(rigs, None)
 
 
+@pytest.mark.parametrize("area", ["failed", "quarantine"])
+def test_a_folder_kept_in_failed_or_quarantine_stays_there_across_a_restart_and_a_reprint(
+    tmp_path: Path, area: str
+) -> None:
+    """Review IG 1: done/7100-1 moved by hand into failed/ (or quarantine/), said kept by retention:
+    the next start took it for a move to done/ a crash had cut short, moved it back, and retention
+    deleted it at once. IG 2: a reprint took that folder for the job's and made it its own, and it
+    was deleted when the reprint fell due, the operator's notes with it."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    job_id, kept = _finished_and_kept(r, "RG", f"{area}/{{job}}")
+    (kept / "operator-notes.txt").write_text("keep for the audit\n")
+    assert "moved there by hand" in (kept / "STATUS.txt").read_text()
+    r.start()  # (a restart)
+    r.run(steps=12, dt=10)
+    assert r.stage(job_id) is Stage.DONE and (kept / "operator-notes.txt").is_file()
+    r.take_prints()
+    r.order("RG", extra="reprint: true\n")
+    r.run(until=lambda: r.stage(job_id) is Stage.DONE and "RecreationRequested" in r.statuses(job_id), steps=20)
+    assert r.take_prints() == ["RG_RG-1_bc-85x55_x1.pdf"]
+    r.run(until=lambda: r.stage(job_id) is Stage.PURGED, steps=12, dt=10)
+    r.start()
+    r.run(steps=3)
+    assert (kept / "operator-notes.txt").is_file() and (kept / "output").is_dir()
+    next(rigs, None)
+
+
+def test_a_finished_jobs_folder_renamed_in_failed_is_no_unknown_job_folder_at_a_start(tmp_path: Path) -> None:
+    """Review IG 4: failed/7500-1.keep (a job-id-shaped name an operator gave a finished job's
+    folder to keep it) was said at every start as a job folder the ledger does not know ("put
+    back from a backup?"), at error level, and by `health`."""
+    rigs = rig_on(tmp_path, retention={"done_days": 0.001})  # 86.4 s
+    r = next(rigs)
+    _job_id, kept = _finished_and_kept(r, "RH", "failed/{job}.keep")
+    with capture_logs() as logs:
+        r.start()
+    assert "recovery.job_folders_unknown" not in [e["event"] for e in logs]
+    assert r.engine.unknown_job_folders == [] and (kept / "output").is_dir()
+    next(rigs, None)
+
+
 def test_a_refused_copy_numbered_by_its_name_is_not_taken_for_the_jobs_kept_folder(tmp_path: Path) -> None:
     """Review IB 2: the second refused copy of a job's folder is "<job> (copy, not used)-2": with the
     job's own folder deleted by hand, retention took that copy for the job's folder moved into
