@@ -48,6 +48,7 @@ from spo_hotfolder.delivery import (
     output_name,
     reprint_name,
 )
+from spo_hotfolder.digests import sha256_of
 from spo_hotfolder.fsutil import on_read_only_mount, readable, undecodable
 from spo_hotfolder.ledger import TERMINAL, Delivery, Job, Ledger, Stage, ledger_path, this_user
 from spo_hotfolder.manifest import (
@@ -764,10 +765,7 @@ def cmd_action(args: argparse.Namespace) -> int:
             # This command fails with an error (the instance lock it may not open, no daemon running:
             # review IB 3): withdrawn, or a daemon started later would do what the operator was told
             # failed. One acting on it as it was withdrawn records its answer in a moment (as Ctrl-C's).
-            _withdraw(config.paths.state / "commands", token)
-            deadline = time.monotonic() + 2.0
-            while (outcome := ledger.drop_result(token)) is None and time.monotonic() < deadline:
-                time.sleep(0.1)
+            outcome = _withdrawn(config, ledger, token)
             if outcome is None:
                 raise
             if outcome[0] != "done":
@@ -778,24 +776,29 @@ def cmd_action(args: argparse.Namespace) -> int:
         ledger.close()
 
 
+def _withdrawn(config: Config, ledger: Ledger, token: str) -> tuple[str, str] | None:
+    """A staged command withdrawn (its file removed: the daemon checks that it is still there as it
+    acts); None where it was not done, else its answer (a daemon acting on it as it was withdrawn
+    records its answer in a moment: waited for up to 2 s)."""
+    _withdraw(config.paths.state / "commands", token)
+    deadline = time.monotonic() + 2.0
+    while (outcome := ledger.drop_result(token)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return outcome
+
+
 def _interrupted(config: Config, ledger: Ledger, job_id: str, action: Action, token: str) -> int:
     """Ctrl-C while a command waits for its answer: withdrawn where it is not done yet (the daemon
     checks that its file is still there as it acts: white-box audit CQ 1, the release went on
     after the operator stopped it); else said done. Exit 130 either way."""
-    _withdraw(config.paths.state / "commands", token)
-    deadline = time.monotonic() + 2.0  # (read a moment before: its answer is being recorded)
-    while True:
-        outcome = ledger.drop_result(token)
-        if outcome is not None:
-            how = "done already" if outcome[0] == "done" else "refused already"
-            print(
-                f"{PROG}: interrupted, but the {action.value.lower()} of {job_id} was {how}: {outcome[1]}",
-                file=sys.stderr,
-            )
-            return 130
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
+    outcome = _withdrawn(config, ledger, token)
+    if outcome is not None:
+        how = "done already" if outcome[0] == "done" else "refused already"
+        print(
+            f"{PROG}: interrupted, but the {action.value.lower()} of {job_id} was {how}: {outcome[1]}",
+            file=sys.stderr,
+        )
+        return 130
     print(
         f"{PROG}: interrupted: the {action.value.lower()} of {job_id} was withdrawn, nothing was done", file=sys.stderr
     )
@@ -1271,7 +1274,7 @@ def _fingerprint_beside(base: Path, spec: JobSpec) -> str | None:
             with open(os.open(base / ref.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
                 if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                     return None
-                sums.append(hashlib.file_digest(fh, "sha256").hexdigest())
+                sums.append(sha256_of(fh))
         except OSError:
             return None
     return fingerprint(sums) if sums else None

@@ -133,8 +133,7 @@ def _report_from(paths: PathsConfig, health: dict[str, Any] | None) -> dict[str,
             }
     else:
         report = dict(health)
-        limit = 3 * float(health.get("heartbeat_interval_seconds", HEARTBEAT_SECONDS)) + 5
-        if health["age_seconds"] > limit:
+        if not fresh(health):
             why = f"(hung? or it cannot write its report {paths.state / HEALTH_NAME}: see its log)"
             with contextlib.suppress(OSError):
                 if os.statvfs(paths.state).f_flag & os.ST_RDONLY:
@@ -155,6 +154,12 @@ def _report_from(paths: PathsConfig, health: dict[str, Any] | None) -> dict[str,
                 ),
             )
     return report
+
+
+def fresh(health: dict[str, Any]) -> bool:
+    """Whether the daemon's report (``read_health``) is recent: written within 3 heartbeats + 5 s."""
+    limit = 3 * float(health.get("heartbeat_interval_seconds", HEARTBEAT_SECONDS)) + 5
+    return float(health["age_seconds"]) <= limit
 
 
 def unknown_folders_text(folders: list[str], count: int | None = None) -> str:

@@ -1017,13 +1017,14 @@ class Ledger:
         step). A name read from the disk that is no UTF-8 text (a folder unzipped from a Windows
         archive: lone surrogates) is no job's (review HW 1: SQLite refused it, and retention raised
         at every run)."""
-        if not _utf8(job_id):
-            return None
         with self._lock:
             if not history:
                 job = self._jobs.get(job_id)
                 if job is not None:
                     return job
+            if not _utf8(job_id):  # (after the cache: never one of its names)
+                return None
+            if not history:
                 row = self._db.execute(f"SELECT {_LIGHT_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()  # noqa: S608
                 if row is None:
                     return None

@@ -54,6 +54,7 @@ from spo_hotfolder.health import (
     HEARTBEAT_SECONDS,
     LOCK_NAME,
     daemon_alive,
+    fresh,
     read_health,
     unknown_folders_text,
 )
@@ -687,14 +688,13 @@ def _daemon_runs(config: Config) -> bool:
         return False
     if health is None or health.get("pid") == os.getpid() or not daemon_alive(health.get("pid")):
         return False
-    age = float(health["age_seconds"])
-    if age <= 3 * float(health.get("heartbeat_interval_seconds") or HEARTBEAT_SECONDS) + 5:
+    if fresh(health):
         return True
     raise OSError(
         errno.EBUSY,
-        f"the daemon (pid {health.get('pid')}) runs but has not reported for {age:.0f} s (hung, or its disk is "
-        "full), and this user may not open its instance lock to act without it: nothing was done; see "
-        "`spo-hotfolder health`",
+        f"the daemon (pid {health.get('pid')}) runs but has not reported for {health['age_seconds']:.0f} s (hung, "
+        "or its disk is full), and this user may not open its instance lock to act without it: nothing was done; "
+        "see `spo-hotfolder health`",
     )
 
 
